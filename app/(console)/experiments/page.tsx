@@ -1,0 +1,43 @@
+import { Badge, Card, Stack, Table, TableScrollContainer, TableTbody, TableTd, TableTh, TableThead, TableTr } from "@mantine/core";
+import type { Metadata } from "next";
+import { serverCaller } from "@/server/caller";
+import { EmptyState } from "../../_components/EmptyState";
+import { PageHeader } from "../../_components/PageHeader";
+
+export const metadata: Metadata = { title: "Experiments" };
+
+export default async function ExperimentsPage() {
+  const experiments = await serverCaller().experiments.list();
+  return (
+    <Stack>
+      <PageHeader title="Experiments" subtitle="A/B and interleaving experiments over model versions and configs, with honest statistics." />
+      {experiments.length === 0 ? (
+        <EmptyState
+          title="No experiments yet"
+          description="Each experiment you define appears here with its surface, status, variants and traffic split; its results page shows CTR, revenue per session, NDCG/MRR and latency per variant with confidence intervals, sample-ratio checks and sequential tests."
+          steps={[
+            { text: "Register at least two model versions on the Models page (or use the demo models)." },
+            { text: "Create an experiment on a surface, pick the variants and the traffic split, then start it." },
+            { text: "Send traffic, or let the simulator do it:", command: "npm run simulate" },
+          ]}
+        />
+      ) : (
+        <Card withBorder>
+          <TableScrollContainer minWidth={640}>
+            <Table striped>
+              <TableThead><TableTr><TableTh>Experiment</TableTh><TableTh>Surface</TableTh><TableTh>Kind</TableTh><TableTh>Status</TableTh><TableTh>Variants</TableTh><TableTh>Owner</TableTh></TableTr></TableThead>
+              <TableTbody>
+                {experiments.map((e) => (
+                  <TableTr key={e.id}>
+                    <TableTd>{e.name}</TableTd><TableTd>{e.surface.key}</TableTd><TableTd>{e.kind}</TableTd>
+                    <TableTd><Badge variant="light">{e.status}</Badge></TableTd><TableTd>{e._count.variants}</TableTd><TableTd>{e.owner}</TableTd>
+                  </TableTr>
+                ))}
+              </TableTbody>
+            </Table>
+          </TableScrollContainer>
+        </Card>
+      )}
+    </Stack>
+  );
+}

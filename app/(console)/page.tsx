@@ -1,0 +1,44 @@
+import { Badge, Card, Stack, Table, TableScrollContainer, TableTbody, TableTd, TableTh, TableThead, TableTr, Text, Title } from "@mantine/core";
+import { serverCaller } from "@/server/caller";
+import { PageHeader } from "../_components/PageHeader";
+import { SystemStatusCard } from "../_components/SystemStatusCard";
+
+export default async function OverviewPage() {
+  const caller = serverCaller();
+  const [health, surfaces] = await Promise.all([caller.system.health(), caller.surfaces.list()]);
+  return (
+    <Stack>
+      <PageHeader title="Overview" subtitle="Surfaces served by this console and the health of the service." />
+      <SystemStatusCard initial={health} />
+      <Card withBorder padding="lg">
+        <Title order={4} mb="sm">Surfaces</Title>
+        {surfaces.length === 0 ? (
+          <Text c="dimmed">No surfaces yet. <code>npm run db:seed</code> creates the demo surfaces.</Text>
+        ) : (
+          <TableScrollContainer minWidth={640}>
+            <Table striped data-testid="surfaces-table">
+              <TableThead>
+                <TableTr>
+                  <TableTh>Surface</TableTh><TableTh>Model</TableTh><TableTh>Alias</TableTh>
+                  <TableTh>Budget</TableTh><TableTh>Top k</TableTh><TableTh>Scoring</TableTh>
+                </TableTr>
+              </TableThead>
+              <TableTbody>
+                {surfaces.map((s) => (
+                  <TableTr key={s.id}>
+                    <TableTd><Text fw={600}>{s.name}</Text><Text size="xs" c="dimmed">{s.key}</Text></TableTd>
+                    <TableTd>{s.model?.name ?? <Text span c="dimmed">none yet</Text>}</TableTd>
+                    <TableTd>{s.modelAlias}</TableTd>
+                    <TableTd>{s.timeoutMs} ms</TableTd>
+                    <TableTd>{s.defaultTopK}</TableTd>
+                    <TableTd>{s.killSwitch ? <Badge color="red">kill switch on</Badge> : <Badge color="teal" variant="light">model</Badge>}</TableTd>
+                  </TableTr>
+                ))}
+              </TableTbody>
+            </Table>
+          </TableScrollContainer>
+        )}
+      </Card>
+    </Stack>
+  );
+}

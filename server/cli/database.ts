@@ -1,0 +1,60 @@
+import { randomBytes } from "node:crypto";
+import { mkdtempSync, rmSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { adminUrlOf, checkReachable, dropDatabase, ensureDatabase, startEmbeddedPostgres } from "../db/embedded";
+
+// Where the CLI commands (start, db:migrate, db:seed, tests, e2e) get their database:
+// DATABASE_URL when set, else embedded PostgreSQL in .data/postgres (kept between runs).
+
+export const EMBEDDED_DATA_DIR = path.join(process.cwd(), ".data", "postgres");
+export const EMBEDDED_DATABASE = "rerank_console";
+
+export class DatabaseUnreachable extends Error {}
+
+export interface ResolvedDatabase {
+  url: string;
+  /** "embedded" or the host:port of DATABASE_URL. */
+  origin: string;
+  close(): Promise<void>;
+}
+
+/**
+ * @param ephemeral a fresh, uniquely named database that close() drops (tests and e2e), on
+ *   DATABASE_URL's server or on a throwaway embedded server.
+ */
+export async function resolveDatabase(options: { ephemeral?: boolean; log?: (line: string) => void } = {}): Promise<ResolvedDatabase> {
+  const log = options.log ?? (() => {});
+  const configured = process.env.DATABASE_URL;
+  if (configured) {
+    const parsed = new URL(configured);
+    const origin = `${parsed.hostname}:${parsed.port || "5432"}`;
+    if (options.ephemeral) {
+      const problem = await checkReachable(adminUrlOf(configured));
+      if (problem) throw new DatabaseUnreachable(problem);
+      const name = `rerank_test_${Date.now().toString(36)}_${randomBytes(3).toString("hex")}`;
+      await ensureDatabase(adminUrlOf(configured), name);
+      parsed.pathname = `/${name}`;
+      return { url: parsed.toString(), origin, close: () => dropDatabase(adminUrlOf(configured), name) };
+    }
+    const problem = await checkReachable(configured);
+    if (problem?.endsWith("3D000")) {
+      await ensureDatabase(adminUrlOf(configured), parsed.pathname.slice(1));
+    } else if (problem) {
+      throw new DatabaseUnreachable(problem);
+    }
+    return { url: configured, origin, close: async () => {} };
+  }
+  const dataDir = options.ephemeral ? mkdtempSync(path.join(os.tmpdir(), "rerank-pg-")) : EMBEDDED_DATA_DIR;
+  const server = await startEmbeddedPostgres({ dataDir, log });
+  await ensureDatabase(server.urlFor("postgres"), EMBEDDED_DATABASE);
+  log(`embedded PostgreSQL listening on 127.0.0.1:${server.port} (data in ${path.relative(process.cwd(), dataDir) || dataDir})`);
+  return {
+    url: server.urlFor(EMBEDDED_DATABASE),
+    origin: "embedded",
+    close: async () => {
+      await server.stop();
+      if (options.ephemeral) rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}

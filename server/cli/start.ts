@@ -1,0 +1,124 @@
+import { spawn, spawnSync } from "node:child_process";
+import { existsSync, readdirSync, statSync } from "node:fs";
+import path from "node:path";
+import { parseArgs } from "node:util";
+import getPort from "get-port";
+import { disconnectDb } from "../db/client";
+import { MigrationError } from "../db/migrate";
+import { prepareDatabase } from "../db/prepare";
+import { DatabaseUnreachable, resolveDatabase, type ResolvedDatabase } from "./database";
+
+// npm start: database (DATABASE_URL or embedded PostgreSQL) → migrate → seed once → build if the
+// sources are newer than the last build → `next start` → print the URL. Ctrl-C stops the server,
+// then the database.
+
+const { values: args } = parseArgs({
+  options: {
+    port: { type: "string" },
+    host: { type: "string" },
+    ephemeral: { type: "boolean", default: false },
+    "no-seed": { type: "boolean", default: false },
+  },
+});
+
+const ROOT = process.cwd();
+const NEXT_BIN = path.join(ROOT, "node_modules", "next", "dist", "bin", "next");
+const SOURCES = ["app", "server", "prisma/schema.prisma", "next.config.ts", "package-lock.json"];
+const log = (line: string) => console.log(`[rerank] ${line}`);
+
+function newestMtime(target: string): number {
+  if (!existsSync(target)) return 0;
+  const stat = statSync(target);
+  if (!stat.isDirectory()) return stat.mtimeMs;
+  let newest = stat.mtimeMs;
+  for (const entry of readdirSync(target)) {
+    if (entry === "generated" || entry === "node_modules") continue;
+    newest = Math.max(newest, newestMtime(path.join(target, entry)));
+  }
+  return newest;
+}
+
+function buildIfNeeded() {
+  const buildId = path.join(ROOT, ".next", "BUILD_ID");
+  const built = existsSync(buildId) ? statSync(buildId).mtimeMs : 0;
+  const changed = Math.max(...SOURCES.map((s) => newestMtime(path.join(ROOT, s))));
+  if (built >= changed) return log("build is up to date");
+  log(built ? "sources changed since the last build: building" : "no build yet: building (about a minute)");
+  const result = spawnSync(process.execPath, [NEXT_BIN, "build"], { stdio: "inherit", env: { ...process.env, NEXT_TELEMETRY_DISABLED: "1" } });
+  if (result.status !== 0) throw new Error(`next build failed with exit code ${result.status}`);
+}
+
+async function waitForHealth(url: string, child: { exitCode: number | null }, timeoutMs = 60_000) {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline && child.exitCode === null) {
+    try {
+      const response = await fetch(`${url}/api/health`);
+      if (response.ok) return;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Error(`the server did not become healthy at ${url} within ${timeoutMs / 1000}s`);
+}
+
+async function main() {
+  const started = Date.now();
+  process.env.NEXT_TELEMETRY_DISABLED = "1";
+  process.env.ORT_DISABLE_TELEMETRY = "1";
+  let database: ResolvedDatabase | undefined;
+  let stopping = false;
+  const shutdown = async (code: number) => {
+    if (stopping) return;
+    stopping = true;
+    if (child && child.exitCode === null) {
+      child.kill("SIGTERM");
+      await new Promise((r) => child!.once("exit", r));
+    }
+    await disconnectDb().catch(() => {});
+    if (database) {
+      log("stopping the database");
+      await database.close().catch((e) => console.error(e));
+    }
+    process.exit(code);
+  };
+  let child: ReturnType<typeof spawn> | undefined;
+  process.on("SIGINT", () => void shutdown(0));
+  process.on("SIGTERM", () => void shutdown(0));
+
+  try {
+    database = await resolveDatabase({ ephemeral: args.ephemeral, log });
+    const prepared = await prepareDatabase(database.url, { seed: !args["no-seed"], log });
+    log(`database ready (${database.origin}), migration level ${prepared.level}`);
+    await disconnectDb();
+    buildIfNeeded();
+  } catch (error) {
+    console.error(error instanceof DatabaseUnreachable || error instanceof MigrationError ? error.message : error);
+    await shutdown(1);
+    return;
+  }
+
+  const host = args.host ?? process.env.HOST ?? "127.0.0.1";
+  const port = Number(args.port ?? process.env.PORT ?? (await getPort({ port: [3000, 3001, 3002, 3003], host })));
+  child = spawn(process.execPath, [NEXT_BIN, "start", "-p", String(port), "-H", host], {
+    stdio: ["ignore", "inherit", "inherit"],
+    env: { ...process.env, DATABASE_URL: database.url },
+  });
+  child.on("exit", (code) => {
+    if (!stopping) {
+      console.error(`[rerank] the server exited with code ${code}`);
+      void shutdown(code ?? 1);
+    }
+  });
+  const url = `http://${host === "0.0.0.0" ? "localhost" : host}:${port}`;
+  try {
+    await waitForHealth(url, child);
+  } catch (error) {
+    console.error(`[rerank] ${(error as Error).message}`);
+    await shutdown(1);
+    return;
+  }
+  log(`Rerank Console is running at ${url} (ready in ${((Date.now() - started) / 1000).toFixed(1)}s; Ctrl-C stops it)`);
+}
+
+void main();

@@ -1,0 +1,91 @@
+import type pg from "pg";
+
+// Daily range partitions for the high-volume logs. Partitions are created a week ahead; a row
+// outside every partition lands in the table's DEFAULT partition, and creating a partition later
+// moves such rows out of DEFAULT first (PostgreSQL refuses otherwise).
+
+export const PARTITIONED_TABLES = [
+  { table: "rerank_requests", column: "ts" },
+  { table: "outcome_events", column: "request_ts" },
+  { table: "shadow_records", column: "ts" },
+] as const;
+
+const DAY_MS = 86_400_000;
+
+function dayStamp(day: Date): string {
+  return day.toISOString().slice(0, 10).replaceAll("-", "");
+}
+
+export function partitionName(table: string, day: Date): string {
+  return `${table}_p${dayStamp(day)}`;
+}
+
+export function utcDay(date: Date): Date {
+  return new Date(Math.floor(date.getTime() / DAY_MS) * DAY_MS);
+}
+
+type Queryable = Pick<pg.Client, "query">;
+
+/** Ensures a partition exists for every day from `daysBack` before to `daysAhead` after `now`. */
+export async function ensurePartitions(
+  client: Queryable,
+  options: { now?: Date; daysBack?: number; daysAhead?: number } = {},
+): Promise<string[]> {
+  const today = utcDay(options.now ?? new Date());
+  const created: string[] = [];
+  const { rows } = await client.query<{ relname: string }>(
+    `SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+     JOIN pg_class p ON p.oid = i.inhparent WHERE p.relname = ANY($1)`,
+    [PARTITIONED_TABLES.map((t) => t.table)],
+  );
+  const existing = new Set(rows.map((r) => r.relname));
+  for (let d = -(options.daysBack ?? 1); d <= (options.daysAhead ?? 7); d++) {
+    const from = new Date(today.getTime() + d * DAY_MS);
+    const to = new Date(from.getTime() + DAY_MS);
+    for (const { table, column } of PARTITIONED_TABLES) {
+      const name = partitionName(table, from);
+      if (existing.has(name)) continue;
+      await createPartition(client, table, column, name, from, to);
+      created.push(name);
+    }
+  }
+  return created;
+}
+
+async function createPartition(client: Queryable, table: string, column: string, name: string, from: Date, to: Date) {
+  const range = [from.toISOString(), to.toISOString()];
+  const inRange = `"${column}" >= $1 AND "${column}" < $2`;
+  await client.query("BEGIN");
+  try {
+    // Rows that arrived before the partition existed sit in DEFAULT; move them over.
+    await client.query(`CREATE TEMP TABLE _moving ON COMMIT DROP AS SELECT * FROM "${table}_default" WHERE ${inRange}`, range);
+    await client.query(`DELETE FROM "${table}_default" WHERE ${inRange}`, range);
+    await client.query(
+      `CREATE TABLE IF NOT EXISTS "${name}" PARTITION OF "${table}" FOR VALUES FROM ('${range[0]}') TO ('${range[1]}')`,
+    );
+    await client.query(`INSERT INTO "${table}" SELECT * FROM _moving`);
+    await client.query("COMMIT");
+  } catch (error) {
+    await client.query("ROLLBACK");
+    throw error;
+  }
+}
+
+/** Drops whole day partitions older than `retentionDays`: the cheap way to expire 100M-row logs. */
+export async function dropPartitionsOlderThan(client: Queryable, retentionDays: number, now = new Date()): Promise<string[]> {
+  const cutoff = dayStamp(new Date(utcDay(now).getTime() - retentionDays * DAY_MS));
+  const { rows } = await client.query<{ relname: string }>(
+    `SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+     JOIN pg_class p ON p.oid = i.inhparent WHERE p.relname = ANY($1)`,
+    [PARTITIONED_TABLES.map((t) => t.table)],
+  );
+  const dropped: string[] = [];
+  for (const { relname } of rows) {
+    const match = /_p(\d{8})$/.exec(relname);
+    if (match && match[1]! < cutoff) {
+      await client.query(`DROP TABLE "${relname}"`);
+      dropped.push(relname);
+    }
+  }
+  return dropped;
+}

@@ -1,0 +1,27 @@
+import pg from "pg";
+import { getDb } from "./client";
+import { migrate, type MigrationResult } from "./migrate";
+import { ensurePartitions } from "./partitions";
+import { seedDemo } from "./seed";
+
+/** Migrates, creates the coming days' log partitions and (optionally) seeds the demo data. */
+export async function prepareDatabase(
+  url: string,
+  options: { seed?: boolean; log?: (line: string) => void } = {},
+): Promise<MigrationResult & { seeded: boolean }> {
+  const log = options.log ?? (() => {});
+  const result = await migrate(url, { log });
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    await ensurePartitions(client);
+  } finally {
+    await client.end();
+  }
+  let seeded = false;
+  if (options.seed) {
+    process.env.DATABASE_URL = url;
+    seeded = (await seedDemo(getDb(), log)).seeded;
+  }
+  return { ...result, seeded };
+}

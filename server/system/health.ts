@@ -1,0 +1,45 @@
+import { readFileSync } from "node:fs";
+import path from "node:path";
+import type { Db } from "../db/client";
+import { appliedLevel } from "../db/migrate";
+import { loadedModels, type LoadedModel } from "../inference/sessions";
+
+export interface Health {
+  status: "ok" | "degraded";
+  version: string;
+  uptimeSeconds: number;
+  database: { reachable: boolean; latencyMs: number | null; error: string | null };
+  migrationLevel: string | null;
+  models: LoadedModel[];
+}
+
+let version: string | undefined;
+function appVersion(): string {
+  version ??= (JSON.parse(readFileSync(path.join(process.cwd(), "package.json"), "utf8")) as { version: string }).version;
+  return version;
+}
+
+const HEALTH_DB_TIMEOUT_MS = 2000;
+
+export async function getHealth(db: Db): Promise<Health> {
+  const started = performance.now();
+  let database: Health["database"];
+  let migrationLevel: string | null = null;
+  try {
+    migrationLevel = await Promise.race([
+      appliedLevel((sql) => db.$queryRawUnsafe<Array<{ migration_name: string }>>(sql)),
+      new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`no answer within ${HEALTH_DB_TIMEOUT_MS} ms`)), HEALTH_DB_TIMEOUT_MS)),
+    ]);
+    database = { reachable: true, latencyMs: Math.round((performance.now() - started) * 100) / 100, error: null };
+  } catch (error) {
+    database = { reachable: false, latencyMs: null, error: error instanceof Error ? error.message.split("\n")[0]! : String(error) };
+  }
+  return {
+    status: database.reachable ? "ok" : "degraded",
+    version: appVersion(),
+    uptimeSeconds: Math.round(process.uptime()),
+    database,
+    migrationLevel,
+    models: loadedModels(),
+  };
+}

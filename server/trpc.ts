@@ -1,0 +1,49 @@
+import { initTRPC, TRPCError } from "@trpc/server";
+import superjson from "superjson";
+import { ZodError } from "zod";
+import { getDb, type Db } from "./db/client";
+import { ConflictError, InvalidInputError, NotFoundError } from "./errors";
+import { describeZodError } from "./validation";
+
+// Context and procedure builders, defined once; routers compose them.
+
+export interface Context {
+  db: Db;
+  /** Who is acting, for the audit log (access control arrives in its own issue). */
+  actor: string;
+}
+
+export function createContext(opts: { headers?: Headers } = {}): Context {
+  return { db: getDb(), actor: opts.headers?.get("x-rerank-user") ?? "anonymous" };
+}
+
+const t = initTRPC.context<Context>().create({
+  transformer: superjson,
+  errorFormatter({ shape, error }) {
+    const zod = error.cause instanceof ZodError ? error.cause : null;
+    return {
+      ...shape,
+      message: zod ? describeZodError(zod) : shape.message,
+      data: {
+        ...shape.data,
+        fields: zod ? zod.issues.map((issue) => ({ path: issue.path.map(String).join("."), message: issue.message })) : null,
+      },
+    };
+  },
+});
+
+/** Maps domain errors to tRPC codes so that services never import tRPC. */
+const domainErrors = t.middleware(async ({ next }) => {
+  const result = await next();
+  if (!result.ok) {
+    const cause = result.error.cause;
+    const code =
+      cause instanceof NotFoundError ? "NOT_FOUND" : cause instanceof InvalidInputError ? "BAD_REQUEST" : cause instanceof ConflictError ? "CONFLICT" : null;
+    if (code) throw new TRPCError({ code, message: cause!.message, cause });
+  }
+  return result;
+});
+
+export const router = t.router;
+export const publicProcedure = t.procedure.use(domainErrors);
+export const createCallerFactory = t.createCallerFactory;
