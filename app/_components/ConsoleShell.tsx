@@ -27,7 +27,8 @@ function StatusBadge() {
   const ok = health.data.status === "ok";
   return (
     <Badge variant="light" color={ok ? "teal" : "red"} data-testid="status-badge">
-      {ok ? "healthy" : "degraded"} · v{health.data.version}
+      {ok ? "healthy" : "degraded"}
+      <Text span inherit visibleFrom="sm"> · v{health.data.version}</Text>
     </Badge>
   );
 }
@@ -43,7 +44,7 @@ export function ConsoleShell({ children }: { children: ReactNode }) {
           <Group gap="sm" wrap="nowrap">
             <Burger opened={opened} onClick={toggle} hiddenFrom="sm" size="sm" aria-label="Toggle navigation" />
             <IconAdjustmentsHorizontal size={22} />
-            <Title order={4}>Rerank Console</Title>
+            <Title order={4} style={{ whiteSpace: "nowrap" }}>Rerank Console</Title>
           </Group>
           <StatusBadge />
         </Group>

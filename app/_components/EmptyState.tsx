@@ -1,4 +1,4 @@
-import { Card, Code, List, Stack, Text, ThemeIcon, Title } from "@mantine/core";
+import { Card, Code, List, ListItem, Stack, Text, ThemeIcon, Title } from "@mantine/core";
 import { IconInbox } from "@tabler/icons-react";
 
 /** What will appear here, and the concrete steps that make it appear. */
@@ -12,10 +12,10 @@ export function EmptyState({ title, description, steps }: { title: string; descr
         <Text fw={600} mt="xs">How to get it</Text>
         <List type="ordered" spacing="xs">
           {steps.map((step) => (
-            <List.Item key={step.text}>
+            <ListItem key={step.text}>
               {step.text}
               {step.command ? <> <Code>{step.command}</Code></> : null}
-            </List.Item>
+            </ListItem>
           ))}
         </List>
       </Stack>

@@ -1,4 +1,4 @@
-import { spawn, spawnSync } from "node:child_process";
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { existsSync, readdirSync, statSync } from "node:fs";
 import path from "node:path";
 import { parseArgs } from "node:util";
@@ -9,7 +9,7 @@ import { prepareDatabase } from "../db/prepare";
 import { DatabaseUnreachable, resolveDatabase, type ResolvedDatabase } from "./database";
 
 // npm start: database (DATABASE_URL or embedded PostgreSQL) → migrate → seed once → build if the
-// sources are newer than the last build → `next start` → print the URL. Ctrl-C stops the server,
+// sources are newer than the last build → `next start` (`next dev` with --dev) → print the URL. Ctrl-C stops the server,
 // then the database.
 
 const { values: args } = parseArgs({
@@ -17,6 +17,7 @@ const { values: args } = parseArgs({
     port: { type: "string" },
     host: { type: "string" },
     ephemeral: { type: "boolean", default: false },
+    dev: { type: "boolean", default: false },
     "no-seed": { type: "boolean", default: false },
   },
 });
@@ -67,13 +68,15 @@ async function main() {
   process.env.NEXT_TELEMETRY_DISABLED = "1";
   process.env.ORT_DISABLE_TELEMETRY = "1";
   let database: ResolvedDatabase | undefined;
+  const running: { child?: ChildProcess } = {};
   let stopping = false;
   const shutdown = async (code: number) => {
     if (stopping) return;
     stopping = true;
+    const child = running.child;
     if (child && child.exitCode === null) {
       child.kill("SIGTERM");
-      await new Promise((r) => child!.once("exit", r));
+      await new Promise((r) => child.once("exit", r));
     }
     await disconnectDb().catch(() => {});
     if (database) {
@@ -82,7 +85,6 @@ async function main() {
     }
     process.exit(code);
   };
-  let child: ReturnType<typeof spawn> | undefined;
   process.on("SIGINT", () => void shutdown(0));
   process.on("SIGTERM", () => void shutdown(0));
 
@@ -91,7 +93,7 @@ async function main() {
     const prepared = await prepareDatabase(database.url, { seed: !args["no-seed"], log });
     log(`database ready (${database.origin}), migration level ${prepared.level}`);
     await disconnectDb();
-    buildIfNeeded();
+    if (!args.dev) buildIfNeeded();
   } catch (error) {
     console.error(error instanceof DatabaseUnreachable || error instanceof MigrationError ? error.message : error);
     await shutdown(1);
@@ -100,10 +102,11 @@ async function main() {
 
   const host = args.host ?? process.env.HOST ?? "127.0.0.1";
   const port = Number(args.port ?? process.env.PORT ?? (await getPort({ port: [3000, 3001, 3002, 3003], host })));
-  child = spawn(process.execPath, [NEXT_BIN, "start", "-p", String(port), "-H", host], {
+  const child = spawn(process.execPath, [NEXT_BIN, args.dev ? "dev" : "start", "-p", String(port), "-H", host], {
     stdio: ["ignore", "inherit", "inherit"],
     env: { ...process.env, DATABASE_URL: database.url },
   });
+  running.child = child;
   child.on("exit", (code) => {
     if (!stopping) {
       console.error(`[rerank] the server exited with code ${code}`);

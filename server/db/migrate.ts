@@ -126,11 +126,3 @@ export async function migrate(
     await client.end();
   }
 }
-
-/** The newest finished migration in the database, or null when none (or no bookkeeping table). */
-export async function appliedLevel(query: (sql: string) => Promise<Array<{ migration_name: string }>>): Promise<string | null> {
-  const rows = await query(
-    `SELECT migration_name FROM "_prisma_migrations" WHERE finished_at IS NOT NULL AND rolled_back_at IS NULL ORDER BY migration_name DESC LIMIT 1`,
-  );
-  return rows[0]?.migration_name ?? null;
-}

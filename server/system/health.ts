@@ -1,7 +1,6 @@
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import type { Db } from "../db/client";
-import { appliedLevel } from "../db/migrate";
 import { loadedModels, type LoadedModel } from "../inference/sessions";
 
 export interface Health {
@@ -21,13 +20,21 @@ function appVersion(): string {
 
 const HEALTH_DB_TIMEOUT_MS = 2000;
 
+/** The newest finished migration in _prisma_migrations (kept by server/db/migrate.ts). */
+async function appliedLevel(db: Db): Promise<string | null> {
+  const rows = await db.$queryRaw<Array<{ migration_name: string }>>`
+    SELECT migration_name FROM "_prisma_migrations" WHERE finished_at IS NOT NULL AND rolled_back_at IS NULL
+    ORDER BY migration_name DESC LIMIT 1`;
+  return rows[0]?.migration_name ?? null;
+}
+
 export async function getHealth(db: Db): Promise<Health> {
   const started = performance.now();
   let database: Health["database"];
   let migrationLevel: string | null = null;
   try {
     migrationLevel = await Promise.race([
-      appliedLevel((sql) => db.$queryRawUnsafe<Array<{ migration_name: string }>>(sql)),
+      appliedLevel(db),
       new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`no answer within ${HEALTH_DB_TIMEOUT_MS} ms`)), HEALTH_DB_TIMEOUT_MS)),
     ]);
     database = { reachable: true, latencyMs: Math.round((performance.now() - started) * 100) / 100, error: null };

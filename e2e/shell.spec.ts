@@ -1,0 +1,78 @@
+import { expect, test } from "@playwright/test";
+
+// The console shell: every page renders with its navigation and empty state, at desktop and
+// phone widths, and the screenshots are kept in e2e/screenshots/ to look at.
+
+const PAGES = [
+  { path: "/", heading: "Overview", expectText: "Surfaces" },
+  { path: "/experiments", heading: "Experiments", expectText: "No experiments yet" },
+  { path: "/shadow", heading: "Shadow", expectText: "No shadow comparisons yet" },
+  { path: "/models", heading: "Models", expectText: "No models registered yet" },
+  { path: "/dashboards/executive", heading: "Executive", expectText: "No impact to report yet" },
+  { path: "/dashboards/oncall", heading: "On-call", expectText: "No traffic in the last hour" },
+  { path: "/dashboards/debug", heading: "Debug", expectText: "No request selected" },
+];
+
+const slug = (path: string) => (path === "/" ? "overview" : path.slice(1).replaceAll("/", "-"));
+
+for (const viewport of [{ name: "desktop", width: 1280, height: 800 }, { name: "narrow", width: 390, height: 844 }]) {
+  test.describe(`${viewport.name} (${viewport.width}px)`, () => {
+    test.use({ viewport: { width: viewport.width, height: viewport.height } });
+
+    for (const page of PAGES) {
+      test(`${page.path} renders`, async ({ page: tab }) => {
+        const errors: string[] = [];
+        tab.on("pageerror", (e) => errors.push(e.message));
+        const response = await tab.goto(page.path);
+        expect(response?.status()).toBe(200);
+        await expect(tab.getByRole("heading", { level: 2, name: page.heading })).toBeVisible();
+        await expect(tab.getByText(page.expectText).first()).toBeVisible();
+        // The tRPC client in the browser reached the server: the header badge turns healthy.
+        await expect(tab.getByTestId("status-badge")).toContainText("healthy");
+        // Nothing overflows the viewport sideways.
+        const overflow = await tab.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+        expect(overflow).toBeLessThanOrEqual(1);
+        await tab.screenshot({ path: `e2e/screenshots/${slug(page.path)}-${viewport.name}.png`, fullPage: true });
+        expect(errors).toEqual([]);
+      });
+    }
+  });
+}
+
+test("the navigation reaches every area", async ({ page }) => {
+  await page.setViewportSize({ width: 1280, height: 800 });
+  await page.goto("/");
+  for (const { heading } of PAGES.slice(1)) {
+    await page.getByRole("navigation", { name: "Main navigation" }).getByRole("link", { name: heading, exact: true }).click();
+    await expect(page.getByRole("heading", { level: 2, name: heading })).toBeVisible();
+  }
+});
+
+test("on a narrow screen the menu opens from the burger", async ({ page }) => {
+  await page.setViewportSize({ width: 390, height: 844 });
+  await page.goto("/");
+  const nav = page.getByRole("navigation", { name: "Main navigation" });
+  await expect(nav.getByRole("link", { name: "Models" })).not.toBeInViewport();
+  await page.getByRole("button", { name: "Toggle navigation" }).click();
+  await expect(nav.getByRole("link", { name: "Models" })).toBeInViewport();
+  await page.screenshot({ path: "e2e/screenshots/navigation-open-narrow.png" });
+  await nav.getByRole("link", { name: "Models" }).click();
+  await expect(page.getByRole("heading", { level: 2, name: "Models" })).toBeVisible();
+});
+
+test("the overview shows live health and the seeded surfaces", async ({ page, request }) => {
+  await page.goto("/");
+  await expect(page.getByTestId("db-status")).toContainText("reachable");
+  await expect(page.getByTestId("migration-level")).toContainText("_init");
+  await expect(page.getByTestId("surfaces-table")).toContainText("Search results");
+  const health = await (await request.get("/api/health")).json();
+  expect(health).toMatchObject({ status: "ok", database: { reachable: true } });
+});
+
+test("tRPC names the unknown field in a 400", async ({ request }) => {
+  const input = encodeURIComponent(JSON.stringify({ json: { key: "search", colour: "red" } }));
+  const response = await request.get(`/api/trpc/surfaces.get?input=${input}`);
+  expect(response.status()).toBe(400);
+  const body = await response.json();
+  expect(body.error.json.message).toContain('unknown field "colour"');
+});
