@@ -23,7 +23,6 @@ const t = initTRPC.context<Context>().create({
     const zod = error.cause instanceof ZodError ? error.cause : null;
     return {
       ...shape,
-      message: zod ? describeZodError(zod) : shape.message,
       data: {
         ...shape.data,
         fields: zod ? zod.issues.map((issue) => ({ path: issue.path.map(String).join("."), message: issue.message })) : null,
@@ -32,11 +31,15 @@ const t = initTRPC.context<Context>().create({
   },
 });
 
-/** Maps domain errors to tRPC codes so that services never import tRPC. */
+/**
+ * Maps domain errors to tRPC codes so that services never import tRPC, and input errors to one
+ * readable line naming each field (also for in-process callers, which skip the formatter).
+ */
 const domainErrors = t.middleware(async ({ next }) => {
   const result = await next();
   if (!result.ok) {
     const cause = result.error.cause;
+    if (cause instanceof ZodError) throw new TRPCError({ code: "BAD_REQUEST", message: describeZodError(cause), cause });
     const code =
       cause instanceof NotFoundError ? "NOT_FOUND" : cause instanceof InvalidInputError ? "BAD_REQUEST" : cause instanceof ConflictError ? "CONFLICT" : null;
     if (code) throw new TRPCError({ code, message: cause!.message, cause });

@@ -28,6 +28,12 @@ async function appliedLevel(db: Db): Promise<string | null> {
   return rows[0]?.migration_name ?? null;
 }
 
+function firstLine(error: unknown): string {
+  const text = error instanceof Error ? error.message : String(error);
+  const code = (error as { code?: string }).code ?? (error as { cause?: { code?: string } }).cause?.code;
+  return text.split("\n").map((l) => l.trim()).find(Boolean) ?? code ?? "unknown database error";
+}
+
 export async function getHealth(db: Db): Promise<Health> {
   const started = performance.now();
   let database: Health["database"];
@@ -39,7 +45,7 @@ export async function getHealth(db: Db): Promise<Health> {
     ]);
     database = { reachable: true, latencyMs: Math.round((performance.now() - started) * 100) / 100, error: null };
   } catch (error) {
-    database = { reachable: false, latencyMs: null, error: error instanceof Error ? error.message.split("\n")[0]! : String(error) };
+    database = { reachable: false, latencyMs: null, error: firstLine(error) };
   }
   return {
     status: database.reachable ? "ok" : "degraded",
