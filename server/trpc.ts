@@ -3,7 +3,7 @@ import superjson from "superjson";
 import { ZodError } from "zod";
 import { getDb, type Db } from "./db/client";
 import { ConflictError, InvalidInputError, NotFoundError } from "./errors";
-import { describeZodError } from "./validation";
+import { describeZodError, fieldPath } from "./validation";
 
 // Context and procedure builders, defined once; routers compose them.
 
@@ -25,7 +25,7 @@ const t = initTRPC.context<Context>().create({
       ...shape,
       data: {
         ...shape.data,
-        fields: zod ? zod.issues.map((issue) => ({ path: issue.path.map(String).join("."), message: issue.message })) : null,
+        fields: zod ? zod.issues.map((issue) => ({ path: fieldPath(issue.path), message: issue.message })) : null,
       },
     };
   },

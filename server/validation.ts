@@ -1,10 +1,15 @@
 import type { ZodError } from "zod";
 
-/** One line a user can act on: "candidates.3.id: Invalid input; topK: Too big …", naming each field. */
+/** A zod path as a reader writes it: candidates[3].features.price */
+export function fieldPath(path: ReadonlyArray<PropertyKey>): string {
+  return path.reduce<string>((out, part) => (typeof part === "number" ? `${out}[${part}]` : out ? `${out}.${String(part)}` : String(part)), "");
+}
+
+/** One line a user can act on: "candidates[3].id: Invalid input; topK: Too big …", naming each field. */
 export function describeZodError(error: ZodError): string {
   return error.issues
     .map((issue) => {
-      const where = issue.path.length ? issue.path.map(String).join(".") : "input";
+      const where = issue.path.length ? fieldPath(issue.path) : "input";
       if (issue.code === "unrecognized_keys") return `${where}: unknown field${issue.keys.length > 1 ? "s" : ""} ${issue.keys.map((k) => `"${k}"`).join(", ")}`;
       return `${where}: ${issue.message}`;
     })

@@ -1,7 +1,10 @@
 import type { Db } from "./client";
+import { readFileSync } from "node:fs";
 import { DEMO_BLOCKED_FLAGS, demoCatalog } from "../demo/catalog";
+import { DEMO_MODELS, demoFeatureSpec } from "../demo/models";
+import { createVersion, setAlias } from "../registry/versions";
 
-// Demo data, written once: a second run finds the marker surface and does nothing.
+// Demo data, written once: a second run finds the marker rows and does nothing.
 
 export const DEMO_USERS = [
   { email: "admin@rerank.local", name: "Ada Admin", role: "admin" },
@@ -11,7 +14,13 @@ export const DEMO_USERS = [
 ] as const;
 
 export async function seedDemo(db: Db, log: (line: string) => void = () => {}): Promise<{ seeded: boolean }> {
-  if (await db.surface.findUnique({ where: { key: "search" } })) return { seeded: false };
+  const catalog = await seedCatalog(db, log);
+  const models = await seedModels(db, log);
+  return { seeded: catalog || models };
+}
+
+async function seedCatalog(db: Db, log: (line: string) => void): Promise<boolean> {
+  if (await db.surface.findUnique({ where: { key: "search" } })) return false;
   const items = demoCatalog();
   await db.$transaction(
     async (tx) => {
@@ -53,5 +62,28 @@ export async function seedDemo(db: Db, log: (line: string) => void = () => {}): 
     { timeout: 60_000 },
   );
   log(`seeded demo data: ${items.length} catalog items, 2 surfaces, ${DEMO_USERS.length} users`);
-  return { seeded: true };
+  return true;
+}
+
+/** The demo ranker: v1 (popularity, the cascade fallback) and v2 (linear, production). */
+async function seedModels(db: Db, log: (line: string) => void): Promise<boolean> {
+  if (await db.model.findUnique({ where: { name: "search-ranker" } })) return false;
+  const search = await db.surface.findUniqueOrThrow({ where: { key: "search" } });
+  const model = await db.model.create({
+    data: { name: "search-ranker", owner: "ml@rerank.local", description: "Demo linear reranker over retrieval, popularity, CTR, rating, price, freshness and margin.", surfaceId: search.id },
+  });
+  const featureSpec = demoFeatureSpec();
+  const v1 = await createVersion(db, {
+    modelId: model.id, bytes: readFileSync(DEMO_MODELS.popularity.file), featureSpec, source: "demo", createdBy: "system",
+    metadata: { notes: "popularity and retrieval score only; light and robust", weights: DEMO_MODELS.popularity.weights },
+  });
+  const v2 = await createVersion(db, {
+    modelId: model.id, bytes: readFileSync(DEMO_MODELS.linear.file), featureSpec, source: "demo", createdBy: "system", parentVersionId: v1.id,
+    metadata: { notes: "hand-set linear weights over all seven demo features", weights: DEMO_MODELS.linear.weights },
+  });
+  await setAlias(db, { versionId: v2.id, alias: "production", actor: "system", reason: "demo seed" });
+  await setAlias(db, { versionId: v1.id, alias: "fallback", actor: "system", reason: "demo seed" });
+  await db.surface.updateMany({ where: { key: { in: ["search", "home-feed"] } }, data: { modelId: model.id, modelAlias: "production", fallbackAlias: "fallback" } });
+  log("seeded demo model search-ranker: v1 (fallback), v2 (production)");
+  return true;
 }

@@ -1,7 +1,22 @@
-// Keeps one onnxruntime session per model version, loaded once and kept warm. The serving issue
-// fills this with real loading; health reads what is loaded.
+import * as ort from "onnxruntime-node";
+import type { FeatureSpec } from "../domain/features/featureSpec";
+
+// One onnxruntime session per model version, loaded once and kept warm for the life of the
+// process. A version that fails to load is remembered for a short while, so a corrupt artifact
+// sends requests straight to the fallback instead of re-reading it from the database each time.
 
 process.env.ORT_DISABLE_TELEMETRY = "1";
+
+export interface ModelArtifact {
+  versionId: string;
+  name: string;
+  version: number;
+  sha256: string;
+  featureSpec: FeatureSpec;
+  inputName: string;
+  outputName: string;
+  bytes: Uint8Array;
+}
 
 export interface LoadedModel {
   versionId: string;
@@ -12,13 +27,116 @@ export interface LoadedModel {
   loadMs: number;
 }
 
-const holder = globalThis as unknown as { __rerankSessions?: Map<string, LoadedModel> };
-const loaded = (holder.__rerankSessions ??= new Map());
-
-export function loadedModels(): LoadedModel[] {
-  return [...loaded.values()].sort((a, b) => a.name.localeCompare(b.name) || a.version - b.version);
+export interface ModelHandle extends LoadedModel {
+  featureSpec: FeatureSpec;
+  inputName: string;
+  outputName: string;
+  session: ort.InferenceSession;
 }
 
-export function recordLoaded(model: LoadedModel): void {
-  loaded.set(model.versionId, model);
+export class ModelLoadError extends Error {}
+export class ModelOutputError extends Error {}
+
+const FAILED_LOAD_RETRY_MS = 30_000;
+
+/** Opens a session the way serving runs it: CPU, full graph optimisation, one thread per run. */
+export function openSession(bytes: Uint8Array): Promise<ort.InferenceSession> {
+  return ort.InferenceSession.create(bytes, {
+    executionProviders: ["cpu"],
+    graphOptimizationLevel: "all",
+    intraOpNumThreads: 1,
+    interOpNumThreads: 1,
+    // Run failures are handled (fallback) and counted; keep onnxruntime's own log to fatal errors.
+    logSeverityLevel: 4,
+  });
+}
+
+/** Runs one batch: `data` is row-major [rows × cols]; returns one finite score per row. */
+export async function runScores(handle: Pick<ModelHandle, "session" | "inputName" | "outputName">, data: Float32Array, rows: number, cols: number): Promise<Float32Array> {
+  const output = await handle.session.run({ [handle.inputName]: new ort.Tensor("float32", data, [rows, cols]) });
+  const tensor = output[handle.outputName];
+  if (!tensor) throw new ModelOutputError(`the model returned no output named "${handle.outputName}"`);
+  const scores = tensor.data as Float32Array;
+  if (!(scores instanceof Float32Array) || scores.length !== rows) {
+    throw new ModelOutputError(`the model returned ${scores.length} scores for ${rows} candidates`);
+  }
+  for (let i = 0; i < rows; i++) {
+    if (!Number.isFinite(scores[i]!)) throw new ModelOutputError(`the model returned a non-finite score (${scores[i]}) for row ${i}`);
+  }
+  return scores;
+}
+
+interface Holder {
+  handles: Map<string, Promise<ModelHandle>>;
+  ready: Map<string, ModelHandle>;
+  failures: Map<string, { error: ModelLoadError; until: number }>;
+}
+const holder = globalThis as unknown as { __rerankModels?: Holder };
+const state: Holder = (holder.__rerankModels ??= { handles: new Map(), ready: new Map(), failures: new Map() });
+
+/**
+ * The warm session of `versionId`, loading it through `fetchArtifact` on first use. Concurrent
+ * first requests share one load.
+ */
+export function getModel(versionId: string, fetchArtifact: (versionId: string) => Promise<ModelArtifact>): Promise<ModelHandle> {
+  const ready = state.ready.get(versionId);
+  if (ready) return Promise.resolve(ready);
+  const failure = state.failures.get(versionId);
+  if (failure && failure.until > Date.now()) return Promise.reject(failure.error);
+  let pending = state.handles.get(versionId);
+  if (!pending) {
+    pending = loadModel(versionId, fetchArtifact);
+    state.handles.set(versionId, pending);
+    pending.then(
+      (handle) => state.ready.set(versionId, handle),
+      (error: ModelLoadError) => {
+        state.handles.delete(versionId);
+        state.failures.set(versionId, { error, until: Date.now() + FAILED_LOAD_RETRY_MS });
+      },
+    );
+  }
+  return pending;
+}
+
+async function loadModel(versionId: string, fetchArtifact: (versionId: string) => Promise<ModelArtifact>): Promise<ModelHandle> {
+  const artifact = await fetchArtifact(versionId);
+  const started = performance.now();
+  let session: ort.InferenceSession;
+  try {
+    session = await openSession(artifact.bytes);
+  } catch (error) {
+    throw new ModelLoadError(`model ${artifact.name} v${artifact.version} could not be loaded: ${(error as Error).message.split("\n")[0]}`);
+  }
+  return {
+    versionId,
+    name: artifact.name,
+    version: artifact.version,
+    sha256: artifact.sha256,
+    featureSpec: artifact.featureSpec,
+    inputName: artifact.inputName,
+    outputName: artifact.outputName,
+    session,
+    loadedAt: new Date(),
+    loadMs: Math.round((performance.now() - started) * 100) / 100,
+  };
+}
+
+/** The non-blocking view: the handle if it is loaded, else undefined. */
+export function peekModel(versionId: string): ModelHandle | undefined {
+  return state.ready.get(versionId);
+}
+
+export function loadedModels(): LoadedModel[] {
+  return [...state.ready.values()]
+    .map(({ versionId, name, version, sha256, loadedAt, loadMs }) => ({ versionId, name, version, sha256, loadedAt, loadMs }))
+    .sort((a, b) => a.name.localeCompare(b.name) || a.version - b.version);
+}
+
+/** Drops every session (tests, and a future "unload" action). */
+export async function unloadAll(): Promise<void> {
+  const handles = [...state.ready.values()];
+  state.ready.clear();
+  state.handles.clear();
+  state.failures.clear();
+  await Promise.all(handles.map((h) => h.session.release().catch(() => {})));
 }

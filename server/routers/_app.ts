@@ -1,5 +1,7 @@
 import { experimentsRouter } from "./experiments";
 import { modelsRouter } from "./models";
+import { eventsRouter } from "./events";
+import { rerankRouter } from "./rerank";
 import { surfacesRouter } from "./surfaces";
 import { systemRouter } from "./system";
 import { createCallerFactory, router } from "../trpc";
@@ -9,6 +11,8 @@ export const appRouter = router({
   surfaces: surfacesRouter,
   models: modelsRouter,
   experiments: experimentsRouter,
+  rerank: rerankRouter,
+  events: eventsRouter,
 });
 
 export type AppRouter = typeof appRouter;

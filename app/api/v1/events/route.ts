@@ -1,0 +1,10 @@
+import { outcomeBatchSchema } from "@/server/events/schema";
+import { recordOutcomes } from "@/server/events/service";
+import { handleJson } from "@/server/http/jsonEndpoint";
+import { RERANK_LIMITS } from "@/server/rerank/schema";
+
+export const dynamic = "force-dynamic";
+
+export function POST(req: Request) {
+  return handleJson(req, outcomeBatchSchema, recordOutcomes, { maxBytes: RERANK_LIMITS.maxPayloadBytes });
+}

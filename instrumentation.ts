@@ -1,0 +1,7 @@
+// Next.js calls register() once when the server starts.
+export async function register() {
+  if (process.env.NEXT_RUNTIME !== "nodejs" || !process.env.DATABASE_URL) return;
+  const { warmServing, flushTelemetryOnExit } = await import("./server/rerank/warm");
+  flushTelemetryOnExit();
+  await warmServing();
+}

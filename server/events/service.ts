@@ -1,0 +1,93 @@
+import { LRUCache } from "lru-cache";
+import { getDb } from "../db/client";
+import { InvalidInputError } from "../errors";
+import { servingState } from "../rerank/state";
+import { metrics } from "../telemetry/metrics";
+import { telemetry, type OutcomeEventRow } from "../telemetry/streams";
+import type { OutcomeBatch, OutcomeEventInput } from "./schema";
+
+// Outcome events (impression, click, add-to-cart, purchase) are checked against the request they
+// refer to — it must have been served, and the item must be one it served — then written through
+// the telemetry stream, idempotent on event id.
+
+interface ServedRequest {
+  ts: Date;
+  surface: string;
+  userKey: string | null;
+  experimentKey: string | null;
+  variantKey: string | null;
+  positions: Map<string, number>;
+}
+
+export interface RecordResult {
+  accepted: number;
+  duplicates: number;
+  rejected: Array<{ index: number; field: string; message: string }>;
+}
+
+const seenEvents = new LRUCache<string, true>({ max: 200_000 });
+
+async function findRequest(requestId: string): Promise<ServedRequest | null> {
+  const recent = servingState().recent.get(requestId);
+  if (recent) {
+    const r = recent.response;
+    return {
+      ts: recent.ts, surface: r.surface, userKey: recent.userKey, experimentKey: r.variant?.experiment ?? null, variantKey: r.variant?.key ?? null,
+      positions: new Map(r.items.map((i) => [i.id, i.position])),
+    };
+  }
+  const rows = await getDb().$queryRaw<Array<{ ts: Date; surface: string; user_key: string | null; experiment_key: string | null; variant_key: string | null; served: Array<{ id: string; position: number }> }>>`
+    SELECT ts, surface, user_key, experiment_key, variant_key, served FROM rerank_requests WHERE request_id = ${requestId} ORDER BY ts LIMIT 1`;
+  const row = rows[0];
+  if (!row) return null;
+  return {
+    ts: row.ts, surface: row.surface, userKey: row.user_key, experimentKey: row.experiment_key, variantKey: row.variant_key,
+    positions: new Map(row.served.map((i) => [i.id, i.position])),
+  };
+}
+
+function check(event: OutcomeEventInput, request: ServedRequest | null): { field: string; message: string } | null {
+  if (!request) return { field: "requestId", message: `no served request "${event.requestId}" (send events after the rerank response)` };
+  const position = request.positions.get(event.itemId);
+  if (position === undefined) return { field: "itemId", message: `"${event.itemId}" was not served in request "${event.requestId}"` };
+  if (event.position !== undefined && event.position !== position) return { field: "position", message: `"${event.itemId}" was served at position ${position}, not ${event.position}` };
+  if (event.type === "purchase" && event.revenue === undefined) return { field: "revenue", message: "a purchase needs its revenue" };
+  if (event.type !== "purchase" && event.revenue !== undefined) return { field: "revenue", message: `only purchases carry revenue, not ${event.type} events` };
+  return null;
+}
+
+export async function recordOutcomes(batch: OutcomeBatch): Promise<RecordResult> {
+  const requests = new Map<string, ServedRequest | null>();
+  for (const id of new Set(batch.events.map((e) => e.requestId))) requests.set(id, await findRequest(id));
+  const result: RecordResult = { accepted: 0, duplicates: 0, rejected: [] };
+  const rows: OutcomeEventRow[] = [];
+  batch.events.forEach((event, index) => {
+    const request = requests.get(event.requestId) ?? null;
+    const problem = check(event, request);
+    if (problem) {
+      result.rejected.push({ index, field: `events[${index}].${problem.field}`, message: problem.message });
+      return;
+    }
+    if (seenEvents.has(event.eventId)) {
+      result.duplicates++;
+      return;
+    }
+    seenEvents.set(event.eventId, true);
+    rows.push({
+      eventId: event.eventId, requestTs: request!.ts, requestId: event.requestId, ts: event.ts ? new Date(event.ts) : new Date(),
+      surface: request!.surface, type: event.type, itemId: event.itemId, position: request!.positions.get(event.itemId) ?? null,
+      revenue: event.revenue ?? null, userKey: request!.userKey, experimentKey: request!.experimentKey, variantKey: request!.variantKey,
+    });
+  });
+  if (rows.length === 0 && result.rejected.length > 0) {
+    const first = result.rejected[0]!;
+    throw new InvalidInputError(first.field, result.rejected.length > 1 ? `${first.message} (and ${result.rejected.length - 1} more)` : first.message);
+  }
+  const stream = telemetry().events;
+  for (const row of rows) {
+    stream.enqueue(row);
+    metrics.events.inc({ type: row.type });
+  }
+  result.accepted = rows.length;
+  return result;
+}

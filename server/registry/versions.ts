@@ -1,0 +1,124 @@
+import { createHash } from "node:crypto";
+import type { Db } from "../db/client";
+import { Prisma } from "../db/generated/client.ts";
+import type { FeatureSpec } from "../domain/features/featureSpec";
+import { checkSignature } from "../domain/models/signature";
+import { ConflictError, InvalidInputError, NotFoundError } from "../errors";
+import { openSession, runScores } from "../inference/sessions";
+
+// Registering a model version: every check runs before anything is written, so a refused upload
+// leaves the registry as it was. Versions are immutable once stored.
+
+export const DEFAULT_MAX_MODEL_BYTES = 50 * 1024 * 1024;
+
+export function maxModelBytes(): number {
+  return Number(process.env.MODEL_MAX_BYTES ?? DEFAULT_MAX_MODEL_BYTES);
+}
+
+export interface NewVersion {
+  modelId: string;
+  bytes: Uint8Array;
+  featureSpec: FeatureSpec;
+  source?: string;
+  metadata?: Record<string, unknown>;
+  metrics?: Record<string, unknown>;
+  parentVersionId?: string | null;
+  createdBy: string;
+}
+
+/** Loads the artifact in onnxruntime, checks it against the spec and scores sample rows. */
+export async function validateArtifact(bytes: Uint8Array, featureSpec: FeatureSpec): Promise<{ inputName: string; outputName: string; sha256: string }> {
+  if (bytes.length === 0) throw new InvalidInputError("file", "the file is empty");
+  const cap = maxModelBytes();
+  if (bytes.length > cap) throw new InvalidInputError("file", `${(bytes.length / 1048576).toFixed(1)} MiB exceeds the ${(cap / 1048576).toFixed(1)} MiB limit (MODEL_MAX_BYTES)`);
+  let session;
+  try {
+    session = await openSession(bytes);
+  } catch (error) {
+    throw new InvalidInputError("file", `not a loadable ONNX model: ${(error as Error).message.split("\n")[0]}`);
+  }
+  try {
+    const problems = checkSignature(session.inputMetadata, session.outputMetadata, featureSpec.length);
+    if (problems.length) throw new InvalidInputError("featureSpec", `the model does not match its feature spec: ${problems.join("; ")}`);
+    const inputName = session.inputNames[0]!;
+    const outputName = session.outputNames[0]!;
+    // Smoke inference: the defaults, and the training means where the spec has them.
+    const rows = [featureSpec.map((f) => f.default), featureSpec.map((f) => f.distribution?.mean ?? f.default)];
+    try {
+      await runScores({ session, inputName, outputName }, Float32Array.from(rows.flat()), rows.length, featureSpec.length);
+    } catch (error) {
+      throw new InvalidInputError("file", `the smoke inference on sample rows failed: ${(error as Error).message.split("\n")[0]}`);
+    }
+    return { inputName, outputName, sha256: createHash("sha256").update(bytes).digest("hex") };
+  } finally {
+    await session.release().catch(() => {});
+  }
+}
+
+export async function createVersion(db: Db, input: NewVersion) {
+  const model = await db.model.findUnique({ where: { id: input.modelId }, select: { id: true, name: true } });
+  if (!model) throw new NotFoundError("model", input.modelId);
+  const checked = await validateArtifact(input.bytes, input.featureSpec);
+  const existing = await db.modelVersion.findUnique({ where: { modelId_sha256: { modelId: model.id, sha256: checked.sha256 } }, select: { version: true } });
+  if (existing) throw new ConflictError(`this artifact is already ${model.name} v${existing.version} (sha256 ${checked.sha256.slice(0, 12)}…)`);
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await db.$transaction(async (tx) => {
+        const last = await tx.modelVersion.aggregate({ where: { modelId: model.id }, _max: { version: true } });
+        const version = await tx.modelVersion.create({
+          data: {
+            modelId: model.id,
+            version: (last._max.version ?? 0) + 1,
+            source: input.source ?? "upload",
+            sha256: checked.sha256,
+            sizeBytes: input.bytes.length,
+            inputName: checked.inputName,
+            outputName: checked.outputName,
+            featureSpec: input.featureSpec as unknown as Prisma.InputJsonValue,
+            metadata: (input.metadata ?? {}) as Prisma.InputJsonValue,
+            metrics: (input.metrics ?? {}) as Prisma.InputJsonValue,
+            parentVersionId: input.parentVersionId ?? null,
+            createdBy: input.createdBy,
+            artifact: { create: { bytes: Buffer.from(input.bytes) } },
+          },
+        });
+        await tx.auditLog.create({
+          data: {
+            actor: input.createdBy, action: "model.version.create", entityType: "model_version", entityId: version.id,
+            after: { model: model.name, version: version.version, sha256: version.sha256, sizeBytes: version.sizeBytes },
+          },
+        });
+        return version;
+      });
+    } catch (error) {
+      // Two uploads at once may pick the same number; the unique index refuses one, which retries.
+      if (attempt < 2 && error instanceof Prisma.PrismaClientKnownRequestError && error.code === "P2002") continue;
+      throw error;
+    }
+  }
+}
+
+/** Points `alias` of the version's model at the version, atomically, with an audit entry. */
+export async function setAlias(db: Db, input: { versionId: string; alias: string; actor: string; reason?: string }) {
+  return db.$transaction(async (tx) => {
+    const version = await tx.modelVersion.findUnique({ where: { id: input.versionId }, select: { id: true, modelId: true, version: true, model: { select: { name: true } } } });
+    if (!version) throw new NotFoundError("model version", input.versionId);
+    const before = await tx.modelAlias.findUnique({
+      where: { modelId_name: { modelId: version.modelId, name: input.alias } },
+      select: { version: { select: { id: true, version: true } } },
+    });
+    const alias = await tx.modelAlias.upsert({
+      where: { modelId_name: { modelId: version.modelId, name: input.alias } },
+      create: { modelId: version.modelId, name: input.alias, versionId: version.id, updatedBy: input.actor },
+      update: { versionId: version.id, updatedBy: input.actor, updatedAt: new Date() },
+    });
+    await tx.auditLog.create({
+      data: {
+        actor: input.actor, action: "model.alias.set", entityType: "model", entityId: version.modelId, reason: input.reason ?? null,
+        before: before ? { alias: input.alias, versionId: before.version.id, version: before.version.version } : Prisma.DbNull,
+        after: { alias: input.alias, versionId: version.id, version: version.version, model: version.model.name },
+      },
+    });
+    return alias;
+  });
+}

@@ -1,0 +1,46 @@
+import CircuitBreaker from "opossum";
+import { runScores, type ModelHandle } from "../inference/sessions";
+import { metrics } from "../telemetry/metrics";
+
+// One circuit breaker per (surface, model version): it enforces the surface's scoring budget and
+// opens after repeated faults, so a sick model costs a fast fallback instead of a timeout each time.
+// Half-open after RESET_MS: one trial request decides whether it closes again.
+
+export type ScoreFn = (handle: ModelHandle, data: Float32Array, rows: number, cols: number) => Promise<Float32Array>;
+
+const RESET_MS = Number(process.env.BREAKER_RESET_MS ?? 5000);
+const breakers = new Map<string, CircuitBreaker<Parameters<ScoreFn>, Float32Array>>();
+
+export function scoringBreaker(surface: string, handle: ModelHandle, timeoutMs: number): CircuitBreaker<Parameters<ScoreFn>, Float32Array> {
+  const key = `${surface}|${handle.versionId}|${timeoutMs}`;
+  let breaker = breakers.get(key);
+  if (!breaker) {
+    const model = `${handle.name}@${handle.version}`;
+    breaker = new CircuitBreaker<Parameters<ScoreFn>, Float32Array>(runScores as ScoreFn, {
+      timeout: timeoutMs,
+      errorThresholdPercentage: 50,
+      volumeThreshold: 5,
+      rollingCountTimeout: 10_000,
+      resetTimeout: RESET_MS,
+    });
+    breaker.on("open", () => metrics.breakerState.set({ surface, model }, 1));
+    breaker.on("close", () => metrics.breakerState.set({ surface, model }, 0));
+    breakers.set(key, breaker);
+  }
+  return breaker;
+}
+
+/** The fallback reason for a scoring failure. */
+export function failureReason(error: unknown): "timeout" | "circuit_open" | "model_error" {
+  const code = (error as { code?: string }).code;
+  return code === "ETIMEDOUT" ? "timeout" : code === "EOPENBREAKER" ? "circuit_open" : "model_error";
+}
+
+export function breakerStates(): Array<{ key: string; open: boolean; halfOpen: boolean }> {
+  return [...breakers.entries()].map(([key, b]) => ({ key, open: b.opened, halfOpen: b.halfOpen }));
+}
+
+export function resetBreakers(): void {
+  for (const b of breakers.values()) b.shutdown();
+  breakers.clear();
+}

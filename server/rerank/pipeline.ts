@@ -1,0 +1,174 @@
+import { randomUUID } from "node:crypto";
+import { getDb } from "../db/client";
+import { applyConstraints, type RankedCandidate } from "../domain/constraints/applyConstraints";
+import { buildFeatureMatrix } from "../domain/features/featureSpec";
+import { orderByScore, retrievalOrderScores } from "../domain/ranking/order";
+import { InvalidInputError } from "../errors";
+import { getModel, type ModelArtifact, type ModelHandle } from "../inference/sessions";
+import { metrics } from "../telemetry/metrics";
+import { telemetry } from "../telemetry/streams";
+import { failureReason, scoringBreaker } from "./breakers";
+import type { FallbackReason, RerankRequest, RerankResponse } from "./schema";
+import { servingState } from "./state";
+import type { ModelRef, SurfaceConfig } from "./surfaceConfig";
+
+// The rerank pipeline: resolve the surface → enrich features → score all candidates in one
+// onnxruntime run → constraints → top k → respond; the log is written after the response.
+// A model fault never fails the request: it is served by the cascade model or retrieval order,
+// with the same constraints, and marked.
+
+const round3 = (ms: number) => Math.round(ms * 1000) / 1000;
+
+export async function fetchArtifact(versionId: string): Promise<ModelArtifact> {
+  const row = await getDb().modelVersion.findUnique({
+    where: { id: versionId },
+    select: { id: true, version: true, sha256: true, featureSpec: true, inputName: true, outputName: true, model: { select: { name: true } }, artifact: { select: { bytes: true } } },
+  });
+  if (!row?.artifact) throw new Error(`model version ${versionId} has no artifact`);
+  return {
+    versionId: row.id, name: row.model.name, version: row.version, sha256: row.sha256,
+    featureSpec: row.featureSpec as unknown as ModelArtifact["featureSpec"], inputName: row.inputName, outputName: row.outputName,
+    bytes: new Uint8Array(row.artifact.bytes),
+  };
+}
+
+interface Scored {
+  scores: Float32Array;
+  handle: ModelHandle | null;
+  ref: ModelRef | null;
+  fallbackReason: FallbackReason | null;
+  servedBy: RerankResponse["fallback"]["servedBy"];
+  defaulted: number;
+  stale: number;
+}
+
+export async function rerank(request: RerankRequest): Promise<RerankResponse> {
+  const started = performance.now();
+  const state = servingState();
+  const requestId = request.requestId ?? randomUUID();
+  if (request.requestId) {
+    const replay = state.recent.get(request.requestId);
+    if (replay && replay.response.surface === request.surface) return replay.response;
+  }
+
+  const surface = await state.surfaces.get(request.surface);
+  if (request.candidates.length > surface.maxCandidates) {
+    throw new InvalidInputError("candidates", `${request.candidates.length} candidates exceed surface "${surface.key}"'s limit of ${surface.maxCandidates}`);
+  }
+  const tResolve = performance.now();
+
+  const ids = request.candidates.map((c) => c.id);
+  const [items, user] = await Promise.all([state.features.getItems(ids), state.features.getUser(request.userKey)]);
+  const tFeatures = performance.now();
+
+  const scored = await scoreCandidates(surface, request, items, user);
+  const tScore = performance.now();
+
+  const ranked: RankedCandidate[] = orderByScore(scored.scores).map((i) => {
+    const c = request.candidates[i]!;
+    return { id: c.id, score: scored.scores[i]!, attrs: items.get(c.id)?.attrs ?? {} };
+  });
+  const outcome = applyConstraints(ranked, surface.constraints, request.topK);
+  const tConstraints = performance.now();
+
+  const unknownCandidates = ids.length - items.size;
+  const response: RerankResponse = {
+    requestId,
+    surface: surface.key,
+    items: outcome.items.map((item, i) => ({ id: item.id, score: Math.round(item.score * 1e6) / 1e6, position: i + 1, reasons: item.reasons })),
+    modelVersion: scored.handle && scored.ref ? { id: scored.handle.versionId, name: scored.handle.name, version: scored.handle.version, alias: scored.ref.alias } : null,
+    variant: null,
+    fallback: { used: scored.fallbackReason !== null, reason: scored.fallbackReason, servedBy: scored.servedBy },
+    removed: outcome.removed,
+    constraints: { capsFeasible: outcome.capsFeasible, floors: outcome.floors },
+    features: { defaulted: scored.defaulted, stale: scored.stale, unknownCandidates },
+    timings: {
+      resolve: round3(tResolve - started),
+      features: round3(tFeatures - tResolve),
+      score: round3(tScore - tFeatures),
+      constraints: round3(tConstraints - tScore),
+      total: round3(performance.now() - started),
+    },
+  };
+  const ts = new Date();
+  state.recent.set(requestId, { response, ts, userKey: request.userKey ?? null });
+  record(request, response, ts);
+  return response;
+}
+
+async function scoreCandidates(
+  surface: SurfaceConfig,
+  request: RerankRequest,
+  items: Map<string, { features?: { values: Record<string, unknown>; updatedAt: number } }>,
+  user: { values: Record<string, unknown>; updatedAt: number } | undefined,
+): Promise<Scored> {
+  const n = request.candidates.length;
+  const retrieval = (reason: FallbackReason): Scored => ({
+    scores: retrievalOrderScores(n), handle: null, ref: null, fallbackReason: reason, servedBy: "retrieval_order", defaulted: 0, stale: 0,
+  });
+  if (surface.killSwitch) return retrieval("kill_switch");
+  if (!surface.primary) return retrieval("no_model");
+
+  let reason: FallbackReason | null = null;
+  for (const ref of [surface.primary, surface.fallback]) {
+    if (!ref) continue;
+    let handle: ModelHandle;
+    try {
+      handle = await getModel(ref.versionId, fetchArtifact);
+    } catch {
+      reason ??= "model_load_error";
+      continue;
+    }
+    const matrix = buildFeatureMatrix(handle.featureSpec, request.candidates, { item: (id) => items.get(id)?.features, user }, Date.now());
+    const runStarted = performance.now();
+    try {
+      const scores = await scoringBreaker(surface.key, handle, surface.timeoutMs).fire(handle, matrix.data, matrix.rows, matrix.cols);
+      metrics.inferenceMs.observe({ model: `${handle.name}@${handle.version}` }, performance.now() - runStarted);
+      observeFeatures(surface.key, matrix);
+      return {
+        scores, handle, ref, fallbackReason: reason, servedBy: reason ? "cascade" : "model", defaulted: matrix.defaulted, stale: matrix.stale,
+      };
+    } catch (error) {
+      reason ??= failureReason(error);
+    }
+  }
+  return retrieval(reason ?? "model_error");
+}
+
+function observeFeatures(surface: string, matrix: ReturnType<typeof buildFeatureMatrix>) {
+  for (const [feature, count] of Object.entries(matrix.defaultedByFeature)) metrics.defaultedFeatures.inc({ surface, feature }, count);
+  if (matrix.stale) metrics.staleFeatures.inc({ surface }, matrix.stale);
+  if (matrix.unknownItems) metrics.unknownCandidates.inc({ surface }, matrix.unknownItems);
+  metrics.featureAge.set({ surface }, matrix.maxAgeSeconds);
+}
+
+function record(request: RerankRequest, response: RerankResponse, ts: Date) {
+  const surface = response.surface;
+  metrics.requests.inc({ surface, outcome: response.fallback.used ? "fallback" : "model" });
+  if (response.fallback.reason) metrics.fallbacks.inc({ surface, reason: response.fallback.reason });
+  for (const stage of ["resolve", "features", "score", "constraints", "total"] as const) metrics.stageMs.observe({ surface, stage }, response.timings[stage]);
+  metrics.candidates.observe({ surface }, request.candidates.length);
+  const streams = telemetry();
+  if (!streams.enabled) return;
+  streams.requests.enqueue({
+    requestId: response.requestId,
+    ts,
+    surface,
+    userKey: request.userKey ?? null,
+    sessionKey: request.sessionKey ?? null,
+    context: request.context ?? {},
+    experimentKey: response.variant?.experiment ?? null,
+    experimentPhase: response.variant?.phase ?? null,
+    variantKey: response.variant?.key ?? null,
+    exposed: response.variant !== null,
+    modelVersionId: response.modelVersion?.id ?? null,
+    fallbackUsed: response.fallback.used,
+    fallbackReason: response.fallback.reason,
+    candidateCount: request.candidates.length,
+    topK: request.topK,
+    served: response.items,
+    timings: response.timings,
+    latencyMs: response.timings.total,
+    defaultedFeatures: response.features.defaulted,
+  });
+}

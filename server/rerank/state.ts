@@ -1,0 +1,37 @@
+import { LRUCache } from "lru-cache";
+import { getDb } from "../db/client";
+import { FeatureStore } from "../features/store";
+import type { RerankResponse } from "./schema";
+import { SurfaceConfigCache } from "./surfaceConfig";
+
+// The serving path's in-process state, one per process (kept on globalThis across Next reloads).
+
+export interface RecentRequest {
+  response: RerankResponse;
+  ts: Date;
+  userKey: string | null;
+}
+
+interface ServingState {
+  features: FeatureStore;
+  surfaces: SurfaceConfigCache;
+  /** Recent responses by request id: idempotent replays, and validating outcome events before the log is flushed. */
+  recent: LRUCache<string, RecentRequest>;
+}
+
+const holder = globalThis as unknown as { __rerankServing?: ServingState };
+
+export function servingState(): ServingState {
+  holder.__rerankServing ??= {
+    features: new FeatureStore(getDb),
+    surfaces: new SurfaceConfigCache(getDb),
+    recent: new LRUCache<string, RecentRequest>({ max: 100_000, ttl: 60 * 60 * 1000 }),
+  };
+  return holder.__rerankServing;
+}
+
+/** Forgets every cached surface, feature and response (tests). */
+export function resetServingState(): void {
+  holder.__rerankServing?.surfaces.stop();
+  holder.__rerankServing = undefined;
+}

@@ -1,0 +1,123 @@
+import type { Db } from "../db/client";
+import type { ConstraintConfig } from "../domain/constraints/applyConstraints";
+import { NotFoundError } from "../errors";
+import { constraintConfigSchema } from "../surfaces/constraints.schema";
+
+// Surface configs are cached in process. A watcher polls one small query every 500 ms and reloads
+// a surface whose row or model aliases changed, so a kill switch, an alias move or a rollback
+// reaches every replica within a second without a database read on the request path.
+
+export interface ModelRef {
+  alias: string;
+  versionId: string;
+  version: number;
+}
+
+export interface SurfaceConfig {
+  id: string;
+  key: string;
+  constraints: ConstraintConfig;
+  timeoutMs: number;
+  defaultTopK: number;
+  maxCandidates: number;
+  killSwitch: boolean;
+  modelName: string | null;
+  primary: ModelRef | null;
+  fallback: ModelRef | null;
+  fingerprint: string;
+}
+
+const WATCH_INTERVAL_MS = Number(process.env.CONFIG_WATCH_INTERVAL_MS ?? 500);
+
+export class SurfaceConfigCache {
+  private readonly configs = new Map<string, SurfaceConfig>();
+  private readonly loading = new Map<string, Promise<SurfaceConfig>>();
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(private readonly db: () => Db) {}
+
+  async get(key: string): Promise<SurfaceConfig> {
+    const cached = this.configs.get(key);
+    if (cached) return cached;
+    let pending = this.loading.get(key);
+    if (!pending) {
+      pending = this.load(key).finally(() => this.loading.delete(key));
+      this.loading.set(key, pending);
+    }
+    this.startWatching();
+    return pending;
+  }
+
+  /** Re-reads changed surfaces now (the watcher calls this; tests and admin actions may too). */
+  async refresh(): Promise<void> {
+    if (this.configs.size === 0) return;
+    const rows = await this.fingerprintsOf([...this.configs.keys()]);
+    const seen = new Set<string>();
+    for (const row of rows) {
+      seen.add(row.key);
+      if (this.configs.get(row.key)?.fingerprint !== row.fingerprint) await this.load(row.key).catch(() => {});
+    }
+    for (const key of this.configs.keys()) if (!seen.has(key)) this.configs.delete(key);
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+    this.timer = undefined;
+  }
+
+  clear(): void {
+    this.configs.clear();
+  }
+
+  private startWatching(): void {
+    if (this.timer) return;
+    this.timer = setInterval(() => void this.refresh().catch(() => {}), WATCH_INTERVAL_MS);
+    this.timer.unref();
+  }
+
+  /** A string that changes whenever a surface row or one of its model's aliases changes. */
+  private fingerprintsOf(keys: string[]) {
+    return this.db().$queryRaw<Array<{ key: string; fingerprint: string }>>`
+      SELECT s.key, s.updated_at::text || '/' || coalesce(max(a.updated_at)::text, '') || '/' || count(a.id) AS fingerprint
+      FROM surfaces s LEFT JOIN model_aliases a ON a.model_id = s.model_id
+      WHERE s.key = ANY(${keys}) GROUP BY s.key, s.updated_at`;
+  }
+
+  private async load(key: string): Promise<SurfaceConfig> {
+    // Read the fingerprint first: a change made while we load shows up as a new fingerprint.
+    const fingerprint = (await this.fingerprintsOf([key]))[0]?.fingerprint ?? "";
+    const surface = await this.db().surface.findUnique({
+      where: { key },
+      include: { model: { select: { name: true, aliases: { select: { name: true, version: { select: { id: true, version: true } } } } } } },
+    });
+    if (!surface) throw new NotFoundError("surface", key);
+    const aliases = surface.model?.aliases ?? [];
+    const ref = (alias: string | null): ModelRef | null => {
+      const found = alias ? aliases.find((a) => a.name === alias) : undefined;
+      return found ? { alias: found.name, versionId: found.version.id, version: found.version.version } : null;
+    };
+    const parsed = constraintConfigSchema.safeParse(surface.constraints);
+    const config: SurfaceConfig = {
+      id: surface.id,
+      key: surface.key,
+      // A stored config that no longer validates keeps its blocklists: safety filters fail closed.
+      constraints: parsed.success ? parsed.data : pickBlocklists(surface.constraints),
+      timeoutMs: surface.timeoutMs,
+      defaultTopK: surface.defaultTopK,
+      maxCandidates: surface.maxCandidates,
+      killSwitch: surface.killSwitch,
+      modelName: surface.model?.name ?? null,
+      primary: ref(surface.modelAlias),
+      fallback: surface.fallbackAlias && surface.fallbackAlias !== surface.modelAlias ? ref(surface.fallbackAlias) : null,
+      fingerprint,
+    };
+    this.configs.set(key, config);
+    return config;
+  }
+}
+
+function pickBlocklists(raw: unknown): ConstraintConfig {
+  const value = (raw ?? {}) as Record<string, unknown>;
+  const strings = (v: unknown) => (Array.isArray(v) ? v.filter((x): x is string => typeof x === "string") : undefined);
+  return { blockedFlags: strings(value.blockedFlags), blockedIds: strings(value.blockedIds) };
+}

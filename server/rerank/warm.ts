@@ -1,0 +1,39 @@
+import { getDb } from "../db/client";
+import { getModel } from "../inference/sessions";
+import { closeTelemetry } from "../telemetry/streams";
+import { fetchArtifact } from "./pipeline";
+import { servingState } from "./state";
+
+/**
+ * At server start: load the catalog into the feature cache and open the sessions of every
+ * surface's models, so the first requests neither wait for the database nor for onnxruntime.
+ * Failures are logged and left to the request path's fallback.
+ */
+export async function warmServing(log: (line: string) => void = console.log): Promise<void> {
+  const started = performance.now();
+  const state = servingState();
+  try {
+    const items = await state.features.warm();
+    const surfaces = await getDb().surface.findMany({ select: { key: true } });
+    let models = 0;
+    for (const { key } of surfaces) {
+      const config = await state.surfaces.get(key);
+      for (const ref of [config.primary, config.fallback]) {
+        if (!ref) continue;
+        await getModel(ref.versionId, fetchArtifact).then(() => models++, (e: Error) => log(`[rerank] model ${ref.alias} of ${key} not loaded: ${e.message}`));
+      }
+    }
+    log(`[rerank] serving warm in ${Math.round(performance.now() - started)} ms: ${items} items cached, ${models} model sessions, ${surfaces.length} surfaces`);
+  } catch (error) {
+    log(`[rerank] warm-up skipped: ${(error as Error).message.split("\n")[0]}`);
+  }
+}
+
+/** Flushes telemetry on shutdown; whatever cannot be written goes to the spill file. */
+export function flushTelemetryOnExit(): void {
+  for (const signal of ["SIGTERM", "SIGINT"] as const) {
+    process.once(signal, () => {
+      void closeTelemetry().finally(() => process.exit(0));
+    });
+  }
+}

@@ -1,0 +1,285 @@
+import { mkdtemp, rm, stat, writeFile } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { BatchWriter, type BatchSink } from "./batchWriter";
+import { SpillFile } from "./spillFile";
+
+interface Row {
+  id: string;
+  ts: Date;
+  n: number;
+}
+
+const revive = (raw: { id: string; ts: string; n: number }): Row => ({ ...raw, ts: new Date(raw.ts) });
+
+function rowsFrom(start: number, count: number): Row[] {
+  return Array.from({ length: count }, (_, i) => ({ id: `r${start + i}`, ts: new Date(Date.UTC(2026, 0, 1, 0, 0, 0, start + i)), n: start + i }));
+}
+
+/** In-memory sink that can be switched to fail like an unreachable database. */
+class FakeSink implements BatchSink<Row> {
+  failing = false;
+  /** When set, decides per call (1-based) whether that call fails; overrides `failing`. */
+  failOnCall: ((call: number) => boolean) | null = null;
+  calls = 0;
+  attemptTimes: number[] = [];
+  batches: Row[][] = [];
+  private active = 0;
+  maxConcurrent = 0;
+
+  async write(rows: Row[]): Promise<void> {
+    this.calls++;
+    this.attemptTimes.push(Date.now());
+    this.active++;
+    this.maxConcurrent = Math.max(this.maxConcurrent, this.active);
+    try {
+      await new Promise((resolve) => setTimeout(resolve, 1));
+      if (this.failOnCall ? this.failOnCall(this.calls) : this.failing) throw new Error("database unavailable");
+      this.batches.push([...rows]);
+    } finally {
+      this.active--;
+    }
+  }
+
+  get rows(): Row[] {
+    return this.batches.flat();
+  }
+
+  uniqueIds(): number {
+    return new Set(this.rows.map((r) => r.id)).size;
+  }
+}
+
+async function waitFor(condition: () => boolean | Promise<boolean>, what: string, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
+
+async function exists(file: string): Promise<boolean> {
+  return stat(file).then(
+    () => true,
+    () => false,
+  );
+}
+
+let dir: string;
+let fileCounter = 0;
+const spillPath = () => path.join(dir, `spill-${++fileCounter}`, "rerank_requests.jsonl");
+
+beforeAll(async () => {
+  dir = await mkdtemp(path.join(os.tmpdir(), "batch-writer-test-"));
+});
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe("writing in batches", () => {
+  it("never sends more than maxBatch rows per write and keeps their order", async () => {
+    const sink = new FakeSink();
+    const writer = new BatchWriter(sink, { name: "t", maxBatch: 1000 });
+    const rows = rowsFrom(0, 2500);
+    for (const row of rows) writer.enqueue(row);
+    expect(writer.stats().buffered).toBe(2500);
+    await writer.flush();
+    expect(sink.batches.map((b) => b.length)).toEqual([1000, 1000, 500]);
+    expect(sink.rows).toEqual(rows);
+    expect(writer.stats()).toMatchObject({ buffered: 0, written: 2500, dropped: 0, failures: 0, lastError: null });
+  });
+
+  it("enqueue returns before the database is touched", () => {
+    const sink = new FakeSink();
+    const writer = new BatchWriter(sink, { name: "t", maxBatch: 1 });
+    writer.start();
+    writer.enqueue(rowsFrom(0, 1)[0]!);
+    expect(sink.calls).toBe(0);
+    return writer.close();
+  });
+
+  it("flushes in the background on the timer and as soon as a batch is full", async () => {
+    const sink = new FakeSink();
+    const slow = new BatchWriter(sink, { name: "t", maxBatch: 100, flushIntervalMs: 20 });
+    slow.start();
+    for (const row of rowsFrom(0, 5)) slow.enqueue(row);
+    await waitFor(() => slow.stats().written === 5, "the interval flush");
+    await slow.close();
+
+    const sink2 = new FakeSink();
+    // An interval far beyond the test's deadline: only the size trigger can write these rows.
+    const full = new BatchWriter(sink2, { name: "t", maxBatch: 100, flushIntervalMs: 60_000 });
+    full.start();
+    for (const row of rowsFrom(0, 250)) full.enqueue(row);
+    await waitFor(() => full.stats().written >= 200, "the size-triggered flush");
+    expect(sink2.batches.every((b) => b.length <= 100)).toBe(true);
+    await full.close();
+    expect(full.stats().written).toBe(250);
+  });
+
+  it("runs one write at a time however many flushes are requested", async () => {
+    const sink = new FakeSink();
+    const writer = new BatchWriter(sink, { name: "t", maxBatch: 10 });
+    for (const row of rowsFrom(0, 100)) writer.enqueue(row);
+    const first = writer.flush();
+    // Rows enqueued while a flush runs are covered by a flush requested after them.
+    for (const row of rowsFrom(100, 5)) writer.enqueue(row);
+    await Promise.all([first, writer.flush(), writer.flush()]);
+    expect(sink.maxConcurrent).toBe(1);
+    expect(sink.uniqueIds()).toBe(105);
+    expect(writer.stats().written).toBe(105);
+  });
+});
+
+describe("when the database is down", () => {
+  it("keeps the failed batch in memory, in order, and retries with exponential backoff", async () => {
+    const sink = new FakeSink();
+    sink.failing = true;
+    const errors: unknown[] = [];
+    const writer = new BatchWriter(sink, { name: "t", maxBatch: 3, flushIntervalMs: 2, retryBaseMs: 20, retryMaxMs: 80, onError: (e) => errors.push(e) });
+    const rows = rowsFrom(0, 7);
+    for (const row of rows) writer.enqueue(row);
+
+    await expect(writer.flush()).rejects.toThrow("database unavailable");
+    expect(writer.stats()).toMatchObject({ buffered: 7, written: 0, failures: 1, lastError: "database unavailable" });
+
+    writer.start();
+    await waitFor(() => sink.calls >= 6, "five retries");
+    const gaps = sink.attemptTimes.slice(1, 6).map((t, i) => t - sink.attemptTimes[i]!);
+    // Ticks every 2 ms, yet attempts are spaced by the backoff: 20, 40, 80, then capped at 80.
+    // (1 ms of slack for timer rounding.)
+    [20, 40, 80, 80, 80].forEach((min, i) => expect(gaps[i]).toBeGreaterThanOrEqual(min - 1));
+    expect(errors.length).toBe(writer.stats().failures);
+
+    sink.failing = false;
+    await waitFor(() => writer.stats().buffered === 0, "recovery");
+    expect(sink.rows).toEqual(rows);
+    expect(writer.stats()).toMatchObject({ written: 7, dropped: 0 });
+    await writer.close();
+  });
+
+  it("spills rows beyond maxBuffered to disk and writes them, Dates intact, after recovery", async () => {
+    const sink = new FakeSink();
+    sink.failing = true;
+    const file = spillPath();
+    const writer = new BatchWriter(sink, { name: "t", maxBatch: 64, maxBuffered: 100, spillPath: file, revive, onError: () => {} });
+    const rows = rowsFrom(0, 1000);
+    for (const row of rows) writer.enqueue(row);
+    expect(writer.stats()).toMatchObject({ buffered: 100, spilledRows: 900, dropped: 0 });
+
+    await expect(writer.flush()).rejects.toThrow();
+    await waitFor(async () => (await new SpillFile(file).readAll()).length === 900, "the spill file to hold 900 rows");
+    expect(writer.stats().spillBytes).toBe((await stat(file)).size);
+
+    sink.failing = false;
+    await writer.flush();
+    expect(writer.stats()).toMatchObject({ buffered: 0, spilledRows: 0, spillBytes: 0, written: 1000, dropped: 0 });
+    expect(sink.rows.length).toBe(1000);
+    expect(sink.uniqueIds()).toBe(1000);
+    const byId = new Map(sink.rows.map((r) => [r.id, r]));
+    for (const row of rows) expect(byId.get(row.id)).toEqual(row);
+    expect(sink.rows.every((r) => r.ts instanceof Date)).toBe(true);
+    expect(await exists(file)).toBe(false);
+  });
+
+  it("neither loses nor double-counts spilled rows when the database fails in the middle of draining", async () => {
+    const sink = new FakeSink();
+    sink.failing = true;
+    const writer = new BatchWriter(sink, { name: "t", maxBatch: 50, maxBuffered: 20, spillPath: spillPath(), revive, onError: () => {} });
+    for (const row of rowsFrom(0, 520)) writer.enqueue(row);
+    await expect(writer.flush()).rejects.toThrow();
+
+    // Every third write fails: the drain stops part-way several times and resumes where it stopped.
+    sink.failOnCall = (call) => call % 3 === 0;
+    await waitFor(async () => {
+      await writer.flush().catch(() => {});
+      return writer.stats().buffered === 0 && writer.stats().spillBytes === 0;
+    }, "the spill to drain");
+    expect(writer.stats()).toMatchObject({ written: 520, spilledRows: 0, dropped: 0 });
+    expect(sink.rows.length).toBe(520);
+    expect(sink.uniqueIds()).toBe(520);
+  });
+
+  it("drops and counts overflow when there is no spill file", async () => {
+    const sink = new FakeSink();
+    sink.failing = true;
+    const errors: unknown[] = [];
+    const writer = new BatchWriter(sink, { name: "rerank_requests", maxBuffered: 10, onError: (e) => errors.push(e) });
+    for (const row of rowsFrom(0, 25)) writer.enqueue(row);
+    expect(writer.stats()).toMatchObject({ buffered: 10, dropped: 15, spilledRows: 0 });
+    // One report for the run of drops, not one per row.
+    expect(errors).toHaveLength(1);
+    expect(String(errors[0])).toContain("rerank_requests: dropping rows");
+
+    sink.failing = false;
+    await writer.flush();
+    expect(writer.stats()).toMatchObject({ buffered: 0, written: 10, dropped: 15 });
+  });
+
+  it("drops and counts rows once the spill file reaches maxSpillBytes", async () => {
+    const sink = new FakeSink();
+    sink.failing = true;
+    // Ids r10..r39: every line has the same length.
+    const oneLine = Buffer.byteLength(JSON.stringify(rowsFrom(10, 1)[0])) + 1;
+    const writer = new BatchWriter(sink, { name: "t", maxBuffered: 5, spillPath: spillPath(), maxSpillBytes: oneLine * 10 + 3, onError: () => {} });
+    for (const row of rowsFrom(10, 30)) writer.enqueue(row);
+    const stats = writer.stats();
+    expect(stats.buffered).toBe(5);
+    expect(stats.spilledRows).toBe(10);
+    expect(stats.dropped).toBe(15);
+    expect(stats.spillBytes).toBeLessThanOrEqual(oneLine * 10 + 3);
+    await writer.close();
+  });
+
+  it("drops and reports rows that cannot be serialised for the spill", async () => {
+    const errors: unknown[] = [];
+    const writer = new BatchWriter<unknown>({ write: async () => {} }, { name: "t", maxBuffered: 1, spillPath: spillPath(), onError: (e) => errors.push(e) });
+    writer.enqueue({ ok: true });
+    writer.enqueue({ big: 1n });
+    expect(writer.stats()).toMatchObject({ buffered: 1, spilledRows: 0, dropped: 1 });
+    expect(String(errors[0])).toContain("cannot be serialised");
+    await writer.close();
+  });
+});
+
+describe("closing and restarting", () => {
+  it("close() spills what it cannot write, and a new writer on the same file writes it", async () => {
+    const file = spillPath();
+    const down = new FakeSink();
+    down.failing = true;
+    const first = new BatchWriter(down, { name: "t", maxBatch: 20, spillPath: file, onError: () => {} });
+    first.start();
+    const rows = rowsFrom(0, 50);
+    for (const row of rows) first.enqueue(row);
+    await first.close();
+    expect(first.stats()).toMatchObject({ buffered: 0, spilledRows: 50, written: 0, dropped: 0 });
+    expect(first.stats().spillBytes).toBe((await stat(file)).size);
+    expect(await new SpillFile(file).readAll()).toHaveLength(50);
+
+    const up = new FakeSink();
+    const second = new BatchWriter(up, { name: "t", maxBatch: 20, spillPath: file, revive });
+    await waitFor(() => second.stats().spilledRows === 50, "the leftover file to be counted");
+    await second.flush();
+    expect(up.rows).toEqual(rows);
+    expect(second.stats()).toMatchObject({ spilledRows: 0, spillBytes: 0, written: 50, dropped: 0 });
+    expect(await exists(file)).toBe(false);
+  });
+
+  it("skips, counts and reports a line torn by a crash in a leftover file", async () => {
+    const file = spillPath();
+    const good = rowsFrom(0, 3);
+    await new SpillFile(file).append(good);
+    await writeFile(file, '{"id":"r3","ts":"2026-01-01T00:00', { flag: "a" });
+
+    const errors: unknown[] = [];
+    const sink = new FakeSink();
+    const writer = new BatchWriter(sink, { name: "t", maxBuffered: 1, spillPath: file, revive, onError: (e) => errors.push(e) });
+    // Spilled after the torn line: must not be glued onto it.
+    for (const row of rowsFrom(10, 2)) writer.enqueue(row);
+    await writer.flush();
+    expect(sink.rows.map((r) => r.id).sort()).toEqual(["r0", "r1", "r10", "r11", "r2"]);
+    expect(writer.stats()).toMatchObject({ written: 5, dropped: 1, spilledRows: 0, spillBytes: 0 });
+    expect(String(errors[0])).toContain("unreadable");
+  });
+});

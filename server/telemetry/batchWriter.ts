@@ -1,0 +1,376 @@
+import { SpillFile } from "./spillFile";
+
+// Buffers telemetry rows (served requests, outcome events) in memory and writes them to the
+// database in batches, off the response path. Memory is bounded by maxBuffered; while the database
+// is down the overflow goes to a JSONL spill file on disk (bounded by maxSpillBytes) and is written
+// once the database is back. A row that can be neither buffered nor spilled is counted in
+// stats().dropped and reported through onError: rows are never lost silently.
+
+export interface BatchSink<T> {
+  /** Writes one batch; throws when the database is unavailable. Must be idempotent (rows carry their own ids; the SQL uses ON CONFLICT DO NOTHING). */
+  write(rows: T[]): Promise<void>;
+}
+
+export interface BatchWriterOptions<T = unknown> {
+  /** e.g. "rerank_requests"; used in messages. */
+  name: string;
+  /** Rows per sink.write call. Default 1000. */
+  maxBatch?: number;
+  /** Interval of the background flush started by start(). Default 200. */
+  flushIntervalMs?: number;
+  /** In-memory bound, default 50_000 rows; beyond it rows go to the spill file. */
+  maxBuffered?: number;
+  /** JSONL file; default null = no spill (then overflow is dropped and counted). */
+  spillPath?: string | null;
+  /** Default 512 MiB; beyond it rows are dropped and counted. */
+  maxSpillBytes?: number;
+  /** Backoff after a failed write, default 250, doubling up to retryMaxMs. */
+  retryBaseMs?: number;
+  /** Upper bound of the backoff, default 10_000. */
+  retryMaxMs?: number;
+  /** Rebuilds a row read back from the spill file (e.g. turns ISO strings into Dates). Default: the parsed JSON as is. */
+  revive?: (row: any) => T; // eslint-disable-line @typescript-eslint/no-explicit-any -- parsed JSON has no static type
+  /** Sink failures, spill I/O errors, unreadable spilled rows, and the start of each run of dropped rows. Default: console.error. */
+  onError?: (error: unknown) => void;
+}
+
+export interface WriterStats {
+  /** Rows in memory, including a batch being written. */
+  buffered: number;
+  /** Rows in the spill file not yet written, plus rows waiting to be appended to it. */
+  spilledRows: number;
+  /** Spill file size plus bytes waiting to be appended. */
+  spillBytes: number;
+  /** Rows acknowledged by the sink. */
+  written: number;
+  /** Rows lost: no room in memory nor in the spill, unserialisable, or unreadable from the spill. */
+  dropped: number;
+  /** Failed sink.write calls. */
+  failures: number;
+  lastError: string | null;
+}
+
+const MiB = 1024 * 1024;
+
+export class BatchWriter<T> {
+  private readonly sink: BatchSink<T>;
+  private readonly name: string;
+  private readonly maxBatch: number;
+  private readonly flushIntervalMs: number;
+  private readonly maxBuffered: number;
+  private readonly maxSpillBytes: number;
+  private readonly retryBaseMs: number;
+  private readonly retryMaxMs: number;
+  private readonly revive: (row: unknown) => T;
+  private readonly onError: (error: unknown) => void;
+
+  private buffer: T[] = [];
+  private written = 0;
+  private dropped = 0;
+  private failures = 0;
+  private lastError: string | null = null;
+  private consecutiveFailures = 0;
+  private backoffUntil = 0;
+  private droppingReported = false;
+
+  private running: Promise<void> | null = null;
+  private queued: Promise<void> | null = null;
+  private timer: NodeJS.Timeout | null = null;
+  private started = false;
+  private sizeTriggerScheduled = false;
+  private closed = false;
+  private closing: Promise<void> | null = null;
+
+  private readonly spill: SpillFile | null;
+  /** Every append/clear of the spill file runs on this chain, one at a time and in order. */
+  private spillChain: Promise<void> = Promise.resolve();
+  private readonly spillReady: Promise<void>;
+  private pendingLines: string[] = [];
+  private pendingBytes = 0;
+  private appendingBytes = 0;
+  private appendScheduled = false;
+  private spillRows = 0;
+  /** Byte offset up to which the spill file has been written to the sink (so a retry after a failed batch never re-counts rows). */
+  private drainOffset = 0;
+
+  constructor(sink: BatchSink<T>, options: BatchWriterOptions<T>) {
+    this.sink = sink;
+    this.name = options.name;
+    this.maxBatch = positive(options.maxBatch ?? 1000, "maxBatch");
+    this.flushIntervalMs = positive(options.flushIntervalMs ?? 200, "flushIntervalMs");
+    this.maxBuffered = positive(options.maxBuffered ?? 50_000, "maxBuffered");
+    this.maxSpillBytes = positive(options.maxSpillBytes ?? 512 * MiB, "maxSpillBytes");
+    this.retryBaseMs = positive(options.retryBaseMs ?? 250, "retryBaseMs");
+    this.retryMaxMs = Math.max(this.retryBaseMs, options.retryMaxMs ?? 10_000);
+    this.revive = options.revive ?? ((row) => row as T);
+    this.onError = options.onError ?? ((error) => console.error(`[telemetry:${this.name}]`, error));
+    this.spill = options.spillPath ? new SpillFile(options.spillPath) : null;
+    // A file left by an earlier process is counted now and drained by the next successful flush.
+    this.spillReady = this.spill ? this.onSpillChain(() => this.loadSpill()) : Promise.resolve();
+  }
+
+  /** Synchronous, O(1): never awaits the database. */
+  enqueue(row: T): void {
+    if (!this.closed && this.buffer.length < this.maxBuffered) {
+      this.buffer.push(row);
+      this.droppingReported = false;
+      if (this.started && this.buffer.length >= this.maxBatch) this.scheduleSizeTrigger();
+      return;
+    }
+    this.toSpill(row);
+  }
+
+  /**
+   * Writes everything buffered (and spilled) now, ignoring any backoff; resolves when done or
+   * rejects with the sink's error if it is still failing. A call during a flush waits for it and
+   * then runs one more pass, so rows enqueued before the call are always covered.
+   */
+  flush(): Promise<void> {
+    if (!this.running) {
+      this.running = this.runFlush().finally(() => {
+        this.running = null;
+      });
+      return this.running;
+    }
+    this.queued ??= this.running
+      .catch(() => {})
+      .then(() => {
+        this.queued = null;
+        return this.flush();
+      });
+    return this.queued;
+  }
+
+  stats(): WriterStats {
+    return {
+      buffered: this.buffer.length,
+      spilledRows: this.spillRows,
+      spillBytes: this.spillUsage(),
+      written: this.written,
+      dropped: this.dropped,
+      failures: this.failures,
+      lastError: this.lastError,
+    };
+  }
+
+  /** Starts background flushing: every flushIntervalMs, and soon after the buffer reaches maxBatch. Both respect the backoff. */
+  start(): void {
+    if (this.started || this.closed) return;
+    this.started = true;
+    this.timer = setInterval(() => this.autoFlush(), this.flushIntervalMs);
+    // Telemetry must never keep the process alive on its own.
+    this.timer.unref();
+    if (this.buffer.length >= this.maxBatch) this.scheduleSizeTrigger();
+  }
+
+  /** Stops the timer, tries a final flush; whatever cannot be written is spilled (never lost silently). */
+  close(): Promise<void> {
+    this.closing ??= this.runClose();
+    return this.closing;
+  }
+
+  private async runClose(): Promise<void> {
+    // From here on enqueue sends rows to the spill: nothing would flush the memory buffer again.
+    this.closed = true;
+    this.started = false;
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+    try {
+      await this.flush();
+    } catch {
+      // Already reported through onError; the rows left in memory are spilled below.
+    }
+    const left = this.buffer;
+    this.buffer = [];
+    for (const row of left) this.toSpill(row);
+    await this.spillChain;
+  }
+
+  private autoFlush(): void {
+    if (this.running || this.closed || Date.now() < this.backoffUntil) return;
+    if (this.buffer.length === 0 && !this.hasSpilled()) return;
+    // Errors are reported through onError; the next tick after the backoff retries.
+    this.flush().catch(() => {});
+  }
+
+  private scheduleSizeTrigger(): void {
+    if (this.sizeTriggerScheduled || this.running) return;
+    this.sizeTriggerScheduled = true;
+    // Deferred so that enqueue returns at once; a burst of enqueues schedules one flush.
+    setImmediate(() => {
+      this.sizeTriggerScheduled = false;
+      if (this.started) this.autoFlush();
+    });
+  }
+
+  private async runFlush(): Promise<void> {
+    await this.spillReady;
+    for (;;) {
+      if (this.buffer.length > 0) {
+        const count = Math.min(this.maxBatch, this.buffer.length);
+        // The batch stays at the front of the buffer until the sink acknowledges it, so a failure
+        // keeps it (order preserved) and it still counts against maxBuffered. enqueue only appends
+        // at the back, so the front is unchanged when the write returns.
+        await this.writeBatch(this.buffer.slice(0, count));
+        this.buffer.splice(0, count);
+        continue;
+      }
+      if (this.spill && this.hasSpilled() && (await this.drainSpillBatch(this.spill))) continue;
+      return;
+    }
+  }
+
+  /** Writes the next batch of spilled rows. Returns false once the spill is empty (and removed). */
+  private async drainSpillBatch(spill: SpillFile): Promise<boolean> {
+    // Reads run on the spill chain too: after any append already queued (so pending rows are on
+    // disk), and never beside an append that might fail and cut the file back under the reader.
+    const { batch, cleared } = await this.onSpillChain(async () => {
+      const next = await spill.readBatch(this.drainOffset, this.maxBatch).catch((error: unknown) => {
+        this.report(new Error(`${this.name}: cannot read the spill file ${spill.path}`, { cause: error }));
+        throw error;
+      });
+      if (next.lines > 0 || this.pendingLines.length > 0) return { batch: next, cleared: false };
+      // Everything was written: remove the file. A tail without "\n" (a failed append whose
+      // rows were already counted as dropped) goes with it.
+      await spill.clear().catch((error: unknown) => {
+        this.report(new Error(`${this.name}: cannot remove the drained spill file ${spill.path}`, { cause: error }));
+        throw error;
+      });
+      this.drainOffset = 0;
+      this.spillRows = 0;
+      return { batch: next, cleared: true };
+    });
+    if (cleared) return false;
+    if (batch.lines === 0) return true; // rows arrived meanwhile; their append is queued
+    const rows: T[] = [];
+    let unreadable = batch.invalid;
+    let reviveError: unknown = null;
+    for (const raw of batch.rows) {
+      try {
+        rows.push(this.revive(raw));
+      } catch (error) {
+        unreadable++;
+        reviveError ??= error;
+      }
+    }
+    if (rows.length > 0) await this.writeBatch(rows);
+    // Committed only after the sink acknowledged the batch: a failure above re-reads the same lines.
+    this.drainOffset = batch.end;
+    this.spillRows = Math.max(0, this.spillRows - batch.lines);
+    if (unreadable > 0) {
+      this.dropped += unreadable;
+      this.report(new Error(`${this.name}: dropped ${unreadable} unreadable row(s) from the spill file ${spill.path}`, { cause: reviveError ?? undefined }));
+    }
+    return true;
+  }
+
+  private async writeBatch(rows: T[]): Promise<void> {
+    try {
+      await this.sink.write(rows);
+    } catch (error) {
+      this.failures++;
+      this.consecutiveFailures++;
+      const delay = Math.min(this.retryMaxMs, this.retryBaseMs * 2 ** Math.min(this.consecutiveFailures - 1, 30));
+      this.backoffUntil = Date.now() + delay;
+      this.report(error);
+      throw error;
+    }
+    this.consecutiveFailures = 0;
+    this.backoffUntil = 0;
+    this.written += rows.length;
+  }
+
+  /** The overflow path of enqueue (and close): spill the row, or drop and count it. */
+  private toSpill(row: T): void {
+    if (!this.spill) return this.drop(1, "the memory buffer is full and no spill file is configured");
+    let line: string | undefined;
+    try {
+      // Serialised now: the sync size check needs the byte count, and later mutation of the row
+      // by the caller must not change what was logged.
+      line = JSON.stringify(row);
+    } catch (error) {
+      this.dropped++;
+      this.report(new Error(`${this.name}: dropped a row that cannot be serialised to JSON`, { cause: error }));
+      return;
+    }
+    if (line === undefined) return this.drop(1, "a row serialised to nothing (undefined or a function)");
+    const bytes = Buffer.byteLength(line) + 1;
+    if (this.spillUsage() + bytes > this.maxSpillBytes) return this.drop(1, `the spill file is full (maxSpillBytes ${this.maxSpillBytes})`);
+    this.pendingLines.push(line);
+    this.pendingBytes += bytes;
+    this.spillRows++;
+    this.droppingReported = false;
+    if (!this.appendScheduled) {
+      this.appendScheduled = true;
+      this.onSpillChain(() => this.appendPending()).catch(() => {});
+    }
+  }
+
+  private async appendPending(): Promise<void> {
+    this.appendScheduled = false;
+    const spill = this.spill!;
+    const lines = this.pendingLines;
+    this.pendingLines = [];
+    this.appendingBytes = this.pendingBytes;
+    this.pendingBytes = 0;
+    try {
+      await spill.appendLines(lines);
+    } catch (error) {
+      this.spillRows = Math.max(0, this.spillRows - lines.length);
+      this.dropped += lines.length;
+      this.report(new Error(`${this.name}: dropped ${lines.length} row(s): cannot append to the spill file ${spill.path}`, { cause: error }));
+    } finally {
+      this.appendingBytes = 0;
+    }
+  }
+
+  private async loadSpill(): Promise<void> {
+    const spill = this.spill!;
+    try {
+      const { lines } = await spill.open();
+      this.spillRows += lines;
+    } catch (error) {
+      this.report(new Error(`${this.name}: cannot read the spill file ${spill.path} left by an earlier run`, { cause: error }));
+    }
+  }
+
+  private onSpillChain<R>(task: () => Promise<R>): Promise<R> {
+    const result = this.spillChain.then(task);
+    this.spillChain = result.then(
+      () => {},
+      () => {},
+    );
+    return result;
+  }
+
+  /** Rows to drain, or a drained file still to remove. */
+  private hasSpilled(): boolean {
+    return this.spillRows > 0 || this.spillUsage() > 0;
+  }
+
+  private spillUsage(): number {
+    return (this.spill?.sizeBytes() ?? 0) + this.pendingBytes + this.appendingBytes;
+  }
+
+  private drop(count: number, reason: string): void {
+    this.dropped += count;
+    // One report per run of drops, not one per row: the count is in stats().dropped.
+    if (this.droppingReported) return;
+    this.droppingReported = true;
+    this.report(new Error(`${this.name}: dropping rows: ${reason}`));
+  }
+
+  private report(error: unknown): void {
+    this.lastError = error instanceof Error ? error.message : String(error);
+    try {
+      this.onError(error);
+    } catch {
+      // A throwing handler must not break the writer.
+    }
+  }
+}
+
+function positive(value: number, option: string): number {
+  if (!(value > 0)) throw new RangeError(`BatchWriter: ${option} must be > 0 (got ${value})`);
+  return value;
+}

@@ -1,0 +1,34 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+
+// Prometheus metrics of this process (GET /api/metrics). One registry, kept on globalThis so that
+// Next's module reloads do not register the same metric twice.
+
+function createMetrics() {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: "rerank_process_" });
+  const stageBuckets = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 25, 50, 100, 250, 1000];
+  return {
+    registry,
+    requests: new Counter({ name: "rerank_requests_total", help: "Rerank requests by surface and outcome (model, fallback, error)", labelNames: ["surface", "outcome"], registers: [registry] }),
+    fallbacks: new Counter({ name: "rerank_fallbacks_total", help: "Responses served by a fallback, by reason", labelNames: ["surface", "reason"], registers: [registry] }),
+    stageMs: new Histogram({ name: "rerank_stage_duration_ms", help: "Time per pipeline stage in milliseconds", labelNames: ["surface", "stage"], buckets: stageBuckets, registers: [registry] }),
+    inferenceMs: new Histogram({ name: "rerank_inference_duration_ms", help: "onnxruntime session.run time in milliseconds", labelNames: ["model"], buckets: stageBuckets, registers: [registry] }),
+    candidates: new Histogram({ name: "rerank_candidates_per_request", help: "Candidates per request", labelNames: ["surface"], buckets: [1, 10, 25, 50, 100, 200, 500, 1000], registers: [registry] }),
+    defaultedFeatures: new Counter({ name: "rerank_features_defaulted_total", help: "Feature values replaced by their default (missing, stale or not finite)", labelNames: ["surface", "feature"], registers: [registry] }),
+    staleFeatures: new Counter({ name: "rerank_features_stale_total", help: "Stored feature values older than their freshness limit", labelNames: ["surface"], registers: [registry] }),
+    featureAge: new Gauge({ name: "rerank_feature_max_age_seconds", help: "Age of the oldest stored feature value used by the last request", labelNames: ["surface"], registers: [registry] }),
+    unknownCandidates: new Counter({ name: "rerank_unknown_candidates_total", help: "Candidate ids not in the catalog, served with default features", labelNames: ["surface"], registers: [registry] }),
+    telemetryBuffered: new Gauge({ name: "rerank_telemetry_buffered_rows", help: "Telemetry rows waiting in memory", labelNames: ["stream"], registers: [registry] }),
+    telemetrySpilledRows: new Gauge({ name: "rerank_telemetry_spilled_rows", help: "Telemetry rows in the local spill file", labelNames: ["stream"], registers: [registry] }),
+    telemetrySpillBytes: new Gauge({ name: "rerank_telemetry_spill_bytes", help: "Size of the local spill file", labelNames: ["stream"], registers: [registry] }),
+    telemetryWritten: new Gauge({ name: "rerank_telemetry_written_rows", help: "Telemetry rows written to the database since start", labelNames: ["stream"], registers: [registry] }),
+    telemetryDropped: new Gauge({ name: "rerank_telemetry_dropped_rows", help: "Telemetry rows dropped (memory and spill full)", labelNames: ["stream"], registers: [registry] }),
+    telemetryFailures: new Gauge({ name: "rerank_telemetry_write_failures", help: "Failed telemetry batch writes since start", labelNames: ["stream"], registers: [registry] }),
+    events: new Counter({ name: "rerank_outcome_events_total", help: "Outcome events accepted, by type", labelNames: ["type"], registers: [registry] }),
+    breakerState: new Gauge({ name: "rerank_circuit_open", help: "1 while the circuit breaker of a surface's model is open", labelNames: ["surface", "model"], registers: [registry] }),
+  };
+}
+
+export type Metrics = ReturnType<typeof createMetrics>;
+const holder = globalThis as unknown as { __rerankMetrics?: Metrics };
+export const metrics: Metrics = (holder.__rerankMetrics ??= createMetrics());

@@ -1,0 +1,157 @@
+import path from "node:path";
+import pg from "pg";
+import { databaseUrl } from "../db/client";
+import { BatchWriter, type BatchSink } from "./batchWriter";
+import { metrics } from "./metrics";
+
+// The two telemetry streams of the serving path: the rerank request log and outcome events.
+// Each is a BatchWriter: enqueue is synchronous, batches are written off the response path with
+// one multi-row INSERT … ON CONFLICT DO NOTHING (so replays after an outage are idempotent), and
+// rows that cannot be written yet wait in memory, then in a spill file under .data/spill/.
+
+export interface RequestLogRow {
+  requestId: string;
+  ts: Date;
+  surface: string;
+  userKey: string | null;
+  sessionKey: string | null;
+  context: unknown;
+  experimentKey: string | null;
+  experimentPhase: number | null;
+  variantKey: string | null;
+  exposed: boolean;
+  modelVersionId: string | null;
+  fallbackUsed: boolean;
+  fallbackReason: string | null;
+  candidateCount: number;
+  topK: number;
+  served: unknown;
+  timings: unknown;
+  latencyMs: number;
+  defaultedFeatures: number;
+}
+
+export interface OutcomeEventRow {
+  eventId: string;
+  requestTs: Date;
+  requestId: string;
+  ts: Date;
+  surface: string;
+  type: "impression" | "click" | "add_to_cart" | "purchase";
+  itemId: string;
+  position: number | null;
+  revenue: number | null;
+  userKey: string | null;
+  experimentKey: string | null;
+  variantKey: string | null;
+}
+
+const json = (v: unknown) => JSON.stringify(v ?? null);
+
+export function requestLogSink(pool: pg.Pool): BatchSink<RequestLogRow> {
+  return {
+    async write(rows) {
+      const col = <K extends keyof RequestLogRow>(k: K) => rows.map((r) => r[k]);
+      await pool.query(
+        `INSERT INTO rerank_requests (request_id, ts, surface, user_key, session_key, context, experiment_key, experiment_phase,
+           variant_key, exposed, model_version_id, fallback_used, fallback_reason, candidate_count, top_k, served, timings,
+           latency_ms, defaulted_features)
+         SELECT a, b, c, d, e, f::jsonb, g, h, i, j, k, l, m, n, o, p::jsonb, q::jsonb, r, s
+         FROM unnest($1::text[], $2::timestamptz[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::int[],
+           $9::text[], $10::bool[], $11::text[], $12::bool[], $13::text[], $14::int[], $15::int[], $16::text[], $17::text[],
+           $18::float8[], $19::int[]) AS x(a, b, c, d, e, f, g, h, i, j, k, l, m, n, o, p, q, r, s)
+         ON CONFLICT DO NOTHING`,
+        [
+          col("requestId"), col("ts"), col("surface"), col("userKey"), col("sessionKey"), rows.map((r) => json(r.context)),
+          col("experimentKey"), col("experimentPhase"), col("variantKey"), col("exposed"), col("modelVersionId"), col("fallbackUsed"),
+          col("fallbackReason"), col("candidateCount"), col("topK"), rows.map((r) => json(r.served)), rows.map((r) => json(r.timings)),
+          col("latencyMs"), col("defaultedFeatures"),
+        ],
+      );
+    },
+  };
+}
+
+export function outcomeEventSink(pool: pg.Pool): BatchSink<OutcomeEventRow> {
+  return {
+    async write(rows) {
+      const col = <K extends keyof OutcomeEventRow>(k: K) => rows.map((r) => r[k]);
+      await pool.query(
+        `INSERT INTO outcome_events (event_id, request_ts, request_id, ts, surface, type, item_id, position, revenue, user_key,
+           experiment_key, variant_key)
+         SELECT a, b, c, d, e, f::"OutcomeType", g, h, i, j, k, l
+         FROM unnest($1::text[], $2::timestamptz[], $3::text[], $4::timestamptz[], $5::text[], $6::text[], $7::text[], $8::int[],
+           $9::float8[], $10::text[], $11::text[], $12::text[]) AS x(a, b, c, d, e, f, g, h, i, j, k, l)
+         ON CONFLICT DO NOTHING`,
+        [
+          col("eventId"), col("requestTs"), col("requestId"), col("ts"), col("surface"), col("type"), col("itemId"), col("position"),
+          col("revenue"), col("userKey"), col("experimentKey"), col("variantKey"),
+        ],
+      );
+    },
+  };
+}
+
+const reviveDates = <T>(keys: Array<keyof T>) => (row: unknown): T => {
+  const r = row as Record<string, unknown>;
+  for (const k of keys) r[k as string] = new Date(r[k as string] as string);
+  return r as T;
+};
+
+interface Streams {
+  url: string;
+  pool: pg.Pool;
+  requests: BatchWriter<RequestLogRow>;
+  events: BatchWriter<OutcomeEventRow>;
+  enabled: boolean;
+}
+
+const holder = globalThis as unknown as { __rerankTelemetry?: Streams };
+
+/** The process's telemetry streams, created on first use for the current DATABASE_URL. */
+export function telemetry(): Streams {
+  const url = databaseUrl();
+  if (holder.__rerankTelemetry?.url === url) return holder.__rerankTelemetry;
+  const spillDir = process.env.TELEMETRY_SPILL_DIR ?? path.join(process.cwd(), ".data", "spill");
+  const dbName = new URL(url).pathname.slice(1) || "db";
+  const pool = new pg.Pool({ connectionString: url, max: 2, connectionTimeoutMillis: 2000 });
+  pool.on("error", () => {}); // an idle connection dropped by the server; the next write reconnects
+  const requests = new BatchWriter(requestLogSink(pool), {
+    name: "rerank_requests",
+    spillPath: path.join(spillDir, `${dbName}.rerank_requests.jsonl`),
+    revive: reviveDates<RequestLogRow>(["ts"]),
+  });
+  const events = new BatchWriter(outcomeEventSink(pool), {
+    name: "outcome_events",
+    spillPath: path.join(spillDir, `${dbName}.outcome_events.jsonl`),
+    revive: reviveDates<OutcomeEventRow>(["requestTs", "ts"]),
+  });
+  requests.start();
+  events.start();
+  const streams: Streams = { url, pool, requests, events, enabled: process.env.TELEMETRY_DISABLED !== "1" };
+  holder.__rerankTelemetry = streams;
+  return streams;
+}
+
+/** Copies writer stats into the Prometheus gauges (called when /api/metrics is scraped). */
+export function publishTelemetryStats(): void {
+  const streams = holder.__rerankTelemetry;
+  if (!streams) return;
+  for (const [stream, writer] of [["requests", streams.requests], ["events", streams.events]] as const) {
+    const s = writer.stats();
+    metrics.telemetryBuffered.set({ stream }, s.buffered);
+    metrics.telemetrySpilledRows.set({ stream }, s.spilledRows);
+    metrics.telemetrySpillBytes.set({ stream }, s.spillBytes);
+    metrics.telemetryWritten.set({ stream }, s.written);
+    metrics.telemetryDropped.set({ stream }, s.dropped);
+    metrics.telemetryFailures.set({ stream }, s.failures);
+  }
+}
+
+export async function closeTelemetry(): Promise<void> {
+  const streams = holder.__rerankTelemetry;
+  holder.__rerankTelemetry = undefined;
+  if (!streams) return;
+  await Promise.all([streams.requests.close(), streams.events.close()]);
+  await streams.pool.end().catch(() => {});
+}

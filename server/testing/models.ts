@@ -1,0 +1,82 @@
+import { createHash, randomBytes } from "node:crypto";
+import type { Db } from "../db/client";
+import type { FeatureSpec } from "../domain/features/featureSpec";
+import { encodeModel, floatTensor, int64Tensor } from "../domain/onnx/proto";
+import type { ConstraintConfig } from "../domain/constraints/applyConstraints";
+
+// Faulty and slow models for serving tests, and a direct way to wire one to a test surface.
+// These bypass the registry's upload checks on purpose: they stand for models that passed them
+// and then misbehave in production.
+
+/** Scores fine on one row, throws at run time on any batch whose size is not 1 (a bad Reshape). */
+export function failingModelOnnx(features: number): Uint8Array {
+  return encodeModel({
+    graphName: "fails_on_batches",
+    opsets: [{ domain: "", version: 17 }],
+    inputs: [{ name: "features", shape: ["N", features] }],
+    outputs: [{ name: "score", shape: ["N", 1] }],
+    initializers: [floatTensor("W", [features, 1], new Array(features).fill(1)), int64Tensor("shape", [2], [1, 1])],
+    nodes: [
+      { opType: "MatMul", inputs: ["features", "W"], outputs: ["xw"] },
+      { opType: "Reshape", inputs: ["xw", "shape"], outputs: ["score"] },
+    ],
+  });
+}
+
+/** A stack of dense layers: each [N, hidden] × [hidden, hidden] run costs N·hidden² multiply-adds. */
+export function slowModelOnnx(features: number, hidden = 1024, layers = 4): Uint8Array {
+  const dense = (rows: number, cols: number) => Float32Array.from({ length: rows * cols }, (_, i) => ((i * 7919) % 13) / 130 - 0.05);
+  const nodes = [{ opType: "MatMul", inputs: ["features", "W0"], outputs: ["h0"] }];
+  const initializers = [floatTensor("W0", [features, hidden], dense(features, hidden))];
+  for (let l = 1; l <= layers; l++) {
+    initializers.push(floatTensor(`W${l}`, [hidden, hidden], dense(hidden, hidden)));
+    nodes.push({ opType: "MatMul", inputs: [`h${l - 1}`, `W${l}`], outputs: [`h${l}`] });
+  }
+  initializers.push(floatTensor("Wout", [hidden, 1], dense(hidden, 1)));
+  nodes.push({ opType: "MatMul", inputs: [`h${layers}`, "Wout"], outputs: ["score"] });
+  return encodeModel({
+    graphName: "slow",
+    opsets: [{ domain: "", version: 17 }],
+    inputs: [{ name: "features", shape: ["N", features] }],
+    outputs: [{ name: "score", shape: ["N", 1] }],
+    initializers,
+    nodes,
+  });
+}
+
+export function corruptModelBytes(): Uint8Array {
+  return randomBytes(512);
+}
+
+/** Creates a surface served by `bytes` (alias "production"), optionally with a cascade model. */
+export async function createTestSurface(db: Db, options: {
+  key: string;
+  bytes: Uint8Array;
+  featureSpec: FeatureSpec;
+  timeoutMs?: number;
+  constraints?: ConstraintConfig;
+  fallbackBytes?: Uint8Array;
+  killSwitch?: boolean;
+}) {
+  const model = await db.model.create({ data: { name: `${options.key}-model`, owner: "test" } });
+  const addVersion = async (bytes: Uint8Array, version: number) =>
+    db.modelVersion.create({
+      data: {
+        modelId: model.id, version, sha256: createHash("sha256").update(bytes).digest("hex"), sizeBytes: bytes.length,
+        inputName: "features", outputName: "score", featureSpec: options.featureSpec as object[], source: "test",
+        artifact: { create: { bytes: Buffer.from(bytes) } },
+      },
+    });
+  const primary = await addVersion(options.bytes, 1);
+  await db.modelAlias.create({ data: { modelId: model.id, name: "production", versionId: primary.id } });
+  if (options.fallbackBytes) {
+    const fallback = await addVersion(options.fallbackBytes, 2);
+    await db.modelAlias.create({ data: { modelId: model.id, name: "fallback", versionId: fallback.id } });
+  }
+  return db.surface.create({
+    data: {
+      key: options.key, name: options.key, modelId: model.id, modelAlias: "production", fallbackAlias: options.fallbackBytes ? "fallback" : null,
+      timeoutMs: options.timeoutMs ?? 1000, constraints: (options.constraints ?? {}) as object, killSwitch: options.killSwitch ?? false,
+    },
+  });
+}
