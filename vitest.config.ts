@@ -1,3 +1,4 @@
+import os from "node:os";
 import path from "node:path";
 import { defineConfig } from "vitest/config";
 
@@ -19,6 +20,8 @@ export default defineConfig({
           globalSetup: ["server/testing/integration-setup.ts"],
           setupFiles: ["server/testing/integration-env.ts"],
           testTimeout: 60_000,
+          // Short breaker reset and config polling so the serving tests see state changes quickly.
+          env: { BREAKER_RESET_MS: "300", CONFIG_WATCH_INTERVAL_MS: "100", TELEMETRY_SPILL_DIR: path.join(os.tmpdir(), `rerank-spill-${process.pid}`) },
           hookTimeout: 120_000,
           fileParallelism: false,
         },

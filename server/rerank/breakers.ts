@@ -8,6 +8,23 @@ import { metrics } from "../telemetry/metrics";
 
 export type ScoreFn = (handle: ModelHandle, data: Float32Array, rows: number, cols: number) => Promise<Float32Array>;
 
+/**
+ * onnxruntime-node runs a CPU session on the calling thread, so a slow run cannot be preempted by
+ * a timer: the budget is checked when the run returns, and an over-budget run counts as a timeout
+ * (the response falls back, the breaker counts a failure and soon stops calling the model).
+ */
+function runWithinBudget(timeoutMs: number): ScoreFn {
+  return async (handle, data, rows, cols) => {
+    const started = performance.now();
+    const scores = await runScores(handle, data, rows, cols);
+    const elapsed = performance.now() - started;
+    if (elapsed > timeoutMs) {
+      throw Object.assign(new Error(`scoring took ${elapsed.toFixed(1)} ms, over the ${timeoutMs} ms budget`), { code: "ETIMEDOUT" });
+    }
+    return scores;
+  };
+}
+
 const RESET_MS = Number(process.env.BREAKER_RESET_MS ?? 5000);
 const breakers = new Map<string, CircuitBreaker<Parameters<ScoreFn>, Float32Array>>();
 
@@ -16,7 +33,7 @@ export function scoringBreaker(surface: string, handle: ModelHandle, timeoutMs: 
   let breaker = breakers.get(key);
   if (!breaker) {
     const model = `${handle.name}@${handle.version}`;
-    breaker = new CircuitBreaker<Parameters<ScoreFn>, Float32Array>(runScores as ScoreFn, {
+    breaker = new CircuitBreaker<Parameters<ScoreFn>, Float32Array>(runWithinBudget(timeoutMs), {
       timeout: timeoutMs,
       errorThresholdPercentage: 50,
       volumeThreshold: 5,
