@@ -7,10 +7,10 @@ const PAGES = [
   { path: "/", heading: "Overview", expectText: "Surfaces" },
   { path: "/experiments", heading: "Experiments", expectText: "No experiments yet" },
   { path: "/shadow", heading: "Shadow", expectText: "No shadow comparisons yet" },
-  { path: "/models", heading: "Models", expectText: "No models registered yet" },
+  { path: "/models", heading: "Models", expectText: "search-ranker" },
   { path: "/dashboards/executive", heading: "Executive", expectText: "No impact to report yet" },
   { path: "/dashboards/oncall", heading: "On-call", expectText: "No traffic in the last hour" },
-  { path: "/dashboards/debug", heading: "Debug", expectText: "No request selected" },
+  { path: "/dashboards/debug", heading: "Debug", expectText: "Send a test request" },
 ];
 
 const slug = (path: string) => (path === "/" ? "overview" : path.slice(1).replaceAll("/", "-"));

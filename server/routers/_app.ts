@@ -1,5 +1,6 @@
 import { experimentsRouter } from "./experiments";
 import { modelsRouter } from "./models";
+import { catalogRouter } from "./catalog";
 import { eventsRouter } from "./events";
 import { rerankRouter } from "./rerank";
 import { surfacesRouter } from "./surfaces";
@@ -13,6 +14,7 @@ export const appRouter = router({
   experiments: experimentsRouter,
   rerank: rerankRouter,
   events: eventsRouter,
+  catalog: catalogRouter,
 });
 
 export type AppRouter = typeof appRouter;

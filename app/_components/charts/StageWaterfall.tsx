@@ -1,0 +1,19 @@
+"use client";
+import { Bar, BarChart, CartesianGrid, ResponsiveContainer, Tooltip, XAxis, YAxis } from "recharts";
+
+/** One request's pipeline stages as a waterfall: each bar starts where the previous stage ended. */
+export function StageWaterfall({ stages }: { stages: Array<{ stage: string; ms: number }> }) {
+  const data = stages.map(({ stage, ms }, i) => ({ stage, ms, offset: stages.slice(0, i).reduce((sum, s) => sum + s.ms, 0) }));
+  return (
+    <ResponsiveContainer width="100%" height={40 + stages.length * 34}>
+      <BarChart data={data} layout="vertical" margin={{ left: 8, right: 24, top: 4, bottom: 4 }}>
+        <CartesianGrid strokeDasharray="3 3" horizontal={false} />
+        <XAxis type="number" unit=" ms" tickFormatter={(v: number) => v.toFixed(2)} fontSize={12} />
+        <YAxis type="category" dataKey="stage" width={90} fontSize={12} />
+        <Tooltip formatter={(value, name) => (name === "offset" ? [null, null] : [`${Number(value).toFixed(3)} ms`, "duration"])} />
+        <Bar dataKey="offset" stackId="t" fill="transparent" isAnimationActive={false} />
+        <Bar dataKey="ms" stackId="t" fill="var(--mantine-color-indigo-6)" radius={3} isAnimationActive={false} />
+      </BarChart>
+    </ResponsiveContainer>
+  );
+}

@@ -1,0 +1,38 @@
+import { expect, test } from "@playwright/test";
+
+// An engineer sends a request from the Debug page and reads the response; a caller in another
+// language uses the plain HTTP endpoint, then reports outcomes; Prometheus scrapes the metrics.
+
+test("the Debug page sends a rerank request and shows its response", async ({ page }) => {
+  await page.setViewportSize({ width: 1280, height: 900 });
+  await page.goto("/dashboards/debug");
+  await page.getByLabel("Query (retrieval stand-in)").fill("");
+  await page.getByLabel("Candidates").fill("200");
+  await page.getByRole("button", { name: "Rerank" }).click();
+  const result = page.getByTestId("rerank-result");
+  await expect(result).toBeVisible();
+  await expect(page.getByTestId("fallback-badge")).toHaveText("served by the model");
+  await expect(result.getByText("search-ranker v2 (production)")).toBeVisible();
+  await expect(page.getByTestId("served-items").locator("tbody tr")).toHaveCount(10);
+  await expect(page.getByTestId("removed-items")).toContainText("blocked:flag=");
+  await page.screenshot({ path: "e2e/screenshots/debug-response-desktop.png", fullPage: true });
+});
+
+test("POST /api/v1/rerank serves, POST /api/v1/events records, /api/metrics counts", async ({ request }) => {
+  const candidates = Array.from({ length: 40 }, (_, i) => ({ id: `sku-${String(i + 1).padStart(5, "0")}`, retrievalScore: 1 - i / 40 }));
+  const response = await request.post("/api/v1/rerank", { data: { surface: "search", topK: 5, userKey: "e2e", candidates } });
+  expect(response.status()).toBe(200);
+  const body = await response.json();
+  expect(body.items).toHaveLength(5);
+  expect(body.modelVersion.name).toBe("search-ranker");
+  const events = await request.post("/api/v1/events", {
+    data: { events: [{ eventId: `e2e-${Date.now()}`, requestId: body.requestId, type: "click", itemId: body.items[0].id, position: 1 }] },
+  });
+  expect(await events.json()).toEqual({ accepted: 1, duplicates: 0, rejected: [] });
+  const bad = await request.post("/api/v1/rerank", { data: { surface: "search", topK: 5, candidates: [{ id: "a" }, { id: "a" }] } });
+  expect(bad.status()).toBe(400);
+  expect((await bad.json()).error.message).toContain('candidates[1].id: "a" duplicates candidates[0].id');
+  const metrics = await (await request.get("/api/metrics")).text();
+  expect(metrics).toMatch(/rerank_requests_total\{surface="search",outcome="model"\} [1-9]/);
+  expect(metrics).toContain("rerank_telemetry_buffered_rows");
+});
