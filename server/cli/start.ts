@@ -1,11 +1,10 @@
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { existsSync, readdirSync, statSync } from "node:fs";
-import path from "node:path";
+import { spawn, type ChildProcess } from "node:child_process";
 import { parseArgs } from "node:util";
 import getPort from "get-port";
 import { disconnectDb } from "../db/client";
 import { MigrationError } from "../db/migrate";
 import { prepareDatabase } from "../db/prepare";
+import { NEXT_BIN, buildIfNeeded } from "./build";
 import { DatabaseUnreachable, resolveDatabase, type ResolvedDatabase } from "./database";
 
 // npm start: database (DATABASE_URL or embedded PostgreSQL) → migrate → seed once → build if the
@@ -22,32 +21,7 @@ const { values: args } = parseArgs({
   },
 });
 
-const ROOT = process.cwd();
-const NEXT_BIN = path.join(ROOT, "node_modules", "next", "dist", "bin", "next");
-const SOURCES = ["app", "server", "prisma/schema.prisma", "next.config.ts", "package-lock.json"];
 const log = (line: string) => console.log(`[rerank] ${line}`);
-
-function newestMtime(target: string): number {
-  if (!existsSync(target)) return 0;
-  const stat = statSync(target);
-  if (!stat.isDirectory()) return stat.mtimeMs;
-  let newest = stat.mtimeMs;
-  for (const entry of readdirSync(target)) {
-    if (entry === "generated" || entry === "node_modules") continue;
-    newest = Math.max(newest, newestMtime(path.join(target, entry)));
-  }
-  return newest;
-}
-
-function buildIfNeeded() {
-  const buildId = path.join(ROOT, ".next", "BUILD_ID");
-  const built = existsSync(buildId) ? statSync(buildId).mtimeMs : 0;
-  const changed = Math.max(...SOURCES.map((s) => newestMtime(path.join(ROOT, s))));
-  if (built >= changed) return log("build is up to date");
-  log(built ? "sources changed since the last build: building" : "no build yet: building (about a minute)");
-  const result = spawnSync(process.execPath, [NEXT_BIN, "build"], { stdio: "inherit", env: { ...process.env, NEXT_TELEMETRY_DISABLED: "1" } });
-  if (result.status !== 0) throw new Error(`next build failed with exit code ${result.status}`);
-}
 
 async function waitForHealth(url: string, child: { exitCode: number | null }, timeoutMs = 60_000) {
   const deadline = Date.now() + timeoutMs;
@@ -93,7 +67,7 @@ async function main() {
     const prepared = await prepareDatabase(database.url, { seed: !args["no-seed"], log });
     log(`database ready (${database.origin}), migration level ${prepared.level}`);
     await disconnectDb();
-    if (!args.dev) buildIfNeeded();
+    if (!args.dev) buildIfNeeded(log);
   } catch (error) {
     console.error(error instanceof DatabaseUnreachable || error instanceof MigrationError ? error.message : error);
     await shutdown(1);

@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import path from "node:path";
 import pg from "pg";
 import { databaseUrl } from "../db/client";
@@ -113,7 +114,8 @@ export function telemetry(): Streams {
   const url = databaseUrl();
   if (holder.__rerankTelemetry?.url === url) return holder.__rerankTelemetry;
   const spillDir = process.env.TELEMETRY_SPILL_DIR ?? path.join(process.cwd(), ".data", "spill");
-  const dbName = new URL(url).pathname.slice(1) || "db";
+  // One spill file per database (host, port and name), so rows never replay into another database.
+  const dbName = `${new URL(url).pathname.slice(1) || "db"}-${createHash("sha256").update(url).digest("hex").slice(0, 10)}`;
   const pool = new pg.Pool({ connectionString: url, max: 2, connectionTimeoutMillis: 2000 });
   pool.on("error", () => {}); // an idle connection dropped by the server; the next write reconnects
   const requests = new BatchWriter(requestLogSink(pool), {

@@ -15,7 +15,7 @@ type Sample = Outputs["catalog"]["sample"];
 export function RerankPlayground({ surfaces }: { surfaces: Array<{ key: string; name: string }> }) {
   const trpc = useTRPC();
   const queryClient = useQueryClient();
-  const [surface, setSurface] = useState(surfaces[0]?.key ?? "");
+  const [surface, setSurface] = useState((surfaces.find((s) => s.key === "search") ?? surfaces[0])?.key ?? "");
   const [query, setQuery] = useState("lamp");
   const [count, setCount] = useState<number>(50);
   const [topK, setTopK] = useState<number>(10);

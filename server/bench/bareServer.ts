@@ -1,0 +1,28 @@
+import http from "node:http";
+import { rerank } from "../rerank/pipeline";
+import { rerankRequestSchema } from "../rerank/schema";
+import { warmServing } from "../rerank/warm";
+
+// The serving ceiling for the benchmark: the same pipeline behind a bare node:http server, with no
+// framework in between (same JSON parsing and validation as the real endpoint).
+
+const port = Number(process.argv[2] ?? 3199);
+
+await warmServing(() => {});
+http
+  .createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on("data", (c: Buffer) => chunks.push(c));
+    req.on("end", () => {
+      const parsed = rerankRequestSchema.safeParse(JSON.parse(Buffer.concat(chunks).toString("utf8")));
+      if (!parsed.success) {
+        res.writeHead(400).end();
+        return;
+      }
+      rerank(parsed.data).then(
+        (response) => res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify(response)),
+        () => res.writeHead(503).end(),
+      );
+    });
+  })
+  .listen(port, "127.0.0.1", () => console.log(`bare server on ${port}`));
