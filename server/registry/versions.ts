@@ -103,6 +103,8 @@ export async function setAlias(db: Db, input: { versionId: string; alias: string
   return db.$transaction(async (tx) => {
     const version = await tx.modelVersion.findUnique({ where: { id: input.versionId }, select: { id: true, modelId: true, version: true, model: { select: { name: true } } } });
     if (!version) throw new NotFoundError("model version", input.versionId);
+    // Movers of one model's aliases take turns, so each audit entry's "before" is the previous "after".
+    await tx.$queryRaw`SELECT id FROM models WHERE id = ${version.modelId} FOR UPDATE`;
     const before = await tx.modelAlias.findUnique({
       where: { modelId_name: { modelId: version.modelId, name: input.alias } },
       select: { version: { select: { id: true, version: true } } },

@@ -1,6 +1,18 @@
+import { z } from "zod";
+import { createModel, getModelByName, getVersionCard } from "../registry/models";
+import { aliasNameSchema, createModelSchema, modelNameSchema } from "../registry/schema";
 import { listModels } from "../registry/service";
+import { setAlias } from "../registry/versions";
 import { publicProcedure, router } from "../trpc";
 
 export const modelsRouter = router({
   list: publicProcedure.query(({ ctx }) => listModels(ctx.db)),
+  get: publicProcedure.input(z.strictObject({ name: modelNameSchema })).query(({ ctx, input }) => getModelByName(ctx.db, input.name)),
+  version: publicProcedure
+    .input(z.strictObject({ name: modelNameSchema, version: z.number().int().min(1) }))
+    .query(({ ctx, input }) => getVersionCard(ctx.db, input.name, input.version)),
+  create: publicProcedure.input(createModelSchema).mutation(({ ctx, input }) => createModel(ctx.db, input, ctx.actor)),
+  setAlias: publicProcedure
+    .input(z.strictObject({ versionId: z.string().min(1), alias: aliasNameSchema, reason: z.string().max(500).optional() }))
+    .mutation(({ ctx, input }) => setAlias(ctx.db, { ...input, actor: ctx.actor })),
 });

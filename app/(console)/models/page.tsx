@@ -1,16 +1,22 @@
-import { Badge, Card, Group, Stack, Table, TableScrollContainer, TableTbody, TableTd, TableTh, TableThead, TableTr } from "@mantine/core";
+import { Anchor, Badge, Card, Group, Stack, Table, TableScrollContainer, TableTbody, TableTd, TableTh, TableThead, TableTr } from "@mantine/core";
+import Link from "next/link";
 import type { Metadata } from "next";
 import { serverCaller } from "@/server/caller";
 import { EmptyState } from "../../_components/EmptyState";
 import { PageHeader } from "../../_components/PageHeader";
+import { RegisterModelButton } from "./RegisterModelButton";
 
 export const metadata: Metadata = { title: "Models" };
 
 export default async function ModelsPage() {
-  const models = await serverCaller().models.list();
+  const caller = serverCaller();
+  const [models, surfaces] = await Promise.all([caller.models.list(), caller.surfaces.list()]);
   return (
     <Stack>
-      <PageHeader title="Models" subtitle="The registry: versions, aliases (production, canary, shadow), lineage and offline metrics." />
+      <Group justify="space-between" align="flex-start">
+        <PageHeader title="Models" subtitle="The registry: versions, aliases (production, canary, shadow), lineage and offline metrics." />
+        <RegisterModelButton surfaces={surfaces.map((s) => s.key)} />
+      </Group>
       {models.length === 0 ? (
         <EmptyState
           title="No models registered yet"
@@ -29,7 +35,7 @@ export default async function ModelsPage() {
               <TableTbody>
                 {models.map((m) => (
                   <TableTr key={m.id}>
-                    <TableTd>{m.name}</TableTd><TableTd>{m.surface ?? "—"}</TableTd><TableTd>{m.versions}</TableTd>
+                    <TableTd><Anchor component={Link} href={`/models/${m.name}`} fw={600}>{m.name}</Anchor></TableTd><TableTd>{m.surface ?? "—"}</TableTd><TableTd>{m.versions}</TableTd>
                     <TableTd><Group gap={4}>{m.aliases.map((a) => <Badge key={a.name} variant="light">{a.name} → v{a.version}</Badge>)}</Group></TableTd>
                     <TableTd>{m.owner}</TableTd>
                   </TableTr>

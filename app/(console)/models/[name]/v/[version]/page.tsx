@@ -1,0 +1,72 @@
+import { Anchor, Badge, Card, Code, Group, SimpleGrid, Stack, Table, TableScrollContainer, TableTbody, TableTd, TableTh, TableThead, TableTr, Text, Title } from "@mantine/core";
+import type { Metadata } from "next";
+import Link from "next/link";
+import { serverCaller } from "@/server/caller";
+import { PageHeader } from "../../../../../_components/PageHeader";
+
+export async function generateMetadata({ params }: { params: Promise<{ name: string; version: string }> }): Promise<Metadata> {
+  const { name, version } = await params;
+  return { title: `${name} v${version}` };
+}
+
+export default async function VersionCardPage({ params }: { params: Promise<{ name: string; version: string }> }) {
+  const { name, version } = await params;
+  const card = await serverCaller().models.version({ name, version: Number(version) });
+  const metrics = Object.entries(card.metrics);
+  return (
+    <Stack>
+      <PageHeader title={`${card.model.name} v${card.version}`} subtitle={`${card.source} · ${(card.sizeBytes / 1024).toFixed(1)} KiB · created ${card.createdAt.toISOString().slice(0, 16).replace("T", " ")} by ${card.createdBy}`} />
+      <Group gap="xs" data-testid="version-aliases">
+        {card.aliases.map((a) => <Badge key={a} size="lg" variant="light">{a}</Badge>)}
+        <Anchor href={`/api/v1/models/${card.model.name}/versions/${card.version}/artifact`}>Download ONNX</Anchor>
+      </Group>
+      <SimpleGrid cols={{ base: 1, md: 2 }}>
+        <Card withBorder padding="lg">
+          <Title order={5} mb="sm">Offline metrics</Title>
+          {metrics.length === 0 ? <Text c="dimmed" size="sm">No metrics recorded for this version.</Text> : (
+            <Table data-testid="version-metrics"><TableTbody>{metrics.map(([k, v]) => <TableTr key={k}><TableTd>{k}</TableTd><TableTd>{Number(v).toFixed(4)}</TableTd></TableTr>)}</TableTbody></Table>
+          )}
+        </Card>
+        <Card withBorder padding="lg">
+          <Title order={5} mb="sm">Where it is live</Title>
+          {card.live.length === 0 && card.experiments.length === 0 ? <Text c="dimmed" size="sm">Not serving any surface or experiment.</Text> : (
+            <Stack gap={4}>
+              {card.live.map((l) => <Text key={`${l.surface}-${l.role}`} size="sm">{l.surface}: {l.role} (alias {l.alias})</Text>)}
+              {card.experiments.map((e) => <Text key={e.experiment} size="sm">experiment {e.name}: variant {e.variant} ({e.status})</Text>)}
+            </Stack>
+          )}
+          <Title order={5} mt="md" mb="sm">Lineage</Title>
+          <Group gap={6}>
+            <Badge>v{card.version}</Badge>
+            {card.lineage.map((p) => <Group key={p.id} gap={6}><Text size="sm">←</Text><Anchor component={Link} href={`/models/${p.modelName}/v/${p.version}`}>{p.modelName === card.model.name ? `v${p.version}` : `${p.modelName} v${p.version}`}</Anchor></Group>)}
+            {card.lineage.length === 0 && <Text size="sm" c="dimmed">no parent</Text>}
+          </Group>
+          <Text size="xs" c="dimmed" mt="md" style={{ wordBreak: "break-all" }}>sha256 {card.sha256} · input {card.inputName} · output {card.outputName}</Text>
+        </Card>
+      </SimpleGrid>
+      <Card withBorder padding="lg">
+        <Title order={5} mb="sm">Feature spec ({card.featureSpec.length})</Title>
+        <TableScrollContainer minWidth={640}>
+          <Table striped data-testid="feature-spec">
+            <TableThead><TableTr><TableTh>#</TableTh><TableTh>Feature</TableTh><TableTh>Source</TableTh><TableTh>Default</TableTh><TableTh>Fresh for</TableTh><TableTh>Expected mean ± std</TableTh></TableTr></TableThead>
+            <TableTbody>
+              {card.featureSpec.map((f, i) => (
+                <TableTr key={f.name}>
+                  <TableTd>{i}</TableTd>
+                  <TableTd><Text size="sm" fw={500}>{f.name}</Text>{f.description && <Text size="xs" c="dimmed">{f.description}</Text>}</TableTd>
+                  <TableTd>{f.source}</TableTd><TableTd>{f.default}</TableTd>
+                  <TableTd>{f.freshnessSeconds ? `${Math.round(f.freshnessSeconds / 3600)} h` : "—"}</TableTd>
+                  <TableTd>{f.distribution ? `${f.distribution.mean.toFixed(3)} ± ${f.distribution.std.toFixed(3)}` : "—"}</TableTd>
+                </TableTr>
+              ))}
+            </TableTbody>
+          </Table>
+        </TableScrollContainer>
+      </Card>
+      <Card withBorder padding="lg">
+        <Title order={5} mb="sm">Metadata</Title>
+        <Code block>{JSON.stringify(card.metadata, null, 2)}</Code>
+      </Card>
+    </Stack>
+  );
+}

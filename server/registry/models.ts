@@ -1,0 +1,91 @@
+import type { Db } from "../db/client";
+import { ConflictError, NotFoundError } from "../errors";
+
+// Registered models and their versions: what the Models pages and the version card read.
+
+export async function createModel(db: Db, input: { name: string; owner: string; description: string; surface?: string }, actor: string) {
+  if (await db.model.findUnique({ where: { name: input.name }, select: { id: true } })) throw new ConflictError(`a model named "${input.name}" already exists`);
+  const surface = input.surface ? await db.surface.findUnique({ where: { key: input.surface }, select: { id: true } }) : null;
+  if (input.surface && !surface) throw new NotFoundError("surface", input.surface);
+  return db.$transaction(async (tx) => {
+    const model = await tx.model.create({ data: { name: input.name, owner: input.owner, description: input.description, surfaceId: surface?.id ?? null } });
+    await tx.auditLog.create({ data: { actor, action: "model.create", entityType: "model", entityId: model.id, after: { name: model.name, owner: model.owner, surface: input.surface ?? null } } });
+    return model;
+  });
+}
+
+export async function getModelByName(db: Db, name: string) {
+  const model = await db.model.findUnique({
+    where: { name },
+    include: {
+      surface: { select: { key: true } },
+      aliases: { select: { name: true, updatedAt: true, updatedBy: true, version: { select: { id: true, version: true } } }, orderBy: { name: "asc" } },
+      versions: {
+        orderBy: { version: "desc" },
+        select: {
+          id: true, version: true, source: true, sha256: true, sizeBytes: true, metrics: true, metadata: true, createdAt: true, createdBy: true,
+          parent: { select: { version: true } },
+        },
+      },
+    },
+  });
+  if (!model) throw new NotFoundError("model", name);
+  const aliasesOf = (versionId: string) => model.aliases.filter((a) => a.version.id === versionId).map((a) => a.name);
+  return {
+    id: model.id, name: model.name, owner: model.owner, description: model.description, surface: model.surface?.key ?? null,
+    aliases: model.aliases.map((a) => ({ name: a.name, version: a.version.version, versionId: a.version.id, updatedAt: a.updatedAt, updatedBy: a.updatedBy })),
+    versions: model.versions.map((v) => ({
+      id: v.id, version: v.version, source: v.source, sha256: v.sha256, sizeBytes: v.sizeBytes, createdAt: v.createdAt, createdBy: v.createdBy,
+      metrics: v.metrics as Record<string, number>, notes: ((v.metadata as Record<string, unknown>).notes as string | undefined) ?? null,
+      parentVersion: v.parent?.version ?? null, aliases: aliasesOf(v.id),
+    })),
+  };
+}
+
+export async function getVersionCard(db: Db, name: string, version: number) {
+  const model = await db.model.findUnique({ where: { name }, select: { id: true, name: true, owner: true } });
+  if (!model) throw new NotFoundError("model", name);
+  const row = await db.modelVersion.findUnique({
+    where: { modelId_version: { modelId: model.id, version } },
+    select: {
+      id: true, version: true, source: true, format: true, sha256: true, sizeBytes: true, inputName: true, outputName: true, featureSpec: true,
+      metadata: true, metrics: true, createdAt: true, createdBy: true, parentVersionId: true,
+      aliases: { select: { name: true } },
+      variants: { select: { key: true, experiment: { select: { key: true, name: true, status: true } } } },
+    },
+  });
+  if (!row) throw new NotFoundError("model version", `${name} v${version}`);
+  // Lineage: follow parents to the root (bounded, in case of a cycle written by hand).
+  const lineage: Array<{ id: string; version: number; modelName: string }> = [];
+  let parentId = row.parentVersionId;
+  while (parentId && lineage.length < 50) {
+    const parent = await db.modelVersion.findUnique({ where: { id: parentId }, select: { id: true, version: true, parentVersionId: true, model: { select: { name: true } } } });
+    if (!parent) break;
+    lineage.push({ id: parent.id, version: parent.version, modelName: parent.model.name });
+    parentId = parent.parentVersionId;
+  }
+  const aliasNames = row.aliases.map((a) => a.name);
+  const surfaces = await db.surface.findMany({ where: { modelId: model.id }, select: { key: true, modelAlias: true, fallbackAlias: true, shadowAlias: true } });
+  const live = surfaces.flatMap((s) =>
+    [["serving", s.modelAlias], ["fallback", s.fallbackAlias], ["shadow", s.shadowAlias]]
+      .filter(([, alias]) => alias && aliasNames.includes(alias))
+      .map(([role, alias]) => ({ surface: s.key, role: role!, alias: alias! })),
+  );
+  return {
+    model: { name: model.name, owner: model.owner },
+    ...row,
+    featureSpec: row.featureSpec as Array<{ name: string; source: string; default: number; freshnessSeconds?: number | null; description?: string; distribution?: { mean: number; std: number; min: number; max: number } }>,
+    metadata: row.metadata as Record<string, unknown>,
+    metrics: row.metrics as Record<string, number>,
+    aliases: aliasNames,
+    lineage,
+    live,
+    experiments: row.variants.map((v) => ({ experiment: v.experiment.key, name: v.experiment.name, status: v.experiment.status, variant: v.key })),
+  };
+}
+
+export async function getArtifact(db: Db, versionId: string) {
+  const row = await db.modelVersion.findUnique({ where: { id: versionId }, select: { version: true, model: { select: { name: true } }, artifact: { select: { bytes: true } } } });
+  if (!row?.artifact) throw new NotFoundError("model artifact", versionId);
+  return { fileName: `${row.model.name}-v${row.version}.onnx`, bytes: new Uint8Array(row.artifact.bytes) };
+}

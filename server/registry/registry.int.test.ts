@@ -1,0 +1,108 @@
+import { beforeAll, describe, expect, it } from "vitest";
+import { POST as uploadHttp } from "../../app/api/v1/models/[name]/versions/route";
+import { GET as downloadHttp } from "../../app/api/v1/models/[name]/versions/[version]/artifact/route";
+import { getDb } from "../db/client";
+import { demoFeatureSpec, demoModelBytes } from "../demo/models";
+import { linearRankerOnnx } from "../domain/onnx/linear";
+import { ConflictError } from "../errors";
+import { createCaller } from "../routers/_app";
+import { createContext } from "../trpc";
+import { createModel } from "./models";
+import { setAlias } from "./versions";
+
+// The registry through its real entry points: the multipart upload endpoint and tRPC.
+
+const spec = demoFeatureSpec();
+const MODEL = `reg-${Date.now().toString(36)}`;
+
+function upload(name: string, file: Blob | null, fields: Record<string, string>) {
+  const form = new FormData();
+  if (file) form.set("file", file, "model.onnx");
+  for (const [k, v] of Object.entries(fields)) form.set(k, v);
+  return uploadHttp(new Request(`http://test/api/v1/models/${name}/versions`, { method: "POST", body: form }), { params: Promise.resolve({ name }) });
+}
+
+beforeAll(async () => {
+  await createModel(getDb(), { name: MODEL, owner: "ml@rerank.local", description: "registry test" }, "test");
+});
+
+describe("uploading versions", () => {
+  it("stores a valid model and refuses, with a reason, a mismatched signature, a non-ONNX file, an empty and an oversized file", async () => {
+    const ok = await upload(MODEL, new Blob([Buffer.from(demoModelBytes("linear"))]), { featureSpec: JSON.stringify(spec), metrics: JSON.stringify({ "ndcg@10": 0.71 }) });
+    expect(ok.status).toBe(201);
+    expect(await ok.json()).toMatchObject({ model: MODEL, version: 1 });
+
+    const mismatch = await upload(MODEL, new Blob([Buffer.from(linearRankerOnnx([1, 2, 3], 0))]), { featureSpec: JSON.stringify(spec) });
+    expect(mismatch.status).toBe(400);
+    expect((await mismatch.json()).error.message).toBe('featureSpec: the model does not match its feature spec: input "features" takes 3 features but the feature spec declares 7');
+
+    const notOnnx = await upload(MODEL, new Blob(["this is a README, not a model"]), { featureSpec: JSON.stringify(spec) });
+    expect(notOnnx.status).toBe(400);
+    expect((await notOnnx.json()).error.message).toMatch(/^file: not a loadable ONNX model/);
+
+    const empty = await upload(MODEL, new Blob([]), { featureSpec: JSON.stringify(spec) });
+    expect(empty.status).toBe(400);
+    expect((await empty.json()).error.message).toBe("file: the file is empty");
+
+    const previous = process.env.MODEL_MAX_BYTES;
+    process.env.MODEL_MAX_BYTES = "200";
+    try {
+      const big = await upload(MODEL, new Blob([Buffer.from(demoModelBytes("linear"))]), { featureSpec: JSON.stringify(spec) });
+      expect(big.status).toBe(400);
+      expect((await big.json()).error.message).toMatch(/^file: .* exceeds the .* limit \(MODEL_MAX_BYTES\)/);
+    } finally {
+      if (previous === undefined) delete process.env.MODEL_MAX_BYTES;
+      else process.env.MODEL_MAX_BYTES = previous;
+    }
+
+    const badSpec = await upload(MODEL, new Blob([Buffer.from(demoModelBytes("linear"))]), { featureSpec: "[{\"name\": 1}]" });
+    expect(badSpec.status).toBe(400);
+    expect((await badSpec.json()).error.message).toMatch(/^featureSpec: /);
+
+    const model = await createCaller(createContext()).models.get({ name: MODEL });
+    expect(model.versions.map((v) => v.version)).toEqual([1]);
+    expect(model.versions[0]!.metrics).toEqual({ "ndcg@10": 0.71 });
+    const audit = await getDb().auditLog.count({ where: { action: "model.version.create", entityId: model.versions[0]!.id } });
+    expect(audit).toBe(1);
+  });
+
+  it("refuses the same artifact twice and records lineage and a downloadable artifact", async () => {
+    const again = await upload(MODEL, new Blob([Buffer.from(demoModelBytes("linear"))]), { featureSpec: JSON.stringify(spec) });
+    expect(again.status).toBe(409);
+    expect((await again.json()).error.message).toMatch(/is already .* v1/);
+    const child = await upload(MODEL, new Blob([Buffer.from(demoModelBytes("popularity"))]), { featureSpec: JSON.stringify(spec), parentVersion: "1", metadata: JSON.stringify({ notes: "child" }) });
+    expect(child.status).toBe(201);
+    const card = await createCaller(createContext()).models.version({ name: MODEL, version: 2 });
+    expect(card.lineage.map((l) => l.version)).toEqual([1]);
+    expect(card.metadata).toMatchObject({ notes: "child" });
+    const download = await downloadHttp(new Request("http://test"), { params: Promise.resolve({ name: MODEL, version: "2" }) });
+    expect(download.status).toBe(200);
+    expect(Buffer.from(await download.arrayBuffer()).equals(Buffer.from(demoModelBytes("popularity")))).toBe(true);
+  });
+
+  it("names a duplicate model", async () => {
+    await expect(createModel(getDb(), { name: MODEL, owner: "x", description: "" }, "test")).rejects.toThrow(ConflictError);
+  });
+});
+
+describe("aliases", () => {
+  it("move atomically under concurrent movers, every move audited in order", async () => {
+    const db = getDb();
+    const model = await db.model.findUniqueOrThrow({ where: { name: MODEL }, include: { versions: true } });
+    const [v1, v2] = [model.versions.find((v) => v.version === 1)!, model.versions.find((v) => v.version === 2)!];
+    const moves = Array.from({ length: 12 }, (_, i) => setAlias(db, { versionId: i % 2 ? v1.id : v2.id, alias: "canary", actor: `mover-${i}` }));
+    await Promise.all(moves);
+    const alias = await db.modelAlias.findUniqueOrThrow({ where: { modelId_name: { modelId: model.id, name: "canary" } } });
+    const audit = await db.auditLog.findMany({ where: { action: "model.alias.set", entityId: model.id }, orderBy: { id: "asc" } });
+    expect(audit).toHaveLength(12);
+    // A chain: each move's "before" is the previous move's "after", and the last "after" is the state.
+    for (let i = 1; i < audit.length; i++) expect((audit[i]!.before as { versionId: string }).versionId).toBe((audit[i - 1]!.after as { versionId: string }).versionId);
+    expect((audit.at(-1)!.after as { versionId: string }).versionId).toBe(alias.versionId);
+    expect(audit[0]!.before).toBeNull();
+  });
+
+  it("names a bad alias", async () => {
+    const caller = createCaller(createContext());
+    await expect(caller.models.setAlias({ versionId: "x", alias: "Prod!" })).rejects.toThrow(/^alias: /);
+  });
+});
