@@ -1,8 +1,8 @@
-import { Anchor, Badge, Card, Group, Stack, Table, TableScrollContainer, TableTbody, TableTd, TableTh, TableThead, TableTr } from "@mantine/core";
-import Link from "next/link";
+import { Badge, Card, Group, Stack, Table, TableScrollContainer, TableTbody, TableTd, TableTh, TableThead, TableTr } from "@mantine/core";
 import type { Metadata } from "next";
 import { serverCaller } from "@/server/caller";
 import { EmptyState } from "../../_components/EmptyState";
+import { AnchorLink } from "../../_components/AnchorLink";
 import { PageHeader } from "../../_components/PageHeader";
 import { RegisterModelButton } from "./RegisterModelButton";
 
@@ -35,7 +35,7 @@ export default async function ModelsPage() {
               <TableTbody>
                 {models.map((m) => (
                   <TableTr key={m.id}>
-                    <TableTd><Anchor component={Link} href={`/models/${m.name}`} fw={600}>{m.name}</Anchor></TableTd><TableTd>{m.surface ?? "—"}</TableTd><TableTd>{m.versions}</TableTd>
+                    <TableTd><AnchorLink href={`/models/${m.name}`} fw={600}>{m.name}</AnchorLink></TableTd><TableTd>{m.surface ?? "—"}</TableTd><TableTd>{m.versions}</TableTd>
                     <TableTd><Group gap={4}>{m.aliases.map((a) => <Badge key={a.name} variant="light">{a.name} → v{a.version}</Badge>)}</Group></TableTd>
                     <TableTd>{m.owner}</TableTd>
                   </TableTr>

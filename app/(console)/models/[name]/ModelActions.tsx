@@ -45,6 +45,7 @@ export function UploadVersionCard({ modelName, defaultSpec, versions }: { modelN
   const [spec, setSpec] = useState(defaultSpec);
   const [parent, setParent] = useState<string | null>(versions[0] ? String(versions[0]) : null);
   const [notes, setNotes] = useState("");
+  const [metrics, setMetrics] = useState("");
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
 
@@ -57,6 +58,7 @@ export function UploadVersionCard({ modelName, defaultSpec, versions }: { modelN
     form.set("featureSpec", spec);
     if (parent) form.set("parentVersion", parent);
     if (notes) form.set("metadata", JSON.stringify({ notes }));
+    if (metrics) form.set("metrics", metrics);
     try {
       const response = await fetch(`/api/v1/models/${modelName}/versions`, { method: "POST", body: form });
       const body = await response.json();
@@ -82,7 +84,10 @@ export function UploadVersionCard({ modelName, defaultSpec, versions }: { modelN
           <Select label="Parent version" data={versions.map((v) => String(v))} value={parent} onChange={setParent} clearable />
         </SimpleGrid>
         <Textarea label="Feature spec (JSON)" autosize minRows={4} maxRows={12} value={spec} onChange={(e) => setSpec(e.currentTarget.value)} styles={{ input: { fontFamily: "monospace", fontSize: 12 } }} />
-        <TextInput label="Notes" value={notes} onChange={(e) => setNotes(e.currentTarget.value)} />
+        <SimpleGrid cols={{ base: 1, sm: 2 }}>
+          <TextInput label="Offline metrics (JSON)" placeholder='{"ndcg@10": 0.72, "mrr": 0.85}' value={metrics} onChange={(e) => setMetrics(e.currentTarget.value)} />
+          <TextInput label="Notes" value={notes} onChange={(e) => setNotes(e.currentTarget.value)} />
+        </SimpleGrid>
         {error && <Alert color="red" title="Refused" data-testid="upload-error">{error}</Alert>}
         <Group><Button onClick={() => void upload()} loading={busy}>Upload and check</Button></Group>
       </Stack>

@@ -1,7 +1,7 @@
-import { Anchor, Badge, Card, Group, Stack, Table, TableScrollContainer, TableTbody, TableTd, TableTh, TableThead, TableTr, Text, Title } from "@mantine/core";
+import { Badge, Card, Group, Stack, Table, TableScrollContainer, TableTbody, TableTd, TableTh, TableThead, TableTr, Text, Title } from "@mantine/core";
 import type { Metadata } from "next";
-import Link from "next/link";
 import { serverCaller } from "@/server/caller";
+import { AnchorLink } from "../../../_components/AnchorLink";
 import { PageHeader } from "../../../_components/PageHeader";
 import { SetAliasCard, UploadVersionCard } from "./ModelActions";
 
@@ -45,7 +45,7 @@ export default async function ModelPage({ params }: { params: Promise<{ name: st
             <TableTbody>
               {model.versions.map((v) => (
                 <TableTr key={v.id}>
-                  <TableTd><Anchor component={Link} href={`/models/${model.name}/v/${v.version}`} fw={600}>v{v.version}</Anchor></TableTd>
+                  <TableTd><AnchorLink href={`/models/${model.name}/v/${v.version}`} fw={600}>v{v.version}</AnchorLink></TableTd>
                   <TableTd>{v.source}</TableTd>
                   <TableTd>{v.parentVersion ? `v${v.parentVersion}` : "—"}</TableTd>
                   <TableTd><Group gap={4}>{v.aliases.map((a) => <Badge key={a} size="sm" variant="light">{a}</Badge>)}</Group></TableTd>

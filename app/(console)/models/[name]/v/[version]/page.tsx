@@ -1,7 +1,7 @@
 import { Anchor, Badge, Card, Code, Group, SimpleGrid, Stack, Table, TableScrollContainer, TableTbody, TableTd, TableTh, TableThead, TableTr, Text, Title } from "@mantine/core";
 import type { Metadata } from "next";
-import Link from "next/link";
 import { serverCaller } from "@/server/caller";
+import { AnchorLink } from "../../../../../_components/AnchorLink";
 import { PageHeader } from "../../../../../_components/PageHeader";
 
 export async function generateMetadata({ params }: { params: Promise<{ name: string; version: string }> }): Promise<Metadata> {
@@ -38,7 +38,7 @@ export default async function VersionCardPage({ params }: { params: Promise<{ na
           <Title order={5} mt="md" mb="sm">Lineage</Title>
           <Group gap={6}>
             <Badge>v{card.version}</Badge>
-            {card.lineage.map((p) => <Group key={p.id} gap={6}><Text size="sm">←</Text><Anchor component={Link} href={`/models/${p.modelName}/v/${p.version}`}>{p.modelName === card.model.name ? `v${p.version}` : `${p.modelName} v${p.version}`}</Anchor></Group>)}
+            {card.lineage.map((p) => <Group key={p.id} gap={6}><Text size="sm">←</Text><AnchorLink href={`/models/${p.modelName}/v/${p.version}`}>{p.modelName === card.model.name ? `v${p.version}` : `${p.modelName} v${p.version}`}</AnchorLink></Group>)}
             {card.lineage.length === 0 && <Text size="sm" c="dimmed">no parent</Text>}
           </Group>
           <Text size="xs" c="dimmed" mt="md" style={{ wordBreak: "break-all" }}>sha256 {card.sha256} · input {card.inputName} · output {card.outputName}</Text>

@@ -1,0 +1,37 @@
+import { readFileSync } from "node:fs";
+import { expect, test } from "@playwright/test";
+
+// An ML engineer registers a model, uploads a version (first with a spec that does not match, which
+// is refused with the reason), reads its card and metrics, and points the canary alias at it.
+
+test("register, upload, read the card, set canary", async ({ page }) => {
+  const name = `e2e-ranker-${Date.now().toString(36)}`;
+  await page.setViewportSize({ width: 1280, height: 900 });
+  await page.goto("/models");
+  await page.getByRole("button", { name: "Register model" }).click();
+  await page.getByLabel("Name").fill(name);
+  await page.getByLabel("Owner").fill("ml@rerank.local");
+  await page.getByLabel("Description").fill("Uploaded by the e2e test");
+  await page.getByRole("dialog").getByRole("button", { name: "Register" }).click();
+  await expect(page.getByRole("heading", { level: 2, name })).toBeVisible();
+
+  await page.locator('input[type="file"]').setInputFiles("models/demo/search-linear-v2.onnx");
+  await page.getByRole("button", { name: "Upload and check" }).click();
+  await expect(page.getByTestId("upload-error")).toContainText("takes 7 features but the feature spec declares 1");
+  await page.screenshot({ path: "e2e/screenshots/model-upload-refused.png", fullPage: true });
+
+  await page.getByLabel("Feature spec (JSON)").fill(readFileSync("models/demo/feature-spec.json", "utf8"));
+  await page.getByLabel("Offline metrics (JSON)").fill('{"ndcg@10": 0.7312, "mrr": 0.8421}');
+  await page.getByRole("button", { name: "Upload and check" }).click();
+  await expect(page.getByRole("heading", { level: 2, name: `${name} v1` })).toBeVisible();
+  await expect(page.getByTestId("version-metrics")).toContainText("0.7312");
+  await expect(page.getByTestId("feature-spec").locator("tbody tr")).toHaveCount(7);
+  await page.screenshot({ path: "e2e/screenshots/model-version-card.png", fullPage: true });
+
+  await page.goto(`/models/${name}`);
+  await expect(page.getByLabel("Alias", { exact: true })).toHaveValue("canary");
+  await page.getByRole("button", { name: "Move alias" }).click();
+  await expect(page.getByTestId("alias-canary")).toHaveText("canary → v1");
+  await expect(page.getByTestId("versions-table")).toContainText("0.7312");
+  await page.screenshot({ path: "e2e/screenshots/model-page.png", fullPage: true });
+});
