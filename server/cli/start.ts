@@ -48,9 +48,12 @@ async function main() {
     if (stopping) return;
     stopping = true;
     const child = running.child;
-    if (child && child.exitCode === null) {
+    // A child killed by a signal has signalCode set and exitCode null: it is gone, do not wait for it.
+    if (child && child.exitCode === null && child.signalCode === null) {
+      const exited = new Promise((r) => child.once("exit", r));
       child.kill("SIGTERM");
-      await new Promise((r) => child.once("exit", r));
+      await Promise.race([exited, new Promise((r) => setTimeout(r, 10_000))]);
+      if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
     }
     await disconnectDb().catch(() => {});
     if (database) {

@@ -1,12 +1,196 @@
+import { randomBytes } from "node:crypto";
 import type { Db } from "../db/client";
+import { Prisma } from "../db/generated/client.ts";
+import { ConflictError, InvalidInputError, NotFoundError } from "../errors";
+import { setAlias } from "../registry/versions";
+import type { ExperimentInput } from "./schema";
+
+// The experiment lifecycle: draft → running → stopped → shipped. Every change is audited; the
+// allocation of a running experiment changes only through a restart, which opens a new phase so
+// that analysis never mixes users assigned under two allocations.
+
+type Tx = Prisma.TransactionClient;
+
+const ALLOCATION_FIELDS = ["variants", "coverage", "namespace", "hashAttribute", "hashVersion", "seed", "targeting"] as const;
 
 export async function listExperiments(db: Db) {
   return db.experiment.findMany({
     orderBy: [{ status: "asc" }, { updatedAt: "desc" }],
     select: {
-      id: true, key: true, name: true, status: true, kind: true, owner: true, startedAt: true,
+      id: true, key: true, name: true, status: true, kind: true, owner: true, startedAt: true, phase: true, primaryMetric: true,
       surface: { select: { key: true } },
-      _count: { select: { variants: true } },
+      variants: { select: { key: true, weight: true, isControl: true }, orderBy: { position: "asc" } },
     },
   });
+}
+
+export async function getExperiment(db: Db, key: string) {
+  const experiment = await db.experiment.findUnique({
+    where: { key },
+    include: { surface: { select: { key: true, modelId: true } }, variants: { orderBy: { position: "asc" } }, phases: { orderBy: { phase: "asc" } } },
+  });
+  if (!experiment) throw new NotFoundError("experiment", key);
+  return experiment;
+}
+
+async function audit(tx: Tx, actor: string, action: string, experimentId: string, before: unknown, after: unknown, reason?: string) {
+  await tx.auditLog.create({
+    data: {
+      actor, action, entityType: "experiment", entityId: experimentId, reason: reason ?? null,
+      before: before === null ? Prisma.DbNull : (before as Prisma.InputJsonValue), after: after as Prisma.InputJsonValue,
+    },
+  });
+}
+
+/** Variant models must exist: an alias of the surface's model, or a version of any model. */
+async function checkVariants(db: Db | Tx, surfaceModelId: string | null, input: ExperimentInput) {
+  for (const [i, v] of input.variants.entries()) {
+    if (v.modelVersionId) {
+      if (!(await db.modelVersion.findUnique({ where: { id: v.modelVersionId }, select: { id: true } }))) {
+        throw new InvalidInputError(`variants[${i}].modelVersionId`, `no model version "${v.modelVersionId}"`);
+      }
+    } else if (v.modelAlias) {
+      const alias = surfaceModelId ? await db.modelAlias.findUnique({ where: { modelId_name: { modelId: surfaceModelId, name: v.modelAlias } } }) : null;
+      if (!alias) throw new InvalidInputError(`variants[${i}].modelAlias`, `the surface's model has no alias "${v.modelAlias}"`);
+    }
+  }
+}
+
+function experimentData(input: ExperimentInput) {
+  return {
+    name: input.name, kind: input.kind, hypothesis: input.hypothesis, owner: input.owner, hashAttribute: input.hashAttribute,
+    hashVersion: input.hashVersion, coverage: input.coverage, namespace: input.namespace ?? Prisma.DbNull,
+    targeting: input.targeting as Prisma.InputJsonValue, primaryMetric: input.primaryMetric, secondaryMetrics: input.secondaryMetrics,
+    guardrails: input.guardrails as Prisma.InputJsonValue, minDetectableEffect: input.minDetectableEffect ?? null, analysisMode: input.analysisMode,
+  };
+}
+
+function variantRows(input: ExperimentInput) {
+  return input.variants.map((v, position) => ({
+    key: v.key, name: v.name, position, weight: v.weight, isControl: v.isControl, modelAlias: v.modelAlias ?? null,
+    modelVersionId: v.modelVersionId ?? null, constraintOverrides: v.constraintOverrides as Prisma.InputJsonValue,
+  }));
+}
+
+export async function createExperiment(db: Db, input: ExperimentInput, actor: string) {
+  const surface = await db.surface.findUnique({ where: { key: input.surface }, select: { id: true, modelId: true } });
+  if (!surface) throw new InvalidInputError("surface", `no surface "${input.surface}"`);
+  if (await db.experiment.findUnique({ where: { key: input.key }, select: { id: true } })) throw new ConflictError(`an experiment "${input.key}" already exists`);
+  await checkVariants(db, surface.modelId, input);
+  return db.$transaction(async (tx) => {
+    const experiment = await tx.experiment.create({
+      data: { key: input.key, surfaceId: surface.id, seed: input.seed ?? `${input.key}-${randomBytes(4).toString("hex")}`, ...experimentData(input), variants: { create: variantRows(input) } },
+      include: { variants: true },
+    });
+    await audit(tx, actor, "experiment.create", experiment.id, null, input);
+    return experiment;
+  });
+}
+
+function allocationOf(e: Awaited<ReturnType<typeof getExperiment>>) {
+  return {
+    variants: e.variants.map((v) => ({ key: v.key, weight: v.weight, modelAlias: v.modelAlias, modelVersionId: v.modelVersionId, isControl: v.isControl, constraintOverrides: v.constraintOverrides })),
+    coverage: e.coverage, namespace: e.namespace, hashAttribute: e.hashAttribute, hashVersion: e.hashVersion, seed: e.seed, targeting: e.targeting,
+  };
+}
+
+function allocationOfInput(input: ExperimentInput, seed: string) {
+  return {
+    variants: input.variants.map((v) => ({ key: v.key, weight: v.weight, modelAlias: v.modelAlias ?? null, modelVersionId: v.modelVersionId ?? null, isControl: v.isControl, constraintOverrides: v.constraintOverrides })),
+    coverage: input.coverage, namespace: input.namespace ?? null, hashAttribute: input.hashAttribute, hashVersion: input.hashVersion, seed: input.seed ?? seed, targeting: input.targeting,
+  };
+}
+
+type Allocation = Record<(typeof ALLOCATION_FIELDS)[number], unknown>;
+
+function changedAllocation(a: Allocation, b: Allocation): string[] {
+  return ALLOCATION_FIELDS.filter((f) => JSON.stringify(a[f]) !== JSON.stringify(b[f]));
+}
+
+/** Edits an experiment. A running one accepts only non-allocation changes (name, hypothesis, metrics…). */
+export async function updateExperiment(db: Db, key: string, input: ExperimentInput, actor: string) {
+  const current = await getExperiment(db, key);
+  if (input.key !== key) throw new InvalidInputError("key", "an experiment's key cannot change");
+  if (input.surface !== current.surface.key) throw new InvalidInputError("surface", "an experiment's surface cannot change; create a new experiment");
+  if (current.status === "shipped") throw new ConflictError(`experiment "${key}" was shipped and is read-only`);
+  const changed = changedAllocation(allocationOf(current), allocationOfInput(input, current.seed));
+  if (current.status === "running" && changed.length) {
+    throw new ConflictError(`experiment "${key}" is running: changing ${changed.join(", ")} needs a restart, which starts a new analysis phase`);
+  }
+  await checkVariants(db, current.surface.modelId, input);
+  return db.$transaction(async (tx) => {
+    if (changed.includes("variants")) {
+      await tx.experimentVariant.deleteMany({ where: { experimentId: current.id } });
+      await tx.experimentVariant.createMany({ data: variantRows(input).map((v) => ({ ...v, experimentId: current.id })) });
+    }
+    const updated = await tx.experiment.update({ where: { id: current.id }, data: { ...experimentData(input), seed: input.seed ?? current.seed } });
+    await audit(tx, actor, "experiment.update", current.id, allocationOf(current), input);
+    return updated;
+  });
+}
+
+async function openPhase(tx: Tx, experimentId: string, phase: number, reason: string) {
+  const e = await tx.experiment.findUniqueOrThrow({ where: { id: experimentId }, include: { variants: true } });
+  await tx.experimentPhase.create({
+    data: { experimentId, phase, weights: Object.fromEntries(e.variants.map((v) => [v.key, v.weight])), coverage: e.coverage, reason },
+  });
+}
+
+async function transition(db: Db, key: string, actor: string, allowed: string[], apply: (tx: Tx, e: Awaited<ReturnType<typeof getExperiment>>) => Promise<void>, action: string, reason?: string) {
+  const current = await getExperiment(db, key);
+  if (!allowed.includes(current.status)) throw new ConflictError(`experiment "${key}" is ${current.status}; ${action.split(".")[1]} needs it ${allowed.join(" or ")}`);
+  await db.$transaction(async (tx) => {
+    // Serialise lifecycle changes of one experiment.
+    await tx.$queryRaw`SELECT id FROM experiments WHERE id = ${current.id} FOR UPDATE`;
+    await apply(tx, current);
+    const after = await tx.experiment.findUniqueOrThrow({ where: { id: current.id }, select: { status: true, phase: true } });
+    await audit(tx, actor, action, current.id, { status: current.status, phase: current.phase }, after, reason);
+  });
+  return getExperiment(db, key);
+}
+
+export function startExperiment(db: Db, key: string, actor: string) {
+  return transition(db, key, actor, ["draft", "stopped"], async (tx, e) => {
+    const phase = e.phase + 1;
+    await tx.experiment.update({ where: { id: e.id }, data: { status: "running", phase, startedAt: new Date(), stoppedAt: null } });
+    await openPhase(tx, e.id, phase, e.phase === 0 ? "start" : "resume");
+  }, "experiment.start");
+}
+
+export function stopExperiment(db: Db, key: string, actor: string, reason?: string) {
+  return transition(db, key, actor, ["running"], async (tx, e) => {
+    await tx.experiment.update({ where: { id: e.id }, data: { status: "stopped", stoppedAt: new Date() } });
+    await tx.experimentPhase.updateMany({ where: { experimentId: e.id, phase: e.phase }, data: { endedAt: new Date() } });
+  }, "experiment.stop", reason);
+}
+
+/** Applies a new allocation to a running experiment and starts a new analysis phase. */
+export async function restartExperiment(db: Db, key: string, input: ExperimentInput, actor: string, reason?: string) {
+  const current = await getExperiment(db, key);
+  if (current.status !== "running") throw new ConflictError(`experiment "${key}" is ${current.status}; only a running experiment restarts (edit it instead)`);
+  await checkVariants(db, current.surface.modelId, input);
+  return transition(db, key, actor, ["running"], async (tx, e) => {
+    await tx.experimentPhase.updateMany({ where: { experimentId: e.id, phase: e.phase }, data: { endedAt: new Date() } });
+    await tx.experimentVariant.deleteMany({ where: { experimentId: e.id } });
+    await tx.experimentVariant.createMany({ data: variantRows(input).map((v) => ({ ...v, experimentId: e.id })) });
+    await tx.experiment.update({ where: { id: e.id }, data: { ...experimentData(input), seed: input.seed ?? e.seed, phase: e.phase + 1 } });
+    await openPhase(tx, e.id, e.phase + 1, reason ?? "restart");
+  }, "experiment.restart", reason);
+}
+
+/** Ships a variant: its model version becomes the surface model's production alias (audited). */
+export async function shipExperiment(db: Db, key: string, variantKey: string, actor: string) {
+  const current = await getExperiment(db, key);
+  const variant = current.variants.find((v) => v.key === variantKey);
+  if (!variant) throw new InvalidInputError("variant", `experiment "${key}" has no variant "${variantKey}"`);
+  let versionId = variant.modelVersionId;
+  if (!versionId && variant.modelAlias && current.surface.modelId) {
+    versionId = (await db.modelAlias.findUnique({ where: { modelId_name: { modelId: current.surface.modelId, name: variant.modelAlias } } }))?.versionId ?? null;
+  }
+  if (!versionId) throw new InvalidInputError("variant", `variant "${variantKey}" has no model to ship`);
+  await setAlias(db, { versionId, alias: "production", actor, reason: `shipped from experiment ${key}, variant ${variantKey}` });
+  return transition(db, key, actor, ["running", "stopped"], async (tx, e) => {
+    await tx.experiment.update({ where: { id: e.id }, data: { status: "shipped", shippedVariantKey: variantKey, stoppedAt: e.stoppedAt ?? new Date() } });
+    await tx.experimentPhase.updateMany({ where: { experimentId: e.id, phase: e.phase, endedAt: null }, data: { endedAt: new Date() } });
+  }, "experiment.ship", `variant ${variantKey}`);
 }

@@ -1,12 +1,14 @@
 import { randomUUID } from "node:crypto";
 import { getDb } from "../db/client";
-import { applyConstraints, type RankedCandidate } from "../domain/constraints/applyConstraints";
+import { applyConstraints, type ConstraintConfig, type ConstraintOutcome, type RankedCandidate } from "../domain/constraints/applyConstraints";
+import { teamDraftInterleave } from "../domain/interleaving/teamDraft";
 import { buildFeatureMatrix } from "../domain/features/featureSpec";
 import { orderByScore, retrievalOrderScores } from "../domain/ranking/order";
 import { InvalidInputError } from "../errors";
 import { getModel, type ModelArtifact, type ModelHandle } from "../inference/sessions";
 import { metrics } from "../telemetry/metrics";
 import { telemetry } from "../telemetry/streams";
+import { assignExperiment } from "./assignment";
 import { failureReason, scoringBreaker } from "./breakers";
 import type { FallbackReason, RerankRequest, RerankResponse } from "./schema";
 import { servingState } from "./state";
@@ -40,6 +42,7 @@ interface Scored {
   servedBy: RerankResponse["fallback"]["servedBy"];
   defaulted: number;
   stale: number;
+  scoreMs: number;
 }
 
 export async function rerank(request: RerankRequest): Promise<RerankResponse> {
@@ -61,15 +64,40 @@ export async function rerank(request: RerankRequest): Promise<RerankResponse> {
   const [items, user] = await Promise.all([state.features.getItems(ids), state.features.getUser(request.userKey)]);
   const tFeatures = performance.now();
 
-  const scored = await scoreCandidates(surface, request, items, user);
-  const tScore = performance.now();
-
-  const ranked: RankedCandidate[] = orderByScore(scored.scores).map((i) => {
-    const c = request.candidates[i]!;
-    return { id: c.id, score: scored.scores[i]!, attrs: items.get(c.id)?.attrs ?? {} };
-  });
-  const outcome = applyConstraints(ranked, surface.constraints, request.topK);
-  const tConstraints = performance.now();
+  const assignment = assignExperiment(surface, request);
+  let scored: Scored;
+  let outcome: ConstraintOutcome;
+  let scoreMs: number;
+  let constraintsMs: number;
+  if (assignment?.experiment.kind === "interleaving") {
+    // Both rankers rank the same candidates; team-draft interleaving merges their served lists and
+    // credits each item to the ranker that contributed it.
+    const [a, b] = assignment.experiment.variants;
+    const [left, right] = [await rankWith(surface, a!.model, a!.constraints, request, items, user), await rankWith(surface, b!.model, b!.constraints, request, items, user)];
+    const mergeStarted = performance.now();
+    const merged = teamDraftInterleave(left.outcome.items.map((i) => i.id), right.outcome.items.map((i) => i.id), request.topK, requestId);
+    const byId = new Map([...right.outcome.items, ...left.outcome.items].map((i) => [i.id, i]));
+    outcome = {
+      ...left.outcome,
+      removed: left.outcome.removed,
+      items: merged.ids.map((id, i) => {
+        const item = byId.get(id)!;
+        const team = merged.teams[i]!;
+        return { ...item, reasons: [...item.reasons, `interleaving:${team === "A" ? a!.key : b!.key}`] };
+      }),
+    };
+    scored = { ...left.scored, fallbackReason: left.scored.fallbackReason ?? right.scored.fallbackReason };
+    scoreMs = left.scored.scoreMs + right.scored.scoreMs;
+    constraintsMs = left.constraintsMs + right.constraintsMs + (performance.now() - mergeStarted);
+  } else {
+    const model = assignment ? assignment.variant.model ?? surface.primary : surface.primary;
+    const constraints = assignment ? assignment.variant.constraints : surface.constraints;
+    const ranked = await rankWith(surface, model, constraints, request, items, user);
+    scored = ranked.scored;
+    outcome = ranked.outcome;
+    scoreMs = scored.scoreMs;
+    constraintsMs = ranked.constraintsMs;
+  }
 
   const unknownCandidates = ids.length - items.size;
   const response: RerankResponse = {
@@ -77,7 +105,9 @@ export async function rerank(request: RerankRequest): Promise<RerankResponse> {
     surface: surface.key,
     items: outcome.items.map((item, i) => ({ id: item.id, score: Math.round(item.score * 1e6) / 1e6, position: i + 1, reasons: item.reasons })),
     modelVersion: scored.handle && scored.ref ? { id: scored.handle.versionId, name: scored.handle.name, version: scored.handle.version, alias: scored.ref.alias } : null,
-    variant: null,
+    variant: assignment
+      ? { experiment: assignment.experiment.key, key: assignment.experiment.kind === "interleaving" ? "interleaved" : assignment.variant.key, phase: assignment.experiment.phase }
+      : null,
     fallback: { used: scored.fallbackReason !== null, reason: scored.fallbackReason, servedBy: scored.servedBy },
     removed: outcome.removed,
     constraints: { capsFeasible: outcome.capsFeasible, floors: outcome.floors },
@@ -85,8 +115,8 @@ export async function rerank(request: RerankRequest): Promise<RerankResponse> {
     timings: {
       resolve: round3(tResolve - started),
       features: round3(tFeatures - tResolve),
-      score: round3(tScore - tFeatures),
-      constraints: round3(tConstraints - tScore),
+      score: round3(scoreMs),
+      constraints: round3(constraintsMs),
       total: round3(performance.now() - started),
     },
   };
@@ -96,21 +126,45 @@ export async function rerank(request: RerankRequest): Promise<RerankResponse> {
   return response;
 }
 
+type ItemLookup = Map<string, { attrs: RankedCandidate["attrs"]; features?: { values: Record<string, unknown>; updatedAt: number } }>;
+
+/** Scores with one model (or its fallbacks) and applies one set of constraints. */
+async function rankWith(
+  surface: SurfaceConfig,
+  model: ModelRef | null,
+  constraints: ConstraintConfig,
+  request: RerankRequest,
+  items: ItemLookup,
+  user: { values: Record<string, unknown>; updatedAt: number } | undefined,
+): Promise<{ scored: Scored; outcome: ConstraintOutcome; constraintsMs: number }> {
+  const started = performance.now();
+  const scored = await scoreCandidates(surface, model, request, items, user);
+  const scoredAt = performance.now();
+  scored.scoreMs = scoredAt - started;
+  const ranked: RankedCandidate[] = orderByScore(scored.scores).map((i) => {
+    const c = request.candidates[i]!;
+    return { id: c.id, score: scored.scores[i]!, attrs: items.get(c.id)?.attrs ?? {} };
+  });
+  const outcome = applyConstraints(ranked, constraints, request.topK);
+  return { scored, outcome, constraintsMs: performance.now() - scoredAt };
+}
+
 async function scoreCandidates(
   surface: SurfaceConfig,
+  primary: ModelRef | null,
   request: RerankRequest,
-  items: Map<string, { features?: { values: Record<string, unknown>; updatedAt: number } }>,
+  items: ItemLookup,
   user: { values: Record<string, unknown>; updatedAt: number } | undefined,
 ): Promise<Scored> {
   const n = request.candidates.length;
   const retrieval = (reason: FallbackReason): Scored => ({
-    scores: retrievalOrderScores(n), handle: null, ref: null, fallbackReason: reason, servedBy: "retrieval_order", defaulted: 0, stale: 0,
+    scores: retrievalOrderScores(n), handle: null, ref: null, fallbackReason: reason, servedBy: "retrieval_order", defaulted: 0, stale: 0, scoreMs: 0,
   });
   if (surface.killSwitch) return retrieval("kill_switch");
-  if (!surface.primary) return retrieval("no_model");
+  if (!primary) return retrieval("no_model");
 
   let reason: FallbackReason | null = null;
-  for (const ref of [surface.primary, surface.fallback]) {
+  for (const ref of [primary, surface.fallback]) {
     if (!ref) continue;
     let handle: ModelHandle;
     try {
@@ -126,7 +180,7 @@ async function scoreCandidates(
       metrics.inferenceMs.observe({ model: `${handle.name}@${handle.version}` }, performance.now() - runStarted);
       observeFeatures(surface.key, matrix);
       return {
-        scores, handle, ref, fallbackReason: reason, servedBy: reason ? "cascade" : "model", defaulted: matrix.defaulted, stale: matrix.stale,
+        scores, handle, ref, fallbackReason: reason, servedBy: reason ? "cascade" : "model", defaulted: matrix.defaulted, stale: matrix.stale, scoreMs: 0,
       };
     } catch (error) {
       reason ??= failureReason(error);

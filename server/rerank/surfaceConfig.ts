@@ -1,7 +1,7 @@
 import type { Db } from "../db/client";
 import type { ConstraintConfig } from "../domain/constraints/applyConstraints";
 import { NotFoundError } from "../errors";
-import { constraintConfigSchema } from "../surfaces/constraints.schema";
+import { constraintConfigSchema, mergeConstraints } from "../surfaces/constraints.schema";
 
 // Surface configs are cached in process. A watcher polls one small query every 500 ms and reloads
 // a surface whose row or model aliases changed, so a kill switch, an alias move or a rollback
@@ -11,6 +11,28 @@ export interface ModelRef {
   alias: string;
   versionId: string;
   version: number;
+}
+
+export interface ExperimentVariantConfig {
+  key: string;
+  weight: number;
+  isControl: boolean;
+  model: ModelRef | null;
+  constraints: ConstraintConfig;
+}
+
+export interface RunningExperiment {
+  id: string;
+  key: string;
+  kind: "ab" | "interleaving";
+  phase: number;
+  seed: string;
+  hashVersion: 1 | 2;
+  hashAttribute: "userKey" | "sessionKey";
+  coverage: number;
+  namespace: { id: string; start: number; end: number } | null;
+  targeting: Array<{ attribute: string; op: "eq" | "neq" | "in" | "nin" | "gt" | "gte" | "lt" | "lte" | "exists" | "regex"; value?: unknown }>;
+  variants: ExperimentVariantConfig[];
 }
 
 export interface SurfaceConfig {
@@ -24,6 +46,7 @@ export interface SurfaceConfig {
   modelName: string | null;
   primary: ModelRef | null;
   fallback: ModelRef | null;
+  experiments: RunningExperiment[];
   fingerprint: string;
 }
 
@@ -78,9 +101,10 @@ export class SurfaceConfigCache {
   /** A string that changes whenever a surface row or one of its model's aliases changes. */
   private fingerprintsOf(keys: string[]) {
     return this.db().$queryRaw<Array<{ key: string; fingerprint: string }>>`
-      SELECT s.key, s.updated_at::text || '/' || coalesce(max(a.updated_at)::text, '') || '/' || count(a.id) AS fingerprint
+      SELECT s.key, s.updated_at::text || '/' || coalesce(max(a.updated_at)::text, '') || '/' || count(a.id) || '/' ||
+        coalesce((SELECT max(e.updated_at)::text || count(*) FROM experiments e WHERE e.surface_id = s.id), '') AS fingerprint
       FROM surfaces s LEFT JOIN model_aliases a ON a.model_id = s.model_id
-      WHERE s.key = ANY(${keys}) GROUP BY s.key, s.updated_at`;
+      WHERE s.key = ANY(${keys}) GROUP BY s.key, s.id, s.updated_at`;
   }
 
   private async load(key: string): Promise<SurfaceConfig> {
@@ -97,6 +121,21 @@ export class SurfaceConfigCache {
       return found ? { alias: found.name, versionId: found.version.id, version: found.version.version } : null;
     };
     const parsed = constraintConfigSchema.safeParse(surface.constraints);
+    const running = await this.db().experiment.findMany({
+      where: { surfaceId: surface.id, status: "running" },
+      include: { variants: { orderBy: { position: "asc" }, include: { modelVersion: { select: { id: true, version: true } } } } },
+      orderBy: { startedAt: "asc" },
+    });
+    const experiments: RunningExperiment[] = running.map((e) => ({
+      id: e.id, key: e.key, kind: e.kind, phase: e.phase, seed: e.seed, hashVersion: e.hashVersion === 1 ? 1 : 2,
+      hashAttribute: e.hashAttribute === "sessionKey" ? "sessionKey" : "userKey", coverage: e.coverage,
+      namespace: (e.namespace as RunningExperiment["namespace"]) ?? null, targeting: (e.targeting as RunningExperiment["targeting"]) ?? [],
+      variants: e.variants.map((v) => ({
+        key: v.key, weight: v.weight, isControl: v.isControl,
+        model: v.modelVersion ? { alias: `v${v.modelVersion.version}`, versionId: v.modelVersion.id, version: v.modelVersion.version } : ref(v.modelAlias),
+        constraints: mergeConstraints(parsed.success ? parsed.data : {}, constraintConfigSchema.safeParse(v.constraintOverrides).data),
+      })),
+    }));
     const config: SurfaceConfig = {
       id: surface.id,
       key: surface.key,
@@ -109,6 +148,7 @@ export class SurfaceConfigCache {
       modelName: surface.model?.name ?? null,
       primary: ref(surface.modelAlias),
       fallback: surface.fallbackAlias && surface.fallbackAlias !== surface.modelAlias ? ref(surface.fallbackAlias) : null,
+      experiments,
       fingerprint,
     };
     this.configs.set(key, config);

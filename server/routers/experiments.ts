@@ -1,6 +1,21 @@
-import { listExperiments } from "../experiments/service";
+import { z } from "zod";
+import { experimentInputSchema } from "../experiments/schema";
+import {
+  createExperiment, getExperiment, listExperiments, restartExperiment, shipExperiment, startExperiment, stopExperiment, updateExperiment,
+} from "../experiments/service";
 import { publicProcedure, router } from "../trpc";
+
+const byKey = z.strictObject({ key: z.string().min(1).max(63) });
 
 export const experimentsRouter = router({
   list: publicProcedure.query(({ ctx }) => listExperiments(ctx.db)),
+  get: publicProcedure.input(byKey).query(({ ctx, input }) => getExperiment(ctx.db, input.key)),
+  create: publicProcedure.input(experimentInputSchema).mutation(({ ctx, input }) => createExperiment(ctx.db, input, ctx.actor)),
+  update: publicProcedure.input(experimentInputSchema).mutation(({ ctx, input }) => updateExperiment(ctx.db, input.key, input, ctx.actor)),
+  start: publicProcedure.input(byKey).mutation(({ ctx, input }) => startExperiment(ctx.db, input.key, ctx.actor)),
+  stop: publicProcedure.input(byKey.extend({ reason: z.string().max(500).optional() })).mutation(({ ctx, input }) => stopExperiment(ctx.db, input.key, ctx.actor, input.reason)),
+  restart: publicProcedure
+    .input(z.strictObject({ experiment: experimentInputSchema, reason: z.string().max(500).optional() }))
+    .mutation(({ ctx, input }) => restartExperiment(ctx.db, input.experiment.key, input.experiment, ctx.actor, input.reason)),
+  ship: publicProcedure.input(byKey.extend({ variant: z.string().min(1) })).mutation(({ ctx, input }) => shipExperiment(ctx.db, input.key, input.variant, ctx.actor)),
 });

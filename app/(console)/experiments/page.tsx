@@ -30,7 +30,7 @@ export default async function ExperimentsPage() {
                 {experiments.map((e) => (
                   <TableTr key={e.id}>
                     <TableTd>{e.name}</TableTd><TableTd>{e.surface.key}</TableTd><TableTd>{e.kind}</TableTd>
-                    <TableTd><Badge variant="light">{e.status}</Badge></TableTd><TableTd>{e._count.variants}</TableTd><TableTd>{e.owner}</TableTd>
+                    <TableTd><Badge variant="light">{e.status}</Badge></TableTd><TableTd>{e.variants.map((v) => `${v.key} ${Math.round(v.weight * 100)}%`).join(" / ")}</TableTd><TableTd>{e.owner}</TableTd>
                   </TableTr>
                 ))}
               </TableTbody>

@@ -1,0 +1,50 @@
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { interleavingWinner, teamDraftInterleave } from "./teamDraft";
+
+describe("teamDraftInterleave", () => {
+  it("alternates picks, never repeats an item and credits each to its team", () => {
+    const a = ["a1", "a2", "s", "a3"];
+    const b = ["b1", "s", "b2", "b3"];
+    const out = teamDraftInterleave(a, b, 6, "req-1");
+    expect(new Set(out.ids).size).toBe(6);
+    const picksA = out.teams.filter((t) => t === "A").length;
+    expect(Math.abs(picksA - (6 - picksA))).toBeLessThanOrEqual(1);
+    out.ids.forEach((id, i) => {
+      // An item credited to A came from A's ranking, and vice versa.
+      expect((out.teams[i] === "A" ? a : b).includes(id)).toBe(true);
+    });
+    expect(out.competitive).toBe(true);
+  });
+
+  it("is reproducible from the request key, and identical rankings are not competitive", () => {
+    const a = ["x", "y", "z", "w"];
+    expect(teamDraftInterleave(a, ["z", "x", "y", "w"], 3, "r")).toEqual(teamDraftInterleave(a, ["z", "x", "y", "w"], 3, "r"));
+    const same = teamDraftInterleave(a, a, 4, "r");
+    expect(same.ids).toEqual(a);
+    expect(same.competitive).toBe(false);
+  });
+
+  it("keeps each team's items in its own ranking order (property)", () => {
+    fc.assert(
+      fc.property(fc.uniqueArray(fc.integer({ min: 0, max: 40 }), { minLength: 1, maxLength: 30 }), fc.uniqueArray(fc.integer({ min: 0, max: 40 }), { minLength: 1, maxLength: 30 }), fc.integer({ min: 1, max: 30 }), fc.string(), (ra, rb, k, key) => {
+        const a = ra.map(String);
+        const b = rb.map(String);
+        const out = teamDraftInterleave(a, b, k, key);
+        expect(out.ids.length).toBe(Math.min(k, new Set([...a, ...b]).size));
+        expect(new Set(out.ids).size).toBe(out.ids.length);
+        const ofA = out.ids.filter((_, i) => out.teams[i] === "A").map((id) => a.indexOf(id));
+        expect(ofA).toEqual([...ofA].sort((x, y) => x - y));
+      }),
+    );
+  });
+});
+
+describe("interleavingWinner", () => {
+  it("credits clicks to teams", () => {
+    expect(interleavingWinner(["A", "B", "A"], [1, 3])).toBe("A");
+    expect(interleavingWinner(["A", "B", "A"], [2])).toBe("B");
+    expect(interleavingWinner(["A", "B"], [1, 2])).toBe("tie");
+    expect(interleavingWinner(["A", "B"], [])).toBe("no_clicks");
+  });
+});

@@ -1,0 +1,70 @@
+import { createRng } from "../random";
+
+// Team-draft interleaving (Radlinski, Kurup & Joachims, CIKM 2008): the two rankers take turns
+// picking their best item not yet shown — the team with fewer picks goes next, a coin decides ties —
+// and each shown item is credited to the team that picked it. Clicks then say which ranker won the
+// request. The coin is seeded by the request id, so a request's interleaving can be replayed.
+
+export type Team = "A" | "B";
+
+export interface Interleaved {
+  ids: string[];
+  teams: Team[];
+  /** True when the two rankings' top-k differ, so a click can tell them apart. */
+  competitive: boolean;
+}
+
+function seedOf(key: string): number {
+  let h = 2166136261;
+  for (let i = 0; i < key.length; i++) h = Math.imul(h ^ key.charCodeAt(i), 16777619) >>> 0;
+  return h;
+}
+
+export function teamDraftInterleave(rankingA: readonly string[], rankingB: readonly string[], k: number, requestKey: string): Interleaved {
+  const rng = createRng(seedOf(requestKey));
+  const shown = new Set<string>();
+  const ids: string[] = [];
+  const teams: Team[] = [];
+  let picksA = 0;
+  let picksB = 0;
+  let ia = 0;
+  let ib = 0;
+  const nextOf = (ranking: readonly string[], from: number) => {
+    let i = from;
+    while (i < ranking.length && shown.has(ranking[i]!)) i++;
+    return i;
+  };
+  while (ids.length < k) {
+    ia = nextOf(rankingA, ia);
+    ib = nextOf(rankingB, ib);
+    const aLeft = ia < rankingA.length;
+    const bLeft = ib < rankingB.length;
+    if (!aLeft && !bLeft) break;
+    const aTurn = !bLeft || (aLeft && (picksA < picksB || (picksA === picksB && rng.next() < 0.5)));
+    const id = aTurn ? rankingA[ia]! : rankingB[ib]!;
+    shown.add(id);
+    ids.push(id);
+    teams.push(aTurn ? "A" : "B");
+    if (aTurn) picksA++;
+    else picksB++;
+  }
+  const topA = rankingA.slice(0, k);
+  const topB = new Set(rankingB.slice(0, k));
+  const competitive = topA.length !== topB.size || topA.some((id) => !topB.has(id)) || topA.some((id, i) => rankingB[i] !== id);
+  return { ids, teams, competitive };
+}
+
+export type RequestOutcome = "A" | "B" | "tie" | "no_clicks";
+
+/** Which ranker won one request: the team whose items drew more clicks. */
+export function interleavingWinner(teams: readonly Team[], clickedPositions: readonly number[]): RequestOutcome {
+  if (clickedPositions.length === 0) return "no_clicks";
+  let a = 0;
+  let b = 0;
+  for (const position of new Set(clickedPositions)) {
+    const team = teams[position - 1];
+    if (team === "A") a++;
+    else if (team === "B") b++;
+  }
+  return a > b ? "A" : b > a ? "B" : "tie";
+}

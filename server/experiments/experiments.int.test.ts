@@ -1,0 +1,139 @@
+import { beforeAll, describe, expect, it } from "vitest";
+import { getDb } from "../db/client";
+import { seedDemo } from "../db/seed";
+import { assignVariant } from "../domain/assignment/assign";
+import { ConflictError } from "../errors";
+import { rerank } from "../rerank/pipeline";
+import { servingState } from "../rerank/state";
+import { createCaller } from "../routers/_app";
+import { telemetry } from "../telemetry/streams";
+import { createContext } from "../trpc";
+import { experimentInputSchema, type ExperimentInput } from "./schema";
+
+// Experiments through tRPC and the serving path, on a surface of their own (served by the demo
+// model) so that other test files' expectations about "search" are untouched.
+
+const caller = () => createCaller(createContext({ headers: new Headers({ "x-rerank-user": "pm@rerank.local" }) }));
+let candidateIds: string[];
+
+function definition(key: string, surface: string, overrides: Partial<ExperimentInput> = {}): ExperimentInput {
+  return experimentInputSchema.parse({
+    key, name: `Experiment ${key}`, surface, owner: "pm@rerank.local", hypothesis: "v2 beats v1 on CTR",
+    variants: [
+      { key: "control", name: "v1 (popularity)", weight: 0.5, isControl: true, modelAlias: "fallback" },
+      { key: "treatment", name: "v2 (linear)", weight: 0.5, modelAlias: "production" },
+    ],
+    ...overrides,
+  });
+}
+
+beforeAll(async () => {
+  const db = getDb();
+  await seedDemo(db);
+  const model = await db.model.findUniqueOrThrow({ where: { name: "search-ranker" } });
+  for (const key of ["t-exp", "t-exp-il", "t-exp-ship"]) {
+    await db.surface.create({ data: { key, name: key, modelId: model.id, modelAlias: "production", constraints: { blockedFlags: ["recalled", "adult"] } } });
+  }
+  candidateIds = (await db.catalogItem.findMany({ where: { safetyFlags: { isEmpty: true } }, take: 40, orderBy: { id: "asc" }, select: { id: true } })).map((c) => c.id);
+});
+
+const request = (surface: string, userKey: string) => ({ surface, topK: 10, userKey, candidates: candidateIds.map((id, i) => ({ id, retrievalScore: 1 - i / 40 })) });
+
+describe("an A/B experiment", () => {
+  it("assigns in the serving path exactly as the hash says, and the log records it", async () => {
+    const exp = await caller().experiments.create(definition("exp-ab", "t-exp"));
+    expect(exp.status).toBe("draft");
+    await caller().experiments.start({ key: "exp-ab" });
+    await servingState().surfaces.refresh();
+
+    const tag = `ab-${Date.now()}`;
+    const responses = [];
+    for (let u = 0; u < 200; u++) responses.push(await rerank({ ...request("t-exp", `${tag}-user-${u}`), requestId: `${tag}-${u}` }));
+    const stored = await getDb().experiment.findUniqueOrThrow({ where: { key: "exp-ab" }, include: { variants: { orderBy: { position: "asc" } } } });
+    const def = {
+      key: stored.key, seed: stored.seed, hashVersion: stored.hashVersion as 1 | 2, hashAttribute: "userKey" as const, coverage: stored.coverage,
+      variants: stored.variants.map((v) => ({ key: v.key, weight: v.weight })), namespace: null, targeting: [], phase: stored.phase,
+    };
+    const counts = { control: 0, treatment: 0 };
+    for (const [u, response] of responses.entries()) {
+      const expected = assignVariant(def, { userKey: `${tag}-user-${u}`, attributes: {} });
+      expect(expected.inExperiment).toBe(true);
+      expect(response.variant).toEqual({ experiment: "exp-ab", key: expected.inExperiment ? expected.variant : null, phase: 1 });
+      // The variant's model served: control → v1 (fallback alias), treatment → v2 (production).
+      expect(response.modelVersion?.version).toBe(response.variant!.key === "control" ? 1 : 2);
+      counts[response.variant!.key as "control" | "treatment"]++;
+    }
+    expect(counts.control).toBeGreaterThan(70);
+    expect(counts.treatment).toBeGreaterThan(70);
+    // Sticky: the same user gets the same variant again.
+    expect((await rerank(request("t-exp", `${tag}-user-7`))).variant).toEqual(responses[7]!.variant);
+
+    await telemetry().requests.flush();
+    const logged = await getDb().rerankRequest.findMany({ where: { requestId: { startsWith: tag } }, select: { requestId: true, variantKey: true, experimentKey: true, experimentPhase: true, exposed: true } });
+    expect(logged).toHaveLength(200);
+    for (const row of logged) {
+      const u = Number(row.requestId.slice(tag.length + 1));
+      const expected = assignVariant(def, { userKey: `${tag}-user-${u}`, attributes: {} });
+      expect(row).toMatchObject({ experimentKey: "exp-ab", experimentPhase: 1, exposed: true, variantKey: expected.inExperiment ? expected.variant : "none" });
+    }
+  });
+
+  it("refuses an allocation change while running; a restart applies it in a new phase", async () => {
+    const reweighted = definition("exp-ab", "t-exp", {
+      variants: [
+        { key: "control", name: "v1", weight: 0.2, isControl: true, modelAlias: "fallback", constraintOverrides: {} },
+        { key: "treatment", name: "v2", weight: 0.8, isControl: false, modelAlias: "production", constraintOverrides: {} },
+      ],
+    });
+    const error = await caller().experiments.update(reweighted).catch((e: unknown) => e);
+    expect((error as Error).message).toMatch(/is running: changing variants needs a restart/);
+    expect((error as { cause?: unknown }).cause).toBeInstanceOf(ConflictError);
+    // A non-allocation change is fine while running.
+    await caller().experiments.update({ ...definition("exp-ab", "t-exp"), seed: (await getDb().experiment.findUniqueOrThrow({ where: { key: "exp-ab" } })).seed, hypothesis: "clarified" });
+    const restarted = await caller().experiments.restart({ experiment: { ...reweighted, seed: (await getDb().experiment.findUniqueOrThrow({ where: { key: "exp-ab" } })).seed }, reason: "more traffic to treatment" });
+    expect(restarted.phase).toBe(2);
+    expect(restarted.phases.map((p) => [p.phase, p.endedAt !== null])).toEqual([[1, true], [2, false]]);
+    expect(restarted.variants.map((v) => v.weight)).toEqual([0.2, 0.8]);
+    const audit = await getDb().auditLog.findMany({ where: { entityType: "experiment", entityId: restarted.id }, orderBy: { id: "asc" }, select: { action: true } });
+    expect(audit.map((a) => a.action)).toEqual(["experiment.create", "experiment.start", "experiment.update", "experiment.restart"]);
+    await servingState().surfaces.refresh();
+    expect((await rerank(request("t-exp", "someone"))).variant?.phase).toBe(2);
+  });
+
+  it("names invalid definitions", async () => {
+    const bad = { ...definition("exp-bad", "t-exp"), variants: [{ key: "a", name: "a", weight: 0.6, isControl: true, modelAlias: "production" }, { key: "a", name: "b", weight: 0.6, modelAlias: "nope" }] };
+    await expect(caller().experiments.create(bad as ExperimentInput)).rejects.toThrow(/variants\[1\]\.key: "a" is used by another variant.*variants: weights sum to 1\.200, not 1/);
+    await expect(caller().experiments.create(definition("exp-bad2", "t-exp", { variants: [{ key: "a", name: "a", weight: 0.5, isControl: true, modelAlias: "nope", constraintOverrides: {} }, { key: "b", name: "b", weight: 0.5, isControl: false, modelAlias: "production", constraintOverrides: {} }] }))).rejects.toThrow('variants[0].modelAlias: the surface\'s model has no alias "nope"');
+  });
+});
+
+describe("shipping", () => {
+  it("moves the winning variant's model to production, audited", async () => {
+    const db = getDb();
+    const model = await db.model.findUniqueOrThrow({ where: { name: "search-ranker" }, include: { aliases: true, versions: true } });
+    const v1 = model.versions.find((v) => v.version === 1)!;
+    await caller().experiments.create(definition("exp-ship", "t-exp-ship"));
+    await caller().experiments.start({ key: "exp-ship" });
+    const shipped = await caller().experiments.ship({ key: "exp-ship", variant: "control" });
+    expect(shipped.status).toBe("shipped");
+    const production = await db.modelAlias.findUniqueOrThrow({ where: { modelId_name: { modelId: model.id, name: "production" } } });
+    expect(production.versionId).toBe(v1.id);
+    const move = await db.auditLog.findFirstOrThrow({ where: { action: "model.alias.set", entityId: model.id }, orderBy: { id: "desc" } });
+    expect(move.reason).toBe("shipped from experiment exp-ship, variant control");
+    // Put production back for the other test files.
+    await caller().models.setAlias({ versionId: model.versions.find((v) => v.version === 2)!.id, alias: "production", reason: "test cleanup" });
+  });
+});
+
+describe("an interleaving experiment", () => {
+  it("serves one interleaved list with each item credited to a ranker", async () => {
+    await caller().experiments.create(definition("exp-il", "t-exp-il", { kind: "interleaving" }));
+    await caller().experiments.start({ key: "exp-il" });
+    await servingState().surfaces.refresh();
+    const response = await rerank(request("t-exp-il", "il-user"));
+    expect(response.variant).toEqual({ experiment: "exp-il", key: "interleaved", phase: 1 });
+    const credits = response.items.map((i) => i.reasons.find((r) => r.startsWith("interleaving:")));
+    expect(credits.every((c) => c === "interleaving:control" || c === "interleaving:treatment")).toBe(true);
+    expect(new Set(response.items.map((i) => i.id)).size).toBe(10);
+  });
+});

@@ -1,0 +1,60 @@
+import { z } from "zod";
+import { constraintConfigSchema } from "../surfaces/constraints.schema";
+
+// What a product manager defines. Allocation fields (variants and weights, coverage, namespace,
+// hash attribute and version, seed, targeting) are locked while an experiment runs: changing them
+// needs a restart, which opens a new analysis phase.
+
+export const METRICS = ["ctr", "conversion", "revenue_per_session", "ndcg", "mrr", "latency_p95", "fallback_rate"] as const;
+
+const targetingRule = z.strictObject({
+  attribute: z.string().min(1).max(64),
+  op: z.enum(["eq", "neq", "in", "nin", "gt", "gte", "lt", "lte", "exists", "regex"]),
+  value: z.unknown().optional(),
+});
+
+const variant = z.strictObject({
+  key: z.string().regex(/^[a-z0-9_-]{1,32}$/, "lower-case letters, digits, '_' or '-'"),
+  name: z.string().min(1).max(100),
+  weight: z.number().min(0).max(1),
+  isControl: z.boolean().default(false),
+  modelAlias: z.string().min(1).max(32).optional(),
+  modelVersionId: z.string().min(1).optional(),
+  constraintOverrides: constraintConfigSchema.default({}),
+});
+
+export const experimentInputSchema = z
+  .strictObject({
+    key: z.string().regex(/^[a-z0-9][a-z0-9_-]{1,62}$/, "lower-case letters, digits, '_' or '-', 2–63 characters"),
+    name: z.string().min(1).max(200),
+    surface: z.string().min(1).max(100),
+    kind: z.enum(["ab", "interleaving"]).default("ab"),
+    hypothesis: z.string().max(5000).default(""),
+    owner: z.string().min(1).max(200),
+    hashAttribute: z.enum(["userKey", "sessionKey"]).default("userKey"),
+    hashVersion: z.union([z.literal(1), z.literal(2)]).default(2),
+    seed: z.string().min(1).max(100).optional(),
+    coverage: z.number().min(0).max(1).default(1),
+    namespace: z.strictObject({ id: z.string().min(1).max(64), start: z.number().min(0).max(1), end: z.number().min(0).max(1) }).refine((n) => n.start < n.end, "start must be below end").nullable().optional(),
+    targeting: z.array(targetingRule).max(20).default([]),
+    variants: z.array(variant).min(2, "an experiment needs at least two variants").max(8),
+    primaryMetric: z.enum(METRICS).default("ctr"),
+    secondaryMetrics: z.array(z.enum(METRICS)).default([]),
+    guardrails: z.array(z.strictObject({ metric: z.enum(METRICS), direction: z.enum(["increase", "decrease"]), threshold: z.number() })).default([]),
+    minDetectableEffect: z.number().positive().max(10).nullable().optional(),
+    analysisMode: z.enum(["sequential", "fixed"]).default("sequential"),
+  })
+  .superRefine((e, ctx) => {
+    const keys = new Set<string>();
+    e.variants.forEach((v, i) => {
+      if (keys.has(v.key)) ctx.addIssue({ code: "custom", path: ["variants", i, "key"], message: `"${v.key}" is used by another variant` });
+      keys.add(v.key);
+      if (!v.modelAlias && !v.modelVersionId) ctx.addIssue({ code: "custom", path: ["variants", i, "modelAlias"], message: "a variant needs a model alias or a model version" });
+    });
+    const total = e.variants.reduce((s, v) => s + v.weight, 0);
+    if (Math.abs(total - 1) > 0.001) ctx.addIssue({ code: "custom", path: ["variants"], message: `weights sum to ${total.toFixed(3)}, not 1` });
+    if (e.variants.filter((v) => v.isControl).length !== 1) ctx.addIssue({ code: "custom", path: ["variants"], message: "exactly one variant must be the control" });
+    if (e.kind === "interleaving" && e.variants.length !== 2) ctx.addIssue({ code: "custom", path: ["variants"], message: "an interleaving experiment compares exactly two variants" });
+  });
+
+export type ExperimentInput = z.infer<typeof experimentInputSchema>;
