@@ -15,6 +15,7 @@ interface ServedRequest {
   surface: string;
   userKey: string | null;
   experimentKey: string | null;
+  experimentPhase: number | null;
   variantKey: string | null;
   positions: Map<string, number>;
 }
@@ -32,16 +33,18 @@ async function findRequest(requestId: string): Promise<ServedRequest | null> {
   if (recent) {
     const r = recent.response;
     return {
-      ts: recent.ts, surface: r.surface, userKey: recent.userKey, experimentKey: r.variant?.experiment ?? null, variantKey: r.variant?.key ?? null,
+      ts: recent.ts, surface: r.surface, userKey: recent.userKey, experimentKey: r.variant?.experiment ?? null,
+      experimentPhase: r.variant?.phase ?? null, variantKey: r.variant?.key ?? null,
       positions: new Map(r.items.map((i) => [i.id, i.position])),
     };
   }
-  const rows = await getDb().$queryRaw<Array<{ ts: Date; surface: string; user_key: string | null; experiment_key: string | null; variant_key: string | null; served: Array<{ id: string; position: number }> }>>`
-    SELECT ts, surface, user_key, experiment_key, variant_key, served FROM rerank_requests WHERE request_id = ${requestId} ORDER BY ts LIMIT 1`;
+  const rows = await getDb().$queryRaw<Array<{ ts: Date; surface: string; user_key: string | null; experiment_key: string | null; experiment_phase: number | null; variant_key: string | null; served: Array<{ id: string; position: number }> }>>`
+    SELECT ts, surface, coalesce(user_key, session_key) AS user_key, experiment_key, experiment_phase, variant_key, served
+    FROM rerank_requests WHERE request_id = ${requestId} ORDER BY ts LIMIT 1`;
   const row = rows[0];
   if (!row) return null;
   return {
-    ts: row.ts, surface: row.surface, userKey: row.user_key, experimentKey: row.experiment_key, variantKey: row.variant_key,
+    ts: row.ts, surface: row.surface, userKey: row.user_key, experimentKey: row.experiment_key, experimentPhase: row.experiment_phase, variantKey: row.variant_key,
     positions: new Map(row.served.map((i) => [i.id, i.position])),
   };
 }
@@ -76,7 +79,8 @@ export async function recordOutcomes(batch: OutcomeBatch): Promise<RecordResult>
     rows.push({
       eventId: event.eventId, requestTs: request!.ts, requestId: event.requestId, ts: event.ts ? new Date(event.ts) : new Date(),
       surface: request!.surface, type: event.type, itemId: event.itemId, position: request!.positions.get(event.itemId) ?? null,
-      revenue: event.revenue ?? null, userKey: request!.userKey, experimentKey: request!.experimentKey, variantKey: request!.variantKey,
+      revenue: event.revenue ?? null, userKey: request!.userKey, experimentKey: request!.experimentKey, experimentPhase: request!.experimentPhase,
+      variantKey: request!.variantKey,
     });
   });
   if (rows.length === 0 && result.rejected.length > 0) {

@@ -107,6 +107,38 @@ describe("an A/B experiment", () => {
   });
 });
 
+describe("results", () => {
+  it("aggregate the logged requests and events per variant, incrementally, with statistics", async () => {
+    const tag = `res-${Date.now()}`;
+    const served = [];
+    for (let u = 0; u < 120; u++) served.push(await rerank({ ...request("t-exp", `${tag}-u${u}`), requestId: `${tag}-${u}` }));
+    // Everyone sees the top 5; treatment users click the first item, control users only every other one.
+    const events = served.flatMap((r, u) => [
+      ...r.items.slice(0, 5).map((item) => ({ eventId: `${r.requestId}-imp-${item.position}`, requestId: r.requestId, type: "impression" as const, itemId: item.id, position: item.position })),
+      ...(r.variant!.key === "treatment" || u % 2 === 0 ? [{ eventId: `${r.requestId}-click`, requestId: r.requestId, type: "click" as const, itemId: r.items[0]!.id, position: 1 }] : []),
+    ]);
+    for (let i = 0; i < events.length; i += 500) await caller().events.record({ events: events.slice(i, i + 500) });
+    await caller().events.record({ events: events.slice(0, 50) }); // replays change nothing
+    await telemetry().requests.flush();
+    await telemetry().events.flush();
+
+    const results = await caller().experiments.results({ key: "exp-ab" });
+    const phase = results.experiment.phase;
+    const units = await getDb().experimentUnitStat.findMany({ where: { phase, unitKey: { startsWith: tag } } });
+    expect(units).toHaveLength(120);
+    expect(units.every((u) => u.requests === 1 && u.impressions === 5)).toBe(true);
+    const ctr = results.metrics.find((m) => m.metric === "ctr")!;
+    const byKey = Object.fromEntries(ctr.variants.map((v) => [v.key, v.value]));
+    expect(byKey.treatment).toBeGreaterThan(byKey.control!);
+    expect(ctr.comparisons[0]!.effect.relative.estimate).toBeGreaterThan(0);
+    expect(ctr.comparisons[0]!.effect.absolute.ci[0]).toBeLessThan(ctr.comparisons[0]!.effect.absolute.ci[1]);
+    expect(results.variants.reduce((s, v) => s + v.units, 0)).toBeGreaterThanOrEqual(120);
+    expect(results.srm).not.toBeNull();
+    expect(results.summary.length).toBeGreaterThan(20);
+    expect(results.metrics.find((m) => m.metric === "mrr")!.variants.find((v) => v.key === "treatment")!.value).toBe(1);
+  });
+});
+
 describe("shipping", () => {
   it("moves the winning variant's model to production, audited", async () => {
     const db = getDb();
@@ -132,8 +164,20 @@ describe("an interleaving experiment", () => {
     await servingState().surfaces.refresh();
     const response = await rerank(request("t-exp-il", "il-user"));
     expect(response.variant).toEqual({ experiment: "exp-il", key: "interleaved", phase: 1 });
-    const credits = response.items.map((i) => i.reasons.find((r) => r.startsWith("interleaving:")));
+    const credits = response.items.map((i) => i.reasons.find((r) => r.startsWith("interleaving:") && r !== "interleaving:competitive"));
     expect(credits.every((c) => c === "interleaving:control" || c === "interleaving:treatment")).toBe(true);
+    // Clicks on the treatment's items make it win the interleaved comparison.
+    for (let u = 0; u < 30; u++) {
+      const r = await rerank(request("t-exp-il", `il-${u}`));
+      const mine = r.items.find((i) => i.reasons.includes("interleaving:treatment"))!;
+      await caller().events.record({ events: [{ eventId: `${r.requestId}-c`, requestId: r.requestId, type: "click", itemId: mine.id, position: mine.position }] });
+    }
+    await telemetry().requests.flush();
+    await telemetry().events.flush();
+    const results = await caller().experiments.results({ key: "exp-il" });
+    expect(results.interleaving).toMatchObject({ variantA: "control", variantB: "treatment", winsA: 0, winsB: 30 });
+    expect(results.interleaving!.test!.significant).toBe(true);
+    expect(results.summary).toMatch(/^treatment wins the interleaved comparison/);
     expect(new Set(response.items.map((i) => i.id)).size).toBe(10);
   });
 });

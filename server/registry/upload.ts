@@ -1,6 +1,8 @@
 import type { Db } from "../db/client";
 import { InvalidInputError, NotFoundError } from "../errors";
+import { createRng } from "../domain/random";
 import { describeZodError } from "../validation";
+import { importModel } from "./importModel";
 import { uploadFieldsSchema } from "./schema";
 import { createVersion, maxModelBytes } from "./versions";
 
@@ -22,9 +24,18 @@ function parseJsonField(fields: Record<string, string>, name: string): unknown {
   }
 }
 
-export async function uploadVersion(db: Db, modelName: string, form: UploadForm, actor: string, importers?: {
-  convert(kind: "lightgbm" | "xgboost", content: string, featureCount: number): Promise<{ onnx: Uint8Array; metadata: Record<string, unknown> }>;
-}) {
+/**
+ * Rows the converted model is checked on: zeros, then seeded uniform values in [0, 1] and a spread
+ * beyond it, so that splits on both sides of typical thresholds are exercised.
+ */
+function sampleRows(featureCount: number, rows = 64): Float32Array {
+  const rng = createRng(featureCount);
+  const data = new Float32Array(rows * featureCount);
+  for (let i = featureCount; i < data.length; i++) data[i] = i % 7 === 0 ? rng.normal() * 10 : rng.next();
+  return data;
+}
+
+export async function uploadVersion(db: Db, modelName: string, form: UploadForm, actor: string) {
   const model = await db.model.findUnique({ where: { name: modelName }, select: { id: true } });
   if (!model) throw new NotFoundError("model", modelName);
   if (!form.file) throw new InvalidInputError("file", "no file was attached");
@@ -49,11 +60,14 @@ export async function uploadVersion(db: Db, modelName: string, form: UploadForm,
   let bytes = new Uint8Array(await form.file.arrayBuffer());
   let metadata: Record<string, unknown> = { ...input.metadata, fileName: form.file.name };
   if (input.format !== "onnx") {
-    if (!importers) throw new InvalidInputError("format", `${input.format} import is not available`);
     if (bytes.length === 0) throw new InvalidInputError("file", "the file is empty");
-    const converted = await importers.convert(input.format, new TextDecoder().decode(bytes), input.featureSpec.length);
+    const rows = 64;
+    const converted = await importModel(input.format, new TextDecoder().decode(bytes), (features) => sampleRows(features, rows), rows);
+    if (converted.numFeatures !== input.featureSpec.length) {
+      throw new InvalidInputError("featureSpec", `the ${input.format} model takes ${converted.numFeatures} features but the feature spec declares ${input.featureSpec.length}`);
+    }
     bytes = new Uint8Array(converted.onnx);
-    metadata = { ...metadata, ...converted.metadata };
+    metadata = { ...metadata, importedFrom: input.format, objective: converted.objective, nativeFeatureNames: converted.featureNames.slice(0, 50), conversionMaxAbsDiff: converted.maxAbsDiff };
   }
   return createVersion(db, {
     modelId: model.id, bytes, featureSpec: input.featureSpec, source: input.format === "onnx" ? "upload" : input.format,

@@ -83,7 +83,9 @@ export async function rerank(request: RerankRequest): Promise<RerankResponse> {
       items: merged.ids.map((id, i) => {
         const item = byId.get(id)!;
         const team = merged.teams[i]!;
-        return { ...item, reasons: [...item.reasons, `interleaving:${team === "A" ? a!.key : b!.key}`] };
+        // The first item also records whether the two rankings differed (only those requests can discriminate).
+        const extra = i === 0 && merged.competitive ? ["interleaving:competitive"] : [];
+        return { ...item, reasons: [...item.reasons, `interleaving:${team === "A" ? a!.key : b!.key}`, ...extra] };
       }),
     };
     scored = { ...left.scored, fallbackReason: left.scored.fallbackReason ?? right.scored.fallbackReason };
@@ -121,7 +123,7 @@ export async function rerank(request: RerankRequest): Promise<RerankResponse> {
     },
   };
   const ts = new Date();
-  state.recent.set(requestId, { response, ts, userKey: request.userKey ?? null });
+  state.recent.set(requestId, { response, ts, userKey: request.userKey ?? request.sessionKey ?? null });
   record(request, response, ts);
   return response;
 }

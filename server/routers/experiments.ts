@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { experimentResults } from "../experiments/results";
 import { experimentInputSchema } from "../experiments/schema";
 import {
   createExperiment, getExperiment, listExperiments, restartExperiment, shipExperiment, startExperiment, stopExperiment, updateExperiment,
@@ -10,6 +11,7 @@ const byKey = z.strictObject({ key: z.string().min(1).max(63) });
 export const experimentsRouter = router({
   list: publicProcedure.query(({ ctx }) => listExperiments(ctx.db)),
   get: publicProcedure.input(byKey).query(({ ctx, input }) => getExperiment(ctx.db, input.key)),
+  results: publicProcedure.input(byKey).query(({ ctx, input }) => experimentResults(ctx.db, input.key)),
   create: publicProcedure.input(experimentInputSchema).mutation(({ ctx, input }) => createExperiment(ctx.db, input, ctx.actor)),
   update: publicProcedure.input(experimentInputSchema).mutation(({ ctx, input }) => updateExperiment(ctx.db, input.key, input, ctx.actor)),
   start: publicProcedure.input(byKey).mutation(({ ctx, input }) => startExperiment(ctx.db, input.key, ctx.actor)),

@@ -57,7 +57,7 @@ describe("request log writer across a database outage", () => {
   function event(i: number): OutcomeEventRow {
     return {
       eventId: `${runId}e${i}`, requestTs, requestId: `${runId}${i}`, ts: new Date(), surface: "search", type: i % 5 === 0 ? "purchase" : "click",
-      itemId: `item-${i}`, position: 1, revenue: i % 5 === 0 ? 19.99 : null, userKey: null, experimentKey: null, variantKey: null,
+      itemId: `item-${i}`, position: 1, revenue: i % 5 === 0 ? 19.99 : null, userKey: null, experimentKey: null, experimentPhase: null, variantKey: null,
     };
   }
 

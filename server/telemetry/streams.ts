@@ -44,6 +44,7 @@ export interface OutcomeEventRow {
   revenue: number | null;
   userKey: string | null;
   experimentKey: string | null;
+  experimentPhase: number | null;
   variantKey: string | null;
 }
 
@@ -54,14 +55,30 @@ export function requestLogSink(pool: pg.Pool): BatchSink<RequestLogRow> {
     async write(rows) {
       const col = <K extends keyof RequestLogRow>(k: K) => rows.map((r) => r[k]);
       await pool.query(
-        `INSERT INTO rerank_requests (request_id, ts, surface, user_key, session_key, context, experiment_key, experiment_phase,
+        `WITH ins AS (INSERT INTO rerank_requests (request_id, ts, surface, user_key, session_key, context, experiment_key, experiment_phase,
            variant_key, exposed, model_version_id, fallback_used, fallback_reason, candidate_count, top_k, served, timings,
            latency_ms, defaulted_features)
          SELECT a, b, c, d, e, f::jsonb, g, h, i, j, k, l, m, n, o, p::jsonb, q::jsonb, r, s
          FROM unnest($1::text[], $2::timestamptz[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::int[],
            $9::text[], $10::bool[], $11::text[], $12::bool[], $13::text[], $14::int[], $15::int[], $16::text[], $17::text[],
            $18::float8[], $19::int[]) AS x(a, b, c, d, e, f, g, h, i, j, k, l, m, n, o, p, q, r, s)
-         ON CONFLICT DO NOTHING`,
+         ON CONFLICT DO NOTHING
+         RETURNING request_id, ts, coalesce(user_key, session_key) AS unit_key, experiment_key, experiment_phase, variant_key,
+           fallback_used, latency_ms),
+         exp AS (SELECT e.id, i.* FROM ins i JOIN experiments e ON e.key = i.experiment_key WHERE i.experiment_phase IS NOT NULL),
+         units AS (
+           INSERT INTO experiment_unit_stats (experiment_id, phase, variant_key, unit_key, requests, first_seen_at, last_seen_at)
+           SELECT id, experiment_phase, min(variant_key), unit_key, count(*), min(ts), max(ts) FROM exp WHERE unit_key IS NOT NULL
+           GROUP BY id, experiment_phase, unit_key
+           ON CONFLICT (experiment_id, phase, unit_key) DO UPDATE SET requests = experiment_unit_stats.requests + EXCLUDED.requests,
+             first_seen_at = least(experiment_unit_stats.first_seen_at, EXCLUDED.first_seen_at),
+             last_seen_at = greatest(experiment_unit_stats.last_seen_at, EXCLUDED.last_seen_at)
+           RETURNING 1)
+         INSERT INTO experiment_hourly_stats (experiment_id, phase, variant_key, hour, requests, fallbacks, latency_ms_sum)
+         SELECT id, experiment_phase, variant_key, date_trunc('hour', ts), count(*), count(*) FILTER (WHERE fallback_used), sum(latency_ms)
+         FROM exp GROUP BY id, experiment_phase, variant_key, date_trunc('hour', ts)
+         ON CONFLICT (experiment_id, phase, variant_key, hour) DO UPDATE SET requests = experiment_hourly_stats.requests + EXCLUDED.requests,
+           fallbacks = experiment_hourly_stats.fallbacks + EXCLUDED.fallbacks, latency_ms_sum = experiment_hourly_stats.latency_ms_sum + EXCLUDED.latency_ms_sum`,
         [
           col("requestId"), col("ts"), col("surface"), col("userKey"), col("sessionKey"), rows.map((r) => json(r.context)),
           col("experimentKey"), col("experimentPhase"), col("variantKey"), col("exposed"), col("modelVersionId"), col("fallbackUsed"),
@@ -77,16 +94,35 @@ export function outcomeEventSink(pool: pg.Pool): BatchSink<OutcomeEventRow> {
   return {
     async write(rows) {
       const col = <K extends keyof OutcomeEventRow>(k: K) => rows.map((r) => r[k]);
+      // Only events actually inserted (not replays) update the experiment rollups, in the same statement.
       await pool.query(
-        `INSERT INTO outcome_events (event_id, request_ts, request_id, ts, surface, type, item_id, position, revenue, user_key,
-           experiment_key, variant_key)
-         SELECT a, b, c, d, e, f::"OutcomeType", g, h, i, j, k, l
+        `WITH ins AS (INSERT INTO outcome_events (event_id, request_ts, request_id, ts, surface, type, item_id, position, revenue, user_key,
+           experiment_key, experiment_phase, variant_key)
+         SELECT a, b, c, d, e, f::"OutcomeType", g, h, i, j, k, m, l
          FROM unnest($1::text[], $2::timestamptz[], $3::text[], $4::timestamptz[], $5::text[], $6::text[], $7::text[], $8::int[],
-           $9::float8[], $10::text[], $11::text[], $12::text[]) AS x(a, b, c, d, e, f, g, h, i, j, k, l)
-         ON CONFLICT DO NOTHING`,
+           $9::float8[], $10::text[], $11::text[], $12::text[], $13::int[]) AS x(a, b, c, d, e, f, g, h, i, j, k, l, m)
+         ON CONFLICT DO NOTHING
+         RETURNING request_ts, user_key, experiment_key, experiment_phase, variant_key, type, revenue),
+         exp AS (SELECT e.id, i.* FROM ins i JOIN experiments e ON e.key = i.experiment_key WHERE i.experiment_phase IS NOT NULL),
+         units AS (
+           INSERT INTO experiment_unit_stats (experiment_id, phase, variant_key, unit_key, impressions, clicks, add_to_carts, purchases, revenue, first_seen_at, last_seen_at)
+           SELECT id, experiment_phase, min(variant_key), user_key, count(*) FILTER (WHERE type = 'impression'), count(*) FILTER (WHERE type = 'click'),
+             count(*) FILTER (WHERE type = 'add_to_cart'), count(*) FILTER (WHERE type = 'purchase'), coalesce(sum(revenue), 0), min(request_ts), max(request_ts)
+           FROM exp WHERE user_key IS NOT NULL GROUP BY id, experiment_phase, user_key
+           ON CONFLICT (experiment_id, phase, unit_key) DO UPDATE SET impressions = experiment_unit_stats.impressions + EXCLUDED.impressions,
+             clicks = experiment_unit_stats.clicks + EXCLUDED.clicks, add_to_carts = experiment_unit_stats.add_to_carts + EXCLUDED.add_to_carts,
+             purchases = experiment_unit_stats.purchases + EXCLUDED.purchases, revenue = experiment_unit_stats.revenue + EXCLUDED.revenue
+           RETURNING 1)
+         INSERT INTO experiment_hourly_stats (experiment_id, phase, variant_key, hour, impressions, clicks, purchases, revenue)
+         SELECT id, experiment_phase, variant_key, date_trunc('hour', request_ts), count(*) FILTER (WHERE type = 'impression'),
+           count(*) FILTER (WHERE type = 'click'), count(*) FILTER (WHERE type = 'purchase'), coalesce(sum(revenue), 0)
+         FROM exp GROUP BY id, experiment_phase, variant_key, date_trunc('hour', request_ts)
+         ON CONFLICT (experiment_id, phase, variant_key, hour) DO UPDATE SET impressions = experiment_hourly_stats.impressions + EXCLUDED.impressions,
+           clicks = experiment_hourly_stats.clicks + EXCLUDED.clicks, purchases = experiment_hourly_stats.purchases + EXCLUDED.purchases,
+           revenue = experiment_hourly_stats.revenue + EXCLUDED.revenue`,
         [
           col("eventId"), col("requestTs"), col("requestId"), col("ts"), col("surface"), col("type"), col("itemId"), col("position"),
-          col("revenue"), col("userKey"), col("experimentKey"), col("variantKey"),
+          col("revenue"), col("userKey"), col("experimentKey"), col("variantKey"), col("experimentPhase"),
         ],
       );
     },

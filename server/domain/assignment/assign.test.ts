@@ -168,6 +168,11 @@ describe("stickiness", () => {
     expect(assignVariant(d, { userKey: "u2", sessionKey: "s1", attributes: {} })).toEqual(a);
   });
 
+  it("hashes a numeric key from an untyped caller as its text, like GrowthBook", () => {
+    const numeric = { userKey: 42, attributes: {} } as unknown as AssignmentContext;
+    expect(assignVariant(def(), numeric)).toEqual(assignVariant(def(), user("42")));
+  });
+
   it("treats a missing or empty hash attribute as no hash attribute", () => {
     expect(assignVariant(def(), user(undefined))).toEqual({ experiment: "ranker-v2", inExperiment: false, reason: "no_hash_attribute" });
     expect(reasonOf(assignVariant(def(), user("")))).toBe("no_hash_attribute");

@@ -116,8 +116,10 @@ function prepare(def: ExperimentDefinition): PreparedExperiment {
 /** The variant for this request, checked in GrowthBook's order: hash attribute, namespace, targeting, coverage. */
 export function assignVariant(def: ExperimentDefinition, ctx: AssignmentContext): Assignment {
   const prepared = prepare(def);
-  const hashValue = ctx[def.hashAttribute];
-  if (!hashValue) return { experiment: def.key, inExperiment: false, reason: "no_hash_attribute" };
+  const raw: unknown = ctx[def.hashAttribute];
+  if (!raw) return { experiment: def.key, inExperiment: false, reason: "no_hash_attribute" };
+  // Untyped callers may pass a number; GrowthBook hashes its text, and so do we.
+  const hashValue = typeof raw === "string" ? raw : String(raw);
   if (prepared.namespace && !inNamespace(hashValue, prepared.namespace)) return { experiment: def.key, inExperiment: false, reason: "namespace" };
   if (prepared.condition && !evalCondition(ctx.attributes, prepared.condition)) return { experiment: def.key, inExperiment: false, reason: "targeting" };
 

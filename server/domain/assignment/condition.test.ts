@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { evalCondition, getPath, paddedVersion } from "./condition";
+import { evalCondition, getPath, paddedVersion, type SavedGroup, type SavedGroups } from "./condition";
 import { loadGrowthBookCases } from "./fixtures/cases";
 
 const cases = loadGrowthBookCases();
@@ -14,14 +14,25 @@ describe("evalCondition (GrowthBook conformance)", () => {
 });
 
 describe("evalCondition details", () => {
-  it("treats an $and/$or entry that is not an object as an empty condition", () => {
-    expect(evalCondition({}, { $and: [1] })).toBe(true);
-    expect(evalCondition({}, { $or: [1] })).toBe(true);
+  it("reads malformed sub-conditions as the SDK's Object.entries() does", () => {
+    expect(evalCondition({}, { $and: [1] })).toBe(true); // a number is an empty condition
+    expect(evalCondition({}, { $not: 1 })).toBe(false);
+    expect(evalCondition({ a: [[]] }, { a: { $elemMatch: 0 } })).toBe(true);
+    expect(evalCondition({ 0: "x" }, { $or: ["x"] })).toBe(true); // a string is its characters by index
+    expect(evalCondition({}, { $and: [null] })).toBe(false); // the SDK throws here
   });
 
-  it("skips falsy elements in $elemMatch, as the SDKs do", () => {
-    expect(evalCondition({ n: [0] }, { n: { $elemMatch: { $eq: 0 } } })).toBe(false);
-    expect(evalCondition({ n: [1] }, { n: { $elemMatch: { $eq: 1 } } })).toBe(true);
+  it("tests falsy elements in $elemMatch but skips null ones", () => {
+    expect(evalCondition({ n: [0] }, { n: { $elemMatch: { $eq: 0 } } })).toBe(true);
+    expect(evalCondition({ n: [null] }, { n: { $elemMatch: { $eq: null } } })).toBe(false);
+  });
+
+  it("never throws: an attribute that cannot be coerced fails the condition", () => {
+    const bare = Object.create(null) as Record<string, unknown>;
+    expect(evalCondition({ a: bare }, { a: "x" })).toBe(false);
+    expect(evalCondition({ a: bare }, { a: { $gt: 1 } })).toBe(false);
+    // …except under $regex, where the SDK itself catches, so $not still flips it.
+    expect(evalCondition({ a: bare }, { $not: { a: { $regex: "x" } } })).toBe(true);
   });
 
   it("stays correct when the same regex is reused and after an invalid one", () => {
@@ -33,6 +44,40 @@ describe("evalCondition details", () => {
 
   it("does not read saved groups from the prototype chain", () => {
     expect(evalCondition({ id: 1 }, { id: { $inGroup: "constructor" } }, {})).toBe(false);
+  });
+});
+
+describe("saved groups", () => {
+  const groups: SavedGroups = {
+    legacy: ["u1", "u2"],
+    staff: { type: "list", attributeKey: "email", values: ["a@x.io"] },
+    german: { type: "condition", condition: { country: "DE" } },
+    loop: { type: "condition", condition: { $savedGroup: { id: "loop" } } },
+    broken: { type: "list", values: "u1" } as unknown as SavedGroup,
+  };
+
+  it("reads bare and typed lists with $inGroup / $notInGroup", () => {
+    expect(evalCondition({ id: "u1" }, { id: { $inGroup: "legacy" } }, groups)).toBe(true);
+    expect(evalCondition({ email: "a@x.io" }, { email: { $inGroup: "staff" } }, groups)).toBe(true);
+    expect(evalCondition({ id: "u3" }, { id: { $notInGroup: "legacy" } }, groups)).toBe(true);
+    expect(evalCondition({ id: "u3" }, { id: { $notInGroup: "unknown" } }, groups)).toBe(true);
+  });
+
+  it("fails both $inGroup and $notInGroup on a malformed or condition group", () => {
+    for (const id of ["broken", "german"]) {
+      expect(evalCondition({ id: "u1" }, { id: { $inGroup: id } }, groups)).toBe(false);
+      expect(evalCondition({ id: "u1" }, { id: { $notInGroup: id } }, groups)).toBe(false);
+    }
+  });
+
+  it("resolves $savedGroup references to lists and conditions, and stops self-reference", () => {
+    expect(evalCondition({ email: "a@x.io" }, { $savedGroup: { id: "staff" } }, groups)).toBe(true);
+    expect(evalCondition({ login: "a@x.io" }, { $savedGroup: { id: "staff", attributeKey: "login" } }, groups)).toBe(true);
+    expect(evalCondition({ country: "DE" }, { $savedGroup: { id: "german" } }, groups)).toBe(true);
+    expect(evalCondition({ country: "FR" }, { $savedGroup: { id: "german" } }, groups)).toBe(false);
+    expect(evalCondition({}, { $savedGroup: { id: "loop" } }, groups)).toBe(false);
+    expect(evalCondition({ id: "u1" }, { $savedGroup: { id: "legacy" } }, groups)).toBe(false); // a bare list has no attribute
+    expect(evalCondition({}, { $savedGroup: { id: "unknown" } }, groups)).toBe(false);
   });
 });
 

@@ -1,71 +1,130 @@
 // GrowthBook targeting conditions: a Mongo-style query over a user's attributes. This follows the
-// SDKs' evaluation rule for rule, including their loose JavaScript coercions ("8" > 5, a string
-// condition matching `value + ""`), because an experiment must target the same users here as in
-// any GrowthBook SDK. The conformance cases in fixtures/growthbook-cases.json pin the behaviour.
+// JavaScript SDK (@growthbook/growthbook 1.8.0) rule for rule, including its loose JavaScript
+// coercions ("8" > 5, a string condition matching `value + ""`), because an experiment must target
+// the same users here as in GrowthBook. fixtures/growthbook-cases.json pins the behaviour.
 
-/** A condition: keys are attribute paths ("a.b.c") or the logical operators $and/$or/$nor/$not. */
+/** A condition: keys are attribute paths ("a.b.c") or the operators $and/$or/$nor/$not/$savedGroup. */
 export type Condition = { readonly [pathOrOperator: string]: unknown };
 
-/** Saved groups by id: lists of attribute values that `$inGroup` / `$notInGroup` test against. */
-export type SavedGroups = { readonly [groupId: string]: readonly unknown[] };
+/**
+ * A saved group: a bare list of values (the original format), a list bound to an attribute, or a
+ * reusable condition. `$inGroup`/`$notInGroup` take lists; `$savedGroup` takes any of them.
+ */
+export type SavedGroup =
+  | readonly unknown[]
+  | { readonly type: "list"; readonly attributeKey?: string; readonly values: readonly unknown[] }
+  | { readonly type: "condition"; readonly condition: Condition };
+
+export type SavedGroups = { readonly [groupId: string]: SavedGroup };
+
+/** Saved-group ids being resolved on this path, to stop a group that refers to itself. */
+type Visiting = ReadonlySet<string> | null;
 
 const NO_GROUPS: SavedGroups = {};
 
 /**
  * True when `attributes` satisfy `condition`. An empty condition matches everyone. Never throws:
- * where the SDKs would throw (an attribute JavaScript cannot coerce, such as an object without a
+ * where the SDK would throw (an attribute JavaScript cannot coerce, such as an object without a
  * prototype), the condition fails, so one odd request cannot break assignment.
  */
 export function evalCondition(attributes: unknown, condition: Condition, savedGroups: SavedGroups = NO_GROUPS): boolean {
   try {
-    return evaluate(attributes, condition, savedGroups);
+    return evaluate(attributes, condition, savedGroups, null);
   } catch {
     return false;
   }
 }
 
-function evaluate(attributes: unknown, condition: Condition, savedGroups: SavedGroups): boolean {
+function evaluate(attributes: unknown, condition: Condition, groups: SavedGroups, visiting: Visiting): boolean {
   // for..in with an own-key check walks the keys without allocating an array: this runs per request.
   for (const key in condition) {
     if (!Object.hasOwn(condition, key)) continue;
     const arg = condition[key];
     switch (key) {
       case "$or":
-        if (!anyMatches(attributes, arg, savedGroups)) return false;
+        if (!anyMatches(attributes, arg, groups, visiting)) return false;
         break;
       case "$nor":
-        if (anyMatches(attributes, arg, savedGroups)) return false;
+        if (anyMatches(attributes, arg, groups, visiting)) return false;
         break;
       case "$and":
-        if (!allMatch(attributes, arg, savedGroups)) return false;
+        if (!allMatch(attributes, arg, groups, visiting)) return false;
         break;
       case "$not":
-        if (isObject(arg) && evaluate(attributes, arg, savedGroups)) return false;
+        if (evaluate(attributes, asCondition(arg), groups, visiting)) return false;
+        break;
+      case "$savedGroup":
+        if (!inSavedGroup(attributes, arg, groups, visiting)) return false;
         break;
       default:
-        if (!matchesValue(arg, getPath(attributes, key), savedGroups, false)) return false;
+        if (!matchesValue(arg, getPath(attributes, key), groups, false, visiting)) return false;
     }
   }
   return true;
 }
 
-// An empty $or passes (so $nor: [] fails), as in the SDKs. A non-object entry acts as an empty
-// condition, which is what the SDKs' Object.entries() makes of it.
-function anyMatches(attributes: unknown, conditions: unknown, savedGroups: SavedGroups): boolean {
+// An empty $or passes (so $nor: [] fails), as in the SDK.
+function anyMatches(attributes: unknown, conditions: unknown, groups: SavedGroups, visiting: Visiting): boolean {
   if (!Array.isArray(conditions) || conditions.length === 0) return true;
-  for (const c of conditions) if (!isObject(c) || evaluate(attributes, c, savedGroups)) return true;
+  for (const c of conditions) if (evaluate(attributes, asCondition(c), groups, visiting)) return true;
   return false;
 }
 
-function allMatch(attributes: unknown, conditions: unknown, savedGroups: SavedGroups): boolean {
+function allMatch(attributes: unknown, conditions: unknown, groups: SavedGroups, visiting: Visiting): boolean {
   if (!Array.isArray(conditions)) return true;
-  for (const c of conditions) if (isObject(c) && !evaluate(attributes, c, savedGroups)) return false;
+  for (const c of conditions) if (!evaluate(attributes, asCondition(c), groups, visiting)) return false;
   return true;
+}
+
+const EMPTY: Condition = {};
+
+// What the SDK's Object.entries() makes of a malformed sub-condition: a string becomes its
+// characters by index, other primitives an empty condition; null throws (caught in evalCondition).
+function asCondition(value: unknown): Condition {
+  if (typeof value === "object" && value !== null) return value as Condition;
+  if (typeof value === "string") return Object.fromEntries(Object.entries(value));
+  if (value === null || value === undefined) throw new TypeError("condition is null");
+  return EMPTY;
+}
+
+function savedGroup(groups: SavedGroups, id: unknown): unknown {
+  const key = String(id);
+  return Object.hasOwn(groups, key) ? groups[key] : undefined;
+}
+
+// `$savedGroup: { id, attributeKey? }`. Anything malformed or unknown matches nobody.
+function inSavedGroup(attributes: unknown, reference: unknown, groups: SavedGroups, visiting: Visiting): boolean {
+  if (!isObject(reference) || Array.isArray(reference)) return false;
+  const { id, attributeKey } = reference;
+  if (typeof id !== "string" || visiting?.has(id)) return false;
+  if (attributeKey !== undefined && typeof attributeKey !== "string") return false;
+  const entry = savedGroup(groups, id);
+  if (!isObject(entry) || Array.isArray(entry)) return false;
+  if (entry.type === "list") {
+    // The reference's attribute overrides the group's own.
+    const path = attributeKey ?? entry.attributeKey;
+    return typeof path === "string" && Array.isArray(entry.values) && isIn(getPath(attributes, path), entry.values, false);
+  }
+  if (entry.type === "condition") {
+    if (!isObject(entry.condition)) return false;
+    return evaluate(attributes, entry.condition, groups, new Set(visiting).add(id));
+  }
+  return false; // a group type newer than this code
+}
+
+// The values behind $inGroup/$notInGroup: an unknown id is an empty list, but a malformed entry
+// or a condition group gives null, which fails both operators (else $notInGroup would pass everyone).
+function groupValues(groups: SavedGroups, id: unknown): readonly unknown[] | null {
+  const entry = savedGroup(groups, id);
+  if (entry === undefined) return [];
+  if (Array.isArray(entry)) return entry;
+  if (isObject(entry) && entry.type === "list") return Array.isArray(entry.values) ? entry.values : null;
+  return null;
 }
 
 /**
  * The value at a dot-separated path, or null when any step is missing. Steps use `in`, like the
- * SDKs, so array properties such as "tags.length" resolve too.
+ * SDK, so array properties such as "tags.length" resolve too.
  */
 export function getPath(attributes: unknown, path: string): unknown {
   let current = attributes;
@@ -97,8 +156,8 @@ function isOperatorObject(value: unknown): value is Record<string, unknown> {
   return keys > 0;
 }
 
-function matchesValue(condition: unknown, actual: unknown, savedGroups: SavedGroups, insensitive: boolean): boolean {
-  // Literals compare with the SDKs' coercions: strings against `actual + ""`, numbers against
+function matchesValue(condition: unknown, actual: unknown, groups: SavedGroups, insensitive: boolean, visiting: Visiting): boolean {
+  // Literals compare with the SDK's coercions: strings against `actual + ""`, numbers against
   // `actual * 1`, booleans by truthiness (except null).
   if (typeof condition === "string") {
     return insensitive ? String(actual).toLowerCase() === condition.toLowerCase() : String(actual) === condition;
@@ -111,14 +170,14 @@ function matchesValue(condition: unknown, actual: unknown, savedGroups: SavedGro
     return isObject(condition) && JSON.stringify(actual) === JSON.stringify(condition);
   }
   for (const op in condition) {
-    if (Object.hasOwn(condition, op) && !matchesOperator(op, actual, condition[op], savedGroups)) return false;
+    if (Object.hasOwn(condition, op) && !matchesOperator(op, actual, condition[op], groups, visiting)) return false;
   }
   return true;
 }
 
-function matchesOperator(op: string, actual: unknown, expected: unknown, savedGroups: SavedGroups): boolean {
+function matchesOperator(op: string, actual: unknown, expected: unknown, groups: SavedGroups, visiting: Visiting): boolean {
   // The relational operators rely on JavaScript's own comparison (with its string/number
-  // coercion) because that is what the SDKs do; the casts only satisfy the type checker.
+  // coercion) because that is what the SDK does; the casts only satisfy the type checker.
   const a = actual as number;
   const e = expected as number;
   switch (op) {
@@ -144,20 +203,24 @@ function matchesOperator(op: string, actual: unknown, expected: unknown, savedGr
       return Array.isArray(expected) && isIn(actual, expected, true);
     case "$nini":
       return Array.isArray(expected) && !isIn(actual, expected, true);
-    case "$inGroup":
-      return isIn(actual, groupMembers(savedGroups, expected), false);
-    case "$notInGroup":
-      return !isIn(actual, groupMembers(savedGroups, expected), false);
+    case "$inGroup": {
+      const values = groupValues(groups, expected);
+      return values !== null && isIn(actual, values, false);
+    }
+    case "$notInGroup": {
+      const values = groupValues(groups, expected);
+      return values !== null && !isIn(actual, values, false);
+    }
     case "$not":
-      return !matchesValue(expected, actual, savedGroups, false);
+      return !matchesValue(expected, actual, groups, false, visiting);
     case "$size":
-      return Array.isArray(actual) && matchesValue(expected, actual.length, savedGroups, false);
+      return Array.isArray(actual) && matchesValue(expected, actual.length, groups, false, visiting);
     case "$elemMatch":
-      return elemMatch(actual, expected, savedGroups);
+      return elemMatch(actual, expected, groups, visiting);
     case "$all":
-      return Array.isArray(expected) && containsAll(actual, expected, savedGroups, false);
+      return Array.isArray(expected) && containsAll(actual, expected, groups, false, visiting);
     case "$alli":
-      return Array.isArray(expected) && containsAll(actual, expected, savedGroups, true);
+      return Array.isArray(expected) && containsAll(actual, expected, groups, true, visiting);
     case "$regex":
       return testRegex(expected, actual, false);
     case "$regexi":
@@ -182,10 +245,6 @@ function matchesOperator(op: string, actual: unknown, expected: unknown, savedGr
   }
 }
 
-function groupMembers(savedGroups: SavedGroups, groupId: unknown): readonly unknown[] {
-  return typeof groupId === "string" && Object.hasOwn(savedGroups, groupId) ? (savedGroups[groupId] ?? []) : [];
-}
-
 const caseFold = (v: unknown) => (typeof v === "string" ? v.toLowerCase() : v);
 
 // An array attribute is "in" the list when any of its elements is (an intersection test).
@@ -198,18 +257,18 @@ function isIn(actual: unknown, expected: readonly unknown[], insensitive: boolea
   return expected.includes(actual);
 }
 
-function containsAll(actual: unknown, expected: readonly unknown[], savedGroups: SavedGroups, insensitive: boolean): boolean {
+function containsAll(actual: unknown, expected: readonly unknown[], groups: SavedGroups, insensitive: boolean, visiting: Visiting): boolean {
   if (!Array.isArray(actual)) return false;
-  return expected.every((x) => actual.some((el) => matchesValue(x, el, savedGroups, insensitive)));
+  return expected.every((x) => actual.some((el) => matchesValue(x, el, groups, insensitive, visiting)));
 }
 
-// Falsy elements (0, "", null) never match, as in the SDKs.
-function elemMatch(actual: unknown, expected: unknown, savedGroups: SavedGroups): boolean {
+// Null and undefined elements are skipped; other falsy ones (0, "", false) are tested.
+function elemMatch(actual: unknown, expected: unknown, groups: SavedGroups, visiting: Visiting): boolean {
   if (!Array.isArray(actual)) return false;
   const operators = isOperatorObject(expected);
   for (const el of actual) {
-    if (!el) continue;
-    if (operators ? matchesValue(expected, el, savedGroups, false) : isObject(expected) && evaluate(el, expected, savedGroups)) return true;
+    if (el === null || el === undefined) continue;
+    if (operators ? matchesValue(expected, el, groups, false, visiting) : evaluate(el, asCondition(expected), groups, visiting)) return true;
   }
   return false;
 }
@@ -232,7 +291,7 @@ function testRegex(pattern: unknown, actual: unknown, insensitive: boolean): boo
   let regex = regexCache.get(cacheKey);
   if (regex === undefined) {
     try {
-      // Escaping bare slashes mirrors the SDKs, which accept patterns written for /…/ literals.
+      // Escaping bare slashes mirrors the SDK, which accepts patterns written for /…/ literals.
       regex = new RegExp(pattern.replace(/([^\\])\//g, "$1\\/"), insensitive ? "i" : undefined);
     } catch {
       regex = null; // an invalid pattern matches nobody
@@ -242,7 +301,7 @@ function testRegex(pattern: unknown, actual: unknown, insensitive: boolean): boo
   }
   if (regex === null) return false;
   // RegExp#test stringifies its argument, so a missing attribute is tested as "null". A value that
-  // cannot be stringified fails only this operator (the SDKs catch here), so a surrounding $not holds.
+  // cannot be stringified fails only this operator (the SDK catches here), so a surrounding $not holds.
   try {
     return regex.test(String(actual));
   } catch {

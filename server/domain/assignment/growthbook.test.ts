@@ -95,11 +95,10 @@ describe("runExperiment beyond the conformance cases", () => {
     expect(runExperiment(exp, { attributes: { id: 0 } }).inExperiment).toBe(false);
   });
 
-  it("reads a dotted hash attribute as a path unless a literal key exists", () => {
-    const nested = runExperiment({ ...exp, hashAttribute: "user.id" }, { attributes: { user: { id: "1" } } });
-    expect(nested.hashValue).toBe("1");
-    const literal = runExperiment({ ...exp, hashAttribute: "user.id" }, { attributes: { "user.id": "2", user: { id: "1" } } });
-    expect(literal.hashValue).toBe("2");
+  it("reads the hash attribute as a top-level key, not a dot-path, as the SDK does", () => {
+    expect(runExperiment({ ...exp, hashAttribute: "user.id" }, { attributes: { user: { id: "1" } } }).inExperiment).toBe(false);
+    expect(runExperiment({ ...exp, hashAttribute: "user.id" }, { attributes: { "user.id": "2" } }).hashValue).toBe("2");
+    expect(runExperiment({ ...exp, hashAttribute: "constructor" }, { attributes: {} }).inExperiment).toBe(false);
   });
 
   it("excludes drafts and stopped experiments, and users for whom include() is false or throws", () => {
@@ -123,6 +122,15 @@ describe("runExperiment beyond the conformance cases", () => {
 
   it("excludes everyone under an unknown hash version", () => {
     expect(runExperiment({ ...exp, hashVersion: 3 }, { attributes: { id: "1" } }).inExperiment).toBe(false);
+  });
+
+  it("hashes a present but empty-looking value ([]) as \"\", as the SDK does", () => {
+    expect(runExperiment(exp, { attributes: { id: [] } }).bucket).toBe(hash("my-test", "", 1));
+  });
+
+  it("does not treat inherited object keys as forced variations or saved groups", () => {
+    const proto = { key: "constructor", variations: ["a", "b"] };
+    expect(runExperiment(proto, { attributes: { id: "1" }, forcedVariations: {} }).hashUsed).toBe(true);
   });
 
   it("ignores a forced variation from the context for another experiment", () => {

@@ -1,14 +1,15 @@
 // GrowthBook's deterministic bucketing and experiment evaluation, reimplemented so that a user
-// lands in the same variation here as in every GrowthBook SDK (verified against GrowthBook's
-// cross-SDK conformance cases, fixtures/growthbook-cases.json, spec 0.8.0).
+// lands in the same variation here as in GrowthBook's SDKs: it passes GrowthBook's cross-SDK
+// conformance cases (fixtures/growthbook-cases.json, spec 0.8.0) and, where those are silent,
+// follows the JavaScript SDK (@growthbook/growthbook 1.8.0).
 //
 // Deliberately left out, because a server-side reranker has no use for them: URL targeting and
 // query-string overrides, sticky bucketing (and with it fallbackAttribute and bucket versions),
 // prerequisite features, tracking callbacks.
 
-import { evalCondition, getPath, type Condition, type SavedGroups } from "./condition";
+import { evalCondition, type Condition, type SavedGroups } from "./condition";
 
-export { evalCondition, type Condition, type SavedGroups } from "./condition";
+export { evalCondition, type Condition, type SavedGroup, type SavedGroups } from "./condition";
 
 /** Half-open bucket range [start, end) within [0, 1). */
 export type VariationRange = readonly [start: number, end: number];
@@ -149,22 +150,24 @@ export function inNamespace(hashValue: string, namespace: Namespace): boolean {
 
 const NO_ATTRIBUTES: { readonly [name: string]: unknown } = {};
 
-// A literal key wins (it may contain dots); otherwise the name is read as a dot-path.
-function attributeValue(attributes: { readonly [name: string]: unknown }, name: string): unknown {
-  if (Object.hasOwn(attributes, name)) return attributes[name];
-  return getPath(attributes, name) ?? "";
-}
-
-// Falsy values (missing, null, "", 0, false) mean "no hash attribute", as in the SDKs.
-function hashValueOf(attributes: { readonly [name: string]: unknown }, name: string): string {
-  const raw = attributeValue(attributes, name);
-  return raw ? String(raw) : "";
+// The hash attribute is a top-level attribute (not a dot-path). Falsy values (missing, null, "",
+// 0, false) mean "no hash attribute" (null), as in the SDK; so does a value that cannot be turned
+// into text (where the SDK would throw). Truthiness is judged on the raw value: [] is present and
+// hashes as "".
+function hashValueOf(attributes: { readonly [name: string]: unknown }, name: string): string | null {
+  const raw = Object.hasOwn(attributes, name) ? attributes[name] : undefined;
+  if (!raw) return null;
+  try {
+    return String(raw);
+  } catch {
+    return null;
+  }
 }
 
 function isFilteredOut(filters: readonly Filter[], attributes: { readonly [name: string]: unknown }): boolean {
   return filters.some((filter) => {
     const value = hashValueOf(attributes, filter.attribute || "id");
-    if (!value) return true;
+    if (value === null) return true;
     const n = hash(filter.seed, value, filter.hashVersion || 2);
     return n === null || chooseVariation(n, filter.ranges) < 0;
   });
@@ -184,12 +187,13 @@ export function runExperiment<T>(experiment: Experiment<T>, context: ExperimentC
   const attributes = context.attributes ?? NO_ATTRIBUTES;
   const hashAttribute = experiment.hashAttribute || "id";
   const hashValue = hashValueOf(attributes, hashAttribute);
+  const hashText = hashValue ?? "";
 
   const result = (variationId: number, hashUsed: boolean, bucket?: number): ExperimentResult<T> => {
     // An out-of-range variation (e.g. a bad forced index) serves the control, not enrolled.
     const valid = variationId >= 0 && variationId < variations.length;
     const id = valid ? variationId : 0;
-    const out: ExperimentResult<T> = { value: variations[id], inExperiment: valid, hashUsed, variationId: id, hashAttribute, hashValue };
+    const out: ExperimentResult<T> = { value: variations[id], inExperiment: valid, hashUsed, variationId: id, hashAttribute, hashValue: hashText };
     if (bucket !== undefined) out.bucket = bucket;
     return out;
   };
@@ -202,7 +206,7 @@ export function runExperiment<T>(experiment: Experiment<T>, context: ExperimentC
   if (forced && Object.hasOwn(forced, key)) return result(forced[key] ?? -1, false);
 
   if (experiment.status === "draft" || experiment.active === false) return notIn();
-  if (!hashValue) return notIn();
+  if (hashValue === null) return notIn();
 
   if (experiment.filters) {
     if (isFilteredOut(experiment.filters, attributes)) return notIn();

@@ -17,8 +17,9 @@ import { buildTree, ModelImportError, type NativeNode } from "./treeShape";
 //   2.x on) and turned into the margin by the objective's link: logit for logistic objectives, log
 //   for count/gamma/tweedie/survival, identity otherwise. Ranking objectives (rank:ndcg,
 //   rank:pairwise, rank:map) have the identity link, so the margin is base_score + Σ leaves with
-//   base_score as written (0.5 unless set); it shifts every document of a query equally and so
-//   never changes an ordering, but it is kept so imported scores equal XGBoost's own.
+//   base_score as written (0.5 by default in 1.x; later versions may fit it). It shifts every
+//   document of a query equally and so never changes an ordering, but it is kept so imported
+//   scores equal XGBoost's own.
 
 export interface XgboostTree {
   left: number[];

@@ -180,9 +180,11 @@ describe("treeEnsembleOnnx", () => {
     expect(Array.from(await scoreWithOnnx(treeEnsembleOnnx(empty), new Float32Array(4), 2))).toEqual([0.5, 0.5]);
   });
 
-  it("refuses a split on a feature the input does not have", () => {
+  it("refuses a split on a feature the input does not have, or a child that is not there", () => {
     const bad: TreeEnsemble = { trees: [{ nodes: [split(3, 0, 1, 2, false), leaf(0), leaf(1)] }], baseScore: 0, numFeatures: 2, comparison: "<=" };
     expect(() => treeEnsembleOnnx(bad)).toThrow(/feature 3/);
+    const dangling: TreeEnsemble = { trees: [{ nodes: [split(0, 0, 1, 5, false), leaf(0)] }], baseScore: 0, numFeatures: 1, comparison: "<" };
+    expect(() => treeEnsembleOnnx(dangling)).toThrow(/child 5/);
   });
 
   it("matches predictRow on random ensembles within 1e-5 (both comparisons, thresholds off the float32 grid, NaN inputs)", async () => {

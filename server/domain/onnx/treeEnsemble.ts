@@ -55,6 +55,9 @@ export function treeEnsembleOnnx(ensemble: TreeEnsemble, options: TreeEnsembleOn
         if (node.feature < 0 || node.feature >= ensemble.numFeatures) {
           throw new RangeError(`tree ${t} node ${n}: feature ${node.feature} is outside 0..${ensemble.numFeatures - 1}`);
         }
+        for (const child of [node.left, node.right]) {
+          if (!Number.isInteger(child) || child < 0 || child >= tree.nodes.length) throw new RangeError(`tree ${t} node ${n}: child ${child} is outside 0..${tree.nodes.length - 1}`);
+        }
         featureIds.push(node.feature);
         values.push(float32Threshold(node.threshold, ensemble.comparison));
         modes.push(branchMode);

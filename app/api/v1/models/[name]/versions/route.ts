@@ -22,15 +22,11 @@ export async function POST(req: Request, { params }: { params: Promise<{ name: s
   const file = form.get("file");
   const fields = Object.fromEntries([...form.entries()].filter(([, v]) => typeof v === "string")) as Record<string, string>;
   try {
-    const version = await uploadVersion(getDb(), name, { file: file instanceof File ? file : null, fields }, req.headers.get("x-rerank-user") ?? "anonymous", await importers());
+    const version = await uploadVersion(getDb(), name, { file: file instanceof File ? file : null, fields }, req.headers.get("x-rerank-user") ?? "anonymous");
     return Response.json({ id: version.id, model: name, version: version.version, sha256: version.sha256, sizeBytes: version.sizeBytes }, { status: 201 });
   } catch (error) {
     const status = error instanceof InvalidInputError ? 400 : error instanceof NotFoundError ? 404 : error instanceof ConflictError ? 409 : 500;
     if (status === 500) console.error(error);
     return Response.json({ error: { code: status === 400 ? "BAD_REQUEST" : status === 404 ? "NOT_FOUND" : status === 409 ? "CONFLICT" : "INTERNAL", message: (error as Error).message } }, { status });
   }
-}
-
-async function importers() {
-  return undefined;
 }
