@@ -8,6 +8,9 @@ const config: NextConfig = {
   // rerank endpoint CPU on every response (see npm run bench:serving).
   compress: false,
   reactStrictMode: true,
+  // `npm run typecheck` (tsc --noEmit over the whole project, tests included) runs before every
+  // build in `npm test` and CI; the build does not repeat it.
+  typescript: { ignoreBuildErrors: true },
 };
 
 export default config;

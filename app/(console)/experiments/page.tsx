@@ -1,7 +1,8 @@
-import { Badge, Card, Stack, Table, TableScrollContainer, TableTbody, TableTd, TableTh, TableThead, TableTr } from "@mantine/core";
+import { Badge, Button, Card, Group, Stack, Table, TableScrollContainer, TableTbody, TableTd, TableTh, TableThead, TableTr } from "@mantine/core";
 import type { Metadata } from "next";
 import { serverCaller } from "@/server/caller";
 import { EmptyState } from "../../_components/EmptyState";
+import { AnchorLink } from "../../_components/AnchorLink";
 import { PageHeader } from "../../_components/PageHeader";
 
 export const metadata: Metadata = { title: "Experiments" };
@@ -10,14 +11,17 @@ export default async function ExperimentsPage() {
   const experiments = await serverCaller().experiments.list();
   return (
     <Stack>
-      <PageHeader title="Experiments" subtitle="A/B and interleaving experiments over model versions and configs, with honest statistics." />
+      <Group justify="space-between" align="flex-start">
+        <PageHeader title="Experiments" subtitle="A/B and interleaving experiments over model versions and configs, with honest statistics." />
+        <Button component="a" href="/experiments/new">New experiment</Button>
+      </Group>
       {experiments.length === 0 ? (
         <EmptyState
           title="No experiments yet"
           description="Each experiment you define appears here with its surface, status, variants and traffic split; its results page shows CTR, revenue per session, NDCG/MRR and latency per variant with confidence intervals, sample-ratio checks and sequential tests."
           steps={[
             { text: "Register at least two model versions on the Models page (or use the demo models)." },
-            { text: "Create an experiment on a surface, pick the variants and the traffic split, then start it." },
+            { text: "Create an experiment on a surface (New experiment), pick the variants and the traffic split, then start it." },
             { text: "Send traffic, or let the simulator do it:", command: "npm run simulate" },
           ]}
         />
@@ -29,7 +33,7 @@ export default async function ExperimentsPage() {
               <TableTbody>
                 {experiments.map((e) => (
                   <TableTr key={e.id}>
-                    <TableTd>{e.name}</TableTd><TableTd>{e.surface.key}</TableTd><TableTd>{e.kind}</TableTd>
+                    <TableTd><AnchorLink href={`/experiments/${e.key}`} fw={600}>{e.name}</AnchorLink></TableTd><TableTd>{e.surface.key}</TableTd><TableTd>{e.kind}</TableTd>
                     <TableTd><Badge variant="light">{e.status}</Badge></TableTd><TableTd>{e.variants.map((v) => `${v.key} ${Math.round(v.weight * 100)}%`).join(" / ")}</TableTd><TableTd>{e.owner}</TableTd>
                   </TableTr>
                 ))}

@@ -111,9 +111,17 @@ export function resolveClickModel(overrides: Partial<ClickModelParams> = {}): Cl
  * and purchases. `rng` is a seed or a random source (consumed in place).
  */
 export function simulateList(items: readonly ServedItem[], rng: Rng | number, params: Partial<ClickModelParams> = {}): ListOutcome {
-  const p = resolveClickModel(params);
-  const random = typeof rng === "number" ? createRng(rng) : rng;
   const events: SimEvent[] = items.map((item, i) => ({ type: "impression", itemId: item.id, position: i + 1 }));
+  const { clickedPositions, examined } = scan(items, typeof rng === "number" ? createRng(rng) : rng, resolveClickModel(params), events);
+  return { events, clickedPositions, examined };
+}
+
+/** The clicked positions only (same draws as simulateList, without building the events). */
+export function simulateClicks(items: readonly ServedItem[], rng: Rng, params: Partial<ClickModelParams> = {}): number[] {
+  return scan(items, rng, resolveClickModel(params), null).clickedPositions;
+}
+
+function scan(items: readonly ServedItem[], random: Rng, p: ClickModelParams, events: SimEvent[] | null): { clickedPositions: number[]; examined: number } {
   const clickedPositions: number[] = [];
   let examined = 0;
   for (let i = 0; i < items.length; i++) {
@@ -123,17 +131,17 @@ export function simulateList(items: readonly ServedItem[], rng: Rng | number, pa
       examined++;
       if (random.next() < attractiveness(item.quality, p)) {
         clickedPositions.push(position);
-        events.push({ type: "click", itemId: item.id, position });
+        events?.push({ type: "click", itemId: item.id, position });
         if (random.next() < lerp(p.cart, item.quality)) {
-          events.push({ type: "add_to_cart", itemId: item.id, position });
-          if (random.next() < lerp(p.purchase, item.quality)) events.push({ type: "purchase", itemId: item.id, position, revenue: item.price });
+          events?.push({ type: "add_to_cart", itemId: item.id, position });
+          if (random.next() < lerp(p.purchase, item.quality)) events?.push({ type: "purchase", itemId: item.id, position, revenue: item.price });
         }
         if (random.next() < p.stopAfterClick) break;
       }
     }
     if (random.next() < p.abandonment) break;
   }
-  return { events, clickedPositions, examined };
+  return { clickedPositions, examined };
 }
 
 /**
@@ -183,9 +191,9 @@ export interface SimSession {
 }
 
 export interface UserOptions {
-  /** Sd of the per-user click-propensity logit shift; default 0.8. */
+  /** Sd of the per-user click-propensity logit shift; default 1. */
   clickBiasSd?: number;
-  /** Sd of log activity; default 0.8. */
+  /** Sd of log activity; default 1. */
   activitySd?: number;
 }
 
@@ -193,8 +201,8 @@ export interface UserOptions {
 export function createUsers(count: number, seed: number, categories: readonly string[], options: UserOptions = {}): SimUser[] {
   if (!(Number.isInteger(count) && count >= 1)) throw new RangeError(`count must be a positive integer, got ${count}`);
   if (categories.length === 0) throw new RangeError("categories must not be empty");
-  const clickBiasSd = options.clickBiasSd ?? 0.8;
-  const activitySd = options.activitySd ?? 0.8;
+  const clickBiasSd = options.clickBiasSd ?? 1;
+  const activitySd = options.activitySd ?? 1;
   const rng = createRng(seed);
   return Array.from({ length: count }, (_, i) => {
     const roll = rng.next();

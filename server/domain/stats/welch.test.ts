@@ -87,8 +87,8 @@ describe("Welch's t-test on mean metrics (fixed horizon)", () => {
         if (Number.isNaN(r.pValue)) return;
         const [lo, hi] = r.absolute.ci;
         const excludesZero = lo > 0 || hi < 0;
-        // Skip the knife-edge where p ≈ α and rounding decides.
-        if (Math.abs(r.pValue - r.alpha) < 1e-9) return;
+        // Skip the knife-edge where p ≈ α: the t tail and quantile agree only to ~1e-8 (jstat).
+        if (Math.abs(r.pValue - r.alpha) < 1e-6) return;
         expect(r.significant).toBe(excludesZero);
         expect(lo).toBeLessThanOrEqual(r.absolute.estimate);
         expect(hi).toBeGreaterThanOrEqual(r.absolute.estimate);

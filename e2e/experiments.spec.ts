@@ -1,0 +1,55 @@
+import { expect, test, type APIRequestContext } from "@playwright/test";
+
+// A product manager creates an experiment between the two demo rankers, starts it, traffic with
+// clicks arrives, and the results page shows per-variant metrics with confidence intervals.
+
+async function sendTraffic(request: APIRequestContext, users: number) {
+  const candidates = Array.from({ length: 40 }, (_, i) => ({ id: `sku-${String(i * 7 + 3).padStart(5, "0")}`, retrievalScore: 1 - i / 40 }));
+  for (let u = 0; u < users; u++) {
+    const response = await request.post("/api/v1/rerank", { data: { surface: "home-feed", topK: 10, userKey: `e2e-user-${u}`, candidates } });
+    expect(response.status()).toBe(200);
+    const body = await response.json();
+    // Users click the first item more often under the treatment.
+    const clicks = body.variant?.key === "treatment" ? u % 3 !== 0 : u % 3 === 0;
+    const events = [
+      ...body.items.slice(0, 5).map((item: { id: string; position: number }) => ({ eventId: `${body.requestId}-i${item.position}`, requestId: body.requestId, type: "impression", itemId: item.id, position: item.position })),
+      ...(clicks ? [{ eventId: `${body.requestId}-c`, requestId: body.requestId, type: "click", itemId: body.items[0].id, position: 1 }] : []),
+    ];
+    expect((await request.post("/api/v1/events", { data: { events } })).status()).toBe(200);
+  }
+}
+
+test("create, start, collect traffic and read the results", async ({ page, request }) => {
+  test.setTimeout(120_000);
+  const key = `e2e-exp-${Date.now().toString(36)}`;
+  await page.setViewportSize({ width: 1280, height: 900 });
+  await page.goto("/experiments");
+  await page.getByRole("link", { name: "New experiment" }).click();
+  await expect(page.getByRole("heading", { level: 2, name: "New experiment" })).toBeVisible();
+  await page.getByRole("textbox", { name: "Key", exact: true }).fill(key);
+  await page.getByRole("textbox", { name: "Name", exact: true }).fill("Linear vs popularity on the home feed");
+  await page.getByLabel("Hypothesis").fill("The linear ranker raises CTR");
+  await page.getByRole("combobox", { name: "Surface" }).click();
+  await page.getByRole("option", { name: "Home feed" }).click();
+  await expect(page.getByRole("combobox", { name: "variant 1 model" })).toHaveValue(/fallback/);
+  await page.screenshot({ path: "e2e/screenshots/experiment-new.png", fullPage: true });
+  await page.getByRole("button", { name: "Create experiment" }).click();
+
+  await expect(page.getByRole("heading", { level: 2, name: "Linear vs popularity on the home feed" })).toBeVisible();
+  await expect(page.getByTestId("experiment-status")).toHaveText("draft");
+  await page.getByRole("button", { name: "Start" }).click();
+  await expect(page.getByTestId("experiment-status")).toHaveText("running");
+  // Replicas pick up the running experiment within a second.
+  await page.waitForTimeout(1500);
+
+  await sendTraffic(request, 240);
+  await page.waitForTimeout(1000); // the telemetry writer flushes every 200 ms
+  await page.reload();
+  await expect(page.getByTestId("units-control")).not.toHaveText("0 units");
+  const table = page.getByTestId("metrics-table");
+  await expect(table).toContainText("Click-through rate");
+  await expect(table).toContainText("treatment");
+  await expect(table.getByLabel(/95% CI/).first()).toBeVisible();
+  await expect(page.getByTestId("experiment-summary")).toContainText("ctr");
+  await page.screenshot({ path: "e2e/screenshots/experiment-results.png", fullPage: true });
+});
