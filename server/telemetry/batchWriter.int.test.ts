@@ -20,28 +20,19 @@ describe("request log writer across a database outage", () => {
   let writer: BatchWriter<RequestLogRow> | undefined;
   let events: BatchWriter<OutcomeEventRow> | undefined;
 
-  async function countEvents(): Promise<number> {
+  /** Directly, not through the proxy: the count must not depend on the link under test. */
+  async function countWithPrefix(table: "rerank_requests" | "outcome_events", column: "request_id" | "event_id"): Promise<number> {
     const client = new pg.Client({ connectionString: databaseUrl });
     await client.connect();
     try {
-      const { rows } = await client.query<{ n: string }>(`SELECT count(*) AS n FROM outcome_events WHERE event_id LIKE $1`, [`${runId}%`]);
+      const { rows } = await client.query<{ n: string }>(`SELECT count(*) AS n FROM ${table} WHERE ${column} LIKE $1`, [`${runId}%`]);
       return Number(rows[0]!.n);
     } finally {
       await client.end();
     }
   }
-
-  async function countRows(): Promise<number> {
-    // Directly, not through the proxy: the count must not depend on the link under test.
-    const client = new pg.Client({ connectionString: databaseUrl });
-    await client.connect();
-    try {
-      const { rows } = await client.query<{ n: string }>(`SELECT count(*) AS n FROM rerank_requests WHERE request_id LIKE $1`, [`${runId}%`]);
-      return Number(rows[0]!.n);
-    } finally {
-      await client.end();
-    }
-  }
+  const countRows = () => countWithPrefix("rerank_requests", "request_id");
+  const countEvents = () => countWithPrefix("outcome_events", "event_id");
 
   const requestTs = new Date();
 
