@@ -25,6 +25,17 @@ describe("teamDraftInterleave", () => {
     expect(same.competitive).toBe(false);
   });
 
+  it("gives each team the first pick about half the time, also for sequential request ids", () => {
+    const firsts = Array.from({ length: 2000 }, (_, i) => teamDraftInterleave(["a", "b"], ["c", "d"], 2, `req-${i}`).teams[0]);
+    const shareA = firsts.filter((t) => t === "A").length / firsts.length;
+    expect(shareA).toBeGreaterThan(0.46);
+    expect(shareA).toBeLessThan(0.54);
+    // No long streaks: consecutive ids agree on the first pick about half the time.
+    const same = firsts.slice(1).filter((t, i) => t === firsts[i]).length / (firsts.length - 1);
+    expect(same).toBeGreaterThan(0.44);
+    expect(same).toBeLessThan(0.56);
+  });
+
   it("keeps each team's items in its own ranking order (property)", () => {
     fc.assert(
       fc.property(fc.uniqueArray(fc.integer({ min: 0, max: 40 }), { minLength: 1, maxLength: 30 }), fc.uniqueArray(fc.integer({ min: 0, max: 40 }), { minLength: 1, maxLength: 30 }), fc.integer({ min: 1, max: 30 }), fc.string(), (ra, rb, k, key) => {

@@ -14,10 +14,19 @@ export interface Interleaved {
   competitive: boolean;
 }
 
+/**
+ * FNV-1a of the key, then murmur3's finaliser: FNV alone leaves sequential ids ("req-1", "req-2",
+ * …) with correlated low bits, which made the first pick favour one team for long streaks.
+ */
 function seedOf(key: string): number {
   let h = 2166136261;
   for (let i = 0; i < key.length; i++) h = Math.imul(h ^ key.charCodeAt(i), 16777619) >>> 0;
-  return h;
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return h >>> 0;
 }
 
 export function teamDraftInterleave(rankingA: readonly string[], rankingB: readonly string[], k: number, requestKey: string): Interleaved {

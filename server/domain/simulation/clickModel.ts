@@ -84,11 +84,12 @@ export function attractiveness(quality: number, params: Pick<ClickModelParams, "
   return params.maxAttractiveness / (1 + Math.exp(-params.attractivenessSlope * (quality - params.attractivenessMidpoint)));
 }
 
-const RESOLVED = new WeakSet<object>();
+/** Marks resolved parameters (non-enumerable, so a spread copy is checked again). */
+const RESOLVED = Symbol("resolved click model");
 
 /** Defaults filled in and checked; the result is frozen and passes through again without checks. */
 export function resolveClickModel(overrides: Partial<ClickModelParams> = {}): ClickModelParams {
-  if (RESOLVED.has(overrides)) return overrides as ClickModelParams;
+  if ((overrides as { [RESOLVED]?: true })[RESOLVED]) return overrides as ClickModelParams;
   const params = { ...DEFAULT_CLICK_MODEL, ...overrides };
   const probabilities = { maxAttractiveness: params.maxAttractiveness, stopAfterClick: params.stopAfterClick, abandonment: params.abandonment };
   for (const [name, value] of Object.entries(probabilities)) {
@@ -101,9 +102,8 @@ export function resolveClickModel(overrides: Partial<ClickModelParams> = {}): Cl
     throw new RangeError(`positionBiasExponent must be a finite number ≥ 0, got ${params.positionBiasExponent}`);
   }
   if (!(Number.isFinite(params.attractivenessSlope) && Number.isFinite(params.attractivenessMidpoint))) throw new RangeError("attractivenessSlope and attractivenessMidpoint must be finite");
-  const frozen = Object.freeze(params);
-  RESOLVED.add(frozen);
-  return frozen;
+  Object.defineProperty(params, RESOLVED, { value: true, enumerable: false });
+  return Object.freeze(params);
 }
 
 /**
