@@ -16,7 +16,38 @@ export const DEMO_USERS = [
 export async function seedDemo(db: Db, log: (line: string) => void = () => {}): Promise<{ seeded: boolean }> {
   const catalog = await seedCatalog(db, log);
   const models = await seedModels(db, log);
-  return { seeded: catalog || models };
+  const letor = await seedLetorModels(db, log);
+  return { seeded: catalog || models || letor };
+}
+
+/** The rankers `npm run models:train` wrote for the LETOR sample, with their model cards' metrics. */
+async function seedLetorModels(db: Db, log: (line: string) => void): Promise<boolean> {
+  if (await db.model.findUnique({ where: { name: "letor-lambdamart" } })) return false;
+  let seeded = false;
+  for (const [name, file, description] of [
+    ["letor-lambdamart", "lambdamart", "LambdaMART (100 trees, 31 leaves) trained in TypeScript on the LETOR sample"],
+    ["letor-linear", "linear", "Linear ranker trained in TypeScript on the LETOR sample"],
+  ] as const) {
+    let card: { features: { names: string[] }; hyperparameters: unknown; trainingSeconds: number; data: unknown; offlineMetrics: { ndcg: Record<string, number>; mrr: number } };
+    let bytes: Buffer;
+    try {
+      card = JSON.parse(readFileSync(`models/letor/${file}.card.json`, "utf8"));
+      bytes = readFileSync(`models/letor/${file}.onnx`);
+    } catch {
+      continue; // not trained in this checkout
+    }
+    const model = await db.model.create({ data: { name, owner: "ml@rerank.local", description } });
+    const metrics = { ...Object.fromEntries(Object.entries(card.offlineMetrics.ndcg).map(([k, v]) => [`ndcg${k}`, v])), mrr: card.offlineMetrics.mrr };
+    const version = await createVersion(db, {
+      modelId: model.id, bytes, source: `trained-${file}`, createdBy: "system", metrics,
+      featureSpec: card.features.names.map((f) => ({ name: f, source: "candidate" as const, type: "float" as const, default: 0 })),
+      metadata: { trainingData: JSON.stringify(card.data), hyperparameters: card.hyperparameters as Record<string, unknown>, trainingSeconds: card.trainingSeconds, notes: "npm run models:train" },
+    });
+    await setAlias(db, { versionId: version.id, alias: "production", actor: "system", reason: "demo seed" });
+    seeded = true;
+  }
+  if (seeded) log("seeded the LETOR-trained models letor-lambdamart and letor-linear");
+  return seeded;
 }
 
 async function seedCatalog(db: Db, log: (line: string) => void): Promise<boolean> {

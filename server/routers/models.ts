@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { evaluateCounterfactual, evaluateOnLetor } from "../registry/evaluation";
 import { createModel, getModelByName, getVersionCard } from "../registry/models";
 import { aliasNameSchema, createModelSchema, modelNameSchema } from "../registry/schema";
 import { listModels } from "../registry/service";
@@ -11,6 +12,12 @@ export const modelsRouter = router({
   version: publicProcedure
     .input(z.strictObject({ name: modelNameSchema, version: z.number().int().min(1) }))
     .query(({ ctx, input }) => getVersionCard(ctx.db, input.name, input.version)),
+  evaluateLetor: publicProcedure
+    .input(z.strictObject({ name: modelNameSchema, version: z.number().int().min(1) }))
+    .mutation(({ ctx, input }) => evaluateOnLetor(ctx.db, input.name, input.version)),
+  evaluateCounterfactual: publicProcedure
+    .input(z.strictObject({ name: modelNameSchema, version: z.number().int().min(1), surface: z.string().min(1), days: z.number().min(0.01).max(90).default(7), eta: z.number().min(0).max(3).default(1) }))
+    .mutation(({ ctx, input }) => evaluateCounterfactual(ctx.db, input.name, input.version, input)),
   create: publicProcedure.input(createModelSchema).mutation(({ ctx, input }) => createModel(ctx.db, input, ctx.actor)),
   setAlias: publicProcedure
     .input(z.strictObject({ versionId: z.string().min(1), alias: aliasNameSchema, reason: z.string().max(500).optional() }))

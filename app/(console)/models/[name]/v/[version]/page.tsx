@@ -3,6 +3,7 @@ import type { Metadata } from "next";
 import { serverCaller } from "@/server/caller";
 import { AnchorLink } from "../../../../../_components/AnchorLink";
 import { PageHeader } from "../../../../../_components/PageHeader";
+import { EvaluationCard } from "./EvaluationCard";
 
 export async function generateMetadata({ params }: { params: Promise<{ name: string; version: string }> }): Promise<Metadata> {
   const { name, version } = await params;
@@ -11,7 +12,8 @@ export async function generateMetadata({ params }: { params: Promise<{ name: str
 
 export default async function VersionCardPage({ params }: { params: Promise<{ name: string; version: string }> }) {
   const { name, version } = await params;
-  const card = await serverCaller().models.version({ name, version: Number(version) });
+  const caller = serverCaller();
+  const [card, surfaces] = await Promise.all([caller.models.version({ name, version: Number(version) }), caller.surfaces.list()]);
   const metrics = Object.entries(card.metrics);
   return (
     <Stack>
@@ -44,6 +46,7 @@ export default async function VersionCardPage({ params }: { params: Promise<{ na
           <Text size="xs" c="dimmed" mt="md" style={{ wordBreak: "break-all" }}>sha256 {card.sha256} · input {card.inputName} · output {card.outputName}</Text>
         </Card>
       </SimpleGrid>
+      <EvaluationCard name={card.model.name} version={card.version} featureCount={card.featureSpec.length} surfaces={surfaces.map((s) => s.key)} />
       <Card withBorder padding="lg">
         <Title order={5} mb="sm">Feature spec ({card.featureSpec.length})</Title>
         <TableScrollContainer minWidth={640}>

@@ -1,0 +1,50 @@
+import { readFileSync } from "node:fs";
+import { beforeAll, describe, expect, it } from "vitest";
+import { getDb } from "../db/client";
+import { seedDemo } from "../db/seed";
+import { InvalidInputError } from "../errors";
+import { recordOutcomes } from "../events/service";
+import { rerank } from "../rerank/pipeline";
+import { telemetry } from "../telemetry/streams";
+import { evaluateCounterfactual, evaluateOnLetor } from "./evaluation";
+
+// Offline evaluation of stored versions: the seeded LETOR-trained LambdaMART on the LETOR test file,
+// and a counterfactual CTR of the demo rankers on logged search traffic.
+
+beforeAll(async () => {
+  await seedDemo(getDb());
+});
+
+describe("offline evaluation", () => {
+  it("scores the LETOR test file with a stored version and matches its model card", async () => {
+    const result = await evaluateOnLetor(getDb(), "letor-lambdamart", 1);
+    const card = JSON.parse(readFileSync("models/letor/lambdamart.card.json", "utf8"));
+    expect(result.queries).toBe(50);
+    expect(result.ndcg[10]).toBeCloseTo(card.offlineMetrics.ndcg["@10"], 4);
+    expect(result.mrr).toBeCloseTo(card.offlineMetrics.mrr, 4);
+  });
+
+  it("refuses a version whose features do not fit the file, saying why", async () => {
+    const error = await evaluateOnLetor(getDb(), "search-ranker", 2).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(InvalidInputError);
+    expect((error as Error).message).toBe("version: the LETOR test file has 300 features; search-ranker v2 takes 7");
+  });
+
+  it("estimates the CTR a version would have had on logged traffic (IPS)", async () => {
+    const ids = (await getDb().catalogItem.findMany({ where: { safetyFlags: { isEmpty: true } }, take: 60, orderBy: { id: "asc" }, select: { id: true } })).map((c) => c.id);
+    for (let i = 0; i < 60; i++) {
+      const r = await rerank({ surface: "search", topK: 5, userKey: `ips-${i}`, candidates: ids.slice(i % 20, (i % 20) + 30).map((id, k) => ({ id, retrievalScore: 1 - k / 30 })) });
+      const events = r.items.map((item) => ({ eventId: `${r.requestId}-i${item.position}`, requestId: r.requestId, type: "impression" as const, itemId: item.id, position: item.position }));
+      if (i % 3 === 0) events.push({ eventId: `${r.requestId}-c`, requestId: r.requestId, type: "click" as const, itemId: r.items[0]!.id, position: 1 } as never);
+      await recordOutcomes({ events });
+    }
+    await telemetry().events.flush();
+    const estimate = await evaluateCounterfactual(getDb(), "search-ranker", 1, { surface: "search", days: 1 });
+    expect(estimate.requests).toBeGreaterThanOrEqual(60);
+    expect(estimate.loggedCtr).toBeGreaterThan(0);
+    expect(estimate.estimate).toBeGreaterThanOrEqual(0);
+    expect(estimate.ci95[0]).toBeLessThanOrEqual(estimate.estimate);
+    expect(estimate.ci95[1]).toBeGreaterThanOrEqual(estimate.estimate);
+    await expect(evaluateCounterfactual(getDb(), "search-ranker", 1, { surface: "home-feed", days: 1 })).rejects.toThrow(/no logged impressions on "home-feed"/);
+  });
+});

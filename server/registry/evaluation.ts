@@ -1,0 +1,80 @@
+import { readFileSync } from "node:fs";
+import path from "node:path";
+import type { Db } from "../db/client";
+import { buildFeatureMatrix, type FeatureSpec } from "../domain/features/featureSpec";
+import { parseLetor } from "../domain/letor/parse";
+import { LETOR_SAMPLE } from "../domain/letor/reference";
+import { counterfactualCtr, positionBiasPropensities, type LoggedImpression } from "../domain/offline/ips";
+import { evaluateRanking } from "../domain/ranking/metrics";
+import { orderByScore } from "../domain/ranking/order";
+import { InvalidInputError, NotFoundError } from "../errors";
+import { openSession, runScores } from "../inference/sessions";
+import { servingState } from "../rerank/state";
+
+// Offline evaluation of any stored version: (1) ranking quality on the labelled LETOR test file,
+// (2) a counterfactual CTR of its ranking on logged traffic by inverse propensity scoring.
+
+async function loadVersion(db: Db, name: string, version: number) {
+  const row = await db.modelVersion.findFirst({
+    where: { model: { name }, version },
+    select: { id: true, featureSpec: true, inputName: true, outputName: true, artifact: { select: { bytes: true } } },
+  });
+  if (!row?.artifact) throw new NotFoundError("model version", `${name} v${version}`);
+  const session = await openSession(new Uint8Array(row.artifact.bytes));
+  return { ...row, spec: row.featureSpec as unknown as FeatureSpec, session };
+}
+
+export async function evaluateOnLetor(db: Db, name: string, version: number) {
+  const v = await loadVersion(db, name, version);
+  try {
+    if (v.spec.length !== LETOR_SAMPLE.numFeatures) {
+      throw new InvalidInputError("version", `the LETOR test file has ${LETOR_SAMPLE.numFeatures} features; ${name} v${version} takes ${v.spec.length}`);
+    }
+    const file = (f: string) => readFileSync(path.join(process.cwd(), LETOR_SAMPLE.dir, f), "utf8");
+    const test = parseLetor(file(LETOR_SAMPLE.test.data), file(LETOR_SAMPLE.test.query), { numFeatures: LETOR_SAMPLE.numFeatures });
+    const started = performance.now();
+    const scores = await runScores(v, test.features, test.rows, LETOR_SAMPLE.numFeatures);
+    const metrics = evaluateRanking(scores, test.labels, test.groups);
+    return { file: `${LETOR_SAMPLE.dir}/${LETOR_SAMPLE.test.data}`, rows: test.rows, queries: metrics.queries, ndcg: metrics.ndcg, mrr: metrics.mrr, scoringMs: performance.now() - started };
+  } finally {
+    await v.session.release().catch(() => {});
+  }
+}
+
+/**
+ * Re-ranks the items each logged request showed with this version (features from the online store)
+ * and estimates the CTR it would have had, weighting logged clicks by position propensities
+ * 1/position^eta (clipped, see server/domain/offline/ips.ts).
+ */
+export async function evaluateCounterfactual(db: Db, name: string, version: number, options: { surface: string; days?: number; eta?: number; maxRequests?: number }) {
+  const v = await loadVersion(db, name, version);
+  try {
+    const since = new Date(Date.now() - (options.days ?? 7) * 86_400_000);
+    const rows = await db.$queryRaw<Array<{ request_id: string; item_id: string; position: number; clicked: boolean }>>`
+      WITH recent AS (
+        SELECT DISTINCT request_id FROM outcome_events
+        WHERE surface = ${options.surface} AND type = 'impression' AND request_ts >= ${since}
+        ORDER BY request_id LIMIT ${options.maxRequests ?? 5000})
+      SELECT e.request_id, e.item_id, min(e.position)::int AS position, bool_or(e.type = 'click') AS clicked
+      FROM outcome_events e JOIN recent r ON r.request_id = e.request_id
+      WHERE e.type IN ('impression', 'click') AND e.position IS NOT NULL
+      GROUP BY e.request_id, e.item_id`;
+    if (rows.length === 0) throw new InvalidInputError("surface", `no logged impressions on "${options.surface}" in the last ${options.days ?? 7} days`);
+    const byRequest = new Map<string, typeof rows>();
+    for (const r of rows) byRequest.set(r.request_id, [...(byRequest.get(r.request_id) ?? []), r]);
+    const features = servingState().features;
+    const items = await features.getItems([...new Set(rows.map((r) => r.item_id))]);
+    const newPositions = new Map<string, Map<string, number>>();
+    for (const [requestId, shown] of byRequest) {
+      const ordered = [...shown].sort((a, b) => a.position - b.position);
+      const matrix = buildFeatureMatrix(v.spec, ordered.map((r, i) => ({ id: r.item_id, retrievalScore: 1 - i / ordered.length })), { item: (id) => items.get(id)?.features, user: undefined }, Date.now());
+      const scores = await runScores(v, matrix.data, matrix.rows, matrix.cols);
+      newPositions.set(requestId, new Map(orderByScore(scores).map((index, rank) => [ordered[index]!.item_id, rank + 1])));
+    }
+    const logged: LoggedImpression[] = rows.map((r) => ({ requestId: r.request_id, itemId: r.item_id, loggedPosition: r.position, clicked: r.clicked }));
+    const estimate = counterfactualCtr(logged, newPositions, { propensities: positionBiasPropensities(options.eta ?? 1) });
+    return { surface: options.surface, days: options.days ?? 7, eta: options.eta ?? 1, ...estimate };
+  } finally {
+    await v.session.release().catch(() => {});
+  }
+}
