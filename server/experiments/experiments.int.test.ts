@@ -137,6 +137,17 @@ describe("results", () => {
     expect(results.summary.length).toBeGreaterThan(20);
     expect(results.metrics.find((m) => m.metric === "mrr")!.variants.find((v) => v.key === "treatment")!.value).toBe(1);
   });
+
+  it("plan a new experiment's sample size from the surface's recent traffic", async () => {
+    const plan = await caller().experiments.plan({ surface: "t-exp", minimumDetectableEffect: 0.1, weights: [0.5, 0.5] });
+    expect(plan.ready).toBe(true);
+    if (!plan.ready) return;
+    expect(plan.baselineCtr).toBeGreaterThan(0.05);
+    expect(plan.unitsPerVariant).toHaveLength(2);
+    expect(plan.unitsPerVariant[0]).toBeGreaterThan(100);
+    const none = await caller().experiments.plan({ surface: "t-exp-ship", minimumDetectableEffect: 0.1, weights: [0.5, 0.5] });
+    expect(none).toMatchObject({ ready: false });
+  });
 });
 
 describe("shipping", () => {

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { planFromRecentTraffic } from "../experiments/plan";
 import { experimentResults } from "../experiments/results";
 import { experimentInputSchema } from "../experiments/schema";
 import {
@@ -12,6 +13,9 @@ export const experimentsRouter = router({
   list: publicProcedure.query(({ ctx }) => listExperiments(ctx.db)),
   get: publicProcedure.input(byKey).query(({ ctx, input }) => getExperiment(ctx.db, input.key)),
   results: publicProcedure.input(byKey).query(({ ctx, input }) => experimentResults(ctx.db, input.key)),
+  plan: publicProcedure
+    .input(z.strictObject({ surface: z.string().min(1), minimumDetectableEffect: z.number().positive().max(10), weights: z.array(z.number().min(0)).min(2).max(8) }))
+    .query(({ ctx, input }) => planFromRecentTraffic(ctx.db, input)),
   create: publicProcedure.input(experimentInputSchema).mutation(({ ctx, input }) => createExperiment(ctx.db, input, ctx.actor)),
   update: publicProcedure.input(experimentInputSchema).mutation(({ ctx, input }) => updateExperiment(ctx.db, input.key, input, ctx.actor)),
   start: publicProcedure.input(byKey).mutation(({ ctx, input }) => startExperiment(ctx.db, input.key, ctx.actor)),

@@ -39,6 +39,11 @@ export function ExperimentForm({ surfaces }: { surfaces: Array<{ key: string; na
     { key: "treatment", name: "New model", weight: 50, isControl: false, modelAlias: "production" },
   ]);
   const [rules, setRules] = useState<RuleRow[]>([]);
+  const weights = variants.map((v) => v.weight / 100);
+  const plan = useQuery({
+    ...trpc.experiments.plan.queryOptions({ surface, minimumDetectableEffect: mde / 100, weights }),
+    enabled: Boolean(surface) && mde > 0 && weights.every((w) => w >= 0) && weights.length >= 2,
+  });
   const create = useMutation(trpc.experiments.create.mutationOptions({ onSuccess: (e) => router.push(`/experiments/${e.key}`) }));
   const update = (i: number, patch: Partial<VariantRow>) => setVariants(variants.map((v, j) => (j === i ? { ...v, ...patch } : patch.isControl ? { ...v, isControl: false } : v)));
   const parseValue = (raw: string, op: string): unknown => {
@@ -123,6 +128,11 @@ export function ExperimentForm({ surfaces }: { surfaces: Array<{ key: string; na
           <NumberInput label="Minimum detectable effect %" description="relative; drives the sample-size estimate" min={0.1} max={1000} decimalScale={2} value={mde} onChange={(v) => setMde(Number(v) || 5)} />
           <Select label="Analysis" data={[{ value: "sequential", label: "Sequential (safe to peek)" }, { value: "fixed", label: "Fixed horizon" }]} value={analysisMode} onChange={(v) => setAnalysisMode((v as "sequential") ?? "sequential")} allowDeselect={false} />
         </SimpleGrid>
+        <Text size="sm" mt="sm" data-testid="power-plan">
+          {plan.data?.ready
+            ? `At the recent CTR of ${(plan.data.baselineCtr * 100).toFixed(2)}% and about ${Math.round(plan.data.dailyUnits).toLocaleString()} users a day, detecting a ${mde}% lift with 80% power needs ${plan.data.unitsPerVariant.map((u) => u.toLocaleString()).join(" / ")} users per variant${plan.data.days !== null ? `: about ${plan.data.days.toFixed(1)} days` : ""}.`
+            : plan.data ? `Sample size: ${plan.data.reason}.` : "Estimating the sample size from recent traffic…"}
+        </Text>
         <Checkbox mt="md" label="Guardrail: the fallback rate must not rise by more than 50%" checked={guardrail} onChange={(e) => setGuardrail(e.currentTarget.checked)} />
       </Card>
       {create.error && <Alert color="red" title="Not saved" data-testid="experiment-error">{create.error.message}</Alert>}

@@ -1,0 +1,28 @@
+import type { Db } from "../db/client";
+import { planSampleSize } from "../domain/stats";
+
+// The power calculator behind the experiment form: the surface's recent CTR and daily users give
+// the sample size and duration a minimum detectable effect implies.
+
+export async function planFromRecentTraffic(db: Db, input: { surface: string; minimumDetectableEffect: number; weights: number[]; days?: number }) {
+  const days = input.days ?? 7;
+  const since = new Date(Date.now() - days * 86_400_000);
+  const [traffic] = await db.$queryRaw<Array<{ impressions: number; clicks: number; users: number; first: Date | null }>>`
+    SELECT count(*) FILTER (WHERE type = 'impression')::float8 AS impressions, count(*) FILTER (WHERE type = 'click')::float8 AS clicks,
+      count(DISTINCT user_key)::float8 AS users, min(request_ts) AS first
+    FROM outcome_events WHERE surface = ${input.surface} AND request_ts >= ${since}`;
+  const impressions = Number(traffic?.impressions ?? 0);
+  const clicks = Number(traffic?.clicks ?? 0);
+  if (impressions < 100 || clicks === 0) {
+    return { ready: false as const, reason: `not enough recent traffic on "${input.surface}" to estimate a baseline (${impressions} impressions, ${clicks} clicks in ${days} days)` };
+  }
+  const observedDays = Math.max(1 / 24, Math.min(days, (Date.now() - (traffic!.first?.getTime() ?? Date.now())) / 86_400_000));
+  const baselineCtr = clicks / impressions;
+  const dailyUnits = Number(traffic!.users) / observedDays;
+  try {
+    const plan = planSampleSize({ baseline: { proportion: baselineCtr }, minimumDetectableEffect: input.minimumDetectableEffect, trafficSplit: input.weights, dailyUnits });
+    return { ready: true as const, baselineCtr, dailyUnits, ...plan };
+  } catch (error) {
+    return { ready: false as const, reason: (error as Error).message };
+  }
+}
