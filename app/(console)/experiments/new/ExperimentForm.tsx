@@ -39,6 +39,8 @@ export function ExperimentForm({ surfaces }: { surfaces: Array<{ key: string; na
     { key: "treatment", name: "New model", weight: 50, isControl: false, modelAlias: "production" },
   ]);
   const [rules, setRules] = useState<RuleRow[]>([]);
+  const [namespaceId, setNamespaceId] = useState("");
+  const [namespaceRange, setNamespaceRange] = useState<[number, number]>([0, 100]);
   const weights = variants.map((v) => v.weight / 100);
   const plan = useQuery({
     ...trpc.experiments.plan.queryOptions({ surface, minimumDetectableEffect: mde / 100, weights }),
@@ -55,7 +57,8 @@ export function ExperimentForm({ surfaces }: { surfaces: Array<{ key: string; na
 
   function submit() {
     create.mutate({
-      key, name, surface, kind, hypothesis, owner, hashAttribute, hashVersion: 2, coverage: coverage / 100, targeting: rules.map((r) => ({ attribute: r.attribute, op: r.op as "eq", value: parseValue(r.value, r.op) })),
+      key, name, surface, kind, hypothesis, owner, hashAttribute, hashVersion: 2, coverage: coverage / 100,
+      namespace: namespaceId ? { id: namespaceId, start: namespaceRange[0] / 100, end: namespaceRange[1] / 100 } : null, targeting: rules.map((r) => ({ attribute: r.attribute, op: r.op as "eq", value: parseValue(r.value, r.op) })),
       variants: variants.map((v) => ({ key: v.key, name: v.name, weight: v.weight / 100, isControl: v.isControl, modelAlias: v.modelAlias ?? undefined, constraintOverrides: {} })),
       primaryMetric: primaryMetric as "ctr", secondaryMetrics: METRICS.map((m) => m.value).filter((m) => m !== primaryMetric) as Array<"ctr">,
       guardrails: guardrail ? [{ metric: "fallback_rate", direction: "increase", threshold: 0.5 }] : [], minDetectableEffect: mde / 100, analysisMode,
@@ -106,6 +109,11 @@ export function ExperimentForm({ surfaces }: { surfaces: Array<{ key: string; na
         <SimpleGrid cols={{ base: 1, sm: 2 }} mt="md">
           <NumberInput label="Coverage %" description="share of eligible traffic enrolled" min={0} max={100} value={coverage} onChange={(v) => setCoverage(Number(v) || 0)} />
           <Select label="Randomise by" data={[{ value: "userKey", label: "User" }, { value: "sessionKey", label: "Session" }]} value={hashAttribute} onChange={(v) => setHashAttribute((v as "userKey") ?? "userKey")} allowDeselect={false} />
+        </SimpleGrid>
+        <SimpleGrid cols={{ base: 1, sm: 3 }} mt="md">
+          <TextInput label="Namespace" description="experiments in one namespace with disjoint ranges never share a user" placeholder="e.g. search-ranking" value={namespaceId} onChange={(e) => setNamespaceId(e.currentTarget.value)} />
+          <NumberInput label="Namespace range from %" min={0} max={100} value={namespaceRange[0]} disabled={!namespaceId} onChange={(v) => setNamespaceRange([Number(v) || 0, namespaceRange[1]])} />
+          <NumberInput label="Namespace range to %" min={0} max={100} value={namespaceRange[1]} disabled={!namespaceId} onChange={(v) => setNamespaceRange([namespaceRange[0], Number(v) || 0])} />
         </SimpleGrid>
       </Card>
       <Card withBorder padding="lg">
