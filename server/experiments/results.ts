@@ -1,8 +1,8 @@
 import type { Db } from "../db/client";
 import { clickNdcg, clickReciprocalRank } from "../domain/ranking/clickMetrics";
 import {
-  adjustPValues, chanceToBeatControl, compareMeans, compareRatios, planSampleSize, signTest, srmCheck,
-  type EffectResult, type MeanSummary, type RatioSummary,
+  adjustPValues, chanceToBeatControl, compareMeans, compareRatios, compareWithCuped, planSampleSize, signTest, srmCheck,
+  type CovariateSummary, type EffectResult, type MeanSummary, type RatioSummary,
 } from "../domain/stats";
 import { getExperiment } from "./service";
 
@@ -26,7 +26,11 @@ export interface MetricResult {
   comparisons: Array<{ variant: string; effect: EffectResult; adjustedPValue: number; chanceToBeat: number }>;
 }
 
+/** Days before the phase started whose clicks per unit serve as CUPED's covariate. */
+const CUPED_PRE_DAYS = 14;
+
 const METRIC_LABELS: Record<string, string> = {
+  clicks_cuped: `Clicks per unit, CUPED-adjusted (covariate: the unit's clicks in the ${CUPED_PRE_DAYS} days before)`,
   ctr: "Click-through rate (clicks / impressions)",
   conversion: "Conversion (share of units that bought)",
   revenue_per_session: "Revenue per unit (user or session)",
@@ -62,6 +66,22 @@ export async function experimentResults(db: Db, key: string) {
       FROM (SELECT latency_ms FROM rerank_requests WHERE experiment_key = ${e.key} AND experiment_phase = ${e.phase} AND variant_key = v.variant_key
             ORDER BY ts DESC LIMIT 50000) recent) l`;
 
+  // CUPED: the same units' clicks on this surface before the phase began.
+  const phaseStart = e.phases.find((p) => p.phase === e.phase)?.startedAt ?? e.startedAt ?? new Date();
+  const preFrom = new Date(phaseStart.getTime() - CUPED_PRE_DAYS * 86_400_000);
+  const cupedRows = await db.$queryRaw<Array<{ variant_key: string; n: number; y: number; y2: number; x: number; x2: number; xy: number }>>`
+    SELECT u.variant_key, count(*)::float8 AS n, sum(u.clicks)::float8 AS y, sum(u.clicks::float8 ^ 2) AS y2,
+      coalesce(sum(p.clicks), 0)::float8 AS x, coalesce(sum(p.clicks::float8 ^ 2), 0) AS x2, coalesce(sum(u.clicks::float8 * p.clicks), 0) AS xy
+    FROM experiment_unit_stats u
+    LEFT JOIN (SELECT user_key, count(*) AS clicks FROM outcome_events
+               WHERE surface = ${e.surface.key} AND type = 'click' AND request_ts >= ${preFrom} AND request_ts < ${phaseStart} GROUP BY user_key) p
+      ON p.user_key = u.unit_key
+    WHERE u.experiment_id = ${e.id} AND u.phase = ${e.phase} GROUP BY u.variant_key`;
+  const cupedOf = (k: string): CovariateSummary => {
+    const r = cupedRows.find((x) => x.variant_key === k);
+    return r ? { n: num(r.n), sumY: num(r.y), sumY2: num(r.y2), sumX: num(r.x), sumX2: num(r.x2), sumXY: num(r.xy) } : { n: 0, sumX: 0, sumY: 0, sumX2: 0, sumY2: 0, sumXY: 0 };
+  };
+
   const variantKeys = e.kind === "interleaving" ? ["interleaved"] : e.variants.map((v) => v.key);
   const ratio = (k: string, y: "clicks", x: "impressions"): RatioSummary => {
     const u = byVariant.get(k);
@@ -79,15 +99,16 @@ export async function experimentResults(db: Db, key: string) {
     return { n: requests, sum: fallbacks, sumSq: fallbacks };
   };
 
-  const definitions: Array<{ metric: string; kind: MetricResult["kind"]; higherIsBetter: boolean; summary: (k: string) => MeanSummary | RatioSummary }> = [
+  const definitions: Array<{ metric: string; kind: MetricResult["kind"]; higherIsBetter: boolean; summary: (k: string) => MeanSummary | RatioSummary | CovariateSummary; cuped?: boolean }> = [
     { metric: "ctr", kind: "ratio", higherIsBetter: true, summary: (k) => ratio(k, "clicks", "impressions") },
     { metric: "conversion", kind: "proportion", higherIsBetter: true, summary: (k) => { const u = byVariant.get(k); return mean(k, num(u?.converted), num(u?.converted), num(u?.n)); } },
     { metric: "revenue_per_session", kind: "mean", higherIsBetter: true, summary: (k) => { const u = byVariant.get(k); return mean(k, num(u?.revenue), num(u?.revenue2), num(u?.n)); } },
     { metric: "ndcg", kind: "mean", higherIsBetter: true, summary: (k) => clickSummaries(k, (p) => clickNdcg(p, NDCG_K)) },
     { metric: "mrr", kind: "mean", higherIsBetter: true, summary: (k) => clickSummaries(k, clickReciprocalRank) },
     { metric: "fallback_rate", kind: "proportion", higherIsBetter: false, summary: fallbackSummary },
+    { metric: "clicks_cuped", kind: "mean", higherIsBetter: true, summary: cupedOf, cuped: true },
   ];
-  const valueOf = (s: MeanSummary | RatioSummary) => ("sumX" in s ? (s.sumX ? s.sumY / s.sumX : 0) : s.n ? s.sum / s.n : 0);
+  const valueOf = (s: MeanSummary | RatioSummary, cuped = false) => (cuped && "sumY" in s ? (s.n ? s.sumY / s.n : 0) : "sumX" in s ? (s.sumX ? s.sumY / s.sumX : 0) : s.n ? s.sum / s.n : 0);
 
   const metrics: MetricResult[] = definitions.map((d) => {
     const comparisons = e.kind === "interleaving" ? [] : e.variants.filter((v) => v.key !== control.key).flatMap((v) => {
@@ -95,7 +116,9 @@ export async function experimentResults(db: Db, key: string) {
       const t = d.summary(v.key);
       if (c.n < 2 || t.n < 2) return [];
       try {
-        const effect = "sumX" in c ? compareRatios(c, t as RatioSummary, { analysis: mode }) : compareMeans(c, t as MeanSummary, { analysis: mode });
+        const effect = d.cuped
+          ? compareWithCuped(c as CovariateSummary, t as CovariateSummary, { analysis: mode })
+          : "sumX" in c ? compareRatios(c, t as RatioSummary, { analysis: mode }) : compareMeans(c, t as MeanSummary, { analysis: mode });
         if (!Number.isFinite(effect.pValue)) return []; // e.g. no variance at all (a fallback rate of 0 in both)
         return [{ variant: v.key, effect, adjustedPValue: effect.pValue, chanceToBeat: chanceToBeatControl(effect).chanceToBeatControl }];
       } catch {
@@ -104,7 +127,7 @@ export async function experimentResults(db: Db, key: string) {
     });
     return {
       metric: d.metric, label: METRIC_LABELS[d.metric]!, kind: d.kind, higherIsBetter: d.higherIsBetter,
-      variants: variantKeys.map((k) => { const s = d.summary(k); return { key: k, value: valueOf(s), n: s.n }; }),
+      variants: variantKeys.map((k) => { const s = d.summary(k); return { key: k, value: valueOf(s, d.cuped), n: s.n }; }),
       comparisons,
     };
   });

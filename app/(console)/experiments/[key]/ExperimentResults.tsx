@@ -8,7 +8,7 @@ import { LiftBar } from "../../../_components/charts/LiftBar";
 import { useTRPC } from "../../../_trpc/client";
 
 const pct = (v: number) => `${v >= 0 ? "+" : ""}${(v * 100).toFixed(2)}%`;
-const fmtValue = (metric: string, v: number) => (metric === "revenue_per_session" ? v.toFixed(2) : metric === "ndcg" || metric === "mrr" ? v.toFixed(4) : `${(v * 100).toFixed(2)}%`);
+const fmtValue = (metric: string, v: number) => (metric === "revenue_per_session" || metric === "clicks_cuped" ? v.toFixed(3) : metric === "ndcg" || metric === "mrr" ? v.toFixed(4) : `${(v * 100).toFixed(2)}%`);
 const STATUS_COLOR: Record<string, string> = { draft: "gray", running: "teal", stopped: "orange", shipped: "indigo" };
 
 export function ExperimentResults({ experimentKey }: { experimentKey: string }) {
