@@ -7,6 +7,7 @@ import { predictMatrix } from "../domain/trees/ensemble";
 import { InvalidInputError, NotFoundError } from "../errors";
 import { servingState } from "../rerank/state";
 import { createVersion } from "./versions";
+import { fnv1a32 } from "../domain/hashing";
 
 // Trains a new version of a surface's model from its logged traffic: each logged request is a query
 // group, the items it showed are its documents, labelled 2 if bought, 1 if clicked, else 0. Two
@@ -19,12 +20,6 @@ interface LoggedItem {
   item_id: string;
   position: number;
   label: number;
-}
-
-function fnv(s: string): number {
-  let h = 2166136261;
-  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 16777619) >>> 0;
-  return h;
 }
 
 async function datasetOf(groups: LoggedItem[][], spec: FeatureSpec): Promise<RankingDataset> {
@@ -69,7 +64,7 @@ export async function trainFromLogs(
   // Only requests with at least one click teach anything about the order.
   const groups = [...byRequest.values()].filter((g) => g.length > 1 && g.some((r) => r.label > 0));
   if (groups.length < 20) throw new InvalidInputError("surface", `only ${groups.length} logged requests on "${options.surface}" have clicks; run traffic first (npm run simulate)`);
-  const isTest = (g: LoggedItem[]) => fnv(g[0]!.request_id) % 5 === 0;
+  const isTest = (g: LoggedItem[]) => fnv1a32(g[0]!.request_id) % 5 === 0;
   const train = await datasetOf(groups.filter((g) => !isTest(g)), spec);
   const test = await datasetOf(groups.filter(isTest), spec);
 

@@ -7,6 +7,7 @@ import {
 } from "../domain/simulation/clickModel";
 import { buildCatalogIndex, retrieve } from "../domain/simulation/retrieval";
 import { interleavingWinner, type Team } from "../domain/interleaving/teamDraft";
+import { mix32 } from "../domain/hashing";
 
 // The traffic simulator's core loop: synthetic users search the demo catalog, the running server
 // reranks through POST /api/v1/rerank, and the users' impressions, clicks, add-to-carts and
@@ -166,13 +167,7 @@ export async function checkServer(url: string, timeoutMs = 5000): Promise<void> 
 
 /** A seed per request, so a request's jitter and clicks do not depend on the order responses arrive. */
 function requestSeed(seed: number, index: number): number {
-  let h = Math.imul(seed ^ 0x9e3779b9, 0x85ebca6b) ^ Math.imul(index + 1, 0xc2b2ae35);
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
+  return mix32(Math.imul(seed ^ 0x9e3779b9, 0x85ebca6b) ^ Math.imul(index + 1, 0xc2b2ae35));
 }
 
 interface RerankItemBody {

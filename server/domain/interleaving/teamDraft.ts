@@ -1,4 +1,5 @@
 import { createRng } from "../random";
+import { seedOfKey } from "../hashing";
 
 // Team-draft interleaving (Radlinski, Kurup & Joachims, CIKM 2008): the two rankers take turns
 // picking their best item not yet shown — the team with fewer picks goes next, a coin decides ties —
@@ -14,23 +15,11 @@ export interface Interleaved {
   competitive: boolean;
 }
 
-/**
- * FNV-1a of the key, then murmur3's finaliser: FNV alone leaves sequential ids ("req-1", "req-2",
- * …) with correlated low bits, which made the first pick favour one team for long streaks.
- */
-function seedOf(key: string): number {
-  let h = 2166136261;
-  for (let i = 0; i < key.length; i++) h = Math.imul(h ^ key.charCodeAt(i), 16777619) >>> 0;
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
-}
 
 export function teamDraftInterleave(rankingA: readonly string[], rankingB: readonly string[], k: number, requestKey: string): Interleaved {
-  const rng = createRng(seedOf(requestKey));
+  // FNV alone leaves sequential ids ("req-1", "req-2") with correlated low bits, which made the
+  // first pick favour one team for long streaks; the mixed seed does not.
+  const rng = createRng(seedOfKey(requestKey));
   const shown = new Set<string>();
   const ids: string[] = [];
   const teams: Team[] = [];

@@ -6,6 +6,7 @@ import { orderByScore } from "../ranking/order";
 import { compareMeans, compareRatios, signTest, type EffectResult } from "../stats";
 import { clickModelFor, createSession, createUserPicker, createUsers, expectedClicks, resolveClickModel, simulateClicks, type ClickModelParams, type ServedItem, type SimUser, type UserOptions } from "./clickModel";
 import { buildCatalogIndex, retrieve, type CatalogIndex, type RetrievedCandidate } from "./retrieval";
+import { fnv1a32 } from "../hashing";
 
 // In-process simulation (no server) of an A/B test and a team-draft interleaving experiment between
 // two demo rankers under the click model, measuring how many requests each needs to detect the
@@ -175,9 +176,7 @@ function trafficOf(users: readonly SimUser[], index: CatalogIndex, rng: Rng, tag
 }
 
 function userArm(userKey: string): Preferred {
-  let h = 2166136261;
-  for (let i = 0; i < userKey.length; i++) h = Math.imul(h ^ userKey.charCodeAt(i), 16777619) >>> 0;
-  return h % 2 === 0 ? "A" : "B";
+  return fnv1a32(userKey) % 2 === 0 ? "A" : "B";
 }
 
 /** The stopping rule over a run's looks: the first significant look that stays significant (same direction) up to confirmFactor × its size. */

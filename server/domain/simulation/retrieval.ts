@@ -1,5 +1,6 @@
 import type { DemoItem } from "../../demo/catalog";
 import type { Rng } from "../random";
+import { seedOfKey } from "../hashing";
 
 // The simulator's own retrieval over the demo catalog (deterministic, identical to what the server
 // seeded): a query is a category name or a word of the titles; the matching items, minus blocked
@@ -63,15 +64,7 @@ export function buildCatalogIndex(items: readonly DemoItem[], blockedFlags: read
 
 /** A uniform in [0, 1) fixed per (query, item id): FNV-1a, then a murmur3 finaliser. */
 export function stableUniform(query: string, id: string): number {
-  let h = 2166136261;
-  const key = `${query}\u0000${id}`;
-  for (let i = 0; i < key.length; i++) h = Math.imul(h ^ key.charCodeAt(i), 16777619);
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return (h >>> 0) / 4294967296;
+  return seedOfKey(`${query}\u0000${id}`) / 4294967296;
 }
 
 export interface RetrieveOptions {
