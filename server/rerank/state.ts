@@ -25,7 +25,9 @@ export function servingState(): ServingState {
   holder.__rerankServing ??= {
     features: new FeatureStore(getDb),
     surfaces: new SurfaceConfigCache(getDb),
-    recent: new LRUCache<string, RecentRequest>({ max: 100_000, ttl: 60 * 60 * 1000 }),
+    // Bounded by count: a response is a few KB, so 20,000 keep well under 100 MB. Events for older
+    // requests are validated against the log in PostgreSQL instead.
+    recent: new LRUCache<string, RecentRequest>({ max: 20_000, ttl: 60 * 60 * 1000 }),
   };
   return holder.__rerankServing;
 }
