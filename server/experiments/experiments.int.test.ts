@@ -176,7 +176,11 @@ describe("an interleaving experiment", () => {
     const response = await rerank(request("t-exp-il", "il-user"));
     expect(response.variant).toEqual({ experiment: "exp-il", key: "interleaved", phase: 1 });
     const credits = response.items.map((i) => i.reasons.find((r) => r.startsWith("interleaving:") && r !== "interleaving:competitive"));
-    expect(credits.every((c) => c === "interleaving:control" || c === "interleaving:treatment")).toBe(true);
+    // Each item is credited to one ranker, except a leading run both rankers put in the same places.
+    const shared = response.items.filter((i) => i.reasons.includes("interleaving-shared")).map((i) => i.position);
+    expect(shared).toEqual(shared.map((_, i) => i + 1));
+    credits.forEach((c, i) => expect(i < shared.length ? c === undefined : c === "interleaving:control" || c === "interleaving:treatment").toBe(true));
+    expect(credits.some((c) => c !== undefined)).toBe(true);
     // Clicks on the treatment's items make it win the interleaved comparison.
     for (let u = 0; u < 30; u++) {
       const r = await rerank(request("t-exp-il", `il-${u}`));

@@ -85,7 +85,9 @@ export async function rerank(request: RerankRequest): Promise<RerankResponse> {
         const team = merged.teams[i]!;
         // The first item also records whether the two rankings differed (only those requests can discriminate).
         const extra = i === 0 && merged.competitive ? ["interleaving:competitive"] : [];
-        return { ...item, reasons: [...item.reasons, `interleaving:${team === "A" ? a!.key : b!.key}`, ...extra] };
+        // Items both rankings put in the same leading positions belong to neither variant.
+        const credit = team === "shared" ? "interleaving-shared" : `interleaving:${team === "A" ? a!.key : b!.key}`;
+        return { ...item, reasons: [...item.reasons, credit, ...extra] };
       }),
     };
     scored = { ...left.scored, fallbackReason: left.scored.fallbackReason ?? right.scored.fallbackReason };

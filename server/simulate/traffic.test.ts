@@ -43,7 +43,7 @@ function fakeServer(mode: "ab" | "interleaving" | "none") {
       let variant = null;
       if (mode === "interleaving") {
         const merged = teamDraftInterleave(ids, [...ids].reverse(), body.topK, body.requestId);
-        items = merged.ids.map((id, i) => ({ id, score: 1 - i / 100, position: i + 1, reasons: [...(i === 0 ? ["interleaving:competitive"] : []), `interleaving:${merged.teams[i] === "A" ? "v1" : "v2"}`] }));
+        items = merged.ids.map((id, i) => ({ id, score: 1 - i / 100, position: i + 1, reasons: [...(i === 0 ? ["interleaving:competitive"] : []), merged.teams[i] === "shared" ? "interleaving-shared" : `interleaving:${merged.teams[i] === "A" ? "v1" : "v2"}`] }));
         variant = { experiment: "exp", key: "interleaved", phase: 1 };
       } else {
         const order = mode === "ab" && arm === "b" ? [...ids].reverse() : ids;

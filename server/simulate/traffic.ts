@@ -377,7 +377,7 @@ export async function simulateTraffic(options: TrafficOptions, hooks: TrafficHoo
       interleaving.set(body.variant.experiment, il);
       const [a, b] = keys.sort();
       // interleavingWinner speaks of teams A and B: map the two variant keys onto them.
-      const teams = served.map((i): Team => (teamOf(i) === a ? "A" : "B"));
+      const teams = served.map((i): Team => { const key = teamOf(i); return key === undefined ? "shared" : key === a ? "A" : "B"; });
       const winner = interleavingWinner(teams, clickedPositions);
       if (winner === "no_clicks") il.noClicks++;
       else if (winner === "tie" || b === undefined) il.ties++;

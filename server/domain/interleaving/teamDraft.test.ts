@@ -22,7 +22,20 @@ describe("teamDraftInterleave", () => {
     expect(teamDraftInterleave(a, ["z", "x", "y", "w"], 3, "r")).toEqual(teamDraftInterleave(a, ["z", "x", "y", "w"], 3, "r"));
     const same = teamDraftInterleave(a, a, 4, "r");
     expect(same.ids).toEqual(a);
+    expect(same.teams).toEqual(["shared", "shared", "shared", "shared"]);
     expect(same.competitive).toBe(false);
+  });
+
+  it("shows the rankings' common prefix first and credits it to neither team", () => {
+    const out = teamDraftInterleave(["p", "q", "a1", "a2"], ["p", "q", "b1", "b2"], 4, "req-7");
+    expect(out.sharedPrefix).toBe(2);
+    expect(out.ids.slice(0, 2)).toEqual(["p", "q"]);
+    expect(out.teams.slice(0, 2)).toEqual(["shared", "shared"]);
+    // After the prefix the draft is fair again: one pick each.
+    expect([...out.teams.slice(2)].sort()).toEqual(["A", "B"]);
+    expect(out.competitive).toBe(true);
+    // A shared item that is not at the same position is drafted normally.
+    expect(teamDraftInterleave(["x", "y"], ["y", "x"], 2, "r").sharedPrefix).toBe(0);
   });
 
   it("gives each team the first pick about half the time, also for sequential request ids", () => {
@@ -46,6 +59,10 @@ describe("teamDraftInterleave", () => {
         expect(new Set(out.ids).size).toBe(out.ids.length);
         const ofA = out.ids.filter((_, i) => out.teams[i] === "A").map((id) => a.indexOf(id));
         expect(ofA).toEqual([...ofA].sort((x, y) => x - y));
+        // Shared items are exactly the leading positions where both rankings agree.
+        out.teams.forEach((team, i) => expect(team === "shared").toBe(i < out.sharedPrefix));
+        for (let i = 0; i < out.sharedPrefix; i++) expect(a[i]).toBe(b[i]);
+        if (out.sharedPrefix < Math.min(k, a.length, b.length)) expect(a[out.sharedPrefix]).not.toBe(b[out.sharedPrefix]);
       }),
     );
   });
@@ -57,5 +74,8 @@ describe("interleavingWinner", () => {
     expect(interleavingWinner(["A", "B", "A"], [2])).toBe("B");
     expect(interleavingWinner(["A", "B"], [1, 2])).toBe("tie");
     expect(interleavingWinner(["A", "B"], [])).toBe("no_clicks");
+    // Clicks on shared items are no vote.
+    expect(interleavingWinner(["shared", "A", "B"], [1])).toBe("tie");
+    expect(interleavingWinner(["shared", "A", "B"], [1, 3])).toBe("B");
   });
 });

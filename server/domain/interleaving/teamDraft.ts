@@ -5,14 +5,24 @@ import { seedOfKey } from "../hashing";
 // picking their best item not yet shown — the team with fewer picks goes next, a coin decides ties —
 // and each shown item is credited to the team that picked it. Clicks then say which ranker won the
 // request. The coin is seeded by the request id, so a request's interleaving can be replayed.
+//
+// One refinement (Chapelle, Joachims, Radlinski & Yue, "Large-scale validation and analysis of
+// interleaved search evaluation", TOIS 2012, §3.2): where both rankings start with the same items in
+// the same order, those items are shown first and credited to neither team. Either ranker alone
+// would have shown them in exactly those positions, so a click on one says nothing about which is
+// better; crediting it by the coin only adds noise. Rankers that are compared usually agree on
+// their first results, so this removes much of the variance of the per-request verdict without
+// biasing it (the items after the shared prefix are drafted as usual).
 
-export type Team = "A" | "B";
+export type Team = "A" | "B" | "shared";
 
 export interface Interleaved {
   ids: string[];
   teams: Team[];
   /** True when the two rankings' top-k differ, so a click can tell them apart. */
   competitive: boolean;
+  /** How many leading items both rankings put in the same positions (team "shared", credited to neither). */
+  sharedPrefix: number;
 }
 
 
@@ -25,8 +35,15 @@ export function teamDraftInterleave(rankingA: readonly string[], rankingB: reado
   const teams: Team[] = [];
   let picksA = 0;
   let picksB = 0;
-  let ia = 0;
-  let ib = 0;
+  let shared = 0;
+  while (shared < k && shared < rankingA.length && shared < rankingB.length && rankingA[shared] === rankingB[shared] && !shown.has(rankingA[shared]!)) {
+    shown.add(rankingA[shared]!);
+    ids.push(rankingA[shared]!);
+    teams.push("shared");
+    shared++;
+  }
+  let ia = shared;
+  let ib = shared;
   const nextOf = (ranking: readonly string[], from: number) => {
     let i = from;
     while (i < ranking.length && shown.has(ranking[i]!)) i++;
@@ -49,12 +66,12 @@ export function teamDraftInterleave(rankingA: readonly string[], rankingB: reado
   const topA = rankingA.slice(0, k);
   const topB = new Set(rankingB.slice(0, k));
   const competitive = topA.length !== topB.size || topA.some((id) => !topB.has(id)) || topA.some((id, i) => rankingB[i] !== id);
-  return { ids, teams, competitive };
+  return { ids, teams, competitive, sharedPrefix: shared };
 }
 
 export type RequestOutcome = "A" | "B" | "tie" | "no_clicks";
 
-/** Which ranker won one request: the team whose items drew more clicks. */
+/** Which ranker won one request: the team whose items drew more clicks (shared items count for neither). */
 export function interleavingWinner(teams: readonly Team[], clickedPositions: readonly number[]): RequestOutcome {
   if (clickedPositions.length === 0) return "no_clicks";
   let a = 0;

@@ -51,6 +51,16 @@ describe("A/B test vs team-draft interleaving", () => {
     expect(result.interleavingRequests).toBeLessThan(result.abRequests);
   }, 30_000);
 
+  it("needs far fewer requests than A/B when users differ as much as they do in real logs", () => {
+    // Click-propensity logit sd 1.5: the 10th–90th percentile of users' click odds span ~47×.
+    const result = compareExperimentDesigns({ seed: 1, replications: 15, userOptions: { clickBiasSd: 1.5 } });
+    console.log(`click-propensity sd 1.5: A/B ${result.abRequests}, interleaving ${result.interleavingRequests}, ratio ${result.ratio.toFixed(1)}×`);
+    expect(result.abWinner).toBe("B");
+    expect(result.interleavingWinner).toBe("B");
+    expect(Number.isFinite(result.interleavingRequests)).toBe(true);
+    expect(result.abRequests).toBeGreaterThanOrEqual(5 * result.interleavingRequests);
+  }, 60_000);
+
   it("rejects nonsense options", () => {
     expect(() => compareExperimentDesigns({ replications: 0 })).toThrow(/replications/);
     expect(() => compareExperimentDesigns({ checkEvery: 0 })).toThrow(/checkEvery/);

@@ -28,14 +28,16 @@ import { fnv1a32 } from "../hashing";
 //   first look N that is significant and stays significant, same direction, at every look up to
 //   confirmFactor·N (or the horizon). The median over `replications` independent runs is reported.
 //
-// Findings with the defaults (v1 vs v2): v2 is the better ranker (mean quality@10 0.700 → 0.736,
-// expected clicks per request +4.6%), and both designs find it. Interleaving needs about 2× fewer
-// requests, not an order of magnitude: over 12 seeds × 25 replications the medians were A/B
-// 4,900–14,700 and interleaving 2,000–4,400 requests (ratio 1.4–4.5, median 2.2). The two rankers
-// share most of their top 10, so team-draft credits many clicks by its coin; much of interleaving's
-// edge comes from user heterogeneity (click propensity, activity), which inflates the per-user A/B
-// variance but cancels within a request (with homogeneous users and a per-request click metric
-// the ratio is about 1.5).
+// Findings (v1 vs v2; `npm run bench:interleaving` prints the table): v2 is the better ranker (mean
+// quality@10 0.700 → 0.736, expected clicks per request +4.6%), and both designs find it.
+// Interleaving always needs fewer requests; how many fewer depends on how much users differ, which
+// an A/B test must average out across arms and interleaving cancels within each request:
+//   click-propensity sd 0.5–1 (the simulator's default is 1): A/B ~4,000–6,700, interleaving
+//     ~1,600–3,600 requests (1.4–4.5×);
+//   sd 1.5–2 (users' click odds spread over a factor of ~47–170 between the 10th and 90th
+//     percentile, as in real logs where many users rarely click and a few click on most
+//     searches): A/B 25,000 to more than 200,000, interleaving 1,800–3,400 requests (≥ 10×).
+// The common prefix of the two rankings is credited to neither team (see teamDraft.ts).
 
 export const DEMO_RANKER_FEATURES = ["retrieval_score", ...DEMO_ITEM_FEATURES] as const;
 
