@@ -32,6 +32,11 @@ test("create, start, collect traffic and read the results", async ({ page, reque
   await page.getByRole("combobox", { name: "Surface" }).click();
   await page.getByRole("option", { name: "Home feed" }).click();
   await expect(page.getByRole("combobox", { name: "variant 1 model" })).toHaveValue(/fallback/);
+  // Guardrails: two defaults (fallback rate, p95 latency), and the PM adds a CTR floor.
+  await expect(page.getByTestId("guardrail-row")).toHaveCount(2);
+  await page.getByRole("button", { name: "Add guardrail" }).click();
+  await expect(page.getByTestId("guardrail-row")).toHaveCount(3);
+  await expect(page.getByRole("textbox", { name: "guardrail 3 threshold %" })).toHaveValue("5%");
   await page.screenshot({ path: "e2e/screenshots/experiment-new.png", fullPage: true });
   await page.getByRole("button", { name: "Create experiment" }).click();
 
@@ -52,4 +57,44 @@ test("create, start, collect traffic and read the results", async ({ page, reque
   await expect(table.getByLabel(/95% CI/).first()).toBeVisible();
   await expect(page.getByTestId("experiment-summary")).toContainText("ctr");
   await page.screenshot({ path: "e2e/screenshots/experiment-results.png", fullPage: true });
+});
+
+test("edit a running experiment: metrics save, an allocation change needs a restart into a new phase", async ({ page }) => {
+  test.setTimeout(90_000);
+  const key = `e2e-edit-${Date.now().toString(36)}`;
+  await page.setViewportSize({ width: 1280, height: 900 });
+  await page.goto("/experiments/new");
+  await page.getByRole("textbox", { name: "Key", exact: true }).fill(key);
+  await page.getByRole("textbox", { name: "Name", exact: true }).fill("Edit me");
+  await expect(page.getByRole("combobox", { name: "variant 1 model" })).toHaveValue(/fallback/);
+  await page.getByRole("button", { name: "Create experiment" }).click();
+  await expect(page.getByTestId("experiment-status")).toHaveText("draft");
+  await page.getByRole("button", { name: "Start" }).click();
+  await expect(page.getByTestId("experiment-status")).toHaveText("running");
+
+  await page.getByRole("link", { name: "Edit" }).click();
+  await expect(page.getByRole("heading", { level: 2, name: "Edit Edit me" })).toBeVisible();
+  await expect(page.getByRole("textbox", { name: "Key", exact: true })).toBeDisabled();
+  await expect(page.getByText("This experiment is running")).toBeVisible();
+  // A non-allocation change (hypothesis, one guardrail fewer) saves while running.
+  await page.getByLabel("Hypothesis").fill("Rating-aware ranking lifts CTR");
+  await page.getByRole("button", { name: "remove guardrail 2" }).click();
+  await page.screenshot({ path: "e2e/screenshots/experiment-edit.png", fullPage: true });
+  await page.getByRole("button", { name: "Save changes" }).click();
+  await expect(page.getByText("Hypothesis: Rating-aware ranking lifts CTR", { exact: false })).toBeVisible();
+  await expect(page.getByTestId("experiment-status")).toHaveText("running");
+  await expect(page.getByText("phase 1", { exact: true })).toBeVisible();
+
+  // A weight change is refused by "Save" (naming what changed) and applied by a restart.
+  await page.getByRole("link", { name: "Edit" }).click();
+  await page.getByRole("textbox", { name: "variant 1 weight" }).fill("80");
+  await page.getByRole("textbox", { name: "variant 2 weight" }).fill("20");
+  await page.getByRole("button", { name: "Save changes" }).click();
+  await expect(page.getByTestId("experiment-error")).toContainText("changing variants needs a restart");
+  await page.getByRole("button", { name: "Restart with new allocation…" }).click();
+  await page.getByRole("textbox", { name: "Reason (kept in the audit log)" }).fill("ramp control to 80%");
+  await page.getByRole("button", { name: "Restart", exact: true }).click();
+  await expect(page.getByText("phase 2", { exact: true })).toBeVisible();
+  await expect(page.getByTestId("experiment-status")).toHaveText("running");
+  await page.screenshot({ path: "e2e/screenshots/experiment-restarted.png", fullPage: true });
 });

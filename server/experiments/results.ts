@@ -4,6 +4,7 @@ import {
   adjustPValues, chanceToBeatControl, compareMeans, compareRatios, compareWithCuped, planSampleSize, signTest, srmCheck,
   type CovariateSummary, type EffectResult, type MeanSummary, type RatioSummary,
 } from "../domain/stats";
+import { percentileGuardrail } from "../domain/stats/guardrails";
 import { getExperiment } from "./service";
 
 // Results of an experiment's current phase, from the incremental rollups (experiment_unit_stats,
@@ -167,6 +168,10 @@ export async function experimentResults(db: Db, key: string) {
   const interleaving = e.kind === "interleaving" ? await interleavingResults(db, e.key, e.phase, e.variants.map((v) => v.key)) : null;
   const primary = metrics.find((m) => m.metric === e.primaryMetric) ?? metrics[0]!;
   const guardrails = (e.guardrails as Array<{ metric: string; direction: "increase" | "decrease"; threshold: number }>).map((g) => {
+    if (g.metric === "latency_p95") {
+      const p95 = (k: string) => { const l = latency.find((x) => x.variant_key === k); return l ? { p95: num(l.p95), requests: num(l.n) } : null; };
+      return { ...g, status: percentileGuardrail(g, p95(control.key), e.variants.filter((v) => v.key !== control.key).map((v) => p95(v.key))) };
+    }
     const m = metrics.find((x) => x.metric === g.metric);
     const worst = m?.comparisons.map((c) => (g.direction === "increase" ? c.effect.relative.ci[1] : -c.effect.relative.ci[0]));
     const estimate = m?.comparisons.map((c) => (g.direction === "increase" ? c.effect.relative.estimate : -c.effect.relative.estimate));

@@ -2,6 +2,7 @@
 import { Alert, Badge, Button, Card, Group, Loader, Select, SimpleGrid, Stack, Table, Text, Title, Tooltip } from "@mantine/core";
 import { notifications } from "@mantine/notifications";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
+import Link from "next/link";
 import { useState } from "react";
 import { CumulativeLiftChart } from "../../../_components/charts/CumulativeLiftChart";
 import { LiftBar } from "../../../_components/charts/LiftBar";
@@ -9,6 +10,9 @@ import { useTRPC } from "../../../_trpc/client";
 
 const pct = (v: number) => `${v >= 0 ? "+" : ""}${(v * 100).toFixed(2)}%`;
 const fmtValue = (metric: string, v: number) => (metric === "revenue_per_session" || metric === "clicks_cuped" ? v.toFixed(3) : metric === "ndcg" || metric === "mrr" ? v.toFixed(4) : `${(v * 100).toFixed(2)}%`);
+const GUARDRAIL_LABEL: Record<string, string> = {
+  ctr: "CTR", conversion: "Conversion", revenue_per_session: "Revenue per unit", ndcg: "NDCG@10 from clicks", mrr: "MRR from clicks", latency_p95: "p95 latency", fallback_rate: "Fallback rate",
+};
 const STATUS_COLOR: Record<string, string> = { draft: "gray", running: "teal", stopped: "orange", shipped: "indigo" };
 
 export function ExperimentResults({ experimentKey }: { experimentKey: string }) {
@@ -37,6 +41,7 @@ export function ExperimentResults({ experimentKey }: { experimentKey: string }) 
           <Text size="sm" c="dimmed">surface {e.surface}</Text>
         </Group>
         <Group gap="xs">
+          {e.status !== "shipped" && <Button component={Link} href={`/experiments/${e.key}/edit`} variant="default">Edit</Button>}
           {(e.status === "draft" || e.status === "stopped") && <Button onClick={() => start.mutate({ key: e.key })} loading={start.isPending}>Start</Button>}
           {e.status === "running" && <Button color="orange" variant="light" onClick={() => stop.mutate({ key: e.key })} loading={stop.isPending}>Stop</Button>}
           {(e.status === "running" || e.status === "stopped") && (
@@ -116,8 +121,8 @@ export function ExperimentResults({ experimentKey }: { experimentKey: string }) 
       <SimpleGrid cols={{ base: 1, md: 3 }}>
         <Card withBorder padding="lg">
           <Title order={5} mb="sm">Guardrails</Title>
-          {r.guardrails.length === 0 ? <Text size="sm" c="dimmed">None defined.</Text> : r.guardrails.map((g) => (
-            <Group key={g.metric} gap="xs"><Badge color={g.status === "ok" ? "teal" : g.status === "violated" ? "red" : g.status === "at risk" ? "orange" : "gray"}>{g.status}</Badge><Text size="sm">{g.metric} must not {g.direction} by more than {(g.threshold * 100).toFixed(0)}%</Text></Group>
+          {r.guardrails.length === 0 ? <Text size="sm" c="dimmed">None defined.</Text> : r.guardrails.map((g, i) => (
+            <Group key={i} gap="xs"><Badge color={g.status === "ok" ? "teal" : g.status === "violated" ? "red" : g.status === "at risk" ? "orange" : "gray"}>{g.status}</Badge><Text size="sm">{GUARDRAIL_LABEL[g.metric] ?? g.metric} must not {g.direction === "increase" ? "rise" : "fall"} by more than {+(g.threshold * 100).toFixed(2)}%</Text></Group>
           ))}
           <Title order={5} mt="md" mb="xs">Sample ratio</Title>
           <Text size="sm">{r.srm ? `χ² ${r.srm.chiSquare.toFixed(2)}, p = ${r.srm.pValue.toPrecision(3)} — ${r.srm.mismatch ? "mismatch" : "consistent with the weights"}` : "not enough data"}</Text>

@@ -1,53 +1,95 @@
 "use client";
 import {
-  ActionIcon, Alert, Button, Card, Checkbox, Group, NumberInput, SegmentedControl, Select, SimpleGrid, Stack, Table, Text, TextInput, Textarea, Title,
+  ActionIcon, Alert, Button, Card, Checkbox, Group, JsonInput, Modal, MultiSelect, NumberInput, SegmentedControl, Select, SimpleGrid, Stack, Table, Text, TextInput, Textarea, Title,
 } from "@mantine/core";
 import { IconPlus, IconTrash } from "@tabler/icons-react";
-import { useMutation, useQuery } from "@tanstack/react-query";
+import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useRouter } from "next/navigation";
 import { useState } from "react";
 import { useTRPC } from "../../../_trpc/client";
 
-interface VariantRow { key: string; name: string; weight: number; isControl: boolean; modelAlias: string | null }
+interface VariantRow { key: string; name: string; weight: number; isControl: boolean; model: string | null; overrides: string }
 interface RuleRow { attribute: string; op: string; value: string }
+interface GuardrailRow { metric: string; direction: "increase" | "decrease"; threshold: number }
+
+/** What the form edits: an experiment's stored definition, as `experiments.get` returns it. */
+export interface ExperimentDefinition {
+  // GuardrailRow thresholds here are fractions (0.5 = 50%), as stored.
+  key: string; name: string; surface: string; kind: "ab" | "interleaving"; hypothesis: string; owner: string;
+  hashAttribute: "userKey" | "sessionKey"; coverage: number; namespace: { id: string; start: number; end: number } | null;
+  targeting: Array<{ attribute: string; op: string; value?: unknown }>; primaryMetric: string; secondaryMetrics: string[];
+  guardrails: GuardrailRow[]; minDetectableEffect: number | null; analysisMode: "sequential" | "fixed"; status: string;
+  variants: Array<{ key: string; name: string; weight: number; isControl: boolean; modelAlias: string | null; modelVersionId: string | null; constraintOverrides: unknown }>;
+}
+
+/** A variant's model choice in one select: "alias:production" or "version:<id>". */
+const modelValue = (v: { modelAlias: string | null; modelVersionId: string | null }) => (v.modelVersionId ? `version:${v.modelVersionId}` : v.modelAlias ? `alias:${v.modelAlias}` : null);
+const overridesText = (o: unknown) => (o && typeof o === "object" && Object.keys(o).length ? JSON.stringify(o, null, 2) : "");
+const ruleValueText = (value: unknown) => (Array.isArray(value) ? value.join(", ") : value === undefined ? "" : String(value));
 
 const METRICS = [
   { value: "ctr", label: "CTR" }, { value: "conversion", label: "Conversion" }, { value: "revenue_per_session", label: "Revenue per unit" },
-  { value: "ndcg", label: "NDCG@10 from clicks" }, { value: "mrr", label: "MRR from clicks" }, { value: "fallback_rate", label: "Fallback rate" },
+  { value: "ndcg", label: "NDCG@10 from clicks" }, { value: "mrr", label: "MRR from clicks" }, { value: "latency_p95", label: "Latency p95" }, { value: "fallback_rate", label: "Fallback rate" },
+];
+const DEFAULT_GUARDRAILS: GuardrailRow[] = [
+  { metric: "fallback_rate", direction: "increase", threshold: 50 },
+  { metric: "latency_p95", direction: "increase", threshold: 20 },
 ];
 
-export function ExperimentForm({ surfaces }: { surfaces: Array<{ key: string; name: string; model: string | null }> }) {
+export function ExperimentForm({ surfaces, initial }: { surfaces: Array<{ key: string; name: string; model: string | null }>; initial?: ExperimentDefinition }) {
   const trpc = useTRPC();
   const router = useRouter();
-  const [surface, setSurface] = useState(surfaces.find((s) => s.key === "search")?.key ?? surfaces[0]?.key ?? "");
+  const editing = Boolean(initial);
+  const running = initial?.status === "running";
+  const [surface, setSurface] = useState(initial?.surface ?? surfaces.find((s) => s.key === "search")?.key ?? surfaces[0]?.key ?? "");
   const modelName = surfaces.find((s) => s.key === surface)?.model ?? null;
   const model = useQuery({ ...trpc.models.get.queryOptions({ name: modelName ?? "none" }), enabled: Boolean(modelName) });
-  const aliases = model.data?.aliases.map((a) => ({ value: a.name, label: `${a.name} (v${a.version})` })) ?? [];
-  const [key, setKey] = useState("");
-  const [name, setName] = useState("");
-  const [hypothesis, setHypothesis] = useState("");
-  const [owner, setOwner] = useState("pm@rerank.local");
-  const [kind, setKind] = useState<"ab" | "interleaving">("ab");
-  const [hashAttribute, setHashAttribute] = useState<"userKey" | "sessionKey">("userKey");
-  const [coverage, setCoverage] = useState<number>(100);
-  const [primaryMetric, setPrimaryMetric] = useState("ctr");
-  const [mde, setMde] = useState<number>(5);
-  const [analysisMode, setAnalysisMode] = useState<"sequential" | "fixed">("sequential");
-  const [guardrail, setGuardrail] = useState(true);
-  const [variants, setVariants] = useState<VariantRow[]>([
-    { key: "control", name: "Current model", weight: 50, isControl: true, modelAlias: "fallback" },
-    { key: "treatment", name: "New model", weight: 50, isControl: false, modelAlias: "production" },
-  ]);
-  const [rules, setRules] = useState<RuleRow[]>([]);
-  const [namespaceId, setNamespaceId] = useState("");
-  const [namespaceRange, setNamespaceRange] = useState<[number, number]>([0, 100]);
+  const modelOptions = [
+    { group: "Aliases", items: model.data?.aliases.map((a) => ({ value: `alias:${a.name}`, label: `${a.name} (v${a.version})` })) ?? [] },
+    { group: "Pinned versions", items: model.data?.versions.map((v) => ({ value: `version:${v.id}`, label: `v${v.version}${v.aliases.length ? ` (${v.aliases.join(", ")})` : ""}` })) ?? [] },
+  ];
+  const [key, setKey] = useState(initial?.key ?? "");
+  const [name, setName] = useState(initial?.name ?? "");
+  const [hypothesis, setHypothesis] = useState(initial?.hypothesis ?? "");
+  const [owner, setOwner] = useState(initial?.owner ?? "pm@rerank.local");
+  const [kind, setKind] = useState<"ab" | "interleaving">(initial?.kind ?? "ab");
+  const [hashAttribute, setHashAttribute] = useState<"userKey" | "sessionKey">(initial?.hashAttribute ?? "userKey");
+  const [coverage, setCoverage] = useState<number>(initial ? initial.coverage * 100 : 100);
+  const [primaryMetric, setPrimaryMetric] = useState(initial?.primaryMetric ?? "ctr");
+  const [secondary, setSecondary] = useState<string[]>(initial?.secondaryMetrics ?? ["conversion", "revenue_per_session", "ndcg", "mrr"]);
+  const [mde, setMde] = useState<number>(initial?.minDetectableEffect ? initial.minDetectableEffect * 100 : 5);
+  const [analysisMode, setAnalysisMode] = useState<"sequential" | "fixed">(initial?.analysisMode ?? "sequential");
+  const [guardrails, setGuardrails] = useState<GuardrailRow[]>(initial ? initial.guardrails.map((g) => ({ ...g, threshold: g.threshold * 100 })) : DEFAULT_GUARDRAILS);
+  const [variants, setVariants] = useState<VariantRow[]>(
+    initial?.variants.map((v) => ({ key: v.key, name: v.name, weight: v.weight * 100, isControl: v.isControl, model: modelValue(v), overrides: overridesText(v.constraintOverrides) })) ?? [
+      { key: "control", name: "Current model", weight: 50, isControl: true, model: "alias:fallback", overrides: "" },
+      { key: "treatment", name: "New model", weight: 50, isControl: false, model: "alias:production", overrides: "" },
+    ],
+  );
+  const [rules, setRules] = useState<RuleRow[]>(initial?.targeting.map((r) => ({ attribute: r.attribute, op: r.op, value: ruleValueText(r.value) })) ?? []);
+  const [namespaceId, setNamespaceId] = useState(initial?.namespace?.id ?? "");
+  const [namespaceRange, setNamespaceRange] = useState<[number, number]>(initial?.namespace ? [initial.namespace.start * 100, initial.namespace.end * 100] : [0, 100]);
+  const [formError, setFormError] = useState<string | null>(null);
+  const [restartOpen, setRestartOpen] = useState(false);
+  const [restartReason, setRestartReason] = useState("");
   const weights = variants.map((v) => v.weight / 100);
   const plan = useQuery({
     ...trpc.experiments.plan.queryOptions({ surface, minimumDetectableEffect: mde / 100, weights }),
     enabled: Boolean(surface) && mde > 0 && weights.every((w) => w >= 0) && weights.length >= 2,
   });
-  const create = useMutation(trpc.experiments.create.mutationOptions({ onSuccess: (e) => router.push(`/experiments/${e.key}`) }));
-  const update = (i: number, patch: Partial<VariantRow>) => setVariants(variants.map((v, j) => (j === i ? { ...v, ...patch } : patch.isControl ? { ...v, isControl: false } : v)));
+  const queryClient = useQueryClient();
+  const done = async (e: { key: string }) => {
+    // The results page caches the experiment for a few seconds: show the saved definition at once.
+    await queryClient.invalidateQueries({ queryKey: trpc.experiments.pathKey() });
+    router.push(`/experiments/${e.key}`);
+    router.refresh();
+  };
+  const create = useMutation(trpc.experiments.create.mutationOptions({ onSuccess: done }));
+  const update = useMutation(trpc.experiments.update.mutationOptions({ onSuccess: done }));
+  const restart = useMutation(trpc.experiments.restart.mutationOptions({ onSuccess: done }));
+  const saving = create.isPending || update.isPending || restart.isPending;
+  const serverError = create.error ?? update.error ?? restart.error;
+  const updateVariant = (i: number, patch: Partial<VariantRow>) => setVariants(variants.map((v, j) => (j === i ? { ...v, ...patch } : patch.isControl ? { ...v, isControl: false } : v)));
   const parseValue = (raw: string, op: string): unknown => {
     if (op === "in" || op === "nin") return raw.split(",").map((s) => s.trim()).filter(Boolean);
     if (op === "exists") return raw !== "false";
@@ -55,14 +97,47 @@ export function ExperimentForm({ surfaces }: { surfaces: Array<{ key: string; na
     return raw !== "" && !Number.isNaN(Number(raw)) && op !== "eq" && op !== "neq" && op !== "regex" ? Number(raw) : raw;
   };
 
-  function submit() {
-    create.mutate({
-      key, name, surface, kind, hypothesis, owner, hashAttribute, hashVersion: 2, coverage: coverage / 100,
-      namespace: namespaceId ? { id: namespaceId, start: namespaceRange[0] / 100, end: namespaceRange[1] / 100 } : null, targeting: rules.map((r) => ({ attribute: r.attribute, op: r.op as "eq", value: parseValue(r.value, r.op) })),
-      variants: variants.map((v) => ({ key: v.key, name: v.name, weight: v.weight / 100, isControl: v.isControl, modelAlias: v.modelAlias ?? undefined, constraintOverrides: {} })),
-      primaryMetric: primaryMetric as "ctr", secondaryMetrics: METRICS.map((m) => m.value).filter((m) => m !== primaryMetric) as Array<"ctr">,
-      guardrails: guardrail ? [{ metric: "fallback_rate", direction: "increase", threshold: 0.5 }] : [], minDetectableEffect: mde / 100, analysisMode,
-    });
+  /** The definition as the API takes it, or an error naming the field the form cannot turn into one. */
+  function definition() {
+    const parsedVariants = [];
+    for (const [i, v] of variants.entries()) {
+      let constraintOverrides: Record<string, unknown> = {};
+      if (v.overrides.trim()) {
+        try {
+          constraintOverrides = JSON.parse(v.overrides) as Record<string, unknown>;
+        } catch (error) {
+          throw new Error(`variants[${i}].constraintOverrides: not valid JSON (${(error as Error).message})`);
+        }
+      }
+      const [type, ref] = v.model ? [v.model.slice(0, v.model.indexOf(":")), v.model.slice(v.model.indexOf(":") + 1)] : [null, null];
+      parsedVariants.push({
+        key: v.key, name: v.name, weight: v.weight / 100, isControl: v.isControl, constraintOverrides,
+        modelAlias: type === "alias" ? ref! : undefined, modelVersionId: type === "version" ? ref! : undefined,
+      });
+    }
+    return {
+      key, name, surface, kind, hypothesis, owner, hashAttribute, hashVersion: 2 as const, coverage: coverage / 100,
+      namespace: namespaceId ? { id: namespaceId, start: namespaceRange[0] / 100, end: namespaceRange[1] / 100 } : null,
+      targeting: rules.map((r) => ({ attribute: r.attribute, op: r.op as "eq", value: parseValue(r.value, r.op) })),
+      variants: parsedVariants,
+      primaryMetric: primaryMetric as "ctr", secondaryMetrics: secondary.filter((m) => m !== primaryMetric) as Array<"ctr">,
+      guardrails: guardrails.map((g) => ({ metric: g.metric as "ctr", direction: g.direction, threshold: g.threshold / 100 })),
+      minDetectableEffect: mde / 100, analysisMode,
+    };
+  }
+
+  function submit(action: "save" | "restart") {
+    setFormError(null);
+    let input: ReturnType<typeof definition>;
+    try {
+      input = definition();
+    } catch (error) {
+      setFormError((error as Error).message);
+      return;
+    }
+    if (!editing) create.mutate(input);
+    else if (action === "save") update.mutate(input);
+    else restart.mutate({ experiment: input, reason: restartReason || undefined });
   }
 
   return (
@@ -70,16 +145,16 @@ export function ExperimentForm({ surfaces }: { surfaces: Array<{ key: string; na
       <Card withBorder padding="lg">
         <Title order={5} mb="sm">What and why</Title>
         <SimpleGrid cols={{ base: 1, sm: 2 }}>
-          <TextInput label="Key" description="lower-case, used in logs and APIs" placeholder="search-linear-vs-popularity" value={key} onChange={(e) => setKey(e.currentTarget.value)} required />
+          <TextInput label="Key" description="lower-case, used in logs and APIs" placeholder="search-linear-vs-popularity" value={key} onChange={(e) => setKey(e.currentTarget.value)} required disabled={editing} />
           <TextInput label="Name" value={name} onChange={(e) => setName(e.currentTarget.value)} required />
-          <Select label="Surface" data={surfaces.map((s) => ({ value: s.key, label: s.name }))} value={surface} onChange={(v) => setSurface(v ?? "")} allowDeselect={false} />
+          <Select label="Surface" data={surfaces.map((s) => ({ value: s.key, label: s.name }))} value={surface} onChange={(v) => setSurface(v ?? "")} allowDeselect={false} disabled={editing} />
           <TextInput label="Owner" value={owner} onChange={(e) => setOwner(e.currentTarget.value)} />
         </SimpleGrid>
         <Textarea mt="sm" label="Hypothesis" placeholder="The linear ranker raises CTR because it uses rating and recent CTR" value={hypothesis} onChange={(e) => setHypothesis(e.currentTarget.value)} />
         <Group mt="sm">
           <div>
             <Text size="sm" fw={500} mb={4}>Kind</Text>
-            <SegmentedControl value={kind} onChange={(v) => setKind(v as "ab")} data={[{ value: "ab", label: "A/B test" }, { value: "interleaving", label: "Interleaving" }]} />
+            <SegmentedControl value={kind} disabled={editing} onChange={(v) => setKind(v as "ab")} data={[{ value: "ab", label: "A/B test" }, { value: "interleaving", label: "Interleaving" }]} />
           </div>
         </Group>
       </Card>
@@ -87,15 +162,15 @@ export function ExperimentForm({ surfaces }: { surfaces: Array<{ key: string; na
         <Title order={5} mb="sm">Variants and traffic</Title>
         <Table.ScrollContainer minWidth={640}>
           <Table>
-            <Table.Thead><Table.Tr><Table.Th>Key</Table.Th><Table.Th>Name</Table.Th><Table.Th>Model alias</Table.Th><Table.Th>Weight %</Table.Th><Table.Th>Control</Table.Th><Table.Th /></Table.Tr></Table.Thead>
+            <Table.Thead><Table.Tr><Table.Th>Key</Table.Th><Table.Th>Name</Table.Th><Table.Th>Model</Table.Th><Table.Th>Weight %</Table.Th><Table.Th>Control</Table.Th><Table.Th /></Table.Tr></Table.Thead>
             <Table.Tbody>
               {variants.map((v, i) => (
                 <Table.Tr key={i}>
-                  <Table.Td><TextInput aria-label={`variant ${i + 1} key`} value={v.key} onChange={(e) => update(i, { key: e.currentTarget.value })} /></Table.Td>
-                  <Table.Td><TextInput aria-label={`variant ${i + 1} name`} value={v.name} onChange={(e) => update(i, { name: e.currentTarget.value })} /></Table.Td>
-                  <Table.Td><Select aria-label={`variant ${i + 1} model`} data={aliases} value={v.modelAlias} onChange={(a) => update(i, { modelAlias: a })} /></Table.Td>
-                  <Table.Td><NumberInput aria-label={`variant ${i + 1} weight`} min={0} max={100} value={v.weight} onChange={(w) => update(i, { weight: Number(w) || 0 })} w={90} /></Table.Td>
-                  <Table.Td><Checkbox aria-label={`variant ${i + 1} is control`} checked={v.isControl} onChange={(e) => update(i, { isControl: e.currentTarget.checked })} /></Table.Td>
+                  <Table.Td><TextInput aria-label={`variant ${i + 1} key`} value={v.key} onChange={(e) => updateVariant(i, { key: e.currentTarget.value })} /></Table.Td>
+                  <Table.Td><TextInput aria-label={`variant ${i + 1} name`} value={v.name} onChange={(e) => updateVariant(i, { name: e.currentTarget.value })} /></Table.Td>
+                  <Table.Td><Select aria-label={`variant ${i + 1} model`} data={modelOptions} value={v.model} onChange={(m) => updateVariant(i, { model: m })} /></Table.Td>
+                  <Table.Td><NumberInput aria-label={`variant ${i + 1} weight`} min={0} max={100} value={v.weight} onChange={(w) => updateVariant(i, { weight: Number(w) || 0 })} w={90} /></Table.Td>
+                  <Table.Td><Checkbox aria-label={`variant ${i + 1} is control`} checked={v.isControl} onChange={(e) => updateVariant(i, { isControl: e.currentTarget.checked })} /></Table.Td>
                   <Table.Td>{variants.length > 2 && <ActionIcon variant="subtle" color="red" aria-label="remove variant" onClick={() => setVariants(variants.filter((_, j) => j !== i))}><IconTrash size={16} /></ActionIcon>}</Table.Td>
                 </Table.Tr>
               ))}
@@ -103,9 +178,17 @@ export function ExperimentForm({ surfaces }: { surfaces: Array<{ key: string; na
           </Table>
         </Table.ScrollContainer>
         <Group mt="sm" justify="space-between">
-          <Button variant="light" leftSection={<IconPlus size={16} />} disabled={kind === "interleaving"} onClick={() => setVariants([...variants, { key: `variant-${variants.length}`, name: "", weight: 0, isControl: false, modelAlias: null }])}>Add variant</Button>
+          <Button variant="light" leftSection={<IconPlus size={16} />} disabled={kind === "interleaving"} onClick={() => setVariants([...variants, { key: `variant-${variants.length}`, name: "", weight: 0, isControl: false, model: null, overrides: "" }])}>Add variant</Button>
           <Text size="sm" c={Math.abs(variants.reduce((s, v) => s + v.weight, 0) - 100) < 0.1 ? "dimmed" : "red"}>Weights sum to {variants.reduce((s, v) => s + v.weight, 0)}%</Text>
         </Group>
+        <SimpleGrid cols={{ base: 1, sm: 2 }} mt="md">
+          {variants.map((v, i) => (
+            <JsonInput
+              key={i} label={`Constraint overrides of ${v.key || `variant ${i + 1}`}`} description="JSON replacing keys of the surface's constraints, e.g. {&quot;maxPerCategory&quot;: {&quot;limit&quot;: 2, &quot;withinTop&quot;: 10}}"
+              placeholder="{} — the surface's constraints" autosize minRows={2} maxRows={8} value={v.overrides} onChange={(text) => updateVariant(i, { overrides: text })}
+            />
+          ))}
+        </SimpleGrid>
         <SimpleGrid cols={{ base: 1, sm: 2 }} mt="md">
           <NumberInput label="Coverage %" description="share of eligible traffic enrolled" min={0} max={100} value={coverage} onChange={(v) => setCoverage(Number(v) || 0)} />
           <Select label="Randomise by" data={[{ value: "userKey", label: "User" }, { value: "sessionKey", label: "Session" }]} value={hashAttribute} onChange={(v) => setHashAttribute((v as "userKey") ?? "userKey")} allowDeselect={false} />
@@ -141,10 +224,40 @@ export function ExperimentForm({ surfaces }: { surfaces: Array<{ key: string; na
             ? `At the recent CTR of ${(plan.data.baselineCtr * 100).toFixed(2)}% and about ${Math.round(plan.data.dailyUnits).toLocaleString()} users a day, detecting a ${mde}% lift with 80% power needs ${plan.data.unitsPerVariant.map((u) => u.toLocaleString()).join(" / ")} users per variant${plan.data.days !== null ? `: about ${plan.data.days.toFixed(1)} days` : ""}.`
             : plan.data ? `Sample size: ${plan.data.reason}.` : "Estimating the sample size from recent traffic…"}
         </Text>
-        <Checkbox mt="md" label="Guardrail: the fallback rate must not rise by more than 50%" checked={guardrail} onChange={(e) => setGuardrail(e.currentTarget.checked)} />
+        <MultiSelect mt="md" label="Secondary metrics" description="reported beside the primary, corrected for multiple comparisons" data={METRICS.filter((m) => m.value !== primaryMetric)} value={secondary.filter((m) => m !== primaryMetric)} onChange={setSecondary} />
+        <Text size="sm" fw={500} mt="md">Guardrails</Text>
+        <Text size="xs" c="dimmed" mb="xs">A treatment whose relative change passes the threshold is flagged &quot;violated&quot;; one whose confidence interval reaches it, &quot;at risk&quot;.</Text>
+        {guardrails.length === 0 && <Text size="sm" c="dimmed" mb="xs">No guardrails.</Text>}
+        {guardrails.map((g, i) => (
+          <Group key={i} mb="xs" wrap="nowrap" data-testid="guardrail-row">
+            <Select aria-label={`guardrail ${i + 1} metric`} data={METRICS} value={g.metric} allowDeselect={false} onChange={(v) => setGuardrails(guardrails.map((x, j) => (j === i ? { ...x, metric: v ?? x.metric } : x)))} />
+            <Select aria-label={`guardrail ${i + 1} direction`} data={[{ value: "increase", label: "must not rise by more than" }, { value: "decrease", label: "must not fall by more than" }]} value={g.direction} allowDeselect={false} w={250} onChange={(v) => setGuardrails(guardrails.map((x, j) => (j === i ? { ...x, direction: (v as "increase") ?? x.direction } : x)))} />
+            <NumberInput aria-label={`guardrail ${i + 1} threshold %`} suffix="%" min={0} max={1000} decimalScale={2} w={110} value={g.threshold} onChange={(v) => setGuardrails(guardrails.map((x, j) => (j === i ? { ...x, threshold: Number(v) || 0 } : x)))} />
+            <ActionIcon variant="subtle" color="red" aria-label={`remove guardrail ${i + 1}`} onClick={() => setGuardrails(guardrails.filter((_, j) => j !== i))}><IconTrash size={16} /></ActionIcon>
+          </Group>
+        ))}
+        <Group><Button variant="light" leftSection={<IconPlus size={16} />} onClick={() => setGuardrails([...guardrails, { metric: "ctr", direction: "decrease", threshold: 5 }])}>Add guardrail</Button></Group>
       </Card>
-      {create.error && <Alert color="red" title="Not saved" data-testid="experiment-error">{create.error.message}</Alert>}
-      <Group><Button onClick={submit} loading={create.isPending}>Create experiment</Button></Group>
+      {(formError ?? serverError) && <Alert color="red" title="Not saved" data-testid="experiment-error">{formError ?? serverError!.message}</Alert>}
+      {running && (
+        <Alert color="yellow" title="This experiment is running">
+          Saving keeps the current analysis and accepts only changes outside the allocation (name, hypothesis, owner, metrics, guardrails, analysis).
+          Changing variants, weights, models, constraint overrides, coverage, targeting, namespace or the randomisation unit needs a restart, which opens a new analysis phase.
+        </Alert>
+      )}
+      <Group>
+        <Button onClick={() => submit("save")} loading={saving && !restart.isPending}>{editing ? "Save changes" : "Create experiment"}</Button>
+        {running && <Button color="orange" variant="light" onClick={() => setRestartOpen(true)}>Restart with new allocation…</Button>}
+        {editing && <Button variant="subtle" onClick={() => router.push(`/experiments/${key}`)}>Cancel</Button>}
+      </Group>
+      <Modal opened={restartOpen} onClose={() => setRestartOpen(false)} title="Restart with a new allocation">
+        <Text size="sm" mb="sm">The current phase ends and a new one starts with these settings; results are analysed per phase, so the new phase starts from zero.</Text>
+        <TextInput label="Reason (kept in the audit log)" value={restartReason} onChange={(e) => setRestartReason(e.currentTarget.value)} placeholder="e.g. ramp treatment to 50%" />
+        <Group mt="md" justify="flex-end">
+          <Button variant="subtle" onClick={() => setRestartOpen(false)}>Cancel</Button>
+          <Button color="orange" loading={restart.isPending} onClick={() => { setRestartOpen(false); submit("restart"); }}>Restart</Button>
+        </Group>
+      </Modal>
     </Stack>
   );
 }
