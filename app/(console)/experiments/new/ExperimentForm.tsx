@@ -204,7 +204,7 @@ export function ExperimentForm({ surfaces, initial }: { surfaces: Array<{ key: s
         {rules.length === 0 && <Text size="sm" c="dimmed" mb="sm">Everyone on the surface is eligible.</Text>}
         {rules.map((r, i) => (
           <Group key={i} mb="xs" wrap="nowrap">
-            <Autocomplete aria-label="attribute" placeholder="country, or custom.segment" data={["country", "device", "locale", "returning", "custom."]} value={r.attribute} onChange={(v) => setRules(rules.map((x, j) => (j === i ? { ...x, attribute: v } : x)))} />
+            <Autocomplete aria-label="attribute" placeholder="country, or custom.segment" data={["country", "device", "locale", "returning"]} value={r.attribute} onChange={(v) => setRules(rules.map((x, j) => (j === i ? { ...x, attribute: v } : x)))} />
             <Select aria-label="operator" data={["eq", "neq", "in", "nin", "gt", "lt", "exists", "regex"]} value={r.op} onChange={(v) => setRules(rules.map((x, j) => (j === i ? { ...x, op: v ?? "eq" } : x)))} w={100} />
             <TextInput aria-label="value" placeholder="US, or US,CA for in" value={r.value} onChange={(e) => { const value = e.currentTarget.value; setRules(rules.map((x, j) => (j === i ? { ...x, value } : x))); }} />
             <ActionIcon variant="subtle" color="red" aria-label="remove rule" onClick={() => setRules(rules.filter((_, j) => j !== i))}><IconTrash size={16} /></ActionIcon>
