@@ -29,9 +29,24 @@ test("register, upload, read the card, set canary", async ({ page }) => {
   await page.screenshot({ path: "e2e/screenshots/model-version-card.png", fullPage: true });
 
   await page.goto(`/models/${name}`);
-  await expect(page.getByLabel("Alias", { exact: true })).toHaveValue("canary");
+  await expect(page.getByRole("combobox", { name: "Alias", exact: true })).toHaveValue("canary");
   await page.getByRole("button", { name: "Move alias" }).click();
   await expect(page.getByTestId("alias-canary")).toHaveText("canary → v1");
   await expect(page.getByTestId("versions-table")).toContainText("0.7312");
   await page.screenshot({ path: "e2e/screenshots/model-page.png", fullPage: true });
+});
+
+test("an offline evaluation is stored with the version and shown again later", async ({ page }) => {
+  await page.setViewportSize({ width: 1280, height: 900 });
+  await page.goto("/models/letor-lambdamart/v/1");
+  await page.getByRole("button", { name: "Evaluate on LETOR test" }).click();
+  const table = page.getByTestId("letor-evaluation");
+  await expect(table).toContainText("NDCG@10");
+  await expect(table).toContainText("768 · 50");
+  const ndcg10 = await table.getByRole("row", { name: /NDCG@10/ }).textContent();
+  // Stored: a fresh page load shows the same figures without running it again.
+  await page.reload();
+  await expect(page.getByTestId("letor-evaluation").getByRole("row", { name: /NDCG@10/ })).toHaveText(ndcg10!);
+  await expect(page.getByText(/^Run .* by /).first()).toBeVisible();
+  await page.screenshot({ path: "e2e/screenshots/model-evaluation.png", fullPage: true });
 });

@@ -6,7 +6,7 @@ import { InvalidInputError } from "../errors";
 import { recordOutcomes } from "../events/service";
 import { rerank } from "../rerank/pipeline";
 import { telemetry } from "../telemetry/streams";
-import { evaluateCounterfactual, evaluateOnLetor } from "./evaluation";
+import { evaluateCounterfactual, evaluateOnLetor, listEvaluations } from "./evaluation";
 
 // Offline evaluation of stored versions: the seeded LETOR-trained LambdaMART on the LETOR test file,
 // and a counterfactual CTR of the demo rankers on logged search traffic.
@@ -22,12 +22,22 @@ describe("offline evaluation", () => {
     expect(result.queries).toBe(50);
     expect(result.ndcg[10]).toBeCloseTo(card.offlineMetrics.ndcg["@10"], 4);
     expect(result.mrr).toBeCloseTo(card.offlineMetrics.mrr, 4);
+    // Stored with the version, newest first, with who ran it.
+    const second = await evaluateOnLetor(getDb(), "letor-lambdamart", 1, "ml@rerank.local");
+    const stored = await listEvaluations(getDb(), "letor-lambdamart", 1);
+    expect(stored.letor.map((e) => e.id)).toEqual([second.evaluationId, result.evaluationId]);
+    expect(stored.letor[0]).toMatchObject({ kind: "letor", createdBy: "ml@rerank.local", params: { file: result.file } });
+    expect((stored.letor[0]!.result as { mrr: number }).mrr).toBeCloseTo(result.mrr, 12);
+    expect(stored.counterfactual).toEqual([]);
+    await expect(listEvaluations(getDb(), "letor-lambdamart", 99)).rejects.toThrow(/letor-lambdamart v99/);
   });
 
   it("refuses a version whose features do not fit the file, saying why", async () => {
     const error = await evaluateOnLetor(getDb(), "search-ranker", 2).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(InvalidInputError);
     expect((error as Error).message).toBe("version: the LETOR test file has 300 features; search-ranker v2 takes 7");
+    // A refused evaluation stores nothing.
+    expect((await listEvaluations(getDb(), "search-ranker", 2)).letor).toEqual([]);
   });
 
   it("estimates the CTR a version would have had on logged traffic (IPS)", async () => {
@@ -45,6 +55,9 @@ describe("offline evaluation", () => {
     expect(estimate.estimate).toBeGreaterThanOrEqual(0);
     expect(estimate.ci95[0]).toBeLessThanOrEqual(estimate.estimate);
     expect(estimate.ci95[1]).toBeGreaterThanOrEqual(estimate.estimate);
+    const [stored] = (await listEvaluations(getDb(), "search-ranker", 1)).counterfactual;
+    expect(stored).toMatchObject({ id: estimate.evaluationId, params: { surface: "search", days: 1, eta: 1 } });
+    expect((stored!.result as { estimate: number }).estimate).toBe(estimate.estimate);
     await expect(evaluateCounterfactual(getDb(), "search-ranker", 1, { surface: "home-feed", days: 1 })).rejects.toThrow(/no logged impressions on "home-feed"/);
   });
 });

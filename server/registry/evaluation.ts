@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import type { Db } from "../db/client";
+import { Prisma } from "../db/generated/client.ts";
 import { buildFeatureMatrix, type FeatureSpec } from "../domain/features/featureSpec";
 import { parseLetor } from "../domain/letor/parse";
 import { LETOR_SAMPLE } from "../domain/letor/reference";
@@ -12,7 +13,29 @@ import { openSession, runScores } from "../inference/sessions";
 import { servingState } from "../rerank/state";
 
 // Offline evaluation of any stored version: (1) ranking quality on the labelled LETOR test file,
-// (2) a counterfactual CTR of its ranking on logged traffic by inverse propensity scoring.
+// (2) a counterfactual CTR of its ranking on logged traffic by inverse propensity scoring. Every
+// run is stored (model_evaluations) with what it was run with, so the version card, the shadow and
+// the rollout flows read the latest one instead of recomputing it.
+
+export type EvaluationKind = "letor" | "counterfactual";
+
+async function store<T extends object>(db: Db, versionId: string, kind: EvaluationKind, params: Record<string, unknown>, result: T, actor: string) {
+  const row = await db.modelEvaluation.create({
+    data: { versionId, kind, params: params as Prisma.InputJsonValue, result: result as Prisma.InputJsonValue, createdBy: actor },
+    select: { id: true, createdAt: true },
+  });
+  return { ...result, evaluationId: row.id, evaluatedAt: row.createdAt };
+}
+
+/** The stored evaluations of a version, newest first (at most `limit` of each kind). */
+export async function listEvaluations(db: Db, name: string, version: number, limit = 10) {
+  const row = await db.modelVersion.findFirst({ where: { model: { name }, version }, select: { id: true } });
+  if (!row) throw new NotFoundError("model version", `${name} v${version}`);
+  const of = (kind: EvaluationKind) => db.modelEvaluation.findMany({ where: { versionId: row.id, kind }, orderBy: { createdAt: "desc" }, take: limit });
+  const [letor, counterfactual] = await Promise.all([of("letor"), of("counterfactual")]);
+  const shape = (e: (typeof letor)[number]) => ({ id: e.id, kind: e.kind as EvaluationKind, params: e.params as Record<string, unknown>, result: e.result as Record<string, unknown>, createdBy: e.createdBy, createdAt: e.createdAt });
+  return { letor: letor.map(shape), counterfactual: counterfactual.map(shape) };
+}
 
 async function loadVersion(db: Db, name: string, version: number) {
   const row = await db.modelVersion.findFirst({
@@ -24,18 +47,20 @@ async function loadVersion(db: Db, name: string, version: number) {
   return { ...row, spec: row.featureSpec as unknown as FeatureSpec, session };
 }
 
-export async function evaluateOnLetor(db: Db, name: string, version: number) {
+export async function evaluateOnLetor(db: Db, name: string, version: number, actor = "system") {
   const v = await loadVersion(db, name, version);
   try {
     if (v.spec.length !== LETOR_SAMPLE.numFeatures) {
       throw new InvalidInputError("version", `the LETOR test file has ${LETOR_SAMPLE.numFeatures} features; ${name} v${version} takes ${v.spec.length}`);
     }
-    const file = (f: string) => readFileSync(path.join(process.cwd(), LETOR_SAMPLE.dir, f), "utf8");
-    const test = parseLetor(file(LETOR_SAMPLE.test.data), file(LETOR_SAMPLE.test.query), { numFeatures: LETOR_SAMPLE.numFeatures });
+    const read = (f: string) => readFileSync(path.join(process.cwd(), LETOR_SAMPLE.dir, f), "utf8");
+    const test = parseLetor(read(LETOR_SAMPLE.test.data), read(LETOR_SAMPLE.test.query), { numFeatures: LETOR_SAMPLE.numFeatures });
     const started = performance.now();
     const scores = await runScores(v, test.features, test.rows, LETOR_SAMPLE.numFeatures);
     const metrics = evaluateRanking(scores, test.labels, test.groups);
-    return { file: `${LETOR_SAMPLE.dir}/${LETOR_SAMPLE.test.data}`, rows: test.rows, queries: metrics.queries, ndcg: metrics.ndcg, mrr: metrics.mrr, scoringMs: performance.now() - started };
+    const file = `${LETOR_SAMPLE.dir}/${LETOR_SAMPLE.test.data}`;
+    const result = { file, rows: test.rows, queries: metrics.queries, ndcg: metrics.ndcg, mrr: metrics.mrr, scoringMs: performance.now() - started };
+    return await store(db, v.id, "letor", { file }, result, actor);
   } finally {
     await v.session.release().catch(() => {});
   }
@@ -46,7 +71,7 @@ export async function evaluateOnLetor(db: Db, name: string, version: number) {
  * and estimates the CTR it would have had, weighting logged clicks by position propensities
  * 1/position^eta (clipped, see server/domain/offline/ips.ts).
  */
-export async function evaluateCounterfactual(db: Db, name: string, version: number, options: { surface: string; days?: number; eta?: number; maxRequests?: number }) {
+export async function evaluateCounterfactual(db: Db, name: string, version: number, options: { surface: string; days?: number; eta?: number; maxRequests?: number }, actor = "system") {
   const v = await loadVersion(db, name, version);
   try {
     const since = new Date(Date.now() - (options.days ?? 7) * 86_400_000);
@@ -73,7 +98,8 @@ export async function evaluateCounterfactual(db: Db, name: string, version: numb
     }
     const logged: LoggedImpression[] = rows.map((r) => ({ requestId: r.request_id, itemId: r.item_id, loggedPosition: r.position, clicked: r.clicked }));
     const estimate = counterfactualCtr(logged, newPositions, { propensities: positionBiasPropensities(options.eta ?? 1) });
-    return { surface: options.surface, days: options.days ?? 7, eta: options.eta ?? 1, ...estimate };
+    const params = { surface: options.surface, days: options.days ?? 7, eta: options.eta ?? 1, maxRequests: options.maxRequests ?? 5000 };
+    return await store(db, v.id, "counterfactual", params, { ...params, ...estimate }, actor);
   } finally {
     await v.session.release().catch(() => {});
   }

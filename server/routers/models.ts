@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { evaluateCounterfactual, evaluateOnLetor } from "../registry/evaluation";
+import { evaluateCounterfactual, evaluateOnLetor, listEvaluations } from "../registry/evaluation";
 import { createModel, getModelByName, getVersionCard } from "../registry/models";
 import { aliasNameSchema, createModelSchema, modelNameSchema } from "../registry/schema";
 import { listModels } from "../registry/service";
@@ -14,10 +14,13 @@ export const modelsRouter = router({
     .query(({ ctx, input }) => getVersionCard(ctx.db, input.name, input.version)),
   evaluateLetor: publicProcedure
     .input(z.strictObject({ name: modelNameSchema, version: z.number().int().min(1) }))
-    .mutation(({ ctx, input }) => evaluateOnLetor(ctx.db, input.name, input.version)),
+    .mutation(({ ctx, input }) => evaluateOnLetor(ctx.db, input.name, input.version, ctx.actor)),
   evaluateCounterfactual: publicProcedure
     .input(z.strictObject({ name: modelNameSchema, version: z.number().int().min(1), surface: z.string().min(1), days: z.number().min(0.01).max(90).default(7), eta: z.number().min(0).max(3).default(1) }))
-    .mutation(({ ctx, input }) => evaluateCounterfactual(ctx.db, input.name, input.version, input)),
+    .mutation(({ ctx, input }) => evaluateCounterfactual(ctx.db, input.name, input.version, input, ctx.actor)),
+  evaluations: publicProcedure
+    .input(z.strictObject({ name: modelNameSchema, version: z.number().int().min(1) }))
+    .query(({ ctx, input }) => listEvaluations(ctx.db, input.name, input.version)),
   create: publicProcedure.input(createModelSchema).mutation(({ ctx, input }) => createModel(ctx.db, input, ctx.actor)),
   setAlias: publicProcedure
     .input(z.strictObject({ versionId: z.string().min(1), alias: aliasNameSchema, reason: z.string().max(500).optional() }))

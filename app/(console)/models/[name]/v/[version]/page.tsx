@@ -1,4 +1,4 @@
-import { Anchor, Badge, Card, Code, Group, SimpleGrid, Stack, Table, TableScrollContainer, TableTbody, TableTd, TableTh, TableThead, TableTr, Text, Title } from "@mantine/core";
+import { Anchor, Badge, Card, Code, Group, SimpleGrid, Stack, Table, TableScrollContainer, TableTbody, TableTd, TableTh, TableThead, TableTr, Text, Title, ScrollAreaAutosize } from "@mantine/core";
 import type { Metadata } from "next";
 import { serverCaller } from "@/server/caller";
 import { AnchorLink } from "../../../../../_components/AnchorLink";
@@ -49,8 +49,9 @@ export default async function VersionCardPage({ params }: { params: Promise<{ na
       <EvaluationCard name={card.model.name} version={card.version} featureCount={card.featureSpec.length} surfaces={surfaces.map((s) => s.key)} />
       <Card withBorder padding="lg">
         <Title order={5} mb="sm">Feature spec ({card.featureSpec.length})</Title>
+        <ScrollAreaAutosize mah={520} type="auto">
         <TableScrollContainer minWidth={640}>
-          <Table striped data-testid="feature-spec">
+          <Table striped stickyHeader data-testid="feature-spec">
             <TableThead><TableTr><TableTh>#</TableTh><TableTh>Feature</TableTh><TableTh>Source</TableTh><TableTh>Default</TableTh><TableTh>Fresh for</TableTh><TableTh>Expected mean ± std</TableTh></TableTr></TableThead>
             <TableTbody>
               {card.featureSpec.map((f, i) => (
@@ -65,6 +66,7 @@ export default async function VersionCardPage({ params }: { params: Promise<{ na
             </TableTbody>
           </Table>
         </TableScrollContainer>
+        </ScrollAreaAutosize>
       </Card>
       <Card withBorder padding="lg">
         <Title order={5} mb="sm">Metadata</Title>
