@@ -65,6 +65,23 @@ export function openSession(bytes: Uint8Array, threads = inferenceThreads()): Pr
   });
 }
 
+/**
+ * Like runScores, and says how long the model itself took. onnxruntime-node runs a session on the
+ * main thread from a setImmediate callback, so a run first waits for the event loop's check phase
+ * (behind every pending I/O callback: other requests) and then blocks the thread for the model's
+ * own time. A marker immediate queued just before the run fires just before it, splitting the
+ * wall time into the wait (queueMs: the process was busy) and the model's run (modelMs).
+ */
+export async function runScoresTimed(handle: Pick<ModelHandle, "session" | "inputName" | "outputName">, data: Float32Array, rows: number, cols: number): Promise<{ scores: Float32Array; modelMs: number; queueMs: number }> {
+  const queued = performance.now();
+  let started = queued;
+  setImmediate(() => {
+    started = performance.now();
+  });
+  const scores = await runScores(handle, data, rows, cols);
+  return { scores, modelMs: performance.now() - started, queueMs: started - queued };
+}
+
 /** Runs one batch: `data` is row-major [rows × cols]; returns one finite score per row. */
 export async function runScores(handle: Pick<ModelHandle, "session" | "inputName" | "outputName">, data: Float32Array, rows: number, cols: number): Promise<Float32Array> {
   const output = await handle.session.run({ [handle.inputName]: new ort.Tensor("float32", data, [rows, cols]) });

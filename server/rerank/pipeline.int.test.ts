@@ -11,7 +11,8 @@ import { createCaller } from "../routers/_app";
 import { corruptModelBytes, createTestSurface, failingModelOnnx, slowModelOnnx } from "../testing/models";
 import { telemetry } from "../telemetry/streams";
 import { createContext } from "../trpc";
-import { breakerStates } from "./breakers";
+import { openSession, runScoresTimed, type ModelHandle } from "../inference/sessions";
+import { breakerStates, scoringBreaker } from "./breakers";
 import { rerank } from "./pipeline";
 import type { RerankRequest } from "./schema";
 
@@ -141,6 +142,27 @@ describe("graceful degradation", () => {
     const response = await post(rerankHttp, { surface: "t-slow", topK: 10, candidates: candidates(safe().slice(0, 100)) });
     expect(response.status).toBe(200);
     expect((await response.json()).fallback).toMatchObject({ used: true, reason: "timeout" });
+  });
+
+  it("a busy event loop is not the model's fault: the budget counts the model's own run time", async () => {
+    const session = await openSession(demoModelBytes("linear"));
+    const handle = { session, inputName: "features", outputName: "score", versionId: "busy-loop-test", name: "busy", version: 1 } as unknown as ModelHandle;
+    const rows = 100;
+    const data = new Float32Array(rows * spec.length).fill(0.5);
+    const busy = (ms: number) => setImmediate(() => { const t = performance.now(); while (performance.now() - t < ms); });
+    // Other work ahead of the run in the event loop shows up as queue time, not model time.
+    busy(60);
+    const timed = await runScoresTimed(handle, data, rows, spec.length);
+    expect(timed.queueMs).toBeGreaterThanOrEqual(55);
+    expect(timed.modelMs).toBeLessThan(15);
+    // So a 15 ms budget holds although the request waited 60 ms, and the breaker stays closed.
+    const breaker = scoringBreaker("t-busy", handle, 15);
+    for (let i = 0; i < 6; i++) {
+      busy(60);
+      await expect(breaker.fire(handle, data, rows, spec.length)).resolves.toHaveLength(rows);
+    }
+    expect(breaker.opened).toBe(false);
+    await session.release();
   });
 
   it("a corrupt model file falls back without a 5xx", async () => {
