@@ -4,13 +4,18 @@ import { rerankRequestSchema } from "../rerank/schema";
 import { warmServing } from "../rerank/warm";
 
 // The serving ceiling for the benchmark: the same pipeline behind a bare node:http server, with no
-// framework in between (same JSON parsing and validation as the real endpoint).
+// framework in between (same JSON parsing and validation as the real endpoint). Any GET is the
+// ping (GET /api/v1/ping in the app), to compare Next's fixed cost per request.
 
 const port = Number(process.argv[2] ?? 3199);
 
 await warmServing(() => {});
 http
   .createServer((req, res) => {
+    if (req.method === "GET") {
+      res.writeHead(200, { "content-type": "text/plain", "cache-control": "no-store" }).end("ok");
+      return;
+    }
     const chunks: Buffer[] = [];
     req.on("data", (c: Buffer) => chunks.push(c));
     req.on("end", () => {

@@ -1,7 +1,7 @@
 import { LRUCache } from "lru-cache";
 import { getDb } from "../db/client";
 import { InvalidInputError } from "../errors";
-import { servingState } from "../rerank/state";
+import { recentResponse, servingState } from "../rerank/state";
 import { metrics } from "../telemetry/metrics";
 import { telemetry, type OutcomeEventRow } from "../telemetry/streams";
 import type { OutcomeBatch, OutcomeEventInput } from "./schema";
@@ -31,9 +31,9 @@ const seenEvents = new LRUCache<string, true>({ max: 200_000 });
 async function findRequest(requestId: string): Promise<ServedRequest | null> {
   const recent = servingState().recent.get(requestId);
   if (recent) {
-    const r = recent.response;
+    const r = recentResponse(recent);
     return {
-      ts: recent.ts, surface: r.surface, userKey: recent.userKey, experimentKey: r.variant?.experiment ?? null,
+      ts: new Date(recent.ts), surface: r.surface, userKey: recent.userKey, experimentKey: r.variant?.experiment ?? null,
       experimentPhase: r.variant?.phase ?? null, variantKey: r.variant?.key ?? null,
       positions: new Map(r.items.map((i) => [i.id, i.position])),
     };

@@ -11,7 +11,7 @@ import { telemetry } from "../telemetry/streams";
 import { assignExperiment } from "./assignment";
 import { failureReason, scoringBreaker } from "./breakers";
 import type { FallbackReason, RerankRequest, RerankResponse } from "./schema";
-import { servingState } from "./state";
+import { recentResponse, servingState } from "./state";
 import type { ModelRef, SurfaceConfig } from "./surfaceConfig";
 
 // The rerank pipeline: resolve the surface → enrich features → score all candidates in one
@@ -51,7 +51,7 @@ export async function rerank(request: RerankRequest): Promise<RerankResponse> {
   const requestId = request.requestId ?? randomUUID();
   if (request.requestId) {
     const replay = state.recent.get(request.requestId);
-    if (replay && replay.response.surface === request.surface) return replay.response;
+    if (replay && replay.surface === request.surface) return recentResponse(replay);
   }
 
   const surface = await state.surfaces.get(request.surface);
@@ -125,7 +125,7 @@ export async function rerank(request: RerankRequest): Promise<RerankResponse> {
     },
   };
   const ts = new Date();
-  state.recent.set(requestId, { response, ts, userKey: request.userKey ?? request.sessionKey ?? null });
+  state.recent.set(requestId, { json: JSON.stringify(response), surface: response.surface, ts: ts.getTime(), userKey: request.userKey ?? request.sessionKey ?? null });
   record(request, response, ts);
   return response;
 }
