@@ -69,6 +69,9 @@ test("the overview shows live health and the seeded surfaces", async ({ page, re
   await expect(page.getByTestId("surfaces-table")).toContainText("Search results");
   const health = await (await request.get("/api/health")).json();
   expect(health).toMatchObject({ status: "ok", database: { reachable: true } });
+  const ping = await request.get("/api/v1/ping");
+  expect(ping.status()).toBe(200);
+  expect(await ping.text()).toBe("ok");
 });
 
 test("tRPC names the unknown field in a 400", async ({ request }) => {
