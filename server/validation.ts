@@ -1,4 +1,4 @@
-import type { ZodError } from "zod";
+import { z, type ZodError } from "zod";
 
 /** A zod path as a reader writes it: candidates[3].features.price */
 export function fieldPath(path: ReadonlyArray<PropertyKey>): string {
@@ -15,3 +15,9 @@ export function describeZodError(error: ZodError): string {
     })
     .join("; ");
 }
+
+/**
+ * A string PostgreSQL can store: text and jsonb refuse NUL (U+0000), so a request carrying one would
+ * otherwise fail in the database (a 503 for a bad input, and a log row no batch can write).
+ */
+export const text = () => z.string().regex(/^[^\u0000]*$/, "must not contain NUL (\\u0000) characters");

@@ -1,10 +1,11 @@
 import { z } from "zod";
+import { text } from "../validation";
 
 export const outcomeEventSchema = z.strictObject({
-  eventId: z.string().min(1).max(128),
-  requestId: z.string().min(1).max(128),
+  eventId: text().min(1).max(128),
+  requestId: text().min(1).max(128),
   type: z.enum(["impression", "click", "add_to_cart", "purchase"]),
-  itemId: z.string().min(1).max(256),
+  itemId: text().min(1).max(256),
   position: z.number().int().min(1).optional(),
   revenue: z.number().min(0).optional(),
   ts: z.iso.datetime({ offset: true }).optional(),

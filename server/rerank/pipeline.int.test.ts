@@ -195,6 +195,7 @@ describe("input errors name the problem (HTTP 400)", () => {
     ["1,001 candidates", { ...ok(), candidates: Array.from({ length: 1001 }, (_, i) => ({ id: `c${i}` })) }, undefined, /^candidates: at most 1000 candidates/],
     ["duplicate ids", { ...ok(), candidates: [{ id: "a" }, { id: "b" }, { id: "a" }] }, undefined, /^candidates\[2\]\.id: "a" duplicates candidates\[0\]\.id/],
     ["an unknown field", { ...ok(), colour: "red" }, undefined, /^input: unknown field "colour"/],
+    ["a NUL character (PostgreSQL cannot store it)", { ...ok(), candidates: [{ id: "sku-00010" }, { id: "bad\u0000id" }] }, undefined, /^candidates\[1\]\.id: must not contain NUL/],
   ])("%s", async (_name, body, raw, message) => {
     const response = await post(rerankHttp, body, raw);
     expect(response.status).toBe(400);

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { text } from "../validation";
 
 // The rerank request, shared by the tRPC procedure and POST /api/v1/rerank. camelCase JSON.
 
@@ -9,31 +10,31 @@ export const RERANK_LIMITS = {
   maxInlineFeatures: 256,
 };
 
-const key = z.string().min(1).max(256);
+const key = text().min(1).max(256);
 
 // zod 4 numbers reject NaN and ±Infinity, so a non-finite feature is refused with its path.
 const candidate = z.strictObject({
   id: key,
   retrievalScore: z.number().optional(),
   features: z
-    .record(z.string().min(1).max(128), z.number())
+    .record(text().min(1).max(128), z.number())
     .refine((f) => Object.keys(f).length <= RERANK_LIMITS.maxInlineFeatures, `at most ${RERANK_LIMITS.maxInlineFeatures} inline features`)
     .optional(),
 });
 
 export const rerankContextSchema = z.strictObject({
-  query: z.string().max(2000).optional(),
-  device: z.string().max(64).optional(),
-  locale: z.string().max(35).optional(),
-  country: z.string().max(8).optional(),
+  query: text().max(2000).optional(),
+  device: text().max(64).optional(),
+  locale: text().max(35).optional(),
+  country: text().max(8).optional(),
   returning: z.boolean().optional(),
-  attributes: z.record(z.string().max(64), z.union([z.string().max(256), z.number(), z.boolean()])).optional(),
+  attributes: z.record(text().max(64), z.union([text().max(256), z.number(), z.boolean()])).optional(),
 });
 
 export const rerankRequestSchema = z
   .strictObject({
-    surface: z.string().min(1).max(100),
-    requestId: z.string().min(1).max(128).optional(),
+    surface: text().min(1).max(100),
+    requestId: text().min(1).max(128).optional(),
     userKey: key.optional(),
     sessionKey: key.optional(),
     context: rerankContextSchema.optional(),

@@ -5,7 +5,7 @@ import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { TcpProxy, waitFor } from "../testing/tcpProxy";
 import { BatchWriter } from "./batchWriter";
-import { outcomeEventSink, requestLogSink, type OutcomeEventRow, type RequestLogRow } from "./streams";
+import { isDataException, outcomeEventSink, requestLogSink, type OutcomeEventRow, type RequestLogRow } from "./streams";
 
 // The writer against real PostgreSQL, with the network between them cut and restored by a TCP
 // proxy under the test's control: the database stays up, only the writer loses it.
@@ -135,5 +135,21 @@ describe("request log writer across a database outage", () => {
     expect(writer.stats()).toMatchObject({ written: 3500, dropped: 0, buffered: 0, spilledRows: 0 });
     expect(await stat(spillPath).then(() => true, () => false)).toBe(false);
     await writer.close();
+  });
+
+  it("a row PostgreSQL refuses (a NUL character) is dropped and counted alone; the rest of its batch is written", async () => {
+    const errors: unknown[] = [];
+    const direct = new pg.Pool({ connectionString: databaseUrl, max: 1 });
+    const refusing = new BatchWriter(requestLogSink(direct), { name: "rerank_requests", maxBatch: 50, isRowError: isDataException, onError: (e) => errors.push(e) });
+    const rows = Array.from({ length: 40 }, (_, i) => row(10_000 + i));
+    rows[13] = { ...rows[13]!, userKey: "nul\u0000user" };
+    const before = await countRows();
+    for (const r of rows) refusing.enqueue(r);
+    await refusing.flush();
+    expect((await countRows()) - before).toBe(39);
+    expect(refusing.stats()).toMatchObject({ dropped: 1, buffered: 0 });
+    expect(String((errors[0] as Error).message)).toMatch(/dropped a row the database refuses/);
+    await refusing.close();
+    await direct.end();
   });
 });

@@ -243,6 +243,48 @@ describe("when the database is down", () => {
   });
 });
 
+describe("rows the database refuses", () => {
+  it("isolates them by halving the batch, writes every other row once, drops and reports only those", async () => {
+    const refused = new Set(["r7", "r42"]);
+    const writes: Row[][] = [];
+    const sink: BatchSink<Row> = {
+      async write(rows) {
+        if (rows.some((r) => refused.has(r.id))) throw Object.assign(new Error("invalid byte sequence for encoding \"UTF8\": 0x00"), { code: "22021" });
+        writes.push([...rows]);
+      },
+    };
+    const errors: unknown[] = [];
+    const writer = new BatchWriter(sink, { name: "t", maxBatch: 64, isRowError: (e) => (e as { code?: string }).code === "22021", onError: (e) => errors.push(e) });
+    for (const row of rowsFrom(0, 100)) writer.enqueue(row);
+    await writer.flush();
+    const written = writes.flat().map((r) => r.id);
+    expect(written).toHaveLength(98);
+    expect(new Set(written).size).toBe(98);
+    expect(written.filter((id) => refused.has(id))).toEqual([]);
+    // Order is kept.
+    expect(written).toEqual(rowsFrom(0, 100).map((r) => r.id).filter((id) => !refused.has(id)));
+    expect(writer.stats()).toMatchObject({ dropped: 2, buffered: 0 });
+    expect(errors.map((e) => (e as Error).message)).toEqual([
+      expect.stringMatching(/^t: dropped a row the database refuses \(invalid byte sequence.*\): \{"id":"r7"/),
+      expect.stringMatching(/"id":"r42"/),
+    ]);
+    await writer.close();
+  });
+
+  it("retries, never drops, when the failure is not about the rows", async () => {
+    let down = true;
+    const sink: BatchSink<Row> = { async write() { if (down) throw Object.assign(new Error("connect ECONNREFUSED"), { code: "ECONNREFUSED" }); } };
+    const writer = new BatchWriter(sink, { name: "t", maxBatch: 10, retryBaseMs: 5, isRowError: (e) => (e as { code?: string }).code === "22021", onError: () => {} });
+    for (const row of rowsFrom(0, 30)) writer.enqueue(row);
+    await expect(writer.flush()).rejects.toThrow(/ECONNREFUSED/);
+    expect(writer.stats()).toMatchObject({ dropped: 0, buffered: 30 });
+    down = false;
+    await writer.flush();
+    expect(writer.stats()).toMatchObject({ dropped: 0, buffered: 0, written: 30 });
+    await writer.close();
+  });
+});
+
 describe("closing and restarting", () => {
   it("close() spills what it cannot write, and a new writer on the same file writes it", async () => {
     const file = spillPath();

@@ -30,6 +30,13 @@ export interface BatchWriterOptions<T = unknown> {
   retryMaxMs?: number;
   /** Rebuilds a row read back from the spill file (e.g. turns ISO strings into Dates). Default: the parsed JSON as is. */
   revive?: (row: any) => T; // eslint-disable-line @typescript-eslint/no-explicit-any -- parsed JSON has no static type
+  /**
+   * Whether a write failure is about the rows themselves (e.g. PostgreSQL's data exceptions, SQLSTATE
+   * class 22), so retrying the same batch can never succeed. Such a batch is split in halves until
+   * the refused rows stand alone; those are dropped, counted and reported, and every other row is
+   * written. Anything else (the database is down, a timeout) is retried with backoff. Default: never.
+   */
+  isRowError?: (error: unknown) => boolean;
   /** Sink failures, spill I/O errors, unreadable spilled rows, and the start of each run of dropped rows. Default: console.error. */
   onError?: (error: unknown) => void;
 }
@@ -63,6 +70,7 @@ export class BatchWriter<T> {
   private readonly retryMaxMs: number;
   private readonly revive: (row: unknown) => T;
   private readonly onError: (error: unknown) => void;
+  private readonly isRowError: (error: unknown) => boolean;
 
   private buffer: T[] = [];
   private written = 0;
@@ -104,6 +112,7 @@ export class BatchWriter<T> {
     this.retryMaxMs = Math.max(this.retryBaseMs, options.retryMaxMs ?? 10_000);
     this.revive = options.revive ?? ((row) => row as T);
     this.onError = options.onError ?? ((error) => console.error(`[telemetry:${this.name}]`, error));
+    this.isRowError = options.isRowError ?? (() => false);
     this.spill = options.spillPath ? new SpillFile(options.spillPath) : null;
     // A file left by an earlier process is counted now and drained by the next successful flush.
     this.spillReady = this.spill ? this.onSpillChain(() => this.loadSpill()) : Promise.resolve();
@@ -268,6 +277,7 @@ export class BatchWriter<T> {
     try {
       await this.sink.write(rows);
     } catch (error) {
+      if (this.isRowError(error)) return this.isolateRefusedRows(rows, error);
       this.failures++;
       this.consecutiveFailures++;
       const delay = Math.min(this.retryMaxMs, this.retryBaseMs * 2 ** Math.min(this.consecutiveFailures - 1, 30));
@@ -278,6 +288,18 @@ export class BatchWriter<T> {
     this.consecutiveFailures = 0;
     this.backoffUntil = 0;
     this.written += rows.length;
+  }
+
+  /** A batch refused for its data: halves are written on their own until each refused row is alone. */
+  private async isolateRefusedRows(rows: T[], error: unknown): Promise<void> {
+    if (rows.length === 1) {
+      this.dropped++;
+      this.report(new Error(`${this.name}: dropped a row the database refuses (${(error as Error).message ?? error}): ${preview(rows[0])}`, { cause: error }));
+      return;
+    }
+    const half = rows.length >> 1;
+    await this.writeBatch(rows.slice(0, half));
+    await this.writeBatch(rows.slice(half));
   }
 
   /** The overflow path of enqueue (and close): spill the row, or drop and count it. */
@@ -373,4 +395,15 @@ export class BatchWriter<T> {
 function positive(value: number, option: string): number {
   if (!(value > 0)) throw new RangeError(`BatchWriter: ${option} must be > 0 (got ${value})`);
   return value;
+}
+
+/** The start of a row's JSON, for an error message. */
+function preview(row: unknown): string {
+  let json: string;
+  try {
+    json = JSON.stringify(row) ?? String(row);
+  } catch {
+    json = String(row);
+  }
+  return json.length > 300 ? `${json.slice(0, 300)}…` : json;
 }

@@ -48,20 +48,22 @@ export interface OutcomeEventRow {
   variantKey: string | null;
 }
 
-const json = (v: unknown) => JSON.stringify(v ?? null);
 
 export function requestLogSink(pool: pg.Pool): BatchSink<RequestLogRow> {
   return {
     async write(rows) {
-      const col = <K extends keyof RequestLogRow>(k: K) => rows.map((r) => r[k]);
+      // The whole batch travels as one JSON document, read back with jsonb_to_recordset: one native
+      // JSON.stringify per batch, instead of escaping every served list into a text[] element.
       await pool.query(
         `WITH ins AS (INSERT INTO rerank_requests (request_id, ts, surface, user_key, session_key, context, experiment_key, experiment_phase,
            variant_key, exposed, model_version_id, fallback_used, fallback_reason, candidate_count, top_k, served, timings,
            latency_ms, defaulted_features)
-         SELECT a, b, c, d, e, f::jsonb, g, h, i, j, k, l, m, n, o, p::jsonb, q::jsonb, r, s
-         FROM unnest($1::text[], $2::timestamptz[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::int[],
-           $9::text[], $10::bool[], $11::text[], $12::bool[], $13::text[], $14::int[], $15::int[], $16::text[], $17::text[],
-           $18::float8[], $19::int[]) AS x(a, b, c, d, e, f, g, h, i, j, k, l, m, n, o, p, q, r, s)
+         SELECT "requestId", ts, surface, "userKey", "sessionKey", coalesce(context, '{}'), "experimentKey", "experimentPhase",
+           "variantKey", exposed, "modelVersionId", "fallbackUsed", "fallbackReason", "candidateCount", "topK", served, coalesce(timings, '{}'),
+           "latencyMs", "defaultedFeatures"
+         FROM jsonb_to_recordset($1::jsonb) AS x("requestId" text, ts timestamptz, surface text, "userKey" text, "sessionKey" text, context jsonb,
+           "experimentKey" text, "experimentPhase" int, "variantKey" text, exposed bool, "modelVersionId" text, "fallbackUsed" bool,
+           "fallbackReason" text, "candidateCount" int, "topK" int, served jsonb, timings jsonb, "latencyMs" float8, "defaultedFeatures" int)
          ON CONFLICT DO NOTHING
          RETURNING request_id, ts, coalesce(user_key, session_key) AS unit_key, experiment_key, experiment_phase, variant_key,
            fallback_used, latency_ms),
@@ -79,12 +81,7 @@ export function requestLogSink(pool: pg.Pool): BatchSink<RequestLogRow> {
          FROM exp GROUP BY id, experiment_phase, variant_key, date_trunc('hour', ts)
          ON CONFLICT (experiment_id, phase, variant_key, hour) DO UPDATE SET requests = experiment_hourly_stats.requests + EXCLUDED.requests,
            fallbacks = experiment_hourly_stats.fallbacks + EXCLUDED.fallbacks, latency_ms_sum = experiment_hourly_stats.latency_ms_sum + EXCLUDED.latency_ms_sum`,
-        [
-          col("requestId"), col("ts"), col("surface"), col("userKey"), col("sessionKey"), rows.map((r) => json(r.context)),
-          col("experimentKey"), col("experimentPhase"), col("variantKey"), col("exposed"), col("modelVersionId"), col("fallbackUsed"),
-          col("fallbackReason"), col("candidateCount"), col("topK"), rows.map((r) => json(r.served)), rows.map((r) => json(r.timings)),
-          col("latencyMs"), col("defaultedFeatures"),
-        ],
+        [JSON.stringify(rows)],
       );
     },
   };
@@ -129,6 +126,9 @@ export function outcomeEventSink(pool: pg.Pool): BatchSink<OutcomeEventRow> {
   };
 }
 
+/** PostgreSQL data exceptions (SQLSTATE class 22: a value the column cannot hold): no retry helps. */
+export const isDataException = (error: unknown) => /^22[0-9A-Z]{3}$/.test(String((error as { code?: unknown }).code ?? ""));
+
 const reviveDates = <T>(keys: Array<keyof T>) => (row: unknown): T => {
   const r = row as Record<string, unknown>;
   for (const k of keys) r[k as string] = new Date(r[k as string] as string);
@@ -158,11 +158,13 @@ export function telemetry(): Streams {
     name: "rerank_requests",
     spillPath: path.join(spillDir, `${dbName}.rerank_requests.jsonl`),
     revive: reviveDates<RequestLogRow>(["ts"]),
+    isRowError: isDataException,
   });
   const events = new BatchWriter(outcomeEventSink(pool), {
     name: "outcome_events",
     spillPath: path.join(spillDir, `${dbName}.outcome_events.jsonl`),
     revive: reviveDates<OutcomeEventRow>(["requestTs", "ts"]),
+    isRowError: isDataException,
   });
   requests.start();
   events.start();
