@@ -48,7 +48,6 @@ export interface OutcomeEventRow {
   variantKey: string | null;
 }
 
-
 export function requestLogSink(pool: pg.Pool): BatchSink<RequestLogRow> {
   return {
     async write(rows) {
