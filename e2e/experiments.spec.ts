@@ -66,6 +66,9 @@ test("edit a running experiment: metrics save, an allocation change needs a rest
   await page.goto("/experiments/new");
   await page.getByRole("textbox", { name: "Key", exact: true }).fill(key);
   await page.getByRole("textbox", { name: "Name", exact: true }).fill("Edit me");
+  // On the home feed: the serving spec expects the search surface's production model.
+  await page.getByRole("combobox", { name: "Surface" }).click();
+  await page.getByRole("option", { name: "Home feed" }).click();
   await expect(page.getByRole("combobox", { name: "variant 1 model" })).toHaveValue(/fallback/);
   await page.getByRole("button", { name: "Create experiment" }).click();
   await expect(page.getByTestId("experiment-status")).toHaveText("draft");
@@ -97,4 +100,6 @@ test("edit a running experiment: metrics save, an allocation change needs a rest
   await expect(page.getByText("phase 2", { exact: true })).toBeVisible();
   await expect(page.getByTestId("experiment-status")).toHaveText("running");
   await page.screenshot({ path: "e2e/screenshots/experiment-restarted.png", fullPage: true });
+  await page.getByRole("button", { name: "Stop" }).click();
+  await expect(page.getByTestId("experiment-status")).toHaveText("stopped");
 });
