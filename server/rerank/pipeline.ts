@@ -7,7 +7,7 @@ import { orderByScore, retrievalOrderScores } from "../domain/ranking/order";
 import { InvalidInputError } from "../errors";
 import { getModel, type ModelArtifact, type ModelHandle } from "../inference/sessions";
 import { metrics } from "../telemetry/metrics";
-import { telemetry } from "../telemetry/streams";
+import { serialiseRequestLogRow, telemetry } from "../telemetry/streams";
 import { assignExperiment } from "./assignment";
 import { failureReason, scoringBreaker } from "./breakers";
 import type { FallbackReason, RerankRequest, RerankResponse } from "./schema";
@@ -208,7 +208,7 @@ function record(request: RerankRequest, response: RerankResponse, ts: Date) {
   metrics.candidates.observe({ surface }, request.candidates.length);
   const streams = telemetry();
   if (!streams.enabled) return;
-  streams.requests.enqueue({
+  streams.requests.enqueue(serialiseRequestLogRow({
     requestId: response.requestId,
     ts,
     surface,
@@ -228,5 +228,5 @@ function record(request: RerankRequest, response: RerankResponse, ts: Date) {
     timings: response.timings,
     latencyMs: response.timings.total,
     defaultedFeatures: response.features.defaulted,
-  });
+  }));
 }

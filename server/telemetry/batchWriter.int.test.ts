@@ -5,7 +5,7 @@ import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { TcpProxy, waitFor } from "../testing/tcpProxy";
 import { BatchWriter } from "./batchWriter";
-import { isDataException, outcomeEventSink, requestLogSink, type OutcomeEventRow, type RequestLogRow } from "./streams";
+import { isDataException, outcomeEventSink, requestLogSink, serialiseRequestLogRow, type OutcomeEventRow, type RequestLogEntry, type RequestLogRow } from "./streams";
 
 // The writer against real PostgreSQL, with the network between them cut and restored by a TCP
 // proxy under the test's control: the database stays up, only the writer loses it.
@@ -17,7 +17,7 @@ describe("request log writer across a database outage", () => {
   const proxy = new TcpProxy({ host: target.hostname.replace(/^\[|\]$/g, ""), port: Number(target.port || 5432) });
   let pool: pg.Pool;
   let dir: string;
-  let writer: BatchWriter<RequestLogRow> | undefined;
+  let writer: BatchWriter<RequestLogEntry> | undefined;
   let events: BatchWriter<OutcomeEventRow> | undefined;
 
   /** Directly, not through the proxy: the count must not depend on the link under test. */
@@ -98,14 +98,14 @@ describe("request log writer across a database outage", () => {
     writer.start();
 
     // Up: 500 rows go straight through.
-    for (let i = 0; i < 500; i++) writer.enqueue(row(i));
+    for (let i = 0; i < 500; i++) writer.enqueue(row(i)); // as objects
     await writer.flush();
     expect(await countRows()).toBe(500);
     expect(writer.stats()).toMatchObject({ written: 500, failures: 0 });
 
     // Down: memory fills to maxBuffered, the rest goes to the spill file.
     await proxy.close();
-    for (let i = 500; i < 3500; i++) writer.enqueue(row(i));
+    for (let i = 500; i < 3500; i++) writer.enqueue(i % 2 === 0 ? serialiseRequestLogRow(row(i)) : row(i)); // as the pipeline sends them (strings), and objects
     for (let i = 0; i < 1200; i++) events.enqueue(event(i));
     expect(writer.stats()).toMatchObject({ buffered: 1000, spilledRows: 2000, dropped: 0 });
     await expect(writer.flush()).rejects.toThrow();

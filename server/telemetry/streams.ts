@@ -48,7 +48,16 @@ export interface OutcomeEventRow {
   variantKey: string | null;
 }
 
-export function requestLogSink(pool: pg.Pool): BatchSink<RequestLogRow> {
+/**
+ * A request log row as it waits in the buffer: serialised at once, so the buffer holds one flat
+ * string per request instead of the response's object graph. Rows that wait ~200 ms for their batch
+ * survive young-generation collections; strings are cheap for the collector to copy and mark.
+ */
+export type RequestLogEntry = RequestLogRow | string;
+
+export const serialiseRequestLogRow = (row: RequestLogRow): string => JSON.stringify(row);
+
+export function requestLogSink(pool: pg.Pool): BatchSink<RequestLogEntry> {
   return {
     async write(rows) {
       // The whole batch travels as one JSON document, read back with jsonb_to_recordset: one native
@@ -80,7 +89,7 @@ export function requestLogSink(pool: pg.Pool): BatchSink<RequestLogRow> {
          FROM exp GROUP BY id, experiment_phase, variant_key, date_trunc('hour', ts)
          ON CONFLICT (experiment_id, phase, variant_key, hour) DO UPDATE SET requests = experiment_hourly_stats.requests + EXCLUDED.requests,
            fallbacks = experiment_hourly_stats.fallbacks + EXCLUDED.fallbacks, latency_ms_sum = experiment_hourly_stats.latency_ms_sum + EXCLUDED.latency_ms_sum`,
-        [JSON.stringify(rows)],
+        [`[${rows.map((r) => (typeof r === "string" ? r : JSON.stringify(r))).join(",")}]`],
       );
     },
   };
@@ -137,7 +146,7 @@ const reviveDates = <T>(keys: Array<keyof T>) => (row: unknown): T => {
 interface Streams {
   url: string;
   pool: pg.Pool;
-  requests: BatchWriter<RequestLogRow>;
+  requests: BatchWriter<RequestLogEntry>;
   events: BatchWriter<OutcomeEventRow>;
   enabled: boolean;
 }
@@ -156,7 +165,8 @@ export function telemetry(): Streams {
   const requests = new BatchWriter(requestLogSink(pool), {
     name: "rerank_requests",
     spillPath: path.join(spillDir, `${dbName}.rerank_requests.jsonl`),
-    revive: reviveDates<RequestLogRow>(["ts"]),
+    // Serialised rows come back from the spill as the same string; older spills may hold objects.
+    revive: (raw: unknown): RequestLogEntry => (typeof raw === "string" ? raw : reviveDates<RequestLogRow>(["ts"])(raw)),
     isRowError: isDataException,
   });
   const events = new BatchWriter(outcomeEventSink(pool), {
