@@ -5,7 +5,7 @@ import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { TcpProxy, waitFor } from "../testing/tcpProxy";
 import { BatchWriter } from "./batchWriter";
-import { isDataException, outcomeEventSink, requestLogSink, serialiseRequestLogRow, type OutcomeEventRow, type RequestLogEntry, type RequestLogRow } from "./streams";
+import { isDataException, outcomeEventSink, requestLogSink, reviveRequestLogEntry, serialiseRequestLogRow, type OutcomeEventRow, type RequestLogEntry, type RequestLogRow } from "./streams";
 
 // The writer against real PostgreSQL, with the network between them cut and restored by a TCP
 // proxy under the test's control: the database stays up, only the writer loses it.
@@ -92,7 +92,7 @@ describe("request log writer across a database outage", () => {
       retryBaseMs: 50,
       retryMaxMs: 500,
       spillPath,
-      revive: (raw: RequestLogRow & { ts: string }) => ({ ...raw, ts: new Date(raw.ts) }),
+      revive: reviveRequestLogEntry,
       onError: (error) => errors.push(error),
     });
     writer.start();

@@ -143,6 +143,9 @@ const reviveDates = <T>(keys: Array<keyof T>) => (row: unknown): T => {
   return r as T;
 };
 
+/** A spilled request log row: serialised rows come back as the same string, objects with their Date. */
+export const reviveRequestLogEntry = (raw: unknown): RequestLogEntry => (typeof raw === "string" ? raw : reviveDates<RequestLogRow>(["ts"])(raw));
+
 interface Streams {
   url: string;
   pool: pg.Pool;
@@ -165,8 +168,7 @@ export function telemetry(): Streams {
   const requests = new BatchWriter(requestLogSink(pool), {
     name: "rerank_requests",
     spillPath: path.join(spillDir, `${dbName}.rerank_requests.jsonl`),
-    // Serialised rows come back from the spill as the same string; older spills may hold objects.
-    revive: (raw: unknown): RequestLogEntry => (typeof raw === "string" ? raw : reviveDates<RequestLogRow>(["ts"])(raw)),
+    revive: reviveRequestLogEntry,
     isRowError: isDataException,
   });
   const events = new BatchWriter(outcomeEventSink(pool), {
