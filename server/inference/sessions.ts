@@ -43,7 +43,7 @@ const FAILED_LOAD_RETRY_MS = 30_000;
 /**
  * Threads one run may use: the calling thread plus helpers, at most 2 and never more than the
  * machine's cores (INFERENCE_THREADS overrides). Measured on 2 cores (`npm run bench:models`): a
- * 100-tree LambdaMART ensemble over 100 candidates takes ~300 µs on one thread and ~100 µs on two,
+ * 100-tree LambdaMART ensemble over 100 candidates takes ~240 µs on one thread and ~72 µs on two,
  * with less CPU in all (onnxruntime splits the ensemble's trees between the threads, which keeps
  * each thread's share of the nodes in its own cache); tiny graphs (MatMul + Add) are not split.
  */

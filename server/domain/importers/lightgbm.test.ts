@@ -202,14 +202,8 @@ describe("parseLightGbm refuses what it cannot import, naming the place", () => 
   const good = readFixture("lleaves-single-tree.model.txt");
   const lineOf = (text: string, prefix: string) => text.split("\n").findIndex((l) => l.startsWith(prefix)) + 1;
   const expectError = (text: string, pattern: RegExp) => {
-    let caught: unknown;
-    try {
-      parseLightGbm(text);
-    } catch (error) {
-      caught = error;
-    }
-    expect(caught).toBeInstanceOf(ModelImportError);
-    expect((caught as Error).message).toMatch(pattern);
+    expect(() => parseLightGbm(text)).toThrow(ModelImportError);
+    expect(() => parseLightGbm(text)).toThrow(pattern);
   };
 
   it("a file that is not a LightGBM model", () => {

@@ -61,14 +61,8 @@ function tinyWith(change: (m: Tiny) => void): Tiny {
 }
 
 function expectError(json: unknown, pattern: RegExp) {
-  let caught: unknown;
-  try {
-    parseXgboostJson(json);
-  } catch (error) {
-    caught = error;
-  }
-  expect(caught).toBeInstanceOf(ModelImportError);
-  expect((caught as Error).message).toMatch(pattern);
+  expect(() => parseXgboostJson(json)).toThrow(ModelImportError);
+  expect(() => parseXgboostJson(json)).toThrow(pattern);
 }
 
 describe("parseXgboostJson on the LETOR models trained by XGBoost 1.7.4", () => {
