@@ -14,6 +14,7 @@ import { rerank } from "../rerank/pipeline";
 import type { RerankRequest } from "../rerank/schema";
 import { warmServing } from "../rerank/warm";
 import { closeTelemetry, telemetry } from "../telemetry/streams";
+import { buildNextFloorApp } from "./nextFloor";
 import { pacedLoad } from "./paced";
 
 // npm run bench:serving — 100 candidates, the demo model, everything measured in this one run:
@@ -152,6 +153,16 @@ async function main() {
     const barePing = await load(bareUrl, "", { method: "GET" });
     for (const child of children.splice(0)) child.kill("SIGTERM");
 
+    // The control: a freshly generated Next.js app with one empty route handler, none of our code.
+    const floorPort = await getPort();
+    const floorArgs = buildNextFloorApp();
+    children.push(await startServer(floorArgs(floorPort), {}, floorPort));
+    const floorUrl = `http://127.0.0.1:${floorPort}/api/ping`;
+    await load(floorUrl, "", { method: "GET", duration: 3 });
+    const floor = await load(floorUrl, "", { method: "GET" });
+    const floorHalf = await pacedLoad(floorUrl, { method: "GET", rate: Math.max(1, Math.floor(floor.rps / 2)), durationS: PACED_S });
+    for (const child of children.splice(0)) child.kill("SIGTERM");
+
     const served = burst.ok;
     const fmt = (v: number, unit = "") => `${v.toFixed(v < 10 ? 3 : 1)}${unit}`;
     const verdict = (ok: boolean) => (ok ? "meets target" : "MISSES target");
@@ -168,6 +179,9 @@ async function main() {
     console.log(`  logged at max throughput: ${logged} of ${served} served (${burst.non2xx} non-2xx, ${burst.errors} errors; ${fallbacks} served by a fallback)   target equal: ${verdict(logged === served)}`);
     console.log(`  Next.js floor: an empty route handler (GET /api/v1/ping) ${fmt(nextPing.rps, " req/s")} vs ${fmt(barePing.rps, " req/s")} on bare node:http (${(100 * nextPing.rps / barePing.rps).toFixed(0)}%);`);
     console.log(`      Next's fixed cost ≈ ${fmt(1000 / nextPing.rps - 1000 / barePing.rps, " ms")} of one core per request, vs ${fmt(1000 / bareRps, " ms")} for the whole rerank on bare node:http`);
+    console.log(`  (f) control, a freshly generated Next.js app (one empty route handler, none of this project's code):`);
+    console.log(`      ${fmt(floor.rps, " req/s")} max (${(100 * floor.rps / barePing.rps).toFixed(0)}% of bare node:http's empty route); paced at half of that (${floorHalf.rate} req/s): p50 ${fmt(floorHalf.p50, " ms")}  p99 ${fmt(floorHalf.p99, " ms")}`);
+    console.log(`      so (c) ≥ 60% of (d) would need Next's cost per request ≤ ${fmt(1000 / (0.6 * bareRps) - 1000 / bareRps + 1000 / barePing.rps, " ms")}; the empty app costs ${fmt(1000 / floor.rps, " ms")}`);
   } finally {
     for (const child of children) child.kill("SIGTERM");
     await disconnectDb().catch(() => {});
