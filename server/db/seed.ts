@@ -17,7 +17,23 @@ export async function seedDemo(db: Db, log: (line: string) => void = () => {}): 
   const catalog = await seedCatalog(db, log);
   const models = await seedModels(db, log);
   const letor = await seedLetorModels(db, log);
-  return { seeded: catalog || models || letor };
+  const shadow = await seedShadowCandidate(db, log);
+  return { seeded: catalog || models || letor || shadow };
+}
+
+/** v3 of the demo ranker, a candidate under the "shadow" alias, mirrored on a quarter of search traffic. */
+async function seedShadowCandidate(db: Db, log: (line: string) => void): Promise<boolean> {
+  const model = await db.model.findUnique({ where: { name: "search-ranker" }, include: { versions: { select: { id: true, version: true } } } });
+  if (!model || model.versions.some((v) => v.version >= 3)) return false;
+  const v2 = model.versions.find((v) => v.version === 2);
+  const v3 = await createVersion(db, {
+    modelId: model.id, bytes: readFileSync(DEMO_MODELS.candidate.file), featureSpec: demoFeatureSpec(), source: "demo", createdBy: "system", parentVersionId: v2?.id,
+    metadata: { notes: "candidate: more weight on rating and margin, less on popularity", weights: DEMO_MODELS.candidate.weights },
+  });
+  await setAlias(db, { versionId: v3.id, alias: "shadow", actor: "system", reason: "demo seed" });
+  await db.surface.update({ where: { key: "search" }, data: { shadowAlias: "shadow", shadowSampleRate: 0.25 } });
+  log("seeded search-ranker v3 as the search surface's shadow (25 % of requests mirrored)");
+  return true;
 }
 
 /** The rankers `npm run models:train` wrote for the LETOR sample, with their model cards' metrics. */

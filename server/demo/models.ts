@@ -38,6 +38,8 @@ export const DEMO_MODELS = {
   popularity: { file: "models/demo/search-popularity-v1.onnx", weights: [0.5, 1.5, 0, 0, 0, 0, 0], bias: 0 },
   /** v2: the full linear ranker serving production. */
   linear: { file: "models/demo/search-linear-v2.onnx", weights: [0.3, 1.2, 6.0, 0.25, -0.05, -0.0005, 0.2], bias: 0 },
+  /** v3: a candidate that leans on rating and margin; mirrored as the search surface's shadow. */
+  candidate: { file: "models/demo/search-linear-v3.onnx", weights: [0.3, 0.9, 5.0, 0.45, -0.08, -0.001, 0.9], bias: 0 },
 } as const;
 
 export function demoModelBytes(which: keyof typeof DEMO_MODELS): Uint8Array {

@@ -1,16 +1,17 @@
 import { randomUUID } from "node:crypto";
-import { getDb } from "../db/client";
 import { applyConstraints, type ConstraintConfig, type ConstraintOutcome, type RankedCandidate } from "../domain/constraints/applyConstraints";
 import { teamDraftInterleave } from "../domain/interleaving/teamDraft";
 import { buildFeatureMatrix } from "../domain/features/featureSpec";
 import { orderByScore, retrievalOrderScores } from "../domain/ranking/order";
 import { InvalidInputError } from "../errors";
-import { getModel, type ModelArtifact, type ModelHandle } from "../inference/sessions";
+import { getModel, type ModelHandle } from "../inference/sessions";
 import { metrics } from "../telemetry/metrics";
 import { serialiseRequestLogRow, telemetry } from "../telemetry/streams";
+import { fetchArtifact } from "./artifacts";
 import { assignExperiment } from "./assignment";
 import { failureReason, scoringBreaker } from "./breakers";
 import type { FallbackReason, RerankRequest, RerankResponse } from "./schema";
+import { inShadowSample, mirrorToShadow, type ItemLookup } from "./shadow";
 import { recentResponse, servingState } from "./state";
 import type { ModelRef, SurfaceConfig } from "./surfaceConfig";
 
@@ -20,19 +21,6 @@ import type { ModelRef, SurfaceConfig } from "./surfaceConfig";
 // with the same constraints, and marked.
 
 const round3 = (ms: number) => Math.round(ms * 1000) / 1000;
-
-export async function fetchArtifact(versionId: string): Promise<ModelArtifact> {
-  const row = await getDb().modelVersion.findUnique({
-    where: { id: versionId },
-    select: { id: true, version: true, sha256: true, featureSpec: true, inputName: true, outputName: true, model: { select: { name: true } }, artifact: { select: { bytes: true } } },
-  });
-  if (!row?.artifact) throw new Error(`model version ${versionId} has no artifact`);
-  return {
-    versionId: row.id, name: row.model.name, version: row.version, sha256: row.sha256,
-    featureSpec: row.featureSpec as unknown as ModelArtifact["featureSpec"], inputName: row.inputName, outputName: row.outputName,
-    bytes: new Uint8Array(row.artifact.bytes),
-  };
-}
 
 interface Scored {
   scores: Float32Array;
@@ -69,6 +57,7 @@ export async function rerank(request: RerankRequest): Promise<RerankResponse> {
   let outcome: ConstraintOutcome;
   let scoreMs: number;
   let constraintsMs: number;
+  let shadowInput: { constraints: ConstraintConfig; scores: Float32Array } | null = null;
   if (assignment?.experiment.kind === "interleaving") {
     // Both rankers rank the same candidates; team-draft interleaving merges their served lists and
     // credits each item to the ranker that contributed it.
@@ -99,6 +88,7 @@ export async function rerank(request: RerankRequest): Promise<RerankResponse> {
     const ranked = await rankWith(surface, model, constraints, request, items, user);
     scored = ranked.scored;
     outcome = ranked.outcome;
+    shadowInput = { constraints, scores: scored.scores };
     scoreMs = scored.scoreMs;
     constraintsMs = ranked.constraintsMs;
   }
@@ -127,10 +117,18 @@ export async function rerank(request: RerankRequest): Promise<RerankResponse> {
   const ts = new Date();
   state.recent.set(requestId, { json: JSON.stringify(response), surface: response.surface, ts: ts.getTime(), userKey: request.userKey ?? request.sessionKey ?? null });
   record(request, response, ts);
+  // Interleaved responses blend two rankers: there is no single served ranking to compare against.
+  // The kill switch stops every model run on the surface, the shadow's too.
+  if (shadowInput && surface.shadow && !surface.killSwitch && inShadowSample(requestId, surface.shadowSampleRate)) {
+    mirrorToShadow({
+      surface: surface.key, shadow: surface.shadow, constraints: shadowInput.constraints, request, requestId, ts, items, user,
+      served: response.items.map((item) => ({ id: item.id, score: item.score })), primaryScores: shadowInput.scores,
+      primaryVersionId: response.modelVersion?.id ?? null, primaryScoreMs: response.timings.score,
+    });
+  }
   return response;
 }
 
-type ItemLookup = Map<string, { attrs: RankedCandidate["attrs"]; features?: { values: Record<string, unknown>; updatedAt: number } }>;
 
 /** Scores with one model (or its fallbacks) and applies one set of constraints. */
 async function rankWith(

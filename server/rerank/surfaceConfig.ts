@@ -46,6 +46,9 @@ export interface SurfaceConfig {
   modelName: string | null;
   primary: ModelRef | null;
   fallback: ModelRef | null;
+  /** A candidate model scored off the hot path on a sample of requests (null: no shadow). */
+  shadow: ModelRef | null;
+  shadowSampleRate: number;
   experiments: RunningExperiment[];
   fingerprint: string;
 }
@@ -148,6 +151,8 @@ export class SurfaceConfigCache {
       modelName: surface.model?.name ?? null,
       primary: ref(surface.modelAlias),
       fallback: surface.fallbackAlias && surface.fallbackAlias !== surface.modelAlias ? ref(surface.fallbackAlias) : null,
+      shadow: ref(surface.shadowAlias),
+      shadowSampleRate: surface.shadowSampleRate,
       experiments,
       fingerprint,
     };

@@ -1,7 +1,7 @@
 import { getDb } from "../db/client";
 import { getModel } from "../inference/sessions";
 import { closeTelemetry } from "../telemetry/streams";
-import { fetchArtifact } from "./pipeline";
+import { fetchArtifact } from "./artifacts";
 import { servingState } from "./state";
 
 /**
@@ -18,7 +18,7 @@ export async function warmServing(log: (line: string) => void = console.log): Pr
     let models = 0;
     for (const { key } of surfaces) {
       const config = await state.surfaces.get(key);
-      for (const ref of [config.primary, config.fallback]) {
+      for (const ref of [config.primary, config.fallback, config.shadow]) {
         if (!ref) continue;
         await getModel(ref.versionId, fetchArtifact).then(() => models++, (e: Error) => log(`[rerank] model ${ref.alias} of ${key} not loaded: ${e.message}`));
       }

@@ -3,6 +3,7 @@ import { modelsRouter } from "./models";
 import { catalogRouter } from "./catalog";
 import { eventsRouter } from "./events";
 import { rerankRouter } from "./rerank";
+import { shadowRouter } from "./shadow";
 import { surfacesRouter } from "./surfaces";
 import { systemRouter } from "./system";
 import { createCallerFactory, router } from "../trpc";
@@ -15,6 +16,7 @@ export const appRouter = router({
   rerank: rerankRouter,
   events: eventsRouter,
   catalog: catalogRouter,
+  shadow: shadowRouter,
 });
 
 export type AppRouter = typeof appRouter;

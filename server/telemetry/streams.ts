@@ -48,6 +48,23 @@ export interface OutcomeEventRow {
   variantKey: string | null;
 }
 
+/** One mirrored request: the served list against a shadow model's list for the same candidates. */
+export interface ShadowRow {
+  requestId: string;
+  ts: Date;
+  surface: string;
+  primaryVersionId: string | null;
+  shadowVersionId: string;
+  primaryRanking: Array<{ id: string; score: number }>;
+  shadowRanking: Array<{ id: string; score: number }>;
+  overlapAt10: number | null;
+  kendallTau: number | null;
+  spearmanRho: number | null;
+  primaryLatencyMs: number | null;
+  shadowLatencyMs: number | null;
+  error: string | null;
+}
+
 /**
  * A request log row as it waits in the buffer: serialised at once, so the buffer holds one flat
  * string per request instead of the response's object graph. Rows that wait ~200 ms for their batch
@@ -90,6 +107,25 @@ export function requestLogSink(pool: pg.Pool): BatchSink<RequestLogEntry> {
          ON CONFLICT (experiment_id, phase, variant_key, hour) DO UPDATE SET requests = experiment_hourly_stats.requests + EXCLUDED.requests,
            fallbacks = experiment_hourly_stats.fallbacks + EXCLUDED.fallbacks, latency_ms_sum = experiment_hourly_stats.latency_ms_sum + EXCLUDED.latency_ms_sum`,
         [`[${rows.map((r) => (typeof r === "string" ? r : JSON.stringify(r))).join(",")}]`],
+      );
+    },
+  };
+}
+
+export function shadowSink(pool: pg.Pool): BatchSink<ShadowRow> {
+  return {
+    async write(rows) {
+      // The id is the request and the shadow version, so a batch replayed after an outage adds nothing twice.
+      await pool.query(
+        `INSERT INTO shadow_records (id, ts, request_id, surface, primary_version_id, shadow_version_id, primary_ranking, shadow_ranking,
+           overlap_at_10, kendall_tau, spearman_rho, primary_latency_ms, shadow_latency_ms, error)
+         SELECT "requestId" || ':' || "shadowVersionId", ts, "requestId", surface, "primaryVersionId", "shadowVersionId", "primaryRanking",
+           "shadowRanking", "overlapAt10", "kendallTau", "spearmanRho", "primaryLatencyMs", "shadowLatencyMs", error
+         FROM jsonb_to_recordset($1::jsonb) AS x("requestId" text, ts timestamptz, surface text, "primaryVersionId" text, "shadowVersionId" text,
+           "primaryRanking" jsonb, "shadowRanking" jsonb, "overlapAt10" float8, "kendallTau" float8, "spearmanRho" float8,
+           "primaryLatencyMs" float8, "shadowLatencyMs" float8, error text)
+         ON CONFLICT DO NOTHING`,
+        [JSON.stringify(rows)],
       );
     },
   };
@@ -151,6 +187,7 @@ interface Streams {
   pool: pg.Pool;
   requests: BatchWriter<RequestLogEntry>;
   events: BatchWriter<OutcomeEventRow>;
+  shadow: BatchWriter<ShadowRow>;
   enabled: boolean;
 }
 
@@ -177,9 +214,17 @@ export function telemetry(): Streams {
     revive: reviveDates<OutcomeEventRow>(["requestTs", "ts"]),
     isRowError: isDataException,
   });
+  const shadow = new BatchWriter(shadowSink(pool), {
+    name: "shadow_records",
+    spillPath: path.join(spillDir, `${dbName}.shadow_records.jsonl`),
+    revive: reviveDates<ShadowRow>(["ts"]),
+    maxBuffered: 10_000,
+    isRowError: isDataException,
+  });
   requests.start();
   events.start();
-  const streams: Streams = { url, pool, requests, events, enabled: process.env.TELEMETRY_DISABLED !== "1" };
+  shadow.start();
+  const streams: Streams = { url, pool, requests, events, shadow, enabled: process.env.TELEMETRY_DISABLED !== "1" };
   holder.__rerankTelemetry = streams;
   return streams;
 }
@@ -188,7 +233,7 @@ export function telemetry(): Streams {
 export function publishTelemetryStats(): void {
   const streams = holder.__rerankTelemetry;
   if (!streams) return;
-  for (const [stream, writer] of [["requests", streams.requests], ["events", streams.events]] as const) {
+  for (const [stream, writer] of [["requests", streams.requests], ["events", streams.events], ["shadow", streams.shadow]] as const) {
     const s = writer.stats();
     metrics.telemetryBuffered.set({ stream }, s.buffered);
     metrics.telemetrySpilledRows.set({ stream }, s.spilledRows);
@@ -203,6 +248,6 @@ export async function closeTelemetry(): Promise<void> {
   const streams = holder.__rerankTelemetry;
   holder.__rerankTelemetry = undefined;
   if (!streams) return;
-  await Promise.all([streams.requests.close(), streams.events.close()]);
+  await Promise.all([streams.requests.close(), streams.events.close(), streams.shadow.close()]);
   await streams.pool.end().catch(() => {});
 }

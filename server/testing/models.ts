@@ -48,7 +48,7 @@ export function corruptModelBytes(): Uint8Array {
   return randomBytes(512);
 }
 
-/** Creates a surface served by `bytes` (alias "production"), optionally with a cascade model. */
+/** Creates a surface served by `bytes` (alias "production"), optionally with a cascade model and a shadow candidate. */
 export async function createTestSurface(db: Db, options: {
   key: string;
   bytes: Uint8Array;
@@ -56,6 +56,8 @@ export async function createTestSurface(db: Db, options: {
   timeoutMs?: number;
   constraints?: ConstraintConfig;
   fallbackBytes?: Uint8Array;
+  /** A third version under the alias "shadow" (the surface does not mirror to it until configured). */
+  shadowBytes?: Uint8Array;
   killSwitch?: boolean;
 }) {
   const model = await db.model.create({ data: { name: `${options.key}-model`, owner: "test" } });
@@ -72,6 +74,10 @@ export async function createTestSurface(db: Db, options: {
   if (options.fallbackBytes) {
     const fallback = await addVersion(options.fallbackBytes, 2);
     await db.modelAlias.create({ data: { modelId: model.id, name: "fallback", versionId: fallback.id } });
+  }
+  if (options.shadowBytes) {
+    const shadow = await addVersion(options.shadowBytes, 3);
+    await db.modelAlias.create({ data: { modelId: model.id, name: "shadow", versionId: shadow.id } });
   }
   return db.surface.create({
     data: {

@@ -1,19 +1,19 @@
 import { Stack } from "@mantine/core";
 import type { Metadata } from "next";
-import { EmptyState } from "../../_components/EmptyState";
+import { serverCaller } from "@/server/caller";
 import { PageHeader } from "../../_components/PageHeader";
+import { ShadowConsole } from "./ShadowConsole";
 
 export const metadata: Metadata = { title: "Shadow" };
 
-export default function Page() {
+export default async function Page({ searchParams }: { searchParams: Promise<{ surface?: string }> }) {
+  const surfaces = await serverCaller().surfaces.list();
+  const requested = (await searchParams).surface;
+  const initial = surfaces.find((s) => s.key === requested)?.key ?? surfaces.find((s) => s.shadowAlias)?.key ?? surfaces[0]?.key ?? null;
   return (
     <Stack>
-      <PageHeader title="Shadow" subtitle="Mirror a sample of live requests to a candidate model off the hot path and compare rankings before any user sees them." />
-      <EmptyState
-        title="No shadow comparisons yet"
-        description="Per candidate model: overlap@k, Kendall and Spearman rank correlation against production, score and latency distributions, and the requests where the two rankings disagree most."
-        steps={[{ text: "Upload a candidate version on the Models page." }, { text: "Point a surface's shadow alias at it and set the sample rate." }, { text: "Send traffic; comparisons appear here within seconds:", command: "npm run simulate" }]}
-      />
+      <PageHeader title="Shadow" subtitle="A sample of live requests scored again by a candidate model after the response, with the same features and constraints, and compared with what was served." />
+      <ShadowConsole surfaces={surfaces.map((s) => ({ key: s.key, name: s.name }))} initialSurface={initial} />
     </Stack>
   );
 }

@@ -1,0 +1,216 @@
+"use client";
+import { Alert, Badge, Button, Card, Code, Group, Loader, NumberInput, SegmentedControl, Select, SimpleGrid, Stack, Table, Text, TextInput, Title } from "@mantine/core";
+import { notifications } from "@mantine/notifications";
+import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
+import type { inferRouterOutputs } from "@trpc/server";
+import { useState } from "react";
+import type { AppRouter } from "@/server/routers/_app";
+import { HistogramChart } from "../../_components/charts/HistogramChart";
+import { useTRPC } from "../../_trpc/client";
+
+const WINDOWS = [
+  { value: "1", label: "1 h" },
+  { value: "24", label: "24 h" },
+  { value: "168", label: "7 d" },
+];
+const fixed = (v: number, digits = 3) => (Number.isFinite(v) ? v.toFixed(digits) : "—");
+const ms = (v: number) => (Number.isFinite(v) ? `${v.toFixed(2)} ms` : "—");
+
+export function ShadowConsole({ surfaces, initialSurface }: { surfaces: Array<{ key: string; name: string }>; initialSurface: string | null }) {
+  const [surface, setSurface] = useState(initialSurface);
+  const [hours, setHours] = useState("24");
+  const [versionId, setVersionId] = useState<string | null>(null);
+  if (!surface) return <Alert color="gray">No surfaces yet: a shadow compares a candidate on a surface&apos;s traffic.</Alert>;
+  return (
+    <Stack>
+      <Group justify="space-between">
+        <SegmentedControl aria-label="Surface" data={surfaces.map((s) => ({ value: s.key, label: s.name }))} value={surface} onChange={(v) => { setSurface(v); setVersionId(null); }} />
+        <SegmentedControl aria-label="Window" data={WINDOWS} value={hours} onChange={setHours} />
+      </Group>
+      <SurfaceShadow surface={surface} hours={Number(hours)} versionId={versionId} onVersion={setVersionId} />
+    </Stack>
+  );
+}
+
+function SurfaceShadow({ surface, hours, versionId, onVersion }: { surface: string; hours: number; versionId: string | null; onVersion: (id: string | null) => void }) {
+  const trpc = useTRPC();
+  const overview = useQuery({ ...trpc.shadow.overview.queryOptions({ surface, hours, ...(versionId ? { versionId } : {}) }), refetchInterval: 10_000 });
+  if (!overview.data) return overview.error ? <Alert color="red">{overview.error.message}</Alert> : <Loader />;
+  const o = overview.data;
+  const selected = o.selected;
+  return (
+    <Stack>
+      {/* Keyed by the stored config: the form starts from it again whenever it changes. */}
+      <ShadowConfig key={`${o.surface.key}|${o.surface.shadowAlias}|${o.surface.sampleRate}`} overview={o} />
+      {o.versions.length === 0 || !selected ? (
+        <Alert color="gray" title={`No mirrored requests on ${o.surface.name} in the last ${hours} h`} data-testid="shadow-empty">
+          {o.surface.shadowAlias
+            ? "Requests to this surface are mirrored as they arrive; comparisons appear here within seconds of the first sampled request."
+            : "Choose a candidate alias and a sample rate above to start mirroring."}
+        </Alert>
+      ) : (
+        <>
+          {o.versions.length > 1 && (
+            <Select
+              label="Candidate"
+              w={320}
+              data={o.versions.map((v) => ({ value: v.versionId, label: `${v.label} · ${v.records.toLocaleString()} requests` }))}
+              value={selected.versionId}
+              onChange={(v) => onVersion(v)}
+              allowDeselect={false}
+            />
+          )}
+          <Comparison surface={surface} hours={hours} selected={selected} servingAlias={o.surface.servingAlias} />
+        </>
+      )}
+    </Stack>
+  );
+}
+
+type Overview = inferRouterOutputs<AppRouter>["shadow"]["overview"];
+
+function ShadowConfig({ overview }: { overview: Overview }) {
+  const trpc = useTRPC();
+  const queryClient = useQueryClient();
+  const s = overview.surface;
+  const [alias, setAlias] = useState<string>(s.shadowAlias ?? "off");
+  const [rate, setRate] = useState<number>(Math.round(s.sampleRate * 1000) / 10);
+  const [reason, setReason] = useState("");
+  const save = useMutation(
+    trpc.shadow.configure.mutationOptions({
+      onSuccess: (r) => {
+        notifications.show({ color: "teal", message: r.shadowAlias ? `Mirroring ${Math.round(r.shadowSampleRate * 1000) / 10}% of ${r.key} to ${r.shadowAlias}` : `Mirroring stopped on ${r.key}` });
+        setReason("");
+        return queryClient.invalidateQueries({ queryKey: trpc.shadow.overview.queryKey() });
+      },
+      onError: (e) => notifications.show({ color: "red", message: e.message }),
+    }),
+  );
+  const current = overview.aliases.find((a) => a.alias === s.shadowAlias);
+  const options = [{ value: "off", label: "off (no mirroring)" }, ...overview.aliases.filter((a) => a.alias !== s.servingAlias).map((a) => ({ value: a.alias, label: `${a.alias} → v${a.version}` }))];
+  return (
+    <Card withBorder padding="md">
+      <Group justify="space-between" align="flex-end">
+        <Stack gap={4}>
+          <Title order={5}>Mirroring</Title>
+          <Text size="sm" data-testid="shadow-status">
+            {s.modelName === null
+              ? "This surface has no model."
+              : current
+                ? <>Serving <Code>{s.servingAlias}</Code>; <b>{Math.round(s.sampleRate * 1000) / 10}%</b> of requests also scored by <Code>{current.alias}</Code> ({s.modelName} v{current.version}).</>
+                : <>Serving <Code>{s.servingAlias}</Code>; no shadow.</>}
+          </Text>
+        </Stack>
+        <Group align="flex-end" gap="xs">
+          <Select label="Shadow alias" data={options} value={alias} onChange={(v) => setAlias(v ?? "off")} w={190} allowDeselect={false} disabled={s.modelName === null} />
+          <NumberInput label="Sample rate (%)" value={rate} onChange={(v) => setRate(Number(v))} min={0} max={100} step={5} decimalScale={1} w={130} disabled={alias === "off"} />
+          <TextInput label="Reason (audit log)" value={reason} onChange={(e) => setReason(e.currentTarget.value)} w={220} placeholder="why this change" />
+          <Button
+            onClick={() => save.mutate({ surface: s.key, alias: alias === "off" ? null : alias, sampleRate: alias === "off" ? 0 : rate / 100, ...(reason ? { reason } : {}) })}
+            loading={save.isPending}
+          >
+            Save
+          </Button>
+        </Group>
+      </Group>
+    </Card>
+  );
+}
+
+function Stat({ label, value, detail, testId }: { label: string; value: string; detail?: string; testId?: string }) {
+  return (
+    <Card withBorder padding="sm">
+      <Text size="xs" c="dimmed" tt="uppercase" fw={600}>{label}</Text>
+      <Text fw={700} size="lg" data-testid={testId}>{value}</Text>
+      {detail && <Text size="xs" c="dimmed">{detail}</Text>}
+    </Card>
+  );
+}
+
+function Comparison({ surface, hours, selected, servingAlias }: { surface: string; hours: number; selected: NonNullable<Overview["selected"]>; servingAlias: string }) {
+  const m = selected.summary;
+  return (
+    <Stack>
+      <SimpleGrid cols={{ base: 2, md: 5 }}>
+        <Stat label="Mirrored requests" value={selected.recordsInWindow.toLocaleString()} detail={m.records < selected.recordsInWindow ? `statistics over the newest ${m.records.toLocaleString()}` : `last ${hours} h`} testId="shadow-records" />
+        <Stat label="Candidate errors" value={m.errors.toLocaleString()} detail={m.records ? `${((m.errors / m.records) * 100).toFixed(1)}% of mirrored` : undefined} testId="shadow-errors" />
+        <Stat label="Overlap@10" value={fixed(m.overlapAt10.mean)} detail={`median ${fixed(m.overlapAt10.p50, 2)} · p10 ${fixed(m.overlapAt10.p10, 2)}`} testId="shadow-overlap" />
+        <Stat label="Kendall τ" value={fixed(m.kendallTau.p50)} detail={`median of full orderings · mean ${fixed(m.kendallTau.mean)}`} testId="shadow-kendall" />
+        <Stat label="Spearman ρ" value={fixed(m.spearmanRho.p50)} detail={`median · p10 ${fixed(m.spearmanRho.p10, 2)}`} />
+      </SimpleGrid>
+      <SimpleGrid cols={{ base: 1, md: 3 }}>
+        <Card withBorder padding="md">
+          <Title order={6}>Overlap@10 with the served list</Title>
+          <Text size="xs" c="dimmed" mb="xs">Share of the served top 10 the candidate would also have shown, per request.</Text>
+          <HistogramChart series={[{ name: "requests", bins: m.overlapAt10.histogram }]} />
+        </Card>
+        <Card withBorder padding="md">
+          <Title order={6}>Kendall τ of the full orderings</Title>
+          <Text size="xs" c="dimmed" mb="xs">All candidates as each model ordered them: 1 identical, 0 unrelated, −1 reversed.</Text>
+          <HistogramChart series={[{ name: "requests", bins: m.kendallTau.histogram }]} />
+        </Card>
+        <Card withBorder padding="md">
+          <Title order={6}>Scores of the top k</Title>
+          <Text size="xs" c="dimmed" mb="xs">Served items ({servingAlias}) next to the candidate&apos;s top k, on one axis. Means {fixed(m.scores.primaryMean)} vs {fixed(m.scores.shadowMean)}.</Text>
+          <HistogramChart series={[{ name: servingAlias, bins: m.scores.primary }, { name: "candidate", bins: m.scores.shadow }]} digits={2} />
+        </Card>
+      </SimpleGrid>
+      <Card withBorder padding="md">
+        <Title order={6} mb="xs">Scoring latency</Title>
+        <Table data-testid="shadow-latency" withTableBorder={false}>
+          <Table.Thead><Table.Tr><Table.Th>model</Table.Th><Table.Th>p50</Table.Th><Table.Th>p95</Table.Th><Table.Th>p99</Table.Th></Table.Tr></Table.Thead>
+          <Table.Tbody>
+            <Table.Tr><Table.Td>serving ({servingAlias}): the request&apos;s score stage</Table.Td><Table.Td>{ms(m.latencyMs.primary.p50)}</Table.Td><Table.Td>{ms(m.latencyMs.primary.p95)}</Table.Td><Table.Td>{ms(m.latencyMs.primary.p99)}</Table.Td></Table.Tr>
+            <Table.Tr><Table.Td>candidate ({selected.label}): features and run, off the hot path</Table.Td><Table.Td>{ms(m.latencyMs.shadow.p50)}</Table.Td><Table.Td>{ms(m.latencyMs.shadow.p95)}</Table.Td><Table.Td>{ms(m.latencyMs.shadow.p99)}</Table.Td></Table.Tr>
+          </Table.Tbody>
+        </Table>
+      </Card>
+      <Disagreements surface={surface} hours={hours} versionId={selected.versionId} />
+    </Stack>
+  );
+}
+
+function Disagreements({ surface, hours, versionId }: { surface: string; hours: number; versionId: string }) {
+  const trpc = useTRPC();
+  const rows = useQuery({ ...trpc.shadow.disagreements.queryOptions({ surface, hours, versionId, limit: 8 }), refetchInterval: 10_000 });
+  return (
+    <Card withBorder padding="md">
+      <Title order={6}>Where they disagree most</Title>
+      <Text size="xs" c="dimmed" mb="xs">Lowest overlap first (candidate errors before everything). Items in only one of the two lists are highlighted.</Text>
+      {!rows.data ? (
+        <Loader size="sm" />
+      ) : (
+        <Table.ScrollContainer minWidth={900}>
+          <Table data-testid="shadow-disagreements" verticalSpacing={4}>
+            <Table.Thead><Table.Tr><Table.Th>request</Table.Th><Table.Th>overlap@10</Table.Th><Table.Th>τ</Table.Th><Table.Th>served top 10</Table.Th><Table.Th>candidate top 10</Table.Th></Table.Tr></Table.Thead>
+            <Table.Tbody>
+              {rows.data.map((r) => {
+                const served = new Set(r.primary.map((i) => i.id));
+                const shadow = new Set(r.shadow.map((i) => i.id));
+                return (
+                  <Table.Tr key={r.requestId}>
+                    <Table.Td><Text size="xs" ff="monospace">{r.requestId}</Text><Text size="xs" c="dimmed">{new Date(r.ts).toLocaleTimeString()}</Text></Table.Td>
+                    <Table.Td>{r.overlapAt10 === null ? "—" : r.overlapAt10.toFixed(1)}</Table.Td>
+                    <Table.Td>{r.kendallTau === null ? "—" : r.kendallTau.toFixed(2)}</Table.Td>
+                    <Table.Td><IdList ids={r.primary.map((i) => i.id)} other={shadow} /></Table.Td>
+                    <Table.Td>{r.error ? <Text size="xs" c="red">{r.error}</Text> : <IdList ids={r.shadow.map((i) => i.id)} other={served} />}</Table.Td>
+                  </Table.Tr>
+                );
+              })}
+            </Table.Tbody>
+          </Table>
+        </Table.ScrollContainer>
+      )}
+    </Card>
+  );
+}
+
+function IdList({ ids, other }: { ids: string[]; other: Set<string> }) {
+  return (
+    <Group gap={4}>
+      {ids.map((id) => (
+        <Badge key={id} size="xs" variant={other.has(id) ? "light" : "filled"} color={other.has(id) ? "gray" : "orange"} tt="none">{id}</Badge>
+      ))}
+    </Group>
+  );
+}

@@ -1,0 +1,95 @@
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { kendallTau, overlapAtK, rankingAgreement, sampledForShadow, spearmanRho } from "./agreement";
+
+// Integer scores: a monotone transform (3v + 7) of them stays exact, so it cannot create or break ties.
+const scoresArb = fc.array(fc.integer({ min: -50, max: 50 }), { minLength: 2, maxLength: 60 });
+
+describe("overlapAtK", () => {
+  it("counts the shared ids of the two top-k lists over k", () => {
+    expect(overlapAtK(["a", "b", "c", "d"], ["b", "a", "x", "c"], 2)).toBe(1);
+    expect(overlapAtK(["a", "b", "c", "d"], ["b", "a", "x", "c"], 3)).toBeCloseTo(2 / 3, 12);
+    expect(overlapAtK(["a", "b", "c", "d"], ["w", "x", "y", "z"], 4)).toBe(0);
+  });
+
+  it("divides by the longer list when both are shorter than k, and is 1 for two empty lists", () => {
+    expect(overlapAtK(["a", "b"], ["a", "b", "c"], 10)).toBeCloseTo(2 / 3, 12);
+    expect(overlapAtK([], [], 10)).toBe(1);
+    expect(overlapAtK(["a"], [], 10)).toBe(0);
+  });
+
+  it("is symmetric and within [0, 1]", () => {
+    fc.assert(
+      fc.property(fc.uniqueArray(fc.integer({ min: 0, max: 30 }), { maxLength: 20 }), fc.uniqueArray(fc.integer({ min: 0, max: 30 }), { maxLength: 20 }), fc.integer({ min: 1, max: 25 }), (x, y, k) => {
+        const a = x.map(String);
+        const b = y.map(String);
+        const v = overlapAtK(a, b, k);
+        expect(v).toBeGreaterThanOrEqual(0);
+        expect(v).toBeLessThanOrEqual(1);
+        expect(v).toBeCloseTo(overlapAtK(b, a, k), 12);
+      }),
+    );
+  });
+});
+
+describe("kendallTau and spearmanRho", () => {
+  it("are 1 for the same ordering and −1 for the reversed one", () => {
+    const a = [5, 4, 3, 2, 1];
+    expect(kendallTau(a, [50, 40, 30, 20, 10])).toBe(1);
+    expect(spearmanRho(a, [50, 40, 30, 20, 10])).toBe(1);
+    expect(kendallTau(a, [1, 2, 3, 4, 5])).toBe(-1);
+    expect(spearmanRho(a, [1, 2, 3, 4, 5])).toBe(-1);
+  });
+
+  it("match hand-computed values for one swap", () => {
+    // Orders 0,1,2,3 vs 1,0,2,3: one discordant pair of six → τ = (5 − 1) / 6; Σd² = 2 → ρ = 1 − 12/60.
+    expect(kendallTau([4, 3, 2, 1], [3, 4, 2, 1])).toBeCloseTo(4 / 6, 12);
+    expect(spearmanRho([4, 3, 2, 1], [3, 4, 2, 1])).toBeCloseTo(0.8, 12);
+  });
+
+  it("break equal scores by input position, as the pipeline does", () => {
+    // All equal: the ordering is the input order, the same as strictly decreasing scores.
+    expect(kendallTau([1, 1, 1], [3, 2, 1])).toBe(1);
+  });
+
+  it("are null below two candidates and refuse vectors of different lengths", () => {
+    expect(kendallTau([1], [2])).toBeNull();
+    expect(spearmanRho([], [])).toBeNull();
+    expect(() => kendallTau([1, 2], [1, 2, 3])).toThrow("score vectors differ in length: 2 vs 3");
+  });
+
+  it("are symmetric, within [−1, 1], and unchanged by a monotone transform of either side", () => {
+    fc.assert(
+      fc.property(scoresArb.chain((a) => fc.tuple(fc.constant(a), fc.array(fc.integer({ min: -50, max: 50 }), { minLength: a.length, maxLength: a.length }))), ([a, b]) => {
+        const tau = kendallTau(a, b)!;
+        const rho = spearmanRho(a, b)!;
+        expect(Math.abs(tau)).toBeLessThanOrEqual(1 + 1e-12);
+        expect(Math.abs(rho)).toBeLessThanOrEqual(1 + 1e-12);
+        expect(kendallTau(b, a)).toBeCloseTo(tau, 12);
+        expect(spearmanRho(b, a)).toBeCloseTo(rho, 12);
+        expect(kendallTau(a.map((v) => 3 * v + 7), b)).toBeCloseTo(tau, 12);
+        expect(kendallTau(a, a)).toBe(1);
+      }),
+    );
+  });
+});
+
+describe("rankingAgreement", () => {
+  it("combines the served-list overlap with the full-ordering correlations", () => {
+    const r = rankingAgreement(["a", "b"], ["b", "c"], [3, 2, 1], [2, 3, 1]);
+    expect(r.overlapAt10).toBe(0.5);
+    expect(r.kendallTau).toBeCloseTo(1 / 3, 12);
+    expect(r.spearmanRho).toBeCloseTo(0.5, 12);
+  });
+});
+
+describe("sampledForShadow", () => {
+  it("never samples at rate 0, always at rate 1, and samples about `rate` of uniform hashes", () => {
+    expect(sampledForShadow(0, 0)).toBe(false);
+    expect(sampledForShadow(2 ** 32 - 1, 1)).toBe(true);
+    let hits = 0;
+    for (let i = 0; i < 10_000; i++) if (sampledForShadow(Math.floor((i / 10_000) * 2 ** 32), 0.25)) hits++;
+    expect(hits).toBe(2500);
+    expect(sampledForShadow(0, Number.NaN)).toBe(false);
+  });
+});

@@ -1,0 +1,57 @@
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { commonRange, histogram, quantileSorted } from "./describe";
+
+describe("quantileSorted", () => {
+  it("interpolates between order statistics (R type 7)", () => {
+    expect(quantileSorted([1, 2, 3, 4], 0.5)).toBe(2.5);
+    expect(quantileSorted([1, 2, 3, 4], 0)).toBe(1);
+    expect(quantileSorted([1, 2, 3, 4], 1)).toBe(4);
+    expect(quantileSorted([10, 20, 30, 40, 50], 0.95)).toBeCloseTo(48, 12);
+    expect(quantileSorted([], 0.5)).toBeNaN();
+    expect(() => quantileSorted([1], 1.5)).toThrow("quantile must be within [0, 1], got 1.5");
+  });
+
+  it("is monotone in q and stays within the sample", () => {
+    fc.assert(
+      fc.property(fc.array(fc.double({ min: -1e6, max: 1e6, noNaN: true }), { minLength: 1, maxLength: 50 }), fc.double({ min: 0, max: 1, noNaN: true }), fc.double({ min: 0, max: 1, noNaN: true }), (xs, a, b) => {
+        const sorted = [...xs].sort((x, y) => x - y);
+        const [lo, hi] = a <= b ? [a, b] : [b, a];
+        expect(quantileSorted(sorted, lo)).toBeLessThanOrEqual(quantileSorted(sorted, hi));
+        expect(quantileSorted(sorted, lo)).toBeGreaterThanOrEqual(sorted[0]!);
+        expect(quantileSorted(sorted, hi)).toBeLessThanOrEqual(sorted.at(-1)!);
+      }),
+    );
+  });
+});
+
+describe("histogram", () => {
+  it("bins values by width, includes max in the last bin, clamps outliers and skips non-finite values", () => {
+    const bins = histogram([0, 0.05, 0.1, 0.55, 1, 1.7, -3, Number.NaN, Infinity], { min: 0, max: 1, bins: 10 });
+    expect(bins).toHaveLength(10);
+    expect(bins.map((b) => b.count)).toEqual([3, 1, 0, 0, 0, 1, 0, 0, 0, 2]);
+    expect(bins[0]).toMatchObject({ from: 0, to: 0.1 });
+    expect(bins[9]!.to).toBe(1);
+  });
+
+  it("keeps every finite value", () => {
+    fc.assert(
+      fc.property(fc.array(fc.double({ min: -10, max: 10, noNaN: true })), fc.integer({ min: 1, max: 30 }), (xs, n) => {
+        expect(histogram(xs, { min: -1, max: 1, bins: n }).reduce((s, b) => s + b.count, 0)).toBe(xs.length);
+      }),
+    );
+  });
+
+  it("refuses an empty range or a bad bin count", () => {
+    expect(() => histogram([1], { min: 1, max: 1, bins: 3 })).toThrow("max (1) must exceed min (1)");
+    expect(() => histogram([1], { min: 0, max: 1, bins: 0 })).toThrow("bins must be a positive integer, got 0");
+  });
+});
+
+describe("commonRange", () => {
+  it("spans both samples and widens a single value", () => {
+    expect(commonRange([1, 5], [-2, 3])).toEqual({ min: -2, max: 5 });
+    expect(commonRange([2, 2])).toEqual({ min: 1.5, max: 2.5 });
+    expect(commonRange([], [Number.NaN])).toEqual({ min: 0, max: 1 });
+  });
+});

@@ -1,0 +1,106 @@
+import { applyConstraints, type ConstraintConfig, type RankedCandidate } from "../domain/constraints/applyConstraints";
+import { buildFeatureMatrix, type StoredFeatures } from "../domain/features/featureSpec";
+import { seedOfKey } from "../domain/hashing";
+import { rankingAgreement, sampledForShadow } from "../domain/ranking/agreement";
+import { orderByScore } from "../domain/ranking/order";
+import { getModel, runScores } from "../inference/sessions";
+import { metrics } from "../telemetry/metrics";
+import { telemetry } from "../telemetry/streams";
+import { fetchArtifact } from "./artifacts";
+import type { RerankRequest } from "./schema";
+import type { ModelRef } from "./surfaceConfig";
+
+// Shadow traffic: a sample of live requests is scored again by a candidate model after the
+// response has gone out, with the same features and constraints, and the two rankings are compared
+// (overlap@10 of the served lists, Kendall's τ and Spearman's ρ of the full orderings, score and
+// latency). Nothing here can touch the response: jobs wait in a bounded queue drained one at a time
+// from setImmediate (between requests, not inside one); a full queue drops the mirror and counts it,
+// and a shadow model's fault is recorded on its row, never raised.
+
+export type ItemLookup = Map<string, { attrs: RankedCandidate["attrs"]; features?: StoredFeatures }>;
+
+export interface ShadowJob {
+  surface: string;
+  shadow: ModelRef;
+  constraints: ConstraintConfig;
+  request: RerankRequest;
+  requestId: string;
+  ts: Date;
+  items: ItemLookup;
+  user: StoredFeatures | undefined;
+  /** What was served (after constraints), best first. */
+  served: Array<{ id: string; score: number }>;
+  /** The serving model's scores, index-aligned with request.candidates (retrieval order when it fell back). */
+  primaryScores: Float32Array;
+  primaryVersionId: string | null;
+  primaryScoreMs: number;
+}
+
+const MAX_QUEUE = Number(process.env.SHADOW_QUEUE_MAX ?? 64);
+const queue: ShadowJob[] = [];
+let draining = false;
+const idle: Array<() => void> = [];
+
+/** Whether this request is in the surface's shadow sample (deterministic in the request id). */
+export function inShadowSample(requestId: string, rate: number): boolean {
+  return sampledForShadow(seedOfKey(`shadow:${requestId}`), rate);
+}
+
+/** Queues a mirrored request; returns false (and counts it) when the queue is full. */
+export function mirrorToShadow(job: ShadowJob): boolean {
+  if (queue.length >= MAX_QUEUE) {
+    metrics.shadowRequests.inc({ surface: job.surface, outcome: "dropped_queue_full" });
+    return false;
+  }
+  queue.push(job);
+  if (!draining) {
+    draining = true;
+    setImmediate(drain);
+  }
+  return true;
+}
+
+/** Resolves once every queued mirror has been scored and handed to the telemetry buffer (tests, shutdown). */
+export function shadowIdle(): Promise<void> {
+  return draining ? new Promise((resolve) => idle.push(resolve)) : Promise.resolve();
+}
+
+async function drain(): Promise<void> {
+  const job = queue.shift();
+  if (!job) {
+    draining = false;
+    for (const resolve of idle.splice(0)) resolve();
+    return;
+  }
+  await runShadow(job).catch(() => {});
+  setImmediate(drain);
+}
+
+async function runShadow(job: ShadowJob): Promise<void> {
+  const started = performance.now();
+  const base = {
+    requestId: job.requestId, ts: job.ts, surface: job.surface, primaryVersionId: job.primaryVersionId, shadowVersionId: job.shadow.versionId,
+    primaryRanking: job.served, primaryLatencyMs: job.primaryScoreMs,
+  };
+  const streams = telemetry();
+  try {
+    const handle = await getModel(job.shadow.versionId, fetchArtifact);
+    const matrix = buildFeatureMatrix(handle.featureSpec, job.request.candidates, { item: (id) => job.items.get(id)?.features, user: job.user }, Date.now());
+    const scores = await runScores(handle, matrix.data, matrix.rows, matrix.cols);
+    const shadowLatencyMs = performance.now() - started;
+    const ranked = orderByScore(scores).map((i) => {
+      const id = job.request.candidates[i]!.id;
+      return { id, score: scores[i]!, attrs: job.items.get(id)?.attrs ?? {} };
+    });
+    const shadowRanking = applyConstraints(ranked, job.constraints, job.request.topK).items.map((item) => ({ id: item.id, score: Math.round(item.score * 1e6) / 1e6 }));
+    const agreement = rankingAgreement(job.served.map((s) => s.id), shadowRanking.map((s) => s.id), job.primaryScores, scores);
+    metrics.shadowRequests.inc({ surface: job.surface, outcome: "compared" });
+    if (streams.enabled) streams.shadow.enqueue({ ...base, shadowRanking, ...agreement, shadowLatencyMs, error: null });
+  } catch (error) {
+    metrics.shadowRequests.inc({ surface: job.surface, outcome: "shadow_error" });
+    const message = String((error as Error).message ?? error).split("\n")[0]!.slice(0, 500);
+    if (streams.enabled) {
+      streams.shadow.enqueue({ ...base, shadowRanking: [], overlapAt10: null, kendallTau: null, spearmanRho: null, shadowLatencyMs: null, error: message });
+    }
+  }
+}

@@ -1,0 +1,128 @@
+import type { Db } from "../db/client";
+import { summariseShadow, type ShadowSummary } from "../domain/ranking/shadowSummary";
+import { InvalidInputError, NotFoundError } from "../errors";
+
+// Shadow comparisons per surface: which candidate model is mirrored at what rate (audited), and
+// what the stored comparisons say. Summaries read the newest SUMMARY_ROWS records of the window;
+// counts cover the whole window.
+
+const SUMMARY_ROWS = 5000;
+
+export interface ShadowConfigInput {
+  surface: string;
+  /** An alias of the surface's model, or null to stop mirroring. */
+  alias: string | null;
+  sampleRate: number;
+  reason?: string;
+}
+
+export async function configureShadow(db: Db, input: ShadowConfigInput, actor: string) {
+  return db.$transaction(async (tx) => {
+    const surface = await tx.surface.findUnique({ where: { key: input.surface }, include: { model: { include: { aliases: true } } } });
+    if (!surface) throw new NotFoundError("surface", input.surface);
+    if (input.alias !== null) {
+      if (!surface.model) throw new InvalidInputError("alias", `surface "${surface.key}" has no model, so it has no alias to mirror to`);
+      if (input.alias === surface.modelAlias) throw new InvalidInputError("alias", `"${input.alias}" is the alias that serves "${surface.key}": a shadow compares another version`);
+      if (!surface.model.aliases.some((a) => a.name === input.alias)) {
+        const known = surface.model.aliases.map((a) => a.name).sort().join(", ");
+        throw new InvalidInputError("alias", `${surface.model.name} has no alias "${input.alias}" (it has: ${known})`);
+      }
+    }
+    const before = { alias: surface.shadowAlias, sampleRate: surface.shadowSampleRate };
+    const after = { alias: input.alias, sampleRate: input.alias === null ? 0 : input.sampleRate };
+    const updated = await tx.surface.update({
+      where: { id: surface.id },
+      data: { shadowAlias: after.alias, shadowSampleRate: after.sampleRate, configVersion: { increment: 1 } },
+      select: { key: true, shadowAlias: true, shadowSampleRate: true, configVersion: true },
+    });
+    await tx.auditLog.create({
+      data: { actor, action: "surface.shadow", entityType: "surface", entityId: surface.id, before, after, reason: input.reason ?? null },
+    });
+    return updated;
+  });
+}
+
+interface VersionRow {
+  shadow_version_id: string;
+  records: number;
+  errors: number;
+  last_ts: Date;
+}
+
+export interface ShadowOverview {
+  surface: { key: string; name: string; modelName: string | null; servingAlias: string; shadowAlias: string | null; sampleRate: number };
+  aliases: Array<{ alias: string; versionId: string; version: number }>;
+  versions: Array<{ versionId: string; label: string; records: number; errors: number; lastTs: Date }>;
+  selected: { versionId: string; label: string; recordsInWindow: number; summary: ShadowSummary } | null;
+  hours: number;
+}
+
+export async function shadowOverview(db: Db, input: { surface: string; hours: number; versionId?: string }): Promise<ShadowOverview> {
+  const surface = await db.surface.findUnique({
+    where: { key: input.surface },
+    include: { model: { select: { name: true, aliases: { select: { name: true, version: { select: { id: true, version: true } } }, orderBy: { name: "asc" } } } } },
+  });
+  if (!surface) throw new NotFoundError("surface", input.surface);
+  const since = new Date(Date.now() - input.hours * 3_600_000);
+  const rows = await db.$queryRaw<VersionRow[]>`
+    SELECT shadow_version_id, count(*)::int AS records, count(error)::int AS errors, max(ts) AS last_ts
+    FROM shadow_records WHERE surface = ${surface.key} AND ts >= ${since}
+    GROUP BY shadow_version_id ORDER BY max(ts) DESC`;
+  const labels = new Map(
+    (await db.modelVersion.findMany({ where: { id: { in: rows.map((r) => r.shadow_version_id) } }, select: { id: true, version: true, model: { select: { name: true } } } })).map((v) => [
+      v.id,
+      `${v.model.name} v${v.version}`,
+    ]),
+  );
+  const versions = rows.map((r) => ({ versionId: r.shadow_version_id, label: labels.get(r.shadow_version_id) ?? r.shadow_version_id, records: r.records, errors: r.errors, lastTs: r.last_ts }));
+  const aliases = (surface.model?.aliases ?? []).map((a) => ({ alias: a.name, versionId: a.version.id, version: a.version.version }));
+  const current = aliases.find((a) => a.alias === surface.shadowAlias)?.versionId;
+  const chosen = versions.find((v) => v.versionId === input.versionId) ?? versions.find((v) => v.versionId === current) ?? versions[0];
+  let selected: ShadowOverview["selected"] = null;
+  if (chosen) {
+    const records = await db.$queryRaw<Array<{ overlap_at_10: number | null; kendall_tau: number | null; spearman_rho: number | null; primary_latency_ms: number | null; shadow_latency_ms: number | null; primary_scores: number[] | null; shadow_scores: number[] | null; error: string | null }>>`
+      SELECT overlap_at_10, kendall_tau, spearman_rho, primary_latency_ms, shadow_latency_ms, error,
+        (SELECT array_agg((e->>'score')::float8) FROM jsonb_array_elements(primary_ranking) e) AS primary_scores,
+        (SELECT array_agg((e->>'score')::float8) FROM jsonb_array_elements(shadow_ranking) e) AS shadow_scores
+      FROM shadow_records WHERE surface = ${surface.key} AND shadow_version_id = ${chosen.versionId} AND ts >= ${since}
+      ORDER BY ts DESC LIMIT ${SUMMARY_ROWS}`;
+    const summary = summariseShadow(
+      records.map((r) => ({
+        overlapAt10: r.overlap_at_10, kendallTau: r.kendall_tau, spearmanRho: r.spearman_rho, primaryLatencyMs: r.primary_latency_ms,
+        shadowLatencyMs: r.shadow_latency_ms, primaryScores: r.primary_scores ?? [], shadowScores: r.shadow_scores ?? [], error: r.error,
+      })),
+    );
+    selected = { versionId: chosen.versionId, label: chosen.label, recordsInWindow: chosen.records, summary };
+  }
+  return {
+    surface: { key: surface.key, name: surface.name, modelName: surface.model?.name ?? null, servingAlias: surface.modelAlias, shadowAlias: surface.shadowAlias, sampleRate: surface.shadowSampleRate },
+    aliases,
+    versions,
+    selected,
+    hours: input.hours,
+  };
+}
+
+export interface Disagreement {
+  requestId: string;
+  ts: Date;
+  overlapAt10: number | null;
+  kendallTau: number | null;
+  primary: Array<{ id: string; score: number }>;
+  shadow: Array<{ id: string; score: number }>;
+  error: string | null;
+}
+
+/** The mirrored requests where the shadow disagreed most with what was served (lowest overlap@10, then τ); errors first. */
+export async function shadowDisagreements(db: Db, input: { surface: string; versionId: string; hours: number; limit: number }): Promise<Disagreement[]> {
+  const since = new Date(Date.now() - input.hours * 3_600_000);
+  const rows = await db.$queryRaw<Array<{ request_id: string; ts: Date; overlap_at_10: number | null; kendall_tau: number | null; primary_ranking: Disagreement["primary"]; shadow_ranking: Disagreement["shadow"]; error: string | null }>>`
+    SELECT request_id, ts, overlap_at_10, kendall_tau, primary_ranking, shadow_ranking, error
+    FROM shadow_records WHERE surface = ${input.surface} AND shadow_version_id = ${input.versionId} AND ts >= ${since}
+    ORDER BY (error IS NULL), overlap_at_10 ASC NULLS FIRST, kendall_tau ASC NULLS FIRST, ts DESC
+    LIMIT ${input.limit}`;
+  return rows.map((r) => ({
+    requestId: r.request_id, ts: r.ts, overlapAt10: r.overlap_at_10, kendallTau: r.kendall_tau,
+    primary: r.primary_ranking.slice(0, 10), shadow: r.shadow_ranking.slice(0, 10), error: r.error,
+  }));
+}

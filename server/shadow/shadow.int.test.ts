@@ -1,0 +1,176 @@
+import { beforeAll, describe, expect, it } from "vitest";
+import { getDb } from "../db/client";
+import { seedDemo } from "../db/seed";
+import { DEMO_MODELS, demoFeatureSpec, demoModelBytes } from "../demo/models";
+import { linearRankerOnnx } from "../domain/onnx/linear";
+import { createCaller } from "../routers/_app";
+import { rerank } from "../rerank/pipeline";
+import { inShadowSample, shadowIdle } from "../rerank/shadow";
+import { servingState } from "../rerank/state";
+import { metrics } from "../telemetry/metrics";
+import { telemetry } from "../telemetry/streams";
+import { createTestSurface, failingModelOnnx } from "../testing/models";
+import { createContext } from "../trpc";
+
+// Shadow traffic on real PostgreSQL and real onnxruntime sessions: sampled requests are scored
+// again by the candidate after the response, with the same features and constraints, and stored
+// with their comparison; a failing candidate never touches the response.
+
+const spec = demoFeatureSpec();
+const caller = () => createCaller({ ...createContext(), actor: "ml@rerank.local" });
+let candidates: Array<{ id: string; retrievalScore: number }>;
+let flaggedIds: string[];
+
+async function send(surface: string, ids: string[], topK = 10) {
+  const responses = [];
+  for (const requestId of ids) responses.push(await rerank({ surface, requestId, topK, userKey: `u-${requestId}`, candidates }));
+  await shadowIdle();
+  await telemetry().shadow.flush();
+  return responses;
+}
+
+const recordsOf = (surface: string) =>
+  getDb().$queryRaw<Array<{ request_id: string; primary_version_id: string | null; shadow_version_id: string; primary_ranking: Array<{ id: string; score: number }>; shadow_ranking: Array<{ id: string; score: number }>; overlap_at_10: number | null; kendall_tau: number | null; spearman_rho: number | null; shadow_latency_ms: number | null; error: string | null }>>`
+    SELECT request_id, primary_version_id, shadow_version_id, primary_ranking, shadow_ranking, overlap_at_10, kendall_tau, spearman_rho, shadow_latency_ms, error
+    FROM shadow_records WHERE surface = ${surface} ORDER BY request_id`;
+
+async function configure(surface: string, alias: string | null, sampleRate: number) {
+  await caller().shadow.configure({ surface, alias, sampleRate, reason: "test" });
+  await servingState().surfaces.refresh();
+}
+
+beforeAll(async () => {
+  const db = getDb();
+  await seedDemo(db);
+  const catalog = await db.catalogItem.findMany({ select: { id: true, safetyFlags: true }, orderBy: { id: "asc" }, take: 80 });
+  candidates = catalog.map((c, i) => ({ id: c.id, retrievalScore: 1 - i / catalog.length }));
+  flaggedIds = catalog.filter((c) => c.safetyFlags.includes("recalled") || c.safetyFlags.includes("adult")).map((c) => c.id);
+  const constraints = { blockedFlags: ["recalled", "adult"] };
+  // The serving model's weights in a file of its own (a registry refuses the same bytes twice).
+  const sameScoresOtherBytes = linearRankerOnnx([...DEMO_MODELS.linear.weights], DEMO_MODELS.linear.bias, { metadata: { model: "copy-of-v2" } });
+  await createTestSurface(db, { key: "t-shadow", bytes: demoModelBytes("linear"), featureSpec: spec, shadowBytes: demoModelBytes("candidate"), constraints });
+  await createTestSurface(db, { key: "t-shadow-same", bytes: demoModelBytes("linear"), featureSpec: spec, shadowBytes: sameScoresOtherBytes, constraints });
+  await createTestSurface(db, { key: "t-shadow-fails", bytes: demoModelBytes("linear"), featureSpec: spec, shadowBytes: failingModelOnnx(spec.length), constraints });
+}, 120_000);
+
+describe("shadow traffic", () => {
+  it("stores every sampled request with the served list, the candidate's constrained list and their agreement", async () => {
+    expect(flaggedIds.length).toBeGreaterThan(0);
+    await configure("t-shadow", "shadow", 1);
+    const ids = Array.from({ length: 12 }, (_, i) => `shadow-all-${i}`);
+    const responses = await send("t-shadow", ids);
+    const records = await recordsOf("t-shadow");
+    expect(records.map((r) => r.request_id)).toEqual([...ids].sort());
+
+    const db = getDb();
+    const model = await db.model.findUniqueOrThrow({ where: { name: "t-shadow-model" }, include: { aliases: true } });
+    const versionOf = (alias: string) => model.aliases.find((a) => a.name === alias)!.versionId;
+    for (const record of records) {
+      const response = responses.find((r) => r.requestId === record.request_id)!;
+      expect(response.fallback.used).toBe(false);
+      expect(record.primary_version_id).toBe(versionOf("production"));
+      expect(record.shadow_version_id).toBe(versionOf("shadow"));
+      expect(record.primary_ranking.map((i) => i.id)).toEqual(response.items.map((i) => i.id));
+      expect(record.shadow_ranking).toHaveLength(10);
+      // The candidate's list went through the same constraints: blocked items never appear.
+      expect(record.shadow_ranking.some((i) => flaggedIds.includes(i.id))).toBe(false);
+      expect(record.overlap_at_10).toBeGreaterThanOrEqual(0);
+      expect(record.overlap_at_10).toBeLessThanOrEqual(1);
+      expect(record.kendall_tau).toBeGreaterThan(-1);
+      expect(record.shadow_latency_ms).toBeGreaterThan(0);
+      expect(record.error).toBeNull();
+    }
+    // The candidate weighs rating and margin differently: its orderings are related but not equal.
+    expect(records.some((r) => r.overlap_at_10! < 1 || r.kendall_tau! < 1)).toBe(true);
+    expect(records.every((r) => r.kendall_tau! > 0.3)).toBe(true);
+  });
+
+  it("finds perfect agreement when the shadow scores exactly like the serving model", async () => {
+    await configure("t-shadow-same", "shadow", 1);
+    await send("t-shadow-same", ["same-1", "same-2", "same-3"]);
+    const records = await recordsOf("t-shadow-same");
+    expect(records).toHaveLength(3);
+    for (const r of records) {
+      expect([r.overlap_at_10, r.kendall_tau, r.spearman_rho]).toEqual([1, 1, 1]);
+      expect(r.shadow_ranking.map((i) => i.id)).toEqual(r.primary_ranking.map((i) => i.id));
+    }
+  });
+
+  it("mirrors exactly the requests in the deterministic sample", async () => {
+    await configure("t-shadow", "shadow", 0.3);
+    const ids = Array.from({ length: 60 }, (_, i) => `shadow-sample-${i}`);
+    const expected = ids.filter((id) => inShadowSample(id, 0.3));
+    expect(expected.length).toBeGreaterThan(5);
+    expect(expected.length).toBeLessThan(35);
+    await send("t-shadow", ids);
+    const stored = (await recordsOf("t-shadow")).map((r) => r.request_id).filter((id) => id.startsWith("shadow-sample-"));
+    expect(stored).toEqual([...expected].sort());
+  });
+
+  it("records a failing candidate's error on its rows and serves every response from the production model", async () => {
+    await configure("t-shadow-fails", "shadow", 1);
+    const errorsBefore = (await metrics.shadowRequests.get()).values.find((v) => v.labels.surface === "t-shadow-fails" && v.labels.outcome === "shadow_error")?.value ?? 0;
+    const responses = await send("t-shadow-fails", ["fails-1", "fails-2", "fails-3", "fails-4"]);
+    expect(responses.every((r) => !r.fallback.used && r.modelVersion?.alias === "production")).toBe(true);
+    const records = await recordsOf("t-shadow-fails");
+    expect(records).toHaveLength(4);
+    for (const r of records) {
+      expect(r.error).toBeTruthy();
+      expect(r.shadow_ranking).toEqual([]);
+      expect(r.overlap_at_10).toBeNull();
+    }
+    const errorsAfter = (await metrics.shadowRequests.get()).values.find((v) => v.labels.surface === "t-shadow-fails" && v.labels.outcome === "shadow_error")!.value;
+    expect(errorsAfter - errorsBefore).toBe(4);
+
+    const overview = await caller().shadow.overview({ surface: "t-shadow-fails", hours: 1 });
+    expect(overview.selected).toMatchObject({ recordsInWindow: 4 });
+    expect(overview.selected!.summary).toMatchObject({ records: 4, compared: 0, errors: 4 });
+  });
+
+  it("summarises the window and lists the strongest disagreements first", async () => {
+    const overview = await caller().shadow.overview({ surface: "t-shadow", hours: 1 });
+    const records = await recordsOf("t-shadow");
+    expect(overview.surface).toMatchObject({ shadowAlias: "shadow", sampleRate: 0.3, servingAlias: "production" });
+    expect(overview.selected!.label).toBe("t-shadow-model v3");
+    expect(overview.selected!.summary.compared).toBe(records.length);
+    const mean = records.reduce((s, r) => s + r.overlap_at_10!, 0) / records.length;
+    expect(overview.selected!.summary.overlapAt10.mean).toBeCloseTo(mean, 9);
+    expect(overview.selected!.summary.overlapAt10.histogram.reduce((s, b) => s + b.count, 0)).toBe(records.length);
+
+    const worst = await caller().shadow.disagreements({ surface: "t-shadow", versionId: overview.selected!.versionId, hours: 1, limit: 5 });
+    expect(worst).toHaveLength(5);
+    const lowest = Math.min(...records.map((r) => r.overlap_at_10!));
+    expect(worst[0]!.overlapAt10).toBe(lowest);
+    for (let i = 1; i < worst.length; i++) expect(worst[i]!.overlapAt10!).toBeGreaterThanOrEqual(worst[i - 1]!.overlapAt10!);
+    expect(worst[0]!.primary).toHaveLength(10);
+  });
+
+  it("refuses a shadow alias that serves the surface or does not exist, naming the field, and keeps the stored config", async () => {
+    await expect(caller().shadow.configure({ surface: "t-shadow", alias: "production", sampleRate: 1 })).rejects.toThrow(
+      'alias: "production" is the alias that serves "t-shadow": a shadow compares another version',
+    );
+    await expect(caller().shadow.configure({ surface: "t-shadow", alias: "nightly", sampleRate: 1 })).rejects.toThrow(
+      'alias: t-shadow-model has no alias "nightly" (it has: production, shadow)',
+    );
+    await expect(caller().shadow.configure({ surface: "t-shadow", alias: "shadow", sampleRate: 1.5 })).rejects.toThrow(/sampleRate/);
+    await expect(caller().shadow.configure({ surface: "nowhere", alias: null, sampleRate: 0 })).rejects.toThrow('surface "nowhere" does not exist');
+    const surface = await getDb().surface.findUniqueOrThrow({ where: { key: "t-shadow" } });
+    expect([surface.shadowAlias, surface.shadowSampleRate]).toEqual(["shadow", 0.3]);
+    const audit = await getDb().auditLog.findMany({ where: { action: "surface.shadow", entityId: surface.id }, orderBy: { ts: "asc" } });
+    expect(audit.map((a) => a.after)).toEqual([{ alias: "shadow", sampleRate: 1 }, { alias: "shadow", sampleRate: 0.3 }]);
+    expect(audit[0]).toMatchObject({ actor: "ml@rerank.local", before: { alias: null, sampleRate: 0 } });
+  });
+
+  it("stops mirroring when the alias is cleared or the kill switch is on", async () => {
+    await configure("t-shadow", null, 1);
+    await send("t-shadow", ["after-clear-1", "after-clear-2"]);
+    await configure("t-shadow", "shadow", 1);
+    await getDb().surface.update({ where: { key: "t-shadow" }, data: { killSwitch: true } });
+    await servingState().surfaces.refresh();
+    await send("t-shadow", ["killed-1", "killed-2"]);
+    await getDb().surface.update({ where: { key: "t-shadow" }, data: { killSwitch: false } });
+    await servingState().surfaces.refresh();
+    const ids = (await recordsOf("t-shadow")).map((r) => r.request_id);
+    expect(ids.filter((id) => id.startsWith("after-clear-") || id.startsWith("killed-"))).toEqual([]);
+  });
+});
