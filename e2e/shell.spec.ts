@@ -7,10 +7,10 @@ import { expect, test } from "@playwright/test";
 const PAGES = [
   { path: "/", heading: "Overview", expectText: "Surfaces" },
   { path: "/experiments", heading: "Experiments", expectText: "with honest statistics" },
-  { path: "/shadow", heading: "Shadow", expectText: "No shadow comparisons yet" },
+  { path: "/shadow", heading: "Shadow", expectText: "Mirroring" },
   { path: "/models", heading: "Models", expectText: "search-ranker" },
-  { path: "/dashboards/executive", heading: "Executive", expectText: "No impact to report yet" },
-  { path: "/dashboards/oncall", heading: "On-call", expectText: "No traffic in the last hour" },
+  { path: "/dashboards/executive", heading: "Executive", expectText: "This dashboard is not built yet" },
+  { path: "/dashboards/oncall", heading: "On-call", expectText: "This dashboard is not built yet" },
   { path: "/dashboards/debug", heading: "Debug", expectText: "Send a test request" },
 ];
 

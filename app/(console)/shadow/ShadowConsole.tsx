@@ -120,7 +120,8 @@ function ShadowConfig({ overview }: { overview: Overview }) {
 function Stat({ label, value, detail, testId }: { label: string; value: string; detail?: string; testId?: string }) {
   return (
     <Card withBorder padding="sm">
-      <Text size="xs" c="dimmed" tt="uppercase" fw={600}>{label}</Text>
+      {/* Not upper-cased: τ and ρ would turn into Τ and Ρ, which read as T and P. */}
+      <Text size="xs" c="dimmed" fw={600}>{label}</Text>
       <Text fw={700} size="lg" data-testid={testId}>{value}</Text>
       {detail && <Text size="xs" c="dimmed">{detail}</Text>}
     </Card>

@@ -10,9 +10,9 @@ export default function Page() {
     <Stack>
       <PageHeader title="Executive" subtitle="Business impact of reranking and where every rollout stands." />
       <EmptyState
-        title="No impact to report yet"
-        description="Revenue per session and CTR lift attributable to shipped rerankers, experiments won and lost, and the rollout status of every surface."
-        steps={[{ text: "Serve traffic on a surface and send outcome events (impressions, clicks, purchases)." }, { text: "Ship an experiment or finish a canary rollout." }]}
+        title="This dashboard is not built yet"
+        description="It arrives with rollouts: revenue per session and CTR lift attributable to shipped rerankers, experiments won and lost, and the rollout status of every surface."
+        steps={[{ text: "Until then, each experiment's page shows its lift with confidence intervals, and the Experiments list shows what ran and what shipped." }]}
       />
     </Stack>
   );

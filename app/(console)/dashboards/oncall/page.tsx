@@ -10,9 +10,12 @@ export default function Page() {
     <Stack>
       <PageHeader title="On-call" subtitle="Latency, errors, SLO burn and the rollback button." />
       <EmptyState
-        title="No traffic in the last hour"
-        description="p95/p99 latency and error rate per surface, SLO burn rate over 1 h and 6 h windows, fallbacks by reason, recent deploys with their audit trail, and the rollback and kill-switch controls that reach every replica within a second."
-        steps={[{ text: "Send rerank requests to POST /api/v1/rerank or the rerank.rank tRPC procedure." }, { text: "Scrape GET /api/metrics with Prometheus for alerting." }]}
+        title="This dashboard is not built yet"
+        description="It arrives with rollouts: p95/p99 latency and error rate per surface, SLO burn rate over 1 h and 6 h windows, fallbacks by reason, recent deploys with their audit trail, and the rollback and kill-switch controls that reach every replica within a second."
+        steps={[
+          { text: "Until then, scrape the same signals with Prometheus: latency per stage (rerank_stage_duration_ms), fallbacks by reason, open circuit breakers, telemetry drops, at GET /api/metrics." },
+          { text: "One request's stage timings, features and fallback reason: the Debug page." },
+        ]}
       />
     </Stack>
   );
