@@ -74,6 +74,31 @@ describe("kendallTau and spearmanRho", () => {
   });
 });
 
+describe("kendallTau against the pairwise definition", () => {
+  // The O(n²) definition, ties broken by input position as in the pipeline.
+  const naive = (a: number[], b: number[]) => {
+    const before = (s: number[], i: number, j: number) => (s[i]! > s[j]! || (s[i] === s[j] && i < j) ? 1 : -1);
+    let balance = 0;
+    for (let i = 0; i < a.length; i++) for (let j = i + 1; j < a.length; j++) balance += before(a, i, j) * before(b, i, j);
+    return balance / ((a.length * (a.length - 1)) / 2);
+  };
+
+  it("agrees with the O(n²) count on random score vectors, ties included", () => {
+    fc.assert(
+      fc.property(scoresArb.chain((a) => fc.tuple(fc.constant(a), fc.array(fc.integer({ min: -5, max: 5 }), { minLength: a.length, maxLength: a.length }))), ([a, b]) => {
+        expect(kendallTau(a, b)).toBeCloseTo(naive(a, b), 12);
+        expect(rankingAgreement([], [], a, b).kendallTau).toBeCloseTo(naive(a, b), 12);
+      }),
+    );
+  });
+
+  it("handles a thousand candidates", () => {
+    const a = Array.from({ length: 1000 }, (_, i) => Math.sin(i * 12.9898) * 43758.5453 % 1);
+    const b = a.map((v, i) => v + (i % 7) * 0.01);
+    expect(kendallTau(a, b)).toBeCloseTo(naive(a, b), 12);
+  });
+});
+
 describe("rankingAgreement", () => {
   it("combines the served-list overlap with the full-ordering correlations", () => {
     const r = rankingAgreement(["a", "b"], ["b", "c"], [3, 2, 1], [2, 3, 1]);

@@ -14,38 +14,70 @@ export function overlapAtK(a: readonly string[], b: readonly string[], k: number
 
 /** Ranks (0 = best) of scores, best first; equal scores keep input order, as the pipeline orders them. */
 function ranksOf(scores: ArrayLike<number>): Int32Array {
-  const order = Array.from({ length: scores.length }, (_, i) => i).sort((x, y) => scores[y]! - scores[x]! || x - y);
-  const ranks = new Int32Array(scores.length);
-  order.forEach((index, rank) => (ranks[index] = rank));
+  const n = scores.length;
+  const order = new Int32Array(n);
+  for (let i = 0; i < n; i++) order[i] = i;
+  order.sort((x, y) => scores[y]! - scores[x]! || x - y);
+  const ranks = new Int32Array(n);
+  for (let r = 0; r < n; r++) ranks[order[r]!] = r;
   return ranks;
+}
+
+/** Pairs out of order in `values` (bottom-up merge sort, O(n log n)); overwrites `values`. */
+function countInversions(values: Int32Array<ArrayBuffer>): number {
+  const n = values.length;
+  let from = values;
+  let to = new Int32Array(n);
+  let inversions = 0;
+  for (let width = 1; width < n; width *= 2) {
+    for (let lo = 0; lo < n; lo += 2 * width) {
+      const mid = Math.min(lo + width, n);
+      const hi = Math.min(lo + 2 * width, n);
+      let i = lo;
+      let j = mid;
+      let k = lo;
+      while (i < mid && j < hi) {
+        if (from[i]! <= from[j]!) to[k++] = from[i++]!;
+        else {
+          inversions += mid - i;
+          to[k++] = from[j++]!;
+        }
+      }
+      while (i < mid) to[k++] = from[i++]!;
+      while (j < hi) to[k++] = from[j++]!;
+    }
+    [from, to] = [to, from];
+  }
+  return inversions;
+}
+
+function kendallFromRanks(ra: Int32Array, rb: Int32Array): number {
+  const n = ra.length;
+  // b's ranks listed in a's order: every inversion is a discordant pair (there are no ties).
+  const inB = new Int32Array(n);
+  for (let i = 0; i < n; i++) inB[ra[i]!] = rb[i]!;
+  return 1 - (2 * countInversions(inB)) / ((n * (n - 1)) / 2);
+}
+
+function spearmanFromRanks(ra: Int32Array, rb: Int32Array): number {
+  const n = ra.length;
+  let sum = 0;
+  for (let i = 0; i < n; i++) sum += (ra[i]! - rb[i]!) ** 2;
+  return 1 - (6 * sum) / (n * (n * n - 1));
 }
 
 /**
  * Kendall's τ between two models' orderings of the same n candidates (scores index-aligned):
  * (concordant − discordant) / (n(n−1)/2). Both orderings break ties by input position, so there
- * are no ties and τ-a equals τ-b. Null below two candidates. O(n²): n ≤ 1,000 per request.
+ * are no ties and τ-a equals τ-b. Null below two candidates. O(n log n) (Knight's method).
  */
 export function kendallTau(a: ArrayLike<number>, b: ArrayLike<number>): number | null {
-  const n = checkAligned(a, b);
-  if (n < 2) return null;
-  const ra = ranksOf(a);
-  const rb = ranksOf(b);
-  let balance = 0;
-  for (let i = 0; i < n; i++) {
-    for (let j = i + 1; j < n; j++) balance += Math.sign(ra[i]! - ra[j]!) * Math.sign(rb[i]! - rb[j]!);
-  }
-  return balance / ((n * (n - 1)) / 2);
+  return checkAligned(a, b) < 2 ? null : kendallFromRanks(ranksOf(a), ranksOf(b));
 }
 
 /** Spearman's ρ between two orderings of the same n candidates: 1 − 6Σd² / (n(n²−1)). Null below two. */
 export function spearmanRho(a: ArrayLike<number>, b: ArrayLike<number>): number | null {
-  const n = checkAligned(a, b);
-  if (n < 2) return null;
-  const ra = ranksOf(a);
-  const rb = ranksOf(b);
-  let sum = 0;
-  for (let i = 0; i < n; i++) sum += (ra[i]! - rb[i]!) ** 2;
-  return 1 - (6 * sum) / (n * (n * n - 1));
+  return checkAligned(a, b) < 2 ? null : spearmanFromRanks(ranksOf(a), ranksOf(b));
 }
 
 function checkAligned(a: ArrayLike<number>, b: ArrayLike<number>): number {
@@ -61,7 +93,11 @@ export interface RankingAgreement {
 
 /** All three measures for one mirrored request. */
 export function rankingAgreement(served: readonly string[], shadow: readonly string[], primaryScores: ArrayLike<number>, shadowScores: ArrayLike<number>): RankingAgreement {
-  return { overlapAt10: overlapAtK(served, shadow, 10), kendallTau: kendallTau(primaryScores, shadowScores), spearmanRho: spearmanRho(primaryScores, shadowScores) };
+  const overlapAt10 = overlapAtK(served, shadow, 10);
+  if (checkAligned(primaryScores, shadowScores) < 2) return { overlapAt10, kendallTau: null, spearmanRho: null };
+  const ra = ranksOf(primaryScores);
+  const rb = ranksOf(shadowScores);
+  return { overlapAt10, kendallTau: kendallFromRanks(ra, rb), spearmanRho: spearmanFromRanks(ra, rb) };
 }
 
 /**
