@@ -47,3 +47,14 @@ export function resetServingState(): void {
   holder.__rerankServing?.surfaces.stop();
   holder.__rerankServing = undefined;
 }
+
+/**
+ * Awaits a change to surfaces or aliases, then re-reads them in this process before answering, so
+ * the replica that took the change serves it at once; the others follow within their config watch
+ * interval (CONFIG_WATCH_INTERVAL_MS).
+ */
+export async function appliedHere<T>(change: Promise<T>): Promise<T> {
+  const result = await change;
+  await servingState().surfaces.refresh();
+  return result;
+}

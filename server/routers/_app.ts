@@ -2,6 +2,7 @@ import { experimentsRouter } from "./experiments";
 import { modelsRouter } from "./models";
 import { catalogRouter } from "./catalog";
 import { eventsRouter } from "./events";
+import { oncallRouter } from "./oncall";
 import { rerankRouter } from "./rerank";
 import { shadowRouter } from "./shadow";
 import { surfacesRouter } from "./surfaces";
@@ -17,6 +18,7 @@ export const appRouter = router({
   events: eventsRouter,
   catalog: catalogRouter,
   shadow: shadowRouter,
+  oncall: oncallRouter,
 });
 
 export type AppRouter = typeof appRouter;

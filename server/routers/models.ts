@@ -4,6 +4,7 @@ import { createModel, getModelByName, getVersionCard } from "../registry/models"
 import { aliasNameSchema, createModelSchema, modelNameSchema } from "../registry/schema";
 import { listModels } from "../registry/service";
 import { setAlias } from "../registry/versions";
+import { appliedHere } from "../rerank/state";
 import { publicProcedure, router } from "../trpc";
 
 export const modelsRouter = router({
@@ -24,5 +25,5 @@ export const modelsRouter = router({
   create: publicProcedure.input(createModelSchema).mutation(({ ctx, input }) => createModel(ctx.db, input, ctx.actor)),
   setAlias: publicProcedure
     .input(z.strictObject({ versionId: z.string().min(1), alias: aliasNameSchema, reason: z.string().max(500).optional() }))
-    .mutation(({ ctx, input }) => setAlias(ctx.db, { ...input, actor: ctx.actor })),
+    .mutation(({ ctx, input }) => appliedHere(setAlias(ctx.db, { ...input, actor: ctx.actor }))),
 });

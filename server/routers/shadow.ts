@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { aliasNameSchema } from "../registry/schema";
-import { servingState } from "../rerank/state";
+import { appliedHere } from "../rerank/state";
 import { configureShadow, shadowDisagreements, shadowOverview } from "../shadow/service";
 import { publicProcedure, router } from "../trpc";
 
@@ -16,10 +16,5 @@ export const shadowRouter = router({
     .query(({ ctx, input }) => shadowDisagreements(ctx.db, input)),
   configure: publicProcedure
     .input(z.strictObject({ surface: surfaceKey, alias: aliasNameSchema.nullable(), sampleRate: z.number().min(0).max(1), reason: z.string().max(500).optional() }))
-    .mutation(async ({ ctx, input }) => {
-      const updated = await configureShadow(ctx.db, input, ctx.actor);
-      // This replica applies it before answering; the others within their config watch interval.
-      await servingState().surfaces.refresh();
-      return updated;
-    }),
+    .mutation(({ ctx, input }) => appliedHere(configureShadow(ctx.db, input, ctx.actor))),
 });

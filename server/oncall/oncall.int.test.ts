@@ -1,0 +1,111 @@
+import { beforeAll, describe, expect, it } from "vitest";
+import { getDb } from "../db/client";
+import { seedDemo } from "../db/seed";
+import { demoFeatureSpec, demoModelBytes } from "../demo/models";
+import { createCaller } from "../routers/_app";
+import { rerank } from "../rerank/pipeline";
+import { telemetry } from "../telemetry/streams";
+import { createTestSurface } from "../testing/models";
+import { createContext } from "../trpc";
+
+// On-call on real PostgreSQL and real onnxruntime sessions: the figures come from the request log,
+// the kill switch and the rollback take effect on serving at once and leave an audit trail.
+
+const caller = () => createCaller({ ...createContext(), actor: "oncall@rerank.local" });
+let candidates: Array<{ id: string; retrievalScore: number }>;
+
+const send = async (surface: string, n: number, prefix: string) => {
+  const out = [];
+  for (let i = 0; i < n; i++) out.push(await rerank({ surface, requestId: `${prefix}-${i}`, topK: 5, candidates }));
+  await telemetry().requests.flush();
+  return out;
+};
+
+beforeAll(async () => {
+  const db = getDb();
+  await seedDemo(db);
+  const items = await db.catalogItem.findMany({ where: { safetyFlags: { isEmpty: true } }, select: { id: true }, take: 30, orderBy: { id: "asc" } });
+  candidates = items.map((c, i) => ({ id: c.id, retrievalScore: 1 - i / items.length }));
+  await createTestSurface(db, { key: "t-oncall-fresh", bytes: demoModelBytes("linear"), featureSpec: demoFeatureSpec() });
+  await createTestSurface(db, { key: "t-oncall", bytes: demoModelBytes("linear"), featureSpec: demoFeatureSpec(), fallbackBytes: demoModelBytes("popularity") });
+}, 120_000);
+
+describe("on-call", () => {
+  it("reports the window's requests, percentiles, fallback rate and burn from the request log", async () => {
+    await send("t-oncall", 20, "oc-normal");
+    await getDb().surface.update({ where: { key: "t-oncall" }, data: { sloLatencyP99Ms: 1000 } });
+    const overview = await caller().oncall.overview({ hours: 1 });
+    const s = overview.surfaces.find((x) => x.key === "t-oncall")!;
+    const logged = await getDb().rerankRequest.findMany({ where: { surface: "t-oncall" }, select: { latencyMs: true } });
+    expect(s.window.requests).toBe(logged.length);
+    expect(s.window.requests).toBe(20);
+    const sorted = logged.map((r) => r.latencyMs).sort((a, b) => a - b);
+    expect(s.window.p50).toBeCloseTo((sorted[9]! + sorted[10]!) / 2, 6);
+    expect(s.window.p99).toBeLessThanOrEqual(sorted[19]!);
+    expect(s.window.fallbackRate).toBe(0);
+    expect(s.burn.availability).toMatchObject({ oneHour: 0, sixHours: 0, level: "ok" });
+    expect(s.burn.latency.oneHour).toBe(0);
+    expect(s.serving).toMatchObject({ version: 1 });
+    // The alias was created directly, not moved: there is nothing to roll back to yet.
+    expect(s.rollback).toBeNull();
+  });
+
+  it("the kill switch serves retrieval order at once, is audited, counts as burn, and comes off again", async () => {
+    await expect(caller().oncall.killSwitch({ surface: "t-oncall", on: true, reason: "" })).rejects.toThrow("reason: say why (at least 3 characters)");
+    await caller().oncall.killSwitch({ surface: "t-oncall", on: true, reason: "latency spike, INC-42" });
+    const killed = await send("t-oncall", 5, "oc-killed");
+    expect(killed.every((r) => r.fallback.used && r.fallback.reason === "kill_switch")).toBe(true);
+    const s = (await caller().oncall.overview({ hours: 1 })).surfaces.find((x) => x.key === "t-oncall")!;
+    expect(s.killSwitch).toBe(true);
+    expect(s.window.fallbackRate).toBeCloseTo(5 / 25, 9);
+    // 5 bad of 25 against a 0.1 % budget: a burn of 200, far past the paging threshold.
+    expect(s.burn.availability.oneHour).toBeCloseTo(0.2 / 0.001, 6);
+    expect(s.burn.availability.level).toBe("page");
+    expect(s.fallbackReasons).toEqual([{ reason: "kill_switch", count: 5 }]);
+
+    await caller().oncall.killSwitch({ surface: "t-oncall", on: false, reason: "mitigated" });
+    expect((await send("t-oncall", 1, "oc-unkilled"))[0]!.fallback.used).toBe(false);
+    const changes = await caller().oncall.changes({ limit: 5 });
+    expect(changes.filter((c) => c.action === "surface.kill_switch").slice(0, 2).map((c) => [c.after, c.reason, c.actor])).toEqual([
+      [{ killSwitch: false, surface: "t-oncall" }, "mitigated", "oncall@rerank.local"],
+      [{ killSwitch: true, surface: "t-oncall" }, "latency spike, INC-42", "oncall@rerank.local"],
+    ]);
+  });
+
+  it("rolls the serving alias back to the version before its last move, and serving follows at once", async () => {
+    const db = getDb();
+    const model = await db.model.findUniqueOrThrow({ where: { name: "t-oncall-model" }, include: { versions: true } });
+    const v2 = model.versions.find((v) => v.version === 2)!;
+    await caller().models.setAlias({ versionId: v2.id, alias: "production", reason: "ship v2" });
+    expect((await send("t-oncall", 1, "oc-v2"))[0]!.modelVersion).toMatchObject({ version: 2, alias: "production" });
+
+    const s = (await caller().oncall.overview({ hours: 1 })).surfaces.find((x) => x.key === "t-oncall")!;
+    expect(s.rollback).toMatchObject({ version: 1, movedBy: "oncall@rerank.local" });
+    await expect(caller().oncall.rollback({ surface: "t-oncall", reason: "bad ship", expectVersionId: v2.id })).rejects.toThrow(
+      "expectVersionId: the rollback target changed since the page loaded (now v1): reload and check",
+    );
+    expect((await send("t-oncall", 1, "oc-still-v2"))[0]!.modelVersion!.version).toBe(2);
+
+    const done = await caller().oncall.rollback({ surface: "t-oncall", reason: "CTR drop after v2", expectVersionId: s.rollback!.versionId });
+    expect(done).toEqual({ surface: "t-oncall", alias: "production", model: "t-oncall-model", version: 1 });
+    expect((await send("t-oncall", 1, "oc-rolled"))[0]!.modelVersion).toMatchObject({ version: 1, alias: "production" });
+    const audit = await db.auditLog.findFirstOrThrow({ where: { action: "model.alias.set", entityId: model.id }, orderBy: { ts: "desc" } });
+    expect(audit).toMatchObject({ actor: "oncall@rerank.local", reason: "rollback: CTR drop after v2", before: { version: 2 }, after: { version: 1, alias: "production" } });
+  });
+
+  it("refuses a rollback with nothing to roll back to, naming the surface, and changes nothing", async () => {
+    await expect(caller().oncall.rollback({ surface: "t-oncall-fresh", reason: "test" })).rejects.toThrow(
+      "surface: t-oncall-fresh-model production has no earlier version to roll back to",
+    );
+    await expect(caller().oncall.rollback({ surface: "nowhere", reason: "test" })).rejects.toThrow('surface "nowhere" does not exist');
+    const production = await getDb().modelAlias.findFirstOrThrow({ where: { name: "production", model: { name: "t-oncall-fresh-model" } }, include: { version: true } });
+    expect(production.version.version).toBe(1);
+    expect(await getDb().auditLog.count({ where: { action: "model.alias.set", entityId: production.modelId } })).toBe(0);
+  });
+
+  it("buckets the window for the latency chart", async () => {
+    const series = await caller().oncall.series({ surface: "t-oncall", hours: 1 });
+    expect(series.reduce((n, b) => n + b.requests, 0)).toBe(await getDb().rerankRequest.count({ where: { surface: "t-oncall" } }));
+    for (const b of series) expect(b.p99).toBeGreaterThanOrEqual(b.p95);
+  });
+});

@@ -1,0 +1,168 @@
+import type { Db } from "../db/client";
+import { burnLevel, burnRate, type BurnLevel } from "../domain/stats/slo";
+import { InvalidInputError, NotFoundError } from "../errors";
+import { setAlias } from "../registry/versions";
+
+// What on-call needs per surface, from the request log: latency percentiles, fallback rate and
+// reasons, SLO burn over 1 h and 6 h, the recent changes (audit log); and the two levers, the kill
+// switch and rolling the serving alias back to the version it pointed at before its last move.
+// Both levers are audited and reach every replica through the config watch (CONFIG_WATCH_INTERVAL_MS).
+
+interface WindowRow {
+  surface: string;
+  requests: number;
+  fallbacks: number;
+  slow: number;
+  p50: number | null;
+  p95: number | null;
+  p99: number | null;
+}
+
+const windowStats = (db: Db, since: Date) =>
+  db.$queryRaw<WindowRow[]>`
+    SELECT r.surface, count(*)::int AS requests, count(*) FILTER (WHERE r.fallback_used)::int AS fallbacks,
+      count(*) FILTER (WHERE r.latency_ms > s.slo_latency_p99_ms)::int AS slow,
+      percentile_cont(0.5) WITHIN GROUP (ORDER BY r.latency_ms) AS p50,
+      percentile_cont(0.95) WITHIN GROUP (ORDER BY r.latency_ms) AS p95,
+      percentile_cont(0.99) WITHIN GROUP (ORDER BY r.latency_ms) AS p99
+    FROM rerank_requests r JOIN surfaces s ON s.key = r.surface
+    WHERE r.ts >= ${since}
+    GROUP BY r.surface`;
+
+export interface RollbackTarget {
+  versionId: string;
+  version: number;
+  /** When the serving alias moved away from it, and who moved it. */
+  movedAt: Date;
+  movedBy: string;
+}
+
+/** The version the surface's serving alias pointed at before its most recent move, from the audit trail. */
+async function rollbackTarget(db: Db, modelId: string, alias: string, currentVersionId: string | undefined): Promise<RollbackTarget | null> {
+  const moves = await db.auditLog.findMany({
+    where: { action: "model.alias.set", entityType: "model", entityId: modelId, after: { path: ["alias"], equals: alias } },
+    orderBy: { ts: "desc" },
+    take: 1,
+  });
+  const last = moves[0];
+  const before = last?.before as { versionId?: string; version?: number } | null | undefined;
+  if (!last || !before?.versionId || before.versionId === currentVersionId) return null;
+  const exists = await db.modelVersion.findUnique({ where: { id: before.versionId }, select: { version: true } });
+  return exists ? { versionId: before.versionId, version: exists.version, movedAt: last.ts, movedBy: last.actor } : null;
+}
+
+export interface SurfaceHealth {
+  key: string;
+  name: string;
+  killSwitch: boolean;
+  modelName: string | null;
+  servingAlias: string;
+  serving: { versionId: string; version: number } | null;
+  /** Other surfaces served by the same model alias: a rollback moves them too. */
+  sharedWith: string[];
+  rollback: RollbackTarget | null;
+  slo: { latencyP99Ms: number; availability: number };
+  window: { requests: number; fallbackRate: number | null; p50: number | null; p95: number | null; p99: number | null };
+  burn: {
+    availability: { oneHour: number | null; sixHours: number | null; level: BurnLevel };
+    latency: { oneHour: number | null; sixHours: number | null; level: BurnLevel };
+  };
+  fallbackReasons: Array<{ reason: string; count: number }>;
+}
+
+export async function oncallOverview(db: Db, input: { hours: number }) {
+  const now = Date.now();
+  const since = new Date(now - input.hours * 3_600_000);
+  const [surfaces, inWindow, lastHour, lastSixHours, reasons] = await Promise.all([
+    db.surface.findMany({
+      orderBy: { key: "asc" },
+      include: { model: { select: { id: true, name: true, aliases: { select: { name: true, version: { select: { id: true, version: true } } } } } } },
+    }),
+    windowStats(db, since),
+    windowStats(db, new Date(now - 3_600_000)),
+    windowStats(db, new Date(now - 6 * 3_600_000)),
+    db.$queryRaw<Array<{ surface: string; reason: string; count: number }>>`
+      SELECT surface, coalesce(fallback_reason, 'unknown') AS reason, count(*)::int AS count
+      FROM rerank_requests WHERE ts >= ${since} AND fallback_used GROUP BY surface, fallback_reason ORDER BY count DESC`,
+  ]);
+  const by = (rows: WindowRow[]) => new Map(rows.map((r) => [r.surface, r]));
+  const [w, h1, h6] = [by(inWindow), by(lastHour), by(lastSixHours)];
+  const result: SurfaceHealth[] = [];
+  for (const s of surfaces) {
+    const serving = s.model?.aliases.find((a) => a.name === s.modelAlias)?.version ?? null;
+    const stats = w.get(s.key);
+    const burns = (row: WindowRow | undefined) => ({
+      availability: row ? burnRate(row.fallbacks, row.requests, s.sloAvailability) : null,
+      // The latency SLO: 99 % of requests within the surface's p99 target.
+      latency: row ? burnRate(row.slow, row.requests, 0.99) : null,
+    });
+    const [b1, b6] = [burns(h1.get(s.key)), burns(h6.get(s.key))];
+    result.push({
+      key: s.key, name: s.name, killSwitch: s.killSwitch, modelName: s.model?.name ?? null, servingAlias: s.modelAlias,
+      serving: serving ? { versionId: serving.id, version: serving.version } : null,
+      sharedWith: surfaces.filter((o) => o.key !== s.key && o.modelId && o.modelId === s.modelId && o.modelAlias === s.modelAlias).map((o) => o.key),
+      rollback: s.model ? await rollbackTarget(db, s.model.id, s.modelAlias, serving?.id) : null,
+      slo: { latencyP99Ms: s.sloLatencyP99Ms, availability: s.sloAvailability },
+      window: { requests: stats?.requests ?? 0, fallbackRate: stats?.requests ? stats.fallbacks / stats.requests : null, p50: stats?.p50 ?? null, p95: stats?.p95 ?? null, p99: stats?.p99 ?? null },
+      burn: {
+        availability: { oneHour: b1.availability, sixHours: b6.availability, level: burnLevel(b1.availability, b6.availability) },
+        latency: { oneHour: b1.latency, sixHours: b6.latency, level: burnLevel(b1.latency, b6.latency) },
+      },
+      fallbackReasons: reasons.filter((r) => r.surface === s.key).map((r) => ({ reason: r.reason, count: r.count })),
+    });
+  }
+  return { hours: input.hours, surfaces: result };
+}
+
+/** Latency percentiles and fallback rate in 5-minute buckets (1 h and 6 h windows) or hourly (longer). */
+export async function oncallSeries(db: Db, input: { surface: string; hours: number }) {
+  const since = new Date(Date.now() - input.hours * 3_600_000);
+  const bucket = input.hours <= 6 ? "5 minutes" : "1 hour";
+  const rows = await db.$queryRaw<Array<{ bucket: Date; requests: number; fallbacks: number; p95: number; p99: number }>>`
+    SELECT date_bin(${bucket}::interval, ts, TIMESTAMPTZ '2000-01-01') AS bucket, count(*)::int AS requests,
+      count(*) FILTER (WHERE fallback_used)::int AS fallbacks,
+      percentile_cont(0.95) WITHIN GROUP (ORDER BY latency_ms) AS p95, percentile_cont(0.99) WITHIN GROUP (ORDER BY latency_ms) AS p99
+    FROM rerank_requests WHERE surface = ${input.surface} AND ts >= ${since}
+    GROUP BY 1 ORDER BY 1`;
+  return rows.map((r) => ({ ts: r.bucket, requests: r.requests, fallbackRate: r.fallbacks / r.requests, p95: r.p95, p99: r.p99 }));
+}
+
+/** Changes that touch serving, newest first: alias moves, kill switch, shadow and experiment changes. */
+export async function recentChanges(db: Db, input: { limit: number }) {
+  return db.auditLog.findMany({
+    where: { OR: [{ action: { startsWith: "model.alias" } }, { action: { startsWith: "surface." } }, { action: { startsWith: "experiment." } }] },
+    orderBy: { ts: "desc" },
+    take: input.limit,
+    select: { id: true, ts: true, actor: true, action: true, before: true, after: true, reason: true },
+  });
+}
+
+export async function setKillSwitch(db: Db, input: { surface: string; on: boolean; reason: string }, actor: string) {
+  return db.$transaction(async (tx) => {
+    const surface = await tx.surface.findUnique({ where: { key: input.surface } });
+    if (!surface) throw new NotFoundError("surface", input.surface);
+    const updated = await tx.surface.update({
+      where: { id: surface.id }, data: { killSwitch: input.on, configVersion: { increment: 1 } }, select: { key: true, killSwitch: true },
+    });
+    await tx.auditLog.create({
+      data: { actor, action: "surface.kill_switch", entityType: "surface", entityId: surface.id, before: { killSwitch: surface.killSwitch }, after: { killSwitch: input.on, surface: surface.key }, reason: input.reason },
+    });
+    return updated;
+  });
+}
+
+/** Moves the surface's serving alias back to the version it pointed at before its last move. */
+export async function rollbackSurface(db: Db, input: { surface: string; reason: string; expectVersionId?: string }, actor: string) {
+  const surface = await db.surface.findUnique({ where: { key: input.surface }, include: { model: { select: { id: true, name: true, aliases: { select: { name: true, versionId: true } } } } } });
+  if (!surface) throw new NotFoundError("surface", input.surface);
+  if (!surface.model) throw new InvalidInputError("surface", `"${surface.key}" has no model to roll back`);
+  const current = surface.model.aliases.find((a) => a.name === surface.modelAlias)?.versionId;
+  const target = await rollbackTarget(db, surface.model.id, surface.modelAlias, current);
+  if (!target) throw new InvalidInputError("surface", `${surface.model.name} ${surface.modelAlias} has no earlier version to roll back to`);
+  // The button shows a target; if someone moved the alias since, refuse instead of rolling back to something else.
+  if (input.expectVersionId && input.expectVersionId !== target.versionId) {
+    throw new InvalidInputError("expectVersionId", `the rollback target changed since the page loaded (now v${target.version}): reload and check`);
+  }
+  await setAlias(db, { versionId: target.versionId, alias: surface.modelAlias, actor, reason: `rollback: ${input.reason}` });
+  return { surface: surface.key, alias: surface.modelAlias, model: surface.model.name, version: target.version };
+}
