@@ -10,7 +10,7 @@ const PAGES = [
   { path: "/shadow", heading: "Shadow", expectText: "Mirroring" },
   { path: "/models", heading: "Models", expectText: "search-ranker" },
   { path: "/dashboards/executive", heading: "Executive", expectText: "This dashboard is not built yet" },
-  { path: "/dashboards/oncall", heading: "On-call", expectText: "This dashboard is not built yet" },
+  { path: "/dashboards/oncall", heading: "On-call", expectText: "Recent changes" },
   { path: "/dashboards/debug", heading: "Debug", expectText: "Send a test request" },
 ];
 

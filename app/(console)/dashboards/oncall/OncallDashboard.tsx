@@ -1,0 +1,183 @@
+"use client";
+import { Alert, Badge, Button, Card, Code, Group, Loader, Modal, SegmentedControl, SimpleGrid, Stack, Table, Text, TextInput, Title, Tooltip } from "@mantine/core";
+import { notifications } from "@mantine/notifications";
+import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
+import type { inferRouterOutputs } from "@trpc/server";
+import { useState } from "react";
+import type { AppRouter } from "@/server/routers/_app";
+import { LatencyChart } from "../../../_components/charts/LatencyChart";
+import { useTRPC } from "../../../_trpc/client";
+
+type Surface = inferRouterOutputs<AppRouter>["oncall"]["overview"]["surfaces"][number];
+type Lever = { kind: "kill"; on: boolean } | { kind: "rollback" };
+
+const WINDOWS = [
+  { value: "1", label: "1 h" },
+  { value: "6", label: "6 h" },
+  { value: "24", label: "24 h" },
+];
+const LEVEL_COLOR = { page: "red", warn: "orange", ok: "teal", no_traffic: "gray" } as const;
+const ms = (v: number | null) => (v === null ? "—" : `${v.toFixed(v < 10 ? 2 : 1)} ms`);
+const burn = (v: number | null) => (v === null ? "—" : v < 10 ? v.toFixed(2) : v.toFixed(0));
+
+export function OncallDashboard() {
+  const trpc = useTRPC();
+  const [hours, setHours] = useState("1");
+  const overview = useQuery({ ...trpc.oncall.overview.queryOptions({ hours: Number(hours) }), refetchInterval: 5_000 });
+  const changes = useQuery({ ...trpc.oncall.changes.queryOptions({ limit: 15 }), refetchInterval: 5_000 });
+  return (
+    <Stack>
+      <Group justify="space-between">
+        <Text size="sm" c="dimmed">Refreshes every 5 s. Burn: error-budget spend rate (1 = exactly on budget); page at ≥ 14.4 over 1 h or ≥ 6 over 6 h.</Text>
+        <SegmentedControl aria-label="Window" data={WINDOWS} value={hours} onChange={setHours} />
+      </Group>
+      {!overview.data ? (
+        overview.error ? <Alert color="red">{overview.error.message}</Alert> : <Loader />
+      ) : (
+        overview.data.surfaces.map((s) => <SurfaceCard key={s.key} surface={s} hours={Number(hours)} />)
+      )}
+      <Card withBorder padding="md">
+        <Title order={5} mb="xs">Recent changes</Title>
+        {!changes.data ? (
+          <Loader size="sm" />
+        ) : changes.data.length === 0 ? (
+          <Text size="sm" c="dimmed">No alias moves, kill switches, shadow or experiment changes yet.</Text>
+        ) : (
+          <Table.ScrollContainer minWidth={720}>
+            <Table data-testid="recent-changes" verticalSpacing={4}>
+              <Table.Thead><Table.Tr><Table.Th>when</Table.Th><Table.Th>who</Table.Th><Table.Th>what</Table.Th><Table.Th>change</Table.Th><Table.Th>why</Table.Th></Table.Tr></Table.Thead>
+              <Table.Tbody>
+                {changes.data.map((c) => (
+                  <Table.Tr key={String(c.id)}>
+                    <Table.Td><Text size="xs">{new Date(c.ts).toLocaleString()}</Text></Table.Td>
+                    <Table.Td><Text size="xs">{c.actor}</Text></Table.Td>
+                    <Table.Td><Code>{c.action}</Code></Table.Td>
+                    <Table.Td><Text size="xs" ff="monospace">{describeChange(c.before, c.after)}</Text></Table.Td>
+                    <Table.Td><Text size="xs">{c.reason ?? ""}</Text></Table.Td>
+                  </Table.Tr>
+                ))}
+              </Table.Tbody>
+            </Table>
+          </Table.ScrollContainer>
+        )}
+      </Card>
+    </Stack>
+  );
+}
+
+function describeChange(before: unknown, after: unknown): string {
+  const b = before as Record<string, unknown> | null;
+  const a = after as Record<string, unknown> | null;
+  if (a && "alias" in a && "version" in a) return `${a.model ?? ""} ${a.alias}: ${b && "version" in b ? `v${b.version}` : "—"} → v${a.version}`;
+  if (a && "killSwitch" in a) return `${a.surface ?? ""} kill switch ${a.killSwitch ? "ON" : "off"}`;
+  return JSON.stringify(a ?? {}).slice(0, 120);
+}
+
+function SurfaceCard({ surface: s, hours }: { surface: Surface; hours: number }) {
+  const trpc = useTRPC();
+  const series = useQuery({ ...trpc.oncall.series.queryOptions({ surface: s.key, hours }), refetchInterval: 5_000 });
+  const [lever, setLever] = useState<Lever | null>(null);
+  const p99Over = s.window.p99 !== null && s.window.p99 > s.slo.latencyP99Ms;
+  return (
+    <Card withBorder padding="md" data-testid={`surface-${s.key}`}>
+      <Group justify="space-between" align="flex-start" mb="sm">
+        <Stack gap={2}>
+          <Group gap="xs">
+            <Title order={4}>{s.name}</Title>
+            <Text size="sm" c="dimmed">{s.key}</Text>
+            {s.killSwitch && <Badge color="red" variant="filled" data-testid="kill-switch-on">kill switch on: retrieval order</Badge>}
+          </Group>
+          <Text size="sm" data-testid="serving">
+            {s.serving ? <>serving <Code>{s.modelName} {s.servingAlias}</Code> → v{s.serving.version}</> : "no model: retrieval order"}
+            {s.sharedWith.length > 0 && <Text span size="xs" c="dimmed"> · the same alias also serves {s.sharedWith.join(", ")}</Text>}
+          </Text>
+        </Stack>
+        <Group gap="xs">
+          <Button color={s.killSwitch ? "teal" : "red"} variant={s.killSwitch ? "filled" : "light"} onClick={() => setLever({ kind: "kill", on: !s.killSwitch })}>
+            {s.killSwitch ? "Turn kill switch off" : "Kill switch"}
+          </Button>
+          <Tooltip label={s.rollback ? `v${s.rollback.version} served until ${new Date(s.rollback.movedAt).toLocaleString()} (moved by ${s.rollback.movedBy})` : "No earlier version of this alias is recorded"}>
+            <Button color="orange" disabled={!s.rollback} onClick={() => setLever({ kind: "rollback" })}>
+              {s.rollback ? `Roll back to v${s.rollback.version}` : "Roll back"}
+            </Button>
+          </Tooltip>
+        </Group>
+      </Group>
+      <SimpleGrid cols={{ base: 2, sm: 3, lg: 6 }} spacing="xs">
+        <Figure label={`requests (${hours} h)`} value={s.window.requests.toLocaleString()} testId="requests" />
+        <Figure label="p50" value={ms(s.window.p50)} />
+        <Figure label="p95" value={ms(s.window.p95)} testId="p95" />
+        <Figure label={`p99 (target ${s.slo.latencyP99Ms} ms)`} value={ms(s.window.p99)} color={p99Over ? "red" : undefined} testId="p99" />
+        <Figure label="fallback rate" value={s.window.fallbackRate === null ? "—" : `${(s.window.fallbackRate * 100).toFixed(2)}%`} testId="fallback-rate" />
+        <Stack gap={2}>
+          <Text size="xs" c="dimmed" fw={600}>burn 1 h / 6 h</Text>
+          <Group gap={4}>
+            <Badge color={LEVEL_COLOR[s.burn.availability.level]} variant="light" data-testid="burn-availability">
+              avail. {burn(s.burn.availability.oneHour)} / {burn(s.burn.availability.sixHours)}
+            </Badge>
+            <Badge color={LEVEL_COLOR[s.burn.latency.level]} variant="light" data-testid="burn-latency">
+              latency {burn(s.burn.latency.oneHour)} / {burn(s.burn.latency.sixHours)}
+            </Badge>
+          </Group>
+        </Stack>
+      </SimpleGrid>
+      {s.fallbackReasons.length > 0 && (
+        <Group gap={4} mt="xs">
+          <Text size="xs" c="dimmed">fallbacks:</Text>
+          {s.fallbackReasons.map((r) => <Badge key={r.reason} size="sm" color="red" variant="outline" tt="none">{r.reason} × {r.count}</Badge>)}
+        </Group>
+      )}
+      {series.data && series.data.length > 0 && <LatencyChart data={series.data} targetMs={s.slo.latencyP99Ms} />}
+      {lever && <LeverModal surface={s} lever={lever} onClose={() => setLever(null)} />}
+    </Card>
+  );
+}
+
+function Figure({ label, value, color, testId }: { label: string; value: string; color?: string; testId?: string }) {
+  return (
+    <Stack gap={2}>
+      <Text size="xs" c="dimmed" fw={600}>{label}</Text>
+      <Text fw={700} c={color} data-testid={testId}>{value}</Text>
+    </Stack>
+  );
+}
+
+function LeverModal({ surface: s, lever, onClose }: { surface: Surface; lever: Lever; onClose: () => void }) {
+  const trpc = useTRPC();
+  const queryClient = useQueryClient();
+  const [reason, setReason] = useState("");
+  const done = (message: string) => {
+    notifications.show({ color: "teal", message });
+    onClose();
+    return queryClient.invalidateQueries({ queryKey: trpc.oncall.pathKey() });
+  };
+  const onError = (e: { message: string }) => notifications.show({ color: "red", message: e.message });
+  const kill = useMutation(trpc.oncall.killSwitch.mutationOptions({ onSuccess: (r) => done(`Kill switch ${r.killSwitch ? "on" : "off"} for ${r.key}`), onError }));
+  const rollback = useMutation(trpc.oncall.rollback.mutationOptions({ onSuccess: (r) => done(`${r.model} ${r.alias} rolled back to v${r.version}`), onError }));
+  const title = lever.kind === "rollback" ? `Roll back ${s.name}` : lever.on ? `Kill switch on for ${s.name}` : `Kill switch off for ${s.name}`;
+  const pending = kill.isPending || rollback.isPending;
+  const confirm = () =>
+    lever.kind === "rollback"
+      ? rollback.mutate({ surface: s.key, reason, ...(s.rollback ? { expectVersionId: s.rollback.versionId } : {}) })
+      : kill.mutate({ surface: s.key, on: lever.on, reason });
+  return (
+    <Modal opened onClose={onClose} title={title}>
+      <Stack>
+        <Text size="sm">
+          {lever.kind === "rollback"
+            ? <>Moves <Code>{s.modelName} {s.servingAlias}</Code> from v{s.serving?.version} back to v{s.rollback?.version}{s.sharedWith.length > 0 ? `, which also serves ${s.sharedWith.join(", ")}` : ""}. Every replica serves it within a second.</>
+            : lever.on
+              ? "Stops model scoring on this surface: requests are served in retrieval order with the same constraints (blocked items stay out), marked as fallbacks. Every replica within a second."
+              : "Model scoring resumes on this surface, on every replica within a second."}
+        </Text>
+        <TextInput label="Reason (audit log)" value={reason} onChange={(e) => setReason(e.currentTarget.value)} placeholder="incident id, what you saw" data-autofocus />
+        <Group justify="flex-end">
+          <Button variant="default" onClick={onClose}>Cancel</Button>
+          <Button color={lever.kind === "rollback" ? "orange" : lever.on ? "red" : "teal"} onClick={confirm} loading={pending} disabled={reason.trim().length < 3}>
+            {lever.kind === "rollback" ? `Roll back to v${s.rollback?.version}` : lever.on ? "Turn kill switch on" : "Turn kill switch off"}
+          </Button>
+        </Group>
+      </Stack>
+    </Modal>
+  );
+}

@@ -1,0 +1,58 @@
+import { expect, test, type APIRequestContext } from "@playwright/test";
+
+// On-call at 3 a.m.: the search surface's latency and fallbacks, the kill switch on and off again,
+// and a bad ship rolled back with one button, each with a reason in the audit trail.
+
+const candidates = Array.from({ length: 40 }, (_, i) => ({ id: `sku-${String(i + 1).padStart(5, "0")}`, retrievalScore: 1 - i / 40 }));
+const rank = async (request: APIRequestContext) => {
+  const response = await request.post("/api/v1/rerank", { data: { surface: "search", topK: 5, userKey: "e2e-oncall", candidates } });
+  expect(response.status()).toBe(200);
+  return response.json();
+};
+const trpcQuery = async (request: APIRequestContext, path: string, input: unknown) =>
+  (await (await request.get(`/api/trpc/${path}?input=${encodeURIComponent(JSON.stringify({ json: input }))}`)).json()).result.data.json;
+
+test("read search's health, pull the kill switch, roll back a bad ship", async ({ page, request }) => {
+  for (let i = 0; i < 30; i++) await rank(request);
+  await page.setViewportSize({ width: 1280, height: 1100 });
+  await page.goto("/dashboards/oncall");
+  const card = page.getByTestId("surface-search");
+  await expect(async () => {
+    expect(Number((await card.getByTestId("requests").textContent())!.replaceAll(",", ""))).toBeGreaterThanOrEqual(30);
+  }).toPass({ timeout: 15_000 });
+  await expect(card.getByTestId("p99")).toContainText("ms");
+  await expect(card.getByTestId("serving")).toContainText("search-ranker production → v2");
+
+  // Kill switch: on (with a reason), requests fall back at once, off again.
+  await card.getByRole("button", { name: "Kill switch" }).click();
+  const dialog = page.getByRole("dialog");
+  await expect(dialog.getByRole("button", { name: "Turn kill switch on" })).toBeDisabled();
+  await dialog.getByLabel("Reason (audit log)").fill("e2e: p99 over target");
+  await dialog.getByRole("button", { name: "Turn kill switch on" }).click();
+  await expect(card.getByTestId("kill-switch-on")).toBeVisible();
+  expect((await rank(request)).fallback).toMatchObject({ used: true, reason: "kill_switch" });
+  await card.getByRole("button", { name: "Turn kill switch off" }).click();
+  await dialog.getByLabel("Reason (audit log)").fill("e2e: recovered");
+  await dialog.getByRole("button", { name: "Turn kill switch off" }).click();
+  await expect(card.getByTestId("kill-switch-on")).toHaveCount(0);
+  expect((await rank(request)).fallback.used).toBe(false);
+
+  // A bad ship: production moves to v3; on-call rolls it back to v2.
+  const model = await trpcQuery(request, "models.get", { name: "search-ranker" });
+  const v3 = model.versions.find((v: { version: number }) => v.version === 3);
+  const moved = await request.post("/api/trpc/models.setAlias", { data: { json: { versionId: v3.id, alias: "production", reason: "e2e: ship v3" } } });
+  expect(moved.status()).toBe(200);
+  expect((await rank(request)).modelVersion.version).toBe(3);
+  await expect(card.getByTestId("serving")).toContainText("production → v3");
+  await card.getByRole("button", { name: "Roll back to v2" }).click();
+  await dialog.getByLabel("Reason (audit log)").fill("e2e: CTR dropped after v3");
+  await page.screenshot({ path: "e2e/screenshots/oncall-rollback-confirm.png" });
+  await dialog.getByRole("button", { name: "Roll back to v2" }).click();
+  await expect(card.getByTestId("serving")).toContainText("production → v2");
+  expect((await rank(request)).modelVersion.version).toBe(2);
+  const changes = page.getByTestId("recent-changes");
+  await expect(changes).toContainText("rollback: e2e: CTR dropped after v3");
+  await expect(changes).toContainText("search-ranker production: v3 → v2");
+  await expect(changes).toContainText("e2e: p99 over target");
+  await page.screenshot({ path: "e2e/screenshots/oncall.png", fullPage: true });
+});
