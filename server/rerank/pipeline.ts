@@ -11,6 +11,8 @@ import { fetchArtifact } from "./artifacts";
 import { assignExperiment } from "./assignment";
 import { failureReason, scoringBreaker } from "./breakers";
 import type { FallbackReason, RerankRequest, RerankResponse } from "./schema";
+import { inCanary, rolloutLogKey } from "../domain/rollouts/canary";
+import { seedOfKey } from "../domain/hashing";
 import { inShadowSample, mirrorToShadow, type ItemLookup } from "./shadow";
 import { recentResponse, servingState } from "./state";
 import type { ModelRef, SurfaceConfig } from "./surfaceConfig";
@@ -58,6 +60,7 @@ export async function rerank(request: RerankRequest): Promise<RerankResponse> {
   let scoreMs: number;
   let constraintsMs: number;
   let shadowInput: { constraints: ConstraintConfig; scores: Float32Array } | null = null;
+  let canary: CanaryArm | null = null;
   if (assignment?.experiment.kind === "interleaving") {
     // Both rankers rank the same candidates; team-draft interleaving merges their served lists and
     // credits each item to the ranker that contributed it.
@@ -83,7 +86,12 @@ export async function rerank(request: RerankRequest): Promise<RerankResponse> {
     scoreMs = left.scored.scoreMs + right.scored.scoreMs;
     constraintsMs = left.constraintsMs + right.constraintsMs + (performance.now() - mergeStarted);
   } else {
-    const model = assignment ? assignment.variant.model ?? surface.primary : surface.primary;
+    // A canary rollout takes its share of the traffic that no experiment enrolled, sticky per unit.
+    if (!assignment && surface.rollout) {
+      const unit = request.userKey ?? request.sessionKey ?? requestId;
+      canary = { id: surface.rollout.id, arm: inCanary(seedOfKey(`${surface.rollout.id}:${unit}`), surface.rollout.percent) ? "canary" : "baseline" };
+    }
+    const model = assignment ? assignment.variant.model ?? surface.primary : canary?.arm === "canary" ? surface.rollout!.canary : surface.primary;
     const constraints = assignment ? assignment.variant.constraints : surface.constraints;
     const ranked = await rankWith(surface, model, constraints, request, items, user);
     scored = ranked.scored;
@@ -116,7 +124,7 @@ export async function rerank(request: RerankRequest): Promise<RerankResponse> {
   };
   const ts = new Date();
   state.recent.set(requestId, { json: JSON.stringify(response), surface: response.surface, ts: ts.getTime(), userKey: request.userKey ?? request.sessionKey ?? null });
-  record(request, response, ts);
+  record(request, response, ts, canary);
   // Interleaved responses blend two rankers: there is no single served ranking to compare against.
   // The kill switch stops every model run on the surface, the shadow's too.
   if (shadowInput && surface.shadow && !surface.killSwitch && inShadowSample(requestId, surface.shadowSampleRate)) {
@@ -198,7 +206,13 @@ function observeFeatures(surface: string, matrix: ReturnType<typeof buildFeature
   metrics.featureAge.set({ surface }, matrix.maxAgeSeconds);
 }
 
-function record(request: RerankRequest, response: RerankResponse, ts: Date) {
+/** Which arm of a running canary rollout served a request; logged so the analysis can compare the arms. */
+interface CanaryArm {
+  id: string;
+  arm: "canary" | "baseline";
+}
+
+function record(request: RerankRequest, response: RerankResponse, ts: Date, canary: CanaryArm | null) {
   const surface = response.surface;
   metrics.requests.inc({ surface, outcome: response.fallback.used ? "fallback" : "model" });
   if (response.fallback.reason) metrics.fallbacks.inc({ surface, reason: response.fallback.reason });
@@ -213,9 +227,9 @@ function record(request: RerankRequest, response: RerankResponse, ts: Date) {
     userKey: request.userKey ?? null,
     sessionKey: request.sessionKey ?? null,
     context: request.context ?? {},
-    experimentKey: response.variant?.experiment ?? null,
+    experimentKey: response.variant?.experiment ?? (canary ? rolloutLogKey(canary.id) : null),
     experimentPhase: response.variant?.phase ?? null,
-    variantKey: response.variant?.key ?? null,
+    variantKey: response.variant?.key ?? canary?.arm ?? null,
     exposed: response.variant !== null,
     modelVersionId: response.modelVersion?.id ?? null,
     fallbackUsed: response.fallback.used,

@@ -2,6 +2,8 @@ import { LRUCache } from "lru-cache";
 import { getDb } from "../db/client";
 import { FeatureStore } from "../features/store";
 import type { RerankResponse } from "./schema";
+import { getModel } from "../inference/sessions";
+import { fetchArtifact } from "./artifacts";
 import { SurfaceConfigCache } from "./surfaceConfig";
 
 // The serving path's in-process state, one per process (kept on globalThis across Next reloads).
@@ -34,7 +36,13 @@ const holder = globalThis as unknown as { __rerankServing?: ServingState };
 export function servingState(): ServingState {
   holder.__rerankServing ??= {
     features: new FeatureStore(getDb),
-    surfaces: new SurfaceConfigCache(getDb),
+    // A canary, shadow or cascade model that a config change brings in is opened as soon as the
+    // config is read, off the request path, so its first requests do not pay for loading it.
+    surfaces: new SurfaceConfigCache(getDb, (config) => {
+      for (const ref of [config.primary, config.fallback, config.shadow, config.rollout?.canary]) {
+        if (ref) getModel(ref.versionId, fetchArtifact).catch(() => {}); // a model that fails to load is the request path's fallback
+      }
+    }),
     // Bounded by count: a response is a few KB, so 20,000 keep well under 100 MB. Events for older
     // requests are validated against the log in PostgreSQL instead.
     recent: new LRUCache<string, RecentRequest>({ max: 20_000, ttl: 60 * 60 * 1000 }),

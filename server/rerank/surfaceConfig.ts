@@ -49,6 +49,8 @@ export interface SurfaceConfig {
   /** A candidate model scored off the hot path on a sample of requests (null: no shadow). */
   shadow: ModelRef | null;
   shadowSampleRate: number;
+  /** A running canary rollout: this share of the surface's non-experiment traffic goes to the new version. */
+  rollout: { id: string; percent: number; canary: ModelRef } | null;
   experiments: RunningExperiment[];
   fingerprint: string;
 }
@@ -60,7 +62,11 @@ export class SurfaceConfigCache {
   private readonly loading = new Map<string, Promise<SurfaceConfig>>();
   private timer: NodeJS.Timeout | undefined;
 
-  constructor(private readonly db: () => Db) {}
+  /** `onLoad` sees every (re)loaded config, e.g. to open its models' sessions before traffic needs them. */
+  constructor(
+    private readonly db: () => Db,
+    private readonly onLoad: (config: SurfaceConfig) => void = () => {},
+  ) {}
 
   async get(key: string): Promise<SurfaceConfig> {
     const cached = this.configs.get(key);
@@ -105,7 +111,8 @@ export class SurfaceConfigCache {
   private fingerprintsOf(keys: string[]) {
     return this.db().$queryRaw<Array<{ key: string; fingerprint: string }>>`
       SELECT s.key, s.updated_at::text || '/' || coalesce(max(a.updated_at)::text, '') || '/' || count(a.id) || '/' ||
-        coalesce((SELECT max(e.updated_at)::text || count(*) FROM experiments e WHERE e.surface_id = s.id), '') AS fingerprint
+        coalesce((SELECT max(e.updated_at)::text || count(*) FROM experiments e WHERE e.surface_id = s.id), '') || '/' ||
+        coalesce((SELECT string_agg(r.id || r.status || r.current_percent, ',') FROM rollouts r WHERE r.surface_id = s.id AND r.status = 'running'), '') AS fingerprint
       FROM surfaces s LEFT JOIN model_aliases a ON a.model_id = s.model_id
       WHERE s.key = ANY(${keys}) GROUP BY s.key, s.id, s.updated_at`;
   }
@@ -139,6 +146,12 @@ export class SurfaceConfigCache {
         constraints: mergeConstraints(parsed.success ? parsed.data : {}, constraintConfigSchema.safeParse(v.constraintOverrides).data),
       })),
     }));
+    const rollout = await this.db().rollout.findFirst({
+      where: { surfaceId: surface.id, status: "running" },
+      orderBy: { startedAt: "desc" },
+      select: { id: true, currentPercent: true, toVersionId: true },
+    });
+    const canaryVersion = rollout ? await this.db().modelVersion.findUnique({ where: { id: rollout.toVersionId }, select: { id: true, version: true } }) : null;
     const config: SurfaceConfig = {
       id: surface.id,
       key: surface.key,
@@ -153,10 +166,12 @@ export class SurfaceConfigCache {
       fallback: surface.fallbackAlias && surface.fallbackAlias !== surface.modelAlias ? ref(surface.fallbackAlias) : null,
       shadow: ref(surface.shadowAlias),
       shadowSampleRate: surface.shadowSampleRate,
+      rollout: rollout && canaryVersion ? { id: rollout.id, percent: rollout.currentPercent, canary: { alias: "canary", versionId: canaryVersion.id, version: canaryVersion.version } } : null,
       experiments,
       fingerprint,
     };
     this.configs.set(key, config);
+    this.onLoad(config);
     return config;
   }
 }

@@ -4,6 +4,7 @@ import { catalogRouter } from "./catalog";
 import { eventsRouter } from "./events";
 import { oncallRouter } from "./oncall";
 import { rerankRouter } from "./rerank";
+import { rolloutsRouter } from "./rollouts";
 import { shadowRouter } from "./shadow";
 import { surfacesRouter } from "./surfaces";
 import { systemRouter } from "./system";
@@ -19,6 +20,7 @@ export const appRouter = router({
   catalog: catalogRouter,
   shadow: shadowRouter,
   oncall: oncallRouter,
+  rollouts: rolloutsRouter,
 });
 
 export type AppRouter = typeof appRouter;

@@ -58,6 +58,8 @@ export async function createTestSurface(db: Db, options: {
   fallbackBytes?: Uint8Array;
   /** A third version under the alias "shadow" (the surface does not mirror to it until configured). */
   shadowBytes?: Uint8Array;
+  /** More versions with no alias, numbered after the others. */
+  extraVersions?: Uint8Array[];
   killSwitch?: boolean;
 }) {
   const model = await db.model.create({ data: { name: `${options.key}-model`, owner: "test" } });
@@ -79,6 +81,7 @@ export async function createTestSurface(db: Db, options: {
     const shadow = await addVersion(options.shadowBytes, 3);
     await db.modelAlias.create({ data: { modelId: model.id, name: "shadow", versionId: shadow.id } });
   }
+  for (const [i, bytes] of (options.extraVersions ?? []).entries()) await addVersion(bytes, 4 + i);
   return db.surface.create({
     data: {
       key: options.key, name: options.key, modelId: model.id, modelAlias: "production", fallbackAlias: options.fallbackBytes ? "fallback" : null,

@@ -1,0 +1,167 @@
+import type { Db } from "../db/client";
+import type { Prisma } from "../db/generated/client";
+import { DEFAULT_POLICY, judgeCanary, rolloutLogKey, validateSteps, type ArmStats, type CanaryPolicy, type Verdict } from "../domain/rollouts/canary";
+import { ConflictError, InvalidInputError, NotFoundError } from "../errors";
+import { setAlias } from "../registry/versions";
+
+// Canary rollouts of a surface's serving alias: start (the version gets the "canary" alias and the
+// first share of traffic), an analysis tick that judges each step from the request log and widens,
+// promotes (moves the serving alias) or rolls back, and abort. Every transition is audited.
+
+export interface RolloutAnalysis {
+  policy: CanaryPolicy;
+  stepStartedAt: string;
+  latest: (Verdict & { at: string; percent: number; canary: ArmStats; baseline: ArmStats }) | null;
+  history: Array<Verdict & { at: string; percent: number; canary: ArmStats; baseline: ArmStats }>;
+}
+
+export interface StartRolloutInput {
+  surface: string;
+  version: number;
+  steps?: number[];
+  minRequests?: number;
+  /** Tolerated relative rise of p99 latency (default 0.2 = +20 %). */
+  maxP99Increase?: number;
+  /** Tolerated absolute rise of the fallback rate (default 0.01). */
+  maxFallbackRateIncrease?: number;
+  reason?: string;
+}
+
+export async function startRollout(db: Db, input: StartRolloutInput, actor: string) {
+  const steps = input.steps ?? [1, 5, 25, 50];
+  const invalid = validateSteps(steps);
+  if (invalid) throw new InvalidInputError("steps", invalid);
+  const surface = await db.surface.findUnique({ where: { key: input.surface }, include: { model: { include: { aliases: true, versions: { select: { id: true, version: true } } } } } });
+  if (!surface) throw new NotFoundError("surface", input.surface);
+  if (!surface.model) throw new InvalidInputError("surface", `"${surface.key}" has no model to roll out`);
+  const target = surface.model.versions.find((v) => v.version === input.version);
+  if (!target) throw new InvalidInputError("version", `${surface.model.name} has no v${input.version}`);
+  const serving = surface.model.aliases.find((a) => a.name === surface.modelAlias)?.versionId ?? null;
+  if (serving === target.id) throw new InvalidInputError("version", `v${input.version} already serves "${surface.key}" (${surface.modelAlias})`);
+  const running = await db.rollout.findFirst({ where: { surfaceId: surface.id, status: "running" } });
+  if (running) throw new ConflictError(`a rollout is already running on "${surface.key}": abort it first`);
+
+  await setAlias(db, { versionId: target.id, alias: "canary", actor, reason: `canary rollout on ${surface.key}` });
+  const analysis: RolloutAnalysis = { policy: {
+      ...DEFAULT_POLICY,
+      minRequests: input.minRequests ?? DEFAULT_POLICY.minRequests,
+      maxP99Increase: input.maxP99Increase ?? DEFAULT_POLICY.maxP99Increase,
+      maxFallbackRateIncrease: input.maxFallbackRateIncrease ?? DEFAULT_POLICY.maxFallbackRateIncrease,
+    }, stepStartedAt: new Date().toISOString(), latest: null, history: [] };
+  return db.$transaction(async (tx) => {
+    const rollout = await tx.rollout.create({
+      data: {
+        surfaceId: surface.id, modelId: surface.model!.id, fromVersionId: serving, toVersionId: target.id, status: "running", steps,
+        currentPercent: steps[0]!, analysis: analysis as unknown as Prisma.InputJsonValue, createdBy: actor,
+      },
+    });
+    await tx.auditLog.create({
+      data: { actor, action: "rollout.start", entityType: "rollout", entityId: rollout.id, after: { surface: surface.key, model: surface.model!.name, version: input.version, steps }, reason: input.reason ?? null },
+    });
+    return rollout;
+  });
+}
+
+/** Request counts, fallbacks and p99 per arm of a rollout since `since`, from the request log. */
+async function armStats(db: Db, rolloutId: string, surface: string, since: Date): Promise<{ canary: ArmStats; baseline: ArmStats }> {
+  const rows = await db.$queryRaw<Array<{ arm: string; requests: number; fallbacks: number; p99: number | null }>>`
+    SELECT variant_key AS arm, count(*)::int AS requests, count(*) FILTER (WHERE fallback_used)::int AS fallbacks,
+      percentile_cont(0.99) WITHIN GROUP (ORDER BY latency_ms) AS p99
+    FROM rerank_requests WHERE surface = ${surface} AND experiment_key = ${rolloutLogKey(rolloutId)} AND ts >= ${since}
+    GROUP BY variant_key`;
+  const arm = (name: string): ArmStats => {
+    const r = rows.find((x) => x.arm === name);
+    return { requests: r?.requests ?? 0, fallbacks: r?.fallbacks ?? 0, p99: r?.p99 ?? null };
+  };
+  return { canary: arm("canary"), baseline: arm("baseline") };
+}
+
+/**
+ * One analysis pass over every running rollout: judge the current step; on "advance" widen to the
+ * next step, or after the last one promote (the serving alias moves to the new version); on "fail"
+ * roll back (the canary's share drops to 0 at once). Returns what it did, for logs and tests.
+ */
+export async function analyseRollouts(db: Db): Promise<Array<{ rolloutId: string; surface: string; decision: Verdict["decision"]; status: string; percent: number }>> {
+  const running = await db.rollout.findMany({ where: { status: "running" }, include: { surface: { select: { key: true, modelAlias: true } } } });
+  const done = [];
+  for (const rollout of running) {
+    const analysis = rollout.analysis as unknown as RolloutAnalysis;
+    const steps = rollout.steps as number[];
+    const stats = await armStats(db, rollout.id, rollout.surface.key, new Date(analysis.stepStartedAt));
+    const verdict = judgeCanary(stats.canary, stats.baseline, analysis.policy);
+    const now = new Date().toISOString();
+    const entry = { ...verdict, at: now, percent: rollout.currentPercent, ...stats };
+    let status: "running" | "promoted" | "rolled_back" = "running";
+    let percent = rollout.currentPercent;
+    const next: RolloutAnalysis = { ...analysis, latest: entry };
+    if (verdict.decision !== "wait") {
+      next.history = [...analysis.history, entry];
+      if (verdict.decision === "fail") {
+        status = "rolled_back";
+        percent = 0;
+      } else {
+        const following = steps.find((s) => s > rollout.currentPercent);
+        if (following === undefined) status = "promoted";
+        else {
+          percent = following;
+          next.stepStartedAt = now;
+        }
+      }
+    }
+    // Conditional on the row still being at this step: two replicas' ticks cannot both move it.
+    const updated = await db.rollout.updateMany({
+      where: { id: rollout.id, status: "running", currentPercent: rollout.currentPercent },
+      data: { status, currentPercent: status === "promoted" ? 100 : percent, analysis: next as unknown as Prisma.InputJsonValue, ...(status !== "running" ? { endedAt: new Date() } : {}) },
+    });
+    if (updated.count === 0) continue;
+    if (status === "promoted") {
+      await setAlias(db, { versionId: rollout.toVersionId, alias: rollout.surface.modelAlias, actor: "rollout-analysis", reason: `canary rollout ${rollout.id} passed every step` });
+    }
+    if (verdict.decision !== "wait") {
+      await db.auditLog.create({
+        data: {
+          actor: "rollout-analysis", action: status === "running" ? "rollout.advance" : `rollout.${status}`, entityType: "rollout", entityId: rollout.id,
+          before: { percent: rollout.currentPercent }, after: { surface: rollout.surface.key, percent: status === "promoted" ? 100 : percent, status }, reason: verdict.reasons.join("; "),
+        },
+      });
+    }
+    done.push({ rolloutId: rollout.id, surface: rollout.surface.key, decision: verdict.decision, status, percent: status === "promoted" ? 100 : percent });
+  }
+  return done;
+}
+
+export async function abortRollout(db: Db, input: { surface: string; reason: string }, actor: string) {
+  const surface = await db.surface.findUnique({ where: { key: input.surface }, select: { id: true, key: true } });
+  if (!surface) throw new NotFoundError("surface", input.surface);
+  const rollout = await db.rollout.findFirst({ where: { surfaceId: surface.id, status: "running" } });
+  if (!rollout) throw new InvalidInputError("surface", `no rollout is running on "${surface.key}"`);
+  return db.$transaction(async (tx) => {
+    const aborted = await tx.rollout.update({ where: { id: rollout.id }, data: { status: "aborted", currentPercent: 0, endedAt: new Date() } });
+    await tx.auditLog.create({
+      data: { actor, action: "rollout.aborted", entityType: "rollout", entityId: rollout.id, before: { percent: rollout.currentPercent }, after: { surface: surface.key, percent: 0, status: "aborted" }, reason: input.reason },
+    });
+    return aborted;
+  });
+}
+
+/** Rollouts, newest first, with the live figures of the current step for running ones. */
+export async function listRollouts(db: Db, input: { surface?: string; limit: number }) {
+  const rollouts = await db.rollout.findMany({
+    where: input.surface ? { surface: { key: input.surface } } : {},
+    orderBy: { startedAt: "desc" },
+    take: input.limit,
+    include: { surface: { select: { key: true } }, model: { select: { name: true, versions: { select: { id: true, version: true } } } } },
+  });
+  return Promise.all(
+    rollouts.map(async (r) => {
+      const analysis = r.analysis as unknown as RolloutAnalysis;
+      const versionOf = (id: string | null) => r.model.versions.find((v) => v.id === id)?.version ?? null;
+      return {
+        id: r.id, surface: r.surface.key, model: r.model.name, fromVersion: versionOf(r.fromVersionId), toVersion: versionOf(r.toVersionId), status: r.status,
+        steps: r.steps as number[], percent: r.currentPercent, startedAt: r.startedAt, endedAt: r.endedAt, createdBy: r.createdBy,
+        policy: analysis.policy, latest: analysis.latest, history: analysis.history,
+        live: r.status === "running" ? await armStats(db, r.id, r.surface.key, new Date(analysis.stepStartedAt)) : null,
+      };
+    }),
+  );
+}
