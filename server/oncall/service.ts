@@ -130,7 +130,7 @@ export async function oncallSeries(db: Db, input: { surface: string; hours: numb
 /** Changes that touch serving, newest first: alias moves, kill switch, shadow and experiment changes. */
 export async function recentChanges(db: Db, input: { limit: number }) {
   return db.auditLog.findMany({
-    where: { OR: [{ action: { startsWith: "model.alias" } }, { action: { startsWith: "surface." } }, { action: { startsWith: "experiment." } }] },
+    where: { OR: [{ action: { startsWith: "model.alias" } }, { action: { startsWith: "surface." } }, { action: { startsWith: "experiment." } }, { action: { startsWith: "rollout." } }] },
     orderBy: { ts: "desc" },
     take: input.limit,
     select: { id: true, ts: true, actor: true, action: true, before: true, after: true, reason: true },

@@ -7,8 +7,10 @@ import { useState } from "react";
 import type { AppRouter } from "@/server/routers/_app";
 import { LatencyChart } from "../../../_components/charts/LatencyChart";
 import { useTRPC } from "../../../_trpc/client";
+import { RolloutStrip } from "./RolloutStrip";
 
 type Surface = inferRouterOutputs<AppRouter>["oncall"]["overview"]["surfaces"][number];
+type Rollout = inferRouterOutputs<AppRouter>["rollouts"]["list"][number];
 type Lever = { kind: "kill"; on: boolean } | { kind: "rollback" };
 
 const WINDOWS = [
@@ -25,6 +27,7 @@ export function OncallDashboard() {
   const [hours, setHours] = useState("1");
   const overview = useQuery({ ...trpc.oncall.overview.queryOptions({ hours: Number(hours) }), refetchInterval: 5_000 });
   const changes = useQuery({ ...trpc.oncall.changes.queryOptions({ limit: 15 }), refetchInterval: 5_000 });
+  const rollouts = useQuery({ ...trpc.rollouts.list.queryOptions({ limit: 50 }), refetchInterval: 5_000 });
   return (
     <Stack>
       <Group justify="space-between">
@@ -34,7 +37,10 @@ export function OncallDashboard() {
       {!overview.data ? (
         overview.error ? <Alert color="red">{overview.error.message}</Alert> : <Loader />
       ) : (
-        overview.data.surfaces.map((s) => <SurfaceCard key={s.key} surface={s} hours={Number(hours)} />)
+        overview.data.surfaces.map((s) => (
+          // The newest rollout of each surface (the list is newest first).
+          <SurfaceCard key={s.key} surface={s} hours={Number(hours)} rollout={rollouts.data?.find((r) => r.surface === s.key)} />
+        ))
       )}
       <Card withBorder padding="md">
         <Title order={5} mb="xs">Recent changes</Title>
@@ -70,10 +76,12 @@ function describeChange(before: unknown, after: unknown): string {
   const a = after as Record<string, unknown> | null;
   if (a && "alias" in a && "version" in a) return `${a.model ?? ""} ${a.alias}: ${b && "version" in b ? `v${b.version}` : "—"} → v${a.version}`;
   if (a && "killSwitch" in a) return `${a.surface ?? ""} kill switch ${a.killSwitch ? "ON" : "off"}`;
+  if (a && "steps" in a) return `${a.surface} canary ${a.model} v${a.version}, steps ${(a.steps as number[]).join(" → ")}`;
+  if (a && "percent" in a) return `${a.surface} canary ${String(a.status).replace("_", " ")} at ${a.percent}%`;
   return JSON.stringify(a ?? {}).slice(0, 120);
 }
 
-function SurfaceCard({ surface: s, hours }: { surface: Surface; hours: number }) {
+function SurfaceCard({ surface: s, hours, rollout }: { surface: Surface; hours: number; rollout: Rollout | undefined }) {
   const trpc = useTRPC();
   const series = useQuery({ ...trpc.oncall.series.queryOptions({ surface: s.key, hours }), refetchInterval: 5_000 });
   const [lever, setLever] = useState<Lever | null>(null);
@@ -127,6 +135,7 @@ function SurfaceCard({ surface: s, hours }: { surface: Surface; hours: number })
           {s.fallbackReasons.map((r) => <Badge key={r.reason} size="sm" color="red" variant="outline" tt="none">{r.reason} × {r.count}</Badge>)}
         </Group>
       )}
+      <RolloutStrip surface={s.key} modelName={s.modelName} servingVersion={s.serving?.version ?? null} rollout={rollout} />
       {series.data && series.data.length > 0 && <LatencyChart data={series.data} targetMs={s.slo.latencyP99Ms} />}
       {lever && <LeverModal surface={s} lever={lever} onClose={() => setLever(null)} />}
     </Card>
