@@ -57,10 +57,12 @@ test("read search's health, pull the kill switch, roll back a bad ship", async (
   await page.screenshot({ path: "e2e/screenshots/oncall.png", fullPage: true });
 });
 
-test("start a canary on the home feed, watch its share, abort it", async ({ page, request }) => {
+// On search: experiments.spec leaves experiments running on the home feed, and traffic an experiment
+// enrols is never canaried.
+test("start a canary on search, watch its share, abort it", async ({ page, request }) => {
   await page.setViewportSize({ width: 1280, height: 1100 });
   await page.goto("/dashboards/oncall");
-  const strip = page.getByTestId("rollout-home-feed");
+  const strip = page.getByTestId("rollout-search");
   await strip.getByRole("button", { name: "Start canary…" }).click();
   const dialog = page.getByRole("dialog");
   await dialog.getByLabel("Version").click();
@@ -68,13 +70,13 @@ test("start a canary on the home feed, watch its share, abort it", async ({ page
   await dialog.getByLabel("Steps (% of traffic)").fill("50");
   // Far more than this test sends: the analysis keeps waiting, nothing is promoted.
   await dialog.getByLabel("Requests per arm before each step is judged").fill("100000");
-  await dialog.getByLabel("Reason (audit log)").fill("e2e: try v3 on the feed");
+  await dialog.getByLabel("Reason (audit log)").fill("e2e: try v3 on search");
   await dialog.getByRole("button", { name: "Start canary" }).click();
   await expect(strip).toContainText("canary 50%");
 
   const served = [];
   for (let i = 0; i < 40; i++) {
-    const response = await request.post("/api/v1/rerank", { data: { surface: "home-feed", topK: 5, userKey: `e2e-canary-${i}`, candidates } });
+    const response = await request.post("/api/v1/rerank", { data: { surface: "search", topK: 5, userKey: `e2e-canary-${i}`, candidates } });
     served.push((await response.json()).modelVersion);
   }
   const canary = served.filter((v) => v.alias === "canary");
@@ -82,7 +84,7 @@ test("start a canary on the home feed, watch its share, abort it", async ({ page
   expect(canary.every((v) => v.version === 3)).toBe(true);
   await expect(async () => {
     await page.reload();
-    const live = await page.getByTestId("rollout-home-feed").getByTestId("rollout-live").textContent();
+    const live = await page.getByTestId("rollout-search").getByTestId("rollout-live").textContent();
     expect(Number(/canary (\d+) requests/.exec(live!)![1])).toBe(canary.length);
   }).toPass({ timeout: 15_000 });
   await page.screenshot({ path: "e2e/screenshots/oncall-canary.png", fullPage: true });
@@ -91,6 +93,6 @@ test("start a canary on the home feed, watch its share, abort it", async ({ page
   await dialog.getByLabel("Reason (audit log)").fill("e2e: done looking");
   await dialog.getByRole("button", { name: "Abort canary" }).click();
   await expect(strip).toContainText("aborted");
-  const after = await request.post("/api/v1/rerank", { data: { surface: "home-feed", topK: 5, userKey: "e2e-canary-0", candidates } });
+  const after = await request.post("/api/v1/rerank", { data: { surface: "search", topK: 5, userKey: "e2e-canary-0", candidates } });
   expect((await after.json()).modelVersion.alias).toBe("production");
 });

@@ -1,3 +1,4 @@
+import { executiveRouter } from "./executive";
 import { experimentsRouter } from "./experiments";
 import { modelsRouter } from "./models";
 import { catalogRouter } from "./catalog";
@@ -21,6 +22,7 @@ export const appRouter = router({
   shadow: shadowRouter,
   oncall: oncallRouter,
   rollouts: rolloutsRouter,
+  executive: executiveRouter,
 });
 
 export type AppRouter = typeof appRouter;

@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { commonRange, histogram, quantileSorted } from "./describe";
+import { commonRange, histogram, quantileSorted, relativeChange } from "./describe";
 
 describe("quantileSorted", () => {
   it("interpolates between order statistics (R type 7)", () => {
@@ -53,5 +53,17 @@ describe("commonRange", () => {
     expect(commonRange([1, 5], [-2, 3])).toEqual({ min: -2, max: 5 });
     expect(commonRange([2, 2])).toEqual({ min: 1.5, max: 2.5 });
     expect(commonRange([], [Number.NaN])).toEqual({ min: 0, max: 1 });
+  });
+});
+
+describe("relativeChange", () => {
+  it("is the change as a share of the previous value, null when it cannot be said", () => {
+    expect(relativeChange(0.06, 0.05)).toBeCloseTo(0.2, 12);
+    expect(relativeChange(90, 100)).toBeCloseTo(-0.1, 12);
+    expect(relativeChange(-1, -2)).toBeCloseTo(0.5, 12);
+    expect(relativeChange(5, 0)).toBeNull();
+    expect(relativeChange(null, 3)).toBeNull();
+    expect(relativeChange(3, null)).toBeNull();
+    expect(relativeChange(Number.NaN, 3)).toBeNull();
   });
 });

@@ -46,3 +46,9 @@ export function commonRange(...samples: ReadonlyArray<readonly number[]>): { min
   if (min === Infinity) return { min: 0, max: 1 };
   return max > min ? { min, max } : { min: min - 0.5, max: max + 0.5 };
 }
+
+/** (current − previous) / previous; null when either is missing or the previous value is 0. */
+export function relativeChange(current: number | null, previous: number | null): number | null {
+  if (current === null || previous === null || previous === 0 || !Number.isFinite(current) || !Number.isFinite(previous)) return null;
+  return (current - previous) / Math.abs(previous);
+}
