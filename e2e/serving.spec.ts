@@ -15,6 +15,10 @@ test("the Debug page sends a rerank request and shows its response", async ({ pa
   await expect(result.getByText("search-ranker v2 (production)")).toBeVisible();
   await expect(page.getByTestId("served-items").locator("tbody tr")).toHaveCount(10);
   await expect(page.getByTestId("removed-items")).toContainText("blocked:flag=");
+  // Drift and freshness of the serving model's item features, from the logged requests.
+  const drift = page.getByTestId("drift-table");
+  await expect(drift).toContainText("popularity");
+  await expect(drift.getByRole("row", { name: /popularity/ })).toContainText(/\d\.\d{3} (stable|moderate|significant)/);
   await page.screenshot({ path: "e2e/screenshots/debug-response-desktop.png", fullPage: true });
 });
 

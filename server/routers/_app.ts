@@ -1,3 +1,4 @@
+import { debugRouter } from "./debug";
 import { executiveRouter } from "./executive";
 import { experimentsRouter } from "./experiments";
 import { modelsRouter } from "./models";
@@ -23,6 +24,7 @@ export const appRouter = router({
   oncall: oncallRouter,
   rollouts: rolloutsRouter,
   executive: executiveRouter,
+  debug: debugRouter,
 });
 
 export type AppRouter = typeof appRouter;

@@ -3,6 +3,7 @@ import type { Metadata } from "next";
 import { serverCaller } from "@/server/caller";
 import { EmptyState } from "../../../_components/EmptyState";
 import { PageHeader } from "../../../_components/PageHeader";
+import { FeatureHealth } from "./FeatureHealth";
 import { RerankPlayground } from "./RerankPlayground";
 
 export const metadata: Metadata = { title: "Debug" };
@@ -19,7 +20,10 @@ export default async function DebugPage() {
           steps={[{ text: "Create a surface (the demo seed makes two):", command: "npm run db:seed" }]}
         />
       ) : (
-        <RerankPlayground surfaces={surfaces.map((s) => ({ key: s.key, name: s.name }))} />
+        <>
+          <RerankPlayground surfaces={surfaces.map((s) => ({ key: s.key, name: s.name }))} />
+          <FeatureHealth surfaces={surfaces.map((s) => ({ key: s.key, name: s.name }))} />
+        </>
       )}
     </Stack>
   );

@@ -1,0 +1,58 @@
+"use client";
+import { Alert, Badge, Card, Group, Loader, SegmentedControl, Table, Text, Title } from "@mantine/core";
+import { useQuery } from "@tanstack/react-query";
+import { useState } from "react";
+import { useTRPC } from "../../../_trpc/client";
+
+const LEVEL_COLOR = { stable: "teal", moderate: "orange", significant: "red", unknown: "gray" } as const;
+const num = (v: number | null | undefined, digits = 3) => (v === null || v === undefined || !Number.isFinite(v) ? "—" : v.toFixed(digits));
+const age = (s: number) => (s < 120 ? `${s.toFixed(0)} s` : s < 7200 ? `${(s / 60).toFixed(0)} min` : s < 172_800 ? `${(s / 3600).toFixed(1)} h` : `${(s / 86_400).toFixed(1)} d`);
+
+/** Drift of the serving model's item features against training, and freshness of their stored values. */
+export function FeatureHealth({ surfaces }: { surfaces: Array<{ key: string; name: string }> }) {
+  const trpc = useTRPC();
+  const [surface, setSurface] = useState(surfaces[0]!.key);
+  const health = useQuery({ ...trpc.debug.featureHealth.queryOptions({ surface, requests: 2000 }), refetchInterval: 30_000 });
+  const h = health.data;
+  return (
+    <Card withBorder padding="md" data-testid="feature-health">
+      <Group justify="space-between" mb="xs">
+        <Title order={5}>Drift and freshness</Title>
+        <SegmentedControl size="xs" aria-label="Surface for drift" data={surfaces.map((s) => ({ value: s.key, label: s.name }))} value={surface} onChange={setSurface} />
+      </Group>
+      {!h ? (
+        health.error ? <Alert color="red">{health.error.message}</Alert> : <Loader size="sm" />
+      ) : !h.model ? (
+        <Text size="sm" c="dimmed">This surface has no serving model.</Text>
+      ) : h.requests === 0 ? (
+        <Text size="sm" c="dimmed">No logged requests on {h.surface} yet: drift compares the features of served items with {h.model}&apos;s training distribution.</Text>
+      ) : (
+        <>
+          <Text size="xs" c="dimmed" mb="xs">
+            {h.model}: stored features of the {h.items} items served in the last {h.requests} requests (each weighted by how often it was served), against the training distribution in the model&apos;s feature spec.
+            PSI &lt; 0.1 stable, 0.1–0.25 moderate, ≥ 0.25 significant.{h.ages ? ` Stored values are ${age(h.ages.p50)} old at the median, ${age(h.ages.p95)} at p95, ${age(h.ages.max)} at most.` : ""}
+          </Text>
+          <Table.ScrollContainer minWidth={720}>
+            <Table verticalSpacing={4} data-testid="drift-table">
+              <Table.Thead>
+                <Table.Tr><Table.Th>feature</Table.Th><Table.Th>training mean ± sd</Table.Th><Table.Th>serving mean ± sd</Table.Th><Table.Th>shift (sd)</Table.Th><Table.Th>PSI</Table.Th><Table.Th>stale (limit)</Table.Th></Table.Tr>
+              </Table.Thead>
+              <Table.Tbody>
+                {h.features.map((f) => (
+                  <Table.Tr key={f.feature}>
+                    <Table.Td><Text size="sm" ff="monospace">{f.feature}</Text><Text size="xs" c="dimmed">{f.source}</Text></Table.Td>
+                    <Table.Td>{f.training ? `${num(f.training.mean)} ± ${num(f.training.std)}` : "—"}</Table.Td>
+                    <Table.Td>{f.serving ? `${num(f.serving.mean)} ± ${num(f.serving.std)}` : <Text span size="xs" c="dimmed">from the request, not stored</Text>}</Table.Td>
+                    <Table.Td>{num(f.serving?.meanShift, 2)}</Table.Td>
+                    <Table.Td>{f.serving ? <Badge size="sm" variant="light" color={LEVEL_COLOR[f.serving.level]}>{num(f.serving.psi)} {f.serving.level}</Badge> : "—"}</Table.Td>
+                    <Table.Td>{f.staleShare === null ? "—" : `${(f.staleShare * 100).toFixed(1)}%`}{f.freshnessSeconds ? <Text span size="xs" c="dimmed"> ({age(f.freshnessSeconds)})</Text> : null}</Table.Td>
+                  </Table.Tr>
+                ))}
+              </Table.Tbody>
+            </Table>
+          </Table.ScrollContainer>
+        </>
+      )}
+    </Card>
+  );
+}
