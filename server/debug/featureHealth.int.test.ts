@@ -4,12 +4,13 @@ import { seedDemo } from "../db/seed";
 import { demoFeatureSpec, demoModelBytes } from "../demo/models";
 import { createCaller } from "../routers/_app";
 import { rerank } from "../rerank/pipeline";
+import { servingState } from "../rerank/state";
 import { telemetry } from "../telemetry/streams";
 import { createTestSurface } from "../testing/models";
 import { createContext } from "../trpc";
 
-// Drift and freshness against hand computations over the same rows: the served items of the
-// logged requests, each counted as often as it was served, and their stored feature values.
+// Drift from this process's sample of the rows the model scored; freshness against hand
+// computations over the served items of the logged requests and their stored feature values.
 
 let ids: string[];
 
@@ -33,18 +34,32 @@ describe("feature health", () => {
     expect(servedIds).toHaveLength(48);
     expect(health.items).toBe(new Set(servedIds).size);
 
-    const stored = new Map((await getDb().itemFeature.findMany({ where: { itemId: { in: servedIds } } })).map((f) => [f.itemId, f.values as Record<string, number>]));
+    // Four sampled rows per request, each one of the candidates' rows as the model saw it (the stale
+    // item's values replaced by their defaults).
+    expect([health.sampledRows, health.offeredRows]).toEqual([24, 24]);
+    const stored = await getDb().itemFeature.findMany({ where: { itemId: { in: ids.slice(1) } } });
+    const seen = new Set([...stored.map((f) => Math.fround((f.values as Record<string, number>).popularity!)), Math.fround(0.4)]);
     const popularity = health.features.find((f) => f.feature === "popularity")!;
-    const expectedMean = servedIds.reduce((s, id) => s + stored.get(id)!.popularity!, 0) / servedIds.length;
-    expect(popularity.serving!.count).toBe(48);
-    expect(popularity.serving!.mean).toBeCloseTo(expectedMean, 9);
+    expect(popularity.serving!.count).toBe(24);
     expect(popularity.training).toEqual({ mean: expect.any(Number), std: expect.any(Number) });
-    expect(popularity.serving!.psi).toBeGreaterThanOrEqual(0);
+    // 24 rows are too few for a PSI.
+    expect(popularity.serving).toMatchObject({ psi: null, level: "unknown" });
+    const sample = servingState().inputs.sample("t-health", (await getDb().modelVersion.findFirstOrThrow({ where: { model: { name: "t-health-model" } } })).id)!;
+    for (const v of sample.columns.get("popularity")!) expect(seen.has(v)).toBe(true);
     const staleServed = servedIds.filter((id) => id === ids[0]).length;
     expect(staleServed).toBe(6);
     expect(popularity.staleShare).toBeCloseTo(staleServed / 48, 9);
     expect(health.ages!.max).toBeGreaterThan(29 * 86_400);
-    // A candidate-sourced feature has no stored values to compare.
-    expect(health.features.find((f) => f.feature === "retrieval_score")).toMatchObject({ source: "candidate", serving: null });
+    // A candidate-sourced feature is sampled too, but has no stored value to be stale.
+    expect(health.features.find((f) => f.feature === "retrieval_score")).toMatchObject({ source: "candidate", staleShare: null, serving: { count: 24 } });
+  });
+
+  it("gives a PSI once the sample is large enough", async () => {
+    for (let i = 0; i < 30; i++) await rerank({ surface: "t-health", topK: 8, candidates: ids.map((id, j) => ({ id, retrievalScore: 1 - j / 8 })) });
+    const health = await createCaller(createContext()).debug.featureHealth({ surface: "t-health", requests: 100 });
+    const popularity = health.features.find((f) => f.feature === "popularity")!;
+    expect(popularity.serving!.count).toBe(144);
+    expect(popularity.serving!.psi).toBeGreaterThanOrEqual(0);
+    expect(popularity.serving!.level).not.toBe("unknown");
   });
 });

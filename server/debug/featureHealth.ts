@@ -3,16 +3,19 @@ import { summariseDrift, type DriftSummary } from "../domain/features/drift";
 import type { FeatureSpec } from "../domain/features/featureSpec";
 import { quantileSorted } from "../domain/stats/describe";
 import { NotFoundError } from "../errors";
+import { servingState } from "../rerank/state";
 
-// Drift and freshness of the serving model's item features on a surface: the stored values of the
-// items served in the most recent requests (each item counted as often as it was served), against
-// the training distribution in the model's feature spec; and how old those stored values are
-// against each feature's freshness limit.
+// Drift and freshness of the serving model's features on a surface. Drift: this process's sample of
+// the feature rows the model scored (every candidate, not only the served ones, which the model
+// picked and so differ from the catalog by design), against the training distribution in the
+// model's feature spec. Freshness: how old the stored values of the items served in the most recent
+// requests are (each counted as often as it was served), against each feature's freshness limit.
 
 export interface FeatureHealthRow {
   feature: string;
   source: string;
   training: { mean: number; std: number } | null;
+  /** Drift of the sampled inputs; null for a feature the sample does not have. */
   serving: DriftSummary | null;
   freshnessSeconds: number | null;
   /** Share of the served items whose stored value is older than the freshness limit. */
@@ -26,7 +29,8 @@ export async function featureHealth(db: Db, input: { surface: string; requests: 
   });
   if (!surface) throw new NotFoundError("surface", input.surface);
   const version = surface.model?.aliases.find((a) => a.name === surface.modelAlias)?.version;
-  if (!surface.model || !version) return { surface: surface.key, model: null, requests: 0, items: 0, ages: null, features: [] as FeatureHealthRow[] };
+  if (!surface.model || !version) return { surface: surface.key, model: null, requests: 0, items: 0, sampledRows: 0, offeredRows: 0, ages: null, features: [] as FeatureHealthRow[] };
+  const sample = servingState().inputs.sample(surface.key, version.id);
   const spec = version.featureSpec as unknown as FeatureSpec;
 
   const served = await db.$queryRaw<Array<{ id: string; times: number; values: Record<string, unknown> | null; age_s: number | null }>>`
@@ -39,22 +43,17 @@ export async function featureHealth(db: Db, input: { surface: string; requests: 
   const ages = served.filter((r) => r.age_s !== null).flatMap((r) => new Array<number>(r.times).fill(r.age_s!)).sort((a, b) => a - b);
 
   const features: FeatureHealthRow[] = spec.map((def) => {
-    if (def.source !== "item") {
-      return { feature: def.name, source: def.source, training: def.distribution ? { mean: def.distribution.mean, std: def.distribution.std } : null, serving: null, freshnessSeconds: def.freshnessSeconds ?? null, staleShare: null };
-    }
-    const values: number[] = [];
     let stale = 0;
-    for (const r of served) {
-      const v = r.values?.[def.name];
-      if (typeof v === "number" && Number.isFinite(v)) for (let i = 0; i < r.times; i++) values.push(v);
-      if (def.freshnessSeconds && r.age_s !== null && r.age_s > def.freshnessSeconds) stale += r.times;
+    if (def.source === "item" && def.freshnessSeconds) {
+      for (const r of served) if (r.age_s !== null && r.age_s > def.freshnessSeconds) stale += r.times;
     }
+    const values = sample?.columns.get(def.name);
     return {
       feature: def.name, source: def.source,
       training: def.distribution ? { mean: def.distribution.mean, std: def.distribution.std } : null,
-      serving: summariseDrift(values, def.distribution),
+      serving: values ? summariseDrift(values, def.distribution) : null,
       freshnessSeconds: def.freshnessSeconds ?? null,
-      staleShare: def.freshnessSeconds && servedTimes ? stale / servedTimes : null,
+      staleShare: def.source === "item" && def.freshnessSeconds && servedTimes ? stale / servedTimes : null,
     };
   });
   return {
@@ -62,6 +61,8 @@ export async function featureHealth(db: Db, input: { surface: string; requests: 
     model: `${surface.model.name} v${version.version}`,
     requests,
     items: served.length,
+    sampledRows: sample?.columns.values().next().value?.length ?? 0,
+    offeredRows: sample?.offered ?? 0,
     ages: ages.length ? { p50: quantileSorted(ages, 0.5), p95: quantileSorted(ages, 0.95), max: ages.at(-1)! } : null,
     features,
   };

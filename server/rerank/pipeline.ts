@@ -189,6 +189,7 @@ async function scoreCandidates(
       const scores = await scoringBreaker(surface.key, handle, surface.timeoutMs).fire(handle, matrix.data, matrix.rows, matrix.cols);
       metrics.inferenceMs.observe({ model: `${handle.name}@${handle.version}` }, performance.now() - runStarted);
       observeFeatures(surface.key, matrix);
+      servingState().inputs.observe(surface.key, handle.versionId, handle.featureSpec, matrix);
       return {
         scores, handle, ref, fallbackReason: reason, servedBy: reason ? "cascade" : "model", defaulted: matrix.defaulted, stale: matrix.stale, scoreMs: 0,
       };

@@ -1,5 +1,6 @@
 import { LRUCache } from "lru-cache";
 import { getDb } from "../db/client";
+import { InputSampler } from "../features/inputSampler";
 import { FeatureStore } from "../features/store";
 import type { RerankResponse } from "./schema";
 import { getModel } from "../inference/sessions";
@@ -26,6 +27,8 @@ export function recentResponse(entry: RecentRequest): RerankResponse {
 
 interface ServingState {
   features: FeatureStore;
+  /** A sample of the feature rows each model scored, for drift checks. */
+  inputs: InputSampler;
   surfaces: SurfaceConfigCache;
   /** Recent responses by request id: idempotent replays, and validating outcome events before the log is flushed. */
   recent: LRUCache<string, RecentRequest>;
@@ -36,6 +39,7 @@ const holder = globalThis as unknown as { __rerankServing?: ServingState };
 export function servingState(): ServingState {
   holder.__rerankServing ??= {
     features: new FeatureStore(getDb),
+    inputs: new InputSampler(),
     // A canary, shadow or cascade model that a config change brings in is opened as soon as the
     // config is read, off the request path, so its first requests do not pay for loading it.
     surfaces: new SurfaceConfigCache(getDb, (config) => {

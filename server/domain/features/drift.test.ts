@@ -35,7 +35,10 @@ describe("psiLevel and summariseDrift", () => {
 
   it("summarises serving values against the training distribution, ignoring non-finite values", () => {
     const s = summariseDrift([1, 2, 3, Number.NaN], { mean: 1, std: 2, min: 0, max: 5 });
-    expect(s).toMatchObject({ count: 3, mean: 2, std: 1, meanShift: 0.5 });
+    // Too few values for a PSI: shown as unknown rather than a noisy "significant".
+    expect(s).toMatchObject({ count: 3, mean: 2, std: 1, meanShift: 0.5, psi: null, level: "unknown" });
+    const enough = summariseDrift(normalSample(1, 2, 100), { mean: 1, std: 2, min: -5, max: 7 });
+    expect(enough.level).toBe("stable");
     expect(summariseDrift([1, 2], undefined)).toMatchObject({ psi: null, meanShift: null, level: "unknown" });
   });
 });

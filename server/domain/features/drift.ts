@@ -43,12 +43,15 @@ export function psiLevel(psi: number | null): DriftSummary["level"] {
   return psi < 0.1 ? "stable" : psi < 0.25 ? "moderate" : "significant";
 }
 
+/** Fewer values than this give no PSI: with sparse bins it is inflated by noise alone. */
+export const MIN_DRIFT_SAMPLE = 100;
+
 export function summariseDrift(values: readonly number[], expected: FeatureDistribution | undefined): DriftSummary {
   const finite = values.filter(Number.isFinite);
   const count = finite.length;
   const mean = count ? finite.reduce((s, v) => s + v, 0) / count : Number.NaN;
   const std = count > 1 ? Math.sqrt(finite.reduce((s, v) => s + (v - mean) ** 2, 0) / (count - 1)) : Number.NaN;
-  const psi = expected ? psiAgainstNormal(finite, expected) : null;
+  const psi = expected && count >= MIN_DRIFT_SAMPLE ? psiAgainstNormal(finite, expected) : null;
   const meanShift = expected && expected.std > 0 && count ? Math.abs(mean - expected.mean) / expected.std : null;
   return { count, mean, std, meanShift, psi, level: psiLevel(psi) };
 }

@@ -11,7 +11,8 @@ const age = (s: number) => (s < 120 ? `${s.toFixed(0)} s` : s < 7200 ? `${(s / 6
 /** Drift of the serving model's item features against training, and freshness of their stored values. */
 export function FeatureHealth({ surfaces }: { surfaces: Array<{ key: string; name: string }> }) {
   const trpc = useTRPC();
-  const [surface, setSurface] = useState(surfaces[0]!.key);
+  // The same default as the request form above.
+  const [surface, setSurface] = useState((surfaces.find((s) => s.key === "search") ?? surfaces[0])!.key);
   const health = useQuery({ ...trpc.debug.featureHealth.queryOptions({ surface, requests: 2000 }), refetchInterval: 30_000 });
   const h = health.data;
   return (
@@ -24,13 +25,14 @@ export function FeatureHealth({ surfaces }: { surfaces: Array<{ key: string; nam
         health.error ? <Alert color="red">{health.error.message}</Alert> : <Loader size="sm" />
       ) : !h.model ? (
         <Text size="sm" c="dimmed">This surface has no serving model.</Text>
-      ) : h.requests === 0 ? (
-        <Text size="sm" c="dimmed">No logged requests on {h.surface} yet: drift compares the features of served items with {h.model}&apos;s training distribution.</Text>
+      ) : h.sampledRows === 0 && h.requests === 0 ? (
+        <Text size="sm" c="dimmed">No requests on {h.surface} yet: drift compares the feature rows {h.model} scores with its training distribution.</Text>
       ) : (
         <>
           <Text size="xs" c="dimmed" mb="xs">
-            {h.model}: stored features of the {h.items} items served in the last {h.requests} requests (each weighted by how often it was served), against the training distribution in the model&apos;s feature spec.
-            PSI &lt; 0.1 stable, 0.1–0.25 moderate, ≥ 0.25 significant.{h.ages ? ` Stored values are ${age(h.ages.p50)} old at the median, ${age(h.ages.p95)} at p95, ${age(h.ages.max)} at most.` : ""}
+            Drift: a uniform sample of {h.sampledRows.toLocaleString()} of the {h.offeredRows.toLocaleString()} feature rows {h.model} scored in this server process (every candidate, as the model saw it), against the training distribution in its feature spec;
+            PSI &lt; 0.1 stable, 0.1–0.25 moderate, ≥ 0.25 significant, none below 100 rows. Stale: share of the {h.items} items served in the last {h.requests} logged requests whose stored value is past the feature&apos;s limit.
+            {h.ages ? ` Stored values are ${age(h.ages.p50)} old at the median, ${age(h.ages.p95)} at p95, ${age(h.ages.max)} at most.` : ""}
           </Text>
           <Table.ScrollContainer minWidth={720}>
             <Table verticalSpacing={4} data-testid="drift-table">
@@ -42,9 +44,9 @@ export function FeatureHealth({ surfaces }: { surfaces: Array<{ key: string; nam
                   <Table.Tr key={f.feature}>
                     <Table.Td><Text size="sm" ff="monospace">{f.feature}</Text><Text size="xs" c="dimmed">{f.source}</Text></Table.Td>
                     <Table.Td>{f.training ? `${num(f.training.mean)} ± ${num(f.training.std)}` : "—"}</Table.Td>
-                    <Table.Td>{f.serving ? `${num(f.serving.mean)} ± ${num(f.serving.std)}` : <Text span size="xs" c="dimmed">from the request, not stored</Text>}</Table.Td>
+                    <Table.Td>{f.serving ? `${num(f.serving.mean)} ± ${num(f.serving.std)}` : <Text span size="xs" c="dimmed">not sampled yet</Text>}</Table.Td>
                     <Table.Td>{num(f.serving?.meanShift, 2)}</Table.Td>
-                    <Table.Td>{f.serving ? <Badge size="sm" variant="light" color={LEVEL_COLOR[f.serving.level]}>{num(f.serving.psi)} {f.serving.level}</Badge> : "—"}</Table.Td>
+                    <Table.Td>{f.serving ? <Badge size="sm" variant="light" color={LEVEL_COLOR[f.serving.level]}>{f.serving.psi === null ? "too few rows" : `${num(f.serving.psi)} ${f.serving.level}`}</Badge> : "—"}</Table.Td>
                     <Table.Td>{f.staleShare === null ? "—" : `${(f.staleShare * 100).toFixed(1)}%`}{f.freshnessSeconds ? <Text span size="xs" c="dimmed"> ({age(f.freshnessSeconds)})</Text> : null}</Table.Td>
                   </Table.Tr>
                 ))}
