@@ -13,6 +13,8 @@ import { createContext } from "../trpc";
 // computations over the served items of the logged requests and their stored feature values.
 
 let ids: string[];
+// Every scored row goes to the drift sample here (servingState is created lazily, after this).
+process.env.DRIFT_ROW_RATE = "1";
 
 beforeAll(async () => {
   const db = getDb();
@@ -34,15 +36,14 @@ describe("feature health", () => {
     expect(servedIds).toHaveLength(48);
     expect(health.items).toBe(new Set(servedIds).size);
 
-    // Four sampled rows per request, each one of the candidates' rows as the model saw it (the stale
-    // item's values replaced by their defaults).
-    expect([health.sampledRows, health.offeredRows]).toEqual([24, 24]);
+    // Every row of the six requests, as the model saw it (the stale item's values replaced by their defaults).
+    expect([health.sampledRows, health.offeredRows]).toEqual([48, 48]);
     const stored = await getDb().itemFeature.findMany({ where: { itemId: { in: ids.slice(1) } } });
     const seen = new Set([...stored.map((f) => Math.fround((f.values as Record<string, number>).popularity!)), Math.fround(0.4)]);
     const popularity = health.features.find((f) => f.feature === "popularity")!;
-    expect(popularity.serving!.count).toBe(24);
+    expect(popularity.serving!.count).toBe(48);
     expect(popularity.training).toEqual({ mean: expect.any(Number), std: expect.any(Number) });
-    // 24 rows are too few for a PSI.
+    // 48 rows are too few for a PSI.
     expect(popularity.serving).toMatchObject({ psi: null, level: "unknown" });
     const sample = servingState().inputs.sample("t-health", (await getDb().modelVersion.findFirstOrThrow({ where: { model: { name: "t-health-model" } } })).id)!;
     for (const v of sample.columns.get("popularity")!) expect(seen.has(v)).toBe(true);
@@ -51,14 +52,14 @@ describe("feature health", () => {
     expect(popularity.staleShare).toBeCloseTo(staleServed / 48, 9);
     expect(health.ages!.max).toBeGreaterThan(29 * 86_400);
     // A candidate-sourced feature is sampled too, but has no stored value to be stale.
-    expect(health.features.find((f) => f.feature === "retrieval_score")).toMatchObject({ source: "candidate", staleShare: null, serving: { count: 24 } });
+    expect(health.features.find((f) => f.feature === "retrieval_score")).toMatchObject({ source: "candidate", staleShare: null, serving: { count: 48 } });
   });
 
   it("gives a PSI once the sample is large enough", async () => {
     for (let i = 0; i < 30; i++) await rerank({ surface: "t-health", topK: 8, candidates: ids.map((id, j) => ({ id, retrievalScore: 1 - j / 8 })) });
     const health = await createCaller(createContext()).debug.featureHealth({ surface: "t-health", requests: 100 });
     const popularity = health.features.find((f) => f.feature === "popularity")!;
-    expect(popularity.serving!.count).toBe(144);
+    expect(popularity.serving!.count).toBe(288);
     expect(popularity.serving!.psi).toBeGreaterThanOrEqual(0);
     expect(popularity.serving!.level).not.toBe("unknown");
   });

@@ -3,11 +3,10 @@ import { Reservoir } from "../domain/stats/reservoir";
 
 // A uniform sample of the feature rows each model version actually scored on each surface (after
 // defaults replaced missing, stale or non-finite values: what the model saw), for drift checks.
-// A few random rows per request feed a fixed-size reservoir, so the cost per request is a handful
-// of small copies and memory is bounded. Per process: each replica samples its own traffic.
+// About 4 % of the rows feed a fixed-size reservoir, so the cost per request is a handful of small
+// copies and memory is bounded. Per process: each replica samples its own traffic.
 
 const SIZE = Number(process.env.DRIFT_SAMPLE_ROWS ?? 2000);
-const ROWS_PER_REQUEST = 4;
 
 interface Entry {
   names: string[];
@@ -17,6 +16,14 @@ interface Entry {
 export class InputSampler {
   private readonly entries = new Map<string, Entry>();
 
+  /** `rowRate`: the chance that a scored row is offered to the reservoir (DRIFT_ROW_RATE, default 0.04). */
+  constructor(private readonly rowRate = Number(process.env.DRIFT_ROW_RATE ?? 0.04)) {}
+
+  /** Rows to pass over before the next sampled one: geometric with success probability rowRate. */
+  private skip(): number {
+    return this.rowRate >= 1 ? 0 : Math.floor(Math.log(1 - Math.random()) / Math.log(1 - this.rowRate));
+  }
+
   observe(surface: string, versionId: string, spec: FeatureSpec, matrix: { data: Float32Array; rows: number; cols: number }): void {
     if (matrix.rows === 0) return;
     const key = `${surface}|${versionId}`;
@@ -25,8 +32,10 @@ export class InputSampler {
       entry = { names: spec.map((f) => f.name), reservoir: new Reservoir<Float32Array>(SIZE) };
       this.entries.set(key, entry);
     }
-    for (let t = 0; t < Math.min(ROWS_PER_REQUEST, matrix.rows); t++) {
-      const row = Math.floor(Math.random() * matrix.rows);
+    // Each row independently with probability rowRate (skipping ahead geometrically), so every row
+    // scored has the same chance whatever the size of its request.
+    if (!(this.rowRate > 0)) return;
+    for (let row = this.skip(); row < matrix.rows; row += 1 + this.skip()) {
       entry.reservoir.offer(matrix.data.slice(row * matrix.cols, (row + 1) * matrix.cols));
     }
   }

@@ -44,7 +44,9 @@ describe("on-call", () => {
     expect(s.window.p99).toBeLessThanOrEqual(sorted[19]!);
     expect(s.window.fallbackRate).toBe(0);
     expect(s.burn.availability).toMatchObject({ oneHour: 0, sixHours: 0, level: "ok" });
-    expect(s.burn.latency.oneHour).toBe(0);
+    // The latency SLI counts requests over the surface's p99 target (1 s here), against a 1 % budget.
+    const slow = sorted.filter((ms) => ms > 1000).length;
+    expect(s.burn.latency.oneHour).toBeCloseTo(slow / 20 / 0.01, 9);
     expect(s.serving).toMatchObject({ version: 1 });
     // The alias was created directly, not moved: there is nothing to roll back to yet.
     expect(s.rollback).toBeNull();
@@ -91,6 +93,8 @@ describe("on-call", () => {
     expect((await send("t-oncall", 1, "oc-rolled"))[0]!.modelVersion).toMatchObject({ version: 1, alias: "production" });
     const audit = await db.auditLog.findFirstOrThrow({ where: { action: "model.alias.set", entityId: model.id }, orderBy: { ts: "desc" } });
     expect(audit).toMatchObject({ actor: "oncall@rerank.local", reason: "rollback: CTR drop after v2", before: { version: 2 }, after: { version: 1, alias: "production" } });
+    // Rolling back again does not re-ship v2: v1 was never moved onto, so there is nothing further back.
+    expect((await caller().oncall.overview({ hours: 1 })).surfaces.find((x) => x.key === "t-oncall")!.rollback).toBeNull();
   });
 
   it("refuses a rollback with nothing to roll back to, naming the surface, and changes nothing", async () => {

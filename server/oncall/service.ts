@@ -37,18 +37,24 @@ export interface RollbackTarget {
   movedBy: string;
 }
 
-/** The version the surface's serving alias pointed at before its most recent move, from the audit trail. */
+/**
+ * Where a rollback of the serving alias goes, from the audit trail: the version it pointed at
+ * before the move that put the current version there (the newest such move that was not itself a
+ * rollback). So rolling back twice walks further back (v3 → v2 → v1) instead of re-shipping what
+ * was just rolled back, and an alias whose current version was never moved onto has no target.
+ */
 async function rollbackTarget(db: Db, modelId: string, alias: string, currentVersionId: string | undefined): Promise<RollbackTarget | null> {
+  if (!currentVersionId) return null;
   const moves = await db.auditLog.findMany({
     where: { action: "model.alias.set", entityType: "model", entityId: modelId, after: { path: ["alias"], equals: alias } },
-    orderBy: { ts: "desc" },
-    take: 1,
+    orderBy: { id: "desc" },
+    take: 200,
   });
-  const last = moves[0];
-  const before = last?.before as { versionId?: string; version?: number } | null | undefined;
-  if (!last || !before?.versionId || before.versionId === currentVersionId) return null;
+  const shipped = moves.find((m) => (m.after as { versionId?: string } | null)?.versionId === currentVersionId && !(m.reason ?? "").startsWith("rollback:"));
+  const before = shipped?.before as { versionId?: string } | null | undefined;
+  if (!shipped || !before?.versionId || before.versionId === currentVersionId) return null;
   const exists = await db.modelVersion.findUnique({ where: { id: before.versionId }, select: { version: true } });
-  return exists ? { versionId: before.versionId, version: exists.version, movedAt: last.ts, movedBy: last.actor } : null;
+  return exists ? { versionId: before.versionId, version: exists.version, movedAt: shipped.ts, movedBy: shipped.actor } : null;
 }
 
 export interface SurfaceHealth {

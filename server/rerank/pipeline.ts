@@ -127,11 +127,13 @@ export async function rerank(request: RerankRequest): Promise<RerankResponse> {
   record(request, response, ts, canary);
   // Interleaved responses blend two rankers: there is no single served ranking to compare against.
   // The kill switch stops every model run on the surface, the shadow's too.
-  if (shadowInput && surface.shadow && !surface.killSwitch && inShadowSample(requestId, surface.shadowSampleRate)) {
+  // Only requests the serving model itself scored (not a fallback, not the canary arm) are compared,
+  // so every stored comparison is against the same model.
+  if (shadowInput && surface.shadow && !surface.killSwitch && scored.servedBy === "model" && canary?.arm !== "canary" && inShadowSample(requestId, surface.shadowSampleRate)) {
     mirrorToShadow({
       surface: surface.key, shadow: surface.shadow, constraints: shadowInput.constraints, request, requestId, ts, items, user,
       served: response.items.map((item) => ({ id: item.id, score: item.score })), primaryScores: shadowInput.scores,
-      primaryVersionId: response.modelVersion?.id ?? null, primaryScoreMs: response.timings.score,
+      primaryVersionId: response.modelVersion?.id ?? null, primaryScoreMs: response.timings.score, timeoutMs: surface.timeoutMs,
     });
   }
   return response;

@@ -3,10 +3,11 @@ import { buildFeatureMatrix, type StoredFeatures } from "../domain/features/feat
 import { seedOfKey } from "../domain/hashing";
 import { rankingAgreement, sampledForShadow } from "../domain/ranking/agreement";
 import { orderByScore } from "../domain/ranking/order";
-import { getModel, runScores } from "../inference/sessions";
+import { getModel } from "../inference/sessions";
 import { metrics } from "../telemetry/metrics";
 import { telemetry } from "../telemetry/streams";
 import { fetchArtifact } from "./artifacts";
+import { scoringBreaker } from "./breakers";
 import type { RerankRequest } from "./schema";
 import type { ModelRef } from "./surfaceConfig";
 
@@ -34,6 +35,8 @@ export interface ShadowJob {
   primaryScores: Float32Array;
   primaryVersionId: string | null;
   primaryScoreMs: number;
+  /** The surface's scoring budget, which the shadow model gets too. */
+  timeoutMs: number;
 }
 
 const MAX_QUEUE = Number(process.env.SHADOW_QUEUE_MAX ?? 64);
@@ -85,8 +88,11 @@ async function runShadow(job: ShadowJob): Promise<void> {
   const streams = telemetry();
   try {
     const handle = await getModel(job.shadow.versionId, fetchArtifact);
-    const matrix = buildFeatureMatrix(handle.featureSpec, job.request.candidates, { item: (id) => job.items.get(id)?.features, user: job.user }, Date.now());
-    const scores = await runScores(handle, matrix.data, matrix.rows, matrix.cols);
+    // Features as of the request, so staleness is judged as it was for the serving model.
+    const matrix = buildFeatureMatrix(handle.featureSpec, job.request.candidates, { item: (id) => job.items.get(id)?.features, user: job.user }, job.ts.getTime());
+    // The surface's budget and a breaker of its own: a slow or failing candidate soon stops being
+    // run at all (its rows record why), instead of taking the thread from live requests.
+    const scores = await scoringBreaker(`${job.surface}#shadow`, handle, job.timeoutMs).fire(handle, matrix.data, matrix.rows, matrix.cols);
     const shadowLatencyMs = performance.now() - started;
     const ranked = orderByScore(scores).map((i) => {
       const id = job.request.candidates[i]!.id;

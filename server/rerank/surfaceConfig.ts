@@ -71,13 +71,24 @@ export class SurfaceConfigCache {
   async get(key: string): Promise<SurfaceConfig> {
     const cached = this.configs.get(key);
     if (cached) return cached;
-    let pending = this.loading.get(key);
-    if (!pending) {
-      pending = this.load(key).finally(() => this.loading.delete(key));
-      this.loading.set(key, pending);
-    }
+    const pending = this.loading.get(key) ?? this.reload(key);
     this.startWatching();
     return pending;
+  }
+
+  /**
+   * Loads of one surface run one after another: a load started later (after a change) always
+   * writes after an earlier one, so a slow earlier read can never put an older config back.
+   */
+  private reload(key: string): Promise<SurfaceConfig> {
+    const previous = this.loading.get(key);
+    const next = (previous ? previous.then(() => undefined, () => undefined) : Promise.resolve()).then(() => this.load(key));
+    this.loading.set(key, next);
+    next.then(
+      () => this.loading.get(key) === next && this.loading.delete(key),
+      () => this.loading.get(key) === next && this.loading.delete(key),
+    );
+    return next;
   }
 
   /** Re-reads changed surfaces now (the watcher calls this; tests and admin actions may too). */
@@ -87,7 +98,7 @@ export class SurfaceConfigCache {
     const seen = new Set<string>();
     for (const row of rows) {
       seen.add(row.key);
-      if (this.configs.get(row.key)?.fingerprint !== row.fingerprint) await this.load(row.key).catch(() => {});
+      if (this.configs.get(row.key)?.fingerprint !== row.fingerprint) await this.reload(row.key).catch(() => {});
     }
     for (const key of this.configs.keys()) if (!seen.has(key)) this.configs.delete(key);
   }

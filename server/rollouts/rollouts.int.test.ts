@@ -92,8 +92,14 @@ describe("canary rollouts", () => {
     expect(audit.reason).toMatch(/^fallback rate 100\.00% vs 0\.00% on the current version/);
   });
 
-  it("aborts a running rollout with a reason", async () => {
-    await caller().rollouts.start({ surface: "t-roll", version: 1, steps: [50] });
+  it("aborts a running rollout with a reason; while the kill switch is on, no step moves", async () => {
+    await caller().rollouts.start({ surface: "t-roll", version: 1, steps: [50], minRequests: 10 });
+    await caller().oncall.killSwitch({ surface: "t-roll", on: true, reason: "incident" });
+    await send("t-roll", users("k", 60));
+    // Both arms served retrieval order: nothing to judge, so the canary neither advances nor promotes.
+    expect((await caller().rollouts.analyse())[0]).toMatchObject({ decision: "wait", status: "running", percent: 50 });
+    await caller().oncall.killSwitch({ surface: "t-roll", on: false, reason: "resolved" });
+    expect((await caller().rollouts.list({ surface: "t-roll", limit: 1 }))[0]!.live).toEqual({ canary: { requests: 0, fallbacks: 0, p99: null }, baseline: { requests: 0, fallbacks: 0, p99: null } });
     await expect(caller().rollouts.abort({ surface: "t-roll", reason: "" })).rejects.toThrow("reason: say why (at least 3 characters)");
     await caller().rollouts.abort({ surface: "t-roll", reason: "wrong version" });
     const served = await send("t-roll", users("a", 40));

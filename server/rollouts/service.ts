@@ -38,36 +38,49 @@ export async function startRollout(db: Db, input: StartRolloutInput, actor: stri
   if (!target) throw new InvalidInputError("version", `${surface.model.name} has no v${input.version}`);
   const serving = surface.model.aliases.find((a) => a.name === surface.modelAlias)?.versionId ?? null;
   if (serving === target.id) throw new InvalidInputError("version", `v${input.version} already serves "${surface.key}" (${surface.modelAlias})`);
-  const running = await db.rollout.findFirst({ where: { surfaceId: surface.id, status: "running" } });
-  if (running) throw new ConflictError(`a rollout is already running on "${surface.key}": abort it first`);
-
-  await setAlias(db, { versionId: target.id, alias: "canary", actor, reason: `canary rollout on ${surface.key}` });
-  const analysis: RolloutAnalysis = { policy: {
+  const analysis: RolloutAnalysis = {
+    policy: {
       ...DEFAULT_POLICY,
       minRequests: input.minRequests ?? DEFAULT_POLICY.minRequests,
       maxP99Increase: input.maxP99Increase ?? DEFAULT_POLICY.maxP99Increase,
       maxFallbackRateIncrease: input.maxFallbackRateIncrease ?? DEFAULT_POLICY.maxFallbackRateIncrease,
-    }, stepStartedAt: new Date().toISOString(), latest: null, history: [] };
-  return db.$transaction(async (tx) => {
-    const rollout = await tx.rollout.create({
+    },
+    stepStartedAt: new Date().toISOString(), latest: null, history: [],
+  };
+  const rollout = await db.$transaction(async (tx) => {
+    // Starts on one surface take turns, so two at once cannot both find none running.
+    await tx.$queryRaw`SELECT id FROM surfaces WHERE id = ${surface.id} FOR UPDATE`;
+    if (await tx.rollout.findFirst({ where: { surfaceId: surface.id, status: "running" } })) throw new ConflictError(`a rollout is already running on "${surface.key}": abort it first`);
+    const created = await tx.rollout.create({
       data: {
         surfaceId: surface.id, modelId: surface.model!.id, fromVersionId: serving, toVersionId: target.id, status: "running", steps,
         currentPercent: steps[0]!, analysis: analysis as unknown as Prisma.InputJsonValue, createdBy: actor,
       },
     });
     await tx.auditLog.create({
-      data: { actor, action: "rollout.start", entityType: "rollout", entityId: rollout.id, after: { surface: surface.key, model: surface.model!.name, version: input.version, steps }, reason: input.reason ?? null },
+      data: { actor, action: "rollout.start", entityType: "rollout", entityId: created.id, after: { surface: surface.key, model: surface.model!.name, version: input.version, steps }, reason: input.reason ?? null },
     });
-    return rollout;
+    return created;
   });
+  try {
+    await setAlias(db, { versionId: target.id, alias: "canary", actor, reason: `canary rollout on ${surface.key}` });
+  } catch (error) {
+    await db.rollout.updateMany({ where: { id: rollout.id, status: "running" }, data: { status: "aborted", currentPercent: 0, endedAt: new Date() } });
+    throw error;
+  }
+  return rollout;
 }
 
-/** Request counts, fallbacks and p99 per arm of a rollout since `since`, from the request log. */
+/**
+ * Request counts, fallbacks and p99 per arm of a rollout since `since`, from the request log.
+ * Requests served while the kill switch was on scored no model at all: they say nothing of either arm.
+ */
 async function armStats(db: Db, rolloutId: string, surface: string, since: Date): Promise<{ canary: ArmStats; baseline: ArmStats }> {
   const rows = await db.$queryRaw<Array<{ arm: string; requests: number; fallbacks: number; p99: number | null }>>`
     SELECT variant_key AS arm, count(*)::int AS requests, count(*) FILTER (WHERE fallback_used)::int AS fallbacks,
       percentile_cont(0.99) WITHIN GROUP (ORDER BY latency_ms) AS p99
     FROM rerank_requests WHERE surface = ${surface} AND experiment_key = ${rolloutLogKey(rolloutId)} AND ts >= ${since}
+      AND fallback_reason IS DISTINCT FROM 'kill_switch'
     GROUP BY variant_key`;
   const arm = (name: string): ArmStats => {
     const r = rows.find((x) => x.arm === name);
@@ -82,9 +95,14 @@ async function armStats(db: Db, rolloutId: string, surface: string, since: Date)
  * roll back (the canary's share drops to 0 at once). Returns what it did, for logs and tests.
  */
 export async function analyseRollouts(db: Db): Promise<Array<{ rolloutId: string; surface: string; decision: Verdict["decision"]; status: string; percent: number }>> {
-  const running = await db.rollout.findMany({ where: { status: "running" }, include: { surface: { select: { key: true, modelAlias: true } } } });
+  const running = await db.rollout.findMany({ where: { status: "running" }, include: { surface: { select: { key: true, modelAlias: true, killSwitch: true } } } });
   const done = [];
   for (const rollout of running) {
+    // With the kill switch on neither arm is scored by a model: nothing to judge, and no step moves.
+    if (rollout.surface.killSwitch) {
+      done.push({ rolloutId: rollout.id, surface: rollout.surface.key, decision: "wait" as const, status: "running", percent: rollout.currentPercent });
+      continue;
+    }
     const analysis = rollout.analysis as unknown as RolloutAnalysis;
     const steps = rollout.steps as number[];
     const stats = await armStats(db, rollout.id, rollout.surface.key, new Date(analysis.stepStartedAt));
@@ -115,7 +133,11 @@ export async function analyseRollouts(db: Db): Promise<Array<{ rolloutId: string
     });
     if (updated.count === 0) continue;
     if (status === "promoted") {
-      await setAlias(db, { versionId: rollout.toVersionId, alias: rollout.surface.modelAlias, actor: "rollout-analysis", reason: `canary rollout ${rollout.id} passed every step` });
+      const promoted = await promote(db, rollout);
+      if (promoted !== "promoted") {
+        done.push({ rolloutId: rollout.id, surface: rollout.surface.key, decision: verdict.decision, status: promoted, percent: 0 });
+        continue;
+      }
     }
     if (verdict.decision !== "wait") {
       await db.auditLog.create({
@@ -130,13 +152,42 @@ export async function analyseRollouts(db: Db): Promise<Array<{ rolloutId: string
   return done;
 }
 
+/**
+ * Moves the serving alias to the rollout's version, unless someone moved it during the rollout (an
+ * on-call rollback wins over the canary: the rollout is aborted instead). If the move fails, the
+ * rollout goes back to running at its last step, so the next tick tries again.
+ */
+async function promote(db: Db, rollout: { id: string; modelId: string; fromVersionId: string | null; toVersionId: string; currentPercent: number; surface: { key: string; modelAlias: string } }): Promise<"promoted" | "aborted" | "running"> {
+  const alias = await db.modelAlias.findUnique({ where: { modelId_name: { modelId: rollout.modelId, name: rollout.surface.modelAlias } }, select: { versionId: true } });
+  if (rollout.fromVersionId && alias?.versionId !== rollout.fromVersionId) {
+    await db.rollout.update({ where: { id: rollout.id }, data: { status: "aborted", currentPercent: 0 } });
+    await db.auditLog.create({
+      data: {
+        actor: "rollout-analysis", action: "rollout.aborted", entityType: "rollout", entityId: rollout.id, before: { percent: rollout.currentPercent },
+        after: { surface: rollout.surface.key, percent: 0, status: "aborted" }, reason: `${rollout.surface.modelAlias} moved during the rollout: not promoting over it`,
+      },
+    });
+    return "aborted";
+  }
+  try {
+    await setAlias(db, { versionId: rollout.toVersionId, alias: rollout.surface.modelAlias, actor: "rollout-analysis", reason: `canary rollout ${rollout.id} passed every step` });
+    return "promoted";
+  } catch (error) {
+    await db.rollout.update({ where: { id: rollout.id }, data: { status: "running", currentPercent: rollout.currentPercent, endedAt: null } });
+    throw error;
+  }
+}
+
 export async function abortRollout(db: Db, input: { surface: string; reason: string }, actor: string) {
   const surface = await db.surface.findUnique({ where: { key: input.surface }, select: { id: true, key: true } });
   if (!surface) throw new NotFoundError("surface", input.surface);
   const rollout = await db.rollout.findFirst({ where: { surfaceId: surface.id, status: "running" } });
   if (!rollout) throw new InvalidInputError("surface", `no rollout is running on "${surface.key}"`);
   return db.$transaction(async (tx) => {
-    const aborted = await tx.rollout.update({ where: { id: rollout.id }, data: { status: "aborted", currentPercent: 0, endedAt: new Date() } });
+    // Conditional: if the analysis promoted or rolled it back in the meantime, say so instead.
+    const changed = await tx.rollout.updateMany({ where: { id: rollout.id, status: "running" }, data: { status: "aborted", currentPercent: 0, endedAt: new Date() } });
+    if (changed.count === 0) throw new ConflictError(`the rollout on "${surface.key}" ended while you were aborting it: reload to see how`);
+    const aborted = await tx.rollout.findUniqueOrThrow({ where: { id: rollout.id } });
     await tx.auditLog.create({
       data: { actor, action: "rollout.aborted", entityType: "rollout", entityId: rollout.id, before: { percent: rollout.currentPercent }, after: { surface: surface.key, percent: 0, status: "aborted" }, reason: input.reason },
     });

@@ -45,6 +45,12 @@ describe("judgeCanary", () => {
     expect(v.reasons[0]).toBe("fallback rate 100.00% vs 0.00% on the current version: above the tolerated +1.00% (one-sided z-test, α = 0.05)");
   });
 
+  it("does not fail on one or two fallbacks, however high their share", () => {
+    expect(judgeCanary({ requests: 1, fallbacks: 1, p99: 1 }, { requests: 0, fallbacks: 0, p99: null }, policy).decision).toBe("wait");
+    expect(judgeCanary({ requests: 4, fallbacks: 4, p99: 1 }, { requests: 1000, fallbacks: 2, p99: 3 }, policy).decision).toBe("wait");
+    expect(judgeCanary({ requests: 5, fallbacks: 5, p99: 1 }, { requests: 1000, fallbacks: 2, p99: 3 }, policy).decision).toBe("fail");
+  });
+
   it("does not fail on a rise within noise of the tolerated margin", () => {
     // 3 of 200 (1.5 %) against 0.5 %: +1 point is tolerated, and 0.5 point more is not significant.
     expect(judgeCanary({ requests: 200, fallbacks: 3, p99: 3 }, { requests: 800, fallbacks: 4, p99: 3 }, policy).decision).toBe("advance");

@@ -44,6 +44,8 @@ export interface CanaryPolicy {
   alpha: number;
 }
 
+export const MIN_FALLBACK_EVENTS = 5;
+
 export const DEFAULT_POLICY: CanaryPolicy = { minRequests: 200, maxFallbackRateIncrease: 0.01, maxP99Increase: 0.2, p99SlackMs: 2, alpha: 0.05 };
 
 export interface Verdict {
@@ -67,7 +69,9 @@ export function judgeCanary(canary: ArmStats, baseline: ArmStats, policy: Canary
     const excess = pc - pb - policy.maxFallbackRateIncrease;
     const se = Math.sqrt((pc * (1 - pc)) / canary.requests + (baseline.requests > 0 ? (pb * (1 - pb)) / baseline.requests : 0));
     const critical = normalQuantile(1 - policy.alpha);
-    if (excess > 0 && (se === 0 || excess / se > critical)) {
+    // A handful of fallbacks proves nothing (one fallback of one request is 100 %): the test needs
+    // at least MIN_FALLBACK_EVENTS of them, the usual n·p ≥ 5 condition for the normal approximation.
+    if (canary.fallbacks >= MIN_FALLBACK_EVENTS && excess > 0 && (se === 0 || excess / se > critical)) {
       reasons.push(`fallback rate ${pct(pc)} vs ${pct(pb)} on the current version: above the tolerated +${pct(policy.maxFallbackRateIncrease)} (one-sided z-test, α = ${policy.alpha})`);
     }
   }
