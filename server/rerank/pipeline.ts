@@ -125,11 +125,10 @@ export async function rerank(request: RerankRequest): Promise<RerankResponse> {
   const ts = new Date();
   state.recent.set(requestId, { json: JSON.stringify(response), surface: response.surface, ts: ts.getTime(), userKey: request.userKey ?? request.sessionKey ?? null });
   record(request, response, ts, canary);
-  // Interleaved responses blend two rankers: there is no single served ranking to compare against.
-  // The kill switch stops every model run on the surface, the shadow's too.
-  // Only requests the serving model itself scored (not a fallback, not the canary arm) are compared,
-  // so every stored comparison is against the same model.
-  if (shadowInput && surface.shadow && !surface.killSwitch && scored.servedBy === "model" && canary?.arm !== "canary" && inShadowSample(requestId, surface.shadowSampleRate)) {
+  // Only requests the surface's serving model itself scored are compared (not an experiment's
+  // variant or interleaved blend, not a fallback, not the canary arm), so every stored comparison
+  // is against the same model. The kill switch stops every model run on the surface, the shadow's too.
+  if (shadowInput && !assignment && surface.shadow && !surface.killSwitch && scored.servedBy === "model" && canary?.arm !== "canary" && inShadowSample(requestId, surface.shadowSampleRate)) {
     mirrorToShadow({
       surface: surface.key, shadow: surface.shadow, constraints: shadowInput.constraints, request, requestId, ts, items, user,
       served: response.items.map((item) => ({ id: item.id, score: item.score })), primaryScores: shadowInput.scores,
