@@ -1,4 +1,3 @@
-import type { Db } from "../db/client";
 import { getDb } from "../db/client";
 import { servingState } from "../rerank/state";
 import { analyseRollouts } from "./service";
@@ -8,16 +7,12 @@ import { analyseRollouts } from "./service";
 // that step, so exactly one of them applies it (and only that one moves the alias and audits).
 
 const TICK_MS = Number(process.env.ROLLOUT_TICK_MS ?? 5000);
-/** One analysis pass over the running rollouts. */
-export function analyseNow(db: Db) {
-  return analyseRollouts(db);
-}
 
 export function startRolloutTicker(log: (line: string) => void = console.log): void {
   const holder = globalThis as unknown as { __rerankRolloutTicker?: NodeJS.Timeout };
   if (holder.__rerankRolloutTicker) return;
   holder.__rerankRolloutTicker = setInterval(() => {
-    analyseNow(getDb())
+    analyseRollouts(getDb())
       .then(async (moves) => {
         const changed = moves.filter((m) => m.decision !== "wait");
         if (changed.length === 0) return;

@@ -1,7 +1,6 @@
 import { z } from "zod";
 import { appliedHere } from "../rerank/state";
-import { abortRollout, listRollouts, startRollout } from "../rollouts/service";
-import { analyseNow } from "../rollouts/ticker";
+import { abortRollout, analyseRollouts, listRollouts, startRollout } from "../rollouts/service";
 import { publicProcedure, router } from "../trpc";
 
 const surfaceKey = z.string().min(1).max(100);
@@ -25,5 +24,5 @@ export const rolloutsRouter = router({
     .input(z.strictObject({ surface: surfaceKey, reason: z.string().trim().min(3, "say why (at least 3 characters)").max(500) }))
     .mutation(({ ctx, input }) => appliedHere(abortRollout(ctx.db, input, ctx.actor))),
   /** Runs the canary analysis now instead of waiting for the next tick. */
-  analyse: publicProcedure.mutation(({ ctx }) => appliedHere(analyseNow(ctx.db))),
+  analyse: publicProcedure.mutation(({ ctx }) => appliedHere(analyseRollouts(ctx.db))),
 });

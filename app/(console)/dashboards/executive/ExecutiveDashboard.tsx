@@ -3,6 +3,7 @@ import { Alert, Badge, Card, Group, Loader, SegmentedControl, SimpleGrid, Stack,
 import { useQuery } from "@tanstack/react-query";
 import { useState } from "react";
 import { CartesianGrid, Legend, Line, LineChart, ResponsiveContainer, Tooltip, XAxis, YAxis } from "recharts";
+import { RolloutStatusBadge } from "../../../_components/RolloutStatusBadge";
 import { useTRPC } from "../../../_trpc/client";
 
 const PERIODS = [
@@ -10,7 +11,6 @@ const PERIODS = [
   { value: "7", label: "7 days" },
   { value: "28", label: "28 days" },
 ];
-const STATUS_COLOR: Record<string, string> = { running: "blue", promoted: "teal", rolled_back: "red", aborted: "gray", shipped: "indigo" };
 const pct = (v: number | null, digits = 2) => (v === null ? "—" : `${(v * 100).toFixed(digits)}%`);
 const money = (v: number | null) => (v === null ? "—" : v.toFixed(2));
 
@@ -99,7 +99,7 @@ export function ExecutiveDashboard() {
               <Table.Thead><Table.Tr><Table.Th>surface</Table.Th><Table.Th>version</Table.Th><Table.Th>status</Table.Th><Table.Th>started</Table.Th></Table.Tr></Table.Thead>
               <Table.Tbody>
                 {o.rollouts.map((r, i) => (
-                  <Table.Tr key={i}><Table.Td>{r.surface}</Table.Td><Table.Td>{r.model} v{r.version}</Table.Td><Table.Td><Badge size="sm" color={STATUS_COLOR[r.status] ?? "gray"} variant="light">{r.status.replace("_", " ")}{r.status === "running" ? ` ${r.percent}%` : ""}</Badge></Table.Td><Table.Td><Text size="xs">{new Date(r.startedAt).toLocaleString()}</Text></Table.Td></Table.Tr>
+                  <Table.Tr key={i}><Table.Td>{r.surface}</Table.Td><Table.Td>{r.model} v{r.version}</Table.Td><Table.Td><RolloutStatusBadge status={r.status} percent={r.percent} /></Table.Td><Table.Td><Text size="xs">{new Date(r.startedAt).toLocaleString()}</Text></Table.Td></Table.Tr>
                 ))}
               </Table.Tbody>
             </Table>

@@ -5,11 +5,11 @@ import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import type { inferRouterOutputs } from "@trpc/server";
 import { useState } from "react";
 import type { AppRouter } from "@/server/routers/_app";
+import { RolloutStatusBadge } from "../../../_components/RolloutStatusBadge";
 import { useTRPC } from "../../../_trpc/client";
 
 type Rollout = inferRouterOutputs<AppRouter>["rollouts"]["list"][number];
 
-const STATUS_COLOR: Record<string, string> = { running: "blue", promoted: "teal", rolled_back: "red", aborted: "gray", paused: "orange", pending: "gray" };
 const rate = (requests: number, fallbacks: number) => (requests ? `${((fallbacks / requests) * 100).toFixed(1)}%` : "—");
 const p99 = (v: number | null) => (v === null ? "—" : `${v.toFixed(2)} ms`);
 
@@ -39,7 +39,7 @@ export function RolloutStrip({ surface, modelName, servingVersion, rollout }: { 
             <Text size="sm" c="dimmed">No canary running.</Text>
             {rollout && (
               <Text size="xs" c="dimmed">
-                Last: v{rollout.toVersion} <Badge size="xs" color={STATUS_COLOR[rollout.status]} variant="light">{rollout.status.replace("_", " ")}</Badge>{" "}
+                Last: v{rollout.toVersion} <RolloutStatusBadge status={rollout.status} size="xs" />{" "}
                 {rollout.history.at(-1)?.reasons[0] ?? ""}
               </Text>
             )}
