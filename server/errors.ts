@@ -13,3 +13,6 @@ export class InvalidInputError extends Error {
 }
 
 export class ConflictError extends Error {}
+
+/** The caller is known but may not do this (a key limited to other surfaces). */
+export class ForbiddenError extends Error {}

@@ -1,35 +1,57 @@
 import { initTRPC, TRPCError } from "@trpc/server";
 import superjson from "superjson";
 import { ZodError } from "zod";
+import { authenticate } from "./auth/authenticate";
+import { principalCan, type Principal } from "./auth/principal";
 import { getDb, type Db } from "./db/client";
-import { ConflictError, InvalidInputError, NotFoundError } from "./errors";
+import { missingPermissionReason, PERMISSION_NAMES, type Permission } from "./domain/access/permissions";
+import { ConflictError, ForbiddenError, InvalidInputError, NotFoundError } from "./errors";
 import { describeZodError, fieldPath } from "./validation";
 
-// Context and procedure builders, defined once; routers compose them.
+// Context and procedure builders, defined once; routers compose them. Every procedure declares the
+// permission it needs (its meta): `procedureFor[permission]`, or `publicProcedure` for the few that
+// anonymous callers may use. The role × procedure matrix test reads these declarations.
 
 export interface Context {
   db: Db;
-  /** Who is acting, for the audit log (access control arrives in its own issue). */
+  /** Who is calling: a signed-in person or an API key; null when anonymous. */
+  principal: Principal | null;
+  /** Who is acting, for the audit log: the person's email or the key's name. */
   actor: string;
 }
 
-export function createContext(opts: { headers?: Headers } = {}): Context {
-  return { db: getDb(), actor: opts.headers?.get("x-rerank-user") ?? "anonymous" };
+/** Builds the context of one request from its headers (session cookie or `Authorization: Bearer`). */
+export async function createContext(opts: { headers?: Headers } = {}): Promise<Context> {
+  const db = getDb();
+  const principal = opts.headers ? await authenticate(db, opts.headers) : null;
+  return { db, principal, actor: principal?.name ?? "anonymous" };
 }
 
-const t = initTRPC.context<Context>().create({
-  transformer: superjson,
-  errorFormatter({ shape, error }) {
-    const zod = error.cause instanceof ZodError ? error.cause : null;
-    return {
-      ...shape,
-      data: {
-        ...shape.data,
-        fields: zod ? zod.issues.map((issue) => ({ path: fieldPath(issue.path), message: issue.message })) : null,
-      },
-    };
-  },
-});
+/** A context acting as `principal`, for in-process callers (tests, scripts). */
+export function contextFor(principal: Principal | null): Context {
+  return { db: getDb(), principal, actor: principal?.name ?? "anonymous" };
+}
+
+export interface Meta {
+  permission: Permission | "public";
+}
+
+const t = initTRPC
+  .context<Context>()
+  .meta<Meta>()
+  .create({
+    transformer: superjson,
+    errorFormatter({ shape, error }) {
+      const zod = error.cause instanceof ZodError ? error.cause : null;
+      return {
+        ...shape,
+        data: {
+          ...shape.data,
+          fields: zod ? zod.issues.map((issue) => ({ path: fieldPath(issue.path), message: issue.message })) : null,
+        },
+      };
+    },
+  });
 
 /**
  * Maps domain errors to tRPC codes so that services never import tRPC, and input errors to one
@@ -41,12 +63,35 @@ const domainErrors = t.middleware(async ({ next }) => {
     const cause = result.error.cause;
     if (cause instanceof ZodError) throw new TRPCError({ code: "BAD_REQUEST", message: describeZodError(cause), cause });
     const code =
-      cause instanceof NotFoundError ? "NOT_FOUND" : cause instanceof InvalidInputError ? "BAD_REQUEST" : cause instanceof ConflictError ? "CONFLICT" : null;
+      cause instanceof NotFoundError ? "NOT_FOUND" : cause instanceof InvalidInputError ? "BAD_REQUEST" : cause instanceof ConflictError ? "CONFLICT" : cause instanceof ForbiddenError ? "FORBIDDEN" : null;
     if (code) throw new TRPCError({ code, message: cause!.message, cause });
   }
   return result;
 });
 
+/** 401 for anonymous callers, 403 naming the roles that would do for those without the permission. */
+function requirePermission(permission: Permission) {
+  return t.middleware(({ ctx, next }) => {
+    if (!ctx.principal) {
+      throw new TRPCError({ code: "UNAUTHORIZED", message: "sign in, or send an API key as Authorization: Bearer <key>" });
+    }
+    if (!principalCan(ctx.principal, permission)) {
+      const message = ctx.principal.kind === "api_key" && ctx.principal.keyKind === "serving"
+        ? `a serving key may only rerank and record events; ${missingPermissionReason(permission).replace(/^Needs/, "this needs")}`
+        : missingPermissionReason(permission);
+      throw new TRPCError({ code: "FORBIDDEN", message });
+    }
+    return next({ ctx: { ...ctx, principal: ctx.principal } });
+  });
+}
+
+const guarded = (permission: Permission) => t.procedure.meta({ permission }).use(domainErrors).use(requirePermission(permission));
+
 export const router = t.router;
-export const publicProcedure = t.procedure.use(domainErrors);
+/** Open to anonymous callers: only what a sign-in page or a load balancer needs. */
+export const publicProcedure = t.procedure.meta({ permission: "public" }).use(domainErrors);
+/** One procedure builder per permission, e.g. `procedureFor["oncall.rollback"]`. */
+export const procedureFor = Object.fromEntries(PERMISSION_NAMES.map((p) => [p, guarded(p)])) as {
+  [P in Permission]: ReturnType<typeof guarded>;
+};
 export const createCallerFactory = t.createCallerFactory;

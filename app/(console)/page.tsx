@@ -4,7 +4,7 @@ import { PageHeader } from "../_components/PageHeader";
 import { SystemStatusCard } from "../_components/SystemStatusCard";
 
 export default async function OverviewPage() {
-  const caller = serverCaller();
+  const caller = await serverCaller();
   const [health, surfaces] = await Promise.all([caller.system.health(), caller.surfaces.list()]);
   return (
     <Stack>

@@ -3,8 +3,7 @@ import { Bench } from "tinybench";
 import { resolveDatabase } from "../cli/database";
 import { disconnectDb, getDb } from "../db/client";
 import { prepareDatabase } from "../db/prepare";
-import { createCaller } from "../routers/_app";
-import { createContext } from "../trpc";
+import { callerAs } from "../testing/callers";
 
 // Foundation benchmark: the cost of the console's own plumbing against a baseline measured in the
 // same run. Baseline: one raw `SELECT 1` over node-postgres. Measured: system.health through the
@@ -18,7 +17,7 @@ async function main() {
     const raw = new pg.Client({ connectionString: database.url });
     await raw.connect();
     const db = getDb();
-    const caller = createCaller(createContext());
+    const caller = callerAs(["admin"]);
     await caller.system.health(); // warm the pool and the query compiler
 
     const bench = new Bench({ time: 2000, warmupTime: 300 });

@@ -6,12 +6,6 @@ import { createVersion, setAlias } from "../registry/versions";
 
 // Demo data, written once: a second run finds the marker rows and does nothing.
 
-export const DEMO_USERS = [
-  { email: "admin@rerank.local", name: "Ada Admin", role: "admin" },
-  { email: "pm@rerank.local", name: "Priya PM", role: "pm" },
-  { email: "ml@rerank.local", name: "Mo ML", role: "ml_engineer" },
-  { email: "oncall@rerank.local", name: "Omar On-call", role: "oncall" },
-] as const;
 
 export async function seedDemo(db: Db, log: (line: string) => void = () => {}): Promise<{ seeded: boolean }> {
   const catalog = await seedCatalog(db, log);
@@ -71,7 +65,6 @@ async function seedCatalog(db: Db, log: (line: string) => void): Promise<boolean
   const items = demoCatalog();
   await db.$transaction(
     async (tx) => {
-      await tx.user.createMany({ data: DEMO_USERS.map((u) => ({ ...u })), skipDuplicates: true });
       await tx.catalogItem.createMany({
         data: items.map(({ id, title, category, brand, price, providerGroup, safetyFlags }) => ({
           id, title, category, brand, price, providerGroup, safetyFlags,
@@ -108,7 +101,7 @@ async function seedCatalog(db: Db, log: (line: string) => void): Promise<boolean
     },
     { timeout: 60_000 },
   );
-  log(`seeded demo data: ${items.length} catalog items, 2 surfaces, ${DEMO_USERS.length} users`);
+  log(`seeded demo data: ${items.length} catalog items, 2 surfaces`);
   return true;
 }
 

@@ -7,7 +7,7 @@ import { rerank } from "../rerank/pipeline";
 import { servingState } from "../rerank/state";
 import { telemetry } from "../telemetry/streams";
 import { createTestSurface } from "../testing/models";
-import { createContext } from "../trpc";
+import { callerAs } from "../testing/callers";
 
 // Drift from this process's sample of the rows the model scored; freshness against hand
 // computations over the served items of the logged requests and their stored feature values.
@@ -29,7 +29,7 @@ beforeAll(async () => {
 
 describe("feature health", () => {
   it("weights each served item by how often it was served, and counts stale values", async () => {
-    const health = await createCaller(createContext()).debug.featureHealth({ surface: "t-health", requests: 100 });
+    const health = await callerAs(["admin"]).debug.featureHealth({ surface: "t-health", requests: 100 });
     expect(health).toMatchObject({ surface: "t-health", model: "t-health-model v1", requests: 6 });
     const logged = await getDb().rerankRequest.findMany({ where: { surface: "t-health" }, select: { served: true } });
     const servedIds = logged.flatMap((r) => (r.served as Array<{ id: string }>).map((s) => s.id));
@@ -57,7 +57,7 @@ describe("feature health", () => {
 
   it("gives a PSI once the sample is large enough", async () => {
     for (let i = 0; i < 30; i++) await rerank({ surface: "t-health", topK: 8, candidates: ids.map((id, j) => ({ id, retrievalScore: 1 - j / 8 })) });
-    const health = await createCaller(createContext()).debug.featureHealth({ surface: "t-health", requests: 100 });
+    const health = await callerAs(["admin"]).debug.featureHealth({ surface: "t-health", requests: 100 });
     const popularity = health.features.find((f) => f.feature === "popularity")!;
     expect(popularity.serving!.count).toBe(288);
     expect(popularity.serving!.psi).toBeGreaterThanOrEqual(0);

@@ -59,14 +59,21 @@ function check(event: OutcomeEventInput, request: ServedRequest | null): { field
   return null;
 }
 
-export async function recordOutcomes(batch: OutcomeBatch): Promise<RecordResult> {
+/**
+ * @param allowedSurfaces a serving key limited to some surfaces records events only for requests
+ *   served on them (others are rejected like any invalid event); empty or absent: every surface.
+ */
+export async function recordOutcomes(batch: OutcomeBatch, allowedSurfaces: readonly string[] = []): Promise<RecordResult> {
   const requests = new Map<string, ServedRequest | null>();
   for (const id of new Set(batch.events.map((e) => e.requestId))) requests.set(id, await findRequest(id));
   const result: RecordResult = { accepted: 0, duplicates: 0, rejected: [] };
   const rows: OutcomeEventRow[] = [];
   batch.events.forEach((event, index) => {
     const request = requests.get(event.requestId) ?? null;
-    const problem = check(event, request);
+    const problem =
+      request && allowedSurfaces.length > 0 && !allowedSurfaces.includes(request.surface)
+        ? { field: "requestId", message: `the request was served on "${request.surface}", which this key may not record events for` }
+        : check(event, request);
     if (problem) {
       result.rejected.push({ index, field: `events[${index}].${problem.field}`, message: problem.message });
       return;

@@ -4,7 +4,7 @@ import { seedDemo } from "../db/seed";
 import { demoFeatureSpec, demoModelBytes } from "../demo/models";
 import { createCaller } from "../routers/_app";
 import { createTestSurface } from "../testing/models";
-import { createContext } from "../trpc";
+import { callerAs } from "../testing/callers";
 
 // The executive figures against hand-counted rows in the request log and outcome events, this
 // week and the week before.
@@ -48,7 +48,7 @@ beforeAll(async () => {
 
 describe("executive overview", () => {
   it("gives CTR, conversion and revenue per session for the period and their change on the period before", async () => {
-    const overview = await createCaller(createContext()).executive.overview({ days: 7 });
+    const overview = await callerAs(["admin"]).executive.overview({ days: 7 });
     const s = overview.surfaces.find((x) => x.key === "t-exec")!;
     expect(s.current).toEqual({ requests: 10, sessions: 5, ctr: 0.2, conversion: 0.2, revenuePerSession: 10, revenue: 50 });
     expect(s.previous).toEqual({ requests: 10, sessions: 10, ctr: 0.1, conversion: 0, revenuePerSession: 0, revenue: 0 });

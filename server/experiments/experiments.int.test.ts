@@ -7,13 +7,13 @@ import { rerank } from "../rerank/pipeline";
 import { servingState } from "../rerank/state";
 import { createCaller } from "../routers/_app";
 import { telemetry } from "../telemetry/streams";
-import { createContext } from "../trpc";
 import { experimentInputSchema, type ExperimentInput } from "./schema";
+import { callerAs } from "../testing/callers";
 
 // Experiments through tRPC and the serving path, on a surface of their own (served by the demo
 // model) so that other test files' expectations about "search" are untouched.
 
-const caller = () => createCaller(createContext({ headers: new Headers({ "x-rerank-user": "pm@rerank.local" }) }));
+const caller = () => callerAs(["pm"], "pm@rerank.local");
 let candidateIds: string[];
 
 function definition(key: string, surface: string, overrides: Partial<ExperimentInput> = {}): ExperimentInput {

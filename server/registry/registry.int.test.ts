@@ -6,9 +6,9 @@ import { demoFeatureSpec, demoModelBytes } from "../demo/models";
 import { linearRankerOnnx } from "../domain/onnx/linear";
 import { ConflictError } from "../errors";
 import { createCaller } from "../routers/_app";
-import { createContext } from "../trpc";
 import { createModel } from "./models";
 import { setAlias } from "./versions";
+import { callerAs } from "../testing/callers";
 
 // The registry through its real entry points: the multipart upload endpoint and tRPC.
 
@@ -59,7 +59,7 @@ describe("uploading versions", () => {
     expect(badSpec.status).toBe(400);
     expect((await badSpec.json()).error.message).toMatch(/^featureSpec: /);
 
-    const model = await createCaller(createContext()).models.get({ name: MODEL });
+    const model = await callerAs(["admin"]).models.get({ name: MODEL });
     expect(model.versions.map((v) => v.version)).toEqual([1]);
     expect(model.versions[0]!.metrics).toEqual({ "ndcg@10": 0.71 });
     const audit = await getDb().auditLog.count({ where: { action: "model.version.create", entityId: model.versions[0]!.id } });
@@ -72,7 +72,7 @@ describe("uploading versions", () => {
     expect((await again.json()).error.message).toMatch(/is already .* v1/);
     const child = await upload(MODEL, new Blob([Buffer.from(demoModelBytes("popularity"))]), { featureSpec: JSON.stringify(spec), parentVersion: "1", metadata: JSON.stringify({ notes: "child" }) });
     expect(child.status).toBe(201);
-    const card = await createCaller(createContext()).models.version({ name: MODEL, version: 2 });
+    const card = await callerAs(["admin"]).models.version({ name: MODEL, version: 2 });
     expect(card.lineage.map((l) => l.version)).toEqual([1]);
     expect(card.metadata).toMatchObject({ notes: "child" });
     const download = await downloadHttp(new Request("http://test"), { params: Promise.resolve({ name: MODEL, version: "2" }) });
@@ -102,7 +102,7 @@ describe("aliases", () => {
   });
 
   it("names a bad alias", async () => {
-    const caller = createCaller(createContext());
+    const caller = callerAs(["admin"]);
     await expect(caller.models.setAlias({ versionId: "x", alias: "Prod!" })).rejects.toThrow(/^alias: /);
   });
 });

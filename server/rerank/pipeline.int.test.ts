@@ -10,11 +10,11 @@ import { recordOutcomes } from "../events/service";
 import { createCaller } from "../routers/_app";
 import { corruptModelBytes, createTestSurface, failingModelOnnx, slowModelOnnx } from "../testing/models";
 import { telemetry } from "../telemetry/streams";
-import { createContext } from "../trpc";
 import { openSession, runScoresTimed, type ModelHandle } from "../inference/sessions";
 import { breakerStates, scoringBreaker } from "./breakers";
 import { rerank } from "./pipeline";
 import type { RerankRequest } from "./schema";
+import { callerAs } from "../testing/callers";
 
 // The serving pipeline end to end on real PostgreSQL and real onnxruntime sessions.
 
@@ -217,7 +217,7 @@ describe("input errors name the problem (HTTP 400)", () => {
   });
 
   it("NaN and Infinity features are refused with their path (tRPC carries them)", async () => {
-    const caller = createCaller(createContext());
+    const caller = callerAs(["admin"]);
     for (const bad of [Number.NaN, Number.POSITIVE_INFINITY]) {
       await expect(caller.rerank.rank({ ...ok(), candidates: [{ id: "a", features: { popularity: bad } }] })).rejects.toThrow(/candidates\[0\]\.features\.popularity/);
     }

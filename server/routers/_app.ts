@@ -1,3 +1,5 @@
+import { apiKeysRouter } from "./apiKeys";
+import { authRouter } from "./auth";
 import { debugRouter } from "./debug";
 import { executiveRouter } from "./executive";
 import { experimentsRouter } from "./experiments";
@@ -10,10 +12,14 @@ import { rolloutsRouter } from "./rollouts";
 import { shadowRouter } from "./shadow";
 import { surfacesRouter } from "./surfaces";
 import { systemRouter } from "./system";
+import { usersRouter } from "./users";
 import { createCallerFactory, router } from "../trpc";
 
 export const appRouter = router({
   system: systemRouter,
+  auth: authRouter,
+  users: usersRouter,
+  apiKeys: apiKeysRouter,
   surfaces: surfacesRouter,
   models: modelsRouter,
   experiments: experimentsRouter,

@@ -1,9 +1,9 @@
 import { z } from "zod";
 import { featureHealth } from "../debug/featureHealth";
-import { publicProcedure, router } from "../trpc";
+import { procedureFor, router } from "../trpc";
 
 export const debugRouter = router({
-  featureHealth: publicProcedure
+  featureHealth: procedureFor["requests.read"]
     .input(z.strictObject({ surface: z.string().min(1).max(100), requests: z.number().int().min(10).max(20_000).default(2000) }))
     .query(({ ctx, input }) => featureHealth(ctx.db, input)),
 });

@@ -1,7 +1,8 @@
+import { allowedSurfaces } from "../auth/principal";
 import { outcomeBatchSchema } from "../events/schema";
 import { recordOutcomes } from "../events/service";
-import { publicProcedure, router } from "../trpc";
+import { procedureFor, router } from "../trpc";
 
 export const eventsRouter = router({
-  record: publicProcedure.input(outcomeBatchSchema).mutation(({ input }) => recordOutcomes(input)),
+  record: procedureFor["events.write"].input(outcomeBatchSchema).mutation(({ ctx, input }) => recordOutcomes(input, allowedSurfaces(ctx.principal))),
 });

@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { executiveOverview } from "../executive/service";
-import { publicProcedure, router } from "../trpc";
+import { procedureFor, router } from "../trpc";
 
 export const executiveRouter = router({
-  overview: publicProcedure.input(z.strictObject({ days: z.number().int().min(1).max(90).default(7) })).query(({ ctx, input }) => executiveOverview(ctx.db, input)),
+  overview: procedureFor["console.read"].input(z.strictObject({ days: z.number().int().min(1).max(90).default(7) })).query(({ ctx, input }) => executiveOverview(ctx.db, input)),
 });

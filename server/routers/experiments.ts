@@ -5,23 +5,23 @@ import { experimentInputSchema } from "../experiments/schema";
 import {
   createExperiment, getExperiment, listExperiments, restartExperiment, shipExperiment, startExperiment, stopExperiment, updateExperiment,
 } from "../experiments/service";
-import { publicProcedure, router } from "../trpc";
+import { procedureFor, router } from "../trpc";
 
 const byKey = z.strictObject({ key: z.string().min(1).max(63) });
 
 export const experimentsRouter = router({
-  list: publicProcedure.query(({ ctx }) => listExperiments(ctx.db)),
-  get: publicProcedure.input(byKey).query(({ ctx, input }) => getExperiment(ctx.db, input.key)),
-  results: publicProcedure.input(byKey).query(({ ctx, input }) => experimentResults(ctx.db, input.key)),
-  plan: publicProcedure
+  list: procedureFor["console.read"].query(({ ctx }) => listExperiments(ctx.db)),
+  get: procedureFor["console.read"].input(byKey).query(({ ctx, input }) => getExperiment(ctx.db, input.key)),
+  results: procedureFor["console.read"].input(byKey).query(({ ctx, input }) => experimentResults(ctx.db, input.key)),
+  plan: procedureFor["console.read"]
     .input(z.strictObject({ surface: z.string().min(1), minimumDetectableEffect: z.number().positive().max(10), weights: z.array(z.number().min(0)).min(2).max(8) }))
     .query(({ ctx, input }) => planFromRecentTraffic(ctx.db, input)),
-  create: publicProcedure.input(experimentInputSchema).mutation(({ ctx, input }) => createExperiment(ctx.db, input, ctx.actor)),
-  update: publicProcedure.input(experimentInputSchema).mutation(({ ctx, input }) => updateExperiment(ctx.db, input.key, input, ctx.actor)),
-  start: publicProcedure.input(byKey).mutation(({ ctx, input }) => startExperiment(ctx.db, input.key, ctx.actor)),
-  stop: publicProcedure.input(byKey.extend({ reason: z.string().max(500).optional() })).mutation(({ ctx, input }) => stopExperiment(ctx.db, input.key, ctx.actor, input.reason)),
-  restart: publicProcedure
+  create: procedureFor["experiments.write"].input(experimentInputSchema).mutation(({ ctx, input }) => createExperiment(ctx.db, input, ctx.actor)),
+  update: procedureFor["experiments.write"].input(experimentInputSchema).mutation(({ ctx, input }) => updateExperiment(ctx.db, input.key, input, ctx.actor)),
+  start: procedureFor["experiments.write"].input(byKey).mutation(({ ctx, input }) => startExperiment(ctx.db, input.key, ctx.actor)),
+  stop: procedureFor["experiments.write"].input(byKey.extend({ reason: z.string().max(500).optional() })).mutation(({ ctx, input }) => stopExperiment(ctx.db, input.key, ctx.actor, input.reason)),
+  restart: procedureFor["experiments.write"]
     .input(z.strictObject({ experiment: experimentInputSchema, reason: z.string().max(500).optional() }))
     .mutation(({ ctx, input }) => restartExperiment(ctx.db, input.experiment.key, input.experiment, ctx.actor, input.reason)),
-  ship: publicProcedure.input(byKey.extend({ variant: z.string().min(1) })).mutation(({ ctx, input }) => shipExperiment(ctx.db, input.key, input.variant, ctx.actor)),
+  ship: procedureFor["experiments.ship"].input(byKey.extend({ variant: z.string().min(1) })).mutation(({ ctx, input }) => shipExperiment(ctx.db, input.key, input.variant, ctx.actor)),
 });

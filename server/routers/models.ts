@@ -5,25 +5,25 @@ import { aliasNameSchema, createModelSchema, modelNameSchema } from "../registry
 import { listModels } from "../registry/service";
 import { setAlias } from "../registry/versions";
 import { appliedHere } from "../rerank/state";
-import { publicProcedure, router } from "../trpc";
+import { procedureFor, router } from "../trpc";
 
 export const modelsRouter = router({
-  list: publicProcedure.query(({ ctx }) => listModels(ctx.db)),
-  get: publicProcedure.input(z.strictObject({ name: modelNameSchema })).query(({ ctx, input }) => getModelByName(ctx.db, input.name)),
-  version: publicProcedure
+  list: procedureFor["console.read"].query(({ ctx }) => listModels(ctx.db)),
+  get: procedureFor["console.read"].input(z.strictObject({ name: modelNameSchema })).query(({ ctx, input }) => getModelByName(ctx.db, input.name)),
+  version: procedureFor["console.read"]
     .input(z.strictObject({ name: modelNameSchema, version: z.number().int().min(1) }))
     .query(({ ctx, input }) => getVersionCard(ctx.db, input.name, input.version)),
-  evaluateLetor: publicProcedure
+  evaluateLetor: procedureFor["models.write"]
     .input(z.strictObject({ name: modelNameSchema, version: z.number().int().min(1) }))
     .mutation(({ ctx, input }) => evaluateOnLetor(ctx.db, input.name, input.version, ctx.actor)),
-  evaluateCounterfactual: publicProcedure
+  evaluateCounterfactual: procedureFor["models.write"]
     .input(z.strictObject({ name: modelNameSchema, version: z.number().int().min(1), surface: z.string().min(1), days: z.number().min(0.01).max(90).default(7), eta: z.number().min(0).max(3).default(1) }))
     .mutation(({ ctx, input }) => evaluateCounterfactual(ctx.db, input.name, input.version, input, ctx.actor)),
-  evaluations: publicProcedure
+  evaluations: procedureFor["console.read"]
     .input(z.strictObject({ name: modelNameSchema, version: z.number().int().min(1) }))
     .query(({ ctx, input }) => listEvaluations(ctx.db, input.name, input.version)),
-  create: publicProcedure.input(createModelSchema).mutation(({ ctx, input }) => createModel(ctx.db, input, ctx.actor)),
-  setAlias: publicProcedure
+  create: procedureFor["models.write"].input(createModelSchema).mutation(({ ctx, input }) => createModel(ctx.db, input, ctx.actor)),
+  setAlias: procedureFor["models.write"]
     .input(z.strictObject({ versionId: z.string().min(1), alias: aliasNameSchema, reason: z.string().max(500).optional() }))
     .mutation(({ ctx, input }) => appliedHere(setAlias(ctx.db, { ...input, actor: ctx.actor }))),
 });

@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { oncallOverview, oncallSeries, recentChanges, rollbackSurface, setKillSwitch } from "../oncall/service";
 import { appliedHere } from "../rerank/state";
-import { publicProcedure, router } from "../trpc";
+import { procedureFor, router } from "../trpc";
 
 const surfaceKey = z.string().min(1).max(100);
 const hours = z.number().min(0.25).max(24 * 7).default(1);
@@ -9,13 +9,13 @@ const hours = z.number().min(0.25).max(24 * 7).default(1);
 const reason = z.string().trim().min(3, "say why (at least 3 characters)").max(500);
 
 export const oncallRouter = router({
-  overview: publicProcedure.input(z.strictObject({ hours })).query(({ ctx, input }) => oncallOverview(ctx.db, input)),
-  series: publicProcedure.input(z.strictObject({ surface: surfaceKey, hours })).query(({ ctx, input }) => oncallSeries(ctx.db, input)),
-  changes: publicProcedure.input(z.strictObject({ limit: z.number().int().min(1).max(100).default(15) })).query(({ ctx, input }) => recentChanges(ctx.db, input)),
-  killSwitch: publicProcedure
+  overview: procedureFor["console.read"].input(z.strictObject({ hours })).query(({ ctx, input }) => oncallOverview(ctx.db, input)),
+  series: procedureFor["console.read"].input(z.strictObject({ surface: surfaceKey, hours })).query(({ ctx, input }) => oncallSeries(ctx.db, input)),
+  changes: procedureFor["console.read"].input(z.strictObject({ limit: z.number().int().min(1).max(100).default(15) })).query(({ ctx, input }) => recentChanges(ctx.db, input)),
+  killSwitch: procedureFor["oncall.killSwitch"]
     .input(z.strictObject({ surface: surfaceKey, on: z.boolean(), reason }))
     .mutation(({ ctx, input }) => appliedHere(setKillSwitch(ctx.db, input, ctx.actor))),
-  rollback: publicProcedure
+  rollback: procedureFor["oncall.rollback"]
     .input(z.strictObject({ surface: surfaceKey, reason, expectVersionId: z.string().min(1).optional() }))
     .mutation(({ ctx, input }) => appliedHere(rollbackSurface(ctx.db, input, ctx.actor))),
 });

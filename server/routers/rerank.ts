@@ -1,7 +1,11 @@
+import { assertSurfaceAllowed } from "../auth/principal";
 import { rerank } from "../rerank/pipeline";
 import { rerankRequestSchema } from "../rerank/schema";
-import { publicProcedure, router } from "../trpc";
+import { procedureFor, router } from "../trpc";
 
 export const rerankRouter = router({
-  rank: publicProcedure.input(rerankRequestSchema).mutation(({ input }) => rerank(input)),
+  rank: procedureFor["rerank.serve"].input(rerankRequestSchema).mutation(({ ctx, input }) => {
+    assertSurfaceAllowed(ctx.principal, input.surface);
+    return rerank(input);
+  }),
 });

@@ -1,15 +1,15 @@
 import { z } from "zod";
 import { appliedHere } from "../rerank/state";
 import { abortRollout, analyseRollouts, listRollouts, startRollout } from "../rollouts/service";
-import { publicProcedure, router } from "../trpc";
+import { procedureFor, router } from "../trpc";
 
 const surfaceKey = z.string().min(1).max(100);
 
 export const rolloutsRouter = router({
-  list: publicProcedure
+  list: procedureFor["console.read"]
     .input(z.strictObject({ surface: surfaceKey.optional(), limit: z.number().int().min(1).max(100).default(10) }))
     .query(({ ctx, input }) => listRollouts(ctx.db, input)),
-  start: publicProcedure
+  start: procedureFor["canary.start"]
     .input(z.strictObject({
       surface: surfaceKey,
       version: z.number().int().min(1),
@@ -20,9 +20,9 @@ export const rolloutsRouter = router({
       reason: z.string().max(500).optional(),
     }))
     .mutation(({ ctx, input }) => appliedHere(startRollout(ctx.db, input, ctx.actor))),
-  abort: publicProcedure
+  abort: procedureFor["canary.abort"]
     .input(z.strictObject({ surface: surfaceKey, reason: z.string().trim().min(3, "say why (at least 3 characters)").max(500) }))
     .mutation(({ ctx, input }) => appliedHere(abortRollout(ctx.db, input, ctx.actor))),
   /** Runs the canary analysis now instead of waiting for the next tick. */
-  analyse: publicProcedure.mutation(({ ctx }) => appliedHere(analyseRollouts(ctx.db))),
+  analyse: procedureFor["canary.start"].mutation(({ ctx }) => appliedHere(analyseRollouts(ctx.db))),
 });

@@ -2,19 +2,19 @@ import { z } from "zod";
 import { aliasNameSchema } from "../registry/schema";
 import { appliedHere } from "../rerank/state";
 import { configureShadow, shadowDisagreements, shadowOverview } from "../shadow/service";
-import { publicProcedure, router } from "../trpc";
+import { procedureFor, router } from "../trpc";
 
 const surfaceKey = z.string().min(1).max(100);
 const hours = z.number().min(0.1).max(24 * 30).default(24);
 
 export const shadowRouter = router({
-  overview: publicProcedure
+  overview: procedureFor["console.read"]
     .input(z.strictObject({ surface: surfaceKey, hours, versionId: z.string().min(1).optional() }))
     .query(({ ctx, input }) => shadowOverview(ctx.db, input)),
-  disagreements: publicProcedure
+  disagreements: procedureFor["requests.read"]
     .input(z.strictObject({ surface: surfaceKey, versionId: z.string().min(1), hours, limit: z.number().int().min(1).max(100).default(10) }))
     .query(({ ctx, input }) => shadowDisagreements(ctx.db, input)),
-  configure: publicProcedure
+  configure: procedureFor["shadow.write"]
     .input(z.strictObject({ surface: surfaceKey, alias: aliasNameSchema.nullable(), sampleRate: z.number().min(0).max(1), reason: z.string().max(500).optional() }))
     .mutation(({ ctx, input }) => appliedHere(configureShadow(ctx.db, input, ctx.actor))),
 });

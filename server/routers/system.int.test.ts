@@ -9,19 +9,21 @@ import { getDb, type Db } from "../db/client";
 import { PrismaClient } from "../db/generated/client.ts";
 import { seedDemo } from "../db/seed";
 import { getHealth } from "../system/health";
-import { createContext } from "../trpc";
-import { appRouter, createCaller } from "./_app";
+import { appRouter } from "./_app";
+import { callerAs, testPerson } from "../testing/callers";
+import { contextFor } from "../trpc";
 
 const latestMigration = readdirSync(path.join(process.cwd(), "prisma", "migrations"), { withFileTypes: true })
   .filter((e) => e.isDirectory()).map((e) => e.name).sort().at(-1);
 
 function httpCall(url: string) {
-  return fetchRequestHandler({ endpoint: "/api/trpc", req: new Request(url), router: appRouter, createContext: () => createContext() });
+  const req = new Request(url);
+  return fetchRequestHandler({ endpoint: "/api/trpc", req, router: appRouter, createContext: () => contextFor(testPerson(["viewer"])) });
 }
 
 describe("system.health", () => {
   it("reports the version, a reachable database and the applied migration level", async () => {
-    const health = await createCaller(createContext()).system.health();
+    const health = await callerAs(["admin"]).system.health();
     expect(health.status).toBe("ok");
     expect(health.version).toMatch(/^\d+\.\d+\.\d+/);
     expect(health.database.reachable).toBe(true);
@@ -55,7 +57,7 @@ describe("tRPC input errors", () => {
   });
 
   it("name the field that fails validation", async () => {
-    const caller = createCaller(createContext());
+    const caller = callerAs(["admin"]);
     const error = await caller.surfaces.get({ key: "" }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(TRPCError);
     expect((error as TRPCError).code).toBe("BAD_REQUEST");
@@ -82,9 +84,9 @@ describe("demo seed", () => {
     const second = await seedDemo(db);
     expect(second.seeded).toBe(false);
     expect(await counts()).toEqual(after);
-    const surface = await createCaller(createContext()).surfaces.get({ key: "search" });
+    const surface = await callerAs(["admin"]).surfaces.get({ key: "search" });
     expect(surface.constraints).toMatchObject({ blockedFlags: expect.arrayContaining(["recalled"]) });
-    const models = await createCaller(createContext()).models.list();
+    const models = await callerAs(["admin"]).models.list();
     expect(models.find((m) => m.name === "search-ranker")?.aliases).toEqual(
       expect.arrayContaining([{ name: "production", version: 2 }, { name: "fallback", version: 1 }]),
     );

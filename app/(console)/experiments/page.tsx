@@ -8,7 +8,7 @@ import { PageHeader } from "../../_components/PageHeader";
 export const metadata: Metadata = { title: "Experiments" };
 
 export default async function ExperimentsPage() {
-  const experiments = await serverCaller().experiments.list();
+  const experiments = await (await serverCaller()).experiments.list();
   return (
     <Stack>
       <Group justify="space-between" align="flex-start">

@@ -9,7 +9,7 @@ import { RegisterModelButton } from "./RegisterModelButton";
 export const metadata: Metadata = { title: "Models" };
 
 export default async function ModelsPage() {
-  const caller = serverCaller();
+  const caller = await serverCaller();
   const [models, surfaces] = await Promise.all([caller.models.list(), caller.surfaces.list()]);
   return (
     <Stack>

@@ -7,7 +7,7 @@ import { ShadowConsole } from "./ShadowConsole";
 export const metadata: Metadata = { title: "Shadow" };
 
 export default async function Page({ searchParams }: { searchParams: Promise<{ surface?: string }> }) {
-  const surfaces = await serverCaller().surfaces.list();
+  const surfaces = await (await serverCaller()).surfaces.list();
   const requested = (await searchParams).surface;
   const initial = surfaces.find((s) => s.key === requested)?.key ?? surfaces.find((s) => s.shadowAlias)?.key ?? surfaces[0]?.key ?? null;
   return (

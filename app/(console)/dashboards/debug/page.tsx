@@ -9,7 +9,7 @@ import { RerankPlayground } from "./RerankPlayground";
 export const metadata: Metadata = { title: "Debug" };
 
 export default async function DebugPage() {
-  const surfaces = await serverCaller().surfaces.list();
+  const surfaces = await (await serverCaller()).surfaces.list();
   return (
     <Stack>
       <PageHeader title="Debug" subtitle="One request at a time: stage waterfall, features, scores, drift and freshness." />

@@ -10,7 +10,7 @@ export async function generateMetadata({ params }: { params: Promise<{ key: stri
 
 export default async function ExperimentPage({ params }: { params: Promise<{ key: string }> }) {
   const { key } = await params;
-  const experiment = await serverCaller().experiments.get({ key });
+  const experiment = await (await serverCaller()).experiments.get({ key });
   return (
     <Stack>
       <PageHeader title={experiment.name} subtitle={`${experiment.key} · owner ${experiment.owner}`} />

@@ -7,7 +7,7 @@ import { ExperimentForm } from "./ExperimentForm";
 export const metadata: Metadata = { title: "New experiment" };
 
 export default async function NewExperimentPage() {
-  const surfaces = await serverCaller().surfaces.list();
+  const surfaces = await (await serverCaller()).surfaces.list();
   return (
     <Stack>
       <PageHeader title="New experiment" subtitle="Compare model versions or configurations on a surface. Assignment is deterministic and sticky per user or session." />

@@ -13,7 +13,7 @@ const fmt = (v: number | undefined) => (v === undefined ? "—" : Math.abs(v) >=
 
 export default async function ModelPage({ params }: { params: Promise<{ name: string }> }) {
   const { name } = await params;
-  const caller = serverCaller();
+  const caller = await serverCaller();
   const model = await caller.models.get({ name });
   const latest = model.versions[0];
   const latestCard = latest ? await caller.models.version({ name, version: latest.version }) : null;

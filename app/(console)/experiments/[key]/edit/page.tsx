@@ -10,7 +10,7 @@ export async function generateMetadata({ params }: { params: Promise<{ key: stri
 
 export default async function EditExperimentPage({ params }: { params: Promise<{ key: string }> }) {
   const { key } = await params;
-  const caller = serverCaller();
+  const caller = await serverCaller();
   const [e, surfaces] = await Promise.all([caller.experiments.get({ key }), caller.surfaces.list()]);
   const initial: ExperimentDefinition = {
     key: e.key, name: e.name, surface: e.surface.key, kind: e.kind, hypothesis: e.hypothesis, owner: e.owner,

@@ -12,7 +12,7 @@ export async function generateMetadata({ params }: { params: Promise<{ name: str
 
 export default async function VersionCardPage({ params }: { params: Promise<{ name: string; version: string }> }) {
   const { name, version } = await params;
-  const caller = serverCaller();
+  const caller = await serverCaller();
   const [card, surfaces] = await Promise.all([caller.models.version({ name, version: Number(version) }), caller.surfaces.list()]);
   const metrics = Object.entries(card.metrics);
   return (

@@ -1,0 +1,84 @@
+import { randomBytes } from "node:crypto";
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { betterAuth } from "better-auth";
+import { prismaAdapter } from "better-auth/adapters/prisma";
+import { getDb } from "../db/client";
+
+// Sign-in for people: better-auth with its Prisma adapter. Passwords are hashed by the library
+// (scrypt), sessions live in PostgreSQL and are checked on every request (no cookie cache), so a
+// disabled person's sessions stop working on their next request in every replica. Sign-up is off:
+// admins invite people (server/auth/users.ts).
+
+/** Session lifetime: 7 days, renewed at most once a day while the person keeps using the console. */
+const SESSION_SECONDS = 7 * 24 * 3600;
+
+function createAuth() {
+  return betterAuth({
+    appName: "Rerank Console",
+    secret: authSecret(),
+    database: prismaAdapter(getDb(), { provider: "postgresql" }),
+    telemetry: { enabled: false },
+    emailAndPassword: { enabled: true, disableSignUp: true, minPasswordLength: 10, maxPasswordLength: 128 },
+    session: { expiresIn: SESSION_SECONDS, updateAge: 24 * 3600, cookieCache: { enabled: false } },
+    user: {
+      additionalFields: {
+        roles: { type: "string[]", required: false, input: false },
+        disabled: { type: "boolean", required: false, input: false },
+      },
+    },
+    // Sign-in attempts: 5 a minute per client address, counted in PostgreSQL across replicas.
+    rateLimit: {
+      enabled: true,
+      storage: "database",
+      window: 60,
+      max: 100,
+      customRules: { "/sign-in/email": { window: 60, max: 5 } },
+    },
+    // The front door sets x-forwarded-for to the socket's address (or keeps a trusted proxy's).
+    advanced: { ipAddress: { ipAddressHeaders: ["x-forwarded-for"] }, useSecureCookies: process.env.PUBLIC_URL?.startsWith("https://") ?? false },
+    // Same-origin only: the host the request came to (the front door has checked it against ALLOWED_HOSTS).
+    trustedOrigins: (request) => {
+      const host = request?.headers.get("host");
+      return host ? [`http://${host}`, `https://${host}`] : [];
+    },
+    databaseHooks: {
+      session: {
+        create: {
+          // A disabled person cannot start a session.
+          before: async (session) => {
+            const user = await getDb().user.findUnique({ where: { id: session.userId }, select: { disabled: true } });
+            return user && !user.disabled ? { data: session } : false;
+          },
+        },
+      },
+    },
+  });
+}
+
+export type Auth = ReturnType<typeof createAuth>;
+
+const holder = globalThis as unknown as { __rerankAuth?: { url: string; auth: Auth } };
+
+/** The better-auth instance of this process (one per DATABASE_URL, kept across Next's bundles). */
+export function getAuth(): Auth {
+  const url = process.env.DATABASE_URL ?? "";
+  if (holder.__rerankAuth?.url !== url) holder.__rerankAuth = { url, auth: createAuth() };
+  return holder.__rerankAuth.auth;
+}
+
+/**
+ * The key that signs session cookies and keys the request log's user hashes: AUTH_SECRET, else a
+ * 32-byte secret generated into `.data/auth-secret` (mode 600) on first start and reused after.
+ */
+export function authSecret(): string {
+  const configured = process.env.AUTH_SECRET;
+  if (configured) return configured;
+  const file = path.join(process.cwd(), ".data", "auth-secret");
+  if (!existsSync(file)) {
+    mkdirSync(path.dirname(file), { recursive: true });
+    writeFileSync(file, randomBytes(32).toString("base64url"), { mode: 0o600, flag: "wx" });
+  }
+  chmodSync(file, 0o600);
+  return readFileSync(file, "utf8").trim();
+}

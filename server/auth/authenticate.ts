@@ -1,0 +1,25 @@
+import type { Db } from "../db/client";
+import { getAuth } from "./auth";
+import { verifyApiKey } from "./apiKeys";
+import { toRoles, type Principal } from "./principal";
+
+// One way to find out who is calling, for tRPC, the HTTP endpoints and server-rendered pages:
+// `Authorization: Bearer <key>` is an API key; otherwise the better-auth session cookie.
+
+/**
+ * @returns the principal, or null for an anonymous caller, an unknown/revoked/expired key, an
+ *   expired session or a disabled person. A malformed Authorization header is anonymous too.
+ */
+export async function authenticate(db: Db, headers: Headers): Promise<Principal | null> {
+  const authorization = headers.get("authorization");
+  if (authorization) {
+    const match = /^Bearer\s+(\S+)$/i.exec(authorization.trim());
+    return match?.[1] ? verifyApiKey(db, match[1]) : null;
+  }
+  if (!headers.get("cookie")) return null;
+  const session = await getAuth().api.getSession({ headers });
+  if (!session) return null;
+  const user = session.user as typeof session.user & { roles?: string[] | null; disabled?: boolean | null };
+  if (user.disabled) return null;
+  return { kind: "user", id: user.id, name: user.email, displayName: user.name, roles: toRoles(user.roles) };
+}

@@ -1,0 +1,49 @@
+import { ForbiddenError } from "../errors";
+import { isRole, permissionsOf, SERVING_PERMISSIONS, type Permission, type Role } from "../domain/access/permissions";
+
+// Who is calling: a signed-in person or an API key. Every guard asks `principalCan`.
+
+export type Principal =
+  | { kind: "user"; id: string; /** The person's email: what the audit trail names. */ name: string; displayName: string; roles: Role[] }
+  | {
+      kind: "api_key";
+      id: string;
+      /** The key's name, as the audit trail names it. */
+      name: string;
+      keyKind: "serving" | "automation";
+      /** Automation keys act with these roles; serving keys have none. */
+      roles: Role[];
+      /** Serving keys limited to these surfaces; empty: every surface. */
+      surfaces: string[];
+    };
+
+/** The permissions a principal holds: a person's or automation key's roles, or a serving key's fixed pair. */
+export function permissionsOfPrincipal(principal: Principal): Permission[] {
+  if (principal.kind === "api_key" && principal.keyKind === "serving") return [...SERVING_PERMISSIONS];
+  return permissionsOf(principal.roles);
+}
+
+export function principalCan(principal: Principal | null, permission: Permission): boolean {
+  return principal !== null && permissionsOfPrincipal(principal).includes(permission);
+}
+
+/** Null when the principal may act on `surface`; else why not (a serving key limited to other surfaces). */
+export function surfaceDenial(principal: Principal | null, surface: string): string | null {
+  if (!principal || principal.kind !== "api_key" || principal.surfaces.length === 0) return null;
+  return principal.surfaces.includes(surface) ? null : `this key may serve ${principal.surfaces.join(", ")} only, not "${surface}"`;
+}
+
+export function toRoles(values: readonly string[] | null | undefined): Role[] {
+  return (values ?? []).filter(isRole);
+}
+
+/** Throws ForbiddenError when `principal` is a serving key limited to surfaces other than `surface`. */
+export function assertSurfaceAllowed(principal: Principal | null, surface: string): void {
+  const denial = surfaceDenial(principal, surface);
+  if (denial) throw new ForbiddenError(`surface: ${denial}`);
+}
+
+/** The surfaces a serving key is limited to (empty: every surface, and for people). */
+export function allowedSurfaces(principal: Principal | null): string[] {
+  return principal?.kind === "api_key" ? principal.surfaces : [];
+}
