@@ -1,13 +1,16 @@
 "use client";
-import { AppShell, Badge, Burger, Group, NavLink, ScrollArea, Text, Title } from "@mantine/core";
+import { AppShell, Avatar, Badge, Burger, Group, Menu, NavLink, ScrollArea, Text, Title, UnstyledButton } from "@mantine/core";
 import { useDisclosure } from "@mantine/hooks";
 import {
-  IconAdjustmentsHorizontal, IconBug, IconChartBar, IconFlask, IconGhost2, IconHome, IconSitemap, IconSos,
+  IconAdjustmentsHorizontal, IconBug, IconChartBar, IconFlask, IconGhost2, IconHome, IconKey, IconLogout, IconSitemap, IconSos, IconUsers,
 } from "@tabler/icons-react";
 import { useQuery } from "@tanstack/react-query";
 import Link from "next/link";
-import { usePathname } from "next/navigation";
+import { usePathname, useRouter } from "next/navigation";
 import type { ReactNode } from "react";
+import { ROLE_LABELS } from "@/server/domain/access/permissions";
+import { useMe } from "../_auth/AccessProvider";
+import { authClient } from "../_auth/client";
 import { useTRPC } from "../_trpc/client";
 
 export const NAV = [
@@ -19,6 +22,46 @@ export const NAV = [
   { href: "/dashboards/oncall", label: "On-call", icon: IconSos, group: "Dashboards" },
   { href: "/dashboards/debug", label: "Debug", icon: IconBug, group: "Dashboards" },
 ] as const;
+
+/** Admin pages, shown to those who hold the permission. */
+const ADMIN_NAV = [
+  { href: "/admin/users", label: "Users", icon: IconUsers, permission: "users.manage" },
+  { href: "/admin/api-keys", label: "API keys", icon: IconKey, permission: "keys.manage" },
+] as const;
+
+function UserMenu() {
+  const me = useMe();
+  const router = useRouter();
+  if (!me) return null;
+  const initials = me.displayName.split(/[\s@.]+/).filter(Boolean).slice(0, 2).map((w) => w[0]!.toUpperCase()).join("");
+  return (
+    <Menu position="bottom-end" withinPortal>
+      <Menu.Target>
+        <UnstyledButton aria-label={`Signed in as ${me.name}`} data-testid="user-menu">
+          <Group gap={6} wrap="nowrap">
+            <Avatar size="sm" radius="xl" color="indigo">{initials}</Avatar>
+            <Text size="sm" visibleFrom="sm" style={{ whiteSpace: "nowrap" }}>{me.displayName}</Text>
+          </Group>
+        </UnstyledButton>
+      </Menu.Target>
+      <Menu.Dropdown>
+        <Menu.Label>{me.name}</Menu.Label>
+        <Menu.Label>{me.roles.map((r) => ROLE_LABELS[r]).join(", ") || "no role"}</Menu.Label>
+        <Menu.Divider />
+        <Menu.Item
+          leftSection={<IconLogout size={16} />}
+          onClick={async () => {
+            await authClient.signOut();
+            router.replace("/sign-in");
+            router.refresh();
+          }}
+        >
+          Sign out
+        </Menu.Item>
+      </Menu.Dropdown>
+    </Menu>
+  );
+}
 
 function StatusBadge() {
   const trpc = useTRPC();
@@ -36,6 +79,8 @@ function StatusBadge() {
 export function ConsoleShell({ children }: { children: ReactNode }) {
   const [opened, { toggle, close }] = useDisclosure();
   const pathname = usePathname();
+  const me = useMe();
+  const adminNav = ADMIN_NAV.filter((item) => me?.permissions.includes(item.permission));
   const isActive = (href: string) => (href === "/" ? pathname === "/" : pathname.startsWith(href));
   return (
     <AppShell header={{ height: 56 }} navbar={{ width: 230, breakpoint: "sm", collapsed: { mobile: !opened } }} padding="lg">
@@ -46,7 +91,10 @@ export function ConsoleShell({ children }: { children: ReactNode }) {
             <IconAdjustmentsHorizontal size={22} />
             <Title order={4} style={{ whiteSpace: "nowrap" }}>Rerank Console</Title>
           </Group>
-          <StatusBadge />
+          <Group gap="sm" wrap="nowrap">
+            <StatusBadge />
+            <UserMenu />
+          </Group>
         </Group>
       </AppShell.Header>
       <AppShell.Navbar p="xs" aria-label="Main navigation">
@@ -57,6 +105,11 @@ export function ConsoleShell({ children }: { children: ReactNode }) {
           ))}
           <Text size="xs" c="dimmed" fw={600} tt="uppercase" mt="md" mb={4} px="sm">Dashboards</Text>
           {NAV.filter((n) => "group" in n).map((item) => (
+            <NavLink key={item.href} component={Link} href={item.href} label={item.label} onClick={close}
+              leftSection={<item.icon size={18} />} active={isActive(item.href)} />
+          ))}
+          {adminNav.length > 0 && <Text size="xs" c="dimmed" fw={600} tt="uppercase" mt="md" mb={4} px="sm">Admin</Text>}
+          {adminNav.map((item) => (
             <NavLink key={item.href} component={Link} href={item.href} label={item.label} onClick={close}
               leftSection={<item.icon size={18} />} active={isActive(item.href)} />
           ))}

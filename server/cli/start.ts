@@ -1,7 +1,8 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { parseArgs } from "node:util";
 import getPort from "get-port";
-import { disconnectDb } from "../db/client";
+import { ensureFirstAdmin, type FirstRunCredentials } from "../auth/firstRun";
+import { disconnectDb, getDb } from "../db/client";
 import { MigrationError } from "../db/migrate";
 import { prepareDatabase } from "../db/prepare";
 import { NEXT_BIN, buildIfNeeded } from "./build";
@@ -42,6 +43,7 @@ async function main() {
   process.env.NEXT_TELEMETRY_DISABLED = "1";
   process.env.ORT_DISABLE_TELEMETRY = "1";
   let database: ResolvedDatabase | undefined;
+  let firstRun: FirstRunCredentials | null = null;
   const running: { child?: ChildProcess } = {};
   let stopping = false;
   const shutdown = async (code: number) => {
@@ -69,6 +71,12 @@ async function main() {
     database = await resolveDatabase({ ephemeral: args.ephemeral, log });
     const prepared = await prepareDatabase(database.url, { seed: !args["no-seed"], log });
     log(`database ready (${database.origin}), migration level ${prepared.level}`);
+    process.env.DATABASE_URL = database.url;
+    firstRun = await ensureFirstAdmin(getDb(), {
+      adminEmail: process.env.ADMIN_EMAIL,
+      adminPassword: process.env.ADMIN_PASSWORD,
+      credentialsFile: process.env.FIRST_RUN_CREDENTIALS_FILE,
+    });
     await disconnectDb();
     if (!args.dev) buildIfNeeded(log);
   } catch (error) {
@@ -99,6 +107,23 @@ async function main() {
     return;
   }
   log(`Rerank Console is running at ${url} (ready in ${((Date.now() - started) / 1000).toFixed(1)}s; Ctrl-C stops it)`);
+  if (firstRun) printFirstRun(firstRun);
+  if (process.env.SERVING_AUTH === "off") log("warning: SERVING_AUTH=off: /api/v1/rerank and /api/v1/events answer without an API key (trusted networks only)");
+}
+
+/** Shown once, on the start that created them; also kept in the credentials file (mode 600). */
+function printFirstRun(credentials: FirstRunCredentials) {
+  const file = process.env.FIRST_RUN_CREDENTIALS_FILE ?? ".data/first-run-credentials.json";
+  console.log(
+    [
+      "",
+      "  First start: an admin and a demo serving key were created (shown once; also in " + file + ", mode 600)",
+      `    sign in as   ${credentials.adminEmail}`,
+      `    password     ${credentials.adminPassword}`,
+      `    API key      ${credentials.apiKey}   (Authorization: Bearer <key> on /api/v1/rerank and /api/v1/events)`,
+      "",
+    ].join("\n"),
+  );
 }
 
 void main();

@@ -5,7 +5,6 @@ import { assignVariant } from "../domain/assignment/assign";
 import { ConflictError } from "../errors";
 import { rerank } from "../rerank/pipeline";
 import { servingState } from "../rerank/state";
-import { createCaller } from "../routers/_app";
 import { telemetry } from "../telemetry/streams";
 import { experimentInputSchema, type ExperimentInput } from "./schema";
 import { callerAs } from "../testing/callers";

@@ -1,5 +1,8 @@
 import type { z } from "zod";
-import { ConflictError, InvalidInputError, NotFoundError } from "../errors";
+import { authorizeHttp } from "../auth/http";
+import type { Principal } from "../auth/principal";
+import type { Permission } from "../domain/access/permissions";
+import { ConflictError, ForbiddenError, InvalidInputError, NotFoundError } from "../errors";
 import { describeZodError, fieldPath } from "../validation";
 
 // Plain HTTP JSON endpoints for callers in other languages (POST /api/v1/…): the same zod schema
@@ -24,9 +27,11 @@ async function readBody(req: Request, maxBytes: number): Promise<string | Respon
 export async function handleJson<S extends z.ZodType>(
   req: Request,
   schema: S,
-  handler: (input: z.infer<S>) => Promise<unknown>,
-  options: { maxBytes: number },
+  handler: (input: z.infer<S>, principal: Principal | null) => Promise<unknown>,
+  options: { maxBytes: number; permission: Permission },
 ): Promise<Response> {
+  const access = await authorizeHttp(req.headers, options.permission);
+  if (!access.ok) return fail(access.status, access.code, access.message);
   const text = await readBody(req, options.maxBytes);
   if (text instanceof Response) return text;
   let body: unknown;
@@ -40,11 +45,12 @@ export async function handleJson<S extends z.ZodType>(
     return fail(400, "BAD_REQUEST", describeZodError(parsed.error), parsed.error.issues.map((i) => ({ path: fieldPath(i.path), message: i.message })));
   }
   try {
-    return Response.json(await handler(parsed.data));
+    return Response.json(await handler(parsed.data, access.principal));
   } catch (error) {
     if (error instanceof InvalidInputError) return fail(400, "BAD_REQUEST", error.message, [{ path: error.field, message: error.message }]);
     if (error instanceof NotFoundError) return fail(404, "NOT_FOUND", error.message);
     if (error instanceof ConflictError) return fail(409, "CONFLICT", error.message);
+    if (error instanceof ForbiddenError) return fail(403, "FORBIDDEN", error.message);
     // Only infrastructure faults get here (model faults are served by a fallback): say so plainly.
     console.error(error);
     return fail(503, "UNAVAILABLE", `the service could not complete the request: ${(error as Error).message?.split("\n")[0] ?? "unknown error"}`);

@@ -5,7 +5,6 @@ import { getDb } from "../db/client";
 import { demoFeatureSpec, demoModelBytes } from "../demo/models";
 import { linearRankerOnnx } from "../domain/onnx/linear";
 import { ConflictError } from "../errors";
-import { createCaller } from "../routers/_app";
 import { createModel } from "./models";
 import { setAlias } from "./versions";
 import { callerAs } from "../testing/callers";

@@ -7,7 +7,6 @@ import { seedDemo } from "../db/seed";
 import { demoFeatureSpec, demoModelBytes } from "../demo/models";
 import { linearRankerOnnx } from "../domain/onnx/linear";
 import { recordOutcomes } from "../events/service";
-import { createCaller } from "../routers/_app";
 import { corruptModelBytes, createTestSurface, failingModelOnnx, slowModelOnnx } from "../testing/models";
 import { telemetry } from "../telemetry/streams";
 import { openSession, runScoresTimed, type ModelHandle } from "../inference/sessions";

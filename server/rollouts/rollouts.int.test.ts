@@ -2,7 +2,6 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { getDb } from "../db/client";
 import { seedDemo } from "../db/seed";
 import { demoFeatureSpec, demoModelBytes } from "../demo/models";
-import { createCaller } from "../routers/_app";
 import { rerank } from "../rerank/pipeline";
 import { telemetry } from "../telemetry/streams";
 import { createTestSurface, failingModelOnnx } from "../testing/models";

@@ -3,7 +3,6 @@ import { getDb } from "../db/client";
 import { seedDemo } from "../db/seed";
 import { DEMO_MODELS, demoFeatureSpec, demoModelBytes } from "../demo/models";
 import { linearRankerOnnx } from "../domain/onnx/linear";
-import { createCaller } from "../routers/_app";
 import { rerank } from "../rerank/pipeline";
 import { inShadowSample, shadowIdle } from "../rerank/shadow";
 import { servingState } from "../rerank/state";

@@ -1,3 +1,4 @@
+import { authorizeHttp } from "@/server/auth/http";
 import { getDb } from "@/server/db/client";
 import { ConflictError, InvalidInputError, NotFoundError } from "@/server/errors";
 import { uploadVersion } from "@/server/registry/upload";
@@ -8,6 +9,8 @@ export const dynamic = "force-dynamic";
 /** Upload a model version: multipart form with `file`, `featureSpec` (JSON), `format`, `metadata`, `metrics`, `parentVersion`. */
 export async function POST(req: Request, { params }: { params: Promise<{ name: string }> }) {
   const { name } = await params;
+  const access = await authorizeHttp(req.headers, "models.write");
+  if (!access.ok) return Response.json({ error: { code: access.code, message: access.message } }, { status: access.status });
   const declared = Number(req.headers.get("content-length") ?? 0);
   // The form carries the spec and metadata too; allow a little room over the artifact cap.
   if (declared > maxModelBytes() + 1_048_576) {
@@ -22,7 +25,7 @@ export async function POST(req: Request, { params }: { params: Promise<{ name: s
   const file = form.get("file");
   const fields = Object.fromEntries([...form.entries()].filter(([, v]) => typeof v === "string")) as Record<string, string>;
   try {
-    const version = await uploadVersion(getDb(), name, { file: file instanceof File ? file : null, fields }, req.headers.get("x-rerank-user") ?? "anonymous");
+    const version = await uploadVersion(getDb(), name, { file: file instanceof File ? file : null, fields }, access.principal?.name ?? "anonymous");
     return Response.json({ id: version.id, model: name, version: version.version, sha256: version.sha256, sizeBytes: version.sizeBytes }, { status: 201 });
   } catch (error) {
     const status = error instanceof InvalidInputError ? 400 : error instanceof NotFoundError ? 404 : error instanceof ConflictError ? 409 : 500;

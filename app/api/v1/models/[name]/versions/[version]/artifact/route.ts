@@ -1,3 +1,4 @@
+import { authorizeHttp } from "@/server/auth/http";
 import { getDb } from "@/server/db/client";
 import { NotFoundError } from "@/server/errors";
 import { getArtifact } from "@/server/registry/models";
@@ -5,7 +6,9 @@ import { getArtifact } from "@/server/registry/models";
 export const dynamic = "force-dynamic";
 
 /** Download a version's ONNX artifact. */
-export async function GET(_req: Request, { params }: { params: Promise<{ name: string; version: string }> }) {
+export async function GET(req: Request, { params }: { params: Promise<{ name: string; version: string }> }) {
+  const access = await authorizeHttp(req.headers, "console.read");
+  if (!access.ok) return Response.json({ error: { code: access.code, message: access.message } }, { status: access.status });
   const { name, version } = await params;
   const db = getDb();
   const row = await db.modelVersion.findFirst({ where: { model: { name }, version: Number(version) || -1 }, select: { id: true } });

@@ -1,0 +1,130 @@
+import { spawn, type ChildProcess } from "node:child_process";
+import { once } from "node:events";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { getDb } from "../db/client";
+import { callerAs } from "../testing/callers";
+import { createApiKey, revokeApiKey } from "./apiKeys";
+import { getAuth } from "./auth";
+import { authenticate } from "./authenticate";
+import { createUser, setUserDisabled } from "./users";
+
+// Sign-in, sessions and API keys on real PostgreSQL through better-auth, and a second process on
+// the same database that must refuse a revoked key or a disabled person on its next request.
+
+async function signIn(email: string, password: string, ip = "10.1.2.3") {
+  return getAuth().handler(
+    new Request("http://127.0.0.1:3000/api/auth/sign-in/email", {
+      method: "POST",
+      headers: { "content-type": "application/json", origin: "http://127.0.0.1:3000", host: "127.0.0.1:3000", "x-forwarded-for": ip },
+      body: JSON.stringify({ email, password }),
+    }),
+  );
+}
+
+function sessionCookie(response: Response): string {
+  const cookies = response.headers.getSetCookie();
+  const session = cookies.find((c) => c.includes("session_token="));
+  if (!session) throw new Error(`no session cookie in ${JSON.stringify(cookies)}`);
+  return session.split(";")[0]!;
+}
+
+let second: ChildProcess;
+let secondUrl: string;
+
+beforeAll(async () => {
+  second = spawn(process.execPath, ["--import", "tsx", "server/testing/principalServer.ts"], { env: { ...process.env }, stdio: ["ignore", "pipe", "inherit"] });
+  const [line] = (await once(second.stdout!, "data")) as [Buffer];
+  secondUrl = `http://127.0.0.1:${/listening (\d+)/.exec(line.toString())![1]}`;
+});
+
+afterAll(() => {
+  second?.kill();
+});
+
+const askSecond = async (headers: Record<string, string>) => (await fetch(secondUrl, { headers })).json() as Promise<{ kind?: string; name?: string; roles?: string[] } | null>;
+
+describe("sign-in", () => {
+  it("signs a person in with the password the library hashed, and the session carries their roles", async () => {
+    const { user } = await createUser(getDb(), { email: "Ana@Corp.test", name: "Ana", roles: ["pm", "oncall"], password: "correct horse battery" });
+    expect(user.email).toBe("ana@corp.test");
+    const account = await getDb().account.findFirstOrThrow({ where: { userId: user.id } });
+    expect(account.password).not.toContain("correct horse");
+    const response = await signIn("ana@corp.test", "correct horse battery");
+    expect(response.status).toBe(200);
+    const cookie = sessionCookie(response);
+    expect(response.headers.getSetCookie().join(";")).toMatch(/HttpOnly/i);
+    const principal = await authenticate(getDb(), new Headers({ cookie }));
+    expect(principal).toMatchObject({ kind: "user", name: "ana@corp.test", roles: ["pm", "oncall"] });
+    expect(await askSecond({ cookie })).toMatchObject({ kind: "user", name: "ana@corp.test" });
+  });
+
+  it("refuses a wrong password and rate-limits repeated attempts from one address", async () => {
+    await createUser(getDb(), { email: "bo@corp.test", name: "Bo", roles: ["viewer"], password: "the right password" });
+    const statuses: number[] = [];
+    for (let i = 0; i < 7; i++) statuses.push((await signIn("bo@corp.test", "a wrong password", "10.9.9.9")).status);
+    expect(statuses.slice(0, 5)).toEqual([401, 401, 401, 401, 401]);
+    expect(statuses.slice(5)).toEqual([429, 429]);
+    // Another address is not held back by the first one's attempts.
+    expect((await signIn("bo@corp.test", "the right password", "10.9.9.10")).status).toBe(200);
+  });
+
+  it("signs a disabled person out everywhere: the second process refuses their cookie on the next request", async () => {
+    const { user } = await createUser(getDb(), { email: "cy@corp.test", name: "Cy", roles: ["ml_engineer"], password: "cy's long password" });
+    const cookie = sessionCookie(await signIn("cy@corp.test", "cy's long password", "10.7.7.7"));
+    const { key } = await createApiKey(getDb(), { name: "cy's pipeline", kind: "automation", roles: ["ml_engineer"] }, user.id);
+    expect(await askSecond({ cookie })).toMatchObject({ name: "cy@corp.test" });
+    expect(await askSecond({ authorization: `Bearer ${key}` })).toMatchObject({ kind: "api_key", name: "cy's pipeline" });
+    await setUserDisabled(getDb(), user.id, true, null);
+    expect(await askSecond({ cookie })).toBeNull();
+    expect(await askSecond({ authorization: `Bearer ${key}` })).toBeNull();
+    expect((await signIn("cy@corp.test", "cy's long password", "10.7.7.8")).status).not.toBe(200);
+  });
+
+  it("will not disable the last active admin", async () => {
+    const { user } = await createUser(getDb(), { email: "root@corp.test", name: "Root", roles: ["admin"], password: "root's long password" });
+    await expect(setUserDisabled(getDb(), user.id, true, null)).rejects.toThrow(/last active admin/);
+  });
+});
+
+describe("API keys", () => {
+  it("authenticates a serving key, and refuses it in the second process on the next request after revocation", async () => {
+    const { user } = await createUser(getDb(), { email: "ops@corp.test", name: "Ops", roles: ["admin"], password: "ops long password" });
+    const { key, apiKey } = await createApiKey(getDb(), { name: "search frontend", kind: "serving", surfaces: ["search"] }, user.id);
+    const stored = await getDb().apiKey.findUniqueOrThrow({ where: { id: apiKey.id } });
+    expect(stored.keyHash).not.toContain(key.slice(4));
+    expect(key.startsWith(stored.prefix)).toBe(true);
+    expect(await askSecond({ authorization: `Bearer ${key}` })).toMatchObject({ kind: "api_key", keyKind: "serving", surfaces: ["search"] });
+    await revokeApiKey(getDb(), apiKey.id);
+    expect(await askSecond({ authorization: `Bearer ${key}` })).toBeNull();
+    expect(await authenticate(getDb(), new Headers({ authorization: `Bearer ${key}` }))).toBeNull();
+  });
+
+  it("refuses an expired key and an unknown one", async () => {
+    const { user } = await createUser(getDb(), { email: "exp@corp.test", name: "Exp", roles: ["admin"], password: "exp long password" });
+    const { key } = await createApiKey(getDb(), { name: "old", kind: "serving", expiresAt: new Date(Date.now() - 1000) }, user.id);
+    expect(await authenticate(getDb(), new Headers({ authorization: `Bearer ${key}` }))).toBeNull();
+    expect(await authenticate(getDb(), new Headers({ authorization: "Bearer rrk_not-a-key" }))).toBeNull();
+  });
+
+  it("keeps a serving key to its surfaces on tRPC", async () => {
+    const { user } = await createUser(getDb(), { email: "scope@corp.test", name: "Scope", roles: ["admin"], password: "scope long password" });
+    const { key } = await createApiKey(getDb(), { name: "feed only", kind: "serving", surfaces: ["home-feed"] }, user.id);
+    const principal = await authenticate(getDb(), new Headers({ authorization: `Bearer ${key}` }));
+    const { createCaller } = await import("../routers/_app");
+    const { contextFor } = await import("../trpc");
+    const error = await createCaller(contextFor(principal)).rerank.rank({ surface: "search", topK: 1, candidates: [{ id: "a" }] }).catch((e: Error) => e);
+    expect(error).toMatchObject({ code: "FORBIDDEN", message: 'surface: this key may serve home-feed only, not "search"' });
+  });
+});
+
+describe("people and keys through the console's procedures", () => {
+  it("lets an admin invite a person with several roles, shown a one-time password, and audits it", async () => {
+    const admin = callerAs(["admin"], "boss@corp.test");
+    const { user, password } = await admin.users.invite({ email: "dee@corp.test", name: "Dee", roles: ["pm", "ml_engineer"] });
+    expect(password).toHaveLength(20);
+    expect((await signIn("dee@corp.test", password, "10.5.5.5")).status).toBe(200);
+    const audit = await getDb().auditLog.findFirstOrThrow({ where: { action: "user.invite", entityId: user.id } });
+    expect(audit).toMatchObject({ actor: "boss@corp.test", after: { email: "dee@corp.test", roles: ["pm", "ml_engineer"] } });
+    await expect(admin.users.invite({ email: "DEE@corp.test", name: "Dee again", roles: ["viewer"] })).rejects.toThrow("email: dee@corp.test already has an account");
+  });
+});

@@ -1,0 +1,36 @@
+import { getDb } from "../db/client";
+import { missingPermissionReason, type Permission } from "../domain/access/permissions";
+import { authenticate } from "./authenticate";
+import { principalCan, type Principal } from "./principal";
+
+// The guard of the plain HTTP endpoints (/api/v1/*): the same principals and permissions as tRPC.
+
+export type HttpAuthorization =
+  | { ok: true; principal: Principal | null }
+  | { ok: false; status: 401 | 403; code: "UNAUTHORIZED" | "FORBIDDEN"; message: string };
+
+/** Serving (rerank, events) may be opened to a trusted network with SERVING_AUTH=off. */
+function servingOpen(permission: Permission): boolean {
+  return process.env.SERVING_AUTH === "off" && (permission === "rerank.serve" || permission === "events.write");
+}
+
+/**
+ * Checks the caller of an HTTP endpoint: `Authorization: Bearer <key>` or a session cookie.
+ * @returns ok with the principal (null only where SERVING_AUTH=off opens serving), else the
+ *   status, code and sentence to answer with (401 without credentials, 403 without the permission).
+ */
+export async function authorizeHttp(headers: Headers, permission: Permission): Promise<HttpAuthorization> {
+  const principal = await authenticate(getDb(), headers);
+  if (principal && principalCan(principal, permission)) return { ok: true, principal };
+  if (servingOpen(permission)) return { ok: true, principal };
+  if (!principal) {
+    const sent = headers.has("authorization");
+    return {
+      ok: false,
+      status: 401,
+      code: "UNAUTHORIZED",
+      message: sent ? "authorization: the API key is unknown, revoked or expired" : "authorization: send an API key as Authorization: Bearer <key>",
+    };
+  }
+  return { ok: false, status: 403, code: "FORBIDDEN", message: missingPermissionReason(permission) };
+}
