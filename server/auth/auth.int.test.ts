@@ -6,7 +6,7 @@ import { callerAs } from "../testing/callers";
 import { createApiKey, revokeApiKey } from "./apiKeys";
 import { getAuth } from "./auth";
 import { authenticate } from "./authenticate";
-import { createUser, setUserDisabled } from "./users";
+import { createUser, setUserDisabled, setUserRoles } from "./users";
 
 // Sign-in, sessions and API keys on real PostgreSQL through better-auth, and a second process on
 // the same database that must refuse a revoked key or a disabled person on its next request.
@@ -82,7 +82,16 @@ describe("sign-in", () => {
 
   it("will not disable the last active admin", async () => {
     const { user } = await createUser(getDb(), { email: "root@corp.test", name: "Root", roles: ["admin"], password: "root's long password" });
-    await expect(setUserDisabled(getDb(), user.id, true, null)).rejects.toThrow(/last active admin/);
+    const others = await getDb().user.findMany({ where: { id: { not: user.id }, roles: { has: "admin" }, disabled: false }, select: { id: true } });
+    await getDb().user.updateMany({ where: { id: { in: others.map((o) => o.id) } }, data: { disabled: true } });
+    try {
+      await expect(setUserDisabled(getDb(), user.id, true, null)).rejects.toThrow(/last active admin/);
+      await expect(setUserRoles(getDb(), user.id, ["viewer"])).rejects.toThrow(/last active admin/);
+    } finally {
+      await getDb().user.updateMany({ where: { id: { in: others.map((o) => o.id) } }, data: { disabled: false } });
+    }
+    await createUser(getDb(), { email: "root2@corp.test", name: "Root 2", roles: ["admin"], password: "root2's long password" });
+    expect((await setUserRoles(getDb(), user.id, ["viewer"])).after.roles).toEqual(["viewer"]);
   });
 });
 

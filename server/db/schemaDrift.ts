@@ -63,6 +63,11 @@ function normaliseDefault(raw: string | null): string | null {
   if (raw === "CURRENT_TIMESTAMP" || raw === "now()") return "now()";
   if (raw.startsWith("nextval(")) return "nextval";
   if (/^ARRAY\[\]::/.test(raw)) return "{}";
+  const array = /^ARRAY\[(.*)\](::[\w" ]+\[\])?$/.exec(raw);
+  if (array) {
+    const items = [...array[1]!.matchAll(/'((?:[^']|'')*)'(?:::[\w" ]+)?/g)].map((m) => m[1]!.replaceAll("''", "'"));
+    return JSON.stringify(items);
+  }
   const literal = /^'((?:[^']|'')*)'::[\w" ]+(\[\])?$/.exec(raw);
   if (literal) return literal[1]!.replaceAll("''", "'");
   return raw;

@@ -12,7 +12,7 @@ import { callerAs } from "../testing/callers";
 // Experiments through tRPC and the serving path, on a surface of their own (served by the demo
 // model) so that other test files' expectations about "search" are untouched.
 
-const caller = () => callerAs(["pm"], "pm@rerank.local");
+const caller = () => callerAs(["admin"], "pm@rerank.local");
 let candidateIds: string[];
 
 function definition(key: string, surface: string, overrides: Partial<ExperimentInput> = {}): ExperimentInput {

@@ -77,11 +77,11 @@ describe("on-call", () => {
     const db = getDb();
     const model = await db.model.findUniqueOrThrow({ where: { name: "t-oncall-model" }, include: { versions: true } });
     const v2 = model.versions.find((v) => v.version === 2)!;
-    await caller().models.setAlias({ versionId: v2.id, alias: "production", reason: "ship v2" });
+    await callerAs(["ml_engineer"], "ml@rerank.local").models.setAlias({ versionId: v2.id, alias: "production", reason: "ship v2" });
     expect((await send("t-oncall", 1, "oc-v2"))[0]!.modelVersion).toMatchObject({ version: 2, alias: "production" });
 
     const s = (await caller().oncall.overview({ hours: 1 })).surfaces.find((x) => x.key === "t-oncall")!;
-    expect(s.rollback).toMatchObject({ version: 1, movedBy: "oncall@rerank.local" });
+    expect(s.rollback).toMatchObject({ version: 1, movedBy: "ml@rerank.local" });
     await expect(caller().oncall.rollback({ surface: "t-oncall", reason: "bad ship", expectVersionId: v2.id })).rejects.toThrow(
       "expectVersionId: the rollback target changed since the page loaded (now v1): reload and check",
     );

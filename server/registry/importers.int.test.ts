@@ -4,6 +4,7 @@ import { POST as uploadHttp } from "../../app/api/v1/models/[name]/versions/rout
 import { getDb } from "../db/client";
 import { expectedScores, letorTestRows, LETOR_FEATURES, readFixture } from "../domain/importers/fixtures/rows";
 import { openSession } from "../inference/sessions";
+import { keyHeaders } from "../testing/callers";
 import { createModel } from "./models";
 
 // A LightGBM text model and an XGBoost JSON model, trained on the LETOR sample by the libraries
@@ -18,7 +19,7 @@ async function uploadAndScore(name: string, fixture: string, format: "lightgbm" 
   form.set("file", new Blob([readFixture(fixture)]), fixture);
   form.set("format", format);
   form.set("featureSpec", JSON.stringify(spec));
-  const response = await uploadHttp(new Request(`http://test/api/v1/models/${name}/versions`, { method: "POST", body: form }), { params: Promise.resolve({ name }) });
+  const response = await uploadHttp(new Request(`http://test/api/v1/models/${name}/versions`, { method: "POST", body: form, headers: await keyHeaders("automation", ["ml_engineer"]) }), { params: Promise.resolve({ name }) });
   const body = await response.json();
   expect(response.status, JSON.stringify(body)).toBe(201);
   const version = await getDb().modelVersion.findUniqueOrThrow({ where: { id: body.id }, include: { artifact: true } });
@@ -52,7 +53,7 @@ describe("importing tree models", () => {
     form.set("file", new Blob(['{"not": "xgboost"}']), "model.json");
     form.set("format", "xgboost");
     form.set("featureSpec", JSON.stringify(spec));
-    const response = await uploadHttp(new Request(`http://test/api/v1/models/${name}/versions`, { method: "POST", body: form }), { params: Promise.resolve({ name }) });
+    const response = await uploadHttp(new Request(`http://test/api/v1/models/${name}/versions`, { method: "POST", body: form, headers: await keyHeaders("automation", ["ml_engineer"]) }), { params: Promise.resolve({ name }) });
     expect(response.status).toBe(400);
     expect((await response.json()).error.message).toMatch(/^file: not an importable xgboost model/);
     expect(await getDb().modelVersion.count({ where: { model: { name } } })).toBe(0);

@@ -7,18 +7,18 @@ import { linearRankerOnnx } from "../domain/onnx/linear";
 import { ConflictError } from "../errors";
 import { createModel } from "./models";
 import { setAlias } from "./versions";
-import { callerAs } from "../testing/callers";
+import { callerAs, keyHeaders } from "../testing/callers";
 
 // The registry through its real entry points: the multipart upload endpoint and tRPC.
 
 const spec = demoFeatureSpec();
 const MODEL = `reg-${Date.now().toString(36)}`;
 
-function upload(name: string, file: Blob | null, fields: Record<string, string>) {
+async function upload(name: string, file: Blob | null, fields: Record<string, string>) {
   const form = new FormData();
   if (file) form.set("file", file, "model.onnx");
   for (const [k, v] of Object.entries(fields)) form.set(k, v);
-  return uploadHttp(new Request(`http://test/api/v1/models/${name}/versions`, { method: "POST", body: form }), { params: Promise.resolve({ name }) });
+  return uploadHttp(new Request(`http://test/api/v1/models/${name}/versions`, { method: "POST", body: form, headers: await keyHeaders("automation", ["ml_engineer"]) }), { params: Promise.resolve({ name }) });
 }
 
 beforeAll(async () => {
@@ -74,7 +74,7 @@ describe("uploading versions", () => {
     const card = await callerAs(["admin"]).models.version({ name: MODEL, version: 2 });
     expect(card.lineage.map((l) => l.version)).toEqual([1]);
     expect(card.metadata).toMatchObject({ notes: "child" });
-    const download = await downloadHttp(new Request("http://test"), { params: Promise.resolve({ name: MODEL, version: "2" }) });
+    const download = await downloadHttp(new Request("http://test", { headers: await keyHeaders("automation", ["viewer"]) }), { params: Promise.resolve({ name: MODEL, version: "2" }) });
     expect(download.status).toBe(200);
     expect(Buffer.from(await download.arrayBuffer()).equals(Buffer.from(demoModelBytes("popularity")))).toBe(true);
   });

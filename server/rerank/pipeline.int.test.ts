@@ -13,7 +13,7 @@ import { openSession, runScoresTimed, type ModelHandle } from "../inference/sess
 import { breakerStates, scoringBreaker } from "./breakers";
 import { rerank } from "./pipeline";
 import type { RerankRequest } from "./schema";
-import { callerAs } from "../testing/callers";
+import { callerAs, keyHeaders } from "../testing/callers";
 
 // The serving pipeline end to end on real PostgreSQL and real onnxruntime sessions.
 
@@ -23,8 +23,9 @@ const safe = () => catalog.filter((c) => c.safetyFlags.length === 0);
 const flagged = () => catalog.filter((c) => c.safetyFlags.length > 0);
 const candidates = (items: Array<{ id: string }>) => items.map((c, i) => ({ id: c.id, retrievalScore: 1 - i / items.length }));
 
-function post(handler: (req: Request) => Promise<Response>, body: unknown, raw?: string) {
-  return handler(new Request("http://test/api", { method: "POST", body: raw ?? JSON.stringify(body), headers: { "content-type": "application/json" } }));
+async function post(handler: (req: Request) => Promise<Response>, body: unknown, raw?: string) {
+  const headers = { "content-type": "application/json", ...(await keyHeaders("serving")) };
+  return handler(new Request("http://test/api", { method: "POST", body: raw ?? JSON.stringify(body), headers }));
 }
 
 beforeAll(async () => {

@@ -11,7 +11,7 @@ import { callerAs } from "../testing/callers";
 // to the new version, the analysis widens it step by step and promotes it, or rolls a failing
 // version back at once; every transition is audited.
 
-const caller = () => callerAs(["ml_engineer"], "ml@rerank.local");
+const caller = () => callerAs(["ml_engineer", "oncall"], "ml@rerank.local");
 let candidates: Array<{ id: string; retrievalScore: number }>;
 
 async function send(surface: string, users: string[]) {

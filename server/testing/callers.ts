@@ -13,3 +13,23 @@ export function testPerson(roles: Role[], email = `${roles.join("-")}@rerank.tes
 export function callerAs(roles: Role[], email?: string) {
   return createCaller(contextFor(testPerson(roles, email)));
 }
+
+const keys = new Map<string, Promise<string>>();
+
+/**
+ * `Authorization` headers with a real API key in the test database (made once per kind and roles),
+ * for tests that call the HTTP endpoints: a serving key, or an automation key with `roles`.
+ */
+export async function keyHeaders(kind: "serving" | "automation" = "serving", roles: Role[] = []): Promise<Record<string, string>> {
+  const { getDb } = await import("../db/client");
+  const { createApiKey } = await import("../auth/apiKeys");
+  const id = `${kind}:${roles.join(",")}`;
+  if (!keys.has(id)) {
+    keys.set(id, (async () => {
+      const db = getDb();
+      const owner = await db.user.upsert({ where: { email: "key-owner@rerank.test" }, create: { email: "key-owner@rerank.test", name: "Key owner", roles: ["admin"] }, update: {} });
+      return (await createApiKey(db, { name: `test ${id}`, kind, roles }, owner.id)).key;
+    })());
+  }
+  return { authorization: `Bearer ${await keys.get(id)!}` };
+}

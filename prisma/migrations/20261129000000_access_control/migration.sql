@@ -3,7 +3,7 @@
 -- Production changes on surfaces that require approval become change requests.
 
 -- people: several roles each, better-auth's user fields
-ALTER TABLE "users" ADD COLUMN "roles" "Role"[] NOT NULL DEFAULT ARRAY['viewer']::"Role"[];
+ALTER TABLE "users" ADD COLUMN "roles" "Role"[] DEFAULT ARRAY['viewer']::"Role"[];
 UPDATE "users" SET "roles" = ARRAY["role"];
 ALTER TABLE "users" DROP COLUMN "role";
 ALTER TABLE "users" ADD COLUMN "email_verified" BOOLEAN NOT NULL DEFAULT false;
@@ -73,8 +73,8 @@ CREATE TABLE "api_keys" (
     "prefix" TEXT NOT NULL,
     "key_hash" TEXT NOT NULL,
     "kind" "ApiKeyKind" NOT NULL,
-    "roles" "Role"[] NOT NULL DEFAULT ARRAY[]::"Role"[],
-    "surfaces" TEXT[] NOT NULL DEFAULT ARRAY[]::TEXT[],
+    "roles" "Role"[] DEFAULT ARRAY[]::"Role"[],
+    "surfaces" TEXT[] DEFAULT ARRAY[]::TEXT[],
     "created_by_id" TEXT NOT NULL,
     "created_at" TIMESTAMPTZ(3) NOT NULL DEFAULT CURRENT_TIMESTAMP,
     "expires_at" TIMESTAMPTZ(3),
