@@ -1,5 +1,6 @@
 import { existsSync } from "node:fs";
 import { defineConfig } from "@playwright/test";
+import { ADMIN_STATE, E2E_ADMIN, FIRST_RUN_FILE } from "./e2e/credentials";
 
 // End-to-end tests run the real production build (`next start`) against a fresh database that
 // the start script creates and drops (--ephemeral), in real Chromium: Debian's /usr/bin/chromium
@@ -30,9 +31,13 @@ export default defineConfig({
       ],
     },
   },
-  projects: [{ name: "chromium", use: { browserName: "chromium" } }],
+  projects: [
+    { name: "setup", testMatch: /auth\.setup\.ts/, use: { browserName: "chromium" } },
+    { name: "chromium", dependencies: ["setup"], use: { browserName: "chromium", storageState: ADMIN_STATE } },
+  ],
   webServer: {
     command: `npx tsx server/cli/start.ts --ephemeral --port ${port}`,
+    env: { ADMIN_EMAIL: E2E_ADMIN.email, ADMIN_PASSWORD: E2E_ADMIN.password, FIRST_RUN_CREDENTIALS_FILE: FIRST_RUN_FILE },
     url: `${baseURL}/api/health`,
     timeout: 240_000,
     reuseExistingServer: false,

@@ -1,4 +1,5 @@
-import { expect, test, type APIRequestContext } from "@playwright/test";
+import type { APIRequestContext } from "@playwright/test";
+import { expect, test } from "./fixtures";
 
 // A product manager creates an experiment between the two demo rankers, starts it, traffic with
 // clicks arrives, and the results page shows per-variant metrics with confidence intervals.

@@ -1,5 +1,5 @@
 import { readFileSync } from "node:fs";
-import { expect, test } from "@playwright/test";
+import { expect, test } from "./fixtures";
 
 // An ML engineer registers a model, uploads a version (first with a spec that does not match, which
 // is refused with the reason), reads its card and metrics, and points the canary alias at it.

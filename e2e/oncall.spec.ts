@@ -1,4 +1,5 @@
-import { expect, test, type APIRequestContext } from "@playwright/test";
+import type { APIRequestContext } from "@playwright/test";
+import { expect, test } from "./fixtures";
 
 // On-call at 3 a.m.: the search surface's latency and fallbacks, the kill switch on and off again,
 // and a bad ship rolled back with one button, each with a reason in the audit trail.

@@ -1,4 +1,4 @@
-import { expect, test } from "@playwright/test";
+import { expect, test } from "./fixtures";
 
 // An engineer sends a request from the Debug page and reads the response; a caller in another
 // language uses the plain HTTP endpoint, then reports outcomes; Prometheus scrapes the metrics.

@@ -1,4 +1,4 @@
-import { expect, test } from "@playwright/test";
+import { expect, test } from "./fixtures";
 
 // An ML engineer mirrors all of search's traffic to the candidate, sends traffic, and reads how the
 // candidate's rankings compare with what was served.

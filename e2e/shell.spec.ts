@@ -1,5 +1,5 @@
 import { readdirSync } from "node:fs";
-import { expect, test } from "@playwright/test";
+import { expect, test } from "./fixtures";
 
 // The console shell: every page renders with its navigation and empty state, at desktop and
 // phone widths, and the screenshots are kept in e2e/screenshots/ to look at.

@@ -1,4 +1,5 @@
 import { apiKeysRouter } from "./apiKeys";
+import { approvalsRouter } from "./approvals";
 import { authRouter } from "./auth";
 import { debugRouter } from "./debug";
 import { executiveRouter } from "./executive";
@@ -20,6 +21,7 @@ export const appRouter = router({
   auth: authRouter,
   users: usersRouter,
   apiKeys: apiKeysRouter,
+  approvals: approvalsRouter,
   surfaces: surfacesRouter,
   models: modelsRouter,
   experiments: experimentsRouter,

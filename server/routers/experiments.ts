@@ -1,9 +1,10 @@
 import { z } from "zod";
+import { shipVariant } from "../approvals/service";
 import { planFromRecentTraffic } from "../experiments/plan";
 import { experimentResults } from "../experiments/results";
 import { experimentInputSchema } from "../experiments/schema";
 import {
-  createExperiment, getExperiment, listExperiments, restartExperiment, shipExperiment, startExperiment, stopExperiment, updateExperiment,
+  createExperiment, getExperiment, listExperiments, restartExperiment, startExperiment, stopExperiment, updateExperiment,
 } from "../experiments/service";
 import { procedureFor, router } from "../trpc";
 
@@ -23,5 +24,5 @@ export const experimentsRouter = router({
   restart: procedureFor["experiments.write"]
     .input(z.strictObject({ experiment: experimentInputSchema, reason: z.string().max(500).optional() }))
     .mutation(({ ctx, input }) => restartExperiment(ctx.db, input.experiment.key, input.experiment, ctx.actor, input.reason)),
-  ship: procedureFor["experiments.ship"].input(byKey.extend({ variant: z.string().min(1) })).mutation(({ ctx, input }) => shipExperiment(ctx.db, input.key, input.variant, ctx.actor)),
+  ship: procedureFor["experiments.ship"].input(byKey.extend({ variant: z.string().min(1) })).mutation(({ ctx, input }) => shipVariant(ctx, input)),
 });

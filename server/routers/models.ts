@@ -1,9 +1,9 @@
 import { z } from "zod";
+import { moveAlias } from "../approvals/service";
 import { evaluateCounterfactual, evaluateOnLetor, listEvaluations } from "../registry/evaluation";
 import { createModel, getModelByName, getVersionCard } from "../registry/models";
 import { aliasNameSchema, createModelSchema, modelNameSchema } from "../registry/schema";
 import { listModels } from "../registry/service";
-import { setAlias } from "../registry/versions";
 import { appliedHere } from "../rerank/state";
 import { procedureFor, router } from "../trpc";
 
@@ -25,5 +25,5 @@ export const modelsRouter = router({
   create: procedureFor["models.write"].input(createModelSchema).mutation(({ ctx, input }) => createModel(ctx.db, input, ctx.actor)),
   setAlias: procedureFor["models.write"]
     .input(z.strictObject({ versionId: z.string().min(1), alias: aliasNameSchema, reason: z.string().max(500).optional() }))
-    .mutation(({ ctx, input }) => appliedHere(setAlias(ctx.db, { ...input, actor: ctx.actor }))),
+    .mutation(({ ctx, input }) => appliedHere(moveAlias(ctx, input))),
 });

@@ -1,0 +1,180 @@
+import type { z } from "zod";
+import { principalCan } from "../auth/principal";
+import type { Db } from "../db/client";
+import type { Permission } from "../domain/access/permissions";
+import { ConflictError, ForbiddenError, InvalidInputError, NotFoundError } from "../errors";
+import { shipExperiment } from "../experiments/service";
+import { setAlias } from "../registry/versions";
+import { startRollout, type StartRolloutInput } from "../rollouts/service";
+import type { Context } from "../trpc";
+import type { ChangePayload, decideChangeSchema, listChangesSchema, setApprovalSchema } from "./schema";
+
+// Approvals (per surface, optional): on a surface that requires them, moving its serving alias,
+// starting a canary and shipping an experiment become change requests that another person with the
+// same permission approves or rejects, with a comment; the requester cannot approve their own.
+// Rollback, the kill switch and canary abort never wait for anyone. What GrowthBook's approval
+// flows and MLflow's transition requests do.
+
+type Ctx = Pick<Context, "db" | "principal" | "actor">;
+
+/** The permission a person needs to request, and another to approve, each kind of change. */
+export const CHANGE_PERMISSION: Record<ChangePayload["kind"], Permission> = {
+  alias_move: "models.write",
+  canary_start: "canary.start",
+  experiment_ship: "experiments.ship",
+};
+
+interface Affected {
+  surfaces: Array<{ id: string; key: string; requireApproval: boolean }>;
+  /** What will change, in words: "search-ranker production: v2 → v3 (serves search)". */
+  summary: string;
+}
+
+/** The surfaces a change affects and its description, read before anything is changed. */
+async function affected(db: Db, change: ChangePayload): Promise<Affected> {
+  if (change.kind === "alias_move") {
+    const version = await db.modelVersion.findUnique({ where: { id: change.versionId }, select: { modelId: true, version: true, model: { select: { name: true } } } });
+    if (!version) throw new NotFoundError("model version", change.versionId);
+    const current = await db.modelAlias.findUnique({ where: { modelId_name: { modelId: version.modelId, name: change.alias } }, select: { version: { select: { version: true } } } });
+    const surfaces = await db.surface.findMany({ where: { modelId: version.modelId, modelAlias: change.alias }, select: { id: true, key: true, requireApproval: true } });
+    const from = current ? `v${current.version.version}` : "unset";
+    const serves = surfaces.length ? ` (serves ${surfaces.map((s) => s.key).join(", ")})` : "";
+    return { surfaces, summary: `${version.model.name} ${change.alias}: ${from} → v${version.version}${serves}` };
+  }
+  if (change.kind === "canary_start") {
+    const surface = await db.surface.findUnique({ where: { key: change.rollout.surface }, select: { id: true, key: true, requireApproval: true, model: { select: { name: true } } } });
+    if (!surface) throw new NotFoundError("surface", change.rollout.surface);
+    const steps = (change.rollout.steps ?? [1, 5, 25, 50]).join(" → ");
+    return { surfaces: [surface], summary: `canary of ${surface.model?.name ?? "its model"} v${change.rollout.version} on ${surface.key} (${steps} %, then promote)` };
+  }
+  const experiment = await db.experiment.findUnique({ where: { key: change.key }, select: { surface: { select: { id: true, key: true, requireApproval: true } } } });
+  if (!experiment) throw new NotFoundError("experiment", change.key);
+  return { surfaces: [experiment.surface], summary: `ship variant ${change.variant} of experiment ${change.key} to production on ${experiment.surface.key}` };
+}
+
+/** Applies a change (directly, or on approval) as `actor`. */
+async function apply(db: Db, change: ChangePayload, actor: string, reason: string) {
+  if (change.kind === "alias_move") return setAlias(db, { versionId: change.versionId, alias: change.alias, actor, reason });
+  if (change.kind === "canary_start") return startRollout(db, { ...change.rollout, reason }, actor);
+  return shipExperiment(db, change.key, change.variant, actor);
+}
+
+/**
+ * Refuses (409, naming the surface) a direct change where a surface it affects requires approval,
+ * so that nobody bypasses the request by calling the mutation. Checked before any effect.
+ */
+async function assertNoApprovalRequired(db: Db, change: ChangePayload): Promise<void> {
+  const guarded = (await affected(db, change)).surfaces.find((s) => s.requireApproval);
+  if (guarded) {
+    throw new ConflictError(`surface "${guarded.key}" requires approval for this change: request it, and another person with the permission approves it`);
+  }
+}
+
+/** Moves a model alias now (models.setAlias), unless a surface it serves requires approval. */
+export async function moveAlias(ctx: Ctx, input: { versionId: string; alias: string; reason?: string }) {
+  await assertNoApprovalRequired(ctx.db, { kind: "alias_move", versionId: input.versionId, alias: input.alias });
+  return setAlias(ctx.db, { ...input, actor: ctx.actor });
+}
+
+/** Starts a canary now (rollouts.start), unless its surface requires approval. */
+export async function startCanary(ctx: Ctx, input: StartRolloutInput) {
+  const { reason: _reason, ...rollout } = input;
+  await assertNoApprovalRequired(ctx.db, { kind: "canary_start", rollout });
+  return startRollout(ctx.db, input, ctx.actor);
+}
+
+/** Ships an experiment's variant now (experiments.ship), unless its surface requires approval. */
+export async function shipVariant(ctx: Ctx, input: { key: string; variant: string }) {
+  await assertNoApprovalRequired(ctx.db, { kind: "experiment_ship", ...input });
+  return shipExperiment(ctx.db, input.key, input.variant, ctx.actor);
+}
+
+function requester(ctx: Ctx) {
+  if (ctx.principal?.kind !== "user") throw new ForbiddenError("only a signed-in person can request or decide a change, not an API key");
+  return ctx.principal;
+}
+
+/** Files a change request on the first affected surface that requires approval. */
+export async function requestChange(ctx: Ctx, input: { change: ChangePayload; reason: string }) {
+  const person = requester(ctx);
+  const permission = CHANGE_PERMISSION[input.change.kind];
+  if (!principalCan(person, permission)) throw new ForbiddenError(`you need the permission ${permission} to request this change`);
+  const { surfaces, summary } = await affected(ctx.db, input.change);
+  const surface = surfaces.find((s) => s.requireApproval);
+  if (!surface) throw new InvalidInputError("change", `no surface it affects requires approval (${surfaces.map((s) => s.key).join(", ") || "none"}): apply it directly`);
+  return ctx.db.$transaction(async (tx) => {
+    const request = await tx.changeRequest.create({
+      data: { kind: input.change.kind, surfaceId: surface.id, payload: input.change, summary, reason: input.reason, requestedById: person.id },
+    });
+    await tx.auditLog.create({
+      data: { actor: ctx.actor, action: "change_request.create", entityType: "surface", entityId: surface.id, after: { id: request.id, summary }, reason: input.reason },
+    });
+    return request;
+  });
+}
+
+/**
+ * Approves (and applies) or rejects a pending request. The decider is a signed-in person other than
+ * the requester holding the change's permission; of two deciding at once, exactly one wins.
+ */
+export async function decideChange(ctx: Ctx, input: z.infer<typeof decideChangeSchema>) {
+  const person = requester(ctx);
+  const request = await ctx.db.changeRequest.findUnique({ where: { id: input.id }, include: { requestedBy: { select: { email: true } } } });
+  if (!request) throw new NotFoundError("change request", input.id);
+  if (request.requestedById === person.id) throw new ConflictError("id: you cannot approve or reject your own request; another person must");
+  const permission = CHANGE_PERMISSION[request.kind];
+  if (!principalCan(person, permission)) throw new ForbiddenError(`you need the permission ${permission} to decide this request`);
+  const claimed = await ctx.db.changeRequest.updateMany({
+    where: { id: request.id, status: "pending" },
+    data: { status: input.approve ? "applied" : "rejected", decidedById: person.id, decidedAt: new Date(), decisionComment: input.comment || null },
+  });
+  if (claimed.count === 0) throw new ConflictError(`id: the request is ${request.status} already`);
+  const audit = (action: string, after: object) =>
+    ctx.db.auditLog.create({ data: { actor: ctx.actor, action, entityType: "surface", entityId: request.surfaceId, after: { id: request.id, summary: request.summary, requestedBy: request.requestedBy.email, ...after }, reason: input.comment || request.reason } });
+  if (!input.approve) {
+    await audit("change_request.reject", {});
+    return ctx.db.changeRequest.findUniqueOrThrow({ where: { id: request.id } });
+  }
+  try {
+    await apply(ctx.db, request.payload as ChangePayload, ctx.actor, `${request.reason} (requested by ${request.requestedBy.email}, approved by ${person.name})`);
+    await audit("change_request.approve", {});
+  } catch (error) {
+    const message = (error as Error).message;
+    await ctx.db.changeRequest.update({ where: { id: request.id }, data: { status: "failed", error: message } });
+    await audit("change_request.fail", { error: message });
+  }
+  return ctx.db.changeRequest.findUniqueOrThrow({ where: { id: request.id } });
+}
+
+/** The requester withdraws their pending request. */
+export async function cancelChange(ctx: Ctx, id: string) {
+  const person = requester(ctx);
+  const request = await ctx.db.changeRequest.findUnique({ where: { id } });
+  if (!request) throw new NotFoundError("change request", id);
+  if (request.requestedById !== person.id) throw new ForbiddenError("only the requester can cancel a request");
+  const claimed = await ctx.db.changeRequest.updateMany({ where: { id, status: "pending" }, data: { status: "cancelled", decidedAt: new Date() } });
+  if (claimed.count === 0) throw new ConflictError(`id: the request is ${request.status} already`);
+  return ctx.db.changeRequest.findUniqueOrThrow({ where: { id } });
+}
+
+export function listChanges(db: Db, input: z.infer<typeof listChangesSchema>) {
+  return db.changeRequest.findMany({
+    where: { status: input.status, surface: input.surface ? { key: input.surface } : undefined },
+    orderBy: { createdAt: "desc" },
+    take: input.limit,
+    include: { surface: { select: { key: true } }, requestedBy: { select: { id: true, email: true, name: true } }, decidedBy: { select: { email: true, name: true } } },
+  });
+}
+
+/** Turns a surface's approval requirement on or off (admins). */
+export async function setSurfaceApproval(ctx: Ctx, input: z.infer<typeof setApprovalSchema>) {
+  const surface = await ctx.db.surface.findUnique({ where: { key: input.surface } });
+  if (!surface) throw new NotFoundError("surface", input.surface);
+  return ctx.db.$transaction(async (tx) => {
+    const updated = await tx.surface.update({ where: { id: surface.id }, data: { requireApproval: input.required, configVersion: { increment: 1 } } });
+    await tx.auditLog.create({
+      data: { actor: ctx.actor, action: "surface.approvals", entityType: "surface", entityId: surface.id, before: { requireApproval: surface.requireApproval }, after: { requireApproval: input.required }, reason: input.reason },
+    });
+    return { key: updated.key, requireApproval: updated.requireApproval };
+  });
+}
