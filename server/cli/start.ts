@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { parseArgs } from "node:util";
 import getPort from "get-port";
+import { env, loadConfigOrExit } from "../config";
 import { disconnectDb } from "../db/client";
 import { MigrationError } from "../db/migrate";
 import { prepareDatabase } from "../db/prepare";
@@ -38,6 +39,7 @@ async function waitForHealth(url: string, child: { exitCode: number | null }, ti
 }
 
 async function main() {
+  loadConfigOrExit();
   const started = Date.now();
   process.env.NEXT_TELEMETRY_DISABLED = "1";
   process.env.ORT_DISABLE_TELEMETRY = "1";
@@ -77,8 +79,8 @@ async function main() {
     return;
   }
 
-  const host = args.host ?? process.env.HOST ?? "127.0.0.1";
-  const port = Number(args.port ?? process.env.PORT ?? (await getPort({ port: [3000, 3001, 3002, 3003], host })));
+  const host = args.host ?? env().HOST;
+  const port = Number(args.port ?? env().PORT ?? (await getPort({ port: [3000, 3001, 3002, 3003], host })));
   const child = spawn(process.execPath, [NEXT_BIN, args.dev ? "dev" : "start", "-p", String(port), "-H", host], {
     stdio: ["ignore", "inherit", "inherit"],
     env: { ...process.env, DATABASE_URL: database.url },

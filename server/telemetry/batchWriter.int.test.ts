@@ -3,6 +3,7 @@ import os from "node:os";
 import path from "node:path";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { env } from "../config";
 import { TcpProxy, waitFor } from "../testing/tcpProxy";
 import { BatchWriter } from "./batchWriter";
 import { isDataException, outcomeEventSink, requestLogSink, reviveRequestLogEntry, serialiseRequestLogRow, type OutcomeEventRow, type RequestLogEntry, type RequestLogRow } from "./streams";
@@ -11,7 +12,7 @@ import { isDataException, outcomeEventSink, requestLogSink, reviveRequestLogEntr
 // proxy under the test's control: the database stays up, only the writer loses it.
 
 describe("request log writer across a database outage", () => {
-  const databaseUrl = process.env.DATABASE_URL!;
+  const databaseUrl = env().DATABASE_URL!;
   const runId = `bw-${Date.now().toString(36)}-`;
   const target = new URL(databaseUrl);
   const proxy = new TcpProxy({ host: target.hostname.replace(/^\[|\]$/g, ""), port: Number(target.port || 5432) });
