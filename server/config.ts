@@ -74,6 +74,8 @@ function choice<const V extends readonly [string, ...string[]]>(values: V, o: Co
 }
 
 /** Comma-separated items, blanks ignored; each item must match `item`. */
+function list(item: z.ZodType<string, string>, expected: string, o: Common & { default: string[] }): Setting<string[]>;
+function list(item: z.ZodType<string, string>, expected: string, o: Common): Setting<string[] | undefined>;
 function list(item: z.ZodType<string, string>, expected: string, o: Common & { default?: string[] }): Setting<string[] | undefined> {
   const schema = z.string().transform((s) => s.split(",").map((part) => part.trim()).filter(Boolean)).pipe(z.array(item).min(1));
   return setting<string[] | undefined>(schema, expected, { ...o, fallback: o.default });

@@ -1,5 +1,6 @@
 import type { z } from "zod";
 import { ConflictError, InvalidInputError, NotFoundError } from "../errors";
+import { errorForLog } from "../redact";
 import { describeZodError, fieldPath } from "../validation";
 
 // Plain HTTP JSON endpoints for callers in other languages (POST /api/v1/…): the same zod schema
@@ -46,7 +47,7 @@ export async function handleJson<S extends z.ZodType>(
     if (error instanceof NotFoundError) return fail(404, "NOT_FOUND", error.message);
     if (error instanceof ConflictError) return fail(409, "CONFLICT", error.message);
     // Only infrastructure faults get here (model faults are served by a fallback): say so plainly.
-    console.error(error);
+    console.error(`[api] ${errorForLog(error)}`);
     return fail(503, "UNAVAILABLE", `the service could not complete the request: ${(error as Error).message?.split("\n")[0] ?? "unknown error"}`);
   }
 }
