@@ -13,14 +13,13 @@ import {
   type MeanSummary,
 } from "./summary";
 import { createRng, type Rng } from "../random";
-import { env } from "../../config";
 
 // Seeded Monte-Carlo checks that the tests do what they promise on data shaped like ours. Each
 // rate is a binomial proportion over R runs, so its standard error is √(p(1 − p)/R): 0.69 points
 // for p = 5% and R = 1,000, 1.26 points for p = 80%. The bands below are about ±2.2 and ±4 of those.
 // Set STATS_SIM_REPORT=1 to print the measured rates.
 const report = (label: string, value: number) => {
-  if (env().STATS_SIM_REPORT) console.info(`${label}: ${(100 * value).toFixed(1)}%`);
+  if (process.env.STATS_SIM_REPORT) console.info(`${label}: ${(100 * value).toFixed(1)}%`);
 };
 const SIMULATION_TIMEOUT = 60_000;
 
