@@ -1,12 +1,13 @@
 import { existsSync } from "node:fs";
 import { defineConfig } from "@playwright/test";
 import { ADMIN_STATE, E2E_ADMIN, FIRST_RUN_FILE } from "./e2e/credentials";
+import { env } from "./server/config";
 
 // End-to-end tests run the real production build (`next start`) against a fresh database that
 // the start script creates and drops (--ephemeral), in real Chromium: Debian's /usr/bin/chromium
 // when present (Playwright cannot download its own browsers offline), else Playwright's own.
 
-const port = Number(process.env.E2E_PORT ?? 3100);
+const port = env().E2E_PORT;
 const baseURL = `http://127.0.0.1:${port}`;
 const systemChromium = "/usr/bin/chromium";
 

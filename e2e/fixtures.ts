@@ -8,9 +8,9 @@ import { KEYS_FILE } from "./credentials";
 export const keys = () => JSON.parse(readFileSync(KEYS_FILE, "utf8")) as { adminKey: string; servingKey: string };
 
 export const test = base.extend({
-  request: async ({ playwright, baseURL }, use) => {
+  request: async ({ playwright, baseURL }, provide) => {
     const context = await playwright.request.newContext({ baseURL, extraHTTPHeaders: { authorization: `Bearer ${keys().adminKey}` } });
-    await use(context);
+    await provide(context);
     await context.dispose();
   },
 });

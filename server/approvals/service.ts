@@ -78,7 +78,8 @@ export async function moveAlias(ctx: Ctx, input: { versionId: string; alias: str
 
 /** Starts a canary now (rollouts.start), unless its surface requires approval. */
 export async function startCanary(ctx: Ctx, input: StartRolloutInput) {
-  const { reason: _reason, ...rollout } = input;
+  const rollout = { ...input, reason: undefined };
+  delete rollout.reason;
   await assertNoApprovalRequired(ctx.db, { kind: "canary_start", rollout });
   return startRollout(ctx.db, input, ctx.actor);
 }

@@ -1,8 +1,6 @@
-import { randomBytes } from "node:crypto";
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import path from "node:path";
 import { betterAuth } from "better-auth";
 import { prismaAdapter } from "better-auth/adapters/prisma";
+import { authSecret, env } from "../config";
 import { getDb } from "../db/client";
 
 // Sign-in for people: better-auth with its Prisma adapter. Passwords are hashed by the library
@@ -36,7 +34,7 @@ function createAuth() {
       customRules: { "/sign-in/email": { window: 60, max: 5 } },
     },
     // The front door sets x-forwarded-for to the socket's address (or keeps a trusted proxy's).
-    advanced: { ipAddress: { ipAddressHeaders: ["x-forwarded-for"] }, useSecureCookies: process.env.PUBLIC_URL?.startsWith("https://") ?? false },
+    advanced: { ipAddress: { ipAddressHeaders: ["x-forwarded-for"] }, useSecureCookies: env().PUBLIC_URL?.startsWith("https://") ?? false },
     // Same-origin only: the host the request came to (the front door has checked it against ALLOWED_HOSTS).
     trustedOrigins: (request) => {
       const host = request?.headers.get("host");
@@ -62,23 +60,7 @@ const holder = globalThis as unknown as { __rerankAuth?: { url: string; auth: Au
 
 /** The better-auth instance of this process (one per DATABASE_URL, kept across Next's bundles). */
 export function getAuth(): Auth {
-  const url = process.env.DATABASE_URL ?? "";
+  const url = env().DATABASE_URL ?? "";
   if (holder.__rerankAuth?.url !== url) holder.__rerankAuth = { url, auth: createAuth() };
   return holder.__rerankAuth.auth;
-}
-
-/**
- * The key that signs session cookies and keys the request log's user hashes: AUTH_SECRET, else a
- * 32-byte secret generated into `.data/auth-secret` (mode 600) on first start and reused after.
- */
-export function authSecret(): string {
-  const configured = process.env.AUTH_SECRET;
-  if (configured) return configured;
-  const file = path.join(process.cwd(), ".data", "auth-secret");
-  if (!existsSync(file)) {
-    mkdirSync(path.dirname(file), { recursive: true });
-    writeFileSync(file, randomBytes(32).toString("base64url"), { mode: 0o600, flag: "wx" });
-  }
-  chmodSync(file, 0o600);
-  return readFileSync(file, "utf8").trim();
 }

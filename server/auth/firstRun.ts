@@ -8,8 +8,6 @@ import { createUser, generatePassword } from "./users";
 // serving key, prints both once and writes them to a file (mode 600) that `npm run simulate`, the
 // benchmarks and the end-to-end tests read.
 
-export const DEFAULT_CREDENTIALS_FILE = path.join(".data", "first-run-credentials.json");
-
 export interface FirstRunCredentials {
   adminEmail: string;
   adminPassword: string;
@@ -36,7 +34,7 @@ export async function ensureFirstAdmin(
     data: { actor: "system", action: "user.create", entityType: "user", entityId: user.id, after: { email: adminEmail, roles: ["admin"] }, reason: "first start" },
   });
   const credentials = { adminEmail, adminPassword, apiKey: key };
-  const file = options.credentialsFile ?? DEFAULT_CREDENTIALS_FILE;
+  const file = options.credentialsFile ?? path.join(".data", "first-run-credentials.json");
   mkdirSync(path.dirname(file), { recursive: true });
   writeFileSync(file, JSON.stringify(credentials, null, 2) + "\n", { mode: 0o600 });
   chmodSync(file, 0o600);

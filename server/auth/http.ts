@@ -1,3 +1,4 @@
+import { env } from "../config";
 import { getDb } from "../db/client";
 import { missingPermissionReason, type Permission } from "../domain/access/permissions";
 import { authenticate } from "./authenticate";
@@ -11,7 +12,7 @@ export type HttpAuthorization =
 
 /** Serving (rerank, events) may be opened to a trusted network with SERVING_AUTH=off. */
 function servingOpen(permission: Permission): boolean {
-  return process.env.SERVING_AUTH === "off" && (permission === "rerank.serve" || permission === "events.write");
+  return env().SERVING_AUTH === "off" && (permission === "rerank.serve" || permission === "events.write");
 }
 
 /**

@@ -1,5 +1,6 @@
 import pg from "pg";
 import { resolveDatabase } from "../cli/database";
+import { env, setEnv } from "../config";
 import { disconnectDb, getDb } from "../db/client";
 import { prepareDatabase } from "../db/prepare";
 import { assignVariant } from "../domain/assignment/assign";
@@ -14,7 +15,7 @@ import { outcomeEventSink, requestLogSink, type OutcomeEventRow, type RequestLog
 // rollups), then the results page's query timed against the 2 s target. Baseline in the same run:
 // a plain count(*) of the experiment's logged requests.
 
-const REQUESTS = Number(process.env.BENCH_REQUESTS ?? 1_000_000);
+const REQUESTS = env().BENCH_REQUESTS;
 const USERS = Math.max(1000, Math.round(REQUESTS / 10));
 const BATCH = 10_000;
 
@@ -22,7 +23,7 @@ async function main() {
   const database = await resolveDatabase({ ephemeral: true });
   try {
     await prepareDatabase(database.url, { seed: true });
-    process.env.DATABASE_URL = database.url;
+    setEnv("DATABASE_URL", database.url);
     const db = getDb();
     const input = experimentInputSchema.parse({
       key: "bench-exp", name: "bench", surface: "search", owner: "bench",

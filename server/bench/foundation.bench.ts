@@ -1,6 +1,7 @@
 import pg from "pg";
 import { Bench } from "tinybench";
 import { resolveDatabase } from "../cli/database";
+import { setEnv } from "../config";
 import { disconnectDb, getDb } from "../db/client";
 import { prepareDatabase } from "../db/prepare";
 import { callerAs } from "../testing/callers";
@@ -13,7 +14,7 @@ async function main() {
   const database = await resolveDatabase({ ephemeral: true });
   try {
     await prepareDatabase(database.url);
-    process.env.DATABASE_URL = database.url;
+    setEnv("DATABASE_URL", database.url);
     const raw = new pg.Client({ connectionString: database.url });
     await raw.connect();
     const db = getDb();

@@ -1,3 +1,4 @@
+import { env } from "../config";
 import { compareExperimentDesigns } from "../domain/simulation/experimentSim";
 
 // npm run bench:interleaving — how many requests an A/B test and a team-draft interleaving
@@ -5,7 +6,7 @@ import { compareExperimentDesigns } from "../domain/simulation/experimentSim";
 // rule, for populations whose users differ more or less in how readily they click (the sd of the
 // per-user click-propensity logit). Medians over REPLICATIONS independent runs, for three seeds.
 
-const REPLICATIONS = Number(process.env.BENCH_REPLICATIONS ?? 15);
+const REPLICATIONS = env().BENCH_REPLICATIONS;
 const SEEDS = [1, 2, 3];
 const HETEROGENEITY = [0.5, 1, 1.5, 2];
 

@@ -6,6 +6,7 @@ import pg from "pg";
 import { Bench } from "tinybench";
 import { NEXT_BIN, buildIfNeeded } from "../cli/build";
 import { resolveDatabase } from "../cli/database";
+import { env as settings, setEnv } from "../config";
 import { disconnectDb, getDb } from "../db/client";
 import { prepareDatabase } from "../db/prepare";
 import { demoModelBytes } from "../demo/models";
@@ -22,9 +23,9 @@ import { pacedLoad } from "./paced";
 // pipeline behind bare node:http (the ceiling), (e) `next start` with telemetry off; then the
 // ratios against the targets, and whether every served request was logged.
 
-const DURATION_S = Number(process.env.BENCH_DURATION_S ?? 5);
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
-const PACED_S = Number(process.env.BENCH_PACED_S ?? 10);
+const DURATION_S = settings().BENCH_DURATION_S ?? 5;
+const ROUNDS = settings().BENCH_ROUNDS;
+const PACED_S = settings().BENCH_PACED_S;
 const CONNECTIONS = 8;
 
 const median = (r: { latency?: { p50?: number } } | undefined) => r?.latency?.p50 ?? NaN;
@@ -83,7 +84,7 @@ async function main() {
   const children: ChildProcess[] = [];
   try {
     await prepareDatabase(database.url, { seed: true });
-    process.env.DATABASE_URL = database.url;
+    setEnv("DATABASE_URL", database.url);
     await warmServing(() => {});
     const catalog = await getDb().catalogItem.findMany({ where: { safetyFlags: { isEmpty: true } }, select: { id: true }, take: 100, orderBy: { id: "asc" } });
     const request: RerankRequest = { surface: "search", topK: 20, userKey: "bench", candidates: catalog.map((c, i) => ({ id: c.id, retrievalScore: 1 - i / 100 })) };

@@ -1,4 +1,5 @@
 import { resolveDatabase } from "../cli/database";
+import { env, setEnv } from "../config";
 import { disconnectDb, getDb } from "../db/client";
 import { prepareDatabase } from "../db/prepare";
 import { quantileSorted } from "../domain/stats/describe";
@@ -16,7 +17,7 @@ import { closeTelemetry } from "../telemetry/streams";
 // served requests per second, the primary response's latency (p50, p99), and how many mirrors
 // were compared or dropped (queue full).
 
-const SECONDS = Number(process.env.BENCH_DURATION_S ?? 4);
+const SECONDS = env().BENCH_DURATION_S ?? 4;
 const RATES = [0, 0.25, 1];
 
 async function counter(surface: string, outcome: string): Promise<number> {
@@ -49,8 +50,8 @@ async function main() {
   const database = await resolveDatabase({ ephemeral: true });
   try {
     await prepareDatabase(database.url, { seed: true });
-    process.env.DATABASE_URL = database.url;
-    process.env.TELEMETRY_DISABLED = "1"; // the shadow rows would be written like the request log; the bench measures the scoring
+    setEnv("DATABASE_URL", database.url);
+    setEnv("TELEMETRY_DISABLED", "1"); // the shadow rows would be written like the request log; the bench measures the scoring
     await warmServing(() => {});
     const catalog = await getDb().catalogItem.findMany({ where: { safetyFlags: { isEmpty: true } }, select: { id: true }, take: 100, orderBy: { id: "asc" } });
     const request: RerankRequest = { surface: "search", topK: 20, userKey: "bench", candidates: catalog.map((c, i) => ({ id: c.id, retrievalScore: 1 - i / 100 })) };

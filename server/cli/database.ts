@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { adminUrlOf, checkReachable, dropDatabase, ensureDatabase, startEmbeddedPostgres } from "../db/embedded";
+import { env } from "../config";
 
 // Where the CLI commands (start, db:migrate, db:seed, tests, e2e) get their database:
 // DATABASE_URL when set, else embedded PostgreSQL in .data/postgres (kept between runs).
@@ -25,7 +26,7 @@ export interface ResolvedDatabase {
  */
 export async function resolveDatabase(options: { ephemeral?: boolean; log?: (line: string) => void } = {}): Promise<ResolvedDatabase> {
   const log = options.log ?? (() => {});
-  const configured = process.env.DATABASE_URL;
+  const configured = env().DATABASE_URL;
   if (configured) {
     const parsed = new URL(configured);
     const origin = `${parsed.hostname}:${parsed.port || "5432"}`;

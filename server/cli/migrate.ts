@@ -1,9 +1,11 @@
+import { loadConfigOrExit } from "../config";
 import { MigrationError } from "../db/migrate";
 import { prepareDatabase } from "../db/prepare";
 import { DatabaseUnreachable, resolveDatabase } from "./database";
 
 /** npm run db:migrate (and db:seed with --seed) */
 async function main() {
+  loadConfigOrExit();
   const database = await resolveDatabase({ log: console.log });
   try {
     const result = await prepareDatabase(database.url, { seed: process.argv.includes("--seed"), log: console.log });

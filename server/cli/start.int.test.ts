@@ -22,4 +22,20 @@ describe("npm start", () => {
     expect(lines).toHaveLength(1);
     expect(lines[0]).toContain(`Cannot reach PostgreSQL at 127.0.0.1:${port}`);
   });
+
+  it("exits 1 before starting anything, printing one line naming a bad setting and what it got", async () => {
+    const result = await runStart({ DATABASE_POOL_SIZE: "ten" });
+    expect(result.code).toBe(1);
+    expect(result.stderr.trim().split("\n")).toEqual(['Configuration: DATABASE_POOL_SIZE must be an integer from 1 to 200, got "ten"']);
+    expect(result.stdout).toBe(""); // no database was started or reached
+  });
+
+  it("names every bad setting on that one line and never echoes a secret", async () => {
+    const result = await runStart({ SERVING_AUTH: "maybe", AUTH_SECRET: "tooshort-secret" });
+    expect(result.code).toBe(1);
+    expect(result.stderr.trim().split("\n")).toEqual([
+      'Configuration: SERVING_AUTH must be "on" or "off", got "maybe"; AUTH_SECRET must be at least 32 characters (e.g. openssl rand -base64 32), got a value of 15 characters',
+    ]);
+    expect(result.stderr).not.toContain("tooshort-secret");
+  });
 });

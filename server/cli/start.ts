@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { parseArgs } from "node:util";
 import getPort from "get-port";
 import { ensureFirstAdmin, type FirstRunCredentials } from "../auth/firstRun";
+import { env, loadConfigOrExit, setEnv } from "../config";
 import { disconnectDb, getDb } from "../db/client";
 import { MigrationError } from "../db/migrate";
 import { prepareDatabase } from "../db/prepare";
@@ -39,6 +40,7 @@ async function waitForHealth(url: string, child: { exitCode: number | null }, ti
 }
 
 async function main() {
+  loadConfigOrExit();
   const started = Date.now();
   process.env.NEXT_TELEMETRY_DISABLED = "1";
   process.env.ORT_DISABLE_TELEMETRY = "1";
@@ -71,12 +73,8 @@ async function main() {
     database = await resolveDatabase({ ephemeral: args.ephemeral, log });
     const prepared = await prepareDatabase(database.url, { seed: !args["no-seed"], log });
     log(`database ready (${database.origin}), migration level ${prepared.level}`);
-    process.env.DATABASE_URL = database.url;
-    firstRun = await ensureFirstAdmin(getDb(), {
-      adminEmail: process.env.ADMIN_EMAIL,
-      adminPassword: process.env.ADMIN_PASSWORD,
-      credentialsFile: process.env.FIRST_RUN_CREDENTIALS_FILE,
-    });
+    setEnv("DATABASE_URL", database.url);
+    firstRun = await ensureFirstAdmin(getDb(), { adminEmail: env().ADMIN_EMAIL, adminPassword: env().ADMIN_PASSWORD, credentialsFile: env().FIRST_RUN_CREDENTIALS_FILE });
     await disconnectDb();
     if (!args.dev) buildIfNeeded(log);
   } catch (error) {
@@ -85,8 +83,8 @@ async function main() {
     return;
   }
 
-  const host = args.host ?? process.env.HOST ?? "127.0.0.1";
-  const port = Number(args.port ?? process.env.PORT ?? (await getPort({ port: [3000, 3001, 3002, 3003], host })));
+  const host = args.host ?? env().HOST;
+  const port = Number(args.port ?? env().PORT ?? (await getPort({ port: [3000, 3001, 3002, 3003], host })));
   const child = spawn(process.execPath, [NEXT_BIN, args.dev ? "dev" : "start", "-p", String(port), "-H", host], {
     stdio: ["ignore", "inherit", "inherit"],
     env: { ...process.env, DATABASE_URL: database.url },
@@ -108,12 +106,12 @@ async function main() {
   }
   log(`Rerank Console is running at ${url} (ready in ${((Date.now() - started) / 1000).toFixed(1)}s; Ctrl-C stops it)`);
   if (firstRun) printFirstRun(firstRun);
-  if (process.env.SERVING_AUTH === "off") log("warning: SERVING_AUTH=off: /api/v1/rerank and /api/v1/events answer without an API key (trusted networks only)");
+  if (env().SERVING_AUTH === "off") log("warning: SERVING_AUTH=off: /api/v1/rerank and /api/v1/events answer without an API key (trusted networks only)");
 }
 
 /** Shown once, on the start that created them; also kept in the credentials file (mode 600). */
 function printFirstRun(credentials: FirstRunCredentials) {
-  const file = process.env.FIRST_RUN_CREDENTIALS_FILE ?? ".data/first-run-credentials.json";
+  const file = env().FIRST_RUN_CREDENTIALS_FILE;
   console.log(
     [
       "",

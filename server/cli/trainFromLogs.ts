@@ -3,6 +3,7 @@ import { disconnectDb, getDb } from "../db/client";
 import { prepareDatabase } from "../db/prepare";
 import { trainFromLogs } from "../registry/trainFromLogs";
 import { resolveDatabase } from "./database";
+import { setEnv } from "../config";
 
 /** npm run models:train-from-logs -- --surface search [--days 30] : a new version from logged clicks. */
 const { values } = parseArgs({ options: { surface: { type: "string", default: "search" }, days: { type: "string", default: "30" }, trees: { type: "string", default: "60" } } });
@@ -11,7 +12,7 @@ async function main() {
   const database = await resolveDatabase({ log: console.log });
   try {
     await prepareDatabase(database.url);
-    process.env.DATABASE_URL = database.url;
+    setEnv("DATABASE_URL", database.url);
     const result = await trainFromLogs(getDb(), {
       surface: values.surface!, days: Number(values.days), actor: "models:train-from-logs", params: { numTrees: Number(values.trees) },
       onProgress: (t, s) => process.stdout.write(`\r  tree ${t + 1}/${values.trees}  ${s.toFixed(1)} s`),

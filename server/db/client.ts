@@ -1,5 +1,6 @@
 import { PrismaPg } from "@prisma/adapter-pg";
 import { PrismaClient } from "./generated/client.ts";
+import { env } from "../config";
 
 export type Db = InstanceType<typeof PrismaClient>;
 
@@ -8,7 +9,7 @@ export type Db = InstanceType<typeof PrismaClient>;
 const holder = globalThis as unknown as { __rerankDb?: { url: string; client: Db } };
 
 export function databaseUrl(): string {
-  const url = process.env.DATABASE_URL;
+  const url = env().DATABASE_URL;
   if (!url) throw new Error("DATABASE_URL is not set (npm start sets it when it starts embedded PostgreSQL)");
   return url;
 }
@@ -16,7 +17,7 @@ export function databaseUrl(): string {
 export function getDb(): Db {
   const url = databaseUrl();
   if (holder.__rerankDb?.url !== url) {
-    const adapter = new PrismaPg({ connectionString: url, max: Number(process.env.DATABASE_POOL_SIZE ?? 10) });
+    const adapter = new PrismaPg({ connectionString: url, max: env().DATABASE_POOL_SIZE });
     holder.__rerankDb = { url, client: new PrismaClient({ adapter }) };
   }
   return holder.__rerankDb.client;

@@ -4,12 +4,13 @@ import path from "node:path";
 import prismaInternals from "@prisma/internals";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { databaseUrl } from "./client";
 import { adminUrlOf, dropDatabase, ensureDatabase } from "./embedded";
 import { DEFAULT_MIGRATIONS_DIR, MigrationError, checksumOf, migrate } from "./migrate";
 import { diffSchema, type Datamodel } from "./schemaDrift";
 import { ensurePartitions, partitionName } from "./partitions";
 
-const baseUrl = process.env.DATABASE_URL!;
+const baseUrl = databaseUrl();
 
 /** A second empty database on the same server, so these tests start from nothing. */
 async function scratchDatabase(label: string) {

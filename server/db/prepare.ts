@@ -3,6 +3,7 @@ import { getDb } from "./client";
 import { migrate, type MigrationResult } from "./migrate";
 import { ensurePartitions } from "./partitions";
 import { seedDemo } from "./seed";
+import { setEnv } from "../config";
 
 /** Migrates, creates the coming days' log partitions and (optionally) seeds the demo data. */
 export async function prepareDatabase(
@@ -20,7 +21,7 @@ export async function prepareDatabase(
   }
   let seeded = false;
   if (options.seed) {
-    process.env.DATABASE_URL = url;
+    setEnv("DATABASE_URL", url);
     seeded = (await seedDemo(getDb(), log)).seeded;
   }
   return { ...result, seeded };

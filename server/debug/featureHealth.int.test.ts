@@ -1,4 +1,5 @@
 import { beforeAll, describe, expect, it } from "vitest";
+import { setEnv } from "../config";
 import { getDb } from "../db/client";
 import { seedDemo } from "../db/seed";
 import { demoFeatureSpec, demoModelBytes } from "../demo/models";
@@ -13,7 +14,7 @@ import { callerAs } from "../testing/callers";
 
 let ids: string[];
 // Every scored row goes to the drift sample here (servingState is created lazily, after this).
-process.env.DRIFT_ROW_RATE = "1";
+setEnv("DRIFT_ROW_RATE", "1");
 
 beforeAll(async () => {
   const db = getDb();

@@ -1,12 +1,11 @@
 import type { FeatureSpec } from "../domain/features/featureSpec";
 import { Reservoir } from "../domain/stats/reservoir";
+import { env } from "../config";
 
 // A uniform sample of the feature rows each model version actually scored on each surface (after
 // defaults replaced missing, stale or non-finite values: what the model saw), for drift checks.
 // About 4 % of the rows feed a fixed-size reservoir, so the cost per request is a handful of small
 // copies and memory is bounded. Per process: each replica samples its own traffic.
-
-const SIZE = Number(process.env.DRIFT_SAMPLE_ROWS ?? 2000);
 
 interface Entry {
   names: string[];
@@ -17,7 +16,7 @@ export class InputSampler {
   private readonly entries = new Map<string, Entry>();
 
   /** `rowRate`: the chance that a scored row is offered to the reservoir (DRIFT_ROW_RATE, default 0.04). */
-  constructor(private readonly rowRate = Number(process.env.DRIFT_ROW_RATE ?? 0.04)) {}
+  constructor(private readonly rowRate = env().DRIFT_ROW_RATE) {}
 
   /** Rows to pass over before the next sampled one: geometric with success probability rowRate. */
   private skip(): number {
@@ -29,7 +28,7 @@ export class InputSampler {
     const key = `${surface}|${versionId}`;
     let entry = this.entries.get(key);
     if (!entry) {
-      entry = { names: spec.map((f) => f.name), reservoir: new Reservoir<Float32Array>(SIZE) };
+      entry = { names: spec.map((f) => f.name), reservoir: new Reservoir<Float32Array>(env().DRIFT_SAMPLE_ROWS) };
       this.entries.set(key, entry);
     }
     // Each row independently with probability rowRate (skipping ahead geometrically), so every row

@@ -2,6 +2,7 @@ import { LRUCache } from "lru-cache";
 import type { Db } from "../db/client";
 import type { StoredFeatures } from "../domain/features/featureSpec";
 import type { RankedCandidate } from "../domain/constraints/applyConstraints";
+import { env } from "../config";
 
 // The online feature store: item and user features (and the item attributes constraints need)
 // live in PostgreSQL and are served from an in-process cache. Only true misses are awaited on the
@@ -17,8 +18,6 @@ interface Entry<T> {
   value: T | null;
   fetchedAt: number;
 }
-
-const REFRESH_AFTER_MS = Number(process.env.FEATURE_CACHE_REFRESH_MS ?? 60_000);
 
 interface ItemRow {
   id: string;
@@ -50,7 +49,7 @@ export class FeatureStore {
         continue;
       }
       if (entry.value) found.set(id, entry.value);
-      if (now - entry.fetchedAt > REFRESH_AFTER_MS && !this.refreshing.has(id)) stale.push(id);
+      if (now - entry.fetchedAt > env().FEATURE_CACHE_REFRESH_MS && !this.refreshing.has(id)) stale.push(id);
     }
     if (stale.length) this.refreshInBackground(stale);
     if (missing.length) {
@@ -62,7 +61,7 @@ export class FeatureStore {
   async getUser(userKey: string | undefined): Promise<StoredFeatures | undefined> {
     if (!userKey) return undefined;
     const entry = this.users.get(userKey);
-    if (entry && Date.now() - entry.fetchedAt <= REFRESH_AFTER_MS) return entry.value ?? undefined;
+    if (entry && Date.now() - entry.fetchedAt <= env().FEATURE_CACHE_REFRESH_MS) return entry.value ?? undefined;
     if (entry) {
       void this.loadUser(userKey).catch(() => {});
       return entry.value ?? undefined;

@@ -3,6 +3,7 @@ import { authorizeHttp } from "../auth/http";
 import type { Principal } from "../auth/principal";
 import type { Permission } from "../domain/access/permissions";
 import { ConflictError, ForbiddenError, InvalidInputError, NotFoundError } from "../errors";
+import { errorForLog } from "../redact";
 import { describeZodError, fieldPath } from "../validation";
 
 // Plain HTTP JSON endpoints for callers in other languages (POST /api/v1/…): the same zod schema
@@ -52,7 +53,7 @@ export async function handleJson<S extends z.ZodType>(
     if (error instanceof ConflictError) return fail(409, "CONFLICT", error.message);
     if (error instanceof ForbiddenError) return fail(403, "FORBIDDEN", error.message);
     // Only infrastructure faults get here (model faults are served by a fallback): say so plainly.
-    console.error(error);
+    console.error(`[api] ${errorForLog(error)}`);
     return fail(503, "UNAVAILABLE", `the service could not complete the request: ${(error as Error).message?.split("\n")[0] ?? "unknown error"}`);
   }
 }

@@ -1,6 +1,6 @@
-import { availableParallelism } from "node:os";
 import * as ort from "onnxruntime-node";
 import type { FeatureSpec } from "../domain/features/featureSpec";
+import { env } from "../config";
 
 // One onnxruntime session per model version, loaded once and kept warm for the life of the
 // process. A version that fails to load is remembered for a short while, so a corrupt artifact
@@ -48,9 +48,7 @@ const FAILED_LOAD_RETRY_MS = 30_000;
  * each thread's share of the nodes in its own cache); tiny graphs (MatMul + Add) are not split.
  */
 export function inferenceThreads(): number {
-  const configured = Number(process.env.INFERENCE_THREADS);
-  if (Number.isInteger(configured) && configured >= 1) return configured;
-  return Math.max(1, Math.min(2, availableParallelism()));
+  return env().INFERENCE_THREADS;
 }
 
 /** Opens a session the way serving runs it: CPU, full graph optimisation, `inferenceThreads()` per run. */

@@ -1,6 +1,7 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { POST as uploadHttp } from "../../app/api/v1/models/[name]/versions/route";
 import { GET as downloadHttp } from "../../app/api/v1/models/[name]/versions/[version]/artifact/route";
+import { env, setEnv } from "../config";
 import { getDb } from "../db/client";
 import { demoFeatureSpec, demoModelBytes } from "../demo/models";
 import { linearRankerOnnx } from "../domain/onnx/linear";
@@ -44,14 +45,14 @@ describe("uploading versions", () => {
     expect((await empty.json()).error.message).toBe("file: the file is empty");
 
     const previous = process.env.MODEL_MAX_BYTES;
-    process.env.MODEL_MAX_BYTES = "200";
+    setEnv("MODEL_MAX_BYTES", "200");
+    expect(env().MODEL_MAX_BYTES).toBe(200);
     try {
       const big = await upload(MODEL, new Blob([Buffer.from(demoModelBytes("linear"))]), { featureSpec: JSON.stringify(spec) });
       expect(big.status).toBe(400);
       expect((await big.json()).error.message).toMatch(/^file: .* exceeds the .* limit \(MODEL_MAX_BYTES\)/);
     } finally {
-      if (previous === undefined) delete process.env.MODEL_MAX_BYTES;
-      else process.env.MODEL_MAX_BYTES = previous;
+      setEnv("MODEL_MAX_BYTES", previous);
     }
 
     const badSpec = await upload(MODEL, new Blob([Buffer.from(demoModelBytes("linear"))]), { featureSpec: "[{\"name\": 1}]" });

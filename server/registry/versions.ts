@@ -5,14 +5,14 @@ import type { FeatureSpec } from "../domain/features/featureSpec";
 import { checkSignature } from "../domain/models/signature";
 import { ConflictError, InvalidInputError, NotFoundError } from "../errors";
 import { openSession, runScores } from "../inference/sessions";
+import { env } from "../config";
 
 // Registering a model version: every check runs before anything is written, so a refused upload
 // leaves the registry as it was. Versions are immutable once stored.
 
-export const DEFAULT_MAX_MODEL_BYTES = 50 * 1024 * 1024;
-
+/** MODEL_MAX_BYTES (server/config.ts), 50 MiB by default. */
 export function maxModelBytes(): number {
-  return Number(process.env.MODEL_MAX_BYTES ?? DEFAULT_MAX_MODEL_BYTES);
+  return env().MODEL_MAX_BYTES;
 }
 
 export interface NewVersion {

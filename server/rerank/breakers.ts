@@ -1,10 +1,11 @@
 import CircuitBreaker from "opossum";
 import { runScoresTimed, type ModelHandle } from "../inference/sessions";
 import { metrics } from "../telemetry/metrics";
+import { env } from "../config";
 
 // One circuit breaker per (surface, model version): it enforces the surface's scoring budget and
 // opens after repeated faults, so a sick model costs a fast fallback instead of a timeout each time.
-// Half-open after RESET_MS: one trial request decides whether it closes again.
+// Half-open after BREAKER_RESET_MS: one trial request decides whether it closes again.
 
 export type ScoreFn = (handle: ModelHandle, data: Float32Array, rows: number, cols: number) => Promise<Float32Array>;
 
@@ -26,7 +27,6 @@ function runWithinBudget(timeoutMs: number): ScoreFn {
   };
 }
 
-const RESET_MS = Number(process.env.BREAKER_RESET_MS ?? 5000);
 const breakers = new Map<string, CircuitBreaker<Parameters<ScoreFn>, Float32Array>>();
 
 export function scoringBreaker(surface: string, handle: ModelHandle, timeoutMs: number): CircuitBreaker<Parameters<ScoreFn>, Float32Array> {
@@ -41,7 +41,7 @@ export function scoringBreaker(surface: string, handle: ModelHandle, timeoutMs: 
       errorThresholdPercentage: 50,
       volumeThreshold: 5,
       rollingCountTimeout: 10_000,
-      resetTimeout: RESET_MS,
+      resetTimeout: env().BREAKER_RESET_MS,
     });
     breaker.on("open", () => metrics.breakerState.set({ surface, model }, 1));
     breaker.on("close", () => metrics.breakerState.set({ surface, model }, 0));

@@ -1,12 +1,15 @@
 import { z } from "zod";
 import { text } from "../validation";
+import { env } from "../config";
 
 // The rerank request, shared by the tRPC procedure and POST /api/v1/rerank. camelCase JSON.
 
 export const RERANK_LIMITS = {
   maxCandidates: 1000,
   maxTopK: 1000,
-  maxPayloadBytes: Number(process.env.RERANK_MAX_PAYLOAD_BYTES ?? 1_048_576),
+  get maxPayloadBytes() {
+    return env().RERANK_MAX_PAYLOAD_BYTES;
+  },
   maxInlineFeatures: 256,
 };
 

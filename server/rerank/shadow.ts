@@ -10,6 +10,7 @@ import { fetchArtifact } from "./artifacts";
 import { scoringBreaker } from "./breakers";
 import type { RerankRequest } from "./schema";
 import type { ModelRef } from "./surfaceConfig";
+import { env } from "../config";
 
 // Shadow traffic: a sample of live requests is scored again by a candidate model after the
 // response has gone out, with the same features and constraints, and the two rankings are compared
@@ -39,7 +40,6 @@ export interface ShadowJob {
   timeoutMs: number;
 }
 
-const MAX_QUEUE = Number(process.env.SHADOW_QUEUE_MAX ?? 64);
 const queue: ShadowJob[] = [];
 let draining = false;
 const idle: Array<() => void> = [];
@@ -51,7 +51,7 @@ export function inShadowSample(requestId: string, rate: number): boolean {
 
 /** Queues a mirrored request; returns false (and counts it) when the queue is full. */
 export function mirrorToShadow(job: ShadowJob): boolean {
-  if (queue.length >= MAX_QUEUE) {
+  if (queue.length >= env().SHADOW_QUEUE_MAX) {
     metrics.shadowRequests.inc({ surface: job.surface, outcome: "dropped_queue_full" });
     return false;
   }

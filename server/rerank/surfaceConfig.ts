@@ -2,6 +2,7 @@ import type { Db } from "../db/client";
 import type { ConstraintConfig } from "../domain/constraints/applyConstraints";
 import { NotFoundError } from "../errors";
 import { constraintConfigSchema, mergeConstraints } from "../surfaces/constraints.schema";
+import { env } from "../config";
 
 // Surface configs are cached in process. A watcher polls one small query every 500 ms and reloads
 // a surface whose row or model aliases changed, so a kill switch, an alias move or a rollback
@@ -54,8 +55,6 @@ export interface SurfaceConfig {
   experiments: RunningExperiment[];
   fingerprint: string;
 }
-
-const WATCH_INTERVAL_MS = Number(process.env.CONFIG_WATCH_INTERVAL_MS ?? 500);
 
 export class SurfaceConfigCache {
   private readonly configs = new Map<string, SurfaceConfig>();
@@ -114,7 +113,7 @@ export class SurfaceConfigCache {
 
   private startWatching(): void {
     if (this.timer) return;
-    this.timer = setInterval(() => void this.refresh().catch(() => {}), WATCH_INTERVAL_MS);
+    this.timer = setInterval(() => void this.refresh().catch(() => {}), env().CONFIG_WATCH_INTERVAL_MS);
     this.timer.unref();
   }
 

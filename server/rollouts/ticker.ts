@@ -1,12 +1,11 @@
 import { getDb } from "../db/client";
 import { servingState } from "../rerank/state";
 import { analyseRollouts } from "./service";
+import { env } from "../config";
 
 // The canary analysis runs every ROLLOUT_TICK_MS in each server process. Replicas may judge the
 // same step at once: each transition is an update conditional on the rollout row still being at
 // that step, so exactly one of them applies it (and only that one moves the alias and audits).
-
-const TICK_MS = Number(process.env.ROLLOUT_TICK_MS ?? 5000);
 
 export function startRolloutTicker(log: (line: string) => void = console.log): void {
   const holder = globalThis as unknown as { __rerankRolloutTicker?: NodeJS.Timeout };
@@ -20,6 +19,6 @@ export function startRolloutTicker(log: (line: string) => void = console.log): v
         for (const m of changed) log(`[rollout] ${m.surface}: ${m.decision} → ${m.status} at ${m.percent}%`);
       })
       .catch((error: Error) => log(`[rollout] analysis failed: ${error.message.split("\n")[0]}`));
-  }, TICK_MS);
+  }, env().ROLLOUT_TICK_MS);
   holder.__rerankRolloutTicker.unref();
 }

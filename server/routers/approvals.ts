@@ -7,8 +7,8 @@ import { procedureFor, router } from "../trpc";
 // experiments.ship), which the service checks per request; listing is open to every role.
 export const approvalsRouter = router({
   list: procedureFor["console.read"].input(listChangesSchema).query(({ ctx, input }) => listChanges(ctx.db, input)),
-  request: procedureFor["console.read"].input(requestChangeSchema).mutation(({ ctx, input }) => requestChange(ctx, input)),
-  decide: procedureFor["console.read"].input(decideChangeSchema).mutation(({ ctx, input }) => appliedHere(decideChange(ctx, input))),
-  cancel: procedureFor["console.read"].input(cancelChangeSchema).mutation(({ ctx, input }) => cancelChange(ctx, input.id)),
+  request: procedureFor["changes.request"].input(requestChangeSchema).mutation(({ ctx, input }) => requestChange(ctx, input)),
+  decide: procedureFor["changes.request"].input(decideChangeSchema).mutation(({ ctx, input }) => appliedHere(decideChange(ctx, input))),
+  cancel: procedureFor["changes.request"].input(cancelChangeSchema).mutation(({ ctx, input }) => cancelChange(ctx, input.id)),
   setRequired: procedureFor["settings.write"].input(setApprovalSchema).mutation(({ ctx, input }) => appliedHere(setSurfaceApproval(ctx, input))),
 });

@@ -3,6 +3,8 @@ import os from "node:os";
 import path from "node:path";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { env } from "../config";
+import { errorForLog } from "../redact";
 import { TcpProxy, waitFor } from "../testing/tcpProxy";
 import { BatchWriter } from "./batchWriter";
 import { isDataException, outcomeEventSink, requestLogSink, reviveRequestLogEntry, serialiseRequestLogRow, type OutcomeEventRow, type RequestLogEntry, type RequestLogRow } from "./streams";
@@ -11,7 +13,7 @@ import { isDataException, outcomeEventSink, requestLogSink, reviveRequestLogEntr
 // proxy under the test's control: the database stays up, only the writer loses it.
 
 describe("request log writer across a database outage", () => {
-  const databaseUrl = process.env.DATABASE_URL!;
+  const databaseUrl = env().DATABASE_URL!;
   const runId = `bw-${Date.now().toString(36)}-`;
   const target = new URL(databaseUrl);
   const proxy = new TcpProxy({ host: target.hostname.replace(/^\[|\]$/g, ""), port: Number(target.port || 5432) });
@@ -148,7 +150,10 @@ describe("request log writer across a database outage", () => {
     await refusing.flush();
     expect((await countRows()) - before).toBe(39);
     expect(refusing.stats()).toMatchObject({ dropped: 1, buffered: 0 });
-    expect(String((errors[0] as Error).message)).toMatch(/dropped a row the database refuses/);
+    expect(String((errors[0] as Error).message)).toMatch(/dropped a row the database refuses \(.*22\w{3}: .*\): 1 row, \d+ bytes of JSON$/);
+    // What the default handler prints: the database's reason, not the row, its user key or PostgreSQL's quote of the data.
+    expect(errorForLog(errors[0])).toMatch(/^Error: rerank_requests: dropped a row the database refuses \(error 22P05: unsupported Unicode escape sequence\)/);
+    expect(errorForLog(errors[0])).not.toMatch(/nul.user|JSON data|10013/);
     await refusing.close();
     await direct.end();
   });

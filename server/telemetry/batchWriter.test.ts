@@ -264,10 +264,13 @@ describe("rows the database refuses", () => {
     // Order is kept.
     expect(written).toEqual(rowsFrom(0, 100).map((r) => r.id).filter((id) => !refused.has(id)));
     expect(writer.stats()).toMatchObject({ dropped: 2, buffered: 0 });
-    expect(errors.map((e) => (e as Error).message)).toEqual([
-      expect.stringMatching(/^t: dropped a row the database refuses \(invalid byte sequence.*\): \{"id":"r7"/),
-      expect.stringMatching(/"id":"r42"/),
+    // Reported with the database's reason (quoted values masked) and the row's size, never its content.
+    const messages = errors.map((e) => (e as Error).message);
+    expect(messages).toEqual([
+      expect.stringMatching(/^t: dropped a row the database refuses \(Error 22021: invalid byte sequence for encoding "\[4 chars\]": 0x00\): 1 row, \d+ bytes of JSON$/),
+      expect.stringMatching(/^t: dropped a row the database refuses/),
     ]);
+    for (const message of messages) expect(message).not.toMatch(/r7|r42|"id"/);
     await writer.close();
   });
 

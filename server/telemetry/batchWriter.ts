@@ -1,3 +1,4 @@
+import { errorForLog, redactMessage, rowsForLog } from "../redact";
 import { SpillFile } from "./spillFile";
 
 // Buffers telemetry rows (served requests, outcome events) in memory and writes them to the
@@ -37,7 +38,7 @@ export interface BatchWriterOptions<T = unknown> {
    * written. Anything else (the database is down, a timeout) is retried with backoff. Default: never.
    */
   isRowError?: (error: unknown) => boolean;
-  /** Sink failures, spill I/O errors, unreadable spilled rows, and the start of each run of dropped rows. Default: console.error. */
+  /** Sink failures, spill I/O errors, unreadable spilled rows, and the start of each run of dropped rows (never a row's content). Default: console.error of errorForLog. */
   onError?: (error: unknown) => void;
 }
 
@@ -111,7 +112,7 @@ export class BatchWriter<T> {
     this.retryBaseMs = positive(options.retryBaseMs ?? 250, "retryBaseMs");
     this.retryMaxMs = Math.max(this.retryBaseMs, options.retryMaxMs ?? 10_000);
     this.revive = options.revive ?? ((row) => row as T);
-    this.onError = options.onError ?? ((error) => console.error(`[telemetry:${this.name}]`, error));
+    this.onError = options.onError ?? ((error) => console.error(`[telemetry:${this.name}] ${errorForLog(error)}`));
     this.isRowError = options.isRowError ?? (() => false);
     this.spill = options.spillPath ? new SpillFile(options.spillPath) : null;
     // A file left by an earlier process is counted now and drained by the next successful flush.
@@ -294,7 +295,8 @@ export class BatchWriter<T> {
   private async isolateRefusedRows(rows: T[], error: unknown): Promise<void> {
     if (rows.length === 1) {
       this.dropped++;
-      this.report(new Error(`${this.name}: dropped a row the database refuses (${(error as Error).message ?? error}): ${preview(rows[0])}`, { cause: error }));
+      // The row itself carries user keys and request data: the log gets its size, not its content.
+      this.report(new Error(`${this.name}: dropped a row the database refuses (${errorForLog(error, { stack: false })}): ${rowsForLog(rows)}`));
       return;
     }
     const half = rows.length >> 1;
@@ -383,7 +385,7 @@ export class BatchWriter<T> {
   }
 
   private report(error: unknown): void {
-    this.lastError = error instanceof Error ? error.message : String(error);
+    this.lastError = redactMessage(error instanceof Error ? error.message : String(error));
     try {
       this.onError(error);
     } catch {
@@ -395,15 +397,4 @@ export class BatchWriter<T> {
 function positive(value: number, option: string): number {
   if (!(value > 0)) throw new RangeError(`BatchWriter: ${option} must be > 0 (got ${value})`);
   return value;
-}
-
-/** The start of a row's JSON, for an error message. */
-function preview(row: unknown): string {
-  let json: string;
-  try {
-    json = JSON.stringify(row) ?? String(row);
-  } catch {
-    json = String(row);
-  }
-  return json.length > 300 ? `${json.slice(0, 300)}…` : json;
 }

@@ -4,6 +4,7 @@ import pg from "pg";
 import { databaseUrl } from "../db/client";
 import { BatchWriter, type BatchSink } from "./batchWriter";
 import { metrics } from "./metrics";
+import { env } from "../config";
 
 // The two telemetry streams of the serving path: the rerank request log and outcome events.
 // Each is a BatchWriter: enqueue is synchronous, batches are written off the response path with
@@ -197,7 +198,7 @@ const holder = globalThis as unknown as { __rerankTelemetry?: Streams };
 export function telemetry(): Streams {
   const url = databaseUrl();
   if (holder.__rerankTelemetry?.url === url) return holder.__rerankTelemetry;
-  const spillDir = process.env.TELEMETRY_SPILL_DIR ?? path.join(process.cwd(), ".data", "spill");
+  const spillDir = env().TELEMETRY_SPILL_DIR;
   // One spill file per database (host, port and name), so rows never replay into another database.
   const dbName = `${new URL(url).pathname.slice(1) || "db"}-${createHash("sha256").update(url).digest("hex").slice(0, 10)}`;
   const pool = new pg.Pool({ connectionString: url, max: 2, connectionTimeoutMillis: 2000 });
@@ -224,7 +225,7 @@ export function telemetry(): Streams {
   requests.start();
   events.start();
   shadow.start();
-  const streams: Streams = { url, pool, requests, events, shadow, enabled: process.env.TELEMETRY_DISABLED !== "1" };
+  const streams: Streams = { url, pool, requests, events, shadow, enabled: !env().TELEMETRY_DISABLED };
   holder.__rerankTelemetry = streams;
   return streams;
 }

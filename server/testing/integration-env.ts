@@ -1,8 +1,9 @@
 import { afterAll, inject } from "vitest";
+import { setEnv } from "../config";
 import { disconnectDb } from "../db/client";
 
-process.env.DATABASE_URL = inject("databaseUrl");
-process.env.ORT_DISABLE_TELEMETRY = "1";
+setEnv("DATABASE_URL", inject("databaseUrl"));
+process.env.ORT_DISABLE_TELEMETRY = "1"; // for onnxruntime itself
 
 afterAll(async () => {
   await disconnectDb();

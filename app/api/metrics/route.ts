@@ -1,4 +1,5 @@
 import { authorizeHttp } from "@/server/auth/http";
+import { env } from "@/server/config";
 import { metrics } from "@/server/telemetry/metrics";
 import { publishTelemetryStats } from "@/server/telemetry/streams";
 
@@ -6,7 +7,7 @@ export const dynamic = "force-dynamic";
 
 /** Prometheus text format; open by default, behind a key (any role's read permission) with METRICS_AUTH=on. */
 export async function GET(req: Request) {
-  if (process.env.METRICS_AUTH === "on") {
+  if (env().METRICS_AUTH === "on") {
     const access = await authorizeHttp(req.headers, "console.read");
     if (!access.ok) return Response.json({ error: { code: access.code, message: access.message } }, { status: access.status });
   }

@@ -31,6 +31,7 @@ export const PERMISSIONS = {
   "canary.abort": { roles: ["ml_engineer", "oncall"], what: "abort a canary rollout" },
   "oncall.killSwitch": { roles: ["oncall"], what: "turn a surface's kill switch on or off" },
   "oncall.rollback": { roles: ["oncall"], what: "roll a surface back to an earlier version" },
+  "changes.request": { roles: ["pm", "ml_engineer"], what: "request, approve or reject production changes on surfaces that require approval" },
   "users.manage": { roles: [], what: "invite people, change their roles and disable them" },
   "keys.manage": { roles: [], what: "create and revoke API keys" },
   "settings.write": { roles: [], what: "change surface settings such as approvals" },

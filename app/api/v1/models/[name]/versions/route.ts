@@ -1,6 +1,7 @@
 import { authorizeHttp } from "@/server/auth/http";
 import { getDb } from "@/server/db/client";
 import { ConflictError, InvalidInputError, NotFoundError } from "@/server/errors";
+import { errorForLog } from "@/server/redact";
 import { uploadVersion } from "@/server/registry/upload";
 import { maxModelBytes } from "@/server/registry/versions";
 
@@ -29,7 +30,7 @@ export async function POST(req: Request, { params }: { params: Promise<{ name: s
     return Response.json({ id: version.id, model: name, version: version.version, sha256: version.sha256, sizeBytes: version.sizeBytes }, { status: 201 });
   } catch (error) {
     const status = error instanceof InvalidInputError ? 400 : error instanceof NotFoundError ? 404 : error instanceof ConflictError ? 409 : 500;
-    if (status === 500) console.error(error);
+    if (status === 500) console.error(`[models] ${errorForLog(error)}`);
     return Response.json({ error: { code: status === 400 ? "BAD_REQUEST" : status === 404 ? "NOT_FOUND" : status === 409 ? "CONFLICT" : "INTERNAL", message: (error as Error).message } }, { status });
   }
 }

@@ -1,0 +1,321 @@
+import { randomBytes } from "node:crypto";
+import { chmodSync, linkSync, mkdirSync, readFileSync, unlinkSync, writeFileSync } from "node:fs";
+import { availableParallelism } from "node:os";
+import path from "node:path";
+import { z } from "zod";
+
+// Every environment variable the console reads, declared once: its zod parser (type, bounds,
+// default) and the one-line description the README's table is generated from (npm run docs:config).
+// Parsed on first use, not at import: `next build` imports server code with no DATABASE_URL, and
+// tests change variables between runs (setEnv). The result is cached on globalThis so that every
+// bundle Next makes of this module (instrumentation, route handlers) shares one parse.
+
+/** Which README table a setting is listed in. */
+type Scope = "console" | "tests";
+
+export interface Setting<T> {
+  /** Parses the raw value: undefined when the variable is unset or blank. */
+  schema: z.ZodType<T>;
+  /** Completes "NAME must be …": the accepted values, in words. */
+  expected: string;
+  /** One line for the README's table. */
+  doc: string;
+  /** The README's default column (Markdown). */
+  defaultDoc: string;
+  scope: Scope;
+  /** How a rejected value is echoed in the error line; secrets are never echoed. */
+  show: (raw: string) => string;
+}
+
+interface Common {
+  doc: string;
+  defaultDoc?: string;
+  scope?: Scope;
+}
+
+const quoted = (raw: string) => JSON.stringify(raw.length > 80 ? `${raw.slice(0, 80)}…` : raw);
+const lengthOnly = (raw: string) => `a value of ${raw.length} characters`;
+
+function setting<T>(schema: z.ZodType<T>, expected: string, o: Common & { fallback?: T | (() => T); show?: (raw: string) => string }): Setting<T> {
+  const withDefault = o.fallback === undefined ? schema.optional() : schema.default(o.fallback as never);
+  const defaultDoc = o.defaultDoc ?? (o.fallback === undefined ? "unset" : `\`${String(o.fallback)}\``);
+  return { schema: withDefault as z.ZodType<T>, expected, doc: o.doc, defaultDoc, scope: o.scope ?? "console", show: o.show ?? quoted };
+}
+
+const digits = (n: number) => n.toLocaleString("en-US").replaceAll(",", "");
+
+function integer(o: Common & { min: number; max: number; default: number | (() => number) }): Setting<number>;
+function integer(o: Common & { min: number; max: number }): Setting<number | undefined>;
+function integer(o: Common & { min: number; max: number; default?: number | (() => number) }): Setting<number | undefined> {
+  const schema = z.string().regex(/^[+-]?\d+$/).transform(Number).pipe(z.number().int().min(o.min).max(o.max));
+  return setting<number | undefined>(schema, `an integer from ${digits(o.min)} to ${digits(o.max)}`, { ...o, fallback: o.default });
+}
+
+/** A number in (min, max] when exclusiveMin, else [min, max]. */
+function decimal(o: Common & { min: number; max: number; exclusiveMin?: boolean; default: number }): Setting<number> {
+  const bounded = o.exclusiveMin ? z.number().gt(o.min).lte(o.max) : z.number().gte(o.min).lte(o.max);
+  const schema = z.string().regex(/^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/).transform(Number).pipe(bounded);
+  const expected = o.exclusiveMin ? `a number above ${o.min} and at most ${o.max}` : `a number from ${o.min} to ${o.max}`;
+  return setting(schema, expected, { ...o, fallback: o.default });
+}
+
+const TRUE = ["1", "true", "yes", "on"];
+const FALSE = ["0", "false", "no", "off"];
+
+/** A yes/no switch: 1/0, true/false, yes/no, on/off (any case). */
+function flag(o: Common & { default: boolean }): Setting<boolean> {
+  const schema = z.string().transform((s) => s.toLowerCase()).pipe(z.enum([...TRUE, ...FALSE])).transform((s) => TRUE.includes(s));
+  return setting(schema, "1 or 0 (also true/false, yes/no, on/off)", { ...o, fallback: o.default });
+}
+
+function choice<const V extends readonly [string, ...string[]]>(values: V, o: Common & { default: V[number] }): Setting<V[number]> {
+  const schema = z.string().transform((s) => s.toLowerCase()).pipe(z.enum(values));
+  return setting(schema, values.map((v) => `"${v}"`).join(" or "), { ...o, fallback: o.default });
+}
+
+/** Comma-separated items, blanks ignored; each item must match `item`. */
+function list(item: z.ZodType<string, string>, expected: string, o: Common & { default: string[] }): Setting<string[]>;
+function list(item: z.ZodType<string, string>, expected: string, o: Common): Setting<string[] | undefined>;
+function list(item: z.ZodType<string, string>, expected: string, o: Common & { default?: string[] }): Setting<string[] | undefined> {
+  const schema = z.string().transform((s) => s.split(",").map((part) => part.trim()).filter(Boolean)).pipe(z.array(item).min(1));
+  return setting<string[] | undefined>(schema, expected, { ...o, fallback: o.default });
+}
+
+interface TextOptions extends Common {
+  min?: number;
+  max?: number;
+  pattern?: RegExp;
+  /** Never echoed in an error line, only its length. */
+  sensitive?: boolean;
+}
+
+function text(expected: string, o: TextOptions & { default: string | (() => string) }): Setting<string>;
+function text(expected: string, o: TextOptions): Setting<string | undefined>;
+function text(expected: string, o: TextOptions & { default?: string | (() => string) }): Setting<string | undefined> {
+  let schema = z.string().min(o.min ?? 1).max(o.max ?? 4096);
+  if (o.pattern) schema = schema.regex(o.pattern);
+  return setting<string | undefined>(schema, expected, { ...o, fallback: o.default, show: o.sensitive ? lengthOnly : quoted });
+}
+
+const PORT = { min: 1, max: 65_535 };
+// host[:port]: a DNS name, an IPv4 address or a bracketed IPv6 address; port 1–65535.
+const HOST_AND_PORT = /^(\[[0-9a-f:.]+\]|[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*)(:([1-9]\d{0,3}|[1-5]\d{4}|6[0-4]\d{3}|65[0-4]\d{2}|655[0-2]\d|6553[0-5]))?$/;
+
+const postgresUrl = z.string().refine((raw) => {
+  try {
+    const url = new URL(raw);
+    return (url.protocol === "postgresql:" || url.protocol === "postgres:") && url.hostname !== "";
+  } catch {
+    return false;
+  }
+});
+const httpUrl = z.string().refine((raw) => {
+  try {
+    const url = new URL(raw);
+    return (url.protocol === "http:" || url.protocol === "https:") && !url.search && !url.hash;
+  } catch {
+    return false;
+  }
+}).transform((raw) => raw.replace(/\/+$/, ""));
+
+/** The settings, in the README's order. */
+export const SETTINGS = {
+  DATABASE_URL: setting<string | undefined>(postgresUrl, "a PostgreSQL URL such as postgresql://postgres@127.0.0.1:5432/rerank", {
+    doc: "PostgreSQL to use, e.g. `postgresql://postgres@127.0.0.1:5432/rerank`. A missing database on a reachable server is created. An unreachable server makes `npm start` exit 1 with one line naming host and port.",
+    defaultDoc: "unset: embedded PostgreSQL",
+    // Echo the URL without its password.
+    show: (raw) => quoted(raw.replace(/(\/\/[^/:@]*:)[^@/]*@/, "$1***@")),
+  }),
+  DATABASE_POOL_SIZE: integer({ min: 1, max: 200, default: 10, doc: "connections per server process" }),
+  PORT: integer({ ...PORT, doc: "HTTP port of `npm start` (also `--port`)", defaultDoc: "first free of 3000–3003" }),
+  HOST: text("a host name or IP address such as 127.0.0.1 or 0.0.0.0", {
+    pattern: /^[A-Za-z0-9.:[\]-]+$/,
+    max: 253,
+    default: "127.0.0.1",
+    doc: "interface to listen on (also `--host`; `0.0.0.0` for all)",
+  }),
+  ALLOWED_HOSTS: list(z.string().transform((s) => s.toLowerCase()).pipe(z.string().regex(HOST_AND_PORT)), "a comma-separated list of host[:port] such as console.example.com,10.0.0.5:3000", {
+    doc: "`Host` header values the server answers (others get 421); when unset, the listen address and localhost",
+    defaultDoc: "unset: listen address and localhost",
+  }),
+  PUBLIC_URL: setting<string | undefined>(httpUrl, "an http:// or https:// URL without query or fragment, such as https://rerank.example.com", {
+    doc: "the address users reach the console at, behind a proxy (links in messages, allowed origin of sign-in)",
+    defaultDoc: "unset: the listen address",
+  }),
+  SERVING_AUTH: choice(["on", "off"], {
+    default: "on",
+    doc: "`off` serves /api/v1/rerank and /api/v1/events without an API key (a trusted network only; a warning at start)",
+  }),
+  METRICS_AUTH: choice(["off", "on"], { default: "off", doc: "`on` puts /api/metrics behind an API key" }),
+  AUTH_SECRET: text("at least 32 characters (e.g. openssl rand -base64 32)", {
+    min: 32,
+    sensitive: true,
+    doc: "key for session signing and the keyed hashes of user and session keys; shared by every replica",
+    defaultDoc: "unset: generated into `.data/auth-secret` (mode 600) on first start",
+  }),
+  ADMIN_EMAIL: setting<string | undefined>(z.email(), "an email address", { doc: "email of the first admin, created on an empty database", defaultDoc: "unset: generated" }),
+  ADMIN_PASSWORD: text("8 to 128 characters", { min: 8, max: 128, sensitive: true, doc: "password of the first admin", defaultDoc: "unset: generated, printed once" }),
+  FIRST_RUN_CREDENTIALS_FILE: text("a file path", {
+    default: () => path.join(".data", "first-run-credentials.json"),
+    defaultDoc: "`.data/first-run-credentials.json`",
+    doc: "where `npm start` writes the first admin's sign-in and the demo API key (mode 600) on a first start",
+  }),
+  DEBUG_MASKED_FIELDS: list(z.string().regex(/^[A-Za-z_$][\w$-]*$/), "a comma-separated list of field names such as userKey,sessionKey", {
+    default: ["userKey", "sessionKey"],
+    defaultDoc: "`userKey,sessionKey`",
+    doc: "fields whose values debug payloads and logs show as a keyed hash",
+  }),
+  MODEL_MAX_BYTES: integer({ min: 1, max: 1_073_741_824, default: 52_428_800, defaultDoc: "`52428800` (50 MiB)", doc: "largest model artifact the registry accepts" }),
+  RERANK_MAX_PAYLOAD_BYTES: integer({ min: 1024, max: 67_108_864, default: 1_048_576, doc: "largest rerank / events request body" }),
+  TELEMETRY_SPILL_DIR: text("a directory path", { default: () => path.join(process.cwd(), ".data", "spill"), defaultDoc: "`.data/spill`", doc: "where unwritten log rows wait during a database outage" }),
+  TELEMETRY_DISABLED: flag({ default: false, defaultDoc: "`0`", doc: "`1` serves without writing the request log (benchmarks only)" }),
+  BREAKER_RESET_MS: integer({ min: 10, max: 3_600_000, default: 5000, doc: "how long an open circuit waits before a trial request" }),
+  SHADOW_QUEUE_MAX: integer({ min: 1, max: 100_000, default: 64, doc: "mirrored requests waiting to be scored by a shadow model; beyond it mirrors are dropped and counted" }),
+  DRIFT_SAMPLE_ROWS: integer({ min: 1, max: 1_000_000, default: 2000, doc: "feature rows each process keeps per surface and model version for drift checks" }),
+  DRIFT_ROW_RATE: decimal({ min: 0, max: 1, exclusiveMin: true, default: 0.04, doc: "chance that a scored feature row is offered to that sample" }),
+  ROLLOUT_TICK_MS: integer({ min: 100, max: 3_600_000, default: 5000, doc: "how often each server process runs the canary analysis" }),
+  CONFIG_WATCH_INTERVAL_MS: integer({ min: 10, max: 600_000, default: 500, doc: "how often each process checks surfaces and aliases for changes" }),
+  INFERENCE_THREADS: integer({
+    min: 1,
+    max: 64,
+    // Two threads score a tree ensemble ~3× faster on 2 cores; more rarely help a single request.
+    default: () => Math.max(1, Math.min(2, availableParallelism())),
+    defaultDoc: "`2` (or 1 on a single core)",
+    doc: "threads one onnxruntime run may use; two score a 100-tree ensemble ~3× faster on 2 cores (`npm run bench:models`)",
+  }),
+  FEATURE_CACHE_REFRESH_MS: integer({ min: 100, max: 86_400_000, default: 60_000, doc: "age after which a cached item's features are re-read in the background" }),
+
+  E2E_PORT: integer({ ...PORT, default: 3100, scope: "tests", doc: "port of the server the end-to-end tests start" }),
+  BENCH_DURATION_S: integer({ min: 1, max: 3600, scope: "tests", defaultDoc: "`5` (serving), `4` (shadow)", doc: "seconds of each load round in `bench:serving` and of each rate in `bench:shadow`" }),
+  BENCH_ROUNDS: integer({ min: 1, max: 100, default: 3, scope: "tests", doc: "alternating load rounds in `bench:serving`" }),
+  BENCH_PACED_S: integer({ min: 1, max: 3600, default: 10, scope: "tests", doc: "seconds of the paced half-of-max run in `bench:serving`" }),
+  BENCH_REQUESTS: integer({ min: 1000, max: 100_000_000, default: 1_000_000, scope: "tests", doc: "logged requests `bench:experiments` writes before timing the results query" }),
+  BENCH_REPLICATIONS: integer({ min: 1, max: 1000, default: 15, scope: "tests", doc: "runs per design in `bench:interleaving`" }),
+  STATS_SIM_REPORT: flag({ default: false, defaultDoc: "`0`", scope: "tests", doc: "`1` prints the simulated error rates of the statistics tests" }),
+} satisfies Record<string, Setting<unknown>>;
+
+/** Variables the scripts set for the libraries they start; the console itself never reads them. */
+export const LIBRARY_SETTINGS = [
+  { names: ["NEXT_TELEMETRY_DISABLED", "ORT_DISABLE_TELEMETRY"], defaultDoc: "set to `1` by the scripts", doc: "no outbound telemetry from Next.js or onnxruntime" },
+];
+
+export type SettingName = keyof typeof SETTINGS;
+export type Env = { readonly [K in SettingName]: z.output<(typeof SETTINGS)[K]["schema"]> };
+
+/** A bad value: `message` is the one line `npm start` prints. Recognised by `code` (classes differ across Next's bundles). */
+export class ConfigError extends Error {
+  readonly code = "CONFIG_INVALID";
+  constructor(readonly problems: string[]) {
+    super(`Configuration: ${problems.join("; ")}`);
+    this.name = "ConfigError";
+  }
+}
+
+export function isConfigError(error: unknown): error is ConfigError {
+  return (error as { code?: unknown } | null)?.code === "CONFIG_INVALID";
+}
+
+/**
+ * Parses `source` (process.env by default) against SETTINGS. Blank values count as unset.
+ * @returns every setting, typed; @throws ConfigError naming each bad variable and what it got.
+ */
+export function parseEnv(source: Record<string, string | undefined> = process.env): Env {
+  const values: Record<string, unknown> = {};
+  const problems: string[] = [];
+  for (const [name, s] of Object.entries(SETTINGS) as Array<[SettingName, Setting<unknown>]>) {
+    const raw = source[name]?.trim() || undefined;
+    const parsed = s.schema.safeParse(raw);
+    if (parsed.success) {
+      values[name] = parsed.data;
+      continue;
+    }
+    // A list names its bad item too: "… got "a,b c" (item 2)".
+    const item = parsed.error.issues.map((i) => i.path[0]).find((p) => typeof p === "number");
+    problems.push(`${name} must be ${s.expected}, got ${s.show(raw!)}${item === undefined ? "" : ` (item ${item + 1})`}`);
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+  return Object.freeze(values) as Env;
+}
+
+const holder = globalThis as unknown as { __rerankEnv?: Env; __rerankAuthSecret?: { file: string; secret: string } };
+
+/** The parsed settings, cached for the process. @throws ConfigError on the first call if a value is bad. */
+export function env(): Env {
+  holder.__rerankEnv ??= parseEnv(process.env);
+  return holder.__rerankEnv;
+}
+
+/** Forgets the cached parse (tests), so the next env() reads process.env again. */
+export function resetEnv(): void {
+  holder.__rerankEnv = undefined;
+  holder.__rerankAuthSecret = undefined;
+}
+
+/**
+ * Sets (or with undefined, unsets) a variable for this process and the child processes it starts,
+ * and forgets the cached parse. For the CLI and tests that hand a database to what they start.
+ */
+export function setEnv(name: SettingName, value: string | undefined): void {
+  if (value === undefined) delete process.env[name];
+  else process.env[name] = value;
+  resetEnv();
+}
+
+const SECRET_FILE = "auth-secret";
+
+/**
+ * The deployment's secret: AUTH_SECRET when set, else the contents of `<dataDir>/auth-secret`,
+ * created on first call with 32 random bytes (base64url, 43 characters), mode 600. Two processes
+ * starting at once agree: the file appears atomically (a hard link of a finished temporary file) and
+ * the loser reads the winner's. Every replica must share it (set AUTH_SECRET when they do not share
+ * a folder). @throws ConfigError when the file holds fewer than 32 characters.
+ */
+export function authSecret(dataDir = path.join(process.cwd(), ".data")): string {
+  const configured = env().AUTH_SECRET;
+  if (configured) return configured;
+  const file = path.join(dataDir, SECRET_FILE);
+  if (holder.__rerankAuthSecret?.file === file) return holder.__rerankAuthSecret.secret;
+  let secret = readSecretFile(file);
+  if (secret === null) {
+    mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+    const temporary = `${file}.${process.pid}.${randomBytes(4).toString("hex")}`;
+    writeFileSync(temporary, `${randomBytes(32).toString("base64url")}\n`, { mode: 0o600, flag: "wx" });
+    chmodSync(temporary, 0o600); // whatever the umask
+    try {
+      linkSync(temporary, file);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
+    } finally {
+      unlinkSync(temporary);
+    }
+    secret = readSecretFile(file)!;
+  }
+  if (secret.length < 32) {
+    throw new ConfigError([`${path.relative(process.cwd(), file) || file} must hold at least 32 characters, got ${secret.length} (delete it to generate a new one, or set AUTH_SECRET)`]);
+  }
+  holder.__rerankAuthSecret = { file, secret };
+  return secret;
+}
+
+function readSecretFile(file: string): string | null {
+  try {
+    return readFileSync(file, "utf8").trim();
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") return null;
+    throw error;
+  }
+}
+
+/**
+ * For command-line entry points (npm start, db:migrate): parses the settings now, so a bad value
+ * stops the command before it starts anything, with one line on stderr and exit code 1.
+ */
+export function loadConfigOrExit(): Env {
+  try {
+    return env();
+  } catch (error) {
+    if (!isConfigError(error)) throw error;
+    console.error(error.message);
+    process.exit(1);
+  }
+}
