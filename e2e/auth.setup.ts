@@ -11,9 +11,9 @@ setup("sign in as the first admin and create an API key for the specs", async ({
   expect(firstRun.adminEmail).toBe(E2E_ADMIN.email);
 
   await page.goto("/experiments");
-  await expect(page).toHaveURL(/\/sign-in/);
+  await expect(page).toHaveURL(/\/sign-in\?next=%2Fexperiments$/);
   await page.getByLabel("Email").fill(E2E_ADMIN.email);
-  await page.getByLabel("Password").fill(E2E_ADMIN.password);
+  await page.getByRole("textbox", { name: "Password" }).fill(E2E_ADMIN.password);
   await page.getByRole("button", { name: "Sign in" }).click();
   await expect(page.getByRole("heading", { level: 2, name: "Experiments" })).toBeVisible();
   await page.context().storageState({ path: ADMIN_STATE });

@@ -1,3 +1,4 @@
+import { keyedHash } from "../redact";
 import { spawn, type ChildProcess } from "node:child_process";
 import autocannon from "autocannon";
 import getPort from "get-port";
@@ -61,7 +62,7 @@ async function load(url: string, body: string, options: { duration?: number; amo
 async function countLogged(url: string, userKey: string, fallbacksOnly = false): Promise<number> {
   const client = new pg.Client({ connectionString: url });
   await client.connect();
-  const { rows } = await client.query<{ n: string }>(`SELECT count(*) AS n FROM rerank_requests WHERE user_key = $1${fallbacksOnly ? " AND fallback_used" : ""}`, [userKey]);
+  const { rows } = await client.query<{ n: string }>(`SELECT count(*) AS n FROM rerank_requests WHERE user_key = $1${fallbacksOnly ? " AND fallback_used" : ""}`, [keyedHash(userKey)]);
   await client.end();
   return Number(rows[0]!.n);
 }

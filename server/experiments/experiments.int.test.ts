@@ -1,3 +1,4 @@
+import { keyedHash } from "../redact";
 import { beforeAll, describe, expect, it } from "vitest";
 import { getDb } from "../db/client";
 import { seedDemo } from "../db/seed";
@@ -123,7 +124,9 @@ describe("results", () => {
 
     const results = await caller().experiments.results({ key: "exp-ab" });
     const phase = results.experiment.phase;
-    const units = await getDb().experimentUnitStat.findMany({ where: { phase, unitKey: { startsWith: tag } } });
+    // Units are the keyed hashes of the user keys, as the log stores them.
+    const unitKeys = Array.from({ length: 120 }, (_, u) => keyedHash(`${tag}-u${u}`));
+    const units = await getDb().experimentUnitStat.findMany({ where: { phase, unitKey: { in: unitKeys } } });
     expect(units).toHaveLength(120);
     expect(units.every((u) => u.requests === 1 && u.impressions === 5)).toBe(true);
     const ctr = results.metrics.find((m) => m.metric === "ctr")!;

@@ -1,3 +1,4 @@
+import { keyedHash } from "../redact";
 import fc from "fast-check";
 import { beforeAll, describe, expect, it } from "vitest";
 import { POST as rerankHttp } from "../../app/api/v1/rerank/route";
@@ -283,10 +284,12 @@ describe("logging for evaluation", () => {
     const logged = await db.rerankRequest.count({ where: { requestId: { startsWith: tag } } });
     expect(logged).toBe(25);
     const row = await db.rerankRequest.findFirstOrThrow({ where: { requestId: first.requestId } });
-    expect(row).toMatchObject({ surface: "search", userKey: "u0", topK: 5, candidateCount: 30, fallbackUsed: false, modelVersionId: first.modelVersion!.id });
+    expect(row).toMatchObject({ surface: "search", userKey: keyedHash("u0"), topK: 5, candidateCount: 30, fallbackUsed: false, modelVersionId: first.modelVersion!.id });
     expect(row.served).toEqual(first.items);
     const events = await db.outcomeEvent.findMany({ where: { requestId: first.requestId }, orderBy: { eventId: "asc" } });
     expect(events.map((e) => [e.type, e.position, e.revenue])).toEqual([["purchase", 2, 42.5], ["click", 2, null]]);
+    // Outcome events carry the same keyed hash as the request row, never the raw key.
+    expect(events.map((e) => e.userKey)).toEqual([keyedHash("u0"), keyedHash("u0")]);
   });
 });
 

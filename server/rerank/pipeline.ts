@@ -1,3 +1,4 @@
+import { keyedHash } from "../redact";
 import { randomUUID } from "node:crypto";
 import { applyConstraints, type ConstraintConfig, type ConstraintOutcome, type RankedCandidate } from "../domain/constraints/applyConstraints";
 import { teamDraftInterleave } from "../domain/interleaving/teamDraft";
@@ -123,7 +124,7 @@ export async function rerank(request: RerankRequest): Promise<RerankResponse> {
     },
   };
   const ts = new Date();
-  state.recent.set(requestId, { json: JSON.stringify(response), surface: response.surface, ts: ts.getTime(), userKey: request.userKey ?? request.sessionKey ?? null });
+  state.recent.set(requestId, { json: JSON.stringify(response), surface: response.surface, ts: ts.getTime(), userKey: unitKeyHash(request) });
   record(request, response, ts, canary);
   // Only requests the surface's serving model itself scored are compared (not an experiment's
   // variant or interleaved blend, not a fallback, not the canary arm), so every stored comparison
@@ -214,6 +215,12 @@ interface CanaryArm {
   arm: "canary" | "baseline";
 }
 
+/** The keyed hash of the request's user (else session) key, as the log stores it. */
+function unitKeyHash(request: RerankRequest): string | null {
+  const key = request.userKey ?? request.sessionKey;
+  return key ? keyedHash(key) : null;
+}
+
 function record(request: RerankRequest, response: RerankResponse, ts: Date, canary: CanaryArm | null) {
   const surface = response.surface;
   metrics.requests.inc({ surface, outcome: response.fallback.used ? "fallback" : "model" });
@@ -226,8 +233,10 @@ function record(request: RerankRequest, response: RerankResponse, ts: Date, cana
     requestId: response.requestId,
     ts,
     surface,
-    userKey: request.userKey ?? null,
-    sessionKey: request.sessionKey ?? null,
+    // The log keeps keyed hashes (HMAC-SHA256 under AUTH_SECRET), never the caller's raw keys: units
+    // still count and join, but the log names nobody.
+    userKey: request.userKey ? keyedHash(request.userKey) : null,
+    sessionKey: request.sessionKey ? keyedHash(request.sessionKey) : null,
     context: request.context ?? {},
     experimentKey: response.variant?.experiment ?? (canary ? rolloutLogKey(canary.id) : null),
     experimentPhase: response.variant?.phase ?? null,

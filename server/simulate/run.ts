@@ -26,6 +26,7 @@
 //
 // Flags:
 //   --url <url>          server base URL (default http://127.0.0.1:3000; localhost only)
+//   --key <key>          serving API key (default: the demo key in .data/first-run-credentials.json)
 //   --surface <key>      surface to rerank for (default search)
 //   --rate <n>           requests per second (default 20, at most 1000)
 //   --duration <s>       seconds of traffic (default 60, at most 3600)
@@ -36,15 +37,28 @@
 // At most rate × duration requests are sent, and the run ends at the duration (plus one request
 // timeout of 10 s). It prints totals and, per variant seen in responses, requests and CTR.
 // Exits 1 with a one-line message when the server is unreachable or refuses the requests.
+import { existsSync, readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
+import { env } from "../config";
 import { createProgressBar, formatSummary } from "./report";
 import { checkServer, checkTrafficOptions, ServerUnreachableError, simulateTraffic, TrafficRefusedError, type TrafficOptions } from "./traffic";
 
-const USAGE = "usage: npm run simulate -- [--url http://127.0.0.1:3000] [--surface search] [--rate 20] [--duration 60] [--seed 1] [--users 2000] [--concurrency 4] [--quiet]";
+const USAGE = "usage: npm run simulate -- [--url http://127.0.0.1:3000] [--key rrk_…] [--surface search] [--rate 20] [--duration 60] [--seed 1] [--users 2000] [--concurrency 4] [--quiet]";
 
 function die(message: string): never {
   console.error(`simulate: ${message}`);
   process.exit(1);
+}
+
+/** The demo serving key `npm start` wrote on its first start, so that the simulator needs no flag. */
+function firstRunKey(): string | undefined {
+  const file = env().FIRST_RUN_CREDENTIALS_FILE;
+  if (!existsSync(file)) return undefined;
+  try {
+    return (JSON.parse(readFileSync(file, "utf8")) as { apiKey?: string }).apiKey;
+  } catch {
+    return undefined;
+  }
 }
 
 function parseOptions(): { options: TrafficOptions; quiet: boolean } {
@@ -53,6 +67,7 @@ function parseOptions(): { options: TrafficOptions; quiet: boolean } {
     ({ values } = parseArgs({
       options: {
         url: { type: "string", default: "http://127.0.0.1:3000" },
+        key: { type: "string" },
         surface: { type: "string", default: "search" },
         rate: { type: "string", default: "20" },
         duration: { type: "string", default: "60" },
@@ -78,6 +93,7 @@ function parseOptions(): { options: TrafficOptions; quiet: boolean } {
   };
   const options: TrafficOptions = {
     url: values.url,
+    apiKey: values.key ?? firstRunKey(),
     surface: values.surface,
     rate: number("rate", values.rate),
     durationSeconds: number("duration", values.duration),

@@ -19,6 +19,8 @@ import { mix32 } from "../domain/hashing";
 export interface TrafficOptions {
   /** Base URL of the server; loopback hosts only. */
   url: string;
+  /** A serving API key, sent as `Authorization: Bearer <key>`; none where SERVING_AUTH=off. */
+  apiKey?: string;
   surface: string;
   /** Requests per second (0 < rate ≤ 1000). */
   rate: number;
@@ -289,7 +291,7 @@ export async function simulateTraffic(options: TrafficOptions, hooks: TrafficHoo
     try {
       const response = await fetch(`${url}${path}`, {
         method: "POST",
-        headers: { "content-type": "application/json" },
+        headers: { "content-type": "application/json", ...(options.apiKey ? { authorization: `Bearer ${options.apiKey}` } : {}) },
         body: JSON.stringify(body),
         signal: AbortSignal.timeout(timeoutMs),
       });
