@@ -9,8 +9,12 @@ test("mirror search to the candidate and compare its rankings", async ({ page, r
   await expect(page.getByTestId("shadow-status")).toContainText("25% of requests also scored by shadow (search-ranker v3)");
 
   await page.getByLabel("Sample rate (%)").fill("100");
-  await page.getByLabel("Reason (audit log)").fill("e2e: compare v3 on all traffic");
   await page.getByRole("button", { name: "Save" }).click();
+  // Above 50 % the confirm dialog names the change and asks why.
+  const dialog = page.getByRole("dialog", { name: "Mirror 100% of search" });
+  await expect(dialog.getByTestId("confirm-changes")).toContainText("100% of requests also scored by shadow");
+  await dialog.getByLabel("Reason (kept in the audit trail)").fill("e2e: compare v3 on all traffic");
+  await dialog.getByRole("button", { name: "Mirror" }).click();
   await expect(page.getByTestId("shadow-status")).toContainText("100% of requests also scored by shadow");
 
   const ids = Array.from({ length: 60 }, (_, i) => `sku-${String(i + 1).padStart(5, "0")}`);

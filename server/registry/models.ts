@@ -30,9 +30,12 @@ export async function getModelByName(db: Db, name: string) {
     },
   });
   if (!model) throw new NotFoundError("model", name);
+  // Surfaces whose serving alias is one of this model's: what an alias move changes for users.
+  const servedSurfaces = await db.surface.findMany({ where: { modelId: model.id }, select: { key: true, modelAlias: true, requireApproval: true }, orderBy: { key: "asc" } });
   const aliasesOf = (versionId: string) => model.aliases.filter((a) => a.version.id === versionId).map((a) => a.name);
   return {
     id: model.id, name: model.name, owner: model.owner, description: model.description, surface: model.surface?.key ?? null,
+    servedSurfaces: servedSurfaces.map((s) => ({ key: s.key, alias: s.modelAlias, requireApproval: s.requireApproval })),
     aliases: model.aliases.map((a) => ({ name: a.name, version: a.version.version, versionId: a.version.id, updatedAt: a.updatedAt, updatedBy: a.updatedBy })),
     versions: model.versions.map((v) => ({
       id: v.id, version: v.version, source: v.source, sha256: v.sha256, sizeBytes: v.sizeBytes, createdAt: v.createdAt, createdBy: v.createdBy,

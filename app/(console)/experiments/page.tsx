@@ -1,4 +1,5 @@
-import { Badge, Button, Card, Group, Stack, Table, TableScrollContainer, TableTbody, TableTd, TableTh, TableThead, TableTr } from "@mantine/core";
+import { GuardedButton } from "@/app/_auth/GuardedButton";
+import { Badge, Card, Group, Stack, Table, TableScrollContainer, TableTbody, TableTd, TableTh, TableThead, TableTr } from "@mantine/core";
 import type { Metadata } from "next";
 import { serverCaller } from "@/server/caller";
 import { EmptyState } from "../../_components/EmptyState";
@@ -13,7 +14,7 @@ export default async function ExperimentsPage() {
     <Stack>
       <Group justify="space-between" align="flex-start">
         <PageHeader title="Experiments" subtitle="A/B and interleaving experiments over model versions and configs, with honest statistics." />
-        <Button component="a" href="/experiments/new">New experiment</Button>
+        <GuardedButton permission="experiments.write" href="/experiments/new">New experiment</GuardedButton>
       </Group>
       {experiments.length === 0 ? (
         <EmptyState

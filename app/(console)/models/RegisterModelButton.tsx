@@ -1,4 +1,5 @@
 "use client";
+import { GuardedButton } from "@/app/_auth/GuardedButton";
 import { Alert, Button, Group, Modal, Select, Stack, TextInput, Textarea } from "@mantine/core";
 import { useDisclosure } from "@mantine/hooks";
 import { useMutation } from "@tanstack/react-query";
@@ -22,7 +23,7 @@ export function RegisterModelButton({ surfaces }: { surfaces: string[] }) {
   }));
   return (
     <>
-      <Button onClick={open}>Register model</Button>
+      <GuardedButton permission="models.write" onClick={open}>Register model</GuardedButton>
       <Modal opened={opened} onClose={close} title="Register a model">
         <Stack>
           <TextInput label="Name" description="lower-case, e.g. search-gbdt" value={name} onChange={(e) => setName(e.currentTarget.value)} required />

@@ -1,5 +1,7 @@
 "use client";
-import { Alert, Badge, Button, Card, Code, Group, Loader, NumberInput, SegmentedControl, Select, SimpleGrid, Stack, Table, Text, TextInput, Title } from "@mantine/core";
+import { GuardedButton } from "@/app/_auth/GuardedButton";
+import { ConfirmChangeDialog } from "@/app/_components/ConfirmChangeDialog";
+import { Alert, Badge, Card, Code, Group, Loader, NumberInput, SegmentedControl, Select, SimpleGrid, Stack, Table, Text, TextInput, Title } from "@mantine/core";
 import { notifications } from "@mantine/notifications";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import type { inferRouterOutputs } from "@trpc/server";
@@ -76,17 +78,22 @@ function ShadowConfig({ overview }: { overview: Overview }) {
   const [alias, setAlias] = useState<string>(s.shadowAlias ?? "off");
   const [rate, setRate] = useState<number>(Math.round(s.sampleRate * 1000) / 10);
   const [reason, setReason] = useState("");
+  const [confirming, setConfirming] = useState(false);
   const save = useMutation(
     trpc.shadow.configure.mutationOptions({
       onSuccess: (r) => {
         notifications.show({ color: "teal", message: r.shadowAlias ? `Mirroring ${Math.round(r.shadowSampleRate * 1000) / 10}% of ${r.key} to ${r.shadowAlias}` : `Mirroring stopped on ${r.key}` });
         setReason("");
+        setConfirming(false);
         return queryClient.invalidateQueries({ queryKey: trpc.shadow.overview.queryKey() });
       },
       onError: (e) => notifications.show({ color: "red", message: e.message }),
     }),
   );
   const current = overview.aliases.find((a) => a.alias === s.shadowAlias);
+  // Above half of the traffic a mirror costs real capacity: that goes through the confirm dialog.
+  const wide = alias !== "off" && rate > 50;
+  const submit = (why: string) => save.mutate({ surface: s.key, alias: alias === "off" ? null : alias, sampleRate: alias === "off" ? 0 : rate / 100, ...(why ? { reason: why } : {}) });
   const options = [{ value: "off", label: "off (no mirroring)" }, ...overview.aliases.filter((a) => a.alias !== s.servingAlias).map((a) => ({ value: a.alias, label: `${a.alias} → v${a.version}` }))];
   return (
     <Card withBorder padding="md">
@@ -105,14 +112,25 @@ function ShadowConfig({ overview }: { overview: Overview }) {
           <Select label="Shadow alias" data={options} value={alias} onChange={(v) => setAlias(v ?? "off")} w={190} allowDeselect={false} disabled={s.modelName === null} />
           <NumberInput label="Sample rate (%)" value={rate} onChange={(v) => setRate(Number(v))} min={0} max={100} step={5} decimalScale={1} w={130} disabled={alias === "off"} />
           <TextInput label="Reason (audit log)" value={reason} onChange={(e) => setReason(e.currentTarget.value)} w={220} placeholder="why this change" />
-          <Button
-            onClick={() => save.mutate({ surface: s.key, alias: alias === "off" ? null : alias, sampleRate: alias === "off" ? 0 : rate / 100, ...(reason ? { reason } : {}) })}
-            loading={save.isPending}
-          >
+          <GuardedButton permission="shadow.write" onClick={() => (wide ? setConfirming(true) : submit(reason))} loading={save.isPending}>
             Save
-          </Button>
+          </GuardedButton>
         </Group>
       </Group>
+      {confirming && (
+        <ConfirmChangeDialog
+          title={`Mirror ${rate}% of ${s.key}`}
+          changes={[
+            `${s.key}: ${rate}% of requests also scored by ${alias} (${s.modelName} v${overview.aliases.find((a) => a.alias === alias)?.version ?? "?"}), up from ${Math.round(s.sampleRate * 1000) / 10}%`,
+            "a mirror costs about as much as the request it copies: expect lower throughput and a higher p50 at this rate",
+          ]}
+          confirmLabel="Mirror"
+          color="orange"
+          pending={save.isPending}
+          onClose={() => setConfirming(false)}
+          onConfirm={submit}
+        />
+      )}
     </Card>
   );
 }

@@ -1,6 +1,7 @@
 "use client";
+import { GuardedButton } from "@/app/_auth/GuardedButton";
 import {
-  Alert, Badge, Button, Card, Checkbox, Code, Group, NumberInput, Select, SimpleGrid, Stack, Table, Text, TextInput, Title,
+  Alert, Badge, Card, Checkbox, Code, Group, NumberInput, Select, SimpleGrid, Stack, Table, Text, TextInput, Title,
 } from "@mantine/core";
 import { useMutation, useQueryClient } from "@tanstack/react-query";
 import type { inferRouterOutputs } from "@trpc/server";
@@ -45,7 +46,7 @@ export function RerankPlayground({ surfaces }: { surfaces: Array<{ key: string; 
           <Checkbox mt={{ sm: 30 }} label="Include unsafe items (to see them blocked)" checked={includeBlocked} onChange={(e) => setIncludeBlocked(e.currentTarget.checked)} />
         </SimpleGrid>
         <Group mt="md">
-          <Button onClick={() => void send()} loading={rank.isPending} disabled={!surface}>Rerank</Button>
+          <GuardedButton permission="rerank.serve" onClick={() => void send()} loading={rank.isPending} disabled={!surface}>Rerank</GuardedButton>
           {sample.length > 0 && <Text size="sm" c="dimmed">{sample.length} candidates retrieved</Text>}
         </Group>
       </Card>

@@ -1,5 +1,7 @@
 "use client";
-import { Alert, Badge, Button, Card, Code, Group, Loader, Modal, SegmentedControl, SimpleGrid, Stack, Table, Text, TextInput, Title, Tooltip } from "@mantine/core";
+import { ConfirmChangeDialog } from "../../../_components/ConfirmChangeDialog";
+import { GuardedButton } from "@/app/_auth/GuardedButton";
+import { Alert, Badge, Card, Code, Group, Loader, SegmentedControl, SimpleGrid, Stack, Table, Text, Title, Tooltip } from "@mantine/core";
 import { notifications } from "@mantine/notifications";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import type { inferRouterOutputs } from "@trpc/server";
@@ -101,13 +103,13 @@ function SurfaceCard({ surface: s, hours, rollout }: { surface: Surface; hours: 
           </Text>
         </Stack>
         <Group gap="xs">
-          <Button color={s.killSwitch ? "teal" : "red"} variant={s.killSwitch ? "filled" : "light"} onClick={() => setLever({ kind: "kill", on: !s.killSwitch })}>
+          <GuardedButton permission="oncall.killSwitch" color={s.killSwitch ? "teal" : "red"} variant={s.killSwitch ? "filled" : "light"} onClick={() => setLever({ kind: "kill", on: !s.killSwitch })}>
             {s.killSwitch ? "Turn kill switch off" : "Kill switch"}
-          </Button>
+          </GuardedButton>
           <Tooltip label={s.rollback ? `v${s.rollback.version} served until ${new Date(s.rollback.movedAt).toLocaleString()} (moved by ${s.rollback.movedBy})` : "No earlier version of this alias is recorded"}>
-            <Button color="orange" disabled={!s.rollback} onClick={() => setLever({ kind: "rollback" })}>
+            <GuardedButton permission="oncall.rollback" color="orange" disabled={!s.rollback} onClick={() => setLever({ kind: "rollback" })}>
               {s.rollback ? `Roll back to v${s.rollback.version}` : "Roll back"}
-            </Button>
+            </GuardedButton>
           </Tooltip>
         </Group>
       </Group>
@@ -154,7 +156,6 @@ function Figure({ label, value, color, testId }: { label: string; value: string;
 function LeverModal({ surface: s, lever, onClose }: { surface: Surface; lever: Lever; onClose: () => void }) {
   const trpc = useTRPC();
   const queryClient = useQueryClient();
-  const [reason, setReason] = useState("");
   const done = (message: string) => {
     notifications.show({ color: "teal", message });
     onClose();
@@ -164,29 +165,24 @@ function LeverModal({ surface: s, lever, onClose }: { surface: Surface; lever: L
   const kill = useMutation(trpc.oncall.killSwitch.mutationOptions({ onSuccess: (r) => done(`Kill switch ${r.killSwitch ? "on" : "off"} for ${r.key}`), onError }));
   const rollback = useMutation(trpc.oncall.rollback.mutationOptions({ onSuccess: (r) => done(`${r.model} ${r.alias} rolled back to v${r.version}`), onError }));
   const title = lever.kind === "rollback" ? `Roll back ${s.name}` : lever.on ? `Kill switch on for ${s.name}` : `Kill switch off for ${s.name}`;
-  const pending = kill.isPending || rollback.isPending;
-  const confirm = () =>
-    lever.kind === "rollback"
-      ? rollback.mutate({ surface: s.key, reason, ...(s.rollback ? { expectVersionId: s.rollback.versionId } : {}) })
-      : kill.mutate({ surface: s.key, on: lever.on, reason });
+  const affected = [s.key, ...s.sharedWith].join(", ");
+  const changes = lever.kind === "rollback"
+    ? [<>{s.modelName} {s.servingAlias}: v{s.serving?.version} → v{s.rollback?.version}</>, `surfaces affected: ${affected}`, "every replica serves it within a second"]
+    : lever.on
+      ? [`${s.key}: model scoring stops; requests are served in retrieval order with the same constraints (blocked items stay out), marked as fallbacks`, "shadow mirroring stops", "every replica within a second"]
+      : [`${s.key}: model scoring resumes (${s.modelName} ${s.servingAlias} → v${s.serving?.version})`, "every replica within a second"];
   return (
-    <Modal opened onClose={onClose} title={title}>
-      <Stack>
-        <Text size="sm">
-          {lever.kind === "rollback"
-            ? <>Moves <Code>{s.modelName} {s.servingAlias}</Code> from v{s.serving?.version} back to v{s.rollback?.version}{s.sharedWith.length > 0 ? `, which also serves ${s.sharedWith.join(", ")}` : ""}. Every replica serves it within a second.</>
-            : lever.on
-              ? "Stops model scoring on this surface: requests are served in retrieval order with the same constraints (blocked items stay out), marked as fallbacks. Every replica within a second."
-              : "Model scoring resumes on this surface, on every replica within a second."}
-        </Text>
-        <TextInput label="Reason (audit log)" value={reason} onChange={(e) => setReason(e.currentTarget.value)} placeholder="incident id, what you saw" data-autofocus />
-        <Group justify="flex-end">
-          <Button variant="default" onClick={onClose}>Cancel</Button>
-          <Button color={lever.kind === "rollback" ? "orange" : lever.on ? "red" : "teal"} onClick={confirm} loading={pending} disabled={reason.trim().length < 3}>
-            {lever.kind === "rollback" ? `Roll back to v${s.rollback?.version}` : lever.on ? "Turn kill switch on" : "Turn kill switch off"}
-          </Button>
-        </Group>
-      </Stack>
-    </Modal>
+    <ConfirmChangeDialog
+      title={title}
+      changes={changes}
+      confirmLabel={lever.kind === "rollback" ? `Roll back to v${s.rollback?.version}` : lever.on ? "Turn kill switch on" : "Turn kill switch off"}
+      color={lever.kind === "rollback" ? "orange" : lever.on ? "red" : "teal"}
+      pending={kill.isPending || rollback.isPending}
+      onClose={onClose}
+      onConfirm={(reason) =>
+        lever.kind === "rollback"
+          ? rollback.mutate({ surface: s.key, reason, ...(s.rollback ? { expectVersionId: s.rollback.versionId } : {}) })
+          : kill.mutate({ surface: s.key, on: lever.on, reason })}
+    />
   );
 }

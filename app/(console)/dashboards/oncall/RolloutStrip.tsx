@@ -1,5 +1,7 @@
 "use client";
-import { Badge, Button, Card, Group, Modal, NumberInput, Select, Stack, Text, TextInput } from "@mantine/core";
+import { ConfirmChangeDialog } from "../../../_components/ConfirmChangeDialog";
+import { GuardedButton } from "@/app/_auth/GuardedButton";
+import { Badge, Card, Group, NumberInput, Select, Stack, Text, TextInput } from "@mantine/core";
 import { notifications } from "@mantine/notifications";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import type { inferRouterOutputs } from "@trpc/server";
@@ -46,9 +48,9 @@ export function RolloutStrip({ surface, modelName, servingVersion, rollout }: { 
           </Group>
         )}
         {running ? (
-          <Button size="xs" color="red" variant="light" onClick={() => setModal("abort")}>Abort canary</Button>
+          <GuardedButton permission="canary.abort" size="xs" color="red" variant="light" onClick={() => setModal("abort")}>Abort canary</GuardedButton>
         ) : (
-          <Button size="xs" variant="light" onClick={() => setModal("start")}>Start canary…</Button>
+          <GuardedButton permission="canary.start" size="xs" variant="light" onClick={() => setModal("start")}>Start canary…</GuardedButton>
         )}
       </Group>
       {modal === "start" && <StartCanaryModal surface={surface} modelName={modelName} servingVersion={servingVersion} onClose={() => setModal(null)} />}
@@ -74,48 +76,50 @@ function useDone(onClose: () => void) {
 function StartCanaryModal({ surface, modelName, servingVersion, onClose }: { surface: string; modelName: string; servingVersion: number | null; onClose: () => void }) {
   const trpc = useTRPC();
   const model = useQuery(trpc.models.get.queryOptions({ name: modelName }));
+  const surfaceRow = useQuery(trpc.surfaces.get.queryOptions({ key: surface }));
   const [version, setVersion] = useState<string | null>(null);
   const [steps, setSteps] = useState("1, 5, 25, 50");
   const [minRequests, setMinRequests] = useState<number>(200);
-  const [reason, setReason] = useState("");
   const done = useDone(onClose);
   const start = useMutation(trpc.rollouts.start.mutationOptions({ onSuccess: (r) => done.onSuccess(`Canary started on ${surface} at ${r.currentPercent}%`), onError: done.onError }));
+  const request = useMutation(trpc.approvals.request.mutationOptions({ onSuccess: (r) => done.onSuccess(`Approval requested: ${r.summary}`), onError: done.onError }));
   const parsedSteps = steps.split(",").map((s) => Number(s.trim())).filter((n) => !Number.isNaN(n));
   const versions = (model.data?.versions ?? []).filter((v) => v.version !== servingVersion).map((v) => ({ value: String(v.version), label: `v${v.version}` }));
+  const needsApproval = surfaceRow.data?.requireApproval ?? false;
+  const rollout = { surface, version: Number(version), steps: parsedSteps, minRequests };
   return (
-    <Modal opened onClose={onClose} title={`Start a canary on ${surface}`}>
-      <Stack>
-        <Text size="sm">A sticky share of the traffic no experiment takes goes to the version, growing step by step while its fallback rate and p99 stay within tolerance of the current version; after the last step it is promoted, and on a failure it is rolled back at once.</Text>
-        <Select label="Version" data={versions} value={version} onChange={setVersion} placeholder={model.isLoading ? "loading…" : "pick a version"} />
-        <TextInput label="Steps (% of traffic)" value={steps} onChange={(e) => setSteps(e.currentTarget.value)} />
-        <NumberInput label="Requests per arm before each step is judged" value={minRequests} onChange={(v) => setMinRequests(Number(v))} min={10} />
-        <TextInput label="Reason (audit log)" value={reason} onChange={(e) => setReason(e.currentTarget.value)} />
-        <Group justify="flex-end">
-          <Button variant="default" onClick={onClose}>Cancel</Button>
-          <Button disabled={!version} loading={start.isPending} onClick={() => start.mutate({ surface, version: Number(version), steps: parsedSteps, minRequests, ...(reason ? { reason } : {}) })}>
-            Start canary
-          </Button>
-        </Group>
-      </Stack>
-    </Modal>
+    <ConfirmChangeDialog
+      title={`Start a canary on ${surface}`}
+      changes={[
+        version ? `${modelName} v${version} gets a sticky, growing share of ${surface}'s traffic that no experiment takes: ${parsedSteps.join(" → ")} %` : "pick the version to roll out",
+        `then the serving alias moves from v${servingVersion ?? "?"} to v${version ?? "?"} (promotion); any failed step rolls back at once`,
+      ]}
+      warning={needsApproval ? `${surface} requires approval: this files a request that another ML engineer approves before the canary starts.` : undefined}
+      confirmLabel={needsApproval ? "Request approval" : "Start canary"}
+      pending={start.isPending || request.isPending}
+      onClose={onClose}
+      onConfirm={(reason) => (needsApproval ? request.mutate({ change: { kind: "canary_start", rollout }, reason }) : start.mutate({ ...rollout, reason }))}
+    >
+      <Select label="Version" data={versions} value={version} onChange={setVersion} placeholder={model.isLoading ? "loading…" : "pick a version"} />
+      <TextInput label="Steps (% of traffic)" value={steps} onChange={(e) => setSteps(e.currentTarget.value)} />
+      <NumberInput label="Requests per arm before each step is judged" value={minRequests} onChange={(v) => setMinRequests(Number(v))} min={10} />
+    </ConfirmChangeDialog>
   );
 }
 
 function AbortCanaryModal({ surface, onClose }: { surface: string; onClose: () => void }) {
   const trpc = useTRPC();
-  const [reason, setReason] = useState("");
   const done = useDone(onClose);
   const abort = useMutation(trpc.rollouts.abort.mutationOptions({ onSuccess: () => done.onSuccess(`Canary aborted on ${surface}`), onError: done.onError }));
   return (
-    <Modal opened onClose={onClose} title={`Abort the canary on ${surface}`}>
-      <Stack>
-        <Text size="sm">All traffic returns to the current version at once, on every replica within a second.</Text>
-        <TextInput label="Reason (audit log)" value={reason} onChange={(e) => setReason(e.currentTarget.value)} data-autofocus />
-        <Group justify="flex-end">
-          <Button variant="default" onClick={onClose}>Cancel</Button>
-          <Button color="red" disabled={reason.trim().length < 3} loading={abort.isPending} onClick={() => abort.mutate({ surface, reason })}>Abort canary</Button>
-        </Group>
-      </Stack>
-    </Modal>
+    <ConfirmChangeDialog
+      title={`Abort the canary on ${surface}`}
+      changes={[`${surface}: all traffic returns to the current version at once`, "every replica within a second"]}
+      confirmLabel="Abort canary"
+      color="red"
+      pending={abort.isPending}
+      onClose={onClose}
+      onConfirm={(reason) => abort.mutate({ surface, reason })}
+    />
   );
 }

@@ -1,39 +1,69 @@
 "use client";
-import { Alert, Button, Card, FileInput, Group, Select, SimpleGrid, Stack, Text, TextInput, Textarea, Title } from "@mantine/core";
+import { Alert, Card, FileInput, Group, Select, SimpleGrid, Stack, Text, TextInput, Textarea, Title } from "@mantine/core";
 import { notifications } from "@mantine/notifications";
 import { useMutation } from "@tanstack/react-query";
 import { useRouter } from "next/navigation";
 import { useState } from "react";
+import { GuardedButton } from "@/app/_auth/GuardedButton";
+import { ConfirmChangeDialog } from "@/app/_components/ConfirmChangeDialog";
 import { useTRPC } from "../../../_trpc/client";
 
 const STANDARD_ALIASES = ["production", "canary", "shadow", "fallback"];
 
-export function SetAliasCard({ versions }: { versions: Array<{ id: string; version: number }> }) {
+export function SetAliasCard({ modelName, versions, aliases, surfaces }: {
+  modelName: string;
+  versions: Array<{ id: string; version: number }>;
+  aliases: Array<{ name: string; version: number }>;
+  surfaces: Array<{ key: string; alias: string; requireApproval: boolean }>;
+}) {
   const trpc = useTRPC();
   const router = useRouter();
   const [versionId, setVersionId] = useState<string | null>(versions[0]?.id ?? null);
   const [alias, setAlias] = useState<string | null>("canary");
   const [custom, setCustom] = useState("");
-  const [reason, setReason] = useState("");
-  const move = useMutation(trpc.models.setAlias.mutationOptions({
-    onSuccess: (result) => {
-      notifications.show({ color: "teal", message: `${result.name} now points at the chosen version` });
-      router.refresh();
-    },
-  }));
-  const name = alias === "custom" ? custom : alias;
+  const [confirming, setConfirming] = useState(false);
+  const done = (message: string) => {
+    setConfirming(false);
+    notifications.show({ color: "teal", message });
+    router.refresh();
+  };
+  const onError = (e: { message: string }) => notifications.show({ color: "red", message: e.message });
+  const move = useMutation(trpc.models.setAlias.mutationOptions({ onSuccess: (r) => done(`${r.name} now points at the chosen version`), onError }));
+  const request = useMutation(trpc.approvals.request.mutationOptions({ onSuccess: (r) => done(`Approval requested: ${r.summary}`), onError }));
+  const name = alias === "custom" ? custom.trim() : alias;
+  const target = versions.find((v) => v.id === versionId);
+  const current = aliases.find((a) => a.name === name);
+  const served = surfaces.filter((s) => s.alias === name);
+  const needsApproval = served.some((s) => s.requireApproval);
   return (
     <Card withBorder padding="lg">
       <Title order={5} mb="sm">Set an alias</Title>
       <SimpleGrid cols={{ base: 1, sm: 3 }}>
         <Select label="Version" data={versions.map((v) => ({ value: v.id, label: `v${v.version}` }))} value={versionId} onChange={setVersionId} allowDeselect={false} />
         <Select label="Alias" data={[...STANDARD_ALIASES, "custom"]} value={alias} onChange={setAlias} allowDeselect={false} />
-        {alias === "custom" ? <TextInput label="Custom alias" value={custom} onChange={(e) => setCustom(e.currentTarget.value)} /> : <TextInput label="Reason (audited)" value={reason} onChange={(e) => setReason(e.currentTarget.value)} />}
+        {alias === "custom" && <TextInput label="Custom alias" value={custom} onChange={(e) => setCustom(e.currentTarget.value)} />}
       </SimpleGrid>
-      {move.error && <Alert color="red" mt="sm">{move.error.message}</Alert>}
       <Group mt="md">
-        <Button onClick={() => versionId && name && move.mutate({ versionId, alias: name, reason: reason || undefined })} loading={move.isPending}>Move alias</Button>
+        <GuardedButton permission="models.write" disabled={!target || !name} onClick={() => setConfirming(true)}>Move alias…</GuardedButton>
       </Group>
+      {confirming && target && name && (
+        <ConfirmChangeDialog
+          title={`Move ${modelName} ${name}`}
+          changes={[
+            `${modelName} ${name}: ${current ? `v${current.version}` : "unset"} → v${target.version}`,
+            served.length ? `surfaces served by it: ${served.map((s) => s.key).join(", ")} (every replica within a second)` : "no surface serves this alias: nobody's results change",
+          ]}
+          warning={needsApproval ? `${served.filter((s) => s.requireApproval).map((s) => s.key).join(", ")} requires approval: this files a request that another ML engineer approves.` : undefined}
+          confirmLabel={needsApproval ? "Request approval" : "Move alias"}
+          color={served.length ? "orange" : "blue"}
+          pending={move.isPending || request.isPending}
+          onClose={() => setConfirming(false)}
+          onConfirm={(reason) =>
+            needsApproval
+              ? request.mutate({ change: { kind: "alias_move", versionId: target.id, alias: name }, reason })
+              : move.mutate({ versionId: target.id, alias: name, reason })}
+        />
+      )}
     </Card>
   );
 }
@@ -89,7 +119,7 @@ export function UploadVersionCard({ modelName, defaultSpec, versions }: { modelN
           <TextInput label="Notes" value={notes} onChange={(e) => setNotes(e.currentTarget.value)} />
         </SimpleGrid>
         {error && <Alert color="red" title="Refused" data-testid="upload-error">{error}</Alert>}
-        <Group><Button onClick={() => void upload()} loading={busy}>Upload and check</Button></Group>
+        <Group><GuardedButton permission="models.write" onClick={() => void upload()} loading={busy}>Upload and check</GuardedButton></Group>
       </Stack>
     </Card>
   );

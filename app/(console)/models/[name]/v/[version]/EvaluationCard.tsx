@@ -1,5 +1,6 @@
 "use client";
-import { Alert, Button, Card, Group, Select, SimpleGrid, Stack, Table, Text, Title } from "@mantine/core";
+import { GuardedButton } from "@/app/_auth/GuardedButton";
+import { Alert, Card, Group, Select, SimpleGrid, Stack, Table, Text, Title } from "@mantine/core";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useState } from "react";
 import { useTRPC } from "../../../../../_trpc/client";
@@ -37,7 +38,7 @@ export function EvaluationCard({ name, version, featureCount, surfaces }: { name
       <SimpleGrid cols={{ base: 1, md: 2 }}>
         <Stack gap="xs">
           <Text size="sm">Ranking quality on the labelled LETOR test file (50 queries; NDCG as trec_eval and LightGBM compute it).</Text>
-          <Group><Button variant="light" onClick={() => letor.mutate({ name, version })} loading={letor.isPending} disabled={featureCount !== 300}>Evaluate on LETOR test</Button></Group>
+          <Group><GuardedButton permission="models.write" variant="light" onClick={() => letor.mutate({ name, version })} loading={letor.isPending} disabled={featureCount !== 300}>Evaluate on LETOR test</GuardedButton></Group>
           {featureCount !== 300 && <Text size="xs" c="dimmed">Needs a 300-feature model (this one takes {featureCount}).</Text>}
           {letor.error && <Alert color="red">{letor.error.message}</Alert>}
           {l && latestLetor && (
@@ -57,7 +58,7 @@ export function EvaluationCard({ name, version, featureCount, surfaces }: { name
           <Text size="sm">Counterfactual CTR on logged traffic: the items each logged request showed, re-ranked by this version, with clicks weighted by position propensities 1/position (clipped, inverse propensity scoring).</Text>
           <Group>
             <Select aria-label="surface to evaluate on" data={surfaces} value={surface} onChange={setSurface} w={160} />
-            <Button variant="light" disabled={!surface} onClick={() => surface && ips.mutate({ name, version, surface, days: 7, eta: 1 })} loading={ips.isPending}>Estimate CTR</Button>
+            <GuardedButton permission="models.write" variant="light" disabled={!surface} onClick={() => surface && ips.mutate({ name, version, surface, days: 7, eta: 1 })} loading={ips.isPending}>Estimate CTR</GuardedButton>
           </Group>
           {ips.error && <Alert color="red">{ips.error.message}</Alert>}
           {c && latestIps && (
