@@ -1,6 +1,7 @@
 import { initTRPC, TRPCError } from "@trpc/server";
 import superjson from "superjson";
 import { ZodError } from "zod";
+import { actorFromHeaders, type Actor } from "./audit/actor";
 import { getDb, type Db } from "./db/client";
 import { ConflictError, InvalidInputError, NotFoundError } from "./errors";
 import { describeZodError, fieldPath } from "./validation";
@@ -9,12 +10,12 @@ import { describeZodError, fieldPath } from "./validation";
 
 export interface Context {
   db: Db;
-  /** Who is acting, for the audit log (access control arrives in its own issue). */
-  actor: string;
+  /** Who is acting, for the audit trail (access control arrives in its own issue). */
+  actor: Actor;
 }
 
 export function createContext(opts: { headers?: Headers } = {}): Context {
-  return { db: getDb(), actor: opts.headers?.get("x-rerank-user") ?? "anonymous" };
+  return { db: getDb(), actor: actorFromHeaders(opts.headers) };
 }
 
 const t = initTRPC.context<Context>().create({

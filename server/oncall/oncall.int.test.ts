@@ -7,11 +7,12 @@ import { rerank } from "../rerank/pipeline";
 import { telemetry } from "../telemetry/streams";
 import { createTestSurface } from "../testing/models";
 import { createContext } from "../trpc";
+import { testActor } from "../testing/actors";
 
 // On-call on real PostgreSQL and real onnxruntime sessions: the figures come from the request log,
 // the kill switch and the rollback take effect on serving at once and leave an audit trail.
 
-const caller = () => createCaller({ ...createContext(), actor: "oncall@rerank.local" });
+const caller = () => createCaller({ ...createContext(), actor: testActor("oncall@rerank.local") });
 let candidates: Array<{ id: string; retrievalScore: number }>;
 
 const send = async (surface: string, n: number, prefix: string) => {

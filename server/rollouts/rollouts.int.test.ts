@@ -7,12 +7,13 @@ import { rerank } from "../rerank/pipeline";
 import { telemetry } from "../telemetry/streams";
 import { createTestSurface, failingModelOnnx } from "../testing/models";
 import { createContext } from "../trpc";
+import { testActor } from "../testing/actors";
 
 // Canary rollouts on real PostgreSQL and real onnxruntime sessions: a sticky share of traffic goes
 // to the new version, the analysis widens it step by step and promotes it, or rolls a failing
 // version back at once; every transition is audited.
 
-const caller = () => createCaller({ ...createContext(), actor: "ml@rerank.local" });
+const caller = () => createCaller({ ...createContext(), actor: testActor("ml@rerank.local") });
 let candidates: Array<{ id: string; retrievalScore: number }>;
 
 async function send(surface: string, users: string[]) {

@@ -1,3 +1,4 @@
+import { auditRouter } from "./audit";
 import { debugRouter } from "./debug";
 import { executiveRouter } from "./executive";
 import { experimentsRouter } from "./experiments";
@@ -25,6 +26,7 @@ export const appRouter = router({
   rollouts: rolloutsRouter,
   executive: executiveRouter,
   debug: debugRouter,
+  audit: auditRouter,
 });
 
 export type AppRouter = typeof appRouter;

@@ -11,13 +11,14 @@ import { metrics } from "../telemetry/metrics";
 import { telemetry } from "../telemetry/streams";
 import { createTestSurface, failingModelOnnx } from "../testing/models";
 import { createContext } from "../trpc";
+import { testActor } from "../testing/actors";
 
 // Shadow traffic on real PostgreSQL and real onnxruntime sessions: sampled requests are scored
 // again by the candidate after the response, with the same features and constraints, and stored
 // with their comparison; a failing candidate never touches the response.
 
 const spec = demoFeatureSpec();
-const caller = () => createCaller({ ...createContext(), actor: "ml@rerank.local" });
+const caller = () => createCaller({ ...createContext(), actor: testActor("ml@rerank.local") });
 let candidates: Array<{ id: string; retrievalScore: number }>;
 let flaggedIds: string[];
 

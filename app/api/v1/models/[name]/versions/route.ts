@@ -1,3 +1,4 @@
+import { actorFromHeaders } from "@/server/audit/actor";
 import { getDb } from "@/server/db/client";
 import { ConflictError, InvalidInputError, NotFoundError } from "@/server/errors";
 import { uploadVersion } from "@/server/registry/upload";
@@ -22,7 +23,7 @@ export async function POST(req: Request, { params }: { params: Promise<{ name: s
   const file = form.get("file");
   const fields = Object.fromEntries([...form.entries()].filter(([, v]) => typeof v === "string")) as Record<string, string>;
   try {
-    const version = await uploadVersion(getDb(), name, { file: file instanceof File ? file : null, fields }, req.headers.get("x-rerank-user") ?? "anonymous");
+    const version = await uploadVersion(getDb(), name, { file: file instanceof File ? file : null, fields }, actorFromHeaders(req.headers));
     return Response.json({ id: version.id, model: name, version: version.version, sha256: version.sha256, sizeBytes: version.sizeBytes }, { status: 201 });
   } catch (error) {
     const status = error instanceof InvalidInputError ? 400 : error instanceof NotFoundError ? 404 : error instanceof ConflictError ? 409 : 500;
