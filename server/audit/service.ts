@@ -39,7 +39,8 @@ function whereOf(filter: AuditFilter): Prisma.AuditLogWhereInput {
 
 type LogRow = Prisma.AuditLogGetPayload<object>;
 
-function toRow(r: LogRow): AuditRow {
+/** A stored entry as the console shows it: the actor and subject as objects, and the entry in words. */
+export function auditRowOf(r: LogRow): AuditRow {
   const entry = {
     action: r.action,
     actor: { kind: r.actorKind as string, id: r.actorId, name: r.actor },
@@ -63,7 +64,7 @@ export async function listAudit(db: Db, input: { filter: AuditFilter; cursor?: s
     take: input.limit + 1,
   });
   const page = rows.slice(0, input.limit);
-  return { entries: page.map(toRow), nextCursor: rows.length > input.limit ? page.at(-1)!.id.toString() : null };
+  return { entries: page.map(auditRowOf), nextCursor: rows.length > input.limit ? page.at(-1)!.id.toString() : null };
 }
 
 /** What the filters offer: the actors who have entries, every action, and the surfaces. */

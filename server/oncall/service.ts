@@ -1,5 +1,6 @@
 import type { Actor } from "../audit/actor";
 import { recordAudit } from "../audit/record";
+import { auditRowOf } from "../audit/service";
 import type { Db } from "../db/client";
 import { subjects } from "../domain/audit/subject";
 import { burnLevel, burnRate, type BurnLevel } from "../domain/stats/slo";
@@ -138,12 +139,12 @@ export async function oncallSeries(db: Db, input: { surface: string; hours: numb
 
 /** Changes that touch serving, newest first: alias moves, kill switch, shadow and experiment changes. */
 export async function recentChanges(db: Db, input: { limit: number }) {
-  return db.auditLog.findMany({
+  const rows = await db.auditLog.findMany({
     where: { OR: [{ action: { startsWith: "model.alias" } }, { action: { startsWith: "surface." } }, { action: { startsWith: "experiment." } }, { action: { startsWith: "rollout." } }] },
-    orderBy: { ts: "desc" },
+    orderBy: { id: "desc" },
     take: input.limit,
-    select: { id: true, ts: true, actor: true, action: true, before: true, after: true, reason: true },
   });
+  return rows.map(auditRowOf);
 }
 
 export async function setKillSwitch(db: Db, input: { surface: string; on: boolean; reason: string }, actor: Actor) {
