@@ -22,4 +22,6 @@ export const auditListSchema = z.strictObject({
   /** The id of the last entry of the previous page: the next page starts below it. */
   cursor: z.string().regex(/^\d{1,19}$/, "an entry id").optional(),
   limit: z.number().int().min(1).max(200).default(50),
+  /** Sent by tRPC's infinite queries; pages only go towards older entries. */
+  direction: z.enum(["forward", "backward"]).optional(),
 });

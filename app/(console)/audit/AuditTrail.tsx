@@ -93,7 +93,7 @@ export function AuditTrail({ initial }: { initial: AuditFilterState }) {
         <Card withBorder padding="lg"><Text c="dimmed">{anyFilter ? "No entries match these filters." : "Nothing has been recorded yet."}</Text></Card>
       ) : (
         <Card withBorder padding={0}>
-          <Table.ScrollContainer minWidth={360}>
+          <Table.ScrollContainer minWidth={300}>
             <Table verticalSpacing="sm" data-testid="audit-table">
               <Table.Thead>
                 <Table.Tr>

@@ -109,8 +109,8 @@ describe("describeAuditEntry", () => {
 describe("changedFields", () => {
   it("lists what changed in words, leaving out context fields only one side has", () => {
     expect(changedFields({ killSwitch: false }, { killSwitch: true, surface: "search" })).toEqual([{ field: "kill switch", before: "off", after: "on" }]);
+    // The row id beside the version number is left out.
     expect(changedFields({ alias: "production", versionId: "a", version: 2 }, { alias: "production", versionId: "b", version: 1, model: "m" })).toEqual([
-      { field: "version id", before: "a", after: "b" },
       { field: "version", before: "v2", after: "v1" },
     ]);
     expect(changedFields({ alias: null, sampleRate: 0 }, { alias: "shadow", sampleRate: 0.25 })).toEqual([

@@ -125,14 +125,17 @@ export function formatValue(value: unknown, key?: string): string {
   return entries.length === 0 ? "none" : entries.map(([k, v]) => `${fieldName(k)} ${asObject(v) ? `(${formatValue(v, k)})` : formatValue(v, k)}`).join(", ");
 }
 
+/** Row ids ("versionId") repeat what a readable field beside them says; the CSV keeps them. */
+const shown = (o: Record<string, unknown> | null) => (o ? Object.fromEntries(Object.entries(o).filter(([k]) => !/Id$/.test(k))) : null);
+
 /**
  * Field rows of a change. A creation (no before) lists what was created; otherwise the fields
  * both sides have and whose values differ (fields only one side carries are context, such as
- * the surface's key next to its kill switch, not changes).
+ * the surface's key next to its kill switch, not changes). Top-level row ids are left out.
  */
 export function changedFields(before: unknown, after: unknown): DetailRow[] {
-  const b = asObject(before);
-  const a = asObject(after);
+  const b = shown(asObject(before));
+  const a = shown(asObject(after));
   if (!a && !b) return [];
   if (!b) return Object.entries(a!).filter(([, v]) => v !== undefined).map(([k, v]) => ({ field: fieldName(k), before: null, after: formatValue(v, k) }));
   if (!a) return Object.entries(b).map(([k, v]) => ({ field: fieldName(k), before: formatValue(v, k), after: null }));
