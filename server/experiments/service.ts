@@ -131,7 +131,7 @@ export async function updateExperiment(db: Db, key: string, input: ExperimentInp
     const updated = await tx.experiment.update({ where: { id: current.id }, data: { ...experimentData(input), seed: input.seed ?? current.seed } });
     await recordAudit(tx, {
       action: "experiment.update", actor, subject: subjects.experiment(current.id, current.key), surfaces: [current.surface.key],
-      before: definitionOf(current), after: input,
+      before: definitionOf(current), after: { ...input, seed: input.seed ?? current.seed },
     });
     return updated;
   });

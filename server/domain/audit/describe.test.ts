@@ -128,6 +128,12 @@ describe("changedFields", () => {
     expect(changedFields(null, null)).toEqual([]);
   });
 
+  it("does not report a field whose value only differs in key order or in null versus missing", () => {
+    const before = { variants: [{ name: "A", key: "a", weight: 0.5, modelAlias: null, modelVersionId: "v1" }], namespace: null, name: "old" };
+    const after = { variants: [{ key: "a", name: "A", modelVersionId: "v1", weight: 0.5 }], namespace: undefined, name: "new" };
+    expect(changedFields(before, after)).toEqual([{ field: "name", before: "old", after: "new" }]);
+  });
+
   it("compares nested values structurally", () => {
     const variants = [{ key: "control", weight: 0.5 }, { key: "b", weight: 0.5 }];
     expect(changedFields({ variants, coverage: 1 }, { variants: structuredClone(variants), coverage: 0.5 })).toEqual([{ field: "coverage", before: "100%", after: "50%" }]);

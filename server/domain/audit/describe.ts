@@ -125,6 +125,15 @@ export function formatValue(value: unknown, key?: string): string {
   return entries.length === 0 ? "none" : entries.map(([k, v]) => `${fieldName(k)} ${asObject(v) ? `(${formatValue(v, k)})` : formatValue(v, k)}`).join(", ");
 }
 
+/** A value with its object keys sorted and missing fields (undefined or null) dropped, for comparing. */
+function canonical(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(canonical);
+  const object = asObject(value);
+  if (!object) return value;
+  return Object.fromEntries(Object.keys(object).sort().filter((k) => object[k] != null).map((k) => [k, canonical(object[k])]));
+}
+const same = (a: unknown, b: unknown) => JSON.stringify(canonical(a ?? null)) === JSON.stringify(canonical(b ?? null));
+
 /** Row ids ("versionId") repeat what a readable field beside them says; the CSV keeps them. */
 const shown = (o: Record<string, unknown> | null) => (o ? Object.fromEntries(Object.entries(o).filter(([k]) => !/Id$/.test(k))) : null);
 
@@ -140,7 +149,7 @@ export function changedFields(before: unknown, after: unknown): DetailRow[] {
   if (!b) return Object.entries(a!).filter(([, v]) => v !== undefined).map(([k, v]) => ({ field: fieldName(k), before: null, after: formatValue(v, k) }));
   if (!a) return Object.entries(b).map(([k, v]) => ({ field: fieldName(k), before: formatValue(v, k), after: null }));
   return Object.keys(b)
-    .filter((k) => k in a && JSON.stringify(b[k]) !== JSON.stringify(a[k]))
+    .filter((k) => k in a && !same(b[k], a[k]))
     .map((k) => ({ field: fieldName(k), before: formatValue(b[k], k), after: formatValue(a[k], k) }));
 }
 
