@@ -13,7 +13,7 @@ export const AUDIT_ACTIONS = {
   "surface.kill_switch": { subject: "surface", title: "Kill switch" },
   "surface.shadow": { subject: "surface", title: "Shadow configured" },
   "model.create": { subject: "model", title: "Model registered" },
-  "model.version.create": { subject: "model_version", title: "Model version uploaded" },
+  "model.version.create": { subject: "model_version", title: "Version uploaded" },
   "model.alias.set": { subject: "model", title: "Alias moved" },
   "experiment.create": { subject: "experiment", title: "Experiment created" },
   "experiment.update": { subject: "experiment", title: "Experiment edited" },
