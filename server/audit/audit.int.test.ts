@@ -4,12 +4,12 @@ import path from "node:path";
 import pg from "pg";
 import { beforeAll, describe, expect, it } from "vitest";
 import { getDb } from "../db/client";
-import { adminUrlOf, dropDatabase, ensureDatabase } from "../db/embedded";
 import { DEFAULT_MIGRATIONS_DIR, migrate } from "../db/migrate";
 import { demoFeatureSpec, demoModelBytes } from "../demo/models";
 import { subjects } from "../domain/audit/subject";
 import { createCaller } from "../routers/_app";
 import { createTestSurface } from "../testing/models";
+import { scratchDatabase, withClient } from "../testing/postgres";
 import { createContext } from "../trpc";
 import { recordAudit } from "./record";
 import { CSV_COLUMNS } from "./service";
@@ -21,16 +21,6 @@ import { CSV_COLUMNS } from "./service";
 const baseUrl = () => process.env.DATABASE_URL!;
 const as = (user: string, requestId = "req-1", address = "203.0.113.7") =>
   createCaller(createContext({ headers: new Headers({ "x-rerank-user": user, "x-request-id": requestId, "x-forwarded-for": `${address}, 10.0.0.1` }) }));
-
-async function withClient<T>(url: string, fn: (c: pg.Client) => Promise<T>): Promise<T> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    return await fn(client);
-  } finally {
-    await client.end();
-  }
-}
 
 beforeAll(async () => {
   await createTestSurface(getDb(), { key: "t-audit", bytes: demoModelBytes("linear"), featureSpec: demoFeatureSpec(), extraVersions: [demoModelBytes("popularity")] });
@@ -153,16 +143,14 @@ describe("audited actions through tRPC", () => {
 
 describe("the audit_trail migration", () => {
   it("fills kind, label and surfaces of entries written before it, and changes nothing they recorded", async () => {
-    const name = `${new URL(baseUrl()).pathname.slice(1)}_audit_backfill`;
-    await ensureDatabase(adminUrlOf(baseUrl()), name);
-    const url = new URL(baseUrl());
-    url.pathname = `/${name}`;
+    const db = await scratchDatabase(baseUrl(), "audit_backfill");
+    const url = db.url;
     const dir = await mkdtemp(path.join(os.tmpdir(), "migrations-"));
     try {
       await cp(DEFAULT_MIGRATIONS_DIR, dir, { recursive: true });
       await rm(path.join(dir, "20261129010000_audit_trail"), { recursive: true });
-      await migrate(url.toString(), { dir });
-      await withClient(url.toString(), async (c) => {
+      await migrate(url, { dir });
+      await withClient(url, async (c) => {
         await c.query(`INSERT INTO surfaces (id, key, name, model_alias, updated_at) VALUES ('s1', 'search', 'Search', 'production', now()), ('s2', 'feed', 'Feed', 'production', now())`);
         await c.query(`INSERT INTO models (id, name, owner, surface_id) VALUES ('m1', 'ranker', 'ml', 's1')`);
         await c.query(`UPDATE surfaces SET model_id = 'm1'`);
@@ -175,8 +163,8 @@ describe("the audit_trail migration", () => {
           ('rollout-analysis', 'rollout.rolled_back', 'rollout', 'r1', '{"percent": 5}', '{"surface": "search", "percent": 0, "status": "rolled_back"}', 'p99 up'),
           ('system', 'seed.demo', 'system', 'demo', NULL, '{"items": 3}', NULL)`);
       });
-      await migrate(url.toString());
-      const rows = await withClient(url.toString(), (c) =>
+      await migrate(url);
+      const rows = await withClient(url, (c) =>
         c.query(`SELECT actor, actor_kind, action, subject_label, surface_keys, reason, after FROM audit_log ORDER BY id`),
       );
       expect(rows.rows.map((r) => [r.actor, r.actor_kind, r.subject_label, r.surface_keys])).toEqual([
@@ -187,10 +175,10 @@ describe("the audit_trail migration", () => {
         ["system", "system", "demo", []],
       ]);
       expect(rows.rows[0]).toMatchObject({ action: "surface.kill_switch", reason: "why", after: { killSwitch: true, surface: "search" } });
-      await expect(withClient(url.toString(), (c) => c.query(`DELETE FROM audit_log`))).rejects.toThrow("append-only");
+      await expect(withClient(url, (c) => c.query(`DELETE FROM audit_log`))).rejects.toThrow("append-only");
     } finally {
       await rm(dir, { recursive: true, force: true });
-      await dropDatabase(adminUrlOf(baseUrl()), name);
+      await db.drop();
     }
   });
 });
