@@ -77,6 +77,14 @@ test("audited actions appear on the Audit page in words, filter, link and export
   await expect(rows.nth(1).getByTestId("audit-sentence")).toHaveText(`${ML} pointed search-ranker e2e-audit at v1`);
   await expect(rows.nth(0).getByTestId("audit-reason")).toHaveText("Reason: =1+1 e2e audit: try v3");
 
+  // A time range: from an hour ahead nothing matches; from an hour ago both entries do.
+  const local = (ms: number) => new Date(ms - new Date().getTimezoneOffset() * 60_000).toISOString().slice(0, 16);
+  await page.getByLabel("From", { exact: true }).fill(local(Date.now() + 3_600_000));
+  await expect(page.getByText("No entries match these filters.")).toBeVisible();
+  await expect(page).toHaveURL(/from=\d{4}-\d\d-\d\dT/);
+  await page.getByLabel("From", { exact: true }).fill(local(Date.now() - 3_600_000));
+  await expect(rows).toHaveCount(2);
+
   // The formula-looking reason leaves the export neutralised.
   const exported = await request.get(`/api/v1/audit.csv?action=model.alias.set&actor=${encodeURIComponent(ML)}`);
   expect(exported.status()).toBe(200);
