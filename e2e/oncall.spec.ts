@@ -53,7 +53,7 @@ test("read search's health, pull the kill switch, roll back a bad ship", async (
   expect((await rank(request)).modelVersion.version).toBe(2);
   const changes = page.getByTestId("recent-changes");
   await expect(changes).toContainText("rollback: e2e: CTR dropped after v3");
-  await expect(changes).toContainText("search-ranker production: v3 → v2");
+  await expect(changes).toContainText("moved search-ranker production from v3 to v2");
   await expect(changes).toContainText("e2e: p99 over target");
   await page.screenshot({ path: "e2e/screenshots/oncall.png", fullPage: true });
 });

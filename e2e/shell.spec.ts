@@ -9,6 +9,7 @@ const PAGES = [
   { path: "/experiments", heading: "Experiments", expectText: "with honest statistics" },
   { path: "/shadow", heading: "Shadow", expectText: "Mirroring" },
   { path: "/models", heading: "Models", expectText: "search-ranker" },
+  { path: "/audit", heading: "Audit", expectText: "Newest first" },
   { path: "/dashboards/executive", heading: "Executive", expectText: "Shipped experiments" },
   { path: "/dashboards/oncall", heading: "On-call", expectText: "Recent changes" },
   { path: "/dashboards/debug", heading: "Debug", expectText: "Send a test request" },

@@ -1,6 +1,7 @@
 import { initTRPC, TRPCError } from "@trpc/server";
 import superjson from "superjson";
 import { ZodError } from "zod";
+import { actorOf, type Actor } from "./audit/actor";
 import { authenticate } from "./auth/authenticate";
 import { principalCan, type Principal } from "./auth/principal";
 import { getDb, type Db } from "./db/client";
@@ -16,20 +17,20 @@ export interface Context {
   db: Db;
   /** Who is calling: a signed-in person or an API key; null when anonymous. */
   principal: Principal | null;
-  /** Who is acting, for the audit log: the person's email or the key's name. */
-  actor: string;
+  /** Who is acting, for the audit trail: the person or key, with the request's id and client address. */
+  actor: Actor;
 }
 
 /** Builds the context of one request from its headers (session cookie or `Authorization: Bearer`). */
 export async function createContext(opts: { headers?: Headers } = {}): Promise<Context> {
   const db = getDb();
   const principal = opts.headers ? await authenticate(db, opts.headers) : null;
-  return { db, principal, actor: principal?.name ?? "anonymous" };
+  return { db, principal, actor: actorOf(principal, opts.headers) };
 }
 
 /** A context acting as `principal`, for in-process callers (tests, scripts). */
 export function contextFor(principal: Principal | null): Context {
-  return { db: getDb(), principal, actor: principal?.name ?? "anonymous" };
+  return { db: getDb(), principal, actor: actorOf(principal, undefined) };
 }
 
 export interface Meta {

@@ -1,7 +1,10 @@
 import type { z } from "zod";
+import type { Actor } from "../audit/actor";
+import { recordAudit } from "../audit/record";
 import { principalCan } from "../auth/principal";
 import type { Db } from "../db/client";
 import type { Permission } from "../domain/access/permissions";
+import { subjects } from "../domain/audit/subject";
 import { ConflictError, ForbiddenError, InvalidInputError, NotFoundError } from "../errors";
 import { shipExperiment } from "../experiments/service";
 import { setAlias } from "../registry/versions";
@@ -53,7 +56,7 @@ async function affected(db: Db, change: ChangePayload): Promise<Affected> {
 }
 
 /** Applies a change (directly, or on approval) as `actor`. */
-async function apply(db: Db, change: ChangePayload, actor: string, reason: string) {
+async function apply(db: Db, change: ChangePayload, actor: Actor, reason: string) {
   if (change.kind === "alias_move") return setAlias(db, { versionId: change.versionId, alias: change.alias, actor, reason });
   if (change.kind === "canary_start") return startRollout(db, { ...change.rollout, reason }, actor);
   return shipExperiment(db, change.key, change.variant, actor);
@@ -107,9 +110,7 @@ export async function requestChange(ctx: Ctx, input: { change: ChangePayload; re
     const request = await tx.changeRequest.create({
       data: { kind: input.change.kind, surfaceId: surface.id, payload: input.change, summary, reason: input.reason, requestedById: person.id },
     });
-    await tx.auditLog.create({
-      data: { actor: ctx.actor, action: "change_request.create", entityType: "surface", entityId: surface.id, after: { id: request.id, summary }, reason: input.reason },
-    });
+    await recordAudit(tx, { action: "change_request.create", actor: ctx.actor, subject: subjects.surface(surface.id, surface.key), surfaces: [surface.key], after: { id: request.id, summary }, reason: input.reason });
     return request;
   });
 }
@@ -120,7 +121,7 @@ export async function requestChange(ctx: Ctx, input: { change: ChangePayload; re
  */
 export async function decideChange(ctx: Ctx, input: z.infer<typeof decideChangeSchema>) {
   const person = requester(ctx);
-  const request = await ctx.db.changeRequest.findUnique({ where: { id: input.id }, include: { requestedBy: { select: { email: true } } } });
+  const request = await ctx.db.changeRequest.findUnique({ where: { id: input.id }, include: { requestedBy: { select: { email: true } }, surface: { select: { key: true } } } });
   if (!request) throw new NotFoundError("change request", input.id);
   if (request.requestedById === person.id) throw new ConflictError("id: you cannot approve or reject your own request; another person must");
   const permission = CHANGE_PERMISSION[request.kind];
@@ -130,19 +131,19 @@ export async function decideChange(ctx: Ctx, input: z.infer<typeof decideChangeS
     data: { status: input.approve ? "applied" : "rejected", decidedById: person.id, decidedAt: new Date(), decisionComment: input.comment || null },
   });
   if (claimed.count === 0) throw new ConflictError(`id: the request is ${request.status} already`);
-  const audit = (action: string, after: object) =>
-    ctx.db.auditLog.create({ data: { actor: ctx.actor, action, entityType: "surface", entityId: request.surfaceId, after: { id: request.id, summary: request.summary, requestedBy: request.requestedBy.email, ...after }, reason: input.comment || request.reason } });
+  const facts = { id: request.id, summary: request.summary, requestedBy: request.requestedBy.email };
+  const entry = { actor: ctx.actor, subject: subjects.surface(request.surfaceId, request.surface.key), surfaces: [request.surface.key], reason: input.comment || request.reason };
   if (!input.approve) {
-    await audit("change_request.reject", {});
+    await recordAudit(ctx.db, { ...entry, action: "change_request.reject", after: facts });
     return ctx.db.changeRequest.findUniqueOrThrow({ where: { id: request.id } });
   }
   try {
     await apply(ctx.db, request.payload as ChangePayload, ctx.actor, `${request.reason} (requested by ${request.requestedBy.email}, approved by ${person.name})`);
-    await audit("change_request.approve", {});
+    await recordAudit(ctx.db, { ...entry, action: "change_request.approve", after: facts });
   } catch (error) {
     const message = (error as Error).message;
     await ctx.db.changeRequest.update({ where: { id: request.id }, data: { status: "failed", error: message } });
-    await audit("change_request.fail", { error: message });
+    await recordAudit(ctx.db, { ...entry, action: "change_request.fail", after: { ...facts, error: message } });
   }
   return ctx.db.changeRequest.findUniqueOrThrow({ where: { id: request.id } });
 }
@@ -173,8 +174,14 @@ export async function setSurfaceApproval(ctx: Ctx, input: z.infer<typeof setAppr
   if (!surface) throw new NotFoundError("surface", input.surface);
   return ctx.db.$transaction(async (tx) => {
     const updated = await tx.surface.update({ where: { id: surface.id }, data: { requireApproval: input.required, configVersion: { increment: 1 } } });
-    await tx.auditLog.create({
-      data: { actor: ctx.actor, action: "surface.approvals", entityType: "surface", entityId: surface.id, before: { requireApproval: surface.requireApproval }, after: { requireApproval: input.required }, reason: input.reason },
+    await recordAudit(tx, {
+      action: "surface.approvals",
+      actor: ctx.actor,
+      subject: subjects.surface(surface.id, surface.key),
+      surfaces: [surface.key],
+      before: { requireApproval: surface.requireApproval },
+      after: { requireApproval: input.required },
+      reason: input.reason,
     });
     return { key: updated.key, requireApproval: updated.requireApproval };
   });

@@ -1,6 +1,9 @@
 import { chmodSync, mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
+import { systemActor } from "../audit/actor";
+import { recordAudit } from "../audit/record";
 import type { Db } from "../db/client";
+import { subjects } from "../domain/audit/subject";
 import { createApiKey } from "./apiKeys";
 import { createUser, generatePassword } from "./users";
 
@@ -30,9 +33,7 @@ export async function ensureFirstAdmin(
   await db.user.deleteMany({ where: { email: adminEmail, accounts: { none: {} } } });
   const { user } = await createUser(db, { email: adminEmail, name: "Admin", roles: ["admin"], password: adminPassword });
   const { key } = await createApiKey(db, { name: "demo", kind: "serving" }, user.id);
-  await db.auditLog.create({
-    data: { actor: "system", action: "user.create", entityType: "user", entityId: user.id, after: { email: adminEmail, roles: ["admin"] }, reason: "first start" },
-  });
+  await recordAudit(db, { action: "user.create", actor: systemActor("first-start"), subject: subjects.user(user.id, adminEmail), after: { email: adminEmail, roles: ["admin"] }, reason: "first start" });
   const credentials = { adminEmail, adminPassword, apiKey: key };
   const file = options.credentialsFile ?? path.join(".data", "first-run-credentials.json");
   mkdirSync(path.dirname(file), { recursive: true });

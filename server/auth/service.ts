@@ -1,3 +1,5 @@
+import { recordAudit } from "../audit/record";
+import { subjects } from "../domain/audit/subject";
 import type { Context } from "../trpc";
 import { permissionsOfPrincipal } from "./principal";
 import { createApiKey, listApiKeys, revokeApiKey } from "./apiKeys";
@@ -29,35 +31,37 @@ function actingUserId(ctx: Ctx): string {
   return ctx.principal.id;
 }
 
-async function audit(ctx: Ctx, action: string, entityType: string, entityId: string, before: unknown, after: unknown, reason?: string) {
-  await ctx.db.auditLog.create({
-    data: { actor: ctx.actor, action, entityType, entityId, before: before as object, after: after as object, reason: reason ?? null },
-  });
-}
 
 export async function inviteUser(ctx: Ctx, input: z.infer<typeof inviteUserSchema>) {
   actingUserId(ctx);
   const { user, password } = await createUser(ctx.db, input);
-  await audit(ctx, "user.invite", "user", user.id, null, { email: user.email, roles: user.roles });
+  await recordAudit(ctx.db, { action: "user.invite", actor: ctx.actor, subject: subjects.user(user.id, user.email), after: { email: user.email, roles: user.roles } });
   return { user, password };
 }
 
 export async function changeUserRoles(ctx: Ctx, input: z.infer<typeof setRolesSchema>) {
   const { before, after } = await setUserRoles(ctx.db, input.userId, input.roles);
-  await audit(ctx, "user.roles", "user", after.id, { email: before.email, roles: before.roles }, { email: after.email, roles: after.roles }, input.reason);
+  await recordAudit(ctx.db, { action: "user.roles", actor: ctx.actor, subject: subjects.user(after.id, after.email), before: { roles: before.roles }, after: { roles: after.roles }, reason: input.reason });
   return after;
 }
 
 export async function changeUserDisabled(ctx: Ctx, input: z.infer<typeof setDisabledSchema>) {
   const { before, after } = await setUserDisabled(ctx.db, input.userId, input.disabled, ctx.principal?.kind === "user" ? ctx.principal.id : null);
-  await audit(ctx, input.disabled ? "user.disable" : "user.enable", "user", after.id, { email: before.email, disabled: before.disabled }, { email: after.email, disabled: after.disabled }, input.reason);
+  await recordAudit(ctx.db, {
+    action: input.disabled ? "user.disable" : "user.enable",
+    actor: ctx.actor,
+    subject: subjects.user(after.id, after.email),
+    before: { disabled: before.disabled },
+    after: { disabled: after.disabled },
+    reason: input.reason,
+  });
   return after;
 }
 
 export async function resetPassword(ctx: Ctx, input: z.infer<typeof resetPasswordSchema>) {
   actingUserId(ctx);
   const { user, password } = await resetUserPassword(ctx.db, input.userId);
-  await audit(ctx, "user.reset_password", "user", user.id, null, { email: user.email }, input.reason);
+  await recordAudit(ctx.db, { action: "user.reset_password", actor: ctx.actor, subject: subjects.user(user.id, user.email), reason: input.reason });
   return { user, password };
 }
 
@@ -67,12 +71,18 @@ export async function issueApiKey(ctx: Ctx, input: z.infer<typeof createApiKeySc
   const creator = actingUserId(ctx);
   const created = await createApiKey(ctx.db, input, creator);
   const { apiKey } = created;
-  await audit(ctx, "api_key.create", "api_key", apiKey.id, null, { name: apiKey.name, kind: apiKey.kind, roles: apiKey.roles, surfaces: apiKey.surfaces, expiresAt: apiKey.expiresAt });
+  await recordAudit(ctx.db, {
+    action: "api_key.create",
+    actor: ctx.actor,
+    subject: subjects.apiKey(apiKey.id, apiKey.name),
+    surfaces: apiKey.surfaces,
+    after: { kind: apiKey.kind, roles: apiKey.roles ?? [], surfaces: apiKey.surfaces ?? [], expiresAt: apiKey.expiresAt?.toISOString() ?? null },
+  });
   return created;
 }
 
 export async function withdrawApiKey(ctx: Ctx, input: z.infer<typeof revokeApiKeySchema>) {
   const revoked = await revokeApiKey(ctx.db, input.id);
-  await audit(ctx, "api_key.revoke", "api_key", revoked.id, null, { name: revoked.name, revokedAt: revoked.revokedAt }, input.reason);
+  await recordAudit(ctx.db, { action: "api_key.revoke", actor: ctx.actor, subject: subjects.apiKey(revoked.id, revoked.name), after: { revokedAt: (revoked.revokedAt ?? new Date()).toISOString() }, reason: input.reason });
   return revoked;
 }

@@ -9,6 +9,7 @@ import { experimentResults } from "../experiments/results";
 import { experimentInputSchema } from "../experiments/schema";
 import { createExperiment, startExperiment } from "../experiments/service";
 import { outcomeEventSink, requestLogSink, type OutcomeEventRow, type RequestLogRow } from "../telemetry/streams";
+import { systemActor } from "../audit/actor";
 
 // npm run bench:experiments — an experiment with REQUESTS logged requests (default 1,000,000) and
 // their impressions and clicks, written through the real telemetry sinks (which maintain the
@@ -32,8 +33,8 @@ async function main() {
         { key: "treatment", name: "v2", weight: 0.5, modelAlias: "production" },
       ],
     });
-    const created = await createExperiment(db, input, "bench");
-    await startExperiment(db, "bench-exp", "bench");
+    const created = await createExperiment(db, input, systemActor("bench"));
+    await startExperiment(db, "bench-exp", systemActor("bench"));
     const def = { key: created.key, seed: created.seed, hashVersion: 2 as const, hashAttribute: "userKey" as const, coverage: 1, variants: input.variants, namespace: null, targeting: [], phase: 1 };
     const pool = new pg.Pool({ connectionString: database.url, max: 2 });
     const requests = requestLogSink(pool);

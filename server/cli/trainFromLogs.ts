@@ -4,6 +4,7 @@ import { prepareDatabase } from "../db/prepare";
 import { trainFromLogs } from "../registry/trainFromLogs";
 import { resolveDatabase } from "./database";
 import { setEnv } from "../config";
+import { systemActor } from "../audit/actor";
 
 /** npm run models:train-from-logs -- --surface search [--days 30] : a new version from logged clicks. */
 const { values } = parseArgs({ options: { surface: { type: "string", default: "search" }, days: { type: "string", default: "30" }, trees: { type: "string", default: "60" } } });
@@ -14,7 +15,7 @@ async function main() {
     await prepareDatabase(database.url);
     setEnv("DATABASE_URL", database.url);
     const result = await trainFromLogs(getDb(), {
-      surface: values.surface!, days: Number(values.days), actor: "models:train-from-logs", params: { numTrees: Number(values.trees) },
+      surface: values.surface!, days: Number(values.days), actor: systemActor("models:train-from-logs"), params: { numTrees: Number(values.trees) },
       onProgress: (t, s) => process.stdout.write(`\r  tree ${t + 1}/${values.trees}  ${s.toFixed(1)} s`),
     });
     console.log(`\ntrained on ${result.trainRequests} logged requests, held out ${result.testRequests}, in ${result.trainingSeconds.toFixed(1)} s`);

@@ -2,34 +2,17 @@ import { mkdtemp, cp, appendFile, readFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import prismaInternals from "@prisma/internals";
-import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { databaseUrl } from "./client";
-import { adminUrlOf, dropDatabase, ensureDatabase } from "./embedded";
 import { DEFAULT_MIGRATIONS_DIR, MigrationError, checksumOf, migrate } from "./migrate";
 import { diffSchema, type Datamodel } from "./schemaDrift";
 import { ensurePartitions, partitionName } from "./partitions";
+import { scratchDatabase as scratchDatabaseOn, withClient } from "../testing/postgres";
 
 const baseUrl = databaseUrl();
 
 /** A second empty database on the same server, so these tests start from nothing. */
-async function scratchDatabase(label: string) {
-  const name = `${new URL(baseUrl).pathname.slice(1)}_${label}`;
-  await ensureDatabase(adminUrlOf(baseUrl), name);
-  const url = new URL(baseUrl);
-  url.pathname = `/${name}`;
-  return { url: url.toString(), drop: () => dropDatabase(adminUrlOf(baseUrl), name) };
-}
-
-async function withClient<T>(url: string, fn: (c: pg.Client) => Promise<T>): Promise<T> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    return await fn(client);
-  } finally {
-    await client.end();
-  }
-}
+const scratchDatabase = (label: string) => scratchDatabaseOn(baseUrl, label);
 
 describe("migrations", () => {
   const scratch: Array<{ drop(): Promise<void> }> = [];

@@ -3,6 +3,12 @@ import { readFileSync } from "node:fs";
 import { DEMO_BLOCKED_FLAGS, demoCatalog } from "../demo/catalog";
 import { DEMO_MODELS, demoFeatureSpec } from "../demo/models";
 import { createVersion, setAlias } from "../registry/versions";
+import { systemActor } from "../audit/actor";
+import { recordAudit } from "../audit/record";
+import { subjects } from "../domain/audit/subject";
+
+/** The demo seed acts as a system job of its own name. */
+const SEED = systemActor("seed");
 
 // Demo data, written once: a second run finds the marker rows and does nothing.
 
@@ -21,10 +27,10 @@ async function seedShadowCandidate(db: Db, log: (line: string) => void): Promise
   if (!model || model.versions.some((v) => v.version >= 3)) return false;
   const v2 = model.versions.find((v) => v.version === 2);
   const v3 = await createVersion(db, {
-    modelId: model.id, bytes: readFileSync(DEMO_MODELS.candidate.file), featureSpec: demoFeatureSpec(), source: "demo", createdBy: "system", parentVersionId: v2?.id,
+    modelId: model.id, bytes: readFileSync(DEMO_MODELS.candidate.file), featureSpec: demoFeatureSpec(), source: "demo", actor: SEED, parentVersionId: v2?.id,
     metadata: { notes: "candidate: more weight on rating and margin, less on popularity", weights: DEMO_MODELS.candidate.weights },
   });
-  await setAlias(db, { versionId: v3.id, alias: "shadow", actor: "system", reason: "demo seed" });
+  await setAlias(db, { versionId: v3.id, alias: "shadow", actor: SEED, reason: "demo seed" });
   await db.surface.update({ where: { key: "search" }, data: { shadowAlias: "shadow", shadowSampleRate: 0.25 } });
   log("seeded search-ranker v3 as the search surface's shadow (25 % of requests mirrored)");
   return true;
@@ -49,11 +55,11 @@ async function seedLetorModels(db: Db, log: (line: string) => void): Promise<boo
     const model = await db.model.create({ data: { name, owner: "ml@rerank.local", description } });
     const metrics = { ...Object.fromEntries(Object.entries(card.offlineMetrics.ndcg).map(([k, v]) => [`ndcg${k}`, v])), mrr: card.offlineMetrics.mrr };
     const version = await createVersion(db, {
-      modelId: model.id, bytes, source: `trained-${file}`, createdBy: "system", metrics,
+      modelId: model.id, bytes, source: `trained-${file}`, actor: SEED, metrics,
       featureSpec: card.features.names.map((f) => ({ name: f, source: "candidate" as const, type: "float" as const, default: 0 })),
       metadata: { trainingData: JSON.stringify(card.data), hyperparameters: card.hyperparameters as Record<string, unknown>, trainingSeconds: card.trainingSeconds, notes: "npm run models:train" },
     });
-    await setAlias(db, { versionId: version.id, alias: "production", actor: "system", reason: "demo seed" });
+    await setAlias(db, { versionId: version.id, alias: "production", actor: SEED, reason: "demo seed" });
     seeded = true;
   }
   if (seeded) log("seeded the LETOR-trained models letor-lambdamart and letor-linear");
@@ -95,9 +101,7 @@ async function seedCatalog(db: Db, log: (line: string) => void): Promise<boolean
           constraints: { blockedFlags: [...DEMO_BLOCKED_FLAGS], diversity: { lambda: 0.7, field: "category" } },
         },
       });
-      await tx.auditLog.create({
-        data: { actor: "system", action: "seed.demo", entityType: "system", entityId: "demo", after: { items: items.length } },
-      });
+      await recordAudit(tx, { action: "seed.demo", actor: SEED, subject: subjects.system("demo", "demo data"), after: { items: items.length } });
     },
     { timeout: 60_000 },
   );
@@ -114,15 +118,15 @@ async function seedModels(db: Db, log: (line: string) => void): Promise<boolean>
   });
   const featureSpec = demoFeatureSpec();
   const v1 = await createVersion(db, {
-    modelId: model.id, bytes: readFileSync(DEMO_MODELS.popularity.file), featureSpec, source: "demo", createdBy: "system",
+    modelId: model.id, bytes: readFileSync(DEMO_MODELS.popularity.file), featureSpec, source: "demo", actor: SEED,
     metadata: { notes: "popularity and retrieval score only; light and robust", weights: DEMO_MODELS.popularity.weights },
   });
   const v2 = await createVersion(db, {
-    modelId: model.id, bytes: readFileSync(DEMO_MODELS.linear.file), featureSpec, source: "demo", createdBy: "system", parentVersionId: v1.id,
+    modelId: model.id, bytes: readFileSync(DEMO_MODELS.linear.file), featureSpec, source: "demo", actor: SEED, parentVersionId: v1.id,
     metadata: { notes: "hand-set linear weights over all seven demo features", weights: DEMO_MODELS.linear.weights },
   });
-  await setAlias(db, { versionId: v2.id, alias: "production", actor: "system", reason: "demo seed" });
-  await setAlias(db, { versionId: v1.id, alias: "fallback", actor: "system", reason: "demo seed" });
+  await setAlias(db, { versionId: v2.id, alias: "production", actor: SEED, reason: "demo seed" });
+  await setAlias(db, { versionId: v1.id, alias: "fallback", actor: SEED, reason: "demo seed" });
   await db.surface.updateMany({ where: { key: { in: ["search", "home-feed"] } }, data: { modelId: model.id, modelAlias: "production", fallbackAlias: "fallback" } });
   log("seeded demo model search-ranker: v1 (fallback), v2 (production)");
   return true;

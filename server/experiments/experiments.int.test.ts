@@ -96,6 +96,10 @@ describe("an A/B experiment", () => {
     expect(restarted.variants.map((v) => v.weight)).toEqual([0.2, 0.8]);
     const audit = await getDb().auditLog.findMany({ where: { entityType: "experiment", entityId: restarted.id }, orderBy: { id: "asc" }, select: { action: true } });
     expect(audit.map((a) => a.action)).toEqual(["experiment.create", "experiment.start", "experiment.update", "experiment.restart"]);
+    // The edit's entry names what changed, and only that.
+    const edit = (await caller().audit.list({ filter: { action: "experiment.update", surface: "t-exp" } })).entries[0]!;
+    expect(edit.description.text).toBe("pm@rerank.local edited experiment exp-ab");
+    expect(edit.description.details).toEqual([{ field: "hypothesis", before: "v2 beats v1 on CTR", after: "clarified" }]);
     await servingState().surfaces.refresh();
     expect((await rerank(request("t-exp", "someone"))).variant?.phase).toBe(2);
   });

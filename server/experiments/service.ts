@@ -1,6 +1,10 @@
 import { randomBytes } from "node:crypto";
+import type { Actor } from "../audit/actor";
+import { recordAudit } from "../audit/record";
 import type { Db } from "../db/client";
 import { Prisma } from "../db/generated/client.ts";
+import type { AuditAction } from "../domain/audit/actions";
+import { subjects } from "../domain/audit/subject";
 import { ConflictError, InvalidInputError, NotFoundError } from "../errors";
 import { setAlias } from "../registry/versions";
 import type { ExperimentInput } from "./schema";
@@ -33,15 +37,6 @@ export async function getExperiment(db: Db, key: string) {
   return experiment;
 }
 
-async function audit(tx: Tx, actor: string, action: string, experimentId: string, before: unknown, after: unknown, reason?: string) {
-  await tx.auditLog.create({
-    data: {
-      actor, action, entityType: "experiment", entityId: experimentId, reason: reason ?? null,
-      before: before === null ? Prisma.DbNull : (before as Prisma.InputJsonValue), after: after as Prisma.InputJsonValue,
-    },
-  });
-}
-
 /** Variant models must exist: an alias of the surface's model, or a version of any model. */
 async function checkVariants(db: Db | Tx, surfaceModelId: string | null, input: ExperimentInput) {
   for (const [i, v] of input.variants.entries()) {
@@ -72,7 +67,7 @@ function variantRows(input: ExperimentInput) {
   }));
 }
 
-export async function createExperiment(db: Db, input: ExperimentInput, actor: string) {
+export async function createExperiment(db: Db, input: ExperimentInput, actor: Actor) {
   const surface = await db.surface.findUnique({ where: { key: input.surface }, select: { id: true, modelId: true } });
   if (!surface) throw new InvalidInputError("surface", `no surface "${input.surface}"`);
   if (await db.experiment.findUnique({ where: { key: input.key }, select: { id: true } })) throw new ConflictError(`an experiment "${input.key}" already exists`);
@@ -82,7 +77,7 @@ export async function createExperiment(db: Db, input: ExperimentInput, actor: st
       data: { key: input.key, surfaceId: surface.id, seed: input.seed ?? `${input.key}-${randomBytes(4).toString("hex")}`, ...experimentData(input), variants: { create: variantRows(input) } },
       include: { variants: true },
     });
-    await audit(tx, actor, "experiment.create", experiment.id, null, input);
+    await recordAudit(tx, { action: "experiment.create", actor, subject: subjects.experiment(experiment.id, experiment.key), surfaces: [input.surface], after: input });
     return experiment;
   });
 }
@@ -101,6 +96,16 @@ function allocationOfInput(input: ExperimentInput, seed: string) {
   };
 }
 
+/** The stored experiment in the shape of its definition (the form's input), so an edit's entry compares like with like. */
+function definitionOf(e: Awaited<ReturnType<typeof getExperiment>>): Record<string, unknown> {
+  return {
+    key: e.key, name: e.name, surface: e.surface.key, kind: e.kind, hypothesis: e.hypothesis, owner: e.owner, hashAttribute: e.hashAttribute,
+    hashVersion: e.hashVersion, seed: e.seed, coverage: e.coverage, namespace: e.namespace, targeting: e.targeting,
+    variants: allocationOf(e).variants.map((v, i) => ({ name: e.variants[i]!.name, ...v })),
+    primaryMetric: e.primaryMetric, secondaryMetrics: e.secondaryMetrics, guardrails: e.guardrails, minDetectableEffect: e.minDetectableEffect, analysisMode: e.analysisMode,
+  };
+}
+
 type Allocation = Record<(typeof ALLOCATION_FIELDS)[number], unknown>;
 
 function changedAllocation(a: Allocation, b: Allocation): string[] {
@@ -108,7 +113,7 @@ function changedAllocation(a: Allocation, b: Allocation): string[] {
 }
 
 /** Edits an experiment. A running one accepts only non-allocation changes (name, hypothesis, metrics…). */
-export async function updateExperiment(db: Db, key: string, input: ExperimentInput, actor: string) {
+export async function updateExperiment(db: Db, key: string, input: ExperimentInput, actor: Actor) {
   const current = await getExperiment(db, key);
   if (input.key !== key) throw new InvalidInputError("key", "an experiment's key cannot change");
   if (input.surface !== current.surface.key) throw new InvalidInputError("surface", "an experiment's surface cannot change; create a new experiment");
@@ -124,7 +129,10 @@ export async function updateExperiment(db: Db, key: string, input: ExperimentInp
       await tx.experimentVariant.createMany({ data: variantRows(input).map((v) => ({ ...v, experimentId: current.id })) });
     }
     const updated = await tx.experiment.update({ where: { id: current.id }, data: { ...experimentData(input), seed: input.seed ?? current.seed } });
-    await audit(tx, actor, "experiment.update", current.id, allocationOf(current), input);
+    await recordAudit(tx, {
+      action: "experiment.update", actor, subject: subjects.experiment(current.id, current.key), surfaces: [current.surface.key],
+      before: definitionOf(current), after: { ...input, seed: input.seed ?? current.seed },
+    });
     return updated;
   });
 }
@@ -136,7 +144,12 @@ async function openPhase(tx: Tx, experimentId: string, phase: number, reason: st
   });
 }
 
-async function transition(db: Db, key: string, actor: string, allowed: string[], apply: (tx: Tx, e: Awaited<ReturnType<typeof getExperiment>>) => Promise<void>, action: string, reason?: string) {
+type LifecycleAction = Extract<AuditAction, "experiment.start" | "experiment.stop" | "experiment.restart" | "experiment.ship">;
+
+async function transition(
+  db: Db, key: string, actor: Actor, allowed: string[], apply: (tx: Tx, e: Awaited<ReturnType<typeof getExperiment>>) => Promise<void>,
+  action: LifecycleAction, reason?: string, shipped?: { variant: string },
+) {
   const current = await getExperiment(db, key);
   if (!allowed.includes(current.status)) throw new ConflictError(`experiment "${key}" is ${current.status}; ${action.split(".")[1]} needs it ${allowed.join(" or ")}`);
   await db.$transaction(async (tx) => {
@@ -144,12 +157,15 @@ async function transition(db: Db, key: string, actor: string, allowed: string[],
     await tx.$queryRaw`SELECT id FROM experiments WHERE id = ${current.id} FOR UPDATE`;
     await apply(tx, current);
     const after = await tx.experiment.findUniqueOrThrow({ where: { id: current.id }, select: { status: true, phase: true } });
-    await audit(tx, actor, action, current.id, { status: current.status, phase: current.phase }, after, reason);
+    await recordAudit(tx, {
+      action, actor, subject: subjects.experiment(current.id, current.key), surfaces: [current.surface.key],
+      before: { status: current.status, phase: current.phase }, after: { ...after, ...shipped }, reason: reason ?? null,
+    });
   });
   return getExperiment(db, key);
 }
 
-export function startExperiment(db: Db, key: string, actor: string) {
+export function startExperiment(db: Db, key: string, actor: Actor) {
   return transition(db, key, actor, ["draft", "stopped"], async (tx, e) => {
     const phase = e.phase + 1;
     await tx.experiment.update({ where: { id: e.id }, data: { status: "running", phase, startedAt: new Date(), stoppedAt: null } });
@@ -157,7 +173,7 @@ export function startExperiment(db: Db, key: string, actor: string) {
   }, "experiment.start");
 }
 
-export function stopExperiment(db: Db, key: string, actor: string, reason?: string) {
+export function stopExperiment(db: Db, key: string, actor: Actor, reason?: string) {
   return transition(db, key, actor, ["running"], async (tx, e) => {
     await tx.experiment.update({ where: { id: e.id }, data: { status: "stopped", stoppedAt: new Date() } });
     await tx.experimentPhase.updateMany({ where: { experimentId: e.id, phase: e.phase }, data: { endedAt: new Date() } });
@@ -165,7 +181,7 @@ export function stopExperiment(db: Db, key: string, actor: string, reason?: stri
 }
 
 /** Applies a new allocation to a running experiment and starts a new analysis phase. */
-export async function restartExperiment(db: Db, key: string, input: ExperimentInput, actor: string, reason?: string) {
+export async function restartExperiment(db: Db, key: string, input: ExperimentInput, actor: Actor, reason?: string) {
   const current = await getExperiment(db, key);
   if (current.status !== "running") throw new ConflictError(`experiment "${key}" is ${current.status}; only a running experiment restarts (edit it instead)`);
   await checkVariants(db, current.surface.modelId, input);
@@ -179,7 +195,7 @@ export async function restartExperiment(db: Db, key: string, input: ExperimentIn
 }
 
 /** Ships a variant: its model version becomes the surface model's production alias (audited). */
-export async function shipExperiment(db: Db, key: string, variantKey: string, actor: string) {
+export async function shipExperiment(db: Db, key: string, variantKey: string, actor: Actor) {
   const current = await getExperiment(db, key);
   const variant = current.variants.find((v) => v.key === variantKey);
   if (!variant) throw new InvalidInputError("variant", `experiment "${key}" has no variant "${variantKey}"`);
@@ -192,5 +208,5 @@ export async function shipExperiment(db: Db, key: string, variantKey: string, ac
   return transition(db, key, actor, ["running", "stopped"], async (tx, e) => {
     await tx.experiment.update({ where: { id: e.id }, data: { status: "shipped", shippedVariantKey: variantKey, stoppedAt: e.stoppedAt ?? new Date() } });
     await tx.experimentPhase.updateMany({ where: { experimentId: e.id, phase: e.phase, endedAt: null }, data: { endedAt: new Date() } });
-  }, "experiment.ship", `variant ${variantKey}`);
+  }, "experiment.ship", `variant ${variantKey}`, { variant: variantKey });
 }

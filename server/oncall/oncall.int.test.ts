@@ -67,9 +67,9 @@ describe("on-call", () => {
     await caller().oncall.killSwitch({ surface: "t-oncall", on: false, reason: "mitigated" });
     expect((await send("t-oncall", 1, "oc-unkilled"))[0]!.fallback.used).toBe(false);
     const changes = await caller().oncall.changes({ limit: 5 });
-    expect(changes.filter((c) => c.action === "surface.kill_switch").slice(0, 2).map((c) => [c.after, c.reason, c.actor])).toEqual([
-      [{ killSwitch: false, surface: "t-oncall" }, "mitigated", "oncall@rerank.local"],
-      [{ killSwitch: true, surface: "t-oncall" }, "latency spike, INC-42", "oncall@rerank.local"],
+    expect(changes.filter((c) => c.action === "surface.kill_switch").slice(0, 2).map((c) => [c.after, c.reason, c.actor.name, c.description.text])).toEqual([
+      [{ killSwitch: false, surface: "t-oncall" }, "mitigated", "oncall@rerank.local", "oncall@rerank.local turned off the kill switch of t-oncall"],
+      [{ killSwitch: true, surface: "t-oncall" }, "latency spike, INC-42", "oncall@rerank.local", "oncall@rerank.local turned on the kill switch of t-oncall"],
     ]);
   });
 

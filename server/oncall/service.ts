@@ -1,4 +1,8 @@
+import type { Actor } from "../audit/actor";
+import { recordAudit } from "../audit/record";
+import { auditRowOf } from "../audit/service";
 import type { Db } from "../db/client";
+import { subjects } from "../domain/audit/subject";
 import { burnLevel, burnRate, type BurnLevel } from "../domain/stats/slo";
 import { InvalidInputError, NotFoundError } from "../errors";
 import { setAlias } from "../registry/versions";
@@ -135,30 +139,31 @@ export async function oncallSeries(db: Db, input: { surface: string; hours: numb
 
 /** Changes that touch serving, newest first: alias moves, kill switch, shadow and experiment changes. */
 export async function recentChanges(db: Db, input: { limit: number }) {
-  return db.auditLog.findMany({
+  const rows = await db.auditLog.findMany({
     where: { OR: [{ action: { startsWith: "model.alias" } }, { action: { startsWith: "surface." } }, { action: { startsWith: "experiment." } }, { action: { startsWith: "rollout." } }] },
-    orderBy: { ts: "desc" },
+    orderBy: { id: "desc" },
     take: input.limit,
-    select: { id: true, ts: true, actor: true, action: true, before: true, after: true, reason: true },
   });
+  return rows.map(auditRowOf);
 }
 
-export async function setKillSwitch(db: Db, input: { surface: string; on: boolean; reason: string }, actor: string) {
+export async function setKillSwitch(db: Db, input: { surface: string; on: boolean; reason: string }, actor: Actor) {
   return db.$transaction(async (tx) => {
     const surface = await tx.surface.findUnique({ where: { key: input.surface } });
     if (!surface) throw new NotFoundError("surface", input.surface);
     const updated = await tx.surface.update({
       where: { id: surface.id }, data: { killSwitch: input.on, configVersion: { increment: 1 } }, select: { key: true, killSwitch: true },
     });
-    await tx.auditLog.create({
-      data: { actor, action: "surface.kill_switch", entityType: "surface", entityId: surface.id, before: { killSwitch: surface.killSwitch }, after: { killSwitch: input.on, surface: surface.key }, reason: input.reason },
+    await recordAudit(tx, {
+      action: "surface.kill_switch", actor, subject: subjects.surface(surface.id, surface.key), surfaces: [surface.key],
+      before: { killSwitch: surface.killSwitch }, after: { killSwitch: input.on, surface: surface.key }, reason: input.reason,
     });
     return updated;
   });
 }
 
 /** Moves the surface's serving alias back to the version it pointed at before its last move. */
-export async function rollbackSurface(db: Db, input: { surface: string; reason: string; expectVersionId?: string }, actor: string) {
+export async function rollbackSurface(db: Db, input: { surface: string; reason: string; expectVersionId?: string }, actor: Actor) {
   const surface = await db.surface.findUnique({ where: { key: input.surface }, include: { model: { select: { id: true, name: true, aliases: { select: { name: true, versionId: true } } } } } });
   if (!surface) throw new NotFoundError("surface", input.surface);
   if (!surface.model) throw new InvalidInputError("surface", `"${surface.key}" has no model to roll back`);

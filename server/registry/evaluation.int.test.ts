@@ -7,6 +7,7 @@ import { recordOutcomes } from "../events/service";
 import { rerank } from "../rerank/pipeline";
 import { telemetry } from "../telemetry/streams";
 import { evaluateCounterfactual, evaluateOnLetor, listEvaluations } from "./evaluation";
+import { testActor } from "../testing/actors";
 
 // Offline evaluation of stored versions: the seeded LETOR-trained LambdaMART on the LETOR test file,
 // and a counterfactual CTR of the demo rankers on logged search traffic.
@@ -23,7 +24,7 @@ describe("offline evaluation", () => {
     expect(result.ndcg[10]).toBeCloseTo(card.offlineMetrics.ndcg["@10"], 4);
     expect(result.mrr).toBeCloseTo(card.offlineMetrics.mrr, 4);
     // Stored with the version, newest first, with who ran it.
-    const second = await evaluateOnLetor(getDb(), "letor-lambdamart", 1, "ml@rerank.local");
+    const second = await evaluateOnLetor(getDb(), "letor-lambdamart", 1, testActor("ml@rerank.local"));
     const stored = await listEvaluations(getDb(), "letor-lambdamart", 1);
     expect(stored.letor.map((e) => e.id)).toEqual([second.evaluationId, result.evaluationId]);
     expect(stored.letor[0]).toMatchObject({ kind: "letor", createdBy: "ml@rerank.local", params: { file: result.file } });

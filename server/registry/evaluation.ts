@@ -1,3 +1,4 @@
+import { systemActor, type Actor } from "../audit/actor";
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import type { Db } from "../db/client";
@@ -12,6 +13,8 @@ import { InvalidInputError, NotFoundError } from "../errors";
 import { openSession, runScores } from "../inference/sessions";
 import { servingState } from "../rerank/state";
 
+const EVALUATION = systemActor("evaluation");
+
 // Offline evaluation of any stored version: (1) ranking quality on the labelled LETOR test file,
 // (2) a counterfactual CTR of its ranking on logged traffic by inverse propensity scoring. Every
 // run is stored (model_evaluations) with what it was run with, so the version card, the shadow and
@@ -19,9 +22,9 @@ import { servingState } from "../rerank/state";
 
 export type EvaluationKind = "letor" | "counterfactual";
 
-async function store<T extends object>(db: Db, versionId: string, kind: EvaluationKind, params: Record<string, unknown>, result: T, actor: string) {
+async function store<T extends object>(db: Db, versionId: string, kind: EvaluationKind, params: Record<string, unknown>, result: T, actor: Actor) {
   const row = await db.modelEvaluation.create({
-    data: { versionId, kind, params: params as Prisma.InputJsonValue, result: result as Prisma.InputJsonValue, createdBy: actor },
+    data: { versionId, kind, params: params as Prisma.InputJsonValue, result: result as Prisma.InputJsonValue, createdBy: actor.name },
     select: { id: true, createdAt: true },
   });
   return { ...result, evaluationId: row.id, evaluatedAt: row.createdAt };
@@ -47,7 +50,7 @@ async function loadVersion(db: Db, name: string, version: number) {
   return { ...row, spec: row.featureSpec as unknown as FeatureSpec, session };
 }
 
-export async function evaluateOnLetor(db: Db, name: string, version: number, actor = "system") {
+export async function evaluateOnLetor(db: Db, name: string, version: number, actor: Actor = EVALUATION) {
   const v = await loadVersion(db, name, version);
   try {
     if (v.spec.length !== LETOR_SAMPLE.numFeatures) {
@@ -71,7 +74,7 @@ export async function evaluateOnLetor(db: Db, name: string, version: number, act
  * and estimates the CTR it would have had, weighting logged clicks by position propensities
  * 1/position^eta (clipped, see server/domain/offline/ips.ts).
  */
-export async function evaluateCounterfactual(db: Db, name: string, version: number, options: { surface: string; days?: number; eta?: number; maxRequests?: number }, actor = "system") {
+export async function evaluateCounterfactual(db: Db, name: string, version: number, options: { surface: string; days?: number; eta?: number; maxRequests?: number }, actor: Actor = EVALUATION) {
   const v = await loadVersion(db, name, version);
   try {
     const since = new Date(Date.now() - (options.days ?? 7) * 86_400_000);

@@ -6,6 +6,7 @@ import { expectedScores, letorTestRows, LETOR_FEATURES, readFixture } from "../d
 import { openSession } from "../inference/sessions";
 import { keyHeaders } from "../testing/callers";
 import { createModel } from "./models";
+import { testActor } from "../testing/actors";
 
 // A LightGBM text model and an XGBoost JSON model, trained on the LETOR sample by the libraries
 // themselves, go through the upload endpoint (converted to ONNX and checked on sample rows), are
@@ -14,7 +15,7 @@ import { createModel } from "./models";
 const spec = Array.from({ length: LETOR_FEATURES }, (_, i) => ({ name: `f${i + 1}`, source: "candidate", type: "float", default: 0 }));
 
 async function uploadAndScore(name: string, fixture: string, format: "lightgbm" | "xgboost") {
-  await createModel(getDb(), { name, owner: "ml@rerank.local", description: `imported ${format}` }, "test");
+  await createModel(getDb(), { name, owner: "ml@rerank.local", description: `imported ${format}` }, testActor());
   const form = new FormData();
   form.set("file", new Blob([readFixture(fixture)]), fixture);
   form.set("format", format);
@@ -48,7 +49,7 @@ describe("importing tree models", () => {
 
   it("refuses a model that is not what its format says, naming the problem", async () => {
     const name = `bad-${Date.now().toString(36)}`;
-    await createModel(getDb(), { name, owner: "ml@rerank.local", description: "" }, "test");
+    await createModel(getDb(), { name, owner: "ml@rerank.local", description: "" }, testActor());
     const form = new FormData();
     form.set("file", new Blob(['{"not": "xgboost"}']), "model.json");
     form.set("format", "xgboost");

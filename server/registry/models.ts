@@ -1,15 +1,21 @@
+import type { Actor } from "../audit/actor";
+import { recordAudit } from "../audit/record";
 import type { Db } from "../db/client";
+import { subjects } from "../domain/audit/subject";
 import { ConflictError, NotFoundError } from "../errors";
 
 // Registered models and their versions: what the Models pages and the version card read.
 
-export async function createModel(db: Db, input: { name: string; owner: string; description: string; surface?: string }, actor: string) {
+export async function createModel(db: Db, input: { name: string; owner: string; description: string; surface?: string }, actor: Actor) {
   if (await db.model.findUnique({ where: { name: input.name }, select: { id: true } })) throw new ConflictError(`a model named "${input.name}" already exists`);
   const surface = input.surface ? await db.surface.findUnique({ where: { key: input.surface }, select: { id: true } }) : null;
   if (input.surface && !surface) throw new NotFoundError("surface", input.surface);
   return db.$transaction(async (tx) => {
     const model = await tx.model.create({ data: { name: input.name, owner: input.owner, description: input.description, surfaceId: surface?.id ?? null } });
-    await tx.auditLog.create({ data: { actor, action: "model.create", entityType: "model", entityId: model.id, after: { name: model.name, owner: model.owner, surface: input.surface ?? null } } });
+    await recordAudit(tx, {
+      action: "model.create", actor, subject: subjects.model(model.id, model.name), surfaces: input.surface ? [input.surface] : [],
+      after: { name: model.name, owner: model.owner, surface: input.surface ?? null },
+    });
     return model;
   });
 }

@@ -9,6 +9,7 @@ import { ConflictError } from "../errors";
 import { createModel } from "./models";
 import { setAlias } from "./versions";
 import { callerAs, keyHeaders } from "../testing/callers";
+import { testActor } from "../testing/actors";
 
 // The registry through its real entry points: the multipart upload endpoint and tRPC.
 
@@ -23,7 +24,7 @@ async function upload(name: string, file: Blob | null, fields: Record<string, st
 }
 
 beforeAll(async () => {
-  await createModel(getDb(), { name: MODEL, owner: "ml@rerank.local", description: "registry test" }, "test");
+  await createModel(getDb(), { name: MODEL, owner: "ml@rerank.local", description: "registry test" }, testActor());
 });
 
 describe("uploading versions", () => {
@@ -81,7 +82,7 @@ describe("uploading versions", () => {
   });
 
   it("names a duplicate model", async () => {
-    await expect(createModel(getDb(), { name: MODEL, owner: "x", description: "" }, "test")).rejects.toThrow(ConflictError);
+    await expect(createModel(getDb(), { name: MODEL, owner: "x", description: "" }, testActor())).rejects.toThrow(ConflictError);
   });
 });
 
@@ -90,7 +91,7 @@ describe("aliases", () => {
     const db = getDb();
     const model = await db.model.findUniqueOrThrow({ where: { name: MODEL }, include: { versions: true } });
     const [v1, v2] = [model.versions.find((v) => v.version === 1)!, model.versions.find((v) => v.version === 2)!];
-    const moves = Array.from({ length: 12 }, (_, i) => setAlias(db, { versionId: i % 2 ? v1.id : v2.id, alias: "canary", actor: `mover-${i}` }));
+    const moves = Array.from({ length: 12 }, (_, i) => setAlias(db, { versionId: i % 2 ? v1.id : v2.id, alias: "canary", actor: testActor(`mover-${i}`) }));
     await Promise.all(moves);
     const alias = await db.modelAlias.findUniqueOrThrow({ where: { modelId_name: { modelId: model.id, name: "canary" } } });
     const audit = await db.auditLog.findMany({ where: { action: "model.alias.set", entityId: model.id }, orderBy: { id: "asc" } });

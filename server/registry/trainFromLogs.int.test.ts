@@ -8,6 +8,7 @@ import { recordOutcomes } from "../events/service";
 import { rerank } from "../rerank/pipeline";
 import { telemetry } from "../telemetry/streams";
 import { trainFromLogs } from "./trainFromLogs";
+import { testActor } from "../testing/actors";
 
 // Logged traffic with clicks from the cascade click model → a new version trained from the logs.
 
@@ -32,7 +33,7 @@ describe("training from logged clicks", () => {
       });
     }
     await telemetry().events.flush();
-    const result = await trainFromLogs(getDb(), { surface: "search", days: 1, actor: "test", params: { numTrees: 15 } });
+    const result = await trainFromLogs(getDb(), { surface: "search", days: 1, actor: testActor(), params: { numTrees: 15 } });
     expect(result.trainRequests).toBeGreaterThan(20);
     const version = await getDb().modelVersion.findUniqueOrThrow({ where: { id: result.version.id }, include: { parent: true } });
     expect(version.source).toBe("trained-from-logs");

@@ -1,3 +1,4 @@
+import type { Actor } from "../audit/actor";
 import type { Db } from "../db/client";
 import { buildFeatureMatrix, type FeatureSpec } from "../domain/features/featureSpec";
 import { treeEnsembleOnnx } from "../domain/onnx/treeEnsemble";
@@ -43,7 +44,7 @@ async function datasetOf(groups: LoggedItem[][], spec: FeatureSpec): Promise<Ran
 
 export async function trainFromLogs(
   db: Db,
-  options: { surface: string; days?: number; maxRequests?: number; params?: Partial<LambdaMartParams>; actor: string; onProgress?: (tree: number, seconds: number) => void },
+  options: { surface: string; days?: number; maxRequests?: number; params?: Partial<LambdaMartParams>; actor: Actor; onProgress?: (tree: number, seconds: number) => void },
 ) {
   const surface = await db.surface.findUnique({ where: { key: options.surface }, include: { model: true } });
   if (!surface?.model) throw new NotFoundError("surface model", options.surface);
@@ -83,7 +84,7 @@ export async function trainFromLogs(
     featureSpec: spec,
     source: "trained-from-logs",
     parentVersionId: production.version.id,
-    createdBy: options.actor,
+    actor: options.actor,
     metrics: { ...metricsOf(candidate), ...metricsOf(logged, "logged_order_") },
     metadata: {
       trainingData: `${train.groups.length} logged requests with clicks on ${options.surface} (${train.rows} shown items); ${test.groups.length} held out`,

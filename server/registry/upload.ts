@@ -1,3 +1,4 @@
+import type { Actor } from "../audit/actor";
 import type { Db } from "../db/client";
 import { InvalidInputError, NotFoundError } from "../errors";
 import { createRng } from "../domain/random";
@@ -35,7 +36,7 @@ function sampleRows(featureCount: number, rows = 64): Float32Array {
   return data;
 }
 
-export async function uploadVersion(db: Db, modelName: string, form: UploadForm, actor: string) {
+export async function uploadVersion(db: Db, modelName: string, form: UploadForm, actor: Actor) {
   const model = await db.model.findUnique({ where: { name: modelName }, select: { id: true } });
   if (!model) throw new NotFoundError("model", modelName);
   if (!form.file) throw new InvalidInputError("file", "no file was attached");
@@ -71,6 +72,6 @@ export async function uploadVersion(db: Db, modelName: string, form: UploadForm,
   }
   return createVersion(db, {
     modelId: model.id, bytes, featureSpec: input.featureSpec, source: input.format === "onnx" ? "upload" : input.format,
-    metadata, metrics: input.metrics, parentVersionId, createdBy: actor,
+    metadata, metrics: input.metrics, parentVersionId, actor,
   });
 }

@@ -1,5 +1,8 @@
 import { createHash } from "node:crypto";
+import type { Actor } from "../audit/actor";
+import { recordAudit } from "../audit/record";
 import type { Db } from "../db/client";
+import { subjects } from "../domain/audit/subject";
 import { Prisma } from "../db/generated/client.ts";
 import type { FeatureSpec } from "../domain/features/featureSpec";
 import { checkSignature } from "../domain/models/signature";
@@ -23,7 +26,8 @@ export interface NewVersion {
   metadata?: Record<string, unknown>;
   metrics?: Record<string, unknown>;
   parentVersionId?: string | null;
-  createdBy: string;
+  /** Who registers it: recorded as the version's creator and in the audit trail. */
+  actor: Actor;
 }
 
 /** Loads the artifact in onnxruntime, checks it against the spec and scores sample rows. */
@@ -56,7 +60,7 @@ export async function validateArtifact(bytes: Uint8Array, featureSpec: FeatureSp
 }
 
 export async function createVersion(db: Db, input: NewVersion) {
-  const model = await db.model.findUnique({ where: { id: input.modelId }, select: { id: true, name: true } });
+  const model = await db.model.findUnique({ where: { id: input.modelId }, select: { id: true, name: true, surface: { select: { key: true } } } });
   if (!model) throw new NotFoundError("model", input.modelId);
   const checked = await validateArtifact(input.bytes, input.featureSpec);
   const existing = await db.modelVersion.findUnique({ where: { modelId_sha256: { modelId: model.id, sha256: checked.sha256 } }, select: { version: true } });
@@ -78,15 +82,14 @@ export async function createVersion(db: Db, input: NewVersion) {
             metadata: (input.metadata ?? {}) as Prisma.InputJsonValue,
             metrics: (input.metrics ?? {}) as Prisma.InputJsonValue,
             parentVersionId: input.parentVersionId ?? null,
-            createdBy: input.createdBy,
+            createdBy: input.actor.name,
             artifact: { create: { bytes: Buffer.from(input.bytes) } },
           },
         });
-        await tx.auditLog.create({
-          data: {
-            actor: input.createdBy, action: "model.version.create", entityType: "model_version", entityId: version.id,
-            after: { model: model.name, version: version.version, sha256: version.sha256, sizeBytes: version.sizeBytes },
-          },
+        await recordAudit(tx, {
+          action: "model.version.create", actor: input.actor, subject: subjects.modelVersion(version.id, model.name, version.version),
+          surfaces: model.surface ? [model.surface.key] : [],
+          after: { model: model.name, version: version.version, sha256: version.sha256, sizeBytes: version.sizeBytes },
         });
         return version;
       });
@@ -99,9 +102,9 @@ export async function createVersion(db: Db, input: NewVersion) {
 }
 
 /** Points `alias` of the version's model at the version, atomically, with an audit entry. */
-export async function setAlias(db: Db, input: { versionId: string; alias: string; actor: string; reason?: string }) {
+export async function setAlias(db: Db, input: { versionId: string; alias: string; actor: Actor; reason?: string }) {
   return db.$transaction(async (tx) => {
-    const version = await tx.modelVersion.findUnique({ where: { id: input.versionId }, select: { id: true, modelId: true, version: true, model: { select: { name: true } } } });
+    const version = await tx.modelVersion.findUnique({ where: { id: input.versionId }, select: { id: true, modelId: true, version: true, model: { select: { name: true, surfaceId: true } } } });
     if (!version) throw new NotFoundError("model version", input.versionId);
     // Movers of one model's aliases take turns, so each audit entry's "before" is the previous "after".
     await tx.$queryRaw`SELECT id FROM models WHERE id = ${version.modelId} FOR UPDATE`;
@@ -111,15 +114,24 @@ export async function setAlias(db: Db, input: { versionId: string; alias: string
     });
     const alias = await tx.modelAlias.upsert({
       where: { modelId_name: { modelId: version.modelId, name: input.alias } },
-      create: { modelId: version.modelId, name: input.alias, versionId: version.id, updatedBy: input.actor },
-      update: { versionId: version.id, updatedBy: input.actor, updatedAt: new Date() },
+      create: { modelId: version.modelId, name: input.alias, versionId: version.id, updatedBy: input.actor.name },
+      update: { versionId: version.id, updatedBy: input.actor.name, updatedAt: new Date() },
     });
-    await tx.auditLog.create({
-      data: {
-        actor: input.actor, action: "model.alias.set", entityType: "model", entityId: version.modelId, reason: input.reason ?? null,
-        before: before ? { alias: input.alias, versionId: before.version.id, version: before.version.version } : Prisma.DbNull,
-        after: { alias: input.alias, versionId: version.id, version: version.version, model: version.model.name },
+    // The surfaces the move concerns: those the alias serves in any role, and the model's own.
+    const surfaces = await tx.surface.findMany({
+      where: {
+        OR: [
+          { modelId: version.modelId, OR: [{ modelAlias: input.alias }, { fallbackAlias: input.alias }, { shadowAlias: input.alias }] },
+          ...(version.model.surfaceId ? [{ id: version.model.surfaceId }] : []),
+        ],
       },
+      select: { key: true },
+    });
+    await recordAudit(tx, {
+      action: "model.alias.set", actor: input.actor, subject: subjects.model(version.modelId, version.model.name), reason: input.reason ?? null,
+      surfaces: surfaces.map((s) => s.key),
+      before: before ? { alias: input.alias, versionId: before.version.id, version: before.version.version } : null,
+      after: { alias: input.alias, versionId: version.id, version: version.version, model: version.model.name },
     });
     return alias;
   });

@@ -1,5 +1,8 @@
+import { ROLLOUT_ANALYSIS, type Actor } from "../audit/actor";
+import { recordAudit } from "../audit/record";
 import type { Db } from "../db/client";
 import type { Prisma } from "../db/generated/client";
+import { subjects } from "../domain/audit/subject";
 import { DEFAULT_POLICY, judgeCanary, rolloutLogKey, validateSteps, type ArmStats, type CanaryPolicy, type Verdict } from "../domain/rollouts/canary";
 import { ConflictError, InvalidInputError, NotFoundError } from "../errors";
 import { setAlias } from "../registry/versions";
@@ -27,7 +30,7 @@ export interface StartRolloutInput {
   reason?: string;
 }
 
-export async function startRollout(db: Db, input: StartRolloutInput, actor: string) {
+export async function startRollout(db: Db, input: StartRolloutInput, actor: Actor) {
   const steps = input.steps ?? [1, 5, 25, 50];
   const invalid = validateSteps(steps);
   if (invalid) throw new InvalidInputError("steps", invalid);
@@ -54,11 +57,12 @@ export async function startRollout(db: Db, input: StartRolloutInput, actor: stri
     const created = await tx.rollout.create({
       data: {
         surfaceId: surface.id, modelId: surface.model!.id, fromVersionId: serving, toVersionId: target.id, status: "running", steps,
-        currentPercent: steps[0]!, analysis: analysis as unknown as Prisma.InputJsonValue, createdBy: actor,
+        currentPercent: steps[0]!, analysis: analysis as unknown as Prisma.InputJsonValue, createdBy: actor.name,
       },
     });
-    await tx.auditLog.create({
-      data: { actor, action: "rollout.start", entityType: "rollout", entityId: created.id, after: { surface: surface.key, model: surface.model!.name, version: input.version, steps }, reason: input.reason ?? null },
+    await recordAudit(tx, {
+      action: "rollout.start", actor, subject: subjects.rollout(created.id, surface.model!.name, input.version, surface.key), surfaces: [surface.key],
+      after: { surface: surface.key, model: surface.model!.name, version: input.version, steps }, reason: input.reason ?? null,
     });
     return created;
   });
@@ -95,7 +99,10 @@ async function armStats(db: Db, rolloutId: string, surface: string, since: Date)
  * roll back (the canary's share drops to 0 at once). Returns what it did, for logs and tests.
  */
 export async function analyseRollouts(db: Db): Promise<Array<{ rolloutId: string; surface: string; decision: Verdict["decision"]; status: string; percent: number }>> {
-  const running = await db.rollout.findMany({ where: { status: "running" }, include: { surface: { select: { key: true, modelAlias: true, killSwitch: true } } } });
+  const running = await db.rollout.findMany({ where: { status: "running" }, include: { surface: { select: { key: true, modelAlias: true, killSwitch: true } }, model: { select: { name: true } } } });
+  const versions = new Map(
+    (await db.modelVersion.findMany({ where: { id: { in: running.map((r) => r.toVersionId) } }, select: { id: true, version: true } })).map((v) => [v.id, v.version]),
+  );
   const done = [];
   for (const rollout of running) {
     // With the kill switch on neither arm is scored by a model: nothing to judge, and no step moves.
@@ -132,19 +139,19 @@ export async function analyseRollouts(db: Db): Promise<Array<{ rolloutId: string
       data: { status, currentPercent: status === "promoted" ? 100 : percent, analysis: next as unknown as Prisma.InputJsonValue, ...(status !== "running" ? { endedAt: new Date() } : {}) },
     });
     if (updated.count === 0) continue;
+    const what = { model: rollout.model.name, version: versions.get(rollout.toVersionId) ?? 0 };
+    const subject = subjects.rollout(rollout.id, what.model, what.version, rollout.surface.key);
     if (status === "promoted") {
-      const promoted = await promote(db, rollout);
+      const promoted = await promote(db, rollout, subject, what);
       if (promoted !== "promoted") {
         done.push({ rolloutId: rollout.id, surface: rollout.surface.key, decision: verdict.decision, status: promoted, percent: 0 });
         continue;
       }
     }
     if (verdict.decision !== "wait") {
-      await db.auditLog.create({
-        data: {
-          actor: "rollout-analysis", action: status === "running" ? "rollout.advance" : `rollout.${status}`, entityType: "rollout", entityId: rollout.id,
-          before: { percent: rollout.currentPercent }, after: { surface: rollout.surface.key, percent: status === "promoted" ? 100 : percent, status }, reason: verdict.reasons.join("; "),
-        },
+      await recordAudit(db, {
+        action: status === "running" ? "rollout.advance" : `rollout.${status}`, actor: ROLLOUT_ANALYSIS, subject, surfaces: [rollout.surface.key],
+        before: { percent: rollout.currentPercent }, after: { surface: rollout.surface.key, ...what, percent: status === "promoted" ? 100 : percent, status }, reason: verdict.reasons.join("; "),
       });
     }
     done.push({ rolloutId: rollout.id, surface: rollout.surface.key, decision: verdict.decision, status, percent: status === "promoted" ? 100 : percent });
@@ -157,20 +164,21 @@ export async function analyseRollouts(db: Db): Promise<Array<{ rolloutId: string
  * on-call rollback wins over the canary: the rollout is aborted instead). If the move fails, the
  * rollout goes back to running at its last step, so the next tick tries again.
  */
-async function promote(db: Db, rollout: { id: string; modelId: string; fromVersionId: string | null; toVersionId: string; currentPercent: number; surface: { key: string; modelAlias: string } }): Promise<"promoted" | "aborted" | "running"> {
+async function promote(
+  db: Db, rollout: { id: string; modelId: string; fromVersionId: string | null; toVersionId: string; currentPercent: number; surface: { key: string; modelAlias: string } },
+  subject: ReturnType<typeof subjects.rollout>, what: { model: string; version: number },
+): Promise<"promoted" | "aborted" | "running"> {
   const alias = await db.modelAlias.findUnique({ where: { modelId_name: { modelId: rollout.modelId, name: rollout.surface.modelAlias } }, select: { versionId: true } });
   if (rollout.fromVersionId && alias?.versionId !== rollout.fromVersionId) {
     await db.rollout.update({ where: { id: rollout.id }, data: { status: "aborted", currentPercent: 0 } });
-    await db.auditLog.create({
-      data: {
-        actor: "rollout-analysis", action: "rollout.aborted", entityType: "rollout", entityId: rollout.id, before: { percent: rollout.currentPercent },
-        after: { surface: rollout.surface.key, percent: 0, status: "aborted" }, reason: `${rollout.surface.modelAlias} moved during the rollout: not promoting over it`,
-      },
+    await recordAudit(db, {
+      action: "rollout.aborted", actor: ROLLOUT_ANALYSIS, subject, surfaces: [rollout.surface.key], before: { percent: rollout.currentPercent },
+      after: { surface: rollout.surface.key, ...what, percent: 0, status: "aborted" }, reason: `${rollout.surface.modelAlias} moved during the rollout: not promoting over it`,
     });
     return "aborted";
   }
   try {
-    await setAlias(db, { versionId: rollout.toVersionId, alias: rollout.surface.modelAlias, actor: "rollout-analysis", reason: `canary rollout ${rollout.id} passed every step` });
+    await setAlias(db, { versionId: rollout.toVersionId, alias: rollout.surface.modelAlias, actor: ROLLOUT_ANALYSIS, reason: `canary rollout ${rollout.id} passed every step` });
     return "promoted";
   } catch (error) {
     await db.rollout.update({ where: { id: rollout.id }, data: { status: "running", currentPercent: rollout.currentPercent, endedAt: null } });
@@ -178,18 +186,20 @@ async function promote(db: Db, rollout: { id: string; modelId: string; fromVersi
   }
 }
 
-export async function abortRollout(db: Db, input: { surface: string; reason: string }, actor: string) {
+export async function abortRollout(db: Db, input: { surface: string; reason: string }, actor: Actor) {
   const surface = await db.surface.findUnique({ where: { key: input.surface }, select: { id: true, key: true } });
   if (!surface) throw new NotFoundError("surface", input.surface);
-  const rollout = await db.rollout.findFirst({ where: { surfaceId: surface.id, status: "running" } });
+  const rollout = await db.rollout.findFirst({ where: { surfaceId: surface.id, status: "running" }, include: { model: { select: { name: true, versions: { select: { id: true, version: true } } } } } });
   if (!rollout) throw new InvalidInputError("surface", `no rollout is running on "${surface.key}"`);
   return db.$transaction(async (tx) => {
     // Conditional: if the analysis promoted or rolled it back in the meantime, say so instead.
     const changed = await tx.rollout.updateMany({ where: { id: rollout.id, status: "running" }, data: { status: "aborted", currentPercent: 0, endedAt: new Date() } });
     if (changed.count === 0) throw new ConflictError(`the rollout on "${surface.key}" ended while you were aborting it: reload to see how`);
     const aborted = await tx.rollout.findUniqueOrThrow({ where: { id: rollout.id } });
-    await tx.auditLog.create({
-      data: { actor, action: "rollout.aborted", entityType: "rollout", entityId: rollout.id, before: { percent: rollout.currentPercent }, after: { surface: surface.key, percent: 0, status: "aborted" }, reason: input.reason },
+    const what = { model: rollout.model.name, version: rollout.model.versions.find((v) => v.id === rollout.toVersionId)?.version ?? 0 };
+    await recordAudit(tx, {
+      action: "rollout.aborted", actor, subject: subjects.rollout(rollout.id, what.model, what.version, surface.key), surfaces: [surface.key],
+      before: { percent: rollout.currentPercent }, after: { surface: surface.key, ...what, percent: 0, status: "aborted" }, reason: input.reason,
     });
     return aborted;
   });

@@ -1,6 +1,7 @@
 import { apiKeysRouter } from "./apiKeys";
 import { approvalsRouter } from "./approvals";
 import { authRouter } from "./auth";
+import { auditRouter } from "./audit";
 import { debugRouter } from "./debug";
 import { executiveRouter } from "./executive";
 import { experimentsRouter } from "./experiments";
@@ -33,6 +34,7 @@ export const appRouter = router({
   rollouts: rolloutsRouter,
   executive: executiveRouter,
   debug: debugRouter,
+  audit: auditRouter,
 });
 
 export type AppRouter = typeof appRouter;

@@ -1,5 +1,6 @@
 import { TRPCError } from "@trpc/server";
 import { describe, expect, it } from "vitest";
+import { actorOf } from "../audit/actor";
 import type { Principal } from "../auth/principal";
 import type { Db } from "../db/client";
 import { PERMISSIONS, ROLES, rolesAllow, SERVING_PERMISSIONS, type Permission } from "../domain/access/permissions";
@@ -18,7 +19,7 @@ const procedures = Object.entries(appRouter._def.procedures as unknown as Record
 function context(principal: Principal | null): Context {
   // A database that fails every call: the guard must decide before touching it.
   const db = new Proxy({}, { get: () => { throw new Error("no database in this test"); } }) as unknown as Db;
-  return { db, principal, actor: principal?.name ?? "anonymous" };
+  return { db, principal, actor: actorOf(principal, undefined) };
 }
 
 async function outcome(path: string, principal: Principal | null): Promise<"allowed" | "UNAUTHORIZED" | "FORBIDDEN"> {

@@ -1,4 +1,7 @@
+import type { Actor } from "../audit/actor";
+import { recordAudit } from "../audit/record";
 import type { Db } from "../db/client";
+import { subjects } from "../domain/audit/subject";
 import { summariseShadow, type ShadowSummary } from "../domain/ranking/shadowSummary";
 import { InvalidInputError, NotFoundError } from "../errors";
 
@@ -16,7 +19,7 @@ export interface ShadowConfigInput {
   reason?: string;
 }
 
-export async function configureShadow(db: Db, input: ShadowConfigInput, actor: string) {
+export async function configureShadow(db: Db, input: ShadowConfigInput, actor: Actor) {
   return db.$transaction(async (tx) => {
     const surface = await tx.surface.findUnique({ where: { key: input.surface }, include: { model: { include: { aliases: true } } } });
     if (!surface) throw new NotFoundError("surface", input.surface);
@@ -35,8 +38,8 @@ export async function configureShadow(db: Db, input: ShadowConfigInput, actor: s
       data: { shadowAlias: after.alias, shadowSampleRate: after.sampleRate, configVersion: { increment: 1 } },
       select: { key: true, shadowAlias: true, shadowSampleRate: true, configVersion: true },
     });
-    await tx.auditLog.create({
-      data: { actor, action: "surface.shadow", entityType: "surface", entityId: surface.id, before, after, reason: input.reason ?? null },
+    await recordAudit(tx, {
+      action: "surface.shadow", actor, subject: subjects.surface(surface.id, surface.key), surfaces: [surface.key], before, after, reason: input.reason ?? null,
     });
     return updated;
   });

@@ -1,12 +1,14 @@
 "use client";
 import { ConfirmChangeDialog } from "../../../_components/ConfirmChangeDialog";
 import { GuardedButton } from "@/app/_auth/GuardedButton";
-import { Alert, Badge, Card, Code, Group, Loader, SegmentedControl, SimpleGrid, Stack, Table, Text, Title, Tooltip } from "@mantine/core";
+import { Alert, Anchor, Badge, Card, Code, Group, Loader, SegmentedControl, SimpleGrid, Stack, Table, Text, Title, Tooltip } from "@mantine/core";
 import { notifications } from "@mantine/notifications";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import type { inferRouterOutputs } from "@trpc/server";
+import Link from "next/link";
 import { useState } from "react";
 import type { AppRouter } from "@/server/routers/_app";
+import { AuditSentence } from "../../../_components/AuditSentence";
 import { LatencyChart } from "../../../_components/charts/LatencyChart";
 import { useTRPC } from "../../../_trpc/client";
 import { RolloutStrip } from "./RolloutStrip";
@@ -45,7 +47,10 @@ export function OncallDashboard() {
         ))
       )}
       <Card withBorder padding="md">
-        <Title order={5} mb="xs">Recent changes</Title>
+        <Group justify="space-between" mb="xs">
+          <Title order={5}>Recent changes</Title>
+          <Anchor component={Link} href="/audit" size="sm">Audit trail →</Anchor>
+        </Group>
         {!changes.data ? (
           <Loader size="sm" />
         ) : changes.data.length === 0 ? (
@@ -53,14 +58,12 @@ export function OncallDashboard() {
         ) : (
           <Table.ScrollContainer minWidth={720}>
             <Table data-testid="recent-changes" verticalSpacing={4}>
-              <Table.Thead><Table.Tr><Table.Th>when</Table.Th><Table.Th>who</Table.Th><Table.Th>what</Table.Th><Table.Th>change</Table.Th><Table.Th>why</Table.Th></Table.Tr></Table.Thead>
+              <Table.Thead><Table.Tr><Table.Th>when</Table.Th><Table.Th>what happened</Table.Th><Table.Th>why</Table.Th></Table.Tr></Table.Thead>
               <Table.Tbody>
                 {changes.data.map((c) => (
-                  <Table.Tr key={String(c.id)}>
+                  <Table.Tr key={c.id}>
                     <Table.Td><Text size="xs">{new Date(c.ts).toLocaleString()}</Text></Table.Td>
-                    <Table.Td><Text size="xs">{c.actor}</Text></Table.Td>
-                    <Table.Td><Code>{c.action}</Code></Table.Td>
-                    <Table.Td><Text size="xs" ff="monospace">{describeChange(c.before, c.after)}</Text></Table.Td>
+                    <Table.Td><AuditSentence size="xs" parts={c.description.parts} /></Table.Td>
                     <Table.Td><Text size="xs">{c.reason ?? ""}</Text></Table.Td>
                   </Table.Tr>
                 ))}
@@ -73,23 +76,13 @@ export function OncallDashboard() {
   );
 }
 
-function describeChange(before: unknown, after: unknown): string {
-  const b = before as Record<string, unknown> | null;
-  const a = after as Record<string, unknown> | null;
-  if (a && "alias" in a && "version" in a) return `${a.model ?? ""} ${a.alias}: ${b && "version" in b ? `v${b.version}` : "—"} → v${a.version}`;
-  if (a && "killSwitch" in a) return `${a.surface ?? ""} kill switch ${a.killSwitch ? "ON" : "off"}`;
-  if (a && "steps" in a) return `${a.surface} canary ${a.model} v${a.version}, steps ${(a.steps as number[]).join(" → ")}`;
-  if (a && "percent" in a) return `${a.surface} canary ${String(a.status).replace("_", " ")} at ${a.percent}%`;
-  return JSON.stringify(a ?? {}).slice(0, 120);
-}
-
 function SurfaceCard({ surface: s, hours, rollout }: { surface: Surface; hours: number; rollout: Rollout | undefined }) {
   const trpc = useTRPC();
   const series = useQuery({ ...trpc.oncall.series.queryOptions({ surface: s.key, hours }), refetchInterval: 5_000 });
   const [lever, setLever] = useState<Lever | null>(null);
   const p99Over = s.window.p99 !== null && s.window.p99 > s.slo.latencyP99Ms;
   return (
-    <Card withBorder padding="md" data-testid={`surface-${s.key}`}>
+    <Card withBorder padding="md" data-testid={`surface-${s.key}`} id={`surface-${s.key}`}>
       <Group justify="space-between" align="flex-start" mb="sm">
         <Stack gap={2}>
           <Group gap="xs">

@@ -1,4 +1,5 @@
 import { authorizeHttp } from "@/server/auth/http";
+import { actorOf } from "@/server/audit/actor";
 import { getDb } from "@/server/db/client";
 import { ConflictError, InvalidInputError, NotFoundError } from "@/server/errors";
 import { errorForLog } from "@/server/redact";
@@ -26,7 +27,7 @@ export async function POST(req: Request, { params }: { params: Promise<{ name: s
   const file = form.get("file");
   const fields = Object.fromEntries([...form.entries()].filter(([, v]) => typeof v === "string")) as Record<string, string>;
   try {
-    const version = await uploadVersion(getDb(), name, { file: file instanceof File ? file : null, fields }, access.principal?.name ?? "anonymous");
+    const version = await uploadVersion(getDb(), name, { file: file instanceof File ? file : null, fields }, actorOf(access.principal, req.headers));
     return Response.json({ id: version.id, model: name, version: version.version, sha256: version.sha256, sizeBytes: version.sizeBytes }, { status: 201 });
   } catch (error) {
     const status = error instanceof InvalidInputError ? 400 : error instanceof NotFoundError ? 404 : error instanceof ConflictError ? 409 : 500;

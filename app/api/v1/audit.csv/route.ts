@@ -1,0 +1,33 @@
+import { getHTTPStatusCodeFromError } from "@trpc/server/http";
+import type { TRPCError } from "@trpc/server";
+import { createCaller } from "@/server/routers/_app";
+import { createContext } from "@/server/trpc";
+
+export const dynamic = "force-dynamic";
+
+/**
+ * GET /api/v1/audit.csv?actor=&action=&surface=&from=&to= — the audit entries matching the filter
+ * (the Audit page's), as a CSV download. It calls the `audit.export` procedure, so whoever may not
+ * export the audit trail over tRPC may not download it here either.
+ */
+export async function GET(req: Request) {
+  const filter = Object.fromEntries([...new URL(req.url).searchParams].filter(([, v]) => v !== ""));
+  try {
+    const { csv, rows, truncated } = await createCaller(await createContext({ headers: req.headers })).audit.export(filter);
+    const stamp = new Date().toISOString().slice(0, 16).replace(/[-:]/g, "").replace("T", "-");
+    return new Response(csv, {
+      headers: {
+        "content-type": "text/csv; charset=utf-8; header=present",
+        "content-disposition": `attachment; filename="audit-${stamp}.csv"`,
+        "cache-control": "no-store",
+        "x-audit-rows": String(rows),
+        "x-audit-truncated": String(truncated),
+      },
+    });
+  } catch (error) {
+    const code = (error as { code?: unknown }).code;
+    const status = typeof code === "string" ? getHTTPStatusCodeFromError(error as TRPCError) : 500;
+    if (status === 500) console.error(error);
+    return Response.json({ error: { code: typeof code === "string" ? code : "INTERNAL_SERVER_ERROR", message: (error as Error).message } }, { status });
+  }
+}

@@ -1,0 +1,104 @@
+// The audit trail's vocabulary: every action the product records, the kind of subject it is
+// recorded against, and the shape of its before/after. One table, so a new action is one entry
+// here (and one sentence in describe.ts, which the compiler asks for).
+
+export const SUBJECT_KINDS = ["surface", "experiment", "model", "model_version", "rollout", "user", "api_key", "settings", "system"] as const;
+export type SubjectKind = (typeof SUBJECT_KINDS)[number];
+
+export const ACTOR_KINDS = ["user", "api_key", "system"] as const;
+export type ActorKind = (typeof ACTOR_KINDS)[number];
+
+/** Action name → the subject kind its entries name, and a short title for filters and exports. */
+export const AUDIT_ACTIONS = {
+  "surface.kill_switch": { subject: "surface", title: "Kill switch" },
+  "surface.shadow": { subject: "surface", title: "Shadow configured" },
+  "model.create": { subject: "model", title: "Model registered" },
+  "model.version.create": { subject: "model_version", title: "Version uploaded" },
+  "model.alias.set": { subject: "model", title: "Alias moved" },
+  "experiment.create": { subject: "experiment", title: "Experiment created" },
+  "experiment.update": { subject: "experiment", title: "Experiment edited" },
+  "experiment.start": { subject: "experiment", title: "Experiment started" },
+  "experiment.stop": { subject: "experiment", title: "Experiment stopped" },
+  "experiment.restart": { subject: "experiment", title: "Experiment restarted" },
+  "experiment.ship": { subject: "experiment", title: "Experiment shipped" },
+  "rollout.start": { subject: "rollout", title: "Canary started" },
+  "rollout.advance": { subject: "rollout", title: "Canary widened" },
+  "rollout.promoted": { subject: "rollout", title: "Canary promoted" },
+  "rollout.rolled_back": { subject: "rollout", title: "Canary rolled back" },
+  "rollout.aborted": { subject: "rollout", title: "Canary aborted" },
+  "seed.demo": { subject: "system", title: "Demo data seeded" },
+  "surface.approvals": { subject: "surface", title: "Approvals required" },
+  "user.create": { subject: "user", title: "First admin created" },
+  "user.invite": { subject: "user", title: "Person invited" },
+  "user.roles": { subject: "user", title: "Roles changed" },
+  "user.disable": { subject: "user", title: "Person disabled" },
+  "user.enable": { subject: "user", title: "Person enabled" },
+  "user.reset_password": { subject: "user", title: "Password reset" },
+  "api_key.create": { subject: "api_key", title: "API key created" },
+  "api_key.revoke": { subject: "api_key", title: "API key revoked" },
+  "change_request.create": { subject: "surface", title: "Change requested" },
+  "change_request.approve": { subject: "surface", title: "Change approved" },
+  "change_request.reject": { subject: "surface", title: "Change rejected" },
+  "change_request.fail": { subject: "surface", title: "Approved change failed" },
+} as const satisfies Record<string, { subject: SubjectKind; title: string }>;
+
+export type AuditAction = keyof typeof AUDIT_ACTIONS;
+export const AUDIT_ACTION_NAMES = Object.keys(AUDIT_ACTIONS) as AuditAction[];
+export type SubjectKindOf<A extends AuditAction> = (typeof AUDIT_ACTIONS)[A]["subject"];
+
+export function isAuditAction(name: string): name is AuditAction {
+  return Object.hasOwn(AUDIT_ACTIONS, name);
+}
+
+type ExperimentState = { status: string; phase: number };
+/** An experiment's definition as submitted (the create/edit form's input). */
+type ExperimentDefinition = Record<string, unknown>;
+type RolloutState = { surface: string; model?: string; version?: number; percent: number; status: string };
+
+/**
+ * What each action stores as before and after. Rows written before this table existed have the
+ * same shapes (it was read off the writers), except that fields marked optional may be missing.
+ */
+export interface AuditChanges {
+  "surface.kill_switch": { before: { killSwitch: boolean }; after: { killSwitch: boolean; surface: string } };
+  "surface.shadow": { before: { alias: string | null; sampleRate: number }; after: { alias: string | null; sampleRate: number } };
+  "model.create": { before: null; after: { name: string; owner: string; surface: string | null } };
+  "model.version.create": { before: null; after: { model: string; version: number; sha256: string; sizeBytes: number } };
+  "model.alias.set": {
+    before: { alias: string; versionId: string; version: number } | null;
+    after: { alias: string; versionId: string; version: number; model: string };
+  };
+  "experiment.create": { before: null; after: ExperimentDefinition };
+  /** Before: the allocation that was in force; after: the submitted definition. */
+  "experiment.update": { before: ExperimentDefinition; after: ExperimentDefinition };
+  "experiment.start": { before: ExperimentState; after: ExperimentState };
+  "experiment.stop": { before: ExperimentState; after: ExperimentState };
+  "experiment.restart": { before: ExperimentState; after: ExperimentState };
+  "experiment.ship": { before: ExperimentState; after: ExperimentState & { variant?: string } };
+  "rollout.start": { before: null; after: { surface: string; model: string; version: number; steps: number[] } };
+  "rollout.advance": { before: { percent: number }; after: RolloutState };
+  "rollout.promoted": { before: { percent: number }; after: RolloutState };
+  "rollout.rolled_back": { before: { percent: number }; after: RolloutState };
+  "rollout.aborted": { before: { percent: number }; after: RolloutState };
+  "seed.demo": { before: null; after: { items: number } };
+  "surface.approvals": { before: { requireApproval: boolean }; after: { requireApproval: boolean } };
+  "user.create": { before: null; after: { email: string; roles: string[] } };
+  "user.invite": { before: null; after: { email: string; roles: string[] } };
+  "user.roles": { before: { roles: string[] }; after: { roles: string[] } };
+  "user.disable": { before: { disabled: boolean }; after: { disabled: boolean } };
+  "user.enable": { before: { disabled: boolean }; after: { disabled: boolean } };
+  "user.reset_password": { before: null; after: null };
+  "api_key.create": { before: null; after: { kind: string; roles: string[]; surfaces: string[]; expiresAt: string | null } };
+  "api_key.revoke": { before: null; after: { revokedAt: string } };
+  "change_request.create": { before: null; after: ChangeRequestFacts };
+  "change_request.approve": { before: null; after: ChangeRequestFacts };
+  "change_request.reject": { before: null; after: ChangeRequestFacts };
+  "change_request.fail": { before: null; after: ChangeRequestFacts & { error: string } };
+}
+
+/** A change request as its audit entries record it: what it changes, in words, and who asked. */
+type ChangeRequestFacts = { id: string; summary: string; requestedBy?: string };
+
+// Every action has a before/after shape, and every shape an action (checked by the compiler).
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+export const ACTIONS_HAVE_SHAPES: Same<AuditAction, keyof AuditChanges> = true;

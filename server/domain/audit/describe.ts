@@ -1,0 +1,176 @@
+import { isAuditAction, type AuditAction, type AuditChanges } from "./actions";
+import { hrefs, parseRolloutLabel, subjectHref } from "./subject";
+
+// An audit entry said in words: "ana@corp moved search-ranker production from v2 to v1", with the
+// subject and versions as links, and its before/after as readable field rows. Stored rows are read
+// defensively: an older row may lack a field, and its words fall back to the subject's label.
+
+/** An entry as stored (plain data: what the Audit page, the On-call page and the CSV export read). */
+export interface AuditEntryFacts {
+  action: string;
+  actor: { kind: string; name: string };
+  subject: { kind: string; id: string; label: string };
+  surfaces: string[];
+  before: unknown;
+  after: unknown;
+  reason: string | null;
+}
+
+/** A piece of the sentence; with `href`, a link to the console page of what it names. */
+export interface Phrase {
+  text: string;
+  href?: string;
+}
+
+export interface DetailRow {
+  /** The field in words ("kill switch", "sample rate"). */
+  field: string;
+  /** Formatted values; null where that side has none (a creation has no before). */
+  before: string | null;
+  after: string | null;
+}
+
+export interface AuditDescription {
+  /** The sentence, starting with the actor's name. */
+  parts: Phrase[];
+  /** The same sentence as plain text. */
+  text: string;
+  /** What changed, one row per field (for a creation: what was created). */
+  details: DetailRow[];
+}
+
+type Loose<T> = T extends null ? null : Partial<NonNullable<T>> | null;
+type Sentence<A extends AuditAction> = (s: { before: Loose<AuditChanges[A]["before"]>; after: Loose<AuditChanges[A]["after"]>; subject: AuditEntryFacts["subject"]; surfaces: string[] }) => Array<Phrase | string>;
+
+const link = (text: string, href: string | null | undefined): Phrase => (href ? { text, href } : { text });
+const pct = (v: number | undefined) => (v === undefined ? "?%" : `${Number((v * 100).toFixed(2))}%`);
+const subjectLink = (subject: AuditEntryFacts["subject"]) => link(subject.label, subjectHref(subject));
+
+/** "search-ranker v3 on search" as two links (the version, the surface), or the plain label. */
+function rolloutPhrases(subject: AuditEntryFacts["subject"], after: { model?: string; version?: number; surface?: string } | null): Array<Phrase | string> {
+  const parsed = parseRolloutLabel(subject.label);
+  const model = after?.model ?? parsed?.model;
+  const version = after?.version ?? parsed?.version;
+  const surface = after?.surface ?? parsed?.surface;
+  if (!model || version === undefined || !surface) return [subjectLink(subject)];
+  return [link(`${model} v${version}`, hrefs.modelVersion(model, version)), " on ", link(surface, hrefs.surface(surface))];
+}
+
+function experimentState(verb: string): Sentence<"experiment.start" | "experiment.stop"> {
+  return ({ subject }) => [`${verb} experiment `, subjectLink(subject)];
+}
+
+const SENTENCES: { [A in AuditAction]: Sentence<A> } = {
+  "surface.kill_switch": ({ after, subject }) => [`turned ${after?.killSwitch ? "on" : "off"} the kill switch of `, subjectLink(subject)],
+  "surface.shadow": ({ before, after, subject }) => {
+    const surface = link(subject.label, hrefs.shadow(subject.label));
+    const was = before?.alias ? `${before.alias} at ${pct(before.sampleRate)}` : null;
+    if (!after?.alias) return was ? ["stopped mirroring ", surface, ` to a shadow (was ${was})`] : ["left shadow mirroring off on ", surface];
+    const now = `${after.alias} at ${pct(after.sampleRate)}`;
+    return was ? ["changed the shadow of ", surface, ` from ${was} to ${now}`] : ["started mirroring ", surface, ` to ${now}`];
+  },
+  "model.create": ({ after, subject }) => ["registered model ", subjectLink(subject), after?.surface ? ` for ${after.surface}` : ""],
+  "model.version.create": ({ subject }) => ["uploaded ", subjectLink(subject)],
+  "model.alias.set": ({ before, after, subject }) => {
+    const model = after?.model ?? subject.label;
+    const alias = after?.alias ?? "an alias";
+    const v = (n: number | undefined) => (n === undefined ? link("a version", null) : link(`v${n}`, hrefs.modelVersion(model, n)));
+    const name = link(model, hrefs.model(model));
+    if (!before || before.version === undefined) return ["pointed ", name, ` ${alias} at `, v(after?.version)];
+    if (before.version === after?.version) return ["re-pointed ", name, ` ${alias} at `, v(after?.version), " (unchanged)"];
+    return ["moved ", name, ` ${alias} from `, v(before.version), " to ", v(after?.version)];
+  },
+  "experiment.create": ({ subject }) => ["created experiment ", subjectLink(subject)],
+  "experiment.update": ({ subject }) => ["edited experiment ", subjectLink(subject)],
+  "experiment.start": ({ before, after, subject }) => [before?.status === "stopped" ? "resumed experiment " : "started experiment ", subjectLink(subject), after?.phase && after.phase > 1 ? ` (phase ${after.phase})` : ""],
+  "experiment.stop": experimentState("stopped"),
+  "experiment.restart": ({ after, subject }) => ["restarted experiment ", subjectLink(subject), ` with a new allocation${after?.phase ? ` (phase ${after.phase})` : ""}`],
+  "experiment.ship": ({ after, subject }) => (after?.variant ? [`shipped variant ${after.variant} of experiment `, subjectLink(subject)] : ["shipped experiment ", subjectLink(subject)]),
+  "rollout.start": ({ after, subject }) => ["started a canary of ", ...rolloutPhrases(subject, after), after?.steps?.length ? ` (steps ${after.steps.join(" → ")}%)` : ""],
+  "rollout.advance": ({ before, after, subject }) => ["widened the canary of ", ...rolloutPhrases(subject, after), ` from ${before?.percent ?? "?"}% to ${after?.percent ?? "?"}%`],
+  "rollout.promoted": ({ after, subject }) => ["promoted the canary of ", ...rolloutPhrases(subject, after), " to all traffic"],
+  "rollout.rolled_back": ({ before, after, subject }) => ["rolled back the canary of ", ...rolloutPhrases(subject, after), before?.percent !== undefined ? ` at ${before.percent}%` : ""],
+  "rollout.aborted": ({ before, after, subject }) => ["aborted the canary of ", ...rolloutPhrases(subject, after), before?.percent !== undefined ? ` at ${before.percent}%` : ""],
+  "surface.approvals": ({ after, subject }) => [after?.requireApproval ? "required approvals for production changes on " : "stopped requiring approvals on ", subjectLink(subject)],
+  "user.create": ({ after, subject }) => ["created the first admin ", subjectLink(subject), after?.roles ? ` (${after.roles.join(", ")})` : ""],
+  "user.invite": ({ after, subject }) => ["invited ", subjectLink(subject), after?.roles ? ` as ${after.roles.join(", ")}` : ""],
+  "user.roles": ({ before, after, subject }) => ["changed the roles of ", subjectLink(subject), ` from ${before?.roles?.join(", ") || "none"} to ${after?.roles?.join(", ") || "none"}`],
+  "user.disable": ({ subject }) => ["disabled ", subjectLink(subject), " (signed out everywhere, keys refused)"],
+  "user.enable": ({ subject }) => ["enabled ", subjectLink(subject)],
+  "user.reset_password": ({ subject }) => ["reset the password of ", subjectLink(subject)],
+  "api_key.create": ({ after, subject }) => [`created ${after?.kind ?? ""} API key `.replace("  ", " "), subjectLink(subject), after?.surfaces?.length ? ` for ${after.surfaces.join(", ")}` : "", after?.roles?.length ? ` acting as ${after.roles.join(", ")}` : ""],
+  "api_key.revoke": ({ subject }) => ["revoked API key ", subjectLink(subject)],
+  "change_request.create": ({ after, subject }) => ["requested approval on ", subjectLink(subject), after?.summary ? `: ${after.summary}` : ""],
+  "change_request.approve": ({ after, subject }) => ["approved and applied on ", subjectLink(subject), after?.summary ? `: ${after.summary}` : "", after?.requestedBy ? ` (requested by ${after.requestedBy})` : ""],
+  "change_request.reject": ({ after, subject }) => ["rejected on ", subjectLink(subject), after?.summary ? `: ${after.summary}` : "", after?.requestedBy ? ` (requested by ${after.requestedBy})` : ""],
+  "change_request.fail": ({ after, subject }) => ["approved on ", subjectLink(subject), after?.summary ? `: ${after.summary}` : "", `, but applying it failed: ${after?.error ?? "unknown error"}`],
+  "seed.demo": ({ after }) => [`seeded the demo data${after?.items !== undefined ? ` (${after.items.toLocaleString("en-US")} catalog items)` : ""}`],
+};
+
+const asObject = (v: unknown): Record<string, unknown> | null => (v !== null && typeof v === "object" && !Array.isArray(v) ? (v as Record<string, unknown>) : null);
+
+/** "killSwitch" → "kill switch", "sha256" stays. */
+export function fieldName(key: string): string {
+  return key.replace(/([a-z])([A-Z])/g, "$1 $2").replace(/_/g, " ").toLowerCase();
+}
+
+const FIELD_FORMATS: Record<string, (v: unknown) => string | null> = {
+  killSwitch: (v) => (typeof v === "boolean" ? (v ? "on" : "off") : null),
+  sampleRate: (v) => (typeof v === "number" ? pct(v) : null),
+  coverage: (v) => (typeof v === "number" ? pct(v) : null),
+  percent: (v) => (typeof v === "number" ? `${v}%` : null),
+  version: (v) => (typeof v === "number" ? `v${v}` : null),
+  sizeBytes: (v) => (typeof v === "number" ? `${(v / 1024).toFixed(1)} KiB` : null),
+  steps: (v) => (Array.isArray(v) ? `${v.join(" → ")}%` : null),
+};
+
+/** A stored value in words: lists joined, objects as "field: value" pairs, no JSON punctuation. */
+export function formatValue(value: unknown, key?: string): string {
+  const special = key ? FIELD_FORMATS[key]?.(value) : null;
+  if (special) return special;
+  if (value === null || value === undefined) return "—";
+  if (typeof value === "boolean") return value ? "yes" : "no";
+  if (typeof value === "number") return Number.isFinite(value) ? String(Number(value.toPrecision(12))) : String(value);
+  if (typeof value === "string") return value === "" ? "(empty)" : value;
+  if (Array.isArray(value)) return value.length === 0 ? "none" : value.map((v) => formatValue(v)).join(value.some((v) => asObject(v)) ? "; " : ", ");
+  const object = asObject(value)!;
+  const entries = Object.entries(object).filter(([, v]) => v !== undefined);
+  return entries.length === 0 ? "none" : entries.map(([k, v]) => `${fieldName(k)} ${asObject(v) ? `(${formatValue(v, k)})` : formatValue(v, k)}`).join(", ");
+}
+
+/** A value with its object keys sorted and missing fields (undefined or null) dropped, for comparing. */
+function canonical(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(canonical);
+  const object = asObject(value);
+  if (!object) return value;
+  return Object.fromEntries(Object.keys(object).sort().filter((k) => object[k] != null).map((k) => [k, canonical(object[k])]));
+}
+const same = (a: unknown, b: unknown) => JSON.stringify(canonical(a ?? null)) === JSON.stringify(canonical(b ?? null));
+
+/** Row ids ("versionId") repeat what a readable field beside them says; the CSV keeps them. */
+const shown = (o: Record<string, unknown> | null) => (o ? Object.fromEntries(Object.entries(o).filter(([k]) => !/Id$/.test(k))) : null);
+
+/**
+ * Field rows of a change. A creation (no before) lists what was created; otherwise the fields
+ * both sides have and whose values differ (fields only one side carries are context, such as
+ * the surface's key next to its kill switch, not changes). Top-level row ids are left out.
+ */
+export function changedFields(before: unknown, after: unknown): DetailRow[] {
+  const b = shown(asObject(before));
+  const a = shown(asObject(after));
+  if (!a && !b) return [];
+  if (!b) return Object.entries(a!).filter(([, v]) => v !== undefined).map(([k, v]) => ({ field: fieldName(k), before: null, after: formatValue(v, k) }));
+  if (!a) return Object.entries(b).map(([k, v]) => ({ field: fieldName(k), before: formatValue(v, k), after: null }));
+  return Object.keys(b)
+    .filter((k) => k in a && !same(b[k], a[k]))
+    .map((k) => ({ field: fieldName(k), before: formatValue(b[k], k), after: formatValue(a[k], k) }));
+}
+
+/** The entry in words, with links to what it names, and its changed fields. */
+export function describeAuditEntry(entry: AuditEntryFacts): AuditDescription {
+  const sentence = isAuditAction(entry.action)
+    ? (SENTENCES[entry.action] as Sentence<AuditAction>)({ before: asObject(entry.before) as never, after: asObject(entry.after) as never, subject: entry.subject, surfaces: entry.surfaces })
+    : [`recorded ${entry.action} on ${fieldName(entry.subject.kind)} `, subjectLink(entry.subject)];
+  const parts: Phrase[] = [{ text: `${entry.actor.name} ` }, ...sentence.filter((p) => p !== "").map((p) => (typeof p === "string" ? { text: p } : p))];
+  return { parts, text: parts.map((p) => p.text).join(""), details: changedFields(entry.before, entry.after) };
+}
