@@ -1,15 +1,17 @@
 import { spawn, type ChildProcess } from "node:child_process";
+import path from "node:path";
 import { parseArgs } from "node:util";
 import getPort from "get-port";
 import { disconnectDb } from "../db/client";
 import { MigrationError } from "../db/migrate";
 import { prepareDatabase } from "../db/prepare";
-import { NEXT_BIN, buildIfNeeded } from "./build";
+import { buildIfNeeded } from "./build";
 import { DatabaseUnreachable, resolveDatabase, type ResolvedDatabase } from "./database";
 
 // npm start: database (DATABASE_URL or embedded PostgreSQL) → migrate → seed once → build if the
-// sources are newer than the last build → `next start` (`next dev` with --dev) → print the URL. Ctrl-C stops the server,
-// then the database.
+// sources are newer than the last build → the console's server (server/http/main.ts: the front door
+// and Next.js on one port; Next in development mode with --dev) → print the URL. Ctrl-C stops the
+// server, then the database.
 
 const { values: args } = parseArgs({
   options: {
@@ -20,6 +22,8 @@ const { values: args } = parseArgs({
     "no-seed": { type: "boolean", default: false },
   },
 });
+
+const SERVER_ENTRY = path.join(process.cwd(), "server", "http", "main.ts");
 
 const log = (line: string) => console.log(`[rerank] ${line}`);
 
@@ -79,9 +83,16 @@ async function main() {
 
   const host = args.host ?? process.env.HOST ?? "127.0.0.1";
   const port = Number(args.port ?? process.env.PORT ?? (await getPort({ port: [3000, 3001, 3002, 3003], host })));
-  const child = spawn(process.execPath, [NEXT_BIN, args.dev ? "dev" : "start", "-p", String(port), "-H", host], {
+  const child = spawn(process.execPath, ["--import", "tsx", SERVER_ENTRY], {
     stdio: ["ignore", "inherit", "inherit"],
-    env: { ...process.env, DATABASE_URL: database.url },
+    env: {
+      ...process.env,
+      DATABASE_URL: database.url,
+      HOST: host,
+      PORT: String(port),
+      RERANK_DEV: args.dev ? "1" : "0",
+      NODE_ENV: args.dev ? "development" : "production",
+    },
   });
   running.child = child;
   child.on("exit", (code) => {

@@ -1,10 +1,18 @@
-import { beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import * as ort from "onnxruntime-node";
-import { POST as uploadHttp } from "../../app/api/v1/models/[name]/versions/route";
 import { getDb } from "../db/client";
 import { expectedScores, letorTestRows, LETOR_FEATURES, readFixture } from "../domain/importers/fixtures/rows";
 import { openSession } from "../inference/sessions";
 import { createModel } from "./models";
+
+import { startTestFrontDoor, type TestFrontDoor } from "../testing/frontDoor";
+
+// The model upload through the console's front door on a real port.
+let frontDoor: TestFrontDoor;
+beforeAll(async () => {
+  frontDoor = await startTestFrontDoor();
+});
+afterAll(() => frontDoor?.close());
 
 // A LightGBM text model and an XGBoost JSON model, trained on the LETOR sample by the libraries
 // themselves, go through the upload endpoint (converted to ONNX and checked on sample rows), are
@@ -18,7 +26,7 @@ async function uploadAndScore(name: string, fixture: string, format: "lightgbm" 
   form.set("file", new Blob([readFixture(fixture)]), fixture);
   form.set("format", format);
   form.set("featureSpec", JSON.stringify(spec));
-  const response = await uploadHttp(new Request(`http://test/api/v1/models/${name}/versions`, { method: "POST", body: form }), { params: Promise.resolve({ name }) });
+  const response = await fetch(`${frontDoor.url}/api/v1/models/${name}/versions`, { method: "POST", body: form });
   const body = await response.json();
   expect(response.status, JSON.stringify(body)).toBe(201);
   const version = await getDb().modelVersion.findUniqueOrThrow({ where: { id: body.id }, include: { artifact: true } });
@@ -52,7 +60,7 @@ describe("importing tree models", () => {
     form.set("file", new Blob(['{"not": "xgboost"}']), "model.json");
     form.set("format", "xgboost");
     form.set("featureSpec", JSON.stringify(spec));
-    const response = await uploadHttp(new Request(`http://test/api/v1/models/${name}/versions`, { method: "POST", body: form }), { params: Promise.resolve({ name }) });
+    const response = await fetch(`${frontDoor.url}/api/v1/models/${name}/versions`, { method: "POST", body: form });
     expect(response.status).toBe(400);
     expect((await response.json()).error.message).toMatch(/^file: not an importable xgboost model/);
     expect(await getDb().modelVersion.count({ where: { model: { name } } })).toBe(0);

@@ -1,5 +1,4 @@
-import { beforeAll, describe, expect, it } from "vitest";
-import { POST as uploadHttp } from "../../app/api/v1/models/[name]/versions/route";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { GET as downloadHttp } from "../../app/api/v1/models/[name]/versions/[version]/artifact/route";
 import { getDb } from "../db/client";
 import { demoFeatureSpec, demoModelBytes } from "../demo/models";
@@ -10,6 +9,15 @@ import { createContext } from "../trpc";
 import { createModel } from "./models";
 import { setAlias } from "./versions";
 
+import { startTestFrontDoor, type TestFrontDoor } from "../testing/frontDoor";
+
+// The model upload through the console's front door on a real port.
+let frontDoor: TestFrontDoor;
+beforeAll(async () => {
+  frontDoor = await startTestFrontDoor();
+});
+afterAll(() => frontDoor?.close());
+
 // The registry through its real entry points: the multipart upload endpoint and tRPC.
 
 const spec = demoFeatureSpec();
@@ -19,7 +27,7 @@ function upload(name: string, file: Blob | null, fields: Record<string, string>)
   const form = new FormData();
   if (file) form.set("file", file, "model.onnx");
   for (const [k, v] of Object.entries(fields)) form.set(k, v);
-  return uploadHttp(new Request(`http://test/api/v1/models/${name}/versions`, { method: "POST", body: form }), { params: Promise.resolve({ name }) });
+  return fetch(`${frontDoor.url}/api/v1/models/${name}/versions`, { method: "POST", body: form });
 }
 
 beforeAll(async () => {
