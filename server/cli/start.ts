@@ -24,6 +24,7 @@ const { values: args } = parseArgs({
 });
 
 const SERVER_ENTRY = path.join(process.cwd(), "server", "http", "main.ts");
+const TSX_CLI = path.join(process.cwd(), "node_modules", "tsx", "dist", "cli.mjs");
 
 const log = (line: string) => console.log(`[rerank] ${line}`);
 
@@ -83,7 +84,12 @@ async function main() {
 
   const host = args.host ?? process.env.HOST ?? "127.0.0.1";
   const port = Number(args.port ?? process.env.PORT ?? (await getPort({ port: [3000, 3001, 3002, 3003], host })));
-  const child = spawn(process.execPath, ["--import", "tsx", SERVER_ENTRY], {
+  // --dev: Next hot-reloads the pages itself; tsx restarts the server process when a module it loaded
+  // under server/ changes (the tRPC routers and the endpoints are served by the front door, outside Next).
+  const command = args.dev
+    ? [TSX_CLI, "watch", "--clear-screen=false", "--exclude", ".next/**", "--exclude", "app/**", "--exclude", ".data/**", SERVER_ENTRY]
+    : ["--import", "tsx", SERVER_ENTRY];
+  const child = spawn(process.execPath, command, {
     stdio: ["ignore", "inherit", "inherit"],
     env: {
       ...process.env,
