@@ -1,8 +1,8 @@
 import { existsSync } from "node:fs";
 import { defineConfig } from "@playwright/test";
 
-// End-to-end tests run the real production build (`next start`) against a fresh database that
-// the start script creates and drops (--ephemeral), in real Chromium: Debian's /usr/bin/chromium
+// End-to-end tests run the real production build behind the console's server (what `npm start`
+// runs) against a fresh database that the start script creates and drops (--ephemeral), in real Chromium: Debian's /usr/bin/chromium
 // when present (Playwright cannot download its own browsers offline), else Playwright's own.
 
 const port = Number(process.env.E2E_PORT ?? 3100);
