@@ -185,6 +185,25 @@ test("POST /api/v1/rerank and tRPC rerank.rank give the same answers for the sam
   }
 });
 
+test("POST /api/v1/events and tRPC events.record give the same answers for the same inputs", async ({ request }) => {
+  const served = await (await request.post("/api/v1/rerank", { data: valid })).json();
+  const event = (eventId: string) => ({ eventId, requestId: served.requestId, type: "click", itemId: served.items[0].id, position: 1 });
+  const stamp = Date.now();
+  const cases: Array<{ name: string; http: string; trpc: string; status: number }> = [
+    { name: "valid", http: JSON.stringify({ events: [event(`e2e-parity-http-${stamp}`)] }), trpc: JSON.stringify({ json: { events: [event(`e2e-parity-trpc-${stamp}`)] } }), status: 200 },
+    { name: "malformed JSON", http: '{"events": [', trpc: '{"events": [', status: 400 },
+    { name: "unknown field", http: JSON.stringify({ events: [], colour: "red" }), trpc: JSON.stringify({ json: { events: [], colour: "red" } }), status: 400 },
+  ];
+  for (const c of cases) {
+    const h = await request.post("/api/v1/events", { data: Buffer.from(c.http), headers: { "content-type": "application/json" } });
+    const t = await request.post("/api/trpc/events.record", { data: Buffer.from(c.trpc), headers: { "content-type": "application/json" } });
+    expect([h.status(), t.status()], c.name).toEqual([c.status, c.status]);
+    const [hb, tb] = [await h.json(), await t.json()];
+    if (c.status === 200) expect(tb.result.data.json).toEqual(hb);
+    else expect(tb.error.json.message, c.name).toBe(hb.error.message);
+  }
+});
+
 test("one serving state per process: an event sent over HTTP validates against a request served over tRPC, and Next's /api/metrics counts both", async ({ request }) => {
   const served = await request.post("/api/trpc/rerank.rank", { data: { json: { ...valid, userKey: "e2e-shared-state" } } });
   expect(served.status()).toBe(200);

@@ -31,8 +31,14 @@ async function main() {
   const server = createFrontDoorServer(settings, app.getRequestHandler());
   // In development, Next's handler subscribes to this server's upgrade events (hot-reload websocket) on its first request.
   server.listen(port, host, () => console.log(`[rerank] serving on http://${host}:${port} (allowed hosts: ${settings.allowedHosts.join(", ")})`));
-  // Stop accepting at once; instrumentation's handler flushes telemetry and exits.
-  for (const signal of ["SIGTERM", "SIGINT"] as const) process.once(signal, () => server.close());
+  // Stop accepting at once and drop idle keep-alive connections; instrumentation's handler flushes
+  // telemetry and exits (without a database it is not registered: exit once the server has closed).
+  for (const signal of ["SIGTERM", "SIGINT"] as const) {
+    process.once(signal, () => {
+      server.close(() => (process.env.DATABASE_URL ? undefined : process.exit(0)));
+      server.closeIdleConnections();
+    });
+  }
 }
 
 main().catch((error: unknown) => {
