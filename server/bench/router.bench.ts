@@ -1,9 +1,8 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import autocannon from "autocannon";
 import getPort from "get-port";
-import { resolveDatabase } from "../cli/database";
-import { getDb, disconnectDb } from "../db/client";
-import { prepareDatabase } from "../db/prepare";
+import { disconnectDb } from "../db/client";
+import { benchDatabase } from "./benchDatabase";
 
 // npm run bench:router — plain node:http against fastify for the two serving routes, each in its own
 // process with the same pipeline, loaded in alternating rounds (autocannon, 8 connections); medians.
@@ -25,14 +24,11 @@ const load = async (url: string, body: string) =>
   (await autocannon({ url, method: "POST", body, headers: { "content-type": "application/json" }, connections: 8, duration: DURATION_S })).requests.average;
 
 async function main() {
-  const database = await resolveDatabase({ ephemeral: true });
+  const database = await benchDatabase();
   const children: ChildProcess[] = [];
   try {
-    await prepareDatabase(database.url, { seed: true });
-    process.env.DATABASE_URL = database.url;
-    const catalog = await getDb().catalogItem.findMany({ where: { safetyFlags: { isEmpty: true } }, select: { id: true }, take: 100, orderBy: { id: "asc" } });
     await disconnectDb();
-    const rerankBody = JSON.stringify({ surface: "search", topK: 20, userKey: "bench", candidates: catalog.map((c, i) => ({ id: c.id, retrievalScore: 1 - i / 100 })) });
+    const rerankBody = JSON.stringify(database.request);
     const env = { DATABASE_URL: database.url, TELEMETRY_DISABLED: "1" };
     const servers = { node: await start("node", env), fastify: await start("fastify", env) };
     children.push(servers.node.child, servers.fastify.child);

@@ -5,15 +5,13 @@ import * as ort from "onnxruntime-node";
 import pg from "pg";
 import { Bench } from "tinybench";
 import { buildIfNeeded } from "../cli/build";
-import { resolveDatabase } from "../cli/database";
-import { disconnectDb, getDb } from "../db/client";
-import { prepareDatabase } from "../db/prepare";
+import { disconnectDb } from "../db/client";
 import { demoModelBytes } from "../demo/models";
 import { openSession } from "../inference/sessions";
 import { rerank } from "../rerank/pipeline";
-import type { RerankRequest } from "../rerank/schema";
 import { warmServing } from "../rerank/warm";
 import { closeTelemetry, telemetry } from "../telemetry/streams";
+import { benchDatabase } from "./benchDatabase";
 import { buildNextFloorApp } from "./nextFloor";
 import { pacedLoad } from "./paced";
 
@@ -80,14 +78,11 @@ async function waitForLogged(url: string, userKey: string, expected: number): Pr
 }
 
 async function main() {
-  const database = await resolveDatabase({ ephemeral: true });
+  const database = await benchDatabase();
   const children: ChildProcess[] = [];
   try {
-    await prepareDatabase(database.url, { seed: true });
-    process.env.DATABASE_URL = database.url;
     await warmServing(() => {});
-    const catalog = await getDb().catalogItem.findMany({ where: { safetyFlags: { isEmpty: true } }, select: { id: true }, take: 100, orderBy: { id: "asc" } });
-    const request: RerankRequest = { surface: "search", topK: 20, userKey: "bench", candidates: catalog.map((c, i) => ({ id: c.id, retrievalScore: 1 - i / 100 })) };
+    const request = database.request;
     const body = JSON.stringify(request);
 
     // (a) and (b): in-process medians.
