@@ -4,19 +4,18 @@ import { getDb } from "../db/client";
 import { expectedScores, letorTestRows, LETOR_FEATURES, readFixture } from "../domain/importers/fixtures/rows";
 import { openSession } from "../inference/sessions";
 import { createModel } from "./models";
-
 import { startTestFrontDoor, type TestFrontDoor } from "../testing/frontDoor";
 
-// The model upload through the console's front door on a real port.
+// A LightGBM text model and an XGBoost JSON model, trained on the LETOR sample by the libraries
+// themselves, go through the upload endpoint (converted to ONNX and checked on sample rows), are
+// stored, and then score every rank.test row as the libraries did (≤ 1e-5).
+
+// The upload goes through the console's front door on a real port, as callers send it.
 let frontDoor: TestFrontDoor;
 beforeAll(async () => {
   frontDoor = await startTestFrontDoor();
 });
 afterAll(() => frontDoor?.close());
-
-// A LightGBM text model and an XGBoost JSON model, trained on the LETOR sample by the libraries
-// themselves, go through the upload endpoint (converted to ONNX and checked on sample rows), are
-// stored, and then score every rank.test row as the libraries did (≤ 1e-5).
 
 const spec = Array.from({ length: LETOR_FEATURES }, (_, i) => ({ name: `f${i + 1}`, source: "candidate", type: "float", default: 0 }));
 

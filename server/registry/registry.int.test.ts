@@ -8,17 +8,16 @@ import { createCaller } from "../routers/_app";
 import { createContext } from "../trpc";
 import { createModel } from "./models";
 import { setAlias } from "./versions";
-
 import { startTestFrontDoor, type TestFrontDoor } from "../testing/frontDoor";
 
-// The model upload through the console's front door on a real port.
+// The registry through its real entry points: the multipart upload endpoint and tRPC.
+
+// The upload goes through the console's front door on a real port, as callers send it.
 let frontDoor: TestFrontDoor;
 beforeAll(async () => {
   frontDoor = await startTestFrontDoor();
 });
 afterAll(() => frontDoor?.close());
-
-// The registry through its real entry points: the multipart upload endpoint and tRPC.
 
 const spec = demoFeatureSpec();
 const MODEL = `reg-${Date.now().toString(36)}`;
