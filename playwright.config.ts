@@ -3,8 +3,8 @@ import { defineConfig } from "@playwright/test";
 import { ADMIN_STATE, E2E_ADMIN, FIRST_RUN_FILE } from "./e2e/credentials";
 import { env } from "./server/config";
 
-// End-to-end tests run the real production build (`next start`) against a fresh database that
-// the start script creates and drops (--ephemeral), in real Chromium: Debian's /usr/bin/chromium
+// End-to-end tests run the real production build behind the console's server (what `npm start`
+// runs) against a fresh database that the start script creates and drops (--ephemeral), in real Chromium: Debian's /usr/bin/chromium
 // when present (Playwright cannot download its own browsers offline), else Playwright's own.
 
 const port = env().E2E_PORT;

@@ -134,10 +134,11 @@ export const SETTINGS = {
     default: "127.0.0.1",
     doc: "interface to listen on (also `--host`; `0.0.0.0` for all)",
   }),
-  ALLOWED_HOSTS: list(z.string().transform((s) => s.toLowerCase()).pipe(z.string().regex(HOST_AND_PORT)), "a comma-separated list of host[:port] such as console.example.com,10.0.0.5:3000", {
-    doc: "`Host` header values the server answers (others get 421); when unset, the listen address and localhost",
-    defaultDoc: "unset: listen address and localhost",
+  ALLOWED_HOSTS: list(z.string().transform((s) => s.toLowerCase()).pipe(z.string().refine((h) => h === "*" || HOST_AND_PORT.test(h.replace(/^\*\./, "")))), "a comma-separated list of host[:port] patterns such as console.example.com,*.corp.example,10.0.0.5:3000 (or *)", {
+    doc: "`Host` header values the server answers, others get 421 (`*.domain` for subdomains, no port = any port, `*` = any host)",
+    defaultDoc: "the listen address, `localhost`, `127.0.0.1`, `[::1]` on the listen port",
   }),
+  RERANK_DEV: flag({ default: false, defaultDoc: "`0`", doc: "set by `npm run dev` for its server process: Next.js in development mode (hot reload)" }),
   PUBLIC_URL: setting<string | undefined>(httpUrl, "an http:// or https:// URL without query or fragment, such as https://rerank.example.com", {
     doc: "the address users reach the console at, behind a proxy (links in messages, allowed origin of sign-in)",
     defaultDoc: "unset: the listen address",

@@ -1,18 +1,37 @@
-// Domain errors carry what the user can act on; the tRPC layer maps them to status codes once.
+// Domain errors carry what the user can act on, and a `code` that says what kind of fault it is.
+// Callers map the code (server/errorMapping.ts), never the class: Next.js bundles its own copy of
+// these classes (serving state is built in the instrumentation bundle), so `instanceof` fails
+// across bundles, while a property survives any number of copies.
 
-export class NotFoundError extends Error {
+export type DomainErrorCode = "BAD_REQUEST" | "FORBIDDEN" | "NOT_FOUND" | "CONFLICT";
+
+export class DomainError extends Error {
+  constructor(readonly code: DomainErrorCode, message: string) {
+    super(message);
+  }
+}
+
+export class NotFoundError extends DomainError {
   constructor(what: string, key: string) {
-    super(`${what} "${key}" does not exist`);
+    super("NOT_FOUND", `${what} "${key}" does not exist`);
   }
 }
 
-export class InvalidInputError extends Error {
+export class InvalidInputError extends DomainError {
   constructor(readonly field: string, message: string) {
-    super(`${field}: ${message}`);
+    super("BAD_REQUEST", `${field}: ${message}`);
   }
 }
 
-export class ConflictError extends Error {}
+export class ConflictError extends DomainError {
+  constructor(message: string) {
+    super("CONFLICT", message);
+  }
+}
 
-/** The caller is known but may not do this (a key limited to other surfaces). */
-export class ForbiddenError extends Error {}
+/** The caller is known but may not do this (a key limited to other surfaces, a change only another person may approve). */
+export class ForbiddenError extends DomainError {
+  constructor(message: string) {
+    super("FORBIDDEN", message);
+  }
+}

@@ -6,7 +6,7 @@ import { authenticate } from "./auth/authenticate";
 import { principalCan, type Principal } from "./auth/principal";
 import { getDb, type Db } from "./db/client";
 import { missingPermissionReason, PERMISSION_NAMES, type Permission } from "./domain/access/permissions";
-import { ConflictError, ForbiddenError, InvalidInputError, NotFoundError } from "./errors";
+import { mapError } from "./errorMapping";
 import { describeZodError, fieldPath } from "./validation";
 
 // Context and procedure builders, defined once; routers compose them. Every procedure declares the
@@ -55,17 +55,21 @@ const t = initTRPC
   });
 
 /**
- * Maps domain errors to tRPC codes so that services never import tRPC, and input errors to one
- * readable line naming each field (also for in-process callers, which skip the formatter).
+ * Maps errors to tRPC codes through server/errorMapping.ts (by the error's `code`, which survives
+ * Next's bundling where `instanceof` does not), so that services never import tRPC; input errors
+ * become one readable line naming each field (also for in-process callers, which skip the
+ * formatter); a fault of ours becomes a 5xx that says what failed without database internals.
+ * TRPCErrors thrown on purpose (UNAUTHORIZED, FORBIDDEN …) pass unchanged.
  */
-const domainErrors = t.middleware(async ({ next }) => {
+const domainErrors = t.middleware(async ({ next, path }) => {
   const result = await next();
   if (!result.ok) {
     const cause = result.error.cause;
     if (cause instanceof ZodError) throw new TRPCError({ code: "BAD_REQUEST", message: describeZodError(cause), cause });
-    const code =
-      cause instanceof NotFoundError ? "NOT_FOUND" : cause instanceof InvalidInputError ? "BAD_REQUEST" : cause instanceof ConflictError ? "CONFLICT" : cause instanceof ForbiddenError ? "FORBIDDEN" : null;
-    if (code) throw new TRPCError({ code, message: cause!.message, cause });
+    if (result.error.code !== "INTERNAL_SERVER_ERROR") return result;
+    const mapped = mapError(cause ?? result.error, path);
+    if (mapped.internal) console.error(`[trpc] ${path}:`, cause ?? result.error);
+    throw new TRPCError({ code: mapped.trpcCode, message: mapped.message, cause });
   }
   return result;
 });

@@ -16,7 +16,7 @@ export interface PacedResult {
   max: number;
 }
 
-export async function pacedLoad(url: string, options: { method?: string; body?: string; rate: number; durationS: number; maxSockets?: number }): Promise<PacedResult> {
+export async function pacedLoad(url: string, options: { method?: string; body?: string; rate: number; durationS: number; maxSockets?: number; headers?: Record<string, string> }): Promise<PacedResult> {
   const target = new URL(url);
   const agent = new http.Agent({ keepAlive: true, maxSockets: options.maxSockets ?? 64 });
   const total = Math.max(1, Math.round(options.rate * options.durationS));
@@ -28,7 +28,7 @@ export async function pacedLoad(url: string, options: { method?: string; body?: 
     new Promise<void>((resolve) => {
       const sent = performance.now();
       const req = http.request(
-        { host: target.hostname, port: target.port, path: target.pathname, method: options.method ?? "POST", agent, headers: body ? { "content-type": "application/json", "content-length": body.length } : {} },
+        { host: target.hostname, port: target.port, path: target.pathname, method: options.method ?? "POST", agent, headers: { ...options.headers, ...(body ? { "content-type": "application/json", "content-length": body.length } : {}) } },
         (res) => {
           res.on("data", () => {});
           res.on("end", () => {

@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from "node:child_process";
+import path from "node:path";
 import { parseArgs } from "node:util";
 import getPort from "get-port";
 import { ensureFirstAdmin, type FirstRunCredentials } from "../auth/firstRun";
@@ -6,12 +7,13 @@ import { env, loadConfigOrExit, setEnv } from "../config";
 import { disconnectDb, getDb } from "../db/client";
 import { MigrationError } from "../db/migrate";
 import { prepareDatabase } from "../db/prepare";
-import { NEXT_BIN, buildIfNeeded } from "./build";
+import { buildIfNeeded } from "./build";
 import { DatabaseUnreachable, resolveDatabase, type ResolvedDatabase } from "./database";
 
 // npm start: database (DATABASE_URL or embedded PostgreSQL) → migrate → seed once → build if the
-// sources are newer than the last build → `next start` (`next dev` with --dev) → print the URL. Ctrl-C stops the server,
-// then the database.
+// sources are newer than the last build → the console's server (server/http/main.ts: the front door
+// and Next.js on one port; Next in development mode with --dev) → print the URL. Ctrl-C stops the
+// server, then the database.
 
 const { values: args } = parseArgs({
   options: {
@@ -22,6 +24,9 @@ const { values: args } = parseArgs({
     "no-seed": { type: "boolean", default: false },
   },
 });
+
+const SERVER_ENTRY = path.join(process.cwd(), "server", "http", "main.ts");
+const TSX_CLI = path.join(process.cwd(), "node_modules", "tsx", "dist", "cli.mjs");
 
 const log = (line: string) => console.log(`[rerank] ${line}`);
 
@@ -85,9 +90,21 @@ async function main() {
 
   const host = args.host ?? env().HOST;
   const port = Number(args.port ?? env().PORT ?? (await getPort({ port: [3000, 3001, 3002, 3003], host })));
-  const child = spawn(process.execPath, [NEXT_BIN, args.dev ? "dev" : "start", "-p", String(port), "-H", host], {
+  // --dev: Next hot-reloads the pages itself; tsx restarts the server process when a module it loaded
+  // under server/ changes (the tRPC routers and the endpoints are served by the front door, outside Next).
+  const command = args.dev
+    ? [TSX_CLI, "watch", "--clear-screen=false", "--exclude", ".next/**", "--exclude", "app/**", "--exclude", ".data/**", SERVER_ENTRY]
+    : ["--import", "tsx", SERVER_ENTRY];
+  const child = spawn(process.execPath, command, {
     stdio: ["ignore", "inherit", "inherit"],
-    env: { ...process.env, DATABASE_URL: database.url },
+    env: {
+      ...process.env,
+      DATABASE_URL: database.url,
+      HOST: host,
+      PORT: String(port),
+      RERANK_DEV: args.dev ? "1" : "0",
+      NODE_ENV: args.dev ? "development" : "production",
+    },
   });
   running.child = child;
   child.on("exit", (code) => {

@@ -26,7 +26,9 @@ export interface RecordResult {
   rejected: Array<{ index: number; field: string; message: string }>;
 }
 
-const seenEvents = new LRUCache<string, true>({ max: 200_000 });
+// One per process, on globalThis: Next's bundle and the front door each load their own copy of this module.
+const holder = globalThis as unknown as { __rerankSeenEvents?: LRUCache<string, true> };
+const seenEvents = (holder.__rerankSeenEvents ??= new LRUCache<string, true>({ max: 200_000 }));
 
 async function findRequest(requestId: string): Promise<ServedRequest | null> {
   const recent = servingState().recent.get(requestId);

@@ -1,16 +1,23 @@
-import { beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import * as ort from "onnxruntime-node";
-import { POST as uploadHttp } from "../../app/api/v1/models/[name]/versions/route";
 import { getDb } from "../db/client";
 import { expectedScores, letorTestRows, LETOR_FEATURES, readFixture } from "../domain/importers/fixtures/rows";
 import { openSession } from "../inference/sessions";
 import { keyHeaders } from "../testing/callers";
 import { createModel } from "./models";
 import { testActor } from "../testing/actors";
+import { startTestFrontDoor, type TestFrontDoor } from "../testing/frontDoor";
 
 // A LightGBM text model and an XGBoost JSON model, trained on the LETOR sample by the libraries
 // themselves, go through the upload endpoint (converted to ONNX and checked on sample rows), are
 // stored, and then score every rank.test row as the libraries did (≤ 1e-5).
+
+// The upload goes through the console's front door on a real port, as callers send it.
+let frontDoor: TestFrontDoor;
+beforeAll(async () => {
+  frontDoor = await startTestFrontDoor();
+});
+afterAll(() => frontDoor?.close());
 
 const spec = Array.from({ length: LETOR_FEATURES }, (_, i) => ({ name: `f${i + 1}`, source: "candidate", type: "float", default: 0 }));
 
@@ -20,7 +27,7 @@ async function uploadAndScore(name: string, fixture: string, format: "lightgbm" 
   form.set("file", new Blob([readFixture(fixture)]), fixture);
   form.set("format", format);
   form.set("featureSpec", JSON.stringify(spec));
-  const response = await uploadHttp(new Request(`http://test/api/v1/models/${name}/versions`, { method: "POST", body: form, headers: await keyHeaders("automation", ["ml_engineer"]) }), { params: Promise.resolve({ name }) });
+  const response = await fetch(`${frontDoor.url}/api/v1/models/${name}/versions`, { method: "POST", body: form, headers: await keyHeaders("automation", ["ml_engineer"]) });
   const body = await response.json();
   expect(response.status, JSON.stringify(body)).toBe(201);
   const version = await getDb().modelVersion.findUniqueOrThrow({ where: { id: body.id }, include: { artifact: true } });
@@ -54,7 +61,7 @@ describe("importing tree models", () => {
     form.set("file", new Blob(['{"not": "xgboost"}']), "model.json");
     form.set("format", "xgboost");
     form.set("featureSpec", JSON.stringify(spec));
-    const response = await uploadHttp(new Request(`http://test/api/v1/models/${name}/versions`, { method: "POST", body: form, headers: await keyHeaders("automation", ["ml_engineer"]) }), { params: Promise.resolve({ name }) });
+    const response = await fetch(`${frontDoor.url}/api/v1/models/${name}/versions`, { method: "POST", body: form, headers: await keyHeaders("automation", ["ml_engineer"]) });
     expect(response.status).toBe(400);
     expect((await response.json()).error.message).toMatch(/^file: not an importable xgboost model/);
     expect(await getDb().modelVersion.count({ where: { model: { name } } })).toBe(0);

@@ -1,5 +1,4 @@
-import { beforeAll, describe, expect, it } from "vitest";
-import { POST as uploadHttp } from "../../app/api/v1/models/[name]/versions/route";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { GET as downloadHttp } from "../../app/api/v1/models/[name]/versions/[version]/artifact/route";
 import { env, setEnv } from "../config";
 import { getDb } from "../db/client";
@@ -10,8 +9,16 @@ import { createModel } from "./models";
 import { setAlias } from "./versions";
 import { callerAs, keyHeaders } from "../testing/callers";
 import { testActor } from "../testing/actors";
+import { startTestFrontDoor, type TestFrontDoor } from "../testing/frontDoor";
 
 // The registry through its real entry points: the multipart upload endpoint and tRPC.
+
+// The upload goes through the console's front door on a real port, as callers send it.
+let frontDoor: TestFrontDoor;
+beforeAll(async () => {
+  frontDoor = await startTestFrontDoor();
+});
+afterAll(() => frontDoor?.close());
 
 const spec = demoFeatureSpec();
 const MODEL = `reg-${Date.now().toString(36)}`;
@@ -20,7 +27,7 @@ async function upload(name: string, file: Blob | null, fields: Record<string, st
   const form = new FormData();
   if (file) form.set("file", file, "model.onnx");
   for (const [k, v] of Object.entries(fields)) form.set(k, v);
-  return uploadHttp(new Request(`http://test/api/v1/models/${name}/versions`, { method: "POST", body: form, headers: await keyHeaders("automation", ["ml_engineer"]) }), { params: Promise.resolve({ name }) });
+  return fetch(`${frontDoor.url}/api/v1/models/${name}/versions`, { method: "POST", body: form, headers: await keyHeaders("automation", ["ml_engineer"]) });
 }
 
 beforeAll(async () => {

@@ -27,7 +27,9 @@ function runWithinBudget(timeoutMs: number): ScoreFn {
   };
 }
 
-const breakers = new Map<string, CircuitBreaker<Parameters<ScoreFn>, Float32Array>>();
+// One set per process, on globalThis: Next's bundle and the front door each load their own copy of this module.
+const holder = globalThis as unknown as { __rerankBreakers?: Map<string, CircuitBreaker<Parameters<ScoreFn>, Float32Array>> };
+const breakers = (holder.__rerankBreakers ??= new Map());
 
 export function scoringBreaker(surface: string, handle: ModelHandle, timeoutMs: number): CircuitBreaker<Parameters<ScoreFn>, Float32Array> {
   const key = `${surface}|${handle.versionId}|${timeoutMs}`;

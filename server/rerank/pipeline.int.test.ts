@@ -1,8 +1,6 @@
 import { keyedHash } from "../redact";
 import fc from "fast-check";
-import { beforeAll, describe, expect, it } from "vitest";
-import { POST as rerankHttp } from "../../app/api/v1/rerank/route";
-import { POST as eventsHttp } from "../../app/api/v1/events/route";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { getDb } from "../db/client";
 import { seedDemo } from "../db/seed";
 import { demoFeatureSpec, demoModelBytes } from "../demo/models";
@@ -10,6 +8,7 @@ import { linearRankerOnnx } from "../domain/onnx/linear";
 import { recordOutcomes } from "../events/service";
 import { corruptModelBytes, createTestSurface, failingModelOnnx, slowModelOnnx } from "../testing/models";
 import { telemetry } from "../telemetry/streams";
+import { startTestFrontDoor, type TestFrontDoor } from "../testing/frontDoor";
 import { openSession, runScoresTimed, type ModelHandle } from "../inference/sessions";
 import { breakerStates, scoringBreaker } from "./breakers";
 import { rerank } from "./pipeline";
@@ -24,12 +23,16 @@ const safe = () => catalog.filter((c) => c.safetyFlags.length === 0);
 const flagged = () => catalog.filter((c) => c.safetyFlags.length > 0);
 const candidates = (items: Array<{ id: string }>) => items.map((c, i) => ({ id: c.id, retrievalScore: 1 - i / items.length }));
 
-async function post(handler: (req: Request) => Promise<Response>, body: unknown, raw?: string) {
-  const headers = { "content-type": "application/json", ...(await keyHeaders("serving")) };
-  return handler(new Request("http://test/api", { method: "POST", body: raw ?? JSON.stringify(body), headers }));
-}
+// The HTTP endpoints through the console's front door on a real port.
+const rerankHttp = "/api/v1/rerank";
+const eventsHttp = "/api/v1/events";
+let frontDoor: TestFrontDoor;
+const post = async (path: string, body: unknown, raw?: string) => frontDoor.post(path, body, { raw, headers: await keyHeaders("serving") });
+
+afterAll(() => frontDoor?.close());
 
 beforeAll(async () => {
+  frontDoor = await startTestFrontDoor();
   const db = getDb();
   await seedDemo(db);
   catalog = await db.catalogItem.findMany({ select: { id: true, category: true, providerGroup: true, safetyFlags: true }, orderBy: { id: "asc" } });
@@ -203,11 +206,11 @@ describe("input errors name the problem (HTTP 400)", () => {
     expect((await response.json()).error.message).toMatch(message);
   });
 
-  it("an oversized payload", async () => {
+  it("an oversized payload is a 413, before the body is read", async () => {
     const huge = { ...ok(), candidates: [{ id: "x".repeat(200), features: Object.fromEntries(Array.from({ length: 200 }, (_, i) => [`f${i}`, i])) }] };
     const body = JSON.stringify({ ...huge, context: { query: "q".repeat(2000) }, pad: "p".repeat(1_100_000) });
     const response = await post(rerankHttp, undefined, body);
-    expect(response.status).toBe(400);
+    expect(response.status).toBe(413);
     expect((await response.json()).error.message).toMatch(/^body: the payload of \d+ bytes exceeds the 1048576-byte limit/);
   });
 

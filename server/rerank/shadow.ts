@@ -40,9 +40,9 @@ export interface ShadowJob {
   timeoutMs: number;
 }
 
-const queue: ShadowJob[] = [];
-let draining = false;
-const idle: Array<() => void> = [];
+// One queue per process, on globalThis: Next's bundle and the front door each load their own copy of this module.
+const holder = globalThis as unknown as { __rerankShadowQueue?: { jobs: ShadowJob[]; draining: boolean; idle: Array<() => void> } };
+const mirrors = (holder.__rerankShadowQueue ??= { jobs: [], draining: false, idle: [] });
 
 /** Whether this request is in the surface's shadow sample (deterministic in the request id). */
 export function inShadowSample(requestId: string, rate: number): boolean {
@@ -51,13 +51,13 @@ export function inShadowSample(requestId: string, rate: number): boolean {
 
 /** Queues a mirrored request; returns false (and counts it) when the queue is full. */
 export function mirrorToShadow(job: ShadowJob): boolean {
-  if (queue.length >= env().SHADOW_QUEUE_MAX) {
+  if (mirrors.jobs.length >= env().SHADOW_QUEUE_MAX) {
     metrics.shadowRequests.inc({ surface: job.surface, outcome: "dropped_queue_full" });
     return false;
   }
-  queue.push(job);
-  if (!draining) {
-    draining = true;
+  mirrors.jobs.push(job);
+  if (!mirrors.draining) {
+    mirrors.draining = true;
     setImmediate(drain);
   }
   return true;
@@ -65,14 +65,14 @@ export function mirrorToShadow(job: ShadowJob): boolean {
 
 /** Resolves once every queued mirror has been scored and handed to the telemetry buffer (tests, shutdown). */
 export function shadowIdle(): Promise<void> {
-  return draining ? new Promise((resolve) => idle.push(resolve)) : Promise.resolve();
+  return mirrors.draining ? new Promise((resolve) => mirrors.idle.push(resolve)) : Promise.resolve();
 }
 
 async function drain(): Promise<void> {
-  const job = queue.shift();
+  const job = mirrors.jobs.shift();
   if (!job) {
-    draining = false;
-    for (const resolve of idle.splice(0)) resolve();
+    mirrors.draining = false;
+    for (const resolve of mirrors.idle.splice(0)) resolve();
     return;
   }
   await runShadow(job).catch(() => {});

@@ -1,5 +1,6 @@
 import { authorizeHttp } from "@/server/auth/http";
 import { getDb } from "@/server/db/client";
+import { mapError } from "@/server/errorMapping";
 import { NotFoundError } from "@/server/errors";
 import { getArtifact } from "@/server/registry/models";
 
@@ -19,7 +20,8 @@ export async function GET(req: Request, { params }: { params: Promise<{ name: st
       headers: { "content-type": "application/octet-stream", "content-disposition": `attachment; filename="${artifact.fileName}"` },
     });
   } catch (error) {
-    if (error instanceof NotFoundError) return Response.json({ error: { code: "NOT_FOUND", message: error.message } }, { status: 404 });
-    throw error;
+    const mapped = mapError(error, `downloading ${name} v${version}`);
+    if (mapped.internal) console.error("[http] artifact:", error);
+    return Response.json({ error: { code: mapped.code, message: mapped.message } }, { status: mapped.httpStatus });
   }
 }

@@ -1,0 +1,35 @@
+import { describe, expect, it } from "vitest";
+import { mapError } from "./errorMapping";
+import { ConflictError, InvalidInputError, NotFoundError } from "./errors";
+
+describe("one error mapping", () => {
+  it("maps domain errors by their code to HTTP status and tRPC code, keeping the message", () => {
+    expect(mapError(new NotFoundError("surface", "nope"), "x")).toMatchObject({ httpStatus: 404, trpcCode: "NOT_FOUND", code: "NOT_FOUND", message: 'surface "nope" does not exist', internal: false });
+    expect(mapError(new InvalidInputError("topK", "must be positive"), "x")).toMatchObject({ httpStatus: 400, trpcCode: "BAD_REQUEST", field: "topK", message: "topK: must be positive" });
+    expect(mapError(new ConflictError("already running"), "x")).toMatchObject({ httpStatus: 409, trpcCode: "CONFLICT" });
+  });
+
+  it("recognises a domain error from another bundle's copy of the classes (by code, not instanceof)", () => {
+    class NotFoundError extends Error {
+      readonly code = "NOT_FOUND";
+    }
+    expect(mapError(new NotFoundError('surface "nope" does not exist'), "x")).toMatchObject({ httpStatus: 404, trpcCode: "NOT_FOUND" });
+  });
+
+  it("says what failed in plain words for faults of ours, without the database's text", () => {
+    const refused = Object.assign(new Error("connect ECONNREFUSED 127.0.0.1:5432"), { code: "ECONNREFUSED" });
+    const wrapped = Object.assign(new Error("Invalid `prisma.surface.findUnique()` invocation: Can't reach database server at 10.0.0.5:5432"), { code: "P1001" });
+    for (const error of [refused, wrapped, new Error("outer", { cause: refused })]) {
+      const mapped = mapError(error, "POST /api/v1/rerank");
+      expect(mapped).toMatchObject({ httpStatus: 503, trpcCode: "SERVICE_UNAVAILABLE", code: "UNAVAILABLE", internal: true });
+      expect(mapped.message).toBe("POST /api/v1/rerank failed: the database is unavailable, try again shortly");
+    }
+    const constraint = Object.assign(new Error('duplicate key value violates unique constraint "surfaces_key_key"'), { code: "23505" });
+    const mapped = mapError(constraint, "surfaces.update");
+    expect(mapped).toMatchObject({ httpStatus: 500, trpcCode: "INTERNAL_SERVER_ERROR", code: "INTERNAL" });
+    expect(mapped.message).toBe("surfaces.update failed: an internal error (logged on the server)");
+    expect(mapped.message).not.toContain("surfaces_key_key");
+    expect(mapError("a thrown string", "x").httpStatus).toBe(500);
+    expect(mapError(null, "x").httpStatus).toBe(500);
+  });
+});

@@ -1,0 +1,71 @@
+import type { DomainErrorCode } from "./errors";
+
+// The one mapping from an error to what a caller sees, for the HTTP endpoints and the tRPC
+// procedures alike. It reads the error's `code` property, never its class: Next.js bundles its own
+// copies of server/errors.ts, so `instanceof` fails for an error thrown by a copy built elsewhere.
+
+export type TrpcErrorCode = "BAD_REQUEST" | "FORBIDDEN" | "NOT_FOUND" | "CONFLICT" | "INTERNAL_SERVER_ERROR" | "SERVICE_UNAVAILABLE";
+
+interface Mapping {
+  httpStatus: number;
+  trpcCode: TrpcErrorCode;
+}
+
+const DOMAIN: Record<DomainErrorCode, Mapping> = {
+  BAD_REQUEST: { httpStatus: 400, trpcCode: "BAD_REQUEST" },
+  FORBIDDEN: { httpStatus: 403, trpcCode: "FORBIDDEN" },
+  NOT_FOUND: { httpStatus: 404, trpcCode: "NOT_FOUND" },
+  CONFLICT: { httpStatus: 409, trpcCode: "CONFLICT" },
+};
+
+export interface MappedError extends Mapping {
+  /** The code in an HTTP error body: the domain code, or UNAVAILABLE / INTERNAL for a fault of ours. */
+  code: DomainErrorCode | "UNAVAILABLE" | "INTERNAL";
+  /** What the caller reads: the domain message, or for a 5xx what failed in plain words (no internals). */
+  message: string;
+  /** The field a BAD_REQUEST names (InvalidInputError), when it names one. */
+  field?: string;
+  /** True for faults of ours (5xx): log the original error, it is not in the message. */
+  internal: boolean;
+}
+
+const isDomainCode = (code: unknown): code is DomainErrorCode => typeof code === "string" && Object.hasOwn(DOMAIN, code);
+
+/** Connection-level failures of PostgreSQL (node-postgres and Prisma): the service is unavailable, not broken. */
+const UNAVAILABLE_CODES = new Set([
+  "ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "ENOTFOUND", "EHOSTUNREACH", "EPIPE",
+  "P1001", "P1002", "P1008", "P1017", "P2024", // Prisma: can't reach, timed out, connection closed, pool timeout
+  "57P01", "57P02", "57P03", "53300", // PostgreSQL: admin shutdown, crash shutdown, cannot connect now, too many connections
+]);
+
+function errorCodes(error: unknown): string[] {
+  const codes: string[] = [];
+  for (let e = error, depth = 0; e && typeof e === "object" && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === "string") codes.push(code);
+  }
+  return codes;
+}
+
+function looksUnavailable(error: unknown): boolean {
+  if (errorCodes(error).some((c) => UNAVAILABLE_CODES.has(c))) return true;
+  const message = error instanceof Error ? error.message : "";
+  return /can't reach database|connection terminated|timeout exceeded when trying to connect|connection refused/i.test(message);
+}
+
+/**
+ * error → status, tRPC code and message. `what` names the operation for a 5xx body
+ * ("rerank.rank", "POST /api/v1/rerank"): "POST /api/v1/rerank failed: the database is unavailable, try again shortly".
+ * Domain errors (a `code` of BAD_REQUEST / FORBIDDEN / NOT_FOUND / CONFLICT) keep their message; anything else is ours.
+ */
+export function mapError(error: unknown, what: string): MappedError {
+  const code = (error as { code?: unknown } | null)?.code;
+  if (error instanceof Error && isDomainCode(code)) {
+    const field = (error as { field?: unknown }).field;
+    return { ...DOMAIN[code], code, message: error.message, ...(typeof field === "string" ? { field } : {}), internal: false };
+  }
+  if (looksUnavailable(error)) {
+    return { httpStatus: 503, trpcCode: "SERVICE_UNAVAILABLE", code: "UNAVAILABLE", message: `${what} failed: the database is unavailable, try again shortly`, internal: true };
+  }
+  return { httpStatus: 500, trpcCode: "INTERNAL_SERVER_ERROR", code: "INTERNAL", message: `${what} failed: an internal error (logged on the server)`, internal: true };
+}

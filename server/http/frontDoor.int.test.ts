@@ -1,0 +1,85 @@
+import { setEnv } from "../config";
+import http from "node:http";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { getDb } from "../db/client";
+import { seedDemo } from "../db/seed";
+import { startTestFrontDoor, type TestFrontDoor } from "../testing/frontDoor";
+
+// The front door on a real port with the real endpoints behind it (Next.js replaced by a stand-in):
+// the upload's own body limit while streaming, the checks on the upload and on tRPC, and what
+// answers every other method.
+
+let frontDoor: TestFrontDoor;
+const UPLOAD_CAP = 200_000;
+
+beforeAll(async () => {
+  await seedDemo(getDb());
+  setEnv("MODEL_MAX_BYTES", String(UPLOAD_CAP));
+  frontDoor = await startTestFrontDoor();
+  setEnv("MODEL_MAX_BYTES", undefined);
+});
+afterAll(() => frontDoor?.close());
+
+/** Streams a chunked body of `total` bytes and resolves with the status and how much was sent before the answer. */
+function streamChunked(path: string, total: number, headers: Record<string, string>) {
+  const url = new URL(frontDoor.url);
+  return new Promise<{ status: number; body: string; sentWhenAnswered: number }>((resolve, reject) => {
+    let sent = 0;
+    let answered = false;
+    const req = http.request({ host: url.hostname, port: url.port, method: "POST", path, headers: { ...headers, "transfer-encoding": "chunked" } }, (res) => {
+      answered = true;
+      const sentWhenAnswered = sent;
+      let body = "";
+      res.on("data", (d: Buffer) => (body += d.toString()));
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, body, sentWhenAnswered }));
+    });
+    req.on("error", (error) => (answered ? undefined : reject(error)));
+    const chunk = Buffer.alloc(32 * 1024, 0x61);
+    const pump = () => {
+      if (answered || sent >= total) return req.end();
+      sent += chunk.length;
+      req.write(chunk, () => setTimeout(pump, 2));
+    };
+    pump();
+  });
+}
+
+describe("the front door with the real endpoints", () => {
+  it("bounds the model upload by its own limit (MODEL_MAX_BYTES + 1 MiB) while the body streams in", async () => {
+    const limit = UPLOAD_CAP + 1_048_576;
+    const result = await streamChunked("/api/v1/models/search-ranker/versions", 3 * 1_048_576, { "content-type": "multipart/form-data; boundary=x" });
+    expect(result.status).toBe(413);
+    expect(JSON.parse(result.body).error.message).toBe(`body: the payload exceeds the ${limit}-byte limit`);
+    expect(result.sentWhenAnswered).toBeLessThan(3 * 1_048_576);
+  });
+
+  it("keeps the upload multipart, and still refuses it cross-site when it carries a cookie", async () => {
+    const form = new FormData();
+    form.set("file", new Blob([new Uint8Array([1, 2, 3])]), "model.onnx");
+    const upload = await fetch(`${frontDoor.url}/api/v1/models/no-such-model/versions`, { method: "POST", body: form });
+    expect(upload.status).toBe(404);
+    expect((await upload.json()).error.message).toBe('model "no-such-model" does not exist');
+    const forged = await fetch(`${frontDoor.url}/api/v1/models/search-ranker/versions`, { method: "POST", body: form, headers: { cookie: "session=1", origin: "https://evil.example" } });
+    expect(forged.status).toBe(403);
+  });
+
+  it("serves tRPC queries and mutations, refusing non-JSON mutations with 415", async () => {
+    const list = await fetch(`${frontDoor.url}/api/trpc/surfaces.list`);
+    expect(list.status).toBe(200);
+    const plain = await fetch(`${frontDoor.url}/api/trpc/oncall.killSwitch`, { method: "POST", body: '{"json":{}}', headers: { "content-type": "text/plain" } });
+    expect(plain.status).toBe(415);
+    const unknown = await frontDoor.post("/api/trpc/rerank.rank", { json: { surface: "nope", topK: 1, candidates: [{ id: "a" }] } });
+    expect(unknown.status).toBe(404);
+    expect((await unknown.json()).error.json.message).toBe('surface "nope" does not exist');
+  });
+
+  it("answers other methods on the serving endpoints with 405, and hands other paths to Next", async () => {
+    const get = await fetch(`${frontDoor.url}/api/v1/rerank`);
+    expect(get.status).toBe(405);
+    expect((await get.json()).error.message).toBe("method: /api/v1/rerank takes POST, not GET");
+    const page = await fetch(`${frontDoor.url}/dashboards/oncall`);
+    expect(page.status).toBe(404);
+    expect(await page.text()).toContain("Next.js is not running in this test");
+    expect(page.headers.get("x-frame-options")).toBe("DENY");
+  });
+});

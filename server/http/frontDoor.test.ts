@@ -1,0 +1,158 @@
+import { describe, expect, it } from "vitest";
+import {
+  crossSiteAllowed, defaultAllowedHosts, frontDoorSettings, hostAllowed, isJsonContentType, refusalFor, routeOf, securityHeaders, splitHost,
+  type FrontDoorSettings, type RequestHead,
+} from "./frontDoor";
+
+const settings: FrontDoorSettings = { allowedHosts: defaultAllowedHosts("127.0.0.1", 3000), dev: false, jsonBodyLimit: 1_048_576, uploadBodyLimit: 51 * 1_048_576 };
+const head = (method: string, pathname: string, headers: RequestHead["headers"] = {}): RequestHead => ({ method, pathname, headers: { host: "127.0.0.1:3000", ...headers } });
+const refuse = (h: RequestHead) => refusalFor(h, routeOf(h.method, h.pathname), settings);
+
+describe("the Host allow-list", () => {
+  it("defaults to the listen address, localhost, 127.0.0.1 and [::1] on the listen port", () => {
+    expect(defaultAllowedHosts("127.0.0.1", 3000)).toEqual(["127.0.0.1:3000", "localhost:3000", "[::1]:3000"]);
+    expect(defaultAllowedHosts("console.internal", 80)).toEqual(["console.internal:80", "localhost:80", "127.0.0.1:80", "[::1]:80"]);
+    expect(defaultAllowedHosts("0.0.0.0", 3000)).toEqual(["localhost:3000", "127.0.0.1:3000", "[::1]:3000"]);
+    expect(defaultAllowedHosts("::1", 3000)).toContain("[::1]:3000");
+  });
+
+  it("reads ALLOWED_HOSTS as comma-separated patterns, falling back to the defaults when empty", () => {
+    const listen = { host: "127.0.0.1", port: 3000, dev: false, jsonBodyLimit: 1, uploadBodyLimit: 1 };
+    expect(frontDoorSettings({ ALLOWED_HOSTS: " Console.example.com , *.corp.example:443 ," }, listen).allowedHosts).toEqual(["console.example.com", "*.corp.example:443"]);
+    expect(frontDoorSettings({ ALLOWED_HOSTS: "" }, listen).allowedHosts).toEqual(defaultAllowedHosts("127.0.0.1", 3000));
+    expect(frontDoorSettings({}, listen).allowedHosts).toEqual(defaultAllowedHosts("127.0.0.1", 3000));
+  });
+
+  it("splits IPv6 and named hosts from their ports", () => {
+    expect(splitHost("[::1]:3000")).toEqual({ name: "[::1]", port: "3000" });
+    expect(splitHost("[::1]")).toEqual({ name: "[::1]", port: null });
+    expect(splitHost("Example.COM:80")).toEqual({ name: "example.com", port: "80" });
+    expect(splitHost("example.com")).toEqual({ name: "example.com", port: null });
+  });
+
+  it.each([
+    ["127.0.0.1:3000", ["127.0.0.1:3000"], true],
+    ["127.0.0.1:3001", ["127.0.0.1:3000"], false],
+    ["LOCALHOST:3000", ["localhost:3000"], true],
+    ["[::1]:3000", ["[::1]:3000"], true],
+    ["evil.example:3000", ["127.0.0.1:3000", "localhost:3000"], false],
+    ["console.example.com", ["console.example.com"], true],
+    ["console.example.com:8443", ["console.example.com"], true],
+    ["a.corp.example:443", ["*.corp.example:443"], true],
+    ["corp.example:443", ["*.corp.example:443"], false],
+    ["evilcorp.example:443", ["*.corp.example:443"], false],
+    ["anything:1", ["*"], true],
+    [undefined, ["*"], false],
+  ] as const)("Host %s against %j → %s", (host, patterns, allowed) => {
+    expect(hostAllowed(host, patterns)).toBe(allowed);
+  });
+
+  it("refuses a foreign Host with 421 naming it and the allowed hosts, on every path", () => {
+    for (const path of ["/", "/api/v1/rerank", "/api/trpc/surfaces.list", "/_next/static/x.js", "/api/health"]) {
+      const refusal = refuse(head("GET", path, { host: "rebind.attacker.example" }));
+      expect(refusal?.status).toBe(421);
+      expect(refusal?.message).toContain('"rebind.attacker.example"');
+      expect(refusal?.message).toContain("ALLOWED_HOSTS");
+    }
+  });
+});
+
+describe("security headers", () => {
+  it("forbid framing, sniffing and powerful features, and keep scripts, styles and connections on this origin", () => {
+    const headers = securityHeaders(false);
+    expect(headers["content-security-policy"]).toContain("frame-ancestors 'none'");
+    expect(headers["content-security-policy"]).toContain("default-src 'self'");
+    expect(headers["content-security-policy"]).toContain("connect-src 'self';");
+    expect(headers["content-security-policy"]).not.toContain("unsafe-eval");
+    expect(headers["x-frame-options"]).toBe("DENY");
+    expect(headers["x-content-type-options"]).toBe("nosniff");
+    expect(headers["referrer-policy"]).toBe("strict-origin-when-cross-origin");
+    expect(headers["permissions-policy"]).toMatch(/camera=\(\).*microphone=\(\).*geolocation=\(\)/);
+  });
+
+  it("let Next's development server evaluate code and open its hot-reload websocket only in development", () => {
+    expect(securityHeaders(true)["content-security-policy"]).toMatch(/script-src 'self' 'unsafe-inline' 'unsafe-eval'.*connect-src 'self' ws: wss:/);
+  });
+});
+
+describe("routing", () => {
+  it.each([
+    ["POST", "/api/v1/rerank", { kind: "rerank" }],
+    ["GET", "/api/v1/rerank", { kind: "rerank" }],
+    ["POST", "/api/v1/events", { kind: "events" }],
+    ["POST", "/api/trpc/rerank.rank", { kind: "trpc", procedurePath: "rerank.rank" }],
+    ["GET", "/api/trpc/surfaces.list,models.list", { kind: "trpc", procedurePath: "surfaces.list,models.list" }],
+    ["POST", "/api/v1/models/search%20ranker/versions", { kind: "upload", model: "search ranker" }],
+    ["GET", "/api/v1/models/search-ranker/versions/2/artifact", { kind: "next" }],
+    ["GET", "/api/v1/models/search-ranker/versions", { kind: "next" }],
+    ["POST", "/api/v1/models/%E0%A4%A/versions", { kind: "next" }],
+    ["GET", "/api/health", { kind: "next" }],
+    ["GET", "/dashboards/oncall", { kind: "next" }],
+  ] as const)("%s %s → %j", (method, path, route) => {
+    expect(routeOf(method, path)).toEqual(route);
+  });
+});
+
+describe("JSON-only mutations", () => {
+  it("recognises application/json with parameters, in any case", () => {
+    expect(isJsonContentType("application/json")).toBe(true);
+    expect(isJsonContentType("Application/JSON; charset=utf-8")).toBe(true);
+    expect(isJsonContentType("text/plain;charset=UTF-8")).toBe(false);
+    expect(isJsonContentType("application/json-patch+json")).toBe(false);
+    expect(isJsonContentType(undefined)).toBe(false);
+  });
+
+  it.each([
+    ["POST", "/api/v1/rerank", "text/plain;charset=UTF-8", 415],
+    ["POST", "/api/v1/events", "application/x-www-form-urlencoded", 415],
+    ["POST", "/api/trpc/oncall.killSwitch", "multipart/form-data; boundary=x", 415],
+    ["POST", "/api/v1/rerank", undefined, 415],
+    ["DELETE", "/api/trpc/x", "text/plain", 415],
+    ["POST", "/api/v1/rerank", "application/json", null],
+    ["GET", "/api/trpc/surfaces.list", undefined, null],
+    ["POST", "/api/v1/models/m/versions", "multipart/form-data; boundary=x", null],
+  ] as const)("%s %s with %s → %s", (method, path, contentType, status) => {
+    const refusal = refuse(head(method, path, contentType ? { "content-type": contentType } : {}));
+    expect(refusal?.status ?? null).toBe(status);
+    if (status) expect(refusal?.message).toContain(contentType ? `"${contentType}"` : "none");
+  });
+});
+
+describe("cross-site protection of cookie-authenticated mutations", () => {
+  const host = "127.0.0.1:3000";
+  it.each([
+    ["a GET with a cookie", "GET", { cookie: "s=1", secFetchSite: "cross-site" }, true],
+    ["a POST without a cookie (a key or nothing)", "POST", { secFetchSite: "cross-site" }, true],
+    ["a POST with a cookie and a Bearer key", "POST", { cookie: "s=1", authorization: "Bearer rk_123", secFetchSite: "cross-site" }, true],
+    ["a same-origin POST with a cookie", "POST", { cookie: "s=1", secFetchSite: "same-origin" }, true],
+    ["a user-initiated POST (Sec-Fetch-Site none)", "POST", { cookie: "s=1", secFetchSite: "none" }, true],
+    ["a POST whose Origin is this host", "POST", { cookie: "s=1", origin: "http://127.0.0.1:3000" }, true],
+    ["a cross-site POST with a cookie", "POST", { cookie: "s=1", secFetchSite: "cross-site", origin: "https://evil.example" }, false],
+    ["a same-site (sibling subdomain) POST with a cookie", "POST", { cookie: "s=1", secFetchSite: "same-site", origin: "http://other.127.0.0.1:3000" }, false],
+    ["a POST with a cookie and a foreign Origin only", "POST", { cookie: "s=1", origin: "http://evil.example" }, false],
+    ["a POST with a cookie and Origin null (sandboxed frame)", "POST", { cookie: "s=1", origin: "null" }, false],
+    ["a POST with a cookie and neither header", "POST", { cookie: "s=1" }, false],
+    ["a POST with a cookie and an empty Bearer", "POST", { cookie: "s=1", authorization: "Bearer " }, false],
+  ] as const)("%s → %s", (_name, method, headers, allowed) => {
+    expect(crossSiteAllowed(method, { host, ...headers })).toBe(allowed);
+  });
+
+  it("answers a refused one with 403 naming the origin", () => {
+    const refusal = refuse(head("POST", "/api/trpc/oncall.killSwitch", { cookie: "s=1", "sec-fetch-site": "cross-site", origin: "https://evil.example", "content-type": "application/json" }));
+    expect(refusal).toMatchObject({ status: 403 });
+    expect(refusal?.message).toContain("https://evil.example");
+  });
+});
+
+describe("body limits known from the head", () => {
+  it("refuses a declared length over the route's limit with 413, and Next-bound bodies of unknown length with 411", () => {
+    expect(refuse(head("POST", "/api/v1/rerank", { "content-type": "application/json", "content-length": "1048577" }))?.status).toBe(413);
+    expect(refuse(head("POST", "/api/v1/rerank", { "content-type": "application/json", "content-length": "1048576" }))).toBeNull();
+    expect(refuse(head("POST", "/api/v1/models/m/versions", { "content-length": String(50 * 1_048_576) }))).toBeNull();
+    expect(refuse(head("POST", "/api/v1/models/m/versions", { "content-length": String(52 * 1_048_576) }))?.status).toBe(413);
+    expect(refuse(head("POST", "/dashboards/oncall", { "content-length": String(65 * 1024) }))?.status).toBe(413);
+    expect(refuse(head("POST", "/dashboards/oncall", { "transfer-encoding": "chunked" }))?.status).toBe(411);
+    // Our own routes bound chunked bodies while reading them.
+    expect(refuse(head("POST", "/api/trpc/rerank.rank", { "content-type": "application/json", "transfer-encoding": "chunked" }))).toBeNull();
+  });
+});

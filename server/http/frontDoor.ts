@@ -1,0 +1,217 @@
+// The front door's rules, as pure functions of the request line and headers: which hosts are
+// served, which headers every response carries, which requests must send JSON, which cookie-carrying
+// requests are refused as cross-site, and where each request goes. server/http/server.ts applies
+// them to every request before routing (Next.js included); nothing here does I/O.
+
+export interface FrontDoorSettings {
+  /** Host[:port] patterns the Host header must match (see hostAllowed). */
+  allowedHosts: string[];
+  /** Development server (`npm run dev`): the CSP lets Next's hot reload evaluate code and open its websocket. */
+  dev: boolean;
+  /** Largest JSON body of /api/v1/rerank, /api/v1/events and /api/trpc, in bytes. */
+  jsonBodyLimit: number;
+  /** Largest model upload (multipart form), in bytes. */
+  uploadBodyLimit: number;
+}
+
+/**
+ * The front door's environment, read in one place: ALLOWED_HOSTS (comma-separated host[:port]
+ * patterns; unset or empty = the listen address, localhost, 127.0.0.1 and [::1] on the listen port).
+ */
+export function frontDoorSettings(
+  env: Record<string, string | undefined>,
+  listen: { host: string; port: number; dev: boolean; jsonBodyLimit: number; uploadBodyLimit: number },
+): FrontDoorSettings {
+  const configured = (env.ALLOWED_HOSTS ?? "").split(",").map((h) => h.trim().toLowerCase()).filter(Boolean);
+  return {
+    allowedHosts: configured.length > 0 ? configured : defaultAllowedHosts(listen.host, listen.port),
+    dev: listen.dev,
+    jsonBodyLimit: listen.jsonBodyLimit,
+    uploadBodyLimit: listen.uploadBodyLimit,
+  };
+}
+
+const WILDCARD_ADDRESSES = new Set(["0.0.0.0", "::", "[::]"]);
+
+/** The listen address (unless it is a wildcard such as 0.0.0.0), localhost, 127.0.0.1 and [::1], each on `port`. */
+export function defaultAllowedHosts(listenHost: string, port: number): string[] {
+  const host = listenHost.toLowerCase();
+  const names = WILDCARD_ADDRESSES.has(host) ? [] : [host.includes(":") && !host.startsWith("[") ? `[${host}]` : host];
+  return [...new Set([...names, "localhost", "127.0.0.1", "[::1]"])].map((name) => `${name}:${port}`);
+}
+
+/** "Example.com:3000" → { name: "example.com", port: "3000" }; "[::1]:80" → { name: "[::1]", port: "80" }. */
+export function splitHost(value: string): { name: string; port: string | null } {
+  const host = value.trim().toLowerCase();
+  if (host.startsWith("[")) {
+    const end = host.indexOf("]");
+    if (end < 0) return { name: host, port: null };
+    return { name: host.slice(0, end + 1), port: host[end + 1] === ":" ? host.slice(end + 2) : null };
+  }
+  const colon = host.lastIndexOf(":");
+  return colon < 0 ? { name: host, port: null } : { name: host.slice(0, colon), port: host.slice(colon + 1) };
+}
+
+/**
+ * Does a Host header match one of the patterns? A pattern is `name`, `name:port`, `*.domain`
+ * (any subdomain, not the domain itself) or `*` (any host). A pattern without a port matches any
+ * port. Names compare case-insensitively. A missing Host never matches (DNS rebinding defence: a
+ * page on another site that resolves its name to this address sends its own name as Host).
+ */
+export function hostAllowed(hostHeader: string | undefined, patterns: readonly string[]): boolean {
+  if (!hostHeader) return false;
+  const host = splitHost(hostHeader);
+  return patterns.some((raw) => {
+    if (raw === "*") return true;
+    const pattern = splitHost(raw);
+    if (pattern.port !== null && pattern.port !== host.port) return false;
+    if (pattern.name.startsWith("*.")) return host.name.endsWith(pattern.name.slice(1));
+    return pattern.name === host.name;
+  });
+}
+
+/**
+ * The headers every response carries. The CSP allows inline scripts and styles because Next.js
+ * streams its RSC payload in inline <script> tags and Mantine injects <style> tags; everything else
+ * comes from this origin only, and no other site may frame the console (clickjacking).
+ */
+export function securityHeaders(dev: boolean): Record<string, string> {
+  const csp = [
+    "default-src 'self'",
+    `script-src 'self' 'unsafe-inline'${dev ? " 'unsafe-eval'" : ""}`,
+    "style-src 'self' 'unsafe-inline'",
+    "img-src 'self' data: blob:",
+    "font-src 'self' data:",
+    `connect-src 'self'${dev ? " ws: wss:" : ""}`,
+    "object-src 'none'",
+    "base-uri 'self'",
+    "form-action 'self'",
+    "frame-ancestors 'none'",
+  ].join("; ");
+  return {
+    "content-security-policy": csp,
+    "x-content-type-options": "nosniff",
+    "referrer-policy": "strict-origin-when-cross-origin",
+    "permissions-policy": "camera=(), microphone=(), geolocation=(), payment=(), usb=(), interest-cohort=()",
+    "x-frame-options": "DENY",
+  };
+}
+
+/** Methods that change state: they get the content-type and cross-site checks. */
+export const isUnsafeMethod = (method: string) => method !== "GET" && method !== "HEAD" && method !== "OPTIONS";
+
+/** Where a request goes: the endpoints the custom server answers itself, or Next.js. */
+export type Route =
+  | { kind: "rerank" }
+  | { kind: "events" }
+  | { kind: "trpc"; procedurePath: string }
+  | { kind: "upload"; model: string }
+  | { kind: "next" };
+
+const UPLOAD_PATH = /^\/api\/v1\/models\/([^/]+)\/versions\/?$/;
+
+/** Route by path (and method where Next keeps other methods of the same path). */
+export function routeOf(method: string, pathname: string): Route {
+  if (pathname === "/api/v1/rerank") return { kind: "rerank" };
+  if (pathname === "/api/v1/events") return { kind: "events" };
+  if (pathname === "/api/trpc" || pathname.startsWith("/api/trpc/")) return { kind: "trpc", procedurePath: pathname.slice("/api/trpc/".length) };
+  const upload = method === "POST" ? UPLOAD_PATH.exec(pathname) : null;
+  if (upload) {
+    try {
+      return { kind: "upload", model: decodeURIComponent(upload[1] ?? "") };
+    } catch {
+      return { kind: "next" }; // a malformed %-escape: Next answers 400/404 as it does for any path
+    }
+  }
+  return { kind: "next" };
+}
+
+/** Does this media type say JSON? `application/json` with any parameters (`; charset=utf-8`). */
+export function isJsonContentType(header: string | undefined): boolean {
+  return (header ?? "").split(";", 1)[0]!.trim().toLowerCase() === "application/json";
+}
+
+/**
+ * Cross-site request forgery defence for cookie-authenticated requests: a request carrying a Cookie
+ * and no `Authorization: Bearer` key that changes state must come from this site — Sec-Fetch-Site
+ * `same-origin` or `none` (typed in the address bar), or an Origin whose host is the Host header.
+ * Requests without cookies are not ambient-authority requests, so they pass (keys are checked later).
+ */
+export function crossSiteAllowed(method: string, headers: { cookie?: string; authorization?: string; secFetchSite?: string; origin?: string; host?: string }): boolean {
+  if (!isUnsafeMethod(method) || !headers.cookie) return true;
+  if (/^bearer\s+\S/i.test(headers.authorization ?? "")) return true;
+  const site = headers.secFetchSite?.toLowerCase();
+  if (site === "same-origin" || site === "none") return true;
+  if (!headers.origin || !headers.host || headers.origin === "null") return false;
+  try {
+    return new URL(headers.origin).host.toLowerCase() === headers.host.toLowerCase();
+  } catch {
+    return false;
+  }
+}
+
+/** A refusal at the front door, as the JSON error body every endpoint uses. */
+export interface Refusal {
+  status: number;
+  code: string;
+  message: string;
+  headers?: Record<string, string>;
+}
+
+export interface RequestHead {
+  method: string;
+  pathname: string;
+  headers: Record<string, string | string[] | undefined>;
+}
+
+const one = (value: string | string[] | undefined) => (Array.isArray(value) ? value[0] : value);
+
+/** The body limit of a route in bytes (Next.js gets no large bodies: it serves pages and GETs). */
+export function bodyLimit(route: Route, settings: FrontDoorSettings): number {
+  if (route.kind === "upload") return settings.uploadBodyLimit;
+  if (route.kind === "next") return NEXT_BODY_LIMIT;
+  return settings.jsonBodyLimit;
+}
+
+/** Next.js serves pages and GET route handlers here; no route of it reads a body, so a small one is plenty. */
+export const NEXT_BODY_LIMIT = 64 * 1024;
+
+/**
+ * Every check that needs only the request head, in order: Host (421), cross-site (403), JSON
+ * content type (415), declared length (413), and a body of unknown length to Next.js (411, since it
+ * cannot be bounded while Next reads it). Returns null when the request may proceed; bodies of
+ * unknown length to our own routes are bounded while they are read.
+ */
+export function refusalFor(head: RequestHead, route: Route, settings: FrontDoorSettings): Refusal | null {
+  const host = one(head.headers.host);
+  if (!hostAllowed(host, settings.allowedHosts)) {
+    return {
+      status: 421,
+      code: "MISDIRECTED_REQUEST",
+      message: `host: "${host ?? ""}" is not served here; allowed: ${settings.allowedHosts.join(", ")} (set ALLOWED_HOSTS to add names)`,
+    };
+  }
+  const crossSite = !crossSiteAllowed(head.method, {
+    cookie: one(head.headers.cookie),
+    authorization: one(head.headers.authorization),
+    secFetchSite: one(head.headers["sec-fetch-site"]),
+    origin: one(head.headers.origin),
+    host,
+  });
+  if (crossSite) {
+    return { status: 403, code: "FORBIDDEN", message: `origin: a cookie-authenticated ${head.method} must come from this site (Origin ${one(head.headers.origin) ?? "missing"}, Sec-Fetch-Site ${one(head.headers["sec-fetch-site"]) ?? "missing"})` };
+  }
+  const contentType = one(head.headers["content-type"]);
+  if (isUnsafeMethod(head.method) && (route.kind === "rerank" || route.kind === "events" || route.kind === "trpc") && !isJsonContentType(contentType)) {
+    return { status: 415, code: "UNSUPPORTED_MEDIA_TYPE", message: `content-type: expected application/json, got ${contentType ? `"${contentType}"` : "none"}` };
+  }
+  const limit = bodyLimit(route, settings);
+  const declared = Number(one(head.headers["content-length"]) ?? NaN);
+  if (declared > limit) {
+    return { status: 413, code: "PAYLOAD_TOO_LARGE", message: `body: the payload of ${declared} bytes exceeds the ${limit}-byte limit` };
+  }
+  if (route.kind === "next" && one(head.headers["transfer-encoding"]) !== undefined) {
+    return { status: 411, code: "LENGTH_REQUIRED", message: "body: send a Content-Length; bodies of unknown length are not accepted on this path" };
+  }
+  return null;
+}

@@ -1,0 +1,134 @@
+import http, { type IncomingMessage, type RequestListener, type ServerResponse } from "node:http";
+import { TRPCError } from "@trpc/server";
+import { nodeHTTPRequestHandler } from "@trpc/server/adapters/node-http";
+import { actorOf } from "../audit/actor";
+import { authorizeHttp } from "../auth/http";
+import { allowedSurfaces, assertSurfaceAllowed, type Principal } from "../auth/principal";
+import type { Permission } from "../domain/access/permissions";
+import { outcomeBatchSchema } from "../events/schema";
+import { recordOutcomes } from "../events/service";
+import { rerank } from "../rerank/pipeline";
+import { rerankRequestSchema } from "../rerank/schema";
+import { appRouter } from "../routers/_app";
+import { createContext } from "../trpc";
+import { BodyTooLargeError, readBody } from "./body";
+import { bodyLimit, refusalFor, routeOf, securityHeaders, type FrontDoorSettings, type Route } from "./frontDoor";
+import { parseJsonBody, sendError, serveJson } from "./jsonEndpoint";
+import { serveUpload } from "./upload";
+
+// The console's one HTTP server: every request passes the front door's checks (server/http/frontDoor.ts)
+// and gets the security headers; POST /api/v1/rerank, POST /api/v1/events, /api/trpc and the model
+// upload are answered here with node:http (Next.js's request path costs 1.4–2.3 ms of CPU per request,
+// more than the rerank itself); everything else (pages, assets, GET route handlers) goes to Next.js.
+
+/** Next.js's request handler (`next().getRequestHandler()`), or any handler in tests. */
+export type NextHandler = (req: IncomingMessage, res: ServerResponse) => Promise<unknown> | unknown;
+
+const headersOf = (req: IncomingMessage): Headers => {
+  const headers = new Headers();
+  for (const [name, value] of Object.entries(req.headers)) {
+    if (Array.isArray(value)) for (const v of value) headers.append(name, v);
+    else if (value !== undefined) headers.append(name, value);
+  }
+  return headers;
+};
+
+async function serveTrpc(req: IncomingMessage, res: ServerResponse, procedurePath: string, body: Buffer | null): Promise<void> {
+  // The body was read within the limit here; tRPC takes it as text instead of reading the stream.
+  const text = body?.toString("utf8");
+  const parsed = text === undefined ? null : parseJsonBody(text);
+  if (text !== undefined) (req as IncomingMessage & { body?: string }).body = text;
+  await nodeHTTPRequestHandler({
+    req,
+    res,
+    path: procedurePath,
+    router: appRouter,
+    createContext: () => createContext({ headers: headersOf(req) }),
+    // A malformed body gets the same message as on /api/v1/*, in tRPC's error shape.
+    middleware: (_req, _res, next) => next(parsed && !parsed.ok ? new TRPCError({ code: "PARSE_ERROR", message: parsed.message }) : undefined),
+  });
+}
+
+/** What each of our own routes needs (tRPC procedures declare their own; see server/trpc.ts). */
+const ROUTE_PERMISSION: Record<Exclude<Route, { kind: "next" }>["kind"], Permission | null> = {
+  rerank: "rerank.serve",
+  events: "events.write",
+  upload: "models.write",
+  trpc: null,
+};
+
+/** Answers a request the front door admitted and routed to one of our own endpoints. */
+async function serveOwn(req: IncomingMessage, res: ServerResponse, route: Exclude<Route, { kind: "next" }>, settings: FrontDoorSettings): Promise<void> {
+  if ((route.kind === "rerank" || route.kind === "events") && req.method !== "POST") {
+    return sendError(res, 405, { code: "METHOD_NOT_ALLOWED", message: `method: ${req.url?.split("?")[0]} takes POST, not ${req.method}` });
+  }
+  // The caller is checked before the body is read: an anonymous or unprivileged caller costs no upload.
+  let principal: Principal | null = null;
+  const permission = ROUTE_PERMISSION[route.kind];
+  if (permission) {
+    const access = await authorizeHttp(headersOf(req), permission);
+    if (!access.ok) return sendError(res, access.status, { code: access.code, message: access.message }, { close: true });
+    principal = access.principal;
+  }
+  const takesBody = req.method !== "GET" && req.method !== "HEAD";
+  let body: Buffer | null = null;
+  if (takesBody) {
+    try {
+      body = await readBody(req, bodyLimit(route, settings));
+    } catch (error) {
+      if (error instanceof BodyTooLargeError) return sendError(res, 413, { code: "PAYLOAD_TOO_LARGE", message: error.message }, { close: true });
+      res.destroy(); // the client went away mid-body: nobody to answer
+      return;
+    }
+  }
+  switch (route.kind) {
+    case "rerank":
+      return serveJson(res, body!.toString("utf8"), rerankRequestSchema, (input) => {
+        assertSurfaceAllowed(principal, input.surface);
+        return rerank(input);
+      }, "POST /api/v1/rerank");
+    case "events":
+      return serveJson(res, body!.toString("utf8"), outcomeBatchSchema, (input) => recordOutcomes(input, allowedSurfaces(principal)), "POST /api/v1/events");
+    case "trpc":
+      return serveTrpc(req, res, route.procedurePath, body);
+    case "upload":
+      return serveUpload(req, res, route.model, body!, actorOf(principal, headersOf(req)));
+  }
+}
+
+/**
+ * The request listener: front-door checks and security headers on every request, then our own
+ * endpoints or Next.js. A fault in our own code becomes a plain 500 (never a hung request).
+ */
+export function frontDoorListener(settings: FrontDoorSettings, next: NextHandler): RequestListener {
+  const headers = Object.entries(securityHeaders(settings.dev));
+  return (req, res) => {
+    for (const [name, value] of headers) res.setHeader(name, value);
+    // The client address is the socket's, whatever a caller claims: sign-in rate limits and the audit
+    // trail read it from x-forwarded-for. (Behind a load balancer it is the balancer's address.)
+    req.headers["x-forwarded-for"] = req.socket.remoteAddress ?? "";
+    const method = req.method ?? "GET";
+    const url = req.url ?? "/";
+    const query = url.indexOf("?");
+    const pathname = query < 0 ? url : url.slice(0, query);
+    const route = routeOf(method, pathname);
+    const refusal = refusalFor({ method, pathname, headers: req.headers }, route, settings);
+    if (refusal) {
+      // The body (if any) is never read: close the connection after the answer.
+      return sendError(res, refusal.status, { code: refusal.code, message: refusal.message }, { close: method !== "GET" && method !== "HEAD" });
+    }
+    const served = route.kind === "next" ? next(req, res) : serveOwn(req, res, route, settings);
+    Promise.resolve(served).catch((error: unknown) => {
+      console.error(`[http] ${method} ${pathname}:`, error);
+      if (!res.headersSent) sendError(res, 500, { code: "INTERNAL", message: `${method} ${pathname} failed: an internal error (logged on the server)` });
+      else res.destroy();
+    });
+  };
+}
+
+/** An http.Server with the front door; `listen` it. Keep-alive is longer than common load balancers' idle timeout. */
+export function createFrontDoorServer(settings: FrontDoorSettings, next: NextHandler): http.Server {
+  const server = http.createServer({ keepAliveTimeout: 65_000 }, frontDoorListener(settings, next));
+  server.headersTimeout = 66_000;
+  return server;
+}
