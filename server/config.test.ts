@@ -75,7 +75,7 @@ describe("parseEnv: each kind of bad value is one line naming the variable, what
 
   it("names the bad item of a list", () => {
     expect(problemOf({ ALLOWED_HOSTS: "console.example.com, bad host, 10.0.0.5:3000" })).toBe(
-      'Configuration: ALLOWED_HOSTS must be a comma-separated list of host[:port] such as console.example.com,10.0.0.5:3000, got "console.example.com, bad host, 10.0.0.5:3000" (item 2)',
+      'Configuration: ALLOWED_HOSTS must be a comma-separated list of host[:port] patterns such as console.example.com,*.corp.example,10.0.0.5:3000 (or *), got "console.example.com, bad host, 10.0.0.5:3000" (item 2)',
     );
     expect(problemOf({ ALLOWED_HOSTS: "a.example.com:70000" })).toMatch(/ALLOWED_HOSTS must be .*\(item 1\)$/);
     expect(problemOf({ DEBUG_MASKED_FIELDS: "userKey,user key" })).toMatch(/^Configuration: DEBUG_MASKED_FIELDS must be a comma-separated list of field names.*\(item 2\)$/);

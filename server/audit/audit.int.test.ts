@@ -3,7 +3,7 @@ import os from "node:os";
 import path from "node:path";
 import pg from "pg";
 import { beforeAll, describe, expect, it } from "vitest";
-import { getDb } from "../db/client";
+import { databaseUrl, getDb } from "../db/client";
 import { DEFAULT_MIGRATIONS_DIR, migrate } from "../db/migrate";
 import { demoFeatureSpec, demoModelBytes } from "../demo/models";
 import { subjects } from "../domain/audit/subject";
@@ -20,7 +20,7 @@ import { CSV_COLUMNS } from "./service";
 // change or remove an entry, actions through tRPC carry who, from where and on which surface, and
 // the list and the CSV export filter, page and describe them.
 
-const baseUrl = () => process.env.DATABASE_URL!;
+const baseUrl = () => databaseUrl();
 const as = (user: string, requestId = "req-1", address = "203.0.113.7") => {
   const person = testPerson(["admin"], user);
   const headers = new Headers({ "x-request-id": requestId, "x-forwarded-for": `${address}, 10.0.0.1` });

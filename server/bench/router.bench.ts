@@ -1,3 +1,4 @@
+import { env as settings } from "../config";
 import { spawn, type ChildProcess } from "node:child_process";
 import autocannon from "autocannon";
 import getPort from "get-port";
@@ -7,8 +8,8 @@ import { benchDatabase } from "./benchDatabase";
 // npm run bench:router — plain node:http against fastify for the two serving routes, each in its own
 // process with the same pipeline, loaded in alternating rounds (autocannon, 8 connections); medians.
 
-const DURATION_S = Number(process.env.BENCH_DURATION_S ?? 4);
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const DURATION_S = settings().BENCH_DURATION_S ?? 4;
+const ROUNDS = settings().BENCH_ROUNDS;
 
 async function start(kind: string, env: Record<string, string>): Promise<{ child: ChildProcess; url: string }> {
   const port = await getPort();

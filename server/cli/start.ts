@@ -97,14 +97,7 @@ async function main() {
     : ["--import", "tsx", SERVER_ENTRY];
   const child = spawn(process.execPath, command, {
     stdio: ["ignore", "inherit", "inherit"],
-    env: {
-      ...process.env,
-      DATABASE_URL: database.url,
-      HOST: host,
-      PORT: String(port),
-      RERANK_DEV: args.dev ? "1" : "0",
-      NODE_ENV: args.dev ? "development" : "production",
-    },
+    env: { ...process.env, DATABASE_URL: database.url, HOST: host, PORT: String(port), RERANK_DEV: args.dev ? "1" : "0", NODE_ENV: args.dev ? "development" : "production" },
   });
   running.child = child;
   child.on("exit", (code) => {
