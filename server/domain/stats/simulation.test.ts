@@ -4,6 +4,7 @@ import { compareWithCuped } from "./cuped";
 import { planSampleSize } from "./power";
 import { srmCheck } from "./srm";
 import {
+  describeMean,
   emptyMeanSummary,
   mergeMeanSummaries,
   summarizeMean,
@@ -63,7 +64,7 @@ describe("simulations", () => {
     // √(2100/5000) = 0.65 and the sample variance has se ≈ 2100·√(2/5000) = 42.
     const rng = createRng(5);
     const draws = Array.from({ length: 5000 }, () => binomial(rng, 10_000, 0.3));
-    const { mean, variance } = ((s) => ({ mean: s.sum / s.n, variance: (s.sumSq - (s.sum * s.sum) / s.n) / (s.n - 1) }))(summarizeMean(draws));
+    const { mean, variance } = describeMean(summarizeMean(draws));
     expect(Math.abs(mean - 3000)).toBeLessThan(2.6);
     expect(Math.abs(variance - 2100)).toBeLessThan(170);
     expect(binomial(rng, 5, 0.5)).toBeLessThanOrEqual(5);
