@@ -123,7 +123,10 @@ export async function rerank(request: RerankRequest): Promise<RerankResponse> {
     },
   };
   const ts = new Date();
-  state.recent.set(requestId, { json: JSON.stringify(response), surface: response.surface, ts: ts.getTime(), userKey: request.userKey ?? request.sessionKey ?? null });
+  // Events are credited to the experiment's randomisation unit (its hash attribute), so a
+  // session-randomised experiment counts sessions, not the user behind them.
+  const unitKey = (assignment ? request[assignment.experiment.hashAttribute] : undefined) ?? request.userKey ?? request.sessionKey ?? null;
+  state.recent.set(requestId, { json: JSON.stringify(response), surface: response.surface, ts: ts.getTime(), userKey: unitKey });
   record(request, response, ts, canary);
   // Only requests the surface's serving model itself scored are compared (not an experiment's
   // variant or interleaved blend, not a fallback, not the canary arm), so every stored comparison
