@@ -52,11 +52,25 @@ test("create, start, collect traffic and read the results", async ({ page, reque
   await page.reload();
   await expect(page.getByTestId("units-control")).not.toHaveText("0 units");
   const table = page.getByTestId("metrics-table");
-  await expect(table).toContainText("Click-through rate");
+  await expect(table).toContainText("CTR");
   await expect(table).toContainText("treatment");
   await expect(table.getByLabel(/95% CI/).first()).toBeVisible();
-  await expect(page.getByTestId("experiment-summary")).toContainText("ctr");
+  // One verdict, from the configured (sequential) engine; the others are secondary and labelled.
+  await expect(page.getByTestId("experiment-summary")).toContainText("CTR");
+  await expect(page.getByTestId("experiment-summary")).toContainText("decided by the sequential");
+  await expect(page.getByTestId("verdict-decision")).toBeVisible();
+  await expect(table).toContainText("not used for the decision");
+  await expect(table).toContainText("bayesian: P(better)");
+  // What each variant served, and since when.
+  await expect(page.getByTestId("served-control")).toContainText("alias fallback →");
+  await expect(page.getByTestId("served-treatment")).toContainText(/alias production → \S+ v\d/);
+  await expect(page.getByTestId("experiment-dates")).toContainText("running for");
+  await expect(page.getByTestId("guardrails")).toContainText("p95 latency must not rise by more than 20%");
+  await expect(page.getByTestId("multiple-exposures")).toContainText("0 units in more than one arm");
+  await expect(page.locator("body")).not.toContainText("NaN");
   await page.screenshot({ path: "e2e/screenshots/experiment-results.png", fullPage: true });
+  await page.setViewportSize({ width: 390, height: 844 });
+  await page.screenshot({ path: "e2e/screenshots/experiment-results-narrow.png", fullPage: true });
 });
 
 test("edit a running experiment: metrics save, an allocation change needs a restart into a new phase", async ({ page }) => {

@@ -1,6 +1,5 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { percentileGuardrail } from "../stats/guardrails";
 import { summarizeMean, summarizeProportion, summarizeRatio, type MeanSummary } from "../stats";
 import { analyseExperiment, type AnalysisInput, type Engine, type VariantData } from "./analyse";
 import { judgeLatencyGuardrail, judgeMetricGuardrail } from "./guardrails";
@@ -92,8 +91,7 @@ describe("issue #13, point 4: the latency guardrail judged with uncertainty", ()
   const treatment = [...bulk(5.5), 14, 16, 17.5, 18.2, 18.5, 19, 19.5, 20, 21, 22, 23, 24, 25, 26, 27, 30];
   const guardrail = { metric: "latency_p95", direction: "increase" as const, threshold: 0.2 };
 
-  it("p95 14.9 vs 18.2 ms on 240 requests: the old point rule said violated, the interval says inconclusive", () => {
-    expect(percentileGuardrail(guardrail, { p95: 14.9, requests: 240 }, [{ p95: 18.2, requests: 240 }])).toBe("violated");
+  it("p95 14.9 vs 18.2 ms on 240 requests: the old point rule (+22 % > 20 %) said violated, the interval says inconclusive", () => {
     const check = judgeLatencyGuardrail(guardrail, control, [{ variant: "treatment", samples: treatment }])[0]!;
     expect(check.change!.estimate).toBeCloseTo(18.2 / 14.9 - 1, 2);
     expect(check.change!.lower).toBeLessThan(0);

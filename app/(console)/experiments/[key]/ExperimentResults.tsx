@@ -184,7 +184,7 @@ export function ExperimentResults({ experimentKey }: { experimentKey: string }) 
           <Title order={5} mb="sm">Guardrails</Title>
           {r.guardrails.length === 0 ? <Text size="sm" c="dimmed">None defined.</Text> : r.guardrails.map((g, i) => (
             <Stack key={i} gap={2} mb="xs">
-              <Group gap="xs" wrap="nowrap"><Badge color={GUARDRAIL_COLOR[g.status]}>{g.status}</Badge><Text size="sm">{g.label} must not {g.direction === "increase" ? "rise" : "fall"} by more than {+(g.threshold * 100).toFixed(2)}%</Text></Group>
+              <Group gap="xs" wrap="nowrap"><Badge color={GUARDRAIL_COLOR[g.status]} style={{ flexShrink: 0 }}>{g.status}</Badge><Text size="sm">{g.label} must not {g.direction === "increase" ? "rise" : "fall"} by more than {+(g.threshold * 100).toFixed(2)}%</Text></Group>
               {g.checks.map((c) => <Text key={c.variant} size="xs" c="dimmed">{c.detail}</Text>)}
             </Stack>
           ))}
