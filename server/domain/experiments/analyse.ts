@@ -3,7 +3,7 @@ import {
   signTest, srmCheck, type CovariateSummary, type EffectResult, type MeanSummary, type RatioSummary, type SampleSizePlan, type SignTestResult,
 } from "../stats";
 import { normalQuantile } from "../stats/distributions";
-import { sampleQuantile } from "../stats/quantiles";
+import { quantileSorted } from "../stats/describe";
 import { judgeLatencyGuardrail, judgeMetricGuardrail, worstStatus, type Guardrail, type GuardrailCheck, type GuardrailStatus } from "./guardrails";
 import { METRIC_CATALOGUE, metricDefinition, type MetricKey, type MetricUnit } from "./metrics";
 
@@ -380,7 +380,7 @@ export function analyseExperiment(input: AnalysisInput): ExperimentAnalysis {
 
   const latency = input.variants.flatMap((v) => {
     const sorted = [...dataOf(v.key).latencyMs].sort((a, b) => a - b);
-    return sorted.length ? [{ variant: v.key, p50: sampleQuantile(sorted, 0.5), p95: sampleQuantile(sorted, 0.95), requests: sorted.length }] : [];
+    return sorted.length ? [{ variant: v.key, p50: quantileSorted(sorted, 0.5), p95: quantileSorted(sorted, 0.95), requests: sorted.length }] : [];
   });
 
   let interleaving: ExperimentAnalysis["interleaving"] = null;

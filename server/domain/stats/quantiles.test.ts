@@ -1,14 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { createRng } from "../random";
-import { quantileInterval, sampleQuantile } from "./quantiles";
+import { quantileInterval } from "./quantiles";
 
 describe("quantiles", () => {
-  it("interpolates like percentile_cont", () => {
-    expect(sampleQuantile([1, 2, 3, 4], 0.5)).toBe(2.5);
-    expect(sampleQuantile([10], 0.95)).toBe(10);
-    expect(sampleQuantile([0, 10], 0.95)).toBeCloseTo(9.5, 12);
-  });
-
   it("gives no interval for a p95 from too few values, and one of the stated coverage otherwise", () => {
     const values = Array.from({ length: 40 }, (_, i) => i);
     expect(quantileInterval(values, 0.95, 0.975)).toBeNull();

@@ -1,18 +1,10 @@
+import { quantileSorted } from "./describe";
 import { binomialLowerTail } from "./distributions";
 
-// Quantiles of a sample and distribution-free confidence intervals for them, from order statistics:
+// Distribution-free confidence intervals for quantiles of a sample, from order statistics:
 // the number B of observations below the true q-quantile ξ is Binomial(n, q), so
 // P(X₍ₗ₎ ≤ ξ ≤ X₍ᵤ₎) = P(l ≤ B ≤ u − 1) whatever the distribution (Hahn & Meeker, Statistical
 // Intervals, 1991, §5.2; the interval Kayenta-style judges need for latency percentiles).
-
-/** The q-quantile of an ascending sample by linear interpolation (PostgreSQL's percentile_cont, R type 7). */
-export function sampleQuantile(sorted: readonly number[], q: number): number {
-  if (sorted.length === 0) return NaN;
-  const h = (sorted.length - 1) * q;
-  const lo = Math.floor(h);
-  const hi = Math.min(sorted.length - 1, lo + 1);
-  return sorted[lo]! + (h - lo) * (sorted[hi]! - sorted[lo]!);
-}
 
 export interface QuantileInterval {
   estimate: number;
@@ -43,5 +35,5 @@ export function quantileInterval(sorted: readonly number[], q: number, level: nu
   let u = Math.max(1, mode);
   while (u <= n && cdf(u - 1) < 1 - tail) u++;
   if (u > n) return null;
-  return { estimate: sampleQuantile(sorted, q), lower: sorted[l - 1]!, upper: sorted[u - 1]!, coverage: cdf(u - 1) - cdf(l - 1) };
+  return { estimate: quantileSorted(sorted, q), lower: sorted[l - 1]!, upper: sorted[u - 1]!, coverage: cdf(u - 1) - cdf(l - 1) };
 }
