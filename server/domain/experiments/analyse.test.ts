@@ -185,6 +185,19 @@ describe("issue #13, point 6: numerical robustness", () => {
   });
 });
 
+describe("lift over time", () => {
+  it("is hourly for the first two days, daily after, cumulative, and finite", () => {
+    const hourly = (hours: number) => Array.from({ length: hours }, (_, h) => ["control", "treatment"].map((v) => ({ hour: new Date(Date.UTC(2026, 10, 1, h)).toISOString(), variantKey: v, impressions: 100, clicks: v === "control" ? 10 : 12 }))).flat();
+    const short = analyseExperiment(input({}, { hourly: hourly(24) })).timeline;
+    expect(short).toHaveLength(24);
+    expect(short[0]!.treatment_lift).toBeCloseTo(0.2, 12);
+    const long = analyseExperiment(input({}, { hourly: hourly(72) })).timeline;
+    expect(long.map((p) => p.hour)).toEqual(["2026-11-01T00:00:00.000Z", "2026-11-02T00:00:00.000Z", "2026-11-03T00:00:00.000Z"]);
+    expect(long[2]!.treatment_lift).toBeCloseTo(0.2, 12);
+    expect(Number(long[2]!.treatment_hi) - Number(long[2]!.treatment_lo)).toBeLessThan(Number(long[0]!.treatment_hi) - Number(long[0]!.treatment_lo));
+  });
+});
+
 describe("multiple exposures", () => {
   it("are counted with the stated rule and warn above 1 %", () => {
     const a = analyseExperiment(input({ control: variant(98, { multipleExposures: 1 }), treatment: variant(99, { multipleExposures: 2 }) }));

@@ -23,6 +23,9 @@ export const ENGINE_LABEL: Record<Engine, string> = {
   bayesian: "Bayesian (normal posterior, flat prior)",
 };
 
+/** The lift over time is hourly until the data spans this many hours, daily after. */
+export const TIMELINE_DAILY_AFTER_HOURS = 48;
+
 /** Above this share of units seen in more than one arm the results carry a warning. */
 export const MULTIPLE_EXPOSURE_WARNING_SHARE = 0.01;
 export const MULTIPLE_EXPOSURE_RULE =
@@ -257,11 +260,15 @@ function srmOf(input: AnalysisInput, counts: number[]): SrmResult {
 function timelineOf(input: AnalysisInput, control: string, treatments: string[]): ExperimentAnalysis["timeline"] {
   // Cumulative CTR lift by hour; the band uses an impression-level binomial variance, a quick
   // approximation (the table uses the unit-level delta method).
+  // Daily points once the data spans more than two days (hourly before): a point per bucket's end.
   const timeline: ExperimentAnalysis["timeline"] = [];
   const cumulative = new Map<string, { clicks: number; impressions: number }>();
-  const hours = [...new Set(input.hourly.map((h) => h.hour))].sort();
-  for (const hour of hours) {
-    for (const h of input.hourly.filter((x) => x.hour === hour)) {
+  const allHours = [...new Set(input.hourly.map((h) => h.hour))].sort();
+  const spanHours = allHours.length ? (Date.parse(allHours.at(-1)!) - Date.parse(allHours[0]!)) / 3_600_000 : 0;
+  const bucketOf = (hour: string) => (spanHours > TIMELINE_DAILY_AFTER_HOURS ? `${hour.slice(0, 10)}T00:00:00.000Z` : hour);
+  const buckets = [...new Set(allHours.map(bucketOf))].sort();
+  for (const hour of buckets) {
+    for (const h of input.hourly.filter((x) => bucketOf(x.hour) === hour)) {
       const c = cumulative.get(h.variantKey) ?? { clicks: 0, impressions: 0 };
       cumulative.set(h.variantKey, { clicks: c.clicks + h.clicks, impressions: c.impressions + h.impressions });
     }

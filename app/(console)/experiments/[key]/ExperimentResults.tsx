@@ -173,7 +173,7 @@ export function ExperimentResults({ experimentKey }: { experimentKey: string }) 
 
       {treatments.length > 0 && e.kind === "ab" && (
         <Card withBorder padding="lg">
-          <Title order={5} mb="sm">Cumulative CTR lift over time</Title>
+          <Title order={5} mb="sm">Cumulative CTR lift over time <Text span size="xs" c="dimmed">(hourly for the first two days, then daily)</Text></Title>
           {r.timeline.length === 0 ? <Text size="sm" c="dimmed">No impressions yet.</Text> : <CumulativeLiftChart data={r.timeline} variants={treatments} />}
           <Text size="xs" c="dimmed">The band uses an impression-level approximation; the table above uses the unit-level delta method.</Text>
         </Card>
