@@ -185,6 +185,20 @@ describe("issue #13, point 6: numerical robustness", () => {
   });
 });
 
+describe("an interleaving experiment", () => {
+  it("reports the sign test, latency of the interleaved traffic, no SRM and no A/B comparisons", () => {
+    const a = analyseExperiment(input({ interleaved: variant(50, { latencyMs: [4, 5, 6] }) }, {
+      kind: "interleaving",
+      interleaving: { variantA: "control", variantB: "treatment", winsA: 0, winsB: 30, ties: 2, requestsWithClicks: 32, requests: 50, competitive: 40 },
+    }));
+    expect(a.srm.available).toBe(false);
+    expect(a.metrics.every((m) => m.comparisons.length === 0 && m.variants.map((v) => v.key).join() === "interleaved")).toBe(true);
+    expect(a.latency).toEqual([{ variant: "interleaved", p50: 5, p95: 5.9, requests: 3 }]);
+    expect(a.interleaving!.test!.significant).toBe(true);
+    expect(a.verdict).toMatchObject({ decision: "ship", variant: "treatment" });
+  });
+});
+
 describe("lift over time", () => {
   it("is hourly for the first two days, daily after, cumulative, and finite", () => {
     const hourly = (hours: number) => Array.from({ length: hours }, (_, h) => ["control", "treatment"].map((v) => ({ hour: new Date(Date.UTC(2026, 10, 1, h)).toISOString(), variantKey: v, impressions: 100, clicks: v === "control" ? 10 : 12 }))).flat();

@@ -385,9 +385,9 @@ export function analyseExperiment(input: AnalysisInput): ExperimentAnalysis {
     return { ...g, label: def.label, status: worstStatus(checks), checks };
   });
 
-  const latency = input.variants.flatMap((v) => {
-    const sorted = [...dataOf(v.key).latencyMs].sort((a, b) => a - b);
-    return sorted.length ? [{ variant: v.key, p50: quantileSorted(sorted, 0.5), p95: quantileSorted(sorted, 0.95), requests: sorted.length }] : [];
+  const latency = columns.flatMap((key) => {
+    const sorted = [...dataOf(key).latencyMs].sort((a, b) => a - b);
+    return sorted.length ? [{ variant: key, p50: quantileSorted(sorted, 0.5), p95: quantileSorted(sorted, 0.95), requests: sorted.length }] : [];
   });
 
   let interleaving: ExperimentAnalysis["interleaving"] = null;
