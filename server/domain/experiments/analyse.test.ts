@@ -189,7 +189,7 @@ describe("an interleaving experiment", () => {
   it("reports the sign test, latency of the interleaved traffic, no SRM and no A/B comparisons", () => {
     const a = analyseExperiment(input({ interleaved: variant(50, { latencyMs: [4, 5, 6] }) }, {
       kind: "interleaving",
-      interleaving: { variantA: "control", variantB: "treatment", winsA: 0, winsB: 30, ties: 2, requestsWithClicks: 32, requests: 50, competitive: 40 },
+      interleaving: { variantA: "control", variantB: "treatment", winsA: 0, winsB: 30, ties: 2, requestsWithClicks: 32, requests: 50, competitive: 40, creditByPosition: [] },
     }));
     expect(a.srm.available).toBe(false);
     expect(a.metrics.every((m) => m.comparisons.length === 0 && m.variants.map((v) => v.key).join() === "interleaved")).toBe(true);

@@ -68,7 +68,11 @@ export interface AnalysisInput {
   /** Clicks and impressions per variant per hour (ISO hour), for the lift over time. */
   hourly: ReadonlyArray<{ hour: string; variantKey: string; impressions: number; clicks: number }>;
   /** Interleaving experiments: wins per ranker from the clicked requests. */
-  interleaving?: { variantA: string; variantB: string; winsA: number; winsB: number; ties: number; requestsWithClicks: number; requests: number; competitive: number } | null;
+  interleaving?: {
+    variantA: string; variantB: string; winsA: number; winsB: number; ties: number; requestsWithClicks: number; requests: number; competitive: number;
+    /** Clicks at each position by the ranker credited with the item (shared: both rankers put it there). */
+    creditByPosition: Array<{ position: number; a: number; b: number; shared: number }>;
+  } | null;
   /** For the sample-size plan: the MDE (relative) and how long the phase has run, in days. */
   planning?: { minDetectableEffect: number | null; days: number | null };
 }

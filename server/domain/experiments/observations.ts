@@ -25,17 +25,26 @@ export function interleavingWins(rows: ReadonlyArray<{ served: ReadonlyArray<{ p
   let winsA = 0;
   let winsB = 0;
   let ties = 0;
+  // Clicks per position, by the ranker credited with the clicked item (shared: both put it there).
+  const byPosition = new Map<number, { position: number; a: number; b: number; shared: number }>();
   for (const row of rows) {
     const teamAt = new Map(row.served.map((i) => [i.position, creditOf(i.reasons)]));
     let ca = 0;
     let cb = 0;
     for (const p of new Set(row.positions)) {
-      if (teamAt.get(p) === a) ca++;
-      else if (teamAt.get(p) === b) cb++;
+      const slot = byPosition.get(p) ?? { position: p, a: 0, b: 0, shared: 0 };
+      byPosition.set(p, slot);
+      if (teamAt.get(p) === a) {
+        ca++;
+        slot.a++;
+      } else if (teamAt.get(p) === b) {
+        cb++;
+        slot.b++;
+      } else slot.shared++;
     }
     if (ca > cb) winsA++;
     else if (cb > ca) winsB++;
     else ties++;
   }
-  return { winsA, winsB, ties };
+  return { winsA, winsB, ties, creditByPosition: [...byPosition.values()].sort((x, y) => x.position - y.position) };
 }

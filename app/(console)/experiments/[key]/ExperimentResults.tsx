@@ -47,7 +47,7 @@ export function ExperimentResults({ experimentKey }: { experimentKey: string }) 
           <Badge size="lg" color={STATUS_COLOR[e.status]} data-testid="experiment-status">{e.status}</Badge>
           <Badge size="lg" variant="light">{e.kind === "ab" ? "A/B test" : "interleaving"}</Badge>
           <Badge size="lg" variant="outline">phase {e.phase}</Badge>
-          <Tooltip label={`The engine that decides: ${r.engine.label}. Others are shown as secondary readings.`}><Badge size="lg" variant="outline" data-testid="experiment-engine">{e.analysisMode === "fixed" ? "fixed horizon" : e.analysisMode}</Badge></Tooltip>
+          {e.kind === "ab" && <Tooltip label={`The engine that decides: ${r.engine.label}. Others are shown as secondary readings.`}><Badge size="lg" variant="outline" data-testid="experiment-engine">{e.analysisMode === "fixed" ? "fixed horizon" : e.analysisMode}</Badge></Tooltip>}
           <Text size="sm" c="dimmed">surface {e.surface} · unit: {e.hashAttribute === "sessionKey" ? "session" : "user"}</Text>
         </Group>
         <Group gap="xs">
@@ -79,7 +79,7 @@ export function ExperimentResults({ experimentKey }: { experimentKey: string }) 
           {r.multipleExposure.units.toLocaleString()} units ({(r.multipleExposure.share * 100).toFixed(1)}%) were served more than one variant. {r.multipleExposure.rule}
         </Alert>
       )}
-      <Alert color={srmMismatch ? "gray" : DECISION_COLOR[r.verdict.decision]} title={<Group gap="xs">Verdict <Badge color={DECISION_COLOR[r.verdict.decision]} data-testid="verdict-decision">{r.verdict.decision}{r.verdict.variant ? ` ${r.verdict.variant}` : ""}</Badge><Text span size="xs" c="dimmed">decided by the {r.engine.label} engine</Text></Group>} data-testid="experiment-summary">
+      <Alert color={srmMismatch ? "gray" : DECISION_COLOR[r.verdict.decision]} title={<Group gap="xs">Verdict <Badge color={DECISION_COLOR[r.verdict.decision]} data-testid="verdict-decision">{r.verdict.decision}{r.verdict.variant ? ` ${r.verdict.variant}` : ""}</Badge><Text span size="xs" c="dimmed">{e.kind === "interleaving" ? "decided by a sign test on interleaved preferences" : `decided by the ${r.engine.label} engine`}</Text></Group>} data-testid="experiment-summary">
         {r.verdict.text}
       </Alert>
 
@@ -87,11 +87,15 @@ export function ExperimentResults({ experimentKey }: { experimentKey: string }) 
         {r.variants.map((v) => (
           <Card withBorder padding="sm" key={v.key} data-testid={`variant-${v.key}`}>
             <Text size="xs" c="dimmed" tt="uppercase" fw={600}>{v.key}{v.isControl ? " (control)" : ""}</Text>
-            <Text fw={700} size="lg" data-testid={`units-${v.key}`}>{v.units.toLocaleString()} units</Text>
-            <Text size="xs" c="dimmed">{Math.round(v.weight * 100)}% of traffic · {v.name}</Text>
+            {e.kind === "ab" ? (
+              <>
+                <Text fw={700} size="lg" data-testid={`units-${v.key}`}>{v.units.toLocaleString()} units</Text>
+                <Text size="xs" c="dimmed">{Math.round(v.weight * 100)}% of traffic · {v.name}</Text>
+              </>
+            ) : <Text fw={700} size="lg">{v.name}</Text>}
             <Text size="xs" data-testid={`served-${v.key}`}>
               {v.pinnedVersionId ? "pinned version" : `alias ${v.alias ?? "—"}`}
-              {v.served.length ? ` → ${v.served.map((s) => (s.model ? `${s.model} v${s.version}` : "retrieval order")).join(", ")}` : " (nothing served yet)"}
+              {e.kind === "interleaving" ? " (one ranker of every interleaved list)" : v.served.length ? ` → ${v.served.map((s) => (s.model ? `${s.model} v${s.version}` : "retrieval order")).join(", ")}` : " (nothing served yet)"}
             </Text>
             {v.multipleExposures > 0 && <Text size="xs" c="orange">{v.multipleExposures} units also seen in another arm (excluded)</Text>}
           </Card>
@@ -103,10 +107,20 @@ export function ExperimentResults({ experimentKey }: { experimentKey: string }) 
           <Title order={5} mb="sm">Interleaved preference</Title>
           <Text size="sm">{r.interleaving.variantA}: <b>{r.interleaving.winsA}</b> wins · {r.interleaving.variantB}: <b>{r.interleaving.winsB}</b> wins · ties {r.interleaving.ties} · {r.interleaving.requestsWithClicks} requests with clicks of {r.interleaving.requests} served ({r.interleaving.competitive} competitive: the two rankings differed)</Text>
           {r.interleaving.test && r.interleaving.test.shareA !== null && <Text size="sm" mt={4}>Share preferring {r.interleaving.variantA}: {(r.interleaving.test.shareA * 100).toFixed(1)}% (95% CI {(r.interleaving.test.ci[0] * 100).toFixed(1)}–{(r.interleaving.test.ci[1] * 100).toFixed(1)}%), sign test p = {r.interleaving.test.pValue.toPrecision(3)}</Text>}
+          {r.interleaving.creditByPosition.length > 0 && (
+            <Table.ScrollContainer minWidth={300} mt="sm">
+              <Table data-testid="credit-by-position" verticalSpacing={2}>
+                <Table.Thead><Table.Tr><Table.Th>clicked position</Table.Th><Table.Th>{r.interleaving.variantA}</Table.Th><Table.Th>{r.interleaving.variantB}</Table.Th><Table.Th>shared</Table.Th></Table.Tr></Table.Thead>
+                <Table.Tbody>
+                  {r.interleaving.creditByPosition.slice(0, 10).map((p) => <Table.Tr key={p.position}><Table.Td>{p.position}</Table.Td><Table.Td>{p.a}</Table.Td><Table.Td>{p.b}</Table.Td><Table.Td>{p.shared}</Table.Td></Table.Tr>)}
+                </Table.Tbody>
+              </Table>
+            </Table.ScrollContainer>
+          )}
         </Card>
       )}
 
-      <Card withBorder padding="lg">
+      {e.kind === "ab" && <Card withBorder padding="lg">
         <Title order={5} mb="sm">Metrics</Title>
         <Table.ScrollContainer minWidth={980}>
           <Table striped data-testid="metrics-table">
@@ -169,7 +183,7 @@ export function ExperimentResults({ experimentKey }: { experimentKey: string }) 
           </Table>
         </Table.ScrollContainer>
         <Text size="xs" c="dimmed" mt="xs">Each p belongs to the interval beside it. Holm adjusts the treatments on the primary metric, and all other metrics together. Units: {e.hashAttribute === "sessionKey" ? "sessions" : "users"} (the randomisation unit).</Text>
-      </Card>
+      </Card>}
 
       {treatments.length > 0 && e.kind === "ab" && (
         <Card withBorder padding="lg">
@@ -180,7 +194,7 @@ export function ExperimentResults({ experimentKey }: { experimentKey: string }) 
       )}
 
       <SimpleGrid cols={{ base: 1, md: 3 }}>
-        <Card withBorder padding="lg" data-testid="guardrails">
+        {e.kind === "ab" && <Card withBorder padding="lg" data-testid="guardrails">
           <Title order={5} mb="sm">Guardrails</Title>
           {r.guardrails.length === 0 ? <Text size="sm" c="dimmed">None defined.</Text> : r.guardrails.map((g, i) => (
             <Stack key={i} gap={2} mb="xs">
@@ -193,17 +207,17 @@ export function ExperimentResults({ experimentKey }: { experimentKey: string }) 
           <Text size="sm" data-testid="srm-line">{r.srm.available ? `χ² ${r.srm.chiSquare.toFixed(2)}, p = ${r.srm.pValue.toPrecision(3)} — ${r.srm.mismatch ? "mismatch" : "consistent with the weights"}` : r.srm.reason}</Text>
           <Title order={5} mt="md" mb="xs">Multiple exposures</Title>
           <Tooltip label={r.multipleExposure.rule} multiline w={300}><Text size="sm" data-testid="multiple-exposures">{r.multipleExposure.units.toLocaleString()} units in more than one arm ({(r.multipleExposure.share * 100).toFixed(2)}%), excluded</Text></Tooltip>
-        </Card>
+        </Card>}
         <Card withBorder padding="lg">
           <Title order={5} mb="sm">Latency</Title>
           {r.latency.length === 0 ? <Text size="sm" c="dimmed">No requests yet.</Text> : r.latency.map((l) => <Text size="sm" key={l.variant}>{l.variant}: p50 {l.p50.toFixed(2)} ms · p95 {l.p95.toFixed(2)} ms ({l.requests.toLocaleString()} recent requests)</Text>)}
         </Card>
-        <Card withBorder padding="lg">
+        {e.kind === "ab" && <Card withBorder padding="lg">
           <Title order={5} mb="sm">Sample size</Title>
           {r.plan ? (
             <Text size="sm">To detect the minimum effect with 80% power: {r.plan.unitsPerVariant.map((u) => u.toLocaleString()).join(" / ")} units per variant{r.plan.days !== null ? `, about ${r.plan.days.toFixed(1)} days at the current traffic` : ""}.</Text>
           ) : <Text size="sm" c="dimmed">Set a minimum detectable effect and collect a baseline to see the plan.</Text>}
-        </Card>
+        </Card>}
       </SimpleGrid>
     </Stack>
   );
