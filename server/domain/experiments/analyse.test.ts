@@ -47,12 +47,13 @@ describe("issue #13, point 2: the sample-ratio check with an empty arm", () => {
 
 describe("issue #13, point 3: a guardrail against a zero baseline", () => {
   const guardrail = { metric: "fallback_rate", direction: "increase" as const, threshold: 0.2 };
-  const judge = (c: MeanSummary, t: MeanSummary) => judgeMetricGuardrail(guardrail, "proportion", c, [{ variant: "treatment", summary: t }])[0]!;
+  const rate = { type: "proportion" as const, zeroBaselineMargin: 0.01 };
+  const judge = (c: MeanSummary, t: MeanSummary) => judgeMetricGuardrail(guardrail, rate, c, [{ variant: "treatment", summary: t }])[0]!;
 
   it("control 0/17 vs treatment 7/23 is violated (absolute rule), not ok", () => {
     const check = judge(summarizeProportion(17, 0), summarizeProportion(23, 7));
     expect(check.rule).toBe("absolute (zero baseline)");
-    expect(check.margin).toBe(0.2);
+    expect(check.margin).toBe(0.01);
     expect(check.change!.estimate).toBeCloseTo(7 / 23, 12);
     expect(check.status).toBe("violated");
   });
@@ -64,14 +65,22 @@ describe("issue #13, point 3: a guardrail against a zero baseline", () => {
   it("NaN never passes: a ratio guardrail with no impressions is 'no data', a mean with one unit is inconclusive", () => {
     const ctr = { metric: "ctr", direction: "decrease" as const, threshold: 0.05 };
     const none = { n: 3, sumX: 0, sumY: 0, sumX2: 0, sumY2: 0, sumXY: 0 };
-    expect(judgeMetricGuardrail(ctr, "ratio", none, [{ variant: "t", summary: none }])[0]!.status).toBe("no data");
+    expect(judgeMetricGuardrail(ctr, { type: "ratio" }, none, [{ variant: "t", summary: none }])[0]!.status).toBe("no data");
     const revenue = { metric: "revenue_per_session", direction: "decrease" as const, threshold: 0.05 };
-    expect(judgeMetricGuardrail(revenue, "mean", summarizeMean([3]), [{ variant: "t", summary: summarizeMean([1]) }])[0]!.status).toBe("inconclusive");
+    expect(judgeMetricGuardrail(revenue, { type: "mean" }, summarizeMean([3]), [{ variant: "t", summary: summarizeMean([1]) }])[0]!.status).toBe("inconclusive");
   });
 
   it("a small rise within the margin on a big sample is ok; the same rise on a tiny one is inconclusive", () => {
     expect(judge(summarizeProportion(100_000, 1000), summarizeProportion(100_000, 1050)).status).toBe("ok");
     expect(judge(summarizeProportion(100, 1), summarizeProportion(100, 1)).status).toBe("inconclusive");
+  });
+
+  it("on a zero baseline a rise within the absolute margin is ok with enough data, and a bigger one is not", () => {
+    expect(judge(summarizeProportion(20_000, 0), summarizeProportion(20_000, 20)).status).toBe("ok"); // +0.1 point
+    expect(judge(summarizeProportion(20_000, 0), summarizeProportion(20_000, 600)).status).toBe("violated"); // +3 points
+    // A metric without its own margin reads the threshold in its unit.
+    const revenue = { metric: "revenue_per_session", direction: "decrease" as const, threshold: 0.2 };
+    expect(judgeMetricGuardrail(revenue, { type: "mean" }, summarizeMean([0, 0, 0]), [{ variant: "t", summary: summarizeMean([0, 0, 0]) }])[0]).toMatchObject({ status: "ok", margin: 0.2 });
   });
 
   it("flows into the analysis and blocks shipping", () => {

@@ -384,7 +384,7 @@ export function analyseExperiment(input: AnalysisInput): ExperimentAnalysis {
       const row = TABLE_METRICS.find((m) => m.metric === g.metric)!;
       const s = (k: string) => row.summary(dataOf(k)).s as MeanSummary | RatioSummary;
       const type = def.type === "proportion" ? "proportion" : def.type === "ratio" ? "ratio" : "mean";
-      checks = judgeMetricGuardrail(g, type, s(control.key), treatments.map((t) => ({ variant: t, summary: s(t) })), alpha);
+      checks = judgeMetricGuardrail(g, { type, zeroBaselineMargin: def.zeroBaselineMargin }, s(control.key), treatments.map((t) => ({ variant: t, summary: s(t) })), alpha);
     }
     return { ...g, label: def.label, status: worstStatus(checks), checks };
   });

@@ -13,8 +13,9 @@ import { quantileInterval } from "../stats/quantiles";
 // A value that cannot be computed (NaN) is never "ok".
 //
 // The threshold is relative to the control's value (margin = threshold × control). On a zero
-// baseline a relative change is undefined, so the threshold is read as an absolute change in the
-// metric's unit (20 % → 20 points of a rate): issue #13, point 3.
+// baseline a relative change is undefined (and any rise is infinite), so an absolute rule takes
+// over: the metric's zeroBaselineMargin from the catalogue (1 point for rates), or, for a metric
+// without one, the threshold read in the metric's unit. Issue #13, point 3.
 //
 // Guardrails are judged on fixed-horizon intervals at every look, whatever the decision engine:
 // repeated looks can only make them fire more often, the safe direction for a guardrail.
@@ -88,11 +89,12 @@ function armValue(s: MeanSummary | RatioSummary): number {
  */
 export function judgeMetricGuardrail(
   guardrail: Guardrail,
-  type: "proportion" | "ratio" | "mean",
+  metric: { type: "proportion" | "ratio" | "mean"; zeroBaselineMargin?: number },
   control: MeanSummary | RatioSummary,
   treatments: ReadonlyArray<{ variant: string; summary: MeanSummary | RatioSummary }>,
   alpha = 0.05,
 ): GuardrailCheck[] {
+  const type = metric.type;
   const sign = guardrail.direction === "increase" ? 1 : -1;
   return treatments.map(({ variant, summary }) => {
     const noData = (why: string): GuardrailCheck => ({ variant, status: "no data", change: null, margin: null, rule: "relative", detail: why });
@@ -100,14 +102,14 @@ export function judgeMetricGuardrail(
     if ("sumX" in control && (describePaired(control).meanX === 0 || describePaired(summary as RatioSummary).meanX === 0)) return noData("no denominator yet (e.g. no impressions)");
     const base = armValue(control);
     const zeroBaseline = base === 0;
-    const margin = zeroBaseline ? guardrail.threshold : guardrail.threshold * Math.abs(base);
+    const margin = zeroBaseline ? (metric.zeroBaselineMargin ?? guardrail.threshold) : guardrail.threshold * Math.abs(base);
     const rule = zeroBaseline ? "absolute (zero baseline)" : "relative";
     const diff = type === "proportion" ? agrestiCaffo(control as MeanSummary, summary as MeanSummary, alpha) : welchDifference(control, summary, alpha);
     if (!diff) return { variant, status: "inconclusive", change: null, margin, rule, detail: "each arm needs at least 2 observations with some spread for an interval" };
     // Signed so that positive means a move in the guarded (bad) direction.
     const change = sign > 0 ? diff : { estimate: -diff.estimate, lower: -diff.upper, upper: -diff.lower };
     const status = classify(change, margin);
-    const detail = `${variant}: change ${fmt(change.estimate)} (95% CI ${fmt(change.lower)} to ${fmt(change.upper)}) against a margin of ${fmt(margin)}${zeroBaseline ? " (the control is 0, so the threshold is read as an absolute change)" : ` (${fmt(guardrail.threshold * 100)}% of the control's ${fmt(base)})`}`;
+    const detail = `${variant}: change ${fmt(change.estimate)} (95% CI ${fmt(change.lower)} to ${fmt(change.upper)}) against a margin of ${fmt(margin)}${zeroBaseline ? " (the control is 0: a relative threshold of nothing is nothing, so an absolute margin applies)" : ` (${fmt(guardrail.threshold * 100)}% of the control's ${fmt(base)})`}`;
     return { variant, status, change, margin, rule, detail };
   });
 }

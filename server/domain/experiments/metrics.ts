@@ -27,6 +27,11 @@ export interface MetricDefinition {
   observation: "unit" | "request" | "clicked request";
   /** Can be chosen as a primary, secondary or guardrail metric (false: computed for the analysis only). */
   selectable: boolean;
+  /**
+   * The change that counts for a guardrail when the control's value is 0, in the metric's unit: a
+   * relative threshold of nothing is nothing, so an absolute rule takes over (issue #13, point 3).
+   */
+  zeroBaselineMargin?: number;
 }
 
 /** NDCG's cut-off for the click-based ranking metrics. */
@@ -38,12 +43,12 @@ export const METRIC_CATALOGUE = {
   ctr: {
     label: "CTR",
     definition: "clicks ÷ impressions, summed over the randomisation units of an arm",
-    unit: "rate", higherIsBetter: true, type: "ratio", observation: "unit", selectable: true,
+    unit: "rate", higherIsBetter: true, type: "ratio", observation: "unit", selectable: true, zeroBaselineMargin: 0.01,
   },
   conversion: {
     label: "Conversion",
     definition: "share of units (users, or sessions without a user) with at least one purchase",
-    unit: "rate", higherIsBetter: true, type: "proportion", observation: "unit", selectable: true,
+    unit: "rate", higherIsBetter: true, type: "proportion", observation: "unit", selectable: true, zeroBaselineMargin: 0.01,
   },
   revenue_per_session: {
     label: "Revenue per unit",
@@ -53,12 +58,12 @@ export const METRIC_CATALOGUE = {
   ndcg: {
     label: `NDCG@${NDCG_K} from clicks`,
     definition: `mean over requests with a click of NDCG@${NDCG_K}, clicked items counting as relevant`,
-    unit: "score", higherIsBetter: true, type: "mean", observation: "clicked request", selectable: true,
+    unit: "score", higherIsBetter: true, type: "mean", observation: "clicked request", selectable: true, zeroBaselineMargin: 0.01,
   },
   mrr: {
     label: "MRR from clicks",
     definition: "mean over requests with a click of 1 ÷ the position of the first click",
-    unit: "score", higherIsBetter: true, type: "mean", observation: "clicked request", selectable: true,
+    unit: "score", higherIsBetter: true, type: "mean", observation: "clicked request", selectable: true, zeroBaselineMargin: 0.01,
   },
   latency_p95: {
     label: "p95 latency",
@@ -68,7 +73,8 @@ export const METRIC_CATALOGUE = {
   fallback_rate: {
     label: "Fallback rate",
     definition: "share of requests served by a fallback (cascade model or retrieval order)",
-    unit: "rate", higherIsBetter: false, type: "proportion", observation: "request", selectable: true,
+    // One point, the tolerance the canary analysis also allows a fallback rate.
+    unit: "rate", higherIsBetter: false, type: "proportion", observation: "request", selectable: true, zeroBaselineMargin: 0.01,
   },
   clicks_cuped: {
     label: "Clicks per unit (CUPED)",
