@@ -125,6 +125,14 @@ describe("issue #13, point 2: the sample-ratio check with an empty arm", () => {
     expect(results.srm).toMatchObject({ available: true, chiSquare: 40, mismatch: true });
     expect(results.srm.available && results.srm.pValue).toBeCloseTo(2.5396285894708634e-10, 18);
     expect(results.verdict.decision).toBe("blocked");
+    expect(results.warnings).toEqual([]);
+  });
+
+  it("warns that an experiment on all traffic leaves the surface's shadow nothing to compare (point 8)", async () => {
+    await getDb().surface.update({ where: { key: "t-res-srm" }, data: { shadowAlias: "shadow", shadowSampleRate: 0.25 } });
+    const results = await experimentResults(getDb(), "res-srm");
+    expect(results.warnings).toHaveLength(1);
+    expect(results.warnings[0]).toMatch(/the shadow of "shadow" compares nothing/);
   });
 });
 

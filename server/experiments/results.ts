@@ -1,5 +1,6 @@
 import type { Db } from "../db/client";
 import { analyseExperiment, type Engine, type VariantData } from "../domain/experiments/analyse";
+import { starvedComparisons } from "../domain/experiments/coverage";
 import type { Guardrail } from "../domain/experiments/guardrails";
 import { CUPED_PRE_DAYS } from "../domain/experiments/metrics";
 import { clickedRequestSummaries, interleavingWins } from "../domain/experiments/observations";
@@ -32,7 +33,7 @@ export async function experimentResults(db: Db, key: string) {
   const phaseStart = e.phases.find((p) => p.phase === e.phase)?.startedAt ?? e.startedAt ?? new Date();
   const preFrom = new Date(phaseStart.getTime() - CUPED_PRE_DAYS * 86_400_000);
 
-  const [units, hourly, clicks, recent, served, cuped] = await Promise.all([
+  const [units, hourly, clicks, recent, served, cuped, surface, canaries] = await Promise.all([
     // Units seen in more than one arm are counted apart and left out of every metric.
     db.$queryRaw<UnitRow[]>`
       SELECT variant_key, count(*) FILTER (WHERE NOT multiple_exposure)::int AS n, count(*) FILTER (WHERE multiple_exposure)::int AS multiple,
@@ -71,6 +72,8 @@ export async function experimentResults(db: Db, key: string) {
                  WHERE surface = ${e.surface.key} AND type = 'click' AND request_ts >= ${preFrom} AND request_ts < ${phaseStart} GROUP BY user_key) p
         ON p.user_key = u.unit_key
       WHERE u.experiment_id = ${e.id} AND u.phase = ${e.phase} AND NOT u.multiple_exposure GROUP BY u.variant_key`,
+    db.surface.findUniqueOrThrow({ where: { key: e.surface.key }, select: { shadowAlias: true, shadowSampleRate: true } }),
+    db.rollout.count({ where: { surface: { key: e.surface.key }, status: "running" } }),
   ]);
 
   const keys = e.kind === "interleaving" ? ["interleaved"] : e.variants.map((v) => v.key);
@@ -138,5 +141,9 @@ export async function experimentResults(db: Db, key: string) {
     control: control.key,
     ...analysis,
     summary: analysis.verdict.text,
+    warnings: starvedComparisons(
+      { status: e.status, coverage: e.coverage, namespace: e.namespace, targetingRules: Array.isArray(e.targeting) ? e.targeting.length : 0 },
+      { canaryRunning: canaries > 0, shadowAlias: surface.shadowAlias, shadowSampleRate: surface.shadowSampleRate },
+    ),
   };
 }

@@ -74,6 +74,7 @@ export function ExperimentResults({ experimentKey }: { experimentKey: string }) 
           The units per variant ({r.variants.map((v) => `${v.key} ${v.units}`).join(", ")}) do not match the configured weights (χ² = {r.srm.chiSquare.toFixed(1)}, p = {r.srm.pValue.toExponential(2)}). Fix assignment or logging before trusting any number below.
         </Alert>
       )}
+      {r.warnings.map((w) => <Alert key={w} color="orange" title="Other comparisons on this surface get no traffic" data-testid="starved-warning">{w}</Alert>)}
       {r.multipleExposure.warning && (
         <Alert color="orange" title="Units seen in more than one arm" data-testid="multiple-exposure-banner">
           {r.multipleExposure.units.toLocaleString()} units ({(r.multipleExposure.share * 100).toFixed(1)}%) were served more than one variant. {r.multipleExposure.rule}
