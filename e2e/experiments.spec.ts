@@ -53,11 +53,28 @@ test("create, start, collect traffic and read the results", async ({ page, reque
   await page.reload();
   await expect(page.getByTestId("units-control")).not.toHaveText("0 units");
   const table = page.getByTestId("metrics-table");
-  await expect(table).toContainText("Click-through rate");
+  await expect(table).toContainText("CTR");
   await expect(table).toContainText("treatment");
   await expect(table.getByLabel(/95% CI/).first()).toBeVisible();
-  await expect(page.getByTestId("experiment-summary")).toContainText("ctr");
+  // One verdict, from the configured (sequential) engine; the others are secondary and labelled.
+  await expect(page.getByTestId("experiment-summary")).toContainText("CTR");
+  await expect(page.getByTestId("experiment-summary")).toContainText("decided by the sequential");
+  await expect(page.getByTestId("verdict-decision")).toBeVisible();
+  await expect(table).toContainText("not used for the decision");
+  await expect(table).toContainText("bayesian: P(better)");
+  // What each variant served, and since when.
+  await expect(page.getByTestId("served-control")).toContainText("alias fallback →");
+  await expect(page.getByTestId("served-treatment")).toContainText(/alias production → \S+ v\d/);
+  await expect(page.getByTestId("experiment-dates")).toContainText("running for");
+  await expect(page.getByTestId("guardrails")).toContainText("p95 latency must not rise by more than 20%");
+  await expect(page.getByTestId("multiple-exposures")).toContainText("0 units in more than one arm");
+  await expect(page.locator("body")).not.toContainText("NaN");
   await page.screenshot({ path: "e2e/screenshots/experiment-results.png", fullPage: true });
+  await page.setViewportSize({ width: 390, height: 844 });
+  await page.screenshot({ path: "e2e/screenshots/experiment-results-narrow.png", fullPage: true });
+  // Leave the home feed to the next experiment: the first running experiment enrols its traffic.
+  await page.getByRole("button", { name: "Stop" }).click();
+  await expect(page.getByTestId("experiment-status")).toHaveText("stopped");
 });
 
 test("edit a running experiment: metrics save, an allocation change needs a restart into a new phase", async ({ page }) => {
@@ -101,6 +118,53 @@ test("edit a running experiment: metrics save, an allocation change needs a rest
   await expect(page.getByText("phase 2", { exact: true })).toBeVisible();
   await expect(page.getByTestId("experiment-status")).toHaveText("running");
   await page.screenshot({ path: "e2e/screenshots/experiment-restarted.png", fullPage: true });
+  await page.getByRole("button", { name: "Stop" }).click();
+  await expect(page.getByTestId("experiment-status")).toHaveText("stopped");
+});
+
+test("an interleaving experiment has its own results: wins, sign test, credit by position", async ({ page, request }) => {
+  test.setTimeout(120_000);
+  const key = `e2e-il-${Date.now().toString(36)}`;
+  await page.setViewportSize({ width: 1280, height: 900 });
+  await page.goto("/experiments/new");
+  await page.getByRole("textbox", { name: "Key", exact: true }).fill(key);
+  await page.getByRole("textbox", { name: "Name", exact: true }).fill("Interleaved linear vs popularity");
+  await page.getByRole("combobox", { name: "Surface" }).click();
+  await page.getByRole("option", { name: "Home feed" }).click();
+  await expect(page.getByRole("combobox", { name: "variant 1 model" })).toHaveValue(/fallback/);
+  await page.getByText("Interleaving", { exact: true }).click();
+  await page.getByRole("button", { name: "Create experiment" }).click();
+  await expect(page.getByTestId("experiment-status")).toHaveText("draft");
+  await page.getByRole("button", { name: "Start" }).click();
+  await expect(page.getByTestId("experiment-status")).toHaveText("running");
+  await page.waitForTimeout(1500);
+
+  // Users click the treatment ranker's first item in every interleaved list.
+  const candidates = Array.from({ length: 40 }, (_, i) => ({ id: `sku-${String(i * 7 + 3).padStart(5, "0")}`, retrievalScore: 1 - i / 40 }));
+  let clicked = 0;
+  for (let u = 0; u < 40; u++) {
+    const body = await (await request.post("/api/v1/rerank", { data: { surface: "home-feed", topK: 10, userKey: `e2e-il-${key}-${u}`, candidates } })).json();
+    const mine = body.items.find((i: { reasons: string[] }) => i.reasons.includes("interleaving:treatment"));
+    if (!mine) continue;
+    clicked++;
+    const events = [{ eventId: `${body.requestId}-c`, requestId: body.requestId, type: "click", itemId: mine.id, position: mine.position }];
+    expect((await (await request.post("/api/v1/events", { data: { events } })).json()).rejected).toEqual([]);
+  }
+  expect(clicked).toBeGreaterThan(10);
+  await page.waitForTimeout(1000);
+  await page.reload();
+  const card = page.getByTestId("interleaving-results");
+  await expect(card).toContainText(`treatment: ${clicked} wins`);
+  await expect(card).toContainText("sign test p =");
+  await expect(page.getByTestId("credit-by-position")).toBeVisible();
+  await expect(page.getByTestId("verdict-decision")).toHaveText("ship treatment");
+  // Not the A/B table with empty panels: no metrics table, no guardrail or sample-ratio card.
+  await expect(page.getByTestId("metrics-table")).toHaveCount(0);
+  await expect(page.getByTestId("guardrails")).toHaveCount(0);
+  await expect(page.locator("body")).not.toContainText("NaN");
+  await page.screenshot({ path: "e2e/screenshots/experiment-interleaving.png", fullPage: true });
+  await page.setViewportSize({ width: 390, height: 844 });
+  await page.screenshot({ path: "e2e/screenshots/experiment-interleaving-narrow.png", fullPage: true });
   await page.getByRole("button", { name: "Stop" }).click();
   await expect(page.getByTestId("experiment-status")).toHaveText("stopped");
 });

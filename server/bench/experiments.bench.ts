@@ -83,7 +83,9 @@ async function main() {
     console.log(`\nExperiment results benchmark (${REQUESTS.toLocaleString()} logged requests, ${r.variants.reduce((s, v) => s + v.units, 0).toLocaleString()} users)`);
     console.log(`  baseline: count(*) of the experiment's requests   median ${baseline.toFixed(0)} ms`);
     console.log(`  results page query (all metrics and statistics) median ${results.toFixed(0)} ms   ×${(results / baseline).toFixed(2)} of baseline   target < 2000 ms: ${results < 2000 ? "meets target" : "MISSES target"}`);
-    console.log(`  CTR control ${(ctr.variants[0]!.value * 100).toFixed(2)}%, treatment ${(ctr.variants[1]!.value * 100).toFixed(2)}%, lift ${(ctr.comparisons[0]!.effect.relative.estimate * 100).toFixed(2)}% (p ${ctr.comparisons[0]!.effect.pValue.toPrecision(2)})`);
+    const c = ctr.comparisons[0]!;
+    const lift = c.available && c.relative ? `lift ${(c.relative.estimate * 100).toFixed(2)}% (p ${c.pValue?.toPrecision(2) ?? "—"}, ${c.engine})` : `no comparison (${c.available ? "no relative lift" : c.reason})`;
+    console.log(`  CTR control ${((ctr.variants[0]!.value ?? NaN) * 100).toFixed(2)}%, treatment ${((ctr.variants[1]!.value ?? NaN) * 100).toFixed(2)}%, ${lift}`);
     await pool.end();
   } finally {
     await disconnectDb();

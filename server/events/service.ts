@@ -13,6 +13,7 @@ import type { OutcomeBatch, OutcomeEventInput } from "./schema";
 interface ServedRequest {
   ts: Date;
   surface: string;
+  /** The unit events are credited to: the experiment's randomisation unit, else the user or session key. */
   userKey: string | null;
   experimentKey: string | null;
   experimentPhase: number | null;
@@ -41,8 +42,10 @@ async function findRequest(requestId: string): Promise<ServedRequest | null> {
     };
   }
   const rows = await getDb().$queryRaw<Array<{ ts: Date; surface: string; user_key: string | null; experiment_key: string | null; experiment_phase: number | null; variant_key: string | null; served: Array<{ id: string; position: number }> }>>`
-    SELECT ts, surface, coalesce(user_key, session_key) AS user_key, experiment_key, experiment_phase, variant_key, served
-    FROM rerank_requests WHERE request_id = ${requestId} ORDER BY ts LIMIT 1`;
+    SELECT r.ts, r.surface, CASE WHEN e.hash_attribute = 'sessionKey' THEN r.session_key ELSE coalesce(r.user_key, r.session_key) END AS user_key,
+      r.experiment_key, r.experiment_phase, r.variant_key, r.served
+    FROM rerank_requests r LEFT JOIN experiments e ON e.key = r.experiment_key
+    WHERE r.request_id = ${requestId} ORDER BY r.ts LIMIT 1`;
   const row = rows[0];
   if (!row) return null;
   return {

@@ -34,7 +34,10 @@ beforeAll(async () => {
     await logEvent(`exec-now-imp-b-${i}`, `exec-now-${i}`, ts, "impression");
     if (i < 4) await logEvent(`exec-now-click-${i}`, `exec-now-${i}`, ts, "click");
   }
+  // Three purchases, all by user u0 (requests 0 and 5): one converted unit of 5, not 3 purchases ÷ 5.
   await logEvent("exec-now-buy", "exec-now-0", new Date(now - 3_600_000), "purchase", 50);
+  await logEvent("exec-now-buy-2", "exec-now-0", new Date(now - 3_600_000), "purchase", 25);
+  await logEvent("exec-now-buy-3", "exec-now-5", new Date(now - 6 * 3_600_000), "purchase", 25);
   // The week before: 10 requests from 10 users, 20 impressions, 2 clicks, nothing bought.
   for (let i = 0; i < 10; i++) {
     const ts = new Date(now - 8 * DAY - i * 3_600_000);
@@ -46,15 +49,15 @@ beforeAll(async () => {
 }, 120_000);
 
 describe("executive overview", () => {
-  it("gives CTR, conversion and revenue per session for the period and their change on the period before", async () => {
+  it("gives CTR, conversion and revenue per unit (the catalogue's definitions) for the period and their change on the period before", async () => {
     const overview = await callerAs(["admin"]).executive.overview({ days: 7 });
     const s = overview.surfaces.find((x) => x.key === "t-exec")!;
-    expect(s.current).toEqual({ requests: 10, sessions: 5, ctr: 0.2, conversion: 0.2, revenuePerSession: 10, revenue: 50 });
-    expect(s.previous).toEqual({ requests: 10, sessions: 10, ctr: 0.1, conversion: 0, revenuePerSession: 0, revenue: 0 });
+    expect(s.current).toEqual({ requests: 10, units: 5, ctr: 0.2, conversion: 0.2, revenuePerUnit: 20, revenue: 100 });
+    expect(s.previous).toEqual({ requests: 10, units: 10, ctr: 0.1, conversion: 0, revenuePerUnit: 0, revenue: 0 });
     expect(s.change.ctr).toBeCloseTo(1, 12);
     expect(s.change.requests).toBe(0);
-    expect(s.change.revenuePerSession).toBeNull();
-    expect(s.daily.reduce((sum, d) => sum + d.revenue, 0)).toBe(50);
+    expect(s.change.revenuePerUnit).toBeNull();
+    expect(s.daily.reduce((sum, d) => sum + d.revenue, 0)).toBe(100);
     expect(s.serving).toMatchObject({ model: "t-exec-model", alias: "production", version: 1 });
     const search = overview.surfaces.find((x) => x.key === "search")!;
     expect(search.serving).toMatchObject({ model: "search-ranker", version: 2 });

@@ -1,11 +1,13 @@
 import { z } from "zod";
+import { SELECTABLE_METRICS } from "../domain/experiments/metrics";
 import { constraintConfigSchema } from "../surfaces/constraints.schema";
 
 // What a product manager defines. Allocation fields (variants and weights, coverage, namespace,
 // hash attribute and version, seed, targeting) are locked while an experiment runs: changing them
 // needs a restart, which opens a new analysis phase.
 
-export const METRICS = ["ctr", "conversion", "revenue_per_session", "ndcg", "mrr", "latency_p95", "fallback_rate"] as const;
+/** The metrics a product manager can choose: the catalogue's (server/domain/experiments/metrics.ts). */
+export const METRICS = SELECTABLE_METRICS;
 
 const targetingRule = z.strictObject({
   attribute: z.string().min(1).max(64),
@@ -42,7 +44,8 @@ export const experimentInputSchema = z
     secondaryMetrics: z.array(z.enum(METRICS)).default([]),
     guardrails: z.array(z.strictObject({ metric: z.enum(METRICS), direction: z.enum(["increase", "decrease"]), threshold: z.number() })).default([]),
     minDetectableEffect: z.number().positive().max(10).nullable().optional(),
-    analysisMode: z.enum(["sequential", "fixed"]).default("sequential"),
+    /** The engine that decides the verdict; the others are shown as secondary readings. */
+    analysisMode: z.enum(["sequential", "fixed", "bayesian"]).default("sequential"),
   })
   .superRefine((e, ctx) => {
     const keys = new Set<string>();

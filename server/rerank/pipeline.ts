@@ -124,7 +124,10 @@ export async function rerank(request: RerankRequest): Promise<RerankResponse> {
     },
   };
   const ts = new Date();
-  state.recent.set(requestId, { json: JSON.stringify(response), surface: response.surface, ts: ts.getTime(), userKey: unitKeyHash(request) });
+  // Events are credited to the experiment's randomisation unit (its hash attribute), so a
+  // session-randomised experiment counts sessions, not the user behind them.
+  const unitKey = (assignment ? request[assignment.experiment.hashAttribute] : undefined) ?? request.userKey ?? request.sessionKey ?? null;
+  state.recent.set(requestId, { json: JSON.stringify(response), surface: response.surface, ts: ts.getTime(), userKey: unitKey ? keyedHash(unitKey) : null });
   record(request, response, ts, canary);
   // Only requests the surface's serving model itself scored are compared (not an experiment's
   // variant or interleaved blend, not a fallback, not the canary arm), so every stored comparison
@@ -215,11 +218,6 @@ interface CanaryArm {
   arm: "canary" | "baseline";
 }
 
-/** The keyed hash of the request's user (else session) key, as the log stores it. */
-function unitKeyHash(request: RerankRequest): string | null {
-  const key = request.userKey ?? request.sessionKey;
-  return key ? keyedHash(key) : null;
-}
 
 function record(request: RerankRequest, response: RerankResponse, ts: Date, canary: CanaryArm | null) {
   const surface = response.surface;

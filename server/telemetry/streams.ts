@@ -91,14 +91,16 @@ export function requestLogSink(pool: pg.Pool): BatchSink<RequestLogEntry> {
            "experimentKey" text, "experimentPhase" int, "variantKey" text, exposed bool, "modelVersionId" text, "fallbackUsed" bool,
            "fallbackReason" text, "candidateCount" int, "topK" int, served jsonb, timings jsonb, "latencyMs" float8, "defaultedFeatures" int)
          ON CONFLICT DO NOTHING
-         RETURNING request_id, ts, coalesce(user_key, session_key) AS unit_key, experiment_key, experiment_phase, variant_key,
-           fallback_used, latency_ms),
-         exp AS (SELECT e.id, i.* FROM ins i JOIN experiments e ON e.key = i.experiment_key WHERE i.experiment_phase IS NOT NULL),
+         RETURNING request_id, ts, user_key, session_key, experiment_key, experiment_phase, variant_key, fallback_used, latency_ms),
+         -- The unit is the experiment's randomisation unit (its hash attribute), not whichever key is set.
+         exp AS (SELECT e.id, CASE e.hash_attribute WHEN 'sessionKey' THEN i.session_key ELSE i.user_key END AS unit_key, i.*
+                 FROM ins i JOIN experiments e ON e.key = i.experiment_key WHERE i.experiment_phase IS NOT NULL),
          units AS (
-           INSERT INTO experiment_unit_stats (experiment_id, phase, variant_key, unit_key, requests, first_seen_at, last_seen_at)
-           SELECT id, experiment_phase, min(variant_key), unit_key, count(*), min(ts), max(ts) FROM exp WHERE unit_key IS NOT NULL
+           INSERT INTO experiment_unit_stats (experiment_id, phase, variant_key, unit_key, requests, multiple_exposure, first_seen_at, last_seen_at)
+           SELECT id, experiment_phase, min(variant_key), unit_key, count(*), count(DISTINCT variant_key) > 1, min(ts), max(ts) FROM exp WHERE unit_key IS NOT NULL
            GROUP BY id, experiment_phase, unit_key
            ON CONFLICT (experiment_id, phase, unit_key) DO UPDATE SET requests = experiment_unit_stats.requests + EXCLUDED.requests,
+             multiple_exposure = experiment_unit_stats.multiple_exposure OR EXCLUDED.multiple_exposure OR experiment_unit_stats.variant_key <> EXCLUDED.variant_key,
              first_seen_at = least(experiment_unit_stats.first_seen_at, EXCLUDED.first_seen_at),
              last_seen_at = greatest(experiment_unit_stats.last_seen_at, EXCLUDED.last_seen_at)
            RETURNING 1)
@@ -144,14 +146,17 @@ export function outcomeEventSink(pool: pg.Pool): BatchSink<OutcomeEventRow> {
          FROM unnest($1::text[], $2::timestamptz[], $3::text[], $4::timestamptz[], $5::text[], $6::text[], $7::text[], $8::int[],
            $9::float8[], $10::text[], $11::text[], $12::text[], $13::int[]) AS x(a, b, c, d, e, f, g, h, i, j, k, l, m)
          ON CONFLICT DO NOTHING
-         RETURNING request_ts, user_key, experiment_key, experiment_phase, variant_key, type, revenue),
+         RETURNING request_ts, user_key AS unit_key, experiment_key, experiment_phase, variant_key, type, revenue),
+         -- An event's user_key is its request's randomisation unit (events/service.ts resolves it).
          exp AS (SELECT e.id, i.* FROM ins i JOIN experiments e ON e.key = i.experiment_key WHERE i.experiment_phase IS NOT NULL),
          units AS (
-           INSERT INTO experiment_unit_stats (experiment_id, phase, variant_key, unit_key, impressions, clicks, add_to_carts, purchases, revenue, first_seen_at, last_seen_at)
-           SELECT id, experiment_phase, min(variant_key), user_key, count(*) FILTER (WHERE type = 'impression'), count(*) FILTER (WHERE type = 'click'),
-             count(*) FILTER (WHERE type = 'add_to_cart'), count(*) FILTER (WHERE type = 'purchase'), coalesce(sum(revenue), 0), min(request_ts), max(request_ts)
-           FROM exp WHERE user_key IS NOT NULL GROUP BY id, experiment_phase, user_key
+           INSERT INTO experiment_unit_stats (experiment_id, phase, variant_key, unit_key, impressions, clicks, add_to_carts, purchases, revenue, multiple_exposure, first_seen_at, last_seen_at)
+           SELECT id, experiment_phase, min(variant_key), unit_key, count(*) FILTER (WHERE type = 'impression'), count(*) FILTER (WHERE type = 'click'),
+             count(*) FILTER (WHERE type = 'add_to_cart'), count(*) FILTER (WHERE type = 'purchase'), coalesce(sum(revenue), 0), count(DISTINCT variant_key) > 1,
+             min(request_ts), max(request_ts)
+           FROM exp WHERE unit_key IS NOT NULL GROUP BY id, experiment_phase, unit_key
            ON CONFLICT (experiment_id, phase, unit_key) DO UPDATE SET impressions = experiment_unit_stats.impressions + EXCLUDED.impressions,
+             multiple_exposure = experiment_unit_stats.multiple_exposure OR EXCLUDED.multiple_exposure OR experiment_unit_stats.variant_key <> EXCLUDED.variant_key,
              clicks = experiment_unit_stats.clicks + EXCLUDED.clicks, add_to_carts = experiment_unit_stats.add_to_carts + EXCLUDED.add_to_carts,
              purchases = experiment_unit_stats.purchases + EXCLUDED.purchases, revenue = experiment_unit_stats.revenue + EXCLUDED.revenue
            RETURNING 1)

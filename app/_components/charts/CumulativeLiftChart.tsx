@@ -3,7 +3,7 @@ import { Area, CartesianGrid, ComposedChart, Legend, Line, ResponsiveContainer, 
 
 const COLORS = ["#4c6ef5", "#12b886", "#f59f00", "#e64980"];
 
-/** Cumulative relative lift of each treatment over control, hour by hour, with its 95% band. */
+/** Cumulative relative lift of each treatment over control, by hour or by day, with its 95% band. */
 export function CumulativeLiftChart({ data, variants }: { data: Array<Record<string, number | string>>; variants: string[] }) {
   const rows = data.map((d) => {
     const row: Record<string, number | string | [number, number]> = { hour: String(d.hour).slice(5, 16).replace("T", " ") };

@@ -29,6 +29,12 @@ export interface CompareOptions {
 }
 
 export const DEFAULT_ALPHA = 0.05;
+/**
+ * Units per arm before a sequential result is reported. The mixture boundary treats the estimate
+ * as Gaussian with a known variance; with a handful of units neither holds, and the interval came
+ * out narrower than the fixed-horizon t interval (control n = 2 vs treatment n = 1,000: issue #13).
+ */
+export const MIN_SEQUENTIAL_UNITS_PER_ARM = 30;
 export const DEFAULT_TARGET_UNITS_PER_VARIANT = 5000;
 
 export type Interval = readonly [lower: number, upper: number];
@@ -55,6 +61,8 @@ export interface EffectResult {
   significant: boolean;
   /** Welch–Satterthwaite df of the absolute difference (the fixed-horizon reference distribution). */
   df: number;
+  /** Why there is no interval or p-value (then both are NaN), in words for the page. */
+  unavailable?: string;
 }
 
 export function checkAlpha(alpha: number): void {
@@ -80,8 +88,15 @@ export function compareArms(control: ArmEstimate, treatment: ArmEstimate, option
   // No spread (or fewer than two units in an arm) means no information about the noise: report
   // the point estimates but no interval, p-value or verdict, rather than a spurious certainty.
   const informative = variance > 0 && Number.isFinite(variance) && Number.isFinite(difference) && !Number.isNaN(df);
-  if (!informative) {
+  const tooFewForSequential = analysis === "sequential" && Math.min(control.n, treatment.n) < MIN_SEQUENTIAL_UNITS_PER_ARM;
+  if (!informative || tooFewForSequential) {
+    const unavailable = Math.min(control.n, treatment.n) < 2
+      ? "each arm needs at least 2 units"
+      : !informative
+        ? "no spread in either arm: the noise cannot be estimated"
+        : `a sequential result needs at least ${MIN_SEQUENTIAL_UNITS_PER_ARM} units per arm`;
     return {
+      unavailable,
       analysis,
       alpha,
       ...arms,
@@ -110,10 +125,13 @@ export function compareArms(control: ArmEstimate, treatment: ArmEstimate, option
     // variance (v·n) spread over the target units.
     const atTarget = (arm: ArmEstimate): ArmEstimate => ({ ...arm, variance: (arm.variance * arm.n) / target });
     const tau2 = mixtureVariance(alpha, atTarget(control).variance + atTarget(treatment).variance);
-    pValue = alwaysValidPValue(difference, variance, tau2);
-    absoluteHalfWidth = confidenceSequenceHalfWidth(variance, tau2, alpha);
+    // Never narrower than the fixed-horizon interval (nor a smaller p): the mixture boundary is a
+    // normal approximation, and with unequal, small arms the t interval can be the wider one.
+    const q = studentTQuantile(1 - alpha / 2, df);
+    pValue = Math.max(alwaysValidPValue(difference, variance, tau2), studentTTwoSidedPValue(difference / se, df));
+    absoluteHalfWidth = Math.max(confidenceSequenceHalfWidth(variance, tau2, alpha), q * se);
     const relativeTau2 = mixtureVariance(alpha, relativeLift(atTarget(control), atTarget(treatment)).variance);
-    relativeHalfWidth = relativeSe > 0 ? confidenceSequenceHalfWidth(lift.variance, relativeTau2, alpha) : NaN;
+    relativeHalfWidth = relativeSe > 0 ? Math.max(confidenceSequenceHalfWidth(lift.variance, relativeTau2, alpha), q * relativeSe) : NaN;
   }
 
   return {

@@ -36,7 +36,7 @@ export function compareWithCuped(control: CovariateSummary, treatment: Covariate
   const sxx = centred(c, c.varianceX) + centred(t, t.varianceX);
   // A covariate with no spread carries no information: fall back to the unadjusted comparison.
   const theta = sxx > 0 ? sxy / sxx : 0;
-  const pooledMeanX = (control.sumX + treatment.sumX) / (control.n + treatment.n);
+  const pooledMeanX = (c.meanX * c.n + t.meanX * t.n) / (c.n + t.n);
 
   const adjust = (d: typeof c): ArmEstimate => ({
     mean: d.meanY - theta * (d.meanX - pooledMeanX),

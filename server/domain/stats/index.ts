@@ -1,5 +1,5 @@
-// Experiment statistics: a pure module (no framework, no database, no I/O; jstat for the
-// distributions) working on sufficient statistics per variant, so the same code serves rows
+// Experiment statistics: a pure module (no framework, no database, no I/O; stdlib's special
+// functions for the distributions) working on sufficient statistics per variant, so the same code serves rows
 // summarised in memory and sums from SQL.
 //
 // - summaries: summarizeMean / summarizeProportion / summarizeRatio / summarizeWithCovariate, merge*;

@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { compareMeans } from "./compare";
+import { compareMeans, MIN_SEQUENTIAL_UNITS_PER_ARM } from "./compare";
 import {
   alwaysValidPValue,
   confidenceSequenceHalfWidth,
@@ -58,19 +58,38 @@ describe("mixture SPRT / always-valid inference", () => {
     expect(once.significant).toBe(true);
   });
 
-  it("is the default analysis, and its interval is wider than the fixed-horizon one", () => {
-    const sample = fc.array(fc.integer({ min: 0, max: 50 }), { minLength: 10, maxLength: 60 });
+  it("is the default analysis, and its interval is never narrower than the fixed-horizon one", () => {
+    const sample = fc.array(fc.integer({ min: 0, max: 50 }), { minLength: MIN_SEQUENTIAL_UNITS_PER_ARM, maxLength: 90 });
     fc.assert(
       fc.property(sample, sample, fc.integer({ min: 10, max: 100_000 }), (a, b, target) => {
         const seq = compareMeans(summarizeMean(a), summarizeMean(b), { targetUnitsPerVariant: target });
         const fixed = compareMeans(summarizeMean(a), summarizeMean(b), { analysis: "fixedHorizon" });
         if (Number.isNaN(fixed.pValue)) return;
         // The boundary multiplier is at least √(2 ln 20) = 2.448 > t_{0.975}(df ≥ 9) = 2.262.
-        expect(seq.absolute.ci[1] - seq.absolute.ci[0]).toBeGreaterThan(fixed.absolute.ci[1] - fixed.absolute.ci[0]);
+        expect(seq.absolute.ci[1] - seq.absolute.ci[0]).toBeGreaterThanOrEqual(fixed.absolute.ci[1] - fixed.absolute.ci[0]);
         // So at the same α the sequential verdict is the more cautious one. (Its p-value is not
         // larger at every level: far in the tail a t with few df is heavier than the mixture bound.)
         if (seq.significant) expect(fixed.significant).toBe(true);
+        expect(seq.pValue).toBeGreaterThanOrEqual(fixed.pValue);
       }),
     );
+  });
+
+  it("needs a minimum sample per arm, and is then never narrower than the fixed interval (issue #13, point 6)", () => {
+    // Control n = 2 (sd 1) vs treatment n = 1,000 (mean 4.5, sd 10): the mixture boundary alone gave
+    // [0.29, 8.71] against the fixed [−0.44, 9.44].
+    const control = { n: 2, sum: 0, sumSq: 2 - 1, shift: 0 }; // values ±1/√2: mean 0, s² = 1
+    const treatment = { n: 1000, sum: 0, sumSq: 100 * 999, shift: 4.5 };
+    const seq = compareMeans(control, treatment);
+    expect(seq.unavailable).toBe(`a sequential result needs at least ${MIN_SEQUENTIAL_UNITS_PER_ARM} units per arm`);
+    expect(seq.pValue).toBeNaN();
+    const fixed = compareMeans(control, treatment, { analysis: "fixedHorizon" });
+    expect(fixed.absolute.ci[0]).toBeCloseTo(-0.44, 2);
+    expect(fixed.absolute.ci[1]).toBeCloseTo(9.44, 2);
+    const big = { n: 40, sum: 0, sumSq: 39, shift: 0 };
+    const seqBig = compareMeans(big, treatment);
+    const fixedBig = compareMeans(big, treatment, { analysis: "fixedHorizon" });
+    expect(seqBig.absolute.ci[0]).toBeLessThanOrEqual(fixedBig.absolute.ci[0]);
+    expect(seqBig.absolute.ci[1]).toBeGreaterThanOrEqual(fixedBig.absolute.ci[1]);
   });
 });

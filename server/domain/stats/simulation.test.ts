@@ -4,6 +4,7 @@ import { compareWithCuped } from "./cuped";
 import { planSampleSize } from "./power";
 import { srmCheck } from "./srm";
 import {
+  describeMean,
   emptyMeanSummary,
   mergeMeanSummaries,
   summarizeMean,
@@ -13,6 +14,7 @@ import {
   type MeanSummary,
 } from "./summary";
 import { createRng, type Rng } from "../random";
+import { binomial } from "./binomialDraw";
 
 // Seeded Monte-Carlo checks that the tests do what they promise on data shaped like ours. Each
 // rate is a binomial proportion over R runs, so its standard error is √(p(1 − p)/R): 0.69 points
@@ -22,33 +24,6 @@ const report = (label: string, value: number) => {
   if (process.env.STATS_SIM_REPORT) console.info(`${label}: ${(100 * value).toFixed(1)}%`);
 };
 const SIMULATION_TIMEOUT = 60_000;
-
-/**
- * Exact Binomial(n, p) draw by inversion from one uniform: the number of clicking users among n
- * independent users — the sufficient statistic their per-unit rows would sum to. Used where a
- * simulation needs tens of millions of units (one uniform per unit costs ~0.25 µs under vitest's
- * module transform, which would blow the time budget). Weights relative to the mode follow
- * pmf(k + 1)/pmf(k) = (n − k)·p/((k + 1)(1 − p)); the mass beyond ±12σ of the mode (< 1e-30) is dropped.
- */
-function binomial(rng: Rng, n: number, p: number): number {
-  const mode = Math.floor((n + 1) * p);
-  const sd = Math.sqrt(n * p * (1 - p));
-  const lo = Math.max(0, Math.floor(mode - 12 * sd - 1));
-  const hi = Math.min(n, Math.ceil(mode + 12 * sd + 1));
-  const odds = p / (1 - p);
-  const weights = new Float64Array(hi - lo + 1);
-  weights[mode - lo] = 1;
-  for (let k = mode; k < hi; k++) weights[k + 1 - lo] = weights[k - lo]! * ((n - k) / (k + 1)) * odds;
-  for (let k = mode; k > lo; k--) weights[k - 1 - lo] = (weights[k - lo]! * (k / (n - k + 1))) / odds;
-  let total = 0;
-  for (const w of weights) total += w;
-  let u = rng.next() * total;
-  for (let i = 0; i < weights.length; i++) {
-    u -= weights[i]!;
-    if (u < 0) return lo + i;
-  }
-  return hi;
-}
 
 /** Per-unit 0/1 outcomes (clicked or not), summarised as rows would be. */
 function clickBatch(rng: Rng, units: number, ctr: number): MeanSummary {
@@ -63,7 +38,7 @@ describe("simulations", () => {
     // √(2100/5000) = 0.65 and the sample variance has se ≈ 2100·√(2/5000) = 42.
     const rng = createRng(5);
     const draws = Array.from({ length: 5000 }, () => binomial(rng, 10_000, 0.3));
-    const { mean, variance } = ((s) => ({ mean: s.sum / s.n, variance: (s.sumSq - (s.sum * s.sum) / s.n) / (s.n - 1) }))(summarizeMean(draws));
+    const { mean, variance } = describeMean(summarizeMean(draws));
     expect(Math.abs(mean - 3000)).toBeLessThan(2.6);
     expect(Math.abs(variance - 2100)).toBeLessThan(170);
     expect(binomial(rng, 5, 0.5)).toBeLessThanOrEqual(5);

@@ -1,8 +1,9 @@
 "use client";
-import { Alert, Badge, Card, Group, Loader, SegmentedControl, SimpleGrid, Stack, Table, Text, Title } from "@mantine/core";
+import { Alert, Badge, Card, Group, Loader, SegmentedControl, SimpleGrid, Stack, Table, Text, Title, Tooltip as HelpTip } from "@mantine/core";
 import { useQuery } from "@tanstack/react-query";
 import { useState } from "react";
 import { CartesianGrid, Legend, Line, LineChart, ResponsiveContainer, Tooltip, XAxis, YAxis } from "recharts";
+import { METRIC_CATALOGUE } from "@/server/domain/experiments/metrics";
 import { RolloutStatusBadge } from "../../../_components/RolloutStatusBadge";
 import { useTRPC } from "../../../_trpc/client";
 
@@ -20,10 +21,10 @@ function Change({ value }: { value: number | null }) {
   return <Text span size="xs" c={color} fw={600}>{value > 0 ? "▲" : value < 0 ? "▼" : "■"} {(Math.abs(value) * 100).toFixed(1)}% vs previous</Text>;
 }
 
-function Kpi({ label, value, change, testId }: { label: string; value: string; change: number | null; testId?: string }) {
+function Kpi({ label, definition, value, change, testId }: { label: string; definition?: string; value: string; change: number | null; testId?: string }) {
   return (
     <Stack gap={0}>
-      <Text size="xs" c="dimmed" fw={600}>{label}</Text>
+      {definition ? <HelpTip label={definition} multiline w={260}><Text size="xs" c="dimmed" fw={600}>{label}</Text></HelpTip> : <Text size="xs" c="dimmed" fw={600}>{label}</Text>}
       <Text fw={700} size="lg" data-testid={testId}>{value}</Text>
       <Change value={change} />
     </Stack>
@@ -57,9 +58,9 @@ export function ExecutiveDashboard() {
           </Group>
           <SimpleGrid cols={{ base: 2, md: 5 }}>
             <Kpi label="Requests" value={s.current.requests.toLocaleString()} change={s.change.requests} testId="kpi-requests" />
-            <Kpi label="CTR" value={pct(s.current.ctr)} change={s.change.ctr} testId="kpi-ctr" />
-            <Kpi label="Conversion per session" value={pct(s.current.conversion)} change={s.change.conversion} />
-            <Kpi label="Revenue per session" value={money(s.current.revenuePerSession)} change={s.change.revenuePerSession} testId="kpi-rps" />
+            <Kpi label={METRIC_CATALOGUE.ctr.label} definition={METRIC_CATALOGUE.ctr.definition} value={pct(s.current.ctr)} change={s.change.ctr} testId="kpi-ctr" />
+            <Kpi label={METRIC_CATALOGUE.conversion.label} definition={METRIC_CATALOGUE.conversion.definition} value={pct(s.current.conversion)} change={s.change.conversion} testId="kpi-conversion" />
+            <Kpi label={METRIC_CATALOGUE.revenue_per_session.label} definition={METRIC_CATALOGUE.revenue_per_session.definition} value={money(s.current.revenuePerUnit)} change={s.change.revenuePerUnit} testId="kpi-rps" />
             <Kpi label="Revenue" value={money(s.current.revenue)} change={null} />
           </SimpleGrid>
           {s.daily.length > 1 && (

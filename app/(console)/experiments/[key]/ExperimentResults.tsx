@@ -4,16 +4,24 @@ import { notifications } from "@mantine/notifications";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import Link from "next/link";
 import { useState } from "react";
+import { formatMetricValue } from "@/server/domain/experiments/metrics";
 import { CumulativeLiftChart } from "../../../_components/charts/CumulativeLiftChart";
 import { LiftBar } from "../../../_components/charts/LiftBar";
 import { useTRPC } from "../../../_trpc/client";
 
+// Every figure here comes from the analysis (server/domain/experiments): a value that cannot be
+// computed arrives as null with its reason, so nothing below prints NaN.
+
 const pct = (v: number) => `${v >= 0 ? "+" : ""}${(v * 100).toFixed(2)}%`;
-const fmtValue = (metric: string, v: number) => (metric === "revenue_per_session" || metric === "clicks_cuped" ? v.toFixed(3) : metric === "ndcg" || metric === "mrr" ? v.toFixed(4) : `${(v * 100).toFixed(2)}%`);
-const GUARDRAIL_LABEL: Record<string, string> = {
-  ctr: "CTR", conversion: "Conversion", revenue_per_session: "Revenue per unit", ndcg: "NDCG@10 from clicks", mrr: "MRR from clicks", latency_p95: "p95 latency", fallback_rate: "Fallback rate",
-};
+const pValue = (p: number) => (p < 1e-4 ? p.toExponential(1) : p.toPrecision(3));
 const STATUS_COLOR: Record<string, string> = { draft: "gray", running: "teal", stopped: "orange", shipped: "indigo" };
+const GUARDRAIL_COLOR: Record<string, string> = { ok: "teal", violated: "red", inconclusive: "orange", "no data": "gray" };
+const DECISION_COLOR: Record<string, string> = { ship: "teal", "do not ship": "red", blocked: "red", "keep running": "indigo", "not enough data": "gray", "no difference": "gray" };
+
+function duration(from: Date, to: Date): string {
+  const hours = (to.getTime() - from.getTime()) / 3_600_000;
+  return hours < 48 ? `${Math.max(0, hours).toFixed(1)} hours` : `${(hours / 24).toFixed(1)} days`;
+}
 
 export function ExperimentResults({ experimentKey }: { experimentKey: string }) {
   const trpc = useTRPC();
@@ -29,6 +37,8 @@ export function ExperimentResults({ experimentKey }: { experimentKey: string }) 
   const r = results.data;
   const e = r.experiment;
   const treatments = r.variants.filter((v) => !v.isControl).map((v) => v.key);
+  const bayesian = r.engine.key === "bayesian";
+  const srmMismatch = r.srm.available && r.srm.mismatch;
 
   return (
     <Stack>
@@ -37,8 +47,8 @@ export function ExperimentResults({ experimentKey }: { experimentKey: string }) 
           <Badge size="lg" color={STATUS_COLOR[e.status]} data-testid="experiment-status">{e.status}</Badge>
           <Badge size="lg" variant="light">{e.kind === "ab" ? "A/B test" : "interleaving"}</Badge>
           <Badge size="lg" variant="outline">phase {e.phase}</Badge>
-          <Badge size="lg" variant="outline">{e.analysisMode === "fixed" ? "fixed horizon" : "sequential"}</Badge>
-          <Text size="sm" c="dimmed">surface {e.surface}</Text>
+          {e.kind === "ab" && <Tooltip label={`The engine that decides: ${r.engine.label}. Others are shown as secondary readings.`}><Badge size="lg" variant="outline" data-testid="experiment-engine">{e.analysisMode === "fixed" ? "fixed horizon" : e.analysisMode}</Badge></Tooltip>}
+          <Text size="sm" c="dimmed">surface {e.surface} · unit: {e.hashAttribute === "sessionKey" ? "session" : "user"}</Text>
         </Group>
         <Group gap="xs">
           {e.status !== "shipped" && <Button component={Link} href={`/experiments/${e.key}/edit`} variant="default">Edit</Button>}
@@ -53,20 +63,42 @@ export function ExperimentResults({ experimentKey }: { experimentKey: string }) 
         </Group>
       </Group>
       {e.hypothesis && <Text size="sm"><b>Hypothesis:</b> {e.hypothesis}</Text>}
+      <Text size="sm" c="dimmed" data-testid="experiment-dates">
+        {e.startedAt && e.phaseStartedAt
+          ? `Started ${new Date(e.startedAt).toLocaleString()}${e.phase > 1 ? ` · phase ${e.phase} since ${new Date(e.phaseStartedAt).toLocaleString()}` : ""} · ${e.endedAt ? "ran" : "running for"} ${duration(new Date(e.phaseStartedAt), e.endedAt ? new Date(e.endedAt) : new Date())}`
+          : "Not started yet."}
+      </Text>
 
-      {r.srm?.mismatch && (
+      {r.srm.available && r.srm.mismatch && (
         <Alert color="red" variant="filled" title="Sample-ratio mismatch: results blocked" data-testid="srm-banner">
           The units per variant ({r.variants.map((v) => `${v.key} ${v.units}`).join(", ")}) do not match the configured weights (χ² = {r.srm.chiSquare.toFixed(1)}, p = {r.srm.pValue.toExponential(2)}). Fix assignment or logging before trusting any number below.
         </Alert>
       )}
-      <Alert color={r.srm?.mismatch ? "gray" : "indigo"} title="What you can conclude" data-testid="experiment-summary">{r.summary}</Alert>
+      {r.warnings.map((w) => <Alert key={w} color="orange" title="Other comparisons on this surface get no traffic" data-testid="starved-warning">{w}</Alert>)}
+      {r.multipleExposure.warning && (
+        <Alert color="orange" title="Units seen in more than one arm" data-testid="multiple-exposure-banner">
+          {r.multipleExposure.units.toLocaleString()} units ({(r.multipleExposure.share * 100).toFixed(1)}%) were served more than one variant. {r.multipleExposure.rule}
+        </Alert>
+      )}
+      <Alert color={srmMismatch ? "gray" : DECISION_COLOR[r.verdict.decision]} title={<Group gap="xs">Verdict <Badge color={DECISION_COLOR[r.verdict.decision]} data-testid="verdict-decision">{r.verdict.decision}{r.verdict.variant ? ` ${r.verdict.variant}` : ""}</Badge><Text span size="xs" c="dimmed">{e.kind === "interleaving" ? "decided by a sign test on interleaved preferences" : `decided by the ${r.engine.label} engine`}</Text></Group>} data-testid="experiment-summary">
+        {r.verdict.text}
+      </Alert>
 
-      <SimpleGrid cols={{ base: 2, md: 4 }}>
+      <SimpleGrid cols={{ base: 1, xs: 2, md: 4 }}>
         {r.variants.map((v) => (
-          <Card withBorder padding="sm" key={v.key}>
+          <Card withBorder padding="sm" key={v.key} data-testid={`variant-${v.key}`}>
             <Text size="xs" c="dimmed" tt="uppercase" fw={600}>{v.key}{v.isControl ? " (control)" : ""}</Text>
-            <Text fw={700} size="lg" data-testid={`units-${v.key}`}>{v.units.toLocaleString()} units</Text>
-            <Text size="xs" c="dimmed">{Math.round(v.weight * 100)}% of traffic · {v.name}</Text>
+            {e.kind === "ab" ? (
+              <>
+                <Text fw={700} size="lg" data-testid={`units-${v.key}`}>{v.units.toLocaleString()} units</Text>
+                <Text size="xs" c="dimmed">{Math.round(v.weight * 100)}% of traffic · {v.name}</Text>
+              </>
+            ) : <Text fw={700} size="lg">{v.name}</Text>}
+            <Text size="xs" data-testid={`served-${v.key}`}>
+              {v.pinnedVersionId ? "pinned version" : `alias ${v.alias ?? "—"}`}
+              {e.kind === "interleaving" ? " (one ranker of every interleaved list)" : v.served.length ? ` → ${v.served.map((s) => (s.model ? `${s.model} v${s.version}` : "retrieval order")).join(", ")}` : " (nothing served yet)"}
+            </Text>
+            {v.multipleExposures > 0 && <Text size="xs" c="orange">{v.multipleExposures} units also seen in another arm (excluded)</Text>}
           </Card>
         ))}
       </SimpleGrid>
@@ -75,68 +107,118 @@ export function ExperimentResults({ experimentKey }: { experimentKey: string }) 
         <Card withBorder padding="lg" data-testid="interleaving-results">
           <Title order={5} mb="sm">Interleaved preference</Title>
           <Text size="sm">{r.interleaving.variantA}: <b>{r.interleaving.winsA}</b> wins · {r.interleaving.variantB}: <b>{r.interleaving.winsB}</b> wins · ties {r.interleaving.ties} · {r.interleaving.requestsWithClicks} requests with clicks of {r.interleaving.requests} served ({r.interleaving.competitive} competitive: the two rankings differed)</Text>
-          {r.interleaving.test && <Text size="sm" mt={4}>Share preferring {r.interleaving.variantA}: {(r.interleaving.test.shareA * 100).toFixed(1)}% (95% CI {(r.interleaving.test.ci[0] * 100).toFixed(1)}–{(r.interleaving.test.ci[1] * 100).toFixed(1)}%), sign test p = {r.interleaving.test.pValue.toPrecision(3)}</Text>}
+          {r.interleaving.test && r.interleaving.test.shareA !== null && <Text size="sm" mt={4}>Share preferring {r.interleaving.variantA}: {(r.interleaving.test.shareA * 100).toFixed(1)}% (95% CI {(r.interleaving.test.ci[0] * 100).toFixed(1)}–{(r.interleaving.test.ci[1] * 100).toFixed(1)}%), sign test p = {r.interleaving.test.pValue.toPrecision(3)}</Text>}
+          {r.interleaving.creditByPosition.length > 0 && (
+            <Table.ScrollContainer minWidth={300} mt="sm">
+              <Table data-testid="credit-by-position" verticalSpacing={2}>
+                <Table.Thead><Table.Tr><Table.Th>clicked position</Table.Th><Table.Th>{r.interleaving.variantA}</Table.Th><Table.Th>{r.interleaving.variantB}</Table.Th><Table.Th>shared</Table.Th></Table.Tr></Table.Thead>
+                <Table.Tbody>
+                  {r.interleaving.creditByPosition.slice(0, 10).map((p) => <Table.Tr key={p.position}><Table.Td>{p.position}</Table.Td><Table.Td>{p.a}</Table.Td><Table.Td>{p.b}</Table.Td><Table.Td>{p.shared}</Table.Td></Table.Tr>)}
+                </Table.Tbody>
+              </Table>
+            </Table.ScrollContainer>
+          )}
         </Card>
       )}
 
-      <Card withBorder padding="lg">
+      {e.kind === "ab" && <Card withBorder padding="lg">
         <Title order={5} mb="sm">Metrics</Title>
-        <Table.ScrollContainer minWidth={860}>
+        <Table.ScrollContainer minWidth={980}>
           <Table striped data-testid="metrics-table">
             <Table.Thead>
-              <Table.Tr><Table.Th>Metric</Table.Th>{r.variants.map((v) => <Table.Th key={v.key}>{v.key}</Table.Th>)}<Table.Th>Variant</Table.Th><Table.Th>Lift (95% CI)</Table.Th><Table.Th w={160}>Interval</Table.Th><Table.Th>p (Holm)</Table.Th><Table.Th>P(beat control)</Table.Th></Table.Tr>
+              <Table.Tr>
+                <Table.Th>Metric</Table.Th>{r.variants.length && e.kind === "ab" ? r.variants.map((v) => <Table.Th key={v.key}>{v.key}</Table.Th>) : <Table.Th>interleaved</Table.Th>}<Table.Th>Variant</Table.Th>
+                <Table.Th>Lift (95% {bayesian ? "credible" : "CI"})</Table.Th><Table.Th w={160}>Interval</Table.Th>
+                <Table.Th>{bayesian ? "P(better)" : <Tooltip label="the p-value of the interval shown; Holm-adjusted beside it"><span>p · Holm</span></Tooltip>}</Table.Th>
+                <Table.Th>Secondary readings <Text span size="xs" c="dimmed">(not used for the decision)</Text></Table.Th>
+              </Table.Tr>
             </Table.Thead>
             <Table.Tbody>
               {r.metrics.flatMap((m) => (m.comparisons.length ? m.comparisons : [null]).map((c, ci) => (
                 <Table.Tr key={`${m.metric}-${ci}`}>
-                  {ci === 0 && <Table.Td rowSpan={Math.max(1, m.comparisons.length)}><Text size="sm" fw={m.metric === e.primaryMetric ? 700 : 400}>{m.label}{m.metric === e.primaryMetric ? " (primary)" : ""}</Text></Table.Td>}
-                  {ci === 0 && m.variants.map((v) => <Table.Td key={v.key} rowSpan={Math.max(1, m.comparisons.length)}>{fmtValue(m.metric, v.value)}<Text size="xs" c="dimmed">n {v.n.toLocaleString()}</Text></Table.Td>)}
-                  {c ? (
+                  {ci === 0 && (
+                    <Table.Td rowSpan={Math.max(1, m.comparisons.length)}>
+                      <Tooltip label={m.definition} multiline w={280}><Text size="sm" fw={m.role === "primary" ? 700 : 400}>{m.label}</Text></Tooltip>
+                      <Text size="xs" c="dimmed">{m.role === "primary" ? "primary" : m.role === "secondary" ? "secondary" : "other"}</Text>
+                    </Table.Td>
+                  )}
+                  {ci === 0 && m.variants.map((v) => (
+                    <Table.Td key={v.key} rowSpan={Math.max(1, m.comparisons.length)}>
+                      {v.value === null ? <Tooltip label={v.note ?? "not computable yet"}><Text span size="sm" c="dimmed">—</Text></Tooltip> : formatMetricValue(m.metric, v.value)}
+                      <Text size="xs" c="dimmed">n {v.n.toLocaleString()}</Text>
+                    </Table.Td>
+                  ))}
+                  {c === null ? (
+                    <Table.Td colSpan={5}><Text size="xs" c="dimmed">{e.kind === "interleaving" ? "interleaved traffic is judged by preference, above" : "no treatment to compare"}</Text></Table.Td>
+                  ) : !c.available ? (
+                    <><Table.Td>{c.variant}</Table.Td><Table.Td colSpan={4}><Text size="xs" c="dimmed">{c.reason}</Text></Table.Td></>
+                  ) : (
                     <>
                       <Table.Td>{c.variant}</Table.Td>
-                      <Table.Td>{pct(c.effect.relative.estimate)} <Text span size="xs" c="dimmed">({pct(c.effect.relative.ci[0])} to {pct(c.effect.relative.ci[1])})</Text></Table.Td>
-                      <Table.Td><LiftBar lo={c.effect.relative.ci[0]} hi={c.effect.relative.ci[1]} estimate={c.effect.relative.estimate} range={Math.max(0.05, Math.abs(c.effect.relative.ci[0]), Math.abs(c.effect.relative.ci[1]))} good={c.effect.significant ? (c.effect.relative.estimate > 0) === m.higherIsBetter : null} /></Table.Td>
                       <Table.Td>
-                        <Tooltip label={`unadjusted ${c.effect.pValue.toPrecision(3)}`}><span>{c.adjustedPValue.toPrecision(3)}</span></Tooltip>{" "}
-                        {c.effect.significant && <Badge size="xs" color={(c.effect.relative.estimate > 0) === m.higherIsBetter ? "teal" : "red"}>significant</Badge>}
+                        {c.relative ? <>{pct(c.relative.estimate)} <Text span size="xs" c="dimmed">({pct(c.relative.ci[0])} to {pct(c.relative.ci[1])})</Text></> : <>{c.absolute.estimate.toPrecision(3)} <Text span size="xs" c="dimmed">absolute ({c.absolute.ci[0].toPrecision(3)} to {c.absolute.ci[1].toPrecision(3)}); {c.relativeNote}</Text></>}
                       </Table.Td>
-                      <Table.Td>{(c.chanceToBeat * 100).toFixed(1)}%</Table.Td>
+                      <Table.Td>
+                        {(() => {
+                          const iv = c.relative ?? c.absolute;
+                          const good = c.call === "none" ? null : c.call === "better";
+                          return <LiftBar lo={iv.ci[0]} hi={iv.ci[1]} estimate={iv.estimate} range={Math.max(0.05, Math.abs(iv.ci[0]), Math.abs(iv.ci[1]))} good={good} />;
+                        })()}
+                      </Table.Td>
+                      <Table.Td>
+                        {bayesian ? `${((m.higherIsBetter ? c.chanceToBeat! : 1 - c.chanceToBeat!) * 100).toFixed(1)}%` : <>{pValue(c.pValue!)} <Text span size="xs" c="dimmed">· {c.adjustedPValue === null ? "—" : pValue(c.adjustedPValue)}</Text></>}{" "}
+                        {c.call !== "none" && <Badge size="xs" color={c.call === "better" ? "teal" : "red"}>{c.call}</Badge>}
+                      </Table.Td>
+                      <Table.Td>
+                        {c.secondary.map((s) => (
+                          <Tooltip key={s.engine} label={s.label}>
+                            <Text size="xs" c="dimmed">{s.engine}: {s.chanceToBeat !== null ? `P(better) ${((m.higherIsBetter ? s.chanceToBeat : 1 - s.chanceToBeat) * 100).toFixed(1)}%` : s.pValue !== null ? `p ${pValue(s.pValue)}` : "—"}</Text>
+                          </Tooltip>
+                        ))}
+                      </Table.Td>
                     </>
-                  ) : <Table.Td colSpan={5}><Text size="xs" c="dimmed">{e.kind === "interleaving" ? "interleaved traffic is judged by preference, above" : "not enough data to compare yet"}</Text></Table.Td>}
+                  )}
                 </Table.Tr>
               )))}
             </Table.Tbody>
           </Table>
         </Table.ScrollContainer>
-      </Card>
+        <Text size="xs" c="dimmed" mt="xs">Each p belongs to the interval beside it. Holm adjusts the treatments on the primary metric, and all other metrics together. Units: {e.hashAttribute === "sessionKey" ? "sessions" : "users"} (the randomisation unit).</Text>
+      </Card>}
 
       {treatments.length > 0 && e.kind === "ab" && (
         <Card withBorder padding="lg">
-          <Title order={5} mb="sm">Cumulative CTR lift over time</Title>
+          <Title order={5} mb="sm">Cumulative CTR lift over time <Text span size="xs" c="dimmed">(hourly for the first two days, then daily)</Text></Title>
           {r.timeline.length === 0 ? <Text size="sm" c="dimmed">No impressions yet.</Text> : <CumulativeLiftChart data={r.timeline} variants={treatments} />}
           <Text size="xs" c="dimmed">The band uses an impression-level approximation; the table above uses the unit-level delta method.</Text>
         </Card>
       )}
 
       <SimpleGrid cols={{ base: 1, md: 3 }}>
-        <Card withBorder padding="lg">
+        {e.kind === "ab" && <Card withBorder padding="lg" data-testid="guardrails">
           <Title order={5} mb="sm">Guardrails</Title>
           {r.guardrails.length === 0 ? <Text size="sm" c="dimmed">None defined.</Text> : r.guardrails.map((g, i) => (
-            <Group key={i} gap="xs"><Badge color={g.status === "ok" ? "teal" : g.status === "violated" ? "red" : g.status === "at risk" ? "orange" : "gray"}>{g.status}</Badge><Text size="sm">{GUARDRAIL_LABEL[g.metric] ?? g.metric} must not {g.direction === "increase" ? "rise" : "fall"} by more than {+(g.threshold * 100).toFixed(2)}%</Text></Group>
+            <Stack key={i} gap={2} mb="xs">
+              <Group gap="xs" wrap="nowrap"><Badge color={GUARDRAIL_COLOR[g.status]} style={{ flexShrink: 0 }}>{g.status}</Badge><Text size="sm">{g.label} must not {g.direction === "increase" ? "rise" : "fall"} by more than {+(g.threshold * 100).toFixed(2)}%</Text></Group>
+              {g.checks.map((c) => <Text key={c.variant} size="xs" c="dimmed">{c.detail}</Text>)}
+            </Stack>
           ))}
+          <Text size="xs" c="dimmed">Violated: past the threshold and worse beyond noise; ok: the interval rules out the threshold; otherwise inconclusive.</Text>
           <Title order={5} mt="md" mb="xs">Sample ratio</Title>
-          <Text size="sm">{r.srm ? `χ² ${r.srm.chiSquare.toFixed(2)}, p = ${r.srm.pValue.toPrecision(3)} — ${r.srm.mismatch ? "mismatch" : "consistent with the weights"}` : "not enough data"}</Text>
-        </Card>
+          <Text size="sm" data-testid="srm-line">{r.srm.available ? `χ² ${r.srm.chiSquare.toFixed(2)}, p = ${r.srm.pValue.toPrecision(3)} — ${r.srm.mismatch ? "mismatch" : "consistent with the weights"}` : r.srm.reason}</Text>
+          <Title order={5} mt="md" mb="xs">Multiple exposures</Title>
+          <Tooltip label={r.multipleExposure.rule} multiline w={300}><Text size="sm" data-testid="multiple-exposures">{r.multipleExposure.units.toLocaleString()} units in more than one arm ({(r.multipleExposure.share * 100).toFixed(2)}%), excluded</Text></Tooltip>
+        </Card>}
         <Card withBorder padding="lg">
           <Title order={5} mb="sm">Latency</Title>
-          {r.latency.length === 0 ? <Text size="sm" c="dimmed">No requests yet.</Text> : r.latency.map((l) => <Text size="sm" key={l.variant}>{l.variant}: p50 {l.p50.toFixed(2)} ms · p95 {l.p95.toFixed(2)} ms ({l.requests.toLocaleString()} requests)</Text>)}
+          {r.latency.length === 0 ? <Text size="sm" c="dimmed">No requests yet.</Text> : r.latency.map((l) => <Text size="sm" key={l.variant}>{l.variant}: p50 {l.p50.toFixed(2)} ms · p95 {l.p95.toFixed(2)} ms ({l.requests.toLocaleString()} recent requests)</Text>)}
         </Card>
-        <Card withBorder padding="lg">
+        {e.kind === "ab" && <Card withBorder padding="lg">
           <Title order={5} mb="sm">Sample size</Title>
           {r.plan ? (
             <Text size="sm">To detect the minimum effect with 80% power: {r.plan.unitsPerVariant.map((u) => u.toLocaleString()).join(" / ")} units per variant{r.plan.days !== null ? `, about ${r.plan.days.toFixed(1)} days at the current traffic` : ""}.</Text>
           ) : <Text size="sm" c="dimmed">Set a minimum detectable effect and collect a baseline to see the plan.</Text>}
-        </Card>
+        </Card>}
       </SimpleGrid>
     </Stack>
   );

@@ -6,7 +6,10 @@ import { IconPlus, IconTrash } from "@tabler/icons-react";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useRouter } from "next/navigation";
 import { useState } from "react";
+import { METRIC_CATALOGUE, SELECTABLE_METRICS } from "@/server/domain/experiments/metrics";
 import { useTRPC } from "../../../_trpc/client";
+
+type AnalysisMode = "sequential" | "fixed" | "bayesian";
 
 interface VariantRow { key: string; name: string; weight: number; isControl: boolean; model: string | null; overrides: string }
 interface RuleRow { attribute: string; op: string; value: string }
@@ -18,7 +21,7 @@ export interface ExperimentDefinition {
   key: string; name: string; surface: string; kind: "ab" | "interleaving"; hypothesis: string; owner: string;
   hashAttribute: "userKey" | "sessionKey"; coverage: number; namespace: { id: string; start: number; end: number } | null;
   targeting: Array<{ attribute: string; op: string; value?: unknown }>; primaryMetric: string; secondaryMetrics: string[];
-  guardrails: GuardrailRow[]; minDetectableEffect: number | null; analysisMode: "sequential" | "fixed"; status: string;
+  guardrails: GuardrailRow[]; minDetectableEffect: number | null; analysisMode: AnalysisMode; status: string;
   variants: Array<{ key: string; name: string; weight: number; isControl: boolean; modelAlias: string | null; modelVersionId: string | null; constraintOverrides: unknown }>;
 }
 
@@ -27,10 +30,7 @@ const modelValue = (v: { modelAlias: string | null; modelVersionId: string | nul
 const overridesText = (o: unknown) => (o && typeof o === "object" && Object.keys(o).length ? JSON.stringify(o, null, 2) : "");
 const ruleValueText = (value: unknown) => (Array.isArray(value) ? value.join(", ") : value === undefined ? "" : String(value));
 
-const METRICS = [
-  { value: "ctr", label: "CTR" }, { value: "conversion", label: "Conversion" }, { value: "revenue_per_session", label: "Revenue per unit" },
-  { value: "ndcg", label: "NDCG@10 from clicks" }, { value: "mrr", label: "MRR from clicks" }, { value: "latency_p95", label: "Latency p95" }, { value: "fallback_rate", label: "Fallback rate" },
-];
+const METRICS = SELECTABLE_METRICS.map((key) => ({ value: key, label: METRIC_CATALOGUE[key].label }));
 const DEFAULT_GUARDRAILS: GuardrailRow[] = [
   { metric: "fallback_rate", direction: "increase", threshold: 50 },
   { metric: "latency_p95", direction: "increase", threshold: 20 },
@@ -58,7 +58,7 @@ export function ExperimentForm({ surfaces, initial }: { surfaces: Array<{ key: s
   const [primaryMetric, setPrimaryMetric] = useState(initial?.primaryMetric ?? "ctr");
   const [secondary, setSecondary] = useState<string[]>(initial?.secondaryMetrics ?? ["conversion", "revenue_per_session", "ndcg", "mrr"]);
   const [mde, setMde] = useState<number>(initial?.minDetectableEffect ? initial.minDetectableEffect * 100 : 5);
-  const [analysisMode, setAnalysisMode] = useState<"sequential" | "fixed">(initial?.analysisMode ?? "sequential");
+  const [analysisMode, setAnalysisMode] = useState<AnalysisMode>(initial?.analysisMode ?? "sequential");
   const [guardrails, setGuardrails] = useState<GuardrailRow[]>(initial ? initial.guardrails.map((g) => ({ ...g, threshold: g.threshold * 100 })) : DEFAULT_GUARDRAILS);
   const [variants, setVariants] = useState<VariantRow[]>(
     initial?.variants.map((v) => ({ key: v.key, name: v.name, weight: v.weight * 100, isControl: v.isControl, model: modelValue(v), overrides: overridesText(v.constraintOverrides) })) ?? [
@@ -217,7 +217,7 @@ export function ExperimentForm({ surfaces, initial }: { surfaces: Array<{ key: s
         <SimpleGrid cols={{ base: 1, sm: 3 }}>
           <Select label="Primary metric" data={METRICS} value={primaryMetric} onChange={(v) => setPrimaryMetric(v ?? "ctr")} allowDeselect={false} />
           <NumberInput label="Minimum detectable effect %" description="relative; drives the sample-size estimate" min={0.1} max={1000} decimalScale={2} value={mde} onChange={(v) => setMde(Number(v) || 5)} />
-          <Select label="Analysis" data={[{ value: "sequential", label: "Sequential (safe to peek)" }, { value: "fixed", label: "Fixed horizon" }]} value={analysisMode} onChange={(v) => setAnalysisMode((v as "sequential") ?? "sequential")} allowDeselect={false} />
+          <Select label="Analysis" description="the engine that decides; the others are shown as secondary" data={[{ value: "sequential", label: "Sequential (safe to peek)" }, { value: "fixed", label: "Fixed horizon" }, { value: "bayesian", label: "Bayesian (chance to beat)" }]} value={analysisMode} onChange={(v) => setAnalysisMode((v as AnalysisMode | null) ?? "sequential")} allowDeselect={false} />
         </SimpleGrid>
         <Text size="sm" mt="sm" data-testid="power-plan">
           {plan.data?.ready

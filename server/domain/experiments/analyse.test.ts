@@ -1,0 +1,267 @@
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { summarizeMean, summarizeProportion, summarizeRatio, type MeanSummary } from "../stats";
+import { analyseExperiment, type AnalysisInput, type Engine, type VariantData } from "./analyse";
+import { judgeLatencyGuardrail, judgeMetricGuardrail } from "./guardrails";
+
+// The numbered examples of issue #13, each with the right value, plus the output promise: no NaN
+// or Infinity anywhere in an analysis, whatever the data.
+
+const empty = { n: 0, sum: 0, sumSq: 0 };
+function variant(units: number, overrides: Partial<VariantData> = {}): VariantData {
+  return {
+    units, multipleExposures: 0,
+    ctr: { n: 0, sumX: 0, sumY: 0, sumX2: 0, sumY2: 0, sumXY: 0 }, conversion: summarizeProportion(units, 0), revenue: empty,
+    ndcg: empty, mrr: empty, fallback: empty, clicksCuped: { n: 0, sumX: 0, sumY: 0, sumX2: 0, sumY2: 0, sumXY: 0 }, latencyMs: [],
+    ...overrides,
+  };
+}
+function input(data: Record<string, VariantData>, overrides: Partial<AnalysisInput> = {}): AnalysisInput {
+  return {
+    kind: "ab", engine: "sequential", primaryMetric: "ctr", guardrails: [], hourly: [],
+    variants: [{ key: "control", weight: 0.5, isControl: true }, { key: "treatment", weight: 0.5, isControl: false }],
+    data, ...overrides,
+  };
+}
+/** Per-unit CTR rows: `clicked` of `units` units clicked once, each with `impressions` impressions. */
+function ctrRows(units: number, clicked: number, impressions = 5) {
+  return summarizeRatio(Array.from({ length: units }, (_, i) => ({ numerator: i < clicked ? 1 : 0, denominator: impressions })));
+}
+
+describe("issue #13, point 2: the sample-ratio check with an empty arm", () => {
+  it("40 vs 0 at 50/50 is χ² 40, p 2.5e-10, and blocks the verdict", () => {
+    const a = analyseExperiment(input({ control: variant(40), treatment: variant(0) }));
+    expect(a.srm.available).toBe(true);
+    if (!a.srm.available) return;
+    expect(a.srm.chiSquare).toBeCloseTo(40, 12);
+    expect(a.srm.pValue).toBeCloseTo(2.5396285894708634e-10, 20); // scipy.stats.chi2.sf(40, 1)
+    expect(a.srm.mismatch).toBe(true);
+    expect(a.verdict.decision).toBe("blocked");
+    expect(a.verdict.text).toMatch(/sample-ratio mismatch, χ² = 40\.0, p = 2\.5e-10/);
+  });
+
+  it("no units at all: no check, and it says why", () => {
+    expect(analyseExperiment(input({})).srm).toEqual({ available: false, reason: "no units yet" });
+  });
+});
+
+describe("issue #13, point 3: a guardrail against a zero baseline", () => {
+  const guardrail = { metric: "fallback_rate", direction: "increase" as const, threshold: 0.2 };
+  const rate = { type: "proportion" as const, zeroBaselineMargin: 0.01 };
+  const judge = (c: MeanSummary, t: MeanSummary) => judgeMetricGuardrail(guardrail, rate, c, [{ variant: "treatment", summary: t }])[0]!;
+
+  it("control 0/17 vs treatment 7/23 is violated (absolute rule), not ok", () => {
+    const check = judge(summarizeProportion(17, 0), summarizeProportion(23, 7));
+    expect(check.rule).toBe("absolute (zero baseline)");
+    expect(check.margin).toBe(0.01);
+    expect(check.change!.estimate).toBeCloseTo(7 / 23, 12);
+    expect(check.status).toBe("violated");
+  });
+
+  it("treatment 17/17 is violated, not 'no data'", () => {
+    expect(judge(summarizeProportion(17, 0), summarizeProportion(17, 17)).status).toBe("violated");
+  });
+
+  it("NaN never passes: a ratio guardrail with no impressions is 'no data', a mean with one unit is inconclusive", () => {
+    const ctr = { metric: "ctr", direction: "decrease" as const, threshold: 0.05 };
+    const none = { n: 3, sumX: 0, sumY: 0, sumX2: 0, sumY2: 0, sumXY: 0 };
+    expect(judgeMetricGuardrail(ctr, { type: "ratio" }, none, [{ variant: "t", summary: none }])[0]!.status).toBe("no data");
+    const revenue = { metric: "revenue_per_session", direction: "decrease" as const, threshold: 0.05 };
+    expect(judgeMetricGuardrail(revenue, { type: "mean" }, summarizeMean([3]), [{ variant: "t", summary: summarizeMean([1]) }])[0]!.status).toBe("inconclusive");
+  });
+
+  it("a small rise within the margin on a big sample is ok; the same rise on a tiny one is inconclusive", () => {
+    expect(judge(summarizeProportion(100_000, 1000), summarizeProportion(100_000, 1050)).status).toBe("ok");
+    expect(judge(summarizeProportion(100, 1), summarizeProportion(100, 1)).status).toBe("inconclusive");
+  });
+
+  it("on a zero baseline a rise within the absolute margin is ok with enough data, and a bigger one is not", () => {
+    expect(judge(summarizeProportion(20_000, 0), summarizeProportion(20_000, 20)).status).toBe("ok"); // +0.1 point
+    expect(judge(summarizeProportion(20_000, 0), summarizeProportion(20_000, 600)).status).toBe("violated"); // +3 points
+    // A metric without its own margin reads the threshold in its unit.
+    const revenue = { metric: "revenue_per_session", direction: "decrease" as const, threshold: 0.2 };
+    expect(judgeMetricGuardrail(revenue, { type: "mean" }, summarizeMean([0, 0, 0]), [{ variant: "t", summary: summarizeMean([0, 0, 0]) }])[0]).toMatchObject({ status: "ok", margin: 0.2 });
+  });
+
+  it("flows into the analysis and blocks shipping", () => {
+    const a = analyseExperiment(input(
+      { control: variant(17, { fallback: summarizeProportion(17, 0) }), treatment: variant(23, { fallback: summarizeProportion(23, 7) }) },
+      { guardrails: [guardrail] },
+    ));
+    expect(a.guardrails[0]!.status).toBe("violated");
+  });
+});
+
+describe("issue #13, point 4: the latency guardrail judged with uncertainty", () => {
+  // 240 requests per arm, as two tiny linear models give in a short run: the treatment's median is
+  // lower, its p95 is 22 % higher (14.9 vs 18.2 ms) because of a handful of slow requests.
+  const bulk = (from: number) => Array.from({ length: 224 }, (_, i) => from + (i / 224) * 4);
+  const control = [...bulk(6), 12, 13, 13.5, 14.9, 15, 15.2, 15.5, 16, 16.5, 17, 18, 19, 20, 21, 22, 25];
+  const treatment = [...bulk(5.5), 14, 16, 17.5, 18.2, 18.5, 19, 19.5, 20, 21, 22, 23, 24, 25, 26, 27, 30];
+  const guardrail = { metric: "latency_p95", direction: "increase" as const, threshold: 0.2 };
+
+  it("p95 14.9 vs 18.2 ms on 240 requests: the old point rule (+22 % > 20 %) said violated, the interval says inconclusive", () => {
+    const check = judgeLatencyGuardrail(guardrail, control, [{ variant: "treatment", samples: treatment }])[0]!;
+    expect(check.change!.estimate).toBeCloseTo(18.2 / 14.9 - 1, 2);
+    expect(check.change!.lower).toBeLessThan(0);
+    expect(check.status).toBe("inconclusive");
+  });
+
+  it("a clear 50 % rise on 5,000 requests per arm is violated; no rise is ok", () => {
+    const sample = (scale: number) => Array.from({ length: 5000 }, (_, i) => scale * -Math.log(1 - (i + 0.5) / 5000));
+    expect(judgeLatencyGuardrail(guardrail, sample(10), [{ variant: "t", samples: sample(15) }])[0]!.status).toBe("violated");
+    expect(judgeLatencyGuardrail(guardrail, sample(10), [{ variant: "t", samples: sample(10) }])[0]!.status).toBe("ok");
+  });
+
+  it("too few requests for an interval says so", () => {
+    const check = judgeLatencyGuardrail(guardrail, [10, 11, 12], [{ variant: "t", samples: [20, 21, 22] }])[0]!;
+    expect(check.status).toBe("inconclusive");
+    expect(check.detail).toMatch(/too few requests/);
+  });
+});
+
+describe("issue #13, point 5: one verdict, from the configured engine", () => {
+  // CTR 10 % vs 12.25 % on 2,000 units per arm: the fixed-horizon test and the Bayesian read-out
+  // are decisive, the sequential one (tuned for 5,000 units per arm) is not yet.
+  const data = { control: variant(2000, { ctr: ctrRows(2000, 200, 1) }), treatment: variant(2000, { ctr: ctrRows(2000, 245, 1) }) };
+  const primary = (engine: Engine) => {
+    const a = analyseExperiment(input(data, { engine }));
+    const c = a.metrics.find((m) => m.metric === "ctr")!.comparisons[0]!;
+    if (!c.available) throw new Error(c.reason);
+    return { a, c };
+  };
+
+  it("each engine's own p belongs to its own interval; the others are secondary and labelled", () => {
+    for (const engine of ["sequential", "fixed"] as const) {
+      const { c } = primary(engine);
+      expect(c.engine).toBe(engine);
+      const excludesZero = c.absolute.ci[0] > 0 || c.absolute.ci[1] < 0;
+      expect(c.pValue! < 0.05).toBe(excludesZero);
+      expect(c.secondary.map((s) => s.engine).sort()).toEqual((["sequential", "fixed", "bayesian"] as const).filter((e) => e !== engine).sort());
+      expect(c.secondary.every((s) => /^secondary — .*not used for the decision$/.test(s.label))).toBe(true);
+    }
+  });
+
+  it("the sequential engine says keep running while the Bayesian one, secondary, reads high: one verdict", () => {
+    const { a, c } = primary("sequential");
+    expect(c.call).toBe("none");
+    expect(c.secondary.find((s) => s.engine === "bayesian")!.chanceToBeat).toBeGreaterThan(0.95);
+    expect(a.verdict.decision).toBe("keep running");
+    expect(a.verdict.text).toContain("sequential");
+    expect(a.verdict.text).not.toContain("P(better");
+  });
+
+  it("the fixed-horizon and Bayesian engines decide 'ship'", () => {
+    expect(primary("fixed").a.verdict).toMatchObject({ decision: "ship", variant: "treatment" });
+    const bayes = primary("bayesian");
+    expect(bayes.c.pValue).toBeNull();
+    expect(bayes.c.chanceToBeat).toBeGreaterThan(0.975);
+    expect(bayes.a.verdict).toMatchObject({ decision: "ship", variant: "treatment" });
+    expect(bayes.a.verdict.text).toMatch(/P\(better than control\) 9\d\.\d%/);
+  });
+});
+
+describe("issue #13, point 6: numerical robustness", () => {
+  it("[1e8, 1e8 + 1] vs [1e8 + 1, 1e8 + 3]: p 0.3499 (scipy), not NaN", () => {
+    const a = analyseExperiment(input(
+      { control: variant(2, { revenue: summarizeMean([1e8, 1e8 + 1]) }), treatment: variant(2, { revenue: summarizeMean([1e8 + 1, 1e8 + 3]) }) },
+      { engine: "fixed", primaryMetric: "revenue_per_session" },
+    ));
+    const c = a.metrics.find((m) => m.metric === "revenue_per_session")!.comparisons[0]!;
+    expect(c.available).toBe(true);
+    if (c.available) expect(c.pValue).toBeCloseTo(0.34988559277094033, 9);
+  });
+
+  it("50,050/500,500 vs 50,750/500,500 keeps the t distribution: p 0.0200741", () => {
+    const a = analyseExperiment(input(
+      { control: variant(500_500, { conversion: summarizeProportion(500_500, 50_050) }), treatment: variant(500_500, { conversion: summarizeProportion(500_500, 50_750) }) },
+      { engine: "fixed", primaryMetric: "conversion" },
+    ));
+    const c = a.metrics.find((m) => m.metric === "conversion")!.comparisons[0]!;
+    if (!c.available) throw new Error(c.reason);
+    expect(c.pValue).toBeCloseTo(0.020074137264411127, 12);
+  });
+
+  it("no sequential result below the minimum sample per arm, with the reason", () => {
+    const a = analyseExperiment(input({ control: variant(2, { revenue: summarizeMean([-1, 1]) }), treatment: variant(1000, { revenue: summarizeMean(Array.from({ length: 1000 }, (_, i) => 4.5 + (i % 2 ? 10 : -10))) }) }, {
+      primaryMetric: "revenue_per_session",
+      variants: [{ key: "control", weight: 2 / 1002, isControl: true }, { key: "treatment", weight: 1000 / 1002, isControl: false }],
+    }));
+    const c = a.metrics.find((m) => m.metric === "revenue_per_session")!.comparisons[0]!;
+    expect(c).toEqual({ variant: "treatment", available: false, reason: "a sequential result needs at least 30 units per arm" });
+    expect(a.verdict.decision).toBe("not enough data");
+    expect(a.verdict.text).toContain("30 units per arm");
+  });
+});
+
+describe("an interleaving experiment", () => {
+  it("reports the sign test, latency of the interleaved traffic, no SRM and no A/B comparisons", () => {
+    const a = analyseExperiment(input({ interleaved: variant(50, { latencyMs: [4, 5, 6] }) }, {
+      kind: "interleaving",
+      interleaving: { variantA: "control", variantB: "treatment", winsA: 0, winsB: 30, ties: 2, requestsWithClicks: 32, requests: 50, competitive: 40, creditByPosition: [] },
+    }));
+    expect(a.srm.available).toBe(false);
+    expect(a.metrics.every((m) => m.comparisons.length === 0 && m.variants.map((v) => v.key).join() === "interleaved")).toBe(true);
+    expect(a.latency).toEqual([{ variant: "interleaved", p50: 5, p95: 5.9, requests: 3 }]);
+    expect(a.interleaving!.test!.significant).toBe(true);
+    expect(a.verdict).toMatchObject({ decision: "ship", variant: "treatment" });
+  });
+});
+
+describe("lift over time", () => {
+  it("is hourly for the first two days, daily after, cumulative, and finite", () => {
+    const hourly = (hours: number) => Array.from({ length: hours }, (_, h) => ["control", "treatment"].map((v) => ({ hour: new Date(Date.UTC(2026, 10, 1, h)).toISOString(), variantKey: v, impressions: 100, clicks: v === "control" ? 10 : 12 }))).flat();
+    const short = analyseExperiment(input({}, { hourly: hourly(24) })).timeline;
+    expect(short).toHaveLength(24);
+    expect(short[0]!.treatment_lift).toBeCloseTo(0.2, 12);
+    const long = analyseExperiment(input({}, { hourly: hourly(72) })).timeline;
+    expect(long.map((p) => p.hour)).toEqual(["2026-11-01T00:00:00.000Z", "2026-11-02T00:00:00.000Z", "2026-11-03T00:00:00.000Z"]);
+    expect(long[2]!.treatment_lift).toBeCloseTo(0.2, 12);
+    expect(Number(long[2]!.treatment_hi) - Number(long[2]!.treatment_lo)).toBeLessThan(Number(long[0]!.treatment_hi) - Number(long[0]!.treatment_lo));
+  });
+});
+
+describe("multiple exposures", () => {
+  it("are counted with the stated rule and warn above 1 %", () => {
+    const a = analyseExperiment(input({ control: variant(98, { multipleExposures: 1 }), treatment: variant(99, { multipleExposures: 2 }) }));
+    expect(a.multipleExposure).toMatchObject({ units: 3, warning: true, byVariant: [{ key: "control", units: 1 }, { key: "treatment", units: 2 }] });
+    expect(a.multipleExposure.share).toBeCloseTo(3 / 200, 12);
+    expect(a.multipleExposure.rule).toMatch(/excluded from every metric/);
+  });
+});
+
+/** Every number anywhere in `value` is finite. */
+function assertFinite(value: unknown, path = "analysis"): void {
+  if (typeof value === "number") {
+    if (!Number.isFinite(value)) throw new Error(`${path} is ${value}`);
+  } else if (Array.isArray(value)) value.forEach((v, i) => assertFinite(v, `${path}[${i}]`));
+  else if (value && typeof value === "object") for (const [k, v] of Object.entries(value)) assertFinite(v, `${path}.${k}`);
+}
+
+describe("the output promise", () => {
+  it("no NaN or Infinity, whatever the data: empty arms, one unit, all zeros, all ones, constant arms", () => {
+    const count = fc.integer({ min: 0, max: 40 });
+    const arm = fc.tuple(count, fc.integer({ min: 0, max: 40 }), fc.constantFrom(0, 1, 5), fc.array(fc.constantFrom(0, 1, 1e8, 3.5), { maxLength: 6 }), fc.array(fc.double({ min: 0.5, max: 50, noNaN: true }), { maxLength: 120 }))
+      .map(([units, c, impressions, revenue, latency]): VariantData => {
+        const clicked = Math.min(units, c);
+        return variant(units, {
+          ctr: ctrRows(units, clicked, impressions), conversion: summarizeProportion(units, clicked), revenue: summarizeMean(revenue),
+          fallback: summarizeProportion(units, Math.min(units, c % 3 ? 0 : clicked)), ndcg: summarizeMean(revenue.map((r) => (r ? 1 : 0))), latencyMs: latency,
+          clicksCuped: { n: units, sumX: 0, sumY: clicked, sumX2: 0, sumY2: clicked, sumXY: 0 },
+        });
+      });
+    fc.assert(
+      fc.property(arm, arm, fc.constantFrom<Engine>("sequential", "fixed", "bayesian"), fc.constantFrom("ctr", "conversion", "revenue_per_session"), (c, t, engine, primaryMetric) => {
+        const a = analyseExperiment(input({ control: c, treatment: t }, {
+          engine, primaryMetric, minDetectableEffect: undefined,
+          guardrails: [{ metric: "fallback_rate", direction: "increase", threshold: 0.2 }, { metric: "latency_p95", direction: "increase", threshold: 0.2 }, { metric: "ctr", direction: "decrease", threshold: 0.1 }],
+          hourly: [{ hour: "2026-11-29T10:00:00.000Z", variantKey: "control", impressions: c.units, clicks: 0 }, { hour: "2026-11-29T10:00:00.000Z", variantKey: "treatment", impressions: t.units, clicks: t.units }],
+          planning: { minDetectableEffect: 0.1, days: 1 },
+        } as Partial<AnalysisInput>));
+        assertFinite(a);
+        expect(a.verdict.text).not.toMatch(/NaN|Infinity/);
+      }),
+      { numRuns: 400 },
+    );
+  });
+});

@@ -1,0 +1,430 @@
+import {
+  adjustPValues, chanceToBeatControl, compareMeans, compareRatios, compareWithCuped, describeMean, describePaired, planSampleSize, ratioOfMeans,
+  signTest, srmCheck, type CovariateSummary, type EffectResult, type MeanSummary, type RatioSummary, type SampleSizePlan, type SignTestResult,
+} from "../stats";
+import { normalQuantile } from "../stats/distributions";
+import { quantileSorted } from "../stats/describe";
+import { judgeLatencyGuardrail, judgeMetricGuardrail, worstStatus, type Guardrail, type GuardrailCheck, type GuardrailStatus } from "./guardrails";
+import { METRIC_CATALOGUE, metricDefinition, type MetricKey, type MetricUnit } from "./metrics";
+
+// The analysis of an experiment, as a pure function of sufficient statistics per variant — the
+// split GrowthBook makes between its app (SQL) and gbstats (numbers in, results out). The service
+// (server/experiments/results.ts) only queries; everything decided here is unit-tested.
+//
+// Output promise: no NaN or Infinity anywhere. A figure that cannot be computed is null (or
+// absent) and the nearest `reason` / `note` says why.
+
+/** The engine that decides: sequential or fixed-horizon frequentist, or Bayesian (flat prior). */
+export type Engine = "sequential" | "fixed" | "bayesian";
+
+export const ENGINE_LABEL: Record<Engine, string> = {
+  sequential: "sequential (always-valid, mixture SPRT)",
+  fixed: "fixed horizon (Welch t-test)",
+  bayesian: "Bayesian (normal posterior, flat prior)",
+};
+
+/** The lift over time is hourly until the data spans this many hours, daily after. */
+export const TIMELINE_DAILY_AFTER_HOURS = 48;
+
+/** Above this share of units seen in more than one arm the results carry a warning. */
+export const MULTIPLE_EXPOSURE_WARNING_SHARE = 0.01;
+export const MULTIPLE_EXPOSURE_RULE =
+  "Units seen in more than one arm (their key changed arm, or a restart reshuffled them) are counted here and excluded from every metric, as GrowthBook does; above 1 % of units the results carry a warning.";
+
+/** Sufficient statistics of one variant, over units seen in this arm only. */
+export interface VariantData {
+  /** Units analysed (each seen in this arm only). */
+  units: number;
+  /** Units assigned here that were also seen in another arm: excluded from every metric. */
+  multipleExposures: number;
+  /** Per unit: Y = clicks, X = impressions. */
+  ctr: RatioSummary;
+  /** Per unit: 1 if it purchased. */
+  conversion: MeanSummary;
+  /** Per unit: revenue. */
+  revenue: MeanSummary;
+  /** Per clicked request: click-based NDCG and reciprocal rank. */
+  ndcg: MeanSummary;
+  mrr: MeanSummary;
+  /** Per request: 1 if a fallback served it. */
+  fallback: MeanSummary;
+  /** Per unit: Y = clicks in the phase, X = clicks in the days before. */
+  clicksCuped: CovariateSummary;
+  /** Per-request latency sample (ms), any order. */
+  latencyMs: readonly number[];
+}
+
+export interface AnalysisInput {
+  kind: "ab" | "interleaving";
+  engine: Engine;
+  /** Two-sided level; default 0.05. */
+  alpha?: number;
+  variants: ReadonlyArray<{ key: string; weight: number; isControl: boolean }>;
+  primaryMetric: string;
+  secondaryMetrics?: readonly string[];
+  guardrails: readonly Guardrail[];
+  /** By variant key; a missing variant has no data yet. */
+  data: Readonly<Record<string, VariantData>>;
+  /** Clicks and impressions per variant per hour (ISO hour), for the lift over time. */
+  hourly: ReadonlyArray<{ hour: string; variantKey: string; impressions: number; clicks: number }>;
+  /** Interleaving experiments: wins per ranker from the clicked requests. */
+  interleaving?: {
+    variantA: string; variantB: string; winsA: number; winsB: number; ties: number; requestsWithClicks: number; requests: number; competitive: number;
+    /** Clicks at each position by the ranker credited with the item (shared: both rankers put it there). */
+    creditByPosition: Array<{ position: number; a: number; b: number; shared: number }>;
+  } | null;
+  /** For the sample-size plan: the MDE (relative) and how long the phase has run, in days. */
+  planning?: { minDetectableEffect: number | null; days: number | null };
+}
+
+export interface Interval { estimate: number; ci: [number, number] }
+
+export interface SecondaryReading {
+  engine: Engine;
+  /** "secondary — not used for the decision" and the engine's name. */
+  label: string;
+  pValue: number | null;
+  chanceToBeat: number | null;
+  relativeCi: [number, number] | null;
+}
+
+export type Comparison =
+  | {
+      variant: string;
+      available: true;
+      engine: Engine;
+      absolute: Interval;
+      /** Null when the control's value is 0 (a lift over nothing is undefined): see relativeNote. */
+      relative: Interval | null;
+      relativeNote?: string;
+      /** Frequentist engines: the p-value of exactly the interval shown. Null for the Bayesian engine. */
+      pValue: number | null;
+      /** Holm-adjusted p (family: the treatments on the primary metric; all other metrics together). */
+      adjustedPValue: number | null;
+      /** Bayesian engine: P(treatment better than control). */
+      chanceToBeat: number | null;
+      /** The configured engine's call, after correction: better, worse or no call. */
+      call: "better" | "worse" | "none";
+      secondary: SecondaryReading[];
+    }
+  | { variant: string; available: false; reason: string };
+
+export interface MetricResult {
+  metric: MetricKey;
+  label: string;
+  definition: string;
+  unit: MetricUnit;
+  higherIsBetter: boolean;
+  role: "primary" | "secondary" | "other";
+  variants: Array<{ key: string; value: number | null; n: number; note?: string }>;
+  comparisons: Comparison[];
+}
+
+export interface GuardrailResult extends Guardrail {
+  label: string;
+  status: GuardrailStatus;
+  checks: GuardrailCheck[];
+}
+
+export type SrmResult =
+  | { available: true; chiSquare: number; df: number; pValue: number; mismatch: boolean; counts: number[]; expected: number[] }
+  | { available: false; reason: string };
+
+export interface Verdict {
+  decision: "blocked" | "ship" | "do not ship" | "keep running" | "not enough data" | "no difference";
+  /** The variant the decision is about, when there is one. */
+  variant: string | null;
+  engine: Engine;
+  /** One paragraph for the page. */
+  text: string;
+}
+
+export interface ExperimentAnalysis {
+  engine: { key: Engine; label: string; alpha: number };
+  metrics: MetricResult[];
+  srm: SrmResult;
+  multipleExposure: { units: number; share: number; warning: boolean; rule: string; byVariant: Array<{ key: string; units: number }> };
+  guardrails: GuardrailResult[];
+  latency: Array<{ variant: string; p50: number; p95: number; requests: number }>;
+  timeline: Array<{ hour: string; [series: string]: number | string }>;
+  interleaving: (NonNullable<AnalysisInput["interleaving"]> & { test: (Omit<SignTestResult, "shareA"> & { shareA: number | null }) | null }) | null;
+  plan: SampleSizePlan | null;
+  verdict: Verdict;
+}
+
+type Summary = { kind: "mean"; s: MeanSummary } | { kind: "ratio"; s: RatioSummary } | { kind: "cuped"; s: CovariateSummary };
+
+/** The metrics of the table, in order: each metric's summary per arm. */
+const TABLE_METRICS: ReadonlyArray<{ metric: MetricKey; summary: (d: VariantData) => Summary }> = [
+  { metric: "ctr", summary: (d) => ({ kind: "ratio", s: d.ctr }) },
+  { metric: "conversion", summary: (d) => ({ kind: "mean", s: d.conversion }) },
+  { metric: "revenue_per_session", summary: (d) => ({ kind: "mean", s: d.revenue }) },
+  { metric: "ndcg", summary: (d) => ({ kind: "mean", s: d.ndcg }) },
+  { metric: "mrr", summary: (d) => ({ kind: "mean", s: d.mrr }) },
+  { metric: "fallback_rate", summary: (d) => ({ kind: "mean", s: d.fallback }) },
+  { metric: "clicks_cuped", summary: (d) => ({ kind: "cuped", s: d.clicksCuped }) },
+];
+
+const EMPTY: VariantData = Object.freeze({
+  units: 0, multipleExposures: 0,
+  ctr: { n: 0, sumX: 0, sumY: 0, sumX2: 0, sumY2: 0, sumXY: 0 }, conversion: { n: 0, sum: 0, sumSq: 0 }, revenue: { n: 0, sum: 0, sumSq: 0 },
+  ndcg: { n: 0, sum: 0, sumSq: 0 }, mrr: { n: 0, sum: 0, sumSq: 0 }, fallback: { n: 0, sum: 0, sumSq: 0 },
+  clicksCuped: { n: 0, sumX: 0, sumY: 0, sumX2: 0, sumY2: 0, sumXY: 0 }, latencyMs: [],
+});
+
+const finite = (v: number): number | null => (Number.isFinite(v) ? v : null);
+
+function armValue(summary: Summary): { value: number | null; n: number; note?: string } {
+  const n = summary.s.n;
+  if (n === 0) return { value: null, n, note: "no observations yet" };
+  if (summary.kind === "mean") return { value: finite(describeMean(summary.s).mean), n };
+  const d = describePaired(summary.s);
+  if (summary.kind === "cuped") return { value: finite(d.meanY), n };
+  return d.meanX === 0 ? { value: null, n, note: "no impressions yet" } : { value: finite(ratioOfMeans(summary.s).mean), n };
+}
+
+function compareSummaries(control: Summary, treatment: Summary, analysis: "sequential" | "fixedHorizon", alpha: number): EffectResult {
+  const options = { analysis, alpha };
+  if (control.kind === "cuped") return compareWithCuped(control.s, treatment.s as CovariateSummary, options);
+  if (control.kind === "ratio") return compareRatios(control.s, treatment.s as RatioSummary, options);
+  return compareMeans(control.s, treatment.s as MeanSummary, options);
+}
+
+const interval = (estimate: number, ci: readonly [number, number]): Interval | null =>
+  Number.isFinite(estimate) && Number.isFinite(ci[0]) && Number.isFinite(ci[1]) ? { estimate, ci: [ci[0], ci[1]] } : null;
+
+/** One treatment against the control on one metric, read by every engine; the configured one decides. */
+function compareOne(variant: string, control: Summary, treatment: Summary, engine: Engine, alpha: number, higherIsBetter: boolean): Comparison {
+  if (control.s.n === 0 || treatment.s.n === 0) return { variant, available: false, reason: `no observations yet in ${control.s.n === 0 ? "the control" : variant}` };
+  if (control.kind === "ratio" && (describePaired(control.s).meanX === 0 || describePaired(treatment.s as RatioSummary).meanX === 0)) {
+    return { variant, available: false, reason: "no impressions yet in one arm" };
+  }
+  const fixed = compareSummaries(control, treatment, "fixedHorizon", alpha);
+  const sequential = compareSummaries(control, treatment, "sequential", alpha);
+  // Bayesian: the flat-prior posterior of each effect is N(estimate, se²) (bayes.ts), so its credible
+  // interval is the z interval. P(treatment better) depends only on the sign of the effect, so it is
+  // read on the absolute scale, where the normal approximation needs no delta method (on the
+  // relative scale the A/A false-positive rate came out at 5.6 %).
+  const z = normalQuantile(1 - alpha / 2);
+  const around = (e: { estimate: number; se: number }) => (e.se > 0 ? interval(e.estimate, [e.estimate - z * e.se, e.estimate + z * e.se]) : null);
+  const posterior = chanceToBeatControl(fixed, { scale: "absolute", higherIsBetter, credibleLevel: 1 - alpha });
+  const readings: Record<Engine, { pValue: number | null; chanceToBeat: number | null; absolute: Interval | null; relative: Interval | null; unavailable?: string }> = {
+    fixed: { pValue: finite(fixed.pValue), chanceToBeat: null, absolute: interval(fixed.absolute.estimate, fixed.absolute.ci), relative: interval(fixed.relative.estimate, fixed.relative.ci), unavailable: fixed.unavailable },
+    sequential: { pValue: finite(sequential.pValue), chanceToBeat: null, absolute: interval(sequential.absolute.estimate, sequential.absolute.ci), relative: interval(sequential.relative.estimate, sequential.relative.ci), unavailable: sequential.unavailable },
+    bayesian: { pValue: null, chanceToBeat: finite(posterior.chanceToBeatControl), absolute: around(fixed.absolute), relative: around(fixed.relative), unavailable: fixed.unavailable },
+  };
+  const main = readings[engine];
+  if (!main.absolute || (engine !== "bayesian" && main.pValue === null) || (engine === "bayesian" && main.chanceToBeat === null)) {
+    return { variant, available: false, reason: main.unavailable ?? "the comparison cannot be computed yet" };
+  }
+  const relativeNote = main.relative ? undefined : fixed.control.mean === 0 ? "the control's value is 0: a relative lift is undefined" : "no relative interval yet";
+  const secondary = (Object.keys(readings) as Engine[]).filter((e) => e !== engine).map((e) => ({
+    engine: e,
+    label: `secondary — ${ENGINE_LABEL[e]}, not used for the decision`,
+    pValue: readings[e].pValue,
+    chanceToBeat: e === "bayesian" ? readings[e].chanceToBeat : null,
+    relativeCi: readings[e].relative?.ci ?? null,
+  }));
+  let call: "better" | "worse" | "none" = "none";
+  if (engine === "bayesian") {
+    const p = main.chanceToBeat!;
+    call = p >= 1 - alpha / 2 ? "better" : p <= alpha / 2 ? "worse" : "none";
+  }
+  return {
+    variant, available: true, engine, absolute: main.absolute, relative: main.relative, ...(relativeNote ? { relativeNote } : {}),
+    pValue: main.pValue, adjustedPValue: null, chanceToBeat: main.chanceToBeat, call, secondary,
+  };
+}
+
+/** Frequentist calls after Holm's correction within a family of comparisons. */
+function correct(family: Comparison[], alpha: number, higherIsBetter: (c: Comparison) => boolean): void {
+  const tested = family.filter((c): c is Extract<Comparison, { available: true }> => c.available && c.pValue !== null);
+  const adjusted = adjustPValues(tested.map((c) => c.pValue!), "holm");
+  tested.forEach((c, i) => {
+    c.adjustedPValue = adjusted[i]!;
+    const up = c.absolute.estimate > 0;
+    c.call = adjusted[i]! < alpha ? (up === higherIsBetter(c) ? "better" : "worse") : "none";
+  });
+}
+
+function srmOf(input: AnalysisInput, counts: number[]): SrmResult {
+  if (input.kind !== "ab") return { available: false, reason: "interleaving serves every unit both rankings: there is no split to check" };
+  const total = counts.reduce((s, c) => s + c, 0);
+  if (total === 0) return { available: false, reason: "no units yet" };
+  const weights = input.variants.map((v) => v.weight);
+  // A variant with weight 0 expects no units: any unit there is a mismatch by definition.
+  const stray = input.variants.filter((v, i) => v.weight <= 0 && counts[i]! > 0);
+  if (stray.length) return { available: true, chiSquare: Number.MAX_VALUE, df: counts.length - 1, pValue: 0, mismatch: true, counts, expected: weights.map((w) => (total * w) / weights.reduce((a, b) => a + b, 0)) };
+  const active = input.variants.map((v, i) => ({ w: v.weight, c: counts[i]! })).filter((x) => x.w > 0);
+  if (active.length < 2) return { available: false, reason: "fewer than two variants with traffic" };
+  const r = srmCheck(active.map((x) => x.c), active.map((x) => x.w));
+  return { available: true, chiSquare: r.chiSquare, df: r.df, pValue: r.pValue, mismatch: r.mismatch, counts, expected: weights.map((w) => (total * w) / weights.reduce((a, b) => a + b, 0)) };
+}
+
+function timelineOf(input: AnalysisInput, control: string, treatments: string[]): ExperimentAnalysis["timeline"] {
+  // Cumulative CTR lift by hour; the band uses an impression-level binomial variance, a quick
+  // approximation (the table uses the unit-level delta method).
+  // Daily points once the data spans more than two days (hourly before): a point per bucket's end.
+  const timeline: ExperimentAnalysis["timeline"] = [];
+  const cumulative = new Map<string, { clicks: number; impressions: number }>();
+  const allHours = [...new Set(input.hourly.map((h) => h.hour))].sort();
+  const spanHours = allHours.length ? (Date.parse(allHours.at(-1)!) - Date.parse(allHours[0]!)) / 3_600_000 : 0;
+  const bucketOf = (hour: string) => (spanHours > TIMELINE_DAILY_AFTER_HOURS ? `${hour.slice(0, 10)}T00:00:00.000Z` : hour);
+  const buckets = [...new Set(allHours.map(bucketOf))].sort();
+  for (const hour of buckets) {
+    for (const h of input.hourly.filter((x) => bucketOf(x.hour) === hour)) {
+      const c = cumulative.get(h.variantKey) ?? { clicks: 0, impressions: 0 };
+      cumulative.set(h.variantKey, { clicks: c.clicks + h.clicks, impressions: c.impressions + h.impressions });
+    }
+    const point: ExperimentAnalysis["timeline"][number] = { hour };
+    const base = cumulative.get(control);
+    for (const v of treatments) {
+      const t = cumulative.get(v);
+      if (!base?.impressions || !t?.impressions || !base.clicks) continue;
+      const pc = base.clicks / base.impressions;
+      const pt = t.clicks / t.impressions;
+      const lift = pt / pc - 1;
+      const se = Math.sqrt((pt * (1 - pt)) / t.impressions / pc ** 2 + ((pt / pc ** 2) ** 2 * pc * (1 - pc)) / base.impressions);
+      if ([lift, se].every(Number.isFinite)) Object.assign(point, { [`${v}_lift`]: lift, [`${v}_lo`]: lift - 1.96 * se, [`${v}_hi`]: lift + 1.96 * se });
+    }
+    timeline.push(point);
+  }
+  return timeline;
+}
+
+const pct = (v: number) => `${v >= 0 ? "+" : ""}${(v * 100).toFixed(1)}%`;
+
+function verdictOf(input: AnalysisInput, primary: MetricResult | undefined, srm: SrmResult, guardrails: GuardrailResult[], interleaving: ExperimentAnalysis["interleaving"], control: string): Verdict {
+  const engine = input.engine;
+  if (srm.available && srm.mismatch) {
+    return { decision: "blocked", variant: null, engine, text: `Do not trust these results yet: the traffic split does not match the configured weights (sample-ratio mismatch, χ² = ${srm.chiSquare.toFixed(1)}, p = ${srm.pValue.toExponential(1)}). Find the cause (assignment, logging or bot traffic) before reading any metric.` };
+  }
+  if (input.kind === "interleaving") {
+    if (!interleaving?.test) return { decision: "not enough data", variant: null, engine, text: "No clicks on interleaved results yet: keep the experiment running." };
+    const leader = interleaving.winsA >= interleaving.winsB ? interleaving.variantA : interleaving.variantB;
+    return interleaving.test.significant
+      ? { decision: "ship", variant: leader, engine, text: `${leader} wins the interleaved comparison (${interleaving.winsA} vs ${interleaving.winsB} requests, p = ${interleaving.test.pValue.toPrecision(2)}): users prefer its ranking.` }
+      : { decision: "keep running", variant: null, engine, text: `No clear winner yet (${interleaving.winsA} vs ${interleaving.winsB} requests with a preference, p = ${interleaving.test.pValue.toPrecision(2)}): keep it running.` };
+  }
+  if (!primary) return { decision: "not enough data", variant: null, engine, text: `The primary metric "${input.primaryMetric}" is not one the table computes.` };
+  const available = primary.comparisons.filter((c): c is Extract<Comparison, { available: true }> => c.available);
+  if (available.length === 0) {
+    const why = primary.comparisons.find((c): c is Extract<Comparison, { available: false }> => !c.available)?.reason ?? "no treatment";
+    return { decision: "not enough data", variant: null, engine, text: `Not enough data yet for ${primary.label}: ${why}.` };
+  }
+  const violated = guardrails.filter((g) => g.status === "violated");
+  const describe = (c: (typeof available)[number]) => {
+    const lift = c.relative ?? c.absolute;
+    const scale = c.relative ? "" : " (absolute)";
+    const strength = engine === "bayesian" ? `P(better than ${control}) ${(100 * (primary.higherIsBetter ? c.chanceToBeat! : 1 - c.chanceToBeat!)).toFixed(1)}%` : `p = ${c.pValue!.toPrecision(2)}${c.adjustedPValue !== null && c.adjustedPValue !== c.pValue ? `, Holm ${c.adjustedPValue.toPrecision(2)}` : ""}`;
+    return `${c.variant} vs ${control}: ${primary.label} ${c.relative ? pct(lift.estimate) : lift.estimate.toPrecision(3)}${scale} (95% ${engine === "bayesian" ? "credible" : "CI"} ${c.relative ? pct(lift.ci[0]) : lift.ci[0].toPrecision(3)} to ${c.relative ? pct(lift.ci[1]) : lift.ci[1].toPrecision(3)}; ${strength}; ${ENGINE_LABEL[engine]})`;
+  };
+  const winners = available.filter((c) => c.call === "better").sort((a, b) => (b.relative?.estimate ?? b.absolute.estimate) - (a.relative?.estimate ?? a.absolute.estimate));
+  const losers = available.filter((c) => c.call === "worse");
+  const guardText = violated.length ? ` Guardrail violated: ${violated.map((g) => g.label).join(", ")} — do not ship without a look.` : "";
+  if (violated.length) {
+    return { decision: "do not ship", variant: winners[0]?.variant ?? null, engine, text: `${available.map(describe).join(" ")}${guardText}` };
+  }
+  if (winners.length) {
+    const w = winners[0]!;
+    const inconclusive = guardrails.filter((g) => g.status === "inconclusive").map((g) => g.label);
+    return { decision: "ship", variant: w.variant, engine, text: `${describe(w)}: a difference you can act on.${inconclusive.length ? ` Guardrails still inconclusive: ${inconclusive.join(", ")}.` : ""}` };
+  }
+  if (losers.length === available.length) {
+    return { decision: "do not ship", variant: losers[0]!.variant, engine, text: `${available.map(describe).join(" ")}: worse than ${control}.` };
+  }
+  return { decision: "keep running", variant: null, engine, text: `${available.map(describe).join(" ")}: no significant difference yet — keep collecting data.` };
+}
+
+/** The whole analysis of one experiment phase. Pure; see the module comment for the output promise. */
+export function analyseExperiment(input: AnalysisInput): ExperimentAnalysis {
+  const alpha = input.alpha ?? 0.05;
+  const control = input.variants.find((v) => v.isControl) ?? input.variants[0];
+  if (!control) throw new RangeError("an experiment needs variants");
+  const treatments = input.variants.filter((v) => v.key !== control.key).map((v) => v.key);
+  const dataOf = (key: string) => input.data[key] ?? EMPTY;
+  const columns = input.kind === "interleaving" ? ["interleaved"] : input.variants.map((v) => v.key);
+  const secondary = new Set(input.secondaryMetrics ?? []);
+
+  const metrics: MetricResult[] = TABLE_METRICS.map(({ metric, summary }) => {
+    const def = METRIC_CATALOGUE[metric];
+    const comparisons = input.kind === "interleaving" ? [] : treatments.map((t) => compareOne(t, summary(dataOf(control.key)), summary(dataOf(t)), input.engine, alpha, def.higherIsBetter));
+    return {
+      metric, label: def.label, definition: def.definition, unit: def.unit, higherIsBetter: def.higherIsBetter,
+      role: metric === input.primaryMetric ? "primary" : secondary.has(metric) ? "secondary" : "other",
+      variants: columns.map((k) => ({ key: k, ...armValue(summary(dataOf(k))) })),
+      comparisons,
+    };
+  });
+  // Holm: the primary metric across treatments (one treatment: no change), every other metric
+  // together across treatments, so reading six metrics does not inflate false wins. The Bayesian
+  // engine makes no p-value claims and is not corrected.
+  if (input.engine !== "bayesian") {
+    const better = (m: MetricResult) => m.higherIsBetter;
+    const primaryMetric = metrics.find((m) => m.role === "primary");
+    if (primaryMetric) correct(primaryMetric.comparisons, alpha, () => better(primaryMetric));
+    const others = metrics.filter((m) => m.role !== "primary");
+    const family = others.flatMap((m) => m.comparisons.map((c) => ({ c, m })));
+    correct(family.map((x) => x.c), alpha, (c) => better(family.find((x) => x.c === c)!.m));
+  }
+
+  const counts = input.variants.map((v) => dataOf(v.key).units);
+  const srm = srmOf(input, counts);
+  const exposures = input.variants.map((v) => ({ key: v.key, units: dataOf(v.key).multipleExposures }));
+  const multiple = exposures.reduce((s, e) => s + e.units, 0);
+  const allUnits = multiple + counts.reduce((s, c) => s + c, 0);
+  const share = allUnits ? multiple / allUnits : 0;
+
+  const guardrails: GuardrailResult[] = input.kind === "interleaving" ? [] : input.guardrails.map((g) => {
+    const def = metricDefinition(g.metric);
+    let checks: GuardrailCheck[];
+    if (g.metric === "latency_p95") {
+      checks = judgeLatencyGuardrail(g, dataOf(control.key).latencyMs, treatments.map((t) => ({ variant: t, samples: dataOf(t).latencyMs })), alpha);
+    } else {
+      const row = TABLE_METRICS.find((m) => m.metric === g.metric)!;
+      const s = (k: string) => row.summary(dataOf(k)).s as MeanSummary | RatioSummary;
+      const type = def.type === "proportion" ? "proportion" : def.type === "ratio" ? "ratio" : "mean";
+      checks = judgeMetricGuardrail(g, { type, zeroBaselineMargin: def.zeroBaselineMargin }, s(control.key), treatments.map((t) => ({ variant: t, summary: s(t) })), alpha);
+    }
+    return { ...g, label: def.label, status: worstStatus(checks), checks };
+  });
+
+  const latency = columns.flatMap((key) => {
+    const sorted = [...dataOf(key).latencyMs].sort((a, b) => a - b);
+    return sorted.length ? [{ variant: key, p50: quantileSorted(sorted, 0.5), p95: quantileSorted(sorted, 0.95), requests: sorted.length }] : [];
+  });
+
+  let interleaving: ExperimentAnalysis["interleaving"] = null;
+  if (input.kind === "interleaving" && input.interleaving) {
+    const i = input.interleaving;
+    const test = i.winsA + i.winsB > 0 ? signTest(i.winsA, i.winsB, alpha) : null;
+    interleaving = { ...i, test: test ? { ...test, shareA: finite(test.shareA) } : null };
+  }
+
+  const primary = metrics.find((m) => m.metric === input.primaryMetric);
+  let plan: SampleSizePlan | null = null;
+  const baseline = primary?.variants.find((v) => v.key === control.key)?.value ?? null;
+  const mde = input.planning?.minDetectableEffect ?? null;
+  if (mde && baseline !== null && baseline > 0 && baseline < 1 && primary?.unit === "rate") {
+    const days = input.planning?.days ?? null;
+    const total = counts.reduce((s, c) => s + c, 0);
+    try {
+      plan = planSampleSize({ baseline: { proportion: baseline }, minimumDetectableEffect: mde, trafficSplit: input.variants.map((v) => v.weight), dailyUnits: days && total ? total / days : undefined, alpha });
+    } catch {
+      plan = null; // an MDE that pushes the rate outside (0, 1): no plan to show
+    }
+  }
+
+  return {
+    engine: { key: input.engine, label: ENGINE_LABEL[input.engine], alpha },
+    metrics,
+    srm,
+    multipleExposure: { units: multiple, share, warning: share > MULTIPLE_EXPOSURE_WARNING_SHARE, rule: MULTIPLE_EXPOSURE_RULE, byVariant: exposures },
+    guardrails,
+    latency,
+    timeline: input.kind === "ab" ? timelineOf(input, control.key, treatments) : [],
+    interleaving,
+    plan,
+    verdict: verdictOf(input, primary, srm, guardrails, interleaving, control.key),
+  };
+}

@@ -1,0 +1,146 @@
+import { compareMeans, compareRatios, describeMean, describePaired, ratioOfMeans, type MeanSummary, type RatioSummary } from "../stats";
+import { normalQuantile } from "../stats/distributions";
+import { quantileInterval } from "../stats/quantiles";
+
+// Guardrails: "fallback rate must not rise by more than 20 %", judged with uncertainty.
+//
+// Rule, for each treatment against the control, with d the change in the guarded direction and
+// [lo, hi] its 1 − α interval:
+// - violated: d is past the threshold AND lo > 0 (the treatment is worse beyond noise);
+// - ok: hi is within the threshold (the data rule out a change as large as the threshold);
+// - inconclusive: anything else — the data cannot tell yet;
+// - no data: an arm has no observations.
+// A value that cannot be computed (NaN) is never "ok".
+//
+// The threshold is relative to the control's value (margin = threshold × control). On a zero
+// baseline a relative change is undefined (and any rise is infinite), so an absolute rule takes
+// over: the metric's zeroBaselineMargin from the catalogue (1 point for rates), or, for a metric
+// without one, the threshold read in the metric's unit. Issue #13, point 3.
+//
+// Guardrails are judged on fixed-horizon intervals at every look, whatever the decision engine:
+// repeated looks can only make them fire more often, the safe direction for a guardrail.
+// Rates use the Agresti–Caffo interval (one success and one failure added to each arm; Agresti &
+// Caffo 2000), which stays sensible at 0 % and 100 % where Wald's has no width.
+
+export interface Guardrail {
+  metric: string;
+  direction: "increase" | "decrease";
+  /** Relative change that must not be exceeded, e.g. 0.2 for 20 %. */
+  threshold: number;
+}
+
+export type GuardrailStatus = "ok" | "inconclusive" | "violated" | "no data";
+
+export interface GuardrailCheck {
+  variant: string;
+  status: GuardrailStatus;
+  /** The change in the guarded direction (positive = worse), and its interval, in the rule's scale; null when not computable. */
+  change: { estimate: number; lower: number; upper: number } | null;
+  /** The margin compared with, in the same scale. */
+  margin: number | null;
+  rule: "relative" | "absolute (zero baseline)" | "relative p95, order statistics";
+  /** One sentence with the figures. */
+  detail: string;
+}
+
+const SEVERITY: Record<GuardrailStatus, number> = { ok: 0, "no data": 1, inconclusive: 2, violated: 3 };
+
+/** The worst status over treatments (violated > inconclusive > no data > ok). */
+export function worstStatus(checks: readonly GuardrailCheck[]): GuardrailStatus {
+  return checks.reduce<GuardrailStatus>((w, c) => (SEVERITY[c.status] > SEVERITY[w] ? c.status : w), checks.length ? "ok" : "no data");
+}
+
+function classify(change: { estimate: number; lower: number; upper: number }, margin: number): GuardrailStatus {
+  if (![change.estimate, change.lower, change.upper, margin].every(Number.isFinite)) return "inconclusive";
+  if (change.estimate > margin && change.lower > 0) return "violated";
+  if (change.upper <= margin) return "ok";
+  return "inconclusive";
+}
+
+const fmt = (v: number) => (Math.abs(v) >= 100 ? v.toFixed(0) : Math.abs(v) >= 1 ? v.toFixed(2) : v.toPrecision(3));
+
+/** Agresti–Caffo interval for p_T − p_C. */
+function agrestiCaffo(control: MeanSummary, treatment: MeanSummary, alpha: number): { estimate: number; lower: number; upper: number } {
+  const pc = describeMean(control).mean;
+  const pt = describeMean(treatment).mean;
+  const ac = (control.n * pc + 1) / (control.n + 2);
+  const at = (treatment.n * pt + 1) / (treatment.n + 2);
+  const se = Math.sqrt((ac * (1 - ac)) / (control.n + 2) + (at * (1 - at)) / (treatment.n + 2));
+  const z = normalQuantile(1 - alpha / 2);
+  const centre = at - ac;
+  return { estimate: pt - pc, lower: centre - z * se, upper: centre + z * se };
+}
+
+/** Fixed-horizon interval of the difference; both arms constant (n ≥ 2) makes the difference exact. */
+function welchDifference(control: MeanSummary | RatioSummary, treatment: MeanSummary | RatioSummary, alpha: number) {
+  const effect = "sumX" in control ? compareRatios(control, treatment as RatioSummary, { analysis: "fixedHorizon", alpha }) : compareMeans(control, treatment as MeanSummary, { analysis: "fixedHorizon", alpha });
+  if (Number.isFinite(effect.absolute.ci[0])) return { estimate: effect.absolute.estimate, lower: effect.absolute.ci[0], upper: effect.absolute.ci[1] };
+  const constant = control.n >= 2 && treatment.n >= 2 && effect.absolute.se === 0 && Number.isFinite(effect.absolute.estimate);
+  return constant ? { estimate: effect.absolute.estimate, lower: effect.absolute.estimate, upper: effect.absolute.estimate } : null;
+}
+
+function armValue(s: MeanSummary | RatioSummary): number {
+  return "sumX" in s ? ratioOfMeans(s).mean : describeMean(s).mean;
+}
+
+/**
+ * Judge a guardrail on a rate, ratio or mean metric for each treatment.
+ * `type` "proportion" uses the Agresti–Caffo interval; others the fixed-horizon Welch/delta interval.
+ */
+export function judgeMetricGuardrail(
+  guardrail: Guardrail,
+  metric: { type: "proportion" | "ratio" | "mean"; zeroBaselineMargin?: number },
+  control: MeanSummary | RatioSummary,
+  treatments: ReadonlyArray<{ variant: string; summary: MeanSummary | RatioSummary }>,
+  alpha = 0.05,
+): GuardrailCheck[] {
+  const type = metric.type;
+  const sign = guardrail.direction === "increase" ? 1 : -1;
+  return treatments.map(({ variant, summary }) => {
+    const noData = (why: string): GuardrailCheck => ({ variant, status: "no data", change: null, margin: null, rule: "relative", detail: why });
+    if (control.n === 0 || summary.n === 0) return noData(`no observations yet in ${control.n === 0 ? "the control" : variant}`);
+    if ("sumX" in control && (describePaired(control).meanX === 0 || describePaired(summary as RatioSummary).meanX === 0)) return noData("no denominator yet (e.g. no impressions)");
+    const base = armValue(control);
+    const zeroBaseline = base === 0;
+    const margin = zeroBaseline ? (metric.zeroBaselineMargin ?? guardrail.threshold) : guardrail.threshold * Math.abs(base);
+    const rule = zeroBaseline ? "absolute (zero baseline)" : "relative";
+    const diff = type === "proportion" ? agrestiCaffo(control as MeanSummary, summary as MeanSummary, alpha) : welchDifference(control, summary, alpha);
+    if (!diff) return { variant, status: "inconclusive", change: null, margin, rule, detail: "each arm needs at least 2 observations with some spread for an interval" };
+    // Signed so that positive means a move in the guarded (bad) direction.
+    const change = sign > 0 ? diff : { estimate: -diff.estimate, lower: -diff.upper, upper: -diff.lower };
+    const status = classify(change, margin);
+    const detail = `${variant}: change ${fmt(change.estimate)} (95% CI ${fmt(change.lower)} to ${fmt(change.upper)}) against a margin of ${fmt(margin)}${zeroBaseline ? " (the control is 0: a relative threshold of nothing is nothing, so an absolute margin applies)" : ` (${fmt(guardrail.threshold * 100)}% of the control's ${fmt(base)})`}`;
+    return { variant, status, change, margin, rule, detail };
+  });
+}
+
+/**
+ * Judge a guardrail on a latency percentile (p95) for each treatment, from per-request samples
+ * (ascending or not). Each arm's p95 gets a distribution-free interval at 1 − α/2 from order
+ * statistics; the relative change's interval [lo_T/hi_C − 1, hi_T/lo_C − 1] then covers at ≥ 1 − α
+ * (Bonferroni), with no assumption about the latency distribution.
+ */
+export function judgeLatencyGuardrail(
+  guardrail: Guardrail,
+  control: readonly number[],
+  treatments: ReadonlyArray<{ variant: string; samples: readonly number[] }>,
+  alpha = 0.05,
+  q = 0.95,
+): GuardrailCheck[] {
+  const rule = "relative p95, order statistics" as const;
+  const sortedControl = [...control].sort((a, b) => a - b);
+  const c = quantileInterval(sortedControl, q, 1 - alpha / 2);
+  return treatments.map(({ variant, samples }) => {
+    if (sortedControl.length === 0 || samples.length === 0) return { variant, status: "no data", change: null, margin: guardrail.threshold, rule, detail: `no requests yet in ${sortedControl.length === 0 ? "the control" : variant}` };
+    const t = quantileInterval([...samples].sort((a, b) => a - b), q, 1 - alpha / 2);
+    if (!c || !t || !(c.lower > 0) || !(c.estimate > 0)) {
+      return { variant, status: "inconclusive", change: null, margin: guardrail.threshold, rule, detail: `too few requests for an interval of the p95 (about 75 per arm needed; control ${sortedControl.length}, ${variant} ${samples.length})` };
+    }
+    const up = { estimate: t.estimate / c.estimate - 1, lower: t.lower / c.upper - 1, upper: t.upper / c.lower - 1 };
+    const change = guardrail.direction === "increase" ? up : { estimate: -up.estimate, lower: -up.upper, upper: -up.lower };
+    const status = classify(change, guardrail.threshold);
+    const pctText = (v: number) => `${v >= 0 ? "+" : ""}${(v * 100).toFixed(1)}%`;
+    const detail = `${variant}: p95 ${fmt(t.estimate)} vs ${fmt(c.estimate)} ms, change ${pctText(up.estimate)} (95% CI ${pctText(up.lower)} to ${pctText(up.upper)}) against ${pctText(guardrail.direction === "increase" ? guardrail.threshold : -guardrail.threshold)}`;
+    return { variant, status, change, margin: guardrail.threshold, rule, detail };
+  });
+}

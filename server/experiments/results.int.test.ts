@@ -1,0 +1,151 @@
+import { beforeAll, describe, expect, it } from "vitest";
+import { getDb } from "../db/client";
+import { seedDemo } from "../db/seed";
+import { assignVariant } from "../domain/assignment/assign";
+import { rerank } from "../rerank/pipeline";
+import { servingState } from "../rerank/state";
+import { telemetry, type RequestLogRow } from "../telemetry/streams";
+import { callerAs } from "../testing/callers";
+import { experimentResults } from "./results";
+import { experimentInputSchema, type ExperimentInput } from "./schema";
+
+// Issue #13 on real PostgreSQL, through the serving path and the rollups the log writer maintains:
+// point 1 (the unit is the randomisation unit; multiple exposures), point 2 (SRM with an empty arm)
+// and point 3 (a guardrail on a zero baseline).
+
+const caller = () => callerAs(["admin"], "pm@rerank.local");
+let candidateIds: string[];
+
+function definition(key: string, surface: string, overrides: Partial<ExperimentInput> = {}): ExperimentInput {
+  return experimentInputSchema.parse({
+    key, name: `Experiment ${key}`, surface, owner: "pm@rerank.local",
+    variants: [
+      { key: "control", name: "v1", weight: 0.5, isControl: true, modelAlias: "fallback" },
+      { key: "treatment", name: "v2", weight: 0.5, modelAlias: "production" },
+    ],
+    ...overrides,
+  });
+}
+
+async function flush() {
+  await telemetry().requests.flush();
+  await telemetry().events.flush();
+}
+
+/** A request log row as the serving path writes it, for arms the hash would not produce on demand. */
+function logRow(experimentKey: string, surface: string, unit: string, variantKey: string, i: number, overrides: Partial<RequestLogRow> = {}): RequestLogRow {
+  return {
+    requestId: `${experimentKey}-${unit}-${i}`, ts: new Date(), surface, userKey: unit, sessionKey: null, context: {}, experimentKey, experimentPhase: 1, variantKey,
+    exposed: true, modelVersionId: null, fallbackUsed: false, fallbackReason: null, candidateCount: 10, topK: 10, served: [], timings: {}, latencyMs: 5, defaultedFeatures: 0,
+    ...overrides,
+  };
+}
+
+beforeAll(async () => {
+  const db = getDb();
+  await seedDemo(db);
+  const model = await db.model.findUniqueOrThrow({ where: { name: "search-ranker" } });
+  for (const key of ["t-res-session", "t-res-srm", "t-res-guard"]) {
+    await db.surface.create({ data: { key, name: key, modelId: model.id, modelAlias: "production", constraints: {} } });
+  }
+  candidateIds = (await db.catalogItem.findMany({ where: { safetyFlags: { isEmpty: true } }, take: 20, orderBy: { id: "asc" }, select: { id: true } })).map((c) => c.id);
+});
+
+describe("issue #13, point 1: a session-randomised experiment", () => {
+  it("12 sessions of one user, 9 control and 3 treatment, clicks on every treatment request: 12 units, control CTR 0, treatment CTR 1", async () => {
+    await caller().experiments.create(definition("res-session", "t-res-session", { hashAttribute: "sessionKey" }));
+    await caller().experiments.start({ key: "res-session" });
+    await servingState().surfaces.refresh();
+    const stored = await getDb().experiment.findUniqueOrThrow({ where: { key: "res-session" }, include: { variants: { orderBy: { position: "asc" } } } });
+    const def = {
+      key: stored.key, seed: stored.seed, hashVersion: stored.hashVersion as 1 | 2, hashAttribute: "sessionKey" as const, coverage: stored.coverage,
+      variants: stored.variants.map((v) => ({ key: v.key, weight: v.weight })), namespace: null, targeting: [], phase: stored.phase,
+    };
+    // Pick session keys the hash sends 9 to control and 3 to treatment.
+    const sessions: Array<{ key: string; arm: string }> = [];
+    const wanted: Record<string, number> = { control: 9, treatment: 3 };
+    for (let s = 0; sessions.length < 12; s++) {
+      const a = assignVariant(def, { sessionKey: `sess-${s}`, attributes: {} });
+      if (a.inExperiment && wanted[a.variant]! > 0) {
+        wanted[a.variant]!--;
+        sessions.push({ key: `sess-${s}`, arm: a.variant });
+      }
+    }
+    for (const s of sessions) {
+      const r = await rerank({ surface: "t-res-session", topK: 5, userKey: "one-user", sessionKey: s.key, candidates: candidateIds.map((id) => ({ id })) });
+      expect(r.variant?.key).toBe(s.arm);
+      const first = r.items[0]!;
+      await caller().events.record({
+        events: [
+          { eventId: `${r.requestId}-i`, requestId: r.requestId, type: "impression", itemId: first.id, position: 1 },
+          ...(s.arm === "treatment" ? [{ eventId: `${r.requestId}-c`, requestId: r.requestId, type: "click" as const, itemId: first.id, position: 1 }] : []),
+        ],
+      });
+    }
+    await flush();
+
+    const units = await getDb().experimentUnitStat.findMany({ where: { experimentId: stored.id } });
+    expect(units).toHaveLength(12);
+    expect(units.every((u) => u.unitKey.startsWith("sess-") && u.requests === 1 && u.impressions === 1 && !u.multipleExposure)).toBe(true);
+    const results = await experimentResults(getDb(), "res-session");
+    expect(results.variants.map((v) => [v.key, v.units])).toEqual([["control", 9], ["treatment", 3]]);
+    const ctr = results.metrics.find((m) => m.metric === "ctr")!;
+    expect(ctr.variants.map((v) => [v.key, v.value])).toEqual([["control", 0], ["treatment", 1]]);
+    expect(results.multipleExposure.units).toBe(0);
+  });
+
+  it("a unit seen in two arms is a multiple exposure: counted, shown, excluded from the metrics", async () => {
+    await caller().experiments.create(definition("res-multi", "t-res-session"));
+    const e = await getDb().experiment.update({ where: { key: "res-multi" }, data: { status: "running", phase: 1, startedAt: new Date() } });
+    for (let u = 0; u < 40; u++) telemetry().requests.enqueue(logRow("res-multi", "t-res-session", `m-${u}`, u % 2 ? "treatment" : "control", 0));
+    await flush();
+    // The same unit later served the other arm (its key changed arm): in a later batch, and within one batch.
+    telemetry().requests.enqueue(logRow("res-multi", "t-res-session", "m-0", "treatment", 1));
+    telemetry().requests.enqueue(logRow("res-multi", "t-res-session", "m-x", "control", 0));
+    telemetry().requests.enqueue(logRow("res-multi", "t-res-session", "m-x", "treatment", 1));
+    await flush();
+    const flagged = await getDb().experimentUnitStat.findMany({ where: { experimentId: e.id, multipleExposure: true }, orderBy: { unitKey: "asc" } });
+    expect(flagged.map((u) => u.unitKey)).toEqual(["m-0", "m-x"]);
+    const results = await experimentResults(getDb(), "res-multi");
+    expect(results.multipleExposure.units).toBe(2);
+    expect(results.variants.map((v) => v.units)).toEqual([19, 20]);
+    expect(results.multipleExposure.warning).toBe(true);
+  });
+});
+
+describe("issue #13, point 2: the sample-ratio check with an empty arm", () => {
+  it("40 vs 0 at 50/50: χ² 40, p 2.5e-10, the verdict blocked", async () => {
+    await caller().experiments.create(definition("res-srm", "t-res-srm"));
+    await getDb().experiment.update({ where: { key: "res-srm" }, data: { status: "running", phase: 1, startedAt: new Date() } });
+    for (let u = 0; u < 40; u++) telemetry().requests.enqueue(logRow("res-srm", "t-res-srm", `s-${u}`, "control", 0));
+    await flush();
+    const results = await experimentResults(getDb(), "res-srm");
+    expect(results.variants.map((v) => v.units)).toEqual([40, 0]);
+    expect(results.srm).toMatchObject({ available: true, chiSquare: 40, mismatch: true });
+    expect(results.srm.available && results.srm.pValue).toBeCloseTo(2.5396285894708634e-10, 18);
+    expect(results.verdict.decision).toBe("blocked");
+    expect(results.warnings).toEqual([]);
+  });
+
+  it("warns that an experiment on all traffic leaves the surface's shadow nothing to compare (point 8)", async () => {
+    await getDb().surface.update({ where: { key: "t-res-srm" }, data: { shadowAlias: "shadow", shadowSampleRate: 0.25 } });
+    const results = await experimentResults(getDb(), "res-srm");
+    expect(results.warnings).toHaveLength(1);
+    expect(results.warnings[0]).toMatch(/the shadow of "shadow" compares nothing/);
+  });
+});
+
+describe("issue #13, point 3: a guardrail against a zero baseline", () => {
+  it("fallback rate 0/17 vs 7/23 must not rise by 20 %: violated", async () => {
+    await caller().experiments.create(definition("res-guard", "t-res-guard", { guardrails: [{ metric: "fallback_rate", direction: "increase", threshold: 0.2 }] }));
+    await getDb().experiment.update({ where: { key: "res-guard" }, data: { status: "running", phase: 1, startedAt: new Date() } });
+    for (let u = 0; u < 17; u++) telemetry().requests.enqueue(logRow("res-guard", "t-res-guard", `g-c-${u}`, "control", 0));
+    for (let u = 0; u < 23; u++) telemetry().requests.enqueue(logRow("res-guard", "t-res-guard", `g-t-${u}`, "treatment", 0, u < 7 ? { fallbackUsed: true, fallbackReason: "timeout" } : {}));
+    await flush();
+    const results = await experimentResults(getDb(), "res-guard");
+    const fallback = results.metrics.find((m) => m.metric === "fallback_rate")!;
+    expect(fallback.variants.map((v) => v.value)).toEqual([0, 7 / 23]);
+    expect(results.guardrails[0]).toMatchObject({ metric: "fallback_rate", status: "violated" });
+    expect(results.guardrails[0]!.checks[0]!.rule).toBe("absolute (zero baseline)");
+  });
+});
