@@ -89,7 +89,7 @@ describe("audited actions through tRPC", () => {
     const { entries } = await as("viewer@corp").audit.list({ filter: { surface: "t-audit", action: "surface.kill_switch", actor: "ana@corp" } });
     expect(entries.map((e) => e.description.text)).toEqual(["ana@corp turned off the kill switch of t-audit", "ana@corp turned on the kill switch of t-audit"]);
     expect(entries[1]).toMatchObject({
-      actor: { kind: "user", name: "ana@corp", id: null }, requestId: "req-kill", clientAddress: "203.0.113.7", reason: "p99 over target, INC-9",
+      actor: { kind: "user", name: "ana@corp", id: "test-ana@corp" }, requestId: "req-kill", clientAddress: "203.0.113.7", reason: "p99 over target, INC-9",
       subject: { kind: "surface", label: "t-audit" }, surfaces: ["t-audit"], title: "Kill switch",
       description: { details: [{ field: "kill switch", before: "off", after: "on" }] },
     });
@@ -136,7 +136,7 @@ describe("audited actions through tRPC", () => {
     expect(header).toBe(CSV_COLUMNS.join(","));
     const row = rest.join("\r\n");
     // The actor and the reason start with = and @: each gets a leading apostrophe; quotes are doubled and the line break kept inside quotes.
-    expect(row).toContain(`,'=cmd|' /C calc'!A0,user,,surface.kill_switch,surface,`);
+    expect(row).toContain(`,'=cmd|' /C calc'!A0,user,test-=cmd|' /C calc'!A0,surface.kill_switch,surface,`);
     expect(row).toContain(`"'@SUM(1+1), ""quoted""\nsecond line"`);
     expect(row).toContain(`,'=cmd|' /C calc'!A0 turned on the kill switch of t-audit,`);
     expect(out.csv.endsWith("\r\n")).toBe(true);

@@ -5,6 +5,7 @@ import { assignVariant } from "../domain/assignment/assign";
 import { rerank } from "../rerank/pipeline";
 import { servingState } from "../rerank/state";
 import { telemetry, type RequestLogRow } from "../telemetry/streams";
+import { keyedHash } from "../redact";
 import { callerAs } from "../testing/callers";
 import { experimentResults } from "./results";
 import { experimentInputSchema, type ExperimentInput } from "./schema";
@@ -86,7 +87,9 @@ describe("issue #13, point 1: a session-randomised experiment", () => {
 
     const units = await getDb().experimentUnitStat.findMany({ where: { experimentId: stored.id } });
     expect(units).toHaveLength(12);
-    expect(units.every((u) => u.unitKey.startsWith("sess-") && u.requests === 1 && u.impressions === 1 && !u.multipleExposure)).toBe(true);
+    // The unit is the session (the hash attribute), kept as its keyed hash like every key in the log.
+    const sessionHashes = new Set(sessions.map((s) => keyedHash(s.key)));
+    expect(units.every((u) => sessionHashes.has(u.unitKey) && u.requests === 1 && u.impressions === 1 && !u.multipleExposure)).toBe(true);
     const results = await experimentResults(getDb(), "res-session");
     expect(results.variants.map((v) => [v.key, v.units])).toEqual([["control", 9], ["treatment", 3]]);
     const ctr = results.metrics.find((m) => m.metric === "ctr")!;

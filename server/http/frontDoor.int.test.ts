@@ -1,4 +1,5 @@
 import { setEnv } from "../config";
+import { keyHeaders } from "../testing/callers";
 import http from "node:http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { getDb } from "../db/client";
@@ -47,7 +48,7 @@ function streamChunked(path: string, total: number, headers: Record<string, stri
 describe("the front door with the real endpoints", () => {
   it("bounds the model upload by its own limit (MODEL_MAX_BYTES + 1 MiB) while the body streams in", async () => {
     const limit = UPLOAD_CAP + 1_048_576;
-    const result = await streamChunked("/api/v1/models/search-ranker/versions", 3 * 1_048_576, { "content-type": "multipart/form-data; boundary=x" });
+    const result = await streamChunked("/api/v1/models/search-ranker/versions", 3 * 1_048_576, { "content-type": "multipart/form-data; boundary=x", ...(await keyHeaders("automation", ["ml_engineer"])) });
     expect(result.status).toBe(413);
     expect(JSON.parse(result.body).error.message).toBe(`body: the payload exceeds the ${limit}-byte limit`);
     expect(result.sentWhenAnswered).toBeLessThan(3 * 1_048_576);
@@ -56,7 +57,9 @@ describe("the front door with the real endpoints", () => {
   it("keeps the upload multipart, and still refuses it cross-site when it carries a cookie", async () => {
     const form = new FormData();
     form.set("file", new Blob([new Uint8Array([1, 2, 3])]), "model.onnx");
-    const upload = await fetch(`${frontDoor.url}/api/v1/models/no-such-model/versions`, { method: "POST", body: form });
+    const anonymous = await fetch(`${frontDoor.url}/api/v1/models/no-such-model/versions`, { method: "POST", body: form });
+    expect(anonymous.status).toBe(401);
+    const upload = await fetch(`${frontDoor.url}/api/v1/models/no-such-model/versions`, { method: "POST", body: form, headers: await keyHeaders("automation", ["ml_engineer"]) });
     expect(upload.status).toBe(404);
     expect((await upload.json()).error.message).toBe('model "no-such-model" does not exist');
     const forged = await fetch(`${frontDoor.url}/api/v1/models/search-ranker/versions`, { method: "POST", body: form, headers: { cookie: "session=1", origin: "https://evil.example" } });
@@ -64,11 +67,18 @@ describe("the front door with the real endpoints", () => {
   });
 
   it("serves tRPC queries and mutations, refusing non-JSON mutations with 415", async () => {
-    const list = await fetch(`${frontDoor.url}/api/trpc/surfaces.list`);
+    const list = await fetch(`${frontDoor.url}/api/trpc/surfaces.list`, { headers: await keyHeaders("automation", ["viewer"]) });
     expect(list.status).toBe(200);
+    // Anonymous callers get 401 on queries and mutations alike; a viewer's key 403 on a lever.
+    expect((await fetch(`${frontDoor.url}/api/trpc/surfaces.list`)).status).toBe(401);
+    const anonymousLever = await frontDoor.post("/api/trpc/oncall.killSwitch", { json: { surface: "search", on: true, reason: "anonymous" } });
+    expect(anonymousLever.status).toBe(401);
+    const viewerLever = await frontDoor.post("/api/trpc/oncall.killSwitch", { json: { surface: "search", on: true, reason: "a viewer" } }, { headers: await keyHeaders("automation", ["viewer"]) });
+    expect(viewerLever.status).toBe(403);
+    expect((await viewerLever.json()).error.json.message).toBe("Needs the On-call or Admin role to turn a surface's kill switch on or off");
     const plain = await fetch(`${frontDoor.url}/api/trpc/oncall.killSwitch`, { method: "POST", body: '{"json":{}}', headers: { "content-type": "text/plain" } });
     expect(plain.status).toBe(415);
-    const unknown = await frontDoor.post("/api/trpc/rerank.rank", { json: { surface: "nope", topK: 1, candidates: [{ id: "a" }] } });
+    const unknown = await frontDoor.post("/api/trpc/rerank.rank", { json: { surface: "nope", topK: 1, candidates: [{ id: "a" }] } }, { headers: await keyHeaders("serving") });
     expect(unknown.status).toBe(404);
     expect((await unknown.json()).error.json.message).toBe('surface "nope" does not exist');
   });
