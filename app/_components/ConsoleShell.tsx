@@ -2,7 +2,7 @@
 import { AppShell, Avatar, Badge, Burger, Group, Menu, NavLink, ScrollArea, Text, Title, UnstyledButton } from "@mantine/core";
 import { useDisclosure } from "@mantine/hooks";
 import {
-  IconAdjustmentsHorizontal, IconBug, IconChartBar, IconFlask, IconGhost2, IconHistory, IconHome, IconKey, IconLogout, IconSitemap, IconSos, IconUsers,
+  IconAdjustmentsHorizontal, IconBug, IconChartBar, IconChecklist, IconFlask, IconGhost2, IconHistory, IconHome, IconKey, IconLogout, IconSitemap, IconSos, IconUsers,
 } from "@tabler/icons-react";
 import { useQuery } from "@tanstack/react-query";
 import Link from "next/link";
@@ -18,6 +18,7 @@ export const NAV = [
   { href: "/experiments", label: "Experiments", icon: IconFlask },
   { href: "/shadow", label: "Shadow", icon: IconGhost2 },
   { href: "/models", label: "Models", icon: IconSitemap },
+  { href: "/approvals", label: "Approvals", icon: IconChecklist },
   { href: "/audit", label: "Audit", icon: IconHistory },
   { href: "/dashboards/executive", label: "Executive", icon: IconChartBar, group: "Dashboards" },
   { href: "/dashboards/oncall", label: "On-call", icon: IconSos, group: "Dashboards" },

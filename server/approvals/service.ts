@@ -59,7 +59,7 @@ async function affected(db: Db, change: ChangePayload): Promise<Affected> {
 async function apply(db: Db, change: ChangePayload, actor: Actor, reason: string) {
   if (change.kind === "alias_move") return setAlias(db, { versionId: change.versionId, alias: change.alias, actor, reason });
   if (change.kind === "canary_start") return startRollout(db, { ...change.rollout, reason }, actor);
-  return shipExperiment(db, change.key, change.variant, actor);
+  return shipExperiment(db, change.key, change.variant, actor, reason);
 }
 
 /**
@@ -88,9 +88,9 @@ export async function startCanary(ctx: Ctx, input: StartRolloutInput) {
 }
 
 /** Ships an experiment's variant now (experiments.ship), unless its surface requires approval. */
-export async function shipVariant(ctx: Ctx, input: { key: string; variant: string }) {
-  await assertNoApprovalRequired(ctx.db, { kind: "experiment_ship", ...input });
-  return shipExperiment(ctx.db, input.key, input.variant, ctx.actor);
+export async function shipVariant(ctx: Ctx, input: { key: string; variant: string; reason?: string }) {
+  await assertNoApprovalRequired(ctx.db, { kind: "experiment_ship", key: input.key, variant: input.variant });
+  return shipExperiment(ctx.db, input.key, input.variant, ctx.actor, input.reason);
 }
 
 function requester(ctx: Ctx) {

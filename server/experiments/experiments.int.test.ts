@@ -175,6 +175,20 @@ describe("shipping", () => {
     // Put production back for the other test files.
     await caller().models.setAlias({ versionId: model.versions.find((v) => v.version === 2)!.id, alias: "production", reason: "test cleanup" });
   });
+
+  it("checks before effects: shipping a draft or an already-shipped experiment is refused and moves nothing (issue #13, point 7)", async () => {
+    const db = getDb();
+    const model = await db.model.findUniqueOrThrow({ where: { name: "search-ranker" }, include: { versions: true } });
+    const production = async () => (await db.modelAlias.findUniqueOrThrow({ where: { modelId_name: { modelId: model.id, name: "production" } } })).versionId;
+    const before = await production();
+    await caller().experiments.create(definition("exp-ship-draft", "t-exp-ship"));
+    await expect(caller().experiments.ship({ key: "exp-ship-draft", variant: "control" })).rejects.toMatchObject({
+      code: "CONFLICT", message: 'experiment "exp-ship-draft" is draft: only a running or stopped experiment can ship',
+    });
+    // exp-ship was shipped (control, v1) above; re-shipping it must not roll production back.
+    await expect(caller().experiments.ship({ key: "exp-ship", variant: "control" })).rejects.toMatchObject({ code: "CONFLICT" });
+    expect(await production()).toBe(before);
+  });
 });
 
 describe("an interleaving experiment", () => {

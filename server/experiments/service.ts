@@ -195,8 +195,12 @@ export async function restartExperiment(db: Db, key: string, input: ExperimentIn
 }
 
 /** Ships a variant: its model version becomes the surface model's production alias (audited). */
-export async function shipExperiment(db: Db, key: string, variantKey: string, actor: Actor) {
+export async function shipExperiment(db: Db, key: string, variantKey: string, actor: Actor, reason?: string) {
   const current = await getExperiment(db, key);
+  // Checks before effects: a draft or an already-shipped experiment moves nothing.
+  if (current.status !== "running" && current.status !== "stopped") {
+    throw new ConflictError(`experiment "${key}" is ${current.status}: only a running or stopped experiment can ship`);
+  }
   const variant = current.variants.find((v) => v.key === variantKey);
   if (!variant) throw new InvalidInputError("variant", `experiment "${key}" has no variant "${variantKey}"`);
   let versionId = variant.modelVersionId;
@@ -204,9 +208,10 @@ export async function shipExperiment(db: Db, key: string, variantKey: string, ac
     versionId = (await db.modelAlias.findUnique({ where: { modelId_name: { modelId: current.surface.modelId, name: variant.modelAlias } } }))?.versionId ?? null;
   }
   if (!versionId) throw new InvalidInputError("variant", `variant "${variantKey}" has no model to ship`);
-  await setAlias(db, { versionId, alias: "production", actor, reason: `shipped from experiment ${key}, variant ${variantKey}` });
+  const why = `shipped from experiment ${key}, variant ${variantKey}${reason ? `: ${reason}` : ""}`;
+  await setAlias(db, { versionId, alias: "production", actor, reason: why });
   return transition(db, key, actor, ["running", "stopped"], async (tx, e) => {
     await tx.experiment.update({ where: { id: e.id }, data: { status: "shipped", shippedVariantKey: variantKey, stoppedAt: e.stoppedAt ?? new Date() } });
     await tx.experimentPhase.updateMany({ where: { experimentId: e.id, phase: e.phase, endedAt: null }, data: { endedAt: new Date() } });
-  }, "experiment.ship", `variant ${variantKey}`, { variant: variantKey });
+  }, "experiment.ship", reason ?? `variant ${variantKey}`, { variant: variantKey });
 }

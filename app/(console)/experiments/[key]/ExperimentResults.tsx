@@ -1,8 +1,9 @@
 "use client";
-import { Alert, Badge, Button, Card, Group, Loader, Select, SimpleGrid, Stack, Table, Text, Title, Tooltip } from "@mantine/core";
+import { GuardedButton } from "@/app/_auth/GuardedButton";
+import { ConfirmChangeDialog } from "@/app/_components/ConfirmChangeDialog";
+import { Alert, Badge, Card, Group, Loader, Select, SimpleGrid, Stack, Table, Text, Title, Tooltip } from "@mantine/core";
 import { notifications } from "@mantine/notifications";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
-import Link from "next/link";
 import { useState } from "react";
 import { formatMetricValue } from "@/server/domain/experiments/metrics";
 import { CumulativeLiftChart } from "../../../_components/charts/CumulativeLiftChart";
@@ -31,8 +32,22 @@ export function ExperimentResults({ experimentKey }: { experimentKey: string }) 
   const onError = (e: { message: string }) => notifications.show({ color: "red", message: e.message });
   const start = useMutation(trpc.experiments.start.mutationOptions({ onSuccess: refresh, onError }));
   const stop = useMutation(trpc.experiments.stop.mutationOptions({ onSuccess: refresh, onError }));
-  const ship = useMutation(trpc.experiments.ship.mutationOptions({ onSuccess: refresh, onError }));
   const [shipVariant, setShipVariant] = useState<string | null>(null);
+  const [confirmShip, setConfirmShip] = useState(false);
+  const shipped = () => {
+    setConfirmShip(false);
+    void refresh();
+  };
+  const ship = useMutation(trpc.experiments.ship.mutationOptions({ onSuccess: shipped, onError }));
+  const requestShip = useMutation(trpc.approvals.request.mutationOptions({
+    onSuccess: (req) => {
+      notifications.show({ color: "teal", message: `Approval requested: ${req.summary}` });
+      shipped();
+    },
+    onError,
+  }));
+  const surfaceKey = results.data?.experiment.surface;
+  const surface = useQuery({ ...trpc.surfaces.get.queryOptions({ key: surfaceKey ?? "" }), enabled: !!surfaceKey });
   if (!results.data) return results.error ? <Alert color="red">{results.error.message}</Alert> : <Loader />;
   const r = results.data;
   const e = r.experiment;
@@ -51,17 +66,39 @@ export function ExperimentResults({ experimentKey }: { experimentKey: string }) 
           <Text size="sm" c="dimmed">surface {e.surface} · unit: {e.hashAttribute === "sessionKey" ? "session" : "user"}</Text>
         </Group>
         <Group gap="xs">
-          {e.status !== "shipped" && <Button component={Link} href={`/experiments/${e.key}/edit`} variant="default">Edit</Button>}
-          {(e.status === "draft" || e.status === "stopped") && <Button onClick={() => start.mutate({ key: e.key })} loading={start.isPending}>Start</Button>}
-          {e.status === "running" && <Button color="orange" variant="light" onClick={() => stop.mutate({ key: e.key })} loading={stop.isPending}>Stop</Button>}
+          {e.status !== "shipped" && <GuardedButton permission="experiments.write" href={`/experiments/${e.key}/edit`} variant="default">Edit</GuardedButton>}
+          {(e.status === "draft" || e.status === "stopped") && <GuardedButton permission="experiments.write" onClick={() => start.mutate({ key: e.key })} loading={start.isPending}>Start</GuardedButton>}
+          {e.status === "running" && <GuardedButton permission="experiments.write" color="orange" variant="light" onClick={() => stop.mutate({ key: e.key })} loading={stop.isPending}>Stop</GuardedButton>}
           {(e.status === "running" || e.status === "stopped") && (
             <Group gap={4}>
               <Select aria-label="variant to ship" placeholder="Variant to ship" data={r.variants.map((v) => v.key)} value={shipVariant} onChange={setShipVariant} w={150} />
-              <Button variant="light" disabled={!shipVariant} onClick={() => shipVariant && ship.mutate({ key: e.key, variant: shipVariant })} loading={ship.isPending}>Ship</Button>
+              <GuardedButton permission="experiments.ship" variant="light" disabled={!shipVariant} onClick={() => setConfirmShip(true)}>Ship…</GuardedButton>
             </Group>
           )}
         </Group>
       </Group>
+      {confirmShip && shipVariant && (() => {
+        const variant = r.variants.find((v) => v.key === shipVariant);
+        const served = variant?.served.map((s) => (s.model ? `${s.model} v${s.version}` : "retrieval order")).join(", ") || "its model";
+        const needsApproval = surface.data?.requireApproval ?? false;
+        return (
+          <ConfirmChangeDialog
+            title={`Ship ${shipVariant} of ${e.key}`}
+            changes={[
+              `${e.surface}: the production alias moves to what variant ${shipVariant} served (${served}); every surface that serves production follows`,
+              `experiment ${e.key} ends: shipped, no more traffic split`,
+            ]}
+            warning={needsApproval ? `${e.surface} requires approval: this files a request that another product manager approves.` : srmMismatch ? "The sample-ratio check failed: the results may be biased." : undefined}
+            confirmLabel={needsApproval ? "Request approval" : "Ship"}
+            color="teal"
+            pending={ship.isPending || requestShip.isPending}
+            onClose={() => setConfirmShip(false)}
+            onConfirm={(reason) => (needsApproval
+              ? requestShip.mutate({ change: { kind: "experiment_ship", key: e.key, variant: shipVariant }, reason })
+              : ship.mutate({ key: e.key, variant: shipVariant, reason }))}
+          />
+        );
+      })()}
       {e.hypothesis && <Text size="sm"><b>Hypothesis:</b> {e.hypothesis}</Text>}
       <Text size="sm" c="dimmed" data-testid="experiment-dates">
         {e.startedAt && e.phaseStartedAt
