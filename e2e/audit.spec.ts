@@ -1,27 +1,29 @@
 import { readFile } from "node:fs/promises";
-import { expect, test } from "@playwright/test";
+import { expect, signedInAs, test } from "./fixtures";
 
 // The audit trail as evidence: an on-call engineer pulls the home feed's kill switch and releases
 // it, an ML engineer moves an alias over the API; the Audit page says both in words, filtered by
 // action and actor, links to what they changed, and exports the filtered entries as CSV.
-// Until sign-in exists, who acts is the x-rerank-user header.
+// Who acts is the signed-in person: each signs in through the sign-in page.
 
-const ONCALL = "e2e-oncall@corp";
-const ML = "e2e-ml@corp";
-
-test("audited actions appear on the Audit page in words, filter, link and export", async ({ page, request }) => {
+test("audited actions appear on the Audit page in words, filter, link and export", async ({ browser, baseURL, request }) => {
+  const oncall = await signedInAs(browser, baseURL!, "e2e-oncall", ["oncall"]);
+  const ml = await signedInAs(browser, baseURL!, "e2e-ml", ["ml_engineer"]);
+  const ONCALL = oncall.email;
+  const ML = ml.email;
+  const page = oncall.page;
   // Through the UI, as the on-call engineer.
-  await page.setExtraHTTPHeaders({ "x-rerank-user": ONCALL, "x-request-id": "e2e-audit-request" });
+  await page.setExtraHTTPHeaders({ "x-request-id": "e2e-audit-request" });
   await page.setViewportSize({ width: 1280, height: 1000 });
   await page.goto("/dashboards/oncall");
   const card = page.getByTestId("surface-home-feed");
   const dialog = page.getByRole("dialog");
   await card.getByRole("button", { name: "Kill switch" }).click();
-  await dialog.getByLabel("Reason (audit log)").fill("e2e audit: drill, INC-77");
+  await dialog.getByLabel("Reason (kept in the audit trail)").fill("e2e audit: drill, INC-77");
   await dialog.getByRole("button", { name: "Turn kill switch on" }).click();
   await expect(card.getByTestId("kill-switch-on")).toBeVisible();
   await card.getByRole("button", { name: "Turn kill switch off" }).click();
-  await dialog.getByLabel("Reason (audit log)").fill("e2e audit: drill over");
+  await dialog.getByLabel("Reason (kept in the audit trail)").fill("e2e audit: drill over");
   await dialog.getByRole("button", { name: "Turn kill switch off" }).click();
   await expect(card.getByTestId("kill-switch-on")).toHaveCount(0);
 
@@ -29,7 +31,7 @@ test("audited actions appear on the Audit page in words, filter, link and export
   const model = (await (await request.get(`/api/trpc/models.get?input=${encodeURIComponent(JSON.stringify({ json: { name: "search-ranker" } }))}`)).json()).result.data.json;
   const version = (n: number) => model.versions.find((v: { version: number }) => v.version === n).id;
   for (const [n, reason] of [[1, "e2e audit: staging on v1"], [3, "=1+1 e2e audit: try v3"]] as const) {
-    const moved = await request.post("/api/trpc/models.setAlias", { headers: { "x-rerank-user": ML }, data: { json: { versionId: version(n), alias: "e2e-audit", reason } } });
+    const moved = await ml.page.request.post("/api/trpc/models.setAlias", { headers: { origin: baseURL! }, data: { json: { versionId: version(n), alias: "e2e-audit", reason } } });
     expect(moved.status()).toBe(200);
   }
 
@@ -60,7 +62,7 @@ test("audited actions appear on the Audit page in words, filter, link and export
   const lines = csv.trimEnd().split("\r\n");
   expect(lines[0]).toBe("id,time,actor,actor kind,actor id,action,subject kind,subject id,subject,surfaces,what happened,reason,changes,before,after,request id,client address");
   expect(lines).toHaveLength(3);
-  expect(lines[2]).toContain(`,${ONCALL},user,,surface.kill_switch,surface,`);
+  expect(lines[2]).toMatch(new RegExp(`,${ONCALL.replaceAll(".", "\\.")},user,[^,]+,surface\\.kill_switch,surface,`));
   expect(lines[2]).toContain(`,home-feed,home-feed,${ONCALL} turned on the kill switch of home-feed,"e2e audit: drill, INC-77",kill switch: off → on,`);
   expect(lines[2]).toContain(",e2e-audit-request,");
 

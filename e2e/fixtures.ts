@@ -1,5 +1,6 @@
 import { readFileSync } from "node:fs";
-import { test as base } from "@playwright/test";
+import { test as base, type Browser, type Page } from "@playwright/test";
+import type { Role } from "../server/domain/access/permissions";
 import { KEYS_FILE } from "./credentials";
 
 // Specs import `test` from here: pages run signed in as the first admin (storageState), and the
@@ -16,3 +17,24 @@ export const test = base.extend({
 });
 
 export { expect } from "@playwright/test";
+
+/**
+ * Invites a person with `roles` as the signed-in first admin (through tRPC, as the Users page does)
+ * and returns a page signed in as them through the real sign-in page; the email is made unique.
+ */
+export async function signedInAs(browser: Browser, baseURL: string, name: string, roles: Role[]): Promise<{ page: Page; email: string; password: string }> {
+  const email = `${name}-${Date.now().toString(36)}@e2e.test`;
+  const admin = await browser.newContext({ baseURL, storageState: "e2e/.auth/admin.json" });
+  const invited = await admin.request.post("/api/trpc/users.invite", { headers: { origin: baseURL }, data: { json: { email, name, roles } } });
+  if (invited.status() !== 200) throw new Error(`invite ${email}: ${invited.status()} ${await invited.text()}`);
+  const password = (await invited.json()).result.data.json.password as string;
+  await admin.close();
+  const context = await browser.newContext({ baseURL, storageState: { cookies: [], origins: [] } });
+  const page = await context.newPage();
+  await page.goto("/sign-in");
+  await page.getByLabel("Email").fill(email);
+  await page.getByRole("textbox", { name: "Password" }).fill(password);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.getByTestId("user-menu").waitFor();
+  return { page, email, password };
+}

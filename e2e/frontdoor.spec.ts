@@ -1,6 +1,7 @@
 import http from "node:http";
 import type { AddressInfo } from "node:net";
-import { expect, test, type APIResponse } from "@playwright/test";
+import type { APIResponse } from "@playwright/test";
+import { expect, keys, test } from "./fixtures";
 
 // The front door of the built server that `npm start` runs: what a page on another site, a DNS
 // rebinding attacker or an oversized client meets, the headers every response carries, and the
@@ -32,7 +33,7 @@ function chunkedUpload(path: string, totalBytes: number) {
   return new Promise<{ status: number; body: string; sentWhenAnswered: number }>((resolve, reject) => {
     let sent = 0;
     let answered = false;
-    const req = http.request({ host: "127.0.0.1", port, method: "POST", path, headers: { "content-type": "application/json", "transfer-encoding": "chunked" } }, (res) => {
+    const req = http.request({ host: "127.0.0.1", port, method: "POST", path, headers: { "content-type": "application/json", "transfer-encoding": "chunked", authorization: `Bearer ${keys().adminKey}` } }, (res) => {
       answered = true;
       const sentWhenAnswered = sent;
       let body = "";
@@ -182,6 +183,17 @@ test("POST /api/v1/rerank and tRPC rerank.rank give the same answers for the sam
     const trpcMessage: string = tb.error.json.message;
     expect(httpMessage, c.name).toContain(c.message);
     expect(trpcMessage, c.name).toBe(httpMessage);
+  }
+  // No key, and a key that is not one: 401 with the same sentence on both.
+  for (const [name, authorization, message] of [
+    ["no key", undefined, "authorization: sign in, or send an API key as Authorization: Bearer <key>"],
+    ["unknown key", "Bearer rrk_not-a-real-key", "authorization: the API key is unknown, revoked or expired"],
+  ] as const) {
+    const headers = { "content-type": "application/json", ...(authorization ? { authorization } : {}) };
+    const h = await fetch(`http://127.0.0.1:${port}/api/v1/rerank`, { method: "POST", headers, body: JSON.stringify(valid) });
+    const t = await fetch(`http://127.0.0.1:${port}/api/trpc/rerank.rank`, { method: "POST", headers, body: wrap(valid) });
+    expect([name, h.status, t.status]).toEqual([name, 401, 401]);
+    expect([name, (await h.json()).error.message, (await t.json()).error.json.message]).toEqual([name, message, message]);
   }
 });
 

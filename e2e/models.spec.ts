@@ -30,7 +30,11 @@ test("register, upload, read the card, set canary", async ({ page }) => {
 
   await page.goto(`/models/${name}`);
   await expect(page.getByRole("combobox", { name: "Alias", exact: true })).toHaveValue("canary");
-  await page.getByRole("button", { name: "Move alias" }).click();
+  await page.getByRole("button", { name: "Move alias…" }).click();
+  const dialog = page.getByRole("dialog", { name: `Move ${name} canary` });
+  await expect(dialog.getByTestId("confirm-changes")).toContainText(`${name} canary: unset → v1`);
+  await dialog.getByLabel("Reason (kept in the audit trail)").fill("e2e: first canary");
+  await dialog.getByRole("button", { name: "Move alias" }).click();
   await expect(page.getByTestId("alias-canary")).toHaveText("canary → v1");
   await expect(page.getByTestId("versions-table")).toContainText("0.7312");
   await page.screenshot({ path: "e2e/screenshots/model-page.png", fullPage: true });

@@ -28,12 +28,12 @@ test("read search's health, pull the kill switch, roll back a bad ship", async (
   await card.getByRole("button", { name: "Kill switch" }).click();
   const dialog = page.getByRole("dialog");
   await expect(dialog.getByRole("button", { name: "Turn kill switch on" })).toBeDisabled();
-  await dialog.getByLabel("Reason (audit log)").fill("e2e: p99 over target");
+  await dialog.getByLabel("Reason (kept in the audit trail)").fill("e2e: p99 over target");
   await dialog.getByRole("button", { name: "Turn kill switch on" }).click();
   await expect(card.getByTestId("kill-switch-on")).toBeVisible();
   expect((await rank(request)).fallback).toMatchObject({ used: true, reason: "kill_switch" });
   await card.getByRole("button", { name: "Turn kill switch off" }).click();
-  await dialog.getByLabel("Reason (audit log)").fill("e2e: recovered");
+  await dialog.getByLabel("Reason (kept in the audit trail)").fill("e2e: recovered");
   await dialog.getByRole("button", { name: "Turn kill switch off" }).click();
   await expect(card.getByTestId("kill-switch-on")).toHaveCount(0);
   expect((await rank(request)).fallback.used).toBe(false);
@@ -46,7 +46,7 @@ test("read search's health, pull the kill switch, roll back a bad ship", async (
   expect((await rank(request)).modelVersion.version).toBe(3);
   await expect(card.getByTestId("serving")).toContainText("production → v3");
   await card.getByRole("button", { name: "Roll back to v2" }).click();
-  await dialog.getByLabel("Reason (audit log)").fill("e2e: CTR dropped after v3");
+  await dialog.getByLabel("Reason (kept in the audit trail)").fill("e2e: CTR dropped after v3");
   await page.screenshot({ path: "e2e/screenshots/oncall-rollback-confirm.png" });
   await dialog.getByRole("button", { name: "Roll back to v2" }).click();
   await expect(card.getByTestId("serving")).toContainText("production → v2");
@@ -71,7 +71,7 @@ test("start a canary on search, watch its share, abort it", async ({ page, reque
   await dialog.getByLabel("Steps (% of traffic)").fill("50");
   // Far more than this test sends: the analysis keeps waiting, nothing is promoted.
   await dialog.getByLabel("Requests per arm before each step is judged").fill("100000");
-  await dialog.getByLabel("Reason (audit log)").fill("e2e: try v3 on search");
+  await dialog.getByLabel("Reason (kept in the audit trail)").fill("e2e: try v3 on search");
   await dialog.getByRole("button", { name: "Start canary" }).click();
   await expect(strip).toContainText("canary 50%");
 
@@ -91,7 +91,7 @@ test("start a canary on search, watch its share, abort it", async ({ page, reque
   await page.screenshot({ path: "e2e/screenshots/oncall-canary.png", fullPage: true });
 
   await strip.getByRole("button", { name: "Abort canary" }).click();
-  await dialog.getByLabel("Reason (audit log)").fill("e2e: done looking");
+  await dialog.getByLabel("Reason (kept in the audit trail)").fill("e2e: done looking");
   await dialog.getByRole("button", { name: "Abort canary" }).click();
   await expect(strip).toContainText("aborted");
   const after = await request.post("/api/v1/rerank", { data: { surface: "search", topK: 5, userKey: "e2e-canary-0", candidates } });

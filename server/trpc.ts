@@ -3,7 +3,7 @@ import superjson from "superjson";
 import { ZodError } from "zod";
 import { actorOf, type Actor } from "./audit/actor";
 import { authenticate } from "./auth/authenticate";
-import { principalCan, type Principal } from "./auth/principal";
+import { BAD_KEY_MESSAGE, principalCan, SIGN_IN_MESSAGE, type Principal } from "./auth/principal";
 import { getDb, type Db } from "./db/client";
 import { missingPermissionReason, PERMISSION_NAMES, type Permission } from "./domain/access/permissions";
 import { mapError } from "./errorMapping";
@@ -19,13 +19,15 @@ export interface Context {
   principal: Principal | null;
   /** Who is acting, for the audit trail: the person or key, with the request's id and client address. */
   actor: Actor;
+  /** An Authorization header was sent but named no valid key (unknown, revoked, expired). */
+  badKey?: boolean;
 }
 
 /** Builds the context of one request from its headers (session cookie or `Authorization: Bearer`). */
 export async function createContext(opts: { headers?: Headers } = {}): Promise<Context> {
   const db = getDb();
   const principal = opts.headers ? await authenticate(db, opts.headers) : null;
-  return { db, principal, actor: actorOf(principal, opts.headers) };
+  return { db, principal, actor: actorOf(principal, opts.headers), badKey: !principal && !!opts.headers?.has("authorization") };
 }
 
 /** A context acting as `principal`, for in-process callers (tests, scripts). */
@@ -78,7 +80,7 @@ const domainErrors = t.middleware(async ({ next, path }) => {
 function requirePermission(permission: Permission) {
   return t.middleware(({ ctx, next }) => {
     if (!ctx.principal) {
-      throw new TRPCError({ code: "UNAUTHORIZED", message: "sign in, or send an API key as Authorization: Bearer <key>" });
+      throw new TRPCError({ code: "UNAUTHORIZED", message: ctx.badKey ? BAD_KEY_MESSAGE : SIGN_IN_MESSAGE });
     }
     if (!principalCan(ctx.principal, permission)) {
       const message = ctx.principal.kind === "api_key" && ctx.principal.keyKind === "serving"

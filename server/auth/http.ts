@@ -2,7 +2,7 @@ import { env } from "../config";
 import { getDb } from "../db/client";
 import { missingPermissionReason, type Permission } from "../domain/access/permissions";
 import { authenticate } from "./authenticate";
-import { principalCan, type Principal } from "./principal";
+import { BAD_KEY_MESSAGE, principalCan, SIGN_IN_MESSAGE, type Principal } from "./principal";
 
 // The guard of the plain HTTP endpoints (/api/v1/*): the same principals and permissions as tRPC.
 
@@ -30,7 +30,7 @@ export async function authorizeHttp(headers: Headers, permission: Permission): P
       ok: false,
       status: 401,
       code: "UNAUTHORIZED",
-      message: sent ? "authorization: the API key is unknown, revoked or expired" : "authorization: send an API key as Authorization: Bearer <key>",
+      message: sent ? BAD_KEY_MESSAGE : SIGN_IN_MESSAGE,
     };
   }
   return { ok: false, status: 403, code: "FORBIDDEN", message: missingPermissionReason(permission) };

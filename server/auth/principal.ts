@@ -47,3 +47,8 @@ export function assertSurfaceAllowed(principal: Principal | null, surface: strin
 export function allowedSurfaces(principal: Principal | null): string[] {
   return principal?.kind === "api_key" ? principal.surfaces : [];
 }
+
+/** What an anonymous caller is told, on tRPC and on the HTTP endpoints alike. */
+export const SIGN_IN_MESSAGE = "authorization: sign in, or send an API key as Authorization: Bearer <key>";
+/** What a caller with an unknown, revoked or expired key is told. */
+export const BAD_KEY_MESSAGE = "authorization: the API key is unknown, revoked or expired";

@@ -55,7 +55,10 @@ export async function resolveDatabase(options: { ephemeral?: boolean; log?: (lin
     origin: "embedded",
     close: async () => {
       await server.stop();
-      if (options.ephemeral) rmSync(dataDir, { recursive: true, force: true });
+      if (options.ephemeral) {
+        rmSync(dataDir, { recursive: true, force: true });
+        rmSync(`${dataDir}-password`, { force: true });
+      }
     },
   };
 }

