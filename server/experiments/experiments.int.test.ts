@@ -189,6 +189,23 @@ describe("shipping", () => {
     await expect(caller().experiments.ship({ key: "exp-ship", variant: "control" })).rejects.toMatchObject({ code: "CONFLICT" });
     expect(await production()).toBe(before);
   });
+
+  it("refuses to ship a variant pinned to another model's version, with the reason, and moves nothing (issue #13, point 7)", async () => {
+    const db = getDb();
+    const model = await db.model.findUniqueOrThrow({ where: { name: "search-ranker" } });
+    const production = async () => (await db.modelAlias.findUniqueOrThrow({ where: { modelId_name: { modelId: model.id, name: "production" } } })).versionId;
+    const before = await production();
+    await caller().experiments.create(definition("exp-ship-other", "t-exp-ship"));
+    await caller().experiments.start({ key: "exp-ship-other" });
+    const other = await db.modelVersion.findFirstOrThrow({ where: { model: { name: { not: "search-ranker" } } }, include: { model: true } });
+    await db.experimentVariant.updateMany({ where: { experiment: { key: "exp-ship-other" }, key: "control" }, data: { modelVersionId: other.id, modelAlias: null } });
+    await expect(caller().experiments.ship({ key: "exp-ship-other", variant: "control" })).rejects.toMatchObject({
+      code: "BAD_REQUEST",
+      message: expect.stringContaining(`variant "control" pins ${other.model.name} v${other.version}, not a version of the surface's model`),
+    });
+    expect(await production()).toBe(before);
+    expect((await caller().experiments.get({ key: "exp-ship-other" })).status).toBe("running");
+  });
 });
 
 describe("an interleaving experiment", () => {

@@ -208,6 +208,14 @@ export async function shipExperiment(db: Db, key: string, variantKey: string, ac
     versionId = (await db.modelAlias.findUnique({ where: { modelId_name: { modelId: current.surface.modelId, name: variant.modelAlias } } }))?.versionId ?? null;
   }
   if (!versionId) throw new InvalidInputError("variant", `variant "${variantKey}" has no model to ship`);
+  // Shipping moves the surface model's production alias: a version of another model cannot ride it.
+  const pinned = await db.modelVersion.findUnique({ where: { id: versionId }, select: { modelId: true, version: true, model: { select: { name: true } } } });
+  if (pinned && pinned.modelId !== current.surface.modelId) {
+    throw new InvalidInputError(
+      "variant",
+      `variant "${variantKey}" pins ${pinned.model.name} v${pinned.version}, not a version of the surface's model: shipping it would not change what the surface serves; register that version under the surface's model, or switch the surface to ${pinned.model.name}`,
+    );
+  }
   const why = `shipped from experiment ${key}, variant ${variantKey}${reason ? `: ${reason}` : ""}`;
   await setAlias(db, { versionId, alias: "production", actor, reason: why });
   return transition(db, key, actor, ["running", "stopped"], async (tx, e) => {
