@@ -52,7 +52,7 @@ test("anonymous visitors go to the sign-in page and come back after signing in; 
   await page.getByLabel("Email").fill(email);
   await page.getByRole("textbox", { name: "Password" }).fill("not the password");
   await page.getByRole("button", { name: "Sign in" }).click();
-  await expect(page.getByRole("alert")).toContainText("do not match an active account");
+  await expect(page.getByRole("form", { name: "Sign in" }).getByRole("alert")).toContainText("do not match an active account");
   await page.getByRole("textbox", { name: "Password" }).fill(password);
   await page.getByRole("button", { name: "Sign in" }).click();
   await expect(page.getByRole("heading", { level: 2, name: "Models" })).toBeVisible();
@@ -114,6 +114,7 @@ test("an approval end to end: one ML engineer requests an alias move, another ap
     await dialog.getByLabel("Reason (kept in the audit trail)").fill("e2e: v3 won offline");
     await ana.page.screenshot({ path: "e2e/screenshots/access-approval-request.png" });
     await dialog.getByRole("button", { name: "Request approval" }).click();
+    await expect(ana.page.getByText("Approval requested: search-ranker production: v2 → v3")).toBeVisible();
     await expect(ana.page.getByTestId("alias-production")).toHaveText("production → v2");
 
     // The requester cannot approve their own request.
@@ -132,7 +133,7 @@ test("an approval end to end: one ML engineer requests an alias move, another ap
     const decide = bo.page.getByRole("dialog");
     await decide.getByLabel("Reason (kept in the audit trail)").fill("e2e: looks good");
     await decide.getByRole("button", { name: "Approve and apply" }).click();
-    await bo.page.getByRole("radio", { name: "All" }).click();
+    await bo.page.getByRole("radiogroup").getByText("All", { exact: true }).click();
     await expect(bo.page.getByTestId("approval-row").first()).toContainText("applied");
     await expect(bo.page.getByTestId("approval-row").first()).toContainText(`by ${bo.email}`);
     await bo.page.setViewportSize({ width: 390, height: 844 });

@@ -25,13 +25,13 @@ function createAuth() {
         disabled: { type: "boolean", required: false, input: false },
       },
     },
-    // Sign-in attempts: 5 a minute per client address, counted in PostgreSQL across replicas.
+    // Sign-in attempts: SIGN_IN_ATTEMPTS_PER_MINUTE (5) per client address, counted in PostgreSQL across replicas.
     rateLimit: {
       enabled: true,
       storage: "database",
       window: 60,
       max: 100,
-      customRules: { "/sign-in/email": { window: 60, max: 5 } },
+      customRules: { "/sign-in/email": { window: 60, max: env().SIGN_IN_ATTEMPTS_PER_MINUTE } },
     },
     // The front door sets x-forwarded-for to the socket's address (or keeps a trusted proxy's).
     advanced: { ipAddress: { ipAddressHeaders: ["x-forwarded-for"] }, useSecureCookies: env().PUBLIC_URL?.startsWith("https://") ?? false },

@@ -87,7 +87,12 @@ describe("the front door with the real endpoints", () => {
     const get = await fetch(`${frontDoor.url}/api/v1/rerank`);
     expect(get.status).toBe(405);
     expect((await get.json()).error.message).toBe("method: /api/v1/rerank takes POST, not GET");
-    const page = await fetch(`${frontDoor.url}/dashboards/oncall`);
+    // An anonymous visitor of a console page is sent to sign in, and back afterwards.
+    const anonymous = await fetch(`${frontDoor.url}/dashboards/oncall?hours=6`, { redirect: "manual" });
+    expect(anonymous.status).toBe(302);
+    expect(anonymous.headers.get("location")).toBe("/sign-in?next=%2Fdashboards%2Foncall%3Fhours%3D6");
+    expect((await fetch(`${frontDoor.url}/sign-in`, { redirect: "manual" })).status).toBe(404); // Next's, not a redirect
+    const page = await fetch(`${frontDoor.url}/dashboards/oncall`, { headers: await keyHeaders("automation", ["viewer"]) });
     expect(page.status).toBe(404);
     expect(await page.text()).toContain("Next.js is not running in this test");
     expect(page.headers.get("x-frame-options")).toBe("DENY");

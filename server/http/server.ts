@@ -2,7 +2,9 @@ import http, { type IncomingMessage, type RequestListener, type ServerResponse }
 import { TRPCError } from "@trpc/server";
 import { nodeHTTPRequestHandler } from "@trpc/server/adapters/node-http";
 import { actorOf } from "../audit/actor";
+import { authenticate } from "../auth/authenticate";
 import { authorizeHttp } from "../auth/http";
+import { getDb } from "../db/client";
 import { allowedSurfaces, assertSurfaceAllowed, type Principal } from "../auth/principal";
 import type { Permission } from "../domain/access/permissions";
 import { outcomeBatchSchema } from "../events/schema";
@@ -96,6 +98,24 @@ async function serveOwn(req: IncomingMessage, res: ServerResponse, route: Exclud
   }
 }
 
+/** A console page (not an API, an asset or the sign-in page itself): for signed-in people only. */
+function isConsolePage(method: string, pathname: string): boolean {
+  if (method !== "GET" && method !== "HEAD") return false;
+  if (pathname.startsWith("/api/") || pathname.startsWith("/_next/") || pathname === "/sign-in") return false;
+  return !/\.[a-z0-9]+$/i.test(pathname);
+}
+
+/** Next.js, after sending an anonymous visitor of a console page to sign in (and back afterwards). */
+async function servePage(req: IncomingMessage, res: ServerResponse, method: string, url: string, pathname: string, next: NextHandler): Promise<unknown> {
+  if (isConsolePage(method, pathname) && !(await authenticate(getDb(), headersOf(req)))) {
+    res.statusCode = 302;
+    res.setHeader("location", `/sign-in?next=${encodeURIComponent(url)}`);
+    res.setHeader("cache-control", "no-store");
+    return res.end();
+  }
+  return next(req, res);
+}
+
 /**
  * The request listener: front-door checks and security headers on every request, then our own
  * endpoints or Next.js. A fault in our own code becomes a plain 500 (never a hung request).
@@ -117,7 +137,7 @@ export function frontDoorListener(settings: FrontDoorSettings, next: NextHandler
       // The body (if any) is never read: close the connection after the answer.
       return sendError(res, refusal.status, { code: refusal.code, message: refusal.message }, { close: method !== "GET" && method !== "HEAD" });
     }
-    const served = route.kind === "next" ? next(req, res) : serveOwn(req, res, route, settings);
+    const served = route.kind === "next" ? servePage(req, res, method, url, pathname, next) : serveOwn(req, res, route, settings);
     Promise.resolve(served).catch((error: unknown) => {
       console.error(`[http] ${method} ${pathname}:`, error);
       if (!res.headersSent) sendError(res, 500, { code: "INTERNAL", message: `${method} ${pathname} failed: an internal error (logged on the server)` });
