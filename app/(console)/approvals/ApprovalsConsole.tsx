@@ -55,8 +55,8 @@ export function ApprovalsConsole() {
                         <Text size="xs" c="dimmed">why: {r.reason}</Text>
                       </Table.Td>
                       <Table.Td><Text size="xs">{r.requestedBy.email}</Text><Text size="xs" c="dimmed">{new Date(r.createdAt).toLocaleString()}</Text></Table.Td>
-                      <Table.Td>
-                        <Badge color={STATUS_COLOR[r.status]} variant="light">{r.status}</Badge>
+                      <Table.Td miw={120}>
+                        <Badge color={STATUS_COLOR[r.status]} variant="light" style={{ overflow: "visible" }}>{r.status}</Badge>
                         {r.decidedBy && <Text size="xs" c="dimmed">by {r.decidedBy.email}{r.decisionComment ? `: ${r.decisionComment}` : ""}</Text>}
                         {r.error && <Text size="xs" c="red">{r.error}</Text>}
                       </Table.Td>
