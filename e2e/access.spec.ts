@@ -138,7 +138,8 @@ test("an approval end to end: one ML engineer requests an alias move, another ap
     await expect(bo.page.getByTestId("approval-row").first()).toContainText(`by ${bo.email}`);
     await bo.page.setViewportSize({ width: 390, height: 844 });
     await bo.page.reload();
-    await expect(bo.page.getByTestId("approval-row").first()).toBeVisible();
+    await bo.page.getByRole("radiogroup").getByText("All", { exact: true }).click();
+    await expect(bo.page.getByTestId("approval-row").first()).toContainText("applied");
     await bo.page.screenshot({ path: "e2e/screenshots/approvals-narrow.png", fullPage: true });
 
     await ana.page.goto("/models/search-ranker");
