@@ -6,6 +6,8 @@ import type { Db } from "../db/client";
 import type { Permission } from "../domain/access/permissions";
 import { subjects } from "../domain/audit/subject";
 import { ConflictError, ForbiddenError, InvalidInputError, NotFoundError } from "../errors";
+import { shipBlockers } from "../domain/experiments/shipGate";
+import { experimentResults } from "../experiments/results";
 import { shipExperiment } from "../experiments/service";
 import { setAlias } from "../registry/versions";
 import { startRollout, type StartRolloutInput } from "../rollouts/service";
@@ -59,7 +61,7 @@ async function affected(db: Db, change: ChangePayload): Promise<Affected> {
 async function apply(db: Db, change: ChangePayload, actor: Actor, reason: string) {
   if (change.kind === "alias_move") return setAlias(db, { versionId: change.versionId, alias: change.alias, actor, reason });
   if (change.kind === "canary_start") return startRollout(db, { ...change.rollout, reason }, actor);
-  return shipExperiment(db, change.key, change.variant, actor, reason);
+  return shipChecked(db, change, actor, reason);
 }
 
 /**
@@ -87,10 +89,24 @@ export async function startCanary(ctx: Ctx, input: StartRolloutInput) {
   return startRollout(ctx.db, input, ctx.actor);
 }
 
-/** Ships an experiment's variant now (experiments.ship), unless its surface requires approval. */
-export async function shipVariant(ctx: Ctx, input: { key: string; variant: string; reason?: string }) {
-  await assertNoApprovalRequired(ctx.db, { kind: "experiment_ship", key: input.key, variant: input.variant });
-  return shipExperiment(ctx.db, input.key, input.variant, ctx.actor, input.reason);
+/**
+ * Ships an experiment's variant now (experiments.ship), unless its surface requires approval or its
+ * results block shipping (a failed sample-ratio check, a violated guardrail) and nobody overrode
+ * them with a reason. An override is recorded in the ship's audit entry with what it overrode.
+ */
+export async function shipVariant(ctx: Ctx, input: { key: string; variant: string; reason?: string; override?: boolean }) {
+  await assertNoApprovalRequired(ctx.db, { kind: "experiment_ship", key: input.key, variant: input.variant, override: input.override });
+  return shipChecked(ctx.db, { key: input.key, variant: input.variant, override: input.override }, ctx.actor, input.reason);
+}
+
+async function shipChecked(db: Db, change: { key: string; variant: string; override?: boolean }, actor: Actor, reason: string | undefined) {
+  const blockers = shipBlockers(await experimentResults(db, change.key));
+  if (blockers.length > 0 && !change.override) {
+    throw new ConflictError(`ship is blocked: ${blockers.join("; ")}. Ship anyway only by overriding the checks, with a reason`);
+  }
+  if (blockers.length > 0 && (reason ?? "").trim().length < 3) throw new InvalidInputError("reason", "overriding the ship checks needs a reason (at least 3 characters)");
+  const why = blockers.length > 0 ? `override of ${blockers.join("; ")}: ${reason}` : reason;
+  return shipExperiment(db, change.key, change.variant, actor, why);
 }
 
 function requester(ctx: Ctx) {

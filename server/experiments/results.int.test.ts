@@ -136,6 +136,24 @@ describe("issue #13, point 2: the sample-ratio check with an empty arm", () => {
     expect(results.warnings).toHaveLength(1);
     expect(results.warnings[0]).toMatch(/the shadow of "shadow" compares nothing/);
   });
+
+  it("blocks shipping while the SRM check fails; an override with a reason ships, and the audit names what was overridden (point 7)", async () => {
+    const model = await getDb().model.findUniqueOrThrow({ where: { name: "search-ranker" } });
+    const production = async () => (await getDb().modelAlias.findUniqueOrThrow({ where: { modelId_name: { modelId: model.id, name: "production" } } })).versionId;
+    const before = await production();
+    await expect(caller().experiments.ship({ key: "res-srm", variant: "treatment" })).rejects.toMatchObject({
+      code: "CONFLICT",
+      message: "ship is blocked: sample-ratio mismatch: the split does not match the weights (χ² = 40.0, p = 2.5e-10). Ship anyway only by overriding the checks, with a reason",
+    });
+    await expect(caller().experiments.ship({ key: "res-srm", variant: "treatment", override: true })).rejects.toMatchObject({ code: "BAD_REQUEST", message: expect.stringMatching(/^reason: overriding/) });
+    expect(await production()).toBe(before);
+    const shipped = await caller().experiments.ship({ key: "res-srm", variant: "control", override: true, reason: "logging bug on treatment, INC-12" });
+    expect(shipped.status).toBe("shipped");
+    const entry = await getDb().auditLog.findFirstOrThrow({ where: { action: "experiment.ship", subjectLabel: "res-srm" }, orderBy: { id: "desc" } });
+    expect(entry.reason).toBe("override of sample-ratio mismatch: the split does not match the weights (χ² = 40.0, p = 2.5e-10): logging bug on treatment, INC-12");
+    // Put production back for the other tests.
+    await getDb().modelAlias.update({ where: { modelId_name: { modelId: model.id, name: "production" } }, data: { versionId: before } });
+  });
 });
 
 describe("issue #13, point 3: a guardrail against a zero baseline", () => {

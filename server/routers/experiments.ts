@@ -24,5 +24,5 @@ export const experimentsRouter = router({
   restart: procedureFor["experiments.write"]
     .input(z.strictObject({ experiment: experimentInputSchema, reason: z.string().max(500).optional() }))
     .mutation(({ ctx, input }) => restartExperiment(ctx.db, input.experiment.key, input.experiment, ctx.actor, input.reason)),
-  ship: procedureFor["experiments.ship"].input(byKey.extend({ variant: z.string().min(1), reason: z.string().trim().max(500).optional() })).mutation(({ ctx, input }) => shipVariant(ctx, input)),
+  ship: procedureFor["experiments.ship"].input(byKey.extend({ variant: z.string().min(1), reason: z.string().trim().max(500).optional(), override: z.boolean().optional() })).mutation(({ ctx, input }) => shipVariant(ctx, input)),
 });

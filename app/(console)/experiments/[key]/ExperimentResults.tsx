@@ -1,7 +1,8 @@
 "use client";
 import { GuardedButton } from "@/app/_auth/GuardedButton";
+import { shipBlockers } from "@/server/domain/experiments/shipGate";
 import { ConfirmChangeDialog } from "@/app/_components/ConfirmChangeDialog";
-import { Alert, Badge, Card, Group, Loader, Select, SimpleGrid, Stack, Table, Text, Title, Tooltip } from "@mantine/core";
+import { Alert, Badge, Card, Checkbox, Group, Loader, Select, SimpleGrid, Stack, Table, Text, Title, Tooltip } from "@mantine/core";
 import { notifications } from "@mantine/notifications";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useState } from "react";
@@ -34,6 +35,7 @@ export function ExperimentResults({ experimentKey }: { experimentKey: string }) 
   const stop = useMutation(trpc.experiments.stop.mutationOptions({ onSuccess: refresh, onError }));
   const [shipVariant, setShipVariant] = useState<string | null>(null);
   const [confirmShip, setConfirmShip] = useState(false);
+  const [override, setOverride] = useState(false);
   const shipped = () => {
     setConfirmShip(false);
     void refresh();
@@ -81,6 +83,7 @@ export function ExperimentResults({ experimentKey }: { experimentKey: string }) 
         const variant = r.variants.find((v) => v.key === shipVariant);
         const served = variant?.served.map((s) => (s.model ? `${s.model} v${s.version}` : "retrieval order")).join(", ") || "its model";
         const needsApproval = surface.data?.requireApproval ?? false;
+        const blockers = shipBlockers(r);
         return (
           <ConfirmChangeDialog
             title={`Ship ${shipVariant} of ${e.key}`}
@@ -88,15 +91,31 @@ export function ExperimentResults({ experimentKey }: { experimentKey: string }) 
               `${e.surface}: the production alias moves to what variant ${shipVariant} served (${served}); every surface that serves production follows`,
               `experiment ${e.key} ends: shipped, no more traffic split`,
             ]}
-            warning={needsApproval ? `${e.surface} requires approval: this files a request that another product manager approves.` : srmMismatch ? "The sample-ratio check failed: the results may be biased." : undefined}
-            confirmLabel={needsApproval ? "Request approval" : "Ship"}
-            color="teal"
+            warning={[
+              ...(needsApproval ? [`${e.surface} requires approval: this files a request that another product manager approves.`] : []),
+              ...blockers.map((b) => `Blocked: ${b}.`),
+            ].join(" ") || undefined}
+            confirmLabel={needsApproval ? "Request approval" : blockers.length ? "Override and ship" : "Ship"}
+            color={blockers.length ? "red" : "teal"}
             pending={ship.isPending || requestShip.isPending}
             onClose={() => setConfirmShip(false)}
-            onConfirm={(reason) => (needsApproval
-              ? requestShip.mutate({ change: { kind: "experiment_ship", key: e.key, variant: shipVariant }, reason })
-              : ship.mutate({ key: e.key, variant: shipVariant, reason }))}
-          />
+            onConfirm={(reason) => {
+              if (blockers.length && !override) return notifications.show({ color: "red", message: "Tick the override to ship past the checks" });
+              const overrideFlag = blockers.length ? { override: true } : {};
+              return needsApproval
+                ? requestShip.mutate({ change: { kind: "experiment_ship", key: e.key, variant: shipVariant, ...overrideFlag }, reason })
+                : ship.mutate({ key: e.key, variant: shipVariant, reason, ...overrideFlag });
+            }}
+          >
+            {blockers.length > 0 && (
+              <Checkbox
+                label="Override the checks: I know why they fail, and my reason says so (recorded in the audit trail)"
+                checked={override}
+                onChange={(ev) => setOverride(ev.currentTarget.checked)}
+                data-testid="ship-override"
+              />
+            )}
+          </ConfirmChangeDialog>
         );
       })()}
       {e.hypothesis && <Text size="sm"><b>Hypothesis:</b> {e.hypothesis}</Text>}
