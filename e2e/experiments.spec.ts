@@ -1,5 +1,5 @@
 import type { APIRequestContext } from "@playwright/test";
-import { expect, test } from "./fixtures";
+import { expect, signedInAs, test } from "./fixtures";
 
 // A product manager creates an experiment between the two demo rankers, starts it, traffic with
 // clicks arrives, and the results page shows per-variant metrics with confidence intervals.
@@ -20,7 +20,7 @@ async function sendTraffic(request: APIRequestContext, users: number) {
   }
 }
 
-test("create, start, collect traffic and read the results", async ({ page, request }) => {
+test("create, start, collect traffic and read the results; a product manager ships it", async ({ page, request, browser, baseURL }) => {
   test.setTimeout(120_000);
   const key = `e2e-exp-${Date.now().toString(36)}`;
   await page.setViewportSize({ width: 1280, height: 900 });
@@ -75,6 +75,24 @@ test("create, start, collect traffic and read the results", async ({ page, reque
   // Leave the home feed to the next experiment: the first running experiment enrols its traffic.
   await page.getByRole("button", { name: "Stop" }).click();
   await expect(page.getByTestId("experiment-status")).toHaveText("stopped");
+
+  // A product manager ships the treatment (production's own version: nothing else moves) through the
+  // confirm dialog, which names the change and asks why.
+  const pm = await signedInAs(browser, baseURL!, "e2e-pm-ship", ["pm"]);
+  await pm.page.setViewportSize({ width: 1280, height: 900 });
+  await pm.page.goto(`/experiments/${key}`);
+  await pm.page.getByRole("combobox", { name: "variant to ship" }).click();
+  await pm.page.getByRole("option", { name: "treatment", exact: true }).click();
+  await pm.page.getByRole("button", { name: "Ship…" }).click();
+  const dialog = pm.page.getByRole("dialog");
+  await expect(dialog.getByTestId("confirm-changes")).toContainText("home-feed: the production alias moves to what variant treatment served");
+  const override = dialog.getByTestId("ship-override");
+  if (await override.count()) await override.check(); // small samples can trip a guardrail
+  await dialog.getByLabel("Reason (kept in the audit trail)").fill("e2e: treatment wins on CTR");
+  await pm.page.screenshot({ path: "e2e/screenshots/experiment-ship-confirm.png" });
+  await dialog.getByRole("button", { name: /Ship|Override and ship/ }).click();
+  await expect(pm.page.getByTestId("experiment-status")).toHaveText("shipped");
+  await pm.page.context().close();
 });
 
 test("edit a running experiment: metrics save, an allocation change needs a restart into a new phase", async ({ page }) => {
