@@ -1,4 +1,5 @@
 import type { Metadata } from "next";
+import { safeNextPath } from "@/server/domain/access/nextPath";
 import { SignInForm } from "./SignInForm";
 
 export const metadata: Metadata = { title: "Sign in" };
@@ -6,7 +7,6 @@ export const dynamic = "force-dynamic";
 
 export default async function SignInPage({ searchParams }: { searchParams: Promise<{ next?: string }> }) {
   const { next } = await searchParams;
-  // Only same-site paths: a sign-in link must not bounce the person to another site.
-  const target = next && next.startsWith("/") && !next.startsWith("//") ? next : "/";
+  const target = safeNextPath(next);
   return <SignInForm next={target} />;
 }

@@ -69,7 +69,7 @@ const lastUsedWritten = new Map<string, number>();
 
 /**
  * The principal behind `key`, or null when it is unknown, revoked, expired or its creator is
- * disabled. One database lookup per call (shared by concurrent calls with the same key).
+ * disabled. An automation key's roles are capped by its creator's current roles. One database lookup per call (shared by concurrent calls with the same key).
  */
 export function verifyApiKey(db: Db, key: string): Promise<Principal | null> {
   if (!key.startsWith(KEY_PREFIX) || key.length > 100) return Promise.resolve(null);
@@ -83,7 +83,7 @@ export function verifyApiKey(db: Db, key: string): Promise<Principal | null> {
 }
 
 async function lookup(db: Db, hash: string): Promise<Principal | null> {
-  const row = await db.apiKey.findUnique({ where: { keyHash: hash }, include: { createdBy: { select: { disabled: true } } } });
+  const row = await db.apiKey.findUnique({ where: { keyHash: hash }, include: { createdBy: { select: { disabled: true, roles: true } } } });
   const now = Date.now();
   if (!row || row.revokedAt || row.createdBy.disabled || (row.expiresAt && row.expiresAt.getTime() <= now)) return null;
   if (now - (lastUsedWritten.get(row.id) ?? 0) >= LAST_USED_WRITE_MS) {
@@ -91,5 +91,8 @@ async function lookup(db: Db, hash: string): Promise<Principal | null> {
     // Off the request path; a failed write only leaves last-used older.
     db.apiKey.update({ where: { id: row.id }, data: { lastUsedAt: new Date(now) } }).catch(() => {});
   }
-  return { kind: "api_key", id: row.id, name: row.name, keyKind: row.kind, roles: toRoles(row.roles), surfaces: row.surfaces };
+  // A key never acts with more than its creator holds now: demoting a person demotes their keys.
+  const creator = toRoles(row.createdBy.roles);
+  const roles = creator.includes("admin") ? toRoles(row.roles) : toRoles(row.roles).filter((r) => r !== "admin" && creator.includes(r));
+  return { kind: "api_key", id: row.id, name: row.name, keyKind: row.kind, roles, surfaces: row.surfaces ?? [] };
 }

