@@ -7,6 +7,7 @@ import type { Role } from "../domain/access/permissions";
 import { createCaller } from "../routers/_app";
 import { callerAs } from "../testing/callers";
 import { createTestSurface } from "../testing/models";
+import { experimentInputSchema } from "../experiments/schema";
 import { contextFor } from "../trpc";
 
 // Approvals on real PostgreSQL: on a surface that requires them, moving its serving alias becomes
@@ -77,6 +78,33 @@ describe("approvals", () => {
     const killed = await oncall.oncall.killSwitch({ surface: "t-approve", on: true, reason: "incident 42" });
     expect(killed).toMatchObject({ killSwitch: true });
     await oncall.oncall.killSwitch({ surface: "t-approve", on: false, reason: "incident 42 over" });
+  });
+
+  it("guards every alias a surface's traffic reaches: its cascade (fallback) alias too", async () => {
+    await getDb().surface.update({ where: { key: "t-approve" }, data: { fallbackAlias: "fallback" } });
+    await expect(as(ana).models.setAlias({ versionId: v2, alias: "fallback", reason: "direct cascade move" })).rejects.toMatchObject({ code: "CONFLICT", message: expect.stringContaining('surface "t-approve" requires approval') });
+    // An alias no surface serves moves freely.
+    await as(ana).models.setAlias({ versionId: v2, alias: "staging", reason: "not served" });
+  });
+
+  it("makes starting an experiment on a guarded surface a request too, applied on approval", async () => {
+    const experiment = experimentInputSchema.parse({
+      key: "appr-exp", name: "Approval experiment", surface: "t-approve", owner: "pm@approve.test", hypothesis: "x",
+      variants: [
+        { key: "control", name: "control", weight: 0.01, isControl: true, modelAlias: "production" },
+        { key: "treat", name: "treat", weight: 0.99, modelVersionId: v2 },
+      ],
+    });
+    const pm1 = await person("pm1@approve.test", ["pm"]);
+    const pm2 = await person("pm2@approve.test", ["pm"]);
+    await as(pm1).experiments.create(experiment);
+    await expect(as(pm1).experiments.start({ key: "appr-exp" })).rejects.toMatchObject({ code: "CONFLICT", message: expect.stringContaining('surface "t-approve" requires approval') });
+    expect((await getDb().experiment.findUniqueOrThrow({ where: { key: "appr-exp" } })).status).toBe("draft");
+    const request = await as(pm1).approvals.request({ change: { kind: "experiment_start", key: "appr-exp" }, reason: "ready to run" });
+    expect(request.summary).toBe("start experiment appr-exp: its variants serve part of t-approve's traffic");
+    await as(pm2).approvals.decide({ id: request.id, approve: true });
+    expect((await getDb().experiment.findUniqueOrThrow({ where: { key: "appr-exp" } })).status).toBe("running");
+    await as(pm2).experiments.stop({ key: "appr-exp", reason: "test over" });
   });
 
   it("applies directly where the surface does not require approval, and refuses a request there", async () => {

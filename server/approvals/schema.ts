@@ -20,6 +20,7 @@ export const startRolloutSchema = z.strictObject({
 export const changePayloadSchema = z.discriminatedUnion("kind", [
   z.strictObject({ kind: z.literal("alias_move"), versionId: z.string().min(1).max(100), alias: aliasNameSchema }),
   z.strictObject({ kind: z.literal("canary_start"), rollout: startRolloutSchema.omit({ reason: true }) }),
+  z.strictObject({ kind: z.literal("experiment_start"), key: z.string().min(1).max(63) }),
   z.strictObject({ kind: z.literal("experiment_ship"), key: z.string().min(1).max(63), variant: z.string().min(1).max(63), override: z.boolean().optional() }),
 ]);
 export type ChangePayload = z.infer<typeof changePayloadSchema>;

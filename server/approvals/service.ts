@@ -8,7 +8,8 @@ import { subjects } from "../domain/audit/subject";
 import { ConflictError, ForbiddenError, InvalidInputError, NotFoundError } from "../errors";
 import { shipBlockers } from "../domain/experiments/shipGate";
 import { experimentResults } from "../experiments/results";
-import { shipExperiment } from "../experiments/service";
+import type { ExperimentInput } from "../experiments/schema";
+import { restartExperiment, shipExperiment, startExperiment } from "../experiments/service";
 import { setAlias } from "../registry/versions";
 import { startRollout, type StartRolloutInput } from "../rollouts/service";
 import type { Context } from "../trpc";
@@ -27,6 +28,7 @@ export const CHANGE_PERMISSION: Record<ChangePayload["kind"], Permission> = {
   alias_move: "models.write",
   canary_start: "canary.start",
   experiment_ship: "experiments.ship",
+  experiment_start: "experiments.write",
 };
 
 interface Affected {
@@ -41,7 +43,20 @@ async function affected(db: Db, change: ChangePayload): Promise<Affected> {
     const version = await db.modelVersion.findUnique({ where: { id: change.versionId }, select: { modelId: true, version: true, model: { select: { name: true } } } });
     if (!version) throw new NotFoundError("model version", change.versionId);
     const current = await db.modelAlias.findUnique({ where: { modelId_name: { modelId: version.modelId, name: change.alias } }, select: { version: { select: { version: true } } } });
-    const surfaces = await db.surface.findMany({ where: { modelId: version.modelId, modelAlias: change.alias }, select: { id: true, key: true, requireApproval: true } });
+    // Every surface whose traffic the alias reaches: as its serving alias, its cascade (fallback)
+    // alias, or an alias a running experiment's variant serves.
+    const surfaces = await db.surface.findMany({
+      where: {
+        modelId: version.modelId,
+        OR: [
+          { modelAlias: change.alias },
+          { fallbackAlias: change.alias },
+          { experiments: { some: { status: "running", variants: { some: { modelAlias: change.alias } } } } },
+        ],
+      },
+      select: { id: true, key: true, requireApproval: true },
+      orderBy: { key: "asc" },
+    });
     const from = current ? `v${current.version.version}` : "unset";
     const serves = surfaces.length ? ` (serves ${surfaces.map((s) => s.key).join(", ")})` : "";
     return { surfaces, summary: `${version.model.name} ${change.alias}: ${from} → v${version.version}${serves}` };
@@ -54,6 +69,7 @@ async function affected(db: Db, change: ChangePayload): Promise<Affected> {
   }
   const experiment = await db.experiment.findUnique({ where: { key: change.key }, select: { surface: { select: { id: true, key: true, requireApproval: true } } } });
   if (!experiment) throw new NotFoundError("experiment", change.key);
+  if (change.kind === "experiment_start") return { surfaces: [experiment.surface], summary: `start experiment ${change.key}: its variants serve part of ${experiment.surface.key}'s traffic` };
   return { surfaces: [experiment.surface], summary: `ship variant ${change.variant} of experiment ${change.key} to production on ${experiment.surface.key}` };
 }
 
@@ -61,6 +77,7 @@ async function affected(db: Db, change: ChangePayload): Promise<Affected> {
 async function apply(db: Db, change: ChangePayload, actor: Actor, reason: string) {
   if (change.kind === "alias_move") return setAlias(db, { versionId: change.versionId, alias: change.alias, actor, reason });
   if (change.kind === "canary_start") return startRollout(db, { ...change.rollout, reason }, actor);
+  if (change.kind === "experiment_start") return startExperiment(db, change.key, actor);
   return shipChecked(db, change, actor, reason);
 }
 
@@ -87,6 +104,21 @@ export async function startCanary(ctx: Ctx, input: StartRolloutInput) {
   delete rollout.reason;
   await assertNoApprovalRequired(ctx.db, { kind: "canary_start", rollout });
   return startRollout(ctx.db, input, ctx.actor);
+}
+
+/** Starts (or resumes) an experiment now (experiments.start), unless its surface requires approval. */
+export async function startVariants(ctx: Ctx, key: string) {
+  await assertNoApprovalRequired(ctx.db, { kind: "experiment_start", key });
+  return startExperiment(ctx.db, key, ctx.actor);
+}
+
+/**
+ * Restarts a running experiment with a new allocation: on a surface that requires approval this is
+ * refused (stop it, change the allocation, and request a start), since it changes who is served what.
+ */
+export async function restartVariants(ctx: Ctx, input: { key: string; experiment: ExperimentInput; reason?: string }) {
+  await assertNoApprovalRequired(ctx.db, { kind: "experiment_start", key: input.key });
+  return restartExperiment(ctx.db, input.key, input.experiment, ctx.actor, input.reason);
 }
 
 /**

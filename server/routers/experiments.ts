@@ -1,10 +1,10 @@
 import { z } from "zod";
-import { shipVariant } from "../approvals/service";
+import { restartVariants, shipVariant, startVariants } from "../approvals/service";
 import { planFromRecentTraffic } from "../experiments/plan";
 import { experimentResults } from "../experiments/results";
 import { experimentInputSchema } from "../experiments/schema";
 import {
-  createExperiment, getExperiment, listExperiments, restartExperiment, startExperiment, stopExperiment, updateExperiment,
+  createExperiment, getExperiment, listExperiments, stopExperiment, updateExperiment,
 } from "../experiments/service";
 import { procedureFor, router } from "../trpc";
 
@@ -19,10 +19,10 @@ export const experimentsRouter = router({
     .query(({ ctx, input }) => planFromRecentTraffic(ctx.db, input)),
   create: procedureFor["experiments.write"].input(experimentInputSchema).mutation(({ ctx, input }) => createExperiment(ctx.db, input, ctx.actor)),
   update: procedureFor["experiments.write"].input(experimentInputSchema).mutation(({ ctx, input }) => updateExperiment(ctx.db, input.key, input, ctx.actor)),
-  start: procedureFor["experiments.write"].input(byKey).mutation(({ ctx, input }) => startExperiment(ctx.db, input.key, ctx.actor)),
+  start: procedureFor["experiments.write"].input(byKey).mutation(({ ctx, input }) => startVariants(ctx, input.key)),
   stop: procedureFor["experiments.write"].input(byKey.extend({ reason: z.string().max(500).optional() })).mutation(({ ctx, input }) => stopExperiment(ctx.db, input.key, ctx.actor, input.reason)),
   restart: procedureFor["experiments.write"]
     .input(z.strictObject({ experiment: experimentInputSchema, reason: z.string().max(500).optional() }))
-    .mutation(({ ctx, input }) => restartExperiment(ctx.db, input.experiment.key, input.experiment, ctx.actor, input.reason)),
+    .mutation(({ ctx, input }) => restartVariants(ctx, { key: input.experiment.key, experiment: input.experiment, reason: input.reason })),
   ship: procedureFor["experiments.ship"].input(byKey.extend({ variant: z.string().min(1), reason: z.string().trim().max(500).optional(), override: z.boolean().optional() })).mutation(({ ctx, input }) => shipVariant(ctx, input)),
 });

@@ -36,6 +36,14 @@ export function ExperimentResults({ experimentKey }: { experimentKey: string }) 
   const [shipVariant, setShipVariant] = useState<string | null>(null);
   const [confirmShip, setConfirmShip] = useState(false);
   const [override, setOverride] = useState(false);
+  const [confirmStart, setConfirmStart] = useState(false);
+  const requestStart = useMutation(trpc.approvals.request.mutationOptions({
+    onSuccess: (req) => {
+      setConfirmStart(false);
+      notifications.show({ color: "teal", message: `Approval requested: ${req.summary}` });
+    },
+    onError,
+  }));
   const shipped = () => {
     setConfirmShip(false);
     void refresh();
@@ -69,7 +77,9 @@ export function ExperimentResults({ experimentKey }: { experimentKey: string }) 
         </Group>
         <Group gap="xs">
           {e.status !== "shipped" && <GuardedButton permission="experiments.write" href={`/experiments/${e.key}/edit`} variant="default">Edit</GuardedButton>}
-          {(e.status === "draft" || e.status === "stopped") && <GuardedButton permission="experiments.write" onClick={() => start.mutate({ key: e.key })} loading={start.isPending}>Start</GuardedButton>}
+          {(e.status === "draft" || e.status === "stopped") && (surface.data?.requireApproval
+            ? <GuardedButton permission="experiments.write" onClick={() => setConfirmStart(true)}>Request start…</GuardedButton>
+            : <GuardedButton permission="experiments.write" onClick={() => start.mutate({ key: e.key })} loading={start.isPending}>Start</GuardedButton>)}
           {e.status === "running" && <GuardedButton permission="experiments.write" color="orange" variant="light" onClick={() => stop.mutate({ key: e.key })} loading={stop.isPending}>Stop</GuardedButton>}
           {(e.status === "running" || e.status === "stopped") && (
             <Group gap={4}>
@@ -118,6 +128,17 @@ export function ExperimentResults({ experimentKey }: { experimentKey: string }) 
           </ConfirmChangeDialog>
         );
       })()}
+      {confirmStart && (
+        <ConfirmChangeDialog
+          title={`Request to start ${e.key}`}
+          changes={[`${e.surface}: the experiment's variants serve their share of the traffic once another product manager approves`]}
+          warning={`${e.surface} requires approval for changes to what it serves.`}
+          confirmLabel="Request approval"
+          pending={requestStart.isPending}
+          onClose={() => setConfirmStart(false)}
+          onConfirm={(reason) => requestStart.mutate({ change: { kind: "experiment_start", key: e.key }, reason })}
+        />
+      )}
       {e.hypothesis && <Text size="sm"><b>Hypothesis:</b> {e.hypothesis}</Text>}
       <Text size="sm" c="dimmed" data-testid="experiment-dates">
         {e.startedAt && e.phaseStartedAt
