@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import {
-  crossSiteAllowed, defaultAllowedHosts, frontDoorSettings, hostAllowed, isJsonContentType, refusalFor, routeOf, securityHeaders, splitHost,
+  clientAddress, crossSiteAllowed, defaultAllowedHosts, frontDoorSettings, hostAllowed, isJsonContentType, refusalFor, routeOf, securityHeaders, splitHost,
   type FrontDoorSettings, type RequestHead,
 } from "./frontDoor";
 
@@ -154,5 +154,25 @@ describe("body limits known from the head", () => {
     expect(refuse(head("POST", "/dashboards/oncall", { "transfer-encoding": "chunked" }))?.status).toBe(411);
     // Our own routes bound chunked bodies while reading them.
     expect(refuse(head("POST", "/api/trpc/rerank.rank", { "content-type": "application/json", "transfer-encoding": "chunked" }))).toBeNull();
+  });
+});
+
+describe("clientAddress", () => {
+  it("is the socket's address whatever the client claims, unless a trusted proxy reports it", () => {
+    expect(clientAddress("10.0.0.9", "1.2.3.4", false)).toBe("10.0.0.9");
+    expect(clientAddress("10.0.0.9", undefined, true)).toBe("10.0.0.9");
+    // Behind a proxy: the entry it appended (the last), not what the client put before it.
+    expect(clientAddress("10.0.0.9", "6.6.6.6, 203.0.113.7", true)).toBe("203.0.113.7");
+    expect(clientAddress("10.0.0.9", ["6.6.6.6", "203.0.113.8"], true)).toBe("203.0.113.8");
+  });
+});
+
+describe("crossSiteAllowed: Sec-Fetch-Site outranks Origin", () => {
+  it("refuses a cookie-authenticated POST the browser marks cross-site even with this site's Origin", () => {
+    const headers = { cookie: "s=1", origin: "http://127.0.0.1:3000", host: "127.0.0.1:3000" };
+    expect(crossSiteAllowed("POST", { ...headers, secFetchSite: "cross-site" })).toBe(false);
+    expect(crossSiteAllowed("POST", { ...headers, secFetchSite: "same-site" })).toBe(false);
+    expect(crossSiteAllowed("POST", { ...headers, secFetchSite: "same-origin" })).toBe(true);
+    expect(crossSiteAllowed("POST", headers)).toBe(true);
   });
 });

@@ -12,6 +12,8 @@ export interface FrontDoorSettings {
   jsonBodyLimit: number;
   /** Largest model upload (multipart form), in bytes. */
   uploadBodyLimit: number;
+  /** Behind a reverse proxy or load balancer: the client is the address it appended to x-forwarded-for. */
+  trustProxy?: boolean;
 }
 
 /**
@@ -25,6 +27,7 @@ export function frontDoorSettings(
   const configured = (env.ALLOWED_HOSTS ?? "").split(",").map((h) => h.trim().toLowerCase()).filter(Boolean);
   return {
     allowedHosts: configured.length > 0 ? configured : defaultAllowedHosts(listen.host, listen.port),
+    trustProxy: env.TRUST_PROXY === "on",
     dev: listen.dev,
     jsonBodyLimit: listen.jsonBodyLimit,
     uploadBodyLimit: listen.uploadBodyLimit,
@@ -142,6 +145,8 @@ export function crossSiteAllowed(method: string, headers: { cookie?: string; aut
   if (/^bearer\s+\S/i.test(headers.authorization ?? "")) return true;
   const site = headers.secFetchSite?.toLowerCase();
   if (site === "same-origin" || site === "none") return true;
+  // A browser that says the request is from another site is believed, whatever Origin claims.
+  if (site === "cross-site" || site === "same-site") return false;
   if (!headers.origin || !headers.host || headers.origin === "null") return false;
   try {
     return new URL(headers.origin).host.toLowerCase() === headers.host.toLowerCase();
@@ -214,4 +219,14 @@ export function refusalFor(head: RequestHead, route: Route, settings: FrontDoorS
     return { status: 411, code: "LENGTH_REQUIRED", message: "body: send a Content-Length; bodies of unknown length are not accepted on this path" };
   }
   return null;
+}
+
+/**
+ * The client's address: the socket's, or with a trusted proxy in front the last x-forwarded-for
+ * entry (the one that proxy appended; entries before it are whatever the client claimed).
+ */
+export function clientAddress(socketAddress: string | undefined, forwardedFor: string | string[] | undefined, trustProxy: boolean): string {
+  const header = Array.isArray(forwardedFor) ? forwardedFor.join(",") : forwardedFor;
+  const last = header?.split(",").map((a) => a.trim()).filter(Boolean).at(-1);
+  return (trustProxy && last ? last : socketAddress) ?? "";
 }

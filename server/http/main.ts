@@ -20,7 +20,7 @@ async function main() {
   const host = config.HOST;
   const port = config.PORT ?? 3000;
   const dev = config.RERANK_DEV;
-  const settings = frontDoorSettings({ ALLOWED_HOSTS: config.ALLOWED_HOSTS?.join(",") }, {
+  const settings = frontDoorSettings({ ALLOWED_HOSTS: config.ALLOWED_HOSTS?.join(","), TRUST_PROXY: config.TRUST_PROXY }, {
     host,
     port,
     dev,

@@ -14,7 +14,7 @@ import { rerankRequestSchema } from "../rerank/schema";
 import { appRouter } from "../routers/_app";
 import { createContext } from "../trpc";
 import { BodyTooLargeError, readBody } from "./body";
-import { bodyLimit, refusalFor, routeOf, securityHeaders, type FrontDoorSettings, type Route } from "./frontDoor";
+import { bodyLimit, clientAddress, refusalFor, routeOf, securityHeaders, type FrontDoorSettings, type Route } from "./frontDoor";
 import { parseJsonBody, sendError, serveJson } from "./jsonEndpoint";
 import { serveUpload } from "./upload";
 
@@ -124,9 +124,9 @@ export function frontDoorListener(settings: FrontDoorSettings, next: NextHandler
   const headers = Object.entries(securityHeaders(settings.dev));
   return (req, res) => {
     for (const [name, value] of headers) res.setHeader(name, value);
-    // The client address is the socket's, whatever a caller claims: sign-in rate limits and the audit
-    // trail read it from x-forwarded-for. (Behind a load balancer it is the balancer's address.)
-    req.headers["x-forwarded-for"] = req.socket.remoteAddress ?? "";
+    // The client address is the socket's (or a trusted proxy's report), whatever a caller claims:
+    // sign-in rate limits and the audit trail read it from x-forwarded-for.
+    req.headers["x-forwarded-for"] = clientAddress(req.socket.remoteAddress, req.headers["x-forwarded-for"], settings.trustProxy ?? false);
     const method = req.method ?? "GET";
     const url = req.url ?? "/";
     const query = url.indexOf("?");

@@ -1,4 +1,5 @@
 "use client";
+import { usePermission } from "@/app/_auth/AccessProvider";
 import { GuardedButton } from "@/app/_auth/GuardedButton";
 import { ConfirmChangeDialog } from "@/app/_components/ConfirmChangeDialog";
 import { Alert, Badge, Card, Code, Group, Loader, NumberInput, SegmentedControl, Select, SimpleGrid, Stack, Table, Text, TextInput, Title } from "@mantine/core";
@@ -191,12 +192,17 @@ function Comparison({ surface, hours, selected, servingAlias }: { surface: strin
 
 function Disagreements({ surface, hours, versionId }: { surface: string; hours: number; versionId: string }) {
   const trpc = useTRPC();
-  const rows = useQuery({ ...trpc.shadow.disagreements.queryOptions({ surface, hours, versionId, limit: 8 }), refetchInterval: 10_000 });
+  const access = usePermission("requests.read");
+  const rows = useQuery({ ...trpc.shadow.disagreements.queryOptions({ surface, hours, versionId, limit: 8 }), refetchInterval: 10_000, enabled: access.allowed });
   return (
     <Card withBorder padding="md">
       <Title order={6}>Where they disagree most</Title>
       <Text size="xs" c="dimmed" mb="xs">Lowest overlap first (candidate errors before everything). Items in only one of the two lists are highlighted.</Text>
-      {!rows.data ? (
+      {!access.allowed ? (
+        <Text size="sm" c="dimmed" data-testid="shadow-disagreements-denied">{access.reason}: the requests behind the disagreements are request data.</Text>
+      ) : rows.error ? (
+        <Text size="sm" c="red">{rows.error.message}</Text>
+      ) : !rows.data ? (
         <Loader size="sm" />
       ) : (
         <Table.ScrollContainer minWidth={900}>

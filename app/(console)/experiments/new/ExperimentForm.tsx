@@ -1,4 +1,5 @@
 "use client";
+import { GuardedButton } from "@/app/_auth/GuardedButton";
 import {
   ActionIcon, Alert, Autocomplete, Button, Card, Checkbox, Group, JsonInput, Modal, MultiSelect, NumberInput, SegmentedControl, Select, SimpleGrid, Stack, Table, Text, TextInput, Textarea, Title,
 } from "@mantine/core";
@@ -246,8 +247,8 @@ export function ExperimentForm({ surfaces, initial }: { surfaces: Array<{ key: s
         </Alert>
       )}
       <Group>
-        <Button onClick={() => submit("save")} loading={saving && !restart.isPending}>{editing ? "Save changes" : "Create experiment"}</Button>
-        {running && <Button color="orange" variant="light" onClick={() => setRestartOpen(true)}>Restart with new allocation…</Button>}
+        <GuardedButton permission="experiments.write" onClick={() => submit("save")} loading={saving && !restart.isPending}>{editing ? "Save changes" : "Create experiment"}</GuardedButton>
+        {running && <GuardedButton permission="experiments.write" color="orange" variant="light" onClick={() => setRestartOpen(true)}>Restart with new allocation…</GuardedButton>}
         {editing && <Button variant="subtle" onClick={() => router.push(`/experiments/${key}`)}>Cancel</Button>}
       </Group>
       <Modal opened={restartOpen} onClose={() => setRestartOpen(false)} title="Restart with a new allocation">
