@@ -1,4 +1,6 @@
 import type { APIRequestContext } from "@playwright/test";
+import { assignVariant } from "../server/domain/assignment/assign";
+import { experimentInputSchema } from "../server/experiments/schema";
 import { expect, signedInAs, test } from "./fixtures";
 
 // A product manager creates an experiment between the two demo rankers, starts it, traffic with
@@ -185,4 +187,55 @@ test("an interleaving experiment has its own results: wins, sign test, credit by
   await page.screenshot({ path: "e2e/screenshots/experiment-interleaving-narrow.png", fullPage: true });
   await page.getByRole("button", { name: "Stop" }).click();
   await expect(page.getByTestId("experiment-status")).toHaveText("stopped");
+});
+
+test("a ship blocked by the sample-ratio banner goes through with an override and a reason", async ({ page, request, browser, baseURL }) => {
+  test.setTimeout(120_000);
+  const key = `e2e-srm-${Date.now().toString(36)}`;
+  const seed = `${key}-seed`;
+  const input = experimentInputSchema.parse({
+    key, name: "A broken split", surface: "home-feed", owner: "pm@e2e.test", hypothesis: "logging loses the treatment arm", seed,
+    variants: [
+      { key: "control", name: "popularity", weight: 0.5, isControl: true, modelAlias: "fallback" },
+      { key: "treatment", name: "linear", weight: 0.5, modelAlias: "production" },
+    ],
+  });
+  expect((await request.post("/api/trpc/experiments.create", { data: { json: input } })).status()).toBe(200);
+  expect((await request.post("/api/trpc/experiments.start", { data: { json: { key } } })).status()).toBe(200);
+  await page.waitForTimeout(1500); // replicas pick the experiment up within a second
+  // Only users the hash sends to control get served: 40 vs 0 at 50/50, a sample-ratio mismatch.
+  const def = { key, seed, hashVersion: 2 as const, hashAttribute: "userKey" as const, coverage: 1, variants: [{ key: "control", weight: 0.5 }, { key: "treatment", weight: 0.5 }], namespace: null, targeting: [], phase: 1 };
+  const candidates = Array.from({ length: 20 }, (_, i) => ({ id: `sku-${String(i * 7 + 3).padStart(5, "0")}`, retrievalScore: 1 - i / 20 }));
+  let sent = 0;
+  for (let u = 0; sent < 40; u++) {
+    const userKey = `${key}-u${u}`;
+    const a = assignVariant(def, { userKey, attributes: {} });
+    if (!a.inExperiment || a.variant !== "control") continue;
+    const body = await (await request.post("/api/v1/rerank", { data: { surface: "home-feed", topK: 5, userKey, candidates } })).json();
+    expect(body.variant?.key).toBe("control");
+    sent++;
+  }
+  await page.waitForTimeout(1000); // the request log flushes every 200 ms
+
+  const pm = await signedInAs(browser, baseURL!, "e2e-pm-srm", ["pm"]);
+  await pm.page.setViewportSize({ width: 1280, height: 900 });
+  await pm.page.goto(`/experiments/${key}`);
+  await expect(pm.page.getByTestId("verdict-decision")).toBeVisible();
+  await expect(pm.page.locator("body")).toContainText("sample-ratio mismatch");
+  await pm.page.getByRole("combobox", { name: "variant to ship" }).click();
+  await pm.page.getByRole("option", { name: "treatment", exact: true }).click();
+  await pm.page.getByRole("button", { name: "Ship…" }).click();
+  const dialog = pm.page.getByRole("dialog");
+  await expect(dialog).toContainText("Blocked: sample-ratio mismatch: the split does not match the weights (χ² = 40.0");
+  await dialog.getByLabel("Reason (kept in the audit trail)").fill("e2e: the treatment's logging was broken, INC-5");
+  // Without the override the server refuses; with it, the ship goes through.
+  await dialog.getByRole("button", { name: "Override and ship" }).click();
+  await expect(pm.page.getByText("Tick the override to ship past the checks")).toBeVisible();
+  await dialog.getByTestId("ship-override").check();
+  await pm.page.screenshot({ path: "e2e/screenshots/experiment-ship-override.png" });
+  await dialog.getByRole("button", { name: "Override and ship" }).click();
+  await expect(pm.page.getByTestId("experiment-status")).toHaveText("shipped");
+  await pm.page.goto(`/audit?action=experiment.ship`);
+  await expect(pm.page.getByTestId("audit-entry").first().getByTestId("audit-reason")).toContainText("override of sample-ratio mismatch");
+  await pm.page.context().close();
 });
