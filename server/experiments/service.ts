@@ -6,7 +6,7 @@ import { Prisma } from "../db/generated/client.ts";
 import type { AuditAction } from "../domain/audit/actions";
 import { subjects } from "../domain/audit/subject";
 import { ConflictError, InvalidInputError, NotFoundError } from "../errors";
-import { setAlias } from "../registry/versions";
+import { setAliasIn } from "../registry/versions";
 import type { ExperimentInput } from "./schema";
 
 // The experiment lifecycle: draft → running → stopped → shipped. Every change is audited; the
@@ -151,10 +151,13 @@ async function transition(
   action: LifecycleAction, reason?: string, shipped?: { variant: string },
 ) {
   const current = await getExperiment(db, key);
-  if (!allowed.includes(current.status)) throw new ConflictError(`experiment "${key}" is ${current.status}; ${action.split(".")[1]} needs it ${allowed.join(" or ")}`);
+  const refuse = (status: string) => new ConflictError(`experiment "${key}" is ${status}; ${action.split(".")[1]} needs it ${allowed.join(" or ")}`);
+  if (!allowed.includes(current.status)) throw refuse(current.status);
   await db.$transaction(async (tx) => {
-    // Serialise lifecycle changes of one experiment.
-    await tx.$queryRaw`SELECT id FROM experiments WHERE id = ${current.id} FOR UPDATE`;
+    // Serialise lifecycle changes of one experiment, and check again under the lock: of two
+    // concurrent changes, the second sees the first's result.
+    const [locked] = await tx.$queryRaw<Array<{ status: string }>>`SELECT status::text AS status FROM experiments WHERE id = ${current.id} FOR UPDATE`;
+    if (!locked || !allowed.includes(locked.status)) throw refuse(locked?.status ?? "gone");
     await apply(tx, current);
     const after = await tx.experiment.findUniqueOrThrow({ where: { id: current.id }, select: { status: true, phase: true } });
     await recordAudit(tx, {
@@ -217,8 +220,10 @@ export async function shipExperiment(db: Db, key: string, variantKey: string, ac
     );
   }
   const why = `shipped from experiment ${key}, variant ${variantKey}${reason ? `: ${reason}` : ""}`;
-  await setAlias(db, { versionId, alias: "production", actor, reason: why });
+  // Checked above and again under the experiment's lock; the alias move and the status change
+  // commit together or not at all.
   return transition(db, key, actor, ["running", "stopped"], async (tx, e) => {
+    await setAliasIn(tx, { versionId: versionId!, alias: "production", actor, reason: why });
     await tx.experiment.update({ where: { id: e.id }, data: { status: "shipped", shippedVariantKey: variantKey, stoppedAt: e.stoppedAt ?? new Date() } });
     await tx.experimentPhase.updateMany({ where: { experimentId: e.id, phase: e.phase, endedAt: null }, data: { endedAt: new Date() } });
   }, "experiment.ship", reason ?? `variant ${variantKey}`, { variant: variantKey });

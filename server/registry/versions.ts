@@ -102,8 +102,20 @@ export async function createVersion(db: Db, input: NewVersion) {
 }
 
 /** Points `alias` of the version's model at the version, atomically, with an audit entry. */
-export async function setAlias(db: Db, input: { versionId: string; alias: string; actor: Actor; reason?: string }) {
-  return db.$transaction(async (tx) => {
+export async function setAlias(db: Db, input: AliasMove) {
+  return db.$transaction((tx) => setAliasIn(tx, input));
+}
+
+interface AliasMove {
+  versionId: string;
+  alias: string;
+  actor: Actor;
+  reason?: string;
+}
+
+/** Moves an alias inside the caller's transaction (a ship moves production and ends its experiment together). */
+export async function setAliasIn(tx: Prisma.TransactionClient, input: AliasMove) {
+  {
     const version = await tx.modelVersion.findUnique({ where: { id: input.versionId }, select: { id: true, modelId: true, version: true, model: { select: { name: true, surfaceId: true } } } });
     if (!version) throw new NotFoundError("model version", input.versionId);
     // Movers of one model's aliases take turns, so each audit entry's "before" is the previous "after".
@@ -134,5 +146,5 @@ export async function setAlias(db: Db, input: { versionId: string; alias: string
       after: { alias: input.alias, versionId: version.id, version: version.version, model: version.model.name },
     });
     return alias;
-  });
+  }
 }
