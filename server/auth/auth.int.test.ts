@@ -77,7 +77,11 @@ describe("sign-in", () => {
     await setUserDisabled(getDb(), user.id, true, null);
     expect(await askSecond({ cookie })).toBeNull();
     expect(await askSecond({ authorization: `Bearer ${key}` })).toBeNull();
-    expect((await signIn("cy@corp.test", "cy's long password", "10.7.7.8")).status).not.toBe(200);
+    // Signing in again: the same answer as a wrong password, so nothing says the password was right.
+    const again = await signIn("cy@corp.test", "cy's long password", "10.7.7.8");
+    const wrong = await signIn("cy@corp.test", "not the password", "10.7.7.9");
+    expect([again.status, (await again.json()).message]).toEqual([401, "Invalid email or password"]);
+    expect([wrong.status, (await wrong.json()).message]).toEqual([401, "Invalid email or password"]);
   });
 
   it("will not disable the last active admin", async () => {
@@ -92,6 +96,20 @@ describe("sign-in", () => {
     }
     await createUser(getDb(), { email: "root2@corp.test", name: "Root 2", roles: ["admin"], password: "root2's long password" });
     expect((await setUserRoles(getDb(), user.id, ["viewer"])).after.roles).toEqual(["viewer"]);
+  });
+});
+
+describe("self-service account changes", () => {
+  it("refuses renames, email changes and deletions: admins manage people", async () => {
+    await createUser(getDb(), { email: "self@corp.test", name: "Self", roles: ["viewer"], password: "self long password" });
+    const cookie = sessionCookie(await signIn("self@corp.test", "self long password", "10.6.6.6"));
+    const rename = await getAuth().handler(new Request("http://127.0.0.1:3000/api/auth/update-user", {
+      method: "POST",
+      headers: { "content-type": "application/json", origin: "http://127.0.0.1:3000", host: "127.0.0.1:3000", cookie },
+      body: JSON.stringify({ name: "Admin" }),
+    }));
+    expect(rename.status).toBe(403);
+    expect((await getDb().user.findUniqueOrThrow({ where: { email: "self@corp.test" } })).name).toBe("Self");
   });
 });
 

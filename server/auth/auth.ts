@@ -1,5 +1,6 @@
 import { betterAuth } from "better-auth";
 import { prismaAdapter } from "better-auth/adapters/prisma";
+import { APIError, createAuthMiddleware } from "better-auth/api";
 import { authSecret, env } from "../config";
 import { getDb } from "../db/client";
 
@@ -39,6 +40,20 @@ function createAuth() {
     trustedOrigins: (request) => {
       const host = request?.headers.get("host");
       return host ? [`http://${host}`, `https://${host}`] : [];
+    },
+    hooks: {
+      before: createAuthMiddleware(async (ctx) => {
+        // People are managed by admins (Users page, audited): no self-service renames or deletions.
+        if (ctx.path === "/update-user" || ctx.path === "/change-email" || ctx.path === "/delete-user") {
+          throw new APIError("FORBIDDEN", { message: "people are managed by admins on the Users page" });
+        }
+        // A disabled person gets the same answer as a wrong password: sign-in reveals nothing.
+        if (ctx.path === "/sign-in/email") {
+          const email = String((ctx.body as { email?: unknown } | undefined)?.email ?? "").trim().toLowerCase();
+          const user = email ? await getDb().user.findUnique({ where: { email }, select: { disabled: true } }) : null;
+          if (user?.disabled) throw new APIError("UNAUTHORIZED", { message: "Invalid email or password" });
+        }
+      }),
     },
     databaseHooks: {
       session: {
