@@ -1,5 +1,7 @@
 import { keyedHash } from "../redact";
 import { spawn, type ChildProcess } from "node:child_process";
+import { mkdirSync, writeFileSync } from "node:fs";
+import path from "node:path";
 import autocannon from "autocannon";
 import getPort from "get-port";
 import * as ort from "onnxruntime-node";
@@ -23,9 +25,12 @@ import { pacedLoad } from "./paced";
 // pipeline behind bare node:http (the ceiling), (e) the console with telemetry off; then the
 // ratios against the targets, and whether every served request was logged.
 
-const DURATION_S = settings().BENCH_DURATION_S ?? 5;
-const ROUNDS = settings().BENCH_ROUNDS;
-const PACED_S = settings().BENCH_PACED_S;
+/** `--quick`: one short round and no fresh-Next.js control, under three minutes. */
+const QUICK = process.argv.includes("--quick");
+const DURATION_S = settings().BENCH_DURATION_S ?? (QUICK ? 3 : 5);
+const ROUNDS = QUICK ? 1 : settings().BENCH_ROUNDS;
+const PACED_S = QUICK ? 4 : settings().BENCH_PACED_S;
+const RESULT_FILE = path.join(".data", "bench", "serving.json");
 const CONNECTIONS = 8;
 
 /** The demo serving key: every POST carries it (bare node:http ignores it; the console checks it). */
@@ -157,15 +162,20 @@ async function main() {
     const barePing = await load(bareUrl, "", { method: "GET" });
     for (const child of children.splice(0)) child.kill("SIGTERM");
 
-    // The control: a freshly generated Next.js app with one empty route handler, none of our code.
-    const floorPort = await getPort();
-    const floorArgs = buildNextFloorApp();
-    children.push(await startServer(floorArgs(floorPort), {}, floorPort));
-    const floorUrl = `http://127.0.0.1:${floorPort}/api/ping`;
-    await load(floorUrl, "", { method: "GET", duration: 3 });
-    const floor = await load(floorUrl, "", { method: "GET" });
-    const floorHalf = await pacedLoad(floorUrl, { method: "GET", rate: Math.max(1, Math.floor(floor.rps / 2)), durationS: PACED_S });
-    for (const child of children.splice(0)) child.kill("SIGTERM");
+    // The control: a freshly generated Next.js app with one empty route handler, none of our code
+    // (skipped by --quick: building it takes minutes).
+    let floor = { rps: NaN };
+    let floorHalf = { rate: NaN, p50: NaN, p99: NaN };
+    if (!QUICK) {
+      const floorPort = await getPort();
+      const floorArgs = buildNextFloorApp();
+      children.push(await startServer(floorArgs(floorPort), {}, floorPort));
+      const floorUrl = `http://127.0.0.1:${floorPort}/api/ping`;
+      await load(floorUrl, "", { method: "GET", duration: 3 });
+      floor = await load(floorUrl, "", { method: "GET" });
+      floorHalf = await pacedLoad(floorUrl, { method: "GET", rate: Math.max(1, Math.floor(floor.rps / 2)), durationS: PACED_S });
+      for (const child of children.splice(0)) child.kill("SIGTERM");
+    }
 
     const served = burst.ok;
     const fmt = (v: number, unit = "") => `${v.toFixed(v < 10 ? 3 : 1)}${unit}`;
@@ -183,9 +193,23 @@ async function main() {
     console.log(`  logged at max throughput: ${logged} of ${served} served (${burst.non2xx} non-2xx, ${burst.errors} errors; ${fallbacks} served by a fallback)   target equal: ${verdict(logged === served)}`);
     console.log(`  Next.js floor: an empty route handler behind the front door (GET /api/v1/ping) ${fmt(nextPing.rps, " req/s")} vs ${fmt(barePing.rps, " req/s")} on bare node:http (${(100 * nextPing.rps / barePing.rps).toFixed(0)}%);`);
     console.log(`      Next's fixed cost ≈ ${fmt(1000 / nextPing.rps - 1000 / barePing.rps, " ms")} of one core per request, vs ${fmt(1000 / bareRps, " ms")} for the whole rerank on bare node:http`);
-    console.log(`  (f) control, a freshly generated Next.js app (one empty route handler, none of this project's code):`);
-    console.log(`      ${fmt(floor.rps, " req/s")} max (${(100 * floor.rps / barePing.rps).toFixed(0)}% of bare node:http's empty route); paced at half of that (${floorHalf.rate} req/s): p50 ${fmt(floorHalf.p50, " ms")}  p99 ${fmt(floorHalf.p99, " ms")}`);
+    if (QUICK) console.log("  (f) control app: skipped by --quick");
+    else {
+      console.log(`  (f) control, a freshly generated Next.js app (one empty route handler, none of this project's code):`);
+      console.log(`      ${fmt(floor.rps, " req/s")} max (${(100 * floor.rps / barePing.rps).toFixed(0)}% of bare node:http's empty route); paced at half of that (${floorHalf.rate} req/s): p50 ${fmt(floorHalf.p50, " ms")}  p99 ${fmt(floorHalf.p99, " ms")}`);
+    }
     console.log(`      (that is why the front door answers /api/v1/rerank itself: through Next's router the rerank would pay it on every request)`);
+    // The same figures for machines (CI dashboards, regressions across commits).
+    const result = {
+      date: new Date().toISOString(), quick: QUICK, rounds: ROUNDS, durationS: DURATION_S, connections: CONNECTIONS, workers: 1,
+      bareRps, consoleRps: nextRps, ratio: nextRps / bareRps,
+      bareP99Ms: bareHalf.p99, consoleP99Ms: nextHalf.p99, halfRate,
+      telemetryCost: nextTelemetryCost, bareTelemetryCost, served, logged,
+      pipelineMs: pipeline, sessionRunUs: raw * 1000,
+    };
+    mkdirSync(path.dirname(RESULT_FILE), { recursive: true });
+    writeFileSync(RESULT_FILE, `${JSON.stringify(result, null, 2)}\n`);
+    console.log(`  written to ${RESULT_FILE}`);
   } finally {
     for (const child of children) child.kill("SIGTERM");
     await disconnectDb().catch(() => {});
