@@ -13,6 +13,9 @@ const PAGES = [
   { path: "/dashboards/executive", heading: "Executive", expectText: "Shipped experiments" },
   { path: "/dashboards/oncall", heading: "On-call", expectText: "Recent changes" },
   { path: "/dashboards/debug", heading: "Debug", expectText: "Send a test request" },
+  { path: "/approvals", heading: "Approvals", expectText: "Surfaces that require approval" },
+  { path: "/admin/users", heading: "Users", expectText: "Invite a person" },
+  { path: "/admin/api-keys", heading: "API keys", expectText: "Create a key" },
 ];
 
 const slug = (path: string) => (path === "/" ? "overview" : path.slice(1).replaceAll("/", "-"));

@@ -71,7 +71,7 @@ function StatusBadge() {
   if (!health.data) return <Badge variant="light" color="gray">checking…</Badge>;
   const ok = health.data.status === "ok";
   return (
-    <Badge variant="light" color={ok ? "teal" : "red"} data-testid="status-badge" style={{ flexShrink: 0, overflow: "visible" }}>
+    <Badge variant="light" color={ok ? "teal" : "red"} data-testid="status-badge" styles={{ root: { flexShrink: 0, overflow: "visible", minWidth: "max-content" }, label: { overflow: "visible" } }}>
       {ok ? "healthy" : "degraded"}
       <Text span inherit visibleFrom="sm"> · v{health.data.version}</Text>
     </Badge>

@@ -56,7 +56,7 @@ export function ApprovalsConsole() {
                       </Table.Td>
                       <Table.Td><Text size="xs">{r.requestedBy.email}</Text><Text size="xs" c="dimmed">{new Date(r.createdAt).toLocaleString()}</Text></Table.Td>
                       <Table.Td miw={120}>
-                        <Badge color={STATUS_COLOR[r.status]} variant="light" style={{ overflow: "visible" }}>{r.status}</Badge>
+                        <Badge color={STATUS_COLOR[r.status]} variant="light" styles={{ root: { overflow: "visible", minWidth: "max-content" }, label: { overflow: "visible" } }}>{r.status}</Badge>
                         {r.decidedBy && <Text size="xs" c="dimmed">by {r.decidedBy.email}{r.decisionComment ? `: ${r.decisionComment}` : ""}</Text>}
                         {r.error && <Text size="xs" c="red">{r.error}</Text>}
                       </Table.Td>

@@ -58,14 +58,14 @@ export function ApiKeysAdmin() {
                 <Table.Tr key={k.id} data-testid={`key-row-${k.name}`} style={k.revokedAt ? { opacity: 0.55 } : undefined}>
                   <Table.Td><Text size="sm" fw={500}>{k.name}</Text><Code>{k.prefix}…</Code></Table.Td>
                   <Table.Td>
-                    <Badge variant="light" color={k.kind === "serving" ? "blue" : "grape"} size="sm">{k.kind}</Badge>{" "}
+                    <Badge variant="light" color={k.kind === "serving" ? "blue" : "grape"} size="sm" styles={{ root: { overflow: "visible", minWidth: "max-content" }, label: { overflow: "visible" } }}>{k.kind}</Badge>{" "}
                     <Text span size="xs">{k.kind === "serving" ? (k.surfaces.length ? k.surfaces.join(", ") : "every surface") : k.roles.map((r) => ROLE_LABELS[r]).join(", ")}</Text>
                   </Table.Td>
                   <Table.Td><Text size="xs">{when(k.createdAt)}</Text><Text size="xs" c="dimmed">by {k.createdBy.email}</Text></Table.Td>
                   <Table.Td><Text size="xs">{when(k.expiresAt)}</Text></Table.Td>
                   <Table.Td><Text size="xs">{when(k.lastUsedAt)}</Text></Table.Td>
                   <Table.Td>
-                    {k.revokedAt ? <Badge color="red" variant="light">revoked</Badge> : (
+                    {k.revokedAt ? <Badge color="red" variant="light" styles={{ root: { overflow: "visible", minWidth: "max-content" }, label: { overflow: "visible" } }}>revoked</Badge> : (
                       <Button size="xs" variant="subtle" color="red" onClick={() => setRevoking({ id: k.id, name: k.name })}>Revoke…</Button>
                     )}
                   </Table.Td>

@@ -77,9 +77,9 @@ export function UsersAdmin() {
                 <Table.Tr key={u.id} data-testid={`user-row-${u.email}`}>
                   <Table.Td><Text size="sm" fw={500}>{u.name}</Text><Text size="xs" c="dimmed">{u.email}</Text></Table.Td>
                   <Table.Td>
-                    <Group gap={4}>{u.roles.map((r) => <Badge key={r} variant="light" size="sm">{ROLE_LABELS[r]}</Badge>)}</Group>
+                    <Group gap={4}>{u.roles.map((r) => <Badge key={r} variant="light" size="sm" styles={{ root: { overflow: "visible", minWidth: "max-content" }, label: { overflow: "visible" } }}>{ROLE_LABELS[r]}</Badge>)}</Group>
                   </Table.Td>
-                  <Table.Td>{u.disabled ? <Badge color="red" variant="light">disabled</Badge> : <Badge color="teal" variant="light">active</Badge>}</Table.Td>
+                  <Table.Td>{u.disabled ? <Badge color="red" variant="light" styles={{ root: { overflow: "visible", minWidth: "max-content" }, label: { overflow: "visible" } }}>disabled</Badge> : <Badge color="teal" variant="light" styles={{ root: { overflow: "visible", minWidth: "max-content" }, label: { overflow: "visible" } }}>active</Badge>}</Table.Td>
                   <Table.Td><Text size="xs">{u.lastSeenAt ? new Date(u.lastSeenAt).toLocaleString() : "never"}</Text></Table.Td>
                   <Table.Td>
                     <Group gap={4} justify="flex-end" wrap="nowrap">
