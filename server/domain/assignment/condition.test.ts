@@ -35,6 +35,17 @@ describe("evalCondition details", () => {
     expect(evalCondition({ a: bare }, { $not: { a: { $regex: "x" } } })).toBe(true);
   });
 
+  it("matches targeting regexes in linear time: ^(a+)+$ on 40 a's and a b answers at once (issue #11)", () => {
+    // A backtracking engine takes seconds at 31 characters and doubles with each one more: at 40 this
+    // test would run for hours. RE2 answers in microseconds.
+    const hostile = `${"a".repeat(40)}b`;
+    expect(evalCondition({ country: hostile }, { country: { $regex: "^(a+)+$" } })).toBe(false);
+    expect(evalCondition({ country: "a".repeat(40) }, { country: { $regex: "^(a+)+$" } })).toBe(true);
+    expect(evalCondition({ country: hostile.toUpperCase() }, { country: { $regexi: "^(a+)+b$" } })).toBe(true);
+    // RE2 has no lookaround or backreferences: such a pattern is invalid and matches nobody.
+    expect(evalCondition({ country: "aa" }, { country: { $regex: "(a)\\1" } })).toBe(false);
+  });
+
   it("stays correct when the same regex is reused and after an invalid one", () => {
     expect(evalCondition({ a: "xyz" }, { a: { $regex: "y" } })).toBe(true);
     expect(evalCondition({ a: "xyz" }, { a: { $regex: "[" } })).toBe(false);

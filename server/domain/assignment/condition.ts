@@ -3,6 +3,8 @@
 // coercions ("8" > 5, a string condition matching `value + ""`), because an experiment must target
 // the same users here as in GrowthBook. fixtures/growthbook-cases.json pins the behaviour.
 
+import { RE2JS } from "re2js";
+
 /** A condition: keys are attribute paths ("a.b.c") or the operators $and/$or/$nor/$not/$savedGroup. */
 export type Condition = { readonly [pathOrOperator: string]: unknown };
 
@@ -280,9 +282,13 @@ function typeName(value: unknown): string {
   return t === "string" || t === "number" || t === "boolean" || t === "object" || t === "undefined" ? t : "unknown";
 }
 
-// Compiled patterns, kept because the same few targeting patterns are tested on every request.
-// Bounded so that a stream of distinct patterns cannot grow memory without limit.
-const regexCache = new Map<string, RegExp | null>();
+// Targeting patterns run on RE2's semantics (re2js, a port of Google's RE2): matching is linear in
+// the input, so a pattern such as ^(a+)+$ cannot stall the serving path on a crafted attribute
+// (a backtracking RegExp takes seconds on 31 a's and a b, doubling with each extra character).
+// Patterns RE2 does not support (backreferences, lookaround) are invalid and match nobody.
+// Compiled patterns are kept because the same few targeting patterns are tested on every request,
+// bounded so that a stream of distinct patterns cannot grow memory without limit.
+const regexCache = new Map<string, RE2JS | null>();
 const REGEX_CACHE_LIMIT = 1000;
 
 function testRegex(pattern: unknown, actual: unknown, insensitive: boolean): boolean {
@@ -291,8 +297,7 @@ function testRegex(pattern: unknown, actual: unknown, insensitive: boolean): boo
   let regex = regexCache.get(cacheKey);
   if (regex === undefined) {
     try {
-      // Escaping bare slashes mirrors the SDK, which accepts patterns written for /…/ literals.
-      regex = new RegExp(pattern.replace(/([^\\])\//g, "$1\\/"), insensitive ? "i" : undefined);
+      regex = RE2JS.compile(pattern, insensitive ? RE2JS.CASE_INSENSITIVE : 0);
     } catch {
       regex = null; // an invalid pattern matches nobody
     }
@@ -300,8 +305,8 @@ function testRegex(pattern: unknown, actual: unknown, insensitive: boolean): boo
     regexCache.set(cacheKey, regex);
   }
   if (regex === null) return false;
-  // RegExp#test stringifies its argument, so a missing attribute is tested as "null". A value that
-  // cannot be stringified fails only this operator (the SDK catches here), so a surrounding $not holds.
+  // Like RegExp#test, the value is stringified, so a missing attribute is tested as "null". A value
+  // that cannot be stringified fails only this operator (the SDK catches here), so a surrounding $not holds.
   try {
     return regex.test(String(actual));
   } catch {
