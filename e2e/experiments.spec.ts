@@ -94,6 +94,10 @@ test("create, start, collect traffic and read the results; a product manager shi
   await pm.page.screenshot({ path: "e2e/screenshots/experiment-ship-confirm.png" });
   await dialog.getByRole("button", { name: /Ship|Override and ship/ }).click();
   await expect(pm.page.getByTestId("experiment-status")).toHaveText("shipped");
+  // The page says it shipped, when and by whom.
+  await expect(pm.page.getByTestId("shipped-by")).toContainText(`by ${pm.email}`);
+  await pm.page.getByRole("radiogroup", { name: "Lift chart points" }).getByText("Hourly", { exact: true }).click();
+  await expect(pm.page.getByText("(hourly)", { exact: true })).toBeVisible();
   await pm.page.context().close();
 });
 

@@ -27,7 +27,7 @@ interface UnitRow {
 
 const num = (v: unknown) => Number(v ?? 0);
 
-export async function experimentResults(db: Db, key: string) {
+export async function experimentResults(db: Db, key: string, options: { granularity?: "auto" | "hourly" | "daily" } = {}) {
   const e = await getExperiment(db, key);
   const control = e.variants.find((v) => v.isControl) ?? e.variants[0]!;
   const phaseStart = e.phases.find((p) => p.phase === e.phase)?.startedAt ?? e.startedAt ?? new Date();
@@ -126,12 +126,18 @@ export async function experimentResults(db: Db, key: string) {
     hourly: hourly.map((h) => ({ hour: h.hour.toISOString(), variantKey: h.variantKey, impressions: h.impressions, clicks: h.clicks })),
     interleaving,
     planning: { minDetectableEffect: e.minDetectableEffect, days },
+    granularity: options.granularity,
   });
+  // Who shipped it and when, from the audit trail (the page says so after shipping).
+  const ship = e.status === "shipped"
+    ? await db.auditLog.findFirst({ where: { action: "experiment.ship", entityType: "experiment", entityId: e.id }, orderBy: { id: "desc" }, select: { actor: true, ts: true, reason: true } })
+    : null;
 
   return {
     experiment: {
       key: e.key, name: e.name, kind: e.kind, status: e.status, phase: e.phase, hypothesis: e.hypothesis, primaryMetric: e.primaryMetric, analysisMode: e.analysisMode,
       hashAttribute: e.hashAttribute, startedAt: e.startedAt, phaseStartedAt: e.startedAt ? phaseStart : null, endedAt, surface: e.surface.key,
+      shipped: e.status === "shipped" ? { variant: e.shippedVariantKey, at: ship?.ts ?? endedAt, by: ship?.actor ?? null, reason: ship?.reason ?? null } : null,
     },
     variants: e.variants.map((v) => ({
       key: v.key, name: v.name, weight: v.weight, isControl: v.isControl, units: data[v.key]?.units ?? 0, multipleExposures: data[v.key]?.multipleExposures ?? 0,

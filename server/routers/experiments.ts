@@ -13,7 +13,9 @@ const byKey = z.strictObject({ key: z.string().min(1).max(63) });
 export const experimentsRouter = router({
   list: procedureFor["console.read"].query(({ ctx }) => listExperiments(ctx.db)),
   get: procedureFor["console.read"].input(byKey).query(({ ctx, input }) => getExperiment(ctx.db, input.key)),
-  results: procedureFor["console.read"].input(byKey).query(({ ctx, input }) => experimentResults(ctx.db, input.key)),
+  results: procedureFor["console.read"]
+    .input(byKey.extend({ granularity: z.enum(["auto", "hourly", "daily"]).default("auto") }))
+    .query(({ ctx, input }) => experimentResults(ctx.db, input.key, { granularity: input.granularity })),
   plan: procedureFor["console.read"]
     .input(z.strictObject({ surface: z.string().min(1), minimumDetectableEffect: z.number().positive().max(10), weights: z.array(z.number().min(0)).min(2).max(8) }))
     .query(({ ctx, input }) => planFromRecentTraffic(ctx.db, input)),

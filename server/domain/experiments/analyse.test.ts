@@ -218,6 +218,9 @@ describe("lift over time", () => {
     expect(long.map((p) => p.hour)).toEqual(["2026-11-01T00:00:00.000Z", "2026-11-02T00:00:00.000Z", "2026-11-03T00:00:00.000Z"]);
     expect(long[2]!.treatment_lift).toBeCloseTo(0.2, 12);
     expect(Number(long[2]!.treatment_hi) - Number(long[2]!.treatment_lo)).toBeLessThan(Number(long[0]!.treatment_hi) - Number(long[0]!.treatment_lo));
+    // On request: hourly points over three days, or daily points within one.
+    expect(analyseExperiment(input({}, { hourly: hourly(72), granularity: "hourly" })).timeline).toHaveLength(72);
+    expect(analyseExperiment(input({}, { hourly: hourly(24), granularity: "daily" })).timeline.map((p) => p.hour)).toEqual(["2026-11-01T00:00:00.000Z"]);
   });
 });
 

@@ -67,6 +67,8 @@ export interface AnalysisInput {
   data: Readonly<Record<string, VariantData>>;
   /** Clicks and impressions per variant per hour (ISO hour), for the lift over time. */
   hourly: ReadonlyArray<{ hour: string; variantKey: string; impressions: number; clicks: number }>;
+  /** Points of the lift over time: "auto" (default) is hourly for two days, then daily. */
+  granularity?: "auto" | "hourly" | "daily";
   /** Interleaving experiments: wins per ranker from the clicked requests. */
   interleaving?: {
     variantA: string; variantB: string; winsA: number; winsB: number; ties: number; requestsWithClicks: number; requests: number; competitive: number;
@@ -269,7 +271,8 @@ function timelineOf(input: AnalysisInput, control: string, treatments: string[])
   const cumulative = new Map<string, { clicks: number; impressions: number }>();
   const allHours = [...new Set(input.hourly.map((h) => h.hour))].sort();
   const spanHours = allHours.length ? (Date.parse(allHours.at(-1)!) - Date.parse(allHours[0]!)) / 3_600_000 : 0;
-  const bucketOf = (hour: string) => (spanHours > TIMELINE_DAILY_AFTER_HOURS ? `${hour.slice(0, 10)}T00:00:00.000Z` : hour);
+  const daily = input.granularity === "daily" || (input.granularity !== "hourly" && spanHours > TIMELINE_DAILY_AFTER_HOURS);
+  const bucketOf = (hour: string) => (daily ? `${hour.slice(0, 10)}T00:00:00.000Z` : hour);
   const buckets = [...new Set(allHours.map(bucketOf))].sort();
   for (const hour of buckets) {
     for (const h of input.hourly.filter((x) => bucketOf(x.hour) === hour)) {

@@ -2,7 +2,7 @@
 import { GuardedButton } from "@/app/_auth/GuardedButton";
 import { shipBlockers } from "@/server/domain/experiments/shipGate";
 import { ConfirmChangeDialog } from "@/app/_components/ConfirmChangeDialog";
-import { Alert, Badge, Card, Checkbox, Group, Loader, Select, SimpleGrid, Stack, Table, Text, Title, Tooltip } from "@mantine/core";
+import { Alert, Badge, Card, Checkbox, SegmentedControl, Group, Loader, Select, SimpleGrid, Stack, Table, Text, Title, Tooltip } from "@mantine/core";
 import { notifications } from "@mantine/notifications";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useState } from "react";
@@ -28,7 +28,8 @@ function duration(from: Date, to: Date): string {
 export function ExperimentResults({ experimentKey }: { experimentKey: string }) {
   const trpc = useTRPC();
   const queryClient = useQueryClient();
-  const results = useQuery({ ...trpc.experiments.results.queryOptions({ key: experimentKey }), refetchInterval: 10_000 });
+  const [granularity, setGranularity] = useState<"auto" | "hourly" | "daily">("auto");
+  const results = useQuery({ ...trpc.experiments.results.queryOptions({ key: experimentKey, granularity }), refetchInterval: 10_000, placeholderData: (previous) => previous });
   const refresh = () => queryClient.invalidateQueries({ queryKey: trpc.experiments.results.queryKey({ key: experimentKey }) });
   const onError = (e: { message: string }) => notifications.show({ color: "red", message: e.message });
   const start = useMutation(trpc.experiments.start.mutationOptions({ onSuccess: refresh, onError }));
@@ -138,6 +139,11 @@ export function ExperimentResults({ experimentKey }: { experimentKey: string }) 
           onClose={() => setConfirmStart(false)}
           onConfirm={(reason) => requestStart.mutate({ change: { kind: "experiment_start", key: e.key }, reason })}
         />
+      )}
+      {e.shipped && (
+        <Alert color="indigo" variant="light" data-testid="shipped-by" title={`Shipped ${e.shipped.variant ?? ""}`.trim()}>
+          Shipped {e.shipped.at ? new Date(e.shipped.at).toLocaleString() : ""}{e.shipped.by ? ` by ${e.shipped.by}` : ""}{e.shipped.reason ? ` — ${e.shipped.reason}` : ""}
+        </Alert>
       )}
       {e.hypothesis && <Text size="sm"><b>Hypothesis:</b> {e.hypothesis}</Text>}
       <Text size="sm" c="dimmed" data-testid="experiment-dates">
@@ -265,7 +271,10 @@ export function ExperimentResults({ experimentKey }: { experimentKey: string }) 
 
       {treatments.length > 0 && e.kind === "ab" && (
         <Card withBorder padding="lg">
-          <Title order={5} mb="sm">Cumulative CTR lift over time <Text span size="xs" c="dimmed">(hourly for the first two days, then daily)</Text></Title>
+          <Group justify="space-between" mb="sm" wrap="wrap">
+            <Title order={5}>Cumulative CTR lift over time <Text span size="xs" c="dimmed">{granularity === "auto" ? "(hourly for the first two days, then daily)" : `(${granularity})`}</Text></Title>
+            <SegmentedControl size="xs" value={granularity} onChange={(v) => setGranularity(v as typeof granularity)} data={[{ value: "auto", label: "Auto" }, { value: "hourly", label: "Hourly" }, { value: "daily", label: "Daily" }]} aria-label="Lift chart points" />
+          </Group>
           {r.timeline.length === 0 ? <Text size="sm" c="dimmed">No impressions yet.</Text> : <CumulativeLiftChart data={r.timeline} variants={treatments} />}
           <Text size="xs" c="dimmed">The band uses an impression-level approximation; the table above uses the unit-level delta method.</Text>
         </Card>
