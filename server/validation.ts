@@ -21,3 +21,9 @@ export function describeZodError(error: ZodError): string {
  * otherwise fail in the database (a 503 for a bad input, and a log row no batch can write).
  */
 export const text = () => z.string().regex(/^[^\u0000]*$/, "must not contain NUL (\\u0000) characters");
+
+/**
+ * Why someone pulls a production lever, for the audit trail: what the next person reads.
+ * 3–500 characters after trimming.
+ */
+export const reasonSchema = z.string().trim().min(3, "say why (at least 3 characters)").max(500);

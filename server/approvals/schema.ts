@@ -1,11 +1,12 @@
 import { z } from "zod";
 import { aliasNameSchema } from "../registry/schema";
+import { reasonSchema } from "../validation";
 
 // The three production changes a surface can require a second person for, as stored on a change
 // request and applied on approval. One schema: the direct mutations take the same shapes.
 
 const surfaceKey = z.string().min(1).max(100);
-const reason = z.string().trim().min(3, "say why (at least 3 characters)").max(500);
+const reason = reasonSchema;
 
 export const startRolloutSchema = z.strictObject({
   surface: surfaceKey,

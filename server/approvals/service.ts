@@ -13,6 +13,7 @@ import { restartExperiment, shipExperiment, startExperiment } from "../experimen
 import { setAlias } from "../registry/versions";
 import { startRollout, type StartRolloutInput } from "../rollouts/service";
 import type { Context } from "../trpc";
+import { reasonSchema } from "../validation";
 import type { ChangePayload, decideChangeSchema, listChangesSchema, setApprovalSchema } from "./schema";
 
 // Approvals (per surface, optional): on a surface that requires them, moving its serving alias,
@@ -136,7 +137,7 @@ async function shipChecked(db: Db, change: { key: string; variant: string; overr
   if (blockers.length > 0 && !change.override) {
     throw new ConflictError(`ship is blocked: ${blockers.join("; ")}. Ship anyway only by overriding the checks, with a reason`);
   }
-  if (blockers.length > 0 && (reason ?? "").trim().length < 3) throw new InvalidInputError("reason", "overriding the ship checks needs a reason (at least 3 characters)");
+  if (blockers.length > 0 && !reasonSchema.safeParse(reason ?? "").success) throw new InvalidInputError("reason", "overriding the ship checks needs a reason (at least 3 characters)");
   const why = blockers.length > 0 ? `override of ${blockers.join("; ")}: ${reason}` : reason;
   return shipExperiment(db, change.key, change.variant, actor, why);
 }

@@ -1,10 +1,11 @@
 import { z } from "zod";
 import { ROLES } from "../domain/access/permissions";
+import { reasonSchema } from "../validation";
 
 // Inputs of the people and key procedures: one schema each, errors naming the field.
 
 export const roleSchema = z.enum(ROLES);
-const reason = z.string().trim().min(3, "say why (at least 3 characters)").max(500);
+const reason = reasonSchema;
 
 export const inviteUserSchema = z.strictObject({
   email: z.email().max(254),

@@ -2,11 +2,12 @@ import { z } from "zod";
 import { oncallOverview, oncallSeries, recentChanges, rollbackSurface, setKillSwitch } from "../oncall/service";
 import { appliedHere } from "../rerank/state";
 import { procedureFor, router } from "../trpc";
+import { reasonSchema } from "../validation";
 
 const surfaceKey = z.string().min(1).max(100);
 const hours = z.number().min(0.25).max(24 * 7).default(1);
 // On-call levers always say why: the reason is what the next person reads in the audit trail.
-const reason = z.string().trim().min(3, "say why (at least 3 characters)").max(500);
+const reason = reasonSchema;
 
 export const oncallRouter = router({
   overview: procedureFor["console.read"].input(z.strictObject({ hours })).query(({ ctx, input }) => oncallOverview(ctx.db, input)),

@@ -4,6 +4,7 @@ import { startCanary } from "../approvals/service";
 import { appliedHere } from "../rerank/state";
 import { abortRollout, analyseRollouts, listRollouts } from "../rollouts/service";
 import { procedureFor, router } from "../trpc";
+import { reasonSchema } from "../validation";
 
 const surfaceKey = z.string().min(1).max(100);
 
@@ -13,7 +14,7 @@ export const rolloutsRouter = router({
     .query(({ ctx, input }) => listRollouts(ctx.db, input)),
   start: procedureFor["canary.start"].input(startRolloutSchema).mutation(({ ctx, input }) => appliedHere(startCanary(ctx, input))),
   abort: procedureFor["canary.abort"]
-    .input(z.strictObject({ surface: surfaceKey, reason: z.string().trim().min(3, "say why (at least 3 characters)").max(500) }))
+    .input(z.strictObject({ surface: surfaceKey, reason: reasonSchema }))
     .mutation(({ ctx, input }) => appliedHere(abortRollout(ctx.db, input, ctx.actor))),
   /** Runs the canary analysis now instead of waiting for the next tick. */
   analyse: procedureFor["canary.start"].mutation(({ ctx }) => appliedHere(analyseRollouts(ctx.db))),
