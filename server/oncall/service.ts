@@ -4,7 +4,7 @@ import { auditRowOf } from "../audit/service";
 import type { Db } from "../db/client";
 import { DEPLOY_MARKER_ACTIONS, deployMarkerOf, type DeployMarker } from "../domain/audit/deployMarkers";
 import { subjects } from "../domain/audit/subject";
-import { BURN_WINDOWS, burnLevel, burnRate, firingBurnAlerts, type BurnLevel, type BurnWindow, type FiringBurnAlert } from "../domain/stats/slo";
+import { BURN_WINDOWS, SLIS, burnAlertName, burnLevel, burnRate, firingBurnAlerts, type BurnLevel, type BurnWindow, type FiringBurnAlert, type Sli } from "../domain/stats/slo";
 import { Prisma } from "../db/generated/client";
 import { InvalidInputError, NotFoundError } from "../errors";
 import { setAlias } from "../registry/versions";
@@ -81,12 +81,8 @@ function countsPerWindow(rows: BandRow[]): Map<string, WindowCounts> {
   return out;
 }
 
-/** The SLIs on-call watches, as named in the Prometheus alerts (RerankAvailabilityFastBurn, …). */
-export const SLIS = ["availability", "latency"] as const;
-export type Sli = (typeof SLIS)[number];
 /** The latency SLI's objective: 99 % of requests within the surface's p99 target. */
 const LATENCY_OBJECTIVE = 0.99;
-export const alertName = (sli: Sli, rule: { name: string }) => `Rerank${sli === "availability" ? "Availability" : "Latency"}${rule.name}`;
 
 export interface ActiveAlert extends FiringBurnAlert {
   /** e.g. RerankAvailabilityFastBurn: the Prometheus alert of the same rule. */
@@ -173,7 +169,7 @@ export async function oncallOverview(db: Db, input: { hours: number }) {
       return [win, c ? burnRate(sli === "availability" ? c.fallbacks : c.slow, c.requests, objective[sli]) : null];
     })) as Record<BurnWindow, number | null>;
     const burns = { availability: burnsOf("availability"), latency: burnsOf("latency") };
-    const alerts = SLIS.flatMap((sli) => firingBurnAlerts(burns[sli]).map((a) => ({ ...a, alert: alertName(sli, a), surface: s.key, sli, objective: objective[sli] })))
+    const alerts = SLIS.flatMap((sli) => firingBurnAlerts(burns[sli]).map((a) => ({ ...a, alert: burnAlertName(sli, a), surface: s.key, sli, objective: objective[sli] })))
       .sort((a, b) => (a.severity === b.severity ? 0 : a.severity === "page" ? -1 : 1));
     const b1 = { availability: burns.availability["1h"], latency: burns.latency["1h"] };
     const b6 = { availability: burns.availability["6h"], latency: burns.latency["6h"] };

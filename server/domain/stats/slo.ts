@@ -70,3 +70,10 @@ export function firingBurnAlerts(burns: Partial<Record<BurnWindow, number | null
   }
   return firing;
 }
+
+/** The SLIs on-call watches: availability (served by the model, not a fallback) and latency (within the surface's p99 target). */
+export const SLIS = ["availability", "latency"] as const;
+export type Sli = (typeof SLIS)[number];
+
+/** The Prometheus alert of a rule for an SLI, e.g. RerankAvailabilityFastBurn (deploy/prometheus/alerts.yml). */
+export const burnAlertName = (sli: Sli, rule: Pick<BurnAlertRule, "name">) => `Rerank${sli === "availability" ? "Availability" : "Latency"}${rule.name}`;
