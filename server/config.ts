@@ -200,6 +200,7 @@ export const SETTINGS = {
 /** Variables the scripts set for the libraries they start; the console itself never reads them. */
 export const LIBRARY_SETTINGS = [
   { names: ["NEXT_TELEMETRY_DISABLED", "ORT_DISABLE_TELEMETRY"], defaultDoc: "set to `1` by the scripts", doc: "no outbound telemetry from Next.js or onnxruntime" },
+  { names: ["NODE_ENV"], defaultDoc: "set by `npm start` (`production`, or `development` with `--dev`) and by the container image", doc: "Next.js's and React's mode" },
 ];
 
 export type SettingName = keyof typeof SETTINGS;

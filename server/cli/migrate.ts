@@ -1,15 +1,30 @@
-import { loadConfigOrExit } from "../config";
+import { ensureFirstAdmin } from "../auth/firstRun";
+import { loadConfigOrExit, setEnv } from "../config";
+import { disconnectDb, getDb } from "../db/client";
 import { MigrationError } from "../db/migrate";
 import { prepareDatabase } from "../db/prepare";
 import { DatabaseUnreachable, resolveDatabase } from "./database";
 
-/** npm run db:migrate (and db:seed with --seed) */
+/**
+ * npm run db:migrate (and db:seed with --seed). `-- --first-admin` also creates the first admin
+ * (ADMIN_EMAIL / ADMIN_PASSWORD) and a demo serving key on a database where nobody can sign in yet,
+ * as `npm start` does: the migration Job of a deployment, where the server runs without npm start.
+ */
 async function main() {
-  loadConfigOrExit();
+  const config = loadConfigOrExit();
   const database = await resolveDatabase({ log: console.log });
   try {
     const result = await prepareDatabase(database.url, { seed: process.argv.includes("--seed"), log: console.log });
     console.log(result.applied.length ? `migrated to ${result.level}` : `already at ${result.level}`);
+    if (process.argv.includes("--first-admin")) {
+      setEnv("DATABASE_URL", database.url);
+      const created = await ensureFirstAdmin(getDb(), { adminEmail: config.ADMIN_EMAIL, adminPassword: config.ADMIN_PASSWORD, credentialsFile: config.FIRST_RUN_CREDENTIALS_FILE });
+      await disconnectDb();
+      if (created) {
+        // A password the operator set is not echoed; a generated one is shown this once.
+        console.log(`first admin created: ${created.adminEmail}${config.ADMIN_PASSWORD ? "" : `, password ${created.adminPassword}`}; demo serving key ${created.apiKey}`);
+      } else console.log("first admin: someone can already sign in, nothing created");
+    }
   } finally {
     await database.close();
   }

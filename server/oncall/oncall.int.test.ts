@@ -63,6 +63,15 @@ describe("on-call", () => {
     expect(s.burn.availability.oneHour).toBeCloseTo(0.2 / 0.001, 6);
     expect(s.burn.availability.level).toBe("page");
     expect(s.fallbackReasons).toEqual([{ reason: "kill_switch", count: 5 }]);
+    // Every window from 5 minutes to a day burns 200: all three multiwindow rules fire, pages first.
+    expect(s.alerts.map((a) => [a.alert, a.severity, a.longWindow, a.shortWindow])).toEqual([
+      ["RerankAvailabilityFastBurn", "page", "1h", "5m"],
+      ["RerankAvailabilitySlowBurn", "page", "6h", "30m"],
+      ["RerankAvailabilityBudgetBurn", "ticket", "1d", "2h"],
+    ]);
+    expect(s.alerts[0]!.longBurn).toBeCloseTo(200, 6);
+    expect(s.alerts[0]!.shortBurn).toBeCloseTo(200, 6);
+    expect((await caller().oncall.overview({ hours: 1 })).alerts.filter((a) => a.surface === "t-oncall")).toHaveLength(3);
 
     await caller().oncall.killSwitch({ surface: "t-oncall", on: false, reason: "mitigated" });
     expect((await send("t-oncall", 1, "oc-unkilled"))[0]!.fallback.used).toBe(false);
@@ -106,9 +115,19 @@ describe("on-call", () => {
     expect(await getDb().auditLog.count({ where: { action: "model.alias.set", entityId: production.modelId } })).toBe(0);
   });
 
-  it("buckets the window for the latency chart", async () => {
+  it("buckets the window for the latency chart and marks what changed serving", async () => {
     const series = await caller().oncall.series({ surface: "t-oncall", hours: 1 });
-    expect(series.reduce((n, b) => n + b.requests, 0)).toBe(await getDb().rerankRequest.count({ where: { surface: "t-oncall" } }));
-    for (const b of series) expect(b.p99).toBeGreaterThanOrEqual(b.p95);
+    expect(series.points.reduce((n, b) => n + b.requests, 0)).toBe(await getDb().rerankRequest.count({ where: { surface: "t-oncall" } }));
+    for (const b of series.points) expect(b.p99).toBeGreaterThanOrEqual(b.p95);
+    // The kill switch on and off, the ship of v2 and its rollback, oldest first, from the audit trail.
+    expect(series.markers.map((m) => [m.kind, m.label, m.actor])).toEqual([
+      ["kill_switch", "kill switch on", "oncall@rerank.local"],
+      ["kill_switch", "kill switch off", "oncall@rerank.local"],
+      ["deploy", "v1 → v2", "ml@rerank.local"],
+      ["rollback", "rollback v2 → v1", "oncall@rerank.local"],
+    ]);
+    expect(series.markers.at(-1)!.reason).toBe("rollback: CTR drop after v2");
+    // Another surface's changes are not its markers.
+    expect((await caller().oncall.series({ surface: "t-oncall-fresh", hours: 1 })).markers).toEqual([]);
   });
 });

@@ -2,14 +2,18 @@ import type { Actor } from "../audit/actor";
 import { recordAudit } from "../audit/record";
 import { auditRowOf } from "../audit/service";
 import type { Db } from "../db/client";
+import { DEPLOY_MARKER_ACTIONS, deployMarkerOf, type DeployMarker } from "../domain/audit/deployMarkers";
 import { subjects } from "../domain/audit/subject";
-import { burnLevel, burnRate, type BurnLevel } from "../domain/stats/slo";
+import { BURN_WINDOWS, SLIS, burnAlertName, burnLevel, burnRate, firingBurnAlerts, type BurnLevel, type BurnWindow, type FiringBurnAlert, type Sli } from "../domain/stats/slo";
+import { Prisma } from "../db/generated/client";
 import { InvalidInputError, NotFoundError } from "../errors";
 import { setAlias } from "../registry/versions";
 
 // What on-call needs per surface, from the request log: latency percentiles, fallback rate and
-// reasons, SLO burn over 1 h and 6 h, the recent changes (audit log); and the two levers, the kill
-// switch and rolling the serving alias back to the version it pointed at before its last move.
+// reasons, SLO burn per window and the multiwindow burn-rate alerts that fire (the rules Prometheus
+// runs from deploy/prometheus/alerts.yml, computed here from the app's own log), the recent changes
+// and deploy markers (audit log); and the two levers, the kill switch and rolling the serving alias
+// back to the version it pointed at before its last move.
 // Both levers are audited and reach every replica through the config watch (CONFIG_WATCH_INTERVAL_MS).
 
 interface WindowRow {
@@ -32,6 +36,61 @@ const windowStats = (db: Db, since: Date) =>
     FROM rerank_requests r JOIN surfaces s ON s.key = r.surface
     WHERE r.ts >= ${since}
     GROUP BY r.surface`;
+
+/** The burn windows, shortest first; a row's band is the index of the shortest window holding it. */
+const WINDOWS_BY_LENGTH = (Object.keys(BURN_WINDOWS) as BurnWindow[]).sort((a, b) => BURN_WINDOWS[a] - BURN_WINDOWS[b]);
+const LONGEST_WINDOW_S = BURN_WINDOWS[WINDOWS_BY_LENGTH.at(-1)!];
+// width_bucket's thresholds: the window lengths but the longest (rows older than it are not read).
+const BAND_EDGES = Prisma.raw(`ARRAY[${WINDOWS_BY_LENGTH.slice(0, -1).map((w) => BURN_WINDOWS[w]).join(",")}]::float8[]`);
+
+interface BandRow {
+  surface: string;
+  band: number;
+  requests: number;
+  fallbacks: number;
+  slow: number;
+}
+
+/** Requests, fallbacks and requests over the latency target per surface and age band, in one pass over the longest window. */
+const burnBands = (db: Db, now: Date) =>
+  db.$queryRaw<BandRow[]>`
+    SELECT r.surface, width_bucket(extract(epoch FROM ${now}::timestamptz - r.ts)::float8, ${BAND_EDGES}) AS band,
+      count(*)::int AS requests, count(*) FILTER (WHERE r.fallback_used)::int AS fallbacks,
+      count(*) FILTER (WHERE r.latency_ms > s.slo_latency_p99_ms)::int AS slow
+    FROM rerank_requests r JOIN surfaces s ON s.key = r.surface
+    WHERE r.ts > ${new Date(now.getTime() - LONGEST_WINDOW_S * 1000)} AND r.ts <= ${now}
+    GROUP BY 1, 2`;
+
+type WindowCounts = Record<BurnWindow, { requests: number; fallbacks: number; slow: number }>;
+
+/** Cumulative counts per window: a window holds its own band and every shorter one. */
+function countsPerWindow(rows: BandRow[]): Map<string, WindowCounts> {
+  const out = new Map<string, WindowCounts>();
+  for (const row of rows) {
+    let counts = out.get(row.surface);
+    if (!counts) {
+      counts = Object.fromEntries(WINDOWS_BY_LENGTH.map((w) => [w, { requests: 0, fallbacks: 0, slow: 0 }])) as WindowCounts;
+      out.set(row.surface, counts);
+    }
+    for (const w of WINDOWS_BY_LENGTH.slice(Number(row.band))) {
+      counts[w].requests += row.requests;
+      counts[w].fallbacks += row.fallbacks;
+      counts[w].slow += row.slow;
+    }
+  }
+  return out;
+}
+
+/** The latency SLI's objective: 99 % of requests within the surface's p99 target. */
+const LATENCY_OBJECTIVE = 0.99;
+
+export interface ActiveAlert extends FiringBurnAlert {
+  /** e.g. RerankAvailabilityFastBurn: the Prometheus alert of the same rule. */
+  alert: string;
+  surface: string;
+  sli: Sli;
+  objective: number;
+}
 
 export interface RollbackTarget {
   versionId: string;
@@ -78,35 +137,42 @@ export interface SurfaceHealth {
     latency: { oneHour: number | null; sixHours: number | null; level: BurnLevel };
   };
   fallbackReasons: Array<{ reason: string; count: number }>;
+  /** Multiwindow burn-rate alerts firing now, pages first. */
+  alerts: ActiveAlert[];
 }
 
 export async function oncallOverview(db: Db, input: { hours: number }) {
-  const now = Date.now();
-  const since = new Date(now - input.hours * 3_600_000);
-  const [surfaces, inWindow, lastHour, lastSixHours, reasons] = await Promise.all([
+  const at = new Date();
+  const since = new Date(at.getTime() - input.hours * 3_600_000);
+  const [surfaces, inWindow, bands, reasons] = await Promise.all([
     db.surface.findMany({
       orderBy: { key: "asc" },
       include: { model: { select: { id: true, name: true, aliases: { select: { name: true, version: { select: { id: true, version: true } } } } } } },
     }),
     windowStats(db, since),
-    windowStats(db, new Date(now - 3_600_000)),
-    windowStats(db, new Date(now - 6 * 3_600_000)),
+    burnBands(db, at),
     db.$queryRaw<Array<{ surface: string; reason: string; count: number }>>`
       SELECT surface, coalesce(fallback_reason, 'unknown') AS reason, count(*)::int AS count
       FROM rerank_requests WHERE ts >= ${since} AND fallback_used GROUP BY surface, fallback_reason ORDER BY count DESC`,
   ]);
-  const by = (rows: WindowRow[]) => new Map(rows.map((r) => [r.surface, r]));
-  const [w, h1, h6] = [by(inWindow), by(lastHour), by(lastSixHours)];
+  const w = new Map(inWindow.map((r) => [r.surface, r]));
+  const perWindow = countsPerWindow(bands);
   const result: SurfaceHealth[] = [];
   for (const s of surfaces) {
     const serving = s.model?.aliases.find((a) => a.name === s.modelAlias)?.version ?? null;
     const stats = w.get(s.key);
-    const burns = (row: WindowRow | undefined) => ({
-      availability: row ? burnRate(row.fallbacks, row.requests, s.sloAvailability) : null,
-      // The latency SLO: 99 % of requests within the surface's p99 target.
-      latency: row ? burnRate(row.slow, row.requests, 0.99) : null,
-    });
-    const [b1, b6] = [burns(h1.get(s.key)), burns(h6.get(s.key))];
+    const counts = perWindow.get(s.key);
+    // The latency SLO: 99 % of requests within the surface's p99 target.
+    const objective: Record<Sli, number> = { availability: s.sloAvailability, latency: LATENCY_OBJECTIVE };
+    const burnsOf = (sli: Sli) => Object.fromEntries(WINDOWS_BY_LENGTH.map((win) => {
+      const c = counts?.[win];
+      return [win, c ? burnRate(sli === "availability" ? c.fallbacks : c.slow, c.requests, objective[sli]) : null];
+    })) as Record<BurnWindow, number | null>;
+    const burns = { availability: burnsOf("availability"), latency: burnsOf("latency") };
+    const alerts = SLIS.flatMap((sli) => firingBurnAlerts(burns[sli]).map((a) => ({ ...a, alert: burnAlertName(sli, a), surface: s.key, sli, objective: objective[sli] })))
+      .sort((a, b) => (a.severity === b.severity ? 0 : a.severity === "page" ? -1 : 1));
+    const b1 = { availability: burns.availability["1h"], latency: burns.latency["1h"] };
+    const b6 = { availability: burns.availability["6h"], latency: burns.latency["6h"] };
     result.push({
       key: s.key, name: s.name, killSwitch: s.killSwitch, modelName: s.model?.name ?? null, servingAlias: s.modelAlias,
       serving: serving ? { versionId: serving.id, version: serving.version } : null,
@@ -119,20 +185,44 @@ export async function oncallOverview(db: Db, input: { hours: number }) {
         latency: { oneHour: b1.latency, sixHours: b6.latency, level: burnLevel(b1.latency, b6.latency) },
       },
       fallbackReasons: reasons.filter((r) => r.surface === s.key).map((r) => ({ reason: r.reason, count: r.count })),
+      alerts,
     });
   }
-  return { hours: input.hours, surfaces: result };
+  return { hours: input.hours, at, surfaces: result, alerts: result.flatMap((s) => s.alerts) };
 }
 
-/** Latency percentiles and fallback rate in 5-minute buckets (1 h and 6 h windows) or hourly (longer). */
+export interface SeriesMarker extends DeployMarker {
+  ts: Date;
+  /** The person, key or job that made the change. */
+  actor: string;
+  reason: string | null;
+}
+
+/**
+ * Latency percentiles and fallback rate in 5-minute buckets (1 h and 6 h windows) or hourly
+ * (longer), and the deploy markers of the window: alias moves, rollbacks, kill switches and canary
+ * outcomes on the surface, oldest first, from the audit trail.
+ */
 export async function oncallSeries(db: Db, input: { surface: string; hours: number }) {
   const since = new Date(Date.now() - input.hours * 3_600_000);
-  const bucket = input.hours <= 6 ? "5 minutes" : "1 hour";
+  const [points, changes] = await Promise.all([
+    seriesPoints(db, input.surface, since, input.hours <= 6 ? "5 minutes" : "1 hour"),
+    db.auditLog.findMany({ where: { ts: { gte: since }, action: { in: [...DEPLOY_MARKER_ACTIONS] }, surfaceKeys: { has: input.surface } }, orderBy: { id: "asc" }, take: 200 }),
+  ]);
+  const markers: SeriesMarker[] = [];
+  for (const c of changes) {
+    const marker = deployMarkerOf({ action: c.action, before: c.before, after: c.after, reason: c.reason, surfaces: c.surfaceKeys });
+    if (marker) markers.push({ ...marker, ts: c.ts, actor: c.actor, reason: c.reason });
+  }
+  return { points, markers };
+}
+
+async function seriesPoints(db: Db, surface: string, since: Date, bucket: string) {
   const rows = await db.$queryRaw<Array<{ bucket: Date; requests: number; fallbacks: number; p95: number; p99: number }>>`
     SELECT date_bin(${bucket}::interval, ts, TIMESTAMPTZ '2000-01-01') AS bucket, count(*)::int AS requests,
       count(*) FILTER (WHERE fallback_used)::int AS fallbacks,
       percentile_cont(0.95) WITHIN GROUP (ORDER BY latency_ms) AS p95, percentile_cont(0.99) WITHIN GROUP (ORDER BY latency_ms) AS p99
-    FROM rerank_requests WHERE surface = ${input.surface} AND ts >= ${since}
+    FROM rerank_requests WHERE surface = ${surface} AND ts >= ${since}
     GROUP BY 1 ORDER BY 1`;
   return rows.map((r) => ({ ts: r.bucket, requests: r.requests, fallbackRate: r.fallbacks / r.requests, p95: r.p95, p99: r.p99 }));
 }

@@ -1,28 +1,63 @@
 "use client";
 import { CartesianGrid, ComposedChart, Legend, Line, ReferenceLine, ResponsiveContainer, Tooltip, XAxis, YAxis } from "recharts";
 
-/** p95/p99 latency per time bucket against the surface's p99 target, with the fallback rate on a second axis. */
-export function LatencyChart({ data, targetMs }: { data: Array<{ ts: Date | string; p95: number; p99: number; fallbackRate: number }>; targetMs: number }) {
+export interface ChartMarker {
+  ts: Date | string;
+  kind: "deploy" | "rollback" | "kill_switch" | "canary";
+  label: string;
+}
+
+const MARKER_COLOR: Record<ChartMarker["kind"], string> = { deploy: "#7950f2", rollback: "#fd7e14", kill_switch: "#e03131", canary: "#1098ad" };
+const clock = (t: number) => new Date(t).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+
+/**
+ * p95/p99 latency per time bucket against the surface's p99 target, with the fallback rate on a
+ * second axis, and a vertical line at each deploy marker (alias move, rollback, kill switch, canary
+ * outcome) so that a spike can be read against what changed. Time is a numeric axis (ms since the
+ * epoch) so markers sit at their own minute, not at the nearest bucket.
+ */
+export function LatencyChart({ data, targetMs, markers = [] }: {
+  data: Array<{ ts: Date | string; p95: number; p99: number; fallbackRate: number }>;
+  targetMs: number;
+  markers?: ChartMarker[];
+}) {
   const rows = data.map((d) => ({
-    time: new Date(d.ts).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" }),
+    t: new Date(d.ts).getTime(),
     p95: Math.round(d.p95 * 100) / 100,
     p99: Math.round(d.p99 * 100) / 100,
     fallback: Math.round(d.fallbackRate * 1000) / 10,
   }));
+  const lines = markers.map((m) => ({ ...m, t: new Date(m.ts).getTime() }));
+  const times = [...rows.map((r) => r.t), ...lines.map((m) => m.t)];
+  const domain: [number, number] = times.length > 0 ? [Math.min(...times), Math.max(...times)] : [0, 1];
   return (
-    <ResponsiveContainer width="100%" height={180}>
-      <ComposedChart data={rows} margin={{ left: 0, right: 8, top: 8, bottom: 0 }}>
-        <CartesianGrid strokeDasharray="3 3" />
-        <XAxis dataKey="time" fontSize={10} />
-        <YAxis yAxisId="ms" unit=" ms" fontSize={10} width={56} />
-        <YAxis yAxisId="pct" orientation="right" unit="%" fontSize={10} width={40} domain={[0, 100]} />
-        <Tooltip />
-        <Legend />
-        <ReferenceLine yAxisId="ms" y={targetMs} stroke="#fa5252" strokeDasharray="4 4" label={{ value: `p99 target ${targetMs} ms`, fontSize: 10, position: "insideTopRight" }} />
-        <Line yAxisId="ms" dataKey="p95" name="p95" stroke="#4c6ef5" dot={false} isAnimationActive={false} />
-        <Line yAxisId="ms" dataKey="p99" name="p99" stroke="#f59f00" dot={false} isAnimationActive={false} />
-        <Line yAxisId="pct" dataKey="fallback" name="fallback %" stroke="#fa5252" dot={false} isAnimationActive={false} />
-      </ComposedChart>
-    </ResponsiveContainer>
+    <div data-testid="latency-chart" data-markers={lines.length}>
+      <ResponsiveContainer width="100%" height={200}>
+        <ComposedChart data={rows} margin={{ left: 0, right: 8, top: 16, bottom: 0 }}>
+          <CartesianGrid strokeDasharray="3 3" />
+          <XAxis dataKey="t" type="number" scale="time" domain={domain} tickFormatter={clock} fontSize={10} />
+          <YAxis yAxisId="ms" unit=" ms" fontSize={10} width={56} />
+          <YAxis yAxisId="pct" orientation="right" unit="%" fontSize={10} width={40} domain={[0, 100]} />
+          <Tooltip labelFormatter={(t) => clock(Number(t))} />
+          <Legend />
+          <ReferenceLine yAxisId="ms" y={targetMs} stroke="#fa5252" strokeDasharray="4 4" label={{ value: `p99 target ${targetMs} ms`, fontSize: 10, position: "insideTopRight" }} />
+          {lines.map((m, i) => (
+            <ReferenceLine
+              key={`${m.t}-${i}`}
+              yAxisId="ms"
+              x={m.t}
+              stroke={MARKER_COLOR[m.kind]}
+              strokeWidth={1.5}
+              className="deploy-marker"
+              // Alternate label heights so that markers a minute apart stay readable.
+              label={{ value: m.label, fontSize: 10, fill: MARKER_COLOR[m.kind], position: i % 2 === 0 ? "insideTopLeft" : "insideBottomLeft" }}
+            />
+          ))}
+          <Line yAxisId="ms" dataKey="p95" name="p95" stroke="#4c6ef5" dot={false} isAnimationActive={false} />
+          <Line yAxisId="ms" dataKey="p99" name="p99" stroke="#f59f00" dot={false} isAnimationActive={false} />
+          <Line yAxisId="pct" dataKey="fallback" name="fallback %" stroke="#fa5252" dot={false} isAnimationActive={false} />
+        </ComposedChart>
+      </ResponsiveContainer>
+    </div>
   );
 }

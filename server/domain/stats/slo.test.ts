@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { burnLevel, burnRate } from "./slo";
+import { BURN_ALERT_RULES, BURN_WINDOWS, burnLevel, burnRate, firingBurnAlerts } from "./slo";
 
 describe("burnRate", () => {
   it("divides the bad share by the error budget", () => {
@@ -25,5 +25,39 @@ describe("burnLevel", () => {
     expect(burnLevel(1, 1)).toBe("ok");
     expect(burnLevel(null, 0)).toBe("ok");
     expect(burnLevel(null, null)).toBe("no_traffic");
+  });
+});
+
+describe("firingBurnAlerts (SRE Workbook multiwindow, multi-burn-rate)", () => {
+  const SLO_PERIOD_S = 30 * 86_400;
+
+  it("spends the share of a 30-day budget each rule says", () => {
+    for (const rule of BURN_ALERT_RULES) {
+      expect(rule.burnRate * BURN_WINDOWS[rule.longWindow] / SLO_PERIOD_S).toBeCloseTo(rule.budgetSpent, 9);
+      // The short window is 1/12 of the long one (Workbook, "Multiwindow, Multi-Burn-Rate Alerts").
+      expect(BURN_WINDOWS[rule.longWindow] / BURN_WINDOWS[rule.shortWindow]).toBe(12);
+    }
+  });
+
+  it("pages at 14.4 over 1 h only while the last 5 minutes burn as fast", () => {
+    // 99.9 %: 1.5 % of requests falling back burns 15×.
+    const fast = burnRate(150, 10_000, 0.999)!;
+    expect(firingBurnAlerts({ "5m": fast, "1h": fast }).map((a) => a.name)).toEqual(["FastBurn"]);
+    // The incident is over: the hour still burns, the last 5 minutes do not.
+    expect(firingBurnAlerts({ "5m": 0.5, "1h": fast })).toEqual([]);
+    // A 5-minute spike does not page on its own.
+    expect(firingBurnAlerts({ "5m": 100, "1h": 2 })).toEqual([]);
+  });
+
+  it("pages at 6 over 6 h and tickets at 3 over 1 day", () => {
+    const all = firingBurnAlerts({ "5m": 7, "30m": 7, "1h": 7, "2h": 7, "6h": 7, "1d": 7 });
+    expect(all.map((a) => [a.name, a.severity])).toEqual([["SlowBurn", "page"], ["BudgetBurn", "ticket"]]);
+    expect(firingBurnAlerts({ "2h": 3.5, "1d": 3.5, "6h": 3.5, "30m": 3.5 }).map((a) => a.name)).toEqual(["BudgetBurn"]);
+    expect(firingBurnAlerts({ "2h": 3, "1d": 3 })).toEqual([]); // strictly faster than the rate
+  });
+
+  it("never fires without traffic", () => {
+    expect(firingBurnAlerts({ "5m": null, "1h": 50 })).toEqual([]);
+    expect(firingBurnAlerts({})).toEqual([]);
   });
 });

@@ -1,7 +1,10 @@
 // Service-level objectives for on-call: how fast each surface is spending its error budget.
 // Burn rate = (bad share over a window) / (1 − objective): 1 spends the budget exactly over the
-// SLO period; the multiwindow thresholds are the Google SRE Workbook's for a 30-day period
-// (14.4 over 1 h spends 2 % of the budget: page; 6 over 6 h spends 5 %: page; 1 over 3 days: ticket).
+// SLO period; the thresholds are the Google SRE Workbook's for a 30-day period (chapter 5,
+// "Alerting on SLOs", multiwindow multi-burn-rate alerts): 14.4 over 1 h spends 2 % of the budget
+// (page), 6 over 6 h spends 5 % (page), 3 over 1 day spends 10 % (ticket). Each long window has a
+// short window (1/12 of it) that must burn as fast too, so an alert stops soon after the burn does.
+// The same rules are written for Prometheus in deploy/prometheus/alerts.yml (a test keeps them equal).
 
 export const FAST_BURN = 14.4;
 export const SLOW_BURN = 6;
@@ -23,3 +26,54 @@ export function burnLevel(oneHour: number | null, sixHours: number | null): Burn
   if ((oneHour ?? 0) > 1 || (sixHours ?? 0) > 1) return "warn";
   return "ok";
 }
+
+/** The windows the alert rules read, in seconds. */
+export const BURN_WINDOWS = { "5m": 300, "30m": 1800, "1h": 3600, "2h": 7200, "6h": 21_600, "1d": 86_400 } as const;
+export type BurnWindow = keyof typeof BURN_WINDOWS;
+
+export interface BurnAlertRule {
+  /** Alert name suffix, e.g. "FastBurn" (RerankAvailabilityFastBurn in Prometheus). */
+  name: string;
+  severity: "page" | "ticket";
+  /** Fires when both windows burn faster than this. */
+  burnRate: number;
+  longWindow: BurnWindow;
+  shortWindow: BurnWindow;
+  /** Share of a 30-day budget the long window spends at this rate: burnRate × long / 30 d. */
+  budgetSpent: number;
+}
+
+/** The SRE Workbook's multiwindow, multi-burn-rate alerts for a 30-day SLO period (table 5-8). */
+export const BURN_ALERT_RULES: readonly BurnAlertRule[] = [
+  { name: "FastBurn", severity: "page", burnRate: 14.4, longWindow: "1h", shortWindow: "5m", budgetSpent: 0.02 },
+  { name: "SlowBurn", severity: "page", burnRate: 6, longWindow: "6h", shortWindow: "30m", budgetSpent: 0.05 },
+  { name: "BudgetBurn", severity: "ticket", burnRate: 3, longWindow: "1d", shortWindow: "2h", budgetSpent: 0.1 },
+];
+
+export interface FiringBurnAlert extends BurnAlertRule {
+  longBurn: number;
+  shortBurn: number;
+}
+
+/**
+ * The rules that fire for one SLI: both the long and the short window burn faster than the rule's
+ * rate (strictly, as the Workbook's `>`). A window without traffic (null) never fires.
+ * @param burns burn rate per window, from burnRate(); missing windows count as no traffic.
+ * @returns the firing rules, pages first, each with the two burns that made it fire.
+ */
+export function firingBurnAlerts(burns: Partial<Record<BurnWindow, number | null>>): FiringBurnAlert[] {
+  const firing: FiringBurnAlert[] = [];
+  for (const rule of BURN_ALERT_RULES) {
+    const longBurn = burns[rule.longWindow] ?? null;
+    const shortBurn = burns[rule.shortWindow] ?? null;
+    if (longBurn !== null && shortBurn !== null && longBurn > rule.burnRate && shortBurn > rule.burnRate) firing.push({ ...rule, longBurn, shortBurn });
+  }
+  return firing;
+}
+
+/** The SLIs on-call watches: availability (served by the model, not a fallback) and latency (within the surface's p99 target). */
+export const SLIS = ["availability", "latency"] as const;
+export type Sli = (typeof SLIS)[number];
+
+/** The Prometheus alert of a rule for an SLI, e.g. RerankAvailabilityFastBurn (deploy/prometheus/alerts.yml). */
+export const burnAlertName = (sli: Sli, rule: Pick<BurnAlertRule, "name">) => `Rerank${sli === "availability" ? "Availability" : "Latency"}${rule.name}`;

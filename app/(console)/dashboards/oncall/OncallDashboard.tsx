@@ -14,6 +14,7 @@ import { useTRPC } from "../../../_trpc/client";
 import { RolloutStrip } from "./RolloutStrip";
 
 type Surface = inferRouterOutputs<AppRouter>["oncall"]["overview"]["surfaces"][number];
+type ActiveAlert = inferRouterOutputs<AppRouter>["oncall"]["overview"]["alerts"][number];
 type Rollout = inferRouterOutputs<AppRouter>["rollouts"]["list"][number];
 type Lever = { kind: "kill"; on: boolean } | { kind: "rollback" };
 
@@ -35,9 +36,10 @@ export function OncallDashboard() {
   return (
     <Stack>
       <Group justify="space-between">
-        <Text size="sm" c="dimmed">Refreshes every 5 s. Burn: error-budget spend rate (1 = exactly on budget); page at ≥ 14.4 over 1 h or ≥ 6 over 6 h.</Text>
+        <Text size="sm" c="dimmed">Refreshes every 5 s. Burn: error-budget spend rate (1 = exactly on budget); the badges turn red at ≥ 14.4 over 1 h or ≥ 6 over 6 h. Chart lines mark alias moves, rollbacks and kill switches.</Text>
         <SegmentedControl aria-label="Window" data={WINDOWS} value={hours} onChange={setHours} />
       </Group>
+      {overview.data && <ActiveAlerts alerts={overview.data.alerts} />}
       {!overview.data ? (
         overview.error ? <Alert color="red">{overview.error.message}</Alert> : <Loader />
       ) : (
@@ -131,8 +133,43 @@ function SurfaceCard({ surface: s, hours, rollout }: { surface: Surface; hours: 
         </Group>
       )}
       <RolloutStrip surface={s.key} modelName={s.modelName} servingVersion={s.serving?.version ?? null} rollout={rollout} />
-      {series.data && series.data.length > 0 && <LatencyChart data={series.data} targetMs={s.slo.latencyP99Ms} />}
+      {series.data && (series.data.points.length > 0 || series.data.markers.length > 0) && (
+        <LatencyChart data={series.data.points} targetMs={s.slo.latencyP99Ms} markers={series.data.markers} />
+      )}
       {lever && <LeverModal surface={s} lever={lever} onClose={() => setLever(null)} />}
+    </Card>
+  );
+}
+
+const WINDOW_WORDS: Record<string, string> = { "5m": "5 min", "30m": "30 min", "1h": "1 h", "2h": "2 h", "6h": "6 h", "1d": "1 day" };
+
+/** The multiwindow burn-rate alerts firing now (the rules of deploy/prometheus/alerts.yml, from the app's own log). */
+function ActiveAlerts({ alerts }: { alerts: ActiveAlert[] }) {
+  return (
+    <Card withBorder padding="md" data-testid="active-alerts">
+      <Group justify="space-between" mb="xs" gap="xs">
+        <Title order={5}>Active alerts</Title>
+        <Text size="xs" c="dimmed">page: 14.4× over 1 h and 5 min, 6× over 6 h and 30 min · ticket: 3× over 1 day and 2 h</Text>
+      </Group>
+      {alerts.length === 0 ? (
+        <Text size="sm" c="dimmed">No burn-rate alert is firing.</Text>
+      ) : (
+        <Table.ScrollContainer minWidth={560}>
+          <Table verticalSpacing={4}>
+            <Table.Thead><Table.Tr><Table.Th>severity</Table.Th><Table.Th>alert</Table.Th><Table.Th>surface</Table.Th><Table.Th>burn (long / short window)</Table.Th></Table.Tr></Table.Thead>
+            <Table.Tbody>
+              {alerts.map((a) => (
+                <Table.Tr key={`${a.surface}-${a.alert}`} data-testid="active-alert">
+                  <Table.Td><Badge color={a.severity === "page" ? "red" : "orange"} variant="filled">{a.severity}</Badge></Table.Td>
+                  <Table.Td><Text size="sm" fw={600}>{a.alert}</Text><Text size="xs" c="dimmed">{a.sli} SLO {(a.objective * 100).toFixed(1)}% · over {a.burnRate}×</Text></Table.Td>
+                  <Table.Td><Anchor href={`#surface-${a.surface}`} size="sm">{a.surface}</Anchor></Table.Td>
+                  <Table.Td><Text size="sm">{burn(a.longBurn)}× over {WINDOW_WORDS[a.longWindow]} / {burn(a.shortBurn)}× over {WINDOW_WORDS[a.shortWindow]}</Text></Table.Td>
+                </Table.Tr>
+              ))}
+            </Table.Tbody>
+          </Table>
+        </Table.ScrollContainer>
+      )}
     </Card>
   );
 }
