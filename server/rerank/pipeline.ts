@@ -14,6 +14,7 @@ import { failureReason, scoringBreaker } from "./breakers";
 import type { FallbackReason, RerankRequest, RerankResponse } from "./schema";
 import { inCanary, rolloutLogKey } from "../domain/rollouts/canary";
 import { seedOfKey } from "../domain/hashing";
+import { keepScoringRows } from "./scoringSample";
 import { inShadowSample, mirrorToShadow, type ItemLookup } from "./shadow";
 import { recentResponse, servingState } from "./state";
 import type { ModelRef, SurfaceConfig } from "./surfaceConfig";
@@ -36,7 +37,12 @@ interface Scored {
   scoreMs: number;
 }
 
-export async function rerank(request: RerankRequest): Promise<RerankResponse> {
+export interface RerankOptions {
+  /** Keep this request's full scoring rows whatever DEBUG_SAMPLE_RATE says (requests sent from the Debug page). */
+  keepScoringRows?: boolean;
+}
+
+export async function rerank(request: RerankRequest, options: RerankOptions = {}): Promise<RerankResponse> {
   const started = performance.now();
   const state = servingState();
   const requestId = request.requestId ?? randomUUID();
@@ -129,6 +135,7 @@ export async function rerank(request: RerankRequest): Promise<RerankResponse> {
   const unitKey = (assignment ? request[assignment.experiment.hashAttribute] : undefined) ?? request.userKey ?? request.sessionKey ?? null;
   state.recent.set(requestId, { json: JSON.stringify(response), surface: response.surface, ts: ts.getTime(), userKey: unitKey ? keyedHash(unitKey) : null });
   record(request, response, ts, canary);
+  keepScoringRows({ request, response, ts, items, user, always: options.keepScoringRows });
   // Only requests the surface's serving model itself scored are compared (not an experiment's
   // variant or interleaved blend, not a fallback, not the canary arm), so every stored comparison
   // is against the same model. The kill switch stops every model run on the surface, the shadow's too.
