@@ -174,7 +174,7 @@ describe("shadow traffic", () => {
     const comparison = await caller().shadow.comparison({ requestId: worst!.requestId, versionId: overview.selected!.versionId });
     expect(comparison).toMatchObject({
       requestId: worst!.requestId, surface: "t-shadow", overlapAt10: row.overlap_at_10, rbo: row.rbo, kendallTau: row.kendall_tau,
-      serving: { label: "t-shadow-model v1" }, candidate: { label: "t-shadow-model v3", modelName: "t-shadow-model", version: 3 },
+      serving: { label: "t-shadow-model v1" }, candidate: { label: "t-shadow-model v3", modelName: "t-shadow-model", version: 3 }, servingNow: 1,
     });
     expect(comparison.primary).toEqual(row.primary_ranking);
     expect(comparison.shadow).toEqual(row.shadow_ranking);

@@ -11,6 +11,7 @@ import type { AppRouter } from "@/server/routers/_app";
 import { AuditSentence } from "../../../_components/AuditSentence";
 import { LatencyChart } from "../../../_components/charts/LatencyChart";
 import { useTRPC } from "../../../_trpc/client";
+import { ProblemRequests } from "./ProblemRequests";
 import { RolloutStrip } from "./RolloutStrip";
 
 type Surface = inferRouterOutputs<AppRouter>["oncall"]["overview"]["surfaces"][number];
@@ -130,6 +131,7 @@ function SurfaceCard({ surface: s, hours, rollout }: { surface: Surface; hours: 
           {s.fallbackReasons.map((r) => <Badge key={r.reason} size="sm" color="red" variant="outline" tt="none">{r.reason} × {r.count}</Badge>)}
         </Group>
       )}
+      <ProblemRequests surface={s.key} hours={hours} />
       <RolloutStrip surface={s.key} modelName={s.modelName} servingVersion={s.serving?.version ?? null} rollout={rollout} />
       {series.data && series.data.length > 0 && <LatencyChart data={series.data} targetMs={s.slo.latencyP99Ms} />}
       {lever && <LeverModal surface={s} lever={lever} onClose={() => setLever(null)} />}
