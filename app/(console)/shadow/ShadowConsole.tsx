@@ -226,7 +226,7 @@ function Disagreements({ surface, hours, versionId }: { surface: string; hours: 
               <Paper key={r.requestId} withBorder p="xs" data-testid="shadow-disagreement">
                 <Group justify="space-between" gap="xs" mb={6}>
                   <Stack gap={0} style={{ minWidth: 0 }}>
-                    <Text size="xs" ff="monospace" style={{ wordBreak: "break-all" }}>{r.requestId}</Text>
+                    <Text size="xs" ff="monospace" style={{ wordBreak: "break-all" }} data-testid="disagreement-request">{r.requestId}</Text>
                     <Text size="xs" c="dimmed">
                       {new Date(r.ts).toLocaleTimeString()} · overlap@10 {r.overlapAt10 === null ? "—" : r.overlapAt10.toFixed(1)} · RBO {r.rbo === null ? "—" : r.rbo.toFixed(2)} · τ {r.kendallTau === null ? "—" : r.kendallTau.toFixed(2)}
                     </Text>
