@@ -31,7 +31,13 @@ test("read search's health, pull the kill switch, roll back a bad ship", async (
   await dialog.getByLabel("Reason (kept in the audit trail)").fill("e2e: p99 over target");
   await dialog.getByRole("button", { name: "Turn kill switch on" }).click();
   await expect(card.getByTestId("kill-switch-on")).toBeVisible();
-  expect((await rank(request)).fallback).toMatchObject({ used: true, reason: "kill_switch" });
+  const killed = await rank(request);
+  expect(killed.fallback).toMatchObject({ used: true, reason: "kill_switch" });
+  // The fallback is listed on the surface's card, linked to the Debug page opened on it.
+  await expect(async () => {
+    await page.reload();
+    await expect(card.getByTestId("problem-requests-search").locator(`a[href="/dashboards/debug?request=${killed.requestId}"]`)).toBeVisible({ timeout: 3000 });
+  }).toPass({ timeout: 20_000 });
   await card.getByRole("button", { name: "Turn kill switch off" }).click();
   await dialog.getByLabel("Reason (kept in the audit trail)").fill("e2e: recovered");
   await dialog.getByRole("button", { name: "Turn kill switch off" }).click();

@@ -16,6 +16,20 @@ test("the Debug page sends a rerank request and shows its response", async ({ pa
   await expect(page.getByTestId("served-items").locator("tbody tr")).toHaveCount(10);
   await expect(page.getByTestId("removed-items")).toContainText("blocked:flag=");
   await page.screenshot({ path: "e2e/screenshots/debug-response-desktop.png", fullPage: true });
+  // A request sent from this page is always in the scoring sample: opened by id, it shows the features the model saw.
+  const requestId = (await result.getByText(/^request id /).textContent())!.match(/request id (\S+)/)![1]!;
+  await result.getByTestId("open-sent-request").click();
+  await expect(page.getByTestId("inspected-id")).toHaveText(requestId);
+  await expect(page.getByTestId("inspected-features").locator("tbody tr")).toHaveCount(10);
+  await expect(page.getByTestId("inspected-features").locator("thead")).toContainText("popularity");
+  await page.screenshot({ path: "e2e/screenshots/debug-by-id-features.png", fullPage: true });
+  await page.setViewportSize({ width: 390, height: 844 });
+  await page.screenshot({ path: "e2e/screenshots/debug-by-id-features-390.png", fullPage: true });
+  await page.setViewportSize({ width: 1280, height: 900 });
+  // Pasted from a complaint: an unknown id says so.
+  await page.getByLabel("Request id").fill("no-such-request");
+  await page.getByRole("button", { name: "Open", exact: true }).click();
+  await expect(page.getByTestId("request-not-found")).toContainText('logged request "no-such-request" does not exist');
   // Drift and freshness of the serving model's item features, from the logged requests (this one included).
   await expect(async () => {
     await page.reload();

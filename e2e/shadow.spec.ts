@@ -1,7 +1,8 @@
 import { expect, test } from "./fixtures";
 
-// An ML engineer mirrors all of search's traffic to the candidate, sends traffic, and reads how the
-// candidate's rankings compare with what was served.
+// An ML engineer mirrors all of search's traffic to the candidate, sends traffic, reads how the
+// candidate's rankings compare with what was served, opens the strongest disagreement side by side
+// with the features behind it, and opens that request on the Debug page.
 
 test("mirror search to the candidate and compare its rankings", async ({ page, request }) => {
   await page.setViewportSize({ width: 1280, height: 1000 });
@@ -37,10 +38,65 @@ test("mirror search to the candidate and compare its rankings", async ({ page, r
   expect(tau).toBeGreaterThan(-1);
   expect(tau).toBeLessThanOrEqual(1);
   await expect(page.getByTestId("shadow-errors")).toHaveText("0");
-  await expect(page.getByTestId("shadow-disagreements").locator("tbody tr")).toHaveCount(8);
+  const rbo = Number(await page.getByTestId("shadow-rbo").textContent());
+  expect(rbo).toBeGreaterThan(0);
+  expect(rbo).toBeLessThanOrEqual(1);
+  await expect(page.getByTestId("shadow-disagreement")).toHaveCount(8);
   await expect(page.getByTestId("shadow-latency")).toContainText("ms");
   await expect(page.locator(".recharts-bar-rectangle").first()).toBeVisible();
   await page.screenshot({ path: "e2e/screenshots/shadow-compare.png", fullPage: true });
+  await page.setViewportSize({ width: 390, height: 844 });
+  await expect(page.getByTestId("shadow-disagreement").first()).toBeVisible();
+  await page.screenshot({ path: "e2e/screenshots/shadow-compare-390.png", fullPage: true });
+  await page.setViewportSize({ width: 1280, height: 1000 });
+
+  // "Promote to canary" from the shadow opens the canary start flow on the candidate's version.
+  await page.getByTestId("promote-to-canary").click();
+  const start = page.getByRole("dialog", { name: "Start a canary on search" });
+  await expect(start.getByLabel("Version")).toHaveValue("v3");
+  await expect(start.getByTestId("confirm-changes")).toContainText("search-ranker v3 gets a sticky, growing share of search's traffic");
+  await start.getByRole("button", { name: "Cancel" }).click();
+  await expect(start).toHaveCount(0);
+
+  // The strongest disagreement, opened side by side with the features behind its largest moves.
+  const worst = page.getByTestId("shadow-disagreement").first();
+  const requestId = (await worst.getByTestId("disagreement-request").textContent())!.trim();
+  await worst.getByTestId("open-comparison").click();
+  await expect(page).toHaveURL(/\/shadow\/compare\?request=/);
+  await expect(page.getByTestId("comparison-request")).toHaveText(requestId);
+  await expect(page.getByTestId("side-served").locator("tbody tr")).toHaveCount(10);
+  await expect(page.getByTestId("side-candidate").locator("tbody tr")).toHaveCount(10);
+  const moves = page.getByTestId("moves-table");
+  await expect(moves.locator("thead th")).toHaveCount(6);
+  for (const feature of ["retrieval_score", "popularity", "ctr_7d", "rating", "margin"]) await expect(moves.getByRole("row", { name: new RegExp(feature) })).toBeVisible();
+  await page.screenshot({ path: "e2e/screenshots/shadow-side-by-side.png", fullPage: true });
+  // On a phone both lists stack, each at full width: nothing of either is off screen.
+  await page.setViewportSize({ width: 390, height: 844 });
+  for (const side of ["side-served", "side-candidate"]) {
+    const box = (await page.getByTestId(side).boundingBox())!;
+    expect(box.x).toBeGreaterThanOrEqual(0);
+    expect(box.x + box.width).toBeLessThanOrEqual(390);
+  }
+  await page.screenshot({ path: "e2e/screenshots/shadow-side-by-side-390.png", fullPage: true });
+  await page.setViewportSize({ width: 1280, height: 1000 });
+
+  // From the comparison to the Debug page, opened on the same request by id.
+  await page.getByTestId("comparison-debug").click();
+  await expect(page).toHaveURL(/\/dashboards\/debug\?request=/);
+  await expect(page.getByTestId("inspected-id")).toHaveText(requestId);
+  await expect(page.getByTestId("inspected-items").locator("tbody tr")).toHaveCount(10);
+  await expect(page.getByTestId("inspected-model")).toHaveText("search-ranker v2");
+  await expect(page.getByTestId("inspected-shadows")).toContainText("search-ranker v3");
+  await page.screenshot({ path: "e2e/screenshots/debug-by-id.png", fullPage: true });
+  await page.setViewportSize({ width: 390, height: 844 });
+  await page.screenshot({ path: "e2e/screenshots/debug-by-id-390.png", fullPage: true });
+  await page.setViewportSize({ width: 1280, height: 1000 });
+
+  // The Debug link on a shadow row opens the same page.
+  await page.goto("/shadow?surface=search");
+  await page.getByTestId("shadow-disagreement").first().getByTestId("open-debug").click();
+  await expect(page.getByTestId("inspected-id")).toHaveText(requestId);
+  await page.goto("/shadow?surface=search");
 
   // Back to the seeded quarter, so the change is visible as two audited edits.
   await page.getByLabel("Sample rate (%)").fill("25");

@@ -35,6 +35,7 @@ describe("parseEnv: defaults", () => {
       SHADOW_QUEUE_MAX: 64,
       DRIFT_SAMPLE_ROWS: 2000,
       DRIFT_ROW_RATE: 0.04,
+      DEBUG_SAMPLE_RATE: 0.01,
       ROLLOUT_TICK_MS: 5000,
       CONFIG_WATCH_INTERVAL_MS: 500,
       FEATURE_CACHE_REFRESH_MS: 60_000,

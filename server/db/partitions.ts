@@ -8,6 +8,7 @@ export const PARTITIONED_TABLES = [
   { table: "rerank_requests", column: "ts" },
   { table: "outcome_events", column: "request_ts" },
   { table: "shadow_records", column: "ts" },
+  { table: "scoring_samples", column: "ts" },
 ] as const;
 
 const DAY_MS = 86_400_000;

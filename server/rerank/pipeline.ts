@@ -15,6 +15,7 @@ import { assignExperiment, type ExperimentAssignment } from "./assignment";
 import { recentRequests, recentResponse } from "./recent";
 import type { RerankRequest, RerankResponse } from "./schema";
 import { rankWithConstraints, retrievalOrder, scoreWithModels, type Scored, type ScoringInput } from "./scoring";
+import { keepScoringRows } from "./scoringSample";
 import { inShadowSample, mirrorToShadow } from "./shadow";
 
 // The rerank pipeline, one stage per line of `rerank()`:
@@ -57,7 +58,12 @@ interface Enriched extends Omit<ScoringInput, "asOf"> {
   unknownCandidates: number;
 }
 
-export async function rerank(request: RerankRequest): Promise<RerankResponse> {
+export interface RerankOptions {
+  /** Keep this request's full scoring rows whatever DEBUG_SAMPLE_RATE says (requests sent from the Debug page). */
+  keepScoringRows?: boolean;
+}
+
+export async function rerank(request: RerankRequest, options: RerankOptions = {}): Promise<RerankResponse> {
   const started = performance.now();
   const replay = replayOf(request);
   if (replay) return replay;
@@ -70,7 +76,7 @@ export async function rerank(request: RerankRequest): Promise<RerankResponse> {
   const ranked = constrain(plan, scored, inputs, request.topK);
   const served = interleave(plan, ranked, request.topK);
   const response = respond(plan, inputs, scored, served, { resolve: planned - started, features: enriched - planned, score: scoredAt - enriched, constraints: performance.now() - scoredAt, started });
-  record(plan, request, inputs, scored, response);
+  record(plan, request, inputs, scored, response, options);
   return response;
 }
 
@@ -176,7 +182,7 @@ function respond(plan: Plan, inputs: Enriched, scored: Scored[], served: Constra
 }
 
 /** After the response is built: the recent-response cache, metrics, the request log and the shadow mirror. */
-function record(plan: Plan, request: RerankRequest, inputs: Enriched, scored: Scored[], response: RerankResponse): void {
+function record(plan: Plan, request: RerankRequest, inputs: Enriched, scored: Scored[], response: RerankResponse, options: RerankOptions): void {
   const { assignment, canary, surface } = plan;
   const ts = new Date();
   // Events are credited to the experiment's randomisation unit (its hash attribute), so a
@@ -184,6 +190,7 @@ function record(plan: Plan, request: RerankRequest, inputs: Enriched, scored: Sc
   const unitKey = (assignment ? request[assignment.experiment.hashAttribute] : undefined) ?? request.userKey ?? request.sessionKey ?? null;
   recentRequests().set(response.requestId, { json: JSON.stringify(response), surface: response.surface, ts: ts.getTime(), userKey: unitKey ? keyedHash(unitKey) : null });
   logRequest(request, response, ts, canary);
+  keepScoringRows({ request, response, ts, items: inputs.items, user: inputs.user, always: options.keepScoringRows });
   // Only requests the surface's serving model itself scored are compared (not an experiment's
   // variant or interleaved blend, not a fallback, not the canary arm), so every stored comparison
   // is against the same model. The kill switch stops every model run on the surface, the shadow's too.

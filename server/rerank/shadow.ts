@@ -1,10 +1,13 @@
 import type { ConstraintConfig } from "../domain/constraints/applyConstraints";
-import type { StoredFeatures } from "../domain/features/featureSpec";
+import { featureVector } from "../domain/features/featureRows";
+import type { FeatureLookup, StoredFeatures } from "../domain/features/featureSpec";
 import { seedOfKey } from "../domain/hashing";
 import { rankingAgreement, sampledForShadow } from "../domain/ranking/agreement";
+import { largestMoves } from "../domain/ranking/moves";
+import { openModel, type ModelHandle } from "../inference/sessions";
 import type { ModelRef } from "../surfaces/configCache";
 import { metrics } from "../telemetry/metrics";
-import { telemetry } from "../telemetry/streams";
+import { telemetry, type ShadowMove } from "../telemetry/streams";
 import type { RerankRequest } from "./schema";
 import { rankWithConstraints, scoreWithModels, type ItemLookup } from "./scoring";
 import { env } from "../config";
@@ -14,7 +17,12 @@ import { env } from "../config";
 // (overlap@10 of the served lists, Kendall's τ and Spearman's ρ of the full orderings, score and
 // latency). Nothing here can touch the response: jobs wait in a bounded queue drained one at a time
 // from setImmediate (between requests, not inside one); a full queue drops the mirror and counts it,
-// and a shadow model's fault is recorded on its row, never raised.
+// and a shadow model's fault is recorded on its row, never raised. Each row also keeps the items the
+// two models disagree about most, with the features each model saw for them, so a disagreement can
+// be read item by item.
+
+/** Items of a comparison whose features are kept (largest rank moves first). */
+const MOVES_KEPT = 5;
 
 export interface ShadowJob {
   surface: string;
@@ -90,15 +98,49 @@ async function runShadow(job: ShadowJob): Promise<void> {
     const scored = await scoreWithModels(`${job.surface}#shadow`, [job.shadow], job.timeoutMs, input);
     if (scored.servedBy !== "model") throw scored.failure;
     const shadowLatencyMs = performance.now() - started;
-    const shadowRanking = rankWithConstraints(scored.scores, input, job.constraints, job.request.topK).items.map((item) => ({ id: item.id, score: Math.round(item.score * 1e6) / 1e6 }));
+    const shadowRanking = rankWithConstraints(scored.scores, input, job.constraints, job.request.topK).items.map((item) => ({ id: item.id, score: round6(item.score) }));
     const agreement = rankingAgreement(job.served.map((s) => s.id), shadowRanking.map((s) => s.id), job.primaryScores, scored.scores);
+    const lookup: FeatureLookup = { item: (id) => job.items.get(id)?.features, user: job.user };
+    const moves = await movesWithFeatures(job, scored.handle!, scored.scores, shadowRanking, lookup);
     metrics.shadowRequests.inc({ surface: job.surface, outcome: "compared" });
-    if (streams.enabled) streams.shadow.enqueue({ ...base, shadowRanking, ...agreement, shadowLatencyMs, error: null });
+    if (streams.enabled) streams.shadow.enqueue({ ...base, shadowRanking, ...agreement, shadowLatencyMs, moves, error: null });
   } catch (error) {
     metrics.shadowRequests.inc({ surface: job.surface, outcome: "shadow_error" });
     const message = String((error as Error).message ?? error).split("\n")[0]!.slice(0, 500);
     if (streams.enabled) {
-      streams.shadow.enqueue({ ...base, shadowRanking: [], overlapAt10: null, kendallTau: null, spearmanRho: null, shadowLatencyMs: null, error: message });
+      streams.shadow.enqueue({ ...base, shadowRanking: [], overlapAt10: null, rbo: null, kendallTau: null, spearmanRho: null, shadowLatencyMs: null, moves: null, error: message });
     }
   }
 }
+
+/**
+ * The items shown by either side whose ranks the two models disagree about most, with the features
+ * both models saw for them (the serving model's value where both use a feature; a feature only the
+ * candidate uses is added). Features as of the request's time, so staleness is judged as it was.
+ */
+async function movesWithFeatures(job: ShadowJob, shadow: ModelHandle, shadowScores: Float32Array, shadowRanking: Array<{ id: string }>, lookup: FeatureLookup): Promise<ShadowMove[]> {
+  const ids = job.request.candidates.map((c) => c.id);
+  const shown = [...job.served.map((s) => s.id), ...shadowRanking.map((s) => s.id)];
+  const moved = largestMoves(ids, job.primaryScores, shadowScores, shown, MOVES_KEPT);
+  // The serving model is in the cache (it just served this request); a version that has left it is skipped.
+  const primary = job.primaryVersionId ? await openModel({ versionId: job.primaryVersionId }).catch(() => null) : null;
+  const specs = primary ? [primary.featureSpec, shadow.featureSpec] : [shadow.featureSpec];
+  return moved.map((m) => {
+    const features: Record<string, number | null> = {};
+    const defaulted = new Set<string>();
+    for (const spec of specs) {
+      const vector = featureVector(spec, job.request.candidates[m.index]!, lookup, job.ts.getTime());
+      spec.forEach((def, i) => {
+        if (def.name in features) return;
+        features[def.name] = vector.values[i]!;
+        if (vector.defaulted.includes(def.name)) defaulted.add(def.name);
+      });
+    }
+    return {
+      id: m.id, primaryRank: m.primaryRank, shadowRank: m.shadowRank, move: m.move,
+      primaryScore: round6(job.primaryScores[m.index]!), shadowScore: round6(shadowScores[m.index]!), features, defaulted: [...defaulted],
+    };
+  });
+}
+
+const round6 = (v: number) => Math.round(v * 1e6) / 1e6;

@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { aliasNameSchema } from "../registry/schema";
 import { appliedHere } from "../surfaces/configCache";
-import { configureShadow, shadowDisagreements, shadowOverview } from "../shadow/service";
+import { configureShadow, shadowComparison, shadowDisagreements, shadowOverview } from "../shadow/service";
 import { procedureFor, router } from "../trpc";
 
 const surfaceKey = z.string().min(1).max(100);
@@ -14,6 +14,9 @@ export const shadowRouter = router({
   disagreements: procedureFor["requests.read"]
     .input(z.strictObject({ surface: surfaceKey, versionId: z.string().min(1), hours, limit: z.number().int().min(1).max(100).default(10) }))
     .query(({ ctx, input }) => shadowDisagreements(ctx.db, input)),
+  comparison: procedureFor["requests.read"]
+    .input(z.strictObject({ requestId: z.string().min(1).max(128), versionId: z.string().min(1).max(100) }))
+    .query(({ ctx, input }) => shadowComparison(ctx.db, input)),
   configure: procedureFor["shadow.write"]
     .input(z.strictObject({ surface: surfaceKey, alias: aliasNameSchema.nullable(), sampleRate: z.number().min(0).max(1), reason: z.string().max(500).optional() }))
     .mutation(({ ctx, input }) => appliedHere(configureShadow(ctx.db, input, ctx.actor))),

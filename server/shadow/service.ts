@@ -2,8 +2,11 @@ import type { Actor } from "../audit/actor";
 import { recordAudit } from "../audit/record";
 import type { Db } from "../db/client";
 import { subjects } from "../domain/audit/subject";
+import type { FeatureSpec } from "../domain/features/featureSpec";
 import { summariseShadow, type ShadowSummary } from "../domain/ranking/shadowSummary";
 import { InvalidInputError, NotFoundError } from "../errors";
+import { maskFields } from "../redact";
+import type { ShadowMove } from "../telemetry/streams";
 
 // Shadow comparisons per surface: which candidate model is mirrored at what rate (audited), and
 // what the stored comparisons say. Summaries read the newest SUMMARY_ROWS records of the window;
@@ -55,8 +58,8 @@ interface VersionRow {
 export interface ShadowOverview {
   surface: { key: string; name: string; modelName: string | null; servingAlias: string; shadowAlias: string | null; sampleRate: number };
   aliases: Array<{ alias: string; versionId: string; version: number }>;
-  versions: Array<{ versionId: string; label: string; records: number; errors: number; lastTs: Date }>;
-  selected: { versionId: string; label: string; recordsInWindow: number; summary: ShadowSummary } | null;
+  versions: Array<{ versionId: string; label: string; version: number | null; records: number; errors: number; lastTs: Date }>;
+  selected: { versionId: string; label: string; version: number | null; recordsInWindow: number; summary: ShadowSummary } | null;
   hours: number;
 }
 
@@ -71,31 +74,31 @@ export async function shadowOverview(db: Db, input: { surface: string; hours: nu
     SELECT shadow_version_id, count(*)::int AS records, count(error)::int AS errors, max(ts) AS last_ts
     FROM shadow_records WHERE surface = ${surface.key} AND ts >= ${since}
     GROUP BY shadow_version_id ORDER BY max(ts) DESC`;
-  const labels = new Map(
-    (await db.modelVersion.findMany({ where: { id: { in: rows.map((r) => r.shadow_version_id) } }, select: { id: true, version: true, model: { select: { name: true } } } })).map((v) => [
-      v.id,
-      `${v.model.name} v${v.version}`,
-    ]),
+  const known = new Map(
+    (await db.modelVersion.findMany({ where: { id: { in: rows.map((r) => r.shadow_version_id) } }, select: { id: true, version: true, model: { select: { name: true } } } })).map((v) => [v.id, v]),
   );
-  const versions = rows.map((r) => ({ versionId: r.shadow_version_id, label: labels.get(r.shadow_version_id) ?? r.shadow_version_id, records: r.records, errors: r.errors, lastTs: r.last_ts }));
+  const versions = rows.map((r) => {
+    const v = known.get(r.shadow_version_id);
+    return { versionId: r.shadow_version_id, label: v ? `${v.model.name} v${v.version}` : r.shadow_version_id, version: v?.version ?? null, records: r.records, errors: r.errors, lastTs: r.last_ts };
+  });
   const aliases = (surface.model?.aliases ?? []).map((a) => ({ alias: a.name, versionId: a.version.id, version: a.version.version }));
   const current = aliases.find((a) => a.alias === surface.shadowAlias)?.versionId;
   const chosen = versions.find((v) => v.versionId === input.versionId) ?? versions.find((v) => v.versionId === current) ?? versions[0];
   let selected: ShadowOverview["selected"] = null;
   if (chosen) {
-    const records = await db.$queryRaw<Array<{ overlap_at_10: number | null; kendall_tau: number | null; spearman_rho: number | null; primary_latency_ms: number | null; shadow_latency_ms: number | null; primary_scores: number[] | null; shadow_scores: number[] | null; error: string | null }>>`
-      SELECT overlap_at_10, kendall_tau, spearman_rho, primary_latency_ms, shadow_latency_ms, error,
+    const records = await db.$queryRaw<Array<{ overlap_at_10: number | null; rbo: number | null; kendall_tau: number | null; spearman_rho: number | null; primary_latency_ms: number | null; shadow_latency_ms: number | null; primary_scores: number[] | null; shadow_scores: number[] | null; error: string | null }>>`
+      SELECT overlap_at_10, rbo, kendall_tau, spearman_rho, primary_latency_ms, shadow_latency_ms, error,
         (SELECT array_agg((e->>'score')::float8) FROM jsonb_array_elements(primary_ranking) e) AS primary_scores,
         (SELECT array_agg((e->>'score')::float8) FROM jsonb_array_elements(shadow_ranking) e) AS shadow_scores
       FROM shadow_records WHERE surface = ${surface.key} AND shadow_version_id = ${chosen.versionId} AND ts >= ${since}
       ORDER BY ts DESC LIMIT ${SUMMARY_ROWS}`;
     const summary = summariseShadow(
       records.map((r) => ({
-        overlapAt10: r.overlap_at_10, kendallTau: r.kendall_tau, spearmanRho: r.spearman_rho, primaryLatencyMs: r.primary_latency_ms,
+        overlapAt10: r.overlap_at_10, rbo: r.rbo, kendallTau: r.kendall_tau, spearmanRho: r.spearman_rho, primaryLatencyMs: r.primary_latency_ms,
         shadowLatencyMs: r.shadow_latency_ms, primaryScores: r.primary_scores ?? [], shadowScores: r.shadow_scores ?? [], error: r.error,
       })),
     );
-    selected = { versionId: chosen.versionId, label: chosen.label, recordsInWindow: chosen.records, summary };
+    selected = { versionId: chosen.versionId, label: chosen.label, version: chosen.version, recordsInWindow: chosen.records, summary };
   }
   return {
     surface: { key: surface.key, name: surface.name, modelName: surface.model?.name ?? null, servingAlias: surface.modelAlias, shadowAlias: surface.shadowAlias, sampleRate: surface.shadowSampleRate },
@@ -110,6 +113,7 @@ export interface Disagreement {
   requestId: string;
   ts: Date;
   overlapAt10: number | null;
+  rbo: number | null;
   kendallTau: number | null;
   primary: Array<{ id: string; score: number }>;
   shadow: Array<{ id: string; score: number }>;
@@ -119,13 +123,81 @@ export interface Disagreement {
 /** The mirrored requests where the shadow disagreed most with what was served (lowest overlap@10, then τ); errors first. */
 export async function shadowDisagreements(db: Db, input: { surface: string; versionId: string; hours: number; limit: number }): Promise<Disagreement[]> {
   const since = new Date(Date.now() - input.hours * 3_600_000);
-  const rows = await db.$queryRaw<Array<{ request_id: string; ts: Date; overlap_at_10: number | null; kendall_tau: number | null; primary_ranking: Disagreement["primary"]; shadow_ranking: Disagreement["shadow"]; error: string | null }>>`
-    SELECT request_id, ts, overlap_at_10, kendall_tau, primary_ranking, shadow_ranking, error
+  const rows = await db.$queryRaw<Array<{ request_id: string; ts: Date; overlap_at_10: number | null; rbo: number | null; kendall_tau: number | null; primary_ranking: Disagreement["primary"]; shadow_ranking: Disagreement["shadow"]; error: string | null }>>`
+    SELECT request_id, ts, overlap_at_10, rbo, kendall_tau, primary_ranking, shadow_ranking, error
     FROM shadow_records WHERE surface = ${input.surface} AND shadow_version_id = ${input.versionId} AND ts >= ${since}
     ORDER BY (error IS NULL), overlap_at_10 ASC NULLS FIRST, kendall_tau ASC NULLS FIRST, ts DESC
     LIMIT ${input.limit}`;
   return rows.map((r) => ({
-    requestId: r.request_id, ts: r.ts, overlapAt10: r.overlap_at_10, kendallTau: r.kendall_tau,
+    requestId: r.request_id, ts: r.ts, overlapAt10: r.overlap_at_10, rbo: r.rbo, kendallTau: r.kendall_tau,
     primary: r.primary_ranking.slice(0, 10), shadow: r.shadow_ranking.slice(0, 10), error: r.error,
   }));
+}
+
+export interface ShadowComparison {
+  requestId: string;
+  ts: Date;
+  surface: string;
+  serving: { versionId: string | null; label: string | null };
+  candidate: { versionId: string; label: string; modelName: string | null; version: number | null };
+  /** The version the surface's serving alias points at now (what a canary of the candidate would start from). */
+  servingNow: number | null;
+  overlapAt10: number | null;
+  rbo: number | null;
+  kendallTau: number | null;
+  spearmanRho: number | null;
+  primaryLatencyMs: number | null;
+  shadowLatencyMs: number | null;
+  /** Both served lists in full (up to the request's top k), best first. */
+  primary: Array<{ id: string; score: number }>;
+  shadow: Array<{ id: string; score: number }>;
+  /**
+   * The items the models disagree about most, with the features they saw; a feature named in
+   * DEBUG_MASKED_FIELDS shows its keyed hash. Null for comparisons recorded before features were kept.
+   */
+  moves: Array<Omit<ShadowMove, "features"> & { features: Record<string, number | string | null> }> | null;
+  error: string | null;
+}
+
+/** One mirrored request (found by its row id, request id + candidate version, as the writer keys it), side by side: both lists, the agreement figures and the features behind the largest moves. */
+export async function shadowComparison(db: Db, input: { requestId: string; versionId: string }): Promise<ShadowComparison> {
+  const rows = await db.$queryRaw<Array<{
+    ts: Date; surface: string; primary_version_id: string | null; overlap_at_10: number | null; rbo: number | null; kendall_tau: number | null; spearman_rho: number | null;
+    primary_latency_ms: number | null; shadow_latency_ms: number | null; primary_ranking: ShadowComparison["primary"]; shadow_ranking: ShadowComparison["shadow"];
+    moves: ShadowMove[] | null; error: string | null;
+  }>>`
+    SELECT ts, surface, primary_version_id, overlap_at_10, rbo, kendall_tau, spearman_rho, primary_latency_ms, shadow_latency_ms,
+      primary_ranking, shadow_ranking, moves, error
+    FROM shadow_records WHERE id = ${`${input.requestId}:${input.versionId}`}
+    ORDER BY ts DESC LIMIT 1`;
+  const r = rows[0];
+  if (!r) throw new NotFoundError("shadow comparison", `${input.requestId} (candidate ${input.versionId})`);
+  const versions = new Map(
+    (await db.modelVersion.findMany({
+      where: { id: { in: [input.versionId, ...(r.primary_version_id ? [r.primary_version_id] : [])] } },
+      select: { id: true, version: true, featureSpec: true, model: { select: { name: true } } },
+    })).map((v) => [v.id, v]),
+  );
+  const candidate = versions.get(input.versionId);
+  const serving = r.primary_version_id ? versions.get(r.primary_version_id) : undefined;
+  const surface = await db.surface.findUnique({ where: { key: r.surface }, select: { modelAlias: true, model: { select: { aliases: { select: { name: true, version: { select: { version: true } } } } } } } });
+  const servingNow = surface?.model?.aliases.find((a) => a.name === surface.modelAlias)?.version.version ?? null;
+  // JSONB keeps object keys in its own order: put the features back in the serving model's spec
+  // order, then the candidate's own, as the row was written.
+  const order = [serving, candidate].flatMap((v) => ((v?.featureSpec ?? []) as unknown as FeatureSpec).map((f) => f.name));
+  const inSpecOrder = (features: Record<string, number | null>) => {
+    const names = [...new Set([...order.filter((n) => n in features), ...Object.keys(features)])];
+    return Object.fromEntries(names.map((n) => [n, features[n]!]));
+  };
+  return {
+    requestId: input.requestId, ts: r.ts, surface: r.surface,
+    serving: { versionId: r.primary_version_id, label: serving ? `${serving.model.name} v${serving.version}` : r.primary_version_id },
+    candidate: { versionId: input.versionId, label: candidate ? `${candidate.model.name} v${candidate.version}` : input.versionId, modelName: candidate?.model.name ?? null, version: candidate?.version ?? null },
+    servingNow,
+    overlapAt10: r.overlap_at_10, rbo: r.rbo, kendallTau: r.kendall_tau, spearmanRho: r.spearman_rho,
+    primaryLatencyMs: r.primary_latency_ms, shadowLatencyMs: r.shadow_latency_ms,
+    primary: r.primary_ranking, shadow: r.shadow_ranking,
+    moves: r.moves?.map((m) => ({ ...m, features: maskFields(inSpecOrder(m.features)) })) ?? null,
+    error: r.error,
+  };
 }

@@ -1,8 +1,10 @@
-import { beforeAll, describe, expect, it } from "vitest";
+import { afterEach, beforeAll, describe, expect, it } from "vitest";
+import { setEnv } from "../config";
 import { getDb } from "../db/client";
 import { seedDemo } from "../db/seed";
 import { DEMO_MODELS, demoFeatureSpec, demoModelBytes } from "../demo/models";
 import { linearRankerOnnx } from "../domain/onnx/linear";
+import { rankBiasedOverlap } from "../domain/ranking/agreement";
 import { rerank } from "../rerank/pipeline";
 import { inShadowSample, shadowIdle } from "../rerank/shadow";
 import { surfaceConfigs } from "../surfaces/configCache";
@@ -29,8 +31,12 @@ async function send(surface: string, ids: string[], topK = 10) {
 }
 
 const recordsOf = (surface: string) =>
-  getDb().$queryRaw<Array<{ request_id: string; primary_version_id: string | null; shadow_version_id: string; primary_ranking: Array<{ id: string; score: number }>; shadow_ranking: Array<{ id: string; score: number }>; overlap_at_10: number | null; kendall_tau: number | null; spearman_rho: number | null; shadow_latency_ms: number | null; error: string | null }>>`
-    SELECT request_id, primary_version_id, shadow_version_id, primary_ranking, shadow_ranking, overlap_at_10, kendall_tau, spearman_rho, shadow_latency_ms, error
+  getDb().$queryRaw<Array<{
+    request_id: string; primary_version_id: string | null; shadow_version_id: string; primary_ranking: Array<{ id: string; score: number }>; shadow_ranking: Array<{ id: string; score: number }>;
+    overlap_at_10: number | null; rbo: number | null; kendall_tau: number | null; spearman_rho: number | null; shadow_latency_ms: number | null; error: string | null;
+    moves: Array<{ id: string; primaryRank: number; shadowRank: number; move: number; primaryScore: number; shadowScore: number; features: Record<string, number | null>; defaulted: string[] }> | null;
+  }>>`
+    SELECT request_id, primary_version_id, shadow_version_id, primary_ranking, shadow_ranking, overlap_at_10, rbo, kendall_tau, spearman_rho, shadow_latency_ms, moves, error
     FROM shadow_records WHERE surface = ${surface} ORDER BY request_id`;
 
 async function configure(surface: string, alias: string | null, sampleRate: number) {
@@ -51,6 +57,8 @@ beforeAll(async () => {
   await createTestSurface(db, { key: "t-shadow-same", bytes: demoModelBytes("linear"), featureSpec: spec, shadowBytes: sameScoresOtherBytes, constraints });
   await createTestSurface(db, { key: "t-shadow-fails", bytes: demoModelBytes("linear"), featureSpec: spec, shadowBytes: failingModelOnnx(spec.length), constraints });
 }, 120_000);
+
+afterEach(() => setEnv("DEBUG_MASKED_FIELDS", undefined));
 
 describe("shadow traffic", () => {
   it("stores every sampled request with the served list, the candidate's constrained list and their agreement", async () => {
@@ -76,8 +84,19 @@ describe("shadow traffic", () => {
       expect(record.overlap_at_10).toBeGreaterThanOrEqual(0);
       expect(record.overlap_at_10).toBeLessThanOrEqual(1);
       expect(record.kendall_tau).toBeGreaterThan(-1);
+      expect(record.rbo).toBeCloseTo(rankBiasedOverlap(record.primary_ranking.map((i) => i.id), record.shadow_ranking.map((i) => i.id)), 12);
       expect(record.shadow_latency_ms).toBeGreaterThan(0);
       expect(record.error).toBeNull();
+      // The largest moves among the items either side showed, with every feature both models saw.
+      const shown = new Set([...record.primary_ranking, ...record.shadow_ranking].map((i) => i.id));
+      expect(record.moves!.length).toBe(5);
+      for (const m of record.moves!) {
+        expect(shown.has(m.id)).toBe(true);
+        expect(m.move).toBe(m.primaryRank - m.shadowRank);
+        expect(Object.keys(m.features).sort()).toEqual(spec.map((f) => f.name).sort());
+        expect(m.features.retrieval_score).toBeCloseTo(candidates.find((c) => c.id === m.id)!.retrievalScore, 6);
+      }
+      for (let i = 1; i < record.moves!.length; i++) expect(Math.abs(record.moves![i - 1]!.move)).toBeGreaterThanOrEqual(Math.abs(record.moves![i]!.move));
     }
     // The candidate weighs rating and margin differently: its orderings are related but not equal.
     expect(records.some((r) => r.overlap_at_10! < 1 || r.kendall_tau! < 1)).toBe(true);
@@ -90,7 +109,8 @@ describe("shadow traffic", () => {
     const records = await recordsOf("t-shadow-same");
     expect(records).toHaveLength(3);
     for (const r of records) {
-      expect([r.overlap_at_10, r.kendall_tau, r.spearman_rho]).toEqual([1, 1, 1]);
+      expect([r.overlap_at_10, r.rbo, r.kendall_tau, r.spearman_rho]).toEqual([1, 1, 1, 1]);
+      expect(r.moves!.every((m) => m.move === 0)).toBe(true);
       expect(r.shadow_ranking.map((i) => i.id)).toEqual(r.primary_ranking.map((i) => i.id));
     }
   });
@@ -117,6 +137,7 @@ describe("shadow traffic", () => {
       expect(r.error).toBeTruthy();
       expect(r.shadow_ranking).toEqual([]);
       expect(r.overlap_at_10).toBeNull();
+      expect([r.rbo, r.moves]).toEqual([null, null]);
     }
     const errorsAfter = (await metrics.shadowRequests.get()).values.find((v) => v.labels.surface === "t-shadow-fails" && v.labels.outcome === "shadow_error")!.value;
     expect(errorsAfter - errorsBefore).toBe(4);
@@ -142,6 +163,35 @@ describe("shadow traffic", () => {
     expect(worst[0]!.overlapAt10).toBe(lowest);
     for (let i = 1; i < worst.length; i++) expect(worst[i]!.overlapAt10!).toBeGreaterThanOrEqual(worst[i - 1]!.overlapAt10!);
     expect(worst[0]!.primary).toHaveLength(10);
+  });
+
+  it("opens one disagreement side by side, with the features behind its largest moves (masked where configured)", async () => {
+    const overview = await caller().shadow.overview({ surface: "t-shadow", hours: 1 });
+    expect(overview.selected!.summary.rbo.mean).toBeGreaterThan(0);
+    expect(overview.selected!.version).toBe(3);
+    const [worst] = await caller().shadow.disagreements({ surface: "t-shadow", versionId: overview.selected!.versionId, hours: 1, limit: 1 });
+    const row = (await recordsOf("t-shadow")).find((r) => r.request_id === worst!.requestId)!;
+    const comparison = await caller().shadow.comparison({ requestId: worst!.requestId, versionId: overview.selected!.versionId });
+    expect(comparison).toMatchObject({
+      requestId: worst!.requestId, surface: "t-shadow", overlapAt10: row.overlap_at_10, rbo: row.rbo, kendallTau: row.kendall_tau,
+      serving: { label: "t-shadow-model v1" }, candidate: { label: "t-shadow-model v3", modelName: "t-shadow-model", version: 3 }, servingNow: 1,
+    });
+    expect(comparison.primary).toEqual(row.primary_ranking);
+    expect(comparison.shadow).toEqual(row.shadow_ranking);
+    expect(comparison.moves).toEqual(row.moves);
+    // Features come back in the feature spec's order (JSONB sorts keys its own way).
+    for (const m of comparison.moves!) expect(Object.keys(m.features)).toEqual(spec.map((f) => f.name));
+
+    // A feature named in DEBUG_MASKED_FIELDS shows as a keyed hash, never its value.
+    setEnv("DEBUG_MASKED_FIELDS", "userKey,rating");
+    const masked = await caller().shadow.comparison({ requestId: worst!.requestId, versionId: overview.selected!.versionId });
+    for (const m of masked.moves!) {
+      expect(m.features.rating).toMatch(/^#[0-9a-f]{12}$/);
+      expect(m.features.popularity).toBe(row.moves!.find((r) => r.id === m.id)!.features.popularity);
+    }
+
+    await expect(caller().shadow.comparison({ requestId: "never-sent", versionId: overview.selected!.versionId })).rejects.toThrow(/never-sent/);
+    await expect(callerAs(["viewer"], "viewer@rerank.local").shadow.comparison({ requestId: worst!.requestId, versionId: overview.selected!.versionId })).rejects.toThrow();
   });
 
   it("refuses a shadow alias that serves the surface or does not exist, naming the field, and keeps the stored config", async () => {

@@ -6,8 +6,8 @@ import { BatchWriter, type BatchSink } from "./batchWriter";
 import { metrics } from "./metrics";
 import { env } from "../config";
 
-// The two telemetry streams of the serving path: the rerank request log and outcome events.
-// Each is a BatchWriter: enqueue is synchronous, batches are written off the response path with
+// The telemetry streams of the serving path: the rerank request log, outcome events, shadow
+// comparisons and sampled scoring rows. Each is a BatchWriter: enqueue is synchronous, batches are written off the response path with
 // one multi-row INSERT … ON CONFLICT DO NOTHING (so replays after an outage are idempotent), and
 // rows that cannot be written yet wait in memory, then in a spill file under .data/spill/.
 
@@ -59,11 +59,41 @@ export interface ShadowRow {
   primaryRanking: Array<{ id: string; score: number }>;
   shadowRanking: Array<{ id: string; score: number }>;
   overlapAt10: number | null;
+  rbo: number | null;
   kendallTau: number | null;
   spearmanRho: number | null;
   primaryLatencyMs: number | null;
   shadowLatencyMs: number | null;
+  /** The items the two models disagree about most, with the features they saw (null on errors). */
+  moves: ShadowMove[] | null;
   error: string | null;
+}
+
+/** One item of a shadow comparison's largest moves: both ranks and scores, and its feature values by name (null: missing). */
+export interface ShadowMove {
+  id: string;
+  primaryRank: number;
+  shadowRank: number;
+  move: number;
+  primaryScore: number;
+  shadowScore: number;
+  features: Record<string, number | null>;
+  /** Features that got the spec's default (missing, stale or not finite). */
+  defaulted: string[];
+}
+
+/** The full scoring rows of one sampled request (DEBUG_SAMPLE_RATE, or sent from the Debug page). */
+export interface ScoringSampleRow {
+  requestId: string;
+  ts: Date;
+  surface: string;
+  modelVersionId: string | null;
+  reason: "sampled" | "debug";
+  /** The scoring model's feature names in its spec's order ([] when no model scored). */
+  featureNames: string[];
+  /** Served items, best first: values index-aligned with featureNames (null where not finite); defaulted names the features that fell back to the spec's default. */
+  rows: Array<{ id: string; position: number; score: number; values: Array<number | null>; defaulted: string[] }>;
+  timings: unknown;
 }
 
 /**
@@ -121,12 +151,28 @@ export function shadowSink(pool: pg.Pool): BatchSink<ShadowRow> {
       // The id is the request and the shadow version, so a batch replayed after an outage adds nothing twice.
       await pool.query(
         `INSERT INTO shadow_records (id, ts, request_id, surface, primary_version_id, shadow_version_id, primary_ranking, shadow_ranking,
-           overlap_at_10, kendall_tau, spearman_rho, primary_latency_ms, shadow_latency_ms, error)
+           overlap_at_10, rbo, kendall_tau, spearman_rho, primary_latency_ms, shadow_latency_ms, moves, error)
          SELECT "requestId" || ':' || "shadowVersionId", ts, "requestId", surface, "primaryVersionId", "shadowVersionId", "primaryRanking",
-           "shadowRanking", "overlapAt10", "kendallTau", "spearmanRho", "primaryLatencyMs", "shadowLatencyMs", error
+           "shadowRanking", "overlapAt10", rbo, "kendallTau", "spearmanRho", "primaryLatencyMs", "shadowLatencyMs", moves, error
          FROM jsonb_to_recordset($1::jsonb) AS x("requestId" text, ts timestamptz, surface text, "primaryVersionId" text, "shadowVersionId" text,
-           "primaryRanking" jsonb, "shadowRanking" jsonb, "overlapAt10" float8, "kendallTau" float8, "spearmanRho" float8,
-           "primaryLatencyMs" float8, "shadowLatencyMs" float8, error text)
+           "primaryRanking" jsonb, "shadowRanking" jsonb, "overlapAt10" float8, rbo float8, "kendallTau" float8, "spearmanRho" float8,
+           "primaryLatencyMs" float8, "shadowLatencyMs" float8, moves jsonb, error text)
+         ON CONFLICT DO NOTHING`,
+        [JSON.stringify(rows)],
+      );
+    },
+  };
+}
+
+export function scoringSampleSink(pool: pg.Pool): BatchSink<ScoringSampleRow> {
+  return {
+    async write(rows) {
+      // Keyed by request id and ts like the request log, so a replayed batch adds nothing twice.
+      await pool.query(
+        `INSERT INTO scoring_samples (request_id, ts, surface, model_version_id, reason, feature_names, rows, timings)
+         SELECT "requestId", ts, surface, "modelVersionId", reason, coalesce("featureNames", '[]'), rows, coalesce(timings, '{}')
+         FROM jsonb_to_recordset($1::jsonb) AS x("requestId" text, ts timestamptz, surface text, "modelVersionId" text, reason text,
+           "featureNames" jsonb, rows jsonb, timings jsonb)
          ON CONFLICT DO NOTHING`,
         [JSON.stringify(rows)],
       );
@@ -194,6 +240,7 @@ interface Streams {
   requests: BatchWriter<RequestLogEntry>;
   events: BatchWriter<OutcomeEventRow>;
   shadow: BatchWriter<ShadowRow>;
+  scoringSamples: BatchWriter<ScoringSampleRow>;
   enabled: boolean;
 }
 
@@ -227,10 +274,20 @@ export function telemetry(): Streams {
     maxBuffered: 10_000,
     isRowError: isDataException,
   });
+  const scoringSamples = new BatchWriter(scoringSampleSink(pool), {
+    name: "scoring_samples",
+    spillPath: path.join(spillDir, `${dbName}.scoring_samples.jsonl`),
+    revive: reviveDates<ScoringSampleRow>(["ts"]),
+    // A sample row holds up to SAMPLE_MAX_ITEMS feature vectors: fewer fit the memory bound.
+    maxBuffered: 5_000,
+    maxBatch: 200,
+    isRowError: isDataException,
+  });
   requests.start();
   events.start();
   shadow.start();
-  const streams: Streams = { url, pool, requests, events, shadow, enabled: !env().TELEMETRY_DISABLED };
+  scoringSamples.start();
+  const streams: Streams = { url, pool, requests, events, shadow, scoringSamples, enabled: !env().TELEMETRY_DISABLED };
   holder.__rerankTelemetry = streams;
   return streams;
 }
@@ -239,7 +296,7 @@ export function telemetry(): Streams {
 export function publishTelemetryStats(): void {
   const streams = holder.__rerankTelemetry;
   if (!streams) return;
-  for (const [stream, writer] of [["requests", streams.requests], ["events", streams.events], ["shadow", streams.shadow]] as const) {
+  for (const [stream, writer] of [["requests", streams.requests], ["events", streams.events], ["shadow", streams.shadow], ["scoring_samples", streams.scoringSamples]] as const) {
     const s = writer.stats();
     metrics.telemetryBuffered.set({ stream }, s.buffered);
     metrics.telemetrySpilledRows.set({ stream }, s.spilledRows);
@@ -254,6 +311,6 @@ export async function closeTelemetry(): Promise<void> {
   const streams = holder.__rerankTelemetry;
   holder.__rerankTelemetry = undefined;
   if (!streams) return;
-  await Promise.all([streams.requests.close(), streams.events.close(), streams.shadow.close()]);
+  await Promise.all([streams.requests.close(), streams.events.close(), streams.shadow.close(), streams.scoringSamples.close()]);
   await streams.pool.end().catch(() => {});
 }

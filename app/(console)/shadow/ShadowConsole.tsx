@@ -2,7 +2,9 @@
 import { usePermission } from "@/app/_auth/AccessProvider";
 import { GuardedButton } from "@/app/_auth/GuardedButton";
 import { ConfirmChangeDialog } from "@/app/_components/ConfirmChangeDialog";
-import { Alert, Badge, Card, Code, Group, Loader, NumberInput, SegmentedControl, Select, SimpleGrid, Stack, Table, Text, TextInput, Title } from "@mantine/core";
+import { Alert, Button, Card, Code, Group, Loader, NumberInput, Paper, SegmentedControl, Select, SimpleGrid, Stack, Table, Text, TextInput, Title } from "@mantine/core";
+import Link from "next/link";
+import { hrefs } from "@/server/domain/audit/subject";
 import { notifications } from "@mantine/notifications";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import type { inferRouterOutputs } from "@trpc/server";
@@ -10,6 +12,7 @@ import { useState } from "react";
 import type { AppRouter } from "@/server/routers/_app";
 import { HistogramChart } from "../../_components/charts/HistogramChart";
 import { useTRPC } from "../../_trpc/client";
+import { IdList, PromoteToCanaryButton } from "./ShadowLists";
 
 const WINDOWS = [
   { value: "1", label: "1 h" },
@@ -63,6 +66,15 @@ function SurfaceShadow({ surface, hours, versionId, onVersion }: { surface: stri
               allowDeselect={false}
             />
           )}
+          <Group justify="space-between" gap="xs">
+            <Text size="sm">Candidate <b>{selected.label}</b> against what <Code>{o.surface.servingAlias}</Code> served.</Text>
+            <PromoteToCanaryButton
+              surface={o.surface.key}
+              modelName={o.surface.modelName}
+              servingVersion={o.aliases.find((a) => a.alias === o.surface.servingAlias)?.version ?? null}
+              candidateVersion={selected.version}
+            />
+          </Group>
           <Comparison surface={surface} hours={hours} selected={selected} servingAlias={o.surface.servingAlias} />
         </>
       )}
@@ -151,10 +163,11 @@ function Comparison({ surface, hours, selected, servingAlias }: { surface: strin
   const m = selected.summary;
   return (
     <Stack>
-      <SimpleGrid cols={{ base: 2, md: 5 }}>
+      <SimpleGrid cols={{ base: 2, sm: 3, lg: 6 }}>
         <Stat label="Mirrored requests" value={selected.recordsInWindow.toLocaleString()} detail={m.records < selected.recordsInWindow ? `statistics over the newest ${m.records.toLocaleString()}` : `last ${hours} h`} testId="shadow-records" />
         <Stat label="Candidate errors" value={m.errors.toLocaleString()} detail={m.records ? `${((m.errors / m.records) * 100).toFixed(1)}% of mirrored` : undefined} testId="shadow-errors" />
         <Stat label="Overlap@10" value={fixed(m.overlapAt10.mean)} detail={`median ${fixed(m.overlapAt10.p50, 2)} · p10 ${fixed(m.overlapAt10.p10, 2)}`} testId="shadow-overlap" />
+        <Stat label="Rank-biased overlap" value={fixed(m.rbo.mean)} detail={`p = 0.9, top-weighted · median ${fixed(m.rbo.p50, 2)}`} testId="shadow-rbo" />
         <Stat label="Kendall τ" value={fixed(m.kendallTau.p50)} detail={`median of full orderings · mean ${fixed(m.kendallTau.mean)}`} testId="shadow-kendall" />
         <Stat label="Spearman ρ" value={fixed(m.spearmanRho.p50)} detail={`median · p10 ${fixed(m.spearmanRho.p10, 2)}`} />
       </SimpleGrid>
@@ -197,7 +210,7 @@ function Disagreements({ surface, hours, versionId }: { surface: string; hours: 
   return (
     <Card withBorder padding="md">
       <Title order={6}>Where they disagree most</Title>
-      <Text size="xs" c="dimmed" mb="xs">Lowest overlap first (candidate errors before everything). Items in only one of the two lists are highlighted.</Text>
+      <Text size="xs" c="dimmed" mb="xs">Lowest overlap first (candidate errors before everything). Items in only one of the two lists are highlighted. Open a request to see both lists side by side with the features behind the largest moves.</Text>
       {!access.allowed ? (
         <Text size="sm" c="dimmed" data-testid="shadow-disagreements-denied">{access.reason}: the requests behind the disagreements are request data.</Text>
       ) : rows.error ? (
@@ -205,37 +218,36 @@ function Disagreements({ surface, hours, versionId }: { surface: string; hours: 
       ) : !rows.data ? (
         <Loader size="sm" />
       ) : (
-        <Table.ScrollContainer minWidth={900}>
-          <Table data-testid="shadow-disagreements" verticalSpacing={4}>
-            <Table.Thead><Table.Tr><Table.Th>request</Table.Th><Table.Th>overlap@10</Table.Th><Table.Th>τ</Table.Th><Table.Th>served top 10</Table.Th><Table.Th>candidate top 10</Table.Th></Table.Tr></Table.Thead>
-            <Table.Tbody>
-              {rows.data.map((r) => {
-                const served = new Set(r.primary.map((i) => i.id));
-                const shadow = new Set(r.shadow.map((i) => i.id));
-                return (
-                  <Table.Tr key={r.requestId}>
-                    <Table.Td><Text size="xs" ff="monospace">{r.requestId}</Text><Text size="xs" c="dimmed">{new Date(r.ts).toLocaleTimeString()}</Text></Table.Td>
-                    <Table.Td>{r.overlapAt10 === null ? "—" : r.overlapAt10.toFixed(1)}</Table.Td>
-                    <Table.Td>{r.kendallTau === null ? "—" : r.kendallTau.toFixed(2)}</Table.Td>
-                    <Table.Td><IdList ids={r.primary.map((i) => i.id)} other={shadow} /></Table.Td>
-                    <Table.Td>{r.error ? <Text size="xs" c="red">{r.error}</Text> : <IdList ids={r.shadow.map((i) => i.id)} other={served} />}</Table.Td>
-                  </Table.Tr>
-                );
-              })}
-            </Table.Tbody>
-          </Table>
-        </Table.ScrollContainer>
+        <Stack gap="xs" data-testid="shadow-disagreements">
+          {rows.data.map((r) => {
+            const served = new Set(r.primary.map((i) => i.id));
+            const shadow = new Set(r.shadow.map((i) => i.id));
+            return (
+              <Paper key={r.requestId} withBorder p="xs" data-testid="shadow-disagreement">
+                <Group justify="space-between" gap="xs" mb={6}>
+                  <Stack gap={0} style={{ minWidth: 0 }}>
+                    <Text size="xs" ff="monospace" style={{ wordBreak: "break-all" }} data-testid="disagreement-request">{r.requestId}</Text>
+                    <Text size="xs" c="dimmed">
+                      {new Date(r.ts).toLocaleTimeString()} · overlap@10 {r.overlapAt10 === null ? "—" : r.overlapAt10.toFixed(1)} · RBO {r.rbo === null ? "—" : r.rbo.toFixed(2)} · τ {r.kendallTau === null ? "—" : r.kendallTau.toFixed(2)}
+                    </Text>
+                  </Stack>
+                  <Group gap={6}>
+                    <Button size="compact-xs" variant="light" component={Link} href={hrefs.shadowComparison(r.requestId, versionId)} data-testid="open-comparison">Side by side</Button>
+                    <Button size="compact-xs" variant="default" component={Link} href={hrefs.request(r.requestId)} data-testid="open-debug">Debug</Button>
+                  </Group>
+                </Group>
+                <SimpleGrid cols={{ base: 1, sm: 2 }} spacing="xs">
+                  <Stack gap={2}><Text size="xs" c="dimmed">served top 10</Text><IdList ids={r.primary.map((i) => i.id)} other={shadow} /></Stack>
+                  <Stack gap={2}>
+                    <Text size="xs" c="dimmed">candidate top 10</Text>
+                    {r.error ? <Text size="xs" c="red">{r.error}</Text> : <IdList ids={r.shadow.map((i) => i.id)} other={served} />}
+                  </Stack>
+                </SimpleGrid>
+              </Paper>
+            );
+          })}
+        </Stack>
       )}
     </Card>
-  );
-}
-
-function IdList({ ids, other }: { ids: string[]; other: Set<string> }) {
-  return (
-    <Group gap={4}>
-      {ids.map((id) => (
-        <Badge key={id} size="xs" variant={other.has(id) ? "light" : "filled"} color={other.has(id) ? "gray" : "orange"} tt="none">{id}</Badge>
-      ))}
-    </Group>
   );
 }

@@ -2,7 +2,7 @@
 // recorded against, and the shape of its before/after. One table, so a new action is one entry
 // here (and one sentence in describe.ts, which the compiler asks for).
 
-export const SUBJECT_KINDS = ["surface", "experiment", "model", "model_version", "rollout", "user", "api_key", "settings", "system"] as const;
+export const SUBJECT_KINDS = ["surface", "experiment", "model", "model_version", "rollout", "user", "api_key", "settings", "system", "request"] as const;
 export type SubjectKind = (typeof SUBJECT_KINDS)[number];
 
 export const ACTOR_KINDS = ["user", "api_key", "system"] as const;

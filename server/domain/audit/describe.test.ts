@@ -189,6 +189,7 @@ describe("subjects", () => {
     expect(subjectHref(subjects.rollout("r", "search-ranker", 3, "search"))).toBe("/dashboards/oncall#surface-search");
     expect(subjectHref(subjects.experiment("e", "ctr-test"))).toBe("/experiments/ctr-test");
     expect(subjectHref(subjects.system("demo", "demo data"))).toBeNull();
+    expect(subjectHref(subjects.request("req 7/a"))).toBe("/dashboards/debug?request=req%207%2Fa");
     expect(subjectHref({ kind: "model_version", label: "not a version label" })).toBeNull();
   });
 });

@@ -20,6 +20,8 @@ export const subjects = {
   apiKey: (id: string, name: string): AuditSubject<"api_key"> => ({ kind: "api_key", id, label: name }),
   settings: (id: string, name: string): AuditSubject<"settings"> => ({ kind: "settings", id, label: name }),
   system: (id: string, name: string): AuditSubject<"system"> => ({ kind: "system", id, label: name }),
+  /** A served rerank request: its id is its label. */
+  request: (requestId: string): AuditSubject<"request"> => ({ kind: "request", id: requestId, label: requestId }),
 };
 
 const VERSION_LABEL = /^(.+) v(\d+)$/;
@@ -43,11 +45,16 @@ export const hrefs = {
   experiment: (key: string) => `/experiments/${encodeURIComponent(key)}`,
   model: (name: string) => `/models/${encodeURIComponent(name)}`,
   modelVersion: (name: string, version: number) => `/models/${encodeURIComponent(name)}/v/${version}`,
+  /** The Debug page opened on one logged request. */
+  request: (requestId: string) => `/dashboards/debug?request=${encodeURIComponent(requestId)}`,
+  /** One shadow comparison side by side. */
+  shadowComparison: (requestId: string, versionId: string) => `/shadow/compare?request=${encodeURIComponent(requestId)}&version=${encodeURIComponent(versionId)}`,
 };
 
 /**
  * The console page of a subject, or null where the console has none (yet): a surface → its card
- * on the On-call page, a rollout → its surface's card there (where canaries are run).
+ * on the On-call page, a rollout → its surface's card there (where canaries are run), a request →
+ * the Debug page opened on it.
  */
 export function subjectHref(subject: { kind: string; label: string }): string | null {
   switch (subject.kind) {
@@ -65,6 +72,8 @@ export function subjectHref(subject: { kind: string; label: string }): string | 
       const r = parseRolloutLabel(subject.label);
       return r ? hrefs.surface(r.surface) : null;
     }
+    case "request":
+      return hrefs.request(subject.label);
     default:
       return null;
   }

@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { kendallTau, overlapAtK, rankingAgreement, sampledForShadow, spearmanRho } from "./agreement";
+import { kendallTau, overlapAtK, rankBiasedOverlap, rankingAgreement, sampledForShadow, spearmanRho } from "./agreement";
 
 // Integer scores: a monotone transform (3v + 7) of them stays exact, so it cannot create or break ties.
 const scoresArb = fc.array(fc.integer({ min: -50, max: 50 }), { minLength: 2, maxLength: 60 });
@@ -27,6 +27,75 @@ describe("overlapAtK", () => {
         expect(v).toBeGreaterThanOrEqual(0);
         expect(v).toBeLessThanOrEqual(1);
         expect(v).toBeCloseTo(overlapAtK(b, a, k), 12);
+      }),
+    );
+  });
+});
+
+describe("rankBiasedOverlap (RBO_ext)", () => {
+  const alphabet = [..."abcdefghijklmnopqrstuvwxyz"];
+
+  it("matches hand-computed values of eq. 30 (equal lengths) and eq. 32 (uneven)", () => {
+    // X = 0, 1, 2, 4, 5 at depths 1–5: (0.1/0.9)(0.5·0.81 + (2/3)·0.729 + 0.6561 + 0.59049) + 0.59049 = 0.828.
+    expect(rankBiasedOverlap(["1", "2", "3", "4", "5"], ["2", "3", "4", "1", "5"], 0.9)).toBeCloseTo(0.828, 12);
+    // s = 1, l = 2, X_1 = X_2 = 1: (0.5/0.5)(0.5 + 0.5·0.25 + 1·(1/2)·0.25) + (0 + 1)·0.25 = 1.
+    expect(rankBiasedOverlap(["a"], ["a", "b"], 0.5)).toBeCloseTo(1, 12);
+    // s = 1, l = 2, X_1 = 0, X_2 = 1 (a is second in the long list): (1)(0 + 0.5·0.25) + (1/2 − 0)·0.25 = 0.25.
+    expect(rankBiasedOverlap(["a"], ["b", "a"], 0.5)).toBeCloseTo(0.25, 12);
+  });
+
+  it("matches William Webber's reference implementation (alphabet against shorter lists)", () => {
+    // Values from Webber's own RBO code as published with the mpetri/rbo crate's tests
+    // (test_data/uneven_abc.json, 6 decimals): the alphabet against each list, RBO_ext.
+    const cases: Array<[string, number, number]> = [
+      ["av", 0.2, 0.9],
+      ["aptkn", 0.2, 0.892587],
+      ["bncxagm", 0.2, 0.105466],
+      ["auzemcwhrtjvbfqxyk", 0.4, 0.772647],
+      ["ma", 0.4, 0.200001],
+      ["afdqwtvehcpubinloygrs", 0.4, 0.78233],
+      ["bafnecwvlog", 0.9, 0.620766],
+      ["h", 0.9, 0.035657],
+      ["fcjdeoa", 0.9, 0.557926],
+      ["aepkowszxtrjbgdhqnlm", 0.9, 0.508198],
+      ["kxcnarvmwyp", 0.99, 0.529392],
+      ["cgpadjwrxqzktnmlouhebsfv", 0.99, 0.901064],
+      ["l", 0.99, 0.03666],
+    ];
+    for (const [other, p, expected] of cases) {
+      expect(rankBiasedOverlap(alphabet, [...other], p), `${other} at p=${p}`).toBeCloseTo(expected, 5);
+      expect(rankBiasedOverlap([...other], alphabet, p)).toBeCloseTo(expected, 5);
+    }
+  });
+
+  it("is 1 for identical lists, 0 for disjoint ones and against an empty list", () => {
+    expect(rankBiasedOverlap(alphabet, alphabet)).toBe(1);
+    expect(rankBiasedOverlap([], [])).toBe(1);
+    expect(rankBiasedOverlap(["a", "b"], ["c", "d"])).toBe(0);
+    expect(rankBiasedOverlap(["a"], [])).toBe(0);
+  });
+
+  it("weighs the top: a swap at the top costs more than the same swap at the bottom", () => {
+    const top = rankBiasedOverlap(["a", "b", "c", "d"], ["b", "a", "c", "d"]);
+    const bottom = rankBiasedOverlap(["a", "b", "c", "d"], ["a", "b", "d", "c"]);
+    expect(top).toBeLessThan(bottom);
+  });
+
+  it("refuses a persistence outside (0, 1) and repeated ids", () => {
+    expect(() => rankBiasedOverlap(["a"], ["a"], 1)).toThrow("RBO persistence p must be in (0, 1) (got 1)");
+    expect(() => rankBiasedOverlap(["a"], ["a"], 0)).toThrow(RangeError);
+    expect(() => rankBiasedOverlap(["a", "a"], ["a", "b"])).toThrow('"a" appears twice in one ranking');
+  });
+
+  it("is symmetric and within [0, 1]", () => {
+    fc.assert(
+      fc.property(fc.uniqueArray(fc.integer({ min: 0, max: 30 }), { maxLength: 25 }), fc.uniqueArray(fc.integer({ min: 0, max: 30 }), { maxLength: 25 }), fc.double({ min: 0.05, max: 0.99, noNaN: true }), (x, y, p) => {
+        const a = x.map(String);
+        const b = y.map(String);
+        const v = rankBiasedOverlap(a, b, p);
+        expect(v).toBeGreaterThanOrEqual(0);
+        expect(v).toBeLessThanOrEqual(1);
+        expect(v).toBeCloseTo(rankBiasedOverlap(b, a, p), 12);
       }),
     );
   });
@@ -103,6 +172,8 @@ describe("rankingAgreement", () => {
   it("combines the served-list overlap with the full-ordering correlations", () => {
     const r = rankingAgreement(["a", "b"], ["b", "c"], [3, 2, 1], [2, 3, 1]);
     expect(r.overlapAt10).toBe(0.5);
+    // X_1 = 0, X_2 = 1: (0.1/0.9)(0.5 · 0.81) + 0.5 · 0.81.
+    expect(r.rbo).toBeCloseTo(0.045 + 0.405, 12);
     expect(r.kendallTau).toBeCloseTo(1 / 3, 12);
     expect(r.spearmanRho).toBeCloseTo(0.5, 12);
   });

@@ -1,6 +1,7 @@
 // How far two rankings of the same request agree: the served list against a shadow model's list.
-// Overlap@k compares the lists users would see (after constraints); Kendall's τ and Spearman's ρ
-// compare the models' full orderings of the same candidates, so they are defined whatever k is.
+// Overlap@k and rank-biased overlap compare the lists users would see (after constraints); Kendall's
+// τ and Spearman's ρ compare the models' full orderings of the same candidates, so they are defined
+// whatever k is.
 
 /** Share of the first k ids of `a` that also appear in the first k of `b` (1 when both are empty). */
 export function overlapAtK(a: readonly string[], b: readonly string[], k: number): number {
@@ -10,6 +11,59 @@ export function overlapAtK(a: readonly string[], b: readonly string[], k: number
   let shared = 0;
   for (const id of a.slice(0, k)) if (top.has(id)) shared++;
   return shared / depth;
+}
+
+/** The persistence the Shadow page uses: the first 10 ranks carry 86 % of RBO's weight (Webber et al. 2010, eq. 21). */
+export const RBO_PERSISTENCE = 0.9;
+
+/**
+ * Rank-biased overlap, extrapolated (RBO_ext): Webber, Moffat and Zobel, "A similarity measure for
+ * indefinite rankings", ACM TOIS 28(4), 2010, eq. 32 (uneven lengths; eq. 30 when they are equal).
+ * With S the shorter list (length s), L the longer (length l), X_d the number of ids shared by the
+ * first d of each (S counted whole past its end) and A_d = X_d / d:
+ *
+ *   RBO_ext = (1−p)/p · [ Σ_{d=1..l} A_d p^d + Σ_{d=s+1..l} X_s (d−s) / (s·d) · p^d ] + [ (X_l − X_s)/l + X_s/s ] p^l
+ *
+ * It assumes the agreement seen down to the end of the lists goes on below them. `a`, `b`: ids best
+ * first, each without repeats; `p` in (0, 1) is the persistence (weight of rank d ∝ p^(d−1)).
+ * Returns a number in [0, 1]: 1 for identical lists (and for two empty ones), 0 when one is empty
+ * or they share nothing. O(l). Throws RangeError for p outside (0, 1) or a repeated id.
+ */
+export function rankBiasedOverlap(a: readonly string[], b: readonly string[], p: number = RBO_PERSISTENCE): number {
+  if (!(p > 0 && p < 1)) throw new RangeError(`RBO persistence p must be in (0, 1) (got ${p})`);
+  const [short, long] = a.length <= b.length ? [a, b] : [b, a];
+  const s = short.length;
+  const l = long.length;
+  if (l === 0) return 1;
+  if (s === 0) return 0;
+  const seenShort = new Set<string>();
+  const seenLong = new Set<string>();
+  let shared = 0;
+  let sharedAtS = 0;
+  let sum = 0;
+  let weight = 1;
+  // Identical lists (X_d = d at every depth) are 1 exactly, not 1 less the rounding of the sum.
+  let identical = s === l;
+  for (let d = 1; d <= l; d++) {
+    weight *= p;
+    if (d <= s) {
+      const x = short[d - 1]!;
+      if (seenShort.has(x)) throw new RangeError(`"${x}" appears twice in one ranking`);
+      seenShort.add(x);
+      if (seenLong.has(x)) shared++;
+    }
+    const y = long[d - 1]!;
+    if (seenLong.has(y)) throw new RangeError(`"${y}" appears twice in one ranking`);
+    seenLong.add(y);
+    if (seenShort.has(y)) shared++;
+    if (d === s) sharedAtS = shared;
+    if (shared !== d) identical = false;
+    sum += (shared / d) * weight;
+    if (d > s) sum += ((sharedAtS * (d - s)) / (s * d)) * weight;
+  }
+  if (identical) return 1;
+  const value = ((1 - p) / p) * sum + ((shared - sharedAtS) / l + sharedAtS / s) * weight;
+  return Math.min(1, Math.max(0, value));
 }
 
 /** Ranks (0 = best) of scores, best first; equal scores keep input order, as the pipeline orders them. */
@@ -87,17 +141,19 @@ function checkAligned(a: ArrayLike<number>, b: ArrayLike<number>): number {
 
 export interface RankingAgreement {
   overlapAt10: number;
+  /** RBO_ext of the two served lists at p = RBO_PERSISTENCE. */
+  rbo: number;
   kendallTau: number | null;
   spearmanRho: number | null;
 }
 
-/** All three measures for one mirrored request. */
+/** All four measures for one mirrored request: overlap@10 and RBO of the served lists, τ and ρ of the full orderings. */
 export function rankingAgreement(served: readonly string[], shadow: readonly string[], primaryScores: ArrayLike<number>, shadowScores: ArrayLike<number>): RankingAgreement {
-  const overlapAt10 = overlapAtK(served, shadow, 10);
-  if (checkAligned(primaryScores, shadowScores) < 2) return { overlapAt10, kendallTau: null, spearmanRho: null };
+  const lists = { overlapAt10: overlapAtK(served, shadow, 10), rbo: rankBiasedOverlap(served, shadow) };
+  if (checkAligned(primaryScores, shadowScores) < 2) return { ...lists, kendallTau: null, spearmanRho: null };
   const ra = ranksOf(primaryScores);
   const rb = ranksOf(shadowScores);
-  return { overlapAt10, kendallTau: kendallFromRanks(ra, rb), spearmanRho: spearmanFromRanks(ra, rb) };
+  return { ...lists, kendallTau: kendallFromRanks(ra, rb), spearmanRho: spearmanFromRanks(ra, rb) };
 }
 
 /**

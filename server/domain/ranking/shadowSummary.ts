@@ -6,6 +6,8 @@ import { commonRange, histogram, quantileSorted, type HistogramBin } from "../st
 
 export interface ShadowRecordInput {
   overlapAt10: number | null;
+  /** Rank-biased overlap of the two served lists; null on rows written before it was recorded. */
+  rbo: number | null;
   kendallTau: number | null;
   spearmanRho: number | null;
   primaryLatencyMs: number | null;
@@ -34,6 +36,8 @@ export interface ShadowSummary {
   compared: number;
   errors: number;
   overlapAt10: Spread & { histogram: HistogramBin[] };
+  /** Over the records that have it (NaN spread when none do). */
+  rbo: Spread;
   kendallTau: Spread & { histogram: HistogramBin[] };
   spearmanRho: Spread;
   latencyMs: { primary: LatencySpread; shadow: LatencySpread };
@@ -64,6 +68,7 @@ export function summariseShadow(records: readonly ShadowRecordInput[]): ShadowSu
     compared: compared.length,
     errors: records.length - compared.length,
     overlapAt10: { ...spread(overlaps), histogram: histogram(overlaps, { min: 0, max: 1, bins: 10 }) },
+    rbo: spread(sortedFinite(compared.map((r) => r.rbo))),
     kendallTau: { ...spread(taus), histogram: histogram(taus, { min: -1, max: 1, bins: 10 }) },
     spearmanRho: spread(sortedFinite(compared.map((r) => r.spearmanRho))),
     latencyMs: { primary: latency(compared.map((r) => r.primaryLatencyMs)), shadow: latency(compared.map((r) => r.shadowLatencyMs)) },

@@ -1,8 +1,10 @@
 "use client";
 import { GuardedButton } from "@/app/_auth/GuardedButton";
 import {
-  Alert, Badge, Card, Checkbox, Code, Group, NumberInput, Select, SimpleGrid, Stack, Table, Text, TextInput, Title,
+  Alert, Anchor, Badge, Card, Checkbox, Code, Group, NumberInput, Select, SimpleGrid, Stack, Table, Text, TextInput, Title,
 } from "@mantine/core";
+import Link from "next/link";
+import { hrefs } from "@/server/domain/audit/subject";
 import { useMutation, useQueryClient } from "@tanstack/react-query";
 import type { inferRouterOutputs } from "@trpc/server";
 import { useState } from "react";
@@ -23,7 +25,8 @@ export function RerankPlayground({ surfaces }: { surfaces: Array<{ key: string; 
   const [userKey, setUserKey] = useState("debug-user");
   const [includeBlocked, setIncludeBlocked] = useState(true);
   const [sample, setSample] = useState<Sample>([]);
-  const rank = useMutation(trpc.rerank.rank.mutationOptions());
+  // Served like any request; its full scoring rows are always kept, so it opens by id with its features.
+  const rank = useMutation(trpc.debug.rerank.mutationOptions());
 
   async function send() {
     const candidates = await queryClient.fetchQuery(trpc.catalog.sample.queryOptions({ query, count, includeBlocked }));
@@ -64,7 +67,9 @@ export function RerankPlayground({ surfaces }: { surfaces: Array<{ key: string; 
                 <Badge color="gray" variant="outline">{result.timings.total.toFixed(2)} ms</Badge>
               </Group>
             </Group>
-            <Text size="xs" c="dimmed" mb="xs">request id {result.requestId}</Text>
+            <Text size="xs" c="dimmed" mb="xs">
+              request id {result.requestId} · <Anchor component={Link} href={hrefs.request(result.requestId)} size="xs" data-testid="open-sent-request">open it as logged, with the features the model saw</Anchor>
+            </Text>
             <StageWaterfall stages={(["resolve", "features", "score", "constraints"] as const).map((stage) => ({ stage, ms: result.timings[stage] }))} />
           </Card>
           <Card withBorder padding="lg">

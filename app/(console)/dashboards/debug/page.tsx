@@ -4,15 +4,17 @@ import { serverCaller } from "@/server/caller";
 import { EmptyState } from "../../../_components/EmptyState";
 import { PageHeader } from "../../../_components/PageHeader";
 import { FeatureHealth } from "./FeatureHealth";
+import { RequestLookup } from "./RequestInspector";
 import { RerankPlayground } from "./RerankPlayground";
 
 export const metadata: Metadata = { title: "Debug" };
 
-export default async function DebugPage() {
+export default async function DebugPage({ searchParams }: { searchParams: Promise<{ request?: string }> }) {
   const surfaces = await (await serverCaller()).surfaces.list();
+  const requestId = (await searchParams).request?.trim() || null;
   return (
     <Stack>
-      <PageHeader title="Debug" subtitle="One request at a time: stage waterfall, features, scores, drift and freshness." />
+      <PageHeader title="Debug" subtitle="One request at a time: open a logged one by id or send a test request; stage waterfall, served items, the features the model saw, drift and freshness." />
       {surfaces.length === 0 ? (
         <EmptyState
           title="No request selected"
@@ -21,6 +23,7 @@ export default async function DebugPage() {
         />
       ) : (
         <>
+          <RequestLookup key={requestId ?? ""} requestId={requestId} />
           <RerankPlayground surfaces={surfaces.map((s) => ({ key: s.key, name: s.name }))} />
           <FeatureHealth surfaces={surfaces.map((s) => ({ key: s.key, name: s.name }))} />
         </>

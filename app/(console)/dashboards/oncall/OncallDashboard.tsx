@@ -11,6 +11,7 @@ import type { AppRouter } from "@/server/routers/_app";
 import { AuditSentence } from "../../../_components/AuditSentence";
 import { LatencyChart } from "../../../_components/charts/LatencyChart";
 import { useTRPC } from "../../../_trpc/client";
+import { ProblemRequests } from "./ProblemRequests";
 import { RolloutStrip } from "./RolloutStrip";
 
 type Surface = inferRouterOutputs<AppRouter>["oncall"]["overview"]["surfaces"][number];
@@ -132,6 +133,7 @@ function SurfaceCard({ surface: s, hours, rollout }: { surface: Surface; hours: 
           {s.fallbackReasons.map((r) => <Badge key={r.reason} size="sm" color="red" variant="outline" tt="none">{r.reason} × {r.count}</Badge>)}
         </Group>
       )}
+      <ProblemRequests surface={s.key} hours={hours} />
       <RolloutStrip surface={s.key} modelName={s.modelName} servingVersion={s.serving?.version ?? null} rollout={rollout} />
       {series.data && (series.data.points.length > 0 || series.data.markers.length > 0) && (
         <LatencyChart data={series.data.points} targetMs={s.slo.latencyP99Ms} markers={series.data.markers} />

@@ -73,11 +73,12 @@ function useDone(onClose: () => void) {
   };
 }
 
-function StartCanaryModal({ surface, modelName, servingVersion, onClose }: { surface: string; modelName: string; servingVersion: number | null; onClose: () => void }) {
+/** The canary start flow (approvals included); the Shadow page opens it on a candidate's version (`initialVersion`). */
+export function StartCanaryModal({ surface, modelName, servingVersion, initialVersion, onClose }: { surface: string; modelName: string; servingVersion: number | null; initialVersion?: number | null; onClose: () => void }) {
   const trpc = useTRPC();
   const model = useQuery(trpc.models.get.queryOptions({ name: modelName }));
   const surfaceRow = useQuery(trpc.surfaces.get.queryOptions({ key: surface }));
-  const [version, setVersion] = useState<string | null>(null);
+  const [version, setVersion] = useState<string | null>(initialVersion ? String(initialVersion) : null);
   const [steps, setSteps] = useState("1, 5, 25, 50");
   const [minRequests, setMinRequests] = useState<number>(200);
   const done = useDone(onClose);

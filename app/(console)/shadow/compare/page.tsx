@@ -1,0 +1,21 @@
+import { Stack } from "@mantine/core";
+import type { Metadata } from "next";
+import { EmptyState } from "../../../_components/EmptyState";
+import { PageHeader } from "../../../_components/PageHeader";
+import { ShadowComparisonView } from "./ShadowComparisonView";
+
+export const metadata: Metadata = { title: "Shadow comparison" };
+
+export default async function Page({ searchParams }: { searchParams: Promise<{ request?: string; version?: string }> }) {
+  const { request, version } = await searchParams;
+  return (
+    <Stack>
+      <PageHeader title="Shadow comparison" subtitle="One mirrored request: what was served next to what the candidate would have served, and the features behind the items they disagree about most." />
+      {request && version ? (
+        <ShadowComparisonView requestId={request} versionId={version} />
+      ) : (
+        <EmptyState title="No comparison selected" description="Open a request from the Shadow page's “Where they disagree most” list." steps={[{ text: "On the Shadow page, pick a request under “Where they disagree most” and press Side by side." }]} />
+      )}
+    </Stack>
+  );
+}

@@ -1,0 +1,185 @@
+import { afterEach, beforeAll, describe, expect, it, vi } from "vitest";
+import { setEnv } from "../config";
+import { getDb } from "../db/client";
+import { seedDemo } from "../db/seed";
+import { demoFeatureSpec, demoModelBytes } from "../demo/models";
+import { rerank } from "../rerank/pipeline";
+import { inScoringSample } from "../rerank/scoringSample";
+import { shadowIdle } from "../rerank/shadow";
+import { surfaceConfigs } from "../surfaces/configCache";
+import { serialiseRequestLogRow, telemetry, type RequestLogRow } from "../telemetry/streams";
+import { callerAs } from "../testing/callers";
+import { createTestSurface } from "../testing/models";
+
+// A logged request by id on real PostgreSQL and onnxruntime: what the log kept, the sampled scoring
+// rows (every request from the Debug page; DEBUG_SAMPLE_RATE of the others), masking, shadow rows.
+
+const spec = demoFeatureSpec();
+const engineer = () => callerAs(["ml_engineer"], "ml@rerank.local");
+let ids: string[];
+const candidates = () => ids.map((id, j) => ({ id, retrievalScore: 1 - j / ids.length }));
+
+const samplesOf = (requestIds: string[]) =>
+  getDb().$queryRaw<Array<{ request_id: string; reason: string }>>`SELECT request_id, reason FROM scoring_samples WHERE request_id = ANY(${requestIds}) ORDER BY request_id`;
+
+/** Waits until the deferred sample rows are built, then writes them and the request log. */
+async function flushed(requestIds: string[], expected: number) {
+  await telemetry().requests.flush();
+  await vi.waitFor(async () => {
+    await telemetry().scoringSamples.flush();
+    expect(await samplesOf(requestIds)).toHaveLength(expected);
+  });
+}
+
+const logRow = (requestId: string, over: Partial<RequestLogRow> = {}): RequestLogRow => ({
+  requestId, ts: new Date(), surface: "t-inspect", userKey: null, sessionKey: null, context: {}, experimentKey: null, experimentPhase: null,
+  variantKey: null, exposed: false, modelVersionId: null, fallbackUsed: false, fallbackReason: null, candidateCount: 1, topK: 1,
+  served: [{ id: ids[1], score: 1, position: 1, reasons: [] }], timings: { total: 1 }, latencyMs: 1, defaultedFeatures: 0, ...over,
+});
+
+beforeAll(async () => {
+  const db = getDb();
+  await seedDemo(db);
+  await createTestSurface(db, { key: "t-inspect", bytes: demoModelBytes("linear"), featureSpec: spec, shadowBytes: demoModelBytes("candidate") });
+  ids = (await db.catalogItem.findMany({ where: { safetyFlags: { isEmpty: true } }, select: { id: true }, take: 12, orderBy: { id: "asc" } })).map((c) => c.id);
+  // One item's stored features are 30 days old: past the 7-day freshness limit, so the model got defaults.
+  await db.$executeRaw`UPDATE item_features SET updated_at = now() - interval '30 days' WHERE item_id = ${ids[0]}`;
+  setEnv("DEBUG_SAMPLE_RATE", "0");
+}, 120_000);
+
+afterEach(() => {
+  setEnv("DEBUG_SAMPLE_RATE", "0");
+  setEnv("DEBUG_MASKED_FIELDS", undefined);
+});
+
+describe("a request from the Debug page", () => {
+  it("is always sampled, and opens by id with its timings, items, model and the features the model saw", async () => {
+    const response = await engineer().debug.rerank({ surface: "t-inspect", requestId: "dbg-page-1", topK: 12, userKey: "u-1", context: { query: "lamp" }, candidates: candidates() });
+    await flushed(["dbg-page-1"], 1);
+    const seen = await engineer().debug.request({ requestId: "dbg-page-1" });
+    expect(seen).toMatchObject({
+      requestId: "dbg-page-1", surface: "t-inspect", arm: null, fallback: { used: false, reason: null }, candidateCount: 12, topK: 12,
+      model: { name: "t-inspect-model", version: 1 }, context: { query: "lamp" }, timings: response.timings, latencyMs: response.timings.total,
+    });
+    expect(seen.userKey).toMatch(/^#[0-9a-f]{12}$/);
+    expect(seen.items.map((i) => ({ id: i.id, score: i.score, position: i.position, reasons: i.reasons }))).toEqual(response.items);
+    expect(seen.items.every((i) => i.title !== null)).toBe(true);
+
+    expect(seen.features).toMatchObject({ reason: "debug", names: spec.map((f) => f.name) });
+    expect(seen.features!.rows.map((r) => [r.id, r.position, r.score])).toEqual(response.items.map((i) => [i.id, i.position, i.score]));
+    const stored = new Map((await getDb().itemFeature.findMany({ where: { itemId: { in: ids } } })).map((f) => [f.itemId, f.values as Record<string, number>]));
+    for (const row of seen.features!.rows) {
+      const retrieval = candidates().find((c) => c.id === row.id)!.retrievalScore;
+      expect(row.values.retrieval_score).toBe(Number(Math.fround(retrieval).toPrecision(7)));
+      if (row.id === ids[0]) {
+        // Stale: every item feature got its spec default, and says so.
+        expect(row.defaulted).toEqual(spec.filter((f) => f.source === "item").map((f) => f.name));
+        expect(row.values.popularity).toBe(0.4);
+      } else {
+        expect(row.defaulted).toEqual([]);
+        expect(row.values.popularity).toBe(Number(Math.fround(stored.get(row.id)!.popularity!).toPrecision(7)));
+      }
+    }
+  });
+
+  it("masks the fields named in DEBUG_MASKED_FIELDS, in the context and among the features", async () => {
+    setEnv("DEBUG_MASKED_FIELDS", "userKey,query,popularity");
+    const seen = await engineer().debug.request({ requestId: "dbg-page-1" });
+    expect(seen.context.query).toMatch(/^#[0-9a-f]{12}$/);
+    for (const row of seen.features!.rows) {
+      expect(row.values.popularity).toMatch(/^#[0-9a-f]{12}$/);
+      expect(typeof row.values.ctr_7d).toBe("number");
+    }
+  });
+});
+
+describe("the scoring sample", () => {
+  it("keeps exactly the DEBUG_SAMPLE_RATE draw of the other requests, and none at rate 0", async () => {
+    setEnv("DEBUG_SAMPLE_RATE", "0.3");
+    const requestIds = Array.from({ length: 40 }, (_, i) => `dbg-sample-${i}`);
+    const expected = requestIds.filter((id) => inScoringSample(id, 0.3));
+    expect(expected.length).toBeGreaterThan(4);
+    expect(expected.length).toBeLessThan(30);
+    for (const requestId of requestIds) await rerank({ surface: "t-inspect", requestId, topK: 5, candidates: candidates() });
+    await flushed(requestIds, expected.length);
+    const samples = await samplesOf(requestIds);
+    expect(samples.map((s) => s.request_id)).toEqual([...expected].sort());
+    expect(samples.every((s) => s.reason === "sampled")).toBe(true);
+
+    setEnv("DEBUG_SAMPLE_RATE", "0");
+    await rerank({ surface: "t-inspect", requestId: "dbg-unsampled", topK: 5, candidates: candidates() });
+    await flushed(["dbg-unsampled"], 0);
+    const seen = await engineer().debug.request({ requestId: "dbg-unsampled" });
+    expect(seen).toMatchObject({ features: null, sampleRate: 0 });
+    expect(seen.items).toHaveLength(5);
+  });
+
+  it("keeps no features for a request served in retrieval order, but still its items and timings", async () => {
+    await getDb().surface.update({ where: { key: "t-inspect" }, data: { killSwitch: true } });
+    await surfaceConfigs().refresh();
+    try {
+      await engineer().debug.rerank({ surface: "t-inspect", requestId: "dbg-killed", topK: 3, candidates: candidates() });
+      await flushed(["dbg-killed"], 1);
+      const seen = await engineer().debug.request({ requestId: "dbg-killed" });
+      expect(seen).toMatchObject({ model: null, fallback: { used: true, reason: "kill_switch" }, features: { names: [] } });
+      expect(seen.features!.rows.map((r) => r.values)).toEqual([{}, {}, {}]);
+    } finally {
+      await getDb().surface.update({ where: { key: "t-inspect" }, data: { killSwitch: false } });
+      await surfaceConfigs().refresh();
+    }
+  });
+});
+
+describe("inspectRequest", () => {
+
+  it("names the arm that served: an experiment's variant or a canary's", async () => {
+    telemetry().requests.enqueue(serialiseRequestLogRow(logRow("dbg-canary", { experimentKey: "rollout:r-42", variantKey: "canary" })));
+    telemetry().requests.enqueue(serialiseRequestLogRow(logRow("dbg-exp", { experimentKey: "exp-a", experimentPhase: 2, variantKey: "treatment", exposed: true })));
+    await telemetry().requests.flush();
+    expect((await engineer().debug.request({ requestId: "dbg-canary" })).arm).toEqual({ kind: "canary", rolloutId: "r-42", arm: "canary" });
+    expect((await engineer().debug.request({ requestId: "dbg-exp" })).arm).toEqual({ kind: "experiment", experiment: "exp-a", variant: "treatment", phase: 2, exposed: true });
+  });
+
+  it("lists the shadow comparisons made on the request", async () => {
+    await engineer().shadow.configure({ surface: "t-inspect", alias: "shadow", sampleRate: 1, reason: "test" });
+    await surfaceConfigs().refresh();
+    await rerank({ surface: "t-inspect", requestId: "dbg-shadowed", topK: 5, candidates: candidates() });
+    await shadowIdle();
+    await telemetry().shadow.flush();
+    await telemetry().requests.flush();
+    const seen = await engineer().debug.request({ requestId: "dbg-shadowed" });
+    expect(seen.shadows).toEqual([{ versionId: expect.any(String), label: "t-inspect-model v3", overlapAt10: expect.any(Number), rbo: expect.any(Number), kendallTau: expect.any(Number), error: null }]);
+    await engineer().shadow.configure({ surface: "t-inspect", alias: null, sampleRate: 0, reason: "test" });
+  });
+
+  it("says which id is not in the log, and shows request data only to roles that may see it", async () => {
+    await expect(engineer().debug.request({ requestId: "never-sent" })).rejects.toThrow('logged request "never-sent" does not exist');
+    await expect(engineer().debug.request({ requestId: " " })).rejects.toThrow(/requestId/);
+    await expect(callerAs(["viewer"]).debug.request({ requestId: "dbg-page-1" })).rejects.toThrow();
+    await expect(callerAs(["pm"]).debug.problemRequests({ surface: "t-inspect" })).rejects.toThrow();
+  });
+});
+
+describe("problemRequests", () => {
+  it("lists a surface's newest fallbacks and requests over its p99 target", async () => {
+    await getDb().surface.update({ where: { key: "t-inspect" }, data: { sloLatencyP99Ms: 100 } });
+    // A minute ahead, so these rows are the newest whatever the earlier tests logged.
+    const base = Date.now() + 60_000;
+    const rows = [
+      { requestId: "p-fb-old", ts: new Date(base - 3000), fallbackUsed: true, fallbackReason: "timeout", latencyMs: 20 },
+      { requestId: "p-fb-new", ts: new Date(base - 1000), fallbackUsed: true, fallbackReason: "model_error", latencyMs: 150 },
+      { requestId: "p-slow", ts: new Date(base - 2000), latencyMs: 250 },
+      { requestId: "p-fine", ts: new Date(base - 500), latencyMs: 99 },
+      { requestId: "p-stale", ts: new Date(base - 3 * 3_600_000), fallbackUsed: true, fallbackReason: "timeout", latencyMs: 400 },
+    ];
+    for (const r of rows) telemetry().requests.enqueue(serialiseRequestLogRow({ ...logRow(r.requestId), ...r, surface: "t-inspect" }));
+    await telemetry().requests.flush();
+    const problems = await engineer().debug.problemRequests({ surface: "t-inspect", hours: 1, limit: 10 });
+    expect(problems.targetMs).toBe(100);
+    // The earlier tests' kill-switched request is a fallback too (older): then the window's edge leaves p-stale out.
+    expect(problems.fallbacks.map((p) => [p.requestId, p.fallbackReason, p.slow])).toEqual([["p-fb-new", "model_error", true], ["p-fb-old", "timeout", false], ["dbg-killed", "kill_switch", false]]);
+    expect(problems.slow.map((p) => p.requestId).slice(0, 2)).toEqual(["p-fb-new", "p-slow"]);
+    expect((await engineer().debug.problemRequests({ surface: "t-inspect", hours: 1, limit: 1 })).fallbacks.map((p) => p.requestId)).toEqual(["p-fb-new"]);
+    await expect(engineer().debug.problemRequests({ surface: "nowhere" })).rejects.toThrow('surface "nowhere" does not exist');
+  });
+});

@@ -1,0 +1,163 @@
+import { env } from "../config";
+import type { Db } from "../db/client";
+import { NotFoundError } from "../errors";
+import { maskFields } from "../redact";
+import type { RerankItem } from "../rerank/schema";
+
+// One logged request, looked up by its id (pasted from a complaint, or linked from the Shadow,
+// Audit and On-call pages): what the request log kept (stage timings, served items with scores and
+// reasons, experiment or canary arm, model version), the features the model saw for the served
+// items when the request is in the scoring sample (DEBUG_SAMPLE_RATE, or sent from the Debug page),
+// and the shadow comparisons made on it. Fields named in DEBUG_MASKED_FIELDS (request context,
+// features) show as keyed hashes; user and session keys are stored as keyed hashes already.
+
+interface LogRow {
+  request_id: string;
+  ts: Date;
+  surface: string;
+  user_key: string | null;
+  session_key: string | null;
+  context: Record<string, unknown>;
+  experiment_key: string | null;
+  experiment_phase: number | null;
+  variant_key: string | null;
+  exposed: boolean;
+  model_version_id: string | null;
+  fallback_used: boolean;
+  fallback_reason: string | null;
+  candidate_count: number;
+  top_k: number;
+  served: RerankItem[];
+  timings: Record<string, number>;
+  latency_ms: number;
+}
+
+interface SampleRow {
+  reason: string;
+  feature_names: string[];
+  rows: Array<{ id: string; position: number; score: number; values: Array<number | null>; defaulted: string[] }>;
+}
+
+/** Which arm served the request: an experiment's variant (with its phase), a canary rollout's arm, or none. */
+export type ServedArm =
+  | { kind: "experiment"; experiment: string; variant: string | null; phase: number | null; exposed: boolean }
+  | { kind: "canary"; rolloutId: string; arm: string | null }
+  | null;
+
+export interface RequestInspection {
+  requestId: string;
+  ts: Date;
+  surface: string;
+  /** "#" and the first 12 hex characters of the stored keyed hash, as the server's log lines name keys. */
+  userKey: string | null;
+  sessionKey: string | null;
+  context: Record<string, unknown>;
+  arm: ServedArm;
+  model: { versionId: string; name: string | null; version: number | null } | null;
+  fallback: { used: boolean; reason: string | null };
+  candidateCount: number;
+  topK: number;
+  timings: Record<string, number>;
+  latencyMs: number;
+  /** Served items, best first, with catalog title and category where the catalog knows the item. */
+  items: Array<RerankItem & { title: string | null; category: string | null }>;
+  /** The features the model saw for the served items, when the request is in the scoring sample. */
+  features: { reason: string; names: string[]; rows: Array<{ id: string; position: number; score: number; values: Record<string, number | string | null>; defaulted: string[] }> } | null;
+  /** The share of requests whose features are kept, to explain an absent sample. */
+  sampleRate: number;
+  shadows: Array<{ versionId: string; label: string; overlapAt10: number | null; rbo: number | null; kendallTau: number | null; error: string | null }>;
+}
+
+const ROLLOUT_PREFIX = "rollout:";
+const shortKey = (hash: string | null) => (hash ? `#${hash.slice(0, 12)}` : null);
+
+/** The logged request `requestId` (its newest row if an id was reused); NotFoundError when the log has none. */
+export async function inspectRequest(db: Db, input: { requestId: string }): Promise<RequestInspection> {
+  const [row] = await db.$queryRaw<LogRow[]>`
+    SELECT request_id, ts, surface, user_key, session_key, context, experiment_key, experiment_phase, variant_key, exposed, model_version_id,
+      fallback_used, fallback_reason, candidate_count, top_k, served, timings, latency_ms
+    FROM rerank_requests WHERE request_id = ${input.requestId} ORDER BY ts DESC LIMIT 1`;
+  if (!row) throw new NotFoundError("logged request", input.requestId);
+  // The sample and the shadow rows carry the request's own ts: one partition each.
+  const [[sample], shadows, titles, version] = await Promise.all([
+    db.$queryRaw<SampleRow[]>`SELECT reason, feature_names, rows FROM scoring_samples WHERE request_id = ${row.request_id} AND ts = ${row.ts} LIMIT 1`,
+    db.$queryRaw<Array<{ shadow_version_id: string; overlap_at_10: number | null; rbo: number | null; kendall_tau: number | null; error: string | null }>>`
+      SELECT shadow_version_id, overlap_at_10, rbo, kendall_tau, error FROM shadow_records
+      WHERE surface = ${row.surface} AND ts = ${row.ts} AND request_id = ${row.request_id} ORDER BY shadow_version_id`,
+    db.catalogItem.findMany({ where: { id: { in: row.served.map((i) => i.id) } }, select: { id: true, title: true, category: true } }),
+    row.model_version_id ? db.modelVersion.findUnique({ where: { id: row.model_version_id }, select: { version: true, model: { select: { name: true } } } }) : null,
+  ]);
+  const labels = new Map(
+    (await db.modelVersion.findMany({ where: { id: { in: shadows.map((s) => s.shadow_version_id) } }, select: { id: true, version: true, model: { select: { name: true } } } }))
+      .map((v) => [v.id, `${v.model.name} v${v.version}`]),
+  );
+  const catalog = new Map(titles.map((t) => [t.id, t]));
+  return {
+    requestId: row.request_id,
+    ts: row.ts,
+    surface: row.surface,
+    userKey: shortKey(row.user_key),
+    sessionKey: shortKey(row.session_key),
+    context: maskFields(row.context),
+    arm: armOf(row),
+    model: row.model_version_id ? { versionId: row.model_version_id, name: version?.model.name ?? null, version: version?.version ?? null } : null,
+    fallback: { used: row.fallback_used, reason: row.fallback_reason },
+    candidateCount: row.candidate_count,
+    topK: row.top_k,
+    timings: row.timings,
+    latencyMs: row.latency_ms,
+    items: row.served.map((item) => ({ ...item, title: catalog.get(item.id)?.title ?? null, category: catalog.get(item.id)?.category ?? null })),
+    features: sample
+      ? {
+          reason: sample.reason,
+          names: sample.feature_names,
+          rows: sample.rows.map((r) => ({
+            id: r.id, position: r.position, score: r.score, defaulted: r.defaulted,
+            values: maskFields(Object.fromEntries(sample.feature_names.map((name, i) => [name, r.values[i] ?? null]))),
+          })),
+        }
+      : null,
+    sampleRate: env().DEBUG_SAMPLE_RATE,
+    shadows: shadows.map((s) => ({
+      versionId: s.shadow_version_id, label: labels.get(s.shadow_version_id) ?? s.shadow_version_id,
+      overlapAt10: s.overlap_at_10, rbo: s.rbo, kendallTau: s.kendall_tau, error: s.error,
+    })),
+  };
+}
+
+function armOf(row: LogRow): ServedArm {
+  if (!row.experiment_key) return null;
+  if (row.experiment_key.startsWith(ROLLOUT_PREFIX)) return { kind: "canary", rolloutId: row.experiment_key.slice(ROLLOUT_PREFIX.length), arm: row.variant_key };
+  return { kind: "experiment", experiment: row.experiment_key, variant: row.variant_key, phase: row.experiment_phase, exposed: row.exposed };
+}
+
+export interface ProblemRequest {
+  requestId: string;
+  ts: Date;
+  latencyMs: number;
+  fallbackReason: string | null;
+  /** Over the surface's p99 latency target. */
+  slow: boolean;
+}
+
+/**
+ * A surface's most recent fallbacks and requests over its p99 target within the window, newest
+ * first (`limit` of each kind): what on-call opens in Debug. Reads the (surface, ts) index backwards.
+ */
+export async function problemRequests(db: Db, input: { surface: string; hours: number; limit: number }): Promise<{ targetMs: number; fallbacks: ProblemRequest[]; slow: ProblemRequest[] }> {
+  const surface = await db.surface.findUnique({ where: { key: input.surface }, select: { key: true, sloLatencyP99Ms: true } });
+  if (!surface) throw new NotFoundError("surface", input.surface);
+  const since = new Date(Date.now() - input.hours * 3_600_000);
+  const target = surface.sloLatencyP99Ms;
+  const of = (rows: Array<{ request_id: string; ts: Date; latency_ms: number; fallback_reason: string | null }>) =>
+    rows.map((r) => ({ requestId: r.request_id, ts: r.ts, latencyMs: r.latency_ms, fallbackReason: r.fallback_reason, slow: r.latency_ms > target }));
+  const [fallbacks, slow] = await Promise.all([
+    db.$queryRaw<Array<{ request_id: string; ts: Date; latency_ms: number; fallback_reason: string | null }>>`
+      SELECT request_id, ts, latency_ms, fallback_reason FROM rerank_requests
+      WHERE surface = ${surface.key} AND ts >= ${since} AND fallback_used ORDER BY ts DESC LIMIT ${input.limit}`,
+    db.$queryRaw<Array<{ request_id: string; ts: Date; latency_ms: number; fallback_reason: string | null }>>`
+      SELECT request_id, ts, latency_ms, fallback_reason FROM rerank_requests
+      WHERE surface = ${surface.key} AND ts >= ${since} AND latency_ms > ${target} ORDER BY ts DESC LIMIT ${input.limit}`,
+  ]);
+  return { targetMs: target, fallbacks: of(fallbacks), slow: of(slow) };
+}
