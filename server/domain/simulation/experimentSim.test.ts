@@ -64,5 +64,5 @@ describe("A/B test vs team-draft interleaving", () => {
   it("rejects nonsense options", () => {
     expect(() => compareExperimentDesigns({ replications: 0 })).toThrow(/replications/);
     expect(() => compareExperimentDesigns({ checkEvery: 0 })).toThrow(/checkEvery/);
-  });
+  }, 120_000); // CPU-bound simulation: no timing is asserted, but a loaded machine needs more than the 5 s default
 });
