@@ -6,7 +6,7 @@ import { demoFeatureSpec, demoModelBytes } from "../demo/models";
 import { rerank } from "../rerank/pipeline";
 import { inScoringSample } from "../rerank/scoringSample";
 import { shadowIdle } from "../rerank/shadow";
-import { servingState } from "../rerank/state";
+import { surfaceConfigs } from "../surfaces/configCache";
 import { serialiseRequestLogRow, telemetry, type RequestLogRow } from "../telemetry/streams";
 import { callerAs } from "../testing/callers";
 import { createTestSurface } from "../testing/models";
@@ -116,7 +116,7 @@ describe("the scoring sample", () => {
 
   it("keeps no features for a request served in retrieval order, but still its items and timings", async () => {
     await getDb().surface.update({ where: { key: "t-inspect" }, data: { killSwitch: true } });
-    await servingState().surfaces.refresh();
+    await surfaceConfigs().refresh();
     try {
       await engineer().debug.rerank({ surface: "t-inspect", requestId: "dbg-killed", topK: 3, candidates: candidates() });
       await flushed(["dbg-killed"], 1);
@@ -125,7 +125,7 @@ describe("the scoring sample", () => {
       expect(seen.features!.rows.map((r) => r.values)).toEqual([{}, {}, {}]);
     } finally {
       await getDb().surface.update({ where: { key: "t-inspect" }, data: { killSwitch: false } });
-      await servingState().surfaces.refresh();
+      await surfaceConfigs().refresh();
     }
   });
 });
@@ -142,7 +142,7 @@ describe("inspectRequest", () => {
 
   it("lists the shadow comparisons made on the request", async () => {
     await engineer().shadow.configure({ surface: "t-inspect", alias: "shadow", sampleRate: 1, reason: "test" });
-    await servingState().surfaces.refresh();
+    await surfaceConfigs().refresh();
     await rerank({ surface: "t-inspect", requestId: "dbg-shadowed", topK: 5, candidates: candidates() });
     await shadowIdle();
     await telemetry().shadow.flush();

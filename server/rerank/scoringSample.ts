@@ -3,11 +3,10 @@ import { featureVector } from "../domain/features/featureRows";
 import type { StoredFeatures } from "../domain/features/featureSpec";
 import { seedOfKey } from "../domain/hashing";
 import { sampledForShadow } from "../domain/ranking/agreement";
-import { getModel } from "../inference/sessions";
+import { openModel } from "../inference/sessions";
 import { telemetry, type ScoringSampleRow } from "../telemetry/streams";
-import { fetchArtifact } from "./artifacts";
 import type { RerankRequest, RerankResponse } from "./schema";
-import type { ItemLookup } from "./shadow";
+import type { ItemLookup } from "./scoring";
 
 // The record stage's sample of full scoring rows, for the Debug page: for a DEBUG_SAMPLE_RATE share
 // of requests (and every request sent from the Debug page), the features the serving model saw for
@@ -41,7 +40,7 @@ export function keepScoringRows(input: ScoringSampleInput): void {
   if (!streams.enabled) return;
   setImmediate(() => {
     scoringSampleRow(input, reason).then((row) => streams.scoringSamples.enqueue(row), () => {
-      // The serving model left the cache between the response and now: the sample is skipped, never the request.
+      // The serving model can no longer be opened (it was just used, so this is rare): the sample is skipped, never the request.
     });
   });
 }
@@ -54,7 +53,7 @@ export function keepScoringRows(input: ScoringSampleInput): void {
  */
 export async function scoringSampleRow(input: ScoringSampleInput, reason: ScoringSampleRow["reason"]): Promise<ScoringSampleRow> {
   const { request, response } = input;
-  const spec = response.modelVersion ? (await getModel(response.modelVersion.id, fetchArtifact)).featureSpec : [];
+  const spec = response.modelVersion ? (await openModel({ versionId: response.modelVersion.id })).featureSpec : [];
   const candidates = new Map(request.candidates.map((c) => [c.id, c]));
   const lookup = { item: (id: string) => input.items.get(id)?.features, user: input.user };
   return {

@@ -1,17 +1,15 @@
-import { applyConstraints, type ConstraintConfig, type RankedCandidate } from "../domain/constraints/applyConstraints";
+import type { ConstraintConfig } from "../domain/constraints/applyConstraints";
 import { featureVector } from "../domain/features/featureRows";
-import { buildFeatureMatrix, type FeatureLookup, type StoredFeatures } from "../domain/features/featureSpec";
+import type { FeatureLookup, StoredFeatures } from "../domain/features/featureSpec";
 import { seedOfKey } from "../domain/hashing";
 import { rankingAgreement, sampledForShadow } from "../domain/ranking/agreement";
 import { largestMoves } from "../domain/ranking/moves";
-import { orderByScore } from "../domain/ranking/order";
-import { getModel, type ModelHandle } from "../inference/sessions";
+import { openModel, type ModelHandle } from "../inference/sessions";
+import type { ModelRef } from "../surfaces/configCache";
 import { metrics } from "../telemetry/metrics";
 import { telemetry, type ShadowMove } from "../telemetry/streams";
-import { fetchArtifact } from "./artifacts";
-import { scoringBreaker } from "./breakers";
 import type { RerankRequest } from "./schema";
-import type { ModelRef } from "./surfaceConfig";
+import { rankWithConstraints, scoreWithModels, type ItemLookup } from "./scoring";
 import { env } from "../config";
 
 // Shadow traffic: a sample of live requests is scored again by a candidate model after the
@@ -25,8 +23,6 @@ import { env } from "../config";
 
 /** Items of a comparison whose features are kept (largest rank moves first). */
 const MOVES_KEPT = 5;
-
-export type ItemLookup = Map<string, { attrs: RankedCandidate["attrs"]; features?: StoredFeatures }>;
 
 export interface ShadowJob {
   surface: string;
@@ -94,21 +90,17 @@ async function runShadow(job: ShadowJob): Promise<void> {
   };
   const streams = telemetry();
   try {
-    const handle = await getModel(job.shadow.versionId, fetchArtifact);
-    // Features as of the request, so staleness is judged as it was for the serving model.
-    const lookup: FeatureLookup = { item: (id) => job.items.get(id)?.features, user: job.user };
-    const matrix = buildFeatureMatrix(handle.featureSpec, job.request.candidates, lookup, job.ts.getTime());
-    // The surface's budget and a breaker of its own: a slow or failing candidate soon stops being
-    // run at all (its rows record why), instead of taking the thread from live requests.
-    const scores = await scoringBreaker(`${job.surface}#shadow`, handle, job.timeoutMs).fire(handle, matrix.data, matrix.rows, matrix.cols);
+    // Features as of the request, so staleness is judged as it was for the serving model. The
+    // surface's budget and a breaker of its own: a slow or failing candidate soon stops being run
+    // at all (its rows record why), instead of taking the thread from live requests. No cascade:
+    // a shadow model's fault is its result.
+    const input = { candidates: job.request.candidates, items: job.items, user: job.user, asOf: job.ts.getTime() };
+    const scored = await scoreWithModels(`${job.surface}#shadow`, [job.shadow], job.timeoutMs, input);
+    if (scored.servedBy !== "model") throw scored.failure;
     const shadowLatencyMs = performance.now() - started;
-    const ranked = orderByScore(scores).map((i) => {
-      const id = job.request.candidates[i]!.id;
-      return { id, score: scores[i]!, attrs: job.items.get(id)?.attrs ?? {} };
-    });
-    const shadowRanking = applyConstraints(ranked, job.constraints, job.request.topK).items.map((item) => ({ id: item.id, score: round6(item.score) }));
-    const agreement = rankingAgreement(job.served.map((s) => s.id), shadowRanking.map((s) => s.id), job.primaryScores, scores);
-    const moves = await movesWithFeatures(job, handle, scores, shadowRanking, lookup);
+    const shadowRanking = rankWithConstraints(scored.scores, input, job.constraints, job.request.topK).items.map((item) => ({ id: item.id, score: round6(item.score) }));
+    const agreement = rankingAgreement(job.served.map((s) => s.id), shadowRanking.map((s) => s.id), job.primaryScores, scored.scores);
+    const moves = await movesWithFeatures(job, scored.handle!, scored.scores, shadowRanking);
     metrics.shadowRequests.inc({ surface: job.surface, outcome: "compared" });
     if (streams.enabled) streams.shadow.enqueue({ ...base, shadowRanking, ...agreement, shadowLatencyMs, moves, error: null });
   } catch (error) {
@@ -125,12 +117,13 @@ async function runShadow(job: ShadowJob): Promise<void> {
  * both models saw for them (the serving model's value where both use a feature; a feature only the
  * candidate uses is added). Features as of the request's time, so staleness is judged as it was.
  */
-async function movesWithFeatures(job: ShadowJob, shadow: ModelHandle, shadowScores: Float32Array, shadowRanking: Array<{ id: string }>, lookup: FeatureLookup): Promise<ShadowMove[]> {
+async function movesWithFeatures(job: ShadowJob, shadow: ModelHandle, shadowScores: Float32Array, shadowRanking: Array<{ id: string }>): Promise<ShadowMove[]> {
   const ids = job.request.candidates.map((c) => c.id);
   const shown = [...job.served.map((s) => s.id), ...shadowRanking.map((s) => s.id)];
   const moved = largestMoves(ids, job.primaryScores, shadowScores, shown, MOVES_KEPT);
-  // The serving model is in the cache (it just served this request); a version that has left it is skipped.
-  const primary = job.primaryVersionId ? await getModel(job.primaryVersionId, fetchArtifact).catch(() => null) : null;
+  const lookup: FeatureLookup = { item: (id) => job.items.get(id)?.features, user: job.user };
+  // The serving model is open (it just served this request); one that failed to open is skipped.
+  const primary = job.primaryVersionId ? await openModel({ versionId: job.primaryVersionId }).catch(() => null) : null;
   const specs = primary ? [primary.featureSpec, shadow.featureSpec] : [shadow.featureSpec];
   return moved.map((m) => {
     const features: Record<string, number | null> = {};

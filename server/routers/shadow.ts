@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { aliasNameSchema } from "../registry/schema";
-import { appliedHere } from "../rerank/state";
+import { appliedHere } from "../surfaces/configCache";
 import { configureShadow, shadowComparison, shadowDisagreements, shadowOverview } from "../shadow/service";
 import { procedureFor, router } from "../trpc";
 
