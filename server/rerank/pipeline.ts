@@ -24,7 +24,7 @@ import { inShadowSample, mirrorToShadow } from "./shadow";
 //   score       each arm's model in one onnxruntime run, down its cascade on faults (scoring.ts)
 //   constrain   each arm's ordering through its constraints and the top k
 //   interleave  two arms merge by team draft, each item credited to its ranker (one arm passes through)
-//   record      recent responses, metrics, the request log and the shadow mirror, after the response is built
+//   record      recent responses, metrics, the request log, the scoring sample and the shadow mirror, after the response is built
 // A model fault never fails the request: it is served by the cascade model or retrieval order, with
 // the same constraints, and marked.
 
@@ -181,7 +181,7 @@ function respond(plan: Plan, inputs: Enriched, scored: Scored[], served: Constra
   };
 }
 
-/** After the response is built: the recent-response cache, metrics, the request log and the shadow mirror. */
+/** After the response is built: the recent-response cache, metrics, the request log, the scoring sample and the shadow mirror. */
 function record(plan: Plan, request: RerankRequest, inputs: Enriched, scored: Scored[], response: RerankResponse, options: RerankOptions): void {
   const { assignment, canary, surface } = plan;
   const ts = new Date();

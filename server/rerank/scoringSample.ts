@@ -40,7 +40,7 @@ export function keepScoringRows(input: ScoringSampleInput): void {
   if (!streams.enabled) return;
   setImmediate(() => {
     scoringSampleRow(input, reason).then((row) => streams.scoringSamples.enqueue(row), () => {
-      // The serving model left the cache between the response and now: the sample is skipped, never the request.
+      // The serving model can no longer be opened (it was just used, so this is rare): the sample is skipped, never the request.
     });
   });
 }

@@ -100,8 +100,7 @@ async function runShadow(job: ShadowJob): Promise<void> {
     const shadowLatencyMs = performance.now() - started;
     const shadowRanking = rankWithConstraints(scored.scores, input, job.constraints, job.request.topK).items.map((item) => ({ id: item.id, score: round6(item.score) }));
     const agreement = rankingAgreement(job.served.map((s) => s.id), shadowRanking.map((s) => s.id), job.primaryScores, scored.scores);
-    const lookup: FeatureLookup = { item: (id) => job.items.get(id)?.features, user: job.user };
-    const moves = await movesWithFeatures(job, scored.handle!, scored.scores, shadowRanking, lookup);
+    const moves = await movesWithFeatures(job, scored.handle!, scored.scores, shadowRanking);
     metrics.shadowRequests.inc({ surface: job.surface, outcome: "compared" });
     if (streams.enabled) streams.shadow.enqueue({ ...base, shadowRanking, ...agreement, shadowLatencyMs, moves, error: null });
   } catch (error) {
@@ -118,11 +117,12 @@ async function runShadow(job: ShadowJob): Promise<void> {
  * both models saw for them (the serving model's value where both use a feature; a feature only the
  * candidate uses is added). Features as of the request's time, so staleness is judged as it was.
  */
-async function movesWithFeatures(job: ShadowJob, shadow: ModelHandle, shadowScores: Float32Array, shadowRanking: Array<{ id: string }>, lookup: FeatureLookup): Promise<ShadowMove[]> {
+async function movesWithFeatures(job: ShadowJob, shadow: ModelHandle, shadowScores: Float32Array, shadowRanking: Array<{ id: string }>): Promise<ShadowMove[]> {
   const ids = job.request.candidates.map((c) => c.id);
   const shown = [...job.served.map((s) => s.id), ...shadowRanking.map((s) => s.id)];
   const moved = largestMoves(ids, job.primaryScores, shadowScores, shown, MOVES_KEPT);
-  // The serving model is in the cache (it just served this request); a version that has left it is skipped.
+  const lookup: FeatureLookup = { item: (id) => job.items.get(id)?.features, user: job.user };
+  // The serving model is open (it just served this request); one that failed to open is skipped.
   const primary = job.primaryVersionId ? await openModel({ versionId: job.primaryVersionId }).catch(() => null) : null;
   const specs = primary ? [primary.featureSpec, shadow.featureSpec] : [shadow.featureSpec];
   return moved.map((m) => {
