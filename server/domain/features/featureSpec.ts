@@ -3,11 +3,23 @@
 
 export type FeatureSource = "candidate" | "item" | "user";
 
+/**
+ * A feature's training distribution (server/domain/features/drift.ts describes and reads it):
+ * summary statistics, and the bins drift is measured on — category shares for a discrete feature
+ * (`kind: "categories"`, `values[i]` taken by a share `shares[i]` of training rows), or shares
+ * between quantile edges for a continuous one (`kind: "quantiles"`, bin 0 below edges[0], bin i
+ * for edges[i-1] ≤ x < edges[i]). Specs written before bins existed have the summary only.
+ */
 export interface FeatureDistribution {
   mean: number;
+  /** Standard deviation (population). */
   std: number;
   min: number;
   max: number;
+  kind?: "categories" | "quantiles";
+  values?: number[];
+  edges?: number[];
+  shares?: number[];
 }
 
 export interface FeatureDef {
