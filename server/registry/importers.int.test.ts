@@ -65,7 +65,7 @@ async function uploadAndRun(fixture: string, format: "lightgbm" | "xgboost", dat
   const session = await openSession(new Uint8Array(version.artifact!.bytes));
   const output = await session.run({ [version.inputName]: new ort.Tensor("float32", data, [rows, featureSpec.length]) });
   await session.release();
-  return { got: output[version.outputName]!.data as Float32Array, metadata: version.metadata as Record<string, unknown> };
+  return { got: output[version.outputName]!.data as Float32Array, metadata: version.metadata as Record<string, unknown>, featureSpec: version.featureSpec as Array<{ missing?: string }> };
 }
 
 async function uploadAndScore(fixture: string, format: "lightgbm" | "xgboost") {
@@ -94,6 +94,8 @@ describe("importing tree models", () => {
     const want = expectedScores("letor-expected.json").models["letor-xgboost-early-stopping.json"]!.scores!;
     expect(Math.max(...want.map((e, i) => Math.abs(e - early.got[i]!) / Math.abs(e)))).toBeLessThanOrEqual(1e-6);
     expect((early.metadata.importNotes as string[]).join(" ")).toMatch(/best_iteration 1, so the first 2 of the 12 trees serve/);
+    // The stored spec states the library's rule for absent features: missing (NaN), not 0.
+    expect(new Set(early.featureSpec.map((f) => f.missing))).toEqual(new Set(["nan"]));
 
     const leafSpec = ["price", "stock", "rating"].map((name) => ({ name, source: "candidate", type: "float", default: 0 }));
     const large = await uploadAndRun("large-leaf-lightgbm.model.txt", "lightgbm", Float32Array.from(LARGE_LEAF_ROWS.flatMap((r) => r.row)), LARGE_LEAF_ROWS.length, leafSpec);

@@ -44,6 +44,7 @@ export const featureSpecSchema = z
       freshnessSeconds: z.number().int().positive().nullable().optional(),
       description: z.string().max(500).optional(),
       distribution: distributionSchema.optional(),
+      missing: z.enum(["default", "nan"]).optional(),
     }),
   )
   .min(1, "a model needs at least one feature")

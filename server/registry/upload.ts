@@ -58,12 +58,15 @@ export async function uploadVersion(db: Db, modelName: string, form: UploadForm,
     if (!parent) throw new InvalidInputError("parentVersion", `${modelName} has no version ${input.parentVersion}`);
     parentVersionId = parent.id;
   }
+  // XGBoost and LightGBM treat an absent feature as missing (NaN → the split's missing branch), not 0:
+  // stated in the stored spec, so serving and evaluation give the model what the library would.
+  const featureSpec = input.format === "onnx" ? input.featureSpec : input.featureSpec.map((f) => ({ ...f, missing: f.missing ?? ("nan" as const) }));
   const limits = { maxFeatures: config.MODEL_MAX_FEATURES, maxTrees: config.MODEL_MAX_TREES, maxNodes: config.MODEL_MAX_NODES };
   if (input.featureSpec.length > limits.maxFeatures) {
     throw new InvalidInputError("featureSpec", `${input.featureSpec.length} features; the limit is ${limits.maxFeatures} (MODEL_MAX_FEATURES)`);
   }
   const result = await importInWorker(
-    { format: input.format, filePath: form.file.path, featureSpec: input.featureSpec, limits, maxBytes: config.MODEL_MAX_BYTES },
+    { format: input.format, filePath: form.file.path, featureSpec, limits, maxBytes: config.MODEL_MAX_BYTES },
     { timeoutMs: config.MODEL_IMPORT_TIMEOUT_MS, memoryMb: config.MODEL_IMPORT_MEMORY_MB },
     form.file.size,
   );
@@ -76,7 +79,7 @@ export async function uploadVersion(db: Db, modelName: string, form: UploadForm,
     };
   }
   return createVersion(db, {
-    modelId: model.id, bytes: result.bytes, featureSpec: input.featureSpec, source: input.format === "onnx" ? "upload" : input.format,
+    modelId: model.id, bytes: result.bytes, featureSpec, source: input.format === "onnx" ? "upload" : input.format,
     metadata, metrics: input.metrics, parentVersionId, actor, validated: result.validated,
   });
 }

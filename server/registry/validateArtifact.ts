@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import type { FeatureSpec } from "../domain/features/featureSpec";
+import { absentValue, type FeatureSpec } from "../domain/features/featureSpec";
 import { checkSignature } from "../domain/models/signature";
 import { InvalidInputError } from "../errors";
 import { openSession, runScores } from "../inference/sessions";
@@ -48,5 +48,7 @@ export async function validateArtifact(bytes: Uint8Array, featureSpec: FeatureSp
 
 function smokeRows(featureSpec: FeatureSpec): number[][] {
   const rows = [featureSpec.map((f) => f.default), featureSpec.map((f) => f.distribution?.mean ?? f.default)];
+  // The row serving sends when nothing is known about a candidate.
+  if (featureSpec.some((f) => f.missing === "nan")) rows.push(featureSpec.map(absentValue));
   return rows;
 }
