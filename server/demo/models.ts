@@ -1,4 +1,5 @@
 import type { FeatureSpec } from "../domain/features/featureSpec";
+import { describeDistribution } from "../domain/features/drift";
 import { linearRankerOnnx } from "../domain/onnx/linear";
 import { DEMO_ITEM_FEATURES, demoCatalog } from "./catalog";
 
@@ -9,12 +10,14 @@ import { DEMO_ITEM_FEATURES, demoCatalog } from "./catalog";
 
 const SEVEN_DAYS = 7 * 86_400;
 
+/** The training distribution as the spec stores it (drift.ts), from the demo catalog, rounded for the committed JSON. */
 function distributionOf(name: (typeof DEMO_ITEM_FEATURES)[number]) {
-  const values = demoCatalog().map((item) => item.features[name]);
-  const mean = values.reduce((s, v) => s + v, 0) / values.length;
-  const std = Math.sqrt(values.reduce((s, v) => s + (v - mean) ** 2, 0) / values.length);
   const round = (v: number) => Math.round(v * 1e6) / 1e6;
-  return { mean: round(mean), std: round(std), min: round(Math.min(...values)), max: round(Math.max(...values)) };
+  const d = describeDistribution(demoCatalog().map((item) => item.features[name]))!;
+  return {
+    ...d, mean: round(d.mean), std: round(d.std), min: round(d.min), max: round(d.max),
+    ...(d.values ? { values: d.values.map(round) } : {}), ...(d.edges ? { edges: d.edges.map(round) } : {}), shares: d.shares!.map(round),
+  };
 }
 
 const itemFeature = (name: (typeof DEMO_ITEM_FEATURES)[number], fallback: number, description: string) => ({
@@ -23,7 +26,7 @@ const itemFeature = (name: (typeof DEMO_ITEM_FEATURES)[number], fallback: number
 
 export function demoFeatureSpec(): FeatureSpec {
   return [
-    { name: "retrieval_score", source: "candidate", type: "float", default: 0, description: "score of the retrieval step", distribution: { mean: 0.5, std: 0.29, min: 0, max: 1 } },
+    { name: "retrieval_score", source: "candidate", type: "float", default: 0, description: "score of the retrieval step", distribution: { mean: 0.5, std: 0.29, min: 0, max: 1, kind: "quantiles", edges: [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9], shares: new Array<number>(10).fill(0.1) } },
     itemFeature("popularity", 0.4, "share of recent sessions that viewed the item"),
     itemFeature("ctr_7d", 0.05, "click-through rate over 7 days"),
     itemFeature("rating", 3, "average rating, 1–5"),

@@ -72,7 +72,8 @@ async function serveOwn(req: IncomingMessage, res: ServerResponse, route: Exclud
     if (!access.ok) return sendError(res, access.status, { code: access.code, message: access.message }, { close: true });
     principal = access.principal;
   }
-  const takesBody = req.method !== "GET" && req.method !== "HEAD";
+  // The upload streams its own body to a temporary file (./upload.ts).
+  const takesBody = req.method !== "GET" && req.method !== "HEAD" && route.kind !== "upload";
   let body: Buffer | null = null;
   if (takesBody) {
     try {
@@ -94,7 +95,7 @@ async function serveOwn(req: IncomingMessage, res: ServerResponse, route: Exclud
     case "trpc":
       return serveTrpc(req, res, route.procedurePath, body);
     case "upload":
-      return serveUpload(req, res, route.model, body!, actorOf(principal, headersOf(req)));
+      return serveUpload(req, res, route.model, actorOf(principal, headersOf(req)), bodyLimit(route, settings));
   }
 }
 

@@ -1,31 +1,65 @@
+import { mkdtemp, rm } from "node:fs/promises";
 import type { IncomingMessage, ServerResponse } from "node:http";
+import { tmpdir } from "node:os";
+import path from "node:path";
 import type { Actor } from "../audit/actor";
+import { env } from "../config";
 import { getDb } from "../db/client";
 import { mapError } from "../errorMapping";
 import { uploadVersion } from "../registry/upload";
-import { sendJson } from "./body";
+import { BodyTooLargeError, sendJson } from "./body";
 import { sendError } from "./jsonEndpoint";
+import { receiveForm } from "./multipart";
+
+// POST /api/v1/models/<name>/versions. Uploads must not hurt serving: at most
+// MODEL_UPLOAD_CONCURRENCY are taken at once per process (others get 503 with Retry-After before
+// their body is read); the body streams to a temporary file rather than into memory; the parse,
+// conversion and smoke test run in a worker thread (registry/importInWorker.ts); the temporary
+// folder is removed whatever happens.
+
+/** Text fields (the feature spec is the largest: 4,096 features with distributions fit well within it). */
+const FIELD_BYTES = 8 * 1048576;
+const RETRY_AFTER_SECONDS = 5;
+
+let inFlight = 0;
+
+/** Uploads this process is receiving or converting now. */
+export const uploadsInFlight = () => inFlight;
 
 /**
- * POST /api/v1/models/<name>/versions: a multipart form with `file`, `featureSpec` (JSON), `format`,
- * `metadata`, `metrics`, `parentVersion`. `body` was read by the front door within the upload limit.
- * 201 with the stored version; 400 / 404 / 409 naming what to fix.
+ * A multipart form with `file`, `featureSpec` (JSON), `format`, `metadata`, `metrics`,
+ * `parentVersion`, read here within `bodyLimit`. 201 with the stored version; 400 / 404 / 409
+ * naming what to fix; 413 past the body limit; 503 with Retry-After when the upload slots are taken.
  */
-export async function serveUpload(req: IncomingMessage, res: ServerResponse, model: string, body: Buffer, actor: Actor): Promise<void> {
-  let form: FormData;
-  try {
-    form = await new Request("http://upload.invalid/", { method: "POST", headers: { "content-type": req.headers["content-type"] ?? "" }, body: new Uint8Array(body) }).formData();
-  } catch {
-    return sendError(res, 400, { code: "BAD_REQUEST", message: "body: expected multipart/form-data with a file field" });
+export async function serveUpload(req: IncomingMessage, res: ServerResponse, model: string, actor: Actor, bodyLimit: number): Promise<void> {
+  const slots = env().MODEL_UPLOAD_CONCURRENCY;
+  if (inFlight >= slots) {
+    return sendJson(res, 503, { error: { code: "UNAVAILABLE", message: `file: ${inFlight} model uploads are being converted, the most this server takes at once (MODEL_UPLOAD_CONCURRENCY); try again in ${RETRY_AFTER_SECONDS} s` } }, { close: true, headers: { "retry-after": String(RETRY_AFTER_SECONDS) } });
   }
-  const file = form.get("file");
-  const fields = Object.fromEntries([...form.entries()].filter(([, v]) => typeof v === "string")) as Record<string, string>;
+  inFlight++;
+  let dir: string | null = null;
+  let answer: () => void;
   try {
-    const version = await uploadVersion(getDb(), model, { file: file instanceof File ? file : null, fields }, actor);
-    sendJson(res, 201, { id: version.id, model, version: version.version, sha256: version.sha256, sizeBytes: version.sizeBytes });
+    dir = await mkdtemp(path.join(tmpdir(), "rerank-upload-"));
+    const form = await receiveForm(req, dir, { bodyBytes: bodyLimit, fileBytes: env().MODEL_MAX_BYTES, fieldBytes: FIELD_BYTES });
+    const version = await uploadVersion(getDb(), model, form, actor);
+    answer = () => sendJson(res, 201, { id: version.id, model, version: version.version, sha256: version.sha256, sizeBytes: version.sizeBytes });
   } catch (error) {
-    const mapped = mapError(error, `uploading a version of ${model}`);
-    if (mapped.internal) console.error("[http] upload:", error);
-    sendError(res, mapped.httpStatus, { code: mapped.code, message: mapped.message });
+    if (error instanceof BodyTooLargeError) {
+      answer = () => sendError(res, 413, { code: "PAYLOAD_TOO_LARGE", message: error.message }, { close: true });
+    } else {
+      const mapped = mapError(error, `uploading a version of ${model}`);
+      if (mapped.internal) console.error("[http] upload:", error);
+      // A refusal before the body ended leaves the rest unread: close the connection after the answer.
+      answer = () => sendError(res, mapped.httpStatus, { code: mapped.code, message: mapped.message }, { close: !req.readableEnded });
+    }
   }
+  // The temporary folder goes before the answer, so nothing is left once the caller hears back —
+  // except when the body was refused half-read: that answer goes at once, before the unread rest
+  // piles up (the connection is closed after it).
+  const removal = dir ? rm(dir, { recursive: true, force: true }).catch((error: unknown) => console.error("[http] upload: could not remove", dir, error)) : Promise.resolve();
+  if (!req.readableEnded) answer();
+  await removal;
+  inFlight--;
+  if (req.readableEnded) answer();
 }

@@ -36,7 +36,7 @@ describe("offline evaluation", () => {
   it("refuses a version whose features do not fit the file, saying why", async () => {
     const error = await evaluateOnLetor(getDb(), "search-ranker", 2).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(InvalidInputError);
-    expect((error as Error).message).toBe("version: the LETOR test file has 300 features; search-ranker v2 takes 7");
+    expect((error as Error).message).toBe("version: none of search-ranker v2's 7 features (retrieval_score, …) is a feature of the LETOR test file (f1..f300); features are matched by name");
     // A refused evaluation stores nothing.
     expect((await listEvaluations(getDb(), "search-ranker", 2)).letor).toEqual([]);
   });

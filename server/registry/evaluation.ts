@@ -3,7 +3,7 @@ import { readFileSync } from "node:fs";
 import path from "node:path";
 import type { Db } from "../db/client";
 import { Prisma } from "../db/generated/client.ts";
-import { buildFeatureMatrix } from "../domain/features/featureSpec";
+import { alignToDataset, buildFeatureMatrix } from "../domain/features/featureSpec";
 import { parseLetor } from "../domain/letor/parse";
 import { LETOR_SAMPLE } from "../domain/letor/reference";
 import { counterfactualCtr, positionBiasPropensities, type LoggedImpression } from "../domain/offline/ips";
@@ -49,16 +49,23 @@ async function loadVersion(db: Db, name: string, version: number) {
 
 export async function evaluateOnLetor(db: Db, name: string, version: number, actor: Actor = EVALUATION) {
   const v = await loadVersion(db, name, version);
-  if (v.featureSpec.length !== LETOR_SAMPLE.numFeatures) {
-    throw new InvalidInputError("version", `the LETOR test file has ${LETOR_SAMPLE.numFeatures} features; ${name} v${version} takes ${v.featureSpec.length}`);
-  }
   const read = (f: string) => readFileSync(path.join(process.cwd(), LETOR_SAMPLE.dir, f), "utf8");
   const test = parseLetor(read(LETOR_SAMPLE.test.data), read(LETOR_SAMPLE.test.query), { numFeatures: LETOR_SAMPLE.numFeatures });
+  // The file's features are f1..f300 (absent in a row = 0, the SVMlight convention); the model's
+  // are matched by name, and those the file lacks take the spec's missing rule.
+  const columns = Array.from({ length: LETOR_SAMPLE.numFeatures }, (_, i) => `f${i + 1}`);
+  const aligned = alignToDataset(v.featureSpec, columns, test.features, test.rows);
+  if (!aligned) {
+    throw new InvalidInputError("version", `none of ${name} v${version}'s ${v.featureSpec.length} features (${v.featureSpec[0]!.name}, …) is a feature of the LETOR test file (f1..f${LETOR_SAMPLE.numFeatures}); features are matched by name`);
+  }
   const started = performance.now();
-  const scores = await runScores(v, test.features, test.rows, LETOR_SAMPLE.numFeatures);
+  const scores = await runScores(v, aligned.data, test.rows, v.featureSpec.length);
   const metrics = evaluateRanking(scores, test.labels, test.groups);
   const file = `${LETOR_SAMPLE.dir}/${LETOR_SAMPLE.test.data}`;
-  const result = { file, rows: test.rows, queries: metrics.queries, ndcg: metrics.ndcg, mrr: metrics.mrr, scoringMs: performance.now() - started };
+  const result = {
+    file, rows: test.rows, queries: metrics.queries, ndcg: metrics.ndcg, mrr: metrics.mrr, scoringMs: performance.now() - started,
+    featuresAbsent: aligned.absent.length,
+  };
   return await store(db, v.versionId, "letor", { file }, result, actor);
 }
 

@@ -50,7 +50,9 @@ export async function trainFromLogs(
   if (!surface?.model) throw new NotFoundError("surface model", options.surface);
   const production = await db.modelAlias.findUnique({ where: { modelId_name: { modelId: surface.model.id, name: surface.modelAlias } }, include: { version: true } });
   if (!production) throw new InvalidInputError("surface", `surface "${options.surface}" has no "${surface.modelAlias}" version to start from`);
-  const spec = production.version.featureSpec as unknown as FeatureSpec;
+  // Our trainer learns no missing-value branches: absent values are given their defaults in training
+  // and must be in serving too, whatever rule the production model (perhaps an imported XGBoost) had.
+  const spec: FeatureSpec = (production.version.featureSpec as unknown as FeatureSpec).map((f) => ({ ...f, missing: "default" }));
   const since = new Date(Date.now() - (options.days ?? 30) * 86_400_000);
   const rows = await db.$queryRaw<LoggedItem[]>`
     WITH recent AS (

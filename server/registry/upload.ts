@@ -1,17 +1,19 @@
 import type { Actor } from "../audit/actor";
 import type { Db } from "../db/client";
 import { InvalidInputError, NotFoundError } from "../errors";
-import { createRng } from "../domain/random";
+import { env } from "../config";
 import { describeZodError } from "../validation";
-import { importModel } from "./importModel";
+import { importInWorker } from "./importInWorker";
 import { uploadFieldsSchema } from "./schema";
-import { createVersion, maxModelBytes } from "./versions";
+import { createVersion } from "./versions";
 
-// The upload endpoint's work: multipart form → validated fields → (import) → checks → stored version.
+// The upload endpoint's work: multipart form on disk → validated fields → (import) and checks in a
+// worker thread → stored version.
 // Every refusal names what to fix; nothing is written unless every check passed.
 
 export interface UploadForm {
-  file: File | null;
+  /** The uploaded file, streamed to disk (server/http/multipart.ts); null when the form had none. */
+  file: { path: string; name: string; size: number } | null;
   fields: Record<string, string>;
 }
 
@@ -26,23 +28,21 @@ function parseJsonField(fields: Record<string, string>, name: string): unknown {
 }
 
 /**
- * Rows the converted model is checked on: zeros, then seeded uniform values in [0, 1] and a spread
- * beyond it, so that splits on both sides of typical thresholds are exercised.
+ * Registers an uploaded file as a new version of `modelName`: the fields are validated here, then
+ * the file is read, converted (LightGBM / XGBoost) and smoke-tested in a worker thread within the
+ * MODEL_MAX_* counts, MODEL_IMPORT_MEMORY_MB and MODEL_IMPORT_TIMEOUT_MS; nothing is written unless
+ * every check passed. Import notes (e.g. trees cut at XGBoost's best_iteration) go into the
+ * version's metadata.
  */
-function sampleRows(featureCount: number, rows = 64): Float32Array {
-  const rng = createRng(featureCount);
-  const data = new Float32Array(rows * featureCount);
-  for (let i = featureCount; i < data.length; i++) data[i] = i % 7 === 0 ? rng.normal() * 10 : rng.next();
-  return data;
-}
-
 export async function uploadVersion(db: Db, modelName: string, form: UploadForm, actor: Actor) {
   const model = await db.model.findUnique({ where: { name: modelName }, select: { id: true } });
   if (!model) throw new NotFoundError("model", modelName);
   if (!form.file) throw new InvalidInputError("file", "no file was attached");
-  if (form.file.size > maxModelBytes()) {
-    throw new InvalidInputError("file", `${(form.file.size / 1048576).toFixed(1)} MiB exceeds the ${(maxModelBytes() / 1048576).toFixed(1)} MiB limit (MODEL_MAX_BYTES)`);
+  const config = env();
+  if (form.file.size > config.MODEL_MAX_BYTES) {
+    throw new InvalidInputError("file", `${(form.file.size / 1048576).toFixed(1)} MiB exceeds the ${(config.MODEL_MAX_BYTES / 1048576).toFixed(1)} MiB limit (MODEL_MAX_BYTES)`);
   }
+  if (form.file.size === 0) throw new InvalidInputError("file", "the file is empty");
   const parsed = uploadFieldsSchema.safeParse({
     format: form.fields.format || undefined,
     featureSpec: parseJsonField(form.fields, "featureSpec"),
@@ -58,20 +58,28 @@ export async function uploadVersion(db: Db, modelName: string, form: UploadForm,
     if (!parent) throw new InvalidInputError("parentVersion", `${modelName} has no version ${input.parentVersion}`);
     parentVersionId = parent.id;
   }
-  let bytes = new Uint8Array(await form.file.arrayBuffer());
+  // XGBoost and LightGBM treat an absent feature as missing (NaN → the split's missing branch), not 0:
+  // stated in the stored spec, so serving and evaluation give the model what the library would.
+  const featureSpec = input.format === "onnx" ? input.featureSpec : input.featureSpec.map((f) => ({ ...f, missing: f.missing ?? ("nan" as const) }));
+  const limits = { maxFeatures: config.MODEL_MAX_FEATURES, maxTrees: config.MODEL_MAX_TREES, maxNodes: config.MODEL_MAX_NODES };
+  if (input.featureSpec.length > limits.maxFeatures) {
+    throw new InvalidInputError("featureSpec", `${input.featureSpec.length} features; the limit is ${limits.maxFeatures} (MODEL_MAX_FEATURES)`);
+  }
+  const result = await importInWorker(
+    { format: input.format, filePath: form.file.path, featureSpec, limits, maxBytes: config.MODEL_MAX_BYTES },
+    { timeoutMs: config.MODEL_IMPORT_TIMEOUT_MS, memoryMb: config.MODEL_IMPORT_MEMORY_MB },
+    form.file.size,
+  );
   let metadata: Record<string, unknown> = { ...input.metadata, fileName: form.file.name };
-  if (input.format !== "onnx") {
-    if (bytes.length === 0) throw new InvalidInputError("file", "the file is empty");
-    const rows = 64;
-    const converted = await importModel(input.format, new TextDecoder().decode(bytes), (features) => sampleRows(features, rows), rows);
-    if (converted.numFeatures !== input.featureSpec.length) {
-      throw new InvalidInputError("featureSpec", `the ${input.format} model takes ${converted.numFeatures} features but the feature spec declares ${input.featureSpec.length}`);
-    }
-    bytes = new Uint8Array(converted.onnx);
-    metadata = { ...metadata, importedFrom: input.format, objective: converted.objective, nativeFeatureNames: converted.featureNames.slice(0, 50), conversionMaxAbsDiff: converted.maxAbsDiff };
+  if (result.conversion) {
+    const c = result.conversion;
+    metadata = {
+      ...metadata, importedFrom: input.format, objective: c.objective, nativeFeatureNames: c.featureNames,
+      conversionMaxAbsDiff: c.maxAbsDiff, conversionMaxRelDiff: c.maxRelDiff, ...(c.notes.length ? { importNotes: c.notes } : {}),
+    };
   }
   return createVersion(db, {
-    modelId: model.id, bytes, featureSpec: input.featureSpec, source: input.format === "onnx" ? "upload" : input.format,
-    metadata, metrics: input.metrics, parentVersionId, actor,
+    modelId: model.id, bytes: result.bytes, featureSpec, source: input.format === "onnx" ? "upload" : input.format,
+    metadata, metrics: input.metrics, parentVersionId, actor, validated: result.validated,
   });
 }

@@ -1,14 +1,12 @@
-import { createHash } from "node:crypto";
 import type { Actor } from "../audit/actor";
 import { recordAudit } from "../audit/record";
 import type { Db } from "../db/client";
 import { subjects } from "../domain/audit/subject";
 import { Prisma } from "../db/generated/client.ts";
 import type { FeatureSpec } from "../domain/features/featureSpec";
-import { checkSignature } from "../domain/models/signature";
-import { ConflictError, InvalidInputError, NotFoundError } from "../errors";
-import { openSession, runScores } from "../inference/sessions";
+import { ConflictError, NotFoundError } from "../errors";
 import { env } from "../config";
+import { validateArtifact, type ValidatedArtifact } from "./validateArtifact";
 
 // Registering a model version: every check runs before anything is written, so a refused upload
 // leaves the registry as it was. Versions are immutable once stored.
@@ -28,41 +26,14 @@ export interface NewVersion {
   parentVersionId?: string | null;
   /** Who registers it: recorded as the version's creator and in the audit trail. */
   actor: Actor;
-}
-
-/** Loads the artifact in onnxruntime, checks it against the spec and scores sample rows. */
-export async function validateArtifact(bytes: Uint8Array, featureSpec: FeatureSpec): Promise<{ inputName: string; outputName: string; sha256: string }> {
-  if (bytes.length === 0) throw new InvalidInputError("file", "the file is empty");
-  const cap = maxModelBytes();
-  if (bytes.length > cap) throw new InvalidInputError("file", `${(bytes.length / 1048576).toFixed(1)} MiB exceeds the ${(cap / 1048576).toFixed(1)} MiB limit (MODEL_MAX_BYTES)`);
-  let session;
-  try {
-    session = await openSession(bytes);
-  } catch (error) {
-    throw new InvalidInputError("file", `not a loadable ONNX model: ${(error as Error).message.split("\n")[0]}`);
-  }
-  try {
-    const problems = checkSignature(session.inputMetadata, session.outputMetadata, featureSpec.length);
-    if (problems.length) throw new InvalidInputError("featureSpec", `the model does not match its feature spec: ${problems.join("; ")}`);
-    const inputName = session.inputNames[0]!;
-    const outputName = session.outputNames[0]!;
-    // Smoke inference: the defaults, and the training means where the spec has them.
-    const rows = [featureSpec.map((f) => f.default), featureSpec.map((f) => f.distribution?.mean ?? f.default)];
-    try {
-      await runScores({ session, inputName, outputName }, Float32Array.from(rows.flat()), rows.length, featureSpec.length);
-    } catch (error) {
-      throw new InvalidInputError("file", `the smoke inference on sample rows failed: ${(error as Error).message.split("\n")[0]}`);
-    }
-    return { inputName, outputName, sha256: createHash("sha256").update(bytes).digest("hex") };
-  } finally {
-    await session.release().catch(() => {});
-  }
+  /** Set when `bytes` already passed validateArtifact (in the upload's worker thread): not loaded again here. */
+  validated?: ValidatedArtifact;
 }
 
 export async function createVersion(db: Db, input: NewVersion) {
   const model = await db.model.findUnique({ where: { id: input.modelId }, select: { id: true, name: true, surface: { select: { key: true } } } });
   if (!model) throw new NotFoundError("model", input.modelId);
-  const checked = await validateArtifact(input.bytes, input.featureSpec);
+  const checked = input.validated ?? (await validateArtifact(input.bytes, input.featureSpec, maxModelBytes()));
   const existing = await db.modelVersion.findUnique({ where: { modelId_sha256: { modelId: model.id, sha256: checked.sha256 } }, select: { version: true } });
   if (existing) throw new ConflictError(`this artifact is already ${model.name} v${existing.version} (sha256 ${checked.sha256.slice(0, 12)}…)`);
   for (let attempt = 0; ; attempt++) {

@@ -27,15 +27,57 @@ describe("blocking", () => {
 });
 
 describe("boosts", () => {
-  it("multiplies then adds, re-sorts by boosted score and keeps incoming order on ties", () => {
+  it("scales the height above the floor (min − spread/n), then adds; re-sorts and keeps incoming order on ties", () => {
+    // Scores 10, 8, 6, 4: spread 6, n 4, floor 4 − 1.5 = 2.5.
     const ranked = [item("a", 10, { brand: "x" }), item("b", 8, { category: "news" }), item("c", 6), item("d", 4, { category: "news" })];
-    const out = applyConstraints(ranked, { boosts: [{ field: "category", value: "news", multiplier: 2 }, { field: "id", value: "c", add: 10 }] }, 10);
+    const out = applyConstraints(ranked, { boosts: [{ field: "category", value: "news", multiplier: 2 }, { field: "id", value: "c", add: 7.5 }] }, 10);
     expect(out.items).toEqual([
-      { id: "b", score: 16, reasons: ["boosted:category=news"] },
-      { id: "c", score: 16, reasons: ["boosted:id=c"] },
+      { id: "b", score: 13.5, reasons: ["boosted:category=news"] }, // 2.5 + 5.5 × 2
+      { id: "c", score: 13.5, reasons: ["boosted:id=c"] }, // 6 + 7.5, tied: incoming order
       { id: "a", score: 10, reasons: [] },
-      { id: "d", score: 8, reasons: ["boosted:category=news"] },
+      { id: "d", score: 5.5, reasons: ["boosted:category=news"] }, // 2.5 + 1.5 × 2
     ]);
+  });
+
+  it("scores [−0.105, −0.693, −1.204] and ×3 on the second: it moves up to first (issue 14 point 7)", () => {
+    const ranked = [item("first", -0.105), item("second", -0.693), item("third", -1.204)];
+    const out = applyConstraints(ranked, { boosts: [{ field: "id", value: "second", multiplier: 3 }] }, 10);
+    expect(out.items.map((c) => c.id)).toEqual(["second", "first", "third"]);
+    // floor = −1.204 − 1.099/3; −0.693 rises to floor + 3 × (−0.693 − floor).
+    const floor = -1.204 - 1.099 / 3;
+    expect(out.items[0]!.score).toBeCloseTo(floor + 3 * (-0.693 - floor), 12);
+  });
+
+  it("moves the lowest item too, and equal scores", () => {
+    // floor −3 − 2/3: c rises from 2/3 to 2 above it, to −1.667.
+    expect(ids({ boosts: [{ field: "id", value: "c", multiplier: 3 }] }, [item("a", -1), item("b", -2), item("c", -3)])).toEqual(["a", "c", "b"]);
+    expect(ids({ boosts: [{ field: "id", value: "c", multiplier: 1.01 }] }, [item("a", 0), item("b", 0), item("c", 0)])).toEqual(["c", "a", "b"]);
+  });
+
+  it("for any scores: a multiplier above 1 never moves the item down, below 1 never up, and a·s + b (a > 0) boosts alike", () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.double({ min: -1e6, max: 1e6, noNaN: true }), { minLength: 2, maxLength: 30 }),
+        fc.nat(),
+        fc.double({ min: 0.05, max: 20, noNaN: true }),
+        fc.double({ min: 0.01, max: 100, noNaN: true }),
+        fc.double({ min: -1000, max: 1000, noNaN: true }),
+        (raw, pick, multiplier, a, b) => {
+          const scores = [...raw].sort((x, y) => y - x);
+          const target = `i${pick % scores.length}`;
+          const ranked = scores.map((s, i) => item(`i${i}`, s));
+          const config = { boosts: [{ field: "id" as const, value: target, multiplier }] };
+          const before = ranked.findIndex((c) => c.id === target);
+          const order = ids(config, ranked);
+          const after = order.indexOf(target);
+          if (multiplier > 1) expect(after).toBeLessThanOrEqual(before);
+          if (multiplier < 1) expect(after).toBeGreaterThanOrEqual(before);
+          const shifted = ids(config, scores.map((s, i) => item(`i${i}`, a * s + b)));
+          // Rounding may tie near-equal scores differently; the boosted item's place is what must hold.
+          expect(Math.abs(shifted.indexOf(target) - after)).toBeLessThanOrEqual(scores.filter((s) => Math.abs(s - scores[before]!) < 1e-6 * (1 + Math.abs(s))).length);
+        },
+      ),
+    );
   });
 });
 

@@ -14,6 +14,7 @@ export interface ConstraintConfig {
   blockedFlags?: string[]; // an item with any of these safety flags is never served
   blockedIds?: string[]; // explicit blocklist, never served
   pins?: Array<{ id: string; position: number }>; // 1-based position; pins win over everything but blocking
+  /** multiplier scales the item's height above the request's score floor, add shifts its score (see applyBoosts): up for > 1 / > 0 whatever the scores' sign. */
   boosts?: Array<{ field: "id" | "category" | "providerGroup" | "brand"; value: string; multiplier?: number; add?: number }>;
   maxPerCategory?: { limit: number; withinTop: number }; // at most `limit` items per category among the first `withinTop` positions
   diversity?: { lambda: number; field: "category" | "providerGroup" | "brand"; withinTop?: number }; // MMR, lambda in [0,1]; 1 = pure relevance
@@ -104,12 +105,42 @@ function blockUnsafe(ranked: readonly RankedCandidate[], config: ConstraintConfi
 
 // ---- step 2: boosts ----
 
+/**
+ * Boosts move an item up (multiplier > 1, add > 0) or down (multiplier < 1, add < 0) whatever the
+ * sign or offset of the model's scores. Multiplying a raw score does not: −0.693 × 3 = −2.079
+ * drops the item. So a multiplier scales the item's height above a floor instead:
+ *
+ *   floor = min − δ,  δ = (max − min) / n   (one average gap below the lowest of the n kept scores;
+ *                                             δ = 1 when all scores are equal)
+ *   score' = floor + (score − floor) × multiplier + add
+ *
+ * Items without a boost keep their score; boosted scores stay in the model's units, so the response
+ * still shows comparable numbers. The result is the same for any scores a·s + b (a > 0): a model
+ * whose scores are all negative, or all near 300, is boosted as one scored in [0, 1].
+ * Example: [−0.105, −0.693, −1.204], ×3 on the second: floor −1.570, height 0.877 → 2.632 above
+ * the floor, score 1.062: first.
+ */
+export function boostFloor(scores: readonly number[]): number {
+  let min = Infinity;
+  let max = -Infinity;
+  for (const s of scores) {
+    if (!Number.isFinite(s)) continue;
+    if (s < min) min = s;
+    if (s > max) max = s;
+  }
+  if (min === Infinity) return 0;
+  const spread = max - min;
+  return min - (spread > 0 ? spread / scores.length : 1);
+}
+
 function applyBoosts(list: Candidate[], boosts: NonNullable<ConstraintConfig["boosts"]>): Candidate[] {
+  if (boosts.length === 0) return list;
+  const floor = boostFloor(list.map((c) => c.score));
   let boosted = false;
   for (const item of list) {
     for (const boost of boosts) {
       if (valueOf(item, boost.field) !== boost.value) continue;
-      item.score = item.score * (boost.multiplier ?? 1) + (boost.add ?? 0);
+      item.score = floor + (item.score - floor) * (boost.multiplier ?? 1) + (boost.add ?? 0);
       addReason(item, `boosted:${boost.field}=${boost.value}`);
       boosted = true;
     }

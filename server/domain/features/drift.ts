@@ -1,10 +1,21 @@
-import { normalQuantile } from "../stats/distributions";
 import type { FeatureDistribution } from "./featureSpec";
 
 // Feature drift: how far the values a model sees in serving have moved from what it was trained
-// on. The training side is the distribution declared in the model's feature spec (mean, std, min,
-// max), so the expected bins are deciles of a normal with that mean and std; the population
-// stability index compares the serving values' shares in those bins with 10 % each.
+// on. The training side is the distribution stored in the model's feature spec, as bins made from
+// the training data itself: category shares for a discrete feature (few distinct values: flags,
+// counts, ratings), shares between quantile edges for a continuous one. The serving values are put
+// in the same bins and compared by the population stability index,
+//   PSI = Σ_b (a_b − e_b) · ln(a_b / e_b)
+// (Siddiqi, Credit Risk Scorecards, 2006; shares floored at 1e-4 so an empty bin counts but stays
+// finite). Read as: < 0.1 stable, 0.1–0.25 warn, ≥ 0.25 alert.
+//
+// Older specs stored only mean, sd, min and max. Deciles of a normal with that mean and sd are not
+// the training distribution of a flag (30 % ones gave PSI 6.9 against its own data), of a count or
+// of a skewed price, so such a spec is read as: a 0/1 feature whose sd matches a Bernoulli of its
+// mean → the two category shares it implies; anything else → no PSI ("the spec has no training
+// bins"), with the mean shift still shown, until the spec is registered again with bins.
+
+export type DriftLevel = "stable" | "warn" | "alert" | "unknown";
 
 export interface DriftSummary {
   count: number;
@@ -13,45 +24,133 @@ export interface DriftSummary {
   /** |serving mean − training mean| in training standard deviations. */
   meanShift: number | null;
   psi: number | null;
-  level: "stable" | "moderate" | "significant" | "unknown";
+  level: DriftLevel;
+  /** Why psi is null, in words. */
+  note: string | null;
 }
+
+/** PSI at which drift is reported as a warning, and as an alert. */
+export const PSI_WARN = 0.1;
+export const PSI_ALERT = 0.25;
+
+/** A feature with at most this many distinct training values is treated as discrete (category shares). */
+export const MAX_CATEGORIES = 20;
+/** Bins of a continuous feature: deciles. */
+export const QUANTILE_BINS = 10;
 
 const EPSILON = 1e-4;
 
-/** Population stability index of `values` against deciles of N(mean, std); null without a spread or values. */
-export function psiAgainstNormal(values: readonly number[], expected: Pick<FeatureDistribution, "mean" | "std">, bins = 10): number | null {
-  if (values.length === 0 || !(expected.std > 0)) return null;
-  const edges = Array.from({ length: bins - 1 }, (_, i) => expected.mean + expected.std * normalQuantile((i + 1) / bins));
-  const counts = new Array<number>(bins).fill(0);
-  for (const v of values) {
-    let b = 0;
-    while (b < edges.length && v >= edges[b]!) b++;
-    counts[b]!++;
+/** Fewer values than this give no PSI: with sparse bins it is inflated by noise alone. */
+export const MIN_DRIFT_SAMPLE = 100;
+
+/**
+ * The training distribution of one feature, for its spec: mean, sd (population), min, max, and
+ * bins — `{ kind: "categories", values, shares }` when there are at most MAX_CATEGORIES distinct
+ * values, else `{ kind: "quantiles", edges, shares }` with the distinct deciles as edges (ties
+ * collapse, so a feature that is 0 for 60 % of rows gets fewer, unequal bins whose shares say so).
+ * Non-finite values are ignored; null when none is left.
+ */
+export function describeDistribution(values: readonly number[]): FeatureDistribution | null {
+  const finite = values.filter(Number.isFinite).sort((a, b) => a - b);
+  const n = finite.length;
+  if (n === 0) return null;
+  const mean = finite.reduce((s, v) => s + v, 0) / n;
+  const std = Math.sqrt(finite.reduce((s, v) => s + (v - mean) ** 2, 0) / n);
+  const summary = { mean, std, min: finite[0]!, max: finite[n - 1]! };
+
+  const distinct: number[] = [];
+  for (const v of finite) if (distinct.length === 0 || distinct[distinct.length - 1] !== v) distinct.push(v);
+  if (distinct.length <= MAX_CATEGORIES) {
+    const counts = new Map<number, number>();
+    for (const v of finite) counts.set(v, (counts.get(v) ?? 0) + 1);
+    return { ...summary, kind: "categories", values: distinct, shares: distinct.map((v) => counts.get(v)! / n) };
   }
-  const e = 1 / bins;
+  const edges: number[] = [];
+  for (let b = 1; b < QUANTILE_BINS; b++) {
+    const edge = quantileOfSorted(finite, b / QUANTILE_BINS);
+    // An edge at the minimum would leave bin 0 empty: every value is ≥ it.
+    if (edge > finite[0]! && (edges.length === 0 || edge > edges[edges.length - 1]!)) edges.push(edge);
+  }
+  const counts = new Array<number>(edges.length + 1).fill(0);
+  for (const v of finite) counts[binOf(v, edges)]!++;
+  return { ...summary, kind: "quantiles", edges, shares: counts.map((c) => c / n) };
+}
+
+/** Type-7 quantile (linear interpolation, R's default) of sorted values. */
+function quantileOfSorted(sorted: readonly number[], p: number): number {
+  const h = (sorted.length - 1) * p;
+  const lo = Math.floor(h);
+  const hi = Math.min(lo + 1, sorted.length - 1);
+  return sorted[lo]! + (h - lo) * (sorted[hi]! - sorted[lo]!);
+}
+
+/** Bin of `v` between `edges` (ascending): 0 below edges[0], i when edges[i-1] ≤ v < edges[i]. */
+function binOf(v: number, edges: readonly number[]): number {
+  let lo = 0;
+  let hi = edges.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (v >= edges[mid]!) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/** Training bins of a spec's distribution, reading older mean/sd specs as the header says; null when it has none. */
+export function trainingBins(distribution: FeatureDistribution): { kind: "categories"; values: number[]; shares: number[] } | { kind: "quantiles"; edges: number[]; shares: number[] } | null {
+  if (distribution.kind === "categories" && distribution.values && distribution.shares) return { kind: "categories", values: distribution.values, shares: distribution.shares };
+  if (distribution.kind === "quantiles" && distribution.edges && distribution.shares) return { kind: "quantiles", edges: distribution.edges, shares: distribution.shares };
+  const { mean, std, min, max } = distribution;
+  // A 0/1 flag: its sd is sqrt(p(1 − p)) (population) or that × sqrt(n/(n−1)) (sample); allow either.
+  if (min === 0 && max === 1 && mean !== undefined && std !== undefined && mean > 0 && mean < 1) {
+    const bernoulli = Math.sqrt(mean * (1 - mean));
+    if (Math.abs(std - bernoulli) <= 0.02 * bernoulli + 1e-9) return { kind: "categories", values: [0, 1], shares: [1 - mean, mean] };
+  }
+  return null;
+}
+
+/**
+ * Population stability index of `values` against the training bins (see the header); null
+ * without values or bins. Values a discrete feature never took in training fall in an extra
+ * "other" bin with a training share of 0 (floored), so a new category shows as drift.
+ */
+export function psiAgainstTraining(values: readonly number[], distribution: FeatureDistribution): number | null {
+  const bins = trainingBins(distribution);
+  if (!bins || values.length === 0) return null;
+  const expected = bins.kind === "categories" ? [...bins.shares, 0] : bins.shares;
+  const counts = new Array<number>(expected.length).fill(0);
+  if (bins.kind === "categories") {
+    const index = new Map(bins.values.map((v, i) => [v, i]));
+    for (const v of values) counts[index.get(v) ?? bins.values.length]!++;
+  } else {
+    for (const v of values) counts[binOf(v, bins.edges)]!++;
+  }
   let psi = 0;
-  for (const c of counts) {
-    const a = Math.max(c / values.length, EPSILON);
+  for (let b = 0; b < expected.length; b++) {
+    const a = Math.max(counts[b]! / values.length, EPSILON);
+    const e = Math.max(expected[b]!, EPSILON);
     psi += (a - e) * Math.log(a / e);
   }
   return psi;
 }
 
-/** The usual reading of PSI: < 0.1 stable, 0.1–0.25 moderate, ≥ 0.25 significant. */
-export function psiLevel(psi: number | null): DriftSummary["level"] {
+/** < PSI_WARN stable, < PSI_ALERT warn, else alert. */
+export function psiLevel(psi: number | null): DriftLevel {
   if (psi === null) return "unknown";
-  return psi < 0.1 ? "stable" : psi < 0.25 ? "moderate" : "significant";
+  return psi < PSI_WARN ? "stable" : psi < PSI_ALERT ? "warn" : "alert";
 }
-
-/** Fewer values than this give no PSI: with sparse bins it is inflated by noise alone. */
-export const MIN_DRIFT_SAMPLE = 100;
 
 export function summariseDrift(values: readonly number[], expected: FeatureDistribution | undefined): DriftSummary {
   const finite = values.filter(Number.isFinite);
   const count = finite.length;
   const mean = count ? finite.reduce((s, v) => s + v, 0) / count : Number.NaN;
   const std = count > 1 ? Math.sqrt(finite.reduce((s, v) => s + (v - mean) ** 2, 0) / (count - 1)) : Number.NaN;
-  const psi = expected && count >= MIN_DRIFT_SAMPLE ? psiAgainstNormal(finite, expected) : null;
-  const meanShift = expected && expected.std > 0 && count ? Math.abs(mean - expected.mean) / expected.std : null;
-  return { count, mean, std, meanShift, psi, level: psiLevel(psi) };
+  let note: string | null = null;
+  let psi: number | null = null;
+  if (!expected) note = "no training distribution in the spec";
+  else if (!trainingBins(expected)) note = "the spec has mean and sd only, no training bins";
+  else if (count < MIN_DRIFT_SAMPLE) note = "too few rows";
+  else psi = psiAgainstTraining(finite, expected);
+  const meanShift = expected?.mean !== undefined && expected.std !== undefined && expected.std > 0 && count ? Math.abs(mean - expected.mean) / expected.std : null;
+  return { count, mean, std, meanShift, psi, level: psiLevel(psi), note };
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { buildFeatureMatrix, type FeatureSpec } from "./featureSpec";
+import { alignToDataset, buildFeatureMatrix, type FeatureSpec } from "./featureSpec";
 
 const spec: FeatureSpec = [
   { name: "retrieval_score", source: "candidate", type: "float", default: 0 },
@@ -43,5 +43,41 @@ describe("buildFeatureMatrix", () => {
       user: undefined,
     }, now);
     expect(m.data[1]).toBeCloseTo(0.42, 6);
+  });
+});
+
+describe("the missing rule (issue 14 point 5: XGBoost and LightGBM treat an absent feature as missing, not 0)", () => {
+  const trees: FeatureSpec = spec.map((f) => ({ ...f, missing: "nan" }));
+
+  it('"nan" gives an absent, stale or non-finite value NaN (the split\'s missing branch), counted as before', () => {
+    const m = buildFeatureMatrix(trees, [{ id: "a", retrievalScore: Number.POSITIVE_INFINITY }], {
+      item: () => ({ values: { popularity: 0.8 }, updatedAt: now - 7_200_000 }),
+      user: undefined,
+    }, now);
+    expect(Array.from(m.data)).toEqual([Number.NaN, Number.NaN, Number.NaN]);
+    expect(m).toMatchObject({ defaulted: 3, stale: 1 });
+  });
+
+  it('"default" (and no rule, as in older specs) gives the default', () => {
+    const m = buildFeatureMatrix(spec.map((f) => ({ ...f, missing: "default" })), [{ id: "a" }], { item: () => undefined, user: undefined }, now);
+    expect(Array.from(m.data)).toEqual([0, Math.fround(0.1), -1]);
+  });
+});
+
+describe("alignToDataset", () => {
+  const columns = ["f1", "f2", "f3"];
+  const data = Float32Array.from([1, 2, 3, 4, 5, 6]);
+
+  it("matches by name and gives a feature the data set lacks its missing value: a model with more features than the data", () => {
+    const model: FeatureSpec = ["f3", "f1", "f4"].map((name) => ({ name, source: "candidate", type: "float", default: 0, missing: "nan" }));
+    const aligned = alignToDataset(model, columns, data, 2)!;
+    expect(Array.from(aligned.data)).toEqual([3, 1, Number.NaN, 6, 4, Number.NaN]);
+    expect(aligned.absent).toEqual(["f4"]);
+    const withDefault = alignToDataset(model.map((f) => ({ ...f, missing: "default" as const, default: 7 })), columns, data, 2)!;
+    expect(Array.from(withDefault.data)).toEqual([3, 1, 7, 6, 4, 7]);
+  });
+
+  it("is null when no feature is a column of the data set", () => {
+    expect(alignToDataset([{ name: "price", source: "candidate", type: "float", default: 0 }], columns, data, 2)).toBeNull();
   });
 });

@@ -3,11 +3,23 @@
 
 export type FeatureSource = "candidate" | "item" | "user";
 
+/**
+ * A feature's training distribution (server/domain/features/drift.ts describes and reads it):
+ * summary statistics, and the bins drift is measured on — category shares for a discrete feature
+ * (`kind: "categories"`, `values[i]` taken by a share `shares[i]` of training rows), or shares
+ * between quantile edges for a continuous one (`kind: "quantiles"`, bin 0 below edges[0], bin i
+ * for edges[i-1] ≤ x < edges[i]). Specs written before bins existed have the summary only.
+ */
 export interface FeatureDistribution {
   mean: number;
+  /** Standard deviation (population). */
   std: number;
   min: number;
   max: number;
+  kind?: "categories" | "quantiles";
+  values?: number[];
+  edges?: number[];
+  shares?: number[];
 }
 
 export interface FeatureDef {
@@ -21,7 +33,19 @@ export interface FeatureDef {
   description?: string;
   /** Expected distribution from training, for drift checks. */
   distribution?: FeatureDistribution;
+  /**
+   * What the model gets when the value is absent (not sent, not stored, stale or not finite):
+   * "default" (the default above; the rule when unset) or "nan" — missing, the rule of XGBoost and
+   * LightGBM, whose trees send NaN down each split's learned missing-value branch. Imported
+   * XGBoost / LightGBM models get "nan" unless their spec says otherwise.
+   */
+  missing?: MissingRule;
 }
+
+export type MissingRule = "default" | "nan";
+
+/** The value an absent feature takes under its spec's missing rule. */
+export const absentValue = (def: FeatureDef): number => (def.missing === "nan" ? Number.NaN : def.default);
 
 export type FeatureSpec = FeatureDef[];
 
@@ -46,7 +70,7 @@ export interface FeatureMatrix {
   data: Float32Array;
   rows: number;
   cols: number;
-  /** Feature values replaced by their default (missing, stale or not finite). */
+  /** Feature values absent (missing, stale or not finite), given their default or NaN by the spec's missing rule. */
   defaulted: number;
   stale: number;
   unknownItems: number;
@@ -58,8 +82,9 @@ export interface FeatureMatrix {
 /**
  * Builds the [rows × cols] float32 input of a model from its spec. An inline candidate feature
  * wins over the store (the caller has the freshest signal); a value that is missing, older than
- * its freshness limit or not a finite number gets the declared default and is counted, so
- * NaN or Infinity never reaches a score.
+ * its freshness limit or not a finite number is absent: it gets the declared default, or NaN where
+ * the spec's missing rule is "nan" (tree models that learned where missing values go), and is
+ * counted. No other NaN or Infinity reaches a score.
  */
 export function buildFeatureMatrix(spec: FeatureSpec, candidates: readonly CandidateInput[], lookup: FeatureLookup, nowMs: number): FeatureMatrix {
   const rows = candidates.length;
@@ -98,11 +123,34 @@ export function buildFeatureMatrix(spec: FeatureSpec, candidates: readonly Candi
       if (typeof value === "number" && Number.isFinite(value)) {
         data[r * cols + c] = value;
       } else {
-        data[r * cols + c] = def.default;
+        data[r * cols + c] = absentValue(def);
         defaulted++;
         defaultedByFeature[def.name] = (defaultedByFeature[def.name] ?? 0) + 1;
       }
     }
   }
   return { data, rows, cols, defaulted, stale, unknownItems, defaultedByFeature, maxAgeSeconds };
+}
+
+/**
+ * A data set's rows as a model's input: each spec feature is matched to the data set column of the
+ * same name (e.g. "f1".."f300" for LETOR). A feature with no such column — a model with more
+ * features than the data set has — is absent in every row and takes its missing rule's value (NaN
+ * for XGBoost / LightGBM, else its default). `data` is row-major [rows × columnNames.length].
+ * Returns [rows × spec.length] and the names of the absent features; null when no feature matches
+ * (the model was not made for this data set).
+ */
+export function alignToDataset(spec: FeatureSpec, columnNames: readonly string[], data: Float32Array, rows: number): { data: Float32Array; absent: string[] } | null {
+  const width = columnNames.length;
+  const byName = new Map(columnNames.map((name, i) => [name, i]));
+  const source = spec.map((f) => byName.get(f.name) ?? -1);
+  if (source.every((c) => c < 0)) return null;
+  const out = new Float32Array(rows * spec.length);
+  for (let r = 0; r < rows; r++) {
+    for (let j = 0; j < spec.length; j++) {
+      const column = source[j]!;
+      out[r * spec.length + j] = column >= 0 ? data[r * width + column]! : absentValue(spec[j]!);
+    }
+  }
+  return { data: out, absent: spec.filter((_, j) => source[j]! < 0).map((f) => f.name) };
 }

@@ -256,3 +256,35 @@ describe("parseLightGbm refuses what it cannot import, naming the place", () => 
     expectError(good.slice(0, good.indexOf("Tree=0")) + "end of trees\n", /no trees/);
   });
 });
+
+describe("parseLightGbm bounds every declared count before allocating (issue 11: uploads can't hurt serving)", () => {
+  const good = readFixture("lleaves-single-tree.model.txt");
+  const limits = { maxFeatures: 4096, maxTrees: 20_000, maxNodes: 4_000_000 };
+
+  it("the 32-byte upload declaring 4,294,967,295 features is refused naming its line and the setting", () => {
+    const hostile = "tree\nmax_feature_idx=4294967294\n";
+    expect(() => parseLightGbm(hostile, limits)).toThrow("line 2: max_feature_idx=4294967294 declares 4294967295 features; the limit is 4096 (MODEL_MAX_FEATURES)");
+  });
+
+  it("a count of 5e9 is refused as a bad value, not a crash", () => {
+    expect(() => parseLightGbm("tree\nmax_feature_idx=5000000000\n", limits)).toThrow(/line 2: .*declares 5000000001 features; the limit is 4096/);
+    expect(() => parseLightGbm("tree\nmax_feature_idx=5e9\n", limits)).toThrow(/line 2: max_feature_idx: "5e9" is not an integer/);
+    expect(() => parseLightGbm(good.replace("num_leaves=11", "num_leaves=5000000000"), limits)).toThrow(/num_leaves=5000000000 brings the nodes of Tree=0\.\.0 to 9999999999; the limit is 4000000 \(MODEL_MAX_NODES\)/);
+  });
+
+  it("trees and nodes over the limits name the line", () => {
+    const twoTrees = readFixture("treelite-constant-tree.model.txt");
+    expect(() => parseLightGbm(twoTrees, { ...limits, maxTrees: 1 })).toThrow(/line \d+: Tree=1 is tree number 2; the limit is 1 \(MODEL_MAX_TREES\)/);
+    expect(() => parseLightGbm(good, { ...limits, maxNodes: 20 })).toThrow(/num_leaves=11 brings the nodes of Tree=0\.\.0 to 21; the limit is 20/);
+    expect(parseLightGbm(good, { ...limits, maxNodes: 21 }).numFeatures).toBe(10);
+  });
+});
+
+describe("a leaf of 300.123456789 (issue 14 point 5)", () => {
+  it("is read in double precision, as LightGBM sums it", () => {
+    const model = parseLightGbm(readFixture("large-leaf-lightgbm.model.txt"));
+    expect(model.native.trees[0]!.leafValue[0]).toBe(300.123456789);
+    // price 0.1 <= 0.5 → node 1; stock 1 <= 2.25 → leaf 0; rating 3 <= 7.5 → leaf 0 of tree 1.
+    expect(evaluateLightGbm(model.native, [0.1, 1, 3])).toBe(300.123456789 + 0.0001220703125);
+  });
+});

@@ -1,5 +1,5 @@
 import type { TreeEnsemble } from "../trees/ensemble";
-import { buildTree, ModelImportError, type NativeNode } from "./treeShape";
+import { buildTree, checkCount, DEFAULT_IMPORT_LIMITS, ModelImportError, type ImportLimits, type NativeNode } from "./treeShape";
 
 // LightGBM's text model (Booster.save_model / model.txt, format v2–v4): a `key=value` header, then
 // one `Tree=k` block per tree, ending at `end of trees` (feature importances and parameters follow
@@ -53,8 +53,8 @@ const ZERO_THRESHOLD = Math.fround(1e-35);
 const missingTypeOf = (decisionType: number) => (decisionType >> 2) & 3;
 
 /** Parses and converts a LightGBM text model. Throws ModelImportError naming the line at fault. */
-export function parseLightGbm(text: string): ImportedLightGbm {
-  const native = readLightGbm(text);
+export function parseLightGbm(text: string, limits: ImportLimits = DEFAULT_IMPORT_LIMITS): ImportedLightGbm {
+  const native = readLightGbm(text, limits);
   return { ensemble: lightGbmToEnsemble(native), featureNames: native.featureNames, objective: native.objective, numFeatures: native.numFeatures, native };
 }
 
@@ -63,7 +63,8 @@ interface Field {
   line: number;
 }
 
-export function readLightGbm(text: string): LightGbmModel {
+/** Reads LightGBM's arrays as written; every declared count is checked against `limits` before use. */
+export function readLightGbm(text: string, limits: ImportLimits = DEFAULT_IMPORT_LIMITS): LightGbmModel {
   const lines = text.split(/\r?\n/);
   let at = 0;
   while (at < lines.length && lines[at]!.trim() === "") at++;
@@ -90,6 +91,7 @@ export function readLightGbm(text: string): LightGbmModel {
   if (maxFeatureIdx === undefined) throw new ModelImportError("header: max_feature_idx is missing");
   if (maxFeatureIdx < 0) throw new ModelImportError(`line ${header.get("max_feature_idx")!.line}: max_feature_idx must be at least 0`);
   const numFeatures = maxFeatureIdx + 1;
+  checkCount(numFeatures, "maxFeatures", limits, () => `line ${header.get("max_feature_idx")!.line}: max_feature_idx=${maxFeatureIdx} declares ${numFeatures} features`);
   const numClass = headerInt("num_class") ?? 1;
   if (numClass !== 1) throw new ModelImportError(`line ${header.get("num_class")!.line}: num_class=${numClass}: multi-class models give one score per class; a ranker needs one score`);
   const perIteration = headerInt("num_tree_per_iteration") ?? 1;
@@ -105,6 +107,7 @@ export function readLightGbm(text: string): LightGbmModel {
   }
 
   const trees: LightGbmTree[] = [];
+  const budget = { nodes: 0 };
   let ended = false;
   while (at < lines.length) {
     const line = lines[at]!.trim();
@@ -118,6 +121,7 @@ export function readLightGbm(text: string): LightGbmModel {
     }
     if (!line.startsWith("Tree=")) throw new ModelImportError(`line ${at + 1}: expected "Tree=<k>" or "end of trees", got "${clip(line)}"`);
     const blockLine = at + 1;
+    checkCount(trees.length + 1, "maxTrees", limits, () => `line ${blockLine}: Tree=${line.slice(5)} is tree number ${trees.length + 1}`);
     const index = parseInteger(line.slice(5), `line ${blockLine}: Tree=`);
     const fields = new Map<string, Field>();
     for (at++; at < lines.length; at++) {
@@ -128,7 +132,7 @@ export function readLightGbm(text: string): LightGbmModel {
       if (eq < 0) throw new ModelImportError(`line ${at + 1}: expected "key=value" inside Tree=${index}, got "${clip(entry)}"`);
       fields.set(entry.slice(0, eq), { value: entry.slice(eq + 1), line: at + 1 });
     }
-    trees.push(readTree(index, blockLine, fields, numFeatures));
+    trees.push(readTree(index, blockLine, fields, numFeatures, limits, budget));
   }
   if (!ended) throw new ModelImportError(`line ${lines.length}: the model ends without "end of trees" (truncated file?)`);
   if (trees.length === 0) throw new ModelImportError(`line ${at + 1}: the model has no trees`);
@@ -149,7 +153,7 @@ export function readLightGbm(text: string): LightGbmModel {
   };
 }
 
-function readTree(index: number, blockLine: number, fields: Map<string, Field>, numFeatures: number): LightGbmTree {
+function readTree(index: number, blockLine: number, fields: Map<string, Field>, numFeatures: number, limits: ImportLimits, budget: { nodes: number }): LightGbmTree {
   const where = `Tree=${index} (line ${blockLine})`;
   const field = (key: string): Field => {
     const found = fields.get(key);
@@ -159,6 +163,9 @@ function readTree(index: number, blockLine: number, fields: Map<string, Field>, 
   const numLeavesField = field("num_leaves");
   const numLeaves = parseInteger(numLeavesField.value, `line ${numLeavesField.line}: num_leaves`);
   if (numLeaves < 1) throw new ModelImportError(`line ${numLeavesField.line}: num_leaves must be at least 1`);
+  // Splits and leaves of every tree so far, checked before this tree's arrays are read.
+  budget.nodes += 2 * numLeaves - 1;
+  checkCount(budget.nodes, "maxNodes", limits, () => `line ${numLeavesField.line}: num_leaves=${numLeaves} brings the nodes of Tree=0..${index} to ${budget.nodes}`);
   const numCat = fields.get("num_cat");
   if (numCat && parseInteger(numCat.value, `line ${numCat.line}: num_cat`) > 0) {
     throw new ModelImportError(`line ${numCat.line}: Tree=${index} has categorical splits (num_cat=${numCat.value.trim()}); categorical features are not supported — encode them as numbers and retrain`);
@@ -206,13 +213,17 @@ function readTree(index: number, blockLine: number, fields: Map<string, Field>, 
   return { index, numLeaves, splitFeature, threshold, decisionType, leftChild, rightChild, leafValue, shrinkage };
 }
 
-/** The raw score LightGBM computes for one row (predict with raw_score=True), in double precision. */
-export function evaluateLightGbm(model: LightGbmModel, row: ArrayLike<number>): number {
+/**
+ * The raw score LightGBM computes for one row (predict with raw_score=True), in double precision.
+ * `terms`, when given, receives the leaf value of each tree (for the conversion check).
+ */
+export function evaluateLightGbm(model: LightGbmModel, row: ArrayLike<number>, terms?: number[]): number {
   if (row.length < model.numFeatures) throw new RangeError(`the row has ${row.length} features, the model needs ${model.numFeatures}`);
   let sum = 0;
   for (const tree of model.trees) {
     if (tree.numLeaves === 1) {
       sum += tree.leafValue[0]!;
+      terms?.push(tree.leafValue[0]!);
       continue;
     }
     let node = 0;
@@ -222,6 +233,7 @@ export function evaluateLightGbm(model: LightGbmModel, row: ArrayLike<number>): 
       node = numericalDecision(tree, node, row[tree.splitFeature[node]!]!);
     }
     sum += tree.leafValue[~node]!;
+    terms?.push(tree.leafValue[~node]!);
   }
   return sum;
 }

@@ -8,6 +8,35 @@ export class ModelImportError extends Error {
   override name = "ModelImportError";
 }
 
+/**
+ * Bounds on what a model file may declare, checked before anything is allocated from a declared
+ * count, so a 32-byte file claiming 4,294,967,295 features is refused at once instead of exhausting
+ * memory. The registry passes MODEL_MAX_FEATURES / MODEL_MAX_TREES / MODEL_MAX_NODES
+ * (server/config.ts); `name` of each says which setting to raise.
+ */
+export interface ImportLimits {
+  /** Input features (LightGBM max_feature_idx + 1, XGBoost num_feature). */
+  maxFeatures: number;
+  /** Trees in the file. */
+  maxTrees: number;
+  /** Nodes over all trees (splits and leaves). */
+  maxNodes: number;
+}
+
+export const DEFAULT_IMPORT_LIMITS: ImportLimits = { maxFeatures: 4096, maxTrees: 20_000, maxNodes: 4_000_000 };
+
+const LIMIT_SETTING: Record<keyof ImportLimits, string> = { maxFeatures: "MODEL_MAX_FEATURES", maxTrees: "MODEL_MAX_TREES", maxNodes: "MODEL_MAX_NODES" };
+
+/**
+ * Refuses `count` above `limits[which]`: "<described>; the limit is N (SETTING)", where `described`
+ * names the line or field and what it declares.
+ */
+export function checkCount(count: number, which: keyof ImportLimits, limits: ImportLimits, described: () => string): void {
+  if (!Number.isSafeInteger(count) || count > limits[which]) {
+    throw new ModelImportError(`${described()}; the limit is ${limits[which]} (${LIMIT_SETTING[which]})`);
+  }
+}
+
 export type NativeNode =
   | { isLeaf: true; value: number }
   | { isLeaf: false; feature: number; threshold: number; left: number; right: number; missingGoesLeft: boolean };

@@ -60,7 +60,7 @@ function tinyWith(change: (m: Tiny) => void): Tiny {
   return m;
 }
 
-function expectError(json: unknown, pattern: RegExp) {
+function expectError(json: unknown, pattern: RegExp | string) {
   expect(() => parseXgboostJson(json)).toThrow(ModelImportError);
   expect(() => parseXgboostJson(json)).toThrow(pattern);
 }
@@ -75,8 +75,12 @@ describe("parseXgboostJson on the LETOR models trained by XGBoost 1.7.4", () => 
     expect(model.numFeatures).toBe(LETOR_FEATURES);
     expect(model.featureNames[299]).toBe("f300");
     expect(model.native).toMatchObject({ version: "1.7.4", baseScore: 0.5, baseMargin: 0.5 });
-    expect(model.ensemble).toMatchObject({ comparison: "<", baseScore: 0.5, numFeatures: LETOR_FEATURES });
+    // The base margin is folded into the first tree's leaves, so an in-order float32 sum rounds as XGBoost's.
+    expect(model.ensemble).toMatchObject({ comparison: "<", baseScore: 0, numFeatures: LETOR_FEATURES });
     expect(model.ensemble.trees).toHaveLength(60);
+    const firstLeaf = model.native.trees[0]!.left.indexOf(-1);
+    const folded = model.ensemble.trees[0]!.nodes.filter((n) => n.isLeaf).map((n) => n.value);
+    expect(folded).toContain(Math.fround(0.5 + model.native.trees[0]!.condition[firstLeaf]!));
   });
 
   for (const [name, rowsOf] of [
@@ -222,5 +226,55 @@ describe("parseXgboostJson refuses what it cannot import, naming the field", () 
 
   it("a file without split_conditions is refused rather than read from base_weights", () => {
     expectError(tinyWith((m) => delete (m.learner.gradient_booster.model.trees[0] as Partial<Tiny["learner"]["gradient_booster"]["model"]["trees"][0]>).split_conditions), /split_conditions is missing.*base_weights/);
+  });
+});
+
+describe("early stopping: best_iteration selects the trees that serve (issue 14 point 5)", () => {
+  const withAttributes = (attributes: Record<string, string>, change: (m: Tiny) => void = () => {}) =>
+    tinyWith((m) => {
+      (m.learner.attributes as Record<string, string>) = attributes;
+      change(m);
+    });
+
+  it("best_iteration 0 serves the first round only, and says so", () => {
+    const model = parseXgboostJson(withAttributes({ best_iteration: "0", best_ntree_limit: "1" }));
+    expect(model.native.trees).toHaveLength(1);
+    expect(model.native).toMatchObject({ treesInFile: 2, bestIteration: 0 });
+    expect(model.notes[0]).toMatch(/best_iteration 0, so the first 1 of the 2 trees serve/);
+    // 0.5 base + tree 0 only (x0 = 0 < 0.5 → 0.25).
+    expect(evaluateXgboost(model.native, [0, 5])).toBe(0.75);
+  });
+
+  it("best_iteration at the last round (what XGBoost 1.4–1.7 write without early stopping) serves every tree", () => {
+    const model = parseXgboostJson(withAttributes({ best_iteration: "1", best_ntree_limit: "2" }));
+    expect(model.native.trees).toHaveLength(2);
+    expect(model.notes).toEqual(["best_iteration 1 is the last round: all 2 trees serve"]);
+  });
+
+  it("reads best_ntree_limit alone (files before 1.4), num_parallel_tree and iteration_indptr", () => {
+    expect(parseXgboostJson(withAttributes({ best_ntree_limit: "1" })).native.trees).toHaveLength(1);
+    const parallel = withAttributes({ best_iteration: "0" }, (m) => (m.learner.gradient_booster.model.gbtree_model_param.num_parallel_tree = "2"));
+    expect(parseXgboostJson(parallel).native.trees).toHaveLength(2);
+    const indptr = withAttributes({ best_iteration: "0" }, (m) => Object.assign(m.learner.gradient_booster.model, { iteration_indptr: [0, 1, 2] }));
+    expect(parseXgboostJson(indptr).native.trees).toHaveLength(1);
+  });
+
+  it("a best_iteration past the trees in the file is refused", () => {
+    expectError(withAttributes({ best_iteration: "5" }), /best_iteration is 5: rounds 0..5 need 6 trees but the file has 2/);
+    expectError(withAttributes({ best_iteration: "-1" }), /best_iteration is "-1": expected a whole number/);
+  });
+});
+
+describe("parseXgboostJson bounds every declared count before allocating (issue 11)", () => {
+  it("a file declaring 4,294,967,294 features, or 5e9, is refused naming the field", () => {
+    expectError(tinyWith((m) => (m.learner.learner_model_param.num_feature = "4294967294")), "learner.learner_model_param.num_feature declares 4294967294 features; the limit is 4096 (MODEL_MAX_FEATURES)");
+    expectError(tinyWith((m) => (m.learner.learner_model_param.num_feature = "5000000000")), /num_feature declares 5000000000 features/);
+    expectError(tinyWith((m) => (m.learner.learner_model_param.num_feature = "5e9")), /num_feature is "5e9": expected a whole number/);
+  });
+
+  it("trees and nodes over the limits", () => {
+    const limits = { maxFeatures: 4096, maxTrees: 1, maxNodes: 100 };
+    expect(() => parseXgboostJson(tinyModel(), limits)).toThrow("learner.gradient_booster.model.trees has 2 trees; the limit is 1 (MODEL_MAX_TREES)");
+    expect(() => parseXgboostJson(tinyModel(), { ...limits, maxTrees: 2, maxNodes: 5 })).toThrow("learner.gradient_booster.model.trees have 6 nodes in all; the limit is 5 (MODEL_MAX_NODES)");
   });
 });

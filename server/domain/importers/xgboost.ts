@@ -1,5 +1,5 @@
 import type { TreeEnsemble } from "../trees/ensemble";
-import { buildTree, ModelImportError, type NativeNode } from "./treeShape";
+import { buildTree, checkCount, DEFAULT_IMPORT_LIMITS, ModelImportError, type ImportLimits, type NativeNode } from "./treeShape";
 
 // XGBoost's JSON model (Booster.save_model("model.json"), schema 1.0 as written by XGBoost 1.x–3.x).
 // Per tree, parallel arrays indexed by node: left_children (-1 at a leaf), right_children,
@@ -20,6 +20,16 @@ import { buildTree, ModelImportError, type NativeNode } from "./treeShape";
 //   base_score as written (0.5 by default in 1.x; later versions may fit it). It shifts every
 //   document of a query equally and so never changes an ordering, but it is kept so imported
 //   scores equal XGBoost's own.
+// - Early stopping: XGBoost keeps every tree it grew and records the best round in
+//   learner.attributes.best_iteration (0-based; 1.x also writes best_ntree_limit =
+//   (best_iteration + 1) × num_parallel_tree). The scikit-learn estimators' predict() (XGBRanker,
+//   XGBRegressor, XGBClassifier) use it by default: iteration_range = (0, best_iteration + 1);
+//   Booster.predict() uses every tree unless given that iteration_range. A file that records a
+//   best_iteration is served as the estimators predict: the trees of rounds 0..best_iteration, i.e.
+//   (best_iteration + 1) × num_parallel_tree × output groups trees (iteration_indptr, written from
+//   2.x on, gives the boundaries directly). XGBoost 1.4–1.7 also write best_iteration = the last
+//   round when training did not stop early, which selects every tree. The import notes say which
+//   trees serve.
 
 export interface XgboostTree {
   left: number[];
@@ -40,7 +50,14 @@ export interface XgboostModel {
   baseMargin: number;
   numFeatures: number;
   featureNames: string[];
+  /** The trees that serve (rounds 0..best_iteration when the file records one). */
   trees: XgboostTree[];
+  /** Trees in the file. */
+  treesInFile: number;
+  /** learner.attributes.best_iteration (0-based), or null when absent. */
+  bestIteration: number | null;
+  /** What was done beyond a plain conversion, in words, for the version's import notes. */
+  notes: string[];
 }
 
 export interface ImportedXgboost {
@@ -49,6 +66,7 @@ export interface ImportedXgboost {
   objective: string;
   numFeatures: number;
   native: XgboostModel;
+  notes: string[];
 }
 
 const IDENTITY_LINK = new Set([
@@ -60,9 +78,9 @@ const LOGIT_LINK = new Set(["binary:logistic", "reg:logistic", "binary:logitraw"
 const LOG_LINK = new Set(["count:poisson", "reg:gamma", "reg:tweedie", "survival:cox", "survival:aft"]);
 
 /** Parses and converts an XGBoost JSON model (already parsed with JSON.parse or `readXgboostText`). */
-export function parseXgboostJson(json: unknown): ImportedXgboost {
-  const native = readXgboost(json);
-  return { ensemble: xgboostToEnsemble(native), featureNames: native.featureNames, objective: native.objective, numFeatures: native.numFeatures, native };
+export function parseXgboostJson(json: unknown, limits: ImportLimits = DEFAULT_IMPORT_LIMITS): ImportedXgboost {
+  const native = readXgboost(json, limits);
+  return { ensemble: xgboostToEnsemble(native), featureNames: native.featureNames, objective: native.objective, numFeatures: native.numFeatures, native, notes: native.notes };
 }
 
 const NON_FINITE_MARK = "\u0000xgboost-non-finite:";
@@ -80,7 +98,8 @@ export function readXgboostText(text: string): unknown {
   }
 }
 
-export function readXgboost(json: unknown): XgboostModel {
+/** Reads XGBoost's arrays as written; every declared count is checked against `limits` before use. */
+export function readXgboost(json: unknown, limits: ImportLimits = DEFAULT_IMPORT_LIMITS): XgboostModel {
   const learner = object(object(json, "the model")["learner"], "learner");
   const booster = object(learner["gradient_booster"], "learner.gradient_booster");
   const boosterName = booster["name"];
@@ -96,6 +115,7 @@ export function readXgboost(json: unknown): XgboostModel {
   if (numTarget > 1) throw new ModelImportError(`learner.learner_model_param.num_target is ${numTarget}: only single-output models can be imported`);
   const numFeatures = integerString(param["num_feature"], "learner.learner_model_param.num_feature");
   if (numFeatures < 1) throw new ModelImportError("learner.learner_model_param.num_feature must be at least 1");
+  checkCount(numFeatures, "maxFeatures", limits, () => `learner.learner_model_param.num_feature declares ${numFeatures} features`);
 
   const objectiveField = learner["objective"];
   const objective = typeof objectiveField === "object" && objectiveField !== null ? (objectiveField as Record<string, unknown>)["name"] : undefined;
@@ -116,16 +136,72 @@ export function readXgboost(json: unknown): XgboostModel {
   const treesField = model["trees"];
   if (!Array.isArray(treesField)) throw new ModelImportError("learner.gradient_booster.model.trees is missing");
   if (treesField.length === 0) throw new ModelImportError("learner.gradient_booster.model.trees is empty: the model has no trees");
+  checkCount(treesField.length, "maxTrees", limits, () => `learner.gradient_booster.model.trees has ${treesField.length} trees`);
+  let nodes = 0;
+  for (const tree of treesField) {
+    const left = typeof tree === "object" && tree !== null ? (tree as Record<string, unknown>)["left_children"] : undefined;
+    nodes += Array.isArray(left) ? left.length : 0;
+  }
+  checkCount(nodes, "maxNodes", limits, () => `learner.gradient_booster.model.trees have ${nodes} nodes in all`);
   const treeInfo = model["tree_info"];
   if (Array.isArray(treeInfo)) {
     const group = treeInfo.findIndex((g) => g !== 0);
     if (group >= 0) throw new ModelImportError(`learner.gradient_booster.model.tree_info[${group}] is ${String(treeInfo[group])}: trees for more than one output group`);
   }
-  const trees = treesField.map((tree, t) => readTree(tree, `learner.gradient_booster.model.trees[${t}]`, numFeatures));
+  const served = servedTreeCount(learner, model, treesField.length);
+  const trees = treesField.slice(0, served.count).map((tree, t) => readTree(tree, `learner.gradient_booster.model.trees[${t}]`, numFeatures));
 
   const versionField = json !== null && typeof json === "object" ? (json as Record<string, unknown>)["version"] : undefined;
   const version = Array.isArray(versionField) ? versionField.join(".") : "";
-  return { version, objective, baseScore, baseMargin, numFeatures, featureNames, trees };
+  return { version, objective, baseScore, baseMargin, numFeatures, featureNames, trees, treesInFile: treesField.length, bestIteration: served.bestIteration, notes: served.notes };
+}
+
+/**
+ * How many leading trees serve: those of rounds 0..best_iteration when the file records a
+ * best_iteration (what XGBoost's scikit-learn predict() uses by default), else all of them.
+ */
+function servedTreeCount(learner: Record<string, unknown>, model: Record<string, unknown>, treesInFile: number): { count: number; bestIteration: number | null; notes: string[] } {
+  const attributes = learner["attributes"];
+  const attr = (key: string) => (typeof attributes === "object" && attributes !== null ? (attributes as Record<string, unknown>)[key] : undefined);
+  const modelParam = model["gbtree_model_param"];
+  const parallel = typeof modelParam === "object" && modelParam !== null ? (modelParam as Record<string, unknown>)["num_parallel_tree"] : undefined;
+  const numParallelTree = parallel === undefined ? 1 : integerString(parallel, "learner.gradient_booster.model.gbtree_model_param.num_parallel_tree");
+  if (numParallelTree < 1) throw new ModelImportError("learner.gradient_booster.model.gbtree_model_param.num_parallel_tree must be at least 1");
+  const best = attr("best_iteration");
+  const ntreeLimit = attr("best_ntree_limit");
+  if (best === undefined && ntreeLimit === undefined) return { count: treesInFile, bestIteration: null, notes: [] };
+  // Files older than 1.4 may carry only best_ntree_limit = (best_iteration + 1) × num_parallel_tree.
+  const bestIteration =
+    best !== undefined
+      ? integerString(best, "learner.attributes.best_iteration")
+      : Math.ceil(integerString(ntreeLimit, "learner.attributes.best_ntree_limit") / numParallelTree) - 1;
+  if (bestIteration < 0) throw new ModelImportError("learner.attributes.best_ntree_limit is 0: no tree would serve");
+
+  let count: number;
+  const indptr = model["iteration_indptr"];
+  if (Array.isArray(indptr) && indptr.length > 0) {
+    // iteration_indptr[i]..iteration_indptr[i + 1] are the trees of round i.
+    if (bestIteration + 1 >= indptr.length) {
+      throw new ModelImportError(`learner.attributes.best_iteration is ${bestIteration} but iteration_indptr records ${indptr.length - 1} rounds`);
+    }
+    count = integerString(indptr[bestIteration + 1], `learner.gradient_booster.model.iteration_indptr[${bestIteration + 1}]`);
+  } else {
+    // Single-output models only reach here (more groups are refused above), so a round is num_parallel_tree trees.
+    count = (bestIteration + 1) * numParallelTree;
+  }
+  if (count > treesInFile) {
+    throw new ModelImportError(`learner.attributes.best_iteration is ${bestIteration}: rounds 0..${bestIteration} need ${count} trees but the file has ${treesInFile}`);
+  }
+  const rounds = `${bestIteration + 1} round${bestIteration === 0 ? "" : "s"}`;
+  const notes =
+    count === treesInFile
+      ? [`best_iteration ${bestIteration} is the last round: all ${treesInFile} trees serve`]
+      : [
+          `early stopping: best_iteration ${bestIteration}, so the first ${count} of the ${treesInFile} trees serve (${rounds}` +
+            `${numParallelTree > 1 ? ` × ${numParallelTree} parallel trees` : ""}), as XGBoost's scikit-learn predict() does by default ` +
+            `and Booster.predict(iteration_range=(0, ${bestIteration + 1})) does; Booster.predict() without iteration_range would use all ${treesInFile}`,
+        ];
+  return { count, bestIteration, notes };
 }
 
 function readTree(value: unknown, path: string, numFeatures: number): XgboostTree {
@@ -178,10 +254,14 @@ function readTree(value: unknown, path: string, numFeatures: number): XgboostTre
   return { left, right, feature, condition, defaultLeft };
 }
 
-/** The margin XGBoost computes for one row (predict with output_margin=True), in float32 like XGBoost. */
-export function evaluateXgboost(model: XgboostModel, row: ArrayLike<number>): number {
+/**
+ * The margin XGBoost computes for one row (predict with output_margin=True, over the served trees),
+ * in float32 like XGBoost. `terms`, when given, receives the base margin and each tree's leaf.
+ */
+export function evaluateXgboost(model: XgboostModel, row: ArrayLike<number>, terms?: number[]): number {
   if (row.length < model.numFeatures) throw new RangeError(`the row has ${row.length} features, the model needs ${model.numFeatures}`);
   let sum = model.baseMargin;
+  terms?.push(model.baseMargin);
   for (const tree of model.trees) {
     let node = 0;
     let steps = 0;
@@ -192,6 +272,7 @@ export function evaluateXgboost(model: XgboostModel, row: ArrayLike<number>): nu
       node = goLeft ? tree.left[node]! : tree.right[node]!;
     }
     sum = Math.fround(sum + tree.condition[node]!);
+    terms?.push(tree.condition[node]!);
   }
   return sum;
 }
@@ -205,7 +286,12 @@ export function xgboostToEnsemble(model: XgboostModel): TreeEnsemble {
         : { isLeaf: false, feature: tree.feature[i]!, threshold: tree.condition[i]!, left: tree.left[i]!, right: tree.right[i]!, missingGoesLeft: tree.defaultLeft[i]! };
     return buildTree(0, tree.left.length, nodeAt, `learner.gradient_booster.model.trees[${t}]`);
   });
-  return { trees, baseScore: model.baseMargin, numFeatures: model.numFeatures, comparison: "<" };
+  // XGBoost starts each row at the base margin and adds the trees in float32, in order. Folding the
+  // base margin into the first tree's leaves (a float32 sum, as XGBoost's first addition) lets an
+  // evaluator that adds trees in order from zero round exactly as XGBoost does.
+  const first = trees[0];
+  if (first) for (const node of first.nodes) if (node.isLeaf) node.value = Math.fround(model.baseMargin + node.value);
+  return { trees, baseScore: first ? 0 : model.baseMargin, numFeatures: model.numFeatures, comparison: "<" };
 }
 
 /** base_score: "5E-1" (1.x) or "[5E-1]" (2.x and later, one entry per target). */

@@ -4,7 +4,7 @@ import { useQuery } from "@tanstack/react-query";
 import { useState } from "react";
 import { useTRPC } from "../../../_trpc/client";
 
-const LEVEL_COLOR = { stable: "teal", moderate: "orange", significant: "red", unknown: "gray" } as const;
+const LEVEL_COLOR = { stable: "teal", warn: "orange", alert: "red", unknown: "gray" } as const;
 const num = (v: number | null | undefined, digits = 3) => (v === null || v === undefined || !Number.isFinite(v) ? "—" : v.toFixed(digits));
 const age = (s: number) => (s < 120 ? `${s.toFixed(0)} s` : s < 7200 ? `${(s / 60).toFixed(0)} min` : s < 172_800 ? `${(s / 3600).toFixed(1)} h` : `${(s / 86_400).toFixed(1)} d`);
 
@@ -46,7 +46,7 @@ export function FeatureHealth({ surfaces }: { surfaces: Array<{ key: string; nam
                     <Table.Td>{f.training ? `${num(f.training.mean)} ± ${num(f.training.std)}` : "—"}</Table.Td>
                     <Table.Td>{f.serving ? `${num(f.serving.mean)} ± ${num(f.serving.std)}` : <Text span size="xs" c="dimmed">not sampled yet</Text>}</Table.Td>
                     <Table.Td>{num(f.serving?.meanShift, 2)}</Table.Td>
-                    <Table.Td>{f.serving ? <Badge size="sm" variant="light" color={LEVEL_COLOR[f.serving.level]}>{f.serving.psi === null ? "too few rows" : `${num(f.serving.psi)} ${f.serving.level}`}</Badge> : "—"}</Table.Td>
+                    <Table.Td>{f.serving ? <Badge size="sm" variant="light" color={LEVEL_COLOR[f.serving.level]}>{f.serving.psi === null ? (f.serving.note ?? "no PSI") : `${num(f.serving.psi)} ${f.serving.level}`}</Badge> : "—"}</Table.Td>
                     <Table.Td>{f.staleShare === null ? "—" : `${(f.staleShare * 100).toFixed(1)}%`}{f.freshnessSeconds ? <Text span size="xs" c="dimmed"> ({age(f.freshnessSeconds)})</Text> : null}</Table.Td>
                   </Table.Tr>
                 ))}

@@ -1,0 +1,94 @@
+import { createWriteStream } from "node:fs";
+import type { IncomingMessage } from "node:http";
+import path from "node:path";
+import busboy from "busboy";
+import { InvalidInputError } from "../errors";
+import { BodyTooLargeError } from "./body";
+
+// A multipart upload streamed to disk as it arrives: the one file part goes straight to a file in
+// `dir` (never held in memory whole), text fields are kept up to a size, and reading stops at the
+// body limit (413) or the file limit (400). Parsing is busboy's (the parser under multer).
+
+export interface ReceivedForm {
+  /** The `file` part on disk, or null when the form had none. */
+  file: { path: string; name: string; size: number } | null;
+  fields: Record<string, string>;
+}
+
+export interface FormLimits {
+  /** Whole body, in bytes (413 past it). */
+  bodyBytes: number;
+  /** The file part, in bytes (400 naming MODEL_MAX_BYTES past it). */
+  fileBytes: number;
+  /** Each text field, in bytes. */
+  fieldBytes: number;
+}
+
+const MAX_FIELDS = 16;
+
+/**
+ * Reads `req` as multipart/form-data into `dir` (which the caller creates and removes). Rejects with
+ * BodyTooLargeError past `limits.bodyBytes`, InvalidInputError for a file or field over its limit
+ * or a body that is not multipart.
+ */
+export function receiveForm(req: IncomingMessage, dir: string, limits: FormLimits): Promise<ReceivedForm> {
+  return new Promise((resolve, reject) => {
+    let parser: busboy.Busboy;
+    try {
+      parser = busboy({ headers: req.headers, limits: { files: 1, fields: MAX_FIELDS, parts: MAX_FIELDS + 1, fieldSize: limits.fieldBytes, fileSize: limits.fileBytes } });
+    } catch {
+      req.resume();
+      reject(new InvalidInputError("body", "expected multipart/form-data with a file field"));
+      return;
+    }
+    const fields: Record<string, string> = {};
+    let file: ReceivedForm["file"] = null;
+    let writing: Promise<void> = Promise.resolve();
+    let failed = false;
+    let received = 0;
+
+    const fail = (error: Error) => {
+      if (failed) return;
+      failed = true;
+      req.unpipe(parser);
+      req.pause();
+      reject(error);
+    };
+    const onData = (chunk: Buffer) => {
+      received += chunk.length;
+      if (received > limits.bodyBytes) fail(new BodyTooLargeError(limits.bodyBytes));
+    };
+    req.on("data", onData);
+    req.once("aborted", () => fail(new Error("body: the client closed the connection before the body ended")));
+
+    parser.on("field", (name, value, info) => {
+      if (info.valueTruncated) return fail(new InvalidInputError(name, `longer than ${limits.fieldBytes} bytes`));
+      fields[name] = value;
+    });
+    parser.on("file", (name, stream, info) => {
+      if (name !== "file" || file) {
+        stream.resume(); // another file part: read past it
+        return;
+      }
+      const target = path.join(dir, "upload");
+      const out = createWriteStream(target);
+      const current = { path: target, name: info.filename ?? "upload", size: 0 };
+      file = current;
+      stream.on("data", (chunk: Buffer) => (current.size += chunk.length));
+      stream.once("limit", () => fail(new InvalidInputError("file", `the file exceeds the ${sizeInWords(limits.fileBytes)} limit (MODEL_MAX_BYTES)`)));
+      writing = new Promise((done, error) => {
+        out.once("finish", done);
+        out.once("error", error);
+      });
+      stream.pipe(out);
+    });
+    parser.once("error", (error: Error) => fail(new InvalidInputError("body", `not a readable multipart form: ${error.message}`)));
+    parser.once("close", () => {
+      req.off("data", onData);
+      writing.then(() => !failed && resolve({ file, fields }), (error: Error) => fail(error));
+    });
+    req.pipe(parser);
+  });
+}
+
+const sizeInWords = (bytes: number) => (bytes >= 1048576 ? `${(bytes / 1048576).toFixed(1)} MiB` : `${bytes}-byte`);
