@@ -201,6 +201,8 @@ export const SETTINGS = {
   BENCH_PACED_S: integer({ min: 1, max: 3600, default: 10, scope: "tests", doc: "seconds of the paced half-of-max run in `bench:serving`" }),
   BENCH_REQUESTS: integer({ min: 1000, max: 100_000_000, default: 1_000_000, scope: "tests", doc: "logged requests `bench:experiments` writes before timing the results query" }),
   BENCH_REPLICATIONS: integer({ min: 1, max: 1000, default: 15, scope: "tests", doc: "runs per design in `bench:interleaving`" }),
+  BENCH_SCALE_ROWS: integer({ min: 10_000, max: 1_000_000_000, default: 10_000_000, scope: "tests", doc: "logged requests `bench:scale-out` generates before timing the app's queries (docs/SCALE-OUT.md)" }),
+  REPLICAS_LOAD_S: integer({ min: 5, max: 3600, scope: "tests", defaultDoc: "`60` (`20` with `--quick`)", doc: "seconds of load (with the kill switch and rollback pressed) in `test:replicas`, before a replica is killed" }),
   STATS_SIM_REPORT: flag({ default: false, defaultDoc: "`0`", scope: "tests", doc: "`1` prints the simulated error rates of the statistics tests" }),
 } satisfies Record<string, Setting<unknown>>;
 

@@ -4,6 +4,7 @@ import pg from "pg";
 import { databaseUrl } from "../db/client";
 import { BatchWriter, type BatchSink } from "./batchWriter";
 import { metrics } from "./metrics";
+import type { TelemetrySink } from "./sink";
 import { env } from "../config";
 
 // The telemetry streams of the serving path: the rerank request log, outcome events, shadow
@@ -225,6 +226,19 @@ export function outcomeEventSink(pool: pg.Pool): BatchSink<OutcomeEventRow> {
 /** PostgreSQL data exceptions (SQLSTATE class 22: a value the column cannot hold): no retry helps. */
 export const isDataException = (error: unknown) => /^22[0-9A-Z]{3}$/.test(String((error as { code?: unknown }).code ?? ""));
 
+/** The PostgreSQL telemetry sink: the three streams' tables and the experiment rollups, over one pool (closed by close()). */
+export function postgresTelemetrySink(pool: pg.Pool): TelemetrySink {
+  return {
+    name: "postgresql",
+    requests: requestLogSink(pool),
+    events: outcomeEventSink(pool),
+    shadow: shadowSink(pool),
+    scoringSamples: scoringSampleSink(pool),
+    isRowError: isDataException,
+    close: () => pool.end().catch(() => {}),
+  };
+}
+
 const reviveDates = <T>(keys: Array<keyof T>) => (row: unknown): T => {
   const r = row as Record<string, unknown>;
   for (const k of keys) r[k as string] = new Date(r[k as string] as string);
@@ -237,6 +251,7 @@ export const reviveRequestLogEntry = (raw: unknown): RequestLogEntry => (typeof 
 interface Streams {
   url: string;
   pool: pg.Pool;
+  sink: TelemetrySink;
   requests: BatchWriter<RequestLogEntry>;
   events: BatchWriter<OutcomeEventRow>;
   shadow: BatchWriter<ShadowRow>;
@@ -255,39 +270,40 @@ export function telemetry(): Streams {
   const dbName = `${new URL(url).pathname.slice(1) || "db"}-${createHash("sha256").update(url).digest("hex").slice(0, 10)}`;
   const pool = new pg.Pool({ connectionString: url, max: 2, connectionTimeoutMillis: 2000 });
   pool.on("error", () => {}); // an idle connection dropped by the server; the next write reconnects
-  const requests = new BatchWriter(requestLogSink(pool), {
+  const sink = postgresTelemetrySink(pool);
+  const requests = new BatchWriter(sink.requests, {
     name: "rerank_requests",
     spillPath: path.join(spillDir, `${dbName}.rerank_requests.jsonl`),
     revive: reviveRequestLogEntry,
-    isRowError: isDataException,
+    isRowError: sink.isRowError,
   });
-  const events = new BatchWriter(outcomeEventSink(pool), {
+  const events = new BatchWriter(sink.events, {
     name: "outcome_events",
     spillPath: path.join(spillDir, `${dbName}.outcome_events.jsonl`),
     revive: reviveDates<OutcomeEventRow>(["requestTs", "ts"]),
-    isRowError: isDataException,
+    isRowError: sink.isRowError,
   });
-  const shadow = new BatchWriter(shadowSink(pool), {
+  const shadow = new BatchWriter(sink.shadow, {
     name: "shadow_records",
     spillPath: path.join(spillDir, `${dbName}.shadow_records.jsonl`),
     revive: reviveDates<ShadowRow>(["ts"]),
     maxBuffered: 10_000,
-    isRowError: isDataException,
+    isRowError: sink.isRowError,
   });
-  const scoringSamples = new BatchWriter(scoringSampleSink(pool), {
+  const scoringSamples = new BatchWriter(sink.scoringSamples, {
     name: "scoring_samples",
     spillPath: path.join(spillDir, `${dbName}.scoring_samples.jsonl`),
     revive: reviveDates<ScoringSampleRow>(["ts"]),
     // A sample row holds up to SAMPLE_MAX_ITEMS feature vectors: fewer fit the memory bound.
     maxBuffered: 5_000,
     maxBatch: 200,
-    isRowError: isDataException,
+    isRowError: sink.isRowError,
   });
   requests.start();
   events.start();
   shadow.start();
   scoringSamples.start();
-  const streams: Streams = { url, pool, requests, events, shadow, scoringSamples, enabled: !env().TELEMETRY_DISABLED };
+  const streams: Streams = { url, pool, sink, requests, events, shadow, scoringSamples, enabled: !env().TELEMETRY_DISABLED };
   holder.__rerankTelemetry = streams;
   return streams;
 }
@@ -312,5 +328,5 @@ export async function closeTelemetry(): Promise<void> {
   holder.__rerankTelemetry = undefined;
   if (!streams) return;
   await Promise.all([streams.requests.close(), streams.events.close(), streams.shadow.close(), streams.scoringSamples.close()]);
-  await streams.pool.end().catch(() => {});
+  await streams.sink.close();
 }
