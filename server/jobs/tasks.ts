@@ -1,3 +1,4 @@
+import { z } from "zod";
 import { getDb } from "../db/client";
 import { defineQueue, type EnqueuedJob, type EnqueueOptions, type JobSql, type PayloadIn, type TaskSchemas } from "./queue";
 
@@ -5,7 +6,10 @@ import { defineQueue, type EnqueuedJob, type EnqueueOptions, type JobSql, type P
 // handlers.ts and schedules in schedules.ts, so that a service can enqueue without importing the
 // handlers (which import services in turn).
 
-export const TASKS = {} satisfies TaskSchemas;
+export const TASKS = {
+  /** One attempt to deliver a stored webhook event to one endpoint (server/webhooks/deliver.ts). */
+  "webhook.deliver": z.object({ endpointId: z.string().min(1), eventId: z.string().min(1) }),
+} satisfies TaskSchemas;
 
 export type Tasks = typeof TASKS;
 export type TaskName = keyof Tasks & string;

@@ -9,6 +9,7 @@ import { checkSignature } from "../domain/models/signature";
 import { ConflictError, InvalidInputError, NotFoundError } from "../errors";
 import { openSession, runScores } from "../inference/sessions";
 import { env } from "../config";
+import { notifyInTransaction } from "../webhooks/notify";
 
 // Registering a model version: every check runs before anything is written, so a refused upload
 // leaves the registry as it was. Versions are immutable once stored.
@@ -144,6 +145,10 @@ export async function setAliasIn(tx: Prisma.TransactionClient, input: AliasMove)
       surfaces: surfaces.map((s) => s.key),
       before: before ? { alias: input.alias, versionId: before.version.id, version: before.version.version } : null,
       after: { alias: input.alias, versionId: version.id, version: version.version, model: version.model.name },
+    });
+    await notifyInTransaction(tx, {
+      kind: "alias.moved", actor: input.actor.name, reason: input.reason ?? null,
+      data: { model: version.model.name, alias: input.alias, fromVersion: before?.version.version ?? null, toVersion: version.version, surfaces: surfaces.map((s) => s.key) },
     });
     return alias;
   }
