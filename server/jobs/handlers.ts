@@ -1,4 +1,5 @@
 import { getDb } from "../db/client";
+import { runRetention } from "../system/retention";
 import { deliverWebhook } from "../webhooks/deliver";
 import type { JobHandlers } from "./runner";
 import type { Tasks } from "./tasks";
@@ -8,4 +9,5 @@ import type { Tasks } from "./tasks";
 
 export const HANDLERS: JobHandlers<Tasks> = {
   "webhook.deliver": (payload, job) => deliverWebhook(getDb(), payload, job),
+  "retention.run": async ({ days }) => void (await runRetention({ retentionDays: days })),
 };

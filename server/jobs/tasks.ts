@@ -9,6 +9,8 @@ import { defineQueue, type EnqueuedJob, type EnqueueOptions, type JobSql, type P
 export const TASKS = {
   /** One attempt to deliver a stored webhook event to one endpoint (server/webhooks/deliver.ts). */
   "webhook.deliver": z.object({ endpointId: z.string().min(1), eventId: z.string().min(1) }),
+  /** Drops log partitions older than RETENTION_DAYS (or `days`) and creates the coming week's (server/system/retention.ts). */
+  "retention.run": z.object({ days: z.number().int().min(1).max(3650).optional() }),
 } satisfies TaskSchemas;
 
 export type Tasks = typeof TASKS;

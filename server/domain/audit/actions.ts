@@ -44,6 +44,7 @@ export const AUDIT_ACTIONS = {
   "webhook.update": { subject: "webhook", title: "Webhook edited" },
   "webhook.delete": { subject: "webhook", title: "Webhook deleted" },
   "webhook.rotate_secret": { subject: "webhook", title: "Webhook secret rotated" },
+  "retention.drop": { subject: "system", title: "Old data dropped" },
 } as const satisfies Record<string, { subject: SubjectKind; title: string }>;
 
 export type AuditAction = keyof typeof AUDIT_ACTIONS;
@@ -102,6 +103,7 @@ export interface AuditChanges {
   "webhook.update": { before: WebhookFacts; after: WebhookFacts };
   "webhook.delete": { before: WebhookFacts; after: null };
   "webhook.rotate_secret": { before: null; after: null };
+  "retention.drop": { before: null; after: { retentionDays: number; keptFrom: string; dropped: string[]; webhookDeliveries: number; webhookEvents: number } };
 }
 
 /** A webhook endpoint as its audit entries record it: the URL masked (it may carry a token), never the secret. */

@@ -108,6 +108,11 @@ const SENTENCES: { [A in AuditAction]: Sentence<A> } = {
   "webhook.update": ({ subject }) => ["edited webhook ", subjectLink(subject)],
   "webhook.delete": ({ subject }) => ["deleted webhook ", subjectLink(subject)],
   "webhook.rotate_secret": ({ subject }) => ["rotated the signing secret of webhook ", subjectLink(subject)],
+  "retention.drop": ({ after }) => [
+    `dropped ${after?.dropped?.length ?? 0} day partitions of the request, event and shadow logs older than ${after?.keptFrom ?? "the retention period"}`,
+    after?.retentionDays !== undefined ? ` (keeping ${after.retentionDays} days)` : "",
+    after?.webhookDeliveries ? ` and ${after.webhookDeliveries} webhook deliveries` : "",
+  ],
   "seed.demo": ({ after }) => [`seeded the demo data${after?.items !== undefined ? ` (${after.items.toLocaleString("en-US")} catalog items)` : ""}`],
 };
 
