@@ -7,7 +7,8 @@ import { subjects } from "../domain/audit/subject";
 import { BURN_WINDOWS, SLIS, burnAlertName, burnLevel, burnRate, firingBurnAlerts, type BurnLevel, type BurnWindow, type FiringBurnAlert, type Sli } from "../domain/stats/slo";
 import { Prisma } from "../db/generated/client";
 import { InvalidInputError, NotFoundError } from "../errors";
-import { setAlias } from "../registry/versions";
+import { setAliasIn } from "../registry/versions";
+import { notifyInTransaction } from "../webhooks/notify";
 
 // What on-call needs per surface, from the request log: latency percentiles, fallback rate and
 // reasons, SLO burn per window and the multiwindow burn-rate alerts that fire (the rules Prometheus
@@ -248,22 +249,31 @@ export async function setKillSwitch(db: Db, input: { surface: string; on: boolea
       action: "surface.kill_switch", actor, subject: subjects.surface(surface.id, surface.key), surfaces: [surface.key],
       before: { killSwitch: surface.killSwitch }, after: { killSwitch: input.on, surface: surface.key }, reason: input.reason,
     });
+    await notifyInTransaction(tx, { kind: "kill_switch", data: { surface: surface.key, on: input.on }, actor: actor.name, reason: input.reason });
     return updated;
   });
 }
 
 /** Moves the surface's serving alias back to the version it pointed at before its last move. */
 export async function rollbackSurface(db: Db, input: { surface: string; reason: string; expectVersionId?: string }, actor: Actor) {
-  const surface = await db.surface.findUnique({ where: { key: input.surface }, include: { model: { select: { id: true, name: true, aliases: { select: { name: true, versionId: true } } } } } });
+  const surface = await db.surface.findUnique({ where: { key: input.surface }, include: { model: { select: { id: true, name: true, aliases: { select: { name: true, versionId: true, version: { select: { version: true } } } } } } } });
   if (!surface) throw new NotFoundError("surface", input.surface);
   if (!surface.model) throw new InvalidInputError("surface", `"${surface.key}" has no model to roll back`);
-  const current = surface.model.aliases.find((a) => a.name === surface.modelAlias)?.versionId;
+  const serving = surface.model.aliases.find((a) => a.name === surface.modelAlias);
+  const current = serving?.versionId;
   const target = await rollbackTarget(db, surface.model.id, surface.modelAlias, current);
   if (!target) throw new InvalidInputError("surface", `${surface.model.name} ${surface.modelAlias} has no earlier version to roll back to`);
   // The button shows a target; if someone moved the alias since, refuse instead of rolling back to something else.
   if (input.expectVersionId && input.expectVersionId !== target.versionId) {
     throw new InvalidInputError("expectVersionId", `the rollback target changed since the page loaded (now v${target.version}): reload and check`);
   }
-  await setAlias(db, { versionId: target.versionId, alias: surface.modelAlias, actor, reason: `rollback: ${input.reason}` });
+  const model = surface.model.name;
+  await db.$transaction(async (tx) => {
+    await setAliasIn(tx, { versionId: target.versionId, alias: surface.modelAlias, actor, reason: `rollback: ${input.reason}` });
+    await notifyInTransaction(tx, {
+      kind: "rollback", data: { surface: surface.key, model, alias: surface.modelAlias, fromVersion: serving?.version.version ?? null, toVersion: target.version },
+      actor: actor.name, reason: input.reason,
+    });
+  });
   return { surface: surface.key, alias: surface.modelAlias, model: surface.model.name, version: target.version };
 }

@@ -7,6 +7,7 @@ import type { FeatureSpec } from "../domain/features/featureSpec";
 import { ConflictError, NotFoundError } from "../errors";
 import { env } from "../config";
 import { validateArtifact, type ValidatedArtifact } from "./validateArtifact";
+import { notifyInTransaction } from "../webhooks/notify";
 
 // Registering a model version: every check runs before anything is written, so a refused upload
 // leaves the registry as it was. Versions are immutable once stored.
@@ -115,6 +116,10 @@ export async function setAliasIn(tx: Prisma.TransactionClient, input: AliasMove)
       surfaces: surfaces.map((s) => s.key),
       before: before ? { alias: input.alias, versionId: before.version.id, version: before.version.version } : null,
       after: { alias: input.alias, versionId: version.id, version: version.version, model: version.model.name },
+    });
+    await notifyInTransaction(tx, {
+      kind: "alias.moved", actor: input.actor.name, reason: input.reason ?? null,
+      data: { model: version.model.name, alias: input.alias, fromVersion: before?.version.version ?? null, toVersion: version.version, surfaces: surfaces.map((s) => s.key) },
     });
     return alias;
   }

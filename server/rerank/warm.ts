@@ -2,6 +2,7 @@ import { getDb } from "../db/client";
 import { featureStore } from "../features/store";
 import { openModel } from "../inference/sessions";
 import { surfaceConfigs } from "../surfaces/configCache";
+import { stopJobs } from "../jobs/worker";
 import { closeTelemetry } from "../telemetry/streams";
 
 /**
@@ -28,11 +29,14 @@ export async function warmServing(log: (line: string) => void = console.log): Pr
   }
 }
 
-/** Flushes telemetry on shutdown; whatever cannot be written goes to the spill file. */
+/**
+ * On shutdown: flushes telemetry (whatever cannot be written goes to the spill file) and lets the
+ * job worker finish its running jobs (server/jobs/worker.ts), then exits.
+ */
 export function flushTelemetryOnExit(): void {
   for (const signal of ["SIGTERM", "SIGINT"] as const) {
     process.once(signal, () => {
-      void closeTelemetry().finally(() => process.exit(0));
+      void Promise.allSettled([closeTelemetry(), stopJobs()]).finally(() => process.exit(0));
     });
   }
 }

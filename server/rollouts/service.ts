@@ -6,6 +6,7 @@ import { subjects } from "../domain/audit/subject";
 import { DEFAULT_POLICY, judgeCanary, rolloutLogKey, validateSteps, type ArmStats, type CanaryPolicy, type Verdict } from "../domain/rollouts/canary";
 import { ConflictError, InvalidInputError, NotFoundError } from "../errors";
 import { setAlias } from "../registry/versions";
+import { notifyAfterCommit, notifyInTransaction } from "../webhooks/notify";
 
 // Canary rollouts of a surface's serving alias: start (the version gets the "canary" alias and the
 // first share of traffic), an analysis tick that judges each step from the request log and widens,
@@ -63,6 +64,10 @@ export async function startRollout(db: Db, input: StartRolloutInput, actor: Acto
     await recordAudit(tx, {
       action: "rollout.start", actor, subject: subjects.rollout(created.id, surface.model!.name, input.version, surface.key), surfaces: [surface.key],
       after: { surface: surface.key, model: surface.model!.name, version: input.version, steps }, reason: input.reason ?? null,
+    });
+    await notifyInTransaction(tx, {
+      kind: "canary.step", actor: actor.name, reason: input.reason ?? null,
+      data: { rolloutId: created.id, surface: surface.key, model: surface.model!.name, version: input.version, fromPercent: 0, toPercent: steps[0]! },
     });
     return created;
   });
@@ -153,6 +158,13 @@ export async function analyseRollouts(db: Db): Promise<Array<{ rolloutId: string
         action: status === "running" ? "rollout.advance" : `rollout.${status}`, actor: ROLLOUT_ANALYSIS, subject, surfaces: [rollout.surface.key],
         before: { percent: rollout.currentPercent }, after: { surface: rollout.surface.key, ...what, percent: status === "promoted" ? 100 : percent, status }, reason: verdict.reasons.join("; "),
       });
+      const canary = { rolloutId: rollout.id, surface: rollout.surface.key, ...what };
+      const notice = { actor: ROLLOUT_ANALYSIS.name, reason: verdict.reasons.join("; ") };
+      await notifyAfterCommit(db, status === "running"
+        ? { kind: "canary.step", ...notice, data: { ...canary, fromPercent: rollout.currentPercent, toPercent: percent } }
+        : status === "promoted"
+          ? { kind: "canary.promoted", ...notice, data: { ...canary, alias: rollout.surface.modelAlias } }
+          : { kind: "canary.rolled_back", ...notice, data: { ...canary, percent: rollout.currentPercent, mode: "automatic" } });
     }
     done.push({ rolloutId: rollout.id, surface: rollout.surface.key, decision: verdict.decision, status, percent: status === "promoted" ? 100 : percent });
   }
@@ -200,6 +212,10 @@ export async function abortRollout(db: Db, input: { surface: string; reason: str
     await recordAudit(tx, {
       action: "rollout.aborted", actor, subject: subjects.rollout(rollout.id, what.model, what.version, surface.key), surfaces: [surface.key],
       before: { percent: rollout.currentPercent }, after: { surface: surface.key, ...what, percent: 0, status: "aborted" }, reason: input.reason,
+    });
+    await notifyInTransaction(tx, {
+      kind: "canary.rolled_back", actor: actor.name, reason: input.reason,
+      data: { rolloutId: rollout.id, surface: surface.key, ...what, percent: rollout.currentPercent, mode: "manual" },
     });
     return aborted;
   });

@@ -22,6 +22,7 @@ export const subjects = {
   system: (id: string, name: string): AuditSubject<"system"> => ({ kind: "system", id, label: name }),
   /** A served rerank request: its id is its label. */
   request: (requestId: string): AuditSubject<"request"> => ({ kind: "request", id: requestId, label: requestId }),
+  webhook: (id: string, name: string): AuditSubject<"webhook"> => ({ kind: "webhook", id, label: name }),
 };
 
 const VERSION_LABEL = /^(.+) v(\d+)$/;
@@ -49,6 +50,7 @@ export const hrefs = {
   request: (requestId: string) => `/dashboards/debug?request=${encodeURIComponent(requestId)}`,
   /** One shadow comparison side by side. */
   shadowComparison: (requestId: string, versionId: string) => `/shadow/compare?request=${encodeURIComponent(requestId)}&version=${encodeURIComponent(versionId)}`,
+  webhooks: () => "/settings/webhooks",
 };
 
 /**
@@ -74,6 +76,8 @@ export function subjectHref(subject: { kind: string; label: string }): string | 
     }
     case "request":
       return hrefs.request(subject.label);
+    case "webhook":
+      return hrefs.webhooks();
     default:
       return null;
   }

@@ -1,0 +1,13 @@
+import { getDb } from "../db/client";
+import { runRetention } from "../system/retention";
+import { deliverWebhook } from "../webhooks/deliver";
+import type { JobHandlers } from "./runner";
+import type { Tasks } from "./tasks";
+
+// What runs each of the console's tasks (tasks.ts names them and their payloads). The compiler asks
+// for one handler per task.
+
+export const HANDLERS: JobHandlers<Tasks> = {
+  "webhook.deliver": (payload, job) => deliverWebhook(getDb(), payload, job),
+  "retention.run": async ({ days }) => void (await runRetention({ retentionDays: days })),
+};

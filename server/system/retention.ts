@@ -1,0 +1,64 @@
+import pg from "pg";
+import { systemActor, type Actor } from "../audit/actor";
+import { recordAudit } from "../audit/record";
+import { env } from "../config";
+import { databaseUrl, getDb } from "../db/client";
+import { dropPartitionsOlderThan, ensurePartitions, utcDay } from "../db/partitions";
+import { subjects } from "../domain/audit/subject";
+
+// Retention (issue 15, Deliver 7): the day partitions of the request log, outcome events and shadow
+// records older than RETENTION_DAYS are dropped (DROP TABLE of a day: instant, no vacuum debt),
+// and the webhook delivery log of the same age deleted. Rollups (experiment_unit_stats,
+// experiment_hourly_stats) and the audit trail stay. The same run creates the coming week's
+// partitions, so a server that runs for weeks never writes into the DEFAULT partitions. Runs daily
+// from the job queue's crontab (server/jobs/schedules.ts) and now with `npm run db:retention`.
+
+export const RETENTION_ACTOR = systemActor("retention");
+
+export interface RetentionResult {
+  retentionDays: number;
+  /** The first day kept (UTC, YYYY-MM-DD): partitions of earlier days are dropped. */
+  keptFrom: string;
+  /** Partitions dropped, e.g. rerank_requests_p20261030. */
+  dropped: string[];
+  /** Partitions created ahead. */
+  created: string[];
+  webhookDeliveries: number;
+  webhookEvents: number;
+}
+
+/**
+ * Applies retention as of `now` (default: now) keeping `retentionDays` (default RETENTION_DAYS)
+ * whole UTC days before today. Writes one audit entry (action retention.drop) when it removed
+ * anything, and one log line always. @returns what it did.
+ */
+export async function runRetention(options: { retentionDays?: number; now?: Date; actor?: Actor; log?: (line: string) => void } = {}): Promise<RetentionResult> {
+  const retentionDays = options.retentionDays ?? env().RETENTION_DAYS;
+  const now = options.now ?? new Date();
+  const keptFrom = new Date(utcDay(now).getTime() - retentionDays * 86_400_000);
+  const client = new pg.Client({ connectionString: databaseUrl() });
+  await client.connect();
+  let created: string[];
+  let dropped: string[];
+  try {
+    created = await ensurePartitions(client, { now, daysBack: 0 });
+    dropped = await dropPartitionsOlderThan(client, retentionDays, now);
+  } finally {
+    await client.end();
+  }
+  const db = getDb();
+  const webhookDeliveries = (await db.webhookDelivery.deleteMany({ where: { createdAt: { lt: keptFrom } } })).count;
+  const webhookEvents = (await db.webhookEvent.deleteMany({ where: { createdAt: { lt: keptFrom } } })).count;
+  const result = { retentionDays, keptFrom: keptFrom.toISOString().slice(0, 10), dropped: dropped.sort(), created, webhookDeliveries, webhookEvents };
+  if (dropped.length > 0 || webhookDeliveries > 0 || webhookEvents > 0) {
+    await recordAudit(db, {
+      action: "retention.drop", actor: options.actor ?? RETENTION_ACTOR, subject: subjects.system("retention", "retention"),
+      after: { retentionDays, keptFrom: result.keptFrom, dropped: result.dropped, webhookDeliveries, webhookEvents },
+    });
+  }
+  (options.log ?? console.log)(
+    `[retention] keeping ${retentionDays} days (from ${result.keptFrom}): dropped ${dropped.length} partitions${dropped.length ? ` (${result.dropped.join(", ")})` : ""}, ` +
+      `${webhookDeliveries} webhook deliveries and ${webhookEvents} events deleted, ${created.length} partitions created ahead`,
+  );
+  return result;
+}
