@@ -10,6 +10,8 @@ import { warmServing } from "../rerank/warm";
 const port = Number(process.argv[2] ?? 3199);
 
 await warmServing(() => {});
+// Exit on SIGTERM like the console does (the benchmark stops its servers so; a CPU profile is written on exit).
+process.once("SIGTERM", () => process.exit(0));
 http
   .createServer((req, res) => {
     if (req.method === "GET") {
