@@ -1,5 +1,5 @@
 import http from "node:http";
-import { rerank } from "../rerank/pipeline";
+import { rerankJson } from "../rerank/pipeline";
 import { rerankRequestSchema } from "../rerank/schema";
 import { warmServing } from "../rerank/warm";
 
@@ -26,8 +26,8 @@ http
         res.writeHead(400).end();
         return;
       }
-      rerank(parsed.data).then(
-        (response) => res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify(response)),
+      rerankJson(parsed.data).then(
+        (json) => res.writeHead(200, { "content-type": "application/json" }).end(json),
         () => res.writeHead(503).end(),
       );
     });
