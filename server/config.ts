@@ -184,6 +184,7 @@ export const SETTINGS = {
   DRIFT_ROW_RATE: decimal({ min: 0, max: 1, exclusiveMin: true, default: 0.04, doc: "chance that a scored feature row is offered to that sample" }),
   DEBUG_SAMPLE_RATE: decimal({ min: 0, max: 1, default: 0.01, doc: "share of requests whose full scoring rows (features of the served items, scores, stage timings) are kept for the Debug page; requests sent from the Debug page are always kept" }),
   ROLLOUT_TICK_MS: integer({ min: 100, max: 3_600_000, default: 5000, doc: "how often each server process runs the canary analysis" }),
+  API_KEY_CACHE_MS: integer({ min: 0, max: 3_600_000, default: 30_000, doc: "how long a verified API key is trusted without a database read while the config listener is up (changes clear it at once)" }),
   CONFIG_WATCH_INTERVAL_MS: integer({ min: 10, max: 600_000, default: 500, doc: "how often each process checks surfaces and aliases for changes" }),
   INFERENCE_THREADS: integer({
     min: 1,
@@ -207,6 +208,7 @@ export const SETTINGS = {
 
   E2E_PORT: integer({ ...PORT, default: 3100, scope: "tests", doc: "port of the server the end-to-end tests start" }),
   BENCH_DURATION_S: integer({ min: 1, max: 3600, scope: "tests", defaultDoc: "`5` (serving), `4` (shadow)", doc: "seconds of each load round in `bench:serving` and of each rate in `bench:shadow`" }),
+  BENCH_PORT_BASE: integer({ ...PORT, scope: "tests", defaultDoc: "unset (free ports)", doc: "first of ten consecutive ports `bench:serving` starts its servers on" }),
   BENCH_ROUNDS: integer({ min: 1, max: 100, default: 3, scope: "tests", doc: "alternating load rounds in `bench:serving`" }),
   BENCH_PACED_S: integer({ min: 1, max: 3600, default: 10, scope: "tests", doc: "seconds of the paced half-of-max run in `bench:serving`" }),
   BENCH_REQUESTS: integer({ min: 1000, max: 100_000_000, default: 1_000_000, scope: "tests", doc: "logged requests `bench:experiments` writes before timing the results query" }),

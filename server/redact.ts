@@ -1,4 +1,5 @@
 import { createHmac } from "node:crypto";
+import { LRUCache } from "lru-cache";
 import { authSecret, env } from "./config";
 
 // What the console's own log lines may say about user data: never a raw user or session key, a
@@ -7,9 +8,20 @@ import { authSecret, env } from "./config";
 // and a size; errors as their name, code and first message line with every quoted value replaced
 // by its length, because database and JSON parser messages quote the input they refused.
 
+// The serving path hashes the same users' and sessions' keys request after request: the last
+// 50,000 hashes (~10 MB) are remembered, per secret. One per process, on globalThis.
+const remembered = globalThis as unknown as { __rerankKeyedHashes?: { secret: string; hashes: LRUCache<string, string> } };
+
 /** HMAC-SHA256 of `value` under the deployment's secret (AUTH_SECRET, else `.data/auth-secret`): 64 hex characters. */
 export function keyedHash(value: string, secret: string = authSecret()): string {
-  return createHmac("sha256", secret).update(value, "utf8").digest("hex");
+  let memo = remembered.__rerankKeyedHashes;
+  if (memo?.secret !== secret) memo = remembered.__rerankKeyedHashes = { secret, hashes: new LRUCache<string, string>({ max: 50_000 }) };
+  let hash = memo.hashes.get(value);
+  if (hash === undefined) {
+    hash = createHmac("sha256", secret).update(value, "utf8").digest("hex");
+    memo.hashes.set(value, hash);
+  }
+  return hash;
 }
 
 /** How a log line names a user or session key: "#" and the first 12 hex characters of its keyed hash. */

@@ -1,14 +1,23 @@
 import { createHash, randomBytes } from "node:crypto";
+import { LRUCache } from "lru-cache";
+import { env } from "../config";
 import type { Db } from "../db/client";
+import { configListenerUp, onConfigChange } from "../db/configChanges";
 import { NotFoundError } from "../errors";
 import type { Role } from "../domain/access/permissions";
 import { toRoles, type Principal } from "./principal";
 
 // API keys for machines: 32 random bytes shown once, stored as their sha256 (a key has 256 bits of
-// entropy, so a plain hash is as strong as a keyed one and lets any replica look it up). Every
-// request checks the key's row and its creator in PostgreSQL, so a revoked key or a disabled
-// creator is refused on the next request in every replica; concurrent requests with the same key
-// share one lookup.
+// entropy, so a plain hash is as strong as a keyed one and lets any replica look it up).
+//
+// A key's verdict (its principal, or refused) is cached in process, so a request with a known key
+// costs no database read. A change to any key or person (revocation, expiry, roles, disabling)
+// fires a NOTIFY in its own transaction (migration 20261129140000_config_notify); every process's
+// listener (server/db/configChanges.ts) then forgets every verdict, so the change holds in every
+// replica within milliseconds of its commit — and at once in the process that made it. Backstops:
+// a verdict is re-checked after API_KEY_CACHE_MS even so, and after CONFIG_WATCH_INTERVAL_MS while
+// the listener is down; an expiry time is checked on every request. Concurrent first requests with
+// the same key share one lookup.
 
 const KEY_PREFIX = "rrk_";
 /** last_used_at is written at most this often per key and process (ms), not on every request. */
@@ -48,12 +57,17 @@ export async function createApiKey(db: Pick<Db, "apiKey">, input: NewApiKey, cre
   return { key, apiKey: row };
 }
 
-/** Revokes a key for every replica from its next request. Revoking twice keeps the first time. */
+/**
+ * Revokes a key: refused at once in this process, in the others when the change's NOTIFY arrives
+ * (milliseconds; within CONFIG_WATCH_INTERVAL_MS while their listener is down). Revoking twice keeps the first time.
+ */
 export async function revokeApiKey(db: Pick<Db, "apiKey">, id: string) {
   const existing = await db.apiKey.findUnique({ where: { id }, omit: { keyHash: true } });
   if (!existing) throw new NotFoundError("API key", id);
   if (existing.revokedAt) return existing;
-  return db.apiKey.update({ where: { id }, data: { revokedAt: new Date() }, omit: { keyHash: true } });
+  const revoked = await db.apiKey.update({ where: { id }, data: { revokedAt: new Date() }, omit: { keyHash: true } });
+  forgetVerifiedKeys(); // here at once; other processes on the NOTIFY
+  return revoked;
 }
 
 export function listApiKeys(db: Pick<Db, "apiKey">) {
@@ -64,35 +78,85 @@ export function listApiKeys(db: Pick<Db, "apiKey">) {
   });
 }
 
-const inflight = new Map<string, Promise<Principal | null>>();
-const lastUsedWritten = new Map<string, number>();
+interface Verdict {
+  principal: Principal | null;
+  /** Epoch ms of the lookup. */
+  checkedAt: number;
+  /** Epoch ms after which the key is expired (null: never). */
+  expiresAt: number | null;
+}
+
+interface KeyCache {
+  verdicts: LRUCache<string, Verdict>;
+  inflight: Map<string, Promise<Verdict>>;
+  lastUsedWritten: Map<string, number>;
+  /** Bumped by every invalidation: a lookup that started before one does not store its verdict. */
+  generation: number;
+  subscribed: boolean;
+}
+
+// One per process, on globalThis: Next's bundle and the front door each load their own copy of this module.
+const holder = globalThis as unknown as { __rerankApiKeys?: KeyCache };
+const cache: KeyCache = (holder.__rerankApiKeys ??= {
+  // Bounded: keys sprayed by a caller (unknown ones are cached as refused) cannot grow it without end.
+  verdicts: new LRUCache<string, Verdict>({ max: 10_000 }),
+  inflight: new Map(),
+  lastUsedWritten: new Map(),
+  generation: 0,
+  subscribed: false,
+});
+
+/** Forgets every cached verdict in this process (the listener calls it on any key or person change). */
+export function forgetVerifiedKeys(): void {
+  cache.generation++;
+  cache.verdicts.clear();
+  cache.inflight.clear();
+}
 
 /**
  * The principal behind `key`, or null when it is unknown, revoked, expired or its creator is
- * disabled. An automation key's roles are capped by its creator's current roles. One database lookup per call (shared by concurrent calls with the same key).
+ * disabled. An automation key's roles are capped by its creator's current roles. Served from the
+ * process's cache (see above); a database lookup on a miss, shared by concurrent calls with the same key.
  */
-export function verifyApiKey(db: Db, key: string): Promise<Principal | null> {
-  if (!key.startsWith(KEY_PREFIX) || key.length > 100) return Promise.resolve(null);
-  const hash = hashApiKey(key);
-  let pending = inflight.get(hash);
-  if (!pending) {
-    pending = lookup(db, hash).finally(() => inflight.delete(hash));
-    inflight.set(hash, pending);
+export async function verifyApiKey(db: Db, key: string): Promise<Principal | null> {
+  if (!key.startsWith(KEY_PREFIX) || key.length > 100) return null;
+  if (!cache.subscribed) {
+    cache.subscribed = true;
+    onConfigChange((topic) => topic !== "surfaces" && forgetVerifiedKeys());
   }
-  return pending;
+  const now = Date.now();
+  let verdict = cache.verdicts.get(key);
+  if (!verdict || now - verdict.checkedAt > (configListenerUp() ? env().API_KEY_CACHE_MS : env().CONFIG_WATCH_INTERVAL_MS)) {
+    let pending = cache.inflight.get(key);
+    if (!pending) {
+      const generation = cache.generation;
+      pending = lookup(db, hashApiKey(key)).then((v) => {
+        if (cache.generation === generation) cache.verdicts.set(key, v);
+        return v;
+      });
+      const shared = pending;
+      cache.inflight.set(key, shared);
+      void shared.finally(() => cache.inflight.get(key) === shared && cache.inflight.delete(key)).catch(() => {});
+    }
+    verdict = await pending;
+  }
+  const { principal } = verdict;
+  if (!principal || (verdict.expiresAt !== null && verdict.expiresAt <= now)) return null;
+  if (now - (cache.lastUsedWritten.get(principal.id) ?? 0) >= LAST_USED_WRITE_MS) {
+    cache.lastUsedWritten.set(principal.id, now);
+    // Off the request path; a failed write only leaves last-used older.
+    db.apiKey.update({ where: { id: principal.id }, data: { lastUsedAt: new Date(now) } }).catch(() => {});
+  }
+  return principal;
 }
 
-async function lookup(db: Db, hash: string): Promise<Principal | null> {
+async function lookup(db: Db, hash: string): Promise<Verdict> {
   const row = await db.apiKey.findUnique({ where: { keyHash: hash }, include: { createdBy: { select: { disabled: true, roles: true } } } });
-  const now = Date.now();
-  if (!row || row.revokedAt || row.createdBy.disabled || (row.expiresAt && row.expiresAt.getTime() <= now)) return null;
-  if (now - (lastUsedWritten.get(row.id) ?? 0) >= LAST_USED_WRITE_MS) {
-    lastUsedWritten.set(row.id, now);
-    // Off the request path; a failed write only leaves last-used older.
-    db.apiKey.update({ where: { id: row.id }, data: { lastUsedAt: new Date(now) } }).catch(() => {});
-  }
+  const checkedAt = Date.now();
+  if (!row || row.revokedAt || row.createdBy.disabled) return { principal: null, checkedAt, expiresAt: null };
   // A key never acts with more than its creator holds now: demoting a person demotes their keys.
   const creator = toRoles(row.createdBy.roles);
   const roles = creator.includes("admin") ? toRoles(row.roles) : toRoles(row.roles).filter((r) => r !== "admin" && creator.includes(r));
-  return { kind: "api_key", id: row.id, name: row.name, keyKind: row.kind, roles, surfaces: row.surfaces ?? [] };
+  const principal: Principal = { kind: "api_key", id: row.id, name: row.name, keyKind: row.kind, roles, surfaces: row.surfaces ?? [] };
+  return { principal, checkedAt, expiresAt: row.expiresAt?.getTime() ?? null };
 }

@@ -2,6 +2,7 @@ import { randomBytes } from "node:crypto";
 import type { Db } from "../db/client";
 import type { Role } from "../domain/access/permissions";
 import { ConflictError, InvalidInputError, NotFoundError } from "../errors";
+import { forgetVerifiedKeys } from "./apiKeys";
 import { getAuth } from "./auth";
 import { toRoles } from "./principal";
 
@@ -62,6 +63,7 @@ export async function setUserRoles(db: Db, id: string, roles: Role[]) {
     throw new ConflictError("roles: this is the last active admin; make someone else admin first");
   }
   const after = await db.user.update({ where: { id }, data: { roles }, select: { id: true, email: true, name: true, roles: true, disabled: true } });
+  forgetVerifiedKeys(); // their keys' roles: here at once, other processes on the NOTIFY
   return { before, after };
 }
 
@@ -80,6 +82,7 @@ export async function setUserDisabled(db: Db, id: string, disabled: boolean, act
     if (disabled) await tx.session.deleteMany({ where: { userId: id } });
     return updated;
   });
+  forgetVerifiedKeys(); // their keys: here at once, other processes on the NOTIFY
   return { before, after };
 }
 

@@ -1,5 +1,5 @@
 import http from "node:http";
-import { rerank } from "../rerank/pipeline";
+import { rerankJson } from "../rerank/pipeline";
 import { rerankRequestSchema } from "../rerank/schema";
 import { warmServing } from "../rerank/warm";
 
@@ -10,6 +10,8 @@ import { warmServing } from "../rerank/warm";
 const port = Number(process.argv[2] ?? 3199);
 
 await warmServing(() => {});
+// Exit on SIGTERM like the console does (the benchmark stops its servers so; a CPU profile is written on exit).
+process.once("SIGTERM", () => process.exit(0));
 http
   .createServer((req, res) => {
     if (req.method === "GET") {
@@ -24,8 +26,8 @@ http
         res.writeHead(400).end();
         return;
       }
-      rerank(parsed.data).then(
-        (response) => res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify(response)),
+      rerankJson(parsed.data).then(
+        (json) => res.writeHead(200, { "content-type": "application/json" }).end(json),
         () => res.writeHead(503).end(),
       );
     });

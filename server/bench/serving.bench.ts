@@ -3,7 +3,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import autocannon from "autocannon";
-import getPort from "get-port";
+import getPort, { portNumbers } from "get-port";
 import * as ort from "onnxruntime-node";
 import pg from "pg";
 import { Bench } from "tinybench";
@@ -32,6 +32,9 @@ const ROUNDS = QUICK ? 1 : settings().BENCH_ROUNDS;
 const PACED_S = QUICK ? 4 : settings().BENCH_PACED_S;
 const RESULT_FILE = path.join(".data", "bench", "serving.json");
 const CONNECTIONS = 8;
+const PORT_BASE = settings().BENCH_PORT_BASE;
+/** A free port (within BENCH_PORT_BASE's ten when it is set). */
+const freePort = () => getPort(PORT_BASE ? { port: portNumbers(PORT_BASE, PORT_BASE + 9), host: "127.0.0.1" } : {});
 
 /** The demo serving key: every POST carries it (bare node:http ignores it; the console checks it). */
 const auth: Record<string, string> = {};
@@ -114,15 +117,15 @@ async function main() {
     // Four servers at once — (d) bare node:http, (c) the console, (e) the console with telemetry off,
     // and bare node:http with telemetry off — measured in alternating rounds, so drift in a shared
     // machine's speed hits all of them alike.
-    const barePort = await getPort();
+    const barePort = await freePort();
     children.push(await startServer(["--import", "tsx", "server/bench/bareServer.ts", String(barePort)], { DATABASE_URL: database.url, TELEMETRY_DISABLED: "0" }, barePort));
-    const nextPort = await getPort();
+    const nextPort = await freePort();
     const consoleServer = (port: number, telemetryOff: boolean) =>
       startServer(["--import", "tsx", "server/http/main.ts"], { DATABASE_URL: database.url, HOST: "127.0.0.1", PORT: String(port), NODE_ENV: "production", TELEMETRY_DISABLED: telemetryOff ? "1" : "0" }, port);
     children.push(await consoleServer(nextPort, false));
-    const offPort = await getPort();
+    const offPort = await freePort();
     children.push(await consoleServer(offPort, true));
-    const bareOffPort = await getPort();
+    const bareOffPort = await freePort();
     children.push(await startServer(["--import", "tsx", "server/bench/bareServer.ts", String(bareOffPort)], { DATABASE_URL: database.url, TELEMETRY_DISABLED: "1" }, bareOffPort));
     const bareUrl = `http://127.0.0.1:${barePort}/`;
     const nextUrl = `http://127.0.0.1:${nextPort}/api/v1/rerank`;
@@ -167,7 +170,7 @@ async function main() {
     let floor = { rps: NaN };
     let floorHalf = { rate: NaN, p50: NaN, p99: NaN };
     if (!QUICK) {
-      const floorPort = await getPort();
+      const floorPort = await freePort();
       const floorArgs = buildNextFloorApp();
       children.push(await startServer(floorArgs(floorPort), {}, floorPort));
       const floorUrl = `http://127.0.0.1:${floorPort}/api/ping`;

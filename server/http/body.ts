@@ -50,7 +50,11 @@ export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
 
 /** Sends a JSON body. `close` ends the connection after it (a body left unread must not be read). */
 export function sendJson(res: ServerResponse, status: number, body: unknown, options: { close?: boolean; headers?: Record<string, string> } = {}): void {
-  const text = JSON.stringify(body);
+  sendJsonText(res, status, JSON.stringify(body), options);
+}
+
+/** Sends JSON that is already text (serialised once elsewhere). */
+export function sendJsonText(res: ServerResponse, status: number, text: string, options: { close?: boolean; headers?: Record<string, string> } = {}): void {
   res.statusCode = status;
   res.setHeader("content-type", "application/json");
   res.setHeader("content-length", Buffer.byteLength(text));

@@ -2,10 +2,15 @@ import type { ServerResponse } from "node:http";
 import type { z } from "zod";
 import { mapError } from "../errorMapping";
 import { describeZodError, fieldPath } from "../validation";
-import { sendJson } from "./body";
+import { sendJson, sendJsonText } from "./body";
 
 // Plain HTTP JSON endpoints for callers in other languages (POST /api/v1/…): the same zod schema
 // and service as the tRPC procedure, the same messages naming the field, the same error mapping.
+
+/** A handler's result that is already JSON text: sent as it is, not serialised again. */
+export class JsonText {
+  constructor(readonly text: string) {}
+}
 
 export interface ErrorBody {
   error: { code: string; message: string; fields?: Array<{ path: string; message: string }> };
@@ -48,5 +53,6 @@ export async function serveJson<S extends z.ZodType>(
     if (mapped.internal) console.error(`[http] ${what}:`, error);
     return sendError(res, mapped.httpStatus, { code: mapped.code, message: mapped.message, ...(mapped.field ? { fields: [{ path: mapped.field, message: mapped.message }] } : {}) });
   }
-  sendJson(res, 200, result);
+  if (result instanceof JsonText) sendJsonText(res, 200, result.text);
+  else sendJson(res, 200, result);
 }

@@ -9,13 +9,13 @@ import { allowedSurfaces, assertSurfaceAllowed, type Principal } from "../auth/p
 import type { Permission } from "../domain/access/permissions";
 import { outcomeBatchSchema } from "../events/schema";
 import { recordOutcomes } from "../events/service";
-import { rerank } from "../rerank/pipeline";
+import { rerankJson } from "../rerank/pipeline";
 import { rerankRequestSchema } from "../rerank/schema";
 import { appRouter } from "../routers/_app";
 import { createContext } from "../trpc";
 import { BodyTooLargeError, readBody } from "./body";
 import { bodyLimit, clientAddress, refusalFor, routeOf, securityHeaders, type FrontDoorSettings, type Route } from "./frontDoor";
-import { parseJsonBody, sendError, serveJson } from "./jsonEndpoint";
+import { JsonText, parseJsonBody, sendError, serveJson } from "./jsonEndpoint";
 import { serveUpload } from "./upload";
 
 // The console's one HTTP server: every request passes the front door's checks (server/http/frontDoor.ts)
@@ -34,6 +34,10 @@ const headersOf = (req: IncomingMessage): Headers => {
   }
   return headers;
 };
+
+/** What authentication reads: a bearer key alone needs no copy of every header (the hot path); a cookie session gets them all. */
+const credentialsOf = (req: IncomingMessage): Headers =>
+  req.headers.cookie === undefined ? new Headers(req.headers.authorization === undefined ? undefined : { authorization: req.headers.authorization }) : headersOf(req);
 
 async function serveTrpc(req: IncomingMessage, res: ServerResponse, procedurePath: string, body: Buffer | null): Promise<void> {
   // The body was read within the limit here; tRPC takes it as text instead of reading the stream.
@@ -68,7 +72,7 @@ async function serveOwn(req: IncomingMessage, res: ServerResponse, route: Exclud
   let principal: Principal | null = null;
   const permission = ROUTE_PERMISSION[route.kind];
   if (permission) {
-    const access = await authorizeHttp(headersOf(req), permission);
+    const access = await authorizeHttp(credentialsOf(req), permission);
     if (!access.ok) return sendError(res, access.status, { code: access.code, message: access.message }, { close: true });
     principal = access.principal;
   }
@@ -86,9 +90,9 @@ async function serveOwn(req: IncomingMessage, res: ServerResponse, route: Exclud
   }
   switch (route.kind) {
     case "rerank":
-      return serveJson(res, body!.toString("utf8"), rerankRequestSchema, (input) => {
+      return serveJson(res, body!.toString("utf8"), rerankRequestSchema, async (input) => {
         assertSurfaceAllowed(principal, input.surface);
-        return rerank(input);
+        return new JsonText(await rerankJson(input));
       }, "POST /api/v1/rerank");
     case "events":
       return serveJson(res, body!.toString("utf8"), outcomeBatchSchema, (input) => recordOutcomes(input, allowedSurfaces(principal)), "POST /api/v1/events");

@@ -12,7 +12,7 @@ import { surfaceConfigs, type ModelRef, type SurfaceConfig } from "../surfaces/c
 import { metrics } from "../telemetry/metrics";
 import { serialiseRequestLogRow, telemetry } from "../telemetry/streams";
 import { assignExperiment, type ExperimentAssignment } from "./assignment";
-import { recentRequests, recentResponse } from "./recent";
+import { recentRequests, recentResponse, type RecentRequest } from "./recent";
 import type { RerankRequest, RerankResponse } from "./schema";
 import { rankWithConstraints, retrievalOrder, scoreWithModels, type Scored, type ScoringInput } from "./scoring";
 import { keepScoringRows } from "./scoringSample";
@@ -63,10 +63,23 @@ export interface RerankOptions {
   keepScoringRows?: boolean;
 }
 
+/** Reranks one request (tRPC, in-process callers). */
 export async function rerank(request: RerankRequest, options: RerankOptions = {}): Promise<RerankResponse> {
-  const started = performance.now();
   const replay = replayOf(request);
-  if (replay) return replay;
+  if (replay) return recentResponse(replay);
+  return (await serve(request, options)).response;
+}
+
+/**
+ * Reranks one request and returns the response as JSON text (POST /api/v1/rerank): serialised once,
+ * for the recent-response cache and the wire alike.
+ */
+export async function rerankJson(request: RerankRequest): Promise<string> {
+  return replayOf(request)?.json ?? (await serve(request)).json;
+}
+
+async function serve(request: RerankRequest, options: RerankOptions = {}): Promise<{ response: RerankResponse; json: string }> {
+  const started = performance.now();
   const plan = await planRequest(request);
   const planned = performance.now();
   const inputs = await enrich(request);
@@ -76,15 +89,15 @@ export async function rerank(request: RerankRequest, options: RerankOptions = {}
   const ranked = constrain(plan, scored, inputs, request.topK);
   const served = interleave(plan, ranked, request.topK);
   const response = respond(plan, inputs, scored, served, { resolve: planned - started, features: enriched - planned, score: scoredAt - enriched, constraints: performance.now() - scoredAt, started });
-  record(plan, request, inputs, scored, response, options);
-  return response;
+  const json = record(plan, request, inputs, scored, response, options);
+  return { response, json };
 }
 
 /** A request id seen within the last hour on the same surface gets the same response again (idempotent retries). */
-function replayOf(request: RerankRequest): RerankResponse | null {
-  if (!request.requestId) return null;
+function replayOf(request: RerankRequest): RecentRequest | undefined {
+  if (!request.requestId) return undefined;
   const replay = recentRequests().get(request.requestId);
-  return replay && replay.surface === request.surface ? recentResponse(replay) : null;
+  return replay?.surface === request.surface ? replay : undefined;
 }
 
 /** Resolves the surface (cached config) and decides the arm(s): experiment variant(s), canary or primary. */
@@ -181,14 +194,18 @@ function respond(plan: Plan, inputs: Enriched, scored: Scored[], served: Constra
   };
 }
 
-/** After the response is built: the recent-response cache, metrics, the request log, the scoring sample and the shadow mirror. */
-function record(plan: Plan, request: RerankRequest, inputs: Enriched, scored: Scored[], response: RerankResponse, options: RerankOptions): void {
+/**
+ * After the response is built: the recent-response cache, metrics, the request log, the scoring
+ * sample and the shadow mirror. @returns the response's JSON text.
+ */
+function record(plan: Plan, request: RerankRequest, inputs: Enriched, scored: Scored[], response: RerankResponse, options: RerankOptions): string {
   const { assignment, canary, surface } = plan;
   const ts = new Date();
   // Events are credited to the experiment's randomisation unit (its hash attribute), so a
   // session-randomised experiment counts sessions, not the user behind them.
   const unitKey = (assignment ? request[assignment.experiment.hashAttribute] : undefined) ?? request.userKey ?? request.sessionKey ?? null;
-  recentRequests().set(response.requestId, { json: JSON.stringify(response), surface: response.surface, ts: ts.getTime(), userKey: unitKey ? keyedHash(unitKey) : null });
+  const json = JSON.stringify(response);
+  recentRequests().set(response.requestId, { json, surface: response.surface, ts: ts.getTime(), userKey: unitKey ? keyedHash(unitKey) : null });
   logRequest(request, response, ts, canary);
   keepScoringRows({ request, response, ts, items: inputs.items, user: inputs.user, always: options.keepScoringRows });
   // Only requests the surface's serving model itself scored are compared (not an experiment's
@@ -202,6 +219,7 @@ function record(plan: Plan, request: RerankRequest, inputs: Enriched, scored: Sc
       primaryVersionId: response.modelVersion?.id ?? null, primaryScoreMs: response.timings.score, timeoutMs: surface.timeoutMs,
     });
   }
+  return json;
 }
 
 /** The model's run time, which features defaulted or were stale, and a sample of the rows it saw (drift). */

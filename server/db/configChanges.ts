@@ -1,0 +1,131 @@
+import pg from "pg";
+import { databaseUrl } from "./client";
+
+// One PostgreSQL listener per process for config changes: triggers NOTIFY "rerank_config" in the
+// transaction that changes a surface, alias, experiment, rollout, API key or person (migration
+// 20261129140000_config_notify), and this connection hands each notification's topic to the caches
+// that subscribed. When the connection drops it reconnects with backoff (100 ms doubling to 5 s);
+// what changed meanwhile is unknown, so every subscriber hears "resync" once it is back. While it
+// is down the caches fall back on their own polling (CONFIG_WATCH_INTERVAL_MS).
+
+const CHANNEL = "rerank_config";
+const MIN_BACKOFF_MS = 100;
+const MAX_BACKOFF_MS = 5_000;
+
+/** "surfaces" and "api_keys" come from the triggers; "resync" follows a (re)connection, after which anything may have changed. */
+export type ConfigTopic = "surfaces" | "api_keys" | "resync";
+
+type Subscriber = (topic: ConfigTopic) => void;
+
+interface Listener {
+  url: string;
+  client: pg.Client | null;
+  connected: boolean;
+  stopped: boolean;
+  backoffMs: number;
+  retry: NodeJS.Timeout | undefined;
+  subscribers: Set<Subscriber>;
+  /** Connections made so far (tests watch it to see a reconnection). */
+  connections: number;
+}
+
+// One per process, on globalThis: Next's bundle and the front door each load their own copy of this module.
+const holder = globalThis as unknown as { __rerankConfigListener?: Listener };
+
+/**
+ * Calls `subscriber` with the topic of every config change any process commits, and with "resync"
+ * after the listener (re)connects. Starts the listener on first use (when DATABASE_URL is set).
+ * @returns a function that unsubscribes.
+ */
+export function onConfigChange(subscriber: Subscriber): () => void {
+  const listener = ensureListener();
+  listener?.subscribers.add(subscriber);
+  return () => listener?.subscribers.delete(subscriber);
+}
+
+/** Whether this process is listening now: false while the connection is down (or was never made). */
+export function configListenerUp(): boolean {
+  return holder.__rerankConfigListener?.connected ?? false;
+}
+
+/** How many times the listener has connected (1 after the first connection; more after reconnections). */
+export function configListenerConnections(): number {
+  return holder.__rerankConfigListener?.connections ?? 0;
+}
+
+/** The listener connection's backend pid (tests terminate it to prove the reconnection). */
+export function configListenerPid(): number | null {
+  const client = holder.__rerankConfigListener?.client as (pg.Client & { processID?: number }) | null | undefined;
+  return holder.__rerankConfigListener?.connected ? (client?.processID ?? null) : null;
+}
+
+/** Closes the listener (tests, shutdown); the next onConfigChange opens a new one. */
+export async function stopConfigListener(): Promise<void> {
+  const listener = holder.__rerankConfigListener;
+  holder.__rerankConfigListener = undefined;
+  if (!listener) return;
+  listener.stopped = true;
+  clearTimeout(listener.retry);
+  await listener.client?.end().catch(() => {});
+}
+
+function ensureListener(): Listener | null {
+  let url: string;
+  try {
+    url = databaseUrl();
+  } catch {
+    return null; // no database (e.g. `next build`): nothing to listen to
+  }
+  const current = holder.__rerankConfigListener;
+  if (current && current.url === url) return current;
+  if (current) void stopConfigListener();
+  const listener: Listener = { url, client: null, connected: false, stopped: false, backoffMs: MIN_BACKOFF_MS, retry: undefined, subscribers: new Set(), connections: 0 };
+  holder.__rerankConfigListener = listener;
+  connect(listener);
+  return listener;
+}
+
+function connect(listener: Listener): void {
+  const client = new pg.Client({ connectionString: listener.url, application_name: "rerank-config-listener", keepAlive: true });
+  listener.client = client;
+  let failed = false;
+  const fail = () => {
+    if (failed) return;
+    failed = true;
+    listener.connected = false;
+    client.removeAllListeners("notification");
+    client.end().catch(() => {});
+    if (listener.stopped) return;
+    listener.retry = setTimeout(() => connect(listener), listener.backoffMs);
+    listener.retry.unref();
+    listener.backoffMs = Math.min(MAX_BACKOFF_MS, listener.backoffMs * 2);
+  };
+  client.on("error", fail);
+  client.on("end", fail);
+  client.on("notification", (message) => {
+    if (message.channel === CHANNEL && (message.payload === "surfaces" || message.payload === "api_keys")) publish(listener, message.payload);
+  });
+  client
+    .connect()
+    .then(() => client.query(`LISTEN ${CHANNEL}`))
+    .then(() => {
+      if (listener.stopped) return void client.end().catch(() => {});
+      // The connection must not keep a process alive that has nothing else to do (CLIs, tests).
+      (client as unknown as { connection?: { stream?: { unref?: () => void } } }).connection?.stream?.unref?.();
+      listener.connected = true;
+      listener.connections++;
+      listener.backoffMs = MIN_BACKOFF_MS;
+      publish(listener, "resync");
+    })
+    .catch(fail);
+}
+
+function publish(listener: Listener, topic: ConfigTopic): void {
+  for (const subscriber of listener.subscribers) {
+    try {
+      subscriber(topic);
+    } catch {
+      // one cache's fault must not keep the others from hearing of the change
+    }
+  }
+}
