@@ -4,7 +4,7 @@ import { InvalidInputError, NotFoundError } from "../errors";
 import { createRng } from "../domain/random";
 import { describeZodError } from "../validation";
 import { importModel } from "./importModel";
-import { uploadFieldsSchema } from "./schema";
+import { modelNameSchema, uploadFieldsSchema } from "./schema";
 import { createVersion, maxModelBytes } from "./versions";
 
 // The upload endpoint's work: multipart form → validated fields → (import) → checks → stored version.
@@ -37,6 +37,8 @@ function sampleRows(featureCount: number, rows = 64): Float32Array {
 }
 
 export async function uploadVersion(db: Db, modelName: string, form: UploadForm, actor: Actor) {
+  // The name comes from the URL: checked like any input before it reaches a query.
+  if (!modelNameSchema.safeParse(modelName).success) throw new InvalidInputError("model", `${JSON.stringify(modelName.slice(0, 80))} is not a model name (lower-case letters, digits, '.', '_' or '-', 2–63 characters)`);
   const model = await db.model.findUnique({ where: { name: modelName }, select: { id: true } });
   if (!model) throw new NotFoundError("model", modelName);
   if (!form.file) throw new InvalidInputError("file", "no file was attached");
