@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Actor } from "../audit/actor";
 import { getDb } from "../db/client";
 import { mapError } from "../errorMapping";
+import { errorForLog } from "../redact";
 import { uploadVersion } from "../registry/upload";
 import { sendJson } from "./body";
 import { sendError } from "./jsonEndpoint";
@@ -25,7 +26,7 @@ export async function serveUpload(req: IncomingMessage, res: ServerResponse, mod
     sendJson(res, 201, { id: version.id, model, version: version.version, sha256: version.sha256, sizeBytes: version.sizeBytes });
   } catch (error) {
     const mapped = mapError(error, `uploading a version of ${model}`);
-    if (mapped.internal) console.error("[http] upload:", error);
+    if (mapped.internal) console.error(`[http] upload: ${errorForLog(error)}`);
     sendError(res, mapped.httpStatus, { code: mapped.code, message: mapped.message });
   }
 }

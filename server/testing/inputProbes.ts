@@ -55,7 +55,13 @@ function sampleNumber(schema: AnySchema): number {
  * the walk); unions not listed take their first option. Returns the unions met, for the caller
  * to try the others.
  */
-function build(schema: AnySchema, path: Path, leaves: Leaf[], choices: Map<number, number>, unions: { count: number; sizes: number[] }): unknown {
+interface Unions {
+  count: number;
+  sizes: number[];
+  paths: Path[];
+}
+
+function build(schema: AnySchema, path: Path, leaves: Leaf[], choices: Map<number, number>, unions: Unions): unknown {
   const def = schema._zod.def;
   switch (def.type) {
     case "string":
@@ -112,6 +118,7 @@ function build(schema: AnySchema, path: Path, leaves: Leaf[], choices: Map<numbe
       const id = unions.count++;
       const options = def.options as AnySchema[];
       unions.sizes[id] = options.length;
+      unions.paths[id] = path;
       return build(options[choices.get(id) ?? 0]!, path, leaves, choices, unions);
     }
     case "intersection":
@@ -126,15 +133,19 @@ function arrayMin(def: Record<string, unknown>): number {
   return checks.find((c) => c._zod.def.check === "min_length")?._zod.def.minimum ?? 1;
 }
 
-/** Samples of `schema`: one with every union's first option, then one per other option of each union. */
+/**
+ * Samples of `schema`: one with every union's first option (and all its leaves), then one per other
+ * option of each union, listing only the leaves under that union (the rest are the first sample's).
+ */
 export function samplesOf(schema: z.ZodType): Sample[] {
-  const first = { count: 0, sizes: [] as number[] };
+  const first: Unions = { count: 0, sizes: [], paths: [] };
   const leaves: Leaf[] = [];
   const samples: Sample[] = [{ value: build(schema as AnySchema, [], leaves, new Map(), first), leaves }];
   first.sizes.forEach((size, id) => {
     for (let option = 1; option < size; option++) {
       const more: Leaf[] = [];
-      samples.push({ value: build(schema as AnySchema, [], more, new Map([[id, option]]), { count: 0, sizes: [] }), leaves: more });
+      const value = build(schema as AnySchema, [], more, new Map([[id, option]]), { count: 0, sizes: [], paths: [] });
+      samples.push({ value, leaves: more.filter((leaf) => isUnder(leaf.path, first.paths[id]!)) });
     }
   });
   return samples;
@@ -144,20 +155,22 @@ export function samplesOf(schema: z.ZodType): Sample[] {
 export function withLeaf(value: unknown, leaf: Leaf, replacement: unknown): unknown {
   const copy = structuredClone(value);
   if (leaf.kind === "key") {
-    const record = getAt(copy, leaf.path) as Record<string, unknown>;
+    const record = getAt(copy, leaf.path) as Record<string, unknown> | undefined;
+    if (typeof record !== "object" || record === null || !(leaf.key! in record)) return copy; // an earlier change moved it
     const inner = record[leaf.key!];
     delete record[leaf.key!];
     record[String(replacement)] = inner;
     return copy;
   }
   if (leaf.path.length === 0) return replacement;
-  const parent = getAt(copy, leaf.path.slice(0, -1)) as Record<string | number, unknown>;
+  const parent = getAt(copy, leaf.path.slice(0, -1)) as Record<string | number, unknown> | undefined;
+  if (typeof parent !== "object" || parent === null) return copy; // an earlier change replaced what held it
   parent[leaf.path.at(-1)!] = replacement;
   return copy;
 }
 
 function getAt(value: unknown, path: Path): unknown {
-  return path.reduce<unknown>((node, key) => (node as Record<string | number, unknown>)[key], value);
+  return path.reduce<unknown>((node, key) => (typeof node === "object" && node !== null ? (node as Record<string | number, unknown>)[key] : undefined), value);
 }
 
 /** Does a zod issue path lie at or under `path`? */

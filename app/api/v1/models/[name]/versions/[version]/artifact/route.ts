@@ -2,6 +2,7 @@ import { z } from "zod";
 import { authorizeHttp } from "@/server/auth/http";
 import { getDb } from "@/server/db/client";
 import { mapError } from "@/server/errorMapping";
+import { errorForLog } from "@/server/redact";
 import { NotFoundError } from "@/server/errors";
 import { getArtifact } from "@/server/registry/models";
 import { modelNameSchema } from "@/server/registry/schema";
@@ -30,7 +31,7 @@ export async function GET(req: Request, { params }: { params: Promise<{ name: st
     });
   } catch (error) {
     const mapped = mapError(error, `downloading ${name} v${version}`);
-    if (mapped.internal) console.error("[http] artifact:", error);
+    if (mapped.internal) console.error(`[http] artifact: ${errorForLog(error)}`);
     return Response.json({ error: { code: mapped.code, message: mapped.message } }, { status: mapped.httpStatus });
   }
 }
