@@ -6,7 +6,7 @@ import { quantileSorted } from "../domain/stats/describe";
 import { rerank } from "../rerank/pipeline";
 import type { RerankRequest } from "../rerank/schema";
 import { shadowIdle } from "../rerank/shadow";
-import { servingState } from "../rerank/state";
+import { surfaceConfigs } from "../surfaces/configCache";
 import { warmServing } from "../rerank/warm";
 import { metrics } from "../telemetry/metrics";
 import { closeTelemetry } from "../telemetry/streams";
@@ -26,7 +26,7 @@ async function counter(surface: string, outcome: string): Promise<number> {
 
 async function run(request: RerankRequest, rate: number, round: number) {
   await getDb().surface.update({ where: { key: "search" }, data: { shadowSampleRate: rate } });
-  await servingState().surfaces.refresh();
+  await surfaceConfigs().refresh();
   const [compared0, dropped0] = [await counter("search", "compared"), await counter("search", "dropped_queue_full")];
   const latencies: number[] = [];
   const start = performance.now();

@@ -4,7 +4,7 @@ import { getDb } from "../db/client";
 import { seedDemo } from "../db/seed";
 import { demoFeatureSpec, demoModelBytes } from "../demo/models";
 import { rerank } from "../rerank/pipeline";
-import { servingState } from "../rerank/state";
+import { inputSampler } from "../features/inputSampler";
 import { telemetry } from "../telemetry/streams";
 import { createTestSurface } from "../testing/models";
 import { callerAs } from "../testing/callers";
@@ -13,7 +13,7 @@ import { callerAs } from "../testing/callers";
 // computations over the served items of the logged requests and their stored feature values.
 
 let ids: string[];
-// Every scored row goes to the drift sample here (servingState is created lazily, after this).
+// Every scored row goes to the drift sample here (the sampler is created lazily, after this).
 setEnv("DRIFT_ROW_RATE", "1");
 
 beforeAll(async () => {
@@ -45,7 +45,7 @@ describe("feature health", () => {
     expect(popularity.training).toEqual({ mean: expect.any(Number), std: expect.any(Number) });
     // 48 rows are too few for a PSI.
     expect(popularity.serving).toMatchObject({ psi: null, level: "unknown" });
-    const sample = servingState().inputs.sample("t-health", (await getDb().modelVersion.findFirstOrThrow({ where: { model: { name: "t-health-model" } } })).id)!;
+    const sample = inputSampler().sample("t-health", (await getDb().modelVersion.findFirstOrThrow({ where: { model: { name: "t-health-model" } } })).id)!;
     for (const v of sample.columns.get("popularity")!) expect(seen.has(v)).toBe(true);
     const staleServed = servedIds.filter((id) => id === ids[0]).length;
     expect(staleServed).toBe(6);

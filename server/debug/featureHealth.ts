@@ -3,7 +3,7 @@ import { summariseDrift, type DriftSummary } from "../domain/features/drift";
 import type { FeatureSpec } from "../domain/features/featureSpec";
 import { quantileSorted } from "../domain/stats/describe";
 import { NotFoundError } from "../errors";
-import { servingState } from "../rerank/state";
+import { inputSampler } from "../features/inputSampler";
 
 // Drift and freshness of the serving model's features on a surface. Drift: this process's sample of
 // the feature rows the model scored (every candidate, not only the served ones, which the model
@@ -30,7 +30,7 @@ export async function featureHealth(db: Db, input: { surface: string; requests: 
   if (!surface) throw new NotFoundError("surface", input.surface);
   const version = surface.model?.aliases.find((a) => a.name === surface.modelAlias)?.version;
   if (!surface.model || !version) return { surface: surface.key, model: null, requests: 0, items: 0, sampledRows: 0, offeredRows: 0, ages: null, features: [] as FeatureHealthRow[] };
-  const sample = servingState().inputs.sample(surface.key, version.id);
+  const sample = inputSampler().sample(surface.key, version.id);
   const spec = version.featureSpec as unknown as FeatureSpec;
 
   const served = await db.$queryRaw<Array<{ id: string; times: number; values: Record<string, unknown> | null; age_s: number | null }>>`

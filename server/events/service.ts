@@ -1,7 +1,7 @@
 import { LRUCache } from "lru-cache";
 import { getDb } from "../db/client";
 import { InvalidInputError } from "../errors";
-import { recentResponse, servingState } from "../rerank/state";
+import { recentRequests, recentResponse } from "../rerank/recent";
 import { metrics } from "../telemetry/metrics";
 import { telemetry, type OutcomeEventRow } from "../telemetry/streams";
 import type { OutcomeBatch, OutcomeEventInput } from "./schema";
@@ -32,7 +32,7 @@ const holder = globalThis as unknown as { __rerankSeenEvents?: LRUCache<string, 
 const seenEvents = (holder.__rerankSeenEvents ??= new LRUCache<string, true>({ max: 200_000 }));
 
 async function findRequest(requestId: string): Promise<ServedRequest | null> {
-  const recent = servingState().recent.get(requestId);
+  const recent = recentRequests().get(requestId);
   if (recent) {
     const r = recentResponse(recent);
     return {

@@ -5,7 +5,7 @@ import { seedDemo } from "../db/seed";
 import { assignVariant } from "../domain/assignment/assign";
 import { ConflictError } from "../errors";
 import { rerank } from "../rerank/pipeline";
-import { servingState } from "../rerank/state";
+import { surfaceConfigs } from "../surfaces/configCache";
 import { telemetry } from "../telemetry/streams";
 import { experimentInputSchema, type ExperimentInput } from "./schema";
 import { callerAs } from "../testing/callers";
@@ -44,7 +44,7 @@ describe("an A/B experiment", () => {
     const exp = await caller().experiments.create(definition("exp-ab", "t-exp"));
     expect(exp.status).toBe("draft");
     await caller().experiments.start({ key: "exp-ab" });
-    await servingState().surfaces.refresh();
+    await surfaceConfigs().refresh();
 
     const tag = `ab-${Date.now()}`;
     const responses = [];
@@ -100,7 +100,7 @@ describe("an A/B experiment", () => {
     const edit = (await caller().audit.list({ filter: { action: "experiment.update", surface: "t-exp" } })).entries[0]!;
     expect(edit.description.text).toBe("pm@rerank.local edited experiment exp-ab");
     expect(edit.description.details).toEqual([{ field: "hypothesis", before: "v2 beats v1 on CTR", after: "clarified" }]);
-    await servingState().surfaces.refresh();
+    await surfaceConfigs().refresh();
     expect((await rerank(request("t-exp", "someone"))).variant?.phase).toBe(2);
   });
 
@@ -212,7 +212,7 @@ describe("an interleaving experiment", () => {
   it("serves one interleaved list with each item credited to a ranker", async () => {
     await caller().experiments.create(definition("exp-il", "t-exp-il", { kind: "interleaving" }));
     await caller().experiments.start({ key: "exp-il" });
-    await servingState().surfaces.refresh();
+    await surfaceConfigs().refresh();
     const response = await rerank(request("t-exp-il", "il-user"));
     expect(response.variant).toEqual({ experiment: "exp-il", key: "interleaved", phase: 1 });
     const credits = response.items.map((i) => i.reasons.find((r) => r.startsWith("interleaving:") && r !== "interleaving:competitive"));

@@ -3,7 +3,7 @@ import { getDb } from "../db/client";
 import { seedDemo } from "../db/seed";
 import { assignVariant } from "../domain/assignment/assign";
 import { rerank } from "../rerank/pipeline";
-import { servingState } from "../rerank/state";
+import { surfaceConfigs } from "../surfaces/configCache";
 import { telemetry, type RequestLogRow } from "../telemetry/streams";
 import { keyedHash } from "../redact";
 import { callerAs } from "../testing/callers";
@@ -56,7 +56,7 @@ describe("issue #13, point 1: a session-randomised experiment", () => {
   it("12 sessions of one user, 9 control and 3 treatment, clicks on every treatment request: 12 units, control CTR 0, treatment CTR 1", async () => {
     await caller().experiments.create(definition("res-session", "t-res-session", { hashAttribute: "sessionKey" }));
     await caller().experiments.start({ key: "res-session" });
-    await servingState().surfaces.refresh();
+    await surfaceConfigs().refresh();
     const stored = await getDb().experiment.findUniqueOrThrow({ where: { key: "res-session" }, include: { variants: { orderBy: { position: "asc" } } } });
     const def = {
       key: stored.key, seed: stored.seed, hashVersion: stored.hashVersion as 1 | 2, hashAttribute: "sessionKey" as const, coverage: stored.coverage,

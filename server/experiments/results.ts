@@ -4,6 +4,7 @@ import { starvedComparisons } from "../domain/experiments/coverage";
 import type { Guardrail } from "../domain/experiments/guardrails";
 import { CUPED_PRE_DAYS } from "../domain/experiments/metrics";
 import { clickedRequestSummaries, interleavingWins } from "../domain/experiments/observations";
+import { COMPETITIVE_FLAG, INTERLEAVING_REASON_PREFIX } from "../domain/interleaving/credit";
 import { meanSummaryFromMoments, pairedSummaryFromMoments, summarizeProportion } from "../domain/stats";
 import { getExperiment } from "./service";
 
@@ -106,7 +107,8 @@ export async function experimentResults(db: Db, key: string, options: { granular
         WHERE e.experiment_key = ${e.key} AND e.experiment_phase = ${e.phase} AND e.type = 'click' AND e.position IS NOT NULL
         GROUP BY r.request_id, r.served`,
       db.$queryRaw<Array<{ requests: number; competitive: number }>>`
-        SELECT count(*)::int AS requests, count(*) FILTER (WHERE served -> 0 -> 'reasons' ? 'interleaving:competitive')::int AS competitive
+        -- isCompetitive() in server/domain/interleaving/credit.ts, in SQL: the flag is the first item's last reason, after its credit.
+        SELECT count(*)::int AS requests, count(*) FILTER (WHERE served -> 0 -> 'reasons' ->> -1 = ${COMPETITIVE_FLAG} AND served -> 0 -> 'reasons' ->> -2 LIKE ${INTERLEAVING_REASON_PREFIX + "%"})::int AS competitive
         FROM rerank_requests WHERE experiment_key = ${e.key} AND experiment_phase = ${e.phase}`,
     ]);
     interleaving = { variantA: a!, variantB: b!, ...interleavingWins(rows, a!, b!), requestsWithClicks: rows.length, requests: totals[0]?.requests ?? 0, competitive: totals[0]?.competitive ?? 0 };

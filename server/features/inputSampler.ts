@@ -47,3 +47,10 @@ export class InputSampler {
     return { offered: entry.reservoir.offered, columns: new Map(entry.names.map((name, c) => [name, rows.map((r) => r[c]!)])) };
   }
 }
+
+const holder = globalThis as unknown as { __rerankInputSampler?: InputSampler };
+
+/** The process's sample of scored feature rows (serving observes, feature health reads). */
+export function inputSampler(): InputSampler {
+  return (holder.__rerankInputSampler ??= new InputSampler());
+}

@@ -1,5 +1,5 @@
 import { LRUCache } from "lru-cache";
-import type { Db } from "../db/client";
+import { getDb, type Db } from "../db/client";
 import type { StoredFeatures } from "../domain/features/featureSpec";
 import type { RankedCandidate } from "../domain/constraints/applyConstraints";
 import { env } from "../config";
@@ -115,4 +115,12 @@ function toRecord(row: ItemRow): ItemRecord {
     attrs: { category: row.category, providerGroup: row.provider_group, brand: row.brand, safetyFlags: row.safety_flags ?? [] },
     features: row.values ? { values: row.values, updatedAt: row.updated_at?.getTime() ?? 0 } : undefined,
   };
+}
+
+// One per process, on globalThis: Next's bundle and the front door each load their own copy of this module.
+const holder = globalThis as unknown as { __rerankFeatureStore?: FeatureStore };
+
+/** The process's online feature store (serving, offline evaluation, training from logs). */
+export function featureStore(): FeatureStore {
+  return (holder.__rerankFeatureStore ??= new FeatureStore(getDb));
 }

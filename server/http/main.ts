@@ -11,7 +11,7 @@ import { createFrontDoorServer } from "./server";
 //
 // Next.js runs instrumentation.ts's register() once while it prepares: it warms the serving state,
 // flushes telemetry on exit and starts the rollout ticker. Next bundles its own copies of our modules,
-// so that state lives on globalThis (server/rerank/state.ts, db/client.ts, telemetry/streams.ts,
+// so that state lives on globalThis (surfaces/configCache.ts, features/store.ts, rerank/recent.ts, db/client.ts, telemetry/streams.ts,
 // telemetry/metrics.ts, inference/sessions.ts): the endpoints served here use the same state, pool
 // and telemetry writer as the pages.
 

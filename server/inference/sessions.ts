@@ -1,10 +1,13 @@
 import * as ort from "onnxruntime-node";
 import type { FeatureSpec } from "../domain/features/featureSpec";
+import { getDb } from "../db/client";
 import { env } from "../config";
 
 // One onnxruntime session per model version, loaded once and kept warm for the life of the
-// process. A version that fails to load is remembered for a short while, so a corrupt artifact
-// sends requests straight to the fallback instead of re-reading it from the database each time.
+// process: `openModel(ref)` is the one way serving, shadow, warm-up and offline evaluation open a
+// stored version. A version that fails to load is remembered for a short while, so a corrupt
+// artifact sends requests straight to the fallback instead of re-reading it from the database each
+// time. `openSession(bytes)` opens bytes that are not (yet) a stored version: upload checks, tests.
 
 process.env.ORT_DISABLE_TELEMETRY = "1";
 
@@ -103,18 +106,25 @@ interface Holder {
 const holder = globalThis as unknown as { __rerankModels?: Holder };
 const state: Holder = (holder.__rerankModels ??= { handles: new Map(), ready: new Map(), failures: new Map() });
 
+/** A stored model version to open: `ModelRef` (server/surfaces/configCache.ts) is one. */
+export interface StoredModelRef {
+  versionId: string;
+}
+
 /**
- * The warm session of `versionId`, loading it through `fetchArtifact` on first use. Concurrent
- * first requests share one load.
+ * The warm handle of a stored model version, opening it (artifact read from the registry, session
+ * created) on first use. Concurrent first requests share one load; a failed load is remembered for
+ * 30 s and rejects with a ModelLoadError.
  */
-export function getModel(versionId: string, fetchArtifact: (versionId: string) => Promise<ModelArtifact>): Promise<ModelHandle> {
+export function openModel(ref: StoredModelRef): Promise<ModelHandle> {
+  const versionId = ref.versionId;
   const ready = state.ready.get(versionId);
   if (ready) return Promise.resolve(ready);
   const failure = state.failures.get(versionId);
   if (failure && failure.until > Date.now()) return Promise.reject(failure.error);
   let pending = state.handles.get(versionId);
   if (!pending) {
-    pending = loadModel(versionId, fetchArtifact);
+    pending = loadModel(versionId);
     state.handles.set(versionId, pending);
     pending.then(
       (handle) => state.ready.set(versionId, handle),
@@ -127,7 +137,21 @@ export function getModel(versionId: string, fetchArtifact: (versionId: string) =
   return pending;
 }
 
-async function loadModel(versionId: string, fetchArtifact: (versionId: string) => Promise<ModelArtifact>): Promise<ModelHandle> {
+/** A model version's bytes and signature from the registry. */
+async function fetchArtifact(versionId: string): Promise<ModelArtifact> {
+  const row = await getDb().modelVersion.findUnique({
+    where: { id: versionId },
+    select: { id: true, version: true, sha256: true, featureSpec: true, inputName: true, outputName: true, model: { select: { name: true } }, artifact: { select: { bytes: true } } },
+  });
+  if (!row?.artifact) throw new ModelLoadError(`model version ${versionId} has no artifact`);
+  return {
+    versionId: row.id, name: row.model.name, version: row.version, sha256: row.sha256,
+    featureSpec: row.featureSpec as unknown as ModelArtifact["featureSpec"], inputName: row.inputName, outputName: row.outputName,
+    bytes: new Uint8Array(row.artifact.bytes),
+  };
+}
+
+async function loadModel(versionId: string): Promise<ModelHandle> {
   const artifact = await fetchArtifact(versionId);
   const started = performance.now();
   let session: ort.InferenceSession;

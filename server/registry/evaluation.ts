@@ -3,15 +3,15 @@ import { readFileSync } from "node:fs";
 import path from "node:path";
 import type { Db } from "../db/client";
 import { Prisma } from "../db/generated/client.ts";
-import { buildFeatureMatrix, type FeatureSpec } from "../domain/features/featureSpec";
+import { buildFeatureMatrix } from "../domain/features/featureSpec";
 import { parseLetor } from "../domain/letor/parse";
 import { LETOR_SAMPLE } from "../domain/letor/reference";
 import { counterfactualCtr, positionBiasPropensities, type LoggedImpression } from "../domain/offline/ips";
 import { evaluateRanking } from "../domain/ranking/metrics";
 import { orderByScore } from "../domain/ranking/order";
 import { InvalidInputError, NotFoundError } from "../errors";
-import { openSession, runScores } from "../inference/sessions";
-import { servingState } from "../rerank/state";
+import { featureStore } from "../features/store";
+import { openModel, runScores } from "../inference/sessions";
 
 const EVALUATION = systemActor("evaluation");
 
@@ -40,33 +40,26 @@ export async function listEvaluations(db: Db, name: string, version: number, lim
   return { letor: letor.map(shape), counterfactual: counterfactual.map(shape) };
 }
 
+/** The version's warm handle (the same one serving would use). */
 async function loadVersion(db: Db, name: string, version: number) {
-  const row = await db.modelVersion.findFirst({
-    where: { model: { name }, version },
-    select: { id: true, featureSpec: true, inputName: true, outputName: true, artifact: { select: { bytes: true } } },
-  });
-  if (!row?.artifact) throw new NotFoundError("model version", `${name} v${version}`);
-  const session = await openSession(new Uint8Array(row.artifact.bytes));
-  return { ...row, spec: row.featureSpec as unknown as FeatureSpec, session };
+  const row = await db.modelVersion.findFirst({ where: { model: { name }, version, artifact: { isNot: null } }, select: { id: true } });
+  if (!row) throw new NotFoundError("model version", `${name} v${version}`);
+  return openModel({ versionId: row.id });
 }
 
 export async function evaluateOnLetor(db: Db, name: string, version: number, actor: Actor = EVALUATION) {
   const v = await loadVersion(db, name, version);
-  try {
-    if (v.spec.length !== LETOR_SAMPLE.numFeatures) {
-      throw new InvalidInputError("version", `the LETOR test file has ${LETOR_SAMPLE.numFeatures} features; ${name} v${version} takes ${v.spec.length}`);
-    }
-    const read = (f: string) => readFileSync(path.join(process.cwd(), LETOR_SAMPLE.dir, f), "utf8");
-    const test = parseLetor(read(LETOR_SAMPLE.test.data), read(LETOR_SAMPLE.test.query), { numFeatures: LETOR_SAMPLE.numFeatures });
-    const started = performance.now();
-    const scores = await runScores(v, test.features, test.rows, LETOR_SAMPLE.numFeatures);
-    const metrics = evaluateRanking(scores, test.labels, test.groups);
-    const file = `${LETOR_SAMPLE.dir}/${LETOR_SAMPLE.test.data}`;
-    const result = { file, rows: test.rows, queries: metrics.queries, ndcg: metrics.ndcg, mrr: metrics.mrr, scoringMs: performance.now() - started };
-    return await store(db, v.id, "letor", { file }, result, actor);
-  } finally {
-    await v.session.release().catch(() => {});
+  if (v.featureSpec.length !== LETOR_SAMPLE.numFeatures) {
+    throw new InvalidInputError("version", `the LETOR test file has ${LETOR_SAMPLE.numFeatures} features; ${name} v${version} takes ${v.featureSpec.length}`);
   }
+  const read = (f: string) => readFileSync(path.join(process.cwd(), LETOR_SAMPLE.dir, f), "utf8");
+  const test = parseLetor(read(LETOR_SAMPLE.test.data), read(LETOR_SAMPLE.test.query), { numFeatures: LETOR_SAMPLE.numFeatures });
+  const started = performance.now();
+  const scores = await runScores(v, test.features, test.rows, LETOR_SAMPLE.numFeatures);
+  const metrics = evaluateRanking(scores, test.labels, test.groups);
+  const file = `${LETOR_SAMPLE.dir}/${LETOR_SAMPLE.test.data}`;
+  const result = { file, rows: test.rows, queries: metrics.queries, ndcg: metrics.ndcg, mrr: metrics.mrr, scoringMs: performance.now() - started };
+  return await store(db, v.versionId, "letor", { file }, result, actor);
 }
 
 /**
@@ -76,34 +69,29 @@ export async function evaluateOnLetor(db: Db, name: string, version: number, act
  */
 export async function evaluateCounterfactual(db: Db, name: string, version: number, options: { surface: string; days?: number; eta?: number; maxRequests?: number }, actor: Actor = EVALUATION) {
   const v = await loadVersion(db, name, version);
-  try {
-    const since = new Date(Date.now() - (options.days ?? 7) * 86_400_000);
-    const rows = await db.$queryRaw<Array<{ request_id: string; item_id: string; position: number; clicked: boolean }>>`
-      WITH recent AS (
-        SELECT DISTINCT request_id FROM outcome_events
-        WHERE surface = ${options.surface} AND type = 'impression' AND request_ts >= ${since}
-        ORDER BY request_id LIMIT ${options.maxRequests ?? 5000})
-      SELECT e.request_id, e.item_id, min(e.position)::int AS position, bool_or(e.type = 'click') AS clicked
-      FROM outcome_events e JOIN recent r ON r.request_id = e.request_id
-      WHERE e.type IN ('impression', 'click') AND e.position IS NOT NULL
-      GROUP BY e.request_id, e.item_id`;
-    if (rows.length === 0) throw new InvalidInputError("surface", `no logged impressions on "${options.surface}" in the last ${options.days ?? 7} days`);
-    const byRequest = new Map<string, typeof rows>();
-    for (const r of rows) byRequest.set(r.request_id, [...(byRequest.get(r.request_id) ?? []), r]);
-    const features = servingState().features;
-    const items = await features.getItems([...new Set(rows.map((r) => r.item_id))]);
-    const newPositions = new Map<string, Map<string, number>>();
-    for (const [requestId, shown] of byRequest) {
-      const ordered = [...shown].sort((a, b) => a.position - b.position);
-      const matrix = buildFeatureMatrix(v.spec, ordered.map((r, i) => ({ id: r.item_id, retrievalScore: 1 - i / ordered.length })), { item: (id) => items.get(id)?.features, user: undefined }, Date.now());
-      const scores = await runScores(v, matrix.data, matrix.rows, matrix.cols);
-      newPositions.set(requestId, new Map(orderByScore(scores).map((index, rank) => [ordered[index]!.item_id, rank + 1])));
-    }
-    const logged: LoggedImpression[] = rows.map((r) => ({ requestId: r.request_id, itemId: r.item_id, loggedPosition: r.position, clicked: r.clicked }));
-    const estimate = counterfactualCtr(logged, newPositions, { propensities: positionBiasPropensities(options.eta ?? 1) });
-    const params = { surface: options.surface, days: options.days ?? 7, eta: options.eta ?? 1, maxRequests: options.maxRequests ?? 5000 };
-    return await store(db, v.id, "counterfactual", params, { ...params, ...estimate }, actor);
-  } finally {
-    await v.session.release().catch(() => {});
+  const since = new Date(Date.now() - (options.days ?? 7) * 86_400_000);
+  const rows = await db.$queryRaw<Array<{ request_id: string; item_id: string; position: number; clicked: boolean }>>`
+    WITH recent AS (
+      SELECT DISTINCT request_id FROM outcome_events
+      WHERE surface = ${options.surface} AND type = 'impression' AND request_ts >= ${since}
+      ORDER BY request_id LIMIT ${options.maxRequests ?? 5000})
+    SELECT e.request_id, e.item_id, min(e.position)::int AS position, bool_or(e.type = 'click') AS clicked
+    FROM outcome_events e JOIN recent r ON r.request_id = e.request_id
+    WHERE e.type IN ('impression', 'click') AND e.position IS NOT NULL
+    GROUP BY e.request_id, e.item_id`;
+  if (rows.length === 0) throw new InvalidInputError("surface", `no logged impressions on "${options.surface}" in the last ${options.days ?? 7} days`);
+  const byRequest = new Map<string, typeof rows>();
+  for (const r of rows) byRequest.set(r.request_id, [...(byRequest.get(r.request_id) ?? []), r]);
+  const items = await featureStore().getItems([...new Set(rows.map((r) => r.item_id))]);
+  const newPositions = new Map<string, Map<string, number>>();
+  for (const [requestId, shown] of byRequest) {
+    const ordered = [...shown].sort((a, b) => a.position - b.position);
+    const matrix = buildFeatureMatrix(v.featureSpec, ordered.map((r, i) => ({ id: r.item_id, retrievalScore: 1 - i / ordered.length })), { item: (id) => items.get(id)?.features, user: undefined }, Date.now());
+    const scores = await runScores(v, matrix.data, matrix.rows, matrix.cols);
+    newPositions.set(requestId, new Map(orderByScore(scores).map((index, rank) => [ordered[index]!.item_id, rank + 1])));
   }
+  const logged: LoggedImpression[] = rows.map((r) => ({ requestId: r.request_id, itemId: r.item_id, loggedPosition: r.position, clicked: r.clicked }));
+  const estimate = counterfactualCtr(logged, newPositions, { propensities: positionBiasPropensities(options.eta ?? 1) });
+  const params = { surface: options.surface, days: options.days ?? 7, eta: options.eta ?? 1, maxRequests: options.maxRequests ?? 5000 };
+  return await store(db, v.versionId, "counterfactual", params, { ...params, ...estimate }, actor);
 }

@@ -6,7 +6,7 @@ import { evaluateRanking, type RankingMetrics } from "../domain/ranking/metrics"
 import { trainLambdaMart, type LambdaMartParams, type RankingDataset } from "../domain/training/lambdamart";
 import { predictMatrix } from "../domain/trees/ensemble";
 import { InvalidInputError, NotFoundError } from "../errors";
-import { servingState } from "../rerank/state";
+import { featureStore } from "../features/store";
 import { createVersion } from "./versions";
 import { fnv1a32 } from "../domain/hashing";
 
@@ -24,7 +24,7 @@ interface LoggedItem {
 }
 
 async function datasetOf(groups: LoggedItem[][], spec: FeatureSpec): Promise<RankingDataset> {
-  const items = await servingState().features.getItems([...new Set(groups.flat().map((r) => r.item_id))]);
+  const items = await featureStore().getItems([...new Set(groups.flat().map((r) => r.item_id))]);
   const parts: Float32Array[] = [];
   const labels: number[] = [];
   for (const group of groups) {

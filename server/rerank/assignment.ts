@@ -1,6 +1,6 @@
 import { assignVariant } from "../domain/assignment/assign";
 import type { RerankRequest } from "./schema";
-import type { ExperimentVariantConfig, RunningExperiment, SurfaceConfig } from "./surfaceConfig";
+import type { ExperimentVariantConfig, RunningExperiment, SurfaceConfig } from "../surfaces/configCache";
 
 // Experiment assignment on the serving path: no database call, GrowthBook's hashing over the
 // running experiments cached with the surface config. The first experiment that enrols the request

@@ -1,216 +1,33 @@
-import { keyedHash } from "../redact";
 import { randomUUID } from "node:crypto";
-import { applyConstraints, type ConstraintConfig, type ConstraintOutcome, type RankedCandidate } from "../domain/constraints/applyConstraints";
+import type { ConstraintConfig, ConstraintOutcome } from "../domain/constraints/applyConstraints";
+import { seedOfKey } from "../domain/hashing";
+import { creditReasons } from "../domain/interleaving/credit";
 import { teamDraftInterleave } from "../domain/interleaving/teamDraft";
-import { buildFeatureMatrix } from "../domain/features/featureSpec";
-import { orderByScore, retrievalOrderScores } from "../domain/ranking/order";
+import { inCanary, rolloutLogKey } from "../domain/rollouts/canary";
 import { InvalidInputError } from "../errors";
-import { getModel, type ModelHandle } from "../inference/sessions";
+import { inputSampler } from "../features/inputSampler";
+import { featureStore } from "../features/store";
+import { keyedHash } from "../redact";
+import { surfaceConfigs, type ModelRef, type SurfaceConfig } from "../surfaces/configCache";
 import { metrics } from "../telemetry/metrics";
 import { serialiseRequestLogRow, telemetry } from "../telemetry/streams";
-import { fetchArtifact } from "./artifacts";
-import { assignExperiment } from "./assignment";
-import { failureReason, scoringBreaker } from "./breakers";
-import type { FallbackReason, RerankRequest, RerankResponse } from "./schema";
-import { inCanary, rolloutLogKey } from "../domain/rollouts/canary";
-import { seedOfKey } from "../domain/hashing";
-import { inShadowSample, mirrorToShadow, type ItemLookup } from "./shadow";
-import { recentResponse, servingState } from "./state";
-import type { ModelRef, SurfaceConfig } from "./surfaceConfig";
+import { assignExperiment, type ExperimentAssignment } from "./assignment";
+import { recentRequests, recentResponse } from "./recent";
+import type { RerankRequest, RerankResponse } from "./schema";
+import { rankWithConstraints, retrievalOrder, scoreWithModels, type Scored, type ScoringInput } from "./scoring";
+import { inShadowSample, mirrorToShadow } from "./shadow";
 
-// The rerank pipeline: resolve the surface → enrich features → score all candidates in one
-// onnxruntime run → constraints → top k → respond; the log is written after the response.
-// A model fault never fails the request: it is served by the cascade model or retrieval order,
-// with the same constraints, and marked.
+// The rerank pipeline, one stage per line of `rerank()`:
+//   plan        resolve the surface; pick the arm(s): an experiment's variant (two for interleaving), the canary, or the primary
+//   enrich      item and user features from the online store (cached; only misses are awaited)
+//   score       each arm's model in one onnxruntime run, down its cascade on faults (scoring.ts)
+//   constrain   each arm's ordering through its constraints and the top k
+//   interleave  two arms merge by team draft, each item credited to its ranker (one arm passes through)
+//   record      recent responses, metrics, the request log and the shadow mirror, after the response is built
+// A model fault never fails the request: it is served by the cascade model or retrieval order, with
+// the same constraints, and marked.
 
 const round3 = (ms: number) => Math.round(ms * 1000) / 1000;
-
-interface Scored {
-  scores: Float32Array;
-  handle: ModelHandle | null;
-  ref: ModelRef | null;
-  fallbackReason: FallbackReason | null;
-  servedBy: RerankResponse["fallback"]["servedBy"];
-  defaulted: number;
-  stale: number;
-  scoreMs: number;
-}
-
-export async function rerank(request: RerankRequest): Promise<RerankResponse> {
-  const started = performance.now();
-  const state = servingState();
-  const requestId = request.requestId ?? randomUUID();
-  if (request.requestId) {
-    const replay = state.recent.get(request.requestId);
-    if (replay && replay.surface === request.surface) return recentResponse(replay);
-  }
-
-  const surface = await state.surfaces.get(request.surface);
-  if (request.candidates.length > surface.maxCandidates) {
-    throw new InvalidInputError("candidates", `${request.candidates.length} candidates exceed surface "${surface.key}"'s limit of ${surface.maxCandidates}`);
-  }
-  const tResolve = performance.now();
-
-  const ids = request.candidates.map((c) => c.id);
-  const [items, user] = await Promise.all([state.features.getItems(ids), state.features.getUser(request.userKey)]);
-  const tFeatures = performance.now();
-
-  const assignment = assignExperiment(surface, request);
-  let scored: Scored;
-  let outcome: ConstraintOutcome;
-  let scoreMs: number;
-  let constraintsMs: number;
-  let shadowInput: { constraints: ConstraintConfig; scores: Float32Array } | null = null;
-  let canary: CanaryArm | null = null;
-  if (assignment?.experiment.kind === "interleaving") {
-    // Both rankers rank the same candidates; team-draft interleaving merges their served lists and
-    // credits each item to the ranker that contributed it.
-    const [a, b] = assignment.experiment.variants;
-    const [left, right] = [await rankWith(surface, a!.model, a!.constraints, request, items, user), await rankWith(surface, b!.model, b!.constraints, request, items, user)];
-    const mergeStarted = performance.now();
-    const merged = teamDraftInterleave(left.outcome.items.map((i) => i.id), right.outcome.items.map((i) => i.id), request.topK, requestId);
-    const byId = new Map([...right.outcome.items, ...left.outcome.items].map((i) => [i.id, i]));
-    outcome = {
-      ...left.outcome,
-      removed: left.outcome.removed,
-      items: merged.ids.map((id, i) => {
-        const item = byId.get(id)!;
-        const team = merged.teams[i]!;
-        // The first item also records whether the two rankings differed (only those requests can discriminate).
-        const extra = i === 0 && merged.competitive ? ["interleaving:competitive"] : [];
-        // Items both rankings put in the same leading positions belong to neither variant.
-        const credit = team === "shared" ? "interleaving-shared" : `interleaving:${team === "A" ? a!.key : b!.key}`;
-        return { ...item, reasons: [...item.reasons, credit, ...extra] };
-      }),
-    };
-    scored = { ...left.scored, fallbackReason: left.scored.fallbackReason ?? right.scored.fallbackReason };
-    scoreMs = left.scored.scoreMs + right.scored.scoreMs;
-    constraintsMs = left.constraintsMs + right.constraintsMs + (performance.now() - mergeStarted);
-  } else {
-    // A canary rollout takes its share of the traffic that no experiment enrolled, sticky per unit.
-    if (!assignment && surface.rollout) {
-      const unit = request.userKey ?? request.sessionKey ?? requestId;
-      canary = { id: surface.rollout.id, arm: inCanary(seedOfKey(`${surface.rollout.id}:${unit}`), surface.rollout.percent) ? "canary" : "baseline" };
-    }
-    const model = assignment ? assignment.variant.model ?? surface.primary : canary?.arm === "canary" ? surface.rollout!.canary : surface.primary;
-    const constraints = assignment ? assignment.variant.constraints : surface.constraints;
-    const ranked = await rankWith(surface, model, constraints, request, items, user);
-    scored = ranked.scored;
-    outcome = ranked.outcome;
-    shadowInput = { constraints, scores: scored.scores };
-    scoreMs = scored.scoreMs;
-    constraintsMs = ranked.constraintsMs;
-  }
-
-  const unknownCandidates = ids.length - items.size;
-  const response: RerankResponse = {
-    requestId,
-    surface: surface.key,
-    items: outcome.items.map((item, i) => ({ id: item.id, score: Math.round(item.score * 1e6) / 1e6, position: i + 1, reasons: item.reasons })),
-    modelVersion: scored.handle && scored.ref ? { id: scored.handle.versionId, name: scored.handle.name, version: scored.handle.version, alias: scored.ref.alias } : null,
-    variant: assignment
-      ? { experiment: assignment.experiment.key, key: assignment.experiment.kind === "interleaving" ? "interleaved" : assignment.variant.key, phase: assignment.experiment.phase }
-      : null,
-    fallback: { used: scored.fallbackReason !== null, reason: scored.fallbackReason, servedBy: scored.servedBy },
-    removed: outcome.removed,
-    constraints: { capsFeasible: outcome.capsFeasible, floors: outcome.floors },
-    features: { defaulted: scored.defaulted, stale: scored.stale, unknownCandidates },
-    timings: {
-      resolve: round3(tResolve - started),
-      features: round3(tFeatures - tResolve),
-      score: round3(scoreMs),
-      constraints: round3(constraintsMs),
-      total: round3(performance.now() - started),
-    },
-  };
-  const ts = new Date();
-  // Events are credited to the experiment's randomisation unit (its hash attribute), so a
-  // session-randomised experiment counts sessions, not the user behind them.
-  const unitKey = (assignment ? request[assignment.experiment.hashAttribute] : undefined) ?? request.userKey ?? request.sessionKey ?? null;
-  state.recent.set(requestId, { json: JSON.stringify(response), surface: response.surface, ts: ts.getTime(), userKey: unitKey ? keyedHash(unitKey) : null });
-  record(request, response, ts, canary);
-  // Only requests the surface's serving model itself scored are compared (not an experiment's
-  // variant or interleaved blend, not a fallback, not the canary arm), so every stored comparison
-  // is against the same model. The kill switch stops every model run on the surface, the shadow's too.
-  if (shadowInput && !assignment && surface.shadow && !surface.killSwitch && scored.servedBy === "model" && canary?.arm !== "canary" && inShadowSample(requestId, surface.shadowSampleRate)) {
-    mirrorToShadow({
-      surface: surface.key, shadow: surface.shadow, constraints: shadowInput.constraints, request, requestId, ts, items, user,
-      served: response.items.map((item) => ({ id: item.id, score: item.score })), primaryScores: shadowInput.scores,
-      primaryVersionId: response.modelVersion?.id ?? null, primaryScoreMs: response.timings.score, timeoutMs: surface.timeoutMs,
-    });
-  }
-  return response;
-}
-
-
-/** Scores with one model (or its fallbacks) and applies one set of constraints. */
-async function rankWith(
-  surface: SurfaceConfig,
-  model: ModelRef | null,
-  constraints: ConstraintConfig,
-  request: RerankRequest,
-  items: ItemLookup,
-  user: { values: Record<string, unknown>; updatedAt: number } | undefined,
-): Promise<{ scored: Scored; outcome: ConstraintOutcome; constraintsMs: number }> {
-  const started = performance.now();
-  const scored = await scoreCandidates(surface, model, request, items, user);
-  const scoredAt = performance.now();
-  scored.scoreMs = scoredAt - started;
-  const ranked: RankedCandidate[] = orderByScore(scored.scores).map((i) => {
-    const c = request.candidates[i]!;
-    return { id: c.id, score: scored.scores[i]!, attrs: items.get(c.id)?.attrs ?? {} };
-  });
-  const outcome = applyConstraints(ranked, constraints, request.topK);
-  return { scored, outcome, constraintsMs: performance.now() - scoredAt };
-}
-
-async function scoreCandidates(
-  surface: SurfaceConfig,
-  primary: ModelRef | null,
-  request: RerankRequest,
-  items: ItemLookup,
-  user: { values: Record<string, unknown>; updatedAt: number } | undefined,
-): Promise<Scored> {
-  const n = request.candidates.length;
-  const retrieval = (reason: FallbackReason): Scored => ({
-    scores: retrievalOrderScores(n), handle: null, ref: null, fallbackReason: reason, servedBy: "retrieval_order", defaulted: 0, stale: 0, scoreMs: 0,
-  });
-  if (surface.killSwitch) return retrieval("kill_switch");
-  if (!primary) return retrieval("no_model");
-
-  let reason: FallbackReason | null = null;
-  for (const ref of [primary, surface.fallback]) {
-    if (!ref) continue;
-    let handle: ModelHandle;
-    try {
-      handle = await getModel(ref.versionId, fetchArtifact);
-    } catch {
-      reason ??= "model_load_error";
-      continue;
-    }
-    const matrix = buildFeatureMatrix(handle.featureSpec, request.candidates, { item: (id) => items.get(id)?.features, user }, Date.now());
-    const runStarted = performance.now();
-    try {
-      const scores = await scoringBreaker(surface.key, handle, surface.timeoutMs).fire(handle, matrix.data, matrix.rows, matrix.cols);
-      metrics.inferenceMs.observe({ model: `${handle.name}@${handle.version}` }, performance.now() - runStarted);
-      observeFeatures(surface.key, matrix);
-      servingState().inputs.observe(surface.key, handle.versionId, handle.featureSpec, matrix);
-      return {
-        scores, handle, ref, fallbackReason: reason, servedBy: reason ? "cascade" : "model", defaulted: matrix.defaulted, stale: matrix.stale, scoreMs: 0,
-      };
-    } catch (error) {
-      reason ??= failureReason(error);
-    }
-  }
-  return retrieval(reason ?? "model_error");
-}
-
-function observeFeatures(surface: string, matrix: ReturnType<typeof buildFeatureMatrix>) {
-  for (const [feature, count] of Object.entries(matrix.defaultedByFeature)) metrics.defaultedFeatures.inc({ surface, feature }, count);
-  if (matrix.stale) metrics.staleFeatures.inc({ surface }, matrix.stale);
-  if (matrix.unknownItems) metrics.unknownCandidates.inc({ surface }, matrix.unknownItems);
-  metrics.featureAge.set({ surface }, matrix.maxAgeSeconds);
-}
 
 /** Which arm of a running canary rollout served a request; logged so the analysis can compare the arms. */
 interface CanaryArm {
@@ -218,8 +35,179 @@ interface CanaryArm {
   arm: "canary" | "baseline";
 }
 
+/** One ranking to compute: a model (null: none configured) and the constraints its list passes. */
+interface Arm {
+  key: string;
+  model: ModelRef | null;
+  constraints: ConstraintConfig;
+}
 
-function record(request: RerankRequest, response: RerankResponse, ts: Date, canary: CanaryArm | null) {
+/** What the request will be served with, decided before any feature is read. */
+export interface Plan {
+  requestId: string;
+  surface: SurfaceConfig;
+  assignment: ExperimentAssignment | null;
+  canary: CanaryArm | null;
+  /** One arm, or two (A, B) for an interleaving experiment. */
+  arms: Arm[];
+}
+
+interface Enriched extends Omit<ScoringInput, "asOf"> {
+  /** Candidates the catalog does not know. */
+  unknownCandidates: number;
+}
+
+export async function rerank(request: RerankRequest): Promise<RerankResponse> {
+  const started = performance.now();
+  const replay = replayOf(request);
+  if (replay) return replay;
+  const plan = await planRequest(request);
+  const planned = performance.now();
+  const inputs = await enrich(request);
+  const enriched = performance.now();
+  const scored = await score(plan, inputs);
+  const scoredAt = performance.now();
+  const ranked = constrain(plan, scored, inputs, request.topK);
+  const served = interleave(plan, ranked, request.topK);
+  const response = respond(plan, inputs, scored, served, { resolve: planned - started, features: enriched - planned, score: scoredAt - enriched, constraints: performance.now() - scoredAt, started });
+  record(plan, request, inputs, scored, response);
+  return response;
+}
+
+/** A request id seen within the last hour on the same surface gets the same response again (idempotent retries). */
+function replayOf(request: RerankRequest): RerankResponse | null {
+  if (!request.requestId) return null;
+  const replay = recentRequests().get(request.requestId);
+  return replay && replay.surface === request.surface ? recentResponse(replay) : null;
+}
+
+/** Resolves the surface (cached config) and decides the arm(s): experiment variant(s), canary or primary. */
+export async function planRequest(request: RerankRequest): Promise<Plan> {
+  const surface = await surfaceConfigs().get(request.surface);
+  if (request.candidates.length > surface.maxCandidates) {
+    throw new InvalidInputError("candidates", `${request.candidates.length} candidates exceed surface "${surface.key}"'s limit of ${surface.maxCandidates}`);
+  }
+  const requestId = request.requestId ?? randomUUID();
+  const assignment = assignExperiment(surface, request);
+  if (assignment?.experiment.kind === "interleaving") {
+    // Both rankers rank the same candidates; interleave() merges their served lists.
+    const arms = assignment.experiment.variants.map((v) => ({ key: v.key, model: v.model, constraints: v.constraints }));
+    return { requestId, surface, assignment, canary: null, arms };
+  }
+  if (assignment) {
+    const v = assignment.variant;
+    return { requestId, surface, assignment, canary: null, arms: [{ key: v.key, model: v.model ?? surface.primary, constraints: v.constraints }] };
+  }
+  // A canary rollout takes its share of the traffic that no experiment enrolled, sticky per unit.
+  let canary: CanaryArm | null = null;
+  if (surface.rollout) {
+    const unit = request.userKey ?? request.sessionKey ?? requestId;
+    canary = { id: surface.rollout.id, arm: inCanary(seedOfKey(`${surface.rollout.id}:${unit}`), surface.rollout.percent) ? "canary" : "baseline" };
+  }
+  const model = canary?.arm === "canary" ? surface.rollout!.canary : surface.primary;
+  return { requestId, surface, assignment: null, canary, arms: [{ key: canary?.arm ?? "primary", model, constraints: surface.constraints }] };
+}
+
+/** Item attributes and features of the candidates, and the user's features. */
+async function enrich(request: RerankRequest): Promise<Enriched> {
+  const store = featureStore();
+  const [items, user] = await Promise.all([store.getItems(request.candidates.map((c) => c.id)), store.getUser(request.userKey)]);
+  return { candidates: request.candidates, items, user, unknownCandidates: request.candidates.length - items.size };
+}
+
+/** Scores the candidates once per arm (the kill switch stops every model run on the surface). */
+async function score(plan: Plan, inputs: Enriched): Promise<Scored[]> {
+  const { surface } = plan;
+  const scored: Scored[] = [];
+  for (const arm of plan.arms) {
+    if (surface.killSwitch) {
+      scored.push(retrievalOrder(inputs.candidates.length, "kill_switch"));
+      continue;
+    }
+    const result = await scoreWithModels(surface.key, arm.model ? [arm.model, surface.fallback] : [], surface.timeoutMs, { ...inputs, asOf: Date.now() });
+    if (result.handle && result.matrix) observeScored(surface.key, result.handle, result.matrix, result.runMs);
+    scored.push(result);
+  }
+  return scored;
+}
+
+function constrain(plan: Plan, scored: Scored[], inputs: Enriched, topK: number): ConstraintOutcome[] {
+  return plan.arms.map((arm, i) => rankWithConstraints(scored[i]!.scores, inputs, arm.constraints, topK));
+}
+
+/**
+ * Two arms: team-draft interleaving merges their served lists and credits each item to the ranker
+ * that contributed it (server/domain/interleaving/credit.ts); one arm: its list as it is.
+ */
+function interleave(plan: Plan, ranked: ConstraintOutcome[], topK: number): ConstraintOutcome {
+  const [left, right] = ranked;
+  if (!right) return left!;
+  const merged = teamDraftInterleave(left!.items.map((i) => i.id), right.items.map((i) => i.id), topK, plan.requestId);
+  const byId = new Map([...right.items, ...left!.items].map((i) => [i.id, i]));
+  const credits = creditReasons(merged, [plan.arms[0]!.key, plan.arms[1]!.key]);
+  return { ...left!, items: merged.ids.map((id, i) => ({ ...byId.get(id)!, reasons: [...byId.get(id)!.reasons, ...credits[i]!] })) };
+}
+
+function respond(plan: Plan, inputs: Enriched, scored: Scored[], served: ConstraintOutcome, ms: Omit<RerankResponse["timings"], "total"> & { started: number }): RerankResponse {
+  const { assignment } = plan;
+  // The first arm's model names the response; a fallback in either arm marks it.
+  const first = scored[0]!;
+  const fallbackReason = scored.find((s) => s.fallbackReason)?.fallbackReason ?? null;
+  return {
+    requestId: plan.requestId,
+    surface: plan.surface.key,
+    items: served.items.map((item, i) => ({ id: item.id, score: Math.round(item.score * 1e6) / 1e6, position: i + 1, reasons: item.reasons })),
+    modelVersion: first.handle && first.ref ? { id: first.handle.versionId, name: first.handle.name, version: first.handle.version, alias: first.ref.alias } : null,
+    variant: assignment
+      ? { experiment: assignment.experiment.key, key: assignment.experiment.kind === "interleaving" ? "interleaved" : assignment.variant.key, phase: assignment.experiment.phase }
+      : null,
+    fallback: { used: fallbackReason !== null, reason: fallbackReason, servedBy: first.servedBy },
+    removed: served.removed,
+    constraints: { capsFeasible: served.capsFeasible, floors: served.floors },
+    features: { defaulted: first.matrix?.defaulted ?? 0, stale: first.matrix?.stale ?? 0, unknownCandidates: inputs.unknownCandidates },
+    timings: {
+      resolve: round3(ms.resolve),
+      features: round3(ms.features),
+      score: round3(ms.score),
+      constraints: round3(ms.constraints),
+      total: round3(performance.now() - ms.started),
+    },
+  };
+}
+
+/** After the response is built: the recent-response cache, metrics, the request log and the shadow mirror. */
+function record(plan: Plan, request: RerankRequest, inputs: Enriched, scored: Scored[], response: RerankResponse): void {
+  const { assignment, canary, surface } = plan;
+  const ts = new Date();
+  // Events are credited to the experiment's randomisation unit (its hash attribute), so a
+  // session-randomised experiment counts sessions, not the user behind them.
+  const unitKey = (assignment ? request[assignment.experiment.hashAttribute] : undefined) ?? request.userKey ?? request.sessionKey ?? null;
+  recentRequests().set(response.requestId, { json: JSON.stringify(response), surface: response.surface, ts: ts.getTime(), userKey: unitKey ? keyedHash(unitKey) : null });
+  logRequest(request, response, ts, canary);
+  // Only requests the surface's serving model itself scored are compared (not an experiment's
+  // variant or interleaved blend, not a fallback, not the canary arm), so every stored comparison
+  // is against the same model. The kill switch stops every model run on the surface, the shadow's too.
+  const primary = scored[0]!;
+  if (!assignment && surface.shadow && !surface.killSwitch && primary.servedBy === "model" && canary?.arm !== "canary" && inShadowSample(response.requestId, surface.shadowSampleRate)) {
+    mirrorToShadow({
+      surface: surface.key, shadow: surface.shadow, constraints: plan.arms[0]!.constraints, request, requestId: response.requestId, ts, items: inputs.items, user: inputs.user,
+      served: response.items.map((item) => ({ id: item.id, score: item.score })), primaryScores: primary.scores,
+      primaryVersionId: response.modelVersion?.id ?? null, primaryScoreMs: response.timings.score, timeoutMs: surface.timeoutMs,
+    });
+  }
+}
+
+/** The model's run time, which features defaulted or were stale, and a sample of the rows it saw (drift). */
+function observeScored(surface: string, handle: NonNullable<Scored["handle"]>, matrix: NonNullable<Scored["matrix"]>, runMs: number): void {
+  metrics.inferenceMs.observe({ model: `${handle.name}@${handle.version}` }, runMs);
+  for (const [feature, count] of Object.entries(matrix.defaultedByFeature)) metrics.defaultedFeatures.inc({ surface, feature }, count);
+  if (matrix.stale) metrics.staleFeatures.inc({ surface }, matrix.stale);
+  if (matrix.unknownItems) metrics.unknownCandidates.inc({ surface }, matrix.unknownItems);
+  metrics.featureAge.set({ surface }, matrix.maxAgeSeconds);
+  inputSampler().observe(surface, handle.versionId, handle.featureSpec, matrix);
+}
+
+function logRequest(request: RerankRequest, response: RerankResponse, ts: Date, canary: CanaryArm | null): void {
   const surface = response.surface;
   metrics.requests.inc({ surface, outcome: response.fallback.used ? "fallback" : "model" });
   if (response.fallback.reason) metrics.fallbacks.inc({ surface, reason: response.fallback.reason });

@@ -1,15 +1,12 @@
-import { applyConstraints, type ConstraintConfig, type RankedCandidate } from "../domain/constraints/applyConstraints";
-import { buildFeatureMatrix, type StoredFeatures } from "../domain/features/featureSpec";
+import type { ConstraintConfig } from "../domain/constraints/applyConstraints";
+import type { StoredFeatures } from "../domain/features/featureSpec";
 import { seedOfKey } from "../domain/hashing";
 import { rankingAgreement, sampledForShadow } from "../domain/ranking/agreement";
-import { orderByScore } from "../domain/ranking/order";
-import { getModel } from "../inference/sessions";
+import type { ModelRef } from "../surfaces/configCache";
 import { metrics } from "../telemetry/metrics";
 import { telemetry } from "../telemetry/streams";
-import { fetchArtifact } from "./artifacts";
-import { scoringBreaker } from "./breakers";
 import type { RerankRequest } from "./schema";
-import type { ModelRef } from "./surfaceConfig";
+import { rankWithConstraints, scoreWithModels, type ItemLookup } from "./scoring";
 import { env } from "../config";
 
 // Shadow traffic: a sample of live requests is scored again by a candidate model after the
@@ -18,8 +15,6 @@ import { env } from "../config";
 // latency). Nothing here can touch the response: jobs wait in a bounded queue drained one at a time
 // from setImmediate (between requests, not inside one); a full queue drops the mirror and counts it,
 // and a shadow model's fault is recorded on its row, never raised.
-
-export type ItemLookup = Map<string, { attrs: RankedCandidate["attrs"]; features?: StoredFeatures }>;
 
 export interface ShadowJob {
   surface: string;
@@ -87,19 +82,16 @@ async function runShadow(job: ShadowJob): Promise<void> {
   };
   const streams = telemetry();
   try {
-    const handle = await getModel(job.shadow.versionId, fetchArtifact);
-    // Features as of the request, so staleness is judged as it was for the serving model.
-    const matrix = buildFeatureMatrix(handle.featureSpec, job.request.candidates, { item: (id) => job.items.get(id)?.features, user: job.user }, job.ts.getTime());
-    // The surface's budget and a breaker of its own: a slow or failing candidate soon stops being
-    // run at all (its rows record why), instead of taking the thread from live requests.
-    const scores = await scoringBreaker(`${job.surface}#shadow`, handle, job.timeoutMs).fire(handle, matrix.data, matrix.rows, matrix.cols);
+    // Features as of the request, so staleness is judged as it was for the serving model. The
+    // surface's budget and a breaker of its own: a slow or failing candidate soon stops being run
+    // at all (its rows record why), instead of taking the thread from live requests. No cascade:
+    // a shadow model's fault is its result.
+    const input = { candidates: job.request.candidates, items: job.items, user: job.user, asOf: job.ts.getTime() };
+    const scored = await scoreWithModels(`${job.surface}#shadow`, [job.shadow], job.timeoutMs, input);
+    if (scored.servedBy !== "model") throw scored.failure;
     const shadowLatencyMs = performance.now() - started;
-    const ranked = orderByScore(scores).map((i) => {
-      const id = job.request.candidates[i]!.id;
-      return { id, score: scores[i]!, attrs: job.items.get(id)?.attrs ?? {} };
-    });
-    const shadowRanking = applyConstraints(ranked, job.constraints, job.request.topK).items.map((item) => ({ id: item.id, score: Math.round(item.score * 1e6) / 1e6 }));
-    const agreement = rankingAgreement(job.served.map((s) => s.id), shadowRanking.map((s) => s.id), job.primaryScores, scores);
+    const shadowRanking = rankWithConstraints(scored.scores, input, job.constraints, job.request.topK).items.map((item) => ({ id: item.id, score: Math.round(item.score * 1e6) / 1e6 }));
+    const agreement = rankingAgreement(job.served.map((s) => s.id), shadowRanking.map((s) => s.id), job.primaryScores, scored.scores);
     metrics.shadowRequests.inc({ surface: job.surface, outcome: "compared" });
     if (streams.enabled) streams.shadow.enqueue({ ...base, shadowRanking, ...agreement, shadowLatencyMs, error: null });
   } catch (error) {

@@ -1,8 +1,8 @@
 import { getDb } from "../db/client";
-import { getModel } from "../inference/sessions";
+import { featureStore } from "../features/store";
+import { openModel } from "../inference/sessions";
+import { surfaceConfigs } from "../surfaces/configCache";
 import { closeTelemetry } from "../telemetry/streams";
-import { fetchArtifact } from "./artifacts";
-import { servingState } from "./state";
 
 /**
  * At server start: load the catalog into the feature cache and open the sessions of every
@@ -11,16 +11,15 @@ import { servingState } from "./state";
  */
 export async function warmServing(log: (line: string) => void = console.log): Promise<void> {
   const started = performance.now();
-  const state = servingState();
   try {
-    const items = await state.features.warm();
+    const items = await featureStore().warm();
     const surfaces = await getDb().surface.findMany({ select: { key: true } });
     let models = 0;
     for (const { key } of surfaces) {
-      const config = await state.surfaces.get(key);
+      const config = await surfaceConfigs().get(key);
       for (const ref of [config.primary, config.fallback, config.shadow]) {
         if (!ref) continue;
-        await getModel(ref.versionId, fetchArtifact).then(() => models++, (e: Error) => log(`[rerank] model ${ref.alias} of ${key} not loaded: ${e.message}`));
+        await openModel(ref).then(() => models++, (e: Error) => log(`[rerank] model ${ref.alias} of ${key} not loaded: ${e.message}`));
       }
     }
     log(`[rerank] serving warm in ${Math.round(performance.now() - started)} ms: ${items} items cached, ${models} model sessions, ${surfaces.length} surfaces`);

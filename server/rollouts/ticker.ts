@@ -1,5 +1,5 @@
 import { getDb } from "../db/client";
-import { servingState } from "../rerank/state";
+import { surfaceConfigs } from "../surfaces/configCache";
 import { analyseRollouts } from "./service";
 import { env } from "../config";
 
@@ -15,7 +15,7 @@ export function startRolloutTicker(log: (line: string) => void = console.log): v
       .then(async (moves) => {
         const changed = moves.filter((m) => m.decision !== "wait");
         if (changed.length === 0) return;
-        await servingState().surfaces.refresh();
+        await surfaceConfigs().refresh();
         for (const m of changed) log(`[rollout] ${m.surface}: ${m.decision} → ${m.status} at ${m.percent}%`);
       })
       .catch((error: Error) => log(`[rollout] analysis failed: ${error.message.split("\n")[0]}`));

@@ -1,6 +1,6 @@
 import { cancelChangeSchema, decideChangeSchema, listChangesSchema, requestChangeSchema, setApprovalSchema } from "../approvals/schema";
 import { cancelChange, decideChange, listChanges, requestChange, setSurfaceApproval } from "../approvals/service";
-import { appliedHere } from "../rerank/state";
+import { appliedHere } from "../surfaces/configCache";
 import { procedureFor, router } from "../trpc";
 
 // Requesting and deciding need the permission of the change itself (models.write, canary.start or

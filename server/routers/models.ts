@@ -4,7 +4,7 @@ import { evaluateCounterfactual, evaluateOnLetor, listEvaluations } from "../reg
 import { createModel, getModelByName, getVersionCard } from "../registry/models";
 import { aliasNameSchema, createModelSchema, modelNameSchema } from "../registry/schema";
 import { listModels } from "../registry/service";
-import { appliedHere } from "../rerank/state";
+import { appliedHere } from "../surfaces/configCache";
 import { procedureFor, router } from "../trpc";
 import { decimal, idString, int32, text } from "../validation";
 

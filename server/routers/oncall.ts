@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { oncallOverview, oncallSeries, recentChanges, rollbackSurface, setKillSwitch } from "../oncall/service";
-import { appliedHere } from "../rerank/state";
+import { appliedHere } from "../surfaces/configCache";
 import { procedureFor, router } from "../trpc";
 import { decimal, idString, int32, reasonSchema } from "../validation";
 

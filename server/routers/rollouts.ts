@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { startRolloutSchema } from "../approvals/schema";
 import { startCanary } from "../approvals/service";
-import { appliedHere } from "../rerank/state";
+import { appliedHere } from "../surfaces/configCache";
 import { abortRollout, analyseRollouts, listRollouts } from "../rollouts/service";
 import { procedureFor, router } from "../trpc";
 import { idString, int32, reasonSchema } from "../validation";

@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { aliasNameSchema } from "../registry/schema";
-import { appliedHere } from "../rerank/state";
+import { appliedHere } from "../surfaces/configCache";
 import { configureShadow, shadowDisagreements, shadowOverview } from "../shadow/service";
 import { procedureFor, router } from "../trpc";
 import { decimal, idString, int32, text } from "../validation";

@@ -5,7 +5,7 @@ import { DEMO_MODELS, demoFeatureSpec, demoModelBytes } from "../demo/models";
 import { linearRankerOnnx } from "../domain/onnx/linear";
 import { rerank } from "../rerank/pipeline";
 import { inShadowSample, shadowIdle } from "../rerank/shadow";
-import { servingState } from "../rerank/state";
+import { surfaceConfigs } from "../surfaces/configCache";
 import { metrics } from "../telemetry/metrics";
 import { telemetry } from "../telemetry/streams";
 import { createTestSurface, failingModelOnnx } from "../testing/models";
@@ -35,7 +35,7 @@ const recordsOf = (surface: string) =>
 
 async function configure(surface: string, alias: string | null, sampleRate: number) {
   await caller().shadow.configure({ surface, alias, sampleRate, reason: "test" });
-  await servingState().surfaces.refresh();
+  await surfaceConfigs().refresh();
 }
 
 beforeAll(async () => {
@@ -165,10 +165,10 @@ describe("shadow traffic", () => {
     await send("t-shadow", ["after-clear-1", "after-clear-2"]);
     await configure("t-shadow", "shadow", 1);
     await getDb().surface.update({ where: { key: "t-shadow" }, data: { killSwitch: true } });
-    await servingState().surfaces.refresh();
+    await surfaceConfigs().refresh();
     await send("t-shadow", ["killed-1", "killed-2"]);
     await getDb().surface.update({ where: { key: "t-shadow" }, data: { killSwitch: false } });
-    await servingState().surfaces.refresh();
+    await surfaceConfigs().refresh();
     const ids = (await recordsOf("t-shadow")).map((r) => r.request_id);
     expect(ids.filter((id) => id.startsWith("after-clear-") || id.startsWith("killed-"))).toEqual([]);
   });

@@ -4,6 +4,7 @@ import type { AddressInfo } from "node:net";
 import path from "node:path";
 import { promisify } from "node:util";
 import { afterEach, describe, expect, it } from "vitest";
+import { creditReasons } from "../domain/interleaving/credit";
 import { teamDraftInterleave } from "../domain/interleaving/teamDraft";
 import { formatProgress, formatSummary } from "./report";
 import { checkServer, checkTrafficOptions, ServerUnreachableError, simulateTraffic, TrafficRefusedError, type TrafficOptions } from "./traffic";
@@ -43,7 +44,8 @@ function fakeServer(mode: "ab" | "interleaving" | "none") {
       let variant = null;
       if (mode === "interleaving") {
         const merged = teamDraftInterleave(ids, [...ids].reverse(), body.topK, body.requestId);
-        items = merged.ids.map((id, i) => ({ id, score: 1 - i / 100, position: i + 1, reasons: [...(i === 0 ? ["interleaving:competitive"] : []), merged.teams[i] === "shared" ? "interleaving-shared" : `interleaving:${merged.teams[i] === "A" ? "v1" : "v2"}`] }));
+        const credits = creditReasons(merged, ["v1", "v2"]);
+        items = merged.ids.map((id, i) => ({ id, score: 1 - i / 100, position: i + 1, reasons: credits[i]! }));
         variant = { experiment: "exp", key: "interleaved", phase: 1 };
       } else {
         const order = mode === "ab" && arm === "b" ? [...ids].reverse() : ids;

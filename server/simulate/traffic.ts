@@ -6,6 +6,7 @@ import {
   clickModelFor, createSession, createUserPicker, createUsers, simulateList, type ClickModelParams, type SimEvent, type SimUser, type UserOptions,
 } from "../domain/simulation/clickModel";
 import { buildCatalogIndex, retrieve } from "../domain/simulation/retrieval";
+import { creditOf } from "../domain/interleaving/credit";
 import { interleavingWinner, type Team } from "../domain/interleaving/teamDraft";
 import { mix32 } from "../domain/hashing";
 
@@ -191,7 +192,7 @@ function isRerankBody(body: unknown): body is RerankBody {
     && b.items.every((i) => typeof i?.id === "string" && Number.isInteger(i.position));
 }
 
-const teamOf = (item: RerankItemBody) => item.reasons?.find((r) => r.startsWith("interleaving:") && r !== "interleaving:competitive")?.slice("interleaving:".length);
+const teamOf = (item: RerankItemBody) => creditOf(item.reasons);
 
 async function errorMessage(response: Response): Promise<string> {
   const text = await response.text().catch(() => "");

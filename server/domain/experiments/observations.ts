@@ -1,6 +1,7 @@
 import { clickNdcg, clickReciprocalRank } from "../ranking/clickMetrics";
 import { summarizeMean, type MeanSummary } from "../stats";
 import { NDCG_K } from "./metrics";
+import { creditOf } from "../interleaving/credit";
 
 // Observations the SQL hands over raw, reduced to what the analysis takes.
 
@@ -8,12 +9,6 @@ import { NDCG_K } from "./metrics";
 export function clickedRequestSummaries(requests: ReadonlyArray<{ positions: readonly number[] }>): { ndcg: MeanSummary; mrr: MeanSummary } {
   const ndcg = requests.map((r) => clickNdcg(r.positions, NDCG_K)).filter((v): v is number => v !== null);
   return { ndcg: summarizeMean(ndcg), mrr: summarizeMean(requests.map((r) => clickReciprocalRank(r.positions))) };
-}
-
-/** The ranker an interleaved item was credited to, from its reasons ("interleaving:<variant>"); undefined when shared. */
-function creditOf(reasons: readonly string[]): string | undefined {
-  const credit = reasons.find((r) => r.startsWith("interleaving:") && r !== "interleaving:competitive");
-  return credit?.slice("interleaving:".length);
 }
 
 /**

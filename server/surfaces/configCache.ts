@@ -1,7 +1,8 @@
-import type { Db } from "../db/client";
+import { getDb, type Db } from "../db/client";
 import type { ConstraintConfig } from "../domain/constraints/applyConstraints";
 import { NotFoundError } from "../errors";
-import { constraintConfigSchema, mergeConstraints } from "../surfaces/constraints.schema";
+import { openModel } from "../inference/sessions";
+import { constraintConfigSchema, mergeConstraints } from "./constraints.schema";
 import { env } from "../config";
 
 // Surface configs are cached in process. A watcher polls one small query every 500 ms and reloads
@@ -190,4 +191,29 @@ function pickBlocklists(raw: unknown): ConstraintConfig {
   const value = (raw ?? {}) as Record<string, unknown>;
   const strings = (v: unknown) => (Array.isArray(v) ? v.filter((x): x is string => typeof x === "string") : undefined);
   return { blockedFlags: strings(value.blockedFlags), blockedIds: strings(value.blockedIds) };
+}
+
+// One per process, on globalThis: Next's bundle and the front door each load their own copy of this module.
+const holder = globalThis as unknown as { __rerankSurfaceConfigs?: SurfaceConfigCache };
+
+/** The process's surface config cache, which serving reads and every config change refreshes. */
+export function surfaceConfigs(): SurfaceConfigCache {
+  // A canary, shadow or cascade model that a config change brings in is opened as soon as the
+  // config is read, off the request path, so its first requests do not pay for loading it.
+  return (holder.__rerankSurfaceConfigs ??= new SurfaceConfigCache(getDb, (config) => {
+    for (const ref of [config.primary, config.fallback, config.shadow, config.rollout?.canary]) {
+      if (ref) openModel(ref).catch(() => {}); // a model that fails to load is the request path's fallback
+    }
+  }));
+}
+
+/**
+ * Awaits a change to surfaces or aliases, then re-reads them in this process before answering, so
+ * the replica that took the change serves it at once; the others follow within their config watch
+ * interval (CONFIG_WATCH_INTERVAL_MS).
+ */
+export async function appliedHere<T>(change: Promise<T>): Promise<T> {
+  const result = await change;
+  await surfaceConfigs().refresh();
+  return result;
 }
