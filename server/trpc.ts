@@ -7,6 +7,7 @@ import { BAD_KEY_MESSAGE, principalCan, SIGN_IN_MESSAGE, type Principal } from "
 import { getDb, type Db } from "./db/client";
 import { missingPermissionReason, PERMISSION_NAMES, type Permission } from "./domain/access/permissions";
 import { mapError } from "./errorMapping";
+import { errorForLog } from "./redact";
 import { describeZodError, fieldPath } from "./validation";
 
 // Context and procedure builders, defined once; routers compose them. Every procedure declares the
@@ -44,10 +45,13 @@ const t = initTRPC
   .meta<Meta>()
   .create({
     transformer: superjson,
-    errorFormatter({ shape, error }) {
+    errorFormatter({ shape, error, path }) {
       const zod = error.cause instanceof ZodError ? error.cause : null;
       return {
         ...shape,
+        // A 5xx says what failed in plain words, wherever it was thrown (the procedure, or building
+        // the context before any middleware ran): never a driver's message, which can quote SQL and data.
+        ...(shape.data.httpStatus >= 500 ? { message: mapError(error.cause ?? error, path ?? "the request").message } : {}),
         data: {
           ...shape.data,
           fields: zod ? zod.issues.map((issue) => ({ path: fieldPath(issue.path), message: issue.message })) : null,
@@ -70,7 +74,7 @@ const domainErrors = t.middleware(async ({ next, path }) => {
     if (cause instanceof ZodError) throw new TRPCError({ code: "BAD_REQUEST", message: describeZodError(cause), cause });
     if (result.error.code !== "INTERNAL_SERVER_ERROR") return result;
     const mapped = mapError(cause ?? result.error, path);
-    if (mapped.internal) console.error(`[trpc] ${path}:`, cause ?? result.error);
+    if (mapped.internal) console.error(`[trpc] ${path}: ${errorForLog(cause ?? result.error)}`);
     throw new TRPCError({ code: mapped.trpcCode, message: mapped.message, cause });
   }
   return result;

@@ -16,14 +16,144 @@ export function describeZodError(error: ZodError): string {
     .join("; ");
 }
 
+// ---------------------------------------------------------------------------------------------
+// The primitives every input schema is built from (REST bodies, tRPC inputs, upload fields). Each
+// checks a value at the edge against the type it ends in — a float32 tensor, a PostgreSQL int4 or
+// double column, a text or jsonb column — so a bad value is a 400 naming the field instead of a
+// model error, a 500 or a log row no batch can write. server/validation.test.ts walks every tRPC
+// procedure's input and proves each string refuses NUL and lone surrogates, each number is bounded
+// and each free-form JSON value is bounded in depth and size.
+// ---------------------------------------------------------------------------------------------
+
 /**
- * A string PostgreSQL can store: text and jsonb refuse NUL (U+0000), so a request carrying one would
- * otherwise fail in the database (a 503 for a bad input, and a log row no batch can write).
+ * NUL (PostgreSQL's text and jsonb refuse it) or a UTF-16 surrogate half without its partner (not
+ * Unicode: PostgreSQL refuses it in jsonb, UTF-8 cannot encode it). With the `u` flag a well-formed
+ * pair is one code point and does not match; only a lone half does.
  */
-export const text = () => z.string().regex(/^[^\u0000]*$/, "must not contain NUL (\\u0000) characters");
+const UNSTORABLE = /[\u0000\uD800-\uDFFF]/u;
+
+function unstorableProblem(s: string): string | null {
+  const match = UNSTORABLE.exec(s);
+  if (!match) return null;
+  return match[0] === "\u0000" ? "must not contain NUL (\\u0000) characters" : `must be well-formed Unicode (a lone surrogate \\u${match[0].charCodeAt(0).toString(16)} at character ${match.index})`;
+}
+
+/**
+ * A string PostgreSQL can store and a reader can read: well-formed Unicode, no NUL, at most `max`
+ * UTF-16 code units (and at least `min`). Chain `.trim()`, `.regex()` as needed.
+ */
+export const text = (max: number, min = 0) => {
+  const bounded = z.string().max(max, `at most ${max} characters`);
+  return (min > 0 ? bounded.min(min, min === 1 ? "must not be empty" : `at least ${min} characters`) : bounded).check((ctx) => {
+      const problem = unstorableProblem(ctx.value);
+      if (problem) ctx.issues.push({ code: "custom", message: problem, input: ctx.value });
+    });
+};
+
+/** An id or key of ours (surface key, version id, user id): 1–`max` characters of storable text. */
+export const idString = (max = 100) => text(max, 1);
+
+/** The largest finite float32 (2^128 − 2^104): a larger magnitude becomes Infinity in a Float32Array. */
+export const FLOAT32_MAX = 3.4028234663852886e38;
+
+/**
+ * A number that ends in a float32 tensor (a feature, a score, a retrieval score): finite (zod
+ * refuses NaN and ±Infinity) and within ±FLOAT32_MAX, so it is still finite once the model sees it.
+ */
+export const float32 = () =>
+  z
+    .number()
+    .min(-FLOAT32_MAX, "must fit a 32-bit float (between -3.4e38 and 3.4e38)")
+    .max(FLOAT32_MAX, "must fit a 32-bit float (between -3.4e38 and 3.4e38)");
+
+/** PostgreSQL's int4 range (Prisma `Int`): a larger integer is a database error, not a 400. */
+export const INT32_MAX = 2_147_483_647;
+
+/** An integer that ends in an int4 column or is compared with one (a version, a position, a count). */
+export const int32 = (min = 0, max = INT32_MAX) => z.number().int().min(min).max(max);
+
+/**
+ * Revenue of one purchase, in the currency's unit. It is summed into double precision columns
+ * (experiment_unit_stats.revenue, experiment_hourly_stats.revenue) and squared by var_samp: below
+ * 1e9 the sum of a billion purchases stays under 2^53 cents' worth of precision and no square
+ * overflows, so sums and variances stay exact enough to compare arms.
+ */
+export const MAX_REVENUE = 1e9;
+export const revenue = () => z.number().min(0, "must not be negative").max(MAX_REVENUE, `at most ${MAX_REVENUE} per purchase`);
+
+/** A bounded decimal (a rate, a weight, a threshold) that ends in a double column or a JSON field. */
+export const decimal = (min: number, max: number) => z.number().min(min).max(max);
+
+/**
+ * An instant that ends in a timestamptz column: JavaScript dates reach ±275,760 years, PostgreSQL
+ * refuses years before 4713 BC; 1900–9999 covers every real expiry and filter.
+ */
+export const timestamp = (options: { coerce?: boolean } = {}) =>
+  (options.coerce ? z.coerce.date() : z.date())
+    .min(new Date("1900-01-01T00:00:00Z"), "must be in 1900 or later")
+    .max(new Date("9999-12-31T23:59:59.999Z"), "must be in 9999 or earlier");
+
+export interface JsonBounds {
+  /** Nesting levels, the value itself being 1. Default 16. */
+  maxDepth?: number;
+  /** Its size as JSON text, approximately (UTF-16 units of strings and keys plus punctuation). Default 64 KiB. */
+  maxBytes?: number;
+}
+
+/**
+ * Why `value` is not a bounded JSON value, or null: plain objects, arrays, storable strings, finite
+ * numbers, booleans and null only (superjson could otherwise hand us a Date, a Map, a BigInt or
+ * undefined), at most `maxDepth` deep and about `maxBytes` as JSON. Iterative: a value nested 100,000
+ * levels is refused without recursion.
+ */
+export function jsonProblem(value: unknown, bounds: JsonBounds = {}): string | null {
+  const maxDepth = bounds.maxDepth ?? 16;
+  const maxBytes = bounds.maxBytes ?? 65_536;
+  const stack: Array<[unknown, number]> = [[value, 1]];
+  let bytes = 0;
+  while (stack.length) {
+    const [v, depth] = stack.pop()!;
+    if (depth > maxDepth) return `must be JSON nested at most ${maxDepth} levels deep`;
+    if (v === null || typeof v === "boolean") bytes += 5;
+    else if (typeof v === "number") {
+      if (!Number.isFinite(v)) return "must hold only finite numbers";
+      bytes += 24;
+    } else if (typeof v === "string") {
+      const problem = unstorableProblem(v);
+      if (problem) return problem;
+      bytes += v.length + 2;
+    } else if (Array.isArray(v)) {
+      bytes += 2 + v.length;
+      for (const item of v) stack.push([item, depth + 1]);
+    } else if (isPlainObject(v)) {
+      for (const [key, item] of Object.entries(v)) {
+        const problem = unstorableProblem(key);
+        if (problem) return `key ${problem}`;
+        bytes += key.length + 4;
+        stack.push([item, depth + 1]);
+      }
+      bytes += 2;
+    } else return `must be JSON (got ${v === undefined ? "undefined" : typeof v === "object" ? (v as object).constructor?.name ?? "an object" : typeof v})`;
+    if (bytes > maxBytes) return `must be at most ${maxBytes} bytes as JSON`;
+  }
+  return null;
+}
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  if (typeof v !== "object" || v === null) return false;
+  const proto = Object.getPrototypeOf(v);
+  return proto === Object.prototype || proto === null;
+}
+
+/** A free-form JSON value (a targeting value, hyperparameters, metadata), bounded in depth and size. */
+export const jsonValue = (bounds: JsonBounds = {}) =>
+  z.unknown().check((ctx) => {
+    const problem = jsonProblem(ctx.value, bounds);
+    if (problem) ctx.issues.push({ code: "custom", message: problem, input: ctx.value });
+  });
 
 /**
  * Why someone pulls a production lever, for the audit trail: what the next person reads.
  * 3–500 characters after trimming.
  */
-export const reasonSchema = z.string().trim().min(3, "say why (at least 3 characters)").max(500);
+export const reasonSchema = text(500).trim().min(3, "say why (at least 3 characters)");

@@ -1,17 +1,18 @@
 import { z } from "zod";
 import { AUDIT_ACTION_NAMES, type AuditAction } from "../domain/audit/actions";
+import { int32, text, timestamp } from "../validation";
 
 // The Audit page's filter, shared by the list, the CSV export and the export's GET route.
 
 export const auditFilterSchema = z
   .strictObject({
     /** The actor's name, exactly (a person's email, a key's name, a system job's name). */
-    actor: z.string().trim().min(1).max(200).optional(),
+    actor: text(200).trim().min(1, "must not be empty").optional(),
     action: z.enum(AUDIT_ACTION_NAMES as [AuditAction, ...AuditAction[]]).optional(),
-    surface: z.string().trim().min(1).max(100).optional(),
+    surface: text(100).trim().min(1, "must not be empty").optional(),
     /** Entries at or after `from` and before `to`. */
-    from: z.coerce.date().optional(),
-    to: z.coerce.date().optional(),
+    from: timestamp({ coerce: true }).optional(),
+    to: timestamp({ coerce: true }).optional(),
   })
   .refine((f) => !f.from || !f.to || f.from < f.to, { message: "from must be before to", path: ["from"] });
 
@@ -20,8 +21,9 @@ export type AuditFilter = z.infer<typeof auditFilterSchema>;
 export const auditListSchema = z.strictObject({
   filter: auditFilterSchema.default({}),
   /** The id of the last entry of the previous page: the next page starts below it. */
-  cursor: z.string().regex(/^\d{1,19}$/, "an entry id").optional(),
-  limit: z.number().int().min(1).max(200).default(50),
+  // An int8 id: at most 2^63 − 1, or PostgreSQL refuses the comparison.
+  cursor: text(19).regex(/^\d{1,19}$/, "an entry id").refine((c) => !/^\d+$/.test(c) || BigInt(c) <= 9_223_372_036_854_775_807n, "an entry id").optional(),
+  limit: int32(1, 200).default(50),
   /** Sent by tRPC's infinite queries; pages only go towards older entries. */
   direction: z.enum(["forward", "backward"]).optional(),
 });

@@ -1,13 +1,13 @@
 import { z } from "zod";
-import { text } from "../validation";
+import { int32, revenue, text } from "../validation";
 
 export const outcomeEventSchema = z.strictObject({
-  eventId: text().min(1).max(128),
-  requestId: text().min(1).max(128),
+  eventId: text(128, 1),
+  requestId: text(128, 1),
   type: z.enum(["impression", "click", "add_to_cart", "purchase"]),
-  itemId: text().min(1).max(256),
-  position: z.number().int().min(1).optional(),
-  revenue: z.number().min(0).optional(),
+  itemId: text(256, 1),
+  position: int32(1).optional(),
+  revenue: revenue().optional(),
   ts: z.iso.datetime({ offset: true }).optional(),
 });
 

@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { SELECTABLE_METRICS } from "../domain/experiments/metrics";
 import { constraintConfigSchema } from "../surfaces/constraints.schema";
+import { decimal, float32, idString, jsonValue, text } from "../validation";
 
 // What a product manager defines. Allocation fields (variants and weights, coverage, namespace,
 // hash attribute and version, seed, targeting) are locked while an experiment runs: changing them
@@ -10,40 +11,41 @@ import { constraintConfigSchema } from "../surfaces/constraints.schema";
 export const METRICS = SELECTABLE_METRICS;
 
 const targetingRule = z.strictObject({
-  attribute: z.string().min(1).max(64),
+  attribute: text(64, 1),
   op: z.enum(["eq", "neq", "in", "nin", "gt", "gte", "lt", "lte", "exists", "regex"]),
-  value: z.unknown().optional(),
+  // Compared with request attributes on every request: small, shallow JSON (a value, a list, a pattern).
+  value: jsonValue({ maxDepth: 4, maxBytes: 16_384 }).optional(),
 });
 
 const variant = z.strictObject({
-  key: z.string().regex(/^[a-z0-9_-]{1,32}$/, "lower-case letters, digits, '_' or '-'"),
-  name: z.string().min(1).max(100),
-  weight: z.number().min(0).max(1),
+  key: text(32).regex(/^[a-z0-9_-]{1,32}$/, "lower-case letters, digits, '_' or '-'"),
+  name: text(100, 1),
+  weight: decimal(0, 1),
   isControl: z.boolean().default(false),
-  modelAlias: z.string().min(1).max(32).optional(),
-  modelVersionId: z.string().min(1).optional(),
+  modelAlias: idString(32).optional(),
+  modelVersionId: idString().optional(),
   constraintOverrides: constraintConfigSchema.default({}),
 });
 
 export const experimentInputSchema = z
   .strictObject({
-    key: z.string().regex(/^[a-z0-9][a-z0-9_-]{1,62}$/, "lower-case letters, digits, '_' or '-', 2–63 characters"),
-    name: z.string().min(1).max(200),
-    surface: z.string().min(1).max(100),
+    key: text(63).regex(/^[a-z0-9][a-z0-9_-]{1,62}$/, "lower-case letters, digits, '_' or '-', 2–63 characters"),
+    name: text(200, 1),
+    surface: idString(),
     kind: z.enum(["ab", "interleaving"]).default("ab"),
-    hypothesis: z.string().max(5000).default(""),
-    owner: z.string().min(1).max(200),
+    hypothesis: text(5000).default(""),
+    owner: text(200, 1),
     hashAttribute: z.enum(["userKey", "sessionKey"]).default("userKey"),
     hashVersion: z.union([z.literal(1), z.literal(2)]).default(2),
-    seed: z.string().min(1).max(100).optional(),
-    coverage: z.number().min(0).max(1).default(1),
-    namespace: z.strictObject({ id: z.string().min(1).max(64), start: z.number().min(0).max(1), end: z.number().min(0).max(1) }).refine((n) => n.start < n.end, "start must be below end").nullable().optional(),
+    seed: text(100, 1).optional(),
+    coverage: decimal(0, 1).default(1),
+    namespace: z.strictObject({ id: text(64, 1), start: decimal(0, 1), end: decimal(0, 1) }).refine((n) => n.start < n.end, "start must be below end").nullable().optional(),
     targeting: z.array(targetingRule).max(20).default([]),
     variants: z.array(variant).min(2, "an experiment needs at least two variants").max(8),
     primaryMetric: z.enum(METRICS).default("ctr"),
-    secondaryMetrics: z.array(z.enum(METRICS)).default([]),
-    guardrails: z.array(z.strictObject({ metric: z.enum(METRICS), direction: z.enum(["increase", "decrease"]), threshold: z.number() })).default([]),
-    minDetectableEffect: z.number().positive().max(10).nullable().optional(),
+    secondaryMetrics: z.array(z.enum(METRICS)).max(METRICS.length).default([]),
+    guardrails: z.array(z.strictObject({ metric: z.enum(METRICS), direction: z.enum(["increase", "decrease"]), threshold: float32() })).max(20).default([]),
+    minDetectableEffect: decimal(0, 10).positive().nullable().optional(),
     /** The engine that decides the verdict; the others are shown as secondary readings. */
     analysisMode: z.enum(["sequential", "fixed", "bayesian"]).default("sequential"),
   })

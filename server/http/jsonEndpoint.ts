@@ -1,6 +1,7 @@
 import type { ServerResponse } from "node:http";
 import type { z } from "zod";
 import { mapError } from "../errorMapping";
+import { errorForLog } from "../redact";
 import { describeZodError, fieldPath } from "../validation";
 import { sendJson, sendJsonText } from "./body";
 
@@ -50,7 +51,7 @@ export async function serveJson<S extends z.ZodType>(
     result = await handler(parsed.data);
   } catch (error) {
     const mapped = mapError(error, what);
-    if (mapped.internal) console.error(`[http] ${what}:`, error);
+    if (mapped.internal) console.error(`[http] ${what}: ${errorForLog(error)}`);
     return sendError(res, mapped.httpStatus, { code: mapped.code, message: mapped.message, ...(mapped.field ? { fields: [{ path: mapped.field, message: mapped.message }] } : {}) });
   }
   if (result instanceof JsonText) sendJsonText(res, 200, result.text);

@@ -16,6 +16,7 @@ import { createContext } from "../trpc";
 import { BodyTooLargeError, readBody } from "./body";
 import { bodyLimit, clientAddress, refusalFor, routeOf, securityHeaders, type FrontDoorSettings, type Route } from "./frontDoor";
 import { JsonText, parseJsonBody, sendError, serveJson } from "./jsonEndpoint";
+import { errorForLog } from "../redact";
 import { serveUpload } from "./upload";
 
 // The console's one HTTP server: every request passes the front door's checks (server/http/frontDoor.ts)
@@ -144,7 +145,7 @@ export function frontDoorListener(settings: FrontDoorSettings, next: NextHandler
     }
     const served = route.kind === "next" ? servePage(req, res, method, url, pathname, next) : serveOwn(req, res, route, settings);
     Promise.resolve(served).catch((error: unknown) => {
-      console.error(`[http] ${method} ${pathname}:`, error);
+      console.error(`[http] ${method} ${pathname}: ${errorForLog(error)}`);
       if (!res.headersSent) sendError(res, 500, { code: "INTERNAL", message: `${method} ${pathname} failed: an internal error (logged on the server)` });
       else res.destroy();
     });

@@ -1,23 +1,24 @@
 import { z } from "zod";
 import type { FeatureSpec } from "../domain/features/featureSpec";
+import { float32, int32, jsonProblem, jsonValue, text } from "../validation";
 
 // Inputs of the model registry, validated at the edge (tRPC and the upload endpoint).
 
-export const modelNameSchema = z.string().regex(/^[a-z0-9][a-z0-9._-]{1,62}$/, "lower-case letters, digits, '.', '_' or '-', 2–63 characters");
-export const aliasNameSchema = z.string().regex(/^[a-z][a-z0-9_-]{0,31}$/, "lower-case letters, digits, '_' or '-', starting with a letter");
+export const modelNameSchema = text(63).regex(/^[a-z0-9][a-z0-9._-]{1,62}$/, "lower-case letters, digits, '.', '_' or '-', 2–63 characters");
+export const aliasNameSchema = text(32).regex(/^[a-z][a-z0-9_-]{0,31}$/, "lower-case letters, digits, '_' or '-', starting with a letter");
 
 const share = z.number().min(0).max(1);
 
 /** A feature's training distribution: the summary, and optionally the bins drift is measured on (see FeatureDistribution). */
 const distributionSchema = z
   .strictObject({
-    mean: z.number(),
-    std: z.number().min(0),
-    min: z.number(),
-    max: z.number(),
+    mean: float32(),
+    std: float32().min(0),
+    min: float32(),
+    max: float32(),
     kind: z.enum(["categories", "quantiles"]).optional(),
-    values: z.array(z.number()).max(1000).optional(),
-    edges: z.array(z.number()).max(1000).optional(),
+    values: z.array(float32()).max(1000).optional(),
+    edges: z.array(float32()).max(1000).optional(),
     shares: z.array(share).max(1001).optional(),
   })
   .superRefine((d, ctx) => {
@@ -37,12 +38,13 @@ const distributionSchema = z
 export const featureSpecSchema = z
   .array(
     z.strictObject({
-      name: z.string().min(1).max(128),
+      name: text(128, 1),
       source: z.enum(["candidate", "item", "user"]),
       type: z.literal("float").default("float"),
-      default: z.number(),
-      freshnessSeconds: z.number().int().positive().nullable().optional(),
-      description: z.string().max(500).optional(),
+      // Defaults go into the model's float32 input as they are.
+      default: float32(),
+      freshnessSeconds: int32(1).nullable().optional(),
+      description: text(500).optional(),
       distribution: distributionSchema.optional(),
       missing: z.enum(["default", "nan"]).optional(),
     }),
@@ -60,24 +62,29 @@ export const featureSpecSchema = z
 
 export const versionMetadataSchema = z
   .strictObject({
-    trainingData: z.string().max(2000).optional(),
-    hyperparameters: z.record(z.string(), z.unknown()).optional(),
-    commit: z.string().max(100).optional(),
-    notes: z.string().max(5000).optional(),
+    trainingData: text(2000).optional(),
+    hyperparameters: z.record(text(128), jsonValue({ maxDepth: 8, maxBytes: 16_384 })).optional(),
+    commit: text(100).optional(),
+    notes: text(5000).optional(),
   })
-  .catchall(z.unknown());
+  .catchall(jsonValue({ maxDepth: 8, maxBytes: 16_384 }))
+  // Stored beside the version (jsonb) and shown on its card.
+  .check((ctx) => {
+    const problem = jsonProblem(ctx.value, { maxDepth: 9, maxBytes: 65_536 });
+    if (problem) ctx.issues.push({ code: "custom", message: problem, input: ctx.value });
+  });
 
 export const createModelSchema = z.strictObject({
   name: modelNameSchema,
-  owner: z.string().min(1).max(200),
-  description: z.string().max(2000).default(""),
-  surface: z.string().min(1).max(100).optional(),
+  owner: text(200, 1),
+  description: text(2000).default(""),
+  surface: text(100, 1).optional(),
 });
 
 export const uploadFieldsSchema = z.strictObject({
   format: z.enum(["onnx", "lightgbm", "xgboost"]).default("onnx"),
   featureSpec: featureSpecSchema,
   metadata: versionMetadataSchema.default({}),
-  metrics: z.record(z.string(), z.number()).default({}),
-  parentVersion: z.number().int().min(1).optional(),
+  metrics: z.record(text(128, 1), float32()).refine((m) => Object.keys(m).length <= 256, "at most 256 metrics").default({}),
+  parentVersion: int32(1).optional(),
 });

@@ -4,7 +4,7 @@ import { InvalidInputError, NotFoundError } from "../errors";
 import { env } from "../config";
 import { describeZodError } from "../validation";
 import { importInWorker } from "./importInWorker";
-import { uploadFieldsSchema } from "./schema";
+import { modelNameSchema, uploadFieldsSchema } from "./schema";
 import { createVersion } from "./versions";
 
 // The upload endpoint's work: multipart form on disk → validated fields → (import) and checks in a
@@ -35,6 +35,8 @@ function parseJsonField(fields: Record<string, string>, name: string): unknown {
  * version's metadata.
  */
 export async function uploadVersion(db: Db, modelName: string, form: UploadForm, actor: Actor) {
+  // The name comes from the URL: checked like any input before it reaches a query.
+  if (!modelNameSchema.safeParse(modelName).success) throw new InvalidInputError("model", `${JSON.stringify(modelName.slice(0, 80))} is not a model name (lower-case letters, digits, '.', '_' or '-', 2–63 characters)`);
   const model = await db.model.findUnique({ where: { name: modelName }, select: { id: true } });
   if (!model) throw new NotFoundError("model", modelName);
   if (!form.file) throw new InvalidInputError("file", "no file was attached");

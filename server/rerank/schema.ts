@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { text } from "../validation";
+import { float32, int32, text } from "../validation";
 import { env } from "../config";
 
 // The rerank request, shared by the tRPC procedure and POST /api/v1/rerank. camelCase JSON.
@@ -11,37 +11,42 @@ export const RERANK_LIMITS = {
     return env().RERANK_MAX_PAYLOAD_BYTES;
   },
   maxInlineFeatures: 256,
+  maxAttributes: 64,
 };
 
-const key = text().min(1).max(256);
+const key = text(256, 1);
 
-// zod 4 numbers reject NaN and ±Infinity, so a non-finite feature is refused with its path.
+// Scores and features end in a float32 tensor: a value past ±3.4e38 (or non-finite) is refused with its path.
 const candidate = z.strictObject({
   id: key,
-  retrievalScore: z.number().optional(),
+  retrievalScore: float32().optional(),
   features: z
-    .record(text().min(1).max(128), z.number())
+    .record(text(128, 1), float32())
     .refine((f) => Object.keys(f).length <= RERANK_LIMITS.maxInlineFeatures, `at most ${RERANK_LIMITS.maxInlineFeatures} inline features`)
     .optional(),
 });
 
 export const rerankContextSchema = z.strictObject({
-  query: text().max(2000).optional(),
-  device: text().max(64).optional(),
-  locale: text().max(35).optional(),
-  country: text().max(8).optional(),
+  query: text(2000).optional(),
+  device: text(64).optional(),
+  locale: text(35).optional(),
+  country: text(8).optional(),
   returning: z.boolean().optional(),
-  attributes: z.record(text().max(64), z.union([text().max(256), z.number(), z.boolean()])).optional(),
+  // Targeting reads these (regexes included, on RE2): bounded in number, length and range.
+  attributes: z
+    .record(text(64, 1), z.union([text(256), float32(), z.boolean()]))
+    .refine((a) => Object.keys(a).length <= RERANK_LIMITS.maxAttributes, `at most ${RERANK_LIMITS.maxAttributes} attributes`)
+    .optional(),
 });
 
 export const rerankRequestSchema = z
   .strictObject({
-    surface: text().min(1).max(100),
-    requestId: text().min(1).max(128).optional(),
+    surface: text(100, 1),
+    requestId: text(128, 1).optional(),
     userKey: key.optional(),
     sessionKey: key.optional(),
     context: rerankContextSchema.optional(),
-    topK: z.number().int().min(1).max(RERANK_LIMITS.maxTopK),
+    topK: int32(1, RERANK_LIMITS.maxTopK),
     candidates: z.array(candidate).min(1).max(RERANK_LIMITS.maxCandidates, `at most ${RERANK_LIMITS.maxCandidates} candidates per request`),
   })
   .superRefine((request, ctx) => {

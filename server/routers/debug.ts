@@ -5,12 +5,13 @@ import { inspectRequest, problemRequests } from "../debug/requestInspection";
 import { rerank } from "../rerank/pipeline";
 import { rerankRequestSchema } from "../rerank/schema";
 import { procedureFor, router } from "../trpc";
+import { idString, int32 } from "../validation";
 
-const surfaceKey = z.string().min(1).max(100);
+const surfaceKey = idString();
 
 export const debugRouter = router({
   featureHealth: procedureFor["requests.read"]
-    .input(z.strictObject({ surface: surfaceKey, requests: z.number().int().min(10).max(20_000).default(2000) }))
+    .input(z.strictObject({ surface: idString(), requests: int32(10, 20_000).default(2000) }))
     .query(({ ctx, input }) => featureHealth(ctx.db, input)),
   /** A test request from the Debug page: served like rerank.rank, and its full scoring rows are always kept. */
   rerank: procedureFor["rerank.serve"].input(rerankRequestSchema).mutation(({ ctx, input }) => {
@@ -18,9 +19,9 @@ export const debugRouter = router({
     return rerank(input, { keepScoringRows: true });
   }),
   request: procedureFor["requests.read"]
-    .input(z.strictObject({ requestId: z.string().trim().min(1).max(128) }))
+    .input(z.strictObject({ requestId: idString(128) }))
     .query(({ ctx, input }) => inspectRequest(ctx.db, input)),
   problemRequests: procedureFor["requests.read"]
-    .input(z.strictObject({ surface: surfaceKey, hours: z.number().min(0.1).max(24 * 7).default(1), limit: z.number().int().min(1).max(50).default(5) }))
+    .input(z.strictObject({ surface: surfaceKey, hours: z.number().min(0.1).max(24 * 7).default(1), limit: int32(1, 50).default(5) }))
     .query(({ ctx, input }) => problemRequests(ctx.db, input)),
 });

@@ -7,8 +7,9 @@ import {
   createExperiment, getExperiment, listExperiments, stopExperiment, updateExperiment,
 } from "../experiments/service";
 import { procedureFor, router } from "../trpc";
+import { decimal, idString, text } from "../validation";
 
-const byKey = z.strictObject({ key: z.string().min(1).max(63) });
+const byKey = z.strictObject({ key: idString(63) });
 
 export const experimentsRouter = router({
   list: procedureFor["console.read"].query(({ ctx }) => listExperiments(ctx.db)),
@@ -17,14 +18,14 @@ export const experimentsRouter = router({
     .input(byKey.extend({ granularity: z.enum(["auto", "hourly", "daily"]).default("auto") }))
     .query(({ ctx, input }) => experimentResults(ctx.db, input.key, { granularity: input.granularity })),
   plan: procedureFor["console.read"]
-    .input(z.strictObject({ surface: z.string().min(1), minimumDetectableEffect: z.number().positive().max(10), weights: z.array(z.number().min(0)).min(2).max(8) }))
+    .input(z.strictObject({ surface: idString(), minimumDetectableEffect: decimal(0, 10).positive(), weights: z.array(decimal(0, 1000)).min(2).max(8) }))
     .query(({ ctx, input }) => planFromRecentTraffic(ctx.db, input)),
   create: procedureFor["experiments.write"].input(experimentInputSchema).mutation(({ ctx, input }) => createExperiment(ctx.db, input, ctx.actor)),
   update: procedureFor["experiments.write"].input(experimentInputSchema).mutation(({ ctx, input }) => updateExperiment(ctx.db, input.key, input, ctx.actor)),
   start: procedureFor["experiments.write"].input(byKey).mutation(({ ctx, input }) => startVariants(ctx, input.key)),
-  stop: procedureFor["experiments.write"].input(byKey.extend({ reason: z.string().max(500).optional() })).mutation(({ ctx, input }) => stopExperiment(ctx.db, input.key, ctx.actor, input.reason)),
+  stop: procedureFor["experiments.write"].input(byKey.extend({ reason: text(500).optional() })).mutation(({ ctx, input }) => stopExperiment(ctx.db, input.key, ctx.actor, input.reason)),
   restart: procedureFor["experiments.write"]
-    .input(z.strictObject({ experiment: experimentInputSchema, reason: z.string().max(500).optional() }))
+    .input(z.strictObject({ experiment: experimentInputSchema, reason: text(500).optional() }))
     .mutation(({ ctx, input }) => restartVariants(ctx, { key: input.experiment.key, experiment: input.experiment, reason: input.reason })),
-  ship: procedureFor["experiments.ship"].input(byKey.extend({ variant: z.string().min(1), reason: z.string().trim().max(500).optional(), override: z.boolean().optional() })).mutation(({ ctx, input }) => shipVariant(ctx, input)),
+  ship: procedureFor["experiments.ship"].input(byKey.extend({ variant: idString(63), reason: text(500).trim().optional(), override: z.boolean().optional() })).mutation(({ ctx, input }) => shipVariant(ctx, input)),
 });

@@ -6,24 +6,25 @@ import { aliasNameSchema, createModelSchema, modelNameSchema } from "../registry
 import { listModels } from "../registry/service";
 import { appliedHere } from "../surfaces/configCache";
 import { procedureFor, router } from "../trpc";
+import { decimal, idString, int32, text } from "../validation";
 
 export const modelsRouter = router({
   list: procedureFor["console.read"].query(({ ctx }) => listModels(ctx.db)),
   get: procedureFor["console.read"].input(z.strictObject({ name: modelNameSchema })).query(({ ctx, input }) => getModelByName(ctx.db, input.name)),
   version: procedureFor["console.read"]
-    .input(z.strictObject({ name: modelNameSchema, version: z.number().int().min(1) }))
+    .input(z.strictObject({ name: modelNameSchema, version: int32(1) }))
     .query(({ ctx, input }) => getVersionCard(ctx.db, input.name, input.version)),
   evaluateLetor: procedureFor["models.write"]
-    .input(z.strictObject({ name: modelNameSchema, version: z.number().int().min(1) }))
+    .input(z.strictObject({ name: modelNameSchema, version: int32(1) }))
     .mutation(({ ctx, input }) => evaluateOnLetor(ctx.db, input.name, input.version, ctx.actor)),
   evaluateCounterfactual: procedureFor["models.write"]
-    .input(z.strictObject({ name: modelNameSchema, version: z.number().int().min(1), surface: z.string().min(1), days: z.number().min(0.01).max(90).default(7), eta: z.number().min(0).max(3).default(1) }))
+    .input(z.strictObject({ name: modelNameSchema, version: int32(1), surface: idString(), days: decimal(0.01, 90).default(7), eta: decimal(0, 3).default(1) }))
     .mutation(({ ctx, input }) => evaluateCounterfactual(ctx.db, input.name, input.version, input, ctx.actor)),
   evaluations: procedureFor["console.read"]
-    .input(z.strictObject({ name: modelNameSchema, version: z.number().int().min(1) }))
+    .input(z.strictObject({ name: modelNameSchema, version: int32(1) }))
     .query(({ ctx, input }) => listEvaluations(ctx.db, input.name, input.version)),
   create: procedureFor["models.write"].input(createModelSchema).mutation(({ ctx, input }) => createModel(ctx.db, input, ctx.actor)),
   setAlias: procedureFor["models.write"]
-    .input(z.strictObject({ versionId: z.string().min(1), alias: aliasNameSchema, reason: z.string().max(500).optional() }))
+    .input(z.strictObject({ versionId: idString(), alias: aliasNameSchema, reason: text(500).optional() }))
     .mutation(({ ctx, input }) => appliedHere(moveAlias(ctx, input))),
 });

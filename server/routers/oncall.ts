@@ -2,21 +2,21 @@ import { z } from "zod";
 import { oncallOverview, oncallSeries, recentChanges, rollbackSurface, setKillSwitch } from "../oncall/service";
 import { appliedHere } from "../surfaces/configCache";
 import { procedureFor, router } from "../trpc";
-import { reasonSchema } from "../validation";
+import { decimal, idString, int32, reasonSchema } from "../validation";
 
-const surfaceKey = z.string().min(1).max(100);
-const hours = z.number().min(0.25).max(24 * 7).default(1);
+const surfaceKey = idString();
+const hours = decimal(0.25, 24 * 7).default(1);
 // On-call levers always say why: the reason is what the next person reads in the audit trail.
 const reason = reasonSchema;
 
 export const oncallRouter = router({
   overview: procedureFor["console.read"].input(z.strictObject({ hours })).query(({ ctx, input }) => oncallOverview(ctx.db, input)),
   series: procedureFor["console.read"].input(z.strictObject({ surface: surfaceKey, hours })).query(({ ctx, input }) => oncallSeries(ctx.db, input)),
-  changes: procedureFor["console.read"].input(z.strictObject({ limit: z.number().int().min(1).max(100).default(15) })).query(({ ctx, input }) => recentChanges(ctx.db, input)),
+  changes: procedureFor["console.read"].input(z.strictObject({ limit: int32(1, 100).default(15) })).query(({ ctx, input }) => recentChanges(ctx.db, input)),
   killSwitch: procedureFor["oncall.killSwitch"]
     .input(z.strictObject({ surface: surfaceKey, on: z.boolean(), reason }))
     .mutation(({ ctx, input }) => appliedHere(setKillSwitch(ctx.db, input, ctx.actor))),
   rollback: procedureFor["oncall.rollback"]
-    .input(z.strictObject({ surface: surfaceKey, reason, expectVersionId: z.string().min(1).optional() }))
+    .input(z.strictObject({ surface: surfaceKey, reason, expectVersionId: idString().optional() }))
     .mutation(({ ctx, input }) => appliedHere(rollbackSurface(ctx.db, input, ctx.actor))),
 });

@@ -4,13 +4,13 @@ import { startCanary } from "../approvals/service";
 import { appliedHere } from "../surfaces/configCache";
 import { abortRollout, analyseRollouts, listRollouts } from "../rollouts/service";
 import { procedureFor, router } from "../trpc";
-import { reasonSchema } from "../validation";
+import { idString, int32, reasonSchema } from "../validation";
 
-const surfaceKey = z.string().min(1).max(100);
+const surfaceKey = idString();
 
 export const rolloutsRouter = router({
   list: procedureFor["console.read"]
-    .input(z.strictObject({ surface: surfaceKey.optional(), limit: z.number().int().min(1).max(100).default(10) }))
+    .input(z.strictObject({ surface: surfaceKey.optional(), limit: int32(1, 100).default(10) }))
     .query(({ ctx, input }) => listRollouts(ctx.db, input)),
   start: procedureFor["canary.start"].input(startRolloutSchema).mutation(({ ctx, input }) => appliedHere(startCanary(ctx, input))),
   abort: procedureFor["canary.abort"]

@@ -2,6 +2,7 @@ import { getHTTPStatusCodeFromError } from "@trpc/server/http";
 import type { TRPCError } from "@trpc/server";
 import { createCaller } from "@/server/routers/_app";
 import { createContext } from "@/server/trpc";
+import { errorForLog } from "@/server/redact";
 
 export const dynamic = "force-dynamic";
 
@@ -27,7 +28,7 @@ export async function GET(req: Request) {
   } catch (error) {
     const code = (error as { code?: unknown }).code;
     const status = typeof code === "string" ? getHTTPStatusCodeFromError(error as TRPCError) : 500;
-    if (status === 500) console.error(error);
+    if (status >= 500) console.error(`[http] audit.csv: ${errorForLog(error)}`);
     return Response.json({ error: { code: typeof code === "string" ? code : "INTERNAL_SERVER_ERROR", message: (error as Error).message } }, { status });
   }
 }

@@ -1,0 +1,89 @@
+import { describe, expect, it } from "vitest";
+import { z } from "zod";
+import { outcomeBatchSchema } from "./events/schema";
+import { rerankRequestSchema } from "./rerank/schema";
+import { appRouter } from "./routers/_app";
+import { deepJson, isUnder, procedureInputs, samplesOf, withLeaf, type Leaf } from "./testing/inputProbes";
+import { describeZodError, float32, FLOAT32_MAX, int32, jsonProblem, jsonValue, revenue, text } from "./validation";
+
+// The shared primitives, and proof that every input schema is built from them: generated from the
+// router (and the two REST bodies), each string refuses NUL and lone surrogates and has a length
+// bound, each number is bounded, each date is within PostgreSQL's range, and each free-form JSON
+// value refuses deep nesting. A new procedure is probed without being listed here.
+
+describe("the primitives", () => {
+  it("text: storable, well-formed, bounded", () => {
+    const s = text(10, 1);
+    expect(s.safeParse("qa-user").success).toBe(true);
+    expect(s.safeParse("😀 ok").success).toBe(true); // a well-formed pair
+    expect(describeZodError(s.safeParse("qa-\ud800-u").error!)).toBe("input: must be well-formed Unicode (a lone surrogate \\ud800 at character 3)");
+    expect(describeZodError(s.safeParse("sku-\udfff").error!)).toContain("lone surrogate \\udfff");
+    expect(describeZodError(s.safeParse("a\u0000b").error!)).toBe("input: must not contain NUL (\\u0000) characters");
+    expect(describeZodError(s.safeParse("x".repeat(11)).error!)).toBe("input: at most 10 characters");
+    expect(describeZodError(s.safeParse("").error!)).toBe("input: must not be empty");
+  });
+
+  it("float32: finite and within ±3.4028234663852886e38", () => {
+    expect(float32().safeParse(FLOAT32_MAX).success).toBe(true);
+    expect(Math.fround(FLOAT32_MAX)).toBe(FLOAT32_MAX);
+    for (const bad of [1e39, -1e39, Infinity, NaN, "1"]) expect(float32().safeParse(bad).success).toBe(false);
+    expect(Number.isFinite(Math.fround(1e39))).toBe(false); // why: a double past the bound becomes Infinity in a Float32Array
+  });
+
+  it("int32 and revenue match their columns", () => {
+    expect(int32().safeParse(2_147_483_647).success).toBe(true);
+    expect(int32().safeParse(2_147_483_648).success).toBe(false);
+    expect(int32(1).safeParse(1.5).success).toBe(false);
+    expect(revenue().safeParse(1e9).success).toBe(true);
+    expect(revenue().safeParse(1e10).success).toBe(false);
+    expect(revenue().safeParse(-1).success).toBe(false);
+  });
+
+  it("JSON: plain values only, bounded in depth and size, iteratively", () => {
+    expect(jsonProblem({ a: [1, "x", null, true, { b: 2 }] })).toBeNull();
+    expect(jsonProblem(deepJson(3000))).toBe("must be JSON nested at most 16 levels deep");
+    expect(jsonProblem(deepJson(200_000))).toBe("must be JSON nested at most 16 levels deep"); // no stack overflow
+    expect(jsonProblem({ a: "x".repeat(70_000) })).toBe("must be at most 65536 bytes as JSON");
+    expect(jsonProblem({ "k\u0000": 1 })).toBe("key must not contain NUL (\\u0000) characters");
+    expect(jsonProblem(["\ud800"])).toContain("lone surrogate");
+    expect(jsonProblem(new Date())).toBe("must be JSON (got Date)");
+    expect(jsonProblem(new Map())).toBe("must be JSON (got Map)");
+    expect(jsonProblem(undefined)).toBe("must be JSON (got undefined)");
+    expect(jsonValue({ maxDepth: 2 }).safeParse({ a: { b: 1 } }).success).toBe(false);
+  });
+});
+
+// The values every leaf of its kind must refuse.
+const HOSTILE: Record<Leaf["kind"], Array<[string, unknown]>> = {
+  string: [["NUL", "ok\u0000ok"], ["lone high surrogate", "qa-\ud800-user"], ["lone low surrogate", "sku-\udfff"], ["a megabyte", "a".repeat(1_048_576)]],
+  key: [["NUL", "k\u0000"], ["lone surrogate", "k\ud800"], ["a megabyte", "k".repeat(1_048_576)]],
+  number: [["1e39", 1e39], ["-1e39", -1e39]],
+  date: [["year -271821", new Date(-8.64e15)], ["year 275760", new Date(8.64e15)]],
+  json: [["3,000 levels deep", deepJson(3000)], ["NUL inside", { v: "a\u0000" }], ["a lone surrogate inside", ["\udc00"]], ["a megabyte", "j".repeat(1_048_576)]],
+};
+
+const inputs = [
+  ...procedureInputs(appRouter).filter((p) => p.input).map((p) => ({ name: `tRPC ${p.path}`, schema: p.input! })),
+  { name: "POST /api/v1/rerank", schema: rerankRequestSchema },
+  { name: "POST /api/v1/events", schema: outcomeBatchSchema },
+];
+
+describe("every input schema refuses hostile values where it takes them", () => {
+  it("finds the procedures' inputs", () => {
+    expect(inputs.length).toBeGreaterThan(40);
+  });
+
+  it.each(inputs.map((i) => [i.name, i.schema] as const))("%s", (_name, schema: z.ZodType) => {
+    const missed: string[] = [];
+    for (const sample of samplesOf(schema)) {
+      for (const leaf of sample.leaves) {
+        for (const [what, value] of HOSTILE[leaf.kind]) {
+          const result = schema.safeParse(withLeaf(sample.value, leaf, value));
+          const where = leaf.path.join(".") || "input";
+          if (result.success || !result.error.issues.some((issue) => isUnder(issue.path, leaf.path))) missed.push(`${where} (${leaf.kind}) took ${what}`);
+        }
+      }
+    }
+    expect(missed).toEqual([]);
+  });
+});
