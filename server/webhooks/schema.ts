@@ -1,13 +1,13 @@
 import { z } from "zod";
 import { WEBHOOK_EVENT_KIND_NAMES, WEBHOOK_FORMATS, type WebhookFormat } from "../domain/webhooks/events";
 import { webhookUrlProblem } from "../domain/webhooks/url";
-import { text } from "../validation";
+import { idString, text } from "../validation";
 
 // Inputs of the webhook procedures (Settings → Webhooks): one schema each, errors naming the field.
 
-const id = z.string().min(1).max(100);
-const name = text().trim().min(1, "give the endpoint a name").max(100);
-const url = z.string().trim().superRefine((raw, ctx) => {
+const id = idString();
+const name = text(100).trim().min(1, "give the endpoint a name");
+const url = text(2048).trim().superRefine((raw, ctx) => {
   const problem = webhookUrlProblem(raw);
   if (problem) ctx.addIssue({ code: "custom", message: problem });
 });
