@@ -48,6 +48,9 @@ export function RequestLookup({ requestId }: { requestId: string | null }) {
   );
 }
 
+const STAGE_ORDER = ["resolve", "features", "score", "constraints"];
+const stageRank = (stage: string) => (STAGE_ORDER.includes(stage) ? STAGE_ORDER.indexOf(stage) : STAGE_ORDER.length);
+
 const arm = (a: Inspection["arm"]) =>
   !a ? null : a.kind === "canary" ? `canary rollout ${a.rolloutId}: ${a.arm ?? "?"} arm` : `experiment ${a.experiment}${a.phase !== null ? ` (phase ${a.phase})` : ""}: ${a.variant ?? "?"}${a.exposed ? "" : ", not exposed"}`;
 
@@ -64,7 +67,11 @@ export function RequestInspector({ requestId }: { requestId: string }) {
   }
   if (!inspection.data) return <Loader />;
   const r = inspection.data;
-  const stages = Object.entries(r.timings).filter(([stage]) => stage !== "total").map(([stage, ms]) => ({ stage, ms: Number(ms) }));
+  // JSONB returns the timings' keys in its own order: the pipeline's order first, any other stage after.
+  const stages = Object.entries(r.timings)
+    .filter(([stage]) => stage !== "total")
+    .sort(([a], [b]) => stageRank(a) - stageRank(b))
+    .map(([stage, ms]) => ({ stage, ms: Number(ms) }));
   return (
     <Stack data-testid="request-inspection">
       <Card withBorder padding="lg">
@@ -90,24 +97,23 @@ export function RequestInspector({ requestId }: { requestId: string }) {
 
       <Card withBorder padding="lg">
         <Title order={5} mb="sm">Served items</Title>
-        <Table.ScrollContainer minWidth={520}>
-          <Table striped data-testid="inspected-items" verticalSpacing={4}>
-            <Table.Thead><Table.Tr><Table.Th>#</Table.Th><Table.Th>item</Table.Th><Table.Th>score</Table.Th><Table.Th>reasons</Table.Th></Table.Tr></Table.Thead>
-            <Table.Tbody>
-              {r.items.map((item) => (
-                <Table.Tr key={item.id}>
-                  <Table.Td>{item.position}</Table.Td>
-                  <Table.Td>
-                    <Text size="sm" fw={500}>{item.title ?? item.id}</Text>
-                    <Text size="xs" c="dimmed">{item.id}{item.category ? ` · ${item.category}` : ""}</Text>
-                  </Table.Td>
-                  <Table.Td>{item.score.toFixed(4)}</Table.Td>
-                  <Table.Td><Group gap={4}>{item.reasons.map((reason) => <Badge key={reason} size="xs" variant="light" tt="none">{reason}</Badge>)}</Group></Table.Td>
-                </Table.Tr>
-              ))}
-            </Table.Tbody>
-          </Table>
-        </Table.ScrollContainer>
+        {/* Three columns (reasons under the item), so a phone shows every score without scrolling. */}
+        <Table striped data-testid="inspected-items" verticalSpacing={4}>
+          <Table.Thead><Table.Tr><Table.Th w={32}>#</Table.Th><Table.Th>item and reasons</Table.Th><Table.Th ta="right">score</Table.Th></Table.Tr></Table.Thead>
+          <Table.Tbody>
+            {r.items.map((item) => (
+              <Table.Tr key={item.id}>
+                <Table.Td>{item.position}</Table.Td>
+                <Table.Td>
+                  <Text size="sm" fw={500}>{item.title ?? item.id}</Text>
+                  <Text size="xs" c="dimmed">{item.id}{item.category ? ` · ${item.category}` : ""}</Text>
+                  {item.reasons.length > 0 && <Group gap={4} mt={2}>{item.reasons.map((reason) => <Badge key={reason} size="xs" variant="light" tt="none">{reason}</Badge>)}</Group>}
+                </Table.Td>
+                <Table.Td ta="right">{item.score.toFixed(4)}</Table.Td>
+              </Table.Tr>
+            ))}
+          </Table.Tbody>
+        </Table>
       </Card>
 
       <ServedFeatures inspection={r} />
