@@ -223,7 +223,7 @@ export async function shipExperiment(db: Db, key: string, variantKey: string, ac
   // Checked above and again under the experiment's lock; the alias move and the status change
   // commit together or not at all.
   return transition(db, key, actor, ["running", "stopped"], async (tx, e) => {
-    await setAliasIn(tx, { versionId: versionId!, alias: "production", actor, reason: why });
+    await setAliasIn(tx, { versionId: versionId!, alias: "production", actor, reason: why, kind: "ship" });
     await tx.experiment.update({ where: { id: e.id }, data: { status: "shipped", shippedVariantKey: variantKey, stoppedAt: e.stoppedAt ?? new Date() } });
     await tx.experimentPhase.updateMany({ where: { experimentId: e.id, phase: e.phase, endedAt: null }, data: { endedAt: new Date() } });
   }, "experiment.ship", reason ?? `variant ${variantKey}`, { variant: variantKey });

@@ -5,7 +5,8 @@ import type { Prisma } from "../db/generated/client";
 import { subjects } from "../domain/audit/subject";
 import { DEFAULT_POLICY, judgeCanary, rolloutLogKey, validateSteps, type ArmStats, type CanaryPolicy, type Verdict } from "../domain/rollouts/canary";
 import { ConflictError, InvalidInputError, NotFoundError } from "../errors";
-import { setAlias } from "../registry/versions";
+import { recordPromotion } from "../history/record";
+import { clearAliasIn, setAlias } from "../registry/versions";
 
 // Canary rollouts of a surface's serving alias: start (the version gets the "canary" alias and the
 // first share of traffic), an analysis tick that judges each step from the request log and widens,
@@ -63,6 +64,11 @@ export async function startRollout(db: Db, input: StartRolloutInput, actor: Acto
     await recordAudit(tx, {
       action: "rollout.start", actor, subject: subjects.rollout(created.id, surface.model!.name, input.version, surface.key), surfaces: [surface.key],
       after: { surface: surface.key, model: surface.model!.name, version: input.version, steps }, reason: input.reason ?? null,
+    });
+    const from = surface.model!.versions.find((v) => v.id === serving);
+    await recordPromotion(tx, {
+      kind: "canary_start", actor, reason: input.reason, surface: surface.key, model: surface.model!, rolloutId: created.id, percent: steps[0]!,
+      from: from ?? null, to: target,
     });
     return created;
   });
@@ -149,6 +155,11 @@ export async function analyseRollouts(db: Db): Promise<Array<{ rolloutId: string
       }
     }
     if (verdict.decision !== "wait") {
+      await recordPromotion(db, {
+        kind: status === "running" ? "canary_step" : status === "promoted" ? "canary_promoted" : "canary_rolled_back", actor: ROLLOUT_ANALYSIS, reason: verdict.reasons.join("; "),
+        surface: rollout.surface.key, model: { id: rollout.modelId, name: rollout.model.name }, rolloutId: rollout.id, percent: status === "running" ? percent : 0,
+        to: { id: rollout.toVersionId, version: what.version },
+      });
       await recordAudit(db, {
         action: status === "running" ? "rollout.advance" : `rollout.${status}`, actor: ROLLOUT_ANALYSIS, subject, surfaces: [rollout.surface.key],
         before: { percent: rollout.currentPercent }, after: { surface: rollout.surface.key, ...what, percent: status === "promoted" ? 100 : percent, status }, reason: verdict.reasons.join("; "),
@@ -175,10 +186,14 @@ async function promote(
       action: "rollout.aborted", actor: ROLLOUT_ANALYSIS, subject, surfaces: [rollout.surface.key], before: { percent: rollout.currentPercent },
       after: { surface: rollout.surface.key, ...what, percent: 0, status: "aborted" }, reason: `${rollout.surface.modelAlias} moved during the rollout: not promoting over it`,
     });
+    await recordPromotion(db, {
+      kind: "canary_aborted", actor: ROLLOUT_ANALYSIS, reason: `${rollout.surface.modelAlias} moved during the rollout: not promoting over it`, surface: rollout.surface.key,
+      model: { id: rollout.modelId, name: what.model }, rolloutId: rollout.id, percent: 0, to: { id: rollout.toVersionId, version: what.version },
+    });
     return "aborted";
   }
   try {
-    await setAlias(db, { versionId: rollout.toVersionId, alias: rollout.surface.modelAlias, actor: ROLLOUT_ANALYSIS, reason: `canary rollout ${rollout.id} passed every step` });
+    await setAlias(db, { versionId: rollout.toVersionId, alias: rollout.surface.modelAlias, actor: ROLLOUT_ANALYSIS, reason: `canary rollout ${rollout.id} passed every step`, kind: "promotion" });
     return "promoted";
   } catch (error) {
     await db.rollout.update({ where: { id: rollout.id }, data: { status: "running", currentPercent: rollout.currentPercent, endedAt: null } });
@@ -200,6 +215,11 @@ export async function abortRollout(db: Db, input: { surface: string; reason: str
     await recordAudit(tx, {
       action: "rollout.aborted", actor, subject: subjects.rollout(rollout.id, what.model, what.version, surface.key), surfaces: [surface.key],
       before: { percent: rollout.currentPercent }, after: { surface: surface.key, ...what, percent: 0, status: "aborted" }, reason: input.reason,
+    });
+    await clearAliasIn(tx, { modelId: rollout.modelId, alias: "canary", actor, reason: `canary rollout on ${surface.key} aborted` });
+    await recordPromotion(tx, {
+      kind: "canary_aborted", actor, reason: input.reason, surface: surface.key, model: { id: rollout.modelId, name: what.model }, rolloutId: rollout.id, percent: 0,
+      to: { id: rollout.toVersionId, version: what.version },
     });
     return aborted;
   });
