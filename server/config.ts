@@ -187,6 +187,10 @@ export const SETTINGS = {
     doc: "threads one onnxruntime run may use; two score a 100-tree ensemble ~3× faster on 2 cores (`npm run bench:models`)",
   }),
   FEATURE_CACHE_REFRESH_MS: integer({ min: 100, max: 86_400_000, default: 60_000, doc: "age after which a cached item's features are re-read in the background" }),
+  JOBS_ENABLED: flag({ default: true, defaultDoc: "`1`", doc: "`0` runs no job worker in this process (jobs still queue in PostgreSQL for the replicas that run one): webhook deliveries, retention" }),
+  JOBS_CONCURRENCY: integer({ min: 1, max: 64, default: 4, doc: "jobs one server process runs at once (webhook deliveries mostly wait on the network)" }),
+  JOBS_POLL_INTERVAL_MS: integer({ min: 100, max: 600_000, default: 2000, doc: "how often the worker looks for due jobs besides PostgreSQL's LISTEN/NOTIFY wake-up (retries and scheduled jobs become due without a notification)" }),
+  RETENTION_DAYS: integer({ min: 1, max: 3650, default: 30, doc: "days of request log, outcome events and shadow records kept; older day partitions are dropped daily (rollups stay)" }),
 
   E2E_PORT: integer({ ...PORT, default: 3100, scope: "tests", doc: "port of the server the end-to-end tests start" }),
   BENCH_DURATION_S: integer({ min: 1, max: 3600, scope: "tests", defaultDoc: "`5` (serving), `4` (shadow)", doc: "seconds of each load round in `bench:serving` and of each rate in `bench:shadow`" }),

@@ -1,5 +1,6 @@
 import next from "next";
 import { loadConfigOrExit } from "../config";
+import { startJobs, stopJobs } from "../jobs/worker";
 import { RERANK_LIMITS } from "../rerank/schema";
 import { maxModelBytes } from "../registry/versions";
 import { frontDoorSettings } from "./frontDoor";
@@ -33,10 +34,14 @@ async function main() {
   const server = createFrontDoorServer(settings, app.getRequestHandler());
   // In development, Next's handler subscribes to this server's upgrade events (hot-reload websocket) on its first request.
   server.listen(port, host, () => console.log(`[rerank] serving on http://${host}:${port} (allowed hosts: ${settings.allowedHosts.join(", ")})`));
-  // Stop accepting at once and drop idle keep-alive connections; instrumentation's handler flushes
-  // telemetry and exits (without a database it is not registered: exit once the server has closed).
+  // The job worker (webhook deliveries, retention …): jobs wait in PostgreSQL until a worker runs them.
+  if (config.DATABASE_URL) startJobs().catch((error: Error) => console.error(`[jobs] the worker could not start: ${error.message.split("\n")[0]}`));
+  // Stop accepting at once and drop idle keep-alive connections, stop taking jobs; instrumentation's
+  // handler flushes telemetry, waits for running jobs and exits (without a database it is not
+  // registered: exit once the server has closed).
   for (const signal of ["SIGTERM", "SIGINT"] as const) {
     process.once(signal, () => {
+      void stopJobs();
       server.close(() => (config.DATABASE_URL ? undefined : process.exit(0)));
       server.closeIdleConnections();
     });

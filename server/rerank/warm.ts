@@ -1,5 +1,6 @@
 import { getDb } from "../db/client";
 import { getModel } from "../inference/sessions";
+import { stopJobs } from "../jobs/worker";
 import { closeTelemetry } from "../telemetry/streams";
 import { fetchArtifact } from "./artifacts";
 import { servingState } from "./state";
@@ -29,11 +30,14 @@ export async function warmServing(log: (line: string) => void = console.log): Pr
   }
 }
 
-/** Flushes telemetry on shutdown; whatever cannot be written goes to the spill file. */
+/**
+ * On shutdown: flushes telemetry (whatever cannot be written goes to the spill file) and lets the
+ * job worker finish its running jobs (server/jobs/worker.ts), then exits.
+ */
 export function flushTelemetryOnExit(): void {
   for (const signal of ["SIGTERM", "SIGINT"] as const) {
     process.once(signal, () => {
-      void closeTelemetry().finally(() => process.exit(0));
+      void Promise.allSettled([closeTelemetry(), stopJobs()]).finally(() => process.exit(0));
     });
   }
 }
