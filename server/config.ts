@@ -176,7 +176,7 @@ export const SETTINGS = {
   SHADOW_QUEUE_MAX: integer({ min: 1, max: 100_000, default: 64, doc: "mirrored requests waiting to be scored by a shadow model; beyond it mirrors are dropped and counted" }),
   DRIFT_SAMPLE_ROWS: integer({ min: 1, max: 1_000_000, default: 2000, doc: "feature rows each process keeps per surface and model version for drift checks" }),
   DRIFT_ROW_RATE: decimal({ min: 0, max: 1, exclusiveMin: true, default: 0.04, doc: "chance that a scored feature row is offered to that sample" }),
-  ROLLOUT_TICK_MS: integer({ min: 100, max: 3_600_000, default: 5000, doc: "how often each server process runs the canary analysis" }),
+  ROLLOUT_TICK_MS: integer({ min: 100, max: 3_600_000, default: 5000, doc: "how often a running canary is judged (one queued job per rollout, run by any process with a job worker)" }),
   CONFIG_WATCH_INTERVAL_MS: integer({ min: 10, max: 600_000, default: 500, doc: "how often each process checks surfaces and aliases for changes" }),
   INFERENCE_THREADS: integer({
     min: 1,

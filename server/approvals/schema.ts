@@ -13,8 +13,12 @@ export const startRolloutSchema = z.strictObject({
   version: z.number().int().min(1),
   steps: z.array(z.number()).min(1).max(10).optional(),
   minRequests: z.number().int().min(10).max(1_000_000).optional(),
+  minImpressions: z.number().int().min(10).max(100_000_000).optional(),
+  maxLatencyIncrease: z.number().min(0).max(100).optional(),
+  /** Older name of maxLatencyIncrease (stored change requests use it). */
   maxP99Increase: z.number().min(0).max(100).optional(),
   maxFallbackRateIncrease: z.number().min(0).max(1).optional(),
+  maxCtrDecrease: z.number().min(0).max(1).optional(),
   reason: z.string().max(500).optional(),
 });
 

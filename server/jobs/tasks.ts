@@ -1,3 +1,4 @@
+import { z } from "zod";
 import { getDb } from "../db/client";
 import { defineQueue, type EnqueuedJob, type EnqueueOptions, type JobSql, type PayloadIn, type TaskSchemas } from "./queue";
 
@@ -5,7 +6,12 @@ import { defineQueue, type EnqueuedJob, type EnqueueOptions, type JobSql, type P
 // handlers.ts and schedules in schedules.ts, so that a service can enqueue without importing the
 // handlers (which import services in turn).
 
-export const TASKS = {} satisfies TaskSchemas;
+export const TASKS = {
+  /** Judges the current step of a canary rollout (server/rollouts/jobs.ts). */
+  "rollout.judge": z.strictObject({ rolloutId: z.string().min(1) }),
+  /** Re-queues a judge for every running rollout left without one (every minute). */
+  "rollout.sweep": z.object({}),
+} satisfies TaskSchemas;
 
 export type Tasks = typeof TASKS;
 export type TaskName = keyof Tasks & string;

@@ -40,9 +40,15 @@ function mannWhitneySorted(xs: Float64Array, ys: Float64Array): MannWhitneyResul
   while (i < n1 || j < n2) {
     const v = j >= n2 || (i < n1 && xs[i]! <= ys[j]!) ? xs[i]! : ys[j]!;
     let inX = 0;
-    while (i < n1 && xs[i] === v) (i++, inX++);
+    while (i < n1 && xs[i] === v) {
+      i++;
+      inX++;
+    }
     let inY = 0;
-    while (j < n2 && ys[j] === v) (j++, inY++);
+    while (j < n2 && ys[j] === v) {
+      j++;
+      inY++;
+    }
     const t = inX + inY;
     rankSumX += inX * (rank + (t + 1) / 2);
     if (t > 1) tieTerm += t ** 3 - t;
@@ -88,8 +94,13 @@ function kthDifference(xs: Float64Array, ys: Float64Array, k: number): number {
     // No double strictly between: every difference in (lo, hi] is hi (many equal differences: ties).
     if (mid <= lo || mid >= hi) return hi;
     const c = countAtMost(mid);
-    if (c >= k) (hi = mid, countHi = c);
-    else (lo = mid, countLo = c);
+    if (c >= k) {
+      hi = mid;
+      countHi = c;
+    } else {
+      lo = mid;
+      countLo = c;
+    }
   }
   const between: number[] = [];
   let jHi = 0; // first j with xᵢ − yⱼ ≤ hi
