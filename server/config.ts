@@ -190,6 +190,12 @@ export const SETTINGS = {
   JOBS_ENABLED: flag({ default: true, defaultDoc: "`1`", doc: "`0` runs no job worker in this process (jobs still queue in PostgreSQL for the replicas that run one): webhook deliveries, retention" }),
   JOBS_CONCURRENCY: integer({ min: 1, max: 64, default: 4, doc: "jobs one server process runs at once (webhook deliveries mostly wait on the network)" }),
   JOBS_POLL_INTERVAL_MS: integer({ min: 100, max: 600_000, default: 2000, doc: "how often the worker looks for due jobs besides PostgreSQL's LISTEN/NOTIFY wake-up (retries and scheduled jobs become due without a notification)" }),
+  WEBHOOK_TIMEOUT_MS: integer({ min: 100, max: 120_000, default: 10_000, doc: "how long one webhook delivery attempt may take (connect, send, response) before it counts as failed" }),
+  WEBHOOK_MAX_ATTEMPTS: integer({ min: 1, max: 25, default: 8, doc: "attempts per webhook delivery; retries wait 2.7 s, 7.4 s, 20 s, 55 s, 2.5 min, 6.7 min, 18 min … (the job queue's backoff)" }),
+  WEBHOOK_PRIVATE_ADDRESSES: choice(["allow", "deny"], {
+    default: "allow",
+    doc: "`deny` refuses webhook URLs that resolve to loopback or private addresses (127/8, 10/8, 172.16/12, 192.168/16, 100.64/10, ::1, fc00::/7); link-local and unspecified addresses (cloud metadata at 169.254.169.254) are refused either way",
+  }),
   RETENTION_DAYS: integer({ min: 1, max: 3650, default: 30, doc: "days of request log, outcome events and shadow records kept; older day partitions are dropped daily (rollups stay)" }),
 
   E2E_PORT: integer({ ...PORT, default: 3100, scope: "tests", doc: "port of the server the end-to-end tests start" }),

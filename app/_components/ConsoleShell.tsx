@@ -2,7 +2,7 @@
 import { AppShell, Avatar, Badge, Burger, Group, Menu, NavLink, ScrollArea, Text, Title, UnstyledButton } from "@mantine/core";
 import { useDisclosure } from "@mantine/hooks";
 import {
-  IconAdjustmentsHorizontal, IconBug, IconChartBar, IconChecklist, IconFlask, IconGhost2, IconHistory, IconHome, IconKey, IconLogout, IconSitemap, IconSos, IconTimeline, IconUsers,
+  IconAdjustmentsHorizontal, IconBug, IconChartBar, IconChecklist, IconFlask, IconGhost2, IconHistory, IconHome, IconKey, IconLogout, IconSitemap, IconSos, IconTimeline, IconUsers, IconWebhook,
 } from "@tabler/icons-react";
 import { useQuery } from "@tanstack/react-query";
 import Link from "next/link";
@@ -30,6 +30,7 @@ export const NAV = [
 const ADMIN_NAV = [
   { href: "/admin/users", label: "Users", icon: IconUsers, permission: "users.manage" },
   { href: "/admin/api-keys", label: "API keys", icon: IconKey, permission: "keys.manage" },
+  { href: "/settings/webhooks", label: "Webhooks", icon: IconWebhook, permission: "settings.write" },
 ] as const;
 
 function UserMenu() {

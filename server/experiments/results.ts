@@ -5,6 +5,7 @@ import type { Guardrail } from "../domain/experiments/guardrails";
 import { CUPED_PRE_DAYS } from "../domain/experiments/metrics";
 import { clickedRequestSummaries, interleavingWins } from "../domain/experiments/observations";
 import { meanSummaryFromMoments, pairedSummaryFromMoments, summarizeProportion } from "../domain/stats";
+import { notifyAfterCommit } from "../webhooks/notify";
 import { getExperiment } from "./service";
 
 // Results of an experiment's current phase: the queries only. The incremental rollups
@@ -128,6 +129,14 @@ export async function experimentResults(db: Db, key: string, options: { granular
     planning: { minDetectableEffect: e.minDetectableEffect, days },
     granularity: options.granularity,
   });
+  // A failing sample-ratio check of a running experiment raises one alarm per phase (the event id
+  // de-duplicates), from whichever read of the results first sees it.
+  if (e.status === "running" && analysis.srm.available && analysis.srm.mismatch) {
+    await notifyAfterCommit(db, {
+      id: `srm_${e.id}_${e.phase}`, kind: "experiment.srm_alarm", actor: "experiment-analysis", reason: null,
+      data: { experiment: e.key, surface: e.surface.key, phase: e.phase, pValue: analysis.srm.pValue, units: Object.fromEntries(e.variants.map((v) => [v.key, data[v.key]?.units ?? 0])) },
+    });
+  }
   // Who shipped it and when, from the audit trail (the page says so after shipping).
   const ship = e.status === "shipped"
     ? await db.auditLog.findFirst({ where: { action: "experiment.ship", entityType: "experiment", entityId: e.id }, orderBy: { id: "desc" }, select: { actor: true, ts: true, reason: true } })

@@ -7,6 +7,7 @@ import type { AuditAction } from "../domain/audit/actions";
 import { subjects } from "../domain/audit/subject";
 import { ConflictError, InvalidInputError, NotFoundError } from "../errors";
 import { setAliasIn } from "../registry/versions";
+import { notifyInTransaction } from "../webhooks/notify";
 import type { ExperimentInput } from "./schema";
 
 // The experiment lifecycle: draft → running → stopped → shipped. Every change is audited; the
@@ -224,6 +225,10 @@ export async function shipExperiment(db: Db, key: string, variantKey: string, ac
   // commit together or not at all.
   return transition(db, key, actor, ["running", "stopped"], async (tx, e) => {
     await setAliasIn(tx, { versionId: versionId!, alias: "production", actor, reason: why, kind: "ship" });
+    await notifyInTransaction(tx, {
+      kind: "experiment.shipped", actor: actor.name, reason: reason ?? null,
+      data: { experiment: key, surface: current.surface.key, variant: variantKey, model: pinned?.model.name ?? "", version: pinned?.version ?? 0, alias: "production" },
+    });
     await tx.experiment.update({ where: { id: e.id }, data: { status: "shipped", shippedVariantKey: variantKey, stoppedAt: e.stoppedAt ?? new Date() } });
     await tx.experimentPhase.updateMany({ where: { experimentId: e.id, phase: e.phase, endedAt: null }, data: { endedAt: new Date() } });
   }, "experiment.ship", reason ?? `variant ${variantKey}`, { variant: variantKey });

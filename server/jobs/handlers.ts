@@ -1,3 +1,5 @@
+import { getDb } from "../db/client";
+import { deliverWebhook } from "../webhooks/deliver";
 import type { JobHandlers } from "./runner";
 import type { Tasks } from "./tasks";
 import { runJudgeJob, runSweepJob } from "../rollouts/jobs";
@@ -8,4 +10,5 @@ import { runJudgeJob, runSweepJob } from "../rollouts/jobs";
 export const HANDLERS: JobHandlers<Tasks> = {
   "rollout.judge": (payload) => runJudgeJob(payload),
   "rollout.sweep": () => runSweepJob(),
+  "webhook.deliver": (payload, job) => deliverWebhook(getDb(), payload, job),
 };

@@ -11,6 +11,8 @@ export const TASKS = {
   "rollout.judge": z.strictObject({ rolloutId: z.string().min(1) }),
   /** Re-queues a judge for every running rollout left without one (every minute). */
   "rollout.sweep": z.object({}),
+  /** One attempt to deliver a stored webhook event to one endpoint (server/webhooks/deliver.ts). */
+  "webhook.deliver": z.object({ endpointId: z.string().min(1), eventId: z.string().min(1) }),
 } satisfies TaskSchemas;
 
 export type Tasks = typeof TASKS;

@@ -7,7 +7,8 @@ import { burnLevel, burnRate, type BurnLevel } from "../domain/stats/slo";
 import { InvalidInputError, NotFoundError } from "../errors";
 import { aliasRollback, type AliasRollback } from "../history/service";
 import { recordPromotion } from "../history/record";
-import { setAlias } from "../registry/versions";
+import { setAliasIn } from "../registry/versions";
+import { notifyInTransaction } from "../webhooks/notify";
 
 // What on-call needs per surface, from the request log: latency percentiles, fallback rate and
 // reasons, SLO burn over 1 h and 6 h, the recent changes (audit log); and the two levers, the kill
@@ -135,6 +136,7 @@ export async function setKillSwitch(db: Db, input: { surface: string; on: boolea
       before: { killSwitch: surface.killSwitch }, after: { killSwitch: input.on, surface: surface.key }, reason: input.reason,
     });
     await recordPromotion(tx, { kind: "kill_switch", actor, reason: input.reason, surface: surface.key, model: surface.model, killSwitch: input.on });
+    await notifyInTransaction(tx, { kind: "kill_switch", data: { surface: surface.key, on: input.on }, actor: actor.name, reason: input.reason });
     return updated;
   });
 }
@@ -145,10 +147,11 @@ export async function setKillSwitch(db: Db, input: { surface: string; on: boolea
  * latest stint that was not itself a rollback). Never waits for approval.
  */
 export async function rollbackSurface(db: Db, input: { surface: string; reason: string; expectVersionId?: string; toVersion?: number }, actor: Actor) {
-  const surface = await db.surface.findUnique({ where: { key: input.surface }, include: { model: { select: { id: true, name: true, aliases: { select: { name: true, versionId: true } } } } } });
+  const surface = await db.surface.findUnique({ where: { key: input.surface }, include: { model: { select: { id: true, name: true, aliases: { select: { name: true, versionId: true, version: { select: { version: true } } } } } } } });
   if (!surface) throw new NotFoundError("surface", input.surface);
   if (!surface.model) throw new InvalidInputError("surface", `"${surface.key}" has no model to roll back`);
-  const current = surface.model.aliases.find((a) => a.name === surface.modelAlias)?.versionId ?? null;
+  const serving = surface.model.aliases.find((a) => a.name === surface.modelAlias);
+  const current = serving?.versionId ?? null;
   const choices = await aliasRollback(db, surface.model.id, surface.modelAlias, current);
   let target: { versionId: string; version: number } | null = choices.target;
   if (input.toVersion !== undefined) {
@@ -163,6 +166,14 @@ export async function rollbackSurface(db: Db, input: { surface: string; reason: 
   if (input.expectVersionId && input.expectVersionId !== target.versionId) {
     throw new InvalidInputError("expectVersionId", `the rollback target changed since the page loaded (now v${target.version}): reload and check`);
   }
-  await setAlias(db, { versionId: target.versionId, alias: surface.modelAlias, actor, reason: `rollback: ${input.reason}`, kind: "rollback" });
+  const model = surface.model.name;
+  const to = target;
+  await db.$transaction(async (tx) => {
+    await setAliasIn(tx, { versionId: to.versionId, alias: surface.modelAlias, actor, reason: `rollback: ${input.reason}`, kind: "rollback" });
+    await notifyInTransaction(tx, {
+      kind: "rollback", data: { surface: surface.key, model, alias: surface.modelAlias, fromVersion: serving?.version.version ?? null, toVersion: to.version },
+      actor: actor.name, reason: input.reason,
+    });
+  });
   return { surface: surface.key, alias: surface.modelAlias, model: surface.model.name, version: target.version };
 }

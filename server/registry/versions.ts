@@ -11,6 +11,7 @@ import { openSession, runScores } from "../inference/sessions";
 import { env } from "../config";
 import type { AliasChangeKind } from "../domain/rollouts/history";
 import { recordPromotion } from "../history/record";
+import { notifyInTransaction } from "../webhooks/notify";
 
 // Registering a model version: every check runs before anything is written, so a refused upload
 // leaves the registry as it was. Versions are immutable once stored.
@@ -152,6 +153,10 @@ export async function setAliasIn(tx: Prisma.TransactionClient, input: AliasMove)
     await recordPromotion(tx, {
       kind: input.kind ?? "alias_move", actor: input.actor, reason: input.reason, model: { id: version.modelId, name: version.model.name }, alias: input.alias,
       from: before ? { id: before.version.id, version: before.version.version } : null, to: { id: version.id, version: version.version },
+    });
+    await notifyInTransaction(tx, {
+      kind: "alias.moved", actor: input.actor.name, reason: input.reason ?? null,
+      data: { model: version.model.name, alias: input.alias, fromVersion: before?.version.version ?? null, toVersion: version.version, surfaces: surfaces.map((s) => s.key) },
     });
     return alias;
   }

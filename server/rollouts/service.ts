@@ -10,6 +10,7 @@ import { ConflictError, InvalidInputError, NotFoundError } from "../errors";
 import { recordPromotion } from "../history/record";
 import { enqueueInTransaction } from "../jobs/tasks";
 import { clearAliasIn, setAliasIn } from "../registry/versions";
+import { notifyInTransaction } from "../webhooks/notify";
 
 // Canary rollouts of a surface's serving alias. Start: the version gets the "canary" alias and the
 // first share of traffic, and a judge job is queued. Each judge job (server/jobs, one waiting per
@@ -94,7 +95,7 @@ export async function startRollout(db: Db, input: StartRolloutInput, actor: Acto
       from: model.versions.find((v) => v.id === serving) ?? null, to: target,
     });
     await queueJudge(tx, created.id);
-    // TODO(lead): webhook notify(canary started) once the queue engineer's notify() lands.
+    await notifyInTransaction(tx, { kind: "canary.step", actor: actor.name, reason: input.reason ?? null, data: { rolloutId: created.id, surface: surface.key, model: model.name, version: input.version, fromPercent: 0, toPercent: steps[0]! } });
     return created;
   });
 }
@@ -196,7 +197,7 @@ async function applyStep(db: Db, rollout: LoadedRollout, verdict: StepVerdict, s
         await clearAliasIn(tx, { modelId: rollout.modelId, alias: "canary", actor, reason: `canary rollout on ${rollout.surface.key} rolled back` });
         await recordAudit(tx, { action: "rollout.rolled_back", actor, subject, surfaces: [rollout.surface.key], before: { percent: rollout.currentPercent }, after: { surface: rollout.surface.key, ...what, percent: 0, status: "rolled_back" }, reason });
         await recordPromotion(tx, { kind: "canary_rolled_back", actor, reason, surface: rollout.surface.key, model, rolloutId: rollout.id, percent: 0, to });
-        // TODO(lead): webhook notify(automatic rollback) once the queue engineer's notify() lands.
+        await notifyInTransaction(tx, { kind: "canary.rolled_back", actor: actor.name, reason, data: { rolloutId: rollout.id, surface: rollout.surface.key, ...what, percent: rollout.currentPercent, mode: "automatic" } });
         return { status: "rolled_back", percent: 0 };
       }
       if (promote) {
@@ -215,13 +216,13 @@ async function applyStep(db: Db, rollout: LoadedRollout, verdict: StepVerdict, s
         await clearAliasIn(tx, { modelId: rollout.modelId, alias: "canary", actor, reason: `canary rollout on ${rollout.surface.key} promoted` });
         await recordAudit(tx, { action: "rollout.promoted", actor, subject, surfaces: [rollout.surface.key], before: { percent: rollout.currentPercent }, after: { surface: rollout.surface.key, ...what, percent: 100, status: "promoted" }, reason });
         await recordPromotion(tx, { kind: "canary_promoted", actor, reason, surface: rollout.surface.key, model, rolloutId: rollout.id, percent: 0, to });
-        // TODO(lead): webhook notify(promotion) once the queue engineer's notify() lands.
+        await notifyInTransaction(tx, { kind: "canary.promoted", actor: actor.name, reason, data: { rolloutId: rollout.id, surface: rollout.surface.key, ...what, alias: rollout.surface.modelAlias } });
         return { status: "promoted", percent: 100 };
       }
       await tx.rollout.update({ where: { id: rollout.id }, data: { step: rollout.step + 1, currentPercent: following!, stepStartedAt: new Date(), analysis: { ...(rollout.analysis as object), latest: null } } });
       await recordAudit(tx, { action: "rollout.advance", actor, subject, surfaces: [rollout.surface.key], before: { percent: rollout.currentPercent }, after: { surface: rollout.surface.key, ...what, percent: following!, status: "running" }, reason });
       await recordPromotion(tx, { kind: "canary_step", actor, reason, surface: rollout.surface.key, model, rolloutId: rollout.id, percent: following!, to });
-      // TODO(lead): webhook notify(canary step) once the queue engineer's notify() lands.
+      await notifyInTransaction(tx, { kind: "canary.step", actor: actor.name, reason, data: { rolloutId: rollout.id, surface: rollout.surface.key, ...what, fromPercent: rollout.currentPercent, toPercent: following! } });
       return { status: "running", percent: following! };
     });
   } catch (error) {
@@ -275,7 +276,7 @@ async function transition(
     });
     await recordPromotion(tx, { kind: change.kind, actor, reason, surface: rollout.surface.key, model: { id: rollout.modelId, name: what.model }, rolloutId: rollout.id, percent, to: { id: rollout.toVersionId, version: what.version } });
     if (change.status === "running") await queueJudge(tx, rollout.id);
-    // TODO(lead): webhook notify(manual abort) once the queue engineer's notify() lands.
+    if (ends) await notifyInTransaction(tx, { kind: "canary.rolled_back", actor: actor.name, reason, data: { rolloutId: rollout.id, surface: rollout.surface.key, ...what, percent: rollout.currentPercent, mode: "manual" } });
     return tx.rollout.findUniqueOrThrow({ where: { id: rollout.id } });
   });
 }

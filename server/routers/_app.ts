@@ -16,6 +16,7 @@ import { shadowRouter } from "./shadow";
 import { surfacesRouter } from "./surfaces";
 import { systemRouter } from "./system";
 import { usersRouter } from "./users";
+import { webhooksRouter } from "./webhooks";
 import { createCallerFactory, router } from "../trpc";
 
 export const appRouter = router({
@@ -37,6 +38,7 @@ export const appRouter = router({
   executive: executiveRouter,
   debug: debugRouter,
   audit: auditRouter,
+  webhooks: webhooksRouter,
 });
 
 export type AppRouter = typeof appRouter;

@@ -71,11 +71,12 @@ describe("role × procedure matrix", () => {
       setAlias: declared["models.setAlias"], canaryStart: declared["rollouts.start"], canaryAbort: declared["rollouts.abort"],
       shadow: declared["shadow.configure"], invite: declared["users.invite"], disable: declared["users.setDisabled"],
       createKey: declared["apiKeys.create"], revokeKey: declared["apiKeys.revoke"], rerank: declared["rerank.rank"], events: declared["events.record"],
-      requestData: declared["shadow.disagreements"],
+      requestData: declared["shadow.disagreements"], webhooks: declared["webhooks.create"], deliveries: declared["webhooks.deliveries"],
     }).toEqual({
       killSwitch: "oncall.killSwitch", rollback: "oncall.rollback", ship: "experiments.ship", setAlias: "models.write",
       canaryStart: "canary.start", canaryAbort: "canary.abort", shadow: "shadow.write", invite: "users.manage", disable: "users.manage",
       createKey: "keys.manage", revokeKey: "keys.manage", rerank: "rerank.serve", events: "events.write", requestData: "requests.read",
+      webhooks: "settings.write", deliveries: "settings.write",
     });
   });
 

@@ -2,7 +2,7 @@
 // recorded against, and the shape of its before/after. One table, so a new action is one entry
 // here (and one sentence in describe.ts, which the compiler asks for).
 
-export const SUBJECT_KINDS = ["surface", "experiment", "model", "model_version", "rollout", "user", "api_key", "settings", "system"] as const;
+export const SUBJECT_KINDS = ["surface", "experiment", "model", "model_version", "rollout", "user", "api_key", "settings", "system", "webhook"] as const;
 export type SubjectKind = (typeof SUBJECT_KINDS)[number];
 
 export const ACTOR_KINDS = ["user", "api_key", "system"] as const;
@@ -43,6 +43,10 @@ export const AUDIT_ACTIONS = {
   "change_request.approve": { subject: "surface", title: "Change approved" },
   "change_request.reject": { subject: "surface", title: "Change rejected" },
   "change_request.fail": { subject: "surface", title: "Approved change failed" },
+  "webhook.create": { subject: "webhook", title: "Webhook added" },
+  "webhook.update": { subject: "webhook", title: "Webhook edited" },
+  "webhook.delete": { subject: "webhook", title: "Webhook deleted" },
+  "webhook.rotate_secret": { subject: "webhook", title: "Webhook secret rotated" },
 } as const satisfies Record<string, { subject: SubjectKind; title: string }>;
 
 export type AuditAction = keyof typeof AUDIT_ACTIONS;
@@ -100,7 +104,14 @@ export interface AuditChanges {
   "change_request.approve": { before: null; after: ChangeRequestFacts };
   "change_request.reject": { before: null; after: ChangeRequestFacts };
   "change_request.fail": { before: null; after: ChangeRequestFacts & { error: string } };
+  "webhook.create": { before: null; after: WebhookFacts };
+  "webhook.update": { before: WebhookFacts; after: WebhookFacts };
+  "webhook.delete": { before: WebhookFacts; after: null };
+  "webhook.rotate_secret": { before: null; after: null };
 }
+
+/** A webhook endpoint as its audit entries record it: the URL masked (it may carry a token), never the secret. */
+type WebhookFacts = { name: string; url: string; format: string; eventKinds: string[]; enabled: boolean };
 
 /** A change request as its audit entries record it: what it changes, in words, and who asked. */
 type ChangeRequestFacts = { id: string; summary: string; requestedBy?: string };

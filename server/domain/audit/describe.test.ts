@@ -78,6 +78,12 @@ const CASES: Record<AuditAction, Array<[AuditEntryFacts, string]>> = {
   "change_request.create": [[entry({ action: "change_request.create", subject: subjects.surface("s1", "search"), after: { id: "c1", summary: "search-ranker production: v2 → v3" } }), "ana@corp requested approval on search: search-ranker production: v2 → v3"]],
   "change_request.approve": [[entry({ action: "change_request.approve", actor: { kind: "user", name: "bo@corp" }, subject: subjects.surface("s1", "search"), after: { id: "c1", summary: "search-ranker production: v2 → v3", requestedBy: "ana@corp" } }), "bo@corp approved and applied on search: search-ranker production: v2 → v3 (requested by ana@corp)"]],
   "change_request.reject": [[entry({ action: "change_request.reject", actor: { kind: "user", name: "bo@corp" }, subject: subjects.surface("s1", "search"), after: { id: "c1", summary: "x", requestedBy: "ana@corp" } }), "bo@corp rejected on search: x (requested by ana@corp)"]],
+  "webhook.create": [
+    [entry({ action: "webhook.create", subject: subjects.webhook("w1", "ops chat"), after: { name: "ops chat", url: "https://hooks.slack.com/services/…", format: "slack", eventKinds: ["rollback", "kill_switch"], enabled: true } }), "ana@corp added webhook ops chat to https://hooks.slack.com/services/… for rollback, kill_switch"],
+  ],
+  "webhook.update": [[entry({ action: "webhook.update", subject: subjects.webhook("w1", "ops chat"), before: { name: "ops chat", url: "u", format: "slack", eventKinds: ["rollback"], enabled: true }, after: { name: "ops chat", url: "u", format: "slack", eventKinds: ["rollback"], enabled: false } }), "ana@corp edited webhook ops chat"]],
+  "webhook.delete": [[entry({ action: "webhook.delete", subject: subjects.webhook("w1", "ops chat"), before: { name: "ops chat", url: "u", format: "slack", eventKinds: ["rollback"], enabled: true } }), "ana@corp deleted webhook ops chat"]],
+  "webhook.rotate_secret": [[entry({ action: "webhook.rotate_secret", subject: subjects.webhook("w1", "ops chat") }), "ana@corp rotated the signing secret of webhook ops chat"]],
   "change_request.fail": [[entry({ action: "change_request.fail", actor: { kind: "user", name: "bo@corp" }, subject: subjects.surface("s1", "search"), after: { id: "c1", summary: "x", error: "v3 already serves" } }), "bo@corp approved on search: x, but applying it failed: v3 already serves"]],
 };
 

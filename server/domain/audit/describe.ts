@@ -110,6 +110,10 @@ const SENTENCES: { [A in AuditAction]: Sentence<A> } = {
   "change_request.approve": ({ after, subject }) => ["approved and applied on ", subjectLink(subject), after?.summary ? `: ${after.summary}` : "", after?.requestedBy ? ` (requested by ${after.requestedBy})` : ""],
   "change_request.reject": ({ after, subject }) => ["rejected on ", subjectLink(subject), after?.summary ? `: ${after.summary}` : "", after?.requestedBy ? ` (requested by ${after.requestedBy})` : ""],
   "change_request.fail": ({ after, subject }) => ["approved on ", subjectLink(subject), after?.summary ? `: ${after.summary}` : "", `, but applying it failed: ${after?.error ?? "unknown error"}`],
+  "webhook.create": ({ after, subject }) => ["added webhook ", subjectLink(subject), after?.url ? ` to ${after.url}` : "", after?.eventKinds?.length ? ` for ${after.eventKinds.join(", ")}` : ""],
+  "webhook.update": ({ subject }) => ["edited webhook ", subjectLink(subject)],
+  "webhook.delete": ({ subject }) => ["deleted webhook ", subjectLink(subject)],
+  "webhook.rotate_secret": ({ subject }) => ["rotated the signing secret of webhook ", subjectLink(subject)],
   "seed.demo": ({ after }) => [`seeded the demo data${after?.items !== undefined ? ` (${after.items.toLocaleString("en-US")} catalog items)` : ""}`],
 };
 

@@ -20,6 +20,7 @@ export const subjects = {
   apiKey: (id: string, name: string): AuditSubject<"api_key"> => ({ kind: "api_key", id, label: name }),
   settings: (id: string, name: string): AuditSubject<"settings"> => ({ kind: "settings", id, label: name }),
   system: (id: string, name: string): AuditSubject<"system"> => ({ kind: "system", id, label: name }),
+  webhook: (id: string, name: string): AuditSubject<"webhook"> => ({ kind: "webhook", id, label: name }),
 };
 
 const VERSION_LABEL = /^(.+) v(\d+)$/;
@@ -43,6 +44,7 @@ export const hrefs = {
   experiment: (key: string) => `/experiments/${encodeURIComponent(key)}`,
   model: (name: string) => `/models/${encodeURIComponent(name)}`,
   modelVersion: (name: string, version: number) => `/models/${encodeURIComponent(name)}/v/${version}`,
+  webhooks: () => "/settings/webhooks",
 };
 
 /**
@@ -65,6 +67,8 @@ export function subjectHref(subject: { kind: string; label: string }): string | 
       const r = parseRolloutLabel(subject.label);
       return r ? hrefs.surface(r.surface) : null;
     }
+    case "webhook":
+      return hrefs.webhooks();
     default:
       return null;
   }

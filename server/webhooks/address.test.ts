@@ -1,0 +1,33 @@
+import { describe, expect, it } from "vitest";
+import { literalHost, refusedAddress } from "./address";
+
+const LINK_LOCAL = "a link-local, unspecified, multicast or reserved address";
+const PRIVATE = "a loopback or private address (WEBHOOK_PRIVATE_ADDRESSES=deny)";
+
+describe("webhook target addresses", () => {
+  it("refuses link-local, unspecified, multicast and reserved addresses always", () => {
+    for (const ip of ["169.254.169.254", "0.0.0.0", "224.0.0.1", "255.255.255.255", "::", "fe80::1", "ff02::1", "::ffff:169.254.169.254"]) {
+      expect([ip, refusedAddress(ip, true)]).toEqual([ip, LINK_LOCAL]);
+    }
+  });
+
+  it("allows loopback and private ranges unless told to deny them", () => {
+    for (const ip of ["127.0.0.1", "10.1.2.3", "172.16.0.1", "172.31.255.255", "192.168.1.1", "100.64.0.1", "::1", "fd00::1", "::ffff:10.0.0.1"]) {
+      expect([ip, refusedAddress(ip, true)]).toEqual([ip, null]);
+      expect([ip, refusedAddress(ip, false)]).toEqual([ip, PRIVATE]);
+    }
+  });
+
+  it("allows public addresses either way", () => {
+    for (const ip of ["93.184.216.34", "172.32.0.1", "2606:4700::1111", "8.8.8.8"]) {
+      expect([ip, refusedAddress(ip, false)]).toEqual([ip, null]);
+    }
+    expect(refusedAddress("example.com", true)).toBe("not an IP address");
+  });
+
+  it("reads literal hosts out of URLs, brackets removed", () => {
+    expect(literalHost(new URL("http://[::1]:3000/x"))).toBe("::1");
+    expect(literalHost(new URL("http://127.0.0.1/x"))).toBe("127.0.0.1");
+    expect(literalHost(new URL("http://hooks.example.com/x"))).toBeNull();
+  });
+});

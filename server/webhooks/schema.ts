@@ -1,0 +1,38 @@
+import { z } from "zod";
+import { WEBHOOK_EVENT_KIND_NAMES, WEBHOOK_FORMATS, type WebhookFormat } from "../domain/webhooks/events";
+import { webhookUrlProblem } from "../domain/webhooks/url";
+import { text } from "../validation";
+
+// Inputs of the webhook procedures (Settings → Webhooks): one schema each, errors naming the field.
+
+const id = z.string().min(1).max(100);
+const name = text().trim().min(1, "give the endpoint a name").max(100);
+const url = z.string().trim().superRefine((raw, ctx) => {
+  const problem = webhookUrlProblem(raw);
+  if (problem) ctx.addIssue({ code: "custom", message: problem });
+});
+const format = z.enum(Object.keys(WEBHOOK_FORMATS) as [WebhookFormat, ...WebhookFormat[]]);
+const eventKinds = z.array(z.enum(WEBHOOK_EVENT_KIND_NAMES as [string, ...string[]])).min(1, "choose at least one event kind").max(WEBHOOK_EVENT_KIND_NAMES.length)
+  .transform((kinds) => [...new Set(kinds)]);
+
+export const createWebhookSchema = z.strictObject({ name, url, format, eventKinds, enabled: z.boolean().default(true) });
+
+/** Fields left out stay as they are (the URL is shown masked, so the form leaves it out unless retyped). */
+export const updateWebhookSchema = z.strictObject({
+  id,
+  name: name.optional(),
+  url: url.optional(),
+  format: format.optional(),
+  eventKinds: eventKinds.optional(),
+  enabled: z.boolean().optional(),
+});
+
+export const webhookIdSchema = z.strictObject({ id });
+
+export const deliveriesSchema = z.strictObject({
+  endpointId: id.optional(),
+  limit: z.number().int().min(1).max(200).default(50),
+});
+
+export type CreateWebhookInput = z.infer<typeof createWebhookSchema>;
+export type UpdateWebhookInput = z.infer<typeof updateWebhookSchema>;
