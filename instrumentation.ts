@@ -5,8 +5,6 @@ export async function register() {
   const { env } = await import("./server/config");
   if (!env().DATABASE_URL) return;
   const { warmServing, flushTelemetryOnExit } = await import("./server/rerank/warm");
-  const { startRolloutTicker } = await import("./server/rollouts/ticker");
   flushTelemetryOnExit();
   await warmServing();
-  startRolloutTicker();
 }

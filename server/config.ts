@@ -183,8 +183,8 @@ export const SETTINGS = {
   DRIFT_SAMPLE_ROWS: integer({ min: 1, max: 1_000_000, default: 2000, doc: "feature rows each process keeps per surface and model version for drift checks" }),
   DRIFT_ROW_RATE: decimal({ min: 0, max: 1, exclusiveMin: true, default: 0.04, doc: "chance that a scored feature row is offered to that sample" }),
   DEBUG_SAMPLE_RATE: decimal({ min: 0, max: 1, default: 0.01, doc: "share of requests whose full scoring rows (features of the served items, scores, stage timings) are kept for the Debug page; requests sent from the Debug page are always kept" }),
-  ROLLOUT_TICK_MS: integer({ min: 100, max: 3_600_000, default: 5000, doc: "how often each server process runs the canary analysis" }),
   API_KEY_CACHE_MS: integer({ min: 0, max: 3_600_000, default: 30_000, doc: "how long a verified API key is trusted without a database read while the config listener is up (changes clear it at once)" }),
+  ROLLOUT_TICK_MS: integer({ min: 100, max: 3_600_000, default: 5000, doc: "how often a running canary is judged (one queued job per rollout, run by any process with a job worker)" }),
   CONFIG_WATCH_INTERVAL_MS: integer({ min: 10, max: 600_000, default: 500, doc: "how often each process checks surfaces and aliases for changes" }),
   INFERENCE_THREADS: integer({
     min: 1,

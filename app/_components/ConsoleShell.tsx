@@ -2,7 +2,7 @@
 import { AppShell, Avatar, Badge, Burger, Group, Menu, NavLink, ScrollArea, Text, Title, UnstyledButton } from "@mantine/core";
 import { useDisclosure } from "@mantine/hooks";
 import {
-  IconAdjustmentsHorizontal, IconBug, IconChartBar, IconChecklist, IconFlask, IconGhost2, IconHistory, IconHome, IconKey, IconLogout, IconSitemap, IconSos, IconUsers, IconWebhook,
+  IconAdjustmentsHorizontal, IconBug, IconChartBar, IconChecklist, IconFlask, IconGhost2, IconHistory, IconHome, IconKey, IconLogout, IconSitemap, IconSos, IconTimeline, IconUsers, IconWebhook,
 } from "@tabler/icons-react";
 import { useQuery } from "@tanstack/react-query";
 import Link from "next/link";
@@ -19,6 +19,7 @@ export const NAV = [
   { href: "/shadow", label: "Shadow", icon: IconGhost2 },
   { href: "/models", label: "Models", icon: IconSitemap },
   { href: "/approvals", label: "Approvals", icon: IconChecklist },
+  { href: "/history", label: "Serving history", icon: IconTimeline },
   { href: "/audit", label: "Audit", icon: IconHistory },
   { href: "/dashboards/executive", label: "Executive", icon: IconChartBar, group: "Dashboards" },
   { href: "/dashboards/oncall", label: "On-call", icon: IconSos, group: "Dashboards" },

@@ -13,8 +13,12 @@ export const startRolloutSchema = z.strictObject({
   version: int32(1),
   steps: z.array(decimal(0, 100)).min(1).max(10).optional(),
   minRequests: int32(10, 1_000_000).optional(),
+  minImpressions: int32(10, 100_000_000).optional(),
+  maxLatencyIncrease: decimal(0, 100).optional(),
+  /** Older name of maxLatencyIncrease (stored change requests use it). */
   maxP99Increase: decimal(0, 100).optional(),
   maxFallbackRateIncrease: decimal(0, 1).optional(),
+  maxCtrDecrease: decimal(0, 1).optional(),
   reason: text(500).optional(),
 });
 

@@ -11,7 +11,7 @@ import { experimentResults } from "../experiments/results";
 import type { ExperimentInput } from "../experiments/schema";
 import { restartExperiment, shipExperiment, startExperiment } from "../experiments/service";
 import { setAlias } from "../registry/versions";
-import { startRollout, type StartRolloutInput } from "../rollouts/service";
+import { retryInputOf, startRollout, type StartRolloutInput } from "../rollouts/service";
 import type { Context } from "../trpc";
 import { reasonSchema } from "../validation";
 import type { ChangePayload, decideChangeSchema, listChangesSchema, setApprovalSchema } from "./schema";
@@ -105,6 +105,11 @@ export async function startCanary(ctx: Ctx, input: StartRolloutInput) {
   delete rollout.reason;
   await assertNoApprovalRequired(ctx.db, { kind: "canary_start", rollout });
   return startRollout(ctx.db, input, ctx.actor);
+}
+
+/** Starts a new canary like an ended one (rollouts.retry): the same checks as a start. */
+export async function retryCanary(ctx: Ctx, input: { rolloutId: string; reason: string }) {
+  return startCanary(ctx, { ...(await retryInputOf(ctx.db, input.rolloutId)), reason: input.reason });
 }
 
 /** Starts (or resumes) an experiment now (experiments.start), unless its surface requires approval. */

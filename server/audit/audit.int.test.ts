@@ -1,4 +1,4 @@
-import { cp, mkdtemp, rm } from "node:fs/promises";
+import { cp, mkdtemp, readdir, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import pg from "pg";
@@ -153,7 +153,8 @@ describe("the audit_trail migration", () => {
     const dir = await mkdtemp(path.join(os.tmpdir(), "migrations-"));
     try {
       await cp(DEFAULT_MIGRATIONS_DIR, dir, { recursive: true });
-      await rm(path.join(dir, "20261129010000_audit_trail"), { recursive: true });
+      // The audit trail's migration and every later one (some read the columns it adds) come after the old entries.
+      for (const name of await readdir(dir)) if (/^\d{14}_/.test(name) && name >= "20261129010000") await rm(path.join(dir, name), { recursive: true });
       await migrate(url, { dir });
       await withClient(url, async (c) => {
         await c.query(`INSERT INTO surfaces (id, key, name, model_alias, updated_at) VALUES ('s1', 'search', 'Search', 'production', now()), ('s2', 'feed', 'Feed', 'production', now())`);
@@ -181,6 +182,13 @@ describe("the audit_trail migration", () => {
       ]);
       expect(rows.rows[0]).toMatchObject({ action: "surface.kill_switch", reason: "why", after: { killSwitch: true, surface: "search" } });
       await expect(withClient(url, (c) => c.query(`DELETE FROM audit_log`))).rejects.toThrow("append-only");
+      // The promotion history (20261129110000) starts from the alias moves, kill switches and canary changes recorded here.
+      const history = await withClient(url, (c) => c.query(`SELECT kind, model_name, alias, surface_key, to_version, kill_switch, percent, actor, actor_kind FROM promotion_history ORDER BY id`));
+      expect(history.rows.map((r) => Object.values(r))).toEqual([
+        ["alias_move", "ranker", "production", null, 1, null, null, "system", "system"],
+        ["kill_switch", "ranker", null, "search", null, true, null, "ana", "user"],
+        ["canary_rolled_back", "ranker", null, "search", 3, null, 0, "rollout-analysis", "system"],
+      ]);
     } finally {
       await rm(dir, { recursive: true, force: true });
       await db.drop();

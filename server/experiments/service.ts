@@ -224,7 +224,7 @@ export async function shipExperiment(db: Db, key: string, variantKey: string, ac
   // Checked above and again under the experiment's lock; the alias move and the status change
   // commit together or not at all.
   return transition(db, key, actor, ["running", "stopped"], async (tx, e) => {
-    await setAliasIn(tx, { versionId: versionId!, alias: "production", actor, reason: why });
+    await setAliasIn(tx, { versionId: versionId!, alias: "production", actor, reason: why, kind: "ship" });
     await notifyInTransaction(tx, {
       kind: "experiment.shipped", actor: actor.name, reason: reason ?? null,
       data: { experiment: key, surface: current.surface.key, variant: variantKey, model: pinned?.model.name ?? "", version: pinned?.version ?? 0, alias: "production" },

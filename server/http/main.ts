@@ -10,9 +10,10 @@ import { createFrontDoorServer } from "./server";
 // RERANK_DEV): Next.js prepared in this process (production build, or `next dev`-style hot reload
 // with RERANK_DEV=1), behind the front door on one port.
 //
-// Next.js runs instrumentation.ts's register() once while it prepares: it warms the serving state,
-// flushes telemetry on exit and starts the rollout ticker. Next bundles its own copies of our modules,
-// so that state lives on globalThis (surfaces/configCache.ts, features/store.ts, rerank/recent.ts, db/client.ts, telemetry/streams.ts,
+// Next.js runs instrumentation.ts's register() once while it prepares: it warms the serving state
+// and flushes telemetry on exit (the canary analysis runs as queued jobs: server/rollouts/jobs.ts).
+// Next bundles its own copies of our modules, so that state lives on globalThis
+// (surfaces/configCache.ts, features/store.ts, rerank/recent.ts, db/client.ts, telemetry/streams.ts,
 // telemetry/metrics.ts, inference/sessions.ts): the endpoints served here use the same state, pool
 // and telemetry writer as the pages.
 

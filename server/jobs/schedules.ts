@@ -7,4 +7,5 @@ import type { Tasks } from "./tasks";
 export const SCHEDULES: ReadonlyArray<JobSchedule<Tasks>> = [
   // Daily at 03:15 UTC; a run missed while no worker was up (within a day) is made up at start.
   { task: "retention.run", match: "15 3 * * *", identifier: "retention", backfillPeriodMs: 86_400_000, maxAttempts: 5 },
+  { task: "rollout.sweep", match: "* * * * *" },
 ];

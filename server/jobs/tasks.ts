@@ -7,6 +7,10 @@ import { defineQueue, type EnqueuedJob, type EnqueueOptions, type JobSql, type P
 // handlers (which import services in turn).
 
 export const TASKS = {
+  /** Judges the current step of a canary rollout (server/rollouts/jobs.ts). */
+  "rollout.judge": z.strictObject({ rolloutId: z.string().min(1) }),
+  /** Re-queues a judge for every running rollout left without one (every minute). */
+  "rollout.sweep": z.object({}),
   /** One attempt to deliver a stored webhook event to one endpoint (server/webhooks/deliver.ts). */
   "webhook.deliver": z.object({ endpointId: z.string().min(1), eventId: z.string().min(1) }),
   /** Drops log partitions older than RETENTION_DAYS (or `days`) and creates the coming week's (server/system/retention.ts). */

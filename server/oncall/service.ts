@@ -7,6 +7,8 @@ import { subjects } from "../domain/audit/subject";
 import { BURN_WINDOWS, SLIS, burnAlertName, burnLevel, burnRate, firingBurnAlerts, type BurnLevel, type BurnWindow, type FiringBurnAlert, type Sli } from "../domain/stats/slo";
 import { Prisma } from "../db/generated/client";
 import { InvalidInputError, NotFoundError } from "../errors";
+import { aliasRollback, type AliasRollback } from "../history/service";
+import { recordPromotion } from "../history/record";
 import { setAliasIn } from "../registry/versions";
 import { notifyInTransaction } from "../webhooks/notify";
 
@@ -14,7 +16,7 @@ import { notifyInTransaction } from "../webhooks/notify";
 // reasons, SLO burn per window and the multiwindow burn-rate alerts that fire (the rules Prometheus
 // runs from deploy/prometheus/alerts.yml, computed here from the app's own log), the recent changes
 // and deploy markers (audit log); and the two levers, the kill switch and rolling the serving alias
-// back to the version it pointed at before its last move.
+// back to an earlier version from the promotion history.
 // Both levers are audited and reach every replica through the config watch (CONFIG_WATCH_INTERVAL_MS).
 
 interface WindowRow {
@@ -93,33 +95,7 @@ export interface ActiveAlert extends FiringBurnAlert {
   objective: number;
 }
 
-export interface RollbackTarget {
-  versionId: string;
-  version: number;
-  /** When the serving alias moved away from it, and who moved it. */
-  movedAt: Date;
-  movedBy: string;
-}
-
-/**
- * Where a rollback of the serving alias goes, from the audit trail: the version it pointed at
- * before the move that put the current version there (the newest such move that was not itself a
- * rollback). So rolling back twice walks further back (v3 → v2 → v1) instead of re-shipping what
- * was just rolled back, and an alias whose current version was never moved onto has no target.
- */
-async function rollbackTarget(db: Db, modelId: string, alias: string, currentVersionId: string | undefined): Promise<RollbackTarget | null> {
-  if (!currentVersionId) return null;
-  const moves = await db.auditLog.findMany({
-    where: { action: "model.alias.set", entityType: "model", entityId: modelId, after: { path: ["alias"], equals: alias } },
-    orderBy: { id: "desc" },
-    take: 200,
-  });
-  const shipped = moves.find((m) => (m.after as { versionId?: string } | null)?.versionId === currentVersionId && !(m.reason ?? "").startsWith("rollback:"));
-  const before = shipped?.before as { versionId?: string } | null | undefined;
-  if (!shipped || !before?.versionId || before.versionId === currentVersionId) return null;
-  const exists = await db.modelVersion.findUnique({ where: { id: before.versionId }, select: { version: true } });
-  return exists ? { versionId: before.versionId, version: exists.version, movedAt: shipped.ts, movedBy: shipped.actor } : null;
-}
+export type RollbackTarget = NonNullable<AliasRollback["target"]>;
 
 export interface SurfaceHealth {
   key: string;
@@ -178,7 +154,7 @@ export async function oncallOverview(db: Db, input: { hours: number }) {
       key: s.key, name: s.name, killSwitch: s.killSwitch, modelName: s.model?.name ?? null, servingAlias: s.modelAlias,
       serving: serving ? { versionId: serving.id, version: serving.version } : null,
       sharedWith: surfaces.filter((o) => o.key !== s.key && o.modelId && o.modelId === s.modelId && o.modelAlias === s.modelAlias).map((o) => o.key),
-      rollback: s.model ? await rollbackTarget(db, s.model.id, s.modelAlias, serving?.id) : null,
+      rollback: s.model ? (await aliasRollback(db, s.model.id, s.modelAlias, serving?.id ?? null)).target : null,
       slo: { latencyP99Ms: s.sloLatencyP99Ms, availability: s.sloAvailability },
       window: { requests: stats?.requests ?? 0, fallbackRate: stats?.requests ? stats.fallbacks / stats.requests : null, p50: stats?.p50 ?? null, p95: stats?.p95 ?? null, p99: stats?.p99 ?? null },
       burn: {
@@ -240,7 +216,7 @@ export async function recentChanges(db: Db, input: { limit: number }) {
 
 export async function setKillSwitch(db: Db, input: { surface: string; on: boolean; reason: string }, actor: Actor) {
   return db.$transaction(async (tx) => {
-    const surface = await tx.surface.findUnique({ where: { key: input.surface } });
+    const surface = await tx.surface.findUnique({ where: { key: input.surface }, include: { model: { select: { id: true, name: true } } } });
     if (!surface) throw new NotFoundError("surface", input.surface);
     const updated = await tx.surface.update({
       where: { id: surface.id }, data: { killSwitch: input.on, configVersion: { increment: 1 } }, select: { key: true, killSwitch: true },
@@ -249,29 +225,43 @@ export async function setKillSwitch(db: Db, input: { surface: string; on: boolea
       action: "surface.kill_switch", actor, subject: subjects.surface(surface.id, surface.key), surfaces: [surface.key],
       before: { killSwitch: surface.killSwitch }, after: { killSwitch: input.on, surface: surface.key }, reason: input.reason,
     });
+    await recordPromotion(tx, { kind: "kill_switch", actor, reason: input.reason, surface: surface.key, model: surface.model, killSwitch: input.on });
     await notifyInTransaction(tx, { kind: "kill_switch", data: { surface: surface.key, on: input.on }, actor: actor.name, reason: input.reason });
     return updated;
   });
 }
 
-/** Moves the surface's serving alias back to the version it pointed at before its last move. */
-export async function rollbackSurface(db: Db, input: { surface: string; reason: string; expectVersionId?: string }, actor: Actor) {
+/**
+ * Moves the surface's serving alias back: to `toVersion` if given (any earlier version from the
+ * promotion history), else to the one-click target (the version served before the current one's
+ * latest stint that was not itself a rollback). Never waits for approval.
+ */
+export async function rollbackSurface(db: Db, input: { surface: string; reason: string; expectVersionId?: string; toVersion?: number }, actor: Actor) {
   const surface = await db.surface.findUnique({ where: { key: input.surface }, include: { model: { select: { id: true, name: true, aliases: { select: { name: true, versionId: true, version: { select: { version: true } } } } } } } });
   if (!surface) throw new NotFoundError("surface", input.surface);
   if (!surface.model) throw new InvalidInputError("surface", `"${surface.key}" has no model to roll back`);
   const serving = surface.model.aliases.find((a) => a.name === surface.modelAlias);
-  const current = serving?.versionId;
-  const target = await rollbackTarget(db, surface.model.id, surface.modelAlias, current);
+  const current = serving?.versionId ?? null;
+  const choices = await aliasRollback(db, surface.model.id, surface.modelAlias, current);
+  let target: { versionId: string; version: number } | null = choices.target;
+  if (input.toVersion !== undefined) {
+    target = choices.options.find((o) => o.version === input.toVersion) ?? null;
+    if (!target) {
+      const earlier = choices.options.map((o) => `v${o.version}`).join(", ");
+      throw new InvalidInputError("toVersion", `v${input.toVersion} is not an earlier version of ${surface.model.name} ${surface.modelAlias} on ${surface.key} (${earlier ? `the history has ${earlier}` : "the history has none"})`);
+    }
+  }
   if (!target) throw new InvalidInputError("surface", `${surface.model.name} ${surface.modelAlias} has no earlier version to roll back to`);
   // The button shows a target; if someone moved the alias since, refuse instead of rolling back to something else.
   if (input.expectVersionId && input.expectVersionId !== target.versionId) {
     throw new InvalidInputError("expectVersionId", `the rollback target changed since the page loaded (now v${target.version}): reload and check`);
   }
   const model = surface.model.name;
+  const to = target;
   await db.$transaction(async (tx) => {
-    await setAliasIn(tx, { versionId: target.versionId, alias: surface.modelAlias, actor, reason: `rollback: ${input.reason}` });
+    await setAliasIn(tx, { versionId: to.versionId, alias: surface.modelAlias, actor, reason: `rollback: ${input.reason}`, kind: "rollback" });
     await notifyInTransaction(tx, {
-      kind: "rollback", data: { surface: surface.key, model, alias: surface.modelAlias, fromVersion: serving?.version.version ?? null, toVersion: target.version },
+      kind: "rollback", data: { surface: surface.key, model, alias: surface.modelAlias, fromVersion: serving?.version.version ?? null, toVersion: to.version },
       actor: actor.name, reason: input.reason,
     });
   });

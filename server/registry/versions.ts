@@ -7,6 +7,8 @@ import type { FeatureSpec } from "../domain/features/featureSpec";
 import { ConflictError, NotFoundError } from "../errors";
 import { env } from "../config";
 import { validateArtifact, type ValidatedArtifact } from "./validateArtifact";
+import type { AliasChangeKind } from "../domain/rollouts/history";
+import { recordPromotion } from "../history/record";
 import { notifyInTransaction } from "../webhooks/notify";
 
 // Registering a model version: every check runs before anything is written, so a refused upload
@@ -83,6 +85,8 @@ interface AliasMove {
   alias: string;
   actor: Actor;
   reason?: string;
+  /** How the promotion history names the move: a plain move (default), an on-call rollback, a ship or a canary promotion. */
+  kind?: AliasChangeKind;
 }
 
 /** Moves an alias inside the caller's transaction (a ship moves production and ends its experiment together). */
@@ -117,10 +121,32 @@ export async function setAliasIn(tx: Prisma.TransactionClient, input: AliasMove)
       before: before ? { alias: input.alias, versionId: before.version.id, version: before.version.version } : null,
       after: { alias: input.alias, versionId: version.id, version: version.version, model: version.model.name },
     });
+    await recordPromotion(tx, {
+      kind: input.kind ?? "alias_move", actor: input.actor, reason: input.reason, model: { id: version.modelId, name: version.model.name }, alias: input.alias,
+      from: before ? { id: before.version.id, version: before.version.version } : null, to: { id: version.id, version: version.version },
+    });
     await notifyInTransaction(tx, {
       kind: "alias.moved", actor: input.actor.name, reason: input.reason ?? null,
       data: { model: version.model.name, alias: input.alias, fromVersion: before?.version.version ?? null, toVersion: version.version, surfaces: surfaces.map((s) => s.key) },
     });
     return alias;
   }
+}
+
+/**
+ * Removes `alias` from a model (the canary alias when its rollout ends), audited and recorded in
+ * the promotion history; nothing happens if the alias is not set.
+ */
+export async function clearAliasIn(tx: Prisma.TransactionClient, input: { modelId: string; alias: string; actor: Actor; reason: string }) {
+  const model = await tx.model.findUnique({ where: { id: input.modelId }, select: { id: true, name: true } });
+  if (!model) throw new NotFoundError("model", input.modelId);
+  await tx.$queryRaw`SELECT id FROM models WHERE id = ${model.id} FOR UPDATE`;
+  const before = await tx.modelAlias.findUnique({ where: { modelId_name: { modelId: model.id, name: input.alias } }, select: { id: true, version: { select: { id: true, version: true } } } });
+  if (!before) return;
+  await tx.modelAlias.delete({ where: { id: before.id } });
+  await recordAudit(tx, {
+    action: "model.alias.clear", actor: input.actor, subject: subjects.model(model.id, model.name), reason: input.reason,
+    before: { alias: input.alias, versionId: before.version.id, version: before.version.version }, after: { alias: input.alias, model: model.name },
+  });
+  await recordPromotion(tx, { kind: "alias_move", actor: input.actor, reason: input.reason, model, alias: input.alias, from: before.version, to: null });
 }

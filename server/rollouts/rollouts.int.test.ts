@@ -21,6 +21,7 @@ async function send(surface: string, users: string[]) {
   return out;
 }
 const users = (prefix: string, n: number) => Array.from({ length: n }, (_, i) => `${prefix}-${i}`);
+const canaryAlias = async () => (await getDb().modelAlias.findFirst({ where: { name: "canary", model: { name: "t-roll-model" } }, include: { version: true } }))?.version.version ?? null;
 const canaryUsers = (served: Map<string, Awaited<ReturnType<typeof rerank>>>) => [...served].filter(([, r]) => r.modelVersion?.alias === "canary").map(([u]) => u);
 
 beforeAll(async () => {
@@ -45,7 +46,8 @@ describe("canary rollouts", () => {
   it("serves a sticky share, widens it step by step and promotes the version", async () => {
     // Latency in a sequential in-process loop is noise (GC pauses): this test is about the steps, so
     // the p99 guard is loose here; judgeCanary's unit tests cover it.
-    await caller().rollouts.start({ surface: "t-roll", version: 3, steps: [20, 50], minRequests: 30, maxP99Increase: 100, reason: "v3 looks better offline" });
+    await caller().rollouts.start({ surface: "t-roll", version: 3, steps: [20, 50], minRequests: 30, maxLatencyIncrease: 100, reason: "v3 looks better offline" });
+    expect(await canaryAlias()).toBe(3);
     await expect(caller().rollouts.start({ surface: "t-roll", version: 3 })).rejects.toThrow('a rollout is already running on "t-roll": abort it first');
 
     const first = await send("t-roll", users("u", 300));
@@ -68,10 +70,15 @@ describe("canary rollouts", () => {
     expect(after.get("after-promotion")!.modelVersion).toMatchObject({ version: 3, alias: "production" });
     const [listed] = await caller().rollouts.list({ surface: "t-roll" });
     expect(listed).toMatchObject({ status: "promoted", percent: 100, fromVersion: 1, toVersion: 3 });
-    expect(listed!.history.map((h) => [h.percent, h.decision])).toEqual([[20, "advance"], [50, "advance"]]);
+    // Every judged step is stored with the verdict of each metric.
+    expect(listed!.history.map((h) => [h.step, h.percent, h.decision, h.judgedBy])).toEqual([[0, 20, "advance", "rollout-analysis"], [1, 50, "promote", "rollout-analysis"]]);
+    expect(listed!.history[0]!.metrics.map((m) => [m.metric, m.classification])).toEqual([["latency", "pass"], ["fallback_rate", "pass"], ["ctr", "nodata"]]);
+    expect(await getDb().rolloutStep.count({ where: { rolloutId: listed!.id } })).toBe(2);
+    // The canary alias is cleared when the rollout ends.
+    expect(await canaryAlias()).toBeNull();
     const audit = await getDb().auditLog.findMany({ where: { OR: [{ action: { startsWith: "rollout." } }, { actor: "rollout-analysis" }] }, orderBy: { id: "asc" } });
     expect(audit.map((a) => [a.action, a.actor])).toEqual([
-      ["rollout.start", "ml@rerank.local"], ["rollout.advance", "rollout-analysis"], ["model.alias.set", "rollout-analysis"], ["rollout.promoted", "rollout-analysis"],
+      ["rollout.start", "ml@rerank.local"], ["rollout.advance", "rollout-analysis"], ["model.alias.set", "rollout-analysis"], ["model.alias.clear", "rollout-analysis"], ["rollout.promoted", "rollout-analysis"],
     ]);
   });
 
@@ -88,7 +95,8 @@ describe("canary rollouts", () => {
     const again = await send("t-roll", users("f", 120));
     expect([...again.values()].every((r) => !r.fallback.used && r.modelVersion?.version === 3 && r.modelVersion.alias === "production")).toBe(true);
     const audit = await getDb().auditLog.findFirstOrThrow({ where: { action: "rollout.rolled_back" } });
-    expect(audit.reason).toMatch(/^fallback rate 100\.00% vs 0\.00% on the current version/);
+    expect(audit.reason).toMatch(/^fallback rate 100\.00% vs 0\.00%: \+100\.00% \(99 % CI \[\+\d+\.\d\d%, \+100\.00%\]\); tolerated \+1\.00%$/);
+    expect(await canaryAlias()).toBeNull();
   });
 
   it("aborts a running rollout with a reason; while the kill switch is on, no step moves", async () => {
@@ -96,13 +104,40 @@ describe("canary rollouts", () => {
     await caller().oncall.killSwitch({ surface: "t-roll", on: true, reason: "incident" });
     await send("t-roll", users("k", 60));
     // Both arms served retrieval order: nothing to judge, so the canary neither advances nor promotes.
-    expect((await caller().rollouts.analyse())[0]).toMatchObject({ decision: "wait", status: "running", percent: 50 });
+    expect((await caller().rollouts.analyse())[0]).toMatchObject({ decision: "skipped", status: "running", percent: 50 });
     await caller().oncall.killSwitch({ surface: "t-roll", on: false, reason: "resolved" });
-    expect((await caller().rollouts.list({ surface: "t-roll", limit: 1 }))[0]!.live).toEqual({ canary: { requests: 0, fallbacks: 0, p99: null }, baseline: { requests: 0, fallbacks: 0, p99: null } });
+    const none = { requests: 0, fallbacks: 0, impressions: 0, clicks: 0 };
+    expect((await caller().rollouts.list({ surface: "t-roll", limit: 1 }))[0]!.live).toEqual({ canary: none, baseline: none });
     await expect(caller().rollouts.abort({ surface: "t-roll", reason: "" })).rejects.toThrow("reason: say why (at least 3 characters)");
     await caller().rollouts.abort({ surface: "t-roll", reason: "wrong version" });
     const served = await send("t-roll", users("a", 40));
     expect([...served.values()].every((r) => r.modelVersion?.alias === "production")).toBe(true);
     expect((await caller().rollouts.list({ surface: "t-roll", limit: 1 }))[0]).toMatchObject({ status: "aborted", percent: 0 });
+  });
+
+  it("pauses (the canary keeps its share, no step is judged), resumes, promotes now, and retries an ended rollout", async () => {
+    const ml = caller();
+    await ml.rollouts.start({ surface: "t-roll", version: 1, steps: [50], minRequests: 10 });
+    await expect(ml.rollouts.resume({ surface: "t-roll", reason: "go on" })).rejects.toThrow('surface: the rollout on "t-roll" is running, not paused');
+    await ml.rollouts.pause({ surface: "t-roll", reason: "look at the figures" });
+    const served = await send("t-roll", users("p", 60));
+    expect(canaryUsers(served).length).toBeGreaterThan(10);
+    expect((await ml.rollouts.analyse()).length).toBe(0);
+    expect((await ml.rollouts.list({ surface: "t-roll", limit: 1 }))[0]).toMatchObject({ status: "paused", percent: 50, history: [] });
+    await ml.rollouts.resume({ surface: "t-roll", reason: "figures fine" });
+    const promoted = await ml.rollouts.promote({ surface: "t-roll", reason: "confident, skip the wait" });
+    expect(promoted).toMatchObject({ status: "promoted" });
+    const [last] = await ml.rollouts.list({ surface: "t-roll", limit: 1 });
+    expect(last).toMatchObject({ status: "promoted", history: [{ step: 0, decision: "manual_promote", judgedBy: "ml@rerank.local", reasons: ["promoted by hand: confident, skip the wait"] }] });
+    expect((await send("t-roll", ["after-manual"])).get("after-manual")!.modelVersion).toMatchObject({ version: 1, alias: "production" });
+    expect(await canaryAlias()).toBeNull();
+    await expect(ml.rollouts.retry({ rolloutId: last!.id, reason: "again" })).rejects.toThrow('version: v1 already serves "t-roll" (production)');
+    const failed = (await ml.rollouts.list({ surface: "t-roll", limit: 10 })).find((r) => r.status === "rolled_back")!;
+    const retried = await ml.rollouts.retry({ rolloutId: failed.id, reason: "the fix for v4 is in" });
+    expect(retried).toMatchObject({ status: "running", currentPercent: 30 });
+    expect(await canaryAlias()).toBe(4);
+    await ml.rollouts.abort({ surface: "t-roll", reason: "not yet" });
+    const kinds = (await ml.history.surface({ surface: "t-roll", limit: 8 })).rows.map((r) => r.kind);
+    expect(kinds).toEqual(["canary_aborted", "canary_start", "canary_promoted", "promotion", "canary_resumed", "canary_paused", "canary_start", "canary_aborted"]);
   });
 });

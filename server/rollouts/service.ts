@@ -1,22 +1,29 @@
 import { ROLLOUT_ANALYSIS, type Actor } from "../audit/actor";
 import { recordAudit } from "../audit/record";
+import { env } from "../config";
 import type { Db } from "../db/client";
-import type { Prisma } from "../db/generated/client";
+import { Prisma } from "../db/generated/client";
 import { subjects } from "../domain/audit/subject";
-import { DEFAULT_POLICY, judgeCanary, rolloutLogKey, validateSteps, type ArmStats, type CanaryPolicy, type Verdict } from "../domain/rollouts/canary";
+import { DEFAULT_STEPS, rolloutLogKey, validateSteps } from "../domain/rollouts/canary";
+import { DEFAULT_JUDGE_POLICY, judgeStep, type ArmSample, type JudgePolicy, type StepVerdict } from "../domain/rollouts/judge";
 import { ConflictError, InvalidInputError, NotFoundError } from "../errors";
-import { setAlias } from "../registry/versions";
-import { notifyAfterCommit, notifyInTransaction } from "../webhooks/notify";
+import { recordPromotion } from "../history/record";
+import { enqueueInTransaction } from "../jobs/tasks";
+import { clearAliasIn, setAliasIn } from "../registry/versions";
+import { notifyInTransaction } from "../webhooks/notify";
 
-// Canary rollouts of a surface's serving alias: start (the version gets the "canary" alias and the
-// first share of traffic), an analysis tick that judges each step from the request log and widens,
-// promotes (moves the serving alias) or rolls back, and abort. Every transition is audited.
+// Canary rollouts of a surface's serving alias. Start: the version gets the "canary" alias and the
+// first share of traffic, and a judge job is queued. Each judge job (server/jobs, one waiting per
+// rollout by its job key) first queues the next tick, then judges the current step from the
+// request log: it waits, widens, promotes (the serving alias moves) or rolls back. A judged step is
+// one row of rollout_steps (unique per step), written in the transaction that moves the rollout,
+// so a step is judged exactly once however many processes run jobs. People can pause, resume,
+// promote now, abort and retry. The canary alias is cleared whenever a rollout ends.
 
 export interface RolloutAnalysis {
-  policy: CanaryPolicy;
-  stepStartedAt: string;
-  latest: (Verdict & { at: string; percent: number; canary: ArmStats; baseline: ArmStats }) | null;
-  history: Array<Verdict & { at: string; percent: number; canary: ArmStats; baseline: ArmStats }>;
+  policy: JudgePolicy;
+  /** The judge's latest verdict on the current step while it waits for data. */
+  latest: (StepVerdict & { at: string; step: number; percent: number }) | null;
 }
 
 export interface StartRolloutInput {
@@ -24,220 +31,325 @@ export interface StartRolloutInput {
   version: number;
   steps?: number[];
   minRequests?: number;
-  /** Tolerated relative rise of p99 latency (default 0.2 = +20 %). */
+  minImpressions?: number;
+  /** Tolerated rise of latency (Hodges–Lehmann shift over the baseline median; 0.1 = +10 %). */
+  maxLatencyIncrease?: number;
+  /** Older name of maxLatencyIncrease, still accepted from stored change requests. */
   maxP99Increase?: number;
-  /** Tolerated absolute rise of the fallback rate (default 0.01). */
+  /** Tolerated absolute rise of the fallback rate (0.01 = one point). */
   maxFallbackRateIncrease?: number;
+  /** Tolerated relative fall of CTR (0.05 = −5 %). */
+  maxCtrDecrease?: number;
   reason?: string;
 }
 
+const ACTIVE = ["running", "paused"] as const;
+const judgeJobKey = (rolloutId: string) => `rollout:${rolloutId}`;
+
+/** Queues the next judge of a rollout, one tick from now; replaces a waiting one (one judge per tick). */
+export function queueJudge(tx: Prisma.TransactionClient | Db, rolloutId: string, mode: "replace" | "preserve_run_at" = "replace") {
+  return enqueueInTransaction(tx, "rollout.judge", { rolloutId }, { jobKey: judgeJobKey(rolloutId), jobKeyMode: mode, runAt: new Date(Date.now() + env().ROLLOUT_TICK_MS) });
+}
+
+function policyOf(input: StartRolloutInput): JudgePolicy {
+  return {
+    ...DEFAULT_JUDGE_POLICY,
+    minRequests: input.minRequests ?? DEFAULT_JUDGE_POLICY.minRequests,
+    minImpressions: input.minImpressions ?? DEFAULT_JUDGE_POLICY.minImpressions,
+    maxLatencyIncrease: input.maxLatencyIncrease ?? input.maxP99Increase ?? DEFAULT_JUDGE_POLICY.maxLatencyIncrease,
+    maxFallbackRateIncrease: input.maxFallbackRateIncrease ?? DEFAULT_JUDGE_POLICY.maxFallbackRateIncrease,
+    maxCtrDecrease: input.maxCtrDecrease ?? DEFAULT_JUDGE_POLICY.maxCtrDecrease,
+  };
+}
+
 export async function startRollout(db: Db, input: StartRolloutInput, actor: Actor) {
-  const steps = input.steps ?? [1, 5, 25, 50];
+  const steps = input.steps ?? DEFAULT_STEPS;
   const invalid = validateSteps(steps);
   if (invalid) throw new InvalidInputError("steps", invalid);
   const surface = await db.surface.findUnique({ where: { key: input.surface }, include: { model: { include: { aliases: true, versions: { select: { id: true, version: true } } } } } });
   if (!surface) throw new NotFoundError("surface", input.surface);
   if (!surface.model) throw new InvalidInputError("surface", `"${surface.key}" has no model to roll out`);
-  const target = surface.model.versions.find((v) => v.version === input.version);
-  if (!target) throw new InvalidInputError("version", `${surface.model.name} has no v${input.version}`);
-  const serving = surface.model.aliases.find((a) => a.name === surface.modelAlias)?.versionId ?? null;
+  const model = surface.model;
+  const target = model.versions.find((v) => v.version === input.version);
+  if (!target) throw new InvalidInputError("version", `${model.name} has no v${input.version}`);
+  const serving = model.aliases.find((a) => a.name === surface.modelAlias)?.versionId ?? null;
   if (serving === target.id) throw new InvalidInputError("version", `v${input.version} already serves "${surface.key}" (${surface.modelAlias})`);
-  const analysis: RolloutAnalysis = {
-    policy: {
-      ...DEFAULT_POLICY,
-      minRequests: input.minRequests ?? DEFAULT_POLICY.minRequests,
-      maxP99Increase: input.maxP99Increase ?? DEFAULT_POLICY.maxP99Increase,
-      maxFallbackRateIncrease: input.maxFallbackRateIncrease ?? DEFAULT_POLICY.maxFallbackRateIncrease,
-    },
-    stepStartedAt: new Date().toISOString(), latest: null, history: [],
-  };
-  const rollout = await db.$transaction(async (tx) => {
+  const analysis: RolloutAnalysis = { policy: policyOf(input), latest: null };
+  return db.$transaction(async (tx) => {
     // Starts on one surface take turns, so two at once cannot both find none running.
     await tx.$queryRaw`SELECT id FROM surfaces WHERE id = ${surface.id} FOR UPDATE`;
-    if (await tx.rollout.findFirst({ where: { surfaceId: surface.id, status: "running" } })) throw new ConflictError(`a rollout is already running on "${surface.key}": abort it first`);
+    if (await tx.rollout.findFirst({ where: { surfaceId: surface.id, status: { in: [...ACTIVE] } } })) throw new ConflictError(`a rollout is already running on "${surface.key}": abort it first`);
     const created = await tx.rollout.create({
       data: {
-        surfaceId: surface.id, modelId: surface.model!.id, fromVersionId: serving, toVersionId: target.id, status: "running", steps,
+        surfaceId: surface.id, modelId: model.id, fromVersionId: serving, toVersionId: target.id, status: "running", steps,
         currentPercent: steps[0]!, analysis: analysis as unknown as Prisma.InputJsonValue, createdBy: actor.name,
       },
     });
     await recordAudit(tx, {
-      action: "rollout.start", actor, subject: subjects.rollout(created.id, surface.model!.name, input.version, surface.key), surfaces: [surface.key],
-      after: { surface: surface.key, model: surface.model!.name, version: input.version, steps }, reason: input.reason ?? null,
+      action: "rollout.start", actor, subject: subjects.rollout(created.id, model.name, input.version, surface.key), surfaces: [surface.key],
+      after: { surface: surface.key, model: model.name, version: input.version, steps }, reason: input.reason ?? null,
     });
-    await notifyInTransaction(tx, {
-      kind: "canary.step", actor: actor.name, reason: input.reason ?? null,
-      data: { rolloutId: created.id, surface: surface.key, model: surface.model!.name, version: input.version, fromPercent: 0, toPercent: steps[0]! },
+    await setAliasIn(tx, { versionId: target.id, alias: "canary", actor, reason: `canary rollout on ${surface.key}` });
+    await recordPromotion(tx, {
+      kind: "canary_start", actor, reason: input.reason, surface: surface.key, model, rolloutId: created.id, percent: steps[0]!,
+      from: model.versions.find((v) => v.id === serving) ?? null, to: target,
     });
+    await queueJudge(tx, created.id);
+    await notifyInTransaction(tx, { kind: "canary.step", actor: actor.name, reason: input.reason ?? null, data: { rolloutId: created.id, surface: surface.key, model: model.name, version: input.version, fromPercent: 0, toPercent: steps[0]! } });
     return created;
   });
-  try {
-    await setAlias(db, { versionId: target.id, alias: "canary", actor, reason: `canary rollout on ${surface.key}` });
-  } catch (error) {
-    await db.rollout.updateMany({ where: { id: rollout.id, status: "running" }, data: { status: "aborted", currentPercent: 0, endedAt: new Date() } });
-    throw error;
-  }
-  return rollout;
 }
 
+const LATENCY_SAMPLE = 5_000;
+
 /**
- * Request counts, fallbacks and p99 per arm of a rollout since `since`, from the request log.
- * Requests served while the kill switch was on scored no model at all: they say nothing of either arm.
+ * What each arm of a rollout served since `since`, from the request log: request and fallback
+ * counts, a uniform sample of at most 5,000 latencies, and impressions and clicks of the outcome
+ * events on those requests. Requests served while the kill switch was on scored no model: they say
+ * nothing of either arm and are left out.
  */
-async function armStats(db: Db, rolloutId: string, surface: string, since: Date): Promise<{ canary: ArmStats; baseline: ArmStats }> {
-  const rows = await db.$queryRaw<Array<{ arm: string; requests: number; fallbacks: number; p99: number | null }>>`
-    SELECT variant_key AS arm, count(*)::int AS requests, count(*) FILTER (WHERE fallback_used)::int AS fallbacks,
-      percentile_cont(0.99) WITHIN GROUP (ORDER BY latency_ms) AS p99
-    FROM rerank_requests WHERE surface = ${surface} AND experiment_key = ${rolloutLogKey(rolloutId)} AND ts >= ${since}
-      AND fallback_reason IS DISTINCT FROM 'kill_switch'
-    GROUP BY variant_key`;
-  const arm = (name: string): ArmStats => {
-    const r = rows.find((x) => x.arm === name);
-    return { requests: r?.requests ?? 0, fallbacks: r?.fallbacks ?? 0, p99: r?.p99 ?? null };
+async function armSamples(db: Db, rolloutId: string, surface: string, since: Date): Promise<{ canary: ArmSample; baseline: ArmSample }> {
+  const key = rolloutLogKey(rolloutId);
+  const [counts, latencies, outcomes] = await Promise.all([
+    db.$queryRaw<Array<{ arm: string; requests: number; fallbacks: number }>>`
+      SELECT variant_key AS arm, count(*)::int AS requests, count(*) FILTER (WHERE fallback_used)::int AS fallbacks
+      FROM rerank_requests WHERE surface = ${surface} AND experiment_key = ${key} AND ts >= ${since} AND fallback_reason IS DISTINCT FROM 'kill_switch'
+      GROUP BY variant_key`,
+    db.$queryRaw<Array<{ arm: string; latencies: number[] }>>`
+      SELECT arm, array_agg(latency) AS latencies FROM (
+        SELECT variant_key AS arm, latency_ms AS latency, row_number() OVER (PARTITION BY variant_key ORDER BY random()) AS n
+        FROM rerank_requests WHERE surface = ${surface} AND experiment_key = ${key} AND ts >= ${since} AND fallback_reason IS DISTINCT FROM 'kill_switch'
+      ) sampled WHERE n <= ${LATENCY_SAMPLE} GROUP BY arm`,
+    db.$queryRaw<Array<{ arm: string; impressions: number; clicks: number }>>`
+      SELECT r.variant_key AS arm, count(*) FILTER (WHERE e.type = 'impression')::int AS impressions, count(*) FILTER (WHERE e.type = 'click')::int AS clicks
+      FROM rerank_requests r JOIN outcome_events e ON e.request_id = r.request_id AND e.request_ts = r.ts
+      WHERE r.surface = ${surface} AND r.experiment_key = ${key} AND r.ts >= ${since} AND r.fallback_reason IS DISTINCT FROM 'kill_switch'
+      GROUP BY r.variant_key`,
+  ]);
+  const arm = (name: string): ArmSample => {
+    const c = counts.find((x) => x.arm === name);
+    const o = outcomes.find((x) => x.arm === name);
+    return { requests: c?.requests ?? 0, fallbacks: c?.fallbacks ?? 0, latencies: latencies.find((x) => x.arm === name)?.latencies ?? [], impressions: o?.impressions ?? 0, clicks: o?.clicks ?? 0 };
   };
   return { canary: arm("canary"), baseline: arm("baseline") };
 }
 
-/**
- * One analysis pass over every running rollout: judge the current step; on "advance" widen to the
- * next step, or after the last one promote (the serving alias moves to the new version); on "fail"
- * roll back (the canary's share drops to 0 at once). Returns what it did, for logs and tests.
- */
-export async function analyseRollouts(db: Db): Promise<Array<{ rolloutId: string; surface: string; decision: Verdict["decision"]; status: string; percent: number }>> {
-  const running = await db.rollout.findMany({ where: { status: "running" }, include: { surface: { select: { key: true, modelAlias: true, killSwitch: true } }, model: { select: { name: true } } } });
-  const versions = new Map(
-    (await db.modelVersion.findMany({ where: { id: { in: running.map((r) => r.toVersionId) } }, select: { id: true, version: true } })).map((v) => [v.id, v.version]),
-  );
-  const done = [];
-  for (const rollout of running) {
-    // With the kill switch on neither arm is scored by a model: nothing to judge, and no step moves.
-    if (rollout.surface.killSwitch) {
-      done.push({ rolloutId: rollout.id, surface: rollout.surface.key, decision: "wait" as const, status: "running", percent: rollout.currentPercent });
-      continue;
-    }
-    const analysis = rollout.analysis as unknown as RolloutAnalysis;
-    const steps = rollout.steps as number[];
-    const stats = await armStats(db, rollout.id, rollout.surface.key, new Date(analysis.stepStartedAt));
-    const verdict = judgeCanary(stats.canary, stats.baseline, analysis.policy);
-    const now = new Date().toISOString();
-    const entry = { ...verdict, at: now, percent: rollout.currentPercent, ...stats };
-    let status: "running" | "promoted" | "rolled_back" = "running";
-    let percent = rollout.currentPercent;
-    const next: RolloutAnalysis = { ...analysis, latest: entry };
-    if (verdict.decision !== "wait") {
-      next.history = [...analysis.history, entry];
-      if (verdict.decision === "fail") {
-        status = "rolled_back";
-        percent = 0;
-      } else {
-        const following = steps.find((s) => s > rollout.currentPercent);
-        if (following === undefined) status = "promoted";
-        else {
-          percent = following;
-          next.stepStartedAt = now;
-        }
-      }
-    }
-    // Conditional on the row still being at this step: two replicas' ticks cannot both move it.
-    const updated = await db.rollout.updateMany({
-      where: { id: rollout.id, status: "running", currentPercent: rollout.currentPercent },
-      data: { status, currentPercent: status === "promoted" ? 100 : percent, analysis: next as unknown as Prisma.InputJsonValue, ...(status !== "running" ? { endedAt: new Date() } : {}) },
-    });
-    if (updated.count === 0) continue;
-    const what = { model: rollout.model.name, version: versions.get(rollout.toVersionId) ?? 0 };
-    const subject = subjects.rollout(rollout.id, what.model, what.version, rollout.surface.key);
-    if (status === "promoted") {
-      const promoted = await promote(db, rollout, subject, what);
-      if (promoted !== "promoted") {
-        done.push({ rolloutId: rollout.id, surface: rollout.surface.key, decision: verdict.decision, status: promoted, percent: 0 });
-        continue;
-      }
-    }
-    if (verdict.decision !== "wait") {
-      await recordAudit(db, {
-        action: status === "running" ? "rollout.advance" : `rollout.${status}`, actor: ROLLOUT_ANALYSIS, subject, surfaces: [rollout.surface.key],
-        before: { percent: rollout.currentPercent }, after: { surface: rollout.surface.key, ...what, percent: status === "promoted" ? 100 : percent, status }, reason: verdict.reasons.join("; "),
-      });
-      const canary = { rolloutId: rollout.id, surface: rollout.surface.key, ...what };
-      const notice = { actor: ROLLOUT_ANALYSIS.name, reason: verdict.reasons.join("; ") };
-      await notifyAfterCommit(db, status === "running"
-        ? { kind: "canary.step", ...notice, data: { ...canary, fromPercent: rollout.currentPercent, toPercent: percent } }
-        : status === "promoted"
-          ? { kind: "canary.promoted", ...notice, data: { ...canary, alias: rollout.surface.modelAlias } }
-          : { kind: "canary.rolled_back", ...notice, data: { ...canary, percent: rollout.currentPercent, mode: "automatic" } });
-    }
-    done.push({ rolloutId: rollout.id, surface: rollout.surface.key, decision: verdict.decision, status, percent: status === "promoted" ? 100 : percent });
-  }
-  return done;
+const rolloutInclude = { surface: { select: { key: true, modelAlias: true, killSwitch: true } }, model: { select: { name: true, versions: { select: { id: true, version: true } } } } } as const;
+type LoadedRollout = Prisma.RolloutGetPayload<{ include: typeof rolloutInclude }>;
+
+export interface JudgeOutcome {
+  rolloutId: string;
+  surface: string;
+  decision: StepVerdict["decision"] | "skipped";
+  status: string;
+  percent: number;
 }
 
 /**
- * Moves the serving alias to the rollout's version, unless someone moved it during the rollout (an
- * on-call rollback wins over the canary: the rollout is aborted instead). If the move fails, the
- * rollout goes back to running at its last step, so the next tick tries again.
+ * Judges the current step of one running rollout (what a judge job does). Waits: the verdict is kept
+ * as the rollout's latest. Advances, promotes or fails: applied exactly once (applyStep).
  */
-async function promote(
-  db: Db, rollout: { id: string; modelId: string; fromVersionId: string | null; toVersionId: string; currentPercent: number; surface: { key: string; modelAlias: string } },
-  subject: ReturnType<typeof subjects.rollout>, what: { model: string; version: number },
-): Promise<"promoted" | "aborted" | "running"> {
-  const alias = await db.modelAlias.findUnique({ where: { modelId_name: { modelId: rollout.modelId, name: rollout.surface.modelAlias } }, select: { versionId: true } });
-  if (rollout.fromVersionId && alias?.versionId !== rollout.fromVersionId) {
-    await db.rollout.update({ where: { id: rollout.id }, data: { status: "aborted", currentPercent: 0 } });
-    await recordAudit(db, {
-      action: "rollout.aborted", actor: ROLLOUT_ANALYSIS, subject, surfaces: [rollout.surface.key], before: { percent: rollout.currentPercent },
-      after: { surface: rollout.surface.key, ...what, percent: 0, status: "aborted" }, reason: `${rollout.surface.modelAlias} moved during the rollout: not promoting over it`,
-    });
-    return "aborted";
+export async function judgeRollout(db: Db, rolloutId: string): Promise<JudgeOutcome> {
+  const rollout = await db.rollout.findUnique({ where: { id: rolloutId }, include: rolloutInclude });
+  if (!rollout) throw new NotFoundError("rollout", rolloutId);
+  const outcome = (decision: JudgeOutcome["decision"], status = rollout.status as string, percent = rollout.currentPercent): JudgeOutcome => ({ rolloutId, surface: rollout.surface.key, decision, status, percent });
+  // Paused, ended, or the kill switch on (neither arm is scored by a model): nothing to judge.
+  if (rollout.status !== "running" || rollout.surface.killSwitch) return outcome("skipped");
+  const analysis = rollout.analysis as unknown as RolloutAnalysis;
+  const samples = await armSamples(db, rollout.id, rollout.surface.key, rollout.stepStartedAt);
+  const verdict = judgeStep(samples.canary, samples.baseline, analysis.policy);
+  if (verdict.decision === "wait") {
+    const latest = { ...verdict, at: new Date().toISOString(), step: rollout.step, percent: rollout.currentPercent };
+    await db.rollout.updateMany({ where: { id: rollout.id, status: "running", step: rollout.step }, data: { analysis: { ...analysis, latest } as unknown as Prisma.InputJsonValue } });
+    return outcome("wait");
   }
+  const applied = await applyStep(db, rollout, verdict, samples, ROLLOUT_ANALYSIS);
+  return applied ? outcome(verdict.decision, applied.status, applied.percent) : outcome("skipped");
+}
+
+/**
+ * Applies a judged step in one transaction: the step's row (unique per rollout and step: a second
+ * judge of the same step fails here and changes nothing), the rollout's move, the alias moves,
+ * audit and history. Returns null when the rollout is no longer at that step.
+ */
+async function applyStep(db: Db, rollout: LoadedRollout, verdict: StepVerdict, samples: { canary: ArmSample; baseline: ArmSample }, actor: Actor, manual = false) {
+  const steps = rollout.steps as number[];
+  const following = steps[rollout.step + 1];
+  const what = { model: rollout.model.name, version: rollout.model.versions.find((v) => v.id === rollout.toVersionId)?.version ?? 0 };
+  const subject = subjects.rollout(rollout.id, what.model, what.version, rollout.surface.key);
+  const model = { id: rollout.modelId, name: rollout.model.name };
+  const to = { id: rollout.toVersionId, version: what.version };
+  const reason = verdict.reasons.join("; ");
   try {
-    await setAlias(db, { versionId: rollout.toVersionId, alias: rollout.surface.modelAlias, actor: ROLLOUT_ANALYSIS, reason: `canary rollout ${rollout.id} passed every step` });
-    return "promoted";
+    return await db.$transaction(async (tx) => {
+      const [row] = await tx.$queryRaw<Array<{ status: string; step: number }>>`SELECT status::text, step FROM rollouts WHERE id = ${rollout.id} FOR UPDATE`;
+      if (!row || row.step !== rollout.step || !(row.status === "running" || (manual && row.status === "paused"))) return null;
+      const promote = manual || (verdict.decision === "advance" && following === undefined);
+      const decision = manual ? "manual_promote" : verdict.decision === "fail" ? "fail" : promote ? "promote" : "advance";
+      await tx.rolloutStep.create({
+        data: {
+          rolloutId: rollout.id, step: rollout.step, percent: rollout.currentPercent, decision, metrics: verdict.metrics as unknown as Prisma.InputJsonValue, reasons: verdict.reasons,
+          canaryRequests: samples.canary.requests, baselineRequests: samples.baseline.requests, startedAt: rollout.stepStartedAt, judgedBy: actor.name,
+        },
+      });
+      if (verdict.decision === "fail" && !manual) {
+        await tx.rollout.update({ where: { id: rollout.id }, data: { status: "rolled_back", currentPercent: 0, endedAt: new Date() } });
+        await clearAliasIn(tx, { modelId: rollout.modelId, alias: "canary", actor, reason: `canary rollout on ${rollout.surface.key} rolled back` });
+        await recordAudit(tx, { action: "rollout.rolled_back", actor, subject, surfaces: [rollout.surface.key], before: { percent: rollout.currentPercent }, after: { surface: rollout.surface.key, ...what, percent: 0, status: "rolled_back" }, reason });
+        await recordPromotion(tx, { kind: "canary_rolled_back", actor, reason, surface: rollout.surface.key, model, rolloutId: rollout.id, percent: 0, to });
+        await notifyInTransaction(tx, { kind: "canary.rolled_back", actor: actor.name, reason, data: { rolloutId: rollout.id, surface: rollout.surface.key, ...what, percent: rollout.currentPercent, mode: "automatic" } });
+        return { status: "rolled_back", percent: 0 };
+      }
+      if (promote) {
+        // An on-call move of the serving alias during the rollout wins over the canary: abort instead.
+        const alias = await tx.modelAlias.findUnique({ where: { modelId_name: { modelId: rollout.modelId, name: rollout.surface.modelAlias } }, select: { versionId: true } });
+        if (rollout.fromVersionId && alias?.versionId !== rollout.fromVersionId) {
+          const why = `${rollout.surface.modelAlias} moved during the rollout: not promoting over it`;
+          await tx.rollout.update({ where: { id: rollout.id }, data: { status: "aborted", currentPercent: 0, endedAt: new Date() } });
+          await clearAliasIn(tx, { modelId: rollout.modelId, alias: "canary", actor, reason: why });
+          await recordAudit(tx, { action: "rollout.aborted", actor, subject, surfaces: [rollout.surface.key], before: { percent: rollout.currentPercent }, after: { surface: rollout.surface.key, ...what, percent: 0, status: "aborted" }, reason: why });
+          await recordPromotion(tx, { kind: "canary_aborted", actor, reason: why, surface: rollout.surface.key, model, rolloutId: rollout.id, percent: 0, to });
+          return { status: "aborted", percent: 0 };
+        }
+        await setAliasIn(tx, { versionId: rollout.toVersionId, alias: rollout.surface.modelAlias, actor, reason: manual ? reason : `canary rollout ${rollout.id} passed every step`, kind: "promotion" });
+        await tx.rollout.update({ where: { id: rollout.id }, data: { status: "promoted", currentPercent: 100, endedAt: new Date() } });
+        await clearAliasIn(tx, { modelId: rollout.modelId, alias: "canary", actor, reason: `canary rollout on ${rollout.surface.key} promoted` });
+        await recordAudit(tx, { action: "rollout.promoted", actor, subject, surfaces: [rollout.surface.key], before: { percent: rollout.currentPercent }, after: { surface: rollout.surface.key, ...what, percent: 100, status: "promoted" }, reason });
+        await recordPromotion(tx, { kind: "canary_promoted", actor, reason, surface: rollout.surface.key, model, rolloutId: rollout.id, percent: 0, to });
+        await notifyInTransaction(tx, { kind: "canary.promoted", actor: actor.name, reason, data: { rolloutId: rollout.id, surface: rollout.surface.key, ...what, alias: rollout.surface.modelAlias } });
+        return { status: "promoted", percent: 100 };
+      }
+      await tx.rollout.update({ where: { id: rollout.id }, data: { step: rollout.step + 1, currentPercent: following!, stepStartedAt: new Date(), analysis: { ...(rollout.analysis as object), latest: null } } });
+      await recordAudit(tx, { action: "rollout.advance", actor, subject, surfaces: [rollout.surface.key], before: { percent: rollout.currentPercent }, after: { surface: rollout.surface.key, ...what, percent: following!, status: "running" }, reason });
+      await recordPromotion(tx, { kind: "canary_step", actor, reason, surface: rollout.surface.key, model, rolloutId: rollout.id, percent: following!, to });
+      await notifyInTransaction(tx, { kind: "canary.step", actor: actor.name, reason, data: { rolloutId: rollout.id, surface: rollout.surface.key, ...what, fromPercent: rollout.currentPercent, toPercent: following! } });
+      return { status: "running", percent: following! };
+    });
   } catch (error) {
-    await db.rollout.update({ where: { id: rollout.id }, data: { status: "running", currentPercent: rollout.currentPercent, endedAt: null } });
+    // Another process judged this step first: its verdict stands.
+    if (error instanceof Prisma.PrismaClientKnownRequestError && error.code === "P2002") return null;
     throw error;
   }
 }
 
-export async function abortRollout(db: Db, input: { surface: string; reason: string }, actor: Actor) {
-  const surface = await db.surface.findUnique({ where: { key: input.surface }, select: { id: true, key: true } });
-  if (!surface) throw new NotFoundError("surface", input.surface);
-  const rollout = await db.rollout.findFirst({ where: { surfaceId: surface.id, status: "running" }, include: { model: { select: { name: true, versions: { select: { id: true, version: true } } } } } });
+/** Judges every running rollout now (the "Analyse now" lever, and tests); jobs do the same one rollout at a time. */
+export async function analyseRollouts(db: Db): Promise<JudgeOutcome[]> {
+  const running = await db.rollout.findMany({ where: { status: "running" }, select: { id: true }, orderBy: { startedAt: "asc" } });
+  const out: JudgeOutcome[] = [];
+  for (const r of running) out.push(await judgeRollout(db, r.id));
+  return out;
+}
+
+/** Queues a judge for every running rollout that has none waiting (after a crash mid-run, say); the crontab runs it every minute. */
+export async function sweepRollouts(db: Db): Promise<number> {
+  const running = await db.rollout.findMany({ where: { status: "running" }, select: { id: true } });
+  for (const r of running) await queueJudge(db, r.id, "preserve_run_at");
+  return running.length;
+}
+
+async function activeRollout(db: Db, surfaceKey: string) {
+  const surface = await db.surface.findUnique({ where: { key: surfaceKey }, select: { id: true, key: true } });
+  if (!surface) throw new NotFoundError("surface", surfaceKey);
+  const rollout = await db.rollout.findFirst({ where: { surfaceId: surface.id, status: { in: [...ACTIVE] } }, include: rolloutInclude });
   if (!rollout) throw new InvalidInputError("surface", `no rollout is running on "${surface.key}"`);
+  return rollout;
+}
+
+/** Changes a rollout's status from one of `from`, conditionally (a concurrent judge wins and is reported), with its audit and history. */
+async function transition(
+  db: Db, rollout: LoadedRollout, from: string[], change: { status: "paused" | "running" | "aborted"; action: "rollout.paused" | "rollout.resumed" | "rollout.aborted"; kind: "canary_paused" | "canary_resumed" | "canary_aborted" },
+  actor: Actor, reason: string,
+) {
+  const what = { model: rollout.model.name, version: rollout.model.versions.find((v) => v.id === rollout.toVersionId)?.version ?? 0 };
+  const ends = change.status === "aborted";
   return db.$transaction(async (tx) => {
-    // Conditional: if the analysis promoted or rolled it back in the meantime, say so instead.
-    const changed = await tx.rollout.updateMany({ where: { id: rollout.id, status: "running" }, data: { status: "aborted", currentPercent: 0, endedAt: new Date() } });
-    if (changed.count === 0) throw new ConflictError(`the rollout on "${surface.key}" ended while you were aborting it: reload to see how`);
-    const aborted = await tx.rollout.findUniqueOrThrow({ where: { id: rollout.id } });
-    const what = { model: rollout.model.name, version: rollout.model.versions.find((v) => v.id === rollout.toVersionId)?.version ?? 0 };
+    const changed = await tx.rollout.updateMany({
+      where: { id: rollout.id, status: { in: from as never }, step: rollout.step },
+      data: { status: change.status, ...(ends ? { currentPercent: 0, endedAt: new Date() } : {}) },
+    });
+    if (changed.count === 0) throw new ConflictError(`the rollout on "${rollout.surface.key}" changed while you acted on it: reload to see how`);
+    const percent = ends ? 0 : rollout.currentPercent;
+    if (ends) await clearAliasIn(tx, { modelId: rollout.modelId, alias: "canary", actor, reason: `canary rollout on ${rollout.surface.key} aborted` });
     await recordAudit(tx, {
-      action: "rollout.aborted", actor, subject: subjects.rollout(rollout.id, what.model, what.version, surface.key), surfaces: [surface.key],
-      before: { percent: rollout.currentPercent }, after: { surface: surface.key, ...what, percent: 0, status: "aborted" }, reason: input.reason,
+      action: change.action, actor, subject: subjects.rollout(rollout.id, what.model, what.version, rollout.surface.key), surfaces: [rollout.surface.key],
+      before: { percent: rollout.currentPercent }, after: { surface: rollout.surface.key, ...what, percent, status: change.status }, reason,
     });
-    await notifyInTransaction(tx, {
-      kind: "canary.rolled_back", actor: actor.name, reason: input.reason,
-      data: { rolloutId: rollout.id, surface: surface.key, ...what, percent: rollout.currentPercent, mode: "manual" },
-    });
-    return aborted;
+    await recordPromotion(tx, { kind: change.kind, actor, reason, surface: rollout.surface.key, model: { id: rollout.modelId, name: what.model }, rolloutId: rollout.id, percent, to: { id: rollout.toVersionId, version: what.version } });
+    if (change.status === "running") await queueJudge(tx, rollout.id);
+    if (ends) await notifyInTransaction(tx, { kind: "canary.rolled_back", actor: actor.name, reason, data: { rolloutId: rollout.id, surface: rollout.surface.key, ...what, percent: rollout.currentPercent, mode: "manual" } });
+    return tx.rollout.findUniqueOrThrow({ where: { id: rollout.id } });
   });
 }
 
-/** Rollouts, newest first, with the live figures of the current step for running ones. */
+/** Stops judging a running rollout; the canary keeps its share of traffic until resumed, promoted or aborted. */
+export async function pauseRollout(db: Db, input: { surface: string; reason: string }, actor: Actor) {
+  const rollout = await activeRollout(db, input.surface);
+  if (rollout.status !== "running") throw new InvalidInputError("surface", `the rollout on "${rollout.surface.key}" is ${rollout.status}, not running`);
+  return transition(db, rollout, ["running"], { status: "paused", action: "rollout.paused", kind: "canary_paused" }, actor, input.reason);
+}
+
+export async function resumeRollout(db: Db, input: { surface: string; reason: string }, actor: Actor) {
+  const rollout = await activeRollout(db, input.surface);
+  if (rollout.status !== "paused") throw new InvalidInputError("surface", `the rollout on "${rollout.surface.key}" is ${rollout.status}, not paused`);
+  return transition(db, rollout, ["paused"], { status: "running", action: "rollout.resumed", kind: "canary_resumed" }, actor, input.reason);
+}
+
+/** Ends a running or paused rollout at once: all traffic back on the serving version, the canary alias cleared. */
+export async function abortRollout(db: Db, input: { surface: string; reason: string }, actor: Actor) {
+  const rollout = await activeRollout(db, input.surface);
+  return transition(db, rollout, [...ACTIVE], { status: "aborted", action: "rollout.aborted", kind: "canary_aborted" }, actor, input.reason);
+}
+
+/** Promotes the canary now, skipping the remaining steps: the current step is recorded with the figures so far, as a manual promotion. */
+export async function promoteRolloutNow(db: Db, input: { surface: string; reason: string }, actor: Actor) {
+  const rollout = await activeRollout(db, input.surface);
+  const analysis = rollout.analysis as unknown as RolloutAnalysis;
+  const samples = await armSamples(db, rollout.id, rollout.surface.key, rollout.stepStartedAt);
+  const judged = judgeStep(samples.canary, samples.baseline, analysis.policy);
+  const applied = await applyStep(db, rollout, { ...judged, reasons: [`promoted by hand: ${input.reason}`] }, samples, actor, true);
+  if (!applied) throw new ConflictError(`the rollout on "${rollout.surface.key}" moved on while you promoted it: reload to see how`);
+  if (applied.status !== "promoted") throw new ConflictError(`not promoted: ${rollout.surface.modelAlias} moved during the rollout, so it was aborted`);
+  return { surface: rollout.surface.key, model: rollout.model.name, status: applied.status };
+}
+
+/** Starts a new rollout with the same version, steps and policy as an ended one. */
+export async function retryInputOf(db: Db, rolloutId: string): Promise<StartRolloutInput> {
+  const rollout = await db.rollout.findUnique({ where: { id: rolloutId }, include: rolloutInclude });
+  if (!rollout) throw new NotFoundError("rollout", rolloutId);
+  if ((ACTIVE as readonly string[]).includes(rollout.status)) throw new InvalidInputError("rolloutId", `the rollout on "${rollout.surface.key}" is still ${rollout.status}`);
+  const policy = (rollout.analysis as unknown as Partial<RolloutAnalysis>).policy ?? DEFAULT_JUDGE_POLICY;
+  return {
+    surface: rollout.surface.key, version: rollout.model.versions.find((v) => v.id === rollout.toVersionId)!.version, steps: rollout.steps as number[],
+    minRequests: policy.minRequests, minImpressions: policy.minImpressions, maxLatencyIncrease: policy.maxLatencyIncrease,
+    maxFallbackRateIncrease: policy.maxFallbackRateIncrease, maxCtrDecrease: policy.maxCtrDecrease,
+  };
+}
+
+/** Rollouts, newest first, with every judged step's verdicts, and the live figures of the current step for active ones. */
 export async function listRollouts(db: Db, input: { surface?: string; limit: number }) {
   const rollouts = await db.rollout.findMany({
     where: input.surface ? { surface: { key: input.surface } } : {},
     orderBy: { startedAt: "desc" },
     take: input.limit,
-    include: { surface: { select: { key: true } }, model: { select: { name: true, versions: { select: { id: true, version: true } } } } },
+    include: { ...rolloutInclude, judgedSteps: { orderBy: { step: "asc" } } },
   });
   return Promise.all(
     rollouts.map(async (r) => {
-      const analysis = r.analysis as unknown as RolloutAnalysis;
+      const analysis = r.analysis as unknown as Partial<RolloutAnalysis>;
       const versionOf = (id: string | null) => r.model.versions.find((v) => v.id === id)?.version ?? null;
+      const active = (ACTIVE as readonly string[]).includes(r.status);
+      const live = active ? await armSamples(db, r.id, r.surface.key, r.stepStartedAt) : null;
+      const summary = (a: ArmSample) => ({ requests: a.requests, fallbacks: a.fallbacks, impressions: a.impressions, clicks: a.clicks });
       return {
         id: r.id, surface: r.surface.key, model: r.model.name, fromVersion: versionOf(r.fromVersionId), toVersion: versionOf(r.toVersionId), status: r.status,
-        steps: r.steps as number[], percent: r.currentPercent, startedAt: r.startedAt, endedAt: r.endedAt, createdBy: r.createdBy,
-        policy: analysis.policy, latest: analysis.latest, history: analysis.history,
-        live: r.status === "running" ? await armStats(db, r.id, r.surface.key, new Date(analysis.stepStartedAt)) : null,
+        steps: r.steps as number[], step: r.step, percent: r.currentPercent, startedAt: r.startedAt, stepStartedAt: r.stepStartedAt, endedAt: r.endedAt, createdBy: r.createdBy,
+        policy: analysis.policy ?? null,
+        latest: analysis.latest ?? null,
+        history: r.judgedSteps.map((s) => ({
+          step: s.step, percent: s.percent, decision: s.decision, reasons: s.reasons, metrics: s.metrics as unknown as StepVerdict["metrics"],
+          canaryRequests: s.canaryRequests, baselineRequests: s.baselineRequests, startedAt: s.startedAt, judgedAt: s.judgedAt, judgedBy: s.judgedBy,
+        })),
+        live: live ? { canary: summary(live.canary), baseline: summary(live.baseline) } : null,
       };
     }),
   );

@@ -5,6 +5,7 @@ import { auditRouter } from "./audit";
 import { debugRouter } from "./debug";
 import { executiveRouter } from "./executive";
 import { experimentsRouter } from "./experiments";
+import { historyRouter } from "./history";
 import { modelsRouter } from "./models";
 import { catalogRouter } from "./catalog";
 import { eventsRouter } from "./events";
@@ -33,6 +34,7 @@ export const appRouter = router({
   shadow: shadowRouter,
   oncall: oncallRouter,
   rollouts: rolloutsRouter,
+  history: historyRouter,
   executive: executiveRouter,
   debug: debugRouter,
   audit: auditRouter,

@@ -17,6 +17,6 @@ export const oncallRouter = router({
     .input(z.strictObject({ surface: surfaceKey, on: z.boolean(), reason }))
     .mutation(({ ctx, input }) => appliedHere(setKillSwitch(ctx.db, input, ctx.actor))),
   rollback: procedureFor["oncall.rollback"]
-    .input(z.strictObject({ surface: surfaceKey, reason, expectVersionId: idString().optional() }))
+    .input(z.strictObject({ surface: surfaceKey, reason, expectVersionId: idString().optional(), toVersion: int32(1).optional() }))
     .mutation(({ ctx, input }) => appliedHere(rollbackSurface(ctx.db, input, ctx.actor))),
 });

@@ -1,21 +1,29 @@
 import { z } from "zod";
 import { startRolloutSchema } from "../approvals/schema";
-import { startCanary } from "../approvals/service";
+import { retryCanary, startCanary } from "../approvals/service";
 import { appliedHere } from "../surfaces/configCache";
-import { abortRollout, analyseRollouts, listRollouts } from "../rollouts/service";
+import { abortRollout, analyseRollouts, listRollouts, pauseRollout, promoteRolloutNow, resumeRollout } from "../rollouts/service";
 import { procedureFor, router } from "../trpc";
 import { idString, int32, reasonSchema } from "../validation";
 
 const surfaceKey = idString();
+const lever = z.strictObject({ surface: surfaceKey, reason: reasonSchema });
 
 export const rolloutsRouter = router({
   list: procedureFor["console.read"]
     .input(z.strictObject({ surface: surfaceKey.optional(), limit: int32(1, 100).default(10) }))
     .query(({ ctx, input }) => listRollouts(ctx.db, input)),
   start: procedureFor["canary.start"].input(startRolloutSchema).mutation(({ ctx, input }) => appliedHere(startCanary(ctx, input))),
-  abort: procedureFor["canary.abort"]
-    .input(z.strictObject({ surface: surfaceKey, reason: reasonSchema }))
-    .mutation(({ ctx, input }) => appliedHere(abortRollout(ctx.db, input, ctx.actor))),
-  /** Runs the canary analysis now instead of waiting for the next tick. */
+  /** Starts a new rollout like an ended one (same version, steps and policy); a change request where the surface requires approval. */
+  retry: procedureFor["canary.start"]
+    .input(z.strictObject({ rolloutId: idString(), reason: reasonSchema }))
+    .mutation(({ ctx, input }) => appliedHere(retryCanary(ctx, input))),
+  /** Stops judging; the canary keeps its share until resumed, promoted or aborted. */
+  pause: procedureFor["canary.abort"].input(lever).mutation(({ ctx, input }) => appliedHere(pauseRollout(ctx.db, input, ctx.actor))),
+  resume: procedureFor["canary.start"].input(lever).mutation(({ ctx, input }) => appliedHere(resumeRollout(ctx.db, input, ctx.actor))),
+  /** Promotes the canary now, skipping the remaining steps. */
+  promote: procedureFor["canary.start"].input(lever).mutation(({ ctx, input }) => appliedHere(promoteRolloutNow(ctx.db, input, ctx.actor))),
+  abort: procedureFor["canary.abort"].input(lever).mutation(({ ctx, input }) => appliedHere(abortRollout(ctx.db, input, ctx.actor))),
+  /** Judges every running rollout now instead of waiting for its next queued tick. */
   analyse: procedureFor["canary.start"].mutation(({ ctx }) => appliedHere(analyseRollouts(ctx.db))),
 });

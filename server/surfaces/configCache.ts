@@ -123,7 +123,7 @@ export class SurfaceConfigCache {
     return this.db().$queryRaw<Array<{ key: string; fingerprint: string }>>`
       SELECT s.key, s.updated_at::text || '/' || coalesce(max(a.updated_at)::text, '') || '/' || count(a.id) || '/' ||
         coalesce((SELECT max(e.updated_at)::text || count(*) FROM experiments e WHERE e.surface_id = s.id), '') || '/' ||
-        coalesce((SELECT string_agg(r.id || r.status || r.current_percent, ',') FROM rollouts r WHERE r.surface_id = s.id AND r.status = 'running'), '') AS fingerprint
+        coalesce((SELECT string_agg(r.id || r.status || r.current_percent, ',') FROM rollouts r WHERE r.surface_id = s.id AND r.status IN ('running', 'paused')), '') AS fingerprint
       FROM surfaces s LEFT JOIN model_aliases a ON a.model_id = s.model_id
       WHERE s.key = ANY(${keys}) GROUP BY s.key, s.id, s.updated_at`;
   }
@@ -157,8 +157,9 @@ export class SurfaceConfigCache {
         constraints: mergeConstraints(parsed.success ? parsed.data : {}, constraintConfigSchema.safeParse(v.constraintOverrides).data),
       })),
     }));
+    // A paused canary keeps serving its share: only its analysis waits.
     const rollout = await this.db().rollout.findFirst({
-      where: { surfaceId: surface.id, status: "running" },
+      where: { surfaceId: surface.id, status: { in: ["running", "paused"] } },
       orderBy: { startedAt: "desc" },
       select: { id: true, currentPercent: true, toVersionId: true },
     });

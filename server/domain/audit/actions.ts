@@ -15,6 +15,7 @@ export const AUDIT_ACTIONS = {
   "model.create": { subject: "model", title: "Model registered" },
   "model.version.create": { subject: "model_version", title: "Version uploaded" },
   "model.alias.set": { subject: "model", title: "Alias moved" },
+  "model.alias.clear": { subject: "model", title: "Alias cleared" },
   "experiment.create": { subject: "experiment", title: "Experiment created" },
   "experiment.update": { subject: "experiment", title: "Experiment edited" },
   "experiment.start": { subject: "experiment", title: "Experiment started" },
@@ -23,6 +24,8 @@ export const AUDIT_ACTIONS = {
   "experiment.ship": { subject: "experiment", title: "Experiment shipped" },
   "rollout.start": { subject: "rollout", title: "Canary started" },
   "rollout.advance": { subject: "rollout", title: "Canary widened" },
+  "rollout.paused": { subject: "rollout", title: "Canary paused" },
+  "rollout.resumed": { subject: "rollout", title: "Canary resumed" },
   "rollout.promoted": { subject: "rollout", title: "Canary promoted" },
   "rollout.rolled_back": { subject: "rollout", title: "Canary rolled back" },
   "rollout.aborted": { subject: "rollout", title: "Canary aborted" },
@@ -73,6 +76,7 @@ export interface AuditChanges {
     before: { alias: string; versionId: string; version: number } | null;
     after: { alias: string; versionId: string; version: number; model: string };
   };
+  "model.alias.clear": { before: { alias: string; versionId: string; version: number }; after: { alias: string; model: string } };
   "experiment.create": { before: null; after: ExperimentDefinition };
   /** Before: the allocation that was in force; after: the submitted definition. */
   "experiment.update": { before: ExperimentDefinition; after: ExperimentDefinition };
@@ -82,6 +86,8 @@ export interface AuditChanges {
   "experiment.ship": { before: ExperimentState; after: ExperimentState & { variant?: string } };
   "rollout.start": { before: null; after: { surface: string; model: string; version: number; steps: number[] } };
   "rollout.advance": { before: { percent: number }; after: RolloutState };
+  "rollout.paused": { before: { percent: number }; after: RolloutState };
+  "rollout.resumed": { before: { percent: number }; after: RolloutState };
   "rollout.promoted": { before: { percent: number }; after: RolloutState };
   "rollout.rolled_back": { before: { percent: number }; after: RolloutState };
   "rollout.aborted": { before: { percent: number }; after: RolloutState };

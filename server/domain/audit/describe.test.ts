@@ -34,6 +34,9 @@ const CASES: Record<AuditAction, Array<[AuditEntryFacts, string]>> = {
     [entry({ action: "model.alias.set", subject: subjects.model("m1", "search-ranker"), after: { alias: "canary", versionId: "v3", version: 3, model: "search-ranker" } }), "ana@corp pointed search-ranker canary at v3"],
     [entry({ action: "model.alias.set", subject: subjects.model("m1", "search-ranker"), before: { alias: "production", versionId: "v2", version: 2 }, after: { alias: "production", versionId: "v2", version: 2, model: "search-ranker" } }), "ana@corp re-pointed search-ranker production at v2 (unchanged)"],
   ],
+  "model.alias.clear": [
+    [entry({ action: "model.alias.clear", subject: subjects.model("m1", "search-ranker"), before: { alias: "canary", versionId: "v3", version: 3 }, after: { alias: "canary", model: "search-ranker" } }), "ana@corp cleared search-ranker canary (was v3)"],
+  ],
   "experiment.create": [[entry({ action: "experiment.create", subject: experiment, after: { key: "ctr-test", name: "CTR test" } }), "ana@corp created experiment ctr-test"]],
   "experiment.update": [[entry({ action: "experiment.update", subject: experiment, before: { name: "CTR" }, after: { name: "CTR test" } }), "ana@corp edited experiment ctr-test"]],
   "experiment.start": [
@@ -49,6 +52,8 @@ const CASES: Record<AuditAction, Array<[AuditEntryFacts, string]>> = {
   ],
   "rollout.start": [[entry({ action: "rollout.start", subject: rollout, after: { surface: "search", model: "search-ranker", version: 3, steps: [1, 5, 25, 50] } }), "ana@corp started a canary of search-ranker v3 on search (steps 1 → 5 → 25 → 50%)"]],
   "rollout.advance": [[entry({ action: "rollout.advance", actor: analysis, subject: rollout, before: { percent: 1 }, after: { surface: "search", percent: 5, status: "running" } }), "rollout-analysis widened the canary of search-ranker v3 on search from 1% to 5%"]],
+  "rollout.paused": [[entry({ action: "rollout.paused", subject: rollout, before: { percent: 5 }, after: { surface: "search", percent: 5, status: "paused" } }), "ana@corp paused the canary of search-ranker v3 on search at 5%"]],
+  "rollout.resumed": [[entry({ action: "rollout.resumed", subject: rollout, before: { percent: 5 }, after: { surface: "search", percent: 5, status: "running" } }), "ana@corp resumed the canary of search-ranker v3 on search at 5%"]],
   "rollout.promoted": [[entry({ action: "rollout.promoted", actor: analysis, subject: rollout, before: { percent: 50 }, after: { surface: "search", percent: 100, status: "promoted" } }), "rollout-analysis promoted the canary of search-ranker v3 on search to all traffic"]],
   "rollout.rolled_back": [
     [entry({ action: "rollout.rolled_back", actor: analysis, subject: rollout, before: { percent: 5 }, after: { surface: "search", model: "search-ranker", version: 3, percent: 0, status: "rolled_back" }, reason: "p99 38 ms vs 20 ms" }), "rollout-analysis rolled back the canary of search-ranker v3 on search at 5%"],

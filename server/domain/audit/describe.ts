@@ -80,6 +80,10 @@ const SENTENCES: { [A in AuditAction]: Sentence<A> } = {
     if (before.version === after?.version) return ["re-pointed ", name, ` ${alias} at `, v(after?.version), " (unchanged)"];
     return ["moved ", name, ` ${alias} from `, v(before.version), " to ", v(after?.version)];
   },
+  "model.alias.clear": ({ before, after, subject }) => {
+    const model = after?.model ?? subject.label;
+    return ["cleared ", link(model, hrefs.model(model)), ` ${after?.alias ?? before?.alias ?? "an alias"}`, before?.version !== undefined ? ` (was v${before.version})` : ""];
+  },
   "experiment.create": ({ subject }) => ["created experiment ", subjectLink(subject)],
   "experiment.update": ({ subject }) => ["edited experiment ", subjectLink(subject)],
   "experiment.start": ({ before, after, subject }) => [before?.status === "stopped" ? "resumed experiment " : "started experiment ", subjectLink(subject), after?.phase && after.phase > 1 ? ` (phase ${after.phase})` : ""],
@@ -88,6 +92,8 @@ const SENTENCES: { [A in AuditAction]: Sentence<A> } = {
   "experiment.ship": ({ after, subject }) => (after?.variant ? [`shipped variant ${after.variant} of experiment `, subjectLink(subject)] : ["shipped experiment ", subjectLink(subject)]),
   "rollout.start": ({ after, subject }) => ["started a canary of ", ...rolloutPhrases(subject, after), after?.steps?.length ? ` (steps ${after.steps.join(" → ")}%)` : ""],
   "rollout.advance": ({ before, after, subject }) => ["widened the canary of ", ...rolloutPhrases(subject, after), ` from ${before?.percent ?? "?"}% to ${after?.percent ?? "?"}%`],
+  "rollout.paused": ({ after, subject }) => ["paused the canary of ", ...rolloutPhrases(subject, after), after?.percent !== undefined ? ` at ${after.percent}%` : ""],
+  "rollout.resumed": ({ after, subject }) => ["resumed the canary of ", ...rolloutPhrases(subject, after), after?.percent !== undefined ? ` at ${after.percent}%` : ""],
   "rollout.promoted": ({ after, subject }) => ["promoted the canary of ", ...rolloutPhrases(subject, after), " to all traffic"],
   "rollout.rolled_back": ({ before, after, subject }) => ["rolled back the canary of ", ...rolloutPhrases(subject, after), before?.percent !== undefined ? ` at ${before.percent}%` : ""],
   "rollout.aborted": ({ before, after, subject }) => ["aborted the canary of ", ...rolloutPhrases(subject, after), before?.percent !== undefined ? ` at ${before.percent}%` : ""],

@@ -1,60 +1,77 @@
 "use client";
 import { ConfirmChangeDialog } from "../../../_components/ConfirmChangeDialog";
 import { GuardedButton } from "@/app/_auth/GuardedButton";
-import { Badge, Card, Group, NumberInput, Select, Stack, Text, TextInput } from "@mantine/core";
+import { Anchor, Badge, Card, Group, NumberInput, Select, Stack, Text, TextInput } from "@mantine/core";
 import { notifications } from "@mantine/notifications";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import type { inferRouterOutputs } from "@trpc/server";
+import Link from "next/link";
 import { useState } from "react";
 import type { AppRouter } from "@/server/routers/_app";
 import { RolloutStatusBadge } from "../../../_components/RolloutStatusBadge";
 import { useTRPC } from "../../../_trpc/client";
+import { MetricVerdictBadge, RolloutSteps } from "./RolloutSteps";
 
 type Rollout = inferRouterOutputs<AppRouter>["rollouts"]["list"][number];
 
-const rate = (requests: number, fallbacks: number) => (requests ? `${((fallbacks / requests) * 100).toFixed(1)}%` : "—");
-const p99 = (v: number | null) => (v === null ? "—" : `${v.toFixed(2)} ms`);
+const rate = (events: number, trials: number) => (trials ? `${((events / trials) * 100).toFixed(1)}%` : "—");
 
-/** A surface's canary rollout: the running one with its live figures and Abort, else the last outcome and Start. */
+type Lever = "start" | "abort" | "pause" | "resume" | "promote" | "retry";
+
+/**
+ * A surface's canary rollout: the running (or paused) one with its live figures, the judge's
+ * latest verdicts, every judged step and its levers (pause, resume, promote now, abort); else the
+ * last outcome with Retry and Start.
+ */
 export function RolloutStrip({ surface, modelName, servingVersion, rollout }: { surface: string; modelName: string | null; servingVersion: number | null; rollout: Rollout | undefined }) {
-  const [modal, setModal] = useState<"start" | "abort" | null>(null);
+  const [modal, setModal] = useState<Lever | null>(null);
   if (!modelName) return null;
-  const running = rollout?.status === "running" ? rollout : undefined;
+  const active = rollout && (rollout.status === "running" || rollout.status === "paused") ? rollout : undefined;
   return (
     <Card withBorder padding="xs" mt="sm" bg="var(--mantine-color-gray-0)" data-testid={`rollout-${surface}`}>
-      <Group justify="space-between" gap="xs">
-        {running ? (
-          <Stack gap={2}>
+      <Group justify="space-between" gap="xs" align="flex-start">
+        {active ? (
+          <Stack gap={2} style={{ flex: "1 1 320px", minWidth: 0 }}>
             <Group gap="xs">
-              <Badge color="blue" variant="filled">canary {running.percent}%</Badge>
-              <Text size="sm">{running.model} v{running.fromVersion ?? "—"} → <b>v{running.toVersion}</b> · steps {running.steps.join(" → ")} → promote</Text>
+              <Badge color={active.status === "paused" ? "orange" : "blue"} variant="filled">canary {active.percent}%{active.status === "paused" ? " · paused" : ""}</Badge>
+              <Text size="sm">{active.model} v{active.fromVersion ?? "—"} → <b>v{active.toVersion}</b> · step {active.step + 1} of {active.steps.length} ({active.steps.join(" → ")} %, then promote)</Text>
             </Group>
-            {running.live && (
+            {active.live && (
               <Text size="xs" c="dimmed" data-testid="rollout-live">
-                this step: canary {running.live.canary.requests} requests, fallbacks {rate(running.live.canary.requests, running.live.canary.fallbacks)}, p99 {p99(running.live.canary.p99)} · current {running.live.baseline.requests} requests, fallbacks {rate(running.live.baseline.requests, running.live.baseline.fallbacks)}, p99 {p99(running.live.baseline.p99)}
-                {running.latest ? ` · analysis: ${running.latest.decision} (${running.latest.reasons[0]})` : " · analysis: waiting for the first tick"}
+                this step: canary {active.live.canary.requests} requests, fallbacks {rate(active.live.canary.fallbacks, active.live.canary.requests)}, CTR {rate(active.live.canary.clicks, active.live.canary.impressions)} ·
+                baseline {active.live.baseline.requests} requests, fallbacks {rate(active.live.baseline.fallbacks, active.live.baseline.requests)}, CTR {rate(active.live.baseline.clicks, active.live.baseline.impressions)}
+                {active.status === "paused" ? " · analysis paused" : active.latest ? ` · waiting: ${active.latest.reasons[0]}` : " · waiting for the first judge"}
               </Text>
+            )}
+            {active.latest && active.latest.step === active.step && (
+              <Group gap={4} wrap="wrap">{active.latest.metrics.map((m) => <MetricVerdictBadge key={m.metric} metric={m} />)}</Group>
             )}
           </Stack>
         ) : (
-          <Group gap="xs">
+          <Stack gap={2} style={{ flex: "1 1 320px", minWidth: 0 }}>
             <Text size="sm" c="dimmed">No canary running.</Text>
             {rollout && (
-              <Text size="xs" c="dimmed">
-                Last: v{rollout.toVersion} <RolloutStatusBadge status={rollout.status} size="xs" />{" "}
-                {rollout.history.at(-1)?.reasons[0] ?? ""}
+              <Text size="xs" c="dimmed" data-testid="rollout-last">
+                Last: v{rollout.toVersion} <RolloutStatusBadge status={rollout.status} size="xs" /> {rollout.history.at(-1)?.reasons[0] ?? ""}
               </Text>
             )}
-          </Group>
+          </Stack>
         )}
-        {running ? (
-          <GuardedButton permission="canary.abort" size="xs" color="red" variant="light" onClick={() => setModal("abort")}>Abort canary</GuardedButton>
-        ) : (
-          <GuardedButton permission="canary.start" size="xs" variant="light" onClick={() => setModal("start")}>Start canary…</GuardedButton>
-        )}
+        <Group gap={6}>
+          {active?.status === "running" && <GuardedButton permission="canary.abort" size="xs" variant="default" onClick={() => setModal("pause")}>Pause</GuardedButton>}
+          {active?.status === "paused" && <GuardedButton permission="canary.start" size="xs" variant="default" onClick={() => setModal("resume")}>Resume</GuardedButton>}
+          {active && <GuardedButton permission="canary.start" size="xs" variant="light" color="teal" onClick={() => setModal("promote")}>Promote now</GuardedButton>}
+          {active && <GuardedButton permission="canary.abort" size="xs" color="red" variant="light" onClick={() => setModal("abort")}>Abort canary</GuardedButton>}
+          {!active && rollout && (rollout.status === "rolled_back" || rollout.status === "aborted") && (
+            <GuardedButton permission="canary.start" size="xs" variant="default" onClick={() => setModal("retry")}>Retry v{rollout.toVersion}</GuardedButton>
+          )}
+          {!active && <GuardedButton permission="canary.start" size="xs" variant="light" onClick={() => setModal("start")}>Start canary…</GuardedButton>}
+          <Anchor component={Link} href={`/history?surface=${encodeURIComponent(surface)}`} size="xs">Serving history →</Anchor>
+        </Group>
       </Group>
+      {rollout && <RolloutSteps rollout={rollout} />}
       {modal === "start" && <StartCanaryModal surface={surface} modelName={modelName} servingVersion={servingVersion} onClose={() => setModal(null)} />}
-      {modal === "abort" && <AbortCanaryModal surface={surface} onClose={() => setModal(null)} />}
+      {modal && modal !== "start" && rollout && <RolloutLeverModal lever={modal} rollout={rollout} onClose={() => setModal(null)} />}
     </Card>
   );
 }
@@ -80,7 +97,7 @@ export function StartCanaryModal({ surface, modelName, servingVersion, initialVe
   const surfaceRow = useQuery(trpc.surfaces.get.queryOptions({ key: surface }));
   const [version, setVersion] = useState<string | null>(initialVersion ? String(initialVersion) : null);
   const [steps, setSteps] = useState("1, 5, 25, 50");
-  const [minRequests, setMinRequests] = useState<number>(200);
+  const [minRequests, setMinRequests] = useState<number>(500);
   const done = useDone(onClose);
   const start = useMutation(trpc.rollouts.start.mutationOptions({ onSuccess: (r) => done.onSuccess(`Canary started on ${surface} at ${r.currentPercent}%`), onError: done.onError }));
   const request = useMutation(trpc.approvals.request.mutationOptions({ onSuccess: (r) => done.onSuccess(`Approval requested: ${r.summary}`), onError: done.onError }));
@@ -108,19 +125,45 @@ export function StartCanaryModal({ surface, modelName, servingVersion, initialVe
   );
 }
 
-function AbortCanaryModal({ surface, onClose }: { surface: string; onClose: () => void }) {
+const LEVERS = {
+  pause: { title: "Pause the canary on", label: "Pause", color: "orange", effect: (r: Rollout) => [`${r.surface}: the canary keeps ${r.percent}% of the traffic; no step is judged until you resume`] },
+  resume: { title: "Resume the canary on", label: "Resume", color: "blue", effect: (r: Rollout) => [`${r.surface}: the judge resumes step ${r.step + 1} (${r.percent}%)`] },
+  promote: {
+    title: "Promote the canary on", label: "Promote now", color: "teal",
+    effect: (r: Rollout) => [`${r.model} production: v${r.fromVersion ?? "?"} → v${r.toVersion} on ${r.surface}, skipping the remaining steps`, "the canary alias is cleared; every replica within a second"],
+  },
+  abort: { title: "Abort the canary on", label: "Abort canary", color: "red", effect: (r: Rollout) => [`${r.surface}: all traffic returns to v${r.fromVersion ?? "?"} at once`, "the canary alias is cleared; every replica within a second"] },
+  retry: { title: "Retry the canary on", label: "Retry", color: "blue", effect: (r: Rollout) => [`a new canary of ${r.model} v${r.toVersion} on ${r.surface}: ${r.steps.join(" → ")} %, the same tolerances`] },
+} as const;
+
+function RolloutLeverModal({ lever, rollout, onClose }: { lever: Exclude<Lever, "start">; rollout: Rollout; onClose: () => void }) {
   const trpc = useTRPC();
   const done = useDone(onClose);
-  const abort = useMutation(trpc.rollouts.abort.mutationOptions({ onSuccess: () => done.onSuccess(`Canary aborted on ${surface}`), onError: done.onError }));
+  const spec = LEVERS[lever];
+  const ok = () => done.onSuccess(`${spec.label}: ${rollout.surface}`);
+  const options = { onSuccess: ok, onError: done.onError };
+  const pause = useMutation(trpc.rollouts.pause.mutationOptions(options));
+  const resume = useMutation(trpc.rollouts.resume.mutationOptions(options));
+  const promote = useMutation(trpc.rollouts.promote.mutationOptions(options));
+  const abort = useMutation(trpc.rollouts.abort.mutationOptions(options));
+  const retry = useMutation(trpc.rollouts.retry.mutationOptions(options));
+  const pending = [pause, resume, promote, abort, retry].some((m) => m.isPending);
   return (
     <ConfirmChangeDialog
-      title={`Abort the canary on ${surface}`}
-      changes={[`${surface}: all traffic returns to the current version at once`, "every replica within a second"]}
-      confirmLabel="Abort canary"
-      color="red"
-      pending={abort.isPending}
+      title={`${spec.title} ${rollout.surface}`}
+      changes={[...spec.effect(rollout)]}
+      confirmLabel={spec.label}
+      color={spec.color}
+      pending={pending}
       onClose={onClose}
-      onConfirm={(reason) => abort.mutate({ surface, reason })}
+      onConfirm={(reason) => {
+        const input = { surface: rollout.surface, reason };
+        if (lever === "pause") pause.mutate(input);
+        else if (lever === "resume") resume.mutate(input);
+        else if (lever === "promote") promote.mutate(input);
+        else if (lever === "abort") abort.mutate(input);
+        else retry.mutate({ rolloutId: rollout.id, reason });
+      }}
     />
   );
 }

@@ -1,0 +1,169 @@
+"use client";
+import { Alert, Badge, Button, Card, Group, Loader, Select, Stack, Table, Text, TextInput, Title } from "@mantine/core";
+import { notifications } from "@mantine/notifications";
+import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
+import type { inferRouterOutputs } from "@trpc/server";
+import { useState } from "react";
+import { GuardedButton } from "@/app/_auth/GuardedButton";
+import type { AppRouter } from "@/server/routers/_app";
+import { ConfirmChangeDialog } from "../../_components/ConfirmChangeDialog";
+import { useTRPC } from "../../_trpc/client";
+
+type History = inferRouterOutputs<AppRouter>["history"]["surface"];
+type Row = History["rows"][number];
+type Option = History["rollback"]["options"][number];
+
+const KIND_LABEL: Record<string, string> = {
+  alias_move: "alias moved", rollback: "rollback", ship: "experiment shipped", promotion: "canary promoted (alias)",
+  canary_start: "canary started", canary_step: "canary widened", canary_paused: "canary paused", canary_resumed: "canary resumed",
+  canary_promoted: "canary promoted", canary_rolled_back: "canary rolled back", canary_aborted: "canary aborted", kill_switch: "kill switch",
+};
+const KIND_COLOR: Record<string, string> = { rollback: "orange", canary_rolled_back: "red", canary_aborted: "gray", kill_switch: "red", ship: "violet", promotion: "teal", canary_promoted: "teal" };
+const when = (d: Date | string | null) => (d ? new Date(d).toLocaleString() : "before the history began");
+/** A datetime-local input's value for now, in local time. */
+const localNow = () => {
+  const d = new Date();
+  d.setMinutes(d.getMinutes() - d.getTimezoneOffset());
+  return d.toISOString().slice(0, 16);
+};
+
+function change(r: Row): string {
+  if (r.kind === "kill_switch") return r.killSwitch ? "on: retrieval order" : "off";
+  if (r.kind.startsWith("canary_")) return `v${r.toVersion ?? "?"} at ${r.percent ?? 0}%`;
+  if (r.noop) return `v${r.toVersion} again (no change)`;
+  return `${r.alias} ${r.fromVersion ? `v${r.fromVersion}` : "unset"} → ${r.toVersion ? `v${r.toVersion}` : "cleared"}`;
+}
+
+/** A surface's promotion history: what served at a time, the versions it went through, every change, and rollback to any earlier version. */
+export function ServingHistory({ initialSurface }: { initialSurface: string | null }) {
+  const trpc = useTRPC();
+  const surfaces = useQuery(trpc.surfaces.list.queryOptions());
+  const [surface, setSurface] = useState<string | null>(initialSurface);
+  const chosen = surface ?? surfaces.data?.find((s) => s.model)?.key ?? surfaces.data?.[0]?.key ?? null;
+  const history = useQuery({ ...trpc.history.surface.queryOptions({ surface: chosen ?? "", limit: 100 }), enabled: !!chosen, refetchInterval: 5_000 });
+  const [rollbackTo, setRollbackTo] = useState<Option | null>(null);
+  return (
+    <Stack>
+      <Select
+        label="Surface" maw={360} data={(surfaces.data ?? []).map((s) => ({ value: s.key, label: `${s.name} (${s.key})` }))} value={chosen} allowDeselect={false}
+        onChange={(v) => setSurface(v)} placeholder={surfaces.isLoading ? "loading…" : "pick a surface"} data-testid="history-surface"
+      />
+      {chosen && <ServingAt surface={chosen} />}
+      {history.error && <Alert color="red">{history.error.message}</Alert>}
+      {!history.data ? (
+        chosen && !history.error ? <Loader size="sm" /> : null
+      ) : (
+        <>
+          <Card withBorder padding="md" data-testid="history-versions">
+            <Title order={5} mb={4}>Versions of {history.data.model ?? "—"} {history.data.alias}</Title>
+            <Text size="sm" c="dimmed" mb="xs">Distinct versions, newest first: re-applying the serving version adds none. On-call may roll back to any earlier one (never waits for approval).</Text>
+            {history.data.stints.length === 0 ? (
+              <Text size="sm" c="dimmed">No alias move recorded yet.</Text>
+            ) : (
+              <Stack gap={6}>
+                {history.data.stints.map((s, i) => {
+                  const option = history.data.rollback.options.find((o) => o.versionId === s.versionId);
+                  const current = i === 0 && s.until === null;
+                  return (
+                    <Group key={`${s.versionId}-${i}`} justify="space-between" gap="xs" wrap="wrap" data-testid={`stint-v${s.version}`}>
+                      <Group gap="xs" wrap="wrap">
+                        <Badge variant={current ? "filled" : "light"} color={current ? "blue" : "gray"}>v{s.version}</Badge>
+                        <Text size="sm">{when(s.from)} → {s.until ? when(s.until) : "now"}</Text>
+                        {s.kind && <Text size="xs" c="dimmed">{KIND_LABEL[s.kind]} by {s.by}{s.reason ? `: ${s.reason}` : ""}</Text>}
+                      </Group>
+                      {current ? (
+                        <Badge color="blue" variant="outline">serving</Badge>
+                      ) : option && !history.data.stints.slice(0, i).some((x) => x.versionId === s.versionId) ? (
+                        <GuardedButton permission="oncall.rollback" size="xs" color="orange" variant="light" onClick={() => setRollbackTo(option)}>
+                          Roll back to v{s.version}{history.data.rollback.target?.versionId === s.versionId ? " (one-click target)" : ""}
+                        </GuardedButton>
+                      ) : null}
+                    </Group>
+                  );
+                })}
+              </Stack>
+            )}
+          </Card>
+          <Card withBorder padding="md">
+            <Title order={5} mb="xs">Every change</Title>
+            <Table.ScrollContainer minWidth={760}>
+              <Table verticalSpacing={4} data-testid="history-rows">
+                <Table.Thead><Table.Tr><Table.Th>when</Table.Th><Table.Th>what</Table.Th><Table.Th>change</Table.Th><Table.Th>who</Table.Th><Table.Th>why</Table.Th></Table.Tr></Table.Thead>
+                <Table.Tbody>
+                  {history.data.rows.map((r) => (
+                    <Table.Tr key={r.id}>
+                      <Table.Td><Text size="xs">{new Date(r.ts).toLocaleString()}</Text></Table.Td>
+                      <Table.Td><Badge size="sm" variant="light" color={KIND_COLOR[r.kind] ?? "blue"} tt="none">{KIND_LABEL[r.kind] ?? r.kind}</Badge></Table.Td>
+                      <Table.Td><Text size="xs">{change(r)}</Text></Table.Td>
+                      <Table.Td><Text size="xs">{r.actor}</Text></Table.Td>
+                      <Table.Td><Text size="xs">{r.reason ?? ""}</Text></Table.Td>
+                    </Table.Tr>
+                  ))}
+                </Table.Tbody>
+              </Table>
+            </Table.ScrollContainer>
+          </Card>
+        </>
+      )}
+      {rollbackTo && history.data && <RollbackDialog history={history.data} to={rollbackTo} onClose={() => setRollbackTo(null)} />}
+    </Stack>
+  );
+}
+
+function ServingAt({ surface }: { surface: string }) {
+  const trpc = useTRPC();
+  const [at, setAt] = useState(localNow);
+  const [asked, setAsked] = useState<string | null>(null);
+  const answer = useQuery({ ...trpc.history.servingAt.queryOptions({ surface, at: new Date(asked ?? 0) }), enabled: asked !== null });
+  const a = answer.data;
+  return (
+    <Card withBorder padding="md">
+      <Group align="flex-end" gap="xs" wrap="wrap">
+        <TextInput type="datetime-local" label="What was serving at" value={at} onChange={(e) => setAt(e.currentTarget.value)} data-testid="serving-at-input" />
+        <Button variant="light" onClick={() => setAsked(at)} disabled={!at}>Show</Button>
+      </Group>
+      {answer.error && <Alert color="red" mt="xs">{answer.error.message}</Alert>}
+      {a && (
+        <Stack gap={2} mt="xs" data-testid="serving-at">
+          <Text size="sm">
+            {new Date(a.at).toLocaleString()}: {a.model ?? "no model"} {a.alias} →{" "}
+            {a.serving.known
+              ? a.serving.version === null ? <b>nothing (alias cleared)</b> : <><b>v{a.serving.version}</b> (since {when(a.serving.since)}{a.serving.by ? `, by ${a.serving.by}` : ""})</>
+              : <b>unknown: the history starts {a.serving.historyStarts ? new Date(a.serving.historyStarts).toLocaleString() : "later"}</b>}
+          </Text>
+          <Text size="sm">{a.canary ? `canary v${a.canary.version} on ${a.canary.percent}% of the traffic${a.canary.paused ? " (paused)" : ""}, since ${when(a.canary.since)}` : "no canary"}</Text>
+          <Text size="sm">kill switch {a.killSwitch?.on ? `on since ${when(a.killSwitch.since)}: retrieval order served` : "off"}</Text>
+        </Stack>
+      )}
+    </Card>
+  );
+}
+
+function RollbackDialog({ history, to, onClose }: { history: History; to: Option; onClose: () => void }) {
+  const trpc = useTRPC();
+  const queryClient = useQueryClient();
+  const current = history.stints[0];
+  const rollback = useMutation(trpc.oncall.rollback.mutationOptions({
+    onSuccess: (r) => {
+      notifications.show({ color: "teal", message: `${r.model} ${r.alias} rolled back to v${r.version}` });
+      onClose();
+      void queryClient.invalidateQueries({ queryKey: trpc.history.pathKey() });
+      void queryClient.invalidateQueries({ queryKey: trpc.oncall.pathKey() });
+    },
+    onError: (e) => notifications.show({ color: "red", message: e.message }),
+  }));
+  return (
+    <ConfirmChangeDialog
+      title={`Roll back ${history.surface} to v${to.version}`}
+      changes={[
+        `${history.model} ${history.alias}: v${current?.version ?? "?"} → v${to.version} (served until ${new Date(to.servedUntil).toLocaleString()})`,
+        `surfaces served by ${history.model} ${history.alias} move with it; every replica within a second`,
+      ]}
+      confirmLabel={`Roll back to v${to.version}`}
+      color="orange"
+      pending={rollback.isPending}
+      onClose={onClose}
+      onConfirm={(reason) => rollback.mutate({ surface: history.surface, reason, toVersion: to.version })}
+    />
+  );
+}

@@ -1,0 +1,100 @@
+import type { APIRequestContext, Page } from "@playwright/test";
+import { expect, test } from "./fixtures";
+
+// Rollouts and the registry on-call can trust (issue #14): the serving history of search answers
+// what served when, and rolls production back to a version two moves back; a canary's judged step
+// shows every metric's verdict, and the levers pause and abort it.
+
+const candidates = Array.from({ length: 40 }, (_, i) => ({ id: `sku-${String(i + 1).padStart(5, "0")}`, retrievalScore: 1 - i / 40 }));
+const rank = async (request: APIRequestContext, userKey = "e2e-rollouts") => {
+  const response = await request.post("/api/v1/rerank", { data: { surface: "search", topK: 5, userKey, candidates } });
+  expect(response.status()).toBe(200);
+  return response.json();
+};
+const trpcQuery = async (request: APIRequestContext, path: string, input: unknown) =>
+  (await (await request.get(`/api/trpc/${path}?input=${encodeURIComponent(JSON.stringify({ json: input }))}`)).json()).result.data.json;
+const trpcMutation = async (request: APIRequestContext, path: string, input: unknown) => {
+  const response = await request.post(`/api/trpc/${path}`, { data: { json: input } });
+  expect(response.status(), await response.text()).toBe(200);
+  return (await response.json()).result.data.json;
+};
+const narrow = async (page: Page, path: string) => {
+  await page.setViewportSize({ width: 390, height: 1400 });
+  await page.screenshot({ path, fullPage: true });
+  await page.setViewportSize({ width: 1280, height: 1100 });
+};
+
+test("roll search back to a version two moves back, from the serving history", async ({ page, request }) => {
+  const model = await trpcQuery(request, "models.get", { name: "search-ranker" });
+  const id = (v: number) => model.versions.find((x: { version: number }) => x.version === v).id;
+  await trpcMutation(request, "models.setAlias", { versionId: id(3), alias: "production", reason: "e2e: ship v3" });
+  const shippedAt = new Date();
+  await trpcMutation(request, "models.setAlias", { versionId: id(1), alias: "production", reason: "e2e: try v1" });
+  // Re-applying what serves changes nothing: v3 stays one move back, v2 two.
+  await trpcMutation(request, "models.setAlias", { versionId: id(1), alias: "production", reason: "e2e: re-apply v1" });
+  expect((await rank(request)).modelVersion.version).toBe(1);
+
+  await page.setViewportSize({ width: 1280, height: 1100 });
+  await page.goto("/history?surface=search");
+  const versions = page.getByTestId("history-versions");
+  await expect(versions.getByTestId("stint-v1").first()).toContainText("serving");
+  await expect(versions.getByRole("button", { name: "Roll back to v3 (one-click target)" })).toBeVisible();
+  await expect(page.getByTestId("history-rows")).toContainText("v1 again (no change)");
+
+  // What served just after v3 shipped.
+  const local = new Date(shippedAt.getTime() - shippedAt.getTimezoneOffset() * 60_000 + 30);
+  await page.getByTestId("serving-at-input").fill(local.toISOString().slice(0, 16));
+  await page.getByRole("button", { name: "Show" }).click();
+  await expect(page.getByTestId("serving-at")).toContainText("search-ranker production →");
+
+  await versions.getByRole("button", { name: /^Roll back to v2/ }).click();
+  const dialog = page.getByRole("dialog");
+  await expect(dialog.getByTestId("confirm-changes")).toContainText("search-ranker production: v1 → v2");
+  await dialog.getByLabel("Reason (kept in the audit trail)").fill("e2e: v3 and v1 both regressed");
+  await page.screenshot({ path: "e2e/screenshots/history-rollback-confirm.png" });
+  await dialog.getByRole("button", { name: "Roll back to v2" }).click();
+  await expect(versions.getByTestId("stint-v2").first()).toContainText("serving");
+  expect((await rank(request)).modelVersion.version).toBe(2);
+  await expect(page.getByTestId("history-rows").locator("tr").nth(1)).toContainText("rollback");
+  await expect(page.getByTestId("history-rows")).toContainText("rollback: e2e: v3 and v1 both regressed");
+  await page.screenshot({ path: "e2e/screenshots/history.png", fullPage: true });
+  await narrow(page, "e2e/screenshots/history-390.png");
+});
+
+test("a canary's judged step shows each metric's verdict; pause and abort it", async ({ page, request }) => {
+  await trpcMutation(request, "rollouts.start", { surface: "search", version: 3, steps: [20, 50], minRequests: 20, maxLatencyIncrease: 100, reason: "e2e: canary v3" });
+  for (let i = 0; i < 150; i++) await rank(request, `e2e-steps-${i}`);
+  // Judge now rather than wait for the queued tick (either judges step 1 once).
+  await expect(async () => {
+    await trpcMutation(request, "rollouts.analyse", null);
+    const [rollout] = await trpcQuery(request, "rollouts.list", { surface: "search", limit: 1 });
+    expect(rollout.history.length).toBe(1);
+  }).toPass({ timeout: 30_000 });
+
+  await page.setViewportSize({ width: 1280, height: 1100 });
+  await page.goto("/dashboards/oncall");
+  const strip = page.getByTestId("rollout-search");
+  const step = strip.getByTestId("rollout-step-0");
+  await expect(step).toContainText("step 1 · 20%");
+  await expect(step).toContainText("advance");
+  await expect(step.getByTestId("verdict-latency")).toContainText("latency per request: pass");
+  await expect(step.getByTestId("verdict-fallback_rate")).toContainText("fallback rate: pass");
+  await expect(step.getByTestId("verdict-ctr")).toContainText("no data");
+  await expect(strip).toContainText("canary 50%");
+
+  await strip.getByRole("button", { name: "Pause" }).click();
+  const dialog = page.getByRole("dialog");
+  await dialog.getByLabel("Reason (kept in the audit trail)").fill("e2e: hold at 50%");
+  await dialog.getByRole("button", { name: "Pause" }).click();
+  await expect(strip).toContainText("paused");
+  await expect(strip.getByRole("button", { name: "Resume" })).toBeVisible();
+  await strip.scrollIntoViewIfNeeded();
+  await page.screenshot({ path: "e2e/screenshots/rollout-steps.png", fullPage: true });
+  await narrow(page, "e2e/screenshots/rollout-steps-390.png");
+
+  await strip.getByRole("button", { name: "Abort canary" }).click();
+  await dialog.getByLabel("Reason (kept in the audit trail)").fill("e2e: done");
+  await dialog.getByRole("button", { name: "Abort canary" }).click();
+  await expect(strip.getByTestId("rollout-last")).toContainText("aborted");
+  expect((await rank(request, "e2e-steps-0")).modelVersion).toMatchObject({ alias: "production", version: 2 });
+});

@@ -1,0 +1,57 @@
+import { describe, expect, it } from "vitest";
+import { defaultRollbackTarget, rollbackOptions, stintsOf, versionAt, type AliasChange, type AliasChangeKind } from "./history";
+
+const t = (minute: number) => new Date(Date.UTC(2026, 10, 29, 12, minute));
+const move = (minute: number, from: number | null, to: number | null, kind: AliasChangeKind = "alias_move", actor = "ml@x"): AliasChange => ({
+  ts: t(minute), kind, fromVersionId: from === null ? null : `id-v${from}`, fromVersion: from, toVersionId: to === null ? null : `id-v${to}`, toVersion: to, actor, reason: null,
+});
+const versions = (stints: ReturnType<typeof stintsOf>) => stints.map((s) => s.version);
+
+describe("promotion history of an alias", () => {
+  it("issue #14 point 1: production v2 → v1, then v1 set again (a no-op move or a ship of the serving variant): the rollback target stays v2", () => {
+    for (const again of ["alias_move", "ship"] as const) {
+      const changes = [move(0, null, 2), move(10, 2, 1), move(20, 1, 1, again)];
+      const stints = stintsOf(changes);
+      expect(versions(stints)).toEqual([2, 1]);
+      expect(defaultRollbackTarget(stints, "id-v1")).toMatchObject({ version: 2, from: t(0), until: t(10) });
+      expect(rollbackOptions(stints, changes, "id-v1").map((o) => o.version)).toEqual([2]);
+    }
+  });
+
+  it("rolling back twice walks further back instead of re-shipping what was rolled back", () => {
+    const changes = [move(0, null, 1), move(1, 1, 2), move(2, 2, 3), move(3, 3, 2, "rollback", "oncall@x")];
+    const stints = stintsOf(changes);
+    expect(versions(stints)).toEqual([1, 2, 3, 2]);
+    expect(defaultRollbackTarget(stints, "id-v2")?.version).toBe(1);
+    // Any earlier version is offered, the most recently served first.
+    expect(rollbackOptions(stints, changes, "id-v2")).toEqual([
+      { versionId: "id-v3", version: 3, servedUntil: t(3), movedBy: "oncall@x" },
+      { versionId: "id-v1", version: 1, servedUntil: t(1), movedBy: "ml@x" },
+    ]);
+  });
+
+  it("has no one-click target when the current version was only rolled back to, or never moved onto", () => {
+    const changes = [move(1, 1, 2), move(2, 2, 1, "rollback")];
+    const stints = stintsOf(changes);
+    expect(versions(stints)).toEqual([1, 2, 1]);
+    expect(stints[0]).toMatchObject({ from: null, until: t(1), kind: null });
+    expect(defaultRollbackTarget(stints, "id-v1")).toBeNull();
+    // …but v2 is still in the history, for a deliberate rollback to it.
+    expect(rollbackOptions(stints, changes, "id-v1").map((o) => o.version)).toEqual([2]);
+    expect(defaultRollbackTarget(stintsOf([]), "id-v1")).toBeNull();
+    expect(rollbackOptions([], [], "id-v1")).toEqual([]);
+  });
+
+  it("answers what the alias pointed at at any time the history covers", () => {
+    const changes = [move(10, 1, 2), move(20, 2, 3), move(30, 3, null), move(40, null, 3)];
+    const stints = stintsOf(changes);
+    expect(versions(stints)).toEqual([1, 2, 3, 3]);
+    expect(versionAt(stints, changes, t(5))).toMatchObject({ version: 1, from: null });
+    expect(versionAt(stints, changes, t(10))?.version).toBe(2);
+    expect(versionAt(stints, changes, t(25))).toMatchObject({ version: 3, from: t(20), until: t(30) });
+    expect(versionAt(stints, changes, t(35))).toBeNull();
+    expect(versionAt(stints, changes, t(45))).toMatchObject({ version: 3, from: t(40) });
+    // A history that starts with the alias's creation says nothing of the time before it.
+    expect(versionAt(stintsOf([move(10, null, 1)]), [move(10, null, 1)], t(5))).toBeUndefined();
+  });
+});

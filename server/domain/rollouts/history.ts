@@ -1,0 +1,114 @@
+// Promotion history as data: the rows of one model alias (what it pointed at, from when, moved by
+// whom and how) folded into stints of distinct versions, and the rollback targets they offer. A
+// move onto the version already served (re-applying it, shipping the variant that already serves)
+// changes nothing that was served, so it never starts a stint: rollback targets come from distinct
+// versions only.
+
+export type AliasChangeKind = "alias_move" | "rollback" | "ship" | "promotion";
+
+/** One alias row of the history, oldest first in the arrays below. `toVersionId` null: the alias was cleared. */
+export interface AliasChange {
+  ts: Date;
+  kind: AliasChangeKind;
+  fromVersionId: string | null;
+  fromVersion: number | null;
+  toVersionId: string | null;
+  toVersion: number | null;
+  actor: string;
+  reason: string | null;
+}
+
+/** A stretch of time during which the alias pointed at one version. */
+export interface Stint {
+  versionId: string;
+  version: number;
+  /** When it started; null for the version the alias pointed at before the history's first row. */
+  from: Date | null;
+  /** When the alias moved away; null while it still points here. */
+  until: Date | null;
+  /** How it started: null for the version before the first row. */
+  kind: AliasChangeKind | null;
+  by: string | null;
+  reason: string | null;
+}
+
+/**
+ * Folds alias rows (oldest first) into stints of distinct versions. A row whose target is the
+ * version already pointed at is a no-op and is skipped; the version the first row moved away from
+ * becomes an opening stint of unknown start.
+ */
+export function stintsOf(changes: readonly AliasChange[]): Stint[] {
+  const stints: Stint[] = [];
+  const first = changes[0];
+  if (first?.fromVersionId && first.fromVersion !== null) {
+    stints.push({ versionId: first.fromVersionId, version: first.fromVersion, from: null, until: null, kind: null, by: null, reason: null });
+  }
+  let current: string | null = stints[0]?.versionId ?? null;
+  for (const change of changes) {
+    if (change.toVersionId === current) continue;
+    const open = stints.at(-1);
+    if (open && open.until === null && current !== null) open.until = change.ts;
+    current = change.toVersionId;
+    if (change.toVersionId !== null && change.toVersion !== null) {
+      stints.push({ versionId: change.toVersionId, version: change.toVersion, from: change.ts, until: null, kind: change.kind, by: change.actor, reason: change.reason });
+    }
+  }
+  return stints;
+}
+
+export interface RollbackOption {
+  versionId: string;
+  version: number;
+  /** The end of its latest stint: when the alias last moved away from it. */
+  servedUntil: Date;
+  /** Who moved the alias away from it then. */
+  movedBy: string | null;
+}
+
+/**
+ * Every earlier version the alias pointed at, most recently served first, excluding the current
+ * one: on-call may roll back to any of them.
+ */
+export function rollbackOptions(stints: readonly Stint[], changes: readonly AliasChange[], currentVersionId: string | null): RollbackOption[] {
+  const seen = new Set<string>(currentVersionId ? [currentVersionId] : []);
+  const options: RollbackOption[] = [];
+  for (let i = stints.length - 1; i >= 0; i--) {
+    const s = stints[i]!;
+    if (seen.has(s.versionId) || s.until === null) continue;
+    seen.add(s.versionId);
+    const leaving = changes.find((c) => c.ts.getTime() === s.until!.getTime() && c.fromVersionId === s.versionId);
+    options.push({ versionId: s.versionId, version: s.version, servedUntil: s.until, movedBy: leaving?.actor ?? null });
+  }
+  return options;
+}
+
+/**
+ * The one-click rollback target: the version served before the current version's latest stint
+ * that was not itself entered by a rollback. So rolling back twice walks further back (v3 → v2 →
+ * v1) instead of re-shipping what was just rolled back, and no-op moves never hide the target
+ * (v2 → v1, v1 again: the target stays v2). Null when nothing was served before.
+ */
+export function defaultRollbackTarget(stints: readonly Stint[], currentVersionId: string | null): Stint | null {
+  if (!currentVersionId) return null;
+  for (let i = stints.length - 1; i >= 0; i--) {
+    const s = stints[i]!;
+    if (s.versionId !== currentVersionId || s.kind === "rollback") continue;
+    const before = stints[i - 1];
+    return before && before.versionId !== currentVersionId ? before : null;
+  }
+  return null;
+}
+
+/** The version the alias pointed at, at `at`, from its stints; undefined when the history does not reach back that far. */
+export function versionAt(stints: readonly Stint[], changes: readonly AliasChange[], at: Date): Stint | null | undefined {
+  if (changes.length === 0 || at < changes[0]!.ts) return stints[0]?.from === null ? stints[0] : undefined;
+  // The last row at or before `at` says what the alias pointed at then (null: cleared).
+  let last: AliasChange | undefined;
+  for (const c of changes) if (c.ts <= at) last = c;
+  if (!last || last.toVersionId === null) return null;
+  for (let i = stints.length - 1; i >= 0; i--) {
+    const s = stints[i]!;
+    if (s.versionId === last.toVersionId && (s.from === null || s.from <= at)) return s;
+  }
+  return null;
+}

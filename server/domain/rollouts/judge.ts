@@ -1,0 +1,203 @@
+import { hodgesLehmann, mannWhitneyU } from "../stats/mannWhitney";
+import { newcombeDifference } from "../stats/proportions";
+
+// The canary judge: each step compares the canary arm with the baseline arm, metric by metric, the
+// way Kayenta's NetflixACAJudge does with its Mann–Whitney classifier. A metric is "high" or "low"
+// only when its confidence interval excludes no change AND its estimate is beyond the tolerated
+// effect, so a canary of identical weights does not fail on noise (issue #14 point 2) while a
+// real regression fails within a step or two (npm run bench:canary measures both).
+
+/** What one arm of a step served: a sample of per-request latencies and the counts behind the rates. */
+export interface ArmSample {
+  /** Per-request latencies in ms: all of them, or a uniform sample (the service caps it). */
+  latencies: readonly number[];
+  requests: number;
+  fallbacks: number;
+  /** Outcome events of the arm's requests: impressions and clicks (CTR = clicks / impressions). */
+  impressions: number;
+  clicks: number;
+}
+
+export type MetricKey = "latency" | "fallback_rate" | "ctr";
+/** high / low: the canary is above / below the baseline beyond tolerance; pass; nodata: too little to judge. */
+export type Classification = "high" | "low" | "pass" | "nodata";
+
+export interface MetricDefinition {
+  key: MetricKey;
+  label: string;
+  /** Which change is a regression: a rise (latency, fallbacks) or a fall (CTR). */
+  bad: "increase" | "decrease";
+  /** How the effect and tolerance are expressed. */
+  effect: "relative shift of the median" | "percentage points" | "relative";
+  /** A step cannot pass while this metric has no data (CTR: only where the surface sends outcome events). */
+  required: boolean;
+}
+
+/** The metric catalogue of the canary analysis, in display order. */
+export const CANARY_METRICS: readonly MetricDefinition[] = [
+  { key: "latency", label: "latency per request", bad: "increase", effect: "relative shift of the median", required: true },
+  { key: "fallback_rate", label: "fallback rate", bad: "increase", effect: "percentage points", required: true },
+  { key: "ctr", label: "CTR (clicks per impression)", bad: "decrease", effect: "relative", required: false },
+];
+
+export interface JudgePolicy {
+  /** Requests each arm needs before latency and fallback rate are judged. */
+  minRequests: number;
+  /** Impressions each arm needs before CTR is judged. */
+  minImpressions: number;
+  /** Two-sided confidence of every metric's interval. */
+  confidence: number;
+  /** Tolerated rise of latency: the Hodges–Lehmann shift as a share of the baseline median (0.1 = +10 %), plus `latencySlackMs`. */
+  maxLatencyIncrease: number;
+  /** Absolute slack for sub-millisecond noise of very fast models. */
+  latencySlackMs: number;
+  /** Tolerated rise of the fallback rate in absolute terms (0.01 = one percentage point). */
+  maxFallbackRateIncrease: number;
+  /** Tolerated relative fall of CTR (0.05 = −5 %). */
+  maxCtrDecrease: number;
+}
+
+/**
+ * Defaults measured by `npm run bench:canary`: 1,000 A/A canaries pass at ≥ 95 %, and +30 % latency,
+ * +2 points of fallbacks or −10 % CTR fail within two steps in ≥ 90 % of runs.
+ */
+export const DEFAULT_JUDGE_POLICY: JudgePolicy = {
+  minRequests: 500,
+  minImpressions: 20_000,
+  confidence: 0.99,
+  maxLatencyIncrease: 0.1,
+  latencySlackMs: 0.5,
+  maxFallbackRateIncrease: 0.01,
+  maxCtrDecrease: 0.05,
+};
+
+/** A fallback metric may fail before the step has its requests when this many fallbacks already prove it (n·p ≥ 5). */
+export const MIN_EARLY_FALLBACKS = 5;
+
+export interface MetricVerdict {
+  metric: MetricKey;
+  label: string;
+  bad: MetricDefinition["bad"];
+  classification: Classification;
+  /** True when the classification is in the bad direction: the step fails. */
+  failed: boolean;
+  /** The arms' values: median latency (ms), fallback rate, CTR; null without data. */
+  canary: number | null;
+  baseline: number | null;
+  /** Sample sizes: latencies, requests or impressions. */
+  canaryN: number;
+  baselineN: number;
+  /** Canary − baseline (ms for latency, absolute rate otherwise) with its interval at `confidence`. */
+  effect: { estimate: number; lower: number; upper: number } | null;
+  /** The effect relative to the baseline value (0.1 = +10 %), when the baseline is not 0. */
+  relative: number | null;
+  /** The tolerated effect in the metric's units (ms, absolute rate). */
+  tolerance: number;
+  pValue: number | null;
+  /** A failure beyond doubt: the whole interval lies past the tolerance (fallbacks only), so it may end a step before its data is complete. */
+  conclusive: boolean;
+  reason: string;
+}
+
+export interface StepVerdict {
+  decision: "wait" | "advance" | "fail";
+  metrics: MetricVerdict[];
+  /** One line per failed metric, or why it waits / advances. */
+  reasons: string[];
+}
+
+const median = (values: readonly number[]) => {
+  const s = Float64Array.from(values).sort();
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+};
+const pct = (v: number, digits = 2) => `${(v * 100).toFixed(digits)}%`;
+const signed = (v: number, format: (x: number) => string) => `${v >= 0 ? "+" : "−"}${format(Math.abs(v))}`;
+
+/** Classifies an effect with interval [lower, upper] against a tolerance, given which direction is bad. */
+function classify(estimate: number, lower: number, upper: number, tolerance: number): Classification {
+  if (lower > 0 && estimate > tolerance) return "high";
+  if (upper < 0 && estimate < -tolerance) return "low";
+  return "pass";
+}
+
+function verdict(def: MetricDefinition, fields: Omit<MetricVerdict, "metric" | "label" | "bad" | "failed" | "conclusive">, conclusive = false): MetricVerdict {
+  const failed = (def.bad === "increase" && fields.classification === "high") || (def.bad === "decrease" && fields.classification === "low");
+  return { metric: def.key, label: def.label, bad: def.bad, failed, conclusive: failed && conclusive, ...fields };
+}
+
+const definition = (key: MetricKey) => CANARY_METRICS.find((m) => m.key === key)!;
+
+/** Latency: Mann–Whitney U and the Hodges–Lehmann shift of the canary's per-request latencies against the baseline's. */
+export function judgeLatency(canary: ArmSample, baseline: ArmSample, policy: JudgePolicy): MetricVerdict {
+  const def = definition("latency");
+  const n = { canaryN: canary.latencies.length, baselineN: baseline.latencies.length };
+  const enough = canary.requests >= policy.minRequests && baseline.requests >= policy.minRequests && n.canaryN > 0 && n.baselineN > 0;
+  if (!enough) {
+    return verdict(def, {
+      classification: "nodata", canary: n.canaryN ? median(canary.latencies) : null, baseline: n.baselineN ? median(baseline.latencies) : null, ...n,
+      effect: null, relative: null, tolerance: 0, pValue: null, reason: `${canary.requests} canary and ${baseline.requests} baseline requests of the ${policy.minRequests} each needed`,
+    });
+  }
+  const baseMedian = median(baseline.latencies);
+  const canaryMedian = median(canary.latencies);
+  const shift = hodgesLehmann(canary.latencies, baseline.latencies, policy.confidence);
+  const { pValue } = mannWhitneyU(canary.latencies, baseline.latencies);
+  const tolerance = policy.maxLatencyIncrease * baseMedian + policy.latencySlackMs;
+  const classification = classify(shift.estimate, shift.lower, shift.upper, tolerance);
+  const ms = (v: number) => `${v.toFixed(2)} ms`;
+  const interval = `[${signed(shift.lower, ms)}, ${signed(shift.upper, ms)}]`;
+  return verdict(def, {
+    classification, canary: canaryMedian, baseline: baseMedian, ...n, effect: { estimate: shift.estimate, lower: shift.lower, upper: shift.upper },
+    relative: baseMedian > 0 ? shift.estimate / baseMedian : null, tolerance, pValue,
+    reason: `latency shift ${signed(shift.estimate, ms)} (${Math.round(policy.confidence * 100)} % CI ${interval}, Mann–Whitney p = ${pValue.toPrecision(2)}) over medians ${ms(canaryMedian)} vs ${ms(baseMedian)}; tolerated +${ms(tolerance)}`,
+  });
+}
+
+/** A rate (fallbacks per request, clicks per impression): Newcombe's interval of the difference. */
+function judgeRate(
+  def: MetricDefinition, c: { events: number; trials: number }, b: { events: number; trials: number }, minTrials: number, tolerance: number, confidence: number,
+  options: { early: boolean; unit: string },
+): MetricVerdict {
+  const value = (x: { events: number; trials: number }) => (x.trials > 0 ? x.events / x.trials : null);
+  const base = { canary: value(c), baseline: value(b), canaryN: c.trials, baselineN: b.trials, tolerance };
+  if (c.trials === 0 || b.trials === 0) {
+    return verdict(def, { ...base, classification: "nodata", effect: null, relative: null, pValue: null, reason: `no ${options.unit} in ${c.trials === 0 ? "the canary" : "the baseline"} yet` });
+  }
+  const d = newcombeDifference(c.events, c.trials, b.events, b.trials, confidence);
+  let classification = classify(d.estimate, d.lower, d.upper, tolerance);
+  const enough = c.trials >= minTrials && b.trials >= minTrials;
+  // Before the minimum, only an interval entirely beyond the tolerance on enough events (a broken model) fails.
+  const early = options.early && classification === "high" && d.lower > tolerance && c.events >= MIN_EARLY_FALLBACKS;
+  if (!enough && !early) classification = "nodata";
+  const p1 = base.baseline!;
+  const interval = `[${signed(d.lower, pct)}, ${signed(d.upper, pct)}]`;
+  const reason = !enough && !early
+    ? `${c.trials} canary and ${b.trials} baseline ${options.unit} of the ${minTrials} each needed (so far ${pct(base.canary!)} vs ${pct(p1)})`
+    : `${def.label} ${pct(base.canary!)} vs ${pct(p1)}: ${signed(d.estimate, pct)} (${Math.round(confidence * 100)} % CI ${interval}); tolerated ${def.bad === "increase" ? "+" : "−"}${pct(tolerance)}`;
+  return verdict(def, { ...base, classification, effect: { estimate: d.estimate, lower: d.lower, upper: d.upper }, relative: p1 > 0 ? d.estimate / p1 : null, pValue: null, reason }, early);
+}
+
+/** Judges one step: every metric of CANARY_METRICS, then the step's decision. */
+export function judgeStep(canary: ArmSample, baseline: ArmSample, policy: JudgePolicy = DEFAULT_JUDGE_POLICY): StepVerdict {
+  const ctrBaseline = baseline.impressions > 0 ? baseline.clicks / baseline.impressions : 0;
+  const metrics = [
+    judgeLatency(canary, baseline, policy),
+    judgeRate(definition("fallback_rate"), { events: canary.fallbacks, trials: canary.requests }, { events: baseline.fallbacks, trials: baseline.requests }, policy.minRequests,
+      policy.maxFallbackRateIncrease, policy.confidence, { early: true, unit: "requests" }),
+    judgeRate(definition("ctr"), { events: canary.clicks, trials: canary.impressions }, { events: baseline.clicks, trials: baseline.impressions }, policy.minImpressions,
+      policy.maxCtrDecrease * ctrBaseline, policy.confidence, { early: false, unit: "impressions" }),
+  ];
+  // CTR is required wherever the surface sends outcome events (the baseline has impressions).
+  const missing = metrics.filter((m) => m.classification === "nodata" && (definition(m.metric).required || (m.metric === "ctr" && baseline.impressions > 0)));
+  // A step is judged once, when every metric it needs has its data: judging at every tick while
+  // one metric waits would be peeking, and raise the false failures. Only an early fallback
+  // failure (a broken model) ends a step before that.
+  const failed = metrics.filter((m) => m.failed && (missing.length === 0 || m.conclusive));
+  if (failed.length > 0) return { decision: "fail", metrics, reasons: failed.map((m) => m.reason) };
+  if (missing.length > 0) {
+    const shown = metrics.map((m) => (m.classification === "nodata" ? m : { ...m, classification: "nodata" as const, failed: false, reason: `so far: ${m.reason} (judged when the step has all its data)` }));
+    return { decision: "wait", metrics: shown, reasons: missing.map((m) => `${m.label}: ${m.reason}`) };
+  }
+  return { decision: "advance", metrics, reasons: [`every metric within tolerance over ${canary.requests} canary and ${baseline.requests} baseline requests`] };
+}

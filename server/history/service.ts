@@ -1,0 +1,139 @@
+import type { Db } from "../db/client";
+import { defaultRollbackTarget, rollbackOptions, stintsOf, versionAt, type AliasChange, type RollbackOption, type Stint } from "../domain/rollouts/history";
+import { InvalidInputError, NotFoundError } from "../errors";
+
+// Reading the promotion history: what a surface served when, the rollback choices it offers, and
+// the answer to "what was serving on <surface> at <time>". Alias rows are read by (model, alias,
+// ts) and surface rows by (surface, ts), both indexed.
+
+const ALIAS_KINDS = ["alias_move", "rollback", "ship", "promotion"] as const;
+
+/** Every row of one model alias, oldest first. */
+export async function aliasChanges(db: Db, modelId: string, alias: string): Promise<AliasChange[]> {
+  const rows = await db.promotionHistory.findMany({
+    where: { modelId, alias, kind: { in: [...ALIAS_KINDS] } },
+    orderBy: [{ ts: "asc" }, { id: "asc" }],
+    select: { ts: true, kind: true, fromVersionId: true, fromVersion: true, toVersionId: true, toVersion: true, actor: true, reason: true },
+  });
+  return rows.map((r) => ({ ...r, kind: r.kind as AliasChange["kind"] }));
+}
+
+export interface AliasRollback {
+  /** The one-click target (see defaultRollbackTarget), with when it stopped serving and who moved it. */
+  target: { versionId: string; version: number; movedAt: Date; movedBy: string } | null;
+  /** Every earlier version, most recently served first: on-call may roll back to any of them. */
+  options: RollbackOption[];
+}
+
+/** Rollback choices of a model alias currently pointing at `currentVersionId`, from its history of distinct versions. */
+export async function aliasRollback(db: Db, modelId: string, alias: string, currentVersionId: string | null): Promise<AliasRollback> {
+  const changes = await aliasChanges(db, modelId, alias);
+  const stints = stintsOf(changes);
+  const options = rollbackOptions(stints, changes, currentVersionId);
+  const target = defaultRollbackTarget(stints, currentVersionId);
+  const option = target ? options.find((o) => o.versionId === target.versionId) : undefined;
+  return {
+    target: target && option ? { versionId: target.versionId, version: target.version, movedAt: option.servedUntil, movedBy: option.movedBy ?? "unknown" } : null,
+    options,
+  };
+}
+
+async function surfaceOf(db: Db, key: string) {
+  const surface = await db.surface.findUnique({
+    where: { key },
+    select: { key: true, modelAlias: true, killSwitch: true, model: { select: { id: true, name: true, aliases: { select: { name: true, versionId: true } } } } },
+  });
+  if (!surface) throw new NotFoundError("surface", key);
+  return surface;
+}
+
+const rowSelect = {
+  id: true, ts: true, kind: true, modelName: true, alias: true, surfaceKey: true, fromVersion: true, toVersion: true, percent: true, killSwitch: true,
+  rolloutId: true, actor: true, actorKind: true, reason: true,
+} as const;
+
+/**
+ * A surface's history, newest first: the moves of its serving alias and its own canary and kill
+ * switch changes, with the stints of distinct versions the serving alias went through and the
+ * rollback choices. `before` pages back (rows older than that time).
+ */
+export async function surfaceHistory(db: Db, input: { surface: string; limit: number; before?: Date }) {
+  const surface = await surfaceOf(db, input.surface);
+  const ts = input.before ? { lt: input.before } : undefined;
+  const rows = await db.promotionHistory.findMany({
+    where: {
+      ts,
+      OR: [{ surfaceKey: surface.key }, ...(surface.model ? [{ modelId: surface.model.id, alias: surface.modelAlias, kind: { in: [...ALIAS_KINDS] } }] : [])],
+    },
+    orderBy: [{ ts: "desc" }, { id: "desc" }],
+    take: input.limit,
+    select: rowSelect,
+  });
+  const current = surface.model?.aliases.find((a) => a.name === surface.modelAlias)?.versionId ?? null;
+  const changes = surface.model ? await aliasChanges(db, surface.model.id, surface.modelAlias) : [];
+  const stints = stintsOf(changes);
+  const rollback = surface.model ? await aliasRollback(db, surface.model.id, surface.modelAlias, current) : { target: null, options: [] };
+  return {
+    surface: surface.key, model: surface.model?.name ?? null, alias: surface.modelAlias,
+    rows: rows.map((r) => ({ ...r, id: r.id.toString(), noop: r.toVersion !== null && r.fromVersion === r.toVersion && (ALIAS_KINDS as readonly string[]).includes(r.kind) })),
+    stints: stints.slice().reverse(), rollback,
+  };
+}
+
+/** A model's history (every alias, or one), newest first. */
+export async function modelHistory(db: Db, input: { model: string; alias?: string; limit: number }) {
+  const model = await db.model.findUnique({ where: { name: input.model }, select: { id: true } });
+  if (!model) throw new NotFoundError("model", input.model);
+  const rows = await db.promotionHistory.findMany({
+    where: { modelId: model.id, ...(input.alias ? { alias: input.alias } : {}) },
+    orderBy: [{ ts: "desc" }, { id: "desc" }],
+    take: input.limit,
+    select: rowSelect,
+  });
+  return rows.map((r) => ({ ...r, id: r.id.toString() }));
+}
+
+export interface ServingAt {
+  surface: string;
+  at: Date;
+  model: string | null;
+  alias: string;
+  /** The serving alias's version then; `since` null when it started before the history's first row. Null: the alias pointed nowhere; undefined-like `known: false`: before the history began. */
+  serving: { known: true; version: number | null; since: Date | null; by: string | null; reason: string | null } | { known: false; historyStarts: Date | null };
+  /** The canary then, if one ran: its version and share of traffic. */
+  canary: { version: number | null; percent: number; since: Date; rolloutId: string | null; paused: boolean } | null;
+  killSwitch: { on: boolean; since: Date } | null;
+}
+
+const CANARY_RUNNING = new Set(["canary_start", "canary_step", "canary_paused", "canary_resumed"]);
+
+/** What served on `surface` at time `at`: the serving alias's version, the canary and its share, the kill switch. */
+export async function servingAt(db: Db, input: { surface: string; at: Date }): Promise<ServingAt> {
+  if (Number.isNaN(input.at.getTime())) throw new InvalidInputError("at", "not a valid time");
+  const surface = await surfaceOf(db, input.surface);
+  let serving: ServingAt["serving"] = { known: false, historyStarts: null };
+  if (surface.model) {
+    const changes = await aliasChanges(db, surface.model.id, surface.modelAlias);
+    const stint: Stint | null | undefined = versionAt(stintsOf(changes), changes, input.at);
+    serving = stint === undefined
+      ? { known: false, historyStarts: changes[0]?.ts ?? null }
+      : { known: true, version: stint?.version ?? null, since: stint?.from ?? null, by: stint?.by ?? null, reason: stint?.reason ?? null };
+  }
+  const lastOf = (kinds: string[]) =>
+    db.promotionHistory.findFirst({
+      where: { surfaceKey: surface.key, ts: { lte: input.at }, kind: { in: kinds as never } },
+      orderBy: [{ ts: "desc" }, { id: "desc" }],
+      select: { ts: true, kind: true, toVersion: true, percent: true, killSwitch: true, rolloutId: true },
+    });
+  const [canaryRow, killRow] = await Promise.all([
+    lastOf(["canary_start", "canary_step", "canary_paused", "canary_resumed", "canary_promoted", "canary_rolled_back", "canary_aborted"]),
+    lastOf(["kill_switch"]),
+  ]);
+  return {
+    surface: surface.key, at: input.at, model: surface.model?.name ?? null, alias: surface.modelAlias, serving,
+    canary: canaryRow && CANARY_RUNNING.has(canaryRow.kind)
+      ? { version: canaryRow.toVersion, percent: canaryRow.percent ?? 0, since: canaryRow.ts, rolloutId: canaryRow.rolloutId, paused: canaryRow.kind === "canary_paused" }
+      : null,
+    killSwitch: killRow ? { on: killRow.killSwitch ?? false, since: killRow.ts } : null,
+  };
+}

@@ -1,0 +1,101 @@
+import { spawn, type ChildProcess } from "node:child_process";
+import pg from "pg";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { setEnv } from "../config";
+import { databaseUrl, getDb } from "../db/client";
+import { seedDemo } from "../db/seed";
+import { demoFeatureSpec, demoModelBytes } from "../demo/models";
+import { rerank } from "../rerank/pipeline";
+import { telemetry } from "../telemetry/streams";
+import { callerAs } from "../testing/callers";
+import { createTestSurface } from "../testing/models";
+import { waitFor } from "../testing/tcpProxy";
+
+// Issue #14 acceptance: two processes run job workers on one database; the process judging a
+// rollout's step is killed mid-run (its judge is held on the rollout's row lock, then SIGKILLed),
+// and the rollout goes on in the other process, through promotion, with exactly one verdict per step.
+
+const TICK_MS = "300";
+const workers = new Map<string, ChildProcess>();
+let candidates: Array<{ id: string; retrievalScore: number }>;
+
+function startWorker(name: string): Promise<ChildProcess> {
+  const url = new URL(databaseUrl());
+  url.searchParams.set("application_name", name);
+  const child = spawn(process.execPath, ["--import", "tsx", "server/testing/jobWorkerProcess.ts"], {
+    env: { ...process.env, DATABASE_URL: url.toString(), ROLLOUT_TICK_MS: TICK_MS, JOBS_POLL_INTERVAL_MS: "200", JOBS_CONCURRENCY: "2" },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  workers.set(name, child);
+  let output = "";
+  return new Promise((resolve, reject) => {
+    const onData = (chunk: Buffer) => {
+      output += chunk.toString();
+      if (output.includes("[worker] ready")) resolve(child);
+    };
+    child.stdout!.on("data", onData);
+    child.stderr!.on("data", (chunk: Buffer) => (output += chunk.toString()));
+    child.once("exit", (code) => reject(new Error(`worker ${name} exited (${code}) before it was ready: ${output}`)));
+  });
+}
+
+async function send(n: number, prefix: string) {
+  for (let i = 0; i < n; i++) await rerank({ surface: "t-failover", topK: 5, userKey: `${prefix}-${i}`, candidates });
+  await telemetry().requests.flush();
+}
+
+beforeAll(async () => {
+  setEnv("ROLLOUT_TICK_MS", TICK_MS);
+  const db = getDb();
+  await seedDemo(db);
+  const items = await db.catalogItem.findMany({ where: { safetyFlags: { isEmpty: true } }, select: { id: true }, take: 30, orderBy: { id: "asc" } });
+  candidates = items.map((c, i) => ({ id: c.id, retrievalScore: 1 - i / items.length }));
+  await createTestSurface(db, { key: "t-failover", bytes: demoModelBytes("linear"), featureSpec: demoFeatureSpec(), shadowBytes: demoModelBytes("candidate") });
+  await Promise.all([startWorker("rollout-worker-a"), startWorker("rollout-worker-b")]);
+}, 180_000);
+
+afterAll(async () => {
+  for (const child of workers.values()) child.kill("SIGKILL");
+  setEnv("ROLLOUT_TICK_MS", undefined);
+});
+
+describe("canary analysis as durable jobs across processes", () => {
+  it("continues in the other process after the one judging a step is killed mid-run, with one verdict per step", async () => {
+    const db = getDb();
+    const rollout = await callerAs(["ml_engineer"], "ml@rerank.local").rollouts.start({ surface: "t-failover", version: 3, steps: [20, 50], minRequests: 20, maxLatencyIncrease: 100, reason: "failover test" });
+    // Hold the rollout's row: the next judge (in whichever process takes the job) blocks on it, mid-run.
+    const holder = new pg.Client({ connectionString: databaseUrl() });
+    await holder.connect();
+    await holder.query("BEGIN");
+    await holder.query("SELECT id FROM rollouts WHERE id = $1 FOR UPDATE", [rollout.id]);
+    await send(200, "before");
+    let blocked: { pid: number; application_name: string } | undefined;
+    await waitFor(async () => {
+      const rows = await holder.query<{ pid: number; application_name: string }>(
+        "SELECT pid, application_name FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND application_name LIKE 'rollout-worker-%' AND query ILIKE '%rollouts%' ORDER BY query_start",
+      );
+      blocked = rows.rows[0];
+      return blocked !== undefined;
+    }, "a worker's judge to be held on the rollout's row", 60_000);
+    const victim = blocked!.application_name;
+    const survivor = victim === "rollout-worker-a" ? "rollout-worker-b" : "rollout-worker-a";
+    workers.get(victim)!.kill("SIGKILL");
+    await new Promise((resolve) => workers.get(victim)!.once("exit", resolve));
+    await holder.query("ROLLBACK");
+    await holder.end();
+
+    // The survivor judges step 1 (20 %) and widens to 50 %.
+    await waitFor(async () => (await db.rollout.findUniqueOrThrow({ where: { id: rollout.id } })).step === 1, `${survivor} to judge step 1`, 60_000);
+    await send(200, "after");
+    await waitFor(async () => (await db.rollout.findUniqueOrThrow({ where: { id: rollout.id } })).status === "promoted", `${survivor} to promote`, 60_000);
+
+    const steps = await db.rolloutStep.findMany({ where: { rolloutId: rollout.id }, orderBy: { step: "asc" } });
+    expect(steps.map((s) => [s.step, s.percent, s.decision, s.judgedBy])).toEqual([[0, 20, "advance", "rollout-analysis"], [1, 50, "promote", "rollout-analysis"]]);
+    // The database refuses a second verdict for a judged step.
+    await expect(db.rolloutStep.create({ data: { rolloutId: rollout.id, step: 0, percent: 20, decision: "advance", startedAt: new Date(), judgedBy: "test" } })).rejects.toThrow(/Unique constraint/);
+    const production = await db.modelAlias.findFirstOrThrow({ where: { name: "production", model: { name: "t-failover-model" } }, include: { version: true } });
+    expect(production.version.version).toBe(3);
+    expect(await db.modelAlias.count({ where: { name: "canary", model: { name: "t-failover-model" } } })).toBe(0);
+    expect(await db.auditLog.count({ where: { action: { in: ["rollout.advance", "rollout.promoted"] }, entityId: rollout.id } })).toBe(2);
+  }, 240_000);
+});

@@ -1,0 +1,28 @@
+import { getDb } from "../db/client";
+import { judgeRollout, queueJudge, sweepRollouts } from "./service";
+
+// The canary analysis as durable jobs on the console's queue (server/jobs): instead of a ticker in
+// every process, one "rollout.judge" job waits per running rollout (its job key), run by whichever
+// process's worker takes it. A crash mid-run loses no tick: the job queues its successor before it
+// judges, and the judged step is written exactly once (rollout_steps is unique per step). The
+// crontab's "rollout.sweep" re-queues any rollout left without a waiting judge.
+
+/** One tick of one rollout: queue the next tick, then judge the current step. */
+export async function runJudgeJob(payload: { rolloutId: string }): Promise<void> {
+  const db = getDb();
+  const rollout = await db.rollout.findUnique({ where: { id: payload.rolloutId }, select: { status: true } });
+  // Paused or ended: no successor (resume queues one again).
+  if (rollout?.status !== "running") return;
+  await queueJudge(db, payload.rolloutId);
+  const outcome = await judgeRollout(db, payload.rolloutId);
+  if (outcome.decision === "advance" || outcome.decision === "fail") {
+    // This process serves the new share at once; other replicas within CONFIG_WATCH_INTERVAL_MS.
+    const { surfaceConfigs } = await import("../surfaces/configCache");
+    await surfaceConfigs().refresh();
+    console.log(`[rollout] ${outcome.surface}: ${outcome.decision} → ${outcome.status} at ${outcome.percent}%`);
+  }
+}
+
+export async function runSweepJob(): Promise<void> {
+  await sweepRollouts(getDb());
+}
