@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { chmodSync, linkSync, mkdirSync, readFileSync, unlinkSync, writeFileSync } from "node:fs";
-import { availableParallelism } from "node:os";
+import { availableParallelism, tmpdir } from "node:os";
 import path from "node:path";
 import { z } from "zod";
 
@@ -174,6 +174,7 @@ export const SETTINGS = {
   MODEL_MAX_NODES: integer({ min: 1, max: 100_000_000, default: 4_000_000, doc: "most nodes (splits and leaves, all trees together) an imported model may have" }),
   MODEL_UPLOAD_CONCURRENCY: integer({ min: 1, max: 64, default: 2, doc: "model uploads a process converts at once; more get 503 with Retry-After" }),
   MODEL_IMPORT_TIMEOUT_MS: integer({ min: 1000, max: 3_600_000, default: 60_000, doc: "longest an upload's parse, conversion and smoke test may run (in a worker thread) before it is refused" }),
+  MODEL_UPLOAD_DIR: text("a directory path", { default: () => tmpdir(), defaultDoc: "the system's temporary folder", doc: "where uploads stream to (one folder per upload, removed when it is answered)" }),
   MODEL_IMPORT_MEMORY_MB: integer({ min: 64, max: 16_384, default: 1024, doc: "heap limit of the worker thread that parses, converts and smoke-tests an upload" }),
   RERANK_MAX_PAYLOAD_BYTES: integer({ min: 1024, max: 67_108_864, default: 1_048_576, doc: "largest rerank / events request body" }),
   TELEMETRY_SPILL_DIR: text("a directory path", { default: () => path.join(process.cwd(), ".data", "spill"), defaultDoc: "`.data/spill`", doc: "where unwritten log rows wait during a database outage" }),

@@ -1,6 +1,5 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { tmpdir } from "node:os";
 import path from "node:path";
 import type { Actor } from "../audit/actor";
 import { env } from "../config";
@@ -41,7 +40,7 @@ export async function serveUpload(req: IncomingMessage, res: ServerResponse, mod
   let dir: string | null = null;
   let answer: () => void;
   try {
-    dir = await mkdtemp(path.join(tmpdir(), "rerank-upload-"));
+    dir = await mkdtemp(path.join(env().MODEL_UPLOAD_DIR, "rerank-upload-"));
     const form = await receiveForm(req, dir, { bodyBytes: bodyLimit, fileBytes: env().MODEL_MAX_BYTES, fieldBytes: FIELD_BYTES });
     const version = await uploadVersion(getDb(), model, form, actor);
     answer = () => sendJson(res, 201, { id: version.id, model, version: version.version, sha256: version.sha256, sizeBytes: version.sizeBytes });

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import * as ort from "onnxruntime-node";
+import { setEnv } from "../config";
 import { getDb } from "../db/client";
 import { mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -19,17 +20,16 @@ import { startTestFrontDoor, type TestFrontDoor } from "../testing/frontDoor";
 // temporary file is left behind.
 
 // The upload goes through the console's front door on a real port, as callers send it. Uploads
-// stream to os.tmpdir(): a folder of this file's own, so what is left in it can be checked.
+// stream to MODEL_UPLOAD_DIR: a folder of this file's own, so what is left in it can be checked.
 let frontDoor: TestFrontDoor;
 const uploadTmp = mkdtempSync(path.join(tmpdir(), "importers-int-"));
-const previousTmp = process.env.TMPDIR;
 beforeAll(async () => {
-  process.env.TMPDIR = uploadTmp;
+  setEnv("MODEL_UPLOAD_DIR", uploadTmp);
   frontDoor = await startTestFrontDoor();
 });
 afterAll(async () => {
   await frontDoor?.close();
-  process.env.TMPDIR = previousTmp;
+  setEnv("MODEL_UPLOAD_DIR", undefined);
   rmSync(uploadTmp, { recursive: true, force: true });
 });
 
