@@ -4,9 +4,9 @@ export async function register() {
   if (process.env.NEXT_RUNTIME !== "nodejs") return;
   const { env } = await import("./server/config");
   if (!env().DATABASE_URL) return;
-  const { warmServing, flushTelemetryOnExit } = await import("./server/rerank/warm");
+  // Shutdown (drain, then flush telemetry, then exit) belongs to the server process: server/http/main.ts.
+  const { warmServing } = await import("./server/rerank/warm");
   const { startRolloutTicker } = await import("./server/rollouts/ticker");
-  flushTelemetryOnExit();
   await warmServing();
   startRolloutTicker();
 }

@@ -171,6 +171,18 @@ export const SETTINGS = {
   MODEL_MAX_BYTES: integer({ min: 1, max: 1_073_741_824, default: 52_428_800, defaultDoc: "`52428800` (50 MiB)", doc: "largest model artifact the registry accepts" }),
   RERANK_MAX_PAYLOAD_BYTES: integer({ min: 1024, max: 67_108_864, default: 1_048_576, doc: "largest rerank / events request body" }),
   TELEMETRY_SPILL_DIR: text("a directory path", { default: () => path.join(process.cwd(), ".data", "spill"), defaultDoc: "`.data/spill`", doc: "where unwritten log rows wait during a database outage" }),
+  EVENTS_ACK: choice(["durable", "buffered"], {
+    default: "durable",
+    doc: "`durable`: POST /api/v1/events answers once its events are in PostgreSQL or fsynced to the spill file (group commit), so a crash loses no acknowledged event; `buffered` answers at once (benchmarks only)",
+  }),
+  SHUTDOWN_DRAIN_MS: integer({ min: 0, max: 600_000, default: 10_000, doc: "on SIGTERM/SIGINT, how long the server waits for requests in flight before it closes their connections, flushes the logs and exits" }),
+  WORKERS: integer({
+    min: 1,
+    max: 64,
+    default: () => Math.min(8, availableParallelism()),
+    defaultDoc: "one per core, at most 8 (`npm run dev` and the tests: 1)",
+    doc: "server processes sharing the port (node:cluster); each has its own telemetry writer, spill file and config watch, and /api/metrics sums them",
+  }),
   TELEMETRY_DISABLED: flag({ default: false, defaultDoc: "`0`", doc: "`1` serves without writing the request log (benchmarks only)" }),
   BREAKER_RESET_MS: integer({ min: 10, max: 3_600_000, default: 5000, doc: "how long an open circuit waits before a trial request" }),
   SHADOW_QUEUE_MAX: integer({ min: 1, max: 100_000, default: 64, doc: "mirrored requests waiting to be scored by a shadow model; beyond it mirrors are dropped and counted" }),

@@ -1,6 +1,5 @@
 import { getDb } from "../db/client";
 import { getModel } from "../inference/sessions";
-import { closeTelemetry } from "../telemetry/streams";
 import { fetchArtifact } from "./artifacts";
 import { servingState } from "./state";
 
@@ -26,14 +25,5 @@ export async function warmServing(log: (line: string) => void = console.log): Pr
     log(`[rerank] serving warm in ${Math.round(performance.now() - started)} ms: ${items} items cached, ${models} model sessions, ${surfaces.length} surfaces`);
   } catch (error) {
     log(`[rerank] warm-up skipped: ${(error as Error).message.split("\n")[0]}`);
-  }
-}
-
-/** Flushes telemetry on shutdown; whatever cannot be written goes to the spill file. */
-export function flushTelemetryOnExit(): void {
-  for (const signal of ["SIGTERM", "SIGINT"] as const) {
-    process.once(signal, () => {
-      void closeTelemetry().finally(() => process.exit(0));
-    });
   }
 }

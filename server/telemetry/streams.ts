@@ -2,7 +2,8 @@ import { createHash } from "node:crypto";
 import path from "node:path";
 import pg from "pg";
 import { databaseUrl } from "../db/client";
-import { BatchWriter, type BatchSink } from "./batchWriter";
+import { BatchWriter, type BatchSink, type BatchWriterOptions } from "./batchWriter";
+import { claimOrphanSpills, ownSpillPath } from "./spillOwnership";
 import { metrics } from "./metrics";
 import { env } from "../config";
 
@@ -194,12 +195,22 @@ interface Streams {
   requests: BatchWriter<RequestLogEntry>;
   events: BatchWriter<OutcomeEventRow>;
   shadow: BatchWriter<ShadowRow>;
+  /** Writers replaying spill files of dead processes (claimed at start), until each is empty. */
+  replays: Array<{ stream: StreamName; writer: BatchWriter<unknown> }>;
   enabled: boolean;
+  /** Set by closeTelemetry: the writers flushed and closed; late rows go to the spill files. */
+  closed: boolean;
 }
+
+type StreamName = "requests" | "events" | "shadow";
 
 const holder = globalThis as unknown as { __rerankTelemetry?: Streams };
 
-/** The process's telemetry streams, created on first use for the current DATABASE_URL. */
+/**
+ * The process's telemetry streams, created on first use for the current DATABASE_URL. Each stream
+ * spills to a file of its own process (`<database>.<table>.p<pid>.jsonl`); spill files of dead
+ * processes are claimed and replayed (server/telemetry/spillOwnership.ts).
+ */
 export function telemetry(): Streams {
   const url = databaseUrl();
   if (holder.__rerankTelemetry?.url === url) return holder.__rerankTelemetry;
@@ -208,31 +219,39 @@ export function telemetry(): Streams {
   const dbName = `${new URL(url).pathname.slice(1) || "db"}-${createHash("sha256").update(url).digest("hex").slice(0, 10)}`;
   const pool = new pg.Pool({ connectionString: url, max: 2, connectionTimeoutMillis: 2000 });
   pool.on("error", () => {}); // an idle connection dropped by the server; the next write reconnects
-  const requests = new BatchWriter(requestLogSink(pool), {
-    name: "rerank_requests",
-    spillPath: path.join(spillDir, `${dbName}.rerank_requests.jsonl`),
-    revive: reviveRequestLogEntry,
-    isRowError: isDataException,
-  });
-  const events = new BatchWriter(outcomeEventSink(pool), {
-    name: "outcome_events",
-    spillPath: path.join(spillDir, `${dbName}.outcome_events.jsonl`),
-    revive: reviveDates<OutcomeEventRow>(["requestTs", "ts"]),
-    isRowError: isDataException,
-  });
-  const shadow = new BatchWriter(shadowSink(pool), {
-    name: "shadow_records",
-    spillPath: path.join(spillDir, `${dbName}.shadow_records.jsonl`),
-    revive: reviveDates<ShadowRow>(["ts"]),
-    maxBuffered: 10_000,
-    isRowError: isDataException,
-  });
-  requests.start();
-  events.start();
-  shadow.start();
-  const streams: Streams = { url, pool, requests, events, shadow, enabled: !env().TELEMETRY_DISABLED };
+  const replays: Streams["replays"] = [];
+  const open = <T>(stream: StreamName, name: string, sink: BatchSink<T>, options: Omit<BatchWriterOptions<T>, "name" | "spillPath">): BatchWriter<T> => {
+    const prefix = `${dbName}.${name}`;
+    for (const file of claimOrphanSpills(spillDir, prefix)) {
+      const writer = new BatchWriter(sink, { ...options, name: `${name} (replaying ${path.basename(file)})`, spillPath: file });
+      writer.start();
+      replays.push({ stream, writer: writer as BatchWriter<unknown> });
+    }
+    const writer = new BatchWriter(sink, { ...options, name, spillPath: ownSpillPath(spillDir, prefix) });
+    writer.start();
+    return writer;
+  };
+  const requests = open("requests", "rerank_requests", requestLogSink(pool), { revive: reviveRequestLogEntry, isRowError: isDataException });
+  const events = open("events", "outcome_events", outcomeEventSink(pool), { revive: reviveDates<OutcomeEventRow>(["requestTs", "ts"]), isRowError: isDataException });
+  const shadow = open("shadow", "shadow_records", shadowSink(pool), { revive: reviveDates<ShadowRow>(["ts"]), maxBuffered: 10_000, isRowError: isDataException });
+  const streams: Streams = { url, pool, requests, events, shadow, replays, enabled: !env().TELEMETRY_DISABLED, closed: false };
   holder.__rerankTelemetry = streams;
+  if (replays.length > 0) retireReplaysWhenDrained(streams);
   return streams;
+}
+
+/** Closes each replay writer once its claimed file is written and removed. */
+function retireReplaysWhenDrained(streams: Streams): void {
+  const timer = setInterval(() => {
+    for (const replay of [...streams.replays]) {
+      const s = replay.writer.stats();
+      if (s.spilledRows > 0 || s.spillBytes > 0) continue;
+      streams.replays.splice(streams.replays.indexOf(replay), 1);
+      void replay.writer.close();
+    }
+    if (streams.replays.length === 0) clearInterval(timer);
+  }, 1000);
+  timer.unref();
 }
 
 /** Copies writer stats into the Prometheus gauges (called when /api/metrics is scraped). */
@@ -241,6 +260,15 @@ export function publishTelemetryStats(): void {
   if (!streams) return;
   for (const [stream, writer] of [["requests", streams.requests], ["events", streams.events], ["shadow", streams.shadow]] as const) {
     const s = writer.stats();
+    // Rows still being replayed from a dead process's spill file count as this stream's spill.
+    for (const replay of streams.replays.filter((r) => r.stream === stream)) {
+      const r = replay.writer.stats();
+      s.spilledRows += r.spilledRows;
+      s.spillBytes += r.spillBytes;
+      s.written += r.written;
+      s.dropped += r.dropped;
+      s.failures += r.failures;
+    }
     metrics.telemetryBuffered.set({ stream }, s.buffered);
     metrics.telemetrySpilledRows.set({ stream }, s.spilledRows);
     metrics.telemetrySpillBytes.set({ stream }, s.spillBytes);
@@ -250,10 +278,15 @@ export function publishTelemetryStats(): void {
   }
 }
 
+/**
+ * Flushes every stream and closes it (what cannot be written is spilled), then ends the pool. The
+ * closed streams stay this process's streams: a row that still arrives goes to the spill file
+ * instead of a fresh writer that nothing would flush.
+ */
 export async function closeTelemetry(): Promise<void> {
   const streams = holder.__rerankTelemetry;
-  holder.__rerankTelemetry = undefined;
-  if (!streams) return;
-  await Promise.all([streams.requests.close(), streams.events.close(), streams.shadow.close()]);
+  if (!streams || streams.closed) return;
+  streams.closed = true;
+  await Promise.all([streams.requests.close(), streams.events.close(), streams.shadow.close(), ...streams.replays.map((r) => r.writer.close())]);
   await streams.pool.end().catch(() => {});
 }
