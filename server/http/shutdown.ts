@@ -1,4 +1,7 @@
 import type http from "node:http";
+import { disconnectDb } from "../db/client";
+import { shadowIdle } from "../rerank/shadow";
+import { closeTelemetry } from "../telemetry/streams";
 
 // Graceful shutdown of one server process, in the order that loses nothing acknowledged:
 //   1. stop accepting connections; idle keep-alive connections are closed at once, and a request
@@ -72,4 +75,32 @@ export async function within<T>(promise: Promise<T>, ms: number): Promise<T | un
   } finally {
     clearTimeout(timer);
   }
+}
+
+/** Queued mirrors get this long to be scored and logged at shutdown. */
+const SHADOW_GRACE_MS = 5000;
+
+/**
+ * Installs this process's SIGTERM/SIGINT handling (install it early: a signal during start-up still
+ * flushes what the process holds): drain the server once it exists (`inFlight()`), let queued shadow
+ * scoring finish, flush the request, event and shadow rows (the rest goes to the spill file), end
+ * the database pool, exit 0. A second signal changes nothing (Ctrl-C reaches the whole process
+ * group, and the supervisor forwards one too). Returns whether shutdown has begun.
+ */
+export function installGracefulShutdown(options: { drainMs: number; inFlight: () => InFlight | null; log: (line: string) => void }): () => boolean {
+  let stopping = false;
+  const stop = async (signal: NodeJS.Signals) => {
+    if (stopping) return;
+    stopping = true;
+    const server = options.inFlight();
+    const drained = server ? await server.drain(options.drainMs) : { cut: 0, waitedMs: 0 };
+    await within(shadowIdle(), SHADOW_GRACE_MS);
+    await closeTelemetry().catch((error: unknown) => console.error("[rerank] flushing telemetry failed:", error));
+    await disconnectDb().catch(() => {});
+    options.log(`${signal}: stopped (drained in ${drained.waitedMs} ms${drained.cut > 0 ? `, ${drained.cut} requests cut after SHUTDOWN_DRAIN_MS` : ""}; logs flushed)`);
+    process.exit(0);
+  };
+  process.on("SIGTERM", () => void stop("SIGTERM"));
+  process.on("SIGINT", () => void stop("SIGINT"));
+  return () => stopping;
 }
