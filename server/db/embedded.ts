@@ -21,6 +21,8 @@ import pg from "pg";
 
 export interface EmbeddedServer {
   port: number;
+  /** Where its data is (the requested folder, or the reachable one chosen as root: embeddedLayout). */
+  dataDir: string;
   urlFor(database: string): string;
   stop(): Promise<void>;
 }
@@ -246,6 +248,7 @@ export async function startEmbeddedPostgres(options: {
   }
   return {
     port,
+    dataDir,
     urlFor: (database) => `postgresql://${USER}:${encodeURIComponent(password)}@127.0.0.1:${port}/${database}`,
     stop: () => stopServer(child),
   };

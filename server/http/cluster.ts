@@ -21,6 +21,20 @@ const FLUSH_GRACE_MS = 15_000;
 /** A worker that lived this long resets its restart backoff. */
 const HEALTHY_AFTER_MS = 30_000;
 
+/**
+ * Runs this process as the primary of WORKERS workers (WORKERS > 1, never in development: tsx
+ * watch restarts one process), or serves in it with `serve` (loaded only then: the primary holds
+ * neither Next.js nor the serving code).
+ */
+export function runPrimaryOrServe(config: { WORKERS: number; RERANK_DEV: boolean; SHUTDOWN_DRAIN_MS: number }, serve: () => Promise<void>, log: (line: string) => void): void {
+  const workers = config.RERANK_DEV ? 1 : config.WORKERS;
+  if (workers > 1 && cluster.isPrimary) return runPrimary({ workers, drainMs: config.SHUTDOWN_DRAIN_MS, log });
+  serve().catch((error: unknown) => {
+    console.error("[rerank] the server could not start:", error);
+    process.exit(1);
+  });
+}
+
 /** The restart delay after `failures` consecutive early deaths: 0.5 s doubling up to 30 s. */
 export function restartDelayMs(failures: number): number {
   return Math.min(30_000, 500 * 2 ** Math.max(0, failures - 1));

@@ -27,6 +27,9 @@ type Handler = (payload: unknown) => unknown | Promise<unknown>;
 /** This worker's number (1…N), set by the primary in each worker's environment; undefined outside a cluster. */
 export const workerId = (): string | undefined => process.env.RERANK_WORKER_ID;
 
+/** The server's log line prefix: `[rerank]`, or `[rerank worker N]` in a worker. */
+export const serverLog = (line: string) => console.log(`[rerank${workerId() ? ` worker ${workerId()}` : ""}] ${line}`);
+
 const inCluster = () => Boolean(workerId() && process.send);
 
 // Next's bundle and the front door each load a copy of this module: one state and listener per process.

@@ -1,11 +1,11 @@
-import next from "next";
 import { loadConfigOrExit } from "../config";
-import { runServerProcess } from "./serverProcess";
+import { runPrimaryOrServe } from "./cluster";
+import { serverLog } from "./clusterIpc";
 
 // The server process `npm start` runs (server/cli/start.ts spawns it with HOST, PORT and
 // RERANK_DEV): Next.js prepared in this process (production build, or `next dev`-style hot reload
-// with RERANK_DEV=1), behind the front door on one port; with WORKERS > 1 the primary of a
-// node:cluster whose workers each run the same (server/http/serverProcess.ts).
+// with RERANK_DEV=1), behind the front door on one port (server/http/serverProcess.ts); with
+// WORKERS > 1 the primary of a node:cluster whose workers each run the same (server/http/cluster.ts).
 //
 // Next.js runs instrumentation.ts's register() once while it prepares: it warms the serving state
 // and starts the rollout ticker. Next bundles its own copies of our modules, so that state lives on
@@ -14,8 +14,11 @@ import { runServerProcess } from "./serverProcess";
 // as the pages.
 
 const config = loadConfigOrExit();
-runServerProcess(config, async () => {
-  const app = next({ dev: config.RERANK_DEV, hostname: config.HOST, port: config.PORT ?? 3000, dir: process.cwd() });
-  await app.prepare();
-  return app.getRequestHandler();
-});
+runPrimaryOrServe(config, async () => {
+  const [{ serve }, { default: next }] = await Promise.all([import("./serverProcess"), import("next")]);
+  await serve(config, async () => {
+    const app = next({ dev: config.RERANK_DEV, hostname: config.HOST, port: config.PORT ?? 3000, dir: process.cwd() });
+    await app.prepare();
+    return app.getRequestHandler();
+  });
+}, serverLog);

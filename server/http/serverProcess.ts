@@ -1,38 +1,25 @@
-import cluster from "node:cluster";
 import type { Env } from "../config";
 import { RERANK_LIMITS } from "../rerank/schema";
 import { maxModelBytes } from "../registry/versions";
 import { answerMetricsCollection } from "../telemetry/clusterMetrics";
 import { telemetry } from "../telemetry/streams";
-import { runPrimary } from "./cluster";
-import { workerId } from "./clusterIpc";
+import { serverLog, workerId } from "./clusterIpc";
 import { frontDoorSettings } from "./frontDoor";
 import { createFrontDoorServer, type NextHandler } from "./server";
 import { installGracefulShutdown, trackInFlight, type InFlight } from "./shutdown";
 
-// One server process's life, whatever answers the pages (Next.js in server/http/main.ts, a stand-in
-// in integration tests): with WORKERS > 1 (not in development) the primary of a node:cluster
-// (server/http/cluster.ts), else a server — shutdown handling first, then the page handler, the
-// telemetry streams (claiming spill files of dead processes), the front door, and listen.
+// One server process (alone, or a worker of a cluster: server/http/cluster.ts), whatever answers the
+// pages (Next.js in server/http/main.ts, a stand-in in integration tests): shutdown handling first,
+// then the page handler, the telemetry streams (claiming spill files of dead processes), the front
+// door, and listen.
 //
 // SIGTERM and SIGINT (Ctrl-C reaches the whole process group): stop accepting, drain the requests in
 // flight (at most SHUTDOWN_DRAIN_MS), let queued shadow scoring finish (at most 5 s), flush the request,
 // event and shadow rows (what cannot be written goes to this process's spill file), then exit 0
 // (server/http/shutdown.ts).
 
-export const serverLog = (line: string) => console.log(`[rerank${workerId() ? ` worker ${workerId()}` : ""}] ${line}`);
-
-/** Runs this process as the cluster's primary or as a server whose other paths `pages()` answers. */
-export function runServerProcess(config: Env, pages: () => Promise<NextHandler>): void {
-  const workers = config.RERANK_DEV ? 1 : config.WORKERS;
-  if (workers > 1 && cluster.isPrimary) return runPrimary({ workers, drainMs: config.SHUTDOWN_DRAIN_MS, log: serverLog });
-  serve(config, pages).catch((error: unknown) => {
-    console.error("[rerank] the server could not start:", error);
-    process.exit(1);
-  });
-}
-
-async function serve(config: Env, pages: () => Promise<NextHandler>) {
+/** Serves in this process (one server, or one worker of a cluster); the pages come from `pages()`. */
+export async function serve(config: Env, pages: () => Promise<NextHandler>): Promise<void> {
   const host = config.HOST;
   const port = config.PORT ?? 3000;
   let inFlight: InFlight | null = null;
