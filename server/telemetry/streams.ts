@@ -217,7 +217,9 @@ export function telemetry(): Streams {
   const spillDir = env().TELEMETRY_SPILL_DIR;
   // One spill file per database (host, port and name), so rows never replay into another database.
   const dbName = `${new URL(url).pathname.slice(1) || "db"}-${createHash("sha256").update(url).digest("hex").slice(0, 10)}`;
-  const pool = new pg.Pool({ connectionString: url, max: 2, connectionTimeoutMillis: 2000 });
+  // A write that hangs (PostgreSQL stopped, not refusing) fails after 5 s, so its rows move to the
+  // spill file instead of waiting in memory for as long as the stall lasts.
+  const pool = new pg.Pool({ connectionString: url, max: 2, connectionTimeoutMillis: 2000, query_timeout: 5000 });
   pool.on("error", () => {}); // an idle connection dropped by the server; the next write reconnects
   const replays: Streams["replays"] = [];
   const open = <T>(stream: StreamName, name: string, sink: BatchSink<T>, options: Omit<BatchWriterOptions<T>, "name" | "spillPath">): BatchWriter<T> => {
