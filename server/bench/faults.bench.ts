@@ -260,17 +260,17 @@ async function main() {
     for (let round = 0; round < ROUNDS; round++) {
       const figures = { buffered: NaN, durable: NaN, paused: NaN };
       for (const mode of ["buffered", "durable"] as const) {
-        // SERVING_AUTH=off: the API key lookup reads PostgreSQL on every call, which would measure the
-        // paused database rather than the spill file's group commit.
+        // SERVING_AUTH=off and no key sent: the API key lookup reads PostgreSQL on every call, which
+        // would measure the paused database rather than the spill file's group commit.
         const server = startProcess(["server/http/main.ts"], { ...common, PORT: String(eventsPort), EVENTS_ACK: mode, NODE_ENV: "production", SERVING_AUTH: "off" }, log, `events ${mode}`);
         children.push(server);
         await waitFor(() => healthy(eventsUrl), "the events server", 120_000);
-        const served = await serveMany(eventsUrl, 400, request, headers);
-        figures[mode] = (await eventsThroughput(eventsUrl, served, `cost-${round}-${mode}`, headers)).rps;
+        const served = await serveMany(eventsUrl, 400, request, {});
+        figures[mode] = (await eventsThroughput(eventsUrl, served, `cost-${round}-${mode}`, {})).rps;
         if (mode === "durable") {
           // PostgreSQL paused: each call is answered once its event is fsynced to the spill file.
           proxy.pause();
-          figures.paused = (await eventsThroughput(eventsUrl, served, `cost-${round}-paused`, headers)).rps;
+          figures.paused = (await eventsThroughput(eventsUrl, served, `cost-${round}-paused`, {})).rps;
           proxy.resume();
         }
         await stop(server);

@@ -1,4 +1,5 @@
 import type { Worker } from "node:cluster";
+import { env } from "../config";
 
 // Questions a worker asks all the workers of its server (WORKERS=N, server/http/cluster.ts) over
 // the cluster's IPC channel, through the primary: "your metrics" (/api/metrics sums them) and "did
@@ -25,7 +26,10 @@ interface Message {
 type Handler = (payload: unknown) => unknown | Promise<unknown>;
 
 /** This worker's number (1…N), set by the primary in each worker's environment; undefined outside a cluster. */
-export const workerId = (): string | undefined => process.env.RERANK_WORKER_ID;
+export const workerId = (): string | undefined => {
+  const id = env().RERANK_WORKER_ID;
+  return id === undefined ? undefined : String(id);
+};
 
 /** The server's log line prefix: `[rerank]`, or `[rerank worker N]` in a worker. */
 export const serverLog = (line: string) => console.log(`[rerank${workerId() ? ` worker ${workerId()}` : ""}] ${line}`);

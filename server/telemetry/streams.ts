@@ -206,6 +206,9 @@ type StreamName = "requests" | "events" | "shadow";
 
 const holder = globalThis as unknown as { __rerankTelemetry?: Streams };
 
+/** How often a replay of a dead process's spill file is tried again while the database is down. */
+const REPLAY_RETRY_MS = 2000;
+
 /**
  * The process's telemetry streams, created on first use for the current DATABASE_URL. Each stream
  * spills to a file of its own process (`<database>.<table>.p<pid>.jsonl`); spill files of dead
@@ -226,7 +229,6 @@ export function telemetry(): Streams {
     const prefix = `${dbName}.${name}`;
     for (const file of claimOrphanSpills(spillDir, prefix)) {
       const writer = new BatchWriter(sink, { ...options, name: `${name} (replaying ${path.basename(file)})`, spillPath: file });
-      writer.start();
       replays.push({ stream, writer: writer as BatchWriter<unknown> });
     }
     const writer = new BatchWriter(sink, { ...options, name, spillPath: ownSpillPath(spillDir, prefix) });
@@ -242,18 +244,19 @@ export function telemetry(): Streams {
   return streams;
 }
 
-/** Closes each replay writer once its claimed file is written and removed. */
+/** Writes each claimed file (retrying while the database is down), then closes its writer. */
 function retireReplaysWhenDrained(streams: Streams): void {
-  const timer = setInterval(() => {
-    for (const replay of [...streams.replays]) {
-      const s = replay.writer.stats();
-      if (s.spilledRows > 0 || s.spillBytes > 0) continue;
+  for (const replay of streams.replays) {
+    void (async () => {
+      // flush() waits for the file to be read, writes it all and removes it; it rejects while the database is down.
+      while (!streams.closed && !(await replay.writer.flush().then(() => true, () => false))) {
+        await new Promise((resolve) => setTimeout(resolve, REPLAY_RETRY_MS).unref());
+      }
+      if (streams.closed) return; // closeTelemetry closes it
       streams.replays.splice(streams.replays.indexOf(replay), 1);
-      void replay.writer.close();
-    }
-    if (streams.replays.length === 0) clearInterval(timer);
-  }, 1000);
-  timer.unref();
+      await replay.writer.close();
+    })();
+  }
 }
 
 /** Copies writer stats into the Prometheus gauges (called when /api/metrics is scraped). */
