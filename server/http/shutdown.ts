@@ -1,6 +1,7 @@
 import type http from "node:http";
 import { disconnectDb } from "../db/client";
 import { shadowIdle } from "../rerank/shadow";
+import { stopRolloutTicker } from "../rollouts/ticker";
 import { closeTelemetry } from "../telemetry/streams";
 
 // Graceful shutdown of one server process, in the order that loses nothing acknowledged:
@@ -94,6 +95,7 @@ export function installGracefulShutdown(options: { drainMs: number; inFlight: ()
     stopping = true;
     const server = options.inFlight();
     const drained = server ? await server.drain(options.drainMs) : { cut: 0, waitedMs: 0 };
+    stopRolloutTicker();
     await within(shadowIdle(), SHADOW_GRACE_MS);
     await closeTelemetry().catch((error: unknown) => console.error("[rerank] flushing telemetry failed:", error));
     await disconnectDb().catch(() => {});

@@ -7,8 +7,9 @@ import { env } from "../config";
 // same step at once: each transition is an update conditional on the rollout row still being at
 // that step, so exactly one of them applies it (and only that one moves the alias and audits).
 
+const holder = globalThis as unknown as { __rerankRolloutTicker?: NodeJS.Timeout };
+
 export function startRolloutTicker(log: (line: string) => void = console.log): void {
-  const holder = globalThis as unknown as { __rerankRolloutTicker?: NodeJS.Timeout };
   if (holder.__rerankRolloutTicker) return;
   holder.__rerankRolloutTicker = setInterval(() => {
     analyseRollouts(getDb())
@@ -21,4 +22,10 @@ export function startRolloutTicker(log: (line: string) => void = console.log): v
       .catch((error: Error) => log(`[rollout] analysis failed: ${error.message.split("\n")[0]}`));
   }, env().ROLLOUT_TICK_MS);
   holder.__rerankRolloutTicker.unref();
+}
+
+/** Stops the ticker (shutdown: no analysis against a database pool that is closing). */
+export function stopRolloutTicker(): void {
+  clearInterval(holder.__rerankRolloutTicker);
+  holder.__rerankRolloutTicker = undefined;
 }
