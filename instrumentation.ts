@@ -4,7 +4,7 @@ export async function register() {
   if (process.env.NEXT_RUNTIME !== "nodejs") return;
   const { env } = await import("./server/config");
   if (!env().DATABASE_URL) return;
-  const { warmServing, flushTelemetryOnExit } = await import("./server/rerank/warm");
-  flushTelemetryOnExit();
+  // Shutdown (drain, then flush telemetry, then exit) belongs to the server process: server/http/shutdown.ts.
+  const { warmServing } = await import("./server/rerank/warm");
   await warmServing();
 }

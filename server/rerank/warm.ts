@@ -2,8 +2,6 @@ import { getDb } from "../db/client";
 import { featureStore } from "../features/store";
 import { openModel } from "../inference/sessions";
 import { surfaceConfigs } from "../surfaces/configCache";
-import { stopJobs } from "../jobs/worker";
-import { closeTelemetry } from "../telemetry/streams";
 
 /**
  * At server start: load the catalog into the feature cache and open the sessions of every
@@ -26,17 +24,5 @@ export async function warmServing(log: (line: string) => void = console.log): Pr
     log(`[rerank] serving warm in ${Math.round(performance.now() - started)} ms: ${items} items cached, ${models} model sessions, ${surfaces.length} surfaces`);
   } catch (error) {
     log(`[rerank] warm-up skipped: ${(error as Error).message.split("\n")[0]}`);
-  }
-}
-
-/**
- * On shutdown: flushes telemetry (whatever cannot be written goes to the spill file) and lets the
- * job worker finish its running jobs (server/jobs/worker.ts), then exits.
- */
-export function flushTelemetryOnExit(): void {
-  for (const signal of ["SIGTERM", "SIGINT"] as const) {
-    process.once(signal, () => {
-      void Promise.allSettled([closeTelemetry(), stopJobs()]).finally(() => process.exit(0));
-    });
   }
 }

@@ -328,3 +328,78 @@ describe("closing and restarting", () => {
     expect(String(errors[0])).toContain("unreadable");
   });
 });
+
+describe("durable commits (outcome events)", () => {
+  it("groups concurrent commits into one sink write and resolves each once the sink acknowledged it", async () => {
+    const sink = new FakeSink();
+    const writer = new BatchWriter(sink, { name: "t", groupCommitMs: 5 });
+    const rows = rowsFrom(0, 40);
+    await Promise.all(rows.map((row) => writer.commit([row])));
+    expect(sink.calls).toBe(1);
+    expect(sink.rows).toEqual(rows);
+    expect(writer.stats()).toMatchObject({ buffered: 0, written: 40, spilledRows: 0 });
+  });
+
+  it("with the database failing, resolves only after the rows are appended to the spill file (fsynced), which the next flush writes", async () => {
+    const file = spillPath();
+    const sink = new FakeSink();
+    sink.failing = true;
+    const writer = new BatchWriter(sink, { name: "t", spillPath: file, revive, groupCommitMs: 1, onError: () => {} });
+    const rows = rowsFrom(0, 10);
+    await Promise.all([writer.commit(rows.slice(0, 5)), writer.commit(rows.slice(5))]);
+    expect(await new SpillFile(file).readAll()).toHaveLength(10);
+    expect(writer.stats()).toMatchObject({ spilledRows: 10, written: 0, dropped: 0 });
+    sink.failing = false;
+    await writer.flush();
+    expect(sink.rows).toEqual(rows);
+    expect(await exists(file)).toBe(false);
+  });
+
+  it("does not wait on a stalled database longer than commitTimeoutMs: the rows go to the spill file and later commits skip the sink during the backoff", async () => {
+    const file = spillPath();
+    let release: () => void = () => {};
+    const stalled: BatchSink<Row> = { write: () => new Promise<void>((resolve) => (release = resolve)) };
+    const errors: unknown[] = [];
+    const writer = new BatchWriter(stalled, { name: "t", spillPath: file, revive, groupCommitMs: 1, commitTimeoutMs: 50, retryBaseMs: 10_000, onError: (e) => errors.push(e) });
+    await writer.commit(rowsFrom(0, 3));
+    await writer.commit(rowsFrom(3, 2));
+    expect(await new SpillFile(file).readAll()).toHaveLength(5);
+    expect(String(errors[0])).toContain("did not acknowledge 3 row(s) within 50 ms");
+    expect(errors).toHaveLength(1); // the second commit went straight to disk
+    release();
+  });
+
+  it("rejects, keeping nothing, when the rows can be kept neither in the database nor in the spill file", async () => {
+    const sink = new FakeSink();
+    sink.failing = true;
+    const writer = new BatchWriter(sink, { name: "t", spillPath: spillPath(), maxSpillBytes: 100, groupCommitMs: 1, onError: () => {} });
+    await expect(writer.commit(rowsFrom(0, 10))).rejects.toMatchObject({ code: "TELEMETRY_NOT_DURABLE" });
+    expect(writer.stats()).toMatchObject({ spilledRows: 0, dropped: 0 });
+  });
+
+  it("after close, commits go to the spill file without trying the sink", async () => {
+    const file = spillPath();
+    const sink = new FakeSink();
+    const writer = new BatchWriter(sink, { name: "t", spillPath: file, revive, groupCommitMs: 1 });
+    await writer.close();
+    await writer.commit(rowsFrom(0, 2));
+    expect(sink.calls).toBe(0);
+    expect(await new SpillFile(file).readAll()).toHaveLength(2);
+  });
+});
+
+describe("what a killed process can lose", () => {
+  it("while the database fails, buffered rows move to the spill file at each flush interval instead of waiting in memory", async () => {
+    const file = spillPath();
+    const sink = new FakeSink();
+    sink.failing = true;
+    const writer = new BatchWriter(sink, { name: "t", spillPath: file, revive, flushIntervalMs: 10, retryBaseMs: 60_000, onError: () => {} });
+    writer.start();
+    writer.enqueue(rowsFrom(0, 1)[0]!);
+    await waitFor(() => sink.calls === 1, "the first failed write");
+    for (const row of rowsFrom(1, 20)) writer.enqueue(row);
+    await waitFor(async () => (await new SpillFile(file).readAll()).length === 21, "the buffer to reach the spill file");
+    expect(writer.stats()).toMatchObject({ buffered: 0, spilledRows: 21 });
+    await writer.close();
+  });
+});

@@ -6,6 +6,14 @@ import { SpillFile } from "./spillFile";
 // is down the overflow goes to a JSONL spill file on disk (bounded by maxSpillBytes) and is written
 // once the database is back. A row that can be neither buffered nor spilled is counted in
 // stats().dropped and reported through onError: rows are never lost silently.
+//
+// Two ways in:
+// - enqueue(row): synchronous, for rows that may be lost with the process (the request log): a
+//   SIGKILL loses what is in memory, at most about one flush interval of rows, because while the
+//   database fails the buffer is moved to the spill file at every flush interval.
+// - commit(rows): resolves only once the rows are durable (outcome events, whose acknowledgement
+//   promises that): written by the sink, or appended to the spill file and fsynced. Concurrent
+//   commits are grouped into one write (group commit, as PostgreSQL does with its WAL).
 
 export interface BatchSink<T> {
   /** Writes one batch; throws when the database is unavailable. Must be idempotent (rows carry their own ids; the SQL uses ON CONFLICT DO NOTHING). */
@@ -38,6 +46,16 @@ export interface BatchWriterOptions<T = unknown> {
    * written. Anything else (the database is down, a timeout) is retried with backoff. Default: never.
    */
   isRowError?: (error: unknown) => boolean;
+  /**
+   * Group commit of commit(): rows committed within this many ms share one sink write (or one
+   * append + fsync of the spill file). Default 2.
+   */
+  groupCommitMs?: number;
+  /**
+   * How long commit() waits for the sink before it makes the rows durable in the spill file
+   * instead (a stalled database must not hold acknowledgements). Default 1000.
+   */
+  commitTimeoutMs?: number;
   /** Sink failures, spill I/O errors, unreadable spilled rows, and the start of each run of dropped rows (never a row's content). Default: console.error of errorForLog. */
   onError?: (error: unknown) => void;
 }
@@ -72,6 +90,8 @@ export class BatchWriter<T> {
   private readonly revive: (row: unknown) => T;
   private readonly onError: (error: unknown) => void;
   private readonly isRowError: (error: unknown) => boolean;
+  private readonly groupCommitMs: number;
+  private readonly commitTimeoutMs: number;
 
   private buffer: T[] = [];
   private written = 0;
@@ -101,6 +121,12 @@ export class BatchWriter<T> {
   private spillRows = 0;
   /** Byte offset up to which the spill file has been written to the sink (so a retry after a failed batch never re-counts rows). */
   private drainOffset = 0;
+  /** Bytes of durable commits on their way to the spill file (counted against maxSpillBytes). */
+  private committingBytes = 0;
+
+  private commitQueue: Array<{ rows: T[]; resolve: () => void; reject: (error: unknown) => void }> = [];
+  private commitTimer: NodeJS.Timeout | null = null;
+  private committing: Promise<void> | null = null;
 
   constructor(sink: BatchSink<T>, options: BatchWriterOptions<T>) {
     this.sink = sink;
@@ -114,6 +140,8 @@ export class BatchWriter<T> {
     this.revive = options.revive ?? ((row) => row as T);
     this.onError = options.onError ?? ((error) => console.error(`[telemetry:${this.name}] ${errorForLog(error)}`));
     this.isRowError = options.isRowError ?? (() => false);
+    this.groupCommitMs = Math.max(0, options.groupCommitMs ?? 2);
+    this.commitTimeoutMs = positive(options.commitTimeoutMs ?? 1000, "commitTimeoutMs");
     this.spill = options.spillPath ? new SpillFile(options.spillPath) : null;
     // A file left by an earlier process is counted now and drained by the next successful flush.
     this.spillReady = this.spill ? this.onSpillChain(() => this.loadSpill()) : Promise.resolve();
@@ -128,6 +156,21 @@ export class BatchWriter<T> {
       return;
     }
     this.toSpill(row);
+  }
+
+  /**
+   * Resolves once `rows` are durable: acknowledged by the sink, or appended to the spill file and
+   * fsynced (the database failing, in backoff, slower than commitTimeoutMs, or the writer closed).
+   * Rejects only when neither is possible (the spill file is full or cannot be written): then the
+   * rows are not kept and the caller must not acknowledge them. Commits arriving within
+   * groupCommitMs, or while a commit runs, share the next sink write or fsync.
+   */
+  commit(rows: T[]): Promise<void> {
+    if (rows.length === 0) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      this.commitQueue.push({ rows, resolve, reject });
+      this.scheduleCommit();
+    });
   }
 
   /**
@@ -153,7 +196,7 @@ export class BatchWriter<T> {
 
   stats(): WriterStats {
     return {
-      buffered: this.buffer.length,
+      buffered: this.buffer.length + this.commitQueue.reduce((n, c) => n + c.rows.length, 0),
       spilledRows: this.spillRows,
       spillBytes: this.spillUsage(),
       written: this.written,
@@ -193,14 +236,121 @@ export class BatchWriter<T> {
     const left = this.buffer;
     this.buffer = [];
     for (const row of left) this.toSpill(row);
+    // Commits still queued go to the spill file (closed: no sink write); one running finishes.
+    await this.settleCommits();
     await this.spillChain;
   }
 
+  private async settleCommits(): Promise<void> {
+    while (this.committing || this.commitQueue.length > 0) {
+      if (this.commitTimer) clearTimeout(this.commitTimer);
+      this.commitTimer = null;
+      if (!this.committing) this.startCommit();
+      await this.committing;
+    }
+  }
+
   private autoFlush(): void {
-    if (this.running || this.closed || Date.now() < this.backoffUntil) return;
+    if (this.running || this.closed) return;
+    if (Date.now() < this.backoffUntil) {
+      // While the database fails, rows wait on disk rather than in memory, so a killed process
+      // loses at most the rows of one flush interval.
+      if (this.spill && this.buffer.length > 0) this.spillBuffer();
+      return;
+    }
     if (this.buffer.length === 0 && !this.hasSpilled()) return;
     // Errors are reported through onError; the next tick after the backoff retries.
     this.flush().catch(() => {});
+  }
+
+  private spillBuffer(): void {
+    const rows = this.buffer;
+    this.buffer = [];
+    for (const row of rows) this.toSpill(row);
+  }
+
+  private scheduleCommit(): void {
+    if (this.committing || this.commitTimer) return;
+    this.commitTimer = setTimeout(() => {
+      this.commitTimer = null;
+      this.startCommit();
+    }, this.groupCommitMs);
+  }
+
+  private startCommit(): void {
+    this.committing = this.runCommit().finally(() => {
+      this.committing = null;
+      if (this.commitQueue.length > 0) this.scheduleCommit();
+    });
+  }
+
+  /** One group commit: every queued commit's rows in one sink write per maxBatch, else one fsynced spill append. */
+  private async runCommit(): Promise<void> {
+    const group = this.commitQueue;
+    this.commitQueue = [];
+    if (group.length === 0) return;
+    const rows = group.flatMap((c) => c.rows);
+    try {
+      await this.spillReady;
+      let written = 0;
+      if (!this.closed && Date.now() >= this.backoffUntil) {
+        try {
+          for (; written < rows.length; written += this.maxBatch) {
+            await this.writeWithin(rows.slice(written, written + this.maxBatch), this.commitTimeoutMs);
+          }
+        } catch {
+          // Reported by writeBatch (or the timeout below); the rest is made durable on disk.
+        }
+      }
+      if (written < rows.length) await this.spillDurable(rows.slice(written));
+      for (const c of group) c.resolve();
+    } catch (error) {
+      for (const c of group) c.reject(error);
+    }
+  }
+
+  /** A sink write that gives up waiting after `ms` (the write may still land later: sinks are idempotent, so a spilled copy replays as nothing). */
+  private async writeWithin(rows: T[], ms: number): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        const error = new Error(`${this.name}: the database did not acknowledge ${rows.length} row(s) within ${ms} ms; they are kept in the spill file`);
+        // Later commits go straight to disk until the backoff ends.
+        this.failures++;
+        this.consecutiveFailures++;
+        this.backoffUntil = Date.now() + Math.min(this.retryMaxMs, this.retryBaseMs * 2 ** Math.min(this.consecutiveFailures - 1, 30));
+        this.report(error);
+        reject(error);
+      }, ms);
+    });
+    try {
+      await Promise.race([this.writeBatch(rows), timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** Appends rows to the spill file and fsyncs it; throws (rows not kept) when the file is full or fails. */
+  private async spillDurable(rows: T[]): Promise<void> {
+    if (!this.spill) throw notDurable(`${this.name}: cannot keep ${rows.length} row(s): the database is unavailable and no spill file is configured`);
+    const lines = rows.map((row) => JSON.stringify(row));
+    const bytes = lines.reduce((n, line) => n + Buffer.byteLength(line) + 1, 0);
+    if (this.spillUsage() + bytes > this.maxSpillBytes) {
+      throw notDurable(`${this.name}: cannot keep ${rows.length} row(s): the database is unavailable and the spill file is full (maxSpillBytes ${this.maxSpillBytes})`);
+    }
+    const spill = this.spill;
+    this.committingBytes += bytes;
+    this.spillRows += lines.length;
+    try {
+      await this.onSpillChain(() => spill.appendLines(lines, { sync: true }));
+    } catch (error) {
+      this.spillRows = Math.max(0, this.spillRows - lines.length);
+      const failure = notDurable(`${this.name}: cannot append ${lines.length} row(s) to the spill file ${spill.path}`, error);
+      this.report(failure);
+      throw failure;
+    } finally {
+      this.committingBytes -= bytes;
+    }
   }
 
   private scheduleSizeTrigger(): void {
@@ -373,7 +523,7 @@ export class BatchWriter<T> {
   }
 
   private spillUsage(): number {
-    return (this.spill?.sizeBytes() ?? 0) + this.pendingBytes + this.appendingBytes;
+    return (this.spill?.sizeBytes() ?? 0) + this.pendingBytes + this.appendingBytes + this.committingBytes;
   }
 
   private drop(count: number, reason: string): void {
@@ -393,6 +543,10 @@ export class BatchWriter<T> {
     }
   }
 }
+
+/** commit() could keep the rows neither in the database nor on disk: the service is unavailable (503), the caller retries. */
+export const NOT_DURABLE = "TELEMETRY_NOT_DURABLE";
+const notDurable = (message: string, cause?: unknown) => Object.assign(new Error(message, { cause }), { code: NOT_DURABLE });
 
 function positive(value: number, option: string): number {
   if (!(value > 0)) throw new RangeError(`BatchWriter: ${option} must be > 0 (got ${value})`);

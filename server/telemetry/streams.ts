@@ -2,7 +2,8 @@ import { createHash } from "node:crypto";
 import path from "node:path";
 import pg from "pg";
 import { databaseUrl } from "../db/client";
-import { BatchWriter, type BatchSink } from "./batchWriter";
+import { BatchWriter, type BatchSink, type BatchWriterOptions } from "./batchWriter";
+import { claimOrphanSpills, ownSpillPath } from "./spillOwnership";
 import { metrics } from "./metrics";
 import type { TelemetrySink } from "./sink";
 import { env } from "../config";
@@ -256,56 +257,71 @@ interface Streams {
   events: BatchWriter<OutcomeEventRow>;
   shadow: BatchWriter<ShadowRow>;
   scoringSamples: BatchWriter<ScoringSampleRow>;
+  /** Writers replaying spill files of dead processes (claimed at start), until each is empty. */
+  replays: Array<{ stream: StreamName; writer: BatchWriter<unknown> }>;
   enabled: boolean;
+  /** Set by closeTelemetry: the writers flushed and closed; late rows go to the spill files. */
+  closed: boolean;
 }
+
+type StreamName = "requests" | "events" | "shadow" | "scoring_samples";
 
 const holder = globalThis as unknown as { __rerankTelemetry?: Streams };
 
-/** The process's telemetry streams, created on first use for the current DATABASE_URL. */
+/** How often a replay of a dead process's spill file is tried again while the database is down. */
+const REPLAY_RETRY_MS = 2000;
+
+/**
+ * The process's telemetry streams, created on first use for the current DATABASE_URL. Each stream
+ * spills to a file of its own process (`<database>.<table>.p<pid>.jsonl`); spill files of dead
+ * processes are claimed and replayed (server/telemetry/spillOwnership.ts).
+ */
 export function telemetry(): Streams {
   const url = databaseUrl();
   if (holder.__rerankTelemetry?.url === url) return holder.__rerankTelemetry;
   const spillDir = env().TELEMETRY_SPILL_DIR;
   // One spill file per database (host, port and name), so rows never replay into another database.
   const dbName = `${new URL(url).pathname.slice(1) || "db"}-${createHash("sha256").update(url).digest("hex").slice(0, 10)}`;
-  const pool = new pg.Pool({ connectionString: url, max: 2, connectionTimeoutMillis: 2000 });
+  // A write that hangs (PostgreSQL stopped, not refusing) fails after 5 s, so its rows move to the
+  // spill file instead of waiting in memory for as long as the stall lasts.
+  const pool = new pg.Pool({ connectionString: url, max: 2, connectionTimeoutMillis: 2000, query_timeout: 5000 });
   pool.on("error", () => {}); // an idle connection dropped by the server; the next write reconnects
   const sink = postgresTelemetrySink(pool);
-  const requests = new BatchWriter(sink.requests, {
-    name: "rerank_requests",
-    spillPath: path.join(spillDir, `${dbName}.rerank_requests.jsonl`),
-    revive: reviveRequestLogEntry,
-    isRowError: sink.isRowError,
-  });
-  const events = new BatchWriter(sink.events, {
-    name: "outcome_events",
-    spillPath: path.join(spillDir, `${dbName}.outcome_events.jsonl`),
-    revive: reviveDates<OutcomeEventRow>(["requestTs", "ts"]),
-    isRowError: sink.isRowError,
-  });
-  const shadow = new BatchWriter(sink.shadow, {
-    name: "shadow_records",
-    spillPath: path.join(spillDir, `${dbName}.shadow_records.jsonl`),
-    revive: reviveDates<ShadowRow>(["ts"]),
-    maxBuffered: 10_000,
-    isRowError: sink.isRowError,
-  });
-  const scoringSamples = new BatchWriter(sink.scoringSamples, {
-    name: "scoring_samples",
-    spillPath: path.join(spillDir, `${dbName}.scoring_samples.jsonl`),
-    revive: reviveDates<ScoringSampleRow>(["ts"]),
-    // A sample row holds up to SAMPLE_MAX_ITEMS feature vectors: fewer fit the memory bound.
-    maxBuffered: 5_000,
-    maxBatch: 200,
-    isRowError: sink.isRowError,
-  });
-  requests.start();
-  events.start();
-  shadow.start();
-  scoringSamples.start();
-  const streams: Streams = { url, pool, sink, requests, events, shadow, scoringSamples, enabled: !env().TELEMETRY_DISABLED };
+  const replays: Streams["replays"] = [];
+  const open = <T>(stream: StreamName, name: string, sink: BatchSink<T>, options: Omit<BatchWriterOptions<T>, "name" | "spillPath">): BatchWriter<T> => {
+    const prefix = `${dbName}.${name}`;
+    for (const file of claimOrphanSpills(spillDir, prefix)) {
+      const writer = new BatchWriter(sink, { ...options, name: `${name} (replaying ${path.basename(file)})`, spillPath: file });
+      replays.push({ stream, writer: writer as BatchWriter<unknown> });
+    }
+    const writer = new BatchWriter(sink, { ...options, name, spillPath: ownSpillPath(spillDir, prefix) });
+    writer.start();
+    return writer;
+  };
+  const requests = open("requests", "rerank_requests", sink.requests, { revive: reviveRequestLogEntry, isRowError: sink.isRowError });
+  const events = open("events", "outcome_events", sink.events, { revive: reviveDates<OutcomeEventRow>(["requestTs", "ts"]), isRowError: sink.isRowError });
+  const shadow = open("shadow", "shadow_records", sink.shadow, { revive: reviveDates<ShadowRow>(["ts"]), maxBuffered: 10_000, isRowError: sink.isRowError });
+  // A sample row holds up to SAMPLE_MAX_ITEMS feature vectors: fewer fit the memory bound.
+  const scoringSamples = open("scoring_samples", "scoring_samples", sink.scoringSamples, { revive: reviveDates<ScoringSampleRow>(["ts"]), maxBuffered: 5_000, maxBatch: 200, isRowError: sink.isRowError });
+  const streams: Streams = { url, pool, sink, requests, events, shadow, scoringSamples, replays, enabled: !env().TELEMETRY_DISABLED, closed: false };
   holder.__rerankTelemetry = streams;
+  if (replays.length > 0) retireReplaysWhenDrained(streams);
   return streams;
+}
+
+/** Writes each claimed file (retrying while the database is down), then closes its writer. */
+function retireReplaysWhenDrained(streams: Streams): void {
+  for (const replay of streams.replays) {
+    void (async () => {
+      // flush() waits for the file to be read, writes it all and removes it; it rejects while the database is down.
+      while (!streams.closed && !(await replay.writer.flush().then(() => true, () => false))) {
+        await new Promise((resolve) => setTimeout(resolve, REPLAY_RETRY_MS).unref());
+      }
+      if (streams.closed) return; // closeTelemetry closes it
+      streams.replays.splice(streams.replays.indexOf(replay), 1);
+      await replay.writer.close();
+    })();
+  }
 }
 
 /** Copies writer stats into the Prometheus gauges (called when /api/metrics is scraped). */
@@ -314,6 +330,15 @@ export function publishTelemetryStats(): void {
   if (!streams) return;
   for (const [stream, writer] of [["requests", streams.requests], ["events", streams.events], ["shadow", streams.shadow], ["scoring_samples", streams.scoringSamples]] as const) {
     const s = writer.stats();
+    // Rows still being replayed from a dead process's spill file count as this stream's spill.
+    for (const replay of streams.replays.filter((r) => r.stream === stream)) {
+      const r = replay.writer.stats();
+      s.spilledRows += r.spilledRows;
+      s.spillBytes += r.spillBytes;
+      s.written += r.written;
+      s.dropped += r.dropped;
+      s.failures += r.failures;
+    }
     metrics.telemetryBuffered.set({ stream }, s.buffered);
     metrics.telemetrySpilledRows.set({ stream }, s.spilledRows);
     metrics.telemetrySpillBytes.set({ stream }, s.spillBytes);
@@ -323,10 +348,15 @@ export function publishTelemetryStats(): void {
   }
 }
 
+/**
+ * Flushes every stream and closes it (what cannot be written is spilled), then ends the pool. The
+ * closed streams stay this process's streams: a row that still arrives goes to the spill file
+ * instead of a fresh writer that nothing would flush.
+ */
 export async function closeTelemetry(): Promise<void> {
   const streams = holder.__rerankTelemetry;
-  holder.__rerankTelemetry = undefined;
-  if (!streams) return;
-  await Promise.all([streams.requests.close(), streams.events.close(), streams.shadow.close(), streams.scoringSamples.close()]);
+  if (!streams || streams.closed) return;
+  streams.closed = true;
+  await Promise.all([streams.requests.close(), streams.events.close(), streams.shadow.close(), streams.scoringSamples.close(), ...streams.replays.map((r) => r.writer.close())]);
   await streams.sink.close();
 }

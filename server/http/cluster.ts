@@ -1,0 +1,80 @@
+import cluster, { type Worker } from "node:cluster";
+import { relayQuestions } from "./clusterIpc";
+import { within } from "./shutdown";
+
+// WORKERS=N: N server processes share the port (node:cluster; the primary accepts connections and
+// hands them to the workers in turn). Each worker is a whole server (front door, Next.js, serving
+// state, telemetry writer with its own spill file, config watch, rollout ticker). The primary only
+// supervises: it restarts a worker that dies (with backoff, and says so), relays the workers' questions to
+// each other (server/http/clusterIpc.ts: /api/metrics sums them, events find a sibling's request), and on SIGTERM/SIGINT asks every worker to
+// shut down gracefully (each drains and flushes, server/http/shutdown.ts) and exits when all have.
+
+export interface ClusterOptions {
+  workers: number;
+  /** Each worker's drain bound (SHUTDOWN_DRAIN_MS); the primary waits this plus FLUSH_GRACE_MS before it kills a worker. */
+  drainMs: number;
+  log: (line: string) => void;
+}
+
+/** Time a worker gets, after its drain, to flush telemetry and exit. */
+const FLUSH_GRACE_MS = 15_000;
+/** A worker that lived this long resets its restart backoff. */
+const HEALTHY_AFTER_MS = 30_000;
+
+/**
+ * Runs this process as the primary of WORKERS workers (WORKERS > 1, never in development: tsx
+ * watch restarts one process), or serves in it with `serve` (loaded only then: the primary holds
+ * neither Next.js nor the serving code).
+ */
+export function runPrimaryOrServe(config: { WORKERS: number; RERANK_DEV: boolean; SHUTDOWN_DRAIN_MS: number }, serve: () => Promise<void>, log: (line: string) => void): void {
+  const workers = config.RERANK_DEV ? 1 : config.WORKERS;
+  if (workers > 1 && cluster.isPrimary) return runPrimary({ workers, drainMs: config.SHUTDOWN_DRAIN_MS, log });
+  serve().catch((error: unknown) => {
+    console.error("[rerank] the server could not start:", error);
+    process.exit(1);
+  });
+}
+
+/** The restart delay after `failures` consecutive early deaths: 0.5 s doubling up to 30 s. */
+export function restartDelayMs(failures: number): number {
+  return Math.min(30_000, 500 * 2 ** Math.max(0, failures - 1));
+}
+
+/** Runs the primary: forks the workers (this same entry script, RERANK_WORKER_ID set) and supervises them. */
+export function runPrimary(options: ClusterOptions): void {
+  const slots = new Map<number, { worker: Worker; startedAt: number; failures: number }>();
+  let stopping = false;
+  const fork = (slot: number, failures: number) => {
+    const worker = cluster.fork({ RERANK_WORKER_ID: String(slot) });
+    slots.set(slot, { worker, startedAt: Date.now(), failures });
+    worker.on("message", (message) => onMessage(worker, message));
+    worker.on("exit", (code, signal) => {
+      if (stopping) return;
+      const state = slots.get(slot)!;
+      const failures = Date.now() - state.startedAt > HEALTHY_AFTER_MS ? 1 : state.failures + 1;
+      const delay = restartDelayMs(failures);
+      options.log(`worker ${slot} (pid ${worker.process.pid}) exited (${signal ?? `code ${code}`}); restarting it in ${(delay / 1000).toFixed(1)} s`);
+      setTimeout(() => {
+        if (!stopping) fork(slot, failures);
+      }, delay);
+    });
+  };
+  const onMessage = relayQuestions(() => [...slots.values()].map((s) => s.worker));
+  for (let slot = 1; slot <= options.workers; slot++) fork(slot, 0);
+  options.log(`primary ${process.pid}: ${options.workers} workers`);
+
+  const stop = async (signal: NodeJS.Signals) => {
+    if (stopping) return;
+    stopping = true;
+    const live = [...slots.values()].map((s) => s.worker).filter((w) => !w.isDead());
+    options.log(`${signal}: stopping ${live.length} workers (each drains its requests and flushes its logs)`);
+    const exited = live.map((w) => new Promise<void>((resolve) => (w.isDead() ? resolve() : w.once("exit", () => resolve()))));
+    // The workers may have the signal already (Ctrl-C reaches the whole process group); a second one is ignored there.
+    for (const worker of live) worker.process.kill("SIGTERM");
+    await within(Promise.all(exited), options.drainMs + FLUSH_GRACE_MS);
+    for (const worker of live) if (!worker.isDead()) worker.process.kill("SIGKILL");
+    process.exit(0);
+  };
+  process.on("SIGTERM", () => void stop("SIGTERM"));
+  process.on("SIGINT", () => void stop("SIGINT"));
+}

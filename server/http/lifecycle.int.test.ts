@@ -1,0 +1,220 @@
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdtempSync, readdirSync, rmSync } from "node:fs";
+import http from "node:http";
+import os from "node:os";
+import path from "node:path";
+import getPort from "get-port";
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { getDb } from "../db/client";
+import { seedDemo } from "../db/seed";
+import { TcpProxy, waitFor } from "../testing/tcpProxy";
+
+// The server process's life against a real PostgreSQL: a graceful stop under load, a SIGKILL while
+// the database is unreachable, two processes side by side, and WORKERS=2. Each server is a child
+// process running server/testing/serverProcess.ts (server/http/serverProcess.ts with a stand-in for
+// Next.js), reached over HTTP like any caller; its database connection goes through a TCP proxy
+// the test can take down.
+
+const ROOT = process.cwd();
+const candidates = Array.from({ length: 20 }, (_, i) => ({ id: `sku-${String(i + 1).padStart(5, "0")}`, retrievalScore: 1 - i / 20 }));
+let proxy: TcpProxy;
+let proxiedUrl: string;
+let spillDir: string;
+
+beforeAll(async () => {
+  await seedDemo(getDb());
+  const target = new URL(inject("databaseUrl"));
+  proxy = new TcpProxy({ host: target.hostname, port: Number(target.port || 5432) });
+  await proxy.open();
+  target.host = `127.0.0.1:${proxy.port}`;
+  proxiedUrl = target.toString();
+});
+afterAll(async () => {
+  await proxy?.close();
+});
+
+interface Server {
+  child: ChildProcess;
+  port: number;
+  output: () => string;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+async function startServer(env: Record<string, string> = {}, port?: number): Promise<Server> {
+  const listenPort = port ?? (await getPort({ host: "127.0.0.1" }));
+  const child = spawn(process.execPath, ["--import", "tsx", path.join(ROOT, "server/testing/serverProcess.ts")], {
+    cwd: ROOT,
+    env: { ...process.env, DATABASE_URL: proxiedUrl, PORT: String(listenPort), HOST: "127.0.0.1", SERVING_AUTH: "off", WORKERS: "1", TELEMETRY_SPILL_DIR: spillDir, SHUTDOWN_DRAIN_MS: "10000", ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let output = "";
+  child.stdout!.on("data", (d) => (output += d));
+  child.stderr!.on("data", (d) => (output += d));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on("exit", (code, signal) => resolve({ code, signal })));
+  const workers = Number(env.WORKERS ?? "1");
+  await waitFor(async () => (output.match(/listening on|serving on/g) ?? []).length >= workers || child.exitCode !== null, "the server to listen", 60_000);
+  if (child.exitCode !== null) throw new Error(`the server exited at start:\n${output}`);
+  return { child, port: listenPort, output: () => output, exited };
+}
+
+const agent = new http.Agent({ keepAlive: true, maxSockets: 16 });
+
+/** POST JSON; resolves with status, body and the worker header, or null when the connection failed. */
+function post(port: number, pathname: string, body: unknown, options: { keepAlive?: boolean } = {}): Promise<{ status: number; body: any; worker?: string } | null> { // eslint-disable-line @typescript-eslint/no-explicit-any -- response JSON
+  const data = Buffer.from(JSON.stringify(body));
+  return new Promise((resolve) => {
+    const req = http.request(
+      { host: "127.0.0.1", port, path: pathname, method: "POST", agent: options.keepAlive === false ? false : agent, headers: { "content-type": "application/json", "content-length": data.length } },
+      (res) => {
+        let text = "";
+        res.on("data", (d) => (text += d));
+        res.on("end", () => {
+          try {
+            resolve({ status: res.statusCode ?? 0, body: JSON.parse(text), worker: res.headers["x-rerank-worker"] as string | undefined });
+          } catch {
+            resolve(null);
+          }
+        });
+        res.on("error", () => resolve(null));
+      },
+    );
+    req.on("error", () => resolve(null));
+    req.end(data);
+  });
+}
+
+interface Acknowledged {
+  requests: string[];
+  events: string[];
+}
+
+/** One caller: rerank, then an impression event for the top item; records what was acknowledged (200). */
+async function serveOne(port: number, tag: string, ack: Acknowledged, options: { keepAlive?: boolean; anonymous?: boolean } = {}): Promise<boolean> {
+  // An anonymous request needs no user features: it is served from the warmed caches while the database is down.
+  const served = await post(port, "/api/v1/rerank", { surface: "search", topK: 5, ...(options.anonymous ? {} : { userKey: `u-${tag}` }), candidates }, options);
+  if (!served || served.status !== 200) return false;
+  ack.requests.push(served.body.requestId);
+  const eventId = `ev-${tag}`;
+  const recorded = await post(port, "/api/v1/events", { events: [{ eventId, requestId: served.body.requestId, type: "impression", itemId: served.body.items[0].id, position: 1 }] }, options);
+  if (recorded?.status === 200 && recorded.body.accepted === 1) ack.events.push(eventId);
+  return true;
+}
+
+/** `callers` loops of serveOne until `stop()` says so or the server stops answering. */
+async function load(port: number, prefix: string, callers: number, stop: () => boolean): Promise<Acknowledged> {
+  const ack: Acknowledged = { requests: [], events: [] };
+  let n = 0;
+  await Promise.all(
+    Array.from({ length: callers }, async () => {
+      while (!stop()) if (!(await serveOne(port, `${prefix}-${n++}`, ack))) break;
+    }),
+  );
+  return ack;
+}
+
+async function stored(ack: Acknowledged): Promise<{ requests: number; events: number }> {
+  const db = getDb();
+  const [r] = await db.$queryRaw<Array<{ n: bigint }>>`SELECT count(*) AS n FROM rerank_requests WHERE request_id = ANY(${ack.requests})`;
+  const [e] = await db.$queryRaw<Array<{ n: bigint }>>`SELECT count(*) AS n FROM outcome_events WHERE event_id = ANY(${ack.events})`;
+  return { requests: Number(r!.n), events: Number(e!.n) };
+}
+
+const spillFiles = () => readdirSync(spillDir).filter((f) => f.endsWith(".jsonl"));
+
+describe("the server process's life", () => {
+  beforeAll(() => {
+    spillDir = mkdtempSync(path.join(os.tmpdir(), "rerank-lifecycle-spill-"));
+  });
+  afterAll(() => rmSync(spillDir, { recursive: true, force: true }));
+
+  it("SIGTERM under load: stops accepting, drains, flushes; every acknowledged request and event is stored", async () => {
+    const server = await startServer();
+    const loading = load(server.port, "term", 12, () => false);
+    // Signal once the load is well under way; the callers run on until the server stops answering.
+    const probe: Acknowledged = { requests: [], events: [] };
+    while (probe.requests.length < 100 && (await serveOne(server.port, `term-probe-${probe.requests.length}`, probe)));
+    server.child.kill("SIGTERM");
+    const ack = await loading;
+    const exit = await server.exited;
+    expect(exit.code).toBe(0);
+    expect(server.output()).toMatch(/SIGTERM: stopped/);
+    const all = { requests: [...ack.requests, ...probe.requests], events: [...ack.events, ...probe.events] };
+    expect(all.requests.length).toBeGreaterThan(100);
+    expect(await stored(all)).toEqual({ requests: all.requests.length, events: all.events.length });
+  });
+
+  it("SIGKILL while the database is unreachable: every acknowledged event is in the spill file, and a new process replays it exactly once", async () => {
+    const server = await startServer();
+    await proxy.close(); // connections refused: events can only become durable in the spill file
+    const ack: Acknowledged = { requests: [], events: [] };
+    for (let i = 0; i < 40; i++) await serveOne(server.port, `kill-${i}`, ack, { anonymous: true });
+    expect(ack.events.length).toBe(40); // acknowledged: fsynced to the spill file
+    server.child.kill("SIGKILL");
+    await server.exited;
+    expect(spillFiles().some((f) => f.includes(`.outcome_events.p${server.child.pid}.jsonl`))).toBe(true);
+
+    await proxy.open();
+    const next = await startServer();
+    await waitFor(async () => (await stored(ack)).events === ack.events.length, "the replayed events", 30_000);
+    // Replayed once: the claimed file is gone, and no event is there twice.
+    await waitFor(async () => !spillFiles().some((f) => f.includes(`.p${server.child.pid}.`)), "the claimed spill files to be removed", 30_000);
+    const [dupes] = await getDb().$queryRaw<Array<{ n: bigint }>>`SELECT count(*) - count(DISTINCT event_id) AS n FROM outcome_events WHERE event_id = ANY(${ack.events})`;
+    expect(Number(dupes!.n)).toBe(0);
+    next.child.kill("SIGTERM");
+    expect((await next.exited).code).toBe(0);
+  });
+
+  it("two processes from one folder keep two spill files; the next start replays both", async () => {
+    const [a, b] = await Promise.all([startServer(), startServer()]);
+    const ack: Acknowledged = { requests: [], events: [] };
+    for (const server of [a, b]) await serveOne(server.port, `two-warm-${server.port}`, ack, { anonymous: true });
+    await proxy.close(); // both spill
+    for (let i = 0; i < 10; i++) {
+      await serveOne(a.port, `two-a-${i}`, ack, { anonymous: true });
+      await serveOne(b.port, `two-b-${i}`, ack, { anonymous: true });
+    }
+    a.child.kill("SIGTERM");
+    b.child.kill("SIGTERM");
+    await Promise.all([a.exited, b.exited]);
+    for (const server of [a, b]) {
+      expect(spillFiles()).toContain(spillFiles().find((f) => f.endsWith(`.outcome_events.p${server.child.pid}.jsonl`)));
+      expect(spillFiles()).toContain(spillFiles().find((f) => f.endsWith(`.rerank_requests.p${server.child.pid}.jsonl`)));
+    }
+    await proxy.open();
+    const next = await startServer();
+    await waitFor(async () => {
+      const s = await stored(ack);
+      return s.events === ack.events.length && s.requests === ack.requests.length;
+    }, "both processes' rows to be replayed", 30_000);
+    next.child.kill("SIGTERM");
+    await next.exited;
+  });
+
+  it("WORKERS=2: both workers answer, an event finds its request on the other worker, /api/metrics sums the workers, SIGTERM stops both", async () => {
+    const server = await startServer({ WORKERS: "2" });
+    const ack: Acknowledged = { requests: [], events: [] };
+    const workers = new Set<string>();
+    for (let i = 0; i < 30; i++) {
+      // A new connection each time: the primary hands connections to the workers in turn.
+      const served = await post(server.port, "/api/v1/rerank", { surface: "search", topK: 5, userKey: `w-${i}`, candidates }, { keepAlive: false });
+      expect(served?.status).toBe(200);
+      workers.add(served!.worker!);
+      ack.requests.push(served!.body.requestId);
+      const recorded = await post(server.port, "/api/v1/events", { events: [{ eventId: `w-ev-${i}`, requestId: served!.body.requestId, type: "click", itemId: served!.body.items[0].id, position: 1 }] }, { keepAlive: false });
+      expect(recorded?.body).toEqual({ accepted: 1, duplicates: 0, rejected: [] });
+      // Connections alternate between the workers, so each event reaches the other worker than its request.
+      expect(recorded!.worker).not.toBe(served!.worker);
+      workers.add(recorded!.worker!);
+      ack.events.push(`w-ev-${i}`);
+    }
+    expect([...workers].sort()).toEqual(["1", "2"]);
+    const metrics = await (await fetch(`http://127.0.0.1:${server.port}/api/metrics`)).text();
+    expect(metrics).toContain("# workers: 2 of 2 answered");
+    const served = [...metrics.matchAll(/^rerank_requests_total\{surface="search",outcome="[^"]+"\} (\d+)/gm)].reduce((n, m) => n + Number(m[1]), 0);
+    expect(served).toBe(30);
+    expect(metrics).toMatch(/^rerank_outcome_events_total\{type="click"\} 30$/m);
+    server.child.kill("SIGTERM");
+    expect((await server.exited).code).toBe(0);
+    expect(await stored(ack)).toEqual({ requests: 30, events: 30 });
+  });
+});

@@ -1,0 +1,45 @@
+import { AggregatorRegistry, type MetricObjectWithValues, type MetricValue } from "prom-client";
+import { answer, askWorkers, workerId } from "../http/clusterIpc";
+import { metrics } from "./metrics";
+import { publishTelemetryStats } from "./streams";
+
+// /api/metrics across the workers of one server (WORKERS=N, server/http/cluster.ts). Each worker
+// keeps its own registry; the worker that gets the scrape asks every worker for its metrics as JSON
+// (server/http/clusterIpc.ts) and sums them with prom-client's AggregatorRegistry: counters and
+// histograms are summed, and so are gauges (every gauge of ours is a count or a size per process,
+// whose total is what an operator wants). A worker that does not answer within COLLECT_TIMEOUT_MS
+// is left out of that scrape, and the first line says so.
+
+const TOPIC = "metrics";
+const COLLECT_TIMEOUT_MS = 2000;
+
+type MetricsJson = MetricObjectWithValues<MetricValue<string>>[];
+
+async function ownMetricsJson(): Promise<MetricsJson> {
+  publishTelemetryStats();
+  return (await metrics.registry.getMetricsAsJSON()) as MetricsJson;
+}
+
+/** A worker answers collections from its start, not only once it was scraped itself. */
+export function answerMetricsCollection(): void {
+  answer(TOPIC, ownMetricsJson);
+}
+
+/**
+ * The Prometheus text of /api/metrics: this process's registry, or in a worker of a cluster the
+ * sum over every worker (this worker's own figures alone if the primary does not answer).
+ */
+export async function prometheusText(): Promise<string> {
+  const gathered = workerId() ? await askWorkers(TOPIC, null, COLLECT_TIMEOUT_MS) : null;
+  if (!gathered) {
+    publishTelemetryStats();
+    const own = await metrics.registry.metrics();
+    return workerId() ? `# the primary did not answer: metrics of worker ${workerId()} only\n${own}` : own;
+  }
+  const parts = gathered.values as MetricsJson[];
+  const missing = gathered.asked - parts.length;
+  const header = `# workers: ${parts.length} of ${gathered.asked} answered${missing > 0 ? ` (${missing} left out: no answer within ${COLLECT_TIMEOUT_MS} ms)` : ""}\n`;
+  return header + (await AggregatorRegistry.aggregate(parts).metrics());
+}
+
+export const PROMETHEUS_CONTENT_TYPE = metrics.registry.contentType;
