@@ -4,7 +4,7 @@ import { notifications } from "@mantine/notifications";
 import { IconDots, IconSend, IconWebhook } from "@tabler/icons-react";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useState } from "react";
-import { WEBHOOK_EVENT_KIND_NAMES, WEBHOOK_EVENT_KINDS, type WebhookEventKind, type WebhookFormat } from "@/server/domain/webhooks/events";
+import { WEBHOOK_EVENT_KIND_NAMES, WEBHOOK_EVENT_KINDS, WEBHOOK_FORMATS, type WebhookEventKind, type WebhookFormat } from "@/server/domain/webhooks/events";
 import { usePermission } from "../../../_auth/AccessProvider";
 import { EmptyState } from "../../../_components/EmptyState";
 import { useTRPC } from "../../../_trpc/client";
@@ -79,45 +79,40 @@ export function WebhooksSettings() {
             ]}
           />
         ) : (
-          <Card withBorder p={0}>
-            <Table.ScrollContainer minWidth={820}>
-              <Table verticalSpacing="sm" striped data-testid="webhooks-table">
-                <Table.Thead>
-                  <Table.Tr><Table.Th>Endpoint</Table.Th><Table.Th>Events</Table.Th><Table.Th>Last delivery</Table.Th><Table.Th>Enabled</Table.Th><Table.Th /></Table.Tr>
-                </Table.Thead>
-                <Table.Tbody>
-                  {endpoints.data.map((e) => (
-                    <Table.Tr key={e.id} data-testid={`webhook-row-${e.name}`}>
-                      <Table.Td>
-                        <Group gap={6} wrap="nowrap"><Text size="sm" fw={500}>{e.name}</Text><Badge size="xs" variant="outline" styles={badgeStyles}>{e.format === "slack" ? "Slack" : "Standard"}</Badge></Group>
-                        <Code style={{ wordBreak: "break-all" }}>{e.url}</Code>
-                      </Table.Td>
-                      <Table.Td><Text size="xs">{e.eventKinds.map((k) => WEBHOOK_EVENT_KINDS[k as WebhookEventKind]?.title ?? k).join(", ")}</Text></Table.Td>
-                      <Table.Td>
-                        {e.lastDelivery ? (
-                          <Group gap={6} wrap="nowrap"><StatusBadge status={e.lastDelivery.status} error={e.lastDelivery.error} /><Text size="xs">{when(e.lastDelivery.createdAt)}</Text></Group>
-                        ) : <Text size="xs" c="dimmed">none yet</Text>}
-                      </Table.Td>
-                      <Table.Td><Switch checked={e.enabled} onChange={(ev) => setEnabled(e.id, ev.currentTarget.checked)} aria-label={`${e.name} enabled`} /></Table.Td>
-                      <Table.Td>
-                        <Group gap={4} wrap="nowrap" justify="flex-end">
-                          <Button size="xs" variant="light" leftSection={<IconSend size={14} />} loading={sendTest.isPending && sendTest.variables?.id === e.id} onClick={() => sendTest.mutate({ id: e.id })}>Send test</Button>
-                          <Menu position="bottom-end" withinPortal>
-                            <Menu.Target><Button size="xs" variant="subtle" aria-label={`More for ${e.name}`}><IconDots size={16} /></Button></Menu.Target>
-                            <Menu.Dropdown>
-                              <Menu.Item onClick={() => setDraft({ id: e.id, name: e.name, url: "", maskedUrl: e.url, format: e.format as WebhookFormat, eventKinds: e.eventKinds as WebhookEventKind[], enabled: e.enabled })}>Edit…</Menu.Item>
-                              <Menu.Item onClick={() => rotate.mutate({ id: e.id }, { onSuccess: (r) => setSecret({ name: e.name, secret: r.secret }) })}>Rotate the signing secret</Menu.Item>
-                              <Menu.Item color="red" onClick={() => setDeleting({ id: e.id, name: e.name })}>Delete…</Menu.Item>
-                            </Menu.Dropdown>
-                          </Menu>
-                        </Group>
-                      </Table.Td>
-                    </Table.Tr>
-                  ))}
-                </Table.Tbody>
-              </Table>
-            </Table.ScrollContainer>
-          </Card>
+          // Cards rather than a table: every endpoint's levers stay in reach at 390 px.
+          <Stack gap="sm" data-testid="webhooks-list">
+            {endpoints.data.map((e) => (
+              <Card key={e.id} withBorder padding="md" data-testid={`webhook-row-${e.name}`}>
+                <Group justify="space-between" align="flex-start" gap="sm">
+                  <Stack gap={4} style={{ flex: "1 1 320px", minWidth: 0 }}>
+                    <Group gap={6}>
+                      <Text fw={600}>{e.name}</Text>
+                      <Badge size="xs" variant="outline" styles={badgeStyles}>{e.format === "slack" ? "Slack" : "Standard Webhooks"}</Badge>
+                      {!e.enabled && <Badge size="xs" color="gray" variant="light" styles={badgeStyles}>disabled</Badge>}
+                    </Group>
+                    <Text size="xs" ff="monospace" c="dimmed" style={{ wordBreak: "break-all" }}>{e.url}</Text>
+                    <Text size="xs">{e.eventKinds.map((k) => WEBHOOK_EVENT_KINDS[k as WebhookEventKind]?.title ?? k).join(" · ")}</Text>
+                    <Group gap={6}>
+                      <Text size="xs" c="dimmed">Last delivery:</Text>
+                      {e.lastDelivery ? <><StatusBadge status={e.lastDelivery.status} error={e.lastDelivery.error} /><Text size="xs" c="dimmed">{when(e.lastDelivery.createdAt)}</Text></> : <Text size="xs" c="dimmed">none yet</Text>}
+                    </Group>
+                  </Stack>
+                  <Group gap="xs" wrap="nowrap">
+                    <Switch checked={e.enabled} onChange={(ev) => setEnabled(e.id, ev.currentTarget.checked)} label="Enabled" aria-label={`${e.name} enabled`} />
+                    <Button size="xs" variant="light" leftSection={<IconSend size={14} />} loading={sendTest.isPending && sendTest.variables?.id === e.id} onClick={() => sendTest.mutate({ id: e.id })}>Send test</Button>
+                    <Menu position="bottom-end" withinPortal>
+                      <Menu.Target><Button size="xs" variant="subtle" aria-label={`More for ${e.name}`}><IconDots size={16} /></Button></Menu.Target>
+                      <Menu.Dropdown>
+                        <Menu.Item onClick={() => setDraft({ id: e.id, name: e.name, url: "", maskedUrl: e.url, format: e.format as WebhookFormat, eventKinds: e.eventKinds as WebhookEventKind[], enabled: e.enabled })}>Edit…</Menu.Item>
+                        <Menu.Item onClick={() => rotate.mutate({ id: e.id }, { onSuccess: (r) => setSecret({ name: e.name, secret: r.secret }) })}>Rotate the signing secret</Menu.Item>
+                        <Menu.Item color="red" onClick={() => setDeleting({ id: e.id, name: e.name })}>Delete…</Menu.Item>
+                      </Menu.Dropdown>
+                    </Menu>
+                  </Group>
+                </Group>
+              </Card>
+            ))}
+          </Stack>
         )}
       </Stack>
 
@@ -171,7 +166,8 @@ export function WebhooksSettings() {
             <Stack gap={4}>
               <Text size="sm" fw={500}>Format</Text>
               <SegmentedControl value={draft.format} onChange={(v) => setDraft({ ...draft, format: v as WebhookFormat })}
-                data={[{ value: "standard", label: "Standard Webhooks JSON" }, { value: "slack", label: "Slack-compatible" }]} />
+                data={[{ value: "standard", label: "Standard Webhooks" }, { value: "slack", label: "Slack-compatible" }]} />
+              <Text size="xs" c="dimmed">{WEBHOOK_FORMATS[draft.format]}</Text>
             </Stack>
             <Checkbox.Group label="Events" description="What this endpoint hears about" value={draft.eventKinds} onChange={(v) => setDraft({ ...draft, eventKinds: v as WebhookEventKind[] })}>
               <Stack gap={6} mt={6}>
@@ -193,7 +189,7 @@ export function WebhooksSettings() {
           <Stack>
             <Text size="sm">Copy it now: it is shown only once. Receivers check the webhook-id, webhook-timestamp and webhook-signature headers with it, using any Standard Webhooks library.</Text>
             <Group wrap="nowrap">
-              <Code block style={{ flex: 1, wordBreak: "break-all" }} data-testid="new-webhook-secret">{secret.secret}</Code>
+              <Code block style={{ flex: 1, whiteSpace: "pre-wrap", wordBreak: "break-all" }} data-testid="new-webhook-secret">{secret.secret}</Code>
               <CopyButton value={secret.secret}>{({ copied, copy }) => <Button onClick={copy} variant="light">{copied ? "Copied" : "Copy"}</Button>}</CopyButton>
             </Group>
             <Group justify="flex-end"><Button onClick={() => setSecret(null)}>Done</Button></Group>
