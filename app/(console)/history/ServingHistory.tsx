@@ -24,7 +24,7 @@ const when = (d: Date | string | null) => (d ? new Date(d).toLocaleString() : "b
 const localNow = () => {
   const d = new Date();
   d.setMinutes(d.getMinutes() - d.getTimezoneOffset());
-  return d.toISOString().slice(0, 16);
+  return d.toISOString().slice(0, 19);
 };
 
 function change(r: Row): string {
@@ -93,7 +93,7 @@ export function ServingHistory({ initialSurface }: { initialSurface: string | nu
                   {history.data.rows.map((r) => (
                     <Table.Tr key={r.id}>
                       <Table.Td><Text size="xs">{new Date(r.ts).toLocaleString()}</Text></Table.Td>
-                      <Table.Td><Badge size="sm" variant="light" color={KIND_COLOR[r.kind] ?? "blue"} tt="none">{KIND_LABEL[r.kind] ?? r.kind}</Badge></Table.Td>
+                      <Table.Td><Badge size="sm" variant="light" color={KIND_COLOR[r.kind] ?? "blue"} tt="none" styles={{ root: { overflow: "visible", minWidth: "max-content" }, label: { overflow: "visible" } }}>{KIND_LABEL[r.kind] ?? r.kind}</Badge></Table.Td>
                       <Table.Td><Text size="xs">{change(r)}</Text></Table.Td>
                       <Table.Td><Text size="xs">{r.actor}</Text></Table.Td>
                       <Table.Td><Text size="xs">{r.reason ?? ""}</Text></Table.Td>
@@ -119,7 +119,7 @@ function ServingAt({ surface }: { surface: string }) {
   return (
     <Card withBorder padding="md">
       <Group align="flex-end" gap="xs" wrap="wrap">
-        <TextInput type="datetime-local" label="What was serving at" value={at} onChange={(e) => setAt(e.currentTarget.value)} data-testid="serving-at-input" />
+        <TextInput type="datetime-local" step={1} label="What was serving at" value={at} onChange={(e) => setAt(e.currentTarget.value)} data-testid="serving-at-input" />
         <Button variant="light" onClick={() => setAsked(at)} disabled={!at}>Show</Button>
       </Group>
       {answer.error && <Alert color="red" mt="xs">{answer.error.message}</Alert>}

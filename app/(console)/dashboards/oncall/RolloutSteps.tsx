@@ -6,6 +6,8 @@ import type { AppRouter } from "@/server/routers/_app";
 type Rollout = inferRouterOutputs<AppRouter>["rollouts"]["list"][number];
 type Metric = Rollout["history"][number]["metrics"][number];
 
+// Long verdicts wrap inside their badge on narrow screens instead of being cut off.
+const WRAPPING = { root: { height: "auto", maxWidth: "100%", paddingBlock: 2 }, label: { whiteSpace: "normal", overflow: "visible" } } as const;
 const CLASS_COLOR = { high: "orange", low: "orange", pass: "teal", nodata: "gray" } as const;
 const DECISION_COLOR: Record<string, string> = { advance: "teal", promote: "teal", manual_promote: "blue", fail: "red", wait: "gray" };
 
@@ -19,7 +21,7 @@ export function MetricVerdictBadge({ metric: m }: { metric: Metric }) {
   const color = m.failed ? "red" : CLASS_COLOR[m.classification];
   return (
     <Tooltip label={m.reason} multiline maw={420} withArrow>
-      <Badge color={color} variant={m.failed ? "filled" : "light"} tt="none" data-testid={`verdict-${m.metric}`}>
+      <Badge color={color} variant={m.failed ? "filled" : "light"} tt="none" data-testid={`verdict-${m.metric}`} styles={WRAPPING}>
         {m.label}: {m.classification === "nodata" ? "no data" : m.classification} · {value(m, m.canary)} vs {value(m, m.baseline)}
       </Badge>
     </Tooltip>
