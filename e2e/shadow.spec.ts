@@ -58,6 +58,27 @@ test("mirror search to the candidate and compare its rankings", async ({ page, r
   await start.getByRole("button", { name: "Cancel" }).click();
   await expect(start).toHaveCount(0);
 
+  // Back to the seeded quarter, so the change is visible as two audited edits.
+  await page.getByLabel("Sample rate (%)").fill("25");
+  await page.getByRole("button", { name: "Save" }).click();
+  await expect(page.getByTestId("shadow-status")).toContainText("25% of requests also scored");
+});
+
+test("a shadow disagreement opens side by side with features, and on the Debug page by id", async ({ page, request }) => {
+  // A longer journey than most (three pages, two widths each) on a shared machine.
+  test.setTimeout(120_000);
+  // Requests of its own, so the test stands alone: the seeded 25 % mirror a deterministic share of them.
+  const ids = Array.from({ length: 60 }, (_, i) => `sku-${String(i + 101).padStart(5, "0")}`);
+  for (let i = 0; i < 24; i++) {
+    const candidates = [...ids.slice(i * 2), ...ids.slice(0, i * 2)].map((id, rank) => ({ id, retrievalScore: 1 - rank / 60 }));
+    const response = await request.post("/api/v1/rerank", { data: { surface: "search", requestId: `e2e-side-${Date.now()}-${i}`, topK: 10, candidates } });
+    expect(response.status()).toBe(200);
+  }
+  await page.setViewportSize({ width: 1280, height: 1000 });
+  await page.goto("/shadow?surface=search");
+  // The page refreshes its comparisons every 10 s: mirrors written after the first load show up.
+  await expect(page.getByTestId("shadow-disagreement").first()).toBeVisible({ timeout: 30_000 });
+
   // The strongest disagreement, opened side by side with the features behind its largest moves.
   const worst = page.getByTestId("shadow-disagreement").first();
   const requestId = (await worst.getByTestId("disagreement-request").textContent())!.trim();
@@ -96,10 +117,4 @@ test("mirror search to the candidate and compare its rankings", async ({ page, r
   await page.goto("/shadow?surface=search");
   await page.getByTestId("shadow-disagreement").first().getByTestId("open-debug").click();
   await expect(page.getByTestId("inspected-id")).toHaveText(requestId);
-  await page.goto("/shadow?surface=search");
-
-  // Back to the seeded quarter, so the change is visible as two audited edits.
-  await page.getByLabel("Sample rate (%)").fill("25");
-  await page.getByRole("button", { name: "Save" }).click();
-  await expect(page.getByTestId("shadow-status")).toContainText("25% of requests also scored");
 });

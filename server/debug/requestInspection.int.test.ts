@@ -82,6 +82,14 @@ describe("a request from the Debug page", () => {
     }
   });
 
+  it("builds the sample after the response, not before it", async () => {
+    const before = telemetry().scoringSamples.stats();
+    await engineer().debug.rerank({ surface: "t-inspect", requestId: "dbg-page-deferred", topK: 3, candidates: candidates() });
+    // The response is back and nothing was added to the sample's buffer yet: that happens in a later turn of the event loop.
+    expect(telemetry().scoringSamples.stats().buffered + telemetry().scoringSamples.stats().written).toBe(before.buffered + before.written);
+    await flushed(["dbg-page-deferred"], 1);
+  });
+
   it("masks the fields named in DEBUG_MASKED_FIELDS, in the context and among the features", async () => {
     setEnv("DEBUG_MASKED_FIELDS", "userKey,query,popularity");
     const seen = await engineer().debug.request({ requestId: "dbg-page-1" });

@@ -120,13 +120,13 @@ export interface Disagreement {
   error: string | null;
 }
 
-/** The mirrored requests where the shadow disagreed most with what was served (lowest overlap@10, then τ); errors first. */
+/** The mirrored requests where the shadow disagreed most with what was served (lowest overlap@10, then RBO, which tells apart lists of equal overlap by where they differ, then τ); errors first. */
 export async function shadowDisagreements(db: Db, input: { surface: string; versionId: string; hours: number; limit: number }): Promise<Disagreement[]> {
   const since = new Date(Date.now() - input.hours * 3_600_000);
   const rows = await db.$queryRaw<Array<{ request_id: string; ts: Date; overlap_at_10: number | null; rbo: number | null; kendall_tau: number | null; primary_ranking: Disagreement["primary"]; shadow_ranking: Disagreement["shadow"]; error: string | null }>>`
     SELECT request_id, ts, overlap_at_10, rbo, kendall_tau, primary_ranking, shadow_ranking, error
     FROM shadow_records WHERE surface = ${input.surface} AND shadow_version_id = ${input.versionId} AND ts >= ${since}
-    ORDER BY (error IS NULL), overlap_at_10 ASC NULLS FIRST, kendall_tau ASC NULLS FIRST, ts DESC
+    ORDER BY (error IS NULL), overlap_at_10 ASC NULLS FIRST, rbo ASC NULLS LAST, kendall_tau ASC NULLS FIRST, ts DESC
     LIMIT ${input.limit}`;
   return rows.map((r) => ({
     requestId: r.request_id, ts: r.ts, overlapAt10: r.overlap_at_10, rbo: r.rbo, kendallTau: r.kendall_tau,

@@ -161,7 +161,11 @@ describe("shadow traffic", () => {
     expect(worst).toHaveLength(5);
     const lowest = Math.min(...records.map((r) => r.overlap_at_10!));
     expect(worst[0]!.overlapAt10).toBe(lowest);
-    for (let i = 1; i < worst.length; i++) expect(worst[i]!.overlapAt10!).toBeGreaterThanOrEqual(worst[i - 1]!.overlapAt10!);
+    for (let i = 1; i < worst.length; i++) {
+      expect(worst[i]!.overlapAt10!).toBeGreaterThanOrEqual(worst[i - 1]!.overlapAt10!);
+      // Within one overlap, the lower RBO (the lists differ nearer the top) comes first.
+      if (worst[i]!.overlapAt10 === worst[i - 1]!.overlapAt10) expect(worst[i]!.rbo!).toBeGreaterThanOrEqual(worst[i - 1]!.rbo!);
+    }
     expect(worst[0]!.primary).toHaveLength(10);
   });
 

@@ -75,9 +75,9 @@ function LargestMoves({ comparison: c }: { comparison: Comparison }) {
     <Card withBorder padding="md">
       <Title order={5}>Features behind the largest moves</Title>
       <Text size="xs" c="dimmed" mb="xs">
-        The items either side showed whose rank differs most between the two models (ranks in each model&apos;s ordering of all candidates, before constraints), and the feature values the models got for them. * marks a value that fell back to the spec&apos;s default.
+        The items either side showed whose rank differs most between the two models (ranks in each model&apos;s ordering of all candidates, before constraints), and the feature values the models got for them. ↑n: the candidate ranks the item n places higher than the serving model; * marks a value that fell back to the spec&apos;s default.
       </Text>
-      <Table.ScrollContainer minWidth={160 + 120 * c.moves.length}>
+      <Table.ScrollContainer minWidth={150 + 105 * c.moves.length}>
         <Table data-testid="moves-table" withColumnBorders verticalSpacing={4} fz="xs">
           <Table.Thead>
             <Table.Tr>
@@ -85,8 +85,8 @@ function LargestMoves({ comparison: c }: { comparison: Comparison }) {
               {c.moves.map((m) => (
                 <Table.Th key={m.id}>
                   <Text size="xs" ff="monospace" style={{ wordBreak: "break-all" }}>{m.id}</Text>
-                  <Badge size="xs" variant="light" color={m.move > 0 ? "teal" : m.move < 0 ? "red" : "gray"} tt="none">
-                    {m.move > 0 ? `↑${m.move}` : m.move < 0 ? `↓${-m.move}` : "same"} for the candidate
+                  <Badge size="xs" variant="light" color={m.move > 0 ? "teal" : m.move < 0 ? "red" : "gray"} tt="none" title="how many places the candidate moved the item">
+                    {m.move > 0 ? `↑${m.move}` : m.move < 0 ? `↓${-m.move}` : "="}
                   </Badge>
                 </Table.Th>
               ))}
