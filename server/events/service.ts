@@ -1,7 +1,7 @@
 import { LRUCache } from "lru-cache";
 import { getDb } from "../db/client";
 import { InvalidInputError } from "../errors";
-import { recentRequests, recentResponse } from "../rerank/recent";
+import { recentKey, recentRequests, recentResponse } from "../rerank/recent";
 import { metrics } from "../telemetry/metrics";
 import { telemetry, type OutcomeEventRow } from "../telemetry/streams";
 import type { OutcomeBatch, OutcomeEventInput } from "./schema";
@@ -27,12 +27,27 @@ export interface RecordResult {
   rejected: Array<{ index: number; field: string; message: string }>;
 }
 
+// Event ids seen by this process, to answer a repeat as a duplicate at once. The key is the event id
+// within the request it refers to, as the table's key (event_id, request_ts) is: one caller's event
+// ids never collide with another's events on other requests. Bounded in bytes (a key is at most
+// 128 + 24 characters): at most SEEN_EVENTS_MAX_BYTES of keys, whatever the ids' lengths.
 // One per process, on globalThis: Next's bundle and the front door each load their own copy of this module.
+const SEEN_EVENTS_MAX_BYTES = 32 * 1024 * 1024;
 const holder = globalThis as unknown as { __rerankSeenEvents?: LRUCache<string, true> };
-const seenEvents = (holder.__rerankSeenEvents ??= new LRUCache<string, true>({ max: 200_000 }));
+const seenEvents = (holder.__rerankSeenEvents ??= new LRUCache<string, true>({
+  max: 200_000,
+  maxSize: SEEN_EVENTS_MAX_BYTES,
+  // V8 keeps a key as one- or two-byte characters, plus the map entry's own ~100 bytes.
+  sizeCalculation: (_value, key) => 2 * key.length + 100,
+}));
+const seenKey = (eventId: string, requestTs: Date) => `${eventId}\u0000${requestTs.getTime()}`;
 
-async function findRequest(requestId: string): Promise<ServedRequest | null> {
-  const recent = recentRequests().get(requestId);
+/**
+ * The request an event refers to: one served to this caller under the id it chose, or one whose id
+ * the server generated (shared by whoever was given it), else the request log.
+ */
+async function findRequest(requestId: string, caller: string): Promise<ServedRequest | null> {
+  const recent = recentRequests().get(recentKey(requestId, caller)) ?? recentRequests().get(recentKey(requestId, null));
   if (recent) {
     const r = recentResponse(recent);
     return {
@@ -67,10 +82,12 @@ function check(event: OutcomeEventInput, request: ServedRequest | null): { field
 /**
  * @param allowedSurfaces a serving key limited to some surfaces records events only for requests
  *   served on them (others are rejected like any invalid event); empty or absent: every surface.
+ * @param caller who sends them (server/auth/principal.ts callerOf): a request id a client chose is
+ *   found among that caller's requests. Omitted: in-process callers, as rerank()'s default.
  */
-export async function recordOutcomes(batch: OutcomeBatch, allowedSurfaces: readonly string[] = []): Promise<RecordResult> {
+export async function recordOutcomes(batch: OutcomeBatch, allowedSurfaces: readonly string[] = [], caller = "in-process"): Promise<RecordResult> {
   const requests = new Map<string, ServedRequest | null>();
-  for (const id of new Set(batch.events.map((e) => e.requestId))) requests.set(id, await findRequest(id));
+  for (const id of new Set(batch.events.map((e) => e.requestId))) requests.set(id, await findRequest(id, caller));
   const result: RecordResult = { accepted: 0, duplicates: 0, rejected: [] };
   const rows: OutcomeEventRow[] = [];
   batch.events.forEach((event, index) => {
@@ -83,11 +100,12 @@ export async function recordOutcomes(batch: OutcomeBatch, allowedSurfaces: reado
       result.rejected.push({ index, field: `events[${index}].${problem.field}`, message: problem.message });
       return;
     }
-    if (seenEvents.has(event.eventId)) {
+    const key = seenKey(event.eventId, request!.ts);
+    if (seenEvents.has(key)) {
       result.duplicates++;
       return;
     }
-    seenEvents.set(event.eventId, true);
+    seenEvents.set(key, true);
     rows.push({
       eventId: event.eventId, requestTs: request!.ts, requestId: event.requestId, ts: event.ts ? new Date(event.ts) : new Date(),
       surface: request!.surface, type: event.type, itemId: event.itemId, position: request!.positions.get(event.itemId) ?? null,

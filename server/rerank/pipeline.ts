@@ -4,6 +4,7 @@ import { seedOfKey } from "../domain/hashing";
 import { creditReasons } from "../domain/interleaving/credit";
 import { teamDraftInterleave } from "../domain/interleaving/teamDraft";
 import { inCanary, rolloutLogKey } from "../domain/rollouts/canary";
+import { env } from "../config";
 import { InvalidInputError } from "../errors";
 import { inputSampler } from "../features/inputSampler";
 import { featureStore } from "../features/store";
@@ -12,7 +13,7 @@ import { surfaceConfigs, type ModelRef, type SurfaceConfig } from "../surfaces/c
 import { metrics } from "../telemetry/metrics";
 import { serialiseRequestLogRow, telemetry } from "../telemetry/streams";
 import { assignExperiment, type ExperimentAssignment } from "./assignment";
-import { recentRequests, recentResponse } from "./recent";
+import { recentKey, recentRequests, recentResponse } from "./recent";
 import type { RerankRequest, RerankResponse } from "./schema";
 import { rankWithConstraints, retrievalOrder, scoreWithModels, type Scored, type ScoringInput } from "./scoring";
 import { inShadowSample, mirrorToShadow } from "./shadow";
@@ -55,29 +56,35 @@ export interface Plan {
 interface Enriched extends Omit<ScoringInput, "asOf"> {
   /** Candidates the catalog does not know. */
   unknownCandidates: number;
+  /** Some candidates' or the user's features were not read in time (or the read failed): served with defaults. */
+  timedOut: boolean;
 }
 
-export async function rerank(request: RerankRequest): Promise<RerankResponse> {
+/**
+ * @param caller who sent it (server/auth/principal.ts callerOf): a request id the client chose is
+ *   replayed only to the same caller. Omitted: in-process callers (tests, benchmarks, simulations).
+ */
+export async function rerank(request: RerankRequest, caller = "in-process"): Promise<RerankResponse> {
   const started = performance.now();
-  const replay = replayOf(request);
+  const replay = replayOf(request, caller);
   if (replay) return replay;
   const plan = await planRequest(request);
   const planned = performance.now();
-  const inputs = await enrich(request);
+  const inputs = await enrich(request, plan.surface);
   const enriched = performance.now();
   const scored = await score(plan, inputs);
   const scoredAt = performance.now();
   const ranked = constrain(plan, scored, inputs, request.topK);
   const served = interleave(plan, ranked, request.topK);
   const response = respond(plan, inputs, scored, served, { resolve: planned - started, features: enriched - planned, score: scoredAt - enriched, constraints: performance.now() - scoredAt, started });
-  record(plan, request, inputs, scored, response);
+  record(plan, request, inputs, scored, response, caller);
   return response;
 }
 
-/** A request id seen within the last hour on the same surface gets the same response again (idempotent retries). */
-function replayOf(request: RerankRequest): RerankResponse | null {
+/** A request id the same caller sent within the last hour on the same surface gets the same response again (idempotent retries). */
+function replayOf(request: RerankRequest, caller: string): RerankResponse | null {
   if (!request.requestId) return null;
-  const replay = recentRequests().get(request.requestId);
+  const replay = recentRequests().get(recentKey(request.requestId, caller));
   return replay && replay.surface === request.surface ? recentResponse(replay) : null;
 }
 
@@ -108,11 +115,19 @@ export async function planRequest(request: RerankRequest): Promise<Plan> {
   return { requestId, surface, assignment: null, canary, arms: [{ key: canary?.arm ?? "primary", model, constraints: surface.constraints }] };
 }
 
-/** Item attributes and features of the candidates, and the user's features. */
-async function enrich(request: RerankRequest): Promise<Enriched> {
+/**
+ * Item attributes and features of the candidates, and the user's features. Cache misses are awaited
+ * at most FEATURE_READ_BUDGET_SHARE of the surface's budget (its timeoutMs): past it, or when the read
+ * fails, the request goes on with defaults for what was not read, counted and marked (features.timedOut).
+ * Candidates not read in time are treated as unknown ones are: default features, no attributes.
+ */
+async function enrich(request: RerankRequest, surface: SurfaceConfig): Promise<Enriched> {
   const store = featureStore();
-  const [items, user] = await Promise.all([store.getItems(request.candidates.map((c) => c.id)), store.getUser(request.userKey)]);
-  return { candidates: request.candidates, items, user, unknownCandidates: request.candidates.length - items.size };
+  const waitMs = env().FEATURE_READ_BUDGET_SHARE * surface.timeoutMs;
+  const [read, user] = await Promise.all([store.readItems(request.candidates.map((c) => c.id), waitMs), store.readUser(request.userKey, waitMs)]);
+  const timedOut = read.unread > 0 || user.unread;
+  if (timedOut) metrics.featureReadTimeouts.inc({ surface: surface.key });
+  return { candidates: request.candidates, items: read.items, user: user.user, unknownCandidates: request.candidates.length - read.items.size - read.unread, timedOut };
 }
 
 /** Scores the candidates once per arm (the kill switch stops every model run on the surface). */
@@ -164,7 +179,7 @@ function respond(plan: Plan, inputs: Enriched, scored: Scored[], served: Constra
     fallback: { used: fallbackReason !== null, reason: fallbackReason, servedBy: first.servedBy },
     removed: served.removed,
     constraints: { capsFeasible: served.capsFeasible, floors: served.floors },
-    features: { defaulted: first.matrix?.defaulted ?? 0, stale: first.matrix?.stale ?? 0, unknownCandidates: inputs.unknownCandidates },
+    features: { defaulted: first.matrix?.defaulted ?? 0, stale: first.matrix?.stale ?? 0, unknownCandidates: inputs.unknownCandidates, timedOut: inputs.timedOut },
     timings: {
       resolve: round3(ms.resolve),
       features: round3(ms.features),
@@ -176,13 +191,13 @@ function respond(plan: Plan, inputs: Enriched, scored: Scored[], served: Constra
 }
 
 /** After the response is built: the recent-response cache, metrics, the request log and the shadow mirror. */
-function record(plan: Plan, request: RerankRequest, inputs: Enriched, scored: Scored[], response: RerankResponse): void {
+function record(plan: Plan, request: RerankRequest, inputs: Enriched, scored: Scored[], response: RerankResponse, caller: string): void {
   const { assignment, canary, surface } = plan;
   const ts = new Date();
   // Events are credited to the experiment's randomisation unit (its hash attribute), so a
   // session-randomised experiment counts sessions, not the user behind them.
   const unitKey = (assignment ? request[assignment.experiment.hashAttribute] : undefined) ?? request.userKey ?? request.sessionKey ?? null;
-  recentRequests().set(response.requestId, { json: JSON.stringify(response), surface: response.surface, ts: ts.getTime(), userKey: unitKey ? keyedHash(unitKey) : null });
+  recentRequests().set(recentKey(response.requestId, request.requestId ? caller : null), { json: JSON.stringify(response), surface: response.surface, ts: ts.getTime(), userKey: unitKey ? keyedHash(unitKey) : null });
   logRequest(request, response, ts, canary);
   // Only requests the surface's serving model itself scored are compared (not an experiment's
   // variant or interleaved blend, not a fallback, not the canary arm), so every stored comparison

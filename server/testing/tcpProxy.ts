@@ -18,8 +18,8 @@ export class TcpProxy {
       }
       client.on("close", () => upstream.destroy());
       upstream.on("close", () => client.destroy());
-      client.pipe(upstream);
-      upstream.pipe(client);
+      this.forward(client, upstream);
+      this.forward(upstream, client);
     });
     await new Promise<void>((resolve, reject) => {
       server.once("error", reject);
@@ -30,6 +30,30 @@ export class TcpProxy {
     });
     this.port = (server.address() as AddressInfo).port;
     this.server = server;
+  }
+
+  /**
+   * A paused database: connections stay open and new ones are accepted, but no byte passes either
+   * way until resume() (then everything held is delivered in order).
+   */
+  stall(): void {
+    this.stalled = true;
+  }
+
+  resume(): void {
+    this.stalled = false;
+    for (const flush of this.held.splice(0)) flush();
+  }
+
+  private stalled = false;
+  private readonly held: Array<() => void> = [];
+
+  private forward(from: net.Socket, to: net.Socket): void {
+    from.on("data", (chunk: Buffer) => {
+      if (this.stalled) this.held.push(() => to.write(chunk));
+      else to.write(chunk);
+    });
+    from.on("end", () => (this.stalled ? this.held.push(() => to.end()) : to.end()));
   }
 
   async close(): Promise<void> {

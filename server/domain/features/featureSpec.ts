@@ -59,7 +59,8 @@ export interface FeatureMatrix {
  * Builds the [rows × cols] float32 input of a model from its spec. An inline candidate feature
  * wins over the store (the caller has the freshest signal); a value that is missing, older than
  * its freshness limit or not a finite number gets the declared default and is counted, so
- * NaN or Infinity never reaches a score.
+ * NaN or Infinity never reaches a score. "Finite" is judged as the float32 the model reads: a
+ * stored 1e300 is finite as a double but Infinity in the tensor.
  */
 export function buildFeatureMatrix(spec: FeatureSpec, candidates: readonly CandidateInput[], lookup: FeatureLookup, nowMs: number): FeatureMatrix {
   const rows = candidates.length;
@@ -95,7 +96,7 @@ export function buildFeatureMatrix(spec: FeatureSpec, candidates: readonly Candi
           }
         }
       }
-      if (typeof value === "number" && Number.isFinite(value)) {
+      if (typeof value === "number" && Number.isFinite(Math.fround(value))) {
         data[r * cols + c] = value;
       } else {
         data[r * cols + c] = def.default;
