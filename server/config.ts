@@ -219,6 +219,15 @@ export const SETTINGS = {
     doc: "`deny` refuses webhook URLs that resolve to loopback or private addresses (127/8, 10/8, 172.16/12, 192.168/16, 100.64/10, ::1, fc00::/7); link-local and unspecified addresses (cloud metadata at 169.254.169.254) are refused either way",
   }),
   RETENTION_DAYS: integer({ min: 1, max: 3650, default: 30, doc: "days of request log, outcome events and shadow records kept; older day partitions are dropped daily (rollups stay)" }),
+  FEATURE_READ_BUDGET_SHARE: decimal({
+    min: 0,
+    max: 10,
+    exclusiveMin: true,
+    default: 0.5,
+    doc: "share of a surface's latency budget (its `timeoutMs`) a request waits for features missing from the in-process cache; past it (or when the read fails) those candidates and the user are served with the features' defaults, counted (`rerank_feature_reads_timed_out_total`) and marked (`features.timedOut`)",
+  }),
+  FEATURE_CACHE_MAX_BYTES: integer({ min: 1_048_576, max: 68_719_476_736, default: 268_435_456, defaultDoc: "`268435456` (256 MiB)", doc: "heap the in-process feature store may hold (estimated; items ¾, users ¼), least recently used first out" }),
+  RECENT_RESPONSES_MAX_BYTES: integer({ min: 1_048_576, max: 68_719_476_736, default: 67_108_864, defaultDoc: "`67108864` (64 MiB)", doc: "heap the recent responses may hold (estimated; idempotent replays, checking events before the log is written), least recently used first out; also at most 20,000 and an hour old" }),
 
   E2E_PORT: integer({ ...PORT, default: 3100, scope: "tests", doc: "port of the server the end-to-end tests start" }),
   BENCH_DURATION_S: integer({ min: 1, max: 3600, scope: "tests", defaultDoc: "`5` (serving), `4` (shadow)", doc: "seconds of each load round in `bench:serving` and of each rate in `bench:shadow`" }),

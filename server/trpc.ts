@@ -27,7 +27,14 @@ export interface Context {
 /** Builds the context of one request from its headers (session cookie or `Authorization: Bearer`). */
 export async function createContext(opts: { headers?: Headers } = {}): Promise<Context> {
   const db = getDb();
-  const principal = opts.headers ? await authenticate(db, opts.headers) : null;
+  let principal: Principal | null;
+  try {
+    principal = opts.headers ? await authenticate(db, opts.headers) : null;
+  } catch (error) {
+    // Checking the caller needs the database: unreachable, that is a 503 (the formatter words it), not a 500.
+    const mapped = mapError(error, "checking the caller");
+    throw new TRPCError({ code: mapped.trpcCode, message: mapped.message, cause: error });
+  }
   return { db, principal, actor: actorOf(principal, opts.headers), badKey: !principal && !!opts.headers?.has("authorization") };
 }
 

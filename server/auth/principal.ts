@@ -48,6 +48,14 @@ export function allowedSurfaces(principal: Principal | null): string[] {
   return principal?.kind === "api_key" ? principal.surfaces : [];
 }
 
+/**
+ * Whose request this is, for what must not be shared between callers (replayed responses, request
+ * ids chosen by the client): "api_key:<id>", "user:<id>", or "anonymous" (SERVING_AUTH=off).
+ */
+export function callerOf(principal: Principal | null): string {
+  return principal ? `${principal.kind}:${principal.id}` : "anonymous";
+}
+
 /** What an anonymous caller is told, on tRPC and on the HTTP endpoints alike. */
 export const SIGN_IN_MESSAGE = "authorization: sign in, or send an API key as Authorization: Bearer <key>";
 /** What a caller with an unknown, revoked or expired key is told. */

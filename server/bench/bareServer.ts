@@ -26,7 +26,7 @@ http
         res.writeHead(400).end();
         return;
       }
-      rerankJson(parsed.data).then(
+      rerankJson(parsed.data, "bench").then(
         (json) => res.writeHead(200, { "content-type": "application/json" }).end(json),
         () => res.writeHead(503).end(),
       );

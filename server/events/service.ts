@@ -3,7 +3,7 @@ import { env } from "../config";
 import { getDb } from "../db/client";
 import { InvalidInputError } from "../errors";
 import { answer, askWorkers } from "../http/clusterIpc";
-import { recentRequests, recentResponse } from "../rerank/recent";
+import { recentKey, recentRequests, recentResponse } from "../rerank/recent";
 import { metrics } from "../telemetry/metrics";
 import { telemetry, type OutcomeEventRow } from "../telemetry/streams";
 import type { OutcomeBatch, OutcomeEventInput } from "./schema";
@@ -29,13 +29,28 @@ export interface RecordResult {
   rejected: Array<{ index: number; field: string; message: string }>;
 }
 
+// Event ids seen by this process, to answer a repeat as a duplicate at once. The key is the event id
+// within the request it refers to, as the table's key (event_id, request_ts) is: one caller's event
+// ids never collide with another's events on other requests. Bounded in bytes (a key is at most
+// 128 + 24 characters): at most SEEN_EVENTS_MAX_BYTES of keys, whatever the ids' lengths.
 // One per process, on globalThis: Next's bundle and the front door each load their own copy of this module.
+const SEEN_EVENTS_MAX_BYTES = 32 * 1024 * 1024;
 const holder = globalThis as unknown as { __rerankSeenEvents?: LRUCache<string, true> };
-const seenEvents = (holder.__rerankSeenEvents ??= new LRUCache<string, true>({ max: 200_000 }));
+const seenEvents = (holder.__rerankSeenEvents ??= new LRUCache<string, true>({
+  max: 200_000,
+  maxSize: SEEN_EVENTS_MAX_BYTES,
+  // V8 keeps a key as one- or two-byte characters, plus the map entry's own ~100 bytes.
+  sizeCalculation: (_value, key) => 2 * key.length + 100,
+}));
+const seenKey = (eventId: string, requestTs: Date) => `${eventId}\u0000${requestTs.getTime()}`;
 
-/** A request this process served recently (its recent-response cache), in a form that crosses IPC. */
-function recentlyServed(requestId: string) {
-  const recent = recentRequests().get(requestId);
+/**
+ * A request this process served recently (its recent-response cache), in a form that crosses IPC:
+ * one served to this caller under the id it chose, or one whose id the server generated (shared by
+ * whoever was given it).
+ */
+function recentlyServed(requestId: string, caller: string) {
+  const recent = recentRequests().get(recentKey(requestId, caller)) ?? recentRequests().get(recentKey(requestId, null));
   if (!recent) return null;
   const r = recentResponse(recent);
   return {
@@ -50,12 +65,16 @@ const fromRecent = (r: NonNullable<ReturnType<typeof recentlyServed>>): ServedRe
 // With WORKERS > 1 an event may reach another worker than its request did, before that request's
 // log row is written: the other workers are asked first (server/http/clusterIpc.ts).
 const SIBLING_TOPIC = "served-request";
-answer(SIBLING_TOPIC, (requestId) => (typeof requestId === "string" ? recentlyServed(requestId) : null));
+answer(SIBLING_TOPIC, (payload) => {
+  const { requestId, caller } = (payload ?? {}) as { requestId?: unknown; caller?: unknown };
+  return typeof requestId === "string" && typeof caller === "string" ? recentlyServed(requestId, caller) : null;
+});
 
-async function findRequest(requestId: string): Promise<ServedRequest | null> {
-  const recent = recentlyServed(requestId);
+/** The request an event refers to: this process's recent responses, the other workers', else the request log. */
+async function findRequest(requestId: string, caller: string): Promise<ServedRequest | null> {
+  const recent = recentlyServed(requestId, caller);
   if (recent) return fromRecent(recent);
-  const sibling = (await askWorkers(SIBLING_TOPIC, requestId, 1000))?.values[0];
+  const sibling = (await askWorkers(SIBLING_TOPIC, { requestId, caller }, 1000))?.values.find((v) => v !== null);
   if (sibling) return fromRecent(sibling as NonNullable<ReturnType<typeof recentlyServed>>);
   const rows = await getDb().$queryRaw<Array<{ ts: Date; surface: string; user_key: string | null; experiment_key: string | null; experiment_phase: number | null; variant_key: string | null; served: Array<{ id: string; position: number }> }>>`
     SELECT r.ts, r.surface, CASE WHEN e.hash_attribute = 'sessionKey' THEN r.session_key ELSE coalesce(r.user_key, r.session_key) END AS user_key,
@@ -83,10 +102,12 @@ function check(event: OutcomeEventInput, request: ServedRequest | null): { field
 /**
  * @param allowedSurfaces a serving key limited to some surfaces records events only for requests
  *   served on them (others are rejected like any invalid event); empty or absent: every surface.
+ * @param caller who sends them (server/auth/principal.ts callerOf): a request id a client chose is
+ *   found among that caller's requests. Omitted: in-process callers, as rerank()'s default.
  */
-export async function recordOutcomes(batch: OutcomeBatch, allowedSurfaces: readonly string[] = []): Promise<RecordResult> {
+export async function recordOutcomes(batch: OutcomeBatch, allowedSurfaces: readonly string[] = [], caller = "in-process"): Promise<RecordResult> {
   const requests = new Map<string, ServedRequest | null>();
-  for (const id of new Set(batch.events.map((e) => e.requestId))) requests.set(id, await findRequest(id));
+  for (const id of new Set(batch.events.map((e) => e.requestId))) requests.set(id, await findRequest(id, caller));
   const result: RecordResult = { accepted: 0, duplicates: 0, rejected: [] };
   const rows: OutcomeEventRow[] = [];
   const inBatch = new Set<string>();
@@ -100,11 +121,12 @@ export async function recordOutcomes(batch: OutcomeBatch, allowedSurfaces: reado
       result.rejected.push({ index, field: `events[${index}].${problem.field}`, message: problem.message });
       return;
     }
-    if (seenEvents.has(event.eventId) || inBatch.has(event.eventId)) {
+    const key = seenKey(event.eventId, request!.ts);
+    if (seenEvents.has(key) || inBatch.has(key)) {
       result.duplicates++;
       return;
     }
-    inBatch.add(event.eventId);
+    inBatch.add(key);
     rows.push({
       eventId: event.eventId, requestTs: request!.ts, requestId: event.requestId, ts: event.ts ? new Date(event.ts) : new Date(),
       surface: request!.surface, type: event.type, itemId: event.itemId, position: request!.positions.get(event.itemId) ?? null,
@@ -118,7 +140,7 @@ export async function recordOutcomes(batch: OutcomeBatch, allowedSurfaces: reado
   }
   await keep(rows);
   for (const row of rows) {
-    seenEvents.set(row.eventId, true);
+    seenEvents.set(seenKey(row.eventId, row.requestTs), true);
     metrics.events.inc({ type: row.type });
   }
   result.accepted = rows.length;

@@ -3,11 +3,19 @@ import { getDb, type Db } from "../db/client";
 import type { StoredFeatures } from "../domain/features/featureSpec";
 import type { RankedCandidate } from "../domain/constraints/applyConstraints";
 import { env } from "../config";
+import { heapBytes, stringBytes } from "../domain/memory/heapBytes";
 
 // The online feature store: item and user features (and the item attributes constraints need)
 // live in PostgreSQL and are served from an in-process cache. Only true misses are awaited on the
 // request path; entries older than the refresh interval are served as they are while a background
 // read refreshes them. Unknown ids are cached too, so they never cost a query twice.
+//
+// Bounded in bytes (FEATURE_CACHE_MAX_BYTES, estimated with heapBytes): ids and user keys are the
+// caller's to choose, so a cache bounded only by count would let one client fill the heap with
+// unknown ids of 256 characters. On the request path a miss waits at most a deadline (a share of the
+// surface's budget, FEATURE_READ_BUDGET_SHARE); past it, or when the read fails, the request goes on
+// without those records (defaults) while the read finishes in the background and fills the cache.
+// At most MAX_READS_IN_FLIGHT such reads run at once, so a stalled database cannot pile them up.
 
 export interface ItemRecord {
   attrs: RankedCandidate["attrs"];
@@ -29,15 +37,45 @@ interface ItemRow {
   updated_at: Date | null;
 }
 
+/** Reads of misses on the request path running at once, at most (the pool has DATABASE_POOL_SIZE connections). */
+const MAX_READS_IN_FLIGHT = 32;
+
+/** Estimated heap bytes of a cache entry and its key. */
+const entryBytes = (entry: Entry<unknown>, key: string) => Math.max(1, heapBytes(entry.value) + stringBytes(key) + 64);
+
+/** What a read with a deadline found, and how much it could not read in time. */
+export interface ItemsRead {
+  items: Map<string, ItemRecord>;
+  /** Ids whose records were not read within the deadline or whose read failed: served as unknown (defaults, no attributes). */
+  unread: number;
+}
+
 export class FeatureStore {
-  private readonly items = new LRUCache<string, Entry<ItemRecord>>({ max: 500_000 });
-  private readonly users = new LRUCache<string, Entry<StoredFeatures>>({ max: 200_000 });
+  private readonly items: LRUCache<string, Entry<ItemRecord>>;
+  private readonly users: LRUCache<string, Entry<StoredFeatures>>;
   private readonly refreshing = new Set<string>();
+  private readsInFlight = 0;
 
-  constructor(private readonly db: () => Db) {}
+  constructor(private readonly db: () => Db, maxBytes = env().FEATURE_CACHE_MAX_BYTES) {
+    this.items = new LRUCache<string, Entry<ItemRecord>>({ max: 500_000, maxSize: Math.floor(maxBytes * 0.75), sizeCalculation: entryBytes });
+    this.users = new LRUCache<string, Entry<StoredFeatures>>({ max: 200_000, maxSize: Math.floor(maxBytes * 0.25), sizeCalculation: entryBytes });
+  }
 
-  /** Item records by id; unknown ids are absent from the map. */
+  /** Estimated bytes held (items, users), for tests and the memory benchmark. */
+  heldBytes(): { items: number; users: number } {
+    return { items: this.items.calculatedSize, users: this.users.calculatedSize };
+  }
+
+  /** Item records by id; unknown ids are absent from the map. Misses are awaited however long they take (offline use). */
   async getItems(ids: readonly string[]): Promise<Map<string, ItemRecord>> {
+    return (await this.readItems(ids)).items;
+  }
+
+  /**
+   * Item records by id for a request: misses are awaited at most `waitMs` (none: as long as they
+   * take, and a failed read throws); ids not read by then, or whose read failed, count as `unread`.
+   */
+  async readItems(ids: readonly string[], waitMs?: number): Promise<ItemsRead> {
     const now = Date.now();
     const found = new Map<string, ItemRecord>();
     const missing: string[] = [];
@@ -52,21 +90,46 @@ export class FeatureStore {
       if (now - entry.fetchedAt > env().FEATURE_CACHE_REFRESH_MS && !this.refreshing.has(id)) stale.push(id);
     }
     if (stale.length) this.refreshInBackground(stale);
-    if (missing.length) {
-      for (const [id, record] of await this.loadItems(missing)) found.set(id, record);
-    }
-    return found;
+    if (missing.length === 0) return { items: found, unread: 0 };
+    const loaded = await this.awaitRead(() => this.loadItems(missing), waitMs);
+    if (!loaded) return { items: found, unread: missing.length };
+    for (const [id, record] of loaded) found.set(id, record);
+    return { items: found, unread: 0 };
   }
 
   async getUser(userKey: string | undefined): Promise<StoredFeatures | undefined> {
-    if (!userKey) return undefined;
+    return (await this.readUser(userKey)).user;
+  }
+
+  /** The user's features for a request: a miss is awaited at most `waitMs` (none: as long as it takes); `unread` when it was not read in time or failed. */
+  async readUser(userKey: string | undefined, waitMs?: number): Promise<{ user: StoredFeatures | undefined; unread: boolean }> {
+    if (!userKey) return { user: undefined, unread: false };
     const entry = this.users.get(userKey);
-    if (entry && Date.now() - entry.fetchedAt <= env().FEATURE_CACHE_REFRESH_MS) return entry.value ?? undefined;
+    if (entry && Date.now() - entry.fetchedAt <= env().FEATURE_CACHE_REFRESH_MS) return { user: entry.value ?? undefined, unread: false };
     if (entry) {
       void this.loadUser(userKey).catch(() => {});
-      return entry.value ?? undefined;
+      return { user: entry.value ?? undefined, unread: false };
     }
-    return this.loadUser(userKey);
+    const loaded = await this.awaitRead(() => this.loadUser(userKey).then((user) => ({ user })), waitMs);
+    return loaded ? { user: loaded.user, unread: false } : { user: undefined, unread: true };
+  }
+
+  /**
+   * Runs `read`; with a deadline, waits at most `waitMs` and answers null when it passes, the read
+   * fails or MAX_READS_IN_FLIGHT reads are already running (the read goes on and fills the cache).
+   */
+  private async awaitRead<T>(read: () => Promise<T>, waitMs: number | undefined): Promise<T | null> {
+    if (waitMs === undefined) return read();
+    if (this.readsInFlight >= MAX_READS_IN_FLIGHT) return null;
+    this.readsInFlight++;
+    const reading = read().finally(() => this.readsInFlight--);
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<null>((resolve) => (timer = setTimeout(resolve, waitMs, null)));
+    try {
+      return await Promise.race([reading.catch(() => null), deadline]);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   /** Loads the whole catalog into the cache (at start-up, so the first requests do not wait). */

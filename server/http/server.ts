@@ -5,7 +5,7 @@ import { actorOf } from "../audit/actor";
 import { authenticate } from "../auth/authenticate";
 import { authorizeHttp } from "../auth/http";
 import { getDb } from "../db/client";
-import { allowedSurfaces, assertSurfaceAllowed, type Principal } from "../auth/principal";
+import { allowedSurfaces, assertSurfaceAllowed, callerOf, type Principal } from "../auth/principal";
 import type { Permission } from "../domain/access/permissions";
 import { outcomeBatchSchema } from "../events/schema";
 import { recordOutcomes } from "../events/service";
@@ -16,6 +16,7 @@ import { createContext } from "../trpc";
 import { BodyTooLargeError, readBody } from "./body";
 import { bodyLimit, clientAddress, refusalFor, routeOf, securityHeaders, type FrontDoorSettings, type Route } from "./frontDoor";
 import { JsonText, parseJsonBody, sendError, serveJson } from "./jsonEndpoint";
+import { mapError } from "../errorMapping";
 import { errorForLog } from "../redact";
 import { serveUpload } from "./upload";
 
@@ -93,10 +94,10 @@ async function serveOwn(req: IncomingMessage, res: ServerResponse, route: Exclud
     case "rerank":
       return serveJson(res, body!.toString("utf8"), rerankRequestSchema, async (input) => {
         assertSurfaceAllowed(principal, input.surface);
-        return new JsonText(await rerankJson(input));
+        return new JsonText(await rerankJson(input, callerOf(principal)));
       }, "POST /api/v1/rerank");
     case "events":
-      return serveJson(res, body!.toString("utf8"), outcomeBatchSchema, (input) => recordOutcomes(input, allowedSurfaces(principal)), "POST /api/v1/events");
+      return serveJson(res, body!.toString("utf8"), outcomeBatchSchema, (input) => recordOutcomes(input, allowedSurfaces(principal), callerOf(principal)), "POST /api/v1/events");
     case "trpc":
       return serveTrpc(req, res, route.procedurePath, body);
     case "upload":
@@ -145,8 +146,10 @@ export function frontDoorListener(settings: FrontDoorSettings, next: NextHandler
     }
     const served = route.kind === "next" ? servePage(req, res, method, url, pathname, next) : serveOwn(req, res, route, settings);
     Promise.resolve(served).catch((error: unknown) => {
+      // Checking the caller needs the database too: unreachable, it is a 503 in plain words like any other.
+      const mapped = mapError(error, `${method} ${pathname}`);
       console.error(`[http] ${method} ${pathname}: ${errorForLog(error)}`);
-      if (!res.headersSent) sendError(res, 500, { code: "INTERNAL", message: `${method} ${pathname} failed: an internal error (logged on the server)` });
+      if (!res.headersSent) sendError(res, mapped.httpStatus, { code: mapped.code, message: mapped.message });
       else res.destroy();
     });
   };

@@ -39,7 +39,18 @@ export interface ModelHandle extends LoadedModel {
 }
 
 export class ModelLoadError extends Error {}
-export class ModelOutputError extends Error {}
+export class ModelOutputError extends Error {
+  /**
+   * True when the fault depends on the rows scored (a non-finite score from finite inputs: an
+   * overflow on extreme but valid values), not on the model alone: the request falls back, but the
+   * circuit breaker does not count it, so one caller's inputs cannot open it for everyone.
+   */
+  readonly inputDependent: boolean;
+  constructor(message: string, options: { inputDependent?: boolean } = {}) {
+    super(message);
+    this.inputDependent = options.inputDependent ?? false;
+  }
+}
 
 const FAILED_LOAD_RETRY_MS = 30_000;
 
@@ -93,7 +104,7 @@ export async function runScores(handle: Pick<ModelHandle, "session" | "inputName
     throw new ModelOutputError(`the model returned ${scores.length} scores for ${rows} candidates`);
   }
   for (let i = 0; i < rows; i++) {
-    if (!Number.isFinite(scores[i]!)) throw new ModelOutputError(`the model returned a non-finite score (${scores[i]}) for row ${i}`);
+    if (!Number.isFinite(scores[i]!)) throw new ModelOutputError(`the model returned a non-finite score (${scores[i]}) for row ${i}`, { inputDependent: true });
   }
   return scores;
 }

@@ -5,7 +5,9 @@ import { env } from "../config";
 
 // One circuit breaker per (surface, model version): it enforces the surface's scoring budget and
 // opens after repeated faults, so a sick model costs a fast fallback instead of a timeout each time.
-// Half-open after BREAKER_RESET_MS: one trial request decides whether it closes again.
+// Half-open after BREAKER_RESET_MS: one trial request decides whether it closes again. Only faults of
+// the model or the runtime count (see countsAgainstModel): what one caller sends must not change what
+// another caller is served.
 
 export type ScoreFn = (handle: ModelHandle, data: Float32Array, rows: number, cols: number) => Promise<Float32Array>;
 
@@ -27,6 +29,18 @@ function runWithinBudget(timeoutMs: number): ScoreFn {
   };
 }
 
+/**
+ * Does this scoring failure say the model or the runtime is unwell (count it), or only that these
+ * rows could not be scored (answer this request with the fallback, count nothing)? Load errors, an
+ * over-budget run, a wrong output shape and runtime errors count; a non-finite score from finite
+ * inputs (ModelOutputError.inputDependent) does not. Inputs themselves are bounded at the edge
+ * (float32 range, server/validation.ts) and defaulted when stored values are not float32-finite.
+ * Read by property, not class: Next's bundles hold their own copies of the error classes.
+ */
+export function countsAgainstModel(error: unknown): boolean {
+  return (error as { inputDependent?: unknown } | null)?.inputDependent !== true;
+}
+
 // One set per process, on globalThis: Next's bundle and the front door each load their own copy of this module.
 const holder = globalThis as unknown as { __rerankBreakers?: Map<string, CircuitBreaker<Parameters<ScoreFn>, Float32Array>> };
 const breakers = (holder.__rerankBreakers ??= new Map());
@@ -44,6 +58,8 @@ export function scoringBreaker(surface: string, handle: ModelHandle, timeoutMs: 
       volumeThreshold: 5,
       rollingCountTimeout: 10_000,
       resetTimeout: env().BREAKER_RESET_MS,
+      // opossum: a filtered error still rejects (the request falls back) but is not counted as a failure.
+      errorFilter: (error: unknown) => !countsAgainstModel(error),
     });
     breaker.on("open", () => metrics.breakerState.set({ surface, model }, 1));
     breaker.on("close", () => metrics.breakerState.set({ surface, model }, 0));

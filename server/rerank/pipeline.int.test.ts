@@ -57,7 +57,7 @@ describe("serving the demo surface", () => {
     expect(response.items).toHaveLength(10);
     expect(response.items.map((i) => i.position)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
     expect(Object.keys(response.timings).sort()).toEqual(["constraints", "features", "resolve", "score", "total"]);
-    expect(response.features).toEqual({ defaulted: 0, stale: 0, unknownCandidates: 0 });
+    expect(response.features).toEqual({ defaulted: 0, stale: 0, unknownCandidates: 0, timedOut: false });
     // Items the constraints did not move come in score order.
     const untouched = response.items.filter((i) => i.reasons.length === 0).map((i) => i.score);
     expect(untouched).toEqual([...untouched].sort((a, b) => b - a));

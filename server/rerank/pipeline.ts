@@ -4,6 +4,7 @@ import { seedOfKey } from "../domain/hashing";
 import { creditReasons } from "../domain/interleaving/credit";
 import { teamDraftInterleave } from "../domain/interleaving/teamDraft";
 import { inCanary, rolloutLogKey } from "../domain/rollouts/canary";
+import { env } from "../config";
 import { InvalidInputError } from "../errors";
 import { inputSampler } from "../features/inputSampler";
 import { featureStore } from "../features/store";
@@ -12,7 +13,7 @@ import { surfaceConfigs, type ModelRef, type SurfaceConfig } from "../surfaces/c
 import { metrics } from "../telemetry/metrics";
 import { serialiseRequestLogRow, telemetry } from "../telemetry/streams";
 import { assignExperiment, type ExperimentAssignment } from "./assignment";
-import { recentRequests, recentResponse, type RecentRequest } from "./recent";
+import { recentKey, recentRequests, recentResponse, type RecentRequest } from "./recent";
 import type { RerankRequest, RerankResponse } from "./schema";
 import { rankWithConstraints, retrievalOrder, scoreWithModels, type Scored, type ScoringInput } from "./scoring";
 import { keepScoringRows } from "./scoringSample";
@@ -56,16 +57,23 @@ export interface Plan {
 interface Enriched extends Omit<ScoringInput, "asOf"> {
   /** Candidates the catalog does not know. */
   unknownCandidates: number;
+  /** Some candidates' or the user's features were not read in time (or the read failed): served with defaults. */
+  timedOut: boolean;
 }
 
 export interface RerankOptions {
   /** Keep this request's full scoring rows whatever DEBUG_SAMPLE_RATE says (requests sent from the Debug page). */
   keepScoringRows?: boolean;
+  /**
+   * Who sent it (server/auth/principal.ts callerOf): a request id the client chose is replayed only
+   * to the same caller. Omitted: in-process callers (tests, benchmarks, simulations).
+   */
+  caller?: string;
 }
 
 /** Reranks one request (tRPC, in-process callers). */
 export async function rerank(request: RerankRequest, options: RerankOptions = {}): Promise<RerankResponse> {
-  const replay = replayOf(request);
+  const replay = replayOf(request, options.caller ?? IN_PROCESS);
   if (replay) return recentResponse(replay);
   return (await serve(request, options)).response;
 }
@@ -74,15 +82,17 @@ export async function rerank(request: RerankRequest, options: RerankOptions = {}
  * Reranks one request and returns the response as JSON text (POST /api/v1/rerank): serialised once,
  * for the recent-response cache and the wire alike.
  */
-export async function rerankJson(request: RerankRequest): Promise<string> {
-  return replayOf(request)?.json ?? (await serve(request)).json;
+export async function rerankJson(request: RerankRequest, caller: string): Promise<string> {
+  return replayOf(request, caller)?.json ?? (await serve(request, { caller })).json;
 }
+
+const IN_PROCESS = "in-process";
 
 async function serve(request: RerankRequest, options: RerankOptions = {}): Promise<{ response: RerankResponse; json: string }> {
   const started = performance.now();
   const plan = await planRequest(request);
   const planned = performance.now();
-  const inputs = await enrich(request);
+  const inputs = await enrich(request, plan.surface);
   const enriched = performance.now();
   const scored = await score(plan, inputs);
   const scoredAt = performance.now();
@@ -93,10 +103,10 @@ async function serve(request: RerankRequest, options: RerankOptions = {}): Promi
   return { response, json };
 }
 
-/** A request id seen within the last hour on the same surface gets the same response again (idempotent retries). */
-function replayOf(request: RerankRequest): RecentRequest | undefined {
+/** A request id the same caller sent within the last hour on the same surface gets the same response again (idempotent retries). */
+function replayOf(request: RerankRequest, caller: string): RecentRequest | undefined {
   if (!request.requestId) return undefined;
-  const replay = recentRequests().get(request.requestId);
+  const replay = recentRequests().get(recentKey(request.requestId, caller));
   return replay?.surface === request.surface ? replay : undefined;
 }
 
@@ -127,11 +137,19 @@ export async function planRequest(request: RerankRequest): Promise<Plan> {
   return { requestId, surface, assignment: null, canary, arms: [{ key: canary?.arm ?? "primary", model, constraints: surface.constraints }] };
 }
 
-/** Item attributes and features of the candidates, and the user's features. */
-async function enrich(request: RerankRequest): Promise<Enriched> {
+/**
+ * Item attributes and features of the candidates, and the user's features. Cache misses are awaited
+ * at most FEATURE_READ_BUDGET_SHARE of the surface's budget (its timeoutMs): past it, or when the read
+ * fails, the request goes on with defaults for what was not read, counted and marked (features.timedOut).
+ * Candidates not read in time are treated as unknown ones are: default features, no attributes.
+ */
+async function enrich(request: RerankRequest, surface: SurfaceConfig): Promise<Enriched> {
   const store = featureStore();
-  const [items, user] = await Promise.all([store.getItems(request.candidates.map((c) => c.id)), store.getUser(request.userKey)]);
-  return { candidates: request.candidates, items, user, unknownCandidates: request.candidates.length - items.size };
+  const waitMs = env().FEATURE_READ_BUDGET_SHARE * surface.timeoutMs;
+  const [read, user] = await Promise.all([store.readItems(request.candidates.map((c) => c.id), waitMs), store.readUser(request.userKey, waitMs)]);
+  const timedOut = read.unread > 0 || user.unread;
+  if (timedOut) metrics.featureReadTimeouts.inc({ surface: surface.key });
+  return { candidates: request.candidates, items: read.items, user: user.user, unknownCandidates: request.candidates.length - read.items.size - read.unread, timedOut };
 }
 
 /** Scores the candidates once per arm (the kill switch stops every model run on the surface). */
@@ -183,7 +201,7 @@ function respond(plan: Plan, inputs: Enriched, scored: Scored[], served: Constra
     fallback: { used: fallbackReason !== null, reason: fallbackReason, servedBy: first.servedBy },
     removed: served.removed,
     constraints: { capsFeasible: served.capsFeasible, floors: served.floors },
-    features: { defaulted: first.matrix?.defaulted ?? 0, stale: first.matrix?.stale ?? 0, unknownCandidates: inputs.unknownCandidates },
+    features: { defaulted: first.matrix?.defaulted ?? 0, stale: first.matrix?.stale ?? 0, unknownCandidates: inputs.unknownCandidates, timedOut: inputs.timedOut },
     timings: {
       resolve: round3(ms.resolve),
       features: round3(ms.features),
@@ -205,7 +223,8 @@ function record(plan: Plan, request: RerankRequest, inputs: Enriched, scored: Sc
   // session-randomised experiment counts sessions, not the user behind them.
   const unitKey = (assignment ? request[assignment.experiment.hashAttribute] : undefined) ?? request.userKey ?? request.sessionKey ?? null;
   const json = JSON.stringify(response);
-  recentRequests().set(response.requestId, { json, surface: response.surface, ts: ts.getTime(), userKey: unitKey ? keyedHash(unitKey) : null });
+  // A request id the client chose is the client's own; one the server generated is shared by whoever was given it.
+  recentRequests().set(recentKey(response.requestId, request.requestId ? (options.caller ?? IN_PROCESS) : null), { json, surface: response.surface, ts: ts.getTime(), userKey: unitKey ? keyedHash(unitKey) : null });
   logRequest(request, response, ts, canary);
   keepScoringRows({ request, response, ts, items: inputs.items, user: inputs.user, always: options.keepScoringRows });
   // Only requests the surface's serving model itself scored are compared (not an experiment's

@@ -79,6 +79,10 @@ export interface RerankResponse {
   fallback: { used: boolean; reason: FallbackReason | null; servedBy: "model" | "cascade" | "retrieval_order" };
   removed: Array<{ id: string; reason: string }>;
   constraints: { capsFeasible: boolean; floors: Array<{ field: string; group: string; required: number; achieved: number; feasible: boolean }> };
-  features: { defaulted: number; stale: number; unknownCandidates: number };
+  /**
+   * `timedOut`: the feature store could not read some candidates' or the user's features within
+   * FEATURE_READ_BUDGET_SHARE of the surface's budget (or the read failed): those were served with defaults.
+   */
+  features: { defaulted: number; stale: number; unknownCandidates: number; timedOut: boolean };
   timings: Record<"resolve" | "features" | "score" | "constraints" | "total", number>;
 }

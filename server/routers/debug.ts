@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { assertSurfaceAllowed } from "../auth/principal";
+import { assertSurfaceAllowed, callerOf } from "../auth/principal";
 import { featureHealth } from "../debug/featureHealth";
 import { inspectRequest, problemRequests } from "../debug/requestInspection";
 import { rerank } from "../rerank/pipeline";
@@ -16,7 +16,7 @@ export const debugRouter = router({
   /** A test request from the Debug page: served like rerank.rank, and its full scoring rows are always kept. */
   rerank: procedureFor["rerank.serve"].input(rerankRequestSchema).mutation(({ ctx, input }) => {
     assertSurfaceAllowed(ctx.principal, input.surface);
-    return rerank(input, { keepScoringRows: true });
+    return rerank(input, { keepScoringRows: true, caller: callerOf(ctx.principal) });
   }),
   request: procedureFor["requests.read"]
     .input(z.strictObject({ requestId: idString(128) }))

@@ -1,4 +1,4 @@
-import { assertSurfaceAllowed } from "../auth/principal";
+import { assertSurfaceAllowed, callerOf } from "../auth/principal";
 import { rerank } from "../rerank/pipeline";
 import { rerankRequestSchema } from "../rerank/schema";
 import { procedureFor, router } from "../trpc";
@@ -6,6 +6,6 @@ import { procedureFor, router } from "../trpc";
 export const rerankRouter = router({
   rank: procedureFor["rerank.serve"].input(rerankRequestSchema).mutation(({ ctx, input }) => {
     assertSurfaceAllowed(ctx.principal, input.surface);
-    return rerank(input);
+    return rerank(input, { caller: callerOf(ctx.principal) });
   }),
 });

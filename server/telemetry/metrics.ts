@@ -17,6 +17,7 @@ function createMetrics() {
     defaultedFeatures: new Counter({ name: "rerank_features_defaulted_total", help: "Feature values replaced by their default (missing, stale or not finite)", labelNames: ["surface", "feature"], registers: [registry] }),
     staleFeatures: new Counter({ name: "rerank_features_stale_total", help: "Stored feature values older than their freshness limit", labelNames: ["surface"], registers: [registry] }),
     featureAge: new Gauge({ name: "rerank_feature_max_age_seconds", help: "Age of the oldest stored feature value used by the last request", labelNames: ["surface"], registers: [registry] }),
+    featureReadTimeouts: new Counter({ name: "rerank_feature_reads_timed_out_total", help: "Requests served with default features because the feature store's read of a cache miss passed its deadline (FEATURE_READ_BUDGET_SHARE of the surface's budget) or failed", labelNames: ["surface"], registers: [registry] }),
     unknownCandidates: new Counter({ name: "rerank_unknown_candidates_total", help: "Candidate ids not in the catalog, served with default features", labelNames: ["surface"], registers: [registry] }),
     telemetryBuffered: new Gauge({ name: "rerank_telemetry_buffered_rows", help: "Telemetry rows waiting in memory", labelNames: ["stream"], registers: [registry] }),
     telemetrySpilledRows: new Gauge({ name: "rerank_telemetry_spilled_rows", help: "Telemetry rows in the local spill file", labelNames: ["stream"], registers: [registry] }),

@@ -49,6 +49,11 @@ export class TcpProxy {
     }
   }
 
+  /** The same as pause(): a paused database, as the feature-deadline tests call it. */
+  stall(): void {
+    this.pause();
+  }
+
   resume(): void {
     this.paused = false;
     for (const pair of this.pairs) {

@@ -84,7 +84,8 @@ export interface FeatureMatrix {
  * wins over the store (the caller has the freshest signal); a value that is missing, older than
  * its freshness limit or not a finite number is absent: it gets the declared default, or NaN where
  * the spec's missing rule is "nan" (tree models that learned where missing values go), and is
- * counted. No other NaN or Infinity reaches a score.
+ * counted. No other NaN or Infinity reaches a score. "Finite" is judged as the float32 the model
+ * reads: a stored 1e300 is finite as a double but Infinity in the tensor.
  */
 export function buildFeatureMatrix(spec: FeatureSpec, candidates: readonly CandidateInput[], lookup: FeatureLookup, nowMs: number): FeatureMatrix {
   const rows = candidates.length;
@@ -120,7 +121,7 @@ export function buildFeatureMatrix(spec: FeatureSpec, candidates: readonly Candi
           }
         }
       }
-      if (typeof value === "number" && Number.isFinite(value)) {
+      if (typeof value === "number" && Number.isFinite(Math.fround(value))) {
         data[r * cols + c] = value;
       } else {
         data[r * cols + c] = absentValue(def);

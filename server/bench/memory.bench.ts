@@ -1,0 +1,167 @@
+import { spawn, type ChildProcess } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { readdirSync, readFileSync } from "node:fs";
+import getPort from "get-port";
+import { buildIfNeeded } from "../cli/build";
+import { env as settings } from "../config";
+import { disconnectDb } from "../db/client";
+import { benchDatabase } from "./benchDatabase";
+
+// npm run bench:memory — the console's server as `npm start` runs it (front door + Next.js, production
+// build), under a hostile workload for BENCH_DURATION_S (default 30 s; --quick: 10 s):
+//   - maximal reranks: 1,000 candidates with unknown 200-character ids and inline features (a body
+//     near the 1 MiB limit), topK 1,000 (a ~300 KB response), a fresh request id and a fresh
+//     250-character user key each time, so every input-sized cache fills with the largest entries;
+//   - outcome events with fresh event ids against those requests;
+//   - model uploads in parallel, each at the upload limit (MODEL_MAX_BYTES of bytes that are no model).
+// It samples the server's RSS (its whole process tree) every 100 ms and fails unless the peak stays
+// under the bound the README states:
+//   idle RSS + RECENT_RESPONSES_MAX_BYTES + FEATURE_CACHE_MAX_BYTES + 32 MiB (seen event ids)
+//   + 8 × RERANK_MAX_PAYLOAD_BYTES per connection in flight + 4 × upload limit per upload in flight + 256 MiB.
+
+const QUICK = process.argv.includes("--quick");
+const DURATION_S = settings().BENCH_DURATION_S ?? (QUICK ? 10 : 30);
+const RERANK_CONNECTIONS = 6;
+const EVENT_CONNECTIONS = 2;
+const PARALLEL_UPLOADS = 4;
+const MiB = 1024 * 1024;
+
+/** RSS in bytes of `pid` and every process below it (the server may run workers). */
+function treeRss(pid: number): number {
+  const children = new Map<number, number[]>();
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
+      const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+      children.set(ppid, [...(children.get(ppid) ?? []), Number(entry)]);
+    } catch {
+      // the process ended while we looked
+    }
+  }
+  let total = 0;
+  const stack = [pid];
+  while (stack.length) {
+    const p = stack.pop()!;
+    try {
+      const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${p}/status`, "utf8"));
+      total += match ? Number(match[1]) * 1024 : 0;
+    } catch {
+      continue;
+    }
+    stack.push(...(children.get(p) ?? []));
+  }
+  return total;
+}
+
+function startServer(env: Record<string, string>, port: number): Promise<ChildProcess> {
+  const child = spawn(process.execPath, ["--import", "tsx", "server/http/main.ts"], { env: { ...process.env, ...env, NEXT_TELEMETRY_DISABLED: "1" }, stdio: ["ignore", "ignore", "inherit"] });
+  return new Promise((resolve, reject) => {
+    const deadline = Date.now() + 120_000;
+    const poll = async () => {
+      try {
+        if ((await fetch(`http://127.0.0.1:${port}/api/v1/ping`)).status) return resolve(child);
+      } catch {
+        // not up yet
+      }
+      if (Date.now() > deadline || child.exitCode !== null) return reject(new Error(`the server on ${port} did not start`));
+      setTimeout(poll, 250);
+    };
+    void poll();
+  });
+}
+
+const mib = (bytes: number) => `${(bytes / MiB).toFixed(0)} MiB`;
+
+async function main() {
+  const database = await benchDatabase();
+  await disconnectDb();
+  buildIfNeeded();
+  const port = await getPort();
+  const server = await startServer({ DATABASE_URL: database.url, HOST: "127.0.0.1", PORT: String(port), NODE_ENV: "production", WORKERS: "1" }, port);
+  const base = `http://127.0.0.1:${port}`;
+  const auth = { authorization: `Bearer ${database.apiKey}` };
+  const status = new Map<string, number>();
+  const count = (what: string) => status.set(what, (status.get(what) ?? 0) + 1);
+  try {
+    // Warm up with ordinary requests, then take the idle figure.
+    for (let i = 0; i < 20; i++) await fetch(`${base}/api/v1/rerank`, { method: "POST", headers: { ...auth, "content-type": "application/json" }, body: JSON.stringify(database.request) });
+    await new Promise((r) => setTimeout(r, 2000));
+    const idle = treeRss(server.pid!);
+
+    const config = settings();
+    const uploadLimit = config.MODEL_MAX_BYTES + MiB;
+    const bound =
+      idle + config.RECENT_RESPONSES_MAX_BYTES + config.FEATURE_CACHE_MAX_BYTES + 32 * MiB +
+      (RERANK_CONNECTIONS + EVENT_CONNECTIONS) * 8 * config.RERANK_MAX_PAYLOAD_BYTES + PARALLEL_UPLOADS * 4 * uploadLimit + 256 * MiB;
+
+    const samples: number[] = [];
+    const sampler = setInterval(() => samples.push(treeRss(server.pid!)), 100);
+    const until = Date.now() + DURATION_S * 1000;
+    const served: Array<{ requestId: string; itemId: string }> = [];
+
+    const featureNames = Array.from({ length: 2 }, (_, i) => `f${i}`);
+    const maximalRerank = async () => {
+      while (Date.now() < until) {
+        const candidates = Array.from({ length: 1000 }, (_, i) => ({
+          id: `${randomBytes(96).toString("hex").slice(0, 190)}-${i}`,
+          retrievalScore: Math.random(),
+          features: Object.fromEntries(featureNames.map((f) => [f, Math.random()])),
+        }));
+        const body = JSON.stringify({ surface: "search", topK: 1000, requestId: randomBytes(16).toString("hex"), userKey: randomBytes(125).toString("hex"), candidates });
+        const response = await fetch(`${base}/api/v1/rerank`, { method: "POST", headers: { ...auth, "content-type": "application/json" }, body });
+        count(`rerank ${response.status}`);
+        const json = (await response.json()) as { requestId?: string; items?: Array<{ id: string }> };
+        if (json.requestId && json.items?.[0]) served.push({ requestId: json.requestId, itemId: json.items[0].id });
+      }
+    };
+    const events = async () => {
+      while (Date.now() < until) {
+        const target = served[Math.floor(Math.random() * served.length)];
+        if (!target) {
+          await new Promise((r) => setTimeout(r, 50));
+          continue;
+        }
+        const batch = Array.from({ length: 100 }, () => ({ eventId: randomBytes(60).toString("hex"), requestId: target.requestId, type: "impression", itemId: target.itemId }));
+        const response = await fetch(`${base}/api/v1/events`, { method: "POST", headers: { ...auth, "content-type": "application/json" }, body: JSON.stringify({ events: batch }) });
+        count(`events ${response.status}`);
+        await response.arrayBuffer();
+      }
+    };
+    const junk = new Uint8Array(config.MODEL_MAX_BYTES).fill(7);
+    const uploads = async () => {
+      while (Date.now() < until) {
+        const form = new FormData();
+        form.set("file", new Blob([junk]), "model.onnx");
+        form.set("featureSpec", JSON.stringify([{ name: "x", source: "candidate", default: 0 }]));
+        const response = await fetch(`${base}/api/v1/models/search-ranker/versions`, { method: "POST", headers: auth, body: form }).catch(() => null);
+        count(`upload ${response?.status ?? "connection closed"}`);
+        await response?.arrayBuffer().catch(() => undefined);
+      }
+    };
+    await Promise.all([
+      ...Array.from({ length: RERANK_CONNECTIONS }, maximalRerank),
+      ...Array.from({ length: EVENT_CONNECTIONS }, events),
+      ...Array.from({ length: PARALLEL_UPLOADS }, uploads),
+    ]);
+    clearInterval(sampler);
+    const peak = Math.max(...samples);
+    const sorted = [...samples].sort((a, b) => a - b);
+    const median = sorted[Math.floor(sorted.length / 2)]!;
+    const ok = peak <= bound;
+    console.log(`\nMemory benchmark: ${DURATION_S} s of hostile load on the console's server (front door + Next.js), ${samples.length} RSS samples`);
+    console.log(`  workload: ${RERANK_CONNECTIONS} connections of maximal reranks (1,000 unknown 200-char ids, topK 1,000, fresh request ids and user keys), ${EVENT_CONNECTIONS} of event batches (fresh ids), ${PARALLEL_UPLOADS} parallel uploads of ${mib(config.MODEL_MAX_BYTES)}`);
+    console.log(`  answers: ${[...status.entries()].map(([k, v]) => `${k} ×${v}`).join(", ")}`);
+    console.log(`  RSS idle ${mib(idle)}, median under load ${mib(median)}, peak ${mib(peak)}`);
+    console.log(`  bound ${mib(bound)} = idle + recent responses ${mib(config.RECENT_RESPONSES_MAX_BYTES)} + feature store ${mib(config.FEATURE_CACHE_MAX_BYTES)} + seen events 32 MiB`);
+    console.log(`        + ${RERANK_CONNECTIONS + EVENT_CONNECTIONS} JSON requests in flight × 8 × ${mib(config.RERANK_MAX_PAYLOAD_BYTES)} + ${PARALLEL_UPLOADS} uploads × 4 × ${mib(uploadLimit)} + 256 MiB`);
+    console.log(`  peak ${ok ? "stays under" : "EXCEEDS"} the bound (${(100 * peak / bound).toFixed(0)} % of it)`);
+    if (!ok) process.exitCode = 1;
+  } finally {
+    server.kill("SIGTERM");
+    await new Promise((r) => setTimeout(r, 1000));
+    await database.close();
+  }
+}
+
+await main();

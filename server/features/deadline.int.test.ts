@@ -1,0 +1,99 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { env, setEnv } from "../config";
+import { disconnectDb, getDb } from "../db/client";
+import { seedDemo } from "../db/seed";
+import { rerank } from "../rerank/pipeline";
+import type { RerankRequest } from "../rerank/schema";
+import { metrics } from "../telemetry/metrics";
+import { closeTelemetry } from "../telemetry/streams";
+import { keyHeaders } from "../testing/callers";
+import { startTestFrontDoor, type TestFrontDoor } from "../testing/frontDoor";
+import { TcpProxy, waitFor } from "../testing/tcpProxy";
+import { featureStore } from "./store";
+
+// Issue #11, Deliver 8: a feature read of a cache miss waits at most FEATURE_READ_BUDGET_SHARE of the
+// surface's budget; then the request is served with defaults, counted and marked. The serving
+// process reaches PostgreSQL through a TCP proxy the test stalls (a paused database: connections
+// open, nothing answers) and closes (connections refused).
+
+const directUrl = env().DATABASE_URL!;
+const target = new URL(directUrl);
+const proxy = new TcpProxy({ host: target.hostname.replace(/^\[|\]$/g, ""), port: Number(target.port || 5432) });
+let catalog: string[];
+let frontDoor: TestFrontDoor;
+let headers: Record<string, string>;
+
+const request = (ids: string[], userKey: string): RerankRequest => ({ surface: "search", topK: 5, userKey, candidates: ids.map((id, i) => ({ id, retrievalScore: 1 - i / ids.length })) });
+const timeouts = async () => (await metrics.featureReadTimeouts.get()).values.find((v) => v.labels.surface === "search")?.value ?? 0;
+
+beforeAll(async () => {
+  await seedDemo(getDb());
+  catalog = (await getDb().catalogItem.findMany({ where: { safetyFlags: { isEmpty: true } }, select: { id: true }, orderBy: { id: "asc" }, take: 300 })).map((c) => c.id);
+  headers = await keyHeaders("serving");
+  await proxy.open();
+  const viaProxy = new URL(directUrl);
+  viaProxy.hostname = "127.0.0.1";
+  viaProxy.port = String(proxy.port);
+  await disconnectDb();
+  setEnv("DATABASE_URL", viaProxy.toString());
+  setEnv("FEATURE_READ_BUDGET_SHARE", "0.5"); // the default: half of the search surface's 50 ms
+  featureStore().clear();
+  frontDoor = await startTestFrontDoor();
+  // The surface's config is cached by a first request, and the pool's connections opened (on a busy
+  // machine the first reads may pass the deadline); its candidates are not the ones tested below.
+  await waitFor(async () => !(await rerank(request(catalog.slice(0, 5), "warm-user"))).features.timedOut, "a request served with its features");
+}, 120_000);
+
+afterAll(async () => {
+  proxy.resume();
+  await frontDoor?.close();
+  await closeTelemetry();
+  await disconnectDb();
+  await proxy.close();
+  setEnv("DATABASE_URL", directUrl);
+  setEnv("FEATURE_READ_BUDGET_SHARE", undefined);
+});
+
+describe("feature reads with a deadline", () => {
+  it("serves new items and a new user with defaults while the database is paused, counted and marked", async () => {
+    const before = await timeouts();
+    proxy.stall();
+    try {
+      const response = await rerank(request(catalog.slice(100, 120), "paused-user"));
+      expect(response.features.timedOut).toBe(true);
+      expect(response.items).toHaveLength(5);
+      expect(response.fallback.servedBy).toBe("model");
+      // Six item features per candidate (retrieval_score came with the request) took their defaults; none is "unknown".
+      expect(response.features.defaulted).toBe(20 * 6);
+      expect(response.features.unknownCandidates).toBe(0);
+      expect(await timeouts()).toBe(before + 1);
+    } finally {
+      proxy.resume();
+    }
+    // The read went on in the background and filled the cache: the same request now has its features.
+    await waitFor(async () => !(await rerank(request(catalog.slice(100, 120), "paused-user"))).features.timedOut, "the background read to fill the cache");
+    const after = await rerank(request(catalog.slice(100, 120), "paused-user"));
+    expect(after.features.defaulted).toBe(0);
+  });
+
+  it("serves with defaults when connections are refused, and answers what needs the database with a plain 503", async () => {
+    await proxy.close();
+    try {
+      const response = await rerank(request(catalog.slice(200, 210), "refused-user"));
+      expect(response.features.timedOut).toBe(true);
+      expect(response.items).toHaveLength(5);
+      // Checking an API key needs the database: a 503 that says so in plain words, on both doors.
+      const rest = await frontDoor.post("/api/v1/rerank", request(catalog.slice(0, 5), "u"), { headers });
+      expect(rest.status).toBe(503);
+      expect((await rest.json()).error).toEqual({ code: "UNAVAILABLE", message: "POST /api/v1/rerank failed: the database is unavailable, try again shortly" });
+      const trpc = await frontDoor.post("/api/trpc/rerank.rank", { json: request(catalog.slice(0, 5), "u") }, { headers });
+      expect(trpc.status).toBe(503);
+      expect((await trpc.json()).error.json.message).toBe("rerank.rank failed: the database is unavailable, try again shortly");
+      // A surface not cached yet needs the database too.
+      const unknown = await rerank({ ...request(catalog.slice(0, 5), "u"), surface: "home" }).catch((error: unknown) => error);
+      expect(unknown).toBeInstanceOf(Error);
+    } finally {
+      await proxy.open();
+    }
+  });
+});

@@ -1,0 +1,156 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createApiKey } from "../auth/apiKeys";
+import { setEnv } from "../config";
+import { getDb } from "../db/client";
+import { seedDemo } from "../db/seed";
+import { demoFeatureSpec } from "../demo/models";
+import { linearRankerOnnx } from "../domain/onnx/linear";
+import { featureStore, FeatureStore } from "../features/store";
+import { telemetry } from "../telemetry/streams";
+import { startTestFrontDoor, type TestFrontDoor } from "../testing/frontDoor";
+import { createTestSurface } from "../testing/models";
+import { breakerStates } from "./breakers";
+import { rerank } from "./pipeline";
+import { recentEntryBytes, recentRequests, resetRecentRequests } from "./recent";
+
+// Issue #11, Deliver 2 and 5: nothing one caller sends changes what another caller gets, and what
+// a caller's input decides the size of is bounded in bytes. Real PostgreSQL, real onnxruntime, the
+// real HTTP endpoints; two callers with keys of their own.
+
+const spec = demoFeatureSpec();
+let frontDoor: TestFrontDoor;
+let alice: Record<string, string>;
+let bob: Record<string, string>;
+let catalog: string[];
+
+const candidates = (ids: string[]) => ids.map((id, i) => ({ id, retrievalScore: 1 - i / ids.length }));
+
+async function post(path: string, body: unknown, headers: Record<string, string>) {
+  const response = await frontDoor.post(path, body, { headers });
+  return { status: response.status, body: (await response.json()) as Record<string, any> }; // eslint-disable-line @typescript-eslint/no-explicit-any
+}
+
+beforeAll(async () => {
+  const db = getDb();
+  await seedDemo(db);
+  catalog = (await db.catalogItem.findMany({ where: { safetyFlags: { isEmpty: true } }, select: { id: true }, orderBy: { id: "asc" }, take: 200 })).map((c) => c.id);
+  const owner = await db.user.upsert({ where: { email: "isolation@rerank.test" }, create: { email: "isolation@rerank.test", name: "Isolation", roles: ["admin"] }, update: {} });
+  alice = { authorization: `Bearer ${(await createApiKey(db, { name: "alice", kind: "serving" }, owner.id)).key}` };
+  bob = { authorization: `Bearer ${(await createApiKey(db, { name: "bob", kind: "serving" }, owner.id)).key}` };
+  // A model that overflows float32 on extreme (but float32-valid) inputs: the sum of seven 3e38s.
+  await createTestSurface(db, { key: "t-overflow", bytes: linearRankerOnnx(new Array(spec.length).fill(1), 0), featureSpec: spec });
+  frontDoor = await startTestFrontDoor();
+}, 120_000);
+afterAll(() => frontDoor?.close());
+
+describe("callers are isolated: input faults never open a breaker", () => {
+  it("four requests with retrievalScore 1e39 from one client get 400s; another client is still served by the model", async () => {
+    for (let i = 0; i < 4; i++) {
+      const bad = await post("/api/v1/rerank", { surface: "search", topK: 5, userKey: "mallory", candidates: [{ id: catalog[0], retrievalScore: 1e39 }, ...candidates(catalog.slice(1, 20))] }, alice);
+      expect(bad.status).toBe(400);
+      expect(bad.body.error.message).toBe("candidates[0].retrievalScore: must fit a 32-bit float (between -3.4e38 and 3.4e38)");
+    }
+    expect(breakerStates().filter((b) => b.key.startsWith("search|") && b.open)).toEqual([]);
+    const good = await post("/api/v1/rerank", { surface: "search", topK: 5, userKey: "bob", candidates: candidates(catalog.slice(0, 20)) }, bob);
+    expect(good.status).toBe(200);
+    expect(good.body.fallback).toEqual({ used: false, reason: null, servedBy: "model" });
+    expect(good.body.modelVersion).toMatchObject({ name: "search-ranker", alias: "production" });
+  });
+
+  it("a model that overflows on one client's extreme values falls back for that request only, and its breaker stays closed", async () => {
+    const extreme = { surface: "t-overflow", topK: 5, userKey: "mallory", candidates: catalog.slice(0, 10).map((id) => ({ id, features: Object.fromEntries(spec.map((f) => [f.name, 3e38])) })) };
+    for (let i = 0; i < 8; i++) {
+      const answer = await post("/api/v1/rerank", extreme, alice);
+      expect(answer.status).toBe(200);
+      expect(answer.body.fallback).toEqual({ used: true, reason: "model_error", servedBy: "retrieval_order" });
+    }
+    expect(breakerStates().filter((b) => b.key.startsWith("t-overflow|"))).toEqual([expect.objectContaining({ open: false, halfOpen: false })]);
+    const good = await post("/api/v1/rerank", { surface: "t-overflow", topK: 5, userKey: "bob", candidates: candidates(catalog.slice(0, 10)) }, bob);
+    expect(good.body.fallback).toEqual({ used: false, reason: null, servedBy: "model" });
+  });
+
+  it("a stored feature past float32 is defaulted and counted, not fed to the model as Infinity", async () => {
+    const db = getDb();
+    const id = catalog[50]!;
+    await db.itemFeature.update({ where: { itemId: id }, data: { values: { popularity: 1e300, ctr_7d: 0.1, rating: 4, price_log: 3, freshness_days: 10, margin: 0.2 }, updatedAt: new Date() } });
+    featureStore().clear();
+    const answer = await rerank({ surface: "t-overflow", topK: 3, candidates: [{ id, retrievalScore: 0.5 }] });
+    expect(answer.fallback.used).toBe(false);
+    expect(answer.features.defaulted).toBe(1);
+  });
+});
+
+describe("callers are isolated: request ids and event ids", () => {
+  it("serves each caller its own response for the same client-chosen request id, and replays only to the caller that sent it", async () => {
+    const requestId = `shared-${Date.now()}`;
+    const first = await post("/api/v1/rerank", { surface: "search", requestId, topK: 3, userKey: "alice", candidates: candidates(catalog.slice(0, 10)) }, alice);
+    const other = await post("/api/v1/rerank", { surface: "search", requestId, topK: 3, userKey: "bob", candidates: candidates(catalog.slice(100, 110)) }, bob);
+    expect(first.status).toBe(200);
+    expect(other.status).toBe(200);
+    expect(other.body.items.every((i: { id: string }) => catalog.slice(100, 110).includes(i.id))).toBe(true);
+    // A retry by the first caller is its own response again (idempotent), whatever it sends.
+    const retry = await post("/api/v1/rerank", { surface: "search", requestId, topK: 3, userKey: "alice", candidates: candidates(catalog.slice(20, 30)) }, alice);
+    expect(retry.body).toEqual(first.body);
+    // Each caller's events find that caller's request: both clicks on their own first item are accepted.
+    const click = (item: string) => ({ events: [{ eventId: "click-1", requestId, type: "click", itemId: item, position: 1 }] });
+    expect((await post("/api/v1/events", click(first.body.items[0].id), alice)).body).toEqual({ accepted: 1, duplicates: 0, rejected: [] });
+    expect((await post("/api/v1/events", click(other.body.items[0].id), bob)).body).toEqual({ accepted: 1, duplicates: 0, rejected: [] });
+    // The same event again is a duplicate for its sender.
+    expect((await post("/api/v1/events", click(first.body.items[0].id), alice)).body).toEqual({ accepted: 0, duplicates: 1, rejected: [] });
+  });
+
+  it("keeps one caller's event ids from swallowing another's events on other requests", async () => {
+    const a = await post("/api/v1/rerank", { surface: "search", topK: 3, candidates: candidates(catalog.slice(0, 10)) }, alice);
+    const b = await post("/api/v1/rerank", { surface: "search", topK: 3, candidates: candidates(catalog.slice(10, 20)) }, bob);
+    const event = (requestId: string, itemId: string) => ({ events: [{ eventId: "evt-1", requestId, type: "click", itemId, position: 1 }] });
+    expect((await post("/api/v1/events", event(a.body.requestId, a.body.items[0].id), alice)).body.accepted).toBe(1);
+    expect((await post("/api/v1/events", event(b.body.requestId, b.body.items[0].id), bob)).body.accepted).toBe(1);
+    await telemetry().events.flush();
+    const stored = await getDb().outcomeEvent.findMany({ where: { eventId: "evt-1", requestId: { in: [a.body.requestId, b.body.requestId] } } });
+    expect(stored).toHaveLength(2);
+  });
+});
+
+describe("memory bounded in bytes", () => {
+  it("1,000-candidate responses never push the recent-response cache over RECENT_RESPONSES_MAX_BYTES", async () => {
+    const bound = 2 * 1024 * 1024;
+    setEnv("RECENT_RESPONSES_MAX_BYTES", String(bound));
+    resetRecentRequests();
+    try {
+      const ids = (await getDb().catalogItem.findMany({ select: { id: true }, orderBy: { id: "asc" }, take: 1000 })).map((c) => c.id);
+      let largest = 0;
+      for (let i = 0; i < 40; i++) {
+        const response = await rerank({ surface: "search", topK: 1000, userKey: `big-${i}`, requestId: `big-${i}`, candidates: candidates(ids) });
+        expect(response.items.length).toBeGreaterThan(900);
+        const cache = recentRequests();
+        let held = 0;
+        for (const [key, entry] of cache.entries()) held += recentEntryBytes(entry, key);
+        largest = Math.max(largest, held);
+        expect(held).toBeLessThanOrEqual(bound);
+        expect(cache.calculatedSize).toBe(held);
+      }
+      // Full: each response is ~100 KB as the heap holds it, so the bound keeps the newest score or so of the 40.
+      expect(largest).toBeGreaterThan(bound / 2);
+      expect(recentRequests().size).toBeLessThan(40);
+      expect(recentRequests().has("in-process\u0000big-39")).toBe(true);
+      expect(recentRequests().has("in-process\u0000big-0")).toBe(false);
+    } finally {
+      setEnv("RECENT_RESPONSES_MAX_BYTES", undefined);
+      resetRecentRequests();
+    }
+  });
+
+  it("unknown ids and user keys of the maximal length never push the feature store over FEATURE_CACHE_MAX_BYTES", async () => {
+    const bound = 2 * 1024 * 1024;
+    const store = new FeatureStore(getDb, bound);
+    for (let round = 0; round < 12; round++) {
+      const ids = Array.from({ length: 1000 }, (_, i) => `${"u".repeat(240)}-${round}-${i}`);
+      await store.readItems(ids);
+      await store.readUser(`${"k".repeat(250)}-${round}`);
+      const held = store.heldBytes();
+      expect(held.items).toBeLessThanOrEqual(bound * 0.75);
+      expect(held.users).toBeLessThanOrEqual(bound * 0.25);
+    }
+    expect(store.heldBytes().items).toBeGreaterThan(bound * 0.5);
+  });
+});
