@@ -103,3 +103,35 @@ test("start a canary on search, watch its share, abort it", async ({ page, reque
   const after = await request.post("/api/v1/rerank", { data: { surface: "search", topK: 5, userKey: "e2e-canary-0", candidates } });
   expect((await after.json()).modelVersion.alias).toBe("production");
 });
+
+// A fallback storm on search: the multiwindow burn-rate rules (the ones Prometheus runs from
+// deploy/prometheus/alerts.yml) fire in the Active alerts list, and the kill switch's on and off
+// are marked on search's latency chart.
+test("lists the burn-rate alert a fallback storm fires and marks the levers on the chart", async ({ page, request }) => {
+  const lever = async (on: boolean, reason: string) =>
+    expect((await request.post("/api/trpc/oncall.killSwitch", { data: { json: { surface: "search", on, reason } } })).status()).toBe(200);
+  for (let i = 0; i < 10; i++) await rank(request);
+  await lever(true, "e2e: alert drill");
+  for (let i = 0; i < 10; i++) expect((await rank(request)).fallback.reason).toBe("kill_switch");
+  await lever(false, "e2e: alert drill over");
+
+  await page.setViewportSize({ width: 1280, height: 1100 });
+  await page.goto("/dashboards/oncall");
+  const alerts = page.getByTestId("active-alerts");
+  const fast = alerts.getByTestId("active-alert").filter({ hasText: "RerankAvailabilityFastBurn" }).filter({ hasText: "search" });
+  await expect(fast).toBeVisible();
+  await expect(fast).toContainText("page");
+  await expect(fast).toContainText("over 1 h");
+  await expect(fast).toContainText("over 5 min");
+  const chart = page.getByTestId("surface-search").getByTestId("latency-chart");
+  // A marker is a vertical line (an empty box to Playwright's visibility check): count them, read their labels.
+  await expect(chart.locator(".deploy-marker")).not.toHaveCount(0);
+  await expect(chart).toHaveAttribute("data-markers", /^[1-9]\d*$/);
+  await expect(chart.getByTestId("chart-markers")).toContainText("kill switch on");
+  await expect(chart.getByTestId("chart-markers")).toContainText("kill switch off");
+  await expect(chart.locator("svg").getByText("kill switch off")).toHaveCount(1);
+  await page.screenshot({ path: "e2e/screenshots/oncall-alerts.png", fullPage: true });
+  await page.setViewportSize({ width: 390, height: 844 });
+  await expect(fast).toBeVisible();
+  await page.screenshot({ path: "e2e/screenshots/oncall-alerts-390.png", fullPage: true });
+});

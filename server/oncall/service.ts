@@ -182,13 +182,15 @@ export interface SeriesMarker extends DeployMarker {
  */
 export async function oncallSeries(db: Db, input: { surface: string; hours: number }) {
   const since = new Date(Date.now() - input.hours * 3_600_000);
-  const [points, changes] = await Promise.all([
+  const [points, changes, surface] = await Promise.all([
     seriesPoints(db, input.surface, since, input.hours <= 6 ? "5 minutes" : "1 hour"),
     db.auditLog.findMany({ where: { ts: { gte: since }, action: { in: [...DEPLOY_MARKER_ACTIONS] }, surfaceKeys: { has: input.surface } }, orderBy: { id: "asc" }, take: 200 }),
+    db.surface.findUnique({ where: { key: input.surface }, select: { modelAlias: true, fallbackAlias: true } }),
   ]);
   const markers: SeriesMarker[] = [];
+  const aliases = { serving: surface?.modelAlias ?? "production", fallback: surface?.fallbackAlias ?? null };
   for (const c of changes) {
-    const marker = deployMarkerOf({ action: c.action, before: c.before, after: c.after, reason: c.reason, surfaces: c.surfaceKeys });
+    const marker = deployMarkerOf({ action: c.action, before: c.before, after: c.after, reason: c.reason }, aliases);
     if (marker) markers.push({ ...marker, ts: c.ts, actor: c.actor, reason: c.reason });
   }
   return { points, markers };

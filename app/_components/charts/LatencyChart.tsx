@@ -1,4 +1,5 @@
 "use client";
+import { Text } from "@mantine/core";
 import { CartesianGrid, ComposedChart, Legend, Line, ReferenceLine, ResponsiveContainer, Tooltip, XAxis, YAxis } from "recharts";
 
 export interface ChartMarker {
@@ -27,9 +28,9 @@ export function LatencyChart({ data, targetMs, markers = [] }: {
     p99: Math.round(d.p99 * 100) / 100,
     fallback: Math.round(d.fallbackRate * 1000) / 10,
   }));
-  const lines = markers.map((m) => ({ ...m, t: new Date(m.ts).getTime() }));
-  const times = [...rows.map((r) => r.t), ...lines.map((m) => m.t)];
+  const times = [...rows.map((r) => r.t), ...markers.map((m) => new Date(m.ts).getTime())];
   const domain: [number, number] = times.length > 0 ? [Math.min(...times), Math.max(...times)] : [0, 1];
+  const lines = labelled(markers.map((m) => ({ ...m, t: new Date(m.ts).getTime() })), (domain[1] - domain[0]) * MIN_LABEL_GAP);
   return (
     <div data-testid="latency-chart" data-markers={lines.length}>
       <ResponsiveContainer width="100%" height={200}>
@@ -49,8 +50,9 @@ export function LatencyChart({ data, targetMs, markers = [] }: {
               stroke={MARKER_COLOR[m.kind]}
               strokeWidth={1.5}
               className="deploy-marker"
-              // Alternate label heights so that markers a minute apart stay readable.
-              label={{ value: m.label, fontSize: 10, fill: MARKER_COLOR[m.kind], position: i % 2 === 0 ? "insideTopLeft" : "insideBottomLeft" }}
+              // Alternate label heights so that markers close together stay readable; a marker in the
+              // right half has its label on its left, so that it stays inside the chart.
+              label={m.showLabel ? { value: m.label, fontSize: 10, fill: MARKER_COLOR[m.kind], position: labelPosition(i, (m.t - domain[0]) / (domain[1] - domain[0] || 1)) } : undefined}
             />
           ))}
           <Line yAxisId="ms" dataKey="p95" name="p95" stroke="#4c6ef5" dot={false} isAnimationActive={false} />
@@ -58,6 +60,30 @@ export function LatencyChart({ data, targetMs, markers = [] }: {
           <Line yAxisId="pct" dataKey="fallback" name="fallback %" stroke="#fa5252" dot={false} isAnimationActive={false} />
         </ComposedChart>
       </ResponsiveContainer>
+      {lines.length > 0 && (
+        <Text size="xs" c="dimmed" data-testid="chart-markers">
+          Lines mark changes: {lines.slice(-RECENT_MARKERS).reverse().map((m) => `${clock(m.t)} ${m.label}`).join(" · ")}
+          {lines.length > RECENT_MARKERS ? ` · and ${lines.length - RECENT_MARKERS} earlier` : ""}
+        </Text>
+      )}
     </div>
   );
+}
+
+const labelPosition = (i: number, x: number) => `inside${i % 2 === 0 ? "Top" : "Bottom"}${x > 0.5 ? "Right" : "Left"}` as const;
+
+/** Markers closer than this share of the time axis to a newer labelled one are drawn without a label. */
+const MIN_LABEL_GAP = 0.06;
+/** Changes listed in words under the chart, newest first. */
+const RECENT_MARKERS = 5;
+
+/** Labels the newest marker, then each older one at least `gap` ms before the last labelled one. */
+function labelled<M extends { t: number }>(markers: M[], gap: number): Array<M & { showLabel: boolean }> {
+  let last = Infinity;
+  const out = [...markers].sort((a, b) => a.t - b.t).reverse().map((m) => {
+    const showLabel = last - m.t >= gap;
+    if (showLabel) last = m.t;
+    return { ...m, showLabel };
+  });
+  return out.reverse();
 }

@@ -17,16 +17,24 @@ export interface DeployMarker {
 
 const version = (side: unknown) => (side && typeof side === "object" && typeof (side as { version?: unknown }).version === "number" ? `v${(side as { version: number }).version}` : null);
 
+/** The aliases a surface answers with: the serving alias and its cascade fallback. */
+export interface SurfaceAliases {
+  serving: string;
+  fallback: string | null;
+}
+
 /**
- * The marker of one audit entry, or null when the entry does not change serving (any other action,
- * or an alias move of an alias that serves nothing, e.g. `shadow`, which the audit files under no surface).
- * A move whose reason starts with "rollback:" (the On-call rollback lever) is a rollback.
+ * The marker of one audit entry on a surface's chart, or null when the entry does not change what
+ * the surface serves: any other action, or a move of an alias it does not answer with (`shadow`,
+ * `canary` — a canary's outcome has its own marker). A move whose reason starts with "rollback:"
+ * (the On-call rollback lever) is a rollback; a move of the fallback alias says so.
  */
-export function deployMarkerOf(entry: Pick<AuditEntryFacts, "action" | "before" | "after" | "reason" | "surfaces">): DeployMarker | null {
+export function deployMarkerOf(entry: Pick<AuditEntryFacts, "action" | "before" | "after" | "reason">, aliases: SurfaceAliases): DeployMarker | null {
   switch (entry.action) {
     case "model.alias.set": {
-      if (entry.surfaces.length === 0) return null;
-      const move = `${version(entry.before) ?? "none"} → ${version(entry.after) ?? "?"}`;
+      const alias = (entry.after as { alias?: unknown } | null)?.alias;
+      if (alias !== aliases.serving && (alias !== aliases.fallback || aliases.fallback === null)) return null;
+      const move = `${alias === aliases.serving ? "" : `${alias} `}${version(entry.before) ?? "none"} → ${version(entry.after) ?? "?"}`;
       return (entry.reason ?? "").startsWith("rollback:") ? { kind: "rollback", label: `rollback ${move}` } : { kind: "deploy", label: move };
     }
     case "surface.kill_switch": {

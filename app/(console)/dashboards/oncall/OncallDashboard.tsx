@@ -135,8 +135,11 @@ function SurfaceCard({ surface: s, hours, rollout }: { surface: Surface; hours: 
       )}
       <ProblemRequests surface={s.key} hours={hours} />
       <RolloutStrip surface={s.key} modelName={s.modelName} servingVersion={s.serving?.version ?? null} rollout={rollout} />
-      {series.data && (series.data.points.length > 0 || series.data.markers.length > 0) && (
-        <LatencyChart data={series.data.points} targetMs={s.slo.latencyP99Ms} markers={series.data.markers} />
+      {series.data && series.data.points.length > 0 && <LatencyChart data={series.data.points} targetMs={s.slo.latencyP99Ms} markers={series.data.markers} />}
+      {series.data && series.data.points.length === 0 && series.data.markers.length > 0 && (
+        <Text size="xs" c="dimmed" mt="xs" data-testid="markers-without-traffic">
+          No requests in the window. Changes: {series.data.markers.map((m) => `${new Date(m.ts).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" })} ${m.label}`).join(" · ")}
+        </Text>
       )}
       {lever && <LeverModal surface={s} lever={lever} onClose={() => setLever(null)} />}
     </Card>
@@ -156,21 +159,20 @@ function ActiveAlerts({ alerts }: { alerts: ActiveAlert[] }) {
       {alerts.length === 0 ? (
         <Text size="sm" c="dimmed">No burn-rate alert is firing.</Text>
       ) : (
-        <Table.ScrollContainer minWidth={560}>
-          <Table verticalSpacing={4}>
-            <Table.Thead><Table.Tr><Table.Th>severity</Table.Th><Table.Th>alert</Table.Th><Table.Th>surface</Table.Th><Table.Th>burn (long / short window)</Table.Th></Table.Tr></Table.Thead>
-            <Table.Tbody>
-              {alerts.map((a) => (
-                <Table.Tr key={`${a.surface}-${a.alert}`} data-testid="active-alert">
-                  <Table.Td><Badge color={a.severity === "page" ? "red" : "orange"} variant="filled">{a.severity}</Badge></Table.Td>
-                  <Table.Td><Text size="sm" fw={600}>{a.alert}</Text><Text size="xs" c="dimmed">{a.sli} SLO {(a.objective * 100).toFixed(1)}% · over {a.burnRate}×</Text></Table.Td>
-                  <Table.Td><Anchor href={`#surface-${a.surface}`} size="sm">{a.surface}</Anchor></Table.Td>
-                  <Table.Td><Text size="sm">{burn(a.longBurn)}× over {WINDOW_WORDS[a.longWindow]} / {burn(a.shortBurn)}× over {WINDOW_WORDS[a.shortWindow]}</Text></Table.Td>
-                </Table.Tr>
-              ))}
-            </Table.Tbody>
-          </Table>
-        </Table.ScrollContainer>
+        // Rows that wrap rather than a table: the alert names are long and on-call reads this on a phone.
+        <Stack gap={6}>
+          {alerts.map((a) => (
+            <Group key={`${a.surface}-${a.alert}`} data-testid="active-alert" gap="xs" wrap="wrap" align="center" py={4} style={{ borderTop: "1px solid var(--mantine-color-gray-2)" }}>
+              <Badge color={a.severity === "page" ? "red" : "orange"} variant="filled" style={{ flexShrink: 0, overflow: "visible" }}>{a.severity}</Badge>
+              <Text size="sm" fw={600} style={{ wordBreak: "break-word" }}>{a.alert}</Text>
+              <Anchor href={`#surface-${a.surface}`} size="sm">{a.surface}</Anchor>
+              <Text size="sm">
+                {burn(a.longBurn)}× over {WINDOW_WORDS[a.longWindow]} / {burn(a.shortBurn)}× over {WINDOW_WORDS[a.shortWindow]}
+              </Text>
+              <Text size="xs" c="dimmed">{a.sli} SLO {(a.objective * 100).toFixed(1)}%, fires over {a.burnRate}×</Text>
+            </Group>
+          ))}
+        </Stack>
       )}
     </Card>
   );
