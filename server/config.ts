@@ -177,8 +177,8 @@ export const SETTINGS = {
   DRIFT_SAMPLE_ROWS: integer({ min: 1, max: 1_000_000, default: 2000, doc: "feature rows each process keeps per surface and model version for drift checks" }),
   DRIFT_ROW_RATE: decimal({ min: 0, max: 1, exclusiveMin: true, default: 0.04, doc: "chance that a scored feature row is offered to that sample" }),
   ROLLOUT_TICK_MS: integer({ min: 100, max: 3_600_000, default: 5000, doc: "how often each server process runs the canary analysis" }),
-  API_KEY_CACHE_MS: integer({ min: 0, max: 3_600_000, default: 30_000, doc: "how long a verified API key is trusted without a database read while the config listener is up (changes clear it at once)" }),
-  CONFIG_WATCH_INTERVAL_MS: integer({ min: 10, max: 600_000, default: 500, doc: "how often each process checks surfaces and aliases for changes" }),
+  CONFIG_WATCH_INTERVAL_MS: integer({ min: 10, max: 600_000, default: 500, doc: "how often each process polls surfaces, aliases and API keys for changes while its LISTEN connection is down" }),
+  CONFIG_BACKSTOP_MS: integer({ min: 0, max: 3_600_000, default: 30_000, doc: "while the LISTEN connection is up (changes arrive by NOTIFY), how often surface configs and verified API keys are re-read anyway" }),
   INFERENCE_THREADS: integer({
     min: 1,
     max: 64,
