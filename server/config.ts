@@ -187,6 +187,8 @@ export const SETTINGS = {
     defaultDoc: "`2` (or 1 on a single core)",
     doc: "threads one onnxruntime run may use; two score a 100-tree ensemble ~3× faster on 2 cores (`npm run bench:models`)",
   }),
+  INFERENCE_WORKER_MS: decimal({ min: 0, max: 60_000, default: 1, doc: "a model whose run over 100 candidates takes longer (ms, measured when it is opened) is scored on a worker thread, so it never blocks other requests" }),
+  INFERENCE_WORKERS: integer({ min: 1, max: 64, default: 1, doc: "worker threads for heavy models (see INFERENCE_WORKER_MS)" }),
   FEATURE_CACHE_REFRESH_MS: integer({ min: 100, max: 86_400_000, default: 60_000, doc: "age after which a cached item's features are re-read in the background" }),
 
   E2E_PORT: integer({ ...PORT, default: 3100, scope: "tests", doc: "port of the server the end-to-end tests start" }),
