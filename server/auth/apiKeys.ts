@@ -15,7 +15,7 @@ import { toRoles, type Principal } from "./principal";
 // fires a NOTIFY in its own transaction (migration 20261129140000_config_notify); every process's
 // listener (server/db/configChanges.ts) then forgets every verdict, so the change holds in every
 // replica within milliseconds of its commit — and at once in the process that made it. Backstops:
-// a verdict is re-checked after API_KEY_CACHE_MS even so, and after CONFIG_WATCH_INTERVAL_MS while
+// a verdict is re-checked after CONFIG_BACKSTOP_MS even so, and after CONFIG_WATCH_INTERVAL_MS while
 // the listener is down; an expiry time is checked on every request. Concurrent first requests with
 // the same key share one lookup.
 
@@ -126,7 +126,7 @@ export async function verifyApiKey(db: Db, key: string): Promise<Principal | nul
   }
   const now = Date.now();
   let verdict = cache.verdicts.get(key);
-  if (!verdict || now - verdict.checkedAt > (configListenerUp() ? env().API_KEY_CACHE_MS : env().CONFIG_WATCH_INTERVAL_MS)) {
+  if (!verdict || now - verdict.checkedAt > (configListenerUp() ? env().CONFIG_BACKSTOP_MS : env().CONFIG_WATCH_INTERVAL_MS)) {
     let pending = cache.inflight.get(key);
     if (!pending) {
       const generation = cache.generation;

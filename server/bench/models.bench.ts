@@ -3,7 +3,10 @@ import * as ort from "onnxruntime-node";
 import { Bench } from "tinybench";
 import { LETOR_PUBLISHED, LIGHTGBM_EXAMPLE_PARAMS, loadLetorSample } from "../domain/letor/reference";
 import { linearRankerOnnx } from "../domain/onnx/linear";
+import { randomEnsemble } from "../domain/onnx/randomEnsemble";
 import { treeEnsembleOnnx } from "../domain/onnx/treeEnsemble";
+import { flattenTreeEnsemble, scoreFlatTrees } from "../domain/onnx/treeWalker";
+import { createRng } from "../domain/random";
 import { evaluateRanking } from "../domain/ranking/metrics";
 import { trainLambdaMart } from "../domain/training/lambdamart";
 import { trainLinearRanker } from "../domain/training/linear";
@@ -66,6 +69,43 @@ async function main() {
   }
   const treeMs = median(bench.tasks[1]!.result);
   console.log(`\n  LambdaMART session.run (as serving opens it: ${inferenceThreads()} threads) ${(treeMs * 1000).toFixed(1)} µs vs the ${SCORING_TARGET_MS * 1000} µs target: ×${(treeMs / SCORING_TARGET_MS).toFixed(2)} ${treeMs <= SCORING_TARGET_MS ? "(met)" : "(missed)"}`);
+  await compareTreeScorers(rows, test.numFeatures);
+}
+
+/**
+ * 100 candidates × a 300-tree ensemble (31 leaves a tree, LightGBM's default size): onnxruntime's
+ * TreeEnsembleRegressor with 1 and 2 intra-op threads against the flattened typed-array walker
+ * (server/domain/onnx/treeWalker.ts) on the same ONNX bytes; each scorer's largest difference from
+ * the in-order float32 sum (1 thread), and the fastest that stays within 1e-6.
+ */
+async function compareTreeScorers(rows: Float32Array, numFeatures: number) {
+  const TREES = 300;
+  const bytes = treeEnsembleOnnx(randomEnsemble(createRng(300), { trees: TREES, depth: 5, numFeatures, comparison: "<=" }));
+  const flat = flattenTreeEnsemble(bytes)!;
+  const input = new ort.Tensor("float32", rows, [CANDIDATES, numFeatures]);
+  const [one, two] = [await openSession(bytes, 1), await openSession(bytes, 2)];
+  const run = async (s: ort.InferenceSession) => (await s.run({ features: input })).score!.data as Float32Array;
+  const scorers: Array<{ name: string; score: () => Promise<Float32Array> | Float32Array }> = [
+    { name: "onnxruntime TreeEnsembleRegressor, 1 thread", score: () => run(one) },
+    { name: "onnxruntime TreeEnsembleRegressor, 2 threads", score: () => run(two) },
+    { name: "flattened typed-array walker (JS)", score: () => scoreFlatTrees(flat, rows, CANDIDATES, numFeatures) },
+  ];
+  const reference = await scorers[0]!.score();
+  const bench = new Bench({ time: 2000, warmupTime: 300 });
+  for (const s of scorers) bench.add(s.name, async () => { await s.score(); });
+  await bench.run();
+  console.log(`\n  ${CANDIDATES} candidates × a ${TREES}-tree ensemble (${flat.numNodes} nodes, ${numFeatures} features): median latency, largest |Δ| from the in-order sum`);
+  const results = [];
+  for (const [i, s] of scorers.entries()) {
+    const scores = await s.score();
+    const diff = scores.reduce((m, v, k) => Math.max(m, Math.abs(v - reference[k]!)), 0);
+    const ms = median(bench.tasks[i]!.result);
+    results.push({ name: s.name, ms, diff });
+    console.log(`  ${s.name.padEnd(48)} ${(ms * 1000).toFixed(1).padStart(7)} µs   |Δ| ${diff.toExponential(2)}`);
+  }
+  const fastest = results.filter((r) => r.diff <= 1e-6).sort((a, b) => a.ms - b.ms)[0]!;
+  console.log(`  fastest with the same scores (≤ 1e-6): ${fastest.name}`);
+  await Promise.all([one.release(), two.release()]);
 }
 
 main().then(() => process.exit(0), (error) => { console.error(error); process.exit(1); });

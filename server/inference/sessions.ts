@@ -1,7 +1,9 @@
 import * as ort from "onnxruntime-node";
 import type { FeatureSpec } from "../domain/features/featureSpec";
+import { flattenTreeEnsemble } from "../domain/onnx/treeWalker";
 import { getDb } from "../db/client";
 import { env } from "../config";
+import { scoringPool } from "./scoringPool";
 
 // One onnxruntime session per model version, loaded once and kept warm for the life of the
 // process: `openModel(ref)` is the one way serving, shadow, warm-up and offline evaluation open a
@@ -36,6 +38,10 @@ export interface ModelHandle extends LoadedModel {
   inputName: string;
   outputName: string;
   session: ort.InferenceSession;
+  /** Median ms of one run over 100 default rows on this thread, measured when opened. */
+  costMs: number;
+  /** Scored on a worker thread (costMs above INFERENCE_WORKER_MS): the artifact's bytes for the workers; null on the main thread. */
+  offThread: { bytes: Uint8Array } | null;
 }
 
 export class ModelLoadError extends Error {}
@@ -84,8 +90,18 @@ export function openSession(bytes: Uint8Array, threads = inferenceThreads()): Pr
  * own time. A marker immediate queued just before the run fires just before it, splitting the
  * wall time into the wait (queueMs: the process was busy) and the model's run (modelMs).
  */
-export async function runScoresTimed(handle: Pick<ModelHandle, "session" | "inputName" | "outputName">, data: Float32Array, rows: number, cols: number): Promise<{ scores: Float32Array; modelMs: number; queueMs: number }> {
+export async function runScoresTimed(
+  handle: Pick<ModelHandle, "session" | "inputName" | "outputName"> & Partial<Pick<ModelHandle, "versionId" | "offThread">>,
+  data: Float32Array,
+  rows: number,
+  cols: number,
+): Promise<{ scores: Float32Array; modelMs: number; queueMs: number }> {
   const queued = performance.now();
+  if (handle.offThread && handle.versionId) {
+    // A heavy model: the worker measures its own run; the rest of the wall time is the queue.
+    const { scores, modelMs } = await scoringPool().run({ versionId: handle.versionId, bytes: handle.offThread.bytes, inputName: handle.inputName, outputName: handle.outputName }, data, rows, cols);
+    return { scores: checkScores(scores, rows), modelMs, queueMs: Math.max(0, performance.now() - queued - modelMs) };
+  }
   let started = queued;
   setImmediate(() => {
     started = performance.now();
@@ -99,7 +115,10 @@ export async function runScores(handle: Pick<ModelHandle, "session" | "inputName
   const output = await handle.session.run({ [handle.inputName]: new ort.Tensor("float32", data, [rows, cols]) });
   const tensor = output[handle.outputName];
   if (!tensor) throw new ModelOutputError(`the model returned no output named "${handle.outputName}"`);
-  const scores = tensor.data as Float32Array;
+  return checkScores(tensor.data as Float32Array, rows);
+}
+
+function checkScores(scores: Float32Array, rows: number): Float32Array {
   if (!(scores instanceof Float32Array) || scores.length !== rows) {
     throw new ModelOutputError(`the model returned ${scores.length} scores for ${rows} candidates`);
   }
@@ -163,16 +182,31 @@ async function fetchArtifact(versionId: string): Promise<ModelArtifact> {
 }
 
 async function loadModel(versionId: string): Promise<ModelHandle> {
-  const artifact = await fetchArtifact(versionId);
+  return openHandle(await fetchArtifact(versionId));
+}
+
+/** Rows a model's cost is measured on when it is opened: a typical request's candidates. */
+const COST_ROWS = 100;
+
+/**
+ * Opens an artifact for serving. A tree ensemble runs on one intra-op thread: then onnxruntime sums
+ * the trees in order and its scores equal the in-order float32 sum (two threads add two halves and
+ * differ by an ulp or two; `npm run bench:models` also measured one thread as the fastest exact
+ * scorer on 2 cores). The model's cost is measured on 100 rows of defaults; above
+ * INFERENCE_WORKER_MS it is scored on a worker thread (server/inference/scoringPool.ts).
+ * @throws ModelLoadError when onnxruntime cannot open it.
+ */
+export async function openHandle(artifact: ModelArtifact): Promise<ModelHandle> {
   const started = performance.now();
   let session: ort.InferenceSession;
   try {
-    session = await openSession(artifact.bytes);
+    session = await openSession(artifact.bytes, flattenTreeEnsemble(artifact.bytes) ? 1 : inferenceThreads());
   } catch (error) {
     throw new ModelLoadError(`model ${artifact.name} v${artifact.version} could not be loaded: ${(error as Error).message.split("\n")[0]}`);
   }
-  return {
-    versionId,
+  const loadMs = Math.round((performance.now() - started) * 100) / 100;
+  const handle: ModelHandle = {
+    versionId: artifact.versionId,
     name: artifact.name,
     version: artifact.version,
     sha256: artifact.sha256,
@@ -181,8 +215,32 @@ async function loadModel(versionId: string): Promise<ModelHandle> {
     outputName: artifact.outputName,
     session,
     loadedAt: new Date(),
-    loadMs: Math.round((performance.now() - started) * 100) / 100,
+    loadMs,
+    costMs: 0,
+    offThread: null,
   };
+  handle.costMs = await measureCost(handle);
+  if (handle.costMs > env().INFERENCE_WORKER_MS) handle.offThread = { bytes: artifact.bytes };
+  return handle;
+}
+
+/** The median of three runs over COST_ROWS rows of the spec's defaults (ms); 0 when the model cannot run them (the request path reports that). */
+async function measureCost(handle: ModelHandle): Promise<number> {
+  const cols = handle.featureSpec.length;
+  const row = handle.featureSpec.map((f) => f.default);
+  const data = new Float32Array(COST_ROWS * cols);
+  for (let r = 0; r < COST_ROWS; r++) data.set(row, r * cols);
+  const times: number[] = [];
+  try {
+    for (let i = 0; i < 3; i++) {
+      const started = performance.now();
+      await handle.session.run({ [handle.inputName]: new ort.Tensor("float32", data, [COST_ROWS, cols]) });
+      times.push(performance.now() - started);
+    }
+  } catch {
+    return 0;
+  }
+  return times.sort((a, b) => a - b)[1]!;
 }
 
 /** The non-blocking view: the handle if it is loaded, else undefined. */

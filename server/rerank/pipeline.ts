@@ -112,7 +112,8 @@ function replayOf(request: RerankRequest, caller: string): RecentRequest | undef
 
 /** Resolves the surface (cached config) and decides the arm(s): experiment variant(s), canary or primary. */
 export async function planRequest(request: RerankRequest): Promise<Plan> {
-  const surface = await surfaceConfigs().get(request.surface);
+  const configs = surfaceConfigs();
+  const surface = configs.peek(request.surface) ?? (await configs.get(request.surface));
   if (request.candidates.length > surface.maxCandidates) {
     throw new InvalidInputError("candidates", `${request.candidates.length} candidates exceed surface "${surface.key}"'s limit of ${surface.maxCandidates}`);
   }

@@ -1,13 +1,19 @@
 import { getDb, type Db } from "../db/client";
+import { configListenerUp, onConfigChange } from "../db/configChanges";
 import type { ConstraintConfig } from "../domain/constraints/applyConstraints";
 import { NotFoundError } from "../errors";
 import { openModel } from "../inference/sessions";
 import { constraintConfigSchema, mergeConstraints } from "./constraints.schema";
 import { env } from "../config";
 
-// Surface configs are cached in process. A watcher polls one small query every 500 ms and reloads
-// a surface whose row or model aliases changed, so a kill switch, an alias move or a rollback
-// reaches every replica within a second without a database read on the request path.
+// Surface configs are cached in process, so the request path reads no database. A change to a
+// surface, alias, experiment or rollout is announced by NOTIFY from its own transaction (migration
+// 20261129140000_config_notify) to every process's listener (server/db/configChanges.ts), which
+// re-reads one small fingerprint query and reloads the surfaces whose fingerprint moved: a kill
+// switch, an alias move or a rollback reaches every replica milliseconds after its commit. The
+// poll of that query every CONFIG_WATCH_INTERVAL_MS is the backstop while the listener is down
+// (and every CONFIG_BACKSTOP_MS while it is up); the process that made a change applies it at once
+// (appliedHere).
 
 export interface ModelRef {
   alias: string;
@@ -61,11 +67,20 @@ export class SurfaceConfigCache {
   private readonly configs = new Map<string, SurfaceConfig>();
   private readonly loading = new Map<string, Promise<SurfaceConfig>>();
   private timer: NodeJS.Timeout | undefined;
+  private unsubscribe: (() => void) | undefined;
+  private lastRefresh = 0;
+  private refreshing: Promise<void> | null = null;
+  private refreshAgain = false;
 
-  /** `onLoad` sees every (re)loaded config, e.g. to open its models' sessions before traffic needs them. */
+  /**
+   * @param onLoad sees every (re)loaded config, e.g. to open its models' sessions before traffic needs them.
+   * @param options.pollMs the backstop poll's period (default CONFIG_WATCH_INTERVAL_MS).
+   * @param options.listen false: poll only, as if the listener were always down (default true).
+   */
   constructor(
     private readonly db: () => Db,
     private readonly onLoad: (config: SurfaceConfig) => void = () => {},
+    private readonly options: { pollMs?: number; listen?: boolean } = {},
   ) {}
 
   async get(key: string): Promise<SurfaceConfig> {
@@ -74,6 +89,11 @@ export class SurfaceConfigCache {
     const pending = this.loading.get(key) ?? this.reload(key);
     this.startWatching();
     return pending;
+  }
+
+  /** The cached config of `key`, without loading it (undefined when not cached). */
+  peek(key: string): SurfaceConfig | undefined {
+    return this.configs.get(key);
   }
 
   /**
@@ -93,6 +113,7 @@ export class SurfaceConfigCache {
 
   /** Re-reads changed surfaces now (the watcher calls this; tests and admin actions may too). */
   async refresh(): Promise<void> {
+    this.lastRefresh = Date.now();
     if (this.configs.size === 0) return;
     const rows = await this.fingerprintsOf([...this.configs.keys()]);
     const seen = new Set<string>();
@@ -106,6 +127,8 @@ export class SurfaceConfigCache {
   stop(): void {
     clearInterval(this.timer);
     this.timer = undefined;
+    this.unsubscribe?.();
+    this.unsubscribe = undefined;
   }
 
   clear(): void {
@@ -114,8 +137,30 @@ export class SurfaceConfigCache {
 
   private startWatching(): void {
     if (this.timer) return;
-    this.timer = setInterval(() => void this.refresh().catch(() => {}), env().CONFIG_WATCH_INTERVAL_MS);
+    const listen = this.options.listen ?? true;
+    if (listen) this.unsubscribe = onConfigChange((topic) => topic !== "api_keys" && this.refreshSoon());
+    this.timer = setInterval(() => {
+      if (listen && configListenerUp() && Date.now() - this.lastRefresh < env().CONFIG_BACKSTOP_MS) return;
+      this.refreshSoon();
+    }, this.options.pollMs ?? env().CONFIG_WATCH_INTERVAL_MS);
     this.timer.unref();
+  }
+
+  /** A refresh now, or right after the one running (a burst of notifications costs at most two). */
+  private refreshSoon(): void {
+    if (this.refreshing) {
+      this.refreshAgain = true;
+      return;
+    }
+    this.refreshing = this.refresh()
+      .catch(() => {}) // the next notification or poll tries again
+      .finally(() => {
+        this.refreshing = null;
+        if (this.refreshAgain) {
+          this.refreshAgain = false;
+          this.refreshSoon();
+        }
+      });
   }
 
   /** A string that changes whenever a surface row or one of its model's aliases changes. */

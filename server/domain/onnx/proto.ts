@@ -152,3 +152,13 @@ export function encodeModel(spec: ModelSpec): Uint8Array {
   });
   return ModelProto.encode(message).finish();
 }
+
+/** A decoded node's attribute, as protobufjs reads it (int64s as numbers, strings as bytes). */
+export interface DecodedAttribute { name: string; f?: number; i?: number; s?: Uint8Array; floats?: number[]; ints?: number[]; strings?: Uint8Array[] }
+export interface DecodedNode { opType: string; domain?: string; input: string[]; output: string[]; attribute?: DecodedAttribute[] }
+
+/** Reads a model's graph nodes (the fields encodeModel writes). @throws when the bytes are not an ONNX ModelProto. */
+export function decodeModelNodes(bytes: Uint8Array): DecodedNode[] {
+  const model = ModelProto.toObject(ModelProto.decode(bytes), { longs: Number, arrays: true }) as { graph?: { node?: DecodedNode[] } };
+  return model.graph?.node ?? [];
+}
