@@ -10,7 +10,9 @@ export default defineConfig({
     projects: [
       {
         extends: true,
-        test: { name: "unit", include: ["server/**/*.test.ts", "app/**/*.test.ts"], exclude: ["**/*.int.test.ts", "node_modules/**"] },
+        // CPU-bound property tests and simulations assert results, not time: on a loaded machine they need
+        // more than vitest's 5 s default.
+        test: { name: "unit", testTimeout: 60_000, include: ["server/**/*.test.ts", "app/**/*.test.ts"], exclude: ["**/*.int.test.ts", "node_modules/**"] },
       },
       {
         extends: true,

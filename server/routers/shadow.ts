@@ -16,7 +16,7 @@ export const shadowRouter = router({
     .input(z.strictObject({ surface: surfaceKey, versionId: idString(), hours, limit: int32(1, 100).default(10) }))
     .query(({ ctx, input }) => shadowDisagreements(ctx.db, input)),
   comparison: procedureFor["requests.read"]
-    .input(z.strictObject({ requestId: z.string().min(1).max(128), versionId: z.string().min(1).max(100) }))
+    .input(z.strictObject({ requestId: idString(128), versionId: idString() }))
     .query(({ ctx, input }) => shadowComparison(ctx.db, input)),
   configure: procedureFor["shadow.write"]
     .input(z.strictObject({ surface: surfaceKey, alias: aliasNameSchema.nullable(), sampleRate: decimal(0, 1), reason: text(500).optional() }))
