@@ -4,8 +4,9 @@ import { Webhook } from "standardwebhooks";
 import { expect, test } from "./fixtures";
 
 // Settings → Webhooks as an admin meets it: add a webhook to a receiver started here, copy the
-// signing secret shown once, send a test message, pull a lever that notifies, and read both
-// deliveries in the log; the receiver checks every signature with the Standard Webhooks library.
+// signing secret shown once, send a test message, pull a lever that notifies (the receiver fails
+// one delivery with a 500: it is retried), and read every attempt in the log; the receiver checks
+// every signature with the Standard Webhooks library.
 
 interface Received {
   headers: http.IncomingHttpHeaders;
@@ -14,12 +15,15 @@ interface Received {
 
 test("an admin adds a webhook, sends a test and sees its deliveries in the log", async ({ page, request, baseURL }) => {
   const received: Received[] = [];
+  const answers: number[] = [];
   const receiver = http.createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on("data", (c: Buffer) => chunks.push(c));
     req.on("end", () => {
       received.push({ headers: req.headers, body: Buffer.concat(chunks).toString("utf8") });
-      res.writeHead(204).end();
+      const status = answers.shift() ?? 204;
+      if (status === 204) res.writeHead(204).end();
+      else res.writeHead(status, { "content-type": "text/plain" }).end("receiver restarting");
     });
   });
   await new Promise<void>((resolve) => receiver.listen(0, "127.0.0.1", resolve));
@@ -53,20 +57,23 @@ test("an admin adds a webhook, sends a test and sees its deliveries in the log",
     const verify = (r: Received) => new Webhook(secret).verify(r.body, r.headers as Record<string, string>) as { type: string; data: Record<string, unknown> };
     expect(verify(received[0]!)).toMatchObject({ type: "webhook.test", data: { endpoint: "ops receiver" } });
 
-    // A lever that notifies: the kill switch on the demo surface, on and off again.
+    // A lever that notifies: the kill switch on the demo surface, on and off again. The receiver
+    // answers the first of those deliveries with a 500: the queue retries it after exp(1) s.
+    answers.push(500);
     expect((await trpc("oncall.killSwitch", { surface: "search", on: true, reason: "e2e: webhook check" })).status()).toBe(200);
     expect((await trpc("oncall.killSwitch", { surface: "search", on: false, reason: "e2e: webhook check done" })).status()).toBe(200);
-    await expect(log.getByTestId("delivery-row").filter({ hasText: "kill_switch" })).toHaveCount(2);
-    await expect.poll(() => received.length).toBe(3);
-    expect(received.slice(1).map((r) => verify(r)).map((b) => [b.type, b.data.surface, b.data.on])).toEqual(
-      expect.arrayContaining([["kill_switch", "search", true], ["kill_switch", "search", false]]),
-    );
+    await expect(log.getByTestId("delivery-row").filter({ hasText: "kill_switch" })).toHaveCount(3);
+    await expect(log.getByTestId("delivery-row").filter({ hasText: "answered 500" })).toContainText("receiver restarting");
+    await expect.poll(() => received.length).toBe(4);
+    const delivered = received.slice(1).map((r) => verify(r)).map((b) => JSON.stringify([b.type, b.data.surface, b.data.on]));
+    expect(new Set(delivered)).toEqual(new Set([JSON.stringify(["kill_switch", "search", true]), JSON.stringify(["kill_switch", "search", false])]));
     await expect(row).toContainText("204");
     await page.screenshot({ path: "e2e/screenshots/settings-webhooks-desktop.png", fullPage: true });
 
     await page.setViewportSize({ width: 390, height: 844 });
     await page.reload();
-    await expect(page.getByTestId("deliveries-table").getByTestId("delivery-row")).toHaveCount(3);
+    await expect(page.getByTestId("deliveries-list").getByTestId("delivery-item")).toHaveCount(4);
+    await expect(page.getByTestId("deliveries-list").getByTestId("delivery-item").filter({ hasText: "answered 500" })).toContainText("Next retry");
     await page.screenshot({ path: "e2e/screenshots/settings-webhooks-narrow.png", fullPage: true });
 
     // The edit form keeps the URL unless it is retyped; deleting asks first.

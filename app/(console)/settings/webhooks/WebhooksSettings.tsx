@@ -122,7 +122,24 @@ export function WebhooksSettings() {
           <Select aria-label="Endpoint" placeholder="All endpoints" clearable w={220} value={filter} onChange={setFilter}
             data={endpoints.data.map((e) => ({ value: e.id, label: e.name }))} />
         </Group>
-        <Card withBorder p={0}>
+        {/* Narrow screens: one compact card per attempt, every column in view. */}
+        <Stack gap="xs" hiddenFrom="sm" data-testid="deliveries-list">
+          {(deliveries.data ?? []).map((d) => (
+            <Card key={d.id} withBorder padding="sm" data-testid="delivery-item">
+              <Group gap={6} wrap="nowrap">
+                <StatusBadge status={d.status} error={d.error} />
+                <Text size="sm" fw={500}>{d.eventKind}</Text>
+                <Text size="xs" c="dimmed">attempt {d.attempt}</Text>
+              </Group>
+              <Text size="xs" mt={4}>{d.endpoint.name} · {when(d.at)}{d.latencyMs === null ? "" : ` · ${Math.round(d.latencyMs)} ms`}</Text>
+              {d.error && <Text size="xs" c="red">{d.error}</Text>}
+              {d.responseBody && <Text size="xs" c="dimmed" ff="monospace" lineClamp={2}>{d.responseBody}</Text>}
+              {d.nextRetryAt && <Text size="xs">Next retry {when(d.nextRetryAt)}</Text>}
+            </Card>
+          ))}
+          {deliveries.data?.length === 0 && <Text size="sm" c="dimmed">No deliveries yet: press Send test, or wait for the next event.</Text>}
+        </Stack>
+        <Card withBorder p={0} visibleFrom="sm">
           <Table.ScrollContainer minWidth={980}>
             <Table verticalSpacing="xs" striped data-testid="deliveries-table">
               <Table.Thead>
