@@ -191,6 +191,8 @@ export const SETTINGS = {
   INFERENCE_WORKERS: integer({ min: 1, max: 64, default: 1, doc: "worker threads for heavy models (see INFERENCE_WORKER_MS)" }),
   FEATURE_CACHE_REFRESH_MS: integer({ min: 100, max: 86_400_000, default: 60_000, doc: "age after which a cached item's features are re-read in the background" }),
 
+  OTEL_EXPORTER_OTLP_ENDPOINT: setting<string | undefined>(httpUrl, "an http:// or https:// URL such as http://otel-collector:4318", { doc: "OpenTelemetry collector (OTLP/HTTP): when set, each rerank request is traced, a span per pipeline stage, sent to its /v1/traces" }),
+  OTEL_SERVICE_NAME: text("a service name", { default: "rerank-console", doc: "the service.name of the exported traces" }),
   E2E_PORT: integer({ ...PORT, default: 3100, scope: "tests", doc: "port of the server the end-to-end tests start" }),
   BENCH_DURATION_S: integer({ min: 1, max: 3600, scope: "tests", defaultDoc: "`5` (serving), `4` (shadow)", doc: "seconds of each load round in `bench:serving` and of each rate in `bench:shadow`" }),
   BENCH_PORT_BASE: integer({ ...PORT, scope: "tests", defaultDoc: "unset (free ports)", doc: "first of ten consecutive ports `bench:serving` starts its servers on" }),

@@ -3,6 +3,7 @@ import { featureStore } from "../features/store";
 import { openModel } from "../inference/sessions";
 import { surfaceConfigs } from "../surfaces/configCache";
 import { closeTelemetry } from "../telemetry/streams";
+import { shutdownTracing } from "../telemetry/tracing";
 
 /**
  * At server start: load the catalog into the feature cache and open the sessions of every
@@ -32,7 +33,7 @@ export async function warmServing(log: (line: string) => void = console.log): Pr
 export function flushTelemetryOnExit(): void {
   for (const signal of ["SIGTERM", "SIGINT"] as const) {
     process.once(signal, () => {
-      void closeTelemetry().finally(() => process.exit(0));
+      void Promise.allSettled([closeTelemetry(), shutdownTracing()]).finally(() => process.exit(0));
     });
   }
 }
