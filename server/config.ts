@@ -231,6 +231,8 @@ export const SETTINGS = {
   FEATURE_CACHE_MAX_BYTES: integer({ min: 1_048_576, max: 68_719_476_736, default: 268_435_456, defaultDoc: "`268435456` (256 MiB)", doc: "heap the in-process feature store may hold (estimated; items ¾, users ¼), least recently used first out" }),
   RECENT_RESPONSES_MAX_BYTES: integer({ min: 1_048_576, max: 68_719_476_736, default: 67_108_864, defaultDoc: "`67108864` (64 MiB)", doc: "heap the recent responses may hold (estimated; idempotent replays, checking events before the log is written), least recently used first out; also at most 20,000 and an hour old" }),
 
+  OTEL_EXPORTER_OTLP_ENDPOINT: setting<string | undefined>(httpUrl, "an http:// or https:// URL such as http://otel-collector:4318", { doc: "OpenTelemetry collector (OTLP/HTTP): when set, each rerank request is traced, a span per pipeline stage, sent to its /v1/traces" }),
+  OTEL_SERVICE_NAME: text("a service name", { default: "rerank-console", doc: "the service.name of the exported traces" }),
   E2E_PORT: integer({ ...PORT, default: 3100, scope: "tests", doc: "port of the server the end-to-end tests start" }),
   BENCH_DURATION_S: integer({ min: 1, max: 3600, scope: "tests", defaultDoc: "`5` (serving), `4` (shadow)", doc: "seconds of each load round in `bench:serving` and of each rate in `bench:shadow`" }),
   BENCH_PORT_BASE: integer({ ...PORT, scope: "tests", defaultDoc: "unset (free ports)", doc: "first of ten consecutive ports `bench:serving` starts its servers on" }),

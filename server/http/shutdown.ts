@@ -3,6 +3,7 @@ import { disconnectDb } from "../db/client";
 import { shadowIdle } from "../rerank/shadow";
 import { stopJobs } from "../jobs/worker";
 import { closeTelemetry } from "../telemetry/streams";
+import { shutdownTracing } from "../telemetry/tracing";
 
 // Graceful shutdown of one server process, in the order that loses nothing acknowledged:
 //   1. stop accepting connections; idle keep-alive connections are closed at once, and a request
@@ -99,6 +100,7 @@ export function installGracefulShutdown(options: { drainMs: number; inFlight: ()
     await within(stopJobs(), SHADOW_GRACE_MS);
     await within(shadowIdle(), SHADOW_GRACE_MS);
     await closeTelemetry().catch((error: unknown) => console.error("[rerank] flushing telemetry failed:", error));
+    await within(shutdownTracing(), SHADOW_GRACE_MS);
     await disconnectDb().catch(() => {});
     options.log(`${signal}: stopped (drained in ${drained.waitedMs} ms${drained.cut > 0 ? `, ${drained.cut} requests cut after SHUTDOWN_DRAIN_MS` : ""}; logs flushed)`);
     process.exit(0);

@@ -12,6 +12,7 @@ import { keyedHash } from "../redact";
 import { surfaceConfigs, type ModelRef, type SurfaceConfig } from "../surfaces/configCache";
 import { metrics } from "../telemetry/metrics";
 import { serialiseRequestLogRow, telemetry } from "../telemetry/streams";
+import { StageClock } from "../telemetry/tracing";
 import { assignExperiment, type ExperimentAssignment } from "./assignment";
 import { recentKey, recentRequests, recentResponse, type RecentRequest } from "./recent";
 import type { RerankRequest, RerankResponse } from "./schema";
@@ -27,7 +28,8 @@ import { inShadowSample, mirrorToShadow } from "./shadow";
 //   interleave  two arms merge by team draft, each item credited to its ranker (one arm passes through)
 //   record      recent responses, metrics, the request log, the scoring sample and the shadow mirror, after the response is built
 // A model fault never fails the request: it is served by the cascade model or retrieval order, with
-// the same constraints, and marked.
+// the same constraints, and marked. The stage clock times each stage (the response's timings) and,
+// when OTEL_EXPORTER_OTLP_ENDPOINT is set, turns them into a span per stage (telemetry/tracing.ts).
 
 const round3 = (ms: number) => Math.round(ms * 1000) / 1000;
 
@@ -89,19 +91,19 @@ export async function rerankJson(request: RerankRequest, caller: string): Promis
 const IN_PROCESS = "in-process";
 
 async function serve(request: RerankRequest, options: RerankOptions = {}): Promise<{ response: RerankResponse; json: string }> {
-  const started = performance.now();
-  const plan = await planRequest(request);
-  const planned = performance.now();
-  const inputs = await enrich(request, plan.surface);
-  const enriched = performance.now();
-  const scored = await score(plan, inputs);
-  const scoredAt = performance.now();
-  const ranked = constrain(plan, scored, inputs, request.topK);
-  const served = interleave(plan, ranked, request.topK);
-  const response = respond(plan, inputs, scored, served, { resolve: planned - started, features: enriched - planned, score: scoredAt - enriched, constraints: performance.now() - scoredAt, started });
-  const json = record(plan, request, inputs, scored, response, options);
+  const clock = new StageClock();
+  const plan = clock.end("plan", await planRequest(request));
+  const inputs = clock.end("enrich", await enrich(request, plan.surface));
+  const scored = clock.end("score", await score(plan, inputs));
+  const ranked = clock.end("constrain", constrain(plan, scored, inputs, request.topK));
+  const served = clock.end("interleave", interleave(plan, ranked, request.topK));
+  const response = respond(plan, inputs, scored, served, clock);
+  const json = clock.end("record", record(plan, request, inputs, scored, response, options));
+  clock.trace(() => ({ "rerank.request_id": response.requestId, "rerank.surface": response.surface, "rerank.model_version": modelVersionName(response) }));
   return { response, json };
 }
+
+const modelVersionName = (r: RerankResponse) => (r.modelVersion ? `${r.modelVersion.name}@${r.modelVersion.version}` : "none");
 
 /** A request id the same caller sent within the last hour on the same surface gets the same response again (idempotent retries). */
 function replayOf(request: RerankRequest, caller: string): RecentRequest | undefined {
@@ -186,7 +188,7 @@ function interleave(plan: Plan, ranked: ConstraintOutcome[], topK: number): Cons
   return { ...left!, items: merged.ids.map((id, i) => ({ ...byId.get(id)!, reasons: [...byId.get(id)!.reasons, ...credits[i]!] })) };
 }
 
-function respond(plan: Plan, inputs: Enriched, scored: Scored[], served: ConstraintOutcome, ms: Omit<RerankResponse["timings"], "total"> & { started: number }): RerankResponse {
+function respond(plan: Plan, inputs: Enriched, scored: Scored[], served: ConstraintOutcome, clock: StageClock): RerankResponse {
   const { assignment } = plan;
   // The first arm's model names the response; a fallback in either arm marks it.
   const first = scored[0]!;
@@ -204,11 +206,11 @@ function respond(plan: Plan, inputs: Enriched, scored: Scored[], served: Constra
     constraints: { capsFeasible: served.capsFeasible, floors: served.floors },
     features: { defaulted: first.matrix?.defaulted ?? 0, stale: first.matrix?.stale ?? 0, unknownCandidates: inputs.unknownCandidates, timedOut: inputs.timedOut },
     timings: {
-      resolve: round3(ms.resolve),
-      features: round3(ms.features),
-      score: round3(ms.score),
-      constraints: round3(ms.constraints),
-      total: round3(performance.now() - ms.started),
+      resolve: round3(clock.ms("plan")),
+      features: round3(clock.ms("enrich")),
+      score: round3(clock.ms("score")),
+      constraints: round3(clock.ms("constrain") + clock.ms("interleave")),
+      total: round3(performance.now() - clock.started),
     },
   };
 }
