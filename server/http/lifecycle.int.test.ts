@@ -89,9 +89,8 @@ interface Acknowledged {
 }
 
 /** One caller: rerank, then an impression event for the top item; records what was acknowledged (200). */
-async function serveOne(port: number, tag: string, ack: Acknowledged, options: { keepAlive?: boolean; anonymous?: boolean } = {}): Promise<boolean> {
-  // An anonymous request needs no user features: it is served from the warmed caches while the database is down.
-  const served = await post(port, "/api/v1/rerank", { surface: "search", topK: 5, ...(options.anonymous ? {} : { userKey: `u-${tag}` }), candidates }, options);
+async function serveOne(port: number, tag: string, ack: Acknowledged, options: { keepAlive?: boolean } = {}): Promise<boolean> {
+  const served = await post(port, "/api/v1/rerank", { surface: "search", topK: 5, userKey: `u-${tag}`, candidates }, options);
   if (!served || served.status !== 200) return false;
   ack.requests.push(served.body.requestId);
   const eventId = `ev-${tag}`;
@@ -109,6 +108,25 @@ async function load(port: number, prefix: string, callers: number, stop: () => b
       while (!stop()) if (!(await serveOne(port, `${prefix}-${n++}`, ack))) break;
     }),
   );
+  return ack;
+}
+
+/** Serves `count` requests (the database up), then, with the database refusing connections, sends one event for each. */
+async function eventsWhileDown(ports: number[], tag: string, count: number): Promise<Acknowledged> {
+  const ack: Acknowledged = { requests: [], events: [] };
+  const served: Array<{ port: number; requestId: string; itemId: string }> = [];
+  for (let i = 0; i < count; i++) {
+    const port = ports[i % ports.length]!;
+    const r = await post(port, "/api/v1/rerank", { surface: "search", topK: 5, candidates }, {});
+    expect(r?.status).toBe(200);
+    ack.requests.push(r!.body.requestId);
+    served.push({ port, requestId: r!.body.requestId, itemId: r!.body.items[0].id });
+  }
+  await proxy.close(); // connections refused: events can only become durable in the spill file
+  for (const [i, s] of served.entries()) {
+    const recorded = await post(s.port, "/api/v1/events", { events: [{ eventId: `${tag}-${i}`, requestId: s.requestId, type: "impression", itemId: s.itemId, position: 1 }] });
+    if (recorded?.status === 200 && recorded.body.accepted === 1) ack.events.push(`${tag}-${i}`);
+  }
   return ack;
 }
 
@@ -145,49 +163,48 @@ describe("the server process's life", () => {
 
   it("SIGKILL while the database is unreachable: every acknowledged event is in the spill file, and a new process replays it exactly once", async () => {
     const server = await startServer();
-    await proxy.close(); // connections refused: events can only become durable in the spill file
-    const ack: Acknowledged = { requests: [], events: [] };
-    for (let i = 0; i < 40; i++) await serveOne(server.port, `kill-${i}`, ack, { anonymous: true });
-    expect(ack.events.length, server.output()).toBe(40); // acknowledged: fsynced to the spill file
-    server.child.kill("SIGKILL");
-    await server.exited;
-    expect(spillFiles().some((f) => f.includes(`.outcome_events.p${server.child.pid}.jsonl`))).toBe(true);
+    try {
+      const ack = await eventsWhileDown([server.port], `kill-${Date.now()}`, 40);
+      expect(ack.events.length, server.output()).toBe(40); // acknowledged: fsynced to the spill file
+      server.child.kill("SIGKILL");
+      await server.exited;
+      expect(spillFiles().some((f) => f.endsWith(`.outcome_events.p${server.child.pid}.jsonl`))).toBe(true);
 
-    await proxy.open();
-    const next = await startServer();
-    await waitFor(async () => (await stored(ack)).events === ack.events.length, "the replayed events", 30_000);
-    // Replayed once: the claimed file is gone, and no event is there twice.
-    await waitFor(async () => !spillFiles().some((f) => f.includes(`.p${server.child.pid}.`)), "the claimed spill files to be removed", 30_000);
-    const [dupes] = await getDb().$queryRaw<Array<{ n: bigint }>>`SELECT count(*) - count(DISTINCT event_id) AS n FROM outcome_events WHERE event_id = ANY(${ack.events})`;
-    expect(Number(dupes!.n)).toBe(0);
-    next.child.kill("SIGTERM");
-    expect((await next.exited).code).toBe(0);
+      await proxy.open();
+      const next = await startServer();
+      await waitFor(async () => (await stored(ack)).events === ack.events.length, "the replayed events", 30_000);
+      // Replayed once: the claimed file is gone, and no event is there twice.
+      await waitFor(async () => !spillFiles().some((f) => f.includes(`.p${server.child.pid}.`)), "the claimed spill files to be removed", 30_000);
+      const [dupes] = await getDb().$queryRaw<Array<{ n: bigint }>>`SELECT count(*) - count(DISTINCT event_id) AS n FROM outcome_events WHERE event_id = ANY(${ack.events})`;
+      expect(Number(dupes!.n)).toBe(0);
+      next.child.kill("SIGTERM");
+      expect((await next.exited).code).toBe(0);
+    } finally {
+      await proxy.open();
+    }
   });
 
   it("two processes from one folder keep two spill files; the next start replays both", async () => {
     const [a, b] = await Promise.all([startServer(), startServer()]);
-    const ack: Acknowledged = { requests: [], events: [] };
-    for (const server of [a, b]) await serveOne(server.port, `two-warm-${server.port}`, ack, { anonymous: true });
-    await proxy.close(); // both spill
-    for (let i = 0; i < 10; i++) {
-      await serveOne(a.port, `two-a-${i}`, ack, { anonymous: true });
-      await serveOne(b.port, `two-b-${i}`, ack, { anonymous: true });
+    try {
+      const ack = await eventsWhileDown([a.port, b.port], `two-${Date.now()}`, 20);
+      expect(ack.events.length, a.output() + b.output()).toBe(20);
+      a.child.kill("SIGTERM");
+      b.child.kill("SIGTERM");
+      await Promise.all([a.exited, b.exited]);
+      // Each process kept its own file (closed with the database down, its rows stay there).
+      for (const server of [a, b]) expect(spillFiles()).toContain(`${spillFiles().find((f) => f.includes(".outcome_events.p"))!.split(".outcome_events.p")[0]}.outcome_events.p${server.child.pid}.jsonl`);
+      await proxy.open();
+      const next = await startServer();
+      await waitFor(async () => {
+        const s = await stored(ack);
+        return s.events === ack.events.length && s.requests === ack.requests.length;
+      }, "both processes' rows to be replayed", 30_000);
+      next.child.kill("SIGTERM");
+      await next.exited;
+    } finally {
+      await proxy.open();
     }
-    a.child.kill("SIGTERM");
-    b.child.kill("SIGTERM");
-    await Promise.all([a.exited, b.exited]);
-    for (const server of [a, b]) {
-      expect(spillFiles()).toContain(spillFiles().find((f) => f.endsWith(`.outcome_events.p${server.child.pid}.jsonl`)));
-      expect(spillFiles()).toContain(spillFiles().find((f) => f.endsWith(`.rerank_requests.p${server.child.pid}.jsonl`)));
-    }
-    await proxy.open();
-    const next = await startServer();
-    await waitFor(async () => {
-      const s = await stored(ack);
-      return s.events === ack.events.length && s.requests === ack.requests.length;
-    }, "both processes' rows to be replayed", 30_000);
-    next.child.kill("SIGTERM");
-    await next.exited;
   });
 
   it("WORKERS=2: both workers answer, an event finds its request on the other worker, /api/metrics sums the workers, SIGTERM stops both", async () => {

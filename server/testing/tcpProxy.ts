@@ -15,6 +15,7 @@ export class TcpProxy {
   constructor(private readonly target: { host: string; port: number }) {}
 
   async open(): Promise<void> {
+    if (this.server) return;
     const server = net.createServer((client) => {
       this.track(client);
       const pair = { client, upstream: null as net.Socket | null };
