@@ -54,10 +54,8 @@ interface Replica {
 
 function startReplica(index: number, port: number, databaseUrl: string, spillDir: string): Replica {
   const child = spawn(process.execPath, ["--import", "tsx", "server/http/main.ts"], {
-    env: { ...process.env,
-      DATABASE_URL: databaseUrl, HOST: "127.0.0.1", PORT: String(port), NODE_ENV: "production", TRUST_PROXY: "on",
-      ALLOWED_HOSTS: "127.0.0.1,localhost", TELEMETRY_SPILL_DIR: path.join(spillDir, `replica-${index}`), NEXT_TELEMETRY_DISABLED: "1", ORT_DISABLE_TELEMETRY: "1",
-    },
+    env: { ...process.env, DATABASE_URL: databaseUrl, HOST: "127.0.0.1", PORT: String(port), NODE_ENV: "production", TRUST_PROXY: "on",
+      ALLOWED_HOSTS: "127.0.0.1,localhost", TELEMETRY_SPILL_DIR: path.join(spillDir, `replica-${index}`), NEXT_TELEMETRY_DISABLED: "1", ORT_DISABLE_TELEMETRY: "1" },
     stdio: ["ignore", "ignore", "inherit"],
   });
   return { index, port, child, killed: false };
@@ -136,7 +134,8 @@ const servedBy = (response: Response) => {
 async function main() {
   const started = Date.now();
   const nginx = nginxBinary();
-  setEnv("AUTH_SECRET", env().AUTH_SECRET || randomBytes(32).toString("base64url"));
+  // Every replica must share the secret (sessions, keyed hashes): one for the run unless one is set.
+  setEnv("AUTH_SECRET", env().AUTH_SECRET ?? randomBytes(32).toString("base64url"));
   log("database: fresh, migrated, demo data");
   const database = await benchDatabase();
   const children: ChildProcess[] = [];

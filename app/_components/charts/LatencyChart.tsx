@@ -1,5 +1,6 @@
 "use client";
 import { Text } from "@mantine/core";
+import { useElementSize } from "@mantine/hooks";
 import { CartesianGrid, ComposedChart, Legend, Line, ReferenceLine, ResponsiveContainer, Tooltip, XAxis, YAxis } from "recharts";
 
 export interface ChartMarker {
@@ -30,9 +31,12 @@ export function LatencyChart({ data, targetMs, markers = [] }: {
   }));
   const times = [...rows.map((r) => r.t), ...markers.map((m) => new Date(m.ts).getTime())];
   const domain: [number, number] = times.length > 0 ? [Math.min(...times), Math.max(...times)] : [0, 1];
-  const lines = labelled(markers.map((m) => ({ ...m, t: new Date(m.ts).getTime() })), (domain[1] - domain[0]) * MIN_LABEL_GAP);
+  // Labels need about LABEL_PX of the plot's width; on a phone fewer markers get one.
+  const { ref, width } = useElementSize();
+  const plotPx = Math.max(100, width - 110);
+  const lines = labelled(markers.map((m) => ({ ...m, t: new Date(m.ts).getTime() })), ((domain[1] - domain[0]) * LABEL_PX) / plotPx);
   return (
-    <div data-testid="latency-chart" data-markers={lines.length}>
+    <div ref={ref} data-testid="latency-chart" data-markers={lines.length}>
       <ResponsiveContainer width="100%" height={200}>
         <ComposedChart data={rows} margin={{ left: 0, right: 8, top: 16, bottom: 0 }}>
           <CartesianGrid strokeDasharray="3 3" />
@@ -72,8 +76,8 @@ export function LatencyChart({ data, targetMs, markers = [] }: {
 
 const labelPosition = (i: number, x: number) => `inside${i % 2 === 0 ? "Top" : "Bottom"}${x > 0.5 ? "Right" : "Left"}` as const;
 
-/** Markers closer than this share of the time axis to a newer labelled one are drawn without a label. */
-const MIN_LABEL_GAP = 0.06;
+/** Pixels a marker's label needs: a marker closer than this to a newer labelled one gets no label (labels alternate top and bottom). */
+const LABEL_PX = 60;
 /** Changes listed in words under the chart, newest first. */
 const RECENT_MARKERS = 5;
 
