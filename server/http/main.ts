@@ -2,6 +2,7 @@ import next from "next";
 import { loadConfigOrExit } from "../config";
 import { startJobs, stopJobs } from "../jobs/worker";
 import { RERANK_LIMITS } from "../rerank/schema";
+import { closeCrossEncoders } from "../rerank/text/models";
 import { maxModelBytes } from "../registry/versions";
 import { frontDoorSettings } from "./frontDoor";
 import { createFrontDoorServer } from "./server";
@@ -43,6 +44,7 @@ async function main() {
   for (const signal of ["SIGTERM", "SIGINT"] as const) {
     process.once(signal, () => {
       void stopJobs();
+      void closeCrossEncoders();
       server.close(() => (config.DATABASE_URL ? undefined : process.exit(0)));
       server.closeIdleConnections();
     });

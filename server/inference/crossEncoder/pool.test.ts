@@ -44,6 +44,17 @@ describe("CrossEncoderPool", () => {
     expect(result.batchedRequests).toBe(1);
   });
 
+  it("runs each request alone when dynamic batching is off", async () => {
+    const unbatched = new CrossEncoderPool({ workers: 1, maxBatchPairs: 64, maxWaitMs: 0 });
+    try {
+      await unbatched.register("demo", bundle);
+      const results = await Promise.all([unbatched.score("demo", "lamp", ["Bright Lamp home"]), unbatched.score("demo", "kite", ["Mini Kite toys"])]);
+      expect(results.map((r) => r.batchedRequests)).toEqual([1, 1]);
+    } finally {
+      await unbatched.close();
+    }
+  });
+
   it("refuses a bundle whose model has the wrong inputs, with the worker's reason", async () => {
     const { readFile } = await import("node:fs/promises");
     const onnx = new Uint8Array(await readFile(new URL("../../../models/demo/search-linear-v2.onnx", import.meta.url)));
