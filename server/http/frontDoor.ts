@@ -106,6 +106,7 @@ export const isUnsafeMethod = (method: string) => method !== "GET" && method !==
 /** Where a request goes: the endpoints the custom server answers itself, or Next.js. */
 export type Route =
   | { kind: "rerank" }
+  | { kind: "textRerank"; apiVersion: 1 | 2 }
   | { kind: "events" }
   | { kind: "trpc"; procedurePath: string }
   | { kind: "upload"; model: string }
@@ -116,6 +117,9 @@ const UPLOAD_PATH = /^\/api\/v1\/models\/([^/]+)\/versions\/?$/;
 /** Route by path (and method where Next keeps other methods of the same path). */
 export function routeOf(method: string, pathname: string): Route {
   if (pathname === "/api/v1/rerank") return { kind: "rerank" };
+  // Cohere's paths, so its clients work with the console's base URL (server/rerank/text/).
+  if (pathname === "/v2/rerank") return { kind: "textRerank", apiVersion: 2 };
+  if (pathname === "/v1/rerank") return { kind: "textRerank", apiVersion: 1 };
   if (pathname === "/api/v1/events") return { kind: "events" };
   if (pathname === "/api/trpc" || pathname.startsWith("/api/trpc/")) return { kind: "trpc", procedurePath: pathname.slice("/api/trpc/".length) };
   const upload = method === "POST" ? UPLOAD_PATH.exec(pathname) : null;
@@ -207,7 +211,7 @@ export function refusalFor(head: RequestHead, route: Route, settings: FrontDoorS
     return { status: 403, code: "FORBIDDEN", message: `origin: a cookie-authenticated ${head.method} must come from this site (Origin ${one(head.headers.origin) ?? "missing"}, Sec-Fetch-Site ${one(head.headers["sec-fetch-site"]) ?? "missing"})` };
   }
   const contentType = one(head.headers["content-type"]);
-  if (isUnsafeMethod(head.method) && (route.kind === "rerank" || route.kind === "events" || route.kind === "trpc") && !isJsonContentType(contentType)) {
+  if (isUnsafeMethod(head.method) && (route.kind === "rerank" || route.kind === "textRerank" || route.kind === "events" || route.kind === "trpc") && !isJsonContentType(contentType)) {
     return { status: 415, code: "UNSUPPORTED_MEDIA_TYPE", message: `content-type: expected application/json, got ${contentType ? `"${contentType}"` : "none"}` };
   }
   const limit = bodyLimit(route, settings);

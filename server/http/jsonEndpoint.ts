@@ -20,6 +20,9 @@ export interface ErrorBody {
 export const sendError = (res: ServerResponse, status: number, error: ErrorBody["error"], options: { close?: boolean } = {}) =>
   sendJson(res, status, { error } satisfies ErrorBody, options);
 
+/** An endpoint's error body around the house's `error` object (Cohere-compatible endpoints add `message`). */
+export type ErrorShape = (error: ErrorBody["error"]) => object;
+
 /** JSON text → value, or the one message both the HTTP endpoints and tRPC give for a malformed body. */
 export function parseJsonBody(text: string): { ok: true; value: unknown } | { ok: false; message: string } {
   try {
@@ -39,7 +42,9 @@ export async function serveJson<S extends z.ZodType>(
   schema: S,
   handler: (input: z.infer<S>) => Promise<unknown>,
   what: string,
+  shape: ErrorShape = (error) => ({ error }),
 ): Promise<void> {
+  const sendError = (res: ServerResponse, status: number, error: ErrorBody["error"]) => sendJson(res, status, shape(error));
   const body = parseJsonBody(text);
   if (!body.ok) return sendError(res, 400, { code: "MALFORMED_JSON", message: body.message });
   const parsed = schema.safeParse(body.value);

@@ -11,11 +11,13 @@ import { outcomeBatchSchema } from "../events/schema";
 import { recordOutcomes } from "../events/service";
 import { rerankJson } from "../rerank/pipeline";
 import { rerankRequestSchema } from "../rerank/schema";
+import { textRerankRequestSchema } from "../rerank/text/schema";
+import { textRerank } from "../rerank/text/service";
 import { appRouter } from "../routers/_app";
 import { createContext } from "../trpc";
 import { BodyTooLargeError, readBody } from "./body";
 import { bodyLimit, clientAddress, refusalFor, routeOf, securityHeaders, type FrontDoorSettings, type Route } from "./frontDoor";
-import { JsonText, parseJsonBody, sendError, serveJson } from "./jsonEndpoint";
+import { JsonText, parseJsonBody, sendError, serveJson, type ErrorBody } from "./jsonEndpoint";
 import { mapError } from "../errorMapping";
 import { errorForLog } from "../redact";
 import { serveUpload } from "./upload";
@@ -60,6 +62,7 @@ async function serveTrpc(req: IncomingMessage, res: ServerResponse, procedurePat
 /** What each of our own routes needs (tRPC procedures declare their own; see server/trpc.ts). */
 const ROUTE_PERMISSION: Record<Exclude<Route, { kind: "next" }>["kind"], Permission | null> = {
   rerank: "rerank.serve",
+  textRerank: "rerank.serve",
   events: "events.write",
   upload: "models.write",
   trpc: null,
@@ -67,7 +70,7 @@ const ROUTE_PERMISSION: Record<Exclude<Route, { kind: "next" }>["kind"], Permiss
 
 /** Answers a request the front door admitted and routed to one of our own endpoints. */
 async function serveOwn(req: IncomingMessage, res: ServerResponse, route: Exclude<Route, { kind: "next" }>, settings: FrontDoorSettings): Promise<void> {
-  if ((route.kind === "rerank" || route.kind === "events") && req.method !== "POST") {
+  if ((route.kind === "rerank" || route.kind === "textRerank" || route.kind === "events") && req.method !== "POST") {
     return sendError(res, 405, { code: "METHOD_NOT_ALLOWED", message: `method: ${req.url?.split("?")[0]} takes POST, not ${req.method}` });
   }
   // The caller is checked before the body is read: an anonymous or unprivileged caller costs no upload.
@@ -96,6 +99,8 @@ async function serveOwn(req: IncomingMessage, res: ServerResponse, route: Exclud
         assertSurfaceAllowed(principal, input.surface);
         return new JsonText(await rerankJson(input, callerOf(principal)));
       }, "POST /api/v1/rerank");
+    case "textRerank":
+      return serveJson(res, body!.toString("utf8"), textRerankRequestSchema, (input) => textRerank(input, route.apiVersion), `POST /v${route.apiVersion}/rerank`, cohereError);
     case "events":
       return serveJson(res, body!.toString("utf8"), outcomeBatchSchema, (input) => recordOutcomes(input, allowedSurfaces(principal), callerOf(principal)), "POST /api/v1/events");
     case "trpc":
@@ -104,6 +109,9 @@ async function serveOwn(req: IncomingMessage, res: ServerResponse, route: Exclud
       return serveUpload(req, res, route.model, actorOf(principal, headersOf(req)), bodyLimit(route, settings));
   }
 }
+
+/** Cohere's clients read an error's `message`; the house's `error` object stays beside it. */
+const cohereError = (error: ErrorBody["error"]) => ({ message: error.message, error });
 
 /** A console page (not an API, an asset or the sign-in page itself): for signed-in people only. */
 function isConsolePage(method: string, pathname: string): boolean {

@@ -2,6 +2,7 @@ import type http from "node:http";
 import { disconnectDb } from "../db/client";
 import { shadowIdle } from "../rerank/shadow";
 import { stopJobs } from "../jobs/worker";
+import { closeCrossEncoders } from "../rerank/text/models";
 import { closeTelemetry } from "../telemetry/streams";
 import { shutdownTracing } from "../telemetry/tracing";
 
@@ -98,6 +99,7 @@ export function installGracefulShutdown(options: { drainMs: number; inFlight: ()
     const drained = server ? await server.drain(options.drainMs) : { cut: 0, waitedMs: 0 };
     // Running jobs finish (webhook deliveries, canary judgements); queued ones wait in PostgreSQL for any worker.
     await within(stopJobs(), SHADOW_GRACE_MS);
+    await within(closeCrossEncoders(), SHADOW_GRACE_MS);
     await within(shadowIdle(), SHADOW_GRACE_MS);
     await closeTelemetry().catch((error: unknown) => console.error("[rerank] flushing telemetry failed:", error));
     await within(shutdownTracing(), SHADOW_GRACE_MS);

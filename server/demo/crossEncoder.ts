@@ -1,0 +1,6 @@
+import path from "node:path";
+
+/** The committed demo cross-encoder bundle (models/text/train_cross_encoder.py; card.json beside it). */
+export const DEMO_CROSS_ENCODER_DIR = path.resolve(import.meta.dirname, "../../models/text/demo-cross-encoder");
+/** The name the demo cross-encoder is served under (`model` in POST /v2/rerank). */
+export const DEMO_CROSS_ENCODER_NAME = "demo-cross-encoder";

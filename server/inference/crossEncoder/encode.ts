@@ -1,0 +1,114 @@
+import { Tokenizer } from "@huggingface/tokenizers";
+
+// Turns (query, document) pairs into the int64 tensors a cross-encoder takes, with the tokenizer's
+// own normaliser, pre-tokeniser, model and post-processor (the `tokenizer.json` a Hugging Face
+// export ships), and truncation done here: the library encodes but does not truncate.
+
+export interface EncodedBatch {
+  /** Row-major [rows × width], padded with the tokenizer's pad id (0 when it has none). */
+  inputIds: BigInt64Array;
+  attentionMask: BigInt64Array;
+  tokenTypeIds: BigInt64Array;
+  rows: number;
+  width: number;
+  /** Pairs whose document (or, for a long query, query) lost tokens to fit `maxLength`. */
+  truncated: number;
+  /** 1 at each truncated pair's row. */
+  truncatedRows: Uint8Array;
+}
+
+/** One pair to encode; `maxTokensPerDoc` is Cohere's cap on the document's own tokens. */
+export interface PairInput {
+  query: string;
+  document: string;
+  maxTokensPerDoc?: number;
+}
+
+export interface EncodeOptions {
+  /** The model's maximum sequence length, special tokens included. */
+  maxLength: number;
+  /** Cohere's max_tokens_per_doc: a cap on the document's own tokens before the length budget. */
+  maxTokensPerDoc?: number;
+}
+
+/**
+ * A tokenizer.json loaded with @huggingface/tokenizers, and the pair layout its post-processor
+ * gives (BERT: `[CLS] q [SEP] d [SEP]`, RoBERTa/XLM-R: `<s> q </s></s> d </s>`).
+ * Throws an Error with the library's message when the JSON is not a tokenizer it can load.
+ */
+export class PairEncoder {
+  readonly tokenizer: Tokenizer;
+  /** Every id the tokenizer can emit is below this (added tokens included). */
+  readonly vocabSize: number;
+  private readonly ids: Map<string, number>;
+  private readonly unkId: number;
+  private readonly padId: number;
+  /** Special tokens the post-processor adds around a pair. */
+  readonly pairOverhead: number;
+
+  constructor(tokenizerJson: object, tokenizerConfig: object = {}) {
+    this.tokenizer = new Tokenizer(tokenizerJson, tokenizerConfig);
+    this.ids = this.tokenizer.get_vocab(true);
+    let max = -1;
+    for (const id of this.ids.values()) max = Math.max(max, id);
+    this.vocabSize = max + 1;
+    const model = (tokenizerJson as { model?: { unk_token?: string } }).model;
+    this.unkId = (model?.unk_token !== undefined ? this.ids.get(model.unk_token) : undefined) ?? 0;
+    this.padId = this.ids.get("[PAD]") ?? this.ids.get("<pad>") ?? 0;
+    this.pairOverhead = this.postProcess(["a"], ["b"]).tokens.length - 2;
+  }
+
+  /** The ids of one pair and whether it was truncated; `maxLength` counts the special tokens. */
+  encodePair(query: string, document: string, options: EncodeOptions): { ids: number[]; typeIds: number[]; truncated: boolean } {
+    const q = this.tokenizer.tokenize(query);
+    let d = this.tokenizer.tokenize(document);
+    let truncated = false;
+    if (options.maxTokensPerDoc !== undefined && d.length > options.maxTokensPerDoc) {
+      d = d.slice(0, options.maxTokensPerDoc);
+      truncated = true;
+    }
+    // Hugging Face's `longest_first`: drop a token from the longer side until the pair fits.
+    const budget = options.maxLength - this.pairOverhead;
+    if (budget < 2) throw new Error(`maxLength ${options.maxLength} leaves no room for a query and a document after ${this.pairOverhead} special tokens`);
+    let qLen = q.length;
+    let dLen = d.length;
+    while (qLen + dLen > budget) {
+      truncated = true;
+      if (dLen >= qLen) dLen--;
+      else qLen--;
+    }
+    const out = this.postProcess(q.slice(0, qLen), d.slice(0, dLen));
+    const ids = out.tokens.map((t) => this.ids.get(t) ?? this.unkId);
+    return { ids, typeIds: out.token_type_ids ?? new Array<number>(ids.length).fill(0), truncated };
+  }
+
+  /** Pairs (of one or several queries) padded to the longest; `maxLength` counts special tokens. */
+  encodeBatch(pairs: ReadonlyArray<PairInput>, maxLength: number): EncodedBatch {
+    const encoded = pairs.map((p) => this.encodePair(p.query, p.document, { maxLength, maxTokensPerDoc: p.maxTokensPerDoc }));
+    const width = Math.max(1, ...encoded.map((e) => e.ids.length));
+    const rows = encoded.length;
+    const inputIds = new BigInt64Array(rows * width).fill(BigInt(this.padId));
+    const attentionMask = new BigInt64Array(rows * width);
+    const tokenTypeIds = new BigInt64Array(rows * width);
+    let truncated = 0;
+    const truncatedRows = new Uint8Array(rows);
+    encoded.forEach((e, r) => {
+      if (e.truncated) {
+        truncated++;
+        truncatedRows[r] = 1;
+      }
+      for (let i = 0; i < e.ids.length; i++) {
+        inputIds[r * width + i] = BigInt(e.ids[i]!);
+        attentionMask[r * width + i] = 1n;
+        tokenTypeIds[r * width + i] = BigInt(e.typeIds[i] ?? 0);
+      }
+    });
+    return { inputIds, attentionMask, tokenTypeIds, rows, width, truncated, truncatedRows };
+  }
+
+  private postProcess(a: string[], b: string[]): { tokens: string[]; token_type_ids?: number[] } {
+    const processor = this.tokenizer.post_processor;
+    if (!processor) return { tokens: [...a, ...b], token_type_ids: [...a.map(() => 0), ...b.map(() => 1)] };
+    return processor._call(a, b, true);
+  }
+}

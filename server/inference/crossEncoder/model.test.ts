@@ -1,0 +1,98 @@
+import { readFile } from "node:fs/promises";
+import path from "node:path";
+import { DEMO_CROSS_ENCODER_DIR } from "../../demo/crossEncoder";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { readCrossEncoderBundle, type CrossEncoderBundle } from "./bundle";
+import { CrossEncoder } from "./model";
+
+// The committed demo cross-encoder (models/text/train_cross_encoder.py), loaded the way serving
+// loads any bundle: real onnxruntime, real tokenizer library, no mocks.
+const DEMO_BUNDLE_DIR = DEMO_CROSS_ENCODER_DIR;
+
+let bundle: CrossEncoderBundle;
+let model: CrossEncoder;
+beforeAll(async () => {
+  bundle = await readCrossEncoderBundle(DEMO_BUNDLE_DIR);
+  model = await CrossEncoder.open(bundle);
+});
+afterAll(() => model?.release());
+
+describe("demo cross-encoder", () => {
+  it("tokenises exactly as the training script did and reproduces its logits", async () => {
+    const checks = JSON.parse(await readFile(path.join(DEMO_BUNDLE_DIR, "tokenizer-check.json"), "utf8")) as Array<{ query: string; document: string; input_ids: number[]; token_type_ids: number[]; logit: number }>;
+    for (const check of checks) {
+      const encoded = model.encoder.encodePair(check.query, check.document, { maxLength: bundle.config.maxLength });
+      expect(encoded.ids).toEqual(check.input_ids);
+      expect(encoded.typeIds).toEqual(check.token_type_ids);
+      const { scores } = await model.score([{ query: check.query, document: check.document }]);
+      expect(scores[0]).toBeCloseTo(check.logit, 4);
+    }
+  });
+
+  it("gives finite scores, a relevant product above an irrelevant one", async () => {
+    const { scores, truncated } = await model.score([
+      { query: "earphones", document: "Compact Headphones electronics" },
+      { query: "earphones", document: "Classic Olive Oil grocery" },
+      { query: "teddy", document: "Soft Plush Bear toys" },
+      { query: "teddy", document: "Rugged Dash Cam automotive" },
+    ]);
+    expect([...scores].every(Number.isFinite)).toBe(true);
+    expect(scores[0]).toBeGreaterThan(scores[1]!);
+    expect(scores[2]).toBeGreaterThan(scores[3]!);
+    expect(truncated).toBe(0);
+  });
+
+  it("truncates an over-long document to the model's length and counts it", async () => {
+    const long = Array.from({ length: 300 }, (_, i) => (i % 2 ? "lamp" : "home")).join(" ");
+    const result = await model.score([
+      { query: "lamp", document: long },
+      { query: "lamp", document: "Bright Lamp home" },
+    ]);
+    expect(result.truncated).toBe(1);
+    expect([...result.truncatedRows]).toEqual([1, 0]);
+    expect(result.width).toBe(bundle.config.maxLength);
+    expect([...result.scores].every(Number.isFinite)).toBe(true);
+  });
+
+  it("counts max_tokens_per_doc cuts as truncations", async () => {
+    const result = await model.score([{ query: "lamp", document: "Bright Lamp home", maxTokensPerDoc: 1 }]);
+    expect(result.truncated).toBe(1);
+  });
+});
+
+describe("bundles that must be refused", () => {
+  /** The demo tokenizer with `extra` more WordPiece entries than the model's embedding has rows. */
+  function widenedTokenizer(extra: number): string {
+    const tokenizer = JSON.parse(bundle.tokenizerJson) as { model: { vocab: Record<string, number> } };
+    const size = Object.keys(tokenizer.model.vocab).length;
+    for (let i = 0; i < extra; i++) tokenizer.model.vocab[`extra${i}`] = size + i;
+    return JSON.stringify(tokenizer);
+  }
+
+  it("refuses a tokenizer larger than the embedding, found by running its highest id", async () => {
+    const config = { ...bundle.config, vocabSize: undefined };
+    await expect(CrossEncoder.open({ ...bundle, config, tokenizerJson: widenedTokenizer(50) })).rejects.toMatchObject({
+      field: "tokenizer",
+      message: expect.stringMatching(/tokenizer has \d+ tokens but the model refuses token id \d+ .*mismatched tokenizer/),
+    });
+  });
+
+  it("refuses a tokenizer larger than config.vocabSize before running anything", async () => {
+    await expect(CrossEncoder.open({ ...bundle, tokenizerJson: widenedTokenizer(1) })).rejects.toMatchObject({
+      field: "tokenizer",
+      message: expect.stringContaining(`embedding has ${bundle.config.vocabSize} rows`),
+    });
+  });
+
+  it("refuses a model with the wrong inputs (a tabular model)", async () => {
+    const onnx = new Uint8Array(await readFile(path.resolve(DEMO_BUNDLE_DIR, "../../demo/search-linear-v2.onnx")));
+    await expect(CrossEncoder.open({ ...bundle, onnx })).rejects.toMatchObject({
+      field: "model",
+      message: expect.stringMatching(/the model's inputs are \[.+\]; a cross-encoder takes input_ids, attention_mask/),
+    });
+  });
+
+  it("refuses a tokenizer.json that is not a tokenizer", async () => {
+    await expect(CrossEncoder.open({ ...bundle, tokenizerJson: '{"model": {"type": "Nope"}}' })).rejects.toMatchObject({ field: "tokenizer" });
+  });
+});

@@ -1,0 +1,65 @@
+import { DEMO_CROSS_ENCODER_DIR as DEMO_BUNDLE_DIR } from "../../demo/crossEncoder";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { readCrossEncoderBundle, type CrossEncoderBundle } from "./bundle";
+import { CrossEncoder } from "./model";
+import { CrossEncoderPool } from "./pool";
+
+// The pool with real worker threads, the real demo bundle and real onnxruntime.
+
+let bundle: CrossEncoderBundle;
+let pool: CrossEncoderPool;
+beforeAll(async () => {
+  bundle = await readCrossEncoderBundle(DEMO_BUNDLE_DIR);
+  // A wait long enough that requests made in one tick always share a run.
+  pool = new CrossEncoderPool({ workers: 1, maxBatchPairs: 64, maxWaitMs: 1000 });
+  await pool.register("demo", bundle);
+});
+afterAll(() => pool?.close());
+
+describe("CrossEncoderPool", () => {
+  it("scores in a worker what the model scores in-thread, batching concurrent requests into one run", async () => {
+    const docs = ["Compact Headphones electronics", "Classic Olive Oil grocery", "Soft Plush Bear toys"];
+    const [a, b] = await Promise.all([pool.score("demo", "earphones", docs), pool.score("demo", "teddy", docs)]);
+    expect(a.batchedRequests).toBe(2);
+    expect(b.batchedRequests).toBe(2);
+    const model = await CrossEncoder.open(bundle);
+    const direct = await model.score(docs.map((document) => ({ query: "earphones", document })));
+    await model.release();
+    a.scores.forEach((s, i) => expect(s).toBeCloseTo(direct.scores[i]!, 4));
+    expect(a.scores[0]).toBeGreaterThan(a.scores[1]!);
+    expect(b.scores[2]).toBeGreaterThan(b.scores[1]!);
+  });
+
+  it("counts truncations per request, not per batch", async () => {
+    const long = Array.from({ length: 200 }, () => "lamp").join(" ");
+    const [cut, whole] = await Promise.all([pool.score("demo", "lamp", [long, "Bright Lamp home"]), pool.score("demo", "lamp", ["Bright Lamp home"], 5)]);
+    expect(cut.truncated).toBe(1);
+    expect(whole.truncated).toBe(0);
+  });
+
+  it("runs a request larger than the batch limit alone", async () => {
+    const many = Array.from({ length: 70 }, (_, i) => `Classic Lamp home ${i}`);
+    const result = await pool.score("demo", "lamp", many);
+    expect(result.scores).toHaveLength(70);
+    expect(result.batchedRequests).toBe(1);
+  });
+
+  it("runs each request alone when dynamic batching is off", async () => {
+    const unbatched = new CrossEncoderPool({ workers: 1, maxBatchPairs: 64, maxWaitMs: 0 });
+    try {
+      await unbatched.register("demo", bundle);
+      const results = await Promise.all([unbatched.score("demo", "lamp", ["Bright Lamp home"]), unbatched.score("demo", "kite", ["Mini Kite toys"])]);
+      expect(results.map((r) => r.batchedRequests)).toEqual([1, 1]);
+    } finally {
+      await unbatched.close();
+    }
+  });
+
+  it("refuses a bundle whose model has the wrong inputs, with the worker's reason", async () => {
+    const { readFile } = await import("node:fs/promises");
+    const onnx = new Uint8Array(await readFile(new URL("../../../models/demo/search-linear-v2.onnx", import.meta.url)));
+    await expect(pool.register("bad", { ...bundle, onnx })).rejects.toMatchObject({ field: "model", code: "BAD_REQUEST" });
+    expect(pool.has("bad")).toBe(false);
+    await expect(pool.score("bad", "q", ["d"])).rejects.toMatchObject({ code: "NOT_FOUND" });
+  });
+});

@@ -1,0 +1,7 @@
+// Piscina worker entry of the cross-encoder pool (pool.ts). Plain JavaScript so Node can start it
+// anywhere (npm start, vitest, a bench); it registers tsx and hands the TypeScript task to piscina.
+import { register } from "tsx/esm/api";
+
+register();
+const { runScoreTask } = await import("./workerTask.ts");
+export default runScoreTask;

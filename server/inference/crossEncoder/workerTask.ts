@@ -1,0 +1,57 @@
+import { DomainError } from "../../errors";
+import type { CrossEncoderConfig } from "./bundle";
+import { CrossEncoder } from "./model";
+import type { PairInput } from "./encode";
+
+// What one worker thread of the pool does: keeps each bundle it has been sent opened (a bundle
+// travels as SharedArrayBuffers, so sending it with every task copies nothing), scores a task's
+// pairs in one model run, and answers with plain data — a refusal as { error } so its field and
+// code survive the thread boundary, which an Error object's own properties do not.
+
+/** A bundle in shared memory: the ONNX bytes and tokenizer texts as UTF-8. */
+export interface SharedBundle {
+  onnx: SharedArrayBuffer;
+  tokenizerJson: SharedArrayBuffer;
+  tokenizerConfigJson: SharedArrayBuffer;
+  config: CrossEncoderConfig;
+}
+
+export interface ScoreTask {
+  /** The bundle's identity (e.g. its sha256): a worker opens each key once. */
+  key: string;
+  bundle: SharedBundle;
+  /** Empty to only open and check the bundle. */
+  pairs: PairInput[];
+}
+
+export type ScoreReply =
+  | { ok: true; scores: Float32Array; truncatedRows: Uint8Array; modelMs: number }
+  | { ok: false; error: { code?: string; field?: string; message: string } };
+
+const opened = new Map<string, Promise<CrossEncoder>>();
+
+const text = (buffer: SharedArrayBuffer) => new TextDecoder().decode(new Uint8Array(buffer).slice());
+
+function open(task: ScoreTask): Promise<CrossEncoder> {
+  let model = opened.get(task.key);
+  if (!model) {
+    const { bundle } = task;
+    model = CrossEncoder.open({ onnx: new Uint8Array(bundle.onnx).slice(), tokenizerJson: text(bundle.tokenizerJson), tokenizerConfigJson: text(bundle.tokenizerConfigJson), config: bundle.config });
+    opened.set(task.key, model);
+    model.catch(() => opened.delete(task.key));
+  }
+  return model;
+}
+
+export async function runScoreTask(task: ScoreTask): Promise<ScoreReply> {
+  try {
+    const model = await open(task);
+    const started = performance.now();
+    if (task.pairs.length === 0) return { ok: true, scores: new Float32Array(0), truncatedRows: new Uint8Array(0), modelMs: 0 };
+    const result = await model.score(task.pairs);
+    return { ok: true, scores: result.scores, truncatedRows: result.truncatedRows, modelMs: performance.now() - started };
+  } catch (error) {
+    const e = error as Error & { code?: string; field?: string };
+    return { ok: false, error: { code: error instanceof DomainError ? e.code : undefined, field: e.field, message: e.message } };
+  }
+}
