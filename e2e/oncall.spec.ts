@@ -42,6 +42,10 @@ test("read search's health, pull the kill switch, roll back a bad ship", async (
   expect((await rank(request)).fallback.used).toBe(false);
   // The fallback stays listed on the surface's card (refreshed every 15 s), linked to the Debug page opened on it.
   await expect(card.getByTestId("problem-requests-search").locator(`a[href="/dashboards/debug?request=${killed.requestId}"]`)).toBeVisible({ timeout: 45_000 });
+  await page.setViewportSize({ width: 390, height: 844 });
+  await card.getByTestId("problem-requests-search").scrollIntoViewIfNeeded();
+  await page.screenshot({ path: "e2e/screenshots/oncall-problem-requests-390.png" });
+  await page.setViewportSize({ width: 1280, height: 1100 });
 
   // A bad ship: production moves to v3; on-call rolls it back to v2.
   const model = await trpcQuery(request, "models.get", { name: "search-ranker" });
