@@ -5,9 +5,11 @@ import { expect, test } from "./fixtures";
 // with the features behind it, and opens that request on the Debug page.
 
 test("mirror search to the candidate and compare its rankings", async ({ page, request }) => {
+  test.setTimeout(120_000);
   await page.setViewportSize({ width: 1280, height: 1000 });
   await page.goto("/shadow?surface=search");
-  await expect(page.getByTestId("shadow-status")).toContainText("25% of requests also scored by shadow (search-ranker v3)");
+  // The first load of the page can be slow on a shared machine.
+  await expect(page.getByTestId("shadow-status")).toContainText("25% of requests also scored by shadow (search-ranker v3)", { timeout: 30_000 });
 
   await page.getByLabel("Sample rate (%)").fill("100");
   await page.getByRole("button", { name: "Save" }).click();
