@@ -1,4 +1,5 @@
 import { createHash, randomBytes } from "node:crypto";
+import { LRUCache } from "lru-cache";
 import type { Db } from "../db/client";
 import { NotFoundError } from "../errors";
 import type { Role } from "../domain/access/permissions";
@@ -67,19 +68,37 @@ export function listApiKeys(db: Pick<Db, "apiKey">) {
 const inflight = new Map<string, Promise<Principal | null>>();
 const lastUsedWritten = new Map<string, number>();
 
+// Keys this process verified in the last ten minutes, by hash: honoured while the database does not
+// answer within STALE_AFTER_MS (paused) or fails (refused), so that serving — whose feature reads
+// already have a deadline — is not stalled by the key check. A lookup that answers always wins: a
+// revoked or expired key stops working at once whenever the database is reachable.
+const verified = new LRUCache<string, Principal>({ max: 10_000, ttl: 10 * 60_000 });
+const STALE_AFTER_MS = 250;
+
 /**
  * The principal behind `key`, or null when it is unknown, revoked, expired or its creator is
- * disabled. An automation key's roles are capped by its creator's current roles. One database lookup per call (shared by concurrent calls with the same key).
+ * disabled. An automation key's roles are capped by its creator's current roles. One database lookup per call (shared by concurrent calls with the same key);
+ * when it takes longer than 250 ms or fails, a key verified in the last ten minutes is honoured.
  */
 export function verifyApiKey(db: Db, key: string): Promise<Principal | null> {
   if (!key.startsWith(KEY_PREFIX) || key.length > 100) return Promise.resolve(null);
   const hash = hashApiKey(key);
   let pending = inflight.get(hash);
   if (!pending) {
-    pending = lookup(db, hash).finally(() => inflight.delete(hash));
+    pending = lookup(db, hash)
+      .then((principal) => {
+        if (principal) verified.set(hash, principal);
+        else verified.delete(hash);
+        return principal;
+      })
+      .finally(() => inflight.delete(hash));
     inflight.set(hash, pending);
   }
-  return pending;
+  const known = verified.get(hash);
+  if (!known) return pending;
+  let timer: NodeJS.Timeout | undefined;
+  const stale = new Promise<Principal>((resolve) => (timer = setTimeout(resolve, STALE_AFTER_MS, known)));
+  return Promise.race([pending.then((p) => p, () => known), stale]).finally(() => clearTimeout(timer));
 }
 
 async function lookup(db: Db, hash: string): Promise<Principal | null> {
