@@ -61,9 +61,12 @@ beforeAll(async () => {
   frontDoor = await startTestFrontDoor();
   admin = await keyHeaders("automation", ["admin"]);
 }, 120_000);
+/** Waits for `step` at most `ms`: a lingering keep-alive socket must not hold the suite. */
+const atMost = (step: Promise<unknown> | undefined, ms = 10_000) => Promise.race([step, new Promise((resolve) => setTimeout(resolve, ms).unref())]);
+
 afterAll(async () => {
-  await frontDoor?.close();
-  await closeTelemetry();
+  await atMost(frontDoor?.close());
+  await atMost(closeTelemetry());
   await disconnectDb();
   setEnv("DATABASE_URL", sharedUrl);
   forgetServingState();
