@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { readdirSync, readFileSync } from "node:fs";
+import { Worker } from "node:worker_threads";
 import getPort from "get-port";
 import { buildIfNeeded } from "../cli/build";
 import { env as settings } from "../config";
@@ -54,6 +55,32 @@ function treeRss(pid: number): number {
   return total;
 }
 
+/**
+ * Samples treeRss(pid) every 100 ms on a thread of its own: the load generator keeps this thread
+ * busy, and a timer here would sample only between its bursts.
+ */
+function sampleRss(pid: number): { stop: () => Promise<number[]> } {
+  const source = `
+    const { parentPort, workerData } = require("node:worker_threads");
+    const { readdirSync, readFileSync } = require("node:fs");
+    ${treeRss.toString()}
+    const samples = [];
+    const timer = setInterval(() => samples.push(treeRss(workerData)), 100);
+    parentPort.on("message", () => { clearInterval(timer); parentPort.postMessage(samples); });
+  `;
+  const worker = new Worker(source, { eval: true, workerData: pid });
+  return {
+    stop: () =>
+      new Promise((resolve) => {
+        worker.once("message", (samples: number[]) => {
+          void worker.terminate();
+          resolve(samples);
+        });
+        worker.postMessage("stop");
+      }),
+  };
+}
+
 function startServer(env: Record<string, string>, port: number): Promise<ChildProcess> {
   const child = spawn(process.execPath, ["--import", "tsx", "server/http/main.ts"], { env: { ...process.env, ...env, NEXT_TELEMETRY_DISABLED: "1" }, stdio: ["ignore", "ignore", "inherit"] });
   return new Promise((resolve, reject) => {
@@ -95,16 +122,17 @@ async function main() {
       idle + config.RECENT_RESPONSES_MAX_BYTES + config.FEATURE_CACHE_MAX_BYTES + 32 * MiB +
       (RERANK_CONNECTIONS + EVENT_CONNECTIONS) * 8 * config.RERANK_MAX_PAYLOAD_BYTES + PARALLEL_UPLOADS * 4 * uploadLimit + 256 * MiB;
 
-    const samples: number[] = [];
-    const sampler = setInterval(() => samples.push(treeRss(server.pid!)), 100);
+    const sampler = sampleRss(server.pid!);
     const until = Date.now() + DURATION_S * 1000;
     const served: Array<{ requestId: string; itemId: string }> = [];
 
     const featureNames = Array.from({ length: 2 }, (_, i) => `f${i}`);
     const maximalRerank = async () => {
       while (Date.now() < until) {
+        // Fresh ids every time (a random 186-character prefix), built cheaply so the load is the server's.
+        const prefix = randomBytes(93).toString("hex");
         const candidates = Array.from({ length: 1000 }, (_, i) => ({
-          id: `${randomBytes(96).toString("hex").slice(0, 190)}-${i}`,
+          id: `${prefix}-${i}`,
           retrievalScore: Math.random(),
           features: Object.fromEntries(featureNames.map((f) => [f, Math.random()])),
         }));
@@ -134,8 +162,11 @@ async function main() {
         const form = new FormData();
         form.set("file", new Blob([junk]), "model.onnx");
         form.set("featureSpec", JSON.stringify([{ name: "x", source: "candidate", default: 0 }]));
-        const response = await fetch(`${base}/api/v1/models/search-ranker/versions`, { method: "POST", headers: auth, body: form }).catch(() => null);
-        count(`upload ${response?.status ?? "connection closed"}`);
+        const response = await fetch(`${base}/api/v1/models/search-ranker/versions`, { method: "POST", headers: auth, body: form }).catch((error: Error) => {
+          count(`upload failed (${String((error.cause as Error | undefined)?.message ?? error.message).slice(0, 60)})`);
+          return null;
+        });
+        if (response) count(`upload ${response.status}`);
         await response?.arrayBuffer().catch(() => undefined);
       }
     };
@@ -144,7 +175,7 @@ async function main() {
       ...Array.from({ length: EVENT_CONNECTIONS }, events),
       ...Array.from({ length: PARALLEL_UPLOADS }, uploads),
     ]);
-    clearInterval(sampler);
+    const samples = await sampler.stop();
     const peak = Math.max(...samples);
     const sorted = [...samples].sort((a, b) => a - b);
     const median = sorted[Math.floor(sorted.length / 2)]!;

@@ -56,9 +56,14 @@ afterAll(async () => {
 
 describe("feature reads with a deadline", () => {
   it("serves new items and a new user with defaults while the database is paused, counted and marked", async () => {
+    // A key checked before the pause is honoured while the database does not answer.
+    expect((await frontDoor.post("/api/v1/rerank", request(catalog.slice(0, 5), "warm-user"), { headers })).status).toBe(200);
     const before = await timeouts();
     proxy.stall();
     try {
+      const viaHttp = await frontDoor.post("/api/v1/rerank", request(catalog.slice(150, 160), "paused-http-user"), { headers });
+      expect(viaHttp.status).toBe(200);
+      expect((await viaHttp.json()).features.timedOut).toBe(true);
       const response = await rerank(request(catalog.slice(100, 120), "paused-user"));
       expect(response.features.timedOut).toBe(true);
       expect(response.items).toHaveLength(5);
@@ -66,7 +71,7 @@ describe("feature reads with a deadline", () => {
       // Six item features per candidate (retrieval_score came with the request) took their defaults; none is "unknown".
       expect(response.features.defaulted).toBe(20 * 6);
       expect(response.features.unknownCandidates).toBe(0);
-      expect(await timeouts()).toBe(before + 1);
+      expect(await timeouts()).toBe(before + 2);
     } finally {
       proxy.resume();
     }
@@ -77,16 +82,18 @@ describe("feature reads with a deadline", () => {
   });
 
   it("serves with defaults when connections are refused, and answers what needs the database with a plain 503", async () => {
+    // A key this process has not verified yet: checking it needs the database.
+    const unknownKey = await keyHeaders("automation", ["admin"]);
     await proxy.close();
     try {
       const response = await rerank(request(catalog.slice(200, 210), "refused-user"));
       expect(response.features.timedOut).toBe(true);
       expect(response.items).toHaveLength(5);
       // Checking an API key needs the database: a 503 that says so in plain words, on both doors.
-      const rest = await frontDoor.post("/api/v1/rerank", request(catalog.slice(0, 5), "u"), { headers });
+      const rest = await frontDoor.post("/api/v1/rerank", request(catalog.slice(0, 5), "u"), { headers: unknownKey });
       expect(rest.status).toBe(503);
       expect((await rest.json()).error).toEqual({ code: "UNAVAILABLE", message: "POST /api/v1/rerank failed: the database is unavailable, try again shortly" });
-      const trpc = await frontDoor.post("/api/trpc/rerank.rank", { json: request(catalog.slice(0, 5), "u") }, { headers });
+      const trpc = await frontDoor.post("/api/trpc/rerank.rank", { json: request(catalog.slice(0, 5), "u") }, { headers: unknownKey });
       expect(trpc.status).toBe(503);
       expect((await trpc.json()).error.json.message).toBe("rerank.rank failed: the database is unavailable, try again shortly");
       // A surface not cached yet needs the database too.

@@ -72,11 +72,18 @@ describe("callers are isolated: input faults never open a breaker", () => {
   it("a stored feature past float32 is defaulted and counted, not fed to the model as Infinity", async () => {
     const db = getDb();
     const id = catalog[50]!;
-    await db.itemFeature.update({ where: { itemId: id }, data: { values: { popularity: 1e300, ctr_7d: 0.1, rating: 4, price_log: 3, freshness_days: 10, margin: 0.2 }, updatedAt: new Date() } });
+    const original = await db.itemFeature.findUniqueOrThrow({ where: { itemId: id } });
+    await db.itemFeature.update({ where: { itemId: id }, data: { values: { ...(original.values as object), popularity: 1e300 }, updatedAt: new Date() } });
     featureStore().clear();
-    const answer = await rerank({ surface: "t-overflow", topK: 3, candidates: [{ id, retrievalScore: 0.5 }] });
-    expect(answer.fallback.used).toBe(false);
-    expect(answer.features.defaulted).toBe(1);
+    try {
+      const answer = await rerank({ surface: "t-overflow", topK: 3, candidates: [{ id, retrievalScore: 0.5 }] });
+      expect(answer.fallback.used).toBe(false);
+      expect(answer.features.defaulted).toBe(1);
+    } finally {
+      // Other test files serve this item: leave it as seeded.
+      await db.itemFeature.update({ where: { itemId: id }, data: { values: original.values as object, updatedAt: original.updatedAt } });
+      featureStore().clear();
+    }
   });
 });
 

@@ -242,6 +242,12 @@ function pickBlocklists(raw: unknown): ConstraintConfig {
 // One per process, on globalThis: Next's bundle and the front door each load their own copy of this module.
 const holder = globalThis as unknown as { __rerankSurfaceConfigs?: SurfaceConfigCache };
 
+/** Stops and forgets the process's surface config cache (tests that switch databases). */
+export function resetSurfaceConfigs(): void {
+  holder.__rerankSurfaceConfigs?.stop();
+  holder.__rerankSurfaceConfigs = undefined;
+}
+
 /** The process's surface config cache, which serving reads and every config change refreshes. */
 export function surfaceConfigs(): SurfaceConfigCache {
   // A canary, shadow or cascade model that a config change brings in is opened as soon as the
