@@ -38,6 +38,9 @@ const RESULT_FILE = path.join(".data", "bench", "replicas.json");
 
 /** Assertions that wait for other work of issue 15 (name → what makes them pass). Empty when all have landed. */
 const PENDING: Record<string, string> = {
+  // Met today by the fingerprint poll (CONFIG_WATCH_INTERVAL_MS 500): p99 443–898 ms measured, too
+  // close to 1 s on a loaded CI machine to gate on until changes are pushed.
+  "every replica serves a change within 1 s (p99 of 50 ms polls)": "LISTEN/NOTIFY config propagation (issue 15, dataplane engineer)",
   // Rows wait up to 200 ms in the process's memory before they are written (telemetry/batchWriter.ts).
   "a replica killed mid-run loses no acknowledged request or event": "durable telemetry: a row on disk or in PostgreSQL before the response (issue 15, lifecycle engineer)",
 };
@@ -398,14 +401,17 @@ async function main() {
     console.log(`  killed replica ${victim.index}: acknowledged ${report.killed.acknowledgedRequests} requests and ${report.killed.acknowledgedEvents} events; lost ${lostRequests.length} requests, ${lostEvents.length} events (all replicas)`);
     let passed = 0;
     let failed = 0;
+    let gaps = 0;
     for (const a of assertions) {
       const pending = PENDING[a.name];
       const mark = a.ok ? "ok  " : pending && !STRICT ? "GAP " : "FAIL";
       console.log(`  ${mark} ${a.name}: ${a.detail}${!a.ok && pending ? ` (waits for ${pending})` : ""}`);
-      if (a.ok || (pending && !STRICT)) passed++;
+      if (a.ok) passed++;
+      else if (pending && !STRICT) gaps++;
       else failed++;
     }
-    console.log(`test:replicas: ${passed} passed, ${failed} failed`);
+    // A known gap is reported as skipped, not passed.
+    console.log(`test:replicas: ${passed} passed, ${failed} failed${gaps ? `, ${gaps} skipped` : ""}`);
     log(`figures in ${RESULT_FILE}; took ${((Date.now() - started) / 1000).toFixed(0)} s`);
     exitCode = failed > 0 ? 1 : 0;
   } finally {
