@@ -87,3 +87,11 @@ describe("every input schema refuses hostile values where it takes them", () => 
     expect(missed).toEqual([]);
   });
 });
+
+describe("storableText", () => {
+  it("keeps a receiver's words but replaces what PostgreSQL's text refuses", async () => {
+    const { storableText } = await import("./validation");
+    expect(storableText("ok\u0000nul \ud800")).toBe("ok\uFFFDnul \uFFFD");
+    expect(storableText("plain ✓ 😀")).toBe("plain ✓ 😀");
+  });
+});

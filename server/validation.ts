@@ -157,3 +157,10 @@ export const jsonValue = (bounds: JsonBounds = {}) =>
  * 3–500 characters after trimming.
  */
 export const reasonSchema = text(500).trim().min(3, "say why (at least 3 characters)");
+
+/**
+ * Text from outside that is kept, not refused (a webhook receiver's response body, a remote error):
+ * lone surrogates and NUL become U+FFFD, so PostgreSQL's text columns take it. Inputs are refused
+ * instead (`text()`); this is for what a third party says back.
+ */
+export const storableText = (value: string): string => value.replace(new RegExp(UNSTORABLE.source, "gu"), "\uFFFD");

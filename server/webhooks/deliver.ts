@@ -1,3 +1,4 @@
+import { storableText } from "../validation";
 import { Webhook } from "standardwebhooks";
 import { env } from "../config";
 import type { Db } from "../db/client";
@@ -53,7 +54,8 @@ export async function deliverWebhook(db: Db, payload: { endpointId: string; even
     db.webhookDelivery.create({
       data: {
         endpointId: endpoint.id, eventId: event.id, attempt: job.attempt, status: result.status, latencyMs: result.latencyMs,
-        error: result.error, responseBody: result.body, nextRetryAt,
+        // What the receiver said is logged as it came, but storable (a NUL or a lone surrogate in its body must not fail the log row and retry a delivered event).
+        error: result.error === null ? null : storableText(result.error), responseBody: result.body === null ? null : storableText(result.body), nextRetryAt,
       },
     });
   if (!endpoint.enabled && event.kind !== TEST_EVENT_KIND) {
