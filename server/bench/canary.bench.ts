@@ -49,7 +49,9 @@ function runCanary(seed: number, canary: ArmTraffic, policy: JudgePolicy, steps:
 
 const SCENARIOS: Array<{ key: string; label: string; canary: ArmTraffic; expect: "pass" | "fail" }> = [
   { key: "aa", label: "A/A (identical model)", canary: BASELINE_TRAFFIC, expect: "pass" },
-  { key: "latency", label: "+30 % latency (p99 +30 %)", canary: { ...BASELINE_TRAFFIC, medianMs: BASELINE_TRAFFIC.medianMs * 1.3 }, expect: "fail" },
+  { key: "latency", label: "+30 % latency everywhere", canary: { ...BASELINE_TRAFFIC, medianMs: BASELINE_TRAFFIC.medianMs * 1.3 }, expect: "fail" },
+  // Only the slowest 5 % are 1.3× slower: p99 +30 %, the median unchanged (a location test alone misses it).
+  { key: "p99", label: "+30 % p99 (tail only)", canary: { ...BASELINE_TRAFFIC, tailFactor: 1.3 }, expect: "fail" },
   { key: "fallback", label: "+2 points fallback rate", canary: { ...BASELINE_TRAFFIC, fallbackRate: BASELINE_TRAFFIC.fallbackRate + 0.02 }, expect: "fail" },
   { key: "ctr", label: "−10 % CTR", canary: { ...BASELINE_TRAFFIC, ctr: BASELINE_TRAFFIC.ctr * 0.9 }, expect: "fail" },
 ];

@@ -72,7 +72,7 @@ describe("canary rollouts", () => {
     expect(listed).toMatchObject({ status: "promoted", percent: 100, fromVersion: 1, toVersion: 3 });
     // Every judged step is stored with the verdict of each metric.
     expect(listed!.history.map((h) => [h.step, h.percent, h.decision, h.judgedBy])).toEqual([[0, 20, "advance", "rollout-analysis"], [1, 50, "promote", "rollout-analysis"]]);
-    expect(listed!.history[0]!.metrics.map((m) => [m.metric, m.classification])).toEqual([["latency", "pass"], ["fallback_rate", "pass"], ["ctr", "nodata"]]);
+    expect(listed!.history[0]!.metrics.map((m) => [m.metric, m.classification])).toEqual([["latency", "pass"], ["latency_tail", "pass"], ["fallback_rate", "pass"], ["ctr", "nodata"]]);
     expect(await getDb().rolloutStep.count({ where: { rolloutId: listed!.id } })).toBe(2);
     // The canary alias is cleared when the rollout ends.
     expect(await canaryAlias()).toBeNull();

@@ -157,7 +157,7 @@ export async function judgeRollout(db: Db, rolloutId: string): Promise<JudgeOutc
   if (rollout.status !== "running" || rollout.surface.killSwitch) return outcome("skipped");
   const analysis = rollout.analysis as unknown as RolloutAnalysis;
   const samples = await armSamples(db, rollout.id, rollout.surface.key, rollout.stepStartedAt);
-  const verdict = judgeStep(samples.canary, samples.baseline, analysis.policy);
+  const verdict = judgeStep(samples.canary, samples.baseline, { ...DEFAULT_JUDGE_POLICY, ...analysis.policy });
   if (verdict.decision === "wait") {
     const latest = { ...verdict, at: new Date().toISOString(), step: rollout.step, percent: rollout.currentPercent };
     await db.rollout.updateMany({ where: { id: rollout.id, status: "running", step: rollout.step }, data: { analysis: { ...analysis, latest } as unknown as Prisma.InputJsonValue } });
@@ -305,7 +305,7 @@ export async function promoteRolloutNow(db: Db, input: { surface: string; reason
   const rollout = await activeRollout(db, input.surface);
   const analysis = rollout.analysis as unknown as RolloutAnalysis;
   const samples = await armSamples(db, rollout.id, rollout.surface.key, rollout.stepStartedAt);
-  const judged = judgeStep(samples.canary, samples.baseline, analysis.policy);
+  const judged = judgeStep(samples.canary, samples.baseline, { ...DEFAULT_JUDGE_POLICY, ...analysis.policy });
   const applied = await applyStep(db, rollout, { ...judged, reasons: [`promoted by hand: ${input.reason}`] }, samples, actor, true);
   if (!applied) throw new ConflictError(`the rollout on "${rollout.surface.key}" moved on while you promoted it: reload to see how`);
   if (applied.status !== "promoted") throw new ConflictError(`not promoted: ${rollout.surface.modelAlias} moved during the rollout, so it was aborted`);

@@ -71,7 +71,7 @@ describe("judgeStep", () => {
     expect(rose.decision).toBe("advance");
     // A surface that sends no outcome events: CTR has no data and the step still advances.
     const none = judgeStep(arm(lat), arm(lat), policy);
-    expect(none.metrics.map((m) => [m.metric, m.classification])).toEqual([["latency", "pass"], ["fallback_rate", "pass"], ["ctr", "nodata"]]);
+    expect(none.metrics.map((m) => [m.metric, m.classification])).toEqual([["latency", "pass"], ["latency_tail", "pass"], ["fallback_rate", "pass"], ["ctr", "nodata"]]);
     expect(none.decision).toBe("advance");
     // One that does: the step waits until the canary has its impressions.
     const waiting = judgeStep(arm(lat, ctr(40, 500)), arm(lat, ctr(6400, 80_000)), policy);
@@ -80,9 +80,9 @@ describe("judgeStep", () => {
 
   it("waits, with the counts, until both arms have the minimum", () => {
     expect(judgeStep(arm(Array(50).fill(3)), arm(Array(900).fill(3)), policy)).toMatchObject({
-      decision: "wait", reasons: ["latency per request: 50 canary and 900 baseline requests of the 100 each needed", "fallback rate: 50 canary and 900 baseline requests of the 100 each needed (so far 0.00% vs 0.00%)"],
+      decision: "wait", reasons: ["latency per request: 50 canary and 900 baseline requests of the 100 each needed", "requests slower than the baseline's p99: 50 canary and 900 baseline requests of the 100 each needed", "fallback rate: 50 canary and 900 baseline requests of the 100 each needed (so far 0.00% vs 0.00%)"],
     });
-    expect(judgeStep(arm([]), arm([]), policy).metrics.map((m) => m.classification)).toEqual(["nodata", "nodata", "nodata"]);
+    expect(judgeStep(arm([]), arm([]), policy).metrics.map((m) => m.classification)).toEqual(["nodata", "nodata", "nodata", "nodata"]);
   });
 });
 
@@ -97,5 +97,13 @@ describe("judgeStep does not peek", () => {
     expect(waiting.metrics.find((m) => m.metric === "latency")!.reason).toMatch(/^so far: latency shift \+4\.00 ms .*\(judged when the step has all its data\)$/);
     const broken = judgeStep({ ...slow, fallbacks: 500 }, base, policy);
     expect(broken).toMatchObject({ decision: "fail", reasons: [expect.stringMatching(/^fallback rate 50\.00% vs 0\.00%/)] });
+  });
+
+  it("fails a canary whose slowest requests regressed while its median did not (issue #14 break test: p99 +30 %, tail only)", () => {
+    const rng = createRng(11);
+    const tailOnly = judgeStep(simulateArm(rng, { ...BASELINE_TRAFFIC, tailFactor: 1.3 }, 2000, 10), simulateArm(rng, BASELINE_TRAFFIC, 20_000, 10));
+    expect(tailOnly.decision).toBe("fail");
+    expect(tailOnly.metrics.find((m) => m.metric === "latency")!.failed).toBe(false);
+    expect(tailOnly.metrics.find((m) => m.metric === "latency_tail")!.failed).toBe(true);
   });
 });

@@ -18,7 +18,7 @@ export interface ArmSample {
   clicks: number;
 }
 
-export type MetricKey = "latency" | "fallback_rate" | "ctr";
+export type MetricKey = "latency" | "latency_tail" | "fallback_rate" | "ctr";
 /** high / low: the canary is above / below the baseline beyond tolerance; pass; nodata: too little to judge. */
 export type Classification = "high" | "low" | "pass" | "nodata";
 
@@ -36,6 +36,7 @@ export interface MetricDefinition {
 /** The metric catalogue of the canary analysis, in display order. */
 export const CANARY_METRICS: readonly MetricDefinition[] = [
   { key: "latency", label: "latency per request", bad: "increase", effect: "relative shift of the median", required: true },
+  { key: "latency_tail", label: "requests slower than the baseline's p99", bad: "increase", effect: "percentage points", required: true },
   { key: "fallback_rate", label: "fallback rate", bad: "increase", effect: "percentage points", required: true },
   { key: "ctr", label: "CTR (clicks per impression)", bad: "decrease", effect: "relative", required: false },
 ];
@@ -51,6 +52,12 @@ export interface JudgePolicy {
   maxLatencyIncrease: number;
   /** Absolute slack for sub-millisecond noise of very fast models. */
   latencySlackMs: number;
+  /**
+   * Tolerated rise of the share of canary requests slower than the baseline's p99 (about 1 % of the
+   * baseline's own), in absolute terms (0.01 = one percentage point): the tail test a location
+   * shift misses.
+   */
+  maxTailShareIncrease: number;
   /** Tolerated rise of the fallback rate in absolute terms (0.01 = one percentage point). */
   maxFallbackRateIncrease: number;
   /** Tolerated relative fall of CTR (0.05 = −5 %). */
@@ -67,6 +74,7 @@ export const DEFAULT_JUDGE_POLICY: JudgePolicy = {
   confidence: 0.99,
   maxLatencyIncrease: 0.1,
   latencySlackMs: 0.5,
+  maxTailShareIncrease: 0.01,
   maxFallbackRateIncrease: 0.01,
   maxCtrDecrease: 0.05,
 };
@@ -178,11 +186,36 @@ function judgeRate(
   return verdict(def, { ...base, classification, effect: { estimate: d.estimate, lower: d.lower, upper: d.upper }, relative: p1 > 0 ? d.estimate / p1 : null, pValue: null, reason }, early);
 }
 
+/**
+ * Tail latency: the share of canary requests slower than the baseline's p99, against the baseline's
+ * own share (≈ 1 %), by Newcombe's interval of the difference. A location test (Mann–Whitney) cannot
+ * see a regression of the slowest few percent; an exceedance count can (a p99 +30 % with the median
+ * unchanged puts ~4 % of canary requests past the baseline's p99). Source: the quantile exceedance
+ * test, e.g. Conover, Practical Nonparametric Statistics (3rd ed.), §3.2 (quantile test).
+ */
+function judgeTail(canary: ArmSample, baseline: ArmSample, policy: JudgePolicy): MetricVerdict {
+  const def = definition("latency_tail");
+  const enough = canary.requests >= policy.minRequests && baseline.requests >= policy.minRequests && canary.latencies.length > 0 && baseline.latencies.length > 0;
+  if (!enough) {
+    return verdict(def, {
+      classification: "nodata", canary: null, baseline: null, canaryN: canary.latencies.length, baselineN: baseline.latencies.length,
+      effect: null, relative: null, tolerance: policy.maxTailShareIncrease, pValue: null, reason: `${canary.requests} canary and ${baseline.requests} baseline requests of the ${policy.minRequests} each needed`,
+    });
+  }
+  const sorted = Float64Array.from(baseline.latencies).sort();
+  const p99 = sorted[Math.min(sorted.length - 1, Math.floor(0.99 * sorted.length))]!;
+  const over = (values: readonly number[]) => values.reduce((n, v) => n + (v > p99 ? 1 : 0), 0);
+  const result = judgeRate(def, { events: over(canary.latencies), trials: canary.latencies.length }, { events: over(baseline.latencies), trials: baseline.latencies.length },
+    1, policy.maxTailShareIncrease, policy.confidence, { early: false, unit: "latencies" });
+  return { ...result, reason: `${result.reason} (baseline p99 ${p99.toFixed(2)} ms)` };
+}
+
 /** Judges one step: every metric of CANARY_METRICS, then the step's decision. */
 export function judgeStep(canary: ArmSample, baseline: ArmSample, policy: JudgePolicy = DEFAULT_JUDGE_POLICY): StepVerdict {
   const ctrBaseline = baseline.impressions > 0 ? baseline.clicks / baseline.impressions : 0;
   const metrics = [
     judgeLatency(canary, baseline, policy),
+    judgeTail(canary, baseline, policy),
     judgeRate(definition("fallback_rate"), { events: canary.fallbacks, trials: canary.requests }, { events: baseline.fallbacks, trials: baseline.requests }, policy.minRequests,
       policy.maxFallbackRateIncrease, policy.confidence, { early: true, unit: "requests" }),
     judgeRate(definition("ctr"), { events: canary.clicks, trials: canary.impressions }, { events: baseline.clicks, trials: baseline.impressions }, policy.minImpressions,

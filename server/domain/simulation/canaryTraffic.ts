@@ -16,6 +16,8 @@ export interface ArmTraffic {
   fallbackRate: number;
   /** Clicks per impression. */
   ctr: number;
+  /** Requests slower than the body's p95 are this much slower (1: none): a regression of the tail only, median unchanged. */
+  tailFactor?: number;
 }
 
 export const BASELINE_TRAFFIC: ArmTraffic = { medianMs: 20, sigma: 0.35, slowShare: 0.005, fallbackRate: 0.005, ctr: 0.08 };
@@ -27,7 +29,9 @@ export const LATENCY_SAMPLE_CAP = 5_000;
 export function simulateArm(rng: Rng, traffic: ArmTraffic, requests: number, impressionsPerRequest: number, sampleCap = LATENCY_SAMPLE_CAP): ArmSample {
   const latencies = new Array<number>(Math.min(requests, sampleCap));
   for (let i = 0; i < latencies.length; i++) {
-    const body = traffic.medianMs * Math.exp(traffic.sigma * rng.normal());
+    const z = rng.normal();
+    // 1.645: the standard normal's 95th percentile, so the tail factor touches the slowest 5 % of the body.
+    const body = traffic.medianMs * Math.exp(traffic.sigma * z) * (z > 1.645 ? (traffic.tailFactor ?? 1) : 1);
     latencies[i] = rng.next() < traffic.slowShare ? body * (5 + 5 * rng.next()) : body;
   }
   const impressions = requests * impressionsPerRequest;
