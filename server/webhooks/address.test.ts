@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { literalHost, refusedAddress } from "./address";
+import { embeddedIpv4, literalHost, refusedAddress } from "./address";
 
 const LINK_LOCAL = "a link-local, unspecified, multicast or reserved address";
 const PRIVATE = "a loopback or private address (WEBHOOK_PRIVATE_ADDRESSES=deny)";
@@ -9,6 +9,18 @@ describe("webhook target addresses", () => {
     for (const ip of ["169.254.169.254", "0.0.0.0", "224.0.0.1", "255.255.255.255", "::", "fe80::1", "ff02::1", "::ffff:169.254.169.254"]) {
       expect([ip, refusedAddress(ip, true)]).toEqual([ip, LINK_LOCAL]);
     }
+  });
+
+  it("judges an IPv6 address by the IPv4 address it carries (mapped, translated, NAT64, compatible, 6to4, Teredo)", () => {
+    // The #14 break test's two: the metadata address in IPv4-translated and NAT64 form.
+    for (const ip of ["::ffff:0:a9fe:a9fe", "64:ff9b::a9fe:a9fe", "64:ff9b::169.254.169.254", "::ffff:a9fe:a9fe", "::169.254.169.254", "2002:a9fe:a9fe::1", "2001:0:a9fe:a9fe::1", "2001::5601:5601"]) {
+      expect([ip, refusedAddress(ip, true)]).toEqual([ip, LINK_LOCAL]);
+    }
+    expect(embeddedIpv4("64:ff9b::a9fe:a9fe")).toEqual(["169.254.169.254"]);
+    expect(embeddedIpv4("2001:0:102:304::fefe:fefe")).toEqual(["1.2.3.4", "1.1.1.1"]);
+    expect(embeddedIpv4("2606:4700::1111")).toEqual([]);
+    expect(refusedAddress("64:ff9b::a00:1", false)).toBe(PRIVATE);
+    expect(refusedAddress("64:ff9b::808:808", false)).toBeNull();
   });
 
   it("allows loopback and private ranges unless told to deny them", () => {

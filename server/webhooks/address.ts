@@ -26,18 +26,65 @@ internal.addSubnet("100.64.0.0", 10, "ipv4"); // carrier-grade NAT
 internal.addAddress("::1", "ipv6");
 internal.addSubnet("fc00::", 7, "ipv6");
 
+/** The 16 bytes of an IPv6 literal (dotted IPv4 tail allowed), or null when it is not one. */
+function ipv6Bytes(address: string): Uint8Array | null {
+  if (isIP(address) !== 6) return null;
+  let text = address.replace(/%.*$/, "");
+  const dotted = /(\d+)\.(\d+)\.(\d+)\.(\d+)$/.exec(text);
+  if (dotted) {
+    const [a, b, c, d] = dotted.slice(1).map(Number) as [number, number, number, number];
+    text = `${text.slice(0, dotted.index)}${((a << 8) | b).toString(16)}:${((c << 8) | d).toString(16)}`;
+  }
+  const [head, tail] = text.split("::") as [string, string | undefined];
+  const parts = (x: string) => (x ? x.split(":") : []);
+  const left = parts(head);
+  const right = tail === undefined ? [] : parts(tail);
+  const groups = [...left, ...Array<string>(8 - left.length - right.length).fill("0"), ...right];
+  const bytes = new Uint8Array(16);
+  groups.forEach((g, i) => {
+    const v = parseInt(g, 16);
+    bytes[2 * i] = v >> 8;
+    bytes[2 * i + 1] = v & 0xff;
+  });
+  return bytes;
+}
+
+const dottedQuad = (b: Uint8Array, at: number, xor = 0) => [0, 1, 2, 3].map((i) => (b[at + i]! ^ xor) & 0xff).join(".");
+const startsWith = (b: Uint8Array, prefix: number[]) => prefix.every((v, i) => b[i] === v);
+
+/**
+ * The IPv4 addresses an IPv6 address carries, which a router may deliver to: IPv4-mapped
+ * (::ffff:0:0/96), IPv4-translated (::ffff:0:0:0/96, RFC 2765), the NAT64 prefixes 64:ff9b::/96 and
+ * 64:ff9b:1::/48 (RFC 6052, RFC 8215), IPv4-compatible (::/96, deprecated), 6to4 (2002::/16, RFC
+ * 3056) and Teredo (2001::/32, RFC 4380: server, and the client XOR-obfuscated).
+ */
+export function embeddedIpv4(address: string): string[] {
+  const b = ipv6Bytes(address);
+  if (!b) return [];
+  const zeros = (n: number) => Array<number>(n).fill(0);
+  if (startsWith(b, [...zeros(10), 0xff, 0xff])) return [dottedQuad(b, 12)];
+  if (startsWith(b, [...zeros(8), 0xff, 0xff, 0, 0])) return [dottedQuad(b, 12)];
+  if (startsWith(b, [0, 0x64, 0xff, 0x9b, ...zeros(8)])) return [dottedQuad(b, 12)];
+  if (startsWith(b, [0, 0x64, 0xff, 0x9b, 0, 1])) return [dottedQuad(b, 12), dottedQuad(b, 11)];
+  if (startsWith(b, zeros(12)) && (b[12]! | b[13]!) !== 0) return [dottedQuad(b, 12)];
+  if (startsWith(b, [0x20, 0x02])) return [dottedQuad(b, 2)];
+  if (startsWith(b, [0x20, 0x01, 0, 0])) return [dottedQuad(b, 4), dottedQuad(b, 12, 0xff)];
+  return [];
+}
+
 /**
  * What kind of address `address` (an IPv4 or IPv6 literal) is when a webhook may not be sent
- * there ("a link-local, … address"), or null when it may. IPv4-mapped IPv6 addresses
- * (::ffff:10.0.0.1) are judged as their IPv4 address.
+ * there ("a link-local, … address"), or null when it may. An IPv6 address that carries an IPv4
+ * address (mapped, translated, NAT64, 6to4, Teredo: embeddedIpv4) is judged as each of them too.
  */
 export function refusedAddress(address: string, allowPrivate: boolean): string | null {
-  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
-  const ip = mapped ? mapped[1]! : address;
-  const family = isIP(ip) === 6 ? "ipv6" : "ipv4";
-  if (isIP(ip) === 0) return "not an IP address";
-  if (always.check(ip, family)) return "a link-local, unspecified, multicast or reserved address";
-  if (!allowPrivate && internal.check(ip, family)) return "a loopback or private address (WEBHOOK_PRIVATE_ADDRESSES=deny)";
+  const version = isIP(address);
+  if (version === 0) return "not an IP address";
+  for (const ip of [address, ...embeddedIpv4(address)]) {
+    const family = isIP(ip) === 6 ? "ipv6" : "ipv4";
+    if (always.check(ip, family)) return "a link-local, unspecified, multicast or reserved address";
+    if (!allowPrivate && internal.check(ip, family)) return "a loopback or private address (WEBHOOK_PRIVATE_ADDRESSES=deny)";
+  }
   return null;
 }
 
