@@ -106,4 +106,12 @@ describe("judgeStep does not peek", () => {
     expect(tailOnly.metrics.find((m) => m.metric === "latency")!.failed).toBe(false);
     expect(tailOnly.metrics.find((m) => m.metric === "latency_tail")!.failed).toBe(true);
   });
+
+  it("ignores latencies that are not numbers instead of stalling (issue #14 break test: NaN)", () => {
+    const rng = createRng(5);
+    const canary = simulateArm(rng, BASELINE_TRAFFIC, 2000, 10);
+    const baseline = simulateArm(rng, BASELINE_TRAFFIC, 20_000, 10);
+    const poisoned = { ...canary, latencies: [...canary.latencies, Number.NaN, Number.POSITIVE_INFINITY] };
+    expect(judgeStep(poisoned, baseline).metrics.map((m) => m.classification)).toEqual(judgeStep(canary, baseline).metrics.map((m) => m.classification));
+  });
 });

@@ -211,7 +211,11 @@ function judgeTail(canary: ArmSample, baseline: ArmSample, policy: JudgePolicy):
 }
 
 /** Judges one step: every metric of CANARY_METRICS, then the step's decision. */
-export function judgeStep(canary: ArmSample, baseline: ArmSample, policy: JudgePolicy = DEFAULT_JUDGE_POLICY): StepVerdict {
+export function judgeStep(rawCanary: ArmSample, rawBaseline: ArmSample, policy: JudgePolicy = DEFAULT_JUDGE_POLICY): StepVerdict {
+  // A latency that is not a finite number is not a measurement: it would stall the rank statistics' sorting (NaN never compares).
+  const measured = (arm: ArmSample): ArmSample => (arm.latencies.every(Number.isFinite) ? arm : { ...arm, latencies: arm.latencies.filter(Number.isFinite) });
+  const canary = measured(rawCanary);
+  const baseline = measured(rawBaseline);
   const ctrBaseline = baseline.impressions > 0 ? baseline.clicks / baseline.impressions : 0;
   const metrics = [
     judgeLatency(canary, baseline, policy),
