@@ -88,8 +88,8 @@ export const decimal = (min: number, max: number) => z.number().min(min).max(max
  * An instant that ends in a timestamptz column: JavaScript dates reach ±275,760 years, PostgreSQL
  * refuses years before 4713 BC; 1900–9999 covers every real expiry and filter.
  */
-export const timestamp = (options: { coerce?: boolean } = {}) =>
-  (options.coerce ? z.coerce.date() : z.date())
+export const timestamp = (options: { coerce?: boolean; message?: string } = {}) =>
+  (options.coerce ? z.coerce.date(options.message ? { error: options.message } : undefined) : z.date(options.message ? { error: options.message } : undefined))
     .min(new Date("1900-01-01T00:00:00Z"), "must be in 1900 or later")
     .max(new Date("9999-12-31T23:59:59.999Z"), "must be in 9999 or earlier");
 

@@ -122,6 +122,9 @@ describe("results", () => {
       ...r.items.slice(0, 5).map((item) => ({ eventId: `${r.requestId}-imp-${item.position}`, requestId: r.requestId, type: "impression" as const, itemId: item.id, position: item.position })),
       ...(r.variant!.key === "treatment" || u % 2 === 0 ? [{ eventId: `${r.requestId}-click`, requestId: r.requestId, type: "click" as const, itemId: r.items[0]!.id, position: 1 }] : []),
     ]);
+    // The events come from a signed-in person, the requests from in-process calls with ids they chose:
+    // another caller's request ids are found in the request log, so it is written first.
+    await telemetry().requests.flush();
     for (let i = 0; i < events.length; i += 500) await caller().events.record({ events: events.slice(i, i + 500) });
     await caller().events.record({ events: events.slice(0, 50) }); // replays change nothing
     await telemetry().requests.flush();

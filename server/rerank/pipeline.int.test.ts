@@ -273,6 +273,9 @@ describe("logging for evaluation", () => {
     expect(await recordOutcomes({ events: [click, purchase] })).toEqual({ accepted: 2, duplicates: 0, rejected: [] });
     expect(await recordOutcomes({ events: [click] })).toMatchObject({ accepted: 0, duplicates: 1 });
 
+    // Over HTTP the events come from another caller than the in-process rerank: a request id the
+    // client chose is found in that caller's recent responses only, else in the request log.
+    await stream.requests.flush();
     const unknown = await post(eventsHttp, { events: [{ ...click, eventId: `${tag}-x`, requestId: "never-served" }] });
     expect(unknown.status).toBe(400);
     expect((await unknown.json()).error.message).toMatch(/^events\[0\]\.requestId: no served request "never-served"/);
