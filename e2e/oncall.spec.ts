@@ -132,7 +132,8 @@ test("lists the burn-rate alert a fallback storm fires and marks the levers on t
   await expect(chart).toHaveAttribute("data-markers", /^[1-9]\d*$/);
   await expect(chart.getByTestId("chart-markers")).toContainText("kill switch on");
   await expect(chart.getByTestId("chart-markers")).toContainText("kill switch off");
-  await expect(chart.locator("svg").getByText("kill switch off")).toHaveCount(1);
+  // Other journeys share the database and may press the kill switch too: at least this one's marker.
+  await expect(chart.locator("svg").getByText("kill switch off").first()).toBeAttached();
   await page.screenshot({ path: "e2e/screenshots/oncall-alerts.png", fullPage: true });
   await page.setViewportSize({ width: 390, height: 844 });
   await expect(fast).toBeVisible();

@@ -87,8 +87,12 @@ test("a shadow disagreement opens side by side with features, and on the Debug p
   await worst.getByTestId("open-comparison").click();
   await expect(page).toHaveURL(/\/shadow\/compare\?request=/);
   await expect(page.getByTestId("comparison-request")).toHaveText(requestId);
-  await expect(page.getByTestId("side-served").locator("tbody tr")).toHaveCount(10);
-  await expect(page.getByTestId("side-candidate").locator("tbody tr")).toHaveCount(10);
+  // The strongest disagreement may be another journey's request (other specs share the database, some
+  // with a top 5): both lists hold that request's top k, the same length on either side.
+  await expect(page.getByTestId("side-served").locator("tbody tr").first()).toBeVisible();
+  const servedRows = await page.getByTestId("side-served").locator("tbody tr").count();
+  expect([5, 10]).toContain(servedRows);
+  await expect(page.getByTestId("side-candidate").locator("tbody tr")).toHaveCount(servedRows);
   const moves = page.getByTestId("moves-table");
   await expect(moves.locator("thead th")).toHaveCount(6);
   for (const feature of ["retrieval_score", "popularity", "ctr_7d", "rating", "margin"]) await expect(moves.getByRole("row", { name: new RegExp(feature) })).toBeVisible();
@@ -107,7 +111,7 @@ test("a shadow disagreement opens side by side with features, and on the Debug p
   await page.getByTestId("comparison-debug").click();
   await expect(page).toHaveURL(/\/dashboards\/debug\?request=/);
   await expect(page.getByTestId("inspected-id")).toHaveText(requestId);
-  await expect(page.getByTestId("inspected-items").locator("tbody tr")).toHaveCount(10);
+  await expect(page.getByTestId("inspected-items").locator("tbody tr")).toHaveCount(servedRows);
   await expect(page.getByTestId("inspected-model")).toHaveText("search-ranker v2");
   await expect(page.getByTestId("inspected-shadows")).toContainText("search-ranker v3");
   await page.screenshot({ path: "e2e/screenshots/debug-by-id.png", fullPage: true });

@@ -31,7 +31,7 @@ export function FeatureHealth({ surfaces }: { surfaces: Array<{ key: string; nam
         <>
           <Text size="xs" c="dimmed" mb="xs">
             Drift: a uniform sample of {h.sampledRows.toLocaleString()} of the {h.offeredRows.toLocaleString()} feature rows {h.model} scored in this server process (every candidate, as the model saw it), against the training distribution in its feature spec;
-            PSI &lt; 0.1 stable, 0.1–0.25 moderate, ≥ 0.25 significant, none below 100 rows. Stale: share of the {h.items} items served in the last {h.requests} logged requests whose stored value is past the feature&apos;s limit.
+            PSI &lt; 0.1 stable, 0.1–0.25 warn, ≥ 0.25 alert, none below 100 rows. Stale: share of the {h.items} items served in the last {h.requests} logged requests whose stored value is past the feature&apos;s limit.
             {h.ages ? ` Stored values are ${age(h.ages.p50)} old at the median, ${age(h.ages.p95)} at p95, ${age(h.ages.max)} at most.` : ""}
           </Text>
           <Table.ScrollContainer minWidth={720}>
