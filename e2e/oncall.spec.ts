@@ -89,7 +89,7 @@ test("start a canary on search, watch its share, abort it", async ({ page, reque
     const response = await request.post("/api/v1/rerank", { data: { surface: "search", topK: 5, userKey: `e2e-canary-${i}`, candidates } });
     served.push((await response.json()).modelVersion);
   }
-  const canary = served.filter((v) => v.alias === "canary");
+  const canary = served.filter((v) => v.alias === "canary@search");
   expect(canary.length).toBeGreaterThan(5);
   expect(canary.every((v) => v.version === 3)).toBe(true);
   await expect(async () => {

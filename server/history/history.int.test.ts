@@ -97,8 +97,8 @@ describe("promotion history", () => {
   });
 
   it("keeps a per-model history and is append-only", async () => {
-    const rows = await oncall().history.model({ model: "t-hist-model", alias: "canary" });
-    // The canary alias was pointed at v3 and cleared when the rollout ended.
+    const rows = await oncall().history.model({ model: "t-hist-model", alias: "canary@t-hist" });
+    // The surface's canary alias (canary@t-hist) was pointed at v3 and cleared when the rollout ended.
     expect(rows.map((r) => [r.kind, r.fromVersion, r.toVersion])).toEqual([["alias_move", 3, null], ["alias_move", null, 3]]);
     await expect(getDb().$executeRaw`UPDATE promotion_history SET reason = 'x'`).rejects.toThrow(/append-only/);
     await expect(getDb().$executeRaw`DELETE FROM promotion_history`).rejects.toThrow(/append-only/);

@@ -74,7 +74,8 @@ export async function surfaceHistory(db: Db, input: { surface: string; limit: nu
   const rows = await db.promotionHistory.findMany({
     where: {
       ts,
-      OR: [{ surfaceKey: surface.key }, ...(surface.model ? [{ modelId: surface.model.id, alias: surface.modelAlias, kind: { in: [...ALIAS_KINDS] } }] : [])],
+      // The surface's own rows, and its serving alias's moves; its canary alias's rows repeat its canary rows, so they stay in the model's history.
+      OR: [{ surfaceKey: surface.key, kind: { notIn: [...ALIAS_KINDS] } }, ...(surface.model ? [{ modelId: surface.model.id, alias: surface.modelAlias, kind: { in: [...ALIAS_KINDS] } }] : [])],
     },
     orderBy: [{ ts: "desc" }, { id: "desc" }],
     take: input.limit,

@@ -4,7 +4,7 @@ import { env } from "../config";
 import type { Db } from "../db/client";
 import { Prisma } from "../db/generated/client";
 import { subjects } from "../domain/audit/subject";
-import { DEFAULT_STEPS, rolloutLogKey, validateSteps } from "../domain/rollouts/canary";
+import { canaryAliasOf, DEFAULT_STEPS, rolloutLogKey, validateSteps } from "../domain/rollouts/canary";
 import { DEFAULT_JUDGE_POLICY, judgeStep, type ArmSample, type JudgePolicy, type StepVerdict } from "../domain/rollouts/judge";
 import { ConflictError, InvalidInputError, NotFoundError } from "../errors";
 import { recordPromotion } from "../history/record";
@@ -12,13 +12,15 @@ import { enqueueInTransaction } from "../jobs/tasks";
 import { clearAliasIn, setAliasIn } from "../registry/versions";
 import { notifyInTransaction } from "../webhooks/notify";
 
-// Canary rollouts of a surface's serving alias. Start: the version gets the "canary" alias and the
+// Canary rollouts of a surface's serving alias. Start: the version gets the surface's canary alias
+// (canaryAliasOf: `canary@<surface>`, one per surface, mirroring the rollout row) and the
 // first share of traffic, and a judge job is queued. Each judge job (server/jobs, one waiting per
 // rollout by its job key) first queues the next tick, then judges the current step from the
 // request log: it waits, widens, promotes (the serving alias moves) or rolls back. A judged step is
 // one row of rollout_steps (unique per step), written in the transaction that moves the rollout,
 // so a step is judged exactly once however many processes run jobs. People can pause, resume,
-// promote now, abort and retry. The canary alias is cleared whenever a rollout ends.
+// promote now, abort and retry. The surface's canary alias is cleared whenever its rollout ends;
+// another surface's canary on the same model is never touched.
 
 export interface RolloutAnalysis {
   policy: JudgePolicy;
@@ -89,7 +91,7 @@ export async function startRollout(db: Db, input: StartRolloutInput, actor: Acto
       action: "rollout.start", actor, subject: subjects.rollout(created.id, model.name, input.version, surface.key), surfaces: [surface.key],
       after: { surface: surface.key, model: model.name, version: input.version, steps }, reason: input.reason ?? null,
     });
-    await setAliasIn(tx, { versionId: target.id, alias: "canary", actor, reason: `canary rollout on ${surface.key}` });
+    await setAliasIn(tx, { versionId: target.id, alias: canaryAliasOf(surface.key), surface: surface.key, actor, reason: `canary rollout on ${surface.key}` });
     await recordPromotion(tx, {
       kind: "canary_start", actor, reason: input.reason, surface: surface.key, model, rolloutId: created.id, percent: steps[0]!,
       from: model.versions.find((v) => v.id === serving) ?? null, to: target,
@@ -194,7 +196,7 @@ async function applyStep(db: Db, rollout: LoadedRollout, verdict: StepVerdict, s
       });
       if (verdict.decision === "fail" && !manual) {
         await tx.rollout.update({ where: { id: rollout.id }, data: { status: "rolled_back", currentPercent: 0, endedAt: new Date() } });
-        await clearAliasIn(tx, { modelId: rollout.modelId, alias: "canary", actor, reason: `canary rollout on ${rollout.surface.key} rolled back` });
+        await clearAliasIn(tx, { modelId: rollout.modelId, alias: canaryAliasOf(rollout.surface.key), surface: rollout.surface.key, actor, reason: `canary rollout on ${rollout.surface.key} rolled back` });
         await recordAudit(tx, { action: "rollout.rolled_back", actor, subject, surfaces: [rollout.surface.key], before: { percent: rollout.currentPercent }, after: { surface: rollout.surface.key, ...what, percent: 0, status: "rolled_back" }, reason });
         await recordPromotion(tx, { kind: "canary_rolled_back", actor, reason, surface: rollout.surface.key, model, rolloutId: rollout.id, percent: 0, to });
         await notifyInTransaction(tx, { kind: "canary.rolled_back", actor: actor.name, reason, data: { rolloutId: rollout.id, surface: rollout.surface.key, ...what, percent: rollout.currentPercent, mode: "automatic" } });
@@ -206,14 +208,14 @@ async function applyStep(db: Db, rollout: LoadedRollout, verdict: StepVerdict, s
         if (rollout.fromVersionId && alias?.versionId !== rollout.fromVersionId) {
           const why = `${rollout.surface.modelAlias} moved during the rollout: not promoting over it`;
           await tx.rollout.update({ where: { id: rollout.id }, data: { status: "aborted", currentPercent: 0, endedAt: new Date() } });
-          await clearAliasIn(tx, { modelId: rollout.modelId, alias: "canary", actor, reason: why });
+          await clearAliasIn(tx, { modelId: rollout.modelId, alias: canaryAliasOf(rollout.surface.key), surface: rollout.surface.key, actor, reason: why });
           await recordAudit(tx, { action: "rollout.aborted", actor, subject, surfaces: [rollout.surface.key], before: { percent: rollout.currentPercent }, after: { surface: rollout.surface.key, ...what, percent: 0, status: "aborted" }, reason: why });
           await recordPromotion(tx, { kind: "canary_aborted", actor, reason: why, surface: rollout.surface.key, model, rolloutId: rollout.id, percent: 0, to });
           return { status: "aborted", percent: 0 };
         }
         await setAliasIn(tx, { versionId: rollout.toVersionId, alias: rollout.surface.modelAlias, actor, reason: manual ? reason : `canary rollout ${rollout.id} passed every step`, kind: "promotion" });
         await tx.rollout.update({ where: { id: rollout.id }, data: { status: "promoted", currentPercent: 100, endedAt: new Date() } });
-        await clearAliasIn(tx, { modelId: rollout.modelId, alias: "canary", actor, reason: `canary rollout on ${rollout.surface.key} promoted` });
+        await clearAliasIn(tx, { modelId: rollout.modelId, alias: canaryAliasOf(rollout.surface.key), surface: rollout.surface.key, actor, reason: `canary rollout on ${rollout.surface.key} promoted` });
         await recordAudit(tx, { action: "rollout.promoted", actor, subject, surfaces: [rollout.surface.key], before: { percent: rollout.currentPercent }, after: { surface: rollout.surface.key, ...what, percent: 100, status: "promoted" }, reason });
         await recordPromotion(tx, { kind: "canary_promoted", actor, reason, surface: rollout.surface.key, model, rolloutId: rollout.id, percent: 0, to });
         await notifyInTransaction(tx, { kind: "canary.promoted", actor: actor.name, reason, data: { rolloutId: rollout.id, surface: rollout.surface.key, ...what, alias: rollout.surface.modelAlias } });
@@ -269,7 +271,7 @@ async function transition(
     });
     if (changed.count === 0) throw new ConflictError(`the rollout on "${rollout.surface.key}" changed while you acted on it: reload to see how`);
     const percent = ends ? 0 : rollout.currentPercent;
-    if (ends) await clearAliasIn(tx, { modelId: rollout.modelId, alias: "canary", actor, reason: `canary rollout on ${rollout.surface.key} aborted` });
+    if (ends) await clearAliasIn(tx, { modelId: rollout.modelId, alias: canaryAliasOf(rollout.surface.key), surface: rollout.surface.key, actor, reason: `canary rollout on ${rollout.surface.key} aborted` });
     await recordAudit(tx, {
       action: change.action, actor, subject: subjects.rollout(rollout.id, what.model, what.version, rollout.surface.key), surfaces: [rollout.surface.key],
       before: { percent: rollout.currentPercent }, after: { surface: rollout.surface.key, ...what, percent, status: change.status }, reason,

@@ -130,9 +130,13 @@ const LEVERS = {
   resume: { title: "Resume the canary on", label: "Resume", color: "blue", effect: (r: Rollout) => [`${r.surface}: the judge resumes step ${r.step + 1} (${r.percent}%)`] },
   promote: {
     title: "Promote the canary on", label: "Promote now", color: "teal",
-    effect: (r: Rollout) => [`${r.model} production: v${r.fromVersion ?? "?"} → v${r.toVersion} on ${r.surface}, skipping the remaining steps`, "the canary alias is cleared; every replica within a second"],
+    effect: (r: Rollout) => [
+      `${r.model} production: v${r.fromVersion ?? "?"} → v${r.toVersion} on ${r.surface}, skipping the remaining steps`,
+      `the canary alias canary@${r.surface} is cleared (other surfaces' canaries are untouched); every replica within a second`,
+      "no second approval: the approved canary start already covers this promotion (as Argo Rollouts' promote --full)",
+    ],
   },
-  abort: { title: "Abort the canary on", label: "Abort canary", color: "red", effect: (r: Rollout) => [`${r.surface}: all traffic returns to v${r.fromVersion ?? "?"} at once`, "the canary alias is cleared; every replica within a second"] },
+  abort: { title: "Abort the canary on", label: "Abort canary", color: "red", effect: (r: Rollout) => [`${r.surface}: all traffic returns to v${r.fromVersion ?? "?"} at once`, `the canary alias canary@${r.surface} is cleared; every replica within a second`] },
   retry: { title: "Retry the canary on", label: "Retry", color: "blue", effect: (r: Rollout) => [`a new canary of ${r.model} v${r.toVersion} on ${r.surface}: ${r.steps.join(" → ")} %, the same tolerances`] },
 } as const;
 
