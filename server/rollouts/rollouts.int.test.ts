@@ -201,4 +201,56 @@ describe("canary rollouts", () => {
     ]);
     await ml.rollouts.abort({ surface: "t-two-b", reason: "done" });
   });
+
+  it("issue #14 break test: past a step's deadline, CTR without its sample is not required and the step advances; a step short of requests pauses for on-call", async () => {
+    const db = getDb();
+    const ml = caller();
+    await createTestSurface(db, { key: "t-deadline", bytes: demoModelBytes("linear"), featureSpec: demoFeatureSpec(), shadowBytes: demoModelBytes("candidate") });
+    const pastDeadline = async () => {
+      const [r] = await db.rollout.findMany({ where: { surface: { key: "t-deadline" }, status: { in: ["running", "paused"] } } });
+      await db.rollout.update({ where: { id: r!.id }, data: { analysis: { ...(r!.analysis as object), stepDeadlineAt: new Date(Date.now() - 1000).toISOString() } } });
+    };
+    const judge = async () => (await ml.rollouts.analyse()).find((o) => o.surface === "t-deadline")!;
+    await ml.rollouts.start({ surface: "t-deadline", version: 3, steps: [50, 60], minRequests: 20, maxLatencyIncrease: 100, stepDeadlineMinutes: 90, reason: "few outcome events" });
+    const [started] = await ml.rollouts.list({ surface: "t-deadline", limit: 1 });
+    expect(started!.policy).toMatchObject({ stepDeadlineMinutes: 90, minImpressions: 20_000 });
+    expect(new Date(started!.stepDeadlineAt!).getTime() - new Date(started!.stepStartedAt).getTime()).toBeGreaterThan(89 * 60_000);
+    // Enough requests in both arms; an impression per request: far short of 20,000 each.
+    const served = await send("t-deadline", users("dl", 120));
+    await db.$executeRaw`
+      INSERT INTO outcome_events (event_id, request_ts, request_id, ts, surface, type, item_id)
+      SELECT 'imp-' || request_id, ts, request_id, ts, surface, 'impression', 'i1' FROM rerank_requests WHERE surface = 't-deadline'`;
+    expect(served.size).toBe(120);
+    expect(await judge()).toMatchObject({ decision: "wait", status: "running" });
+    const [waiting] = await ml.rollouts.list({ surface: "t-deadline", limit: 1 });
+    expect(waiting!.latest!.reasons[0]).toMatch(/^CTR \(clicks per impression\): \d+ canary and \d+ baseline impressions of the 20000 each needed/);
+
+    await pastDeadline();
+    expect(await judge()).toMatchObject({ decision: "advance", status: "running", percent: 60 });
+    const [advanced] = await ml.rollouts.list({ surface: "t-deadline", limit: 1 });
+    const ctr = advanced!.history[0]!.metrics.find((m) => m.metric === "ctr")!;
+    expect(ctr).toMatchObject({ classification: "nodata", notRequired: true });
+    expect(ctr.reason).toMatch(/^nodata — not required: .* by the step's deadline \(90 min\), so the step is decided by the metrics with data$/);
+    expect(advanced!.history[0]!.metrics.find((m) => m.metric === "latency")!.classification).toBe("pass");
+    // The new step has a fresh deadline.
+    expect(new Date(advanced!.stepDeadlineAt!).getTime()).toBeGreaterThan(Date.now() + 80 * 60_000);
+
+    // Step 2 gets no traffic at all: past its deadline, latency and fallbacks have no sample, so it pauses (never promotes blind).
+    await pastDeadline();
+    expect(await judge()).toMatchObject({ decision: "pause", status: "paused", percent: 60 });
+    const [paused] = await ml.rollouts.list({ surface: "t-deadline", limit: 1 });
+    expect(paused).toMatchObject({ status: "paused", step: 1 });
+    expect(paused!.latest!.reasons[0]).toBe(
+      "paused for on-call: the step's deadline (90 min) passed without the minimum sample of latency per request, requests slower than the baseline's p99, fallback rate, which every step needs; resume to wait another 90 min, promote now, or abort",
+    );
+    const audit = await db.auditLog.findFirst({ where: { action: "rollout.paused", surfaceKeys: { has: "t-deadline" } }, orderBy: { id: "desc" } });
+    expect(audit).toMatchObject({ actor: "rollout-analysis", reason: paused!.latest!.reasons[0] });
+    // Resume: a fresh deadline, and the step waits again.
+    await ml.rollouts.resume({ surface: "t-deadline", reason: "traffic is back" });
+    const [resumed] = await ml.rollouts.list({ surface: "t-deadline", limit: 1 });
+    expect(resumed!.status).toBe("running");
+    expect(new Date(resumed!.stepDeadlineAt!).getTime()).toBeGreaterThan(Date.now() + 80 * 60_000);
+    expect(await judge()).toMatchObject({ decision: "wait" });
+    await ml.rollouts.abort({ surface: "t-deadline", reason: "done" });
+  });
 });

@@ -43,6 +43,13 @@ export function RolloutStrip({ surface, modelName, servingVersion, rollout }: { 
                 {active.status === "paused" ? " · analysis paused" : active.latest ? ` · waiting: ${active.latest.reasons[0]}` : " · waiting for the first judge"}
               </Text>
             )}
+            {active.stepDeadlineAt && (
+              <Text size="xs" c={active.status === "paused" && active.latest?.decision === "pause" ? "orange.8" : "dimmed"} data-testid="rollout-deadline">
+                {active.status === "paused" && active.latest?.decision === "pause"
+                  ? active.latest.reasons[0]
+                  : `step deadline ${new Date(active.stepDeadlineAt).toLocaleString()} (${active.policy?.stepDeadlineMinutes ?? "?"} min per step): past it, CTR without its ${active.policy?.minImpressions.toLocaleString() ?? "?"} impressions per arm is not required; latency and fallbacks without ${active.policy?.minRequests ?? "?"} requests per arm pause the canary for on-call`}
+              </Text>
+            )}
             {active.latest && active.latest.step === active.step && (
               <Group gap={4} wrap="wrap">{active.latest.metrics.map((m) => <MetricVerdictBadge key={m.metric} metric={m} />)}</Group>
             )}
