@@ -200,6 +200,8 @@ describe("canary rollouts", () => {
       ["canary.step", "t-two-a", 3], ["canary.step", "t-two-b", 4], ["canary.rolled_back", "t-two-b", 4], ["canary.step", "t-two-b", 4], ["canary.promoted", "t-two-a", 3],
     ]);
     await ml.rollouts.abort({ surface: "t-two-b", reason: "done" });
+    // Other test files share this database: leave no endpoint behind.
+    await db.webhookEndpoint.deleteMany({ where: { name: "t-two" } });
   });
 
   it("issue #14 break test: past a step's deadline, CTR without its sample is not required and the step advances; a step short of requests pauses for on-call", async () => {
