@@ -213,6 +213,7 @@ describe("canary rollouts", () => {
       await db.rollout.update({ where: { id: r!.id }, data: { analysis: { ...(r!.analysis as object), stepDeadlineAt: new Date(Date.now() - 1000).toISOString() } } });
     };
     const judge = async () => (await ml.rollouts.analyse()).find((o) => o.surface === "t-deadline")!;
+    await db.webhookEndpoint.create({ data: { name: "t-deadline-hook", url: "http://127.0.0.1:9/hook", format: "standard", eventKinds: ["canary.paused", "canary.resumed"], secret: "whsec_dGVzdA==", createdBy: "test" } });
     await ml.rollouts.start({ surface: "t-deadline", version: 3, steps: [50, 60], minRequests: 20, maxLatencyIncrease: 100, stepDeadlineMinutes: 90, reason: "few outcome events" });
     const [started] = await ml.rollouts.list({ surface: "t-deadline", limit: 1 });
     expect(started!.policy).toMatchObject({ stepDeadlineMinutes: 90, minImpressions: 20_000 });
@@ -254,5 +255,12 @@ describe("canary rollouts", () => {
     expect(new Date(resumed!.stepDeadlineAt!).getTime()).toBeGreaterThan(Date.now() + 80 * 60_000);
     expect(await judge()).toMatchObject({ decision: "wait" });
     await ml.rollouts.abort({ surface: "t-deadline", reason: "done" });
+    // On-call hears of the pause and the resume (webhooks), not only from the page.
+    const events = await db.webhookEvent.findMany({ where: { kind: { in: ["canary.paused", "canary.resumed"] } }, orderBy: { createdAt: "asc" } });
+    const mine = events.map((e) => ({ kind: e.kind, data: e.data as Record<string, unknown> })).filter((e) => e.data.surface === "t-deadline");
+    expect(mine.map((e) => [e.kind, e.data.mode ?? null, e.data.percent, e.data.actor])).toEqual([
+      ["canary.paused", "automatic", 60, "rollout-analysis"],
+      ["canary.resumed", null, 60, expect.any(String)],
+    ]);
   });
 });

@@ -309,7 +309,10 @@ async function transition(
     });
     await recordPromotion(tx, { kind: change.kind, actor, reason, surface: rollout.surface.key, model: { id: rollout.modelId, name: what.model }, rolloutId: rollout.id, percent, to: { id: rollout.toVersionId, version: what.version } });
     if (change.status === "running") await queueJudge(tx, rollout.id);
-    if (ends) await notifyInTransaction(tx, { kind: "canary.rolled_back", actor: actor.name, reason, data: { rolloutId: rollout.id, surface: rollout.surface.key, ...what, percent: rollout.currentPercent, mode: "manual" } });
+    const canary = { rolloutId: rollout.id, surface: rollout.surface.key, ...what, percent: rollout.currentPercent };
+    if (ends) await notifyInTransaction(tx, { kind: "canary.rolled_back", actor: actor.name, reason, data: { ...canary, mode: "manual" } });
+    if (change.status === "paused") await notifyInTransaction(tx, { kind: "canary.paused", actor: actor.name, reason, data: { ...canary, mode: actor.name === ROLLOUT_ANALYSIS.name ? "automatic" : "manual" } });
+    if (change.status === "running") await notifyInTransaction(tx, { kind: "canary.resumed", actor: actor.name, reason, data: canary });
     return tx.rollout.findUniqueOrThrow({ where: { id: rollout.id } });
   });
 }
