@@ -1,6 +1,7 @@
 import { ensureFirstAdmin } from "../auth/firstRun";
 import { loadConfigOrExit, setEnv } from "../config";
 import { disconnectDb, getDb } from "../db/client";
+import { EmbeddedPostgresError } from "../db/embedded";
 import { MigrationError } from "../db/migrate";
 import { prepareDatabase } from "../db/prepare";
 import { DatabaseUnreachable, resolveDatabase } from "./database";
@@ -33,7 +34,7 @@ async function main() {
 main().then(
   () => process.exit(0),
   (error) => {
-    console.error(error instanceof MigrationError || error instanceof DatabaseUnreachable ? error.message : error);
+    console.error(error instanceof MigrationError || error instanceof DatabaseUnreachable || error instanceof EmbeddedPostgresError ? error.message : error);
     process.exit(1);
   },
 );

@@ -91,7 +91,7 @@ async function main() {
   process.on("SIGTERM", () => void shutdown(0));
 
   try {
-    database = await resolveDatabase({ ephemeral: args.ephemeral, log });
+    database = await resolveDatabase({ ephemeral: args.ephemeral, log, shared: "refuse" });
     const prepared = await prepareDatabase(database.url, { seed: !args["no-seed"], log });
     log(`database ready (${database.origin}), migration level ${prepared.level}`);
     setEnv("DATABASE_URL", database.url);
