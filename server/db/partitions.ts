@@ -72,21 +72,69 @@ async function createPartition(client: Queryable, table: string, column: string,
   }
 }
 
-/** Drops whole day partitions older than `retentionDays`: the cheap way to expire 100M-row logs. */
-export async function dropPartitionsOlderThan(client: Queryable, retentionDays: number, now = new Date()): Promise<string[]> {
+/** How long one DROP of a partition may wait for its locks before it gives way to the writers (ms). */
+export const RETENTION_LOCK_TIMEOUT_MS = 100;
+/** Pauses between the attempts to drop a partition whose locks were busy (ms): about 5 s in all. */
+export const RETENTION_RETRY_DELAYS_MS = [200, 400, 800, 1_600, 2_000];
+
+export interface DropResult {
+  /** Partitions dropped, e.g. rerank_requests_p20261030. */
+  dropped: string[];
+  /** Partitions due that could not get their locks (a long reader holds the parent): the next run drops them. */
+  deferred: string[];
+}
+
+const LOCK_NOT_AVAILABLE = "55P03";
+
+/**
+ * Drops whole day partitions older than `retentionDays`: the cheap way to expire 100M-row logs.
+ *
+ * Dropping a partition takes ACCESS EXCLUSIVE locks on it and its parent. Waiting for them behind a
+ * long reader would queue every INSERT of the log behind the DROP (PostgreSQL grants locks in
+ * order), so each DROP waits at most RETENTION_LOCK_TIMEOUT_MS (`SET lock_timeout`), then gives way
+ * and retries after RETENTION_RETRY_DELAYS_MS; one still blocked after the last retry is reported as
+ * deferred and dropped by the next run. A writer thus waits at most RETENTION_LOCK_TIMEOUT_MS per
+ * attempt. (`DETACH PARTITION … CONCURRENTLY` would avoid even that, but PostgreSQL refuses it on a
+ * table with a DEFAULT partition, which every partitioned log here has.)
+ * @param options.retryDelaysMs pauses between attempts (tests shorten them).
+ */
+export async function dropPartitionsOlderThan(
+  client: Queryable,
+  retentionDays: number,
+  now = new Date(),
+  options: { retryDelaysMs?: number[]; lockTimeoutMs?: number } = {},
+): Promise<DropResult> {
   const cutoff = dayStamp(new Date(utcDay(now).getTime() - retentionDays * DAY_MS));
   const { rows } = await client.query<{ relname: string }>(
     `SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
      JOIN pg_class p ON p.oid = i.inhparent WHERE p.relname = ANY($1)`,
     [PARTITIONED_TABLES.map((t) => t.table)],
   );
+  let pending = rows.map((r) => r.relname).filter((name) => {
+    const match = /_p(\d{8})$/.exec(name);
+    return match !== null && match[1]! < cutoff;
+  });
   const dropped: string[] = [];
-  for (const { relname } of rows) {
-    const match = /_p(\d{8})$/.exec(relname);
-    if (match && match[1]! < cutoff) {
-      await client.query(`DROP TABLE "${relname}"`);
-      dropped.push(relname);
+  const delays = options.retryDelaysMs ?? RETENTION_RETRY_DELAYS_MS;
+  await client.query(`SET lock_timeout = ${Math.round(options.lockTimeoutMs ?? RETENTION_LOCK_TIMEOUT_MS)}`);
+  try {
+    for (let attempt = 0; pending.length > 0; attempt++) {
+      const blocked: string[] = [];
+      for (const relname of pending) {
+        try {
+          await client.query(`DROP TABLE IF EXISTS "${relname}"`);
+          dropped.push(relname);
+        } catch (error) {
+          if ((error as { code?: string }).code !== LOCK_NOT_AVAILABLE) throw error;
+          blocked.push(relname);
+        }
+      }
+      pending = blocked;
+      if (pending.length === 0 || attempt >= delays.length) break;
+      await new Promise((r) => setTimeout(r, delays[attempt]));
     }
+  } finally {
+    await client.query("RESET lock_timeout");
   }
-  return dropped;
+  return { dropped, deferred: pending };
 }
