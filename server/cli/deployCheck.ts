@@ -90,8 +90,8 @@ function main() {
       };
       refuse([], "secret.DATABASE_URL is required");
       // values.schema.json: a PORT that is no integer, an unknown key.
-      refuse([...REQUIRED, "--set", "config.PORT=http"], "PORT");
-      refuse([...REQUIRED, "--set", "replicas=3"], "additional properties 'replicas' not allowed");
+      refuse([...REQUIRED, "--set", "config.PORT=http"], "config.PORT: Does not match pattern");
+      refuse([...REQUIRED, "--set", "replicas=3"], "Additional property replicas is not allowed");
       refuse(["--set", "secret.DATABASE_URL=postgresql://x@y/z", "--set", "secret.AUTH_SECRET=short"], "secret.AUTH_SECRET must hold at least 32 characters");
       return problems;
     });
