@@ -12,6 +12,8 @@ export const PARTITIONED_TABLES = [
 ] as const;
 
 const DAY_MS = 86_400_000;
+/** PostgreSQL's SQLSTATE for a lock not granted within lock_timeout. */
+const LOCK_NOT_AVAILABLE = "55P03";
 
 function dayStamp(day: Date): string {
   return day.toISOString().slice(0, 10).replaceAll("-", "");
@@ -27,10 +29,17 @@ export function utcDay(date: Date): Date {
 
 type Queryable = Pick<pg.Client, "query">;
 
-/** Ensures a partition exists for every day from `daysBack` before to `daysAhead` after `now`. */
+/**
+ * Ensures a partition exists for every day from `daysBack` before to `daysAhead` after `now`.
+ * @param options.lockTimeoutMs wait at most this long for each partition's locks (creating a
+ *   partition locks its parent, so waiting behind a long reader would queue the log's INSERTs behind
+ *   it); a partition whose locks are busy is skipped and listed in options.deferred, for the next
+ *   run (retention creates a week ahead, so a skipped day is made days before it is needed).
+ * @returns the partitions created.
+ */
 export async function ensurePartitions(
   client: Queryable,
-  options: { now?: Date; daysBack?: number; daysAhead?: number } = {},
+  options: { now?: Date; daysBack?: number; daysAhead?: number; lockTimeoutMs?: number; deferred?: string[] } = {},
 ): Promise<string[]> {
   const today = utcDay(options.now ?? new Date());
   const created: string[] = [];
@@ -46,18 +55,25 @@ export async function ensurePartitions(
     for (const { table, column } of PARTITIONED_TABLES) {
       const name = partitionName(table, from);
       if (existing.has(name)) continue;
-      await createPartition(client, table, column, name, from, to);
+      try {
+        await createPartition(client, table, column, name, from, to, options.lockTimeoutMs);
+      } catch (error) {
+        if (options.lockTimeoutMs === undefined || (error as { code?: string }).code !== LOCK_NOT_AVAILABLE) throw error;
+        options.deferred?.push(name);
+        continue;
+      }
       created.push(name);
     }
   }
   return created;
 }
 
-async function createPartition(client: Queryable, table: string, column: string, name: string, from: Date, to: Date) {
+async function createPartition(client: Queryable, table: string, column: string, name: string, from: Date, to: Date, lockTimeoutMs?: number) {
   const range = [from.toISOString(), to.toISOString()];
   const inRange = `"${column}" >= $1 AND "${column}" < $2`;
   await client.query("BEGIN");
   try {
+    if (lockTimeoutMs !== undefined) await client.query(`SET LOCAL lock_timeout = ${Math.round(lockTimeoutMs)}`);
     // Rows that arrived before the partition existed sit in DEFAULT; move them over.
     await client.query(`CREATE TEMP TABLE _moving ON COMMIT DROP AS SELECT * FROM "${table}_default" WHERE ${inRange}`, range);
     await client.query(`DELETE FROM "${table}_default" WHERE ${inRange}`, range);
@@ -84,7 +100,6 @@ export interface DropResult {
   deferred: string[];
 }
 
-const LOCK_NOT_AVAILABLE = "55P03";
 
 /**
  * Drops whole day partitions older than `retentionDays`: the cheap way to expire 100M-row logs.

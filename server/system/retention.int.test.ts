@@ -135,6 +135,9 @@ describe("retention beside a long reader", () => {
     const old = daysAgo(50);
     const due = partitionName("rerank_requests", old);
     await withClient((c) => ensurePartitions(c, { now: old, daysBack: 0, daysAhead: 0 }));
+    // A day ahead whose partition retention must create: creating one locks the parent too.
+    const ahead = partitionName("rerank_requests", new Date(today.getTime() + 7 * DAY));
+    await withClient((c) => c.query(`DROP TABLE IF EXISTS "${ahead}"`));
     const reader = new pg.Client({ connectionString: databaseUrl() });
     await reader.connect();
     try {
@@ -150,12 +153,15 @@ describe("retention beside a long reader", () => {
       const result = await retention;
       expect(result.deferred).toContain(due);
       expect(result.dropped).not.toContain(due);
+      expect(result.deferred).toContain(ahead);
+      expect(result.created).not.toContain(ahead);
     } finally {
       await reader.query("COMMIT");
       await reader.end();
     }
     const later = await runRetention({ retentionDays: 30, now, log: () => {} });
     expect(later.dropped).toContain(due);
+    expect(later.created).toContain(ahead);
     expect(later.deferred).toEqual([]);
   });
 });

@@ -3,7 +3,7 @@ import { systemActor, type Actor } from "../audit/actor";
 import { recordAudit } from "../audit/record";
 import { env } from "../config";
 import { databaseUrl, getDb } from "../db/client";
-import { dropPartitionsOlderThan, ensurePartitions, utcDay } from "../db/partitions";
+import { dropPartitionsOlderThan, ensurePartitions, RETENTION_LOCK_TIMEOUT_MS, utcDay } from "../db/partitions";
 import { subjects } from "../domain/audit/subject";
 
 // Retention (issue 15, Deliver 7): the day partitions of the request log, outcome events and shadow
@@ -21,7 +21,7 @@ export interface RetentionResult {
   keptFrom: string;
   /** Partitions dropped, e.g. rerank_requests_p20261030. */
   dropped: string[];
-  /** Partitions due whose locks a long reader held through every attempt: the next run drops them. */
+  /** Partitions due to be dropped, or created ahead, whose locks a long reader held: the next run does them. */
   deferred: string[];
   /** Partitions created ahead. */
   created: string[];
@@ -44,8 +44,11 @@ export async function runRetention(options: { retentionDays?: number; now?: Date
   let dropped: string[];
   let deferred: string[];
   try {
-    created = await ensurePartitions(client, { now, daysBack: 0 });
+    deferred = [];
+    created = await ensurePartitions(client, { now, daysBack: 0, lockTimeoutMs: RETENTION_LOCK_TIMEOUT_MS, deferred });
+    const notCreated = deferred;
     ({ dropped, deferred } = await dropPartitionsOlderThan(client, retentionDays, now, { retryDelaysMs: options.retryDelaysMs }));
+    deferred = [...notCreated, ...deferred];
   } finally {
     await client.end();
   }
@@ -61,7 +64,7 @@ export async function runRetention(options: { retentionDays?: number; now?: Date
   }
   (options.log ?? console.log)(
     `[retention] keeping ${retentionDays} days (from ${result.keptFrom}): dropped ${dropped.length} partitions${dropped.length ? ` (${result.dropped.join(", ")})` : ""}, ` +
-      (deferred.length ? `deferred ${deferred.length} whose locks a long reader held (${result.deferred.join(", ")}; the next run drops them), ` : "") +
+      (deferred.length ? `deferred ${deferred.length} whose locks a long reader held (${result.deferred.join(", ")}; the next run does them), ` : "") +
       `${webhookDeliveries} webhook deliveries and ${webhookEvents} events deleted, ${created.length} partitions created ahead`,
   );
   return result;
