@@ -52,7 +52,11 @@ export async function uploadVersion(db: Db, modelName: string, form: UploadForm,
     metrics: parseJsonField(form.fields, "metrics"),
     parentVersion: form.fields.parentVersion ? Number(form.fields.parentVersion) : undefined,
   });
-  if (!parsed.success) throw new InvalidInputError(parsed.error.issues[0]?.path[0]?.toString() ?? "input", describeZodError(parsed.error));
+  if (!parsed.success) {
+    const field = parsed.error.issues[0]?.path[0]?.toString() ?? "input";
+    const message = describeZodError(parsed.error);
+    throw new InvalidInputError(field, message.startsWith(`${field}: `) ? message.slice(field.length + 2) : message);
+  }
   const input = parsed.data;
   let parentVersionId: string | null = null;
   if (input.parentVersion) {
