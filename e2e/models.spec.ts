@@ -61,6 +61,7 @@ test("a cross-encoder version shows its kind and config (the seeded demo text mo
     await page.goto("/models/demo-cross-encoder");
     await expect(page.getByTestId("kind-v1")).toHaveText("cross-encoder");
     await expect(page.getByTestId("alias-production")).toHaveText("production → v1");
+    await expect(page.getByRole("textbox", { name: "Feature spec (JSON)" })).toHaveCount(0); // a cross-encoder model uploads bundles
     await page.screenshot({ path: `e2e/screenshots/model-cross-encoder-${width}.png`, fullPage: true });
     await page.goto("/models/demo-cross-encoder/v/1");
     await expect(page.getByTestId("version-kind")).toHaveText("cross-encoder");

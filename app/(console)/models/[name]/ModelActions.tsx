@@ -68,10 +68,10 @@ export function SetAliasCard({ modelName, versions, aliases, surfaces }: {
   );
 }
 
-export function UploadVersionCard({ modelName, defaultSpec, versions }: { modelName: string; defaultSpec: string; versions: number[] }) {
+export function UploadVersionCard({ modelName, defaultSpec, versions, defaultFormat = "onnx" }: { modelName: string; defaultSpec: string; versions: number[]; defaultFormat?: string }) {
   const router = useRouter();
   const [file, setFile] = useState<File | null>(null);
-  const [format, setFormat] = useState<string | null>("onnx");
+  const [format, setFormat] = useState<string | null>(defaultFormat);
   const [spec, setSpec] = useState(defaultSpec);
   const [parent, setParent] = useState<string | null>(versions[0] ? String(versions[0]) : null);
   const [notes, setNotes] = useState("");
