@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import type { ConstraintConfig, ConstraintOutcome } from "../domain/constraints/applyConstraints";
 import { seedOfKey } from "../domain/hashing";
+import { STAGE2_REASON } from "../domain/ranking/stages";
 import { creditReasons } from "../domain/interleaving/credit";
 import { teamDraftInterleave } from "../domain/interleaving/teamDraft";
 import { inCanary, rolloutLogKey } from "../domain/rollouts/canary";
@@ -206,10 +207,11 @@ function respond(plan: Plan, inputs: Enriched, scored: Scored[], served: Constra
   // The first arm's model names the response; a fallback in either arm marks it.
   const first = scored[0]!;
   const fallbackReason = scored.find((s) => s.fallbackReason)?.fallbackReason ?? null;
+  const rescored = new Set(stage2?.reranked);
   return {
     requestId: plan.requestId,
     surface: plan.surface.key,
-    items: served.items.map((item, i) => ({ id: item.id, score: Math.round(item.score * 1e6) / 1e6, position: i + 1, reasons: item.reasons })),
+    items: served.items.map((item, i) => ({ id: item.id, score: Math.round(item.score * 1e6) / 1e6, position: i + 1, reasons: rescored.has(item.id) ? [...item.reasons, STAGE2_REASON] : item.reasons })),
     modelVersion: first.handle && first.ref ? { id: first.handle.versionId, name: first.handle.name, version: first.handle.version, alias: first.ref.alias } : null,
     variant: assignment
       ? { experiment: assignment.experiment.key, key: assignment.experiment.kind === "interleaving" ? "interleaved" : assignment.variant.key, phase: assignment.experiment.phase }

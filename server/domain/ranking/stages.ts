@@ -18,6 +18,9 @@ import { orderByScore } from "./order";
 // (large floors, tiny differences), the lower one is moved down by float32 steps so the order stays
 // stage 2's (equal z: stage 1's order). Ties in orderByScore would otherwise fall back to retrieval order.
 
+/** The reason a served item carries when stage 2 rescored it (the response, the request log, the Debug page). */
+export const STAGE2_REASON = "stage2";
+
 /**
  * The candidates stage 2 rescores: the first `rerankCount` indices of stage 1's order (best first;
  * equal stage-1 scores keep retrieval order).
