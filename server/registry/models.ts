@@ -94,7 +94,8 @@ export async function getVersionCard(db: Db, name: string, version: number) {
 }
 
 export async function getArtifact(db: Db, versionId: string) {
-  const row = await db.modelVersion.findUnique({ where: { id: versionId }, select: { version: true, model: { select: { name: true } }, artifact: { select: { bytes: true } } } });
+  const row = await db.modelVersion.findUnique({ where: { id: versionId }, select: { version: true, format: true, model: { select: { name: true } }, artifact: { select: { bytes: true } } } });
   if (!row?.artifact) throw new NotFoundError("model artifact", versionId);
-  return { fileName: `${row.model.name}-v${row.version}.onnx`, bytes: new Uint8Array(row.artifact.bytes) };
+  // A cross-encoder's artifact is its bundle's tar: uploadable again as it is.
+  return { fileName: `${row.model.name}-v${row.version}.${row.format === "cross-encoder" ? "tar" : "onnx"}`, bytes: new Uint8Array(row.artifact.bytes) };
 }

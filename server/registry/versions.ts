@@ -24,6 +24,8 @@ export interface NewVersion {
   bytes: Uint8Array;
   featureSpec: FeatureSpec;
   source?: string;
+  /** "onnx" (a feature-vector model, the default) or "cross-encoder" (a bundle's tar; `validated` required). */
+  format?: "onnx" | "cross-encoder";
   metadata?: Record<string, unknown>;
   metrics?: Record<string, unknown>;
   parentVersionId?: string | null;
@@ -36,6 +38,8 @@ export interface NewVersion {
 export async function createVersion(db: Db, input: NewVersion) {
   const model = await db.model.findUnique({ where: { id: input.modelId }, select: { id: true, name: true, surface: { select: { key: true } } } });
   if (!model) throw new NotFoundError("model", input.modelId);
+  // A cross-encoder bundle is checked by validateCrossEncoderArchive (the upload's worker, the seed) before it comes here.
+  if (input.format === "cross-encoder" && !input.validated) throw new Error("createVersion: a cross-encoder bundle must be validated (validateCrossEncoderArchive) first");
   const checked = input.validated ?? (await validateArtifact(input.bytes, input.featureSpec, maxModelBytes()));
   const existing = await db.modelVersion.findUnique({ where: { modelId_sha256: { modelId: model.id, sha256: checked.sha256 } }, select: { version: true } });
   if (existing) throw new ConflictError(`this artifact is already ${model.name} v${existing.version} (sha256 ${checked.sha256.slice(0, 12)}…)`);
@@ -48,6 +52,7 @@ export async function createVersion(db: Db, input: NewVersion) {
             modelId: model.id,
             version: (last._max.version ?? 0) + 1,
             source: input.source ?? "upload",
+            format: input.format ?? "onnx",
             sha256: checked.sha256,
             sizeBytes: input.bytes.length,
             inputName: checked.inputName,

@@ -94,6 +94,24 @@ describe("a tree stage 1 and a larger tree ensemble as stage 2", () => {
   });
 });
 
+describe("the demo cascade: a tabular stage 1 and the demo cross-encoder as stage 2", () => {
+  it("rescores the top 20 against the query in the cross-encoder's order (as the text surface alone orders them)", async () => {
+    const pool = candidates(60, 500);
+    const context = { query: "wireless headphones" };
+    const alone = await rerank({ surface: "search", topK: 60, context, candidates: pool });
+    const top20 = ids(alone).slice(0, 20);
+    // In stage 1's order, so that equal cross-encoder scores (items with the same title) keep the same order.
+    const byCrossEncoder = await rerank({ surface: "product-qa", topK: 20, context, candidates: top20.map((id) => pool.find((c) => c.id === id)!) });
+    expect(byCrossEncoder.modelVersion).toMatchObject({ name: "demo-cross-encoder" });
+    const response = await rerank({ surface: "product-search", topK: 30, context, candidates: pool });
+    expect(response.stage2).toMatchObject({ status: "served", model: { name: "demo-cross-encoder", alias: "production" }, rerankCount: 20 });
+    expect(response.stage2!.reranked).toEqual(ids(byCrossEncoder));
+    expect(ids(response)).toEqual([...ids(byCrossEncoder), ...ids(alone).slice(20, 30)]);
+    expect(response.items.slice(0, 20).every((i) => i.reasons.includes("stage2"))).toBe(true);
+    expect(response.items.slice(20).some((i) => i.reasons.includes("stage2"))).toBe(false);
+  });
+});
+
 describe("a failing stage 2 serves stage 1's order, marked, never a 5xx", () => {
   const post = async (body: RerankRequest) => frontDoor.post("/api/v1/rerank", body, { headers: await keyHeaders("serving") });
 

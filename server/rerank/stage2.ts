@@ -39,7 +39,11 @@ export async function rescoreArm(surface: SurfaceConfig, input: ScoringInput, st
     return { scored: stage1, stage2: done("error", "no_model") };
   }
   const cut = stage2Cut(stage1.scores, config.rerankCount);
-  const subset: ScoringInput = { ...input, candidates: cut.map((i) => input.candidates[i]!) };
+  // The documents a text request sent are index-aligned with the candidates: cut them alike.
+  const documents = input.text?.documents;
+  const subset: ScoringInput = {
+    ...input, candidates: cut.map((i) => input.candidates[i]!), text: input.text && { ...input.text, documents: documents && cut.map((i) => documents[i]!) },
+  };
   const ref = config.ref;
   const model = { name: config.model, version: ref.version, alias: ref.alias };
   const result = await withinBudget(scoreWithModels(`${surface.key}#stage2`, [ref], config.budgetMs, subset), config.budgetMs);
