@@ -1,9 +1,9 @@
 import { expect, test } from "./fixtures";
 
 // An ML engineer looks at the demo cascade (product-search: search-ranker over every candidate, the
-// demo cross-encoder over the top of its order), narrows stage 2 to the top 10 on the Overview, sends
-// a text query from the Debug page, and sees both stages: the waterfall's stage 1 and stage 2 bars,
-// and which items stage 2 rescored.
+// demo cross-encoder over the top of its order), narrows its stage 2 to the top 10 on the Overview,
+// sends a text query from the Debug page, and sees both stages: the waterfall's stage 1 and stage 2
+// bars, and which items the cross-encoder rescored.
 
 test("the demo cascade: stage 2 edited on the Overview, both stages on the Debug page", async ({ page }) => {
   test.setTimeout(120_000);
@@ -13,6 +13,7 @@ test("the demo cascade: stage 2 edited on the Overview, both stages on the Debug
   await expect(cell).toContainText("demo-cross-encoder production · top 20 · 150 ms", { timeout: 30_000 });
   await cell.getByRole("button", { name: "Edit stage 2 of product-search" }).click();
   const dialog = page.getByRole("dialog", { name: "Stage 2 of product-search" });
+  await expect(dialog.getByRole("combobox", { name: "Model" })).toHaveValue("demo-cross-encoder");
   await dialog.getByLabel("Rerank count").fill("10");
   // Generous on a shared machine: the point here is the display, not the budget.
   await dialog.getByLabel("Budget (ms)").fill("2000");
@@ -21,13 +22,17 @@ test("the demo cascade: stage 2 edited on the Overview, both stages on the Debug
   await expect(cell).toContainText("demo-cross-encoder production · top 10 · 2000 ms");
 
   await page.goto("/dashboards/debug");
-  await page.getByRole("textbox", { name: "Surface" }).click();
+  await page.getByRole("combobox", { name: "Surface", exact: true }).click();
   await page.getByRole("option", { name: "Product search (cascade)" }).click();
-  await page.getByLabel("Query (retrieval stand-in)").fill("wireless headphones");
+  await page.getByLabel("Query (retrieval stand-in)").fill("lamp");
   await page.getByLabel("Top k", { exact: true }).fill("15");
-  await page.getByRole("button", { name: "Rerank" }).click();
   const result = page.getByTestId("rerank-result");
-  await expect(result.getByTestId("stage2-status")).toHaveText("stage 2: demo-cross-encoder v1 (production) rescored the top 10", { timeout: 30_000 });
+  // The first request after the edit may find the cross-encoder cold on a loaded machine (stage 1's
+  // order then serves, marked "timeout"): send again until stage 2 serves.
+  await expect(async () => {
+    await page.getByRole("button", { name: "Rerank" }).click();
+    await expect(result.getByTestId("stage2-status")).toHaveText("stage 2: demo-cross-encoder v1 (production) rescored the top 10", { timeout: 5_000 });
+  }).toPass({ timeout: 60_000 });
   // The waterfall names both scoring stages.
   const waterfall = result.locator(".recharts-yAxis");
   await expect(waterfall).toContainText("stage 1");
