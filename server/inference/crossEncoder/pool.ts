@@ -1,3 +1,5 @@
+import path from "node:path";
+import { pathToFileURL } from "node:url";
 import { Piscina } from "piscina";
 import { env } from "../../config";
 import { DomainError, InvalidInputError, type DomainErrorCode } from "../../errors";
@@ -43,7 +45,9 @@ interface Queue {
   timer?: NodeJS.Timeout;
 }
 
-const ENTRY = new URL("./worker.mjs", import.meta.url).href;
+// From the working directory, as scoringPool.ts does: inside Next's server bundle import.meta.url is
+// the bundle's, not this file's (piscina stays out of the bundle too: next.config.ts).
+const ENTRY = pathToFileURL(path.join(process.cwd(), "server", "inference", "crossEncoder", "worker.mjs")).href;
 
 export class CrossEncoderPool {
   private readonly piscina: Piscina;

@@ -21,6 +21,9 @@ export const textRerankRequestSchema = z.object({
   rank_fields: z.array(text(128, 1)).min(1).max(TEXT_RERANK_LIMITS.maxRankFields).optional(),
   return_documents: z.boolean().optional(),
   max_tokens_per_doc: int32(1, 1_000_000).optional(),
+  /** The console's own fields (not Cohere's): the user and session the request is for, the units experiments and canaries assign; without them a request is served by the surface's primary. */
+  user_key: text(256, 1).optional(),
+  session_key: text(256, 1).optional(),
   /** Cohere v1's chunking knob: accepted and ignored (documents are truncated, not chunked). */
   max_chunks_per_doc: int32(1, 1_000_000).optional(),
 });

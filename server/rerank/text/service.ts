@@ -62,6 +62,8 @@ export async function textRerank(input: TextRerankRequest, apiVersion: 1 | 2, pr
     // Retrieval order is the request's order: the fallback keeps it.
     candidates: ids.map((id, i) => ({ id, retrievalScore: n - i })),
     context: { query: input.query },
+    ...(input.user_key ? { userKey: input.user_key } : {}),
+    ...(input.session_key ? { sessionKey: input.session_key } : {}),
   };
   const response = await rerank(request, { caller: callerOf(principal), text: { documents: input.documents, rankFields: input.rank_fields, maxTokensPerDoc: input.max_tokens_per_doc } });
   return cohereResponse(input, response, ids, apiVersion);

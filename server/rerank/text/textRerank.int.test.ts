@@ -8,7 +8,8 @@ import { readCrossEncoderBundle } from "../../inference/crossEncoder/bundle";
 import { CrossEncoder } from "../../inference/crossEncoder/model";
 import { closeCrossEncoders } from "../../inference/crossEncoder/pool";
 import { telemetry } from "../../telemetry/streams";
-import { keyHeaders } from "../../testing/callers";
+import { surfaceConfigs } from "../../surfaces/configCache";
+import { callerAs, keyHeaders } from "../../testing/callers";
 import { startTestFrontDoor, type TestFrontDoor } from "../../testing/frontDoor";
 
 // POST /v2/rerank and /v1/rerank through the real front door (real key check, real worker pool,
@@ -155,5 +156,36 @@ describe("Cohere-compatible rerank", () => {
     const body = await response.json();
     expect(body.items.map((item: { id: string }) => item.id)).toEqual((await modelOrder("earphones", documents)).map((i) => `doc-${i}`));
     expect(body.text).toEqual({ truncated: 0 });
+  });
+
+  it("is in an experiment like every rerank: a cross-encoder interleaved with a tabular model, each item credited, the log says so", async () => {
+    const db = getDb();
+    const demo = await db.model.findUniqueOrThrow({ where: { name: DEMO_CROSS_ENCODER_NAME } });
+    const tabular = await db.modelVersion.findFirstOrThrow({ where: { model: { name: "search-ranker" }, version: 2 } });
+    await db.surface.create({ data: { key: "t-text-il", name: "text interleaving", modelId: demo.id, modelAlias: "production", timeoutMs: 5000 } });
+    const pm = callerAs(["admin"], "pm@rerank.local");
+    await pm.experiments.create({
+      key: "text-il", name: "cross-encoder vs linear", surface: "t-text-il", kind: "interleaving", owner: "pm@rerank.local",
+      variants: [
+        { key: "cross", name: "demo cross-encoder", weight: 0.5, isControl: true, modelAlias: "production" },
+        { key: "linear", name: "search-ranker v2", weight: 0.5, modelVersionId: tabular.id },
+      ],
+    } as Parameters<typeof pm.experiments.create>[0]);
+    await pm.experiments.start({ key: "text-il" });
+    await surfaceConfigs().refresh();
+    // Object documents with distinct ids: the linear model reads the catalog's features of these items.
+    const items = await db.catalogItem.findMany({ where: { safetyFlags: { isEmpty: true } }, take: 6, orderBy: { id: "asc" }, select: { id: true, title: true, category: true } });
+    const response = await frontDoor.post("/v2/rerank", { model: "t-text-il", query: items[3]!.title, documents: items, user_key: "u-text-il" }, { headers: { authorization: `Bearer ${token}` } });
+    expect(response.status).toBe(200);
+    const body = await response.json();
+    expect(body.meta.model).toMatchObject({ surface: "t-text-il", name: DEMO_CROSS_ENCODER_NAME, variant: "interleaved" });
+    expect(body.meta.fallback.used).toBe(false);
+    expect(new Set(body.results.map((r: { index: number }) => r.index))).toEqual(new Set([0, 1, 2, 3, 4, 5]));
+    await telemetry().requests.flush();
+    const row = await db.rerankRequest.findFirstOrThrow({ where: { requestId: body.id } });
+    expect(row).toMatchObject({ experimentKey: "text-il", variantKey: "interleaved", exposed: true });
+    const reasons = (row.served as Array<{ reasons: string[] }>).flatMap((item) => item.reasons);
+    expect(reasons.some((r) => r.includes("cross"))).toBe(true);
+    expect(reasons.some((r) => r.includes("linear"))).toBe(true);
   });
 });
