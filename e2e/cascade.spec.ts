@@ -34,9 +34,9 @@ test("the demo cascade: stage 2 edited on the Overview, both stages on the Debug
     await expect(result.getByTestId("stage2-status")).toHaveText("stage 2: demo-cross-encoder v1 (production) rescored the top 10", { timeout: 5_000 });
   }).toPass({ timeout: 60_000 });
   // The waterfall names both scoring stages.
-  const waterfall = result.locator(".recharts-yAxis");
-  await expect(waterfall).toContainText("stage 1");
-  await expect(waterfall).toContainText("stage 2");
+  const waterfall = result.locator("svg.recharts-surface").first();
+  await expect(waterfall.getByText("stage 1", { exact: true })).toBeVisible();
+  await expect(waterfall.getByText("stage 2", { exact: true })).toBeVisible();
   // Stage 2's ten lead the list; the rest are stage 1's.
   const stages = await result.getByTestId("item-stage").allTextContents();
   expect(stages).toHaveLength(15);

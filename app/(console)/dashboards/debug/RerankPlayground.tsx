@@ -137,9 +137,9 @@ function Stage2Summary({ stage2 }: { stage2: Stage2 }) {
   return (
     <Group gap="xs" mb="xs" data-testid="stage2-summary">
       {stage2.status === "served" ? (
-        <Badge color="grape" variant="light" tt="none" data-testid="stage2-status">stage 2: {model} rescored the top {stage2.reranked.length}</Badge>
+        <Badge color="grape" variant="light" tt="none" h="auto" style={{ whiteSpace: "normal" }} data-testid="stage2-status">stage 2: {model} rescored the top {stage2.reranked.length}</Badge>
       ) : (
-        <Badge color="orange" tt="none" data-testid="stage2-status">stage 2 {stage2.status}{stage2.reason ? ` (${stage2.reason})` : ""}: stage 1&apos;s order served</Badge>
+        <Badge color="orange" tt="none" h="auto" style={{ whiteSpace: "normal" }} data-testid="stage2-status">stage 2 {stage2.status}{stage2.reason ? ` (${stage2.reason})` : ""}: stage 1&apos;s order served</Badge>
       )}
       <Text size="xs" c="dimmed">rerank count {stage2.rerankCount} · stage 2 took {stage2.ms.toFixed(2)} ms</Text>
     </Group>
