@@ -3,6 +3,7 @@ import { readFileSync } from "node:fs";
 import { DEMO_BLOCKED_FLAGS, demoCatalog } from "../demo/catalog";
 import { DEMO_MODELS, demoFeatureSpec } from "../demo/models";
 import { createVersion, setAlias } from "../registry/versions";
+import { DEMO_CASCADE_STAGE2, DEMO_CASCADE_SURFACE } from "../demo/cascade";
 import { DEMO_CROSS_ENCODER_DIR, DEMO_CROSS_ENCODER_NAME, DEMO_TEXT_SURFACE } from "../demo/crossEncoder";
 import { bundleToArchive, readCrossEncoderBundle } from "../inference/crossEncoder/bundle";
 import { validateCrossEncoderArchive } from "../registry/validateCrossEncoder";
@@ -23,7 +24,28 @@ export async function seedDemo(db: Db, log: (line: string) => void = () => {}): 
   const letor = await seedLetorModels(db, log);
   const shadow = await seedShadowCandidate(db, log);
   const text = await seedTextSurface(db, log);
-  return { seeded: catalog || models || letor || shadow || text };
+  const cascade = await seedCascadeSurface(db, log);
+  return { seeded: catalog || models || letor || shadow || text || cascade };
+}
+
+/**
+ * The demo cascade (issue 16): "product-search" ranks every candidate with search-ranker production
+ * (stage 1, tabular, 50 ms) and rescores the top 20 against the query with the demo cross-encoder
+ * (stage 2, 150 ms); server/rerank/stage2.ts.
+ */
+async function seedCascadeSurface(db: Db, log: (line: string) => void): Promise<boolean> {
+  if (await db.surface.findUnique({ where: { key: DEMO_CASCADE_SURFACE } })) return false;
+  const ranker = await db.model.findUnique({ where: { name: "search-ranker" }, select: { id: true } });
+  if (!ranker || !(await db.model.findUnique({ where: { name: DEMO_CASCADE_STAGE2.model } }))) return false;
+  await db.surface.create({
+    data: {
+      key: DEMO_CASCADE_SURFACE, name: "Product search (cascade)", description: "search-ranker over every candidate, then the demo cross-encoder over the top 20 against the query.",
+      modelId: ranker.id, modelAlias: "production", fallbackAlias: "fallback", timeoutMs: 50, defaultTopK: 20,
+      constraints: { blockedFlags: [...DEMO_BLOCKED_FLAGS] }, stage2: DEMO_CASCADE_STAGE2,
+    },
+  });
+  log(`seeded the demo cascade ${DEMO_CASCADE_SURFACE}: search-ranker production, then ${DEMO_CASCADE_STAGE2.model} over the top ${DEMO_CASCADE_STAGE2.rerankCount}`);
+  return true;
 }
 
 /**

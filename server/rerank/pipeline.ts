@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import { API_KEY_CALLER_PREFIX } from "../auth/principal";
 import type { ConstraintConfig, ConstraintOutcome } from "../domain/constraints/applyConstraints";
 import { seedOfKey } from "../domain/hashing";
+import { STAGE2_REASON } from "../domain/ranking/stages";
 import { creditReasons } from "../domain/interleaving/credit";
 import { teamDraftInterleave } from "../domain/interleaving/teamDraft";
 import { inCanary, rolloutLogKey } from "../domain/rollouts/canary";
@@ -16,15 +17,17 @@ import { serialiseRequestLogRow, telemetry } from "../telemetry/streams";
 import { StageClock } from "../telemetry/tracing";
 import { assignExperiment, type ExperimentAssignment } from "./assignment";
 import { recentKey, recentRequests, recentResponse, type RecentRequest } from "./recent";
-import type { RerankRequest, RerankResponse } from "./schema";
+import type { RerankRequest, RerankResponse, Stage2Outcome } from "./schema";
 import { rankWithConstraints, retrievalOrder, scoreWithModels, type Scored, type ScoringInput, type TextInput } from "./scoring";
 import { keepScoringRows } from "./scoringSample";
 import { inShadowSample, mirrorToShadow } from "./shadow";
+import { rescoreArm } from "./stage2";
 
 // The rerank pipeline, one stage per line of `rerank()`:
 //   plan        resolve the surface; pick the arm(s): an experiment's variant (two for interleaving), the canary, or the primary
 //   enrich      item and user features from the online store (cached; only misses are awaited)
 //   score       each arm's model in one onnxruntime run, down its cascade on faults (scoring.ts)
+//   rescore     on a surface with a stage 2: the top rerankCount of each arm rescored by a heavier model (stage2.ts)
 //   constrain   each arm's ordering through its constraints and the top k
 //   interleave  two arms merge by team draft, each item credited to its ranker (one arm passes through)
 //   record      recent responses, metrics, the request log, the scoring sample and the shadow mirror, after the response is built
@@ -97,10 +100,11 @@ async function serve(request: RerankRequest, options: RerankOptions = {}): Promi
   const clock = new StageClock();
   const plan = clock.end("plan", await planRequest(request));
   const inputs = clock.end("enrich", await enrich(request, plan.surface, options.text));
-  const scored = clock.end("score", await score(plan, inputs));
+  const stage1 = clock.end("score", await score(plan, inputs));
+  const { scored, stage2 } = plan.surface.stage2 ? clock.end("rescore", await rescore(plan, inputs, stage1)) : { scored: stage1, stage2: null };
   const ranked = clock.end("constrain", constrain(plan, scored, inputs, request.topK));
   const served = clock.end("interleave", interleave(plan, ranked, request.topK));
-  const response = respond(plan, inputs, scored, served, clock);
+  const response = respond(plan, inputs, scored, served, clock, stage2);
   const json = clock.end("record", record(plan, request, inputs, scored, response, options));
   clock.trace(() => ({ "rerank.request_id": response.requestId, "rerank.surface": response.surface, "rerank.model_version": modelVersionName(response) }), response.fallback.used);
   return { response, json };
@@ -177,6 +181,16 @@ async function score(plan: Plan, inputs: Enriched): Promise<Scored[]> {
   return scored;
 }
 
+/**
+ * Stage 2 of the surface's cascade over each arm's stage-1 scores (both arms of an interleaving
+ * experiment at once). The response reports the first arm's stage 2.
+ */
+async function rescore(plan: Plan, inputs: Enriched, stage1: Scored[]): Promise<{ scored: Scored[]; stage2: Stage2Outcome }> {
+  const asOf = Date.now();
+  const arms = await Promise.all(stage1.map((s) => rescoreArm(plan.surface, { ...inputs, asOf }, s)));
+  return { scored: arms.map((a) => a.scored), stage2: arms[0]!.stage2 };
+}
+
 function constrain(plan: Plan, scored: Scored[], inputs: Enriched, topK: number): ConstraintOutcome[] {
   return plan.arms.map((arm, i) => rankWithConstraints(scored[i]!.scores, inputs, arm.constraints, topK));
 }
@@ -194,15 +208,16 @@ function interleave(plan: Plan, ranked: ConstraintOutcome[], topK: number): Cons
   return { ...left!, items: merged.ids.map((id, i) => ({ ...byId.get(id)!, reasons: [...byId.get(id)!.reasons, ...credits[i]!] })) };
 }
 
-function respond(plan: Plan, inputs: Enriched, scored: Scored[], served: ConstraintOutcome, clock: StageClock): RerankResponse {
+function respond(plan: Plan, inputs: Enriched, scored: Scored[], served: ConstraintOutcome, clock: StageClock, stage2: Stage2Outcome | null): RerankResponse {
   const { assignment } = plan;
   // The first arm's model names the response; a fallback in either arm marks it.
   const first = scored[0]!;
   const fallbackReason = scored.find((s) => s.fallbackReason)?.fallbackReason ?? null;
+  const rescored = new Set(stage2?.reranked);
   return {
     requestId: plan.requestId,
     surface: plan.surface.key,
-    items: served.items.map((item, i) => ({ id: item.id, score: Math.round(item.score * 1e6) / 1e6, position: i + 1, reasons: item.reasons })),
+    items: served.items.map((item, i) => ({ id: item.id, score: Math.round(item.score * 1e6) / 1e6, position: i + 1, reasons: rescored.has(item.id) ? [...item.reasons, STAGE2_REASON] : item.reasons })),
     modelVersion: first.handle && first.ref ? { id: first.handle.versionId, name: first.handle.name, version: first.handle.version, alias: first.ref.alias } : null,
     variant: assignment
       ? { experiment: assignment.experiment.key, key: assignment.experiment.kind === "interleaving" ? "interleaved" : assignment.variant.key, phase: assignment.experiment.phase }
@@ -216,9 +231,11 @@ function respond(plan: Plan, inputs: Enriched, scored: Scored[], served: Constra
       resolve: round3(clock.ms("plan")),
       features: round3(clock.ms("enrich")),
       score: round3(clock.ms("score")),
+      ...(stage2 ? { rescore: round3(clock.ms("rescore")) } : {}),
       constraints: round3(clock.ms("constrain") + clock.ms("interleave")),
       total: round3(performance.now() - clock.started),
     },
+    ...(stage2 ? { stage2 } : {}),
   };
 }
 
@@ -276,7 +293,10 @@ function logRequest(request: RerankRequest, response: RerankResponse, ts: Date, 
   const surface = response.surface;
   metrics.requests.inc({ surface, outcome: response.fallback.used ? "fallback" : "model" });
   if (response.fallback.reason) metrics.fallbacks.inc({ surface, reason: response.fallback.reason });
-  for (const stage of ["resolve", "features", "score", "constraints", "total"] as const) metrics.stageMs.observe({ surface, stage }, response.timings[stage]);
+  for (const stage of ["resolve", "features", "score", "rescore", "constraints", "total"] as const) {
+    const ms = response.timings[stage];
+    if (ms !== undefined) metrics.stageMs.observe({ surface, stage }, ms);
+  }
   metrics.candidates.observe({ surface }, request.candidates.length);
   const streams = telemetry();
   if (!streams.enabled) return;
