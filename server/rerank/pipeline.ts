@@ -17,6 +17,7 @@ import { assignExperiment, type ExperimentAssignment } from "./assignment";
 import { recentKey, recentRequests, recentResponse, type RecentRequest } from "./recent";
 import type { RerankRequest, RerankResponse } from "./schema";
 import { rankWithConstraints, retrievalOrder, scoreWithModels, type Scored, type ScoringInput } from "./scoring";
+import { IN_PROCESS_CALLER } from "./breakers";
 import { keepScoringRows } from "./scoringSample";
 import { inShadowSample, mirrorToShadow } from "./shadow";
 
@@ -88,13 +89,13 @@ export async function rerankJson(request: RerankRequest, caller: string): Promis
   return replayOf(request, caller)?.json ?? (await serve(request, { caller })).json;
 }
 
-const IN_PROCESS = "in-process";
+const IN_PROCESS = IN_PROCESS_CALLER;
 
 async function serve(request: RerankRequest, options: RerankOptions = {}): Promise<{ response: RerankResponse; json: string }> {
   const clock = new StageClock();
   const plan = clock.end("plan", await planRequest(request));
   const inputs = clock.end("enrich", await enrich(request, plan.surface));
-  const scored = clock.end("score", await score(plan, inputs));
+  const scored = clock.end("score", await score(plan, inputs, options.caller ?? IN_PROCESS));
   const ranked = clock.end("constrain", constrain(plan, scored, inputs, request.topK));
   const served = clock.end("interleave", interleave(plan, ranked, request.topK));
   const response = respond(plan, inputs, scored, served, clock);
@@ -156,7 +157,7 @@ async function enrich(request: RerankRequest, surface: SurfaceConfig): Promise<E
 }
 
 /** Scores the candidates once per arm (the kill switch stops every model run on the surface). */
-async function score(plan: Plan, inputs: Enriched): Promise<Scored[]> {
+async function score(plan: Plan, inputs: Enriched, caller: string): Promise<Scored[]> {
   const { surface } = plan;
   const scored: Scored[] = [];
   for (const arm of plan.arms) {
@@ -164,7 +165,7 @@ async function score(plan: Plan, inputs: Enriched): Promise<Scored[]> {
       scored.push(retrievalOrder(inputs.candidates.length, "kill_switch"));
       continue;
     }
-    const result = await scoreWithModels(surface.key, arm.model ? [arm.model, surface.fallback] : [], surface.timeoutMs, { ...inputs, asOf: Date.now() });
+    const result = await scoreWithModels(surface.key, arm.model ? [arm.model, surface.fallback] : [], surface.timeoutMs, { ...inputs, asOf: Date.now(), caller });
     if (result.handle && result.matrix) observeScored(surface.key, result.handle, result.matrix, result.runMs);
     scored.push(result);
   }

@@ -20,6 +20,8 @@ export interface ScoringInput {
   items: ItemLookup;
   user: StoredFeatures | undefined;
   asOf: number;
+  /** Who sent the request (callerOf), for the breakers' per-caller circuits; default in-process. */
+  caller?: string;
 }
 
 export interface Scored {
@@ -68,7 +70,7 @@ export async function scoreWithModels(scope: string, cascade: ReadonlyArray<Mode
     const matrix = buildFeatureMatrix(handle.featureSpec, input.candidates, { item: (id) => input.items.get(id)?.features, user: input.user }, input.asOf);
     const runStarted = performance.now();
     try {
-      const scores = await scoringBreaker(scope, handle, timeoutMs).fire(handle, matrix.data, matrix.rows, matrix.cols);
+      const scores = await scoringBreaker(scope, handle, timeoutMs).fire(handle, matrix.data, matrix.rows, matrix.cols, input.caller);
       return { scores, handle, ref, fallbackReason: reason, servedBy: reason ? "cascade" : "model", matrix, runMs: performance.now() - runStarted, failure };
     } catch (error) {
       reason ??= failureReason(error);
