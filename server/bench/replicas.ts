@@ -35,6 +35,8 @@ const REPLICAS = 3;
 const LOAD_CONNECTIONS = 4;
 const POLL_MS = 50;
 const CHANGE_EVERY_MS = QUICK ? 3000 : 5000;
+/** How long the polls go on after the last change: past the 1 s target, so a late change is measured, not "never". */
+const POLL_AFTER_LAST_CHANGE_MS = 2000;
 const RESULT_FILE = path.join(".data", "bench", "replicas.json");
 
 const log = (line: string) => console.log(`[replicas] ${line}`);
@@ -246,9 +248,11 @@ async function main() {
     // Each replica polled directly every 50 ms: what it serves now.
     interface Observation { at: number; killSwitch: boolean; version: number | null }
     const observations = new Map<number, Observation[]>(replicas.map((r) => [r.index, []]));
+    // Polls go on past phase A until the last change has had POLL_AFTER_LAST_CHANGE_MS to show.
+    let polling = true;
     const pollLoop = async (replica: Replica) => {
       let n = 0;
-      while (phase === "A") {
+      while (polling) {
         const sent = Date.now();
         try {
           const response = await fetch(`http://127.0.0.1:${replica.port}/api/v1/rerank`, {
@@ -329,6 +333,8 @@ async function main() {
     const levers = leverLoop();
     await sleep(LOAD_S * 1000);
     await levers;
+    await sleep(Math.max(0, (changes.at(-1)?.at ?? 0) + POLL_AFTER_LAST_CHANGE_MS - Date.now()));
+    polling = false;
     // Pause the requests (events go on) so that every replica's counter and the log can be compared.
     phase = "pause";
     await Promise.all([...loadA, ...pollers]);
@@ -398,7 +404,7 @@ async function main() {
       at: new Date().toISOString(), quick: QUICK, loadSeconds: LOAD_S, replicas: REPLICAS, ports, nginxPort: lbPort,
       requestsThroughNginx: stats.requests, byStatus: stats.byStatus, transportErrors: stats.errors,
       changes: changes.map((c) => c.name), propagationMs: { p50: quantile(delays.map((d) => d.ms), 0.5), p99: quantile(delays.map((d) => d.ms), 0.99), max: quantile(delays.map((d) => d.ms), 1), samples: delays.length, neverSeen: delays.filter((d) => d.ms === null).length },
-      delays, phaseA: { served: servedA, logged: loggedA }, killed: { replica: victim.index, acknowledgedRequests: run_.requestsAcknowledgedByVictim, acknowledgedEvents: run_.eventsAcknowledgedByVictim, lostRequests: lostRequests.length, lostEvents: lostEvents.length, requestsPerSecond: Number(victimRequestsPerSecond.toFixed(1)), flushIntervalMs: DEFAULT_FLUSH_INTERVAL_MS, lostRequestBound: lostRequestBound(DEFAULT_FLUSH_INTERVAL_MS, victimRequestsPerSecond), lostAcknowledgedMsBeforeKill: lostAgesMs },
+      delays, phaseA: { served: servedA, logged: loggedA }, killed: { replica: victim.index, acknowledgedRequests: run_.requestsAcknowledgedByVictim, acknowledgedEvents: run_.eventsAcknowledgedByVictim, lostRequests: lostRequests.length, lostEvents: lostEvents.length, requestsPerSecond: Number(victimRequestsPerSecond.toFixed(1)), flushIntervalMs: DEFAULT_FLUSH_INTERVAL_MS, lostRequestBound: lostRequestBound(DEFAULT_FLUSH_INTERVAL_MS, victimRequestsPerSecond), lostAcknowledgedMsBeforeKill: lostAgesMs, lost: lostRequests.map(([id, address]) => ({ id, servedBy: address, msBeforeKill: killedAt - (ackedAt.get(id) ?? killedAt) })) },
       eventsAcknowledged: ackedEvents.size, eventsAcknowledgedInPhaseA: eventsA.length,
       assertions,
     };
