@@ -3,7 +3,7 @@ import { expect, test } from "./fixtures";
 // An engineer sends a request from the Debug page and reads the response; a caller in another
 // language uses the plain HTTP endpoint, then reports outcomes; Prometheus scrapes the metrics.
 
-test("the Debug page sends a rerank request and shows its response", async ({ page }) => {
+test("the Debug page sends a rerank request and shows its response", async ({ page, request }) => {
   // Send, open by id at two widths, then drift: longer than most journeys on a shared machine.
   test.setTimeout(120_000);
   await page.setViewportSize({ width: 1280, height: 900 });
@@ -35,7 +35,7 @@ test("the Debug page sends a rerank request and shows its response", async ({ pa
   // Drift and freshness of the serving model's item features, from the logged requests (this one included).
   // Enough scored rows for a level (≥ 100 sampled at DRIFT_ROW_RATE 0.04: 40 requests × 100 candidates ≈ 160).
   const candidates = Array.from({ length: 100 }, (_, i) => ({ id: `sku-${String(i + 1).padStart(5, "0")}`, retrievalScore: 1 - i / 100 }));
-  for (let i = 0; i < 40; i++) expect((await page.request.post("/api/v1/rerank", { data: { surface: "search", topK: 5, userKey: `drift-${i}`, candidates } })).status()).toBe(200);
+  for (let i = 0; i < 40; i++) expect((await request.post("/api/v1/rerank", { data: { surface: "search", topK: 5, userKey: `drift-${i}`, candidates } })).status()).toBe(200);
   await expect(async () => {
     await page.reload();
     await expect(page.getByTestId("drift-table").getByRole("row", { name: /popularity/ })).toContainText(/\d\.\d{3} ± \d\.\d{3}.*(too few rows|stable|warn|alert|unknown|no PSI)/, { timeout: 8000 });
