@@ -58,7 +58,8 @@ function startReplica(index: number, port: number, databaseUrl: string, spillDir
   return { index, port, child, killed: false };
 }
 
-async function waitFor(url: string, child: ChildProcess, what: string, timeoutMs = 90_000) {
+/** Waits for `url` to answer 2xx. The default allows a slow start: three replicas load tsx, Next and onnxruntime at once, over 90 s on a loaded 2-core machine. */
+async function waitFor(url: string, child: ChildProcess, what: string, timeoutMs = 240_000) {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (child.exitCode !== null) throw new Error(`${what} exited with code ${child.exitCode}`);
