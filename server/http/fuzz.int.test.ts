@@ -322,7 +322,11 @@ describe("hostile input fuzz (every endpoint and procedure, from the router)", (
       const input = p.input ? hostileInput(samplesFor(p.path, p.input), maxLongFor(p.type)) : fc.oneof(wrongType, fc.constant(undefined));
       // The time left is shared among the procedures left, so a slow one cannot starve the rest.
       const share = Math.max((deadline - Date.now()) / (procedures.length - i), Math.min(MIN_SHARE_MS, hardDeadline - Date.now()));
-      await checkBounded(p.path, fc.asyncProperty(input, async (value) => (await callProcedure(p.path, p.type, value)).status < 500), RANDOM_RUNS.procedure, share);
+      const property = fc.asyncProperty(input, async (value) => (await callProcedure(p.path, p.type, value)).status < 500);
+      await checkBounded(p.path, property, RANDOM_RUNS.procedure, share);
+      // A first run that took its whole share (seen on users.invite at load 17) gets one second chance, within the hard cap.
+      const done = executed.get(p.path) ?? 0;
+      if (done < MIN_RUNS.procedure && hardDeadline > Date.now()) await checkBounded(p.path, property, RANDOM_RUNS.procedure - done, Math.min(2 * MIN_SHARE_MS, hardDeadline - Date.now()));
     }
     expect(failures).toEqual([]);
     expect(underRun(procedures.map((p) => p.path), MIN_RUNS.procedure)).toEqual([]);
