@@ -191,6 +191,13 @@ export const SETTINGS = {
     doc: "server processes sharing the port (node:cluster); each has its own telemetry writer, spill file and config watch, and /api/metrics sums them",
   }),
   RERANK_WORKER_ID: integer({ min: 1, max: 64, defaultDoc: "unset: not a worker", doc: "set by the primary for each of its workers (WORKERS > 1), not by hand: the worker's number in logs, in `x-rerank-worker` and for the IPC between workers" }),
+  TELEMETRY_BUFFER_MAX_BYTES: integer({
+    min: 1_048_576,
+    max: 68_719_476_736,
+    default: 67_108_864,
+    defaultDoc: "`67108864` (64 MiB)",
+    doc: "heap each telemetry stream's memory buffer may hold (request log, outcome events, shadow comparisons, scoring samples; estimated) before rows wait in the spill file instead, as during a database outage; counted in `rerank_telemetry_overflow_rows`",
+  }),
   TELEMETRY_DISABLED: flag({ default: false, defaultDoc: "`0`", doc: "`1` serves without writing the request log (benchmarks only)" }),
   BREAKER_RESET_MS: integer({ min: 10, max: 3_600_000, default: 5000, doc: "how long an open circuit waits before a trial request" }),
   SHADOW_QUEUE_MAX: integer({ min: 1, max: 100_000, default: 64, doc: "mirrored requests waiting to be scored by a shadow model; beyond it mirrors are dropped and counted" }),
@@ -236,6 +243,11 @@ export const SETTINGS = {
   RECENT_RESPONSES_MAX_BYTES: integer({ min: 1_048_576, max: 68_719_476_736, default: 67_108_864, defaultDoc: "`67108864` (64 MiB)", doc: "heap the recent responses may hold (estimated; idempotent replays, checking events before the log is written), least recently used first out; also at most 20,000 and an hour old" }),
 
   OTEL_EXPORTER_OTLP_ENDPOINT: setting<string | undefined>(httpUrl, "an http:// or https:// URL such as http://otel-collector:4318", { doc: "OpenTelemetry collector (OTLP/HTTP): when set, each rerank request is traced, a span per pipeline stage, sent to its /v1/traces" }),
+  OTEL_TRACES_SAMPLER: choice(["parentbased_traceidratio", "traceidratio", "parentbased_always_on", "always_on", "parentbased_always_off", "always_off"], {
+    default: "parentbased_traceidratio",
+    doc: "which requests are traced (head sampling, the OpenTelemetry SDK's samplers by their spec names); with a ratio, requests served by a fallback are traced always",
+  }),
+  OTEL_TRACES_SAMPLER_ARG: decimal({ min: 0, max: 1, default: 0.01, doc: "the ratio of `traceidratio` samplers: the share of requests traced, by trace id (spans cost about a third of throughput when every request is traced)" }),
   OTEL_SERVICE_NAME: text("a service name", { default: "rerank-console", doc: "the service.name of the exported traces" }),
   E2E_PORT: integer({ ...PORT, default: 3100, scope: "tests", doc: "port of the server the end-to-end tests start" }),
   BENCH_DURATION_S: integer({ min: 1, max: 3600, scope: "tests", defaultDoc: "`5` (serving), `4` (shadow)", doc: "seconds of each load round in `bench:serving` and of each rate in `bench:shadow`" }),

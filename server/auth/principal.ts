@@ -48,11 +48,15 @@ export function allowedSurfaces(principal: Principal | null): string[] {
   return principal?.kind === "api_key" ? principal.surfaces : [];
 }
 
+/** How callerOf names an API key caller: the prefix, then the key's id. */
+export const API_KEY_CALLER_PREFIX = "api_key:";
+
 /**
  * Whose request this is, for what must not be shared between callers (replayed responses, request
  * ids chosen by the client): "api_key:<id>", "user:<id>", or "anonymous" (SERVING_AUTH=off).
  */
 export function callerOf(principal: Principal | null): string {
+  if (principal?.kind === "api_key") return `${API_KEY_CALLER_PREFIX}${principal.id}`;
   return principal ? `${principal.kind}:${principal.id}` : "anonymous";
 }
 

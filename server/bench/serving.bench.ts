@@ -1,6 +1,8 @@
 import { keyedHash } from "../redact";
 import { spawn, type ChildProcess } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import os from "node:os";
 import path from "node:path";
 import autocannon from "autocannon";
@@ -23,8 +25,9 @@ import { pacedLoad } from "./paced";
 // npm run bench:serving — 100 candidates, the demo model, everything measured in this one run:
 // (a) raw session.run, (b) the in-process pipeline, (c) HTTP through the console's server (what
 // `npm start` runs: the front door answers /api/v1/rerank, Next.js serves the rest), (d) the same
-// pipeline behind bare node:http (the ceiling), (e) the console with telemetry off; then the
-// ratios against the targets, and whether every served request was logged.
+// pipeline behind bare node:http (the ceiling), (e) the console with telemetry off, (h) the console
+// with OpenTelemetry tracing on at its default head sampling (spans to a stub collector in this
+// process); then the ratios against the targets, and whether every served request was logged.
 
 /** `--quick`: one short round and no fresh-Next.js control, under three minutes. */
 const QUICK = process.argv.includes("--quick");
@@ -94,6 +97,7 @@ async function waitForLogged(url: string, userKey: string, expected: number): Pr
 async function main() {
   const database = await benchDatabase();
   const children: ChildProcess[] = [];
+  let collector: ReturnType<typeof createServer> | null = null;
   try {
     await warmServing(() => {});
     const request = database.request;
@@ -121,8 +125,8 @@ async function main() {
     const barePort = await freePort();
     children.push(await startServer(["--import", "tsx", "server/bench/bareServer.ts", String(barePort)], { DATABASE_URL: database.url, TELEMETRY_DISABLED: "0" }, barePort));
     const nextPort = await freePort();
-    const consoleServer = (port: number, telemetryOff: boolean, workers = 1) =>
-      startServer(["--import", "tsx", "server/http/main.ts"], { DATABASE_URL: database.url, HOST: "127.0.0.1", PORT: String(port), NODE_ENV: "production", TELEMETRY_DISABLED: telemetryOff ? "1" : "0", WORKERS: String(workers) }, port);
+    const consoleServer = (port: number, telemetryOff: boolean, workers = 1, extra: Record<string, string> = {}) =>
+      startServer(["--import", "tsx", "server/http/main.ts"], { DATABASE_URL: database.url, HOST: "127.0.0.1", PORT: String(port), NODE_ENV: "production", TELEMETRY_DISABLED: telemetryOff ? "1" : "0", WORKERS: String(workers), ...extra }, port);
     children.push(await consoleServer(nextPort, false));
     const offPort = await freePort();
     children.push(await consoleServer(offPort, true));
@@ -132,12 +136,27 @@ async function main() {
     const clusterPort = await freePort();
     children.push(await consoleServer(clusterPort, false, 2));
     const clusterUrl = `http://127.0.0.1:${clusterPort}/api/v1/rerank`;
+    // (h) The console with tracing on, sampled as configured by default (OTEL_TRACES_SAMPLER_ARG
+    // unless the environment sets it), exporting to a stub OTLP collector that counts the spans.
+    let spansReceived = 0;
+    collector = createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on("data", (c: Buffer) => chunks.push(c));
+      req.on("end", () => {
+        spansReceived += (Buffer.concat(chunks).toString("utf8").match(/"spanId"/g) ?? []).length;
+        res.writeHead(200, { "content-type": "application/json" }).end("{}");
+      });
+    });
+    await new Promise<void>((resolve) => collector!.listen(0, "127.0.0.1", resolve));
+    const tracedPort = await freePort();
+    children.push(await consoleServer(tracedPort, false, 1, { OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${(collector.address() as AddressInfo).port}` }));
+    const tracedUrl = `http://127.0.0.1:${tracedPort}/api/v1/rerank`;
     const bareUrl = `http://127.0.0.1:${barePort}/`;
     const nextUrl = `http://127.0.0.1:${nextPort}/api/v1/rerank`;
     const offUrl = `http://127.0.0.1:${offPort}/api/v1/rerank`;
     const bareOffUrl = `http://127.0.0.1:${bareOffPort}/`;
-    for (const url of [bareUrl, nextUrl, offUrl, bareOffUrl, clusterUrl]) await load(url, body, { duration: 3 });
-    const rounds: Array<{ bare: number; next: number; off: number; bareOff: number; twoWorkers: number }> = [];
+    for (const url of [bareUrl, nextUrl, offUrl, bareOffUrl, clusterUrl, tracedUrl]) await load(url, body, { duration: 3 });
+    const rounds: Array<{ bare: number; next: number; off: number; bareOff: number; twoWorkers: number; traced: number }> = [];
     let bare = { p50: NaN, p99: NaN };
     for (let r = 0; r < ROUNDS; r++) {
       const b = await load(bareUrl, body);
@@ -145,7 +164,8 @@ async function main() {
       const o = await load(offUrl, body);
       const bo = await load(bareOffUrl, body);
       const w2 = await load(clusterUrl, body);
-      rounds.push({ bare: b.rps, next: n.rps, off: o.rps, bareOff: bo.rps, twoWorkers: w2.rps });
+      const t = await load(tracedUrl, body);
+      rounds.push({ bare: b.rps, next: n.rps, off: o.rps, bareOff: bo.rps, twoWorkers: w2.rps, traced: t.rps });
       bare = b;
     }
     const med = (xs: number[]) => { const s = [...xs].sort((x, y) => x - y); return s[Math.floor(s.length / 2)]!; };
@@ -156,6 +176,9 @@ async function main() {
     // Telemetry's cost as a share of throughput, per round (paired), then the median.
     const bareTelemetryCost = med(rounds.map((r) => 1 - r.bare / r.bareOff));
     const nextTelemetryCost = med(rounds.map((r) => 1 - r.next / r.off));
+    const tracedRps = med(rounds.map((r) => r.traced));
+    const tracingCost = med(rounds.map((r) => 1 - r.traced / r.next));
+    const tracedRequests = rounds.reduce((n, r) => n + r.traced * DURATION_S, 0);
 
     // Every request served at full speed must be logged: a fixed number, under a key of its own.
     const burst = await load(nextUrl, JSON.stringify({ ...request, userKey: "bench-burst" }), { amount: Math.round(nextRps * 5) });
@@ -202,6 +225,7 @@ async function main() {
     console.log(`      on bare node:http (less noise: the framework's cost is not in the way) telemetry costs ${(100 * bareTelemetryCost).toFixed(1)}%   target ≤ 10%: ${verdict(bareTelemetryCost <= 0.1)}`);
     console.log(`  (g) WORKERS=2 (node:cluster)         ${fmt(twoWorkersRps, " req/s")}   vs ${fmt(nextRps, " req/s")} with 1 worker (×${(twoWorkersRps / nextRps).toFixed(2)}; rounds ${rounds.map((r) => `${r.twoWorkers.toFixed(0)}/${r.next.toFixed(0)}`).join(", ")})`);
     console.log(`      as measured: PostgreSQL, the load generator and the other servers share these ${os.availableParallelism()} cores`);
+    console.log(`  (h) tracing on (sampled, ${settings().OTEL_TRACES_SAMPLER} ${settings().OTEL_TRACES_SAMPLER_ARG})  ${fmt(tracedRps, " req/s")}   costs ${(100 * tracingCost).toFixed(1)}% of (c) (median of paired rounds); ${spansReceived} spans exported for ~${tracedRequests.toFixed(0)} requests (7 spans per traced request)`);
     console.log(`  logged at max throughput: ${logged} of ${served} served (${burst.non2xx} non-2xx, ${burst.errors} errors; ${fallbacks} served by a fallback)   target equal: ${verdict(logged === served)}`);
     console.log(`  Next.js floor: an empty route handler behind the front door (GET /api/v1/ping) ${fmt(nextPing.rps, " req/s")} vs ${fmt(barePing.rps, " req/s")} on bare node:http (${(100 * nextPing.rps / barePing.rps).toFixed(0)}%);`);
     console.log(`      Next's fixed cost ≈ ${fmt(1000 / nextPing.rps - 1000 / barePing.rps, " ms")} of one core per request, vs ${fmt(1000 / bareRps, " ms")} for the whole rerank on bare node:http`);
@@ -219,6 +243,7 @@ async function main() {
       bareRps, consoleRps: nextRps, ratio: nextRps / bareRps,
       bareP99Ms: bareHalf.p99, consoleP99Ms: nextHalf.p99, halfRate,
       telemetryCost: nextTelemetryCost, bareTelemetryCost, served, logged,
+      tracing: { sampler: settings().OTEL_TRACES_SAMPLER, ratio: settings().OTEL_TRACES_SAMPLER_ARG, rps: tracedRps, cost: tracingCost, spansExported: spansReceived },
       pipelineMs: pipeline, sessionRunUs: raw * 1000,
     };
     mkdirSync(path.dirname(RESULT_FILE), { recursive: true });
@@ -226,6 +251,7 @@ async function main() {
     console.log(`  written to ${RESULT_FILE}`);
   } finally {
     for (const child of children) child.kill("SIGTERM");
+    collector?.close();
     await disconnectDb().catch(() => {});
     await database.close();
   }

@@ -93,6 +93,24 @@ describe("migrations", () => {
     expect(count.rowCount).toBe(first.applied.length);
   });
 
+  it("keep request log rows written before the lean format readable (jsonb served lists become json, same values)", async () => {
+    const db = await scratchDatabase("lean-log");
+    scratch.push(db);
+    const dir = await mkdtemp(path.join(os.tmpdir(), "migrations-"));
+    await cp(DEFAULT_MIGRATIONS_DIR, dir, { recursive: true, filter: (src) => !src.includes("20261130020000_lean_request_log") });
+    await migrate(db.url, { dir });
+    const served = [{ id: "sku-1", score: 0.75, position: 1, reasons: ["interleaving:a", "interleaving:competitive"] }, { id: "sku-2", score: 0.5, position: 2, reasons: [] }];
+    await withClient(db.url, (c) =>
+      c.query(`INSERT INTO rerank_requests (request_id, ts, surface, candidate_count, top_k, served, timings, context, latency_ms)
+               VALUES ('old-1', now(), 'search', 2, 2, $1::jsonb, '{"total": 1.5}'::jsonb, '{"query": "lamp"}'::jsonb, 1.5)`, [JSON.stringify(served)]));
+    await cp(path.join(DEFAULT_MIGRATIONS_DIR, "20261130020000_lean_request_log"), path.join(dir, "20261130020000_lean_request_log"), { recursive: true });
+    expect((await migrate(db.url, { dir })).applied).toEqual(["20261130020000_lean_request_log"]);
+    const { rows } = await withClient(db.url, (c) =>
+      c.query(`SELECT pg_typeof(served)::text AS type, served, timings, context, features_timed_out, caller,
+                 served -> 0 -> 'reasons' ->> -1 AS last_reason FROM rerank_requests WHERE request_id = 'old-1'`));
+    expect(rows[0]).toEqual({ type: "json", served, timings: { total: 1.5 }, context: { query: "lamp" }, features_timed_out: false, caller: null, last_reason: "interleaving:competitive" });
+  });
+
   it("roll back a failing migration and record it", async () => {
     const db = await scratchDatabase("failing");
     scratch.push(db);

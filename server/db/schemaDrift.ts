@@ -32,6 +32,8 @@ const NATIVE_TYPES: Record<string, (args: string[]) => string> = {
   Timestamptz: (a) => `timestamp(${a[0] ?? 6}) with time zone`,
   Uuid: () => "uuid",
   VarChar: (a) => `character varying(${a[0]})`,
+  Json: () => "json",
+  JsonB: () => "jsonb",
 };
 
 const tableOf = (m: DmmfModel) => m.dbName ?? m.name;

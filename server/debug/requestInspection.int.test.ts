@@ -60,6 +60,8 @@ describe("a request from the Debug page", () => {
     expect(seen).toMatchObject({
       requestId: "dbg-page-1", surface: "t-inspect", arm: null, fallback: { used: false, reason: null }, candidateCount: 12, topK: 12,
       model: { name: "t-inspect-model", version: 1 }, context: { query: "lamp" }, timings: response.timings, latencyMs: response.timings.total,
+      // Sent from the console (a person, not an API key): the id is not kept as one caller's.
+      featuresTimedOut: false, caller: null,
     });
     expect(seen.userKey).toMatch(/^#[0-9a-f]{12}$/);
     expect(seen.items.map((i) => ({ id: i.id, score: i.score, position: i.position, reasons: i.reasons }))).toEqual(response.items);

@@ -30,6 +30,8 @@ interface LogRow {
   served: RerankItem[];
   timings: Record<string, number>;
   latency_ms: number;
+  features_timed_out: boolean;
+  caller: string | null;
 }
 
 interface SampleRow {
@@ -55,6 +57,10 @@ export interface RequestInspection {
   arm: ServedArm;
   model: { versionId: string; name: string | null; version: number | null } | null;
   fallback: { used: boolean; reason: string | null };
+  /** The feature-read deadline passed: some candidates or the user were served with default features (response features.timedOut). */
+  featuresTimedOut: boolean;
+  /** Whose request id this is: "api_key:<id>" when an API key chose it; null when the server generated it or the console sent it. */
+  caller: string | null;
   candidateCount: number;
   topK: number;
   timings: Record<string, number>;
@@ -75,7 +81,7 @@ const shortKey = (hash: string | null) => (hash ? `#${hash.slice(0, 12)}` : null
 export async function inspectRequest(db: Db, input: { requestId: string }): Promise<RequestInspection> {
   const [row] = await db.$queryRaw<LogRow[]>`
     SELECT request_id, ts, surface, user_key, session_key, context, experiment_key, experiment_phase, variant_key, exposed, model_version_id,
-      fallback_used, fallback_reason, candidate_count, top_k, served, timings, latency_ms
+      fallback_used, fallback_reason, candidate_count, top_k, served, timings, latency_ms, features_timed_out, caller
     FROM rerank_requests WHERE request_id = ${input.requestId} ORDER BY ts DESC LIMIT 1`;
   if (!row) throw new NotFoundError("logged request", input.requestId);
   // The sample and the shadow rows carry the request's own ts: one partition each.
@@ -102,6 +108,8 @@ export async function inspectRequest(db: Db, input: { requestId: string }): Prom
     arm: armOf(row),
     model: row.model_version_id ? { versionId: row.model_version_id, name: version?.model.name ?? null, version: version?.version ?? null } : null,
     fallback: { used: row.fallback_used, reason: row.fallback_reason },
+    featuresTimedOut: row.features_timed_out,
+    caller: row.caller,
     candidateCount: row.candidate_count,
     topK: row.top_k,
     timings: row.timings,

@@ -70,7 +70,11 @@ answer(SIBLING_TOPIC, (payload) => {
   return typeof requestId === "string" && typeof caller === "string" ? recentlyServed(requestId, caller) : null;
 });
 
-/** The request an event refers to: this process's recent responses, the other workers', else the request log. */
+/**
+ * The request an event refers to: this process's recent responses, the other workers', else the
+ * request log. In the log as in the recent responses, a request id an API key chose belongs to that
+ * caller (rerank_requests.caller): another caller's event finds nothing, as for an unknown id.
+ */
 async function findRequest(requestId: string, caller: string): Promise<ServedRequest | null> {
   const recent = recentlyServed(requestId, caller);
   if (recent) return fromRecent(recent);
@@ -80,7 +84,7 @@ async function findRequest(requestId: string, caller: string): Promise<ServedReq
     SELECT r.ts, r.surface, CASE WHEN e.hash_attribute = 'sessionKey' THEN r.session_key ELSE coalesce(r.user_key, r.session_key) END AS user_key,
       r.experiment_key, r.experiment_phase, r.variant_key, r.served
     FROM rerank_requests r LEFT JOIN experiments e ON e.key = r.experiment_key
-    WHERE r.request_id = ${requestId} ORDER BY r.ts LIMIT 1`;
+    WHERE r.request_id = ${requestId} AND (r.caller IS NULL OR r.caller = ${caller}) ORDER BY r.ts LIMIT 1`;
   const row = rows[0];
   if (!row) return null;
   return {

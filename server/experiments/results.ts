@@ -103,10 +103,12 @@ export async function experimentResults(db: Db, key: string, options: { granular
     const [a, b] = e.variants.map((v) => v.key);
     const [rows, totals] = await Promise.all([
       db.$queryRaw<Array<{ served: Array<{ position: number; reasons: string[] }>; positions: number[] }>>`
-        SELECT r.served, array_agg(e.position) AS positions
-        FROM outcome_events e JOIN rerank_requests r ON r.request_id = e.request_id AND r.ts = e.request_ts
-        WHERE e.experiment_key = ${e.key} AND e.experiment_phase = ${e.phase} AND e.type = 'click' AND e.position IS NOT NULL
-        GROUP BY r.request_id, r.served`,
+        -- served is json (no equality operator): the clicks are grouped by request first, then joined.
+        SELECT r.served, c.positions
+        FROM (SELECT request_id, request_ts, array_agg(position) AS positions FROM outcome_events
+              WHERE experiment_key = ${e.key} AND experiment_phase = ${e.phase} AND type = 'click' AND position IS NOT NULL
+              GROUP BY request_id, request_ts) c
+        JOIN rerank_requests r ON r.request_id = c.request_id AND r.ts = c.request_ts`,
       db.$queryRaw<Array<{ requests: number; competitive: number }>>`
         -- isCompetitive() in server/domain/interleaving/credit.ts, in SQL: the flag is the first item's last reason, after its credit.
         SELECT count(*)::int AS requests, count(*) FILTER (WHERE served -> 0 -> 'reasons' ->> -1 = ${COMPETITIVE_FLAG} AND served -> 0 -> 'reasons' ->> -2 LIKE ${INTERLEAVING_REASON_PREFIX + "%"})::int AS competitive

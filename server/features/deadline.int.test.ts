@@ -5,7 +5,8 @@ import { seedDemo } from "../db/seed";
 import { rerank } from "../rerank/pipeline";
 import type { RerankRequest } from "../rerank/schema";
 import { metrics } from "../telemetry/metrics";
-import { closeTelemetry } from "../telemetry/streams";
+import { inspectRequest } from "../debug/requestInspection";
+import { closeTelemetry, telemetry } from "../telemetry/streams";
 import { keyHeaders } from "../testing/callers";
 import { startTestFrontDoor, type TestFrontDoor } from "../testing/frontDoor";
 import { TcpProxy, waitFor } from "../testing/tcpProxy";
@@ -56,6 +57,7 @@ afterAll(async () => {
 
 describe("feature reads with a deadline", () => {
   it("serves new items and a new user with defaults while the database is paused, counted and marked", async () => {
+    let timedOutId = "";
     // A key checked before the pause is honoured while the database does not answer.
     expect((await frontDoor.post("/api/v1/rerank", request(catalog.slice(0, 5), "warm-user"), { headers })).status).toBe(200);
     const before = await timeouts();
@@ -63,7 +65,9 @@ describe("feature reads with a deadline", () => {
     try {
       const viaHttp = await frontDoor.post("/api/v1/rerank", request(catalog.slice(150, 160), "paused-http-user"), { headers });
       expect(viaHttp.status).toBe(200);
-      expect((await viaHttp.json()).features.timedOut).toBe(true);
+      const httpBody = (await viaHttp.json()) as { requestId: string; features: { timedOut: boolean } };
+      expect(httpBody.features.timedOut).toBe(true);
+      timedOutId = httpBody.requestId;
       const response = await rerank(request(catalog.slice(100, 120), "paused-user"));
       expect(response.features.timedOut).toBe(true);
       expect(response.items).toHaveLength(5);
@@ -79,6 +83,10 @@ describe("feature reads with a deadline", () => {
     await waitFor(async () => !(await rerank(request(catalog.slice(100, 120), "paused-user"))).features.timedOut, "the background read to fill the cache");
     const after = await rerank(request(catalog.slice(100, 120), "paused-user"));
     expect(after.features.defaulted).toBe(0);
+    // The mark is in the request log too, where on-call counts it, and Debug by id shows it.
+    await telemetry().requests.flush();
+    expect((await inspectRequest(getDb(), { requestId: timedOutId })).featuresTimedOut).toBe(true);
+    expect((await inspectRequest(getDb(), { requestId: after.requestId })).featuresTimedOut).toBe(false);
   });
 
   it("serves with defaults when connections are refused, and answers what needs the database with a plain 503", async () => {

@@ -147,6 +147,26 @@ describe("callers are isolated: request ids and event ids", () => {
     expect((await post("/api/v1/events", click(first.body.items[0].id), alice)).body).toEqual({ accepted: 0, duplicates: 1, rejected: [] });
   });
 
+  it("refuses another caller's event for a request id found only in the request log, as for an unknown id", async () => {
+    const requestId = `logged-${Date.now()}`;
+    const served = await post("/api/v1/rerank", { surface: "search", requestId, topK: 3, userKey: "alice", candidates: candidates(catalog.slice(0, 10)) }, alice);
+    expect(served.status).toBe(200);
+    // The recent entry is gone (another worker's, or evicted): only the log knows the request.
+    await telemetry().requests.flush();
+    resetRecentRequests();
+    const row = await getDb().rerankRequest.findFirstOrThrow({ where: { requestId } });
+    expect(row.caller).toMatch(/^api_key:/);
+    const click = (id: string, eventId: string) => ({ events: [{ eventId, requestId: id, type: "click", itemId: served.body.items[0].id, position: 1 }] });
+    const unknown = await post("/api/v1/events", click(`never-${requestId}`, "e-unknown"), bob);
+    const stolen = await post("/api/v1/events", click(requestId, "e-bob"), bob);
+    expect(unknown.status).toBe(400);
+    expect(stolen.status).toBe(400);
+    expect(stolen.body.error.message).toBe(`events[0].requestId: no served request "${requestId}" (send events after the rerank response)`);
+    expect(stolen.body.error.message).toBe(unknown.body.error.message.replace(`never-${requestId}`, requestId));
+    // The caller that chose the id finds it in the log.
+    expect((await post("/api/v1/events", click(requestId, "e-alice"), alice)).body).toEqual({ accepted: 1, duplicates: 0, rejected: [] });
+  });
+
   it("keeps one caller's event ids from swallowing another's events on other requests", async () => {
     const a = await post("/api/v1/rerank", { surface: "search", topK: 3, candidates: candidates(catalog.slice(0, 10)) }, alice);
     const b = await post("/api/v1/rerank", { surface: "search", topK: 3, candidates: candidates(catalog.slice(10, 20)) }, bob);

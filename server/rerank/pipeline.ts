@@ -1,4 +1,5 @@
 import { randomUUID } from "node:crypto";
+import { API_KEY_CALLER_PREFIX } from "../auth/principal";
 import type { ConstraintConfig, ConstraintOutcome } from "../domain/constraints/applyConstraints";
 import { seedOfKey } from "../domain/hashing";
 import { creditReasons } from "../domain/interleaving/credit";
@@ -100,7 +101,7 @@ async function serve(request: RerankRequest, options: RerankOptions = {}): Promi
   const served = clock.end("interleave", interleave(plan, ranked, request.topK));
   const response = respond(plan, inputs, scored, served, clock);
   const json = clock.end("record", record(plan, request, inputs, scored, response, options));
-  clock.trace(() => ({ "rerank.request_id": response.requestId, "rerank.surface": response.surface, "rerank.model_version": modelVersionName(response) }));
+  clock.trace(() => ({ "rerank.request_id": response.requestId, "rerank.surface": response.surface, "rerank.model_version": modelVersionName(response) }), response.fallback.used);
   return { response, json };
 }
 
@@ -229,7 +230,7 @@ function record(plan: Plan, request: RerankRequest, inputs: Enriched, scored: Sc
   const json = JSON.stringify(response);
   // A request id the client chose is the client's own; one the server generated is shared by whoever was given it.
   recentRequests().set(recentKey(response.requestId, request.requestId ? (options.caller ?? IN_PROCESS) : null), { json, surface: response.surface, ts: ts.getTime(), userKey: unitKey ? keyedHash(unitKey) : null });
-  logRequest(request, response, ts, canary);
+  logRequest(request, response, ts, canary, logCallerOf(request, options));
   keepScoringRows({ request, response, ts, items: inputs.items, user: inputs.user, always: options.keepScoringRows });
   // Only requests the surface's serving model itself scored are compared (not an experiment's
   // variant or interleaved blend, not a fallback, not the canary arm), so every stored comparison
@@ -255,7 +256,17 @@ function observeScored(surface: string, handle: NonNullable<Scored["handle"]>, m
   inputSampler().observe(surface, handle.versionId, handle.featureSpec, matrix);
 }
 
-function logRequest(request: RerankRequest, response: RerankResponse, ts: Date, canary: CanaryArm | null): void {
+/**
+ * Whose request id a log row is (the rerank_requests.caller column): the API key's caller name
+ * ("api_key:<id>") when an API key chose the id, so events from another caller that find the request
+ * only in the log are refused as for an unknown id; null when the server generated the id (shared by
+ * whoever was given it, as in the recent-response cache) or the console or an in-process caller sent it.
+ */
+function logCallerOf(request: RerankRequest, options: RerankOptions): string | null {
+  return request.requestId && options.caller?.startsWith(API_KEY_CALLER_PREFIX) ? options.caller : null;
+}
+
+function logRequest(request: RerankRequest, response: RerankResponse, ts: Date, canary: CanaryArm | null, caller: string | null): void {
   const surface = response.surface;
   metrics.requests.inc({ surface, outcome: response.fallback.used ? "fallback" : "model" });
   if (response.fallback.reason) metrics.fallbacks.inc({ surface, reason: response.fallback.reason });
@@ -285,5 +296,7 @@ function logRequest(request: RerankRequest, response: RerankResponse, ts: Date, 
     timings: response.timings,
     latencyMs: response.timings.total,
     defaultedFeatures: response.features.defaulted,
+    featuresTimedOut: response.features.timedOut,
+    caller,
   }));
 }

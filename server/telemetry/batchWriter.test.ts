@@ -183,6 +183,39 @@ describe("when the database is down", () => {
     expect(await exists(file)).toBe(false);
   });
 
+  it("bounds memory in bytes: rows beyond maxBufferedBytes go to the spill file, counted, and are all written after recovery", async () => {
+    // Serialised request log rows as the pipeline enqueues them: 10,000 characters each (a long served list).
+    const written: string[] = [];
+    let failing = true;
+    const sink: BatchSink<string> = {
+      async write(rows) {
+        if (failing) throw new Error("database unavailable");
+        written.push(...rows);
+      },
+    };
+    const file = spillPath();
+    const bound = 100_000;
+    const writer = new BatchWriter<string>(sink, { name: "rerank_requests", maxBufferedBytes: bound, spillPath: file, onError: () => {} });
+    const rows = Array.from({ length: 50 }, (_, i) => JSON.stringify({ requestId: `big-${i}`, served: "x".repeat(10_000 - 40) }).padEnd(10_000, " "));
+    for (const row of rows) writer.enqueue(row);
+    // 24 + 10,000 bytes a row (a one-byte string): 9 rows fit in 100,000 bytes, the 41 others wait on disk.
+    expect(writer.stats()).toMatchObject({ buffered: 9, bufferedBytes: 9 * 10_024, overflowed: 41, spilledRows: 41, dropped: 0 });
+    expect(writer.stats().bufferedBytes).toBeLessThanOrEqual(bound);
+    // A row larger than the whole bound never enters memory.
+    writer.enqueue("y".repeat(bound));
+    expect(writer.stats()).toMatchObject({ buffered: 9, overflowed: 42, spilledRows: 42, dropped: 0 });
+    await waitFor(async () => (await new SpillFile(file).readAll()).length === 42, "the spill file to hold 42 rows");
+
+    failing = false;
+    await writer.flush();
+    expect(writer.stats()).toMatchObject({ buffered: 0, bufferedBytes: 0, spilledRows: 0, written: 51, dropped: 0, overflowed: 42 });
+    expect(new Set(written).size).toBe(51);
+    expect(written.filter((r) => r.startsWith("{")).sort()).toEqual([...rows].sort());
+    // Memory is free again: the next rows are buffered, not spilled.
+    writer.enqueue(rows[0]!);
+    expect(writer.stats()).toMatchObject({ buffered: 1, bufferedBytes: 10_024, overflowed: 42 });
+  });
+
   it("neither loses nor double-counts spilled rows when the database fails in the middle of draining", async () => {
     const sink = new FakeSink();
     sink.failing = true;

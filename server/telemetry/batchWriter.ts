@@ -1,10 +1,12 @@
+import { heapBytes, stringBytes } from "../domain/memory/heapBytes";
 import { errorForLog, redactMessage, rowsForLog } from "../redact";
 import { SpillFile } from "./spillFile";
 
 // Buffers telemetry rows (served requests, outcome events) in memory and writes them to the
-// database in batches, off the response path. Memory is bounded by maxBuffered; while the database
-// is down the overflow goes to a JSONL spill file on disk (bounded by maxSpillBytes) and is written
-// once the database is back. A row that can be neither buffered nor spilled is counted in
+// database in batches, off the response path. Memory is bounded by maxBufferedBytes (the rows' heap
+// size, estimated) and by maxBuffered rows; beyond either (the database down or slower than the
+// traffic) the overflow goes to a JSONL spill file on disk (bounded by maxSpillBytes), counted in
+// stats().overflowed, and is written once the database is back. A row that can be neither buffered nor spilled is counted in
 // stats().dropped and reported through onError: rows are never lost silently.
 //
 // Two ways in:
@@ -32,6 +34,14 @@ export interface BatchWriterOptions<T = unknown> {
   flushIntervalMs?: number;
   /** In-memory bound, default 50_000 rows; beyond it rows go to the spill file. */
   maxBuffered?: number;
+  /**
+   * In-memory bound in bytes (rows' heap size as rowBytes estimates it), default 64 MiB; beyond it
+   * rows go to the spill file, as beyond maxBuffered. A row's size is the caller's to choose (a
+   * 1,000-candidate request logs its whole served list), so rows alone would not bound memory.
+   */
+  maxBufferedBytes?: number;
+  /** Estimated heap bytes of a row. Default: stringBytes for strings (serialised rows), else heapBytes. */
+  rowBytes?: (row: T) => number;
   /** JSONL file; default null = no spill (then overflow is dropped and counted). */
   spillPath?: string | null;
   /** Default 512 MiB; beyond it rows are dropped and counted. */
@@ -66,6 +76,10 @@ export interface BatchWriterOptions<T = unknown> {
 export interface WriterStats {
   /** Rows in memory, including a batch being written. */
   buffered: number;
+  /** Estimated heap bytes of the rows in `buffered` (enqueued rows; commits waiting are not counted). */
+  bufferedBytes: number;
+  /** Rows sent to the spill file because the memory buffer was full (maxBuffered or maxBufferedBytes), since start. */
+  overflowed: number;
   /** Rows in the spill file not yet written, plus rows waiting to be appended to it. */
   spilledRows: number;
   /** Spill file size plus bytes waiting to be appended. */
@@ -87,6 +101,8 @@ export class BatchWriter<T> {
   private readonly maxBatch: number;
   private readonly flushIntervalMs: number;
   private readonly maxBuffered: number;
+  private readonly maxBufferedBytes: number;
+  private readonly rowBytes: (row: T) => number;
   private readonly maxSpillBytes: number;
   private readonly retryBaseMs: number;
   private readonly retryMaxMs: number;
@@ -97,6 +113,10 @@ export class BatchWriter<T> {
   private readonly commitTimeoutMs: number;
 
   private buffer: T[] = [];
+  /** rowBytes of each buffered row, index-aligned with buffer. */
+  private bufferSizes: number[] = [];
+  private bufferedBytes = 0;
+  private overflowed = 0;
   private written = 0;
   private dropped = 0;
   private failures = 0;
@@ -137,6 +157,8 @@ export class BatchWriter<T> {
     this.maxBatch = positive(options.maxBatch ?? 1000, "maxBatch");
     this.flushIntervalMs = positive(options.flushIntervalMs ?? DEFAULT_FLUSH_INTERVAL_MS, "flushIntervalMs");
     this.maxBuffered = positive(options.maxBuffered ?? 50_000, "maxBuffered");
+    this.maxBufferedBytes = positive(options.maxBufferedBytes ?? 64 * MiB, "maxBufferedBytes");
+    this.rowBytes = options.rowBytes ?? ((row) => (typeof row === "string" ? stringBytes(row) : heapBytes(row)));
     this.maxSpillBytes = positive(options.maxSpillBytes ?? 512 * MiB, "maxSpillBytes");
     this.retryBaseMs = positive(options.retryBaseMs ?? 250, "retryBaseMs");
     this.retryMaxMs = Math.max(this.retryBaseMs, options.retryMaxMs ?? 10_000);
@@ -152,12 +174,18 @@ export class BatchWriter<T> {
 
   /** Synchronous, O(1): never awaits the database. */
   enqueue(row: T): void {
-    if (!this.closed && this.buffer.length < this.maxBuffered) {
+    if (this.closed) return this.toSpill(row);
+    const bytes = this.rowBytes(row);
+    if (this.buffer.length < this.maxBuffered && this.bufferedBytes + bytes <= this.maxBufferedBytes) {
       this.buffer.push(row);
+      this.bufferSizes.push(bytes);
+      this.bufferedBytes += bytes;
       this.droppingReported = false;
       if (this.started && this.buffer.length >= this.maxBatch) this.scheduleSizeTrigger();
       return;
     }
+    // The memory bound is reached: the row waits on disk instead (never dropped while the spill has room).
+    this.overflowed++;
     this.toSpill(row);
   }
 
@@ -200,6 +228,8 @@ export class BatchWriter<T> {
   stats(): WriterStats {
     return {
       buffered: this.buffer.length + this.commitQueue.reduce((n, c) => n + c.rows.length, 0),
+      bufferedBytes: this.bufferedBytes,
+      overflowed: this.overflowed,
       spilledRows: this.spillRows,
       spillBytes: this.spillUsage(),
       written: this.written,
@@ -236,8 +266,7 @@ export class BatchWriter<T> {
     } catch {
       // Already reported through onError; the rows left in memory are spilled below.
     }
-    const left = this.buffer;
-    this.buffer = [];
+    const left = this.takeBuffer();
     for (const row of left) this.toSpill(row);
     // Commits still queued go to the spill file (closed: no sink write); one running finishes.
     await this.settleCommits();
@@ -267,9 +296,16 @@ export class BatchWriter<T> {
   }
 
   private spillBuffer(): void {
+    for (const row of this.takeBuffer()) this.toSpill(row);
+  }
+
+  /** Empties the memory buffer and returns its rows. */
+  private takeBuffer(): T[] {
     const rows = this.buffer;
     this.buffer = [];
-    for (const row of rows) this.toSpill(row);
+    this.bufferSizes = [];
+    this.bufferedBytes = 0;
+    return rows;
   }
 
   private scheduleCommit(): void {
@@ -376,6 +412,7 @@ export class BatchWriter<T> {
         // at the back, so the front is unchanged when the write returns.
         await this.writeBatch(this.buffer.slice(0, count));
         this.buffer.splice(0, count);
+        for (const bytes of this.bufferSizes.splice(0, count)) this.bufferedBytes -= bytes;
         continue;
       }
       if (this.spill && this.hasSpilled() && (await this.drainSpillBatch(this.spill))) continue;

@@ -20,6 +20,8 @@ function createMetrics() {
     featureReadTimeouts: new Counter({ name: "rerank_feature_reads_timed_out_total", help: "Requests served with default features because the feature store's read of a cache miss passed its deadline (FEATURE_READ_BUDGET_SHARE of the surface's budget) or failed", labelNames: ["surface"], registers: [registry] }),
     unknownCandidates: new Counter({ name: "rerank_unknown_candidates_total", help: "Candidate ids not in the catalog, served with default features", labelNames: ["surface"], registers: [registry] }),
     telemetryBuffered: new Gauge({ name: "rerank_telemetry_buffered_rows", help: "Telemetry rows waiting in memory", labelNames: ["stream"], registers: [registry] }),
+    telemetryBufferedBytes: new Gauge({ name: "rerank_telemetry_buffered_bytes", help: "Estimated heap bytes of the telemetry rows waiting in memory (bounded by TELEMETRY_BUFFER_MAX_BYTES per stream)", labelNames: ["stream"], registers: [registry] }),
+    telemetryOverflowRows: new Gauge({ name: "rerank_telemetry_overflow_rows", help: "Telemetry rows sent to the spill file since start because the memory buffer was full (TELEMETRY_BUFFER_MAX_BYTES or its row bound)", labelNames: ["stream"], registers: [registry] }),
     telemetrySpilledRows: new Gauge({ name: "rerank_telemetry_spilled_rows", help: "Telemetry rows in the local spill file", labelNames: ["stream"], registers: [registry] }),
     telemetrySpillBytes: new Gauge({ name: "rerank_telemetry_spill_bytes", help: "Size of the local spill file", labelNames: ["stream"], registers: [registry] }),
     telemetryWritten: new Gauge({ name: "rerank_telemetry_written_rows", help: "Telemetry rows written to the database since start", labelNames: ["stream"], registers: [registry] }),

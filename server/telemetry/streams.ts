@@ -33,6 +33,10 @@ export interface RequestLogRow {
   timings: unknown;
   latencyMs: number;
   defaultedFeatures: number;
+  /** The feature-read deadline passed (response features.timedOut). Absent in rows spilled before the column existed: false. */
+  featuresTimedOut?: boolean;
+  /** Whose request id this is ("api_key:<id>" when an API key chose it), else null: see the column's comment in schema.prisma. */
+  caller?: string | null;
 }
 
 export interface OutcomeEventRow {
@@ -110,18 +114,22 @@ export const serialiseRequestLogRow = (row: RequestLogRow): string => JSON.strin
 export function requestLogSink(pool: pg.Pool): BatchSink<RequestLogEntry> {
   return {
     async write(rows) {
-      // The whole batch travels as one JSON document, read back with jsonb_to_recordset: one native
-      // JSON.stringify per batch, instead of escaping every served list into a text[] element.
+      // The whole batch travels as one JSON document, read with json_to_recordset (json, not jsonb):
+      // PostgreSQL only scans the text, and the served list, context and timings go into their json
+      // columns as the text they are, instead of being built into a jsonb tree per row (which cost
+      // about half of PostgreSQL's CPU per row: npm run bench:request-log). Rows are already JSON text
+      // (serialiseRequestLogRow), so a batch is only joined.
       await pool.query(
         `WITH ins AS (INSERT INTO rerank_requests (request_id, ts, surface, user_key, session_key, context, experiment_key, experiment_phase,
            variant_key, exposed, model_version_id, fallback_used, fallback_reason, candidate_count, top_k, served, timings,
-           latency_ms, defaulted_features)
+           latency_ms, defaulted_features, features_timed_out, caller)
          SELECT "requestId", ts, surface, "userKey", "sessionKey", coalesce(context, '{}'), "experimentKey", "experimentPhase",
            "variantKey", exposed, "modelVersionId", "fallbackUsed", "fallbackReason", "candidateCount", "topK", served, coalesce(timings, '{}'),
-           "latencyMs", "defaultedFeatures"
-         FROM jsonb_to_recordset($1::jsonb) AS x("requestId" text, ts timestamptz, surface text, "userKey" text, "sessionKey" text, context jsonb,
+           "latencyMs", "defaultedFeatures", coalesce("featuresTimedOut", false), caller
+         FROM json_to_recordset($1::json) AS x("requestId" text, ts timestamptz, surface text, "userKey" text, "sessionKey" text, context json,
            "experimentKey" text, "experimentPhase" int, "variantKey" text, exposed bool, "modelVersionId" text, "fallbackUsed" bool,
-           "fallbackReason" text, "candidateCount" int, "topK" int, served jsonb, timings jsonb, "latencyMs" float8, "defaultedFeatures" int)
+           "fallbackReason" text, "candidateCount" int, "topK" int, served json, timings json, "latencyMs" float8, "defaultedFeatures" int,
+           "featuresTimedOut" bool, caller text)
          ON CONFLICT DO NOTHING
          RETURNING request_id, ts, user_key, session_key, experiment_key, experiment_phase, variant_key, fallback_used, latency_ms),
          -- The unit is the experiment's randomisation unit (its hash attribute), not whichever key is set.
@@ -288,7 +296,9 @@ export function telemetry(): Streams {
   pool.on("error", () => {}); // an idle connection dropped by the server; the next write reconnects
   const sink = postgresTelemetrySink(pool);
   const replays: Streams["replays"] = [];
-  const open = <T>(stream: StreamName, name: string, sink: BatchSink<T>, options: Omit<BatchWriterOptions<T>, "name" | "spillPath">): BatchWriter<T> => {
+  const maxBufferedBytes = env().TELEMETRY_BUFFER_MAX_BYTES;
+  const open = <T>(stream: StreamName, name: string, sink: BatchSink<T>, streamOptions: Omit<BatchWriterOptions<T>, "name" | "spillPath">): BatchWriter<T> => {
+    const options = { maxBufferedBytes, ...streamOptions };
     const prefix = `${dbName}.${name}`;
     for (const file of claimOrphanSpills(spillDir, prefix)) {
       const writer = new BatchWriter(sink, { ...options, name: `${name} (replaying ${path.basename(file)})`, spillPath: file });
@@ -334,12 +344,16 @@ export function publishTelemetryStats(): void {
     for (const replay of streams.replays.filter((r) => r.stream === stream)) {
       const r = replay.writer.stats();
       s.spilledRows += r.spilledRows;
+      s.bufferedBytes += r.bufferedBytes;
+      s.overflowed += r.overflowed;
       s.spillBytes += r.spillBytes;
       s.written += r.written;
       s.dropped += r.dropped;
       s.failures += r.failures;
     }
     metrics.telemetryBuffered.set({ stream }, s.buffered);
+    metrics.telemetryBufferedBytes.set({ stream }, s.bufferedBytes);
+    metrics.telemetryOverflowRows.set({ stream }, s.overflowed);
     metrics.telemetrySpilledRows.set({ stream }, s.spilledRows);
     metrics.telemetrySpillBytes.set({ stream }, s.spillBytes);
     metrics.telemetryWritten.set({ stream }, s.written);

@@ -32,6 +32,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await shutdownTracing();
   setEnv("OTEL_EXPORTER_OTLP_ENDPOINT", undefined);
+  setEnv("OTEL_TRACES_SAMPLER_ARG", undefined);
   receiver.close();
 });
 
@@ -51,6 +52,8 @@ describe("OpenTelemetry traces", () => {
   it("sends a span per pipeline stage, with the request id, surface and model version, to the collector", async () => {
     await shutdownTracing();
     setEnv("OTEL_EXPORTER_OTLP_ENDPOINT", `http://127.0.0.1:${(receiver.address() as AddressInfo).port}`);
+    // Every request sampled (the default samples 1 %).
+    setEnv("OTEL_TRACES_SAMPLER_ARG", "1");
     const response = await request("traced-1");
     expect(tracingEnabled()).toBe(true);
     await flushTracing();
@@ -65,5 +68,16 @@ describe("OpenTelemetry traces", () => {
       expect(attr(span, "rerank.model_version")).toBe(`${response.modelVersion!.name}@${response.modelVersion!.version}`);
     }
     expect(received.some((s) => attr(s, "rerank.request_id") === "untraced-1")).toBe(false);
+  });
+
+  it("samples by ratio (OTEL_TRACES_SAMPLER_ARG): at 0 a request served by the model sends no span", async () => {
+    await shutdownTracing();
+    setEnv("OTEL_EXPORTER_OTLP_ENDPOINT", `http://127.0.0.1:${(receiver.address() as AddressInfo).port}`);
+    setEnv("OTEL_TRACES_SAMPLER_ARG", "0");
+    const response = await request("unsampled-1");
+    expect(response.fallback.used).toBe(false);
+    expect(tracingEnabled()).toBe(true);
+    await flushTracing();
+    expect(received.some((s) => attr(s, "rerank.request_id") === "unsampled-1")).toBe(false);
   });
 });

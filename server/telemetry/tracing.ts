@@ -1,7 +1,10 @@
-import { context, trace, type Attributes, type Tracer } from "@opentelemetry/api";
+import { context, trace, type Attributes, type Context, type Link, type SpanKind, type Tracer } from "@opentelemetry/api";
 import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-http";
 import { resourceFromAttributes } from "@opentelemetry/resources";
-import { BasicTracerProvider, BatchSpanProcessor } from "@opentelemetry/sdk-trace-base";
+import {
+  AlwaysOffSampler, AlwaysOnSampler, BasicTracerProvider, BatchSpanProcessor, ParentBasedSampler, SamplingDecision, TraceIdRatioBasedSampler,
+  type Sampler, type SamplingResult,
+} from "@opentelemetry/sdk-trace-base";
 import { env } from "../config";
 
 // OpenTelemetry traces of the rerank pipeline, exported over OTLP/HTTP (JSON) when
@@ -10,6 +13,37 @@ import { env } from "../config";
 // and the model version. Without the endpoint nothing is started and a request pays one property
 // read: the stage clock below runs anyway (it gives the response's timings), and spans are made
 // from its marks after the response is built, so the stages themselves never touch the tracer.
+// Head sampling (OTEL_TRACES_SAMPLER, OTEL_TRACES_SAMPLER_ARG; by default ParentBased(TraceIdRatioBased
+// 0.01)): a request not sampled costs one span decision, no attributes and no child spans; requests
+// served by a fallback are sampled always when the sampler has a ratio.
+
+/** The span attribute the sampler reads: the request was served by a fallback (cascade or retrieval order). */
+const FALLBACK_ATTRIBUTE = "rerank.fallback";
+
+/** Samples every span whose FALLBACK_ATTRIBUTE is true, else asks `inner`. */
+class FallbacksAlwaysSampler implements Sampler {
+  constructor(private readonly inner: Sampler) {}
+
+  shouldSample(ctx: Context, traceId: string, name: string, kind: SpanKind, attributes: Attributes, links: Link[]): SamplingResult {
+    if (attributes[FALLBACK_ATTRIBUTE] === true) return { decision: SamplingDecision.RECORD_AND_SAMPLED };
+    return this.inner.shouldSample(ctx, traceId, name, kind, attributes, links);
+  }
+
+  toString(): string {
+    return `FallbacksAlways{${this.inner.toString()}}`;
+  }
+}
+
+/**
+ * The sampler named by OTEL_TRACES_SAMPLER as the OpenTelemetry specification defines the names
+ * (https://opentelemetry.io/docs/specs/otel/configuration/sdk-environment-variables/#general-sdk-configuration),
+ * built from the SDK's samplers; `ratio` (OTEL_TRACES_SAMPLER_ARG, 0..1) for the traceidratio ones,
+ * which also sample every request served by a fallback.
+ */
+export function samplerOf(name: string, ratio: number): Sampler {
+  const root = name.endsWith("always_on") ? new AlwaysOnSampler() : name.endsWith("always_off") ? new AlwaysOffSampler() : new FallbacksAlwaysSampler(new TraceIdRatioBasedSampler(ratio));
+  return name.startsWith("parentbased_") ? new ParentBasedSampler({ root }) : root;
+}
 
 interface Tracing {
   tracer: Tracer | null;
@@ -25,6 +59,7 @@ function tracing(): Tracing {
   if (!endpoint) return (holder.__rerankTracing = { tracer: null, provider: null });
   const provider = new BasicTracerProvider({
     resource: resourceFromAttributes({ "service.name": env().OTEL_SERVICE_NAME }),
+    sampler: samplerOf(env().OTEL_TRACES_SAMPLER, env().OTEL_TRACES_SAMPLER_ARG),
     spanProcessors: [new BatchSpanProcessor(new OTLPTraceExporter({ url: `${endpoint.replace(/\/$/, "")}/v1/traces` }), { scheduledDelayMillis: 1000 })],
   });
   return (holder.__rerankTracing = { tracer: provider.getTracer("rerank-console"), provider });
@@ -70,15 +105,19 @@ export class StageClock {
   }
 
   /**
-   * When tracing is on, the request's span and one child span per stage, timed by the marks, each
-   * with the `attributes` (request id, surface, model version). A no-op otherwise (`attributes` is not called).
+   * When tracing is on and the sampler samples this request, the request's span and one child span
+   * per stage, timed by the marks, each with the `attributes` (request id, surface, model version).
+   * A no-op otherwise (`attributes` is not called). `fallback`: the request was served by a
+   * fallback (sampled always under a ratio sampler).
    */
-  trace(attributesOf: () => Attributes): void {
+  trace(attributesOf: () => Attributes, fallback = false): void {
     const { tracer } = tracing();
     if (!tracer) return;
-    const attributes = attributesOf();
     const at = (ms: number) => performance.timeOrigin + ms;
-    const root = tracer.startSpan("rerank", { startTime: at(this.started), attributes });
+    const root = tracer.startSpan("rerank", { startTime: at(this.started), attributes: { [FALLBACK_ATTRIBUTE]: fallback } });
+    if (!root.isRecording()) return;
+    const attributes = { ...attributesOf(), [FALLBACK_ATTRIBUTE]: fallback };
+    root.setAttributes(attributes);
     const parent = trace.setSpan(context.active(), root);
     this.names.forEach((name, i) => {
       tracer.startSpan(`rerank.${name}`, { startTime: at(i === 0 ? this.started : this.ends[i - 1]!), attributes }, parent).end(at(this.ends[i]!));

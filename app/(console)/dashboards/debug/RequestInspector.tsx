@@ -67,7 +67,7 @@ export function RequestInspector({ requestId }: { requestId: string }) {
   }
   if (!inspection.data) return <Loader />;
   const r = inspection.data;
-  // JSONB returns the timings' keys in its own order: the pipeline's order first, any other stage after.
+  // Rows logged before the json format came back from jsonb with the timings' keys in its own order: the pipeline's order first, any other stage after.
   const stages = Object.entries(r.timings)
     .filter(([stage]) => stage !== "total")
     .sort(([a], [b]) => stageRank(a) - stageRank(b))
@@ -84,6 +84,7 @@ export function RequestInspector({ requestId }: { requestId: string }) {
           <Group gap="xs">
             {r.model ? <Badge variant="light" tt="none" data-testid="inspected-model">{r.model.name ?? r.model.versionId} v{r.model.version ?? "?"}</Badge> : <Badge color="gray" tt="none">no model: retrieval order</Badge>}
             {r.fallback.used ? <Badge color="orange" tt="none">fallback: {r.fallback.reason}</Badge> : <Badge color="teal" variant="light" tt="none">served by the model</Badge>}
+            {r.featuresTimedOut && <Badge color="orange" tt="none" data-testid="inspected-timed-out">feature read timed out: defaults served</Badge>}
             <Badge color="gray" variant="outline" tt="none">{r.latencyMs.toFixed(2)} ms</Badge>
           </Group>
         </Group>
@@ -91,6 +92,7 @@ export function RequestInspector({ requestId }: { requestId: string }) {
           <Field label="arm" value={arm(r.arm) ?? "none (no experiment or canary)"} testId="inspected-arm" />
           <Field label="user key (keyed hash)" value={r.userKey ?? "—"} mono />
           <Field label="session key (keyed hash)" value={r.sessionKey ?? "—"} mono />
+          <Field label="request id chosen by" value={r.caller ?? "the server or the console (shared)"} mono={r.caller !== null} testId="inspected-caller" />
         </SimpleGrid>
         <StageWaterfall stages={stages} />
       </Card>
