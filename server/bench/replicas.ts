@@ -54,6 +54,8 @@ function startReplica(index: number, port: number, databaseUrl: string, spillDir
     env: { ...process.env, DATABASE_URL: databaseUrl, HOST: "127.0.0.1", PORT: String(port), NODE_ENV: "production", TRUST_PROXY: "on",
       ALLOWED_HOSTS: "127.0.0.1,localhost", TELEMETRY_SPILL_DIR: path.join(spillDir, `replica-${index}`), NEXT_TELEMETRY_DISABLED: "1", ORT_DISABLE_TELEMETRY: "1" },
     stdio: ["ignore", "ignore", "inherit"],
+    // Its own process group: a replica is its cluster primary and WORKERS workers, killed together as a container would be.
+    detached: true,
   });
   return { index, port, child, killed: false };
 }
@@ -291,7 +293,8 @@ async function main() {
         acknowledged.set(requestId, victimAddress);
         ackedAt.set(requestId, Date.now());
       }
-      victim.child.kill("SIGKILL");
+      // The whole replica: SIGKILL to the primary alone left its workers serving for tens of ms.
+      process.kill(-victim.child.pid!, "SIGKILL");
       killedAt = Date.now();
       victim.killed = true;
       log(`replica ${victim.index} (port ${victim.port}) killed with SIGKILL right after it acknowledged ${sendable.length} events and a request`);
