@@ -3,6 +3,10 @@ import { readFileSync } from "node:fs";
 import { DEMO_BLOCKED_FLAGS, demoCatalog } from "../demo/catalog";
 import { DEMO_MODELS, demoFeatureSpec } from "../demo/models";
 import { createVersion, setAlias } from "../registry/versions";
+import { DEMO_CROSS_ENCODER_DIR, DEMO_CROSS_ENCODER_NAME, DEMO_TEXT_SURFACE } from "../demo/crossEncoder";
+import { bundleToArchive, readCrossEncoderBundle } from "../inference/crossEncoder/bundle";
+import { validateCrossEncoderArchive } from "../registry/validateCrossEncoder";
+import { env } from "../config";
 import { systemActor } from "../audit/actor";
 import { recordAudit } from "../audit/record";
 import { subjects } from "../domain/audit/subject";
@@ -18,7 +22,39 @@ export async function seedDemo(db: Db, log: (line: string) => void = () => {}): 
   const models = await seedModels(db, log);
   const letor = await seedLetorModels(db, log);
   const shadow = await seedShadowCandidate(db, log);
-  return { seeded: catalog || models || letor || shadow };
+  const text = await seedTextSurface(db, log);
+  return { seeded: catalog || models || letor || shadow || text };
+}
+
+/**
+ * The demo text surface: the committed demo cross-encoder (models/text/demo-cross-encoder) stored in
+ * the registry as any uploaded bundle is (checked, then kept as its tar), its production alias
+ * serving "product-qa" with a 200 ms scoring budget; the fallback is request order.
+ */
+async function seedTextSurface(db: Db, log: (line: string) => void): Promise<boolean> {
+  if (await db.model.findUnique({ where: { name: DEMO_CROSS_ENCODER_NAME } })) return false;
+  const checked = await validateCrossEncoderArchive(bundleToArchive(await readCrossEncoderBundle(DEMO_CROSS_ENCODER_DIR)), env().MODEL_MAX_BYTES);
+  const card = JSON.parse(readFileSync(`${DEMO_CROSS_ENCODER_DIR}/card.json`, "utf8")) as { architecture: string; training: Record<string, unknown>; evaluation: { crossEncoder: number; retrievalOrder: number } };
+  const surface = await db.surface.upsert({
+    where: { key: DEMO_TEXT_SURFACE },
+    create: {
+      key: DEMO_TEXT_SURFACE, name: "Product Q&A (text)", description: "Reranks product texts for a free-text question with a cross-encoder (POST /v2/rerank, Cohere's shape).",
+      timeoutMs: 200, defaultTopK: 10, sloLatencyP99Ms: 250,
+    },
+    update: {},
+  });
+  const model = await db.model.create({
+    data: { name: DEMO_CROSS_ENCODER_NAME, owner: "ml@rerank.local", description: `Demo cross-encoder: ${card.architecture}`, surfaceId: surface.id },
+  });
+  const version = await createVersion(db, {
+    modelId: model.id, bytes: checked.bytes, featureSpec: [], format: "cross-encoder", validated: checked.validated, source: "demo", actor: SEED,
+    metadata: { crossEncoder: checked.summary, notes: "models/text/train_cross_encoder.py; model card models/text/demo-cross-encoder/card.json", hyperparameters: card.training },
+    metrics: { "ndcg@10": card.evaluation.crossEncoder, "ndcg@10_retrieval_order": card.evaluation.retrievalOrder },
+  });
+  await setAlias(db, { versionId: version.id, alias: "production", actor: SEED, reason: "demo seed" });
+  await db.surface.update({ where: { id: surface.id }, data: { modelId: model.id, modelAlias: "production" } });
+  log(`seeded the demo text surface ${DEMO_TEXT_SURFACE}: ${DEMO_CROSS_ENCODER_NAME} v1 (production)`);
+  return true;
 }
 
 /** v3 of the demo ranker, a candidate under the "shadow" alias, mirrored on a quarter of search traffic. */

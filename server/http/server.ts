@@ -100,7 +100,7 @@ async function serveOwn(req: IncomingMessage, res: ServerResponse, route: Exclud
         return new JsonText(await rerankJson(input, callerOf(principal)));
       }, "POST /api/v1/rerank");
     case "textRerank":
-      return serveJson(res, body!.toString("utf8"), textRerankRequestSchema, (input) => textRerank(input, route.apiVersion), `POST /v${route.apiVersion}/rerank`, cohereError);
+      return serveJson(res, body!.toString("utf8"), textRerankRequestSchema, (input) => textRerank(input, route.apiVersion, principal), `POST /v${route.apiVersion}/rerank`, cohereError);
     case "events":
       return serveJson(res, body!.toString("utf8"), outcomeBatchSchema, (input) => recordOutcomes(input, allowedSurfaces(principal), callerOf(principal)), "POST /api/v1/events");
     case "trpc":

@@ -1,6 +1,6 @@
 import { CallerCircuits, classifyFailure, RowCost, type ScoringOutcome } from "../domain/breakers/callerCircuits";
 import type { CircuitState } from "../domain/breakers/circuit";
-import { runScoresTimed, type ModelHandle } from "../inference/sessions";
+import { runScoresTimed, scoreTexts, type ModelHandle } from "../inference/sessions";
 import { metrics } from "../telemetry/metrics";
 import { env } from "../config";
 
@@ -12,7 +12,30 @@ import { env } from "../config";
 // faults count nowhere, a timeout of work larger than the budget is sized for counts only against
 // the caller that sent it, and the surface-wide circuit opens only on faults from two or more callers.
 
-export type ScoreFn = (handle: ModelHandle, data: Float32Array, rows: number, cols: number) => Promise<Float32Array>;
+/** What a model is run on: a feature matrix (row-major [rows × cols]) for a tabular model, (query, documents) text for a cross-encoder. */
+export type ScoringJob =
+  | { kind: "features"; data: Float32Array; rows: number; cols: number }
+  | { kind: "text"; query: string; documents: readonly string[]; maxTokensPerDoc?: number };
+
+/** One finite score per row or document, and how many documents a cross-encoder truncated (0 for features). */
+export interface ModelScores {
+  scores: Float32Array;
+  truncated: number;
+}
+
+export type ScoreFn = (handle: ModelHandle, job: ScoringJob) => Promise<ModelScores>;
+
+/** Runs `job` on the model (a cross-encoder in the worker pool), with the model's own run time in ms. */
+async function runJob(handle: ModelHandle, job: ScoringJob): Promise<ModelScores & { modelMs: number }> {
+  if (handle.kind === "cross-encoder") {
+    if (job.kind !== "text") throw new Error(`${handle.name} v${handle.version} is a cross-encoder: it scores text, not a feature matrix`);
+    const result = await scoreTexts(handle, job.query, job.documents, job.maxTokensPerDoc);
+    return { scores: Float32Array.from(result.scores), truncated: result.truncated, modelMs: result.modelMs };
+  }
+  if (job.kind !== "features") throw new Error(`${handle.name} v${handle.version} scores a feature matrix, not text`);
+  const { scores, modelMs } = await runScoresTimed(handle, job.data, job.rows, job.cols);
+  return { scores, truncated: 0, modelMs };
+}
 
 /** The caller of in-process scoring (tests, benchmarks, shadow jobs). */
 export const IN_PROCESS_CALLER = "in-process";
@@ -34,7 +57,8 @@ export function countsAgainstModel(error: unknown): boolean {
  * thread, so a slow run cannot be preempted by a timer: the budget is checked when the run returns,
  * against the model's own run time. The time a run waited for the event loop (other requests being
  * handled) is not the model's fault: counting it would open the breaker of a healthy model whenever
- * the process is merely busy. An over-budget run falls back as a timeout.
+ * the process is merely busy. A cross-encoder runs in the worker pool: its run time is the batch's
+ * model run there. An over-budget run falls back as a timeout.
  */
 export class ScoringBreaker {
   readonly circuits: CallerCircuits;
@@ -64,23 +88,24 @@ export class ScoringBreaker {
   }
 
   /**
-   * Scores `rows` rows for `caller` within the budget.
+   * Runs `job` for `caller` within the budget (its rows: the matrix's rows, or the documents).
    * @throws code EOPENBREAKER (with scope "surface" or "caller") without running the model when a
    *   circuit is open; code ETIMEDOUT when the model's run passed the budget; the model's error.
    */
-  async fire(handle: ModelHandle, data: Float32Array, rows: number, cols: number, caller: string = IN_PROCESS_CALLER): Promise<Float32Array> {
+  async fire(handle: ModelHandle, job: ScoringJob, caller: string = IN_PROCESS_CALLER): Promise<ModelScores> {
     const admission = this.circuits.admit(Date.now(), caller);
     if (!admission.go) {
       const whose = admission.refusedBy === "caller" ? "for this caller" : "for every caller";
       throw Object.assign(new Error(`the circuit of ${this.model} on ${this.surface} is open ${whose}`), { code: "EOPENBREAKER", scope: admission.refusedBy });
     }
-    let outcome: ScoringOutcome;
+    const rows = job.kind === "features" ? job.rows : job.documents.length;
+    let outcome: ScoringOutcome | undefined;
     try {
-      const { scores, modelMs } = await runScoresTimed(handle, data, rows, cols);
+      const { scores, truncated, modelMs } = await runJob(handle, job);
       if (modelMs <= this.timeoutMs) {
         this.cost.observe(rows, modelMs);
         outcome = "success";
-        return scores;
+        return { scores, truncated };
       }
       outcome = classifyFailure({ timedOut: true, inputDependent: false, rows, sizedForRows: this.cost.sizedForRows(this.timeoutMs) });
       const sized = outcome === "oversized" ? `; ${rows} rows, the budget is sized for ${this.cost.sizedForRows(this.timeoutMs)}` : "";

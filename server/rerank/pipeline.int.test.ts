@@ -9,7 +9,7 @@ import { recordOutcomes } from "../events/service";
 import { corruptModelBytes, createTestSurface, failingModelOnnx, slowModelOnnx } from "../testing/models";
 import { telemetry } from "../telemetry/streams";
 import { startTestFrontDoor, type TestFrontDoor } from "../testing/frontDoor";
-import { openSession, runScoresTimed, type ModelHandle } from "../inference/sessions";
+import { openSession, runScoresTimed, type TabularHandle } from "../inference/sessions";
 import { breakerStates, scoringBreaker } from "./breakers";
 import { rerank } from "./pipeline";
 import type { RerankRequest } from "./schema";
@@ -150,7 +150,7 @@ describe("graceful degradation", () => {
 
   it("a busy event loop is not the model's fault: the budget counts the model's own run time", async () => {
     const session = await openSession(demoModelBytes("linear"));
-    const handle = { session, inputName: "features", outputName: "score", versionId: "busy-loop-test", name: "busy", version: 1 } as unknown as ModelHandle;
+    const handle = { session, inputName: "features", outputName: "score", versionId: "busy-loop-test", name: "busy", version: 1 } as unknown as TabularHandle;
     const rows = 100;
     const data = new Float32Array(rows * spec.length).fill(0.5);
     const busy = (ms: number) => setImmediate(() => { const t = performance.now(); while (performance.now() - t < ms); });
@@ -163,7 +163,7 @@ describe("graceful degradation", () => {
     const breaker = scoringBreaker("t-busy", handle, 15);
     for (let i = 0; i < 6; i++) {
       busy(60);
-      await expect(breaker.fire(handle, data, rows, spec.length)).resolves.toHaveLength(rows);
+      await expect(breaker.fire(handle, { kind: "features", data, rows, cols: spec.length }).then((r) => r.scores)).resolves.toHaveLength(rows);
     }
     expect(breaker.opened).toBe(false);
     await session.release();

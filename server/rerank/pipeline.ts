@@ -17,7 +17,7 @@ import { StageClock } from "../telemetry/tracing";
 import { assignExperiment, type ExperimentAssignment } from "./assignment";
 import { recentKey, recentRequests, recentResponse, type RecentRequest } from "./recent";
 import type { RerankRequest, RerankResponse } from "./schema";
-import { rankWithConstraints, retrievalOrder, scoreWithModels, type Scored, type ScoringInput } from "./scoring";
+import { rankWithConstraints, retrievalOrder, scoreWithModels, type Scored, type ScoringInput, type TextInput } from "./scoring";
 import { IN_PROCESS_CALLER } from "./breakers";
 import { keepScoringRows } from "./scoringSample";
 import { inShadowSample, mirrorToShadow } from "./shadow";
@@ -73,6 +73,8 @@ export interface RerankOptions {
    * to the same caller. Omitted: in-process callers (tests, benchmarks, simulations).
    */
   caller?: string;
+  /** POST /v2/rerank's documents as sent (index-aligned with the candidates), rank_fields and max_tokens_per_doc, for cross-encoders. */
+  text?: Omit<TextInput, "query">;
 }
 
 /** Reranks one request (tRPC, in-process callers). */
@@ -95,7 +97,7 @@ const IN_PROCESS = IN_PROCESS_CALLER;
 async function serve(request: RerankRequest, options: RerankOptions = {}): Promise<{ response: RerankResponse; json: string }> {
   const clock = new StageClock();
   const plan = clock.end("plan", await planRequest(request));
-  const inputs = clock.end("enrich", await enrich(request, plan.surface));
+  const inputs = clock.end("enrich", await enrich(request, plan.surface, options.text));
   const scored = clock.end("score", await score(plan, inputs, options.caller ?? IN_PROCESS));
   const ranked = clock.end("constrain", constrain(plan, scored, inputs, request.topK));
   const served = clock.end("interleave", interleave(plan, ranked, request.topK));
@@ -148,13 +150,16 @@ export async function planRequest(request: RerankRequest): Promise<Plan> {
  * fails, the request goes on with defaults for what was not read, counted and marked (features.timedOut).
  * Candidates not read in time are treated as unknown ones are: default features, no attributes.
  */
-async function enrich(request: RerankRequest, surface: SurfaceConfig): Promise<Enriched> {
+async function enrich(request: RerankRequest, surface: SurfaceConfig, text: RerankOptions["text"]): Promise<Enriched> {
   const store = featureStore();
   const waitMs = env().FEATURE_READ_BUDGET_SHARE * surface.timeoutMs;
   const [read, user] = await Promise.all([store.readItems(request.candidates.map((c) => c.id), waitMs), store.readUser(request.userKey, waitMs)]);
   const timedOut = read.unread > 0 || user.unread;
   if (timedOut) metrics.featureReadTimeouts.inc({ surface: surface.key });
-  return { candidates: request.candidates, items: read.items, user: user.user, unknownCandidates: request.candidates.length - read.items.size - read.unread, timedOut };
+  return {
+    candidates: request.candidates, items: read.items, user: user.user, unknownCandidates: request.candidates.length - read.items.size - read.unread, timedOut,
+    text: { query: request.context?.query ?? "", ...text },
+  };
 }
 
 /** Scores the candidates once per arm (the kill switch stops every model run on the surface). */
@@ -167,7 +172,7 @@ async function score(plan: Plan, inputs: Enriched, caller: string): Promise<Scor
       continue;
     }
     const result = await scoreWithModels(surface.key, arm.model ? [arm.model, surface.fallback] : [], surface.timeoutMs, { ...inputs, asOf: Date.now(), caller });
-    if (result.handle && result.matrix) observeScored(surface.key, result.handle, result.matrix, result.runMs);
+    if (result.handle) observeScored(surface.key, result.handle, result.matrix, result.runMs);
     scored.push(result);
   }
   return scored;
@@ -207,6 +212,7 @@ function respond(plan: Plan, inputs: Enriched, scored: Scored[], served: Constra
     removed: served.removed,
     constraints: { capsFeasible: served.capsFeasible, floors: served.floors },
     features: { defaulted: first.matrix?.defaulted ?? 0, stale: first.matrix?.stale ?? 0, unknownCandidates: inputs.unknownCandidates, timedOut: inputs.timedOut },
+    ...(first.handle?.kind === "cross-encoder" ? { text: { truncated: first.truncated } } : {}),
     timings: {
       resolve: round3(clock.ms("plan")),
       features: round3(clock.ms("enrich")),
@@ -240,15 +246,16 @@ function record(plan: Plan, request: RerankRequest, inputs: Enriched, scored: Sc
     mirrorToShadow({
       surface: surface.key, shadow: surface.shadow, constraints: plan.arms[0]!.constraints, request, requestId: response.requestId, ts, items: inputs.items, user: inputs.user,
       served: response.items.map((item) => ({ id: item.id, score: item.score })), primaryScores: primary.scores,
-      primaryVersionId: response.modelVersion?.id ?? null, primaryScoreMs: response.timings.score, timeoutMs: surface.timeoutMs,
+      primaryVersionId: response.modelVersion?.id ?? null, primaryScoreMs: response.timings.score, timeoutMs: surface.timeoutMs, text: options.text,
     });
   }
   return json;
 }
 
-/** The model's run time, which features defaulted or were stale, and a sample of the rows it saw (drift). */
-function observeScored(surface: string, handle: NonNullable<Scored["handle"]>, matrix: NonNullable<Scored["matrix"]>, runMs: number): void {
+/** The model's run time, which features defaulted or were stale, and a sample of the rows it saw (drift; not for a cross-encoder, which sees text). */
+function observeScored(surface: string, handle: NonNullable<Scored["handle"]>, matrix: Scored["matrix"], runMs: number): void {
   metrics.inferenceMs.observe({ model: `${handle.name}@${handle.version}` }, runMs);
+  if (!matrix) return;
   for (const [feature, count] of Object.entries(matrix.defaultedByFeature)) metrics.defaultedFeatures.inc({ surface, feature }, count);
   if (matrix.stale) metrics.staleFeatures.inc({ surface }, matrix.stale);
   if (matrix.unknownItems) metrics.unknownCandidates.inc({ surface }, matrix.unknownItems);

@@ -12,6 +12,7 @@ export const RERANK_LIMITS = {
   },
   maxInlineFeatures: 256,
   maxAttributes: 64,
+  maxCandidateTextChars: 100_000,
 };
 
 const key = text(256, 1);
@@ -24,6 +25,8 @@ const candidate = z.strictObject({
     .record(text(128, 1), float32())
     .refine((f) => Object.keys(f).length <= RERANK_LIMITS.maxInlineFeatures, `at most ${RERANK_LIMITS.maxInlineFeatures} inline features`)
     .optional(),
+  /** The candidate's text, for a cross-encoder (scored against context.query); else it reads the catalog's attributes. */
+  text: text(RERANK_LIMITS.maxCandidateTextChars).optional(),
 });
 
 export const rerankContextSchema = z.strictObject({
@@ -85,4 +88,6 @@ export interface RerankResponse {
    */
   features: { defaulted: number; stale: number; unknownCandidates: number; timedOut: boolean };
   timings: Record<"resolve" | "features" | "score" | "constraints" | "total", number>;
+  /** Present when a cross-encoder scored the request: documents cut to its length or max_tokens_per_doc. */
+  text?: { truncated: number };
 }

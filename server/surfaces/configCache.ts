@@ -1,6 +1,7 @@
 import { getDb, type Db } from "../db/client";
 import { configListenerUp, onConfigChange } from "../db/configChanges";
 import type { ConstraintConfig } from "../domain/constraints/applyConstraints";
+import { canaryAliasOf } from "../domain/rollouts/canary";
 import { NotFoundError } from "../errors";
 import { openModel } from "../inference/sessions";
 import { constraintConfigSchema, mergeConstraints } from "./constraints.schema";
@@ -223,7 +224,7 @@ export class SurfaceConfigCache {
       fallback: surface.fallbackAlias && surface.fallbackAlias !== surface.modelAlias ? ref(surface.fallbackAlias) : null,
       shadow: ref(surface.shadowAlias),
       shadowSampleRate: surface.shadowSampleRate,
-      rollout: rollout && canaryVersion ? { id: rollout.id, percent: rollout.currentPercent, canary: { alias: "canary", versionId: canaryVersion.id, version: canaryVersion.version } } : null,
+      rollout: rollout && canaryVersion ? { id: rollout.id, percent: rollout.currentPercent, canary: { alias: canaryAliasOf(surface.key), versionId: canaryVersion.id, version: canaryVersion.version } } : null,
       experiments,
       fingerprint,
     };
