@@ -19,6 +19,7 @@ import { assignExperiment, type ExperimentAssignment } from "./assignment";
 import { recentKey, recentRequests, recentResponse, type RecentRequest } from "./recent";
 import type { RerankRequest, RerankResponse, Stage2Outcome } from "./schema";
 import { rankWithConstraints, retrievalOrder, scoreWithModels, type Scored, type ScoringInput, type TextInput } from "./scoring";
+import { IN_PROCESS_CALLER } from "./breakers";
 import { keepScoringRows } from "./scoringSample";
 import { inShadowSample, mirrorToShadow } from "./shadow";
 import { rescoreArm } from "./stage2";
@@ -94,14 +95,15 @@ export async function rerankJson(request: RerankRequest, caller: string): Promis
   return replayOf(request, caller)?.json ?? (await serve(request, { caller })).json;
 }
 
-const IN_PROCESS = "in-process";
+const IN_PROCESS = IN_PROCESS_CALLER;
 
 async function serve(request: RerankRequest, options: RerankOptions = {}): Promise<{ response: RerankResponse; json: string }> {
   const clock = new StageClock();
   const plan = clock.end("plan", await planRequest(request));
   const inputs = clock.end("enrich", await enrich(request, plan.surface, options.text));
-  const stage1 = clock.end("score", await score(plan, inputs));
-  const { scored, stage2 } = plan.surface.stage2 ? clock.end("rescore", await rescore(plan, inputs, stage1)) : { scored: stage1, stage2: null };
+  const caller = options.caller ?? IN_PROCESS;
+  const stage1 = clock.end("score", await score(plan, inputs, caller));
+  const { scored, stage2 } = plan.surface.stage2 ? clock.end("rescore", await rescore(plan, inputs, stage1, caller)) : { scored: stage1, stage2: null };
   const ranked = clock.end("constrain", constrain(plan, scored, inputs, request.topK));
   const served = clock.end("interleave", interleave(plan, ranked, request.topK));
   const response = respond(plan, inputs, scored, served, clock, stage2);
@@ -166,7 +168,7 @@ async function enrich(request: RerankRequest, surface: SurfaceConfig, text: Rera
 }
 
 /** Scores the candidates once per arm (the kill switch stops every model run on the surface). */
-async function score(plan: Plan, inputs: Enriched): Promise<Scored[]> {
+async function score(plan: Plan, inputs: Enriched, caller: string): Promise<Scored[]> {
   const { surface } = plan;
   const scored: Scored[] = [];
   for (const arm of plan.arms) {
@@ -174,7 +176,7 @@ async function score(plan: Plan, inputs: Enriched): Promise<Scored[]> {
       scored.push(retrievalOrder(inputs.candidates.length, "kill_switch"));
       continue;
     }
-    const result = await scoreWithModels(surface.key, arm.model ? [arm.model, surface.fallback] : [], surface.timeoutMs, { ...inputs, asOf: Date.now() });
+    const result = await scoreWithModels(surface.key, arm.model ? [arm.model, surface.fallback] : [], surface.timeoutMs, { ...inputs, asOf: Date.now(), caller });
     if (result.handle) observeScored(surface.key, result.handle, result.matrix, result.runMs);
     scored.push(result);
   }
@@ -185,9 +187,9 @@ async function score(plan: Plan, inputs: Enriched): Promise<Scored[]> {
  * Stage 2 of the surface's cascade over each arm's stage-1 scores (both arms of an interleaving
  * experiment at once). The response reports the first arm's stage 2.
  */
-async function rescore(plan: Plan, inputs: Enriched, stage1: Scored[]): Promise<{ scored: Scored[]; stage2: Stage2Outcome }> {
+async function rescore(plan: Plan, inputs: Enriched, stage1: Scored[], caller: string): Promise<{ scored: Scored[]; stage2: Stage2Outcome }> {
   const asOf = Date.now();
-  const arms = await Promise.all(stage1.map((s) => rescoreArm(plan.surface, { ...inputs, asOf }, s)));
+  const arms = await Promise.all(stage1.map((s) => rescoreArm(plan.surface, { ...inputs, asOf, caller }, s)));
   return { scored: arms.map((a) => a.scored), stage2: arms[0]!.stage2 };
 }
 

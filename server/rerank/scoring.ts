@@ -36,6 +36,8 @@ export interface ScoringInput {
   items: ItemLookup;
   user: StoredFeatures | undefined;
   asOf: number;
+  /** Who sent the request (callerOf), for the breakers' per-caller circuits; default in-process. */
+  caller?: string;
   /** The query (context.query) and documents a cross-encoder reads; absent: an empty query. */
   text?: TextInput;
 }
@@ -95,7 +97,7 @@ export async function scoreWithModels(scope: string, cascade: ReadonlyArray<Mode
     }
     const runStarted = performance.now();
     try {
-      const { scores, truncated } = await scoringBreaker(scope, handle, timeoutMs).fire(handle, job);
+      const { scores, truncated } = await scoringBreaker(scope, handle, timeoutMs).fire(handle, job, input.caller);
       return { scores, handle, ref, fallbackReason: reason, servedBy: reason ? "cascade" : "model", matrix, runMs: performance.now() - runStarted, failure, truncated };
     } catch (error) {
       reason ??= failureReason(error);
