@@ -26,7 +26,7 @@ export default async function OverviewPage() {
               <TableThead>
                 <TableTr>
                   <TableTh>Surface</TableTh><TableTh>Model</TableTh><TableTh>Alias</TableTh>
-                  <TableTh>Budget</TableTh><TableTh>Top k</TableTh><TableTh w="26%">Stage 2</TableTh><TableTh>Scoring</TableTh>
+                  <TableTh>Budget</TableTh><TableTh style={{ whiteSpace: "nowrap" }}>Top k</TableTh><TableTh w="26%">Stage 2</TableTh><TableTh>Scoring</TableTh>
                 </TableTr>
               </TableThead>
               <TableTbody>
@@ -38,7 +38,7 @@ export default async function OverviewPage() {
                     <TableTd style={{ whiteSpace: "nowrap" }}>{s.timeoutMs} ms</TableTd>
                     <TableTd>{s.defaultTopK}</TableTd>
                     <TableTd><Stage2Cell surface={s.key} stage2={stage2ConfigSchema.safeParse(s.stage2).data ?? null} /></TableTd>
-                    <TableTd>{s.killSwitch ? <WrappingBadge color="red" tt="uppercase">kill switch on</WrappingBadge> : <Badge color="teal" variant="light" style={{ flexShrink: 0 }}>model</Badge>}</TableTd>
+                    <TableTd>{s.killSwitch ? <WrappingBadge color="red" tt="uppercase">kill switch on</WrappingBadge> : <Badge color="teal" variant="light" miw="max-content">model</Badge>}</TableTd>
                   </TableTr>
                 ))}
               </TableTbody>
