@@ -21,6 +21,7 @@ import { JsonText, parseJsonBody, sendError, serveJson, type ErrorBody } from ".
 import { mapError } from "../errorMapping";
 import { errorForLog } from "../redact";
 import { serveUpload } from "./upload";
+import { countRerankError } from "../telemetry/errorTally";
 import { metrics } from "../telemetry/metrics";
 import { incomingTraceContext, traced } from "../telemetry/tracing";
 
@@ -81,12 +82,16 @@ const surfaceOfAnswer = new WeakMap<ServerResponse, string>();
  * shutting down, overloaded, a bug) as rerank_requests_total{outcome="error"}, so the availability
  * SLI burns on outages (deploy/prometheus/alerts.yml). Answers served are counted by the pipeline
  * (outcome model or fallback); text reranking has no pipeline metrics, so its 2xx count here as "model".
+ * The errors are also tallied in rerank_errors for the On-call page's SLI (server/telemetry/errorTally.ts).
  */
 function countRerankAnswer(res: ServerResponse, route: Route): void {
   if (route.kind !== "rerank" && route.kind !== "textRerank") return;
   res.once("finish", () => {
     const surface = surfaceOfAnswer.get(res) ?? "unknown";
-    if (res.statusCode >= 500) metrics.requests.inc({ surface, outcome: "error" });
+    if (res.statusCode >= 500) {
+      metrics.requests.inc({ surface, outcome: "error" });
+      countRerankError(surface);
+    }
     else if (route.kind === "textRerank" && res.statusCode < 300) metrics.requests.inc({ surface, outcome: "model" });
   });
 }
