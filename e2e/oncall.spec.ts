@@ -134,11 +134,13 @@ test("lists the burn-rate alert a fallback storm fires and marks the levers on t
   await expect(chart.getByTestId("chart-markers")).toContainText("kill switch off");
   // Other journeys share the database and may press the kill switch too: at least this one's marker.
   await expect(chart.locator("svg").getByText("kill switch off").first()).toBeAttached();
+  await page.getByTestId("surface-search").scrollIntoViewIfNeeded();
+  await page.getByTestId("surface-search").screenshot({ path: "e2e/screenshots/oncall-chart.png" });
   await page.screenshot({ path: "e2e/screenshots/oncall-alerts.png", fullPage: true });
   await page.setViewportSize({ width: 390, height: 844 });
   await expect(fast).toBeVisible();
   // Close markers share one label (kill switch on → off) instead of overprinting each other.
-  await expect(chart).toHaveAttribute("data-marker-labels", /kill switch on → kill switch off/);
+  await expect(chart).toHaveAttribute("data-marker-labels", /→ (… → )?kill switch off/);
   // Recent changes on a phone: one card per change, no table column cutting words.
   await expect(page.getByTestId("recent-changes-cards")).toBeVisible();
   await expect(page.getByTestId("recent-changes")).toBeHidden();

@@ -53,7 +53,7 @@ export function LatencyChart({ data, targetMs, markers = [] }: {
               className="deploy-marker"
               // Markers closer than a label's width share one merged label ("kill switch on → kill switch off");
               // labels alternate heights, and one in the right half sits on its line's left, inside the chart.
-              label={m.showLabel ? { value: m.mergedLabel, fontSize: 10, fill: MARKER_COLOR[m.kind], position: labelPosition(i, (m.t - domain[0]) / (domain[1] - domain[0] || 1)) } : undefined}
+              label={m.showLabel ? { value: m.mergedLabel, fontSize: 10, fill: MARKER_COLOR[m.kind], position: labelPosition(m.slot, (m.t - domain[0]) / (domain[1] - domain[0] || 1)) } : undefined}
             />
           ))}
           <Line yAxisId="ms" dataKey="p95" name="p95" stroke="#4c6ef5" dot={false} connectNulls={false} isAnimationActive={false} />

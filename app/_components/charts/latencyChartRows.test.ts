@@ -23,10 +23,15 @@ describe("rowsWithGaps", () => {
 describe("labelled", () => {
   it("merges the labels of markers closer than a label's width, oldest first, on the newest line", () => {
     const out = labelled([{ t: 1000, label: "kill switch on" }, { t: 1500, label: "kill switch off" }, { t: 10_000, label: "production → v3" }], 2000);
-    expect(out.map((m) => [m.t, m.showLabel, m.showLabel ? m.mergedLabel : null])).toEqual([
-      [1000, false, null],
-      [1500, true, "kill switch on → kill switch off"],
-      [10_000, true, "production → v3"],
+    expect(out.map((m) => [m.t, m.showLabel, m.showLabel ? m.mergedLabel : null, m.slot])).toEqual([
+      [1000, false, null, 0],
+      [1500, true, "kill switch on → kill switch off", 0],
+      [10_000, true, "production → v3", 1],
     ]);
+  });
+
+  it("keeps a merged label short: first and last change and how many", () => {
+    const out = labelled([{ t: 0, label: "v2 → v3" }, { t: 100, label: "rollback v3 → v2" }, { t: 200, label: "kill switch on" }, { t: 300, label: "kill switch off" }], 1000);
+    expect(out.filter((m) => m.showLabel).map((m) => m.mergedLabel)).toEqual(["v2 → v3 → … → kill switch off (4 changes)"]);
   });
 });

@@ -27,22 +27,24 @@ export function rowsWithGaps(points: Array<{ t: number; p95: number; p99: number
 }
 
 /**
- * Groups markers closer than `gap` ms (newest first, each group spanning at most `gap` from its
- * newest): the newest marker of a group carries the group's labels merged oldest first
- * ("kill switch on → kill switch off"), the others draw their line without a label.
+ * Groups markers closer than `gap` ms to their group's newest (newest first): the newest marker of a
+ * group carries one label for the group, oldest change first — "kill switch on → kill switch off"
+ * for two, "a → … → z (n changes)" for more, so a label stays short — and the others draw their
+ * line without one. `slot`: 0, 1, 0, … over the labelled markers, oldest first, for alternating
+ * label heights (neighbouring labels never share a row).
  */
-export function labelled<M extends { t: number; label: string }>(markers: M[], gap: number): Array<M & { showLabel: boolean; mergedLabel: string }> {
+export function labelled<M extends { t: number; label: string }>(markers: M[], gap: number): Array<M & { showLabel: boolean; mergedLabel: string; slot: number }> {
   const newestFirst = [...markers].sort((a, b) => b.t - a.t);
-  const out: Array<M & { showLabel: boolean; mergedLabel: string }> = [];
-  let head: (M & { showLabel: boolean; mergedLabel: string }) | null = null;
+  const groups: M[][] = [];
   for (const m of newestFirst) {
-    if (head && head.t - m.t < gap) {
-      head.mergedLabel = `${m.label} → ${head.mergedLabel}`;
-      out.push({ ...m, showLabel: false, mergedLabel: m.label });
-    } else {
-      head = { ...m, showLabel: true, mergedLabel: m.label };
-      out.push(head);
-    }
+    const group = groups.at(-1);
+    if (group && group[0]!.t - m.t < gap) group.push(m);
+    else groups.push([m]);
   }
-  return out.reverse();
+  const heads = groups.length;
+  return groups.flatMap((group, g) => {
+    const oldestFirst = [...group].reverse();
+    const merged = oldestFirst.length <= 2 ? oldestFirst.map((m) => m.label).join(" → ") : `${oldestFirst[0]!.label} → … → ${oldestFirst.at(-1)!.label} (${oldestFirst.length} changes)`;
+    return group.map((m, i) => ({ ...m, showLabel: i === 0, mergedLabel: i === 0 ? merged : m.label, slot: (heads - 1 - g) % 2 }));
+  }).reverse();
 }

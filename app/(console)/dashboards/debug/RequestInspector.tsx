@@ -161,24 +161,18 @@ function SharedIdRows({ inspection: r }: { inspection: Inspection }) {
           ? "The request id was chosen by the client (the requestId field), so another caller can send the same id: these rows are different requests. Check the surface and the caller before trusting what you see; pick the row to open."
           : "Several requests were logged under this id. Pick the row to open."}
       </Text>
-      <Table.ScrollContainer minWidth={480}>
-        <Table verticalSpacing={2} fz="xs" data-testid="shared-request-rows">
-          <Table.Thead><Table.Tr><Table.Th>logged at</Table.Th><Table.Th>surface</Table.Th><Table.Th>id chosen by</Table.Th><Table.Th ta="right">latency</Table.Th><Table.Th /></Table.Tr></Table.Thead>
-          <Table.Tbody>
-            {r.rowsWithId.map((row) => (
-              <Table.Tr key={new Date(row.ts).toISOString()} data-testid="shared-request-row" data-selected={row.selected}>
-                <Table.Td>{new Date(row.ts).toLocaleString()}</Table.Td>
-                <Table.Td>{row.surface}</Table.Td>
-                <Table.Td>{row.caller ? `${row.callerName ? `key "${row.callerName}"` : row.caller}` : "server or console"}</Table.Td>
-                <Table.Td ta="right">{row.latencyMs.toFixed(2)} ms</Table.Td>
-                <Table.Td>
-                  {row.selected ? <Badge size="xs" variant="light" tt="none">shown</Badge> : <Button size="compact-xs" variant="default" component={Link} href={hrefs.request(r.requestId, row.ts)} data-testid="open-shared-row">Open</Button>}
-                </Table.Td>
-              </Table.Tr>
-            ))}
-          </Table.Tbody>
-        </Table>
-      </Table.ScrollContainer>
+      {/* One wrapping line per row (not a table), so a phone shows every field without scrolling. */}
+      <Stack gap={4} data-testid="shared-request-rows">
+        {r.rowsWithId.map((row) => (
+          <Group key={new Date(row.ts).toISOString()} gap="xs" wrap="wrap" justify="space-between" data-testid="shared-request-row" data-selected={row.selected}
+            style={{ borderTop: "1px solid var(--mantine-color-orange-2)", paddingTop: 4 }}>
+            <Text size="xs" style={{ minWidth: 0 }}>
+              <b>{row.surface}</b> · {new Date(row.ts).toLocaleString()} · id chosen by {row.caller ? (row.callerName ? `key "${row.callerName}"` : row.caller) : "the server or the console"} · {row.latencyMs.toFixed(2)} ms
+            </Text>
+            {row.selected ? <Badge size="xs" variant="light" tt="none">shown below</Badge> : <Button size="compact-xs" variant="default" component={Link} href={hrefs.request(r.requestId, row.ts)} data-testid="open-shared-row">Open this one</Button>}
+          </Group>
+        ))}
+      </Stack>
     </Alert>
   );
 }
