@@ -10,6 +10,13 @@
 
 ARG NODE_IMAGE=node:20.20-bookworm-slim
 
+# Install scripts: the image's npm (10, in node:20 images) ignores package.json's allowScripts, so
+# every `npm ci` here runs with --ignore-scripts: onnxruntime-node's script would download CUDA files
+# and @prisma/engines its engines (neither is needed: onnxruntime-node ships its CPU binaries, the
+# Prisma client's query compiler is WebAssembly). The Prisma client is generated explicitly, with
+# PRISMA_SCHEMA_ENGINE_BINARY naming any file so that `prisma generate` downloads nothing (as the
+# package's postinstall does). The build needs the npm registry only.
+
 # ---- dependencies: every package, for the build ------------------------------------------------
 FROM ${NODE_IMAGE} AS deps
 WORKDIR /app
@@ -17,7 +24,8 @@ ENV NEXT_TELEMETRY_DISABLED=1 ORT_DISABLE_TELEMETRY=1
 COPY package.json package-lock.json ./
 COPY prisma ./prisma
 COPY prisma.config.ts ./
-RUN npm ci --no-audit --no-fund
+RUN npm ci --ignore-scripts --no-audit --no-fund \
+ && PRISMA_SCHEMA_ENGINE_BINARY=/bin/false npx prisma generate
 
 # ---- build: next build ---------------------------------------------------------------------------
 FROM deps AS build
@@ -30,8 +38,9 @@ WORKDIR /app
 COPY package.json package-lock.json ./
 COPY prisma ./prisma
 COPY prisma.config.ts ./
-# postinstall generates the Prisma client (server/db/generated) from prisma/schema.prisma.
-RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
+# No install scripts (see the top); the Prisma client comes from the build stage (the prisma CLI is a
+# development dependency).
+RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean --force
 
 # ---- runtime: non-root, production dependencies, the build and the sources tsx runs -------------
 FROM ${NODE_IMAGE} AS runtime
@@ -41,9 +50,12 @@ ENV NODE_ENV=production \
     PORT=3000 \
     NEXT_TELEMETRY_DISABLED=1 \
     ORT_DISABLE_TELEMETRY=1 \
-    TELEMETRY_SPILL_DIR=/app/.data/spill
+    TELEMETRY_SPILL_DIR=/app/.data/spill \
+    WORKERS=1
+# WORKERS=1: one server process per container (each process holds its models, ~470 MB RSS, and its
+# own database connections); scale with replicas, not workers (README, "Containers").
 COPY --from=prod-deps --chown=node:node /app/node_modules ./node_modules
-COPY --from=prod-deps --chown=node:node /app/server/db/generated ./server/db/generated
+COPY --from=build --chown=node:node /app/server/db/generated ./server/db/generated
 COPY --from=build --chown=node:node /app/.next ./.next
 COPY --chown=node:node package.json package-lock.json next.config.ts tsconfig.json instrumentation.ts prisma.config.ts ./
 COPY --chown=node:node app ./app

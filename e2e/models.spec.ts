@@ -54,3 +54,23 @@ test("an offline evaluation is stored with the version and shown again later", a
   await expect(page.getByText(/^Run .* by /).first()).toBeVisible();
   await page.screenshot({ path: "e2e/screenshots/model-evaluation.png", fullPage: true });
 });
+
+test("a cross-encoder version shows its kind and config (the seeded demo text model)", async ({ page }) => {
+  for (const width of [1280, 390]) {
+    await page.setViewportSize({ width, height: 900 });
+    await page.goto("/models/demo-cross-encoder");
+    await expect(page.getByTestId("kind-v1")).toHaveText("cross-encoder");
+    await expect(page.getByTestId("alias-production")).toHaveText("production → v1");
+    await expect(page.getByRole("textbox", { name: "Feature spec (JSON)" })).toHaveCount(0); // a cross-encoder model uploads bundles
+    await page.screenshot({ path: `e2e/screenshots/model-cross-encoder-${width}.png`, fullPage: true });
+    await page.goto("/models/demo-cross-encoder/v/1");
+    await expect(page.getByTestId("version-kind")).toHaveText("cross-encoder");
+    const config = page.getByTestId("cross-encoder-config");
+    await expect(config).toContainText("32 tokens per pair");
+    await expect(config).toContainText("title, category");
+    await expect(config).toContainText("input_ids, attention_mask, token_type_ids");
+    await expect(page.getByRole("link", { name: "Download bundle (.tar)" })).toBeVisible();
+    await expect(page.getByTestId("feature-spec")).toHaveCount(0);
+    await page.screenshot({ path: `e2e/screenshots/model-cross-encoder-version-${width}.png`, fullPage: true });
+  }
+});

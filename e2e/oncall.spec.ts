@@ -60,6 +60,16 @@ test("read search's health, pull the kill switch, roll back a bad ship", async (
   await dialog.getByRole("button", { name: "Roll back to v2" }).click();
   await expect(card.getByTestId("serving")).toContainText("production → v2");
   expect((await rank(request)).modelVersion.version).toBe(2);
+  // Rolled back v3 → v2: the one-click button now offers an earlier version, never v3 again (#14 break test).
+  const again = (await trpcQuery(request, "oncall.overview", { hours: 1 })).surfaces.find((x: { key: string }) => x.key === "search").rollback;
+  expect(again.version).not.toBe(3);
+  await expect(card.getByTestId("rollback-button")).toHaveText(`Roll back to v${again.version}`);
+  await card.getByTestId("rollback-button").scrollIntoViewIfNeeded();
+  await page.screenshot({ path: "e2e/screenshots/oncall-rollback-again.png" });
+  await page.setViewportSize({ width: 390, height: 844 });
+  await card.getByTestId("rollback-button").scrollIntoViewIfNeeded();
+  await page.screenshot({ path: "e2e/screenshots/oncall-rollback-again-390.png" });
+  await page.setViewportSize({ width: 1280, height: 1100 });
   const changes = page.getByTestId("recent-changes");
   await expect(changes).toContainText("rollback: e2e: CTR dropped after v3");
   await expect(changes).toContainText("moved search-ranker production from v3 to v2");
@@ -89,7 +99,7 @@ test("start a canary on search, watch its share, abort it", async ({ page, reque
     const response = await request.post("/api/v1/rerank", { data: { surface: "search", topK: 5, userKey: `e2e-canary-${i}`, candidates } });
     served.push((await response.json()).modelVersion);
   }
-  const canary = served.filter((v) => v.alias === "canary");
+  const canary = served.filter((v) => v.alias === "canary@search");
   expect(canary.length).toBeGreaterThan(5);
   expect(canary.every((v) => v.version === 3)).toBe(true);
   await expect(async () => {

@@ -84,9 +84,21 @@ test("a canary's judged step shows each metric's verdict; pause and abort it", a
   await expect(step.getByTestId("verdict-fallback_rate")).toContainText("fallback rate: pass");
   await expect(step.getByTestId("verdict-ctr")).toContainText("no data");
   await expect(strip).toContainText("canary 50%");
+  // Each step waits for its samples only until its deadline (#14 break test), and the strip says so.
+  await expect(strip.getByTestId("rollout-deadline")).toContainText("(120 min per step): past it, CTR without its 20,000 impressions per arm is not required");
+
+  const dialog = page.getByRole("dialog");
+  // Promote now asks for no second approval, on purpose, and says why.
+  await strip.getByRole("button", { name: "Promote now" }).click();
+  await expect(dialog).toContainText("no second approval: the approved canary start already covers this promotion (as Argo Rollouts' promote --full)");
+  await expect(dialog).toContainText("the canary alias canary@search is cleared");
+  await page.screenshot({ path: "e2e/screenshots/rollout-promote-confirm.png" });
+  await narrow(page, "e2e/screenshots/rollout-promote-confirm-390.png");
+  await page.setViewportSize({ width: 1280, height: 1100 });
+  await dialog.getByRole("button", { name: "Cancel" }).click();
+  await expect(dialog).toHaveCount(0);
 
   await strip.getByRole("button", { name: "Pause" }).click();
-  const dialog = page.getByRole("dialog");
   await dialog.getByLabel("Reason (kept in the audit trail)").fill("e2e: hold at 50%");
   await dialog.getByRole("button", { name: "Pause" }).click();
   await expect(strip).toContainText("paused");

@@ -3,7 +3,7 @@ import { expect, test } from "./fixtures";
 // An engineer sends a request from the Debug page and reads the response; a caller in another
 // language uses the plain HTTP endpoint, then reports outcomes; Prometheus scrapes the metrics.
 
-test("the Debug page sends a rerank request and shows its response", async ({ page }) => {
+test("the Debug page sends a rerank request and shows its response", async ({ page, request }) => {
   // Send, open by id at two widths, then drift: longer than most journeys on a shared machine.
   test.setTimeout(120_000);
   await page.setViewportSize({ width: 1280, height: 900 });
@@ -36,11 +36,19 @@ test("the Debug page sends a rerank request and shows its response", async ({ pa
   await page.getByRole("button", { name: "Open", exact: true }).click();
   await expect(page.getByTestId("request-not-found")).toContainText('logged request "no-such-request" does not exist');
   // Drift and freshness of the serving model's item features, from the logged requests (this one included).
+  // Enough scored rows for a level (≥ 100 sampled at DRIFT_ROW_RATE 0.04: 40 requests × 100 candidates ≈ 160).
+  const candidates = Array.from({ length: 100 }, (_, i) => ({ id: `sku-${String(i + 1).padStart(5, "0")}`, retrievalScore: 1 - i / 100 }));
+  for (let i = 0; i < 40; i++) expect((await request.post("/api/v1/rerank", { data: { surface: "search", topK: 5, userKey: `drift-${i}`, candidates } })).status()).toBe(200);
   await expect(async () => {
     await page.reload();
     await expect(page.getByTestId("drift-table").getByRole("row", { name: /popularity/ })).toContainText(/\d\.\d{3} ± \d\.\d{3}.*(too few rows|stable|warn|alert|unknown|no PSI)/, { timeout: 8000 });
   }).toPass({ timeout: 45_000 });
+  // A level is judged against sampling noise: the PSI shows its noise level and the χ² test's p.
+  await expect(page.getByTestId("drift-table").getByRole("row", { name: /popularity/ })).toContainText(/\d\.\d{3} (stable|warn|alert) \(\d\.\d{3}, p (< 0\.001|\d\.\d{3})\)/);
   await page.getByTestId("feature-health").screenshot({ path: "e2e/screenshots/debug-drift.png" });
+  await page.setViewportSize({ width: 390, height: 844 });
+  await page.getByTestId("feature-health").screenshot({ path: "e2e/screenshots/debug-drift-390.png" });
+  await page.setViewportSize({ width: 1280, height: 900 });
 });
 
 test("POST /api/v1/rerank serves, POST /api/v1/events records, /api/metrics counts", async ({ request }) => {

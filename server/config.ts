@@ -210,7 +210,6 @@ export const SETTINGS = {
   CROSS_ENCODER_WORKERS: integer({ min: 1, max: 64, default: 1, doc: "worker threads that run text cross-encoders (POST /v2/rerank), off the event loop; each holds its own copy of every cross-encoder it has served" }),
   CROSS_ENCODER_MAX_BATCH: integer({ min: 0, max: 4096, default: 64, doc: "most (query, document) pairs one cross-encoder run scores when concurrent requests are batched; `0` turns dynamic batching off" }),
   CROSS_ENCODER_MAX_WAIT_MS: integer({ min: 0, max: 1000, default: 2, doc: "longest a text rerank request waits for others to share its model run; `0` turns dynamic batching off" }),
-  CROSS_ENCODER_BUNDLES: text("name=folder pairs separated by commas", { pattern: /^[A-Za-z0-9._-]+=[^,=]+(,[A-Za-z0-9._-]+=[^,=]+)*$/, doc: "extra cross-encoder bundles served by POST /v2/rerank under these model names (folders with model.onnx, tokenizer.json, reranker.json; README \"Text rerankers\"); the demo cross-encoder is always served" }),
   INFERENCE_THREADS: integer({
     min: 1,
     max: 64,

@@ -2,6 +2,8 @@ import { Badge, Card, Stack, Table, TableScrollContainer, TableTbody, TableTd, T
 import { serverCaller } from "@/server/caller";
 import { PageHeader } from "../_components/PageHeader";
 import { SystemStatusCard } from "../_components/SystemStatusCard";
+import { stage2ConfigSchema } from "@/server/surfaces/stage2.schema";
+import { Stage2Cell } from "./Stage2Editor";
 
 export default async function OverviewPage() {
   const caller = await serverCaller();
@@ -15,12 +17,12 @@ export default async function OverviewPage() {
         {surfaces.length === 0 ? (
           <Text c="dimmed">No surfaces yet. <code>npm run db:seed</code> creates the demo surfaces.</Text>
         ) : (
-          <TableScrollContainer minWidth={640}>
+          <TableScrollContainer minWidth={820}>
             <Table striped data-testid="surfaces-table">
               <TableThead>
                 <TableTr>
                   <TableTh>Surface</TableTh><TableTh>Model</TableTh><TableTh>Alias</TableTh>
-                  <TableTh>Budget</TableTh><TableTh>Top k</TableTh><TableTh>Scoring</TableTh>
+                  <TableTh>Budget</TableTh><TableTh>Top k</TableTh><TableTh>Stage 2</TableTh><TableTh>Scoring</TableTh>
                 </TableTr>
               </TableThead>
               <TableTbody>
@@ -31,6 +33,7 @@ export default async function OverviewPage() {
                     <TableTd>{s.modelAlias}</TableTd>
                     <TableTd>{s.timeoutMs} ms</TableTd>
                     <TableTd>{s.defaultTopK}</TableTd>
+                    <TableTd><Stage2Cell surface={s.key} stage2={stage2ConfigSchema.safeParse(s.stage2).data ?? null} /></TableTd>
                     <TableTd>{s.killSwitch ? <Badge color="red">kill switch on</Badge> : <Badge color="teal" variant="light">model</Badge>}</TableTd>
                   </TableTr>
                 ))}

@@ -19,6 +19,8 @@ export const startRolloutSchema = z.strictObject({
   maxP99Increase: decimal(0, 100).optional(),
   maxFallbackRateIncrease: decimal(0, 1).optional(),
   maxCtrDecrease: decimal(0, 1).optional(),
+  /** Minutes a step may wait for its minimum samples before it is decided without CTR (or paused). */
+  stepDeadlineMinutes: int32(1, 10_080).optional(),
   reason: text(500).optional(),
 });
 

@@ -6,7 +6,9 @@ import { adminUrlOf, checkReachable, dropDatabase, ensureDatabase, startEmbedded
 import { env } from "../config";
 
 // Where the CLI commands (start, db:migrate, db:seed, tests, e2e) get their database:
-// DATABASE_URL when set, else embedded PostgreSQL in .data/postgres (kept between runs).
+// DATABASE_URL when set, else embedded PostgreSQL in .data/postgres (kept between runs). When a live
+// process (npm start) already runs that server, the one-shot commands (db:migrate, db:seed,
+// db:retention, models:train-from-logs) use it and leave it running; a second npm start refuses.
 
 export const EMBEDDED_DATA_DIR = path.join(process.cwd(), ".data", "postgres");
 export const EMBEDDED_DATABASE = "rerank_console";
@@ -24,7 +26,11 @@ export interface ResolvedDatabase {
  * @param ephemeral a fresh, uniquely named database that close() drops (tests and e2e), on
  *   DATABASE_URL's server or on a throwaway embedded server.
  */
-export async function resolveDatabase(options: { ephemeral?: boolean; log?: (line: string) => void } = {}): Promise<ResolvedDatabase> {
+/**
+ * @param shared for the kept embedded server when another live process runs it: "attach" (default:
+ *   use it, close() leaves it running) or "refuse" (throws EmbeddedPostgresError: npm start).
+ */
+export async function resolveDatabase(options: { ephemeral?: boolean; log?: (line: string) => void; shared?: "attach" | "refuse" } = {}): Promise<ResolvedDatabase> {
   const log = options.log ?? (() => {});
   const configured = env().DATABASE_URL;
   if (configured) {
@@ -47,9 +53,9 @@ export async function resolveDatabase(options: { ephemeral?: boolean; log?: (lin
     return { url: configured, origin, close: async () => {} };
   }
   const dataDir = options.ephemeral ? mkdtempSync(path.join(os.tmpdir(), "rerank-pg-")) : EMBEDDED_DATA_DIR;
-  const server = await startEmbeddedPostgres({ dataDir, log });
+  const server = await startEmbeddedPostgres({ dataDir, log, shared: options.shared });
   await ensureDatabase(server.urlFor("postgres"), EMBEDDED_DATABASE);
-  log(`embedded PostgreSQL listening on 127.0.0.1:${server.port} (data in ${path.relative(process.cwd(), server.dataDir).startsWith("..") ? server.dataDir : path.relative(process.cwd(), server.dataDir)})`);
+  if (!server.attached) log(`embedded PostgreSQL listening on 127.0.0.1:${server.port} (data in ${path.relative(process.cwd(), server.dataDir).startsWith("..") ? server.dataDir : path.relative(process.cwd(), server.dataDir)})`);
   return {
     url: server.urlFor(EMBEDDED_DATABASE),
     origin: "embedded",

@@ -1,12 +1,11 @@
 import { execFileSync, spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { parseAllDocuments } from "yaml";
-import { parseEnv } from "../config";
-import { unknownVariables } from "../deploy/files";
 import { ensureHelm } from "../deploy/helm";
-import { kindOf, schemaProblems, strictFieldProblems } from "../deploy/kubernetes";
+import { kindOf, schemaProblems, semanticProblems, strictFieldProblems } from "../deploy/kubernetes";
+import { consoleProblems } from "../deploy/release";
 
 // npm run deploy:check — the deployment files, checked offline:
 //   1. the Helm chart (deploy/helm/rerank-console): helm lint --strict, then helm template with
@@ -48,74 +47,8 @@ function render(helm: string, args: string[]): Obj[] {
   return parseAllDocuments(out).map((d) => d.toJS() as Obj).filter(Boolean);
 }
 
-const find = (objects: Obj[], kind: string) => objects.filter((o) => o.kind === kind);
-const matches = (selector: Record<string, string>, labels: Record<string, string>) => Object.entries(selector).every(([k, v]) => labels?.[k] === v);
-
-/** What the console needs of a rendered release, beyond the Kubernetes schemas. */
-function consoleProblems(objects: Obj[], options: { existingSecret?: string } = {}): string[] {
-  const problems: string[] = [];
-  const [deployment] = find(objects, "Deployment");
-  if (!deployment) return ["no Deployment rendered"];
-  const pod = deployment.spec.template;
-  const container = pod.spec.containers[0];
-  const probe = (p: string) => container[p]?.httpGet?.path;
-  if (probe("readinessProbe") !== "/api/health") problems.push(`readinessProbe path is ${probe("readinessProbe")}, expected /api/health`);
-  if (probe("livenessProbe") !== "/api/v1/ping") problems.push(`livenessProbe path is ${probe("livenessProbe")}, expected /api/v1/ping`);
-  for (const route of ["app/api/health/route.ts", "app/api/v1/ping/route.ts"]) if (!existsSync(path.join(ROOT, route))) problems.push(`${route} is missing: the probes would fail`);
-  if (pod.spec.securityContext?.runAsNonRoot !== true) problems.push("the pod must run as non-root (securityContext.runAsNonRoot)");
-
-  const configMap = find(objects, "ConfigMap")[0];
-  const secret = find(objects, "Secret")[0];
-  const env: Record<string, string> = { ...configMap?.data, ...secret?.stringData };
-  const unknown = unknownVariables(Object.keys(env));
-  if (unknown.length) problems.push(`settings server/config.ts does not know: ${unknown.join(", ")}`);
-  try {
-    parseEnv(env);
-  } catch (error) {
-    problems.push((error as Error).message);
-  }
-  const secretName = options.existingSecret ?? secret?.metadata.name;
-  if (options.existingSecret && secret) problems.push("a Secret was rendered although existingSecret is set");
-  for (const [what, spec] of [["Deployment", pod.spec], ["migration Job", find(objects, "Job")[0]?.spec.template.spec]] as const) {
-    if (!spec) continue;
-    const refs = spec.containers[0].envFrom ?? [];
-    if (!refs.some((r: Obj) => r.configMapRef?.name === configMap?.metadata.name)) problems.push(`${what} does not read the ConfigMap`);
-    if (!refs.some((r: Obj) => r.secretRef?.name === secretName)) problems.push(`${what} does not read the Secret ${secretName}`);
-  }
-  if (container.ports?.[0]?.containerPort !== Number(env.PORT)) problems.push(`containerPort ${container.ports?.[0]?.containerPort} differs from PORT ${env.PORT}`);
-
-  const job = find(objects, "Job")[0];
-  if (job) {
-    const hooks = job.metadata.annotations?.["helm.sh/hook"];
-    if (hooks !== "pre-install,pre-upgrade") problems.push(`the migration Job's hook is ${hooks}, expected pre-install,pre-upgrade`);
-    if (!job.spec.template.spec.containers[0].command.join(" ").includes("npm run db:migrate")) problems.push("the migration Job does not run npm run db:migrate");
-    // Pre-install hooks run before the release's other objects: what the Job reads must be a hook of a lower weight.
-    for (const o of [configMap, secret].filter(Boolean)) {
-      const weight = Number(o!.metadata.annotations?.["helm.sh/hook-weight"] ?? NaN);
-      if (!(weight < Number(job.metadata.annotations?.["helm.sh/hook-weight"] ?? 0))) problems.push(`${o!.kind} must be a hook created before the migration Job`);
-    }
-  }
-  const labels = pod.metadata.labels;
-  for (const o of [...find(objects, "Service"), ...find(objects, "PodDisruptionBudget")]) {
-    const selector = o.kind === "Service" ? o.spec.selector : o.spec.selector.matchLabels;
-    if (!matches(selector, labels)) problems.push(`${o.kind} ${o.metadata.name} selects no pod of the Deployment`);
-  }
-  for (const hpa of find(objects, "HorizontalPodAutoscaler")) {
-    if (hpa.spec.scaleTargetRef.name !== deployment.metadata.name || hpa.spec.scaleTargetRef.kind !== "Deployment") problems.push("the HPA does not scale the Deployment");
-    if (deployment.spec.replicas !== undefined) problems.push("the Deployment sets replicas although the HPA scales it (each upgrade would reset the count)");
-  }
-  for (const monitor of find(objects, "ServiceMonitor")) {
-    const service = find(objects, "Service").find((s) => matches(monitor.spec.selector.matchLabels, s.metadata.labels));
-    if (!service) problems.push("the ServiceMonitor selects no Service");
-    const endpoint = monitor.spec.endpoints[0];
-    if (endpoint.path !== "/api/metrics") problems.push(`the ServiceMonitor scrapes ${endpoint.path}, expected /api/metrics`);
-    if (service && !service.spec.ports.some((p: Obj) => p.name === endpoint.port)) problems.push(`the Service has no port named ${endpoint.port}`);
-  }
-  return problems;
-}
-
 function kubernetesProblems(objects: Obj[]): string[] {
-  return [...schemaProblems(objects), ...strictFieldProblems(objects)];
+  return [...schemaProblems(objects), ...strictFieldProblems(objects), ...semanticProblems(objects)];
 }
 
 function main() {
@@ -129,13 +62,14 @@ function main() {
       execFileSync(helm, ["lint", "--strict", CHART, ...REQUIRED], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
     });
     const scenarios: Array<{ name: string; args: string[]; kinds: string[]; existingSecret?: string }> = [
-      { name: "default values", args: REQUIRED, kinds: ["ConfigMap", "Deployment", "HorizontalPodAutoscaler", "Job", "PodDisruptionBudget", "Secret", "Service"] },
+      // Two ConfigMaps and Secrets: the pods' (regular objects) and the migration hook's copies.
+      { name: "default values", args: REQUIRED, kinds: ["ConfigMap", "ConfigMap", "Deployment", "HorizontalPodAutoscaler", "Job", "PodDisruptionBudget", "Secret", "Secret", "Service"] },
       {
         name: "ServiceMonitor on, fixed replicas, no migration hook",
         args: [...REQUIRED, "--set", "serviceMonitor.enabled=true", "--set", "autoscaling.enabled=false", "--set", "replicaCount=3", "--set", "migration.enabled=false"],
         kinds: ["ConfigMap", "Deployment", "PodDisruptionBudget", "Secret", "Service", "ServiceMonitor"],
       },
-      { name: "an existing Secret", args: ["--set", "existingSecret=rerank-secrets"], kinds: ["ConfigMap", "Deployment", "HorizontalPodAutoscaler", "Job", "PodDisruptionBudget", "Service"], existingSecret: "rerank-secrets" },
+      { name: "an existing Secret", args: ["--set", "existingSecret=rerank-secrets"], kinds: ["ConfigMap", "ConfigMap", "Deployment", "HorizontalPodAutoscaler", "Job", "PodDisruptionBudget", "Service"], existingSecret: "rerank-secrets" },
     ];
     for (const scenario of scenarios) {
       let objects: Obj[] = [];
@@ -148,13 +82,16 @@ function main() {
       check(`  ${objects.length} objects valid against the Kubernetes schemas, strict fields (${[...new Set(objects.map((o) => kindOf(o)))].join(", ")})`, () => kubernetesProblems(objects));
       check("  probes, hooks, selectors and settings fit the console", () => consoleProblems(objects, { existingSecret: scenario.existingSecret }));
     }
-    check("helm template refuses a release without DATABASE_URL or a short AUTH_SECRET", () => {
+    check("helm template refuses a release without DATABASE_URL, a short AUTH_SECRET, a PORT that is no integer, an unknown key (values.schema.json)", () => {
       const problems: string[] = [];
       const refuse = (args: string[], message: string) => {
         const r = spawnSync(helm, ["template", "rel", CHART, ...args], { encoding: "utf8" });
         if (r.status === 0 || !r.stderr.includes(message)) problems.push(`expected a refusal naming "${message}", got: ${r.stderr.trim() || "success"}`);
       };
       refuse([], "secret.DATABASE_URL is required");
+      // values.schema.json: a PORT that is no integer, an unknown key.
+      refuse([...REQUIRED, "--set", "config.PORT=http"], "config.PORT: Does not match pattern");
+      refuse([...REQUIRED, "--set", "replicas=3"], "Additional property replicas is not allowed");
       refuse(["--set", "secret.DATABASE_URL=postgresql://x@y/z", "--set", "secret.AUTH_SECRET=short"], "secret.AUTH_SECRET must hold at least 32 characters");
       return problems;
     });

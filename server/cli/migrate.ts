@@ -1,9 +1,11 @@
 import { ensureFirstAdmin } from "../auth/firstRun";
 import { loadConfigOrExit, setEnv } from "../config";
 import { disconnectDb, getDb } from "../db/client";
+import { EmbeddedPostgresError } from "../db/embedded";
 import { MigrationError } from "../db/migrate";
 import { prepareDatabase } from "../db/prepare";
 import { DatabaseUnreachable, resolveDatabase } from "./database";
+import { firstRunLines } from "./firstRunMessage";
 
 /**
  * npm run db:migrate (and db:seed with --seed). `-- --first-admin` also creates the first admin
@@ -21,8 +23,8 @@ async function main() {
       const created = await ensureFirstAdmin(getDb(), { adminEmail: config.ADMIN_EMAIL, adminPassword: config.ADMIN_PASSWORD, credentialsFile: config.FIRST_RUN_CREDENTIALS_FILE });
       await disconnectDb();
       if (created) {
-        // A password the operator set is not echoed; a generated one is shown this once.
-        console.log(`first admin created: ${created.adminEmail}${config.ADMIN_PASSWORD ? "" : `, password ${created.adminPassword}`}; demo serving key ${created.apiKey}`);
+        // In a migration Job the output is a log others read: no secret there (firstRunLines).
+        console.log(firstRunLines(created, { operatorPassword: Boolean(config.ADMIN_PASSWORD), interactive: Boolean(process.stdout.isTTY), file: config.FIRST_RUN_CREDENTIALS_FILE }).join("\n"));
       } else console.log("first admin: someone can already sign in, nothing created");
     }
   } finally {
@@ -33,7 +35,7 @@ async function main() {
 main().then(
   () => process.exit(0),
   (error) => {
-    console.error(error instanceof MigrationError || error instanceof DatabaseUnreachable ? error.message : error);
+    console.error(error instanceof MigrationError || error instanceof DatabaseUnreachable || error instanceof EmbeddedPostgresError ? error.message : error);
     process.exit(1);
   },
 );

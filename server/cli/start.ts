@@ -11,6 +11,7 @@ import { restartDelayMs } from "../http/cluster";
 import { prepareDatabase } from "../db/prepare";
 import { buildIfNeeded } from "./build";
 import { DatabaseUnreachable, resolveDatabase, type ResolvedDatabase } from "./database";
+import { firstRunLines } from "./firstRunMessage";
 
 // npm start: database (DATABASE_URL or embedded PostgreSQL) → migrate → seed once → build if the
 // sources are newer than the last build → the console's server (server/http/main.ts: the front door
@@ -91,7 +92,7 @@ async function main() {
   process.on("SIGTERM", () => void shutdown(0));
 
   try {
-    database = await resolveDatabase({ ephemeral: args.ephemeral, log });
+    database = await resolveDatabase({ ephemeral: args.ephemeral, log, shared: "refuse" });
     const prepared = await prepareDatabase(database.url, { seed: !args["no-seed"], log });
     log(`database ready (${database.origin}), migration level ${prepared.level}`);
     setEnv("DATABASE_URL", database.url);
@@ -163,19 +164,9 @@ async function main() {
   if (env().SERVING_AUTH === "off") log("warning: SERVING_AUTH=off: /api/v1/rerank and /api/v1/events answer without an API key (trusted networks only)");
 }
 
-/** Shown once, on the start that created them; also kept in the credentials file (mode 600). */
+/** Shown once, on the start that created them (generated secrets only, and only in a terminal: firstRunLines). */
 function printFirstRun(credentials: FirstRunCredentials) {
-  const file = env().FIRST_RUN_CREDENTIALS_FILE;
-  console.log(
-    [
-      "",
-      "  First start: an admin and a demo serving key were created (shown once; also in " + file + ", mode 600)",
-      `    sign in as   ${credentials.adminEmail}`,
-      `    password     ${credentials.adminPassword}`,
-      `    API key      ${credentials.apiKey}   (Authorization: Bearer <key> on /api/v1/rerank and /api/v1/events)`,
-      "",
-    ].join("\n"),
-  );
+  console.log(firstRunLines(credentials, { operatorPassword: Boolean(env().ADMIN_PASSWORD), interactive: Boolean(process.stdout.isTTY), file: env().FIRST_RUN_CREDENTIALS_FILE }).join("\n"));
 }
 
 void main();

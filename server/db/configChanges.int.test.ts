@@ -6,7 +6,7 @@ import { setEnv } from "../config";
 import { seedDemo } from "./seed";
 import { SurfaceConfigCache } from "../surfaces/configCache";
 import { databaseUrl, getDb } from "./client";
-import { configListenerConnections, configListenerPid, configListenerUp, onConfigChange, stopConfigListener } from "./configChanges";
+import { configListenerConnections, configListenerPid, configListenerSilences, configListenerUp, onConfigChange, stopConfigListener } from "./configChanges";
 
 // Config propagation by LISTEN/NOTIFY on real PostgreSQL. Changes are made the way another replica
 // or an operator's psql would make them: plain SQL on a connection of its own, with no call into
@@ -87,6 +87,40 @@ describe("config changes by NOTIFY", () => {
       await expect.poll(() => killSwitchOf(pollOnly), { interval: 10 }).toBe(false);
     } finally {
       pollOnly.stop();
+    }
+  });
+});
+
+describe("a listener that stays connected but hears nothing", () => {
+  it("counts itself down by its missing heartbeat: a change arrives within 3 s through the fast poll or the reconnection", async () => {
+    // Break test of issue 15: with the backend stopped (as behind a silent NAT drop or a pooler) the
+    // connection stayed "up", the fast poll was skipped, and a change waited CONFIG_BACKSTOP_MS.
+    const polling = new SurfaceConfigCache(getDb, () => {}, { pollMs: 50 });
+    await expect.poll(configListenerUp).toBe(true);
+    const before = (await polling.get("search")).killSwitch!;
+    await new Promise((r) => setTimeout(r, 200)); // past the cache's first poll: from now on it polls only while the listener is down
+    const pid = configListenerPid()!;
+    const silences = configListenerSilences();
+    process.kill(pid, "SIGSTOP");
+    try {
+      const started = Date.now();
+      await setKillSwitch(!before);
+      await expect.poll(() => killSwitchOf(polling), { interval: 20, timeout: 3_000 }).toBe(!before);
+      expect(Date.now() - started).toBeLessThan(3_000);
+      expect(configListenerSilences()).toBe(silences + 1);
+    } finally {
+      process.kill(pid, "SIGCONT");
+      polling.stop();
+    }
+    // It reconnected and listens again: the never-polling cache hears the next change.
+    await expect.poll(configListenerUp, { timeout: 10_000 }).toBe(true);
+    const notified = new SurfaceConfigCache(getDb, () => {}, { pollMs: NEVER });
+    try {
+      expect((await notified.get("search")).killSwitch).toBe(!before);
+      await setKillSwitch(before);
+      await expect.poll(() => killSwitchOf(notified), { interval: 10 }).toBe(before);
+    } finally {
+      notified.stop();
     }
   });
 });

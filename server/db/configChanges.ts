@@ -1,3 +1,4 @@
+import { randomBytes } from "node:crypto";
 import pg from "pg";
 import { databaseUrl } from "./client";
 
@@ -7,10 +8,20 @@ import { databaseUrl } from "./client";
 // that subscribed. When the connection drops it reconnects with backoff (100 ms doubling to 5 s);
 // what changed meanwhile is unknown, so every subscriber hears "resync" once it is back. While it
 // is down the caches fall back on their own polling (CONFIG_WATCH_INTERVAL_MS).
+//
+// A connection can also stay open and deliver nothing (a stopped backend, a NAT that drops the flow
+// silently, a pooler in between): no error, no end. So the listener NOTIFYs a channel of its own
+// every HEARTBEAT_INTERVAL_MS on the same connection; when its own heartbeat has not come back
+// within HEARTBEAT_DEADLINE_MS it counts itself down (configListenerUp() false: the caches poll
+// fast again), drops the connection and reconnects.
 
 const CHANNEL = "rerank_config";
 const MIN_BACKOFF_MS = 100;
 const MAX_BACKOFF_MS = 5_000;
+/** How often the listener notifies itself (ms). */
+export const HEARTBEAT_INTERVAL_MS = 250;
+/** A listener whose own heartbeat has not arrived for this long is counted down (ms). */
+export const HEARTBEAT_DEADLINE_MS = 2_000;
 
 /** "surfaces" and "api_keys" come from the triggers; "resync" follows a (re)connection, after which anything may have changed. */
 export type ConfigTopic = "surfaces" | "api_keys" | "resync";
@@ -27,6 +38,13 @@ interface Listener {
   subscribers: Set<Subscriber>;
   /** Connections made so far (tests watch it to see a reconnection). */
   connections: number;
+  /** This listener's own heartbeat channel. */
+  heartbeatChannel: string;
+  /** When its last heartbeat (or the connection) arrived (Date.now()). */
+  lastHeartbeat: number;
+  heartbeat: NodeJS.Timeout | undefined;
+  /** Times the listener counted itself down because its heartbeat did not come back. */
+  silences: number;
 }
 
 // One per process, on globalThis: Next's bundle and the front door each load their own copy of this module.
@@ -59,6 +77,11 @@ export function configListenerPid(): number | null {
   return holder.__rerankConfigListener?.connected ? (client?.processID ?? null) : null;
 }
 
+/** How many times the listener found its connection silent (heartbeat missing) and reconnected. */
+export function configListenerSilences(): number {
+  return holder.__rerankConfigListener?.silences ?? 0;
+}
+
 /** Closes the listener (tests, shutdown); the next onConfigChange opens a new one. */
 export async function stopConfigListener(): Promise<void> {
   const listener = holder.__rerankConfigListener;
@@ -66,6 +89,7 @@ export async function stopConfigListener(): Promise<void> {
   if (!listener) return;
   listener.stopped = true;
   clearTimeout(listener.retry);
+  clearInterval(listener.heartbeat);
   await listener.client?.end().catch(() => {});
 }
 
@@ -79,7 +103,8 @@ function ensureListener(): Listener | null {
   const current = holder.__rerankConfigListener;
   if (current && current.url === url) return current;
   if (current) void stopConfigListener();
-  const listener: Listener = { url, client: null, connected: false, stopped: false, backoffMs: MIN_BACKOFF_MS, retry: undefined, subscribers: new Set(), connections: 0 };
+  const listener: Listener = { url, client: null, connected: false, stopped: false, backoffMs: MIN_BACKOFF_MS, retry: undefined, subscribers: new Set(), connections: 0,
+    heartbeatChannel: `rerank_config_hb_${randomBytes(6).toString("hex")}`, lastHeartbeat: 0, heartbeat: undefined, silences: 0 };
   holder.__rerankConfigListener = listener;
   connect(listener);
   return listener;
@@ -93,6 +118,7 @@ function connect(listener: Listener): void {
     if (failed) return;
     failed = true;
     listener.connected = false;
+    clearInterval(listener.heartbeat);
     client.removeAllListeners("notification");
     client.end().catch(() => {});
     if (listener.stopped) return;
@@ -103,11 +129,12 @@ function connect(listener: Listener): void {
   client.on("error", fail);
   client.on("end", fail);
   client.on("notification", (message) => {
-    if (message.channel === CHANNEL && (message.payload === "surfaces" || message.payload === "api_keys")) publish(listener, message.payload);
+    if (message.channel === listener.heartbeatChannel) listener.lastHeartbeat = Date.now();
+    else if (message.channel === CHANNEL && (message.payload === "surfaces" || message.payload === "api_keys")) publish(listener, message.payload);
   });
   client
     .connect()
-    .then(() => client.query(`LISTEN ${CHANNEL}`))
+    .then(() => client.query(`LISTEN ${CHANNEL}; LISTEN ${listener.heartbeatChannel}`))
     .then(() => {
       if (listener.stopped) return void client.end().catch(() => {});
       // The connection must not keep a process alive that has nothing else to do (CLIs, tests).
@@ -115,6 +142,19 @@ function connect(listener: Listener): void {
       listener.connected = true;
       listener.connections++;
       listener.backoffMs = MIN_BACKOFF_MS;
+      listener.lastHeartbeat = Date.now();
+      listener.heartbeat = setInterval(() => {
+        if (Date.now() - listener.lastHeartbeat > HEARTBEAT_DEADLINE_MS) {
+          // Open but silent: count down now (the caches poll fast), then drop the connection and reconnect.
+          listener.silences++;
+          listener.connected = false;
+          (client as unknown as { connection?: { stream?: { destroy?: () => void } } }).connection?.stream?.destroy?.();
+          fail();
+          return;
+        }
+        client.query(`NOTIFY ${listener.heartbeatChannel}`).catch(() => {});
+      }, HEARTBEAT_INTERVAL_MS);
+      listener.heartbeat.unref();
       publish(listener, "resync");
     })
     .catch(fail);

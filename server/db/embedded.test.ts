@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { blockedFolder, EmbeddedPostgresError, embeddedLayout, relocatedRoot, type StatOf } from "./embedded";
+import { blockedFolder, EmbeddedPostgresError, embeddedLayout, relocatedRoot, runningServerAction, type StatOf } from "./embedded";
 
 // Where embedded PostgreSQL's binaries and data go when `npm start` runs as root: PostgreSQL runs as
 // the `postgres` account, which must be able to enter every folder above them.
@@ -69,5 +69,14 @@ describe("embeddedLayout", () => {
     const layout = () => embeddedLayout({ nativeDir: "/root/app/native", dataDir: "/root/app/.data/postgres", version, account: postgres, statOf });
     expect(layout).toThrow(EmbeddedPostgresError);
     expect(layout).toThrow(/^Embedded PostgreSQL runs as the "postgres" user \(it refuses root\), which cannot enter \/root nor \/var: run npm start as a non-root user, or move the project to a folder others can enter \(chmod o\+x\), or set DATABASE_URL$/);
+  });
+});
+
+describe("runningServerAction", () => {
+  it("attaches to a server whose starter lives, stops one whose starter is gone", () => {
+    expect(runningServerAction({ postmasterAlive: false, ownerAlive: false })).toBe("none");
+    expect(runningServerAction({ postmasterAlive: false, ownerAlive: true })).toBe("none");
+    expect(runningServerAction({ postmasterAlive: true, ownerAlive: true })).toBe("attach");
+    expect(runningServerAction({ postmasterAlive: true, ownerAlive: false })).toBe("stop");
   });
 });

@@ -23,6 +23,8 @@ export interface EmbeddedServer {
   port: number;
   /** Where its data is (the requested folder, or the reachable one chosen as root: embeddedLayout). */
   dataDir: string;
+  /** True when another live process started it: stop() then leaves it running. */
+  attached: boolean;
   urlFor(database: string): string;
   stop(): Promise<void>;
 }
@@ -189,27 +191,77 @@ function run(command: string, args: string[], account: Account | null, env: Node
   });
 }
 
-/** A postgres left running on this data folder by a start that was killed: stopped before ours starts. */
-async function stopLeftover(dataDir: string, log?: (line: string) => void): Promise<void> {
+/** The file beside the data folder naming the live process that started its server (JSON {pid, port}). */
+export const ownerFileOf = (dataDir: string) => `${dataDir.replace(/\/+$/, "")}-owner.json`;
+
+/** Whether `pid` names a running process (signal 0 probes without signalling). */
+function processAlive(pid: number): boolean {
+  if (!Number.isInteger(pid) || pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+/**
+ * What to do with a postgres already running on a data folder (pure; tested in embedded.test.ts):
+ * - "none": nothing runs there;
+ * - "attach": it runs and the process that started it (the owner file's pid) is alive, e.g. an
+ *   `npm start` beside which `npm run db:retention` or `db:migrate` runs: use it, never stop it;
+ * - "stop": it runs but its starter is gone (a start killed with SIGKILL): a leftover, stopped.
+ */
+export function runningServerAction(state: { postmasterAlive: boolean; ownerAlive: boolean }): "none" | "attach" | "stop" {
+  if (!state.postmasterAlive) return "none";
+  return state.ownerAlive ? "attach" : "stop";
+}
+
+/** The postmaster running on `dataDir` (pid and port from postmaster.pid), or null when none runs. */
+function runningPostmaster(dataDir: string): { pid: number; port: number } | null {
   const file = path.join(dataDir, "postmaster.pid");
-  if (!existsSync(file)) return;
-  const pid = Number(readFileSync(file, "utf8").split("\n")[0]);
+  if (!existsSync(file)) return null;
+  const lines = readFileSync(file, "utf8").split("\n");
+  const pid = Number(lines[0]);
   let command = "";
   try {
     command = readFileSync(`/proc/${pid}/cmdline`, "utf8");
   } catch {
-    return; // not running: postgres removes a stale lock file itself
+    return null; // not running: postgres removes a stale lock file itself
   }
-  if (!command.includes("postgres")) return;
-  log?.(`stopping an embedded PostgreSQL (pid ${pid}) left running by an earlier start`);
+  if (!command.includes("postgres")) return null;
+  return { pid, port: Number(lines[3]) };
+}
+
+/** The live process that started the server on `dataDir`, from its owner file, or null. */
+function liveOwner(dataDir: string): number | null {
+  try {
+    const { pid } = JSON.parse(readFileSync(ownerFileOf(dataDir), "utf8")) as { pid: number };
+    return processAlive(pid) ? pid : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Stops a leftover postmaster (its starter is gone) and waits up to 10 s for it to exit. */
+async function stopLeftover(pid: number, log?: (line: string) => void): Promise<void> {
+  log?.(`stopping an embedded PostgreSQL (pid ${pid}) left running by an earlier start that is gone`);
   process.kill(pid, "SIGINT");
   for (let i = 0; i < 100 && existsSync(`/proc/${pid}`); i++) await new Promise((r) => setTimeout(r, 100));
 }
 
+/**
+ * Starts (or, when another live process already runs it, attaches to) the embedded server on
+ * `dataDir`. The starter writes `<dataDir>-owner.json` ({pid, port}); a postmaster whose owner is
+ * gone is a leftover and is stopped first; one whose owner lives is used as is (options.shared).
+ * @throws EmbeddedPostgresError with one line for the user.
+ */
 export async function startEmbeddedPostgres(options: {
   dataDir: string;
   port?: number;
   log?: (line: string) => void;
+  /** A server already run by another live process on dataDir: "attach" (default) uses it, "refuse" throws EmbeddedPostgresError. */
+  shared?: "attach" | "refuse";
 }): Promise<EmbeddedServer> {
   const port = options.port ?? (await getPort({ port: portNumbers(54329, 54399), host: "127.0.0.1" }));
   const account = process.getuid?.() === 0 ? postgresAccount() : null;
@@ -236,7 +288,18 @@ export async function startEmbeddedPostgres(options: {
       rmSync(pwfile, { force: true });
     }
   }
-  await stopLeftover(dataDir, options.log);
+  const running = runningPostmaster(dataDir);
+  const owner = running ? liveOwner(dataDir) : null;
+  const action = runningServerAction({ postmasterAlive: running !== null, ownerAlive: owner !== null });
+  if (action === "attach") {
+    // Another live process (e.g. npm start) runs this server: use it and leave it running.
+    if (options.shared === "refuse") {
+      throw new EmbeddedPostgresError(`embedded PostgreSQL in ${dataDir} is already run by another process (pid ${owner}, port ${running!.port}): stop that one first, or set DATABASE_URL`);
+    }
+    options.log?.(`using the embedded PostgreSQL on port ${running!.port} started by a running process (pid ${owner}); it is left running`);
+    return { port: running!.port, dataDir, attached: true, urlFor: (database) => `postgresql://${USER}:${encodeURIComponent(password)}@127.0.0.1:${running!.port}/${database}`, stop: async () => {} };
+  }
+  if (action === "stop") await stopLeftover(running!.pid, options.log);
   const child = await startServer(bin("postgres"), ["-D", dataDir, "-p", String(port), "-c", "listen_addresses=127.0.0.1"], account, env, options.log);
   if (legacy) {
     const client = new pg.Client({ connectionString: `postgresql://${USER}:${LEGACY_PASSWORD}@127.0.0.1:${port}/postgres` });
@@ -245,11 +308,17 @@ export async function startEmbeddedPostgres(options: {
     await client.end();
     options.log?.("embedded PostgreSQL: replaced the default password with a generated one");
   }
+  const ownerFile = ownerFileOf(dataDir);
+  writeFileSync(ownerFile, `${JSON.stringify({ pid: process.pid, port })}\n`, { mode: 0o600 });
   return {
     port,
     dataDir,
+    attached: false,
     urlFor: (database) => `postgresql://${USER}:${encodeURIComponent(password)}@127.0.0.1:${port}/${database}`,
-    stop: () => stopServer(child),
+    stop: async () => {
+      await stopServer(child);
+      rmSync(ownerFile, { force: true });
+    },
   };
 }
 

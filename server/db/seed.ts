@@ -3,6 +3,11 @@ import { readFileSync } from "node:fs";
 import { DEMO_BLOCKED_FLAGS, demoCatalog } from "../demo/catalog";
 import { DEMO_MODELS, demoFeatureSpec } from "../demo/models";
 import { createVersion, setAlias } from "../registry/versions";
+import { DEMO_CASCADE_STAGE2, DEMO_CASCADE_SURFACE } from "../demo/cascade";
+import { DEMO_CROSS_ENCODER_DIR, DEMO_CROSS_ENCODER_NAME, DEMO_TEXT_SURFACE } from "../demo/crossEncoder";
+import { bundleToArchive, readCrossEncoderBundle } from "../inference/crossEncoder/bundle";
+import { validateCrossEncoderArchive } from "../registry/validateCrossEncoder";
+import { env } from "../config";
 import { systemActor } from "../audit/actor";
 import { recordAudit } from "../audit/record";
 import { subjects } from "../domain/audit/subject";
@@ -18,7 +23,60 @@ export async function seedDemo(db: Db, log: (line: string) => void = () => {}): 
   const models = await seedModels(db, log);
   const letor = await seedLetorModels(db, log);
   const shadow = await seedShadowCandidate(db, log);
-  return { seeded: catalog || models || letor || shadow };
+  const text = await seedTextSurface(db, log);
+  const cascade = await seedCascadeSurface(db, log);
+  return { seeded: catalog || models || letor || shadow || text || cascade };
+}
+
+/**
+ * The demo cascade (issue 16): "product-search" ranks every candidate with search-ranker production
+ * (stage 1, tabular, 50 ms) and rescores the top 20 against the query with the demo cross-encoder
+ * (stage 2, 150 ms); server/rerank/stage2.ts.
+ */
+async function seedCascadeSurface(db: Db, log: (line: string) => void): Promise<boolean> {
+  if (await db.surface.findUnique({ where: { key: DEMO_CASCADE_SURFACE } })) return false;
+  const ranker = await db.model.findUnique({ where: { name: "search-ranker" }, select: { id: true } });
+  if (!ranker || !(await db.model.findUnique({ where: { name: DEMO_CASCADE_STAGE2.model } }))) return false;
+  await db.surface.create({
+    data: {
+      key: DEMO_CASCADE_SURFACE, name: "Product search (cascade)", description: "search-ranker over every candidate, then the demo cross-encoder over the top 20 against the query.",
+      modelId: ranker.id, modelAlias: "production", fallbackAlias: "fallback", timeoutMs: 50, defaultTopK: 20,
+      constraints: { blockedFlags: [...DEMO_BLOCKED_FLAGS] }, stage2: DEMO_CASCADE_STAGE2,
+    },
+  });
+  log(`seeded the demo cascade ${DEMO_CASCADE_SURFACE}: search-ranker production, then ${DEMO_CASCADE_STAGE2.model} over the top ${DEMO_CASCADE_STAGE2.rerankCount}`);
+  return true;
+}
+
+/**
+ * The demo text surface: the committed demo cross-encoder (models/text/demo-cross-encoder) stored in
+ * the registry as any uploaded bundle is (checked, then kept as its tar), its production alias
+ * serving "product-qa" with a 200 ms scoring budget; the fallback is request order.
+ */
+async function seedTextSurface(db: Db, log: (line: string) => void): Promise<boolean> {
+  if (await db.model.findUnique({ where: { name: DEMO_CROSS_ENCODER_NAME } })) return false;
+  const checked = await validateCrossEncoderArchive(bundleToArchive(await readCrossEncoderBundle(DEMO_CROSS_ENCODER_DIR)), env().MODEL_MAX_BYTES);
+  const card = JSON.parse(readFileSync(`${DEMO_CROSS_ENCODER_DIR}/card.json`, "utf8")) as { architecture: string; training: Record<string, unknown>; evaluation: { crossEncoder: number; retrievalOrder: number } };
+  const surface = await db.surface.upsert({
+    where: { key: DEMO_TEXT_SURFACE },
+    create: {
+      key: DEMO_TEXT_SURFACE, name: "Product Q&A (text)", description: "Reranks product texts for a free-text question with a cross-encoder (POST /v2/rerank, Cohere's shape).",
+      timeoutMs: 200, defaultTopK: 10, sloLatencyP99Ms: 250,
+    },
+    update: {},
+  });
+  const model = await db.model.create({
+    data: { name: DEMO_CROSS_ENCODER_NAME, owner: "ml@rerank.local", description: `Demo cross-encoder: ${card.architecture}`, surfaceId: surface.id },
+  });
+  const version = await createVersion(db, {
+    modelId: model.id, bytes: checked.bytes, featureSpec: [], format: "cross-encoder", validated: checked.validated, source: "demo", actor: SEED,
+    metadata: { crossEncoder: checked.summary, notes: "models/text/train_cross_encoder.py; model card models/text/demo-cross-encoder/card.json", hyperparameters: card.training },
+    metrics: { "ndcg@10": card.evaluation.crossEncoder, "ndcg@10_retrieval_order": card.evaluation.retrievalOrder },
+  });
+  await setAlias(db, { versionId: version.id, alias: "production", actor: SEED, reason: "demo seed" });
+  await db.surface.update({ where: { id: surface.id }, data: { modelId: model.id, modelAlias: "production" } });
+  log(`seeded the demo text surface ${DEMO_TEXT_SURFACE}: ${DEMO_CROSS_ENCODER_NAME} v1 (production)`);
+  return true;
 }
 
 /** v3 of the demo ranker, a candidate under the "shadow" alias, mirrored on a quarter of search traffic. */

@@ -3,7 +3,8 @@ import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { parseEnv } from "../config";
-import { envOf, interpolate, parseDockerfile, unknownVariables } from "./files";
+import { contextSources, dockerignoreExcludes, envOf, interpolate, parseDockerfile, unknownVariables, unprovisionedDatasources } from "./files";
+import { CONNECTION_BUDGET, connectionsPerProcess } from "./release";
 
 // Docker cannot run on the machines that test this project: the Dockerfile and docker-compose.yml
 // are read here the way their engines read them and checked for what a broken deployment would
@@ -66,6 +67,25 @@ describe("docker-compose.yml", () => {
     expect(() => interpolate(String(services["console-1"]!.environment!.AUTH_SECRET), {})).toThrow("AUTH_SECRET: set AUTH_SECRET");
   });
 
+  it("runs one server process per container, within PostgreSQL's connections (issue 15 break test)", () => {
+    const env = parseEnv(Object.fromEntries(Object.entries(services["console-1"]!.environment!).map(([k, v]) => [k, interpolate(String(v), shell)])));
+    expect(env.WORKERS).toBe(1);
+    const replicas = ours.filter(([name]) => name.startsWith("console-")).length;
+    expect(replicas * connectionsPerProcess(env) * env.WORKERS).toBeLessThanOrEqual(CONNECTION_BUDGET);
+  });
+
+  it("points every datasource of the dashboards at the provisioned one", () => {
+    const provisioned = (parse(read("deploy/grafana/provisioning/datasources/prometheus.yml")) as { datasources: Array<{ uid: string; type: string }> }).datasources;
+    const dashboard = JSON.parse(read("deploy/grafana/dashboards/rerank-oncall.json")) as unknown;
+    expect(unprovisionedDatasources(dashboard, provisioned)).toEqual([]);
+    // The check itself: a panel naming another uid, or another type, is caught.
+    const broken = { panels: [{ datasource: { type: "prometheus", uid: "prom" } }, { targets: [{ datasource: { type: "loki", uid: "prometheus" } }] }] };
+    expect(unprovisionedDatasources(broken, provisioned)).toEqual([
+      '$.panels[0].datasource: uid "prom" is not a provisioned datasource (prometheus)',
+      "$.panels[1].targets[0].datasource: type loki, the provisioned prometheus is prometheus",
+    ]);
+  });
+
   it("balances over both replicas and scrapes each one directly", () => {
     const nginx = read("deploy/nginx/compose.conf");
     expect([...nginx.matchAll(/server (console-\d):(\d+)/g)].map((m) => `${m[1]}:${m[2]}`)).toEqual(["console-1:3000", "console-2:3000"]);
@@ -125,9 +145,34 @@ describe("Dockerfile", () => {
     expect(env).toMatchObject({ NODE_ENV: "production", HOST: "0.0.0.0" });
   });
 
+  const ignored = read(".dockerignore").split("\n").map((l) => l.trim()).filter((l) => l && !l.startsWith("#"));
+
   it("leaves local state, dependencies and builds out of the build context", () => {
-    const ignored = read(".dockerignore").split("\n").map((l) => l.trim()).filter((l) => l && !l.startsWith("#"));
     for (const entry of ["node_modules", ".next", ".data", ".git", "server/db/generated", ".env"]) expect(ignored).toContain(entry);
+  });
+
+  it("copies only paths that exist in the repository and that .dockerignore keeps in the context (issue 15 break test)", () => {
+    const sources = contextSources(stages);
+    expect(sources.map((s) => s.source)).toEqual(expect.arrayContaining(["package.json", "prisma", "app", "server", "models", "."]));
+    for (const { source, line } of sources) {
+      expect(existsSync(path.join(root, source)), `Dockerfile line ${line}: COPY ${source}`).toBe(true);
+      if (source !== ".") expect(dockerignoreExcludes(ignored, source), `Dockerfile line ${line}: COPY ${source} is excluded by .dockerignore`).toBe(false);
+    }
+  });
+
+  it("needs the npm registry only: no install scripts, the Prisma client generated without engines (issue 15 break test)", () => {
+    // The image's npm 10 ignores package.json's allowScripts: onnxruntime-node's script would fetch CUDA files, @prisma/engines its engines.
+    const installs = stages.flatMap((s) => ops(s, "RUN")).map((r) => r.args).flatMap((a) => a.split("&&").map((c) => c.trim())).filter((c) => /^npm (ci|install|i)\b/.test(c));
+    expect(installs.length).toBeGreaterThanOrEqual(2);
+    for (const install of installs) expect(install).toContain("--ignore-scripts");
+    const deps = stages.find((s) => s.name === "deps")!;
+    expect(ops(deps, "RUN").map((r) => r.args).join(" ")).toMatch(/PRISMA_SCHEMA_ENGINE_BINARY=\S+ npx prisma generate/);
+    expect(ops(runtime, "COPY").map((c) => c.args)).toContain("--from=build --chown=node:node /app/server/db/generated ./server/db/generated");
+  });
+
+  it("runs one server process per container (WORKERS=1: scale with replicas)", () => {
+    const env = Object.assign({}, ...ops(runtime, "ENV").map(envOf)) as Record<string, string>;
+    expect(env.WORKERS).toBe("1");
   });
 });
 
@@ -146,6 +191,21 @@ describe("the deployment file readers", () => {
     expect(interpolate("a ${X:-d} ${Y-e} $Z $$HOME", { X: "", Z: "z" })).toBe("a d e z $HOME");
     expect(interpolate("${X-d}", { X: "" })).toBe("");
     expect(() => interpolate("${X:?say why}", {})).toThrow("X: say why");
+  });
+
+  it("reads the build-context sources of COPY and matches .dockerignore as Docker does", () => {
+    const { stages } = parseDockerfile("FROM a AS x\nCOPY package.json package-lock.json ./\nCOPY --chown=n:n ./app ./app\nCOPY --from=x /a /b\nCOPY [\"models/\", \"./models\"]\n");
+    expect(contextSources(stages).map((s) => s.source)).toEqual(["package.json", "package-lock.json", "app", "models"]);
+    const patterns = ["node_modules", "server/db/generated", "*.log", "docs/**/draft", "models", "!models/keep"];
+    expect(dockerignoreExcludes(patterns, "node_modules")).toBe(true);
+    expect(dockerignoreExcludes(patterns, "node_modules/x/y")).toBe(true);
+    expect(dockerignoreExcludes(patterns, "server")).toBe(false);
+    expect(dockerignoreExcludes(patterns, "server/db/generated/index.ts")).toBe(true);
+    expect(dockerignoreExcludes(patterns, "a.log")).toBe(true);
+    expect(dockerignoreExcludes(patterns, "x/a.log")).toBe(false);
+    expect(dockerignoreExcludes(patterns, "docs/a/b/draft")).toBe(true);
+    expect(dockerignoreExcludes(patterns, "models")).toBe(true);
+    expect(dockerignoreExcludes(patterns, "models/keep")).toBe(false);
   });
 
   it("knows every variable of server/config.ts and nothing else", () => {

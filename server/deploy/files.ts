@@ -91,3 +91,61 @@ export function interpolate(value: string, vars: Record<string, string | undefin
     throw new Error(`${key}: ${arg || "required"}`);
   });
 }
+
+/**
+ * The build-context sources of the COPY/ADD instructions of every stage (not `--from=` copies):
+ * e.g. `COPY --chown=node:node app ./app` → ["app"]; the JSON form is read too.
+ */
+export function contextSources(stages: DockerStage[]): Array<{ source: string; line: number }> {
+  const out: Array<{ source: string; line: number }> = [];
+  for (const instruction of stages.flatMap((s) => s.instructions)) {
+    if (instruction.op !== "COPY" && instruction.op !== "ADD") continue;
+    const words = instruction.args.startsWith("[") ? (JSON.parse(instruction.args) as string[]) : instruction.args.split(/\s+/);
+    const flags = words.filter((w) => w.startsWith("--"));
+    if (flags.some((f) => f.startsWith("--from="))) continue;
+    const paths = words.filter((w) => !w.startsWith("--"));
+    for (const source of paths.slice(0, -1)) out.push({ source: source.replace(/^\.\/(?=.)/, "").replace(/\/$/, ""), line: instruction.line });
+  }
+  return out;
+}
+
+/**
+ * Whether .dockerignore's `patterns` leave `source` (a path relative to the context) out of the
+ * build context: a pattern naming it or a folder above it (`*` and `?` within one path segment,
+ * `**` across segments; a later `!pattern` re-includes), as Docker's matcher does.
+ */
+export function dockerignoreExcludes(patterns: string[], source: string): boolean {
+  const toRegex = (pattern: string) =>
+    new RegExp(`^${pattern.replace(/^\/+|\/+$/g, "").replace(/[.+^${}()|[\]\\]/g, "\\$&").replace(/\*\*/g, "\u0000").replace(/\*/g, "[^/]*").replace(/\?/g, "[^/]").replace(/\u0000/g, ".*")}(/.*)?$`);
+  let excluded = false;
+  for (const raw of patterns) {
+    const negated = raw.startsWith("!");
+    const pattern = negated ? raw.slice(1) : raw;
+    if (toRegex(pattern).test(source)) excluded = !negated;
+  }
+  return excluded;
+}
+
+/**
+ * Every datasource reference of a Grafana dashboard (panels, targets, template variables, at any
+ * depth) that no provisioned datasource answers: a `{type, uid}` whose uid is not provisioned or
+ * whose type differs, or a `${DS_…}` placeholder (an export for sharing, not for provisioning).
+ * @returns one line per reference, with its JSON path.
+ */
+export function unprovisionedDatasources(dashboard: unknown, provisioned: Array<{ uid: string; type: string }>): string[] {
+  const problems: string[] = [];
+  const visit = (node: unknown, where: string) => {
+    if (Array.isArray(node)) return node.forEach((n, i) => visit(n, `${where}[${i}]`));
+    if (!node || typeof node !== "object") return;
+    for (const [key, value] of Object.entries(node)) {
+      if (key === "datasource" && value !== null) {
+        const ref = typeof value === "string" ? { uid: value, type: undefined } : (value as { uid?: string; type?: string });
+        const match = provisioned.find((d) => d.uid === ref.uid);
+        if (!match) problems.push(`${where}.datasource: uid ${JSON.stringify(ref.uid)} is not a provisioned datasource (${provisioned.map((d) => d.uid).join(", ")})`);
+        else if (ref.type !== undefined && ref.type !== match.type) problems.push(`${where}.datasource: type ${ref.type}, the provisioned ${match.uid} is ${match.type}`);
+      } else visit(value, `${where}.${key}`);
+    }
+  };
+  visit(dashboard, "$");
+  return problems;
+}

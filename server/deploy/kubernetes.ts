@@ -87,12 +87,77 @@ export function strictFieldProblems(objects: KubeObject[]): string[] {
       const message = ts.flattenDiagnosticMessageText(d.messageText, " ");
       if (d.file !== source || d.start === undefined) return message;
       // Which object: the nearest "// i" marker above the error.
+      // (JSON.stringify escapes newlines in strings, so a line "// i" can only be a marker.)
       const before = source.text.slice(0, d.start);
-      const index = Number(/\/\/ (\d+)\n[^]*$/.exec(before)?.[1] ?? -1);
+      const index = Number([...before.matchAll(/^\/\/ (\d+)$/gm)].at(-1)?.[1] ?? -1);
       const object = known[index];
       return `${object ? nameOf(object) : "manifest"}: ${message.replace(/\s+/g, " ").slice(0, 400)}`;
     });
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any -- rendered YAML
+
+const matchesLabels = (selector: Record<string, string> | undefined, labels: Record<string, string> | undefined) =>
+  Object.entries(selector ?? {}).every(([k, v]) => labels?.[k] === v);
+
+/** The pod template of a workload (Deployment, StatefulSet, DaemonSet, Job), or undefined. */
+const podTemplateOf = (o: Obj): Obj | undefined => o.spec?.template;
+
+/**
+ * What the schemas let through but a cluster refuses, or accepts and cannot run, one line per
+ * problem naming the object:
+ * - a Deployment whose selector does not match its template's labels (the API refuses it);
+ * - a Job whose pod's restartPolicy is not Never or OnFailure (refused), a Deployment's not Always;
+ * - an HPA with maxReplicas below minReplicas (default 1) (refused);
+ * - a container without an image (a pod that cannot start);
+ * - a probe or a Service targetPort naming a container port that does not exist, or a Service's
+ *   numeric targetPort no selected container declares (probes fail, the Service has no endpoints).
+ * @param objects parsed manifests (e.g. helm template's documents)
+ */
+export function semanticProblems(objects: KubeObject[]): string[] {
+  const problems: string[] = [];
+  const all = objects as Obj[];
+  for (const o of all) {
+    const name = nameOf(o);
+    const pod = podTemplateOf(o);
+    if (o.kind === "Deployment" && pod) {
+      const selector = o.spec?.selector?.matchLabels as Record<string, string> | undefined;
+      if (!selector || Object.keys(selector).length === 0 || !matchesLabels(selector, pod.metadata?.labels)) {
+        problems.push(`${name}: spec.selector.matchLabels ${JSON.stringify(selector ?? {})} does not match the template's labels ${JSON.stringify(pod.metadata?.labels ?? {})}`);
+      }
+      const restart = pod.spec?.restartPolicy;
+      if (restart !== undefined && restart !== "Always") problems.push(`${name}: a Deployment's pods must have restartPolicy Always, not ${restart}`);
+    }
+    if (o.kind === "Job" && pod) {
+      const restart = pod.spec?.restartPolicy;
+      if (restart !== "Never" && restart !== "OnFailure") problems.push(`${name}: a Job's pods must have restartPolicy Never or OnFailure, not ${restart ?? "unset (Always)"}`);
+    }
+    if (o.kind === "HorizontalPodAutoscaler") {
+      const min = o.spec?.minReplicas ?? 1;
+      if (typeof o.spec?.maxReplicas === "number" && o.spec.maxReplicas < min) problems.push(`${name}: maxReplicas ${o.spec.maxReplicas} is below minReplicas ${min}`);
+    }
+    for (const container of [...(pod?.spec?.containers ?? []), ...(pod?.spec?.initContainers ?? [])] as Obj[]) {
+      if (!container.image) problems.push(`${name}: container ${container.name} has no image`);
+      const portNames = new Set((container.ports ?? []).map((p: Obj) => p.name).filter(Boolean));
+      for (const probeName of ["readinessProbe", "livenessProbe", "startupProbe"]) {
+        const probe = container[probeName];
+        const port = probe?.httpGet?.port ?? probe?.tcpSocket?.port ?? probe?.grpc?.port;
+        if (typeof port === "string" && !portNames.has(port)) problems.push(`${name}: container ${container.name}'s ${probeName} names port "${port}", which the container does not declare`);
+      }
+    }
+  }
+  for (const service of all.filter((o) => o.kind === "Service" && o.spec?.selector)) {
+    const pods = all.map(podTemplateOf).filter((p): p is Obj => p !== undefined && matchesLabels(service.spec.selector, p.metadata?.labels));
+    if (pods.length === 0) continue; // a Service selecting nothing here may select pods made elsewhere
+    const ports = pods.flatMap((p) => (p.spec?.containers ?? []) as Obj[]).flatMap((c) => (c.ports ?? []) as Obj[]);
+    for (const port of (service.spec.ports ?? []) as Obj[]) {
+      const target = port.targetPort ?? port.port;
+      const found = typeof target === "string" ? ports.some((p) => p.name === target) : ports.some((p) => p.containerPort === target);
+      if (!found) problems.push(`${nameOf(service)}: port ${port.name ?? port.port} targets ${typeof target === "string" ? `"${target}"` : target}, which no selected container declares`);
+    }
+  }
+  return problems;
 }

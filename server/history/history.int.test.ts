@@ -97,10 +97,39 @@ describe("promotion history", () => {
   });
 
   it("keeps a per-model history and is append-only", async () => {
-    const rows = await oncall().history.model({ model: "t-hist-model", alias: "canary" });
-    // The canary alias was pointed at v3 and cleared when the rollout ended.
+    const rows = await oncall().history.model({ model: "t-hist-model", alias: "canary@t-hist" });
+    // The surface's canary alias (canary@t-hist) was pointed at v3 and cleared when the rollout ended.
     expect(rows.map((r) => [r.kind, r.fromVersion, r.toVersion])).toEqual([["alias_move", 3, null], ["alias_move", null, 3]]);
     await expect(getDb().$executeRaw`UPDATE promotion_history SET reason = 'x'`).rejects.toThrow(/append-only/);
     await expect(getDb().$executeRaw`DELETE FROM promotion_history`).rejects.toThrow(/append-only/);
+  });
+});
+
+describe("the one-click rollback after a rollback (issue #14 break test)", () => {
+  it("production created at v4 with no earlier row (as the seed does at v2), v5 shipped and rolled back: the next target is v1, never v5", async () => {
+    const db = getDb();
+    const spec = demoFeatureSpec();
+    await createTestSurface(db, { key: "t-hist-seed", bytes: demoModelBytes("popularity"), featureSpec: spec, extraVersions: [demoModelBytes("linear"), demoModelBytes("candidate")] });
+    const model = await db.model.findUniqueOrThrow({ where: { name: "t-hist-seed-model" }, include: { versions: true } });
+    const id = (v: number) => model.versions.find((x) => x.version === v)!.id;
+    // Versions 1, 4 and 5; production starts at v4 with no earlier row, as the seed starts at v2.
+    await db.modelAlias.deleteMany({ where: { modelId: model.id, name: "production" } });
+    await ml().models.setAlias({ versionId: id(4), alias: "production", reason: "seed" });
+    await pause();
+    await ml().models.setAlias({ versionId: id(5), alias: "production", reason: "ship" });
+    await pause();
+    expect((await surfaceOf("t-hist-seed")).rollback).toMatchObject({ version: 4, basis: "history" });
+    await oncall().oncall.rollback({ surface: "t-hist-seed", reason: "v5 regressed" });
+    const after = await surfaceOf("t-hist-seed");
+    expect(after.serving?.version).toBe(4);
+    // The history has nothing before v4 (and v5 was just rolled back): the model's next earlier version.
+    expect(after.rollback).toEqual({ versionId: id(1), version: 1, basis: "earlier_version", movedAt: null, movedBy: null });
+    const history = await oncall().history.surface({ surface: "t-hist-seed" });
+    expect(history.rollback.options.map((o) => [o.version, o.servedUntil === null])).toEqual([[5, false], [1, true]]);
+    await pause();
+    const done = await oncall().oncall.rollback({ surface: "t-hist-seed", reason: "v4 regressed too", expectVersionId: id(1) });
+    expect(done.version).toBe(1);
+    // From the oldest version, with v5 and v4 both rolled back from: no one-click target.
+    expect((await surfaceOf("t-hist-seed")).rollback).toBeNull();
   });
 });

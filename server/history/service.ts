@@ -19,23 +19,34 @@ export async function aliasChanges(db: Db, modelId: string, alias: string): Prom
 }
 
 export interface AliasRollback {
-  /** The one-click target (see defaultRollbackTarget), with when it stopped serving and who moved it. */
-  target: { versionId: string; version: number; movedAt: Date; movedBy: string } | null;
-  /** Every earlier version, most recently served first: on-call may roll back to any of them. */
+  /**
+   * The one-click target (see defaultRollbackTarget). basis "history": when it stopped serving and
+   * who moved it; "earlier_version": the model's next earlier version, which the history never
+   * shows serving this alias (movedAt and movedBy null).
+   */
+  target: { versionId: string; version: number; basis: "history" | "earlier_version"; movedAt: Date | null; movedBy: string | null } | null;
+  /** Every earlier version, most recently served first, and an "earlier_version" target last: on-call may roll back to any of them. */
   options: RollbackOption[];
 }
 
-/** Rollback choices of a model alias currently pointing at `currentVersionId`, from its history of distinct versions. */
+/** Rollback choices of a model alias currently pointing at `currentVersionId`, from its history of distinct versions (and the model's versions when that history has no target). */
 export async function aliasRollback(db: Db, modelId: string, alias: string, currentVersionId: string | null): Promise<AliasRollback> {
-  const changes = await aliasChanges(db, modelId, alias);
+  const [changes, registered] = await Promise.all([
+    aliasChanges(db, modelId, alias),
+    db.modelVersion.findMany({ where: { modelId }, select: { id: true, version: true } }),
+  ]);
   const stints = stintsOf(changes);
   const options = rollbackOptions(stints, changes, currentVersionId);
-  const target = defaultRollbackTarget(stints, currentVersionId);
-  const option = target ? options.find((o) => o.versionId === target.versionId) : undefined;
-  return {
-    target: target && option ? { versionId: target.versionId, version: target.version, movedAt: option.servedUntil, movedBy: option.movedBy ?? "unknown" } : null,
-    options,
-  };
+  const target = defaultRollbackTarget(stints, currentVersionId, registered.map((v) => ({ versionId: v.id, version: v.version })));
+  if (!target) return { target: null, options };
+  if (target.basis === "earlier_version") {
+    return {
+      target: { versionId: target.versionId, version: target.version, basis: target.basis, movedAt: null, movedBy: null },
+      options: [...options, { versionId: target.versionId, version: target.version, servedUntil: null, movedBy: null }],
+    };
+  }
+  const option = options.find((o) => o.versionId === target.versionId);
+  return { target: { versionId: target.versionId, version: target.version, basis: target.basis, movedAt: option?.servedUntil ?? null, movedBy: option?.movedBy ?? null }, options };
 }
 
 async function surfaceOf(db: Db, key: string) {
@@ -63,7 +74,8 @@ export async function surfaceHistory(db: Db, input: { surface: string; limit: nu
   const rows = await db.promotionHistory.findMany({
     where: {
       ts,
-      OR: [{ surfaceKey: surface.key }, ...(surface.model ? [{ modelId: surface.model.id, alias: surface.modelAlias, kind: { in: [...ALIAS_KINDS] } }] : [])],
+      // The surface's own rows, and its serving alias's moves; its canary alias's rows repeat its canary rows, so they stay in the model's history.
+      OR: [{ surfaceKey: surface.key, kind: { notIn: [...ALIAS_KINDS] } }, ...(surface.model ? [{ modelId: surface.model.id, alias: surface.modelAlias, kind: { in: [...ALIAS_KINDS] } }] : [])],
     },
     orderBy: [{ ts: "desc" }, { id: "desc" }],
     take: input.limit,

@@ -72,8 +72,9 @@ const ROUTE_PERMISSION: Record<Exclude<Route, { kind: "next" }>["kind"], Permiss
 };
 
 /**
- * The surface label of a rerank answer: the request's surface once its body was read (for text
- * reranking, `text:<model>`); answers given before that (a 503 while checking the key, say) are "unknown".
+ * The surface label of a rerank answer: the request's surface once its body was read; answers given
+ * before that (a 503 while checking the key, say) and text reranking's (whose surface its model names,
+ * resolved inside the service) are "unknown".
  */
 const surfaceOfAnswer = new WeakMap<ServerResponse, string>();
 
@@ -81,18 +82,16 @@ const surfaceOfAnswer = new WeakMap<ServerResponse, string>();
  * Counts every answer of the rerank endpoints that is a fault of ours (HTTP 5xx: database down,
  * shutting down, overloaded, a bug) as rerank_requests_total{outcome="error"}, so the availability
  * SLI burns on outages (deploy/prometheus/alerts.yml). Answers served are counted by the pipeline
- * (outcome model or fallback); text reranking has no pipeline metrics, so its 2xx count here as "model".
+ * (outcome model or fallback), text reranking's too (it runs the same pipeline).
  * The errors are also tallied in rerank_errors for the On-call page's SLI (server/telemetry/errorTally.ts).
  */
 function countRerankAnswer(res: ServerResponse, route: Route): void {
   if (route.kind !== "rerank" && route.kind !== "textRerank") return;
   res.once("finish", () => {
     const surface = surfaceOfAnswer.get(res) ?? "unknown";
-    if (res.statusCode >= 500) {
-      metrics.requests.inc({ surface, outcome: "error" });
-      countRerankError(surface);
-    }
-    else if (route.kind === "textRerank" && res.statusCode < 300) metrics.requests.inc({ surface, outcome: "model" });
+    if (res.statusCode < 500) return;
+    metrics.requests.inc({ surface, outcome: "error" });
+    countRerankError(surface);
   });
 }
 
@@ -131,10 +130,7 @@ async function serveOwn(req: IncomingMessage, res: ServerResponse, route: Exclud
         return new JsonText(await rerankJson(input, callerOf(principal), traceParent));
       }, "POST /api/v1/rerank");
     case "textRerank":
-      return serveJson(res, body!.toString("utf8"), textRerankRequestSchema, (input) => {
-        surfaceOfAnswer.set(res, `text:${input.model}`);
-        return traced(`POST /v${route.apiVersion}/rerank`, traceParent, () => textRerank(input, route.apiVersion));
-      }, `POST /v${route.apiVersion}/rerank`, cohereError);
+      return serveJson(res, body!.toString("utf8"), textRerankRequestSchema, (input) => traced(`POST /v${route.apiVersion}/rerank`, traceParent, () => textRerank(input, route.apiVersion, principal)), `POST /v${route.apiVersion}/rerank`, cohereError);
     case "events":
       return serveJson(res, body!.toString("utf8"), outcomeBatchSchema, (input) => traced("POST /api/v1/events", traceParent, () => recordOutcomes(input, allowedSurfaces(principal), callerOf(principal))), "POST /api/v1/events");
     case "trpc":

@@ -2,7 +2,7 @@ import type http from "node:http";
 import { disconnectDb } from "../db/client";
 import { shadowIdle } from "../rerank/shadow";
 import { stopJobs } from "../jobs/worker";
-import { closeCrossEncoders } from "../rerank/text/models";
+import { closeCrossEncoders } from "../inference/crossEncoder/pool";
 import { closeTelemetry } from "../telemetry/streams";
 import { shutdownTracing } from "../telemetry/tracing";
 

@@ -6,14 +6,14 @@ import { treeEnsembleOnnx } from "../domain/onnx/treeEnsemble";
 import { createRng } from "../domain/random";
 import { setEnv } from "../config";
 import { closeScoringPool } from "./scoringPool";
-import { openHandle, runScores, runScoresTimed, type ModelHandle } from "./sessions";
+import { openHandle, runScores, runScoresTimed, type TabularHandle } from "./sessions";
 
 // Heavy models on worker threads: real onnxruntime sessions, real worker threads.
 
 const FEATURES = 20;
 const spec: FeatureSpec = Array.from({ length: FEATURES }, (_, i) => ({ name: `f${i}`, source: "candidate", default: 0 }) as FeatureSpec[number]);
 const artifact = (versionId: string, bytes: Uint8Array) => ({ versionId, name: versionId, version: 1, sha256: versionId, featureSpec: spec, inputName: "features", outputName: "score", bytes });
-const handles: ModelHandle[] = [];
+const handles: TabularHandle[] = [];
 
 afterAll(async () => {
   await closeScoringPool();

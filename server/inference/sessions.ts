@@ -4,17 +4,23 @@ import { flattenTreeEnsemble } from "../domain/onnx/treeWalker";
 import { getDb } from "../db/client";
 import { env } from "../config";
 import { scoringPool } from "./scoringPool";
+import { bundleFromArchive, type CrossEncoderBundle, type CrossEncoderConfig } from "./crossEncoder/bundle";
+import { crossEncoderPool, type CrossEncoderResult } from "./crossEncoder/pool";
 
 // One onnxruntime session per model version, loaded once and kept warm for the life of the
 // process: `openModel(ref)` is the one way serving, shadow, warm-up and offline evaluation open a
 // stored version. A version that fails to load is remembered for a short while, so a corrupt
 // artifact sends requests straight to the fallback instead of re-reading it from the database each
 // time. `openSession(bytes)` opens bytes that are not (yet) a stored version: upload checks, tests.
+// A version of format "cross-encoder" (a bundle's tar) opens into the cross-encoder worker pool
+// instead: its handle scores (query, document text) pairs with `scoreTexts`, never a feature matrix.
 
 process.env.ORT_DISABLE_TELEMETRY = "1";
 
 export interface ModelArtifact {
   versionId: string;
+  /** "onnx" (a feature-vector model) or "cross-encoder" (bytes are the bundle's tar). */
+  format?: string;
   name: string;
   version: number;
   sha256: string;
@@ -33,7 +39,11 @@ export interface LoadedModel {
   loadMs: number;
 }
 
-export interface ModelHandle extends LoadedModel {
+/** An opened stored version: a feature-vector model on onnxruntime here, or a cross-encoder in the worker pool. */
+export type ModelHandle = TabularHandle | CrossEncoderHandle;
+
+export interface TabularHandle extends LoadedModel {
+  kind: "tabular";
   featureSpec: FeatureSpec;
   inputName: string;
   outputName: string;
@@ -42,6 +52,18 @@ export interface ModelHandle extends LoadedModel {
   costMs: number;
   /** Scored on a worker thread (costMs above INFERENCE_WORKER_MS): the artifact's bytes for the workers; null on the main thread. */
   offThread: { bytes: Uint8Array } | null;
+}
+
+/** A cross-encoder version: scored in the worker pool (inference/crossEncoder/pool.ts) under its sha256. */
+export interface CrossEncoderHandle extends LoadedModel {
+  kind: "cross-encoder";
+  /** Always empty: a cross-encoder reads the query and the documents' text. */
+  featureSpec: FeatureSpec;
+  inputName: string;
+  outputName: string;
+  config: CrossEncoderConfig;
+  /** Kept so the bundle can be registered again in a restarted pool. */
+  bundle: CrossEncoderBundle;
 }
 
 export class ModelLoadError extends Error {}
@@ -91,7 +113,7 @@ export function openSession(bytes: Uint8Array, threads = inferenceThreads()): Pr
  * wall time into the wait (queueMs: the process was busy) and the model's run (modelMs).
  */
 export async function runScoresTimed(
-  handle: Pick<ModelHandle, "session" | "inputName" | "outputName"> & Partial<Pick<ModelHandle, "versionId" | "offThread">>,
+  handle: Pick<TabularHandle, "session" | "inputName" | "outputName"> & Partial<Pick<TabularHandle, "versionId" | "offThread">>,
   data: Float32Array,
   rows: number,
   cols: number,
@@ -111,7 +133,7 @@ export async function runScoresTimed(
 }
 
 /** Runs one batch: `data` is row-major [rows × cols]; returns one finite score per row. */
-export async function runScores(handle: Pick<ModelHandle, "session" | "inputName" | "outputName">, data: Float32Array, rows: number, cols: number): Promise<Float32Array> {
+export async function runScores(handle: Pick<TabularHandle, "session" | "inputName" | "outputName">, data: Float32Array, rows: number, cols: number): Promise<Float32Array> {
   const output = await handle.session.run({ [handle.inputName]: new ort.Tensor("float32", data, [rows, cols]) });
   const tensor = output[handle.outputName];
   if (!tensor) throw new ModelOutputError(`the model returned no output named "${handle.outputName}"`);
@@ -171,18 +193,50 @@ export function openModel(ref: StoredModelRef): Promise<ModelHandle> {
 async function fetchArtifact(versionId: string): Promise<ModelArtifact> {
   const row = await getDb().modelVersion.findUnique({
     where: { id: versionId },
-    select: { id: true, version: true, sha256: true, featureSpec: true, inputName: true, outputName: true, model: { select: { name: true } }, artifact: { select: { bytes: true } } },
+    select: { id: true, version: true, format: true, sha256: true, featureSpec: true, inputName: true, outputName: true, model: { select: { name: true } }, artifact: { select: { bytes: true } } },
   });
   if (!row?.artifact) throw new ModelLoadError(`model version ${versionId} has no artifact`);
   return {
-    versionId: row.id, name: row.model.name, version: row.version, sha256: row.sha256,
+    versionId: row.id, format: row.format, name: row.model.name, version: row.version, sha256: row.sha256,
     featureSpec: row.featureSpec as unknown as ModelArtifact["featureSpec"], inputName: row.inputName, outputName: row.outputName,
     bytes: new Uint8Array(row.artifact.bytes),
   };
 }
 
 async function loadModel(versionId: string): Promise<ModelHandle> {
-  return openHandle(await fetchArtifact(versionId));
+  const artifact = await fetchArtifact(versionId);
+  return artifact.format === "cross-encoder" ? openCrossEncoderHandle(artifact) : openHandle(artifact);
+}
+
+/**
+ * Opens a cross-encoder version in the worker pool (the worker checks the bundle as an upload is
+ * checked). @throws ModelLoadError with the bundle's refusal when it cannot be opened.
+ */
+export async function openCrossEncoderHandle(artifact: ModelArtifact): Promise<CrossEncoderHandle> {
+  const started = performance.now();
+  let bundle: CrossEncoderBundle;
+  try {
+    bundle = await bundleFromArchive(artifact.bytes, { maxBytes: Math.max(env().MODEL_MAX_BYTES, artifact.bytes.length * 2) });
+    await crossEncoderPool().register(artifact.sha256, bundle);
+  } catch (error) {
+    throw new ModelLoadError(`model ${artifact.name} v${artifact.version} could not be loaded: ${(error as Error).message.split("\n")[0]}`);
+  }
+  return {
+    kind: "cross-encoder", versionId: artifact.versionId, name: artifact.name, version: artifact.version, sha256: artifact.sha256,
+    featureSpec: [], inputName: artifact.inputName, outputName: artifact.outputName, config: bundle.config, bundle,
+    loadedAt: new Date(), loadMs: Math.round((performance.now() - started) * 100) / 100,
+  };
+}
+
+/**
+ * Scores (query, document) pairs with a cross-encoder version in the worker pool (registering its
+ * bundle again if the pool was restarted): one logit per document, the truncation count and the
+ * model run's own ms. Rejects with the pool's ModelOutputError or worker error.
+ */
+export async function scoreTexts(handle: CrossEncoderHandle, query: string, documents: readonly string[], maxTokensPerDoc?: number): Promise<CrossEncoderResult> {
+  const pool = crossEncoderPool();
+  if (!pool.has(handle.sha256)) await pool.register(handle.sha256, handle.bundle);
+  return pool.score(handle.sha256, query, documents, maxTokensPerDoc);
 }
 
 /** Rows a model's cost is measured on when it is opened: a typical request's candidates. */
@@ -196,7 +250,7 @@ const COST_ROWS = 100;
  * INFERENCE_WORKER_MS it is scored on a worker thread (server/inference/scoringPool.ts).
  * @throws ModelLoadError when onnxruntime cannot open it.
  */
-export async function openHandle(artifact: ModelArtifact): Promise<ModelHandle> {
+export async function openHandle(artifact: ModelArtifact): Promise<TabularHandle> {
   const started = performance.now();
   let session: ort.InferenceSession;
   try {
@@ -205,7 +259,8 @@ export async function openHandle(artifact: ModelArtifact): Promise<ModelHandle> 
     throw new ModelLoadError(`model ${artifact.name} v${artifact.version} could not be loaded: ${(error as Error).message.split("\n")[0]}`);
   }
   const loadMs = Math.round((performance.now() - started) * 100) / 100;
-  const handle: ModelHandle = {
+  const handle: TabularHandle = {
+    kind: "tabular",
     versionId: artifact.versionId,
     name: artifact.name,
     version: artifact.version,
@@ -225,7 +280,7 @@ export async function openHandle(artifact: ModelArtifact): Promise<ModelHandle> 
 }
 
 /** The median of three runs over COST_ROWS rows of the spec's defaults (ms); 0 when the model cannot run them (the request path reports that). */
-async function measureCost(handle: ModelHandle): Promise<number> {
+async function measureCost(handle: TabularHandle): Promise<number> {
   const cols = handle.featureSpec.length;
   const row = handle.featureSpec.map((f) => f.default);
   const data = new Float32Array(COST_ROWS * cols);
@@ -260,5 +315,5 @@ export async function unloadAll(): Promise<void> {
   state.ready.clear();
   state.handles.clear();
   state.failures.clear();
-  await Promise.all(handles.map((h) => h.session.release().catch(() => {})));
+  await Promise.all(handles.map((h) => (h.kind === "tabular" ? h.session.release().catch(() => {}) : undefined)));
 }

@@ -40,11 +40,13 @@ export async function listEvaluations(db: Db, name: string, version: number, lim
   return { letor: letor.map(shape), counterfactual: counterfactual.map(shape) };
 }
 
-/** The version's warm handle (the same one serving would use). */
+/** The version's warm handle (the same one serving would use); a cross-encoder reads text, not the feature rows these evaluations have. */
 async function loadVersion(db: Db, name: string, version: number) {
   const row = await db.modelVersion.findFirst({ where: { model: { name }, version, artifact: { isNot: null } }, select: { id: true } });
   if (!row) throw new NotFoundError("model version", `${name} v${version}`);
-  return openModel({ versionId: row.id });
+  const handle = await openModel({ versionId: row.id });
+  if (handle.kind !== "tabular") throw new InvalidInputError("version", `${name} v${version} is a cross-encoder: it scores (query, document) text, and these evaluations have feature rows only`);
+  return handle;
 }
 
 export async function evaluateOnLetor(db: Db, name: string, version: number, actor: Actor = EVALUATION) {

@@ -5,13 +5,14 @@ import { createRng } from "../domain/random";
 import { InvalidInputError } from "../errors";
 import { importModel } from "./importModel";
 import { validateArtifact, type ValidatedArtifact } from "./validateArtifact";
+import { validateCrossEncoderArchive, type CrossEncoderSummary } from "./validateCrossEncoder";
 
 // The CPU- and memory-heavy part of an upload — reading the file, parsing and converting a tree
 // model, loading the ONNX and scoring sample rows — as one function of plain data, so it runs in a
 // worker thread (importInWorker.ts) with its own heap limit and a deadline, away from serving.
 
 export interface ImportJob {
-  format: "onnx" | "lightgbm" | "xgboost";
+  format: "onnx" | "lightgbm" | "xgboost" | "cross-encoder";
   /** The uploaded file, already on disk. */
   filePath: string;
   featureSpec: FeatureSpec;
@@ -21,7 +22,7 @@ export interface ImportJob {
 }
 
 export interface ImportJobResult {
-  /** The ONNX artifact to store. */
+  /** The artifact to store: ONNX, or a cross-encoder bundle's tar. */
   bytes: Uint8Array;
   validated: ValidatedArtifact;
   /** For LightGBM / XGBoost uploads: what the conversion found. */
@@ -34,6 +35,8 @@ export interface ImportJobResult {
     maxRelDiff: number;
     notes: string[];
   } | null;
+  /** For cross-encoder bundles: their config, inputs and tokenizer size (the version's metadata.crossEncoder). */
+  crossEncoder?: CrossEncoderSummary;
 }
 
 const SAMPLE_ROWS = 64;
@@ -53,6 +56,10 @@ function sampleRows(featureCount: number, rows = SAMPLE_ROWS): Float32Array {
 export async function runImportJob(job: ImportJob): Promise<ImportJobResult> {
   const file = new Uint8Array(await readFile(job.filePath));
   if (file.length === 0) throw new InvalidInputError("file", "the file is empty");
+  if (job.format === "cross-encoder") {
+    const checked = await validateCrossEncoderArchive(file, job.maxBytes);
+    return { bytes: checked.bytes, validated: checked.validated, conversion: null, crossEncoder: checked.summary };
+  }
   if (job.format === "onnx") {
     return { bytes: file, validated: await validateArtifact(file, job.featureSpec, job.maxBytes), conversion: null };
   }

@@ -1,3 +1,4 @@
+import type { CrossEncoderSummary } from "./validateCrossEncoder";
 import type { Actor } from "../audit/actor";
 import { recordAudit } from "../audit/record";
 import type { Db } from "../db/client";
@@ -29,7 +30,7 @@ export async function getModelByName(db: Db, name: string) {
       versions: {
         orderBy: { version: "desc" },
         select: {
-          id: true, version: true, source: true, sha256: true, sizeBytes: true, metrics: true, metadata: true, createdAt: true, createdBy: true,
+          id: true, version: true, source: true, format: true, sha256: true, sizeBytes: true, metrics: true, metadata: true, createdAt: true, createdBy: true,
           parent: { select: { version: true } },
         },
       },
@@ -44,7 +45,7 @@ export async function getModelByName(db: Db, name: string) {
     servedSurfaces: servedSurfaces.map((s) => ({ key: s.key, alias: s.modelAlias, requireApproval: s.requireApproval })),
     aliases: model.aliases.map((a) => ({ name: a.name, version: a.version.version, versionId: a.version.id, updatedAt: a.updatedAt, updatedBy: a.updatedBy })),
     versions: model.versions.map((v) => ({
-      id: v.id, version: v.version, source: v.source, sha256: v.sha256, sizeBytes: v.sizeBytes, createdAt: v.createdAt, createdBy: v.createdBy,
+      id: v.id, version: v.version, source: v.source, format: v.format, sha256: v.sha256, sizeBytes: v.sizeBytes, createdAt: v.createdAt, createdBy: v.createdBy,
       metrics: v.metrics as Record<string, number>, notes: ((v.metadata as Record<string, unknown>).notes as string | undefined) ?? null,
       parentVersion: v.parent?.version ?? null, aliases: aliasesOf(v.id),
     })),
@@ -85,6 +86,8 @@ export async function getVersionCard(db: Db, name: string, version: number) {
     ...row,
     featureSpec: row.featureSpec as Array<{ name: string; source: string; default: number; freshnessSeconds?: number | null; description?: string; distribution?: { mean: number; std: number; min: number; max: number } }>,
     metadata: row.metadata as Record<string, unknown>,
+    /** A cross-encoder's config, inputs and tokenizer size (validateCrossEncoder.ts); null for a feature-vector model. */
+    crossEncoder: row.format === "cross-encoder" ? (((row.metadata as Record<string, unknown>).crossEncoder ?? null) as CrossEncoderSummary | null) : null,
     metrics: row.metrics as Record<string, number>,
     aliases: aliasNames,
     lineage,
@@ -94,7 +97,8 @@ export async function getVersionCard(db: Db, name: string, version: number) {
 }
 
 export async function getArtifact(db: Db, versionId: string) {
-  const row = await db.modelVersion.findUnique({ where: { id: versionId }, select: { version: true, model: { select: { name: true } }, artifact: { select: { bytes: true } } } });
+  const row = await db.modelVersion.findUnique({ where: { id: versionId }, select: { version: true, format: true, model: { select: { name: true } }, artifact: { select: { bytes: true } } } });
   if (!row?.artifact) throw new NotFoundError("model artifact", versionId);
-  return { fileName: `${row.model.name}-v${row.version}.onnx`, bytes: new Uint8Array(row.artifact.bytes) };
+  // A cross-encoder's artifact is its bundle's tar: uploadable again as it is.
+  return { fileName: `${row.model.name}-v${row.version}.${row.format === "cross-encoder" ? "tar" : "onnx"}`, bytes: new Uint8Array(row.artifact.bytes) };
 }

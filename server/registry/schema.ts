@@ -81,10 +81,17 @@ export const createModelSchema = z.strictObject({
   surface: text(100, 1).optional(),
 });
 
+/** What an upload may be: an ONNX tabular model, a tree model to convert, or a cross-encoder bundle (.tar/.tgz/.zip). */
+export const modelFormats = ["onnx", "lightgbm", "xgboost", "cross-encoder"] as const;
+
 export const uploadFieldsSchema = z.strictObject({
-  format: z.enum(["onnx", "lightgbm", "xgboost"]).default("onnx"),
-  featureSpec: featureSpecSchema,
+  format: z.enum(modelFormats).default("onnx"),
+  /** Required for tabular formats; a cross-encoder reads text, not features, and takes none. */
+  featureSpec: featureSpecSchema.optional(),
   metadata: versionMetadataSchema.default({}),
   metrics: z.record(text(128, 1), float32()).refine((m) => Object.keys(m).length <= 256, "at most 256 metrics").default({}),
   parentVersion: int32(1).optional(),
+}).superRefine((fields, ctx) => {
+  if (fields.format === "cross-encoder" && fields.featureSpec) ctx.addIssue({ code: "custom", path: ["featureSpec"], message: "a cross-encoder bundle takes no feature spec: it scores (query, document) text" });
+  if (fields.format !== "cross-encoder" && !fields.featureSpec) ctx.addIssue({ code: "custom", path: ["featureSpec"], message: `a ${fields.format} model needs its feature spec (a JSON array of features)` });
 });

@@ -52,7 +52,11 @@ export async function uploadVersion(db: Db, modelName: string, form: UploadForm,
     metrics: parseJsonField(form.fields, "metrics"),
     parentVersion: form.fields.parentVersion ? Number(form.fields.parentVersion) : undefined,
   });
-  if (!parsed.success) throw new InvalidInputError(parsed.error.issues[0]?.path[0]?.toString() ?? "input", describeZodError(parsed.error));
+  if (!parsed.success) {
+    const field = parsed.error.issues[0]?.path[0]?.toString() ?? "input";
+    const message = describeZodError(parsed.error);
+    throw new InvalidInputError(field, message.startsWith(`${field}: `) ? message.slice(field.length + 2) : message);
+  }
   const input = parsed.data;
   let parentVersionId: string | null = null;
   if (input.parentVersion) {
@@ -62,10 +66,11 @@ export async function uploadVersion(db: Db, modelName: string, form: UploadForm,
   }
   // XGBoost and LightGBM treat an absent feature as missing (NaN → the split's missing branch), not 0:
   // stated in the stored spec, so serving and evaluation give the model what the library would.
-  const featureSpec = input.format === "onnx" ? input.featureSpec : input.featureSpec.map((f) => ({ ...f, missing: f.missing ?? ("nan" as const) }));
+  const spec = input.featureSpec ?? [];
+  const featureSpec = input.format === "onnx" || input.format === "cross-encoder" ? spec : spec.map((f) => ({ ...f, missing: f.missing ?? ("nan" as const) }));
   const limits = { maxFeatures: config.MODEL_MAX_FEATURES, maxTrees: config.MODEL_MAX_TREES, maxNodes: config.MODEL_MAX_NODES };
-  if (input.featureSpec.length > limits.maxFeatures) {
-    throw new InvalidInputError("featureSpec", `${input.featureSpec.length} features; the limit is ${limits.maxFeatures} (MODEL_MAX_FEATURES)`);
+  if (spec.length > limits.maxFeatures) {
+    throw new InvalidInputError("featureSpec", `${spec.length} features; the limit is ${limits.maxFeatures} (MODEL_MAX_FEATURES)`);
   }
   const result = await importInWorker(
     { format: input.format, filePath: form.file.path, featureSpec, limits, maxBytes: config.MODEL_MAX_BYTES },
@@ -73,6 +78,7 @@ export async function uploadVersion(db: Db, modelName: string, form: UploadForm,
     form.file.size,
   );
   let metadata: Record<string, unknown> = { ...input.metadata, fileName: form.file.name };
+  if (result.crossEncoder) metadata = { ...metadata, crossEncoder: result.crossEncoder };
   if (result.conversion) {
     const c = result.conversion;
     metadata = {
@@ -81,7 +87,7 @@ export async function uploadVersion(db: Db, modelName: string, form: UploadForm,
     };
   }
   return createVersion(db, {
-    modelId: model.id, bytes: result.bytes, featureSpec, source: input.format === "onnx" ? "upload" : input.format,
+    modelId: model.id, bytes: result.bytes, featureSpec, source: input.format === "onnx" || input.format === "cross-encoder" ? "upload" : input.format, format: input.format === "cross-encoder" ? "cross-encoder" : "onnx",
     metadata, metrics: input.metrics, parentVersionId, actor, validated: result.validated,
   });
 }

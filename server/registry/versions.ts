@@ -24,6 +24,8 @@ export interface NewVersion {
   bytes: Uint8Array;
   featureSpec: FeatureSpec;
   source?: string;
+  /** "onnx" (a feature-vector model, the default) or "cross-encoder" (a bundle's tar; `validated` required). */
+  format?: "onnx" | "cross-encoder";
   metadata?: Record<string, unknown>;
   metrics?: Record<string, unknown>;
   parentVersionId?: string | null;
@@ -36,6 +38,8 @@ export interface NewVersion {
 export async function createVersion(db: Db, input: NewVersion) {
   const model = await db.model.findUnique({ where: { id: input.modelId }, select: { id: true, name: true, surface: { select: { key: true } } } });
   if (!model) throw new NotFoundError("model", input.modelId);
+  // A cross-encoder bundle is checked by validateCrossEncoderArchive (the upload's worker, the seed) before it comes here.
+  if (input.format === "cross-encoder" && !input.validated) throw new Error("createVersion: a cross-encoder bundle must be validated (validateCrossEncoderArchive) first");
   const checked = input.validated ?? (await validateArtifact(input.bytes, input.featureSpec, maxModelBytes()));
   const existing = await db.modelVersion.findUnique({ where: { modelId_sha256: { modelId: model.id, sha256: checked.sha256 } }, select: { version: true } });
   if (existing) throw new ConflictError(`this artifact is already ${model.name} v${existing.version} (sha256 ${checked.sha256.slice(0, 12)}…)`);
@@ -48,6 +52,7 @@ export async function createVersion(db: Db, input: NewVersion) {
             modelId: model.id,
             version: (last._max.version ?? 0) + 1,
             source: input.source ?? "upload",
+            format: input.format ?? "onnx",
             sha256: checked.sha256,
             sizeBytes: input.bytes.length,
             inputName: checked.inputName,
@@ -87,6 +92,8 @@ interface AliasMove {
   reason?: string;
   /** How the promotion history names the move: a plain move (default), an on-call rollback, a ship or a canary promotion. */
   kind?: AliasChangeKind;
+  /** The one surface an alias belongs to (a surface's canary alias): the audit, history and webhook name only it. */
+  surface?: string;
 }
 
 /** Moves an alias inside the caller's transaction (a ship moves production and ends its experiment together). */
@@ -105,8 +112,8 @@ export async function setAliasIn(tx: Prisma.TransactionClient, input: AliasMove)
       create: { modelId: version.modelId, name: input.alias, versionId: version.id, updatedBy: input.actor.name },
       update: { versionId: version.id, updatedBy: input.actor.name, updatedAt: new Date() },
     });
-    // The surfaces the move concerns: those the alias serves in any role, and the model's own.
-    const surfaces = await tx.surface.findMany({
+    // The surfaces the move concerns: the alias's own surface if it has one; else those the alias serves in any role, and the model's own.
+    const surfaces = input.surface ? [{ key: input.surface }] : await tx.surface.findMany({
       where: {
         OR: [
           { modelId: version.modelId, OR: [{ modelAlias: input.alias }, { fallbackAlias: input.alias }, { shadowAlias: input.alias }] },
@@ -122,7 +129,7 @@ export async function setAliasIn(tx: Prisma.TransactionClient, input: AliasMove)
       after: { alias: input.alias, versionId: version.id, version: version.version, model: version.model.name },
     });
     await recordPromotion(tx, {
-      kind: input.kind ?? "alias_move", actor: input.actor, reason: input.reason, model: { id: version.modelId, name: version.model.name }, alias: input.alias,
+      kind: input.kind ?? "alias_move", actor: input.actor, reason: input.reason, model: { id: version.modelId, name: version.model.name }, alias: input.alias, surface: input.surface,
       from: before ? { id: before.version.id, version: before.version.version } : null, to: { id: version.id, version: version.version },
     });
     await notifyInTransaction(tx, {
@@ -134,10 +141,11 @@ export async function setAliasIn(tx: Prisma.TransactionClient, input: AliasMove)
 }
 
 /**
- * Removes `alias` from a model (the canary alias when its rollout ends), audited and recorded in
- * the promotion history; nothing happens if the alias is not set.
+ * Removes `alias` from a model (a surface's canary alias when its rollout ends), audited and
+ * recorded in the promotion history; nothing happens if the alias is not set. `surface`: the one
+ * surface the alias belongs to, named by the audit entry and the history row.
  */
-export async function clearAliasIn(tx: Prisma.TransactionClient, input: { modelId: string; alias: string; actor: Actor; reason: string }) {
+export async function clearAliasIn(tx: Prisma.TransactionClient, input: { modelId: string; alias: string; actor: Actor; reason: string; surface?: string }) {
   const model = await tx.model.findUnique({ where: { id: input.modelId }, select: { id: true, name: true } });
   if (!model) throw new NotFoundError("model", input.modelId);
   await tx.$queryRaw`SELECT id FROM models WHERE id = ${model.id} FOR UPDATE`;
@@ -145,8 +153,8 @@ export async function clearAliasIn(tx: Prisma.TransactionClient, input: { modelI
   if (!before) return;
   await tx.modelAlias.delete({ where: { id: before.id } });
   await recordAudit(tx, {
-    action: "model.alias.clear", actor: input.actor, subject: subjects.model(model.id, model.name), reason: input.reason,
+    action: "model.alias.clear", actor: input.actor, subject: subjects.model(model.id, model.name), reason: input.reason, surfaces: input.surface ? [input.surface] : [],
     before: { alias: input.alias, versionId: before.version.id, version: before.version.version }, after: { alias: input.alias, model: model.name },
   });
-  await recordPromotion(tx, { kind: "alias_move", actor: input.actor, reason: input.reason, model, alias: input.alias, from: before.version, to: null });
+  await recordPromotion(tx, { kind: "alias_move", actor: input.actor, reason: input.reason, model, alias: input.alias, surface: input.surface, from: before.version, to: null });
 }

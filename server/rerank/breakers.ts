@@ -1,68 +1,135 @@
-import CircuitBreaker from "opossum";
-import { runScoresTimed, type ModelHandle } from "../inference/sessions";
+import { CallerCircuits, classifyFailure, RowCost, type ScoringOutcome } from "../domain/breakers/callerCircuits";
+import type { CircuitState } from "../domain/breakers/circuit";
+import { runScoresTimed, scoreTexts, type ModelHandle } from "../inference/sessions";
 import { metrics } from "../telemetry/metrics";
 import { env } from "../config";
 
-// One circuit breaker per (surface, model version): it enforces the surface's scoring budget and
-// opens after repeated faults, so a sick model costs a fast fallback instead of a timeout each time.
-// Half-open after BREAKER_RESET_MS: one trial request decides whether it closes again. Only faults of
-// the model or the runtime count (see countsAgainstModel): what one caller sends must not change what
-// another caller is served.
+// The circuit breakers of model scoring: per (surface, model version, budget), a surface-wide
+// circuit and one per caller (server/domain/breakers/callerCircuits.ts). They enforce the surface's
+// scoring budget and open after repeated faults, so a sick model costs a fast fallback instead of a
+// timeout each time. Half-open after BREAKER_RESET_MS: one trial request decides whether it closes
+// again. What one caller sends never changes what another is served (issue #11, Deliver 2): input
+// faults count nowhere, a timeout of work larger than the budget is sized for counts only against
+// the caller that sent it, and the surface-wide circuit opens only on faults from two or more callers.
 
-export type ScoreFn = (handle: ModelHandle, data: Float32Array, rows: number, cols: number) => Promise<Float32Array>;
+/** What a model is run on: a feature matrix (row-major [rows × cols]) for a tabular model, (query, documents) text for a cross-encoder. */
+export type ScoringJob =
+  | { kind: "features"; data: Float32Array; rows: number; cols: number }
+  | { kind: "text"; query: string; documents: readonly string[]; maxTokensPerDoc?: number };
 
-/**
- * onnxruntime-node runs a CPU session on the main thread, so a slow run cannot be preempted by a
- * timer: the budget is checked when the run returns, against the model's own run time. The time a
- * run waited for the event loop (other requests being handled) is not the model's fault: counting it
- * would open the breaker of a healthy model whenever the process is merely busy, and send everyone
- * to the fallback. An over-budget run counts as a timeout (the response falls back, the breaker
- * counts a failure and soon stops calling the model).
- */
-function runWithinBudget(timeoutMs: number): ScoreFn {
-  return async (handle, data, rows, cols) => {
-    const { scores, modelMs } = await runScoresTimed(handle, data, rows, cols);
-    if (modelMs > timeoutMs) {
-      throw Object.assign(new Error(`scoring took ${modelMs.toFixed(1)} ms, over the ${timeoutMs} ms budget`), { code: "ETIMEDOUT" });
-    }
-    return scores;
-  };
+/** One finite score per row or document, and how many documents a cross-encoder truncated (0 for features). */
+export interface ModelScores {
+  scores: Float32Array;
+  truncated: number;
 }
+
+export type ScoreFn = (handle: ModelHandle, job: ScoringJob) => Promise<ModelScores>;
+
+/** Runs `job` on the model (a cross-encoder in the worker pool), with the model's own run time in ms. */
+async function runJob(handle: ModelHandle, job: ScoringJob): Promise<ModelScores & { modelMs: number }> {
+  if (handle.kind === "cross-encoder") {
+    if (job.kind !== "text") throw new Error(`${handle.name} v${handle.version} is a cross-encoder: it scores text, not a feature matrix`);
+    const result = await scoreTexts(handle, job.query, job.documents, job.maxTokensPerDoc);
+    return { scores: Float32Array.from(result.scores), truncated: result.truncated, modelMs: result.modelMs };
+  }
+  if (job.kind !== "features") throw new Error(`${handle.name} v${handle.version} scores a feature matrix, not text`);
+  const { scores, modelMs } = await runScoresTimed(handle, job.data, job.rows, job.cols);
+  return { scores, truncated: 0, modelMs };
+}
+
+/** The caller of in-process scoring (tests, benchmarks, shadow jobs). */
+export const IN_PROCESS_CALLER = "in-process";
 
 /**
  * Does this scoring failure say the model or the runtime is unwell (count it), or only that these
- * rows could not be scored (answer this request with the fallback, count nothing)? Load errors, an
- * over-budget run, a wrong output shape and runtime errors count; a non-finite score from finite
- * inputs (ModelOutputError.inputDependent) does not. Inputs themselves are bounded at the edge
- * (float32 range, server/validation.ts) and defaulted when stored values are not float32-finite.
+ * rows could not be scored (answer this request with the fallback, count nothing)? Load errors, a
+ * wrong output shape and runtime errors count; a non-finite score from finite inputs
+ * (ModelOutputError.inputDependent) does not. Over-budget runs are judged by their size
+ * (classifyFailure). Inputs themselves are bounded at the edge (float32 range, server/validation.ts).
  * Read by property, not class: Next's bundles hold their own copies of the error classes.
  */
 export function countsAgainstModel(error: unknown): boolean {
   return (error as { inputDependent?: unknown } | null)?.inputDependent !== true;
 }
 
+/**
+ * One model version's breaker on one surface. onnxruntime-node runs a CPU session on the main
+ * thread, so a slow run cannot be preempted by a timer: the budget is checked when the run returns,
+ * against the model's own run time. The time a run waited for the event loop (other requests being
+ * handled) is not the model's fault: counting it would open the breaker of a healthy model whenever
+ * the process is merely busy. A cross-encoder runs in the worker pool: its run time is the batch's
+ * model run there. An over-budget run falls back as a timeout.
+ */
+export class ScoringBreaker {
+  readonly circuits: CallerCircuits;
+  /** The model's measured cost per candidate row (successful runs only). */
+  readonly cost = new RowCost();
+
+  constructor(
+    readonly surface: string,
+    readonly model: string,
+    readonly timeoutMs: number,
+  ) {
+    this.circuits = new CallerCircuits({ windowMs: 10_000, volumeThreshold: 5, errorThreshold: 0.5, resetMs: env().BREAKER_RESET_MS });
+  }
+
+  /** The surface-wide circuit is open (every caller falls back). */
+  get opened(): boolean {
+    return this.circuits.states(Date.now()).surface === "open";
+  }
+
+  get halfOpen(): boolean {
+    return this.circuits.states(Date.now()).surface === "half-open";
+  }
+
+  /** State of one caller's own circuit. */
+  callerState(caller: string): CircuitState {
+    return this.circuits.callerState(Date.now(), caller);
+  }
+
+  /**
+   * Runs `job` for `caller` within the budget (its rows: the matrix's rows, or the documents).
+   * @throws code EOPENBREAKER (with scope "surface" or "caller") without running the model when a
+   *   circuit is open; code ETIMEDOUT when the model's run passed the budget; the model's error.
+   */
+  async fire(handle: ModelHandle, job: ScoringJob, caller: string = IN_PROCESS_CALLER): Promise<ModelScores> {
+    const admission = this.circuits.admit(Date.now(), caller);
+    if (!admission.go) {
+      const whose = admission.refusedBy === "caller" ? "for this caller" : "for every caller";
+      throw Object.assign(new Error(`the circuit of ${this.model} on ${this.surface} is open ${whose}`), { code: "EOPENBREAKER", scope: admission.refusedBy });
+    }
+    const rows = job.kind === "features" ? job.rows : job.documents.length;
+    let outcome: ScoringOutcome | undefined;
+    try {
+      const { scores, truncated, modelMs } = await runJob(handle, job);
+      if (modelMs <= this.timeoutMs) {
+        this.cost.observe(rows, modelMs);
+        outcome = "success";
+        return { scores, truncated };
+      }
+      outcome = classifyFailure({ timedOut: true, inputDependent: false, rows, sizedForRows: this.cost.sizedForRows(this.timeoutMs) });
+      const sized = outcome === "oversized" ? `; ${rows} rows, the budget is sized for ${this.cost.sizedForRows(this.timeoutMs)}` : "";
+      throw Object.assign(new Error(`scoring took ${modelMs.toFixed(1)} ms, over the ${this.timeoutMs} ms budget${sized}`), { code: "ETIMEDOUT", outcome });
+    } catch (error) {
+      outcome ??= classifyFailure({ timedOut: false, inputDependent: !countsAgainstModel(error), rows, sizedForRows: Infinity });
+      throw error;
+    } finally {
+      const states = this.circuits.record(Date.now(), caller, admission, outcome!);
+      metrics.breakerState.set({ surface: this.surface, model: this.model }, states.surface === "open" ? 1 : 0);
+      metrics.callerCircuitsOpen.set({ surface: this.surface, model: this.model }, this.circuits.states(Date.now()).callers.filter((c) => c.state === "open").length);
+    }
+  }
+}
+
 // One set per process, on globalThis: Next's bundle and the front door each load their own copy of this module.
-const holder = globalThis as unknown as { __rerankBreakers?: Map<string, CircuitBreaker<Parameters<ScoreFn>, Float32Array>> };
+const holder = globalThis as unknown as { __rerankBreakers?: Map<string, ScoringBreaker> };
 const breakers = (holder.__rerankBreakers ??= new Map());
 
-export function scoringBreaker(surface: string, handle: ModelHandle, timeoutMs: number): CircuitBreaker<Parameters<ScoreFn>, Float32Array> {
+export function scoringBreaker(surface: string, handle: ModelHandle, timeoutMs: number): ScoringBreaker {
   const key = `${surface}|${handle.versionId}|${timeoutMs}`;
   let breaker = breakers.get(key);
   if (!breaker) {
-    const model = `${handle.name}@${handle.version}`;
-    breaker = new CircuitBreaker<Parameters<ScoreFn>, Float32Array>(runWithinBudget(timeoutMs), {
-      // No timer: it could only fire while the run waits for the event loop (the run itself blocks
-      // the thread), i.e. it would measure load, not the model. runWithinBudget checks the budget.
-      timeout: false,
-      errorThresholdPercentage: 50,
-      volumeThreshold: 5,
-      rollingCountTimeout: 10_000,
-      resetTimeout: env().BREAKER_RESET_MS,
-      // opossum: a filtered error still rejects (the request falls back) but is not counted as a failure.
-      errorFilter: (error: unknown) => !countsAgainstModel(error),
-    });
-    breaker.on("open", () => metrics.breakerState.set({ surface, model }, 1));
-    breaker.on("close", () => metrics.breakerState.set({ surface, model }, 0));
+    breaker = new ScoringBreaker(surface, `${handle.name}@${handle.version}`, timeoutMs);
     breakers.set(key, breaker);
   }
   return breaker;
@@ -74,11 +141,18 @@ export function failureReason(error: unknown): "timeout" | "circuit_open" | "mod
   return code === "ETIMEDOUT" ? "timeout" : code === "EOPENBREAKER" ? "circuit_open" : "model_error";
 }
 
-export function breakerStates(): Array<{ key: string; open: boolean; halfOpen: boolean }> {
-  return [...breakers.entries()].map(([key, b]) => ({ key, open: b.opened, halfOpen: b.halfOpen }));
+/**
+ * Every breaker: the surface-wide circuit's state, the callers whose own circuit is not closed, and
+ * the rows the budget is sized for at the model's measured cost (Infinity before a successful run).
+ */
+export function breakerStates(): Array<{ key: string; open: boolean; halfOpen: boolean; callers: Array<{ caller: string; state: CircuitState }>; sizedForRows: number }> {
+  const now = Date.now();
+  return [...breakers.entries()].map(([key, b]) => {
+    const states = b.circuits.states(now);
+    return { key, open: states.surface === "open", halfOpen: states.surface === "half-open", callers: states.callers, sizedForRows: b.cost.sizedForRows(b.timeoutMs) };
+  });
 }
 
 export function resetBreakers(): void {
-  for (const b of breakers.values()) b.shutdown();
   breakers.clear();
 }

@@ -8,7 +8,7 @@ import { linearRankerOnnx } from "../domain/onnx/linear";
 import { featureStore, FeatureStore } from "../features/store";
 import { telemetry } from "../telemetry/streams";
 import { startTestFrontDoor, type TestFrontDoor } from "../testing/frontDoor";
-import { createTestSurface } from "../testing/models";
+import { createTestSurface, slowModelOnnx } from "../testing/models";
 import { breakerStates } from "./breakers";
 import { rerank } from "./pipeline";
 import { recentEntryBytes, recentRequests, resetRecentRequests } from "./recent";
@@ -37,6 +37,9 @@ beforeAll(async () => {
   const owner = await db.user.upsert({ where: { email: "isolation@rerank.test" }, create: { email: "isolation@rerank.test", name: "Isolation", roles: ["admin"] }, update: {} });
   alice = { authorization: `Bearer ${(await createApiKey(db, { name: "alice", kind: "serving" }, owner.id)).key}` };
   bob = { authorization: `Bearer ${(await createApiKey(db, { name: "bob", kind: "serving" }, owner.id)).key}` };
+  // A dense model whose cost grows with the rows: 10 candidates take a few milliseconds, 1,000 take
+  // ~150 ms or more (1,000 × 3 × 1024² multiply-adds), far past a 30 ms budget sized for ordinary requests.
+  for (const key of ["t-heavy", "t-heavy-cold"]) await createTestSurface(db, { key, bytes: slowModelOnnx(spec.length, 1024, 3), featureSpec: spec, timeoutMs: 30 });
   // A model that overflows float32 on extreme (but float32-valid) inputs: the sum of seven 3e38s.
   await createTestSurface(db, { key: "t-overflow", bytes: linearRankerOnnx(new Array(spec.length).fill(1), 0), featureSpec: spec });
   frontDoor = await startTestFrontDoor();
@@ -66,6 +69,44 @@ describe("callers are isolated: input faults never open a breaker", () => {
     }
     expect(breakerStates().filter((b) => b.key.startsWith("t-overflow|"))).toEqual([expect.objectContaining({ open: false, halfOpen: false })]);
     const good = await post("/api/v1/rerank", { surface: "t-overflow", topK: 5, userKey: "bob", candidates: candidates(catalog.slice(0, 10)) }, bob);
+    expect(good.body.fallback).toEqual({ used: false, reason: null, servedBy: "model" });
+  });
+
+  const heavyBreaker = (surface: string) => breakerStates().find((b) => b.key.startsWith(`${surface}|`));
+  /** Caller A's 1,000-candidate requests until its breaker's state changes (at most 12); the fallback reasons it got. */
+  async function oversizedUntilOwnCircuitOpens(surface: string): Promise<string[]> {
+    const ids = (await getDb().catalogItem.findMany({ select: { id: true }, orderBy: { id: "asc" }, take: 1000 })).map((c) => c.id);
+    const reasons: string[] = [];
+    for (let i = 0; i < 12 && !heavyBreaker(surface)?.callers.some((c) => c.state === "open"); i++) {
+      const answer = await post("/api/v1/rerank", { surface, topK: 10, userKey: "mallory", candidates: candidates(ids) }, alice);
+      expect(answer.status).toBe(200);
+      reasons.push(answer.body.fallback.reason);
+    }
+    return reasons;
+  }
+
+  it("maximal requests that blow the budget trip only their sender's circuit: another caller is still served by the model", async () => {
+    const ordinary = { surface: "t-heavy", topK: 5, userKey: "bob", candidates: candidates(catalog.slice(0, 10)) };
+    // Ordinary traffic first: the breaker learns what a row costs this model.
+    for (let i = 0; i < 3; i++) expect((await post("/api/v1/rerank", ordinary, bob)).body.fallback).toEqual({ used: false, reason: null, servedBy: "model" });
+    const reasons = await oversizedUntilOwnCircuitOpens("t-heavy");
+    // Five timeouts (oversized: 1,000 rows where the budget is sized for far fewer) open the sender's own circuit.
+    expect(reasons).toEqual(["timeout", "timeout", "timeout", "timeout", "timeout"]);
+    expect(heavyBreaker("t-heavy")).toMatchObject({ open: false, halfOpen: false, callers: [{ state: "open" }] });
+    expect(heavyBreaker("t-heavy")!.sizedForRows).toBeGreaterThanOrEqual(10);
+    expect(heavyBreaker("t-heavy")!.sizedForRows).toBeLessThan(1000);
+    const blocked = await post("/api/v1/rerank", { ...ordinary, userKey: "mallory" }, alice);
+    expect(blocked.body.fallback).toEqual({ used: true, reason: "circuit_open", servedBy: "retrieval_order" });
+    const good = await post("/api/v1/rerank", ordinary, bob);
+    expect(good.body.fallback).toEqual({ used: false, reason: null, servedBy: "model" });
+    expect(good.body.modelVersion).toMatchObject({ name: "t-heavy-model" });
+  });
+
+  it("with no ordinary traffic yet (nothing says the requests are oversized), one caller's timeouts still open only its own circuit", async () => {
+    const reasons = await oversizedUntilOwnCircuitOpens("t-heavy-cold");
+    expect(reasons).toHaveLength(5);
+    expect(heavyBreaker("t-heavy-cold")).toMatchObject({ open: false, callers: [{ state: "open" }], sizedForRows: Infinity });
+    const good = await post("/api/v1/rerank", { surface: "t-heavy-cold", topK: 5, userKey: "bob", candidates: candidates(catalog.slice(0, 10)) }, bob);
     expect(good.body.fallback).toEqual({ used: false, reason: null, servedBy: "model" });
   });
 

@@ -9,7 +9,7 @@ import { recordOutcomes } from "../events/service";
 import { corruptModelBytes, createTestSurface, failingModelOnnx, slowModelOnnx } from "../testing/models";
 import { telemetry } from "../telemetry/streams";
 import { startTestFrontDoor, type TestFrontDoor } from "../testing/frontDoor";
-import { openSession, runScoresTimed, type ModelHandle } from "../inference/sessions";
+import { openSession, runScoresTimed, type TabularHandle } from "../inference/sessions";
 import { breakerStates, scoringBreaker } from "./breakers";
 import { rerank } from "./pipeline";
 import type { RerankRequest } from "./schema";
@@ -150,7 +150,7 @@ describe("graceful degradation", () => {
 
   it("a busy event loop is not the model's fault: the budget counts the model's own run time", async () => {
     const session = await openSession(demoModelBytes("linear"));
-    const handle = { session, inputName: "features", outputName: "score", versionId: "busy-loop-test", name: "busy", version: 1 } as unknown as ModelHandle;
+    const handle = { session, inputName: "features", outputName: "score", versionId: "busy-loop-test", name: "busy", version: 1 } as unknown as TabularHandle;
     const rows = 100;
     const data = new Float32Array(rows * spec.length).fill(0.5);
     const busy = (ms: number) => setImmediate(() => { const t = performance.now(); while (performance.now() - t < ms); });
@@ -163,7 +163,7 @@ describe("graceful degradation", () => {
     const breaker = scoringBreaker("t-busy", handle, 15);
     for (let i = 0; i < 6; i++) {
       busy(60);
-      await expect(breaker.fire(handle, data, rows, spec.length)).resolves.toHaveLength(rows);
+      await expect(breaker.fire(handle, { kind: "features", data, rows, cols: spec.length }).then((r) => r.scores)).resolves.toHaveLength(rows);
     }
     expect(breaker.opened).toBe(false);
     await session.release();
@@ -181,12 +181,13 @@ describe("graceful degradation", () => {
     for (let i = 0; i < 8; i++) reasons.push((await rerank({ surface: "t-breaker", topK: 5, candidates: pool })).fallback.reason);
     expect(reasons.slice(0, 5).every((r) => r === "model_error")).toBe(true);
     expect(reasons.at(-1)).toBe("circuit_open");
-    expect(breakerStates().find((b) => b.key.startsWith("t-breaker|"))?.open).toBe(true);
+    // One caller (in-process) sent them all: its own circuit opens; the surface-wide one needs faults from two callers.
+    expect(breakerStates().find((b) => b.key.startsWith("t-breaker|"))).toMatchObject({ open: false, callers: [{ caller: "in-process", state: "open" }] });
     await new Promise((r) => setTimeout(r, 400)); // BREAKER_RESET_MS = 300 in tests: half-open
     // This model only fails on batches; a one-candidate trial succeeds and closes the circuit.
     const trial = await rerank({ surface: "t-breaker", topK: 1, candidates: pool.slice(0, 1) });
     expect(trial.fallback.used).toBe(false);
-    expect(breakerStates().find((b) => b.key.startsWith("t-breaker|"))?.open).toBe(false);
+    expect(breakerStates().find((b) => b.key.startsWith("t-breaker|"))).toMatchObject({ open: false, callers: [] });
   });
 });
 

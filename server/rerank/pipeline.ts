@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import { API_KEY_CALLER_PREFIX } from "../auth/principal";
 import type { ConstraintConfig, ConstraintOutcome } from "../domain/constraints/applyConstraints";
 import { seedOfKey } from "../domain/hashing";
+import { STAGE2_REASON } from "../domain/ranking/stages";
 import { creditReasons } from "../domain/interleaving/credit";
 import { teamDraftInterleave } from "../domain/interleaving/teamDraft";
 import { inCanary, rolloutLogKey } from "../domain/rollouts/canary";
@@ -17,15 +18,18 @@ import { StageClock } from "../telemetry/tracing";
 import type { Context } from "@opentelemetry/api";
 import { assignExperiment, type ExperimentAssignment } from "./assignment";
 import { recentKey, recentRequests, recentResponse, type RecentRequest } from "./recent";
-import type { RerankRequest, RerankResponse } from "./schema";
-import { rankWithConstraints, retrievalOrder, scoreWithModels, type Scored, type ScoringInput } from "./scoring";
+import type { RerankRequest, RerankResponse, Stage2Outcome } from "./schema";
+import { rankWithConstraints, retrievalOrder, scoreWithModels, type Scored, type ScoringInput, type TextInput } from "./scoring";
+import { IN_PROCESS_CALLER } from "./breakers";
 import { keepScoringRows } from "./scoringSample";
 import { inShadowSample, mirrorToShadow } from "./shadow";
+import { rescoreArm } from "./stage2";
 
 // The rerank pipeline, one stage per line of `rerank()`:
 //   plan        resolve the surface; pick the arm(s): an experiment's variant (two for interleaving), the canary, or the primary
 //   enrich      item and user features from the online store (cached; only misses are awaited)
 //   score       each arm's model in one onnxruntime run, down its cascade on faults (scoring.ts)
+//   rescore     on a surface with a stage 2: the top rerankCount of each arm rescored by a heavier model (stage2.ts)
 //   constrain   each arm's ordering through its constraints and the top k
 //   interleave  two arms merge by team draft, each item credited to its ranker (one arm passes through)
 //   record      recent responses, metrics, the request log, the scoring sample and the shadow mirror, after the response is built
@@ -75,6 +79,8 @@ export interface RerankOptions {
   caller?: string;
   /** The caller's trace context (telemetry/tracing.ts incomingTraceContext): the request's spans join its trace. */
   traceParent?: Context;
+  /** POST /v2/rerank's documents as sent (index-aligned with the candidates), rank_fields and max_tokens_per_doc, for cross-encoders. */
+  text?: Omit<TextInput, "query">;
 }
 
 /** Reranks one request (tRPC, in-process callers). */
@@ -92,16 +98,18 @@ export async function rerankJson(request: RerankRequest, caller: string, tracePa
   return replayOf(request, caller)?.json ?? (await serve(request, { caller, traceParent })).json;
 }
 
-const IN_PROCESS = "in-process";
+const IN_PROCESS = IN_PROCESS_CALLER;
 
 async function serve(request: RerankRequest, options: RerankOptions = {}): Promise<{ response: RerankResponse; json: string }> {
   const clock = new StageClock();
   const plan = clock.end("plan", await planRequest(request));
-  const inputs = clock.end("enrich", await enrich(request, plan.surface));
-  const scored = clock.end("score", await score(plan, inputs));
+  const inputs = clock.end("enrich", await enrich(request, plan.surface, options.text));
+  const caller = options.caller ?? IN_PROCESS;
+  const stage1 = clock.end("score", await score(plan, inputs, caller));
+  const { scored, stage2 } = plan.surface.stage2 ? clock.end("rescore", await rescore(plan, inputs, stage1, caller)) : { scored: stage1, stage2: null };
   const ranked = clock.end("constrain", constrain(plan, scored, inputs, request.topK));
   const served = clock.end("interleave", interleave(plan, ranked, request.topK));
-  const response = respond(plan, inputs, scored, served, clock);
+  const response = respond(plan, inputs, scored, served, clock, stage2);
   const json = record(plan, request, inputs, scored, response, options, clock);
   clock.trace(() => ({ "rerank.request_id": response.requestId, "rerank.surface": response.surface, "rerank.model_version": modelVersionName(response) }), response.fallback.used, options.traceParent);
   return { response, json };
@@ -150,17 +158,20 @@ export async function planRequest(request: RerankRequest): Promise<Plan> {
  * fails, the request goes on with defaults for what was not read, counted and marked (features.timedOut).
  * Candidates not read in time are treated as unknown ones are: default features, no attributes.
  */
-async function enrich(request: RerankRequest, surface: SurfaceConfig): Promise<Enriched> {
+async function enrich(request: RerankRequest, surface: SurfaceConfig, text: RerankOptions["text"]): Promise<Enriched> {
   const store = featureStore();
   const waitMs = env().FEATURE_READ_BUDGET_SHARE * surface.timeoutMs;
   const [read, user] = await Promise.all([store.readItems(request.candidates.map((c) => c.id), waitMs), store.readUser(request.userKey, waitMs)]);
   const timedOut = read.unread > 0 || user.unread;
   if (timedOut) metrics.featureReadTimeouts.inc({ surface: surface.key });
-  return { candidates: request.candidates, items: read.items, user: user.user, unknownCandidates: request.candidates.length - read.items.size - read.unread, timedOut };
+  return {
+    candidates: request.candidates, items: read.items, user: user.user, unknownCandidates: request.candidates.length - read.items.size - read.unread, timedOut,
+    text: { query: request.context?.query ?? "", ...text },
+  };
 }
 
 /** Scores the candidates once per arm (the kill switch stops every model run on the surface). */
-async function score(plan: Plan, inputs: Enriched): Promise<Scored[]> {
+async function score(plan: Plan, inputs: Enriched, caller: string): Promise<Scored[]> {
   const { surface } = plan;
   const scored: Scored[] = [];
   for (const arm of plan.arms) {
@@ -168,11 +179,21 @@ async function score(plan: Plan, inputs: Enriched): Promise<Scored[]> {
       scored.push(retrievalOrder(inputs.candidates.length, "kill_switch"));
       continue;
     }
-    const result = await scoreWithModels(surface.key, arm.model ? [arm.model, surface.fallback] : [], surface.timeoutMs, { ...inputs, asOf: Date.now() });
-    if (result.handle && result.matrix) observeScored(surface.key, result.handle, result.matrix, result.runMs);
+    const result = await scoreWithModels(surface.key, arm.model ? [arm.model, surface.fallback] : [], surface.timeoutMs, { ...inputs, asOf: Date.now(), caller });
+    if (result.handle) observeScored(surface.key, result.handle, result.matrix, result.runMs);
     scored.push(result);
   }
   return scored;
+}
+
+/**
+ * Stage 2 of the surface's cascade over each arm's stage-1 scores (both arms of an interleaving
+ * experiment at once). The response reports the first arm's stage 2.
+ */
+async function rescore(plan: Plan, inputs: Enriched, stage1: Scored[], caller: string): Promise<{ scored: Scored[]; stage2: Stage2Outcome }> {
+  const asOf = Date.now();
+  const arms = await Promise.all(stage1.map((s) => rescoreArm(plan.surface, { ...inputs, asOf, caller }, s)));
+  return { scored: arms.map((a) => a.scored), stage2: arms[0]!.stage2 };
 }
 
 function constrain(plan: Plan, scored: Scored[], inputs: Enriched, topK: number): ConstraintOutcome[] {
@@ -192,15 +213,16 @@ function interleave(plan: Plan, ranked: ConstraintOutcome[], topK: number): Cons
   return { ...left!, items: merged.ids.map((id, i) => ({ ...byId.get(id)!, reasons: [...byId.get(id)!.reasons, ...credits[i]!] })) };
 }
 
-function respond(plan: Plan, inputs: Enriched, scored: Scored[], served: ConstraintOutcome, clock: StageClock): RerankResponse {
+function respond(plan: Plan, inputs: Enriched, scored: Scored[], served: ConstraintOutcome, clock: StageClock, stage2: Stage2Outcome | null): RerankResponse {
   const { assignment } = plan;
   // The first arm's model names the response; a fallback in either arm marks it.
   const first = scored[0]!;
   const fallbackReason = scored.find((s) => s.fallbackReason)?.fallbackReason ?? null;
+  const rescored = new Set(stage2?.reranked);
   return {
     requestId: plan.requestId,
     surface: plan.surface.key,
-    items: served.items.map((item, i) => ({ id: item.id, score: Math.round(item.score * 1e6) / 1e6, position: i + 1, reasons: item.reasons })),
+    items: served.items.map((item, i) => ({ id: item.id, score: Math.round(item.score * 1e6) / 1e6, position: i + 1, reasons: rescored.has(item.id) ? [...item.reasons, STAGE2_REASON] : item.reasons })),
     modelVersion: first.handle && first.ref ? { id: first.handle.versionId, name: first.handle.name, version: first.handle.version, alias: first.ref.alias } : null,
     variant: assignment
       ? { experiment: assignment.experiment.key, key: assignment.experiment.kind === "interleaving" ? "interleaved" : assignment.variant.key, phase: assignment.experiment.phase }
@@ -209,14 +231,17 @@ function respond(plan: Plan, inputs: Enriched, scored: Scored[], served: Constra
     removed: served.removed,
     constraints: { capsFeasible: served.capsFeasible, floors: served.floors },
     features: { defaulted: first.matrix?.defaulted ?? 0, stale: first.matrix?.stale ?? 0, unknownCandidates: inputs.unknownCandidates, timedOut: inputs.timedOut },
+    ...(first.handle?.kind === "cross-encoder" ? { text: { truncated: first.truncated } } : {}),
     timings: {
       resolve: round3(clock.ms("plan")),
       features: round3(clock.ms("enrich")),
       score: round3(clock.ms("score")),
+      ...(stage2 ? { rescore: round3(clock.ms("rescore")) } : {}),
       constraints: round3(clock.ms("constrain") + clock.ms("interleave")),
       // Set by record() when its work is done: the client waits for it too.
       total: 0,
     },
+    ...(stage2 ? { stage2 } : {}),
   };
 }
 
@@ -242,7 +267,7 @@ function record(plan: Plan, request: RerankRequest, inputs: Enriched, scored: Sc
     mirrorToShadow({
       surface: surface.key, shadow: surface.shadow, constraints: plan.arms[0]!.constraints, request, requestId: response.requestId, ts, items: inputs.items, user: inputs.user,
       served: response.items.map((item) => ({ id: item.id, score: item.score })), primaryScores: primary.scores,
-      primaryVersionId: response.modelVersion?.id ?? null, primaryScoreMs: response.timings.score, timeoutMs: surface.timeoutMs,
+      primaryVersionId: response.modelVersion?.id ?? null, primaryScoreMs: response.timings.score, timeoutMs: surface.timeoutMs, text: options.text,
     });
   }
   clock.end("record", null);
@@ -254,9 +279,10 @@ function record(plan: Plan, request: RerankRequest, inputs: Enriched, scored: Sc
   return json;
 }
 
-/** The model's run time, which features defaulted or were stale, and a sample of the rows it saw (drift). */
-function observeScored(surface: string, handle: NonNullable<Scored["handle"]>, matrix: NonNullable<Scored["matrix"]>, runMs: number): void {
+/** The model's run time, which features defaulted or were stale, and a sample of the rows it saw (drift; not for a cross-encoder, which sees text). */
+function observeScored(surface: string, handle: NonNullable<Scored["handle"]>, matrix: Scored["matrix"], runMs: number): void {
   metrics.inferenceMs.observe({ model: `${handle.name}@${handle.version}` }, runMs);
+  if (!matrix) return;
   for (const [feature, count] of Object.entries(matrix.defaultedByFeature)) metrics.defaultedFeatures.inc({ surface, feature }, count);
   if (matrix.stale) metrics.staleFeatures.inc({ surface }, matrix.stale);
   if (matrix.unknownItems) metrics.unknownCandidates.inc({ surface }, matrix.unknownItems);
@@ -278,7 +304,10 @@ function logRequest(request: RerankRequest, response: RerankResponse, ts: Date, 
   const surface = response.surface;
   metrics.requests.inc({ surface, outcome: response.fallback.used ? "fallback" : "model" });
   if (response.fallback.reason) metrics.fallbacks.inc({ surface, reason: response.fallback.reason });
-  for (const stage of ["resolve", "features", "score", "constraints", "total"] as const) metrics.stageMs.observe({ surface, stage }, response.timings[stage]);
+  for (const stage of ["resolve", "features", "score", "rescore", "constraints", "total"] as const) {
+    const ms = response.timings[stage];
+    if (ms !== undefined) metrics.stageMs.observe({ surface, stage }, ms);
+  }
   metrics.candidates.observe({ surface }, request.candidates.length);
   const streams = telemetry();
   if (!streams.enabled) return;

@@ -12,6 +12,7 @@ export const RERANK_LIMITS = {
   },
   maxInlineFeatures: 256,
   maxAttributes: 64,
+  maxCandidateTextChars: 100_000,
 };
 
 const key = text(256, 1);
@@ -24,6 +25,8 @@ const candidate = z.strictObject({
     .record(text(128, 1), float32())
     .refine((f) => Object.keys(f).length <= RERANK_LIMITS.maxInlineFeatures, `at most ${RERANK_LIMITS.maxInlineFeatures} inline features`)
     .optional(),
+  /** The candidate's text, for a cross-encoder (scored against context.query); else it reads the catalog's attributes. */
+  text: text(RERANK_LIMITS.maxCandidateTextChars).optional(),
 });
 
 export const rerankContextSchema = z.strictObject({
@@ -70,6 +73,27 @@ export interface RerankItem {
 
 export type FallbackReason = "kill_switch" | "no_model" | "model_load_error" | "model_error" | "timeout" | "circuit_open";
 
+/**
+ * What stage 2 of the surface's cascade did (server/rerank/stage2.ts). `served`: the items it
+ * rescored lead the list in its order, placed above every stage-1-only item; any other status: stage
+ * 1's order serves. `reason` names the fault ("timeout", "model_error", "circuit_open", "kill_switch",
+ * "no_model" when its model or alias is gone, "model_load_error"); `reranked` lists the ids stage 2
+ * rescored, in its order (empty unless served); `ms` is the stage's wall time.
+ */
+export interface Stage2Outcome {
+  status: "served" | "timeout" | "error" | "skipped";
+  reason: FallbackReason | null;
+  model: { name: string; version: number; alias: string } | null;
+  rerankCount: number;
+  reranked: string[];
+  ms: number;
+}
+
+export type StageTimings = Record<"resolve" | "features" | "score" | "constraints" | "total", number> & {
+  /** Stage 2's time, on surfaces with a cascade (also in `stage2.ms`). */
+  rescore?: number;
+};
+
 export interface RerankResponse {
   requestId: string;
   surface: string;
@@ -84,5 +108,9 @@ export interface RerankResponse {
    * FEATURE_READ_BUDGET_SHARE of the surface's budget (or the read failed): those were served with defaults.
    */
   features: { defaulted: number; stale: number; unknownCandidates: number; timedOut: boolean };
-  timings: Record<"resolve" | "features" | "score" | "constraints" | "total", number>;
+  timings: StageTimings;
+  /** Present when a cross-encoder scored the request: documents cut to its length or max_tokens_per_doc. */
+  text?: { truncated: number };
+  /** Stage 2 of the surface's cascade; absent when the surface has none. */
+  stage2?: Stage2Outcome;
 }

@@ -1,25 +1,45 @@
 import { applyConstraints, type ConstraintConfig, type ConstraintOutcome, type RankedCandidate } from "../domain/constraints/applyConstraints";
 import { buildFeatureMatrix, type CandidateInput, type FeatureMatrix, type StoredFeatures } from "../domain/features/featureSpec";
 import { orderByScore, retrievalOrderScores } from "../domain/ranking/order";
-import { openModel, type ModelHandle } from "../inference/sessions";
+import { documentText } from "../inference/crossEncoder/bundle";
+import { openModel, type CrossEncoderHandle, type ModelHandle } from "../inference/sessions";
 import type { ModelRef } from "../surfaces/configCache";
-import { failureReason, scoringBreaker } from "./breakers";
+import { failureReason, scoringBreaker, type ScoringJob } from "./breakers";
 import type { FallbackReason, RerankResponse } from "./schema";
 
 // Score and constrain: the one path live requests, their fallbacks and shadow scoring take. A model
 // is opened, fed the feature matrix, run under its circuit breaker and the surface's budget; a fault
 // moves to the next model of the cascade, and when none is left the candidates keep retrieval order.
-// The ordering then passes the surface's constraints and the top k.
+// The ordering then passes the surface's constraints and the top k. A cross-encoder is one more kind
+// of model on the same path: it is given (query, document text) pairs instead of a feature matrix,
+// under the same breaker, budget and cascade.
 
 /** Item attributes (for constraints) and stored features by candidate id; unknown ids are absent. */
 export type ItemLookup = Map<string, { attrs: RankedCandidate["attrs"]; features?: StoredFeatures }>;
 
+/** A candidate as scored: its id and features, and its text when the request sent one (for cross-encoders). */
+export type ScoredCandidate = CandidateInput & { text?: string };
+
+/** What a cross-encoder reads besides the candidates: the query, and (POST /v2/rerank) the documents as sent. */
+export interface TextInput {
+  query: string;
+  /** Index-aligned with the candidates; object documents are joined from `rankFields`, else the model's textFields. */
+  documents?: ReadonlyArray<string | Record<string, unknown>>;
+  rankFields?: readonly string[];
+  /** Cohere's max_tokens_per_doc. */
+  maxTokensPerDoc?: number;
+}
+
 /** What a model scores: the request's candidates with their features as of `asOf` (epoch ms; staleness is judged against it). */
 export interface ScoringInput {
-  candidates: readonly CandidateInput[];
+  candidates: readonly ScoredCandidate[];
   items: ItemLookup;
   user: StoredFeatures | undefined;
   asOf: number;
+  /** Who sent the request (callerOf), for the breakers' per-caller circuits; default in-process. */
+  caller?: string;
+  /** The query (context.query) and documents a cross-encoder reads; absent: an empty query. */
+  text?: TextInput;
 }
 
 export interface Scored {
@@ -36,11 +56,13 @@ export interface Scored {
   runMs: number;
   /** The first fault met on the way (load error, breaker, budget, model error), or null. */
   failure: unknown;
+  /** Documents a cross-encoder cut to its length or max_tokens_per_doc (0 for other models and retrieval order). */
+  truncated: number;
 }
 
 /** Retrieval order (scores n, n−1, …) served for `reason`. */
 export function retrievalOrder(n: number, reason: FallbackReason, failure: unknown = null): Scored {
-  return { scores: retrievalOrderScores(n), handle: null, ref: null, fallbackReason: reason, servedBy: "retrieval_order", matrix: null, runMs: 0, failure };
+  return { scores: retrievalOrderScores(n), handle: null, ref: null, fallbackReason: reason, servedBy: "retrieval_order", matrix: null, runMs: 0, failure, truncated: 0 };
 }
 
 /**
@@ -65,17 +87,39 @@ export async function scoreWithModels(scope: string, cascade: ReadonlyArray<Mode
       failure ??= error;
       continue;
     }
-    const matrix = buildFeatureMatrix(handle.featureSpec, input.candidates, { item: (id) => input.items.get(id)?.features, user: input.user }, input.asOf);
+    let job: ScoringJob;
+    let matrix: FeatureMatrix | null = null;
+    if (handle.kind === "cross-encoder") {
+      job = { kind: "text", query: input.text?.query ?? "", documents: documentTexts(handle, input), maxTokensPerDoc: input.text?.maxTokensPerDoc };
+    } else {
+      matrix = buildFeatureMatrix(handle.featureSpec, input.candidates, { item: (id) => input.items.get(id)?.features, user: input.user }, input.asOf);
+      job = { kind: "features", data: matrix.data, rows: matrix.rows, cols: matrix.cols };
+    }
     const runStarted = performance.now();
     try {
-      const scores = await scoringBreaker(scope, handle, timeoutMs).fire(handle, matrix.data, matrix.rows, matrix.cols);
-      return { scores, handle, ref, fallbackReason: reason, servedBy: reason ? "cascade" : "model", matrix, runMs: performance.now() - runStarted, failure };
+      const { scores, truncated } = await scoringBreaker(scope, handle, timeoutMs).fire(handle, job, input.caller);
+      return { scores, handle, ref, fallbackReason: reason, servedBy: reason ? "cascade" : "model", matrix, runMs: performance.now() - runStarted, failure, truncated };
     } catch (error) {
       reason ??= failureReason(error);
       failure ??= error;
     }
   }
   return retrievalOrder(input.candidates.length, tried ? (reason ?? "model_error") : "no_model", failure);
+}
+
+/**
+ * Each candidate's text for a cross-encoder: the request's document (POST /v2/rerank; an object's
+ * rank_fields, else the model's textFields), else the candidate's `text`, else the model's textFields
+ * read from the catalog's item attributes.
+ */
+function documentTexts(handle: CrossEncoderHandle, input: ScoringInput): string[] {
+  const fields = input.text?.rankFields ?? handle.config.textFields;
+  return input.candidates.map((c, i) => {
+    const document = input.text?.documents?.[i];
+    if (document !== undefined) return documentText(document, fields);
+    if (c.text !== undefined) return c.text;
+    return documentText((input.items.get(c.id)?.attrs ?? {}) as Record<string, unknown>, handle.config.textFields);
+  });
 }
 
 /** Orders the candidates by score (ties keep retrieval order), then applies the constraints and the top k. */

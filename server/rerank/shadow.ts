@@ -9,7 +9,7 @@ import type { ModelRef } from "../surfaces/configCache";
 import { metrics } from "../telemetry/metrics";
 import { telemetry, type ShadowMove } from "../telemetry/streams";
 import type { RerankRequest } from "./schema";
-import { rankWithConstraints, scoreWithModels, type ItemLookup } from "./scoring";
+import { rankWithConstraints, scoreWithModels, type ItemLookup, type TextInput } from "./scoring";
 import { env } from "../config";
 
 // Shadow traffic: a sample of live requests is scored again by a candidate model after the
@@ -41,6 +41,8 @@ export interface ShadowJob {
   primaryScoreMs: number;
   /** The surface's scoring budget, which the shadow model gets too. */
   timeoutMs: number;
+  /** POST /v2/rerank's documents, rank_fields and max_tokens_per_doc, for a cross-encoder shadow. */
+  text?: Omit<TextInput, "query">;
 }
 
 // One queue per process, on globalThis: Next's bundle and the front door each load their own copy of this module.
@@ -94,7 +96,7 @@ async function runShadow(job: ShadowJob): Promise<void> {
     // surface's budget and a breaker of its own: a slow or failing candidate soon stops being run
     // at all (its rows record why), instead of taking the thread from live requests. No cascade:
     // a shadow model's fault is its result.
-    const input = { candidates: job.request.candidates, items: job.items, user: job.user, asOf: job.ts.getTime() };
+    const input = { candidates: job.request.candidates, items: job.items, user: job.user, asOf: job.ts.getTime(), text: { query: job.request.context?.query ?? "", ...job.text } };
     const scored = await scoreWithModels(`${job.surface}#shadow`, [job.shadow], job.timeoutMs, input);
     if (scored.servedBy !== "model") throw scored.failure;
     const shadowLatencyMs = performance.now() - started;

@@ -95,7 +95,7 @@ describe("canary analysis as durable jobs across processes", () => {
     await expect(db.rolloutStep.create({ data: { rolloutId: rollout.id, step: 0, percent: 20, decision: "advance", startedAt: new Date(), judgedBy: "test" } })).rejects.toThrow(/Unique constraint/);
     const production = await db.modelAlias.findFirstOrThrow({ where: { name: "production", model: { name: "t-failover-model" } }, include: { version: true } });
     expect(production.version.version).toBe(3);
-    expect(await db.modelAlias.count({ where: { name: "canary", model: { name: "t-failover-model" } } })).toBe(0);
+    expect(await db.modelAlias.count({ where: { name: "canary@t-failover", model: { name: "t-failover-model" } } })).toBe(0);
     expect(await db.auditLog.count({ where: { action: { in: ["rollout.advance", "rollout.promoted"] }, entityId: rollout.id } })).toBe(2);
   }, 240_000);
 });

@@ -21,6 +21,8 @@ export async function runJudgeJob(payload: { rolloutId: string }): Promise<void>
     await surfaceConfigs().refresh();
     console.log(`[rollout] ${outcome.surface}: ${outcome.decision} → ${outcome.status} at ${outcome.percent}%`);
   }
+  // Past the step's deadline without a required sample: serving is unchanged, on-call decides.
+  if (outcome.decision === "pause") console.log(`[rollout] ${outcome.surface}: paused at its step deadline at ${outcome.percent}% (see the rollout's reason)`);
 }
 
 export async function runSweepJob(): Promise<void> {

@@ -2,6 +2,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { getDb } from "../db/client";
 import { seedDemo } from "../db/seed";
 import { demoFeatureSpec, demoModelBytes } from "../demo/models";
+import { linearRankerOnnx } from "../domain/onnx/linear";
 import { rerank } from "../rerank/pipeline";
 import { telemetry } from "../telemetry/streams";
 import { createTestSurface, failingModelOnnx } from "../testing/models";
@@ -21,8 +22,9 @@ async function send(surface: string, users: string[]) {
   return out;
 }
 const users = (prefix: string, n: number) => Array.from({ length: n }, (_, i) => `${prefix}-${i}`);
-const canaryAlias = async () => (await getDb().modelAlias.findFirst({ where: { name: "canary", model: { name: "t-roll-model" } }, include: { version: true } }))?.version.version ?? null;
-const canaryUsers = (served: Map<string, Awaited<ReturnType<typeof rerank>>>) => [...served].filter(([, r]) => r.modelVersion?.alias === "canary").map(([u]) => u);
+const aliasVersion = async (model: string, name: string) => (await getDb().modelAlias.findFirst({ where: { name, model: { name: model } }, include: { version: true } }))?.version.version ?? null;
+const canaryAlias = () => aliasVersion("t-roll-model", "canary@t-roll");
+const canaryUsers = (served: Map<string, Awaited<ReturnType<typeof rerank>>>) => [...served].filter(([, r]) => r.modelVersion?.alias.startsWith("canary@")).map(([u]) => u);
 
 beforeAll(async () => {
   const db = getDb();
@@ -54,7 +56,7 @@ describe("canary rollouts", () => {
     const inCanary = canaryUsers(first);
     expect(inCanary.length).toBeGreaterThan(300 * 0.12);
     expect(inCanary.length).toBeLessThan(300 * 0.28);
-    for (const r of first.values()) expect(r.modelVersion!.version).toBe(r.modelVersion!.alias === "canary" ? 3 : 1);
+    for (const r of first.values()) expect(r.modelVersion!.version).toBe(r.modelVersion!.alias === "canary@t-roll" ? 3 : 1);
     // Sticky: the same users get the same arm again.
     expect(canaryUsers(await send("t-roll", inCanary.slice(0, 10)))).toEqual(inCanary.slice(0, 10));
 
@@ -139,5 +141,126 @@ describe("canary rollouts", () => {
     await ml.rollouts.abort({ surface: "t-roll", reason: "not yet" });
     const kinds = (await ml.history.surface({ surface: "t-roll", limit: 8 })).rows.map((r) => r.kind);
     expect(kinds).toEqual(["canary_aborted", "canary_start", "canary_promoted", "promotion", "canary_resumed", "canary_paused", "canary_start", "canary_aborted"]);
+  });
+
+  it("issue #14 break test: two surfaces on one model each have their own canary alias; ending one leaves the other", async () => {
+    const db = getDb();
+    const ml = caller();
+    const spec = demoFeatureSpec();
+    // Surface A (t-two-a) with the model's production v1, fallback v2, candidates v3 and v4; surface B shares the model and alias.
+    const a = await createTestSurface(db, { key: "t-two-a", bytes: demoModelBytes("linear"), featureSpec: spec, fallbackBytes: demoModelBytes("popularity"), shadowBytes: demoModelBytes("candidate"), extraVersions: [linearRankerOnnx([0.3, 1, 5.5, 0.3, -0.05, -0.001, 0.5], 0)] });
+    await db.surface.create({ data: { key: "t-two-b", name: "t-two-b", modelId: a.modelId, modelAlias: "production", fallbackAlias: "fallback", timeoutMs: 1000 } });
+    // An endpoint that hears every kind, so the events are stored (no worker delivers them here).
+    await db.webhookEndpoint.create({ data: { name: "t-two", url: "http://127.0.0.1:9/hook", format: "standard", eventKinds: ["alias.moved", "canary.step", "canary.rolled_back", "canary.promoted"], secret: "whsec_dGVzdA==", createdBy: "test" } });
+    const since = new Date();
+    await ml.rollouts.start({ surface: "t-two-a", version: 3, steps: [20, 50], reason: "v3 on A" });
+    await ml.rollouts.start({ surface: "t-two-b", version: 4, steps: [10, 50], reason: "v4 on B" });
+    // Starting on B neither moved nor cleared A's canary.
+    expect(await aliasVersion("t-two-a-model", "canary@t-two-a")).toBe(3);
+    expect(await aliasVersion("t-two-a-model", "canary@t-two-b")).toBe(4);
+    expect(await aliasVersion("t-two-a-model", "canary")).toBeNull();
+    // Each surface serves its own canary, under its own alias.
+    const servedA = await send("t-two-a", users("two-a", 120));
+    const servedB = await send("t-two-b", users("two-b", 200));
+    expect(new Set([...servedA.values()].map((r) => `${r.modelVersion!.alias} v${r.modelVersion!.version}`))).toEqual(new Set(["production v1", "canary@t-two-a v3"]));
+    expect(new Set([...servedB.values()].map((r) => `${r.modelVersion!.alias} v${r.modelVersion!.version}`))).toEqual(new Set(["production v1", "canary@t-two-b v4"]));
+
+    // Ending B (abort) clears only B's canary alias; A's keeps serving.
+    await ml.rollouts.abort({ surface: "t-two-b", reason: "B is not ready" });
+    expect(await aliasVersion("t-two-a-model", "canary@t-two-b")).toBeNull();
+    expect(await aliasVersion("t-two-a-model", "canary@t-two-a")).toBe(3);
+    expect((await ml.rollouts.list({ surface: "t-two-a", limit: 1 }))[0]).toMatchObject({ status: "running", percent: 20 });
+    expect(canaryUsers(await send("t-two-a", users("two-a", 120))).length).toBeGreaterThan(0);
+
+    // B starts again and A is promoted: only A's alias is cleared.
+    await ml.rollouts.start({ surface: "t-two-b", version: 4, steps: [10, 50], reason: "v4 on B again" });
+    await ml.rollouts.promote({ surface: "t-two-a", reason: "A is good" });
+    expect(await aliasVersion("t-two-a-model", "canary@t-two-a")).toBeNull();
+    expect(await aliasVersion("t-two-a-model", "canary@t-two-b")).toBe(4);
+
+    // The history and audit of each canary alias name its own surface.
+    const rows = await db.promotionHistory.findMany({ where: { modelId: a.modelId, alias: { startsWith: "canary" }, ts: { gte: since } }, orderBy: { id: "asc" } });
+    expect(rows.map((r) => [r.alias, r.surfaceKey, r.fromVersion, r.toVersion])).toEqual([
+      ["canary@t-two-a", "t-two-a", null, 3], ["canary@t-two-b", "t-two-b", null, 4], ["canary@t-two-b", "t-two-b", 4, null],
+      ["canary@t-two-b", "t-two-b", null, 4], ["canary@t-two-a", "t-two-a", 3, null],
+    ]);
+    const audits = await db.auditLog.findMany({ where: { action: { in: ["model.alias.set", "model.alias.clear"] }, ts: { gte: since }, entityId: a.modelId! }, orderBy: { id: "asc" } });
+    const aliasOf = (x: unknown) => (x as { alias?: string } | null)?.alias;
+    expect(audits.map((e) => [e.action, aliasOf(e.after) ?? aliasOf(e.before), e.surfaceKeys])).toEqual([
+      ["model.alias.set", "canary@t-two-a", ["t-two-a"]], ["model.alias.set", "canary@t-two-b", ["t-two-b"]], ["model.alias.clear", "canary@t-two-b", ["t-two-b"]],
+      ["model.alias.set", "canary@t-two-b", ["t-two-b"]], ["model.alias.set", "production", ["t-two-a", "t-two-b"]], ["model.alias.clear", "canary@t-two-a", ["t-two-a"]],
+    ]);
+    // Webhooks: each canary alias move, and each canary event, names its own surface.
+    const events = await db.webhookEvent.findMany({ where: { createdAt: { gte: since }, kind: { in: ["alias.moved", "canary.step", "canary.rolled_back", "canary.promoted"] } }, orderBy: { createdAt: "asc" } });
+    const data = events.map((e) => ({ kind: e.kind, ...(e.data as { alias?: string; surface?: string; surfaces?: string[]; version?: number; toVersion?: number }) }));
+    expect(data.filter((d) => d.kind === "alias.moved" && d.alias!.startsWith("canary@")).map((d) => [d.alias, d.surfaces, d.toVersion])).toEqual([
+      ["canary@t-two-a", ["t-two-a"], 3], ["canary@t-two-b", ["t-two-b"], 4], ["canary@t-two-b", ["t-two-b"], 4],
+    ]);
+    expect(data.filter((d) => d.kind.startsWith("canary.")).map((d) => [d.kind, d.surface, d.version])).toEqual([
+      ["canary.step", "t-two-a", 3], ["canary.step", "t-two-b", 4], ["canary.rolled_back", "t-two-b", 4], ["canary.step", "t-two-b", 4], ["canary.promoted", "t-two-a", 3],
+    ]);
+    await ml.rollouts.abort({ surface: "t-two-b", reason: "done" });
+    // Other test files share this database: leave no endpoint behind.
+    await db.webhookEndpoint.deleteMany({ where: { name: "t-two" } });
+  });
+
+  it("issue #14 break test: past a step's deadline, CTR without its sample is not required and the step advances; a step short of requests pauses for on-call", async () => {
+    const db = getDb();
+    const ml = caller();
+    await createTestSurface(db, { key: "t-deadline", bytes: demoModelBytes("linear"), featureSpec: demoFeatureSpec(), shadowBytes: demoModelBytes("candidate") });
+    const pastDeadline = async () => {
+      const [r] = await db.rollout.findMany({ where: { surface: { key: "t-deadline" }, status: { in: ["running", "paused"] } } });
+      await db.rollout.update({ where: { id: r!.id }, data: { analysis: { ...(r!.analysis as object), stepDeadlineAt: new Date(Date.now() - 1000).toISOString() } } });
+    };
+    const judge = async () => (await ml.rollouts.analyse()).find((o) => o.surface === "t-deadline")!;
+    await db.webhookEndpoint.create({ data: { name: "t-deadline-hook", url: "http://127.0.0.1:9/hook", format: "standard", eventKinds: ["canary.paused", "canary.resumed"], secret: "whsec_dGVzdA==", createdBy: "test" } });
+    await ml.rollouts.start({ surface: "t-deadline", version: 3, steps: [50, 60], minRequests: 20, maxLatencyIncrease: 100, stepDeadlineMinutes: 90, reason: "few outcome events" });
+    const [started] = await ml.rollouts.list({ surface: "t-deadline", limit: 1 });
+    expect(started!.policy).toMatchObject({ stepDeadlineMinutes: 90, minImpressions: 20_000 });
+    expect(new Date(started!.stepDeadlineAt!).getTime() - new Date(started!.stepStartedAt).getTime()).toBeGreaterThan(89 * 60_000);
+    // Enough requests in both arms; an impression per request: far short of 20,000 each.
+    const served = await send("t-deadline", users("dl", 120));
+    await db.$executeRaw`
+      INSERT INTO outcome_events (event_id, request_ts, request_id, ts, surface, type, item_id)
+      SELECT 'imp-' || request_id, ts, request_id, ts, surface, 'impression', 'i1' FROM rerank_requests WHERE surface = 't-deadline'`;
+    expect(served.size).toBe(120);
+    expect(await judge()).toMatchObject({ decision: "wait", status: "running" });
+    const [waiting] = await ml.rollouts.list({ surface: "t-deadline", limit: 1 });
+    expect(waiting!.latest!.reasons[0]).toMatch(/^CTR \(clicks per impression\): \d+ canary and \d+ baseline impressions of the 20000 each needed/);
+
+    await pastDeadline();
+    expect(await judge()).toMatchObject({ decision: "advance", status: "running", percent: 60 });
+    const [advanced] = await ml.rollouts.list({ surface: "t-deadline", limit: 1 });
+    const ctr = advanced!.history[0]!.metrics.find((m) => m.metric === "ctr")!;
+    expect(ctr).toMatchObject({ classification: "nodata", notRequired: true });
+    expect(ctr.reason).toMatch(/^nodata — not required: .* by the step's deadline \(90 min\), so the step is decided by the metrics with data$/);
+    expect(advanced!.history[0]!.metrics.find((m) => m.metric === "latency")!.classification).toBe("pass");
+    // The new step has a fresh deadline.
+    expect(new Date(advanced!.stepDeadlineAt!).getTime()).toBeGreaterThan(Date.now() + 80 * 60_000);
+
+    // Step 2 gets no traffic at all: past its deadline, latency and fallbacks have no sample, so it pauses (never promotes blind).
+    await pastDeadline();
+    expect(await judge()).toMatchObject({ decision: "pause", status: "paused", percent: 60 });
+    const [paused] = await ml.rollouts.list({ surface: "t-deadline", limit: 1 });
+    expect(paused).toMatchObject({ status: "paused", step: 1 });
+    expect(paused!.latest!.reasons[0]).toBe(
+      "paused for on-call: the step's deadline (90 min) passed without the minimum sample of latency per request, requests slower than the baseline's p99, fallback rate, which every step needs; resume to wait another 90 min, promote now, or abort",
+    );
+    const audit = await db.auditLog.findFirst({ where: { action: "rollout.paused", surfaceKeys: { has: "t-deadline" } }, orderBy: { id: "desc" } });
+    expect(audit).toMatchObject({ actor: "rollout-analysis", reason: paused!.latest!.reasons[0] });
+    // Resume: a fresh deadline, and the step waits again.
+    await ml.rollouts.resume({ surface: "t-deadline", reason: "traffic is back" });
+    const [resumed] = await ml.rollouts.list({ surface: "t-deadline", limit: 1 });
+    expect(resumed!.status).toBe("running");
+    expect(new Date(resumed!.stepDeadlineAt!).getTime()).toBeGreaterThan(Date.now() + 80 * 60_000);
+    expect(await judge()).toMatchObject({ decision: "wait" });
+    await ml.rollouts.abort({ surface: "t-deadline", reason: "done" });
+    // On-call hears of the pause and the resume (webhooks), not only from the page.
+    const events = await db.webhookEvent.findMany({ where: { kind: { in: ["canary.paused", "canary.resumed"] } }, orderBy: { createdAt: "asc" } });
+    const mine = events.map((e) => ({ kind: e.kind, data: e.data as Record<string, unknown> })).filter((e) => e.data.surface === "t-deadline");
+    expect(mine.map((e) => [e.kind, e.data.mode ?? null, e.data.percent, e.data.actor])).toEqual([
+      ["canary.paused", "automatic", 60, "rollout-analysis"],
+      ["canary.resumed", null, 60, expect.any(String)],
+    ]);
   });
 });

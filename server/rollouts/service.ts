@@ -4,26 +4,35 @@ import { env } from "../config";
 import type { Db } from "../db/client";
 import { Prisma } from "../db/generated/client";
 import { subjects } from "../domain/audit/subject";
-import { DEFAULT_STEPS, rolloutLogKey, validateSteps } from "../domain/rollouts/canary";
-import { DEFAULT_JUDGE_POLICY, judgeStep, type ArmSample, type JudgePolicy, type StepVerdict } from "../domain/rollouts/judge";
+import { canaryAliasOf, DEFAULT_STEPS, rolloutLogKey, validateSteps } from "../domain/rollouts/canary";
+import { DEFAULT_JUDGE_POLICY, judgeStep, stepDeadline, type ArmSample, type JudgePolicy, type StepVerdict } from "../domain/rollouts/judge";
 import { ConflictError, InvalidInputError, NotFoundError } from "../errors";
 import { recordPromotion } from "../history/record";
 import { enqueueInTransaction } from "../jobs/tasks";
 import { clearAliasIn, setAliasIn } from "../registry/versions";
 import { notifyInTransaction } from "../webhooks/notify";
 
-// Canary rollouts of a surface's serving alias. Start: the version gets the "canary" alias and the
+// Canary rollouts of a surface's serving alias. Start: the version gets the surface's canary alias
+// (canaryAliasOf: `canary@<surface>`, one per surface, mirroring the rollout row) and the
 // first share of traffic, and a judge job is queued. Each judge job (server/jobs, one waiting per
 // rollout by its job key) first queues the next tick, then judges the current step from the
 // request log: it waits, widens, promotes (the serving alias moves) or rolls back. A judged step is
 // one row of rollout_steps (unique per step), written in the transaction that moves the rollout,
 // so a step is judged exactly once however many processes run jobs. People can pause, resume,
-// promote now, abort and retry. The canary alias is cleared whenever a rollout ends.
+// promote now, abort and retry. The surface's canary alias is cleared whenever its rollout ends;
+// another surface's canary on the same model is never touched.
 
 export interface RolloutAnalysis {
   policy: JudgePolicy;
-  /** The judge's latest verdict on the current step while it waits for data. */
+  /** The judge's latest verdict on the current step while it waits for data (or the one that paused it at its deadline). */
   latest: (StepVerdict & { at: string; step: number; percent: number }) | null;
+  /** When the current step's deadline passes (ISO): its opening, or its last resume, plus policy.stepDeadlineMinutes. */
+  stepDeadlineAt?: string;
+}
+
+/** The current step's deadline; rollouts started before deadlines existed count from the step's opening. */
+function deadlineOf(analysis: RolloutAnalysis, stepStartedAt: Date): Date {
+  return analysis.stepDeadlineAt ? new Date(analysis.stepDeadlineAt) : stepDeadline(stepStartedAt, { ...DEFAULT_JUDGE_POLICY, ...analysis.policy });
 }
 
 export interface StartRolloutInput {
@@ -40,6 +49,8 @@ export interface StartRolloutInput {
   maxFallbackRateIncrease?: number;
   /** Tolerated relative fall of CTR (0.05 = −5 %). */
   maxCtrDecrease?: number;
+  /** Minutes a step may wait for its minimum samples (see JudgePolicy.stepDeadlineMinutes). */
+  stepDeadlineMinutes?: number;
   reason?: string;
 }
 
@@ -59,6 +70,7 @@ function policyOf(input: StartRolloutInput): JudgePolicy {
     maxLatencyIncrease: input.maxLatencyIncrease ?? input.maxP99Increase ?? DEFAULT_JUDGE_POLICY.maxLatencyIncrease,
     maxFallbackRateIncrease: input.maxFallbackRateIncrease ?? DEFAULT_JUDGE_POLICY.maxFallbackRateIncrease,
     maxCtrDecrease: input.maxCtrDecrease ?? DEFAULT_JUDGE_POLICY.maxCtrDecrease,
+    stepDeadlineMinutes: input.stepDeadlineMinutes ?? DEFAULT_JUDGE_POLICY.stepDeadlineMinutes,
   };
 }
 
@@ -74,7 +86,8 @@ export async function startRollout(db: Db, input: StartRolloutInput, actor: Acto
   if (!target) throw new InvalidInputError("version", `${model.name} has no v${input.version}`);
   const serving = model.aliases.find((a) => a.name === surface.modelAlias)?.versionId ?? null;
   if (serving === target.id) throw new InvalidInputError("version", `v${input.version} already serves "${surface.key}" (${surface.modelAlias})`);
-  const analysis: RolloutAnalysis = { policy: policyOf(input), latest: null };
+  const policy = policyOf(input);
+  const analysis: RolloutAnalysis = { policy, latest: null, stepDeadlineAt: stepDeadline(new Date(), policy).toISOString() };
   return db.$transaction(async (tx) => {
     // Starts on one surface take turns, so two at once cannot both find none running.
     await tx.$queryRaw`SELECT id FROM surfaces WHERE id = ${surface.id} FOR UPDATE`;
@@ -89,7 +102,7 @@ export async function startRollout(db: Db, input: StartRolloutInput, actor: Acto
       action: "rollout.start", actor, subject: subjects.rollout(created.id, model.name, input.version, surface.key), surfaces: [surface.key],
       after: { surface: surface.key, model: model.name, version: input.version, steps }, reason: input.reason ?? null,
     });
-    await setAliasIn(tx, { versionId: target.id, alias: "canary", actor, reason: `canary rollout on ${surface.key}` });
+    await setAliasIn(tx, { versionId: target.id, alias: canaryAliasOf(surface.key), surface: surface.key, actor, reason: `canary rollout on ${surface.key}` });
     await recordPromotion(tx, {
       kind: "canary_start", actor, reason: input.reason, surface: surface.key, model, rolloutId: created.id, percent: steps[0]!,
       from: model.versions.find((v) => v.id === serving) ?? null, to: target,
@@ -157,11 +170,23 @@ export async function judgeRollout(db: Db, rolloutId: string): Promise<JudgeOutc
   if (rollout.status !== "running" || rollout.surface.killSwitch) return outcome("skipped");
   const analysis = rollout.analysis as unknown as RolloutAnalysis;
   const samples = await armSamples(db, rollout.id, rollout.surface.key, rollout.stepStartedAt);
-  const verdict = judgeStep(samples.canary, samples.baseline, { ...DEFAULT_JUDGE_POLICY, ...analysis.policy });
-  if (verdict.decision === "wait") {
+  const pastDeadline = Date.now() >= deadlineOf(analysis, rollout.stepStartedAt).getTime();
+  const verdict = judgeStep(samples.canary, samples.baseline, { ...DEFAULT_JUDGE_POLICY, ...analysis.policy }, { pastDeadline });
+  if (verdict.decision === "wait" || verdict.decision === "pause") {
     const latest = { ...verdict, at: new Date().toISOString(), step: rollout.step, percent: rollout.currentPercent };
-    await db.rollout.updateMany({ where: { id: rollout.id, status: "running", step: rollout.step }, data: { analysis: { ...analysis, latest } as unknown as Prisma.InputJsonValue } });
-    return outcome("wait");
+    const kept = { ...analysis, latest } as unknown as Prisma.InputJsonValue;
+    if (verdict.decision === "wait") {
+      await db.rollout.updateMany({ where: { id: rollout.id, status: "running", step: rollout.step }, data: { analysis: kept } });
+      return outcome("wait");
+    }
+    // Past the deadline without a required metric's sample: on-call decides (resume, promote now, abort).
+    try {
+      await transition(db, rollout, ["running"], { status: "paused", action: "rollout.paused", kind: "canary_paused" }, ROLLOUT_ANALYSIS, verdict.reasons[0]!, kept);
+    } catch (error) {
+      if (error instanceof ConflictError) return outcome("skipped");
+      throw error;
+    }
+    return outcome("pause", "paused");
   }
   const applied = await applyStep(db, rollout, verdict, samples, ROLLOUT_ANALYSIS);
   return applied ? outcome(verdict.decision, applied.status, applied.percent) : outcome("skipped");
@@ -194,7 +219,7 @@ async function applyStep(db: Db, rollout: LoadedRollout, verdict: StepVerdict, s
       });
       if (verdict.decision === "fail" && !manual) {
         await tx.rollout.update({ where: { id: rollout.id }, data: { status: "rolled_back", currentPercent: 0, endedAt: new Date() } });
-        await clearAliasIn(tx, { modelId: rollout.modelId, alias: "canary", actor, reason: `canary rollout on ${rollout.surface.key} rolled back` });
+        await clearAliasIn(tx, { modelId: rollout.modelId, alias: canaryAliasOf(rollout.surface.key), surface: rollout.surface.key, actor, reason: `canary rollout on ${rollout.surface.key} rolled back` });
         await recordAudit(tx, { action: "rollout.rolled_back", actor, subject, surfaces: [rollout.surface.key], before: { percent: rollout.currentPercent }, after: { surface: rollout.surface.key, ...what, percent: 0, status: "rolled_back" }, reason });
         await recordPromotion(tx, { kind: "canary_rolled_back", actor, reason, surface: rollout.surface.key, model, rolloutId: rollout.id, percent: 0, to });
         await notifyInTransaction(tx, { kind: "canary.rolled_back", actor: actor.name, reason, data: { rolloutId: rollout.id, surface: rollout.surface.key, ...what, percent: rollout.currentPercent, mode: "automatic" } });
@@ -206,20 +231,25 @@ async function applyStep(db: Db, rollout: LoadedRollout, verdict: StepVerdict, s
         if (rollout.fromVersionId && alias?.versionId !== rollout.fromVersionId) {
           const why = `${rollout.surface.modelAlias} moved during the rollout: not promoting over it`;
           await tx.rollout.update({ where: { id: rollout.id }, data: { status: "aborted", currentPercent: 0, endedAt: new Date() } });
-          await clearAliasIn(tx, { modelId: rollout.modelId, alias: "canary", actor, reason: why });
+          await clearAliasIn(tx, { modelId: rollout.modelId, alias: canaryAliasOf(rollout.surface.key), surface: rollout.surface.key, actor, reason: why });
           await recordAudit(tx, { action: "rollout.aborted", actor, subject, surfaces: [rollout.surface.key], before: { percent: rollout.currentPercent }, after: { surface: rollout.surface.key, ...what, percent: 0, status: "aborted" }, reason: why });
           await recordPromotion(tx, { kind: "canary_aborted", actor, reason: why, surface: rollout.surface.key, model, rolloutId: rollout.id, percent: 0, to });
           return { status: "aborted", percent: 0 };
         }
         await setAliasIn(tx, { versionId: rollout.toVersionId, alias: rollout.surface.modelAlias, actor, reason: manual ? reason : `canary rollout ${rollout.id} passed every step`, kind: "promotion" });
         await tx.rollout.update({ where: { id: rollout.id }, data: { status: "promoted", currentPercent: 100, endedAt: new Date() } });
-        await clearAliasIn(tx, { modelId: rollout.modelId, alias: "canary", actor, reason: `canary rollout on ${rollout.surface.key} promoted` });
+        await clearAliasIn(tx, { modelId: rollout.modelId, alias: canaryAliasOf(rollout.surface.key), surface: rollout.surface.key, actor, reason: `canary rollout on ${rollout.surface.key} promoted` });
         await recordAudit(tx, { action: "rollout.promoted", actor, subject, surfaces: [rollout.surface.key], before: { percent: rollout.currentPercent }, after: { surface: rollout.surface.key, ...what, percent: 100, status: "promoted" }, reason });
         await recordPromotion(tx, { kind: "canary_promoted", actor, reason, surface: rollout.surface.key, model, rolloutId: rollout.id, percent: 0, to });
         await notifyInTransaction(tx, { kind: "canary.promoted", actor: actor.name, reason, data: { rolloutId: rollout.id, surface: rollout.surface.key, ...what, alias: rollout.surface.modelAlias } });
         return { status: "promoted", percent: 100 };
       }
-      await tx.rollout.update({ where: { id: rollout.id }, data: { step: rollout.step + 1, currentPercent: following!, stepStartedAt: new Date(), analysis: { ...(rollout.analysis as object), latest: null } } });
+      const opened = new Date();
+      const policy = { ...DEFAULT_JUDGE_POLICY, ...(rollout.analysis as unknown as RolloutAnalysis).policy };
+      await tx.rollout.update({
+        where: { id: rollout.id },
+        data: { step: rollout.step + 1, currentPercent: following!, stepStartedAt: opened, analysis: { ...(rollout.analysis as object), latest: null, stepDeadlineAt: stepDeadline(opened, policy).toISOString() } },
+      });
       await recordAudit(tx, { action: "rollout.advance", actor, subject, surfaces: [rollout.surface.key], before: { percent: rollout.currentPercent }, after: { surface: rollout.surface.key, ...what, percent: following!, status: "running" }, reason });
       await recordPromotion(tx, { kind: "canary_step", actor, reason, surface: rollout.surface.key, model, rolloutId: rollout.id, percent: following!, to });
       await notifyInTransaction(tx, { kind: "canary.step", actor: actor.name, reason, data: { rolloutId: rollout.id, surface: rollout.surface.key, ...what, fromPercent: rollout.currentPercent, toPercent: following! } });
@@ -258,25 +288,31 @@ async function activeRollout(db: Db, surfaceKey: string) {
 /** Changes a rollout's status from one of `from`, conditionally (a concurrent judge wins and is reported), with its audit and history. */
 async function transition(
   db: Db, rollout: LoadedRollout, from: string[], change: { status: "paused" | "running" | "aborted"; action: "rollout.paused" | "rollout.resumed" | "rollout.aborted"; kind: "canary_paused" | "canary_resumed" | "canary_aborted" },
-  actor: Actor, reason: string,
+  actor: Actor, reason: string, analysis?: Prisma.InputJsonValue,
 ) {
   const what = { model: rollout.model.name, version: rollout.model.versions.find((v) => v.id === rollout.toVersionId)?.version ?? 0 };
   const ends = change.status === "aborted";
+  // Resuming gives the step a fresh deadline: the wait on-call chose starts now.
+  const resumed = change.status === "running" ? { ...(rollout.analysis as object), latest: null, stepDeadlineAt: stepDeadline(new Date(), { ...DEFAULT_JUDGE_POLICY, ...(rollout.analysis as unknown as RolloutAnalysis).policy }).toISOString() } : undefined;
+  const nextAnalysis = analysis ?? resumed;
   return db.$transaction(async (tx) => {
     const changed = await tx.rollout.updateMany({
       where: { id: rollout.id, status: { in: from as never }, step: rollout.step },
-      data: { status: change.status, ...(ends ? { currentPercent: 0, endedAt: new Date() } : {}) },
+      data: { status: change.status, ...(ends ? { currentPercent: 0, endedAt: new Date() } : {}), ...(nextAnalysis ? { analysis: nextAnalysis } : {}) },
     });
     if (changed.count === 0) throw new ConflictError(`the rollout on "${rollout.surface.key}" changed while you acted on it: reload to see how`);
     const percent = ends ? 0 : rollout.currentPercent;
-    if (ends) await clearAliasIn(tx, { modelId: rollout.modelId, alias: "canary", actor, reason: `canary rollout on ${rollout.surface.key} aborted` });
+    if (ends) await clearAliasIn(tx, { modelId: rollout.modelId, alias: canaryAliasOf(rollout.surface.key), surface: rollout.surface.key, actor, reason: `canary rollout on ${rollout.surface.key} aborted` });
     await recordAudit(tx, {
       action: change.action, actor, subject: subjects.rollout(rollout.id, what.model, what.version, rollout.surface.key), surfaces: [rollout.surface.key],
       before: { percent: rollout.currentPercent }, after: { surface: rollout.surface.key, ...what, percent, status: change.status }, reason,
     });
     await recordPromotion(tx, { kind: change.kind, actor, reason, surface: rollout.surface.key, model: { id: rollout.modelId, name: what.model }, rolloutId: rollout.id, percent, to: { id: rollout.toVersionId, version: what.version } });
     if (change.status === "running") await queueJudge(tx, rollout.id);
-    if (ends) await notifyInTransaction(tx, { kind: "canary.rolled_back", actor: actor.name, reason, data: { rolloutId: rollout.id, surface: rollout.surface.key, ...what, percent: rollout.currentPercent, mode: "manual" } });
+    const canary = { rolloutId: rollout.id, surface: rollout.surface.key, ...what, percent: rollout.currentPercent };
+    if (ends) await notifyInTransaction(tx, { kind: "canary.rolled_back", actor: actor.name, reason, data: { ...canary, mode: "manual" } });
+    if (change.status === "paused") await notifyInTransaction(tx, { kind: "canary.paused", actor: actor.name, reason, data: { ...canary, mode: actor.name === ROLLOUT_ANALYSIS.name ? "automatic" : "manual" } });
+    if (change.status === "running") await notifyInTransaction(tx, { kind: "canary.resumed", actor: actor.name, reason, data: canary });
     return tx.rollout.findUniqueOrThrow({ where: { id: rollout.id } });
   });
 }
@@ -321,7 +357,7 @@ export async function retryInputOf(db: Db, rolloutId: string): Promise<StartRoll
   return {
     surface: rollout.surface.key, version: rollout.model.versions.find((v) => v.id === rollout.toVersionId)!.version, steps: rollout.steps as number[],
     minRequests: policy.minRequests, minImpressions: policy.minImpressions, maxLatencyIncrease: policy.maxLatencyIncrease,
-    maxFallbackRateIncrease: policy.maxFallbackRateIncrease, maxCtrDecrease: policy.maxCtrDecrease,
+    maxFallbackRateIncrease: policy.maxFallbackRateIncrease, maxCtrDecrease: policy.maxCtrDecrease, stepDeadlineMinutes: policy.stepDeadlineMinutes,
   };
 }
 
@@ -343,8 +379,9 @@ export async function listRollouts(db: Db, input: { surface?: string; limit: num
       return {
         id: r.id, surface: r.surface.key, model: r.model.name, fromVersion: versionOf(r.fromVersionId), toVersion: versionOf(r.toVersionId), status: r.status,
         steps: r.steps as number[], step: r.step, percent: r.currentPercent, startedAt: r.startedAt, stepStartedAt: r.stepStartedAt, endedAt: r.endedAt, createdBy: r.createdBy,
-        policy: analysis.policy ?? null,
+        policy: analysis.policy ? { ...DEFAULT_JUDGE_POLICY, ...analysis.policy } : null,
         latest: analysis.latest ?? null,
+        stepDeadlineAt: active ? deadlineOf(analysis as RolloutAnalysis, r.stepStartedAt) : null,
         history: r.judgedSteps.map((s) => ({
           step: s.step, percent: s.percent, decision: s.decision, reasons: s.reasons, metrics: s.metrics as unknown as StepVerdict["metrics"],
           canaryRequests: s.canaryRequests, baselineRequests: s.baselineRequests, startedAt: s.startedAt, judgedAt: s.judgedAt, judgedBy: s.judgedBy,

@@ -1,11 +1,18 @@
 import { z } from "zod";
+import { appliedHere } from "../surfaces/configCache";
 import { getSurface, listSurfaces } from "../surfaces/service";
+import { configureStage2 } from "../surfaces/stage2";
+import { stage2ConfigSchema } from "../surfaces/stage2.schema";
 import { procedureFor, router } from "../trpc";
-import { idString } from "../validation";
+import { idString, text } from "../validation";
 
 export const surfacesRouter = router({
   list: procedureFor["console.read"].query(({ ctx }) => listSurfaces(ctx.db)),
   get: procedureFor["console.read"]
     .input(z.strictObject({ key: idString() }))
     .query(({ ctx, input }) => getSurface(ctx.db, input.key)),
+  /** Sets or removes stage 2 of the surface's cascade (null removes it). */
+  configureStage2: procedureFor["models.write"]
+    .input(z.strictObject({ surface: idString(), stage2: stage2ConfigSchema.nullable(), reason: text(500).optional() }))
+    .mutation(({ ctx, input }) => appliedHere(configureStage2(ctx.db, input, ctx.actor))),
 });

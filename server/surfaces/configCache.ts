@@ -1,9 +1,11 @@
 import { getDb, type Db } from "../db/client";
 import { configListenerUp, onConfigChange } from "../db/configChanges";
 import type { ConstraintConfig } from "../domain/constraints/applyConstraints";
+import { canaryAliasOf } from "../domain/rollouts/canary";
 import { NotFoundError } from "../errors";
 import { openModel } from "../inference/sessions";
 import { constraintConfigSchema, mergeConstraints } from "./constraints.schema";
+import { stage2ConfigSchema } from "./stage2.schema";
 import { env } from "../config";
 
 // Surface configs are cached in process, so the request path reads no database. A change to a
@@ -59,6 +61,11 @@ export interface SurfaceConfig {
   shadowSampleRate: number;
   /** A running canary rollout: this share of the surface's non-experiment traffic goes to the new version. */
   rollout: { id: string; percent: number; canary: ModelRef } | null;
+  /**
+   * Stage 2 of the cascade (null: stage 1 alone). `ref` is null when the model or its alias is gone:
+   * stage 1's order then serves, marked "error".
+   */
+  stage2: { model: string; alias: string; ref: ModelRef | null; rerankCount: number; budgetMs: number } | null;
   experiments: RunningExperiment[];
   fingerprint: string;
 }
@@ -168,7 +175,8 @@ export class SurfaceConfigCache {
     return this.db().$queryRaw<Array<{ key: string; fingerprint: string }>>`
       SELECT s.key, s.updated_at::text || '/' || coalesce(max(a.updated_at)::text, '') || '/' || count(a.id) || '/' ||
         coalesce((SELECT max(e.updated_at)::text || count(*) FROM experiments e WHERE e.surface_id = s.id), '') || '/' ||
-        coalesce((SELECT string_agg(r.id || r.status || r.current_percent, ',') FROM rollouts r WHERE r.surface_id = s.id AND r.status IN ('running', 'paused')), '') AS fingerprint
+        coalesce((SELECT string_agg(r.id || r.status || r.current_percent, ',') FROM rollouts r WHERE r.surface_id = s.id AND r.status IN ('running', 'paused')), '') || '/' ||
+        coalesce((SELECT max(a2.updated_at)::text || count(*) FROM model_aliases a2 JOIN models m2 ON m2.id = a2.model_id WHERE m2.name = s.stage2->>'model'), '') AS fingerprint
       FROM surfaces s LEFT JOIN model_aliases a ON a.model_id = s.model_id
       WHERE s.key = ANY(${keys}) GROUP BY s.key, s.id, s.updated_at`;
   }
@@ -209,6 +217,7 @@ export class SurfaceConfigCache {
       select: { id: true, currentPercent: true, toVersionId: true },
     });
     const canaryVersion = rollout ? await this.db().modelVersion.findUnique({ where: { id: rollout.toVersionId }, select: { id: true, version: true } }) : null;
+    const stage2 = await this.stage2Of(surface.stage2);
     const config: SurfaceConfig = {
       id: surface.id,
       key: surface.key,
@@ -223,13 +232,23 @@ export class SurfaceConfigCache {
       fallback: surface.fallbackAlias && surface.fallbackAlias !== surface.modelAlias ? ref(surface.fallbackAlias) : null,
       shadow: ref(surface.shadowAlias),
       shadowSampleRate: surface.shadowSampleRate,
-      rollout: rollout && canaryVersion ? { id: rollout.id, percent: rollout.currentPercent, canary: { alias: "canary", versionId: canaryVersion.id, version: canaryVersion.version } } : null,
+      rollout: rollout && canaryVersion ? { id: rollout.id, percent: rollout.currentPercent, canary: { alias: canaryAliasOf(surface.key), versionId: canaryVersion.id, version: canaryVersion.version } } : null,
+      stage2,
       experiments,
       fingerprint,
     };
     this.configs.set(key, config);
     this.onLoad(config);
     return config;
+  }
+
+  /** The stored stage 2 with its alias resolved (a stored value that no longer validates: no stage 2). */
+  private async stage2Of(raw: unknown): Promise<SurfaceConfig["stage2"]> {
+    const parsed = stage2ConfigSchema.safeParse(raw);
+    if (!parsed.success) return null;
+    const { model, alias, rerankCount, budgetMs } = parsed.data;
+    const found = await this.db().modelAlias.findFirst({ where: { name: alias, model: { name: model } }, select: { version: { select: { id: true, version: true } } } });
+    return { model, alias, ref: found ? { alias, versionId: found.version.id, version: found.version.version } : null, rerankCount, budgetMs };
   }
 }
 
@@ -253,7 +272,7 @@ export function surfaceConfigs(): SurfaceConfigCache {
   // A canary, shadow or cascade model that a config change brings in is opened as soon as the
   // config is read, off the request path, so its first requests do not pay for loading it.
   return (holder.__rerankSurfaceConfigs ??= new SurfaceConfigCache(getDb, (config) => {
-    for (const ref of [config.primary, config.fallback, config.shadow, config.rollout?.canary]) {
+    for (const ref of [config.primary, config.fallback, config.shadow, config.rollout?.canary, config.stage2?.ref]) {
       if (ref) openModel(ref).catch(() => {}); // a model that fails to load is the request path's fallback
     }
   }));

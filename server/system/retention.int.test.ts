@@ -129,3 +129,39 @@ describe("retention", () => {
     }
   });
 });
+
+describe("retention beside a long reader", () => {
+  it("never queues the log's INSERTs behind a DROP: the drop gives way and is deferred, then done once the reader ends", async () => {
+    const old = daysAgo(50);
+    const due = partitionName("rerank_requests", old);
+    await withClient((c) => ensurePartitions(c, { now: old, daysBack: 0, daysAhead: 0 }));
+    // A day ahead whose partition retention must create: creating one locks the parent too.
+    const ahead = partitionName("rerank_requests", new Date(today.getTime() + 7 * DAY));
+    await withClient((c) => c.query(`DROP TABLE IF EXISTS "${ahead}"`));
+    const reader = new pg.Client({ connectionString: databaseUrl() });
+    await reader.connect();
+    try {
+      await reader.query("BEGIN");
+      await reader.query("SELECT count(*) FROM rerank_requests"); // holds ACCESS SHARE on the parent and every partition
+      const retention = runRetention({ retentionDays: 30, now, log: () => {}, retryDelaysMs: [300, 300, 300] });
+      await new Promise((r) => setTimeout(r, 150)); // the DROP is waiting for its lock now
+      const started = Date.now();
+      telemetry().requests.enqueue(logRow(99, now));
+      const flushed = await Promise.race([telemetry().requests.flush().then(() => "written"), new Promise((r) => setTimeout(() => r("waited 1 s"), 1_000))]);
+      expect(flushed).toBe("written");
+      expect(Date.now() - started).toBeLessThan(1_000);
+      const result = await retention;
+      expect(result.deferred).toContain(due);
+      expect(result.dropped).not.toContain(due);
+      expect(result.deferred).toContain(ahead);
+      expect(result.created).not.toContain(ahead);
+    } finally {
+      await reader.query("COMMIT");
+      await reader.end();
+    }
+    const later = await runRetention({ retentionDays: 30, now, log: () => {} });
+    expect(later.dropped).toContain(due);
+    expect(later.created).toContain(ahead);
+    expect(later.deferred).toEqual([]);
+  });
+});

@@ -3,7 +3,7 @@ import { systemActor, type Actor } from "../audit/actor";
 import { recordAudit } from "../audit/record";
 import { env } from "../config";
 import { databaseUrl, getDb } from "../db/client";
-import { dropPartitionsOlderThan, ensurePartitions, utcDay } from "../db/partitions";
+import { dropPartitionsOlderThan, ensurePartitions, RETENTION_LOCK_TIMEOUT_MS, utcDay } from "../db/partitions";
 import { subjects } from "../domain/audit/subject";
 
 // Retention (issue 15, Deliver 7): the day partitions of the request log, outcome events and shadow
@@ -21,6 +21,8 @@ export interface RetentionResult {
   keptFrom: string;
   /** Partitions dropped, e.g. rerank_requests_p20261030. */
   dropped: string[];
+  /** Partitions due to be dropped, or created ahead, whose locks a long reader held: the next run does them. */
+  deferred: string[];
   /** Partitions created ahead. */
   created: string[];
   webhookDeliveries: number;
@@ -32,7 +34,7 @@ export interface RetentionResult {
  * whole UTC days before today. Writes one audit entry (action retention.drop) when it removed
  * anything, and one log line always. @returns what it did.
  */
-export async function runRetention(options: { retentionDays?: number; now?: Date; actor?: Actor; log?: (line: string) => void } = {}): Promise<RetentionResult> {
+export async function runRetention(options: { retentionDays?: number; now?: Date; actor?: Actor; log?: (line: string) => void; retryDelaysMs?: number[] } = {}): Promise<RetentionResult> {
   const retentionDays = options.retentionDays ?? env().RETENTION_DAYS;
   const now = options.now ?? new Date();
   const keptFrom = new Date(utcDay(now).getTime() - retentionDays * 86_400_000);
@@ -40,16 +42,20 @@ export async function runRetention(options: { retentionDays?: number; now?: Date
   await client.connect();
   let created: string[];
   let dropped: string[];
+  let deferred: string[];
   try {
-    created = await ensurePartitions(client, { now, daysBack: 0 });
-    dropped = await dropPartitionsOlderThan(client, retentionDays, now);
+    deferred = [];
+    created = await ensurePartitions(client, { now, daysBack: 0, lockTimeoutMs: RETENTION_LOCK_TIMEOUT_MS, deferred });
+    const notCreated = deferred;
+    ({ dropped, deferred } = await dropPartitionsOlderThan(client, retentionDays, now, { retryDelaysMs: options.retryDelaysMs }));
+    deferred = [...notCreated, ...deferred];
   } finally {
     await client.end();
   }
   const db = getDb();
   const webhookDeliveries = (await db.webhookDelivery.deleteMany({ where: { createdAt: { lt: keptFrom } } })).count;
   const webhookEvents = (await db.webhookEvent.deleteMany({ where: { createdAt: { lt: keptFrom } } })).count;
-  const result = { retentionDays, keptFrom: keptFrom.toISOString().slice(0, 10), dropped: dropped.sort(), created, webhookDeliveries, webhookEvents };
+  const result = { retentionDays, keptFrom: keptFrom.toISOString().slice(0, 10), dropped: dropped.sort(), deferred: deferred.sort(), created, webhookDeliveries, webhookEvents };
   if (dropped.length > 0 || webhookDeliveries > 0 || webhookEvents > 0) {
     await recordAudit(db, {
       action: "retention.drop", actor: options.actor ?? RETENTION_ACTOR, subject: subjects.system("retention", "retention"),
@@ -58,6 +64,7 @@ export async function runRetention(options: { retentionDays?: number; now?: Date
   }
   (options.log ?? console.log)(
     `[retention] keeping ${retentionDays} days (from ${result.keptFrom}): dropped ${dropped.length} partitions${dropped.length ? ` (${result.dropped.join(", ")})` : ""}, ` +
+      (deferred.length ? `deferred ${deferred.length} whose locks a long reader held (${result.deferred.join(", ")}; the next run does them), ` : "") +
       `${webhookDeliveries} webhook deliveries and ${webhookEvents} events deleted, ${created.length} partitions created ahead`,
   );
   return result;

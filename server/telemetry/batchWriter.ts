@@ -17,6 +17,9 @@ import { SpillFile } from "./spillFile";
 //   promises that): written by the sink, or appended to the spill file and fsynced. Concurrent
 //   commits are grouped into one write (group commit, as PostgreSQL does with its WAL).
 
+/** The background flush interval of every telemetry stream (ms): the request rows a SIGKILL may lose are those of about one interval. */
+export const DEFAULT_FLUSH_INTERVAL_MS = 200;
+
 export interface BatchSink<T> {
   /** Writes one batch; throws when the database is unavailable. Must be idempotent (rows carry their own ids; the SQL uses ON CONFLICT DO NOTHING). */
   write(rows: T[]): Promise<void>;
@@ -27,7 +30,7 @@ export interface BatchWriterOptions<T = unknown> {
   name: string;
   /** Rows per sink.write call. Default 1000. */
   maxBatch?: number;
-  /** Interval of the background flush started by start(). Default 200. */
+  /** Interval of the background flush started by start(). Default DEFAULT_FLUSH_INTERVAL_MS (200). */
   flushIntervalMs?: number;
   /** In-memory bound, default 50_000 rows; beyond it rows go to the spill file. */
   maxBuffered?: number;
@@ -152,7 +155,7 @@ export class BatchWriter<T> {
     this.sink = sink;
     this.name = options.name;
     this.maxBatch = positive(options.maxBatch ?? 1000, "maxBatch");
-    this.flushIntervalMs = positive(options.flushIntervalMs ?? 200, "flushIntervalMs");
+    this.flushIntervalMs = positive(options.flushIntervalMs ?? DEFAULT_FLUSH_INTERVAL_MS, "flushIntervalMs");
     this.maxBuffered = positive(options.maxBuffered ?? 50_000, "maxBuffered");
     this.maxBufferedBytes = positive(options.maxBufferedBytes ?? 64 * MiB, "maxBufferedBytes");
     this.rowBytes = options.rowBytes ?? ((row) => (typeof row === "string" ? stringBytes(row) : heapBytes(row)));

@@ -10,6 +10,7 @@ function createMetrics() {
   return {
     registry,
     requests: new Counter({ name: "rerank_requests_total", help: "Rerank requests by surface and outcome (model, fallback, error)", labelNames: ["surface", "outcome"], registers: [registry] }),
+    stage2: new Counter({ name: "rerank_stage2_total", help: "Cascade stage-2 runs by outcome (served, timeout, error, skipped: stage 1's order served otherwise)", labelNames: ["surface", "outcome"], registers: [registry] }),
     fallbacks: new Counter({ name: "rerank_fallbacks_total", help: "Responses served by a fallback, by reason", labelNames: ["surface", "reason"], registers: [registry] }),
     stageMs: new Histogram({ name: "rerank_stage_duration_ms", help: "Time per pipeline stage in milliseconds", labelNames: ["surface", "stage"], buckets: stageBuckets, registers: [registry] }),
     inferenceMs: new Histogram({ name: "rerank_inference_duration_ms", help: "onnxruntime session.run time in milliseconds", labelNames: ["model"], buckets: stageBuckets, registers: [registry] }),
@@ -31,7 +32,8 @@ function createMetrics() {
     shadowRequests: new Counter({ name: "rerank_shadow_requests_total", help: "Mirrored requests by outcome (compared, shadow_error, dropped_queue_full)", labelNames: ["surface", "outcome"], registers: [registry] }),
     traceExportFailures: new Counter({ name: "rerank_trace_export_failures_total", help: "Failed OTLP exports of trace spans (OTEL_EXPORTER_OTLP_ENDPOINT), by error name", labelNames: ["reason"], registers: [registry] }),
     traceSpansDropped: new Counter({ name: "rerank_trace_spans_dropped_total", help: "Trace spans lost in failed OTLP exports", registers: [registry] }),
-    breakerState: new Gauge({ name: "rerank_circuit_open", help: "1 while the circuit breaker of a surface's model is open", labelNames: ["surface", "model"], registers: [registry] }),
+    breakerState: new Gauge({ name: "rerank_circuit_open", help: "1 while the surface-wide circuit breaker of a surface's model is open (every caller falls back)", labelNames: ["surface", "model"], registers: [registry] }),
+    callerCircuitsOpen: new Gauge({ name: "rerank_caller_circuits_open", help: "Callers whose own circuit breaker of a surface's model is open (only their requests fall back)", labelNames: ["surface", "model"], registers: [registry] }),
   };
 }
 

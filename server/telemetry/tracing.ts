@@ -11,7 +11,7 @@ import { metrics } from "./metrics";
 
 // OpenTelemetry traces of the rerank pipeline, exported over OTLP/HTTP (JSON) when
 // OTEL_EXPORTER_OTLP_ENDPOINT is set: one "rerank" span per request with a child span per stage
-// (plan, enrich, score, constrain, interleave, record), each carrying the request id, the surface
+// (plan, enrich, score, rescore on a cascade surface, constrain, interleave, record), each carrying the request id, the surface
 // and the model version. Without the endpoint nothing is started and a request pays one property
 // read: the stage clock below runs anyway (it gives the response's timings), and spans are made
 // from its marks after the response is built, so the stages themselves never touch the tracer.
@@ -164,8 +164,11 @@ export async function shutdownTracing(): Promise<void> {
   await current?.provider?.shutdown();
 }
 
-/** The pipeline's stages in order; `resolve`, `features`, `score` and `constraints` are the response's timings. */
-export type StageName = "plan" | "enrich" | "score" | "constrain" | "interleave" | "record";
+/**
+ * The pipeline's stages in order; `resolve`, `features`, `score` and `constraints` are the response's
+ * timings. `rescore` (stage 2 of a cascade) runs only on surfaces that have one.
+ */
+export type StageName = "plan" | "enrich" | "score" | "rescore" | "constrain" | "interleave" | "record";
 
 /** Marks the end of each stage of one request (performance.now() ms), from the request's start. */
 export class StageClock {

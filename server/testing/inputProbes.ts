@@ -153,19 +153,33 @@ export function samplesOf(schema: z.ZodType): Sample[] {
 
 /** A deep copy of `value` with `replacement` at `path` (or, for a record key leaf, the key renamed). */
 export function withLeaf(value: unknown, leaf: Leaf, replacement: unknown): unknown {
-  const copy = structuredClone(value);
-  if (leaf.kind === "key") {
-    const record = getAt(copy, leaf.path) as Record<string, unknown> | undefined;
-    if (typeof record !== "object" || record === null || !(leaf.key! in record)) return copy; // an earlier change moved it
-    const inner = record[leaf.key!];
-    delete record[leaf.key!];
-    record[String(replacement)] = inner;
-    return copy;
+  return withLeaves(value, [[leaf, replacement]]);
+}
+
+/**
+ * A deep copy of `value` with each replacement made in turn. One copy of the original only: a
+ * replacement may be deeper than structuredClone can walk (JSON nested 3,000 levels), so it is
+ * never copied again.
+ */
+export function withLeaves(value: unknown, replacements: ReadonlyArray<readonly [Leaf, unknown]>): unknown {
+  let copy = structuredClone(value);
+  for (const [leaf, replacement] of replacements) {
+    if (leaf.kind === "key") {
+      const record = getAt(copy, leaf.path) as Record<string, unknown> | undefined;
+      if (typeof record !== "object" || record === null || !(leaf.key! in record)) continue; // an earlier change moved it
+      const inner = record[leaf.key!];
+      delete record[leaf.key!];
+      record[String(replacement)] = inner;
+      continue;
+    }
+    if (leaf.path.length === 0) {
+      copy = replacement;
+      continue;
+    }
+    const parent = getAt(copy, leaf.path.slice(0, -1)) as Record<string | number, unknown> | undefined;
+    if (typeof parent !== "object" || parent === null) continue; // an earlier change replaced what held it
+    parent[leaf.path.at(-1)!] = replacement;
   }
-  if (leaf.path.length === 0) return replacement;
-  const parent = getAt(copy, leaf.path.slice(0, -1)) as Record<string | number, unknown> | undefined;
-  if (typeof parent !== "object" || parent === null) return copy; // an earlier change replaced what held it
-  parent[leaf.path.at(-1)!] = replacement;
   return copy;
 }
 

@@ -42,6 +42,8 @@ export function ServingHistory({ initialSurface }: { initialSurface: string | nu
   const chosen = surface ?? surfaces.data?.find((s) => s.model)?.key ?? surfaces.data?.[0]?.key ?? null;
   const history = useQuery({ ...trpc.history.surface.queryOptions({ surface: chosen ?? "", limit: 100 }), enabled: !!chosen, refetchInterval: 5_000 });
   const [rollbackTo, setRollbackTo] = useState<Option | null>(null);
+  const target = history.data?.rollback.target ?? null;
+  const targetOption = target ? history.data?.rollback.options.find((o) => o.versionId === target.versionId) : undefined;
   return (
     <Stack>
       <Select
@@ -82,6 +84,14 @@ export function ServingHistory({ initialSurface }: { initialSurface: string | nu
                   );
                 })}
               </Stack>
+            )}
+            {target?.basis === "earlier_version" && targetOption && (
+              <Group justify="space-between" gap="xs" wrap="wrap" mt={6} data-testid={`earlier-v${target.version}`}>
+                <Text size="sm" c="dimmed">v{target.version}: the next earlier version of {history.data.model}; this history never shows it serving {history.data.alias} (versions rolled back from are skipped).</Text>
+                <GuardedButton permission="oncall.rollback" size="xs" color="orange" variant="light" onClick={() => setRollbackTo(targetOption)}>
+                  Roll back to v{target.version} (one-click target)
+                </GuardedButton>
+              </Group>
             )}
           </Card>
           <Card withBorder padding="md">
@@ -156,7 +166,7 @@ function RollbackDialog({ history, to, onClose }: { history: History; to: Option
     <ConfirmChangeDialog
       title={`Roll back ${history.surface} to v${to.version}`}
       changes={[
-        `${history.model} ${history.alias}: v${current?.version ?? "?"} → v${to.version} (served until ${new Date(to.servedUntil).toLocaleString()})`,
+        `${history.model} ${history.alias}: v${current?.version ?? "?"} → v${to.version} (${to.servedUntil ? `served until ${new Date(to.servedUntil).toLocaleString()}` : `the next earlier version; the recorded history never shows it serving ${history.alias}`})`,
         `surfaces served by ${history.model} ${history.alias} move with it; every replica within a second`,
       ]}
       confirmLabel={`Roll back to v${to.version}`}

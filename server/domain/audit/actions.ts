@@ -12,6 +12,7 @@ export type ActorKind = (typeof ACTOR_KINDS)[number];
 export const AUDIT_ACTIONS = {
   "surface.kill_switch": { subject: "surface", title: "Kill switch" },
   "surface.shadow": { subject: "surface", title: "Shadow configured" },
+  "surface.stage2": { subject: "surface", title: "Cascade stage 2 configured" },
   "model.create": { subject: "model", title: "Model registered" },
   "model.version.create": { subject: "model_version", title: "Version uploaded" },
   "model.alias.set": { subject: "model", title: "Alias moved" },
@@ -59,6 +60,7 @@ export function isAuditAction(name: string): name is AuditAction {
 }
 
 type ExperimentState = { status: string; phase: number };
+type Stage2State = { model: string; alias: string; rerankCount: number; budgetMs: number };
 /** An experiment's definition as submitted (the create/edit form's input). */
 type ExperimentDefinition = Record<string, unknown>;
 type RolloutState = { surface: string; model?: string; version?: number; percent: number; status: string };
@@ -70,6 +72,8 @@ type RolloutState = { surface: string; model?: string; version?: number; percent
 export interface AuditChanges {
   "surface.kill_switch": { before: { killSwitch: boolean }; after: { killSwitch: boolean; surface: string } };
   "surface.shadow": { before: { alias: string | null; sampleRate: number }; after: { alias: string | null; sampleRate: number } };
+  /** null: no stage 2. */
+  "surface.stage2": { before: Stage2State | null; after: Stage2State | null };
   "model.create": { before: null; after: { name: string; owner: string; surface: string | null } };
   "model.version.create": { before: null; after: { model: string; version: number; sha256: string; sizeBytes: number } };
   "model.alias.set": {

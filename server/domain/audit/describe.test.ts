@@ -22,6 +22,11 @@ const CASES: Record<AuditAction, Array<[AuditEntryFacts, string]>> = {
     [entry({ action: "surface.shadow", subject: subjects.surface("s1", "search"), before: { alias: "shadow", sampleRate: 0.25 }, after: { alias: null, sampleRate: 0 } }), "ana@corp stopped mirroring search to a shadow (was shadow at 25%)"],
     [entry({ action: "surface.shadow", subject: subjects.surface("s1", "search"), before: { alias: null, sampleRate: 0 }, after: { alias: null, sampleRate: 0 } }), "ana@corp left shadow mirroring off on search"],
   ],
+  "surface.stage2": [
+    [entry({ action: "surface.stage2", subject: subjects.surface("s1", "search"), after: { model: "demo-cross-encoder", alias: "production", rerankCount: 20, budgetMs: 80 } }), "ana@corp added a stage 2 to search: demo-cross-encoder production over the top 20 within 80 ms"],
+    [entry({ action: "surface.stage2", subject: subjects.surface("s1", "search"), before: { model: "big-trees", alias: "production", rerankCount: 20, budgetMs: 80 }, after: { model: "big-trees", alias: "production", rerankCount: 50, budgetMs: 40 } }), "ana@corp changed stage 2 of search: big-trees production over the top 50 within 40 ms"],
+    [entry({ action: "surface.stage2", subject: subjects.surface("s1", "search"), before: { model: "big-trees", alias: "production", rerankCount: 20, budgetMs: 80 } }), "ana@corp removed stage 2 (big-trees production over the top 20 within 80 ms) from search"],
+  ],
   "model.create": [
     [entry({ action: "model.create", subject: subjects.model("m1", "search-ranker"), after: { name: "search-ranker", owner: "ml@corp", surface: "search" } }), "ana@corp registered model search-ranker for search"],
     [entry({ action: "model.create", subject: subjects.model("m1", "lab"), after: { name: "lab", owner: "ml@corp", surface: null } }), "ana@corp registered model lab"],

@@ -69,6 +69,11 @@ const SENTENCES: { [A in AuditAction]: Sentence<A> } = {
     const now = `${after.alias} at ${pct(after.sampleRate)}`;
     return was ? ["changed the shadow of ", surface, ` from ${was} to ${now}`] : ["started mirroring ", surface, ` to ${now}`];
   },
+  "surface.stage2": ({ before, after, subject }) => {
+    const stage = (s: NonNullable<typeof after>) => `${s.model} ${s.alias} over the top ${s.rerankCount} within ${s.budgetMs} ms`;
+    if (!after) return before ? ["removed stage 2 (", stage(before), ") from ", subjectLink(subject)] : ["left ", subjectLink(subject), " without a stage 2"];
+    return [before ? "changed stage 2 of " : "added a stage 2 to ", subjectLink(subject), `: ${stage(after)}`];
+  },
   "model.create": ({ after, subject }) => ["registered model ", subjectLink(subject), after?.surface ? ` for ${after.surface}` : ""],
   "model.version.create": ({ subject }) => ["uploaded ", subjectLink(subject)],
   "model.alias.set": ({ before, after, subject }) => {

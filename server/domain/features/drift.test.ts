@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { createRng, type Rng } from "../random";
-import { describeDistribution, psiAgainstTraining, psiLevel, summariseDrift, trainingBins } from "./drift";
+import { describeDistribution, DRIFT_P_VALUE, driftLevel, driftTest, MIN_DRIFT_SAMPLE, psiAgainstTraining, psiLevel, summariseDrift, trainingBins } from "./drift";
 
 // Issue 14 point 6: PSI against the training distribution's own bins, not against deciles of a
 // normal made from its mean and sd (which gave a 30 % flag PSI 6.9 against its own data).
@@ -87,7 +87,7 @@ describe("psiLevel and summariseDrift", () => {
   it("summarises serving values against the training distribution, ignoring non-finite values", () => {
     const spec = describeDistribution(logNormal(createRng(3), 0, 1, 1000))!;
     const few = summariseDrift([1, 2, 3, Number.NaN], spec);
-    expect(few).toMatchObject({ count: 3, mean: 2, psi: null, level: "unknown", note: "too few rows" });
+    expect(few).toMatchObject({ count: 3, mean: 2, psi: null, level: "unknown", note: "too few rows (3 of 100)" });
     const enough = summariseDrift(logNormal(createRng(4), 0, 1, 500), spec);
     expect(enough.level).toBe("stable");
     expect(summariseDrift([1, 2], undefined)).toMatchObject({ psi: null, meanShift: null, level: "unknown", note: "no training distribution in the spec" });
@@ -95,5 +95,85 @@ describe("psiLevel and summariseDrift", () => {
 
   it("describes nothing from no finite values", () => {
     expect(describeDistribution([Number.NaN])).toBeNull();
+  });
+});
+
+describe("drift of a sample: significant and large enough (PSI's sampling noise is not drift)", () => {
+  // Training data of the demo's kinds of features, and specs built from it.
+  const rng = createRng(1115);
+  const flag = bernoulli(rng, 0.3, 20_000);
+  const price = logNormal(rng, 3, 1, 20_000);
+  const flagSpec = describeDistribution(flag)!;
+  const priceSpec = describeDistribution(price)!;
+
+  /** Levels of `trials` samples of n rows drawn from the training distribution itself. */
+  const nullLevels = (draw: (rng: Rng, n: number) => number[], spec: NonNullable<ReturnType<typeof describeDistribution>>, n: number, seed: number, trials = 200) => {
+    const trialRng = createRng(seed);
+    return Array.from({ length: trials }, () => summariseDrift(draw(trialRng, n), spec));
+  };
+
+  it("PSI alone is noisy on 100 rows in 10 bins: its null mean is ≈ (k − 1)/n = 0.09, and it reads warn or alert often", () => {
+    const summaries = nullLevels((r, n) => logNormal(r, 3, 1, n), priceSpec, 100, 7);
+    const meanPsi = summaries.reduce((s, d) => s + d.psi!, 0) / summaries.length;
+    expect(meanPsi).toBeGreaterThan(0.07);
+    expect(meanPsi).toBeLessThan(0.12);
+    expect(summaries[0]!.nullPsi).toBeCloseTo(0.09, 12);
+    // What the page showed before: PSI thresholds alone.
+    expect(summaries.filter((d) => psiLevel(d.psi) !== "stable").length).toBeGreaterThan(40);
+  });
+
+  it.each([
+    ["a 10-bin continuous feature", 100],
+    ["a 10-bin continuous feature", 1000],
+    ["a 30 % flag", 100],
+    ["a 30 % flag", 1000],
+  ])("unchanged traffic, %s, %i rows: stable in ≥ 95 % of 200 seeded trials", (kind, n) => {
+    const summaries = kind.includes("flag") ? nullLevels((r, k) => bernoulli(r, 0.3, k), flagSpec, n, n + 1) : nullLevels((r, k) => logNormal(r, 3, 1, k), priceSpec, n, n + 2);
+    const stable = summaries.filter((d) => d.level === "stable").length;
+    expect(stable / 200).toBeGreaterThanOrEqual(0.95);
+    // The test's false-alarm rate is its α: p-values of unchanged traffic are about uniform.
+    expect(summaries.filter((d) => d.pValue! < DRIFT_P_VALUE).length).toBeLessThanOrEqual(4);
+  });
+
+  it("a real shift alerts: a binary feature from 30 % to 50 % ones at n = 1,000", () => {
+    const shifted = summariseDrift(bernoulli(createRng(31), 0.5, 1000), flagSpec);
+    expect(shifted.pValue).toBeLessThan(1e-20);
+    expect(shifted.psi).toBeGreaterThan(0.15);
+    // PSI of 30 % → 50 %: 0.2·ln(5/3) + 0.2·ln(7/5) = 0.169 — a warning by its size; in 200 trials every one is flagged.
+    expect(shifted.level).not.toBe("stable");
+    const trialRng = createRng(32);
+    const levels = Array.from({ length: 200 }, () => summariseDrift(bernoulli(trialRng, 0.5, 1000), flagSpec).level);
+    expect(levels.every((l) => l === "warn" || l === "alert")).toBe(true);
+  });
+
+  it("larger shifts alert: 30 % → 60 % ones, prices × 2, at n = 1,000 and at n = 100", () => {
+    for (const n of [100, 1000]) {
+      expect(summariseDrift(bernoulli(createRng(n), 0.6, n), flagSpec).level).toBe("alert");
+      expect(summariseDrift(logNormal(createRng(n + 1), 3, 1, n).map((p) => p * 2), priceSpec).level).toBe("alert");
+    }
+  });
+
+  it("a large PSI that is not significant, and a significant PSI that is small, are both stable", () => {
+    expect(driftLevel({ psi: 0.3, pValue: 0.2 })).toBe("stable");
+    expect(driftLevel({ psi: 0.05, pValue: 1e-9 })).toBe("stable");
+    expect(driftLevel({ psi: 0.15, pValue: 1e-4 })).toBe("warn");
+    expect(driftLevel({ psi: 0.3, pValue: 1e-4 })).toBe("alert");
+    expect(driftLevel(null)).toBe("unknown");
+  });
+
+  it("tests the counts by Pearson's χ² on k − 1 degrees of freedom", () => {
+    // 30 % expected, 50 % seen in 100 rows: χ² = 20²/30 + 20²/70 = 19.05 on 1 df.
+    const test = driftTest([...new Array<number>(50).fill(1), ...new Array<number>(50).fill(0)], { mean: 0.3, std: Math.sqrt(0.21), min: 0, max: 1 })!;
+    expect(test.chiSquare).toBeCloseTo(400 / 30 + 400 / 70, 9);
+    expect(test.df).toBe(1);
+    expect(test.pValue).toBeCloseTo(1.27e-5, 6);
+    expect(test.nullPsi).toBeCloseTo(0.01, 12);
+    // A category training never saw adds its bin to the test.
+    expect(driftTest([0, 1, 2], { kind: "categories", values: [0, 1], shares: [0.5, 0.5], mean: 0.5, std: 0.5, min: 0, max: 1 })!.df).toBe(2);
+  });
+
+  it("needs MIN_DRIFT_SAMPLE rows for a level", () => {
+    expect(MIN_DRIFT_SAMPLE).toBe(100);
+    expect(summariseDrift(bernoulli(createRng(5), 0.9, 99), flagSpec)).toMatchObject({ level: "unknown", psi: null, pValue: null });
   });
 });

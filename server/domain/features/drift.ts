@@ -1,3 +1,4 @@
+import { chiSquareUpperTail } from "../stats/distributions";
 import type { FeatureDistribution } from "./featureSpec";
 
 // Feature drift: how far the values a model sees in serving have moved from what it was trained
@@ -8,6 +9,15 @@ import type { FeatureDistribution } from "./featureSpec";
 //   PSI = Σ_b (a_b − e_b) · ln(a_b / e_b)
 // (Siddiqi, Credit Risk Scorecards, 2006; shares floored at 1e-4 so an empty bin counts but stays
 // finite). Read as: < 0.1 stable, 0.1–0.25 warn, ≥ 0.25 alert.
+//
+// The serving side is a sample (a few hundred rows), and PSI of a sample is biased upward by noise
+// alone: for small deviations PSI ≈ χ²/n, so with k bins and no drift E[PSI] ≈ (k − 1)/n — 0.09 for
+// 100 rows in 10 bins, with a long right tail — and unchanged traffic would often read "warn". So a
+// level needs both: the shift is real (Pearson's χ² goodness-of-fit test of the binned counts against
+// the training shares, p < DRIFT_P_VALUE; Pearson 1900) and large enough to matter (PSI, the effect
+// size, past 0.1 / 0.25). Statistical significance with an effect-size floor is how the SRM check
+// and the experiment verdicts already judge; for PSI's sampling distribution see Yurdakul & Naranjo,
+// "Statistical properties of the population stability index", J. Risk Model Validation 14(4), 2020.
 //
 // Older specs stored only mean, sd, min and max. Deciles of a normal with that mean and sd are not
 // the training distribution of a flag (30 % ones gave PSI 6.9 against its own data), of a count or
@@ -24,6 +34,11 @@ export interface DriftSummary {
   /** |serving mean − training mean| in training standard deviations. */
   meanShift: number | null;
   psi: number | null;
+  /** The χ² test's p-value for "the serving values follow the training bins" (null with psi). */
+  pValue: number | null;
+  /** PSI sampling noise alone would give on average, (bins − 1)/count (null with psi). */
+  nullPsi: number | null;
+  /** driftLevel: significant and past the PSI thresholds. */
   level: DriftLevel;
   /** Why psi is null, in words. */
   note: string | null;
@@ -40,8 +55,14 @@ export const QUANTILE_BINS = 10;
 
 const EPSILON = 1e-4;
 
-/** Fewer values than this give no PSI: with sparse bins it is inflated by noise alone. */
+/**
+ * Fewer values than this give no level: 100 rows put ≥ 10 expected rows in each decile bin, where
+ * Pearson's χ² approximation holds (Cochran's rule asks ≥ 5); below it PSI is mostly noise.
+ */
 export const MIN_DRIFT_SAMPLE = 100;
+
+/** A shift is significant at p below this (χ² test of the binned counts), as the SRM check uses. */
+export const DRIFT_P_VALUE = 0.001;
 
 /**
  * The training distribution of one feature, for its spec: mean, sd (population), min, max, and
@@ -109,14 +130,10 @@ export function trainingBins(distribution: FeatureDistribution): { kind: "catego
   return null;
 }
 
-/**
- * Population stability index of `values` against the training bins (see the header); null
- * without values or bins. Values a discrete feature never took in training fall in an extra
- * "other" bin with a training share of 0 (floored), so a new category shows as drift.
- */
-export function psiAgainstTraining(values: readonly number[], distribution: FeatureDistribution): number | null {
+/** The serving values' counts in the training bins, with each bin's training share (a discrete feature's unseen values in a last "other" bin of share 0); null without bins. */
+function binnedCounts(values: readonly number[], distribution: FeatureDistribution): { counts: number[]; expected: number[] } | null {
   const bins = trainingBins(distribution);
-  if (!bins || values.length === 0) return null;
+  if (!bins) return null;
   const expected = bins.kind === "categories" ? [...bins.shares, 0] : bins.shares;
   const counts = new Array<number>(expected.length).fill(0);
   if (bins.kind === "categories") {
@@ -125,32 +142,94 @@ export function psiAgainstTraining(values: readonly number[], distribution: Feat
   } else {
     for (const v of values) counts[binOf(v, bins.edges)]!++;
   }
+  return { counts, expected };
+}
+
+function psiOfCounts(counts: readonly number[], expected: readonly number[], n: number): number {
   let psi = 0;
   for (let b = 0; b < expected.length; b++) {
-    const a = Math.max(counts[b]! / values.length, EPSILON);
+    const a = Math.max(counts[b]! / n, EPSILON);
     const e = Math.max(expected[b]!, EPSILON);
     psi += (a - e) * Math.log(a / e);
   }
   return psi;
 }
 
-/** < PSI_WARN stable, < PSI_ALERT warn, else alert. */
+/**
+ * Population stability index of `values` against the training bins (see the header); null
+ * without values or bins. Values a discrete feature never took in training fall in an extra
+ * "other" bin with a training share of 0 (floored), so a new category shows as drift.
+ */
+export function psiAgainstTraining(values: readonly number[], distribution: FeatureDistribution): number | null {
+  const binned = values.length === 0 ? null : binnedCounts(values, distribution);
+  return binned && psiOfCounts(binned.counts, binned.expected, values.length);
+}
+
+export interface DriftTest {
+  /** Population stability index (the effect size). */
+  psi: number;
+  /** PSI expected from sampling noise alone, (k − 1)/n for k bins the training data fills. */
+  nullPsi: number;
+  /** Pearson's χ² of the binned counts against n × the training shares (shares floored at 1e-4). */
+  chiSquare: number;
+  /** k − 1, k the bins with a training share (the "other" bin of a discrete feature counts only when values fell in it). */
+  df: number;
+  /** P(χ²_df ≥ chiSquare): how likely counts this far off are with no drift. */
+  pValue: number;
+}
+
+/**
+ * PSI with its significance (see the header): the binned serving counts tested against the
+ * training shares by Pearson's χ² goodness of fit. Null without values or training bins.
+ */
+export function driftTest(values: readonly number[], distribution: FeatureDistribution): DriftTest | null {
+  const n = values.length;
+  const binned = n === 0 ? null : binnedCounts(values, distribution);
+  if (!binned) return null;
+  const { counts, expected } = binned;
+  let chiSquare = 0;
+  let bins = 0;
+  for (let b = 0; b < expected.length; b++) {
+    if (expected[b]! <= 0 && counts[b] === 0) continue; // an "other" bin nothing fell in
+    bins++;
+    const e = n * Math.max(expected[b]!, EPSILON);
+    chiSquare += (counts[b]! - e) ** 2 / e;
+  }
+  const df = Math.max(1, bins - 1);
+  return { psi: psiOfCounts(counts, expected, n), nullPsi: (expected.filter((e) => e > 0).length - 1) / n, chiSquare, df, pValue: chiSquareUpperTail(chiSquare, df) };
+}
+
+/**
+ * The level of a drift test: stable unless the shift is significant (p < DRIFT_P_VALUE) — then warn
+ * from PSI_WARN and alert from PSI_ALERT. Unknown without a test.
+ */
+export function driftLevel(test: Pick<DriftTest, "psi" | "pValue"> | null): DriftLevel {
+  if (!test) return "unknown";
+  return test.pValue < DRIFT_P_VALUE ? psiLevel(test.psi) : "stable";
+}
+
+/** PSI alone: < PSI_WARN stable, < PSI_ALERT warn, else alert (a sample's level is driftLevel's). */
 export function psiLevel(psi: number | null): DriftLevel {
   if (psi === null) return "unknown";
   return psi < PSI_WARN ? "stable" : psi < PSI_ALERT ? "warn" : "alert";
 }
 
+/**
+ * Drift of a sample of serving values against the spec's training distribution: count, mean, sd
+ * (sample), mean shift in training sds, and the drift test's PSI, p-value and level; no level
+ * below MIN_DRIFT_SAMPLE finite values or without training bins (note says why).
+ */
 export function summariseDrift(values: readonly number[], expected: FeatureDistribution | undefined): DriftSummary {
   const finite = values.filter(Number.isFinite);
   const count = finite.length;
   const mean = count ? finite.reduce((s, v) => s + v, 0) / count : Number.NaN;
   const std = count > 1 ? Math.sqrt(finite.reduce((s, v) => s + (v - mean) ** 2, 0) / (count - 1)) : Number.NaN;
   let note: string | null = null;
-  let psi: number | null = null;
+  let test: DriftTest | null = null;
   if (!expected) note = "no training distribution in the spec";
   else if (!trainingBins(expected)) note = "the spec has mean and sd only, no training bins";
-  else if (count < MIN_DRIFT_SAMPLE) note = "too few rows";
-  else psi = psiAgainstTraining(finite, expected);
+  else if (count < MIN_DRIFT_SAMPLE) note = `too few rows (${count} of ${MIN_DRIFT_SAMPLE})`;
+  else test = driftTest(finite, expected);
   const meanShift = expected?.mean !== undefined && expected.std !== undefined && expected.std > 0 && count ? Math.abs(mean - expected.mean) / expected.std : null;
-  return { count, mean, std, meanShift, psi, level: psiLevel(psi), note };
+  return { count, mean, std, meanShift, psi: test?.psi ?? null, pValue: test?.pValue ?? null, nullPsi: test?.nullPsi ?? null, level: driftLevel(test), note };
 }

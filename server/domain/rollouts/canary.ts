@@ -4,6 +4,15 @@
 
 export const DEFAULT_STEPS = [1, 5, 25, 50];
 
+/**
+ * The model alias a surface's canary serves under: one per surface (`canary@search`), because
+ * rollouts are per surface and two surfaces may roll out two versions of one model at once. The
+ * rollout row is the source of truth (serving reads its version); this alias mirrors it, is set
+ * when the rollout starts and cleared when it ends, and only by that surface's rollout. The "@"
+ * is outside the grammar of hand-set alias names, so no person can move it or collide with it.
+ */
+export const canaryAliasOf = (surfaceKey: string) => `canary@${surfaceKey}`;
+
 /** The request log marks a rollout's traffic with this experiment key and the arm as the variant. */
 export const rolloutLogKey = (rolloutId: string) => `rollout:${rolloutId}`;
 

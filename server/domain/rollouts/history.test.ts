@@ -13,7 +13,7 @@ describe("promotion history of an alias", () => {
       const changes = [move(0, null, 2), move(10, 2, 1), move(20, 1, 1, again)];
       const stints = stintsOf(changes);
       expect(versions(stints)).toEqual([2, 1]);
-      expect(defaultRollbackTarget(stints, "id-v1")).toMatchObject({ version: 2, from: t(0), until: t(10) });
+      expect(defaultRollbackTarget(stints, "id-v1")).toMatchObject({ version: 2, basis: "history", stint: { from: t(0), until: t(10) } });
       expect(rollbackOptions(stints, changes, "id-v1").map((o) => o.version)).toEqual([2]);
     }
   });
@@ -28,6 +28,28 @@ describe("promotion history of an alias", () => {
       { versionId: "id-v3", version: 3, servedUntil: t(3), movedBy: "oncall@x" },
       { versionId: "id-v1", version: 1, servedUntil: t(1), movedBy: "ml@x" },
     ]);
+  });
+
+  it("issue #14 break test: after a rollback v3 → v2, the next one-click target is v1, never v3 that was just rolled back", () => {
+    const registered = [1, 2, 3].map((v) => ({ versionId: `id-v${v}`, version: v }));
+    // The seed creates production at v2 (v1 never served it); v3 ships and is rolled back.
+    const seeded = stintsOf([move(0, null, 2), move(1, 2, 3), move(2, 3, 2, "rollback", "oncall@x")]);
+    expect(defaultRollbackTarget(seeded, "id-v2")).toBeNull();
+    expect(defaultRollbackTarget(seeded, "id-v2", registered)).toEqual({ versionId: "id-v1", version: 1, basis: "earlier_version", stint: null });
+    // v3 had served production before v2 (v3 → v2 → v3 → rollback to v2): still never v3.
+    const back = stintsOf([move(1, 3, 2), move(2, 2, 3), move(3, 3, 2, "rollback")]);
+    expect(defaultRollbackTarget(back, "id-v2", registered)).toMatchObject({ version: 1, basis: "earlier_version" });
+    // v1 did serve: the history's own stint is the target.
+    const full = stintsOf([move(0, null, 1), move(1, 1, 2), move(2, 2, 3), move(3, 3, 2, "rollback")]);
+    expect(defaultRollbackTarget(full, "id-v2", registered)).toMatchObject({ version: 1, basis: "history", stint: { from: t(0), until: t(1) } });
+    // A version rolled back from, then shipped again and left by a plain move, is a target again.
+    const reshipped = stintsOf([move(0, null, 1), move(1, 1, 2), move(2, 2, 1, "rollback"), move(3, 1, 2), move(4, 2, 3)]);
+    expect(defaultRollbackTarget(reshipped, "id-v3", registered)?.version).toBe(2);
+    // Two rollbacks in a row (v4 and then v3 rolled back): v2's earlier stint does not count, v1 does.
+    const twice = stintsOf([move(0, null, 1), move(1, 1, 2), move(2, 2, 3), move(3, 3, 2, "rollback"), move(4, 2, 4), move(5, 4, 2, "rollback")]);
+    expect(defaultRollbackTarget(twice, "id-v2", [...registered, { versionId: "id-v4", version: 4 }])).toMatchObject({ version: 1, basis: "history" });
+    // Nothing below the oldest version.
+    expect(defaultRollbackTarget(stintsOf([move(0, null, 1), move(1, 1, 2), move(2, 2, 1, "rollback")]), "id-v1", registered)).toBeNull();
   });
 
   it("has no one-click target when the current version was only rolled back to, or never moved onto", () => {

@@ -59,8 +59,8 @@ export function stintsOf(changes: readonly AliasChange[]): Stint[] {
 export interface RollbackOption {
   versionId: string;
   version: number;
-  /** The end of its latest stint: when the alias last moved away from it. */
-  servedUntil: Date;
+  /** The end of its latest stint: when the alias last moved away from it; null for a version the history never shows serving (an "earlier_version" rollback target). */
+  servedUntil: Date | null;
   /** Who moved the alias away from it then. */
   movedBy: string | null;
 }
@@ -82,21 +82,54 @@ export function rollbackOptions(stints: readonly Stint[], changes: readonly Alia
   return options;
 }
 
+/** A version of the model, as the registry lists it. */
+export interface RegisteredVersion {
+  versionId: string;
+  version: number;
+}
+
+/** The one-click rollback target and what it rests on. */
+export interface DefaultRollback {
+  versionId: string;
+  version: number;
+  /**
+   * "history": the alias served it before (`stint` is its latest stint). "earlier_version": the
+   * history shows no earlier version that qualifies, so the registry's next earlier version (by
+   * number) is offered; the recorded history never shows it serving this alias (`stint` null).
+   */
+  basis: "history" | "earlier_version";
+  stint: Stint | null;
+}
+
 /**
- * The one-click rollback target: the version served before the current version's latest stint
- * that was not itself entered by a rollback. So rolling back twice walks further back (v3 → v2 →
- * v1) instead of re-shipping what was just rolled back, and no-op moves never hide the target
- * (v2 → v1, v1 again: the target stays v2). Null when nothing was served before.
+ * The one-click rollback target: the most recently served version that is neither the current one
+ * nor one the alias was rolled back away from (a version whose latest stint ended in a rollback).
+ * So rolling back twice walks further back (v3 → v2 → v1) and never re-ships what was just rolled
+ * back, and no-op moves never hide the target (v2 → v1, v1 again: the target stays v2). When the
+ * history holds no such version (production created at v2, v3 shipped and rolled back), the highest
+ * registered version below the current one that was not rolled back from is offered, marked
+ * "earlier_version". Null when there is none.
  */
-export function defaultRollbackTarget(stints: readonly Stint[], currentVersionId: string | null): Stint | null {
+export function defaultRollbackTarget(stints: readonly Stint[], currentVersionId: string | null, registered: readonly RegisteredVersion[] = []): DefaultRollback | null {
   if (!currentVersionId) return null;
+  const rolledBackFrom = new Set<string>();
+  const seen = new Set<string>();
+  let fromHistory: Stint | null = null;
   for (let i = stints.length - 1; i >= 0; i--) {
     const s = stints[i]!;
-    if (s.versionId !== currentVersionId || s.kind === "rollback") continue;
-    const before = stints[i - 1];
-    return before && before.versionId !== currentVersionId ? before : null;
+    if (seen.has(s.versionId)) continue;
+    seen.add(s.versionId);
+    // Only a version's latest stint says how it was last left.
+    if (stints[i + 1]?.kind === "rollback") rolledBackFrom.add(s.versionId);
+    else if (!fromHistory && s.versionId !== currentVersionId) fromHistory = s;
   }
-  return null;
+  if (fromHistory) return { versionId: fromHistory.versionId, version: fromHistory.version, basis: "history", stint: fromHistory };
+  const current = registered.find((v) => v.versionId === currentVersionId);
+  if (!current) return null;
+  const earlier = registered
+    .filter((v) => v.version < current.version && !rolledBackFrom.has(v.versionId))
+    .sort((a, b) => b.version - a.version)[0];
+  return earlier ? { versionId: earlier.versionId, version: earlier.version, basis: "earlier_version", stint: null } : null;
 }
 
 /** The version the alias pointed at, at `at`, from its stints; undefined when the history does not reach back that far. */

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { createRng } from "../random";
 import { BASELINE_TRAFFIC, simulateArm } from "../simulation/canaryTraffic";
-import { DEFAULT_JUDGE_POLICY, judgeStep, type ArmSample } from "./judge";
+import { DEFAULT_JUDGE_POLICY, judgeStep, stepDeadline, type ArmSample } from "./judge";
 
 const policy = { ...DEFAULT_JUDGE_POLICY, minRequests: 100, minImpressions: 1_000 };
 const arm = (latencies: number[], extra: Partial<ArmSample> = {}): ArmSample => ({ latencies, requests: latencies.length, fallbacks: 0, impressions: 0, clicks: 0, ...extra });
@@ -113,5 +113,54 @@ describe("judgeStep does not peek", () => {
     const baseline = simulateArm(rng, BASELINE_TRAFFIC, 20_000, 10);
     const poisoned = { ...canary, latencies: [...canary.latencies, Number.NaN, Number.POSITIVE_INFINITY] };
     expect(judgeStep(poisoned, baseline).metrics.map((m) => m.classification)).toEqual(judgeStep(canary, baseline).metrics.map((m) => m.classification));
+  });
+});
+
+describe("the step deadline (issue #14 break test: a step waiting for 20,000 impressions never ended)", () => {
+  const lat = (n: number, ms = 3) => Array(n).fill(ms);
+  const ctr = (clicks: number, impressions: number) => ({ clicks, impressions });
+
+  it("defaults to 120 minutes from the step's opening", () => {
+    expect(DEFAULT_JUDGE_POLICY.stepDeadlineMinutes).toBe(120);
+    expect(stepDeadline(new Date("2026-11-29T12:00:00Z"), DEFAULT_JUDGE_POLICY)).toEqual(new Date("2026-11-29T14:00:00Z"));
+  });
+
+  it("before it, a surface with few outcome events waits for CTR's 20,000 impressions; after it, CTR is 'nodata — not required' and the step advances on the rest", () => {
+    const canary = arm(lat(2000), ctr(90, 1_200));
+    const baseline = arm(lat(20_000), ctr(1_000, 12_000));
+    const before = judgeStep(canary, baseline);
+    expect(before.decision).toBe("wait");
+    expect(before.reasons).toEqual(["CTR (clicks per impression): 1200 canary and 12000 baseline impressions of the 20000 each needed (so far 7.50% vs 8.33%)"]);
+    const after = judgeStep(canary, baseline, DEFAULT_JUDGE_POLICY, { pastDeadline: true });
+    expect(after.decision).toBe("advance");
+    const ctrVerdict = after.metrics.find((m) => m.metric === "ctr")!;
+    expect(ctrVerdict).toMatchObject({ classification: "nodata", notRequired: true, failed: false });
+    expect(ctrVerdict.reason).toBe("nodata — not required: 1200 canary and 12000 baseline impressions of the 20000 each needed (so far 7.50% vs 8.33%) by the step's deadline (120 min), so the step is decided by the metrics with data");
+    expect(after.metrics.filter((m) => m.metric !== "ctr").map((m) => [m.classification, m.notRequired])).toEqual([["pass", undefined], ["pass", undefined], ["pass", undefined]]);
+    expect(after.reasons).toEqual(["every metric with data within tolerance over 2000 canary and 20000 baseline requests; CTR (clicks per impression) not required: too little data by the step's deadline (120 min)"]);
+  });
+
+  it("after it, the metrics with data still fail the step", () => {
+    const slow = judgeStep(arm(lat(2000, 9), ctr(90, 1_200)), arm(lat(20_000, 3), ctr(1_000, 12_000)), DEFAULT_JUDGE_POLICY, { pastDeadline: true });
+    expect(slow.decision).toBe("fail");
+    expect(slow.metrics.find((m) => m.metric === "latency")).toMatchObject({ classification: "high", failed: true });
+    expect(slow.metrics.find((m) => m.metric === "ctr")).toMatchObject({ notRequired: true });
+  });
+
+  it("after it, a required metric without its minimum pauses the rollout with the reason, never promotes blind", () => {
+    const starved = judgeStep(arm(lat(120), ctr(10, 100)), arm(lat(9_000), ctr(700, 9_000)), DEFAULT_JUDGE_POLICY, { pastDeadline: true });
+    expect(starved.decision).toBe("pause");
+    expect(starved.reasons[0]).toBe(
+      "paused for on-call: the step's deadline (120 min) passed without the minimum sample of latency per request, requests slower than the baseline's p99, fallback rate, which every step needs; resume to wait another 120 min, promote now, or abort",
+    );
+    expect(starved.reasons.slice(1)).toEqual([
+      "latency per request: 120 canary and 9000 baseline requests of the 500 each needed",
+      "requests slower than the baseline's p99: 120 canary and 9000 baseline requests of the 500 each needed",
+      "fallback rate: 120 canary and 9000 baseline requests of the 500 each needed (so far 0.00% vs 0.00%)",
+    ]);
+    // Before the deadline the same step simply waits.
+    expect(judgeStep(arm(lat(120)), arm(lat(9_000))).decision).toBe("wait");
+    // An explicit deadline in the policy.
+    expect(stepDeadline(new Date(0), { stepDeadlineMinutes: 30 }).getTime()).toBe(30 * 60_000);
   });
 });

@@ -62,6 +62,13 @@ export interface JudgePolicy {
   maxFallbackRateIncrease: number;
   /** Tolerated relative fall of CTR (0.05 = −5 %). */
   maxCtrDecrease: number;
+  /**
+   * How long a step may wait for its minimum samples, in minutes from when the step opened (or was
+   * last resumed). Past it, a metric that is not required (CTR) and still lacks its sample is judged
+   * "nodata — not required" and the step is decided by the metrics that have data; a required one
+   * (latency, tail, fallbacks) that lacks it pauses the rollout for on-call instead of promoting blind.
+   */
+  stepDeadlineMinutes: number;
 }
 
 /**
@@ -77,7 +84,16 @@ export const DEFAULT_JUDGE_POLICY: JudgePolicy = {
   maxTailShareIncrease: 0.01,
   maxFallbackRateIncrease: 0.01,
   maxCtrDecrease: 0.05,
+  // Two hours: the default 500 requests per arm arrive within minutes on any surface with traffic to
+  // canary, so a step still short after 2 h is starved of outcome events (CTR's 20,000 impressions at
+  // a 1 % share need ~2M impressions in total) or of traffic itself. Four steps: at most 8 h of waiting.
+  stepDeadlineMinutes: 120,
 };
+
+/** When a step's deadline passes: `from` (the step's opening, or its last resume) plus the policy's minutes. */
+export function stepDeadline(from: Date, policy: Pick<JudgePolicy, "stepDeadlineMinutes">): Date {
+  return new Date(from.getTime() + policy.stepDeadlineMinutes * 60_000);
+}
 
 /** A fallback metric may fail before the step has its requests when this many fallbacks already prove it (n·p ≥ 5). */
 export const MIN_EARLY_FALLBACKS = 5;
@@ -104,11 +120,14 @@ export interface MetricVerdict {
   pValue: number | null;
   /** A failure beyond doubt: the whole interval lies past the tolerance (fallbacks only), so it may end a step before its data is complete. */
   conclusive: boolean;
+  /** Set when the step's deadline passed without this metric's minimum sample and the metric is not required: the step was decided without it. */
+  notRequired?: boolean;
   reason: string;
 }
 
 export interface StepVerdict {
-  decision: "wait" | "advance" | "fail";
+  /** "pause": the step's deadline passed while a required metric still lacked its minimum sample (on-call decides). */
+  decision: "wait" | "advance" | "fail" | "pause";
   metrics: MetricVerdict[];
   /** One line per failed metric, or why it waits / advances. */
   reasons: string[];
@@ -210,8 +229,12 @@ function judgeTail(canary: ArmSample, baseline: ArmSample, policy: JudgePolicy):
   return { ...result, reason: `${result.reason} (baseline p99 ${p99.toFixed(2)} ms)` };
 }
 
-/** Judges one step: every metric of CANARY_METRICS, then the step's decision. */
-export function judgeStep(rawCanary: ArmSample, rawBaseline: ArmSample, policy: JudgePolicy = DEFAULT_JUDGE_POLICY): StepVerdict {
+/**
+ * Judges one step: every metric of CANARY_METRICS, then the step's decision. `pastDeadline`: the
+ * step's deadline (stepDeadline) has passed, so metrics still short of their sample no longer make
+ * it wait: not-required ones are set aside ("nodata — not required"), required ones pause it.
+ */
+export function judgeStep(rawCanary: ArmSample, rawBaseline: ArmSample, policy: JudgePolicy = DEFAULT_JUDGE_POLICY, options: { pastDeadline?: boolean } = {}): StepVerdict {
   // A latency that is not a finite number is not a measurement: it would stall the rank statistics' sorting (NaN never compares).
   const measured = (arm: ArmSample): ArmSample => (arm.latencies.every(Number.isFinite) ? arm : { ...arm, latencies: arm.latencies.filter(Number.isFinite) });
   const canary = measured(rawCanary);
@@ -232,9 +255,37 @@ export function judgeStep(rawCanary: ArmSample, rawBaseline: ArmSample, policy: 
   // failure (a broken model) ends a step before that.
   const failed = metrics.filter((m) => m.failed && (missing.length === 0 || m.conclusive));
   if (failed.length > 0) return { decision: "fail", metrics, reasons: failed.map((m) => m.reason) };
+  if (missing.length > 0 && options.pastDeadline) return judgeAtDeadline(metrics, missing, policy, canary.requests, baseline.requests);
   if (missing.length > 0) {
     const shown = metrics.map((m) => (m.classification === "nodata" ? m : { ...m, classification: "nodata" as const, failed: false, reason: `so far: ${m.reason} (judged when the step has all its data)` }));
     return { decision: "wait", metrics: shown, reasons: missing.map((m) => `${m.label}: ${m.reason}`) };
   }
   return { decision: "advance", metrics, reasons: [`every metric within tolerance over ${canary.requests} canary and ${baseline.requests} baseline requests`] };
+}
+
+/**
+ * A step past its deadline with metrics still short of their sample. The metrics with data decide
+ * (one judgement, as when the data is complete: no peeking); those not required are set aside with
+ * the reason; a required one without data pauses the rollout rather than promote a version nobody
+ * measured.
+ */
+function judgeAtDeadline(metrics: MetricVerdict[], missing: MetricVerdict[], policy: JudgePolicy, canaryRequests: number, baselineRequests: number): StepVerdict {
+  const deadline = `the step's deadline (${policy.stepDeadlineMinutes} min)`;
+  const required = missing.filter((m) => definition(m.metric).required);
+  const shown = metrics.map((m) =>
+    missing.includes(m) && !definition(m.metric).required ? { ...m, notRequired: true, reason: `nodata — not required: ${m.reason} by ${deadline}, so the step is decided by the metrics with data` } : m,
+  );
+  const failed = shown.filter((m) => m.failed);
+  if (failed.length > 0) return { decision: "fail", metrics: shown, reasons: failed.map((m) => m.reason) };
+  if (required.length > 0) {
+    return {
+      decision: "pause", metrics: shown,
+      reasons: [
+        `paused for on-call: ${deadline} passed without the minimum sample of ${required.map((m) => m.label).join(", ")}, which every step needs; resume to wait another ${policy.stepDeadlineMinutes} min, promote now, or abort`,
+        ...required.map((m) => `${m.label}: ${m.reason}`),
+      ],
+    };
+  }
+  const waived = shown.filter((m) => m.notRequired).map((m) => m.label);
+  return { decision: "advance", metrics: shown, reasons: [`every metric with data within tolerance over ${canaryRequests} canary and ${baselineRequests} baseline requests; ${waived.join(", ")} not required: too little data by ${deadline}`] };
 }

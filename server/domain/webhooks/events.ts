@@ -8,6 +8,8 @@ import { hrefs } from "../audit/subject";
 export const WEBHOOK_EVENT_KINDS = {
   "canary.step": { title: "Canary step", what: "a canary started at its first share of traffic or widened to the next" },
   "canary.promoted": { title: "Canary promoted", what: "a canary passed every step: its version now serves" },
+  "canary.paused": { title: "Canary paused", what: "a canary stopped being judged: paused by a person, or by its analysis at a step deadline when a required metric lacked data" },
+  "canary.resumed": { title: "Canary resumed", what: "a paused canary is judged again (its step gets a fresh deadline)" },
   "canary.rolled_back": { title: "Canary rolled back", what: "a canary was rolled back by its analysis (automatic) or aborted by a person (manual)" },
   rollback: { title: "Rollback", what: "on-call rolled a surface's serving alias back to an earlier version" },
   kill_switch: { title: "Kill switch", what: "a surface's kill switch was turned on or off" },
@@ -38,6 +40,8 @@ interface Canary {
 export interface WebhookEventData {
   "canary.step": Canary & { fromPercent: number; toPercent: number };
   "canary.promoted": Canary & { alias: string };
+  "canary.paused": Canary & { percent: number; mode: "automatic" | "manual" };
+  "canary.resumed": Canary & { percent: number };
   "canary.rolled_back": Canary & { percent: number; mode: "automatic" | "manual" };
   rollback: { surface: string; model: string; alias: string; fromVersion: number | null; toVersion: number };
   kill_switch: { surface: string; on: boolean };
@@ -82,6 +86,15 @@ export function describeWebhookEvent(event: WebhookEventInput): Sentence {
     case "canary.promoted": {
       const d = event.data;
       return { text: `Canary of ${d.model} v${d.version} on ${d.surface} promoted: v${d.version} is now ${d.alias} (${by})`, href: hrefs.surface(d.surface) };
+    }
+    case "canary.paused": {
+      const d = event.data;
+      const how = d.mode === "automatic" ? "paused by its analysis" : `paused by ${by}`;
+      return { text: `Canary of ${d.model} v${d.version} on ${d.surface} ${how} at ${percent(d.percent)}: it keeps its traffic until resumed, promoted or aborted`, href: hrefs.surface(d.surface) };
+    }
+    case "canary.resumed": {
+      const d = event.data;
+      return { text: `Canary of ${d.model} v${d.version} on ${d.surface} resumed by ${by} at ${percent(d.percent)}`, href: hrefs.surface(d.surface) };
     }
     case "canary.rolled_back": {
       const d = event.data;

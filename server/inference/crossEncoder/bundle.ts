@@ -2,6 +2,7 @@ import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { z } from "zod";
 import { InvalidInputError } from "../../errors";
+import { DEFAULT_ARCHIVE_ENTRIES, packBundleArchive, unpackBundleArchive, type ArchiveLimits } from "./archive";
 
 // A cross-encoder bundle: the ONNX transformer, its tokenizer.json (and tokenizer_config.json when
 // the export has one) and reranker.json, the small config this console adds — the maximum sequence
@@ -55,6 +56,32 @@ export async function readCrossEncoderBundle(dir: string): Promise<CrossEncoderB
     readFile(path.join(dir, "tokenizer_config.json"), "utf8").catch(() => "{}"),
   ]);
   return { onnx: new Uint8Array(onnx), tokenizerJson, tokenizerConfigJson, config: parseCrossEncoderConfig(configText) };
+}
+
+/**
+ * A bundle from its archive (an upload's .tar/.tgz/.zip, or the registry's stored tar). InvalidInputError
+ * on `file` when the archive is refused or lacks a file, on `config.<field>` when reranker.json is wrong.
+ */
+export async function bundleFromArchive(bytes: Uint8Array, limits: Pick<ArchiveLimits, "maxBytes"> & Partial<ArchiveLimits>): Promise<CrossEncoderBundle> {
+  const files = await unpackBundleArchive(bytes, { maxEntries: DEFAULT_ARCHIVE_ENTRIES, ...limits });
+  const missing = (["model.onnx", "tokenizer.json", "reranker.json"] as const).filter((name) => !files.has(name));
+  if (missing.length > 0) {
+    throw new InvalidInputError("file", `the bundle has no ${missing.join(", ")}; a cross-encoder bundle holds model.onnx, tokenizer.json and reranker.json (tokenizer_config.json optional)`);
+  }
+  const text = (name: "tokenizer.json" | "reranker.json" | "tokenizer_config.json") => new TextDecoder().decode(files.get(name));
+  return { onnx: files.get("model.onnx")!, tokenizerJson: text("tokenizer.json"), tokenizerConfigJson: files.has("tokenizer_config.json") ? text("tokenizer_config.json") : "{}", config: parseCrossEncoderConfig(text("reranker.json")) };
+}
+
+/** The registry's stored form of a bundle (archive.ts packBundleArchive): reranker.json is written from the parsed config. */
+export function bundleToArchive(bundle: CrossEncoderBundle): Uint8Array {
+  const utf8 = (s: string) => new TextEncoder().encode(s);
+  const files = new Map<string, Uint8Array>([
+    ["model.onnx", bundle.onnx],
+    ["tokenizer.json", utf8(bundle.tokenizerJson)],
+    ["reranker.json", utf8(JSON.stringify(bundle.config, null, 2))],
+  ]);
+  if (bundle.tokenizerConfigJson !== "{}") files.set("tokenizer_config.json", utf8(bundle.tokenizerConfigJson));
+  return packBundleArchive(files);
 }
 
 /** The text of one document: a string as is, an object's `fields` (rank_fields or the bundle's textFields) joined. */

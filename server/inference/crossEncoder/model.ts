@@ -31,8 +31,8 @@ export class CrossEncoder {
     readonly config: CrossEncoderConfig,
     readonly encoder: PairEncoder,
     private readonly session: ort.InferenceSession,
-    private readonly outputName: string,
-    private readonly takesTokenTypes: boolean,
+    readonly outputName: string,
+    readonly takesTokenTypes: boolean,
   ) {}
 
   /**

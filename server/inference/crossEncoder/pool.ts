@@ -1,4 +1,7 @@
+import path from "node:path";
+import { pathToFileURL } from "node:url";
 import { Piscina } from "piscina";
+import { env } from "../../config";
 import { DomainError, InvalidInputError, type DomainErrorCode } from "../../errors";
 import { ModelOutputError } from "../sessions";
 import type { CrossEncoderBundle } from "./bundle";
@@ -42,7 +45,9 @@ interface Queue {
   timer?: NodeJS.Timeout;
 }
 
-const ENTRY = new URL("./worker.mjs", import.meta.url).href;
+// From the working directory, as scoringPool.ts does: inside Next's server bundle import.meta.url is
+// the bundle's, not this file's (piscina stays out of the bundle too: next.config.ts).
+const ENTRY = pathToFileURL(path.join(process.cwd(), "server", "inference", "crossEncoder", "worker.mjs")).href;
 
 export class CrossEncoderPool {
   private readonly piscina: Piscina;
@@ -155,4 +160,20 @@ function toShared(bytes: Uint8Array): SharedArrayBuffer {
   const shared = new SharedArrayBuffer(bytes.byteLength);
   new Uint8Array(shared).set(bytes);
   return shared;
+}
+
+// One pool per process, on globalThis: Next's bundle and the front door each load their own copy of this module.
+const holder = globalThis as unknown as { __crossEncoderPool?: CrossEncoderPool };
+
+/** The process's cross-encoder pool (CROSS_ENCODER_WORKERS, CROSS_ENCODER_MAX_BATCH, CROSS_ENCODER_MAX_WAIT_MS), started on first use. */
+export function crossEncoderPool(): CrossEncoderPool {
+  const { CROSS_ENCODER_WORKERS, CROSS_ENCODER_MAX_BATCH, CROSS_ENCODER_MAX_WAIT_MS } = env();
+  return (holder.__crossEncoderPool ??= new CrossEncoderPool({ workers: CROSS_ENCODER_WORKERS, maxBatchPairs: CROSS_ENCODER_MAX_BATCH, maxWaitMs: CROSS_ENCODER_MAX_WAIT_MS }));
+}
+
+/** Stops the pool's workers (tests, shutdown); the next use starts a new pool, whose bundles are registered again by openModel. */
+export async function closeCrossEncoders(): Promise<void> {
+  const pool = holder.__crossEncoderPool;
+  holder.__crossEncoderPool = undefined;
+  await pool?.close();
 }

@@ -1,85 +1,54 @@
-import { createHash } from "node:crypto";
-import path from "node:path";
-import { env } from "../../config";
-import { DEMO_CROSS_ENCODER_DIR, DEMO_CROSS_ENCODER_NAME } from "../../demo/crossEncoder";
+import { LRUCache } from "lru-cache";
+import { getDb } from "../../db/client";
 import { InvalidInputError } from "../../errors";
-import { readCrossEncoderBundle } from "../../inference/crossEncoder/bundle";
-import { CrossEncoderPool } from "../../inference/crossEncoder/pool";
-import type { CrossEncoderConfig } from "../../inference/crossEncoder/bundle";
 
-// The cross-encoders this process serves by name: the demo bundle and CROSS_ENCODER_BUNDLES, each
-// opened in the worker pool on first use (a refused bundle is answered with its reason, every time).
-// One pool per process, on globalThis: Next's bundle and the front door each load their own copy
-// of this module.
+// Which surface serves a POST /v2/rerank request's `model`. Every text rerank is served by a
+// surface's pipeline (its alias, experiments, canary, shadow, budget, breaker and fallback), so
+// `model` names one:
+//   "<surface key>"         that surface (e.g. "docs-search");
+//   "<model name>"          the surface the registry model serves (its serving alias, "production" by default);
+//   "<model name>:<alias>"  the surface serving that model under that alias (when the model serves several).
+// Looked up in the database at most every RESOLVE_TTL_MS per name: surfaces are created and
+// re-pointed rarely, and the request path should not wait for a query each time.
 
-export interface ServedCrossEncoder {
-  name: string;
-  key: string;
-  config: CrossEncoderConfig;
+const RESOLVE_TTL_MS = 2_000;
+
+interface Holder {
+  resolved: LRUCache<string, Promise<string>>;
 }
-
-interface State {
-  pool?: CrossEncoderPool;
-  opened: Map<string, Promise<ServedCrossEncoder>>;
-}
-const holder = globalThis as unknown as { __textRerankers?: State };
-const state: State = (holder.__textRerankers ??= { opened: new Map() });
-
-/** name → bundle folder: the demo, then CROSS_ENCODER_BUNDLES ("name=folder,…"). */
-export function crossEncoderFolders(): Map<string, string> {
-  const folders = new Map([[DEMO_CROSS_ENCODER_NAME, DEMO_CROSS_ENCODER_DIR]]);
-  for (const pair of env().CROSS_ENCODER_BUNDLES?.split(",") ?? []) {
-    const [name, folder] = pair.split("=") as [string, string];
-    folders.set(name.trim(), path.resolve(folder.trim()));
-  }
-  return folders;
-}
-
-export function crossEncoderPool(): CrossEncoderPool {
-  const { CROSS_ENCODER_WORKERS, CROSS_ENCODER_MAX_BATCH, CROSS_ENCODER_MAX_WAIT_MS } = env();
-  return (state.pool ??= new CrossEncoderPool({ workers: CROSS_ENCODER_WORKERS, maxBatchPairs: CROSS_ENCODER_MAX_BATCH, maxWaitMs: CROSS_ENCODER_MAX_WAIT_MS }));
-}
+// One cache per process, on globalThis: Next's bundle and the front door each load their own copy of this module.
+const holder = globalThis as unknown as { __textModelSurfaces?: Holder };
+const state: Holder = (holder.__textModelSurfaces ??= { resolved: new LRUCache({ max: 1000, ttl: RESOLVE_TTL_MS }) });
 
 /**
- * The served cross-encoder called `name`, opened in the pool on first use. InvalidInputError on
- * `model` when no such name is served or its bundle is refused (the bundle's reason in the message).
+ * The surface key that serves `model` (see above). InvalidInputError on `model` when nothing does,
+ * or when a model name serves several surfaces under different aliases (the message names them).
  */
-export function servedCrossEncoder(name: string): Promise<ServedCrossEncoder> {
-  let opened = state.opened.get(name);
-  if (!opened) {
-    const folder = crossEncoderFolders().get(name);
-    if (!folder) {
-      const known = [...crossEncoderFolders().keys()].map((n) => `"${n}"`).join(", ");
-      return Promise.reject(new InvalidInputError("model", `no text reranker is served under "${name}"; served: ${known}`));
-    }
-    opened = openFolder(name, folder);
-    state.opened.set(name, opened);
-    opened.catch(() => state.opened.delete(name));
+export function surfaceForModel(model: string): Promise<string> {
+  let pending = state.resolved.get(model);
+  if (!pending) {
+    pending = lookUp(model);
+    state.resolved.set(model, pending);
+    pending.catch(() => state.resolved.delete(model));
   }
-  return opened;
+  return pending;
 }
 
-async function openFolder(name: string, folder: string): Promise<ServedCrossEncoder> {
-  let bundle;
-  try {
-    bundle = await readCrossEncoderBundle(folder);
-  } catch (error) {
-    const e = error as Error & { field?: string };
-    throw new InvalidInputError("model", `the bundle of "${name}" cannot be read: ${e.message}`);
+async function lookUp(model: string): Promise<string> {
+  const db = getDb();
+  const bySurface = await db.surface.findUnique({ where: { key: model }, select: { key: true } });
+  if (bySurface) return bySurface.key;
+  const colon = model.lastIndexOf(":");
+  const [name, alias] = colon > 0 ? [model.slice(0, colon), model.slice(colon + 1)] : [model, undefined];
+  const surfaces = await db.surface.findMany({ where: { model: { name }, ...(alias ? { modelAlias: alias } : {}) }, select: { key: true, modelAlias: true }, orderBy: { key: "asc" } });
+  if (surfaces.length === 1) return surfaces[0]!.key;
+  if (surfaces.length > 1) {
+    throw new InvalidInputError("model", `"${name}" serves ${surfaces.length} surfaces (${surfaces.map((s) => `${s.key} under ${s.modelAlias}`).join(", ")}): name the surface, or "${name}:<alias>"`);
   }
-  const key = createHash("sha256").update(bundle.onnx).update(bundle.tokenizerJson).update(JSON.stringify(bundle.config)).digest("hex");
-  try {
-    await crossEncoderPool().register(key, bundle);
-  } catch (error) {
-    throw new InvalidInputError("model", `the bundle of "${name}" is refused: ${(error as Error).message}`);
-  }
-  return { name, key, config: bundle.config };
+  throw new InvalidInputError("model", `"${model}" is neither a surface nor a registry model that serves one (model is a surface key, a model name, or "name:alias")`);
 }
 
-/** Stops the pool's workers (tests, shutdown). */
-export async function closeCrossEncoders(): Promise<void> {
-  const pool = state.pool;
-  state.pool = undefined;
-  state.opened.clear();
-  await pool?.close();
+/** Forgets resolved names (tests that re-point surfaces). */
+export function forgetResolvedModels(): void {
+  state.resolved.clear();
 }

@@ -1,22 +1,27 @@
-import { randomUUID } from "node:crypto";
-import { documentText } from "../../inference/crossEncoder/bundle";
-import { crossEncoderPool, servedCrossEncoder } from "./models";
+import { assertSurfaceAllowed, callerOf, type Principal } from "../../auth/principal";
+import { rerank } from "../pipeline";
+import type { RerankRequest, RerankResponse } from "../schema";
+import { surfaceForModel } from "./models";
 import type { TextRerankRequest } from "./schema";
 
-// Text reranking with a cross-encoder, answered in Cohere's rerank shape: POST /v2/rerank (and
-// /v1/rerank, which differs only in meta.api_version). The documents are scored in the worker pool
-// (never on the event loop) and returned best first.
+// Text reranking answered in Cohere's rerank shape: POST /v2/rerank (and /v1/rerank, which differs
+// only in meta.api_version). The request becomes an ordinary rerank of the surface that `model`
+// names (models.ts): the documents are its candidates, the query its context.query, so it is
+// planned, scored (a cross-encoder in the worker pool, or any other model of the surface),
+// constrained, logged, shadowed and put in experiments like every rerank, with the surface's
+// budget, breaker and fallback (request order, marked in meta.fallback).
 
 export interface TextRerankResult {
   /** The document's position in the request. */
   index: number;
-  /** σ(logit) ∈ (0, 1): monotone in the model's logit, so the order is the model's order. */
+  /** σ(score) ∈ (0, 1): monotone in the model's score, so the order is the model's order. */
   relevance_score: number;
   /** `{ text }` for a string document, the object as sent otherwise (return_documents only). */
   document?: Record<string, unknown>;
 }
 
 export interface TextRerankResponse {
+  /** The rerank's request id: the request log's key, and the id events refer to. */
   id: string;
   results: TextRerankResult[];
   meta: {
@@ -24,36 +29,72 @@ export interface TextRerankResponse {
     billed_units: { search_units: number };
     /** Documents cut to the model's length or max_tokens_per_doc. */
     truncated_documents: number;
+    /** The registry version that ranked, the surface and, when in one, the experiment's variant. */
+    model: { surface: string; name: string | null; version: number | null; alias: string | null; variant: string | null };
+    /** used: the documents are in request order (or the cascade model's), for `reason`. */
+    fallback: { used: boolean; reason: string | null; served_by: string };
     warnings?: string[];
   };
 }
 
 const sigmoid = (x: number) => 1 / (1 + Math.exp(-x));
 
+/** Candidate ids: object documents' `id` fields when every document has a distinct one (so tree models find their features), else the positions. */
+function candidateIds(documents: TextRerankRequest["documents"]): string[] {
+  const ids = documents.map((d) => (typeof d === "object" && typeof d.id === "string" && d.id.length > 0 ? d.id : null));
+  if (ids.every((id): id is string => id !== null) && new Set(ids).size === ids.length) return ids;
+  return documents.map((_, i) => String(i));
+}
+
 /**
- * Reranks `input.documents` against `input.query` with the served cross-encoder `input.model`.
- * Errors: InvalidInputError on `model` (not served, or its bundle refused); ModelOutputError when
- * the model's output is unusable (a 5xx).
+ * Reranks `input.documents` against `input.query` with the surface `input.model` names.
+ * Errors: InvalidInputError on `model` (names nothing served); ForbiddenError when `principal` is a
+ * serving key limited to other surfaces. Model faults are never errors: the fallback serves.
  */
-export async function textRerank(input: TextRerankRequest, apiVersion: 1 | 2): Promise<TextRerankResponse> {
-  const model = await servedCrossEncoder(input.model);
-  const fields = input.rank_fields ?? model.config.textFields;
-  const texts = input.documents.map((d) => documentText(d, fields));
-  const scored = await crossEncoderPool().score(model.key, input.query, texts, input.max_tokens_per_doc);
-  // Best first; equal scores keep the request's order (a stable sort).
-  const order = scored.scores.map((_, i) => i).sort((a, b) => scored.scores[b]! - scored.scores[a]!);
-  const results = order.slice(0, input.top_n ?? order.length).map((index): TextRerankResult => {
-    const result: TextRerankResult = { index, relevance_score: sigmoid(scored.scores[index]!) };
+export async function textRerank(input: TextRerankRequest, apiVersion: 1 | 2, principal: Principal | null): Promise<TextRerankResponse> {
+  const surface = await surfaceForModel(input.model);
+  assertSurfaceAllowed(principal, surface);
+  const ids = candidateIds(input.documents);
+  const n = input.documents.length;
+  const request: RerankRequest = {
+    surface,
+    topK: Math.min(input.top_n ?? n, n),
+    // Retrieval order is the request's order: the fallback keeps it.
+    candidates: ids.map((id, i) => ({ id, retrievalScore: n - i })),
+    context: { query: input.query },
+    ...(input.user_key ? { userKey: input.user_key } : {}),
+    ...(input.session_key ? { sessionKey: input.session_key } : {}),
+  };
+  const response = await rerank(request, { caller: callerOf(principal), text: { documents: input.documents, rankFields: input.rank_fields, maxTokensPerDoc: input.max_tokens_per_doc } });
+  return cohereResponse(input, response, ids, apiVersion);
+}
+
+function cohereResponse(input: TextRerankRequest, response: RerankResponse, ids: string[], apiVersion: 1 | 2): TextRerankResponse {
+  const indexOf = new Map(ids.map((id, i) => [id, i]));
+  const results = response.items.map((item): TextRerankResult => {
+    const index = indexOf.get(item.id)!;
+    const result: TextRerankResult = { index, relevance_score: sigmoid(item.score) };
     if (input.return_documents) {
       const doc = input.documents[index]!;
       result.document = typeof doc === "string" ? { text: doc } : doc;
     }
     return result;
   });
-  const warnings = scored.truncated > 0 ? [`${scored.truncated} of ${texts.length} documents were truncated to fit the model's ${model.config.maxLength} tokens per pair${input.max_tokens_per_doc ? ` or max_tokens_per_doc ${input.max_tokens_per_doc}` : ""}`] : undefined;
+  const truncated = response.text?.truncated ?? 0;
+  const warnings: string[] = [];
+  if (truncated > 0) warnings.push(`${truncated} of ${input.documents.length} documents were truncated to fit the model's tokens per pair${input.max_tokens_per_doc ? ` or max_tokens_per_doc ${input.max_tokens_per_doc}` : ""}`);
+  if (response.fallback.used) warnings.push(`the model did not rank this request (${response.fallback.reason}): served by ${response.fallback.servedBy === "cascade" ? "the surface's fallback model" : "request order"}`);
+  const { modelVersion, fallback, variant } = response;
   return {
-    id: randomUUID(),
+    id: response.requestId,
     results,
-    meta: { api_version: { version: String(apiVersion) }, billed_units: { search_units: 1 }, truncated_documents: scored.truncated, ...(warnings ? { warnings } : {}) },
+    meta: {
+      api_version: { version: String(apiVersion) },
+      billed_units: { search_units: 1 },
+      truncated_documents: truncated,
+      model: { surface: response.surface, name: modelVersion?.name ?? null, version: modelVersion?.version ?? null, alias: modelVersion?.alias ?? null, variant: variant?.key ?? null },
+      fallback: { used: fallback.used, reason: fallback.reason, served_by: fallback.servedBy },
+      ...(warnings.length ? { warnings } : {}),
+    },
   };
 }

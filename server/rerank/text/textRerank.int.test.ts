@@ -1,18 +1,25 @@
 import { CohereClient, CohereClientV2, CohereError } from "cohere-ai";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { DEMO_CROSS_ENCODER_DIR, DEMO_CROSS_ENCODER_NAME } from "../../demo/crossEncoder";
+import { createApiKey } from "../../auth/apiKeys";
+import { getDb } from "../../db/client";
+import { seedDemo } from "../../db/seed";
+import { DEMO_CROSS_ENCODER_DIR, DEMO_CROSS_ENCODER_NAME, DEMO_TEXT_SURFACE } from "../../demo/crossEncoder";
 import { readCrossEncoderBundle } from "../../inference/crossEncoder/bundle";
 import { CrossEncoder } from "../../inference/crossEncoder/model";
-import { keyHeaders } from "../../testing/callers";
+import { closeCrossEncoders } from "../../inference/crossEncoder/pool";
+import { telemetry } from "../../telemetry/streams";
+import { surfaceConfigs } from "../../surfaces/configCache";
+import { callerAs, keyHeaders } from "../../testing/callers";
 import { startTestFrontDoor, type TestFrontDoor } from "../../testing/frontDoor";
-import { closeCrossEncoders } from "./models";
 
 // POST /v2/rerank and /v1/rerank through the real front door (real key check, real worker pool,
-// real demo cross-encoder), called with Cohere's official npm client pointed at the console.
+// the demo cross-encoder as the seed stores it in the registry, the rerank pipeline), called with
+// Cohere's official npm client pointed at the console.
 
 let frontDoor: TestFrontDoor;
 let token: string;
 beforeAll(async () => {
+  await seedDemo(getDb());
   frontDoor = await startTestFrontDoor();
   token = (await keyHeaders("serving")).authorization!.slice("Bearer ".length);
 });
@@ -59,7 +66,7 @@ describe("Cohere-compatible rerank", () => {
     expect(response.status).toBe(200);
     const body = await response.json();
     expect(body.meta.truncated_documents).toBe(1);
-    expect(body.meta.warnings[0]).toMatch(/^1 of 2 documents were truncated to fit the model's 32 tokens/);
+    expect(body.meta.warnings[0]).toBe("1 of 2 documents were truncated to fit the model's tokens per pair or max_tokens_per_doc 512");
   });
 
   it("answers bad input with 400 naming the field, in Cohere's shape with the house's error beside it", async () => {
@@ -71,7 +78,7 @@ describe("Cohere-compatible rerank", () => {
     expect(body.error.fields[0].path).toBe("documents");
     const unknown = await frontDoor.post("/v2/rerank", { model: "nope", query: "x", documents: ["a"] }, { headers });
     expect(unknown.status).toBe(400);
-    expect((await unknown.json()).message).toBe(`model: no text reranker is served under "nope"; served: "${DEMO_CROSS_ENCODER_NAME}"`);
+    expect((await unknown.json()).message).toBe('model: "nope" is neither a surface nor a registry model that serves one (model is a surface key, a model name, or "name:alias")');
     const badTopN = await frontDoor.post("/v2/rerank", { model: DEMO_CROSS_ENCODER_NAME, query: "x", documents: ["a"], top_n: 0 }, { headers });
     expect((await badTopN.json()).error.fields[0].path).toBe("top_n");
   });
@@ -82,5 +89,103 @@ describe("Cohere-compatible rerank", () => {
     expect(error).toBeInstanceOf(CohereError);
     expect((error as CohereError).statusCode).toBe(401);
     expect((await frontDoor.post("/v2/rerank", { model: DEMO_CROSS_ENCODER_NAME, query: "x", documents: ["a"] })).status).toBe(401);
+  });
+
+  it("serves the surface's pipeline: the model is named by surface, model name or name:alias, and the request is logged", async () => {
+    const headers = { authorization: `Bearer ${token}` };
+    const bodies = [];
+    for (const model of [DEMO_TEXT_SURFACE, DEMO_CROSS_ENCODER_NAME, `${DEMO_CROSS_ENCODER_NAME}:production`]) {
+      const response = await frontDoor.post("/v2/rerank", { model, query: "earphones", documents }, { headers });
+      expect(response.status).toBe(200);
+      bodies.push(await response.json());
+    }
+    const expected = await modelOrder("earphones", documents);
+    for (const body of bodies) {
+      expect(body.results.map((r: { index: number }) => r.index)).toEqual(expected);
+      expect(body.meta.model).toMatchObject({ surface: DEMO_TEXT_SURFACE, name: DEMO_CROSS_ENCODER_NAME, version: 1, alias: "production" });
+      expect(body.meta.fallback).toEqual({ used: false, reason: null, served_by: "model" });
+    }
+    await telemetry().requests.flush();
+    const row = await getDb().rerankRequest.findFirstOrThrow({ where: { requestId: bodies[0].id } });
+    expect(row.surface).toBe(DEMO_TEXT_SURFACE);
+    expect(row.candidateCount).toBe(documents.length);
+    expect(row.fallbackUsed).toBe(false);
+    const version = await getDb().modelVersion.findFirstOrThrow({ where: { model: { name: DEMO_CROSS_ENCODER_NAME }, version: 1 } });
+    expect(row.modelVersionId).toBe(version.id);
+    expect(version.format).toBe("cross-encoder");
+  });
+
+  it("over the surface's budget, serves the documents in request order, marked, with no 5xx", async () => {
+    const db = getDb();
+    const demo = await db.model.findUniqueOrThrow({ where: { name: DEMO_CROSS_ENCODER_NAME } });
+    // A surface of the same model whose budget no run can meet.
+    await db.surface.create({ data: { key: "t-text-budget", name: "text budget", modelId: demo.id, modelAlias: "production", timeoutMs: 0 } });
+    const response = await frontDoor.post("/v2/rerank", { model: "t-text-budget", query: "earphones", documents }, { headers: { authorization: `Bearer ${token}` } });
+    expect(response.status).toBe(200);
+    const body = await response.json();
+    expect(body.results.map((r: { index: number }) => r.index)).toEqual([0, 1, 2, 3, 4]);
+    expect(body.meta.fallback).toEqual({ used: true, reason: "timeout", served_by: "retrieval_order" });
+    expect(body.meta.warnings).toContain("the model did not rank this request (timeout): served by request order");
+    await telemetry().requests.flush();
+    const row = await db.rerankRequest.findFirstOrThrow({ where: { requestId: body.id } });
+    expect(row).toMatchObject({ surface: "t-text-budget", fallbackUsed: true, fallbackReason: "timeout" });
+  });
+
+  it("refuses a serving key limited to another surface with 403 in Cohere's error shape", async () => {
+    const db = getDb();
+    const owner = await db.user.upsert({ where: { email: "key-owner@rerank.test" }, create: { email: "key-owner@rerank.test", name: "Key owner", roles: ["admin"] }, update: {} });
+    const { key } = await createApiKey(db, { name: "search only", kind: "serving", surfaces: ["search"] }, owner.id);
+    const response = await frontDoor.post("/v2/rerank", { model: DEMO_CROSS_ENCODER_NAME, query: "x", documents: ["a"] }, { headers: { authorization: `Bearer ${key}` } });
+    expect(response.status).toBe(403);
+    const body = await response.json();
+    expect(body.message).toBe(`surface: this key may serve search only, not "${DEMO_TEXT_SURFACE}"`);
+    expect(body.error.code).toBe("FORBIDDEN");
+    const error = await new CohereClientV2({ token: key, environment: frontDoor.url }).rerank({ model: DEMO_TEXT_SURFACE, query: "x", documents: ["a"] }).catch((e: unknown) => e);
+    expect((error as CohereError).statusCode).toBe(403);
+    // The same key ranks on its own surface.
+    const allowed = await frontDoor.post("/api/v1/rerank", { surface: "search", topK: 1, candidates: [{ id: "sku-00001" }] }, { headers: { authorization: `Bearer ${key}` } });
+    expect(allowed.status).toBe(200);
+  });
+
+  it("ranks /api/v1/rerank candidates that carry their text on a cross-encoder surface", async () => {
+    const response = await frontDoor.post("/api/v1/rerank", {
+      surface: DEMO_TEXT_SURFACE, topK: 5, context: { query: "earphones" },
+      candidates: documents.map((text, i) => ({ id: `doc-${i}`, text })),
+    }, { headers: { authorization: `Bearer ${token}` } });
+    expect(response.status).toBe(200);
+    const body = await response.json();
+    expect(body.items.map((item: { id: string }) => item.id)).toEqual((await modelOrder("earphones", documents)).map((i) => `doc-${i}`));
+    expect(body.text).toEqual({ truncated: 0 });
+  });
+
+  it("is in an experiment like every rerank: a cross-encoder interleaved with a tabular model, each item credited, the log says so", async () => {
+    const db = getDb();
+    const demo = await db.model.findUniqueOrThrow({ where: { name: DEMO_CROSS_ENCODER_NAME } });
+    const tabular = await db.modelVersion.findFirstOrThrow({ where: { model: { name: "search-ranker" }, version: 2 } });
+    await db.surface.create({ data: { key: "t-text-il", name: "text interleaving", modelId: demo.id, modelAlias: "production", timeoutMs: 5000 } });
+    const pm = callerAs(["admin"], "pm@rerank.local");
+    await pm.experiments.create({
+      key: "text-il", name: "cross-encoder vs linear", surface: "t-text-il", kind: "interleaving", owner: "pm@rerank.local",
+      variants: [
+        { key: "cross", name: "demo cross-encoder", weight: 0.5, isControl: true, modelAlias: "production" },
+        { key: "linear", name: "search-ranker v2", weight: 0.5, modelVersionId: tabular.id },
+      ],
+    } as Parameters<typeof pm.experiments.create>[0]);
+    await pm.experiments.start({ key: "text-il" });
+    await surfaceConfigs().refresh();
+    // Object documents with distinct ids: the linear model reads the catalog's features of these items.
+    const items = await db.catalogItem.findMany({ where: { safetyFlags: { isEmpty: true } }, take: 6, orderBy: { id: "asc" }, select: { id: true, title: true, category: true } });
+    const response = await frontDoor.post("/v2/rerank", { model: "t-text-il", query: items[3]!.title, documents: items, user_key: "u-text-il" }, { headers: { authorization: `Bearer ${token}` } });
+    expect(response.status).toBe(200);
+    const body = await response.json();
+    expect(body.meta.model).toMatchObject({ surface: "t-text-il", name: DEMO_CROSS_ENCODER_NAME, variant: "interleaved" });
+    expect(body.meta.fallback.used).toBe(false);
+    expect(new Set(body.results.map((r: { index: number }) => r.index))).toEqual(new Set([0, 1, 2, 3, 4, 5]));
+    await telemetry().requests.flush();
+    const row = await db.rerankRequest.findFirstOrThrow({ where: { requestId: body.id } });
+    expect(row).toMatchObject({ experimentKey: "text-il", variantKey: "interleaved", exposed: true });
+    const reasons = (row.served as Array<{ reasons: string[] }>).flatMap((item) => item.reasons);
+    expect(reasons.some((r) => r.includes("cross"))).toBe(true);
+    expect(reasons.some((r) => r.includes("linear"))).toBe(true);
   });
 });

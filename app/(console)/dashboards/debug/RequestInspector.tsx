@@ -8,7 +8,7 @@ import { useState } from "react";
 import { usePermission } from "@/app/_auth/AccessProvider";
 import type { AppRouter } from "@/server/routers/_app";
 import { hrefs } from "@/server/domain/audit/subject";
-import { StageWaterfall } from "../../../_components/charts/StageWaterfall";
+import { StageWaterfall, waterfallStages } from "../../../_components/charts/StageWaterfall";
 import { FeatureValue } from "../../../_components/FeatureValue";
 import { useTRPC } from "../../../_trpc/client";
 
@@ -48,8 +48,6 @@ export function RequestLookup({ requestId, at }: { requestId: string | null; at:
   );
 }
 
-const STAGE_ORDER = ["resolve", "features", "score", "constraints"];
-const stageRank = (stage: string) => (STAGE_ORDER.includes(stage) ? STAGE_ORDER.indexOf(stage) : STAGE_ORDER.length);
 
 const arm = (a: Inspection["arm"]) =>
   !a ? null : a.kind === "canary" ? `canary rollout ${a.rolloutId}: ${a.arm ?? "?"} arm` : `experiment ${a.experiment}${a.phase !== null ? ` (phase ${a.phase})` : ""}: ${a.variant ?? "?"}${a.exposed ? "" : ", not exposed"}`;
@@ -67,11 +65,8 @@ export function RequestInspector({ requestId, at }: { requestId: string; at: str
   }
   if (!inspection.data) return <Loader />;
   const r = inspection.data;
-  // Rows logged before the json format came back from jsonb with the timings' keys in its own order: the pipeline's order first, any other stage after.
-  const stages = Object.entries(r.timings)
-    .filter(([stage]) => stage !== "total")
-    .sort(([a], [b]) => stageRank(a) - stageRank(b))
-    .map(([stage, ms]) => ({ stage, ms: Number(ms) }));
+  // Rows logged before the json format came back from jsonb with the timings' keys in its own order: waterfallStages puts them in the pipeline's.
+  const stages = waterfallStages(r.timings);
   return (
     <Stack data-testid="request-inspection">
       <SharedIdRows inspection={r} />

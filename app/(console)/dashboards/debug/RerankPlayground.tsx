@@ -9,7 +9,8 @@ import { useMutation, useQueryClient } from "@tanstack/react-query";
 import type { inferRouterOutputs } from "@trpc/server";
 import { useState } from "react";
 import type { AppRouter } from "@/server/routers/_app";
-import { StageWaterfall } from "../../../_components/charts/StageWaterfall";
+import { STAGE2_REASON } from "@/server/domain/ranking/stages";
+import { StageWaterfall, waterfallStages } from "../../../_components/charts/StageWaterfall";
 import { useTRPC } from "../../../_trpc/client";
 
 type Outputs = inferRouterOutputs<AppRouter>;
@@ -70,14 +71,15 @@ export function RerankPlayground({ surfaces }: { surfaces: Array<{ key: string; 
             <Text size="xs" c="dimmed" mb="xs">
               request id {result.requestId} · <Anchor component={Link} href={hrefs.request(result.requestId)} size="xs" data-testid="open-sent-request">open it as logged, with the features the model saw</Anchor>
             </Text>
-            <StageWaterfall stages={(["resolve", "features", "score", "constraints"] as const).map((stage) => ({ stage, ms: result.timings[stage] }))} />
+            {result.stage2 && <Stage2Summary stage2={result.stage2} />}
+            <StageWaterfall stages={waterfallStages(result.timings)} />
           </Card>
           <Card withBorder padding="lg">
             <Title order={5} mb="sm">Served items</Title>
             <Table.ScrollContainer minWidth={720}>
               <Table striped data-testid="served-items">
                 <Table.Thead>
-                  <Table.Tr><Table.Th>#</Table.Th><Table.Th>Item</Table.Th><Table.Th>Category</Table.Th><Table.Th>Provider</Table.Th><Table.Th>Score</Table.Th><Table.Th>Reasons</Table.Th></Table.Tr>
+                  <Table.Tr><Table.Th>#</Table.Th><Table.Th>Item</Table.Th><Table.Th>Category</Table.Th><Table.Th>Provider</Table.Th><Table.Th>Score</Table.Th>{result.stage2 && <Table.Th>Stage</Table.Th>}<Table.Th>Reasons</Table.Th></Table.Tr>
                 </Table.Thead>
                 <Table.Tbody>
                   {result.items.map((item) => (
@@ -87,7 +89,12 @@ export function RerankPlayground({ surfaces }: { surfaces: Array<{ key: string; 
                       <Table.Td>{byId.get(item.id)?.category ?? "—"}</Table.Td>
                       <Table.Td>{byId.get(item.id)?.providerGroup ?? "—"}</Table.Td>
                       <Table.Td>{item.score.toFixed(4)}</Table.Td>
-                      <Table.Td><Group gap={4}>{item.reasons.map((r) => <Badge key={r} size="xs" variant="light">{r}</Badge>)}</Group></Table.Td>
+                      {result.stage2 && (
+                        <Table.Td data-testid="item-stage">
+                          {item.reasons.includes(STAGE2_REASON) ? <Badge size="xs" color="grape">stage 2</Badge> : <Badge size="xs" color="gray" variant="outline">stage 1</Badge>}
+                        </Table.Td>
+                      )}
+                      <Table.Td><Group gap={4}>{item.reasons.filter((r) => r !== STAGE2_REASON).map((r) => <Badge key={r} size="xs" variant="light">{r}</Badge>)}</Group></Table.Td>
                     </Table.Tr>
                   ))}
                 </Table.Tbody>
@@ -119,5 +126,22 @@ export function RerankPlayground({ surfaces }: { surfaces: Array<{ key: string; 
         </Stack>
       )}
     </Stack>
+  );
+}
+
+type Stage2 = NonNullable<Outputs["debug"]["rerank"]["stage2"]>;
+
+/** What stage 2 of the surface's cascade did: which model rescored how many of stage 1's top, or why stage 1's order served. */
+function Stage2Summary({ stage2 }: { stage2: Stage2 }) {
+  const model = stage2.model ? `${stage2.model.name} v${stage2.model.version} (${stage2.model.alias})` : "its model";
+  return (
+    <Group gap="xs" mb="xs" data-testid="stage2-summary">
+      {stage2.status === "served" ? (
+        <Badge color="grape" variant="light" tt="none" h="auto" style={{ whiteSpace: "normal" }} data-testid="stage2-status">stage 2: {model} rescored the top {stage2.reranked.length}</Badge>
+      ) : (
+        <Badge color="orange" tt="none" h="auto" style={{ whiteSpace: "normal" }} data-testid="stage2-status">stage 2 {stage2.status}{stage2.reason ? ` (${stage2.reason})` : ""}: stage 1&apos;s order served</Badge>
+      )}
+      <Text size="xs" c="dimmed">rerank count {stage2.rerankCount} · stage 2 took {stage2.ms.toFixed(2)} ms</Text>
+    </Group>
   );
 }

@@ -89,6 +89,14 @@ export function OncallDashboard() {
   );
 }
 
+/** Where the one-click rollback goes and why: a version the alias served, or (no such version in the history) the model's next earlier one. */
+function rollbackNote(s: Surface): string {
+  const r = s.rollback;
+  if (!r) return "No earlier version of this alias is recorded";
+  if (r.basis === "earlier_version") return `v${r.version}: the next earlier version of ${s.modelName}; the recorded history never shows it serving ${s.servingAlias}, and versions rolled back from are skipped`;
+  return `v${r.version} served until ${r.movedAt ? new Date(r.movedAt).toLocaleString() : "?"} (moved by ${r.movedBy ?? "unknown"}); versions rolled back from are skipped`;
+}
+
 function SurfaceCard({ surface: s, hours, rollout }: { surface: Surface; hours: number; rollout: Rollout | undefined }) {
   const trpc = useTRPC();
   const series = useQuery({ ...trpc.oncall.series.queryOptions({ surface: s.key, hours }), refetchInterval: 5_000 });
@@ -112,8 +120,8 @@ function SurfaceCard({ surface: s, hours, rollout }: { surface: Surface; hours: 
           <GuardedButton permission="oncall.killSwitch" color={s.killSwitch ? "teal" : "red"} variant={s.killSwitch ? "filled" : "light"} onClick={() => setLever({ kind: "kill", on: !s.killSwitch })}>
             {s.killSwitch ? "Turn kill switch off" : "Kill switch"}
           </GuardedButton>
-          <Tooltip label={s.rollback ? `v${s.rollback.version} served until ${new Date(s.rollback.movedAt).toLocaleString()} (moved by ${s.rollback.movedBy})` : "No earlier version of this alias is recorded"}>
-            <GuardedButton permission="oncall.rollback" color="orange" disabled={!s.rollback} onClick={() => setLever({ kind: "rollback" })}>
+          <Tooltip label={rollbackNote(s)}>
+            <GuardedButton permission="oncall.rollback" color="orange" disabled={!s.rollback} onClick={() => setLever({ kind: "rollback" })} data-testid="rollback-button">
               {s.rollback ? `Roll back to v${s.rollback.version}` : "Roll back"}
             </GuardedButton>
           </Tooltip>
@@ -211,7 +219,7 @@ function LeverModal({ surface: s, lever, onClose }: { surface: Surface; lever: L
   const title = lever.kind === "rollback" ? `Roll back ${s.name}` : lever.on ? `Kill switch on for ${s.name}` : `Kill switch off for ${s.name}`;
   const affected = [s.key, ...s.sharedWith].join(", ");
   const changes = lever.kind === "rollback"
-    ? [<>{s.modelName} {s.servingAlias}: v{s.serving?.version} → v{s.rollback?.version}</>, `surfaces affected: ${affected}`, "every replica serves it within a second"]
+    ? [<>{s.modelName} {s.servingAlias}: v{s.serving?.version} → v{s.rollback?.version}</>, rollbackNote(s), `surfaces affected: ${affected}`, "every replica serves it within a second"]
     : lever.on
       ? [`${s.key}: model scoring stops; requests are served in retrieval order with the same constraints (blocked items stay out), marked as fallbacks`, "shadow mirroring stops", "every replica within a second"]
       : [`${s.key}: model scoring resumes (${s.modelName} ${s.servingAlias} → v${s.serving?.version})`, "every replica within a second"];

@@ -9,7 +9,7 @@ type Metric = Rollout["history"][number]["metrics"][number];
 // Long verdicts wrap inside their badge on narrow screens instead of being cut off.
 const WRAPPING = { root: { height: "auto", maxWidth: "100%", paddingBlock: 2 }, label: { whiteSpace: "normal", overflow: "visible" } } as const;
 const CLASS_COLOR = { high: "orange", low: "orange", pass: "teal", nodata: "gray" } as const;
-const DECISION_COLOR: Record<string, string> = { advance: "teal", promote: "teal", manual_promote: "blue", fail: "red", wait: "gray" };
+const DECISION_COLOR: Record<string, string> = { advance: "teal", promote: "teal", manual_promote: "blue", fail: "red", wait: "gray", pause: "orange" };
 
 function value(m: Metric, v: number | null) {
   if (v === null) return "—";
@@ -22,7 +22,7 @@ export function MetricVerdictBadge({ metric: m }: { metric: Metric }) {
   return (
     <Tooltip label={m.reason} multiline maw={420} withArrow>
       <Badge color={color} variant={m.failed ? "filled" : "light"} tt="none" data-testid={`verdict-${m.metric}`} styles={WRAPPING}>
-        {m.label}: {m.classification === "nodata" ? "no data" : m.classification} · {value(m, m.canary)} vs {value(m, m.baseline)}
+        {m.label}: {m.classification === "nodata" ? (m.notRequired ? "no data — not required (step deadline passed)" : "no data") : m.classification} · {value(m, m.canary)} vs {value(m, m.baseline)}
       </Badge>
     </Tooltip>
   );
@@ -44,6 +44,7 @@ export function RolloutSteps({ rollout }: { rollout: Rollout }) {
             {s.metrics.map((m) => <MetricVerdictBadge key={m.metric} metric={m} />)}
           </Group>
           {s.decision === "fail" && <Text size="xs" c="red">{s.reasons.join("; ")}</Text>}
+          {s.metrics.some((m) => m.notRequired) && <Text size="xs" c="dimmed" data-testid="not-required">{s.metrics.filter((m) => m.notRequired).map((m) => m.reason).join("; ")}</Text>}
         </Stack>
       ))}
     </Stack>

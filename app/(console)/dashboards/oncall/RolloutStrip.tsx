@@ -43,6 +43,13 @@ export function RolloutStrip({ surface, modelName, servingVersion, rollout }: { 
                 {active.status === "paused" ? " · analysis paused" : active.latest ? ` · waiting: ${active.latest.reasons[0]}` : " · waiting for the first judge"}
               </Text>
             )}
+            {active.stepDeadlineAt && (
+              <Text size="xs" c={active.status === "paused" && active.latest?.decision === "pause" ? "orange.8" : "dimmed"} data-testid="rollout-deadline">
+                {active.status === "paused" && active.latest?.decision === "pause"
+                  ? active.latest.reasons[0]
+                  : `step deadline ${new Date(active.stepDeadlineAt).toLocaleString()} (${active.policy?.stepDeadlineMinutes ?? "?"} min per step): past it, CTR without its ${active.policy?.minImpressions.toLocaleString() ?? "?"} impressions per arm is not required; latency and fallbacks without ${active.policy?.minRequests ?? "?"} requests per arm pause the canary for on-call`}
+              </Text>
+            )}
             {active.latest && active.latest.step === active.step && (
               <Group gap={4} wrap="wrap">{active.latest.metrics.map((m) => <MetricVerdictBadge key={m.metric} metric={m} />)}</Group>
             )}
@@ -130,9 +137,13 @@ const LEVERS = {
   resume: { title: "Resume the canary on", label: "Resume", color: "blue", effect: (r: Rollout) => [`${r.surface}: the judge resumes step ${r.step + 1} (${r.percent}%)`] },
   promote: {
     title: "Promote the canary on", label: "Promote now", color: "teal",
-    effect: (r: Rollout) => [`${r.model} production: v${r.fromVersion ?? "?"} → v${r.toVersion} on ${r.surface}, skipping the remaining steps`, "the canary alias is cleared; every replica within a second"],
+    effect: (r: Rollout) => [
+      `${r.model} production: v${r.fromVersion ?? "?"} → v${r.toVersion} on ${r.surface}, skipping the remaining steps`,
+      `the canary alias canary@${r.surface} is cleared (other surfaces' canaries are untouched); every replica within a second`,
+      "no second approval: the approved canary start already covers this promotion (as Argo Rollouts' promote --full)",
+    ],
   },
-  abort: { title: "Abort the canary on", label: "Abort canary", color: "red", effect: (r: Rollout) => [`${r.surface}: all traffic returns to v${r.fromVersion ?? "?"} at once`, "the canary alias is cleared; every replica within a second"] },
+  abort: { title: "Abort the canary on", label: "Abort canary", color: "red", effect: (r: Rollout) => [`${r.surface}: all traffic returns to v${r.fromVersion ?? "?"} at once`, `the canary alias canary@${r.surface} is cleared; every replica within a second`] },
   retry: { title: "Retry the canary on", label: "Retry", color: "blue", effect: (r: Rollout) => [`a new canary of ${r.model} v${r.toVersion} on ${r.surface}: ${r.steps.join(" → ")} %, the same tolerances`] },
 } as const;
 

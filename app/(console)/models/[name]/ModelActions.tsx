@@ -68,10 +68,10 @@ export function SetAliasCard({ modelName, versions, aliases, surfaces }: {
   );
 }
 
-export function UploadVersionCard({ modelName, defaultSpec, versions }: { modelName: string; defaultSpec: string; versions: number[] }) {
+export function UploadVersionCard({ modelName, defaultSpec, versions, defaultFormat = "onnx" }: { modelName: string; defaultSpec: string; versions: number[]; defaultFormat?: string }) {
   const router = useRouter();
   const [file, setFile] = useState<File | null>(null);
-  const [format, setFormat] = useState<string | null>("onnx");
+  const [format, setFormat] = useState<string | null>(defaultFormat);
   const [spec, setSpec] = useState(defaultSpec);
   const [parent, setParent] = useState<string | null>(versions[0] ? String(versions[0]) : null);
   const [notes, setNotes] = useState("");
@@ -85,7 +85,8 @@ export function UploadVersionCard({ modelName, defaultSpec, versions }: { modelN
     const form = new FormData();
     if (file) form.set("file", file);
     form.set("format", format ?? "onnx");
-    form.set("featureSpec", spec);
+    // A cross-encoder bundle reads text: it takes no feature spec.
+    if (format !== "cross-encoder") form.set("featureSpec", spec);
     if (parent) form.set("parentVersion", parent);
     if (notes) form.set("metadata", JSON.stringify({ notes }));
     if (metrics) form.set("metrics", metrics);
@@ -106,14 +107,26 @@ export function UploadVersionCard({ modelName, defaultSpec, versions }: { modelN
   return (
     <Card withBorder padding="lg">
       <Title order={5} mb="xs">Upload a version</Title>
-      <Text size="sm" c="dimmed" mb="sm">The file is loaded in onnxruntime, checked against the feature spec ([N, F] float in, [N] or [N, 1] out) and scored on sample rows before anything is stored.</Text>
+      <Text size="sm" c="dimmed" mb="sm">
+        {format === "cross-encoder"
+          ? "The archive (model.onnx, tokenizer.json, reranker.json, optional tokenizer_config.json) is unpacked within MODEL_MAX_BYTES, its tokenizer loaded and checked against the model's embedding, its inputs checked (input_ids, attention_mask, optional token_type_ids) and sample pairs scored before anything is stored."
+          : "The file is loaded in onnxruntime, checked against the feature spec ([N, F] float in, [N] or [N, 1] out) and scored on sample rows before anything is stored."}
+      </Text>
       <Stack>
         <SimpleGrid cols={{ base: 1, sm: 3 }}>
-          <FileInput label="Model file" placeholder="model.onnx, model.txt or model.json" value={file} onChange={setFile} clearable />
-          <Select label="Format" data={[{ value: "onnx", label: "ONNX" }, { value: "lightgbm", label: "LightGBM text" }, { value: "xgboost", label: "XGBoost JSON" }]} value={format} onChange={setFormat} allowDeselect={false} />
+          <FileInput label="Model file" placeholder={format === "cross-encoder" ? "bundle.tgz, .tar or .zip" : "model.onnx, model.txt or model.json"} value={file} onChange={setFile} clearable />
+          <Select
+            label="Format"
+            data={[{ value: "onnx", label: "ONNX" }, { value: "lightgbm", label: "LightGBM text" }, { value: "xgboost", label: "XGBoost JSON" }, { value: "cross-encoder", label: "Cross-encoder bundle" }]}
+            value={format}
+            onChange={setFormat}
+            allowDeselect={false}
+          />
           <Select label="Parent version" data={versions.map((v) => String(v))} value={parent} onChange={setParent} clearable />
         </SimpleGrid>
-        <Textarea label="Feature spec (JSON)" autosize minRows={4} maxRows={12} value={spec} onChange={(e) => setSpec(e.currentTarget.value)} styles={{ input: { fontFamily: "monospace", fontSize: 12 } }} />
+        {format !== "cross-encoder" && (
+          <Textarea label="Feature spec (JSON)" autosize minRows={4} maxRows={12} value={spec} onChange={(e) => setSpec(e.currentTarget.value)} styles={{ input: { fontFamily: "monospace", fontSize: 12 } }} />
+        )}
         <SimpleGrid cols={{ base: 1, sm: 2 }}>
           <TextInput label="Offline metrics (JSON)" placeholder='{"ndcg@10": 0.72, "mrr": 0.85}' value={metrics} onChange={(e) => setMetrics(e.currentTarget.value)} />
           <TextInput label="Notes" value={notes} onChange={(e) => setNotes(e.currentTarget.value)} />

@@ -37,7 +37,7 @@ export default async function ModelPage({ params }: { params: Promise<{ name: st
           <Table striped data-testid="versions-table">
             <TableThead>
               <TableTr>
-                <TableTh>Version</TableTh><TableTh>Source</TableTh><TableTh>Parent</TableTh><TableTh>Aliases</TableTh>
+                <TableTh>Version</TableTh><TableTh>Kind</TableTh><TableTh>Source</TableTh><TableTh>Parent</TableTh><TableTh>Aliases</TableTh>
                 {metricKeys.map((k) => <TableTh key={k}>{k}</TableTh>)}
                 <TableTh>Size</TableTh><TableTh>Created</TableTh>
               </TableTr>
@@ -46,6 +46,7 @@ export default async function ModelPage({ params }: { params: Promise<{ name: st
               {model.versions.map((v) => (
                 <TableTr key={v.id}>
                   <TableTd><AnchorLink href={`/models/${model.name}/v/${v.version}`} fw={600}>v{v.version}</AnchorLink></TableTd>
+                  <TableTd><Text size="sm" c={v.format === "cross-encoder" ? "grape" : undefined} style={{ whiteSpace: "nowrap" }} data-testid={`kind-v${v.version}`}>{v.format === "cross-encoder" ? "cross-encoder" : "tabular"}</Text></TableTd>
                   <TableTd>{v.source}</TableTd>
                   <TableTd>{v.parentVersion ? `v${v.parentVersion}` : "—"}</TableTd>
                   <TableTd><Group gap={4}>{v.aliases.map((a) => <Badge key={a} size="sm" variant="light">{a}</Badge>)}</Group></TableTd>
@@ -62,6 +63,7 @@ export default async function ModelPage({ params }: { params: Promise<{ name: st
       <UploadVersionCard
         modelName={model.name}
         versions={model.versions.map((v) => v.version)}
+        defaultFormat={model.versions[0]?.format === "cross-encoder" ? "cross-encoder" : "onnx"}
         defaultSpec={JSON.stringify(latestCard?.featureSpec ?? [{ name: "retrieval_score", source: "candidate", type: "float", default: 0 }], null, 2)}
       />
     </Stack>

@@ -20,7 +20,8 @@ export default async function VersionCardPage({ params }: { params: Promise<{ na
       <PageHeader title={`${card.model.name} v${card.version}`} subtitle={`${card.source} · ${(card.sizeBytes / 1024).toFixed(1)} KiB · created ${card.createdAt.toISOString().slice(0, 16).replace("T", " ")} by ${card.createdBy}`} />
       <Group gap="xs" data-testid="version-aliases">
         {card.aliases.map((a) => <Badge key={a} size="lg" variant="light">{a}</Badge>)}
-        <Anchor href={`/api/v1/models/${card.model.name}/versions/${card.version}/artifact`}>Download ONNX</Anchor>
+        {card.crossEncoder && <Badge size="lg" color="grape" variant="outline" data-testid="version-kind">cross-encoder</Badge>}
+        <Anchor href={`/api/v1/models/${card.model.name}/versions/${card.version}/artifact`}>{card.format === "cross-encoder" ? "Download bundle (.tar)" : "Download ONNX"}</Anchor>
       </Group>
       <SimpleGrid cols={{ base: 1, md: 2 }}>
         <Card withBorder padding="lg">
@@ -46,32 +47,56 @@ export default async function VersionCardPage({ params }: { params: Promise<{ na
           <Text size="xs" c="dimmed" mt="md" style={{ wordBreak: "break-all" }}>sha256 {card.sha256} · input {card.inputName} · output {card.outputName}</Text>
         </Card>
       </SimpleGrid>
-      <EvaluationCard name={card.model.name} version={card.version} featureCount={card.featureSpec.length} surfaces={surfaces.map((s) => s.key)} />
-      <Card withBorder padding="lg">
-        <Title order={5} mb="sm">Feature spec ({card.featureSpec.length})</Title>
-        <ScrollAreaAutosize mah={520} type="auto">
-        <TableScrollContainer minWidth={640}>
-          <Table striped stickyHeader data-testid="feature-spec">
-            <TableThead><TableTr><TableTh>#</TableTh><TableTh>Feature</TableTh><TableTh>Source</TableTh><TableTh>Default</TableTh><TableTh>Fresh for</TableTh><TableTh>Expected mean ± std</TableTh></TableTr></TableThead>
-            <TableTbody>
-              {card.featureSpec.map((f, i) => (
-                <TableTr key={f.name}>
-                  <TableTd>{i}</TableTd>
-                  <TableTd><Text size="sm" fw={500}>{f.name}</Text>{f.description && <Text size="xs" c="dimmed">{f.description}</Text>}</TableTd>
-                  <TableTd>{f.source}</TableTd><TableTd>{f.default}</TableTd>
-                  <TableTd>{f.freshnessSeconds ? `${Math.round(f.freshnessSeconds / 3600)} h` : "—"}</TableTd>
-                  <TableTd>{f.distribution ? `${f.distribution.mean.toFixed(3)} ± ${f.distribution.std.toFixed(3)}` : "—"}</TableTd>
-                </TableTr>
-              ))}
-            </TableTbody>
-          </Table>
-        </TableScrollContainer>
-        </ScrollAreaAutosize>
-      </Card>
+      {card.crossEncoder ? <CrossEncoderCard config={card.crossEncoder} /> : card.format === "cross-encoder" ? null : (
+        <>
+        <EvaluationCard name={card.model.name} version={card.version} featureCount={card.featureSpec.length} surfaces={surfaces.map((s) => s.key)} />
+        <Card withBorder padding="lg">
+          <Title order={5} mb="sm">Feature spec ({card.featureSpec.length})</Title>
+          <ScrollAreaAutosize mah={520} type="auto">
+          <TableScrollContainer minWidth={640}>
+            <Table striped stickyHeader data-testid="feature-spec">
+              <TableThead><TableTr><TableTh>#</TableTh><TableTh>Feature</TableTh><TableTh>Source</TableTh><TableTh>Default</TableTh><TableTh>Fresh for</TableTh><TableTh>Expected mean ± std</TableTh></TableTr></TableThead>
+              <TableTbody>
+                {card.featureSpec.map((f, i) => (
+                  <TableTr key={f.name}>
+                    <TableTd>{i}</TableTd>
+                    <TableTd><Text size="sm" fw={500}>{f.name}</Text>{f.description && <Text size="xs" c="dimmed">{f.description}</Text>}</TableTd>
+                    <TableTd>{f.source}</TableTd><TableTd>{f.default}</TableTd>
+                    <TableTd>{f.freshnessSeconds ? `${Math.round(f.freshnessSeconds / 3600)} h` : "—"}</TableTd>
+                    <TableTd>{f.distribution ? `${f.distribution.mean.toFixed(3)} ± ${f.distribution.std.toFixed(3)}` : "—"}</TableTd>
+                  </TableTr>
+                ))}
+              </TableTbody>
+            </Table>
+          </TableScrollContainer>
+          </ScrollAreaAutosize>
+        </Card>
+        </>
+      )}
       <Card withBorder padding="lg">
         <Title order={5} mb="sm">Metadata</Title>
         <Code block>{JSON.stringify(card.metadata, null, 2)}</Code>
       </Card>
     </Stack>
+  );
+}
+
+/** A cross-encoder version's config, as its upload checked it: what it reads and how much of it. */
+function CrossEncoderCard({ config }: { config: NonNullable<Awaited<ReturnType<Awaited<ReturnType<typeof serverCaller>>["models"]["version"]>>["crossEncoder"]> }) {
+  const rows: Array<[string, string]> = [
+    ["Scores", "(query, document text) pairs: one logit per pair, in the cross-encoder worker pool"],
+    ["Max sequence length", `${config.maxLength} tokens per pair, special tokens included (longer documents are truncated and counted)`],
+    ["Text fields", config.textFields.join(", ")],
+    ["Model inputs", config.inputs.join(", ")],
+    ["Output", config.output ?? "the first output"],
+    ["Tokenizer", `${config.tokenizerTokens} tokens${config.vocabSize !== undefined ? ` · embedding ${config.vocabSize} rows` : ""}`],
+  ];
+  return (
+    <Card withBorder padding="lg">
+      <Title order={5} mb="sm">Cross-encoder</Title>
+      <TableScrollContainer minWidth={320}>
+        <Table data-testid="cross-encoder-config"><TableTbody>{rows.map(([k, v]) => <TableTr key={k}><TableTd fw={500} style={{ whiteSpace: "nowrap" }}>{k}</TableTd><TableTd>{v}</TableTd></TableTr>)}</TableTbody></Table>
+      </TableScrollContainer>
+    </Card>
   );
 }

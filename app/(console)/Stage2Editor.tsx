@@ -1,0 +1,78 @@
+"use client";
+import { GuardedButton } from "@/app/_auth/GuardedButton";
+import { Badge, Button, Group, Modal, NumberInput, Select, SimpleGrid, Stack, Text, TextInput } from "@mantine/core";
+import { notifications } from "@mantine/notifications";
+import { useMutation, useQuery } from "@tanstack/react-query";
+import { useRouter } from "next/navigation";
+import { useState } from "react";
+import type { Stage2Config } from "@/server/surfaces/stage2.schema";
+import { useTRPC } from "../_trpc/client";
+
+// Stage 2 of a surface's cascade, shown in the Overview's surfaces table and edited in a dialog: a
+// registry model and alias that rescore the top `rerankCount` of the surface's model within
+// `budgetMs`. The server validates (model and alias exist, bounds) and audits every change.
+
+export function Stage2Cell({ surface, stage2 }: { surface: string; stage2: Stage2Config | null }) {
+  const [editing, setEditing] = useState(false);
+  return (
+    <Group gap="xs" wrap="nowrap" data-testid={`stage2-${surface}`}>
+      {stage2 ? (
+        <Badge color="grape" variant="light" tt="none">{stage2.model} {stage2.alias} · top {stage2.rerankCount} · {stage2.budgetMs} ms</Badge>
+      ) : (
+        <Text size="sm" c="dimmed">none</Text>
+      )}
+      <GuardedButton permission="models.write" size="compact-xs" variant="subtle" onClick={() => setEditing(true)} aria-label={`Edit stage 2 of ${surface}`}>
+        Edit
+      </GuardedButton>
+      {editing && <Stage2Dialog surface={surface} current={stage2} onClose={() => setEditing(false)} />}
+    </Group>
+  );
+}
+
+function Stage2Dialog({ surface, current, onClose }: { surface: string; current: Stage2Config | null; onClose: () => void }) {
+  const trpc = useTRPC();
+  const router = useRouter();
+  const models = useQuery(trpc.models.list.queryOptions());
+  const [model, setModel] = useState(current?.model ?? null);
+  const [alias, setAlias] = useState(current?.alias ?? "production");
+  const [rerankCount, setRerankCount] = useState<number>(current?.rerankCount ?? 20);
+  const [budgetMs, setBudgetMs] = useState<number>(current?.budgetMs ?? 50);
+  const [reason, setReason] = useState("");
+  const save = useMutation(
+    trpc.surfaces.configureStage2.mutationOptions({
+      onSuccess: (r) => {
+        notifications.show({ color: "teal", message: r.stage2 ? `${r.key}: stage 2 is ${r.stage2.model} ${r.stage2.alias} over the top ${r.stage2.rerankCount}` : `${r.key}: stage 2 removed` });
+        onClose();
+        router.refresh();
+      },
+      onError: (e) => notifications.show({ color: "red", message: e.message }),
+    }),
+  );
+  const aliases = models.data?.find((m) => m.name === model)?.aliases ?? [];
+  const ready = model !== null && alias !== "" && reason.trim().length >= 3;
+  const submit = (stage2: Stage2Config | null) => save.mutate({ surface, stage2, reason: reason.trim() });
+  return (
+    <Modal opened onClose={onClose} title={`Stage 2 of ${surface}`} size="lg">
+      <Stack gap="sm">
+        <Text size="sm" c="dimmed">
+          Stage 1 (the surface&apos;s model) scores every candidate; stage 2 rescores the top of its order. Items stage 2 rescored are served first, in its
+          order, above every other item. Over its budget or failing, stage 1&apos;s order serves, marked in the response.
+        </Text>
+        <SimpleGrid cols={{ base: 1, sm: 2 }}>
+          <Select label="Model" placeholder="a registry model" searchable data={(models.data ?? []).map((m) => m.name)} value={model} onChange={setModel} data-testid="stage2-model" />
+          <Select label="Alias" data={aliases.map((a) => ({ value: a.name, label: `${a.name} (v${a.version})` }))} value={alias} onChange={(v) => setAlias(v ?? "")} disabled={!model} />
+          <NumberInput label="Rerank count" description="how many of stage 1's top to rescore" min={1} max={1000} value={rerankCount} onChange={(v) => setRerankCount(Number(v) || 1)} />
+          <NumberInput label="Budget (ms)" description="stage 2's wall time, at most" min={1} max={10_000} value={budgetMs} onChange={(v) => setBudgetMs(Number(v) || 1)} />
+        </SimpleGrid>
+        <TextInput label="Reason (kept in the audit trail)" value={reason} onChange={(e) => setReason(e.currentTarget.value)} error={reason.length > 0 && reason.trim().length < 3 ? "say why (at least 3 characters)" : undefined} required />
+        <Group justify="space-between">
+          {current ? <Button variant="subtle" color="red" disabled={reason.trim().length < 3} loading={save.isPending} onClick={() => submit(null)}>Remove stage 2</Button> : <span />}
+          <Group>
+            <Button variant="default" onClick={onClose}>Cancel</Button>
+            <Button disabled={!ready} loading={save.isPending} onClick={() => submit({ model: model!, alias, rerankCount, budgetMs })}>Save</Button>
+          </Group>
+        </Group>
+      </Stack>
+    </Modal>
+  );
+}

@@ -1,0 +1,68 @@
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import pg from "pg";
+import { afterAll, describe, expect, it } from "vitest";
+import { EmbeddedPostgresError, ownerFileOf, startEmbeddedPostgres, type EmbeddedServer } from "./embedded";
+
+// Break test of issue 15: `npm run db:retention` beside a running `npm start` stopped the start's
+// embedded PostgreSQL as "left running by an earlier start" and left the console without a database.
+// A server whose starter is alive is used and left running; only one whose starter is gone is stopped.
+
+const folder = mkdtempSync(path.join(os.tmpdir(), "rerank-attach-"));
+const dataDir = path.join(folder, "postgres");
+const started: EmbeddedServer[] = [];
+
+async function answers(server: EmbeddedServer): Promise<boolean> {
+  const client = new pg.Client({ connectionString: server.urlFor("postgres"), connectionTimeoutMillis: 2000 });
+  try {
+    await client.connect();
+    await client.query("SELECT 1");
+    return true;
+  } catch {
+    return false;
+  } finally {
+    await client.end().catch(() => {});
+  }
+}
+
+afterAll(async () => {
+  for (const server of started) await server.stop().catch(() => {});
+  const real = started[0]?.dataDir;
+  rmSync(folder, { recursive: true, force: true });
+  if (real && real !== dataDir) rmSync(path.dirname(real), { recursive: true, force: true });
+});
+
+describe("an embedded PostgreSQL another live process runs", () => {
+  it("is used and left running by a second resolver (db:retention beside npm start)", async () => {
+    const owner = await startEmbeddedPostgres({ dataDir });
+    started.push(owner);
+    expect(owner.attached).toBe(false);
+    const lines: string[] = [];
+    const second = await startEmbeddedPostgres({ dataDir, log: (l) => lines.push(l) });
+    expect(second.attached).toBe(true);
+    expect(second.port).toBe(owner.port);
+    expect(await answers(second)).toBe(true);
+    await second.stop();
+    expect(await answers(owner)).toBe(true); // the console's database is still up
+    expect(lines.join("\n")).not.toMatch(/stopping/);
+  });
+
+  it("is refused in one line by a second npm start (shared: refuse)", async () => {
+    await expect(startEmbeddedPostgres({ dataDir, shared: "refuse" })).rejects.toThrow(EmbeddedPostgresError);
+    await expect(startEmbeddedPostgres({ dataDir, shared: "refuse" })).rejects.toThrow(/already run by another process \(pid \d+, port \d+\)/);
+  });
+
+  it("is stopped as a leftover when the process that started it is gone", async () => {
+    const owner = started[0]!;
+    const gone = spawnSync(process.execPath, ["-e", "console.log(process.pid)"], { encoding: "utf8" });
+    writeFileSync(ownerFileOf(owner.dataDir), JSON.stringify({ pid: Number(gone.stdout.trim()), port: owner.port }));
+    const lines: string[] = [];
+    const fresh = await startEmbeddedPostgres({ dataDir, log: (l) => lines.push(l) });
+    started.push(fresh);
+    expect(fresh.attached).toBe(false);
+    expect(lines.join("\n")).toMatch(/stopping an embedded PostgreSQL \(pid \d+\) left running by an earlier start that is gone/);
+    expect(await answers(fresh)).toBe(true);
+  });
+});

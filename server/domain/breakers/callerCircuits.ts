@@ -1,0 +1,148 @@
+import { Circuit, type CircuitOptions, type CircuitState } from "./circuit";
+
+// Which faults open which circuit, so that nothing one caller sends changes what another caller
+// gets (issue #11, Deliver 2). A model run under a surface's budget ends in one of four ways:
+//   - success: counted as a good call by the caller's circuit and the surface's;
+//   - an input fault (a non-finite score from extreme but valid inputs): answered with the fallback,
+//     counted by no circuit;
+//   - an oversized run: over the budget, but the request's work — its rows × the model's measured
+//     cost per row — was more than the budget is sized for. The input's doing, not the model's: it
+//     counts only against the caller that sent it, whose own circuit then sends its requests to the
+//     fallback without running the model (its cost is real; no one else's is touched);
+//   - a model fault (an error of the model or the runtime, or a timeout of work the budget is sized
+//     for): counted by the caller's circuit and the surface's; the surface's opens only when the
+//     window's faults come from at least two callers, so even faults that only one caller's inputs
+//     provoke (in ways no rule here foresaw) trip that caller's circuit alone. A model that is
+//     really unwell fails everyone's requests and opens it.
+// A deployment with a single caller (one service calling the reranker) loses nothing: that caller's
+// circuit opens as the surface's would have.
+
+export type ScoringOutcome = "success" | "input_fault" | "oversized" | "model_fault";
+
+/**
+ * The model's cost per candidate row, from the model's own run times of successful runs (not
+ * queue time): an exponentially weighted mean of ms per row. Only successes update it, so a model
+ * that slows down cannot talk its own timeouts into "oversized". A batch's fixed overhead makes the
+ * per-row cost of small batches higher, so large batches are estimated on the generous side: a
+ * timeout is called oversized only when even that estimate exceeds the budget.
+ */
+export class RowCost {
+  private msPerRowEwma: number | null = null;
+  private runs = 0;
+
+  /** @param alpha weight of the newest run (0–1], default 0.1. */
+  constructor(private readonly alpha = 0.1) {}
+
+  /** A successful run of `rows` rows took `modelMs` ms of model time. */
+  observe(rows: number, modelMs: number): void {
+    if (!(rows > 0) || !(modelMs >= 0) || !Number.isFinite(modelMs)) return;
+    const perRow = modelMs / rows;
+    this.runs++;
+    // The first runs weigh equally (a plain mean) until the weighted mean takes over.
+    const weight = Math.max(this.alpha, 1 / this.runs);
+    this.msPerRowEwma = this.msPerRowEwma === null ? perRow : this.msPerRowEwma + weight * (perRow - this.msPerRowEwma);
+  }
+
+  /** ms per row, or null before any successful run. */
+  msPerRow(): number | null {
+    return this.msPerRowEwma;
+  }
+
+  /** Rows a budget of `budgetMs` is sized for at the measured cost (Infinity before any run). */
+  sizedForRows(budgetMs: number): number {
+    const perRow = this.msPerRowEwma;
+    return perRow === null || perRow <= 0 ? Infinity : Math.floor(budgetMs / perRow);
+  }
+}
+
+/**
+ * What a scoring failure counts as (see the header).
+ * @param failure timedOut: the run passed the budget; inputDependent: a fault of these rows only
+ *   (ModelOutputError.inputDependent); rows: the request's candidate rows; budgetMs: the surface's
+ *   scoring budget; sizedForRows: RowCost.sizedForRows(budgetMs).
+ */
+export function classifyFailure(failure: { timedOut: boolean; inputDependent: boolean; rows: number; sizedForRows: number }): Exclude<ScoringOutcome, "success"> {
+  if (failure.inputDependent) return "input_fault";
+  if (failure.timedOut && failure.rows > failure.sizedForRows) return "oversized";
+  return "model_fault";
+}
+
+export interface CallerCircuitsOptions extends Omit<CircuitOptions, "minCallers"> {
+  /** Distinct callers whose model faults open the surface-wide circuit. Default 2. */
+  surfaceMinCallers?: number;
+  /** Callers' circuits kept at most (least recently used dropped first). Default 1000. */
+  maxCallers?: number;
+}
+
+/** Admission of one call: whether it may run the model, and which circuits it is the trial of. */
+export interface Admission {
+  go: boolean;
+  /** Which circuit refused it (go false). */
+  refusedBy: "surface" | "caller" | null;
+  surfaceTrial: boolean;
+  callerTrial: boolean;
+}
+
+/** A surface-wide circuit plus one circuit per caller (bounded), judged as the header says. */
+export class CallerCircuits {
+  private readonly surface: Circuit;
+  private readonly callers = new Map<string, Circuit>();
+  private readonly options: CircuitOptions;
+  private readonly maxCallers: number;
+
+  constructor(options: CallerCircuitsOptions) {
+    const { surfaceMinCallers = 2, maxCallers = 1000, ...circuit } = options;
+    this.options = { ...circuit, minCallers: 1 };
+    this.surface = new Circuit({ ...circuit, minCallers: surfaceMinCallers });
+    this.maxCallers = maxCallers;
+  }
+
+  /** May `caller`'s call run the model now? The surface's circuit is asked first, then the caller's. */
+  admit(now: number, caller: string): Admission {
+    const surface = this.surface.admit(now);
+    if (surface === "reject") return { go: false, refusedBy: "surface", surfaceTrial: false, callerTrial: false };
+    const own = this.circuitOf(caller).admit(now);
+    if (own === "reject") {
+      if (surface === "trial") this.surface.abandonTrial();
+      return { go: false, refusedBy: "caller", surfaceTrial: false, callerTrial: false };
+    }
+    return { go: true, refusedBy: null, surfaceTrial: surface === "trial", callerTrial: own === "trial" };
+  }
+
+  /** Records the outcome of an admitted call. @returns the states after it. */
+  record(now: number, caller: string, admission: Admission, outcome: ScoringOutcome): { surface: CircuitState; caller: CircuitState } {
+    const own = this.circuitOf(caller);
+    const countsForCaller = outcome !== "input_fault";
+    const countsForSurface = outcome === "success" || outcome === "model_fault";
+    const fault = outcome !== "success";
+    if (countsForCaller) own.record(now, { fault, caller, trial: admission.callerTrial });
+    else if (admission.callerTrial) own.abandonTrial();
+    if (countsForSurface) this.surface.record(now, { fault, caller, trial: admission.surfaceTrial });
+    else if (admission.surfaceTrial) this.surface.abandonTrial();
+    return { surface: this.surface.state(now), caller: own.state(now) };
+  }
+
+  /** The surface's state and every caller circuit that is not closed. */
+  states(now: number): { surface: CircuitState; callers: Array<{ caller: string; state: CircuitState }> } {
+    const callers = [...this.callers].map(([caller, c]) => ({ caller, state: c.state(now) })).filter((c) => c.state !== "closed");
+    return { surface: this.surface.state(now), callers };
+  }
+
+  /** One caller's state (closed for a caller never seen). */
+  callerState(now: number, caller: string): CircuitState {
+    return this.callers.get(caller)?.state(now) ?? "closed";
+  }
+
+  private circuitOf(caller: string): Circuit {
+    let circuit = this.callers.get(caller);
+    if (circuit) {
+      // Most recently used last, so the first key is the one to drop.
+      this.callers.delete(caller);
+    } else {
+      circuit = new Circuit(this.options);
+      if (this.callers.size >= this.maxCallers) this.callers.delete(this.callers.keys().next().value!);
+    }
+    this.callers.set(caller, circuit);
+    return circuit;
+  }
+}

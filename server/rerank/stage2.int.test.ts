@@ -1,0 +1,178 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { getDb } from "../db/client";
+import { seedDemo } from "../db/seed";
+import { demoFeatureSpec } from "../demo/models";
+import { treeEnsembleOnnx } from "../domain/onnx/treeEnsemble";
+import { randomEnsemble } from "../domain/onnx/randomEnsemble";
+import { createRng } from "../domain/random";
+import { InvalidInputError } from "../errors";
+import { configureStage2 } from "../surfaces/stage2";
+import { testActor } from "../testing/actors";
+import { callerAs, keyHeaders } from "../testing/callers";
+import { startTestFrontDoor, type TestFrontDoor } from "../testing/frontDoor";
+import { createTestSurface, failingModelOnnx, slowModelOnnx } from "../testing/models";
+import { rerank } from "./pipeline";
+import type { RerankRequest, RerankResponse } from "./schema";
+
+// Two-stage cascades end to end on real PostgreSQL and real onnxruntime sessions: a tree ensemble
+// as stage 1, a larger tree ensemble as stage 2; a stage 2 that throws, one over its budget, one
+// whose breaker is open. Each test surface's own "-model" is also a registry model a stage 2 can name.
+
+const spec = demoFeatureSpec();
+const trees = (seed: number, count: number, depth: number) =>
+  treeEnsembleOnnx(randomEnsemble(createRng(seed), { trees: count, depth, numFeatures: spec.length, comparison: "<=" }));
+const STAGE1 = trees(7, 20, 3);
+const STAGE2 = trees(11, 300, 6);
+
+let catalog: Array<{ id: string }>;
+const candidates = (n: number, from = 0) => catalog.slice(from, from + n).map((c, i) => ({ id: c.id, retrievalScore: 1 - i / n }));
+let frontDoor: TestFrontDoor;
+const actor = testActor("cascade-test");
+
+async function cascadeSurface(key: string, stage2Model: string, rerankCount: number, budgetMs: number) {
+  await createTestSurface(getDb(), { key, bytes: STAGE1, featureSpec: spec });
+  await configureStage2(getDb(), { surface: key, stage2: { model: stage2Model, alias: "production", rerankCount, budgetMs } }, actor);
+}
+
+beforeAll(async () => {
+  frontDoor = await startTestFrontDoor();
+  const db = getDb();
+  await seedDemo(db);
+  catalog = await db.catalogItem.findMany({ where: { safetyFlags: { isEmpty: true } }, select: { id: true }, orderBy: { id: "asc" } });
+  // Stage 1 alone, and each stage-2 model alone (as the primary of its own surface).
+  await createTestSurface(db, { key: "c-stage1", bytes: STAGE1, featureSpec: spec });
+  await createTestSurface(db, { key: "c-big", bytes: STAGE2, featureSpec: spec });
+  await createTestSurface(db, { key: "c-throws", bytes: failingModelOnnx(spec.length), featureSpec: spec });
+  await createTestSurface(db, { key: "c-slow", bytes: slowModelOnnx(spec.length), featureSpec: spec });
+  await createTestSurface(db, { key: "c-breaks", bytes: failingModelOnnx(spec.length), featureSpec: spec });
+  await cascadeSurface("c-two-stage", "c-big-model", 8, 1000);
+  await cascadeSurface("c-stage2-throws", "c-throws-model", 8, 1000);
+  await cascadeSurface("c-stage2-slow", "c-slow-model", 8, 2);
+  await cascadeSurface("c-stage2-breaks", "c-breaks-model", 8, 1000);
+}, 120_000);
+
+afterAll(() => frontDoor?.close());
+
+const ids = (r: RerankResponse) => r.items.map((i) => i.id);
+
+describe("a tree stage 1 and a larger tree ensemble as stage 2", () => {
+  it("serves stage 2's order over the top rerankCount of stage 1, then stage 1's order, scores monotone", async () => {
+    const pool = candidates(40);
+    const alone = await rerank({ surface: "c-stage1", topK: 40, candidates: pool });
+    const top8 = ids(alone).slice(0, 8);
+    const byStage2 = await rerank({ surface: "c-big", topK: 8, candidates: pool.filter((c) => top8.includes(c.id)) });
+    const response = await rerank({ surface: "c-two-stage", topK: 20, candidates: pool });
+
+    expect(response.stage2).toMatchObject({ status: "served", reason: null, model: { name: "c-big-model", version: 1, alias: "production" }, rerankCount: 8 });
+    expect(response.stage2!.reranked).toEqual(ids(byStage2));
+    expect(ids(response)).toEqual([...ids(byStage2), ...ids(alone).slice(8, 20)]);
+    const scores = response.items.map((i) => i.score);
+    expect(scores).toEqual([...scores].sort((a, b) => b - a));
+    // Every stage-2 item above every stage-1-only item (floor + 1 at least).
+    expect(scores[7]! - scores[8]!).toBeGreaterThanOrEqual(1 - 1e-5);
+    expect(response.fallback).toEqual({ used: false, reason: null, servedBy: "model" });
+    expect(response.modelVersion).toMatchObject({ name: "c-two-stage-model" });
+  });
+
+  it("times both stages: score (stage 1) and rescore (stage 2)", async () => {
+    const response = await rerank({ surface: "c-two-stage", topK: 10, candidates: candidates(30) });
+    expect(Object.keys(response.timings).sort()).toEqual(["constraints", "features", "rescore", "resolve", "score", "total"]);
+    expect(response.timings.rescore).toBeGreaterThan(0);
+    expect(response.stage2!.ms).toBeLessThanOrEqual(response.timings.rescore! + 0.01);
+    // A surface without stage 2 has neither.
+    const plain = await rerank({ surface: "c-stage1", topK: 10, candidates: candidates(30) });
+    expect(plain.stage2).toBeUndefined();
+    expect(plain.timings.rescore).toBeUndefined();
+  });
+
+  it("rescores every candidate when rerankCount exceeds them", async () => {
+    const pool = candidates(5, 100);
+    const response = await rerank({ surface: "c-two-stage", topK: 5, candidates: pool });
+    const byStage2 = await rerank({ surface: "c-big", topK: 5, candidates: pool });
+    expect(ids(response)).toEqual(ids(byStage2));
+    expect(response.stage2!.reranked).toEqual(ids(byStage2));
+  });
+});
+
+describe("the demo cascade: a tabular stage 1 and the demo cross-encoder as stage 2", () => {
+  it("rescores the top 20 against the query in the cross-encoder's order (as the text surface alone orders them)", async () => {
+    const pool = candidates(60, 500);
+    const context = { query: "wireless headphones" };
+    const alone = await rerank({ surface: "search", topK: 60, context, candidates: pool });
+    const top20 = ids(alone).slice(0, 20);
+    // In stage 1's order, so that equal cross-encoder scores (items with the same title) keep the same order.
+    const byCrossEncoder = await rerank({ surface: "product-qa", topK: 20, context, candidates: top20.map((id) => pool.find((c) => c.id === id)!) });
+    expect(byCrossEncoder.modelVersion).toMatchObject({ name: "demo-cross-encoder" });
+    const response = await rerank({ surface: "product-search", topK: 30, context, candidates: pool });
+    expect(response.stage2).toMatchObject({ status: "served", model: { name: "demo-cross-encoder", alias: "production" }, rerankCount: 20 });
+    expect(response.stage2!.reranked).toEqual(ids(byCrossEncoder));
+    expect(ids(response)).toEqual([...ids(byCrossEncoder), ...ids(alone).slice(20, 30)]);
+    expect(response.items.slice(0, 20).every((i) => i.reasons.includes("stage2"))).toBe(true);
+    expect(response.items.slice(20).some((i) => i.reasons.includes("stage2"))).toBe(false);
+  });
+});
+
+describe("a failing stage 2 serves stage 1's order, marked, never a 5xx", () => {
+  const post = async (body: RerankRequest) => frontDoor.post("/api/v1/rerank", body, { headers: await keyHeaders("serving") });
+
+  it("stage 2 throws: stage 1's order, stage2 error, 200", async () => {
+    const pool = candidates(30, 200);
+    const alone = await rerank({ surface: "c-stage1", topK: 10, candidates: pool });
+    const res = await post({ surface: "c-stage2-throws", topK: 10, candidates: pool });
+    expect(res.status).toBe(200);
+    const body = (await res.json()) as RerankResponse;
+    expect(body.stage2).toMatchObject({ status: "error", reason: "model_error", model: { name: "c-throws-model" }, reranked: [] });
+    expect(ids(body)).toEqual(ids(alone));
+    expect(body.items.map((i) => i.score)).toEqual(alone.items.map((i) => i.score));
+    expect(body.fallback.used).toBe(false);
+  });
+
+  it("stage 2 over its budget: stage 1's order, stage2 timeout, 200", async () => {
+    const pool = candidates(50, 300);
+    const alone = await rerank({ surface: "c-stage1", topK: 10, candidates: pool });
+    const res = await post({ surface: "c-stage2-slow", topK: 10, candidates: pool });
+    expect(res.status).toBe(200);
+    const body = (await res.json()) as RerankResponse;
+    expect(body.stage2).toMatchObject({ status: "timeout", reason: "timeout", reranked: [] });
+    expect(ids(body)).toEqual(ids(alone));
+  });
+
+  it("stage 2's breaker opens after repeated faults: skipped, stage 1 untouched", async () => {
+    const pool = candidates(20, 400);
+    const alone = await rerank({ surface: "c-stage1", topK: 10, candidates: pool });
+    const statuses: string[] = [];
+    for (let i = 0; i < 8; i++) statuses.push((await rerank({ surface: "c-stage2-breaks", topK: 10, candidates: pool })).stage2!.status);
+    expect(statuses.slice(0, 5)).toEqual(["error", "error", "error", "error", "error"]);
+    expect(statuses.at(-1)).toBe("skipped");
+    const last = await rerank({ surface: "c-stage2-breaks", topK: 10, candidates: pool });
+    expect(last.stage2).toMatchObject({ status: "skipped", reason: "circuit_open" });
+    expect(ids(last)).toEqual(ids(alone));
+    // Stage 1's own breaker (scope: the surface) stayed closed: the surface's model served.
+    expect(last.fallback).toEqual({ used: false, reason: null, servedBy: "model" });
+  });
+});
+
+describe("configuring stage 2", () => {
+  it("refuses a model or alias that does not exist, and the surface's own serving version, naming the field", async () => {
+    await createTestSurface(getDb(), { key: "c-config", bytes: STAGE1, featureSpec: spec });
+    const set = (stage2: { model: string; alias: string }) => configureStage2(getDb(), { surface: "c-config", stage2: { ...stage2, rerankCount: 10, budgetMs: 50 } }, actor);
+    await expect(set({ model: "no-such-model", alias: "production" })).rejects.toMatchObject({ field: "stage2.model" });
+    await expect(set({ model: "c-big-model", alias: "canary" })).rejects.toThrow('c-big-model has no alias "canary" (it has: production)');
+    await expect(set({ model: "c-config-model", alias: "production" })).rejects.toBeInstanceOf(InvalidInputError);
+  });
+
+  it("through tRPC: bounds named, audited, applied at once, and removed with null", async () => {
+    const caller = callerAs(["ml_engineer"]);
+    await expect(caller.surfaces.configureStage2({ surface: "c-config", stage2: { model: "c-big-model", alias: "production", rerankCount: 0, budgetMs: 50 } })).rejects.toThrow(/rerankCount/);
+    await caller.surfaces.configureStage2({ surface: "c-config", stage2: { model: "c-big-model", alias: "production", rerankCount: 4, budgetMs: 500 }, reason: "try the big trees" });
+    const served = await rerank({ surface: "c-config", topK: 5, candidates: candidates(10) });
+    expect(served.stage2).toMatchObject({ status: "served", rerankCount: 4 });
+    expect(served.stage2!.reranked).toHaveLength(4);
+    await caller.surfaces.configureStage2({ surface: "c-config", stage2: null });
+    expect((await rerank({ surface: "c-config", topK: 5, candidates: candidates(10) })).stage2).toBeUndefined();
+    const audit = await getDb().auditLog.findMany({ where: { action: "surface.stage2" }, orderBy: { ts: "asc" }, select: { after: true, reason: true } });
+    expect(audit.at(-2)).toMatchObject({ after: { model: "c-big-model", rerankCount: 4 }, reason: "try the big trees" });
+    expect(audit.at(-1)!.after).toBeNull();
+    await expect(callerAs(["viewer"]).surfaces.configureStage2({ surface: "c-config", stage2: null })).rejects.toMatchObject({ code: "FORBIDDEN" });
+  });
+});

@@ -1,0 +1,48 @@
+import type { Actor } from "../audit/actor";
+import { recordAudit } from "../audit/record";
+import type { Db } from "../db/client";
+import { Prisma } from "../db/generated/client";
+import { subjects } from "../domain/audit/subject";
+import { InvalidInputError, NotFoundError } from "../errors";
+import { stage2ConfigSchema, type Stage2Config } from "./stage2.schema";
+
+// Stage 2 of a surface's cascade, set or removed (audited). The model and its alias must exist when
+// written; an alias cleared later leaves stage 2 unresolved, and stage 1's order serves, marked.
+
+export interface Stage2Input {
+  surface: string;
+  /** null removes stage 2. */
+  stage2: Stage2Config | null;
+  reason?: string;
+}
+
+/**
+ * Sets (or removes) the surface's stage 2.
+ * @returns the surface key and its stage 2 as stored.
+ * @throws NotFoundError for an unknown surface; InvalidInputError on `stage2.model` / `stage2.alias`
+ *   when the model or its alias does not exist, or when stage 2 would be the surface's own serving version.
+ */
+export async function configureStage2(db: Db, input: Stage2Input, actor: Actor): Promise<{ key: string; stage2: Stage2Config | null }> {
+  return db.$transaction(async (tx) => {
+    const surface = await tx.surface.findUnique({ where: { key: input.surface }, select: { id: true, key: true, stage2: true, modelId: true, modelAlias: true } });
+    if (!surface) throw new NotFoundError("surface", input.surface);
+    const next = input.stage2;
+    if (next) {
+      const model = await tx.model.findUnique({ where: { name: next.model }, select: { id: true, name: true, aliases: { select: { name: true } } } });
+      if (!model) throw new InvalidInputError("stage2.model", `no model is registered as "${next.model}"`);
+      if (!model.aliases.some((a) => a.name === next.alias)) {
+        const known = model.aliases.map((a) => a.name).sort().join(", ") || "none";
+        throw new InvalidInputError("stage2.alias", `${model.name} has no alias "${next.alias}" (it has: ${known})`);
+      }
+      if (model.id === surface.modelId && next.alias === surface.modelAlias) {
+        throw new InvalidInputError("stage2.alias", `${model.name} ${next.alias} already serves "${surface.key}" as stage 1: stage 2 rescores with another model`);
+      }
+    }
+    const before = stage2ConfigSchema.safeParse(surface.stage2).data ?? null;
+    await tx.surface.update({ where: { id: surface.id }, data: { stage2: next ?? Prisma.DbNull, configVersion: { increment: 1 } } });
+    await recordAudit(tx, {
+      action: "surface.stage2", actor, subject: subjects.surface(surface.id, surface.key), surfaces: [surface.key], before, after: next, reason: input.reason ?? null,
+    });
+    return { key: surface.key, stage2: next };
+  });
+}
