@@ -15,6 +15,7 @@ import { surfaceConfigs, type ModelRef, type SurfaceConfig } from "../surfaces/c
 import { metrics } from "../telemetry/metrics";
 import { serialiseRequestLogRow, telemetry } from "../telemetry/streams";
 import { StageClock } from "../telemetry/tracing";
+import type { Context } from "@opentelemetry/api";
 import { assignExperiment, type ExperimentAssignment } from "./assignment";
 import { recentKey, recentRequests, recentResponse, type RecentRequest } from "./recent";
 import type { RerankRequest, RerankResponse, Stage2Outcome } from "./schema";
@@ -76,6 +77,8 @@ export interface RerankOptions {
    * to the same caller. Omitted: in-process callers (tests, benchmarks, simulations).
    */
   caller?: string;
+  /** The caller's trace context (telemetry/tracing.ts incomingTraceContext): the request's spans join its trace. */
+  traceParent?: Context;
   /** POST /v2/rerank's documents as sent (index-aligned with the candidates), rank_fields and max_tokens_per_doc, for cross-encoders. */
   text?: Omit<TextInput, "query">;
 }
@@ -91,8 +94,8 @@ export async function rerank(request: RerankRequest, options: RerankOptions = {}
  * Reranks one request and returns the response as JSON text (POST /api/v1/rerank): serialised once,
  * for the recent-response cache and the wire alike.
  */
-export async function rerankJson(request: RerankRequest, caller: string): Promise<string> {
-  return replayOf(request, caller)?.json ?? (await serve(request, { caller })).json;
+export async function rerankJson(request: RerankRequest, caller: string, traceParent?: Context): Promise<string> {
+  return replayOf(request, caller)?.json ?? (await serve(request, { caller, traceParent })).json;
 }
 
 const IN_PROCESS = IN_PROCESS_CALLER;
@@ -107,8 +110,8 @@ async function serve(request: RerankRequest, options: RerankOptions = {}): Promi
   const ranked = clock.end("constrain", constrain(plan, scored, inputs, request.topK, stage2));
   const served = clock.end("interleave", interleave(plan, ranked, request.topK, stage2));
   const response = respond(plan, inputs, scored, served, clock, stage2);
-  const json = clock.end("record", record(plan, request, inputs, scored, response, options));
-  clock.trace(() => ({ "rerank.request_id": response.requestId, "rerank.surface": response.surface, "rerank.model_version": modelVersionName(response) }), response.fallback.used);
+  const json = record(plan, request, inputs, scored, response, options, clock);
+  clock.trace(() => ({ "rerank.request_id": response.requestId, "rerank.surface": response.surface, "rerank.model_version": modelVersionName(response) }), response.fallback.used, options.traceParent);
   return { response, json };
 }
 
@@ -252,7 +255,8 @@ function respond(plan: Plan, inputs: Enriched, scored: Scored[], served: Constra
       score: round3(clock.ms("score")),
       ...(stage2 ? { rescore: round3(clock.ms("rescore")) } : {}),
       constraints: round3(clock.ms("constrain") + clock.ms("interleave")),
-      total: round3(performance.now() - clock.started),
+      // Set by record() when its work is done: the client waits for it too.
+      total: 0,
     },
     ...(stage2 ? { stage2: stage2[0]! } : {}),
     ...(stage2 && stage2.length > 1 ? { stage2Arms: Object.fromEntries(plan.arms.map((arm, i) => [arm.key, stage2[i]!])) } : {}),
@@ -272,19 +276,18 @@ function textSummary(first: Scored, stage2: Stage2Outcome | undefined): RerankRe
 }
 
 /**
- * After the response is built: the recent-response cache, metrics, the request log, the scoring
- * sample and the shadow mirror. @returns the response's JSON text.
+ * After the response is built: the scoring sample and the shadow mirror, then the response's total
+ * (the stage clock's end of `record`: the latency the client sees, which the trace's root span also
+ * spans), then the JSON text, the recent-response cache, metrics and the request log, which carry
+ * that total. Only the last serialisation and the log row's enqueue (microseconds) fall after it.
+ * @returns the response's JSON text.
  */
-function record(plan: Plan, request: RerankRequest, inputs: Enriched, scored: Scored[], response: RerankResponse, options: RerankOptions): string {
+function record(plan: Plan, request: RerankRequest, inputs: Enriched, scored: Scored[], response: RerankResponse, options: RerankOptions, clock: StageClock): string {
   const { assignment, canary, surface } = plan;
   const ts = new Date();
   // Events are credited to the experiment's randomisation unit (its hash attribute), so a
   // session-randomised experiment counts sessions, not the user behind them.
   const unitKey = (assignment ? request[assignment.experiment.hashAttribute] : undefined) ?? request.userKey ?? request.sessionKey ?? null;
-  const json = JSON.stringify(response);
-  // A request id the client chose is the client's own; one the server generated is shared by whoever was given it.
-  recentRequests().set(recentKey(response.requestId, request.requestId ? (options.caller ?? IN_PROCESS) : null), { json, surface: response.surface, ts: ts.getTime(), userKey: unitKey ? keyedHash(unitKey) : null });
-  logRequest(request, response, ts, canary, logCallerOf(request, options));
   keepScoringRows({ request, response, ts, items: inputs.items, user: inputs.user, always: options.keepScoringRows });
   // Only requests the surface's serving model itself scored are compared (not an experiment's
   // variant or interleaved blend, not a fallback, not the canary arm), so every stored comparison
@@ -297,6 +300,12 @@ function record(plan: Plan, request: RerankRequest, inputs: Enriched, scored: Sc
       primaryVersionId: response.modelVersion?.id ?? null, primaryScoreMs: response.timings.score, timeoutMs: surface.timeoutMs, text: options.text,
     });
   }
+  clock.end("record", null);
+  response.timings.total = round3(clock.totalMs());
+  const json = JSON.stringify(response);
+  // A request id the client chose is the client's own; one the server generated is shared by whoever was given it.
+  recentRequests().set(recentKey(response.requestId, request.requestId ? (options.caller ?? IN_PROCESS) : null), { json, surface: response.surface, ts: ts.getTime(), userKey: unitKey ? keyedHash(unitKey) : null });
+  logRequest(request, response, ts, canary, logCallerOf(request, options));
   return json;
 }
 
