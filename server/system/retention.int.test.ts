@@ -100,15 +100,17 @@ describe("retention", () => {
     expect(await db.auditLog.count({ where: { action: "retention.drop" } })).toBe(1);
   });
 
-  it("deletes webhook deliveries and events older than the cutoff", async () => {
+  it("deletes webhook deliveries, events and 5xx-tally minutes older than the cutoff", async () => {
     const db = getDb();
     const endpoint = await db.webhookEndpoint.create({ data: { name: "retained", url: "http://127.0.0.1:9/x", format: "standard", eventKinds: ["rollback"], secret: "whsec_x", createdBy: "test" } });
     for (const [id, at] of [["msg_old", daysAgo(45)], ["msg_new", daysAgo(2)]] as const) {
       await db.webhookEvent.create({ data: { id, kind: "rollback", data: {}, createdAt: at } });
       await db.webhookDelivery.create({ data: { endpointId: endpoint.id, eventId: id, attempt: 1, status: 200, createdAt: at } });
     }
+    for (const [surface, at] of [["old-surface", daysAgo(45)], ["new-surface", daysAgo(2)]] as const) await db.rerankErrorMinute.create({ data: { surface, minute: at, count: 3 } });
     const result = await runRetention({ retentionDays: 30, now, log: () => {} });
-    expect(result).toMatchObject({ webhookDeliveries: 1, webhookEvents: 1 });
+    expect(result).toMatchObject({ webhookDeliveries: 1, webhookEvents: 1, errorMinutes: 1 });
+    expect((await db.rerankErrorMinute.findMany({ where: { surface: { in: ["old-surface", "new-surface"] } } })).map((e) => e.surface)).toEqual(["new-surface"]);
     expect((await db.webhookEvent.findMany({ where: { id: { in: ["msg_old", "msg_new"] } } })).map((e) => e.id)).toEqual(["msg_new"]);
     await db.webhookEndpoint.delete({ where: { id: endpoint.id } });
   });

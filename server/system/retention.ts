@@ -27,6 +27,8 @@ export interface RetentionResult {
   created: string[];
   webhookDeliveries: number;
   webhookEvents: number;
+  /** Minutes of the 5xx tally (rerank_errors) older than keptFrom, deleted. */
+  errorMinutes: number;
 }
 
 /**
@@ -55,17 +57,19 @@ export async function runRetention(options: { retentionDays?: number; now?: Date
   const db = getDb();
   const webhookDeliveries = (await db.webhookDelivery.deleteMany({ where: { createdAt: { lt: keptFrom } } })).count;
   const webhookEvents = (await db.webhookEvent.deleteMany({ where: { createdAt: { lt: keptFrom } } })).count;
-  const result = { retentionDays, keptFrom: keptFrom.toISOString().slice(0, 10), dropped: dropped.sort(), deferred: deferred.sort(), created, webhookDeliveries, webhookEvents };
-  if (dropped.length > 0 || webhookDeliveries > 0 || webhookEvents > 0) {
+  // The per-minute 5xx tally behind the availability SLI (server/telemetry/errorTally.ts) ages out with the logs it completes.
+  const errorMinutes = (await db.rerankErrorMinute.deleteMany({ where: { minute: { lt: keptFrom } } })).count;
+  const result = { retentionDays, keptFrom: keptFrom.toISOString().slice(0, 10), dropped: dropped.sort(), deferred: deferred.sort(), created, webhookDeliveries, webhookEvents, errorMinutes };
+  if (dropped.length > 0 || webhookDeliveries > 0 || webhookEvents > 0 || errorMinutes > 0) {
     await recordAudit(db, {
       action: "retention.drop", actor: options.actor ?? RETENTION_ACTOR, subject: subjects.system("retention", "retention"),
-      after: { retentionDays, keptFrom: result.keptFrom, dropped: result.dropped, webhookDeliveries, webhookEvents },
+      after: { retentionDays, keptFrom: result.keptFrom, dropped: result.dropped, webhookDeliveries, webhookEvents, errorMinutes },
     });
   }
   (options.log ?? console.log)(
     `[retention] keeping ${retentionDays} days (from ${result.keptFrom}): dropped ${dropped.length} partitions${dropped.length ? ` (${result.dropped.join(", ")})` : ""}, ` +
       (deferred.length ? `deferred ${deferred.length} whose locks a long reader held (${result.deferred.join(", ")}; the next run does them), ` : "") +
-      `${webhookDeliveries} webhook deliveries and ${webhookEvents} events deleted, ${created.length} partitions created ahead`,
+      `${webhookDeliveries} webhook deliveries, ${webhookEvents} events and ${errorMinutes} error-tally minutes deleted, ${created.length} partitions created ahead`,
   );
   return result;
 }

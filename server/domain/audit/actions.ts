@@ -113,7 +113,7 @@ export interface AuditChanges {
   "webhook.update": { before: WebhookFacts; after: WebhookFacts };
   "webhook.delete": { before: WebhookFacts; after: null };
   "webhook.rotate_secret": { before: null; after: null };
-  "retention.drop": { before: null; after: { retentionDays: number; keptFrom: string; dropped: string[]; webhookDeliveries: number; webhookEvents: number } };
+  "retention.drop": { before: null; after: { retentionDays: number; keptFrom: string; dropped: string[]; webhookDeliveries: number; webhookEvents: number; errorMinutes?: number } };
 }
 
 /** A webhook endpoint as its audit entries record it: the URL masked (it may carry a token), never the secret. */

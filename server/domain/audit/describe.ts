@@ -123,6 +123,7 @@ const SENTENCES: { [A in AuditAction]: Sentence<A> } = {
     `dropped ${after?.dropped?.length ?? 0} day partitions of the request, event and shadow logs older than ${after?.keptFrom ?? "the retention period"}`,
     after?.retentionDays !== undefined ? ` (keeping ${after.retentionDays} days)` : "",
     after?.webhookDeliveries ? ` and ${after.webhookDeliveries} webhook deliveries` : "",
+    after?.errorMinutes ? `, ${after.errorMinutes} minutes of the 5xx tally` : "",
   ],
   "seed.demo": ({ after }) => [`seeded the demo data${after?.items !== undefined ? ` (${after.items.toLocaleString("en-US")} catalog items)` : ""}`],
 };
