@@ -49,11 +49,23 @@ test("the demo cascade: stage 2 edited on the Overview, both stages on the Debug
   await page.screenshot({ path: "e2e/screenshots/cascade-debug.png", fullPage: true });
   await page.setViewportSize({ width: 390, height: 844 });
   await expect(result.getByTestId("stage2-status")).toBeVisible();
+  // The stage-2 badge wraps at phone width instead of being cut.
+  expect(await result.getByTestId("stage2-status").evaluate((b) => b.scrollWidth <= b.clientWidth + 1)).toBe(true);
+  await result.getByTestId("stage2-summary").screenshot({ path: "e2e/screenshots/cascade-debug-stage2-390.png" });
   await page.screenshot({ path: "e2e/screenshots/cascade-debug-390.png", fullPage: true });
 
   await page.goto("/");
   await expect(cell).toContainText("top 10");
+  // At phone width the table scrolls sideways, and says so.
+  await expect(page.getByTestId("surfaces-scroll-cue")).toBeVisible();
   await page.screenshot({ path: "e2e/screenshots/cascade-overview-390.png", fullPage: true });
   await page.setViewportSize({ width: 1280, height: 1000 });
+  await expect(page.getByTestId("surfaces-scroll-cue")).toBeHidden();
+  // At 1280 px the surfaces table fits its card: no sideways scroll, the Edit button and the badges whole.
+  const table = page.getByTestId("surfaces-table");
+  expect(await table.evaluate((t) => { const viewport = t.closest(".mantine-ScrollArea-viewport")!; return viewport.scrollWidth <= viewport.clientWidth + 1; })).toBe(true);
+  const edit = cell.getByRole("button", { name: "Edit stage 2 of product-search" });
+  expect(await edit.evaluate((b) => b.scrollWidth <= b.clientWidth + 1)).toBe(true);
+  for (const badge of await table.locator(".mantine-Badge-root").all()) expect(await badge.evaluate((b) => b.scrollWidth <= b.clientWidth + 1), await badge.textContent() ?? "").toBe(true);
   await page.screenshot({ path: "e2e/screenshots/cascade-overview.png", fullPage: true });
 });

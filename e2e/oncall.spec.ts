@@ -41,7 +41,7 @@ test("read search's health, pull the kill switch, roll back a bad ship", async (
   await expect(card.getByTestId("kill-switch-on")).toHaveCount(0);
   expect((await rank(request)).fallback.used).toBe(false);
   // The fallback stays listed on the surface's card (refreshed every 15 s), linked to the Debug page opened on it.
-  await expect(card.getByTestId("problem-requests-search").locator(`a[href="/dashboards/debug?request=${killed.requestId}"]`)).toBeVisible({ timeout: 45_000 });
+  await expect(card.getByTestId("problem-requests-search").locator(`a[href^="/dashboards/debug?request=${killed.requestId}&at="]`)).toBeVisible({ timeout: 45_000 });
   await page.setViewportSize({ width: 390, height: 844 });
   await card.getByTestId("problem-requests-search").scrollIntoViewIfNeeded();
   await page.screenshot({ path: "e2e/screenshots/oncall-problem-requests-390.png" });
@@ -144,10 +144,45 @@ test("lists the burn-rate alert a fallback storm fires and marks the levers on t
   await expect(chart.getByTestId("chart-markers")).toContainText("kill switch off");
   // Other journeys share the database and may press the kill switch too: at least this one's marker.
   await expect(chart.locator("svg").getByText("kill switch off").first()).toBeAttached();
+  await page.getByTestId("surface-search").scrollIntoViewIfNeeded();
+  await page.getByTestId("surface-search").screenshot({ path: "e2e/screenshots/oncall-chart.png" });
   await page.screenshot({ path: "e2e/screenshots/oncall-alerts.png", fullPage: true });
   await page.setViewportSize({ width: 390, height: 844 });
   await expect(fast).toBeVisible();
+  // Close markers share one label (kill switch on → off) instead of overprinting each other.
+  await expect(chart).toHaveAttribute("data-marker-labels", /→ (… → )?kill switch off/);
+  // Recent changes on a phone: one card per change, no table column cutting words.
+  await expect(page.getByTestId("recent-changes-cards")).toBeVisible();
+  await expect(page.getByTestId("recent-changes")).toBeHidden();
   await page.screenshot({ path: "e2e/screenshots/oncall-alerts-390.png", fullPage: true });
+  await page.getByTestId("recent-changes-cards").scrollIntoViewIfNeeded();
+  await page.screenshot({ path: "e2e/screenshots/oncall-changes-390.png" });
+});
+
+test("Debug by id lists every logged request sharing a client-chosen id and opens each one", async ({ page, request }) => {
+  const id = `e2e-shared-${Date.now()}`;
+  for (const surface of ["search", "home-feed"]) {
+    const response = await request.post("/api/v1/rerank", { data: { surface, topK: 3, requestId: id, candidates } });
+    expect(response.status()).toBe(200);
+  }
+  await page.setViewportSize({ width: 1280, height: 1100 });
+  await page.goto(`/dashboards/debug?request=${id}`);
+  // The log is written within a second of the response.
+  await expect(async () => {
+    await page.reload();
+    await expect(page.getByTestId("shared-request-row")).toHaveCount(2, { timeout: 1000 });
+  }).toPass({ timeout: 15_000 });
+  const shared = page.getByTestId("shared-request-id");
+  await expect(shared).toContainText("2 logged requests share this id");
+  await expect(page.getByTestId("shared-request-row").first()).toContainText("home-feed");
+  await expect(page.getByTestId("shared-request-row").first()).toHaveAttribute("data-selected", "true");
+  await page.screenshot({ path: "e2e/screenshots/debug-shared-id.png", fullPage: true });
+  await page.getByTestId("open-shared-row").click();
+  await expect(page).toHaveURL(new RegExp(`request=${id}&at=`));
+  await expect(page.getByTestId("shared-request-row").nth(1)).toHaveAttribute("data-selected", "true");
+  await expect(page.getByTestId("request-inspection")).toContainText("surface search");
+  await page.setViewportSize({ width: 390, height: 844 });
+  await page.screenshot({ path: "e2e/screenshots/debug-shared-id-390.png", fullPage: true });
 });
 
 test("a surface with no one-click rollback target says why and links to Serving history", async ({ page, request }) => {

@@ -1,11 +1,12 @@
 "use client";
 import { GuardedButton } from "@/app/_auth/GuardedButton";
-import { Badge, Button, Group, Modal, NumberInput, Select, SimpleGrid, Stack, Text, TextInput } from "@mantine/core";
+import { Button, Group, Modal, NumberInput, Select, SimpleGrid, Stack, Text, TextInput } from "@mantine/core";
 import { notifications } from "@mantine/notifications";
 import { useMutation, useQuery } from "@tanstack/react-query";
 import { useRouter } from "next/navigation";
 import { useState } from "react";
 import type { Stage2Config } from "@/server/surfaces/stage2.schema";
+import { WrappingBadge } from "../_components/WrappingBadge";
 import { useTRPC } from "../_trpc/client";
 
 // Stage 2 of a surface's cascade, shown in the Overview's surfaces table and edited in a dialog: a
@@ -15,13 +16,13 @@ import { useTRPC } from "../_trpc/client";
 export function Stage2Cell({ surface, stage2 }: { surface: string; stage2: Stage2Config | null }) {
   const [editing, setEditing] = useState(false);
   return (
-    <Group gap="xs" wrap="nowrap" data-testid={`stage2-${surface}`}>
+    <Group gap={4} align="center" data-testid={`stage2-${surface}`}>
       {stage2 ? (
-        <Badge color="grape" variant="light" tt="none">{stage2.model} {stage2.alias} · top {stage2.rerankCount} · {stage2.budgetMs} ms</Badge>
+        <WrappingBadge color="grape" variant="light">{stage2.model} {stage2.alias} · top {stage2.rerankCount} · {stage2.budgetMs} ms</WrappingBadge>
       ) : (
         <Text size="sm" c="dimmed">none</Text>
       )}
-      <GuardedButton permission="models.write" size="compact-xs" variant="subtle" onClick={() => setEditing(true)} aria-label={`Edit stage 2 of ${surface}`}>
+      <GuardedButton permission="models.write" size="compact-xs" variant="subtle" style={{ flexShrink: 0 }} onClick={() => setEditing(true)} aria-label={`Edit stage 2 of ${surface}`}>
         Edit
       </GuardedButton>
       {editing && <Stage2Dialog surface={surface} current={stage2} onClose={() => setEditing(false)} />}

@@ -8,7 +8,9 @@ import { inScoringSample } from "../rerank/scoringSample";
 import { shadowIdle } from "../rerank/shadow";
 import { surfaceConfigs } from "../surfaces/configCache";
 import { serialiseRequestLogRow, telemetry, type RequestLogRow } from "../telemetry/streams";
+import { createApiKey } from "../auth/apiKeys";
 import { callerAs } from "../testing/callers";
+import { startTestFrontDoor } from "../testing/frontDoor";
 import { createTestSurface } from "../testing/models";
 
 // A logged request by id on real PostgreSQL and onnxruntime: what the log kept, the sampled scoring
@@ -167,6 +169,40 @@ describe("inspectRequest", () => {
     await expect(engineer().debug.request({ requestId: " " })).rejects.toThrow(/requestId/);
     await expect(callerAs(["viewer"]).debug.request({ requestId: "dbg-page-1" })).rejects.toThrow();
     await expect(callerAs(["pm"]).debug.problemRequests({ surface: "t-inspect" })).rejects.toThrow();
+  });
+});
+
+describe("a request id shared by several callers (break test of issue #15: bt15-trace-1)", () => {
+  it("lists every row with the id, newest first, with surface and the key that chose it, and opens each exact row", async () => {
+    const db = getDb();
+    const owner = await db.user.upsert({ where: { email: "key-owner@rerank.test" }, create: { email: "key-owner@rerank.test", name: "Key owner", roles: ["admin"] }, update: {} });
+    const searchKey = await createApiKey(db, { name: "search app", kind: "serving", surfaces: ["search"] }, owner.id);
+    const homeKey = await createApiKey(db, { name: "home-feed app", kind: "serving", surfaces: ["home-feed"] }, owner.id);
+    const frontDoor = await startTestFrontDoor();
+    try {
+      const search = await frontDoor.post("/api/v1/rerank", { surface: "search", topK: 3, requestId: "bt15-trace-1", candidates: candidates() }, { headers: { authorization: `Bearer ${searchKey.key}` } });
+      expect(search.status).toBe(200);
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      // The attacker's key may serve only home-feed, and reuses the search request's id.
+      const spoof = await frontDoor.post("/api/v1/rerank", { surface: "home-feed", topK: 3, requestId: "bt15-trace-1", candidates: candidates() }, { headers: { authorization: `Bearer ${homeKey.key}` } });
+      expect(spoof.status).toBe(200);
+    } finally {
+      await frontDoor.close();
+    }
+    await telemetry().requests.flush();
+    const newest = await engineer().debug.request({ requestId: "bt15-trace-1" });
+    expect(newest.rowsWithId.map((r) => [r.surface, r.caller, r.callerName, r.selected])).toEqual([
+      ["home-feed", `api_key:${homeKey.apiKey.id}`, "home-feed app", true],
+      ["search", `api_key:${searchKey.apiKey.id}`, "search app", false],
+    ]);
+    expect(newest.rowsWithId[0]!.ts.getTime()).toBeGreaterThan(newest.rowsWithId[1]!.ts.getTime());
+    expect(newest.surface).toBe("home-feed");
+    expect(newest.callerName).toBe("home-feed app");
+    // A link from a shadow, audit or on-call row names its row by the log time: that exact row opens.
+    const exact = await engineer().debug.request({ requestId: "bt15-trace-1", ts: newest.rowsWithId[1]!.ts });
+    expect([exact.surface, exact.caller, exact.callerName]).toEqual(["search", `api_key:${searchKey.apiKey.id}`, "search app"]);
+    expect(exact.rowsWithId.map((r) => r.selected)).toEqual([false, true]);
+    await expect(engineer().debug.request({ requestId: "bt15-trace-1", ts: new Date("2020-01-01T00:00:00Z") })).rejects.toThrow('logged request "bt15-trace-1 at 2020-01-01T00:00:00.000Z" does not exist');
   });
 });
 

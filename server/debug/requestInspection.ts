@@ -1,3 +1,4 @@
+import { API_KEY_CALLER_PREFIX } from "../auth/principal";
 import { env } from "../config";
 import type { Db } from "../db/client";
 import { NotFoundError } from "../errors";
@@ -72,18 +73,41 @@ export interface RequestInspection {
   /** The share of requests whose features are kept, to explain an absent sample. */
   sampleRate: number;
   shadows: Array<{ versionId: string; label: string; overlapAt10: number | null; rbo: number | null; kendallTau: number | null; error: string | null }>;
+  /** The name of the API key that chose the request id (caller "api_key:<id>"), null otherwise or when the key is gone. */
+  callerName: string | null;
+  /**
+   * Every logged row with this request id, newest first (at most SHARED_ROWS_LIMIT): a client may
+   * choose any id, so another caller can reuse one. More than one row: the page says so and lets
+   * the user pick (by ts); `selected` marks the row shown.
+   */
+  rowsWithId: Array<{ ts: Date; surface: string; caller: string | null; callerName: string | null; latencyMs: number; selected: boolean }>;
 }
+
+/** The most rows sharing one request id listed on the Debug page. */
+export const SHARED_ROWS_LIMIT = 50;
 
 const ROLLOUT_PREFIX = "rollout:";
 const shortKey = (hash: string | null) => (hash ? `#${hash.slice(0, 12)}` : null);
 
-/** The logged request `requestId` (its newest row if an id was reused); NotFoundError when the log has none. */
-export async function inspectRequest(db: Db, input: { requestId: string }): Promise<RequestInspection> {
-  const [row] = await db.$queryRaw<LogRow[]>`
+/**
+ * The logged request `requestId`: the row logged at `ts` when given (a link from a shadow, audit or
+ * on-call row names its exact row), else the newest; with every row that shares the id (rowsWithId).
+ * NotFoundError when the log has no such row.
+ */
+export async function inspectRequest(db: Db, input: { requestId: string; ts?: Date }): Promise<RequestInspection> {
+  const shared = await db.$queryRaw<Array<{ ts: Date; surface: string; caller: string | null; latency_ms: number }>>`
+    SELECT ts, surface, caller, latency_ms FROM rerank_requests WHERE request_id = ${input.requestId} ORDER BY ts DESC LIMIT ${SHARED_ROWS_LIMIT}`;
+  const ts = input.ts ?? shared[0]?.ts;
+  const [row] = ts
+    ? await db.$queryRaw<LogRow[]>`
     SELECT request_id, ts, surface, user_key, session_key, context, experiment_key, experiment_phase, variant_key, exposed, model_version_id,
       fallback_used, fallback_reason, candidate_count, top_k, served, timings, latency_ms, features_timed_out, caller
-    FROM rerank_requests WHERE request_id = ${input.requestId} ORDER BY ts DESC LIMIT 1`;
-  if (!row) throw new NotFoundError("logged request", input.requestId);
+    FROM rerank_requests WHERE request_id = ${input.requestId} AND ts = ${ts} LIMIT 1`
+    : [];
+  if (!row) throw new NotFoundError("logged request", input.ts ? `${input.requestId} at ${input.ts.toISOString()}` : input.requestId);
+  const keyIds = [...new Set(shared.map((r) => r.caller).filter((c): c is string => c?.startsWith(API_KEY_CALLER_PREFIX) ?? false).map((c) => c.slice(API_KEY_CALLER_PREFIX.length)))];
+  const keyNames = new Map((await db.apiKey.findMany({ where: { id: { in: keyIds } }, select: { id: true, name: true } })).map((k) => [`${API_KEY_CALLER_PREFIX}${k.id}`, k.name]));
+  const nameOf = (caller: string | null) => (caller ? keyNames.get(caller) ?? null : null);
   // The sample and the shadow rows carry the request's own ts: one partition each.
   const [[sample], shadows, titles, version] = await Promise.all([
     db.$queryRaw<SampleRow[]>`SELECT reason, feature_names, rows FROM scoring_samples WHERE request_id = ${row.request_id} AND ts = ${row.ts} LIMIT 1`,
@@ -110,6 +134,8 @@ export async function inspectRequest(db: Db, input: { requestId: string }): Prom
     fallback: { used: row.fallback_used, reason: row.fallback_reason },
     featuresTimedOut: row.features_timed_out,
     caller: row.caller,
+    callerName: nameOf(row.caller),
+    rowsWithId: shared.map((r) => ({ ts: r.ts, surface: r.surface, caller: r.caller, callerName: nameOf(r.caller), latencyMs: r.latency_ms, selected: r.ts.getTime() === row.ts.getTime() })),
     candidateCount: row.candidate_count,
     topK: row.top_k,
     timings: row.timings,

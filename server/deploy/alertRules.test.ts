@@ -24,7 +24,7 @@ describe("deploy/prometheus/alerts.yml", () => {
   it("records the bad share of both SLIs over every window the rules read", () => {
     for (const window of Object.keys(BURN_WINDOWS)) {
       const fallback = rules.find((r) => r.record === `surface:rerank_fallback:ratio_rate${window}`);
-      expect(fallback?.expr).toContain(`rate(rerank_requests_total{outcome="fallback"}[${window}])`);
+      expect(fallback?.expr).toContain(`rate(rerank_requests_total{outcome=~"fallback|error"}[${window}])`);
       expect(fallback?.expr).toContain(`sum by (surface) (rate(rerank_requests_total[${window}]))`);
       const slow = rules.find((r) => r.record === `surface:rerank_slow:ratio_rate${window}`);
       expect(slow?.expr).toContain(`rate(rerank_stage_duration_ms_bucket{stage="total",le="50"}[${window}])`);

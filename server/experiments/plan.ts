@@ -8,9 +8,15 @@ export async function planFromRecentTraffic(db: Db, input: { surface: string; mi
   const days = input.days ?? 7;
   const since = new Date(Date.now() - days * 86_400_000);
   const [traffic] = await db.$queryRaw<Array<{ impressions: number; clicks: number; users: number; first: Date | null }>>`
-    SELECT count(*) FILTER (WHERE type = 'impression')::float8 AS impressions, count(*) FILTER (WHERE type = 'click')::float8 AS clicks,
+    SELECT count(*) FILTER (WHERE impressed)::float8 AS impressions, count(*) FILTER (WHERE impressed AND clicked)::float8 AS clicks,
       count(DISTINCT user_key)::float8 AS users, min(request_ts) AS first
-    FROM outcome_events WHERE surface = ${input.surface} AND request_ts >= ${since}`;
+    FROM (
+      -- One row per (request, item): CTR is clicked impressions over impressions, so it stays a proportion
+      -- whatever a client sends (repeated clicks, clicks on items it never reported as shown).
+      SELECT bool_or(type = 'impression') AS impressed, bool_or(type = 'click') AS clicked, min(user_key) AS user_key, min(request_ts) AS request_ts
+      FROM outcome_events WHERE surface = ${input.surface} AND request_ts >= ${since} AND type IN ('impression', 'click')
+      GROUP BY request_id, item_id
+    ) pairs`;
   const impressions = Number(traffic?.impressions ?? 0);
   const clicks = Number(traffic?.clicks ?? 0);
   if (impressions < 100 || clicks === 0) {

@@ -21,6 +21,9 @@ import { JsonText, parseJsonBody, sendError, serveJson, type ErrorBody } from ".
 import { mapError } from "../errorMapping";
 import { errorForLog } from "../redact";
 import { serveUpload } from "./upload";
+import { countRerankError } from "../telemetry/errorTally";
+import { metrics } from "../telemetry/metrics";
+import { incomingTraceContext, traced } from "../telemetry/tracing";
 
 // The console's one HTTP server: every request passes the front door's checks (server/http/frontDoor.ts)
 // and gets the security headers; POST /api/v1/rerank, POST /api/v1/events, /api/trpc and the model
@@ -68,6 +71,30 @@ const ROUTE_PERMISSION: Record<Exclude<Route, { kind: "next" }>["kind"], Permiss
   trpc: null,
 };
 
+/**
+ * The surface label of a rerank answer: the request's surface once its body was read; answers given
+ * before that (a 503 while checking the key, say) and text reranking's (whose surface its model names,
+ * resolved inside the service) are "unknown".
+ */
+const surfaceOfAnswer = new WeakMap<ServerResponse, string>();
+
+/**
+ * Counts every answer of the rerank endpoints that is a fault of ours (HTTP 5xx: database down,
+ * shutting down, overloaded, a bug) as rerank_requests_total{outcome="error"}, so the availability
+ * SLI burns on outages (deploy/prometheus/alerts.yml). Answers served are counted by the pipeline
+ * (outcome model or fallback), text reranking's too (it runs the same pipeline).
+ * The errors are also tallied in rerank_errors for the On-call page's SLI (server/telemetry/errorTally.ts).
+ */
+function countRerankAnswer(res: ServerResponse, route: Route): void {
+  if (route.kind !== "rerank" && route.kind !== "textRerank") return;
+  res.once("finish", () => {
+    const surface = surfaceOfAnswer.get(res) ?? "unknown";
+    if (res.statusCode < 500) return;
+    metrics.requests.inc({ surface, outcome: "error" });
+    countRerankError(surface);
+  });
+}
+
 /** Answers a request the front door admitted and routed to one of our own endpoints. */
 async function serveOwn(req: IncomingMessage, res: ServerResponse, route: Exclude<Route, { kind: "next" }>, settings: FrontDoorSettings): Promise<void> {
   if ((route.kind === "rerank" || route.kind === "textRerank" || route.kind === "events") && req.method !== "POST") {
@@ -93,16 +120,19 @@ async function serveOwn(req: IncomingMessage, res: ServerResponse, route: Exclud
       return;
     }
   }
+  // A caller's W3C traceparent: the spans of this request join its trace (ROOT_CONTEXT when tracing is off).
+  const traceParent = incomingTraceContext(req.headers);
   switch (route.kind) {
     case "rerank":
       return serveJson(res, body!.toString("utf8"), rerankRequestSchema, async (input) => {
+        surfaceOfAnswer.set(res, input.surface);
         assertSurfaceAllowed(principal, input.surface);
-        return new JsonText(await rerankJson(input, callerOf(principal)));
+        return new JsonText(await rerankJson(input, callerOf(principal), traceParent));
       }, "POST /api/v1/rerank");
     case "textRerank":
-      return serveJson(res, body!.toString("utf8"), textRerankRequestSchema, (input) => textRerank(input, route.apiVersion, principal), `POST /v${route.apiVersion}/rerank`, cohereError);
+      return serveJson(res, body!.toString("utf8"), textRerankRequestSchema, (input) => traced(`POST /v${route.apiVersion}/rerank`, traceParent, () => textRerank(input, route.apiVersion, principal)), `POST /v${route.apiVersion}/rerank`, cohereError);
     case "events":
-      return serveJson(res, body!.toString("utf8"), outcomeBatchSchema, (input) => recordOutcomes(input, allowedSurfaces(principal), callerOf(principal)), "POST /api/v1/events");
+      return serveJson(res, body!.toString("utf8"), outcomeBatchSchema, (input) => traced("POST /api/v1/events", traceParent, () => recordOutcomes(input, allowedSurfaces(principal), callerOf(principal))), "POST /api/v1/events");
     case "trpc":
       return serveTrpc(req, res, route.procedurePath, body);
     case "upload":
@@ -152,6 +182,7 @@ export function frontDoorListener(settings: FrontDoorSettings, next: NextHandler
       // The body (if any) is never read: close the connection after the answer.
       return sendError(res, refusal.status, { code: refusal.code, message: refusal.message }, { close: method !== "GET" && method !== "HEAD" });
     }
+    countRerankAnswer(res, route);
     const served = route.kind === "next" ? servePage(req, res, method, url, pathname, next) : serveOwn(req, res, route, settings);
     Promise.resolve(served).catch((error: unknown) => {
       // Checking the caller needs the database too: unreachable, it is a 503 in plain words like any other.

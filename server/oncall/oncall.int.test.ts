@@ -3,6 +3,7 @@ import { getDb } from "../db/client";
 import { seedDemo } from "../db/seed";
 import { demoFeatureSpec, demoModelBytes } from "../demo/models";
 import { rerank } from "../rerank/pipeline";
+import { countRerankError, flushRerankErrors } from "../telemetry/errorTally";
 import { telemetry } from "../telemetry/streams";
 import { createTestSurface } from "../testing/models";
 import { callerAs } from "../testing/callers";
@@ -51,6 +52,18 @@ describe("on-call", () => {
     expect(s.rollback).toBeNull();
   });
 
+  it("counts requests answered with a 5xx (never logged) as bad events of the availability SLI: a 503 outage pages", async () => {
+    await send("t-oncall-fresh", 20, "oc-errors");
+    // The front door tallies each 5xx answer of the rerank endpoints (server/http/server.ts); five 503s here.
+    for (let i = 0; i < 5; i++) countRerankError("t-oncall-fresh");
+    await flushRerankErrors();
+    const s = (await caller().oncall.overview({ hours: 1 })).surfaces.find((x) => x.key === "t-oncall-fresh")!;
+    // 5 bad of 25 (20 logged + 5 errors) against a 0.1 % budget: a burn of 200.
+    expect(s.burn.availability.oneHour).toBeCloseTo(5 / 25 / 0.001, 6);
+    expect(s.alerts.filter((a) => a.sli === "availability").map((a) => a.alert)).toEqual(["RerankAvailabilityFastBurn", "RerankAvailabilitySlowBurn", "RerankAvailabilityBudgetBurn"]);
+    await getDb().$executeRaw`DELETE FROM rerank_errors WHERE surface = 't-oncall-fresh'`;
+  });
+
   it("the kill switch serves retrieval order at once, is audited, counts as burn, and comes off again", async () => {
     await expect(caller().oncall.killSwitch({ surface: "t-oncall", on: true, reason: "" })).rejects.toThrow("reason: say why (at least 3 characters)");
     await caller().oncall.killSwitch({ surface: "t-oncall", on: true, reason: "latency spike, INC-42" });
@@ -64,7 +77,8 @@ describe("on-call", () => {
     expect(s.burn.availability.level).toBe("page");
     expect(s.fallbackReasons).toEqual([{ reason: "kill_switch", count: 5 }]);
     // Every window from 5 minutes to a day burns 200: all three multiwindow rules fire, pages first.
-    expect(s.alerts.map((a) => [a.alert, a.severity, a.longWindow, a.shortWindow])).toEqual([
+    // (The latency SLI is left out: the surface's first request loads its model, over 1 s on a busy machine.)
+    expect(s.alerts.filter((a) => a.sli === "availability").map((a) => [a.alert, a.severity, a.longWindow, a.shortWindow])).toEqual([
       ["RerankAvailabilityFastBurn", "page", "1h", "5m"],
       ["RerankAvailabilitySlowBurn", "page", "6h", "30m"],
       ["RerankAvailabilityBudgetBurn", "ticket", "1d", "2h"],

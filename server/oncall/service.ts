@@ -4,7 +4,7 @@ import { auditRowOf } from "../audit/service";
 import type { Db } from "../db/client";
 import { DEPLOY_MARKER_ACTIONS, deployMarkerOf, type DeployMarker } from "../domain/audit/deployMarkers";
 import { subjects } from "../domain/audit/subject";
-import { BURN_WINDOWS, SLIS, burnAlertName, burnLevel, burnRate, firingBurnAlerts, type BurnLevel, type BurnWindow, type FiringBurnAlert, type Sli } from "../domain/stats/slo";
+import { BURN_WINDOWS, SLIS, availabilityBurnRate, burnAlertName, burnLevel, burnRate, firingBurnAlerts, type BurnLevel, type BurnWindow, type FiringBurnAlert, type Sli } from "../domain/stats/slo";
 import { Prisma } from "../db/generated/client";
 import { ConflictError, InvalidInputError, NotFoundError } from "../errors";
 import { aliasRollback, type AliasRollback } from "../history/service";
@@ -43,7 +43,7 @@ const windowStats = (db: Db, since: Date) =>
 /** The burn windows, shortest first. */
 const WINDOWS_BY_LENGTH = (Object.keys(BURN_WINDOWS) as BurnWindow[]).sort((a, b) => BURN_WINDOWS[a] - BURN_WINDOWS[b]);
 
-type WindowCounts = Record<BurnWindow, { requests: number; fallbacks: number; slow: number }>;
+type WindowCounts = Record<BurnWindow, { requests: number; fallbacks: number; slow: number; errors: number }>;
 
 /**
  * Requests, fallbacks and requests over the latency target per surface for every burn window, in
@@ -61,7 +61,21 @@ async function burnCounts(db: Db, now: Date): Promise<Map<string, WindowCounts>>
     FROM rerank_requests r JOIN surfaces s ON s.key = r.surface
     WHERE r.ts > ${since(WINDOWS_BY_LENGTH.at(-1)!)} AND r.ts <= ${now}
     GROUP BY r.surface`;
-  return new Map(rows.map((row) => [row.surface, Object.fromEntries(WINDOWS_BY_LENGTH.map((w) => [w, { requests: row[`requests_${w}`]!, fallbacks: row[`fallbacks_${w}`]!, slow: row[`slow_${w}`]! }])) as WindowCounts]));
+  // Requests answered with a 5xx never reach the log: their per-minute tally (telemetry/errorTally.ts).
+  // A minute counts in a window when it began after the window's start.
+  const errorColumns = WINDOWS_BY_LENGTH.map((w) => Prisma.sql`coalesce(sum(count) FILTER (WHERE minute > ${since(w)}), 0)::int AS ${Prisma.raw(`"errors_${w}"`)}`);
+  const errorRows = await db.$queryRaw<Array<Record<string, number> & { surface: string }>>`
+    SELECT surface, ${Prisma.join(errorColumns, ",")}
+    FROM rerank_errors WHERE minute > ${since(WINDOWS_BY_LENGTH.at(-1)!)} AND minute <= ${now}
+    GROUP BY surface`;
+  const errors = new Map(errorRows.map((row) => [row.surface, row]));
+  const surfaces = new Set([...rows.map((r) => r.surface), ...errors.keys()]);
+  const byRow = new Map(rows.map((row) => [row.surface, row]));
+  return new Map([...surfaces].map((surface) => {
+    const row = byRow.get(surface);
+    const err = errors.get(surface);
+    return [surface, Object.fromEntries(WINDOWS_BY_LENGTH.map((w) => [w, { requests: row?.[`requests_${w}`] ?? 0, fallbacks: row?.[`fallbacks_${w}`] ?? 0, slow: row?.[`slow_${w}`] ?? 0, errors: err?.[`errors_${w}`] ?? 0 }])) as WindowCounts];
+  }));
 }
 
 /** The latency SLI's objective: 99 % of requests within the surface's p99 target. */
@@ -122,7 +136,8 @@ export async function oncallOverview(db: Db, input: { hours: number }) {
     const objective: Record<Sli, number> = { availability: s.sloAvailability, latency: LATENCY_OBJECTIVE };
     const burnsOf = (sli: Sli) => Object.fromEntries(WINDOWS_BY_LENGTH.map((win) => {
       const c = counts?.[win];
-      return [win, c ? burnRate(sli === "availability" ? c.fallbacks : c.slow, c.requests, objective[sli]) : null];
+      // Availability: fallbacks and 5xx answers are bad events (an outage burns the budget).
+      return [win, c ? (sli === "availability" ? availabilityBurnRate(c, objective[sli]) : burnRate(c.slow, c.requests, objective[sli])) : null];
     })) as Record<BurnWindow, number | null>;
     const burns = { availability: burnsOf("availability"), latency: burnsOf("latency") };
     const alerts = SLIS.flatMap((sli) => firingBurnAlerts(burns[sli]).map((a) => ({ ...a, alert: burnAlertName(sli, a), surface: s.key, sli, objective: objective[sli] })))

@@ -15,6 +15,7 @@ import { surfaceConfigs, type ModelRef, type SurfaceConfig } from "../surfaces/c
 import { metrics } from "../telemetry/metrics";
 import { serialiseRequestLogRow, telemetry } from "../telemetry/streams";
 import { StageClock } from "../telemetry/tracing";
+import type { Context } from "@opentelemetry/api";
 import { assignExperiment, type ExperimentAssignment } from "./assignment";
 import { recentKey, recentRequests, recentResponse, type RecentRequest } from "./recent";
 import type { RerankRequest, RerankResponse, Stage2Outcome } from "./schema";
@@ -76,6 +77,8 @@ export interface RerankOptions {
    * to the same caller. Omitted: in-process callers (tests, benchmarks, simulations).
    */
   caller?: string;
+  /** The caller's trace context (telemetry/tracing.ts incomingTraceContext): the request's spans join its trace. */
+  traceParent?: Context;
   /** POST /v2/rerank's documents as sent (index-aligned with the candidates), rank_fields and max_tokens_per_doc, for cross-encoders. */
   text?: Omit<TextInput, "query">;
 }
@@ -91,8 +94,8 @@ export async function rerank(request: RerankRequest, options: RerankOptions = {}
  * Reranks one request and returns the response as JSON text (POST /api/v1/rerank): serialised once,
  * for the recent-response cache and the wire alike.
  */
-export async function rerankJson(request: RerankRequest, caller: string): Promise<string> {
-  return replayOf(request, caller)?.json ?? (await serve(request, { caller })).json;
+export async function rerankJson(request: RerankRequest, caller: string, traceParent?: Context): Promise<string> {
+  return replayOf(request, caller)?.json ?? (await serve(request, { caller, traceParent })).json;
 }
 
 const IN_PROCESS = IN_PROCESS_CALLER;
@@ -104,11 +107,11 @@ async function serve(request: RerankRequest, options: RerankOptions = {}): Promi
   const caller = options.caller ?? IN_PROCESS;
   const stage1 = clock.end("score", await score(plan, inputs, caller));
   const { scored, stage2 } = plan.surface.stage2 ? clock.end("rescore", await rescore(plan, inputs, stage1, caller)) : { scored: stage1, stage2: null };
-  const ranked = clock.end("constrain", constrain(plan, scored, inputs, request.topK));
-  const served = clock.end("interleave", interleave(plan, ranked, request.topK));
+  const ranked = clock.end("constrain", constrain(plan, scored, inputs, request.topK, stage2));
+  const served = clock.end("interleave", interleave(plan, ranked, request.topK, stage2));
   const response = respond(plan, inputs, scored, served, clock, stage2);
-  const json = clock.end("record", record(plan, request, inputs, scored, response, options));
-  clock.trace(() => ({ "rerank.request_id": response.requestId, "rerank.surface": response.surface, "rerank.model_version": modelVersionName(response) }), response.fallback.used);
+  const json = record(plan, request, inputs, scored, response, options, clock);
+  clock.trace(() => ({ "rerank.request_id": response.requestId, "rerank.surface": response.surface, "rerank.model_version": modelVersionName(response) }), response.fallback.used, options.traceParent);
   return { response, json };
 }
 
@@ -183,43 +186,60 @@ async function score(plan: Plan, inputs: Enriched, caller: string): Promise<Scor
   return scored;
 }
 
-/**
- * Stage 2 of the surface's cascade over each arm's stage-1 scores (both arms of an interleaving
- * experiment at once). The response reports the first arm's stage 2.
- */
-async function rescore(plan: Plan, inputs: Enriched, stage1: Scored[], caller: string): Promise<{ scored: Scored[]; stage2: Stage2Outcome }> {
+/** Stage 2 of each arm, index-aligned with plan.arms (one entry, or two for an interleaving experiment). */
+type ArmStage2 = Stage2Outcome[];
+
+/** Stage 2 of the surface's cascade over each arm's stage-1 scores (both arms of an interleaving experiment at once). */
+async function rescore(plan: Plan, inputs: Enriched, stage1: Scored[], caller: string): Promise<{ scored: Scored[]; stage2: ArmStage2 }> {
   const asOf = Date.now();
-  const arms = await Promise.all(stage1.map((s) => rescoreArm(plan.surface, { ...inputs, asOf, caller }, s)));
-  return { scored: arms.map((a) => a.scored), stage2: arms[0]!.stage2 };
+  const arms = await Promise.all(stage1.map((s, i) => rescoreArm(plan.surface, { ...inputs, asOf, caller }, s, plan.arms.length > 1 ? plan.arms[i]!.key : undefined)));
+  return { scored: arms.map((a) => a.scored), stage2: arms.map((a) => a.stage2) };
 }
 
-function constrain(plan: Plan, scored: Scored[], inputs: Enriched, topK: number): ConstraintOutcome[] {
-  return plan.arms.map((arm, i) => rankWithConstraints(scored[i]!.scores, inputs, arm.constraints, topK));
+/** Each arm's ordering through its constraints and the top k; the items its stage 2 rescored carry STAGE2_REASON. */
+function constrain(plan: Plan, scored: Scored[], inputs: Enriched, topK: number, stage2: ArmStage2 | null): ConstraintOutcome[] {
+  return plan.arms.map((arm, i) => {
+    const ranked = rankWithConstraints(scored[i]!.scores, inputs, arm.constraints, topK);
+    const rescored = new Set(stage2?.[i]?.reranked);
+    if (rescored.size === 0) return ranked;
+    return { ...ranked, items: ranked.items.map((item) => (rescored.has(item.id) ? { ...item, reasons: [...item.reasons, STAGE2_REASON] } : item)) };
+  });
 }
 
 /**
  * Two arms: team-draft interleaving merges their served lists and credits each item to the ranker
- * that contributed it (server/domain/interleaving/credit.ts); one arm: its list as it is.
+ * that contributed it (server/domain/interleaving/credit.ts); one arm: its list as it is. With a
+ * cascade, an item says "stage2" when the stage 2 of the arm it is credited to rescored it (A's for
+ * shared items), before the credit, so the competitive flag stays the first item's last reason.
  */
-function interleave(plan: Plan, ranked: ConstraintOutcome[], topK: number): ConstraintOutcome {
+function interleave(plan: Plan, ranked: ConstraintOutcome[], topK: number, stage2: ArmStage2 | null): ConstraintOutcome {
   const [left, right] = ranked;
   if (!right) return left!;
   const merged = teamDraftInterleave(left!.items.map((i) => i.id), right.items.map((i) => i.id), topK, plan.requestId);
   const byId = new Map([...right.items, ...left!.items].map((i) => [i.id, i]));
   const credits = creditReasons(merged, [plan.arms[0]!.key, plan.arms[1]!.key]);
-  return { ...left!, items: merged.ids.map((id, i) => ({ ...byId.get(id)!, reasons: [...byId.get(id)!.reasons, ...credits[i]!] })) };
+  const rescoredBy = (stage2 ?? []).map((s) => new Set(s.reranked));
+  return {
+    ...left!,
+    items: merged.ids.map((id, i) => {
+      const item = byId.get(id)!;
+      const own = item.reasons.filter((r) => r !== STAGE2_REASON);
+      const placedByStage2 = rescoredBy[merged.teams[i] === "B" ? 1 : 0]?.has(id) ?? false;
+      return { ...item, reasons: [...own, ...(placedByStage2 ? [STAGE2_REASON] : []), ...credits[i]!] };
+    }),
+  };
 }
 
-function respond(plan: Plan, inputs: Enriched, scored: Scored[], served: ConstraintOutcome, clock: StageClock, stage2: Stage2Outcome | null): RerankResponse {
+function respond(plan: Plan, inputs: Enriched, scored: Scored[], served: ConstraintOutcome, clock: StageClock, stage2: ArmStage2 | null): RerankResponse {
   const { assignment } = plan;
   // The first arm's model names the response; a fallback in either arm marks it.
   const first = scored[0]!;
   const fallbackReason = scored.find((s) => s.fallbackReason)?.fallbackReason ?? null;
-  const rescored = new Set(stage2?.reranked);
+  const text = textSummary(first, stage2?.[0]);
   return {
     requestId: plan.requestId,
     surface: plan.surface.key,
-    items: served.items.map((item, i) => ({ id: item.id, score: Math.round(item.score * 1e6) / 1e6, position: i + 1, reasons: rescored.has(item.id) ? [...item.reasons, STAGE2_REASON] : item.reasons })),
+    items: served.items.map((item, i) => ({ id: item.id, score: Math.round(item.score * 1e6) / 1e6, position: i + 1, reasons: item.reasons })),
     modelVersion: first.handle && first.ref ? { id: first.handle.versionId, name: first.handle.name, version: first.handle.version, alias: first.ref.alias } : null,
     variant: assignment
       ? { experiment: assignment.experiment.key, key: assignment.experiment.kind === "interleaving" ? "interleaved" : assignment.variant.key, phase: assignment.experiment.phase }
@@ -228,33 +248,46 @@ function respond(plan: Plan, inputs: Enriched, scored: Scored[], served: Constra
     removed: served.removed,
     constraints: { capsFeasible: served.capsFeasible, floors: served.floors },
     features: { defaulted: first.matrix?.defaulted ?? 0, stale: first.matrix?.stale ?? 0, unknownCandidates: inputs.unknownCandidates, timedOut: inputs.timedOut },
-    ...(first.handle?.kind === "cross-encoder" ? { text: { truncated: first.truncated } } : {}),
+    ...(text ? { text } : {}),
     timings: {
       resolve: round3(clock.ms("plan")),
       features: round3(clock.ms("enrich")),
       score: round3(clock.ms("score")),
       ...(stage2 ? { rescore: round3(clock.ms("rescore")) } : {}),
       constraints: round3(clock.ms("constrain") + clock.ms("interleave")),
-      total: round3(performance.now() - clock.started),
+      // Set by record() when its work is done: the client waits for it too.
+      total: 0,
     },
-    ...(stage2 ? { stage2 } : {}),
+    ...(stage2 ? { stage2: stage2[0]! } : {}),
+    ...(stage2 && stage2.length > 1 ? { stage2Arms: Object.fromEntries(plan.arms.map((arm, i) => [arm.key, stage2[i]!])) } : {}),
   };
 }
 
 /**
- * After the response is built: the recent-response cache, metrics, the request log, the scoring
- * sample and the shadow mirror. @returns the response's JSON text.
+ * The response's `text`, present when a cross-encoder scored the first arm in either stage:
+ * `truncated` counts the documents cut to the model's length in stage 1 plus those cut in stage 2
+ * (a document both stages cut counts twice; stage 2's alone is also `stage2.truncated`).
  */
-function record(plan: Plan, request: RerankRequest, inputs: Enriched, scored: Scored[], response: RerankResponse, options: RerankOptions): string {
+function textSummary(first: Scored, stage2: Stage2Outcome | undefined): RerankResponse["text"] | null {
+  const stage1Text = first.handle?.kind === "cross-encoder";
+  const stage2Text = stage2?.truncated !== undefined;
+  if (!stage1Text && !stage2Text) return null;
+  return { truncated: (stage1Text ? first.truncated : 0) + (stage2?.truncated ?? 0) };
+}
+
+/**
+ * After the response is built: the scoring sample and the shadow mirror, then the response's total
+ * (the stage clock's end of `record`: the latency the client sees, which the trace's root span also
+ * spans), then the JSON text, the recent-response cache, metrics and the request log, which carry
+ * that total. Only the last serialisation and the log row's enqueue (microseconds) fall after it.
+ * @returns the response's JSON text.
+ */
+function record(plan: Plan, request: RerankRequest, inputs: Enriched, scored: Scored[], response: RerankResponse, options: RerankOptions, clock: StageClock): string {
   const { assignment, canary, surface } = plan;
   const ts = new Date();
   // Events are credited to the experiment's randomisation unit (its hash attribute), so a
   // session-randomised experiment counts sessions, not the user behind them.
   const unitKey = (assignment ? request[assignment.experiment.hashAttribute] : undefined) ?? request.userKey ?? request.sessionKey ?? null;
-  const json = JSON.stringify(response);
-  // A request id the client chose is the client's own; one the server generated is shared by whoever was given it.
-  recentRequests().set(recentKey(response.requestId, request.requestId ? (options.caller ?? IN_PROCESS) : null), { json, surface: response.surface, ts: ts.getTime(), userKey: unitKey ? keyedHash(unitKey) : null });
-  logRequest(request, response, ts, canary, logCallerOf(request, options));
   keepScoringRows({ request, response, ts, items: inputs.items, user: inputs.user, always: options.keepScoringRows });
   // Only requests the surface's serving model itself scored are compared (not an experiment's
   // variant or interleaved blend, not a fallback, not the canary arm), so every stored comparison
@@ -267,6 +300,12 @@ function record(plan: Plan, request: RerankRequest, inputs: Enriched, scored: Sc
       primaryVersionId: response.modelVersion?.id ?? null, primaryScoreMs: response.timings.score, timeoutMs: surface.timeoutMs, text: options.text,
     });
   }
+  clock.end("record", null);
+  response.timings.total = round3(clock.totalMs());
+  const json = JSON.stringify(response);
+  // A request id the client chose is the client's own; one the server generated is shared by whoever was given it.
+  recentRequests().set(recentKey(response.requestId, request.requestId ? (options.caller ?? IN_PROCESS) : null), { json, surface: response.surface, ts: ts.getTime(), userKey: unitKey ? keyedHash(unitKey) : null });
+  logRequest(request, response, ts, canary, logCallerOf(request, options));
   return json;
 }
 

@@ -78,7 +78,8 @@ export type FallbackReason = "kill_switch" | "no_model" | "model_load_error" | "
  * rescored lead the list in its order, placed above every stage-1-only item; any other status: stage
  * 1's order serves. `reason` names the fault ("timeout", "model_error", "circuit_open", "kill_switch",
  * "no_model" when its model or alias is gone, "model_load_error"); `reranked` lists the ids stage 2
- * rescored, in its order (empty unless served); `ms` is the stage's wall time.
+ * rescored, in its order (empty unless served); `ms` is the stage's wall time; `truncated`, present
+ * when stage 2's model is a cross-encoder that ran, counts the documents it cut to the model's length.
  */
 export interface Stage2Outcome {
   status: "served" | "timeout" | "error" | "skipped";
@@ -87,6 +88,7 @@ export interface Stage2Outcome {
   rerankCount: number;
   reranked: string[];
   ms: number;
+  truncated?: number;
 }
 
 export type StageTimings = Record<"resolve" | "features" | "score" | "constraints" | "total", number> & {
@@ -109,8 +111,13 @@ export interface RerankResponse {
    */
   features: { defaulted: number; stale: number; unknownCandidates: number; timedOut: boolean };
   timings: StageTimings;
-  /** Present when a cross-encoder scored the request: documents cut to its length or max_tokens_per_doc. */
+  /**
+   * Present when a cross-encoder scored the request in stage 1 or stage 2: documents cut to its length
+   * or max_tokens_per_doc, both stages' cuts added (stage 2's alone: `stage2.truncated`).
+   */
   text?: { truncated: number };
-  /** Stage 2 of the surface's cascade; absent when the surface has none. */
+  /** Stage 2 of the surface's cascade (the first arm's under an interleaving experiment); absent when the surface has none. */
   stage2?: Stage2Outcome;
+  /** Under an interleaving experiment on a cascade surface: each arm's stage 2, keyed by variant key (`stage2` is the first arm's). */
+  stage2Arms?: Record<string, Stage2Outcome>;
 }

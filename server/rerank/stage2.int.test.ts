@@ -1,7 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { getDb } from "../db/client";
 import { seedDemo } from "../db/seed";
+import { DEMO_CROSS_ENCODER_NAME } from "../demo/crossEncoder";
 import { demoFeatureSpec } from "../demo/models";
+import { COMPETITIVE_FLAG, creditOf } from "../domain/interleaving/credit";
 import { treeEnsembleOnnx } from "../domain/onnx/treeEnsemble";
 import { randomEnsemble } from "../domain/onnx/randomEnsemble";
 import { createRng } from "../domain/random";
@@ -9,6 +11,7 @@ import { InvalidInputError } from "../errors";
 import { configureStage2 } from "../surfaces/stage2";
 import { testActor } from "../testing/actors";
 import { callerAs, keyHeaders } from "../testing/callers";
+import { startInterleaving } from "../testing/experiments";
 import { startTestFrontDoor, type TestFrontDoor } from "../testing/frontDoor";
 import { createTestSurface, failingModelOnnx, slowModelOnnx } from "../testing/models";
 import { rerank } from "./pipeline";
@@ -42,6 +45,7 @@ beforeAll(async () => {
   // Stage 1 alone, and each stage-2 model alone (as the primary of its own surface).
   await createTestSurface(db, { key: "c-stage1", bytes: STAGE1, featureSpec: spec });
   await createTestSurface(db, { key: "c-big", bytes: STAGE2, featureSpec: spec });
+  await createTestSurface(db, { key: "c-il-v4", bytes: trees(23, 20, 3), featureSpec: spec });
   await createTestSurface(db, { key: "c-throws", bytes: failingModelOnnx(spec.length), featureSpec: spec });
   await createTestSurface(db, { key: "c-slow", bytes: slowModelOnnx(spec.length), featureSpec: spec });
   await createTestSurface(db, { key: "c-breaks", bytes: failingModelOnnx(spec.length), featureSpec: spec });
@@ -109,6 +113,64 @@ describe("the demo cascade: a tabular stage 1 and the demo cross-encoder as stag
     expect(ids(response)).toEqual([...ids(byCrossEncoder), ...ids(alone).slice(20, 30)]);
     expect(response.items.slice(0, 20).every((i) => i.reasons.includes("stage2"))).toBe(true);
     expect(response.items.slice(20).some((i) => i.reasons.includes("stage2"))).toBe(false);
+  });
+});
+
+describe("an interleaving experiment on a cascade surface: each arm's own stage 2, both reported", () => {
+  it("reports stage2 for the first arm and stage2Arms for both; each item says stage2 when its own arm's stage 2 placed it", async () => {
+    const db = getDb();
+    await createTestSurface(db, { key: "c-il", bytes: STAGE1, featureSpec: spec, extraVersions: [trees(23, 20, 3)] });
+    await configureStage2(db, { surface: "c-il", stage2: { model: "c-big-model", alias: "production", rerankCount: 6, budgetMs: 2000 } }, actor);
+    const v4 = await db.modelVersion.findFirstOrThrow({ where: { model: { name: "c-il-model" }, version: 4 } });
+    await startInterleaving("c-il-exp", "c-il", [{ key: "control", name: "stage 1 v1", modelAlias: "production" }, { key: "treatment", name: "stage 1 v4", modelVersionId: v4.id }]);
+
+    const pool = candidates(40, 600);
+    const response = await rerank({ surface: "c-il", topK: 12, userKey: "u-il", candidates: pool });
+    expect(response.variant).toMatchObject({ experiment: "c-il-exp", key: "interleaved" });
+    expect(Object.keys(response.stage2Arms!).sort()).toEqual(["control", "treatment"]);
+    expect(response.stage2).toEqual(response.stage2Arms!.control);
+    // Each arm's stage 2 rescored the top 6 of that arm's own stage-1 order, as the big trees order them.
+    const byStage2 = async (stage1: RerankResponse) => {
+      const top6 = ids(stage1).slice(0, 6);
+      return ids(await rerank({ surface: "c-big", topK: 6, candidates: pool.filter((c) => top6.includes(c.id)) }));
+    };
+    const controlStage1 = await rerank({ surface: "c-stage1", topK: 40, candidates: pool });
+    const treatmentStage1 = await rerank({ surface: "c-il-v4", topK: 40, candidates: pool });
+    for (const [arm, stage1] of [["control", controlStage1], ["treatment", treatmentStage1]] as const) {
+      expect(response.stage2Arms![arm]).toMatchObject({ status: "served", reason: null, model: { name: "c-big-model" }, rerankCount: 6 });
+      expect(response.stage2Arms![arm]!.reranked).toEqual(await byStage2(stage1));
+    }
+    // The two stage-1 rankers differ, so their stage 2s saw different items.
+    expect(response.stage2Arms!.control!.reranked).not.toEqual(response.stage2Arms!.treatment!.reranked);
+    for (const item of response.items) {
+      const arm = creditOf(item.reasons) ?? "control";
+      expect(item.reasons.includes("stage2")).toBe(response.stage2Arms![arm]!.reranked.includes(item.id));
+    }
+    // "stage2" sits before the interleaving credit: the competitive flag stays the first item's last reason.
+    if (response.items[0]!.reasons.includes(COMPETITIVE_FLAG)) expect(response.items[0]!.reasons.at(-1)).toBe(COMPETITIVE_FLAG);
+    // A surface with one arm reports no stage2Arms.
+    expect((await rerank({ surface: "c-two-stage", topK: 5, candidates: pool })).stage2Arms).toBeUndefined();
+  });
+});
+
+describe("a cross-encoder stage 2 counts its truncations", () => {
+  it("stage2.truncated and text.truncated count the documents stage 2 cut to the model's length", async () => {
+    const db = getDb();
+    await createTestSurface(db, { key: "c-text2", bytes: STAGE1, featureSpec: spec });
+    await configureStage2(db, { surface: "c-text2", stage2: { model: DEMO_CROSS_ENCODER_NAME, alias: "production", rerankCount: 20, budgetMs: 10_000 } }, actor);
+    const long = "a soft wireless headphone with a long battery and a folding band ".repeat(60);
+    // 20 candidates, all rescored by stage 2; three of them carry a document longer than the model's sequence.
+    const pool = candidates(20, 700).map((c, i) => ({ ...c, text: i % 7 === 0 ? long : `short document ${i}` }));
+    const response = await rerank({ surface: "c-text2", topK: 20, context: { query: "wireless headphones" }, candidates: pool });
+    expect(response.stage2).toMatchObject({ status: "served", model: { name: DEMO_CROSS_ENCODER_NAME }, truncated: 3 });
+    expect(response.text).toEqual({ truncated: 3 });
+    // Nothing cut: both say 0; a tree stage 2 reports neither.
+    const short = await rerank({ surface: "c-text2", topK: 20, context: { query: "wireless headphones" }, candidates: pool.map((c, i) => ({ ...c, text: `short document ${i}` })) });
+    expect(short.stage2).toMatchObject({ status: "served", truncated: 0 });
+    expect(short.text).toEqual({ truncated: 0 });
+    const treeStage2 = await rerank({ surface: "c-two-stage", topK: 5, candidates: candidates(10) });
+    expect(treeStage2.stage2!.truncated).toBeUndefined();
+    expect(treeStage2.text).toBeUndefined();
   });
 });
 

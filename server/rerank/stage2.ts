@@ -23,9 +23,11 @@ export interface Rescored {
  * Rescores one arm's stage-1 result with the surface's stage 2.
  * @param surface a surface whose `stage2` is set.
  * @param input the request's candidates (index-aligned with `stage1.scores`), features and query.
- * @returns the joined scores (status "served") or stage 1's as they were, with what happened.
+ * @param arm the interleaving experiment's variant key this arm ranks for (named in the log line); undefined with one arm.
+ * @returns the joined scores (status "served") or stage 1's as they were, with what happened; `truncated`
+ *   (documents cut to the model's length) when stage 2's model is a cross-encoder that ran.
  */
-export async function rescoreArm(surface: SurfaceConfig, input: ScoringInput, stage1: Scored): Promise<Rescored> {
+export async function rescoreArm(surface: SurfaceConfig, input: ScoringInput, stage1: Scored, arm?: string): Promise<Rescored> {
   const config = surface.stage2!;
   const started = performance.now();
   const done = (status: Stage2Outcome["status"], reason: Stage2Outcome["reason"], extra: Partial<Stage2Outcome> = {}): Stage2Outcome => {
@@ -35,7 +37,7 @@ export async function rescoreArm(surface: SurfaceConfig, input: ScoringInput, st
   };
   if (surface.killSwitch) return { scored: stage1, stage2: done("skipped", "kill_switch") };
   if (!config.ref) {
-    logFault(surface.key, "no_model", `${config.model} has no alias "${config.alias}"`);
+    logFault(surface.key, arm, "no_model", `${config.model} has no alias "${config.alias}"`);
     return { scored: stage1, stage2: done("error", "no_model") };
   }
   const cut = stage2Cut(stage1.scores, config.rerankCount);
@@ -48,25 +50,27 @@ export async function rescoreArm(surface: SurfaceConfig, input: ScoringInput, st
   const model = { name: config.model, version: ref.version, alias: ref.alias };
   const result = await withinBudget(scoreWithModels(`${surface.key}#stage2`, [ref], config.budgetMs, subset), config.budgetMs);
   if (result === "over_budget") {
-    logFault(surface.key, "timeout", `stage 2 passed its ${config.budgetMs} ms budget`);
+    logFault(surface.key, arm, "timeout", `stage 2 passed its ${config.budgetMs} ms budget`);
     return { scored: stage1, stage2: done("timeout", "timeout", { model }) };
   }
   if (result.servedBy !== "model") {
     const reason = result.fallbackReason ?? "model_error";
     const status = statusOf(reason);
-    if (status !== "skipped") logFault(surface.key, reason, errorForLog(result.failure));
+    if (status !== "skipped") logFault(surface.key, arm, reason, errorForLog(result.failure));
     return { scored: stage1, stage2: done(status, reason, { model }) };
   }
+  // A cross-encoder's truncations count whether or not its scores serve (they were cut either way).
+  const text = result.handle?.kind === "cross-encoder" ? { truncated: result.truncated } : {};
   let scores: Float32Array;
   try {
     scores = mergeStageScores(stage1.scores, cut, result.scores);
   } catch (error) {
-    logFault(surface.key, "model_error", errorForLog(error));
-    return { scored: stage1, stage2: done("error", "model_error", { model }) };
+    logFault(surface.key, arm, "model_error", errorForLog(error));
+    return { scored: stage1, stage2: done("error", "model_error", { model, ...text }) };
   }
   // Stage 2's order of the items it rescored (their joined scores fall in that order).
   const reranked = [...cut].sort((a, b) => scores[b]! - scores[a]!).map((i) => input.candidates[i]!.id);
-  return { scored: { ...stage1, scores }, stage2: done("served", null, { model, reranked }) };
+  return { scored: { ...stage1, scores }, stage2: done("served", null, { model, reranked, ...text }) };
 }
 
 /** timeout → "timeout"; an open breaker or a kill switch → "skipped"; any other fault → "error". */
@@ -90,8 +94,8 @@ async function withinBudget<T>(run: Promise<T>, budgetMs: number): Promise<T | "
 const LOG_EVERY_MS = 10_000;
 const lastLogged = new Map<string, { at: number; folded: number }>();
 
-function logFault(surface: string, reason: string, detail: string): void {
-  const key = `${surface}|${reason}`;
+function logFault(surface: string, arm: string | undefined, reason: string, detail: string): void {
+  const key = `${surface}|${arm ?? ""}|${reason}`;
   const last = lastLogged.get(key);
   const now = Date.now();
   if (last && now - last.at < LOG_EVERY_MS) {
@@ -100,5 +104,6 @@ function logFault(surface: string, reason: string, detail: string): void {
   }
   const folded = last?.folded ? ` (${last.folded} more since the last line)` : "";
   lastLogged.set(key, { at: now, folded: 0 });
-  console.warn(`[rerank:stage2] surface "${surface}": stage 1's order served (${reason}): ${detail}${folded}`);
+  const armNote = arm === undefined ? "" : ` (interleaving arm "${arm}")`;
+  console.warn(`[rerank:stage2] surface "${surface}"${armNote}: stage 1's order served (${reason}): ${detail}${folded}`);
 }

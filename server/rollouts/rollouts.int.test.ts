@@ -263,4 +263,24 @@ describe("canary rollouts", () => {
       ["canary.resumed", null, 60, expect.any(String)],
     ]);
   });
+  it("issue #14 break test: two clicks per impression (or clicks on items never shown) do not crash the judge; CTR counts clicked impressions", async () => {
+    const db = getDb();
+    const ml = caller();
+    await createTestSurface(db, { key: "t-clicks", bytes: demoModelBytes("linear"), featureSpec: demoFeatureSpec(), shadowBytes: demoModelBytes("candidate") });
+    await ml.rollouts.start({ surface: "t-clicks", version: 3, steps: [50, 60], minRequests: 20, minImpressions: 20, maxLatencyIncrease: 100, reason: "clicky clients" });
+    await send("t-clicks", users("ck", 120));
+    // Each request: one impression of i1, two clicks on i1 (a double tap) and a click on i2 it never reported as shown.
+    await db.$executeRaw`
+      INSERT INTO outcome_events (event_id, request_ts, request_id, ts, surface, type, item_id)
+      SELECT kind || '-' || n || '-' || request_id, ts, request_id, ts, surface, kind::"OutcomeType", item
+      FROM rerank_requests CROSS JOIN (VALUES ('impression', 1, 'i1'), ('click', 1, 'i1'), ('click', 2, 'i1'), ('click', 3, 'i2')) AS e(kind, n, item)
+      WHERE surface = 't-clicks'`;
+    const outcome = (await ml.rollouts.analyse()).find((o) => o.surface === "t-clicks")!;
+    expect(outcome.decision).toBe("advance");
+    const [rollout] = await ml.rollouts.list({ surface: "t-clicks", limit: 1 });
+    const ctr = rollout!.history[0]!.metrics.find((m) => m.metric === "ctr")!;
+    // Every impression was clicked, once: CTR 100 % in both arms, a rate the interval can take.
+    expect(ctr).toMatchObject({ canary: 1, baseline: 1, classification: "pass" });
+    await ml.rollouts.abort({ surface: "t-clicks", reason: "done" });
+  });
 });

@@ -117,8 +117,10 @@ const LATENCY_SAMPLE = 5_000;
 
 /**
  * What each arm of a rollout served since `since`, from the request log: request and fallback
- * counts, a uniform sample of at most 5,000 latencies, and impressions and clicks of the outcome
- * events on those requests. Requests served while the kill switch was on scored no model: they say
+ * counts, a uniform sample of at most 5,000 latencies, and the impressions and clicked impressions
+ * of the outcome events on those requests: an impression is a (request, item) pair with at least one
+ * impression event, a click counts once per impressed pair (repeated clicks, and clicks on items
+ * never reported as shown, are not impressions clicked), so clicks ≤ impressions as CTR's interval needs. Requests served while the kill switch was on scored no model: they say
  * nothing of either arm and are left out.
  */
 async function armSamples(db: Db, rolloutId: string, surface: string, since: Date): Promise<{ canary: ArmSample; baseline: ArmSample }> {
@@ -134,8 +136,12 @@ async function armSamples(db: Db, rolloutId: string, surface: string, since: Dat
         FROM rerank_requests WHERE surface = ${surface} AND experiment_key = ${key} AND ts >= ${since} AND fallback_reason IS DISTINCT FROM 'kill_switch'
       ) sampled WHERE n <= ${LATENCY_SAMPLE} GROUP BY arm`,
     db.$queryRaw<Array<{ arm: string; impressions: number; clicks: number }>>`
-      SELECT r.variant_key AS arm, count(*) FILTER (WHERE e.type = 'impression')::int AS impressions, count(*) FILTER (WHERE e.type = 'click')::int AS clicks
-      FROM rerank_requests r JOIN outcome_events e ON e.request_id = r.request_id AND e.request_ts = r.ts
+      SELECT r.variant_key AS arm, count(*) FILTER (WHERE e.impressed)::int AS impressions, count(*) FILTER (WHERE e.impressed AND e.clicked)::int AS clicks
+      FROM rerank_requests r JOIN (
+        SELECT request_id, request_ts, bool_or(type = 'impression') AS impressed, bool_or(type = 'click') AS clicked
+        FROM outcome_events WHERE surface = ${surface} AND request_ts >= ${since} AND type IN ('impression', 'click')
+        GROUP BY request_id, request_ts, item_id
+      ) e ON e.request_id = r.request_id AND e.request_ts = r.ts
       WHERE r.surface = ${surface} AND r.experiment_key = ${key} AND r.ts >= ${since} AND r.fallback_reason IS DISTINCT FROM 'kill_switch'
       GROUP BY r.variant_key`,
   ]);

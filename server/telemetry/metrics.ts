@@ -30,6 +30,8 @@ function createMetrics() {
     telemetryFailures: new Gauge({ name: "rerank_telemetry_write_failures", help: "Failed telemetry batch writes since start", labelNames: ["stream"], registers: [registry] }),
     events: new Counter({ name: "rerank_outcome_events_total", help: "Outcome events accepted, by type", labelNames: ["type"], registers: [registry] }),
     shadowRequests: new Counter({ name: "rerank_shadow_requests_total", help: "Mirrored requests by outcome (compared, shadow_error, dropped_queue_full)", labelNames: ["surface", "outcome"], registers: [registry] }),
+    traceExportFailures: new Counter({ name: "rerank_trace_export_failures_total", help: "Failed OTLP exports of trace spans (OTEL_EXPORTER_OTLP_ENDPOINT), by error name", labelNames: ["reason"], registers: [registry] }),
+    traceSpansDropped: new Counter({ name: "rerank_trace_spans_dropped_total", help: "Trace spans lost in failed OTLP exports", registers: [registry] }),
     breakerState: new Gauge({ name: "rerank_circuit_open", help: "1 while the surface-wide circuit breaker of a surface's model is open (every caller falls back)", labelNames: ["surface", "model"], registers: [registry] }),
     callerCircuitsOpen: new Gauge({ name: "rerank_caller_circuits_open", help: "Callers whose own circuit breaker of a surface's model is open (only their requests fall back)", labelNames: ["surface", "model"], registers: [registry] }),
   };

@@ -5,14 +5,20 @@ import { setEnv } from "../config";
 import { getDb } from "../db/client";
 import { seedDemo } from "../db/seed";
 import { rerank } from "../rerank/pipeline";
+import { DEMO_CROSS_ENCODER_NAME } from "../demo/crossEncoder";
+import { keyHeaders } from "../testing/callers";
+import { startTestFrontDoor } from "../testing/frontDoor";
+import { metrics } from "./metrics";
 import { flushTracing, shutdownTracing, tracingEnabled } from "./tracing";
 
 // Traces of real rerank requests, exported over OTLP/HTTP (JSON) to a receiver in this process.
 
-interface OtlpSpan { name: string; traceId: string; spanId: string; parentSpanId?: string; attributes: Array<{ key: string; value: { stringValue?: string } }> }
+interface OtlpSpan { name: string; traceId: string; spanId: string; parentSpanId?: string; startTimeUnixNano: string; endTimeUnixNano: string; attributes: Array<{ key: string; value: { stringValue?: string } }> }
 const received: OtlpSpan[] = [];
 const paths: string[] = [];
 let receiver: Server;
+/** The receiver answers 503 while this is set (an unreachable or failing collector). */
+let failing = false;
 
 beforeAll(async () => {
   await seedDemo(getDb());
@@ -20,6 +26,7 @@ beforeAll(async () => {
     const chunks: Buffer[] = [];
     req.on("data", (c: Buffer) => chunks.push(c));
     req.on("end", () => {
+      if (failing) return res.writeHead(400).end(); // not retried by the exporter
       paths.push(`${req.method} ${req.url} ${req.headers["content-type"]}`);
       const body = JSON.parse(Buffer.concat(chunks).toString("utf8")) as { resourceSpans: Array<{ scopeSpans: Array<{ spans: OtlpSpan[] }> }> };
       for (const rs of body.resourceSpans) for (const ss of rs.scopeSpans) received.push(...ss.spans);
@@ -79,5 +86,88 @@ describe("OpenTelemetry traces", () => {
     expect(tracingEnabled()).toBe(true);
     await flushTracing();
     expect(received.some((s) => attr(s, "rerank.request_id") === "unsampled-1")).toBe(false);
+  });
+
+  const receiverUrl = () => `http://127.0.0.1:${(receiver.address() as AddressInfo).port}`;
+  const durationMs = (s: OtlpSpan) => Number(BigInt(s.endTimeUnixNano) - BigInt(s.startTimeUnixNano)) / 1e6;
+  const catalogIds = async () => (await getDb().catalogItem.findMany({ where: { safetyFlags: { isEmpty: true } }, select: { id: true }, take: 30, orderBy: { id: "asc" } })).map((c) => c.id);
+
+  it("counts the record stage in the response's total, as the root span does (break test: total 25 ms vs a root span of 79.5 ms)", async () => {
+    await shutdownTracing();
+    setEnv("OTEL_EXPORTER_OTLP_ENDPOINT", receiverUrl());
+    setEnv("OTEL_TRACES_SAMPLER_ARG", "1");
+    const ids = await catalogIds();
+    // keepScoringRows and a shadow-sampled surface give record() real work to do.
+    const response = await rerank({ surface: "search", topK: 10, requestId: "traced-total-1", userKey: "tracer", candidates: ids.map((id, i) => ({ id, retrievalScore: 1 - i / 30 })) }, { keepScoringRows: true });
+    await flushTracing();
+    const spans = received.filter((s) => attr(s, "rerank.request_id") === "traced-total-1");
+    const root = spans.find((s) => s.name === "rerank")!;
+    const recordSpan = spans.find((s) => s.name === "rerank.record")!;
+    expect(durationMs(recordSpan)).toBeGreaterThan(0);
+    // The root span runs from the start to the end of record; the total is rounded to 1 µs.
+    expect(Math.abs(response.timings.total - durationMs(root))).toBeLessThanOrEqual(0.002);
+    const stages = spans.filter((s) => s !== root).reduce((sum, s) => sum + durationMs(s), 0);
+    expect(response.timings.total).toBeGreaterThanOrEqual(stages - 0.002);
+  });
+
+  it("joins the caller's trace from its W3C traceparent on POST /api/v1/rerank, /api/v1/events and /v2/rerank, and follows its sampled flag", async () => {
+    await shutdownTracing();
+    setEnv("OTEL_EXPORTER_OTLP_ENDPOINT", receiverUrl());
+    // Ratio 0: only the caller's sampled flag can get these requests traced.
+    setEnv("OTEL_TRACES_SAMPLER_ARG", "0");
+    const frontDoor = await startTestFrontDoor();
+    try {
+      const headers = await keyHeaders();
+      const callerTrace = "4bf92f3577b34da6a3ce929d0e0e4736";
+      const callerSpan = "00f067aa0ba902b7";
+      const ids = await catalogIds();
+      const body = { surface: "search", topK: 5, requestId: "traced-parent-1", candidates: ids.map((id, i) => ({ id, retrievalScore: 1 - i / 30 })) };
+      const sampled = await frontDoor.post("/api/v1/rerank", body, { headers: { ...headers, traceparent: `00-${callerTrace}-${callerSpan}-01` } });
+      expect(sampled.status).toBe(200);
+      const unsampled = await frontDoor.post("/api/v1/rerank", { ...body, requestId: "traced-parent-2" }, { headers: { ...headers, traceparent: `00-${"1".repeat(32)}-${callerSpan}-00` } });
+      expect(unsampled.status).toBe(200);
+      const events = await frontDoor.post("/api/v1/events", { events: [{ eventId: "traced-parent-event-1", requestId: "traced-parent-1", type: "click", itemId: ((await sampled.clone().json()) as { items: Array<{ id: string }> }).items[0]!.id }] }, { headers: { ...headers, traceparent: `00-${callerTrace}-${callerSpan}-01` } });
+      expect(events.status, await events.clone().text()).toBe(200);
+      const text = await frontDoor.post("/v2/rerank", { model: DEMO_CROSS_ENCODER_NAME, query: "red shoes", documents: ["red running shoes", "a blue hat"] }, { headers: { ...headers, traceparent: `00-${callerTrace}-${callerSpan}-01` } });
+      expect(text.status, await text.clone().text()).toBe(200);
+      await flushTracing();
+      const root = received.find((s) => s.name === "rerank" && attr(s, "rerank.request_id") === "traced-parent-1");
+      expect(root?.traceId).toBe(callerTrace);
+      expect(root?.parentSpanId).toBe(callerSpan);
+      expect(received.filter((s) => attr(s, "rerank.request_id") === "traced-parent-1" && s.traceId === callerTrace)).toHaveLength(7);
+      expect(received.some((s) => attr(s, "rerank.request_id") === "traced-parent-2")).toBe(false);
+      const eventsSpan = received.find((s) => s.name === "POST /api/v1/events");
+      expect(eventsSpan?.traceId).toBe(callerTrace);
+      expect(eventsSpan?.parentSpanId).toBe(callerSpan);
+      const textSpan = received.find((s) => s.name === "POST /v2/rerank");
+      expect(textSpan?.traceId).toBe(callerTrace);
+      expect(textSpan?.parentSpanId).toBe(callerSpan);
+    } finally {
+      await frontDoor.close();
+    }
+  });
+
+  it("counts failed exports and warns at most once a minute", async () => {
+    await shutdownTracing();
+    setEnv("OTEL_EXPORTER_OTLP_ENDPOINT", receiverUrl());
+    setEnv("OTEL_TRACES_SAMPLER_ARG", "1");
+    const before = (await metrics.traceExportFailures.get()).values.reduce((sum, v) => sum + v.value, 0);
+    const warnings: string[] = [];
+    const warn = console.warn;
+    console.warn = (line: string) => warnings.push(line);
+    failing = true;
+    try {
+      await request("export-fails-1");
+      await flushTracing().catch(() => undefined);
+      await request("export-fails-2");
+      await flushTracing().catch(() => undefined);
+    } finally {
+      failing = false;
+      console.warn = warn;
+    }
+    const after = (await metrics.traceExportFailures.get()).values.reduce((sum, v) => sum + v.value, 0);
+    expect(after - before).toBe(2);
+    expect(warnings.filter((w) => w.startsWith("[tracing] OTLP export"))).toHaveLength(1);
+    expect(warnings[0]).toContain(`${receiverUrl()}/v1/traces failed`);
   });
 });

@@ -1,11 +1,13 @@
-import { context, trace, type Attributes, type Context, type Link, type SpanKind, type Tracer } from "@opentelemetry/api";
+import { ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Attributes, type Context, type Link, type Tracer } from "@opentelemetry/api";
+import { ExportResultCode, W3CTraceContextPropagator, type ExportResult } from "@opentelemetry/core";
 import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-http";
 import { resourceFromAttributes } from "@opentelemetry/resources";
 import {
   AlwaysOffSampler, AlwaysOnSampler, BasicTracerProvider, BatchSpanProcessor, ParentBasedSampler, SamplingDecision, TraceIdRatioBasedSampler,
-  type Sampler, type SamplingResult,
+  type ReadableSpan, type Sampler, type SamplingResult, type SpanExporter,
 } from "@opentelemetry/sdk-trace-base";
 import { env } from "../config";
+import { metrics } from "./metrics";
 
 // OpenTelemetry traces of the rerank pipeline, exported over OTLP/HTTP (JSON) when
 // OTEL_EXPORTER_OTLP_ENDPOINT is set: one "rerank" span per request with a child span per stage
@@ -16,6 +18,9 @@ import { env } from "../config";
 // Head sampling (OTEL_TRACES_SAMPLER, OTEL_TRACES_SAMPLER_ARG; by default ParentBased(TraceIdRatioBased
 // 0.01)): a request not sampled costs one span decision, no attributes and no child spans; requests
 // served by a fallback are sampled always when the sampler has a ratio.
+// A caller's W3C `traceparent` (and `tracestate`) header is honoured on the HTTP endpoints: the
+// request's spans join the caller's trace, and the parent-based sampler follows its sampled flag.
+// Failed exports are counted (rerank_trace_export_failures_total) and logged at most once a minute.
 
 /** The span attribute the sampler reads: the request was served by a fallback (cascade or retrieval order). */
 const FALLBACK_ATTRIBUTE = "rerank.fallback";
@@ -45,6 +50,81 @@ export function samplerOf(name: string, ratio: number): Sampler {
   return name.startsWith("parentbased_") ? new ParentBasedSampler({ root }) : root;
 }
 
+/** At most one warning line per this many milliseconds about failed trace exports. */
+export const EXPORT_WARNING_INTERVAL_MS = 60_000;
+
+/**
+ * The OTLP exporter, with its failures made visible: each failed export counts its spans in
+ * rerank_trace_export_failures_total{reason} and logs one warning line, at most one a minute
+ * (EXPORT_WARNING_INTERVAL_MS; the line says how many failures it stands for).
+ */
+export class ObservedExporter implements SpanExporter {
+  private lastWarning = -Infinity;
+  private unreported = 0;
+
+  constructor(private readonly inner: SpanExporter, private readonly endpoint: string, private readonly now: () => number = Date.now, private readonly warn: (line: string) => void = console.warn) {}
+
+  export(spans: ReadableSpan[], done: (result: ExportResult) => void): void {
+    this.inner.export(spans, (result) => {
+      if (result.code !== ExportResultCode.SUCCESS) this.failed(spans.length, result.error);
+      done(result);
+    });
+  }
+
+  private failed(spans: number, error: Error | undefined): void {
+    metrics.traceExportFailures.inc({ reason: error?.name ?? "unknown" });
+    metrics.traceSpansDropped.inc(spans);
+    this.unreported++;
+    if (this.now() - this.lastWarning < EXPORT_WARNING_INTERVAL_MS) return;
+    this.lastWarning = this.now();
+    this.warn(`[tracing] OTLP export to ${this.endpoint} failed (${this.unreported} failed export${this.unreported === 1 ? "" : "s"} since the last warning; ${spans} spans dropped in the last): ${error?.message ?? "unknown error"}`);
+    this.unreported = 0;
+  }
+
+  shutdown(): Promise<void> {
+    return this.inner.shutdown();
+  }
+
+  forceFlush(): Promise<void> {
+    return this.inner.forceFlush?.() ?? Promise.resolve();
+  }
+}
+
+const propagator = new W3CTraceContextPropagator();
+const headerGetter = {
+  keys: (carrier: Record<string, string | string[] | undefined>) => Object.keys(carrier),
+  get: (carrier: Record<string, string | string[] | undefined>, key: string) => carrier[key],
+};
+
+/**
+ * The caller's trace context from its W3C Trace Context headers (`traceparent`, `tracestate`;
+ * https://www.w3.org/TR/trace-context/), for the request's spans to join; ROOT_CONTEXT when
+ * tracing is off or the headers are absent or malformed. `headers`: node's lower-cased header map.
+ */
+export function incomingTraceContext(headers: Record<string, string | string[] | undefined>): Context {
+  if (!tracingEnabled() || headers.traceparent === undefined) return ROOT_CONTEXT;
+  return propagator.extract(ROOT_CONTEXT, headers, headerGetter);
+}
+
+/**
+ * Runs `work` inside a server span `name` that is a child of `parent` (the caller's trace context);
+ * the span records an exception and an error status when `work` throws. Without tracing, just `work()`.
+ */
+export async function traced<T>(name: string, parent: Context, work: () => Promise<T>): Promise<T> {
+  const { tracer } = tracing();
+  if (!tracer) return work();
+  const span = tracer.startSpan(name, { kind: SpanKind.SERVER }, parent);
+  try {
+    return await work();
+  } catch (error) {
+    span.recordException(error as Error);
+    span.setStatus({ code: SpanStatusCode.ERROR });
+    throw error;
+  } finally {
+    span.end();
+  }
+}
+
 interface Tracing {
   tracer: Tracer | null;
   provider: BasicTracerProvider | null;
@@ -60,10 +140,12 @@ function tracing(): Tracing {
   const provider = new BasicTracerProvider({
     resource: resourceFromAttributes({ "service.name": env().OTEL_SERVICE_NAME }),
     sampler: samplerOf(env().OTEL_TRACES_SAMPLER, env().OTEL_TRACES_SAMPLER_ARG),
-    spanProcessors: [new BatchSpanProcessor(new OTLPTraceExporter({ url: `${endpoint.replace(/\/$/, "")}/v1/traces` }), { scheduledDelayMillis: 1000 })],
+    spanProcessors: [new BatchSpanProcessor(exporterOf(`${endpoint.replace(/\/$/, "")}/v1/traces`), { scheduledDelayMillis: 1000 })],
   });
   return (holder.__rerankTracing = { tracer: provider.getTracer("rerank-console"), provider });
 }
+
+const exporterOf = (url: string) => new ObservedExporter(new OTLPTraceExporter({ url }), url);
 
 /** Whether spans are recorded (OTEL_EXPORTER_OTLP_ENDPOINT is set). */
 export function tracingEnabled(): boolean {
@@ -101,6 +183,11 @@ export class StageClock {
     return result;
   }
 
+  /** Milliseconds from the request's start to the last stage's end: the latency the client sees. */
+  totalMs(): number {
+    return (this.ends.at(-1) ?? performance.now()) - this.started;
+  }
+
   /** Milliseconds spent in `stage` (0 if it did not run). */
   ms(stage: StageName): number {
     const i = this.names.indexOf(stage);
@@ -111,19 +198,20 @@ export class StageClock {
    * When tracing is on and the sampler samples this request, the request's span and one child span
    * per stage, timed by the marks, each with the `attributes` (request id, surface, model version).
    * A no-op otherwise (`attributes` is not called). `fallback`: the request was served by a
-   * fallback (sampled always under a ratio sampler).
+   * fallback (sampled always under a ratio sampler). `parent`: the caller's trace context
+   * (incomingTraceContext), so the spans join its trace; the root of a new trace by default.
    */
-  trace(attributesOf: () => Attributes, fallback = false): void {
+  trace(attributesOf: () => Attributes, fallback = false, parent: Context = ROOT_CONTEXT): void {
     const { tracer } = tracing();
     if (!tracer) return;
     const at = (ms: number) => performance.timeOrigin + ms;
-    const root = tracer.startSpan("rerank", { startTime: at(this.started), attributes: { [FALLBACK_ATTRIBUTE]: fallback } });
+    const root = tracer.startSpan("rerank", { kind: SpanKind.SERVER, startTime: at(this.started), attributes: { [FALLBACK_ATTRIBUTE]: fallback } }, parent);
     if (!root.isRecording()) return;
     const attributes = { ...attributesOf(), [FALLBACK_ATTRIBUTE]: fallback };
     root.setAttributes(attributes);
-    const parent = trace.setSpan(context.active(), root);
+    const inRoot = trace.setSpan(parent, root);
     this.names.forEach((name, i) => {
-      tracer.startSpan(`rerank.${name}`, { startTime: at(i === 0 ? this.started : this.ends[i - 1]!), attributes }, parent).end(at(this.ends[i]!));
+      tracer.startSpan(`rerank.${name}`, { startTime: at(i === 0 ? this.started : this.ends[i - 1]!), attributes }, inRoot).end(at(this.ends[i]!));
     });
     root.end(at(this.ends.at(-1) ?? performance.now()));
   }

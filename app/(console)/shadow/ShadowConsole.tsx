@@ -233,7 +233,7 @@ function Disagreements({ surface, hours, versionId }: { surface: string; hours: 
                   </Stack>
                   <Group gap={6}>
                     <Button size="compact-xs" variant="light" component={Link} href={hrefs.shadowComparison(r.requestId, versionId)} data-testid="open-comparison">Side by side</Button>
-                    <Button size="compact-xs" variant="default" component={Link} href={hrefs.request(r.requestId)} data-testid="open-debug">Debug</Button>
+                    <Button size="compact-xs" variant="default" component={Link} href={hrefs.request(r.requestId, r.ts)} data-testid="open-debug">Debug</Button>
                   </Group>
                 </Group>
                 <SimpleGrid cols={{ base: 1, sm: 2 }} spacing="xs">

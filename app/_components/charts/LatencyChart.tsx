@@ -2,6 +2,7 @@
 import { Text } from "@mantine/core";
 import { useElementSize } from "@mantine/hooks";
 import { CartesianGrid, ComposedChart, Legend, Line, ReferenceLine, ResponsiveContainer, Tooltip, XAxis, YAxis } from "recharts";
+import { labelled, rowsWithGaps } from "./latencyChartRows";
 
 export interface ChartMarker {
   ts: Date | string;
@@ -23,12 +24,8 @@ export function LatencyChart({ data, targetMs, markers = [] }: {
   targetMs: number;
   markers?: ChartMarker[];
 }) {
-  const rows = data.map((d) => ({
-    t: new Date(d.ts).getTime(),
-    p95: Math.round(d.p95 * 100) / 100,
-    p99: Math.round(d.p99 * 100) / 100,
-    fallback: Math.round(d.fallbackRate * 1000) / 10,
-  }));
+  // Buckets without traffic are gaps in the lines (a null row), not diagonals across them.
+  const rows = rowsWithGaps(data.map((d) => ({ t: new Date(d.ts).getTime(), p95: d.p95, p99: d.p99, fallbackRate: d.fallbackRate })));
   const times = [...rows.map((r) => r.t), ...markers.map((m) => new Date(m.ts).getTime())];
   const domain: [number, number] = times.length > 0 ? [Math.min(...times), Math.max(...times)] : [0, 1];
   // Labels need about LABEL_PX of the plot's width; on a phone fewer markers get one.
@@ -36,7 +33,7 @@ export function LatencyChart({ data, targetMs, markers = [] }: {
   const plotPx = Math.max(100, width - 110);
   const lines = labelled(markers.map((m) => ({ ...m, t: new Date(m.ts).getTime() })), ((domain[1] - domain[0]) * LABEL_PX) / plotPx);
   return (
-    <div ref={ref} data-testid="latency-chart" data-markers={lines.length}>
+    <div ref={ref} data-testid="latency-chart" data-markers={lines.length} data-marker-labels={lines.filter((m) => m.showLabel).map((m) => m.mergedLabel).join(" | ")} data-gaps={rows.filter((r) => r.p99 === null).length}>
       <ResponsiveContainer width="100%" height={200}>
         <ComposedChart data={rows} margin={{ left: 0, right: 8, top: 16, bottom: 0 }}>
           <CartesianGrid strokeDasharray="3 3" />
@@ -54,14 +51,14 @@ export function LatencyChart({ data, targetMs, markers = [] }: {
               stroke={MARKER_COLOR[m.kind]}
               strokeWidth={1.5}
               className="deploy-marker"
-              // Alternate label heights so that markers close together stay readable; a marker in the
-              // right half has its label on its left, so that it stays inside the chart.
-              label={m.showLabel ? { value: m.label, fontSize: 10, fill: MARKER_COLOR[m.kind], position: labelPosition(i, (m.t - domain[0]) / (domain[1] - domain[0] || 1)) } : undefined}
+              // Markers closer than a label's width share one merged label ("kill switch on → kill switch off");
+              // labels alternate heights, and one in the right half sits on its line's left, inside the chart.
+              label={m.showLabel ? { value: m.mergedLabel, fontSize: 10, fill: MARKER_COLOR[m.kind], position: labelPosition(m.slot, (m.t - domain[0]) / (domain[1] - domain[0] || 1)) } : undefined}
             />
           ))}
-          <Line yAxisId="ms" dataKey="p95" name="p95" stroke="#4c6ef5" dot={false} isAnimationActive={false} />
-          <Line yAxisId="ms" dataKey="p99" name="p99" stroke="#f59f00" dot={false} isAnimationActive={false} />
-          <Line yAxisId="pct" dataKey="fallback" name="fallback %" stroke="#fa5252" dot={false} isAnimationActive={false} />
+          <Line yAxisId="ms" dataKey="p95" name="p95" stroke="#4c6ef5" dot={false} connectNulls={false} isAnimationActive={false} />
+          <Line yAxisId="ms" dataKey="p99" name="p99" stroke="#f59f00" dot={false} connectNulls={false} isAnimationActive={false} />
+          <Line yAxisId="pct" dataKey="fallback" name="fallback %" stroke="#fa5252" dot={false} connectNulls={false} isAnimationActive={false} />
         </ComposedChart>
       </ResponsiveContainer>
       {lines.length > 0 && (
@@ -76,18 +73,7 @@ export function LatencyChart({ data, targetMs, markers = [] }: {
 
 const labelPosition = (i: number, x: number) => `inside${i % 2 === 0 ? "Top" : "Bottom"}${x > 0.5 ? "Right" : "Left"}` as const;
 
-/** Pixels a marker's label needs: a marker closer than this to a newer labelled one gets no label (labels alternate top and bottom). */
-const LABEL_PX = 60;
+/** Pixels a marker's label needs: markers closer than this share one merged label (labels alternate top and bottom). */
+const LABEL_PX = 90;
 /** Changes listed in words under the chart, newest first. */
 const RECENT_MARKERS = 5;
-
-/** Labels the newest marker, then each older one at least `gap` ms before the last labelled one. */
-function labelled<M extends { t: number }>(markers: M[], gap: number): Array<M & { showLabel: boolean }> {
-  let last = Infinity;
-  const out = [...markers].sort((a, b) => a.t - b.t).reverse().map((m) => {
-    const showLabel = last - m.t >= gap;
-    if (showLabel) last = m.t;
-    return { ...m, showLabel };
-  });
-  return out.reverse();
-}

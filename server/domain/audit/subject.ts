@@ -46,8 +46,11 @@ export const hrefs = {
   experiment: (key: string) => `/experiments/${encodeURIComponent(key)}`,
   model: (name: string) => `/models/${encodeURIComponent(name)}`,
   modelVersion: (name: string, version: number) => `/models/${encodeURIComponent(name)}/v/${version}`,
-  /** The Debug page opened on one logged request. */
-  request: (requestId: string) => `/dashboards/debug?request=${encodeURIComponent(requestId)}`,
+  /**
+   * The Debug page opened on one logged request; with `ts` (the row's log time) on that exact row,
+   * since a client-chosen id can be shared by several rows.
+   */
+  request: (requestId: string, ts?: Date | string) => `/dashboards/debug?request=${encodeURIComponent(requestId)}${ts ? `&at=${encodeURIComponent(new Date(ts).toISOString())}` : ""}`,
   /** One shadow comparison side by side. */
   shadowComparison: (requestId: string, versionId: string) => `/shadow/compare?request=${encodeURIComponent(requestId)}&version=${encodeURIComponent(versionId)}`,
   webhooks: () => "/settings/webhooks",

@@ -44,7 +44,10 @@ describe("PSI on the spec's own bins", () => {
   it("a log-normal price: ≈ 0 (was 1.9)", () => {
     const spec = describeDistribution(price)!;
     expect(spec).toMatchObject({ kind: "quantiles" });
-    expect(spec.edges).toHaveLength(9);
+    // The nine deciles, and the training range's two ends (bins below and above it, of share 0).
+    expect(spec.edges).toHaveLength(11);
+    expect(spec.shares![0]).toBe(0);
+    expect(spec.shares!.at(-1)).toBe(0);
     expect(psiAgainstTraining(price, spec)).toBeLessThan(1e-6);
     expect(psiLevel(psiAgainstTraining(logNormal(rng, 3, 1, 2000), spec))).toBe("stable");
   });
@@ -60,8 +63,24 @@ describe("PSI on the spec's own bins", () => {
     const inflated = price.map((p, i) => (i % 10 < 6 ? 0 : p));
     const spec = describeDistribution(inflated)!;
     expect(spec.kind).toBe("quantiles");
-    expect(spec.shares![0]).toBeCloseTo(0.6, 2);
+    expect(spec.shares![1]).toBeCloseTo(0.6, 2);
     expect(psiAgainstTraining(inflated, spec)).toBeLessThan(1e-6);
+  });
+
+  it("issue #14 break test: 97 % zeros and 3 % spread over 0–100 keeps bins above 0, so all 50, all 1000 or all −5 alert", () => {
+    const r = createRng(7);
+    const zeroInflated = Array.from({ length: 5000 }, () => (r.next() < 0.97 ? 0 : r.next() * 100));
+    const spec = describeDistribution(zeroInflated)!;
+    expect(spec.kind).toBe("quantiles");
+    expect(spec.shares![1]).toBeCloseTo(0.97, 1); // the atom at 0 in a bin of its own
+    expect(spec.shares!.filter((x) => x > 0).length).toBeGreaterThanOrEqual(3);
+    for (const live of [50, 1000, -5]) expect(driftLevel(driftTest(new Array<number>(500).fill(live), spec)), String(live)).toBe("alert");
+    // Unchanged traffic stays stable.
+    const same = Array.from({ length: 1000 }, () => (r.next() < 0.97 ? 0 : r.next() * 100));
+    expect(driftLevel(driftTest(same, spec))).toBe("stable");
+    // 85 % zeros: more than two bins.
+    const eightyFive = Array.from({ length: 5000 }, () => (r.next() < 0.85 ? 0 : r.next() * 100));
+    expect(describeDistribution(eightyFive)!.shares!.filter((x) => x > 0).length).toBeGreaterThanOrEqual(3);
   });
 });
 

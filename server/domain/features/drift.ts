@@ -67,9 +67,13 @@ export const DRIFT_P_VALUE = 0.001;
 /**
  * The training distribution of one feature, for its spec: mean, sd (population), min, max, and
  * bins — `{ kind: "categories", values, shares }` when there are at most MAX_CATEGORIES distinct
- * values, else `{ kind: "quantiles", edges, shares }` with the distinct deciles as edges (ties
- * collapse, so a feature that is 0 for 60 % of rows gets fewer, unequal bins whose shares say so).
- * Non-finite values are ignored; null when none is left.
+ * values, else `{ kind: "quantiles", edges, shares }`. Quantile edges: the distinct deciles; every
+ * value holding at least a decile's share (an atom, e.g. the 0 of a zero-inflated feature) gets a
+ * bin of its own, and the values that are not atoms get bins in proportion to their share (at
+ * least two), so 97 % zeros and 3 % spread over 0–100 still has bins above 0; and a first bin below
+ * the training minimum and a last above the maximum, of share 0, so values outside the training
+ * range show as drift. Bin i holds edges[i−1] ≤ v < edges[i]. Non-finite values are ignored; null
+ * when none is left.
  */
 export function describeDistribution(values: readonly number[]): FeatureDistribution | null {
   const finite = values.filter(Number.isFinite).sort((a, b) => a - b);
@@ -77,24 +81,44 @@ export function describeDistribution(values: readonly number[]): FeatureDistribu
   if (n === 0) return null;
   const mean = finite.reduce((s, v) => s + v, 0) / n;
   const std = Math.sqrt(finite.reduce((s, v) => s + (v - mean) ** 2, 0) / n);
-  const summary = { mean, std, min: finite[0]!, max: finite[n - 1]! };
+  const min = finite[0]!;
+  const max = finite[n - 1]!;
+  const summary = { mean, std, min, max };
 
-  const distinct: number[] = [];
-  for (const v of finite) if (distinct.length === 0 || distinct[distinct.length - 1] !== v) distinct.push(v);
-  if (distinct.length <= MAX_CATEGORIES) {
-    const counts = new Map<number, number>();
-    for (const v of finite) counts.set(v, (counts.get(v) ?? 0) + 1);
-    return { ...summary, kind: "categories", values: distinct, shares: distinct.map((v) => counts.get(v)! / n) };
+  const runs: Array<{ value: number; count: number }> = [];
+  for (const v of finite) {
+    const last = runs[runs.length - 1];
+    if (last && last.value === v) last.count++;
+    else runs.push({ value: v, count: 1 });
   }
-  const edges: number[] = [];
-  for (let b = 1; b < QUANTILE_BINS; b++) {
-    const edge = quantileOfSorted(finite, b / QUANTILE_BINS);
-    // An edge at the minimum would leave bin 0 empty: every value is ≥ it.
-    if (edge > finite[0]! && (edges.length === 0 || edge > edges[edges.length - 1]!)) edges.push(edge);
+  if (runs.length <= MAX_CATEGORIES) {
+    return { ...summary, kind: "categories", values: runs.map((r) => r.value), shares: runs.map((r) => r.count / n) };
   }
-  const counts = new Array<number>(edges.length + 1).fill(0);
-  for (const v of finite) counts[binOf(v, edges)]!++;
-  return { ...summary, kind: "quantiles", edges, shares: counts.map((c) => c / n) };
+  const edges = new Set<number>([min, aboveRange(max)]);
+  for (let b = 1; b < QUANTILE_BINS; b++) edges.add(quantileOfSorted(finite, b / QUANTILE_BINS));
+  const isAtom = (r: { count: number }) => r.count * QUANTILE_BINS >= n;
+  runs.forEach((r, i) => {
+    if (!isAtom(r)) return;
+    edges.add(r.value);
+    if (i + 1 < runs.length) edges.add(runs[i + 1]!.value);
+  });
+  const rest = runs.filter((r) => !isAtom(r)).flatMap((r) => new Array<number>(r.count).fill(r.value));
+  if (rest.length < n) {
+    const restBins = Math.max(2, Math.round((QUANTILE_BINS * rest.length) / n));
+    for (let b = 1; b < restBins && rest.length > 1; b++) edges.add(quantileOfSorted(rest, b / restBins));
+  }
+  const sorted = [...edges].filter((e) => e >= min).sort((a, b) => a - b);
+  const counts = new Array<number>(sorted.length + 1).fill(0);
+  for (const v of finite) counts[binOf(v, sorted)]!++;
+  return { ...summary, kind: "quantiles", edges: sorted, shares: counts.map((c) => c / n) };
+}
+
+/**
+ * The edge of the bin above the training range: a little above `max` (a millionth of its size, at
+ * least 1e-6), so that it stays above `max` in a spec rounded to six decimals or stored as float32.
+ */
+function aboveRange(max: number): number {
+  return max + Math.max(Math.abs(max) * 1e-6, 1e-6) * 2;
 }
 
 /** Type-7 quantile (linear interpolation, R's default) of sorted values. */

@@ -86,6 +86,18 @@ describe("judgeStep", () => {
   });
 });
 
+describe("judgeStep with counts that are not a rate (issue #14 break test: 600 requests, 1 impression and 2 clicks each)", () => {
+  it("judges CTR 'nodata' with the reason instead of throwing; past the deadline the other metrics decide", () => {
+    const lat = Array(2000).fill(3);
+    const verdict = judgeStep(arm(lat, { impressions: 600, clicks: 1200 }), arm(lat, { impressions: 80_000, clicks: 6400 }), policy);
+    const ctr = verdict.metrics.find((m) => m.metric === "ctr")!;
+    expect(ctr).toMatchObject({ classification: "nodata", failed: false, reason: "the canary has 1200 events in 600 impressions: not a rate, so not judged" });
+    // Like a CTR short of its sample, it holds the step (unpeeked) until its deadline, then is not required.
+    expect(verdict.decision).toBe("wait");
+    expect(judgeStep(arm(lat, { impressions: 600, clicks: 1200 }), arm(lat, { impressions: 80_000, clicks: 6400 }), policy, { pastDeadline: true }).decision).toBe("advance");
+  });
+});
+
 describe("judgeStep does not peek", () => {
   it("a metric that would fail is not judged while another required metric waits; an early fallback failure is", () => {
     const policy = { ...DEFAULT_JUDGE_POLICY, minRequests: 100, minImpressions: 10_000 };

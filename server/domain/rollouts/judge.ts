@@ -191,6 +191,11 @@ function judgeRate(
   if (c.trials === 0 || b.trials === 0) {
     return verdict(def, { ...base, classification: "nodata", effect: null, relative: null, pValue: null, reason: `no ${options.unit} in ${c.trials === 0 ? "the canary" : "the baseline"} yet` });
   }
+  // A rate is events within trials; counts that break that (a caller's bug upstream) say nothing, and must not stall the judge.
+  const inconsistent = [c, b].find((x) => !(Number.isInteger(x.events) && Number.isInteger(x.trials) && x.events >= 0 && x.events <= x.trials));
+  if (inconsistent) {
+    return verdict(def, { ...base, classification: "nodata", effect: null, relative: null, pValue: null, reason: `${inconsistent === c ? "the canary" : "the baseline"} has ${inconsistent.events} events in ${inconsistent.trials} ${options.unit}: not a rate, so not judged` });
+  }
   const d = newcombeDifference(c.events, c.trials, b.events, b.trials, confidence);
   let classification = classify(d.estimate, d.lower, d.upper, tolerance);
   const enough = c.trials >= minTrials && b.trials >= minTrials;

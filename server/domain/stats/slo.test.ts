@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { BURN_ALERT_RULES, BURN_WINDOWS, burnLevel, burnRate, firingBurnAlerts } from "./slo";
+import { BURN_ALERT_RULES, BURN_WINDOWS, availabilityBurnRate, burnLevel, burnRate, firingBurnAlerts } from "./slo";
 
 describe("burnRate", () => {
   it("divides the bad share by the error budget", () => {
@@ -13,6 +13,17 @@ describe("burnRate", () => {
     expect(burnRate(0, 0, 0.999)).toBeNull();
     expect(() => burnRate(1, 1, 1)).toThrow("objective must be within (0, 1), got 1");
     expect(() => burnRate(5, 4, 0.9)).toThrow("bad (5) must be within [0, total (4)]");
+  });
+});
+
+describe("availabilityBurnRate", () => {
+  it("counts 5xx answers as bad events and as requests (break test: a 503 outage burned nothing)", () => {
+    // 1,000 requests logged, none a fallback, and 20 answered 503: 20 bad of 1,020.
+    expect(availabilityBurnRate({ requests: 1000, fallbacks: 0, errors: 20 }, 0.999)).toBeCloseTo(20 / 1020 / 0.001, 9);
+    expect(availabilityBurnRate({ requests: 1000, fallbacks: 10, errors: 20 }, 0.999)).toBeCloseTo(30 / 1020 / 0.001, 9);
+    // A full outage: nothing logged, every request an error: burn 1000 (the whole budget 1000× too fast).
+    expect(availabilityBurnRate({ requests: 0, fallbacks: 0, errors: 7 }, 0.999)).toBeCloseTo(1000, 9);
+    expect(availabilityBurnRate({ requests: 0, fallbacks: 0, errors: 0 }, 0.999)).toBeNull();
   });
 });
 

@@ -17,6 +17,23 @@ export function burnRate(bad: number, total: number, objective: number): number 
   return bad / total / (1 - objective);
 }
 
+/** One window's counts of the availability SLI: requests logged, those a fallback served, and requests answered with a 5xx (never logged). */
+export interface AvailabilityCounts {
+  requests: number;
+  fallbacks: number;
+  errors: number;
+}
+
+/**
+ * Burn rate of the availability SLI: bad = fallbacks + errors, total = logged requests + errors
+ * (an error answer is a request the log never saw), as Prometheus computes it from
+ * rerank_requests_total{outcome=~"fallback|error"} over all outcomes (deploy/prometheus/alerts.yml).
+ * Null without traffic.
+ */
+export function availabilityBurnRate(counts: AvailabilityCounts, objective: number): number | null {
+  return burnRate(counts.fallbacks + counts.errors, counts.requests + counts.errors, objective);
+}
+
 export type BurnLevel = "page" | "warn" | "ok" | "no_traffic";
 
 /** What the two windows call for: page when the 1 h window burns ≥ 14.4 or the 6 h window ≥ 6; warn above 1. */
@@ -71,7 +88,7 @@ export function firingBurnAlerts(burns: Partial<Record<BurnWindow, number | null
   return firing;
 }
 
-/** The SLIs on-call watches: availability (served by the model, not a fallback) and latency (within the surface's p99 target). */
+/** The SLIs on-call watches: availability (served by the model, not a fallback nor an error) and latency (within the surface's p99 target). */
 export const SLIS = ["availability", "latency"] as const;
 export type Sli = (typeof SLIS)[number];
 

@@ -8,8 +8,8 @@ import { readCrossEncoderBundle } from "../../inference/crossEncoder/bundle";
 import { CrossEncoder } from "../../inference/crossEncoder/model";
 import { closeCrossEncoders } from "../../inference/crossEncoder/pool";
 import { telemetry } from "../../telemetry/streams";
-import { surfaceConfigs } from "../../surfaces/configCache";
-import { callerAs, keyHeaders } from "../../testing/callers";
+import { keyHeaders } from "../../testing/callers";
+import { startInterleaving } from "../../testing/experiments";
 import { startTestFrontDoor, type TestFrontDoor } from "../../testing/frontDoor";
 
 // POST /v2/rerank and /v1/rerank through the real front door (real key check, real worker pool,
@@ -163,16 +163,7 @@ describe("Cohere-compatible rerank", () => {
     const demo = await db.model.findUniqueOrThrow({ where: { name: DEMO_CROSS_ENCODER_NAME } });
     const tabular = await db.modelVersion.findFirstOrThrow({ where: { model: { name: "search-ranker" }, version: 2 } });
     await db.surface.create({ data: { key: "t-text-il", name: "text interleaving", modelId: demo.id, modelAlias: "production", timeoutMs: 5000 } });
-    const pm = callerAs(["admin"], "pm@rerank.local");
-    await pm.experiments.create({
-      key: "text-il", name: "cross-encoder vs linear", surface: "t-text-il", kind: "interleaving", owner: "pm@rerank.local",
-      variants: [
-        { key: "cross", name: "demo cross-encoder", weight: 0.5, isControl: true, modelAlias: "production" },
-        { key: "linear", name: "search-ranker v2", weight: 0.5, modelVersionId: tabular.id },
-      ],
-    } as Parameters<typeof pm.experiments.create>[0]);
-    await pm.experiments.start({ key: "text-il" });
-    await surfaceConfigs().refresh();
+    await startInterleaving("text-il", "t-text-il", [{ key: "cross", name: "demo cross-encoder", modelAlias: "production" }, { key: "linear", name: "search-ranker v2", modelVersionId: tabular.id }]);
     // Object documents with distinct ids: the linear model reads the catalog's features of these items.
     const items = await db.catalogItem.findMany({ where: { safetyFlags: { isEmpty: true } }, take: 6, orderBy: { id: "asc" }, select: { id: true, title: true, category: true } });
     const response = await frontDoor.post("/v2/rerank", { model: "t-text-il", query: items[3]!.title, documents: items, user_key: "u-text-il" }, { headers: { authorization: `Bearer ${token}` } });

@@ -15,7 +15,7 @@ import { useTRPC } from "../../../_trpc/client";
 type Inspection = inferRouterOutputs<AppRouter>["debug"]["request"];
 
 /** "Open a logged request": an id pasted from a complaint, or arriving in the URL from the Shadow, Audit and On-call pages. */
-export function RequestLookup({ requestId }: { requestId: string | null }) {
+export function RequestLookup({ requestId, at }: { requestId: string | null; at: string | null }) {
   const router = useRouter();
   const pathname = usePathname();
   const [draft, setDraft] = useState(requestId ?? "");
@@ -43,7 +43,7 @@ export function RequestLookup({ requestId }: { requestId: string | null }) {
         </form>
         {!access.allowed && <Text size="sm" c="dimmed" mt="xs">{access.reason}: a logged request is request data.</Text>}
       </Card>
-      {requestId && access.allowed && <RequestInspector key={requestId} requestId={requestId} />}
+      {requestId && access.allowed && <RequestInspector key={`${requestId}@${at ?? ""}`} requestId={requestId} at={at} />}
     </Stack>
   );
 }
@@ -53,9 +53,9 @@ const arm = (a: Inspection["arm"]) =>
   !a ? null : a.kind === "canary" ? `canary rollout ${a.rolloutId}: ${a.arm ?? "?"} arm` : `experiment ${a.experiment}${a.phase !== null ? ` (phase ${a.phase})` : ""}: ${a.variant ?? "?"}${a.exposed ? "" : ", not exposed"}`;
 
 /** Everything the log, the scoring sample and the shadow rows kept about one request. */
-export function RequestInspector({ requestId }: { requestId: string }) {
+export function RequestInspector({ requestId, at }: { requestId: string; at: string | null }) {
   const trpc = useTRPC();
-  const inspection = useQuery({ ...trpc.debug.request.queryOptions({ requestId }), retry: false });
+  const inspection = useQuery({ ...trpc.debug.request.queryOptions({ requestId, ...(at ? { ts: new Date(at) } : {}) }), retry: false });
   if (inspection.error) {
     return (
       <Alert color={inspection.error.data?.code === "NOT_FOUND" ? "gray" : "red"} title="Cannot open this request" data-testid="request-not-found">
@@ -69,6 +69,7 @@ export function RequestInspector({ requestId }: { requestId: string }) {
   const stages = waterfallStages(r.timings);
   return (
     <Stack data-testid="request-inspection">
+      <SharedIdRows inspection={r} />
       <Card withBorder padding="lg">
         <Group justify="space-between" align="flex-start" gap="xs" mb="sm">
           <Stack gap={2} style={{ minWidth: 0 }}>
@@ -87,7 +88,7 @@ export function RequestInspector({ requestId }: { requestId: string }) {
           <Field label="arm" value={arm(r.arm) ?? "none (no experiment or canary)"} testId="inspected-arm" />
           <Field label="user key (keyed hash)" value={r.userKey ?? "—"} mono />
           <Field label="session key (keyed hash)" value={r.sessionKey ?? "—"} mono />
-          <Field label="request id chosen by" value={r.caller ?? "the server or the console (shared)"} mono={r.caller !== null} testId="inspected-caller" />
+          <Field label="request id chosen by" value={r.caller ? `${r.callerName ? `key "${r.callerName}" ` : ""}${r.caller}` : "the server or the console (shared)"} mono={r.caller !== null} testId="inspected-caller" />
         </SimpleGrid>
         <StageWaterfall stages={stages} />
       </Card>
@@ -138,6 +139,36 @@ export function RequestInspector({ requestId }: { requestId: string }) {
         </Card>
       </SimpleGrid>
     </Stack>
+  );
+}
+
+/**
+ * When several logged rows share the id (a client chose it, and another caller reused it): a clear
+ * warning and every row, newest first, with its surface, caller and time; each opens its own row.
+ */
+function SharedIdRows({ inspection: r }: { inspection: Inspection }) {
+  if (r.rowsWithId.length < 2) return null;
+  const clientChosen = r.rowsWithId.some((row) => row.caller !== null);
+  return (
+    <Alert color="orange" title={`${r.rowsWithId.length} logged requests share this id`} data-testid="shared-request-id">
+      <Text size="sm" mb="xs">
+        {clientChosen
+          ? "The request id was chosen by the client (the requestId field), so another caller can send the same id: these rows are different requests. Check the surface and the caller before trusting what you see; pick the row to open."
+          : "Several requests were logged under this id. Pick the row to open."}
+      </Text>
+      {/* One wrapping line per row (not a table), so a phone shows every field without scrolling. */}
+      <Stack gap={4} data-testid="shared-request-rows">
+        {r.rowsWithId.map((row) => (
+          <Group key={new Date(row.ts).toISOString()} gap="xs" wrap="wrap" justify="space-between" data-testid="shared-request-row" data-selected={row.selected}
+            style={{ borderTop: "1px solid var(--mantine-color-orange-2)", paddingTop: 4 }}>
+            <Text size="xs" style={{ minWidth: 0 }}>
+              <b>{row.surface}</b> · {new Date(row.ts).toLocaleString()} · id chosen by {row.caller ? (row.callerName ? `key "${row.callerName}"` : row.caller) : "the server or the console"} · {row.latencyMs.toFixed(2)} ms
+            </Text>
+            {row.selected ? <Badge size="xs" variant="light" tt="none">shown below</Badge> : <Button size="compact-xs" variant="default" component={Link} href={hrefs.request(r.requestId, row.ts)} data-testid="open-shared-row">Open this one</Button>}
+          </Group>
+        ))}
+      </Stack>
+    </Alert>
   );
 }
 

@@ -11,6 +11,7 @@ import { useState } from "react";
 import type { AppRouter } from "@/server/routers/_app";
 import { STAGE2_REASON } from "@/server/domain/ranking/stages";
 import { StageWaterfall, waterfallStages } from "../../../_components/charts/StageWaterfall";
+import { WrappingBadge } from "../../../_components/WrappingBadge";
 import { useTRPC } from "../../../_trpc/client";
 
 type Outputs = inferRouterOutputs<AppRouter>;
@@ -137,11 +138,13 @@ function Stage2Summary({ stage2 }: { stage2: Stage2 }) {
   return (
     <Group gap="xs" mb="xs" data-testid="stage2-summary">
       {stage2.status === "served" ? (
-        <Badge color="grape" variant="light" tt="none" h="auto" style={{ whiteSpace: "normal" }} data-testid="stage2-status">stage 2: {model} rescored the top {stage2.reranked.length}</Badge>
+        <WrappingBadge color="grape" variant="light" data-testid="stage2-status">stage 2: {model} rescored the top {stage2.reranked.length}</WrappingBadge>
       ) : (
-        <Badge color="orange" tt="none" h="auto" style={{ whiteSpace: "normal" }} data-testid="stage2-status">stage 2 {stage2.status}{stage2.reason ? ` (${stage2.reason})` : ""}: stage 1&apos;s order served</Badge>
+        <WrappingBadge color="orange" data-testid="stage2-status">stage 2 {stage2.status}{stage2.reason ? ` (${stage2.reason})` : ""}: stage 1&apos;s order served</WrappingBadge>
       )}
-      <Text size="xs" c="dimmed">rerank count {stage2.rerankCount} · stage 2 took {stage2.ms.toFixed(2)} ms</Text>
+      <Text size="xs" c="dimmed">
+        rerank count {stage2.rerankCount} · stage 2 took {stage2.ms.toFixed(2)} ms{stage2.truncated ? ` · ${stage2.truncated} documents truncated` : ""}
+      </Text>
     </Group>
   );
 }

@@ -9,9 +9,12 @@ import { RerankPlayground } from "./RerankPlayground";
 
 export const metadata: Metadata = { title: "Debug" };
 
-export default async function DebugPage({ searchParams }: { searchParams: Promise<{ request?: string }> }) {
+export default async function DebugPage({ searchParams }: { searchParams: Promise<{ request?: string; at?: string }> }) {
   const surfaces = await (await serverCaller()).surfaces.list();
-  const requestId = (await searchParams).request?.trim() || null;
+  const params = await searchParams;
+  const requestId = params.request?.trim() || null;
+  // `at`: the log time of one row of a shared id (links from shadow and on-call rows name their row).
+  const at = params.at && !Number.isNaN(Date.parse(params.at)) ? params.at : null;
   return (
     <Stack>
       <PageHeader title="Debug" subtitle="One request at a time: open a logged one by id or send a test request; stage waterfall, served items, the features the model saw, drift and freshness." />
@@ -23,7 +26,7 @@ export default async function DebugPage({ searchParams }: { searchParams: Promis
         />
       ) : (
         <>
-          <RequestLookup key={requestId ?? ""} requestId={requestId} />
+          <RequestLookup key={`${requestId ?? ""}@${at ?? ""}`} requestId={requestId} at={at} />
           <RerankPlayground surfaces={surfaces.map((s) => ({ key: s.key, name: s.name }))} />
           <FeatureHealth surfaces={surfaces.map((s) => ({ key: s.key, name: s.name }))} />
         </>

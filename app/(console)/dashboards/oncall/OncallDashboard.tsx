@@ -1,7 +1,7 @@
 "use client";
 import { ConfirmChangeDialog } from "../../../_components/ConfirmChangeDialog";
 import { GuardedButton } from "@/app/_auth/GuardedButton";
-import { Alert, Anchor, Badge, Card, Code, Group, Loader, SegmentedControl, SimpleGrid, Stack, Table, Text, Title, Tooltip } from "@mantine/core";
+import { Alert, Anchor, Badge, Card, Code, Group, Loader, Paper, SegmentedControl, SimpleGrid, Stack, Table, Text, Title, Tooltip } from "@mantine/core";
 import { notifications } from "@mantine/notifications";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import type { inferRouterOutputs } from "@trpc/server";
@@ -59,9 +59,19 @@ export function OncallDashboard() {
         ) : changes.data.length === 0 ? (
           <Text size="sm" c="dimmed">No alias moves, kill switches, shadow or experiment changes yet.</Text>
         ) : (
-          <Table.ScrollContainer minWidth={720}>
-            <Table data-testid="recent-changes" verticalSpacing={4}>
-              <Table.Thead><Table.Tr><Table.Th>when</Table.Th><Table.Th>what happened</Table.Th><Table.Th>why</Table.Th></Table.Tr></Table.Thead>
+          <>
+            {/* A phone gets one card per change (no column cuts a word); wider screens the table. */}
+            <Stack gap={6} hiddenFrom="sm" data-testid="recent-changes-cards">
+              {changes.data.map((c) => (
+                <Paper key={c.id} withBorder p="xs" data-testid="recent-change-card">
+                  <Text size="xs" c="dimmed">{new Date(c.ts).toLocaleString()}</Text>
+                  <AuditSentence size="xs" parts={c.description.parts} />
+                  {c.reason && <Text size="xs" mt={2}><Text span size="xs" c="dimmed">why: </Text>{c.reason}</Text>}
+                </Paper>
+              ))}
+            </Stack>
+            <Table visibleFrom="sm" data-testid="recent-changes" verticalSpacing={4}>
+              <Table.Thead><Table.Tr><Table.Th w={170}>when</Table.Th><Table.Th>what happened</Table.Th><Table.Th>why</Table.Th></Table.Tr></Table.Thead>
               <Table.Tbody>
                 {changes.data.map((c) => (
                   <Table.Tr key={c.id}>
@@ -72,7 +82,7 @@ export function OncallDashboard() {
                 ))}
               </Table.Tbody>
             </Table>
-          </Table.ScrollContainer>
+          </>
         )}
       </Card>
     </Stack>

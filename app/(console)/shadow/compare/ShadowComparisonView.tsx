@@ -29,7 +29,7 @@ export function ShadowComparisonView({ requestId, versionId }: { requestId: stri
           </Stack>
           <Group gap="xs">
             <Button size="xs" variant="default" component={Link} href={hrefs.shadow(c.surface)}>Back to Shadow</Button>
-            <Button size="xs" variant="light" component={Link} href={hrefs.request(c.requestId)} data-testid="comparison-debug">Open in Debug</Button>
+            <Button size="xs" variant="light" component={Link} href={hrefs.request(c.requestId, c.ts)} data-testid="comparison-debug">Open in Debug</Button>
             <PromoteToCanaryButton surface={c.surface} modelName={c.candidate.modelName} servingVersion={c.servingNow} candidateVersion={c.candidate.version} />
           </Group>
         </Group>
