@@ -184,3 +184,21 @@ test("Debug by id lists every logged request sharing a client-chosen id and open
   await page.setViewportSize({ width: 390, height: 844 });
   await page.screenshot({ path: "e2e/screenshots/debug-shared-id-390.png", fullPage: true });
 });
+
+test("a surface with no one-click rollback target says why and links to Serving history", async ({ page, request }) => {
+  const overview = await trpcQuery(request, "oncall.overview", { hours: 1 });
+  const stuck = overview.surfaces.find((x: { rollback: unknown; serving: unknown }) => x.rollback === null && x.serving !== null);
+  test.skip(!stuck, "every seeded surface has a one-click target");
+  await page.setViewportSize({ width: 1280, height: 1100 });
+  await page.goto("/dashboards/oncall");
+  const card = page.getByTestId(`surface-${stuck.key}`);
+  await expect(card.getByTestId("rollback-button")).toBeDisabled();
+  const note = card.getByTestId("rollback-unavailable");
+  await expect(note).toContainText("No earlier version to roll back to from here");
+  await expect(note.getByRole("link", { name: /Serving history/ })).toHaveAttribute("href", `/history?surface=${stuck.key}`);
+  await note.scrollIntoViewIfNeeded();
+  await page.screenshot({ path: "e2e/screenshots/oncall-rollback-unavailable.png" });
+  await page.setViewportSize({ width: 390, height: 844 });
+  await note.scrollIntoViewIfNeeded();
+  await page.screenshot({ path: "e2e/screenshots/oncall-rollback-unavailable-390.png" });
+});

@@ -64,7 +64,7 @@ describe("promotion history", () => {
     );
     await expect(oncall().oncall.rollback({ surface: "t-hist", reason: "", toVersion: 1 })).rejects.toThrow("reason: say why (at least 3 characters)");
     const done = await oncall().oncall.rollback({ surface: "t-hist", reason: "both v2 and v3 are bad", toVersion: 1 });
-    expect(done).toEqual({ surface: "t-hist", alias: "production", model: "t-hist-model", version: 1 });
+    expect(done).toEqual({ surface: "t-hist", surfaces: ["t-hist"], alias: "production", model: "t-hist-model", version: 1 });
     expect((await surfaceOf("t-hist")).serving?.version).toBe(1);
     const [latest] = (await oncall().history.surface({ surface: "t-hist", limit: 1 })).rows;
     expect(latest).toMatchObject({ kind: "rollback", fromVersion: 3, toVersion: 1, actor: "oncall@rerank.local", reason: "rollback: both v2 and v3 are bad" });

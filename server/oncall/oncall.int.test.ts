@@ -106,12 +106,12 @@ describe("on-call", () => {
     const s = (await caller().oncall.overview({ hours: 1 })).surfaces.find((x) => x.key === "t-oncall")!;
     expect(s.rollback).toMatchObject({ version: 1, movedBy: "ml@rerank.local" });
     await expect(caller().oncall.rollback({ surface: "t-oncall", reason: "bad ship", expectVersionId: v2.id })).rejects.toThrow(
-      "expectVersionId: the rollback target changed since the page loaded (now v1): reload and check",
+      "the rollback target changed since the page loaded (t-oncall-model production now serves v2, the one-click target is v1): reload and check",
     );
     expect((await send("t-oncall", 1, "oc-still-v2"))[0]!.modelVersion!.version).toBe(2);
 
     const done = await caller().oncall.rollback({ surface: "t-oncall", reason: "CTR drop after v2", expectVersionId: s.rollback!.versionId });
-    expect(done).toEqual({ surface: "t-oncall", alias: "production", model: "t-oncall-model", version: 1 });
+    expect(done).toEqual({ surface: "t-oncall", surfaces: ["t-oncall"], alias: "production", model: "t-oncall-model", version: 1 });
     expect((await send("t-oncall", 1, "oc-rolled"))[0]!.modelVersion).toMatchObject({ version: 1, alias: "production" });
     const audit = await db.auditLog.findFirstOrThrow({ where: { action: "model.alias.set", entityId: model.id }, orderBy: { ts: "desc" } });
     expect(audit).toMatchObject({ actor: "oncall@rerank.local", reason: "rollback: CTR drop after v2", before: { version: 2 }, after: { version: 1, alias: "production" } });
@@ -143,5 +143,37 @@ describe("on-call", () => {
     expect(series.markers.at(-1)!.reason).toBe("rollback: CTR drop after v2");
     // Another surface's changes are not its markers.
     expect((await caller().oncall.series({ surface: "t-oncall-fresh", hours: 1 })).markers).toEqual([]);
+  });
+
+  it("applies two rollbacks pressed at once only once: one 200, one 409, one audit row, history row and webhook", async () => {
+    const db = getDb();
+    await createTestSurface(db, { key: "t-oncall-race", bytes: demoModelBytes("linear"), featureSpec: demoFeatureSpec(), extraVersions: [demoModelBytes("popularity")] });
+    const model = await db.model.findUniqueOrThrow({ where: { name: "t-oncall-race-model" }, include: { versions: true } });
+    // A second surface served by the same alias: a rollback of one moves both, and says so.
+    await db.surface.create({ data: { key: "t-oncall-race-feed", name: "t-oncall-race-feed", modelId: model.id, modelAlias: "production" } });
+    const v4 = model.versions.find((v) => v.version === 4)!;
+    await callerAs(["ml_engineer"], "ml@rerank.local").models.setAlias({ versionId: v4.id, alias: "production", reason: "ship v4" });
+    const s = (await caller().oncall.overview({ hours: 1 })).surfaces.find((x) => x.key === "t-oncall-race")!;
+    expect(s.rollback).toMatchObject({ version: 1 });
+
+    // A subscriber, so that the rollback webhook is stored (and would be queued once per press).
+    await db.webhookEndpoint.create({ data: { name: "race", url: "https://example.com/hook", format: "standard", eventKinds: ["rollback"], secret: "whsec_dGVzdA==", createdBy: "test" } });
+    const press = () => caller().oncall.rollback({ surface: "t-oncall-race", reason: "double click", expectVersionId: s.rollback!.versionId });
+    const results = await Promise.allSettled([press(), press()]);
+    const ok = results.filter((r) => r.status === "fulfilled");
+    const refused = results.filter((r): r is PromiseRejectedResult => r.status === "rejected");
+    expect(ok).toHaveLength(1);
+    expect(refused).toHaveLength(1);
+    expect(ok[0]!.value).toEqual({ surface: "t-oncall-race", surfaces: ["t-oncall-race", "t-oncall-race-feed"], alias: "production", model: "t-oncall-race-model", version: 1 });
+    expect(refused[0]!.reason).toMatchObject({ code: "CONFLICT" });
+    expect(String(refused[0]!.reason.message)).toMatch(/t-oncall-race-model production (changed since it was read|now serves v1)/);
+
+    expect(await db.auditLog.count({ where: { action: "model.alias.set", entityId: model.id, reason: "rollback: double click" } })).toBe(1);
+    expect(await db.promotionHistory.count({ where: { modelId: model.id, kind: "rollback" } })).toBe(1);
+    const events = await db.webhookEvent.findMany({ where: { kind: "rollback" } });
+    const mine = events.filter((e) => (e.data as { surface: string }).surface === "t-oncall-race");
+    expect(mine.map((e) => (e.data as { surfaces: string[] }).surfaces)).toEqual([["t-oncall-race", "t-oncall-race-feed"]]);
+    const production = await db.modelAlias.findFirstOrThrow({ where: { modelId: model.id, name: "production" }, include: { version: true } });
+    expect(production.version.version).toBe(1);
   });
 });

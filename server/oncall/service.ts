@@ -6,7 +6,7 @@ import { DEPLOY_MARKER_ACTIONS, deployMarkerOf, type DeployMarker } from "../dom
 import { subjects } from "../domain/audit/subject";
 import { BURN_WINDOWS, SLIS, availabilityBurnRate, burnAlertName, burnLevel, burnRate, firingBurnAlerts, type BurnLevel, type BurnWindow, type FiringBurnAlert, type Sli } from "../domain/stats/slo";
 import { Prisma } from "../db/generated/client";
-import { InvalidInputError, NotFoundError } from "../errors";
+import { ConflictError, InvalidInputError, NotFoundError } from "../errors";
 import { aliasRollback, type AliasRollback } from "../history/service";
 import { recordPromotion } from "../history/record";
 import { setAliasIn } from "../registry/versions";
@@ -231,6 +231,9 @@ export async function setKillSwitch(db: Db, input: { surface: string; on: boolea
  * Moves the surface's serving alias back: to `toVersion` if given (any earlier version from the
  * promotion history), else to the one-click target (the version served before the current one's
  * latest stint that was not itself a rollback). Never waits for approval.
+ * Returns { surface, surfaces (every surface the alias serves, the pressed one first), alias, model, version }.
+ * Errors: ConflictError (409) when the alias moved since the caller read it (`expectVersionId` no longer
+ * the one-click target, or another rollback committed first); InvalidInputError when there is nothing to roll back to.
  */
 export async function rollbackSurface(db: Db, input: { surface: string; reason: string; expectVersionId?: string; toVersion?: number }, actor: Actor) {
   const surface = await db.surface.findUnique({ where: { key: input.surface }, include: { model: { select: { id: true, name: true, aliases: { select: { name: true, versionId: true, version: { select: { version: true } } } } } } } });
@@ -247,19 +250,30 @@ export async function rollbackSurface(db: Db, input: { surface: string; reason: 
       throw new InvalidInputError("toVersion", `v${input.toVersion} is not an earlier version of ${surface.model.name} ${surface.modelAlias} on ${surface.key} (${earlier ? `the history has ${earlier}` : "the history has none"})`);
     }
   }
+  if (!target && input.expectVersionId) {
+    throw new ConflictError(`the rollback target changed since the page loaded (${surface.model.name} ${surface.modelAlias} now serves ${serving ? `v${serving.version.version}` : "nothing"} and has no earlier version): reload and check`);
+  }
   if (!target) throw new InvalidInputError("surface", `${surface.model.name} ${surface.modelAlias} has no earlier version to roll back to`);
   // The button shows a target; if someone moved the alias since, refuse instead of rolling back to something else.
   if (input.expectVersionId && input.expectVersionId !== target.versionId) {
-    throw new InvalidInputError("expectVersionId", `the rollback target changed since the page loaded (now v${target.version}): reload and check`);
+    const now = serving ? `v${serving.version.version}` : "unset";
+    throw new ConflictError(`the rollback target changed since the page loaded (${surface.model.name} ${surface.modelAlias} now serves ${now}, the one-click target is v${target.version}): reload and check`);
   }
   const model = surface.model.name;
   const to = target;
+  // Every surface the alias serves moves with it: the response, webhook and history name them all.
+  const sharing = await db.surface.findMany({ where: { modelId: surface.model.id, modelAlias: surface.modelAlias }, select: { key: true }, orderBy: { key: "asc" } });
+  const surfaces = [surface.key, ...sharing.map((s) => s.key).filter((k) => k !== surface.key)];
   await db.$transaction(async (tx) => {
-    await setAliasIn(tx, { versionId: to.versionId, alias: surface.modelAlias, actor, reason: `rollback: ${input.reason}`, kind: "rollback" });
+    // expectFrom is checked under the model's row lock: of two presses at once, the second gets a 409.
+    await setAliasIn(tx, {
+      versionId: to.versionId, alias: surface.modelAlias, actor, reason: `rollback: ${input.reason}`, kind: "rollback",
+      expectFrom: { versionId: current, what: `rollback of ${surface.key} refused` },
+    });
     await notifyInTransaction(tx, {
-      kind: "rollback", data: { surface: surface.key, model, alias: surface.modelAlias, fromVersion: serving?.version.version ?? null, toVersion: to.version },
+      kind: "rollback", data: { surface: surface.key, surfaces, model, alias: surface.modelAlias, fromVersion: serving?.version.version ?? null, toVersion: to.version },
       actor: actor.name, reason: input.reason,
     });
   });
-  return { surface: surface.key, alias: surface.modelAlias, model: surface.model.name, version: target.version };
+  return { surface: surface.key, surfaces, alias: surface.modelAlias, model: surface.model.name, version: target.version };
 }

@@ -94,6 +94,11 @@ interface AliasMove {
   kind?: AliasChangeKind;
   /** The one surface an alias belongs to (a surface's canary alias): the audit, history and webhook name only it. */
   surface?: string;
+  /**
+   * The version the caller saw the alias on (null: unset). Checked after the model's row lock, so two
+   * presses of one lever at once apply once: the later one gets a ConflictError naming what changed.
+   */
+  expectFrom?: { versionId: string | null; what: string };
 }
 
 /** Moves an alias inside the caller's transaction (a ship moves production and ends its experiment together). */
@@ -107,6 +112,10 @@ export async function setAliasIn(tx: Prisma.TransactionClient, input: AliasMove)
       where: { modelId_name: { modelId: version.modelId, name: input.alias } },
       select: { version: { select: { id: true, version: true } } },
     });
+    if (input.expectFrom && (before?.version.id ?? null) !== input.expectFrom.versionId) {
+      const now = before ? `v${before.version.version}` : "unset";
+      throw new ConflictError(`${input.expectFrom.what}: ${version.model.name} ${input.alias} changed since it was read (now ${now}); reload and check`);
+    }
     const alias = await tx.modelAlias.upsert({
       where: { modelId_name: { modelId: version.modelId, name: input.alias } },
       create: { modelId: version.modelId, name: input.alias, versionId: version.id, updatedBy: input.actor.name },

@@ -244,7 +244,7 @@ describe("canary rollouts", () => {
     const [paused] = await ml.rollouts.list({ surface: "t-deadline", limit: 1 });
     expect(paused).toMatchObject({ status: "paused", step: 1 });
     expect(paused!.latest!.reasons[0]).toBe(
-      "paused for on-call: the step's deadline (90 min) passed without the minimum sample of latency per request, requests slower than the baseline's p99, fallback rate, which every step needs; resume to wait another 90 min, promote now, or abort",
+      "paused for on-call: the step's deadline (90 min) passed without the minimum sample of latency per request, requests slower than the baseline's p99, fallback rate, which every step needs; resume to wait another 90 min or abort; an ML engineer can promote now",
     );
     const audit = await db.auditLog.findFirst({ where: { action: "rollout.paused", surfaceKeys: { has: "t-deadline" } }, orderBy: { id: "desc" } });
     expect(audit).toMatchObject({ actor: "rollout-analysis", reason: paused!.latest!.reasons[0] });

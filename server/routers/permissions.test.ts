@@ -69,12 +69,14 @@ describe("role × procedure matrix", () => {
     expect({
       killSwitch: declared["oncall.killSwitch"], rollback: declared["oncall.rollback"], ship: declared["experiments.ship"],
       setAlias: declared["models.setAlias"], canaryStart: declared["rollouts.start"], canaryAbort: declared["rollouts.abort"],
+      canaryPause: declared["rollouts.pause"], canaryResume: declared["rollouts.resume"], canaryPromote: declared["rollouts.promote"],
       shadow: declared["shadow.configure"], invite: declared["users.invite"], disable: declared["users.setDisabled"],
       createKey: declared["apiKeys.create"], revokeKey: declared["apiKeys.revoke"], rerank: declared["rerank.rank"], events: declared["events.record"],
       requestData: declared["shadow.disagreements"], webhooks: declared["webhooks.create"], deliveries: declared["webhooks.deliveries"],
     }).toEqual({
       killSwitch: "oncall.killSwitch", rollback: "oncall.rollback", ship: "experiments.ship", setAlias: "models.write",
-      canaryStart: "canary.start", canaryAbort: "canary.abort", shadow: "shadow.write", invite: "users.manage", disable: "users.manage",
+      canaryStart: "canary.start", canaryAbort: "canary.abort",
+      canaryPause: "canary.abort", canaryResume: "canary.resume", canaryPromote: "canary.promote", shadow: "shadow.write", invite: "users.manage", disable: "users.manage",
       createKey: "keys.manage", revokeKey: "keys.manage", rerank: "rerank.serve", events: "events.write", requestData: "requests.read",
       webhooks: "settings.write", deliveries: "settings.write",
     });

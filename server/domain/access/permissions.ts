@@ -28,7 +28,11 @@ export const PERMISSIONS = {
   "models.write": { roles: ["ml_engineer"], what: "register models, upload versions, move aliases and run evaluations" },
   "shadow.write": { roles: ["ml_engineer"], what: "configure shadow traffic" },
   "canary.start": { roles: ["ml_engineer"], what: "start a canary rollout" },
-  "canary.abort": { roles: ["ml_engineer", "oncall"], what: "abort a canary rollout" },
+  "canary.abort": { roles: ["ml_engineer", "oncall"], what: "pause or abort a canary rollout" },
+  // Resuming is an operational lever like pause and abort (on-call answers the judge's deadline pause);
+  // promoting now skips the judge, so it stays with the people who start canaries.
+  "canary.resume": { roles: ["ml_engineer", "oncall"], what: "resume a paused canary rollout" },
+  "canary.promote": { roles: ["ml_engineer"], what: "promote a canary rollout now" },
   "oncall.killSwitch": { roles: ["oncall"], what: "turn a surface's kill switch on or off" },
   "oncall.rollback": { roles: ["oncall"], what: "roll a surface back to an earlier version" },
   "changes.request": { roles: ["pm", "ml_engineer"], what: "request, approve or reject production changes on surfaces that require approval" },

@@ -163,7 +163,7 @@ describe("the step deadline (issue #14 break test: a step waiting for 20,000 imp
     const starved = judgeStep(arm(lat(120), ctr(10, 100)), arm(lat(9_000), ctr(700, 9_000)), DEFAULT_JUDGE_POLICY, { pastDeadline: true });
     expect(starved.decision).toBe("pause");
     expect(starved.reasons[0]).toBe(
-      "paused for on-call: the step's deadline (120 min) passed without the minimum sample of latency per request, requests slower than the baseline's p99, fallback rate, which every step needs; resume to wait another 120 min, promote now, or abort",
+      "paused for on-call: the step's deadline (120 min) passed without the minimum sample of latency per request, requests slower than the baseline's p99, fallback rate, which every step needs; resume to wait another 120 min or abort; an ML engineer can promote now",
     );
     expect(starved.reasons.slice(1)).toEqual([
       "latency per request: 120 canary and 9000 baseline requests of the 500 each needed",

@@ -286,7 +286,7 @@ function judgeAtDeadline(metrics: MetricVerdict[], missing: MetricVerdict[], pol
     return {
       decision: "pause", metrics: shown,
       reasons: [
-        `paused for on-call: ${deadline} passed without the minimum sample of ${required.map((m) => m.label).join(", ")}, which every step needs; resume to wait another ${policy.stepDeadlineMinutes} min, promote now, or abort`,
+        `paused for on-call: ${deadline} passed without the minimum sample of ${required.map((m) => m.label).join(", ")}, which every step needs; resume to wait another ${policy.stepDeadlineMinutes} min or abort; an ML engineer can promote now`,
         ...required.map((m) => `${m.label}: ${m.reason}`),
       ],
     };

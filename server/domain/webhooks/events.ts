@@ -43,7 +43,8 @@ export interface WebhookEventData {
   "canary.paused": Canary & { percent: number; mode: "automatic" | "manual" };
   "canary.resumed": Canary & { percent: number };
   "canary.rolled_back": Canary & { percent: number; mode: "automatic" | "manual" };
-  rollback: { surface: string; model: string; alias: string; fromVersion: number | null; toVersion: number };
+  /** `surfaces`: every surface the alias serves, the pressed one first (they all move). */
+  rollback: { surface: string; surfaces?: string[]; model: string; alias: string; fromVersion: number | null; toVersion: number };
   kill_switch: { surface: string; on: boolean };
   "experiment.shipped": { experiment: string; surface: string; variant: string; model: string; version: number; alias: string };
   "experiment.srm_alarm": { experiment: string; surface: string; phase: number; pValue: number; units: Record<string, number> };
@@ -103,7 +104,9 @@ export function describeWebhookEvent(event: WebhookEventInput): Sentence {
     }
     case "rollback": {
       const d = event.data;
-      return { text: `${by} rolled ${d.surface} back: ${d.model} ${d.alias} ${version(d.fromVersion)} → v${d.toVersion}`, href: hrefs.surface(d.surface) };
+      const others = (d.surfaces ?? []).filter((s) => s !== d.surface);
+      const also = others.length > 0 ? ` (also serves ${others.join(", ")})` : "";
+      return { text: `${by} rolled ${d.surface} back${also}: ${d.model} ${d.alias} ${version(d.fromVersion)} → v${d.toVersion}`, href: hrefs.surface(d.surface) };
     }
     case "kill_switch": {
       const d = event.data;

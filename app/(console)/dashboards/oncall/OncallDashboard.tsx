@@ -116,7 +116,7 @@ function SurfaceCard({ surface: s, hours, rollout }: { surface: Surface; hours: 
             {s.sharedWith.length > 0 && <Text span size="xs" c="dimmed"> · the same alias also serves {s.sharedWith.join(", ")}</Text>}
           </Text>
         </Stack>
-        <Group gap="xs">
+        <Group gap="xs" justify="flex-end" maw={420}>
           <GuardedButton permission="oncall.killSwitch" color={s.killSwitch ? "teal" : "red"} variant={s.killSwitch ? "filled" : "light"} onClick={() => setLever({ kind: "kill", on: !s.killSwitch })}>
             {s.killSwitch ? "Turn kill switch off" : "Kill switch"}
           </GuardedButton>
@@ -125,6 +125,13 @@ function SurfaceCard({ surface: s, hours, rollout }: { surface: Surface; hours: 
               {s.rollback ? `Roll back to v${s.rollback.version}` : "Roll back"}
             </GuardedButton>
           </Tooltip>
+          {!s.rollback && (
+            // The one-click target is null: say why beside the disabled button, and where any version can be chosen.
+            <Text size="xs" c="dimmed" w="100%" ta="right" data-testid="rollback-unavailable">
+              No earlier version to roll back to from here ·{" "}
+              <Anchor component={Link} href={`/history?surface=${encodeURIComponent(s.key)}`} size="xs">choose any version in Serving history →</Anchor>
+            </Text>
+          )}
         </Group>
       </Group>
       <SimpleGrid cols={{ base: 2, sm: 3, lg: 6 }} spacing="xs">

@@ -66,8 +66,8 @@ export function RolloutStrip({ surface, modelName, servingVersion, rollout }: { 
         )}
         <Group gap={6}>
           {active?.status === "running" && <GuardedButton permission="canary.abort" size="xs" variant="default" onClick={() => setModal("pause")}>Pause</GuardedButton>}
-          {active?.status === "paused" && <GuardedButton permission="canary.start" size="xs" variant="default" onClick={() => setModal("resume")}>Resume</GuardedButton>}
-          {active && <GuardedButton permission="canary.start" size="xs" variant="light" color="teal" onClick={() => setModal("promote")}>Promote now</GuardedButton>}
+          {active?.status === "paused" && <GuardedButton permission="canary.resume" size="xs" variant="default" onClick={() => setModal("resume")}>Resume</GuardedButton>}
+          {active && <GuardedButton permission="canary.promote" size="xs" variant="light" color="teal" onClick={() => setModal("promote")}>Promote now</GuardedButton>}
           {active && <GuardedButton permission="canary.abort" size="xs" color="red" variant="light" onClick={() => setModal("abort")}>Abort canary</GuardedButton>}
           {!active && rollout && (rollout.status === "rolled_back" || rollout.status === "aborted") && (
             <GuardedButton permission="canary.start" size="xs" variant="default" onClick={() => setModal("retry")}>Retry v{rollout.toVersion}</GuardedButton>
