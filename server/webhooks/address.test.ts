@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { embeddedIpv4, literalHost, refusedAddress } from "./address";
 
-const LINK_LOCAL = "a link-local, unspecified, multicast or reserved address";
+const LINK_LOCAL = "a link-local, metadata, unspecified, multicast or reserved address";
 const PRIVATE = "a loopback or private address (WEBHOOK_PRIVATE_ADDRESSES=deny)";
 
 describe("webhook target addresses", () => {
@@ -9,6 +9,15 @@ describe("webhook target addresses", () => {
     for (const ip of ["169.254.169.254", "0.0.0.0", "224.0.0.1", "255.255.255.255", "::", "fe80::1", "ff02::1", "::ffff:169.254.169.254"]) {
       expect([ip, refusedAddress(ip, true)]).toEqual([ip, LINK_LOCAL]);
     }
+  });
+
+  it("issue #14 break test: refuses other clouds' metadata addresses and the special-purpose ranges always, site-local when denying private", () => {
+    for (const ip of ["fd00:ec2::254", "100.100.100.200", "192.0.0.192", "192.0.0.8", "198.18.0.1", "198.19.255.254", "192.0.2.1", "198.51.100.7", "203.0.113.9", "2001:db8::1", "100::1", "::ffff:100.100.100.200"]) {
+      expect([ip, refusedAddress(ip, true)]).toEqual([ip, LINK_LOCAL]);
+    }
+    expect(refusedAddress("fec0::1", true)).toBeNull();
+    expect(refusedAddress("fec0::1", false)).toBe(PRIVATE);
+    expect(refusedAddress("100.100.100.201", true)).toBeNull(); // the rest of carrier-grade NAT stays private, not refused
   });
 
   it("judges an IPv6 address by the IPv4 address it carries (mapped, translated, NAT64, compatible, 6to4, Teredo)", () => {

@@ -4,8 +4,8 @@ import { BlockList, isIP } from "node:net";
 // Where webhooks may go (server-side request forgery). A self-hosted console's receivers usually
 // live on the company network (chat, incident tools, an internal relay), so loopback and private
 // addresses are allowed by default; WEBHOOK_PRIVATE_ADDRESSES=deny refuses them. Link-local
-// (cloud metadata at 169.254.169.254), unspecified, multicast and reserved addresses are refused
-// always: no receiver lives there. The check runs on the address actually connected to (the
+// (cloud metadata at 169.254.169.254), the other clouds' metadata addresses, unspecified, multicast,
+// documentation, benchmarking and reserved addresses are refused always: no receiver lives there. The check runs on the address actually connected to (the
 // resolver's answer at delivery time), so a name that later resolves elsewhere is checked again.
 
 const always = new BlockList();
@@ -16,6 +16,20 @@ always.addSubnet("240.0.0.0", 4, "ipv4"); // reserved, broadcast
 always.addAddress("::", "ipv6");
 always.addSubnet("fe80::", 10, "ipv6");
 always.addSubnet("ff00::", 8, "ipv6");
+// Cloud metadata services outside 169.254/16: AWS's IPv6 IMDS, Alibaba Cloud's (inside the
+// carrier-grade NAT range, which is otherwise private) and Oracle Cloud's.
+always.addAddress("fd00:ec2::254", "ipv6");
+always.addAddress("100.100.100.200", "ipv4");
+always.addAddress("192.0.0.192", "ipv4");
+// IANA special-purpose ranges no receiver lives on (RFC 6890): IETF protocol assignments,
+// documentation (TEST-NET-1/2/3, 2001:db8::/32), benchmarking, discard-only.
+always.addSubnet("192.0.0.0", 24, "ipv4");
+always.addSubnet("192.0.2.0", 24, "ipv4");
+always.addSubnet("198.51.100.0", 24, "ipv4");
+always.addSubnet("203.0.113.0", 24, "ipv4");
+always.addSubnet("198.18.0.0", 15, "ipv4");
+always.addSubnet("2001:db8::", 32, "ipv6");
+always.addSubnet("100::", 64, "ipv6");
 
 const internal = new BlockList();
 internal.addSubnet("127.0.0.0", 8, "ipv4");
@@ -25,6 +39,7 @@ internal.addSubnet("192.168.0.0", 16, "ipv4");
 internal.addSubnet("100.64.0.0", 10, "ipv4"); // carrier-grade NAT
 internal.addAddress("::1", "ipv6");
 internal.addSubnet("fc00::", 7, "ipv6");
+internal.addSubnet("fec0::", 10, "ipv6"); // site-local (deprecated, still routed inside some networks)
 
 /** The 16 bytes of an IPv6 literal (dotted IPv4 tail allowed), or null when it is not one. */
 function ipv6Bytes(address: string): Uint8Array | null {
@@ -82,7 +97,7 @@ export function refusedAddress(address: string, allowPrivate: boolean): string |
   if (version === 0) return "not an IP address";
   for (const ip of [address, ...embeddedIpv4(address)]) {
     const family = isIP(ip) === 6 ? "ipv6" : "ipv4";
-    if (always.check(ip, family)) return "a link-local, unspecified, multicast or reserved address";
+    if (always.check(ip, family)) return "a link-local, metadata, unspecified, multicast or reserved address";
     if (!allowPrivate && internal.check(ip, family)) return "a loopback or private address (WEBHOOK_PRIVATE_ADDRESSES=deny)";
   }
   return null;

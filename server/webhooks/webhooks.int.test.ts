@@ -98,7 +98,7 @@ describe("webhooks", () => {
     await expect(bad({ format: "xml" })).rejects.toMatchObject({ code: "BAD_REQUEST", message: expect.stringMatching(/^format: /) });
     // Cloud metadata is never a webhook target.
     await expect(bad({ url: "http://169.254.169.254/latest/meta-data" })).rejects.toMatchObject({
-      code: "BAD_REQUEST", message: "url: 169.254.169.254 is a link-local, unspecified, multicast or reserved address: webhooks are not sent there",
+      code: "BAD_REQUEST", message: "url: 169.254.169.254 is a link-local, metadata, unspecified, multicast or reserved address: webhooks are not sent there",
     });
     expect(await getDb().webhookEndpoint.count({ where: { name: "bad" } })).toBe(0);
   });
