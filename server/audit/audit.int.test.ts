@@ -188,6 +188,8 @@ describe("the audit_trail migration", () => {
         ["alias_move", "ranker", "production", null, 1, null, null, "system", "system"],
         ["kill_switch", "ranker", null, "search", null, true, null, "ana", "user"],
         ["canary_rolled_back", "ranker", null, "search", 3, null, 0, "rollout-analysis", "system"],
+        // 20261130010000: the fixture's rollout row is still running, so it gets its surface's own canary alias.
+        ["alias_move", "ranker", "canary@search", "search", 3, null, null, "migration 20261130010000", "system"],
       ]);
     } finally {
       await rm(dir, { recursive: true, force: true });

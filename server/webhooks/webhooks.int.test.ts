@@ -155,7 +155,7 @@ describe("webhooks", () => {
     await waitFor(async () => receiver.received.filter((r) => r.path === "/slack").length >= 3 && receiver.received.some((r) => r.path.startsWith("/hooks/ops") && r.body.includes('"rollback"')), "the rollback's deliveries", 30_000);
     const toOps = receiver.received.filter((r) => r.path.startsWith("/hooks/ops")).map((r) => verify(ops.secret, r) as { type: string; data: unknown });
     expect(toOps.filter((b) => b.type !== "kill_switch")).toEqual([
-      { type: "rollback", timestamp: expect.any(String), data: { surface: "t-hooks", model: "t-hooks-model", alias: "production", fromVersion: 2, toVersion: 1, actor: "oncall@rerank.local", reason: "CTR drop" } },
+      { type: "rollback", timestamp: expect.any(String), data: { surface: "t-hooks", surfaces: ["t-hooks"], model: "t-hooks-model", alias: "production", fromVersion: 2, toVersion: 1, actor: "oncall@rerank.local", reason: "CTR drop" } },
     ]);
     const chat = receiver.received.filter((r) => r.path === "/slack").map((r) => verify(slack.secret, r) as { text: string; blocks: Array<{ type: string; text?: { type: string; text: string }; elements?: unknown[] }> });
     const rollback = chat.find((b) => b.text.includes("rolled"))!;
