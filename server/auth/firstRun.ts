@@ -1,4 +1,4 @@
-import { chmodSync, mkdirSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, renameSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { systemActor } from "../audit/actor";
 import { recordAudit } from "../audit/record";
@@ -35,9 +35,24 @@ export async function ensureFirstAdmin(
   const { key } = await createApiKey(db, { name: "demo", kind: "serving" }, user.id);
   await recordAudit(db, { action: "user.create", actor: systemActor("first-start"), subject: subjects.user(user.id, adminEmail), after: { email: adminEmail, roles: ["admin"] }, reason: "first start" });
   const credentials = { adminEmail, adminPassword, apiKey: key };
-  const file = options.credentialsFile ?? path.join(".data", "first-run-credentials.json");
+  writeCredentialsFile(options.credentialsFile ?? path.join(".data", "first-run-credentials.json"), credentials);
+  return credentials;
+}
+
+/**
+ * Writes the first start's credentials to `file` (mode 600). A file already there belongs to an
+ * earlier database (another embedded folder, a reset): its password was shown once, so it is kept
+ * beside, renamed `<name>.<ISO time>.json`, never overwritten. @returns the kept file's path, or null.
+ */
+export function writeCredentialsFile(file: string, credentials: FirstRunCredentials, now: Date = new Date()): string | null {
   mkdirSync(path.dirname(file), { recursive: true });
+  let kept: string | null = null;
+  if (existsSync(file)) {
+    const { dir, name, ext } = path.parse(file);
+    kept = path.join(dir, `${name}.${now.toISOString().replaceAll(":", "-")}${ext}`);
+    renameSync(file, kept);
+  }
   writeFileSync(file, JSON.stringify(credentials, null, 2) + "\n", { mode: 0o600 });
   chmodSync(file, 0o600);
-  return credentials;
+  return kept;
 }
