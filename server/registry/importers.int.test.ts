@@ -137,7 +137,8 @@ describe("importing tree models", () => {
     const statuses = responses.map((r) => r.status).sort();
     // The first upload stores the version; a second of the same bytes is a duplicate (409).
     expect(statuses.filter((s) => s === 503).length).toBeGreaterThanOrEqual(6);
-    expect(statuses.filter((s) => s !== 503).every((s) => s === 201 || s === 409)).toBe(true);
+    const others = await Promise.all(responses.filter((r) => r.status !== 503).map(async (r) => `${r.status} ${await r.clone().text()}`));
+    expect(statuses.filter((s) => s !== 503).every((s) => s === 201 || s === 409), others.join("\n")).toBe(true);
     const refused = responses.find((r) => r.status === 503)!;
     expect(refused.headers.get("retry-after")).toBe("5");
     expect((await refused.json()).error.message).toMatch(/^file: 2 model uploads are being converted, the most this server takes at once \(MODEL_UPLOAD_CONCURRENCY\)/);

@@ -5,7 +5,6 @@ import { setEnv } from "../config";
 import { getDb } from "../db/client";
 import { seedDemo } from "../db/seed";
 import { rerank } from "../rerank/pipeline";
-import { DEMO_CROSS_ENCODER_NAME } from "../demo/crossEncoder";
 import { keyHeaders } from "../testing/callers";
 import { startTestFrontDoor } from "../testing/frontDoor";
 import { metrics } from "./metrics";
@@ -128,7 +127,7 @@ describe("OpenTelemetry traces", () => {
       expect(unsampled.status).toBe(200);
       const events = await frontDoor.post("/api/v1/events", { events: [{ eventId: "traced-parent-event-1", requestId: "traced-parent-1", type: "click", itemId: ((await sampled.clone().json()) as { items: Array<{ id: string }> }).items[0]!.id }] }, { headers: { ...headers, traceparent: `00-${callerTrace}-${callerSpan}-01` } });
       expect(events.status, await events.clone().text()).toBe(200);
-      const text = await frontDoor.post("/v2/rerank", { model: DEMO_CROSS_ENCODER_NAME, query: "red shoes", documents: ["red running shoes", "a blue hat"] }, { headers: { ...headers, traceparent: `00-${callerTrace}-${callerSpan}-01` } });
+      const text = await frontDoor.post("/v2/rerank", { model: "product-qa", query: "red shoes", documents: ["red running shoes", "a blue hat"] }, { headers: { ...headers, traceparent: `00-${callerTrace}-${callerSpan}-01` } });
       expect(text.status, await text.clone().text()).toBe(200);
       await flushTracing();
       const root = received.find((s) => s.name === "rerank" && attr(s, "rerank.request_id") === "traced-parent-1");
