@@ -73,8 +73,13 @@ export async function createVersion(db: Db, input: NewVersion) {
         return version;
       });
     } catch (error) {
-      // Two uploads at once may pick the same number; the unique index refuses one, which retries.
-      if (attempt < 2 && error instanceof Prisma.PrismaClientKnownRequestError && error.code === "P2002") continue;
+      if (error instanceof Prisma.PrismaClientKnownRequestError && error.code === "P2002") {
+        // Two uploads of the same bytes at once: the other one stored it (409, as if it came first).
+        const stored = await db.modelVersion.findUnique({ where: { modelId_sha256: { modelId: model.id, sha256: checked.sha256 } }, select: { version: true } });
+        if (stored) throw new ConflictError(`this artifact is already ${model.name} v${stored.version} (sha256 ${checked.sha256.slice(0, 12)}…)`);
+        // Two uploads at once picked the same number; the unique index refused this one, which retries.
+        if (attempt < 2) continue;
+      }
       throw error;
     }
   }
