@@ -173,14 +173,16 @@ describe("webhooks", () => {
     await admin().webhooks.update({ id: ops.id, enabled: false });
     const update = await getDb().auditLog.findFirstOrThrow({ where: { action: "webhook.update", entityId: ops.id } });
     expect(update).toMatchObject({ before: { enabled: true }, after: { enabled: false } });
-    const events = await getDb().webhookEvent.count();
+    // This surface's events only: test files share one database, and others raise events meanwhile.
+    const mine = { kind: "kill_switch", data: { path: ["surface"], equals: "t-hooks" } } as const;
+    const events = await getDb().webhookEvent.count({ where: mine });
     expect(await notify(getDb(), { kind: "kill_switch", data: { surface: "t-hooks", on: false }, actor: "test" })).toEqual({ eventId: null, deliveries: 0 });
     await admin().webhooks.update({ id: ops.id, enabled: true });
     await expect(getDb().$transaction(async (tx) => {
       expect((await notifyInTransaction(tx, { kind: "kill_switch", data: { surface: "t-hooks", on: false }, actor: "test" })).deliveries).toBe(1);
       throw new Error("the change failed");
     })).rejects.toThrow("the change failed");
-    expect(await getDb().webhookEvent.count()).toBe(events);
+    expect(await getDb().webhookEvent.count({ where: mine })).toBe(events);
     const alarm = { id: "srm_test_1", kind: "rollback" as const, data: { surface: "t-hooks", model: "m", alias: "production", fromVersion: 2, toVersion: 1 }, actor: "test" };
     // ops and chat subscribe to rollbacks.
     expect(await notify(getDb(), alarm)).toEqual({ eventId: "srm_test_1", deliveries: 2 });
