@@ -105,7 +105,13 @@ export class ModelWorkerPool<Task extends object, Reply> {
       if (deadlineMs === undefined) return await running;
       // Until the model's run starts (or the task ends first: a model that cannot be opened), nothing is the model's fault.
       await Promise.race([started, running]);
-      return await withDeadline(running, deadlineMs, () => {
+      let answered = false;
+      void running.then(() => (answered = true), () => (answered = true));
+      return await withDeadline(running, deadlineMs, async () => {
+        // The timer may fire behind a reply already waiting in the event loop (a busy main thread):
+        // the poll phase, which delivers it, runs before setImmediate's check phase.
+        await new Promise((resolve) => setImmediate(resolve));
+        if (answered) return running;
         throw Object.assign(new Error(`the model's run passed its ${deadlineMs} ms budget on a worker thread of ${this.options.name} (the run finishes there; its result is dropped)`), { code: "ETIMEDOUT" });
       });
     } finally {
