@@ -97,7 +97,7 @@ async function main() {
     const prepared = await prepareDatabase(database.url, { seed: !args["no-seed"], log });
     log(`database ready (${database.origin}), migration level ${prepared.level}`);
     setEnv("DATABASE_URL", database.url);
-    firstRun = await ensureFirstAdmin(getDb(), { adminEmail: env().ADMIN_EMAIL, adminPassword: env().ADMIN_PASSWORD, credentialsFile: env().FIRST_RUN_CREDENTIALS_FILE });
+    firstRun = await ensureFirstAdmin(getDb(), { adminEmail: env().ADMIN_EMAIL, adminPassword: env().ADMIN_PASSWORD, credentialsFile: env().FIRST_RUN_CREDENTIALS_FILE, log });
     await disconnectDb();
     if (!args.dev) buildIfNeeded(log);
   } catch (error) {
