@@ -248,7 +248,7 @@ export const SETTINGS = {
     default: "parentbased_traceidratio",
     doc: "which requests are traced (head sampling, the OpenTelemetry SDK's samplers by their spec names); with a ratio, requests served by a fallback are traced always",
   }),
-  OTEL_TRACES_SAMPLER_ARG: decimal({ min: 0, max: 1, default: 0.01, doc: "the ratio of `traceidratio` samplers: the share of requests traced, by trace id (spans cost about a third of throughput when every request is traced)" }),
+  OTEL_TRACES_SAMPLER_ARG: decimal({ min: 0, max: 1, default: 0.01, doc: "the ratio of `traceidratio` samplers: the share of requests traced — new traces by trace id, requests whose caller sent a sampled `traceparent` by a random draw at the same ratio, so a caller cannot force tracing (spans cost about a third of throughput when every request is traced)" }),
   OTEL_SERVICE_NAME: text("a service name", { default: "rerank-console", doc: "the service.name of the exported traces" }),
   E2E_PORT: integer({ ...PORT, default: 3100, scope: "tests", doc: "port of the server the end-to-end tests start" }),
   BENCH_DURATION_S: integer({ min: 1, max: 3600, scope: "tests", defaultDoc: "`5` (serving), `4` (shadow)", doc: "seconds of each load round in `bench:serving` and of each rate in `bench:shadow`" }),
