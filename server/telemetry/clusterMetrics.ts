@@ -1,11 +1,11 @@
 import { AggregatorRegistry, type MetricObjectWithValues, type MetricValue } from "prom-client";
-import { answer, askWorkers, workerId } from "../http/clusterIpc";
+import { answer, askWorkers, workerId } from "../cluster/ipc";
 import { metrics } from "./metrics";
 import { publishTelemetryStats } from "./streams";
 
 // /api/metrics across the workers of one server (WORKERS=N, server/http/cluster.ts). Each worker
 // keeps its own registry; the worker that gets the scrape asks every worker for its metrics as JSON
-// (server/http/clusterIpc.ts) and sums them with prom-client's AggregatorRegistry: counters and
+// (server/cluster/ipc.ts) and sums them with prom-client's AggregatorRegistry: counters and
 // histograms are summed, and so are gauges (every gauge of ours is a count or a size per process,
 // whose total is what an operator wants). A worker that does not answer within COLLECT_TIMEOUT_MS
 // is left out of that scrape, and the first line says so.
