@@ -60,7 +60,7 @@ export interface RequestInspection {
   fallback: { used: boolean; reason: string | null };
   /** The feature-read deadline passed: some candidates or the user were served with default features (response features.timedOut). */
   featuresTimedOut: boolean;
-  /** Whose request id this is (server/rerank/recent.ts requestIdOwner): the caller that chose it ("api_key:<id>", "user:<id>", "anonymous"); null when the server generated it or an in-process caller chose it. */
+  /** Whose request id this is (server/rerank/recent.ts requestIdOwner): "api_key:<id>" when an API key chose it; null when the server generated it or the console sent it. */
   caller: string | null;
   candidateCount: number;
   topK: number;

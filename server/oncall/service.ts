@@ -197,11 +197,13 @@ export async function unattributedErrors(db: Db, now: Date, since: Date): Promis
   const start = (w: BurnWindow) => new Date(now.getTime() - BURN_WINDOWS[w] * 1000);
   // A minute counts in a window when it began after the window's start (as burnCounts counts errors).
   const columns = WINDOWS_BY_LENGTH.map((w) => Prisma.sql`coalesce(sum(e.count) FILTER (WHERE e.minute > ${start(w)}), 0)::int AS ${Prisma.raw(`"errors_${w}"`)}`);
-  const earliest = new Date(Math.min(since.getTime(), start(WINDOWS_BY_LENGTH.at(-1)!).getTime()));
+  // The page's window counts every minute that overlaps it: from the minute `since` falls in.
+  const pageStart = new Date(Math.floor(since.getTime() / 60_000) * 60_000);
+  const earliest = new Date(Math.min(pageStart.getTime(), start(WINDOWS_BY_LENGTH.at(-1)!).getTime() + 1));
   const [row] = await db.$queryRaw<Array<Record<string, number>>>`
-    SELECT coalesce(sum(e.count) FILTER (WHERE e.minute >= date_trunc('minute', ${since}::timestamptz)), 0)::int AS "errors_page", ${Prisma.join(columns, ",")}
+    SELECT coalesce(sum(e.count) FILTER (WHERE e.minute >= ${pageStart}), 0)::int AS "errors_page", ${Prisma.join(columns, ",")}
     FROM rerank_errors e
-    WHERE e.minute > ${earliest} - interval '1 minute' AND e.minute <= ${now} AND NOT EXISTS (SELECT 1 FROM surfaces s WHERE s.key = e.surface)`;
+    WHERE e.minute >= ${earliest} AND e.minute <= ${now} AND NOT EXISTS (SELECT 1 FROM surfaces s WHERE s.key = e.surface)`;
   const burns = Object.fromEntries(WINDOWS_BY_LENGTH.map((w) => [w, availabilityBurnRate({ requests: 0, fallbacks: 0, errors: row?.[`errors_${w}`] ?? 0 }, UNATTRIBUTED_OBJECTIVE)])) as Record<BurnWindow, number | null>;
   const alerts = firingBurnAlerts(burns).map((a) => ({ ...a, alert: burnAlertName("availability", a), surface: UNATTRIBUTED_SURFACE, sli: "availability" as const, objective: UNATTRIBUTED_OBJECTIVE }));
   return {

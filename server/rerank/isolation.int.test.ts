@@ -14,7 +14,7 @@ import { breakerStates } from "./breakers";
 import { recordOutcomes } from "../events/service";
 import { callerAs } from "../testing/callers";
 import { rerank } from "./pipeline";
-import { recentEntryBytes, recentRequests, resetRecentRequests } from "./recent";
+import { recentEntryBytes, recentKey, recentRequests, resetRecentRequests } from "./recent";
 
 // Issue #11, Deliver 2 and 5: nothing one caller sends changes what another caller gets, and what
 // a caller's input decides the size of is bounded in bytes. Real PostgreSQL, real onnxruntime, the
@@ -188,23 +188,32 @@ describe("callers are isolated: request ids and event ids", () => {
     expect((await post("/api/v1/events", click(requestId, "e-alice"), alice)).body).toEqual({ accepted: 1, duplicates: 0, rejected: [] });
   });
 
-  it("an API key's event for a request id the console chose is refused the same way whether the response is cached or only in the log", async () => {
+  it("an API key's event for a request id the console chose is answered the same way whether the response is cached or only in the log", async () => {
     const requestId = `console-chosen-${Date.now()}`;
     const person = callerAs(["admin"], "console-ids@rerank.test");
     const served = await person.rerank.rank({ surface: "search", requestId, topK: 3, userKey: "console-user", candidates: candidates(catalog.slice(0, 10)) });
     const click = (eventId: string) => ({ events: [{ eventId, requestId, type: "click" as const, itemId: served.items[0]!.id, position: 1 }] });
-    const refused = `events[0].requestId: no served request "${requestId}" (send events after the rerank response)`;
     // Still in the recent-response cache.
     const cached = await post("/api/v1/events", click("e-key-cached"), alice);
     // Only in the log (evicted, or served by another worker).
     await telemetry().requests.flush();
     resetRecentRequests();
     const logged = await post("/api/v1/events", click("e-key-logged"), alice);
-    expect([cached.status, cached.body.error?.message]).toEqual([400, refused]);
-    expect([logged.status, logged.body.error?.message]).toEqual([400, refused]);
-    // The log says whose id it is, as the cache did; the person who chose it records its events.
-    expect((await getDb().rerankRequest.findFirstOrThrow({ where: { requestId } })).caller).toBe(`user:test-console-ids@rerank.test`);
-    expect(await person.events.record(click("e-person"))).toEqual({ accepted: 1, duplicates: 0, rejected: [] });
+    // The console's ids are shared (requestIdOwner), in the cache as in the log.
+    expect([cached.status, cached.body]).toEqual([200, { accepted: 1, duplicates: 0, rejected: [] }]);
+    expect([logged.status, logged.body]).toEqual([200, { accepted: 1, duplicates: 0, rejected: [] }]);
+    expect((await getDb().rerankRequest.findFirstOrThrow({ where: { requestId } })).caller).toBeNull();
+    // An API key's own id stays its own in both places: another key is refused as for an unknown id, cached or not.
+    const own = `key-chosen-${Date.now()}`;
+    const keyServed = await post("/api/v1/rerank", { surface: "search", requestId: own, topK: 3, candidates: candidates(catalog.slice(0, 10)) }, alice);
+    const stolen = (eventId: string) => ({ events: [{ eventId, requestId: own, type: "click", itemId: keyServed.body.items[0].id, position: 1 }] });
+    const refused = `events[0].requestId: no served request "${own}" (send events after the rerank response)`;
+    const stolenCached = await post("/api/v1/events", stolen("e-bob-cached"), bob);
+    await telemetry().requests.flush();
+    resetRecentRequests();
+    const stolenLogged = await post("/api/v1/events", stolen("e-bob-logged"), bob);
+    expect([stolenCached.status, stolenCached.body.error?.message]).toEqual([400, refused]);
+    expect([stolenLogged.status, stolenLogged.body.error?.message]).toEqual([400, refused]);
   });
 
   it("two concurrent batches carrying the same event accept it once: the counter and the table agree", async () => {
@@ -269,8 +278,9 @@ describe("memory bounded in bytes", () => {
       // Full: each response is ~100 KB as the heap holds it, so the bound keeps the newest score or so of the 40.
       expect(largest).toBeGreaterThan(bound / 2);
       expect(recentRequests().size).toBeLessThan(40);
-      expect(recentRequests().has("in-process\u0000big-39")).toBe(true);
-      expect(recentRequests().has("in-process\u0000big-0")).toBe(false);
+      // Ids chosen in-process are shared (requestIdOwner): kept under no caller.
+      expect(recentRequests().has(recentKey("big-39", null))).toBe(true);
+      expect(recentRequests().has(recentKey("big-0", null))).toBe(false);
     } finally {
       setEnv("RECENT_RESPONSES_MAX_BYTES", undefined);
       resetRecentRequests();

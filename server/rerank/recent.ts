@@ -1,5 +1,5 @@
 import { LRUCache } from "lru-cache";
-import { IN_PROCESS_CALLER } from "../auth/principal";
+import { isApiKeyCaller } from "../auth/principal";
 import { env } from "../config";
 import { stringBytes } from "../domain/memory/heapBytes";
 import type { RerankResponse } from "./schema";
@@ -52,16 +52,16 @@ export function resetRecentRequests(): void {
  * Who owns a request's id: the one rule behind the recent-response cache's key (recentKey), the
  * request log's `caller` column and the events' lookup of the request they refer to, so an event
  * is answered the same whether its request is still cached, on another worker, or only in the log.
- * - An id the server generated (`request.requestId` absent: a random UUID) is shared: null, found by
- *   whoever was given it (another service of the same client sends the events).
- * - An id a caller chose is that caller's own (`caller`, a callerOf name: "api_key:<id>",
- *   "user:<id>" or "anonymous"): two callers may choose the same id, and neither may be served the
- *   other's response nor record events on the other's request.
- * - An id chosen in-process (IN_PROCESS_CALLER: tests, benchmarks, simulations; no principal sent
- *   it) is shared, as the server's own are.
+ * - An id an API key chose is that key's (`caller`, "api_key:<id>"): API keys are the outside
+ *   clients, and two of them may choose the same id; neither may be served the other's response nor
+ *   record events on the other's request.
+ * - Any other id is shared (null), found by whoever was given it: one the server generated (a random
+ *   UUID; another service of the same client sends the events), and one chosen by the console's own
+ *   side — a signed-in person, an in-process caller (tests, benchmarks, simulations), an anonymous
+ *   caller with SERVING_AUTH=off — which callers with API keys may record events on too.
  */
 export function requestIdOwner(request: { requestId?: string | undefined }, caller: string): string | null {
-  return request.requestId === undefined || caller === IN_PROCESS_CALLER ? null : caller;
+  return request.requestId !== undefined && isApiKeyCaller(caller) ? caller : null;
 }
 
 /**
