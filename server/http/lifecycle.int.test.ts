@@ -245,7 +245,8 @@ describe("the server process's life", () => {
       await proxy.open();
       if (server.child.exitCode === null) server.child.kill("SIGKILL");
     }
-  });
+    // A server's start, the outage, and the tally's next flush (every 5 s) once the database is back.
+  }, 180_000);
 
   it("WORKERS=2: both workers answer, an event finds its request on the other worker, /api/metrics sums the workers, SIGTERM stops both", async () => {
     const server = await startServer({ WORKERS: "2" });
