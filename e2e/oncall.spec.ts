@@ -123,7 +123,8 @@ test("shows the 5xx answers no surface can be charged with on a card of their ow
   await page.setViewportSize({ width: 1280, height: 1100 });
   await page.goto("/dashboards/oncall");
   const card = page.getByTestId("unattributed-errors");
-  await expect(card).toBeVisible();
+  // The first overview can take a while on a shared machine.
+  await expect(card).toBeVisible({ timeout: 30_000 });
   await expect(card.getByRole("heading", { name: "Unattributed 5xx" })).toBeVisible();
   await expect(card.getByTestId("unattributed-count")).toHaveText(/^\d[\d,]*$/);
   await expect(card).toContainText('surface="unattributed"');
