@@ -188,7 +188,7 @@ export const SETTINGS = {
     max: 64,
     default: () => Math.min(8, availableParallelism()),
     defaultDoc: "one per core, at most 8 (`npm run dev` and the tests: 1)",
-    doc: "server processes sharing the port (node:cluster); each has its own telemetry writer, spill file and config watch, and /api/metrics sums them",
+    doc: "server processes sharing the port (node:cluster); each has its own telemetry writer, spill file and config watch, and /api/metrics joins them (counts summed, states such as an open circuit at their maximum)",
   }),
   RERANK_WORKER_ID: integer({ min: 1, max: 64, defaultDoc: "unset: not a worker", doc: "set by the primary for each of its workers (WORKERS > 1), not by hand: the worker's number in logs, in `x-rerank-worker` and for the IPC between workers" }),
   TELEMETRY_BUFFER_MAX_BYTES: integer({

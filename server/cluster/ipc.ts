@@ -1,6 +1,7 @@
 import type { Serializable } from "node:child_process";
 import type { Worker } from "node:cluster";
 import { env } from "../config";
+import { withDeadline } from "../domain/time/deadline";
 
 // Questions a worker asks all the workers of its server (WORKERS=N, server/http/cluster.ts) over
 // the cluster's IPC channel, through the primary: "your metrics" (/api/metrics sums them) and "did
@@ -76,22 +77,16 @@ export async function askWorkers(topic: string, payload: unknown, timeoutMs: num
   if (!inCluster()) return null;
   const s = state();
   const id = s.next++;
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => {
-      s.pending.delete(id);
-      resolve(null);
-    }, timeoutMs + 500);
-    s.pending.set(id, (reply) => {
-      clearTimeout(timer);
-      resolve({ values: reply.values.filter((v) => v !== undefined && v !== null), asked: reply.asked });
-    });
+  const replied = new Promise<{ values: unknown[]; asked: number } | null>((resolve) => {
+    s.pending.set(id, (reply) => resolve({ values: reply.values.filter((v) => v !== undefined && v !== null), asked: reply.asked }));
+    // A closed channel (the primary is gone) is reported to the callback, not thrown as an 'error' event.
     process.send!({ type: ASK, id, topic, payload, timeoutMs }, undefined, undefined, (error) => {
       if (!error) return;
-      clearTimeout(timer);
       s.pending.delete(id);
       resolve(null);
     });
   });
+  return withDeadline(replied, timeoutMs + 500, () => (s.pending.delete(id), null));
 }
 
 /**
