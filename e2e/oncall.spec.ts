@@ -117,6 +117,25 @@ test("start a canary on search, watch its share, abort it", async ({ page, reque
   expect((await after.json()).modelVersion.alias).toBe("production");
 });
 
+// 5xx answers no surface can be charged with (the key check with the database down): a card of
+// their own, count and burn; the integration test (server/http/lifecycle.int.test.ts) fills it.
+test("shows the 5xx answers no surface can be charged with on a card of their own", async ({ page }) => {
+  await page.setViewportSize({ width: 1280, height: 1100 });
+  await page.goto("/dashboards/oncall");
+  const card = page.getByTestId("unattributed-errors");
+  // The first overview can take a while on a shared machine.
+  await expect(card).toBeVisible({ timeout: 30_000 });
+  await expect(card.getByRole("heading", { name: "Unattributed 5xx" })).toBeVisible();
+  await expect(card.getByTestId("unattributed-count")).toHaveText(/^\d[\d,]*$/);
+  await expect(card).toContainText('surface="unattributed"');
+  await expect(card.getByTestId("unattributed-burn")).toContainText("avail.");
+  await page.screenshot({ path: "e2e/screenshots/oncall-unattributed.png" });
+  await page.setViewportSize({ width: 390, height: 844 });
+  await card.scrollIntoViewIfNeeded();
+  await expect(card.getByTestId("unattributed-count")).toBeVisible();
+  await page.screenshot({ path: "e2e/screenshots/oncall-unattributed-390.png" });
+});
+
 // A fallback storm on search: the multiwindow burn-rate rules (the ones Prometheus runs from
 // deploy/prometheus/alerts.yml) fire in the Active alerts list, and the kill switch's on and off
 // are marked on search's latency chart.

@@ -48,16 +48,32 @@ export function allowedSurfaces(principal: Principal | null): string[] {
   return principal?.kind === "api_key" ? principal.surfaces : [];
 }
 
-/** How callerOf names an API key caller: the prefix, then the key's id. */
-export const API_KEY_CALLER_PREFIX = "api_key:";
+/** How callerOf names an API key caller: the prefix, then the key's id. Read it only through the functions below. */
+const API_KEY_CALLER_PREFIX = "api_key:";
+
+/** The caller name of work started inside the process (tests, benchmarks, simulations, shadow jobs): no principal sent it. */
+export const IN_PROCESS_CALLER = "in-process";
 
 /**
  * Whose request this is, for what must not be shared between callers (replayed responses, request
  * ids chosen by the client): "api_key:<id>", "user:<id>", or "anonymous" (SERVING_AUTH=off).
  */
 export function callerOf(principal: Principal | null): string {
-  if (principal?.kind === "api_key") return `${API_KEY_CALLER_PREFIX}${principal.id}`;
+  if (principal?.kind === "api_key") return callerOfKey(principal.id);
   return principal ? `${principal.kind}:${principal.id}` : "anonymous";
+}
+
+/** The caller name of the API key with id `keyId` ("api_key:<id>"), as callerOf names it. */
+export const callerOfKey = (keyId: string): string => `${API_KEY_CALLER_PREFIX}${keyId}`;
+
+/** True when `caller` (a callerOf name, or null) is an API key's. */
+export function isApiKeyCaller(caller: string | null | undefined): caller is string {
+  return caller?.startsWith(API_KEY_CALLER_PREFIX) ?? false;
+}
+
+/** The API key id of an API key's caller name; null for any other caller (a person, anonymous, in-process, null). */
+export function keyIdOfCaller(caller: string | null | undefined): string | null {
+  return isApiKeyCaller(caller) ? caller.slice(API_KEY_CALLER_PREFIX.length) : null;
 }
 
 /** What an anonymous caller is told, on tRPC and on the HTTP endpoints alike. */

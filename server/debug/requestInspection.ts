@@ -1,4 +1,4 @@
-import { API_KEY_CALLER_PREFIX } from "../auth/principal";
+import { callerOfKey, keyIdOfCaller } from "../auth/principal";
 import { env } from "../config";
 import type { Db } from "../db/client";
 import { NotFoundError } from "../errors";
@@ -60,7 +60,7 @@ export interface RequestInspection {
   fallback: { used: boolean; reason: string | null };
   /** The feature-read deadline passed: some candidates or the user were served with default features (response features.timedOut). */
   featuresTimedOut: boolean;
-  /** Whose request id this is: "api_key:<id>" when an API key chose it; null when the server generated it or the console sent it. */
+  /** Whose request id this is (server/rerank/recent.ts requestIdOwner): "api_key:<id>" when an API key chose it; null when the server generated it or the console sent it. */
   caller: string | null;
   candidateCount: number;
   topK: number;
@@ -105,8 +105,8 @@ export async function inspectRequest(db: Db, input: { requestId: string; ts?: Da
     FROM rerank_requests WHERE request_id = ${input.requestId} AND ts = ${ts} LIMIT 1`
     : [];
   if (!row) throw new NotFoundError("logged request", input.ts ? `${input.requestId} at ${input.ts.toISOString()}` : input.requestId);
-  const keyIds = [...new Set(shared.map((r) => r.caller).filter((c): c is string => c?.startsWith(API_KEY_CALLER_PREFIX) ?? false).map((c) => c.slice(API_KEY_CALLER_PREFIX.length)))];
-  const keyNames = new Map((await db.apiKey.findMany({ where: { id: { in: keyIds } }, select: { id: true, name: true } })).map((k) => [`${API_KEY_CALLER_PREFIX}${k.id}`, k.name]));
+  const keyIds = [...new Set(shared.map((r) => keyIdOfCaller(r.caller)).filter((id): id is string => id !== null))];
+  const keyNames = new Map((await db.apiKey.findMany({ where: { id: { in: keyIds } }, select: { id: true, name: true } })).map((k) => [callerOfKey(k.id), k.name]));
   const nameOf = (caller: string | null) => (caller ? keyNames.get(caller) ?? null : null);
   // The sample and the shadow rows carry the request's own ts: one partition each.
   const [[sample], shadows, titles, version] = await Promise.all([

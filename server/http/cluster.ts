@@ -1,12 +1,12 @@
 import cluster, { type Worker } from "node:cluster";
-import { relayQuestions } from "./clusterIpc";
+import { relayQuestions } from "../cluster/ipc";
 import { withDeadline } from "../domain/time/deadline";
 
 // WORKERS=N: N server processes share the port (node:cluster; the primary accepts connections and
 // hands them to the workers in turn). Each worker is a whole server (front door, Next.js, serving
 // state, telemetry writer with its own spill file, config watch, rollout ticker). The primary only
 // supervises: it restarts a worker that dies (with backoff, and says so), relays the workers' questions to
-// each other (server/http/clusterIpc.ts: /api/metrics sums them, events find a sibling's request), and on SIGTERM/SIGINT asks every worker to
+// each other (server/cluster/ipc.ts: /api/metrics sums them, events find a sibling's request), and on SIGTERM/SIGINT asks every worker to
 // shut down gracefully (each drains and flushes, server/http/shutdown.ts) and exits when all have.
 
 export interface ClusterOptions {
@@ -48,6 +48,8 @@ export function runPrimary(options: ClusterOptions): void {
     const worker = cluster.fork({ RERANK_WORKER_ID: String(slot) });
     slots.set(slot, { worker, startedAt: Date.now(), failures });
     worker.on("message", (message) => onMessage(worker, message));
+    // A failed send or kill is emitted as 'error' on the Worker: unhandled, it would end the primary and every worker.
+    worker.on("error", (error) => options.log(`worker ${slot} (pid ${worker.process.pid}): ${error.message}`));
     worker.on("exit", (code, signal) => {
       if (stopping) return;
       const state = slots.get(slot)!;

@@ -5,7 +5,9 @@ import os from "node:os";
 import path from "node:path";
 import getPort from "get-port";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { createApiKey } from "../auth/apiKeys";
 import { getDb } from "../db/client";
+import { oncallOverview, unattributedErrors } from "../oncall/service";
 import { seedDemo } from "../db/seed";
 import { TcpProxy, waitFor } from "../testing/tcpProxy";
 
@@ -60,11 +62,11 @@ async function startServer(env: Record<string, string> = {}, port?: number): Pro
 const agent = new http.Agent({ keepAlive: true, maxSockets: 16 });
 
 /** POST JSON; resolves with status, body and the worker header, or null when the connection failed. */
-function post(port: number, pathname: string, body: unknown, options: { keepAlive?: boolean } = {}): Promise<{ status: number; body: any; worker?: string } | null> { // eslint-disable-line @typescript-eslint/no-explicit-any -- response JSON
+function post(port: number, pathname: string, body: unknown, options: { keepAlive?: boolean; headers?: Record<string, string> } = {}): Promise<{ status: number; body: any; worker?: string } | null> { // eslint-disable-line @typescript-eslint/no-explicit-any -- response JSON
   const data = Buffer.from(JSON.stringify(body));
   return new Promise((resolve) => {
     const req = http.request(
-      { host: "127.0.0.1", port, path: pathname, method: "POST", agent: options.keepAlive === false ? false : agent, headers: { "content-type": "application/json", "content-length": data.length } },
+      { host: "127.0.0.1", port, path: pathname, method: "POST", agent: options.keepAlive === false ? false : agent, headers: { "content-type": "application/json", "content-length": data.length, ...options.headers } },
       (res) => {
         let text = "";
         res.on("data", (d) => (text += d));
@@ -208,16 +210,57 @@ describe("the server process's life", () => {
     }
   });
 
+  it("the database unreachable: 5xx answers are counted under one bounded label, never a surface the caller named, and the On-call page shows them", async () => {
+    const db = getDb();
+    const owner = await db.user.upsert({ where: { email: "key-owner@rerank.test" }, create: { email: "key-owner@rerank.test", name: "Key owner", roles: ["admin"] }, update: {} });
+    const used = await createApiKey(db, { name: `outage-used-${Date.now()}`, kind: "serving" }, owner.id);
+    const fresh = await createApiKey(db, { name: `outage-fresh-${Date.now()}`, kind: "serving" }, owner.id);
+    const hourAgo = () => new Date(Date.now() - 3_600_000);
+    const before = await unattributedErrors(db, new Date(), hourAgo());
+    const server = await startServer({ SERVING_AUTH: "on" });
+    try {
+      expect((await post(server.port, "/api/v1/rerank", { surface: "search", topK: 5, candidates }, { headers: { authorization: `Bearer ${used.key}` } }))?.status).toBe(200);
+      await proxy.close();
+      const failed: Array<number | undefined> = [];
+      // A key the server has not checked yet: its check needs the database, so the answer comes before any surface is read.
+      for (let i = 0; i < 5; i++) failed.push((await post(server.port, "/api/v1/rerank", { surface: "search", topK: 5, candidates }, { headers: { authorization: `Bearer ${fresh.key}` } }))?.status);
+      // The checked key on surfaces it names, none of which exists: its cached verdict may still pass
+      // (the surface's config cannot be read) or its re-check fail; either way a 503 no surface is charged with.
+      for (let i = 0; i < 5; i++) failed.push((await post(server.port, "/api/v1/rerank", { surface: `outage-made-up-${i}`, topK: 5, candidates }, { headers: { authorization: `Bearer ${used.key}` } }))?.status);
+      expect(failed).toEqual(new Array(10).fill(503));
+      const metrics = await (await fetch(`http://127.0.0.1:${server.port}/api/metrics`)).text();
+      expect(metrics).toMatch(/^rerank_requests_total\{surface="unattributed",outcome="error"\} 10$/m);
+      expect(metrics).not.toContain("outage-made-up");
+      await proxy.open();
+      // The tally reaches rerank_errors once the database is back (flushed every 5 s).
+      await waitFor(async () => (await unattributedErrors(db, new Date(), hourAgo())).errors - before.errors === 10, "the 5xx tally to be flushed", 30_000);
+      const [minted] = await db.$queryRaw<Array<{ n: bigint }>>`SELECT count(*) AS n FROM rerank_errors WHERE surface LIKE 'outage-made-up%'`;
+      expect(Number(minted!.n)).toBe(0);
+      const overview = await oncallOverview(db, { hours: 1 });
+      expect(overview.unattributed.errors - before.errors).toBe(10);
+      expect(overview.unattributed.burn.level).toBe("page");
+      expect(overview.alerts.filter((a) => a.surface === "unattributed").map((a) => a.alert)).toContain("RerankAvailabilityFastBurn");
+      server.child.kill("SIGTERM");
+      expect((await server.exited).code).toBe(0);
+    } finally {
+      await proxy.open();
+      if (server.child.exitCode === null) server.child.kill("SIGKILL");
+    }
+    // A server's start, the outage, and the tally's next flush (every 5 s) once the database is back.
+  }, 180_000);
+
   it("WORKERS=2: both workers answer, an event finds its request on the other worker, /api/metrics sums the workers, SIGTERM stops both", async () => {
     const server = await startServer({ WORKERS: "2" });
     const ack: Acknowledged = { requests: [], events: [] };
     const workers = new Set<string>();
+    const firstItems: string[] = [];
     for (let i = 0; i < 30; i++) {
       // A new connection each time: the primary hands connections to the workers in turn.
       const served = await post(server.port, "/api/v1/rerank", { surface: "search", topK: 5, userKey: `w-${i}`, candidates }, { keepAlive: false });
       expect(served?.status).toBe(200);
       workers.add(served!.worker!);
       ack.requests.push(served!.body.requestId);
+      firstItems.push(served!.body.items[0].id);
       const recorded = await post(server.port, "/api/v1/events", { events: [{ eventId: `w-ev-${i}`, requestId: served!.body.requestId, type: "click", itemId: served!.body.items[0].id, position: 1 }] }, { keepAlive: false });
       expect(recorded?.body).toEqual({ accepted: 1, duplicates: 0, rejected: [] });
       // Connections alternate between the workers, so each event reaches the other worker than its request.
@@ -226,6 +269,10 @@ describe("the server process's life", () => {
       ack.events.push(`w-ev-${i}`);
     }
     expect([...workers].sort()).toEqual(["1", "2"]);
+    // One batch naming all 30 requests, half of them served by the other worker: one question to the siblings for all of them.
+    const batch = ack.requests.map((requestId, i) => ({ eventId: `w-batch-${i}`, requestId, type: "impression", itemId: firstItems[i], position: 1 }));
+    expect((await post(server.port, "/api/v1/events", { events: batch }, { keepAlive: false }))?.body).toEqual({ accepted: 30, duplicates: 0, rejected: [] });
+    ack.events.push(...batch.map((e) => e.eventId));
     const metrics = await (await fetch(`http://127.0.0.1:${server.port}/api/metrics`)).text();
     expect(metrics).toContain("# workers: 2 of 2 answered");
     const served = [...metrics.matchAll(/^rerank_requests_total\{surface="search",outcome="[^"]+"\} (\d+)/gm)].reduce((n, m) => n + Number(m[1]), 0);
@@ -233,6 +280,6 @@ describe("the server process's life", () => {
     expect(metrics).toMatch(/^rerank_outcome_events_total\{type="click"\} 30$/m);
     server.child.kill("SIGTERM");
     expect((await server.exited).code).toBe(0);
-    expect(await stored(ack)).toEqual({ requests: 30, events: 30 });
+    expect(await stored(ack)).toEqual({ requests: 30, events: 60 });
   });
 });

@@ -1,6 +1,6 @@
 import { loadConfigOrExit } from "../config";
 import { runPrimaryOrServe } from "./cluster";
-import { serverLog } from "./clusterIpc";
+import { serverLog } from "../cluster/ipc";
 
 // The server process `npm start` runs (server/cli/start.ts spawns it with HOST, PORT and
 // RERANK_DEV): Next.js prepared in this process (production build, or `next dev`-style hot reload

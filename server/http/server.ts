@@ -21,7 +21,8 @@ import { JsonText, parseJsonBody, sendError, serveJson, type ErrorBody } from ".
 import { mapError } from "../errorMapping";
 import { errorForLog } from "../redact";
 import { serveUpload } from "./upload";
-import { countRerankError } from "../telemetry/errorTally";
+import { surfaceConfigs } from "../surfaces/configCache";
+import { attributedSurface, countRerankError, type AnswerAbout } from "../telemetry/errorTally";
 import { metrics } from "../telemetry/metrics";
 import { incomingTraceContext, traced } from "../telemetry/tracing";
 
@@ -72,11 +73,11 @@ const ROUTE_PERMISSION: Record<Exclude<Route, { kind: "next" }>["kind"], Permiss
 };
 
 /**
- * The surface label of a rerank answer: the request's surface once its body was read; answers given
- * before that (a 503 while checking the key, say) and text reranking's (whose surface its model names,
- * resolved inside the service) are "unknown".
+ * The surface a rerank answer is about, as far as the server knows it: what the client named
+ * (/api/v1/rerank's `surface`, kept only once the caller may use it) or what text reranking resolved
+ * from the database. Read when the answer is sent (attributedSurface).
  */
-const surfaceOfAnswer = new WeakMap<ServerResponse, string>();
+const surfaceOfAnswer = new WeakMap<ServerResponse, AnswerAbout>();
 
 /**
  * Counts every answer of the rerank endpoints that is a fault of ours (HTTP 5xx: database down,
@@ -88,8 +89,8 @@ const surfaceOfAnswer = new WeakMap<ServerResponse, string>();
 function countRerankAnswer(res: ServerResponse, route: Route): void {
   if (route.kind !== "rerank" && route.kind !== "textRerank") return;
   res.once("finish", () => {
-    const surface = surfaceOfAnswer.get(res) ?? "unknown";
     if (res.statusCode < 500) return;
+    const surface = attributedSurface(surfaceOfAnswer.get(res), (key) => surfaceConfigs().peek(key) !== undefined);
     metrics.requests.inc({ surface, outcome: "error" });
     countRerankError(surface);
   });
@@ -125,12 +126,12 @@ async function serveOwn(req: IncomingMessage, res: ServerResponse, route: Exclud
   switch (route.kind) {
     case "rerank":
       return serveJson(res, body!.toString("utf8"), rerankRequestSchema, async (input) => {
-        surfaceOfAnswer.set(res, input.surface);
         assertSurfaceAllowed(principal, input.surface);
+        surfaceOfAnswer.set(res, { named: input.surface });
         return new JsonText(await rerankJson(input, callerOf(principal), traceParent));
       }, "POST /api/v1/rerank");
     case "textRerank":
-      return serveJson(res, body!.toString("utf8"), textRerankRequestSchema, (input) => traced(`POST /v${route.apiVersion}/rerank`, traceParent, () => textRerank(input, route.apiVersion, principal)), `POST /v${route.apiVersion}/rerank`, cohereError);
+      return serveJson(res, body!.toString("utf8"), textRerankRequestSchema, (input) => traced(`POST /v${route.apiVersion}/rerank`, traceParent, () => textRerank(input, route.apiVersion, principal, (surface) => surfaceOfAnswer.set(res, { resolved: surface }))), `POST /v${route.apiVersion}/rerank`, cohereError);
     case "events":
       return serveJson(res, body!.toString("utf8"), outcomeBatchSchema, (input) => traced("POST /api/v1/events", traceParent, () => recordOutcomes(input, allowedSurfaces(principal), callerOf(principal))), "POST /api/v1/events");
     case "trpc":

@@ -3,7 +3,7 @@ import { RERANK_LIMITS } from "../rerank/schema";
 import { maxModelBytes } from "../registry/versions";
 import { answerMetricsCollection } from "../telemetry/clusterMetrics";
 import { telemetry } from "../telemetry/streams";
-import { serverLog, workerId } from "./clusterIpc";
+import { serverLog, workerId } from "../cluster/ipc";
 import { frontDoorSettings } from "./frontDoor";
 import { startJobs } from "../jobs/worker";
 import { createFrontDoorServer, type NextHandler } from "./server";

@@ -1,5 +1,6 @@
 import * as ort from "onnxruntime-node";
 import type { FeatureSpec } from "../domain/features/featureSpec";
+import { judgeNonFiniteScores } from "../domain/breakers/nonFiniteScores";
 import { flattenTreeEnsemble } from "../domain/onnx/treeWalker";
 import { getDb } from "../db/client";
 import { env } from "../config";
@@ -69,9 +70,10 @@ export interface CrossEncoderHandle extends LoadedModel {
 export class ModelLoadError extends Error {}
 export class ModelOutputError extends Error {
   /**
-   * True when the fault depends on the rows scored (a non-finite score from finite inputs: an
-   * overflow on extreme but valid values), not on the model alone: the request falls back, but the
-   * circuit breaker does not count it, so one caller's inputs cannot open it for everyone.
+   * True when the fault depends on the rows scored — a non-finite score only on rows with extreme
+   * (|x| ≥ 2^64) but valid inputs, an overflow (server/domain/breakers/nonFiniteScores.ts) — not on
+   * the model alone: the request falls back, but the circuit breaker does not count it, so one
+   * caller's inputs cannot open it for everyone. A non-finite score from ordinary inputs is false.
    */
   readonly inputDependent: boolean;
   constructor(message: string, options: { inputDependent?: boolean } = {}) {
@@ -128,7 +130,7 @@ export async function runScoresTimed(
     // A heavy model: the worker measures its own run; the rest of the wall time is the queue.
     const model = { versionId: handle.versionId, bytes: handle.offThread.bytes, inputName: handle.inputName, outputName: handle.outputName };
     const { scores, modelMs } = await scoringPool().run(model, data, rows, cols, { timeoutMs: options.timeoutMs });
-    return { scores: checkScores(scores, rows), modelMs, queueMs: Math.max(0, performance.now() - queued - modelMs) };
+    return { scores: checkScores(scores, data, rows, cols), modelMs, queueMs: Math.max(0, performance.now() - queued - modelMs) };
   }
   let started = queued;
   setImmediate(() => {
@@ -138,20 +140,27 @@ export async function runScoresTimed(
   return { scores, modelMs: performance.now() - started, queueMs: started - queued };
 }
 
-/** Runs one batch: `data` is row-major [rows × cols]; returns one finite score per row. */
+/**
+ * Runs one batch: `data` is row-major [rows × cols]; returns one finite score per row.
+ * @throws ModelOutputError when the output is missing, misshapen or holds a non-finite score
+ *   (inputDependent as judgeNonFiniteScores decides: only when every such row had an extreme input).
+ */
 export async function runScores(handle: Pick<TabularHandle, "session" | "inputName" | "outputName">, data: Float32Array, rows: number, cols: number): Promise<Float32Array> {
   const output = await handle.session.run({ [handle.inputName]: new ort.Tensor("float32", data, [rows, cols]) });
   const tensor = output[handle.outputName];
   if (!tensor) throw new ModelOutputError(`the model returned no output named "${handle.outputName}"`);
-  return checkScores(tensor.data as Float32Array, rows);
+  return checkScores(tensor.data as Float32Array, data, rows, cols);
 }
 
-function checkScores(scores: Float32Array, rows: number): Float32Array {
+/** One finite score per row, or a ModelOutputError saying whose fault a non-finite one is (server/domain/breakers/nonFiniteScores.ts). */
+function checkScores(scores: Float32Array, data: Float32Array, rows: number, cols: number): Float32Array {
   if (!(scores instanceof Float32Array) || scores.length !== rows) {
     throw new ModelOutputError(`the model returned ${scores.length} scores for ${rows} candidates`);
   }
-  for (let i = 0; i < rows; i++) {
-    if (!Number.isFinite(scores[i]!)) throw new ModelOutputError(`the model returned a non-finite score (${scores[i]}) for row ${i}`, { inputDependent: true });
+  const nonFinite = judgeNonFiniteScores(scores, data, rows, cols);
+  if (nonFinite) {
+    const whose = nonFinite.inputDependent ? "every such row has an input of magnitude ≥ 2^64" : "from ordinary inputs: a model fault";
+    throw new ModelOutputError(`the model returned a non-finite score (${nonFinite.value}) for row ${nonFinite.row} (${nonFinite.rows} of ${rows} rows; ${whose})`, { inputDependent: nonFinite.inputDependent });
   }
   return scores;
 }

@@ -3,7 +3,7 @@ import { getDb } from "../db/client";
 import { seedDemo } from "../db/seed";
 import { demoFeatureSpec, demoModelBytes } from "../demo/models";
 import { rerank } from "../rerank/pipeline";
-import { countRerankError, flushRerankErrors } from "../telemetry/errorTally";
+import { countRerankError, flushRerankErrors, UNATTRIBUTED_SURFACE } from "../telemetry/errorTally";
 import { telemetry } from "../telemetry/streams";
 import { createTestSurface } from "../testing/models";
 import { callerAs } from "../testing/callers";
@@ -62,6 +62,26 @@ describe("on-call", () => {
     expect(s.burn.availability.oneHour).toBeCloseTo(5 / 25 / 0.001, 6);
     expect(s.alerts.filter((a) => a.sli === "availability").map((a) => a.alert)).toEqual(["RerankAvailabilityFastBurn", "RerankAvailabilitySlowBurn", "RerankAvailabilityBudgetBurn"]);
     await getDb().$executeRaw`DELETE FROM rerank_errors WHERE surface = 't-oncall-fresh'`;
+  });
+
+  it("shows 5xx answers no surface can be charged with on their own, with the alerts Prometheus fires on that series; no surface's burn moves", async () => {
+    const db = getDb();
+    const before = await caller().oncall.overview({ hours: 1 });
+    // Four under the one label, and two rows of a name no surface has (written before labels were bounded).
+    for (let i = 0; i < 4; i++) countRerankError(UNATTRIBUTED_SURFACE);
+    for (let i = 0; i < 2; i++) countRerankError("t-oncall-no-such-surface");
+    await flushRerankErrors();
+    const after = await caller().oncall.overview({ hours: 1 });
+    expect(after.unattributed.errors - before.unattributed.errors).toBe(6);
+    // Every answer of the series is bad: its burn is 1 / (1 − 0.999) in every window that has one.
+    expect(after.unattributed.burn).toMatchObject({ level: "page" });
+    expect(after.unattributed.burn.oneHour).toBeCloseTo(1000, 6);
+    expect(after.alerts.filter((a) => a.surface === "unattributed").map((a) => a.alert)).toEqual(["RerankAvailabilityFastBurn", "RerankAvailabilitySlowBurn", "RerankAvailabilityBudgetBurn"]);
+    expect(after.alerts[0]!.severity).toBe("page");
+    // Charged to no surface: t-oncall's availability burn is what its own log says.
+    const mine = (o: typeof after) => o.surfaces.find((x) => x.key === "t-oncall")!.burn.availability;
+    expect(mine(after)).toEqual(mine(before));
+    await db.$executeRaw`DELETE FROM rerank_errors WHERE surface IN ('unattributed', 't-oncall-no-such-surface')`;
   });
 
   it("the kill switch serves retrieval order at once, is audited, counts as burn, and comes off again", async () => {

@@ -11,6 +11,7 @@ import { aliasRollback, type AliasRollback } from "../history/service";
 import { recordPromotion } from "../history/record";
 import { setAliasIn } from "../registry/versions";
 import { notifyInTransaction } from "../webhooks/notify";
+import { UNATTRIBUTED_SURFACE } from "../telemetry/errorTally";
 
 // What on-call needs per surface, from the request log: latency percentiles, fallback rate and
 // reasons, SLO burn per window and the multiwindow burn-rate alerts that fire (the rules Prometheus
@@ -115,7 +116,7 @@ export interface SurfaceHealth {
 export async function oncallOverview(db: Db, input: { hours: number }) {
   const at = new Date();
   const since = new Date(at.getTime() - input.hours * 3_600_000);
-  const [surfaces, inWindow, perWindow, reasons] = await Promise.all([
+  const [surfaces, inWindow, perWindow, reasons, unattributed] = await Promise.all([
     db.surface.findMany({
       orderBy: { key: "asc" },
       include: { model: { select: { id: true, name: true, aliases: { select: { name: true, version: { select: { id: true, version: true } } } } } } },
@@ -125,6 +126,7 @@ export async function oncallOverview(db: Db, input: { hours: number }) {
     db.$queryRaw<Array<{ surface: string; reason: string; count: number }>>`
       SELECT surface, coalesce(fallback_reason, 'unknown') AS reason, count(*)::int AS count
       FROM rerank_requests WHERE ts >= ${since} AND fallback_used GROUP BY surface, fallback_reason ORDER BY count DESC`,
+    unattributedErrors(db, at, since),
   ]);
   const w = new Map(inWindow.map((r) => [r.surface, r]));
   const result: SurfaceHealth[] = [];
@@ -159,7 +161,58 @@ export async function oncallOverview(db: Db, input: { hours: number }) {
       alerts,
     });
   }
-  return { hours: input.hours, at, surfaces: result, alerts: result.flatMap((s) => s.alerts) };
+  const alerts = [...unattributed.alerts, ...result.flatMap((s) => s.alerts)].sort((a, b) => (a.severity === b.severity ? 0 : a.severity === "page" ? -1 : 1));
+  return { hours: input.hours, at, surfaces: result, unattributed, alerts };
+}
+
+/**
+ * The availability objective of 5xx answers no surface can be charged with: the one
+ * deploy/prometheus/alerts.yml assumes for every series (the surfaces' default, 99.9 %).
+ */
+const UNATTRIBUTED_OBJECTIVE = 0.999;
+
+export interface UnattributedErrors {
+  /** The label they are counted under (rerank_errors.surface, rerank_requests_total's surface). */
+  label: typeof UNATTRIBUTED_SURFACE;
+  /** 5xx answers in the page's window (its `hours`). */
+  errors: number;
+  /** Their burn over 1 h and 6 h: null without any, else 1 / (1 − objective) (every such answer is bad). */
+  burn: { oneHour: number | null; sixHours: number | null; level: BurnLevel };
+  objective: number;
+  /** The burn-rate alerts they fire, as Prometheus fires them on the surface="unattributed" series. */
+  alerts: ActiveAlert[];
+}
+
+/**
+ * Rerank answers with a 5xx that no surface can be charged with: rerank_errors rows under
+ * UNATTRIBUTED_SURFACE (server/http/server.ts attributedSurface), and rows of any name no surface
+ * has (older rows, counted as "unknown" or under the name a client sent). Their availability burn
+ * is computed as Prometheus computes the surface="unattributed" series (deploy/prometheus/alerts.yml:
+ * bad share over that series' own requests, all of them errors): any such answer in both of a rule's
+ * windows fires it. A database outage that fails every key check thus pages from the On-call page
+ * as it does from Prometheus, although no surface's own burn moves.
+ * @param now the end of every window; @param since the start of the page's window.
+ */
+export async function unattributedErrors(db: Db, now: Date, since: Date): Promise<UnattributedErrors> {
+  const start = (w: BurnWindow) => new Date(now.getTime() - BURN_WINDOWS[w] * 1000);
+  // A minute counts in a window when it began after the window's start (as burnCounts counts errors).
+  const columns = WINDOWS_BY_LENGTH.map((w) => Prisma.sql`coalesce(sum(e.count) FILTER (WHERE e.minute > ${start(w)}), 0)::int AS ${Prisma.raw(`"errors_${w}"`)}`);
+  // The page's window counts every minute that overlaps it: from the minute `since` falls in.
+  const pageStart = new Date(Math.floor(since.getTime() / 60_000) * 60_000);
+  const earliest = new Date(Math.min(pageStart.getTime(), start(WINDOWS_BY_LENGTH.at(-1)!).getTime() + 1));
+  const [row] = await db.$queryRaw<Array<Record<string, number>>>`
+    SELECT coalesce(sum(e.count) FILTER (WHERE e.minute >= ${pageStart}), 0)::int AS "errors_page", ${Prisma.join(columns, ",")}
+    FROM rerank_errors e
+    WHERE e.minute >= ${earliest} AND e.minute <= ${now} AND NOT EXISTS (SELECT 1 FROM surfaces s WHERE s.key = e.surface)`;
+  const burns = Object.fromEntries(WINDOWS_BY_LENGTH.map((w) => [w, availabilityBurnRate({ requests: 0, fallbacks: 0, errors: row?.[`errors_${w}`] ?? 0 }, UNATTRIBUTED_OBJECTIVE)])) as Record<BurnWindow, number | null>;
+  const alerts = firingBurnAlerts(burns).map((a) => ({ ...a, alert: burnAlertName("availability", a), surface: UNATTRIBUTED_SURFACE, sli: "availability" as const, objective: UNATTRIBUTED_OBJECTIVE }));
+  return {
+    label: UNATTRIBUTED_SURFACE,
+    errors: row?.errors_page ?? 0,
+    burn: { oneHour: burns["1h"], sixHours: burns["6h"], level: burnLevel(burns["1h"], burns["6h"]) },
+    objective: UNATTRIBUTED_OBJECTIVE,
+    alerts,
+  };
 }
 
 export interface SeriesMarker extends DeployMarker {

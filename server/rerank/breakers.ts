@@ -3,6 +3,7 @@ import type { CircuitState } from "../domain/breakers/circuit";
 import { runScoresTimed, scoreTexts, type ModelHandle } from "../inference/sessions";
 import { metrics } from "../telemetry/metrics";
 import { env } from "../config";
+import { IN_PROCESS_CALLER } from "../auth/principal";
 
 // The circuit breakers of model scoring: per (surface, model version, budget), a surface-wide
 // circuit and one per caller (server/domain/breakers/callerCircuits.ts). They enforce the surface's
@@ -40,14 +41,12 @@ async function runJob(handle: ModelHandle, job: ScoringJob, timeoutMs: number): 
   return { scores, truncated: 0, modelMs };
 }
 
-/** The caller of in-process scoring (tests, benchmarks, shadow jobs). */
-export const IN_PROCESS_CALLER = "in-process";
-
 /**
  * Does this scoring failure say the model or the runtime is unwell (count it), or only that these
  * rows could not be scored (answer this request with the fallback, count nothing)? Load errors, a
- * wrong output shape and runtime errors count; a non-finite score from finite inputs
- * (ModelOutputError.inputDependent) does not. Over-budget runs are judged by their size
+ * wrong output shape, runtime errors and a non-finite score from ordinary inputs count; a
+ * non-finite score only on rows with extreme inputs (ModelOutputError.inputDependent, decided by
+ * server/domain/breakers/nonFiniteScores.ts) does not. Over-budget runs are judged by their size
  * (classifyFailure). Inputs themselves are bounded at the edge (float32 range, server/validation.ts).
  * Read by property, not class: Next's bundles hold their own copies of the error classes.
  */

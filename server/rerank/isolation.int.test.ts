@@ -6,12 +6,15 @@ import { seedDemo } from "../db/seed";
 import { demoFeatureSpec } from "../demo/models";
 import { linearRankerOnnx } from "../domain/onnx/linear";
 import { featureStore, FeatureStore } from "../features/store";
+import { metrics } from "../telemetry/metrics";
 import { telemetry } from "../telemetry/streams";
 import { startTestFrontDoor, type TestFrontDoor } from "../testing/frontDoor";
 import { createTestSurface, slowModelOnnx } from "../testing/models";
 import { breakerStates } from "./breakers";
+import { recordOutcomes } from "../events/service";
+import { callerAs } from "../testing/callers";
 import { rerank } from "./pipeline";
-import { recentEntryBytes, recentRequests, resetRecentRequests } from "./recent";
+import { recentEntryBytes, recentKey, recentRequests, resetRecentRequests } from "./recent";
 
 // Issue #11, Deliver 2 and 5: nothing one caller sends changes what another caller gets, and what
 // a caller's input decides the size of is bounded in bytes. Real PostgreSQL, real onnxruntime, the
@@ -42,6 +45,8 @@ beforeAll(async () => {
   for (const key of ["t-heavy", "t-heavy-cold"]) await createTestSurface(db, { key, bytes: slowModelOnnx(spec.length, 1024, 3), featureSpec: spec, timeoutMs: 30 });
   // A model that overflows float32 on extreme (but float32-valid) inputs: the sum of seven 3e38s.
   await createTestSurface(db, { key: "t-overflow", bytes: linearRankerOnnx(new Array(spec.length).fill(1), 0), featureSpec: spec });
+  // A broken export: a NaN bias makes every score NaN, whatever the inputs.
+  await createTestSurface(db, { key: "t-nan", bytes: linearRankerOnnx(new Array(spec.length).fill(1), Number.NaN), featureSpec: spec });
   frontDoor = await startTestFrontDoor();
 }, 120_000);
 afterAll(() => frontDoor?.close());
@@ -70,6 +75,22 @@ describe("callers are isolated: input faults never open a breaker", () => {
     expect(breakerStates().filter((b) => b.key.startsWith("t-overflow|"))).toEqual([expect.objectContaining({ open: false, halfOpen: false })]);
     const good = await post("/api/v1/rerank", { surface: "t-overflow", topK: 5, userKey: "bob", candidates: candidates(catalog.slice(0, 10)) }, bob);
     expect(good.body.fallback).toEqual({ used: false, reason: null, servedBy: "model" });
+  });
+
+  it("a model that returns NaN for every row of ordinary inputs is a model fault: two callers' requests open its breaker", async () => {
+    const reasons: string[] = [];
+    // alice, bob, alice, bob, alice: five faults from two callers in the window open the surface-wide circuit.
+    for (const [user, headers] of [["alice", alice], ["bob", bob], ["alice", alice], ["bob", bob], ["alice", alice]] as const) {
+      const answer = await post("/api/v1/rerank", { surface: "t-nan", topK: 5, userKey: user, candidates: candidates(catalog.slice(0, 10)) }, headers);
+      expect(answer.status).toBe(200);
+      expect(answer.body.fallback.servedBy).toBe("retrieval_order");
+      reasons.push(answer.body.fallback.reason);
+    }
+    expect(reasons).toEqual(["model_error", "model_error", "model_error", "model_error", "model_error"]);
+    // Set when the fifth fault was recorded (the circuit half-opens BREAKER_RESET_MS later: 300 ms in these tests).
+    const gauge = (await metrics.breakerState.get()).values.find((v) => v.labels.surface === "t-nan");
+    expect(gauge?.value).toBe(1);
+    expect(breakerStates().find((b) => b.key.startsWith("t-nan|"))).not.toMatchObject({ open: false, halfOpen: false });
   });
 
   const heavyBreaker = (surface: string) => breakerStates().find((b) => b.key.startsWith(`${surface}|`));
@@ -167,6 +188,63 @@ describe("callers are isolated: request ids and event ids", () => {
     expect((await post("/api/v1/events", click(requestId, "e-alice"), alice)).body).toEqual({ accepted: 1, duplicates: 0, rejected: [] });
   });
 
+  it("an API key's event for a request id the console chose is answered the same way whether the response is cached or only in the log", async () => {
+    const requestId = `console-chosen-${Date.now()}`;
+    const person = callerAs(["admin"], "console-ids@rerank.test");
+    const served = await person.rerank.rank({ surface: "search", requestId, topK: 3, userKey: "console-user", candidates: candidates(catalog.slice(0, 10)) });
+    const click = (eventId: string) => ({ events: [{ eventId, requestId, type: "click" as const, itemId: served.items[0]!.id, position: 1 }] });
+    // Still in the recent-response cache.
+    const cached = await post("/api/v1/events", click("e-key-cached"), alice);
+    // Only in the log (evicted, or served by another worker).
+    await telemetry().requests.flush();
+    resetRecentRequests();
+    const logged = await post("/api/v1/events", click("e-key-logged"), alice);
+    // The console's ids are shared (requestIdOwner), in the cache as in the log.
+    expect([cached.status, cached.body]).toEqual([200, { accepted: 1, duplicates: 0, rejected: [] }]);
+    expect([logged.status, logged.body]).toEqual([200, { accepted: 1, duplicates: 0, rejected: [] }]);
+    expect((await getDb().rerankRequest.findFirstOrThrow({ where: { requestId } })).caller).toBeNull();
+    // An API key's own id stays its own in both places: another key is refused as for an unknown id, cached or not.
+    const own = `key-chosen-${Date.now()}`;
+    const keyServed = await post("/api/v1/rerank", { surface: "search", requestId: own, topK: 3, candidates: candidates(catalog.slice(0, 10)) }, alice);
+    const stolen = (eventId: string) => ({ events: [{ eventId, requestId: own, type: "click", itemId: keyServed.body.items[0].id, position: 1 }] });
+    const refused = `events[0].requestId: no served request "${own}" (send events after the rerank response)`;
+    const stolenCached = await post("/api/v1/events", stolen("e-bob-cached"), bob);
+    await telemetry().requests.flush();
+    resetRecentRequests();
+    const stolenLogged = await post("/api/v1/events", stolen("e-bob-logged"), bob);
+    expect([stolenCached.status, stolenCached.body.error?.message]).toEqual([400, refused]);
+    expect([stolenLogged.status, stolenLogged.body.error?.message]).toEqual([400, refused]);
+  });
+
+  it("two concurrent batches carrying the same event accept it once: the counter and the table agree", async () => {
+    const served = await rerank({ surface: "search", topK: 3, candidates: candidates(catalog.slice(30, 40)) });
+    const eventId = `concurrent-${Date.now()}`;
+    const batch = { events: [{ eventId, requestId: served.requestId, type: "add_to_cart" as const, itemId: served.items[0]!.id, position: 1 }] };
+    const counted = async () => (await metrics.events.get()).values.find((v) => v.labels.type === "add_to_cart")?.value ?? 0;
+    const before = await counted();
+    const answers = await Promise.all([recordOutcomes(batch), recordOutcomes(batch), recordOutcomes(batch)]);
+    expect(answers.map((a) => a.accepted).sort()).toEqual([0, 0, 1]);
+    expect(answers.map((a) => a.duplicates).sort()).toEqual([0, 1, 1]);
+    await telemetry().events.flush();
+    expect(await getDb().outcomeEvent.count({ where: { eventId, requestId: served.requestId } })).toBe(1);
+    expect((await counted()) - before).toBe(1);
+  });
+
+  it("a batch naming many requests found only in the log is checked in one go: each event against its own request", async () => {
+    const served = [];
+    for (let i = 0; i < 40; i++) served.push(await rerank({ surface: "search", topK: 3, candidates: candidates(catalog.slice(i, i + 10)) }));
+    await telemetry().requests.flush();
+    resetRecentRequests();
+    const tag = `many-${Date.now()}`;
+    const events = served.map((r, i) => ({ eventId: `${tag}-${i}`, requestId: r.requestId, type: "impression" as const, itemId: r.items[1]!.id, position: 2 }));
+    // One event names an item its request did not serve, one a request that does not exist.
+    events.push({ eventId: `${tag}-wrong-item`, requestId: served[0]!.requestId, type: "impression", itemId: "never-served-item", position: 1 });
+    events.push({ eventId: `${tag}-unknown`, requestId: `${tag}-no-such-request`, type: "impression", itemId: served[0]!.items[0]!.id, position: 1 });
+    const result = await recordOutcomes({ events });
+    expect(result.accepted).toBe(40);
+    expect(result.rejected.map((r) => r.field)).toEqual(["events[40].itemId", "events[41].requestId"]);
+  });
+
   it("keeps one caller's event ids from swallowing another's events on other requests", async () => {
     const a = await post("/api/v1/rerank", { surface: "search", topK: 3, candidates: candidates(catalog.slice(0, 10)) }, alice);
     const b = await post("/api/v1/rerank", { surface: "search", topK: 3, candidates: candidates(catalog.slice(10, 20)) }, bob);
@@ -200,8 +278,9 @@ describe("memory bounded in bytes", () => {
       // Full: each response is ~100 KB as the heap holds it, so the bound keeps the newest score or so of the 40.
       expect(largest).toBeGreaterThan(bound / 2);
       expect(recentRequests().size).toBeLessThan(40);
-      expect(recentRequests().has("in-process\u0000big-39")).toBe(true);
-      expect(recentRequests().has("in-process\u0000big-0")).toBe(false);
+      // Ids chosen in-process are shared (requestIdOwner): kept under no caller.
+      expect(recentRequests().has(recentKey("big-39", null))).toBe(true);
+      expect(recentRequests().has(recentKey("big-0", null))).toBe(false);
     } finally {
       setEnv("RECENT_RESPONSES_MAX_BYTES", undefined);
       resetRecentRequests();

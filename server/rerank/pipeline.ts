@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { API_KEY_CALLER_PREFIX } from "../auth/principal";
+import { IN_PROCESS_CALLER } from "../auth/principal";
 import type { ConstraintConfig, ConstraintOutcome } from "../domain/constraints/applyConstraints";
 import { seedOfKey } from "../domain/hashing";
 import { STAGE2_REASON } from "../domain/ranking/stages";
@@ -17,10 +17,9 @@ import { serialiseRequestLogRow, telemetry } from "../telemetry/streams";
 import { StageClock } from "../telemetry/tracing";
 import type { Context } from "@opentelemetry/api";
 import { assignExperiment, type ExperimentAssignment } from "./assignment";
-import { recentKey, recentRequests, recentResponse, type RecentRequest } from "./recent";
+import { recentKey, recentRequests, recentResponse, requestIdOwner, type RecentRequest } from "./recent";
 import type { RerankRequest, RerankResponse, Stage2Outcome } from "./schema";
 import { rankWithConstraints, retrievalOrder, scoreWithModels, type Scored, type ScoringInput, type TextInput } from "./scoring";
-import { IN_PROCESS_CALLER } from "./breakers";
 import { keepScoringRows } from "./scoringSample";
 import { inShadowSample, mirrorToShadow } from "./shadow";
 import { rescoreArm } from "./stage2";
@@ -73,8 +72,8 @@ export interface RerankOptions {
   /** Keep this request's full scoring rows whatever DEBUG_SAMPLE_RATE says (requests sent from the Debug page). */
   keepScoringRows?: boolean;
   /**
-   * Who sent it (server/auth/principal.ts callerOf): a request id the client chose is replayed only
-   * to the same caller. Omitted: in-process callers (tests, benchmarks, simulations).
+   * Who sent it (server/auth/principal.ts callerOf): a request id the client chose is that caller's
+   * own (recent.ts requestIdOwner). Omitted: IN_PROCESS_CALLER (tests, benchmarks, simulations).
    */
   caller?: string;
   /** The caller's trace context (telemetry/tracing.ts incomingTraceContext): the request's spans join its trace. */
@@ -85,7 +84,7 @@ export interface RerankOptions {
 
 /** Reranks one request (tRPC, in-process callers). */
 export async function rerank(request: RerankRequest, options: RerankOptions = {}): Promise<RerankResponse> {
-  const replay = replayOf(request, options.caller ?? IN_PROCESS);
+  const replay = replayOf(request, options.caller ?? IN_PROCESS_CALLER);
   if (replay) return recentResponse(replay);
   return (await serve(request, options)).response;
 }
@@ -98,13 +97,11 @@ export async function rerankJson(request: RerankRequest, caller: string, tracePa
   return replayOf(request, caller)?.json ?? (await serve(request, { caller, traceParent })).json;
 }
 
-const IN_PROCESS = IN_PROCESS_CALLER;
-
 async function serve(request: RerankRequest, options: RerankOptions = {}): Promise<{ response: RerankResponse; json: string }> {
   const clock = new StageClock();
   const plan = clock.end("plan", await planRequest(request));
   const inputs = clock.end("enrich", await enrich(request, plan.surface, options.text));
-  const caller = options.caller ?? IN_PROCESS;
+  const caller = options.caller ?? IN_PROCESS_CALLER;
   const stage1 = clock.end("score", await score(plan, inputs, caller));
   const { scored, stage2 } = plan.surface.stage2 ? clock.end("rescore", await rescore(plan, inputs, stage1, caller)) : { scored: stage1, stage2: null };
   const ranked = clock.end("constrain", constrain(plan, scored, inputs, request.topK, stage2));
@@ -117,10 +114,10 @@ async function serve(request: RerankRequest, options: RerankOptions = {}): Promi
 
 const modelVersionName = (r: RerankResponse) => (r.modelVersion ? `${r.modelVersion.name}@${r.modelVersion.version}` : "none");
 
-/** A request id the same caller sent within the last hour on the same surface gets the same response again (idempotent retries). */
+/** A request id its owner (requestIdOwner) sent within the last hour on the same surface gets the same response again (idempotent retries). */
 function replayOf(request: RerankRequest, caller: string): RecentRequest | undefined {
   if (!request.requestId) return undefined;
-  const replay = recentRequests().get(recentKey(request.requestId, caller));
+  const replay = recentRequests().get(recentKey(request.requestId, requestIdOwner(request, caller)));
   return replay?.surface === request.surface ? replay : undefined;
 }
 
@@ -303,9 +300,10 @@ function record(plan: Plan, request: RerankRequest, inputs: Enriched, scored: Sc
   clock.end("record", null);
   response.timings.total = round3(clock.totalMs());
   const json = JSON.stringify(response);
-  // A request id the client chose is the client's own; one the server generated is shared by whoever was given it.
-  recentRequests().set(recentKey(response.requestId, request.requestId ? (options.caller ?? IN_PROCESS) : null), { json, surface: response.surface, ts: ts.getTime(), userKey: unitKey ? keyedHash(unitKey) : null });
-  logRequest(request, response, ts, canary, logCallerOf(request, options));
+  // The cache and the log say the same owner of the id (null: shared by whoever was given it).
+  const owner = requestIdOwner(request, options.caller ?? IN_PROCESS_CALLER);
+  recentRequests().set(recentKey(response.requestId, owner), { json, surface: response.surface, ts: ts.getTime(), userKey: unitKey ? keyedHash(unitKey) : null });
+  logRequest(request, response, ts, canary, owner);
   return json;
 }
 
@@ -320,17 +318,8 @@ function observeScored(surface: string, handle: NonNullable<Scored["handle"]>, m
   inputSampler().observe(surface, handle.versionId, handle.featureSpec, matrix);
 }
 
-/**
- * Whose request id a log row is (the rerank_requests.caller column): the API key's caller name
- * ("api_key:<id>") when an API key chose the id, so events from another caller that find the request
- * only in the log are refused as for an unknown id; null when the server generated the id (shared by
- * whoever was given it, as in the recent-response cache) or the console or an in-process caller sent it.
- */
-function logCallerOf(request: RerankRequest, options: RerankOptions): string | null {
-  return request.requestId && options.caller?.startsWith(API_KEY_CALLER_PREFIX) ? options.caller : null;
-}
-
-function logRequest(request: RerankRequest, response: RerankResponse, ts: Date, canary: CanaryArm | null, caller: string | null): void {
+/** Metrics and the request log's row; `owner` is the id's owner (requestIdOwner), the log's `caller` column. */
+function logRequest(request: RerankRequest, response: RerankResponse, ts: Date, canary: CanaryArm | null, owner: string | null): void {
   const surface = response.surface;
   metrics.requests.inc({ surface, outcome: response.fallback.used ? "fallback" : "model" });
   if (response.fallback.reason) metrics.fallbacks.inc({ surface, reason: response.fallback.reason });
@@ -364,6 +353,6 @@ function logRequest(request: RerankRequest, response: RerankResponse, ts: Date, 
     latencyMs: response.timings.total,
     defaultedFeatures: response.features.defaulted,
     featuresTimedOut: response.features.timedOut,
-    caller,
+    caller: owner,
   }));
 }

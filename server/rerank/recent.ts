@@ -1,4 +1,5 @@
 import { LRUCache } from "lru-cache";
+import { isApiKeyCaller } from "../auth/principal";
 import { env } from "../config";
 import { stringBytes } from "../domain/memory/heapBytes";
 import type { RerankResponse } from "./schema";
@@ -48,14 +49,27 @@ export function resetRecentRequests(): void {
 }
 
 /**
- * The cache key of a response. A request id the client chose is the caller's own (two callers may
- * choose the same one, and neither may be served the other's response), so it is kept under the
- * caller; an id the server generated (a random UUID) is shared by whoever was given it, so events
- * sent by another service of the same client still find it: `caller` null.
+ * Who owns a request's id: the one rule behind the recent-response cache's key (recentKey), the
+ * request log's `caller` column and the events' lookup of the request they refer to, so an event
+ * is answered the same whether its request is still cached, on another worker, or only in the log.
+ * - An id an API key chose is that key's (`caller`, "api_key:<id>"): API keys are the outside
+ *   clients, and two of them may choose the same id; neither may be served the other's response nor
+ *   record events on the other's request.
+ * - Any other id is shared (null), found by whoever was given it: one the server generated (a random
+ *   UUID; another service of the same client sends the events), and one chosen by the console's own
+ *   side — a signed-in person, an in-process caller (tests, benchmarks, simulations), an anonymous
+ *   caller with SERVING_AUTH=off — which callers with API keys may record events on too.
  */
-export function recentKey(requestId: string, caller: string | null): string {
+export function requestIdOwner(request: { requestId?: string | undefined }, caller: string): string | null {
+  return request.requestId !== undefined && isApiKeyCaller(caller) ? caller : null;
+}
+
+/**
+ * The cache key of a response: its id under its owner (requestIdOwner; null: shared).
+ */
+export function recentKey(requestId: string, owner: string | null): string {
   // NUL cannot occur in a validated id (server/validation.ts), so the pair is unambiguous.
-  return `${caller ?? ""}\u0000${requestId}`;
+  return `${owner ?? ""}\u0000${requestId}`;
 }
 
 export function recentResponse(entry: RecentRequest): RerankResponse {

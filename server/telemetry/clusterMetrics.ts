@@ -1,11 +1,11 @@
 import { AggregatorRegistry, type MetricObjectWithValues, type MetricValue } from "prom-client";
-import { answer, askWorkers, workerId } from "../http/clusterIpc";
+import { answer, askWorkers, workerId } from "../cluster/ipc";
 import { metrics } from "./metrics";
 import { publishTelemetryStats } from "./streams";
 
 // /api/metrics across the workers of one server (WORKERS=N, server/http/cluster.ts). Each worker
 // keeps its own registry; the worker that gets the scrape asks every worker for its metrics as JSON
-// (server/http/clusterIpc.ts) and joins them with prom-client's AggregatorRegistry, each metric by
+// (server/cluster/ipc.ts) and joins them with prom-client's AggregatorRegistry, each metric by
 // its own `aggregator` (metrics.ts): counters, histograms and the gauges that count or size
 // something per process (buffered rows, spill bytes) are summed; the gauges that are a state or an
 // extreme (rerank_circuit_open, rerank_feature_max_age_seconds, rerank_caller_circuits_open) take

@@ -35,7 +35,7 @@ export interface RequestLogRow {
   defaultedFeatures: number;
   /** The feature-read deadline passed (response features.timedOut). Absent in rows spilled before the column existed: false. */
   featuresTimedOut?: boolean;
-  /** Whose request id this is ("api_key:<id>" when an API key chose it), else null: see the column's comment in schema.prisma. */
+  /** Whose request id this is (server/rerank/recent.ts requestIdOwner; null: shared): see the column's comment in schema.prisma. */
   caller?: string | null;
 }
 

@@ -1,6 +1,6 @@
 import { loadConfigOrExit } from "../config";
 import { runPrimaryOrServe } from "../http/cluster";
-import { serverLog } from "../http/clusterIpc";
+import { serverLog } from "../cluster/ipc";
 import { serve } from "../http/serverProcess";
 import { warmServing } from "../rerank/warm";
 import { PROMETHEUS_CONTENT_TYPE, prometheusText } from "../telemetry/clusterMetrics";

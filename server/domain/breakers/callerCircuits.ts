@@ -3,8 +3,8 @@ import { Circuit, type CircuitOptions, type CircuitState } from "./circuit";
 // Which faults open which circuit, so that nothing one caller sends changes what another caller
 // gets (issue #11, Deliver 2). A model run under a surface's budget ends in one of four ways:
 //   - success: counted as a good call by the caller's circuit and the surface's;
-//   - an input fault (a non-finite score from extreme but valid inputs): answered with the fallback,
-//     counted by no circuit;
+//   - an input fault (a non-finite score only on rows with extreme but valid inputs, |x| ≥ 2^64:
+//     nonFiniteScores.ts): answered with the fallback, counted by no circuit;
 //   - an oversized run: over the budget, but the request's work — its rows × the model's measured
 //     cost per row — was more than the budget is sized for. The input's doing, not the model's: it
 //     counts only against the caller that sent it, whose own circuit then sends its requests to the

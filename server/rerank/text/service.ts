@@ -1,4 +1,4 @@
-import { assertSurfaceAllowed, callerOf, type Principal } from "../../auth/principal";
+import { allowedSurfaces, callerOf, type Principal } from "../../auth/principal";
 import { rerank } from "../pipeline";
 import type { RerankRequest, RerankResponse } from "../schema";
 import { surfaceForModel } from "./models";
@@ -47,13 +47,17 @@ function candidateIds(documents: TextRerankRequest["documents"]): string[] {
 }
 
 /**
- * Reranks `input.documents` against `input.query` with the surface `input.model` names.
- * Errors: InvalidInputError on `model` (names nothing served); ForbiddenError when `principal` is a
- * serving key limited to other surfaces. Model faults are never errors: the fallback serves.
+ * Reranks `input.documents` against `input.query` with the surface `input.model` names, among the
+ * surfaces `principal` may rank on (a serving key limited to some surfaces never learns of others).
+ * @param resolved told the surface once `model` is resolved (from the database, never the caller's
+ *   text): the front door attributes a 5xx of this request to it (server/http/server.ts).
+ * Errors: InvalidInputError on `model` when it names nothing this principal may rank on (one message,
+ * whatever it serves elsewhere). Model faults are never errors: the fallback serves.
  */
-export async function textRerank(input: TextRerankRequest, apiVersion: 1 | 2, principal: Principal | null): Promise<TextRerankResponse> {
-  const surface = await surfaceForModel(input.model);
-  assertSurfaceAllowed(principal, surface);
+export async function textRerank(input: TextRerankRequest, apiVersion: 1 | 2, principal: Principal | null, resolved?: (surface: string) => void): Promise<TextRerankResponse> {
+  // Authorized before anything is answered about the name: only the key's own surfaces are candidates.
+  const surface = await surfaceForModel(input.model, allowedSurfaces(principal));
+  resolved?.(surface);
   const ids = candidateIds(input.documents);
   const n = input.documents.length;
   const request: RerankRequest = {

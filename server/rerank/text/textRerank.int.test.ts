@@ -9,6 +9,7 @@ import { CrossEncoder } from "../../inference/crossEncoder/model";
 import { closeCrossEncoders } from "../../inference/crossEncoder/pool";
 import { telemetry } from "../../telemetry/streams";
 import { keyHeaders } from "../../testing/callers";
+import { forgetResolvedModels, notServedMessage } from "./models";
 import { startInterleaving } from "../../testing/experiments";
 import { startTestFrontDoor, type TestFrontDoor } from "../../testing/frontDoor";
 
@@ -78,7 +79,7 @@ describe("Cohere-compatible rerank", () => {
     expect(body.error.fields[0].path).toBe("documents");
     const unknown = await frontDoor.post("/v2/rerank", { model: "nope", query: "x", documents: ["a"] }, { headers });
     expect(unknown.status).toBe(400);
-    expect((await unknown.json()).message).toBe('model: "nope" is neither a surface nor a registry model that serves one (model is a surface key, a model name, or "name:alias")');
+    expect((await unknown.json()).message).toBe(`model: ${notServedMessage("nope")}`);
     const badTopN = await frontDoor.post("/v2/rerank", { model: DEMO_CROSS_ENCODER_NAME, query: "x", documents: ["a"], top_n: 0 }, { headers });
     expect((await badTopN.json()).error.fields[0].path).toBe("top_n");
   });
@@ -131,20 +132,45 @@ describe("Cohere-compatible rerank", () => {
     expect(row).toMatchObject({ surface: "t-text-budget", fallbackUsed: true, fallbackReason: "timeout" });
   });
 
-  it("refuses a serving key limited to another surface with 403 in Cohere's error shape", async () => {
+  it("a serving key limited to another surface is told its model is not served, exactly as for a name that exists nowhere", async () => {
     const db = getDb();
     const owner = await db.user.upsert({ where: { email: "key-owner@rerank.test" }, create: { email: "key-owner@rerank.test", name: "Key owner", roles: ["admin"] }, update: {} });
     const { key } = await createApiKey(db, { name: "search only", kind: "serving", surfaces: ["search"] }, owner.id);
-    const response = await frontDoor.post("/v2/rerank", { model: DEMO_CROSS_ENCODER_NAME, query: "x", documents: ["a"] }, { headers: { authorization: `Bearer ${key}` } });
-    expect(response.status).toBe(403);
-    const body = await response.json();
-    expect(body.message).toBe(`surface: this key may serve search only, not "${DEMO_TEXT_SURFACE}"`);
-    expect(body.error.code).toBe("FORBIDDEN");
+    const headers = { authorization: `Bearer ${key}` };
+    const surfaceKeys = (await db.surface.findMany({ select: { key: true } })).map((row) => row.key);
+    // The surface key, the model name and name:alias all exist, on a surface this key may not rank on.
+    for (const model of [DEMO_TEXT_SURFACE, DEMO_CROSS_ENCODER_NAME, `${DEMO_CROSS_ENCODER_NAME}:production`, "t-text-no-such-model"]) {
+      const response = await frontDoor.post("/v2/rerank", { model, query: "x", documents: ["a"] }, { headers });
+      expect(response.status).toBe(400);
+      const text = await response.text();
+      expect(JSON.parse(text).message).toBe(`model: ${notServedMessage(model)}`);
+      // Nothing beyond the name as sent: no surface key, no alias.
+      const told = text.replaceAll(model, "");
+      for (const leak of [...surfaceKeys, "production"]) expect(told).not.toContain(`${leak} `);
+    }
     const error = await new CohereClientV2({ token: key, environment: frontDoor.url }).rerank({ model: DEMO_TEXT_SURFACE, query: "x", documents: ["a"] }).catch((e: unknown) => e);
-    expect((error as CohereError).statusCode).toBe(403);
+    expect((error as CohereError).statusCode).toBe(400);
     // The same key ranks on its own surface.
-    const allowed = await frontDoor.post("/api/v1/rerank", { surface: "search", topK: 1, candidates: [{ id: "sku-00001" }] }, { headers: { authorization: `Bearer ${key}` } });
+    const allowed = await frontDoor.post("/api/v1/rerank", { surface: "search", topK: 1, candidates: [{ id: "sku-00001" }] }, { headers });
     expect(allowed.status).toBe(200);
+  });
+
+  it("a model name serving several surfaces means the one the key may rank on; ambiguity names only the key's own surfaces", async () => {
+    const db = getDb();
+    const demo = await db.model.findUniqueOrThrow({ where: { name: DEMO_CROSS_ENCODER_NAME } });
+    for (const surface of ["t-text-scope-a", "t-text-scope-b", "t-text-scope-c"]) {
+      await db.surface.create({ data: { key: surface, name: surface, modelId: demo.id, modelAlias: "production", timeoutMs: 5000 } });
+    }
+    forgetResolvedModels();
+    const owner = await db.user.upsert({ where: { email: "key-owner@rerank.test" }, create: { email: "key-owner@rerank.test", name: "Key owner", roles: ["admin"] }, update: {} });
+    const one = await createApiKey(db, { name: "scope a", kind: "serving", surfaces: ["t-text-scope-a"] }, owner.id);
+    const served = await frontDoor.post("/v2/rerank", { model: DEMO_CROSS_ENCODER_NAME, query: "earphones", documents }, { headers: { authorization: `Bearer ${one.key}` } });
+    expect(served.status).toBe(200);
+    expect((await served.json()).meta.model.surface).toBe("t-text-scope-a");
+    const two = await createApiKey(db, { name: "scope b and c", kind: "serving", surfaces: ["t-text-scope-b", "t-text-scope-c"] }, owner.id);
+    const ambiguous = await frontDoor.post("/v2/rerank", { model: DEMO_CROSS_ENCODER_NAME, query: "earphones", documents }, { headers: { authorization: `Bearer ${two.key}` } });
+    expect(ambiguous.status).toBe(400);
+    expect((await ambiguous.json()).message).toBe(`model: "${DEMO_CROSS_ENCODER_NAME}" serves 2 surfaces (t-text-scope-b under production, t-text-scope-c under production): name the surface, or "${DEMO_CROSS_ENCODER_NAME}:<alias>"`);
   });
 
   it("ranks /api/v1/rerank candidates that carry their text on a cross-encoder surface", async () => {

@@ -16,6 +16,7 @@ import { RolloutStrip } from "./RolloutStrip";
 
 type Surface = inferRouterOutputs<AppRouter>["oncall"]["overview"]["surfaces"][number];
 type ActiveAlert = inferRouterOutputs<AppRouter>["oncall"]["overview"]["alerts"][number];
+type Unattributed = inferRouterOutputs<AppRouter>["oncall"]["overview"]["unattributed"];
 type Rollout = inferRouterOutputs<AppRouter>["rollouts"]["list"][number];
 type Lever = { kind: "kill"; on: boolean } | { kind: "rollback" };
 
@@ -41,6 +42,7 @@ export function OncallDashboard() {
         <SegmentedControl aria-label="Window" data={WINDOWS} value={hours} onChange={setHours} />
       </Group>
       {overview.data && <ActiveAlerts alerts={overview.data.alerts} />}
+      {overview.data && <UnattributedErrors data={overview.data.unattributed} hours={Number(hours)} />}
       {!overview.data ? (
         overview.error ? <Alert color="red">{overview.error.message}</Alert> : <Loader />
       ) : (
@@ -199,6 +201,37 @@ function ActiveAlerts({ alerts }: { alerts: ActiveAlert[] }) {
           ))}
         </Stack>
       )}
+    </Card>
+  );
+}
+
+/**
+ * Rerank answers with a 5xx that no surface can be charged with (the key check failed with the
+ * database down, say; server/oncall/service.ts unattributedErrors): no surface card counts them, so
+ * they get a card of their own, the target of their alerts' links (#surface-unattributed).
+ */
+function UnattributedErrors({ data, hours }: { data: Unattributed; hours: number }) {
+  const failing = data.errors > 0;
+  return (
+    <Card withBorder padding="md" id={`surface-${data.label}`} data-testid="unattributed-errors" style={failing ? { borderColor: "var(--mantine-color-red-5)" } : undefined}>
+      <Group justify="space-between" align="flex-start" gap="sm">
+        <Stack gap={2} style={{ flex: "1 1 260px", minWidth: 0 }}>
+          <Title order={5}>Unattributed 5xx</Title>
+          <Text size="xs" c="dimmed">
+            Rerank requests answered with a 5xx before any surface was known (the API-key check with the database down, say): no
+            surface&apos;s burn includes them. Counted as <Code>surface=&quot;{data.label}&quot;</Code>; any in both of a rule&apos;s windows fires it.
+          </Text>
+        </Stack>
+        <Group gap="lg" align="flex-start">
+          <Figure label={`5xx (${hours} h)`} value={data.errors.toLocaleString()} color={failing ? "red" : undefined} testId="unattributed-count" />
+          <Stack gap={2}>
+            <Text size="xs" c="dimmed" fw={600}>burn 1 h / 6 h</Text>
+            <Badge color={LEVEL_COLOR[data.burn.level]} variant="light" data-testid="unattributed-burn">
+              avail. {burn(data.burn.oneHour)} / {burn(data.burn.sixHours)}
+            </Badge>
+          </Stack>
+        </Group>
+      </Group>
     </Card>
   );
 }

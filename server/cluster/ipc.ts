@@ -1,3 +1,4 @@
+import type { Serializable } from "node:child_process";
 import type { Worker } from "node:cluster";
 import { env } from "../config";
 import { withDeadline } from "../domain/time/deadline";
@@ -52,7 +53,8 @@ function state() {
       void Promise.resolve()
         .then(() => (handler ? handler(message.payload) : undefined))
         .catch(() => undefined)
-        .then((value) => process.send?.({ type: ANSWER, id: message.id, value }));
+        // A closed channel (the primary is gone) is reported to the callback, not thrown as an 'error' event.
+        .then((value) => process.send?.({ type: ANSWER, id: message.id, value }, undefined, undefined, () => undefined));
     } else if (message?.type === REPLY && typeof message.id === "number") {
       s.pending.get(message.id)?.({ values: message.values ?? [], asked: message.asked ?? 0 });
       s.pending.delete(message.id);
@@ -75,23 +77,38 @@ export async function askWorkers(topic: string, payload: unknown, timeoutMs: num
   if (!inCluster()) return null;
   const s = state();
   const id = s.next++;
-  const replied = new Promise<{ values: unknown[]; asked: number }>((resolve) => {
+  const replied = new Promise<{ values: unknown[]; asked: number } | null>((resolve) => {
     s.pending.set(id, (reply) => resolve({ values: reply.values.filter((v) => v !== undefined && v !== null), asked: reply.asked }));
-    process.send!({ type: ASK, id, topic, payload, timeoutMs });
+    // A closed channel (the primary is gone) is reported to the callback, not thrown as an 'error' event.
+    process.send!({ type: ASK, id, topic, payload, timeoutMs }, undefined, undefined, (error) => {
+      if (!error) return;
+      s.pending.delete(id);
+      resolve(null);
+    });
   });
   return withDeadline(replied, timeoutMs + 500, () => (s.pending.delete(id), null));
 }
 
-/** In the primary: relays each worker's question to every live worker and the answers back. */
+/**
+ * In the primary: relays each worker's question to every live worker and the answers back. A worker
+ * may disconnect between the isConnected() check and the send (it died, or is shutting down): the
+ * send then fails through its callback and counts as that worker's (empty) answer, so the question
+ * still ends when every other worker has answered, and the primary never sees an 'error' event it
+ * does not handle (cluster re-emits a failed send on the Worker, and an unhandled 'error' would end
+ * the primary and every worker with it). runPrimary also listens for 'error' on each worker.
+ */
 export function relayQuestions(workers: () => Worker[]): (asker: Worker, message: Message) => void {
   let next = 0;
   const questions = new Map<number, { values: unknown[]; waiting: number; done: () => void }>();
+  const answered = (question: { waiting: number; done: () => void } | undefined) => {
+    if (question && --question.waiting === 0) question.done();
+  };
   return (asker, message) => {
     if (message?.type === ANSWER) {
       const question = questions.get(message.id ?? -1);
       if (!question) return;
       question.values.push(message.value);
-      if (--question.waiting === 0) question.done();
+      answered(question);
       return;
     }
     if (message?.type !== ASK) return;
@@ -99,12 +116,28 @@ export function relayQuestions(workers: () => Worker[]): (asker: Worker, message
     const qid = next++;
     void new Promise<void>((resolve) => {
       const timer = setTimeout(resolve, Math.max(1, message.timeoutMs ?? 1000));
-      questions.set(qid, { values: [], waiting: live.length, done: () => (clearTimeout(timer), resolve()) });
-      for (const worker of live) worker.send({ type: QUESTION, id: qid, topic: message.topic, payload: message.payload });
+      const question = { values: [] as unknown[], waiting: live.length, done: () => (clearTimeout(timer), resolve()) };
+      questions.set(qid, question);
+      if (live.length === 0) question.done();
+      for (const worker of live) sendSafely(worker, { type: QUESTION, id: qid, topic: message.topic, payload: message.payload }, () => answered(question));
     }).then(() => {
       const { values } = questions.get(qid)!;
       questions.delete(qid);
-      if (asker.isConnected()) asker.send({ type: REPLY, id: message.id, values, asked: live.length });
+      if (asker.isConnected()) sendSafely(asker, { type: REPLY, id: message.id, values, asked: live.length }, () => undefined);
     });
   };
+}
+
+/**
+ * Sends `message` to `worker`, calling `failed` instead of throwing or emitting 'error' when the
+ * channel is closed (ERR_IPC_CHANNEL_CLOSED arrives through the callback, on the next tick).
+ */
+function sendSafely(worker: Worker, message: Message, failed: (error: Error) => void): void {
+  try {
+    worker.send(message as Serializable, (error: Error | null) => {
+      if (error) failed(error);
+    });
+  } catch (error) {
+    failed(error as Error);
+  }
 }
