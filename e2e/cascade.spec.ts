@@ -69,3 +69,49 @@ test("the demo cascade: stage 2 edited on the Overview, both stages on the Debug
   for (const badge of await table.locator(".mantine-Badge-root").all()) expect(await badge.evaluate((b) => b.scrollWidth <= b.clientWidth + 1), await badge.textContent() ?? "").toBe(true);
   await page.screenshot({ path: "e2e/screenshots/cascade-overview.png", fullPage: true });
 });
+
+// Under an interleaving experiment each arm of a cascade runs its own stage 2: the Debug page shows one
+// stage-2 line per arm, not only the first arm's.
+test("the demo cascade under an interleaving experiment: the Debug page shows each arm's stage 2", async ({ page, request }) => {
+  test.setTimeout(120_000);
+  const key = `e2e-cascade-il-${Date.now().toString(36)}`;
+  const input = {
+    key, name: "Cascade arms", surface: "product-search", owner: "ml@e2e.test", hypothesis: "each arm's stage 2 is shown", kind: "interleaving",
+    variants: [
+      { key: "control", name: "search-ranker production", weight: 0.5, isControl: true, modelAlias: "production" },
+      { key: "treatment", name: "search-ranker fallback", weight: 0.5, modelAlias: "fallback" },
+    ],
+  };
+  const created = await request.post("/api/trpc/experiments.create", { data: { json: input } });
+  expect(created.status(), await created.text()).toBe(200);
+  expect((await request.post("/api/trpc/experiments.start", { data: { json: { key } } })).status()).toBe(200);
+  try {
+    await page.waitForTimeout(1500); // replicas pick the experiment up within a second
+    await page.setViewportSize({ width: 1280, height: 1000 });
+    await page.goto("/dashboards/debug");
+    await page.getByRole("combobox", { name: "Surface", exact: true }).click();
+    await page.getByRole("option", { name: "Product search (cascade)" }).click();
+    await page.getByLabel("Query (retrieval stand-in)").fill("lamp");
+    const result = page.getByTestId("rerank-result");
+    const summaries = result.getByTestId("stage2-summary");
+    await expect(async () => {
+      await page.getByRole("button", { name: "Rerank" }).click();
+      await expect(summaries).toHaveCount(2, { timeout: 5_000 });
+      // Both arms' stage 2 served (a cold cross-encoder may time out the first time on a loaded machine).
+      await expect(summaries.nth(0).getByTestId("stage2-status")).toContainText("rescored the top", { timeout: 5_000 });
+      await expect(summaries.nth(1).getByTestId("stage2-status")).toContainText("rescored the top", { timeout: 5_000 });
+    }).toPass({ timeout: 60_000 });
+    expect(await summaries.evaluateAll((rows) => rows.map((r) => r.getAttribute("data-arm")))).toEqual(["control", "treatment"]);
+    await expect(summaries.nth(0).getByTestId("stage2-status")).toContainText("stage 2 of control: demo-cross-encoder v1 (production)");
+    await expect(summaries.nth(1).getByTestId("stage2-status")).toContainText("stage 2 of treatment: demo-cross-encoder v1 (production)");
+    const raw = JSON.parse((await result.locator("pre").last().textContent())!) as { variant: { key: string }; stage2Arms: Record<string, { status: string }> };
+    expect(raw.variant.key).toBe("interleaved");
+    expect(Object.keys(raw.stage2Arms).sort()).toEqual(["control", "treatment"]);
+    await page.screenshot({ path: "e2e/screenshots/cascade-debug-arms.png" });
+    await page.setViewportSize({ width: 390, height: 844 });
+    for (const badge of await result.getByTestId("stage2-status").all()) expect(await badge.evaluate((b) => b.scrollWidth <= b.clientWidth + 1)).toBe(true);
+    await page.screenshot({ path: "e2e/screenshots/cascade-debug-arms-390.png", fullPage: true });
+  } finally {
+    await request.post("/api/trpc/experiments.stop", { data: { json: { key, reason: "e2e done" } } });
+  }
+});

@@ -72,7 +72,10 @@ export function RerankPlayground({ surfaces }: { surfaces: Array<{ key: string; 
             <Text size="xs" c="dimmed" mb="xs">
               request id {result.requestId} · <Anchor component={Link} href={hrefs.request(result.requestId)} size="xs" data-testid="open-sent-request">open it as logged, with the features the model saw</Anchor>
             </Text>
-            {result.stage2 && <Stage2Summary stage2={result.stage2} />}
+            {/* Under an interleaving experiment each arm ran its own stage 2: one line per arm. */}
+            {result.stage2Arms
+              ? Object.entries(result.stage2Arms).map(([arm, stage2]) => <Stage2Summary key={arm} arm={arm} stage2={stage2} />)
+              : result.stage2 && <Stage2Summary stage2={result.stage2} />}
             <StageWaterfall stages={waterfallStages(result.timings)} />
           </Card>
           <Card withBorder padding="lg">
@@ -132,15 +135,19 @@ export function RerankPlayground({ surfaces }: { surfaces: Array<{ key: string; 
 
 type Stage2 = NonNullable<Outputs["debug"]["rerank"]["stage2"]>;
 
-/** What stage 2 of the surface's cascade did: which model rescored how many of stage 1's top, or why stage 1's order served. */
-function Stage2Summary({ stage2 }: { stage2: Stage2 }) {
+/**
+ * What stage 2 of the surface's cascade did: which model rescored how many of stage 1's top, or why
+ * stage 1's order served. `arm`: the interleaving arm whose stage 2 this is (absent with one arm).
+ */
+function Stage2Summary({ stage2, arm }: { stage2: Stage2; arm?: string }) {
   const model = stage2.model ? `${stage2.model.name} v${stage2.model.version} (${stage2.model.alias})` : "its model";
+  const label = arm ? `stage 2 of ${arm}` : "stage 2";
   return (
-    <Group gap="xs" mb="xs" data-testid="stage2-summary">
+    <Group gap="xs" mb="xs" data-testid="stage2-summary" data-arm={arm}>
       {stage2.status === "served" ? (
-        <WrappingBadge color="grape" variant="light" data-testid="stage2-status">stage 2: {model} rescored the top {stage2.reranked.length}</WrappingBadge>
+        <WrappingBadge color="grape" variant="light" data-testid="stage2-status">{label}: {model} rescored the top {stage2.reranked.length}</WrappingBadge>
       ) : (
-        <WrappingBadge color="orange" data-testid="stage2-status">stage 2 {stage2.status}{stage2.reason ? ` (${stage2.reason})` : ""}: stage 1&apos;s order served</WrappingBadge>
+        <WrappingBadge color="orange" data-testid="stage2-status">{label} {stage2.status}{stage2.reason ? ` (${stage2.reason})` : ""}: {arm ? `${arm}'s stage-1 order` : "stage 1's order"} served</WrappingBadge>
       )}
       <Text size="xs" c="dimmed">
         rerank count {stage2.rerankCount} · stage 2 took {stage2.ms.toFixed(2)} ms{stage2.truncated ? ` · ${stage2.truncated} documents truncated` : ""}
