@@ -117,6 +117,13 @@ export function forgetVerifiedKeys(): void {
  * The principal behind `key`, or null when it is unknown, revoked, expired or its creator is
  * disabled. An automation key's roles are capped by its creator's current roles. Served from the
  * process's cache (see above); a database lookup on a miss, shared by concurrent calls with the same key.
+ *
+ * A cached verdict that is due for a re-read (CONFIG_BACKSTOP_MS with the change listener up,
+ * CONFIG_WATCH_INTERVAL_MS without) is served while the re-read runs in the background
+ * (stale-while-revalidate), up to API_KEY_STALE_MAX_MS old: a database that stalls must not hold
+ * every request of a known key. Without a usable verdict the request waits for the lookup at most
+ * API_KEY_LOOKUP_TIMEOUT_MS. Errors: the lookup's own (database unreachable), or an error with code
+ * ETIMEDOUT past the deadline; both map to 503 (server/errorMapping.ts).
  */
 export async function verifyApiKey(db: Db, key: string): Promise<Principal | null> {
   if (!key.startsWith(KEY_PREFIX) || key.length > 100) return null;
@@ -125,20 +132,11 @@ export async function verifyApiKey(db: Db, key: string): Promise<Principal | nul
     onConfigChange((topic) => topic !== "surfaces" && forgetVerifiedKeys());
   }
   const now = Date.now();
+  const settings = env();
   let verdict = cache.verdicts.get(key);
-  if (!verdict || now - verdict.checkedAt > (configListenerUp() ? env().CONFIG_BACKSTOP_MS : env().CONFIG_WATCH_INTERVAL_MS)) {
-    let pending = cache.inflight.get(key);
-    if (!pending) {
-      const generation = cache.generation;
-      pending = lookup(db, hashApiKey(key)).then((v) => {
-        if (cache.generation === generation) cache.verdicts.set(key, v);
-        return v;
-      });
-      const shared = pending;
-      cache.inflight.set(key, shared);
-      void shared.finally(() => cache.inflight.get(key) === shared && cache.inflight.delete(key)).catch(() => {});
-    }
-    verdict = await pending;
+  if (!verdict || now - verdict.checkedAt > (configListenerUp() ? settings.CONFIG_BACKSTOP_MS : settings.CONFIG_WATCH_INTERVAL_MS)) {
+    const pending = refresh(db, key);
+    if (!verdict || now - verdict.checkedAt > settings.API_KEY_STALE_MAX_MS) verdict = await withinLookupDeadline(pending, settings.API_KEY_LOOKUP_TIMEOUT_MS);
   }
   const { principal } = verdict;
   if (!principal || (verdict.expiresAt !== null && verdict.expiresAt <= now)) return null;
@@ -148,6 +146,30 @@ export async function verifyApiKey(db: Db, key: string): Promise<Principal | nul
     db.apiKey.update({ where: { id: principal.id }, data: { lastUsedAt: new Date(now) } }).catch(() => {});
   }
   return principal;
+}
+
+/** The lookup of `key` in flight, or a new one (stored as the key's verdict when no invalidation came in between). */
+function refresh(db: Db, key: string): Promise<Verdict> {
+  const inflight = cache.inflight.get(key);
+  if (inflight) return inflight;
+  const generation = cache.generation;
+  const pending = lookup(db, hashApiKey(key)).then((v) => {
+    if (cache.generation === generation) cache.verdicts.set(key, v);
+    return v;
+  });
+  cache.inflight.set(key, pending);
+  // A background re-read that fails leaves the cached verdict (and is tried again on the next request).
+  void pending.finally(() => cache.inflight.get(key) === pending && cache.inflight.delete(key)).catch(() => {});
+  return pending;
+}
+
+/** `pending`, or an ETIMEDOUT error (503) once `ms` pass first; the lookup itself goes on and fills the cache. */
+function withinLookupDeadline(pending: Promise<Verdict>, ms: number): Promise<Verdict> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(Object.assign(new Error(`the API key could not be checked: the database did not answer within ${ms} ms`), { code: "ETIMEDOUT" })), ms);
+  });
+  return Promise.race([pending, deadline]).finally(() => clearTimeout(timer));
 }
 
 async function lookup(db: Db, hash: string): Promise<Verdict> {

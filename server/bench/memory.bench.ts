@@ -5,7 +5,9 @@ import { Worker } from "node:worker_threads";
 import getPort from "get-port";
 import { buildIfNeeded } from "../cli/build";
 import { env as settings } from "../config";
-import { disconnectDb } from "../db/client";
+import { createApiKey } from "../auth/apiKeys";
+import { disconnectDb, getDb } from "../db/client";
+import { TcpProxy } from "../testing/tcpProxy";
 import { benchDatabase } from "./benchDatabase";
 
 // npm run bench:memory — the console's server as `npm start` runs it (front door + Next.js, production
@@ -14,11 +16,15 @@ import { benchDatabase } from "./benchDatabase";
 //     near the 1 MiB limit), topK 1,000 (a ~300 KB response), a fresh request id and a fresh
 //     250-character user key each time, so every input-sized cache fills with the largest entries;
 //   - outcome events with fresh event ids against those requests;
-//   - model uploads in parallel, each at the upload limit (MODEL_MAX_BYTES of bytes that are no model).
+//   - model uploads in parallel, each at the upload limit (MODEL_MAX_BYTES of bytes that are no model);
+//   - a database outage through the middle third (the server reaches PostgreSQL through a TCP proxy
+//     that stops every byte, as a stopped server would), so the telemetry buffers fill to their bound
+//     with ~300 KB log rows and overflow to the spill files.
 // It samples the server's RSS (its whole process tree) every 100 ms and fails unless the peak stays
 // under the bound the README states:
 //   idle RSS + RECENT_RESPONSES_MAX_BYTES + FEATURE_CACHE_MAX_BYTES + 32 MiB (seen event ids)
-//   + 8 × RERANK_MAX_PAYLOAD_BYTES per connection in flight + 4 × upload limit per upload in flight + 256 MiB.
+//   + 4 streams × TELEMETRY_BUFFER_MAX_BYTES + 8 × RERANK_MAX_PAYLOAD_BYTES per connection in flight
+//   + 4 × upload limit per upload in flight + 256 MiB.
 
 const QUICK = process.argv.includes("--quick");
 const DURATION_S = settings().BENCH_DURATION_S ?? (QUICK ? 10 : 30);
@@ -26,6 +32,8 @@ const RERANK_CONNECTIONS = 6;
 const EVENT_CONNECTIONS = 2;
 const PARALLEL_UPLOADS = 4;
 const MiB = 1024 * 1024;
+/** The telemetry streams, each with its own memory buffer bounded by TELEMETRY_BUFFER_MAX_BYTES: request log, events, shadow, scoring samples. */
+const TELEMETRY_STREAMS = 4;
 
 /** RSS in bytes of `pid` and every process below it (the server may run workers). */
 function treeRss(pid: number): number {
@@ -102,10 +110,20 @@ const mib = (bytes: number) => `${(bytes / MiB).toFixed(0)} MiB`;
 
 async function main() {
   const database = await benchDatabase();
+  // Uploads need models.write: an automation key with the ML engineer's role (the demo key only serves).
+  const owner = await getDb().user.findFirstOrThrow({ where: { roles: { has: "admin" } }, select: { id: true } });
+  const uploader = (await createApiKey(getDb(), { name: "bench:memory uploads", kind: "automation", roles: ["ml_engineer"] }, owner.id)).key;
   await disconnectDb();
   buildIfNeeded();
   const port = await getPort();
-  const server = await startServer({ DATABASE_URL: database.url, HOST: "127.0.0.1", PORT: String(port), NODE_ENV: "production", WORKERS: "1" }, port);
+  // The server reaches PostgreSQL through a proxy the benchmark pauses for the middle third of the load.
+  const target = new URL(database.url);
+  const proxy = new TcpProxy({ host: target.hostname, port: Number(target.port || 5432) });
+  await proxy.open();
+  const proxied = new URL(database.url);
+  proxied.port = String(proxy.port);
+  proxied.hostname = "127.0.0.1";
+  const server = await startServer({ DATABASE_URL: proxied.toString(), HOST: "127.0.0.1", PORT: String(port), NODE_ENV: "production", WORKERS: "1" }, port);
   const base = `http://127.0.0.1:${port}`;
   const auth = { authorization: `Bearer ${database.apiKey}` };
   const status = new Map<string, number>();
@@ -119,7 +137,7 @@ async function main() {
     const config = settings();
     const uploadLimit = config.MODEL_MAX_BYTES + MiB;
     const bound =
-      idle + config.RECENT_RESPONSES_MAX_BYTES + config.FEATURE_CACHE_MAX_BYTES + 32 * MiB +
+      idle + config.RECENT_RESPONSES_MAX_BYTES + config.FEATURE_CACHE_MAX_BYTES + 32 * MiB + TELEMETRY_STREAMS * config.TELEMETRY_BUFFER_MAX_BYTES +
       (RERANK_CONNECTIONS + EVENT_CONNECTIONS) * 8 * config.RERANK_MAX_PAYLOAD_BYTES + PARALLEL_UPLOADS * 4 * uploadLimit + 256 * MiB;
 
     const sampler = sampleRss(server.pid!);
@@ -162,7 +180,7 @@ async function main() {
         const form = new FormData();
         form.set("file", new Blob([junk]), "model.onnx");
         form.set("featureSpec", JSON.stringify([{ name: "x", source: "candidate", default: 0 }]));
-        const response = await fetch(`${base}/api/v1/models/search-ranker/versions`, { method: "POST", headers: auth, body: form }).catch((error: Error) => {
+        const response = await fetch(`${base}/api/v1/models/search-ranker/versions`, { method: "POST", headers: { authorization: `Bearer ${uploader}` }, body: form }).catch((error: Error) => {
           count(`upload failed (${String((error.cause as Error | undefined)?.message ?? error.message).slice(0, 60)})`);
           return null;
         });
@@ -170,12 +188,22 @@ async function main() {
         await response?.arrayBuffer().catch(() => undefined);
       }
     };
+    const third = (DURATION_S * 1000) / 3;
+    const outage = setTimeout(() => {
+      proxy.pause();
+      setTimeout(() => proxy.resume(), third).unref();
+    }, third);
     await Promise.all([
       ...Array.from({ length: RERANK_CONNECTIONS }, maximalRerank),
       ...Array.from({ length: EVENT_CONNECTIONS }, events),
       ...Array.from({ length: PARALLEL_UPLOADS }, uploads),
     ]);
+    clearTimeout(outage);
+    proxy.resume();
     const samples = await sampler.stop();
+    // The outage must have filled a buffer past its bound, or the telemetry term of the bound was not exercised.
+    const metricsText = await (await fetch(`${base}/api/metrics`, { headers: auth })).text();
+    const overflowed = [...metricsText.matchAll(/^rerank_telemetry_overflow_rows(?:\{[^}]*\})? (\S+)$/gm)].reduce((sum, m) => sum + Number(m[1]), 0);
     const peak = Math.max(...samples);
     const sorted = [...samples].sort((a, b) => a - b);
     const median = sorted[Math.floor(sorted.length / 2)]!;
@@ -185,12 +213,16 @@ async function main() {
     console.log(`  answers: ${[...status.entries()].map(([k, v]) => `${k} ×${v}`).join(", ")}`);
     console.log(`  RSS idle ${mib(idle)}, median under load ${mib(median)}, peak ${mib(peak)}`);
     console.log(`  bound ${mib(bound)} = idle + recent responses ${mib(config.RECENT_RESPONSES_MAX_BYTES)} + feature store ${mib(config.FEATURE_CACHE_MAX_BYTES)} + seen events 32 MiB`);
+    console.log(`        + ${TELEMETRY_STREAMS} telemetry buffers × ${mib(config.TELEMETRY_BUFFER_MAX_BYTES)} (the database was unreachable from ${(third / 1000).toFixed(0)} s to ${((2 * third) / 1000).toFixed(0)} s)`);
     console.log(`        + ${RERANK_CONNECTIONS + EVENT_CONNECTIONS} JSON requests in flight × 8 × ${mib(config.RERANK_MAX_PAYLOAD_BYTES)} + ${PARALLEL_UPLOADS} uploads × 4 × ${mib(uploadLimit)} + 256 MiB`);
+    console.log(`  telemetry rows that overflowed a full buffer to the spill file during the outage: ${overflowed}`);
     console.log(`  peak ${ok ? "stays under" : "EXCEEDS"} the bound (${(100 * peak / bound).toFixed(0)} % of it)`);
     if (!ok) process.exitCode = 1;
   } finally {
     server.kill("SIGTERM");
     await new Promise((r) => setTimeout(r, 1000));
+    proxy.resume();
+    await proxy.close();
     await database.close();
   }
 }

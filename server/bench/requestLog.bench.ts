@@ -17,7 +17,9 @@ import { requestLogSink, serialiseRequestLogRow, type RequestLogRow } from "../t
 /** Rows per round: `-- --rows N`, default 20,000. */
 const rowsArg = process.argv.indexOf("--rows");
 const ROWS = rowsArg > 0 ? Number(process.argv[rowsArg + 1]) : 20_000;
-const BATCH = 1000; // the writer's default maxBatch
+/** Rows per INSERT: `-- --batch N`, default 1,000 (the writer's maxBatch); serving at a few hundred requests per second flushes ~50 every 200 ms. */
+const batchArg = process.argv.indexOf("--batch");
+const BATCH = batchArg > 0 ? Number(process.argv[batchArg + 1]) : 1000;
 const ROUNDS = 3;
 
 const BEFORE_TABLE = `

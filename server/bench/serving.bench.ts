@@ -51,7 +51,7 @@ function startServer(command: string[], env: Record<string, string>, port: numbe
     const deadline = Date.now() + 60_000;
     const poll = async () => {
       try {
-        const r = await fetch(`http://127.0.0.1:${port}/`, { method: "POST", body: "{}" });
+        const r = await fetch(`http://127.0.0.1:${port}/api/v1/ping`);
         if (r.status) return resolve(child);
       } catch {
         // not up yet

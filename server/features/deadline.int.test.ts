@@ -89,6 +89,38 @@ describe("feature reads with a deadline", () => {
     expect((await inspectRequest(getDb(), { requestId: after.requestId })).featuresTimedOut).toBe(false);
   });
 
+  it("keeps serving a known key while the database stalls past its re-read, and refuses an unknown one with 503 within the lookup deadline", async () => {
+    // Found by bench:memory: a verdict due for its re-read waited for a database that did not answer,
+    // so every request of a known key hung once the database had stalled for longer than the re-read interval.
+    setEnv("CONFIG_BACKSTOP_MS", "50");
+    setEnv("CONFIG_WATCH_INTERVAL_MS", "50");
+    setEnv("API_KEY_LOOKUP_TIMEOUT_MS", "300");
+    const unverified = await keyHeaders("automation", ["ml_engineer"]);
+    // Creating a key notifies every process to forget its verdicts: let that land before the known key is checked.
+    await new Promise((r) => setTimeout(r, 500));
+    try {
+      expect((await frontDoor.post("/api/v1/rerank", request(catalog.slice(0, 5), "warm-user"), { headers })).status).toBe(200);
+      proxy.stall();
+      await new Promise((r) => setTimeout(r, 200)); // the verdict is now due for its re-read
+      const started = Date.now();
+      const known = await frontDoor.post("/api/v1/rerank", request(catalog.slice(0, 5), "warm-user"), { headers });
+      expect(known.status).toBe(200);
+      expect(Date.now() - started).toBeLessThan(1500);
+      const refusedAt = Date.now();
+      const unknown = await frontDoor.post("/api/v1/rerank", request(catalog.slice(0, 5), "warm-user"), { headers: unverified });
+      expect(unknown.status).toBe(503);
+      expect(((await unknown.json()) as { error: { message: string } }).error.message).toMatch(/database/i);
+      expect(Date.now() - refusedAt).toBeLessThan(1500);
+    } finally {
+      proxy.resume();
+      setEnv("CONFIG_BACKSTOP_MS", undefined);
+      setEnv("CONFIG_WATCH_INTERVAL_MS", undefined);
+      setEnv("API_KEY_LOOKUP_TIMEOUT_MS", undefined);
+    }
+    // Once the database answers again, the key that could not be checked is served.
+    await waitFor(async () => (await frontDoor.post("/api/v1/rerank", request(catalog.slice(0, 5), "warm-user"), { headers: unverified })).status === 200, "the unverified key checked after the stall");
+  });
+
   it("serves with defaults when connections are refused, and answers what needs the database with a plain 503", async () => {
     // A key this process has not verified yet: checking it needs the database.
     const unknownKey = await keyHeaders("automation", ["admin"]);

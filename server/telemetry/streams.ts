@@ -119,8 +119,10 @@ export function requestLogSink(pool: pg.Pool): BatchSink<RequestLogEntry> {
       // columns as the text they are, instead of being built into a jsonb tree per row (which cost
       // about half of PostgreSQL's CPU per row: npm run bench:request-log). Rows are already JSON text
       // (serialiseRequestLogRow), so a batch is only joined.
-      await pool.query(
-        `WITH ins AS (INSERT INTO rerank_requests (request_id, ts, surface, user_key, session_key, context, experiment_key, experiment_phase,
+      await pool.query({
+        // Named: prepared once per connection, so PostgreSQL plans it once, not on every batch.
+        name: "telemetry_request_log",
+        text: `WITH ins AS (INSERT INTO rerank_requests (request_id, ts, surface, user_key, session_key, context, experiment_key, experiment_phase,
            variant_key, exposed, model_version_id, fallback_used, fallback_reason, candidate_count, top_k, served, timings,
            latency_ms, defaulted_features, features_timed_out, caller)
          SELECT "requestId", ts, surface, "userKey", "sessionKey", coalesce(context, '{}'), "experimentKey", "experimentPhase",
@@ -149,8 +151,8 @@ export function requestLogSink(pool: pg.Pool): BatchSink<RequestLogEntry> {
          FROM exp GROUP BY id, experiment_phase, variant_key, date_trunc('hour', ts)
          ON CONFLICT (experiment_id, phase, variant_key, hour) DO UPDATE SET requests = experiment_hourly_stats.requests + EXCLUDED.requests,
            fallbacks = experiment_hourly_stats.fallbacks + EXCLUDED.fallbacks, latency_ms_sum = experiment_hourly_stats.latency_ms_sum + EXCLUDED.latency_ms_sum`,
-        [`[${rows.map((r) => (typeof r === "string" ? r : JSON.stringify(r))).join(",")}]`],
-      );
+        values: [`[${rows.map((r) => (typeof r === "string" ? r : JSON.stringify(r))).join(",")}]`],
+      });
     },
   };
 }
@@ -159,8 +161,10 @@ export function shadowSink(pool: pg.Pool): BatchSink<ShadowRow> {
   return {
     async write(rows) {
       // The id is the request and the shadow version, so a batch replayed after an outage adds nothing twice.
-      await pool.query(
-        `INSERT INTO shadow_records (id, ts, request_id, surface, primary_version_id, shadow_version_id, primary_ranking, shadow_ranking,
+      await pool.query({
+        // Named: prepared once per connection, so PostgreSQL plans it once, not on every batch.
+        name: "telemetry_shadow",
+        text: `INSERT INTO shadow_records (id, ts, request_id, surface, primary_version_id, shadow_version_id, primary_ranking, shadow_ranking,
            overlap_at_10, rbo, kendall_tau, spearman_rho, primary_latency_ms, shadow_latency_ms, moves, error)
          SELECT "requestId" || ':' || "shadowVersionId", ts, "requestId", surface, "primaryVersionId", "shadowVersionId", "primaryRanking",
            "shadowRanking", "overlapAt10", rbo, "kendallTau", "spearmanRho", "primaryLatencyMs", "shadowLatencyMs", moves, error
@@ -168,8 +172,8 @@ export function shadowSink(pool: pg.Pool): BatchSink<ShadowRow> {
            "primaryRanking" jsonb, "shadowRanking" jsonb, "overlapAt10" float8, rbo float8, "kendallTau" float8, "spearmanRho" float8,
            "primaryLatencyMs" float8, "shadowLatencyMs" float8, moves jsonb, error text)
          ON CONFLICT DO NOTHING`,
-        [JSON.stringify(rows)],
-      );
+        values: [JSON.stringify(rows)],
+      });
     },
   };
 }
@@ -178,14 +182,16 @@ export function scoringSampleSink(pool: pg.Pool): BatchSink<ScoringSampleRow> {
   return {
     async write(rows) {
       // Keyed by request id and ts like the request log, so a replayed batch adds nothing twice.
-      await pool.query(
-        `INSERT INTO scoring_samples (request_id, ts, surface, model_version_id, reason, feature_names, rows, timings)
+      await pool.query({
+        // Named: prepared once per connection, so PostgreSQL plans it once, not on every batch.
+        name: "telemetry_scoring_sample",
+        text: `INSERT INTO scoring_samples (request_id, ts, surface, model_version_id, reason, feature_names, rows, timings)
          SELECT "requestId", ts, surface, "modelVersionId", reason, coalesce("featureNames", '[]'), rows, coalesce(timings, '{}')
          FROM jsonb_to_recordset($1::jsonb) AS x("requestId" text, ts timestamptz, surface text, "modelVersionId" text, reason text,
            "featureNames" jsonb, rows jsonb, timings jsonb)
          ON CONFLICT DO NOTHING`,
-        [JSON.stringify(rows)],
-      );
+        values: [JSON.stringify(rows)],
+      });
     },
   };
 }
@@ -195,8 +201,10 @@ export function outcomeEventSink(pool: pg.Pool): BatchSink<OutcomeEventRow> {
     async write(rows) {
       const col = <K extends keyof OutcomeEventRow>(k: K) => rows.map((r) => r[k]);
       // Only events actually inserted (not replays) update the experiment rollups, in the same statement.
-      await pool.query(
-        `WITH ins AS (INSERT INTO outcome_events (event_id, request_ts, request_id, ts, surface, type, item_id, position, revenue, user_key,
+      await pool.query({
+        // Named: prepared once per connection, so PostgreSQL plans it once, not on every batch.
+        name: "telemetry_outcome_events",
+        text: `WITH ins AS (INSERT INTO outcome_events (event_id, request_ts, request_id, ts, surface, type, item_id, position, revenue, user_key,
            experiment_key, experiment_phase, variant_key)
          SELECT a, b, c, d, e, f::"OutcomeType", g, h, i, j, k, m, l
          FROM unnest($1::text[], $2::timestamptz[], $3::text[], $4::timestamptz[], $5::text[], $6::text[], $7::text[], $8::int[],
@@ -223,11 +231,11 @@ export function outcomeEventSink(pool: pg.Pool): BatchSink<OutcomeEventRow> {
          ON CONFLICT (experiment_id, phase, variant_key, hour) DO UPDATE SET impressions = experiment_hourly_stats.impressions + EXCLUDED.impressions,
            clicks = experiment_hourly_stats.clicks + EXCLUDED.clicks, purchases = experiment_hourly_stats.purchases + EXCLUDED.purchases,
            revenue = experiment_hourly_stats.revenue + EXCLUDED.revenue`,
-        [
+        values: [
           col("eventId"), col("requestTs"), col("requestId"), col("ts"), col("surface"), col("type"), col("itemId"), col("position"),
           col("revenue"), col("userKey"), col("experimentKey"), col("variantKey"), col("experimentPhase"),
         ],
-      );
+      });
     },
   };
 }

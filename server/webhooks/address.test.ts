@@ -32,6 +32,14 @@ describe("webhook target addresses", () => {
     expect(refusedAddress("64:ff9b::808:808", false)).toBeNull();
   });
 
+  it("reads 64:ff9b:1::/48 as RFC 6052 lays out a /48: the IPv4 address in bytes 6, 7, 9, 10 around the u octet", () => {
+    // 169.254.169.254 = a9fe:a9fe → bytes 6–7 a9fe, byte 8 (u) 0, bytes 9–10 a9fe: 64:ff9b:1:a9fe:a9:fe00::
+    expect(embeddedIpv4("64:ff9b:1:a9fe:a9:fe00::")).toContain("169.254.169.254");
+    expect(refusedAddress("64:ff9b:1:a9fe:a9:fe00::", true)).toBe(LINK_LOCAL);
+    // The same prefix used as a /96 still carries the address in its last four bytes.
+    expect(refusedAddress("64:ff9b:1::a9fe:a9fe", true)).toBe(LINK_LOCAL);
+  });
+
   it("allows loopback and private ranges unless told to deny them", () => {
     for (const ip of ["127.0.0.1", "10.1.2.3", "172.16.0.1", "172.31.255.255", "192.168.1.1", "100.64.0.1", "::1", "fd00::1", "::ffff:10.0.0.1"]) {
       expect([ip, refusedAddress(ip, true)]).toEqual([ip, null]);

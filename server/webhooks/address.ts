@@ -80,7 +80,9 @@ export function embeddedIpv4(address: string): string[] {
   if (startsWith(b, [...zeros(10), 0xff, 0xff])) return [dottedQuad(b, 12)];
   if (startsWith(b, [...zeros(8), 0xff, 0xff, 0, 0])) return [dottedQuad(b, 12)];
   if (startsWith(b, [0, 0x64, 0xff, 0x9b, ...zeros(8)])) return [dottedQuad(b, 12)];
-  if (startsWith(b, [0, 0x64, 0xff, 0x9b, 0, 1])) return [dottedQuad(b, 12), dottedQuad(b, 11)];
+  // 64:ff9b:1::/48 may be used with any RFC 6052 prefix length: as /48 the IPv4 address is in bytes 6, 7, 9, 10
+  // (byte 8 is the reserved u octet, §2.2); as /96 in bytes 12–15. Judge both.
+  if (startsWith(b, [0, 0x64, 0xff, 0x9b, 0, 1])) return [dottedQuad(b, 12), [b[6]!, b[7]!, b[9]!, b[10]!].join(".")];
   if (startsWith(b, zeros(12)) && (b[12]! | b[13]!) !== 0) return [dottedQuad(b, 12)];
   if (startsWith(b, [0x20, 0x02])) return [dottedQuad(b, 2)];
   if (startsWith(b, [0x20, 0x01, 0, 0])) return [dottedQuad(b, 4), dottedQuad(b, 12, 0xff)];

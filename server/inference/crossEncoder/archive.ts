@@ -7,8 +7,9 @@ import { InvalidInputError } from "../../errors";
 // and yauzl), stored in the registry as a plain tar of its files (written here with node-tar's
 // Header, in name order with zero times, so the same files always make the same bytes and the same
 // sha256). Reading is bounded against archive bombs: the bytes after decompression, the number of
-// entries and the size each entry declares are checked before its data is read, and the data
-// actually read is counted too (a zip entry that lies about its size is refused by yauzl).
+// entries and the size each entry declares are checked before its data is read. A tar entry's data
+// is exactly the size its header declares (the format has no other length, and the whole tar is
+// already in memory within the bound); a zip entry that lies about its size is refused by yauzl.
 
 /** The files a bundle may hold; anything else in the archive is skipped (but counted). */
 export const BUNDLE_FILES = ["model.onnx", "tokenizer.json", "tokenizer_config.json", "reranker.json"] as const;
