@@ -119,7 +119,7 @@ export function ExperimentResults({ experimentKey }: { experimentKey: string }) 
               `experiment ${e.key} ends: shipped, no more traffic split`,
             ]}
             warning={[
-              ...(needsApproval ? [`${guarded.join(", ")} requires approval: this files a request that another product manager approves.`] : []),
+              ...(needsApproval ? [`${guarded.join(", ")} ${guarded.length > 1 ? "require" : "requires"} approval: this files a request that another product manager approves.`] : []),
               ...blockers.map((b) => `Blocked: ${b}.`),
             ].join(" ") || undefined}
             confirmLabel={needsApproval ? "Request approval" : blockers.length ? "Override and ship" : "Ship"}

@@ -68,7 +68,7 @@ export function SetAliasCard({ modelName, versions, aliases }: {
                 : "no surface uses this alias: nobody's results change"}
             </span>,
           ]}
-          warning={needsApproval ? `${guarded.map((s) => s.key).join(", ")} requires approval: this files a request that another ML engineer approves.` : undefined}
+          warning={needsApproval ? `${guarded.map((s) => s.key).join(", ")} ${guarded.length > 1 ? "require" : "requires"} approval: this files a request that another ML engineer approves.` : undefined}
           confirmLabel={needsApproval ? "Request approval" : "Move alias"}
           color={ranked.length ? "orange" : "blue"}
           pending={reach.isLoading || move.isPending || request.isPending}
