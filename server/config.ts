@@ -188,7 +188,7 @@ export const SETTINGS = {
     max: 64,
     default: () => Math.min(8, availableParallelism()),
     defaultDoc: "one per core, at most 8 (`npm run dev` and the tests: 1)",
-    doc: "server processes sharing the port (node:cluster); each has its own telemetry writer, spill file and config watch, and /api/metrics sums them",
+    doc: "server processes sharing the port (node:cluster); each has its own telemetry writer, spill file and config watch, and /api/metrics joins them (counts summed, states such as an open circuit at their maximum)",
   }),
   RERANK_WORKER_ID: integer({ min: 1, max: 64, defaultDoc: "unset: not a worker", doc: "set by the primary for each of its workers (WORKERS > 1), not by hand: the worker's number in logs, in `x-rerank-worker` and for the IPC between workers" }),
   TELEMETRY_BUFFER_MAX_BYTES: integer({
@@ -248,7 +248,7 @@ export const SETTINGS = {
     default: "parentbased_traceidratio",
     doc: "which requests are traced (head sampling, the OpenTelemetry SDK's samplers by their spec names); with a ratio, requests served by a fallback are traced always",
   }),
-  OTEL_TRACES_SAMPLER_ARG: decimal({ min: 0, max: 1, default: 0.01, doc: "the ratio of `traceidratio` samplers: the share of requests traced, by trace id (spans cost about a third of throughput when every request is traced)" }),
+  OTEL_TRACES_SAMPLER_ARG: decimal({ min: 0, max: 1, default: 0.01, doc: "the ratio of `traceidratio` samplers: the share of requests traced — new traces by trace id, requests whose caller sent a sampled `traceparent` by a random draw at the same ratio, so a caller cannot force tracing (spans cost about a third of throughput when every request is traced)" }),
   OTEL_SERVICE_NAME: text("a service name", { default: "rerank-console", doc: "the service.name of the exported traces" }),
   E2E_PORT: integer({ ...PORT, default: 3100, scope: "tests", doc: "port of the server the end-to-end tests start" }),
   BENCH_DURATION_S: integer({ min: 1, max: 3600, scope: "tests", defaultDoc: "`5` (serving), `4` (shadow)", doc: "seconds of each load round in `bench:serving` and of each rate in `bench:shadow`" }),

@@ -5,6 +5,7 @@ import type { Db } from "../db/client";
 import { configListenerUp, onConfigChange } from "../db/configChanges";
 import { NotFoundError } from "../errors";
 import type { Role } from "../domain/access/permissions";
+import { withDeadline } from "../domain/time/deadline";
 import { toRoles, type Principal } from "./principal";
 
 // API keys for machines: 32 random bytes shown once, stored as their sha256 (a key has 256 bits of
@@ -165,11 +166,9 @@ function refresh(db: Db, key: string): Promise<Verdict> {
 
 /** `pending`, or an ETIMEDOUT error (503) once `ms` pass first; the lookup itself goes on and fills the cache. */
 function withinLookupDeadline(pending: Promise<Verdict>, ms: number): Promise<Verdict> {
-  let timer: NodeJS.Timeout | undefined;
-  const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(Object.assign(new Error(`the API key could not be checked: the database did not answer within ${ms} ms`), { code: "ETIMEDOUT" })), ms);
+  return withDeadline(pending, ms, () => {
+    throw Object.assign(new Error(`the API key could not be checked: the database did not answer within ${ms} ms`), { code: "ETIMEDOUT" });
   });
-  return Promise.race([pending, deadline]).finally(() => clearTimeout(timer));
 }
 
 async function lookup(db: Db, hash: string): Promise<Verdict> {

@@ -1,4 +1,4 @@
-import { chmodSync, existsSync, mkdirSync, renameSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { systemActor } from "../audit/actor";
 import { recordAudit } from "../audit/record";
@@ -9,7 +9,10 @@ import { createUser, generatePassword } from "./users";
 
 // On a database where nobody can sign in yet, `npm start` creates the first admin and a demo
 // serving key, prints both once and writes them to a file (mode 600) that `npm run simulate`, the
-// benchmarks and the end-to-end tests read.
+// benchmarks and the end-to-end tests read. A new database later (a reset, another embedded folder
+// or DATABASE_URL) gets a new file; the one before is kept once as `<name>.previous.json` (its
+// password was shown only once and may still open that database), older ones are removed, and both
+// are said in the start's log, so live admin passwords neither pile up nor vanish unnoticed.
 
 export interface FirstRunCredentials {
   adminEmail: string;
@@ -24,7 +27,7 @@ export interface FirstRunCredentials {
  */
 export async function ensureFirstAdmin(
   db: Db,
-  options: { adminEmail?: string; adminPassword?: string; credentialsFile?: string } = {},
+  options: { adminEmail?: string; adminPassword?: string; credentialsFile?: string; log?: (line: string) => void } = {},
 ): Promise<FirstRunCredentials | null> {
   if ((await db.account.count({ where: { providerId: "credential" } })) > 0) return null;
   const adminEmail = (options.adminEmail ?? "admin@rerank.local").toLowerCase();
@@ -35,24 +38,50 @@ export async function ensureFirstAdmin(
   const { key } = await createApiKey(db, { name: "demo", kind: "serving" }, user.id);
   await recordAudit(db, { action: "user.create", actor: systemActor("first-start"), subject: subjects.user(user.id, adminEmail), after: { email: adminEmail, roles: ["admin"] }, reason: "first start" });
   const credentials = { adminEmail, adminPassword, apiKey: key };
-  writeCredentialsFile(options.credentialsFile ?? path.join(".data", "first-run-credentials.json"), credentials);
+  const file = options.credentialsFile ?? path.join(".data", "first-run-credentials.json");
+  for (const line of credentialsFileNotice(writeCredentialsFile(file, credentials))) options.log?.(line);
   return credentials;
+}
+
+export interface CredentialsFileChange {
+  /** Where the file it replaced (an earlier database's credentials) is kept, or null when there was none. */
+  previous: string | null;
+  /** Older copies removed: the previous `.previous` file and the dated copies earlier versions kept. */
+  removed: string[];
 }
 
 /**
  * Writes the first start's credentials to `file` (mode 600). A file already there belongs to an
- * earlier database (another embedded folder, a reset): its password was shown once, so it is kept
- * beside, renamed `<name>.<ISO time>.json`, never overwritten. @returns the kept file's path, or null.
+ * earlier database: it becomes `<name>.previous<ext>` (mode 600 kept), replacing the copy before it;
+ * the dated copies earlier versions kept (`<name>.<ISO time><ext>`) are removed.
+ * @returns what was kept and removed, for credentialsFileNotice.
  */
-export function writeCredentialsFile(file: string, credentials: FirstRunCredentials, now: Date = new Date()): string | null {
+export function writeCredentialsFile(file: string, credentials: FirstRunCredentials): CredentialsFileChange {
   mkdirSync(path.dirname(file), { recursive: true });
+  const { dir, name, ext } = path.parse(file);
+  const previous = path.join(dir, `${name}.previous${ext}`);
+  const removed: string[] = [];
+  const dated = new RegExp(`^${name.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}\\.\\d{4}-\\d{2}-\\d{2}T[\\d-]+\\.\\d{3}Z${ext.replace(".", "\\.")}$`);
+  for (const entry of readdirSync(dir)) {
+    if (!dated.test(entry)) continue;
+    rmSync(path.join(dir, entry), { force: true });
+    removed.push(path.join(dir, entry));
+  }
   let kept: string | null = null;
   if (existsSync(file)) {
-    const { dir, name, ext } = path.parse(file);
-    kept = path.join(dir, `${name}.${now.toISOString().replaceAll(":", "-")}${ext}`);
-    renameSync(file, kept);
+    if (existsSync(previous)) removed.push(previous);
+    renameSync(file, previous);
+    kept = previous;
   }
   writeFileSync(file, JSON.stringify(credentials, null, 2) + "\n", { mode: 0o600 });
   chmodSync(file, 0o600);
-  return kept;
+  return { previous: kept, removed: removed.sort() };
+}
+
+/** The warning lines for the start's log about a replaced credentials file (none when nothing was replaced). */
+export function credentialsFileNotice(change: CredentialsFileChange): string[] {
+  const lines: string[] = [];
+  if (change.previous) lines.push(`warning: the earlier first-run credentials (another database's admin password and API key) are kept in ${change.previous} (mode 600); delete it once that database is gone or its password changed`);
+  if (change.removed.length) lines.push(`warning: removed ${change.removed.length} older first-run credentials file${change.removed.length === 1 ? "" : "s"}: ${change.removed.join(", ")}`);
+  return lines;
 }

@@ -11,6 +11,7 @@ import { disconnectDb } from "../db/client";
 import type { RerankRequest } from "../rerank/schema";
 import { TcpProxy, waitFor } from "../testing/tcpProxy";
 import { benchDatabase } from "./benchDatabase";
+import { withDeadline } from "../domain/time/deadline";
 
 // npm run bench:faults — does a fault lose anything acknowledged? The console runs as `npm start`
 // runs it (the supervisor server/cli/start.ts, WORKERS=1 so the server is its one child), on a fresh
@@ -188,7 +189,7 @@ async function stop(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return;
   const exited = new Promise((r) => child.once("exit", r));
   child.kill("SIGTERM");
-  await Promise.race([exited, sleep(60_000)]);
+  await withDeadline(exited, 60_000, () => undefined);
   if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
 }
 

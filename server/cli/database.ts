@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, rmSync } from "node:fs";
+import { chmodSync, mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { adminUrlOf, checkReachable, dropDatabase, ensureDatabase, startEmbeddedPostgres } from "../db/embedded";
@@ -52,7 +52,12 @@ export async function resolveDatabase(options: { ephemeral?: boolean; log?: (lin
     }
     return { url: configured, origin, close: async () => {} };
   }
-  const dataDir = options.ephemeral ? mkdtempSync(path.join(os.tmpdir(), "rerank-pg-")) : EMBEDDED_DATA_DIR;
+  // A throwaway server's data folder, password and owner file sit in a fresh mkdtemp folder (mode 711:
+  // the postgres account may pass when running as root, nobody else may list or add files), never
+  // beside it in world-writable /tmp, where their names could be guessed and planted first.
+  const scratch = options.ephemeral ? mkdtempSync(path.join(os.tmpdir(), "rerank-pg-")) : null;
+  if (scratch) chmodSync(scratch, 0o711);
+  const dataDir = scratch ? path.join(scratch, "postgres") : EMBEDDED_DATA_DIR;
   const server = await startEmbeddedPostgres({ dataDir, log, shared: options.shared });
   await ensureDatabase(server.urlFor("postgres"), EMBEDDED_DATABASE);
   if (!server.attached) log(`embedded PostgreSQL listening on 127.0.0.1:${server.port} (data in ${path.relative(process.cwd(), server.dataDir).startsWith("..") ? server.dataDir : path.relative(process.cwd(), server.dataDir)})`);
@@ -61,9 +66,10 @@ export async function resolveDatabase(options: { ephemeral?: boolean; log?: (lin
     origin: "embedded",
     close: async () => {
       await server.stop();
-      if (options.ephemeral) {
-        rmSync(server.dataDir, { recursive: true, force: true });
-        rmSync(`${server.dataDir}-password`, { force: true });
+      if (scratch) {
+        rmSync(scratch, { recursive: true, force: true });
+        // Moved elsewhere (as root, when the postgres account cannot reach the temporary folder): its own folder there.
+        if (!server.dataDir.startsWith(`${scratch}${path.sep}`)) rmSync(path.dirname(server.dataDir), { recursive: true, force: true });
       }
     },
   };

@@ -20,7 +20,7 @@ async function main() {
     console.log(result.applied.length ? `migrated to ${result.level}` : `already at ${result.level}`);
     if (process.argv.includes("--first-admin")) {
       setEnv("DATABASE_URL", database.url);
-      const created = await ensureFirstAdmin(getDb(), { adminEmail: config.ADMIN_EMAIL, adminPassword: config.ADMIN_PASSWORD, credentialsFile: config.FIRST_RUN_CREDENTIALS_FILE });
+      const created = await ensureFirstAdmin(getDb(), { adminEmail: config.ADMIN_EMAIL, adminPassword: config.ADMIN_PASSWORD, credentialsFile: config.FIRST_RUN_CREDENTIALS_FILE, log: console.log });
       await disconnectDb();
       if (created) {
         // In a migration Job the output is a log others read: no secret there (firstRunLines).

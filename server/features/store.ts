@@ -4,6 +4,7 @@ import type { StoredFeatures } from "../domain/features/featureSpec";
 import type { RankedCandidate } from "../domain/constraints/applyConstraints";
 import { env } from "../config";
 import { heapBytes, stringBytes } from "../domain/memory/heapBytes";
+import { withDeadline } from "../domain/time/deadline";
 
 // The online feature store: item and user features (and the item attributes constraints need)
 // live in PostgreSQL and are served from an in-process cache. Only true misses are awaited on the
@@ -15,7 +16,10 @@ import { heapBytes, stringBytes } from "../domain/memory/heapBytes";
 // unknown ids of 256 characters. On the request path a miss waits at most a deadline (a share of the
 // surface's budget, FEATURE_READ_BUDGET_SHARE); past it, or when the read fails, the request goes on
 // without those records (defaults) while the read finishes in the background and fills the cache.
-// At most MAX_READS_IN_FLIGHT such reads run at once, so a stalled database cannot pile them up.
+// At most MAX_READS_IN_FLIGHT such reads run at once, so a stalled database cannot pile them up;
+// up to MAX_READS_QUEUED more wait for a free slot (their requests wait for them as for any read,
+// up to the deadline) and then run and fill the cache. Past that a miss is not read at all: it is
+// served with defaults and read when it is asked for again.
 
 export interface ItemRecord {
   attrs: RankedCandidate["attrs"];
@@ -38,7 +42,10 @@ interface ItemRow {
 }
 
 /** Reads of misses on the request path running at once, at most (the pool has DATABASE_POOL_SIZE connections). */
-const MAX_READS_IN_FLIGHT = 32;
+export const MAX_READS_IN_FLIGHT = 32;
+
+/** Reads of misses waiting for one of the MAX_READS_IN_FLIGHT slots, at most. */
+export const MAX_READS_QUEUED = 256;
 
 /** Estimated heap bytes of a cache entry and its key. */
 const entryBytes = (entry: Entry<unknown>, key: string) => Math.max(1, heapBytes(entry.value) + stringBytes(key) + 64);
@@ -55,6 +62,8 @@ export class FeatureStore {
   private readonly users: LRUCache<string, Entry<StoredFeatures>>;
   private readonly refreshing = new Set<string>();
   private readsInFlight = 0;
+  /** Starters of reads waiting for a slot, oldest first. */
+  private readonly queuedReads: Array<() => void> = [];
 
   constructor(private readonly db: () => Db, maxBytes = env().FEATURE_CACHE_MAX_BYTES) {
     this.items = new LRUCache<string, Entry<ItemRecord>>({ max: 500_000, maxSize: Math.floor(maxBytes * 0.75), sizeCalculation: entryBytes });
@@ -115,21 +124,31 @@ export class FeatureStore {
   }
 
   /**
-   * Runs `read`; with a deadline, waits at most `waitMs` and answers null when it passes, the read
-   * fails or MAX_READS_IN_FLIGHT reads are already running (the read goes on and fills the cache).
+   * Runs `read`; with a deadline, waits at most `waitMs` and answers null when it passes or the
+   * read fails (the read goes on and fills the cache). When MAX_READS_IN_FLIGHT reads run already,
+   * the read waits in a queue for a slot (the deadline counts from now); when MAX_READS_QUEUED wait
+   * already, it is not started and the answer is null at once.
    */
   private async awaitRead<T>(read: () => Promise<T>, waitMs: number | undefined): Promise<T | null> {
     if (waitMs === undefined) return read();
-    if (this.readsInFlight >= MAX_READS_IN_FLIGHT) return null;
+    const reading = this.startRead(read);
+    if (!reading) return null;
+    return withDeadline(reading.catch(() => null), waitMs, () => null);
+  }
+
+  /** Starts `read` in a free slot, or queues it for the next one; null when the queue is full too. */
+  private startRead<T>(read: () => Promise<T>): Promise<T> | null {
+    if (this.readsInFlight < MAX_READS_IN_FLIGHT) return this.runInSlot(read);
+    if (this.queuedReads.length >= MAX_READS_QUEUED) return null;
+    return new Promise<T>((resolve, reject) => this.queuedReads.push(() => void this.runInSlot(read).then(resolve, reject)));
+  }
+
+  private runInSlot<T>(read: () => Promise<T>): Promise<T> {
     this.readsInFlight++;
-    const reading = read().finally(() => this.readsInFlight--);
-    let timer: NodeJS.Timeout | undefined;
-    const deadline = new Promise<null>((resolve) => (timer = setTimeout(resolve, waitMs, null)));
-    try {
-      return await Promise.race([reading.catch(() => null), deadline]);
-    } finally {
-      clearTimeout(timer);
-    }
+    return read().finally(() => {
+      this.readsInFlight--;
+      this.queuedReads.shift()?.();
+    });
   }
 
   /** Loads the whole catalog into the cache (at start-up, so the first requests do not wait). */

@@ -1,6 +1,6 @@
 import cluster, { type Worker } from "node:cluster";
 import { relayQuestions } from "./clusterIpc";
-import { within } from "./shutdown";
+import { withDeadline } from "../domain/time/deadline";
 
 // WORKERS=N: N server processes share the port (node:cluster; the primary accepts connections and
 // hands them to the workers in turn). Each worker is a whole server (front door, Next.js, serving
@@ -71,7 +71,7 @@ export function runPrimary(options: ClusterOptions): void {
     const exited = live.map((w) => new Promise<void>((resolve) => (w.isDead() ? resolve() : w.once("exit", () => resolve()))));
     // The workers may have the signal already (Ctrl-C reaches the whole process group); a second one is ignored there.
     for (const worker of live) worker.process.kill("SIGTERM");
-    await within(Promise.all(exited), options.drainMs + FLUSH_GRACE_MS);
+    await withDeadline(Promise.all(exited), options.drainMs + FLUSH_GRACE_MS, () => undefined);
     for (const worker of live) if (!worker.isDead()) worker.process.kill("SIGKILL");
     process.exit(0);
   };

@@ -1,5 +1,6 @@
 import type { Worker } from "node:cluster";
 import { env } from "../config";
+import { withDeadline } from "../domain/time/deadline";
 
 // Questions a worker asks all the workers of its server (WORKERS=N, server/http/cluster.ts) over
 // the cluster's IPC channel, through the primary: "your metrics" (/api/metrics sums them) and "did
@@ -74,17 +75,11 @@ export async function askWorkers(topic: string, payload: unknown, timeoutMs: num
   if (!inCluster()) return null;
   const s = state();
   const id = s.next++;
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => {
-      s.pending.delete(id);
-      resolve(null);
-    }, timeoutMs + 500);
-    s.pending.set(id, (reply) => {
-      clearTimeout(timer);
-      resolve({ values: reply.values.filter((v) => v !== undefined && v !== null), asked: reply.asked });
-    });
+  const replied = new Promise<{ values: unknown[]; asked: number }>((resolve) => {
+    s.pending.set(id, (reply) => resolve({ values: reply.values.filter((v) => v !== undefined && v !== null), asked: reply.asked }));
     process.send!({ type: ASK, id, topic, payload, timeoutMs });
   });
+  return withDeadline(replied, timeoutMs + 500, () => (s.pending.delete(id), null));
 }
 
 /** In the primary: relays each worker's question to every live worker and the answers back. */

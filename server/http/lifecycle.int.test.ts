@@ -168,13 +168,14 @@ describe("the server process's life", () => {
       expect(ack.events.length, server.output()).toBe(40); // acknowledged: fsynced to the spill file
       server.child.kill("SIGKILL");
       await server.exited;
-      expect(spillFiles().some((f) => f.endsWith(`.outcome_events.p${server.child.pid}.jsonl`))).toBe(true);
+      // Its own file: `<db>.outcome_events.h<host>.b<boot id>.p<pid>.s<start>.jsonl` (server/telemetry/spillOwnership.ts).
+      expect(spillFiles().some((f) => f.includes(".outcome_events.h") && f.includes(`.p${server.child.pid}.s`) && !f.includes(".replay-"))).toBe(true);
 
       await proxy.open();
       const next = await startServer();
       await waitFor(async () => (await stored(ack)).events === ack.events.length, "the replayed events", 30_000);
       // Replayed once: the claimed file is gone, and no event is there twice.
-      await waitFor(async () => !spillFiles().some((f) => f.includes(`.p${server.child.pid}.`)), "the claimed spill files to be removed", 30_000);
+      await waitFor(async () => !spillFiles().some((f) => f.includes(`.p${server.child.pid}.s`)), "the claimed spill files to be removed", 30_000);
       const [dupes] = await getDb().$queryRaw<Array<{ n: bigint }>>`SELECT count(*) - count(DISTINCT event_id) AS n FROM outcome_events WHERE event_id = ANY(${ack.events})`;
       expect(Number(dupes!.n)).toBe(0);
       next.child.kill("SIGTERM");
@@ -193,7 +194,7 @@ describe("the server process's life", () => {
       b.child.kill("SIGTERM");
       await Promise.all([a.exited, b.exited]);
       // Each process kept its own file (closed with the database down, its rows stay there).
-      for (const server of [a, b]) expect(spillFiles()).toContain(`${spillFiles().find((f) => f.includes(".outcome_events.p"))!.split(".outcome_events.p")[0]}.outcome_events.p${server.child.pid}.jsonl`);
+      for (const server of [a, b]) expect(spillFiles().filter((f) => f.includes(".outcome_events.h") && f.includes(`.p${server.child.pid}.s`) && !f.includes(".replay-"))).toHaveLength(1);
       await proxy.open();
       const next = await startServer();
       await waitFor(async () => {

@@ -3,6 +3,8 @@ import { disconnectDb } from "../db/client";
 import { shadowIdle } from "../rerank/shadow";
 import { stopJobs } from "../jobs/worker";
 import { closeCrossEncoders } from "../inference/crossEncoder/pool";
+import { closeScoringPool } from "../inference/scoringPool";
+import { withDeadline } from "../domain/time/deadline";
 import { closeTelemetry } from "../telemetry/streams";
 import { shutdownTracing } from "../telemetry/tracing";
 
@@ -11,8 +13,10 @@ import { shutdownTracing } from "../telemetry/tracing";
 //      still arriving on an open connection is answered with `Connection: close`;
 //   2. wait for the requests in flight (bounded by SHUTDOWN_DRAIN_MS; then their connections are cut:
 //      a cut request was never acknowledged);
-//   3. the caller then flushes the request, event and shadow rows (server/telemetry/streams.ts
-//      closeTelemetry) and exits.
+//   3. then the steps of shutdownSteps(), each in turn: running jobs finish, queued shadow scoring
+//      finishes, both worker pools close (after the last shadow job, which may score on either;
+//      a closed pool refuses instead of starting again), the request, event and shadow rows are
+//      flushed (server/telemetry/streams.ts closeTelemetry), tracing and the database close; exit.
 // The rows of every answered request are already in the telemetry buffers when its response ends
 // (the pipeline records before it answers), so step 3 covers all of them.
 
@@ -47,15 +51,7 @@ export function trackInFlight(server: http.Server): InFlight {
       // A keep-alive connection becomes idle when its last response ends: close it then.
       const sweeper = setInterval(() => server.closeIdleConnections(), 20);
       try {
-        if (inFlight > 0) {
-          await new Promise<void>((resolve) => {
-            const timer = setTimeout(resolve, drainMs);
-            onIdle = () => {
-              clearTimeout(timer);
-              resolve();
-            };
-          });
-        }
+        if (inFlight > 0) await withDeadline(new Promise<void>((resolve) => (onIdle = resolve)), drainMs, () => undefined);
       } finally {
         clearInterval(sweeper);
         onIdle = null;
@@ -67,27 +63,55 @@ export function trackInFlight(server: http.Server): InFlight {
   };
 }
 
-/** Resolves when `promise` settles or after `ms`, whichever is first (a shutdown step must not hang the exit). */
-export async function within<T>(promise: Promise<T>, ms: number): Promise<T | undefined> {
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    const timeout = new Promise<undefined>((resolve) => {
-      timer = setTimeout(() => resolve(undefined), ms);
-    });
-    return await Promise.race([promise, timeout]);
-  } finally {
-    clearTimeout(timer);
+/** Queued mirrors get this long to be scored and logged at shutdown; so does each other bounded step. */
+const SHADOW_GRACE_MS = 5000;
+
+/** One step of a stopping process after its requests drained: `run` is given `graceMs` at most (none: as long as it takes). */
+export interface ShutdownStep {
+  name: string;
+  run: () => Promise<unknown>;
+  graceMs?: number;
+}
+
+/**
+ * What a process releases after its requests drained, in order: jobs → shadow → worker pools →
+ * telemetry → tracing → database. The pools close after the last shadow job (which may score on
+ * either pool) and before the telemetry flush. Telemetry has no grace: what it cannot write goes
+ * to the spill file, and the step reports its own failure.
+ */
+export function shutdownSteps(): ShutdownStep[] {
+  return [
+    // Running jobs finish (webhook deliveries, canary judgements); queued ones wait in PostgreSQL for any worker.
+    { name: "jobs", run: stopJobs, graceMs: SHADOW_GRACE_MS },
+    { name: "shadow", run: shadowIdle, graceMs: SHADOW_GRACE_MS },
+    { name: "worker pools", run: () => Promise.all([closeScoringPool(), closeCrossEncoders()]), graceMs: SHADOW_GRACE_MS },
+    { name: "telemetry", run: () => closeTelemetry().catch((error: unknown) => console.error("[rerank] flushing telemetry failed:", error)) },
+    { name: "tracing", run: shutdownTracing, graceMs: SHADOW_GRACE_MS },
+    { name: "database", run: () => disconnectDb().catch(() => {}) },
+  ];
+}
+
+/**
+ * Runs `steps` one after another. A step past its grace is left behind, and a failing step is
+ * reported (`report(name, error)`, default console.error) and the next one runs: a shutdown step
+ * must not hang the exit nor keep the later steps (the telemetry flush) from running.
+ */
+export async function runShutdownSteps(steps: readonly ShutdownStep[], report: (name: string, error: unknown) => void = (name, error) => console.error(`[rerank] shutdown step "${name}" failed:`, error)): Promise<void> {
+  for (const step of steps) {
+    try {
+      const running = step.run();
+      await (step.graceMs === undefined ? running : withDeadline(running, step.graceMs, () => undefined));
+    } catch (error) {
+      report(step.name, error);
+    }
   }
 }
 
-/** Queued mirrors get this long to be scored and logged at shutdown. */
-const SHADOW_GRACE_MS = 5000;
-
 /**
  * Installs this process's SIGTERM/SIGINT handling (install it early: a signal during start-up still
- * flushes what the process holds): drain the server once it exists (`inFlight()`), let queued shadow
- * scoring finish, flush the request, event and shadow rows (the rest goes to the spill file), end
- * the database pool, exit 0. A second signal changes nothing (Ctrl-C reaches the whole process
+ * flushes what the process holds): drain the server once it exists (`inFlight()`), then run
+ * shutdownSteps() (jobs, queued shadow scoring, both worker pools, the telemetry flush — the rest
+ * goes to the spill file —, tracing, the database pool), exit 0. A second signal changes nothing (Ctrl-C reaches the whole process
  * group, and the supervisor forwards one too). Returns whether shutdown has begun.
  */
 export function installGracefulShutdown(options: { drainMs: number; inFlight: () => InFlight | null; log: (line: string) => void }): () => boolean {
@@ -97,13 +121,7 @@ export function installGracefulShutdown(options: { drainMs: number; inFlight: ()
     stopping = true;
     const server = options.inFlight();
     const drained = server ? await server.drain(options.drainMs) : { cut: 0, waitedMs: 0 };
-    // Running jobs finish (webhook deliveries, canary judgements); queued ones wait in PostgreSQL for any worker.
-    await within(stopJobs(), SHADOW_GRACE_MS);
-    await within(closeCrossEncoders(), SHADOW_GRACE_MS);
-    await within(shadowIdle(), SHADOW_GRACE_MS);
-    await closeTelemetry().catch((error: unknown) => console.error("[rerank] flushing telemetry failed:", error));
-    await within(shutdownTracing(), SHADOW_GRACE_MS);
-    await disconnectDb().catch(() => {});
+    await runShutdownSteps(shutdownSteps());
     options.log(`${signal}: stopped (drained in ${drained.waitedMs} ms${drained.cut > 0 ? `, ${drained.cut} requests cut after SHUTDOWN_DRAIN_MS` : ""}; logs flushed)`);
     process.exit(0);
   };

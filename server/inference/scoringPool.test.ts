@@ -1,59 +1,133 @@
-import { afterAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import type { FeatureSpec } from "../domain/features/featureSpec";
 import { linearRankerOnnx } from "../domain/onnx/linear";
 import { randomEnsemble } from "../domain/onnx/randomEnsemble";
 import { treeEnsembleOnnx } from "../domain/onnx/treeEnsemble";
 import { createRng } from "../domain/random";
 import { setEnv } from "../config";
-import { closeScoringPool } from "./scoringPool";
+import { corruptModelBytes, slowModelOnnx } from "../testing/models";
+import { closeScoringPool, scoringPool, ScoringPool, type PooledModel } from "./scoringPool";
 import { openHandle, runScores, runScoresTimed, type TabularHandle } from "./sessions";
+import { PoolClosedError } from "./workerPool";
+import { failureReason, ScoringBreaker } from "../rerank/breakers";
 
-// Heavy models on worker threads: real onnxruntime sessions, real worker threads.
+// Heavy models on worker threads: real onnxruntime sessions, real worker threads. Nothing here
+// depends on how fast this machine is: the tests assert where a model runs and what it answers,
+// and the one deadline (1 ms) is far below the run it bounds.
 
 const FEATURES = 20;
 const spec: FeatureSpec = Array.from({ length: FEATURES }, (_, i) => ({ name: `f${i}`, source: "candidate", default: 0 }) as FeatureSpec[number]);
 const artifact = (versionId: string, bytes: Uint8Array) => ({ versionId, name: versionId, version: 1, sha256: versionId, featureSpec: spec, inputName: "features", outputName: "score", bytes });
-const handles: TabularHandle[] = [];
+const pooled = (versionId: string, bytes: Uint8Array): PooledModel => ({ versionId, bytes, inputName: "features", outputName: "score" });
+
+const rng = createRng(7);
+const ROWS = 200;
+const data = Float32Array.from({ length: ROWS * FEATURES }, () => rng.normal());
+const heavyBytes = treeEnsembleOnnx(randomEnsemble(rng, { trees: 800, depth: 7, numFeatures: FEATURES, comparison: "<=" }));
+const lightBytes = linearRankerOnnx(new Array(FEATURES).fill(0.1), 0);
+let heavy: TabularHandle;
+let light: TabularHandle;
+
+beforeAll(async () => {
+  // Which side of INFERENCE_WORKER_MS a model falls on depends on the machine's speed: the threshold is
+  // set for each open so the tests are about the pool, not about this machine.
+  setEnv("INFERENCE_WORKER_MS", "0");
+  heavy = await openHandle(artifact("heavy", heavyBytes));
+  setEnv("INFERENCE_WORKER_MS", "60000");
+  light = await openHandle(artifact("light", lightBytes));
+  setEnv("INFERENCE_WORKER_MS", undefined);
+}, 120_000);
 
 afterAll(async () => {
   await closeScoringPool();
-  await Promise.all(handles.map((h) => h.session.release()));
+  await Promise.all([heavy, light].filter(Boolean).map((h) => h.session.release()));
 });
 
+/** A pool of one thread for one test, closed after it. */
+async function withPool<T>(test: (pool: ScoringPool) => Promise<T>): Promise<T> {
+  const pool = new ScoringPool(1);
+  try {
+    return await test(pool);
+  } finally {
+    await pool.close();
+  }
+}
+
 describe("the scoring pool", () => {
-  it("runs a heavy model off the main thread: a light model's request and the event loop go on meanwhile", async () => {
-    const rng = createRng(7);
-    // Which side of INFERENCE_WORKER_MS a model falls on depends on the machine's speed: the threshold is
-    // set for each open so the test is about the pool, not about this machine.
-    setEnv("INFERENCE_WORKER_MS", "0");
-    const heavy = await openHandle(artifact("heavy", treeEnsembleOnnx(randomEnsemble(rng, { trees: 800, depth: 7, numFeatures: FEATURES, comparison: "<=" }))));
-    setEnv("INFERENCE_WORKER_MS", "60000");
-    const light = await openHandle(artifact("light", linearRankerOnnx(new Array(FEATURES).fill(0.1), 0)));
-    setEnv("INFERENCE_WORKER_MS", undefined);
-    handles.push(heavy, light);
-    expect(heavy.costMs).toBeGreaterThan(light.costMs);
+  it("routes a model over INFERENCE_WORKER_MS to the pool, and scores there what the main thread scores", async () => {
     expect(heavy.offThread).not.toBeNull();
     expect(light.offThread).toBeNull();
+    const offThread = await runScoresTimed(heavy, data, ROWS, FEATURES, { timeoutMs: 60_000 });
+    expect(Array.from(offThread.scores)).toEqual(Array.from(await runScores(heavy, data, ROWS, FEATURES)));
+  }, 120_000);
 
-    const rows = 2000;
-    const data = Float32Array.from({ length: rows * FEATURES }, () => rng.normal());
-    const order: string[] = [];
-    const heavyRun = runScoresTimed(heavy, data, rows, FEATURES).then((r) => {
-      order.push("heavy");
-      return r;
+  it("opens a version again after its session failed to open on a thread (no thread is left without it)", async () => {
+    await withPool(async (pool) => {
+      const broken = corruptModelBytes();
+      const first = await pool.run(pooled("v-retry", broken), data, ROWS, FEATURES).catch((error: Error) => error);
+      const second = await pool.run(pooled("v-retry", broken), data, ROWS, FEATURES).catch((error: Error) => error);
+      expect(first).toBeInstanceOf(Error);
+      // The same thread reports the same load failure again: it was not marked as holding the version.
+      expect((second as Error).message).toBe((first as Error).message);
+      expect((second as Error).message).not.toMatch(/not loaded/);
+      // The version's good bytes open on that thread.
+      const { scores } = await pool.run(pooled("v-retry", lightBytes), data, ROWS, FEATURES);
+      expect(Array.from(scores)).toEqual(Array.from(await runScores(light, data, ROWS, FEATURES)));
     });
-    // A light request arriving after the heavy one is answered before it.
-    await runScoresTimed(light, data.subarray(0, 100 * FEATURES), 100, FEATURES).then(() => order.push("light"));
-    // And the event loop keeps turning while the heavy model runs.
-    let turns = 0;
-    while (!order.includes("heavy")) {
-      await new Promise((resolve) => setImmediate(resolve));
-      turns++;
+  }, 120_000);
+
+  it("drops a released version's session from a thread at its next task", async () => {
+    await withPool(async (pool) => {
+      expect((await pool.run(pooled("v-a", lightBytes), data, ROWS, FEATURES)).openSessions).toBe(1);
+      expect((await pool.run(pooled("v-b", lightBytes), data, ROWS, FEATURES)).openSessions).toBe(2);
+      pool.release("v-a");
+      expect((await pool.run(pooled("v-b", lightBytes), data, ROWS, FEATURES)).openSessions).toBe(1);
+    });
+  }, 120_000);
+
+  it("answers ETIMEDOUT once a run passes its budget; the thread finishes that run and scores the next task", async () => {
+    await withPool(async (pool) => {
+      // ~200 rows × 1024² × 3 multiply-adds: far longer than 1 ms on any machine.
+      const slow = pooled("v-slow", slowModelOnnx(FEATURES, 1024, 3));
+      await expect(pool.run(slow, data, ROWS, FEATURES, { timeoutMs: 1 })).rejects.toMatchObject({ code: "ETIMEDOUT", message: expect.stringMatching(/passed its 1 ms budget on a worker thread of the scoring pool/) });
+      const { scores } = await pool.run(pooled("v-after", lightBytes), data, ROWS, FEATURES, { timeoutMs: 60_000 });
+      expect(Array.from(scores)).toEqual(Array.from(await runScores(light, data, ROWS, FEATURES)));
+    });
+  }, 120_000);
+
+  it("counts a run past its budget on the pool as a model fault: the breaker opens for its caller", async () => {
+    setEnv("INFERENCE_WORKER_MS", "0");
+    const slow = await openHandle(artifact("slow", slowModelOnnx(FEATURES, 1024, 3)));
+    setEnv("INFERENCE_WORKER_MS", undefined);
+    // The breaker's 10 s window reads Date: frozen, however slowly this machine replaces threads.
+    vi.useFakeTimers({ toFake: ["Date"] });
+    try {
+      expect(slow.offThread).not.toBeNull();
+      const breaker = new ScoringBreaker("t-pool-cut", "slow@1", 1);
+      const job = { kind: "features" as const, data, rows: ROWS, cols: FEATURES };
+      // The breaker opens after 5 calls in its window with half of them faults (volumeThreshold 5).
+      for (let i = 0; i < 5; i++) {
+        const error = await breaker.fire(slow, job, "caller-a").catch((e: unknown) => e);
+        expect(failureReason(error)).toBe("timeout");
+      }
+      expect(breaker.callerState("caller-a")).toBe("open");
+      await expect(breaker.fire(slow, job, "caller-a")).rejects.toMatchObject({ code: "EOPENBREAKER" });
+    } finally {
+      vi.useRealTimers();
+      await slow.session.release();
     }
-    expect(order).toEqual(["light", "heavy"]);
-    expect(turns).toBeGreaterThan(10);
-    // Same scores as the main thread's session.
-    const { scores } = await heavyRun;
-    expect(Array.from(scores)).toEqual(Array.from(await runScores(heavy, data, rows, FEATURES)));
+  }, 120_000);
+
+  it("refuses every run once closed, and is not started again; main-thread models go on", async () => {
+    scoringPool();
+    await closeScoringPool();
+    expect(() => scoringPool()).toThrow(PoolClosedError);
+    await expect(runScoresTimed(heavy, data, ROWS, FEATURES)).rejects.toMatchObject({ code: "POOL_CLOSED", message: expect.stringMatching(/the scoring pool is closed/) });
+    const { scores } = await runScoresTimed(light, data, ROWS, FEATURES);
+    expect(scores).toHaveLength(ROWS);
+    await withPool(async (pool) => {
+      await pool.close();
+      await expect(pool.run(pooled("v-a", lightBytes), data, ROWS, FEATURES)).rejects.toBeInstanceOf(PoolClosedError);
+    });
   }, 120_000);
 });

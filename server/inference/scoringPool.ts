@@ -1,25 +1,20 @@
 import path from "node:path";
-import { Worker } from "node:worker_threads";
+import { pathToFileURL } from "node:url";
 import { env } from "../config";
+import { ModelWorkerPool, poolSlot } from "./workerPool";
 
 // Heavy models run on worker threads. onnxruntime-node runs a session on the calling thread and
 // blocks it for the model's whole run, so on the main thread a 5 ms ensemble holds every other
 // request for 5 ms. A model whose measured run for 100 candidates exceeds INFERENCE_WORKER_MS is
 // scored here instead (server/inference/sessions.ts decides at load): the main thread only posts
-// the feature matrix and awaits the scores. INFERENCE_WORKERS threads; a job goes to the one with
-// the fewest jobs in flight. One pool per process, on globalThis.
-
-interface Job {
-  resolve: (value: { scores: Float32Array; modelMs: number }) => void;
-  reject: (error: Error) => void;
-}
-
-interface PoolWorker {
-  worker: Worker;
-  inFlight: Map<number, Job>;
-  /** Versions whose bytes this worker has been sent. */
-  loaded: Set<string>;
-}
+// the feature matrix and awaits the scores. INFERENCE_WORKERS threads of the one worker-pool kind
+// (workerPool.ts: its crash, deadline, ref, release and close rules apply here): a run past the
+// model's budget answers ETIMEDOUT at once, so a slow or wedged run no longer holds its request.
+//
+// A version's bytes are placed in shared memory once and travel with every task (a
+// SharedArrayBuffer is shared, not copied), so any thread can open any held version: no thread is
+// ever asked to score a version it was not given, and a thread whose session failed to open simply
+// opens it again at its next task.
 
 /** What a worker needs to score with a model: its version, bytes and tensor names. */
 export interface PooledModel {
@@ -29,74 +24,82 @@ export interface PooledModel {
   outputName: string;
 }
 
-const WORKER_FILE = path.join(process.cwd(), "server", "inference", "scoringWorker.mjs");
+/** One task of scoringWorker.mjs (ModelWorkerPool adds its PoolTaskEnvelope: jobId, live). */
+export interface ScoringTask {
+  versionId: string;
+  /** The ONNX bytes, shared by every task of the version. */
+  bytes: SharedArrayBuffer;
+  inputName: string;
+  outputName: string;
+  /** Row-major [rows × cols] features (copied to the worker). */
+  data: Float32Array;
+  rows: number;
+  cols: number;
+}
 
-class ScoringPool {
-  private readonly workers: PoolWorker[] = [];
-  private nextId = 1;
+/** scoringWorker.mjs's answer: the scores and the run's ms, or why it failed; `openSessions` counts the thread's sessions after it dropped released versions. */
+export type ScoringReply = { ok: true; scores: Float32Array; modelMs: number; openSessions: number } | { ok: false; message: string; openSessions: number };
 
-  constructor(private readonly size: number) {}
+// From the working directory, as crossEncoder/pool.ts does: inside Next's server bundle import.meta.url is the bundle's.
+const ENTRY = pathToFileURL(path.join(process.cwd(), "server", "inference", "scoringWorker.mjs")).href;
 
-  /** Scores `rows` rows of a row-major matrix on a worker; `modelMs` is the run's time on that worker. */
-  run(model: PooledModel, data: Float32Array, rows: number, cols: number): Promise<{ scores: Float32Array; modelMs: number }> {
-    const target = this.pick();
-    const id = this.nextId++;
-    const first = !target.loaded.has(model.versionId);
-    target.loaded.add(model.versionId);
-    return new Promise((resolve, reject) => {
-      target.inFlight.set(id, { resolve, reject });
-      target.worker.ref();
-      // The matrix is copied (not transferred): the caller keeps it for drift sampling and shadow.
-      target.worker.postMessage({ id, versionId: model.versionId, bytes: first ? model.bytes : undefined, inputName: model.inputName, outputName: model.outputName, data, rows, cols });
-    });
+export class ScoringPool {
+  private readonly pool: ModelWorkerPool<ScoringTask, ScoringReply>;
+  /** Shared bytes by version id, and the array they were copied from (a new array for the same id replaces them). */
+  private readonly shared = new Map<string, { from: Uint8Array; bytes: SharedArrayBuffer }>();
+
+  /** @param threads worker threads (INFERENCE_WORKERS), ≥ 1. */
+  constructor(threads: number) {
+    this.pool = new ModelWorkerPool({ name: "the scoring pool", entry: ENTRY, threads });
   }
 
-  async close(): Promise<void> {
-    await Promise.all(this.workers.splice(0).map((w) => w.worker.terminate()));
+  /**
+   * Scores `rows` rows of a row-major [rows × cols] matrix with `model` on a worker thread (the
+   * matrix is copied: the caller keeps it for drift sampling and shadow); holds the version until
+   * release(). `modelMs` is the run's own time on that thread.
+   * @param options.timeoutMs the model's budget in ms: a run still going after it is cut.
+   * @throws an Error with code ETIMEDOUT when the run passed `timeoutMs` (it finishes on its thread, result dropped),
+   *   PoolClosedError after close(), or the worker's error (session could not be opened, run failed,
+   *   no output named `outputName`).
+   */
+  async run(model: PooledModel, data: Float32Array, rows: number, cols: number, options: { timeoutMs?: number } = {}): Promise<{ scores: Float32Array; modelMs: number; openSessions: number }> {
+    let shared = this.shared.get(model.versionId);
+    if (!shared || shared.from !== model.bytes) {
+      const bytes = new SharedArrayBuffer(model.bytes.byteLength);
+      new Uint8Array(bytes).set(model.bytes);
+      this.shared.set(model.versionId, (shared = { from: model.bytes, bytes }));
+    }
+    this.pool.hold(model.versionId);
+    const reply = await this.pool.run({ versionId: model.versionId, bytes: shared.bytes, inputName: model.inputName, outputName: model.outputName, data, rows, cols }, { deadlineMs: options.timeoutMs });
+    if (!reply.ok) throw new Error(reply.message);
+    return { scores: reply.scores, modelMs: reply.modelMs, openSessions: reply.openSessions };
   }
 
-  private pick(): PoolWorker {
-    if (this.workers.length < this.size && this.workers.every((w) => w.inFlight.size > 0)) return this.spawn();
-    return this.workers.reduce((best, w) => (w.inFlight.size < best.inFlight.size ? w : best), this.workers[0] ?? this.spawn());
+  /** Forgets a version (unloaded or replaced): each thread releases its session at its next task. */
+  release(versionId: string): void {
+    this.shared.delete(versionId);
+    this.pool.release(versionId);
   }
 
-  private spawn(): PoolWorker {
-    const worker = new Worker(WORKER_FILE);
-    // Idle workers must not keep a process alive; one with jobs in flight is ref'd until they answer.
-    worker.unref();
-    const entry: PoolWorker = { worker, inFlight: new Map(), loaded: new Set() };
-    worker.on("message", (message: { id: number; scores?: Float32Array | null; modelMs?: number; error?: string }) => {
-      const job = entry.inFlight.get(message.id);
-      if (!job) return;
-      entry.inFlight.delete(message.id);
-      if (entry.inFlight.size === 0) worker.unref();
-      if (message.error || !message.scores) job.reject(new Error(message.error ?? "the scoring worker returned no scores"));
-      else job.resolve({ scores: message.scores, modelMs: message.modelMs ?? 0 });
-    });
-    const fail = (error: Error) => {
-      // A crashed worker fails its jobs (the request path falls back) and is replaced on next use.
-      const index = this.workers.indexOf(entry);
-      if (index >= 0) this.workers.splice(index, 1);
-      for (const job of entry.inFlight.values()) job.reject(error);
-      entry.inFlight.clear();
-    };
-    worker.on("error", fail);
-    worker.on("exit", (code) => fail(new Error(`the scoring worker exited (code ${code})`)));
-    this.workers.push(entry);
-    return entry;
+  /** Lets running tasks finish and stops the threads; later runs reject with PoolClosedError. */
+  close(): Promise<void> {
+    return this.pool.close();
   }
 }
 
-const holder = globalThis as unknown as { __rerankScoringPool?: ScoringPool };
+const slot = poolSlot("__rerankScoringPool", "the scoring pool", () => new ScoringPool(env().INFERENCE_WORKERS));
 
-/** The process's scoring pool (INFERENCE_WORKERS threads, started on first use). */
+/** The process's scoring pool (INFERENCE_WORKERS threads, started on first use). @throws PoolClosedError after closeScoringPool(). */
 export function scoringPool(): ScoringPool {
-  return (holder.__rerankScoringPool ??= new ScoringPool(env().INFERENCE_WORKERS));
+  return slot.get();
 }
 
-/** Stops the pool's threads (tests, shutdown); the next use starts new ones. */
-export async function closeScoringPool(): Promise<void> {
-  const pool = holder.__rerankScoringPool;
-  holder.__rerankScoringPool = undefined;
-  await pool?.close();
+/** Releases a version's sessions on the scoring pool's threads, if the pool was started (never starts it). */
+export function releaseFromScoringPool(versionId: string): void {
+  slot.peek()?.release(versionId);
+}
+
+/** Stops the pool's threads (shutdown, tests' afterAll); from then on scoringPool() refuses with PoolClosedError. */
+export function closeScoringPool(): Promise<void> {
+  return slot.close();
 }

@@ -1,30 +1,46 @@
-// A scoring worker thread (server/inference/scoringPool.ts): runs heavy models off the main thread,
-// so their onnxruntime runs never block the event loop that serves other requests. Plain JavaScript:
-// it needs no TypeScript loader in whichever bundle starts it.
+// The task of a scoring worker thread (server/inference/scoringPool.ts, on the one worker-pool kind
+// of server/inference/workerPool.ts): runs heavy models off the main thread, so their onnxruntime
+// runs never block the event loop that serves other requests. Plain JavaScript: it needs no
+// TypeScript loader in whichever bundle starts it.
 import { parentPort } from "node:worker_threads";
 import * as ort from "onnxruntime-node";
 
-/** Sessions by model version id; a version's bytes arrive with its first job on this worker. */
+/** Sessions by model version id, opened from the shared bytes of a version's first task on this thread. */
 const sessions = new Map();
 
-parentPort.on("message", async (job) => {
+/** workerPool.ts's RUN_STARTED: the pool counts a task's deadline from this message. */
+const RUN_STARTED = "runStarted";
+
+/**
+ * Scores one task: { jobId, live, versionId, bytes (SharedArrayBuffer), inputName, outputName, data, rows, cols }.
+ * @returns { ok: true, scores, modelMs, openSessions } or { ok: false, message, openSessions }.
+ */
+export default async function scoreTask(task) {
+  // Versions the pool no longer holds leave this thread's heap.
+  for (const [versionId, session] of sessions) {
+    if (task.live.includes(versionId)) continue;
+    sessions.delete(versionId);
+    session.then((s) => s.release()).catch(() => {});
+  }
   try {
-    let session = sessions.get(job.versionId);
+    let session = sessions.get(task.versionId);
     if (!session) {
-      if (!job.bytes) throw new Error(`model version ${job.versionId} is not loaded on this worker`);
-      // As openSession does, on one thread: the worker is the extra thread.
-      session = ort.InferenceSession.create(job.bytes, { executionProviders: ["cpu"], graphOptimizationLevel: "all", intraOpNumThreads: 1, interOpNumThreads: 1, logSeverityLevel: 4 });
-      sessions.set(job.versionId, session);
-      session.catch(() => sessions.delete(job.versionId));
+      // As openSession does, on one thread: the worker is the extra thread. A copy: onnxruntime reads an ordinary buffer.
+      session = ort.InferenceSession.create(new Uint8Array(task.bytes).slice(), { executionProviders: ["cpu"], graphOptimizationLevel: "all", intraOpNumThreads: 1, interOpNumThreads: 1, logSeverityLevel: 4 });
+      sessions.set(task.versionId, session);
+      // A session that failed to open is forgotten: the next task opens it again from its bytes.
+      const opening = session;
+      opening.catch(() => sessions.get(task.versionId) === opening && sessions.delete(task.versionId));
     }
     const ready = await session;
+    parentPort?.postMessage({ [RUN_STARTED]: task.jobId });
     const started = performance.now();
-    const output = await ready.run({ [job.inputName]: new ort.Tensor("float32", job.data, [job.rows, job.cols]) });
+    const output = await ready.run({ [task.inputName]: new ort.Tensor("float32", task.data, [task.rows, task.cols]) });
     const modelMs = performance.now() - started;
-    const tensor = output[job.outputName];
-    const scores = tensor ? Float32Array.from(tensor.data) : null;
-    parentPort.postMessage({ id: job.id, scores, modelMs }, scores ? [scores.buffer] : []);
+    const tensor = output[task.outputName];
+    if (!tensor) return { ok: false, message: `the model returned no output named "${task.outputName}"`, openSessions: sessions.size };
+    return { ok: true, scores: Float32Array.from(tensor.data), modelMs, openSessions: sessions.size };
   } catch (error) {
-    parentPort.postMessage({ id: job.id, error: String(error?.message ?? error).split("\n")[0] });
+    return { ok: false, message: String(error?.message ?? error).split("\n")[0], openSessions: sessions.size };
   }
-});
+}

@@ -3,9 +3,9 @@ import type { FeatureSpec } from "../domain/features/featureSpec";
 import { flattenTreeEnsemble } from "../domain/onnx/treeWalker";
 import { getDb } from "../db/client";
 import { env } from "../config";
-import { scoringPool } from "./scoringPool";
+import { releaseFromScoringPool, scoringPool } from "./scoringPool";
 import { bundleFromArchive, type CrossEncoderBundle, type CrossEncoderConfig } from "./crossEncoder/bundle";
-import { crossEncoderPool, type CrossEncoderResult } from "./crossEncoder/pool";
+import { crossEncoderPool, unregisterCrossEncoder, type CrossEncoderResult } from "./crossEncoder/pool";
 
 // One onnxruntime session per model version, loaded once and kept warm for the life of the
 // process: `openModel(ref)` is the one way serving, shadow, warm-up and offline evaluation open a
@@ -111,17 +111,23 @@ export function openSession(bytes: Uint8Array, threads = inferenceThreads()): Pr
  * (behind every pending I/O callback: other requests) and then blocks the thread for the model's
  * own time. A marker immediate queued just before the run fires just before it, splitting the
  * wall time into the wait (queueMs: the process was busy) and the model's run (modelMs).
+ * A heavy model (offThread) runs on the scoring pool instead, where `options.timeoutMs` (the
+ * model's budget, ms) bounds the run: past it the call rejects with code ETIMEDOUT (the run
+ * finishes on its thread, its result dropped). On the main thread a run cannot be cut; the caller
+ * judges modelMs.
  */
 export async function runScoresTimed(
   handle: Pick<TabularHandle, "session" | "inputName" | "outputName"> & Partial<Pick<TabularHandle, "versionId" | "offThread">>,
   data: Float32Array,
   rows: number,
   cols: number,
+  options: { timeoutMs?: number } = {},
 ): Promise<{ scores: Float32Array; modelMs: number; queueMs: number }> {
   const queued = performance.now();
   if (handle.offThread && handle.versionId) {
     // A heavy model: the worker measures its own run; the rest of the wall time is the queue.
-    const { scores, modelMs } = await scoringPool().run({ versionId: handle.versionId, bytes: handle.offThread.bytes, inputName: handle.inputName, outputName: handle.outputName }, data, rows, cols);
+    const model = { versionId: handle.versionId, bytes: handle.offThread.bytes, inputName: handle.inputName, outputName: handle.outputName };
+    const { scores, modelMs } = await scoringPool().run(model, data, rows, cols, { timeoutMs: options.timeoutMs });
     return { scores: checkScores(scores, rows), modelMs, queueMs: Math.max(0, performance.now() - queued - modelMs) };
   }
   let started = queued;
@@ -309,11 +315,15 @@ export function loadedModels(): LoadedModel[] {
     .sort((a, b) => a.name.localeCompare(b.name) || a.version - b.version);
 }
 
-/** Drops every session (tests, and a future "unload" action). */
+/** Drops every session (tests, and a future "unload" action): here, and on the worker pools' threads at their next task. */
 export async function unloadAll(): Promise<void> {
   const handles = [...state.ready.values()];
   state.ready.clear();
   state.handles.clear();
   state.failures.clear();
+  for (const h of handles) {
+    if (h.kind === "cross-encoder") unregisterCrossEncoder(h.sha256);
+    else if (h.offThread) releaseFromScoringPool(h.versionId);
+  }
   await Promise.all(handles.map((h) => (h.kind === "tabular" ? h.session.release().catch(() => {}) : undefined)));
 }

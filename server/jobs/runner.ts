@@ -1,6 +1,7 @@
 import { Logger, parseCronItems, run, runMigrations, type CronItem, type Runner, type TaskList } from "graphile-worker";
 import type { PayloadOut, TaskSchemas } from "./queue";
 import { describeZodError } from "../validation";
+import { withDeadline } from "../domain/time/deadline";
 
 // Runs jobs with graphile-worker: a pool of `concurrency` workers in this process, woken by
 // PostgreSQL's LISTEN/NOTIFY when a job is added (milliseconds) and polling every `pollIntervalMs`
@@ -115,10 +116,7 @@ export async function startJobRunner<T extends TaskSchemas>(options: JobRunnerOp
   return {
     stop(graceMs = 10_000) {
       stopping ??= (async () => {
-        let timer: NodeJS.Timeout | undefined;
-        const overdue = new Promise<"overdue">((resolve) => (timer = setTimeout(() => resolve("overdue"), graceMs)));
-        const outcome = await Promise.race([runner.stop().then(() => "stopped" as const), overdue]);
-        clearTimeout(timer);
+        const outcome = await withDeadline(runner.stop().then(() => "stopped" as const), graceMs, () => "overdue" as const);
         if (outcome === "overdue") await runner.kill("the server is stopping");
       })();
       return stopping;

@@ -25,15 +25,18 @@ export interface ModelScores {
 
 export type ScoreFn = (handle: ModelHandle, job: ScoringJob) => Promise<ModelScores>;
 
-/** Runs `job` on the model (a cross-encoder in the worker pool), with the model's own run time in ms. */
-async function runJob(handle: ModelHandle, job: ScoringJob): Promise<ModelScores & { modelMs: number }> {
+/**
+ * Runs `job` on the model (a cross-encoder in the worker pool), with the model's own run time in ms.
+ * A heavy tabular model on the scoring pool is cut at `timeoutMs` (rejects with code ETIMEDOUT).
+ */
+async function runJob(handle: ModelHandle, job: ScoringJob, timeoutMs: number): Promise<ModelScores & { modelMs: number }> {
   if (handle.kind === "cross-encoder") {
     if (job.kind !== "text") throw new Error(`${handle.name} v${handle.version} is a cross-encoder: it scores text, not a feature matrix`);
     const result = await scoreTexts(handle, job.query, job.documents, job.maxTokensPerDoc);
     return { scores: Float32Array.from(result.scores), truncated: result.truncated, modelMs: result.modelMs };
   }
   if (job.kind !== "features") throw new Error(`${handle.name} v${handle.version} scores a feature matrix, not text`);
-  const { scores, modelMs } = await runScoresTimed(handle, job.data, job.rows, job.cols);
+  const { scores, modelMs } = await runScoresTimed(handle, job.data, job.rows, job.cols, { timeoutMs });
   return { scores, truncated: 0, modelMs };
 }
 
@@ -58,7 +61,10 @@ export function countsAgainstModel(error: unknown): boolean {
  * against the model's own run time. The time a run waited for the event loop (other requests being
  * handled) is not the model's fault: counting it would open the breaker of a healthy model whenever
  * the process is merely busy. A cross-encoder runs in the worker pool: its run time is the batch's
- * model run there. An over-budget run falls back as a timeout.
+ * model run there. An over-budget run falls back as a timeout. A heavy model on the scoring pool
+ * (a worker thread) answers ETIMEDOUT as soon as its run passes the budget (the run finishes on its
+ * thread, unawaited) and is counted as an over-budget run that returned: a model/runtime fault,
+ * unless the request had more rows than the budget is sized for (then only its caller's circuit).
  */
 export class ScoringBreaker {
   readonly circuits: CallerCircuits;
@@ -101,7 +107,7 @@ export class ScoringBreaker {
     const rows = job.kind === "features" ? job.rows : job.documents.length;
     let outcome: ScoringOutcome | undefined;
     try {
-      const { scores, truncated, modelMs } = await runJob(handle, job);
+      const { scores, truncated, modelMs } = await runJob(handle, job, this.timeoutMs);
       if (modelMs <= this.timeoutMs) {
         this.cost.observe(rows, modelMs);
         outcome = "success";
@@ -111,7 +117,9 @@ export class ScoringBreaker {
       const sized = outcome === "oversized" ? `; ${rows} rows, the budget is sized for ${this.cost.sizedForRows(this.timeoutMs)}` : "";
       throw Object.assign(new Error(`scoring took ${modelMs.toFixed(1)} ms, over the ${this.timeoutMs} ms budget${sized}`), { code: "ETIMEDOUT", outcome });
     } catch (error) {
-      outcome ??= classifyFailure({ timedOut: false, inputDependent: !countsAgainstModel(error), rows, sizedForRows: Infinity });
+      // A run the scoring pool cut at the budget is judged as an over-budget run that returned.
+      const cut = (error as { code?: unknown } | null)?.code === "ETIMEDOUT";
+      outcome ??= classifyFailure({ timedOut: cut, inputDependent: !countsAgainstModel(error), rows, sizedForRows: cut ? this.cost.sizedForRows(this.timeoutMs) : Infinity });
       throw error;
     } finally {
       const states = this.circuits.record(Date.now(), caller, admission, outcome!);

@@ -1,4 +1,5 @@
 import { mergeStageScores, stage2Cut } from "../domain/ranking/stages";
+import { withDeadline } from "../domain/time/deadline";
 import { errorForLog } from "../redact";
 import type { SurfaceConfig } from "../surfaces/configCache";
 import { metrics } from "../telemetry/metrics";
@@ -48,7 +49,8 @@ export async function rescoreArm(surface: SurfaceConfig, input: ScoringInput, st
   };
   const ref = config.ref;
   const model = { name: config.model, version: ref.version, alias: ref.alias };
-  const result = await withinBudget(scoreWithModels(`${surface.key}#stage2`, [ref], config.budgetMs, subset), config.budgetMs);
+  // Past budgetMs of wall time the run is left to finish and its result dropped.
+  const result = await withDeadline(scoreWithModels(`${surface.key}#stage2`, [ref], config.budgetMs, subset), config.budgetMs, () => "over_budget" as const);
   if (result === "over_budget") {
     logFault(surface.key, arm, "timeout", `stage 2 passed its ${config.budgetMs} ms budget`);
     return { scored: stage1, stage2: done("timeout", "timeout", { model }) };
@@ -76,17 +78,6 @@ export async function rescoreArm(surface: SurfaceConfig, input: ScoringInput, st
 /** timeout → "timeout"; an open breaker or a kill switch → "skipped"; any other fault → "error". */
 function statusOf(reason: FallbackReason): Stage2Outcome["status"] {
   return reason === "timeout" ? "timeout" : reason === "circuit_open" || reason === "kill_switch" ? "skipped" : "error";
-}
-
-/** The run's result, or "over_budget" once `budgetMs` of wall time pass first (the run is left to finish; its result is dropped). */
-async function withinBudget<T>(run: Promise<T>, budgetMs: number): Promise<T | "over_budget"> {
-  let timer: NodeJS.Timeout | undefined;
-  const deadline = new Promise<"over_budget">((resolve) => (timer = setTimeout(() => resolve("over_budget"), budgetMs)));
-  try {
-    return await Promise.race([run, deadline]);
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 // One line per surface and reason at most every LOG_EVERY_MS, with how many were folded into it:

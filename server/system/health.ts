@@ -2,6 +2,7 @@ import { readFileSync } from "node:fs";
 import path from "node:path";
 import type { Db } from "../db/client";
 import { loadedModels, type LoadedModel } from "../inference/sessions";
+import { withDeadline } from "../domain/time/deadline";
 
 export interface Health {
   status: "ok" | "degraded";
@@ -39,10 +40,9 @@ export async function getHealth(db: Db): Promise<Health> {
   let database: Health["database"];
   let migrationLevel: string | null = null;
   try {
-    migrationLevel = await Promise.race([
-      appliedLevel(db),
-      new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`no answer within ${HEALTH_DB_TIMEOUT_MS} ms`)), HEALTH_DB_TIMEOUT_MS)),
-    ]);
+    migrationLevel = await withDeadline(appliedLevel(db), HEALTH_DB_TIMEOUT_MS, () => {
+      throw new Error(`no answer within ${HEALTH_DB_TIMEOUT_MS} ms`);
+    });
     database = { reachable: true, latencyMs: Math.round((performance.now() - started) * 100) / 100, error: null };
   } catch (error) {
     database = { reachable: false, latencyMs: null, error: firstLine(error) };

@@ -1,6 +1,7 @@
 import { heapBytes, stringBytes } from "../domain/memory/heapBytes";
 import { errorForLog, redactMessage, rowsForLog } from "../redact";
 import { SpillFile } from "./spillFile";
+import { withDeadline } from "../domain/time/deadline";
 
 // Buffers telemetry rows (served requests, outcome events) in memory and writes them to the
 // database in batches, off the response path. Memory is bounded by maxBufferedBytes (the rows' heap
@@ -350,23 +351,15 @@ export class BatchWriter<T> {
 
   /** A sink write that gives up waiting after `ms` (the write may still land later: sinks are idempotent, so a spilled copy replays as nothing). */
   private async writeWithin(rows: T[], ms: number): Promise<void> {
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => {
-        const error = new Error(`${this.name}: the database did not acknowledge ${rows.length} row(s) within ${ms} ms; they are kept in the spill file`);
-        // Later commits go straight to disk until the backoff ends.
-        this.failures++;
-        this.consecutiveFailures++;
-        this.backoffUntil = Date.now() + Math.min(this.retryMaxMs, this.retryBaseMs * 2 ** Math.min(this.consecutiveFailures - 1, 30));
-        this.report(error);
-        reject(error);
-      }, ms);
+    await withDeadline(this.writeBatch(rows), ms, () => {
+      const error = new Error(`${this.name}: the database did not acknowledge ${rows.length} row(s) within ${ms} ms; they are kept in the spill file`);
+      // Later commits go straight to disk until the backoff ends.
+      this.failures++;
+      this.consecutiveFailures++;
+      this.backoffUntil = Date.now() + Math.min(this.retryMaxMs, this.retryBaseMs * 2 ** Math.min(this.consecutiveFailures - 1, 30));
+      this.report(error);
+      throw error;
     });
-    try {
-      await Promise.race([this.writeBatch(rows), timeout]);
-    } finally {
-      clearTimeout(timer);
-    }
   }
 
   /** Appends rows to the spill file and fsyncs it; throws (rows not kept) when the file is full or fails. */

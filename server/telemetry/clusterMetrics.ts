@@ -5,15 +5,17 @@ import { publishTelemetryStats } from "./streams";
 
 // /api/metrics across the workers of one server (WORKERS=N, server/http/cluster.ts). Each worker
 // keeps its own registry; the worker that gets the scrape asks every worker for its metrics as JSON
-// (server/http/clusterIpc.ts) and sums them with prom-client's AggregatorRegistry: counters and
-// histograms are summed, and so are gauges (every gauge of ours is a count or a size per process,
-// whose total is what an operator wants). A worker that does not answer within COLLECT_TIMEOUT_MS
-// is left out of that scrape, and the first line says so.
+// (server/http/clusterIpc.ts) and joins them with prom-client's AggregatorRegistry, each metric by
+// its own `aggregator` (metrics.ts): counters, histograms and the gauges that count or size
+// something per process (buffered rows, spill bytes) are summed; the gauges that are a state or an
+// extreme (rerank_circuit_open, rerank_feature_max_age_seconds, rerank_caller_circuits_open) take
+// the workers' maximum; the process metrics use prom-client's own choices. A worker that does not
+// answer within COLLECT_TIMEOUT_MS is left out of that scrape, and the first line says so.
 
 const TOPIC = "metrics";
 const COLLECT_TIMEOUT_MS = 2000;
 
-type MetricsJson = MetricObjectWithValues<MetricValue<string>>[];
+export type MetricsJson = MetricObjectWithValues<MetricValue<string>>[];
 
 async function ownMetricsJson(): Promise<MetricsJson> {
   publishTelemetryStats();
@@ -39,7 +41,12 @@ export async function prometheusText(): Promise<string> {
   const parts = gathered.values as MetricsJson[];
   const missing = gathered.asked - parts.length;
   const header = `# workers: ${parts.length} of ${gathered.asked} answered${missing > 0 ? ` (${missing} left out: no answer within ${COLLECT_TIMEOUT_MS} ms)` : ""}\n`;
-  return header + (await AggregatorRegistry.aggregate(parts).metrics());
+  return header + (await joinWorkerMetrics(parts));
+}
+
+/** The Prometheus text of several workers' registries (getMetricsAsJSON of each), each metric joined by its aggregator. */
+export async function joinWorkerMetrics(parts: MetricsJson[]): Promise<string> {
+  return AggregatorRegistry.aggregate(parts).metrics();
 }
 
 export const PROMETHEUS_CONTENT_TYPE = metrics.registry.contentType;

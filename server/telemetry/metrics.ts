@@ -1,9 +1,13 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
 
 // Prometheus metrics of this process (GET /api/metrics). One registry, kept on globalThis so that
-// Next's module reloads do not register the same metric twice.
+// Next's module reloads do not register the same metric twice. With WORKERS=N, /api/metrics joins
+// the workers' registries (clusterMetrics.ts) by each metric's `aggregator`: prom-client's default
+// "sum" for counters, histograms and per-process counts; "max" for a gauge that is a state or an
+// extreme (an age, an open circuit), whose sum over workers means nothing.
 
-function createMetrics() {
+/** A new registry with every metric of ours (one per process; tests build their own for several "workers"). */
+export function createMetrics() {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: "rerank_process_" });
   const stageBuckets = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 25, 50, 100, 250, 1000];
@@ -17,7 +21,7 @@ function createMetrics() {
     candidates: new Histogram({ name: "rerank_candidates_per_request", help: "Candidates per request", labelNames: ["surface"], buckets: [1, 10, 25, 50, 100, 200, 500, 1000], registers: [registry] }),
     defaultedFeatures: new Counter({ name: "rerank_features_defaulted_total", help: "Feature values replaced by their default (missing, stale or not finite)", labelNames: ["surface", "feature"], registers: [registry] }),
     staleFeatures: new Counter({ name: "rerank_features_stale_total", help: "Stored feature values older than their freshness limit", labelNames: ["surface"], registers: [registry] }),
-    featureAge: new Gauge({ name: "rerank_feature_max_age_seconds", help: "Age of the oldest stored feature value used by the last request", labelNames: ["surface"], registers: [registry] }),
+    featureAge: new Gauge({ name: "rerank_feature_max_age_seconds", help: "Age of the oldest stored feature value used by the last request (the oldest over the workers)", labelNames: ["surface"], aggregator: "max", registers: [registry] }),
     featureReadTimeouts: new Counter({ name: "rerank_feature_reads_timed_out_total", help: "Requests served with default features because the feature store's read of a cache miss passed its deadline (FEATURE_READ_BUDGET_SHARE of the surface's budget) or failed", labelNames: ["surface"], registers: [registry] }),
     unknownCandidates: new Counter({ name: "rerank_unknown_candidates_total", help: "Candidate ids not in the catalog, served with default features", labelNames: ["surface"], registers: [registry] }),
     telemetryBuffered: new Gauge({ name: "rerank_telemetry_buffered_rows", help: "Telemetry rows waiting in memory", labelNames: ["stream"], registers: [registry] }),
@@ -32,8 +36,9 @@ function createMetrics() {
     shadowRequests: new Counter({ name: "rerank_shadow_requests_total", help: "Mirrored requests by outcome (compared, shadow_error, dropped_queue_full)", labelNames: ["surface", "outcome"], registers: [registry] }),
     traceExportFailures: new Counter({ name: "rerank_trace_export_failures_total", help: "Failed OTLP exports of trace spans (OTEL_EXPORTER_OTLP_ENDPOINT), by error name", labelNames: ["reason"], registers: [registry] }),
     traceSpansDropped: new Counter({ name: "rerank_trace_spans_dropped_total", help: "Trace spans lost in failed OTLP exports", registers: [registry] }),
-    breakerState: new Gauge({ name: "rerank_circuit_open", help: "1 while the surface-wide circuit breaker of a surface's model is open (every caller falls back)", labelNames: ["surface", "model"], registers: [registry] }),
-    callerCircuitsOpen: new Gauge({ name: "rerank_caller_circuits_open", help: "Callers whose own circuit breaker of a surface's model is open (only their requests fall back)", labelNames: ["surface", "model"], registers: [registry] }),
+    breakerState: new Gauge({ name: "rerank_circuit_open", help: "1 while the surface-wide circuit breaker of a surface's model is open (every caller falls back) on any worker", labelNames: ["surface", "model"], aggregator: "max", registers: [registry] }),
+    // Each worker keeps its own circuits for the same callers: a sum would count one caller once per worker.
+    callerCircuitsOpen: new Gauge({ name: "rerank_caller_circuits_open", help: "Callers whose own circuit breaker of a surface's model is open (only their requests fall back); the most on any worker", labelNames: ["surface", "model"], aggregator: "max", registers: [registry] }),
   };
 }
 

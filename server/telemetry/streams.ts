@@ -289,8 +289,8 @@ const REPLAY_RETRY_MS = 2000;
 
 /**
  * The process's telemetry streams, created on first use for the current DATABASE_URL. Each stream
- * spills to a file of its own process (`<database>.<table>.p<pid>.jsonl`); spill files of dead
- * processes are claimed and replayed (server/telemetry/spillOwnership.ts).
+ * spills to a file of its own process (`<database>.<table>.h<host>.b<boot id>.p<pid>.s<start>.jsonl`);
+ * spill files of processes that are gone are claimed and replayed (server/telemetry/spillOwnership.ts).
  */
 export function telemetry(): Streams {
   const url = databaseUrl();

@@ -109,11 +109,10 @@ describe("OpenTelemetry traces", () => {
     expect(response.timings.total).toBeGreaterThanOrEqual(stages - 0.002);
   });
 
-  it("joins the caller's trace from its W3C traceparent on POST /api/v1/rerank, /api/v1/events and /v2/rerank, and follows its sampled flag", async () => {
+  it("joins the caller's trace from its W3C traceparent on POST /api/v1/rerank, /api/v1/events and /v2/rerank, and follows its \"not sampled\"", async () => {
     await shutdownTracing();
     setEnv("OTEL_EXPORTER_OTLP_ENDPOINT", receiverUrl());
-    // Ratio 0: only the caller's sampled flag can get these requests traced.
-    setEnv("OTEL_TRACES_SAMPLER_ARG", "0");
+    setEnv("OTEL_TRACES_SAMPLER_ARG", "1");
     const frontDoor = await startTestFrontDoor();
     try {
       const headers = await keyHeaders();
@@ -141,6 +140,28 @@ describe("OpenTelemetry traces", () => {
       const textSpan = received.find((s) => s.name === "POST /v2/rerank");
       expect(textSpan?.traceId).toBe(callerTrace);
       expect(textSpan?.parentSpanId).toBe(callerSpan);
+    } finally {
+      await frontDoor.close();
+    }
+  });
+
+  it("review item 14: a caller's sampled flag (even with a crafted trace id) does not get a request traced beyond the ratio", async () => {
+    await shutdownTracing();
+    setEnv("OTEL_EXPORTER_OTLP_ENDPOINT", receiverUrl());
+    setEnv("OTEL_TRACES_SAMPLER_ARG", "0");
+    const frontDoor = await startTestFrontDoor();
+    try {
+      const headers = await keyHeaders();
+      const ids = await catalogIds();
+      for (const [i, traceId] of ["00000000000000000000000000000001", "4bf92f3577b34da6a3ce929d0e0e4737"].entries()) {
+        const body = { surface: "search", topK: 5, requestId: `forced-trace-${i}`, candidates: ids.map((id, j) => ({ id, retrievalScore: 1 - j / 30 })) };
+        const response = await frontDoor.post("/api/v1/rerank", body, { headers: { ...headers, traceparent: `00-${traceId}-00f067aa0ba902b7-01` } });
+        expect(response.status).toBe(200);
+        expect(((await response.json()) as { fallback: { used: boolean } }).fallback.used).toBe(false); // a fallback would be traced anyway
+      }
+      await flushTracing();
+      expect(received.filter((s) => attr(s, "rerank.request_id")?.startsWith("forced-trace-"))).toEqual([]);
+      expect(received.some((s) => s.traceId === "00000000000000000000000000000001")).toBe(false);
     } finally {
       await frontDoor.close();
     }

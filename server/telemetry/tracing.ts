@@ -1,4 +1,4 @@
-import { ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Attributes, type Context, type Link, type Tracer } from "@opentelemetry/api";
+import { isSpanContextValid, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, TraceFlags, type Attributes, type Context, type Link, type Tracer } from "@opentelemetry/api";
 import { ExportResultCode, W3CTraceContextPropagator, type ExportResult } from "@opentelemetry/core";
 import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-http";
 import { resourceFromAttributes } from "@opentelemetry/resources";
@@ -19,7 +19,11 @@ import { metrics } from "./metrics";
 // 0.01)): a request not sampled costs one span decision, no attributes and no child spans; requests
 // served by a fallback are sampled always when the sampler has a ratio.
 // A caller's W3C `traceparent` (and `tracestate`) header is honoured on the HTTP endpoints: the
-// request's spans join the caller's trace, and the parent-based sampler follows its sampled flag.
+// request's spans join the caller's trace. Its sampled flag and its trace id cannot make the server
+// trace more than the configured ratio (a third of throughput at 100 %): a request with a remote
+// parent is sampled by a random draw at OTEL_TRACES_SAMPLER_ARG, never by the caller's flag nor by
+// the caller-chosen trace id (TraceIdRatioBased would sample a crafted id such as 000…001 always).
+// Under `parentbased_*` a caller's "not sampled" is still followed (it only lowers the cost).
 // Failed exports are counted (rerank_trace_export_failures_total) and logged at most once a minute.
 
 /** The span attribute the sampler reads: the request was served by a fallback (cascade or retrieval order). */
@@ -40,14 +44,45 @@ class FallbacksAlwaysSampler implements Sampler {
 }
 
 /**
+ * Samples `ratio` of requests without letting a caller choose: a span whose parent is remote (the
+ * caller's traceparent) is sampled by a random draw, since the caller picks that trace id; a span
+ * with a local parent follows it (the stage spans follow their request's span); a new trace (our own
+ * random trace id) by TraceIdRatioBased, as the specification's `traceidratio`.
+ */
+export class CallerProofRatioSampler implements Sampler {
+  private readonly byTraceId: TraceIdRatioBasedSampler;
+
+  constructor(private readonly ratio: number, private readonly random: () => number = Math.random) {
+    this.byTraceId = new TraceIdRatioBasedSampler(ratio);
+  }
+
+  shouldSample(ctx: Context, traceId: string): SamplingResult {
+    const parent = trace.getSpanContext(ctx);
+    if (!parent || !isSpanContextValid(parent)) return this.byTraceId.shouldSample(ctx, traceId);
+    const sampled = parent.isRemote ? this.random() < this.ratio : (parent.traceFlags & TraceFlags.SAMPLED) !== 0;
+    return { decision: sampled ? SamplingDecision.RECORD_AND_SAMPLED : SamplingDecision.NOT_RECORD };
+  }
+
+  toString(): string {
+    return `CallerProofRatio{${this.ratio}}`;
+  }
+}
+
+/**
  * The sampler named by OTEL_TRACES_SAMPLER as the OpenTelemetry specification defines the names
  * (https://opentelemetry.io/docs/specs/otel/configuration/sdk-environment-variables/#general-sdk-configuration),
- * built from the SDK's samplers; `ratio` (OTEL_TRACES_SAMPLER_ARG, 0..1) for the traceidratio ones,
- * which also sample every request served by a fallback.
+ * with one change: a caller cannot raise the share traced (review item 14). `ratio`
+ * (OTEL_TRACES_SAMPLER_ARG, 0..1) is the share of the traceidratio ones, which also sample every
+ * request served by a fallback (FallbacksAlwaysSampler); under `parentbased_*` a remote parent's
+ * "sampled" flag gets that same ratio instead of "always" (except `parentbased_always_on`, which
+ * traces everything anyway): with `parentbased_always_off`, only requests their callers sample, at
+ * most `ratio` of them.
  */
-export function samplerOf(name: string, ratio: number): Sampler {
-  const root = name.endsWith("always_on") ? new AlwaysOnSampler() : name.endsWith("always_off") ? new AlwaysOffSampler() : new FallbacksAlwaysSampler(new TraceIdRatioBasedSampler(ratio));
-  return name.startsWith("parentbased_") ? new ParentBasedSampler({ root }) : root;
+export function samplerOf(name: string, ratio: number, random: () => number = Math.random): Sampler {
+  const byRatio = new FallbacksAlwaysSampler(new CallerProofRatioSampler(ratio, random));
+  const root = name.endsWith("always_on") ? new AlwaysOnSampler() : name.endsWith("always_off") ? new AlwaysOffSampler() : byRatio;
+  if (!name.startsWith("parentbased_")) return root;
+  return new ParentBasedSampler({ root, remoteParentSampled: name === "parentbased_always_on" ? new AlwaysOnSampler() : byRatio });
 }
 
 /** At most one warning line per this many milliseconds about failed trace exports. */

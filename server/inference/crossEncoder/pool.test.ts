@@ -2,6 +2,7 @@ import { DEMO_CROSS_ENCODER_DIR as DEMO_BUNDLE_DIR } from "../../demo/crossEncod
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { readCrossEncoderBundle, type CrossEncoderBundle } from "./bundle";
 import { CrossEncoder } from "./model";
+import { PoolClosedError } from "../workerPool";
 import { CrossEncoderPool } from "./pool";
 
 // The pool with real worker threads, the real demo bundle and real onnxruntime.
@@ -61,5 +62,22 @@ describe("CrossEncoderPool", () => {
     await expect(pool.register("bad", { ...bundle, onnx })).rejects.toMatchObject({ field: "model", code: "BAD_REQUEST" });
     expect(pool.has("bad")).toBe(false);
     await expect(pool.score("bad", "q", ["d"])).rejects.toMatchObject({ code: "NOT_FOUND" });
+  });
+
+  it("forgets an unregistered bundle: scoring it is NOT_FOUND until it is registered again", async () => {
+    await pool.register("again", bundle);
+    pool.unregister("again");
+    expect(pool.has("again")).toBe(false);
+    await expect(pool.score("again", "lamp", ["Bright Lamp home"])).rejects.toMatchObject({ code: "NOT_FOUND" });
+    await pool.register("again", bundle);
+    expect((await pool.score("again", "lamp", ["Bright Lamp home"])).scores).toHaveLength(1);
+  });
+
+  it("refuses registrations and scoring once closed", async () => {
+    const closing = new CrossEncoderPool({ workers: 1, maxBatchPairs: 64, maxWaitMs: 0 });
+    await closing.register("demo", bundle);
+    await closing.close();
+    await expect(closing.register("other", bundle)).rejects.toBeInstanceOf(PoolClosedError);
+    await expect(closing.score("demo", "lamp", ["Bright Lamp home"])).rejects.toThrow(/the cross-encoder pool is closed/);
   });
 });

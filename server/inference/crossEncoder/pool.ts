@@ -1,15 +1,16 @@
 import path from "node:path";
 import { pathToFileURL } from "node:url";
-import { Piscina } from "piscina";
 import { env } from "../../config";
 import { DomainError, InvalidInputError, type DomainErrorCode } from "../../errors";
 import { ModelOutputError } from "../sessions";
+import { ModelWorkerPool, poolSlot } from "../workerPool";
 import type { CrossEncoderBundle } from "./bundle";
 import type { ScoreReply, ScoreTask, SharedBundle } from "./workerTask";
 
-// Cross-encoders run in a pool of worker threads (piscina), because an onnxruntime-node run
-// blocks the thread that calls it: a 100-document transformer run on the event loop would stall
-// every tabular request behind it. Requests for the same bundle that arrive within `maxWaitMs` of
+// Cross-encoders run in a pool of worker threads (the one worker-pool kind, ../workerPool.ts: its
+// crash, ref, release and close rules apply here), because an onnxruntime-node run blocks the
+// thread that calls it: a 100-document transformer run on the event loop would stall every tabular
+// request behind it. Requests for the same bundle that arrive within `maxWaitMs` of
 // each other are scored in one model run of at most `maxBatchPairs` pairs — Triton's dynamic
 // batcher (max batch size, max queue delay) — and each gets its own slice of the scores back.
 
@@ -50,18 +51,18 @@ interface Queue {
 const ENTRY = pathToFileURL(path.join(process.cwd(), "server", "inference", "crossEncoder", "worker.mjs")).href;
 
 export class CrossEncoderPool {
-  private readonly piscina: Piscina;
+  private readonly workers: ModelWorkerPool<ScoreTask, ScoreReply>;
   private readonly bundles = new Map<string, SharedBundle>();
   private readonly queues = new Map<string, Queue>();
 
   constructor(private readonly options: CrossEncoderPoolOptions) {
-    this.piscina = new Piscina({ filename: ENTRY, minThreads: options.workers, maxThreads: options.workers, idleTimeout: 60_000 });
+    this.workers = new ModelWorkerPool({ name: "the cross-encoder pool", entry: ENTRY, threads: options.workers });
   }
 
   /**
    * Places a bundle in shared memory under `key` and opens it in a worker, which checks it as an
    * upload is checked; rejects with the worker's InvalidInputError (naming `tokenizer`, `model` or
-   * `config.*`) when it is refused, and then forgets it.
+   * `config.*`) when it is refused, and then forgets it; with PoolClosedError after close().
    */
   async register(key: string, bundle: CrossEncoderBundle): Promise<void> {
     const shared: SharedBundle = {
@@ -71,12 +72,19 @@ export class CrossEncoderPool {
       config: bundle.config,
     };
     this.bundles.set(key, shared);
+    this.workers.hold(key);
     try {
       await this.runTask({ key, bundle: shared, pairs: [] });
     } catch (error) {
-      this.bundles.delete(key);
+      this.unregister(key);
       throw error;
     }
+  }
+
+  /** Forgets a bundle (its version unloaded): each worker thread releases its copy at its next task; scoring it then rejects NOT_FOUND. */
+  unregister(key: string): void {
+    this.bundles.delete(key);
+    this.workers.release(key);
   }
 
   has(key: string): boolean {
@@ -110,10 +118,10 @@ export class CrossEncoderPool {
     });
   }
 
-  /** Waits for running tasks and stops the workers. */
+  /** Sends the requests waiting to share a run, waits for running tasks and stops the workers; later tasks reject with PoolClosedError. */
   async close(): Promise<void> {
     for (const key of [...this.queues.keys()]) this.flush(key);
-    await this.piscina.close();
+    await this.workers.close();
   }
 
   private flush(key: string): void {
@@ -147,7 +155,7 @@ export class CrossEncoderPool {
   }
 
   private async runTask(task: ScoreTask): Promise<Extract<ScoreReply, { ok: true }>> {
-    const reply = (await this.piscina.run(task)) as ScoreReply;
+    const reply = await this.workers.run(task);
     if (reply.ok) return reply;
     const { code, field, message } = reply.error;
     if (code === "BAD_REQUEST" && field) throw new InvalidInputError(field, message.startsWith(`${field}: `) ? message.slice(field.length + 2) : message);
@@ -162,18 +170,25 @@ function toShared(bytes: Uint8Array): SharedArrayBuffer {
   return shared;
 }
 
-// One pool per process, on globalThis: Next's bundle and the front door each load their own copy of this module.
-const holder = globalThis as unknown as { __crossEncoderPool?: CrossEncoderPool };
-
-/** The process's cross-encoder pool (CROSS_ENCODER_WORKERS, CROSS_ENCODER_MAX_BATCH, CROSS_ENCODER_MAX_WAIT_MS), started on first use. */
-export function crossEncoderPool(): CrossEncoderPool {
+const slot = poolSlot("__crossEncoderPool", "the cross-encoder pool", () => {
   const { CROSS_ENCODER_WORKERS, CROSS_ENCODER_MAX_BATCH, CROSS_ENCODER_MAX_WAIT_MS } = env();
-  return (holder.__crossEncoderPool ??= new CrossEncoderPool({ workers: CROSS_ENCODER_WORKERS, maxBatchPairs: CROSS_ENCODER_MAX_BATCH, maxWaitMs: CROSS_ENCODER_MAX_WAIT_MS }));
+  return new CrossEncoderPool({ workers: CROSS_ENCODER_WORKERS, maxBatchPairs: CROSS_ENCODER_MAX_BATCH, maxWaitMs: CROSS_ENCODER_MAX_WAIT_MS });
+});
+
+/**
+ * The process's cross-encoder pool (CROSS_ENCODER_WORKERS, CROSS_ENCODER_MAX_BATCH, CROSS_ENCODER_MAX_WAIT_MS), started on first use.
+ * @throws PoolClosedError after closeCrossEncoders().
+ */
+export function crossEncoderPool(): CrossEncoderPool {
+  return slot.get();
 }
 
-/** Stops the pool's workers (tests, shutdown); the next use starts a new pool, whose bundles are registered again by openModel. */
-export async function closeCrossEncoders(): Promise<void> {
-  const pool = holder.__crossEncoderPool;
-  holder.__crossEncoderPool = undefined;
-  await pool?.close();
+/** Forgets a bundle in the process's pool, if the pool was started (never starts it). */
+export function unregisterCrossEncoder(key: string): void {
+  slot.peek()?.unregister(key);
+}
+
+/** Stops the pool's workers (shutdown, tests' afterAll); from then on crossEncoderPool() refuses with PoolClosedError. */
+export function closeCrossEncoders(): Promise<void> {
+  return slot.close();
 }

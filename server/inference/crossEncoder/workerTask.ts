@@ -1,4 +1,6 @@
+import { parentPort } from "node:worker_threads";
 import { DomainError } from "../../errors";
+import { RUN_STARTED, type PoolTaskEnvelope } from "../workerPool";
 import type { CrossEncoderConfig } from "./bundle";
 import { CrossEncoder } from "./model";
 import type { PairInput } from "./encode";
@@ -16,7 +18,8 @@ export interface SharedBundle {
   config: CrossEncoderConfig;
 }
 
-export interface ScoreTask {
+/** One task; the pool (../workerPool.ts) adds its envelope (jobId, live) when it sends it. */
+export interface ScoreTask extends Partial<PoolTaskEnvelope> {
   /** The bundle's identity (e.g. its sha256): a worker opens each key once. */
   key: string;
   bundle: SharedBundle;
@@ -38,14 +41,26 @@ function open(task: ScoreTask): Promise<CrossEncoder> {
     const { bundle } = task;
     model = CrossEncoder.open({ onnx: new Uint8Array(bundle.onnx).slice(), tokenizerJson: text(bundle.tokenizerJson), tokenizerConfigJson: text(bundle.tokenizerConfigJson), config: bundle.config });
     opened.set(task.key, model);
-    model.catch(() => opened.delete(task.key));
+    const opening = model;
+    opening.catch(() => opened.get(task.key) === opening && opened.delete(task.key));
   }
   return model;
 }
 
+/** Drops and releases the bundles opened under a key the pool no longer holds. */
+function dropReleased(live: readonly string[]): void {
+  for (const [key, model] of opened) {
+    if (live.includes(key)) continue;
+    opened.delete(key);
+    model.then((m) => m.release()).catch(() => {});
+  }
+}
+
 export async function runScoreTask(task: ScoreTask): Promise<ScoreReply> {
+  if (task.live) dropReleased(task.live);
   try {
     const model = await open(task);
+    if (task.jobId !== undefined) parentPort?.postMessage({ [RUN_STARTED]: task.jobId });
     const started = performance.now();
     if (task.pairs.length === 0) return { ok: true, scores: new Float32Array(0), truncatedRows: new Uint8Array(0), modelMs: 0 };
     const result = await model.score(task.pairs);

@@ -1,0 +1,39 @@
+import { describe, expect, it } from "vitest";
+import { joinWorkerMetrics, type MetricsJson } from "./clusterMetrics";
+import { createMetrics } from "./metrics";
+
+// Two workers' registries joined as /api/metrics joins them (WORKERS=2): counts add up, states and
+// extremes do not.
+
+/** A sample's value in Prometheus text, by its full series name with labels. */
+function sample(text: string, series: string): number | undefined {
+  const line = text.split("\n").find((l) => l.startsWith(`${series} `));
+  return line === undefined ? undefined : Number(line.slice(series.length + 1));
+}
+
+describe("joinWorkerMetrics", () => {
+  it("sums counters and per-process counts, and takes the maximum of circuit states, feature ages and open caller circuits", async () => {
+    const [a, b] = [createMetrics(), createMetrics()];
+    a.requests.inc({ surface: "search", outcome: "model" }, 3);
+    b.requests.inc({ surface: "search", outcome: "model" }, 4);
+    a.telemetryBuffered.set({ stream: "requests" }, 10);
+    b.telemetryBuffered.set({ stream: "requests" }, 5);
+    // Both workers opened the surface's circuit, and the same one caller's own circuit.
+    a.breakerState.set({ surface: "search", model: "m@1" }, 1);
+    b.breakerState.set({ surface: "search", model: "m@1" }, 1);
+    a.callerCircuitsOpen.set({ surface: "search", model: "m@1" }, 1);
+    b.callerCircuitsOpen.set({ surface: "search", model: "m@1" }, 1);
+    a.featureAge.set({ surface: "search" }, 40);
+    b.featureAge.set({ surface: "search" }, 900);
+
+    const parts = [(await a.registry.getMetricsAsJSON()) as MetricsJson, (await b.registry.getMetricsAsJSON()) as MetricsJson];
+    const text = await joinWorkerMetrics(parts);
+
+    expect(sample(text, 'rerank_requests_total{surface="search",outcome="model"}')).toBe(7);
+    expect(sample(text, 'rerank_telemetry_buffered_rows{stream="requests"}')).toBe(15);
+    expect(sample(text, 'rerank_circuit_open{surface="search",model="m@1"}')).toBe(1);
+    expect(sample(text, 'rerank_caller_circuits_open{surface="search",model="m@1"}')).toBe(1);
+    expect(sample(text, 'rerank_feature_max_age_seconds{surface="search"}')).toBe(900);
+  });
+
+});
