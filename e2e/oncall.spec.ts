@@ -55,6 +55,8 @@ test("read search's health, pull the kill switch, roll back a bad ship", async (
   expect((await rank(request)).modelVersion.version).toBe(3);
   await expect(card.getByTestId("serving")).toContainText("production → v3");
   await card.getByRole("button", { name: "Roll back to v2" }).click();
+  // Before the press, the dialog names every surface the alias moves with search (issue #14).
+  await expect(dialog.getByTestId("rollback-reach")).toContainText("surfaces affected: search; also serves home-feed");
   await dialog.getByLabel("Reason (kept in the audit trail)").fill("e2e: CTR dropped after v3");
   await page.screenshot({ path: "e2e/screenshots/oncall-rollback-confirm.png" });
   await dialog.getByRole("button", { name: "Roll back to v2" }).click();

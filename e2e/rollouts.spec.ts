@@ -52,6 +52,7 @@ test("roll search back to a version two moves back, from the serving history", a
   await versions.getByRole("button", { name: /^Roll back to v2/ }).click();
   const dialog = page.getByRole("dialog");
   await expect(dialog.getByTestId("confirm-changes")).toContainText("search-ranker production: v1 → v2");
+  await expect(dialog.getByTestId("rollback-reach")).toContainText("surfaces affected: search; also serves home-feed");
   await dialog.getByLabel("Reason (kept in the audit trail)").fill("e2e: v3 and v1 both regressed");
   await page.screenshot({ path: "e2e/screenshots/history-rollback-confirm.png" });
   await dialog.getByRole("button", { name: "Roll back to v2" }).click();
@@ -59,8 +60,12 @@ test("roll search back to a version two moves back, from the serving history", a
   expect((await rank(request)).modelVersion.version).toBe(2);
   await expect(page.getByTestId("history-rows").locator("tr").nth(1)).toContainText("rollback");
   await expect(page.getByTestId("history-rows")).toContainText("rollback: e2e: v3 and v1 both regressed");
+  // The row names every surface the rollback moved, and home-feed's history shows it too.
+  await expect(page.getByTestId("history-rows").locator("tr").nth(1).getByTestId("history-row-surfaces")).toContainText("home-feed");
   await page.screenshot({ path: "e2e/screenshots/history.png", fullPage: true });
   await narrow(page, "e2e/screenshots/history-390.png");
+  await page.goto("/history?surface=home-feed");
+  await expect(page.getByTestId("history-rows")).toContainText("rollback: e2e: v3 and v1 both regressed");
 });
 
 test("a canary's judged step shows each metric's verdict; pause and abort it", async ({ page, request }) => {

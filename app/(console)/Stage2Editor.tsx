@@ -1,6 +1,6 @@
 "use client";
 import { GuardedButton } from "@/app/_auth/GuardedButton";
-import { Button, Group, Modal, NumberInput, Select, SimpleGrid, Stack, Text, TextInput } from "@mantine/core";
+import { Alert, Button, Group, Modal, NumberInput, Select, SimpleGrid, Stack, Text, TextInput } from "@mantine/core";
 import { notifications } from "@mantine/notifications";
 import { useMutation, useQuery } from "@tanstack/react-query";
 import { useRouter } from "next/navigation";
@@ -11,9 +11,10 @@ import { useTRPC } from "../_trpc/client";
 
 // Stage 2 of a surface's cascade, shown in the Overview's surfaces table and edited in a dialog: a
 // registry model and alias that rescore the top `rerankCount` of the surface's model within
-// `budgetMs`. The server validates (model and alias exist, bounds) and audits every change.
+// `budgetMs`. The server validates (model and alias exist, bounds) and audits every change. On a
+// surface that requires approval the dialog files a `surface_stage2` change request instead.
 
-export function Stage2Cell({ surface, stage2 }: { surface: string; stage2: Stage2Config | null }) {
+export function Stage2Cell({ surface, stage2, requireApproval = false }: { surface: string; stage2: Stage2Config | null; requireApproval?: boolean }) {
   const [editing, setEditing] = useState(false);
   return (
     <Group gap={4} align="center" data-testid={`stage2-${surface}`}>
@@ -25,12 +26,12 @@ export function Stage2Cell({ surface, stage2 }: { surface: string; stage2: Stage
       <GuardedButton permission="models.write" size="compact-xs" variant="subtle" style={{ flexShrink: 0 }} onClick={() => setEditing(true)} aria-label={`Edit stage 2 of ${surface}`}>
         Edit
       </GuardedButton>
-      {editing && <Stage2Dialog surface={surface} current={stage2} onClose={() => setEditing(false)} />}
+      {editing && <Stage2Dialog surface={surface} current={stage2} requireApproval={requireApproval} onClose={() => setEditing(false)} />}
     </Group>
   );
 }
 
-function Stage2Dialog({ surface, current, onClose }: { surface: string; current: Stage2Config | null; onClose: () => void }) {
+function Stage2Dialog({ surface, current, requireApproval, onClose }: { surface: string; current: Stage2Config | null; requireApproval: boolean; onClose: () => void }) {
   const trpc = useTRPC();
   const router = useRouter();
   const models = useQuery(trpc.models.list.queryOptions());
@@ -49,9 +50,22 @@ function Stage2Dialog({ surface, current, onClose }: { surface: string; current:
       onError: (e) => notifications.show({ color: "red", message: e.message }),
     }),
   );
+  const request = useMutation(
+    trpc.approvals.request.mutationOptions({
+      onSuccess: (r) => {
+        notifications.show({ color: "teal", message: `Approval requested: ${r.summary}` });
+        onClose();
+      },
+      onError: (e) => notifications.show({ color: "red", message: e.message }),
+    }),
+  );
   const aliases = models.data?.find((m) => m.name === model)?.aliases ?? [];
   const ready = model !== null && alias !== "" && reason.trim().length >= 3;
-  const submit = (stage2: Stage2Config | null) => save.mutate({ surface, stage2, reason: reason.trim() });
+  const pending = save.isPending || request.isPending;
+  const submit = (stage2: Stage2Config | null) =>
+    requireApproval
+      ? request.mutate({ change: { kind: "surface_stage2", surface, stage2 }, reason: reason.trim() })
+      : save.mutate({ surface, stage2, reason: reason.trim() });
   return (
     <Modal opened onClose={onClose} title={`Stage 2 of ${surface}`} size="lg">
       <Stack gap="sm">
@@ -65,12 +79,17 @@ function Stage2Dialog({ surface, current, onClose }: { surface: string; current:
           <NumberInput label="Rerank count" description="how many of stage 1's top to rescore" min={1} max={1000} value={rerankCount} onChange={(v) => setRerankCount(Number(v) || 1)} />
           <NumberInput label="Budget (ms)" description="stage 2's wall time, at most" min={1} max={10_000} value={budgetMs} onChange={(v) => setBudgetMs(Number(v) || 1)} />
         </SimpleGrid>
+        {requireApproval && (
+          <Alert color="yellow" py="xs" data-testid="stage2-approval">
+            {surface} requires approval: stage 2 reorders the top of its ranking, so saving files a request that another ML engineer approves.
+          </Alert>
+        )}
         <TextInput label="Reason (kept in the audit trail)" value={reason} onChange={(e) => setReason(e.currentTarget.value)} error={reason.length > 0 && reason.trim().length < 3 ? "say why (at least 3 characters)" : undefined} required />
         <Group justify="space-between">
-          {current ? <Button variant="subtle" color="red" disabled={reason.trim().length < 3} loading={save.isPending} onClick={() => submit(null)}>Remove stage 2</Button> : <span />}
+          {current ? <Button variant="subtle" color="red" disabled={reason.trim().length < 3} loading={pending} onClick={() => submit(null)}>{requireApproval ? "Request removal" : "Remove stage 2"}</Button> : <span />}
           <Group>
             <Button variant="default" onClick={onClose}>Cancel</Button>
-            <Button disabled={!ready} loading={save.isPending} onClick={() => submit({ model: model!, alias, rerankCount, budgetMs })}>Save</Button>
+            <Button disabled={!ready} loading={pending} onClick={() => submit({ model: model!, alias, rerankCount, budgetMs })}>{requireApproval ? "Request approval" : "Save"}</Button>
           </Group>
         </Group>
       </Stack>

@@ -37,7 +37,7 @@ export default async function OverviewPage() {
                     <TableTd>{s.modelAlias}</TableTd>
                     <TableTd style={{ whiteSpace: "nowrap" }}>{s.timeoutMs} ms</TableTd>
                     <TableTd>{s.defaultTopK}</TableTd>
-                    <TableTd><Stage2Cell surface={s.key} stage2={stage2ConfigSchema.safeParse(s.stage2).data ?? null} /></TableTd>
+                    <TableTd><Stage2Cell surface={s.key} stage2={stage2ConfigSchema.safeParse(s.stage2).data ?? null} requireApproval={s.requireApproval} /></TableTd>
                     <TableTd>{s.killSwitch ? <WrappingBadge color="red" tt="uppercase">kill switch on</WrappingBadge> : <Badge color="teal" variant="light" miw="max-content">model</Badge>}</TableTd>
                   </TableTr>
                 ))}

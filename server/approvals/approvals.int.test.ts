@@ -56,7 +56,7 @@ describe("approvals", () => {
     expect(await serving()).toBe(4);
     // Deciding twice is refused; nothing moves again.
     await expect(as(bo).approvals.decide({ id: request.id, approve: false })).rejects.toMatchObject({ code: "CONFLICT" });
-    const audit = await getDb().auditLog.findMany({ where: { action: { startsWith: "change_request." } }, orderBy: { id: "asc" } });
+    const audit = await getDb().auditLog.findMany({ where: { action: { startsWith: "change_request." }, surfaceKeys: { has: "t-approve" } }, orderBy: { id: "asc" } });
     expect(audit.map((a) => [a.action, a.actor])).toEqual([["change_request.create", "ana@approve.test"], ["change_request.approve", "bo@approve.test"]]);
     const move = await getDb().auditLog.findFirstOrThrow({ where: { action: "model.alias.set" }, orderBy: { id: "desc" } });
     expect(move.reason).toContain("requested by ana@approve.test, approved by bo@approve.test");
@@ -112,5 +112,81 @@ describe("approvals", () => {
     await expect(as(ana).approvals.request({ change: { kind: "alias_move", versionId: v2, alias: "production" }, reason: "x y z" })).rejects.toMatchObject({ code: "BAD_REQUEST" });
     await as(ana).models.setAlias({ versionId: v2, alias: "production", reason: "direct" });
     expect(await serving()).toBe(4);
+  });
+
+  it("review s11 item 1: stage 2 on a guarded surface is a change request, and so is a move of the alias it uses as stage 2 (another model's)", async () => {
+    const db = getDb();
+    const spec = demoFeatureSpec();
+    // t-appr-s2 requires approval; t-appr-s2x-model (production v1, v4, v5) serves t-appr-s2x, which does not.
+    await createTestSurface(db, { key: "t-appr-s2", bytes: demoModelBytes("linear"), featureSpec: spec });
+    await createTestSurface(db, { key: "t-appr-s2x", bytes: demoModelBytes("popularity"), featureSpec: spec, extraVersions: [demoModelBytes("linear"), demoModelBytes("candidate")] });
+    await callerAs(["admin"], "admin@approve.test").approvals.setRequired({ surface: "t-appr-s2", required: true, reason: "guarded" });
+    const version = async (v: number) => (await db.modelVersion.findFirstOrThrow({ where: { model: { name: "t-appr-s2x-model" }, version: v } })).id;
+    const stage2 = { model: "t-appr-s2x-model", alias: "production", rerankCount: 5, budgetMs: 100 };
+    const stage2Of = async () => (await db.surface.findUniqueOrThrow({ where: { key: "t-appr-s2" } })).stage2;
+
+    // The direct mutation is refused before it changes anything; a request with a bad model is refused naming the field.
+    await expect(as(ana).surfaces.configureStage2({ surface: "t-appr-s2", stage2, reason: "direct" })).rejects.toMatchObject({
+      code: "CONFLICT", message: expect.stringContaining('surface "t-appr-s2" requires approval'),
+    });
+    expect(await stage2Of()).toBeNull();
+    await expect(as(ana).approvals.request({ change: { kind: "surface_stage2", surface: "t-appr-s2", stage2: { ...stage2, model: "nope" } }, reason: "typo" })).rejects.toThrow(
+      'stage2.model: no model is registered as "nope"',
+    );
+    const request = await as(ana).approvals.request({ change: { kind: "surface_stage2", surface: "t-appr-s2", stage2 }, reason: "rescore the top 5" });
+    expect(request).toMatchObject({ kind: "surface_stage2", status: "pending", summary: "stage 2 of t-appr-s2: none → t-appr-s2x-model production over the top 5 within 100 ms" });
+    await expect(as(ana).approvals.decide({ id: request.id, approve: true })).rejects.toMatchObject({ code: "CONFLICT" });
+    expect(await stage2Of()).toBeNull();
+    expect(await as(bo).approvals.decide({ id: request.id, approve: true })).toMatchObject({ status: "applied" });
+    expect(await stage2Of()).toEqual(stage2);
+    expect(await db.auditLog.findFirst({ where: { action: "surface.stage2", surfaceKeys: { has: "t-appr-s2" } }, orderBy: { id: "desc" } })).toMatchObject({ actor: "bo@approve.test" });
+
+    // t-appr-s2x-model production now ranks t-appr-s2's top 5: moving it needs approval, though its own surface does not.
+    await expect(as(ana).models.setAlias({ versionId: await version(4), alias: "production", reason: "direct" })).rejects.toMatchObject({
+      code: "CONFLICT", message: expect.stringContaining('surface "t-appr-s2" requires approval'),
+    });
+    expect(await as(viewer).models.aliasReach({ name: "t-appr-s2x-model", alias: "production" })).toEqual([
+      { key: "t-appr-s2", roles: ["stage2"], requireApproval: true }, { key: "t-appr-s2x", roles: ["serving"], requireApproval: false },
+    ]);
+    const move = await as(ana).approvals.request({ change: { kind: "alias_move", versionId: await version(4), alias: "production", expectFromVersionId: await version(1) }, reason: "v4 rescores better" });
+    expect(move.summary).toBe("t-appr-s2x-model production: v1 → v4 (serves t-appr-s2 (stage 2), t-appr-s2x)");
+    expect(await as(bo).approvals.decide({ id: move.id, approve: true })).toMatchObject({ status: "applied" });
+    // A request filed from a page that is stale by the time it is approved fails and moves nothing.
+    const stale = await as(ana).approvals.request({ change: { kind: "alias_move", versionId: await version(5), alias: "production", expectFromVersionId: await version(4) }, reason: "v5 next" });
+    await as(bo).oncall.rollback({ surface: "t-appr-s2x", reason: "v4 misbehaves" });
+    const failed = await as(bo).approvals.decide({ id: stale.id, approve: true });
+    expect(failed).toMatchObject({ status: "failed", error: "move of production refused: t-appr-s2x-model production changed since it was read (now v1); reload and check" });
+    expect((await db.modelAlias.findFirstOrThrow({ where: { model: { name: "t-appr-s2x-model" }, name: "production" }, include: { version: true } })).version.version).toBe(1);
+
+    // Removing stage 2 is a request too.
+    const removal = await as(ana).approvals.request({ change: { kind: "surface_stage2", surface: "t-appr-s2", stage2: null }, reason: "not worth it" });
+    expect(removal.summary).toBe("stage 2 of t-appr-s2: t-appr-s2x-model production over the top 5 within 100 ms → none");
+    await as(bo).approvals.decide({ id: removal.id, approve: true });
+    expect(await stage2Of()).toBeNull();
+    // Without stage 2, the alias moves freely again.
+    expect((await as(ana).models.setAlias({ versionId: await version(4), alias: "production", reason: "now unguarded" })).to.version).toBe(4);
+  });
+
+  it("a canary start or a ship on an open surface is a request when the alias it promotes also serves a guarded surface", async () => {
+    const db = getDb();
+    const open = await createTestSurface(db, { key: "t-appr-open", bytes: demoModelBytes("linear"), featureSpec: demoFeatureSpec(), extraVersions: [demoModelBytes("popularity")] });
+    await db.surface.create({ data: { key: "t-appr-guarded", name: "t-appr-guarded", modelId: open.modelId, modelAlias: "production", requireApproval: true } });
+    await expect(as(ana).rollouts.start({ surface: "t-appr-open", version: 4, reason: "canary" })).rejects.toMatchObject({
+      code: "CONFLICT", message: expect.stringContaining('surface "t-appr-guarded" requires approval'),
+    });
+    const request = await as(ana).approvals.request({ change: { kind: "canary_start", rollout: { surface: "t-appr-open", version: 4 } }, reason: "canary v4" });
+    expect(request.summary).toBe("canary of t-appr-open-model v4 on t-appr-open (1 → 5 → 25 → 50 %, then promote; the promotion moves t-appr-open-model production, which also serves t-appr-guarded)");
+    await as(ana).approvals.cancel({ id: request.id });
+    const pm = await person("pm3@approve.test", ["pm"]);
+    await as(pm).experiments.create(experimentInputSchema.parse({
+      key: "appr-open-exp", name: "Open surface experiment", surface: "t-appr-open", owner: "pm3@approve.test", hypothesis: "x",
+      variants: [{ key: "control", name: "control", weight: 0.5, isControl: true, modelAlias: "production" }, { key: "treat", name: "treat", weight: 0.5, modelVersionId: (await db.modelVersion.findFirstOrThrow({ where: { modelId: open.modelId!, version: 4 } })).id }],
+    }));
+    await as(pm).experiments.start({ key: "appr-open-exp" });
+    await expect(as(pm).experiments.ship({ key: "appr-open-exp", variant: "treat", reason: "ship it" })).rejects.toMatchObject({
+      code: "CONFLICT", message: expect.stringContaining('surface "t-appr-guarded" requires approval'),
+    });
+    expect((await db.experiment.findUniqueOrThrow({ where: { key: "appr-open-exp" } })).status).toBe("running");
+    await as(pm).experiments.stop({ key: "appr-open-exp", reason: "test over" });
   });
 });

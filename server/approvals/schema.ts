@@ -1,9 +1,10 @@
 import { z } from "zod";
-import { aliasNameSchema } from "../registry/schema";
+import { aliasNameSchema, expectFromVersionIdSchema } from "../registry/schema";
+import { stage2ConfigSchema } from "../surfaces/stage2.schema";
 import { decimal, idString, int32, reasonSchema, text } from "../validation";
 
-// The three production changes a surface can require a second person for, as stored on a change
-// request and applied on approval. One schema: the direct mutations take the same shapes.
+// The production changes a surface can require a second person for, as stored on a change request
+// and applied on approval. One schema: the direct mutations take the same shapes.
 
 const surfaceKey = idString();
 const reason = reasonSchema;
@@ -25,10 +26,12 @@ export const startRolloutSchema = z.strictObject({
 });
 
 export const changePayloadSchema = z.discriminatedUnion("kind", [
-  z.strictObject({ kind: z.literal("alias_move"), versionId: idString(), alias: aliasNameSchema }),
+  z.strictObject({ kind: z.literal("alias_move"), versionId: idString(), alias: aliasNameSchema, expectFromVersionId: expectFromVersionIdSchema }),
   z.strictObject({ kind: z.literal("canary_start"), rollout: startRolloutSchema.omit({ reason: true }) }),
   z.strictObject({ kind: z.literal("experiment_start"), key: idString(63) }),
-  z.strictObject({ kind: z.literal("experiment_ship"), key: idString(63), variant: idString(63), override: z.boolean().optional() }),
+  z.strictObject({ kind: z.literal("experiment_ship"), key: idString(63), variant: idString(63), override: z.boolean().optional(), expectFromVersionId: expectFromVersionIdSchema }),
+  /** Sets (or, null, removes) stage 2 of a surface's cascade: it reorders the top of the surface's ranking. */
+  z.strictObject({ kind: z.literal("surface_stage2"), surface: surfaceKey, stage2: stage2ConfigSchema.nullable() }),
 ]);
 export type ChangePayload = z.infer<typeof changePayloadSchema>;
 

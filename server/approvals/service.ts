@@ -10,15 +10,22 @@ import { shipBlockers } from "../domain/experiments/shipGate";
 import { experimentResults } from "../experiments/results";
 import type { ExperimentInput } from "../experiments/schema";
 import { restartExperiment, shipExperiment, startExperiment } from "../experiments/service";
+import { RANKING_ROLES, describeReach } from "../domain/rollouts/aliasReach";
+import { surfacesReachedBy, type SurfaceReached } from "../registry/aliasReach";
 import { setAlias } from "../registry/versions";
+import { checkStage2, configureStage2, type Stage2Input } from "../surfaces/stage2";
 import { retryInputOf, startRollout, type StartRolloutInput } from "../rollouts/service";
 import type { Context } from "../trpc";
 import { reasonSchema } from "../validation";
+import { stage2ConfigSchema } from "../surfaces/stage2.schema";
 import type { ChangePayload, decideChangeSchema, listChangesSchema, setApprovalSchema } from "./schema";
 
-// Approvals (per surface, optional): on a surface that requires them, moving its serving alias,
-// starting a canary and shipping an experiment become change requests that another person with the
-// same permission approves or rejects, with a comment; the requester cannot approve their own.
+// Approvals (per surface, optional): on a surface that requires them, moving an alias that ranks
+// its traffic (serving, canary, stage 2, fallback, an experiment variant's), setting its stage 2,
+// starting a canary and shipping or starting an experiment become change requests that another
+// person with the same permission approves or rejects, with a comment; the requester cannot approve their own.
+// A change is guarded when ANY surface it reaches requires approval: an alias shared with, or used
+// as stage 2 by, a guarded surface changes that surface's ranking too.
 // Rollback, the kill switch and canary abort never wait for anyone. What GrowthBook's approval
 // flows and MLflow's transition requests do.
 
@@ -30,6 +37,7 @@ export const CHANGE_PERMISSION: Record<ChangePayload["kind"], Permission> = {
   canary_start: "canary.start",
   experiment_ship: "experiments.ship",
   experiment_start: "experiments.write",
+  surface_stage2: "models.write",
 };
 
 interface Affected {
@@ -38,45 +46,68 @@ interface Affected {
   summary: string;
 }
 
-/** The surfaces a change affects and its description, read before anything is changed. */
+/** The surfaces `alias` of a model reaches in a role that ranks their traffic (a shadow's scores are never shown). */
+async function rankedBy(db: Db, target: { modelId: string; modelName: string; alias: string }): Promise<SurfaceReached[]> {
+  return (await surfacesReachedBy(db, target))
+    .map((s) => ({ ...s, roles: s.roles.filter((r) => RANKING_ROLES.includes(r)) }))
+    .filter((s) => s.roles.length > 0);
+}
+
+/** The change's own surfaces first, then those its alias move reaches, once each. */
+function union(first: Affected["surfaces"], reached: SurfaceReached[]): Affected["surfaces"] {
+  return [...first, ...reached.filter((r) => !first.some((f) => f.id === r.id))].map((s) => ({ id: s.id, key: s.key, requireApproval: s.requireApproval }));
+}
+
+const stage2Words = (c: Stage2Input["stage2"]) => (c ? `${c.model} ${c.alias} over the top ${c.rerankCount} within ${c.budgetMs} ms` : "none");
+
+/**
+ * The surfaces a change affects and its description, read before anything is changed. An alias
+ * move reaches every surface ranked by the alias (surfacesReachedBy: serving, canary, stage 2 of
+ * any surface's cascade, fallback, a running experiment's variant); a canary start and a ship end by
+ * moving the surface's serving (production) alias, so they reach that alias's surfaces too.
+ */
 async function affected(db: Db, change: ChangePayload): Promise<Affected> {
   if (change.kind === "alias_move") {
     const version = await db.modelVersion.findUnique({ where: { id: change.versionId }, select: { modelId: true, version: true, model: { select: { name: true } } } });
     if (!version) throw new NotFoundError("model version", change.versionId);
     const current = await db.modelAlias.findUnique({ where: { modelId_name: { modelId: version.modelId, name: change.alias } }, select: { version: { select: { version: true } } } });
-    // Every surface whose traffic the alias reaches: as its serving alias, its cascade (fallback)
-    // alias, or an alias a running experiment's variant serves.
-    const surfaces = await db.surface.findMany({
-      where: {
-        modelId: version.modelId,
-        OR: [
-          { modelAlias: change.alias },
-          { fallbackAlias: change.alias },
-          { experiments: { some: { status: "running", variants: { some: { modelAlias: change.alias } } } } },
-        ],
-      },
-      select: { id: true, key: true, requireApproval: true },
-      orderBy: { key: "asc" },
-    });
+    const surfaces = await rankedBy(db, { modelId: version.modelId, modelName: version.model.name, alias: change.alias });
     const from = current ? `v${current.version.version}` : "unset";
-    const serves = surfaces.length ? ` (serves ${surfaces.map((s) => s.key).join(", ")})` : "";
-    return { surfaces, summary: `${version.model.name} ${change.alias}: ${from} → v${version.version}${serves}` };
+    const serves = surfaces.length ? ` (serves ${describeReach(surfaces)})` : "";
+    return { surfaces: union([], surfaces), summary: `${version.model.name} ${change.alias}: ${from} → v${version.version}${serves}` };
+  }
+  if (change.kind === "surface_stage2") {
+    const surface = await db.surface.findUnique({ where: { key: change.surface }, select: { id: true, key: true, requireApproval: true, stage2: true, modelId: true, modelAlias: true } });
+    if (!surface) throw new NotFoundError("surface", change.surface);
+    // Refused with the field's error now rather than failing when approved.
+    await checkStage2(db, surface, change.stage2);
+    const before = stage2ConfigSchema.safeParse(surface.stage2).data ?? null;
+    return { surfaces: [{ id: surface.id, key: surface.key, requireApproval: surface.requireApproval }], summary: `stage 2 of ${surface.key}: ${stage2Words(before)} → ${stage2Words(change.stage2)}` };
   }
   if (change.kind === "canary_start") {
-    const surface = await db.surface.findUnique({ where: { key: change.rollout.surface }, select: { id: true, key: true, requireApproval: true, model: { select: { name: true } } } });
+    const surface = await db.surface.findUnique({ where: { key: change.rollout.surface }, select: { id: true, key: true, requireApproval: true, modelAlias: true, model: { select: { id: true, name: true } } } });
     if (!surface) throw new NotFoundError("surface", change.rollout.surface);
     const steps = (change.rollout.steps ?? [1, 5, 25, 50]).join(" → ");
-    return { surfaces: [surface], summary: `canary of ${surface.model?.name ?? "its model"} v${change.rollout.version} on ${surface.key} (${steps} %, then promote)` };
+    const promotes = surface.model ? await rankedBy(db, { modelId: surface.model.id, modelName: surface.model.name, alias: surface.modelAlias }) : [];
+    const others = promotes.filter((s) => s.key !== surface.key);
+    const also = others.length ? `; the promotion moves ${surface.model?.name} ${surface.modelAlias}, which also serves ${describeReach(others)}` : "";
+    return { surfaces: union([surface], promotes), summary: `canary of ${surface.model?.name ?? "its model"} v${change.rollout.version} on ${surface.key} (${steps} %, then promote${also})` };
   }
-  const experiment = await db.experiment.findUnique({ where: { key: change.key }, select: { surface: { select: { id: true, key: true, requireApproval: true } } } });
+  const experiment = await db.experiment.findUnique({ where: { key: change.key }, select: { surface: { select: { id: true, key: true, requireApproval: true, model: { select: { id: true, name: true } } } } } });
   if (!experiment) throw new NotFoundError("experiment", change.key);
-  if (change.kind === "experiment_start") return { surfaces: [experiment.surface], summary: `start experiment ${change.key}: its variants serve part of ${experiment.surface.key}'s traffic` };
-  return { surfaces: [experiment.surface], summary: `ship variant ${change.variant} of experiment ${change.key} to production on ${experiment.surface.key}` };
+  const { surface } = experiment;
+  if (change.kind === "experiment_start") return { surfaces: [surface], summary: `start experiment ${change.key}: its variants serve part of ${surface.key}'s traffic` };
+  // A ship moves the surface model's production alias (shipExperiment): every surface it ranks changes.
+  const moved = surface.model ? await rankedBy(db, { modelId: surface.model.id, modelName: surface.model.name, alias: "production" }) : [];
+  const others = moved.filter((s) => s.key !== surface.key);
+  const also = others.length ? ` (${surface.model?.name} production also serves ${describeReach(others)})` : "";
+  return { surfaces: union([surface], moved), summary: `ship variant ${change.variant} of experiment ${change.key} to production on ${surface.key}${also}` };
 }
 
 /** Applies a change (directly, or on approval) as `actor`. */
 async function apply(db: Db, change: ChangePayload, actor: Actor, reason: string) {
-  if (change.kind === "alias_move") return setAlias(db, { versionId: change.versionId, alias: change.alias, actor, reason });
+  if (change.kind === "alias_move") return setAlias(db, { versionId: change.versionId, alias: change.alias, actor, reason, expectFrom: expectFromOf(change, `move of ${change.alias} refused`) });
+  if (change.kind === "surface_stage2") return configureStage2(db, { surface: change.surface, stage2: change.stage2, reason }, actor);
   if (change.kind === "canary_start") return startRollout(db, { ...change.rollout, reason }, actor);
   if (change.kind === "experiment_start") return startExperiment(db, change.key, actor);
   return shipChecked(db, change, actor, reason);
@@ -93,10 +124,29 @@ async function assertNoApprovalRequired(db: Db, change: ChangePayload): Promise<
   }
 }
 
-/** Moves a model alias now (models.setAlias), unless a surface it serves requires approval. */
-export async function moveAlias(ctx: Ctx, input: { versionId: string; alias: string; reason?: string }) {
+/** setAlias's expectFrom from a change's `expectFromVersionId` (undefined: not checked). */
+function expectFromOf(change: { expectFromVersionId?: string | null }, what: string) {
+  return change.expectFromVersionId === undefined ? undefined : { versionId: change.expectFromVersionId, what };
+}
+
+/**
+ * Moves a model alias now (models.setAlias), unless a surface it ranks requires approval.
+ * `expectFromVersionId`: the version the page showed the alias on (null: unset); if it moved since,
+ * ConflictError (409) and nothing changes.
+ * @returns the alias row, from/to versions and the surfaces reached (setAliasIn).
+ */
+export async function moveAlias(ctx: Ctx, input: { versionId: string; alias: string; reason?: string; expectFromVersionId?: string | null }) {
   await assertNoApprovalRequired(ctx.db, { kind: "alias_move", versionId: input.versionId, alias: input.alias });
-  return setAlias(ctx.db, { ...input, actor: ctx.actor });
+  return setAlias(ctx.db, { versionId: input.versionId, alias: input.alias, reason: input.reason, actor: ctx.actor, expectFrom: expectFromOf(input, `move of ${input.alias} refused`) });
+}
+
+/**
+ * Sets or removes stage 2 of a surface's cascade now (surfaces.configureStage2), unless the surface
+ * requires approval: then it is a `surface_stage2` change request (ConflictError, 409, until approved).
+ */
+export async function setStage2(ctx: Ctx, input: Stage2Input) {
+  await assertNoApprovalRequired(ctx.db, { kind: "surface_stage2", surface: input.surface, stage2: input.stage2 });
+  return configureStage2(ctx.db, input, ctx.actor);
 }
 
 /** Starts a canary now (rollouts.start), unless its surface requires approval. */
@@ -132,19 +182,19 @@ export async function restartVariants(ctx: Ctx, input: { key: string; experiment
  * results block shipping (a failed sample-ratio check, a violated guardrail) and nobody overrode
  * them with a reason. An override is recorded in the ship's audit entry with what it overrode.
  */
-export async function shipVariant(ctx: Ctx, input: { key: string; variant: string; reason?: string; override?: boolean }) {
+export async function shipVariant(ctx: Ctx, input: { key: string; variant: string; reason?: string; override?: boolean; expectFromVersionId?: string | null }) {
   await assertNoApprovalRequired(ctx.db, { kind: "experiment_ship", key: input.key, variant: input.variant, override: input.override });
-  return shipChecked(ctx.db, { key: input.key, variant: input.variant, override: input.override }, ctx.actor, input.reason);
+  return shipChecked(ctx.db, input, ctx.actor, input.reason);
 }
 
-async function shipChecked(db: Db, change: { key: string; variant: string; override?: boolean }, actor: Actor, reason: string | undefined) {
+async function shipChecked(db: Db, change: { key: string; variant: string; override?: boolean; expectFromVersionId?: string | null }, actor: Actor, reason: string | undefined) {
   const blockers = shipBlockers(await experimentResults(db, change.key));
   if (blockers.length > 0 && !change.override) {
     throw new ConflictError(`ship is blocked: ${blockers.join("; ")}. Ship anyway only by overriding the checks, with a reason`);
   }
   if (blockers.length > 0 && !reasonSchema.safeParse(reason ?? "").success) throw new InvalidInputError("reason", "overriding the ship checks needs a reason (at least 3 characters)");
   const why = blockers.length > 0 ? `override of ${blockers.join("; ")}: ${reason}` : reason;
-  return shipExperiment(db, change.key, change.variant, actor, why);
+  return shipExperiment(db, change.key, change.variant, actor, why, { expectFromVersionId: change.expectFromVersionId });
 }
 
 function requester(ctx: Ctx) {

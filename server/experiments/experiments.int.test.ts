@@ -179,6 +179,26 @@ describe("shipping", () => {
     await caller().models.setAlias({ versionId: model.versions.find((v) => v.version === 2)!.id, alias: "production", reason: "test cleanup" });
   });
 
+  it("ships only from the production version the page showed: if production moved since, 409 and the experiment runs on (issue #14)", async () => {
+    const db = getDb();
+    const model = await db.model.findUniqueOrThrow({ where: { name: "search-ranker" }, include: { versions: { orderBy: { version: "asc" } }, aliases: true } });
+    const shown = model.aliases.find((a) => a.name === "production")!.versionId;
+    const other = model.versions.find((v) => v.id !== shown && v.version <= 2)!;
+    await caller().experiments.create(definition("exp-ship-stale", "t-exp-ship"));
+    await caller().experiments.start({ key: "exp-ship-stale" });
+    // Someone moves production after the page was read.
+    await caller().models.setAlias({ versionId: other.id, alias: "production", reason: "moved meanwhile" });
+    await expect(caller().experiments.ship({ key: "exp-ship-stale", variant: "control", expectFromVersionId: shown })).rejects.toMatchObject({
+      code: "CONFLICT", message: `ship of exp-ship-stale refused: search-ranker production changed since it was read (now v${other.version}); reload and check`,
+    });
+    expect((await caller().experiments.get({ key: "exp-ship-stale" })).status).toBe("running");
+    expect((await db.modelAlias.findFirstOrThrow({ where: { modelId: model.id, name: "production" } })).versionId).toBe(other.id);
+    // From what production is now: shipped.
+    expect((await caller().experiments.ship({ key: "exp-ship-stale", variant: "control", expectFromVersionId: other.id })).status).toBe("shipped");
+    // Put production back for the other tests.
+    await caller().models.setAlias({ versionId: model.versions.find((v) => v.version === 2)!.id, alias: "production", reason: "test cleanup" });
+  });
+
   it("checks before effects: shipping a draft or an already-shipped experiment is refused and moves nothing (issue #13, point 7)", async () => {
     const db = getDb();
     const model = await db.model.findUniqueOrThrow({ where: { name: "search-ranker" }, include: { versions: true } });

@@ -198,8 +198,14 @@ export async function restartExperiment(db: Db, key: string, input: ExperimentIn
   }, "experiment.restart", reason);
 }
 
-/** Ships a variant: its model version becomes the surface model's production alias (audited). */
-export async function shipExperiment(db: Db, key: string, variantKey: string, actor: Actor, reason?: string) {
+/**
+ * Ships a variant: its model version becomes the surface model's production alias (audited), and
+ * the experiment ends, in one transaction.
+ * `check.expectFromVersionId`: the production version the page showed (null: unset); if production
+ * moved since, ConflictError (409) and nothing changes. Omitted: not checked.
+ * @throws ConflictError (not running or stopped; production moved), InvalidInputError on `variant`.
+ */
+export async function shipExperiment(db: Db, key: string, variantKey: string, actor: Actor, reason?: string, check: { expectFromVersionId?: string | null } = {}) {
   const current = await getExperiment(db, key);
   // Checks before effects: a draft or an already-shipped experiment moves nothing.
   if (current.status !== "running" && current.status !== "stopped") {
@@ -224,7 +230,10 @@ export async function shipExperiment(db: Db, key: string, variantKey: string, ac
   // Checked above and again under the experiment's lock; the alias move and the status change
   // commit together or not at all.
   return transition(db, key, actor, ["running", "stopped"], async (tx, e) => {
-    await setAliasIn(tx, { versionId: versionId!, alias: "production", actor, reason: why, kind: "ship" });
+    await setAliasIn(tx, {
+      versionId: versionId!, alias: "production", actor, reason: why, kind: "ship",
+      expectFrom: check.expectFromVersionId === undefined ? undefined : { versionId: check.expectFromVersionId, what: `ship of ${key} refused` },
+    });
     await notifyInTransaction(tx, {
       kind: "experiment.shipped", actor: actor.name, reason: reason ?? null,
       data: { experiment: key, surface: current.surface.key, variant: variantKey, model: pinned?.model.name ?? "", version: pinned?.version ?? 0, alias: "production" },

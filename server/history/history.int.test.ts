@@ -1,5 +1,10 @@
+import { cp, mkdtemp, readdir, rm } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
-import { getDb } from "../db/client";
+import { databaseUrl, getDb } from "../db/client";
+import { DEFAULT_MIGRATIONS_DIR, migrate } from "../db/migrate";
+import { scratchDatabase, withClient } from "../testing/postgres";
 import { demoFeatureSpec, demoModelBytes } from "../demo/models";
 import { callerAs } from "../testing/callers";
 import { createTestSurface } from "../testing/models";
@@ -131,5 +136,134 @@ describe("the one-click rollback after a rollback (issue #14 break test)", () =>
     expect(done.version).toBe(1);
     // From the oldest version, with v5 and v4 both rolled back from: no one-click target.
     expect((await surfaceOf("t-hist-seed")).rollback).toBeNull();
+  });
+});
+
+describe("a shared alias in the history (issue #14)", () => {
+  it("names every surface a move reached, in the row, the audit entry, the webhook and the rollback's answer; each surface's history and servingAt find it", async () => {
+    const db = getDb();
+    const spec = demoFeatureSpec();
+    // t-share-h and t-share-h-feed serve t-share-h-model production; t-share-h-cascade (another model) uses it as stage 2
+    // and t-share-h-shadow only mirrors to it. Versions 1 (production), 4 and 5.
+    const main = await createTestSurface(db, { key: "t-share-h", bytes: demoModelBytes("linear"), featureSpec: spec, extraVersions: [demoModelBytes("popularity"), demoModelBytes("candidate")] });
+    await db.surface.create({ data: { key: "t-share-h-feed", name: "t-share-h-feed", modelId: main.modelId, modelAlias: "production" } });
+    await createTestSurface(db, { key: "t-share-h-cascade", bytes: demoModelBytes("popularity"), featureSpec: spec });
+    await db.surface.update({ where: { key: "t-share-h-cascade" }, data: { stage2: { model: "t-share-h-model", alias: "production", rerankCount: 5, budgetMs: 100 } } });
+    await db.surface.create({ data: { key: "t-share-h-shadow", name: "t-share-h-shadow", modelId: main.modelId, modelAlias: "other", shadowAlias: "production" } });
+    const all = ["t-share-h", "t-share-h-cascade", "t-share-h-feed", "t-share-h-shadow"];
+    const id = async (v: number) => (await db.modelVersion.findFirstOrThrow({ where: { modelId: main.modelId!, version: v } })).id;
+    await db.webhookEndpoint.create({ data: { name: "t-share-h", url: "http://127.0.0.1:9/hook", format: "standard", eventKinds: ["rollback", "alias.moved"], secret: "whsec_dGVzdA==", createdBy: "test" } });
+
+    const beforeShip = new Date();
+    await pause();
+    const shipped = await ml().models.setAlias({ versionId: await id(4), alias: "production", reason: "ship v4", expectFromVersionId: await id(1) });
+    expect(shipped.surfaces).toEqual(all);
+    expect(shipped.reached.map((r) => [r.key, r.roles])).toEqual([["t-share-h", ["serving"]], ["t-share-h-cascade", ["stage2"]], ["t-share-h-feed", ["serving"]], ["t-share-h-shadow", ["shadow"]]]);
+    await pause();
+    const shippedAt = new Date();
+    await pause();
+
+    // The dialogs' list, before the press: the alias's reach with each surface's role, the pressed surface first.
+    const overview = (await oncall().oncall.overview({ hours: 1 })).surfaces;
+    const feed = overview.find((s) => s.key === "t-share-h-feed")!;
+    expect(feed.reach).toEqual([
+      { key: "t-share-h-feed", roles: ["serving"] }, { key: "t-share-h", roles: ["serving"] }, { key: "t-share-h-cascade", roles: ["stage2"] }, { key: "t-share-h-shadow", roles: ["shadow"] },
+    ]);
+    expect(feed.sharedWith).toEqual(["t-share-h", "t-share-h-cascade", "t-share-h-shadow"]);
+    expect((await oncall().history.surface({ surface: "t-share-h" })).reach.map((r) => r.key)).toEqual(all);
+
+    // Rolled back from the feed: one row, naming every surface; the answer, the audit entry and the webhook name the same list.
+    const done = await oncall().oncall.rollback({ surface: "t-share-h-feed", reason: "feed CTR fell", expectFromVersionId: await id(4) });
+    expect(done.surfaces).toEqual(["t-share-h-feed", "t-share-h", "t-share-h-cascade", "t-share-h-shadow"]);
+    const row = await db.promotionHistory.findFirstOrThrow({ where: { modelId: main.modelId!, kind: "rollback" } });
+    expect(row).toMatchObject({ alias: "production", fromVersion: 4, toVersion: 1, surfaces: all });
+    const audit = await db.auditLog.findFirstOrThrow({ where: { action: "model.alias.set", entityId: main.modelId!, reason: "rollback: feed CTR fell" } });
+    expect(audit.surfaceKeys).toEqual(all);
+    const events = (await db.webhookEvent.findMany({ where: { kind: { in: ["rollback", "alias.moved"] }, createdAt: { gte: beforeShip } }, orderBy: { createdAt: "asc" } }))
+      .map((e) => ({ kind: e.kind, ...(e.data as { model?: string; surfaces?: string[]; toVersion?: number }) }))
+      .filter((e) => e.model === "t-share-h-model");
+    expect(events.map((e) => [e.kind, e.toVersion, [...e.surfaces!].sort()])).toEqual([["alias.moved", 4, all], ["alias.moved", 1, all], ["rollback", 1, all]]);
+
+    // Each surface's history finds the rows, whichever surface they were pressed on; another model's surface too (its stage 2).
+    for (const key of all) {
+      const rows = (await oncall().history.surface({ surface: key, limit: 10 })).rows.filter((r) => r.modelName === "t-share-h-model");
+      expect(rows.map((r) => [r.kind, r.fromVersion, r.toVersion, r.surfaces])).toEqual([["rollback", 4, 1, all], ["alias_move", 1, 4, all]]);
+    }
+    // What served on each surface, per surface: the feed's rollback moved the main surface too.
+    const at = (surface: string, t: Date) => oncall().history.servingAt({ surface, at: t });
+    expect((await at("t-share-h", shippedAt)).serving).toMatchObject({ known: true, version: 4, kind: "alias_move", surfaces: all });
+    expect((await at("t-share-h", new Date())).serving).toMatchObject({ known: true, version: 1, kind: "rollback", by: "oncall@rerank.local", surfaces: all });
+    expect((await at("t-share-h-feed", new Date())).serving).toMatchObject({ known: true, version: 1, kind: "rollback" });
+    // A canary on the main surface is its own: the feed's answer shows none.
+    await ml().rollouts.start({ surface: "t-share-h", version: 5, steps: [10, 50], reason: "v5 on the main surface" });
+    expect((await at("t-share-h", new Date())).canary).toMatchObject({ version: 5, percent: 10 });
+    expect((await at("t-share-h-feed", new Date())).canary).toBeNull();
+    await ml().rollouts.abort({ surface: "t-share-h", reason: "done" });
+    await db.webhookEndpoint.deleteMany({ where: { name: "t-share-h" } });
+  });
+
+  it("moves an alias only from the version the page showed: of two moves from one page state, one applies, the other is a 409", async () => {
+    const db = getDb();
+    await createTestSurface(db, { key: "t-race-move", bytes: demoModelBytes("linear"), featureSpec: demoFeatureSpec(), extraVersions: [demoModelBytes("popularity"), demoModelBytes("candidate")] });
+    const model = await db.model.findUniqueOrThrow({ where: { name: "t-race-move-model" }, include: { versions: true } });
+    const id = (v: number) => model.versions.find((x) => x.version === v)!.id;
+    const move = (v: number) => ml().models.setAlias({ versionId: id(v), alias: "production", reason: `to v${v}`, expectFromVersionId: id(1) });
+    const results = await Promise.allSettled([move(4), move(5)]);
+    const ok = results.filter((r): r is PromiseFulfilledResult<Awaited<ReturnType<typeof move>>> => r.status === "fulfilled");
+    const refused = results.filter((r): r is PromiseRejectedResult => r.status === "rejected");
+    expect(ok).toHaveLength(1);
+    expect(refused).toHaveLength(1);
+    const winner = ok[0]!.value.to.version;
+    expect(refused[0]!.reason).toMatchObject({ code: "CONFLICT", message: `move of production refused: t-race-move-model production changed since it was read (now v${winner}); reload and check` });
+    const production = await db.modelAlias.findFirstOrThrow({ where: { modelId: model.id, name: "production" }, include: { version: true } });
+    expect(production.version.version).toBe(winner);
+    expect(await db.promotionHistory.count({ where: { modelId: model.id, alias: "production" } })).toBe(1);
+    expect(await db.auditLog.count({ where: { action: "model.alias.set", entityId: model.id } })).toBe(1);
+    // From "unset" (null) on an alias that exists: refused too; a stale page on a rollback likewise.
+    await expect(ml().models.setAlias({ versionId: id(4), alias: "production", expectFromVersionId: null })).rejects.toMatchObject({ code: "CONFLICT" });
+    await expect(oncall().oncall.rollback({ surface: "t-race-move", reason: "stale page", expectFromVersionId: id(1) })).rejects.toMatchObject({
+      code: "CONFLICT", message: `rollback of t-race-move refused: t-race-move-model production changed since it was read (now v${winner}); reload and check`,
+    });
+    // Without the field the move is not checked (API callers that read nothing first).
+    expect((await ml().models.setAlias({ versionId: id(1), alias: "production", reason: "unchecked" })).to.version).toBe(1);
+  });
+});
+
+describe("the history_surfaces migration", () => {
+  it("fills each row's surfaces from the audit entry of its move, else its own surface, and leaves the table append-only", async () => {
+    const scratch = await scratchDatabase(databaseUrl(), "h_rollouts_hist_surfaces");
+    const dir = await mkdtemp(path.join(os.tmpdir(), "migrations-"));
+    try {
+      await cp(DEFAULT_MIGRATIONS_DIR, dir, { recursive: true });
+      for (const name of await readdir(dir)) if (/^\d{14}_/.test(name) && name >= "20261201030000") await rm(path.join(dir, name), { recursive: true });
+      await migrate(scratch.url, { dir });
+      await withClient(scratch.url, async (c) => {
+        // A move of production v1 → v2 (its audit entry named search and feed), a clear of search's canary alias, a kill
+        // switch, a move with no audit entry, and a fallback move whose audit entry must not be taken for production's.
+        await c.query(`INSERT INTO audit_log (ts, actor, actor_kind, action, entity_type, entity_id, subject_label, surface_keys, after) VALUES
+          ('2026-11-01T10:00:00.000Z', 'ana', 'user', 'model.alias.set', 'model', 'm1', 'ranker', '{feed,search}', '{"alias": "production", "versionId": "v2", "version": 2}'),
+          ('2026-11-01T10:00:00.000Z', 'ana', 'user', 'model.alias.set', 'model', 'm1', 'ranker', '{elsewhere}', '{"alias": "fallback", "versionId": "v2", "version": 2}'),
+          ('2026-11-01T11:00:00.000Z', 'rollout-analysis', 'system', 'model.alias.clear', 'model', 'm1', 'ranker', '{search}', '{"alias": "canary@search"}')`);
+        await c.query(`INSERT INTO promotion_history (ts, kind, model_id, model_name, alias, surface_key, from_version_id, from_version, to_version_id, to_version, kill_switch, actor, actor_kind) VALUES
+          ('2026-11-01T10:00:00.000Z', 'alias_move', 'm1', 'ranker', 'production', NULL, 'v1', 1, 'v2', 2, NULL, 'ana', 'user'),
+          ('2026-11-01T11:00:00.000Z', 'alias_move', 'm1', 'ranker', 'canary@search', 'search', 'v3', 3, NULL, NULL, NULL, 'rollout-analysis', 'system'),
+          ('2026-11-01T12:00:00.000Z', 'kill_switch', 'm1', 'ranker', NULL, 'feed', NULL, NULL, NULL, NULL, true, 'bo', 'user'),
+          ('2026-11-01T13:00:00.000Z', 'rollback', 'm1', 'ranker', 'production', NULL, 'v2', 2, 'v1', 1, NULL, 'bo', 'user')`);
+      });
+      await migrate(scratch.url);
+      const rows = await withClient(scratch.url, (c) => c.query(`SELECT kind, alias, surfaces FROM promotion_history ORDER BY id`));
+      expect(rows.rows.map((r) => [r.kind, r.alias, r.surfaces])).toEqual([
+        ["alias_move", "production", ["feed", "search"]],
+        ["alias_move", "canary@search", ["search"]],
+        ["kill_switch", null, ["feed"]],
+        ["rollback", "production", []],
+      ]);
+      await expect(withClient(scratch.url, (c) => c.query(`UPDATE promotion_history SET reason = 'x'`))).rejects.toThrow(/append-only/);
+      const kinds = await withClient(scratch.url, (c) => c.query(`SELECT unnest(enum_range(NULL::"ChangeRequestKind"))::text AS kind`));
+      expect(kinds.rows.map((r) => r.kind)).toContain("surface_stage2");
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+      await scratch.drop();
+    }
   });
 });

@@ -14,7 +14,13 @@ export interface PromotionEntry {
   reason?: string | null;
   model?: { id: string; name: string } | null;
   alias?: string;
+  /** The surface the row belongs to: a canary or kill-switch row's surface, or the surface whose canary alias moved. */
   surface?: string;
+  /**
+   * Every surface the change reaches (an alias move: surfacesReachedBy, read in the move's
+   * transaction); `surface` is always among them. Stored sorted, without repeats.
+   */
+  surfaces?: string[];
   from?: { id: string; version: number } | null;
   to?: { id: string; version: number } | null;
   /** The canary's share after the change, 0–100. */
@@ -28,6 +34,7 @@ export async function recordPromotion(tx: Writer, entry: PromotionEntry): Promis
     data: {
       kind: entry.kind, actor: entry.actor.name, actorKind: entry.actor.kind, reason: entry.reason ?? null,
       modelId: entry.model?.id ?? null, modelName: entry.model?.name ?? null, alias: entry.alias ?? null, surfaceKey: entry.surface ?? null,
+      surfaces: [...new Set([...(entry.surfaces ?? []), ...(entry.surface ? [entry.surface] : [])])].sort(),
       fromVersionId: entry.from?.id ?? null, fromVersion: entry.from?.version ?? null, toVersionId: entry.to?.id ?? null, toVersion: entry.to?.version ?? null,
       percent: entry.percent ?? null, killSwitch: entry.killSwitch ?? null, rolloutId: entry.rolloutId ?? null,
     },

@@ -1,10 +1,12 @@
 import type { Db } from "../db/client";
+import { canaryAliasOf } from "../domain/rollouts/canary";
+import { surfacesReachedBy, type SurfaceReached } from "../registry/aliasReach";
 import { defaultRollbackTarget, rollbackOptions, stintsOf, versionAt, type AliasChange, type RollbackOption, type Stint } from "../domain/rollouts/history";
 import { InvalidInputError, NotFoundError } from "../errors";
 
 // Reading the promotion history: what a surface served when, the rollback choices it offers, and
 // the answer to "what was serving on <surface> at <time>". Alias rows are read by (model, alias,
-// ts) and surface rows by (surface, ts), both indexed.
+// ts), a surface's rows by the surfaces they reached (GIN) or (surface, ts), all indexed.
 
 const ALIAS_KINDS = ["alias_move", "rollback", "ship", "promotion"] as const;
 
@@ -13,7 +15,7 @@ export async function aliasChanges(db: Db, modelId: string, alias: string): Prom
   const rows = await db.promotionHistory.findMany({
     where: { modelId, alias, kind: { in: [...ALIAS_KINDS] } },
     orderBy: [{ ts: "asc" }, { id: "asc" }],
-    select: { ts: true, kind: true, fromVersionId: true, fromVersion: true, toVersionId: true, toVersion: true, actor: true, reason: true },
+    select: { ts: true, kind: true, fromVersionId: true, fromVersion: true, toVersionId: true, toVersion: true, actor: true, reason: true, surfaces: true },
   });
   return rows.map((r) => ({ ...r, kind: r.kind as AliasChange["kind"] }));
 }
@@ -52,21 +54,25 @@ export async function aliasRollback(db: Db, modelId: string, alias: string, curr
 async function surfaceOf(db: Db, key: string) {
   const surface = await db.surface.findUnique({
     where: { key },
-    select: { key: true, modelAlias: true, killSwitch: true, model: { select: { id: true, name: true, aliases: { select: { name: true, versionId: true } } } } },
+    select: { key: true, modelAlias: true, killSwitch: true, model: { select: { id: true, name: true, aliases: { select: { name: true, versionId: true, version: { select: { version: true } } } } } } },
   });
   if (!surface) throw new NotFoundError("surface", key);
   return surface;
 }
 
 const rowSelect = {
-  id: true, ts: true, kind: true, modelName: true, alias: true, surfaceKey: true, fromVersion: true, toVersion: true, percent: true, killSwitch: true,
+  id: true, ts: true, kind: true, modelName: true, alias: true, surfaceKey: true, surfaces: true, fromVersion: true, toVersion: true, percent: true, killSwitch: true,
   rolloutId: true, actor: true, actorKind: true, reason: true,
 } as const;
 
 /**
- * A surface's history, newest first: the moves of its serving alias and its own canary and kill
- * switch changes, with the stints of distinct versions the serving alias went through and the
- * rollback choices. `before` pages back (rows older than that time).
+ * A surface's history, newest first: every change that reached it (moves of any alias it uses, in
+ * any role: serving, stage 2, fallback, shadow, a shared alias moved from another surface; its own
+ * canary and kill switch changes), with the stints of distinct versions its serving alias went
+ * through, the rollback choices, the version serving now and every surface that alias reaches
+ * (`reach`, the pressed surface among them: what a rollback moves). `before` pages back (rows older
+ * than that time).
+ * @throws NotFoundError for an unknown surface.
  */
 export async function surfaceHistory(db: Db, input: { surface: string; limit: number; before?: Date }) {
   const surface = await surfaceOf(db, input.surface);
@@ -74,19 +80,29 @@ export async function surfaceHistory(db: Db, input: { surface: string; limit: nu
   const rows = await db.promotionHistory.findMany({
     where: {
       ts,
-      // The surface's own rows, and its serving alias's moves; its canary alias's rows repeat its canary rows, so they stay in the model's history.
-      OR: [{ surfaceKey: surface.key, kind: { notIn: [...ALIAS_KINDS] } }, ...(surface.model ? [{ modelId: surface.model.id, alias: surface.modelAlias, kind: { in: [...ALIAS_KINDS] } }] : [])],
+      OR: [
+        // Rows that name it; its canary alias's rows repeat its canary rows, so they stay in the model's history.
+        { surfaces: { has: surface.key }, OR: [{ alias: null }, { alias: { not: canaryAliasOf(surface.key) } }] },
+        // Rows of its serving alias written before rows named their surfaces (migration 20261201030000 filled what the audit trail knew).
+        ...(surface.model ? [{ modelId: surface.model.id, alias: surface.modelAlias, kind: { in: [...ALIAS_KINDS] } }] : []),
+      ],
     },
     orderBy: [{ ts: "desc" }, { id: "desc" }],
     take: input.limit,
     select: rowSelect,
   });
-  const current = surface.model?.aliases.find((a) => a.name === surface.modelAlias)?.versionId ?? null;
+  const currentAlias = surface.model?.aliases.find((a) => a.name === surface.modelAlias) ?? null;
+  const current = currentAlias?.versionId ?? null;
   const changes = surface.model ? await aliasChanges(db, surface.model.id, surface.modelAlias) : [];
   const stints = stintsOf(changes);
-  const rollback = surface.model ? await aliasRollback(db, surface.model.id, surface.modelAlias, current) : { target: null, options: [] };
+  const [rollback, reach] = surface.model
+    ? await Promise.all([aliasRollback(db, surface.model.id, surface.modelAlias, current), surfacesReachedBy(db, { modelId: surface.model.id, modelName: surface.model.name, alias: surface.modelAlias })])
+    : [{ target: null, options: [] } as AliasRollback, [] as SurfaceReached[]];
   return {
     surface: surface.key, model: surface.model?.name ?? null, alias: surface.modelAlias,
+    /** The version its serving alias points at now (null: unset or no model): what a rollback from this page expects to move from. */
+    serving: currentAlias ? { versionId: currentAlias.versionId, version: currentAlias.version.version } : null,
+    reach: reach.map((r) => ({ key: r.key, roles: r.roles })),
     rows: rows.map((r) => ({ ...r, id: r.id.toString(), noop: r.toVersion !== null && r.fromVersion === r.toVersion && (ALIAS_KINDS as readonly string[]).includes(r.kind) })),
     stints: stints.slice().reverse(), rollback,
   };
@@ -110,8 +126,15 @@ export interface ServingAt {
   at: Date;
   model: string | null;
   alias: string;
-  /** The serving alias's version then; `since` null when it started before the history's first row. Null: the alias pointed nowhere; undefined-like `known: false`: before the history began. */
-  serving: { known: true; version: number | null; since: Date | null; by: string | null; reason: string | null } | { known: false; historyStarts: Date | null };
+  /**
+   * The serving alias's version then (version null: the alias pointed nowhere); `since` null when it
+   * started before the history's first row; `kind`/`surfaces`: the move that started it and every
+   * surface it reached (a rollback pressed on another surface sharing the alias names both; null
+   * when not recorded). `known: false`: before the history began.
+   */
+  serving:
+    | { known: true; version: number | null; since: Date | null; by: string | null; reason: string | null; kind: AliasChange["kind"] | null; surfaces: string[] | null }
+    | { known: false; historyStarts: Date | null };
   /** The canary then, if one ran: its version and share of traffic. */
   canary: { version: number | null; percent: number; since: Date; rolloutId: string | null; paused: boolean } | null;
   killSwitch: { on: boolean; since: Date } | null;
@@ -119,7 +142,11 @@ export interface ServingAt {
 
 const CANARY_RUNNING = new Set(["canary_start", "canary_step", "canary_paused", "canary_resumed"]);
 
-/** What served on `surface` at time `at`: the serving alias's version, the canary and its share, the kill switch. */
+/**
+ * What served on `surface` at time `at`: its serving alias's version (moves of that alias made from
+ * any surface sharing it count), its own canary and share, its kill switch.
+ * @throws InvalidInputError on `at` when it is not a time; NotFoundError for an unknown surface.
+ */
 export async function servingAt(db: Db, input: { surface: string; at: Date }): Promise<ServingAt> {
   if (Number.isNaN(input.at.getTime())) throw new InvalidInputError("at", "not a valid time");
   const surface = await surfaceOf(db, input.surface);
@@ -129,7 +156,7 @@ export async function servingAt(db: Db, input: { surface: string; at: Date }): P
     const stint: Stint | null | undefined = versionAt(stintsOf(changes), changes, input.at);
     serving = stint === undefined
       ? { known: false, historyStarts: changes[0]?.ts ?? null }
-      : { known: true, version: stint?.version ?? null, since: stint?.from ?? null, by: stint?.by ?? null, reason: stint?.reason ?? null };
+      : { known: true, version: stint?.version ?? null, since: stint?.from ?? null, by: stint?.by ?? null, reason: stint?.reason ?? null, kind: stint?.kind ?? null, surfaces: stint?.surfaces ?? null };
   }
   const lastOf = (kinds: string[]) =>
     db.promotionHistory.findFirst({

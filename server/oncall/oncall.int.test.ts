@@ -105,7 +105,8 @@ describe("on-call", () => {
     ]);
     expect(s.alerts[0]!.longBurn).toBeCloseTo(200, 6);
     expect(s.alerts[0]!.shortBurn).toBeCloseTo(200, 6);
-    expect((await caller().oncall.overview({ hours: 1 })).alerts.filter((a) => a.surface === "t-oncall")).toHaveLength(3);
+    // Availability only, as above: a slow first request (the model's load) can fire the latency SLI too on a busy machine.
+    expect((await caller().oncall.overview({ hours: 1 })).alerts.filter((a) => a.surface === "t-oncall" && a.sli === "availability")).toHaveLength(3);
 
     await caller().oncall.killSwitch({ surface: "t-oncall", on: false, reason: "mitigated" });
     expect((await send("t-oncall", 1, "oc-unkilled"))[0]!.fallback.used).toBe(false);

@@ -9,7 +9,9 @@ import { Prisma } from "../db/generated/client";
 import { ConflictError, InvalidInputError, NotFoundError } from "../errors";
 import { aliasRollback, type AliasRollback } from "../history/service";
 import { recordPromotion } from "../history/record";
+import { surfacesReachedBy } from "../registry/aliasReach";
 import { setAliasIn } from "../registry/versions";
+import type { AliasRole } from "../domain/rollouts/aliasReach";
 import { notifyInTransaction } from "../webhooks/notify";
 import { UNATTRIBUTED_SURFACE } from "../telemetry/errorTally";
 
@@ -99,8 +101,10 @@ export interface SurfaceHealth {
   modelName: string | null;
   servingAlias: string;
   serving: { versionId: string; version: number } | null;
-  /** Other surfaces served by the same model alias: a rollback moves them too. */
+  /** Other surfaces the serving alias reaches (in any role): a rollback moves them too. */
   sharedWith: string[];
+  /** Every surface the serving alias reaches, this one first, with how each uses it: the rollback dialog lists them. */
+  reach: Array<{ key: string; roles: AliasRole[] }>;
   rollback: RollbackTarget | null;
   slo: { latencyP99Ms: number; availability: number };
   window: { requests: number; fallbackRate: number | null; p50: number | null; p95: number | null; p99: number | null };
@@ -146,10 +150,13 @@ export async function oncallOverview(db: Db, input: { hours: number }) {
       .sort((a, b) => (a.severity === b.severity ? 0 : a.severity === "page" ? -1 : 1));
     const b1 = { availability: burns.availability["1h"], latency: burns.latency["1h"] };
     const b6 = { availability: burns.availability["6h"], latency: burns.latency["6h"] };
+    const reached = s.model ? await surfacesReachedBy(db, { modelId: s.model.id, modelName: s.model.name, alias: s.modelAlias }) : [];
+    const reach = [...reached.filter((r) => r.key === s.key), ...reached.filter((r) => r.key !== s.key)].map((r) => ({ key: r.key, roles: r.roles }));
     result.push({
       key: s.key, name: s.name, killSwitch: s.killSwitch, modelName: s.model?.name ?? null, servingAlias: s.modelAlias,
       serving: serving ? { versionId: serving.id, version: serving.version } : null,
-      sharedWith: surfaces.filter((o) => o.key !== s.key && o.modelId && o.modelId === s.modelId && o.modelAlias === s.modelAlias).map((o) => o.key),
+      sharedWith: reach.filter((r) => r.key !== s.key).map((r) => r.key),
+      reach,
       rollback: s.model ? (await aliasRollback(db, s.model.id, s.modelAlias, serving?.id ?? null)).target : null,
       slo: { latencyP99Ms: s.sloLatencyP99Ms, availability: s.sloAvailability },
       window: { requests: stats?.requests ?? 0, fallbackRate: stats?.requests ? stats.fallbacks / stats.requests : null, p50: stats?.p50 ?? null, p95: stats?.p95 ?? null, p99: stats?.p99 ?? null },
@@ -284,16 +291,25 @@ export async function setKillSwitch(db: Db, input: { surface: string; on: boolea
  * Moves the surface's serving alias back: to `toVersion` if given (any earlier version from the
  * promotion history), else to the one-click target (the version served before the current one's
  * latest stint that was not itself a rollback). Never waits for approval.
- * Returns { surface, surfaces (every surface the alias serves, the pressed one first), alias, model, version }.
+ * Input: `expectVersionId`: the one-click target the page showed; `expectFromVersionId`: the version
+ * the page showed serving (null: unset). Either is checked, the second under the model's lock.
+ * Returns { surface, surfaces, alias, model, version }: `surfaces` is every surface the alias reaches
+ * (the pressed one first), as the move's audit entry, history row and the `rollback` webhook name them,
+ * read in the move's transaction.
  * Errors: ConflictError (409) when the alias moved since the caller read it (`expectVersionId` no longer
- * the one-click target, or another rollback committed first); InvalidInputError when there is nothing to roll back to.
+ * the one-click target, `expectFromVersionId` no longer serving, or another rollback committed first);
+ * InvalidInputError when there is nothing to roll back to, or `toVersion` is not an earlier version.
  */
-export async function rollbackSurface(db: Db, input: { surface: string; reason: string; expectVersionId?: string; toVersion?: number }, actor: Actor) {
+export async function rollbackSurface(db: Db, input: { surface: string; reason: string; expectVersionId?: string; expectFromVersionId?: string | null; toVersion?: number }, actor: Actor) {
   const surface = await db.surface.findUnique({ where: { key: input.surface }, include: { model: { select: { id: true, name: true, aliases: { select: { name: true, versionId: true, version: { select: { version: true } } } } } } } });
   if (!surface) throw new NotFoundError("surface", input.surface);
   if (!surface.model) throw new InvalidInputError("surface", `"${surface.key}" has no model to roll back`);
   const serving = surface.model.aliases.find((a) => a.name === surface.modelAlias);
   const current = serving?.versionId ?? null;
+  const what = `rollback of ${surface.key} refused`;
+  if (input.expectFromVersionId !== undefined && input.expectFromVersionId !== current) {
+    throw new ConflictError(`${what}: ${surface.model.name} ${surface.modelAlias} changed since it was read (now ${serving ? `v${serving.version.version}` : "unset"}); reload and check`);
+  }
   const choices = await aliasRollback(db, surface.model.id, surface.modelAlias, current);
   let target: { versionId: string; version: number } | null = choices.target;
   if (input.toVersion !== undefined) {
@@ -314,19 +330,19 @@ export async function rollbackSurface(db: Db, input: { surface: string; reason: 
   }
   const model = surface.model.name;
   const to = target;
-  // Every surface the alias serves moves with it: the response, webhook and history name them all.
-  const sharing = await db.surface.findMany({ where: { modelId: surface.model.id, modelAlias: surface.modelAlias }, select: { key: true }, orderBy: { key: "asc" } });
-  const surfaces = [surface.key, ...sharing.map((s) => s.key).filter((k) => k !== surface.key)];
-  await db.$transaction(async (tx) => {
+  const surfaces = await db.$transaction(async (tx) => {
     // expectFrom is checked under the model's row lock: of two presses at once, the second gets a 409.
-    await setAliasIn(tx, {
+    const moved = await setAliasIn(tx, {
       versionId: to.versionId, alias: surface.modelAlias, actor, reason: `rollback: ${input.reason}`, kind: "rollback",
-      expectFrom: { versionId: current, what: `rollback of ${surface.key} refused` },
+      expectFrom: { versionId: current, what },
     });
+    // Every surface the alias reaches moves with it: the response and webhook name the list the move recorded.
+    const fanOut = [surface.key, ...moved.surfaces.filter((k) => k !== surface.key)];
     await notifyInTransaction(tx, {
-      kind: "rollback", data: { surface: surface.key, surfaces, model, alias: surface.modelAlias, fromVersion: serving?.version.version ?? null, toVersion: to.version },
+      kind: "rollback", data: { surface: surface.key, surfaces: fanOut, model, alias: surface.modelAlias, fromVersion: serving?.version.version ?? null, toVersion: to.version },
       actor: actor.name, reason: input.reason,
     });
+    return fanOut;
   });
   return { surface: surface.key, surfaces, alias: surface.modelAlias, model: surface.model.name, version: target.version };
 }

@@ -4,6 +4,7 @@ import { recordAudit } from "../audit/record";
 import type { Db } from "../db/client";
 import { subjects } from "../domain/audit/subject";
 import { ConflictError, NotFoundError } from "../errors";
+import { surfacesReachedBy } from "./aliasReach";
 
 // Registered models and their versions: what the Models pages and the version card read.
 
@@ -101,4 +102,16 @@ export async function getArtifact(db: Db, versionId: string) {
   if (!row?.artifact) throw new NotFoundError("model artifact", versionId);
   // A cross-encoder's artifact is its bundle's tar: uploadable again as it is.
   return { fileName: `${row.model.name}-v${row.version}.${row.format === "cross-encoder" ? "tar" : "onnx"}`, bytes: new Uint8Array(row.artifact.bytes) };
+}
+
+/**
+ * Every surface `alias` of model `name` reaches, sorted by key: { key, roles, requireApproval }
+ * (server/registry/aliasReach.ts). What the Models page's move dialog lists before the press.
+ * @throws NotFoundError for an unknown model.
+ */
+export async function aliasReach(db: Db, name: string, alias: string) {
+  const model = await db.model.findUnique({ where: { name }, select: { id: true, name: true } });
+  if (!model) throw new NotFoundError("model", name);
+  const reached = await surfacesReachedBy(db, { modelId: model.id, modelName: model.name, alias });
+  return reached.map((s) => ({ key: s.key, roles: s.roles, requireApproval: s.requireApproval }));
 }

@@ -1,6 +1,6 @@
 import { z } from "zod";
 import type { FeatureSpec } from "../domain/features/featureSpec";
-import { float32, int32, jsonProblem, jsonValue, text } from "../validation";
+import { float32, idString, int32, jsonProblem, jsonValue, text } from "../validation";
 
 // Inputs of the model registry, validated at the edge (tRPC and the upload endpoint).
 
@@ -95,3 +95,10 @@ export const uploadFieldsSchema = z.strictObject({
   if (fields.format === "cross-encoder" && fields.featureSpec) ctx.addIssue({ code: "custom", path: ["featureSpec"], message: "a cross-encoder bundle takes no feature spec: it scores (query, document) text" });
   if (fields.format !== "cross-encoder" && !fields.featureSpec) ctx.addIssue({ code: "custom", path: ["featureSpec"], message: `a ${fields.format} model needs its feature spec (a JSON array of features)` });
 });
+
+/**
+ * The version a page showed an alias on (null: unset), sent with a move of it (an alias move, a
+ * ship, a rollback). Given, the move is refused (409) if the alias points elsewhere when it is
+ * applied, directly or on approval: nobody moves an alias from a state they did not see. Omitted: not checked.
+ */
+export const expectFromVersionIdSchema = idString().nullable().optional();

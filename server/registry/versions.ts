@@ -10,6 +10,7 @@ import { validateArtifact, type ValidatedArtifact } from "./validateArtifact";
 import type { AliasChangeKind } from "../domain/rollouts/history";
 import { recordPromotion } from "../history/record";
 import { notifyInTransaction } from "../webhooks/notify";
+import { surfacesReachedBy } from "./aliasReach";
 
 // Registering a model version: every check runs before anything is written, so a refused upload
 // leaves the registry as it was. Versions are immutable once stored.
@@ -85,73 +86,75 @@ export async function createVersion(db: Db, input: NewVersion) {
   }
 }
 
-/** Points `alias` of the version's model at the version, atomically, with an audit entry. */
+/**
+ * Points `alias` of the version's model at the version, atomically, with an audit entry, a
+ * promotion-history row and an `alias.moved` webhook (see setAliasIn).
+ */
 export async function setAlias(db: Db, input: AliasMove) {
   return db.$transaction((tx) => setAliasIn(tx, input));
 }
 
-interface AliasMove {
+export interface AliasMove {
   versionId: string;
   alias: string;
   actor: Actor;
   reason?: string;
   /** How the promotion history names the move: a plain move (default), an on-call rollback, a ship or a canary promotion. */
   kind?: AliasChangeKind;
-  /** The one surface an alias belongs to (a surface's canary alias): the audit, history and webhook name only it. */
+  /** The surface the alias belongs to (a surface's canary alias): the history row's own surface. */
   surface?: string;
   /**
-   * The version the caller saw the alias on (null: unset). Checked after the model's row lock, so two
-   * presses of one lever at once apply once: the later one gets a ConflictError naming what changed.
+   * The version the caller saw the alias on (null: unset). Checked after the model's row lock, so of
+   * two moves made from the same page state only the first applies: the later one gets a
+   * ConflictError (409) naming the alias, what it points at now, and `what` was refused.
    */
   expectFrom?: { versionId: string | null; what: string };
 }
 
-/** Moves an alias inside the caller's transaction (a ship moves production and ends its experiment together). */
+/**
+ * Moves an alias inside the caller's transaction (a ship moves production and ends its experiment
+ * together; a rollback sends its webhook in the same transaction).
+ * @returns the alias row, `from`/`to` ({ id, version }; from null when the alias was unset), and
+ *   `surfaces`: the keys of every surface the alias reaches (and `surface`), sorted, read under the
+ *   model's lock: the one list the audit entry, the history row and the webhook name; `reached`: the
+ *   same surfaces with their roles (surfacesReachedBy).
+ * @throws NotFoundError for an unknown version; ConflictError when `expectFrom` no longer holds.
+ */
 export async function setAliasIn(tx: Prisma.TransactionClient, input: AliasMove) {
-  {
-    const version = await tx.modelVersion.findUnique({ where: { id: input.versionId }, select: { id: true, modelId: true, version: true, model: { select: { name: true, surfaceId: true } } } });
-    if (!version) throw new NotFoundError("model version", input.versionId);
-    // Movers of one model's aliases take turns, so each audit entry's "before" is the previous "after".
-    await tx.$queryRaw`SELECT id FROM models WHERE id = ${version.modelId} FOR UPDATE`;
-    const before = await tx.modelAlias.findUnique({
-      where: { modelId_name: { modelId: version.modelId, name: input.alias } },
-      select: { version: { select: { id: true, version: true } } },
-    });
-    if (input.expectFrom && (before?.version.id ?? null) !== input.expectFrom.versionId) {
-      const now = before ? `v${before.version.version}` : "unset";
-      throw new ConflictError(`${input.expectFrom.what}: ${version.model.name} ${input.alias} changed since it was read (now ${now}); reload and check`);
-    }
-    const alias = await tx.modelAlias.upsert({
-      where: { modelId_name: { modelId: version.modelId, name: input.alias } },
-      create: { modelId: version.modelId, name: input.alias, versionId: version.id, updatedBy: input.actor.name },
-      update: { versionId: version.id, updatedBy: input.actor.name, updatedAt: new Date() },
-    });
-    // The surfaces the move concerns: the alias's own surface if it has one; else those the alias serves in any role, and the model's own.
-    const surfaces = input.surface ? [{ key: input.surface }] : await tx.surface.findMany({
-      where: {
-        OR: [
-          { modelId: version.modelId, OR: [{ modelAlias: input.alias }, { fallbackAlias: input.alias }, { shadowAlias: input.alias }] },
-          ...(version.model.surfaceId ? [{ id: version.model.surfaceId }] : []),
-        ],
-      },
-      select: { key: true },
-    });
-    await recordAudit(tx, {
-      action: "model.alias.set", actor: input.actor, subject: subjects.model(version.modelId, version.model.name), reason: input.reason ?? null,
-      surfaces: surfaces.map((s) => s.key),
-      before: before ? { alias: input.alias, versionId: before.version.id, version: before.version.version } : null,
-      after: { alias: input.alias, versionId: version.id, version: version.version, model: version.model.name },
-    });
-    await recordPromotion(tx, {
-      kind: input.kind ?? "alias_move", actor: input.actor, reason: input.reason, model: { id: version.modelId, name: version.model.name }, alias: input.alias, surface: input.surface,
-      from: before ? { id: before.version.id, version: before.version.version } : null, to: { id: version.id, version: version.version },
-    });
-    await notifyInTransaction(tx, {
-      kind: "alias.moved", actor: input.actor.name, reason: input.reason ?? null,
-      data: { model: version.model.name, alias: input.alias, fromVersion: before?.version.version ?? null, toVersion: version.version, surfaces: surfaces.map((s) => s.key) },
-    });
-    return alias;
+  const version = await tx.modelVersion.findUnique({ where: { id: input.versionId }, select: { id: true, modelId: true, version: true, model: { select: { name: true } } } });
+  if (!version) throw new NotFoundError("model version", input.versionId);
+  // Movers of one model's aliases take turns, so each audit entry's "before" is the previous "after".
+  await tx.$queryRaw`SELECT id FROM models WHERE id = ${version.modelId} FOR UPDATE`;
+  const before = await tx.modelAlias.findUnique({
+    where: { modelId_name: { modelId: version.modelId, name: input.alias } },
+    select: { version: { select: { id: true, version: true } } },
+  });
+  if (input.expectFrom && (before?.version.id ?? null) !== input.expectFrom.versionId) {
+    const now = before ? `v${before.version.version}` : "unset";
+    throw new ConflictError(`${input.expectFrom.what}: ${version.model.name} ${input.alias} changed since it was read (now ${now}); reload and check`);
   }
+  const alias = await tx.modelAlias.upsert({
+    where: { modelId_name: { modelId: version.modelId, name: input.alias } },
+    create: { modelId: version.modelId, name: input.alias, versionId: version.id, updatedBy: input.actor.name },
+    update: { versionId: version.id, updatedBy: input.actor.name, updatedAt: new Date() },
+  });
+  const reached = await surfacesReachedBy(tx, { modelId: version.modelId, modelName: version.model.name, alias: input.alias });
+  const surfaces = [...new Set([...reached.map((s) => s.key), ...(input.surface ? [input.surface] : [])])].sort();
+  await recordAudit(tx, {
+    action: "model.alias.set", actor: input.actor, subject: subjects.model(version.modelId, version.model.name), reason: input.reason ?? null,
+    surfaces,
+    before: before ? { alias: input.alias, versionId: before.version.id, version: before.version.version } : null,
+    after: { alias: input.alias, versionId: version.id, version: version.version, model: version.model.name },
+  });
+  await recordPromotion(tx, {
+    kind: input.kind ?? "alias_move", actor: input.actor, reason: input.reason, model: { id: version.modelId, name: version.model.name }, alias: input.alias, surface: input.surface, surfaces,
+    from: before ? { id: before.version.id, version: before.version.version } : null, to: { id: version.id, version: version.version },
+  });
+  await notifyInTransaction(tx, {
+    kind: "alias.moved", actor: input.actor.name, reason: input.reason ?? null,
+    data: { model: version.model.name, alias: input.alias, fromVersion: before?.version.version ?? null, toVersion: version.version, surfaces },
+  });
+  return { ...alias, from: before?.version ?? null, to: { id: version.id, version: version.version }, surfaces, reached };
 }
 
 /**
@@ -165,10 +168,12 @@ export async function clearAliasIn(tx: Prisma.TransactionClient, input: { modelI
   await tx.$queryRaw`SELECT id FROM models WHERE id = ${model.id} FOR UPDATE`;
   const before = await tx.modelAlias.findUnique({ where: { modelId_name: { modelId: model.id, name: input.alias } }, select: { id: true, version: { select: { id: true, version: true } } } });
   if (!before) return;
+  const reached = await surfacesReachedBy(tx, { modelId: model.id, modelName: model.name, alias: input.alias });
+  const surfaces = [...new Set([...reached.map((s) => s.key), ...(input.surface ? [input.surface] : [])])].sort();
   await tx.modelAlias.delete({ where: { id: before.id } });
   await recordAudit(tx, {
-    action: "model.alias.clear", actor: input.actor, subject: subjects.model(model.id, model.name), reason: input.reason, surfaces: input.surface ? [input.surface] : [],
+    action: "model.alias.clear", actor: input.actor, subject: subjects.model(model.id, model.name), reason: input.reason, surfaces,
     before: { alias: input.alias, versionId: before.version.id, version: before.version.version }, after: { alias: input.alias, model: model.name },
   });
-  await recordPromotion(tx, { kind: "alias_move", actor: input.actor, reason: input.reason, model, alias: input.alias, surface: input.surface, from: before.version, to: null });
+  await recordPromotion(tx, { kind: "alias_move", actor: input.actor, reason: input.reason, model, alias: input.alias, surface: input.surface, surfaces, from: before.version, to: null });
 }

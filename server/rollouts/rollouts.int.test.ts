@@ -5,6 +5,7 @@ import { demoFeatureSpec, demoModelBytes } from "../demo/models";
 import { linearRankerOnnx } from "../domain/onnx/linear";
 import { rerank } from "../rerank/pipeline";
 import { telemetry } from "../telemetry/streams";
+import { judgeRollout } from "./service";
 import { createTestSurface, failingModelOnnx } from "../testing/models";
 import { callerAs } from "../testing/callers";
 
@@ -42,7 +43,7 @@ describe("canary rollouts", () => {
     await expect(caller().rollouts.start({ surface: "t-roll", version: 9 })).rejects.toThrow("version: t-roll-model has no v9");
     await expect(caller().rollouts.start({ surface: "t-roll", version: 3, steps: [10, 5] })).rejects.toThrow("steps: steps must rise: 10 then 5");
     await expect(caller().rollouts.abort({ surface: "t-roll", reason: "nothing" })).rejects.toThrow('surface: no rollout is running on "t-roll"');
-    expect(await getDb().rollout.count()).toBe(0);
+    expect(await getDb().rollout.count({ where: { surface: { key: "t-roll" } } })).toBe(0);
   });
 
   it("serves a sticky share, widens it step by step and promotes the version", async () => {
@@ -78,7 +79,7 @@ describe("canary rollouts", () => {
     expect(await getDb().rolloutStep.count({ where: { rolloutId: listed!.id } })).toBe(2);
     // The canary alias is cleared when the rollout ends.
     expect(await canaryAlias()).toBeNull();
-    const audit = await getDb().auditLog.findMany({ where: { OR: [{ action: { startsWith: "rollout." } }, { actor: "rollout-analysis" }] }, orderBy: { id: "asc" } });
+    const audit = await getDb().auditLog.findMany({ where: { surfaceKeys: { has: "t-roll" }, OR: [{ action: { startsWith: "rollout." } }, { actor: "rollout-analysis" }] }, orderBy: { id: "asc" } });
     expect(audit.map((a) => [a.action, a.actor])).toEqual([
       ["rollout.start", "ml@rerank.local"], ["rollout.advance", "rollout-analysis"], ["model.alias.set", "rollout-analysis"], ["model.alias.clear", "rollout-analysis"], ["rollout.promoted", "rollout-analysis"],
     ]);
@@ -147,9 +148,12 @@ describe("canary rollouts", () => {
     const db = getDb();
     const ml = caller();
     const spec = demoFeatureSpec();
-    // Surface A (t-two-a) with the model's production v1, fallback v2, candidates v3 and v4; surface B shares the model and alias.
+    // Surface A (t-two-a) with the model's production v1, fallback v2, candidates v3 and v4; surface B shares the model under
+    // its own serving alias "stable" (also v1): a canary may not run beside another on a shared serving alias (next test).
     const a = await createTestSurface(db, { key: "t-two-a", bytes: demoModelBytes("linear"), featureSpec: spec, fallbackBytes: demoModelBytes("popularity"), shadowBytes: demoModelBytes("candidate"), extraVersions: [linearRankerOnnx([0.3, 1, 5.5, 0.3, -0.05, -0.001, 0.5], 0)] });
-    await db.surface.create({ data: { key: "t-two-b", name: "t-two-b", modelId: a.modelId, modelAlias: "production", fallbackAlias: "fallback", timeoutMs: 1000 } });
+    const v1 = await db.modelVersion.findFirstOrThrow({ where: { modelId: a.modelId!, version: 1 } });
+    await db.modelAlias.create({ data: { modelId: a.modelId!, name: "stable", versionId: v1.id } });
+    await db.surface.create({ data: { key: "t-two-b", name: "t-two-b", modelId: a.modelId, modelAlias: "stable", fallbackAlias: "fallback", timeoutMs: 1000 } });
     // An endpoint that hears every kind, so the events are stored (no worker delivers them here).
     await db.webhookEndpoint.create({ data: { name: "t-two", url: "http://127.0.0.1:9/hook", format: "standard", eventKinds: ["alias.moved", "canary.step", "canary.rolled_back", "canary.promoted"], secret: "whsec_dGVzdA==", createdBy: "test" } });
     const since = new Date();
@@ -163,7 +167,7 @@ describe("canary rollouts", () => {
     const servedA = await send("t-two-a", users("two-a", 120));
     const servedB = await send("t-two-b", users("two-b", 200));
     expect(new Set([...servedA.values()].map((r) => `${r.modelVersion!.alias} v${r.modelVersion!.version}`))).toEqual(new Set(["production v1", "canary@t-two-a v3"]));
-    expect(new Set([...servedB.values()].map((r) => `${r.modelVersion!.alias} v${r.modelVersion!.version}`))).toEqual(new Set(["production v1", "canary@t-two-b v4"]));
+    expect(new Set([...servedB.values()].map((r) => `${r.modelVersion!.alias} v${r.modelVersion!.version}`))).toEqual(new Set(["stable v1", "canary@t-two-b v4"]));
 
     // Ending B (abort) clears only B's canary alias; A's keeps serving.
     await ml.rollouts.abort({ surface: "t-two-b", reason: "B is not ready" });
@@ -188,7 +192,7 @@ describe("canary rollouts", () => {
     const aliasOf = (x: unknown) => (x as { alias?: string } | null)?.alias;
     expect(audits.map((e) => [e.action, aliasOf(e.after) ?? aliasOf(e.before), e.surfaceKeys])).toEqual([
       ["model.alias.set", "canary@t-two-a", ["t-two-a"]], ["model.alias.set", "canary@t-two-b", ["t-two-b"]], ["model.alias.clear", "canary@t-two-b", ["t-two-b"]],
-      ["model.alias.set", "canary@t-two-b", ["t-two-b"]], ["model.alias.set", "production", ["t-two-a", "t-two-b"]], ["model.alias.clear", "canary@t-two-a", ["t-two-a"]],
+      ["model.alias.set", "canary@t-two-b", ["t-two-b"]], ["model.alias.set", "production", ["t-two-a"]], ["model.alias.clear", "canary@t-two-a", ["t-two-a"]],
     ]);
     // Webhooks: each canary alias move, and each canary event, names its own surface.
     const events = await db.webhookEvent.findMany({ where: { createdAt: { gte: since }, kind: { in: ["alias.moved", "canary.step", "canary.rolled_back", "canary.promoted"] } }, orderBy: { createdAt: "asc" } });
@@ -202,6 +206,66 @@ describe("canary rollouts", () => {
     await ml.rollouts.abort({ surface: "t-two-b", reason: "done" });
     // Other test files share this database: leave no endpoint behind.
     await db.webhookEndpoint.deleteMany({ where: { name: "t-two" } });
+  });
+
+  it("issue #14: a canary may not start or promote on a surface while another surface on the same serving alias has a running or paused rollout", async () => {
+    const db = getDb();
+    const ml = caller();
+    const spec = demoFeatureSpec();
+    // t-share-a and t-share-b both serve t-share-a-model production (v1); v4 and v5 are candidates.
+    const a = await createTestSurface(db, { key: "t-share-a", bytes: demoModelBytes("linear"), featureSpec: spec, extraVersions: [demoModelBytes("candidate"), linearRankerOnnx([0.3, 1, 5.5, 0.3, -0.05, -0.001, 0.5], 0)] });
+    const b = await db.surface.create({ data: { key: "t-share-b", name: "t-share-b", modelId: a.modelId, modelAlias: "production", timeoutMs: 1000 } });
+    await ml.rollouts.start({ surface: "t-share-a", version: 4, steps: [50], minRequests: 30, maxLatencyIncrease: 100, reason: "v4 on A" });
+    const [onA] = await ml.rollouts.list({ surface: "t-share-a", limit: 1 });
+    const refusal = (surface: string, other: string, id: string, status: string, version: number, percent: number, act: string) =>
+      `cannot ${act} on "${surface}": t-share-a-model production also serves "${other}", where rollout ${id} is ${status} (v${version} at ${percent} %); promoting here would move the baseline that rollout is judged against. Let it end, or abort it, first`;
+    // Starting on B is refused (409), naming A and its rollout; nothing is written.
+    await expect(ml.rollouts.start({ surface: "t-share-b", version: 5, reason: "v5 on B" })).rejects.toMatchObject({
+      code: "CONFLICT", message: refusal("t-share-b", "t-share-a", onA!.id, "running", 4, 50, "start a canary"),
+    });
+    // Paused counts too.
+    await ml.rollouts.pause({ surface: "t-share-a", reason: "look first" });
+    await expect(ml.rollouts.start({ surface: "t-share-b", version: 5 })).rejects.toThrow(refusal("t-share-b", "t-share-a", onA!.id, "paused", 4, 50, "start a canary"));
+    expect(await db.rollout.count({ where: { surfaceId: b.id } })).toBe(0);
+    expect(await aliasVersion("t-share-a-model", "canary@t-share-b")).toBeNull();
+    await ml.rollouts.resume({ surface: "t-share-a", reason: "go on" });
+
+    // Two at once on the two surfaces (they take the model's lock): exactly one starts.
+    await ml.rollouts.abort({ surface: "t-share-a", reason: "race next" });
+    const race = await Promise.allSettled([
+      ml.rollouts.start({ surface: "t-share-a", version: 4, steps: [50], minRequests: 30, maxLatencyIncrease: 100 }),
+      ml.rollouts.start({ surface: "t-share-b", version: 5, steps: [50] }),
+    ]);
+    expect(race.filter((r) => r.status === "fulfilled")).toHaveLength(1);
+    expect((race.find((r) => r.status === "rejected") as PromiseRejectedResult).reason).toMatchObject({ code: "CONFLICT" });
+    const running = await db.rollout.findMany({ where: { surface: { key: { in: ["t-share-a", "t-share-b"] } }, status: "running" }, include: { surface: true } });
+    expect(running).toHaveLength(1);
+    if (running[0]!.surface.key === "t-share-b") {
+      await ml.rollouts.abort({ surface: "t-share-b", reason: "keep A for the promotion checks" });
+      await ml.rollouts.start({ surface: "t-share-a", version: 4, steps: [50], minRequests: 30, maxLatencyIncrease: 100 });
+    }
+    const [current] = await ml.rollouts.list({ surface: "t-share-a", limit: 1 });
+
+    // A rollout on B left from before the rule (written directly, as an older release could have): A may not promote over it.
+    const v5 = await db.modelVersion.findFirstOrThrow({ where: { modelId: a.modelId!, version: 5 } });
+    const v1 = await db.modelVersion.findFirstOrThrow({ where: { modelId: a.modelId!, version: 1 } });
+    const legacy = await db.rollout.create({ data: { surfaceId: b.id, modelId: a.modelId!, fromVersionId: v1.id, toVersionId: v5.id, status: "paused", steps: [10], currentPercent: 10, analysis: {}, createdBy: "older release" } });
+    await expect(ml.rollouts.promote({ surface: "t-share-a", reason: "looks fine" })).rejects.toMatchObject({
+      code: "CONFLICT", message: refusal("t-share-a", "t-share-b", legacy.id, "paused", 5, 10, "promote the canary"),
+    });
+    // The judge does not promote over it either: A's last step passes, and A pauses with the reason instead.
+    await send("t-share-a", users("share", 200));
+    const outcome = await judgeRollout(db, current!.id);
+    expect(outcome).toMatchObject({ surface: "t-share-a", decision: "pause", status: "paused", percent: 50 });
+    const [paused] = await ml.rollouts.list({ surface: "t-share-a", limit: 1 });
+    expect(paused).toMatchObject({ status: "paused", history: [] });
+    expect(paused!.latest!.reasons[0]).toBe(refusal("t-share-a", "t-share-b", legacy.id, "paused", 5, 10, "promote the canary"));
+    expect(await aliasVersion("t-share-a-model", "production")).toBe(1);
+    // Once B's rollout ends, A promotes.
+    await db.rollout.update({ where: { id: legacy.id }, data: { status: "aborted", endedAt: new Date() } });
+    await ml.rollouts.resume({ surface: "t-share-a", reason: "B ended" });
+    expect(await ml.rollouts.promote({ surface: "t-share-a", reason: "now" })).toMatchObject({ status: "promoted" });
+    expect(await aliasVersion("t-share-a-model", "production")).toBe(4);
   });
 
   it("issue #14 break test: past a step's deadline, CTR without its sample is not required and the step advances; a step short of requests pauses for on-call", async () => {

@@ -62,6 +62,40 @@ export function queueJudge(tx: Prisma.TransactionClient | Db, rolloutId: string,
   return enqueueInTransaction(tx, "rollout.judge", { rolloutId }, { jobKey: judgeJobKey(rolloutId), jobKeyMode: mode, runAt: new Date(Date.now() + env().ROLLOUT_TICK_MS) });
 }
 
+/** Another surface's running or paused rollout on the same model and serving alias. */
+interface SharingRollout {
+  id: string;
+  surface: string;
+  status: string;
+  version: number | null;
+  percent: number;
+  model: string;
+  alias: string;
+}
+
+/**
+ * The running or paused rollout of another surface that serves `model`'s `surface.modelAlias` too,
+ * or null. Such a rollout judges its canary against that alias as its baseline: a promotion here
+ * would move the baseline under it (and its own promotion would then abort, the alias having moved).
+ */
+async function rolloutSharingAlias(tx: Prisma.TransactionClient, surface: { id: string; key: string; modelAlias: string }, model: { id: string; name: string }): Promise<SharingRollout | null> {
+  const other = await tx.rollout.findFirst({
+    where: { modelId: model.id, status: { in: [...ACTIVE] }, surfaceId: { not: surface.id }, surface: { modelId: model.id, modelAlias: surface.modelAlias } },
+    orderBy: { startedAt: "asc" },
+    select: { id: true, status: true, currentPercent: true, toVersionId: true, surface: { select: { key: true } } },
+  });
+  if (!other) return null;
+  const version = await tx.modelVersion.findUnique({ where: { id: other.toVersionId }, select: { version: true } });
+  return { id: other.id, surface: other.surface.key, status: other.status, version: version?.version ?? null, percent: other.currentPercent, model: model.name, alias: surface.modelAlias };
+}
+
+/** Why a canary on `surface` may not start or promote while `other` runs on a surface sharing its alias. */
+function sharedAliasRefusal(what: "start" | "promote", surface: string, other: SharingRollout): string {
+  const act = what === "start" ? "start a canary" : "promote the canary";
+  return `cannot ${act} on "${surface}": ${other.model} ${other.alias} also serves "${other.surface}", where rollout ${other.id} is ${other.status} `
+    + `(v${other.version ?? "?"} at ${other.percent} %); promoting here would move the baseline that rollout is judged against. Let it end, or abort it, first`;
+}
+
 function policyOf(input: StartRolloutInput): JudgePolicy {
   return {
     ...DEFAULT_JUDGE_POLICY,
@@ -89,9 +123,13 @@ export async function startRollout(db: Db, input: StartRolloutInput, actor: Acto
   const policy = policyOf(input);
   const analysis: RolloutAnalysis = { policy, latest: null, stepDeadlineAt: stepDeadline(new Date(), policy).toISOString() };
   return db.$transaction(async (tx) => {
-    // Starts on one surface take turns, so two at once cannot both find none running.
+    // Starts on one model take turns (the lock the canary alias move takes next anyway, taken
+    // first), so two starts at once, on one surface or on two sharing an alias, cannot both find none running.
+    await tx.$queryRaw`SELECT id FROM models WHERE id = ${model.id} FOR UPDATE`;
     await tx.$queryRaw`SELECT id FROM surfaces WHERE id = ${surface.id} FOR UPDATE`;
     if (await tx.rollout.findFirst({ where: { surfaceId: surface.id, status: { in: [...ACTIVE] } } })) throw new ConflictError(`a rollout is already running on "${surface.key}": abort it first`);
+    const sharing = await rolloutSharingAlias(tx, { id: surface.id, key: surface.key, modelAlias: surface.modelAlias }, { id: model.id, name: model.name });
+    if (sharing) throw new ConflictError(sharedAliasRefusal("start", surface.key, sharing));
     const created = await tx.rollout.create({
       data: {
         surfaceId: surface.id, modelId: model.id, fromVersionId: serving, toVersionId: target.id, status: "running", steps,
@@ -195,15 +233,35 @@ export async function judgeRollout(db: Db, rolloutId: string): Promise<JudgeOutc
     return outcome("pause", "paused");
   }
   const applied = await applyStep(db, rollout, verdict, samples, ROLLOUT_ANALYSIS);
+  if (applied?.blocked) {
+    // Its last step passed, but another surface's rollout is judged against the alias it would move.
+    const latest = { ...verdict, decision: "pause" as const, reasons: [applied.blocked, ...verdict.reasons], at: new Date().toISOString(), step: rollout.step, percent: rollout.currentPercent };
+    try {
+      await transition(db, rollout, ["running"], { status: "paused", action: "rollout.paused", kind: "canary_paused" }, ROLLOUT_ANALYSIS, applied.blocked, { ...analysis, latest } as unknown as Prisma.InputJsonValue);
+    } catch (error) {
+      if (error instanceof ConflictError) return outcome("skipped");
+      throw error;
+    }
+    return outcome("pause", "paused");
+  }
   return applied ? outcome(verdict.decision, applied.status, applied.percent) : outcome("skipped");
+}
+
+/** What applyStep did: the rollout's status and share after it; `blocked`: why it did not promote (nothing was written). */
+interface StepApplied {
+  status: string;
+  percent: number;
+  blocked?: string;
 }
 
 /**
  * Applies a judged step in one transaction: the step's row (unique per rollout and step: a second
  * judge of the same step fails here and changes nothing), the rollout's move, the alias moves,
- * audit and history. Returns null when the rollout is no longer at that step.
+ * audit and history. Returns null when the rollout is no longer at that step, and `blocked` (the
+ * reason; nothing written) when it would promote while another surface on the same serving alias
+ * has a running or paused rollout; a manual promotion gets a ConflictError (409) for that instead.
  */
-async function applyStep(db: Db, rollout: LoadedRollout, verdict: StepVerdict, samples: { canary: ArmSample; baseline: ArmSample }, actor: Actor, manual = false) {
+async function applyStep(db: Db, rollout: LoadedRollout, verdict: StepVerdict, samples: { canary: ArmSample; baseline: ArmSample }, actor: Actor, manual = false): Promise<StepApplied | null> {
   const steps = rollout.steps as number[];
   const following = steps[rollout.step + 1];
   const what = { model: rollout.model.name, version: rollout.model.versions.find((v) => v.id === rollout.toVersionId)?.version ?? 0 };
@@ -216,6 +274,14 @@ async function applyStep(db: Db, rollout: LoadedRollout, verdict: StepVerdict, s
       const [row] = await tx.$queryRaw<Array<{ status: string; step: number }>>`SELECT status::text, step FROM rollouts WHERE id = ${rollout.id} FOR UPDATE`;
       if (!row || row.step !== rollout.step || !(row.status === "running" || (manual && row.status === "paused"))) return null;
       const promote = manual || (verdict.decision === "advance" && following === undefined);
+      if (promote) {
+        // Checked under the model's lock (which starts take first): no start on a sharing surface slips in between.
+        await tx.$queryRaw`SELECT id FROM models WHERE id = ${rollout.modelId} FOR UPDATE`;
+        const sharing = await rolloutSharingAlias(tx, { id: rollout.surfaceId, key: rollout.surface.key, modelAlias: rollout.surface.modelAlias }, model);
+        if (sharing && manual) throw new ConflictError(sharedAliasRefusal("promote", rollout.surface.key, sharing));
+        // The judge does not promote over it either: the rollout pauses with the reason, on-call decides.
+        if (sharing) return { status: rollout.status as string, percent: rollout.currentPercent, blocked: sharedAliasRefusal("promote", rollout.surface.key, sharing) };
+      }
       const decision = manual ? "manual_promote" : verdict.decision === "fail" ? "fail" : promote ? "promote" : "advance";
       await tx.rolloutStep.create({
         data: {

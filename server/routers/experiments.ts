@@ -6,6 +6,7 @@ import { experimentInputSchema } from "../experiments/schema";
 import {
   createExperiment, getExperiment, listExperiments, stopExperiment, updateExperiment,
 } from "../experiments/service";
+import { expectFromVersionIdSchema } from "../registry/schema";
 import { procedureFor, router } from "../trpc";
 import { decimal, idString, text } from "../validation";
 
@@ -27,5 +28,5 @@ export const experimentsRouter = router({
   restart: procedureFor["experiments.write"]
     .input(z.strictObject({ experiment: experimentInputSchema, reason: text(500).optional() }))
     .mutation(({ ctx, input }) => restartVariants(ctx, { key: input.experiment.key, experiment: input.experiment, reason: input.reason })),
-  ship: procedureFor["experiments.ship"].input(byKey.extend({ variant: idString(63), reason: text(500).trim().optional(), override: z.boolean().optional() })).mutation(({ ctx, input }) => shipVariant(ctx, input)),
+  ship: procedureFor["experiments.ship"].input(byKey.extend({ variant: idString(63), reason: text(500).trim().optional(), override: z.boolean().optional(), expectFromVersionId: expectFromVersionIdSchema })).mutation(({ ctx, input }) => shipVariant(ctx, input)),
 });

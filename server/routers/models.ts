@@ -1,8 +1,9 @@
 import { z } from "zod";
 import { moveAlias } from "../approvals/service";
+import { aliasReach } from "../registry/models";
 import { evaluateCounterfactual, evaluateOnLetor, listEvaluations } from "../registry/evaluation";
 import { createModel, getModelByName, getVersionCard } from "../registry/models";
-import { aliasNameSchema, createModelSchema, modelNameSchema } from "../registry/schema";
+import { aliasNameSchema, createModelSchema, expectFromVersionIdSchema, modelNameSchema } from "../registry/schema";
 import { listModels } from "../registry/service";
 import { appliedHere } from "../surfaces/configCache";
 import { procedureFor, router } from "../trpc";
@@ -24,7 +25,12 @@ export const modelsRouter = router({
     .input(z.strictObject({ name: modelNameSchema, version: int32(1) }))
     .query(({ ctx, input }) => listEvaluations(ctx.db, input.name, input.version)),
   create: procedureFor["models.write"].input(createModelSchema).mutation(({ ctx, input }) => createModel(ctx.db, input, ctx.actor)),
+  /** Every surface an alias of the model reaches, with its roles and whether it requires approval: what moving it changes. */
+  aliasReach: procedureFor["console.read"]
+    .input(z.strictObject({ name: modelNameSchema, alias: aliasNameSchema }))
+    .query(({ ctx, input }) => aliasReach(ctx.db, input.name, input.alias)),
+  /** Moves an alias; `expectFromVersionId` (what the page showed, null: unset) makes a move from a stale page a 409. */
   setAlias: procedureFor["models.write"]
-    .input(z.strictObject({ versionId: idString(), alias: aliasNameSchema, reason: text(500).optional() }))
+    .input(z.strictObject({ versionId: idString(), alias: aliasNameSchema, reason: text(500).optional(), expectFromVersionId: expectFromVersionIdSchema }))
     .mutation(({ ctx, input }) => appliedHere(moveAlias(ctx, input))),
 });

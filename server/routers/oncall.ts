@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { oncallOverview, oncallSeries, recentChanges, rollbackSurface, setKillSwitch } from "../oncall/service";
 import { appliedHere } from "../surfaces/configCache";
+import { expectFromVersionIdSchema } from "../registry/schema";
 import { procedureFor, router } from "../trpc";
 import { decimal, idString, int32, reasonSchema } from "../validation";
 
@@ -17,6 +18,6 @@ export const oncallRouter = router({
     .input(z.strictObject({ surface: surfaceKey, on: z.boolean(), reason }))
     .mutation(({ ctx, input }) => appliedHere(setKillSwitch(ctx.db, input, ctx.actor))),
   rollback: procedureFor["oncall.rollback"]
-    .input(z.strictObject({ surface: surfaceKey, reason, expectVersionId: idString().optional(), toVersion: int32(1).optional() }))
+    .input(z.strictObject({ surface: surfaceKey, reason, expectVersionId: idString().optional(), expectFromVersionId: expectFromVersionIdSchema, toVersion: int32(1).optional() }))
     .mutation(({ ctx, input }) => appliedHere(rollbackSurface(ctx.db, input, ctx.actor))),
 });

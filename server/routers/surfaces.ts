@@ -1,7 +1,7 @@
 import { z } from "zod";
+import { setStage2 } from "../approvals/service";
 import { appliedHere } from "../surfaces/configCache";
 import { getSurface, listSurfaces } from "../surfaces/service";
-import { configureStage2 } from "../surfaces/stage2";
 import { stage2ConfigSchema } from "../surfaces/stage2.schema";
 import { procedureFor, router } from "../trpc";
 import { idString, text } from "../validation";
@@ -11,8 +11,8 @@ export const surfacesRouter = router({
   get: procedureFor["console.read"]
     .input(z.strictObject({ key: idString() }))
     .query(({ ctx, input }) => getSurface(ctx.db, input.key)),
-  /** Sets or removes stage 2 of the surface's cascade (null removes it). */
+  /** Sets or removes stage 2 of the surface's cascade (null removes it); a change request where the surface requires approval. */
   configureStage2: procedureFor["models.write"]
     .input(z.strictObject({ surface: idString(), stage2: stage2ConfigSchema.nullable(), reason: text(500).optional() }))
-    .mutation(({ ctx, input }) => appliedHere(configureStage2(ctx.db, input, ctx.actor))),
+    .mutation(({ ctx, input }) => appliedHere(setStage2(ctx, input))),
 });

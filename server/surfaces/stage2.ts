@@ -16,28 +16,39 @@ export interface Stage2Input {
   reason?: string;
 }
 
+type Reader = Db | Prisma.TransactionClient;
+
 /**
- * Sets (or removes) the surface's stage 2.
+ * Checks a stage 2 for `surface` against the registry, changing nothing (a change request is
+ * checked when filed, and again when applied).
+ * @throws InvalidInputError on `stage2.model` / `stage2.alias` when the model or its alias does not
+ *   exist, or when stage 2 would be the surface's own serving version.
+ */
+export async function checkStage2(db: Reader, surface: { key: string; modelId: string | null; modelAlias: string }, next: Stage2Config | null): Promise<void> {
+  if (!next) return;
+  const model = await db.model.findUnique({ where: { name: next.model }, select: { id: true, name: true, aliases: { select: { name: true } } } });
+  if (!model) throw new InvalidInputError("stage2.model", `no model is registered as "${next.model}"`);
+  if (!model.aliases.some((a) => a.name === next.alias)) {
+    const known = model.aliases.map((a) => a.name).sort().join(", ") || "none";
+    throw new InvalidInputError("stage2.alias", `${model.name} has no alias "${next.alias}" (it has: ${known})`);
+  }
+  if (model.id === surface.modelId && next.alias === surface.modelAlias) {
+    throw new InvalidInputError("stage2.alias", `${model.name} ${next.alias} already serves "${surface.key}" as stage 1: stage 2 rescores with another model`);
+  }
+}
+
+/**
+ * Sets (or removes) the surface's stage 2, audited. Approvals are checked by the caller
+ * (server/approvals/service.ts setStage2, or an approved `surface_stage2` request).
  * @returns the surface key and its stage 2 as stored.
- * @throws NotFoundError for an unknown surface; InvalidInputError on `stage2.model` / `stage2.alias`
- *   when the model or its alias does not exist, or when stage 2 would be the surface's own serving version.
+ * @throws NotFoundError for an unknown surface; InvalidInputError as checkStage2.
  */
 export async function configureStage2(db: Db, input: Stage2Input, actor: Actor): Promise<{ key: string; stage2: Stage2Config | null }> {
   return db.$transaction(async (tx) => {
     const surface = await tx.surface.findUnique({ where: { key: input.surface }, select: { id: true, key: true, stage2: true, modelId: true, modelAlias: true } });
     if (!surface) throw new NotFoundError("surface", input.surface);
     const next = input.stage2;
-    if (next) {
-      const model = await tx.model.findUnique({ where: { name: next.model }, select: { id: true, name: true, aliases: { select: { name: true } } } });
-      if (!model) throw new InvalidInputError("stage2.model", `no model is registered as "${next.model}"`);
-      if (!model.aliases.some((a) => a.name === next.alias)) {
-        const known = model.aliases.map((a) => a.name).sort().join(", ") || "none";
-        throw new InvalidInputError("stage2.alias", `${model.name} has no alias "${next.alias}" (it has: ${known})`);
-      }
-      if (model.id === surface.modelId && next.alias === surface.modelAlias) {
-        throw new InvalidInputError("stage2.alias", `${model.name} ${next.alias} already serves "${surface.key}" as stage 1: stage 2 rescores with another model`);
-      }
-    }
+    await checkStage2(tx, surface, next);
     const before = stage2ConfigSchema.safeParse(surface.stage2).data ?? null;
     await tx.surface.update({ where: { id: surface.id }, data: { stage2: next ?? Prisma.DbNull, configVersion: { increment: 1 } } });
     await recordAudit(tx, {

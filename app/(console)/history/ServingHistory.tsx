@@ -6,6 +6,7 @@ import type { inferRouterOutputs } from "@trpc/server";
 import { useState } from "react";
 import { GuardedButton } from "@/app/_auth/GuardedButton";
 import type { AppRouter } from "@/server/routers/_app";
+import { describeReach } from "@/server/domain/rollouts/aliasReach";
 import { ConfirmChangeDialog } from "../../_components/ConfirmChangeDialog";
 import { useTRPC } from "../../_trpc/client";
 
@@ -27,11 +28,13 @@ const localNow = () => {
   return d.toISOString().slice(0, 19);
 };
 
-function change(r: Row): string {
+/** `model`: the surface's model; a row of another model's alias (stage 2 of this surface, say) names its model. */
+function change(r: Row, model: string | null): string {
   if (r.kind === "kill_switch") return r.killSwitch ? "on: retrieval order" : "off";
   if (r.kind.startsWith("canary_")) return `v${r.toVersion ?? "?"} at ${r.percent ?? 0}%`;
-  if (r.noop) return `v${r.toVersion} again (no change)`;
-  return `${r.alias} ${r.fromVersion ? `v${r.fromVersion}` : "unset"} → ${r.toVersion ? `v${r.toVersion}` : "cleared"}`;
+  const alias = r.modelName && r.modelName !== model ? `${r.modelName} ${r.alias}` : r.alias;
+  if (r.noop) return `${alias} v${r.toVersion} again (no change)`;
+  return `${alias} ${r.fromVersion ? `v${r.fromVersion}` : "unset"} → ${r.toVersion ? `v${r.toVersion}` : "cleared"}`;
 }
 
 /** A surface's promotion history: what served at a time, the versions it went through, every change, and rollback to any earlier version. */
@@ -96,15 +99,17 @@ export function ServingHistory({ initialSurface }: { initialSurface: string | nu
           </Card>
           <Card withBorder padding="md">
             <Title order={5} mb="xs">Every change</Title>
-            <Table.ScrollContainer minWidth={760}>
+            <Text size="sm" c="dimmed" mb="xs">Every change that reached {chosen}: moves of any alias it uses (also when made from another surface sharing it), its canary and kill switch. &quot;surfaces&quot;: every surface the change reached.</Text>
+            <Table.ScrollContainer minWidth={860}>
               <Table verticalSpacing={4} data-testid="history-rows">
-                <Table.Thead><Table.Tr><Table.Th>when</Table.Th><Table.Th>what</Table.Th><Table.Th>change</Table.Th><Table.Th>who</Table.Th><Table.Th>why</Table.Th></Table.Tr></Table.Thead>
+                <Table.Thead><Table.Tr><Table.Th>when</Table.Th><Table.Th>what</Table.Th><Table.Th>change</Table.Th><Table.Th>surfaces</Table.Th><Table.Th>who</Table.Th><Table.Th>why</Table.Th></Table.Tr></Table.Thead>
                 <Table.Tbody>
                   {history.data.rows.map((r) => (
                     <Table.Tr key={r.id}>
                       <Table.Td><Text size="xs">{new Date(r.ts).toLocaleString()}</Text></Table.Td>
                       <Table.Td><Badge size="sm" variant="light" color={KIND_COLOR[r.kind] ?? "blue"} tt="none" styles={{ root: { overflow: "visible", minWidth: "max-content" }, label: { overflow: "visible" } }}>{KIND_LABEL[r.kind] ?? r.kind}</Badge></Table.Td>
-                      <Table.Td><Text size="xs">{change(r)}</Text></Table.Td>
+                      <Table.Td><Text size="xs">{change(r, history.data.model)}</Text></Table.Td>
+                      <Table.Td data-testid="history-row-surfaces"><Text size="xs">{r.surfaces.length ? r.surfaces.join(", ") : "—"}</Text></Table.Td>
                       <Table.Td><Text size="xs">{r.actor}</Text></Table.Td>
                       <Table.Td><Text size="xs">{r.reason ?? ""}</Text></Table.Td>
                     </Table.Tr>
@@ -138,7 +143,7 @@ function ServingAt({ surface }: { surface: string }) {
           <Text size="sm">
             {new Date(a.at).toLocaleString()}: {a.model ?? "no model"} {a.alias} →{" "}
             {a.serving.known
-              ? a.serving.version === null ? <b>nothing (alias cleared)</b> : <><b>v{a.serving.version}</b> (since {when(a.serving.since)}{a.serving.by ? `, by ${a.serving.by}` : ""})</>
+              ? a.serving.version === null ? <b>nothing (alias cleared)</b> : <><b>v{a.serving.version}</b> (since {when(a.serving.since)}{a.serving.by ? `, ${a.serving.kind ? `${KIND_LABEL[a.serving.kind]} ` : ""}by ${a.serving.by}` : ""}{a.serving.surfaces && a.serving.surfaces.length > 1 ? `; reached ${a.serving.surfaces.join(", ")}` : ""})</>
               : <b>unknown: the history starts {a.serving.historyStarts ? new Date(a.serving.historyStarts).toLocaleString() : "later"}</b>}
           </Text>
           <Text size="sm">{a.canary ? `canary v${a.canary.version} on ${a.canary.percent}% of the traffic${a.canary.paused ? " (paused)" : ""}, since ${when(a.canary.since)}` : "no canary"}</Text>
@@ -162,18 +167,22 @@ function RollbackDialog({ history, to, onClose }: { history: History; to: Option
     },
     onError: (e) => notifications.show({ color: "red", message: e.message }),
   }));
+  const others = history.reach.filter((r) => r.key !== history.surface);
   return (
     <ConfirmChangeDialog
       title={`Roll back ${history.surface} to v${to.version}`}
       changes={[
-        `${history.model} ${history.alias}: v${current?.version ?? "?"} → v${to.version} (${to.servedUntil ? `served until ${new Date(to.servedUntil).toLocaleString()}` : `the next earlier version; the recorded history never shows it serving ${history.alias}`})`,
-        `surfaces served by ${history.model} ${history.alias} move with it; every replica within a second`,
+        `${history.model} ${history.alias}: v${history.serving?.version ?? current?.version ?? "?"} → v${to.version} (${to.servedUntil ? `served until ${new Date(to.servedUntil).toLocaleString()}` : `the next earlier version; the recorded history never shows it serving ${history.alias}`})`,
+        <span key="reach" data-testid="rollback-reach">
+          {others.length ? <>surfaces affected: {history.surface}; <b>also serves {describeReach(others)}</b></> : <>surfaces affected: {history.surface} (no other surface uses {history.model} {history.alias})</>}
+        </span>,
+        "every replica serves it within a second",
       ]}
       confirmLabel={`Roll back to v${to.version}`}
       color="orange"
       pending={rollback.isPending}
       onClose={onClose}
-      onConfirm={(reason) => rollback.mutate({ surface: history.surface, reason, toVersion: to.version })}
+      onConfirm={(reason) => rollback.mutate({ surface: history.surface, reason, toVersion: to.version, expectFromVersionId: history.serving?.versionId ?? null })}
     />
   );
 }

@@ -16,6 +16,8 @@ export interface AliasChange {
   toVersion: number | null;
   actor: string;
   reason: string | null;
+  /** Every surface the move reached (promotion_history.surfaces); absent where not known. */
+  surfaces?: string[];
 }
 
 /** A stretch of time during which the alias pointed at one version. */
@@ -30,6 +32,8 @@ export interface Stint {
   kind: AliasChangeKind | null;
   by: string | null;
   reason: string | null;
+  /** The surfaces the move that started it reached, when known. */
+  surfaces?: string[];
 }
 
 /**
@@ -50,7 +54,7 @@ export function stintsOf(changes: readonly AliasChange[]): Stint[] {
     if (open && open.until === null && current !== null) open.until = change.ts;
     current = change.toVersionId;
     if (change.toVersionId !== null && change.toVersion !== null) {
-      stints.push({ versionId: change.toVersionId, version: change.toVersion, from: change.ts, until: null, kind: change.kind, by: change.actor, reason: change.reason });
+      stints.push({ versionId: change.toVersionId, version: change.toVersion, from: change.ts, until: null, kind: change.kind, by: change.actor, reason: change.reason, surfaces: change.surfaces });
     }
   }
   return stints;

@@ -13,6 +13,7 @@ import { LatencyChart } from "../../../_components/charts/LatencyChart";
 import { useTRPC } from "../../../_trpc/client";
 import { ProblemRequests } from "./ProblemRequests";
 import { RolloutStrip } from "./RolloutStrip";
+import { describeReach } from "@/server/domain/rollouts/aliasReach";
 
 type Surface = inferRouterOutputs<AppRouter>["oncall"]["overview"]["surfaces"][number];
 type ActiveAlert = inferRouterOutputs<AppRouter>["oncall"]["overview"]["alerts"][number];
@@ -115,7 +116,7 @@ function SurfaceCard({ surface: s, hours, rollout }: { surface: Surface; hours: 
           </Group>
           <Text size="sm" data-testid="serving">
             {s.serving ? <>serving <Code>{s.modelName} {s.servingAlias}</Code> → v{s.serving.version}</> : "no model: retrieval order"}
-            {s.sharedWith.length > 0 && <Text span size="xs" c="dimmed"> · the same alias also serves {s.sharedWith.join(", ")}</Text>}
+            {s.sharedWith.length > 0 && <Text span size="xs" c="dimmed"> · the same alias also serves {describeReach(s.reach.filter((r) => r.key !== s.key))}</Text>}
           </Text>
         </Stack>
         <Group gap="xs" justify="flex-end" maw={420}>
@@ -257,9 +258,14 @@ function LeverModal({ surface: s, lever, onClose }: { surface: Surface; lever: L
   const kill = useMutation(trpc.oncall.killSwitch.mutationOptions({ onSuccess: (r) => done(`Kill switch ${r.killSwitch ? "on" : "off"} for ${r.key}`), onError }));
   const rollback = useMutation(trpc.oncall.rollback.mutationOptions({ onSuccess: (r) => done(`${r.model} ${r.alias} rolled back to v${r.version}`), onError }));
   const title = lever.kind === "rollback" ? `Roll back ${s.name}` : lever.on ? `Kill switch on for ${s.name}` : `Kill switch off for ${s.name}`;
-  const affected = [s.key, ...s.sharedWith].join(", ");
+  const others = s.reach.filter((r) => r.key !== s.key);
+  const affected = (
+    <span key="reach" data-testid="rollback-reach">
+      {others.length ? <>surfaces affected: {s.key}; <b>also serves {describeReach(others)}</b></> : <>surfaces affected: {s.key} (no other surface uses {s.modelName} {s.servingAlias})</>}
+    </span>
+  );
   const changes = lever.kind === "rollback"
-    ? [<>{s.modelName} {s.servingAlias}: v{s.serving?.version} → v{s.rollback?.version}</>, rollbackNote(s), `surfaces affected: ${affected}`, "every replica serves it within a second"]
+    ? [<>{s.modelName} {s.servingAlias}: v{s.serving?.version} → v{s.rollback?.version}</>, rollbackNote(s), affected, "every replica serves it within a second"]
     : lever.on
       ? [`${s.key}: model scoring stops; requests are served in retrieval order with the same constraints (blocked items stay out), marked as fallbacks`, "shadow mirroring stops", "every replica within a second"]
       : [`${s.key}: model scoring resumes (${s.modelName} ${s.servingAlias} → v${s.serving?.version})`, "every replica within a second"];
@@ -273,7 +279,7 @@ function LeverModal({ surface: s, lever, onClose }: { surface: Surface; lever: L
       onClose={onClose}
       onConfirm={(reason) =>
         lever.kind === "rollback"
-          ? rollback.mutate({ surface: s.key, reason, ...(s.rollback ? { expectVersionId: s.rollback.versionId } : {}) })
+          ? rollback.mutate({ surface: s.key, reason, expectFromVersionId: s.serving?.versionId ?? null, ...(s.rollback ? { expectVersionId: s.rollback.versionId } : {}) })
           : kill.mutate({ surface: s.key, on: lever.on, reason })}
     />
   );

@@ -7,6 +7,7 @@ import { notifications } from "@mantine/notifications";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useState } from "react";
 import { formatMetricValue } from "@/server/domain/experiments/metrics";
+import { RANKING_ROLES, describeReach } from "@/server/domain/rollouts/aliasReach";
 import { CumulativeLiftChart } from "../../../_components/charts/CumulativeLiftChart";
 import { LiftBar } from "../../../_components/charts/LiftBar";
 import { useTRPC } from "../../../_trpc/client";
@@ -59,6 +60,11 @@ export function ExperimentResults({ experimentKey }: { experimentKey: string }) 
   }));
   const surfaceKey = results.data?.experiment.surface;
   const surface = useQuery({ ...trpc.surfaces.get.queryOptions({ key: surfaceKey ?? "" }), enabled: !!surfaceKey });
+  // What production points at, and every surface it reaches, read when the ship dialog opens: the
+  // ship carries that version (expectFromVersionId), so a ship from a stale page is refused (409).
+  const shipModel = surface.data?.model?.name ?? null;
+  const production = useQuery({ ...trpc.models.get.queryOptions({ name: shipModel ?? "" }), enabled: confirmShip && !!shipModel });
+  const productionReach = useQuery({ ...trpc.models.aliasReach.queryOptions({ name: shipModel ?? "", alias: "production" }), enabled: confirmShip && !!shipModel });
   if (!results.data) return results.error ? <Alert color="red">{results.error.message}</Alert> : <Loader />;
   const r = results.data;
   const e = r.experiment;
@@ -93,29 +99,39 @@ export function ExperimentResults({ experimentKey }: { experimentKey: string }) 
       {confirmShip && shipVariant && (() => {
         const variant = r.variants.find((v) => v.key === shipVariant);
         const served = variant?.served.map((s) => (s.model ? `${s.model} v${s.version}` : "retrieval order")).join(", ") || "its model";
-        const needsApproval = surface.data?.requireApproval ?? false;
+        const productionNow = production.data?.aliases.find((a) => a.name === "production") ?? null;
+        const reached = productionReach.data ?? [];
+        const ranked = reached.filter((s) => s.roles.some((role) => RANKING_ROLES.includes(role)));
+        const guarded = [...new Set([...(surface.data?.requireApproval ? [e.surface] : []), ...ranked.filter((s) => s.requireApproval).map((s) => s.key)])];
+        const needsApproval = guarded.length > 0;
+        const reading = !!shipModel && (production.isLoading || productionReach.isLoading);
+        const expectFromVersionId = productionNow?.versionId ?? null;
+        const others = reached.filter((s) => s.key !== e.surface);
         const blockers = shipBlockers(r);
         return (
           <ConfirmChangeDialog
             title={`Ship ${shipVariant} of ${e.key}`}
             changes={[
-              `${e.surface}: the production alias moves to what variant ${shipVariant} served (${served}); every surface that serves production follows`,
+              <span key="production" data-testid="ship-production">
+                {e.surface}: {shipModel ?? "the model"} production {reading ? "…" : productionNow ? `v${productionNow.version}` : "unset"} → what variant {shipVariant} served ({served})
+                {others.length > 0 && <>; <b>also serves {describeReach(others)}</b></>}
+              </span>,
               `experiment ${e.key} ends: shipped, no more traffic split`,
             ]}
             warning={[
-              ...(needsApproval ? [`${e.surface} requires approval: this files a request that another product manager approves.`] : []),
+              ...(needsApproval ? [`${guarded.join(", ")} ${guarded.length > 1 ? "require" : "requires"} approval: this files a request that another product manager approves.`] : []),
               ...blockers.map((b) => `Blocked: ${b}.`),
             ].join(" ") || undefined}
             confirmLabel={needsApproval ? "Request approval" : blockers.length ? "Override and ship" : "Ship"}
             color={blockers.length ? "red" : "teal"}
-            pending={ship.isPending || requestShip.isPending}
+            pending={reading || ship.isPending || requestShip.isPending}
             onClose={() => setConfirmShip(false)}
             onConfirm={(reason) => {
               if (blockers.length && !override) return notifications.show({ color: "red", message: "Tick the override to ship past the checks" });
               const overrideFlag = blockers.length ? { override: true } : {};
               return needsApproval
-                ? requestShip.mutate({ change: { kind: "experiment_ship", key: e.key, variant: shipVariant, ...overrideFlag }, reason })
-                : ship.mutate({ key: e.key, variant: shipVariant, reason, ...overrideFlag });
+                ? requestShip.mutate({ change: { kind: "experiment_ship", key: e.key, variant: shipVariant, expectFromVersionId, ...overrideFlag }, reason })
+                : ship.mutate({ key: e.key, variant: shipVariant, reason, expectFromVersionId, ...overrideFlag });
             }}
           >
             {blockers.length > 0 && (

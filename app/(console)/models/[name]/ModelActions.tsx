@@ -1,20 +1,26 @@
 "use client";
 import { Alert, Card, FileInput, Group, Select, SimpleGrid, Stack, Text, TextInput, Textarea, Title } from "@mantine/core";
 import { notifications } from "@mantine/notifications";
-import { useMutation } from "@tanstack/react-query";
+import { useMutation, useQuery } from "@tanstack/react-query";
 import { useRouter } from "next/navigation";
 import { useState } from "react";
 import { GuardedButton } from "@/app/_auth/GuardedButton";
 import { ConfirmChangeDialog } from "@/app/_components/ConfirmChangeDialog";
+import { RANKING_ROLES, describeReach } from "@/server/domain/rollouts/aliasReach";
 import { useTRPC } from "../../../_trpc/client";
 
 const STANDARD_ALIASES = ["production", "canary", "shadow", "fallback"];
 
-export function SetAliasCard({ modelName, versions, aliases, surfaces }: {
+/**
+ * Moves an alias of the model to a version, behind the confirm dialog. The dialog lists every surface
+ * the alias reaches (models.aliasReach: serving, canary, stage 2, fallback, experiment, shadow) and
+ * files an approval request when one that it ranks requires approval. The move carries the version the
+ * page showed (`expectFromVersionId`): if the alias moved since, the server answers 409 and nothing changes.
+ */
+export function SetAliasCard({ modelName, versions, aliases }: {
   modelName: string;
   versions: Array<{ id: string; version: number }>;
-  aliases: Array<{ name: string; version: number }>;
-  surfaces: Array<{ key: string; alias: string; requireApproval: boolean }>;
+  aliases: Array<{ name: string; version: number; versionId: string }>;
 }) {
   const trpc = useTRPC();
   const router = useRouter();
@@ -28,13 +34,17 @@ export function SetAliasCard({ modelName, versions, aliases, surfaces }: {
     router.refresh();
   };
   const onError = (e: { message: string }) => notifications.show({ color: "red", message: e.message });
-  const move = useMutation(trpc.models.setAlias.mutationOptions({ onSuccess: (r) => done(`${r.name} now points at the chosen version`), onError }));
+  const move = useMutation(trpc.models.setAlias.mutationOptions({ onSuccess: (r) => done(`${r.name} now points at v${r.to.version}`), onError }));
   const request = useMutation(trpc.approvals.request.mutationOptions({ onSuccess: (r) => done(`Approval requested: ${r.summary}`), onError }));
   const name = alias === "custom" ? custom.trim() : alias;
   const target = versions.find((v) => v.id === versionId);
   const current = aliases.find((a) => a.name === name);
-  const served = surfaces.filter((s) => s.alias === name);
-  const needsApproval = served.some((s) => s.requireApproval);
+  const reach = useQuery({ ...trpc.models.aliasReach.queryOptions({ name: modelName, alias: name ?? "" }), enabled: confirming && !!name });
+  const reached = reach.data ?? [];
+  const ranked = reached.filter((s) => s.roles.some((r) => RANKING_ROLES.includes(r)));
+  const guarded = ranked.filter((s) => s.requireApproval);
+  const needsApproval = guarded.length > 0;
+  const expectFromVersionId = current?.versionId ?? null;
   return (
     <Card withBorder padding="lg">
       <Title order={5} mb="sm">Set an alias</Title>
@@ -51,17 +61,22 @@ export function SetAliasCard({ modelName, versions, aliases, surfaces }: {
           title={`Move ${modelName} ${name}`}
           changes={[
             `${modelName} ${name}: ${current ? `v${current.version}` : "unset"} → v${target.version}`,
-            served.length ? `surfaces served by it: ${served.map((s) => s.key).join(", ")} (every replica within a second)` : "no surface serves this alias: nobody's results change",
+            <span key="reach" data-testid="alias-reach">
+              {reach.isLoading ? "reading which surfaces it reaches…"
+                : reach.error ? `could not read the surfaces it reaches: ${reach.error.message}`
+                : reached.length ? <>surfaces it reaches: <b>{describeReach(reached)}</b> (every replica within a second)</>
+                : "no surface uses this alias: nobody's results change"}
+            </span>,
           ]}
-          warning={needsApproval ? `${served.filter((s) => s.requireApproval).map((s) => s.key).join(", ")} requires approval: this files a request that another ML engineer approves.` : undefined}
+          warning={needsApproval ? `${guarded.map((s) => s.key).join(", ")} ${guarded.length > 1 ? "require" : "requires"} approval: this files a request that another ML engineer approves.` : undefined}
           confirmLabel={needsApproval ? "Request approval" : "Move alias"}
-          color={served.length ? "orange" : "blue"}
-          pending={move.isPending || request.isPending}
+          color={ranked.length ? "orange" : "blue"}
+          pending={reach.isLoading || move.isPending || request.isPending}
           onClose={() => setConfirming(false)}
           onConfirm={(reason) =>
             needsApproval
-              ? request.mutate({ change: { kind: "alias_move", versionId: target.id, alias: name }, reason })
-              : move.mutate({ versionId: target.id, alias: name, reason })}
+              ? request.mutate({ change: { kind: "alias_move", versionId: target.id, alias: name, expectFromVersionId }, reason })
+              : move.mutate({ versionId: target.id, alias: name, reason, expectFromVersionId })}
         />
       )}
     </Card>

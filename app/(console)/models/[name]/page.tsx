@@ -59,7 +59,7 @@ export default async function ModelPage({ params }: { params: Promise<{ name: st
           </Table>
         </TableScrollContainer>
       </Card>
-      {model.versions.length > 0 && <SetAliasCard modelName={model.name} versions={model.versions.map((v) => ({ id: v.id, version: v.version }))} aliases={model.aliases} surfaces={model.servedSurfaces} />}
+      {model.versions.length > 0 && <SetAliasCard modelName={model.name} versions={model.versions.map((v) => ({ id: v.id, version: v.version }))} aliases={model.aliases} />}
       <UploadVersionCard
         modelName={model.name}
         versions={model.versions.map((v) => v.version)}
