@@ -177,7 +177,8 @@ export const SETTINGS = {
   MODEL_UPLOAD_DIR: text("a directory path", { default: () => tmpdir(), defaultDoc: "the system's temporary folder", doc: "where uploads stream to (one folder per upload, removed when it is answered)" }),
   MODEL_IMPORT_MEMORY_MB: integer({ min: 64, max: 16_384, default: 1024, doc: "heap limit of the worker thread that parses, converts and smoke-tests an upload" }),
   RERANK_MAX_PAYLOAD_BYTES: integer({ min: 1024, max: 67_108_864, default: 1_048_576, doc: "largest rerank / events request body" }),
-  TELEMETRY_SPILL_DIR: text("a directory path", { default: () => path.join(process.cwd(), ".data", "spill"), defaultDoc: "`.data/spill`", doc: "where unwritten log rows wait during a database outage" }),
+  // turbopackIgnore: the build would otherwise trace everything under .data (the auth secret, the embedded database) into its output.
+  TELEMETRY_SPILL_DIR: text("a directory path", { default: () => path.join(/*turbopackIgnore: true*/ process.cwd(), ".data", "spill"), defaultDoc: "`.data/spill`", doc: "where unwritten log rows wait during a database outage" }),
   EVENTS_ACK: choice(["durable", "buffered"], {
     default: "durable",
     doc: "`durable`: POST /api/v1/events answers once its events are in PostgreSQL or fsynced to the spill file (group commit), so a crash loses no acknowledged event; `buffered` answers at once (benchmarks only)",
@@ -339,7 +340,7 @@ const SECRET_FILE = "auth-secret";
  * the loser reads the winner's. Every replica must share it (set AUTH_SECRET when they do not share
  * a folder). @throws ConfigError when the file holds fewer than 32 characters.
  */
-export function authSecret(dataDir = path.join(process.cwd(), ".data")): string {
+export function authSecret(dataDir = path.join(/*turbopackIgnore: true*/ process.cwd(), ".data")): string {
   const configured = env().AUTH_SECRET;
   if (configured) return configured;
   const file = path.join(dataDir, SECRET_FILE);

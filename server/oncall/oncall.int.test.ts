@@ -154,6 +154,11 @@ describe("on-call", () => {
     const series = await caller().oncall.series({ surface: "t-oncall", hours: 1 });
     expect(series.points.reduce((n, b) => n + b.requests, 0)).toBe(await getDb().rerankRequest.count({ where: { surface: "t-oncall" } }));
     for (const b of series.points) expect(b.p99).toBeGreaterThanOrEqual(b.p95);
+    // Each point is stamped at its bucket's end (the #15 break test: a fallback storm drawn at its bucket's
+    // start appeared left of the kill switch that caused it), so no point is older than a request it counts.
+    for (const b of series.points) expect(new Date(b.ts).getTime() % 300_000).toBe(0);
+    const newest = await getDb().rerankRequest.findFirst({ where: { surface: "t-oncall" }, orderBy: { ts: "desc" }, select: { ts: true } });
+    expect(new Date(series.points.at(-1)!.ts).getTime()).toBeGreaterThanOrEqual(newest!.ts.getTime());
     // The kill switch on and off, the ship of v2 and its rollback, oldest first, from the audit trail.
     expect(series.markers.map((m) => [m.kind, m.label, m.actor])).toEqual([
       ["kill_switch", "kill switch on", "oncall@rerank.local"],

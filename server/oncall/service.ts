@@ -231,13 +231,14 @@ export interface SeriesMarker extends DeployMarker {
 
 /**
  * Latency percentiles and fallback rate in 5-minute buckets (1 h and 6 h windows) or hourly
- * (longer), and the deploy markers of the window: alias moves, rollbacks, kill switches and canary
+ * (longer), each point stamped at its bucket's end (the bucket in progress too), as Prometheus
+ * stamps a rate at its window's end: a change's effect never shows left of its marker. And the deploy markers of the window: alias moves, rollbacks, kill switches and canary
  * outcomes on the surface, oldest first, from the audit trail.
  */
 export async function oncallSeries(db: Db, input: { surface: string; hours: number }) {
   const since = new Date(Date.now() - input.hours * 3_600_000);
   const [points, changes, surface] = await Promise.all([
-    seriesPoints(db, input.surface, since, input.hours <= 6 ? "5 minutes" : "1 hour"),
+    seriesPoints(db, input.surface, since, input.hours <= 6 ? 5 : 60),
     db.auditLog.findMany({ where: { ts: { gte: since }, action: { in: [...DEPLOY_MARKER_ACTIONS] }, surfaceKeys: { has: input.surface } }, orderBy: { id: "asc" }, take: 200 }),
     db.surface.findUnique({ where: { key: input.surface }, select: { modelAlias: true, fallbackAlias: true } }),
   ]);
@@ -250,14 +251,14 @@ export async function oncallSeries(db: Db, input: { surface: string; hours: numb
   return { points, markers };
 }
 
-async function seriesPoints(db: Db, surface: string, since: Date, bucket: string) {
+async function seriesPoints(db: Db, surface: string, since: Date, bucketMinutes: number) {
   const rows = await db.$queryRaw<Array<{ bucket: Date; requests: number; fallbacks: number; p95: number; p99: number }>>`
-    SELECT date_bin(${bucket}::interval, ts, TIMESTAMPTZ '2000-01-01') AS bucket, count(*)::int AS requests,
+    SELECT date_bin(${`${bucketMinutes} minutes`}::interval, ts, TIMESTAMPTZ '2000-01-01') AS bucket, count(*)::int AS requests,
       count(*) FILTER (WHERE fallback_used)::int AS fallbacks,
       percentile_cont(0.95) WITHIN GROUP (ORDER BY latency_ms) AS p95, percentile_cont(0.99) WITHIN GROUP (ORDER BY latency_ms) AS p99
     FROM rerank_requests WHERE surface = ${surface} AND ts >= ${since}
     GROUP BY 1 ORDER BY 1`;
-  return rows.map((r) => ({ ts: r.bucket, requests: r.requests, fallbackRate: r.fallbacks / r.requests, p95: r.p95, p99: r.p99 }));
+  return rows.map((r) => ({ ts: new Date(r.bucket.getTime() + bucketMinutes * 60_000), requests: r.requests, fallbackRate: r.fallbacks / r.requests, p95: r.p95, p99: r.p99 }));
 }
 
 /** Changes that touch serving, newest first: alias moves, kill switch, shadow and experiment changes. */
