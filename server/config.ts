@@ -253,7 +253,7 @@ export const SETTINGS = {
   OTEL_SERVICE_NAME: text("a service name", { default: "rerank-console", doc: "the service.name of the exported traces" }),
   E2E_PORT: integer({ ...PORT, default: 3100, scope: "tests", doc: "port of the server the end-to-end tests start" }),
   BENCH_DURATION_S: integer({ min: 1, max: 3600, scope: "tests", defaultDoc: "`5` (serving), `4` (shadow)", doc: "seconds of each load round in `bench:serving` and of each rate in `bench:shadow`" }),
-  BENCH_PORT_BASE: integer({ ...PORT, scope: "tests", defaultDoc: "unset (free ports)", doc: "first of ten consecutive ports `bench:serving` starts its servers on" }),
+  BENCH_PORT_BASE: integer({ ...PORT, scope: "tests", defaultDoc: "unset (free ports)", doc: "first of ten consecutive ports `bench:serving` and `test:replicas` start their servers on" }),
   BENCH_ROUNDS: integer({ min: 1, max: 100, default: 3, scope: "tests", doc: "alternating load rounds in `bench:serving`" }),
   BENCH_PACED_S: integer({ min: 1, max: 3600, default: 10, scope: "tests", doc: "seconds of the paced half-of-max run in `bench:serving`" }),
   BENCH_REQUESTS: integer({ min: 1000, max: 100_000_000, default: 1_000_000, scope: "tests", doc: "logged requests `bench:experiments` writes before timing the results query" }),

@@ -30,6 +30,8 @@ import { benchDatabase } from "./benchDatabase";
 
 const QUICK = process.argv.includes("--quick");
 const LOAD_S = env().REPLICAS_LOAD_S ?? (QUICK ? 20 : 60);
+/** Untimed requests sent straight to each replica before the load and the levers start. */
+const WARM_REQUESTS = 50;
 const KILL_PHASE_S = QUICK ? 8 : 12;
 const REPLICAS = 3;
 const LOAD_CONNECTIONS = 4;
@@ -154,8 +156,10 @@ async function main() {
 
     // Three replicas and nginx.
     const ports: number[] = [];
-    for (let i = 0; i < REPLICAS; i++) ports.push(await getPort({ port: [3181 + i, 3184 + i, 3187 + i], host: "127.0.0.1" }));
-    const lbPort = await getPort({ port: [3190, 3191, 3192], host: "127.0.0.1" });
+    // Within BENCH_PORT_BASE's ten ports when it is set (CI machines shared by several runs), else the 3181–3192 defaults.
+    const base = env().BENCH_PORT_BASE;
+    for (let i = 0; i < REPLICAS; i++) ports.push(await getPort({ port: base ? [base + 1 + i, base + 4 + i] : [3181 + i, 3184 + i, 3187 + i], host: "127.0.0.1" }));
+    const lbPort = await getPort({ port: base ? [base + 7, base + 8, base + 9] : [3190, 3191, 3192], host: "127.0.0.1" });
     const replicas = ports.map((port, i) => startReplica(i + 1, port, database.url, work));
     children.push(...replicas.map((r) => r.child));
     await Promise.all(replicas.map((r) => waitFor(`http://127.0.0.1:${r.port}/api/health`, r.child, `replica ${r.index}`)));
@@ -169,6 +173,15 @@ async function main() {
 
     const serving = { authorization: `Bearer ${database.apiKey}`, "content-type": "application/json" };
     const candidates = catalog.map((c, i) => ({ id: c.id, retrievalScore: 1 - i / catalog.length }));
+    // Warm each replica (its JIT, model sessions, config cache and database pool) before anything is
+    // timed: the #15 break test saw the first lever, pressed 3 s after the replicas turned healthy,
+    // reach a cold replica in 3.5 s on a loaded machine.
+    for (const replica of replicas) {
+      for (let k = 0; k < WARM_REQUESTS; k++) {
+        const response = await fetch(`http://127.0.0.1:${replica.port}/api/v1/rerank`, { method: "POST", headers: serving, body: JSON.stringify({ surface: "search", topK: 10, userKey: `warm-${k}`, candidates }) });
+        await response.arrayBuffer();
+      }
+    }
     const stats = { requests: 0, status5xx: 0, other: 0, errors: 0, byStatus: {} as Record<number, number> };
     const acknowledged = new Map<string, string>(); // request id → replica address that answered
     const victimAckTimes: number[] = []; // when the victim's acknowledgements of requests arrived (phase B)
