@@ -1,3 +1,5 @@
+import { readdirSync, readFileSync } from "node:fs";
+import os from "node:os";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import type { FeatureSpec } from "../domain/features/featureSpec";
 import { linearRankerOnnx } from "../domain/onnx/linear";
@@ -53,7 +55,34 @@ async function withPool<T>(test: (pool: ScoringPool) => Promise<T>): Promise<T> 
   }
 }
 
+/** Nice values of this process's threads from /proc (Linux), by thread id. */
+function threadNices(): Map<number, number> {
+  const nices = new Map<number, number>();
+  for (const tid of readdirSync("/proc/self/task")) {
+    const stat = readFileSync(`/proc/self/task/${tid}/stat`, "utf8");
+    nices.set(Number(tid), Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[16]));
+  }
+  return nices;
+}
+
 describe("the scoring pool", () => {
+  it("runs its threads at MODEL_THREAD_NICE and leaves the main thread's priority alone", async () => {
+    // Relative to the process's own nice (the tests may run under `nice`): a thread may always lower its priority.
+    const base = os.getPriority();
+    const target = Math.min(19, base + 3);
+    setEnv("MODEL_THREAD_NICE", String(target));
+    try {
+      await withPool(async (pool) => {
+        await pool.run(pooled("v-nice", lightBytes), data, ROWS, FEATURES);
+        const nices = threadNices();
+        expect(nices.get(process.pid)).toBe(base);
+        expect([...nices.values()].filter((n) => n === target).length).toBeGreaterThanOrEqual(1);
+      });
+    } finally {
+      setEnv("MODEL_THREAD_NICE", undefined);
+    }
+  }, 120_000);
+
   it("routes a model over INFERENCE_WORKER_MS to the pool, and scores there what the main thread scores", async () => {
     expect(heavy.offThread).not.toBeNull();
     expect(light.offThread).toBeNull();

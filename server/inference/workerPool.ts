@@ -46,6 +46,11 @@ export interface ModelWorkerPoolOptions {
   entry: string;
   /** Worker threads, ≥ 1. */
   threads: number;
+  /**
+   * Nice value each thread sets on itself at start (0–19; Linux priorities are per thread, so the
+   * main thread keeps its own): model runs then yield the cores to the event loop when both want them.
+   */
+  nice?: number;
 }
 
 export class ModelWorkerPool<Task extends object, Reply> {
@@ -59,7 +64,7 @@ export class ModelWorkerPool<Task extends object, Reply> {
   /** @throws RangeError naming `threads` when it is not an integer ≥ 1. */
   constructor(private readonly options: ModelWorkerPoolOptions) {
     if (!Number.isInteger(options.threads) || options.threads < 1) throw new RangeError(`${options.name}: threads must be an integer ≥ 1, got ${options.threads}`);
-    this.piscina = new Piscina({ filename: options.entry, minThreads: options.threads, maxThreads: options.threads, idleTimeout: 60_000 });
+    this.piscina = new Piscina({ filename: options.entry, minThreads: options.threads, maxThreads: options.threads, idleTimeout: 60_000, workerData: { nice: options.nice ?? 0 } });
     this.piscina.on("message", (message: unknown) => {
       const jobId = (message as Record<string, unknown> | null)?.[RUN_STARTED];
       if (typeof jobId === "number") this.onRunStarted.get(jobId)?.();

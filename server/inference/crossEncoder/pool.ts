@@ -56,7 +56,7 @@ export class CrossEncoderPool {
   private readonly queues = new Map<string, Queue>();
 
   constructor(private readonly options: CrossEncoderPoolOptions) {
-    this.workers = new ModelWorkerPool({ name: "the cross-encoder pool", entry: ENTRY, threads: options.workers });
+    this.workers = new ModelWorkerPool({ name: "the cross-encoder pool", entry: ENTRY, threads: options.workers, nice: env().MODEL_THREAD_NICE });
   }
 
   /**
