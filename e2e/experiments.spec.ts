@@ -87,7 +87,7 @@ test("create, start, collect traffic and read the results; a product manager shi
   await pm.page.getByRole("option", { name: "treatment", exact: true }).click();
   await pm.page.getByRole("button", { name: "Ship…" }).click();
   const dialog = pm.page.getByRole("dialog");
-  await expect(dialog.getByTestId("confirm-changes")).toContainText("home-feed: the production alias moves to what variant treatment served");
+  await expect(dialog.getByTestId("confirm-changes")).toContainText("home-feed: search-ranker production v2 → what variant treatment served");
   const override = dialog.getByTestId("ship-override");
   if (await override.count()) await override.check(); // small samples can trip a guardrail
   await dialog.getByLabel("Reason (kept in the audit trail)").fill("e2e: treatment wins on CTR");

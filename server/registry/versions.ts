@@ -121,7 +121,7 @@ export interface AliasMove {
  * @throws NotFoundError for an unknown version; ConflictError when `expectFrom` no longer holds.
  */
 export async function setAliasIn(tx: Prisma.TransactionClient, input: AliasMove) {
-  const version = await tx.modelVersion.findUnique({ where: { id: input.versionId }, select: { id: true, modelId: true, version: true, model: { select: { name: true } } } });
+  const version = await tx.modelVersion.findUnique({ where: { id: input.versionId }, select: { id: true, modelId: true, version: true, model: { select: { name: true, surfaceId: true } } } });
   if (!version) throw new NotFoundError("model version", input.versionId);
   // Movers of one model's aliases take turns, so each audit entry's "before" is the previous "after".
   await tx.$queryRaw`SELECT id FROM models WHERE id = ${version.modelId} FOR UPDATE`;
@@ -140,9 +140,13 @@ export async function setAliasIn(tx: Prisma.TransactionClient, input: AliasMove)
   });
   const reached = await surfacesReachedBy(tx, { modelId: version.modelId, modelName: version.model.name, alias: input.alias });
   const surfaces = [...new Set([...reached.map((s) => s.key), ...(input.surface ? [input.surface] : [])])].sort();
+  // The audit trail also files the move under the model's own surface (an auditor filtering by
+  // "search" expects every alias move of search's model, a custom alias that serves nothing included);
+  // history, webhook and response name only the surfaces the alias reaches.
+  const home = version.model.surfaceId ? await tx.surface.findUnique({ where: { id: version.model.surfaceId }, select: { key: true } }) : null;
   await recordAudit(tx, {
     action: "model.alias.set", actor: input.actor, subject: subjects.model(version.modelId, version.model.name), reason: input.reason ?? null,
-    surfaces,
+    surfaces: home && !surfaces.includes(home.key) ? [...surfaces, home.key].sort() : surfaces,
     before: before ? { alias: input.alias, versionId: before.version.id, version: before.version.version } : null,
     after: { alias: input.alias, versionId: version.id, version: version.version, model: version.model.name },
   });
