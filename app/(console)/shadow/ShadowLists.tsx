@@ -22,7 +22,7 @@ function RankedTable({ title, list, other, otherName, testId }: { title: string;
   const where = positionsIn(other);
   return (
     <Stack gap={4}>
-      <Text size="sm" fw={600}>{title}</Text>
+      <Text size="sm" fw={600} data-testid={`${testId}-title`}>{title}</Text>
       <Table data-testid={testId} verticalSpacing={2} horizontalSpacing="xs" fz="sm">
         <Table.Thead><Table.Tr><Table.Th w={32}>#</Table.Th><Table.Th>item</Table.Th><Table.Th ta="right">score</Table.Th><Table.Th>{otherName}</Table.Th></Table.Tr></Table.Thead>
         <Table.Tbody>
