@@ -4,6 +4,7 @@ import autocannon from "autocannon";
 import getPort from "get-port";
 import { disconnectDb } from "../db/client";
 import { benchDatabase } from "./benchDatabase";
+import { stopServers } from "./children";
 
 // npm run bench:router — plain node:http against fastify for the two serving routes, each in its own
 // process with the same pipeline, loaded in alternating rounds (autocannon, 8 connections); medians.
@@ -52,7 +53,7 @@ async function main() {
       console.log(`  POST /api/v1/${route}: node:http ${node.toFixed(0)} req/s, fastify ${fastify.toFixed(0)} req/s (${((100 * fastify) / node).toFixed(0)}% of node:http); rounds ${results[route]!.node!.map((n, i) => `${n.toFixed(0)}/${results[route]!.fastify![i]!.toFixed(0)}`).join(", ")}`);
     }
   } finally {
-    for (const child of children) child.kill("SIGTERM");
+    await stopServers(children);
     await database.close();
   }
 }

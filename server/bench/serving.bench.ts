@@ -19,6 +19,7 @@ import { rerank } from "../rerank/pipeline";
 import { warmServing } from "../rerank/warm";
 import { closeTelemetry, telemetry } from "../telemetry/streams";
 import { benchDatabase } from "./benchDatabase";
+import { stopServers } from "./children";
 import { buildNextFloorApp } from "./nextFloor";
 import { pacedLoad } from "./paced";
 
@@ -250,7 +251,7 @@ async function main() {
     writeFileSync(RESULT_FILE, `${JSON.stringify(result, null, 2)}\n`);
     console.log(`  written to ${RESULT_FILE}`);
   } finally {
-    for (const child of children) child.kill("SIGTERM");
+    await stopServers(children);
     collector?.close();
     await disconnectDb().catch(() => {});
     await database.close();
