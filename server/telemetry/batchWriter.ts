@@ -116,6 +116,8 @@ export class BatchWriter<T> {
   private buffer: T[] = [];
   /** rowBytes of each buffered row, index-aligned with buffer. */
   private bufferSizes: number[] = [];
+  /** When each buffered row was enqueued (epoch ms), index-aligned with buffer: oldestPendingAt(). */
+  private bufferTimes: number[] = [];
   private bufferedBytes = 0;
   private overflowed = 0;
   private written = 0;
@@ -147,6 +149,13 @@ export class BatchWriter<T> {
   private drainOffset = 0;
   /** Bytes of durable commits on their way to the spill file (counted against maxSpillBytes). */
   private committingBytes = 0;
+  /**
+   * The spill file's lines not yet written to the sink, in file order, as runs of lines with the
+   * earliest time one of them was handed to the writer (0: a file left by an earlier process, whose
+   * rows' times are unknown); `openRun` is the rows waiting for their append. oldestPendingAt().
+   */
+  private spillRuns: Array<{ lines: number; since: number }> = [];
+  private openRun: { lines: number; since: number } | null = null;
 
   private commitQueue: Array<{ rows: T[]; resolve: () => void; reject: (error: unknown) => void }> = [];
   private commitTimer: NodeJS.Timeout | null = null;
@@ -175,11 +184,13 @@ export class BatchWriter<T> {
 
   /** Synchronous, O(1): never awaits the database. */
   enqueue(row: T): void {
-    if (this.closed) return this.toSpill(row);
+    const now = Date.now();
+    if (this.closed) return this.toSpill(row, now);
     const bytes = this.rowBytes(row);
     if (this.buffer.length < this.maxBuffered && this.bufferedBytes + bytes <= this.maxBufferedBytes) {
       this.buffer.push(row);
       this.bufferSizes.push(bytes);
+      this.bufferTimes.push(now);
       this.bufferedBytes += bytes;
       this.droppingReported = false;
       if (this.started && this.buffer.length >= this.maxBatch) this.scheduleSizeTrigger();
@@ -187,7 +198,21 @@ export class BatchWriter<T> {
     }
     // The memory bound is reached: the row waits on disk instead (never dropped while the spill has room).
     this.overflowed++;
-    this.toSpill(row);
+    this.toSpill(row, now);
+  }
+
+  /**
+   * When the oldest row handed to enqueue() that is not yet written by the sink was enqueued (epoch
+   * ms; 0 for rows in a spill file left by an earlier process), or null when every enqueued row is
+   * written (or dropped). Rows in memory, in a batch being written and in the spill file all count;
+   * O(1) but for the spill's runs of lines (one per append). Outcome events ask it of the request
+   * log: an event whose request is neither recent nor in the database may refer to such a row.
+   */
+  oldestPendingAt(): number | null {
+    let oldest = this.bufferTimes.length > 0 ? this.bufferTimes[0]! : Infinity;
+    for (const run of this.spillRuns) oldest = Math.min(oldest, run.since);
+    if (this.openRun) oldest = Math.min(oldest, this.openRun.since);
+    return oldest === Infinity ? null : oldest;
   }
 
   /**
@@ -267,8 +292,9 @@ export class BatchWriter<T> {
     } catch {
       // Already reported through onError; the rows left in memory are spilled below.
     }
+    const times = this.bufferTimes;
     const left = this.takeBuffer();
-    for (const row of left) this.toSpill(row);
+    left.forEach((row, i) => this.toSpill(row, times[i] ?? Date.now()));
     // Commits still queued go to the spill file (closed: no sink write); one running finishes.
     await this.settleCommits();
     await this.spillChain;
@@ -297,7 +323,8 @@ export class BatchWriter<T> {
   }
 
   private spillBuffer(): void {
-    for (const row of this.takeBuffer()) this.toSpill(row);
+    const times = this.bufferTimes;
+    this.takeBuffer().forEach((row, i) => this.toSpill(row, times[i] ?? Date.now()));
   }
 
   /** Empties the memory buffer and returns its rows. */
@@ -305,6 +332,7 @@ export class BatchWriter<T> {
     const rows = this.buffer;
     this.buffer = [];
     this.bufferSizes = [];
+    this.bufferTimes = [];
     this.bufferedBytes = 0;
     return rows;
   }
@@ -373,9 +401,15 @@ export class BatchWriter<T> {
     const spill = this.spill;
     this.committingBytes += bytes;
     this.spillRows += lines.length;
+    const run = { lines: lines.length, since: Date.now() };
     try {
-      await this.onSpillChain(() => spill.appendLines(lines, { sync: true }));
+      await this.onSpillChain(() => {
+        // Runs are pushed in the chain's order, which is the file's.
+        this.spillRuns.push(run);
+        return spill.appendLines(lines, { sync: true });
+      });
     } catch (error) {
+      this.dropRun(run);
       this.spillRows = Math.max(0, this.spillRows - lines.length);
       const failure = notDurable(`${this.name}: cannot append ${lines.length} row(s) to the spill file ${spill.path}`, error);
       this.report(failure);
@@ -405,6 +439,7 @@ export class BatchWriter<T> {
         // at the back, so the front is unchanged when the write returns.
         await this.writeBatch(this.buffer.slice(0, count));
         this.buffer.splice(0, count);
+        this.bufferTimes.splice(0, count);
         for (const bytes of this.bufferSizes.splice(0, count)) this.bufferedBytes -= bytes;
         continue;
       }
@@ -431,6 +466,7 @@ export class BatchWriter<T> {
       });
       this.drainOffset = 0;
       this.spillRows = 0;
+      this.spillRuns = [];
       return { batch: next, cleared: true };
     });
     if (cleared) return false;
@@ -450,6 +486,7 @@ export class BatchWriter<T> {
     // Committed only after the sink acknowledged the batch: a failure above re-reads the same lines.
     this.drainOffset = batch.end;
     this.spillRows = Math.max(0, this.spillRows - batch.lines);
+    this.consumeRuns(batch.lines);
     if (unreadable > 0) {
       this.dropped += unreadable;
       this.report(new Error(`${this.name}: dropped ${unreadable} unreadable row(s) from the spill file ${spill.path}`, { cause: reviveError ?? undefined }));
@@ -487,8 +524,25 @@ export class BatchWriter<T> {
     await this.writeBatch(rows.slice(half));
   }
 
-  /** The overflow path of enqueue (and close): spill the row, or drop and count it. */
-  private toSpill(row: T): void {
+  /** The spill file's first `lines` lines were written to the sink: their runs are no longer pending. */
+  private consumeRuns(lines: number): void {
+    while (lines > 0 && this.spillRuns.length > 0) {
+      const run = this.spillRuns[0]!;
+      const taken = Math.min(lines, run.lines);
+      run.lines -= taken;
+      lines -= taken;
+      if (run.lines === 0) this.spillRuns.shift();
+    }
+  }
+
+  /** A run whose append failed: its rows are counted as dropped, not pending. */
+  private dropRun(run: { lines: number; since: number }): void {
+    const at = this.spillRuns.lastIndexOf(run);
+    if (at >= 0) this.spillRuns.splice(at, 1);
+  }
+
+  /** The overflow path of enqueue (and close): spill the row, or drop and count it. `since`: when it was enqueued (oldestPendingAt). */
+  private toSpill(row: T, since: number = Date.now()): void {
     if (!this.spill) return this.drop(1, "the memory buffer is full and no spill file is configured");
     let line: string | undefined;
     try {
@@ -506,6 +560,10 @@ export class BatchWriter<T> {
     this.pendingLines.push(line);
     this.pendingBytes += bytes;
     this.spillRows++;
+    if (this.openRun) {
+      this.openRun.lines++;
+      this.openRun.since = Math.min(this.openRun.since, since);
+    } else this.openRun = { lines: 1, since };
     this.droppingReported = false;
     if (!this.appendScheduled) {
       this.appendScheduled = true;
@@ -520,9 +578,13 @@ export class BatchWriter<T> {
     this.pendingLines = [];
     this.appendingBytes = this.pendingBytes;
     this.pendingBytes = 0;
+    const run = this.openRun;
+    this.openRun = null;
+    if (run) this.spillRuns.push(run);
     try {
       await spill.appendLines(lines);
     } catch (error) {
+      if (run) this.dropRun(run);
       this.spillRows = Math.max(0, this.spillRows - lines.length);
       this.dropped += lines.length;
       this.report(new Error(`${this.name}: dropped ${lines.length} row(s): cannot append to the spill file ${spill.path}`, { cause: error }));
@@ -536,6 +598,8 @@ export class BatchWriter<T> {
     try {
       const { lines } = await spill.open();
       this.spillRows += lines;
+      // Rows of an earlier process: when they were served is not known here, so they are the oldest.
+      if (lines > 0) this.spillRuns.unshift({ lines, since: 0 });
     } catch (error) {
       this.report(new Error(`${this.name}: cannot read the spill file ${spill.path} left by an earlier run`, { cause: error }));
     }

@@ -342,6 +342,23 @@ function retireReplaysWhenDrained(streams: Streams): void {
   }
 }
 
+/**
+ * When the oldest request log row this process was handed and PostgreSQL does not hold yet was
+ * enqueued (epoch ms; 0: rows of a dead process's spill file being replayed), or null when every
+ * row is written: buffered, being written, or waiting in a spill file (BatchWriter.oldestPendingAt).
+ */
+export function requestLogPendingSince(): number | null {
+  const streams = holder.__rerankTelemetry;
+  if (!streams) return null;
+  let oldest: number | null = streams.requests.oldestPendingAt();
+  for (const replay of streams.replays) {
+    if (replay.stream !== "requests") continue;
+    const since = replay.writer.oldestPendingAt();
+    if (since !== null) oldest = oldest === null ? since : Math.min(oldest, since);
+  }
+  return oldest;
+}
+
 /** Copies writer stats into the Prometheus gauges (called when /api/metrics is scraped). */
 export function publishTelemetryStats(): void {
   const streams = holder.__rerankTelemetry;
