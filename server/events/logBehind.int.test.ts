@@ -84,7 +84,12 @@ describe("events for a request whose log row is not yet in PostgreSQL", () => {
     expect(requestLogMayMissServed()).toBe(false);
     const unknown = await frontDoor.post("/api/v1/events", { events: [{ eventId: `${run}-u`, requestId: `${run}-never`, itemId: catalog[0], type: "click" }] }, { headers });
     expect(unknown.status).toBe(400);
-    expect(((await unknown.json()) as { error: { message: string } }).error.message).toBe(`events[0].requestId: no served request "${run}-never" (send events after the rerank response)`);
+    expect(((await unknown.json()) as { error: unknown }).error).toEqual({
+      code: "BAD_REQUEST",
+      message: `events[0].requestId: no served request "${run}-never" (send events after the rerank response)`,
+      // The field's message does not repeat its path (#11 break test).
+      fields: [{ path: "events[0].requestId", message: `no served request "${run}-never" (send events after the rerank response)` }],
+    });
 
     // The database goes away; requests are still served and acknowledged.
     await proxy.close();
@@ -110,6 +115,14 @@ describe("events for a request whose log row is not yet in PostgreSQL", () => {
     const alone = await frontDoor.post("/api/v1/events", { events: [{ eventId: `${run}-e1`, requestId: first, itemId: firstItem, type: "click" }] }, { headers });
     expect(alone.status).toBe(503);
     expect(alone.headers.get("retry-after")).toBe(String(LOG_BEHIND_RETRY_SECONDS));
+    // tRPC's events.record answers the same, with the header.
+    const viaTrpc = await frontDoor.post("/api/trpc/events.record", { json: { events: [{ eventId: `${run}-e1`, requestId: first, itemId: firstItem, type: "click" }] } }, { headers });
+    expect(viaTrpc.status).toBe(503);
+    expect(viaTrpc.headers.get("retry-after")).toBe(String(LOG_BEHIND_RETRY_SECONDS));
+    expect(((await viaTrpc.json()) as { error: { json: { message: string; data: { code: string } } } }).error.json).toMatchObject({
+      message: `events[0].requestId: request "${first}" is not in the request log yet (its rows are waiting for the database); nothing of this batch was kept, retry in ${LOG_BEHIND_RETRY_SECONDS} s`,
+      data: { code: "SERVICE_UNAVAILABLE" },
+    });
     // With an event of a request still cached beside it, it would have been rejected inside a 200: dropped as well.
     const batch = { events: [
       { eventId: `${run}-e1`, requestId: first, itemId: firstItem, type: "click" },

@@ -57,7 +57,9 @@ export async function serveJson<S extends z.ZodType>(
   } catch (error) {
     const mapped = mapError(error, what);
     if (mapped.internal) console.error(`[http] ${what}: ${errorForLog(error)}`);
-    return sendError(res, mapped.httpStatus, { code: mapped.code, message: mapped.message, ...(mapped.field ? { fields: [{ path: mapped.field, message: mapped.message }] } : {}) },
+    // A field's message says what is wrong with it, without its path again (as zod's fields do).
+    const fieldMessage = mapped.field && mapped.message.startsWith(`${mapped.field}: `) ? mapped.message.slice(mapped.field.length + 2) : mapped.message;
+    return sendError(res, mapped.httpStatus, { code: mapped.code, message: mapped.message, ...(mapped.field ? { fields: [{ path: mapped.field, message: fieldMessage }] } : {}) },
       mapped.retryAfterSeconds ? { "retry-after": String(mapped.retryAfterSeconds) } : undefined);
   }
   if (result instanceof JsonText) sendJsonText(res, 200, result.text);
