@@ -6,6 +6,7 @@ import { telemetry } from "../telemetry/streams";
 import { serverLog, workerId } from "../cluster/ipc";
 import { frontDoorSettings } from "./frontDoor";
 import { startJobs } from "../jobs/worker";
+import { warmServing } from "../rerank/warm";
 import { createFrontDoorServer, type NextHandler } from "./server";
 import { installGracefulShutdown, trackInFlight, type InFlight } from "./shutdown";
 
@@ -29,6 +30,13 @@ export async function serve(config: Env, pages: () => Promise<NextHandler>): Pro
   const worker = workerId();
   if (worker) answerMetricsCollection();
   const handler = await pages();
+  if (stopping()) return;
+  // Listen only once the serving state is warm (catalog cached, model sessions open): Next does not
+  // await instrumentation's warm-up before serving, and a server taking traffic while it warms (after
+  // a crash or SIGTERM under load, `npm start` restarts it) answered its first burst of requests
+  // with 503s, key checks starved past API_KEY_LOOKUP_TIMEOUT_MS (#11 break test, bench:faults b/c);
+  // a cluster's other workers take the connections meanwhile. The same run as Next's (warm.ts).
+  if (config.DATABASE_URL) await warmServing();
   if (stopping()) return;
   // Open the telemetry streams now: spill files left by dead processes are claimed and replayed at start.
   if (config.DATABASE_URL) telemetry();
