@@ -48,6 +48,11 @@ const seenEvents = (holder.__rerankSeenEvents ??= new LRUCache<string, Seen>({
   // V8 keeps a key as one- or two-byte characters, plus the map entry's own ~100 bytes.
   sizeCalculation: (_value, key) => 2 * key.length + 100,
 }));
+/** Forgets every event id this process has seen, as another process (or a restart) would not know them (tests). */
+export function forgetSeenEvents(): void {
+  seenEvents.clear();
+}
+
 const seenKey = (eventId: string, requestTs: Date) => `${eventId}\u0000${requestTs.getTime()}`;
 
 /** What crosses IPC for one served request (server/cluster/ipc.ts): plain JSON. */
@@ -242,18 +247,25 @@ export async function recordOutcomes(batch: OutcomeBatch, allowedSurfaces: reado
     const first = result.rejected[0]!;
     throw new InvalidInputError(first.field, result.rejected.length > 1 ? `${first.message} (and ${result.rejected.length - 1} more)` : first.message);
   }
-  const write = keep(rows);
+  const kept = keep(rows);
+  const write: Promise<void> = kept.then(() => undefined);
   write.catch(() => undefined); // awaited below and by concurrent duplicates: never an unhandled rejection
   for (const key of keys) seenEvents.set(key, write);
+  let held: ReadonlySet<number>;
   try {
-    await write;
+    held = await kept;
   } catch (error) {
     for (const key of keys) if (seenEvents.peek(key) === write) seenEvents.delete(key);
     throw error;
   }
   for (const key of keys) if (seenEvents.peek(key) === write) seenEvents.set(key, true);
-  for (const row of rows) metrics.events.inc({ type: row.type });
-  result.accepted = rows.length;
+  // Events PostgreSQL already held (this process had not seen them: a retry that reached another
+  // worker, or came after a restart) are duplicates, as they are to the table and its rollups.
+  rows.forEach((row, i) => {
+    if (!held.has(i)) metrics.events.inc({ type: row.type });
+  });
+  result.accepted = rows.length - held.size;
+  result.duplicates += held.size;
   // A duplicate of an event a concurrent batch is writing is a duplicate once that write is durable.
   await Promise.all(othersPending);
   return result;
@@ -262,12 +274,14 @@ export async function recordOutcomes(batch: OutcomeBatch, allowedSurfaces: reado
 /**
  * Events are acknowledged only once durable (EVENTS_ACK=durable, the default): in PostgreSQL, or
  * fsynced to this process's spill file, with concurrent calls grouped into one write (group
- * commit), so a killed process loses no acknowledged event. When neither is possible the call fails
+ * commit), so a killed process loses no acknowledged event. Resolves with the indices of the rows
+ * PostgreSQL already held (none known when they went to the spill file, or with EVENTS_ACK=buffered). When neither is possible the call fails
  * (503) and the caller retries; the event ids are not remembered as seen, so the retry is kept.
  */
-async function keep(rows: OutcomeEventRow[]): Promise<void> {
-  if (rows.length === 0) return;
+async function keep(rows: OutcomeEventRow[]): Promise<ReadonlySet<number>> {
+  if (rows.length === 0) return new Set();
   const stream = telemetry().events;
-  if (env().EVENTS_ACK === "durable") return stream.commit(rows);
+  if (env().EVENTS_ACK === "durable") return (await stream.commit(rows)).held;
   for (const row of rows) stream.enqueue(row);
+  return new Set();
 }

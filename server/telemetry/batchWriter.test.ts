@@ -497,3 +497,26 @@ describe("oldestPendingAt: rows enqueued and not yet written", () => {
     expect(writer.oldestPendingAt()).not.toBeNull();
   });
 });
+
+describe("commit tells which rows the sink already held", () => {
+  it("maps the sink's answer back to each of the commits grouped into one write, and knows none for rows spilled", async () => {
+    const stored = new Set<string>(["r1", "r4"]);
+    const sink: BatchSink<Row> & { failing: boolean } = {
+      failing: false,
+      async write(rows) {
+        if (this.failing) throw new Error("database unavailable");
+        const held = new Set<number>();
+        rows.forEach((row, i) => (stored.has(row.id) ? held.add(i) : stored.add(row.id)));
+        return held;
+      },
+    };
+    const writer = new BatchWriter(sink, { name: "t", spillPath: spillPath(), revive, groupCommitMs: 20, onError: () => {} });
+    const [a, b] = await Promise.all([writer.commit(rowsFrom(0, 3)), writer.commit(rowsFrom(3, 3))]);
+    expect([...a.held]).toEqual([1]);
+    expect([...b.held]).toEqual([1]);
+    sink.failing = true;
+    // Durable in the spill file: whether the database held them is not known.
+    expect([...(await writer.commit(rowsFrom(0, 2))).held]).toEqual([]);
+    await writer.close();
+  });
+});

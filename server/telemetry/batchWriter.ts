@@ -22,9 +22,22 @@ import { withDeadline } from "../domain/time/deadline";
 export const DEFAULT_FLUSH_INTERVAL_MS = 200;
 
 export interface BatchSink<T> {
-  /** Writes one batch; throws when the database is unavailable. Must be idempotent (rows carry their own ids; the SQL uses ON CONFLICT DO NOTHING). */
-  write(rows: T[]): Promise<void>;
+  /**
+   * Writes one batch; throws when the database is unavailable. Must be idempotent (rows carry their
+   * own ids; the SQL uses ON CONFLICT DO NOTHING). May resolve with the indices (in `rows`) of the
+   * rows it already held, written before (a replay, or a retry through another process): commit()
+   * passes them on, so a caller can tell a duplicate from a new row.
+   */
+  write(rows: T[]): Promise<void | ReadonlySet<number>>;
 }
+
+/** What commit() knows of its rows once they are durable. */
+export interface CommitResult {
+  /** Indices (in the committed rows) the sink said it already held; empty when it did not say, or the rows went to the spill file. */
+  held: ReadonlySet<number>;
+}
+
+const NONE_HELD: ReadonlySet<number> = new Set();
 
 export interface BatchWriterOptions<T = unknown> {
   /** e.g. "rerank_requests"; used in messages. */
@@ -157,7 +170,7 @@ export class BatchWriter<T> {
   private spillRuns: Array<{ lines: number; since: number }> = [];
   private openRun: { lines: number; since: number } | null = null;
 
-  private commitQueue: Array<{ rows: T[]; resolve: () => void; reject: (error: unknown) => void }> = [];
+  private commitQueue: Array<{ rows: T[]; resolve: (result: CommitResult) => void; reject: (error: unknown) => void }> = [];
   private commitTimer: NodeJS.Timeout | null = null;
   private committing: Promise<void> | null = null;
 
@@ -220,10 +233,11 @@ export class BatchWriter<T> {
    * fsynced (the database failing, in backoff, slower than commitTimeoutMs, or the writer closed).
    * Rejects only when neither is possible (the spill file is full or cannot be written): then the
    * rows are not kept and the caller must not acknowledge them. Commits arriving within
-   * groupCommitMs, or while a commit runs, share the next sink write or fsync.
+   * groupCommitMs, or while a commit runs, share the next sink write or fsync. Resolves with the
+   * rows the sink said it already held (CommitResult.held).
    */
-  commit(rows: T[]): Promise<void> {
-    if (rows.length === 0) return Promise.resolve();
+  commit(rows: T[]): Promise<CommitResult> {
+    if (rows.length === 0) return Promise.resolve({ held: NONE_HELD });
     return new Promise((resolve, reject) => {
       this.commitQueue.push({ rows, resolve, reject });
       this.scheduleCommit();
@@ -358,28 +372,37 @@ export class BatchWriter<T> {
     this.commitQueue = [];
     if (group.length === 0) return;
     const rows = group.flatMap((c) => c.rows);
+    // Indices in `rows` the sink already held.
+    const held = new Set<number>();
     try {
       await this.spillReady;
       let written = 0;
       if (!this.closed && Date.now() >= this.backoffUntil) {
         try {
           for (; written < rows.length; written += this.maxBatch) {
-            await this.writeWithin(rows.slice(written, written + this.maxBatch), this.commitTimeoutMs);
+            const before = await this.writeWithin(rows.slice(written, written + this.maxBatch), this.commitTimeoutMs);
+            for (const i of before ?? []) held.add(written + i);
           }
         } catch {
           // Reported by writeBatch (or the timeout below); the rest is made durable on disk.
         }
       }
       if (written < rows.length) await this.spillDurable(rows.slice(written));
-      for (const c of group) c.resolve();
+      let offset = 0;
+      for (const c of group) {
+        const own = new Set<number>();
+        for (let i = 0; i < c.rows.length; i++) if (held.has(offset + i)) own.add(i);
+        offset += c.rows.length;
+        c.resolve({ held: own });
+      }
     } catch (error) {
       for (const c of group) c.reject(error);
     }
   }
 
   /** A sink write that gives up waiting after `ms` (the write may still land later: sinks are idempotent, so a spilled copy replays as nothing). */
-  private async writeWithin(rows: T[], ms: number): Promise<void> {
-    await withDeadline(this.writeBatch(rows), ms, () => {
+  private async writeWithin(rows: T[], ms: number): Promise<ReadonlySet<number> | void> {
+    return withDeadline(this.writeBatch(rows), ms, () => {
       const error = new Error(`${this.name}: the database did not acknowledge ${rows.length} row(s) within ${ms} ms; they are kept in the spill file`);
       // Later commits go straight to disk until the backoff ends.
       this.failures++;
@@ -494,9 +517,11 @@ export class BatchWriter<T> {
     return true;
   }
 
-  private async writeBatch(rows: T[]): Promise<void> {
+  /** Writes a batch (a refused row alone is dropped); resolves with the rows the sink said it already held. */
+  private async writeBatch(rows: T[]): Promise<ReadonlySet<number> | void> {
+    let held: ReadonlySet<number> | void;
     try {
-      await this.sink.write(rows);
+      held = await this.sink.write(rows);
     } catch (error) {
       if (this.isRowError(error)) return this.isolateRefusedRows(rows, error);
       this.failures++;
@@ -509,6 +534,7 @@ export class BatchWriter<T> {
     this.consecutiveFailures = 0;
     this.backoffUntil = 0;
     this.written += rows.length;
+    return held;
   }
 
   /** A batch refused for its data: halves are written on their own until each refused row is alone. */
