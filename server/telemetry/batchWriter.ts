@@ -108,6 +108,8 @@ export interface WriterStats {
 }
 
 const MiB = 1024 * 1024;
+/** Runs of spilled lines kept apart for oldestPendingAt (beyond it, new runs join the last). */
+const MAX_SPILL_RUNS = 1024;
 
 export class BatchWriter<T> {
   private readonly sink: BatchSink<T>;
@@ -428,7 +430,7 @@ export class BatchWriter<T> {
     try {
       await this.onSpillChain(() => {
         // Runs are pushed in the chain's order, which is the file's.
-        this.spillRuns.push(run);
+        this.pushRun(run);
         return spill.appendLines(lines, { sync: true });
       });
     } catch (error) {
@@ -561,6 +563,19 @@ export class BatchWriter<T> {
     }
   }
 
+  /**
+   * Appends a run of lines to the spill's runs; past MAX_SPILL_RUNS (a long outage, one append per
+   * tick) it joins the last one instead, keeping the earlier time: oldestPendingAt may then say a
+   * row is pending a little longer, never shorter.
+   */
+  private pushRun(run: { lines: number; since: number }): void {
+    const last = this.spillRuns.at(-1);
+    if (last && this.spillRuns.length >= MAX_SPILL_RUNS) {
+      last.lines += run.lines;
+      last.since = Math.min(last.since, run.since);
+    } else this.spillRuns.push(run);
+  }
+
   /** A run whose append failed: its rows are counted as dropped, not pending. */
   private dropRun(run: { lines: number; since: number }): void {
     const at = this.spillRuns.lastIndexOf(run);
@@ -606,7 +621,7 @@ export class BatchWriter<T> {
     this.pendingBytes = 0;
     const run = this.openRun;
     this.openRun = null;
-    if (run) this.spillRuns.push(run);
+    if (run) this.pushRun(run);
     try {
       await spill.appendLines(lines);
     } catch (error) {
