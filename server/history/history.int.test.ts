@@ -214,7 +214,7 @@ describe("a shared alias in the history (issue #14)", () => {
     expect(ok).toHaveLength(1);
     expect(refused).toHaveLength(1);
     const winner = ok[0]!.value.to.version;
-    expect(refused[0]!.reason).toMatchObject({ code: "CONFLICT", message: `move of production refused: t-race-move-model production changed since it was read (now v${winner}); reload and check` });
+    expect(refused[0]!.reason).toMatchObject({ code: "CONFLICT", message: `move of production refused: t-race-move-model production changed since it was read (was v1, now v${winner}); reload and check` });
     const production = await db.modelAlias.findFirstOrThrow({ where: { modelId: model.id, name: "production" }, include: { version: true } });
     expect(production.version.version).toBe(winner);
     expect(await db.promotionHistory.count({ where: { modelId: model.id, alias: "production" } })).toBe(1);
@@ -222,7 +222,7 @@ describe("a shared alias in the history (issue #14)", () => {
     // From "unset" (null) on an alias that exists: refused too; a stale page on a rollback likewise.
     await expect(ml().models.setAlias({ versionId: id(4), alias: "production", expectFromVersionId: null })).rejects.toMatchObject({ code: "CONFLICT" });
     await expect(oncall().oncall.rollback({ surface: "t-race-move", reason: "stale page", expectFromVersionId: id(1) })).rejects.toMatchObject({
-      code: "CONFLICT", message: `rollback of t-race-move refused: t-race-move-model production changed since it was read (now v${winner}); reload and check`,
+      code: "CONFLICT", message: `rollback of t-race-move refused: t-race-move-model production changed since it was read (was v1, now v${winner}); reload and check`,
     });
     // Without the field the move is not checked (API callers that read nothing first).
     expect((await ml().models.setAlias({ versionId: id(1), alias: "production", reason: "unchecked" })).to.version).toBe(1);
