@@ -42,6 +42,19 @@ beforeAll(async () => {
 }, 120_000);
 
 describe("canary rollouts", () => {
+  it("#14 break test: the demo seed's history rows name the surfaces their moves reached, and its cascade's stage 2 has a row", async () => {
+    const rows = await getDb().promotionHistory.findMany({ where: { actor: "seed" }, orderBy: { id: "asc" }, select: { kind: true, modelName: true, alias: true, toVersion: true, surfaceKey: true, surfaces: true, stage2Surfaces: true } });
+    const of = (model: string, alias: string) => rows.find((r) => r.modelName === model && r.alias === alias && r.kind === "alias_move");
+    expect(of("search-ranker", "production")).toMatchObject({ toVersion: 2, surfaces: ["home-feed", "search"] });
+    expect(of("search-ranker", "fallback")).toMatchObject({ toVersion: 1, surfaces: ["home-feed", "search"] });
+    expect(of("search-ranker", "shadow")).toMatchObject({ toVersion: 3, surfaces: ["search"] });
+    expect(of("demo-cross-encoder", "production")).toMatchObject({ toVersion: 1, surfaces: ["product-qa"] });
+    expect(rows.find((r) => r.kind === "stage2")).toMatchObject({ surfaceKey: "product-search", modelName: "demo-cross-encoder", alias: "production", toVersion: 1, surfaces: ["product-search"], stage2Surfaces: ["product-search"] });
+    // Only models no surface serves (the LETOR rankers) have rows that reach none.
+    expect(rows.filter((r) => r.surfaces.length === 0).every((r) => r.modelName?.startsWith("letor-"))).toBe(true);
+    expect((await caller().history.servingAt({ surface: "product-search", at: new Date() })).stage2).toMatchObject({ known: true, model: "demo-cross-encoder", alias: "production", version: 1 });
+  });
+
   it("refuses a rollout that cannot run, naming the field", async () => {
     await expect(caller().rollouts.start({ surface: "t-roll", version: 1 })).rejects.toThrow('version: v1 already serves "t-roll" (production)');
     await expect(caller().rollouts.start({ surface: "t-roll", version: 9 })).rejects.toThrow("version: t-roll-model has no v9");
