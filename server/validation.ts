@@ -102,6 +102,16 @@ export const timestamp = (options: { fromText?: boolean; message?: string } = {}
   return options.fromText ? z.preprocess((v) => (typeof v === "string" ? (parseIsoInstant(v) ?? v) : v), date) : date;
 };
 
+/**
+ * An instant given as text that stays text (an outcome event's `ts`): the same strict ISO 8601 as
+ * timestamp({ fromText }), in the same 1900–9999 range.
+ */
+export const isoInstantText = () =>
+  z.string().max(40, `must be ${ISO_INSTANT_HINT}`).refine((t) => {
+    const at = parseIsoInstant(t);
+    return at !== null && at.getUTCFullYear() >= 1900 && at.getUTCFullYear() <= 9999;
+  }, `must be ${ISO_INSTANT_HINT}, in 1900–9999`);
+
 export interface JsonBounds {
   /** Nesting levels, the value itself being 1. Default 16. */
   maxDepth?: number;
