@@ -143,7 +143,7 @@ function ServingAt({ surface }: { surface: string }) {
       {a && (
         <Stack gap={2} mt="xs" data-testid="serving-at">
           <Text size="sm">
-            {new Date(a.at).toLocaleString()}: {a.model ?? "no model"} {a.alias} →{" "}
+            {new Date(a.at).toLocaleString()}: {a.stage2 ? "stage 1: " : ""}{a.model ?? "no model"} {a.alias} →{" "}
             {a.serving.known
               ? a.serving.version === null ? <b>nothing (alias cleared)</b> : <><b>v{a.serving.version}</b> (since {when(a.serving.since)}{a.serving.by ? `, ${a.serving.kind ? `${KIND_LABEL[a.serving.kind]} ` : ""}by ${a.serving.by}` : ""}{a.serving.surfaces && a.serving.surfaces.length > 1 ? `; reached ${a.serving.surfaces.join(", ")}` : ""})</>
               : <b>unknown: the history starts {a.serving.historyStarts ? new Date(a.serving.historyStarts).toLocaleString() : "later"}</b>}
