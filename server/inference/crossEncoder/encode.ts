@@ -42,6 +42,10 @@ export class PairEncoder {
   readonly vocabSize: number;
   private readonly ids: Map<string, number>;
   private readonly unkId: number;
+  /** The id of the tokenizer's unknown token (0 when it has none): a token every model takes. */
+  get unknownId(): number {
+    return this.unkId;
+  }
   private readonly padId: number;
   /** Special tokens the post-processor adds around a pair. */
   readonly pairOverhead: number;

@@ -92,6 +92,19 @@ describe("bundles that must be refused", () => {
     });
   });
 
+  it("refuses a maxLength beyond the model's positions, naming config.maxLength (short sample pairs would pass, long documents then fail)", async () => {
+    // The demo model has 32 positions. Checked before the sample pairs, so the reason names config.maxLength.
+    for (const maxLength of [33, 64, 512]) {
+      await expect(CrossEncoder.open({ ...bundle, config: { ...bundle.config, maxLength } })).rejects.toMatchObject({
+        field: "config.maxLength",
+        message: expect.stringMatching(new RegExp(`^config\\.maxLength: the model refuses a pair of ${maxLength} tokens \\(.*\\): set maxLength to the model's position limit`)),
+      });
+    }
+    const shorter = await CrossEncoder.open({ ...bundle, config: { ...bundle.config, maxLength: 16 } });
+    expect((await shorter.score([{ query: "lamp", document: "lamp ".repeat(40) }])).width).toBe(16);
+    await shorter.release();
+  });
+
   it("refuses a tokenizer.json that is not a tokenizer", async () => {
     await expect(CrossEncoder.open({ ...bundle, tokenizerJson: '{"model": {"type": "Nope"}}' })).rejects.toMatchObject({ field: "tokenizer" });
   });
