@@ -283,6 +283,17 @@ describe("Cohere-compatible rerank: break-test findings", () => {
     expect(new Set(servedBody.results.slice(0, 5).map((r: { index: number }) => r.index))).toEqual(new Set(brokenBody.results.slice(0, 5).map((r: { index: number }) => r.index)));
   });
 
+  it("a catalog candidate without text is ranked on its catalog title and category (the model's textFields), not the category alone", async () => {
+    // The Debug page's request on product-qa ranked every lamp -0.9356: the feature store's attributes had no title.
+    const items = await getDb().catalogItem.findMany({ where: { category: "home", safetyFlags: { isEmpty: true } }, take: 8, orderBy: { id: "asc" }, select: { id: true, title: true, category: true } });
+    const response = await post("/api/v1/rerank", { surface: DEMO_TEXT_SURFACE, topK: items.length, context: { query: "lamp" }, candidates: items.map((item) => ({ id: item.id })) });
+    expect(response.status).toBe(200);
+    const body = await response.json();
+    const expected = await modelOrder("lamp", items.map((item) => `${item.title} ${item.category}`));
+    expect(body.items.map((item: { id: string }) => item.id)).toEqual(expected.map((i) => items[i]!.id));
+    expect(new Set(body.items.map((item: { score: number }) => item.score)).size).toBeGreaterThan(1);
+  });
+
   it("answers every error of /v2/rerank in Cohere's shape: 401, 415 and 405 carry `message` beside the house's error", async () => {
     const unauthorized = await post("/v2/rerank", { model: DEMO_TEXT_SURFACE, query: "q", documents: ["a"] }, {});
     expect(unauthorized.status).toBe(401);
