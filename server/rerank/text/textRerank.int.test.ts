@@ -294,6 +294,18 @@ describe("Cohere-compatible rerank: break-test findings", () => {
     expect(new Set(body.items.map((item: { score: number }) => item.score)).size).toBeGreaterThan(1);
   });
 
+  it("over-long documents are cut at the tokens the model reads: nine 99,000-character documents are ranked within the budget, each truncation counted", async () => {
+    // Tokenising every character took ~1 s in the worker: past product-qa's 200 ms budget, the request fell back to request order.
+    const long = (i: number) => Array.from({ length: 16_000 }, (_, j) => `lamp${(i * 7 + j) % 50}`).join(" ").slice(0, 99_000);
+    const docs = Array.from({ length: 9 }, (_, i) => long(i));
+    const response = await post("/v2/rerank", { model: DEMO_TEXT_SURFACE, query: "lamp", documents: docs });
+    expect(response.status).toBe(200);
+    const body = await response.json();
+    expect(body.meta.fallback).toEqual({ used: false, reason: null, served_by: "model" });
+    expect(body.meta.truncated_documents).toBe(9);
+    expect(body.results.map((r: { index: number }) => r.index)).toEqual(await modelOrder("lamp", docs));
+  });
+
   it("answers every error of /v2/rerank in Cohere's shape: 401, 415 and 405 carry `message` beside the house's error", async () => {
     const unauthorized = await post("/v2/rerank", { model: DEMO_TEXT_SURFACE, query: "q", documents: ["a"] }, {});
     expect(unauthorized.status).toBe(401);
