@@ -57,7 +57,8 @@ export const textRerankRequestSchema = z.strictObject({
   model: text(256, 1),
   query: text(TEXT_RERANK_LIMITS.maxQueryChars, 1),
   documents: z.array(document).min(1, "at least one document").max(TEXT_RERANK_LIMITS.maxDocuments, `at most ${TEXT_RERANK_LIMITS.maxDocuments} documents`),
-  top_n: int32(1, TEXT_RERANK_LIMITS.maxDocuments).nullish(),
+  /** At most this many results; more than the documents returns them all (as Cohere does). */
+  top_n: int32(1).nullish(),
   /** Object documents are scored on these fields' text (in order); the bundle's textFields when absent. */
   rank_fields: z.array(fieldName).min(1).max(TEXT_RERANK_LIMITS.maxRankFields).nullish(),
   return_documents: z.boolean().nullish(),

@@ -236,6 +236,10 @@ describe("Cohere-compatible rerank: break-test findings", () => {
     const nulls = await post("/v2/rerank", { model: DEMO_TEXT_SURFACE, query: "earphones", documents, top_n: null, max_tokens_per_doc: null, return_documents: null, rank_fields: null, priority: 0 });
     expect(nulls.status).toBe(200);
     expect((await nulls.json()).results.map((r: { index: number }) => r.index)).toEqual(await modelOrder("earphones", documents));
+    // A top_n above the documents' count returns them all, whatever its size.
+    const many = await post("/v2/rerank", { model: DEMO_TEXT_SURFACE, query: "earphones", documents, top_n: 5000 });
+    expect(many.status).toBe(200);
+    expect((await many.json()).results).toHaveLength(documents.length);
   });
 
   it("ranks Cohere's { text } object documents on their text when the model's textFields are absent (not as empty text)", async () => {
