@@ -6,8 +6,8 @@
 export interface RankedCandidate {
   id: string;
   score: number; // model score (or fallback pseudo-score); higher is better
-  /** item attributes from the catalog; absent for unknown items */
-  attrs: { category?: string; providerGroup?: string; brand?: string; safetyFlags?: readonly string[] };
+  /** item attributes from the catalog; absent for unknown items (the title is what a cross-encoder reads, with the category) */
+  attrs: { title?: string; category?: string; providerGroup?: string; brand?: string; safetyFlags?: readonly string[] };
 }
 
 export interface ConstraintConfig {
