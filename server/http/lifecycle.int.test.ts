@@ -42,9 +42,9 @@ interface Server {
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
-async function startServer(env: Record<string, string> = {}, port?: number): Promise<Server> {
+async function startServer(env: Record<string, string> = {}, port?: number, args: string[] = []): Promise<Server> {
   const listenPort = port ?? (await getPort({ host: "127.0.0.1" }));
-  const child = spawn(process.execPath, ["--import", "tsx", path.join(ROOT, "server/testing/serverProcess.ts")], {
+  const child = spawn(process.execPath, ["--import", "tsx", path.join(ROOT, "server/testing/serverProcess.ts"), ...args], {
     cwd: ROOT,
     env: { ...process.env, DATABASE_URL: proxiedUrl, PORT: String(listenPort), HOST: "127.0.0.1", SERVING_AUTH: "off", WORKERS: "1", TELEMETRY_SPILL_DIR: spillDir, SHUTDOWN_DRAIN_MS: "10000", ...env },
     stdio: ["ignore", "pipe", "pipe"],
@@ -250,7 +250,7 @@ describe("the server process's life", () => {
   }, 180_000);
 
   it("listens only once the serving state is warm, though the pages do not wait for it (as Next does not): a restart under load answers its first requests", async () => {
-    const server = await startServer({ STANDIN_WARMS: "0" });
+    const server = await startServer({}, undefined, ["--no-warm"]);
     const output = server.output();
     const warm = output.indexOf("serving warm in");
     expect(warm).toBeGreaterThanOrEqual(0);
