@@ -249,6 +249,20 @@ describe("the server process's life", () => {
     // A server's start, the outage, and the tally's next flush (every 5 s) once the database is back.
   }, 180_000);
 
+  it("listens only once the serving state is warm, though the pages do not wait for it (as Next does not): a restart under load answers its first requests", async () => {
+    const server = await startServer({ STANDIN_WARMS: "0" });
+    const output = server.output();
+    const warm = output.indexOf("serving warm in");
+    expect(warm).toBeGreaterThanOrEqual(0);
+    expect(warm).toBeLessThan(output.indexOf("serving on"));
+    // The first burst right after it listens: every request served by the model.
+    const burst = await Promise.all(Array.from({ length: 40 }, (_, i) => post(server.port, "/api/v1/rerank", { surface: "search", topK: 5, userKey: `warm-${i}`, candidates })));
+    expect(burst.map((r) => r?.status)).toEqual(new Array(40).fill(200));
+    expect(burst.every((r) => r!.body.fallback.used === false)).toBe(true);
+    server.child.kill("SIGTERM");
+    expect((await server.exited).code).toBe(0);
+  });
+
   it("WORKERS=2: both workers answer, an event finds its request on the other worker, /api/metrics sums the workers, SIGTERM stops both", async () => {
     const server = await startServer({ WORKERS: "2" });
     const ack: Acknowledged = { requests: [], events: [] };

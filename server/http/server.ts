@@ -60,6 +60,11 @@ async function serveTrpc(req: IncomingMessage, res: ServerResponse, procedurePat
     createContext: () => createContext({ headers: headersOf(req) }),
     // A malformed body gets the same message as on /api/v1/*, in tRPC's error shape.
     middleware: (_req, _res, next) => next(parsed && !parsed.ok ? new TRPCError({ code: "PARSE_ERROR", message: parsed.message }) : undefined),
+    // A 503 that asks for a retry (RetryLaterError) says when, as on /api/v1/*.
+    responseMeta: ({ errors }) => {
+      const after = errors.map((e) => mapError(e.cause ?? e, procedurePath).retryAfterSeconds).find((s) => s !== undefined);
+      return after === undefined ? {} : { headers: { "retry-after": String(after) } };
+    },
   });
 }
 

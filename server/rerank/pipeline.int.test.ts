@@ -5,7 +5,8 @@ import { getDb } from "../db/client";
 import { seedDemo } from "../db/seed";
 import { demoFeatureSpec, demoModelBytes } from "../demo/models";
 import { linearRankerOnnx } from "../domain/onnx/linear";
-import { recordOutcomes } from "../events/service";
+import { forgetSeenEvents, recordOutcomes } from "../events/service";
+import { metrics } from "../telemetry/metrics";
 import { corruptModelBytes, createTestSurface, failingModelOnnx, slowModelOnnx } from "../testing/models";
 import { telemetry } from "../telemetry/streams";
 import { startTestFrontDoor, type TestFrontDoor } from "../testing/frontDoor";
@@ -283,6 +284,16 @@ describe("logging for evaluation", () => {
     const purchase = { eventId: `${tag}-buy`, requestId: first.requestId, type: "purchase" as const, itemId: first.items[1]!.id, revenue: 42.5 };
     expect(await recordOutcomes({ events: [click, purchase] })).toEqual({ accepted: 2, duplicates: 0, rejected: [] });
     expect(await recordOutcomes({ events: [click] })).toMatchObject({ accepted: 0, duplicates: 1 });
+    // The same retry reaching another worker, or this one after a restart (#11 break test: each
+    // worker's first sight of a stored event answered accepted: 1 and counted it again): PostgreSQL
+    // says it held it, so it is a duplicate there too, and counted once.
+    const clicksCounted = async () => (await metrics.events.get()).values.find((v) => v.labels.type === "click")?.value ?? 0;
+    const clicksBefore = await clicksCounted();
+    forgetSeenEvents();
+    const other = { ...click, eventId: `${tag}-click-2`, requestId: served[1]!.requestId, itemId: served[1]!.items[1]!.id };
+    expect(await recordOutcomes({ events: [click, other] })).toEqual({ accepted: 1, duplicates: 1, rejected: [] });
+    expect(await clicksCounted()).toBe(clicksBefore + 1);
+    expect(await db.outcomeEvent.count({ where: { eventId: { in: [click.eventId, `${tag}-click-2`] } } })).toBe(2);
 
     // Over HTTP the events come from another caller than the in-process rerank: a request id the
     // client chose is found in that caller's recent responses only, else in the request log.
