@@ -6,6 +6,7 @@ import { authenticate } from "./auth/authenticate";
 import { BAD_KEY_MESSAGE, principalCan, SIGN_IN_MESSAGE, type Principal } from "./auth/principal";
 import { getDb, type Db } from "./db/client";
 import { missingPermissionReason, PERMISSION_NAMES, type Permission } from "./domain/access/permissions";
+import { strictSuperjsonDates } from "./domain/time/superjsonDates";
 import { mapError } from "./errorMapping";
 import { errorForLog } from "./redact";
 import { describeZodError, fieldPath } from "./validation";
@@ -51,7 +52,12 @@ const t = initTRPC
   .context<Context>()
   .meta<Meta>()
   .create({
-    transformer: superjson,
+    // Input: superjson, with the text of every Date it tags held to strict ISO 8601 first (superjson
+    // reads it with new Date(text), which takes "12" as December 2001); output: superjson.
+    transformer: {
+      input: { serialize: superjson.serialize, deserialize: (payload: unknown) => superjson.deserialize(strictSuperjsonDates(payload as Parameters<typeof superjson.deserialize>[0])) },
+      output: superjson,
+    },
     errorFormatter({ shape, error, path }) {
       const zod = error.cause instanceof ZodError ? error.cause : null;
       return {
