@@ -246,12 +246,19 @@ describe("the server process's life", { timeout: TEST_TIMEOUT_MS }, () => {
       await waitFor(async () => (await unattributedErrors(db, new Date(), hourAgo())).errors - before.errors === 10, "the 5xx tally to be flushed", 30_000);
       const [minted] = await db.$queryRaw<Array<{ n: bigint }>>`SELECT count(*) AS n FROM rerank_errors WHERE surface LIKE 'outage-made-up%'`;
       expect(Number(minted!.n)).toBe(0);
-      const overview = await oncallOverview(db, { hours: 1 });
-      expect(overview.unattributed.errors - before.errors).toBe(10);
-      expect(overview.unattributed.burn.level).toBe("page");
-      expect(overview.alerts.filter((a) => a.surface === "unattributed").map((a) => a.alert)).toContain("RerankAvailabilityFastBurn");
       server.child.kill("SIGTERM");
       expect((await server.exited).code).toBe(0);
+      // Stopped (its request log flushed): their burn is their share of every request this file's
+      // database has seen, all within the hour (a service-level ratio, unattributedBurnRate).
+      const overview = await oncallOverview(db, { hours: 1 });
+      expect(overview.unattributed.errors - before.errors).toBe(10);
+      const [traffic] = await db.$queryRaw<Array<{ requests: number; errors: number; unattributed: number }>>`
+        SELECT (SELECT count(*) FROM rerank_requests)::int AS requests, (SELECT coalesce(sum(count), 0) FROM rerank_errors)::int AS errors,
+          (SELECT coalesce(sum(count), 0) FROM rerank_errors e WHERE NOT EXISTS (SELECT 1 FROM surfaces s WHERE s.key = e.surface))::int AS unattributed`;
+      expect(traffic!.unattributed).toBe(before.errors + 10);
+      const burn = traffic!.unattributed / (traffic!.requests + traffic!.errors) / 0.001;
+      expect(overview.unattributed.burn.oneHour).toBeCloseTo(burn, 6);
+      expect(overview.alerts.some((a) => a.surface === "unattributed" && a.alert === "RerankAvailabilityFastBurn")).toBe(burn > 14.4);
     } finally {
       await proxy.open();
       if (server.child.exitCode === null) server.child.kill("SIGKILL");
