@@ -1,16 +1,19 @@
 import { afterAll, inject } from "vitest";
 import { setEnv } from "../config";
 import { disconnectDb } from "../db/client";
-import { cloneDatabase } from "./postgres";
+import { startSpare, takeClone } from "./postgres";
 
 // Each integration test file runs on a database of its own: a clone of the run's migrated and seeded
-// template (server/testing/integration-setup.ts), dropped after the file.
-const own = await cloneDatabase(inject("templateDatabaseUrl"));
+// template (server/testing/integration-setup.ts), dropped after the file. The next file's clone is
+// made while this one runs (its copy then costs the next file nothing).
+const template = inject("templateDatabaseUrl");
+const own = await takeClone(template);
+const spare = startSpare(template).catch(() => undefined); // without a spare, the next file makes its own copy
 setEnv("DATABASE_URL", own.url);
 process.env.ORT_DISABLE_TELEMETRY = "1"; // for onnxruntime itself
 
 // Registered first, so it runs after the file's own afterAll hooks (vitest runs them as a stack).
 afterAll(async () => {
   await disconnectDb();
-  await own.drop();
+  await Promise.all([own.drop(), spare]);
 });

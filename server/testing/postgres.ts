@@ -27,19 +27,38 @@ export async function scratchDatabase(baseUrl: string, label: string) {
 const databaseOf = (url: string) => new URL(url).pathname.slice(1);
 const withDatabase = (url: string, name: string) => Object.assign(new URL(url), { pathname: `/${name}` }).toString();
 
+const spareOf = (template: string) => `${template}_s`;
+
 /**
- * A copy of the database at `templateUrl` (CREATE DATABASE … TEMPLATE: a file copy, far faster than
- * migrating and seeding again), named after it with a random suffix; drop() removes it. The template
- * must have no other connection while it is copied.
+ * A copy of the database at `templateUrl` for one test file, named after it with a random suffix;
+ * drop() removes it. A spare copy made while the previous file ran (startSpare) is taken when there
+ * is one (renamed: instant), else one is made now (CREATE DATABASE … TEMPLATE: a file copy, far
+ * faster than migrating and seeding again; the template must have no other connection meanwhile).
  */
-export async function cloneDatabase(templateUrl: string) {
+export async function takeClone(templateUrl: string) {
   const template = databaseOf(templateUrl);
   const name = `${template}_f${randomBytes(3).toString("hex")}`;
-  await withClient(adminUrlOf(templateUrl), (c) => c.query(`CREATE DATABASE "${name}" TEMPLATE "${template}"`));
+  await withClient(adminUrlOf(templateUrl), async (c) => {
+    const { rows } = await c.query<{ datname: string }>("SELECT datname FROM pg_database WHERE left(datname, length($1)) = $1", [spareOf(template)]);
+    for (const { datname } of rows) {
+      // Atomic: of two files taking one spare, one renames it and the other gets an error and goes on.
+      if (await c.query(`ALTER DATABASE "${datname}" RENAME TO "${name}"`).then(() => true, () => false)) return;
+    }
+    await c.query(`CREATE DATABASE "${name}" TEMPLATE "${template}"`);
+  });
   return { url: withDatabase(templateUrl, name), drop: () => dropDatabase(adminUrlOf(templateUrl), name) };
 }
 
-/** Drops every database named after the one at `templateUrl` (clones and their scratch databases a crashed file left). */
+/**
+ * Makes a spare copy of the template for the next file to take (takeClone). Await it before the
+ * process ends: a copy left half made would be committed after the run's clean-up had looked.
+ */
+export async function startSpare(templateUrl: string): Promise<void> {
+  const template = databaseOf(templateUrl);
+  await withClient(adminUrlOf(templateUrl), (c) => c.query(`CREATE DATABASE "${spareOf(template)}${randomBytes(3).toString("hex")}" TEMPLATE "${template}"`));
+}
+
+/** Drops every database named after the one at `templateUrl`: the last spare, and clones (and their scratch databases) a crashed file left. */
 export async function dropClonesOf(templateUrl: string): Promise<void> {
   const prefix = `${databaseOf(templateUrl)}_`;
   const { rows } = await withClient(adminUrlOf(templateUrl), (c) => c.query<{ datname: string }>("SELECT datname FROM pg_database WHERE left(datname, length($1)) = $1", [prefix]));
