@@ -95,3 +95,20 @@ describe("storableText", () => {
     expect(storableText("plain ✓ 😀")).toBe("plain ✓ 😀");
   });
 });
+
+describe("dates taken as text (#14 break test)", () => {
+  it("an outcome event's ts and every fromText timestamp take strict ISO 8601 only", async () => {
+    const { outcomeEventSchema } = await import("./events/schema");
+    const { timestamp } = await import("./validation");
+    const event = { eventId: "e1", requestId: "r1", type: "click", itemId: "sku-1" };
+    const stamp = timestamp({ fromText: true });
+    for (const loose of ["12", "2026-02-30", "2026-02-30T00:00:00Z", "2026-11-28T14:02:00Z\u0000", "2026-11-28T14:02:00", "1899-12-31T23:59:59Z"]) {
+      expect(outcomeEventSchema.safeParse({ ...event, ts: loose }).success, loose).toBe(false);
+      expect(stamp.safeParse(loose).success, loose).toBe(false);
+    }
+    for (const strict of ["2026-11-28", "2026-11-28T14:02Z", "2026-11-28T14:02:00.123+01:00"]) {
+      expect(outcomeEventSchema.safeParse({ ...event, ts: strict }).success, strict).toBe(true);
+      expect(stamp.parse(strict)).toEqual(new Date(Date.parse(strict.length === 10 ? `${strict}T00:00:00Z` : strict)));
+    }
+  });
+});

@@ -1,4 +1,5 @@
 import { z, type ZodError } from "zod";
+import { ISO_INSTANT_HINT, parseIsoInstant } from "./domain/time/isoInstant";
 
 /** A zod path as a reader writes it: candidates[3].features.price */
 export function fieldPath(path: ReadonlyArray<PropertyKey>): string {
@@ -87,11 +88,29 @@ export const decimal = (min: number, max: number) => z.number().min(min).max(max
 /**
  * An instant that ends in a timestamptz column: JavaScript dates reach ±275,760 years, PostgreSQL
  * refuses years before 4713 BC; 1900–9999 covers every real expiry and filter.
+ * `fromText`: text is accepted too (query strings, plain JSON callers), as strict ISO 8601 only
+ * (parseIsoInstant: a date, or a date-time with its offset), never `new Date(text)`'s loose reading
+ * ("12" is not December 2001, "2026-02-30" not 2 March); a Date (superjson) passes as it is.
  */
-export const timestamp = (options: { coerce?: boolean; message?: string } = {}) =>
-  (options.coerce ? z.coerce.date(options.message ? { error: options.message } : undefined) : z.date(options.message ? { error: options.message } : undefined))
+export const timestamp = (options: { fromText?: boolean; message?: string } = {}) => {
+  const message = options.message ? `${options.message} (${ISO_INSTANT_HINT})` : `must be ${ISO_INSTANT_HINT}`;
+  const date = z
+    .date({ error: message })
     .min(new Date("1900-01-01T00:00:00Z"), "must be in 1900 or later")
     .max(new Date("9999-12-31T23:59:59.999Z"), "must be in 9999 or earlier");
+  // Text that is not strict ISO stays text, and z.date refuses it with the message.
+  return options.fromText ? z.preprocess((v) => (typeof v === "string" ? (parseIsoInstant(v) ?? v) : v), date) : date;
+};
+
+/**
+ * An instant given as text that stays text (an outcome event's `ts`): the same strict ISO 8601 as
+ * timestamp({ fromText }), in the same 1900–9999 range.
+ */
+export const isoInstantText = () =>
+  z.string().max(40, `must be ${ISO_INSTANT_HINT}`).refine((t) => {
+    const at = parseIsoInstant(t);
+    return at !== null && at.getUTCFullYear() >= 1900 && at.getUTCFullYear() <= 9999;
+  }, `must be ${ISO_INSTANT_HINT}, in 1900–9999`);
 
 export interface JsonBounds {
   /** Nesting levels, the value itself being 1. Default 16. */

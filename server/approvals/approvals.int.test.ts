@@ -154,8 +154,9 @@ describe("approvals", () => {
     // A request filed from a page that is stale by the time it is approved fails and moves nothing.
     const stale = await as(ana).approvals.request({ change: { kind: "alias_move", versionId: await version(5), alias: "production", expectFromVersionId: await version(4) }, reason: "v5 next" });
     await as(bo).oncall.rollback({ surface: "t-appr-s2x", reason: "v4 misbehaves" });
-    const failed = await as(bo).approvals.decide({ id: stale.id, approve: true });
-    expect(failed).toMatchObject({ status: "failed", error: "move of production refused: t-appr-s2x-model production changed since it was read (now v1); reload and check" });
+    const refusal = "t-appr-s2x-model production moved since the request was filed (it showed v4, it is now v1): not applied over it; file a new request if the change is still wanted";
+    await expect(as(bo).approvals.decide({ id: stale.id, approve: true })).rejects.toMatchObject({ code: "CONFLICT", message: refusal });
+    expect(await db.changeRequest.findUniqueOrThrow({ where: { id: stale.id } })).toMatchObject({ status: "failed", error: refusal });
     expect((await db.modelAlias.findFirstOrThrow({ where: { model: { name: "t-appr-s2x-model" }, name: "production" }, include: { version: true } })).version.version).toBe(1);
 
     // Removing stage 2 is a request too.
@@ -188,5 +189,45 @@ describe("approvals", () => {
     });
     expect((await db.experiment.findUniqueOrThrow({ where: { key: "appr-open-exp" } })).status).toBe("running");
     await as(pm).experiments.stop({ key: "appr-open-exp", reason: "test over" });
+  });
+
+  it("#14 break test: a request filed without expectFromVersionId pins the version it showed; approved after an on-call rollback it is a 409 naming the alias and both versions", async () => {
+    const db = getDb();
+    await createTestSurface(db, { key: "t-appr-pin", bytes: demoModelBytes("linear"), featureSpec: demoFeatureSpec(), extraVersions: [demoModelBytes("popularity"), demoModelBytes("candidate")] });
+    const model = await db.model.findUniqueOrThrow({ where: { name: "t-appr-pin-model" }, include: { versions: true } });
+    const id = (v: number) => model.versions.find((x) => x.version === v)!.id;
+    const production = async () => (await db.modelAlias.findFirstOrThrow({ where: { modelId: model.id, name: "production" }, include: { version: true } })).version.version;
+    // production: v1 → v4 → v5 (history), then guarded.
+    await as(ana).models.setAlias({ versionId: id(4), alias: "production", reason: "v4" });
+    await as(ana).models.setAlias({ versionId: id(5), alias: "production", reason: "v5" });
+    await callerAs(["admin"], "admin@approve.test").approvals.setRequired({ surface: "t-appr-pin", required: true, reason: "guarded" });
+    const request = await as(ana).approvals.request({ change: { kind: "alias_move", versionId: id(1), alias: "production" }, reason: "back to v1" });
+    expect(request.summary).toBe("t-appr-pin-model production: v5 → v1 (serves t-appr-pin)");
+    expect(request.payload).toMatchObject({ expectFromVersionId: id(5) });
+    // On-call rolls back meanwhile (never waits): production v5 → v4.
+    expect((await as(bo).oncall.rollback({ surface: "t-appr-pin", reason: "incident" })).version).toBe(4);
+    const refusal = "t-appr-pin-model production moved since the request was filed (it showed v5, it is now v4): not applied over it; file a new request if the change is still wanted";
+    await expect(as(bo).approvals.decide({ id: request.id, approve: true })).rejects.toMatchObject({ code: "CONFLICT", message: refusal });
+    expect(await production()).toBe(4);
+    expect(await db.changeRequest.findUniqueOrThrow({ where: { id: request.id } })).toMatchObject({ status: "failed", error: refusal });
+    expect(await db.auditLog.findFirst({ where: { action: "change_request.fail", surfaceKeys: { has: "t-appr-pin" } } })).toMatchObject({ actor: "bo@approve.test" });
+
+    // A ship request pins production the same way.
+    const pm = await person("pm-pin@approve.test", ["pm"]);
+    const pm2 = await person("pm-pin2@approve.test", ["pm"]);
+    await as(pm).experiments.create(experimentInputSchema.parse({
+      key: "appr-pin-exp", name: "Pin experiment", surface: "t-appr-pin", owner: "pm-pin@approve.test", hypothesis: "x",
+      variants: [{ key: "control", name: "control", weight: 0.5, isControl: true, modelAlias: "production" }, { key: "treat", name: "treat", weight: 0.5, modelVersionId: id(5) }],
+    }));
+    await db.experiment.update({ where: { key: "appr-pin-exp" }, data: { status: "stopped", stoppedAt: new Date() } });
+    const ship = await as(pm).approvals.request({ change: { kind: "experiment_ship", key: "appr-pin-exp", variant: "treat", override: true }, reason: "ship v5" });
+    expect(ship.summary).toBe("ship variant treat of experiment appr-pin-exp to production on t-appr-pin, now v4");
+    expect(ship.payload).toMatchObject({ expectFromVersionId: id(4) });
+    expect((await as(bo).oncall.rollback({ surface: "t-appr-pin", reason: "incident 2" })).version).toBe(1);
+    await expect(as(pm2).approvals.decide({ id: ship.id, approve: true })).rejects.toMatchObject({
+      code: "CONFLICT", message: "t-appr-pin-model production moved since the request was filed (it showed v4, it is now v1): not applied over it; file a new request if the change is still wanted",
+    });
+    expect(await production()).toBe(1);
+    expect((await db.experiment.findUniqueOrThrow({ where: { key: "appr-pin-exp" } })).status).toBe("stopped");
   });
 });

@@ -28,6 +28,8 @@ export const startRolloutSchema = z.strictObject({
 export const changePayloadSchema = z.discriminatedUnion("kind", [
   z.strictObject({ kind: z.literal("alias_move"), versionId: idString(), alias: aliasNameSchema, expectFromVersionId: expectFromVersionIdSchema }),
   z.strictObject({ kind: z.literal("canary_start"), rollout: startRolloutSchema.omit({ reason: true }) }),
+  /** Promotes the running or paused canary of `surface` now (rollouts.promote) where the promotion reaches a guarded surface its start was not approved for. `rolloutId`: pinned when filed. */
+  z.strictObject({ kind: z.literal("canary_promote"), surface: surfaceKey, rolloutId: idString().optional() }),
   z.strictObject({ kind: z.literal("experiment_start"), key: idString(63) }),
   z.strictObject({ kind: z.literal("experiment_ship"), key: idString(63), variant: idString(63), override: z.boolean().optional(), expectFromVersionId: expectFromVersionIdSchema }),
   /** Sets (or, null, removes) stage 2 of a surface's cascade: it reorders the top of the surface's ranking. */

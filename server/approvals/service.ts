@@ -14,7 +14,7 @@ import { RANKING_ROLES, describeReach } from "../domain/rollouts/aliasReach";
 import { surfacesReachedBy, type SurfaceReached } from "../registry/aliasReach";
 import { setAlias } from "../registry/versions";
 import { checkStage2, configureStage2, type Stage2Input } from "../surfaces/stage2";
-import { retryInputOf, startRollout, type StartRolloutInput } from "../rollouts/service";
+import { promoteRolloutNow, retryInputOf, startRollout, type StartRolloutInput } from "../rollouts/service";
 import type { Context } from "../trpc";
 import { reasonSchema } from "../validation";
 import { stage2ConfigSchema } from "../surfaces/stage2.schema";
@@ -35,6 +35,7 @@ type Ctx = Pick<Context, "db" | "principal" | "actor">;
 export const CHANGE_PERMISSION: Record<ChangePayload["kind"], Permission> = {
   alias_move: "models.write",
   canary_start: "canary.start",
+  canary_promote: "canary.promote",
   experiment_ship: "experiments.ship",
   experiment_start: "experiments.write",
   surface_stage2: "models.write",
@@ -44,6 +45,10 @@ interface Affected {
   surfaces: Array<{ id: string; key: string; requireApproval: boolean }>;
   /** What will change, in words: "search-ranker production: v2 → v3 (serves search)". */
   summary: string;
+  /** An alias move's or a ship's alias as the summary shows it (versionId null: unset): pinned on the request when it is filed. */
+  from?: { versionId: string | null };
+  /** A canary promotion's rollout: pinned on the request when it is filed. */
+  rolloutId?: string;
 }
 
 /** The surfaces `alias` of a model reaches in a role that ranks their traffic (a shadow's scores are never shown). */
@@ -70,11 +75,11 @@ async function affected(db: Db, change: ChangePayload): Promise<Affected> {
   if (change.kind === "alias_move") {
     const version = await db.modelVersion.findUnique({ where: { id: change.versionId }, select: { modelId: true, version: true, model: { select: { name: true } } } });
     if (!version) throw new NotFoundError("model version", change.versionId);
-    const current = await db.modelAlias.findUnique({ where: { modelId_name: { modelId: version.modelId, name: change.alias } }, select: { version: { select: { version: true } } } });
+    const current = await db.modelAlias.findUnique({ where: { modelId_name: { modelId: version.modelId, name: change.alias } }, select: { versionId: true, version: { select: { version: true } } } });
     const surfaces = await rankedBy(db, { modelId: version.modelId, modelName: version.model.name, alias: change.alias });
     const from = current ? `v${current.version.version}` : "unset";
     const serves = surfaces.length ? ` (serves ${describeReach(surfaces)})` : "";
-    return { surfaces: union([], surfaces), summary: `${version.model.name} ${change.alias}: ${from} → v${version.version}${serves}` };
+    return { surfaces: union([], surfaces), summary: `${version.model.name} ${change.alias}: ${from} → v${version.version}${serves}`, from: { versionId: current?.versionId ?? null } };
   }
   if (change.kind === "surface_stage2") {
     const surface = await db.surface.findUnique({ where: { key: change.surface }, select: { id: true, key: true, requireApproval: true, stage2: true, modelId: true, modelAlias: true } });
@@ -93,6 +98,22 @@ async function affected(db: Db, change: ChangePayload): Promise<Affected> {
     const also = others.length ? `; the promotion moves ${surface.model?.name} ${surface.modelAlias}, which also serves ${describeReach(others)}` : "";
     return { surfaces: union([surface], promotes), summary: `canary of ${surface.model?.name ?? "its model"} v${change.rollout.version} on ${surface.key} (${steps} %, then promote${also})` };
   }
+  if (change.kind === "canary_promote") {
+    const rollout = await db.rollout.findFirst({
+      where: { surface: { key: change.surface }, status: { in: ["running", "paused"] }, ...(change.rolloutId ? { id: change.rolloutId } : {}) },
+      select: { id: true, currentPercent: true, fromVersionId: true, toVersionId: true, surface: { select: { id: true, key: true, requireApproval: true, modelAlias: true } }, model: { select: { id: true, name: true, versions: { select: { id: true, version: true } } } } },
+    });
+    if (!rollout) throw new InvalidInputError("change.surface", `no rollout is running on "${change.surface}"${change.rolloutId ? ` as ${change.rolloutId}` : ""}`);
+    const versionOf = (id: string | null) => rollout.model.versions.find((v) => v.id === id)?.version;
+    const promotes = await rankedBy(db, { modelId: rollout.model.id, modelName: rollout.model.name, alias: rollout.surface.modelAlias });
+    const others = promotes.filter((s) => s.key !== rollout.surface.key);
+    const also = others.length ? `; it also serves ${describeReach(others)}` : "";
+    const from = versionOf(rollout.fromVersionId);
+    return {
+      surfaces: union([rollout.surface], promotes), rolloutId: rollout.id,
+      summary: `promote the canary of ${rollout.model.name} v${versionOf(rollout.toVersionId)} on ${rollout.surface.key} (at ${rollout.currentPercent} %): ${rollout.model.name} ${rollout.surface.modelAlias} ${from ? `v${from}` : "unset"} → v${versionOf(rollout.toVersionId)}${also}`,
+    };
+  }
   const experiment = await db.experiment.findUnique({ where: { key: change.key }, select: { surface: { select: { id: true, key: true, requireApproval: true, model: { select: { id: true, name: true } } } } } });
   if (!experiment) throw new NotFoundError("experiment", change.key);
   const { surface } = experiment;
@@ -101,14 +122,18 @@ async function affected(db: Db, change: ChangePayload): Promise<Affected> {
   const moved = surface.model ? await rankedBy(db, { modelId: surface.model.id, modelName: surface.model.name, alias: "production" }) : [];
   const others = moved.filter((s) => s.key !== surface.key);
   const also = others.length ? ` (${surface.model?.name} production also serves ${describeReach(others)})` : "";
-  return { surfaces: union([surface], moved), summary: `ship variant ${change.variant} of experiment ${change.key} to production on ${surface.key}${also}` };
+  const production = surface.model ? await db.modelAlias.findUnique({ where: { modelId_name: { modelId: surface.model.id, name: "production" } }, select: { versionId: true, version: { select: { version: true } } } }) : null;
+  const now = production ? `, now v${production.version.version}` : "";
+  return { surfaces: union([surface], moved), summary: `ship variant ${change.variant} of experiment ${change.key} to production on ${surface.key}${now}${also}`, from: { versionId: production?.versionId ?? null } };
 }
 
 /** Applies a change (directly, or on approval) as `actor`. */
 async function apply(db: Db, change: ChangePayload, actor: Actor, reason: string) {
   if (change.kind === "alias_move") return setAlias(db, { versionId: change.versionId, alias: change.alias, actor, reason, expectFrom: expectFromOf(change, `move of ${change.alias} refused`) });
   if (change.kind === "surface_stage2") return configureStage2(db, { surface: change.surface, stage2: change.stage2, reason }, actor);
-  if (change.kind === "canary_start") return startRollout(db, { ...change.rollout, reason }, actor);
+  // The approval covers every surface the change reached when approved: its promotion needs no other.
+  if (change.kind === "canary_start") return startRollout(db, { ...change.rollout, reason }, actor, { approvedFor: (await affected(db, change)).surfaces.map((s) => s.key) });
+  if (change.kind === "canary_promote") return promoteRolloutNow(db, { surface: change.surface, reason, rolloutId: change.rolloutId }, actor, { approved: true });
   if (change.kind === "experiment_start") return startExperiment(db, change.key, actor);
   return shipChecked(db, change, actor, reason);
 }
@@ -207,12 +232,18 @@ export async function requestChange(ctx: Ctx, input: { change: ChangePayload; re
   const person = requester(ctx);
   const permission = CHANGE_PERMISSION[input.change.kind];
   if (!principalCan(person, permission)) throw new ForbiddenError(`you need the permission ${permission} to request this change`);
-  const { surfaces, summary } = await affected(ctx.db, input.change);
+  const { surfaces, summary, from, rolloutId } = await affected(ctx.db, input.change);
   const surface = surfaces.find((s) => s.requireApproval);
   if (!surface) throw new InvalidInputError("change", `no surface it affects requires approval (${surfaces.map((s) => s.key).join(", ") || "none"}): apply it directly`);
+  // What the approver approves is the summary's "v2 → v1": the version shown now is pinned, so a
+  // request approved after the alias moved (an on-call rollback meanwhile) is refused, not applied over it.
+  const change = input.change;
+  const payload = (change.kind === "alias_move" || change.kind === "experiment_ship") && change.expectFromVersionId === undefined && from
+    ? { ...change, expectFromVersionId: from.versionId }
+    : change.kind === "canary_promote" && rolloutId ? { ...change, rolloutId } : change;
   return ctx.db.$transaction(async (tx) => {
     const request = await tx.changeRequest.create({
-      data: { kind: input.change.kind, surfaceId: surface.id, payload: input.change, summary, reason: input.reason, requestedById: person.id },
+      data: { kind: input.change.kind, surfaceId: surface.id, payload, summary, reason: input.reason, requestedById: person.id },
     });
     await recordAudit(tx, { action: "change_request.create", actor: ctx.actor, subject: subjects.surface(surface.id, surface.key), surfaces: [surface.key], after: { id: request.id, summary }, reason: input.reason });
     return request;
@@ -230,9 +261,12 @@ export async function decideChange(ctx: Ctx, input: z.infer<typeof decideChangeS
   if (request.requestedById === person.id) throw new ConflictError("id: you cannot approve or reject your own request; another person must");
   const permission = CHANGE_PERMISSION[request.kind];
   if (!principalCan(person, permission)) throw new ForbiddenError(`you need the permission ${permission} to decide this request`);
+  const payload = request.payload as ChangePayload;
+  // Checked before the claim (and again under the model's lock by the move itself): the alias moved since the request was filed.
+  const moved = input.approve ? await pinMoved(ctx.db, payload) : null;
   const claimed = await ctx.db.changeRequest.updateMany({
     where: { id: request.id, status: "pending" },
-    data: { status: input.approve ? "applied" : "rejected", decidedById: person.id, decidedAt: new Date(), decisionComment: input.comment || null },
+    data: { status: input.approve ? (moved ? "failed" : "applied") : "rejected", decidedById: person.id, decidedAt: new Date(), decisionComment: input.comment || null, ...(moved ? { error: moved } : {}) },
   });
   if (claimed.count === 0) throw new ConflictError(`id: the request is ${request.status} already`);
   const facts = { id: request.id, summary: request.summary, requestedBy: request.requestedBy.email };
@@ -241,15 +275,45 @@ export async function decideChange(ctx: Ctx, input: z.infer<typeof decideChangeS
     await recordAudit(ctx.db, { ...entry, action: "change_request.reject", after: facts });
     return ctx.db.changeRequest.findUniqueOrThrow({ where: { id: request.id } });
   }
+  if (moved) {
+    await recordAudit(ctx.db, { ...entry, action: "change_request.fail", after: { ...facts, error: moved } });
+    throw new ConflictError(moved);
+  }
   try {
-    await apply(ctx.db, request.payload as ChangePayload, ctx.actor, `${request.reason} (requested by ${request.requestedBy.email}, approved by ${person.name})`);
+    await apply(ctx.db, payload, ctx.actor, `${request.reason} (requested by ${request.requestedBy.email}, approved by ${person.name})`);
     await recordAudit(ctx.db, { ...entry, action: "change_request.approve", after: facts });
   } catch (error) {
     const message = (error as Error).message;
     await ctx.db.changeRequest.update({ where: { id: request.id }, data: { status: "failed", error: message } });
     await recordAudit(ctx.db, { ...entry, action: "change_request.fail", after: { ...facts, error: message } });
+    // The alias moved between the check above and the move (or another conflict): 409, as for a direct call.
+    if (error instanceof ConflictError) throw error;
   }
   return ctx.db.changeRequest.findUniqueOrThrow({ where: { id: request.id } });
+}
+
+/**
+ * Why a request can no longer be applied as filed, or null: its alias (an alias move's, a ship's
+ * production) no longer points at the version pinned when it was filed. Names the alias and both versions.
+ */
+async function pinMoved(db: Db, change: ChangePayload): Promise<string | null> {
+  if ((change.kind !== "alias_move" && change.kind !== "experiment_ship") || change.expectFromVersionId === undefined) return null;
+  let target: { modelId: string; modelName: string; alias: string } | null = null;
+  if (change.kind === "alias_move") {
+    const version = await db.modelVersion.findUnique({ where: { id: change.versionId }, select: { modelId: true, model: { select: { name: true } } } });
+    target = version ? { modelId: version.modelId, modelName: version.model.name, alias: change.alias } : null;
+  } else {
+    const experiment = await db.experiment.findUnique({ where: { key: change.key }, select: { surface: { select: { model: { select: { id: true, name: true } } } } } });
+    const model = experiment?.surface.model;
+    target = model ? { modelId: model.id, modelName: model.name, alias: "production" } : null;
+  }
+  if (!target) return null;
+  const current = await db.modelAlias.findUnique({ where: { modelId_name: { modelId: target.modelId, name: target.alias } }, select: { versionId: true, version: { select: { version: true } } } });
+  if ((current?.versionId ?? null) === change.expectFromVersionId) return null;
+  const pinned = change.expectFromVersionId ? await db.modelVersion.findUnique({ where: { id: change.expectFromVersionId }, select: { version: true } }) : null;
+  const was = change.expectFromVersionId === null ? "unset" : `v${pinned?.version ?? "?"}`;
+  const now = current ? `v${current.version.version}` : "unset";
+  return `${target.modelName} ${target.alias} moved since the request was filed (it showed ${was}, it is now ${now}): not applied over it; file a new request if the change is still wanted`;
 }
 
 /** The requester withdraws their pending request. */

@@ -20,6 +20,7 @@ import { warmServing } from "../rerank/warm";
 import { closeTelemetry, telemetry } from "../telemetry/streams";
 import { benchDatabase } from "./benchDatabase";
 import { stopServers } from "./children";
+import { perRequestMicros, readCpu, type CpuReading } from "./cpuAccounting";
 import { buildNextFloorApp } from "./nextFloor";
 import { pacedLoad } from "./paced";
 
@@ -71,7 +72,7 @@ async function load(url: string, body: string, options: { duration?: number; amo
     ...(options.amount ? { amount: options.amount } : { duration: options.duration ?? DURATION_S }),
   });
   const seconds = result.duration || (options.duration ?? DURATION_S);
-  return { rps: options.amount ? result["2xx"] / seconds : result.requests.average, p50: result.latency.p50, p99: result.latency.p99, ok: result["2xx"], non2xx: result.non2xx, errors: result.errors };
+  return { rps: options.amount ? result["2xx"] / seconds : result.requests.average, p50: result.latency.p50, p99: result.latency.p99, ok: result["2xx"], non2xx: result.non2xx, errors: result.errors, total: result.requests.total };
 }
 
 async function countLogged(url: string, userKey: string, fallbacksOnly = false): Promise<number> {
@@ -158,12 +159,23 @@ async function main() {
     const bareOffUrl = `http://127.0.0.1:${bareOffPort}/`;
     for (const url of [bareUrl, nextUrl, offUrl, bareOffUrl, clusterUrl, tracedUrl]) await load(url, body, { duration: 3 });
     const rounds: Array<{ bare: number; next: number; off: number; bareOff: number; twoWorkers: number; traced: number }> = [];
+    // CPU per request of the server and of PostgreSQL's backends for its database, telemetry on and off.
+    const cpu: Record<"bare" | "next" | "off" | "bareOff", CpuReading[]> = { bare: [], next: [], off: [], bareOff: [] };
+    const measured = async (which: keyof typeof cpu, pid: number, url: string) => {
+      const before = await readCpu(pid, database.url);
+      const result = await load(url, body);
+      // The telemetry of these requests is written within a flush interval or two.
+      await new Promise((r) => setTimeout(r, 600));
+      cpu[which].push(perRequestMicros(before, await readCpu(pid, database.url), result.total));
+      return result;
+    };
+    const [bareChild, nextChild, offChild, bareOffChild] = children as [ChildProcess, ChildProcess, ChildProcess, ChildProcess];
     let bare = { p50: NaN, p99: NaN };
     for (let r = 0; r < ROUNDS; r++) {
-      const b = await load(bareUrl, body);
-      const n = await load(nextUrl, body);
-      const o = await load(offUrl, body);
-      const bo = await load(bareOffUrl, body);
+      const b = await measured("bare", bareChild.pid!, bareUrl);
+      const n = await measured("next", nextChild.pid!, nextUrl);
+      const o = await measured("off", offChild.pid!, offUrl);
+      const bo = await measured("bareOff", bareOffChild.pid!, bareOffUrl);
       const w2 = await load(clusterUrl, body);
       const t = await load(tracedUrl, body);
       rounds.push({ bare: b.rps, next: n.rps, off: o.rps, bareOff: bo.rps, twoWorkers: w2.rps, traced: t.rps });
@@ -180,6 +192,8 @@ async function main() {
     const tracedRps = med(rounds.map((r) => r.traced));
     const tracingCost = med(rounds.map((r) => 1 - r.traced / r.next));
     const tracedRequests = rounds.reduce((n, r) => n + r.traced * DURATION_S, 0);
+    const cpuMedian = (which: keyof typeof cpu) => ({ server: med(cpu[which].map((c) => c.server)), postgres: med(cpu[which].map((c) => c.postgres)) });
+    const cpuPerRequest = { bare: cpuMedian("bare"), bareOff: cpuMedian("bareOff"), console: cpuMedian("next"), consoleOff: cpuMedian("off") };
 
     // Every request served at full speed must be logged: a fixed number, under a key of its own.
     const burst = await load(nextUrl, JSON.stringify({ ...request, userKey: "bench-burst" }), { amount: Math.round(nextRps * 5) });
@@ -194,7 +208,7 @@ async function main() {
     // Next's own floor: an empty route handler (GET /api/v1/ping) against the bare server's ping.
     const nextPing = await load(`http://127.0.0.1:${nextPort}/api/v1/ping`, "", { method: "GET" });
     const barePing = await load(bareUrl, "", { method: "GET" });
-    for (const child of children.splice(0)) child.kill("SIGTERM");
+    await stopServers(children.splice(0));
 
     // The control: a freshly generated Next.js app with one empty route handler, none of our code
     // (skipped by --quick: building it takes minutes).
@@ -208,7 +222,7 @@ async function main() {
       await load(floorUrl, "", { method: "GET", duration: 3 });
       floor = await load(floorUrl, "", { method: "GET" });
       floorHalf = await pacedLoad(floorUrl, { method: "GET", rate: Math.max(1, Math.floor(floor.rps / 2)), durationS: PACED_S });
-      for (const child of children.splice(0)) child.kill("SIGTERM");
+      await stopServers(children.splice(0));
     }
 
     const served = burst.ok;
@@ -224,6 +238,11 @@ async function main() {
     console.log(`      the bare server at the same rate:  p50 ${fmt(bareHalf.p50, " ms")}  p99 ${fmt(bareHalf.p99, " ms")}  max ${fmt(bareHalf.max, " ms")}`);
     console.log(`  (e) console, telemetry off, max      ${fmt(offRps, " req/s")}   telemetry costs ${(100 * nextTelemetryCost).toFixed(1)}% (median of paired rounds)   target ≤ 10%: ${verdict(nextTelemetryCost <= 0.1)}`);
     console.log(`      on bare node:http (less noise: the framework's cost is not in the way) telemetry costs ${(100 * bareTelemetryCost).toFixed(1)}%   target ≤ 10%: ${verdict(bareTelemetryCost <= 0.1)}`);
+    const us = (v: number) => `${v.toFixed(0)} µs`;
+    const cpuLine = (on: { server: number; postgres: number }, off: { server: number; postgres: number }) =>
+      `server ${us(on.server)} (off ${us(off.server)}: telemetry +${us(on.server - off.server)}, ${(100 * (on.server - off.server) / off.server).toFixed(0)}% of a request's server CPU), PostgreSQL backends ${us(on.postgres)} (off ${us(off.postgres)})`;
+    console.log(`      CPU per request (medians; PostgreSQL's shared processes not counted): console ${cpuLine(cpuPerRequest.console, cpuPerRequest.consoleOff)}`);
+    console.log(`                                                                        bare    ${cpuLine(cpuPerRequest.bare, cpuPerRequest.bareOff)}`);
     console.log(`  (g) WORKERS=2 (node:cluster)         ${fmt(twoWorkersRps, " req/s")}   vs ${fmt(nextRps, " req/s")} with 1 worker (×${(twoWorkersRps / nextRps).toFixed(2)}; rounds ${rounds.map((r) => `${r.twoWorkers.toFixed(0)}/${r.next.toFixed(0)}`).join(", ")})`);
     console.log(`      as measured: PostgreSQL, the load generator and the other servers share these ${os.availableParallelism()} cores`);
     console.log(`  (h) tracing on (sampled, ${settings().OTEL_TRACES_SAMPLER} ${settings().OTEL_TRACES_SAMPLER_ARG})  ${fmt(tracedRps, " req/s")}   costs ${(100 * tracingCost).toFixed(1)}% of (c) (median of paired rounds); ${spansReceived} spans exported for ~${tracedRequests.toFixed(0)} requests (7 spans per traced request)`);
@@ -244,6 +263,8 @@ async function main() {
       bareRps, consoleRps: nextRps, ratio: nextRps / bareRps,
       bareP99Ms: bareHalf.p99, consoleP99Ms: nextHalf.p99, halfRate,
       telemetryCost: nextTelemetryCost, bareTelemetryCost, served, logged,
+      // CPU µs per request: the server's process tree and PostgreSQL's backends for the benchmark's database.
+      cpuPerRequestUs: cpuPerRequest,
       tracing: { sampler: settings().OTEL_TRACES_SAMPLER, ratio: settings().OTEL_TRACES_SAMPLER_ARG, rps: tracedRps, cost: tracingCost, spansExported: spansReceived },
       pipelineMs: pipeline, sessionRunUs: raw * 1000,
     };

@@ -6,6 +6,7 @@ import path from "node:path";
 import getPort, { portNumbers } from "get-port";
 import pg from "pg";
 import { currentProcess, identityOf, ownerAlive } from "../system/processIdentity";
+import { connectClient } from "./pgClient";
 import {
   adoptLegacyData, EmbeddedPostgresError, embeddedLayout, ensureBinariesCopy, ensureRootFolder, legacyRelocatedRoot, prepareDataFolder, readOwnFile, writeOwnFile, type Account,
 } from "./embeddedFolders";
@@ -227,8 +228,7 @@ export async function startEmbeddedPostgres(options: {
   if (action === "stop") await stopLeftover(running!.pid, options.log);
   const child = await startServer(bin("postgres"), ["-D", dataDir, "-p", String(port), "-c", "listen_addresses=127.0.0.1"], account, env, options.log);
   if (legacy) {
-    const client = new pg.Client({ connectionString: `postgresql://${USER}:${LEGACY_PASSWORD}@127.0.0.1:${port}/postgres` });
-    await client.connect();
+    const client = await connectClient({ connectionString: `postgresql://${USER}:${LEGACY_PASSWORD}@127.0.0.1:${port}/postgres` });
     await client.query(`ALTER USER ${USER} PASSWORD '${password.replaceAll("'", "''")}'`);
     await client.end();
     options.log?.("embedded PostgreSQL: replaced the default password with a generated one");
@@ -280,8 +280,7 @@ function stopServer(child: ChildProcess): Promise<void> {
 
 /** Creates `database` on the server behind `adminUrl` unless it exists. */
 export async function ensureDatabase(adminUrl: string, database: string): Promise<void> {
-  const client = new pg.Client({ connectionString: adminUrl });
-  await client.connect();
+  const client = await connectClient({ connectionString: adminUrl });
   try {
     const { rowCount } = await client.query("SELECT 1 FROM pg_database WHERE datname = $1", [database]);
     if (!rowCount) await client.query(`CREATE DATABASE "${database}"`);
@@ -291,8 +290,7 @@ export async function ensureDatabase(adminUrl: string, database: string): Promis
 }
 
 export async function dropDatabase(adminUrl: string, database: string): Promise<void> {
-  const client = new pg.Client({ connectionString: adminUrl });
-  await client.connect();
+  const client = await connectClient({ connectionString: adminUrl });
   try {
     await client.query(`DROP DATABASE IF EXISTS "${database}" WITH (FORCE)`);
   } finally {
@@ -314,9 +312,9 @@ export function adminUrlOf(url: string): string {
 export async function checkReachable(url: string, timeoutMs = 5000): Promise<string | null> {
   const parsed = new URL(url);
   const where = `${parsed.hostname}:${parsed.port || "5432"}`;
-  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: timeoutMs });
+  let client: pg.Client | null = null;
   try {
-    await client.connect();
+    client = await connectClient({ connectionString: url, connectionTimeoutMillis: timeoutMs });
     await client.query("SELECT 1");
     return null;
   } catch (error) {
@@ -324,6 +322,6 @@ export async function checkReachable(url: string, timeoutMs = 5000): Promise<str
     const message = error instanceof Error ? error.message : String(error);
     return `Cannot reach PostgreSQL at ${where} (DATABASE_URL): ${code ?? message}`;
   } finally {
-    await client.end().catch(() => {});
+    await client?.end().catch(() => {});
   }
 }

@@ -1,7 +1,7 @@
 import { createHash, randomUUID } from "node:crypto";
 import { readdir, readFile } from "node:fs/promises";
 import path from "node:path";
-import pg from "pg";
+import { connectClient } from "./pgClient";
 
 // Applies prisma/migrations/<timestamp>_<name>/migration.sql in name order, keeping Prisma's
 // _prisma_migrations bookkeeping (checksum = sha256 of the file) so that `prisma migrate status`
@@ -71,8 +71,7 @@ export async function migrate(
 ): Promise<MigrationResult> {
   const log = options.log ?? (() => {});
   const files = await readMigrations(options.dir);
-  const client = new pg.Client({ connectionString });
-  await client.connect();
+  const client = await connectClient({ connectionString });
   try {
     await client.query("SELECT pg_advisory_lock($1)", [MIGRATION_LOCK_KEY]);
     await client.query(BOOKKEEPING_DDL);

@@ -1,10 +1,10 @@
-import pg from "pg";
 import { getDb } from "./client";
 import { migrate, type MigrationResult } from "./migrate";
 import { migrateJobQueue } from "../jobs/runner";
 import { ensurePartitions } from "./partitions";
 import { seedDemo } from "./seed";
 import { setEnv } from "../config";
+import { connectClient } from "./pgClient";
 
 /**
  * Migrates (our migrations, then graphile-worker's own schema, so that jobs can be added in a
@@ -18,8 +18,7 @@ export async function prepareDatabase(
   const log = options.log ?? (() => {});
   const result = await migrate(url, { log });
   await migrateJobQueue(url);
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
+  const client = await connectClient({ connectionString: url });
   try {
     await ensurePartitions(client);
   } finally {

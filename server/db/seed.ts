@@ -11,6 +11,7 @@ import { env } from "../config";
 import { systemActor } from "../audit/actor";
 import { recordAudit } from "../audit/record";
 import { subjects } from "../domain/audit/subject";
+import { recordStage2Change } from "../surfaces/stage2";
 
 /** The demo seed acts as a system job of its own name. */
 const SEED = systemActor("seed");
@@ -37,12 +38,16 @@ async function seedCascadeSurface(db: Db, log: (line: string) => void): Promise<
   if (await db.surface.findUnique({ where: { key: DEMO_CASCADE_SURFACE } })) return false;
   const ranker = await db.model.findUnique({ where: { name: "search-ranker" }, select: { id: true } });
   if (!ranker || !(await db.model.findUnique({ where: { name: DEMO_CASCADE_STAGE2.model } }))) return false;
-  await db.surface.create({
-    data: {
-      key: DEMO_CASCADE_SURFACE, name: "Product search (cascade)", description: "search-ranker over every candidate, then the demo cross-encoder over the top 20 against the query.",
-      modelId: ranker.id, modelAlias: "production", fallbackAlias: "fallback", timeoutMs: 50, defaultTopK: 20,
-      constraints: { blockedFlags: [...DEMO_BLOCKED_FLAGS] }, stage2: DEMO_CASCADE_STAGE2,
-    },
+  await db.$transaction(async (tx) => {
+    await tx.surface.create({
+      data: {
+        key: DEMO_CASCADE_SURFACE, name: "Product search (cascade)", description: "search-ranker over every candidate, then the demo cross-encoder over the top 20 against the query.",
+        modelId: ranker.id, modelAlias: "production", fallbackAlias: "fallback", timeoutMs: 50, defaultTopK: 20,
+        constraints: { blockedFlags: [...DEMO_BLOCKED_FLAGS] }, stage2: DEMO_CASCADE_STAGE2,
+      },
+    });
+    // Its stage 2 has a history row from the start, as one configured later would.
+    await recordStage2Change(tx, { surface: DEMO_CASCADE_SURFACE, before: null, next: DEMO_CASCADE_STAGE2, actor: SEED, reason: "demo seed" });
   });
   log(`seeded the demo cascade ${DEMO_CASCADE_SURFACE}: search-ranker production, then ${DEMO_CASCADE_STAGE2.model} over the top ${DEMO_CASCADE_STAGE2.rerankCount}`);
   return true;
@@ -73,8 +78,9 @@ async function seedTextSurface(db: Db, log: (line: string) => void): Promise<boo
     metadata: { crossEncoder: checked.summary, notes: "models/text/train_cross_encoder.py; model card models/text/demo-cross-encoder/card.json", hyperparameters: card.training },
     metrics: { "ndcg@10": card.evaluation.crossEncoder, "ndcg@10_retrieval_order": card.evaluation.retrievalOrder },
   });
-  await setAlias(db, { versionId: version.id, alias: "production", actor: SEED, reason: "demo seed" });
+  // The surface names its alias first, so that the move's history row and audit entry name the surface it reaches.
   await db.surface.update({ where: { id: surface.id }, data: { modelId: model.id, modelAlias: "production" } });
+  await setAlias(db, { versionId: version.id, alias: "production", actor: SEED, reason: "demo seed" });
   log(`seeded the demo text surface ${DEMO_TEXT_SURFACE}: ${DEMO_CROSS_ENCODER_NAME} v1 (production)`);
   return true;
 }
@@ -88,8 +94,8 @@ async function seedShadowCandidate(db: Db, log: (line: string) => void): Promise
     modelId: model.id, bytes: readFileSync(DEMO_MODELS.candidate.file), featureSpec: demoFeatureSpec(), source: "demo", actor: SEED, parentVersionId: v2?.id,
     metadata: { notes: "candidate: more weight on rating and margin, less on popularity", weights: DEMO_MODELS.candidate.weights },
   });
-  await setAlias(db, { versionId: v3.id, alias: "shadow", actor: SEED, reason: "demo seed" });
   await db.surface.update({ where: { key: "search" }, data: { shadowAlias: "shadow", shadowSampleRate: 0.25 } });
+  await setAlias(db, { versionId: v3.id, alias: "shadow", actor: SEED, reason: "demo seed" });
   log("seeded search-ranker v3 as the search surface's shadow (25 % of requests mirrored)");
   return true;
 }
@@ -183,9 +189,10 @@ async function seedModels(db: Db, log: (line: string) => void): Promise<boolean>
     modelId: model.id, bytes: readFileSync(DEMO_MODELS.linear.file), featureSpec, source: "demo", actor: SEED, parentVersionId: v1.id,
     metadata: { notes: "hand-set linear weights over all seven demo features", weights: DEMO_MODELS.linear.weights },
   });
+  // The surfaces name the aliases first, so that each move's history row and audit entry name the surfaces it reaches.
+  await db.surface.updateMany({ where: { key: { in: ["search", "home-feed"] } }, data: { modelId: model.id, modelAlias: "production", fallbackAlias: "fallback" } });
   await setAlias(db, { versionId: v2.id, alias: "production", actor: SEED, reason: "demo seed" });
   await setAlias(db, { versionId: v1.id, alias: "fallback", actor: SEED, reason: "demo seed" });
-  await db.surface.updateMany({ where: { key: { in: ["search", "home-feed"] } }, data: { modelId: model.id, modelAlias: "production", fallbackAlias: "fallback" } });
   log("seeded demo model search-ranker: v1 (fallback), v2 (production)");
   return true;
 }

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { int32, revenue, text } from "../validation";
+import { int32, isoInstantText, revenue, text } from "../validation";
 
 export const outcomeEventSchema = z.strictObject({
   eventId: text(128, 1),
@@ -8,7 +8,7 @@ export const outcomeEventSchema = z.strictObject({
   itemId: text(256, 1),
   position: int32(1).optional(),
   revenue: revenue().optional(),
-  ts: z.iso.datetime({ offset: true }).optional(),
+  ts: isoInstantText().optional(),
 });
 
 export const outcomeBatchSchema = z.strictObject({

@@ -189,7 +189,7 @@ describe("shipping", () => {
     // Someone moves production after the page was read.
     await caller().models.setAlias({ versionId: other.id, alias: "production", reason: "moved meanwhile" });
     await expect(caller().experiments.ship({ key: "exp-ship-stale", variant: "control", expectFromVersionId: shown })).rejects.toMatchObject({
-      code: "CONFLICT", message: `ship of exp-ship-stale refused: search-ranker production changed since it was read (now v${other.version}); reload and check`,
+      code: "CONFLICT", message: `ship of exp-ship-stale refused: search-ranker production changed since it was read (was v${model.versions.find((v) => v.id === shown)!.version}, now v${other.version}); reload and check`,
     });
     expect((await caller().experiments.get({ key: "exp-ship-stale" })).status).toBe("running");
     expect((await db.modelAlias.findFirstOrThrow({ where: { modelId: model.id, name: "production" } })).versionId).toBe(other.id);

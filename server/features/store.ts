@@ -33,6 +33,7 @@ interface Entry<T> {
 
 interface ItemRow {
   id: string;
+  title: string;
   category: string;
   provider_group: string;
   brand: string;
@@ -154,7 +155,7 @@ export class FeatureStore {
   /** Loads the whole catalog into the cache (at start-up, so the first requests do not wait). */
   async warm(limit = 500_000): Promise<number> {
     const rows = await this.db().$queryRaw<ItemRow[]>`
-      SELECT c.id, c.category, c.provider_group, c.brand, c.safety_flags, f.values, f.updated_at
+      SELECT c.id, c.title, c.category, c.provider_group, c.brand, c.safety_flags, f.values, f.updated_at
       FROM catalog_items c LEFT JOIN item_features f ON f.item_id = c.id LIMIT ${limit}`;
     const now = Date.now();
     for (const row of rows) this.items.set(row.id, { value: toRecord(row), fetchedAt: now });
@@ -168,7 +169,7 @@ export class FeatureStore {
 
   private async loadItems(ids: string[]): Promise<Map<string, ItemRecord>> {
     const rows = await this.db().$queryRaw<ItemRow[]>`
-      SELECT c.id, c.category, c.provider_group, c.brand, c.safety_flags, f.values, f.updated_at
+      SELECT c.id, c.title, c.category, c.provider_group, c.brand, c.safety_flags, f.values, f.updated_at
       FROM catalog_items c LEFT JOIN item_features f ON f.item_id = c.id WHERE c.id = ANY(${ids})`;
     const now = Date.now();
     const result = new Map<string, ItemRecord>();
@@ -194,7 +195,8 @@ export class FeatureStore {
 
 function toRecord(row: ItemRow): ItemRecord {
   return {
-    attrs: { category: row.category, providerGroup: row.provider_group, brand: row.brand, safetyFlags: row.safety_flags ?? [] },
+    // The title too: a cross-encoder reads a catalog candidate's text from these (its textFields, e.g. title and category).
+    attrs: { title: row.title, category: row.category, providerGroup: row.provider_group, brand: row.brand, safetyFlags: row.safety_flags ?? [] },
     features: row.values ? { values: row.values, updatedAt: row.updated_at?.getTime() ?? 0 } : undefined,
   };
 }

@@ -214,7 +214,7 @@ describe("a shared alias in the history (issue #14)", () => {
     expect(ok).toHaveLength(1);
     expect(refused).toHaveLength(1);
     const winner = ok[0]!.value.to.version;
-    expect(refused[0]!.reason).toMatchObject({ code: "CONFLICT", message: `move of production refused: t-race-move-model production changed since it was read (now v${winner}); reload and check` });
+    expect(refused[0]!.reason).toMatchObject({ code: "CONFLICT", message: `move of production refused: t-race-move-model production changed since it was read (was v1, now v${winner}); reload and check` });
     const production = await db.modelAlias.findFirstOrThrow({ where: { modelId: model.id, name: "production" }, include: { version: true } });
     expect(production.version.version).toBe(winner);
     expect(await db.promotionHistory.count({ where: { modelId: model.id, alias: "production" } })).toBe(1);
@@ -222,7 +222,7 @@ describe("a shared alias in the history (issue #14)", () => {
     // From "unset" (null) on an alias that exists: refused too; a stale page on a rollback likewise.
     await expect(ml().models.setAlias({ versionId: id(4), alias: "production", expectFromVersionId: null })).rejects.toMatchObject({ code: "CONFLICT" });
     await expect(oncall().oncall.rollback({ surface: "t-race-move", reason: "stale page", expectFromVersionId: id(1) })).rejects.toMatchObject({
-      code: "CONFLICT", message: `rollback of t-race-move refused: t-race-move-model production changed since it was read (now v${winner}); reload and check`,
+      code: "CONFLICT", message: `rollback of t-race-move refused: t-race-move-model production changed since it was read (was v1, now v${winner}); reload and check`,
     });
     // Without the field the move is not checked (API callers that read nothing first).
     expect((await ml().models.setAlias({ versionId: id(1), alias: "production", reason: "unchecked" })).to.version).toBe(1);
@@ -265,5 +265,59 @@ describe("the history_surfaces migration", () => {
       await rm(dir, { recursive: true, force: true });
       await scratch.drop();
     }
+  });
+
+  it("#14 break test: stage-2 changes are history rows (which surface, which stage), and servingAt answers both stages of a cascade surface", async () => {
+    const db = getDb();
+    const spec = demoFeatureSpec();
+    await createTestSurface(db, { key: "t-h-cas", bytes: demoModelBytes("linear"), featureSpec: spec });
+    await createTestSurface(db, { key: "t-h-cas2", bytes: demoModelBytes("popularity"), featureSpec: spec, extraVersions: [demoModelBytes("candidate")] });
+    const v4 = (await db.modelVersion.findFirstOrThrow({ where: { model: { name: "t-h-cas2-model" }, version: 4 } })).id;
+    const at = async (t: Date) => oncall().history.servingAt({ surface: "t-h-cas", at: t });
+    const before = new Date();
+    await pause();
+    await ml().surfaces.configureStage2({ surface: "t-h-cas", stage2: { model: "t-h-cas2-model", alias: "production", rerankCount: 5, budgetMs: 100 }, reason: "rescore the top 5" });
+    const configured = new Date();
+    await pause();
+    await ml().models.setAlias({ versionId: v4, alias: "production", reason: "v4 rescores better" });
+    const moved = new Date();
+    await pause();
+
+    const rows = (await oncall().history.surface({ surface: "t-h-cas", limit: 10 })).rows;
+    expect(rows.map((r) => [r.kind, r.stage, r.modelName, r.alias, r.fromVersion, r.toVersion, r.stage2Surfaces])).toEqual([
+      ["alias_move", 2, "t-h-cas2-model", "production", 1, 4, ["t-h-cas"]],
+      ["stage2", 2, "t-h-cas2-model", "production", null, 1, ["t-h-cas"]],
+    ]);
+    expect(rows[1]).toMatchObject({ surfaceKey: "t-h-cas", actor: "ml@rerank.local", reason: "rescore the top 5" });
+    // On the surface t-h-cas2-model serves as stage 1, the same move is a stage-1 row.
+    expect((await oncall().history.surface({ surface: "t-h-cas2", limit: 1 })).rows[0]).toMatchObject({ kind: "alias_move", stage: 1, surfaces: ["t-h-cas", "t-h-cas2"] });
+
+    expect((await at(before)).stage2).toBeNull();
+    // Stage 1 (t-h-cas-model production, set before any history row) is not known; stage 2 is.
+    expect((await at(configured))).toMatchObject({ serving: { known: false }, stage2: { known: true, model: "t-h-cas2-model", alias: "production", version: 1, by: "ml@rerank.local" } });
+    expect((await at(moved)).stage2).toMatchObject({ known: true, model: "t-h-cas2-model", alias: "production", version: 4 });
+    await ml().surfaces.configureStage2({ surface: "t-h-cas", stage2: null, reason: "not worth it" });
+    const removed = await at(new Date());
+    expect(removed.stage2).toBeNull();
+    expect((await oncall().history.surface({ surface: "t-h-cas", limit: 1 })).rows[0]).toMatchObject({ kind: "stage2", stage: 2, alias: "production", toVersion: null, reason: "not worth it" });
+    // Configured before stage-2 rows existed (written directly): unknown rather than "none".
+    await db.surface.update({ where: { key: "t-h-cas2" }, data: { stage2: { model: "t-h-cas-model", alias: "production", rerankCount: 5, budgetMs: 100 } } });
+    expect((await oncall().history.servingAt({ surface: "t-h-cas2", at: new Date() })).stage2).toEqual({ known: false });
+  });
+
+  it("#14 break test: servingAt.at and history.surface.before take strict ISO 8601 only, 400 naming the field", async () => {
+    const hint = "an ISO 8601 date (2026-11-28) or date-time with its offset (2026-11-28T14:02:00Z)";
+    for (const loose of ["12", "2026-02-30", "2026-11-28T14:02:00Z\u0000", "2026-11-28T14:02", "Nov 28 2026"]) {
+      await expect(oncall().history.servingAt({ surface: "t-hist", at: loose as unknown as Date })).rejects.toMatchObject({ code: "BAD_REQUEST", message: `at: give a date and time (${hint})` });
+      await expect(oncall().history.surface({ surface: "t-hist", limit: 5, before: loose as unknown as Date })).rejects.toMatchObject({ code: "BAD_REQUEST", message: `before: give a date and time (${hint})` });
+      await expect(callerAs(["admin"]).audit.list({ filter: { from: loose as unknown as Date } })).rejects.toMatchObject({ code: "BAD_REQUEST", message: `filter.from: must be ${hint}` });
+      await expect(callerAs(["admin"]).debug.request({ requestId: "r-1", ts: loose as unknown as Date })).rejects.toMatchObject({ code: "BAD_REQUEST", message: `ts: must be ${hint}` });
+    }
+    // Text that is strict ISO is read exactly; a Date (what superjson sends) as it is.
+    const day = await oncall().history.servingAt({ surface: "t-hist", at: "2026-11-28" as unknown as Date });
+    expect(day.at.toISOString()).toBe("2026-11-28T00:00:00.000Z");
+    const offset = await oncall().history.servingAt({ surface: "t-hist", at: "2026-11-28T14:02:00+01:00" as unknown as Date });
+    expect(offset.at.toISOString()).toBe("2026-11-28T13:02:00.000Z");
+    expect((await oncall().history.servingAt({ surface: "t-hist", at: new Date("2026-11-28T14:02:00Z") })).at.toISOString()).toBe("2026-11-28T14:02:00.000Z");
   });
 });

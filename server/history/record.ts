@@ -21,6 +21,8 @@ export interface PromotionEntry {
    * transaction); `surface` is always among them. Stored sorted, without repeats.
    */
   surfaces?: string[];
+  /** Those of `surfaces` the change reached as stage 2 of their cascade (an alias move; a stage-2 row names its surface). */
+  stage2Surfaces?: string[];
   from?: { id: string; version: number } | null;
   to?: { id: string; version: number } | null;
   /** The canary's share after the change, 0–100. */
@@ -34,7 +36,8 @@ export async function recordPromotion(tx: Writer, entry: PromotionEntry): Promis
     data: {
       kind: entry.kind, actor: entry.actor.name, actorKind: entry.actor.kind, reason: entry.reason ?? null,
       modelId: entry.model?.id ?? null, modelName: entry.model?.name ?? null, alias: entry.alias ?? null, surfaceKey: entry.surface ?? null,
-      surfaces: [...new Set([...(entry.surfaces ?? []), ...(entry.surface ? [entry.surface] : [])])].sort(),
+      surfaces: [...new Set([...(entry.surfaces ?? []), ...(entry.stage2Surfaces ?? []), ...(entry.surface ? [entry.surface] : [])])].sort(),
+      stage2Surfaces: [...new Set(entry.stage2Surfaces ?? [])].sort(),
       fromVersionId: entry.from?.id ?? null, fromVersion: entry.from?.version ?? null, toVersionId: entry.to?.id ?? null, toVersion: entry.to?.version ?? null,
       percent: entry.percent ?? null, killSwitch: entry.killSwitch ?? null, rolloutId: entry.rolloutId ?? null,
     },

@@ -54,14 +54,14 @@ export async function aliasRollback(db: Db, modelId: string, alias: string, curr
 async function surfaceOf(db: Db, key: string) {
   const surface = await db.surface.findUnique({
     where: { key },
-    select: { key: true, modelAlias: true, killSwitch: true, model: { select: { id: true, name: true, aliases: { select: { name: true, versionId: true, version: { select: { version: true } } } } } } },
+    select: { key: true, modelAlias: true, killSwitch: true, stage2: true, model: { select: { id: true, name: true, aliases: { select: { name: true, versionId: true, version: { select: { version: true } } } } } } },
   });
   if (!surface) throw new NotFoundError("surface", key);
   return surface;
 }
 
 const rowSelect = {
-  id: true, ts: true, kind: true, modelName: true, alias: true, surfaceKey: true, surfaces: true, fromVersion: true, toVersion: true, percent: true, killSwitch: true,
+  id: true, ts: true, kind: true, modelName: true, alias: true, surfaceKey: true, surfaces: true, stage2Surfaces: true, fromVersion: true, toVersion: true, percent: true, killSwitch: true,
   rolloutId: true, actor: true, actorKind: true, reason: true,
 } as const;
 
@@ -103,9 +103,19 @@ export async function surfaceHistory(db: Db, input: { surface: string; limit: nu
     /** The version its serving alias points at now (null: unset or no model): what a rollback from this page expects to move from. */
     serving: currentAlias ? { versionId: currentAlias.versionId, version: currentAlias.version.version } : null,
     reach: reach.map((r) => ({ key: r.key, roles: r.roles })),
-    rows: rows.map((r) => ({ ...r, id: r.id.toString(), noop: r.toVersion !== null && r.fromVersion === r.toVersion && (ALIAS_KINDS as readonly string[]).includes(r.kind) })),
+    rows: rows.map((r) => ({ ...r, id: r.id.toString(), stage: stageOf(r, surface.key), noop: r.toVersion !== null && r.fromVersion === r.toVersion && (ALIAS_KINDS as readonly string[]).includes(r.kind) })),
     stints: stints.slice().reverse(), rollback,
   };
+}
+
+/**
+ * Which stage of `surface`'s cascade a row changed: 2 for a stage-2 configuration row and for an
+ * alias move that reached it as stage 2; 1 for any other alias move; null for rows of no alias
+ * (canary steps, kill switch).
+ */
+function stageOf(row: { kind: string; alias: string | null; stage2Surfaces: string[] }, surface: string): 1 | 2 | null {
+  if (row.kind === "stage2" || row.stage2Surfaces.includes(surface)) return 2;
+  return row.alias !== null && (ALIAS_KINDS as readonly string[]).includes(row.kind) ? 1 : null;
 }
 
 /** A model's history (every alias, or one), newest first. */
@@ -118,7 +128,7 @@ export async function modelHistory(db: Db, input: { model: string; alias?: strin
     take: input.limit,
     select: rowSelect,
   });
-  return rows.map((r) => ({ ...r, id: r.id.toString() }));
+  return rows.map((r) => ({ ...r, id: r.id.toString(), stage: r.kind === "stage2" ? 2 : r.stage2Surfaces.length > 0 ? 2 : r.alias !== null && (ALIAS_KINDS as readonly string[]).includes(r.kind) ? 1 : null }));
 }
 
 export interface ServingAt {
@@ -135,6 +145,13 @@ export interface ServingAt {
   serving:
     | { known: true; version: number | null; since: Date | null; by: string | null; reason: string | null; kind: AliasChange["kind"] | null; surfaces: string[] | null }
     | { known: false; historyStarts: Date | null };
+  /**
+   * Stage 2 of its cascade then: null when it had none; the model, alias and the version that alias
+   * pointed at (version null: the alias was cleared, stage 1's order served) and since when stage 2
+   * was configured so; `known: false` when stage 2 is configured now but the history has no row of it
+   * at or before `at` (configured before stage-2 changes were recorded).
+   */
+  stage2: { known: true; model: string; alias: string; version: number | null; configuredSince: Date; by: string } | { known: false } | null;
   /** The canary then, if one ran: its version and share of traffic. */
   canary: { version: number | null; percent: number; since: Date; rolloutId: string | null; paused: boolean } | null;
   killSwitch: { on: boolean; since: Date } | null;
@@ -164,15 +181,37 @@ export async function servingAt(db: Db, input: { surface: string; at: Date }): P
       orderBy: [{ ts: "desc" }, { id: "desc" }],
       select: { ts: true, kind: true, toVersion: true, percent: true, killSwitch: true, rolloutId: true },
     });
-  const [canaryRow, killRow] = await Promise.all([
+  const [canaryRow, killRow, stage2] = await Promise.all([
     lastOf(["canary_start", "canary_step", "canary_paused", "canary_resumed", "canary_promoted", "canary_rolled_back", "canary_aborted"]),
     lastOf(["kill_switch"]),
+    stage2At(db, surface, input.at),
   ]);
   return {
-    surface: surface.key, at: input.at, model: surface.model?.name ?? null, alias: surface.modelAlias, serving,
+    surface: surface.key, at: input.at, model: surface.model?.name ?? null, alias: surface.modelAlias, serving, stage2,
     canary: canaryRow && CANARY_RUNNING.has(canaryRow.kind)
       ? { version: canaryRow.toVersion, percent: canaryRow.percent ?? 0, since: canaryRow.ts, rolloutId: canaryRow.rolloutId, paused: canaryRow.kind === "canary_paused" }
       : null,
     killSwitch: killRow ? { on: killRow.killSwitch ?? false, since: killRow.ts } : null,
   };
+}
+
+/** Stage 2 of `surface` at `at` (ServingAt.stage2): its last stage-2 row then, and the version of that alias then. */
+async function stage2At(db: Db, surface: { key: string; stage2: unknown }, at: Date): Promise<ServingAt["stage2"]> {
+  const row = await db.promotionHistory.findFirst({
+    where: { surfaceKey: surface.key, kind: "stage2", ts: { lte: at } },
+    orderBy: [{ ts: "desc" }, { id: "desc" }],
+    select: { ts: true, modelId: true, modelName: true, alias: true, toVersionId: true, actor: true },
+  });
+  if (!row) {
+    // No row then: none configured, unless it is configured now and its configuration predates the rows.
+    const later = await db.promotionHistory.findFirst({ where: { surfaceKey: surface.key, kind: "stage2" }, select: { id: true } });
+    return later || surface.stage2 === null ? null : { known: false };
+  }
+  // A removal names what it removed, with no version.
+  if (row.toVersionId === null || !row.modelId || !row.alias || !row.modelName) return null;
+  const changes = await aliasChanges(db, row.modelId, row.alias);
+  const stint = versionAt(stintsOf(changes), changes, at);
+  // The alias's history may not reach back to the configuration: the row's own version is what it pointed at then.
+  const version = stint === undefined ? await db.modelVersion.findUnique({ where: { id: row.toVersionId }, select: { version: true } }).then((v) => v?.version ?? null) : (stint?.version ?? null);
+  return { known: true, model: row.modelName, alias: row.alias, version, configuredSince: row.ts, by: row.actor };
 }

@@ -15,7 +15,7 @@ import { textRerankRequestSchema } from "../rerank/text/schema";
 import { textRerank } from "../rerank/text/service";
 import { appRouter } from "../routers/_app";
 import { createContext } from "../trpc";
-import { BodyTooLargeError, readBody } from "./body";
+import { BodyTooLargeError, readBody, sendJson } from "./body";
 import { bodyLimit, clientAddress, refusalFor, routeOf, securityHeaders, type FrontDoorSettings, type Route } from "./frontDoor";
 import { JsonText, parseJsonBody, sendError, serveJson, type ErrorBody } from "./jsonEndpoint";
 import { mapError } from "../errorMapping";
@@ -98,6 +98,7 @@ function countRerankAnswer(res: ServerResponse, route: Route): void {
 
 /** Answers a request the front door admitted and routed to one of our own endpoints. */
 async function serveOwn(req: IncomingMessage, res: ServerResponse, route: Exclude<Route, { kind: "next" }>, settings: FrontDoorSettings): Promise<void> {
+  const sendError = (res: ServerResponse, status: number, error: ErrorBody["error"], options?: { close?: boolean }) => sendRouteError(res, route, status, error, options);
   if ((route.kind === "rerank" || route.kind === "textRerank" || route.kind === "events") && req.method !== "POST") {
     return sendError(res, 405, { code: "METHOD_NOT_ALLOWED", message: `method: ${req.url?.split("?")[0]} takes POST, not ${req.method}` });
   }
@@ -144,6 +145,12 @@ async function serveOwn(req: IncomingMessage, res: ServerResponse, route: Exclud
 /** Cohere's clients read an error's `message`; the house's `error` object stays beside it. */
 const cohereError = (error: ErrorBody["error"]) => ({ message: error.message, error });
 
+/** An error answer in the route's shape: Cohere's on /v1/rerank and /v2/rerank (every status: 401, 403, 405, 413, 415, 5xx), the house's elsewhere. */
+function sendRouteError(res: ServerResponse, route: Route, status: number, error: ErrorBody["error"], options: { close?: boolean } = {}): void {
+  if (route.kind === "textRerank") sendJson(res, status, cohereError(error), options);
+  else sendError(res, status, error, options);
+}
+
 /** A console page (not an API, an asset or the sign-in page itself): for signed-in people only. */
 function isConsolePage(method: string, pathname: string): boolean {
   if (method !== "GET" && method !== "HEAD") return false;
@@ -181,7 +188,7 @@ export function frontDoorListener(settings: FrontDoorSettings, next: NextHandler
     const refusal = refusalFor({ method, pathname, headers: req.headers }, route, settings);
     if (refusal) {
       // The body (if any) is never read: close the connection after the answer.
-      return sendError(res, refusal.status, { code: refusal.code, message: refusal.message }, { close: method !== "GET" && method !== "HEAD" });
+      return sendRouteError(res, route, refusal.status, { code: refusal.code, message: refusal.message }, { close: method !== "GET" && method !== "HEAD" });
     }
     countRerankAnswer(res, route);
     const served = route.kind === "next" ? servePage(req, res, method, url, pathname, next) : serveOwn(req, res, route, settings);
@@ -189,7 +196,7 @@ export function frontDoorListener(settings: FrontDoorSettings, next: NextHandler
       // Checking the caller needs the database too: unreachable, it is a 503 in plain words like any other.
       const mapped = mapError(error, `${method} ${pathname}`);
       console.error(`[http] ${method} ${pathname}: ${errorForLog(error)}`);
-      if (!res.headersSent) sendError(res, mapped.httpStatus, { code: mapped.code, message: mapped.message });
+      if (!res.headersSent) sendRouteError(res, route, mapped.httpStatus, { code: mapped.code, message: mapped.message });
       else res.destroy();
     });
   };

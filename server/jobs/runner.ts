@@ -2,6 +2,7 @@ import { Logger, parseCronItems, run, runMigrations, type CronItem, type Runner,
 import type { PayloadOut, TaskSchemas } from "./queue";
 import { describeZodError } from "../validation";
 import { withDeadline } from "../domain/time/deadline";
+import { durablePool } from "../db/pgClient";
 
 // Runs jobs with graphile-worker: a pool of `concurrency` workers in this process, woken by
 // PostgreSQL's LISTEN/NOTIFY when a job is added (milliseconds) and polling every `pollIntervalMs`
@@ -101,12 +102,14 @@ export async function startJobRunner<T extends TaskSchemas>(options: JobRunnerOp
     payload: s.payload ?? {},
     options: { backfillPeriod: s.backfillPeriodMs ?? 0, maxAttempts: s.maxAttempts },
   }));
+  // The listener and the workers' own connections (the console's pool is separate). Ours, not
+  // graphile-worker's: it removes its error listener from a pool of its own before that pool has
+  // ended, so PostgreSQL ending a connection while the runner stops would end the process.
+  const pool = durablePool({ connectionString: options.connectionString, max: options.concurrency + 2 });
   const runner: Runner = await run({
-    connectionString: options.connectionString,
+    pgPool: pool,
     concurrency: options.concurrency,
     pollInterval: options.pollIntervalMs,
-    // The listener and the workers' own connections; the console's pool is separate.
-    maxPoolSize: options.concurrency + 2,
     noHandleSignals: true,
     logger: loggerTo(log),
     taskList,
@@ -118,6 +121,7 @@ export async function startJobRunner<T extends TaskSchemas>(options: JobRunnerOp
       stopping ??= (async () => {
         const outcome = await withDeadline(runner.stop().then(() => "stopped" as const), graceMs, () => "overdue" as const);
         if (outcome === "overdue") await runner.kill("the server is stopping");
+        await pool.end().catch(() => {});
       })();
       return stopping;
     },

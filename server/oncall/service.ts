@@ -11,6 +11,7 @@ import { aliasRollback, type AliasRollback } from "../history/service";
 import { recordPromotion } from "../history/record";
 import { surfacesReachedBy } from "../registry/aliasReach";
 import { setAliasIn } from "../registry/versions";
+import { lockRolloutsOfModel } from "../rollouts/servingAliasGuard";
 import type { AliasRole } from "../domain/rollouts/aliasReach";
 import { notifyInTransaction } from "../webhooks/notify";
 import { UNATTRIBUTED_SURFACE } from "../telemetry/errorTally";
@@ -326,7 +327,9 @@ export async function rollbackSurface(db: Db, input: { surface: string; reason: 
   const current = serving?.versionId ?? null;
   const what = `rollback of ${surface.key} refused`;
   if (input.expectFromVersionId !== undefined && input.expectFromVersionId !== current) {
-    throw new ConflictError(`${what}: ${surface.model.name} ${surface.modelAlias} changed since it was read (now ${serving ? `v${serving.version.version}` : "unset"}); reload and check`);
+    const expected = input.expectFromVersionId ? await db.modelVersion.findUnique({ where: { id: input.expectFromVersionId }, select: { version: true } }) : null;
+    const was = input.expectFromVersionId === null ? "unset" : `v${expected?.version ?? "?"}`;
+    throw new ConflictError(`${what}: ${surface.model.name} ${surface.modelAlias} changed since it was read (was ${was}, now ${serving ? `v${serving.version.version}` : "unset"}); reload and check`);
   }
   const choices = await aliasRollback(db, surface.model.id, surface.modelAlias, current);
   let target: { versionId: string; version: number } | null = choices.target;
@@ -349,6 +352,8 @@ export async function rollbackSurface(db: Db, input: { surface: string; reason: 
   const model = surface.model.name;
   const to = target;
   const surfaces = await db.$transaction(async (tx) => {
+    // A rollout judged against this alias is aborted by the move (servingAliasGuard.ts): its row is locked first, as the judge locks it.
+    await lockRolloutsOfModel(tx, surface.model!.id);
     // expectFrom is checked under the model's row lock: of two presses at once, the second gets a 409.
     const moved = await setAliasIn(tx, {
       versionId: to.versionId, alias: surface.modelAlias, actor, reason: `rollback: ${input.reason}`, kind: "rollback",

@@ -11,6 +11,9 @@ import type { AliasChangeKind } from "../domain/rollouts/history";
 import { recordPromotion } from "../history/record";
 import { notifyInTransaction } from "../webhooks/notify";
 import { surfacesReachedBy } from "./aliasReach";
+import { settleRolloutsOnAlias } from "../rollouts/servingAliasGuard";
+
+export { clearAliasIn } from "./clearAlias";
 
 // Registering a model version: every check runs before anything is written, so a refused upload
 // leaves the registry as it was. Versions are immutable once stored.
@@ -109,6 +112,8 @@ export interface AliasMove {
    * ConflictError (409) naming the alias, what it points at now, and `what` was refused.
    */
   expectFrom?: { versionId: string | null; what: string };
+  /** The rollout making this move (its canary alias at the start, its promotion): not refused by its own guard (servingAliasGuard.ts). */
+  rolloutId?: string;
 }
 
 /**
@@ -116,9 +121,11 @@ export interface AliasMove {
  * together; a rollback sends its webhook in the same transaction).
  * @returns the alias row, `from`/`to` ({ id, version }; from null when the alias was unset), and
  *   `surfaces`: the keys of every surface the alias reaches (and `surface`), sorted, read under the
- *   model's lock: the one list the audit entry, the history row and the webhook name; `reached`: the
+ *   model's lock: the one list the audit entry, the history row and the webhook name; `stage2Surfaces`:
+ *   those it reaches as stage 2 of their cascade; `reached`: the
  *   same surfaces with their roles (surfacesReachedBy).
- * @throws NotFoundError for an unknown version; ConflictError when `expectFrom` no longer holds.
+ * @throws NotFoundError for an unknown version; ConflictError when `expectFrom` no longer holds, or
+ *   when a rollout is judged against the alias (a rollback aborts that rollout instead: servingAliasGuard.ts).
  */
 export async function setAliasIn(tx: Prisma.TransactionClient, input: AliasMove) {
   const version = await tx.modelVersion.findUnique({ where: { id: input.versionId }, select: { id: true, modelId: true, version: true, model: { select: { name: true, surfaceId: true } } } });
@@ -131,8 +138,12 @@ export async function setAliasIn(tx: Prisma.TransactionClient, input: AliasMove)
   });
   if (input.expectFrom && (before?.version.id ?? null) !== input.expectFrom.versionId) {
     const now = before ? `v${before.version.version}` : "unset";
-    throw new ConflictError(`${input.expectFrom.what}: ${version.model.name} ${input.alias} changed since it was read (now ${now}); reload and check`);
+    const expected = input.expectFrom.versionId ? await tx.modelVersion.findUnique({ where: { id: input.expectFrom.versionId }, select: { version: true } }) : null;
+    const was = input.expectFrom.versionId === null ? "unset" : `v${expected?.version ?? "?"}`;
+    throw new ConflictError(`${input.expectFrom.what}: ${version.model.name} ${input.alias} changed since it was read (was ${was}, now ${now}); reload and check`);
   }
+  // A running or paused rollout judged against this alias: refused, or aborted by a rollback.
+  await settleRolloutsOnAlias(tx, { modelId: version.modelId, modelName: version.model.name, alias: input.alias, kind: input.kind ?? "alias_move", rolloutId: input.rolloutId }, input.actor);
   const alias = await tx.modelAlias.upsert({
     where: { modelId_name: { modelId: version.modelId, name: input.alias } },
     create: { modelId: version.modelId, name: input.alias, versionId: version.id, updatedBy: input.actor.name },
@@ -150,34 +161,14 @@ export async function setAliasIn(tx: Prisma.TransactionClient, input: AliasMove)
     before: before ? { alias: input.alias, versionId: before.version.id, version: before.version.version } : null,
     after: { alias: input.alias, versionId: version.id, version: version.version, model: version.model.name },
   });
+  const stage2Surfaces = reached.filter((s) => s.roles.includes("stage2")).map((s) => s.key);
   await recordPromotion(tx, {
-    kind: input.kind ?? "alias_move", actor: input.actor, reason: input.reason, model: { id: version.modelId, name: version.model.name }, alias: input.alias, surface: input.surface, surfaces,
+    kind: input.kind ?? "alias_move", actor: input.actor, reason: input.reason, model: { id: version.modelId, name: version.model.name }, alias: input.alias, surface: input.surface, surfaces, stage2Surfaces,
     from: before ? { id: before.version.id, version: before.version.version } : null, to: { id: version.id, version: version.version },
   });
   await notifyInTransaction(tx, {
     kind: "alias.moved", actor: input.actor.name, reason: input.reason ?? null,
     data: { model: version.model.name, alias: input.alias, fromVersion: before?.version.version ?? null, toVersion: version.version, surfaces },
   });
-  return { ...alias, from: before?.version ?? null, to: { id: version.id, version: version.version }, surfaces, reached };
-}
-
-/**
- * Removes `alias` from a model (a surface's canary alias when its rollout ends), audited and
- * recorded in the promotion history; nothing happens if the alias is not set. `surface`: the one
- * surface the alias belongs to, named by the audit entry and the history row.
- */
-export async function clearAliasIn(tx: Prisma.TransactionClient, input: { modelId: string; alias: string; actor: Actor; reason: string; surface?: string }) {
-  const model = await tx.model.findUnique({ where: { id: input.modelId }, select: { id: true, name: true } });
-  if (!model) throw new NotFoundError("model", input.modelId);
-  await tx.$queryRaw`SELECT id FROM models WHERE id = ${model.id} FOR UPDATE`;
-  const before = await tx.modelAlias.findUnique({ where: { modelId_name: { modelId: model.id, name: input.alias } }, select: { id: true, version: { select: { id: true, version: true } } } });
-  if (!before) return;
-  const reached = await surfacesReachedBy(tx, { modelId: model.id, modelName: model.name, alias: input.alias });
-  const surfaces = [...new Set([...reached.map((s) => s.key), ...(input.surface ? [input.surface] : [])])].sort();
-  await tx.modelAlias.delete({ where: { id: before.id } });
-  await recordAudit(tx, {
-    action: "model.alias.clear", actor: input.actor, subject: subjects.model(model.id, model.name), reason: input.reason, surfaces,
-    before: { alias: input.alias, versionId: before.version.id, version: before.version.version }, after: { alias: input.alias, model: model.name },
-  });
-  await recordPromotion(tx, { kind: "alias_move", actor: input.actor, reason: input.reason, model, alias: input.alias, surface: input.surface, surfaces, from: before.version, to: null });
+  return { ...alias, from: before?.version ?? null, to: { id: version.id, version: version.version }, surfaces, stage2Surfaces, reached };
 }

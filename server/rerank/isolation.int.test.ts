@@ -42,7 +42,9 @@ beforeAll(async () => {
   bob = { authorization: `Bearer ${(await createApiKey(db, { name: "bob", kind: "serving" }, owner.id)).key}` };
   // A dense model whose cost grows with the rows: 10 candidates take a few milliseconds, 1,000 take
   // ~150 ms or more (1,000 × 3 × 1024² multiply-adds), far past a 30 ms budget sized for ordinary requests.
-  for (const key of ["t-heavy", "t-heavy-cold"]) await createTestSurface(db, { key, bytes: slowModelOnnx(spec.length, 1024, 3), featureSpec: spec, timeoutMs: 30 });
+  // 1,000 rows through ten 1024-wide layers: ~20 GFLOP, 200+ ms on any core here, far past the 30 ms
+  // budget (three layers, ~6 GFLOP, finished within it on a quiet core now and then); 10 rows: a few ms.
+  for (const key of ["t-heavy", "t-heavy-cold"]) await createTestSurface(db, { key, bytes: slowModelOnnx(spec.length, 1024, 10), featureSpec: spec, timeoutMs: 30 });
   // A model that overflows float32 on extreme (but float32-valid) inputs: the sum of seven 3e38s.
   await createTestSurface(db, { key: "t-overflow", bytes: linearRankerOnnx(new Array(spec.length).fill(1), 0), featureSpec: spec });
   // A broken export: a NaN bias makes every score NaN, whatever the inputs.

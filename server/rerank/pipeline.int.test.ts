@@ -11,7 +11,7 @@ import { telemetry } from "../telemetry/streams";
 import { startTestFrontDoor, type TestFrontDoor } from "../testing/frontDoor";
 import { openSession, runScoresTimed, type TabularHandle } from "../inference/sessions";
 import { breakerStates, scoringBreaker } from "./breakers";
-import { rerank } from "./pipeline";
+import { rerank, rerankJson } from "./pipeline";
 import type { RerankRequest } from "./schema";
 import { callerAs, keyHeaders } from "../testing/callers";
 
@@ -77,6 +77,16 @@ describe("serving the demo surface", () => {
     expect(response.features.unknownCandidates).toBe(2);
     expect(response.features.defaulted).toBe(2 * (spec.length - 1) + 2);
     expect(response.items).toHaveLength(5);
+  });
+
+  it("answers with the text JSON.stringify gives (the served list is serialised once, for the response and the log row)", async () => {
+    for (const surface of ["search", "t-throws", "product-search"]) {
+      const json = await rerankJson({ surface, topK: 7, userKey: "json-shape", candidates: candidates(safe().slice(0, 40)), context: { query: "red running shoes" } }, "test");
+      const parsed = JSON.parse(json) as Record<string, unknown>;
+      expect(json).toBe(JSON.stringify(parsed));
+      expect(Object.keys(parsed).slice(0, 3)).toEqual(["requestId", "surface", "items"]);
+      expect(parsed.items).toHaveLength(7);
+    }
   });
 
   it("answers a repeated request id with the same response", async () => {

@@ -299,11 +299,13 @@ function record(plan: Plan, request: RerankRequest, inputs: Enriched, scored: Sc
   }
   clock.end("record", null);
   response.timings.total = round3(clock.totalMs());
-  const json = JSON.stringify(response);
+  // The served list is most of both the response's text and the log row's: serialised once for both.
+  const itemsJson = JSON.stringify(response.items);
+  const json = responseJson(response, itemsJson);
   // The cache and the log say the same owner of the id (null: shared by whoever was given it).
   const owner = requestIdOwner(request, options.caller ?? IN_PROCESS_CALLER);
   recentRequests().set(recentKey(response.requestId, owner), { json, surface: response.surface, ts: ts.getTime(), userKey: unitKey ? keyedHash(unitKey) : null });
-  logRequest(request, response, ts, canary, owner);
+  logRequest(request, response, ts, canary, owner, itemsJson);
   return json;
 }
 
@@ -318,8 +320,21 @@ function observeScored(surface: string, handle: NonNullable<Scored["handle"]>, m
   inputSampler().observe(surface, handle.versionId, handle.featureSpec, matrix);
 }
 
-/** Metrics and the request log's row; `owner` is the id's owner (requestIdOwner), the log's `caller` column. */
-function logRequest(request: RerankRequest, response: RerankResponse, ts: Date, canary: CanaryArm | null, owner: string | null): void {
+/**
+ * The response's JSON text, the same as JSON.stringify(response) (same keys in the same order), with
+ * `itemsJson` (JSON.stringify(response.items)) spliced in instead of serialising the items again.
+ */
+export function responseJson(response: RerankResponse, itemsJson: string): string {
+  // Keys whose value is undefined are left out by JSON.stringify, as the three spliced ones are here.
+  const tail = JSON.stringify({ ...response, requestId: undefined, surface: undefined, items: undefined });
+  return `{"requestId":${JSON.stringify(response.requestId)},"surface":${JSON.stringify(response.surface)},"items":${itemsJson}${tail === "{}" ? "}" : `,${tail.slice(1)}`}`;
+}
+
+/**
+ * Metrics and the request log's row; `owner` is the id's owner (requestIdOwner), the log's `caller`
+ * column; `itemsJson` the served list already serialised (the row's `served`).
+ */
+function logRequest(request: RerankRequest, response: RerankResponse, ts: Date, canary: CanaryArm | null, owner: string | null, itemsJson: string): void {
   const surface = response.surface;
   metrics.requests.inc({ surface, outcome: response.fallback.used ? "fallback" : "model" });
   if (response.fallback.reason) metrics.fallbacks.inc({ surface, reason: response.fallback.reason });
@@ -348,11 +363,11 @@ function logRequest(request: RerankRequest, response: RerankResponse, ts: Date, 
     fallbackReason: response.fallback.reason,
     candidateCount: request.candidates.length,
     topK: request.topK,
-    served: response.items,
+    served: [],
     timings: response.timings,
     latencyMs: response.timings.total,
     defaultedFeatures: response.features.defaulted,
     featuresTimedOut: response.features.timedOut,
     caller: owner,
-  }));
+  }, itemsJson));
 }

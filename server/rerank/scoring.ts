@@ -113,13 +113,23 @@ export async function scoreWithModels(scope: string, cascade: ReadonlyArray<Mode
  * read from the catalog's item attributes.
  */
 function documentTexts(handle: CrossEncoderHandle, input: ScoringInput): string[] {
-  const fields = input.text?.rankFields ?? handle.config.textFields;
+  const rankFields = input.text?.rankFields;
   return input.candidates.map((c, i) => {
     const document = input.text?.documents?.[i];
-    if (document !== undefined) return documentText(document, fields);
+    if (document !== undefined) return documentText(document, rankFields ?? defaultFields(document, handle.config.textFields));
     if (c.text !== undefined) return c.text;
     return documentText((input.items.get(c.id)?.attrs ?? {}) as Record<string, unknown>, handle.config.textFields);
   });
+}
+
+/**
+ * The fields an object document is ranked on without rank_fields: the model's textFields, or
+ * Cohere's default field `text` when the document has none of them (a Cohere client's `{ text }`
+ * objects would otherwise be ranked as empty text).
+ */
+function defaultFields(document: string | Record<string, unknown>, textFields: readonly string[]): readonly string[] {
+  if (typeof document === "string" || textFields.some((f) => document[f] !== undefined && document[f] !== null)) return textFields;
+  return ["text"];
 }
 
 /** Orders the candidates by score (ties keep retrieval order), then applies the constraints and the top k. */

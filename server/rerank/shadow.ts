@@ -7,7 +7,7 @@ import { largestMoves } from "../domain/ranking/moves";
 import { openModel, type ModelHandle } from "../inference/sessions";
 import type { ModelRef } from "../surfaces/configCache";
 import { metrics } from "../telemetry/metrics";
-import { telemetry, type ShadowMove } from "../telemetry/streams";
+import { serialiseShadowRow, telemetry, type ShadowMove } from "../telemetry/streams";
 import type { RerankRequest } from "./schema";
 import { rankWithConstraints, scoreWithModels, type ItemLookup, type TextInput } from "./scoring";
 import { env } from "../config";
@@ -104,12 +104,12 @@ async function runShadow(job: ShadowJob): Promise<void> {
     const agreement = rankingAgreement(job.served.map((s) => s.id), shadowRanking.map((s) => s.id), job.primaryScores, scored.scores);
     const moves = await movesWithFeatures(job, scored.handle!, scored.scores, shadowRanking);
     metrics.shadowRequests.inc({ surface: job.surface, outcome: "compared" });
-    if (streams.enabled) streams.shadow.enqueue({ ...base, shadowRanking, ...agreement, shadowLatencyMs, moves, error: null });
+    if (streams.enabled) streams.shadow.enqueue(serialiseShadowRow({ ...base, shadowRanking, ...agreement, shadowLatencyMs, moves, error: null }));
   } catch (error) {
     metrics.shadowRequests.inc({ surface: job.surface, outcome: "shadow_error" });
     const message = String((error as Error).message ?? error).split("\n")[0]!.slice(0, 500);
     if (streams.enabled) {
-      streams.shadow.enqueue({ ...base, shadowRanking: [], overlapAt10: null, rbo: null, kendallTau: null, spearmanRho: null, shadowLatencyMs: null, moves: null, error: message });
+      streams.shadow.enqueue(serialiseShadowRow({ ...base, shadowRanking: [], overlapAt10: null, rbo: null, kendallTau: null, spearmanRho: null, shadowLatencyMs: null, moves: null, error: message }));
     }
   }
 }

@@ -8,6 +8,10 @@ import { telemetry } from "../telemetry/streams";
 import { judgeRollout } from "./service";
 import { createTestSurface, failingModelOnnx } from "../testing/models";
 import { callerAs } from "../testing/callers";
+import { createUser } from "../auth/users";
+import { experimentInputSchema } from "../experiments/schema";
+import { createCaller } from "../routers/_app";
+import { contextFor } from "../trpc";
 
 // Canary rollouts on real PostgreSQL and real onnxruntime sessions: a sticky share of traffic goes
 // to the new version, the analysis widens it step by step and promotes it, or rolls a failing
@@ -38,6 +42,19 @@ beforeAll(async () => {
 }, 120_000);
 
 describe("canary rollouts", () => {
+  it("#14 break test: the demo seed's history rows name the surfaces their moves reached, and its cascade's stage 2 has a row", async () => {
+    const rows = await getDb().promotionHistory.findMany({ where: { actor: "seed" }, orderBy: { id: "asc" }, select: { kind: true, modelName: true, alias: true, toVersion: true, surfaceKey: true, surfaces: true, stage2Surfaces: true } });
+    const of = (model: string, alias: string) => rows.find((r) => r.modelName === model && r.alias === alias && r.kind === "alias_move");
+    expect(of("search-ranker", "production")).toMatchObject({ toVersion: 2, surfaces: ["home-feed", "search"] });
+    expect(of("search-ranker", "fallback")).toMatchObject({ toVersion: 1, surfaces: ["home-feed", "search"] });
+    expect(of("search-ranker", "shadow")).toMatchObject({ toVersion: 3, surfaces: ["search"] });
+    expect(of("demo-cross-encoder", "production")).toMatchObject({ toVersion: 1, surfaces: ["product-qa"] });
+    expect(rows.find((r) => r.kind === "stage2")).toMatchObject({ surfaceKey: "product-search", modelName: "demo-cross-encoder", alias: "production", toVersion: 1, surfaces: ["product-search"], stage2Surfaces: ["product-search"] });
+    // Only models no surface serves (the LETOR rankers) have rows that reach none.
+    expect(rows.filter((r) => r.surfaces.length === 0).every((r) => r.modelName?.startsWith("letor-"))).toBe(true);
+    expect((await caller().history.servingAt({ surface: "product-search", at: new Date() })).stage2).toMatchObject({ known: true, model: "demo-cross-encoder", alias: "production", version: 1 });
+  });
+
   it("refuses a rollout that cannot run, naming the field", async () => {
     await expect(caller().rollouts.start({ surface: "t-roll", version: 1 })).rejects.toThrow('version: v1 already serves "t-roll" (production)');
     await expect(caller().rollouts.start({ surface: "t-roll", version: 9 })).rejects.toThrow("version: t-roll-model has no v9");
@@ -346,5 +363,90 @@ describe("canary rollouts", () => {
     // Every impression was clicked, once: CTR 100 % in both arms, a rate the interval can take.
     expect(ctr).toMatchObject({ canary: 1, baseline: 1, classification: "pass" });
     await ml.rollouts.abort({ surface: "t-clicks", reason: "done" });
+  });
+
+  it("#14 break test: the serving alias of a running or paused rollout may not move under it (409 naming the rollout); an on-call rollback moves it and aborts the rollout", async () => {
+    const db = getDb();
+    const ml = caller();
+    const spec = demoFeatureSpec();
+    // t-stable-model: production v1 → v5 (history), v4 the canary; t-stable-b shares production.
+    const a = await createTestSurface(db, { key: "t-stable", bytes: demoModelBytes("linear"), featureSpec: spec, extraVersions: [demoModelBytes("candidate"), demoModelBytes("popularity")] });
+    await db.surface.create({ data: { key: "t-stable-b", name: "t-stable-b", modelId: a.modelId, modelAlias: "production", timeoutMs: 1000 } });
+    const id = async (v: number) => (await db.modelVersion.findFirstOrThrow({ where: { modelId: a.modelId!, version: v } })).id;
+    await ml.models.setAlias({ versionId: await id(5), alias: "production", reason: "v5" });
+    await db.webhookEndpoint.create({ data: { name: "t-stable hooks", url: "http://127.0.0.1:35099/none", format: "standard", eventKinds: ["canary.rolled_back"], secret: "whsec_dGVzdA==", createdBy: "test" } });
+    await ml.rollouts.start({ surface: "t-stable", version: 4, steps: [50], minRequests: 30, maxLatencyIncrease: 100, reason: "v4 canary" });
+    const [rollout] = await ml.rollouts.list({ surface: "t-stable", limit: 1 });
+    const refusal = (status: string) =>
+      `t-stable-model production is the serving alias (the baseline) of rollout ${rollout!.id} on "t-stable" (${status}, v4 at 50 %): moving it now would change what that canary is judged against. Promote or abort the rollout first (an on-call rollback always works, and aborts it)`;
+
+    // models.setAlias on the baseline: refused, nothing moves.
+    await expect(ml.models.setAlias({ versionId: await id(1), alias: "production", reason: "out of band" })).rejects.toMatchObject({ code: "CONFLICT", message: refusal("running") });
+    // experiments.ship moves production too: refused the same way, the experiment runs on.
+    const pm = callerAs(["pm"], "pm@stable.test");
+    await pm.experiments.create(experimentInputSchema.parse({
+      key: "t-stable-exp", name: "Stable experiment", surface: "t-stable-b", owner: "pm@stable.test", hypothesis: "x",
+      variants: [{ key: "control", name: "control", weight: 0.5, isControl: true, modelAlias: "production" }, { key: "treat", name: "treat", weight: 0.5, modelVersionId: await id(1) }],
+    }));
+    await pm.experiments.start({ key: "t-stable-exp" });
+    await expect(pm.experiments.ship({ key: "t-stable-exp", variant: "treat", reason: "ship", override: true })).rejects.toMatchObject({ code: "CONFLICT", message: refusal("running") });
+    expect((await db.experiment.findUniqueOrThrow({ where: { key: "t-stable-exp" } })).status).toBe("running");
+    await pm.experiments.stop({ key: "t-stable-exp", reason: "test over" });
+    // Paused counts too.
+    await ml.rollouts.pause({ surface: "t-stable", reason: "look first" });
+    await expect(ml.models.setAlias({ versionId: await id(1), alias: "production", reason: "out of band" })).rejects.toMatchObject({ code: "CONFLICT", message: refusal("paused") });
+    expect(await aliasVersion("t-stable-model", "production")).toBe(5);
+    expect(await aliasVersion("t-stable-model", "canary@t-stable")).toBe(4);
+
+    // The one-button rollback, pressed on the other surface sharing the alias, always works: production v5 → v1, the rollout is aborted.
+    const oncall = callerAs(["oncall"], "oncall@stable.test");
+    expect(await oncall.oncall.rollback({ surface: "t-stable-b", reason: "incident" })).toMatchObject({ version: 1, surfaces: ["t-stable-b", "t-stable"] });
+    expect(await aliasVersion("t-stable-model", "production")).toBe(1);
+    expect(await aliasVersion("t-stable-model", "canary@t-stable")).toBeNull();
+    expect(await db.rollout.findUniqueOrThrow({ where: { id: rollout!.id } })).toMatchObject({ status: "aborted", currentPercent: 0 });
+    expect(await db.auditLog.findFirst({ where: { action: "rollout.aborted", entityId: rollout!.id } })).toMatchObject({ actor: "oncall@stable.test", reason: "serving alias moved by rollback" });
+    expect(await db.promotionHistory.findFirst({ where: { rolloutId: rollout!.id, kind: "canary_aborted" } })).toMatchObject({ reason: "serving alias moved by rollback", surfaceKey: "t-stable", percent: 0 });
+    const hook = await db.webhookEvent.findFirstOrThrow({ where: { kind: "canary.rolled_back", data: { path: ["rolloutId"], equals: rollout!.id } } });
+    expect(hook.data).toMatchObject({ surface: "t-stable", version: 4, percent: 50, mode: "rollback", actor: "oncall@stable.test", reason: "serving alias moved by rollback" });
+    // Nothing left to judge; the alias moves freely again.
+    expect(await judgeRollout(db, rollout!.id)).toMatchObject({ decision: "skipped", status: "aborted" });
+    expect((await ml.models.setAlias({ versionId: await id(5), alias: "production", reason: "fixed" })).to.version).toBe(5);
+  });
+
+  it("#14 break test: a canary started before a surface sharing its alias became guarded is not promoted onto it without approval (by hand 409; the judge pauses); an approved canary_promote request promotes it, and the promotion names every surface it reached", async () => {
+    const db = getDb();
+    const ml = caller();
+    const spec = demoFeatureSpec();
+    const a = await createTestSurface(db, { key: "t-gate", bytes: demoModelBytes("linear"), featureSpec: spec, extraVersions: [demoModelBytes("candidate")] });
+    await db.surface.create({ data: { key: "t-gate-b", name: "t-gate-b", modelId: a.modelId, modelAlias: "production", timeoutMs: 1000 } });
+    await db.webhookEndpoint.create({ data: { name: "t-gate hooks", url: "http://127.0.0.1:35099/none", format: "standard", eventKinds: ["canary.promoted"], secret: "whsec_dGVzdA==", createdBy: "test" } });
+    await ml.rollouts.start({ surface: "t-gate", version: 4, steps: [50], minRequests: 30, maxLatencyIncrease: 100, reason: "v4 canary" });
+    const [rollout] = await ml.rollouts.list({ surface: "t-gate", limit: 1 });
+    // t-gate-b becomes guarded after the start.
+    await callerAs(["admin"], "admin@gate.test").approvals.setRequired({ surface: "t-gate-b", required: true, reason: "guarded now" });
+    const refusal = 'surface "t-gate-b" requires approval for this promotion (t-gate-model production serves it too), and the canary\'s start was not approved for it: request a canary promotion (a canary_promote change request), and another person with the permission approves it';
+    await expect(ml.rollouts.promote({ surface: "t-gate", reason: "looks fine" })).rejects.toMatchObject({ code: "CONFLICT", message: refusal });
+    expect(await aliasVersion("t-gate-model", "production")).toBe(1);
+    // The judge: the last step passes, and the rollout pauses with the reason instead of promoting.
+    await send("t-gate", users("gate", 200));
+    expect(await judgeRollout(db, rollout!.id)).toMatchObject({ surface: "t-gate", decision: "pause", status: "paused", percent: 50 });
+    const [paused] = await ml.rollouts.list({ surface: "t-gate", limit: 1 });
+    expect(paused!.latest!.reasons[0]).toBe(refusal);
+    expect(await db.auditLog.findFirst({ where: { action: "rollout.paused", entityId: rollout!.id } })).toMatchObject({ actor: "rollout-analysis", reason: refusal });
+    expect(await aliasVersion("t-gate-model", "production")).toBe(1);
+
+    // A canary_promote request, approved by another person, promotes it.
+    const ana = await createUser(db, { email: "ana@gate.test", name: "ana", roles: ["ml_engineer"], password: "a long enough password" });
+    const bo = await createUser(db, { email: "bo@gate.test", name: "bo", roles: ["ml_engineer"], password: "a long enough password" });
+    const as = (u: typeof ana) => createCaller(contextFor({ kind: "user", id: u.user.id, name: u.user.email, displayName: u.user.name, roles: ["ml_engineer"] }));
+    const request = await as(ana).approvals.request({ change: { kind: "canary_promote", surface: "t-gate" }, reason: "v4 passed" });
+    expect(request).toMatchObject({ kind: "canary_promote", summary: "promote the canary of t-gate-model v4 on t-gate (at 50 %): t-gate-model production v1 → v4; it also serves t-gate-b", payload: { rolloutId: rollout!.id } });
+    expect(await as(bo).approvals.decide({ id: request.id, approve: true })).toMatchObject({ status: "applied" });
+    expect(await aliasVersion("t-gate-model", "production")).toBe(4);
+    expect(await db.rollout.findUniqueOrThrow({ where: { id: rollout!.id } })).toMatchObject({ status: "promoted" });
+    // The promotion's row and webhook name every surface the alias move reached, as setAlias does.
+    expect(await db.promotionHistory.findFirst({ where: { rolloutId: rollout!.id, kind: "canary_promoted" } })).toMatchObject({ surfaceKey: "t-gate", surfaces: ["t-gate", "t-gate-b"] });
+    const hook = await db.webhookEvent.findFirstOrThrow({ where: { kind: "canary.promoted", data: { path: ["rolloutId"], equals: rollout!.id } } });
+    expect(hook.data).toMatchObject({ surface: "t-gate", alias: "production", surfaces: ["t-gate", "t-gate-b"] });
   });
 });

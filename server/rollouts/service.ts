@@ -10,6 +10,8 @@ import { ConflictError, InvalidInputError, NotFoundError } from "../errors";
 import { recordPromotion } from "../history/record";
 import { enqueueInTransaction } from "../jobs/tasks";
 import { clearAliasIn, setAliasIn } from "../registry/versions";
+import { surfacesReachedBy } from "../registry/aliasReach";
+import { RANKING_ROLES } from "../domain/rollouts/aliasReach";
 import { notifyInTransaction } from "../webhooks/notify";
 
 // Canary rollouts of a surface's serving alias. Start: the version gets the surface's canary alias
@@ -28,6 +30,13 @@ export interface RolloutAnalysis {
   latest: (StepVerdict & { at: string; step: number; percent: number }) | null;
   /** When the current step's deadline passes (ISO): its opening, or its last resume, plus policy.stepDeadlineMinutes. */
   stepDeadlineAt?: string;
+  /**
+   * The surfaces an approved change request covered when it started the rollout (the change's own
+   * and those its promotion reached then): its promotion needs no other approval there. Absent or
+   * empty: started directly, so a surface that requires approval by the promotion needs one (a
+   * `canary_promote` request).
+   */
+  approvedFor?: string[];
 }
 
 /** The current step's deadline; rollouts started before deadlines existed count from the step's opening. */
@@ -108,7 +117,7 @@ function policyOf(input: StartRolloutInput): JudgePolicy {
   };
 }
 
-export async function startRollout(db: Db, input: StartRolloutInput, actor: Actor) {
+export async function startRollout(db: Db, input: StartRolloutInput, actor: Actor, options: { approvedFor?: string[] } = {}) {
   const steps = input.steps ?? DEFAULT_STEPS;
   const invalid = validateSteps(steps);
   if (invalid) throw new InvalidInputError("steps", invalid);
@@ -121,7 +130,7 @@ export async function startRollout(db: Db, input: StartRolloutInput, actor: Acto
   const serving = model.aliases.find((a) => a.name === surface.modelAlias)?.versionId ?? null;
   if (serving === target.id) throw new InvalidInputError("version", `v${input.version} already serves "${surface.key}" (${surface.modelAlias})`);
   const policy = policyOf(input);
-  const analysis: RolloutAnalysis = { policy, latest: null, stepDeadlineAt: stepDeadline(new Date(), policy).toISOString() };
+  const analysis: RolloutAnalysis = { policy, latest: null, stepDeadlineAt: stepDeadline(new Date(), policy).toISOString(), approvedFor: options.approvedFor ?? [] };
   return db.$transaction(async (tx) => {
     // Starts on one model take turns (the lock the canary alias move takes next anyway, taken
     // first), so two starts at once, on one surface or on two sharing an alias, cannot both find none running.
@@ -140,7 +149,7 @@ export async function startRollout(db: Db, input: StartRolloutInput, actor: Acto
       action: "rollout.start", actor, subject: subjects.rollout(created.id, model.name, input.version, surface.key), surfaces: [surface.key],
       after: { surface: surface.key, model: model.name, version: input.version, steps }, reason: input.reason ?? null,
     });
-    await setAliasIn(tx, { versionId: target.id, alias: canaryAliasOf(surface.key), surface: surface.key, actor, reason: `canary rollout on ${surface.key}` });
+    await setAliasIn(tx, { versionId: target.id, alias: canaryAliasOf(surface.key), surface: surface.key, actor, reason: `canary rollout on ${surface.key}`, rolloutId: created.id });
     await recordPromotion(tx, {
       kind: "canary_start", actor, reason: input.reason, surface: surface.key, model, rolloutId: created.id, percent: steps[0]!,
       from: model.versions.find((v) => v.id === serving) ?? null, to: target,
@@ -259,9 +268,14 @@ interface StepApplied {
  * judge of the same step fails here and changes nothing), the rollout's move, the alias moves,
  * audit and history. Returns null when the rollout is no longer at that step, and `blocked` (the
  * reason; nothing written) when it would promote while another surface on the same serving alias
- * has a running or paused rollout; a manual promotion gets a ConflictError (409) for that instead.
+ * has a running or paused rollout, or when it reaches a surface that requires approval its start was
+ * not approved for (promotionNeedingApproval); a manual promotion gets a ConflictError (409) for
+ * those instead. `mode.approved`: an approved `canary_promote` request applies it.
  */
-async function applyStep(db: Db, rollout: LoadedRollout, verdict: StepVerdict, samples: { canary: ArmSample; baseline: ArmSample }, actor: Actor, manual = false): Promise<StepApplied | null> {
+async function applyStep(
+  db: Db, rollout: LoadedRollout, verdict: StepVerdict, samples: { canary: ArmSample; baseline: ArmSample }, actor: Actor, mode: { manual?: boolean; approved?: boolean } = {},
+): Promise<StepApplied | null> {
+  const manual = mode.manual ?? false;
   const steps = rollout.steps as number[];
   const following = steps[rollout.step + 1];
   const what = { model: rollout.model.name, version: rollout.model.versions.find((v) => v.id === rollout.toVersionId)?.version ?? 0 };
@@ -281,6 +295,11 @@ async function applyStep(db: Db, rollout: LoadedRollout, verdict: StepVerdict, s
         if (sharing && manual) throw new ConflictError(sharedAliasRefusal("promote", rollout.surface.key, sharing));
         // The judge does not promote over it either: the rollout pauses with the reason, on-call decides.
         if (sharing) return { status: rollout.status as string, percent: rollout.currentPercent, blocked: sharedAliasRefusal("promote", rollout.surface.key, sharing) };
+        // A surface the promotion reaches may require approval that the start did not have (it shares
+        // the alias, or became guarded, since): by hand, 409; the judge pauses with the reason.
+        const unapproved = mode.approved ? null : await promotionNeedingApproval(tx, rollout);
+        if (unapproved && manual) throw new ConflictError(unapproved);
+        if (unapproved) return { status: rollout.status as string, percent: rollout.currentPercent, blocked: unapproved };
       }
       const decision = manual ? "manual_promote" : verdict.decision === "fail" ? "fail" : promote ? "promote" : "advance";
       await tx.rolloutStep.create({
@@ -308,12 +327,13 @@ async function applyStep(db: Db, rollout: LoadedRollout, verdict: StepVerdict, s
           await recordPromotion(tx, { kind: "canary_aborted", actor, reason: why, surface: rollout.surface.key, model, rolloutId: rollout.id, percent: 0, to });
           return { status: "aborted", percent: 0 };
         }
-        await setAliasIn(tx, { versionId: rollout.toVersionId, alias: rollout.surface.modelAlias, actor, reason: manual ? reason : `canary rollout ${rollout.id} passed every step`, kind: "promotion" });
+        const moved = await setAliasIn(tx, { versionId: rollout.toVersionId, alias: rollout.surface.modelAlias, actor, reason: manual ? reason : `canary rollout ${rollout.id} passed every step`, kind: "promotion", rolloutId: rollout.id });
         await tx.rollout.update({ where: { id: rollout.id }, data: { status: "promoted", currentPercent: 100, endedAt: new Date() } });
         await clearAliasIn(tx, { modelId: rollout.modelId, alias: canaryAliasOf(rollout.surface.key), surface: rollout.surface.key, actor, reason: `canary rollout on ${rollout.surface.key} promoted` });
         await recordAudit(tx, { action: "rollout.promoted", actor, subject, surfaces: [rollout.surface.key], before: { percent: rollout.currentPercent }, after: { surface: rollout.surface.key, ...what, percent: 100, status: "promoted" }, reason });
-        await recordPromotion(tx, { kind: "canary_promoted", actor, reason, surface: rollout.surface.key, model, rolloutId: rollout.id, percent: 0, to });
-        await notifyInTransaction(tx, { kind: "canary.promoted", actor: actor.name, reason, data: { rolloutId: rollout.id, surface: rollout.surface.key, ...what, alias: rollout.surface.modelAlias } });
+        // The promotion moved the serving alias: every surface that move reached is named, as setAlias names them.
+        await recordPromotion(tx, { kind: "canary_promoted", actor, reason, surface: rollout.surface.key, surfaces: moved.surfaces, stage2Surfaces: moved.stage2Surfaces, model, rolloutId: rollout.id, percent: 0, to });
+        await notifyInTransaction(tx, { kind: "canary.promoted", actor: actor.name, reason, data: { rolloutId: rollout.id, surface: rollout.surface.key, ...what, alias: rollout.surface.modelAlias, surfaces: moved.surfaces } });
         return { status: "promoted", percent: 100 };
       }
       const opened = new Date();
@@ -408,13 +428,32 @@ export async function abortRollout(db: Db, input: { surface: string; reason: str
   return transition(db, rollout, [...ACTIVE], { status: "aborted", action: "rollout.aborted", kind: "canary_aborted" }, actor, input.reason);
 }
 
-/** Promotes the canary now, skipping the remaining steps: the current step is recorded with the figures so far, as a manual promotion. */
-export async function promoteRolloutNow(db: Db, input: { surface: string; reason: string }, actor: Actor) {
+/**
+ * Why promoting `rollout` needs an approval it does not have, or null: a surface the promotion's
+ * alias move reaches in a role that ranks its traffic requires approval and was not covered by the
+ * approved request that started the rollout (RolloutAnalysis.approvedFor).
+ */
+async function promotionNeedingApproval(tx: Prisma.TransactionClient, rollout: LoadedRollout): Promise<string | null> {
+  const approvedFor = (rollout.analysis as unknown as Partial<RolloutAnalysis>).approvedFor ?? [];
+  const reached = await surfacesReachedBy(tx, { modelId: rollout.modelId, modelName: rollout.model.name, alias: rollout.surface.modelAlias });
+  const guarded = reached.find((s) => s.requireApproval && !approvedFor.includes(s.key) && s.roles.some((r) => RANKING_ROLES.includes(r)));
+  if (!guarded) return null;
+  const how = guarded.key === rollout.surface.key ? "" : ` (${rollout.model.name} ${rollout.surface.modelAlias} serves it too)`;
+  return `surface "${guarded.key}" requires approval for this promotion${how}, and the canary's start was not approved for it: `
+    + `request a canary promotion (a canary_promote change request), and another person with the permission approves it`;
+}
+
+/**
+ * Promotes the canary now, skipping the remaining steps: the current step is recorded with the figures so far, as a manual promotion.
+ * `input.rolloutId`: the rollout an approved request named (ConflictError if another runs now); `options.approved`: applied from an approved request.
+ */
+export async function promoteRolloutNow(db: Db, input: { surface: string; reason: string; rolloutId?: string }, actor: Actor, options: { approved?: boolean } = {}) {
   const rollout = await activeRollout(db, input.surface);
+  if (input.rolloutId && rollout.id !== input.rolloutId) throw new ConflictError(`the rollout on "${rollout.surface.key}" is ${rollout.id} now, not ${input.rolloutId}: the request named a rollout that ended`);
   const analysis = rollout.analysis as unknown as RolloutAnalysis;
   const samples = await armSamples(db, rollout.id, rollout.surface.key, rollout.stepStartedAt);
   const judged = judgeStep(samples.canary, samples.baseline, { ...DEFAULT_JUDGE_POLICY, ...analysis.policy });
-  const applied = await applyStep(db, rollout, { ...judged, reasons: [`promoted by hand: ${input.reason}`] }, samples, actor, true);
+  const applied = await applyStep(db, rollout, { ...judged, reasons: [`promoted by hand: ${input.reason}`] }, samples, actor, { manual: true, approved: options.approved });
   if (!applied) throw new ConflictError(`the rollout on "${rollout.surface.key}" moved on while you promoted it: reload to see how`);
   if (applied.status !== "promoted") throw new ConflictError(`not promoted: ${rollout.surface.modelAlias} moved during the rollout, so it was aborted`);
   return { surface: rollout.surface.key, model: rollout.model.name, status: applied.status };

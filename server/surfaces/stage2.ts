@@ -4,6 +4,7 @@ import type { Db } from "../db/client";
 import { Prisma } from "../db/generated/client";
 import { subjects } from "../domain/audit/subject";
 import { InvalidInputError, NotFoundError } from "../errors";
+import { recordPromotion } from "../history/record";
 import { stage2ConfigSchema, type Stage2Config } from "./stage2.schema";
 
 // Stage 2 of a surface's cascade, set or removed (audited). The model and its alias must exist when
@@ -54,6 +55,25 @@ export async function configureStage2(db: Db, input: Stage2Input, actor: Actor):
     await recordAudit(tx, {
       action: "surface.stage2", actor, subject: subjects.surface(surface.id, surface.key), surfaces: [surface.key], before, after: next, reason: input.reason ?? null,
     });
+    await recordStage2Change(tx, { surface: surface.key, before, next, actor, reason: input.reason ?? null });
     return { key: surface.key, stage2: next };
+  });
+}
+
+/**
+ * The promotion-history row of a stage-2 change of `surface` (kind "stage2", stage 2 of the surface):
+ * the model and alias that rescore its top from now on and the version that alias points at (the
+ * history of that alias then says which version rescored when); a removal names the model and
+ * alias removed, with no version. Written in the transaction of the change (configureStage2, the seed).
+ */
+export async function recordStage2Change(tx: Prisma.TransactionClient, change: { surface: string; before: Stage2Config | null; next: Stage2Config | null; actor: Actor; reason: string | null }): Promise<void> {
+  const shown = change.next ?? change.before;
+  if (!shown) return;
+  const model = await tx.model.findUnique({ where: { name: shown.model }, select: { id: true, name: true, aliases: { where: { name: shown.alias }, select: { version: { select: { id: true, version: true } } } } } });
+  const pointed = change.next ? (model?.aliases[0]?.version ?? null) : null;
+  const beforeWords = change.before ? `${change.before.model} ${change.before.alias}` : "none";
+  await recordPromotion(tx, {
+    kind: "stage2", actor: change.actor, reason: change.reason ?? `stage 2: ${beforeWords} → ${change.next ? `${change.next.model} ${change.next.alias}` : "none"}`,
+    model: model ? { id: model.id, name: model.name } : null, alias: shown.alias, surface: change.surface, stage2Surfaces: [change.surface], to: pointed,
   });
 }

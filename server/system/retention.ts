@@ -1,10 +1,10 @@
-import pg from "pg";
 import { systemActor, type Actor } from "../audit/actor";
 import { recordAudit } from "../audit/record";
 import { env } from "../config";
 import { databaseUrl, getDb } from "../db/client";
 import { dropPartitionsOlderThan, ensurePartitions, RETENTION_LOCK_TIMEOUT_MS, utcDay } from "../db/partitions";
 import { subjects } from "../domain/audit/subject";
+import { connectClient } from "../db/pgClient";
 
 // Retention (issue 15, Deliver 7): the day partitions of the request log, outcome events and shadow
 // records older than RETENTION_DAYS are dropped (DROP TABLE of a day: instant, no vacuum debt),
@@ -40,8 +40,7 @@ export async function runRetention(options: { retentionDays?: number; now?: Date
   const retentionDays = options.retentionDays ?? env().RETENTION_DAYS;
   const now = options.now ?? new Date();
   const keptFrom = new Date(utcDay(now).getTime() - retentionDays * 86_400_000);
-  const client = new pg.Client({ connectionString: databaseUrl() });
-  await client.connect();
+  const client = await connectClient({ connectionString: databaseUrl() });
   let created: string[];
   let dropped: string[];
   let deferred: string[];

@@ -1,5 +1,5 @@
 import type { BatchSink } from "./batchWriter";
-import type { OutcomeEventRow, RequestLogEntry, ScoringSampleRow, ShadowRow } from "./streams";
+import type { OutcomeEventRow, RequestLogEntry, ScoringSampleRow, ShadowEntry } from "./streams";
 
 // Where the telemetry streams are written. A BatchWriter sits in front of each stream
 // (batching, memory bound, spill file, retries with backoff, splitting out refused rows); a sink
@@ -17,7 +17,7 @@ export interface TelemetrySink {
   /** Outcome events (outcome_events), idempotent on eventId. */
   readonly events: BatchSink<OutcomeEventRow>;
   /** Shadow comparisons (shadow_records), idempotent on request id + shadow version. */
-  readonly shadow: BatchSink<ShadowRow>;
+  readonly shadow: BatchSink<ShadowEntry>;
   /** Sampled full scoring rows for the Debug page (scoring_samples), idempotent on request id. */
   readonly scoringSamples: BatchSink<ScoringSampleRow>;
   /** True when a write failed because of the rows (retrying the same rows cannot succeed). */

@@ -75,6 +75,15 @@ export interface ShadowRow {
   error: string | null;
 }
 
+/**
+ * A shadow row as it waits in the buffer: serialised at once (serialiseShadowRow), like the request
+ * log's rows, so ~4 KB of rankings and feature maps per mirrored request wait as one string, not as an
+ * object graph that survives young-generation collections. Objects are still accepted (tests, old spills).
+ */
+export type ShadowEntry = ShadowRow | string;
+
+export const serialiseShadowRow = (row: ShadowRow): string => JSON.stringify(row);
+
 /** One item of a shadow comparison's largest moves: both ranks and scores, and its feature values by name (null: missing). */
 export interface ShadowMove {
   id: string;
@@ -109,7 +118,15 @@ export interface ScoringSampleRow {
  */
 export type RequestLogEntry = RequestLogRow | string;
 
-export const serialiseRequestLogRow = (row: RequestLogRow): string => JSON.stringify(row);
+/**
+ * The row as JSON text. `servedJson`: the row's served list already serialised (the response's own
+ * items text, server/rerank/pipeline.ts), spliced in as `served` instead of serialising `row.served`.
+ */
+export function serialiseRequestLogRow(row: RequestLogRow, servedJson?: string): string {
+  if (servedJson === undefined) return JSON.stringify(row);
+  // `served: undefined` is left out by JSON.stringify; the row has other keys, so the text ends in "…}".
+  return `${JSON.stringify({ ...row, served: undefined }).slice(0, -1)},"served":${servedJson}}`;
+}
 
 export function requestLogSink(pool: pg.Pool): BatchSink<RequestLogEntry> {
   return {
@@ -157,7 +174,7 @@ export function requestLogSink(pool: pg.Pool): BatchSink<RequestLogEntry> {
   };
 }
 
-export function shadowSink(pool: pg.Pool): BatchSink<ShadowRow> {
+export function shadowSink(pool: pg.Pool): BatchSink<ShadowEntry> {
   return {
     async write(rows) {
       // The id is the request and the shadow version, so a batch replayed after an outage adds nothing twice.
@@ -172,7 +189,7 @@ export function shadowSink(pool: pg.Pool): BatchSink<ShadowRow> {
            "primaryRanking" jsonb, "shadowRanking" jsonb, "overlapAt10" float8, rbo float8, "kendallTau" float8, "spearmanRho" float8,
            "primaryLatencyMs" float8, "shadowLatencyMs" float8, moves jsonb, error text)
          ON CONFLICT DO NOTHING`,
-        values: [JSON.stringify(rows)],
+        values: [`[${rows.map((r) => (typeof r === "string" ? r : JSON.stringify(r))).join(",")}]`],
       });
     },
   };
@@ -262,6 +279,9 @@ const reviveDates = <T>(keys: Array<keyof T>) => (row: unknown): T => {
   return r as T;
 };
 
+/** A spilled shadow row: serialised rows come back as the same string, objects with their Date. */
+const reviveShadowEntry = (raw: unknown): ShadowEntry => (typeof raw === "string" ? raw : reviveDates<ShadowRow>(["ts"])(raw));
+
 /** A spilled request log row: serialised rows come back as the same string, objects with their Date. */
 export const reviveRequestLogEntry = (raw: unknown): RequestLogEntry => (typeof raw === "string" ? raw : reviveDates<RequestLogRow>(["ts"])(raw));
 
@@ -271,7 +291,7 @@ interface Streams {
   sink: TelemetrySink;
   requests: BatchWriter<RequestLogEntry>;
   events: BatchWriter<OutcomeEventRow>;
-  shadow: BatchWriter<ShadowRow>;
+  shadow: BatchWriter<ShadowEntry>;
   scoringSamples: BatchWriter<ScoringSampleRow>;
   /** Writers replaying spill files of dead processes (claimed at start), until each is empty. */
   replays: Array<{ stream: StreamName; writer: BatchWriter<unknown> }>;
@@ -318,7 +338,7 @@ export function telemetry(): Streams {
   };
   const requests = open("requests", "rerank_requests", sink.requests, { revive: reviveRequestLogEntry, isRowError: sink.isRowError });
   const events = open("events", "outcome_events", sink.events, { revive: reviveDates<OutcomeEventRow>(["requestTs", "ts"]), isRowError: sink.isRowError });
-  const shadow = open("shadow", "shadow_records", sink.shadow, { revive: reviveDates<ShadowRow>(["ts"]), maxBuffered: 10_000, isRowError: sink.isRowError });
+  const shadow = open("shadow", "shadow_records", sink.shadow, { revive: reviveShadowEntry, maxBuffered: 10_000, isRowError: sink.isRowError });
   // A sample row holds up to SAMPLE_MAX_ITEMS feature vectors: fewer fit the memory bound.
   const scoringSamples = open("scoring_samples", "scoring_samples", sink.scoringSamples, { revive: reviveDates<ScoringSampleRow>(["ts"]), maxBuffered: 5_000, maxBatch: 200, isRowError: sink.isRowError });
   const streams: Streams = { url, pool, sink, requests, events, shadow, scoringSamples, replays, enabled: !env().TELEMETRY_DISABLED, closed: false };

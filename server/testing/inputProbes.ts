@@ -93,8 +93,11 @@ function build(schema: AnySchema, path: Path, leaves: Leaf[], choices: Map<numbe
     case "readonly":
     case "catch":
       return build(def.innerType as AnySchema, path, leaves, choices, unions);
-    case "pipe":
-      return build(def.in as AnySchema, path, leaves, choices, unions);
+    case "pipe": {
+      // z.preprocess(fn, schema) is a pipe from a transform: the value must be what `schema` takes.
+      const input = def.in as AnySchema;
+      return build(input._zod.def.type === "transform" ? (def.out as AnySchema) : input, path, leaves, choices, unions);
+    }
     case "lazy":
       return build((def.getter as () => AnySchema)(), path, leaves, choices, unions);
     case "object": {

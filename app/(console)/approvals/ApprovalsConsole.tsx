@@ -10,7 +10,7 @@ import { useTRPC } from "@/app/_trpc/client";
 
 type Status = "pending" | "applied" | "rejected" | "cancelled" | "failed";
 const STATUS_COLOR: Record<Status, string> = { pending: "yellow", applied: "teal", rejected: "red", cancelled: "gray", failed: "red" };
-const KIND_LABEL = { alias_move: "alias move", canary_start: "canary start", experiment_ship: "ship", experiment_start: "experiment start", surface_stage2: "stage 2" } as const;
+const KIND_LABEL = { alias_move: "alias move", canary_start: "canary start", canary_promote: "canary promotion", experiment_ship: "ship", experiment_start: "experiment start", surface_stage2: "stage 2" } as const;
 
 export function ApprovalsConsole() {
   const trpc = useTRPC();

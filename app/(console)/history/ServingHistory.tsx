@@ -18,6 +18,7 @@ const KIND_LABEL: Record<string, string> = {
   alias_move: "alias moved", rollback: "rollback", ship: "experiment shipped", promotion: "canary promoted (alias)",
   canary_start: "canary started", canary_step: "canary widened", canary_paused: "canary paused", canary_resumed: "canary resumed",
   canary_promoted: "canary promoted", canary_rolled_back: "canary rolled back", canary_aborted: "canary aborted", kill_switch: "kill switch",
+  stage2: "stage 2 configured",
 };
 const KIND_COLOR: Record<string, string> = { rollback: "orange", canary_rolled_back: "red", canary_aborted: "gray", kill_switch: "red", ship: "violet", promotion: "teal", canary_promoted: "teal" };
 const when = (d: Date | string | null) => (d ? new Date(d).toLocaleString() : "before the history began");
@@ -33,6 +34,7 @@ function change(r: Row, model: string | null): string {
   if (r.kind === "kill_switch") return r.killSwitch ? "on: retrieval order" : "off";
   if (r.kind.startsWith("canary_")) return `v${r.toVersion ?? "?"} at ${r.percent ?? 0}%`;
   const alias = r.modelName && r.modelName !== model ? `${r.modelName} ${r.alias}` : r.alias;
+  if (r.kind === "stage2") return r.toVersion === null ? `stage 2 removed (was ${alias})` : `stage 2: ${alias} (v${r.toVersion})`;
   if (r.noop) return `${alias} v${r.toVersion} again (no change)`;
   return `${alias} ${r.fromVersion ? `v${r.fromVersion}` : "unset"} → ${r.toVersion ? `v${r.toVersion}` : "cleared"}`;
 }
@@ -107,7 +109,7 @@ export function ServingHistory({ initialSurface }: { initialSurface: string | nu
                   {history.data.rows.map((r) => (
                     <Table.Tr key={r.id}>
                       <Table.Td><Text size="xs">{new Date(r.ts).toLocaleString()}</Text></Table.Td>
-                      <Table.Td><Badge size="sm" variant="light" color={KIND_COLOR[r.kind] ?? "blue"} tt="none" styles={{ root: { overflow: "visible", minWidth: "max-content" }, label: { overflow: "visible" } }}>{KIND_LABEL[r.kind] ?? r.kind}</Badge></Table.Td>
+                      <Table.Td><Badge size="sm" variant="light" color={KIND_COLOR[r.kind] ?? "blue"} tt="none" styles={{ root: { overflow: "visible", minWidth: "max-content" }, label: { overflow: "visible" } }}>{KIND_LABEL[r.kind] ?? r.kind}{r.stage === 2 && r.kind !== "stage2" ? " (stage 2)" : ""}</Badge></Table.Td>
                       <Table.Td><Text size="xs">{change(r, history.data.model)}</Text></Table.Td>
                       <Table.Td data-testid="history-row-surfaces"><Text size="xs">{r.surfaces.length ? r.surfaces.join(", ") : "—"}</Text></Table.Td>
                       <Table.Td><Text size="xs">{r.actor}</Text></Table.Td>
@@ -141,11 +143,18 @@ function ServingAt({ surface }: { surface: string }) {
       {a && (
         <Stack gap={2} mt="xs" data-testid="serving-at">
           <Text size="sm">
-            {new Date(a.at).toLocaleString()}: {a.model ?? "no model"} {a.alias} →{" "}
+            {new Date(a.at).toLocaleString()}: {a.stage2 ? "stage 1: " : ""}{a.model ?? "no model"} {a.alias} →{" "}
             {a.serving.known
               ? a.serving.version === null ? <b>nothing (alias cleared)</b> : <><b>v{a.serving.version}</b> (since {when(a.serving.since)}{a.serving.by ? `, ${a.serving.kind ? `${KIND_LABEL[a.serving.kind]} ` : ""}by ${a.serving.by}` : ""}{a.serving.surfaces && a.serving.surfaces.length > 1 ? `; reached ${a.serving.surfaces.join(", ")}` : ""})</>
               : <b>unknown: the history starts {a.serving.historyStarts ? new Date(a.serving.historyStarts).toLocaleString() : "later"}</b>}
           </Text>
+          {a.stage2 && (
+            <Text size="sm" data-testid="serving-at-stage2">
+              stage 2: {a.stage2.known
+                ? <>{a.stage2.model} {a.stage2.alias} → <b>{a.stage2.version === null ? "nothing (alias cleared: stage 1's order)" : `v${a.stage2.version}`}</b> (configured {when(a.stage2.configuredSince)} by {a.stage2.by})</>
+                : <b>configured before stage-2 changes were recorded</b>}
+            </Text>
+          )}
           <Text size="sm">{a.canary ? `canary v${a.canary.version} on ${a.canary.percent}% of the traffic${a.canary.paused ? " (paused)" : ""}, since ${when(a.canary.since)}` : "no canary"}</Text>
           <Text size="sm">kill switch {a.killSwitch?.on ? `on since ${when(a.killSwitch.since)}: retrieval order served` : "off"}</Text>
         </Stack>

@@ -48,6 +48,27 @@ describe("boosts", () => {
     expect(out.items[0]!.score).toBeCloseTo(floor + 3 * (-0.693 - floor), 12);
   });
 
+  it("#14 break test: scores at ±1.7e308 boost without overflowing to NaN: the boosted item moves up, an overflow saturates at the largest double", () => {
+    const ranked = [item("top", 1.7e308), item("mid", 0), item("low", -1.7e308)];
+    const up = applyConstraints(ranked, { boosts: [{ field: "id", value: "mid", multiplier: 3 }] }, 10).items;
+    expect(up.map((c) => c.id)).toEqual(["mid", "top", "low"]);
+    expect(up.every((c) => Number.isFinite(c.score))).toBe(true);
+    // floor = −1.7e308 − 3.4e308/3 ≈ −2.83e308 (computed scaled); mid rises to −2 × floor ≈ 5.7e308, past the doubles: saturated.
+    expect(up[0]).toMatchObject({ id: "mid", score: Number.MAX_VALUE });
+    // A smaller boost stays exact in the model's units: ×1.1 → floor + 1.1 × (0 − floor) = −0.1 × floor.
+    const [small] = applyConstraints(ranked, { boosts: [{ field: "id", value: "mid", multiplier: 1.1 }] }, 10).items.filter((c) => c.id === "mid");
+    expect(small!.score / 2.8333333333333333e307).toBeCloseTo(1, 12);
+    // The top item boosted past the doubles' range saturates at Number.MAX_VALUE; an add as large too; a ×0.5 still moves it down only.
+    const [first] = applyConstraints(ranked, { boosts: [{ field: "id", value: "top", multiplier: 1e6 }] }, 10).items;
+    expect(first).toMatchObject({ id: "top", score: Number.MAX_VALUE });
+    const added = applyConstraints(ranked, { boosts: [{ field: "id", value: "low", add: 1e6 }] }, 10).items;
+    expect(added.map((c) => [c.id, Number.isNaN(c.score)])).toEqual([["top", false], ["mid", false], ["low", false]]);
+    // ×0.5 halves top's height above the floor (4.53e308 → 2.27e308): −5.7e307, below mid, above low.
+    const down = applyConstraints(ranked, { boosts: [{ field: "id", value: "top", multiplier: 0.5 }] }, 10).items;
+    expect(down.map((c) => c.id)).toEqual(["mid", "top", "low"]);
+    expect(down[1]!.score / -5.666666666666667e307).toBeCloseTo(1, 12);
+  });
+
   it("moves the lowest item too, and equal scores", () => {
     // floor −3 − 2/3: c rises from 2/3 to 2 above it, to −1.667.
     expect(ids({ boosts: [{ field: "id", value: "c", multiplier: 3 }] }, [item("a", -1), item("b", -2), item("c", -3)])).toEqual(["a", "c", "b"]);
@@ -101,6 +122,13 @@ describe("diversity (MMR)", () => {
 
   it("binary max-similarity only spreads the first item of each category (documented limit)", () => {
     expect(ids({ diversity: { lambda: 0, field: "category" } }, grouped)).toEqual(["a1", "b1", "a2", "a3", "b2", "b3"]);
+  });
+
+  it("#14 break test: normalises scores at ±1.7e308 (and infinite ones) without overflow: lambda=1 keeps the order, lambda=0.5 still spreads", () => {
+    const ranked = [item("a1", 1.7e308, { category: "A" }), item("a2", 1e308, { category: "A" }), item("b1", -1.7e308, { category: "B" }), item("b2", -Infinity, { category: "B" })];
+    expect(ids({ diversity: { lambda: 1, field: "category" } }, ranked)).toEqual(["a1", "a2", "b1", "b2"]);
+    // a2 normalises to 0.79 (not NaN): 0.5 × 0.79 − 0.5 < 0.5 × 0 for b1, so b1 moves up.
+    expect(ids({ diversity: { lambda: 0.5, field: "category" } }, ranked)).toEqual(["a1", "b1", "a2", "b2"]);
   });
 
   it("fills only the window, pulls from below it, keeps the rest in order; missing values are never similar", () => {

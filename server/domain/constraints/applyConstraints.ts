@@ -6,8 +6,8 @@
 export interface RankedCandidate {
   id: string;
   score: number; // model score (or fallback pseudo-score); higher is better
-  /** item attributes from the catalog; absent for unknown items */
-  attrs: { category?: string; providerGroup?: string; brand?: string; safetyFlags?: readonly string[] };
+  /** item attributes from the catalog; absent for unknown items (the title is what a cross-encoder reads, with the category) */
+  attrs: { title?: string; category?: string; providerGroup?: string; brand?: string; safetyFlags?: readonly string[] };
 }
 
 export interface ConstraintConfig {
@@ -129,18 +129,39 @@ export function boostFloor(scores: readonly number[]): number {
     if (s > max) max = s;
   }
   if (min === Infinity) return 0;
-  const spread = max - min;
-  return min - (spread > 0 ? spread / scores.length : 1);
+  // Halves first: max − min of two finite doubles overflows past ±1.7e308 (then floor = −∞ and a boost gives ∞ − ∞ = NaN).
+  const gap = max > min ? (max / 2 - min / 2) * (2 / scores.length) : 1;
+  return min - gap;
+}
+
+/** `x` held within the finite doubles: ±∞ (an overflow of score arithmetic) becomes ±Number.MAX_VALUE; NaN stays NaN. */
+export function saturate(x: number): number {
+  return x > Number.MAX_VALUE ? Number.MAX_VALUE : x < -Number.MAX_VALUE ? -Number.MAX_VALUE : x;
+}
+
+/**
+ * A power of two that brings the largest finite |score| to at most 2^990, or 1: boosting computes in
+ * that scale, so that the height above the floor (up to twice the scores' range) times a multiplier
+ * (up to 1e6 ≈ 2^20) stays a finite double. Scores near ±1.7e308 otherwise overflow to ∞ and ∞ − ∞ = NaN.
+ * A power of two changes no order and no ratio.
+ */
+function boostScale(scores: readonly number[]): number {
+  let largest = 0;
+  for (const s of scores) if (Number.isFinite(s)) largest = Math.max(largest, Math.abs(s));
+  return largest > 2 ** 990 ? 2 ** -(Math.ceil(Math.log2(largest)) - 990) : 1;
 }
 
 function applyBoosts(list: Candidate[], boosts: NonNullable<ConstraintConfig["boosts"]>): Candidate[] {
   if (boosts.length === 0) return list;
-  const floor = boostFloor(list.map((c) => c.score));
+  const scale = boostScale(list.map((c) => c.score));
+  const floor = boostFloor(list.map((c) => c.score * scale));
   let boosted = false;
   for (const item of list) {
     for (const boost of boosts) {
       if (valueOf(item, boost.field) !== boost.value) continue;
-      item.score = floor + (item.score - floor) * (boost.multiplier ?? 1) + (boost.add ?? 0);
+      // Computed in `scale` (boostScale); back in the model's units a boosted score past the doubles saturates.
+      const scaled = floor + (item.score * scale - floor) * (boost.multiplier ?? 1) + (boost.add ?? 0) * scale;
+      item.score = saturate(scaled / scale);
       addReason(item, `boosted:${boost.field}=${boost.value}`);
       boosted = true;
     }
@@ -166,10 +187,12 @@ function diversify(list: Candidate[], diversity: NonNullable<ConstraintConfig["d
   let min = Infinity;
   let max = -Infinity;
   for (const { score } of list) {
+    if (!Number.isFinite(score)) continue;
     min = Math.min(min, score);
     max = Math.max(max, score);
   }
-  const normalised = (score: number) => (max === min ? 1 : (score - min) / (max - min));
+  // In halves, so that scores near ±1.7e308 do not overflow max − min; an infinite score sits at its end of [0, 1].
+  const normalised = (score: number) => (max <= min ? 1 : Math.min(1, Math.max(0, (score / 2 - min / 2) / (max / 2 - min / 2))));
 
   const remaining = [...list];
   const chosen: Candidate[] = [];

@@ -39,10 +39,12 @@ interface Canary {
 /** The data of each kind. Every event also says who acted and why (`actor`, `reason`). */
 export interface WebhookEventData {
   "canary.step": Canary & { fromPercent: number; toPercent: number };
-  "canary.promoted": Canary & { alias: string };
+  /** `surfaces`: every surface the promotion's alias move reaches (as alias.moved names them), the rollout's own among them. */
+  "canary.promoted": Canary & { alias: string; surfaces?: string[] };
   "canary.paused": Canary & { percent: number; mode: "automatic" | "manual" };
   "canary.resumed": Canary & { percent: number };
-  "canary.rolled_back": Canary & { percent: number; mode: "automatic" | "manual" };
+  /** mode "rollback": aborted because an on-call rollback moved the serving alias it is judged against. */
+  "canary.rolled_back": Canary & { percent: number; mode: "automatic" | "manual" | "rollback" };
   /** `surfaces`: every surface the alias serves, the pressed one first (they all move). */
   rollback: { surface: string; surfaces?: string[]; model: string; alias: string; fromVersion: number | null; toVersion: number };
   kill_switch: { surface: string; on: boolean };
@@ -86,7 +88,9 @@ export function describeWebhookEvent(event: WebhookEventInput): Sentence {
     }
     case "canary.promoted": {
       const d = event.data;
-      return { text: `Canary of ${d.model} v${d.version} on ${d.surface} promoted: v${d.version} is now ${d.alias} (${by})`, href: hrefs.surface(d.surface) };
+      const others = (d.surfaces ?? []).filter((s) => s !== d.surface);
+      const also = others.length > 0 ? `; it also serves ${others.join(", ")}` : "";
+      return { text: `Canary of ${d.model} v${d.version} on ${d.surface} promoted: v${d.version} is now ${d.alias}${also} (${by})`, href: hrefs.surface(d.surface) };
     }
     case "canary.paused": {
       const d = event.data;
@@ -99,7 +103,7 @@ export function describeWebhookEvent(event: WebhookEventInput): Sentence {
     }
     case "canary.rolled_back": {
       const d = event.data;
-      const how = d.mode === "automatic" ? "rolled back by its analysis" : `aborted by ${by}`;
+      const how = d.mode === "automatic" ? "rolled back by its analysis" : d.mode === "rollback" ? `aborted: ${by} rolled back the serving alias it is judged against` : `aborted by ${by}`;
       return { text: `Canary of ${d.model} v${d.version} on ${d.surface} ${how} at ${percent(d.percent)}`, href: hrefs.surface(d.surface) };
     }
     case "rollback": {

@@ -29,6 +29,16 @@ export interface EncodeOptions {
   maxLength: number;
   /** Cohere's max_tokens_per_doc: a cap on the document's own tokens before the length budget. */
   maxTokensPerDoc?: number;
+  /** Tokenise the whole document (the reference the bounded path is tested against); default: only the tokens the pair can keep, and one more. */
+  exhaustive?: boolean;
+}
+
+/** Index of the last whitespace character in document[from, at] (so document.slice(0, index) ends before it), or -1. */
+function lastWhitespaceAtOrBefore(document: string, at: number, from: number): number {
+  for (let i = Math.min(at, document.length - 1); i >= from; i--) {
+    if (/\s/.test(document[i]!)) return i;
+  }
+  return -1;
 }
 
 /**
@@ -42,6 +52,10 @@ export class PairEncoder {
   readonly vocabSize: number;
   private readonly ids: Map<string, number>;
   private readonly unkId: number;
+  /** The id of the tokenizer's unknown token (0 when it has none): a token every model takes. */
+  get unknownId(): number {
+    return this.unkId;
+  }
   private readonly padId: number;
   /** Special tokens the post-processor adds around a pair. */
   readonly pairOverhead: number;
@@ -60,16 +74,18 @@ export class PairEncoder {
 
   /** The ids of one pair and whether it was truncated; `maxLength` counts the special tokens. */
   encodePair(query: string, document: string, options: EncodeOptions): { ids: number[]; typeIds: number[]; truncated: boolean } {
+    // Hugging Face's `longest_first`: drop a token from the longer side until the pair fits.
+    const budget = options.maxLength - this.pairOverhead;
+    if (budget < 2) throw new Error(`maxLength ${options.maxLength} leaves no room for a query and a document after ${this.pairOverhead} special tokens`);
     const q = this.tokenizer.tokenize(query);
-    let d = this.tokenizer.tokenize(document);
+    // The pair keeps at most min(max_tokens_per_doc, budget) of the document's tokens, and whether it
+    // was cut depends only on whether there is one more: tokenising more is wasted work.
+    let d = options.exhaustive ? this.tokenizer.tokenize(document) : this.leadingTokens(document, Math.min(options.maxTokensPerDoc ?? Infinity, budget) + 1);
     let truncated = false;
     if (options.maxTokensPerDoc !== undefined && d.length > options.maxTokensPerDoc) {
       d = d.slice(0, options.maxTokensPerDoc);
       truncated = true;
     }
-    // Hugging Face's `longest_first`: drop a token from the longer side until the pair fits.
-    const budget = options.maxLength - this.pairOverhead;
-    if (budget < 2) throw new Error(`maxLength ${options.maxLength} leaves no room for a query and a document after ${this.pairOverhead} special tokens`);
     let qLen = q.length;
     let dLen = d.length;
     while (qLen + dLen > budget) {
@@ -80,6 +96,24 @@ export class PairEncoder {
     const out = this.postProcess(q.slice(0, qLen), d.slice(0, dLen));
     const ids = out.tokens.map((t) => this.ids.get(t) ?? this.unkId);
     return { ids, typeIds: out.token_type_ids ?? new Array<number>(ids.length).fill(0), truncated };
+  }
+
+  /**
+   * The document's first tokens, at least `wanted` of them when it has that many (all of them when
+   * fewer): the tokens of a prefix cut just before a whitespace, growing 4× until it yields `wanted`.
+   * A 100,000-character document costs the tokens the model can read, not 100,000 characters of
+   * tokenising. Cut before whitespace, every word of the prefix is whole, and the pre-tokenisers of
+   * BERT (WordPiece), byte-level BPE and Metaspace split on whitespace, so the prefix's tokens are
+   * the whole document's first tokens (a prefix with no whitespace to cut at tokenises the document).
+   */
+  private leadingTokens(document: string, wanted: number): string[] {
+    for (let chars = Math.max(256, wanted * 8); chars < document.length; chars *= 4) {
+      const cut = lastWhitespaceAtOrBefore(document, chars, chars >> 1);
+      if (cut < 0) break;
+      const tokens = this.tokenizer.tokenize(document.slice(0, cut));
+      if (tokens.length >= wanted) return tokens;
+    }
+    return this.tokenizer.tokenize(document);
   }
 
   /** Pairs (of one or several queries) padded to the longest; `maxLength` counts special tokens. */

@@ -1,6 +1,7 @@
 import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { DEMO_CROSS_ENCODER_DIR } from "../../demo/crossEncoder";
+import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { readCrossEncoderBundle, type CrossEncoderBundle } from "./bundle";
 import { CrossEncoder } from "./model";
@@ -54,6 +55,34 @@ describe("demo cross-encoder", () => {
     expect([...result.scores].every(Number.isFinite)).toBe(true);
   });
 
+  it("tokenises only what the pair can keep, with the same ids and truncation as tokenising the whole document", () => {
+    const word = fc.oneof(fc.constantFrom("lamp", "Headphones", "électronique", "台灯", "💡", "e\u0301", "x".repeat(120), "a,b.c", "don't"), fc.string({ minLength: 1, maxLength: 12 }));
+    const space = fc.constantFrom(" ", "  ", "\n", "\t", " \u00a0 ");
+    const document = fc.array(fc.tuple(word, space), { maxLength: 900 }).map((parts) => parts.map(([w, s]) => w + s).join(""));
+    fc.assert(
+      fc.property(fc.string({ maxLength: 60 }), document, fc.option(fc.integer({ min: 1, max: 40 }), { nil: undefined }), (query, doc, maxTokensPerDoc) => {
+        const options = { maxLength: bundle.config.maxLength, maxTokensPerDoc };
+        expect(model.encoder.encodePair(query, doc, options)).toEqual(model.encoder.encodePair(query, doc, { ...options, exhaustive: true }));
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it("a 99,000-character document costs a few thousand characters of tokenising, not all of them", () => {
+    const long = Array.from({ length: 16_000 }, (_, i) => `lamp${i % 50}`).join(" ").slice(0, 99_000);
+    const tokenize = model.encoder.tokenizer.tokenize.bind(model.encoder.tokenizer);
+    const lengths: number[] = [];
+    model.encoder.tokenizer.tokenize = (text: string) => (lengths.push(text.length), tokenize(text));
+    try {
+      const bounded = model.encoder.encodePair("lamp", long, { maxLength: bundle.config.maxLength });
+      expect(Math.max(...lengths)).toBeLessThanOrEqual(1024);
+      expect(bounded).toEqual(model.encoder.encodePair("lamp", long, { maxLength: bundle.config.maxLength, exhaustive: true }));
+      expect(bounded.truncated).toBe(true);
+    } finally {
+      model.encoder.tokenizer.tokenize = tokenize;
+    }
+  });
+
   it("counts max_tokens_per_doc cuts as truncations", async () => {
     const result = await model.score([{ query: "lamp", document: "Bright Lamp home", maxTokensPerDoc: 1 }]);
     expect(result.truncated).toBe(1);
@@ -90,6 +119,19 @@ describe("bundles that must be refused", () => {
       field: "model",
       message: expect.stringMatching(/the model's inputs are \[.+\]; a cross-encoder takes input_ids, attention_mask/),
     });
+  });
+
+  it("refuses a maxLength beyond the model's positions, naming config.maxLength (short sample pairs would pass, long documents then fail)", async () => {
+    // The demo model has 32 positions. Checked before the sample pairs, so the reason names config.maxLength.
+    for (const maxLength of [33, 64, 512]) {
+      await expect(CrossEncoder.open({ ...bundle, config: { ...bundle.config, maxLength } })).rejects.toMatchObject({
+        field: "config.maxLength",
+        message: expect.stringMatching(new RegExp(`^config\\.maxLength: the model refuses a pair of ${maxLength} tokens \\(.*\\): set maxLength to the model's position limit`)),
+      });
+    }
+    const shorter = await CrossEncoder.open({ ...bundle, config: { ...bundle.config, maxLength: 16 } });
+    expect((await shorter.score([{ query: "lamp", document: "lamp ".repeat(40) }])).width).toBe(16);
+    await shorter.release();
   });
 
   it("refuses a tokenizer.json that is not a tokenizer", async () => {

@@ -66,6 +66,7 @@ export class CrossEncoder {
       }
       const model = new CrossEncoder(bundle.config, encoder, session, outputName, inputs.includes("token_type_ids"));
       await model.checkVocabulary();
+      await model.checkMaxLength();
       const sample = await model.score(SAMPLE_PAIRS).catch((error: Error) => {
         throw new InvalidInputError("model", `scoring sample pairs failed: ${error.message.split("\n")[0]}`);
       });
@@ -109,6 +110,21 @@ export class CrossEncoder {
       if (!Number.isFinite(s)) throw new ModelOutputError(`the model returned a non-finite score (${s}) for pair ${i}`);
     });
     return scores;
+  }
+
+  /**
+   * The model must take a pair of config.maxLength tokens: a maxLength beyond its position embedding
+   * passes short sample pairs, then fails every request whose document is long enough (onnxruntime's
+   * Gather refuses the position), so each such request would fall back. Run once at maxLength.
+   */
+  private async checkMaxLength(): Promise<void> {
+    const n = this.config.maxLength;
+    const ids = new BigInt64Array(n).fill(BigInt(this.encoder.unknownId));
+    try {
+      await this.run(ids, new BigInt64Array(n).fill(1n), new BigInt64Array(n), 1, n);
+    } catch (error) {
+      throw new InvalidInputError("config.maxLength", `the model refuses a pair of ${n} tokens (${(error as Error).message.split("\n")[0]}): set maxLength to the model's position limit (max_position_embeddings)`);
+    }
   }
 
   /**

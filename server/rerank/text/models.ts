@@ -55,7 +55,9 @@ export async function surfaceForModel(model: string, allowedSurfaces: readonly s
   const candidates = meanings.byModel.filter((m) => allowed(m.key));
   if (candidates.length === 1) return candidates[0]!.key;
   if (candidates.length > 1) {
-    throw new InvalidInputError("model", `"${meanings.name}" serves ${candidates.length} surfaces (${candidates.map((s) => `${s.key} under ${s.alias}`).join(", ")}): name the surface, or "${meanings.name}:<alias>"`);
+    // "name:alias" only helps when the aliases differ: the same alias on every surface leaves the surface key.
+    const aliasesDiffer = new Set(candidates.map((s) => s.alias)).size === candidates.length;
+    throw new InvalidInputError("model", `"${meanings.name}" serves ${candidates.length} surfaces (${candidates.map((s) => `${s.key} under ${s.alias}`).join(", ")}): name the surface${aliasesDiffer ? `, or "${meanings.name}:<alias>"` : ""}`);
   }
   throw new InvalidInputError("model", notServedMessage(model));
 }

@@ -1,4 +1,5 @@
 import { allowedSurfaces, callerOf, type Principal } from "../../auth/principal";
+import { InvalidInputError } from "../../errors";
 import { rerank } from "../pipeline";
 import type { RerankRequest, RerankResponse } from "../schema";
 import { surfaceForModel } from "./models";
@@ -14,7 +15,11 @@ import type { TextRerankRequest } from "./schema";
 export interface TextRerankResult {
   /** The document's position in the request. */
   index: number;
-  /** σ(score) ∈ (0, 1): monotone in the model's score, so the order is the model's order. */
+  /**
+   * σ(score) ∈ (0, 1): monotone in the model's score, so the order is the model's order. When no
+   * model scored (meta.fallback.served_by "retrieval_order") every result is 0.5 = σ(0): request
+   * order says nothing of relevance, and a client's relevance threshold must not read it as certainty.
+   */
   relevance_score: number;
   /** `{ text }` for a string document, the object as sent otherwise (return_documents only). */
   document?: Record<string, unknown>;
@@ -33,6 +38,11 @@ export interface TextRerankResponse {
     model: { surface: string; name: string | null; version: number | null; alias: string | null; variant: string | null };
     /** used: the documents are in request order (or the cascade model's), for `reason`. */
     fallback: { used: boolean; reason: string | null; served_by: string };
+    /**
+     * On a surface with a cascade: what its stage 2 did. Any status but "served" means stage 1's
+     * order serves (marked here and in a warning); `reranked` counts the documents stage 2 rescored.
+     */
+    stage2?: { status: string; reason: string | null; model: { name: string; version: number; alias: string } | null; rerank_count: number; reranked: number; ms: number };
     warnings?: string[];
   };
 }
@@ -54,8 +64,23 @@ function candidateIds(documents: TextRerankRequest["documents"]): string[] {
  * Errors: InvalidInputError on `model` when it names nothing this principal may rank on (one message,
  * whatever it serves elsewhere). Model faults are never errors: the fallback serves.
  */
+/**
+ * Refuses (400 on documents[i]) an object document that has none of `rank_fields`: it would be
+ * ranked on empty text, silently. A field that is present but null or empty still counts as sent.
+ */
+function checkRankFields(input: TextRerankRequest): void {
+  const fields = input.rank_fields;
+  if (!fields) return;
+  input.documents.forEach((d, i) => {
+    if (typeof d === "object" && !fields.some((f) => Object.hasOwn(d, f))) {
+      throw new InvalidInputError(`documents[${i}]`, `has none of rank_fields ${fields.map((f) => JSON.stringify(f)).join(", ")} (its fields: ${Object.keys(d).slice(0, 8).map((f) => JSON.stringify(f)).join(", ") || "none"})`);
+    }
+  });
+}
+
 export async function textRerank(input: TextRerankRequest, apiVersion: 1 | 2, principal: Principal | null, resolved?: (surface: string) => void): Promise<TextRerankResponse> {
   // Authorized before anything is answered about the name: only the key's own surfaces are candidates.
+  checkRankFields(input);
   const surface = await surfaceForModel(input.model, allowedSurfaces(principal));
   resolved?.(surface);
   const ids = candidateIds(input.documents);
@@ -69,15 +94,16 @@ export async function textRerank(input: TextRerankRequest, apiVersion: 1 | 2, pr
     ...(input.user_key ? { userKey: input.user_key } : {}),
     ...(input.session_key ? { sessionKey: input.session_key } : {}),
   };
-  const response = await rerank(request, { caller: callerOf(principal), text: { documents: input.documents, rankFields: input.rank_fields, maxTokensPerDoc: input.max_tokens_per_doc } });
+  const response = await rerank(request, { caller: callerOf(principal), text: { documents: input.documents, rankFields: input.rank_fields ?? undefined, maxTokensPerDoc: input.max_tokens_per_doc ?? undefined } });
   return cohereResponse(input, response, ids, apiVersion);
 }
 
 function cohereResponse(input: TextRerankRequest, response: RerankResponse, ids: string[], apiVersion: 1 | 2): TextRerankResponse {
   const indexOf = new Map(ids.map((id, i) => [id, i]));
+  const unscored = response.fallback.servedBy === "retrieval_order";
   const results = response.items.map((item): TextRerankResult => {
     const index = indexOf.get(item.id)!;
-    const result: TextRerankResult = { index, relevance_score: sigmoid(item.score) };
+    const result: TextRerankResult = { index, relevance_score: unscored ? 0.5 : sigmoid(item.score) };
     if (input.return_documents) {
       const doc = input.documents[index]!;
       result.document = typeof doc === "string" ? { text: doc } : doc;
@@ -88,7 +114,10 @@ function cohereResponse(input: TextRerankRequest, response: RerankResponse, ids:
   const warnings: string[] = [];
   if (truncated > 0) warnings.push(`${truncated} of ${input.documents.length} documents were truncated to fit the model's tokens per pair${input.max_tokens_per_doc ? ` or max_tokens_per_doc ${input.max_tokens_per_doc}` : ""}`);
   if (response.fallback.used) warnings.push(`the model did not rank this request (${response.fallback.reason}): served by ${response.fallback.servedBy === "cascade" ? "the surface's fallback model" : "request order"}`);
-  const { modelVersion, fallback, variant } = response;
+  const { modelVersion, fallback, variant, stage2 } = response;
+  if (stage2 && stage2.status !== "served") {
+    warnings.push(`stage 2${stage2.model ? ` (${stage2.model.name} v${stage2.model.version})` : ""} did not rescore (${stage2.reason ?? stage2.status}): stage 1's order serves`);
+  }
   return {
     id: response.requestId,
     results,
@@ -98,6 +127,7 @@ function cohereResponse(input: TextRerankRequest, response: RerankResponse, ids:
       truncated_documents: truncated,
       model: { surface: response.surface, name: modelVersion?.name ?? null, version: modelVersion?.version ?? null, alias: modelVersion?.alias ?? null, variant: variant?.key ?? null },
       fallback: { used: fallback.used, reason: fallback.reason, served_by: fallback.servedBy },
+      ...(stage2 ? { stage2: { status: stage2.status, reason: stage2.reason, model: stage2.model, rerank_count: stage2.rerankCount, reranked: stage2.reranked.length, ms: stage2.ms } } : {}),
       ...(warnings.length ? { warnings } : {}),
     },
   };

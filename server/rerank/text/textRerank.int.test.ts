@@ -170,7 +170,7 @@ describe("Cohere-compatible rerank", () => {
     const two = await createApiKey(db, { name: "scope b and c", kind: "serving", surfaces: ["t-text-scope-b", "t-text-scope-c"] }, owner.id);
     const ambiguous = await frontDoor.post("/v2/rerank", { model: DEMO_CROSS_ENCODER_NAME, query: "earphones", documents }, { headers: { authorization: `Bearer ${two.key}` } });
     expect(ambiguous.status).toBe(400);
-    expect((await ambiguous.json()).message).toBe(`model: "${DEMO_CROSS_ENCODER_NAME}" serves 2 surfaces (t-text-scope-b under production, t-text-scope-c under production): name the surface, or "${DEMO_CROSS_ENCODER_NAME}:<alias>"`);
+    expect((await ambiguous.json()).message).toBe(`model: "${DEMO_CROSS_ENCODER_NAME}" serves 2 surfaces (t-text-scope-b under production, t-text-scope-c under production): name the surface`);
   });
 
   it("ranks /api/v1/rerank candidates that carry their text on a cross-encoder surface", async () => {
@@ -204,5 +204,123 @@ describe("Cohere-compatible rerank", () => {
     const reasons = (row.served as Array<{ reasons: string[] }>).flatMap((item) => item.reasons);
     expect(reasons.some((r) => r.includes("cross"))).toBe(true);
     expect(reasons.some((r) => r.includes("linear"))).toBe(true);
+  });
+});
+
+// Break test of #16 (a fresh clone, `npm start`, the demo surfaces): each finding, answered right.
+describe("Cohere-compatible rerank: break-test findings", () => {
+  const post = (path: string, body: unknown, headers: Record<string, string> = { authorization: `Bearer ${token}` }) => frontDoor.post(path, body, { headers });
+
+  it("names the problem in a document (lone surrogate, NUL, nested value, wrong type) instead of 'Invalid input'", async () => {
+    const cases: Array<[unknown, string]> = [
+      ["ab\ud800c", 'documents[0]: must be well-formed Unicode (a lone surrogate \\ud800 at character 2)'],
+      ["a\u0000b", "documents[0]: must not contain NUL (\\u0000) characters"],
+      [{ title: { a: 1 } }, "documents[0].title: must be a string, number, boolean or null (nested objects and arrays are not ranked: send their text as a top-level field)"],
+      [{ title: "x\udfff" }, "documents[0].title: must be well-formed Unicode (a lone surrogate \\udfff at character 1)"],
+      [["a"], "documents[0]: must be a string or an object of fields"],
+      [7, "documents[0]: must be a string or an object of fields"],
+    ];
+    for (const [doc, message] of cases) {
+      const response = await post("/v2/rerank", { model: DEMO_TEXT_SURFACE, query: "q", documents: [doc] });
+      expect(response.status).toBe(400);
+      const body = await response.json();
+      expect(body.message).toBe(message);
+      expect(body.error.fields[0].path).toBe(message.slice(0, message.indexOf(":")));
+    }
+  });
+
+  it("refuses unknown fields (a misspelt topN is not silently ignored), accepts Cohere's null optionals and v2's priority", async () => {
+    const typo = await post("/v2/rerank", { model: DEMO_TEXT_SURFACE, query: "q", documents: ["a", "b"], topN: 1 });
+    expect(typo.status).toBe(400);
+    expect((await typo.json()).message).toBe('input: unknown field "topN"');
+    const nulls = await post("/v2/rerank", { model: DEMO_TEXT_SURFACE, query: "earphones", documents, top_n: null, max_tokens_per_doc: null, return_documents: null, rank_fields: null, priority: 0 });
+    expect(nulls.status).toBe(200);
+    expect((await nulls.json()).results.map((r: { index: number }) => r.index)).toEqual(await modelOrder("earphones", documents));
+    // A top_n above the documents' count returns them all, whatever its size.
+    const many = await post("/v2/rerank", { model: DEMO_TEXT_SURFACE, query: "earphones", documents, top_n: 5000 });
+    expect(many.status).toBe(200);
+    expect((await many.json()).results).toHaveLength(documents.length);
+  });
+
+  it("ranks Cohere's { text } object documents on their text when the model's textFields are absent (not as empty text)", async () => {
+    const response = await new CohereClient({ token, environment: frontDoor.url }).rerank({ model: DEMO_TEXT_SURFACE, query: "earphones", documents: documents.map((text) => ({ text })) });
+    expect(response.results.map((r) => r.index)).toEqual(await modelOrder("earphones", documents));
+    expect(new Set(response.results.map((r) => r.relevanceScore)).size).toBe(documents.length);
+  });
+
+  it("refuses an object document that has none of rank_fields, naming it", async () => {
+    const response = await post("/v2/rerank", { model: DEMO_TEXT_SURFACE, query: "q", documents: [{ title: "Pro Headphones" }, { body: "x" }], rank_fields: ["title"] });
+    expect(response.status).toBe(400);
+    const body = await response.json();
+    expect(body.message).toBe('documents[1]: has none of rank_fields "title" (its fields: "body")');
+    expect(body.error.fields[0].path).toBe("documents[1]");
+  });
+
+  it("a request-order fallback scores every result 0.5 (σ(0)), not 1: no model said these are relevant", async () => {
+    const db = getDb();
+    const demo = await db.model.findUniqueOrThrow({ where: { name: DEMO_CROSS_ENCODER_NAME } });
+    await db.surface.create({ data: { key: "t-text-unscored", name: "text unscored", modelId: demo.id, modelAlias: "production", timeoutMs: 0 } });
+    const response = await post("/v2/rerank", { model: "t-text-unscored", query: "earphones", documents });
+    expect(response.status).toBe(200);
+    const body = await response.json();
+    expect(body.meta.fallback).toEqual({ used: true, reason: "timeout", served_by: "retrieval_order" });
+    expect(body.results).toEqual(documents.map((_, index) => ({ index, relevance_score: 0.5 })));
+  });
+
+  it("a cascade whose stage 2 cannot rescore serves stage 1's order, marked in meta.stage2 and a warning; a served stage 2 is reported too", async () => {
+    const db = getDb();
+    const ranker = await db.model.findUniqueOrThrow({ where: { name: "search-ranker" } });
+    const skus = await db.catalogItem.findMany({ take: 8, orderBy: { id: "asc" }, select: { id: true, title: true, category: true } });
+    await db.surface.create({ data: { key: "t-text-cascade-broken", name: "broken stage 2", modelId: ranker.id, modelAlias: "production", timeoutMs: 5000, stage2: { model: DEMO_CROSS_ENCODER_NAME, alias: "no-such-alias", rerankCount: 5, budgetMs: 5000 } } });
+    await db.surface.create({ data: { key: "t-text-cascade", name: "stage 2", modelId: ranker.id, modelAlias: "production", timeoutMs: 5000, stage2: { model: DEMO_CROSS_ENCODER_NAME, alias: "production", rerankCount: 5, budgetMs: 5000 } } });
+    const broken = await post("/v2/rerank", { model: "t-text-cascade-broken", query: "earphones", documents: skus });
+    expect(broken.status).toBe(200);
+    const brokenBody = await broken.json();
+    expect(brokenBody.meta.fallback.used).toBe(false);
+    expect(brokenBody.meta.stage2).toMatchObject({ status: "error", reason: "no_model", rerank_count: 5, reranked: 0 });
+    expect(brokenBody.meta.warnings).toContain("stage 2 did not rescore (no_model): stage 1's order serves");
+    const served = await post("/v2/rerank", { model: "t-text-cascade", query: "earphones", documents: skus });
+    const servedBody = await served.json();
+    expect(servedBody.meta.stage2).toMatchObject({ status: "served", reason: null, model: { name: DEMO_CROSS_ENCODER_NAME, version: 1, alias: "production" }, rerank_count: 5, reranked: 5 });
+    expect(servedBody.meta.warnings).toBeUndefined();
+    // Stage 1's top 5 are the same set in both answers; stage 2 reorders them by the cross-encoder.
+    expect(new Set(servedBody.results.slice(0, 5).map((r: { index: number }) => r.index))).toEqual(new Set(brokenBody.results.slice(0, 5).map((r: { index: number }) => r.index)));
+  });
+
+  it("a catalog candidate without text is ranked on its catalog title and category (the model's textFields), not the category alone", async () => {
+    // The Debug page's request on product-qa ranked every lamp -0.9356: the feature store's attributes had no title.
+    const items = await getDb().catalogItem.findMany({ where: { category: "home", safetyFlags: { isEmpty: true } }, take: 8, orderBy: { id: "asc" }, select: { id: true, title: true, category: true } });
+    const response = await post("/api/v1/rerank", { surface: DEMO_TEXT_SURFACE, topK: items.length, context: { query: "lamp" }, candidates: items.map((item) => ({ id: item.id })) });
+    expect(response.status).toBe(200);
+    const body = await response.json();
+    const expected = await modelOrder("lamp", items.map((item) => `${item.title} ${item.category}`));
+    expect(body.items.map((item: { id: string }) => item.id)).toEqual(expected.map((i) => items[i]!.id));
+    expect(new Set(body.items.map((item: { score: number }) => item.score)).size).toBeGreaterThan(1);
+  });
+
+  it("over-long documents are cut at the tokens the model reads: nine 99,000-character documents are ranked within the budget, each truncation counted", async () => {
+    // Tokenising every character took ~1 s in the worker: past product-qa's 200 ms budget, the request fell back to request order.
+    const long = (i: number) => Array.from({ length: 16_000 }, (_, j) => `lamp${(i * 7 + j) % 50}`).join(" ").slice(0, 99_000);
+    const docs = Array.from({ length: 9 }, (_, i) => long(i));
+    const response = await post("/v2/rerank", { model: DEMO_TEXT_SURFACE, query: "lamp", documents: docs });
+    expect(response.status).toBe(200);
+    const body = await response.json();
+    expect(body.meta.fallback).toEqual({ used: false, reason: null, served_by: "model" });
+    expect(body.meta.truncated_documents).toBe(9);
+    expect(body.results.map((r: { index: number }) => r.index)).toEqual(await modelOrder("lamp", docs));
+  });
+
+  it("answers every error of /v2/rerank in Cohere's shape: 401, 415 and 405 carry `message` beside the house's error", async () => {
+    const unauthorized = await post("/v2/rerank", { model: DEMO_TEXT_SURFACE, query: "q", documents: ["a"] }, {});
+    expect(unauthorized.status).toBe(401);
+    const body = await unauthorized.json();
+    expect(body).toEqual({ message: body.error.message, error: { code: "UNAUTHORIZED", message: expect.stringMatching(/^authorization: /) } });
+    const plain = await fetch(`${frontDoor.url}/v1/rerank`, { method: "POST", headers: { authorization: `Bearer ${token}`, "content-type": "text/plain" }, body: "{}" });
+    expect(plain.status).toBe(415);
+    const plainBody = await plain.json();
+    expect(plainBody.message).toBe(plainBody.error.message);
+    const get = await fetch(`${frontDoor.url}/v2/rerank`, { headers: { authorization: `Bearer ${token}` } });
+    expect(get.status).toBe(405);
+    expect((await get.json()).message).toBe("method: /v2/rerank takes POST, not GET");
   });
 });

@@ -1,6 +1,7 @@
 import { Stack } from "@mantine/core";
 import type { Metadata } from "next";
 import { serverCaller } from "@/server/caller";
+import { parseIsoInstant } from "@/server/domain/time/isoInstant";
 import { EmptyState } from "../../../_components/EmptyState";
 import { PageHeader } from "../../../_components/PageHeader";
 import { FeatureHealth } from "./FeatureHealth";
@@ -14,7 +15,7 @@ export default async function DebugPage({ searchParams }: { searchParams: Promis
   const params = await searchParams;
   const requestId = params.request?.trim() || null;
   // `at`: the log time of one row of a shared id (links from shadow and on-call rows name their row).
-  const at = params.at && !Number.isNaN(Date.parse(params.at)) ? params.at : null;
+  const at = params.at && parseIsoInstant(params.at) ? params.at : null;
   return (
     <Stack>
       <PageHeader title="Debug" subtitle="One request at a time: open a logged one by id or send a test request; stage waterfall, served items, the features the model saw, drift and freshness." />

@@ -1,0 +1,74 @@
+import { readFileSync, readdirSync } from "node:fs";
+import pg from "pg";
+
+// CPU time per request, read from /proc (Linux): the server's process tree, and the PostgreSQL
+// backends connected to the benchmark's database (the writes a server's telemetry causes). Shared
+// PostgreSQL processes (WAL writer, checkpointer, autovacuum) and other databases are not counted.
+
+const TICKS_PER_SECOND = 100; // USER_HZ on Linux
+
+/** User + system CPU seconds of one process (0 when it is gone or /proc is not there). */
+function processCpuSeconds(pid: number): number {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+    return (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND;
+  } catch {
+    return 0;
+  }
+}
+
+/** `pid` and every descendant (a cluster primary's workers, a Next.js server's children). */
+function processTree(pid: number): number[] {
+  const children = new Map<number, number[]>();
+  let entries: string[] = [];
+  try {
+    entries = readdirSync("/proc").filter((e) => /^\d+$/.test(e));
+  } catch {
+    return [pid];
+  }
+  for (const entry of entries) {
+    try {
+      const ppid = Number(readFileSync(`/proc/${entry}/stat`, "utf8").split(") ")[1]!.split(" ")[1]);
+      children.set(ppid, [...(children.get(ppid) ?? []), Number(entry)]);
+    } catch {
+      // gone meanwhile
+    }
+  }
+  const tree: number[] = [];
+  const visit = (p: number) => {
+    tree.push(p);
+    for (const c of children.get(p) ?? []) visit(c);
+  };
+  visit(pid);
+  return tree;
+}
+
+export interface CpuReading {
+  server: number;
+  postgres: number;
+}
+
+/**
+ * A reading of CPU seconds so far: `serverPid`'s process tree, and the backends connected to
+ * `databaseUrl`'s database (pids from pg_stat_activity, read on one connection of its own, whose own
+ * backend is left out). Take one before and one after a load, then perRequestMicros.
+ */
+export async function readCpu(serverPid: number, databaseUrl: string): Promise<CpuReading> {
+  const client = new pg.Client({ connectionString: databaseUrl });
+  await client.connect();
+  try {
+    const { rows } = await client.query<{ pid: number }>("SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()");
+    return {
+      server: processTree(serverPid).reduce((sum, p) => sum + processCpuSeconds(p), 0),
+      postgres: rows.reduce((sum, r) => sum + processCpuSeconds(r.pid), 0),
+    };
+  } finally {
+    await client.end();
+  }
+}
+
+/** CPU µs per request between two readings over `requests` requests (backends that came and went between readings are missed). */
+export const perRequestMicros = (before: CpuReading, after: CpuReading, requests: number): CpuReading => ({
+  server: (1e6 * (after.server - before.server)) / Math.max(1, requests),
+  postgres: (1e6 * Math.max(0, after.postgres - before.postgres)) / Math.max(1, requests),
+});
