@@ -27,6 +27,8 @@ export interface MappedError extends Mapping {
   field?: string;
   /** True for faults of ours (5xx): log the original error, it is not in the message. */
   internal: boolean;
+  /** Seconds the caller should wait before retrying (a Retry-After header), for a 503 that asks for a retry. */
+  retryAfterSeconds?: number;
 }
 
 const isDomainCode = (code: unknown): code is DomainErrorCode => typeof code === "string" && Object.hasOwn(DOMAIN, code);
@@ -64,6 +66,11 @@ export function mapError(error: unknown, what: string): MappedError {
   if (error instanceof Error && isDomainCode(code)) {
     const field = (error as { field?: unknown }).field;
     return { ...DOMAIN[code], code, message: error.message, ...(typeof field === "string" ? { field } : {}), internal: false };
+  }
+  // A RetryLaterError (server/errors.ts): its own plain message, and when to retry.
+  if (error instanceof Error && code === "RETRY_LATER") {
+    const after = Number((error as { retryAfterSeconds?: unknown }).retryAfterSeconds);
+    return { httpStatus: 503, trpcCode: "SERVICE_UNAVAILABLE", code: "UNAVAILABLE", message: error.message, internal: false, retryAfterSeconds: Number.isFinite(after) && after > 0 ? Math.ceil(after) : 1 };
   }
   if (looksUnavailable(error)) {
     return { httpStatus: 503, trpcCode: "SERVICE_UNAVAILABLE", code: "UNAVAILABLE", message: `${what} failed: the database is unavailable, try again shortly`, internal: true };

@@ -29,6 +29,18 @@ export class ConflictError extends DomainError {
   }
 }
 
+/**
+ * Not now, but the same call will succeed shortly (503 with Retry-After): nothing was kept, and
+ * retrying is safe (e.g. outcome events, idempotent on their ids, whose request's log row is not
+ * yet written). The message says what to wait for, in plain words.
+ */
+export class RetryLaterError extends Error {
+  readonly code = "RETRY_LATER";
+  constructor(message: string, readonly retryAfterSeconds: number) {
+    super(message);
+  }
+}
+
 /** The caller is known but may not do this (a key limited to other surfaces, a change only another person may approve). */
 export class ForbiddenError extends DomainError {
   constructor(message: string) {

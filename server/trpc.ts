@@ -6,8 +6,9 @@ import { authenticate } from "./auth/authenticate";
 import { BAD_KEY_MESSAGE, principalCan, SIGN_IN_MESSAGE, type Principal } from "./auth/principal";
 import { getDb, type Db } from "./db/client";
 import { missingPermissionReason, PERMISSION_NAMES, type Permission } from "./domain/access/permissions";
+import { strictSuperjsonDates } from "./domain/time/superjsonDates";
 import { mapError } from "./errorMapping";
-import { errorForLog } from "./redact";
+import { logInternalError } from "./redact";
 import { describeZodError, fieldPath } from "./validation";
 
 // Context and procedure builders, defined once; routers compose them. Every procedure declares the
@@ -51,7 +52,12 @@ const t = initTRPC
   .context<Context>()
   .meta<Meta>()
   .create({
-    transformer: superjson,
+    // Input: superjson, with the text of every Date it tags held to strict ISO 8601 first (superjson
+    // reads it with new Date(text), which takes "12" as December 2001); output: superjson.
+    transformer: {
+      input: { serialize: superjson.serialize, deserialize: (payload: unknown) => superjson.deserialize(strictSuperjsonDates(payload as Parameters<typeof superjson.deserialize>[0])) },
+      output: superjson,
+    },
     errorFormatter({ shape, error, path }) {
       const zod = error.cause instanceof ZodError ? error.cause : null;
       return {
@@ -81,7 +87,7 @@ const domainErrors = t.middleware(async ({ next, path }) => {
     if (cause instanceof ZodError) throw new TRPCError({ code: "BAD_REQUEST", message: describeZodError(cause), cause });
     if (result.error.code !== "INTERNAL_SERVER_ERROR") return result;
     const mapped = mapError(cause ?? result.error, path);
-    if (mapped.internal) console.error(`[trpc] ${path}: ${errorForLog(cause ?? result.error)}`);
+    if (mapped.internal) logInternalError(`[trpc] ${path}`, cause ?? result.error);
     throw new TRPCError({ code: mapped.trpcCode, message: mapped.message, cause });
   }
   return result;

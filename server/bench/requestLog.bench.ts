@@ -93,10 +93,10 @@ async function main() {
     const results: Record<"before" | "now", Array<Awaited<ReturnType<typeof measure>>>> = { before: [], now: [] };
     // A warm-up of each, then alternating rounds, so drift in a shared machine's speed hits both alike.
     await measure(pool, backendPid, "warm-before", before);
-    await measure(pool, backendPid, "warm-now", (rows) => now.write(rows));
+    await measure(pool, backendPid, "warm-now", async (rows) => { await now.write(rows); });
     for (let r = 0; r < ROUNDS; r++) {
       results.before.push(await measure(pool, backendPid, `before-${r}`, before));
-      results.now.push(await measure(pool, backendPid, `now-${r}`, (rows) => now.write(rows)));
+      results.now.push(await measure(pool, backendPid, `now-${r}`, async (rows) => { await now.write(rows); }));
     }
     const med = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
     const summary = (k: "before" | "now") => ({

@@ -1,12 +1,12 @@
 import { LRUCache } from "lru-cache";
 import { env } from "../config";
 import { getDb } from "../db/client";
-import { InvalidInputError } from "../errors";
+import { InvalidInputError, RetryLaterError } from "../errors";
 import { IN_PROCESS_CALLER } from "../auth/principal";
 import { answer, askWorkers } from "../cluster/ipc";
-import { recentKey, recentRequests, recentResponse, requestIdOwner } from "../rerank/recent";
+import { recentHorizon, recentKey, recentRequests, recentResponse, requestIdOwner } from "../rerank/recent";
 import { metrics } from "../telemetry/metrics";
-import { telemetry, type OutcomeEventRow } from "../telemetry/streams";
+import { requestLogPendingSince, telemetry, type OutcomeEventRow } from "../telemetry/streams";
 import type { OutcomeBatch, OutcomeEventInput } from "./schema";
 
 // Outcome events (impression, click, add-to-cart, purchase) are checked against the request they
@@ -48,6 +48,11 @@ const seenEvents = (holder.__rerankSeenEvents ??= new LRUCache<string, Seen>({
   // V8 keeps a key as one- or two-byte characters, plus the map entry's own ~100 bytes.
   sizeCalculation: (_value, key) => 2 * key.length + 100,
 }));
+/** Forgets every event id this process has seen, as another process (or a restart) would not know them (tests). */
+export function forgetSeenEvents(): void {
+  seenEvents.clear();
+}
+
 const seenKey = (eventId: string, requestTs: Date) => `${eventId}\u0000${requestTs.getTime()}`;
 
 /** What crosses IPC for one served request (server/cluster/ipc.ts): plain JSON. */
@@ -83,18 +88,42 @@ function recentlyServed(requestId: string, owners: Array<string | null>): Recent
 
 const fromRecent = (r: RecentlyServed): ServedRequest => ({ ...r, ts: new Date(r.ts), positions: new Map(r.positions) });
 
+/**
+ * Whether a request this process served may be in neither its recent responses nor PostgreSQL:
+ * the request log holds rows not yet written (buffered, being written, or in a spill file) that were
+ * enqueued no later than the newest response that left the cache (recentHorizon; a response and its
+ * log row are kept in the same step, LOG_LAG_SLACK_MS covers the clock between them). Then an event
+ * whose request is found nowhere may refer to such a row: it is answered "retry later", not "unknown".
+ * Cheap: no row is read. Under a healthy log (rows written within a flush interval, the cache
+ * holding minutes of responses) it is false, so an unknown id gets its 400 at once.
+ */
+export function requestLogMayMissServed(now: number = Date.now()): boolean {
+  const pendingSince = requestLogPendingSince();
+  return pendingSince !== null && pendingSince <= recentHorizon(now) + LOG_LAG_SLACK_MS;
+}
+const LOG_LAG_SLACK_MS = 1000;
+
+/** The Retry-After of a batch answered 503 because the request log is behind. */
+export const LOG_BEHIND_RETRY_SECONDS = 2;
+
 // With WORKERS > 1 an event may reach another worker than its request did, before that request's
 // log row is written: the other workers are asked first (server/cluster/ipc.ts), once per batch with
-// every id this worker does not hold; each answers the [id, request] pairs it served.
+// every id this worker does not hold; each answers the [id, request] pairs it served, and whether
+// its own request log may miss a request it served (requestLogMayMissServed).
 const SIBLING_TOPIC = "served-requests";
-answer(SIBLING_TOPIC, (payload) => {
+interface SiblingAnswer {
+  served: Array<[string, RecentlyServed]>;
+  logBehind: boolean;
+}
+answer(SIBLING_TOPIC, (payload): SiblingAnswer | null => {
   const { requestIds, caller } = (payload ?? {}) as { requestIds?: unknown; caller?: unknown };
   if (!Array.isArray(requestIds) || typeof caller !== "string") return null;
   const owners = ownersFor(caller);
-  return requestIds.flatMap((id) => {
-    const served = typeof id === "string" ? recentlyServed(id, owners) : null;
-    return served ? [[id, served] as [string, RecentlyServed]] : [];
+  const served = requestIds.flatMap((id) => {
+    const found = typeof id === "string" ? recentlyServed(id, owners) : null;
+    return found ? [[id, found] as [string, RecentlyServed]] : [];
   });
+  return { served, logBehind: requestLogMayMissServed() };
 });
 
 /** How long a batch waits for its sibling workers' answer (at most once per batch). */
@@ -106,22 +135,28 @@ const SIBLING_TIMEOUT_MS = 1000;
  * log (one query for all the ids still missing). Everywhere, a request id a client chose belongs to
  * that client (requestIdOwner): another caller's event finds nothing, as for an unknown id.
  */
-async function findRequests(requestIds: string[], caller: string): Promise<Map<string, ServedRequest | null>> {
+async function findRequests(requestIds: string[], caller: string): Promise<{ found: Map<string, ServedRequest | null>; logBehind: boolean }> {
   const owners = ownersFor(caller);
   const found = new Map<string, ServedRequest | null>();
+  let logBehind = false;
   let missing: string[] = [];
   for (const id of requestIds) {
     const recent = recentlyServed(id, owners);
     if (recent) found.set(id, fromRecent(recent));
     else missing.push(id);
   }
-  if (missing.length === 0) return found;
+  if (missing.length === 0) return { found, logBehind };
   const siblings = await askWorkers(SIBLING_TOPIC, { requestIds: missing, caller }, SIBLING_TIMEOUT_MS);
-  for (const pairs of siblings?.values ?? []) {
-    for (const [id, served] of pairs as Array<[string, RecentlyServed]>) if (!found.has(id)) found.set(id, fromRecent(served));
+  for (const value of siblings?.values ?? []) {
+    const sibling = value as SiblingAnswer;
+    logBehind ||= sibling.logBehind;
+    for (const [id, served] of sibling.served) if (!found.has(id)) found.set(id, fromRecent(served));
   }
   missing = missing.filter((id) => !found.has(id));
-  if (missing.length === 0) return found;
+  if (missing.length === 0) return { found, logBehind };
+  // Read before the query: a row still unwritten when the query runs was unwritten now, so a
+  // request missing from the cache above and from the query's answer is caught here.
+  logBehind ||= requestLogMayMissServed();
   const own = owners.find((o) => o !== null) ?? null;
   // One row per id: the caller's own before a shared one, the first served.
   const rows = await getDb().$queryRaw<Array<{ request_id: string; ts: Date; surface: string; user_key: string | null; experiment_key: string | null; experiment_phase: number | null; variant_key: string | null; served: Array<{ id: string; position: number }> }>>`
@@ -138,11 +173,22 @@ async function findRequests(requestIds: string[], caller: string): Promise<Map<s
     });
   }
   for (const id of missing) if (!found.has(id)) found.set(id, null);
-  return found;
+  return { found, logBehind };
 }
 
-function check(event: OutcomeEventInput, request: ServedRequest | null): { field: string; message: string } | null {
+/** How far a client's clock may be from the server's: an event's ts may be this much before its request or after now. */
+export const EVENT_CLOCK_SKEW_MS = 5 * 60_000;
+
+function check(event: OutcomeEventInput, request: ServedRequest | null, now: number): { field: string; message: string } | null {
   if (!request) return { field: "requestId", message: `no served request "${event.requestId}" (send events after the rerank response)` };
+  if (event.ts !== undefined) {
+    // An outcome happens after its request was served and before now (within clock skew): anything
+    // else would be counted in the wrong hour of the experiment's rollups, or in none.
+    const ts = new Date(event.ts).getTime();
+    const requestTs = request.ts.getTime();
+    if (ts < requestTs - EVENT_CLOCK_SKEW_MS) return { field: "ts", message: `${event.ts} is before its request was served (${request.ts.toISOString()})` };
+    if (ts > now + EVENT_CLOCK_SKEW_MS) return { field: "ts", message: `${event.ts} is in the future (now ${new Date(now).toISOString()})` };
+  }
   const position = request.positions.get(event.itemId);
   if (position === undefined) return { field: "itemId", message: `"${event.itemId}" was not served in request "${event.requestId}"` };
   if (event.position !== undefined && event.position !== position) return { field: "position", message: `"${event.itemId}" was served at position ${position}, not ${event.position}` };
@@ -160,23 +206,36 @@ function check(event: OutcomeEventInput, request: ServedRequest | null): { field
  *   found among that caller's requests (requestIdOwner). Omitted: IN_PROCESS_CALLER, as rerank()'s default.
  * @returns accepted (newly kept), duplicates (kept before, or by a concurrent batch) and the rejected
  *   events with the field at fault (`events[i].requestId`, …).
+ * @throws RetryLaterError (503, Retry-After) when an event's request is found nowhere while the request
+ *   log has rows not yet in PostgreSQL that may include it (requestLogMayMissServed): nothing is kept.
  * @throws InvalidInputError (the first rejection's field) when every event was rejected; the write's
  *   error (503) when the events could not be made durable — none of this batch's new events is then
  *   remembered as seen, so a retry keeps them. A duplicate whose first write (a concurrent batch's)
  *   failed fails this batch the same way.
  */
 export async function recordOutcomes(batch: OutcomeBatch, allowedSurfaces: readonly string[] = [], caller: string = IN_PROCESS_CALLER): Promise<RecordResult> {
-  const requests = await findRequests([...new Set(batch.events.map((e) => e.requestId))], caller);
+  const { found: requests, logBehind } = await findRequests([...new Set(batch.events.map((e) => e.requestId))], caller);
+  // A request found nowhere while the log is behind may be one that was served and acknowledged:
+  // answering 400 would make the client drop its events. The batch is refused whole, nothing kept,
+  // and retried (idempotent on event id); the id is told back only as the caller sent it.
+  const unfound = logBehind ? batch.events.findIndex((e) => !requests.get(e.requestId)) : -1;
+  if (unfound >= 0) {
+    throw new RetryLaterError(
+      `events[${unfound}].requestId: request "${batch.events[unfound]!.requestId}" is not in the request log yet (its rows are waiting for the database); nothing of this batch was kept, retry in ${LOG_BEHIND_RETRY_SECONDS} s`,
+      LOG_BEHIND_RETRY_SECONDS,
+    );
+  }
   const result: RecordResult = { accepted: 0, duplicates: 0, rejected: [] };
   const rows: OutcomeEventRow[] = [];
   const keys = new Set<string>();
   const othersPending: Array<Promise<void>> = [];
+  const now = Date.now();
   // From here to the reservation below nothing awaits: checking and reserving a key is one step.
   batch.events.forEach((event, index) => {
     // A request on a surface this key may not serve is answered as an unknown one: nothing about it (not even its surface) is told.
     const found = requests.get(event.requestId) ?? null;
     const request = found && (allowedSurfaces.length === 0 || allowedSurfaces.includes(found.surface)) ? found : null;
-    const problem = check(event, request);
+    const problem = check(event, request, now);
     if (problem) {
       result.rejected.push({ index, field: `events[${index}].${problem.field}`, message: problem.message });
       return;
@@ -200,18 +259,25 @@ export async function recordOutcomes(batch: OutcomeBatch, allowedSurfaces: reado
     const first = result.rejected[0]!;
     throw new InvalidInputError(first.field, result.rejected.length > 1 ? `${first.message} (and ${result.rejected.length - 1} more)` : first.message);
   }
-  const write = keep(rows);
+  const kept = keep(rows);
+  const write: Promise<void> = kept.then(() => undefined);
   write.catch(() => undefined); // awaited below and by concurrent duplicates: never an unhandled rejection
   for (const key of keys) seenEvents.set(key, write);
+  let held: ReadonlySet<number>;
   try {
-    await write;
+    held = await kept;
   } catch (error) {
     for (const key of keys) if (seenEvents.peek(key) === write) seenEvents.delete(key);
     throw error;
   }
   for (const key of keys) if (seenEvents.peek(key) === write) seenEvents.set(key, true);
-  for (const row of rows) metrics.events.inc({ type: row.type });
-  result.accepted = rows.length;
+  // Events PostgreSQL already held (this process had not seen them: a retry that reached another
+  // worker, or came after a restart) are duplicates, as they are to the table and its rollups.
+  rows.forEach((row, i) => {
+    if (!held.has(i)) metrics.events.inc({ type: row.type });
+  });
+  result.accepted = rows.length - held.size;
+  result.duplicates += held.size;
   // A duplicate of an event a concurrent batch is writing is a duplicate once that write is durable.
   await Promise.all(othersPending);
   return result;
@@ -220,12 +286,14 @@ export async function recordOutcomes(batch: OutcomeBatch, allowedSurfaces: reado
 /**
  * Events are acknowledged only once durable (EVENTS_ACK=durable, the default): in PostgreSQL, or
  * fsynced to this process's spill file, with concurrent calls grouped into one write (group
- * commit), so a killed process loses no acknowledged event. When neither is possible the call fails
+ * commit), so a killed process loses no acknowledged event. Resolves with the indices of the rows
+ * PostgreSQL already held (none known when they went to the spill file, or with EVENTS_ACK=buffered). When neither is possible the call fails
  * (503) and the caller retries; the event ids are not remembered as seen, so the retry is kept.
  */
-async function keep(rows: OutcomeEventRow[]): Promise<void> {
-  if (rows.length === 0) return;
+async function keep(rows: OutcomeEventRow[]): Promise<ReadonlySet<number>> {
+  if (rows.length === 0) return new Set();
   const stream = telemetry().events;
-  if (env().EVENTS_ACK === "durable") return stream.commit(rows);
+  if (env().EVENTS_ACK === "durable") return (await stream.commit(rows)).held;
   for (const row of rows) stream.enqueue(row);
+  return new Set();
 }

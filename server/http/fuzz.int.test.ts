@@ -374,3 +374,27 @@ describe("hostile input fuzz (every endpoint and procedure, from the router)", (
     console.log(`[fuzz] ${requestsSent} requests, ${served.size} reranks answered 200 and logged; random runs per procedure/endpoint: min ${runs[0]}, median ${runs[runs.length >> 1]}, ${runs.reduce((a, b) => a + b, 0)} in all over ${runs.length}`);
   });
 });
+
+describe("superjson Dates over HTTP (#14 break test 2)", () => {
+  const hint = "an ISO 8601 date (2026-11-28) or date-time with its offset (2026-11-28T14:02:00Z)";
+  /** A GET of `path` with superjson's envelope tagging `datePath` of `json` as a Date, as any superjson client can send it. */
+  const getTagged = (path: string, json: unknown, datePath: string) =>
+    send(`GET ${path}`, () => fetch(`${frontDoor.url}/api/trpc/${path}?input=${encodeURIComponent(JSON.stringify({ json, meta: { values: { [datePath]: ["Date"] }, v: 1 } }))}`, { headers: admin }));
+  const message = (answer: Answer) => (JSON.parse(answer.body) as { error: { json: { message: string } } }).error.json.message;
+
+  it("holds the text of a tagged Date to strict ISO 8601: 400 naming the field, not new Date(text)'s reading", async () => {
+    for (const loose of ["12", "2026-02-30", "2026-11-28T14:02:00", "2026-11-28T14:02:00Z\u0000", "Nov 28 2026 14:02"]) {
+      const at = await getTagged("history.servingAt", { surface: "search", at: loose }, "at");
+      expect([loose, at.status, message(at)]).toEqual([loose, 400, `at: give a date and time (${hint})`]);
+      const from = await getTagged("audit.list", { filter: { from: loose } }, "filter.from");
+      expect([loose, from.status, message(from)]).toEqual([loose, 400, `filter.from: must be ${hint}`]);
+    }
+    // What superjson's own serialiser writes (Date#toISOString) is read exactly.
+    const strict = await getTagged("history.servingAt", { surface: "search", at: "2026-11-28T14:02:00.000Z" }, "at");
+    expect(strict.status).toBe(200);
+    expect((JSON.parse(strict.body) as { result: { data: { json: { at: string } } } }).result.data.json.at).toBe("2026-11-28T14:02:00.000Z");
+    // A Date sent by the typed client (superjson.serialize) still passes.
+    const typed = await callProcedure("history.servingAt", "query", { surface: "search", at: new Date("2026-11-28T00:00:00Z") });
+    expect(typed.status).toBe(200);
+  });
+});

@@ -1,7 +1,7 @@
 import type { ServerResponse } from "node:http";
 import type { z } from "zod";
 import { mapError } from "../errorMapping";
-import { errorForLog } from "../redact";
+import { logInternalError } from "../redact";
 import { describeZodError, fieldPath } from "../validation";
 import { sendJson, sendJsonText } from "./body";
 
@@ -44,7 +44,7 @@ export async function serveJson<S extends z.ZodType>(
   what: string,
   shape: ErrorShape = (error) => ({ error }),
 ): Promise<void> {
-  const sendError = (res: ServerResponse, status: number, error: ErrorBody["error"]) => sendJson(res, status, shape(error));
+  const sendError = (res: ServerResponse, status: number, error: ErrorBody["error"], headers?: Record<string, string>) => sendJson(res, status, shape(error), { headers });
   const body = parseJsonBody(text);
   if (!body.ok) return sendError(res, 400, { code: "MALFORMED_JSON", message: body.message });
   const parsed = schema.safeParse(body.value);
@@ -56,8 +56,11 @@ export async function serveJson<S extends z.ZodType>(
     result = await handler(parsed.data);
   } catch (error) {
     const mapped = mapError(error, what);
-    if (mapped.internal) console.error(`[http] ${what}: ${errorForLog(error)}`);
-    return sendError(res, mapped.httpStatus, { code: mapped.code, message: mapped.message, ...(mapped.field ? { fields: [{ path: mapped.field, message: mapped.message }] } : {}) });
+    if (mapped.internal) logInternalError(`[http] ${what}`, error);
+    // A field's message says what is wrong with it, without its path again (as zod's fields do).
+    const fieldMessage = mapped.field && mapped.message.startsWith(`${mapped.field}: `) ? mapped.message.slice(mapped.field.length + 2) : mapped.message;
+    return sendError(res, mapped.httpStatus, { code: mapped.code, message: mapped.message, ...(mapped.field ? { fields: [{ path: mapped.field, message: fieldMessage }] } : {}) },
+      mapped.retryAfterSeconds ? { "retry-after": String(mapped.retryAfterSeconds) } : undefined);
   }
   if (result instanceof JsonText) sendJsonText(res, 200, result.text);
   else sendJson(res, 200, result);

@@ -43,9 +43,9 @@ interface Server {
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
-async function startServer(env: Record<string, string> = {}, port?: number): Promise<Server> {
+async function startServer(env: Record<string, string> = {}, port?: number, args: string[] = []): Promise<Server> {
   const listenPort = port ?? (await getPort({ host: "127.0.0.1" }));
-  const child = spawn(process.execPath, ["--import", "tsx", path.join(ROOT, "server/testing/serverProcess.ts")], {
+  const child = spawn(process.execPath, ["--import", "tsx", path.join(ROOT, "server/testing/serverProcess.ts"), ...args], {
     cwd: ROOT,
     env: { ...process.env, DATABASE_URL: proxiedUrl, PORT: String(listenPort), HOST: "127.0.0.1", SERVING_AUTH: "off", WORKERS: "1", TELEMETRY_SPILL_DIR: spillDir, SHUTDOWN_DRAIN_MS: "10000", ...env },
     stdio: ["ignore", "pipe", "pipe"],
@@ -263,6 +263,20 @@ describe("the server process's life", { timeout: TEST_TIMEOUT_MS }, () => {
       await proxy.open();
       if (server.child.exitCode === null) server.child.kill("SIGKILL");
     }
+  });
+
+  it("listens only once the serving state is warm, though the pages do not wait for it (as Next does not): a restart under load answers its first requests", async () => {
+    const server = await startServer({}, undefined, ["--no-warm"]);
+    const output = server.output();
+    const warm = output.indexOf("serving warm in");
+    expect(warm).toBeGreaterThanOrEqual(0);
+    expect(warm).toBeLessThan(output.indexOf("serving on"));
+    // The first burst right after it listens: every request served by the model.
+    const burst = await Promise.all(Array.from({ length: 40 }, (_, i) => post(server.port, "/api/v1/rerank", { surface: "search", topK: 5, userKey: `warm-${i}`, candidates })));
+    expect(burst.map((r) => r?.status)).toEqual(new Array(40).fill(200));
+    expect(burst.every((r) => r!.body.fallback.used === false)).toBe(true);
+    server.child.kill("SIGTERM");
+    expect((await server.exited).code).toBe(0);
   });
 
   it("WORKERS=2: both workers answer, an event finds its request on the other worker, /api/metrics sums the workers, SIGTERM stops both", async () => {

@@ -6,6 +6,8 @@ import { telemetry } from "../telemetry/streams";
 import { serverLog, workerId } from "../cluster/ipc";
 import { frontDoorSettings } from "./frontDoor";
 import { startJobs } from "../jobs/worker";
+import { warmServing } from "../rerank/warm";
+import { withDeadline } from "../domain/time/deadline";
 import { createFrontDoorServer, type NextHandler } from "./server";
 import { installGracefulShutdown, trackInFlight, type InFlight } from "./shutdown";
 
@@ -19,6 +21,9 @@ import { installGracefulShutdown, trackInFlight, type InFlight } from "./shutdow
 // event and shadow rows (what cannot be written goes to this process's spill file), then exit 0
 // (server/http/shutdown.ts).
 
+/** How long a start waits for the serving state's warm-up before it listens anyway. */
+const WARM_WAIT_MS = 60_000;
+
 /** Serves in this process (one server, or one worker of a cluster); the pages come from `pages()`. */
 export async function serve(config: Env, pages: () => Promise<NextHandler>): Promise<void> {
   const host = config.HOST;
@@ -29,6 +34,14 @@ export async function serve(config: Env, pages: () => Promise<NextHandler>): Pro
   const worker = workerId();
   if (worker) answerMetricsCollection();
   const handler = await pages();
+  if (stopping()) return;
+  // Listen only once the serving state is warm (catalog cached, model sessions open): Next does not
+  // await instrumentation's warm-up before serving, and a server taking traffic while it warms (after
+  // a crash or SIGTERM under load, `npm start` restarts it) answered its first burst of requests
+  // with 503s, key checks starved past API_KEY_LOOKUP_TIMEOUT_MS (#11 break test, bench:faults b/c);
+  // a cluster's other workers take the connections meanwhile. The same run as Next's (warm.ts).
+  // Bounded: a database that does not answer (paused) must not keep the server from ever listening.
+  if (config.DATABASE_URL) await withDeadline(warmServing(), WARM_WAIT_MS, () => serverLog(`listening before the warm-up ended (still running after ${WARM_WAIT_MS / 1000} s)`));
   if (stopping()) return;
   // Open the telemetry streams now: spill files left by dead processes are claimed and replayed at start.
   if (config.DATABASE_URL) telemetry();

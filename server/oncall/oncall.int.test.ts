@@ -159,6 +159,11 @@ describe("on-call", () => {
     expect(audit).toMatchObject({ actor: "oncall@rerank.local", reason: "rollback: CTR drop after v2", before: { version: 2 }, after: { version: 1, alias: "production" } });
     // Rolling back again does not re-ship v2: v1 was never moved onto, so there is nothing further back.
     expect((await caller().oncall.overview({ hours: 1 })).surfaces.find((x) => x.key === "t-oncall")!.rollback).toBeNull();
+    // #14 break test 2: the one-click rollback says why it has no target, and which versions a person may choose.
+    await expect(caller().oncall.rollback({ surface: "t-oncall", reason: "again" })).rejects.toThrow(
+      "surface: t-oncall-model production has no one-click rollback target: every version it served before (v2) was rolled back from. Choose one on the Serving history page (toVersion)",
+    );
+    expect((await send("t-oncall", 1, "oc-still-v1"))[0]!.modelVersion!.version).toBe(1);
   });
 
   it("refuses a rollback with nothing to roll back to, naming the surface, and changes nothing", async () => {

@@ -343,6 +343,12 @@ export async function rollbackSurface(db: Db, input: { surface: string; reason: 
   if (!target && input.expectVersionId) {
     throw new ConflictError(`the rollback target changed since the page loaded (${surface.model.name} ${surface.modelAlias} now serves ${serving ? `v${serving.version.version}` : "nothing"} and has no earlier version): reload and check`);
   }
+  if (!target && choices.options.length > 0) {
+    // Every version served before was rolled back from: one click would re-serve one of them, so it
+    // is a choice for a person (Serving history, toVersion), not "nothing to roll back to".
+    const served = choices.options.map((o) => `v${o.version}`).join(", ");
+    throw new InvalidInputError("surface", `${surface.model.name} ${surface.modelAlias} has no one-click rollback target: every version it served before (${served}) was rolled back from. Choose one on the Serving history page (toVersion)`);
+  }
   if (!target) throw new InvalidInputError("surface", `${surface.model.name} ${surface.modelAlias} has no earlier version to roll back to`);
   // The button shows a target; if someone moved the alias since, refuse instead of rolling back to something else.
   if (input.expectVersionId && input.expectVersionId !== target.versionId) {

@@ -48,6 +48,13 @@ describe("uploading versions", () => {
     expect(notOnnx.status).toBe(400);
     expect((await notOnnx.json()).error.message).toMatch(/^file: not a loadable ONNX model/);
 
+    // A feature spec's fault is named once, at its whole path (#11 break test: "featureSpec: featureSpec[0].source: …").
+    const noSource = await upload(MODEL, new Blob([Buffer.from(demoModelBytes("linear"))]), { featureSpec: JSON.stringify([{ name: "a", default: 0 }, { name: "b", default: 0 }]) });
+    expect(noSource.status).toBe(400);
+    expect((await noSource.json()).error.message).toBe(
+      'featureSpec[0].source: Invalid option: expected one of "candidate"|"item"|"user"; featureSpec[1].source: Invalid option: expected one of "candidate"|"item"|"user"',
+    );
+
     const empty = await upload(MODEL, new Blob([]), { featureSpec: JSON.stringify(spec) });
     expect(empty.status).toBe(400);
     expect((await empty.json()).error.message).toBe("file: the file is empty");
@@ -65,7 +72,7 @@ describe("uploading versions", () => {
 
     const badSpec = await upload(MODEL, new Blob([Buffer.from(demoModelBytes("linear"))]), { featureSpec: "[{\"name\": 1}]" });
     expect(badSpec.status).toBe(400);
-    expect((await badSpec.json()).error.message).toMatch(/^featureSpec: /);
+    expect((await badSpec.json()).error.message).toMatch(/^featureSpec\[0\]\.name: Invalid input: expected string, received number; /);
 
     const model = await callerAs(["admin"]).models.get({ name: MODEL });
     expect(model.versions.map((v) => v.version)).toEqual([1]);

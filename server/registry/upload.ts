@@ -2,7 +2,7 @@ import type { Actor } from "../audit/actor";
 import type { Db } from "../db/client";
 import { InvalidInputError, NotFoundError } from "../errors";
 import { env } from "../config";
-import { describeZodError } from "../validation";
+import { describeZodError, fieldPath } from "../validation";
 import { importInWorker } from "./importInWorker";
 import { modelNameSchema, uploadFieldsSchema } from "./schema";
 import { createVersion } from "./versions";
@@ -53,7 +53,9 @@ export async function uploadVersion(db: Db, modelName: string, form: UploadForm,
     parentVersion: form.fields.parentVersion ? Number(form.fields.parentVersion) : undefined,
   });
   if (!parsed.success) {
-    const field = parsed.error.issues[0]?.path[0]?.toString() ?? "input";
+    // The first issue's whole path (`featureSpec[0].source`), so the message names it once.
+    const first = parsed.error.issues[0];
+    const field = first?.path.length ? fieldPath(first.path) : "input";
     const message = describeZodError(parsed.error);
     throw new InvalidInputError(field, message.startsWith(`${field}: `) ? message.slice(field.length + 2) : message);
   }

@@ -5,7 +5,8 @@ import { getDb } from "../db/client";
 import { seedDemo } from "../db/seed";
 import { demoFeatureSpec, demoModelBytes } from "../demo/models";
 import { linearRankerOnnx } from "../domain/onnx/linear";
-import { recordOutcomes } from "../events/service";
+import { forgetSeenEvents, recordOutcomes } from "../events/service";
+import { metrics } from "../telemetry/metrics";
 import { corruptModelBytes, createTestSurface, failingModelOnnx, slowModelOnnx } from "../testing/models";
 import { telemetry } from "../telemetry/streams";
 import { startTestFrontDoor, type TestFrontDoor } from "../testing/frontDoor";
@@ -283,6 +284,16 @@ describe("logging for evaluation", () => {
     const purchase = { eventId: `${tag}-buy`, requestId: first.requestId, type: "purchase" as const, itemId: first.items[1]!.id, revenue: 42.5 };
     expect(await recordOutcomes({ events: [click, purchase] })).toEqual({ accepted: 2, duplicates: 0, rejected: [] });
     expect(await recordOutcomes({ events: [click] })).toMatchObject({ accepted: 0, duplicates: 1 });
+    // The same retry reaching another worker, or this one after a restart (#11 break test: each
+    // worker's first sight of a stored event answered accepted: 1 and counted it again): PostgreSQL
+    // says it held it, so it is a duplicate there too, and counted once.
+    const clicksCounted = async () => (await metrics.events.get()).values.find((v) => v.labels.type === "click")?.value ?? 0;
+    const clicksBefore = await clicksCounted();
+    forgetSeenEvents();
+    const other = { ...click, eventId: `${tag}-click-2`, requestId: served[1]!.requestId, itemId: served[1]!.items[1]!.id };
+    expect(await recordOutcomes({ events: [click, other] })).toEqual({ accepted: 1, duplicates: 1, rejected: [] });
+    expect(await clicksCounted()).toBe(clicksBefore + 1);
+    expect(await db.outcomeEvent.count({ where: { eventId: { in: [click.eventId, `${tag}-click-2`] } } })).toBe(2);
 
     // Over HTTP the events come from another caller than the in-process rerank: a request id the
     // client chose is found in that caller's recent responses only, else in the request log.
@@ -292,6 +303,15 @@ describe("logging for evaluation", () => {
     expect((await unknown.json()).error.message).toMatch(/^events\[0\]\.requestId: no served request "never-served"/);
     const notServed = await post(eventsHttp, { events: [{ ...click, eventId: `${tag}-y`, itemId: "sku-99999" }] });
     expect((await notServed.json()).error.message).toBe(`events[0].itemId: "sku-99999" was not served in request "${first.requestId}"`);
+    // An outcome happens after its request and before now, within five minutes of clock skew.
+    const servedAt = (await db.rerankRequest.findFirst({ where: { requestId: first.requestId } }))?.ts ?? new Date();
+    const early = await post(eventsHttp, { events: [{ ...click, eventId: `${tag}-1901`, ts: "1901-01-01T00:00:00Z" }] });
+    expect(early.status).toBe(400);
+    expect((await early.json()).error.message).toMatch(/^events\[0\]\.ts: 1901-01-01T00:00:00Z is before its request was served/);
+    const future = await post(eventsHttp, { events: [{ ...click, eventId: `${tag}-future`, ts: new Date(Date.now() + 3_600_000).toISOString() }] });
+    expect((await future.json()).error.message).toMatch(/^events\[0\]\.ts: .* is in the future/);
+    const skewed = await post(eventsHttp, { events: [{ ...click, eventId: `${tag}-skew`, ts: new Date(servedAt.getTime() - 60_000).toISOString() }] });
+    expect(skewed.status).toBe(200);
     const noRevenue = await post(eventsHttp, { events: [{ ...purchase, eventId: `${tag}-z`, revenue: undefined }] });
     expect((await noRevenue.json()).error.message).toBe("events[0].revenue: a purchase needs its revenue");
 
@@ -304,9 +324,10 @@ describe("logging for evaluation", () => {
     expect(row).toMatchObject({ surface: "search", userKey: keyedHash("u0"), topK: 5, candidateCount: 30, fallbackUsed: false, modelVersionId: first.modelVersion!.id });
     expect(row.served).toEqual(first.items);
     const events = await db.outcomeEvent.findMany({ where: { requestId: first.requestId }, orderBy: { eventId: "asc" } });
-    expect(events.map((e) => [e.type, e.position, e.revenue])).toEqual([["purchase", 2, 42.5], ["click", 2, null]]);
+    // Ordered by event id: -buy, -click, -skew (the click a minute "before" its request, within clock skew).
+    expect(events.map((e) => [e.type, e.position, e.revenue])).toEqual([["purchase", 2, 42.5], ["click", 2, null], ["click", 2, null]]);
     // Outcome events carry the same keyed hash as the request row, never the raw key.
-    expect(events.map((e) => e.userKey)).toEqual([keyedHash("u0"), keyedHash("u0")]);
+    expect(events.map((e) => e.userKey)).toEqual([keyedHash("u0"), keyedHash("u0"), keyedHash("u0")]);
   });
 });
 

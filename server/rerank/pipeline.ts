@@ -17,7 +17,7 @@ import { serialiseRequestLogRow, telemetry } from "../telemetry/streams";
 import { StageClock } from "../telemetry/tracing";
 import type { Context } from "@opentelemetry/api";
 import { assignExperiment, type ExperimentAssignment } from "./assignment";
-import { recentKey, recentRequests, recentResponse, requestIdOwner, type RecentRequest } from "./recent";
+import { recentKey, recentRequests, recentResponse, rememberResponse, requestIdOwner, type RecentRequest } from "./recent";
 import type { RerankRequest, RerankResponse, Stage2Outcome } from "./schema";
 import { rankWithConstraints, retrievalOrder, scoreWithModels, type Scored, type ScoringInput, type TextInput } from "./scoring";
 import { keepScoringRows } from "./scoringSample";
@@ -304,7 +304,7 @@ function record(plan: Plan, request: RerankRequest, inputs: Enriched, scored: Sc
   const json = responseJson(response, itemsJson);
   // The cache and the log say the same owner of the id (null: shared by whoever was given it).
   const owner = requestIdOwner(request, options.caller ?? IN_PROCESS_CALLER);
-  recentRequests().set(recentKey(response.requestId, owner), { json, surface: response.surface, ts: ts.getTime(), userKey: unitKey ? keyedHash(unitKey) : null });
+  rememberResponse(recentKey(response.requestId, owner), { json, surface: response.surface, ts: ts.getTime(), userKey: unitKey ? keyedHash(unitKey) : null, storedAt: Date.now() });
   logRequest(request, response, ts, canary, owner, itemsJson);
   return json;
 }

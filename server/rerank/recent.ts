@@ -18,9 +18,14 @@ export interface RecentRequest {
   /** Epoch milliseconds. */
   ts: number;
   userKey: string | null;
+  /** When it was kept (epoch ms): its request log row was enqueued in the same step (recentHorizon). */
+  storedAt: number;
 }
 
-const holder = globalThis as unknown as { __rerankRecent?: LRUCache<string, RecentRequest> };
+const holder = globalThis as unknown as { __rerankRecent?: LRUCache<string, RecentRequest>; __rerankRecentEvicted?: number };
+
+/** How long a response is kept at most. */
+const RECENT_TTL_MS = 60 * 60 * 1000;
 
 /** What an entry holds on the heap, estimated: its response text (one or two bytes a character), key and fields. */
 export function recentEntryBytes(entry: RecentRequest, key: string): number {
@@ -37,15 +42,39 @@ export function recentEntryBytes(entry: RecentRequest, key: string): number {
 export function recentRequests(): LRUCache<string, RecentRequest> {
   return (holder.__rerankRecent ??= new LRUCache<string, RecentRequest>({
     max: 20_000,
-    ttl: 60 * 60 * 1000,
+    ttl: RECENT_TTL_MS,
     maxSize: env().RECENT_RESPONSES_MAX_BYTES,
     sizeCalculation: recentEntryBytes,
+    dispose: (entry, _key, reason) => {
+      if (reason === "evict") evictedAt(entry.storedAt);
+    },
   }));
+}
+
+const evictedAt = (storedAt: number) => {
+  holder.__rerankRecentEvicted = Math.max(holder.__rerankRecentEvicted ?? -Infinity, storedAt);
+};
+
+/** Keeps a served response (`entry.storedAt` now); one too large for the whole bound is not kept, and counts as evicted at once. */
+export function rememberResponse(key: string, entry: RecentRequest): void {
+  const cache = recentRequests();
+  cache.set(key, entry);
+  if (!cache.has(key)) evictedAt(entry.storedAt);
+}
+
+/**
+ * Every response kept at or before this time (epoch ms) may have left the cache (evicted for room,
+ * never kept, or expired); every one kept after it is still here. A request whose log row is not yet
+ * in PostgreSQL and that was kept at or before the horizon can be found nowhere (events/service.ts).
+ */
+export function recentHorizon(now: number = Date.now()): number {
+  return Math.max(holder.__rerankRecentEvicted ?? -Infinity, now - RECENT_TTL_MS);
 }
 
 /** Forgets every recent response (tests that change RECENT_RESPONSES_MAX_BYTES). */
 export function resetRecentRequests(): void {
   holder.__rerankRecent = undefined;
+  holder.__rerankRecentEvicted = undefined;
 }
 
 /**

@@ -3,12 +3,20 @@ import { featureStore } from "../features/store";
 import { openModel } from "../inference/sessions";
 import { surfaceConfigs } from "../surfaces/configCache";
 
+const holder = globalThis as unknown as { __rerankWarm?: Promise<void> };
+
 /**
  * At server start: load the catalog into the feature cache and open the sessions of every
  * surface's models, so the first requests neither wait for the database nor for onnxruntime.
- * Failures are logged and left to the request path's fallback.
+ * Failures are logged and left to the request path's fallback. Once per process: Next's
+ * instrumentation (its own copy of this module) and the front door, which awaits it before it
+ * listens (server/http/serverProcess.ts), share one run through globalThis.
  */
-export async function warmServing(log: (line: string) => void = console.log): Promise<void> {
+export function warmServing(log: (line: string) => void = console.log): Promise<void> {
+  return (holder.__rerankWarm ??= runWarm(log));
+}
+
+async function runWarm(log: (line: string) => void): Promise<void> {
   const started = performance.now();
   try {
     const items = await featureStore().warm();

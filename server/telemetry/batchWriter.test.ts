@@ -436,3 +436,87 @@ describe("what a killed process can lose", () => {
     await writer.close();
   });
 });
+
+describe("oldestPendingAt: rows enqueued and not yet written", () => {
+  it("names the oldest row in memory, in a failed batch and in the spill file, and is null once every row is written", async () => {
+    const file = spillPath();
+    const sink = new FakeSink();
+    const writer = new BatchWriter(sink, { name: "t", spillPath: file, revive, maxBuffered: 3, maxBatch: 2, onError: () => {} });
+    expect(writer.oldestPendingAt()).toBeNull();
+    const before = Date.now();
+    writer.enqueue(rowsFrom(0, 1)[0]!);
+    const first = writer.oldestPendingAt()!;
+    expect(first).toBeGreaterThanOrEqual(before);
+    expect(first).toBeLessThanOrEqual(Date.now());
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    // Later rows, the overflow to the spill file among them, leave the oldest where it was.
+    for (const row of rowsFrom(1, 5)) writer.enqueue(row);
+    expect(writer.stats()).toMatchObject({ buffered: 3, spilledRows: 3 });
+    expect(writer.oldestPendingAt()).toBe(first);
+    // A failed write keeps its batch pending.
+    sink.failing = true;
+    await expect(writer.flush()).rejects.toThrow("database unavailable");
+    expect(writer.oldestPendingAt()).toBe(first);
+    // The memory buffer written, the spilled rows are still pending: their own time, after the first's.
+    sink.failing = false;
+    sink.failOnCall = (call) => call > 3; // the buffer's two batches (and the failed one before) pass; the spill's fails
+    await expect(writer.flush()).rejects.toThrow("database unavailable");
+    expect(writer.stats().buffered).toBe(0);
+    const spilled = writer.oldestPendingAt()!;
+    expect(spilled).toBeGreaterThan(first);
+    sink.failOnCall = null;
+    await writer.flush();
+    expect(sink.uniqueIds()).toBe(6);
+    expect(writer.oldestPendingAt()).toBeNull();
+    await writer.close();
+  });
+
+  it("rows in a spill file left by an earlier process count as the oldest (0) until they are written", async () => {
+    const file = spillPath();
+    await new SpillFile(file).appendLines(rowsFrom(0, 3).map((r) => JSON.stringify(r)));
+    const sink = new FakeSink();
+    sink.failing = true;
+    const writer = new BatchWriter(sink, { name: "t", spillPath: file, revive, onError: () => {} });
+    await expect(writer.flush()).rejects.toThrow("database unavailable");
+    writer.enqueue(rowsFrom(3, 1)[0]!);
+    expect(writer.oldestPendingAt()).toBe(0);
+    sink.failing = false;
+    await writer.flush();
+    expect(sink.uniqueIds()).toBe(4);
+    expect(writer.oldestPendingAt()).toBeNull();
+    await writer.close();
+  });
+
+  it("a row enqueued after close (to the spill file) is pending until a later writer drains it", async () => {
+    const file = spillPath();
+    const sink = new FakeSink();
+    sink.failing = true;
+    const writer = new BatchWriter(sink, { name: "t", spillPath: file, revive, onError: () => {} });
+    await writer.close();
+    writer.enqueue(rowsFrom(0, 1)[0]!);
+    expect(writer.oldestPendingAt()).not.toBeNull();
+  });
+});
+
+describe("commit tells which rows the sink already held", () => {
+  it("maps the sink's answer back to each of the commits grouped into one write, and knows none for rows spilled", async () => {
+    const stored = new Set<string>(["r1", "r4"]);
+    const sink: BatchSink<Row> & { failing: boolean } = {
+      failing: false,
+      async write(rows) {
+        if (this.failing) throw new Error("database unavailable");
+        const held = new Set<number>();
+        rows.forEach((row, i) => (stored.has(row.id) ? held.add(i) : stored.add(row.id)));
+        return held;
+      },
+    };
+    const writer = new BatchWriter(sink, { name: "t", spillPath: spillPath(), revive, groupCommitMs: 20, onError: () => {} });
+    const [a, b] = await Promise.all([writer.commit(rowsFrom(0, 3)), writer.commit(rowsFrom(3, 3))]);
+    expect([...a.held]).toEqual([1]);
+    expect([...b.held]).toEqual([1]);
+    sink.failing = true;
+    // Durable in the spill file: whether the database held them is not known.
+    expect([...(await writer.commit(rowsFrom(0, 2))).held]).toEqual([]);
+    await writer.close();
+  });
+});

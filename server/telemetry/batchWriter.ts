@@ -22,9 +22,22 @@ import { withDeadline } from "../domain/time/deadline";
 export const DEFAULT_FLUSH_INTERVAL_MS = 200;
 
 export interface BatchSink<T> {
-  /** Writes one batch; throws when the database is unavailable. Must be idempotent (rows carry their own ids; the SQL uses ON CONFLICT DO NOTHING). */
-  write(rows: T[]): Promise<void>;
+  /**
+   * Writes one batch; throws when the database is unavailable. Must be idempotent (rows carry their
+   * own ids; the SQL uses ON CONFLICT DO NOTHING). May resolve with the indices (in `rows`) of the
+   * rows it already held, written before (a replay, or a retry through another process): commit()
+   * passes them on, so a caller can tell a duplicate from a new row.
+   */
+  write(rows: T[]): Promise<void | ReadonlySet<number>>;
 }
+
+/** What commit() knows of its rows once they are durable. */
+export interface CommitResult {
+  /** Indices (in the committed rows) the sink said it already held; empty when it did not say, or the rows went to the spill file. */
+  held: ReadonlySet<number>;
+}
+
+const NONE_HELD: ReadonlySet<number> = new Set();
 
 export interface BatchWriterOptions<T = unknown> {
   /** e.g. "rerank_requests"; used in messages. */
@@ -95,6 +108,8 @@ export interface WriterStats {
 }
 
 const MiB = 1024 * 1024;
+/** Runs of spilled lines kept apart for oldestPendingAt (beyond it, new runs join the last). */
+const MAX_SPILL_RUNS = 1024;
 
 export class BatchWriter<T> {
   private readonly sink: BatchSink<T>;
@@ -116,6 +131,8 @@ export class BatchWriter<T> {
   private buffer: T[] = [];
   /** rowBytes of each buffered row, index-aligned with buffer. */
   private bufferSizes: number[] = [];
+  /** When each buffered row was enqueued (epoch ms), index-aligned with buffer: oldestPendingAt(). */
+  private bufferTimes: number[] = [];
   private bufferedBytes = 0;
   private overflowed = 0;
   private written = 0;
@@ -147,8 +164,15 @@ export class BatchWriter<T> {
   private drainOffset = 0;
   /** Bytes of durable commits on their way to the spill file (counted against maxSpillBytes). */
   private committingBytes = 0;
+  /**
+   * The spill file's lines not yet written to the sink, in file order, as runs of lines with the
+   * earliest time one of them was handed to the writer (0: a file left by an earlier process, whose
+   * rows' times are unknown); `openRun` is the rows waiting for their append. oldestPendingAt().
+   */
+  private spillRuns: Array<{ lines: number; since: number }> = [];
+  private openRun: { lines: number; since: number } | null = null;
 
-  private commitQueue: Array<{ rows: T[]; resolve: () => void; reject: (error: unknown) => void }> = [];
+  private commitQueue: Array<{ rows: T[]; resolve: (result: CommitResult) => void; reject: (error: unknown) => void }> = [];
   private commitTimer: NodeJS.Timeout | null = null;
   private committing: Promise<void> | null = null;
 
@@ -175,11 +199,13 @@ export class BatchWriter<T> {
 
   /** Synchronous, O(1): never awaits the database. */
   enqueue(row: T): void {
-    if (this.closed) return this.toSpill(row);
+    const now = Date.now();
+    if (this.closed) return this.toSpill(row, now);
     const bytes = this.rowBytes(row);
     if (this.buffer.length < this.maxBuffered && this.bufferedBytes + bytes <= this.maxBufferedBytes) {
       this.buffer.push(row);
       this.bufferSizes.push(bytes);
+      this.bufferTimes.push(now);
       this.bufferedBytes += bytes;
       this.droppingReported = false;
       if (this.started && this.buffer.length >= this.maxBatch) this.scheduleSizeTrigger();
@@ -187,7 +213,21 @@ export class BatchWriter<T> {
     }
     // The memory bound is reached: the row waits on disk instead (never dropped while the spill has room).
     this.overflowed++;
-    this.toSpill(row);
+    this.toSpill(row, now);
+  }
+
+  /**
+   * When the oldest row handed to enqueue() that is not yet written by the sink was enqueued (epoch
+   * ms; 0 for rows in a spill file left by an earlier process), or null when every enqueued row is
+   * written (or dropped). Rows in memory, in a batch being written and in the spill file all count;
+   * O(1) but for the spill's runs of lines (one per append). Outcome events ask it of the request
+   * log: an event whose request is neither recent nor in the database may refer to such a row.
+   */
+  oldestPendingAt(): number | null {
+    let oldest = this.bufferTimes.length > 0 ? this.bufferTimes[0]! : Infinity;
+    for (const run of this.spillRuns) oldest = Math.min(oldest, run.since);
+    if (this.openRun) oldest = Math.min(oldest, this.openRun.since);
+    return oldest === Infinity ? null : oldest;
   }
 
   /**
@@ -195,10 +235,11 @@ export class BatchWriter<T> {
    * fsynced (the database failing, in backoff, slower than commitTimeoutMs, or the writer closed).
    * Rejects only when neither is possible (the spill file is full or cannot be written): then the
    * rows are not kept and the caller must not acknowledge them. Commits arriving within
-   * groupCommitMs, or while a commit runs, share the next sink write or fsync.
+   * groupCommitMs, or while a commit runs, share the next sink write or fsync. Resolves with the
+   * rows the sink said it already held (CommitResult.held).
    */
-  commit(rows: T[]): Promise<void> {
-    if (rows.length === 0) return Promise.resolve();
+  commit(rows: T[]): Promise<CommitResult> {
+    if (rows.length === 0) return Promise.resolve({ held: NONE_HELD });
     return new Promise((resolve, reject) => {
       this.commitQueue.push({ rows, resolve, reject });
       this.scheduleCommit();
@@ -267,8 +308,9 @@ export class BatchWriter<T> {
     } catch {
       // Already reported through onError; the rows left in memory are spilled below.
     }
+    const times = this.bufferTimes;
     const left = this.takeBuffer();
-    for (const row of left) this.toSpill(row);
+    left.forEach((row, i) => this.toSpill(row, times[i] ?? Date.now()));
     // Commits still queued go to the spill file (closed: no sink write); one running finishes.
     await this.settleCommits();
     await this.spillChain;
@@ -297,7 +339,8 @@ export class BatchWriter<T> {
   }
 
   private spillBuffer(): void {
-    for (const row of this.takeBuffer()) this.toSpill(row);
+    const times = this.bufferTimes;
+    this.takeBuffer().forEach((row, i) => this.toSpill(row, times[i] ?? Date.now()));
   }
 
   /** Empties the memory buffer and returns its rows. */
@@ -305,6 +348,7 @@ export class BatchWriter<T> {
     const rows = this.buffer;
     this.buffer = [];
     this.bufferSizes = [];
+    this.bufferTimes = [];
     this.bufferedBytes = 0;
     return rows;
   }
@@ -330,28 +374,37 @@ export class BatchWriter<T> {
     this.commitQueue = [];
     if (group.length === 0) return;
     const rows = group.flatMap((c) => c.rows);
+    // Indices in `rows` the sink already held.
+    const held = new Set<number>();
     try {
       await this.spillReady;
       let written = 0;
       if (!this.closed && Date.now() >= this.backoffUntil) {
         try {
           for (; written < rows.length; written += this.maxBatch) {
-            await this.writeWithin(rows.slice(written, written + this.maxBatch), this.commitTimeoutMs);
+            const before = await this.writeWithin(rows.slice(written, written + this.maxBatch), this.commitTimeoutMs);
+            for (const i of before ?? []) held.add(written + i);
           }
         } catch {
           // Reported by writeBatch (or the timeout below); the rest is made durable on disk.
         }
       }
       if (written < rows.length) await this.spillDurable(rows.slice(written));
-      for (const c of group) c.resolve();
+      let offset = 0;
+      for (const c of group) {
+        const own = new Set<number>();
+        for (let i = 0; i < c.rows.length; i++) if (held.has(offset + i)) own.add(i);
+        offset += c.rows.length;
+        c.resolve({ held: own });
+      }
     } catch (error) {
       for (const c of group) c.reject(error);
     }
   }
 
   /** A sink write that gives up waiting after `ms` (the write may still land later: sinks are idempotent, so a spilled copy replays as nothing). */
-  private async writeWithin(rows: T[], ms: number): Promise<void> {
-    await withDeadline(this.writeBatch(rows), ms, () => {
+  private async writeWithin(rows: T[], ms: number): Promise<ReadonlySet<number> | void> {
+    return withDeadline(this.writeBatch(rows), ms, () => {
       const error = new Error(`${this.name}: the database did not acknowledge ${rows.length} row(s) within ${ms} ms; they are kept in the spill file`);
       // Later commits go straight to disk until the backoff ends.
       this.failures++;
@@ -373,9 +426,15 @@ export class BatchWriter<T> {
     const spill = this.spill;
     this.committingBytes += bytes;
     this.spillRows += lines.length;
+    const run = { lines: lines.length, since: Date.now() };
     try {
-      await this.onSpillChain(() => spill.appendLines(lines, { sync: true }));
+      await this.onSpillChain(() => {
+        // Runs are pushed in the chain's order, which is the file's.
+        this.pushRun(run);
+        return spill.appendLines(lines, { sync: true });
+      });
     } catch (error) {
+      this.dropRun(run);
       this.spillRows = Math.max(0, this.spillRows - lines.length);
       const failure = notDurable(`${this.name}: cannot append ${lines.length} row(s) to the spill file ${spill.path}`, error);
       this.report(failure);
@@ -405,6 +464,7 @@ export class BatchWriter<T> {
         // at the back, so the front is unchanged when the write returns.
         await this.writeBatch(this.buffer.slice(0, count));
         this.buffer.splice(0, count);
+        this.bufferTimes.splice(0, count);
         for (const bytes of this.bufferSizes.splice(0, count)) this.bufferedBytes -= bytes;
         continue;
       }
@@ -431,6 +491,7 @@ export class BatchWriter<T> {
       });
       this.drainOffset = 0;
       this.spillRows = 0;
+      this.spillRuns = [];
       return { batch: next, cleared: true };
     });
     if (cleared) return false;
@@ -450,6 +511,7 @@ export class BatchWriter<T> {
     // Committed only after the sink acknowledged the batch: a failure above re-reads the same lines.
     this.drainOffset = batch.end;
     this.spillRows = Math.max(0, this.spillRows - batch.lines);
+    this.consumeRuns(batch.lines);
     if (unreadable > 0) {
       this.dropped += unreadable;
       this.report(new Error(`${this.name}: dropped ${unreadable} unreadable row(s) from the spill file ${spill.path}`, { cause: reviveError ?? undefined }));
@@ -457,9 +519,11 @@ export class BatchWriter<T> {
     return true;
   }
 
-  private async writeBatch(rows: T[]): Promise<void> {
+  /** Writes a batch (a refused row alone is dropped); resolves with the rows the sink said it already held. */
+  private async writeBatch(rows: T[]): Promise<ReadonlySet<number> | void> {
+    let held: ReadonlySet<number> | void;
     try {
-      await this.sink.write(rows);
+      held = await this.sink.write(rows);
     } catch (error) {
       if (this.isRowError(error)) return this.isolateRefusedRows(rows, error);
       this.failures++;
@@ -472,6 +536,7 @@ export class BatchWriter<T> {
     this.consecutiveFailures = 0;
     this.backoffUntil = 0;
     this.written += rows.length;
+    return held;
   }
 
   /** A batch refused for its data: halves are written on their own until each refused row is alone. */
@@ -487,8 +552,38 @@ export class BatchWriter<T> {
     await this.writeBatch(rows.slice(half));
   }
 
-  /** The overflow path of enqueue (and close): spill the row, or drop and count it. */
-  private toSpill(row: T): void {
+  /** The spill file's first `lines` lines were written to the sink: their runs are no longer pending. */
+  private consumeRuns(lines: number): void {
+    while (lines > 0 && this.spillRuns.length > 0) {
+      const run = this.spillRuns[0]!;
+      const taken = Math.min(lines, run.lines);
+      run.lines -= taken;
+      lines -= taken;
+      if (run.lines === 0) this.spillRuns.shift();
+    }
+  }
+
+  /**
+   * Appends a run of lines to the spill's runs; past MAX_SPILL_RUNS (a long outage, one append per
+   * tick) it joins the last one instead, keeping the earlier time: oldestPendingAt may then say a
+   * row is pending a little longer, never shorter.
+   */
+  private pushRun(run: { lines: number; since: number }): void {
+    const last = this.spillRuns.at(-1);
+    if (last && this.spillRuns.length >= MAX_SPILL_RUNS) {
+      last.lines += run.lines;
+      last.since = Math.min(last.since, run.since);
+    } else this.spillRuns.push(run);
+  }
+
+  /** A run whose append failed: its rows are counted as dropped, not pending. */
+  private dropRun(run: { lines: number; since: number }): void {
+    const at = this.spillRuns.lastIndexOf(run);
+    if (at >= 0) this.spillRuns.splice(at, 1);
+  }
+
+  /** The overflow path of enqueue (and close): spill the row, or drop and count it. `since`: when it was enqueued (oldestPendingAt). */
+  private toSpill(row: T, since: number = Date.now()): void {
     if (!this.spill) return this.drop(1, "the memory buffer is full and no spill file is configured");
     let line: string | undefined;
     try {
@@ -506,6 +601,10 @@ export class BatchWriter<T> {
     this.pendingLines.push(line);
     this.pendingBytes += bytes;
     this.spillRows++;
+    if (this.openRun) {
+      this.openRun.lines++;
+      this.openRun.since = Math.min(this.openRun.since, since);
+    } else this.openRun = { lines: 1, since };
     this.droppingReported = false;
     if (!this.appendScheduled) {
       this.appendScheduled = true;
@@ -520,9 +619,13 @@ export class BatchWriter<T> {
     this.pendingLines = [];
     this.appendingBytes = this.pendingBytes;
     this.pendingBytes = 0;
+    const run = this.openRun;
+    this.openRun = null;
+    if (run) this.pushRun(run);
     try {
       await spill.appendLines(lines);
     } catch (error) {
+      if (run) this.dropRun(run);
       this.spillRows = Math.max(0, this.spillRows - lines.length);
       this.dropped += lines.length;
       this.report(new Error(`${this.name}: dropped ${lines.length} row(s): cannot append to the spill file ${spill.path}`, { cause: error }));
@@ -536,6 +639,8 @@ export class BatchWriter<T> {
     try {
       const { lines } = await spill.open();
       this.spillRows += lines;
+      // Rows of an earlier process: when they were served is not known here, so they are the oldest.
+      if (lines > 0) this.spillRuns.unshift({ lines, since: 0 });
     } catch (error) {
       this.report(new Error(`${this.name}: cannot read the spill file ${spill.path} left by an earlier run`, { cause: error }));
     }

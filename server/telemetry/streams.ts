@@ -217,17 +217,19 @@ export function outcomeEventSink(pool: pg.Pool): BatchSink<OutcomeEventRow> {
   return {
     async write(rows) {
       const col = <K extends keyof OutcomeEventRow>(k: K) => rows.map((r) => r[k]);
-      // Only events actually inserted (not replays) update the experiment rollups, in the same statement.
-      await pool.query({
+      // Only events actually inserted (not replays) update the experiment rollups, in the same statement,
+      // which answers the inserted events: the others were held already (a retry through another
+      // worker or process, a replay), and are told apart as duplicates (events/service.ts).
+      const { rows: inserted } = await pool.query<{ event_id: string; request_ts: Date }>({
         // Named: prepared once per connection, so PostgreSQL plans it once, not on every batch.
-        name: "telemetry_outcome_events",
+        name: "telemetry_outcome_events_v2",
         text: `WITH ins AS (INSERT INTO outcome_events (event_id, request_ts, request_id, ts, surface, type, item_id, position, revenue, user_key,
            experiment_key, experiment_phase, variant_key)
          SELECT a, b, c, d, e, f::"OutcomeType", g, h, i, j, k, m, l
          FROM unnest($1::text[], $2::timestamptz[], $3::text[], $4::timestamptz[], $5::text[], $6::text[], $7::text[], $8::int[],
            $9::float8[], $10::text[], $11::text[], $12::text[], $13::int[]) AS x(a, b, c, d, e, f, g, h, i, j, k, l, m)
          ON CONFLICT DO NOTHING
-         RETURNING request_ts, user_key AS unit_key, experiment_key, experiment_phase, variant_key, type, revenue),
+         RETURNING event_id, request_ts, user_key AS unit_key, experiment_key, experiment_phase, variant_key, type, revenue),
          -- An event's user_key is its request's randomisation unit (events/service.ts resolves it).
          exp AS (SELECT e.id, i.* FROM ins i JOIN experiments e ON e.key = i.experiment_key WHERE i.experiment_phase IS NOT NULL),
          units AS (
@@ -240,19 +242,28 @@ export function outcomeEventSink(pool: pg.Pool): BatchSink<OutcomeEventRow> {
              multiple_exposure = experiment_unit_stats.multiple_exposure OR EXCLUDED.multiple_exposure OR experiment_unit_stats.variant_key <> EXCLUDED.variant_key,
              clicks = experiment_unit_stats.clicks + EXCLUDED.clicks, add_to_carts = experiment_unit_stats.add_to_carts + EXCLUDED.add_to_carts,
              purchases = experiment_unit_stats.purchases + EXCLUDED.purchases, revenue = experiment_unit_stats.revenue + EXCLUDED.revenue
-           RETURNING 1)
+           RETURNING 1),
+         hourly AS (
          INSERT INTO experiment_hourly_stats (experiment_id, phase, variant_key, hour, impressions, clicks, purchases, revenue)
          SELECT id, experiment_phase, variant_key, date_trunc('hour', request_ts), count(*) FILTER (WHERE type = 'impression'),
            count(*) FILTER (WHERE type = 'click'), count(*) FILTER (WHERE type = 'purchase'), coalesce(sum(revenue), 0)
          FROM exp GROUP BY id, experiment_phase, variant_key, date_trunc('hour', request_ts)
          ON CONFLICT (experiment_id, phase, variant_key, hour) DO UPDATE SET impressions = experiment_hourly_stats.impressions + EXCLUDED.impressions,
            clicks = experiment_hourly_stats.clicks + EXCLUDED.clicks, purchases = experiment_hourly_stats.purchases + EXCLUDED.purchases,
-           revenue = experiment_hourly_stats.revenue + EXCLUDED.revenue`,
+           revenue = experiment_hourly_stats.revenue + EXCLUDED.revenue
+         RETURNING 1)
+         SELECT event_id, request_ts FROM ins`,
         values: [
           col("eventId"), col("requestTs"), col("requestId"), col("ts"), col("surface"), col("type"), col("itemId"), col("position"),
           col("revenue"), col("userKey"), col("experimentKey"), col("variantKey"), col("experimentPhase"),
         ],
       });
+      const fresh = new Set(inserted.map((r) => `${r.event_id}\u0000${new Date(r.request_ts).getTime()}`));
+      const held = new Set<number>();
+      rows.forEach((row, i) => {
+        if (!fresh.has(`${row.eventId}\u0000${new Date(row.requestTs).getTime()}`)) held.add(i);
+      });
+      return held;
     },
   };
 }
@@ -360,6 +371,23 @@ function retireReplaysWhenDrained(streams: Streams): void {
       await replay.writer.close();
     })();
   }
+}
+
+/**
+ * When the oldest request log row this process was handed and PostgreSQL does not hold yet was
+ * enqueued (epoch ms; 0: rows of a dead process's spill file being replayed), or null when every
+ * row is written: buffered, being written, or waiting in a spill file (BatchWriter.oldestPendingAt).
+ */
+export function requestLogPendingSince(): number | null {
+  const streams = holder.__rerankTelemetry;
+  if (!streams) return null;
+  let oldest: number | null = streams.requests.oldestPendingAt();
+  for (const replay of streams.replays) {
+    if (replay.stream !== "requests") continue;
+    const since = replay.writer.oldestPendingAt();
+    if (since !== null) oldest = oldest === null ? since : Math.min(oldest, since);
+  }
+  return oldest;
 }
 
 /** Copies writer stats into the Prometheus gauges (called when /api/metrics is scraped). */

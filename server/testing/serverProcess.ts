@@ -8,12 +8,13 @@ import { PROMETHEUS_CONTENT_TYPE, prometheusText } from "../telemetry/clusterMet
 // The console's server process as server/http/main.ts runs it (the same shutdown, cluster primary,
 // telemetry streams and metrics aggregation), with Next.js replaced by a stand-in that answers
 // GET /api/metrics as app/api/metrics/route.ts does, and 404 elsewhere. Integration tests start it
-// as a child process (node --import tsx) to signal, kill and restart it.
+// as a child process (node --import tsx) to signal, kill and restart it. `--no-warm`: the stand-in
+// does not warm the serving state itself, as Next does not await instrumentation's warm-up.
 
 const config = loadConfigOrExit();
 runPrimaryOrServe(config, () =>
   serve(config, async () => {
-    await warmServing(); // what instrumentation.ts does in Next
+    if (!process.argv.includes("--no-warm")) await warmServing(); // what instrumentation.ts does in Next
     return async (req, res) => {
       if (req.url === "/api/metrics") {
         res.setHeader("content-type", PROMETHEUS_CONTENT_TYPE);
