@@ -7,6 +7,7 @@ import { seedDemo } from "./seed";
 import { SurfaceConfigCache } from "../surfaces/configCache";
 import { databaseUrl, getDb } from "./client";
 import { configListenerConnections, configListenerPid, configListenerSilences, configListenerUp, onConfigChange, stopConfigListener } from "./configChanges";
+import { connectClient } from "./pgClient";
 
 // Config propagation by LISTEN/NOTIFY on real PostgreSQL. Changes are made the way another replica
 // or an operator's psql would make them: plain SQL on a connection of its own, with no call into
@@ -22,8 +23,7 @@ beforeAll(async () => {
   await seedDemo(getDb());
   // While the listener is up nothing but a NOTIFY refreshes a cache.
   setEnv("CONFIG_BACKSTOP_MS", String(NEVER));
-  other = new pg.Client({ connectionString: databaseUrl() });
-  await other.connect();
+  other = await connectClient({ connectionString: databaseUrl() });
 });
 
 afterAll(async () => {

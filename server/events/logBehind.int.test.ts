@@ -1,4 +1,3 @@
-import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { env, setEnv } from "../config";
 import { disconnectDb, getDb } from "../db/client";
@@ -10,6 +9,7 @@ import { keyHeaders } from "../testing/callers";
 import { startTestFrontDoor, type TestFrontDoor } from "../testing/frontDoor";
 import { TcpProxy, waitFor } from "../testing/tcpProxy";
 import { LOG_BEHIND_RETRY_SECONDS, requestLogMayMissServed } from "./service";
+import { connectClient } from "../db/pgClient";
 
 // Issue #11 (found by bench:memory): a request served and acknowledged while the database was
 // unreachable, pushed out of the recent-response cache (RECENT_RESPONSES_MAX_BYTES) before its log
@@ -34,8 +34,7 @@ const cached = (requestId: string) => [...recentRequests().keys()].some((key) =>
 
 /** Rows of `table` whose `column` is one of `ids`: read directly, not through the proxy. */
 async function countRows(table: "rerank_requests" | "outcome_events", column: "request_id" | "event_id", ids: string[]): Promise<number> {
-  const client = new pg.Client({ connectionString: directUrl });
-  await client.connect();
+  const client = await connectClient({ connectionString: directUrl });
   try {
     const { rows } = await client.query<{ n: string }>(`SELECT count(*) AS n FROM ${table} WHERE ${column} = ANY($1)`, [ids]);
     return Number(rows[0]!.n);

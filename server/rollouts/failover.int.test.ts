@@ -1,8 +1,8 @@
 import { spawn, type ChildProcess } from "node:child_process";
-import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { setEnv } from "../config";
 import { databaseUrl, getDb } from "../db/client";
+import { connectClient } from "../db/pgClient";
 import { seedDemo } from "../db/seed";
 import { demoFeatureSpec, demoModelBytes } from "../demo/models";
 import { rerank } from "../rerank/pipeline";
@@ -60,17 +60,18 @@ describe("canary analysis as durable jobs across processes", () => {
     const db = getDb();
     const rollout = await callerAs(["ml_engineer"], "ml@rerank.local").rollouts.start({ surface: "t-failover", version: 3, steps: [20, 50], minRequests: 20, maxLatencyIncrease: 100, reason: "failover test" });
     // Hold the rollout's row: the next judge (in whichever process takes the job) blocks on it, mid-run.
-    const holder = new pg.Client({ connectionString: databaseUrl() });
-    await holder.connect();
+    const holder = await connectClient({ connectionString: databaseUrl() });
     await holder.query("BEGIN");
     await holder.query("SELECT id FROM rollouts WHERE id = $1 FOR UPDATE", [rollout.id]);
     await send(200, "before");
     let blocked: { pid: number; application_name: string } | undefined;
+    // Polled on another connection: inside the holder's transaction pg_stat_activity is the snapshot of
+    // its first read (PostgreSQL keeps backend status for the rest of a transaction), so a judge that
+    // blocked after that first read would never show there.
     await waitFor(async () => {
-      const rows = await holder.query<{ pid: number; application_name: string }>(
-        "SELECT pid, application_name FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND application_name LIKE 'rollout-worker-%' AND query ILIKE '%rollouts%' ORDER BY query_start",
-      );
-      blocked = rows.rows[0];
+      const rows = await db.$queryRaw<Array<{ pid: number; application_name: string }>>`
+        SELECT pid, application_name FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND application_name LIKE 'rollout-worker-%' AND query ILIKE '%rollouts%' ORDER BY query_start`;
+      blocked = rows[0];
       return blocked !== undefined;
     }, "a worker's judge to be held on the rollout's row", 60_000);
     const victim = blocked!.application_name;

@@ -12,6 +12,7 @@ import { startJobRunner } from "../jobs/runner";
 import { enqueue, TASKS } from "../jobs/tasks";
 import { waitFor } from "../testing/tcpProxy";
 import { runRetention } from "./retention";
+import { connectClient } from "../db/pgClient";
 
 // Retention on real PostgreSQL, through the real log writer (which keeps the experiment rollups):
 // day partitions before the cutoff are dropped with their rows, later ones stay, and the rollups
@@ -24,8 +25,7 @@ const daysAgo = (n: number) => new Date(today.getTime() - n * DAY + 12 * 3_600_0
 const TABLES = ["rerank_requests", "outcome_events", "shadow_records"];
 
 async function withClient<T>(fn: (c: pg.Client) => Promise<T>): Promise<T> {
-  const client = new pg.Client({ connectionString: databaseUrl() });
-  await client.connect();
+  const client = await connectClient({ connectionString: databaseUrl() });
   try {
     return await fn(client);
   } finally {
@@ -140,8 +140,7 @@ describe("retention beside a long reader", () => {
     // A day ahead whose partition retention must create: creating one locks the parent too.
     const ahead = partitionName("rerank_requests", new Date(today.getTime() + 7 * DAY));
     await withClient((c) => c.query(`DROP TABLE IF EXISTS "${ahead}"`));
-    const reader = new pg.Client({ connectionString: databaseUrl() });
-    await reader.connect();
+    const reader = await connectClient({ connectionString: databaseUrl() });
     try {
       await reader.query("BEGIN");
       await reader.query("SELECT count(*) FROM rerank_requests"); // holds ACCESS SHARE on the parent and every partition

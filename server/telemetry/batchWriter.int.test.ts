@@ -8,6 +8,7 @@ import { errorForLog } from "../redact";
 import { TcpProxy, waitFor } from "../testing/tcpProxy";
 import { BatchWriter } from "./batchWriter";
 import { isDataException, outcomeEventSink, requestLogSink, reviveRequestLogEntry, serialiseRequestLogRow, type OutcomeEventRow, type RequestLogEntry, type RequestLogRow } from "./streams";
+import { connectClient } from "../db/pgClient";
 
 // The writer against real PostgreSQL, with the network between them cut and restored by a TCP
 // proxy under the test's control: the database stays up, only the writer loses it.
@@ -24,8 +25,7 @@ describe("request log writer across a database outage", () => {
 
   /** Directly, not through the proxy: the count must not depend on the link under test. */
   async function countWithPrefix(table: "rerank_requests" | "outcome_events", column: "request_id" | "event_id"): Promise<number> {
-    const client = new pg.Client({ connectionString: databaseUrl });
-    await client.connect();
+    const client = await connectClient({ connectionString: databaseUrl });
     try {
       const { rows } = await client.query<{ n: string }>(`SELECT count(*) AS n FROM ${table} WHERE ${column} LIKE $1`, [`${runId}%`]);
       return Number(rows[0]!.n);
@@ -70,8 +70,7 @@ describe("request log writer across a database outage", () => {
     await events?.close();
     await pool?.end();
     await proxy.close();
-    const client = new pg.Client({ connectionString: databaseUrl });
-    await client.connect();
+    const client = await connectClient({ connectionString: databaseUrl });
     await client.query(`DELETE FROM rerank_requests WHERE request_id LIKE $1`, [`${runId}%`]);
     await client.query(`DELETE FROM outcome_events WHERE event_id LIKE $1`, [`${runId}%`]);
     await client.end();

@@ -4,6 +4,7 @@ import { env } from "../config";
 import { BatchWriter } from "./batchWriter";
 import type { TelemetrySink } from "./sink";
 import { postgresTelemetrySink, serialiseRequestLogRow, type RequestLogEntry } from "./streams";
+import { connectClient } from "../db/pgClient";
 
 // The PostgreSQL sink behind the TelemetrySink interface (the seam a ClickHouse sink would plug
 // into, docs/SCALE-OUT.md): the writer drives it, replays add nothing twice, refused rows are told apart.
@@ -17,8 +18,7 @@ describe("postgresTelemetrySink", () => {
     variantKey: null, exposed: false, modelVersionId: null, fallbackUsed: false, fallbackReason: null, candidateCount: 3, topK: 3, served: [], timings: {}, latencyMs: 1, defaultedFeatures: 0,
   });
   const count = async () => {
-    const client = new pg.Client({ connectionString: url });
-    await client.connect();
+    const client = await connectClient({ connectionString: url });
     const { rows } = await client.query<{ n: string }>("SELECT count(*) AS n FROM rerank_requests WHERE request_id LIKE $1", [`${runId}%`]);
     await client.end();
     return Number(rows[0]!.n);
