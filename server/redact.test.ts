@@ -1,6 +1,6 @@
 import { createHmac } from "node:crypto";
 import { describe, expect, it } from "vitest";
-import { errorForLog, keyedHash, logKey, maskFields, redactMessage, rowsForLog } from "./redact";
+import { errorForLog, keyedHash, logKey, maskFields, redactMessage, rowsForLog, INTERNAL_ERROR_LOG_WINDOW_MS, logInternalError } from "./redact";
 
 const SECRET = "s".repeat(32);
 
@@ -111,5 +111,24 @@ describe("maskFields", () => {
     expect(masked.userKey).toBe("[masked]");
     expect(masked.sessionKey).toBeNull();
     expect(masked.self).toBe(masked);
+  });
+});
+
+describe("logInternalError", () => {
+  it("logs an error with its frames once, then one line per window saying how many it did not print", () => {
+    const lines: string[] = [];
+    const write = (line: string) => void lines.push(line);
+    const outage = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432 for "alice"'), { code: "ECONNREFUSED" });
+    const where = `[http] POST /api/v1/rerank t-${Math.random()}`;
+    for (let i = 0; i < 500; i++) logInternalError(where, outage, { now: 1_000_000 + i * 10, write }); // 5 s of failures
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(/^\[http\] POST \/api\/v1\/rerank t-[\d.]+: Error ECONNREFUSED: connect ECONNREFUSED 127\.0\.0\.1:5432 for "\[5 chars\]"\n\s+at /);
+    logInternalError(where, outage, { now: 1_000_000 + INTERNAL_ERROR_LOG_WINDOW_MS + 1, write });
+    expect(lines).toHaveLength(2);
+    expect(lines[1]).toBe(`${where}: Error ECONNREFUSED: connect ECONNREFUSED 127.0.0.1:5432 for "[5 chars]" (and 499 more like it in the last 10 s)`);
+    // Another place, or another error, is logged at once.
+    logInternalError(`${where} other`, outage, { now: 1_000_000 + INTERNAL_ERROR_LOG_WINDOW_MS + 2, write });
+    logInternalError(where, new Error("disk full"), { now: 1_000_000 + INTERNAL_ERROR_LOG_WINDOW_MS + 3, write });
+    expect(lines).toHaveLength(4);
   });
 });

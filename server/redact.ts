@@ -117,3 +117,31 @@ export function maskFields<T>(payload: T, fields: readonly string[] = env().DEBU
   };
   return walk(payload, 0) as T;
 }
+
+/** How long the same internal error (same place, same first line) is summarised instead of logged again. */
+export const INTERNAL_ERROR_LOG_WINDOW_MS = 10_000;
+
+const internalErrorLog = globalThis as unknown as { __rerankInternalErrors?: LRUCache<string, { since: number; suppressed: number }> };
+
+/**
+ * Logs a fault of ours answered with a 5xx (`where`: "[http] POST /api/v1/rerank", "[trpc] surfaces.list"):
+ * errorForLog's line and frames the first time, then at most one line per INTERNAL_ERROR_LOG_WINDOW_MS
+ * for the same place and first line, saying how many were not printed. During a database outage
+ * every request fails the same way: the log says so once per window, not once per request.
+ * @param now ms since the epoch (tests); `write` receives each line (default console.error).
+ */
+export function logInternalError(where: string, error: unknown, options: { now?: number; write?: (line: string) => void } = {}): void {
+  const now = options.now ?? Date.now();
+  const write = options.write ?? ((line: string) => console.error(line));
+  const seen = (internalErrorLog.__rerankInternalErrors ??= new LRUCache({ max: 1000 }));
+  const line = errorForLog(error, { stack: false });
+  const key = `${where}\u0000${line}`;
+  const entry = seen.get(key);
+  if (entry && now - entry.since < INTERNAL_ERROR_LOG_WINDOW_MS) {
+    entry.suppressed++;
+    return;
+  }
+  const repeats = entry?.suppressed ? ` (and ${entry.suppressed} more like it in the last ${Math.round((now - entry.since) / 1000)} s)` : "";
+  seen.set(key, { since: now, suppressed: 0 });
+  write(`${where}: ${entry ? line : errorForLog(error)}${repeats}`);
+}

@@ -8,7 +8,7 @@ import { getDb, type Db } from "./db/client";
 import { missingPermissionReason, PERMISSION_NAMES, type Permission } from "./domain/access/permissions";
 import { strictSuperjsonDates } from "./domain/time/superjsonDates";
 import { mapError } from "./errorMapping";
-import { errorForLog } from "./redact";
+import { logInternalError } from "./redact";
 import { describeZodError, fieldPath } from "./validation";
 
 // Context and procedure builders, defined once; routers compose them. Every procedure declares the
@@ -87,7 +87,7 @@ const domainErrors = t.middleware(async ({ next, path }) => {
     if (cause instanceof ZodError) throw new TRPCError({ code: "BAD_REQUEST", message: describeZodError(cause), cause });
     if (result.error.code !== "INTERNAL_SERVER_ERROR") return result;
     const mapped = mapError(cause ?? result.error, path);
-    if (mapped.internal) console.error(`[trpc] ${path}: ${errorForLog(cause ?? result.error)}`);
+    if (mapped.internal) logInternalError(`[trpc] ${path}`, cause ?? result.error);
     throw new TRPCError({ code: mapped.trpcCode, message: mapped.message, cause });
   }
   return result;

@@ -15,6 +15,9 @@ const SESSION_SECONDS = 7 * 24 * 3600;
 function createAuth() {
   return betterAuth({
     appName: "Rerank Console",
+    // PUBLIC_URL when set (behind a proxy); else the host each request came to, which the front door
+    // has already checked against ALLOWED_HOSTS (server/http/frontDoor.ts), so any host that reaches here is allowed.
+    baseURL: env().PUBLIC_URL ?? { allowedHosts: ["*"], protocol: "auto" },
     secret: authSecret(),
     database: prismaAdapter(getDb(), { provider: "postgresql" }),
     telemetry: { enabled: false },

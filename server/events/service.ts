@@ -176,8 +176,19 @@ async function findRequests(requestIds: string[], caller: string): Promise<{ fou
   return { found, logBehind };
 }
 
-function check(event: OutcomeEventInput, request: ServedRequest | null): { field: string; message: string } | null {
+/** How far a client's clock may be from the server's: an event's ts may be this much before its request or after now. */
+export const EVENT_CLOCK_SKEW_MS = 5 * 60_000;
+
+function check(event: OutcomeEventInput, request: ServedRequest | null, now: number): { field: string; message: string } | null {
   if (!request) return { field: "requestId", message: `no served request "${event.requestId}" (send events after the rerank response)` };
+  if (event.ts !== undefined) {
+    // An outcome happens after its request was served and before now (within clock skew): anything
+    // else would be counted in the wrong hour of the experiment's rollups, or in none.
+    const ts = new Date(event.ts).getTime();
+    const requestTs = request.ts.getTime();
+    if (ts < requestTs - EVENT_CLOCK_SKEW_MS) return { field: "ts", message: `${event.ts} is before its request was served (${request.ts.toISOString()})` };
+    if (ts > now + EVENT_CLOCK_SKEW_MS) return { field: "ts", message: `${event.ts} is in the future (now ${new Date(now).toISOString()})` };
+  }
   const position = request.positions.get(event.itemId);
   if (position === undefined) return { field: "itemId", message: `"${event.itemId}" was not served in request "${event.requestId}"` };
   if (event.position !== undefined && event.position !== position) return { field: "position", message: `"${event.itemId}" was served at position ${position}, not ${event.position}` };
@@ -218,12 +229,13 @@ export async function recordOutcomes(batch: OutcomeBatch, allowedSurfaces: reado
   const rows: OutcomeEventRow[] = [];
   const keys = new Set<string>();
   const othersPending: Array<Promise<void>> = [];
+  const now = Date.now();
   // From here to the reservation below nothing awaits: checking and reserving a key is one step.
   batch.events.forEach((event, index) => {
     // A request on a surface this key may not serve is answered as an unknown one: nothing about it (not even its surface) is told.
     const found = requests.get(event.requestId) ?? null;
     const request = found && (allowedSurfaces.length === 0 || allowedSurfaces.includes(found.surface)) ? found : null;
-    const problem = check(event, request);
+    const problem = check(event, request, now);
     if (problem) {
       result.rejected.push({ index, field: `events[${index}].${problem.field}`, message: problem.message });
       return;

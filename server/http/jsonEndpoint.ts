@@ -1,7 +1,7 @@
 import type { ServerResponse } from "node:http";
 import type { z } from "zod";
 import { mapError } from "../errorMapping";
-import { errorForLog } from "../redact";
+import { logInternalError } from "../redact";
 import { describeZodError, fieldPath } from "../validation";
 import { sendJson, sendJsonText } from "./body";
 
@@ -56,7 +56,7 @@ export async function serveJson<S extends z.ZodType>(
     result = await handler(parsed.data);
   } catch (error) {
     const mapped = mapError(error, what);
-    if (mapped.internal) console.error(`[http] ${what}: ${errorForLog(error)}`);
+    if (mapped.internal) logInternalError(`[http] ${what}`, error);
     // A field's message says what is wrong with it, without its path again (as zod's fields do).
     const fieldMessage = mapped.field && mapped.message.startsWith(`${mapped.field}: `) ? mapped.message.slice(mapped.field.length + 2) : mapped.message;
     return sendError(res, mapped.httpStatus, { code: mapped.code, message: mapped.message, ...(mapped.field ? { fields: [{ path: mapped.field, message: fieldMessage }] } : {}) },

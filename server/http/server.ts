@@ -19,7 +19,7 @@ import { BodyTooLargeError, readBody, sendJson } from "./body";
 import { bodyLimit, clientAddress, refusalFor, routeOf, securityHeaders, type FrontDoorSettings, type Route } from "./frontDoor";
 import { JsonText, parseJsonBody, sendError, serveJson, type ErrorBody } from "./jsonEndpoint";
 import { mapError } from "../errorMapping";
-import { errorForLog } from "../redact";
+import { logInternalError } from "../redact";
 import { serveUpload } from "./upload";
 import { surfaceConfigs } from "../surfaces/configCache";
 import { attributedSurface, countRerankError, type AnswerAbout } from "../telemetry/errorTally";
@@ -200,7 +200,7 @@ export function frontDoorListener(settings: FrontDoorSettings, next: NextHandler
     Promise.resolve(served).catch((error: unknown) => {
       // Checking the caller needs the database too: unreachable, it is a 503 in plain words like any other.
       const mapped = mapError(error, `${method} ${pathname}`);
-      console.error(`[http] ${method} ${pathname}: ${errorForLog(error)}`);
+      logInternalError(`[http] ${method} ${pathname}`, error);
       if (!res.headersSent) sendRouteError(res, route, mapped.httpStatus, { code: mapped.code, message: mapped.message });
       else res.destroy();
     });

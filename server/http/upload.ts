@@ -5,7 +5,7 @@ import type { Actor } from "../audit/actor";
 import { env } from "../config";
 import { getDb } from "../db/client";
 import { mapError } from "../errorMapping";
-import { errorForLog } from "../redact";
+import { logInternalError } from "../redact";
 import { uploadVersion } from "../registry/upload";
 import { BodyTooLargeError, sendJson } from "./body";
 import { sendError } from "./jsonEndpoint";
@@ -49,7 +49,7 @@ export async function serveUpload(req: IncomingMessage, res: ServerResponse, mod
       answer = () => sendError(res, 413, { code: "PAYLOAD_TOO_LARGE", message: error.message }, { close: true });
     } else {
       const mapped = mapError(error, `uploading a version of ${model}`);
-      if (mapped.internal) console.error(`[http] upload: ${errorForLog(error)}`);
+      if (mapped.internal) logInternalError("[http] upload", error);
       // A refusal before the body ended leaves the rest unread: close the connection after the answer.
       answer = () => sendError(res, mapped.httpStatus, { code: mapped.code, message: mapped.message }, { close: !req.readableEnded });
     }

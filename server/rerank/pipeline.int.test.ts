@@ -303,6 +303,15 @@ describe("logging for evaluation", () => {
     expect((await unknown.json()).error.message).toMatch(/^events\[0\]\.requestId: no served request "never-served"/);
     const notServed = await post(eventsHttp, { events: [{ ...click, eventId: `${tag}-y`, itemId: "sku-99999" }] });
     expect((await notServed.json()).error.message).toBe(`events[0].itemId: "sku-99999" was not served in request "${first.requestId}"`);
+    // An outcome happens after its request and before now, within five minutes of clock skew.
+    const servedAt = (await db.rerankRequest.findFirst({ where: { requestId: first.requestId } }))?.ts ?? new Date();
+    const early = await post(eventsHttp, { events: [{ ...click, eventId: `${tag}-1901`, ts: "1901-01-01T00:00:00Z" }] });
+    expect(early.status).toBe(400);
+    expect((await early.json()).error.message).toMatch(/^events\[0\]\.ts: 1901-01-01T00:00:00Z is before its request was served/);
+    const future = await post(eventsHttp, { events: [{ ...click, eventId: `${tag}-future`, ts: new Date(Date.now() + 3_600_000).toISOString() }] });
+    expect((await future.json()).error.message).toMatch(/^events\[0\]\.ts: .* is in the future/);
+    const skewed = await post(eventsHttp, { events: [{ ...click, eventId: `${tag}-skew`, ts: new Date(servedAt.getTime() - 60_000).toISOString() }] });
+    expect(skewed.status).toBe(200);
     const noRevenue = await post(eventsHttp, { events: [{ ...purchase, eventId: `${tag}-z`, revenue: undefined }] });
     expect((await noRevenue.json()).error.message).toBe("events[0].revenue: a purchase needs its revenue");
 
@@ -315,9 +324,10 @@ describe("logging for evaluation", () => {
     expect(row).toMatchObject({ surface: "search", userKey: keyedHash("u0"), topK: 5, candidateCount: 30, fallbackUsed: false, modelVersionId: first.modelVersion!.id });
     expect(row.served).toEqual(first.items);
     const events = await db.outcomeEvent.findMany({ where: { requestId: first.requestId }, orderBy: { eventId: "asc" } });
-    expect(events.map((e) => [e.type, e.position, e.revenue])).toEqual([["purchase", 2, 42.5], ["click", 2, null]]);
+    // Ordered by event id: -buy, -click, -skew (the click a minute "before" its request, within clock skew).
+    expect(events.map((e) => [e.type, e.position, e.revenue])).toEqual([["purchase", 2, 42.5], ["click", 2, null], ["click", 2, null]]);
     // Outcome events carry the same keyed hash as the request row, never the raw key.
-    expect(events.map((e) => e.userKey)).toEqual([keyedHash("u0"), keyedHash("u0")]);
+    expect(events.map((e) => e.userKey)).toEqual([keyedHash("u0"), keyedHash("u0"), keyedHash("u0")]);
   });
 });
 
