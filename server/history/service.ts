@@ -15,9 +15,9 @@ type Reader = Db | Prisma.TransactionClient;
 
 /**
  * Every row of one model alias, oldest first: in the order they were written (id), which is the order
- * the moves happened, since every move writes its row under the model's lock. `ts` is its
- * transaction's start (now()): a move that waited for the lock behind another (a rollback pressed
- * while a canary promoted) is stamped before the move it came after.
+ * the moves happened, since every move writes its row under the model's lock. `ts` does not follow
+ * that order (a default of now(): its transaction's start): a move that waited for the lock behind
+ * another (a rollback pressed while a canary promoted) may be stamped before the move it came after.
  */
 export async function aliasChanges(db: Reader, modelId: string, alias: string): Promise<AliasChange[]> {
   const rows = await db.promotionHistory.findMany({
