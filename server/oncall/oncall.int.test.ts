@@ -207,6 +207,8 @@ describe("on-call", () => {
     expect(mine.map((e) => (e.data as { surfaces: string[] }).surfaces)).toEqual([["t-oncall-race", "t-oncall-race-feed"]]);
     const production = await db.modelAlias.findFirstOrThrow({ where: { modelId: model.id, name: "production" }, include: { version: true } });
     expect(production.version.version).toBe(1);
+    // Test files share one database: a subscriber left behind would count in another file's deliveries.
+    await db.webhookEndpoint.deleteMany({ where: { name: "race" } });
   });
 
   it("#14 break test: an unpinned rollback raced by a setAlias and a canary promotion succeeds every round, from whatever serves, and leaves one consistent history", async () => {
