@@ -2,8 +2,8 @@ import os from "node:os";
 import path from "node:path";
 import { defineConfig } from "vitest/config";
 
-// Two projects: "unit" (pure modules, no I/O) and "integration" (*.int.test.ts, a real PostgreSQL
-// database created for the run and dropped after it).
+// Two projects: "unit" (pure modules, no I/O) and "integration" (*.int.test.ts, real PostgreSQL: each
+// test file on a database of its own, cloned from one migrated and seeded for the run; server/testing/).
 export default defineConfig({
   resolve: { alias: { "@": path.resolve(import.meta.dirname) } },
   test: {

@@ -1,8 +1,8 @@
 import { spawn, type ChildProcess } from "node:child_process";
-import { once } from "node:events";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { getDb } from "../db/client";
 import { callerAs } from "../testing/callers";
+import { START_DEADLINE_MS, waitForStart } from "../testing/startup";
 import { createApiKey, revokeApiKey } from "./apiKeys";
 import { getAuth } from "./auth";
 import { authenticate } from "./authenticate";
@@ -33,10 +33,13 @@ let second: ChildProcess;
 let secondUrl: string;
 
 beforeAll(async () => {
-  second = spawn(process.execPath, ["--import", "tsx", "server/testing/principalServer.ts"], { env: { ...process.env }, stdio: ["ignore", "pipe", "inherit"] });
-  const [line] = (await once(second.stdout!, "data")) as [Buffer];
-  secondUrl = `http://127.0.0.1:${/listening (\d+)/.exec(line.toString())![1]}`;
-});
+  second = spawn(process.execPath, ["--import", "tsx", "server/testing/principalServer.ts"], { env: { ...process.env }, stdio: ["ignore", "pipe", "pipe"] });
+  let output = "";
+  second.stdout!.on("data", (chunk: Buffer) => (output += chunk.toString()));
+  second.stderr!.on("data", (chunk: Buffer) => (output += chunk.toString()));
+  await waitForStart(second, "the second principal server", async () => /listening (\d+)/.test(output), () => output);
+  secondUrl = `http://127.0.0.1:${/listening (\d+)/.exec(output)![1]}`;
+}, START_DEADLINE_MS + 10_000);
 
 afterAll(() => {
   second?.kill();

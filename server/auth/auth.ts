@@ -17,7 +17,8 @@ function createAuth() {
     appName: "Rerank Console",
     // PUBLIC_URL when set (behind a proxy); else the host each request came to, which the front door
     // has already checked against ALLOWED_HOSTS (server/http/frontDoor.ts), so any host that reaches here is allowed.
-    baseURL: env().PUBLIC_URL ?? { allowedHosts: ["*"], protocol: "auto" },
+    // A call of the server's own with no request (first-run admin, invitations) uses the listen port on localhost.
+    baseURL: env().PUBLIC_URL ?? { allowedHosts: ["*"], protocol: "auto", fallback: `http://localhost${env().PORT ? `:${env().PORT}` : ""}` },
     secret: authSecret(),
     database: prismaAdapter(getDb(), { provider: "postgresql" }),
     telemetry: { enabled: false },

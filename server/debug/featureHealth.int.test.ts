@@ -21,7 +21,7 @@ beforeAll(async () => {
   await seedDemo(db);
   await createTestSurface(db, { key: "t-health", bytes: demoModelBytes("linear"), featureSpec: demoFeatureSpec() });
   ids = (await db.catalogItem.findMany({ where: { safetyFlags: { isEmpty: true } }, select: { id: true }, take: 8, orderBy: { id: "desc" } })).map((c) => c.id);
-  // (The catalog's last items: test files share one database, and the serving tests use its first ones.)
+  // (The catalog's last items: the serving tests use its first ones.)
   // One item's stored features are 30 days old: past the 7-day freshness limit.
   await db.$executeRaw`UPDATE item_features SET updated_at = now() - interval '30 days' WHERE item_id = ${ids[0]}`;
   for (let i = 0; i < 6; i++) await rerank({ surface: "t-health", topK: 8, candidates: ids.map((id, j) => ({ id, retrievalScore: 1 - j / 8 })) });

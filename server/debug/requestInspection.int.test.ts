@@ -44,7 +44,7 @@ beforeAll(async () => {
   await seedDemo(db);
   await createTestSurface(db, { key: "t-inspect", bytes: demoModelBytes("linear"), featureSpec: spec, shadowBytes: demoModelBytes("candidate") });
   ids = (await db.catalogItem.findMany({ where: { safetyFlags: { isEmpty: true } }, select: { id: true }, take: 12, orderBy: { id: "desc" } })).map((c) => c.id);
-  // (The catalog's last items: test files share one database, and the serving tests use its first ones.)
+  // (The catalog's last items: the serving tests use its first ones.)
   // One item's stored features are 30 days old: past the 7-day freshness limit, so the model got defaults.
   await db.$executeRaw`UPDATE item_features SET updated_at = now() - interval '30 days' WHERE item_id = ${ids[0]}`;
   setEnv("DEBUG_SAMPLE_RATE", "0");

@@ -3,6 +3,7 @@ import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { BURN_ALERT_RULES, BURN_WINDOWS, SLIS, burnAlertName, burnRate, firingBurnAlerts, type Sli } from "../domain/stats/slo";
+import { UNATTRIBUTED_SURFACE } from "../telemetry/errorTally";
 
 // deploy/prometheus/alerts.yml must say what server/domain/stats/slo.ts says: the same rules, rates,
 // windows and objectives, so that Prometheus pages when the On-call page shows an alert. promtool
@@ -23,12 +24,24 @@ function conditions(expr: string) {
 describe("deploy/prometheus/alerts.yml", () => {
   it("records the bad share of both SLIs over every window the rules read", () => {
     for (const window of Object.keys(BURN_WINDOWS)) {
-      const fallback = rules.find((r) => r.record === `surface:rerank_fallback:ratio_rate${window}`);
-      expect(fallback?.expr).toContain(`rate(rerank_requests_total{outcome=~"fallback|error"}[${window}])`);
-      expect(fallback?.expr).toContain(`sum by (surface) (rate(rerank_requests_total[${window}]))`);
+      // Per surface, the unattributed 5xx left out (they have a ratio of their own, below).
+      const fallback = rules.find((r) => r.record === `surface:rerank_fallback:ratio_rate${window}` && !r.labels);
+      expect(fallback?.expr).toContain(`sum by (surface) (rate(rerank_requests_total{surface!="unattributed",outcome=~"fallback|error"}[${window}]))`);
+      expect(fallback?.expr).toContain(`sum by (surface) (rate(rerank_requests_total{surface!="unattributed"}[${window}]))`);
       const slow = rules.find((r) => r.record === `surface:rerank_slow:ratio_rate${window}`);
       expect(slow?.expr).toContain(`rate(rerank_stage_duration_ms_bucket{stage="total",le="50"}[${window}])`);
       expect(slow?.expr).toContain(`rate(rerank_stage_duration_ms_count{stage="total"}[${window}])`);
+    }
+  });
+
+  it("records the unattributed 5xx as a service-level ratio (unattributedBurnRate): over every request of every surface, under surface=\"unattributed\"", () => {
+    for (const window of Object.keys(BURN_WINDOWS)) {
+      const unattributed = rules.filter((r) => r.record === `surface:rerank_fallback:ratio_rate${window}` && r.labels);
+      expect(unattributed).toHaveLength(1);
+      expect(unattributed[0]!.labels).toEqual({ surface: UNATTRIBUTED_SURFACE });
+      expect(unattributed[0]!.expr.replace(/\s+/g, " ").trim()).toBe(
+        `sum(rate(rerank_requests_total{surface="${UNATTRIBUTED_SURFACE}",outcome="error"}[${window}])) / sum(rate(rerank_requests_total[${window}]))`,
+      );
     }
   });
 

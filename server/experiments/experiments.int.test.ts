@@ -11,7 +11,7 @@ import { experimentInputSchema, type ExperimentInput } from "./schema";
 import { callerAs } from "../testing/callers";
 
 // Experiments through tRPC and the serving path, on a surface of their own (served by the demo
-// model) so that other test files' expectations about "search" are untouched.
+// model) so that the other tests' expectations about "search" are untouched.
 
 const caller = () => callerAs(["admin"], "pm@rerank.local");
 let candidateIds: string[];
@@ -175,7 +175,7 @@ describe("shipping", () => {
     expect(production.versionId).toBe(v1.id);
     const move = await db.auditLog.findFirstOrThrow({ where: { action: "model.alias.set", entityId: model.id }, orderBy: { id: "desc" } });
     expect(move.reason).toBe("shipped from experiment exp-ship, variant control");
-    // Put production back for the other test files.
+    // Put production back for the tests after this one.
     await caller().models.setAlias({ versionId: model.versions.find((v) => v.version === 2)!.id, alias: "production", reason: "test cleanup" });
   });
 

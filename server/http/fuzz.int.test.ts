@@ -1,15 +1,7 @@
 import fc from "fast-check";
 import superjson from "superjson";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { resolveDatabase } from "../cli/database";
-import { env, setEnv } from "../config";
-import { disconnectDb, getDb } from "../db/client";
-import { prepareDatabase } from "../db/prepare";
-import { featureStore } from "../features/store";
-import { resetBreakers } from "../rerank/breakers";
-import { resetRecentRequests } from "../rerank/recent";
-import { resetSurfaceConfigs } from "../surfaces/configCache";
-import { seedDemo } from "../db/seed";
+import { getDb } from "../db/client";
 import { demoFeatureSpec } from "../demo/models";
 import { rerankRequestSchema } from "../rerank/schema";
 import { outcomeBatchSchema } from "../events/schema";
@@ -34,17 +26,8 @@ import { closeTelemetry, telemetry } from "../telemetry/streams";
 let frontDoor: TestFrontDoor;
 let admin: Record<string, string>;
 // The fuzz pulls every lever an admin has (kill switches, approvals, aliases, rollouts) with whatever
-// it generates: it runs on a database of its own, so the other test files' data stays as seeded.
-const sharedUrl = env().DATABASE_URL!;
-let own: Awaited<ReturnType<typeof resolveDatabase>> | undefined;
+// it generates: harmless to the other test files, which run on databases of their own.
 
-/** Forgets what this process cached from the database it served before. */
-function forgetServingState() {
-  resetSurfaceConfigs();
-  featureStore().clear();
-  resetRecentRequests();
-  resetBreakers();
-}
 /** Request ids of every rerank answered 200. */
 const served = new Set<string>();
 const failures: string[] = [];
@@ -53,13 +36,7 @@ let requestsSent = 0;
 const catalogIds: string[] = [];
 
 beforeAll(async () => {
-  own = await resolveDatabase({ ephemeral: true });
-  await prepareDatabase(own.url);
-  await disconnectDb();
-  setEnv("DATABASE_URL", own.url);
-  forgetServingState();
   const db = getDb();
-  await seedDemo(db);
   catalogIds.push(...(await db.catalogItem.findMany({ select: { id: true }, orderBy: { id: "asc" }, take: 50 })).map((c) => c.id));
   frontDoor = await startTestFrontDoor();
   admin = await keyHeaders("automation", ["admin"]);
@@ -70,10 +47,6 @@ const atMost = (step: Promise<unknown> | undefined, ms = 10_000) => Promise.race
 afterAll(async () => {
   await atMost(frontDoor?.close());
   await atMost(closeTelemetry());
-  await disconnectDb();
-  setEnv("DATABASE_URL", sharedUrl);
-  forgetServingState();
-  await own?.close();
 }, 60_000);
 
 // ----- what is sent ----------------------------------------------------------------------------

@@ -4,11 +4,12 @@ import http from "node:http";
 import os from "node:os";
 import path from "node:path";
 import getPort from "get-port";
-import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createApiKey } from "../auth/apiKeys";
-import { getDb } from "../db/client";
+import { databaseUrl, getDb } from "../db/client";
 import { oncallOverview, unattributedErrors } from "../oncall/service";
 import { seedDemo } from "../db/seed";
+import { answers, START_DEADLINE_MS, waitForStart } from "../testing/startup";
 import { TcpProxy, waitFor } from "../testing/tcpProxy";
 
 // The server process's life against a real PostgreSQL: a graceful stop under load, a SIGKILL while
@@ -25,7 +26,7 @@ let spillDir: string;
 
 beforeAll(async () => {
   await seedDemo(getDb());
-  const target = new URL(inject("databaseUrl"));
+  const target = new URL(databaseUrl());
   proxy = new TcpProxy({ host: target.hostname, port: Number(target.port || 5432) });
   await proxy.open();
   target.host = `127.0.0.1:${proxy.port}`;
@@ -54,8 +55,14 @@ async function startServer(env: Record<string, string> = {}, port?: number, args
   child.stderr!.on("data", (d) => (output += d));
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on("exit", (code, signal) => resolve({ code, signal })));
   const workers = Number(env.WORKERS ?? "1");
-  await waitFor(async () => (output.match(/listening on|serving on/g) ?? []).length >= workers || child.exitCode !== null, "the server to listen", 60_000);
-  if (child.exitCode !== null) throw new Error(`the server exited at start:\n${output}`);
+  // Ready: every worker has said it listens, and GET /api/metrics answers with every worker's figures.
+  const everyWorker = (body: string) => workers === 1 || body.startsWith(`# workers: ${workers} of ${workers} answered`);
+  await waitForStart(
+    child,
+    `the server on port ${listenPort} (WORKERS=${workers})`,
+    async () => (output.match(/listening on|serving on/g) ?? []).length >= workers && (await answers(`http://127.0.0.1:${listenPort}/api/metrics`, everyWorker)),
+    () => output,
+  );
   return { child, port: listenPort, output: () => output, exited };
 }
 
@@ -141,7 +148,10 @@ async function stored(ack: Acknowledged): Promise<{ requests: number; events: nu
 
 const spillFiles = () => readdirSync(spillDir).filter((f) => f.endsWith(".jsonl"));
 
-describe("the server process's life", () => {
+// A test starts up to two servers one after the other and waits for replays and flushes (30 s each at most).
+const TEST_TIMEOUT_MS = 2 * START_DEADLINE_MS + 120_000;
+
+describe("the server process's life", { timeout: TEST_TIMEOUT_MS }, () => {
   beforeAll(() => {
     spillDir = mkdtempSync(path.join(os.tmpdir(), "rerank-lifecycle-spill-"));
   });
@@ -236,18 +246,24 @@ describe("the server process's life", () => {
       await waitFor(async () => (await unattributedErrors(db, new Date(), hourAgo())).errors - before.errors === 10, "the 5xx tally to be flushed", 30_000);
       const [minted] = await db.$queryRaw<Array<{ n: bigint }>>`SELECT count(*) AS n FROM rerank_errors WHERE surface LIKE 'outage-made-up%'`;
       expect(Number(minted!.n)).toBe(0);
-      const overview = await oncallOverview(db, { hours: 1 });
-      expect(overview.unattributed.errors - before.errors).toBe(10);
-      expect(overview.unattributed.burn.level).toBe("page");
-      expect(overview.alerts.filter((a) => a.surface === "unattributed").map((a) => a.alert)).toContain("RerankAvailabilityFastBurn");
       server.child.kill("SIGTERM");
       expect((await server.exited).code).toBe(0);
+      // Stopped (its request log flushed): their burn is their share of every request this file's
+      // database has seen, all within the hour (a service-level ratio, unattributedBurnRate).
+      const overview = await oncallOverview(db, { hours: 1 });
+      expect(overview.unattributed.errors - before.errors).toBe(10);
+      const [traffic] = await db.$queryRaw<Array<{ requests: number; errors: number; unattributed: number }>>`
+        SELECT (SELECT count(*) FROM rerank_requests)::int AS requests, (SELECT coalesce(sum(count), 0) FROM rerank_errors)::int AS errors,
+          (SELECT coalesce(sum(count), 0) FROM rerank_errors e WHERE NOT EXISTS (SELECT 1 FROM surfaces s WHERE s.key = e.surface))::int AS unattributed`;
+      expect(traffic!.unattributed).toBe(before.errors + 10);
+      const burn = traffic!.unattributed / (traffic!.requests + traffic!.errors) / 0.001;
+      expect(overview.unattributed.burn.oneHour).toBeCloseTo(burn, 6);
+      expect(overview.alerts.some((a) => a.surface === "unattributed" && a.alert === "RerankAvailabilityFastBurn")).toBe(burn > 14.4);
     } finally {
       await proxy.open();
       if (server.child.exitCode === null) server.child.kill("SIGKILL");
     }
-    // A server's start, the outage, and the tally's next flush (every 5 s) once the database is back.
-  }, 180_000);
+  });
 
   it("listens only once the serving state is warm, though the pages do not wait for it (as Next does not): a restart under load answers its first requests", async () => {
     const server = await startServer({}, undefined, ["--no-warm"]);

@@ -28,6 +28,7 @@ beforeAll(async () => {
   const items = await db.catalogItem.findMany({ where: { safetyFlags: { isEmpty: true } }, select: { id: true }, take: 30, orderBy: { id: "asc" } });
   candidates = items.map((c, i) => ({ id: c.id, retrievalScore: 1 - i / items.length }));
   await createTestSurface(db, { key: "t-oncall-fresh", bytes: demoModelBytes("linear"), featureSpec: demoFeatureSpec() });
+  await createTestSurface(db, { key: "t-oncall-busy", bytes: demoModelBytes("linear"), featureSpec: demoFeatureSpec() });
   await createTestSurface(db, { key: "t-oncall", bytes: demoModelBytes("linear"), featureSpec: demoFeatureSpec(), fallbackBytes: demoModelBytes("popularity") });
 }, 120_000);
 
@@ -65,18 +66,38 @@ describe("on-call", () => {
     await getDb().$executeRaw`DELETE FROM rerank_errors WHERE surface = 't-oncall-fresh'`;
   });
 
-  it("shows 5xx answers no surface can be charged with on their own, with the alerts Prometheus fires on that series; no surface's burn moves", async () => {
+  it("burns 5xx answers no surface can be charged with against every surface's requests: one among hundreds does not page, an outage does; no surface's burn moves", async () => {
     const db = getDb();
+    await send("t-oncall-busy", 400, "oc-busy");
     const before = await caller().oncall.overview({ hours: 1 });
-    // Four under the one label, and two rows of a name no surface has (written before labels were bounded).
-    for (let i = 0; i < 4; i++) countRerankError(UNATTRIBUTED_SURFACE);
+    // Every request and 5xx answer of this file's own database is of the last hour: the service's traffic.
+    const service = async () => {
+      const [row] = await db.$queryRaw<Array<{ requests: number; errors: number }>>`
+        SELECT (SELECT count(*) FROM rerank_requests)::int AS requests, (SELECT coalesce(sum(count), 0) FROM rerank_errors)::int AS errors`;
+      return row!.requests + row!.errors;
+    };
+    expect(await service()).toBeGreaterThanOrEqual(400);
+
+    // Break test: a single 5xx before any surface was known. Its own series' ratio is 1 (a burn of
+    // 1000), which paged; against the service's 400-odd requests it burns ≈ 2.5: no alert fires.
+    countRerankError(UNATTRIBUTED_SURFACE);
+    await flushRerankErrors();
+    const one = await caller().oncall.overview({ hours: 1 });
+    expect(one.unattributed.errors - before.unattributed.errors).toBe(1);
+    expect(one.unattributed.burn.oneHour).toBeCloseTo(1 / (await service()) / 0.001, 6);
+    expect(one.unattributed.burn.level).toBe("warn");
+    expect(one.alerts.filter((a) => a.surface === "unattributed")).toEqual([]);
+
+    // An outage: 57 more under the one label, and two rows of a name no surface has (written before
+    // labels were bounded): 60 of some 500 requests, a burn near 120 in every window: both pages and the ticket.
+    for (let i = 0; i < 57; i++) countRerankError(UNATTRIBUTED_SURFACE);
     for (let i = 0; i < 2; i++) countRerankError("t-oncall-no-such-surface");
     await flushRerankErrors();
     const after = await caller().oncall.overview({ hours: 1 });
-    expect(after.unattributed.errors - before.unattributed.errors).toBe(6);
-    // Every answer of the series is bad: its burn is 1 / (1 − 0.999) in every window that has one.
-    expect(after.unattributed.burn).toMatchObject({ level: "page" });
-    expect(after.unattributed.burn.oneHour).toBeCloseTo(1000, 6);
+    expect(after.unattributed.errors - before.unattributed.errors).toBe(60);
+    expect(after.unattributed.burn.oneHour).toBeCloseTo(60 / (await service()) / 0.001, 6);
+    expect(after.unattributed.burn.sixHours).toBeCloseTo(after.unattributed.burn.oneHour!, 9);
+    expect(after.unattributed.burn.level).toBe("page");
     expect(after.alerts.filter((a) => a.surface === "unattributed").map((a) => a.alert)).toEqual(["RerankAvailabilityFastBurn", "RerankAvailabilitySlowBurn", "RerankAvailabilityBudgetBurn"]);
     expect(after.alerts[0]!.severity).toBe("page");
     // Charged to no surface: t-oncall's availability burn is what its own log says.

@@ -4,7 +4,7 @@ import { auditRowOf } from "../audit/service";
 import type { Db } from "../db/client";
 import { DEPLOY_MARKER_ACTIONS, deployMarkerOf, type DeployMarker } from "../domain/audit/deployMarkers";
 import { subjects } from "../domain/audit/subject";
-import { BURN_WINDOWS, SLIS, availabilityBurnRate, burnAlertName, burnLevel, burnRate, firingBurnAlerts, type BurnLevel, type BurnWindow, type FiringBurnAlert, type Sli } from "../domain/stats/slo";
+import { BURN_WINDOWS, SLIS, availabilityBurnRate, burnAlertName, burnLevel, burnRate, firingBurnAlerts, unattributedBurnRate, type BurnLevel, type BurnWindow, type FiringBurnAlert, type Sli } from "../domain/stats/slo";
 import { Prisma } from "../db/generated/client";
 import { ConflictError, InvalidInputError, NotFoundError } from "../errors";
 import { aliasRollback, type AliasRollback } from "../history/service";
@@ -49,12 +49,20 @@ const WINDOWS_BY_LENGTH = (Object.keys(BURN_WINDOWS) as BurnWindow[]).sort((a, b
 
 type WindowCounts = Record<BurnWindow, { requests: number; fallbacks: number; slow: number; errors: number }>;
 
+interface BurnCounts {
+  /** Per surface key: logged requests, fallbacks and slow ones, and 5xx answers (rerank_errors; names no surface has too, with no requests). */
+  surfaces: Map<string, WindowCounts>;
+  /** 5xx answers no surface can be charged with (rerank_errors rows of a name no surface has), per window. */
+  unattributed: Record<BurnWindow, number>;
+}
+
 /**
  * Requests, fallbacks and requests over the latency target per surface for every burn window, in
  * one pass over the longest window: one row per surface with three FILTERed counts per window (3.5×
- * faster than grouping rows into age bands, measured on 2M rows; docs/SCALE-OUT.md).
+ * faster than grouping rows into age bands, measured on 2M rows; docs/SCALE-OUT.md). The 5xx
+ * answers come from one statement, so the unattributed ones are always within all of them.
  */
-async function burnCounts(db: Db, now: Date): Promise<Map<string, WindowCounts>> {
+async function burnCounts(db: Db, now: Date): Promise<BurnCounts> {
   const since = (w: BurnWindow) => new Date(now.getTime() - BURN_WINDOWS[w] * 1000);
   const columns = WINDOWS_BY_LENGTH.map((w) => Prisma.sql`
     count(*) FILTER (WHERE r.ts > ${since(w)})::int AS ${Prisma.raw(`"requests_${w}"`)},
@@ -68,18 +76,20 @@ async function burnCounts(db: Db, now: Date): Promise<Map<string, WindowCounts>>
   // Requests answered with a 5xx never reach the log: their per-minute tally (telemetry/errorTally.ts).
   // A minute counts in a window when it began after the window's start.
   const errorColumns = WINDOWS_BY_LENGTH.map((w) => Prisma.sql`coalesce(sum(count) FILTER (WHERE minute > ${since(w)}), 0)::int AS ${Prisma.raw(`"errors_${w}"`)}`);
-  const errorRows = await db.$queryRaw<Array<Record<string, number> & { surface: string }>>`
-    SELECT surface, ${Prisma.join(errorColumns, ",")}
-    FROM rerank_errors WHERE minute > ${since(WINDOWS_BY_LENGTH.at(-1)!)} AND minute <= ${now}
-    GROUP BY surface`;
+  const errorRows = await db.$queryRaw<Array<Record<string, number> & { surface: string; unattributed: boolean }>>`
+    SELECT e.surface, NOT EXISTS (SELECT 1 FROM surfaces s WHERE s.key = e.surface) AS unattributed, ${Prisma.join(errorColumns, ",")}
+    FROM rerank_errors e WHERE minute > ${since(WINDOWS_BY_LENGTH.at(-1)!)} AND minute <= ${now}
+    GROUP BY e.surface`;
   const errors = new Map(errorRows.map((row) => [row.surface, row]));
-  const surfaces = new Set([...rows.map((r) => r.surface), ...errors.keys()]);
+  const keys = new Set([...rows.map((r) => r.surface), ...errors.keys()]);
   const byRow = new Map(rows.map((row) => [row.surface, row]));
-  return new Map([...surfaces].map((surface) => {
+  const surfaces = new Map([...keys].map((surface) => {
     const row = byRow.get(surface);
     const err = errors.get(surface);
     return [surface, Object.fromEntries(WINDOWS_BY_LENGTH.map((w) => [w, { requests: row?.[`requests_${w}`] ?? 0, fallbacks: row?.[`fallbacks_${w}`] ?? 0, slow: row?.[`slow_${w}`] ?? 0, errors: err?.[`errors_${w}`] ?? 0 }])) as WindowCounts];
   }));
+  const unattributed = Object.fromEntries(WINDOWS_BY_LENGTH.map((w) => [w, errorRows.filter((r) => r.unattributed).reduce((n, r) => n + r[`errors_${w}`]!, 0)])) as Record<BurnWindow, number>;
+  return { surfaces, unattributed };
 }
 
 /** The latency SLI's objective: 99 % of requests within the surface's p99 target. */
@@ -121,17 +131,18 @@ export interface SurfaceHealth {
 export async function oncallOverview(db: Db, input: { hours: number }) {
   const at = new Date();
   const since = new Date(at.getTime() - input.hours * 3_600_000);
-  const [surfaces, inWindow, perWindow, reasons, unattributed] = await Promise.all([
+  const counting = burnCounts(db, at);
+  const [surfaces, inWindow, { surfaces: perWindow }, reasons, unattributed] = await Promise.all([
     db.surface.findMany({
       orderBy: { key: "asc" },
       include: { model: { select: { id: true, name: true, aliases: { select: { name: true, version: { select: { id: true, version: true } } } } } } },
     }),
     windowStats(db, since),
-    burnCounts(db, at),
+    counting,
     db.$queryRaw<Array<{ surface: string; reason: string; count: number }>>`
       SELECT surface, coalesce(fallback_reason, 'unknown') AS reason, count(*)::int AS count
       FROM rerank_requests WHERE ts >= ${since} AND fallback_used GROUP BY surface, fallback_reason ORDER BY count DESC`,
-    unattributedErrors(db, at, since),
+    counting.then((counts) => unattributedErrors(db, at, since, counts)),
   ]);
   const w = new Map(inWindow.map((r) => [r.surface, r]));
   const result: SurfaceHealth[] = [];
@@ -184,10 +195,10 @@ export interface UnattributedErrors {
   label: typeof UNATTRIBUTED_SURFACE;
   /** 5xx answers in the page's window (its `hours`). */
   errors: number;
-  /** Their burn over 1 h and 6 h: null without any, else 1 / (1 − objective) (every such answer is bad). */
+  /** Their burn over 1 h and 6 h, against every surface's requests (unattributedBurnRate): null without traffic. */
   burn: { oneHour: number | null; sixHours: number | null; level: BurnLevel };
   objective: number;
-  /** The burn-rate alerts they fire, as Prometheus fires them on the surface="unattributed" series. */
+  /** The burn-rate alerts they fire, as Prometheus fires them on the surface="unattributed" ratio. */
   alerts: ActiveAlert[];
 }
 
@@ -195,28 +206,34 @@ export interface UnattributedErrors {
  * Rerank answers with a 5xx that no surface can be charged with: rerank_errors rows under
  * UNATTRIBUTED_SURFACE (server/http/server.ts attributedSurface), and rows of any name no surface
  * has (older rows, counted as "unknown" or under the name a client sent). Their availability burn
- * is computed as Prometheus computes the surface="unattributed" series (deploy/prometheus/alerts.yml:
- * bad share over that series' own requests, all of them errors): any such answer in both of a rule's
- * windows fires it. A database outage that fails every key check thus pages from the On-call page
- * as it does from Prometheus, although no surface's own burn moves.
- * @param now the end of every window; @param since the start of the page's window.
+ * is a service-level ratio, as Prometheus computes it (deploy/prometheus/alerts.yml): unattributed
+ * 5xx over every request of every surface (logged, or answered with a 5xx), never over the
+ * unattributed series' own requests, all of which are errors (one 5xx would page). A database
+ * outage that fails every key check still pages, although no surface's own burn moves.
+ * @param now the end of every window; @param since the start of the page's window;
+ * @param counts the burn windows' counts at `now`, when the caller has them already.
  */
-export async function unattributedErrors(db: Db, now: Date, since: Date): Promise<UnattributedErrors> {
-  const start = (w: BurnWindow) => new Date(now.getTime() - BURN_WINDOWS[w] * 1000);
-  // A minute counts in a window when it began after the window's start (as burnCounts counts errors).
-  const columns = WINDOWS_BY_LENGTH.map((w) => Prisma.sql`coalesce(sum(e.count) FILTER (WHERE e.minute > ${start(w)}), 0)::int AS ${Prisma.raw(`"errors_${w}"`)}`);
+export async function unattributedErrors(db: Db, now: Date, since: Date, counts?: BurnCounts): Promise<UnattributedErrors> {
   // The page's window counts every minute that overlaps it: from the minute `since` falls in.
   const pageStart = new Date(Math.floor(since.getTime() / 60_000) * 60_000);
-  const earliest = new Date(Math.min(pageStart.getTime(), start(WINDOWS_BY_LENGTH.at(-1)!).getTime() + 1));
-  const [row] = await db.$queryRaw<Array<Record<string, number>>>`
-    SELECT coalesce(sum(e.count) FILTER (WHERE e.minute >= ${pageStart}), 0)::int AS "errors_page", ${Prisma.join(columns, ",")}
-    FROM rerank_errors e
-    WHERE e.minute >= ${earliest} AND e.minute <= ${now} AND NOT EXISTS (SELECT 1 FROM surfaces s WHERE s.key = e.surface)`;
-  const burns = Object.fromEntries(WINDOWS_BY_LENGTH.map((w) => [w, availabilityBurnRate({ requests: 0, fallbacks: 0, errors: row?.[`errors_${w}`] ?? 0 }, UNATTRIBUTED_OBJECTIVE)])) as Record<BurnWindow, number | null>;
+  const [[row], { surfaces, unattributed }] = await Promise.all([
+    db.$queryRaw<Array<{ errors: number }>>`
+      SELECT coalesce(sum(e.count), 0)::int AS errors FROM rerank_errors e
+      WHERE e.minute >= ${pageStart} AND e.minute <= ${now} AND NOT EXISTS (SELECT 1 FROM surfaces s WHERE s.key = e.surface)`,
+    counts ?? burnCounts(db, now),
+  ]);
+  const burns = Object.fromEntries(WINDOWS_BY_LENGTH.map((w) => {
+    const service = { requests: 0, errors: 0 };
+    for (const c of surfaces.values()) {
+      service.requests += c[w].requests;
+      service.errors += c[w].errors;
+    }
+    return [w, unattributedBurnRate(unattributed[w], service, UNATTRIBUTED_OBJECTIVE)];
+  })) as Record<BurnWindow, number | null>;
   const alerts = firingBurnAlerts(burns).map((a) => ({ ...a, alert: burnAlertName("availability", a), surface: UNATTRIBUTED_SURFACE, sli: "availability" as const, objective: UNATTRIBUTED_OBJECTIVE }));
   return {
     label: UNATTRIBUTED_SURFACE,
-    errors: row?.errors_page ?? 0,
+    errors: row?.errors ?? 0,
     burn: { oneHour: burns["1h"], sixHours: burns["6h"], level: burnLevel(burns["1h"], burns["6h"]) },
     objective: UNATTRIBUTED_OBJECTIVE,
     alerts,

@@ -9,6 +9,7 @@ import { rerank } from "../rerank/pipeline";
 import { telemetry } from "../telemetry/streams";
 import { callerAs } from "../testing/callers";
 import { createTestSurface } from "../testing/models";
+import { START_DEADLINE_MS, waitForStart } from "../testing/startup";
 import { waitFor } from "../testing/tcpProxy";
 
 // Issue #14 acceptance: two processes run job workers on one database; the process judging a
@@ -19,7 +20,7 @@ const TICK_MS = "300";
 const workers = new Map<string, ChildProcess>();
 let candidates: Array<{ id: string; retrievalScore: number }>;
 
-function startWorker(name: string): Promise<ChildProcess> {
+async function startWorker(name: string): Promise<ChildProcess> {
   const url = new URL(databaseUrl());
   url.searchParams.set("application_name", name);
   const child = spawn(process.execPath, ["--import", "tsx", "server/testing/jobWorkerProcess.ts"], {
@@ -28,15 +29,10 @@ function startWorker(name: string): Promise<ChildProcess> {
   });
   workers.set(name, child);
   let output = "";
-  return new Promise((resolve, reject) => {
-    const onData = (chunk: Buffer) => {
-      output += chunk.toString();
-      if (output.includes("[worker] ready")) resolve(child);
-    };
-    child.stdout!.on("data", onData);
-    child.stderr!.on("data", (chunk: Buffer) => (output += chunk.toString()));
-    child.once("exit", (code) => reject(new Error(`worker ${name} exited (${code}) before it was ready: ${output}`)));
-  });
+  child.stdout!.on("data", (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr!.on("data", (chunk: Buffer) => (output += chunk.toString()));
+  await waitForStart(child, `job worker ${name}`, async () => output.includes("[worker] ready"), () => output);
+  return child;
 }
 
 async function send(n: number, prefix: string) {
@@ -52,7 +48,7 @@ beforeAll(async () => {
   candidates = items.map((c, i) => ({ id: c.id, retrievalScore: 1 - i / items.length }));
   await createTestSurface(db, { key: "t-failover", bytes: demoModelBytes("linear"), featureSpec: demoFeatureSpec(), shadowBytes: demoModelBytes("candidate") });
   await Promise.all([startWorker("rollout-worker-a"), startWorker("rollout-worker-b")]);
-}, 180_000);
+}, START_DEADLINE_MS + 60_000);
 
 afterAll(async () => {
   for (const child of workers.values()) child.kill("SIGKILL");

@@ -75,7 +75,7 @@ describe("tRPC input errors", () => {
 describe("demo seed", () => {
   it("writes the demo data once and leaves it alone on a second run", async () => {
     const db = getDb();
-    await seedDemo(db); // whichever test file ran first may have seeded already
+    await seedDemo(db); // the file's database is a clone of the seeded template: nothing to write
     const counts = async () => ({ items: await db.catalogItem.count(), features: await db.itemFeature.count(), surfaces: await db.surface.count(), users: await db.user.count() });
     const after = await counts();
     expect(after.items).toBeGreaterThanOrEqual(2000);

@@ -141,7 +141,7 @@ describe("webhooks", () => {
     expect(log[0]!.responseBody).toBe("ok");
     expect(JSON.stringify(log)).not.toContain(ops.secret.slice(6));
     // Nothing of the delivery is left waiting in the queue.
-    // (This endpoint's jobs only: test files share one database, and others' endpoints may still be retrying.)
+    // (This endpoint's jobs only: the other endpoints of this file may still be retrying.)
     const waiting = await getDb().$queryRaw<Array<{ n: number }>>`SELECT count(*)::int AS n FROM graphile_worker.jobs WHERE task_identifier = 'webhook.deliver' AND key LIKE ${`webhook:%:${ops.id}`}`;
     expect(waiting[0]!.n).toBe(0);
   });
@@ -173,7 +173,7 @@ describe("webhooks", () => {
     await admin().webhooks.update({ id: ops.id, enabled: false });
     const update = await getDb().auditLog.findFirstOrThrow({ where: { action: "webhook.update", entityId: ops.id } });
     expect(update).toMatchObject({ before: { enabled: true }, after: { enabled: false } });
-    // This surface's events only: test files share one database, and others raise events meanwhile.
+    // This surface's events only: the other tests of this file raise events too.
     const mine = { kind: "kill_switch", data: { path: ["surface"], equals: "t-hooks" } } as const;
     const events = await getDb().webhookEvent.count({ where: mine });
     expect(await notify(getDb(), { kind: "kill_switch", data: { surface: "t-hooks", on: false }, actor: "test" })).toEqual({ eventId: null, deliveries: 0 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { BURN_ALERT_RULES, BURN_WINDOWS, availabilityBurnRate, burnLevel, burnRate, firingBurnAlerts } from "./slo";
+import { BURN_ALERT_RULES, BURN_WINDOWS, availabilityBurnRate, burnLevel, burnRate, firingBurnAlerts, unattributedBurnRate } from "./slo";
 
 describe("burnRate", () => {
   it("divides the bad share by the error budget", () => {
@@ -24,6 +24,31 @@ describe("availabilityBurnRate", () => {
     // A full outage: nothing logged, every request an error: burn 1000 (the whole budget 1000× too fast).
     expect(availabilityBurnRate({ requests: 0, fallbacks: 0, errors: 7 }, 0.999)).toBeCloseTo(1000, 9);
     expect(availabilityBurnRate({ requests: 0, fallbacks: 0, errors: 0 }, 0.999)).toBeNull();
+  });
+});
+
+describe("unattributedBurnRate (a service-level ratio: unattributed 5xx over every surface's requests)", () => {
+  it("break test: one unattributed 5xx among 10,000 requests no longer pages (its own series' ratio was 1, a burn of 1000)", () => {
+    // 9,999 logged requests on the surfaces, one 5xx before any surface was known.
+    const burn = unattributedBurnRate(1, { requests: 9_999, errors: 1 }, 0.999);
+    expect(burn).toBeCloseTo(1 / 10_000 / 0.001, 9); // 0.1
+    expect(firingBurnAlerts({ "1h": burn, "5m": burn, "6h": burn, "30m": burn, "1d": burn, "2h": burn })).toEqual([]);
+    expect(burnLevel(burn, burn)).toBe("ok");
+  });
+
+  it("counts every surface's 5xx answers as requests, and pages when the unattributed ones are a large share", () => {
+    // 1,000 logged, 30 attributed 5xx, 20 unattributed: 20 bad of 1,050.
+    expect(unattributedBurnRate(20, { requests: 1000, errors: 50 }, 0.999)).toBeCloseTo(20 / 1050 / 0.001, 9);
+    // The database down: every key check fails, nothing is logged: all 7 requests bad, burn 1000.
+    expect(unattributedBurnRate(7, { requests: 0, errors: 7 }, 0.999)).toBeCloseTo(1000, 9);
+    const outage = unattributedBurnRate(300, { requests: 9_700, errors: 300 }, 0.999); // 3 %: burn 30
+    expect(firingBurnAlerts({ "1h": outage, "5m": outage }).map((a) => a.name)).toEqual(["FastBurn"]);
+  });
+
+  it("is null without traffic, 0 without unattributed 5xx, and refuses more unattributed 5xx than 5xx", () => {
+    expect(unattributedBurnRate(0, { requests: 0, errors: 0 }, 0.999)).toBeNull();
+    expect(unattributedBurnRate(0, { requests: 500, errors: 3 }, 0.999)).toBe(0);
+    expect(() => unattributedBurnRate(4, { requests: 500, errors: 3 }, 0.999)).toThrow("unattributed errors (4) must be within the service's errors (3)");
   });
 });
 

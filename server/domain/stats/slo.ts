@@ -34,6 +34,21 @@ export function availabilityBurnRate(counts: AvailabilityCounts, objective: numb
   return burnRate(counts.fallbacks + counts.errors, counts.requests + counts.errors, objective);
 }
 
+/**
+ * Burn rate of the 5xx answers no surface can be charged with (surface="unattributed"): a
+ * service-level ratio, bad = those answers, total = every request of every surface (`service`: all
+ * logged requests, and all 5xx answers, the unattributed ones included), as Prometheus computes
+ * surface:rerank_fallback:ratio_rate* for surface="unattributed" (deploy/prometheus/alerts.yml).
+ * The series' own ratio would be 1 whatever the traffic (every one of its answers is an error), so
+ * a single 5xx would page; against the whole service's traffic, one 5xx among thousands of requests
+ * burns little, and an outage that fails every request still burns 1 / (1 − objective).
+ * Null without traffic.
+ */
+export function unattributedBurnRate(unattributedErrors: number, service: Pick<AvailabilityCounts, "requests" | "errors">, objective: number): number | null {
+  if (unattributedErrors > service.errors) throw new RangeError(`unattributed errors (${unattributedErrors}) must be within the service's errors (${service.errors})`);
+  return burnRate(unattributedErrors, service.requests + service.errors, objective);
+}
+
 export type BurnLevel = "page" | "warn" | "ok" | "no_traffic";
 
 /** What the two windows call for: page when the 1 h window burns ≥ 14.4 or the 6 h window ≥ 6; warn above 1. */

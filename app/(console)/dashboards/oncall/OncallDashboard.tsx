@@ -220,7 +220,8 @@ function UnattributedErrors({ data, hours }: { data: Unattributed; hours: number
           <Title order={5}>Unattributed 5xx</Title>
           <Text size="xs" c="dimmed">
             Rerank requests answered with a 5xx before any surface was known (the API-key check with the database down, say): no
-            surface&apos;s burn includes them. Counted as <Code>surface=&quot;{data.label}&quot;</Code>; any in both of a rule&apos;s windows fires it.
+            surface&apos;s burn includes them. Counted as <Code>surface=&quot;{data.label}&quot;</Code>; their burn is their share of every
+            surface&apos;s requests, so one 5xx among many requests does not page, an outage does.
           </Text>
         </Stack>
         <Group gap="lg" align="flex-start">
