@@ -97,11 +97,11 @@ describe("storableText", () => {
 });
 
 describe("dates taken as text (#14 break test)", () => {
-  it("an outcome event's ts and every fromText timestamp take strict ISO 8601 only", async () => {
+  it("an outcome event's ts and every timestamp take strict ISO 8601 only", async () => {
     const { outcomeEventSchema } = await import("./events/schema");
     const { timestamp } = await import("./validation");
     const event = { eventId: "e1", requestId: "r1", type: "click", itemId: "sku-1" };
-    const stamp = timestamp({ fromText: true });
+    const stamp = timestamp();
     for (const loose of ["12", "2026-02-30", "2026-02-30T00:00:00Z", "2026-11-28T14:02:00Z\u0000", "2026-11-28T14:02:00", "1899-12-31T23:59:59Z"]) {
       expect(outcomeEventSchema.safeParse({ ...event, ts: loose }).success, loose).toBe(false);
       expect(stamp.safeParse(loose).success, loose).toBe(false);
@@ -110,5 +110,11 @@ describe("dates taken as text (#14 break test)", () => {
       expect(outcomeEventSchema.safeParse({ ...event, ts: strict }).success, strict).toBe(true);
       expect(stamp.parse(strict)).toEqual(new Date(Date.parse(strict.length === 10 ? `${strict}T00:00:00Z` : strict)));
     }
+    // An expiry (future): a past instant is refused however it is given, a later one taken.
+    const expiry = timestamp({ future: true });
+    for (const past of ["2020-01-01", new Date(Date.now() - 1000), new Date(Date.now() - 1000).toISOString()]) {
+      expect(expiry.safeParse(past).error?.issues[0]?.message, String(past)).toBe("must be in the future");
+    }
+    expect(expiry.parse("2999-01-01T00:00Z")).toEqual(new Date("2999-01-01T00:00:00Z"));
   });
 });

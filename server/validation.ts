@@ -87,24 +87,27 @@ export const decimal = (min: number, max: number) => z.number().min(min).max(max
 
 /**
  * An instant that ends in a timestamptz column: JavaScript dates reach ±275,760 years, PostgreSQL
- * refuses years before 4713 BC; 1900–9999 covers every real expiry and filter.
- * `fromText`: text is accepted too (query strings, plain JSON callers), as strict ISO 8601 only
+ * refuses years before 4713 BC; 1900–9999 covers every real expiry and filter. The one date schema
+ * of every input: a Date (superjson's tagged Date, itself read strictly: superjsonDates.ts) or text
+ * (query strings, plain JSON callers without superjson's tag) as strict ISO 8601 only
  * (parseIsoInstant: a date, or a date-time with its offset), never `new Date(text)`'s loose reading
- * ("12" is not December 2001, "2026-02-30" not 2 March); a Date (superjson) passes as it is.
+ * ("12" is not December 2001, "2026-02-30" not 2 March).
+ * `future`: the instant must be later than now (an expiry): one already past is refused.
  */
-export const timestamp = (options: { fromText?: boolean; message?: string } = {}) => {
+export const timestamp = (options: { message?: string; future?: boolean } = {}) => {
   const message = options.message ? `${options.message} (${ISO_INSTANT_HINT})` : `must be ${ISO_INSTANT_HINT}`;
   const date = z
     .date({ error: message })
     .min(new Date("1900-01-01T00:00:00Z"), "must be in 1900 or later")
     .max(new Date("9999-12-31T23:59:59.999Z"), "must be in 9999 or earlier");
+  const checked = options.future ? date.refine((d) => d.getTime() > Date.now(), "must be in the future") : date;
   // Text that is not strict ISO stays text, and z.date refuses it with the message.
-  return options.fromText ? z.preprocess((v) => (typeof v === "string" ? (parseIsoInstant(v) ?? v) : v), date) : date;
+  return z.preprocess((v) => (typeof v === "string" ? (parseIsoInstant(v) ?? v) : v), checked);
 };
 
 /**
  * An instant given as text that stays text (an outcome event's `ts`): the same strict ISO 8601 as
- * timestamp({ fromText }), in the same 1900–9999 range.
+ * timestamp(), in the same 1900–9999 range.
  */
 export const isoInstantText = () =>
   z.string().max(40, `must be ${ISO_INSTANT_HINT}`).refine((t) => {

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { validateSteps } from "../domain/rollouts/canary";
 import { aliasNameSchema, expectFromVersionIdSchema } from "../registry/schema";
 import { stage2ConfigSchema } from "../surfaces/stage2.schema";
 import { decimal, idString, int32, reasonSchema, text } from "../validation";
@@ -12,7 +13,11 @@ const reason = reasonSchema;
 export const startRolloutSchema = z.strictObject({
   surface: surfaceKey,
   version: int32(1),
-  steps: z.array(decimal(0, 100)).min(1).max(10).optional(),
+  /** Percentages of traffic, rising, each in [0.1, 100) (validateSteps): a bad one is a 400 naming `steps[i]`, a change request included. */
+  steps: z.array(decimal(0, 100)).min(1).max(10).superRefine((steps, ctx) => {
+    const invalid = validateSteps(steps);
+    if (invalid) ctx.addIssue({ code: "custom", message: invalid.message, path: invalid.step === null ? [] : [invalid.step] });
+  }).optional(),
   minRequests: int32(10, 1_000_000).optional(),
   minImpressions: int32(10, 100_000_000).optional(),
   maxLatencyIncrease: decimal(0, 100).optional(),

@@ -11,8 +11,8 @@ export const auditFilterSchema = z
     action: z.enum(AUDIT_ACTION_NAMES as [AuditAction, ...AuditAction[]]).optional(),
     surface: text(100).trim().min(1, "must not be empty").optional(),
     /** Entries at or after `from` and before `to`. */
-    from: timestamp({ fromText: true }).optional(),
-    to: timestamp({ fromText: true }).optional(),
+    from: timestamp().optional(),
+    to: timestamp().optional(),
   })
   .refine((f) => !f.from || !f.to || f.from < f.to, { message: "from must be before to", path: ["from"] });
 

@@ -173,3 +173,43 @@ describe("people and keys through the console's procedures", () => {
     await expect(admin.users.invite({ email: "DEE@corp.test", name: "Dee again", roles: ["viewer"] })).rejects.toThrow("email: dee@corp.test already has an account");
   });
 });
+
+describe("an API key's expiry (#14 break test)", () => {
+  it("takes strict ISO 8601 text from a plain JSON caller as well as a Date, and refuses one already past", async () => {
+    const { fetchRequestHandler } = await import("@trpc/server/adapters/fetch");
+    const { createCaller, appRouter } = await import("../routers/_app");
+    const { contextFor } = await import("../trpc");
+    const { user } = await createUser(getDb(), { email: "expiry@corp.test", name: "Expiry", roles: ["admin"], password: "expiry long password" });
+    const admin = { kind: "user" as const, id: user.id, name: user.email, displayName: user.name, roles: user.roles as ["admin"] };
+    // A plain JSON caller: superjson's envelope without the meta that would tag a Date.
+    const create = (json: unknown) =>
+      fetchRequestHandler({
+        endpoint: "/api/trpc", router: appRouter, createContext: () => contextFor(admin),
+        req: new Request("http://test/api/trpc/apiKeys.create", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ json }) }),
+      });
+    for (const [text, iso] of [["2027-01-01", "2027-01-01T00:00:00.000Z"], ["2027-01-01T00:00:00Z", "2027-01-01T00:00:00.000Z"], ["2027-03-04T05:06:07.5+01:00", "2027-03-04T04:06:07.500Z"]] as const) {
+      const response = await create({ kind: "serving", name: `until ${text}`, expiresAt: text });
+      expect(response.status, text).toBe(200);
+      const { apiKey } = (await response.json()).result.data.json;
+      expect(new Date(apiKey.expiresAt).toISOString()).toBe(iso);
+      expect((await getDb().apiKey.findUniqueOrThrow({ where: { id: apiKey.id } })).expiresAt?.toISOString()).toBe(iso);
+    }
+    // Loose text and an expiry already past: 400 naming the field, and no key made.
+    const keysBefore = await getDb().apiKey.count();
+    for (const [text, message] of [
+      ["2027-02-30", "must be an ISO 8601 date"], ["12", "must be an ISO 8601 date"], ["2027-01-01T00:00:00", "must be an ISO 8601 date"],
+      ["2020-01-01", "must be in the future"], [new Date(Date.now() - 60_000).toISOString(), "must be in the future"],
+    ]) {
+      const response = await create({ kind: "automation", name: "bad expiry", roles: ["viewer"], expiresAt: text });
+      expect(response.status, text).toBe(400);
+      expect((await response.json()).error.json.message, text).toMatch(new RegExp(`^expiresAt: ${message}`));
+    }
+    expect(await getDb().apiKey.count()).toBe(keysBefore);
+    // The console's superjson caller sends a Date: the same rules.
+    const caller = createCaller(contextFor(admin));
+    const later = new Date(Date.now() + 86_400_000);
+    expect((await caller.apiKeys.create({ kind: "serving", name: "a day", expiresAt: later })).apiKey.expiresAt?.getTime()).toBe(later.getTime());
+    await expect(caller.apiKeys.create({ kind: "serving", name: "yesterday", expiresAt: new Date(Date.now() - 86_400_000) })).rejects.toMatchObject({ code: "BAD_REQUEST", message: "expiresAt: must be in the future" });
+    expect((await caller.apiKeys.create({ kind: "serving", name: "forever" })).apiKey.expiresAt).toBeNull();
+  });
+});

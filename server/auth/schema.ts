@@ -23,13 +23,13 @@ export const createApiKeySchema = z.discriminatedUnion("kind", [
     name: text(100).trim().min(1, "must not be empty"),
     /** Empty: every surface. */
     surfaces: z.array(idString()).max(100).default([]),
-    expiresAt: timestamp().nullable().default(null),
+    expiresAt: timestamp({ future: true }).nullable().default(null),
   }),
   z.strictObject({
     kind: z.literal("automation"),
     name: text(100).trim().min(1, "must not be empty"),
     roles: z.array(roleSchema).min(1, "give at least one role").max(ROLES.length),
-    expiresAt: timestamp().nullable().default(null),
+    expiresAt: timestamp({ future: true }).nullable().default(null),
   }),
 ]);
 

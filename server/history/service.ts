@@ -1,4 +1,5 @@
 import type { Db } from "../db/client";
+import type { Prisma } from "../db/generated/client";
 import { canaryAliasOf } from "../domain/rollouts/canary";
 import { surfacesReachedBy, type SurfaceReached } from "../registry/aliasReach";
 import { defaultRollbackTarget, rollbackOptions, stintsOf, versionAt, type AliasChange, type RollbackOption, type Stint } from "../domain/rollouts/history";
@@ -10,11 +11,18 @@ import { InvalidInputError, NotFoundError } from "../errors";
 
 const ALIAS_KINDS = ["alias_move", "rollback", "ship", "promotion"] as const;
 
-/** Every row of one model alias, oldest first. */
-export async function aliasChanges(db: Db, modelId: string, alias: string): Promise<AliasChange[]> {
+type Reader = Db | Prisma.TransactionClient;
+
+/**
+ * Every row of one model alias, oldest first: in the order they were written (id), which is the order
+ * the moves happened, since every move writes its row under the model's lock. `ts` does not follow
+ * that order (a default of now(): its transaction's start): a move that waited for the lock behind
+ * another (a rollback pressed while a canary promoted) may be stamped before the move it came after.
+ */
+export async function aliasChanges(db: Reader, modelId: string, alias: string): Promise<AliasChange[]> {
   const rows = await db.promotionHistory.findMany({
     where: { modelId, alias, kind: { in: [...ALIAS_KINDS] } },
-    orderBy: [{ ts: "asc" }, { id: "asc" }],
+    orderBy: { id: "asc" },
     select: { ts: true, kind: true, fromVersionId: true, fromVersion: true, toVersionId: true, toVersion: true, actor: true, reason: true, surfaces: true },
   });
   return rows.map((r) => ({ ...r, kind: r.kind as AliasChange["kind"] }));
@@ -32,7 +40,7 @@ export interface AliasRollback {
 }
 
 /** Rollback choices of a model alias currently pointing at `currentVersionId`, from its history of distinct versions (and the model's versions when that history has no target). */
-export async function aliasRollback(db: Db, modelId: string, alias: string, currentVersionId: string | null): Promise<AliasRollback> {
+export async function aliasRollback(db: Reader, modelId: string, alias: string, currentVersionId: string | null): Promise<AliasRollback> {
   const [changes, registered] = await Promise.all([
     aliasChanges(db, modelId, alias),
     db.modelVersion.findMany({ where: { modelId }, select: { id: true, version: true } }),

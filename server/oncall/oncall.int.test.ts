@@ -2,6 +2,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { getDb } from "../db/client";
 import { seedDemo } from "../db/seed";
 import { demoFeatureSpec, demoModelBytes } from "../demo/models";
+import { linearRankerOnnx } from "../domain/onnx/linear";
 import { rerank } from "../rerank/pipeline";
 import { countRerankError, flushRerankErrors, UNATTRIBUTED_SURFACE } from "../telemetry/errorTally";
 import { telemetry } from "../telemetry/streams";
@@ -227,5 +228,78 @@ describe("on-call", () => {
     expect(mine.map((e) => (e.data as { surfaces: string[] }).surfaces)).toEqual([["t-oncall-race", "t-oncall-race-feed"]]);
     const production = await db.modelAlias.findFirstOrThrow({ where: { modelId: model.id, name: "production" }, include: { version: true } });
     expect(production.version.version).toBe(1);
+    // Test files share one database: a subscriber left behind would count in another file's deliveries.
+    await db.webhookEndpoint.deleteMany({ where: { name: "race" } });
+  });
+
+  it("#14 break test: an unpinned rollback raced by a setAlias and a canary promotion succeeds every round, from whatever serves, and leaves one consistent history", async () => {
+    const db = getDb();
+    const ROUNDS = 9;
+    // v1 serves; each round ships, canaries and sets fresh versions, so a one-click target always exists whatever the order.
+    await createTestSurface(db, { key: "t-oncall-storm", bytes: demoModelBytes("linear"), featureSpec: demoFeatureSpec(), extraVersions: Array.from({ length: 3 * ROUNDS }, (_, i) => linearRankerOnnx(demoFeatureSpec().map(() => 0.1), i + 1)) });
+    const model = await db.model.findUniqueOrThrow({ where: { name: "t-oncall-storm-model" }, include: { versions: true } });
+    const id = (v: number) => model.versions.find((x) => x.version === v)!.id;
+    const ml = callerAs(["ml_engineer", "oncall"], "ml@rerank.local");
+    const serving = async () => (await db.modelAlias.findFirstOrThrow({ where: { modelId: model.id, name: "production" }, include: { version: true } })).version.version;
+    const outcomes = new Map<string, number>();
+    for (let round = 0; round < ROUNDS; round++) {
+      const [ship, canary, set] = [4 + 3 * round, 5 + 3 * round, 6 + 3 * round];
+      await ml.models.setAlias({ versionId: id(ship), alias: "production", reason: `ship v${ship}` });
+      await ml.rollouts.start({ surface: "t-oncall-storm", version: canary, steps: [50], reason: `canary v${canary}` });
+      // All three sent at once, each round in another order (the first sent tends to take the lock first).
+      const calls = [
+        () => caller().oncall.rollback({ surface: "t-oncall-storm", reason: `storm ${round}` }),
+        () => ml.models.setAlias({ versionId: id(set), alias: "production", reason: `set v${set}` }),
+        () => ml.rollouts.promote({ surface: "t-oncall-storm", reason: `promote v${canary}` }),
+      ] as const;
+      const order = [0, 1, 2].map((i) => (i + round) % 3);
+      const sent: Array<Promise<unknown>> = [];
+      for (const i of order) sent[i] = calls[i]!();
+      const [rollback, setAlias, promote] = (await Promise.allSettled(sent)) as [
+        PromiseSettledResult<Awaited<ReturnType<(typeof calls)[0]>>>, PromiseSettledResult<unknown>, PromiseSettledResult<unknown>,
+      ];
+      if (rollback.status === "rejected") throw new Error(`round ${round}: the unpinned rollback was refused: ${String(rollback.reason?.message ?? rollback.reason)}`);
+      const key = [setAlias.status, promote.status].join("/");
+      outcomes.set(key, (outcomes.get(key) ?? 0) + 1);
+      // The rollback moved from what served when it ran to the one-click target of that state: the
+      // version the move before it replaced (a promoted canary goes back to the ship, a set version to
+      // what it replaced, the ship to the round before's).
+      const row = await db.promotionHistory.findFirstOrThrow({ where: { modelId: model.id, alias: "production", kind: "rollback", reason: `rollback: storm ${round}` } });
+      expect(row.toVersion).toBe(rollback.value.version);
+      const moves = await db.promotionHistory.findMany({ where: { modelId: model.id, alias: "production" }, orderBy: { id: "asc" } });
+      const at = moves.findIndex((m) => m.id === row.id);
+      expect(row.fromVersion, `round ${round}`).toBe(moves[at - 1]!.toVersion);
+      expect(row.toVersion, `round ${round}: rolled back from v${row.fromVersion}`).toBe(moves[at - 1]!.fromVersion);
+      // Whatever else applied came before or after it; nothing is left half done.
+      if (setAlias.status === "fulfilled") expect(moves.some((m) => m.kind === "alias_move" && m.toVersion === set)).toBe(true);
+      expect(await db.rollout.count({ where: { surface: { key: "t-oncall-storm" }, status: { in: ["running", "paused"] } } })).toBe(0);
+      expect(await db.modelAlias.count({ where: { modelId: model.id, name: "canary@t-oncall-storm" } })).toBe(0);
+      expect(await serving()).toBe(moves.at(-1)!.toVersion);
+    }
+    // One history: every move of the alias starts where the one before it ended, in the history and in the audit trail.
+    const moves = await db.promotionHistory.findMany({ where: { modelId: model.id, alias: "production" }, orderBy: { id: "asc" } });
+    for (let i = 1; i < moves.length; i++) expect(moves[i]!.fromVersionId, `move ${i}`).toBe(moves[i - 1]!.toVersionId);
+    expect(moves.filter((m) => m.kind === "rollback")).toHaveLength(ROUNDS);
+    const audit = await db.auditLog.findMany({ where: { action: "model.alias.set", entityId: model.id, after: { path: ["alias"], equals: "production" } }, orderBy: { id: "asc" } });
+    expect(audit.map((a) => (a.after as { version: number }).version)).toEqual(moves.map((m) => m.toVersion));
+    for (let i = 1; i < audit.length; i++) expect((audit[i]!.before as { versionId: string }).versionId).toBe((audit[i - 1]!.after as { versionId: string }).versionId);
+    // The one-click target the page reads agrees with the history the rollbacks wrote.
+    const page = (await caller().oncall.overview({ hours: 1 })).surfaces.find((x) => x.key === "t-oncall-storm")!;
+    expect(page.rollback?.versionId ?? null).not.toBe(id(await serving()));
+    console.log(`rollback storm outcomes (setAlias/promote): ${JSON.stringify(Object.fromEntries(outcomes))}`);
+
+    // Pinned, the rollback keeps its 409: the page showed a version that no longer serves.
+    const stale = moves.at(-2)!.toVersionId!;
+    await expect(caller().oncall.rollback({ surface: "t-oncall-storm", reason: "stale page", expectFromVersionId: stale })).rejects.toMatchObject({ code: "CONFLICT", message: expect.stringContaining("changed since it was read") });
+    // Two unpinned presses at once: the first rolls back, the second is told so instead of going one further.
+    await ml.models.setAlias({ versionId: id(4), alias: "production", reason: "ship v4 again" });
+    const before = await serving();
+    const presses = await Promise.allSettled([1, 2].map((n) => caller().oncall.rollback({ surface: "t-oncall-storm", reason: `double ${n}` })));
+    const done = presses.filter((p) => p.status === "fulfilled");
+    const refused = presses.filter((p): p is PromiseRejectedResult => p.status === "rejected");
+    expect(done).toHaveLength(1);
+    expect(refused).toHaveLength(1);
+    expect(refused[0]!.reason).toMatchObject({ code: "CONFLICT", message: expect.stringMatching(new RegExp(`rolled t-oncall-storm-model production back from v${before} to v\\d+ a moment ago`)) });
+    expect(await serving()).toBe((done[0] as PromiseFulfilledResult<{ version: number }>).value.version);
   });
 });

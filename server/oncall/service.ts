@@ -306,72 +306,93 @@ export async function setKillSwitch(db: Db, input: { surface: string; on: boolea
   });
 }
 
+const ALIAS_MOVES = ["alias_move", "rollback", "ship", "promotion"] as const;
+
+/** The version `alias` of the model points at (null: unset). */
+async function servingVersion(db: Db | Prisma.TransactionClient, modelId: string, alias: string) {
+  const row = await db.modelAlias.findUnique({ where: { modelId_name: { modelId, name: alias } }, select: { version: { select: { id: true, version: true } } } });
+  return row?.version ?? null;
+}
+
 /**
  * Moves the surface's serving alias back: to `toVersion` if given (any earlier version from the
  * promotion history), else to the one-click target (the version served before the current one's
  * latest stint that was not itself a rollback). Never waits for approval.
  * Input: `expectVersionId`: the one-click target the page showed; `expectFromVersionId`: the version
- * the page showed serving (null: unset). Either is checked, the second under the model's lock.
+ * the page showed serving (null: unset). Both are checked under the model's lock.
+ * A rollback that pins neither always works (the on-call's one click, an API caller that read nothing):
+ * the alias, the history and the target are read under the model's lock (taken after its rollouts'
+ * rows, as the judge takes them), so whatever moved the alias meanwhile (a setAlias, a canary's
+ * promotion) it rolls back from what serves now. Only another rollback of the very state this one
+ * found on arrival refuses it: that press already did what this one asks, and a second would go one
+ * version further back than anyone chose.
  * Returns { surface, surfaces, alias, model, version }: `surfaces` is every surface the alias reaches
  * (the pressed one first), as the move's audit entry, history row and the `rollback` webhook name them,
  * read in the move's transaction.
  * Errors: ConflictError (409) when the alias moved since the caller read it (`expectVersionId` no longer
- * the one-click target, `expectFromVersionId` no longer serving, or another rollback committed first);
- * InvalidInputError when there is nothing to roll back to, or `toVersion` is not an earlier version.
+ * the one-click target, `expectFromVersionId` no longer serving, or another rollback of the same state
+ * committed first); InvalidInputError when there is nothing to roll back to, or `toVersion` is not an
+ * earlier version.
  */
 export async function rollbackSurface(db: Db, input: { surface: string; reason: string; expectVersionId?: string; expectFromVersionId?: string | null; toVersion?: number }, actor: Actor) {
-  const surface = await db.surface.findUnique({ where: { key: input.surface }, include: { model: { select: { id: true, name: true, aliases: { select: { name: true, versionId: true, version: { select: { version: true } } } } } } } });
+  const surface = await db.surface.findUnique({ where: { key: input.surface }, select: { key: true, modelAlias: true, model: { select: { id: true, name: true } } } });
   if (!surface) throw new NotFoundError("surface", input.surface);
   if (!surface.model) throw new InvalidInputError("surface", `"${surface.key}" has no model to roll back`);
-  const serving = surface.model.aliases.find((a) => a.name === surface.modelAlias);
-  const current = serving?.versionId ?? null;
+  const { model, modelAlias: alias } = surface;
   const what = `rollback of ${surface.key} refused`;
-  if (input.expectFromVersionId !== undefined && input.expectFromVersionId !== current) {
-    const expected = input.expectFromVersionId ? await db.modelVersion.findUnique({ where: { id: input.expectFromVersionId }, select: { version: true } }) : null;
-    const was = input.expectFromVersionId === null ? "unset" : `v${expected?.version ?? "?"}`;
-    throw new ConflictError(`${what}: ${surface.model.name} ${surface.modelAlias} changed since it was read (was ${was}, now ${serving ? `v${serving.version.version}` : "unset"}); reload and check`);
-  }
-  const choices = await aliasRollback(db, surface.model.id, surface.modelAlias, current);
-  let target: { versionId: string; version: number } | null = choices.target;
-  if (input.toVersion !== undefined) {
-    target = choices.options.find((o) => o.version === input.toVersion) ?? null;
-    if (!target) {
-      const earlier = choices.options.map((o) => `v${o.version}`).join(", ");
-      throw new InvalidInputError("toVersion", `v${input.toVersion} is not an earlier version of ${surface.model.name} ${surface.modelAlias} on ${surface.key} (${earlier ? `the history has ${earlier}` : "the history has none"})`);
+  // What served when the request arrived: only to tell another rollback of that state from any other move.
+  const arrived = await servingVersion(db, model.id, alias);
+  return db.$transaction(async (tx) => {
+    // A rollout judged against this alias is aborted by the move (servingAliasGuard.ts): its rows are
+    // locked first, then the model's, as the judge locks them. From here no one else moves the alias.
+    await lockRolloutsOfModel(tx, model.id);
+    await tx.$queryRaw`SELECT id FROM models WHERE id = ${model.id} FOR UPDATE`;
+    const serving = await servingVersion(tx, model.id, alias);
+    const current = serving?.id ?? null;
+    const now = serving ? `v${serving.version}` : "unset";
+    if (input.expectFromVersionId !== undefined && input.expectFromVersionId !== current) {
+      const expected = input.expectFromVersionId ? await tx.modelVersion.findUnique({ where: { id: input.expectFromVersionId }, select: { version: true } }) : null;
+      const was = input.expectFromVersionId === null ? "unset" : `v${expected?.version ?? "?"}`;
+      throw new ConflictError(`${what}: ${model.name} ${alias} changed since it was read (was ${was}, now ${now}); reload and check`);
     }
-  }
-  if (!target && input.expectVersionId) {
-    throw new ConflictError(`the rollback target changed since the page loaded (${surface.model.name} ${surface.modelAlias} now serves ${serving ? `v${serving.version.version}` : "nothing"} and has no earlier version): reload and check`);
-  }
-  if (!target && choices.options.length > 0) {
-    // Every version served before was rolled back from: one click would re-serve one of them, so it
-    // is a choice for a person (Serving history, toVersion), not "nothing to roll back to".
-    const served = choices.options.map((o) => `v${o.version}`).join(", ");
-    throw new InvalidInputError("surface", `${surface.model.name} ${surface.modelAlias} has no one-click rollback target: every version it served before (${served}) was rolled back from. Choose one on the Serving history page (toVersion)`);
-  }
-  if (!target) throw new InvalidInputError("surface", `${surface.model.name} ${surface.modelAlias} has no earlier version to roll back to`);
-  // The button shows a target; if someone moved the alias since, refuse instead of rolling back to something else.
-  if (input.expectVersionId && input.expectVersionId !== target.versionId) {
-    const now = serving ? `v${serving.version.version}` : "unset";
-    throw new ConflictError(`the rollback target changed since the page loaded (${surface.model.name} ${surface.modelAlias} now serves ${now}, the one-click target is v${target.version}): reload and check`);
-  }
-  const model = surface.model.name;
-  const to = target;
-  const surfaces = await db.$transaction(async (tx) => {
-    // A rollout judged against this alias is aborted by the move (servingAliasGuard.ts): its row is locked first, as the judge locks it.
-    await lockRolloutsOfModel(tx, surface.model!.id);
-    // expectFrom is checked under the model's row lock: of two presses at once, the second gets a 409.
-    const moved = await setAliasIn(tx, {
-      versionId: to.versionId, alias: surface.modelAlias, actor, reason: `rollback: ${input.reason}`, kind: "rollback",
-      expectFrom: { versionId: current, what },
-    });
+    const pinned = input.expectFromVersionId !== undefined || input.expectVersionId !== undefined;
+    if (!pinned && current !== (arrived?.id ?? null)) {
+      const last = await tx.promotionHistory.findFirst({ where: { modelId: model.id, alias, kind: { in: [...ALIAS_MOVES] } }, orderBy: { id: "desc" }, select: { kind: true, fromVersionId: true, toVersionId: true, actor: true } });
+      if (last?.kind === "rollback" && last.fromVersionId === (arrived?.id ?? null) && last.toVersionId === current) {
+        throw new ConflictError(`${what}: ${last.actor} rolled ${model.name} ${alias} back from ${arrived ? `v${arrived.version}` : "unset"} to ${now} a moment ago; reload and check before rolling back further`);
+      }
+    }
+    const choices = await aliasRollback(tx, model.id, alias, current);
+    let target: { versionId: string; version: number } | null = choices.target;
+    if (input.toVersion !== undefined) {
+      target = choices.options.find((o) => o.version === input.toVersion) ?? null;
+      if (!target) {
+        const earlier = choices.options.map((o) => `v${o.version}`).join(", ");
+        throw new InvalidInputError("toVersion", `v${input.toVersion} is not an earlier version of ${model.name} ${alias} on ${surface.key} (${earlier ? `the history has ${earlier}` : "the history has none"})`);
+      }
+    }
+    if (!target && input.expectVersionId) {
+      throw new ConflictError(`the rollback target changed since the page loaded (${model.name} ${alias} now serves ${serving ? now : "nothing"} and has no earlier version): reload and check`);
+    }
+    if (!target && choices.options.length > 0) {
+      // Every version served before was rolled back from: one click would re-serve one of them, so it
+      // is a choice for a person (Serving history, toVersion), not "nothing to roll back to".
+      const served = choices.options.map((o) => `v${o.version}`).join(", ");
+      throw new InvalidInputError("surface", `${model.name} ${alias} has no one-click rollback target: every version it served before (${served}) was rolled back from. Choose one on the Serving history page (toVersion)`);
+    }
+    if (!target) throw new InvalidInputError("surface", `${model.name} ${alias} has no earlier version to roll back to`);
+    // The button shows a target; if someone moved the alias since, refuse instead of rolling back to something else.
+    if (input.expectVersionId && input.expectVersionId !== target.versionId) {
+      throw new ConflictError(`the rollback target changed since the page loaded (${model.name} ${alias} now serves ${now}, the one-click target is v${target.version}): reload and check`);
+    }
+    const to = target;
+    const moved = await setAliasIn(tx, { versionId: to.versionId, alias, actor, reason: `rollback: ${input.reason}`, kind: "rollback", expectFrom: { versionId: current, what } });
     // Every surface the alias reaches moves with it: the response and webhook name the list the move recorded.
-    const fanOut = [surface.key, ...moved.surfaces.filter((k) => k !== surface.key)];
+    const surfaces = [surface.key, ...moved.surfaces.filter((k) => k !== surface.key)];
     await notifyInTransaction(tx, {
-      kind: "rollback", data: { surface: surface.key, surfaces: fanOut, model, alias: surface.modelAlias, fromVersion: serving?.version.version ?? null, toVersion: to.version },
+      kind: "rollback", data: { surface: surface.key, surfaces, model: model.name, alias, fromVersion: serving?.version ?? null, toVersion: to.version },
       actor: actor.name, reason: input.reason,
     });
-    return fanOut;
+    return { surface: surface.key, surfaces, alias, model: model.name, version: to.version };
   });
-  return { surface: surface.key, surfaces, alias: surface.modelAlias, model: surface.model.name, version: target.version };
 }

@@ -58,7 +58,14 @@ describe("canary rollouts", () => {
   it("refuses a rollout that cannot run, naming the field", async () => {
     await expect(caller().rollouts.start({ surface: "t-roll", version: 1 })).rejects.toThrow('version: v1 already serves "t-roll" (production)');
     await expect(caller().rollouts.start({ surface: "t-roll", version: 9 })).rejects.toThrow("version: t-roll-model has no v9");
-    await expect(caller().rollouts.start({ surface: "t-roll", version: 3, steps: [10, 5] })).rejects.toThrow("steps: steps must rise: 10 then 5");
+    await expect(caller().rollouts.start({ surface: "t-roll", version: 3, steps: [10, 5] })).rejects.toThrow("steps[1]: steps must rise: 10 then 5");
+    // A step of a billionth of the traffic never gathers its requests: it could only pause at its deadline.
+    for (const steps of [[1e-9], [0.05, 5], [1, 100]]) {
+      const bad = steps.findIndex((s) => s < 0.1 || s >= 100);
+      await expect(caller().rollouts.start({ surface: "t-roll", version: 3, steps }), JSON.stringify(steps)).rejects.toMatchObject({
+        code: "BAD_REQUEST", message: `steps[${bad}]: ${steps[bad]} must be at least 0.1 and below 100 (a share of traffic in percent; the version is promoted after the last step)`,
+      });
+    }
     await expect(caller().rollouts.abort({ surface: "t-roll", reason: "nothing" })).rejects.toThrow('surface: no rollout is running on "t-roll"');
     expect(await getDb().rollout.count({ where: { surface: { key: "t-roll" } } })).toBe(0);
   });

@@ -4,7 +4,7 @@ import { env } from "../config";
 import type { Db } from "../db/client";
 import { Prisma } from "../db/generated/client";
 import { subjects } from "../domain/audit/subject";
-import { canaryAliasOf, DEFAULT_STEPS, rolloutLogKey, validateSteps } from "../domain/rollouts/canary";
+import { canaryAliasOf, DEFAULT_STEPS, rolloutLogKey, stepsField, validateSteps } from "../domain/rollouts/canary";
 import { DEFAULT_JUDGE_POLICY, judgeStep, stepDeadline, type ArmSample, type JudgePolicy, type StepVerdict } from "../domain/rollouts/judge";
 import { ConflictError, InvalidInputError, NotFoundError } from "../errors";
 import { recordPromotion } from "../history/record";
@@ -120,7 +120,7 @@ function policyOf(input: StartRolloutInput): JudgePolicy {
 export async function startRollout(db: Db, input: StartRolloutInput, actor: Actor, options: { approvedFor?: string[] } = {}) {
   const steps = input.steps ?? DEFAULT_STEPS;
   const invalid = validateSteps(steps);
-  if (invalid) throw new InvalidInputError("steps", invalid);
+  if (invalid) throw new InvalidInputError(stepsField(invalid), invalid.message);
   const surface = await db.surface.findUnique({ where: { key: input.surface }, include: { model: { include: { aliases: true, versions: { select: { id: true, version: true } } } } } });
   if (!surface) throw new NotFoundError("surface", input.surface);
   if (!surface.model) throw new InvalidInputError("surface", `"${surface.key}" has no model to roll out`);

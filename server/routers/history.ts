@@ -10,13 +10,13 @@ const limit = int32(1, 500).default(100);
 export const historyRouter = router({
   /** A surface's promotion history, newest first, with its stints of distinct versions and rollback choices. */
   surface: procedureFor["console.read"]
-    .input(z.strictObject({ surface: surfaceKey, limit, before: timestamp({ fromText: true, message: "give a date and time" }).optional() }))
+    .input(z.strictObject({ surface: surfaceKey, limit, before: timestamp({ message: "give a date and time" }).optional() }))
     .query(({ ctx, input }) => surfaceHistory(ctx.db, input)),
   model: procedureFor["console.read"]
     .input(z.strictObject({ model: modelNameSchema, alias: idString().optional(), limit }))
     .query(({ ctx, input }) => modelHistory(ctx.db, input)),
   /** What served on a surface at a time: "what was serving at 14:02 yesterday". */
   servingAt: procedureFor["console.read"]
-    .input(z.strictObject({ surface: surfaceKey, at: timestamp({ fromText: true, message: "give a date and time" }) }))
+    .input(z.strictObject({ surface: surfaceKey, at: timestamp({ message: "give a date and time" }) }))
     .query(({ ctx, input }) => servingAt(ctx.db, input)),
 });

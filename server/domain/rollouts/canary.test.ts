@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { inCanary, validateSteps } from "./canary";
+import { inCanary, stepsField, validateSteps } from "./canary";
 
 describe("inCanary", () => {
   it("takes about `percent` of uniform hashes, and a unit in at p% stays in at every larger share", () => {
@@ -20,8 +20,15 @@ describe("inCanary", () => {
 describe("validateSteps", () => {
   it("accepts rising shares below 100 and names what is wrong otherwise", () => {
     expect(validateSteps([1, 5, 25, 50])).toBeNull();
-    expect(validateSteps([])).toBe("give at least one step");
-    expect(validateSteps([5, 5])).toBe("steps must rise: 5 then 5");
-    expect(validateSteps([10, 100])).toBe("step 2 (100) must be above 0 and below 100: the version is promoted after the last step");
+    expect(validateSteps([0.1, 50])).toBeNull();
+    expect(validateSteps([])).toEqual({ step: null, message: "give at least one step" });
+    expect(validateSteps([5, 5])).toEqual({ step: 1, message: "steps must rise: 5 then 5" });
+    const range = "must be at least 0.1 and below 100 (a share of traffic in percent; the version is promoted after the last step)";
+    expect(validateSteps([10, 100])).toEqual({ step: 1, message: `100 ${range}` });
+    expect(validateSteps([1e-9])).toEqual({ step: 0, message: `1e-9 ${range}` });
+    expect(validateSteps([0.09, 5])).toEqual({ step: 0, message: `0.09 ${range}` });
+    expect(validateSteps([1, 0])).toEqual({ step: 1, message: `0 ${range}` });
+    expect(stepsField(validateSteps([1, 0])!)).toBe("steps[1]");
+    expect(stepsField(validateSteps([])!)).toBe("steps");
   });
 });

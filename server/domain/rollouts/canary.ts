@@ -21,13 +21,31 @@ export function inCanary(hash32: number, percent: number): boolean {
   return (hash32 / 2 ** 32) * 100 < percent;
 }
 
-/** Steps must rise strictly within (0, 100); the version is promoted after the last one passes. */
-export function validateSteps(steps: readonly number[]): string | null {
-  if (steps.length === 0) return "give at least one step";
+/**
+ * The smallest share a step may give the canary, in percent (steps are percentages, 1 → 5 → 25 → 50):
+ * 0.1 % is one request in a thousand. Below it a step never gathers the requests the judge needs
+ * (minRequests per arm) before its deadline, so it can only end by pausing there.
+ */
+export const MIN_STEP_PERCENT = 0.1;
+
+/** A problem with a rollout's steps: `step` is the index of the step at fault (null: the list itself). */
+export interface StepsProblem {
+  step: number | null;
+  message: string;
+}
+
+/** The field a StepsProblem names: `steps` or `steps[i]`. */
+export const stepsField = (problem: StepsProblem) => (problem.step === null ? "steps" : `steps[${problem.step}]`);
+
+/** Why `steps` cannot run, or null: shares in [0.1, 100) percent, strictly rising; the version is promoted after the last one passes. */
+export function validateSteps(steps: readonly number[]): StepsProblem | null {
+  if (steps.length === 0) return { step: null, message: "give at least one step" };
   for (let i = 0; i < steps.length; i++) {
     const s = steps[i]!;
-    if (!(s > 0 && s < 100)) return `step ${i + 1} (${s}) must be above 0 and below 100: the version is promoted after the last step`;
-    if (i > 0 && s <= steps[i - 1]!) return `steps must rise: ${steps[i - 1]} then ${s}`;
+    if (!(s >= MIN_STEP_PERCENT && s < 100)) {
+      return { step: i, message: `${s} must be at least ${MIN_STEP_PERCENT} and below 100 (a share of traffic in percent; the version is promoted after the last step)` };
+    }
+    if (i > 0 && s <= steps[i - 1]!) return { step: i, message: `steps must rise: ${steps[i - 1]} then ${s}` };
   }
   return null;
 }
