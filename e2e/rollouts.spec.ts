@@ -68,7 +68,7 @@ test("roll search back to a version two moves back, from the serving history", a
   await expect(page.getByTestId("history-rows")).toContainText("rollback: e2e: v3 and v1 both regressed");
 });
 
-test("a canary's judged step shows each metric's verdict; pause and abort it", async ({ page, request }) => {
+test("a canary's judged step shows each metric's verdict; pause and abort it", async ({ page, request, baseURL }) => {
   await trpcMutation(request, "rollouts.start", { surface: "search", version: 3, steps: [20, 50], minRequests: 20, maxLatencyIncrease: 100, reason: "e2e: canary v3" });
   for (let i = 0; i < 150; i++) await rank(request, `e2e-steps-${i}`);
   // Judge now rather than wait for the queued tick (either judges step 1 once).
@@ -102,6 +102,31 @@ test("a canary's judged step shows each metric's verdict; pause and abort it", a
   await page.setViewportSize({ width: 1280, height: 1100 });
   await dialog.getByRole("button", { name: "Cancel" }).click();
   await expect(dialog).toHaveCount(0);
+
+  // home-feed (search-ranker production serves it too) becomes guarded after the canary started: the
+  // promotion is refused, and the same dialog files the canary_promote request instead.
+  const guard = (required: boolean) => request.post("/api/trpc/approvals.setRequired", { data: { json: { surface: "home-feed", required, reason: "e2e: guard home-feed mid-canary" } } });
+  expect((await guard(true)).status()).toBe(200);
+  try {
+    await strip.getByRole("button", { name: "Promote now" }).click();
+    await dialog.getByLabel("Reason (kept in the audit trail)").fill("e2e: promote v3 now");
+    await dialog.getByRole("button", { name: "Promote now" }).click();
+    await expect(dialog.getByTestId("promote-needs-approval")).toContainText('surface "home-feed" requires approval for this promotion');
+    await page.screenshot({ path: "e2e/screenshots/rollout-promote-needs-approval.png" });
+    await narrow(page, "e2e/screenshots/rollout-promote-needs-approval-390.png");
+    await dialog.getByRole("button", { name: "Request approval" }).click();
+    await expect(dialog).toHaveCount(0);
+    const pending = await trpcQuery(request, "approvals.list", { status: "pending" });
+    const filed = pending.find((r: { kind: string }) => r.kind === "canary_promote");
+    expect(filed?.summary).toBeTruthy();
+    // Not promoted: the rollout still runs.
+    expect((await trpcQuery(request, "rollouts.list", { surface: "search", limit: 1 }))[0].status).toBe("running");
+    // Only a signed-in person cancels a request: the page's admin, not the API key.
+    const cancelled = await page.request.post("/api/trpc/approvals.cancel", { headers: { origin: baseURL! }, data: { json: { id: filed.id } } });
+    expect(cancelled.status(), await cancelled.text()).toBe(200);
+  } finally {
+    expect((await guard(false)).status()).toBe(200);
+  }
 
   await strip.getByRole("button", { name: "Pause" }).click();
   await dialog.getByLabel("Reason (kept in the audit trail)").fill("e2e: hold at 50%");

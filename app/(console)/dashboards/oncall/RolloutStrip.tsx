@@ -140,7 +140,7 @@ const LEVERS = {
     effect: (r: Rollout) => [
       `${r.model} production: v${r.fromVersion ?? "?"} → v${r.toVersion} on ${r.surface}, skipping the remaining steps`,
       `the canary alias canary@${r.surface} is cleared (other surfaces' canaries are untouched); every replica within a second`,
-      "no second approval: the approved canary start already covers this promotion (as Argo Rollouts' promote --full)",
+      "no second approval: the approved canary start already covers this promotion (as Argo Rollouts' promote --full), unless it reaches a surface guarded since",
     ],
   },
   abort: { title: "Abort the canary on", label: "Abort canary", color: "red", effect: (r: Rollout) => [`${r.surface}: all traffic returns to v${r.fromVersion ?? "?"} at once`, `the canary alias canary@${r.surface} is cleared; every replica within a second`] },
@@ -153,21 +153,30 @@ function RolloutLeverModal({ lever, rollout, onClose }: { lever: Exclude<Lever, 
   const spec = LEVERS[lever];
   const ok = () => done.onSuccess(`${spec.label}: ${rollout.surface}`);
   const options = { onSuccess: ok, onError: done.onError };
+  // A promotion that reaches a surface whose approval the canary's start did not cover is refused
+  // (409 naming canary_promote): the dialog then files that request instead.
+  const [approvalNeeded, setApprovalNeeded] = useState<string | null>(null);
   const pause = useMutation(trpc.rollouts.pause.mutationOptions(options));
   const resume = useMutation(trpc.rollouts.resume.mutationOptions(options));
-  const promote = useMutation(trpc.rollouts.promote.mutationOptions(options));
+  const promote = useMutation(trpc.rollouts.promote.mutationOptions({
+    onSuccess: ok,
+    onError: (e) => (/canary_promote/.test(e.message) ? setApprovalNeeded(e.message) : done.onError(e)),
+  }));
+  const request = useMutation(trpc.approvals.request.mutationOptions({ onSuccess: (r) => done.onSuccess(`Approval requested: ${r.summary}`), onError: done.onError }));
   const abort = useMutation(trpc.rollouts.abort.mutationOptions(options));
   const retry = useMutation(trpc.rollouts.retry.mutationOptions(options));
-  const pending = [pause, resume, promote, abort, retry].some((m) => m.isPending);
+  const pending = [pause, resume, promote, abort, retry, request].some((m) => m.isPending);
   return (
     <ConfirmChangeDialog
       title={`${spec.title} ${rollout.surface}`}
       changes={[...spec.effect(rollout)]}
-      confirmLabel={spec.label}
+      warning={approvalNeeded ? <span data-testid="promote-needs-approval">{`Not promoted: ${approvalNeeded}. Confirm to file the request.`}</span> : undefined}
+      confirmLabel={approvalNeeded ? "Request approval" : spec.label}
       color={spec.color}
       pending={pending}
       onClose={onClose}
       onConfirm={(reason) => {
+        if (approvalNeeded) return request.mutate({ change: { kind: "canary_promote", surface: rollout.surface, rolloutId: rollout.id }, reason });
         const input = { surface: rollout.surface, reason };
         if (lever === "pause") pause.mutate(input);
         else if (lever === "resume") resume.mutate(input);
