@@ -157,13 +157,9 @@ async function main() {
   buildIfNeeded();
   const port = await getPort();
   // The server reaches PostgreSQL through a proxy the benchmark pauses for the middle third of the load.
-  const target = new URL(database.url);
-  const proxy = new TcpProxy({ host: target.hostname, port: Number(target.port || 5432) });
+  const proxy = TcpProxy.forDatabase(database.url);
   await proxy.open();
-  const proxied = new URL(database.url);
-  proxied.port = String(proxy.port);
-  proxied.hostname = "127.0.0.1";
-  const server = await startServer({ DATABASE_URL: proxied.toString(), HOST: "127.0.0.1", PORT: String(port), NODE_ENV: "production", WORKERS: "1", TELEMETRY_BUFFER_MAX_BYTES: String(TELEMETRY_BUFFER_BYTES) }, port);
+  const server = await startServer({ DATABASE_URL: proxy.urlFor(database.url), HOST: "127.0.0.1", PORT: String(port), NODE_ENV: "production", WORKERS: "1", TELEMETRY_BUFFER_MAX_BYTES: String(TELEMETRY_BUFFER_BYTES) }, port);
   const base = `http://127.0.0.1:${port}`;
   const auth = { authorization: `Bearer ${database.apiKey}` };
   const status = new Map<string, number>();

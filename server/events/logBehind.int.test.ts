@@ -20,8 +20,7 @@ import { connectClient } from "../db/pgClient";
 // real front door over HTTP.
 
 const directUrl = env().DATABASE_URL!;
-const target = new URL(directUrl);
-const proxy = new TcpProxy({ host: target.hostname.replace(/^\[|\]$/g, ""), port: Number(target.port || 5432) });
+const proxy = TcpProxy.forDatabase(directUrl);
 const run = `lb-${Date.now().toString(36)}`;
 let catalog: string[];
 let frontDoor: TestFrontDoor;
@@ -50,12 +49,9 @@ beforeAll(async () => {
   catalog = (await getDb().catalogItem.findMany({ select: { id: true }, orderBy: { id: "asc" }, take: 1000 })).map((c) => c.id);
   headers = await keyHeaders("serving");
   await proxy.open();
-  const viaProxy = new URL(directUrl);
-  viaProxy.hostname = "127.0.0.1";
-  viaProxy.port = String(proxy.port);
   await closeTelemetry();
   await disconnectDb();
-  setEnv("DATABASE_URL", viaProxy.toString());
+  setEnv("DATABASE_URL", proxy.urlFor(directUrl));
   // The smallest bound: a dozen 1,000-candidate responses push the first one out.
   setEnv("RECENT_RESPONSES_MAX_BYTES", String(1024 * 1024));
   resetRecentRequests();

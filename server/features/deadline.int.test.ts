@@ -18,8 +18,7 @@ import { featureStore } from "./store";
 // open, nothing answers) and closes (connections refused).
 
 const directUrl = env().DATABASE_URL!;
-const target = new URL(directUrl);
-const proxy = new TcpProxy({ host: target.hostname.replace(/^\[|\]$/g, ""), port: Number(target.port || 5432) });
+const proxy = TcpProxy.forDatabase(directUrl);
 let catalog: string[];
 let frontDoor: TestFrontDoor;
 let headers: Record<string, string>;
@@ -32,11 +31,8 @@ beforeAll(async () => {
   catalog = (await getDb().catalogItem.findMany({ where: { safetyFlags: { isEmpty: true } }, select: { id: true }, orderBy: { id: "asc" }, take: 300 })).map((c) => c.id);
   headers = await keyHeaders("serving");
   await proxy.open();
-  const viaProxy = new URL(directUrl);
-  viaProxy.hostname = "127.0.0.1";
-  viaProxy.port = String(proxy.port);
   await disconnectDb();
-  setEnv("DATABASE_URL", viaProxy.toString());
+  setEnv("DATABASE_URL", proxy.urlFor(directUrl));
   setEnv("FEATURE_READ_BUDGET_SHARE", "0.5"); // the default: half of the search surface's 50 ms
   featureStore().clear();
   frontDoor = await startTestFrontDoor();

@@ -16,8 +16,7 @@ import { connectClient } from "../db/pgClient";
 describe("request log writer across a database outage", () => {
   const databaseUrl = env().DATABASE_URL!;
   const runId = `bw-${Date.now().toString(36)}-`;
-  const target = new URL(databaseUrl);
-  const proxy = new TcpProxy({ host: target.hostname.replace(/^\[|\]$/g, ""), port: Number(target.port || 5432) });
+  const proxy = TcpProxy.forDatabase(databaseUrl);
   let pool: pg.Pool;
   let dir: string;
   let writer: BatchWriter<RequestLogEntry> | undefined;
@@ -57,10 +56,7 @@ describe("request log writer across a database outage", () => {
   beforeAll(async () => {
     dir = await mkdtemp(path.join(os.tmpdir(), "batch-writer-int-"));
     await proxy.open();
-    const viaProxy = new URL(databaseUrl);
-    viaProxy.hostname = "127.0.0.1";
-    viaProxy.port = String(proxy.port);
-    pool = new pg.Pool({ connectionString: viaProxy.toString(), max: 2, connectionTimeoutMillis: 1000, query_timeout: 10_000 });
+    pool = new pg.Pool({ connectionString: proxy.urlFor(databaseUrl), max: 2, connectionTimeoutMillis: 1000, query_timeout: 10_000 });
     // Idle clients whose socket the proxy cuts emit here; without a listener that would crash the run.
     pool.on("error", () => {});
   });

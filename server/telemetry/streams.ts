@@ -2,6 +2,7 @@ import { createHash } from "node:crypto";
 import path from "node:path";
 import pg from "pg";
 import { databaseUrl } from "../db/client";
+import { durablePool } from "../db/pgClient";
 import { BatchWriter, type BatchSink, type BatchWriterOptions } from "./batchWriter";
 import { claimOrphanSpills, ownSpillPath } from "./spillOwnership";
 import { metrics } from "./metrics";
@@ -331,8 +332,8 @@ export function telemetry(): Streams {
   const dbName = `${new URL(url).pathname.slice(1) || "db"}-${createHash("sha256").update(url).digest("hex").slice(0, 10)}`;
   // A write that hangs (PostgreSQL stopped, not refusing) fails after 5 s, so its rows move to the
   // spill file instead of waiting in memory for as long as the stall lasts.
-  const pool = new pg.Pool({ connectionString: url, max: 2, connectionTimeoutMillis: 2000, query_timeout: 5000 });
-  pool.on("error", () => {}); // an idle connection dropped by the server; the next write reconnects
+  // Connections the server drops are dropped from the pool; the next write reconnects (durablePool).
+  const pool = durablePool({ connectionString: url, max: 2, connectionTimeoutMillis: 2000, query_timeout: 5000 });
   const sink = postgresTelemetrySink(pool);
   const replays: Streams["replays"] = [];
   const maxBufferedBytes = env().TELEMETRY_BUFFER_MAX_BYTES;

@@ -14,6 +14,20 @@ export class TcpProxy {
 
   constructor(private readonly target: { host: string; port: number }) {}
 
+  /** A proxy (not yet open) in front of the PostgreSQL server `databaseUrl` names. */
+  static forDatabase(databaseUrl: string): TcpProxy {
+    const target = new URL(databaseUrl);
+    return new TcpProxy({ host: target.hostname.replace(/^\[|\]$/g, ""), port: Number(target.port || 5432) });
+  }
+
+  /** `databaseUrl` reached through this open proxy: the same user, password and database, on 127.0.0.1 and the proxy's port. */
+  urlFor(databaseUrl: string): string {
+    const through = new URL(databaseUrl);
+    through.hostname = "127.0.0.1";
+    through.port = String(this.port);
+    return through.toString();
+  }
+
   async open(): Promise<void> {
     if (this.server) return;
     const server = net.createServer((client) => {
