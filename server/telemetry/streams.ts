@@ -1,8 +1,7 @@
 import { createHash } from "node:crypto";
 import path from "node:path";
-import pg from "pg";
 import { databaseUrl } from "../db/client";
-import { durablePool } from "../db/pgClient";
+import { ThreadedPool, type Queryable } from "../db/threadedPool";
 import { servedListJson } from "../domain/ranking/servedList";
 import { BatchWriter, type BatchSink, type BatchWriterOptions } from "./batchWriter";
 import { claimOrphanSpills, ownSpillPath } from "./spillOwnership";
@@ -131,7 +130,7 @@ export function serialiseRequestLogRow(row: RequestLogRow): string {
   return `${JSON.stringify({ ...row, served: undefined }).slice(0, -1)},"served":${servedListJson(row.served)}}`;
 }
 
-export function requestLogSink(pool: pg.Pool): BatchSink<RequestLogEntry> {
+export function requestLogSink(pool: Queryable): BatchSink<RequestLogEntry> {
   return {
     async write(rows) {
       // The whole batch travels as one JSON document, read with json_to_recordset (json, not jsonb):
@@ -177,7 +176,7 @@ export function requestLogSink(pool: pg.Pool): BatchSink<RequestLogEntry> {
   };
 }
 
-export function shadowSink(pool: pg.Pool): BatchSink<ShadowEntry> {
+export function shadowSink(pool: Queryable): BatchSink<ShadowEntry> {
   return {
     async write(rows) {
       // The id is the request and the shadow version, so a batch replayed after an outage adds nothing twice.
@@ -198,7 +197,7 @@ export function shadowSink(pool: pg.Pool): BatchSink<ShadowEntry> {
   };
 }
 
-export function scoringSampleSink(pool: pg.Pool): BatchSink<ScoringSampleRow> {
+export function scoringSampleSink(pool: Queryable): BatchSink<ScoringSampleRow> {
   return {
     async write(rows) {
       // Keyed by request id and ts like the request log, so a replayed batch adds nothing twice.
@@ -216,7 +215,7 @@ export function scoringSampleSink(pool: pg.Pool): BatchSink<ScoringSampleRow> {
   };
 }
 
-export function outcomeEventSink(pool: pg.Pool): BatchSink<OutcomeEventRow> {
+export function outcomeEventSink(pool: Queryable): BatchSink<OutcomeEventRow> {
   return {
     async write(rows) {
       const col = <K extends keyof OutcomeEventRow>(k: K) => rows.map((r) => r[k]);
@@ -275,7 +274,7 @@ export function outcomeEventSink(pool: pg.Pool): BatchSink<OutcomeEventRow> {
 export const isDataException = (error: unknown) => /^22[0-9A-Z]{3}$/.test(String((error as { code?: unknown }).code ?? ""));
 
 /** The PostgreSQL telemetry sink: the three streams' tables and the experiment rollups, over one pool (closed by close()). */
-export function postgresTelemetrySink(pool: pg.Pool): TelemetrySink {
+export function postgresTelemetrySink(pool: Queryable): TelemetrySink {
   return {
     name: "postgresql",
     requests: requestLogSink(pool),
@@ -301,7 +300,7 @@ export const reviveRequestLogEntry = (raw: unknown): RequestLogEntry => (typeof 
 
 interface Streams {
   url: string;
-  pool: pg.Pool;
+  pool: Queryable;
   sink: TelemetrySink;
   requests: BatchWriter<RequestLogEntry>;
   events: BatchWriter<OutcomeEventRow>;
@@ -334,8 +333,10 @@ export function telemetry(): Streams {
   const dbName = `${new URL(url).pathname.slice(1) || "db"}-${createHash("sha256").update(url).digest("hex").slice(0, 10)}`;
   // A write that hangs (PostgreSQL stopped, not refusing) fails after 5 s, so its rows move to the
   // spill file instead of waiting in memory for as long as the stall lasts.
-  // Connections the server drops are dropped from the pool; the next write reconnects (durablePool).
-  const pool = durablePool({ connectionString: url, max: 2, connectionTimeoutMillis: 2000, query_timeout: 5000 });
+  // The pool runs in a thread of its own (ThreadedPool): encoding a batch, the socket writes and
+  // parsing the answers stay off the event loop that serves requests. Connections the server drops
+  // are dropped from the pool; the next write reconnects.
+  const pool = new ThreadedPool({ connectionString: url, max: 2, connectionTimeoutMillis: 2000, query_timeout: 5000 });
   const sink = postgresTelemetrySink(pool);
   const replays: Streams["replays"] = [];
   const maxBufferedBytes = env().TELEMETRY_BUFFER_MAX_BYTES;
