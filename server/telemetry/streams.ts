@@ -79,12 +79,16 @@ export interface ShadowRow {
 
 /**
  * A shadow row as it waits in the buffer: serialised at once (serialiseShadowRow), like the request
- * log's rows, so ~4 KB of rankings and feature maps per mirrored request wait as one string, not as an
- * object graph that survives young-generation collections. Objects are still accepted (tests, old spills).
+ * log's rows, so ~3 KB of rankings and feature maps per mirrored request wait as one string, not as an
+ * object graph that survives young-generation collections. Objects are still accepted (tests, old
+ * spills): their rankings are stored as objects, which every reader also reads (readServedList).
  */
 export type ShadowEntry = ShadowRow | string;
 
-export const serialiseShadowRow = (row: ShadowRow): string => JSON.stringify(row);
+/** The row as JSON text, its two rankings in the log's compact format (servedListJson: `[[id, score], …]`). */
+export const serialiseShadowRow = (row: ShadowRow): string =>
+  // The two keys set to undefined are left out by JSON.stringify; the row has other keys, so the text ends in "…}".
+  `${JSON.stringify({ ...row, primaryRanking: undefined, shadowRanking: undefined }).slice(0, -1)},"primaryRanking":${servedListJson(row.primaryRanking)},"shadowRanking":${servedListJson(row.shadowRanking)}}`;
 
 /** One item of a shadow comparison's largest moves: both ranks and scores, and its feature values by name (null: missing). */
 export interface ShadowMove {
@@ -180,16 +184,18 @@ export function shadowSink(pool: Queryable): BatchSink<ShadowEntry> {
   return {
     async write(rows) {
       // The id is the request and the shadow version, so a batch replayed after an outage adds nothing twice.
+      // Read with json_to_recordset into json columns, as the request log is (requestLogSink): the
+      // rankings and moves go in as the text they are, not built into jsonb trees.
       await pool.query({
         // Named: prepared once per connection, so PostgreSQL plans it once, not on every batch.
-        name: "telemetry_shadow",
+        name: "telemetry_shadow_v2",
         text: `INSERT INTO shadow_records (id, ts, request_id, surface, primary_version_id, shadow_version_id, primary_ranking, shadow_ranking,
            overlap_at_10, rbo, kendall_tau, spearman_rho, primary_latency_ms, shadow_latency_ms, moves, error)
          SELECT "requestId" || ':' || "shadowVersionId", ts, "requestId", surface, "primaryVersionId", "shadowVersionId", "primaryRanking",
            "shadowRanking", "overlapAt10", rbo, "kendallTau", "spearmanRho", "primaryLatencyMs", "shadowLatencyMs", moves, error
-         FROM jsonb_to_recordset($1::jsonb) AS x("requestId" text, ts timestamptz, surface text, "primaryVersionId" text, "shadowVersionId" text,
-           "primaryRanking" jsonb, "shadowRanking" jsonb, "overlapAt10" float8, rbo float8, "kendallTau" float8, "spearmanRho" float8,
-           "primaryLatencyMs" float8, "shadowLatencyMs" float8, moves jsonb, error text)
+         FROM json_to_recordset($1::json) AS x("requestId" text, ts timestamptz, surface text, "primaryVersionId" text, "shadowVersionId" text,
+           "primaryRanking" json, "shadowRanking" json, "overlapAt10" float8, rbo float8, "kendallTau" float8, "spearmanRho" float8,
+           "primaryLatencyMs" float8, "shadowLatencyMs" float8, moves json, error text)
          ON CONFLICT DO NOTHING`,
         values: [`[${rows.map((r) => (typeof r === "string" ? r : JSON.stringify(r))).join(",")}]`],
       });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { readServedList, servedItemIdSql, servedItemReasonsSql, servedListJson } from "./servedList";
+import { readServedList, servedItemIdSql, servedItemReasonsSql, servedItemScoreSql, servedListJson } from "./servedList";
 
 describe("served list in the request log", () => {
   const items = [
@@ -40,5 +40,6 @@ describe("served list in the request log", () => {
   it("names both formats in its SQL", () => {
     expect(servedItemIdSql("e")).toBe("coalesce(e ->> 'id', e ->> 0)");
     expect(servedItemReasonsSql("served", 0)).toBe("coalesce(served -> 0 -> 'reasons', served -> 0 -> 2)");
+    expect(servedItemScoreSql("e")).toBe("coalesce(e ->> 'score', e ->> 1)::float8");
   });
 });

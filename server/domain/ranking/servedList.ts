@@ -1,4 +1,5 @@
-// How the request log keeps a response's served list (rerank_requests.served), written and read here only.
+// How the request log keeps a response's served list (rerank_requests.served), and the shadow log its
+// two rankings (shadow_records.primary_ranking, shadow_ranking): written and read here only.
 //
 // Written compact: one tuple per served item, best first, its position being its index + 1:
 //   ["sku-1", 0.93]                       id and score
@@ -66,6 +67,9 @@ export function readServedList(value: unknown): LoggedServedItem[] {
  * either format. `element` must be a trusted SQL expression (a column alias), never user input.
  */
 export const servedItemIdSql = (element: string) => `coalesce(${element} ->> 'id', ${element} ->> 0)`;
+
+/** SQL for the score (float8) of a served-list element `element`, in either format; `element` as for servedItemIdSql. */
+export const servedItemScoreSql = (element: string) => `coalesce(${element} ->> 'score', ${element} ->> 1)::float8`;
 
 /**
  * SQL for the reasons (a json array, or null) of the served list's item at 0-based `index`, in
