@@ -99,6 +99,13 @@ describe("uploading a cross-encoder bundle", () => {
       .toBe("tokenizer: the tokenizer has 249 tokens but the model's embedding has 248 rows (config.vocabSize): a mismatched tokenizer");
   });
 
+  it("refuses a tokenizer whose pattern a document could stall (exponential backtracking), naming the pattern; nothing stored", async () => {
+    const tokenizer = JSON.parse(new TextDecoder().decode(demoFile("tokenizer.json"))) as { pre_tokenizer: unknown };
+    tokenizer.pre_tokenizer = { type: "Sequence", pretokenizers: [tokenizer.pre_tokenizer, { type: "Split", pattern: { Regex: "(\\w+\\s?)*$" }, behavior: "Removed", invert: false }] };
+    expect(await refusal(tgzOf(replace(demoFiles(), "tokenizer.json", utf8(JSON.stringify(tokenizer))))))
+      .toMatch(/^tokenizer: tokenizer\.json's pattern \/.*\/ \(pre_tokenizer\.tokenizers\[1\]\.pattern\) is refused: it can take exponential time on some texts/);
+  });
+
   it("refuses a model with the wrong inputs (a tabular ONNX), naming them", async () => {
     const tabular = new Uint8Array(readFileSync(path.resolve(DEMO_CROSS_ENCODER_DIR, "../../demo/search-linear-v2.onnx")));
     expect(await refusal(zipOf(replace(demoFiles(), "model.onnx", tabular)), "bundle.zip"))

@@ -113,6 +113,24 @@ describe("bundles that must be refused", () => {
     });
   });
 
+  it("refuses a tokenizer whose pattern can take exponential time on a document, naming where it sits and an attack", async () => {
+    const tokenizer = JSON.parse(bundle.tokenizerJson) as { normalizer: unknown; pre_tokenizer: unknown };
+    // A Replace normalizer with a nested quantifier: "aaaa…a\u0000" backtracks 2^n ways in JavaScript's engine.
+    tokenizer.normalizer = { type: "Sequence", normalizers: [tokenizer.normalizer, { type: "Replace", pattern: { Regex: "(a+)+$" }, content: "" }] };
+    await expect(CrossEncoder.open({ ...bundle, tokenizerJson: JSON.stringify(tokenizer) })).rejects.toMatchObject({
+      field: "tokenizer",
+      message: expect.stringMatching(/^tokenizer: tokenizer\.json's pattern \/\(a\+\)\+.*\/ \(normalizer\.normalizers\[1\]\.pattern\) is refused: it can take exponential time on some texts \(e\.g\. "a+/),
+    });
+    // A Split pre-tokenizer with overlapping alternatives under a star: the same kind.
+    const split = JSON.parse(bundle.tokenizerJson) as { pre_tokenizer: unknown };
+    split.pre_tokenizer = { type: "Split", pattern: { Regex: "(\\w|\\d)*x" }, behavior: "Isolated", invert: false };
+    await expect(CrossEncoder.open({ ...bundle, tokenizerJson: JSON.stringify(split) })).rejects.toMatchObject({ field: "tokenizer", message: expect.stringContaining("(pre_tokenizer.pattern) is refused") });
+    // A safe Split pattern (GPT-2's) opens.
+    const gpt2 = JSON.parse(bundle.tokenizerJson) as { pre_tokenizer: unknown };
+    gpt2.pre_tokenizer = { type: "Split", pattern: { Regex: "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+" }, behavior: "Isolated", invert: false };
+    await expect(CrossEncoder.open({ ...bundle, tokenizerJson: JSON.stringify(gpt2) })).resolves.toBeInstanceOf(CrossEncoder);
+  }, 30_000);
+
   it("refuses a model with the wrong inputs (a tabular model)", async () => {
     const onnx = new Uint8Array(await readFile(path.resolve(DEMO_BUNDLE_DIR, "../../demo/search-linear-v2.onnx")));
     await expect(CrossEncoder.open({ ...bundle, onnx })).rejects.toMatchObject({

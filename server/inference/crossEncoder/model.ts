@@ -1,5 +1,6 @@
 import * as ort from "onnxruntime-node";
 import { InvalidInputError } from "../../errors";
+import { unsafeTokenizerPattern } from "./tokenizerPatterns";
 import { ModelOutputError, openSession } from "../sessions";
 import type { CrossEncoderBundle, CrossEncoderConfig } from "./bundle";
 import { PairEncoder, type PairInput } from "./encode";
@@ -37,7 +38,8 @@ export class CrossEncoder {
 
   /**
    * Opens and checks a bundle. Refuses it with InvalidInputError naming the part at fault:
-   * `tokenizer` (not loadable, or emits ids the model's embedding does not have), `model` (not
+   * `tokenizer` (not loadable, a pattern that can take super-linear time on some text, or emits ids
+   * the model's embedding does not have), `model` (not
    * loadable, wrong inputs, no such output, non-finite or misshapen scores on sample pairs).
    */
   static async open(bundle: CrossEncoderBundle, threads = 1): Promise<CrossEncoder> {
@@ -47,6 +49,9 @@ export class CrossEncoder {
     } catch (error) {
       throw new InvalidInputError("tokenizer", `tokenizer.json could not be loaded: ${(error as Error).message}`);
     }
+    // Its patterns run on callers' documents: any that can take super-linear time is refused.
+    const unsafe = unsafeTokenizerPattern(encoder.tokenizer);
+    if (unsafe) throw new InvalidInputError("tokenizer", unsafe);
     let session: ort.InferenceSession;
     try {
       session = await openSession(bundle.onnx, threads);
