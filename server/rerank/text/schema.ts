@@ -44,9 +44,16 @@ const document = z.unknown().transform((value, ctx): string | Record<string, str
   }
   if (typeof value === "object" && value !== null && !Array.isArray(value)) {
     const parsed = documentObject.safeParse(value);
-    if (parsed.success) return parsed.data;
-    addIssues(ctx, parsed.error.issues);
-    return z.NEVER;
+    if (!parsed.success) {
+      addIssues(ctx, parsed.error.issues);
+      return z.NEVER;
+    }
+    // zod builds the record by assignment, and assigning "__proto__" sets the prototype instead of a
+    // field: the document's own "__proto__" field (JSON.parse keeps it as one) would be dropped from
+    // what return_documents echoes. Rebuilt in the document's key order with every own field.
+    if (!Object.hasOwn(value, "__proto__")) return parsed.data;
+    const proto = documentField.parse((value as Record<string, unknown>)["__proto__"]);
+    return Object.fromEntries(Object.keys(value).map((key) => [key, key === "__proto__" ? proto : parsed.data[key]!]));
   }
   ctx.addIssue({ code: "custom", message: "must be a string or an object of fields" });
   return z.NEVER;

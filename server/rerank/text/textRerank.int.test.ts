@@ -249,6 +249,22 @@ describe("Cohere-compatible rerank: break-test findings", () => {
     expect(new Set(response.results.map((r) => r.relevanceScore)).size).toBe(documents.length);
   });
 
+  it("returns object documents with every field as sent, a field named __proto__ included (v1 and v2)", async () => {
+    // Sent as raw JSON: JSON.parse makes "__proto__" an own field, as any client's serialiser writes it.
+    const raw = '{"model":"' + DEMO_TEXT_SURFACE + '","query":"earphones","rank_fields":["title"],"return_documents":true,"documents":[{"title":"Compact Headphones","__proto__":"kept","n":1},{"title":"Olive Oil","constructor":"x"}]}';
+    for (const path of ["/v2/rerank", "/v1/rerank"]) {
+      const response = await frontDoor.post(path, null, { raw, headers: { authorization: `Bearer ${token}` } });
+      const text = await response.text();
+      expect(response.status, text).toBe(200);
+      const body = JSON.parse(text) as { results: Array<{ index: number; document: unknown }> };
+      const first = body.results.find((r) => r.index === 0)!.document as Record<string, unknown>;
+      expect(Object.keys(first)).toEqual(["title", "__proto__", "n"]);
+      expect(Object.getOwnPropertyDescriptor(first, "__proto__")?.value).toBe("kept");
+      expect(Object.getPrototypeOf(first)).toBe(Object.prototype);
+      expect(body.results.find((r) => r.index === 1)!.document).toEqual({ title: "Olive Oil", constructor: "x" });
+    }
+  });
+
   it("refuses an object document that has none of rank_fields, naming it", async () => {
     const response = await post("/v2/rerank", { model: DEMO_TEXT_SURFACE, query: "q", documents: [{ title: "Pro Headphones" }, { body: "x" }], rank_fields: ["title"] });
     expect(response.status).toBe(400);
