@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import { z } from "zod";
 import { outcomeBatchSchema } from "./events/schema";
 import { rerankRequestSchema } from "./rerank/schema";
+import { uploadFieldsSchema } from "./registry/schema";
 import { appRouter } from "./routers/_app";
 import { deepJson, isUnder, procedureInputs, samplesOf, withLeaf, type Leaf } from "./testing/inputProbes";
 import { describeZodError, float32, FLOAT32_MAX, int32, jsonProblem, jsonValue, revenue, text } from "./validation";
@@ -85,6 +86,19 @@ describe("every input schema refuses hostile values where it takes them", () => 
       }
     }
     expect(missed).toEqual([]);
+  });
+});
+
+describe("records keep every key or refuse it", () => {
+  it("a metric or hyperparameter named __proto__ is refused naming it, not dropped without a word", () => {
+    const fields = JSON.parse('{"format":"cross-encoder","metrics":{"ndcg@10":0.5,"__proto__":0.9},"metadata":{"hyperparameters":{"__proto__":{"x":1}}}}') as unknown;
+    const parsed = uploadFieldsSchema.safeParse(fields);
+    expect(parsed.success).toBe(false);
+    expect(describeZodError(parsed.error!)).toContain('metrics.__proto__: may not be "__proto__"');
+    expect(describeZodError(parsed.error!)).toContain('metadata.hyperparameters.__proto__: may not be "__proto__"');
+    expect(uploadFieldsSchema.parse(JSON.parse('{"format":"cross-encoder","metrics":{"ndcg@10":0.5,"proto":0.9}}')).metrics).toEqual({ "ndcg@10": 0.5, proto: 0.9 });
+    const metadata = uploadFieldsSchema.safeParse(JSON.parse('{"format":"cross-encoder","metadata":{"notes":"n","__proto__":{"x":1}}}'));
+    expect(describeZodError(metadata.error!)).toContain('metadata.__proto__: may not be "__proto__"');
   });
 });
 

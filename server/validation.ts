@@ -51,6 +51,22 @@ export const text = (max: number, min = 0) => {
     });
 };
 
+/**
+ * `schema` for an object taken from outside, except that an own key "__proto__" is refused, naming
+ * it: zod skips such a key (it cannot add it by assignment without setting the prototype), so it
+ * would be dropped without a word.
+ */
+export const keepingEveryKey = <S extends z.core.SomeType>(schema: S) =>
+  z.preprocess((input, ctx) => {
+    if (typeof input === "object" && input !== null && Object.hasOwn(input, "__proto__")) {
+      ctx.issues.push({ code: "custom", message: 'may not be "__proto__" (it cannot be kept as a field name)', path: ["__proto__"], input });
+    }
+    return input;
+  }, schema);
+
+/** A free-form record (metrics, hyperparameters by name): z.record(key, value), refusing a key "__proto__" (keepingEveryKey). */
+export const record = <K extends z.core.$ZodRecordKey, V extends z.core.SomeType>(key: K, value: V) => keepingEveryKey(z.record(key, value));
+
 /** An id or key of ours (surface key, version id, user id): 1–`max` characters of storable text. */
 export const idString = (max = 100) => text(max, 1);
 

@@ -1,6 +1,6 @@
 import { z } from "zod";
 import type { FeatureSpec } from "../domain/features/featureSpec";
-import { float32, idString, int32, jsonProblem, jsonValue, text } from "../validation";
+import { float32, idString, int32, jsonProblem, jsonValue, keepingEveryKey, record, text } from "../validation";
 
 // Inputs of the model registry, validated at the edge (tRPC and the upload endpoint).
 
@@ -60,10 +60,10 @@ export const featureSpecSchema = z
     });
   }) satisfies z.ZodType<FeatureSpec>;
 
-export const versionMetadataSchema = z
+export const versionMetadataSchema = keepingEveryKey(z
   .strictObject({
     trainingData: text(2000).optional(),
-    hyperparameters: z.record(text(128), jsonValue({ maxDepth: 8, maxBytes: 16_384 })).optional(),
+    hyperparameters: record(text(128), jsonValue({ maxDepth: 8, maxBytes: 16_384 })).optional(),
     commit: text(100).optional(),
     notes: text(5000).optional(),
   })
@@ -72,7 +72,7 @@ export const versionMetadataSchema = z
   .check((ctx) => {
     const problem = jsonProblem(ctx.value, { maxDepth: 9, maxBytes: 65_536 });
     if (problem) ctx.issues.push({ code: "custom", message: problem, input: ctx.value });
-  });
+  }));
 
 export const createModelSchema = z.strictObject({
   name: modelNameSchema,
@@ -89,7 +89,7 @@ export const uploadFieldsSchema = z.strictObject({
   /** Required for tabular formats; a cross-encoder reads text, not features, and takes none. */
   featureSpec: featureSpecSchema.optional(),
   metadata: versionMetadataSchema.default({}),
-  metrics: z.record(text(128, 1), float32()).refine((m) => Object.keys(m).length <= 256, "at most 256 metrics").default({}),
+  metrics: record(text(128, 1), float32()).refine((m) => Object.keys(m).length <= 256, "at most 256 metrics").default({}),
   parentVersion: int32(1).optional(),
 }).superRefine((fields, ctx) => {
   if (fields.format === "cross-encoder" && fields.featureSpec) ctx.addIssue({ code: "custom", path: ["featureSpec"], message: "a cross-encoder bundle takes no feature spec: it scores (query, document) text" });
