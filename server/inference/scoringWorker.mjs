@@ -2,19 +2,13 @@
 // of server/inference/workerPool.ts): runs heavy models off the main thread, so their onnxruntime
 // runs never block the event loop that serves other requests. Plain JavaScript: it needs no
 // TypeScript loader in whichever bundle starts it.
-import os from "node:os";
 import { parentPort } from "node:worker_threads";
 import * as ort from "onnxruntime-node";
 import { workerData } from "piscina";
+import { lowerThreadPriority } from "./threadPriority.mjs";
 
-// This thread's priority (workerPool.ts `nice`): Linux applies it to the calling thread only.
-if (workerData?.nice) {
-  try {
-    os.setPriority(0, workerData.nice);
-  } catch {
-    // not permitted here: the thread runs at the process's priority
-  }
-}
+// This thread's priority (workerPool.ts `nice`, `schedIdle`).
+lowerThreadPriority(workerData);
 
 /** Sessions by model version id, opened from the shared bytes of a version's first task on this thread. */
 const sessions = new Map();

@@ -51,6 +51,11 @@ export interface ModelWorkerPoolOptions {
    * main thread keeps its own): model runs then yield the cores to the event loop when both want them.
    */
   nice?: number;
+  /**
+   * Each thread also takes Linux's SCHED_IDLE policy (threadPriority.mjs): preempted at once when
+   * the event loop or PostgreSQL wakes up on its core, instead of only weighing less.
+   */
+  schedIdle?: boolean;
 }
 
 export class ModelWorkerPool<Task extends object, Reply> {
@@ -64,7 +69,7 @@ export class ModelWorkerPool<Task extends object, Reply> {
   /** @throws RangeError naming `threads` when it is not an integer ≥ 1. */
   constructor(private readonly options: ModelWorkerPoolOptions) {
     if (!Number.isInteger(options.threads) || options.threads < 1) throw new RangeError(`${options.name}: threads must be an integer ≥ 1, got ${options.threads}`);
-    this.piscina = new Piscina({ filename: options.entry, minThreads: options.threads, maxThreads: options.threads, idleTimeout: 60_000, workerData: { nice: options.nice ?? 0 } });
+    this.piscina = new Piscina({ filename: options.entry, minThreads: options.threads, maxThreads: options.threads, idleTimeout: 60_000, workerData: { nice: options.nice ?? 0, schedIdle: options.schedIdle ?? false } });
     this.piscina.on("message", (message: unknown) => {
       const jobId = (message as Record<string, unknown> | null)?.[RUN_STARTED];
       if (typeof jobId === "number") this.onRunStarted.get(jobId)?.();
