@@ -17,7 +17,7 @@ const sessions = new Map();
 const RUN_STARTED = "runStarted";
 
 /**
- * Scores one task: { jobId, live, versionId, bytes (SharedArrayBuffer), inputName, outputName, data, rows, cols }.
+ * Scores one task: { jobId (a task with a deadline), live, versionId, bytes (SharedArrayBuffer), inputName, outputName, data, rows, cols }.
  * @returns { ok: true, scores, modelMs, openSessions } or { ok: false, message, openSessions }.
  */
 export default async function scoreTask(task) {
@@ -38,7 +38,7 @@ export default async function scoreTask(task) {
       opening.catch(() => sessions.get(task.versionId) === opening && sessions.delete(task.versionId));
     }
     const ready = await session;
-    parentPort?.postMessage({ [RUN_STARTED]: task.jobId });
+    if (task.jobId !== undefined) parentPort?.postMessage({ [RUN_STARTED]: task.jobId });
     const started = performance.now();
     const output = await ready.run({ [task.inputName]: new ort.Tensor("float32", task.data, [task.rows, task.cols]) });
     const modelMs = performance.now() - started;
