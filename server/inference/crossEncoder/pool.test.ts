@@ -1,5 +1,6 @@
 import { execFileSync } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
+import { setEnv } from "../../config";
 import { DEMO_CROSS_ENCODER_DIR as DEMO_BUNDLE_DIR } from "../../demo/crossEncoder";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { readCrossEncoderBundle, type CrossEncoderBundle } from "./bundle";
@@ -94,12 +95,20 @@ describe("CrossEncoderPool", () => {
     expect((await pool.score("again", "lamp", ["Bright Lamp home"])).scores).toHaveLength(1);
   });
 
-  it.runIf(hasChrt)("runs its threads under SCHED_IDLE (MODEL_THREAD_SCHED's default) and leaves the main thread's policy alone", async () => {
-    // The pool of beforeAll was started with the default. Threads a worker starts after it set its
-    // policy inherit it (tsx's module-hooks thread does), so: at least one, never the main thread.
-    const policies = threadPolicies();
-    expect(policies.get(process.pid)).toBe(0);
-    expect([...policies.values()].filter((p) => p === 5).length).toBeGreaterThanOrEqual(1);
+  it.runIf(hasChrt)("runs its threads under SCHED_IDLE with MODEL_THREAD_SCHED=idle and leaves the main thread's policy alone", async () => {
+    const idleThreads = () => [...threadPolicies().values()].filter((p) => p === 5).length;
+    expect(idleThreads()).toBe(0); // the default, "normal"
+    setEnv("MODEL_THREAD_SCHED", "idle");
+    const idle = new CrossEncoderPool({ workers: 1, maxBatchPairs: 64, maxWaitMs: 0 });
+    try {
+      await idle.register("demo", bundle);
+      // Threads a worker starts after it set its policy inherit it (tsx's module-hooks thread does): at least one, never the main thread.
+      expect(threadPolicies().get(process.pid)).toBe(0);
+      expect(idleThreads()).toBeGreaterThanOrEqual(1);
+    } finally {
+      setEnv("MODEL_THREAD_SCHED", undefined);
+      await idle.close();
+    }
   });
 
   it("refuses registrations and scoring once closed", async () => {
