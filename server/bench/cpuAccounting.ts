@@ -44,6 +44,14 @@ function processTree(pid: number): number[] {
 }
 
 export interface CpuReading {
+  /** CPU seconds of the server's process tree. */
+  server: number;
+  /** CPU seconds of each PostgreSQL backend of the database, by pid. */
+  postgres: Map<number, number>;
+}
+
+/** CPU µs per request of the server and of PostgreSQL's backends. */
+export interface CpuPerRequest {
   server: number;
   postgres: number;
 }
@@ -60,18 +68,24 @@ export async function readCpu(serverPid: number, databaseUrl: string): Promise<C
     const { rows } = await client.query<{ pid: number }>("SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()");
     return {
       server: processTree(serverPid).reduce((sum, p) => sum + processCpuSeconds(p), 0),
-      postgres: rows.reduce((sum, r) => sum + processCpuSeconds(r.pid), 0),
+      postgres: new Map(rows.map((r) => [r.pid, processCpuSeconds(r.pid)])),
     };
   } finally {
     await client.end();
   }
 }
 
-/** CPU µs per request between two readings over `requests` requests (backends that came and went between readings are missed). */
-export const perRequestMicros = (before: CpuReading, after: CpuReading, requests: number): CpuReading => ({
-  server: (1e6 * (after.server - before.server)) / Math.max(1, requests),
-  postgres: (1e6 * Math.max(0, after.postgres - before.postgres)) / Math.max(1, requests),
-});
+/**
+ * CPU µs per request between two readings over `requests` requests. PostgreSQL's share is summed per
+ * backend: one connected since the first reading counts from zero, one gone by the second is missed
+ * (a pool closes idle connections and opens new ones, so the sums of the two readings are not
+ * comparable: a closed connection made the difference negative).
+ */
+export function perRequestMicros(before: CpuReading, after: CpuReading, requests: number): CpuPerRequest {
+  let postgres = 0;
+  for (const [pid, seconds] of after.postgres) postgres += Math.max(0, seconds - (before.postgres.get(pid) ?? 0));
+  return { server: (1e6 * (after.server - before.server)) / Math.max(1, requests), postgres: (1e6 * postgres) / Math.max(1, requests) };
+}
 
 /**
  * Busy CPU seconds of the whole machine so far, every core summed (/proc/stat: all but idle and

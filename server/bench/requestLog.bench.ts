@@ -10,8 +10,10 @@ import { requestLogSink, serialiseRequestLogRow, type RequestLogRow } from "../t
 // /proc/<pid>/stat, so PostgreSQL must run on this machine; elsewhere its column says n/a).
 //
 // before: jsonb_to_recordset, served/context/timings as jsonb, three secondary indexes (the table
-//         as migration 20261125000000_init made it, recreated here as rerank_requests_before).
-// now:    requestLogSink (server/telemetry/streams.ts) into rerank_requests.
+//         as migration 20261125000000_init made it, recreated here as rerank_requests_before), the
+//         served list as the response's item objects ({ id, score, position, reasons }).
+// now:    requestLogSink (server/telemetry/streams.ts) into rerank_requests, the served list in the
+//         log's compact format (server/domain/ranking/servedList.ts).
 // Rows look like the serving benchmark's: top 20 of 100 candidates, the demo stage timings.
 
 /** Rows per round: `-- --rows N`, default 20,000. */
@@ -67,13 +69,13 @@ function processCpuSeconds(pid: number): number {
   }
 }
 
-async function measure(pool: pg.Pool, backendPid: number, run: string, write: (rows: string[]) => Promise<void>) {
+async function measure(pool: pg.Pool, backendPid: number, run: string, write: (rows: string[]) => Promise<void>, serialise: (row: RequestLogRow) => string) {
   // Serialised at enqueue, as the pipeline does, so the figures include it.
   const cpu0 = process.cpuUsage();
   const pg0 = processCpuSeconds(backendPid);
   const t0 = performance.now();
   for (let start = 0; start < ROWS; start += BATCH) {
-    const batch = Array.from({ length: Math.min(BATCH, ROWS - start) }, (_, k) => serialiseRequestLogRow(row(run, start + k)));
+    const batch = Array.from({ length: Math.min(BATCH, ROWS - start) }, (_, k) => serialise(row(run, start + k)));
     await write(batch);
   }
   const seconds = (performance.now() - t0) / 1000;
@@ -92,11 +94,11 @@ async function main() {
     const before = async (rows: string[]) => { await pool.query(BEFORE_INSERT, [`[${rows.join(",")}]`]); };
     const results: Record<"before" | "now", Array<Awaited<ReturnType<typeof measure>>>> = { before: [], now: [] };
     // A warm-up of each, then alternating rounds, so drift in a shared machine's speed hits both alike.
-    await measure(pool, backendPid, "warm-before", before);
-    await measure(pool, backendPid, "warm-now", async (rows) => { await now.write(rows); });
+    await measure(pool, backendPid, "warm-before", before, (r) => JSON.stringify(r));
+    await measure(pool, backendPid, "warm-now", async (rows) => { await now.write(rows); }, serialiseRequestLogRow);
     for (let r = 0; r < ROUNDS; r++) {
-      results.before.push(await measure(pool, backendPid, `before-${r}`, before));
-      results.now.push(await measure(pool, backendPid, `now-${r}`, async (rows) => { await now.write(rows); }));
+      results.before.push(await measure(pool, backendPid, `before-${r}`, before, (r) => JSON.stringify(r)));
+      results.now.push(await measure(pool, backendPid, `now-${r}`, async (rows) => { await now.write(rows); }, serialiseRequestLogRow));
     }
     const med = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
     const summary = (k: "before" | "now") => ({
@@ -107,8 +109,8 @@ async function main() {
     const size = async (table: string) => (await pool.query<{ b: string }>(`SELECT sum(pg_total_relation_size(inhrelid))::bigint AS b FROM pg_inherits WHERE inhparent = '${table}'::regclass`)).rows[0]!.b;
     console.log(`\nRequest log writer: ${ROWS} rows of top-20 lists in batches of ${BATCH}, medians of ${ROUNDS} alternating rounds`);
     console.log("                         rows/s   node CPU µs/row   PostgreSQL CPU µs/row");
-    for (const [name, s] of [["before (jsonb, 3 idx)", b], ["now (json, 2 idx)", n]] as const) {
-      console.log(`  ${name.padEnd(22)} ${s.rowsPerS.toFixed(0).padStart(6)}   ${s.nodeUsPerRow.toFixed(1).padStart(15)}   ${Number.isNaN(s.pgUsPerRow) ? "n/a" : s.pgUsPerRow.toFixed(1).padStart(21)}`);
+    for (const [name, s] of [["before (jsonb, objects)", b], ["now (json, compact)", n]] as const) {
+      console.log(`  ${name.padEnd(24)} ${s.rowsPerS.toFixed(0).padStart(6)}   ${s.nodeUsPerRow.toFixed(1).padStart(15)}   ${Number.isNaN(s.pgUsPerRow) ? "n/a" : s.pgUsPerRow.toFixed(1).padStart(21)}`);
     }
     console.log(`  PostgreSQL CPU per row: ×${(n.pgUsPerRow / b.pgUsPerRow).toFixed(2)} of before; rows/s ×${(n.rowsPerS / b.rowsPerS).toFixed(2)}`);
     console.log(`  on disk (table + indexes): before ${(Number(await size("rerank_requests_before")) / 2 ** 20).toFixed(1)} MiB, now ${(Number(await size("rerank_requests")) / 2 ** 20).toFixed(1)} MiB for the same rows`);

@@ -20,7 +20,7 @@ import { warmServing } from "../rerank/warm";
 import { closeTelemetry, telemetry } from "../telemetry/streams";
 import { benchDatabase } from "./benchDatabase";
 import { stopServers } from "./children";
-import { perRequestMicros, readCpu, type CpuReading } from "./cpuAccounting";
+import { perRequestMicros, readCpu, type CpuPerRequest } from "./cpuAccounting";
 import { buildNextFloorApp } from "./nextFloor";
 import { pacedLoad } from "./paced";
 
@@ -160,7 +160,7 @@ async function main() {
     for (const url of [bareUrl, nextUrl, offUrl, bareOffUrl, clusterUrl, tracedUrl]) await load(url, body, { duration: 3 });
     const rounds: Array<{ bare: number; next: number; off: number; bareOff: number; twoWorkers: number; traced: number }> = [];
     // CPU per request of the server and of PostgreSQL's backends for its database, telemetry on and off.
-    const cpu: Record<"bare" | "next" | "off" | "bareOff", CpuReading[]> = { bare: [], next: [], off: [], bareOff: [] };
+    const cpu: Record<"bare" | "next" | "off" | "bareOff", CpuPerRequest[]> = { bare: [], next: [], off: [], bareOff: [] };
     const measured = async (which: keyof typeof cpu, pid: number, url: string) => {
       const before = await readCpu(pid, database.url);
       const result = await load(url, body);

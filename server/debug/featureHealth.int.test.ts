@@ -8,6 +8,7 @@ import { inputSampler } from "../features/inputSampler";
 import { telemetry } from "../telemetry/streams";
 import { createTestSurface } from "../testing/models";
 import { callerAs } from "../testing/callers";
+import { readServedList } from "../domain/ranking/servedList";
 
 // Drift from this process's sample of the rows the model scored; freshness against hand
 // computations over the served items of the logged requests and their stored feature values.
@@ -33,7 +34,7 @@ describe("feature health", () => {
     const health = await callerAs(["admin"]).debug.featureHealth({ surface: "t-health", requests: 100 });
     expect(health).toMatchObject({ surface: "t-health", model: "t-health-model v1", requests: 6 });
     const logged = await getDb().rerankRequest.findMany({ where: { surface: "t-health" }, select: { served: true } });
-    const servedIds = logged.flatMap((r) => (r.served as Array<{ id: string }>).map((s) => s.id));
+    const servedIds = logged.flatMap((r) => readServedList(r.served).map((s) => s.id));
     expect(servedIds).toHaveLength(48);
     expect(health.items).toBe(new Set(servedIds).size);
 

@@ -1,4 +1,6 @@
 import type { Db } from "../db/client";
+import { Prisma } from "../db/generated/client";
+import { servedItemIdSql } from "../domain/ranking/servedList";
 import { summariseDrift, type DriftSummary } from "../domain/features/drift";
 import type { FeatureSpec } from "../domain/features/featureSpec";
 import { quantileSorted } from "../domain/stats/describe";
@@ -35,7 +37,7 @@ export async function featureHealth(db: Db, input: { surface: string; requests: 
 
   const served = await db.$queryRaw<Array<{ id: string; times: number; values: Record<string, unknown> | null; age_s: number | null }>>`
     WITH recent AS (SELECT served FROM rerank_requests WHERE surface = ${surface.key} ORDER BY ts DESC LIMIT ${input.requests}),
-      ids AS (SELECT e->>'id' AS id, count(*)::int AS times FROM recent, json_array_elements(recent.served) e GROUP BY 1)
+      ids AS (SELECT ${Prisma.raw(servedItemIdSql("e"))} AS id, count(*)::int AS times FROM recent, json_array_elements(recent.served) e GROUP BY 1)
     SELECT ids.id, ids.times, f.values, extract(epoch FROM now() - f.updated_at)::float8 AS age_s
     FROM ids LEFT JOIN item_features f ON f.item_id = ids.id`;
   const requests = (await db.$queryRaw<Array<{ n: number }>>`SELECT count(*)::int AS n FROM (SELECT 1 FROM rerank_requests WHERE surface = ${surface.key} ORDER BY ts DESC LIMIT ${input.requests}) r`)[0]?.n ?? 0;

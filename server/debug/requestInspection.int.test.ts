@@ -36,7 +36,7 @@ async function flushed(requestIds: string[], expected: number) {
 const logRow = (requestId: string, over: Partial<RequestLogRow> = {}): RequestLogRow => ({
   requestId, ts: new Date(), surface: "t-inspect", userKey: null, sessionKey: null, context: {}, experimentKey: null, experimentPhase: null,
   variantKey: null, exposed: false, modelVersionId: null, fallbackUsed: false, fallbackReason: null, candidateCount: 1, topK: 1,
-  served: [{ id: ids[1], score: 1, position: 1, reasons: [] }], timings: { total: 1 }, latencyMs: 1, defaultedFeatures: 0, ...over,
+  served: [{ id: ids[1]!, score: 1, position: 1, reasons: [] }], timings: { total: 1 }, latencyMs: 1, defaultedFeatures: 0, ...over,
 });
 
 beforeAll(async () => {
@@ -151,6 +151,27 @@ describe("inspectRequest", () => {
     await telemetry().requests.flush();
     expect((await engineer().debug.request({ requestId: "dbg-canary" })).arm).toEqual({ kind: "canary", rolloutId: "r-42", arm: "canary" });
     expect((await engineer().debug.request({ requestId: "dbg-exp" })).arm).toEqual({ kind: "experiment", experiment: "exp-a", variant: "treatment", phase: 2, exposed: true });
+  });
+
+  it("reads the served list in the log's compact format and in the object format rows had before it", async () => {
+    const served = [{ id: ids[1]!, score: 0.5, position: 1, reasons: ["boost:fresh"] }, { id: ids[2]!, score: 0.25, position: 2, reasons: [] }];
+    telemetry().requests.enqueue(serialiseRequestLogRow(logRow("dbg-compact", { served, topK: 2 })));
+    // A row as the log wrote it before the compact format: the item objects as they were.
+    telemetry().requests.enqueue(JSON.stringify(logRow("dbg-objects", { served, topK: 2 })));
+    await telemetry().requests.flush();
+    const stored = await getDb().$queryRaw<Array<{ request_id: string; served: unknown }>>`SELECT request_id, served FROM rerank_requests WHERE request_id IN ('dbg-compact', 'dbg-objects') ORDER BY request_id`;
+    expect(stored.map((r) => r.served)).toEqual([[[ids[1], 0.5, ["boost:fresh"]], [ids[2], 0.25]], served]);
+    for (const requestId of ["dbg-compact", "dbg-objects"]) {
+      const seen = await engineer().debug.request({ requestId });
+      expect(seen.items.map(({ id, score, position, reasons }) => ({ id, score, position, reasons }))).toEqual(served);
+      expect(seen.items[0]!.title).toEqual(expect.any(String));
+    }
+    // An outcome event for either row finds its item at the served position, and only there.
+    const event = (requestId: string, position: number) => ({ eventId: `${requestId}-${position}`, requestId, type: "click" as const, itemId: ids[2]!, position });
+    for (const requestId of ["dbg-compact", "dbg-objects"]) {
+      await expect(callerAs(["admin"]).events.record({ events: [event(requestId, 1)] })).rejects.toThrow(/served at position 2, not 1/);
+      await expect(callerAs(["admin"]).events.record({ events: [event(requestId, 2)] })).resolves.toMatchObject({ accepted: 1 });
+    }
   });
 
   it("lists the shadow comparisons made on the request", async () => {

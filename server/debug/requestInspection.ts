@@ -1,6 +1,7 @@
 import { callerOfKey, keyIdOfCaller } from "../auth/principal";
 import { env } from "../config";
 import type { Db } from "../db/client";
+import { readServedList } from "../domain/ranking/servedList";
 import { NotFoundError } from "../errors";
 import { maskFields } from "../redact";
 import type { RerankItem } from "../rerank/schema";
@@ -28,7 +29,8 @@ interface LogRow {
   fallback_reason: string | null;
   candidate_count: number;
   top_k: number;
-  served: RerankItem[];
+  /** Either format (server/domain/ranking/servedList.ts): read with readServedList. */
+  served: unknown;
   timings: Record<string, number>;
   latency_ms: number;
   features_timed_out: boolean;
@@ -105,6 +107,7 @@ export async function inspectRequest(db: Db, input: { requestId: string; ts?: Da
     FROM rerank_requests WHERE request_id = ${input.requestId} AND ts = ${ts} LIMIT 1`
     : [];
   if (!row) throw new NotFoundError("logged request", input.ts ? `${input.requestId} at ${input.ts.toISOString()}` : input.requestId);
+  const served = readServedList(row.served);
   const keyIds = [...new Set(shared.map((r) => keyIdOfCaller(r.caller)).filter((id): id is string => id !== null))];
   const keyNames = new Map((await db.apiKey.findMany({ where: { id: { in: keyIds } }, select: { id: true, name: true } })).map((k) => [callerOfKey(k.id), k.name]));
   const nameOf = (caller: string | null) => (caller ? keyNames.get(caller) ?? null : null);
@@ -114,7 +117,7 @@ export async function inspectRequest(db: Db, input: { requestId: string; ts?: Da
     db.$queryRaw<Array<{ shadow_version_id: string; overlap_at_10: number | null; rbo: number | null; kendall_tau: number | null; error: string | null }>>`
       SELECT shadow_version_id, overlap_at_10, rbo, kendall_tau, error FROM shadow_records
       WHERE surface = ${row.surface} AND ts = ${row.ts} AND request_id = ${row.request_id} ORDER BY shadow_version_id`,
-    db.catalogItem.findMany({ where: { id: { in: row.served.map((i) => i.id) } }, select: { id: true, title: true, category: true } }),
+    db.catalogItem.findMany({ where: { id: { in: served.map((i) => i.id) } }, select: { id: true, title: true, category: true } }),
     row.model_version_id ? db.modelVersion.findUnique({ where: { id: row.model_version_id }, select: { version: true, model: { select: { name: true } } } }) : null,
   ]);
   const labels = new Map(
@@ -140,7 +143,7 @@ export async function inspectRequest(db: Db, input: { requestId: string; ts?: Da
     topK: row.top_k,
     timings: row.timings,
     latencyMs: row.latency_ms,
-    items: row.served.map((item) => ({ ...item, title: catalog.get(item.id)?.title ?? null, category: catalog.get(item.id)?.category ?? null })),
+    items: served.map((item) => ({ ...item, title: catalog.get(item.id)?.title ?? null, category: catalog.get(item.id)?.category ?? null })),
     features: sample
       ? {
           reason: sample.reason,

@@ -1,6 +1,7 @@
 import { LRUCache } from "lru-cache";
 import { env } from "../config";
 import { getDb } from "../db/client";
+import { readServedList } from "../domain/ranking/servedList";
 import { InvalidInputError, RetryLaterError } from "../errors";
 import { IN_PROCESS_CALLER } from "../auth/principal";
 import { answer, askWorkers } from "../cluster/ipc";
@@ -159,7 +160,7 @@ async function findRequests(requestIds: string[], caller: string): Promise<{ fou
   logBehind ||= requestLogMayMissServed();
   const own = owners.find((o) => o !== null) ?? null;
   // One row per id: the caller's own before a shared one, the first served.
-  const rows = await getDb().$queryRaw<Array<{ request_id: string; ts: Date; surface: string; user_key: string | null; experiment_key: string | null; experiment_phase: number | null; variant_key: string | null; served: Array<{ id: string; position: number }> }>>`
+  const rows = await getDb().$queryRaw<Array<{ request_id: string; ts: Date; surface: string; user_key: string | null; experiment_key: string | null; experiment_phase: number | null; variant_key: string | null; served: unknown }>>`
     SELECT DISTINCT ON (r.request_id) r.request_id, r.ts, r.surface,
       CASE WHEN e.hash_attribute = 'sessionKey' THEN r.session_key ELSE coalesce(r.user_key, r.session_key) END AS user_key,
       r.experiment_key, r.experiment_phase, r.variant_key, r.served
@@ -169,7 +170,7 @@ async function findRequests(requestIds: string[], caller: string): Promise<{ fou
   for (const row of rows) {
     found.set(row.request_id, {
       ts: row.ts, surface: row.surface, userKey: row.user_key, experimentKey: row.experiment_key, experimentPhase: row.experiment_phase, variantKey: row.variant_key,
-      positions: new Map(row.served.map((i) => [i.id, i.position])),
+      positions: new Map(readServedList(row.served).map((i) => [i.id, i.position])),
     });
   }
   for (const id of missing) if (!found.has(id)) found.set(id, null);

@@ -257,5 +257,19 @@ describe("an interleaving experiment", () => {
     expect(results.interleaving!.test!.significant).toBe(true);
     expect(results.summary).toMatch(/^treatment wins the interleaved comparison/);
     expect(new Set(response.items.map((i) => i.id)).size).toBe(10);
+
+    // Rows written before the log kept served lists compact (objects with id, score, position and
+    // reasons) give the same results: every row of the experiment rewritten in the old format.
+    const compact = await caller().experiments.results({ key: "exp-il" });
+    const rewritten = await getDb().$executeRaw`
+      UPDATE rerank_requests SET served = (
+        SELECT json_agg(json_build_object('id', e ->> 0, 'score', (e ->> 1)::float8, 'position', i, 'reasons', coalesce(e -> 2, '[]'::json)) ORDER BY i)
+        FROM json_array_elements(served) WITH ORDINALITY AS t(e, i))
+      WHERE experiment_key = 'exp-il' AND json_typeof(served -> 0) = 'array'`;
+    expect(rewritten).toBe(31);
+    const legacy = await caller().experiments.results({ key: "exp-il" });
+    expect(legacy.interleaving).toEqual(compact.interleaving);
+    expect(legacy.interleaving!.requests).toBe(31);
+    expect(compact.interleaving!.competitive).toBeGreaterThan(0);
   });
 });

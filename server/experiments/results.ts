@@ -5,9 +5,14 @@ import type { Guardrail } from "../domain/experiments/guardrails";
 import { CUPED_PRE_DAYS } from "../domain/experiments/metrics";
 import { clickedRequestSummaries, interleavingWins } from "../domain/experiments/observations";
 import { COMPETITIVE_FLAG, INTERLEAVING_REASON_PREFIX } from "../domain/interleaving/credit";
+import { readServedList, servedItemReasonsSql } from "../domain/ranking/servedList";
+import { Prisma } from "../db/generated/client";
 import { meanSummaryFromMoments, pairedSummaryFromMoments, summarizeProportion } from "../domain/stats";
 import { notifyAfterCommit } from "../webhooks/notify";
 import { getExperiment } from "./service";
+
+/** The first served item's reasons (json array) in either served-list format. */
+const FIRST_REASONS_SQL = Prisma.raw(servedItemReasonsSql("served", 0));
 
 // Results of an experiment's current phase: the queries only. The incremental rollups
 // (experiment_unit_stats per randomisation unit, experiment_hourly_stats per variant and hour),
@@ -102,7 +107,7 @@ export async function experimentResults(db: Db, key: string, options: { granular
   if (e.kind === "interleaving") {
     const [a, b] = e.variants.map((v) => v.key);
     const [rows, totals] = await Promise.all([
-      db.$queryRaw<Array<{ served: Array<{ position: number; reasons: string[] }>; positions: number[] }>>`
+      db.$queryRaw<Array<{ served: unknown; positions: number[] }>>`
         -- served is json (no equality operator): the clicks are grouped by request first, then joined.
         SELECT r.served, c.positions
         FROM (SELECT request_id, request_ts, array_agg(position) AS positions FROM outcome_events
@@ -111,10 +116,10 @@ export async function experimentResults(db: Db, key: string, options: { granular
         JOIN rerank_requests r ON r.request_id = c.request_id AND r.ts = c.request_ts`,
       db.$queryRaw<Array<{ requests: number; competitive: number }>>`
         -- isCompetitive() in server/domain/interleaving/credit.ts, in SQL: the flag is the first item's last reason, after its credit.
-        SELECT count(*)::int AS requests, count(*) FILTER (WHERE served -> 0 -> 'reasons' ->> -1 = ${COMPETITIVE_FLAG} AND served -> 0 -> 'reasons' ->> -2 LIKE ${INTERLEAVING_REASON_PREFIX + "%"})::int AS competitive
+        SELECT count(*)::int AS requests, count(*) FILTER (WHERE ${FIRST_REASONS_SQL} ->> -1 = ${COMPETITIVE_FLAG} AND ${FIRST_REASONS_SQL} ->> -2 LIKE ${INTERLEAVING_REASON_PREFIX + "%"})::int AS competitive
         FROM rerank_requests WHERE experiment_key = ${e.key} AND experiment_phase = ${e.phase}`,
     ]);
-    interleaving = { variantA: a!, variantB: b!, ...interleavingWins(rows, a!, b!), requestsWithClicks: rows.length, requests: totals[0]?.requests ?? 0, competitive: totals[0]?.competitive ?? 0 };
+    interleaving = { variantA: a!, variantB: b!, ...interleavingWins(rows.map((r) => ({ served: readServedList(r.served), positions: r.positions })), a!, b!), requestsWithClicks: rows.length, requests: totals[0]?.requests ?? 0, competitive: totals[0]?.competitive ?? 0 };
   }
 
   const phase = e.phases.find((p) => p.phase === e.phase);

@@ -15,6 +15,7 @@ import { breakerStates, scoringBreaker } from "./breakers";
 import { rerank, rerankJson } from "./pipeline";
 import type { RerankRequest } from "./schema";
 import { callerAs, keyHeaders } from "../testing/callers";
+import { readServedList } from "../domain/ranking/servedList";
 
 // The serving pipeline end to end on real PostgreSQL and real onnxruntime sessions.
 
@@ -80,7 +81,7 @@ describe("serving the demo surface", () => {
     expect(response.items).toHaveLength(5);
   });
 
-  it("answers with the text JSON.stringify gives (the served list is serialised once, for the response and the log row)", async () => {
+  it("answers with the text JSON.stringify gives, keys in the response's order", async () => {
     for (const surface of ["search", "t-throws", "product-search"]) {
       const json = await rerankJson({ surface, topK: 7, userKey: "json-shape", candidates: candidates(safe().slice(0, 40)), context: { query: "red running shoes" } }, "test");
       const parsed = JSON.parse(json) as Record<string, unknown>;
@@ -322,7 +323,9 @@ describe("logging for evaluation", () => {
     expect(logged).toBe(25);
     const row = await db.rerankRequest.findFirstOrThrow({ where: { requestId: first.requestId } });
     expect(row).toMatchObject({ surface: "search", userKey: keyedHash("u0"), topK: 5, candidateCount: 30, fallbackUsed: false, modelVersionId: first.modelVersion!.id });
-    expect(row.served).toEqual(first.items);
+    // Kept compact ([id, score, reasons?], position = index + 1) and read back as the response's items.
+    expect(readServedList(row.served)).toEqual(first.items);
+    expect((row.served as unknown[]).every((entry) => Array.isArray(entry))).toBe(true);
     const events = await db.outcomeEvent.findMany({ where: { requestId: first.requestId }, orderBy: { eventId: "asc" } });
     // Ordered by event id: -buy, -click, -skew (the click a minute "before" its request, within clock skew).
     expect(events.map((e) => [e.type, e.position, e.revenue])).toEqual([["purchase", 2, 42.5], ["click", 2, null], ["click", 2, null]]);

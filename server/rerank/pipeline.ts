@@ -299,13 +299,11 @@ function record(plan: Plan, request: RerankRequest, inputs: Enriched, scored: Sc
   }
   clock.end("record", null);
   response.timings.total = round3(clock.totalMs());
-  // The served list is most of both the response's text and the log row's: serialised once for both.
-  const itemsJson = JSON.stringify(response.items);
-  const json = responseJson(response, itemsJson);
+  const json = JSON.stringify(response);
   // The cache and the log say the same owner of the id (null: shared by whoever was given it).
   const owner = requestIdOwner(request, options.caller ?? IN_PROCESS_CALLER);
   rememberResponse(recentKey(response.requestId, owner), { json, surface: response.surface, ts: ts.getTime(), userKey: unitKey ? keyedHash(unitKey) : null, storedAt: Date.now() });
-  logRequest(request, response, ts, canary, owner, itemsJson);
+  logRequest(request, response, ts, canary, owner);
   return json;
 }
 
@@ -320,21 +318,8 @@ function observeScored(surface: string, handle: NonNullable<Scored["handle"]>, m
   inputSampler().observe(surface, handle.versionId, handle.featureSpec, matrix);
 }
 
-/**
- * The response's JSON text, the same as JSON.stringify(response) (same keys in the same order), with
- * `itemsJson` (JSON.stringify(response.items)) spliced in instead of serialising the items again.
- */
-export function responseJson(response: RerankResponse, itemsJson: string): string {
-  // Keys whose value is undefined are left out by JSON.stringify, as the three spliced ones are here.
-  const tail = JSON.stringify({ ...response, requestId: undefined, surface: undefined, items: undefined });
-  return `{"requestId":${JSON.stringify(response.requestId)},"surface":${JSON.stringify(response.surface)},"items":${itemsJson}${tail === "{}" ? "}" : `,${tail.slice(1)}`}`;
-}
-
-/**
- * Metrics and the request log's row; `owner` is the id's owner (requestIdOwner), the log's `caller`
- * column; `itemsJson` the served list already serialised (the row's `served`).
- */
-function logRequest(request: RerankRequest, response: RerankResponse, ts: Date, canary: CanaryArm | null, owner: string | null, itemsJson: string): void {
+/** Metrics and the request log's row; `owner` is the id's owner (requestIdOwner), the log's `caller` column. */
+function logRequest(request: RerankRequest, response: RerankResponse, ts: Date, canary: CanaryArm | null, owner: string | null): void {
   const surface = response.surface;
   metrics.requests.inc({ surface, outcome: response.fallback.used ? "fallback" : "model" });
   if (response.fallback.reason) metrics.fallbacks.inc({ surface, reason: response.fallback.reason });
@@ -363,11 +348,11 @@ function logRequest(request: RerankRequest, response: RerankResponse, ts: Date, 
     fallbackReason: response.fallback.reason,
     candidateCount: request.candidates.length,
     topK: request.topK,
-    served: [],
+    served: response.items,
     timings: response.timings,
     latencyMs: response.timings.total,
     defaultedFeatures: response.features.defaulted,
     featuresTimedOut: response.features.timedOut,
     caller: owner,
-  }, itemsJson));
+  }));
 }

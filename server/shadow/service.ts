@@ -1,12 +1,19 @@
 import type { Actor } from "../audit/actor";
 import { recordAudit } from "../audit/record";
 import type { Db } from "../db/client";
+import { Prisma } from "../db/generated/client";
+import { readServedList, servedItemScoreSql } from "../domain/ranking/servedList";
 import { subjects } from "../domain/audit/subject";
 import type { FeatureSpec } from "../domain/features/featureSpec";
 import { summariseShadow, type ShadowSummary } from "../domain/ranking/shadowSummary";
 import { InvalidInputError, NotFoundError } from "../errors";
 import { maskFields } from "../redact";
 import type { ShadowMove } from "../telemetry/streams";
+
+/** A stored ranking (compact tuples, or the objects of rows written before) as the pages show it. */
+const ranking = (stored: unknown): Array<{ id: string; score: number }> => readServedList(stored).map(({ id, score }) => ({ id, score }));
+/** The score of a ranking's element `e` in SQL, in either format. */
+const SCORE_SQL = Prisma.raw(servedItemScoreSql("e"));
 
 // Shadow comparisons per surface: which candidate model is mirrored at what rate (audited), and
 // what the stored comparisons say. Summaries read the newest SUMMARY_ROWS records of the window;
@@ -88,8 +95,8 @@ export async function shadowOverview(db: Db, input: { surface: string; hours: nu
   if (chosen) {
     const records = await db.$queryRaw<Array<{ overlap_at_10: number | null; rbo: number | null; kendall_tau: number | null; spearman_rho: number | null; primary_latency_ms: number | null; shadow_latency_ms: number | null; primary_scores: number[] | null; shadow_scores: number[] | null; error: string | null }>>`
       SELECT overlap_at_10, rbo, kendall_tau, spearman_rho, primary_latency_ms, shadow_latency_ms, error,
-        (SELECT array_agg((e->>'score')::float8) FROM jsonb_array_elements(primary_ranking) e) AS primary_scores,
-        (SELECT array_agg((e->>'score')::float8) FROM jsonb_array_elements(shadow_ranking) e) AS shadow_scores
+        (SELECT array_agg(${SCORE_SQL}) FROM json_array_elements(primary_ranking) e) AS primary_scores,
+        (SELECT array_agg(${SCORE_SQL}) FROM json_array_elements(shadow_ranking) e) AS shadow_scores
       FROM shadow_records WHERE surface = ${surface.key} AND shadow_version_id = ${chosen.versionId} AND ts >= ${since}
       ORDER BY ts DESC LIMIT ${SUMMARY_ROWS}`;
     const summary = summariseShadow(
@@ -123,14 +130,14 @@ export interface Disagreement {
 /** The mirrored requests where the shadow disagreed most with what was served (lowest overlap@10, then RBO, which tells apart lists of equal overlap by where they differ, then τ); errors first. */
 export async function shadowDisagreements(db: Db, input: { surface: string; versionId: string; hours: number; limit: number }): Promise<Disagreement[]> {
   const since = new Date(Date.now() - input.hours * 3_600_000);
-  const rows = await db.$queryRaw<Array<{ request_id: string; ts: Date; overlap_at_10: number | null; rbo: number | null; kendall_tau: number | null; primary_ranking: Disagreement["primary"]; shadow_ranking: Disagreement["shadow"]; error: string | null }>>`
+  const rows = await db.$queryRaw<Array<{ request_id: string; ts: Date; overlap_at_10: number | null; rbo: number | null; kendall_tau: number | null; primary_ranking: unknown; shadow_ranking: unknown; error: string | null }>>`
     SELECT request_id, ts, overlap_at_10, rbo, kendall_tau, primary_ranking, shadow_ranking, error
     FROM shadow_records WHERE surface = ${input.surface} AND shadow_version_id = ${input.versionId} AND ts >= ${since}
     ORDER BY (error IS NULL), overlap_at_10 ASC NULLS FIRST, rbo ASC NULLS LAST, kendall_tau ASC NULLS FIRST, ts DESC
     LIMIT ${input.limit}`;
   return rows.map((r) => ({
     requestId: r.request_id, ts: r.ts, overlapAt10: r.overlap_at_10, rbo: r.rbo, kendallTau: r.kendall_tau,
-    primary: r.primary_ranking.slice(0, 10), shadow: r.shadow_ranking.slice(0, 10), error: r.error,
+    primary: ranking(r.primary_ranking).slice(0, 10), shadow: ranking(r.shadow_ranking).slice(0, 10), error: r.error,
   }));
 }
 
@@ -163,7 +170,7 @@ export interface ShadowComparison {
 export async function shadowComparison(db: Db, input: { requestId: string; versionId: string }): Promise<ShadowComparison> {
   const rows = await db.$queryRaw<Array<{
     ts: Date; surface: string; primary_version_id: string | null; overlap_at_10: number | null; rbo: number | null; kendall_tau: number | null; spearman_rho: number | null;
-    primary_latency_ms: number | null; shadow_latency_ms: number | null; primary_ranking: ShadowComparison["primary"]; shadow_ranking: ShadowComparison["shadow"];
+    primary_latency_ms: number | null; shadow_latency_ms: number | null; primary_ranking: unknown; shadow_ranking: unknown;
     moves: ShadowMove[] | null; error: string | null;
   }>>`
     SELECT ts, surface, primary_version_id, overlap_at_10, rbo, kendall_tau, spearman_rho, primary_latency_ms, shadow_latency_ms,
@@ -182,8 +189,8 @@ export async function shadowComparison(db: Db, input: { requestId: string; versi
   const serving = r.primary_version_id ? versions.get(r.primary_version_id) : undefined;
   const surface = await db.surface.findUnique({ where: { key: r.surface }, select: { modelAlias: true, model: { select: { aliases: { select: { name: true, version: { select: { version: true } } } } } } } });
   const servingNow = surface?.model?.aliases.find((a) => a.name === surface.modelAlias)?.version.version ?? null;
-  // JSONB keeps object keys in its own order: put the features back in the serving model's spec
-  // order, then the candidate's own, as the row was written.
+  // Rows written before 20261203000000_lean_shadow_records were jsonb, which keeps object keys in its
+  // own order: put the features back in the serving model's spec order, then the candidate's own.
   const order = [serving, candidate].flatMap((v) => ((v?.featureSpec ?? []) as unknown as FeatureSpec).map((f) => f.name));
   const inSpecOrder = (features: Record<string, number | null>) => {
     const names = [...new Set([...order.filter((n) => n in features), ...Object.keys(features)])];
@@ -196,7 +203,7 @@ export async function shadowComparison(db: Db, input: { requestId: string; versi
     servingNow,
     overlapAt10: r.overlap_at_10, rbo: r.rbo, kendallTau: r.kendall_tau, spearmanRho: r.spearman_rho,
     primaryLatencyMs: r.primary_latency_ms, shadowLatencyMs: r.shadow_latency_ms,
-    primary: r.primary_ranking, shadow: r.shadow_ranking,
+    primary: ranking(r.primary_ranking), shadow: ranking(r.shadow_ranking),
     moves: r.moves?.map((m) => ({ ...m, features: maskFields(inSpecOrder(m.features)) })) ?? null,
     error: r.error,
   };

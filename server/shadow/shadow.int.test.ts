@@ -1,6 +1,7 @@
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { setEnv } from "../config";
 import { getDb } from "../db/client";
+import { readServedList } from "../domain/ranking/servedList";
 import { seedDemo } from "../db/seed";
 import { DEMO_MODELS, demoFeatureSpec, demoModelBytes } from "../demo/models";
 import { linearRankerOnnx } from "../domain/onnx/linear";
@@ -30,14 +31,19 @@ async function send(surface: string, ids: string[], topK = 10) {
   return responses;
 }
 
-const recordsOf = (surface: string) =>
-  getDb().$queryRaw<Array<{
-    request_id: string; primary_version_id: string | null; shadow_version_id: string; primary_ranking: Array<{ id: string; score: number }>; shadow_ranking: Array<{ id: string; score: number }>;
+type StoredRecord = {
+    request_id: string; primary_version_id: string | null; shadow_version_id: string; primary_ranking: unknown; shadow_ranking: unknown;
     overlap_at_10: number | null; rbo: number | null; kendall_tau: number | null; spearman_rho: number | null; shadow_latency_ms: number | null; error: string | null;
     moves: Array<{ id: string; primaryRank: number; shadowRank: number; move: number; primaryScore: number; shadowScore: number; features: Record<string, number | null>; defaulted: string[] }> | null;
-  }>>`
+};
+
+/** The stored rows, their rankings read back as { id, score } (they are kept as compact tuples). */
+const recordsOf = async (surface: string) =>
+  (await getDb().$queryRaw<StoredRecord[]>`
     SELECT request_id, primary_version_id, shadow_version_id, primary_ranking, shadow_ranking, overlap_at_10, rbo, kendall_tau, spearman_rho, shadow_latency_ms, moves, error
-    FROM shadow_records WHERE surface = ${surface} ORDER BY request_id`;
+    FROM shadow_records WHERE surface = ${surface} ORDER BY request_id`)
+    .map((r) => ({ ...r, primary_ranking: asRanking(r.primary_ranking), shadow_ranking: asRanking(r.shadow_ranking) }));
+const asRanking = (stored: unknown) => readServedList(stored).map(({ id, score }) => ({ id, score }));
 
 async function configure(surface: string, alias: string | null, sampleRate: number) {
   await caller().shadow.configure({ surface, alias, sampleRate, reason: "test" });
@@ -182,6 +188,9 @@ describe("shadow traffic", () => {
     });
     expect(comparison.primary).toEqual(row.primary_ranking);
     expect(comparison.shadow).toEqual(row.shadow_ranking);
+    // Stored compact: one [id, score] tuple per item.
+    const [stored] = await getDb().$queryRaw<Array<{ primary_ranking: unknown }>>`SELECT primary_ranking FROM shadow_records WHERE request_id = ${worst!.requestId}`;
+    expect(stored!.primary_ranking).toEqual(row.primary_ranking.map((i) => [i.id, i.score]));
     expect(comparison.moves).toEqual(row.moves);
     // Features come back in the feature spec's order (JSONB sorts keys its own way).
     for (const m of comparison.moves!) expect(Object.keys(m.features)).toEqual(spec.map((f) => f.name));
@@ -196,6 +205,24 @@ describe("shadow traffic", () => {
 
     await expect(caller().shadow.comparison({ requestId: "never-sent", versionId: overview.selected!.versionId })).rejects.toThrow(/never-sent/);
     await expect(callerAs(["viewer"], "viewer@rerank.local").shadow.comparison({ requestId: worst!.requestId, versionId: overview.selected!.versionId })).rejects.toThrow();
+  });
+
+  it("reads rows written before the compact rankings (objects, jsonb) the same", async () => {
+    const overview = await caller().shadow.overview({ surface: "t-shadow", hours: 1 });
+    const versionId = overview.selected!.versionId;
+    const disagreements = await caller().shadow.disagreements({ surface: "t-shadow", versionId, hours: 1, limit: 5 });
+    const comparison = await caller().shadow.comparison({ requestId: disagreements[0]!.requestId, versionId });
+    // Every row of the surface rewritten as the writer wrote it before: { id, score } objects.
+    const rewritten = await getDb().$executeRaw`
+      UPDATE shadow_records SET
+        primary_ranking = (SELECT coalesce(json_agg(json_build_object('id', e ->> 0, 'score', (e ->> 1)::float8) ORDER BY i), '[]'::json) FROM json_array_elements(primary_ranking) WITH ORDINALITY AS t(e, i)),
+        shadow_ranking = (SELECT coalesce(json_agg(json_build_object('id', e ->> 0, 'score', (e ->> 1)::float8) ORDER BY i), '[]'::json) FROM json_array_elements(shadow_ranking) WITH ORDINALITY AS t(e, i))
+      WHERE surface = 't-shadow' AND json_typeof(primary_ranking -> 0) = 'array'`;
+    expect(rewritten).toBeGreaterThan(10);
+    expect(await caller().shadow.overview({ surface: "t-shadow", hours: 1 })).toEqual(overview);
+    expect(await caller().shadow.disagreements({ surface: "t-shadow", versionId, hours: 1, limit: 5 })).toEqual(disagreements);
+    expect(await caller().shadow.comparison({ requestId: disagreements[0]!.requestId, versionId })).toEqual(comparison);
+    expect(comparison.primary.length).toBeGreaterThan(0);
   });
 
   it("refuses a shadow alias that serves the surface or does not exist, naming the field, and keeps the stored config", async () => {

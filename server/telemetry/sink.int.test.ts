@@ -1,17 +1,18 @@
-import pg from "pg";
 import { afterAll, describe, expect, it } from "vitest";
 import { env } from "../config";
 import { BatchWriter } from "./batchWriter";
 import type { TelemetrySink } from "./sink";
 import { postgresTelemetrySink, serialiseRequestLogRow, type RequestLogEntry } from "./streams";
 import { connectClient } from "../db/pgClient";
+import { ThreadedPool } from "../db/threadedPool";
 
 // The PostgreSQL sink behind the TelemetrySink interface (the seam a ClickHouse sink would plug
-// into, docs/SCALE-OUT.md): the writer drives it, replays add nothing twice, refused rows are told apart.
+// into, docs/SCALE-OUT.md): the writer drives it, replays add nothing twice, refused rows are told
+// apart. Over a ThreadedPool, as telemetry() runs it: PostgreSQL's SQLSTATE crosses from the thread.
 
 describe("postgresTelemetrySink", () => {
   const url = env().DATABASE_URL!;
-  const sink: TelemetrySink = postgresTelemetrySink(new pg.Pool({ connectionString: url, max: 2 }));
+  const sink: TelemetrySink = postgresTelemetrySink(new ThreadedPool({ connectionString: url, max: 2 }));
   const runId = `sink-${Date.now().toString(36)}-`;
   const row = (i: number): RequestLogEntry => serialiseRequestLogRow({
     requestId: `${runId}${i}`, ts: new Date(), surface: "search", userKey: null, sessionKey: null, context: {}, experimentKey: null, experimentPhase: null,

@@ -1,8 +1,8 @@
 import { createHash } from "node:crypto";
 import path from "node:path";
-import pg from "pg";
 import { databaseUrl } from "../db/client";
-import { durablePool } from "../db/pgClient";
+import { ThreadedPool, type Queryable } from "../db/threadedPool";
+import { servedListJson } from "../domain/ranking/servedList";
 import { BatchWriter, type BatchSink, type BatchWriterOptions } from "./batchWriter";
 import { claimOrphanSpills, ownSpillPath } from "./spillOwnership";
 import { metrics } from "./metrics";
@@ -30,7 +30,8 @@ export interface RequestLogRow {
   fallbackReason: string | null;
   candidateCount: number;
   topK: number;
-  served: unknown;
+  /** The served items, best first; written compact (server/domain/ranking/servedList.ts servedListJson). */
+  served: ReadonlyArray<{ id: string; score: number; position?: number; reasons?: readonly string[] }>;
   timings: unknown;
   latencyMs: number;
   defaultedFeatures: number;
@@ -78,12 +79,16 @@ export interface ShadowRow {
 
 /**
  * A shadow row as it waits in the buffer: serialised at once (serialiseShadowRow), like the request
- * log's rows, so ~4 KB of rankings and feature maps per mirrored request wait as one string, not as an
- * object graph that survives young-generation collections. Objects are still accepted (tests, old spills).
+ * log's rows, so ~3 KB of rankings and feature maps per mirrored request wait as one string, not as an
+ * object graph that survives young-generation collections. Objects are still accepted (tests, old
+ * spills): their rankings are stored as objects, which every reader also reads (readServedList).
  */
 export type ShadowEntry = ShadowRow | string;
 
-export const serialiseShadowRow = (row: ShadowRow): string => JSON.stringify(row);
+/** The row as JSON text, its two rankings in the log's compact format (servedListJson: `[[id, score], …]`). */
+export const serialiseShadowRow = (row: ShadowRow): string =>
+  // The two keys set to undefined are left out by JSON.stringify; the row has other keys, so the text ends in "…}".
+  `${JSON.stringify({ ...row, primaryRanking: undefined, shadowRanking: undefined }).slice(0, -1)},"primaryRanking":${servedListJson(row.primaryRanking)},"shadowRanking":${servedListJson(row.shadowRanking)}}`;
 
 /** One item of a shadow comparison's largest moves: both ranks and scores, and its feature values by name (null: missing). */
 export interface ShadowMove {
@@ -120,16 +125,16 @@ export interface ScoringSampleRow {
 export type RequestLogEntry = RequestLogRow | string;
 
 /**
- * The row as JSON text. `servedJson`: the row's served list already serialised (the response's own
- * items text, server/rerank/pipeline.ts), spliced in as `served` instead of serialising `row.served`.
+ * The row as JSON text, its served list in the log's compact format (servedListJson: `[[id, score],
+ * [id, score, reasons], …]`), which costs PostgreSQL less than half as much per row to take in as
+ * the response's item objects (npm run bench:request-log).
  */
-export function serialiseRequestLogRow(row: RequestLogRow, servedJson?: string): string {
-  if (servedJson === undefined) return JSON.stringify(row);
+export function serialiseRequestLogRow(row: RequestLogRow): string {
   // `served: undefined` is left out by JSON.stringify; the row has other keys, so the text ends in "…}".
-  return `${JSON.stringify({ ...row, served: undefined }).slice(0, -1)},"served":${servedJson}}`;
+  return `${JSON.stringify({ ...row, served: undefined }).slice(0, -1)},"served":${servedListJson(row.served)}}`;
 }
 
-export function requestLogSink(pool: pg.Pool): BatchSink<RequestLogEntry> {
+export function requestLogSink(pool: Queryable): BatchSink<RequestLogEntry> {
   return {
     async write(rows) {
       // The whole batch travels as one JSON document, read with json_to_recordset (json, not jsonb):
@@ -175,20 +180,22 @@ export function requestLogSink(pool: pg.Pool): BatchSink<RequestLogEntry> {
   };
 }
 
-export function shadowSink(pool: pg.Pool): BatchSink<ShadowEntry> {
+export function shadowSink(pool: Queryable): BatchSink<ShadowEntry> {
   return {
     async write(rows) {
       // The id is the request and the shadow version, so a batch replayed after an outage adds nothing twice.
+      // Read with json_to_recordset into json columns, as the request log is (requestLogSink): the
+      // rankings and moves go in as the text they are, not built into jsonb trees.
       await pool.query({
         // Named: prepared once per connection, so PostgreSQL plans it once, not on every batch.
-        name: "telemetry_shadow",
+        name: "telemetry_shadow_v2",
         text: `INSERT INTO shadow_records (id, ts, request_id, surface, primary_version_id, shadow_version_id, primary_ranking, shadow_ranking,
            overlap_at_10, rbo, kendall_tau, spearman_rho, primary_latency_ms, shadow_latency_ms, moves, error)
          SELECT "requestId" || ':' || "shadowVersionId", ts, "requestId", surface, "primaryVersionId", "shadowVersionId", "primaryRanking",
            "shadowRanking", "overlapAt10", rbo, "kendallTau", "spearmanRho", "primaryLatencyMs", "shadowLatencyMs", moves, error
-         FROM jsonb_to_recordset($1::jsonb) AS x("requestId" text, ts timestamptz, surface text, "primaryVersionId" text, "shadowVersionId" text,
-           "primaryRanking" jsonb, "shadowRanking" jsonb, "overlapAt10" float8, rbo float8, "kendallTau" float8, "spearmanRho" float8,
-           "primaryLatencyMs" float8, "shadowLatencyMs" float8, moves jsonb, error text)
+         FROM json_to_recordset($1::json) AS x("requestId" text, ts timestamptz, surface text, "primaryVersionId" text, "shadowVersionId" text,
+           "primaryRanking" json, "shadowRanking" json, "overlapAt10" float8, rbo float8, "kendallTau" float8, "spearmanRho" float8,
+           "primaryLatencyMs" float8, "shadowLatencyMs" float8, moves json, error text)
          ON CONFLICT DO NOTHING`,
         values: [`[${rows.map((r) => (typeof r === "string" ? r : JSON.stringify(r))).join(",")}]`],
       });
@@ -196,7 +203,7 @@ export function shadowSink(pool: pg.Pool): BatchSink<ShadowEntry> {
   };
 }
 
-export function scoringSampleSink(pool: pg.Pool): BatchSink<ScoringSampleRow> {
+export function scoringSampleSink(pool: Queryable): BatchSink<ScoringSampleRow> {
   return {
     async write(rows) {
       // Keyed by request id and ts like the request log, so a replayed batch adds nothing twice.
@@ -214,7 +221,7 @@ export function scoringSampleSink(pool: pg.Pool): BatchSink<ScoringSampleRow> {
   };
 }
 
-export function outcomeEventSink(pool: pg.Pool): BatchSink<OutcomeEventRow> {
+export function outcomeEventSink(pool: Queryable): BatchSink<OutcomeEventRow> {
   return {
     async write(rows) {
       const col = <K extends keyof OutcomeEventRow>(k: K) => rows.map((r) => r[k]);
@@ -273,7 +280,7 @@ export function outcomeEventSink(pool: pg.Pool): BatchSink<OutcomeEventRow> {
 export const isDataException = (error: unknown) => /^22[0-9A-Z]{3}$/.test(String((error as { code?: unknown }).code ?? ""));
 
 /** The PostgreSQL telemetry sink: the three streams' tables and the experiment rollups, over one pool (closed by close()). */
-export function postgresTelemetrySink(pool: pg.Pool): TelemetrySink {
+export function postgresTelemetrySink(pool: Queryable): TelemetrySink {
   return {
     name: "postgresql",
     requests: requestLogSink(pool),
@@ -299,7 +306,7 @@ export const reviveRequestLogEntry = (raw: unknown): RequestLogEntry => (typeof 
 
 interface Streams {
   url: string;
-  pool: pg.Pool;
+  pool: Queryable;
   sink: TelemetrySink;
   requests: BatchWriter<RequestLogEntry>;
   events: BatchWriter<OutcomeEventRow>;
@@ -332,8 +339,10 @@ export function telemetry(): Streams {
   const dbName = `${new URL(url).pathname.slice(1) || "db"}-${createHash("sha256").update(url).digest("hex").slice(0, 10)}`;
   // A write that hangs (PostgreSQL stopped, not refusing) fails after 5 s, so its rows move to the
   // spill file instead of waiting in memory for as long as the stall lasts.
-  // Connections the server drops are dropped from the pool; the next write reconnects (durablePool).
-  const pool = durablePool({ connectionString: url, max: 2, connectionTimeoutMillis: 2000, query_timeout: 5000 });
+  // The pool runs in a thread of its own (ThreadedPool): encoding a batch, the socket writes and
+  // parsing the answers stay off the event loop that serves requests. Connections the server drops
+  // are dropped from the pool; the next write reconnects.
+  const pool = new ThreadedPool({ connectionString: url, max: 2, connectionTimeoutMillis: 2000, query_timeout: 5000 });
   const sink = postgresTelemetrySink(pool);
   const replays: Streams["replays"] = [];
   const maxBufferedBytes = env().TELEMETRY_BUFFER_MAX_BYTES;

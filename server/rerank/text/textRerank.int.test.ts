@@ -12,6 +12,7 @@ import { keyHeaders } from "../../testing/callers";
 import { forgetResolvedModels, notServedMessage } from "./models";
 import { startInterleaving } from "../../testing/experiments";
 import { startTestFrontDoor, type TestFrontDoor } from "../../testing/frontDoor";
+import { readServedList } from "../../domain/ranking/servedList";
 
 // POST /v2/rerank and /v1/rerank through the real front door (real key check, real worker pool,
 // the demo cross-encoder as the seed stores it in the registry, the rerank pipeline), called with
@@ -201,7 +202,7 @@ describe("Cohere-compatible rerank", () => {
     await telemetry().requests.flush();
     const row = await db.rerankRequest.findFirstOrThrow({ where: { requestId: body.id } });
     expect(row).toMatchObject({ experimentKey: "text-il", variantKey: "interleaved", exposed: true });
-    const reasons = (row.served as Array<{ reasons: string[] }>).flatMap((item) => item.reasons);
+    const reasons = readServedList(row.served).flatMap((item) => item.reasons);
     expect(reasons.some((r) => r.includes("cross"))).toBe(true);
     expect(reasons.some((r) => r.includes("linear"))).toBe(true);
   });

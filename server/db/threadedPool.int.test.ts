@@ -1,0 +1,81 @@
+import { spawn } from "node:child_process";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { env } from "../config";
+import { connectClient } from "./pgClient";
+import { ThreadedPool } from "./threadedPool";
+
+// A pg pool in a worker thread (the telemetry writers' pool): answers, PostgreSQL's error codes and
+// Dates cross the thread; the thread holds the process only while a query is in flight; a dead thread
+// fails its queries and the next query gets a new one.
+
+const url = env().DATABASE_URL!;
+
+describe("ThreadedPool", () => {
+  const pool = new ThreadedPool({ connectionString: url, max: 2, query_timeout: 5000 });
+  afterAll(() => pool.end());
+
+  it("runs named and unnamed queries with values, Dates and arrays crossing both ways", async () => {
+    const at = new Date("2026-11-30T05:00:00.123Z");
+    const { rows } = await pool.query<{ n: number; at: Date; xs: string[] }>({ name: "threaded_pool_test", text: "SELECT $1::int + 1 AS n, $2::timestamptz AS at, $3::text[] AS xs", values: [41, at, ["a", "b"]] });
+    expect(rows).toEqual([{ n: 42, at, xs: ["a", "b"] }]);
+    expect(rows[0]!.at).toBeInstanceOf(Date);
+    // The prepared statement again, on whichever connection: same answer.
+    expect((await pool.query<{ n: number }>({ name: "threaded_pool_test", text: "SELECT $1::int + 1 AS n, $2::timestamptz AS at, $3::text[] AS xs", values: [1, at, []] })).rows[0]!.n).toBe(2);
+    const many = await Promise.all(Array.from({ length: 20 }, (_, i) => pool.query<{ i: number }>({ text: "SELECT $1::int AS i", values: [i] })));
+    expect(many.map((r) => r.rows[0]!.i)).toEqual(Array.from({ length: 20 }, (_, i) => i));
+  });
+
+  it("fails a query with PostgreSQL's message and SQLSTATE, and goes on", async () => {
+    await expect(pool.query({ text: "SELECT 1 / $1::int", values: [0] })).rejects.toMatchObject({ code: "22012", message: "division by zero" });
+    await expect(pool.query({ text: "SELECT * FROM no_such_table_here" })).rejects.toMatchObject({ code: "42P01" });
+    expect((await pool.query<{ ok: boolean }>({ text: "SELECT true AS ok" })).rows).toEqual([{ ok: true }]);
+  });
+
+  it("fails the queries of a thread that died, and starts a new thread for the next", async () => {
+    const slow = pool.query({ text: "SELECT pg_sleep(2)" });
+    await new Promise((r) => setTimeout(r, 200));
+    await (pool as unknown as { worker: { terminate(): Promise<number> } }).worker.terminate();
+    await expect(slow).rejects.toThrow(/database thread exited/);
+    expect((await pool.query<{ n: number }>({ text: "SELECT 7 AS n" })).rows).toEqual([{ n: 7 }]);
+  });
+
+  it("outlives PostgreSQL ending its connections: the thread stays, and serves again", async () => {
+    const worker = (pool as unknown as { worker: unknown }).worker;
+    const pids = (await Promise.all([pool.query<{ pid: number }>({ text: "SELECT pg_backend_pid() AS pid, pg_sleep(0.1)" }), pool.query<{ pid: number }>({ text: "SELECT pg_backend_pid() AS pid, pg_sleep(0.1)" })])).map((r) => r.rows[0]!.pid);
+    const admin = await connectClient({ connectionString: url });
+    await admin.query("SELECT pg_terminate_backend(pid) FROM unnest($1::int[]) AS pid", [pids]);
+    await admin.end();
+    await new Promise((r) => setTimeout(r, 300));
+    // An idle client the server ended is dropped by the pool: the next query gets a new connection.
+    const again = await pool.query<{ pid: number }>({ text: "SELECT pg_backend_pid() AS pid" }).catch(() => pool.query<{ pid: number }>({ text: "SELECT pg_backend_pid() AS pid" }));
+    expect(pids).not.toContain(again.rows[0]!.pid);
+    expect((pool as unknown as { worker: unknown }).worker).toBe(worker);
+  });
+
+  it("refuses queries once ended", async () => {
+    const ended = new ThreadedPool({ connectionString: url, max: 1 });
+    await ended.query({ text: "SELECT 1" });
+    await ended.end();
+    await expect(ended.query({ text: "SELECT 1" })).rejects.toThrow(/ended/);
+  });
+
+  it("keeps the process alive while a query is in flight, and not when idle", async () => {
+    // A script whose only work left is a query: the process waits for its answer, then exits by itself.
+    const file = path.join(mkdtempSync(path.join(os.tmpdir(), "threaded-pool-")), "script.mts");
+    writeFileSync(file, `
+      import { ThreadedPool } from ${JSON.stringify(path.join(process.cwd(), "server", "db", "threadedPool.ts"))};
+      const pool = new ThreadedPool({ connectionString: ${JSON.stringify(url)}, max: 1 });
+      pool.query({ text: "SELECT pg_sleep(0.8), 'done' AS s" }).then((r) => console.log(r.rows[0].s));`);
+    const started = Date.now();
+    const child = spawn(process.execPath, ["--import", "tsx", file], { cwd: process.cwd(), stdio: ["ignore", "pipe", "inherit"] });
+    let out = "";
+    child.stdout.on("data", (d: Buffer) => (out += d.toString()));
+    const code = await new Promise<number | null>((resolve) => child.on("exit", resolve));
+    expect({ code, out: out.trim() }).toEqual({ code: 0, out: "done" });
+    // Exited soon after the answer: the idle pool's connection did not hold it (the pool's idle timeout is 10 s).
+    expect(Date.now() - started).toBeLessThan(8000);
+  }, 20_000);
+});

@@ -1,0 +1,95 @@
+import path from "node:path";
+import { pathToFileURL } from "node:url";
+import { Worker } from "node:worker_threads";
+import type pg from "pg";
+
+/** What a sink needs of a pool: one query at a time, and an end. pg.Pool and ThreadedPool both are one. */
+export interface Queryable {
+  query<R = Record<string, unknown>>(config: { name?: string; text: string; values?: unknown[] }): Promise<{ rows: R[] }>;
+  end(): Promise<void>;
+}
+
+const ENTRY = pathToFileURL(path.join(process.cwd(), "server", "db", "pgThreadWorker.mjs"));
+
+/** The settings a threaded pool passes to its thread's pg.Pool (plain data: it crosses to the thread). */
+export type ThreadedPoolConfig = Pick<pg.PoolConfig, "connectionString" | "max" | "connectionTimeoutMillis" | "query_timeout" | "idleTimeoutMillis">;
+
+interface Pending {
+  resolve: (result: { rows: never[] }) => void;
+  reject: (error: Error) => void;
+}
+
+/**
+ * A pg.Pool in a worker thread of its own (server/db/pgThreadWorker.mjs): `query` posts the query
+ * there and resolves with its rows, so the driver's CPU (encoding, socket writes, parsing answers)
+ * is not spent on the event loop that serves requests. For the telemetry writers, whose batches are
+ * large and whose answers are small; values must survive structured cloning (strings, numbers,
+ * Dates, arrays of them).
+ *
+ * Errors come back as Errors with PostgreSQL's `code` (SQLSTATE) when it gave one, so a caller can tell
+ * a row it refused (class 22) from an outage. The thread keeps the process alive only while a query
+ * is in flight (a write during shutdown finishes; an idle pool does not hold the process). If the
+ * thread dies, its queries in flight fail and the next query starts a new one.
+ */
+export class ThreadedPool implements Queryable {
+  private worker: Worker | null = null;
+  private readonly pending = new Map<number, Pending>();
+  private nextId = 1;
+  private ended = false;
+
+  constructor(private readonly config: ThreadedPoolConfig) {}
+
+  query<R = Record<string, unknown>>(config: { name?: string; text: string; values?: unknown[] }): Promise<{ rows: R[] }> {
+    if (this.ended) return Promise.reject(new Error("the pool has ended"));
+    return this.post({ name: config.name, text: config.text, values: config.values }) as Promise<{ rows: R[] }>;
+  }
+
+  /** Ends the thread's pool (waiting for its queries), then the thread. */
+  async end(): Promise<void> {
+    if (this.ended) return;
+    this.ended = true;
+    if (!this.worker) return;
+    const worker = this.worker;
+    await this.post({ end: true }).catch(() => {});
+    await worker.terminate();
+  }
+
+  private post(message: Record<string, unknown>): Promise<{ rows: never[] }> {
+    const worker = this.thread();
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, { resolve, reject });
+      if (this.pending.size === 1) worker.ref();
+      worker.postMessage({ id, ...message });
+    });
+  }
+
+  private settle(id: number): Pending | undefined {
+    const pending = this.pending.get(id);
+    this.pending.delete(id);
+    if (this.pending.size === 0) this.worker?.unref();
+    return pending;
+  }
+
+  private thread(): Worker {
+    if (this.worker) return this.worker;
+    // No execArgv of the process (a TypeScript loader, --input-type, profiling flags): the entry is plain JavaScript.
+    const worker = new Worker(ENTRY, { workerData: { config: this.config }, execArgv: [] });
+    worker.unref();
+    worker.on("message", (message: { id: number; rows?: never[]; error?: { message: string; code?: string } }) => {
+      const pending = this.settle(message.id);
+      if (!pending) return;
+      if (message.error) pending.reject(Object.assign(new Error(message.error.message), message.error.code ? { code: message.error.code } : {}));
+      else pending.resolve({ rows: message.rows ?? [] });
+    });
+    const fail = (error: Error) => {
+      if (this.worker !== worker) return;
+      this.worker = null;
+      for (const id of [...this.pending.keys()]) this.settle(id)?.reject(error);
+    };
+    worker.on("error", fail);
+    worker.on("exit", (code) => fail(new Error(`the database thread exited (code ${code})`)));
+    this.worker = worker;
+    return worker;
+  }
+}
