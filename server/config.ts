@@ -218,9 +218,10 @@ export const SETTINGS = {
   CROSS_ENCODER_WORKERS: integer({
     min: 1,
     max: 64,
-    // One core stays for the event loop and PostgreSQL: with as many model threads as cores, tabular
-    // p99 doubled beside cross-encoder traffic on 2 cores (`npm run bench:text`). At most 4: each
-    // thread holds its own copy of every bundle (a MiniLM-L6 export is ~90 MB).
+    // One core stays for the event loop and PostgreSQL: on 2 cores tabular p99 read ×0.8–2.4 beside
+    // two model threads and ×0.5–1.9 beside one (`npm run bench:text`, 2026-11-30: within its noise,
+    // but a model thread per core leaves the loop none of its own). At most 4: each thread holds its
+    // own copy of every bundle (a MiniLM-L6 export is ~90 MB).
     default: () => Math.max(1, Math.min(4, availableParallelism() - 1)),
     defaultDoc: "cores − 1, at least 1 and at most 4",
     doc: "worker threads that run text cross-encoders (POST /v2/rerank), off the event loop; each holds its own copy of every cross-encoder it has served",
