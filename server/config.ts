@@ -208,10 +208,24 @@ export const SETTINGS = {
   ROLLOUT_TICK_MS: integer({ min: 100, max: 3_600_000, default: 5000, doc: "how often a running canary is judged (one queued job per rollout, run by any process with a job worker)" }),
   CONFIG_WATCH_INTERVAL_MS: integer({ min: 10, max: 600_000, default: 500, doc: "how often each process polls surfaces, aliases and API keys for changes while its LISTEN connection is down" }),
   MODEL_THREAD_NICE: integer({ min: 0, max: 19, default: 10, doc: "nice value of the model worker threads (heavy tabular models, cross-encoders; Linux sets it per thread): their runs yield the cores to the event loop serving light requests and to PostgreSQL when both want them; 0 leaves them at the process's priority" }),
+  MODEL_THREAD_SCHED: choice(["normal", "idle"], {
+    default: "normal",
+    doc: "Linux scheduling policy of the model worker threads: `idle` (SCHED_IDLE, set with util-linux's `chrt`) lets the event loop and PostgreSQL preempt a model run the moment they wake up (the event loop's busy time per 100-document text request fell from ~0.9–1.0 ms to ~0.5–0.75 ms on 2 cores), but a model thread then runs only on CPU nothing else wants, and one preempted while it holds a lock the event loop needs (its message port's) holds the loop up as long: unproven on a busy machine, hence not the default. `normal` leaves them at MODEL_THREAD_NICE",
+  }),
   API_KEY_LOOKUP_TIMEOUT_MS: integer({ min: 10, max: 60_000, default: 1000, doc: "longest a request waits for the database to look up an API key this process has no usable verdict for; past it the request gets 503 (the database is unavailable)" }),
   API_KEY_STALE_MAX_MS: integer({ min: 0, max: 86_400_000, default: 300_000, defaultDoc: "`300000` (5 min)", doc: "how long a verified API key's cached verdict keeps serving while its re-read is slow or failing (a database outage): a due re-read runs in the background and the request goes on with the cached verdict; older than this, the request waits for the re-read (at most API_KEY_LOOKUP_TIMEOUT_MS)" }),
   CONFIG_BACKSTOP_MS: integer({ min: 0, max: 3_600_000, default: 30_000, doc: "while the LISTEN connection is up (changes arrive by NOTIFY), how often surface configs and verified API keys are re-read anyway" }),
-  CROSS_ENCODER_WORKERS: integer({ min: 1, max: 64, default: 1, doc: "worker threads that run text cross-encoders (POST /v2/rerank), off the event loop; each holds its own copy of every cross-encoder it has served" }),
+  CROSS_ENCODER_WORKERS: integer({
+    min: 1,
+    max: 64,
+    // One core stays for the event loop and PostgreSQL: on 2 cores tabular p99 read ×0.8–2.4 beside
+    // two model threads and ×0.5–1.9 beside one (`npm run bench:text`, 2026-11-30: within its noise,
+    // but a model thread per core leaves the loop none of its own). At most 4: each thread holds its
+    // own copy of every bundle (a MiniLM-L6 export is ~90 MB).
+    default: () => Math.max(1, Math.min(4, availableParallelism() - 1)),
+    defaultDoc: "cores − 1, at least 1 and at most 4",
+    doc: "worker threads that run text cross-encoders (POST /v2/rerank), off the event loop; each holds its own copy of every cross-encoder it has served",
+  }),
   CROSS_ENCODER_MAX_BATCH: integer({ min: 0, max: 4096, default: 64, doc: "most (query, document) pairs one cross-encoder run scores when concurrent requests are batched; `0` turns dynamic batching off" }),
   CROSS_ENCODER_MAX_WAIT_MS: integer({ min: 0, max: 1000, default: 2, doc: "longest a text rerank request waits for others to share its model run; `0` turns dynamic batching off" }),
   INFERENCE_THREADS: integer({

@@ -86,3 +86,18 @@ export function perRequestMicros(before: CpuReading, after: CpuReading, requests
   for (const [pid, seconds] of after.postgres) postgres += Math.max(0, seconds - (before.postgres.get(pid) ?? 0));
   return { server: (1e6 * (after.server - before.server)) / Math.max(1, requests), postgres: (1e6 * postgres) / Math.max(1, requests) };
 }
+
+/**
+ * Busy CPU seconds of the whole machine so far, every core summed (/proc/stat: all but idle and
+ * iowait); null where /proc is not there. With process.cpuUsage() over the same span it gives the
+ * CPU everything else took meanwhile (PostgreSQL, another engineer's benchmark).
+ */
+export function machineBusySeconds(): number | null {
+  try {
+    const fields = readFileSync("/proc/stat", "utf8").split("\n", 1)[0]!.trim().split(/\s+/).slice(1).map(Number);
+    const total = fields.slice(0, 8).reduce((a, b) => a + b, 0);
+    return (total - fields[3]! - fields[4]!) / TICKS_PER_SECOND;
+  } catch {
+    return null;
+  }
+}

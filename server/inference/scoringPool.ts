@@ -50,7 +50,7 @@ export class ScoringPool {
 
   /** @param threads worker threads (INFERENCE_WORKERS), ≥ 1. */
   constructor(threads: number) {
-    this.pool = new ModelWorkerPool({ name: "the scoring pool", entry: ENTRY, threads, nice: env().MODEL_THREAD_NICE });
+    this.pool = new ModelWorkerPool({ name: "the scoring pool", entry: ENTRY, threads, nice: env().MODEL_THREAD_NICE, schedIdle: env().MODEL_THREAD_SCHED === "idle" });
   }
 
   /**

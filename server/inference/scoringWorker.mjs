@@ -2,19 +2,13 @@
 // of server/inference/workerPool.ts): runs heavy models off the main thread, so their onnxruntime
 // runs never block the event loop that serves other requests. Plain JavaScript: it needs no
 // TypeScript loader in whichever bundle starts it.
-import os from "node:os";
 import { parentPort } from "node:worker_threads";
 import * as ort from "onnxruntime-node";
 import { workerData } from "piscina";
+import { lowerThreadPriority } from "./threadPriority.mjs";
 
-// This thread's priority (workerPool.ts `nice`): Linux applies it to the calling thread only.
-if (workerData?.nice) {
-  try {
-    os.setPriority(0, workerData.nice);
-  } catch {
-    // not permitted here: the thread runs at the process's priority
-  }
-}
+// This thread's priority (workerPool.ts `nice`, `schedIdle`).
+lowerThreadPriority(workerData);
 
 /** Sessions by model version id, opened from the shared bytes of a version's first task on this thread. */
 const sessions = new Map();
@@ -23,7 +17,7 @@ const sessions = new Map();
 const RUN_STARTED = "runStarted";
 
 /**
- * Scores one task: { jobId, live, versionId, bytes (SharedArrayBuffer), inputName, outputName, data, rows, cols }.
+ * Scores one task: { jobId (a task with a deadline), live, versionId, bytes (SharedArrayBuffer), inputName, outputName, data, rows, cols }.
  * @returns { ok: true, scores, modelMs, openSessions } or { ok: false, message, openSessions }.
  */
 export default async function scoreTask(task) {
@@ -44,7 +38,7 @@ export default async function scoreTask(task) {
       opening.catch(() => sessions.get(task.versionId) === opening && sessions.delete(task.versionId));
     }
     const ready = await session;
-    parentPort?.postMessage({ [RUN_STARTED]: task.jobId });
+    if (task.jobId !== undefined) parentPort?.postMessage({ [RUN_STARTED]: task.jobId });
     const started = performance.now();
     const output = await ready.run({ [task.inputName]: new ort.Tensor("float32", task.data, [task.rows, task.cols]) });
     const modelMs = performance.now() - started;

@@ -9,7 +9,7 @@ import { withDeadline } from "../domain/time/deadline";
 //   - crash: a thread that dies fails the task it was running (the request path falls back) and is
 //     replaced; queued tasks go to the other threads or the replacement.
 //   - deadline: a task may carry `deadlineMs`, counted from the moment its worker starts the model's
-//     run (the worker posts `{ [RUN_STARTED]: jobId }`), so time spent queued or opening the model is
+//     run (the worker posts `{ [RUN_STARTED]: jobId }`, for a task with a deadline only), so time spent queued or opening the model is
 //     not the model's fault. Past it the task rejects with code ETIMEDOUT at once: the caller falls
 //     back instead of waiting. The run itself is left to finish on its thread (whose next task then
 //     starts; the other threads serve the queue meanwhile): a thread cannot be stopped inside an
@@ -29,7 +29,12 @@ export const RUN_STARTED = "runStarted";
 
 /** What every task gets besides its own fields: its job id (for RUN_STARTED) and the keys the pool holds. */
 export interface PoolTaskEnvelope {
-  jobId: number;
+  /**
+   * Set only when the task has a deadline: the worker then posts RUN_STARTED with it. Without one
+   * nothing waits for that message, and each message is one more wake-up and task for the event
+   * loop (per cross-encoder run, which has no deadline of its own).
+   */
+  jobId?: number;
   /** Keys held by the pool when the task was sent; a worker releases whatever it opened under any other key. */
   live: string[];
 }
@@ -51,6 +56,11 @@ export interface ModelWorkerPoolOptions {
    * main thread keeps its own): model runs then yield the cores to the event loop when both want them.
    */
   nice?: number;
+  /**
+   * Each thread also takes Linux's SCHED_IDLE policy (threadPriority.mjs): preempted at once when
+   * the event loop or PostgreSQL wakes up on its core, instead of only weighing less.
+   */
+  schedIdle?: boolean;
 }
 
 export class ModelWorkerPool<Task extends object, Reply> {
@@ -64,7 +74,7 @@ export class ModelWorkerPool<Task extends object, Reply> {
   /** @throws RangeError naming `threads` when it is not an integer ≥ 1. */
   constructor(private readonly options: ModelWorkerPoolOptions) {
     if (!Number.isInteger(options.threads) || options.threads < 1) throw new RangeError(`${options.name}: threads must be an integer ≥ 1, got ${options.threads}`);
-    this.piscina = new Piscina({ filename: options.entry, minThreads: options.threads, maxThreads: options.threads, idleTimeout: 60_000, workerData: { nice: options.nice ?? 0 } });
+    this.piscina = new Piscina({ filename: options.entry, minThreads: options.threads, maxThreads: options.threads, idleTimeout: 60_000, workerData: { nice: options.nice ?? 0, schedIdle: options.schedIdle ?? false } });
     this.piscina.on("message", (message: unknown) => {
       const jobId = (message as Record<string, unknown> | null)?.[RUN_STARTED];
       if (typeof jobId === "number") this.onRunStarted.get(jobId)?.();
@@ -102,12 +112,12 @@ export class ModelWorkerPool<Task extends object, Reply> {
   async run(task: Task, options: { deadlineMs?: number } = {}): Promise<Reply> {
     if (this.closing) throw new PoolClosedError(`${this.options.name} is closed (the process is stopping): nothing more runs on it`);
     const { deadlineMs } = options;
+    if (deadlineMs === undefined) return (await this.piscina.run({ ...task, live: [...this.held] } satisfies PoolTaskEnvelope)) as Reply;
     const jobId = this.nextJob++;
     const started = new Promise<void>((resolve) => this.onRunStarted.set(jobId, resolve));
     const envelope: PoolTaskEnvelope = { jobId, live: [...this.held] };
     const running = this.piscina.run({ ...task, ...envelope }) as Promise<Reply>;
     try {
-      if (deadlineMs === undefined) return await running;
       // Until the model's run starts (or the task ends first: a model that cannot be opened), nothing is the model's fault.
       await Promise.race([started, running]);
       let answered = false;

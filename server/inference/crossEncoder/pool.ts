@@ -5,7 +5,7 @@ import { DomainError, InvalidInputError, type DomainErrorCode } from "../../erro
 import { ModelOutputError } from "../sessions";
 import { ModelWorkerPool, poolSlot } from "../workerPool";
 import type { CrossEncoderBundle } from "./bundle";
-import type { ScoreReply, ScoreTask, SharedBundle } from "./workerTask";
+import type { ScoreReply, ScoreTask, SharedBundle, TextRequest } from "./workerTask";
 
 // Cross-encoders run in a pool of worker threads (the one worker-pool kind, ../workerPool.ts: its
 // crash, ref, release and close rules apply here), because an onnxruntime-node run blocks the
@@ -35,7 +35,7 @@ export interface CrossEncoderResult {
 }
 
 interface Pending {
-  pairs: ScoreTask["pairs"];
+  request: TextRequest;
   resolve: (result: CrossEncoderResult) => void;
   reject: (error: Error) => void;
 }
@@ -56,7 +56,7 @@ export class CrossEncoderPool {
   private readonly queues = new Map<string, Queue>();
 
   constructor(private readonly options: CrossEncoderPoolOptions) {
-    this.workers = new ModelWorkerPool({ name: "the cross-encoder pool", entry: ENTRY, threads: options.workers, nice: env().MODEL_THREAD_NICE });
+    this.workers = new ModelWorkerPool({ name: "the cross-encoder pool", entry: ENTRY, threads: options.workers, nice: env().MODEL_THREAD_NICE, schedIdle: env().MODEL_THREAD_SCHED === "idle" });
   }
 
   /**
@@ -74,7 +74,7 @@ export class CrossEncoderPool {
     this.bundles.set(key, shared);
     this.workers.hold(key);
     try {
-      await this.runTask({ key, bundle: shared, pairs: [] });
+      await this.runTask({ key, bundle: shared, requests: [] });
     } catch (error) {
       this.unregister(key);
       throw error;
@@ -98,21 +98,21 @@ export class CrossEncoderPool {
    */
   score(key: string, query: string, documents: readonly string[], maxTokensPerDoc?: number): Promise<CrossEncoderResult> {
     if (!this.bundles.has(key)) return Promise.reject(new DomainError("NOT_FOUND", `cross-encoder "${key}" is not loaded`));
-    const pairs = documents.map((document) => ({ query, document, maxTokensPerDoc }));
+    const pairs = documents.length;
     return new Promise((resolve, reject) => {
-      const item: Pending = { pairs, resolve, reject };
+      const item: Pending = { request: maxTokensPerDoc === undefined ? { query, documents } : { query, documents, maxTokensPerDoc }, resolve, reject };
       const { maxBatchPairs, maxWaitMs } = this.options;
-      if (maxBatchPairs === 0 || maxWaitMs === 0 || pairs.length >= maxBatchPairs) {
+      if (maxBatchPairs === 0 || maxWaitMs === 0 || pairs >= maxBatchPairs) {
         this.dispatch(key, [item]);
         return;
       }
       let queue = this.queues.get(key);
       if (!queue) this.queues.set(key, (queue = { pending: [], pairs: 0 }));
-      if (queue.pairs + pairs.length > maxBatchPairs) this.flush(key);
+      if (queue.pairs + pairs > maxBatchPairs) this.flush(key);
       queue = this.queues.get(key) ?? { pending: [], pairs: 0 };
       this.queues.set(key, queue);
       queue.pending.push(item);
-      queue.pairs += pairs.length;
+      queue.pairs += pairs;
       if (queue.pairs >= maxBatchPairs) this.flush(key);
       else queue.timer ??= setTimeout(() => this.flush(key), maxWaitMs);
     });
@@ -138,12 +138,11 @@ export class CrossEncoderPool {
       for (const item of items) item.reject(new DomainError("NOT_FOUND", `cross-encoder "${key}" is not loaded`));
       return;
     }
-    const pairs = items.flatMap((item) => item.pairs);
-    this.runTask({ key, bundle, pairs }).then(
+    this.runTask({ key, bundle, requests: items.map((item) => item.request) }).then(
       (reply) => {
         let offset = 0;
         for (const item of items) {
-          const n = item.pairs.length;
+          const n = item.request.documents.length;
           let truncated = 0;
           for (let i = offset; i < offset + n; i++) truncated += reply.truncatedRows[i]!;
           item.resolve({ scores: Array.from(reply.scores.subarray(offset, offset + n)), truncated, modelMs: reply.modelMs, batchedRequests: items.length });

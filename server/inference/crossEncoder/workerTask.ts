@@ -18,13 +18,26 @@ export interface SharedBundle {
   config: CrossEncoderConfig;
 }
 
+/** One request's share of a task: its query and its documents' texts. */
+export interface TextRequest {
+  query: string;
+  documents: readonly string[];
+  /** Cohere's max_tokens_per_doc for this request's documents. */
+  maxTokensPerDoc?: number;
+}
+
 /** One task; the pool (../workerPool.ts) adds its envelope (jobId, live) when it sends it. */
 export interface ScoreTask extends Partial<PoolTaskEnvelope> {
   /** The bundle's identity (e.g. its sha256): a worker opens each key once. */
   key: string;
   bundle: SharedBundle;
-  /** Empty to only open and check the bundle. */
-  pairs: PairInput[];
+  /**
+   * The requests of one model run (the batch), scored as their documents in order. Empty to only
+   * open and check the bundle. Sent as arrays of strings, not one object per pair: the main thread
+   * pays the structured clone, and a pair object per document doubled it (68 → 31 µs for 100
+   * documents, measured with MessagePort.postMessage); the pairs are built here, on the worker.
+   */
+  requests: TextRequest[];
 }
 
 export type ScoreReply =
@@ -62,8 +75,9 @@ export async function runScoreTask(task: ScoreTask): Promise<ScoreReply> {
     const model = await open(task);
     if (task.jobId !== undefined) parentPort?.postMessage({ [RUN_STARTED]: task.jobId });
     const started = performance.now();
-    if (task.pairs.length === 0) return { ok: true, scores: new Float32Array(0), truncatedRows: new Uint8Array(0), modelMs: 0 };
-    const result = await model.score(task.pairs);
+    const pairs: PairInput[] = task.requests.flatMap(({ query, documents, maxTokensPerDoc }) => documents.map((document) => ({ query, document, maxTokensPerDoc })));
+    if (pairs.length === 0) return { ok: true, scores: new Float32Array(0), truncatedRows: new Uint8Array(0), modelMs: 0 };
+    const result = await model.score(pairs);
     return { ok: true, scores: result.scores, truncatedRows: result.truncatedRows, modelMs: performance.now() - started };
   } catch (error) {
     const e = error as Error & { code?: string; field?: string };

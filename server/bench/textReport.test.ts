@@ -1,0 +1,63 @@
+import { describe, expect, it } from "vitest";
+import { createRng } from "../domain/random";
+import { p99Ratio, TARGET_RATIO, verdict } from "./textReport";
+
+// The probe of bench:text is tabular requests every 1000 / rate ms; a model run on the event loop
+// holds every request that falls due during it until the run ends. These tests build such latencies
+// and check that the figure the target is judged on sees the stall.
+
+const RATE = 100; // probe requests per second, as text.bench.ts sends them
+const SERVICE_MS = 1; // a tabular request's own time
+
+/** Probe latencies over `seconds`: service time with seeded jitter, plus the wait behind any stall in `stalls` ([start, end) ms). */
+function probe(seconds: number, seed: number, stalls: Array<[number, number]> = []): number[] {
+  const rng = createRng(seed);
+  const out: number[] = [];
+  for (let i = 0; i < RATE * seconds; i++) {
+    const due = (i * 1000) / RATE;
+    const stall = stalls.find(([from, to]) => due >= from && due < to);
+    out.push(SERVICE_MS + 0.3 * rng.next() + (stall ? stall[1] - due : 0));
+  }
+  return out;
+}
+
+/** A `runMs` model run on the event loop every `everyMs`, over `seconds`. */
+const runsOnLoop = (seconds: number, runMs: number, everyMs: number): Array<[number, number]> =>
+  Array.from({ length: Math.floor((seconds * 1000) / everyMs) }, (_, k) => [k * everyMs + 3, k * everyMs + 3 + runMs]);
+
+describe("p99Ratio", () => {
+  it("reads about 1 for the same traffic, with an interval around it", () => {
+    const r = p99Ratio(probe(16, 1), probe(10, 2));
+    expect(r.ratio).toBeGreaterThan(0.9);
+    expect(r.ratio).toBeLessThan(1.1);
+    expect(r.interval!.lower).toBeLessThanOrEqual(1);
+    expect(r.interval!.upper).toBeGreaterThanOrEqual(1);
+    expect(verdict(r)).toMatch(/^met/);
+  });
+
+  it("catches a model run blocking the event loop: 5 ms every 47 ms is a clear miss", () => {
+    const r = p99Ratio(probe(16, 1), probe(10, 2, runsOnLoop(10, 5, 47)));
+    expect(r.ratio).toBeGreaterThan(3);
+    expect(r.interval!.lower).toBeGreaterThan(TARGET_RATIO);
+    expect(verdict(r)).toBe("missed");
+  });
+
+  it("catches a stall that delays only 2 % of the probe's requests", () => {
+    // A 10 ms run every 500 ms: one probe request in fifty falls due during a run (and waits 3 ms).
+    const stalls = runsOnLoop(10, 10, 500);
+    const loaded = probe(10, 2, stalls);
+    const delayed = loaded.filter((x) => x > SERVICE_MS + 0.3).length / loaded.length;
+    expect(delayed).toBeCloseTo(0.02, 3);
+    expect(p99Ratio(probe(16, 1), loaded).ratio).toBeGreaterThan(TARGET_RATIO);
+  });
+
+  it("gives no interval for a sample too small to bound its p99, and says the verdict is within noise", () => {
+    const r = p99Ratio(probe(2.4, 1), probe(2.4, 2));
+    expect(r.interval).toBeNull();
+    expect(verdict(r)).toBe("met (within noise)");
+  });
+
+  it("refuses empty samples", () => {
+    expect(() => p99Ratio([], [1])).toThrow(RangeError);
+  });
+});

@@ -1,0 +1,55 @@
+import { quantileSorted } from "../domain/stats/describe";
+import { quantileInterval } from "../domain/stats/quantiles";
+
+// The figures of npm run bench:text (text.bench.ts), as pure functions of the latencies it measured
+// (unit-tested in textReport.test.ts, including that a model run blocking the event loop shows).
+
+/** The target: tabular p99 with cross-encoder traffic at half of max ≤ 1.2 × tabular p99 alone. */
+export const TARGET_RATIO = 1.2;
+
+export interface P99Ratio {
+  /** p99 of the loaded latencies / p99 of the baseline latencies (each R's type-7 quantile, ms/ms). */
+  ratio: number;
+  loadedP99: number;
+  baselineP99: number;
+  /**
+   * A conservative interval for the ratio with joint coverage ≥ `level`: each p99's distribution-free
+   * interval at 1 − (1 − level)/2 (Bonferroni), loaded lower / baseline upper to loaded upper /
+   * baseline lower. Null when a sample is too small for its interval (a p99 at 97.5 % needs ≥ ~440).
+   */
+  interval: { lower: number; upper: number; level: number } | null;
+  samples: { loaded: number; baseline: number };
+}
+
+/**
+ * Compares tabular latencies measured with cross-encoder traffic (`loaded`) against tabular traffic
+ * alone (`baseline`), both in ms, any order. The p99s come from every sample, so a loop stall
+ * that delays 1 % of the probe's requests moves the ratio; nothing is trimmed.
+ * @throws RangeError when either sample is empty or `level` is not in (0, 1).
+ */
+export function p99Ratio(baseline: readonly number[], loaded: readonly number[], level = 0.95): P99Ratio {
+  if (baseline.length === 0 || loaded.length === 0) throw new RangeError("p99Ratio needs at least one baseline and one loaded latency");
+  if (!(level > 0 && level < 1)) throw new RangeError(`level must be in (0, 1), got ${level}`);
+  const b = [...baseline].sort((x, y) => x - y);
+  const l = [...loaded].sort((x, y) => x - y);
+  const each = 1 - (1 - level) / 2;
+  const bi = quantileInterval(b, 0.99, each);
+  const li = quantileInterval(l, 0.99, each);
+  const baselineP99 = quantileSorted(b, 0.99);
+  const loadedP99 = quantileSorted(l, 0.99);
+  return {
+    ratio: loadedP99 / baselineP99,
+    loadedP99,
+    baselineP99,
+    interval: bi && li ? { lower: li.lower / bi.upper, upper: li.upper / bi.lower, level } : null,
+    samples: { loaded: l.length, baseline: b.length },
+  };
+}
+
+/** How a ratio reads against the target: met or missed, and whether the interval settles it. */
+export function verdict(r: P99Ratio, target = TARGET_RATIO): "met" | "met (within noise)" | "missed (within noise)" | "missed" {
+  const met = r.ratio <= target;
+  if (!r.interval) return met ? "met (within noise)" : "missed (within noise)";
+  if (met) return r.interval.upper <= target ? "met" : "met (within noise)";
+  return r.interval.lower > target ? "missed" : "missed (within noise)";
+}
