@@ -206,14 +206,16 @@ export function shadowSink(pool: Queryable): BatchSink<ShadowEntry> {
 export function scoringSampleSink(pool: Queryable): BatchSink<ScoringSampleRow> {
   return {
     async write(rows) {
-      // Keyed by request id and ts like the request log, so a replayed batch adds nothing twice.
+      // Keyed by request id and ts like the request log, so a replayed batch adds nothing twice. Read
+      // with json_to_recordset into json columns, as the request log is: the Debug page reads a sample
+      // whole, so its feature rows go in as the text they are, not built into jsonb trees.
       await pool.query({
         // Named: prepared once per connection, so PostgreSQL plans it once, not on every batch.
-        name: "telemetry_scoring_sample",
+        name: "telemetry_scoring_sample_v2",
         text: `INSERT INTO scoring_samples (request_id, ts, surface, model_version_id, reason, feature_names, rows, timings)
          SELECT "requestId", ts, surface, "modelVersionId", reason, coalesce("featureNames", '[]'), rows, coalesce(timings, '{}')
-         FROM jsonb_to_recordset($1::jsonb) AS x("requestId" text, ts timestamptz, surface text, "modelVersionId" text, reason text,
-           "featureNames" jsonb, rows jsonb, timings jsonb)
+         FROM json_to_recordset($1::json) AS x("requestId" text, ts timestamptz, surface text, "modelVersionId" text, reason text,
+           "featureNames" json, rows json, timings json)
          ON CONFLICT DO NOTHING`,
         values: [JSON.stringify(rows)],
       });
