@@ -90,6 +90,32 @@ describe("every input schema refuses hostile values where it takes them", () => 
 });
 
 describe("records keep every key or refuse it", () => {
+  // zod builds a record by assignment, so a key "__proto__" (an own field once JSON.parse has read
+  // it) sets the prototype instead and is gone from what the service sees, without a word.
+  it.each(inputs.map((i) => [i.name, i.schema] as const))("%s: a record key named __proto__ is kept or refused naming it", (_name, schema: z.ZodType) => {
+    const dropped: string[] = [];
+    for (const sample of samplesOf(schema)) {
+      for (const leaf of sample.leaves.filter((l) => l.kind === "key")) {
+        const result = schema.safeParse(withLeaf(sample.value, leaf, "__proto__"));
+        const where = leaf.path.join(".") || "input";
+        if (!result.success) {
+          if (!result.error.issues.some((issue) => isUnder(issue.path, [...leaf.path, "__proto__"]))) dropped.push(`${where}: refused, but not naming ${where}.__proto__`);
+          continue;
+        }
+        const record = leaf.path.reduce<unknown>((node, key) => (node as Record<string | number, unknown>)?.[key], result.data);
+        if (typeof record !== "object" || record === null || !Object.hasOwn(record, "__proto__")) dropped.push(`${where}: dropped`);
+      }
+    }
+    expect(dropped).toEqual([]);
+  });
+
+  it("a rerank request's inline feature or attribute named __proto__ is refused naming it", () => {
+    const request = JSON.parse('{"surface":"s","topK":1,"context":{"attributes":{"__proto__":"x"}},"candidates":[{"id":"a","features":{"__proto__":1}}]}') as unknown;
+    const parsed = rerankRequestSchema.safeParse(request);
+    expect(describeZodError(parsed.error!)).toContain('candidates[0].features.__proto__: may not be "__proto__"');
+    expect(describeZodError(parsed.error!)).toContain('context.attributes.__proto__: may not be "__proto__"');
+  });
+
   it("a metric or hyperparameter named __proto__ is refused naming it, not dropped without a word", () => {
     const fields = JSON.parse('{"format":"cross-encoder","metrics":{"ndcg@10":0.5,"__proto__":0.9},"metadata":{"hyperparameters":{"__proto__":{"x":1}}}}') as unknown;
     const parsed = uploadFieldsSchema.safeParse(fields);
