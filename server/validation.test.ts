@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { z } from "zod";
 import { outcomeBatchSchema } from "./events/schema";
+import { experimentInputSchema } from "./experiments/schema";
 import { rerankRequestSchema } from "./rerank/schema";
 import { uploadFieldsSchema } from "./registry/schema";
 import { appRouter } from "./routers/_app";
@@ -114,6 +115,9 @@ describe("records keep every key or refuse it", () => {
     const parsed = rerankRequestSchema.safeParse(request);
     expect(describeZodError(parsed.error!)).toContain('candidates[0].features.__proto__: may not be "__proto__"');
     expect(describeZodError(parsed.error!)).toContain('context.attributes.__proto__: may not be "__proto__"');
+    // So an experiment cannot target one: such a rule could never match.
+    const rules = experimentInputSchema.shape.targeting.safeParse([{ attribute: "__proto__", op: "exists" }]);
+    expect(describeZodError(rules.error!)).toBe('[0].attribute: may not be "__proto__" (a request cannot carry an attribute of that name)');
   });
 
   it("a metric or hyperparameter named __proto__ is refused naming it, not dropped without a word", () => {
