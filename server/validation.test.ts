@@ -51,6 +51,7 @@ describe("the primitives", () => {
     expect(jsonProblem(new Date())).toBe("must be JSON (got Date)");
     expect(jsonProblem(new Map())).toBe("must be JSON (got Map)");
     expect(jsonProblem(undefined)).toBe("must be JSON (got undefined)");
+    expect(jsonProblem({ a: [JSON.parse('{"__proto__": {"x": 1}}')] })).toBe('must not hold a key "__proto__" (no page could show it)');
     expect(jsonValue({ maxDepth: 2 }).safeParse({ a: { b: 1 } }).success).toBe(false);
   });
 });
@@ -61,7 +62,7 @@ const HOSTILE: Record<Leaf["kind"], Array<[string, unknown]>> = {
   key: [["NUL", "k\u0000"], ["lone surrogate", "k\ud800"], ["a megabyte", "k".repeat(1_048_576)]],
   number: [["1e39", 1e39], ["-1e39", -1e39]],
   date: [["year -271821", new Date(-8.64e15)], ["year 275760", new Date(8.64e15)]],
-  json: [["3,000 levels deep", deepJson(3000)], ["NUL inside", { v: "a\u0000" }], ["a lone surrogate inside", ["\udc00"]], ["a megabyte", "j".repeat(1_048_576)]],
+  json: [["3,000 levels deep", deepJson(3000)], ["NUL inside", { v: "a\u0000" }], ["a lone surrogate inside", ["\udc00"]], ["a megabyte", "j".repeat(1_048_576)], ["a key __proto__ inside", JSON.parse('{"v": {"__proto__": 1}}')]],
 };
 
 const inputs = [
@@ -129,6 +130,11 @@ describe("records keep every key or refuse it", () => {
     expect(uploadFieldsSchema.parse(JSON.parse('{"format":"cross-encoder","metrics":{"ndcg@10":0.5,"proto":0.9}}')).metrics).toEqual({ "ndcg@10": 0.5, proto: 0.9 });
     const metadata = uploadFieldsSchema.safeParse(JSON.parse('{"format":"cross-encoder","metadata":{"notes":"n","__proto__":{"x":1}}}'));
     expect(describeZodError(metadata.error!)).toContain('metadata.__proto__: may not be "__proto__"');
+    // Deeper: superjson would refuse to send the version's metadata, and its card would fail.
+    const nested = uploadFieldsSchema.safeParse(JSON.parse('{"format":"cross-encoder","metadata":{"run":{"config":{"__proto__":{"x":1}}}}}'));
+    expect(describeZodError(nested.error!)).toContain('metadata.run: must not hold a key "__proto__" (no page could show it)');
+    const spec = uploadFieldsSchema.safeParse({ format: "onnx", featureSpec: [{ name: "__proto__", source: "item", default: 0 }] });
+    expect(describeZodError(spec.error!)).toContain('featureSpec[0].name: may not be "__proto__"');
   });
 });
 
