@@ -69,7 +69,7 @@ test("roll search back to a version two moves back, from the serving history", a
 });
 
 test("a canary's judged step shows each metric's verdict; pause and abort it", async ({ page, request, baseURL }) => {
-  await trpcMutation(request, "rollouts.start", { surface: "search", version: 3, steps: [20, 50], minRequests: 20, maxLatencyIncrease: 100, reason: "e2e: canary v3" });
+  await trpcMutation(request, "rollouts.start", { surface: "search", version: 3, steps: [20, 50], minRequests: 20, maxLatencyIncrease: 100, maxTailShareIncrease: 1, reason: "e2e: canary v3" });
   for (let i = 0; i < 150; i++) await rank(request, `e2e-steps-${i}`);
   // Judge now rather than wait for the queued tick (either judges step 1 once).
   await expect(async () => {

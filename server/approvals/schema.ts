@@ -23,6 +23,8 @@ export const startRolloutSchema = z.strictObject({
   maxLatencyIncrease: decimal(0, 100).optional(),
   /** Older name of maxLatencyIncrease (stored change requests use it). */
   maxP99Increase: decimal(0, 100).optional(),
+  /** Tolerated absolute rise of the share of canary requests slower than the baseline's p99 (0.01 = one point). */
+  maxTailShareIncrease: decimal(0, 1).optional(),
   maxFallbackRateIncrease: decimal(0, 1).optional(),
   maxCtrDecrease: decimal(0, 1).optional(),
   /** Minutes a step may wait for its minimum samples before it is decided without CTR (or paused). */

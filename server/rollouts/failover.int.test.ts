@@ -58,7 +58,7 @@ afterAll(async () => {
 describe("canary analysis as durable jobs across processes", () => {
   it("continues in the other process after the one judging a step is killed mid-run, with one verdict per step", async () => {
     const db = getDb();
-    const rollout = await callerAs(["ml_engineer"], "ml@rerank.local").rollouts.start({ surface: "t-failover", version: 3, steps: [20, 50], minRequests: 20, maxLatencyIncrease: 100, reason: "failover test" });
+    const rollout = await callerAs(["ml_engineer"], "ml@rerank.local").rollouts.start({ surface: "t-failover", version: 3, steps: [20, 50], minRequests: 20, maxLatencyIncrease: 100, maxTailShareIncrease: 1, reason: "failover test" });
     // Hold the rollout's row: the next judge (in whichever process takes the job) blocks on it, mid-run.
     const holder = await connectClient({ connectionString: databaseUrl() });
     await holder.query("BEGIN");

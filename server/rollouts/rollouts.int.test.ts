@@ -73,7 +73,7 @@ describe("canary rollouts", () => {
   it("serves a sticky share, widens it step by step and promotes the version", async () => {
     // Latency in a sequential in-process loop is noise (GC pauses): this test is about the steps, so
     // the p99 guard is loose here; judgeCanary's unit tests cover it.
-    await caller().rollouts.start({ surface: "t-roll", version: 3, steps: [20, 50], minRequests: 30, maxLatencyIncrease: 100, reason: "v3 looks better offline" });
+    await caller().rollouts.start({ surface: "t-roll", version: 3, steps: [20, 50], minRequests: 30, maxLatencyIncrease: 100, maxTailShareIncrease: 1, reason: "v3 looks better offline" });
     expect(await canaryAlias()).toBe(3);
     await expect(caller().rollouts.start({ surface: "t-roll", version: 3 })).rejects.toThrow('a rollout is already running on "t-roll": abort it first');
 
@@ -239,7 +239,7 @@ describe("canary rollouts", () => {
     // t-share-a and t-share-b both serve t-share-a-model production (v1); v4 and v5 are candidates.
     const a = await createTestSurface(db, { key: "t-share-a", bytes: demoModelBytes("linear"), featureSpec: spec, extraVersions: [demoModelBytes("candidate"), linearRankerOnnx([0.3, 1, 5.5, 0.3, -0.05, -0.001, 0.5], 0)] });
     const b = await db.surface.create({ data: { key: "t-share-b", name: "t-share-b", modelId: a.modelId, modelAlias: "production", timeoutMs: 1000 } });
-    await ml.rollouts.start({ surface: "t-share-a", version: 4, steps: [50], minRequests: 30, maxLatencyIncrease: 100, reason: "v4 on A" });
+    await ml.rollouts.start({ surface: "t-share-a", version: 4, steps: [50], minRequests: 30, maxLatencyIncrease: 100, maxTailShareIncrease: 1, reason: "v4 on A" });
     const [onA] = await ml.rollouts.list({ surface: "t-share-a", limit: 1 });
     const refusal = (surface: string, other: string, id: string, status: string, version: number, percent: number, act: string) =>
       `cannot ${act} on "${surface}": t-share-a-model production also serves "${other}", where rollout ${id} is ${status} (v${version} at ${percent} %); promoting here would move the baseline that rollout is judged against. Let it end, or abort it, first`;
@@ -257,7 +257,7 @@ describe("canary rollouts", () => {
     // Two at once on the two surfaces (they take the model's lock): exactly one starts.
     await ml.rollouts.abort({ surface: "t-share-a", reason: "race next" });
     const race = await Promise.allSettled([
-      ml.rollouts.start({ surface: "t-share-a", version: 4, steps: [50], minRequests: 30, maxLatencyIncrease: 100 }),
+      ml.rollouts.start({ surface: "t-share-a", version: 4, steps: [50], minRequests: 30, maxLatencyIncrease: 100, maxTailShareIncrease: 1 }),
       ml.rollouts.start({ surface: "t-share-b", version: 5, steps: [50] }),
     ]);
     expect(race.filter((r) => r.status === "fulfilled")).toHaveLength(1);
@@ -266,7 +266,7 @@ describe("canary rollouts", () => {
     expect(running).toHaveLength(1);
     if (running[0]!.surface.key === "t-share-b") {
       await ml.rollouts.abort({ surface: "t-share-b", reason: "keep A for the promotion checks" });
-      await ml.rollouts.start({ surface: "t-share-a", version: 4, steps: [50], minRequests: 30, maxLatencyIncrease: 100 });
+      await ml.rollouts.start({ surface: "t-share-a", version: 4, steps: [50], minRequests: 30, maxLatencyIncrease: 100, maxTailShareIncrease: 1 });
     }
     const [current] = await ml.rollouts.list({ surface: "t-share-a", limit: 1 });
 
@@ -302,7 +302,7 @@ describe("canary rollouts", () => {
     };
     const judge = async () => (await ml.rollouts.analyse()).find((o) => o.surface === "t-deadline")!;
     await db.webhookEndpoint.create({ data: { name: "t-deadline-hook", url: "http://127.0.0.1:9/hook", format: "standard", eventKinds: ["canary.paused", "canary.resumed"], secret: "whsec_dGVzdA==", createdBy: "test" } });
-    await ml.rollouts.start({ surface: "t-deadline", version: 3, steps: [50, 60], minRequests: 20, maxLatencyIncrease: 100, stepDeadlineMinutes: 90, reason: "few outcome events" });
+    await ml.rollouts.start({ surface: "t-deadline", version: 3, steps: [50, 60], minRequests: 20, maxLatencyIncrease: 100, maxTailShareIncrease: 1, stepDeadlineMinutes: 90, reason: "few outcome events" });
     const [started] = await ml.rollouts.list({ surface: "t-deadline", limit: 1 });
     expect(started!.policy).toMatchObject({ stepDeadlineMinutes: 90, minImpressions: 20_000 });
     expect(new Date(started!.stepDeadlineAt!).getTime() - new Date(started!.stepStartedAt).getTime()).toBeGreaterThan(89 * 60_000);
@@ -355,7 +355,7 @@ describe("canary rollouts", () => {
     const db = getDb();
     const ml = caller();
     await createTestSurface(db, { key: "t-clicks", bytes: demoModelBytes("linear"), featureSpec: demoFeatureSpec(), shadowBytes: demoModelBytes("candidate") });
-    await ml.rollouts.start({ surface: "t-clicks", version: 3, steps: [50, 60], minRequests: 20, minImpressions: 20, maxLatencyIncrease: 100, reason: "clicky clients" });
+    await ml.rollouts.start({ surface: "t-clicks", version: 3, steps: [50, 60], minRequests: 20, minImpressions: 20, maxLatencyIncrease: 100, maxTailShareIncrease: 1, reason: "clicky clients" });
     await send("t-clicks", users("ck", 120));
     // Each request: one impression of i1, two clicks on i1 (a double tap) and a click on i2 it never reported as shown.
     await db.$executeRaw`
@@ -382,7 +382,7 @@ describe("canary rollouts", () => {
     const id = async (v: number) => (await db.modelVersion.findFirstOrThrow({ where: { modelId: a.modelId!, version: v } })).id;
     await ml.models.setAlias({ versionId: await id(5), alias: "production", reason: "v5" });
     await db.webhookEndpoint.create({ data: { name: "t-stable hooks", url: "http://127.0.0.1:35099/none", format: "standard", eventKinds: ["canary.rolled_back"], secret: "whsec_dGVzdA==", createdBy: "test" } });
-    await ml.rollouts.start({ surface: "t-stable", version: 4, steps: [50], minRequests: 30, maxLatencyIncrease: 100, reason: "v4 canary" });
+    await ml.rollouts.start({ surface: "t-stable", version: 4, steps: [50], minRequests: 30, maxLatencyIncrease: 100, maxTailShareIncrease: 1, reason: "v4 canary" });
     const [rollout] = await ml.rollouts.list({ surface: "t-stable", limit: 1 });
     const refusal = (status: string) =>
       `t-stable-model production is the serving alias (the baseline) of rollout ${rollout!.id} on "t-stable" (${status}, v4 at 50 %): moving it now would change what that canary is judged against. Promote or abort the rollout first (an on-call rollback always works, and aborts it)`;
@@ -427,7 +427,7 @@ describe("canary rollouts", () => {
     const a = await createTestSurface(db, { key: "t-gate", bytes: demoModelBytes("linear"), featureSpec: spec, extraVersions: [demoModelBytes("candidate")] });
     await db.surface.create({ data: { key: "t-gate-b", name: "t-gate-b", modelId: a.modelId, modelAlias: "production", timeoutMs: 1000 } });
     await db.webhookEndpoint.create({ data: { name: "t-gate hooks", url: "http://127.0.0.1:35099/none", format: "standard", eventKinds: ["canary.promoted"], secret: "whsec_dGVzdA==", createdBy: "test" } });
-    await ml.rollouts.start({ surface: "t-gate", version: 4, steps: [50], minRequests: 30, maxLatencyIncrease: 100, reason: "v4 canary" });
+    await ml.rollouts.start({ surface: "t-gate", version: 4, steps: [50], minRequests: 30, maxLatencyIncrease: 100, maxTailShareIncrease: 1, reason: "v4 canary" });
     const [rollout] = await ml.rollouts.list({ surface: "t-gate", limit: 1 });
     // t-gate-b becomes guarded after the start.
     await callerAs(["admin"], "admin@gate.test").approvals.setRequired({ surface: "t-gate-b", required: true, reason: "guarded now" });

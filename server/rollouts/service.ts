@@ -54,6 +54,8 @@ export interface StartRolloutInput {
   maxLatencyIncrease?: number;
   /** Older name of maxLatencyIncrease, still accepted from stored change requests. */
   maxP99Increase?: number;
+  /** Tolerated absolute rise of the share of canary requests slower than the baseline's p99 (0.01 = one point). */
+  maxTailShareIncrease?: number;
   /** Tolerated absolute rise of the fallback rate (0.01 = one point). */
   maxFallbackRateIncrease?: number;
   /** Tolerated relative fall of CTR (0.05 = −5 %). */
@@ -111,6 +113,7 @@ function policyOf(input: StartRolloutInput): JudgePolicy {
     minRequests: input.minRequests ?? DEFAULT_JUDGE_POLICY.minRequests,
     minImpressions: input.minImpressions ?? DEFAULT_JUDGE_POLICY.minImpressions,
     maxLatencyIncrease: input.maxLatencyIncrease ?? input.maxP99Increase ?? DEFAULT_JUDGE_POLICY.maxLatencyIncrease,
+    maxTailShareIncrease: input.maxTailShareIncrease ?? DEFAULT_JUDGE_POLICY.maxTailShareIncrease,
     maxFallbackRateIncrease: input.maxFallbackRateIncrease ?? DEFAULT_JUDGE_POLICY.maxFallbackRateIncrease,
     maxCtrDecrease: input.maxCtrDecrease ?? DEFAULT_JUDGE_POLICY.maxCtrDecrease,
     stepDeadlineMinutes: input.stepDeadlineMinutes ?? DEFAULT_JUDGE_POLICY.stepDeadlineMinutes,
@@ -468,7 +471,7 @@ export async function retryInputOf(db: Db, rolloutId: string): Promise<StartRoll
   return {
     surface: rollout.surface.key, version: rollout.model.versions.find((v) => v.id === rollout.toVersionId)!.version, steps: rollout.steps as number[],
     minRequests: policy.minRequests, minImpressions: policy.minImpressions, maxLatencyIncrease: policy.maxLatencyIncrease,
-    maxFallbackRateIncrease: policy.maxFallbackRateIncrease, maxCtrDecrease: policy.maxCtrDecrease, stepDeadlineMinutes: policy.stepDeadlineMinutes,
+    maxTailShareIncrease: policy.maxTailShareIncrease, maxFallbackRateIncrease: policy.maxFallbackRateIncrease, maxCtrDecrease: policy.maxCtrDecrease, stepDeadlineMinutes: policy.stepDeadlineMinutes,
   };
 }
 
