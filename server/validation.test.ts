@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { z } from "zod";
 import { outcomeBatchSchema } from "./events/schema";
+import { experimentInputSchema } from "./experiments/schema";
 import { rerankRequestSchema } from "./rerank/schema";
 import { uploadFieldsSchema } from "./registry/schema";
 import { appRouter } from "./routers/_app";
@@ -50,6 +51,7 @@ describe("the primitives", () => {
     expect(jsonProblem(new Date())).toBe("must be JSON (got Date)");
     expect(jsonProblem(new Map())).toBe("must be JSON (got Map)");
     expect(jsonProblem(undefined)).toBe("must be JSON (got undefined)");
+    expect(jsonProblem({ a: [JSON.parse('{"__proto__": {"x": 1}}')] })).toBe('must not hold a key "__proto__" (no page could show it)');
     expect(jsonValue({ maxDepth: 2 }).safeParse({ a: { b: 1 } }).success).toBe(false);
   });
 });
@@ -60,7 +62,7 @@ const HOSTILE: Record<Leaf["kind"], Array<[string, unknown]>> = {
   key: [["NUL", "k\u0000"], ["lone surrogate", "k\ud800"], ["a megabyte", "k".repeat(1_048_576)]],
   number: [["1e39", 1e39], ["-1e39", -1e39]],
   date: [["year -271821", new Date(-8.64e15)], ["year 275760", new Date(8.64e15)]],
-  json: [["3,000 levels deep", deepJson(3000)], ["NUL inside", { v: "a\u0000" }], ["a lone surrogate inside", ["\udc00"]], ["a megabyte", "j".repeat(1_048_576)]],
+  json: [["3,000 levels deep", deepJson(3000)], ["NUL inside", { v: "a\u0000" }], ["a lone surrogate inside", ["\udc00"]], ["a megabyte", "j".repeat(1_048_576)], ["a key __proto__ inside", JSON.parse('{"v": {"__proto__": 1}}')]],
 };
 
 const inputs = [
@@ -90,6 +92,35 @@ describe("every input schema refuses hostile values where it takes them", () => 
 });
 
 describe("records keep every key or refuse it", () => {
+  // zod builds a record by assignment, so a key "__proto__" (an own field once JSON.parse has read
+  // it) sets the prototype instead and is gone from what the service sees, without a word.
+  it.each(inputs.map((i) => [i.name, i.schema] as const))("%s: a record key named __proto__ is kept or refused naming it", (_name, schema: z.ZodType) => {
+    const dropped: string[] = [];
+    for (const sample of samplesOf(schema)) {
+      for (const leaf of sample.leaves.filter((l) => l.kind === "key")) {
+        const result = schema.safeParse(withLeaf(sample.value, leaf, "__proto__"));
+        const where = leaf.path.join(".") || "input";
+        if (!result.success) {
+          if (!result.error.issues.some((issue) => isUnder(issue.path, [...leaf.path, "__proto__"]))) dropped.push(`${where}: refused, but not naming ${where}.__proto__`);
+          continue;
+        }
+        const record = leaf.path.reduce<unknown>((node, key) => (node as Record<string | number, unknown>)?.[key], result.data);
+        if (typeof record !== "object" || record === null || !Object.hasOwn(record, "__proto__")) dropped.push(`${where}: dropped`);
+      }
+    }
+    expect(dropped).toEqual([]);
+  });
+
+  it("a rerank request's inline feature or attribute named __proto__ is refused naming it", () => {
+    const request = JSON.parse('{"surface":"s","topK":1,"context":{"attributes":{"__proto__":"x"}},"candidates":[{"id":"a","features":{"__proto__":1}}]}') as unknown;
+    const parsed = rerankRequestSchema.safeParse(request);
+    expect(describeZodError(parsed.error!)).toContain('candidates[0].features.__proto__: may not be "__proto__"');
+    expect(describeZodError(parsed.error!)).toContain('context.attributes.__proto__: may not be "__proto__"');
+    // So an experiment cannot target one: such a rule could never match.
+    const rules = experimentInputSchema.shape.targeting.safeParse([{ attribute: "__proto__", op: "exists" }]);
+    expect(describeZodError(rules.error!)).toBe('[0].attribute: may not be "__proto__" (a request cannot carry an attribute of that name)');
+  });
+
   it("a metric or hyperparameter named __proto__ is refused naming it, not dropped without a word", () => {
     const fields = JSON.parse('{"format":"cross-encoder","metrics":{"ndcg@10":0.5,"__proto__":0.9},"metadata":{"hyperparameters":{"__proto__":{"x":1}}}}') as unknown;
     const parsed = uploadFieldsSchema.safeParse(fields);
@@ -99,6 +130,11 @@ describe("records keep every key or refuse it", () => {
     expect(uploadFieldsSchema.parse(JSON.parse('{"format":"cross-encoder","metrics":{"ndcg@10":0.5,"proto":0.9}}')).metrics).toEqual({ "ndcg@10": 0.5, proto: 0.9 });
     const metadata = uploadFieldsSchema.safeParse(JSON.parse('{"format":"cross-encoder","metadata":{"notes":"n","__proto__":{"x":1}}}'));
     expect(describeZodError(metadata.error!)).toContain('metadata.__proto__: may not be "__proto__"');
+    // Deeper: superjson would refuse to send the version's metadata, and its card would fail.
+    const nested = uploadFieldsSchema.safeParse(JSON.parse('{"format":"cross-encoder","metadata":{"run":{"config":{"__proto__":{"x":1}}}}}'));
+    expect(describeZodError(nested.error!)).toContain('metadata.run: must not hold a key "__proto__" (no page could show it)');
+    const spec = uploadFieldsSchema.safeParse({ format: "onnx", featureSpec: [{ name: "__proto__", source: "item", default: 0 }] });
+    expect(describeZodError(spec.error!)).toContain('featureSpec[0].name: may not be "__proto__"');
   });
 });
 

@@ -139,7 +139,7 @@ export interface JsonBounds {
 }
 
 /**
- * Why `value` is not a bounded JSON value, or null: plain objects, arrays, storable strings, finite
+ * Why `value` is not a bounded JSON value, or null: plain objects (no key "__proto__"), arrays, storable strings, finite
  * numbers, booleans and null only (superjson could otherwise hand us a Date, a Map, a BigInt or
  * undefined), at most `maxDepth` deep and about `maxBytes` as JSON. Iterative: a value nested 100,000
  * levels is refused without recursion.
@@ -167,6 +167,9 @@ export function jsonProblem(value: unknown, bounds: JsonBounds = {}): string | n
       for (const [key, item] of Object.entries(v)) {
         const problem = unstorableProblem(key);
         if (problem) return `key ${problem}`;
+        // superjson refuses to send an object with an own "__proto__" (a pollution guard): stored, it
+        // would fail every page that shows it (a version's card, an experiment) with a 500.
+        if (key === "__proto__") return 'must not hold a key "__proto__" (no page could show it)';
         bytes += key.length + 4;
         stack.push([item, depth + 1]);
       }

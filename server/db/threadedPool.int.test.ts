@@ -55,6 +55,12 @@ describe("ThreadedPool", () => {
     expect((pool as unknown as { worker: unknown }).worker).toBe(worker);
   });
 
+  it("fails a query whose values cannot cross to the thread, and holds nothing for it (the process could not exit)", async () => {
+    await expect(pool.query({ text: "SELECT $1::text", values: [() => 1] })).rejects.toThrow(/could not be cloned/);
+    expect((pool as unknown as { pending: Map<number, unknown> }).pending.size).toBe(0);
+    expect((await pool.query<{ n: number }>({ text: "SELECT 8 AS n" })).rows).toEqual([{ n: 8 }]);
+  });
+
   it("refuses queries once ended", async () => {
     const ended = new ThreadedPool({ connectionString: url, max: 1 });
     await ended.query({ text: "SELECT 1" });

@@ -60,7 +60,13 @@ export class ThreadedPool implements Queryable {
     return new Promise((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
       if (this.pending.size === 1) worker.ref();
-      worker.postMessage({ id, ...message });
+      try {
+        worker.postMessage({ id, ...message });
+      } catch (error) {
+        // A value structured cloning refuses (a function, a symbol): nothing was sent, so nothing will
+        // answer; settled here, or it would keep the thread referenced and the process from exiting.
+        this.settle(id)?.reject(error as Error);
+      }
     });
   }
 

@@ -11,7 +11,8 @@ import { decimal, float32, idString, jsonValue, text } from "../validation";
 export const METRICS = SELECTABLE_METRICS;
 
 const targetingRule = z.strictObject({
-  attribute: text(64, 1),
+  // A request's context.attributes refuses a key "__proto__" (server/validation.ts record): a rule on it could never match.
+  attribute: text(64, 1).refine((a) => a !== "__proto__", 'may not be "__proto__" (a request cannot carry an attribute of that name)'),
   op: z.enum(["eq", "neq", "in", "nin", "gt", "gte", "lt", "lte", "exists", "regex"]),
   // Compared with request attributes on every request: small, shallow JSON (a value, a list, a pattern).
   value: jsonValue({ maxDepth: 4, maxBytes: 16_384 }).optional(),

@@ -7,6 +7,7 @@ import getPort from "get-port";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createApiKey } from "../auth/apiKeys";
 import { databaseUrl, getDb } from "../db/client";
+import { inspectRequest } from "../debug/requestInspection";
 import { oncallOverview, unattributedErrors } from "../oncall/service";
 import { seedDemo } from "../db/seed";
 import { answers, START_DEADLINE_MS, waitForStart } from "../testing/startup";
@@ -194,6 +195,31 @@ describe("the server process's life", { timeout: TEST_TIMEOUT_MS }, () => {
       expect((await next.exited).code).toBe(0);
     } finally {
       await proxy.open();
+    }
+  });
+
+  it("hostile item ids: after a restart (the request only in PostgreSQL), events check the positions the response gave, and Debug by id reads them back", async () => {
+    const hostile = ['q"uote', "back\\slash\\", "line\u2028sep\u2029", "emoji 😀👍🏽", "x".repeat(256), "123", "1e3", "-0", "null", "true", '{"id":"x"}', '["a",1]', "<b>&amp;</b>", "tab\tnew\nline"];
+    const server = await startServer();
+    const served = await post(server.port, "/api/v1/rerank", { surface: "search", topK: hostile.length, candidates: hostile.map((id, i) => ({ id, retrievalScore: 1 - i / 100 })) });
+    expect(served?.status, server.output()).toBe(200);
+    const items = served!.body.items as Array<{ id: string; position: number; score: number }>;
+    expect(items.map((i) => i.id).sort()).toEqual([...hostile].sort());
+    server.child.kill("SIGTERM");
+    expect((await server.exited).code).toBe(0);
+    const next = await startServer();
+    try {
+      const requestId = served!.body.requestId as string;
+      const events = items.map((item, i) => ({ eventId: `hostile-${requestId}-${i}`, requestId, type: "click", itemId: item.id, position: item.position }));
+      const recorded = await post(next.port, "/api/v1/events", { events });
+      expect(recorded?.body, next.output()).toMatchObject({ accepted: items.length });
+      const wrong = await post(next.port, "/api/v1/events", { events: [{ ...events[1]!, eventId: `hostile-${requestId}-wrong`, position: items[1]!.position + 1 }] });
+      expect(JSON.stringify(wrong?.body)).toContain(`was served at position ${items[1]!.position}`);
+      const inspected = await inspectRequest(getDb(), { requestId });
+      expect(inspected.items.map((i) => ({ id: i.id, position: i.position }))).toEqual(items.map((i) => ({ id: i.id, position: i.position })));
+    } finally {
+      next.child.kill("SIGTERM");
+      await next.exited;
     }
   });
 

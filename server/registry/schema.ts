@@ -38,7 +38,8 @@ const distributionSchema = z
 export const featureSpecSchema = z
   .array(
     z.strictObject({
-      name: text(128, 1),
+      // "__proto__" cannot be sent inline (a rerank request refuses that key) nor shown by a page (superjson refuses it).
+      name: text(128, 1).refine((n) => n !== "__proto__", 'may not be "__proto__" (a request cannot send it, a page cannot show it)'),
       source: z.enum(["candidate", "item", "user"]),
       type: z.literal("float").default("float"),
       // Defaults go into the model's float32 input as they are.

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { float32, int32, text } from "../validation";
+import { float32, int32, record, text } from "../validation";
 import { env } from "../config";
 
 // The rerank request, shared by the tRPC procedure and POST /api/v1/rerank. camelCase JSON.
@@ -21,8 +21,8 @@ const key = text(256, 1);
 const candidate = z.strictObject({
   id: key,
   retrievalScore: float32().optional(),
-  features: z
-    .record(text(128, 1), float32())
+  // record: a feature named "__proto__" is refused naming it (z.record would drop it without a word).
+  features: record(text(128, 1), float32())
     .refine((f) => Object.keys(f).length <= RERANK_LIMITS.maxInlineFeatures, `at most ${RERANK_LIMITS.maxInlineFeatures} inline features`)
     .optional(),
   /** The candidate's text, for a cross-encoder (scored against context.query); else it reads the catalog's attributes. */
@@ -36,8 +36,7 @@ export const rerankContextSchema = z.strictObject({
   country: text(8).optional(),
   returning: z.boolean().optional(),
   // Targeting reads these (regexes included, on RE2): bounded in number, length and range.
-  attributes: z
-    .record(text(64, 1), z.union([text(256), float32(), z.boolean()]))
+  attributes: record(text(64, 1), z.union([text(256), float32(), z.boolean()]))
     .refine((a) => Object.keys(a).length <= RERANK_LIMITS.maxAttributes, `at most ${RERANK_LIMITS.maxAttributes} attributes`)
     .optional(),
 });

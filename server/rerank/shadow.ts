@@ -128,7 +128,8 @@ async function movesWithFeatures(job: ShadowJob, shadow: ModelHandle, shadowScor
   const primary = job.primaryVersionId ? await openModel({ versionId: job.primaryVersionId }).catch(() => null) : null;
   const specs = primary ? [primary.featureSpec, shadow.featureSpec] : [shadow.featureSpec];
   return moved.map((m) => {
-    const features: Record<string, number | null> = {};
+    // No prototype: `in` must not find "constructor" or "toString" on Object.prototype and skip that feature.
+    const features: Record<string, number | null> = Object.create(null) as Record<string, number | null>;
     const defaulted = new Set<string>();
     for (const spec of specs) {
       const vector = featureVector(spec, job.request.candidates[m.index]!, lookup, job.ts.getTime());

@@ -193,7 +193,7 @@ export async function shadowComparison(db: Db, input: { requestId: string; versi
   // own order: put the features back in the serving model's spec order, then the candidate's own.
   const order = [serving, candidate].flatMap((v) => ((v?.featureSpec ?? []) as unknown as FeatureSpec).map((f) => f.name));
   const inSpecOrder = (features: Record<string, number | null>) => {
-    const names = [...new Set([...order.filter((n) => n in features), ...Object.keys(features)])];
+    const names = [...new Set([...order.filter((n) => Object.hasOwn(features, n)), ...Object.keys(features)])];
     return Object.fromEntries(names.map((n) => [n, features[n]!]));
   };
   return {

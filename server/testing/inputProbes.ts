@@ -172,7 +172,8 @@ export function withLeaves(value: unknown, replacements: ReadonlyArray<readonly 
       if (typeof record !== "object" || record === null || !(leaf.key! in record)) continue; // an earlier change moved it
       const inner = record[leaf.key!];
       delete record[leaf.key!];
-      record[String(replacement)] = inner;
+      // An own field even for "__proto__" (as JSON.parse makes it): assignment would set the prototype.
+      Object.defineProperty(record, String(replacement), { value: inner, enumerable: true, writable: true, configurable: true });
       continue;
     }
     if (leaf.path.length === 0) {

@@ -44,6 +44,19 @@ describe("buildFeatureMatrix", () => {
     }, now);
     expect(m.data[1]).toBeCloseTo(0.42, 6);
   });
+
+  it("reads a feature named like an Object property (constructor, toString, __proto__) from the store, not from the prototype", () => {
+    const named: FeatureSpec = ["constructor", "toString", "__proto__"].map((name) => ({ name, source: "item" as const, type: "float" as const, default: -1 }));
+    const values = JSON.parse('{"constructor": 1, "toString": 2, "__proto__": 3}') as Record<string, number>;
+    const m = buildFeatureMatrix(named, [{ id: "a", features: { other: 0 } }, { id: "b", features: { other: 0 } }], {
+      item: (id) => (id === "a" ? { values, updatedAt: now } : { values: {}, updatedAt: now }),
+      user: undefined,
+    }, now);
+    expect(Array.from(m.data)).toEqual([1, 2, 3, -1, -1, -1]);
+    expect(m.defaulted).toBe(3);
+    expect(Object.entries(m.defaultedByFeature)).toEqual([["constructor", 1], ["toString", 1], ["__proto__", 1]]);
+    expect(m.maxAgeSeconds).toBe(0);
+  });
 });
 
 describe("the missing rule (issue 14 point 5: XGBoost and LightGBM treat an absent feature as missing, not 0)", () => {

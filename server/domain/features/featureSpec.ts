@@ -91,7 +91,8 @@ export function buildFeatureMatrix(spec: FeatureSpec, candidates: readonly Candi
   const rows = candidates.length;
   const cols = spec.length;
   const data = new Float32Array(rows * cols);
-  const defaultedByFeature: Record<string, number> = {};
+  // No prototype: a feature named "__proto__" is counted as a key, not assigned as the prototype.
+  const defaultedByFeature: Record<string, number> = Object.create(null) as Record<string, number>;
   let defaulted = 0;
   let stale = 0;
   let unknownItems = 0;
@@ -104,7 +105,10 @@ export function buildFeatureMatrix(spec: FeatureSpec, candidates: readonly Candi
     if (!item) unknownItems++;
     for (let c = 0; c < cols; c++) {
       const def = spec[c]!;
+      // Own fields only: a feature named "constructor" or "toString" must not read Object.prototype's
+      // (never a number, so only a value that is not one pays for the own-field check).
       let value: unknown = candidate.features?.[def.name];
+      if (value !== undefined && typeof value !== "number" && !Object.hasOwn(candidate.features!, def.name)) value = undefined;
       if (value === undefined) {
         if (def.source === "candidate") {
           value = def.name === "retrieval_score" ? candidate.retrievalScore : undefined;
@@ -116,6 +120,7 @@ export function buildFeatureMatrix(spec: FeatureSpec, candidates: readonly Candi
               stale++;
             } else {
               value = stored.values[def.name];
+              if (value !== undefined && typeof value !== "number" && !Object.hasOwn(stored.values, def.name)) value = undefined;
               if (value !== undefined && age > maxAgeSeconds) maxAgeSeconds = age;
             }
           }

@@ -88,7 +88,8 @@ export function bundleToArchive(bundle: CrossEncoderBundle): Uint8Array {
 export function documentText(document: string | Record<string, unknown>, fields: readonly string[]): string {
   if (typeof document === "string") return document;
   return fields
-    .map((f) => document[f])
+    // Own fields only: rank_fields ["title", "__proto__"] must not add Object.prototype ("{}") to the text.
+    .map((f) => (Object.hasOwn(document, f) ? document[f] : undefined))
     .filter((v) => v !== undefined && v !== null)
     .map((v) => (typeof v === "string" ? v : JSON.stringify(v)))
     .join(" ");

@@ -18,25 +18,38 @@ const verdicts = new Map<string, string | null>();
 
 /**
  * Every RegExp reachable from `root` through own properties (objects, callable objects, arrays and
- * Maps, each visited once, at most `maxDepth` deep), with the property path it was found at (e.g.
- * `normalizer.normalizers[1].pattern`).
+ * Maps, each visited once, however deep), with the property path it was found at (e.g.
+ * `normalizer.normalizers[1].pattern`). No depth limit: a bundle can nest Sequence normalizers or
+ * pre-tokenizers as deep as it likes, and a pattern below a limit would go unchecked (six nested
+ * Sequences hid `(a+)+$` from a 12-level walk). Iterative, so depth costs no stack.
+ * `skipRootKeys`: own properties of `root` not walked (see TOKENIZER_DATA).
  */
-export function compiledPatterns(root: object, maxDepth = 12): Array<{ path: string; regex: RegExp }> {
+export function compiledPatterns(root: object, skipRootKeys: ReadonlySet<string> = new Set()): Array<{ path: string; regex: RegExp }> {
   const found: Array<{ path: string; regex: RegExp }> = [];
   const seen = new Set<object>();
-  const visit = (value: unknown, path: string, depth: number) => {
+  for (const key of skipRootKeys) {
+    const skipped = (root as Record<string, unknown>)[key];
+    if (skipped !== null && (typeof skipped === "object" || typeof skipped === "function") && !(skipped instanceof RegExp)) seen.add(skipped);
+  }
+  const stack: Array<[unknown, string]> = [[root, ""]];
+  while (stack.length > 0) {
+    const [value, path] = stack.pop()!;
     if (value instanceof RegExp) {
       found.push({ path, regex: value });
-      return;
+      continue;
     }
     // The library's normalizers, pre-tokenizers and decoders are callable objects (functions with own properties).
-    if (value === null || (typeof value !== "object" && typeof value !== "function") || seen.has(value) || depth > maxDepth) return;
+    if (value === null || (typeof value !== "object" && typeof value !== "function") || seen.has(value)) continue;
     seen.add(value);
+    // Children are pushed last-first, so they are popped (and patterns found) in document order.
+    const children: Array<[unknown, string]> = [];
     if (value instanceof Map) {
-      for (const [key, entry] of value) visit(entry, `${path}[${String(key)}]`, depth + 1);
-      return;
+      for (const [key, entry] of value) if (entry !== null && (typeof entry === "object" || typeof entry === "function")) children.push([entry, `${path}[${String(key)}]`]);
+      for (let i = children.length - 1; i >= 0; i--) stack.push(children[i]!);
+      continue;
     }
-    if (ArrayBuffer.isView(value)) return;
+    if (ArrayBuffer.isView(value)) continue;
+    const isArray = Array.isArray(value);
     for (const key of Object.getOwnPropertyNames(value)) {
       let entry: unknown;
       try {
@@ -44,10 +57,10 @@ export function compiledPatterns(root: object, maxDepth = 12): Array<{ path: str
       } catch {
         continue;
       }
-      visit(entry, Array.isArray(value) ? `${path}[${key}]` : path ? `${path}.${key}` : key, depth + 1);
+      if (entry !== null && (typeof entry === "object" || typeof entry === "function")) children.push([entry, isArray ? `${path}[${key}]` : path ? `${path}.${key}` : key]);
     }
-  };
-  visit(root, "", 0);
+    for (let i = children.length - 1; i >= 0; i--) stack.push(children[i]!);
+  }
   return found;
 }
 
@@ -75,12 +88,21 @@ export function patternRisk(regex: RegExp): string | null {
 }
 
 /**
+ * A loaded Tokenizer's (@huggingface/tokenizers 0.2.0, pinned) properties that hold data, never a
+ * compiled pattern: `tokenizer` and `config` are the parsed JSON it was built from (JSON.parse makes
+ * no RegExp), `model` the WordPiece / BPE / Unigram vocabulary (its classes compile no pattern; a
+ * Unigram's trie of 250,000 pieces took 5.8 s of a 7 s check to walk). The normalizer,
+ * pre-tokenizer, post-processor, decoder and added tokens are walked in full.
+ */
+const TOKENIZER_DATA: ReadonlySet<string> = new Set(["tokenizer", "config", "model"]);
+
+/**
  * The first pattern of a loaded tokenizer that may not run on callers' text, as a refusal reason
  * naming where it sits, or null when every compiled pattern is safe.
  * @param tokenizer the loaded tokenizer object (its compiled RegExps are found by compiledPatterns).
  */
 export function unsafeTokenizerPattern(tokenizer: object): string | null {
-  for (const { path, regex } of compiledPatterns(tokenizer)) {
+  for (const { path, regex } of compiledPatterns(tokenizer, TOKENIZER_DATA)) {
     const risk = patternRisk(regex);
     if (risk) return `tokenizer.json's pattern /${regex.source.length > 80 ? `${regex.source.slice(0, 80)}…` : regex.source}/ (${path}) is refused: ${risk}; one such document would stall the model's thread`;
   }
