@@ -127,8 +127,9 @@ function documentTexts(handle: CrossEncoderHandle, input: ScoringInput): string[
  * Cohere's default field `text` when the document has none of them (a Cohere client's `{ text }`
  * objects would otherwise be ranked as empty text).
  */
-function defaultFields(document: string | Record<string, unknown>, textFields: readonly string[]): readonly string[] {
-  if (typeof document === "string" || textFields.some((f) => document[f] !== undefined && document[f] !== null)) return textFields;
+export function defaultFields(document: string | Record<string, unknown>, textFields: readonly string[]): readonly string[] {
+  // Own fields only: a textField named like an Object.prototype member ("constructor") is not one the document has.
+  if (typeof document === "string" || textFields.some((f) => Object.hasOwn(document, f) && document[f] !== undefined && document[f] !== null)) return textFields;
   return ["text"];
 }
 
