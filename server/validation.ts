@@ -57,12 +57,14 @@ export const text = (max: number, min = 0) => {
  * would be dropped without a word.
  */
 export const keepingEveryKey = <S extends z.core.SomeType>(schema: S) =>
+  // Typed as `schema`'s input and output: z.preprocess would type its input as unknown, and tRPC's
+  // callers would lose the field's type.
   z.preprocess((input, ctx) => {
     if (typeof input === "object" && input !== null && Object.hasOwn(input, "__proto__")) {
       ctx.issues.push({ code: "custom", message: 'may not be "__proto__" (it cannot be kept as a field name)', path: ["__proto__"], input });
     }
     return input;
-  }, schema);
+  }, schema) as unknown as z.ZodType<z.output<S>, z.input<S>>;
 
 /** A free-form record (metrics, hyperparameters by name): z.record(key, value), refusing a key "__proto__" (keepingEveryKey). */
 export const record = <K extends z.core.$ZodRecordKey, V extends z.core.SomeType>(key: K, value: V) => keepingEveryKey(z.record(key, value));

@@ -1,4 +1,3 @@
-import { readdirSync, readFileSync } from "node:fs";
 import os from "node:os";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import type { FeatureSpec } from "../domain/features/featureSpec";
@@ -8,6 +7,7 @@ import { treeEnsembleOnnx } from "../domain/onnx/treeEnsemble";
 import { createRng } from "../domain/random";
 import { setEnv } from "../config";
 import { corruptModelBytes, slowModelOnnx } from "../testing/models";
+import { THREAD_STAT, threadStatField } from "../testing/threads";
 import { closeScoringPool, scoringPool, ScoringPool, type PooledModel } from "./scoringPool";
 import { openHandle, runScores, runScoresTimed, type TabularHandle } from "./sessions";
 import { PoolClosedError } from "./workerPool";
@@ -55,16 +55,6 @@ async function withPool<T>(test: (pool: ScoringPool) => Promise<T>): Promise<T> 
   }
 }
 
-/** Nice values of this process's threads from /proc (Linux), by thread id. */
-function threadNices(): Map<number, number> {
-  const nices = new Map<number, number>();
-  for (const tid of readdirSync("/proc/self/task")) {
-    const stat = readFileSync(`/proc/self/task/${tid}/stat`, "utf8");
-    nices.set(Number(tid), Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[16]));
-  }
-  return nices;
-}
-
 describe("the scoring pool", () => {
   it("runs its threads at MODEL_THREAD_NICE and leaves the main thread's priority alone", async () => {
     // Relative to the process's own nice (the tests may run under `nice`): a thread may always lower its priority.
@@ -74,7 +64,7 @@ describe("the scoring pool", () => {
     try {
       await withPool(async (pool) => {
         await pool.run(pooled("v-nice", lightBytes), data, ROWS, FEATURES);
-        const nices = threadNices();
+        const nices = threadStatField(THREAD_STAT.nice);
         expect(nices.get(process.pid)).toBe(base);
         expect([...nices.values()].filter((n) => n === target).length).toBeGreaterThanOrEqual(1);
       });

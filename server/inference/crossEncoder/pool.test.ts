@@ -1,5 +1,4 @@
 import { execFileSync } from "node:child_process";
-import { readdirSync, readFileSync } from "node:fs";
 import { setEnv } from "../../config";
 import { DEMO_CROSS_ENCODER_DIR as DEMO_BUNDLE_DIR } from "../../demo/crossEncoder";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -7,18 +6,9 @@ import { readCrossEncoderBundle, type CrossEncoderBundle } from "./bundle";
 import { CrossEncoder } from "./model";
 import { PoolClosedError } from "../workerPool";
 import { CrossEncoderPool } from "./pool";
+import { THREAD_STAT, threadStatField } from "../../testing/threads";
 
 // The pool with real worker threads, the real demo bundle and real onnxruntime.
-
-/** Scheduling policy of each of this process's threads (/proc/<pid>/task/<tid>/stat field 41: 0 normal, 5 SCHED_IDLE). */
-function threadPolicies(): Map<number, number> {
-  const policies = new Map<number, number>();
-  for (const tid of readdirSync("/proc/self/task")) {
-    const stat = readFileSync(`/proc/self/task/${tid}/stat`, "utf8");
-    policies.set(Number(tid), Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[38]));
-  }
-  return policies;
-}
 
 const hasChrt = (() => {
   try {
@@ -96,14 +86,14 @@ describe("CrossEncoderPool", () => {
   });
 
   it.runIf(hasChrt)("runs its threads under SCHED_IDLE with MODEL_THREAD_SCHED=idle and leaves the main thread's policy alone", async () => {
-    const idleThreads = () => [...threadPolicies().values()].filter((p) => p === 5).length;
+    const idleThreads = () => [...threadStatField(THREAD_STAT.policy).values()].filter((p) => p === 5).length;
     expect(idleThreads()).toBe(0); // the default, "normal"
     setEnv("MODEL_THREAD_SCHED", "idle");
     const idle = new CrossEncoderPool({ workers: 1, maxBatchPairs: 64, maxWaitMs: 0 });
     try {
       await idle.register("demo", bundle);
       // Threads a worker starts after it set its policy inherit it (tsx's module-hooks thread does): at least one, never the main thread.
-      expect(threadPolicies().get(process.pid)).toBe(0);
+      expect(threadStatField(THREAD_STAT.policy).get(process.pid)).toBe(0);
       expect(idleThreads()).toBeGreaterThanOrEqual(1);
     } finally {
       setEnv("MODEL_THREAD_SCHED", undefined);
