@@ -226,8 +226,14 @@ export const SETTINGS = {
     defaultDoc: "cores − 1, at least 1 and at most 4",
     doc: "worker threads that run text cross-encoders (POST /v2/rerank), off the event loop; each holds its own copy of every cross-encoder it has served",
   }),
-  CROSS_ENCODER_MAX_BATCH: integer({ min: 0, max: 4096, default: 64, doc: "most (query, document) pairs one cross-encoder run scores when concurrent requests are batched; `0` turns dynamic batching off" }),
-  CROSS_ENCODER_MAX_WAIT_MS: integer({ min: 0, max: 1000, default: 2, doc: "longest a text rerank request waits for others to share its model run; `0` turns dynamic batching off" }),
+  CROSS_ENCODER_MAX_BATCH: integer({ min: 0, max: 4096, default: 64, doc: "most (query, document) pairs one cross-encoder run scores: text rerank requests that arrive while every cross-encoder worker is busy share the next free worker's run; `0` turns dynamic batching off (one run per request)" }),
+  CROSS_ENCODER_MAX_WAIT_MS: integer({
+    min: 0,
+    max: 1000,
+    // 0: a timer per batch is one more wake-up of the event loop per batch, and under load requests batch anyway (crossEncoder/pool.ts).
+    default: 0,
+    doc: "longest a text rerank request that finds a cross-encoder worker free waits for others to share its run; `0` sends it at once (requests that arrive while every worker is busy are batched either way)",
+  }),
   INFERENCE_THREADS: integer({
     min: 1,
     max: 64,
