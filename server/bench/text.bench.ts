@@ -362,12 +362,12 @@ async function main() {
   const verdictBlocks = blocksForSamples(VERDICT_SAMPLES, TABULAR_RATE, SECONDS.block);
   console.log(
     `load average ${os.loadavg().map((x) => round(x)).join(" ")} on ${os.cpus().length} cores; probe ${TABULAR_RATE} tabular req/s; max phase ${SECONDS.max} s; ` +
-      `${VERDICT ? `verdict: control paired ${BLOCKS} × ${SECONDS.block} s a side, half phases ${verdictBlocks} × ${SECONDS.block} s a side` : `half and control paired, ${BLOCKS} × ${SECONDS.block} s a side`}; model threads nice ${MODEL_THREAD_NICE}, ${MODEL_THREAD_SCHED}`,
+      `${VERDICT ? `verdict: control paired ${BLOCKS} × ${SECONDS.block} s a side, half phases ${verdictBlocks} × ${SECONDS.block} s a side` : `half and control paired, ${BLOCKS} × ${SECONDS.block} s a side`}; model threads nice +${MODEL_THREAD_NICE} over the process's ${os.getPriority()}, ${MODEL_THREAD_SCHED}`,
   );
 
   const control = await runControl(bench);
   const batching = { maxBatchPairs: CROSS_ENCODER_MAX_BATCH, maxWaitMs: CROSS_ENCODER_MAX_WAIT_MS };
-  const modelThreads = { nice: MODEL_THREAD_NICE, sched: MODEL_THREAD_SCHED };
+  const modelThreads = { nice: MODEL_THREAD_NICE, processNice: os.getPriority(), sched: MODEL_THREAD_SCHED };
 
   if (VERDICT) {
     // The configuration the console serves by default, and only it.
