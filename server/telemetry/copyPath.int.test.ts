@@ -91,6 +91,12 @@ describe("telemetry COPY path", () => {
     });
   }
 
+  it("a lone UTF-16 surrogate half (refused earlier by server/validation.ts) arrives as U+FFFD, not as a refused batch", async () => {
+    await requestLogSink(threaded).write([serialiseRequestLogRow(logRow("surrogate-1", { userKey: "a\uD800b", context: { k: "c\uDC00" } }))]);
+    const [back] = await requestRows("surrogate-");
+    expect(back).toMatchObject({ user_key: "a\uFFFDb", context: JSON.stringify({ k: "c\uDC00" }) });
+  });
+
   it("a NUL is refused as a data exception (class 22); the writer drops that row alone and writes the rest", async () => {
     const errors: unknown[] = [];
     const writer = new BatchWriter<RequestLogEntry>(requestLogSink(threaded), { name: "rerank_requests", maxBatch: 50, isRowError: isDataException, onError: (e) => errors.push(e) });

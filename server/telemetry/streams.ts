@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import path from "node:path";
 import { databaseUrl } from "../db/client";
 import { copyBatch, ThreadedPool, type CopyStatement, type Queryable } from "../db/threadedPool";
-import { copyTextLine, parseCopyTextLine } from "../domain/copyText";
+import { COPY_NULL, copyTextLine, parseCopyTextLine } from "../domain/copyText";
 import { servedListJson } from "../domain/ranking/servedList";
 import { BatchWriter, type BatchSink, type BatchWriterOptions } from "./batchWriter";
 import { claimOrphanSpills, ownSpillPath } from "./spillOwnership";
@@ -247,6 +247,16 @@ function copyIdempotently(pool: Queryable, table: string, columns: string, lines
   });
 }
 
+/** Whether a request log line's experiment_phase (its sixth field) is set, found without parsing the line. */
+function hasExperimentPhase(line: string): boolean {
+  let at = -1;
+  for (let field = 0; field < 5; field++) {
+    at = line.indexOf("\t", at + 1);
+    if (at < 0) return false;
+  }
+  return !line.startsWith(`${COPY_NULL}\t`, at + 1);
+}
+
 export function requestLogSink(pool: Queryable): BatchSink<RequestLogEntry> {
   return {
     async write(entries) {
@@ -257,8 +267,8 @@ export function requestLogSink(pool: Queryable): BatchSink<RequestLogEntry> {
       const lines = entries.map(requestLogLineOf);
       const columns: Array<Array<string | null>> = Array.from({ length: 9 }, () => []);
       for (const line of lines) {
+        if (!hasExperimentPhase(line)) continue;
         const fields = parseCopyTextLine(line, 9);
-        if (fields[5] === null || fields[5] === undefined) continue; // no experiment phase
         // ROLLUP_COLUMNS' order: request_id, ts, then the rest as in the line.
         columns[0]!.push(fields[1] ?? null);
         columns[1]!.push(fields[0] ?? null);
