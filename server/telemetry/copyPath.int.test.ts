@@ -232,6 +232,11 @@ describe("telemetry COPY path", () => {
     await writer.close();
   });
 
+  it("an empty batch writes nothing and does not fail", async () => {
+    await expect(requestLogSink(threaded).write([])).resolves.toBeUndefined();
+    await expect(shadowSink(direct).write([])).resolves.toBeUndefined();
+  });
+
   it("scoring samples: written through COPY, a replay adds nothing", async () => {
     const sink = scoringSampleSink(threaded);
     const sample = (i: number) => ({

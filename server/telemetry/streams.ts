@@ -234,8 +234,10 @@ const MERGE_STAGED_REQUESTS = requestLogRollupsSql(`INSERT INTO rerank_requests 
  * DO NOTHING, with whatever must count only the rows inserted). Rejects with PostgreSQL's error
  * (SQLSTATE in `code`; class 22: a refused row, which the writer isolates by halves).
  */
-function copyIdempotently(pool: Queryable, table: string, columns: string, lines: readonly string[], merge: string, after: CopyStatement[] = []) {
-  return copyBatch(pool, {
+async function copyIdempotently(pool: Queryable, table: string, columns: string, lines: readonly string[], merge: string, after: CopyStatement[] = []): Promise<void> {
+  // No rows: nothing to send (COPY would read the lone newline as a row with no fields).
+  if (lines.length === 0) return;
+  await copyBatch(pool, {
     data: `${lines.join("\n")}\n`,
     copy: `COPY ${table} (${columns}) FROM STDIN`,
     after,
