@@ -272,7 +272,7 @@ export const SETTINGS = {
   BENCH_ROUNDS: integer({ min: 1, max: 100, default: 3, scope: "tests", doc: "alternating load rounds in `bench:serving`" }),
   BENCH_PIN: flag({ default: false, defaultDoc: "`0`", scope: "tests", doc: "`1`: `bench:serving` runs the servers under test on CPU 0 and the load generator and PostgreSQL's backends on the other CPUs (taskset; Linux, 2 or more CPUs), so throughput is what one core gives a server (server/bench/pinning.ts)" }),
   BENCH_TELEMETRY_PAIRS: integer({ min: 1, max: 1000, scope: "tests", defaultDoc: "`10` (`6` with `--quick`)", doc: "pairs of blocks (telemetry on, off), ABBA, per kind of server in `bench:serving`'s telemetry figure; 6 or more give its 95 % interval" }),
-  BENCH_PACED_S: integer({ min: 1, max: 3600, default: 10, scope: "tests", doc: "seconds of the paced half-of-max run in `bench:serving`" }),
+  BENCH_PACED_S: integer({ min: 1, max: 3600, default: 10, scope: "tests", doc: "seconds a side (console, bare) of the paced half-of-max phase in `bench:serving`, in 6 blocks a side, ABBA" }),
   BENCH_REQUESTS: integer({ min: 1000, max: 100_000_000, default: 1_000_000, scope: "tests", doc: "logged requests `bench:experiments` writes before timing the results query" }),
   BENCH_REPLICATIONS: integer({ min: 1, max: 1000, default: 15, scope: "tests", doc: "runs per design in `bench:interleaving`" }),
   BENCH_SCALE_ROWS: integer({ min: 10_000, max: 1_000_000_000, default: 10_000_000, scope: "tests", doc: "logged requests `bench:scale-out` generates before timing the app's queries (docs/SCALE-OUT.md)" }),
