@@ -22,7 +22,10 @@ import { benchDatabase } from "./benchDatabase";
 import { stopServers } from "./children";
 import { perRequestMicros, readCpu, type CpuPerRequest } from "./cpuAccounting";
 import { buildNextFloorApp } from "./nextFloor";
-import { pacedLoad } from "./paced";
+import { pacedLoad, type PacedResult } from "./paced";
+import { cpusBusySeconds, machinePinning, pinBackends, pinnedCommand, pinProcess } from "./pinning";
+import { CONSOLE_RATIO_TARGET, telemetryCost, TELEMETRY_TARGET, throughputRatio, type PairedFigure, type RatePair } from "./servingReport";
+import { p99Ratio, verdict as p99Verdict } from "./textReport";
 
 // npm run bench:serving — 100 candidates, the demo model, everything measured in this one run:
 // (a) raw session.run, (b) the in-process pipeline, (c) HTTP through the console's server (what
@@ -36,6 +39,21 @@ const QUICK = process.argv.includes("--quick");
 const DURATION_S = settings().BENCH_DURATION_S ?? (QUICK ? 3 : 5);
 const ROUNDS = QUICK ? 1 : settings().BENCH_ROUNDS;
 const PACED_S = QUICK ? 4 : settings().BENCH_PACED_S;
+/** Pairs of blocks (telemetry on, off) per kind of server, and each block's seconds: 6 pairs are the fewest that give the median's 95 % interval. */
+const TELEMETRY_PAIRS = settings().BENCH_TELEMETRY_PAIRS ?? (QUICK ? 6 : 10);
+const BLOCK_S = QUICK ? 1.5 : 3;
+/** Paced half-of-max blocks per side (ABBA), PACED_S seconds a side in all. */
+const PACED_BLOCKS = QUICK ? 2 : 6;
+/** The target (issue 12): the console's p99 at half of max ≤ 1.25 × bare node:http's at the same rate. */
+const P99_TARGET = 1.25;
+/** BENCH_PIN=1: servers under test on CPU 0, the load generator and PostgreSQL's backends on the others (server/bench/pinning.ts). */
+const PINNING = settings().BENCH_PIN ? machinePinning() : null;
+if (settings().BENCH_PIN && !PINNING) throw new Error("BENCH_PIN=1 needs Linux with taskset and 2 or more CPUs");
+/** The machine's CPUs, read before BENCH_PIN narrows this process's affinity (availableParallelism follows it). */
+const CORES = os.availableParallelism();
+const ALL_CPUS = `0-${CORES - 1}`;
+/** Set once the benchmark's database exists: pins its PostgreSQL backends before each load (new connections start unpinned). */
+let pinDatabase: () => Promise<void> = async () => {};
 const RESULT_FILE = path.join(".data", "bench", "serving.json");
 const CONNECTIONS = 8;
 const PORT_BASE = settings().BENCH_PORT_BASE;
@@ -47,8 +65,10 @@ const auth: Record<string, string> = {};
 
 const median = (r: { latency?: { p50?: number } } | undefined) => r?.latency?.p50 ?? NaN;
 
-function startServer(command: string[], env: Record<string, string>, port: number): Promise<ChildProcess> {
-  const child = spawn(process.execPath, command, { env: { ...process.env, ...env, NEXT_TELEMETRY_DISABLED: "1" }, stdio: ["ignore", "ignore", "inherit"] });
+/** Starts a server; with BENCH_PIN, on the servers' CPU unless `pinned` is false (then on every CPU: the WORKERS=2 figure). */
+function startServer(command: string[], env: Record<string, string>, port: number, pinned = true): Promise<ChildProcess> {
+  const [file, args] = PINNING ? pinnedCommand(pinned ? PINNING.server : ALL_CPUS, command) : [process.execPath, command];
+  const child = spawn(file, args, { env: { ...process.env, ...env, NEXT_TELEMETRY_DISABLED: "1" }, stdio: ["ignore", "ignore", "inherit"] });
   return new Promise((resolve, reject) => {
     const deadline = Date.now() + 60_000;
     const poll = async () => {
@@ -67,12 +87,15 @@ function startServer(command: string[], env: Record<string, string>, port: numbe
 
 async function load(url: string, body: string, options: { duration?: number; amount?: number; method?: "GET" | "POST" } = {}) {
   const method = options.method ?? "POST";
+  await pinDatabase();
   const result = await autocannon({
     url, method, ...(method === "POST" ? { body, headers: { "content-type": "application/json", ...auth } } : {}), connections: CONNECTIONS,
     ...(options.amount ? { amount: options.amount } : { duration: options.duration ?? DURATION_S }),
   });
   const seconds = result.duration || (options.duration ?? DURATION_S);
-  return { rps: options.amount ? result["2xx"] / seconds : result.requests.average, p50: result.latency.p50, p99: result.latency.p99, ok: result["2xx"], non2xx: result.non2xx, errors: result.errors, total: result.requests.total };
+  // Answers over the load's measured length: autocannon's requests.average is a mean of whole-second
+  // buckets, which a block of 1.5 s does not fill.
+  return { rps: (options.amount ? result["2xx"] : result.requests.total) / seconds, p50: result.latency.p50, p99: result.latency.p99, ok: result["2xx"], non2xx: result.non2xx, errors: result.errors, total: result.requests.total };
 }
 
 async function countLogged(url: string, userKey: string, fallbacksOnly = false): Promise<number> {
@@ -97,7 +120,9 @@ async function waitForLogged(url: string, userKey: string, expected: number): Pr
 }
 
 async function main() {
+  if (PINNING) pinProcess(process.pid, PINNING.others);
   const database = await benchDatabase();
+  if (PINNING) pinDatabase = async () => void (await pinBackends(database.url, PINNING.others));
   const children: ChildProcess[] = [];
   let collector: ReturnType<typeof createServer> | null = null;
   try {
@@ -128,7 +153,7 @@ async function main() {
     children.push(await startServer(["--import", "tsx", "server/bench/bareServer.ts", String(barePort)], { DATABASE_URL: database.url, TELEMETRY_DISABLED: "0" }, barePort));
     const nextPort = await freePort();
     const consoleServer = (port: number, telemetryOff: boolean, workers = 1, extra: Record<string, string> = {}) =>
-      startServer(["--import", "tsx", "server/http/main.ts"], { DATABASE_URL: database.url, HOST: "127.0.0.1", PORT: String(port), NODE_ENV: "production", TELEMETRY_DISABLED: telemetryOff ? "1" : "0", WORKERS: String(workers), ...extra }, port);
+      startServer(["--import", "tsx", "server/http/main.ts"], { DATABASE_URL: database.url, HOST: "127.0.0.1", PORT: String(port), NODE_ENV: "production", TELEMETRY_DISABLED: telemetryOff ? "1" : "0", WORKERS: String(workers), ...extra }, port, workers === 1);
     children.push(await consoleServer(nextPort, false));
     const offPort = await freePort();
     children.push(await consoleServer(offPort, true));
@@ -158,12 +183,23 @@ async function main() {
     const offUrl = `http://127.0.0.1:${offPort}/api/v1/rerank`;
     const bareOffUrl = `http://127.0.0.1:${bareOffPort}/`;
     for (const url of [bareUrl, nextUrl, offUrl, bareOffUrl, clusterUrl, tracedUrl]) await load(url, body, { duration: 3 });
-    const rounds: Array<{ bare: number; next: number; off: number; bareOff: number; twoWorkers: number; traced: number }> = [];
+    const rounds: Array<{ bare: number; next: number; twoWorkers: number; traced: number }> = [];
     // CPU per request of the server and of PostgreSQL's backends for its database, telemetry on and off.
     const cpu: Record<"bare" | "next" | "off" | "bareOff", CpuPerRequest[]> = { bare: [], next: [], off: [], bareOff: [] };
-    const measured = async (which: keyof typeof cpu, pid: number, url: string) => {
+    // With BENCH_PIN, how busy the load generator's and PostgreSQL's CPUs were in each block (near 100 %: they, not the server, bound the figure).
+    const othersBusy: number[] = [];
+    const serverBusy: number[] = [];
+    const measured = async (which: keyof typeof cpu, pid: number, url: string, duration?: number) => {
       const before = await readCpu(pid, database.url);
-      const result = await load(url, body);
+      const othersBefore = PINNING ? cpusBusySeconds(PINNING.otherCpus) : null;
+      const serverBefore = PINNING ? cpusBusySeconds([0]) : null;
+      const started = performance.now();
+      const result = await load(url, body, duration ? { duration } : {});
+      const othersAfter = PINNING ? cpusBusySeconds(PINNING.otherCpus) : null;
+      const serverAfter = PINNING ? cpusBusySeconds([0]) : null;
+      const seconds = (performance.now() - started) / 1000;
+      if (PINNING && othersBefore !== null && othersAfter !== null) othersBusy.push((othersAfter - othersBefore) / (seconds * PINNING.otherCpus.length));
+      if (serverBefore !== null && serverAfter !== null) serverBusy.push((serverAfter - serverBefore) / seconds);
       // The telemetry of these requests is written within a flush interval or two.
       await new Promise((r) => setTimeout(r, 600));
       cpu[which].push(perRequestMicros(before, await readCpu(pid, database.url), result.total));
@@ -172,23 +208,39 @@ async function main() {
     const [bareChild, nextChild, offChild, bareOffChild] = children as [ChildProcess, ChildProcess, ChildProcess, ChildProcess];
     let bare = { p50: NaN, p99: NaN };
     for (let r = 0; r < ROUNDS; r++) {
-      const b = await measured("bare", bareChild.pid!, bareUrl);
-      const n = await measured("next", nextChild.pid!, nextUrl);
-      const o = await measured("off", offChild.pid!, offUrl);
-      const bo = await measured("bareOff", bareOffChild.pid!, bareOffUrl);
+      const b = await load(bareUrl, body);
+      const n = await load(nextUrl, body);
       const w2 = await load(clusterUrl, body);
       const t = await load(tracedUrl, body);
-      rounds.push({ bare: b.rps, next: n.rps, off: o.rps, bareOff: bo.rps, twoWorkers: w2.rps, traced: t.rps });
+      rounds.push({ bare: b.rps, next: n.rps, twoWorkers: w2.rps, traced: t.rps });
       bare = b;
+    }
+    // Telemetry's cost: TELEMETRY_PAIRS pairs of blocks (on, off) for the console and for bare
+    // node:http, each pair's order alternating (on-off, off-on, …: ABBA), and which kind goes first
+    // alternating too, so a drift in the machine's speed falls on both sides alike; each block waits
+    // for its telemetry to be written before the next starts (that PostgreSQL work is the on
+    // block's, not the next block's). The console's on block and bare's of the same i pair up for
+    // the console-to-bare ratio.
+    const pairs = { console: [] as RatePair[], bare: [] as RatePair[] };
+    const kinds = [["console", nextChild.pid!, nextUrl, offChild.pid!, offUrl], ["bare", bareChild.pid!, bareUrl, bareOffChild.pid!, bareOffUrl]] as const;
+    for (let i = 0; i < TELEMETRY_PAIRS; i++) {
+      for (const [kind, onPid, onTarget, offPid, offTarget] of i % 2 === 0 ? kinds : [...kinds].reverse()) {
+        const on = () => measured(kind === "console" ? "next" : "bare", onPid, onTarget, BLOCK_S);
+        const off = () => measured(kind === "console" ? "off" : "bareOff", offPid, offTarget, BLOCK_S);
+        const [onResult, offResult] = i % 2 === 0 ? [await on(), await off()] : await off().then(async (o) => [await on(), o] as const);
+        pairs[kind].push({ test: onResult.rps, reference: offResult.rps });
+      }
     }
     const med = (xs: number[]) => { const s = [...xs].sort((x, y) => x - y); return s[Math.floor(s.length / 2)]!; };
     const bareRps = med(rounds.map((r) => r.bare));
     const nextRps = med(rounds.map((r) => r.next));
-    const offRps = med(rounds.map((r) => r.off));
+    const offRps = med(pairs.console.map((p) => p.reference));
     const twoWorkersRps = med(rounds.map((r) => r.twoWorkers));
-    // Telemetry's cost as a share of throughput, per round (paired), then the median.
-    const bareTelemetryCost = med(rounds.map((r) => 1 - r.bare / r.bareOff));
-    const nextTelemetryCost = med(rounds.map((r) => 1 - r.next / r.off));
+    const consoleTelemetry = telemetryCost(pairs.console);
+    const bareTelemetry = telemetryCost(pairs.bare);
+    const nextTelemetryCost = consoleTelemetry.estimate;
+    const bareTelemetryCost = bareTelemetry.estimate;
+    const consoleRatio = throughputRatio(pairs.console.map((c, i) => ({ test: c.test, reference: pairs.bare[i]!.test })));
     const tracedRps = med(rounds.map((r) => r.traced));
     const tracingCost = med(rounds.map((r) => 1 - r.traced / r.next));
     const tracedRequests = rounds.reduce((n, r) => n + r.traced * DURATION_S, 0);
@@ -200,10 +252,25 @@ async function main() {
     const logged = await waitForLogged(database.url, "bench-burst", burst.ok);
     const fallbacks = await countLogged(database.url, "bench-burst", true);
 
-    // Latency at half of max throughput, paced (open loop), on the console and on the bare server.
+    // Latency at half of max throughput, paced (open loop), on the console and on the bare server:
+    // PACED_BLOCKS blocks a side in ABBA order, pooled, the p99s compared with a distribution-free
+    // interval (textReport.ts p99Ratio, as bench:text does).
     const halfRate = Math.max(1, Math.floor(nextRps / 2));
-    const nextHalf = await pacedLoad(nextUrl, { body, rate: halfRate, durationS: PACED_S, headers: auth });
-    const bareHalf = await pacedLoad(bareUrl, { body, rate: halfRate, durationS: PACED_S, headers: auth });
+    const blockS = PACED_S / PACED_BLOCKS;
+    const halves = { console: [] as PacedResult[], bare: [] as PacedResult[] };
+    for (let b = 0; b < PACED_BLOCKS; b++) {
+      const order = b % 2 === 0 ? (["console", "bare"] as const) : (["bare", "console"] as const);
+      for (const side of order) halves[side].push(await pacedLoad(side === "console" ? nextUrl : bareUrl, { body, rate: halfRate, durationS: blockS, headers: auth }));
+    }
+    const pooled = (results: PacedResult[]) => {
+      const latencies = results.flatMap((r) => r.latencies).sort((a, b) => a - b);
+      const at = (q: number) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? NaN;
+      return { latencies, p50: at(0.5), p99: at(0.99), max: latencies.at(-1) ?? NaN, failed: results.reduce((n, r) => n + r.failed, 0) };
+    };
+    const nextHalf = pooled(halves.console);
+    const bareHalf = pooled(halves.bare);
+    const halfP99 = p99Ratio(bareHalf.latencies, nextHalf.latencies);
+    const halfVerdict = p99Verdict(halfP99, P99_TARGET);
 
     // Next's own floor: an empty route handler (GET /api/v1/ping) against the bare server's ping.
     const nextPing = await load(`http://127.0.0.1:${nextPort}/api/v1/ping`, "", { method: "GET" });
@@ -228,23 +295,28 @@ async function main() {
     const served = burst.ok;
     const fmt = (v: number, unit = "") => `${v.toFixed(v < 10 ? 3 : 1)}${unit}`;
     const verdict = (ok: boolean) => (ok ? "meets target" : "MISSES target");
-    console.log(`\nServing benchmark: 100 candidates, search-ranker v2, ${CONNECTIONS} connections, ${DURATION_S}s per load, medians of ${ROUNDS} alternating rounds, 2 cores`);
+    console.log(`\nServing benchmark: 100 candidates, search-ranker v2, ${CONNECTIONS} connections, ${DURATION_S}s per load, medians of ${ROUNDS} alternating rounds, ${CORES} cores`);
     console.log(`  (a) raw onnxruntime session.run      median ${fmt(raw * 1000, " µs")}`);
     console.log(`  (b) in-process pipeline              median ${fmt(pipeline, " ms")}   ×${(pipeline / raw).toFixed(1)} of (a)   target ≤ 0.5 ms: ${verdict(pipeline <= 0.5)}`);
     console.log(`  (d) bare node:http ceiling           ${fmt(bareRps, " req/s")}   p50 ${bare.p50} ms  p99 ${bare.p99} ms (closed loop, last round)`);
-    console.log(`  (c) console (front door), max        ${fmt(nextRps, " req/s")}   ${(100 * nextRps / bareRps).toFixed(0)}% of (d)   target ≥ 90%: ${verdict(nextRps >= 0.9 * bareRps)}`);
-    console.log(`      rounds (bare / console / console, telemetry off / bare, telemetry off): ${rounds.map((r) => `${r.bare.toFixed(0)} / ${r.next.toFixed(0)} / ${r.off.toFixed(0)} / ${r.bareOff.toFixed(0)}`).join(";  ")}`);
-    console.log(`      paced at half of max (${halfRate} req/s, ${PACED_S}s open loop): p50 ${fmt(nextHalf.p50, " ms")}  p99 ${fmt(nextHalf.p99, " ms")}  max ${fmt(nextHalf.max, " ms")}   target p99 ≤ 1.25× bare's: ${verdict(nextHalf.p99 <= 1.25 * bareHalf.p99)}`);
-    console.log(`      the bare server at the same rate:  p50 ${fmt(bareHalf.p50, " ms")}  p99 ${fmt(bareHalf.p99, " ms")}  max ${fmt(bareHalf.max, " ms")}`);
-    console.log(`  (e) console, telemetry off, max      ${fmt(offRps, " req/s")}   telemetry costs ${(100 * nextTelemetryCost).toFixed(1)}% (median of paired rounds)   target ≤ 10%: ${verdict(nextTelemetryCost <= 0.1)}`);
-    console.log(`      on bare node:http (less noise: the framework's cost is not in the way) telemetry costs ${(100 * bareTelemetryCost).toFixed(1)}%   target ≤ 10%: ${verdict(bareTelemetryCost <= 0.1)}`);
+    const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
+    const paired = (f: PairedFigure, what: string) => `${pct(f.estimate)}${f.interval ? ` [${pct(f.interval.lower)}, ${pct(f.interval.upper)}]` : ""} (median of ${f.pairs.length} paired ${BLOCK_S} s blocks, ABBA${what})`;
+    console.log(`  (c) console (front door), max        ${fmt(nextRps, " req/s")}   ${(100 * nextRps / bareRps).toFixed(0)}% of (d) in the rounds; paired: ${paired(consoleRatio, ", telemetry on")}   target ≥ ${pct(CONSOLE_RATIO_TARGET)}: ${consoleRatio.verdict}`);
+    console.log(`      rounds (bare / console): ${rounds.map((r) => `${r.bare.toFixed(0)} / ${r.next.toFixed(0)}`).join(";  ")}`);
+    console.log(`      paced at half of max (${halfRate} req/s, ${PACED_BLOCKS} × ${fmt(blockS, " s")} a side, ABBA, open loop): p50 ${fmt(nextHalf.p50, " ms")}  p99 ${fmt(nextHalf.p99, " ms")}  max ${fmt(nextHalf.max, " ms")}   p99 ×${halfP99.ratio.toFixed(2)} of bare's${halfP99.interval ? ` [${halfP99.interval.lower.toFixed(2)}, ${halfP99.interval.upper.toFixed(2)}]` : ""}   target ≤ ×${P99_TARGET}: ${halfVerdict}`);
+    console.log(`      the bare server at the same rate:  p50 ${fmt(bareHalf.p50, " ms")}  p99 ${fmt(bareHalf.p99, " ms")}  max ${fmt(bareHalf.max, " ms")}${nextHalf.failed + bareHalf.failed ? `   (${nextHalf.failed} / ${bareHalf.failed} requests failed)` : ""}`);
+    const costLine = (c: PairedFigure) => `telemetry costs ${paired(c, "")}   target ≤ ${pct(TELEMETRY_TARGET)}: ${c.verdict}`;
+    console.log(`  (e) console, telemetry off, max      ${fmt(offRps, " req/s")}   ${costLine(consoleTelemetry)}`);
+    console.log(`      on bare node:http (the framework's cost not in the way): ${costLine(bareTelemetry)}`);
+    if (PINNING) console.log(`      pinned (BENCH_PIN): servers on CPU ${PINNING.server}, load generator and PostgreSQL's backends on CPU ${PINNING.others}; in the telemetry blocks CPU ${PINNING.server} was busy ${pct(med(serverBusy))} (median) and CPU ${PINNING.others} ${pct(med(othersBusy))} (max ${pct(Math.max(...othersBusy))}): near 100 % on CPU ${PINNING.others} the load generator and PostgreSQL, not the server, bound the figure`);
+    console.log(`      pairs (on / off req/s): console ${pairs.console.map((p) => `${p.test.toFixed(0)}/${p.reference.toFixed(0)}`).join(" ")}; bare ${pairs.bare.map((p) => `${p.test.toFixed(0)}/${p.reference.toFixed(0)}`).join(" ")}`);
     const us = (v: number) => `${v.toFixed(0)} µs`;
     const cpuLine = (on: { server: number; postgres: number }, off: { server: number; postgres: number }) =>
       `server ${us(on.server)} (off ${us(off.server)}: telemetry +${us(on.server - off.server)}, ${(100 * (on.server - off.server) / off.server).toFixed(0)}% of a request's server CPU), PostgreSQL backends ${us(on.postgres)} (off ${us(off.postgres)})`;
     console.log(`      CPU per request (medians; PostgreSQL's shared processes not counted): console ${cpuLine(cpuPerRequest.console, cpuPerRequest.consoleOff)}`);
     console.log(`                                                                        bare    ${cpuLine(cpuPerRequest.bare, cpuPerRequest.bareOff)}`);
     console.log(`  (g) WORKERS=2 (node:cluster)         ${fmt(twoWorkersRps, " req/s")}   vs ${fmt(nextRps, " req/s")} with 1 worker (×${(twoWorkersRps / nextRps).toFixed(2)}; rounds ${rounds.map((r) => `${r.twoWorkers.toFixed(0)}/${r.next.toFixed(0)}`).join(", ")})`);
-    console.log(`      as measured: PostgreSQL, the load generator and the other servers share these ${os.availableParallelism()} cores`);
+    console.log(`      as measured: PostgreSQL, the load generator and the other servers share these ${CORES} cores`);
     console.log(`  (h) tracing on (sampled, ${settings().OTEL_TRACES_SAMPLER} ${settings().OTEL_TRACES_SAMPLER_ARG})  ${fmt(tracedRps, " req/s")}   costs ${(100 * tracingCost).toFixed(1)}% of (c) (median of paired rounds); ${spansReceived} spans exported for ~${tracedRequests.toFixed(0)} requests (7 spans per traced request)`);
     console.log(`  logged at max throughput: ${logged} of ${served} served (${burst.non2xx} non-2xx, ${burst.errors} errors; ${fallbacks} served by a fallback)   target equal: ${verdict(logged === served)}`);
     console.log(`  Next.js floor: an empty route handler behind the front door (GET /api/v1/ping) ${fmt(nextPing.rps, " req/s")} vs ${fmt(barePing.rps, " req/s")} on bare node:http (${(100 * nextPing.rps / barePing.rps).toFixed(0)}%);`);
@@ -260,9 +332,17 @@ async function main() {
       date: new Date().toISOString(), quick: QUICK, rounds: ROUNDS, durationS: DURATION_S, connections: CONNECTIONS,
       // Throughput of the console by number of server processes (WORKERS); consoleRps is the 1-worker figure.
       workers: { "1": nextRps, "2": twoWorkersRps },
-      bareRps, consoleRps: nextRps, ratio: nextRps / bareRps,
+      // ratio: the console's throughput / bare's, median of the paired blocks (ratioRounds: of the rounds' medians).
+      bareRps, consoleRps: nextRps, ratio: consoleRatio.estimate, ratioRounds: nextRps / bareRps,
       bareP99Ms: bareHalf.p99, consoleP99Ms: nextHalf.p99, halfRate,
       telemetryCost: nextTelemetryCost, bareTelemetryCost, served, logged,
+      // Each target's verdict: met / missed, or "… (within noise)" when the 95 % interval straddles the target.
+      verdicts: { ratio: consoleRatio.verdict, p99AtHalf: halfVerdict, telemetryCost: consoleTelemetry.verdict, bareTelemetryCost: bareTelemetry.verdict, logged: logged === served ? "met" : "missed" },
+      ratioPaired: consoleRatio,
+      p99AtHalf: { ratio: halfP99.ratio, interval: halfP99.interval, samples: halfP99.samples, blocks: PACED_BLOCKS, blockS },
+      // The paired blocks behind telemetryCost and bareTelemetryCost: each pair's cost, the median's 95 % interval, the verdict.
+      pinned: PINNING ? { server: PINNING.server, others: PINNING.others, serverBusyMedian: med(serverBusy), othersBusyMedian: med(othersBusy), othersBusyMax: Math.max(...othersBusy) } : null,
+      telemetry: { pairs: TELEMETRY_PAIRS, blockS: BLOCK_S, console: { ...consoleTelemetry, blocks: pairs.console }, bare: { ...bareTelemetry, blocks: pairs.bare } },
       // CPU µs per request: the server's process tree and PostgreSQL's backends for the benchmark's database.
       cpuPerRequestUs: cpuPerRequest,
       tracing: { sampler: settings().OTEL_TRACES_SAMPLER, ratio: settings().OTEL_TRACES_SAMPLER_ARG, rps: tracedRps, cost: tracingCost, spansExported: spansReceived },

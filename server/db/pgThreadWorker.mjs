@@ -5,10 +5,12 @@
 // no TypeScript loader in whichever bundle starts it (Next's or the front door's).
 //
 // Messages in:  { id, name?, text, values? }  one query (name: a prepared statement's name);
+//               { id, copyBatch }              one COPY batch in a transaction (copyBatch.mjs);
 //               { id, end: true }              end the pool, then answer.
-// Messages out: { id, rows } | { id, error: { message, code } }.
+// Messages out: { id, rows, result? } | { id, error: { message, code } }.
 import { parentPort, workerData } from "node:worker_threads";
 import pg from "pg";
+import { runCopyBatch } from "./copyBatch.mjs";
 
 const pool = new pg.Pool(workerData.config);
 // As server/db/pgClient.ts durablePool: an error listener for the pool's whole life, so a connection
@@ -23,6 +25,10 @@ parentPort.on("message", async (message) => {
     return;
   }
   try {
+    if (message.copyBatch) {
+      parentPort.postMessage({ id: message.id, rows: [], result: await runCopyBatch(pool, message.copyBatch) });
+      return;
+    }
     const result = await pool.query({ name: message.name, text: message.text, values: message.values });
     parentPort.postMessage({ id: message.id, rows: result.rows ?? [] });
   } catch (error) {

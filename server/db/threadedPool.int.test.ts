@@ -5,7 +5,8 @@ import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { env } from "../config";
 import { connectClient } from "./pgClient";
-import { ThreadedPool } from "./threadedPool";
+import pg from "pg";
+import { copyBatch, ThreadedPool, type CopyBatch, type Queryable } from "./threadedPool";
 
 // A pg pool in a worker thread (the telemetry writers' pool): answers, PostgreSQL's error codes and
 // Dates cross the thread; the thread holds the process only while a query is in flight; a dead thread
@@ -60,6 +61,35 @@ describe("ThreadedPool", () => {
     expect((pool as unknown as { pending: Map<number, unknown> }).pending.size).toBe(0);
     expect((await pool.query<{ n: number }>({ text: "SELECT 8 AS n" })).rows).toEqual([{ n: 8 }]);
   });
+
+  for (const [name, make] of [["ThreadedPool", () => pool], ["pg.Pool", () => new pg.Pool({ connectionString: url, max: 1 })]] as Array<[string, () => Queryable]>) {
+    it(`runs a COPY batch in one transaction, falls back on a unique violation, and fails with the SQLSTATE (${name})`, async () => {
+      const target = make();
+      const table = `copy_batch_${name === "pg.Pool" ? "plain" : "threaded"}`;
+      await target.query({ text: `CREATE TABLE ${table} (id text PRIMARY KEY, note text)` });
+      await target.query({ text: `CREATE TABLE ${table}_log (rows int)` });
+      const batch = (data: string): CopyBatch => ({
+        data,
+        copy: `COPY ${table} (id, note) FROM STDIN`,
+        after: [{ text: `INSERT INTO ${table}_log SELECT count(*) FROM ${table}` }],
+        fallback: {
+          before: [{ text: `CREATE TEMP TABLE staged (LIKE ${table}) ON COMMIT DROP` }],
+          copy: "COPY staged (id, note) FROM STDIN",
+          after: [{ text: `INSERT INTO ${table} SELECT * FROM staged ON CONFLICT DO NOTHING` }],
+        },
+      });
+      expect(await copyBatch(target, batch("a\tone\\\\\nb\t\\N\n"))).toEqual({ path: "direct" });
+      // "b" again: the direct COPY is rolled back (its `after` with it), the fallback adds only "c".
+      expect(await copyBatch(target, batch("b\tagain\nc\tthree\n"))).toEqual({ path: "fallback" });
+      expect((await target.query({ text: `SELECT id, note FROM ${table} ORDER BY id` })).rows).toEqual([{ id: "a", note: "one\\" }, { id: "b", note: null }, { id: "c", note: "three" }]);
+      expect((await target.query({ text: `SELECT rows FROM ${table}_log` })).rows).toEqual([{ rows: 2 }]);
+      // A value PostgreSQL refuses: its SQLSTATE crosses back, nothing is kept, and the pool goes on.
+      await expect(copyBatch(target, batch("d\tnul\\000\n"))).rejects.toMatchObject({ code: "22021" });
+      await expect(copyBatch(target, batch("e\n"))).rejects.toMatchObject({ code: "22P04" });
+      expect((await target.query<{ n: string }>({ text: `SELECT count(*) AS n FROM ${table}` })).rows).toEqual([{ n: "3" }]);
+      if (target !== pool) await target.end();
+    });
+  }
 
   it("refuses queries once ended", async () => {
     const ended = new ThreadedPool({ connectionString: url, max: 1 });

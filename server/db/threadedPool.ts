@@ -2,11 +2,31 @@ import path from "node:path";
 import { pathToFileURL } from "node:url";
 import { Worker } from "node:worker_threads";
 import type pg from "pg";
+import { runCopyBatch, type CopyBatch, type CopyBatchResult } from "./copyBatch.mjs";
 
-/** What a sink needs of a pool: one query at a time, and an end. pg.Pool and ThreadedPool both are one. */
+export type { CopyBatch, CopyBatchResult, CopyStatement, CopySteps } from "./copyBatch.mjs";
+
+/**
+ * What a sink needs of a pool: one query at a time, a COPY batch, and an end. pg.Pool and
+ * ThreadedPool both are one: ThreadedPool runs copyBatch in its thread; a pool without the method
+ * (pg.Pool) gets it from copyBatch() below, on one of its connections.
+ */
 export interface Queryable {
   query<R = Record<string, unknown>>(config: { name?: string; text: string; values?: unknown[] }): Promise<{ rows: R[] }>;
+  copyBatch?(batch: CopyBatch): Promise<CopyBatchResult>;
   end(): Promise<void>;
+}
+
+/**
+ * Writes one batch with COPY in a transaction (server/db/copyBatch.mjs): through the pool's own
+ * copyBatch (ThreadedPool: in its thread), else on a connection of a pg.Pool. Rejects with
+ * PostgreSQL's error, its SQLSTATE in `code`.
+ */
+export function copyBatch(pool: Queryable, batch: CopyBatch): Promise<CopyBatchResult> {
+  if (pool.copyBatch) return pool.copyBatch(batch);
+  const connectable = pool as Partial<Pick<pg.Pool, "connect">>;
+  if (typeof connectable.connect !== "function") return Promise.reject(new TypeError("copyBatch: the pool has neither copyBatch() nor connect()"));
+  return runCopyBatch(connectable as Pick<pg.Pool, "connect">, batch);
 }
 
 const ENTRY = pathToFileURL(path.join(process.cwd(), "server", "db", "pgThreadWorker.mjs"));
@@ -15,7 +35,7 @@ const ENTRY = pathToFileURL(path.join(process.cwd(), "server", "db", "pgThreadWo
 export type ThreadedPoolConfig = Pick<pg.PoolConfig, "connectionString" | "max" | "connectionTimeoutMillis" | "query_timeout" | "idleTimeoutMillis">;
 
 interface Pending {
-  resolve: (result: { rows: never[] }) => void;
+  resolve: (result: { rows: never[]; result?: unknown }) => void;
   reject: (error: Error) => void;
 }
 
@@ -44,6 +64,12 @@ export class ThreadedPool implements Queryable {
     return this.post({ name: config.name, text: config.text, values: config.values }) as Promise<{ rows: R[] }>;
   }
 
+  /** Runs a COPY batch in the thread (server/db/copyBatch.mjs); the data crosses as one string. */
+  async copyBatch(batch: CopyBatch): Promise<CopyBatchResult> {
+    if (this.ended) throw new Error("the pool has ended");
+    return (await this.post({ copyBatch: batch })).result as CopyBatchResult;
+  }
+
   /** Ends the thread's pool (waiting for its queries), then the thread. */
   async end(): Promise<void> {
     if (this.ended) return;
@@ -54,7 +80,7 @@ export class ThreadedPool implements Queryable {
     await worker.terminate();
   }
 
-  private post(message: Record<string, unknown>): Promise<{ rows: never[] }> {
+  private post(message: Record<string, unknown>): Promise<{ rows: never[]; result?: unknown }> {
     const worker = this.thread();
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
@@ -82,11 +108,11 @@ export class ThreadedPool implements Queryable {
     // No execArgv of the process (a TypeScript loader, --input-type, profiling flags): the entry is plain JavaScript.
     const worker = new Worker(ENTRY, { workerData: { config: this.config }, execArgv: [] });
     worker.unref();
-    worker.on("message", (message: { id: number; rows?: never[]; error?: { message: string; code?: string } }) => {
+    worker.on("message", (message: { id: number; rows?: never[]; result?: unknown; error?: { message: string; code?: string } }) => {
       const pending = this.settle(message.id);
       if (!pending) return;
       if (message.error) pending.reject(Object.assign(new Error(message.error.message), message.error.code ? { code: message.error.code } : {}));
-      else pending.resolve({ rows: message.rows ?? [] });
+      else pending.resolve({ rows: message.rows ?? [], result: message.result });
     });
     const fail = (error: Error) => {
       if (this.worker !== worker) return;

@@ -24,7 +24,7 @@ export const DEFAULT_FLUSH_INTERVAL_MS = 200;
 export interface BatchSink<T> {
   /**
    * Writes one batch; throws when the database is unavailable. Must be idempotent (rows carry their
-   * own ids; the SQL uses ON CONFLICT DO NOTHING). May resolve with the indices (in `rows`) of the
+   * own ids; the SQL uses ON CONFLICT DO NOTHING, or COPY with a fallback to it on a unique violation). May resolve with the indices (in `rows`) of the
    * rows it already held, written before (a replay, or a retry through another process): commit()
    * passes them on, so a caller can tell a duplicate from a new row.
    */

@@ -5,7 +5,8 @@ import type { OutcomeEventRow, RequestLogEntry, ScoringSampleRow, ShadowEntry } 
 // (batching, memory bound, spill file, retries with backoff, splitting out refused rows); a sink
 // only has to write one batch, idempotently, and say which failures are about the rows themselves.
 // PostgreSQL is the sink today (postgresTelemetrySink in streams.ts: the request log and events go
-// to day-partitioned tables, and the same statement maintains the experiment rollups). The next
+// to day-partitioned tables, the request log, shadow and scoring samples with COPY, and the same
+// transaction maintains the experiment rollups). The next
 // step at higher volume is a ClickHouse sink for the raw rows with the rollups kept in PostgreSQL:
 // docs/SCALE-OUT.md.
 

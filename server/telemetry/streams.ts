@@ -1,7 +1,8 @@
 import { createHash } from "node:crypto";
 import path from "node:path";
 import { databaseUrl } from "../db/client";
-import { ThreadedPool, type Queryable } from "../db/threadedPool";
+import { copyBatch, ThreadedPool, type CopyStatement, type Queryable } from "../db/threadedPool";
+import { COPY_NULL, copyTextLine, parseCopyTextLine } from "../domain/copyText";
 import { servedListJson } from "../domain/ranking/servedList";
 import { BatchWriter, type BatchSink, type BatchWriterOptions } from "./batchWriter";
 import { claimOrphanSpills, ownSpillPath } from "./spillOwnership";
@@ -10,8 +11,10 @@ import type { TelemetrySink } from "./sink";
 import { env } from "../config";
 
 // The telemetry streams of the serving path: the rerank request log, outcome events, shadow
-// comparisons and sampled scoring rows. Each is a BatchWriter: enqueue is synchronous, batches are written off the response path with
-// one multi-row INSERT … ON CONFLICT DO NOTHING (so replays after an outage are idempotent), and
+// comparisons and sampled scoring rows. Each is a BatchWriter: enqueue is synchronous, batches are written off the response path
+// (the request log, shadow comparisons and scoring samples with COPY, and a replayed batch through a
+// staging table and INSERT … ON CONFLICT DO NOTHING; outcome events with one multi-row INSERT … ON
+// CONFLICT DO NOTHING: replays after an outage are idempotent), and
 // rows that cannot be written yet wait in memory, then in a spill file under .data/spill/.
 
 export interface RequestLogRow {
@@ -78,17 +81,19 @@ export interface ShadowRow {
 }
 
 /**
- * A shadow row as it waits in the buffer: serialised at once (serialiseShadowRow), like the request
- * log's rows, so ~3 KB of rankings and feature maps per mirrored request wait as one string, not as an
- * object graph that survives young-generation collections. Objects are still accepted (tests, old
- * spills): their rankings are stored as objects, which every reader also reads (readServedList).
+ * A shadow row as it waits in the buffer: serialised at once (serialiseShadowRow, a COPY text line),
+ * like the request log's rows, so ~3 KB of rankings and feature maps per mirrored request wait as one
+ * string, not as an object graph that survives young-generation collections. A string that starts
+ * with "{" is a row serialised as JSON text by an earlier version (a spill file it left), converted
+ * when written. Objects are still accepted (tests, old spills).
  */
 export type ShadowEntry = ShadowRow | string;
 
-/** The row as JSON text, its two rankings in the log's compact format (servedListJson: `[[id, score], …]`). */
-export const serialiseShadowRow = (row: ShadowRow): string =>
-  // The two keys set to undefined are left out by JSON.stringify; the row has other keys, so the text ends in "…}".
-  `${JSON.stringify({ ...row, primaryRanking: undefined, shadowRanking: undefined }).slice(0, -1)},"primaryRanking":${servedListJson(row.primaryRanking)},"shadowRanking":${servedListJson(row.shadowRanking)}}`;
+/**
+ * The row as a COPY text line (SHADOW_COLUMNS' order, no final newline; server/domain/copyText.ts),
+ * its two rankings in the log's compact format (servedListJson: `[[id, score], …]`).
+ */
+export const serialiseShadowRow = (row: ShadowRow): string => shadowLine(row, servedListJson(row.primaryRanking), servedListJson(row.shadowRanking));
 
 /** One item of a shadow comparison's largest moves: both ranks and scores, and its feature values by name (null: missing). */
 export interface ShadowMove {
@@ -118,107 +123,211 @@ export interface ScoringSampleRow {
 }
 
 /**
- * A request log row as it waits in the buffer: serialised at once, so the buffer holds one flat
- * string per request instead of the response's object graph. Rows that wait ~200 ms for their batch
- * survive young-generation collections; strings are cheap for the collector to copy and mark.
+ * A request log row as it waits in the buffer: serialised at once (serialiseRequestLogRow), so the
+ * buffer holds one flat string per request instead of the response's object graph. Rows that wait
+ * ~200 ms for their batch survive young-generation collections; strings are cheap for the collector
+ * to copy and mark. A string is a COPY text line; one that starts with "{" is a row serialised as JSON
+ * text by an earlier version (a spill file it left), converted when written. Objects are still
+ * accepted (tests, old spills).
  */
 export type RequestLogEntry = RequestLogRow | string;
 
 /**
- * The row as JSON text, its served list in the log's compact format (servedListJson: `[[id, score],
- * [id, score, reasons], …]`), which costs PostgreSQL less than half as much per row to take in as
- * the response's item objects (npm run bench:request-log).
+ * rerank_requests' columns in the order of the request log's COPY lines. ts comes first, so a line
+ * starts with a digit, "+", "-" or "\N", never with "{" (which marks a JSON row of an earlier
+ * version); the nine first are what the experiment rollups read (parsed back for experiment rows).
+ */
+const REQUEST_LOG_COLUMNS = `ts, request_id, user_key, session_key, experiment_key, experiment_phase, variant_key, fallback_used, latency_ms,
+  surface, context, exposed, model_version_id, fallback_reason, candidate_count, top_k, served, timings, defaulted_features, features_timed_out, caller`;
+const ROLLUP_COLUMNS = "request_id, ts, user_key, session_key, experiment_key, experiment_phase, variant_key, fallback_used, latency_ms";
+
+/** A Date as COPY's timestamptz text (ISO 8601, UTC); an invalid Date is null (as JSON.stringify has it); a string as it is (a row read from JSON). */
+const timeText = (ts: unknown): unknown => (ts instanceof Date ? (Number.isNaN(ts.getTime()) ? null : ts.toISOString()) : ts);
+/** A json column's text; null/undefined: `fallback` (the column's default, as coalesce(…) gave it in SQL). */
+const jsonText = (value: unknown, fallback: string | null): string | null => (value === undefined || value === null ? fallback : JSON.stringify(value) ?? fallback);
+
+/** One request log row as a COPY text line (REQUEST_LOG_COLUMNS), its served list already JSON text. */
+function requestLogLine(row: { [K in keyof RequestLogRow]?: unknown }, served: string | null): string {
+  return copyTextLine([
+    timeText(row.ts), row.requestId, row.userKey, row.sessionKey, row.experimentKey, row.experimentPhase, row.variantKey, row.fallbackUsed, row.latencyMs,
+    row.surface, jsonText(row.context, "{}"), row.exposed, row.modelVersionId, row.fallbackReason, row.candidateCount, row.topK, served,
+    jsonText(row.timings, "{}"), row.defaultedFeatures, row.featuresTimedOut ?? false, row.caller,
+  ]);
+}
+
+/**
+ * The row as a line of COPY's text format (server/domain/copyText.ts; columns in REQUEST_LOG_COLUMNS'
+ * order, no final newline), its served list in the log's compact format (servedListJson: `[[id,
+ * score], [id, score, reasons], …]`), which costs PostgreSQL less than half as much per row to take
+ * in as the response's item objects (npm run bench:request-log). A missing context or timings is
+ * written as "{}", a missing featuresTimedOut as false (the columns' defaults).
  */
 export function serialiseRequestLogRow(row: RequestLogRow): string {
-  // `served: undefined` is left out by JSON.stringify; the row has other keys, so the text ends in "…}".
-  return `${JSON.stringify({ ...row, served: undefined }).slice(0, -1)},"served":${servedListJson(row.served)}}`;
+  return requestLogLine(row, servedListJson(row.served));
+}
+
+/**
+ * A buffered entry as a COPY line: lines as they are; a JSON row of an earlier version (its served
+ * list written as it was) and an object converted. Unreadable JSON is a refused row (SQLSTATE 22P02,
+ * as PostgreSQL said of it when batches were JSON documents): the writer drops it alone.
+ */
+function requestLogLineOf(entry: RequestLogEntry): string {
+  if (typeof entry !== "string") return serialiseRequestLogRow(entry);
+  if (!entry.startsWith("{")) return entry;
+  const row = parseJsonRow(entry);
+  return requestLogLine(row, jsonText(row.served, null));
+}
+
+/** A row serialised as JSON text (spilled by an earlier version); throws a data exception (22P02) when it is not a JSON object. */
+function parseJsonRow(text: string): Record<string, unknown> {
+  let row: unknown;
+  try {
+    row = JSON.parse(text);
+  } catch {
+    row = undefined;
+  }
+  if (typeof row !== "object" || row === null || Array.isArray(row)) {
+    throw Object.assign(new Error(`a spilled row is not a JSON object (${text.length} characters)`), { code: "22P02" });
+  }
+  return row as Record<string, unknown>;
+}
+
+/**
+ * The experiment rollups of the request rows in the relation `inserted` (ROLLUP_COLUMNS): one
+ * statement that counts each row once per unit (experiment_unit_stats) and per hour
+ * (experiment_hourly_stats). Only rows actually inserted may be counted: the relation is either the
+ * RETURNING of an INSERT … ON CONFLICT DO NOTHING, or the rows of a COPY that inserted them all.
+ */
+const requestLogRollupsSql = (inserted: string) => `WITH ins AS (${inserted}),
+  -- The unit is the experiment's randomisation unit (its hash attribute), not whichever key is set.
+  exp AS (SELECT e.id, CASE e.hash_attribute WHEN 'sessionKey' THEN i.session_key ELSE i.user_key END AS unit_key, i.*
+          FROM ins i JOIN experiments e ON e.key = i.experiment_key WHERE i.experiment_phase IS NOT NULL),
+  units AS (
+    INSERT INTO experiment_unit_stats (experiment_id, phase, variant_key, unit_key, requests, multiple_exposure, first_seen_at, last_seen_at)
+    SELECT id, experiment_phase, min(variant_key), unit_key, count(*), count(DISTINCT variant_key) > 1, min(ts), max(ts) FROM exp WHERE unit_key IS NOT NULL
+    GROUP BY id, experiment_phase, unit_key
+    ON CONFLICT (experiment_id, phase, unit_key) DO UPDATE SET requests = experiment_unit_stats.requests + EXCLUDED.requests,
+      multiple_exposure = experiment_unit_stats.multiple_exposure OR EXCLUDED.multiple_exposure OR experiment_unit_stats.variant_key <> EXCLUDED.variant_key,
+      first_seen_at = least(experiment_unit_stats.first_seen_at, EXCLUDED.first_seen_at),
+      last_seen_at = greatest(experiment_unit_stats.last_seen_at, EXCLUDED.last_seen_at)
+    RETURNING 1)
+  INSERT INTO experiment_hourly_stats (experiment_id, phase, variant_key, hour, requests, fallbacks, latency_ms_sum)
+  SELECT id, experiment_phase, variant_key, date_trunc('hour', ts), count(*), count(*) FILTER (WHERE fallback_used), sum(latency_ms)
+  FROM exp GROUP BY id, experiment_phase, variant_key, date_trunc('hour', ts)
+  ON CONFLICT (experiment_id, phase, variant_key, hour) DO UPDATE SET requests = experiment_hourly_stats.requests + EXCLUDED.requests,
+    fallbacks = experiment_hourly_stats.fallbacks + EXCLUDED.fallbacks, latency_ms_sum = experiment_hourly_stats.latency_ms_sum + EXCLUDED.latency_ms_sum`;
+
+/** The rollups of rows a direct COPY inserted, from their rollup columns as arrays ($1…$9, ROLLUP_COLUMNS' order). */
+const ROLLUPS_OF_COPIED_ROWS = requestLogRollupsSql(`SELECT * FROM unnest($1::text[], $2::timestamptz[], $3::text[], $4::text[], $5::text[], $6::int[],
+  $7::text[], $8::bool[], $9::float8[]) AS x(${ROLLUP_COLUMNS})`);
+
+/** The replay path: the staged batch inserted without the rows already held, and the rollups of those inserted. */
+const MERGE_STAGED_REQUESTS = requestLogRollupsSql(`INSERT INTO rerank_requests (${REQUEST_LOG_COLUMNS})
+  SELECT ${REQUEST_LOG_COLUMNS} FROM rerank_requests_staging ON CONFLICT DO NOTHING RETURNING ${ROLLUP_COLUMNS}`);
+
+/**
+ * Writes COPY text lines into `table` (columns: `columns`) idempotently, in one transaction: a COPY
+ * straight into the table (about half of PostgreSQL's CPU per row of json_to_recordset: npm run
+ * bench:request-log), then `after`. A batch that meets rows the table holds already (a replay after an
+ * outage or from a spill file: unique violation, 23505) is rolled back and written again through a
+ * temporary staging table, `<table>_staging`, and `merge` (an INSERT … SELECT from it … ON CONFLICT
+ * DO NOTHING, with whatever must count only the rows inserted). Rejects with PostgreSQL's error
+ * (SQLSTATE in `code`; class 22: a refused row, which the writer isolates by halves).
+ */
+async function copyIdempotently(pool: Queryable, table: string, columns: string, lines: readonly string[], merge: string, after: CopyStatement[] = []): Promise<void> {
+  // No rows: nothing to send (COPY would read the lone newline as a row with no fields).
+  if (lines.length === 0) return;
+  await copyBatch(pool, {
+    data: `${lines.join("\n")}\n`,
+    copy: `COPY ${table} (${columns}) FROM STDIN`,
+    after,
+    fallback: {
+      before: [{ text: `CREATE TEMP TABLE ${table}_staging (LIKE ${table}) ON COMMIT DROP` }],
+      copy: `COPY ${table}_staging (${columns}) FROM STDIN`,
+      after: [{ text: merge }],
+    },
+  });
+}
+
+/** Whether a request log line's experiment_phase (its sixth field) is set, found without parsing the line. */
+function hasExperimentPhase(line: string): boolean {
+  let at = -1;
+  for (let field = 0; field < 5; field++) {
+    at = line.indexOf("\t", at + 1);
+    if (at < 0) return false;
+  }
+  return !line.startsWith(`${COPY_NULL}\t`, at + 1);
 }
 
 export function requestLogSink(pool: Queryable): BatchSink<RequestLogEntry> {
   return {
-    async write(rows) {
-      // The whole batch travels as one JSON document, read with json_to_recordset (json, not jsonb):
-      // PostgreSQL only scans the text, and the served list, context and timings go into their json
-      // columns as the text they are, instead of being built into a jsonb tree per row (which cost
-      // about half of PostgreSQL's CPU per row: npm run bench:request-log). Rows are already JSON text
-      // (serialiseRequestLogRow), so a batch is only joined.
-      await pool.query({
-        // Named: prepared once per connection, so PostgreSQL plans it once, not on every batch.
-        name: "telemetry_request_log",
-        text: `WITH ins AS (INSERT INTO rerank_requests (request_id, ts, surface, user_key, session_key, context, experiment_key, experiment_phase,
-           variant_key, exposed, model_version_id, fallback_used, fallback_reason, candidate_count, top_k, served, timings,
-           latency_ms, defaulted_features, features_timed_out, caller)
-         SELECT "requestId", ts, surface, "userKey", "sessionKey", coalesce(context, '{}'), "experimentKey", "experimentPhase",
-           "variantKey", exposed, "modelVersionId", "fallbackUsed", "fallbackReason", "candidateCount", "topK", served, coalesce(timings, '{}'),
-           "latencyMs", "defaultedFeatures", coalesce("featuresTimedOut", false), caller
-         FROM json_to_recordset($1::json) AS x("requestId" text, ts timestamptz, surface text, "userKey" text, "sessionKey" text, context json,
-           "experimentKey" text, "experimentPhase" int, "variantKey" text, exposed bool, "modelVersionId" text, "fallbackUsed" bool,
-           "fallbackReason" text, "candidateCount" int, "topK" int, served json, timings json, "latencyMs" float8, "defaultedFeatures" int,
-           "featuresTimedOut" bool, caller text)
-         ON CONFLICT DO NOTHING
-         RETURNING request_id, ts, user_key, session_key, experiment_key, experiment_phase, variant_key, fallback_used, latency_ms),
-         -- The unit is the experiment's randomisation unit (its hash attribute), not whichever key is set.
-         exp AS (SELECT e.id, CASE e.hash_attribute WHEN 'sessionKey' THEN i.session_key ELSE i.user_key END AS unit_key, i.*
-                 FROM ins i JOIN experiments e ON e.key = i.experiment_key WHERE i.experiment_phase IS NOT NULL),
-         units AS (
-           INSERT INTO experiment_unit_stats (experiment_id, phase, variant_key, unit_key, requests, multiple_exposure, first_seen_at, last_seen_at)
-           SELECT id, experiment_phase, min(variant_key), unit_key, count(*), count(DISTINCT variant_key) > 1, min(ts), max(ts) FROM exp WHERE unit_key IS NOT NULL
-           GROUP BY id, experiment_phase, unit_key
-           ON CONFLICT (experiment_id, phase, unit_key) DO UPDATE SET requests = experiment_unit_stats.requests + EXCLUDED.requests,
-             multiple_exposure = experiment_unit_stats.multiple_exposure OR EXCLUDED.multiple_exposure OR experiment_unit_stats.variant_key <> EXCLUDED.variant_key,
-             first_seen_at = least(experiment_unit_stats.first_seen_at, EXCLUDED.first_seen_at),
-             last_seen_at = greatest(experiment_unit_stats.last_seen_at, EXCLUDED.last_seen_at)
-           RETURNING 1)
-         INSERT INTO experiment_hourly_stats (experiment_id, phase, variant_key, hour, requests, fallbacks, latency_ms_sum)
-         SELECT id, experiment_phase, variant_key, date_trunc('hour', ts), count(*), count(*) FILTER (WHERE fallback_used), sum(latency_ms)
-         FROM exp GROUP BY id, experiment_phase, variant_key, date_trunc('hour', ts)
-         ON CONFLICT (experiment_id, phase, variant_key, hour) DO UPDATE SET requests = experiment_hourly_stats.requests + EXCLUDED.requests,
-           fallbacks = experiment_hourly_stats.fallbacks + EXCLUDED.fallbacks, latency_ms_sum = experiment_hourly_stats.latency_ms_sum + EXCLUDED.latency_ms_sum`,
-        values: [`[${rows.map((r) => (typeof r === "string" ? r : JSON.stringify(r))).join(",")}]`],
-      });
+    async write(entries) {
+      // The batch travels as COPY text (rows are COPY lines already: serialiseRequestLogRow, so a batch
+      // is only joined); the served list, context and timings go into their json columns as the text
+      // they are. In the direct path every row is inserted, so the rollups read the experiment rows'
+      // own fields, sent as arrays beside the COPY; the replay path counts the rows its INSERT returns.
+      const lines = entries.map(requestLogLineOf);
+      const columns: Array<Array<string | null>> = Array.from({ length: 9 }, () => []);
+      for (const line of lines) {
+        if (!hasExperimentPhase(line)) continue;
+        const fields = parseCopyTextLine(line, 9);
+        // ROLLUP_COLUMNS' order: request_id, ts, then the rest as in the line.
+        columns[0]!.push(fields[1] ?? null);
+        columns[1]!.push(fields[0] ?? null);
+        for (let c = 2; c < 9; c++) columns[c]!.push(fields[c] ?? null);
+      }
+      const after = columns[0]!.length > 0 ? [{ name: "telemetry_request_log_rollups", text: ROLLUPS_OF_COPIED_ROWS, values: columns }] : [];
+      await copyIdempotently(pool, "rerank_requests", REQUEST_LOG_COLUMNS, lines, MERGE_STAGED_REQUESTS, after);
     },
   };
 }
 
+/** shadow_records' columns in the order of the shadow log's COPY lines (ts first, as the request log's). */
+const SHADOW_COLUMNS = `ts, id, request_id, surface, primary_version_id, shadow_version_id, primary_ranking, shadow_ranking,
+  overlap_at_10, rbo, kendall_tau, spearman_rho, primary_latency_ms, shadow_latency_ms, moves, error`;
+
+/** One shadow row as a COPY line (SHADOW_COLUMNS), its rankings already JSON text. The id is the request and the shadow version. */
+function shadowLine(row: { [K in keyof ShadowRow]?: unknown }, primaryRanking: string | null, shadowRanking: string | null): string {
+  const id = row.requestId === undefined || row.requestId === null || row.shadowVersionId === undefined || row.shadowVersionId === null ? null : `${String(row.requestId)}:${String(row.shadowVersionId)}`;
+  return copyTextLine([
+    timeText(row.ts), id, row.requestId, row.surface, row.primaryVersionId, row.shadowVersionId, primaryRanking, shadowRanking,
+    row.overlapAt10, row.rbo, row.kendallTau, row.spearmanRho, row.primaryLatencyMs, row.shadowLatencyMs, jsonText(row.moves, null), row.error,
+  ]);
+}
+
+/** A buffered shadow entry as a COPY line: lines as they are; JSON rows of an earlier version and objects converted. */
+function shadowLineOf(entry: ShadowEntry): string {
+  if (typeof entry !== "string") return serialiseShadowRow(entry);
+  if (!entry.startsWith("{")) return entry;
+  const row = parseJsonRow(entry);
+  return shadowLine(row, jsonText(row.primaryRanking, null), jsonText(row.shadowRanking, null));
+}
+
+const MERGE_STAGED_SHADOW = `INSERT INTO shadow_records (${SHADOW_COLUMNS}) SELECT ${SHADOW_COLUMNS} FROM shadow_records_staging ON CONFLICT DO NOTHING`;
+
 export function shadowSink(pool: Queryable): BatchSink<ShadowEntry> {
   return {
-    async write(rows) {
-      // The id is the request and the shadow version, so a batch replayed after an outage adds nothing twice.
-      // Read with json_to_recordset into json columns, as the request log is (requestLogSink): the
-      // rankings and moves go in as the text they are, not built into jsonb trees.
-      await pool.query({
-        // Named: prepared once per connection, so PostgreSQL plans it once, not on every batch.
-        name: "telemetry_shadow_v2",
-        text: `INSERT INTO shadow_records (id, ts, request_id, surface, primary_version_id, shadow_version_id, primary_ranking, shadow_ranking,
-           overlap_at_10, rbo, kendall_tau, spearman_rho, primary_latency_ms, shadow_latency_ms, moves, error)
-         SELECT "requestId" || ':' || "shadowVersionId", ts, "requestId", surface, "primaryVersionId", "shadowVersionId", "primaryRanking",
-           "shadowRanking", "overlapAt10", rbo, "kendallTau", "spearmanRho", "primaryLatencyMs", "shadowLatencyMs", moves, error
-         FROM json_to_recordset($1::json) AS x("requestId" text, ts timestamptz, surface text, "primaryVersionId" text, "shadowVersionId" text,
-           "primaryRanking" json, "shadowRanking" json, "overlapAt10" float8, rbo float8, "kendallTau" float8, "spearmanRho" float8,
-           "primaryLatencyMs" float8, "shadowLatencyMs" float8, moves json, error text)
-         ON CONFLICT DO NOTHING`,
-        values: [`[${rows.map((r) => (typeof r === "string" ? r : JSON.stringify(r))).join(",")}]`],
-      });
+    async write(entries) {
+      // The id is the request and the shadow version, so a batch replayed after an outage adds nothing twice
+      // (the replay goes through the staging table). COPY text, as the request log (requestLogSink).
+      await copyIdempotently(pool, "shadow_records", SHADOW_COLUMNS, entries.map(shadowLineOf), MERGE_STAGED_SHADOW);
     },
   };
 }
+
+const SCORING_SAMPLE_COLUMNS = "ts, request_id, surface, model_version_id, reason, feature_names, rows, timings";
+const MERGE_STAGED_SCORING_SAMPLES = `INSERT INTO scoring_samples (${SCORING_SAMPLE_COLUMNS}) SELECT ${SCORING_SAMPLE_COLUMNS} FROM scoring_samples_staging ON CONFLICT DO NOTHING`;
 
 export function scoringSampleSink(pool: Queryable): BatchSink<ScoringSampleRow> {
   return {
     async write(rows) {
-      // Keyed by request id and ts like the request log, so a replayed batch adds nothing twice. Read
-      // with json_to_recordset into json columns, as the request log is: the Debug page reads a sample
-      // whole, so its feature rows go in as the text they are, not built into jsonb trees.
-      await pool.query({
-        // Named: prepared once per connection, so PostgreSQL plans it once, not on every batch.
-        name: "telemetry_scoring_sample_v2",
-        text: `INSERT INTO scoring_samples (request_id, ts, surface, model_version_id, reason, feature_names, rows, timings)
-         SELECT "requestId", ts, surface, "modelVersionId", reason, coalesce("featureNames", '[]'), rows, coalesce(timings, '{}')
-         FROM json_to_recordset($1::json) AS x("requestId" text, ts timestamptz, surface text, "modelVersionId" text, reason text,
-           "featureNames" json, rows json, timings json)
-         ON CONFLICT DO NOTHING`,
-        values: [JSON.stringify(rows)],
-      });
+      // Keyed by request id and ts like the request log, so a replayed batch adds nothing twice. COPY
+      // text, as the request log: the Debug page reads a sample whole, so its feature rows go into
+      // json columns as the text they are. Rows wait as objects (few: sampled), converted here.
+      const lines = rows.map((r) =>
+        copyTextLine([timeText(r.ts), r.requestId, r.surface, r.modelVersionId, r.reason, jsonText(r.featureNames, "[]"), jsonText(r.rows, null), jsonText(r.timings, "{}")]),
+      );
+      await copyIdempotently(pool, "scoring_samples", SCORING_SAMPLE_COLUMNS, lines, MERGE_STAGED_SCORING_SAMPLES);
     },
   };
 }
@@ -301,7 +410,7 @@ const reviveDates = <T>(keys: Array<keyof T>) => (row: unknown): T => {
 };
 
 /** A spilled shadow row: serialised rows come back as the same string, objects with their Date. */
-const reviveShadowEntry = (raw: unknown): ShadowEntry => (typeof raw === "string" ? raw : reviveDates<ShadowRow>(["ts"])(raw));
+export const reviveShadowEntry = (raw: unknown): ShadowEntry => (typeof raw === "string" ? raw : reviveDates<ShadowRow>(["ts"])(raw));
 
 /** A spilled request log row: serialised rows come back as the same string, objects with their Date. */
 export const reviveRequestLogEntry = (raw: unknown): RequestLogEntry => (typeof raw === "string" ? raw : reviveDates<RequestLogRow>(["ts"])(raw));

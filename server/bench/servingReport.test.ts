@@ -1,0 +1,79 @@
+import { describe, expect, it } from "vitest";
+import { createRng } from "../domain/random";
+import { pairedFigure, telemetryCost, TELEMETRY_TARGET, throughputRatio } from "./servingReport";
+
+// bench:serving judges telemetry's cost from paired blocks (on, off) whose throughput swings with
+// whatever else the machine does; these tests build such pairs with a known true cost and check that
+// the figure, its interval and the verdict read it right.
+
+/** `n` pairs whose machine speed drifts by ±`noise` per block, telemetry costing `trueCost`. */
+function pairs(n: number, trueCost: number, noise: number, seed: number) {
+  const rng = createRng(seed);
+  const speed = () => 1000 * (1 + noise * (2 * rng.next() - 1));
+  return Array.from({ length: n }, () => ({ test: speed() * (1 - trueCost), reference: speed() }));
+}
+
+describe("telemetryCost", () => {
+  it("is the median of 1 − on/off over pairs", () => {
+    const r = telemetryCost([{ test: 90, reference: 100 }, { test: 80, reference: 100 }, { test: 99, reference: 100 }]);
+    expect(r.pairs.map((c) => +c.toFixed(6))).toEqual([0.1, 0.2, 0.01]);
+    expect(r.estimate).toBeCloseTo(0.1, 12);
+    expect(r.interval).toBeNull(); // 3 pairs cannot cover a median at 95 %
+    expect(r.verdict).toBe("met (within noise)");
+  });
+
+  it("settles a clear miss and a clear pass with enough quiet pairs", () => {
+    const miss = telemetryCost(pairs(10, 0.3, 0.02, 1));
+    expect(miss.estimate).toBeGreaterThan(0.25);
+    expect(miss.interval!.lower).toBeGreaterThan(TELEMETRY_TARGET);
+    expect(miss.verdict).toBe("missed");
+    const pass = telemetryCost(pairs(10, 0.03, 0.01, 2));
+    expect(pass.interval!.upper).toBeLessThanOrEqual(TELEMETRY_TARGET);
+    expect(pass.verdict).toBe("met");
+  });
+
+  it("says 'within noise' when the machine's drift is larger than the distance to the target", () => {
+    const r = telemetryCost(pairs(8, 0.12, 0.3, 3));
+    expect(r.interval).not.toBeNull();
+    expect(r.interval!.lower).toBeLessThan(TELEMETRY_TARGET);
+    expect(r.interval!.upper).toBeGreaterThan(TELEMETRY_TARGET);
+    expect(r.verdict).toMatch(/within noise/);
+  });
+
+  it("covers the true cost in about 95 % of noisy runs or more (distribution-free)", () => {
+    let covered = 0;
+    for (let seed = 0; seed < 400; seed++) {
+      const r = telemetryCost(pairs(10, 0.15, 0.2, 100 + seed));
+      // The true median pair cost: the speed noise is symmetric and shared, so 1 − on/off centres near 0.15.
+      if (r.interval!.lower <= 0.15 && 0.15 <= r.interval!.upper) covered++;
+    }
+    expect(covered / 400).toBeGreaterThanOrEqual(0.9);
+  });
+
+  it("refuses no pairs, non-positive or non-finite rates and a bad level, naming the pair", () => {
+    expect(() => telemetryCost([])).toThrow(RangeError);
+    expect(() => telemetryCost([{ test: 1, reference: 1 }, { test: 0, reference: 1 }])).toThrow(/pairs\[1\]/);
+    expect(() => telemetryCost([{ test: Number.NaN, reference: 1 }])).toThrow(/pairs\[0\]/);
+    expect(() => telemetryCost([{ test: 1, reference: 1 }], 0.1, 1)).toThrow(/level/);
+    expect(() => pairedFigure([1, Number.POSITIVE_INFINITY], 1, "lower")).toThrow(/pairs\[1\]/);
+  });
+});
+
+describe("throughputRatio", () => {
+  /** `n` pairs (console, bare) whose machine speed drifts by ±`noise` per block, the console reaching `share` of bare. */
+  const ratioPairs = (n: number, share: number, noise: number, seed: number) => pairs(n, 1 - share, noise, seed);
+
+  it("judges higher as better: a console at 95 % of bare meets ≥ 90 %, one at 70 % misses", () => {
+    const fast = throughputRatio(ratioPairs(10, 0.95, 0.01, 5));
+    expect(fast.estimate).toBeGreaterThan(0.9);
+    expect(fast.verdict).toBe("met");
+    const slow = throughputRatio(ratioPairs(10, 0.7, 0.01, 6));
+    expect(slow.interval!.upper).toBeLessThan(0.9);
+    expect(slow.verdict).toBe("missed");
+    expect(throughputRatio(ratioPairs(10, 0.9, 0.3, 7)).verdict).toMatch(/within noise/);
+  });
+
+  it("is the median of console / bare", () => {
+    expect(throughputRatio([{ test: 90, reference: 100 }, { test: 50, reference: 100 }, { test: 120, reference: 100 }]).estimate).toBeCloseTo(0.9, 12);
+  });
+});

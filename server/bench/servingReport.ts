@@ -1,0 +1,86 @@
+import { quantileSorted } from "../domain/stats/describe";
+import { quantileInterval } from "../domain/stats/quantiles";
+
+// The judged figures of npm run bench:serving (serving.bench.ts) as pure functions of the paired
+// blocks it measured (unit-tested in servingReport.test.ts). The p99 at half of max is judged with
+// bench:text's p99Ratio (textReport.ts).
+
+/** The targets of issue 12: telemetry on costs at most 10 % of the throughput with it off; the console reaches ≥ 90 % of bare node:http's. */
+export const TELEMETRY_TARGET = 0.1;
+export const CONSOLE_RATIO_TARGET = 0.9;
+
+export type Verdict = "met" | "met (within noise)" | "missed (within noise)" | "missed";
+
+/** A median over pairs with its interval and verdict. */
+export interface PairedFigure {
+  /** Median of the pairs' values. */
+  estimate: number;
+  /** Each pair's value, in the order measured. */
+  pairs: number[];
+  /**
+   * A distribution-free interval for the median with coverage ≥ the level asked (order statistics:
+   * Hahn & Meeker, Statistical Intervals, §5.2, via quantileInterval); null with fewer than 6 pairs,
+   * the fewest whose extremes cover a median at 95 % (1 − 2 · 0.5⁶ = 96.9 %).
+   */
+  interval: { lower: number; upper: number; coverage: number } | null;
+  verdict: Verdict;
+}
+
+/**
+ * The median of per-pair values with its interval, judged against `target`: "met" when the whole
+ * interval is on the good side of it (`better` "lower": ≤ target; "higher": ≥ target), "missed" when
+ * it is all on the other side, "… (within noise)" when it straddles the target or there is none.
+ * @throws RangeError with no values, a non-finite value (naming its index), or `level` outside (0, 1).
+ */
+export function pairedFigure(values: readonly number[], target: number, better: "lower" | "higher", level = 0.95): PairedFigure {
+  if (values.length === 0) throw new RangeError("a paired figure needs at least one pair");
+  if (!(level > 0 && level < 1)) throw new RangeError(`level must be in (0, 1), got ${level}`);
+  values.forEach((v, i) => {
+    if (!Number.isFinite(v)) throw new RangeError(`pairs[${i}]: the value must be finite, got ${v}`);
+  });
+  const sorted = [...values].sort((a, b) => a - b);
+  const estimate = quantileSorted(sorted, 0.5);
+  const ci = quantileInterval(sorted, 0.5, level);
+  const interval = ci ? { lower: ci.lower, upper: ci.upper, coverage: ci.coverage } : null;
+  const good = (x: number) => (better === "lower" ? x <= target : x >= target);
+  const met = good(estimate);
+  // Settled when even the interval's end nearest the other side is on the estimate's side.
+  const settled = interval !== null && (met ? good(better === "lower" ? interval.upper : interval.lower) : !good(better === "lower" ? interval.lower : interval.upper));
+  const verdict: Verdict = met ? (settled ? "met" : "met (within noise)") : settled ? "missed" : "missed (within noise)";
+  return { estimate, pairs: [...values], interval, verdict };
+}
+
+/** One pair of equally long closed-loop blocks measured back to back (the caller alternates which runs first: ABBA), req/s. */
+export interface RatePair {
+  /** The side under test: telemetry on, or the console. */
+  test: number;
+  /** The side it is compared with: telemetry off, or bare node:http. */
+  reference: number;
+}
+
+const checkRates = (pairs: readonly RatePair[]) =>
+  pairs.forEach((p, i) => {
+    if (!(p.test > 0 && p.reference > 0 && Number.isFinite(p.test) && Number.isFinite(p.reference))) {
+      throw new RangeError(`pairs[${i}]: rates must be positive and finite, got ${p.test} and ${p.reference} req/s`);
+    }
+  });
+
+/**
+ * Telemetry's cost: per pair 1 − on/off (a share of throughput: 0.1 = telemetry costs 10 %), their
+ * median and its interval, judged against TELEMETRY_TARGET (lower is better). `test` is telemetry on.
+ * @throws RangeError as pairedFigure, or when a rate is not positive and finite (naming the pair).
+ */
+export function telemetryCost(pairs: readonly RatePair[], target = TELEMETRY_TARGET, level = 0.95): PairedFigure {
+  checkRates(pairs);
+  return pairedFigure(pairs.map((p) => 1 - p.test / p.reference), target, "lower", level);
+}
+
+/**
+ * The console's throughput as a share of bare node:http's: per pair console/bare, their median and
+ * its interval, judged against CONSOLE_RATIO_TARGET (higher is better). `test` is the console.
+ * @throws RangeError as telemetryCost.
+ */
+export function throughputRatio(pairs: readonly RatePair[], target = CONSOLE_RATIO_TARGET, level = 0.95): PairedFigure {
+  checkRates(pairs);
+  return pairedFigure(pairs.map((p) => p.test / p.reference), target, "higher", level);
+}

@@ -1,0 +1,55 @@
+// One batch written with COPY in a transaction of its own (server/db/copyBatch.d.mts has the types):
+// run by the threaded pool's thread (pgThreadWorker.mjs) and, for a plain pg.Pool, by copyBatch() in
+// threadedPool.ts: one implementation for both. Plain JavaScript, as the thread's entry is.
+import { pipeline } from "node:stream/promises";
+import { Readable } from "node:stream";
+import copyStreams from "pg-copy-streams";
+
+/** SQLSTATE unique_violation: the COPY met a row the table already holds (a replayed batch). */
+const UNIQUE_VIOLATION = "23505";
+
+/**
+ * BEGIN; before…; COPY … FROM STDIN with `batch.data`; after…; COMMIT. When that fails with a unique
+ * violation and `batch.fallback` is given, it is rolled back and the fallback runs in a new
+ * transaction with the same data. Resolves with which ran; rejects with PostgreSQL's error (its
+ * `code` is the SQLSTATE) after a ROLLBACK.
+ */
+export async function runCopyBatch(pool, batch) {
+  try {
+    await transaction(pool, batch, batch.data);
+    return { path: "direct" };
+  } catch (error) {
+    if (error?.code !== UNIQUE_VIOLATION || !batch.fallback) throw error;
+  }
+  await transaction(pool, batch.fallback, batch.data);
+  return { path: "fallback" };
+}
+
+async function transaction(pool, steps, data) {
+  const client = await pool.connect();
+  // A connection that failed (PostgreSQL ended it, the network broke) or whose ROLLBACK failed is in an
+  // unknown state: released as broken, so the pool drops it. The listener also keeps a checked-out
+  // client's 'error' from being uncaught (pg.Pool's own query() listens the same way).
+  let broken;
+  const onError = (error) => {
+    broken = error;
+  };
+  client.on("error", onError);
+  try {
+    await client.query("BEGIN");
+    for (const statement of steps.before ?? []) await client.query(statement);
+    await pipeline(Readable.from([Buffer.from(data)]), client.query(copyStreams.from(steps.copy)));
+    for (const statement of steps.after ?? []) await client.query(statement);
+    await client.query("COMMIT");
+  } catch (error) {
+    if (!broken) {
+      await client.query("ROLLBACK").catch((rollbackError) => {
+        broken = rollbackError;
+      });
+    }
+    throw error;
+  } finally {
+    client.off("error", onError);
+    client.release(broken);
+  }
+}
