@@ -1,14 +1,9 @@
 // The task of a scoring worker thread (server/inference/scoringPool.ts, on the one worker-pool kind
-// of server/inference/workerPool.ts): runs heavy models off the main thread, so their onnxruntime
+// of server/inference/workerPool.ts, whose poolWorker.mjs imports this module): runs heavy models off the main thread, so their onnxruntime
 // runs never block the event loop that serves other requests. Plain JavaScript: it needs no
 // TypeScript loader in whichever bundle starts it.
 import { parentPort } from "node:worker_threads";
 import * as ort from "onnxruntime-node";
-import { workerData } from "piscina";
-import { lowerThreadPriority } from "./threadPriority.mjs";
-
-// This thread's priority (workerPool.ts `nice`, `schedIdle`).
-lowerThreadPriority(workerData);
 
 /** Sessions by model version id, opened from the shared bytes of a version's first task on this thread. */
 const sessions = new Map();

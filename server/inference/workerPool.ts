@@ -1,13 +1,21 @@
-import { Piscina } from "piscina";
+import path from "node:path";
+import { pathToFileURL } from "node:url";
+import { Worker } from "node:worker_threads";
 import { withDeadline } from "../domain/time/deadline";
 
 // The one way models run on worker threads: the scoring pool (heavy tabular models,
-// scoringPool.ts) and the cross-encoder pool (crossEncoder/pool.ts) are both this class on piscina,
-// with one set of semantics:
-//   - threads: a fixed number, started with the pool; each keeps its own opened models. One task
-//     runs per thread at a time; more wait in a FIFO queue on the main thread.
+// scoringPool.ts) and the cross-encoder pool (crossEncoder/pool.ts) are both this class, on
+// node:worker_threads with one set of semantics. Not on piscina: measured on this VM, its per-task
+// code cost the event loop ~70–200 µs on top of the ~70 µs of a bare worker round trip, time every
+// tabular request queues behind while text requests run (issue #16); this pool is one message per
+// task and one per reply.
+//   - threads: a fixed number, started with the pool; each runs poolWorker.mjs, which imports the
+//     task module (`entry`) and keeps its own opened models. One task runs per thread at a time;
+//     more wait in a FIFO queue on the main thread.
 //   - crash: a thread that dies fails the task it was running (the request path falls back) and is
-//     replaced; queued tasks go to the other threads or the replacement.
+//     replaced; queued tasks go to the other threads or the replacement. A thread that dies before
+//     its task module loaded (a broken entry) fails its task and every queued one with that error,
+//     and is replaced only when the next task comes, so a broken module does not spawn threads in a loop.
 //   - deadline: a task may carry `deadlineMs`, counted from the moment its worker starts the model's
 //     run (the worker posts `{ [RUN_STARTED]: jobId }`, for a task with a deadline only), so time spent queued or opening the model is
 //     not the model's fault. Past it the task rejects with code ETIMEDOUT at once: the caller falls
@@ -20,12 +28,21 @@ import { withDeadline } from "../domain/time/deadline";
 //     held when it was sent (`live`), and a worker drops and releases whatever it opened under any
 //     other key before it runs the task: a released model leaves each thread at that thread's next
 //     task.
-//   - close: `close()` lets running tasks finish (at most 30 s, piscina's closeTimeout), stops the
-//     threads, and from then on the pool refuses every task with a PoolClosedError. The process-wide
-//     pools are not started again once closed (shutdown closes them after the last shadow job).
+//   - replies: the top-level typed arrays of a reply that own their whole buffer (Float32Array
+//     scores) are moved to the main thread, not copied; a task module must not keep them.
+//   - close: `close()` refuses every task from then on with a PoolClosedError, lets the tasks it had
+//     accepted (running and queued) finish, at most 30 s (then it stops the threads and fails what
+//     is left), and stops the threads. The process-wide pools are not started again once closed
+//     (shutdown closes them after the last shadow job).
 
 /** The key of the message a worker posts when a task's model run starts: `{ [RUN_STARTED]: jobId }`. */
 export const RUN_STARTED = "runStarted";
+
+/** Longest close() waits for accepted tasks before it stops the threads, in ms. */
+const CLOSE_TIMEOUT_MS = 30_000;
+
+// From the working directory, as the pools' task modules are: inside Next's server bundle import.meta.url is the bundle's.
+const POOL_WORKER = pathToFileURL(path.join(process.cwd(), "server", "inference", "poolWorker.mjs"));
 
 /** What every task gets besides its own fields: its job id (for RUN_STARTED) and the keys the pool holds. */
 export interface PoolTaskEnvelope {
@@ -47,7 +64,7 @@ export class PoolClosedError extends Error {
 export interface ModelWorkerPoolOptions {
   /** Names the pool in errors: "the scoring pool". */
   name: string;
-  /** file:// URL of the worker module; its default export is the task function. */
+  /** file:// URL of the task module; its default export is the task function (task → reply, or a promise of it). */
   entry: string;
   /** Worker threads, ≥ 1. */
   threads: number;
@@ -63,25 +80,45 @@ export interface ModelWorkerPoolOptions {
   schedIdle?: boolean;
 }
 
+/** A task accepted by the pool: the message posted to a thread, and its caller's promise. */
+interface Job {
+  message: object;
+  jobId: number | undefined;
+  resolve: (reply: unknown) => void;
+  reject: (error: unknown) => void;
+  /** Called when the thread posts RUN_STARTED for this job. */
+  onRunStarted?: () => void;
+}
+
+interface Thread {
+  worker: Worker;
+  /** The job it runs, or null when idle. */
+  job: Job | null;
+  /** True once it said its task module loaded (poolWorker.mjs's one `{ loaded: true }`). */
+  loaded: boolean;
+}
+
+/** A thread's messages: one per reply, plus RUN_STARTED for a task with a deadline. */
+type WorkerMessage = { value: unknown } | { error: unknown } | { [RUN_STARTED]: number } | { loaded: true };
+
 export class ModelWorkerPool<Task extends object, Reply> {
-  private readonly piscina: Piscina;
   private readonly held = new Set<string>();
-  /** Resolves each running task's `started` when its worker says its model run started. */
-  private readonly onRunStarted = new Map<number, () => void>();
+  private readonly threads = new Set<Thread>();
+  private readonly idle: Thread[] = [];
+  private readonly queue: Job[] = [];
+  /** Threads to start when the next task comes (they died before their task module loaded). */
+  private missing = 0;
   private nextJob = 1;
   private closing: Promise<void> | null = null;
+  /** Set by close(): called when every thread is idle (nothing is left to run). */
+  private onDrained: (() => void) | null = null;
+  /** Set by close() once it stops the threads: a thread that exits then is not replaced. */
+  private stopping = false;
 
   /** @throws RangeError naming `threads` when it is not an integer ≥ 1. */
   constructor(private readonly options: ModelWorkerPoolOptions) {
     if (!Number.isInteger(options.threads) || options.threads < 1) throw new RangeError(`${options.name}: threads must be an integer ≥ 1, got ${options.threads}`);
-    // recordTiming off: piscina's wait and run histograms (two records per task, on the event loop) are read by nothing here.
-    this.piscina = new Piscina({ filename: options.entry, minThreads: options.threads, maxThreads: options.threads, idleTimeout: 60_000, recordTiming: false, workerData: { nice: options.nice ?? 0, schedIdle: options.schedIdle ?? false } });
-    this.piscina.on("message", (message: unknown) => {
-      const jobId = (message as Record<string, unknown> | null)?.[RUN_STARTED];
-      if (typeof jobId === "number") this.onRunStarted.get(jobId)?.();
-    });
-    // A thread that fails with no task in hand: piscina replaces it; without a listener the error would throw in the main thread.
-    this.piscina.on("error", (error: unknown) => console.error(`[rerank] ${options.name}: a worker thread failed:`, error));
+    for (let i = 0; i < options.threads; i++) this.startThread();
   }
 
   /** Adds `key` to the keys workers keep (a model version, a bundle's sha256). */
@@ -113,31 +150,131 @@ export class ModelWorkerPool<Task extends object, Reply> {
   async run(task: Task, options: { deadlineMs?: number } = {}): Promise<Reply> {
     if (this.closing) throw new PoolClosedError(`${this.options.name} is closed (the process is stopping): nothing more runs on it`);
     const { deadlineMs } = options;
-    if (deadlineMs === undefined) return (await this.piscina.run({ ...task, live: [...this.held] } satisfies PoolTaskEnvelope)) as Reply;
+    if (deadlineMs === undefined) return this.submit({ ...task, live: [...this.held] } satisfies PoolTaskEnvelope, undefined);
     const jobId = this.nextJob++;
-    const started = new Promise<void>((resolve) => this.onRunStarted.set(jobId, resolve));
+    let onRunStarted!: () => void;
+    const started = new Promise<void>((resolve) => (onRunStarted = resolve));
     const envelope: PoolTaskEnvelope = { jobId, live: [...this.held] };
-    const running = this.piscina.run({ ...task, ...envelope }) as Promise<Reply>;
-    try {
-      // Until the model's run starts (or the task ends first: a model that cannot be opened), nothing is the model's fault.
-      await Promise.race([started, running]);
-      let answered = false;
-      void running.then(() => (answered = true), () => (answered = true));
-      return await withDeadline(running, deadlineMs, async () => {
-        // The timer may fire behind a reply already waiting in the event loop (a busy main thread):
-        // the poll phase, which delivers it, runs before setImmediate's check phase.
-        await new Promise((resolve) => setImmediate(resolve));
-        if (answered) return running;
-        throw Object.assign(new Error(`the model's run passed its ${deadlineMs} ms budget on a worker thread of ${this.options.name} (the run finishes there; its result is dropped)`), { code: "ETIMEDOUT" });
-      });
-    } finally {
-      this.onRunStarted.delete(jobId);
-    }
+    const running = this.submit({ ...task, ...envelope }, jobId, onRunStarted);
+    // Until the model's run starts (or the task ends first: a model that cannot be opened), nothing is the model's fault.
+    await Promise.race([started, running]);
+    let answered = false;
+    void running.then(() => (answered = true), () => (answered = true));
+    return await withDeadline(running, deadlineMs, async () => {
+      // The timer may fire behind a reply already waiting in the event loop (a busy main thread):
+      // the poll phase, which delivers it, runs before setImmediate's check phase.
+      await new Promise((resolve) => setImmediate(resolve));
+      if (answered) return running;
+      throw Object.assign(new Error(`the model's run passed its ${deadlineMs} ms budget on a worker thread of ${this.options.name} (the run finishes there; its result is dropped)`), { code: "ETIMEDOUT" });
+    });
   }
 
-  /** Refuses new tasks from now on, lets running ones finish, stops the threads (a second call waits for the first). */
+  /**
+   * Refuses new tasks from now on, lets the accepted ones finish (at most 30 s), stops the threads
+   * (a second call waits for the first).
+   */
   close(): Promise<void> {
-    return (this.closing ??= this.piscina.close());
+    return (this.closing ??= this.drainAndStop());
+  }
+
+  private submit(message: object, jobId: number | undefined, onRunStarted?: () => void): Promise<Reply> {
+    return new Promise<Reply>((resolve, reject) => {
+      const job: Job = { message, jobId, resolve: resolve as (reply: unknown) => void, reject, onRunStarted };
+      while (this.missing > 0) {
+        this.missing--;
+        this.startThread();
+      }
+      const thread = this.idle.pop();
+      if (thread) this.send(thread, job);
+      else this.queue.push(job);
+    });
+  }
+
+  private send(thread: Thread, job: Job): void {
+    if (thread.job === null) thread.worker.ref();
+    thread.job = job;
+    thread.worker.postMessage(job.message);
+  }
+
+  /** The thread finished its job: it takes the oldest queued one, or goes idle (and stops holding the process). */
+  private next(thread: Thread): void {
+    const job = this.queue.shift();
+    if (job) {
+      this.send(thread, job);
+      return;
+    }
+    thread.job = null;
+    thread.worker.unref();
+    this.idle.push(thread);
+    if (this.onDrained && this.idle.length === this.threads.size) this.onDrained();
+  }
+
+  private startThread(): void {
+    const { nice = 0, schedIdle = false, entry, name } = this.options;
+    const worker = new Worker(POOL_WORKER, { workerData: { entry, nice, schedIdle } });
+    const thread: Thread = { worker, job: null, loaded: false };
+    this.threads.add(thread);
+    this.idle.push(thread);
+    let failure: unknown = null;
+    worker.on("message", (message: WorkerMessage) => {
+      const job = thread.job;
+      if ("value" in message) {
+        if (!job) return;
+        this.next(thread);
+        job.resolve(message.value);
+      } else if ("error" in message) {
+        if (!job) return;
+        this.next(thread);
+        job.reject(message.error);
+      } else if (RUN_STARTED in message) {
+        if (job && job.jobId === message[RUN_STARTED]) job.onRunStarted?.();
+      } else {
+        thread.loaded = true;
+      }
+    });
+    worker.on("error", (error: unknown) => {
+      failure = error;
+      // A thread that fails with no task in hand: it is replaced all the same.
+      if (!thread.job) console.error(`[rerank] ${name}: a worker thread failed:`, error);
+    });
+    worker.on("exit", (code: number) => {
+      this.threads.delete(thread);
+      const at = this.idle.indexOf(thread);
+      if (at >= 0) this.idle.splice(at, 1);
+      const error = failure ?? new Error(`a worker thread of ${name} exited with code ${code}`);
+      const job = thread.job;
+      thread.job = null;
+      job?.reject(error);
+      if (this.stopping) return;
+      if (thread.loaded) {
+        this.startThread();
+        const next = this.queue.shift();
+        if (next) this.send(this.idle.pop()!, next);
+      } else {
+        // Its task module did not load: every queued task would fail the same way.
+        for (const queued of this.queue.splice(0)) queued.reject(error);
+        this.missing++;
+      }
+      if (this.onDrained && this.idle.length === this.threads.size) this.onDrained();
+    });
+    // After the listeners: adding a "message" listener refs the worker's port again.
+    worker.unref();
+  }
+
+  private async drainAndStop(): Promise<void> {
+    const busy = this.threads.size - this.idle.length;
+    if (busy > 0) {
+      let timer: NodeJS.Timeout | undefined;
+      const drained = new Promise<boolean>((resolve) => (this.onDrained = () => resolve(true)));
+      const timedOut = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), CLOSE_TIMEOUT_MS).unref()));
+      const finished = await Promise.race([drained, timedOut]);
+      clearTimeout(timer);
+      if (!finished) console.error(`[rerank] ${this.options.name}: tasks still running ${CLOSE_TIMEOUT_MS / 1000} s after close(); stopping its threads`);
+    }
+    this.stopping = true;
+    const closed = new PoolClosedError(`${this.options.name} is closed (the process is stopping): nothing more runs on it`);
+    for (const job of this.queue.splice(0)) job.reject(closed);
+    await Promise.all([...this.threads].map((thread) => thread.worker.terminate()));
   }
 }
 

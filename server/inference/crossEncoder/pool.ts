@@ -54,7 +54,7 @@ interface Queue {
 }
 
 // From the working directory, as scoringPool.ts does: inside Next's server bundle import.meta.url is
-// the bundle's, not this file's (piscina stays out of the bundle too: next.config.ts).
+// the bundle's, not this file's.
 const ENTRY = pathToFileURL(path.join(process.cwd(), "server", "inference", "crossEncoder", "worker.mjs")).href;
 
 export class CrossEncoderPool {
@@ -62,7 +62,7 @@ export class CrossEncoderPool {
   private readonly bundles = new Map<string, SharedBundle>();
   /** Requests waiting to share a run, per bundle key, oldest queue first. */
   private readonly queues = new Map<string, Queue>();
-  /** Tasks sent to the workers and not yet answered (running or in piscina's queue). */
+  /** Tasks sent to the workers and not yet answered (running or in the worker pool's queue). */
   private inFlight = 0;
 
   constructor(private readonly options: CrossEncoderPoolOptions) {

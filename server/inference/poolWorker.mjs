@@ -1,0 +1,41 @@
+// The one entry of every model worker thread (workerPool.ts): sets the thread's priority, imports
+// the task module named in workerData, and answers each task the main thread posts with one
+// message. Plain JavaScript: Node starts it as is, in any bundle. A task module's default export
+// is the task function (task → reply or a promise of it).
+import { parentPort, workerData } from "node:worker_threads";
+import { lowerThreadPriority } from "./threadPriority.mjs";
+
+// Before the task module loads, so threads it starts (onnxruntime's, tsx's hooks thread) inherit the priority.
+lowerThreadPriority(workerData);
+const { default: runTask } = await import(workerData.entry);
+
+/**
+ * A reply's top-level typed arrays that own their whole (non-shared) buffer are moved, not copied:
+ * the task made them for the reply (workerPool.ts: a task must not keep them).
+ */
+function transferList(reply) {
+  if (reply === null || typeof reply !== "object") return undefined;
+  let list;
+  for (const key in reply) {
+    const value = reply[key];
+    if (ArrayBuffer.isView(value) && value.buffer instanceof ArrayBuffer && value.byteOffset === 0 && value.byteLength === value.buffer.byteLength && value.byteLength > 0) (list ??= []).push(value.buffer);
+  }
+  return list;
+}
+
+// Once per thread: the pool replaces a thread that dies after this at once (a crash), and one that dies before it only when the next task comes (a broken module).
+parentPort.postMessage({ loaded: true });
+
+parentPort.on("message", async (task) => {
+  try {
+    const value = await runTask(task);
+    parentPort.postMessage({ value }, transferList(value));
+  } catch (error) {
+    // An Error clones (name, message, stack); anything else becomes one.
+    try {
+      parentPort.postMessage({ error });
+    } catch {
+      parentPort.postMessage({ error: new Error(String(error?.message ?? error)) });
+    }
+  }
+});

@@ -1,0 +1,145 @@
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { pathToFileURL } from "node:url";
+import { describe, expect, it } from "vitest";
+import { ModelWorkerPool, PoolClosedError } from "./workerPool";
+
+// The pool's semantics (workerPool.ts's comment block) with real threads and a plain task module
+// (server/testing/poolTasks.mjs): no model, no timing assumptions beyond "a sleep outlasts a message".
+
+const ENTRY = pathToFileURL(path.join(process.cwd(), "server", "testing", "poolTasks.mjs")).href;
+
+interface Task {
+  kind: "echo" | "sleep" | "throw" | "crash";
+  value?: string;
+  ms?: number;
+}
+interface Reply {
+  value?: string;
+  live: string[];
+  threadId: number;
+  scores: Float32Array;
+  startedAt: number;
+  endedAt: number;
+}
+
+async function withPool<T>(threads: number, test: (pool: ModelWorkerPool<Task, Reply>) => Promise<T>, entry = ENTRY): Promise<T> {
+  const pool = new ModelWorkerPool<Task, Reply>({ name: "the test pool", entry, threads });
+  try {
+    return await test(pool);
+  } finally {
+    await pool.close();
+  }
+}
+
+describe("ModelWorkerPool", () => {
+  it("answers each task with its task module's reply, typed arrays included, and sends the keys it holds", async () => {
+    await withPool(1, async (pool) => {
+      pool.hold("a");
+      pool.hold("b");
+      const first = await pool.run({ kind: "echo", value: "abc" });
+      expect(first.value).toBe("abc");
+      expect(first.scores).toBeInstanceOf(Float32Array);
+      expect(first.scores).toHaveLength(3);
+      expect(first.live).toEqual(["a", "b"]);
+      pool.release("a");
+      expect(pool.holds("a")).toBe(false);
+      expect((await pool.run({ kind: "echo" })).live).toEqual(["b"]);
+      await expect(pool.run({ kind: "throw", value: "x" })).rejects.toThrow("task failed: x");
+      expect((await pool.run({ kind: "echo", value: "after" })).value).toBe("after");
+    });
+  });
+
+  it("runs one task per thread at a time and the queue in the order it was given", async () => {
+    await withPool(2, async (pool) => {
+      const replies = await Promise.all(Array.from({ length: 6 }, (_, i) => pool.run({ kind: "sleep", ms: 30, value: String(i) })));
+      expect(new Set(replies.map((r) => r.threadId)).size).toBe(2);
+      for (const thread of new Set(replies.map((r) => r.threadId))) {
+        const own = replies.filter((r) => r.threadId === thread);
+        for (let i = 1; i < own.length; i++) expect(own[i]!.startedAt).toBeGreaterThanOrEqual(own[i - 1]!.endedAt);
+      }
+    });
+    // FIFO: on one thread the queue starts in the order it was given.
+    await withPool(1, async (pool) => {
+      const replies = await Promise.all(Array.from({ length: 5 }, (_, i) => pool.run({ kind: i % 2 ? "sleep" : "echo", ms: 10, value: String(i) })));
+      const starts = replies.map((r) => r.startedAt);
+      expect([...starts].sort((a, b) => a - b)).toEqual(starts);
+    });
+  });
+
+  it("fails the task of a thread that dies, replaces the thread, and runs the queued tasks", async () => {
+    await withPool(1, async (pool) => {
+      const before = await pool.run({ kind: "echo" });
+      const crash = pool.run({ kind: "crash" });
+      const queued = ["q1", "q2", "q3"].map((value) => pool.run({ kind: "echo", value }));
+      await expect(crash).rejects.toThrow("the thread crashed");
+      const replies = await Promise.all(queued);
+      expect(replies.map((r) => r.value)).toEqual(["q1", "q2", "q3"]);
+      expect(replies[0]!.threadId).not.toBe(before.threadId);
+    });
+  });
+
+  it("fails the tasks of a task module that does not load, without starting threads in a loop", async () => {
+    const missing = pathToFileURL(path.join(process.cwd(), "server", "testing", "noSuchTasks.mjs")).href;
+    await withPool(
+      1,
+      async (pool) => {
+        const runs = [pool.run({ kind: "echo" }), pool.run({ kind: "echo" })];
+        for (const run of runs) await expect(run).rejects.toThrow(/noSuchTasks\.mjs/);
+        await expect(pool.run({ kind: "echo" })).rejects.toThrow(/noSuchTasks\.mjs/);
+      },
+      missing,
+    );
+  });
+
+  it("counts a deadline from the run's start: ETIMEDOUT at once past it, queued time is not counted", async () => {
+    await withPool(1, async (pool) => {
+      const ahead = pool.run({ kind: "sleep", ms: 300 });
+      // Queued for 300 ms behind `ahead`, then runs for ~0: within its 200 ms.
+      const queued = pool.run({ kind: "echo", value: "in time" }, { deadlineMs: 200 });
+      expect((await queued).value).toBe("in time");
+      await ahead;
+      const t0 = Date.now();
+      await expect(pool.run({ kind: "sleep", ms: 1500 }, { deadlineMs: 20 })).rejects.toMatchObject({ code: "ETIMEDOUT", message: expect.stringMatching(/passed its 20 ms budget on a worker thread of the test pool/) });
+      expect(Date.now() - t0).toBeLessThan(1500);
+      // The cut run finishes on its thread; the next task runs after it.
+      const next = await pool.run({ kind: "echo", value: "next" });
+      expect(next.value).toBe("next");
+      expect(Date.now() - t0).toBeGreaterThanOrEqual(1400);
+    });
+  });
+
+  it("on close, refuses new tasks and lets running and queued ones finish before it stops the threads", async () => {
+    const pool = new ModelWorkerPool<Task, Reply>({ name: "the test pool", entry: ENTRY, threads: 1 });
+    const running = pool.run({ kind: "sleep", ms: 200, value: "running" });
+    const queued = pool.run({ kind: "echo", value: "queued" });
+    // Let the sleep start on its thread.
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const closed = pool.close();
+    expect(pool.isClosed).toBe(true);
+    await expect(pool.run({ kind: "echo" })).rejects.toBeInstanceOf(PoolClosedError);
+    expect((await running).value).toBe("running");
+    expect((await queued).value).toBe("queued");
+    await closed;
+    await expect(pool.run({ kind: "echo" })).rejects.toThrow(/the test pool is closed/);
+  });
+
+  it("keeps the process alive while a task is in flight, and not once its threads are idle", () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), "pool-ref-"));
+    const script = path.join(dir, "child.ts");
+    // No close(): the process must end by itself once the reply came.
+    writeFileSync(
+      script,
+      `import { ModelWorkerPool } from ${JSON.stringify(path.join(process.cwd(), "server", "inference", "workerPool.ts"))};
+const pool = new ModelWorkerPool({ name: "the child's pool", entry: ${JSON.stringify(ENTRY)}, threads: 2 });
+void pool.run({ kind: "sleep", ms: 300, value: "late" }).then((reply) => console.log("reply", reply.value));
+`,
+    );
+    const child = spawnSync(process.execPath, ["--import", "tsx", script], { cwd: process.cwd(), encoding: "utf8", timeout: 30_000 });
+    expect(child.error).toBeUndefined();
+    expect(child.status).toBe(0);
+    expect(child.stdout).toContain("reply late");
+  });
+});
