@@ -5,10 +5,10 @@ import { withDeadline } from "../domain/time/deadline";
 
 // The one way models run on worker threads: the scoring pool (heavy tabular models,
 // scoringPool.ts) and the cross-encoder pool (crossEncoder/pool.ts) are both this class, on
-// node:worker_threads with one set of semantics. Not on piscina: measured on this VM, its per-task
-// code cost the event loop ~70–200 µs on top of the ~70 µs of a bare worker round trip, time every
-// tabular request queues behind while text requests run (issue #16); this pool is one message per
-// task and one per reply.
+// node:worker_threads with one set of semantics. Not on piscina: its per-task code cost the event
+// loop more than this pool's (median 157 vs 124 µs per task, a bare round trip 97, at 400 tasks/s of
+// 10 documents, ABBA blocks on this VM), time every tabular request queues behind while text
+// requests run (issue #16); this pool is one message per task and one per reply.
 //   - threads: a fixed number, started with the pool; each runs poolWorker.mjs, which imports the
 //     task module (`entry`) and keeps its own opened models. One task runs per thread at a time;
 //     more wait in a FIFO queue on the main thread.
@@ -147,10 +147,14 @@ export class ModelWorkerPool<Task extends object, Reply> {
    * @throws PoolClosedError after close(); an Error with code ETIMEDOUT when the run passed
    *   `deadlineMs` (it goes on on its thread; its result is dropped); the worker's error when it failed or died.
    */
-  async run(task: Task, options: { deadlineMs?: number } = {}): Promise<Reply> {
-    if (this.closing) throw new PoolClosedError(`${this.options.name} is closed (the process is stopping): nothing more runs on it`);
-    const { deadlineMs } = options;
-    if (deadlineMs === undefined) return this.submit({ ...task, live: [...this.held] } satisfies PoolTaskEnvelope, undefined);
+  run(task: Task, options: { deadlineMs?: number } = {}): Promise<Reply> {
+    if (this.closing) return Promise.reject(new PoolClosedError(`${this.options.name} is closed (the process is stopping): nothing more runs on it`));
+    // Not async: without a deadline the caller gets the task's own promise (one promise and wake-up fewer per task).
+    if (options.deadlineMs === undefined) return this.submit({ ...task, live: [...this.held] } satisfies PoolTaskEnvelope, undefined);
+    return this.runWithDeadline(task, options.deadlineMs);
+  }
+
+  private async runWithDeadline(task: Task, deadlineMs: number): Promise<Reply> {
     const jobId = this.nextJob++;
     let onRunStarted!: () => void;
     const started = new Promise<void>((resolve) => (onRunStarted = resolve));
