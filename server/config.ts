@@ -207,7 +207,7 @@ export const SETTINGS = {
   DEBUG_SAMPLE_RATE: decimal({ min: 0, max: 1, default: 0.01, doc: "share of requests whose full scoring rows (features of the served items, scores, stage timings) are kept for the Debug page; requests sent from the Debug page are always kept" }),
   ROLLOUT_TICK_MS: integer({ min: 100, max: 3_600_000, default: 5000, doc: "how often a running canary is judged (one queued job per rollout, run by any process with a job worker)" }),
   CONFIG_WATCH_INTERVAL_MS: integer({ min: 10, max: 600_000, default: 500, doc: "how often each process polls surfaces, aliases and API keys for changes while its LISTEN connection is down" }),
-  MODEL_THREAD_NICE: integer({ min: 0, max: 19, default: 10, doc: "nice value of the model worker threads (heavy tabular models, cross-encoders; Linux sets it per thread): their runs yield the cores to the event loop serving light requests and to PostgreSQL when both want them; 0 leaves them at the process's priority" }),
+  MODEL_THREAD_NICE: integer({ min: 0, max: 19, default: 10, doc: "how much nicer than the process the model worker threads run (heavy tabular models, cross-encoders; added to the process's nice value, at most 19; Linux sets it per thread): their runs yield the cores to the event loop serving light requests and to PostgreSQL when both want them; 0 leaves them at the process's priority" }),
   MODEL_THREAD_SCHED: choice(["normal", "idle"], {
     default: "normal",
     doc: "Linux scheduling policy of the model worker threads: `idle` (SCHED_IDLE, set with util-linux's `chrt`) lets the event loop and PostgreSQL preempt a model run the moment they wake up (the event loop's busy time per 100-document text request fell from ~0.9–1.0 ms to ~0.5–0.75 ms on 2 cores), but a model thread then runs only on CPU nothing else wants, and one preempted while it holds a lock the event loop needs (its message port's) holds the loop up as long: unproven on a busy machine, hence not the default. `normal` leaves them at MODEL_THREAD_NICE",
@@ -226,8 +226,14 @@ export const SETTINGS = {
     defaultDoc: "cores − 1, at least 1 and at most 4",
     doc: "worker threads that run text cross-encoders (POST /v2/rerank), off the event loop; each holds its own copy of every cross-encoder it has served",
   }),
-  CROSS_ENCODER_MAX_BATCH: integer({ min: 0, max: 4096, default: 64, doc: "most (query, document) pairs one cross-encoder run scores when concurrent requests are batched; `0` turns dynamic batching off" }),
-  CROSS_ENCODER_MAX_WAIT_MS: integer({ min: 0, max: 1000, default: 2, doc: "longest a text rerank request waits for others to share its model run; `0` turns dynamic batching off" }),
+  CROSS_ENCODER_MAX_BATCH: integer({ min: 0, max: 4096, default: 64, doc: "most (query, document) pairs one cross-encoder run scores: text rerank requests that arrive while every cross-encoder worker is busy share the next free worker's run; `0` turns dynamic batching off (one run per request)" }),
+  CROSS_ENCODER_MAX_WAIT_MS: integer({
+    min: 0,
+    max: 1000,
+    // 0: a timer per batch is one more wake-up of the event loop per batch, and under load requests batch anyway (crossEncoder/pool.ts).
+    default: 0,
+    doc: "longest a text rerank request that finds a cross-encoder worker free waits for others to share its run; `0` sends it at once (requests that arrive while every worker is busy are batched either way)",
+  }),
   INFERENCE_THREADS: integer({
     min: 1,
     max: 64,

@@ -1,4 +1,4 @@
-import { mkdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { monitorEventLoopDelay, performance, type IntervalHistogram } from "node:perf_hooks";
@@ -8,14 +8,14 @@ import { demoCatalog } from "../demo/catalog";
 import { DEMO_CROSS_ENCODER_DIR } from "../demo/crossEncoder";
 import { documentText, readCrossEncoderBundle, type CrossEncoderBundle } from "../inference/crossEncoder/bundle";
 import { CrossEncoder } from "../inference/crossEncoder/model";
-import { CrossEncoderPool } from "../inference/crossEncoder/pool";
+import { CrossEncoderPool, type CrossEncoderPoolOptions } from "../inference/crossEncoder/pool";
 import { rerank } from "../rerank/pipeline";
 import type { RerankRequest } from "../rerank/schema";
 import { warmServing } from "../rerank/warm";
 import { closeTelemetry } from "../telemetry/streams";
 import { benchDatabase } from "./benchDatabase";
 import { machineBusySeconds } from "./cpuAccounting";
-import { p99Ratio, TARGET_RATIO, verdict, type P99Ratio } from "./textReport";
+import { blocksForSamples, loopMicrosPerRequest, p99Ratio, TARGET_RATIO, targetVerdict, verdict, type P99Ratio } from "./textReport";
 
 // npm run bench:text — the demo cross-encoder (models/text/demo-cross-encoder) in its worker pool
 // (server/inference/crossEncoder/pool.ts), everything measured in this one run, for 1 and 2 pool
@@ -49,12 +49,21 @@ import { p99Ratio, TARGET_RATIO, verdict, type P99Ratio } from "./textReport";
 // else's makes the figures unreliable; the run warns, and the JSON keeps it per phase).
 // Writes .data/bench/text.json. `--quick`: shorter phases, under two minutes (a sign, not a figure:
 // too few samples for an interval).
+// `--verdict`: the target's verdict for the configuration the console serves by default
+// (CROSS_ENCODER_WORKERS, CROSS_ENCODER_MAX_BATCH and _MAX_WAIT_MS as configured) and nothing else:
+// the control, then 10, 50 and 100 documents, each half phase paired in VERDICT_BLOCKS blocks a side
+// (~6,000 probe samples a side, where 900 left intervals like [0.65, 2.57]; `--samples=N`); ~7 minutes. Its result
+// goes under the key "verdict" of .data/bench/text.json (the full run keeps that key, and this mode
+// keeps the full run's figures).
 
 const QUICK = process.argv.includes("--quick");
+const VERDICT = process.argv.includes("--verdict");
 const FIXED_S = settings().BENCH_DURATION_S;
 /** Seconds of the max phase, and of each block of the paired half and control phases; blocks per side. */
 const SECONDS = FIXED_S ? { max: FIXED_S, block: FIXED_S / 4 } : QUICK ? { max: 1, block: 0.5 } : { max: 4, block: 1.5 };
 const BLOCKS = QUICK ? 3 : 6;
+/** Probe samples a side the verdict pools per document count (--verdict; `--samples=N` to change it). */
+const VERDICT_SAMPLES = Number(process.argv.find((a) => a.startsWith("--samples="))?.slice("--samples=".length) ?? (QUICK ? 300 : 6000));
 const CONCURRENCY = 4;
 const TABULAR_RATE = 100; // probe requests per second
 const DOC_COUNTS = [10, 50, 100] as const;
@@ -196,7 +205,7 @@ async function textAtRate(score: Scorer, rate: number, ms: number): Promise<Text
  * one's requests (probe and load) are all answered, so a loaded block's text requests never land in
  * an alone block. Returns both sides' probe latencies pooled, what `load` returned per block, and each side's mean load.
  */
-async function paired<T>(request: RerankRequest, load: (ms: number) => Promise<T>) {
+async function paired<T>(request: RerankRequest, load: (ms: number) => Promise<T>, blocks = BLOCKS) {
   const ms = SECONDS.block * 1000;
   const alone: { latencies: Latencies; loads: PhaseLoad[] } = { latencies: [], loads: [] };
   const loaded: { latencies: Latencies; loads: PhaseLoad[]; results: T[] } = { latencies: [], loads: [], results: [] };
@@ -212,7 +221,7 @@ async function paired<T>(request: RerankRequest, load: (ms: number) => Promise<T
     loaded.loads.push(phaseLoad);
     loaded.results.push(result);
   };
-  for (let b = 0; b < BLOCKS; b++) {
+  for (let b = 0; b < blocks; b++) {
     if (b % 2 === 0) {
       await runAlone();
       await runLoaded();
@@ -241,6 +250,102 @@ const ratioFigures = (r: P99Ratio) => ({ ratio: round(r.ratio), interval: r.inte
 const showRatio = (r: ReturnType<typeof ratioFigures>) => `×${r.ratio}${r.interval ? ` [${r.interval.lower}, ${r.interval.upper}]` : ""}`;
 const showLoad = (load: PhaseLoad) => `loop busy ${Math.round(load.loopUtilization * 100)} %, loop delay p99 ${load.eventLoopP99Ms ?? "?"} ms, others ${load.otherCores ?? "?"} cores`;
 
+type Text = ReturnType<typeof textFigures>;
+type Phase = Text & { tabular: ReturnType<typeof tabularFigures>; load: PhaseLoad; tabularP99: ReturnType<typeof ratioFigures>; tabularP99Ratio: number };
+type Half = Phase & { rate: number; alone: ReturnType<typeof tabularFigures> & { load: PhaseLoad }; loopMicrosPerTextRequest: number };
+type DocumentRun = { documents: number; max: Phase; half: Half };
+
+/** What every mode measures with: the bundle, texts, the bench database's request, and the loads of every phase so far (for the shared-machine warning). */
+interface Bench {
+  bundle: CrossEncoderBundle;
+  docs: string[];
+  queries: string[];
+  request: RerankRequest;
+  loads: PhaseLoad[];
+}
+
+/** The control: does the probe see a model run on the event loop? Paired in BLOCKS blocks a side. */
+async function runControl(bench: Bench) {
+  const onLoop = await CrossEncoder.open(bench.bundle);
+  const controlRun = await paired(bench.request, (ms) => modelOnTheLoop(onLoop, bench.docs, ms));
+  await onLoop.release();
+  const controlRatio = p99Ratio(controlRun.alone.latencies, controlRun.loaded.latencies);
+  bench.loads.push(controlRun.alone.load, controlRun.loaded.load);
+  const control = {
+    documents: CONTROL_DOCS, everyMs: CONTROL_EVERY_MS, runs: controlRun.loaded.results.reduce((a, b) => a + b, 0),
+    alone: { ...tabularFigures(controlRun.alone.latencies), load: controlRun.alone.load }, loaded: { ...tabularFigures(controlRun.loaded.latencies), load: controlRun.loaded.load },
+    ...ratioFigures(controlRatio), detected: controlRatio.ratio > TARGET_RATIO,
+  };
+  console.log(`control (the model on the event loop, ${CONTROL_DOCS} docs every ${CONTROL_EVERY_MS} ms, ${control.runs} runs): tabular p99 ${round(controlRatio.loadedP99)} ms vs ${round(controlRatio.baselineP99)} ms alone ${showRatio(control)}: ${control.detected ? "seen" : "NOT SEEN — the probe is blind, the figures below mean nothing"}`);
+  return control;
+}
+
+/** One pool configuration at each of DOC_COUNTS: its max phase, then the half phase paired in `blocks` blocks a side. */
+async function runConfiguration(bench: Bench, options: CrossEncoderPoolOptions, blocks: number): Promise<DocumentRun[]> {
+  const { docs, queries, request } = bench;
+  const pool = new CrossEncoderPool(options);
+  await pool.register("demo", bench.bundle);
+  await Promise.all(Array.from({ length: options.workers * 2 }, () => pool.score("demo", "warm", docs.slice(0, 100))));
+  const text: DocumentRun[] = [];
+  for (const documents of DOC_COUNTS) {
+    const score: Scorer = (i) => {
+      const offset = (i * 37) % (docs.length - documents);
+      return pool.score("demo", queries[i % queries.length]!, docs.slice(offset, offset + documents));
+    };
+    const maxDelay = newDelay();
+    const [[atMax, maxProbe], maxLoad] = await withLoad(() => Promise.all([textAtMax(score, SECONDS.max * 1000), tabularTraffic(request, SECONDS.max * 1000)]), maxDelay);
+    const maxFigures = textFigures(documents, [atMax]);
+    const rate = Math.max(1, Math.floor(maxFigures.requestsPerSecond / 2));
+    const half = await paired(request, (ms) => textAtRate(score, rate, ms), blocks);
+    const halfFigures = textFigures(documents, half.loaded.results);
+    const halfRatio = p99Ratio(half.alone.latencies, half.loaded.latencies);
+    // The max phase is not paired: its ratio is against this document count's alone blocks.
+    const maxRatio = p99Ratio(half.alone.latencies, maxProbe);
+    bench.loads.push(maxLoad, half.alone.load, half.loaded.load);
+    text.push({
+      documents,
+      max: { ...maxFigures, tabular: tabularFigures(maxProbe), load: meanLoad([maxLoad], maxDelay), tabularP99: ratioFigures(maxRatio), tabularP99Ratio: round(maxRatio.ratio) },
+      half: {
+        ...halfFigures, rate, tabular: tabularFigures(half.loaded.latencies), load: half.loaded.load, alone: { ...tabularFigures(half.alone.latencies), load: half.alone.load },
+        tabularP99: ratioFigures(halfRatio), tabularP99Ratio: round(halfRatio.ratio),
+        loopMicrosPerTextRequest: round(loopMicrosPerRequest(half.loaded.load.loopUtilization, half.alone.load.loopUtilization, halfFigures.requestsPerSecond), 0),
+      },
+    });
+  }
+  await pool.close();
+  return text;
+}
+
+const describeRun = (t: DocumentRun) =>
+  `  ${t.documents} docs  max: p50 ${t.max.p50} p99 ${t.max.p99} ms, ${t.max.docsPerSecond} docs/s (${t.max.requestsPerSecond} req/s), tabular p99 ${t.max.tabular.p99} ms ×${t.max.tabularP99Ratio}` +
+  ` | half (${t.half.rate} req/s open loop, ${t.half.meanBatchedRequests} req/run): p50 ${t.half.p50} p99 ${t.half.p99} ms, ${t.half.docsPerSecond} docs/s, tabular p99 ${t.half.tabular.p99} ms vs ${t.half.alone.p99} alone (${t.half.tabular.requests} vs ${t.half.alone.requests} samples) ${showRatio(t.half.tabularP99)} ${t.half.tabularP99.verdict}` +
+  `; ${showLoad(t.half.load)} (alone ${showLoad(t.half.alone.load)}), ${t.half.loopMicrosPerTextRequest} µs loop/text req`;
+
+// Other processes' CPU during a phase, in cores, above which the machine counts as shared: this
+// bench's own PostgreSQL work (the probe's telemetry) stays under ~0.1.
+const SHARED_CORES = 0.3;
+const sharedMachine = (loads: PhaseLoad[]) => ({
+  phases: loads.filter((l) => (l.otherCores ?? 0) > SHARED_CORES).length, of: loads.length, aboveCores: SHARED_CORES, maxOtherCores: Math.max(...loads.map((l) => l.otherCores ?? 0)),
+});
+const warnShared = (shared: ReturnType<typeof sharedMachine>) => {
+  if (shared.phases > 0) console.log(`WARNING: in ${shared.phases} of ${shared.of} phases other processes used more than ${SHARED_CORES} cores (at most ${shared.maxOtherCores}): the machine was shared, re-run these figures on a quiet one`);
+};
+
+/** The result file as it stands (another mode's figures are kept), or an empty object. */
+function readResults(): Record<string, unknown> {
+  if (!existsSync(RESULT_FILE)) return {};
+  try {
+    return JSON.parse(readFileSync(RESULT_FILE, "utf8")) as Record<string, unknown>;
+  } catch {
+    return {};
+  }
+}
+
+function writeResults(results: Record<string, unknown>): void {
+  mkdirSync(path.dirname(RESULT_FILE), { recursive: true });
+  writeFileSync(RESULT_FILE, `${JSON.stringify(results, null, 2)}\n`);
+}
+
 async function main() {
   const started = Date.now();
   const bundle: CrossEncoderBundle = await readCrossEncoderBundle(DEMO_CROSS_ENCODER_DIR);
@@ -252,96 +357,71 @@ async function main() {
   const request = db.request;
   for (let i = 0; i < 50; i++) await rerank(request); // sessions opened and JIT warm
   await tabularTraffic(request, 2000); // discarded: the seed's telemetry and caches settle first
-  const { CROSS_ENCODER_MAX_BATCH, CROSS_ENCODER_MAX_WAIT_MS, MODEL_THREAD_NICE, MODEL_THREAD_SCHED } = settings();
+  const { CROSS_ENCODER_WORKERS, CROSS_ENCODER_MAX_BATCH, CROSS_ENCODER_MAX_WAIT_MS, MODEL_THREAD_NICE, MODEL_THREAD_SCHED } = settings();
+  const bench: Bench = { bundle, docs, queries, request, loads: [] };
+  const verdictBlocks = blocksForSamples(VERDICT_SAMPLES, TABULAR_RATE, SECONDS.block);
   console.log(
-    `load average ${os.loadavg().map((x) => round(x)).join(" ")} on ${os.cpus().length} cores; probe ${TABULAR_RATE} tabular req/s; max phase ${SECONDS.max} s; half and control paired, ${BLOCKS} × ${SECONDS.block} s a side; model threads nice ${MODEL_THREAD_NICE}, ${MODEL_THREAD_SCHED}`,
+    `load average ${os.loadavg().map((x) => round(x)).join(" ")} on ${os.cpus().length} cores; probe ${TABULAR_RATE} tabular req/s; max phase ${SECONDS.max} s; ` +
+      `${VERDICT ? `verdict: control paired ${BLOCKS} × ${SECONDS.block} s a side, half phases ${verdictBlocks} × ${SECONDS.block} s a side` : `half and control paired, ${BLOCKS} × ${SECONDS.block} s a side`}; model threads nice +${MODEL_THREAD_NICE} over the process's ${os.getPriority()}, ${MODEL_THREAD_SCHED}`,
   );
 
-  // The control: does the probe see a model run on the event loop?
-  const onLoop = await CrossEncoder.open(bundle);
-  const controlRun = await paired(request, (ms) => modelOnTheLoop(onLoop, docs, ms));
-  await onLoop.release();
-  const controlRatio = p99Ratio(controlRun.alone.latencies, controlRun.loaded.latencies);
-  const control = {
-    documents: CONTROL_DOCS, everyMs: CONTROL_EVERY_MS, runs: controlRun.loaded.results.reduce((a, b) => a + b, 0),
-    alone: { ...tabularFigures(controlRun.alone.latencies), load: controlRun.alone.load }, loaded: { ...tabularFigures(controlRun.loaded.latencies), load: controlRun.loaded.load },
-    ...ratioFigures(controlRatio), detected: controlRatio.ratio > TARGET_RATIO,
-  };
-  console.log(`control (the model on the event loop, ${CONTROL_DOCS} docs every ${CONTROL_EVERY_MS} ms, ${control.runs} runs): tabular p99 ${round(controlRatio.loadedP99)} ms vs ${round(controlRatio.baselineP99)} ms alone ${showRatio(control)}: ${control.detected ? "seen" : "NOT SEEN — the probe is blind, the figures below mean nothing"}`);
+  const control = await runControl(bench);
+  const batching = { maxBatchPairs: CROSS_ENCODER_MAX_BATCH, maxWaitMs: CROSS_ENCODER_MAX_WAIT_MS };
+  const modelThreads = { nice: MODEL_THREAD_NICE, processNice: os.getPriority(), sched: MODEL_THREAD_SCHED };
 
-  type Text = ReturnType<typeof textFigures>;
-  type Phase = Text & { tabular: ReturnType<typeof tabularFigures>; load: PhaseLoad; tabularP99: ReturnType<typeof ratioFigures>; tabularP99Ratio: number };
-  type Half = Phase & { rate: number; alone: ReturnType<typeof tabularFigures> & { load: PhaseLoad }; loopMicrosPerTextRequest: number };
-  const results: Array<{ workers: number; batching: boolean; text: Array<{ documents: number; max: Phase; half: Half }> }> = [];
-  const loads: PhaseLoad[] = [controlRun.alone.load, controlRun.loaded.load];
-  for (const workers of [1, 2]) {
-    for (const batching of [true, false]) {
-      const pool = new CrossEncoderPool({ workers, maxBatchPairs: batching ? CROSS_ENCODER_MAX_BATCH : 0, maxWaitMs: batching ? CROSS_ENCODER_MAX_WAIT_MS : 0 });
-      await pool.register("demo", bundle);
-      await Promise.all(Array.from({ length: workers * 2 }, () => pool.score("demo", "warm", docs.slice(0, 100))));
-      const text: Array<{ documents: number; max: Phase; half: Half }> = [];
-      for (const documents of DOC_COUNTS) {
-        const score: Scorer = (i) => {
-          const offset = (i * 37) % (docs.length - documents);
-          return pool.score("demo", queries[i % queries.length]!, docs.slice(offset, offset + documents));
-        };
-        const maxDelay = newDelay();
-        const [[atMax, maxProbe], maxLoad] = await withLoad(() => Promise.all([textAtMax(score, SECONDS.max * 1000), tabularTraffic(request, SECONDS.max * 1000)]), maxDelay);
-        const maxFigures = textFigures(documents, [atMax]);
-        const rate = Math.max(1, Math.floor(maxFigures.requestsPerSecond / 2));
-        const half = await paired(request, (ms) => textAtRate(score, rate, ms));
-        const halfFigures = textFigures(documents, half.loaded.results);
-        const halfRatio = p99Ratio(half.alone.latencies, half.loaded.latencies);
-        // The max phase is not paired: its ratio is against this document count's alone blocks.
-        const maxRatio = p99Ratio(half.alone.latencies, maxProbe);
-        loads.push(maxLoad, half.alone.load, half.loaded.load);
-        text.push({
-          documents,
-          max: { ...maxFigures, tabular: tabularFigures(maxProbe), load: meanLoad([maxLoad], maxDelay), tabularP99: ratioFigures(maxRatio), tabularP99Ratio: round(maxRatio.ratio) },
-          half: {
-            ...halfFigures, rate, tabular: tabularFigures(half.loaded.latencies), load: half.loaded.load, alone: { ...tabularFigures(half.alone.latencies), load: half.alone.load },
-            tabularP99: ratioFigures(halfRatio), tabularP99Ratio: round(halfRatio.ratio),
-            // What the text traffic added to the loop's busy time, per text request (µs): dispatch, messages, replies, GC.
-            loopMicrosPerTextRequest: round(((half.loaded.load.loopUtilization - half.alone.load.loopUtilization) * 1e6) / Math.max(1, halfFigures.requestsPerSecond), 0),
-          },
-        });
-      }
-      await pool.close();
-      results.push({ workers, batching, text });
-      console.log(`workers ${workers}, batching ${batching ? "on" : "off"}:`);
-      for (const t of text) {
-        console.log(
-          `  ${t.documents} docs  max: p50 ${t.max.p50} p99 ${t.max.p99} ms, ${t.max.docsPerSecond} docs/s (${t.max.requestsPerSecond} req/s), tabular p99 ${t.max.tabular.p99} ms ×${t.max.tabularP99Ratio}` +
-            ` | half (${t.half.rate} req/s open loop): p50 ${t.half.p50} p99 ${t.half.p99} ms, ${t.half.docsPerSecond} docs/s, tabular p99 ${t.half.tabular.p99} ms vs ${t.half.alone.p99} alone ${showRatio(t.half.tabularP99)} ${t.half.tabularP99.verdict}` +
-            `; ${showLoad(t.half.load)} (alone ${showLoad(t.half.alone.load)}), ${t.half.loopMicrosPerTextRequest} µs loop/text req`,
-        );
+  if (VERDICT) {
+    // The configuration the console serves by default, and only it.
+    const text = await runConfiguration(bench, { workers: CROSS_ENCODER_WORKERS, ...batching }, verdictBlocks);
+    console.log(`workers ${CROSS_ENCODER_WORKERS} (CROSS_ENCODER_WORKERS), batching ${CROSS_ENCODER_MAX_BATCH} pairs, wait ${CROSS_ENCODER_MAX_WAIT_MS} ms:`);
+    for (const t of text) console.log(describeRun(t));
+    const result = targetVerdict(text.map((t) => t.half.tabularP99.verdict));
+    const shared = sharedMachine(bench.loads);
+    const summary = {
+      at: new Date().toISOString(), quick: QUICK, seconds: SECONDS, blocks: verdictBlocks, samplesPerSide: verdictBlocks * Math.round(TABULAR_RATE * SECONDS.block), controlBlocks: BLOCKS,
+      concurrency: CONCURRENCY, tabularRate: TABULAR_RATE, cpus: os.cpus().length, loadAverage: os.loadavg().map((x) => round(x)),
+      workers: CROSS_ENCODER_WORKERS, batching, modelThreads, control, text,
+      target: { tabularP99Ratio: TARGET_RATIO, phase: "half of max", result, ratios: text.map((t) => ({ documents: t.documents, ...t.half.tabularP99 })) },
+      sharedMachine: shared, totalSeconds: round((Date.now() - started) / 1000, 1),
+    };
+    writeResults({ ...readResults(), verdict: summary });
+    console.log(
+      `verdict (default configuration: ${CROSS_ENCODER_WORKERS} worker${CROSS_ENCODER_WORKERS === 1 ? "" : "s"}, batching on): tabular p99 beside text traffic at half of max / alone ` +
+        `${text.map((t) => `${t.documents} docs ${showRatio(t.half.tabularP99)}`).join(", ")}: target ≤ ×${TARGET_RATIO} ${result}; control ×${control.ratio} (${control.detected ? "seen" : "not seen"}); ${summary.totalSeconds} s; wrote ${RESULT_FILE} (key "verdict")`,
+    );
+    warnShared(shared);
+  } else {
+    const results: Array<{ workers: number; batching: boolean; text: DocumentRun[] }> = [];
+    for (const workers of [1, 2]) {
+      for (const on of [true, false]) {
+        const text = await runConfiguration(bench, { workers, ...(on ? batching : { maxBatchPairs: 0, maxWaitMs: 0 }) }, BLOCKS);
+        results.push({ workers, batching: on, text });
+        console.log(`workers ${workers}, batching ${on ? "on" : "off"}:`);
+        for (const t of text) console.log(describeRun(t));
       }
     }
+    const halves = results.flatMap((r) => r.text.map((t) => t.half));
+    const worst = Math.max(...halves.map((h) => h.tabularP99Ratio));
+    const worstAtMax = Math.max(...results.flatMap((r) => r.text.map((t) => t.max.tabularP99Ratio)));
+    const misses = halves.filter((h) => h.tabularP99.verdict === "missed").length;
+    const shared = sharedMachine(bench.loads);
+    const summary = {
+      quick: QUICK, seconds: SECONDS, blocks: BLOCKS, concurrency: CONCURRENCY, tabularRate: TABULAR_RATE, cpus: os.cpus().length, loadAverage: os.loadavg().map((x) => round(x)),
+      batching, modelThreads,
+      control,
+      runs: results,
+      target: { tabularP99Ratio: TARGET_RATIO, phase: "half of max", worstRatio: worst, met: worst <= TARGET_RATIO, clearMisses: misses, worstRatioAtMax: worstAtMax },
+      sharedMachine: shared,
+      totalSeconds: round((Date.now() - started) / 1000, 1),
+    };
+    // The verdict mode's figures stay under their own key.
+    const { verdict: kept } = readResults();
+    writeResults({ ...summary, ...(kept === undefined ? {} : { verdict: kept }) });
+    console.log(
+      `tabular p99 with cross-encoder traffic at half of max / alone: worst ×${worst} (target ≤ ×${TARGET_RATIO}: ${worst <= TARGET_RATIO ? "met" : "not met"}; ${misses} of ${halves.length} clear misses, whose 95 % interval lies above ×${TARGET_RATIO}); ` +
+        `at max (closed loop, not the target's phase): worst ×${worstAtMax}; control ×${control.ratio} (${control.detected ? "seen" : "not seen"}); load average ${summary.loadAverage.join(" ")}; ${summary.totalSeconds} s; wrote ${RESULT_FILE}`,
+    );
+    warnShared(shared);
   }
-  const halves = results.flatMap((r) => r.text.map((t) => t.half));
-  const worst = Math.max(...halves.map((h) => h.tabularP99Ratio));
-  const worstAtMax = Math.max(...results.flatMap((r) => r.text.map((t) => t.max.tabularP99Ratio)));
-  const misses = halves.filter((h) => h.tabularP99.verdict === "missed").length;
-  // Other processes' CPU during a phase, in cores, above which the machine counts as shared: this
-  // bench's own PostgreSQL work (the probe's telemetry) stays under ~0.1.
-  const SHARED_CORES = 0.3;
-  const shared = loads.filter((l) => (l.otherCores ?? 0) > SHARED_CORES).length;
-  const summary = {
-    quick: QUICK, seconds: SECONDS, blocks: BLOCKS, concurrency: CONCURRENCY, tabularRate: TABULAR_RATE, cpus: os.cpus().length, loadAverage: os.loadavg().map((x) => round(x)),
-    batching: { maxBatchPairs: CROSS_ENCODER_MAX_BATCH, maxWaitMs: CROSS_ENCODER_MAX_WAIT_MS }, modelThreads: { nice: MODEL_THREAD_NICE, sched: MODEL_THREAD_SCHED },
-    control,
-    runs: results,
-    target: { tabularP99Ratio: TARGET_RATIO, phase: "half of max", worstRatio: worst, met: worst <= TARGET_RATIO, clearMisses: misses, worstRatioAtMax: worstAtMax },
-    sharedMachine: { phases: shared, of: loads.length, aboveCores: SHARED_CORES, maxOtherCores: Math.max(...loads.map((l) => l.otherCores ?? 0)) },
-    totalSeconds: round((Date.now() - started) / 1000, 1),
-  };
-  mkdirSync(path.dirname(RESULT_FILE), { recursive: true });
-  writeFileSync(RESULT_FILE, `${JSON.stringify(summary, null, 2)}\n`);
-  console.log(
-    `tabular p99 with cross-encoder traffic at half of max / alone: worst ×${worst} (target ≤ ×${TARGET_RATIO}: ${worst <= TARGET_RATIO ? "met" : "not met"}; ${misses} of ${halves.length} clear misses, whose 95 % interval lies above ×${TARGET_RATIO}); ` +
-      `at max (closed loop, not the target's phase): worst ×${worstAtMax}; control ×${control.ratio} (${control.detected ? "seen" : "not seen"}); load average ${summary.loadAverage.join(" ")}; ${summary.totalSeconds} s; wrote ${RESULT_FILE}`,
-  );
-  if (shared > 0) console.log(`WARNING: in ${shared} of ${loads.length} phases other processes used more than ${SHARED_CORES} cores (at most ${summary.sharedMachine.maxOtherCores}): the machine was shared, re-run these figures on a quiet one`);
   await closeTelemetry();
   await disconnectDb();
   await db.close();

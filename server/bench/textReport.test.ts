@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { createRng } from "../domain/random";
-import { p99Ratio, TARGET_RATIO, verdict } from "./textReport";
+import { blocksForSamples, loopMicrosPerRequest, p99Ratio, TARGET_RATIO, targetVerdict, verdict } from "./textReport";
 
 // The probe of bench:text is tabular requests every 1000 / rate ms; a model run on the event loop
 // holds every request that falls due during it until the run ends. These tests build such latencies
@@ -59,5 +59,58 @@ describe("p99Ratio", () => {
 
   it("refuses empty samples", () => {
     expect(() => p99Ratio([], [1])).toThrow(RangeError);
+  });
+});
+
+describe("targetVerdict", () => {
+  it("is missed when any document count is a clear miss, whatever the others say", () => {
+    expect(targetVerdict(["met", "missed (within noise)", "missed"])).toBe("missed");
+  });
+
+  it("is met only when every interval lies at or below the target", () => {
+    expect(targetVerdict(["met", "met", "met"])).toBe("met");
+    expect(targetVerdict(["met", "met (within noise)", "met"])).toBe("not settled");
+    expect(targetVerdict(["met", "missed (within noise)"])).toBe("not settled");
+    expect(targetVerdict([])).toBe("not settled");
+  });
+
+  it("needs thousands of samples a side to settle a ratio of 1 when the p99 falls in a sparse tail", () => {
+    // Probe latencies with a tail: 1 ms service time, 2 % of requests delayed 2–6 ms (the p99 lies in that tail).
+    const tailed = (n: number, seed: number) => {
+      const rng = createRng(seed);
+      return Array.from({ length: n }, () => 1 + 0.3 * rng.next() + (rng.next() < 0.02 ? 2 + 4 * rng.next() : 0));
+    };
+    const width = (n: number) => {
+      const r = p99Ratio(tailed(n, 1), tailed(n, 2));
+      return { verdict: verdict(r), width: r.interval!.upper - r.interval!.lower };
+    };
+    const [small, medium, large] = [width(900), width(6000), width(20_000)];
+    expect(small.verdict).toBe("met (within noise)");
+    expect(medium.width).toBeLessThan(small.width / 2);
+    expect(large.verdict).toBe("met");
+  });
+});
+
+describe("blocksForSamples", () => {
+  it("pools at least the samples asked for, in an even number of blocks", () => {
+    expect(blocksForSamples(6000, 100, 1.5)).toBe(40);
+    expect(blocksForSamples(6001, 100, 1.5)).toBe(42);
+    expect(blocksForSamples(300, 100, 0.5)).toBe(6);
+    expect(blocksForSamples(100, 100, 1.5)).toBe(2);
+  });
+
+  it("refuses a block that holds no probe request, and non-positive arguments", () => {
+    expect(() => blocksForSamples(100, 1, 0.1)).toThrow(RangeError);
+    expect(() => blocksForSamples(0, 100, 1.5)).toThrow(/samples/);
+    expect(() => blocksForSamples(100, Number.NaN, 1.5)).toThrow(/rate/);
+  });
+});
+
+describe("loopMicrosPerRequest", () => {
+  it("divides the loop's added busy share by the text request rate", () => {
+    // 23 % busy beside 366 text req/s, 13 % alone: 10 % of each second over 366 requests.
+    expect(loopMicrosPerRequest(0.23, 0.13, 366)).toBeCloseTo(273.2, 1);
+    expect(loopMicrosPerRequest(0.1, 0.12, 100)).toBeCloseTo(-200, 6);
+    expect(loopMicrosPerRequest(0.2, 0.1, 0)).toBe(0);
   });
 });

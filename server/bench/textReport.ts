@@ -53,3 +53,40 @@ export function verdict(r: P99Ratio, target = TARGET_RATIO): "met" | "met (withi
   if (met) return r.interval.upper <= target ? "met" : "met (within noise)";
   return r.interval.lower > target ? "missed" : "missed (within noise)";
 }
+
+export type Verdict = ReturnType<typeof verdict>;
+
+/**
+ * The target's verdict over several document counts, from each one's verdict(): "missed" when any
+ * interval lies above the target, "met" when every interval lies at or below it, else "not settled"
+ * (an interval straddles it: more samples, or a quieter machine, would tell).
+ */
+export function targetVerdict(verdicts: readonly Verdict[]): "met" | "missed" | "not settled" {
+  if (verdicts.some((v) => v === "missed")) return "missed";
+  return verdicts.length > 0 && verdicts.every((v) => v === "met") ? "met" : "not settled";
+}
+
+/**
+ * Blocks a side for a paired phase to pool at least `samples` probe latencies a side: `rate` probe
+ * requests/s over `blockSeconds`-long blocks, rounded up to an even count (ABBA order pairs blocks
+ * two by two, so a drift falls on both sides alike).
+ * @throws RangeError when an argument is not a positive finite number.
+ */
+export function blocksForSamples(samples: number, rate: number, blockSeconds: number): number {
+  for (const [name, x] of Object.entries({ samples, rate, blockSeconds })) if (!(x > 0 && Number.isFinite(x))) throw new RangeError(`${name} must be a positive number, got ${x}`);
+  const perBlock = Math.round(rate * blockSeconds);
+  if (perBlock < 1) throw new RangeError(`a block of ${blockSeconds} s at ${rate}/s holds no probe request`);
+  const blocks = Math.ceil(samples / perBlock);
+  return blocks + (blocks % 2);
+}
+
+/**
+ * What text traffic added to the event loop's busy time, per text request, in µs: the difference of
+ * the loop's utilisation (0–1) with and without it, over the text requests per second. Includes
+ * everything the traffic costs the loop (the bench's own scheduling, dispatch, replies, GC), and
+ * any slowdown of the probe's own work beside it. 0 when no text request was answered.
+ */
+export function loopMicrosPerRequest(loadedUtilization: number, aloneUtilization: number, requestsPerSecond: number): number {
+  if (!(requestsPerSecond > 0)) return 0;
+  return ((loadedUtilization - aloneUtilization) * 1e6) / requestsPerSecond;
+}

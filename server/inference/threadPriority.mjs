@@ -6,7 +6,7 @@ import { readlinkSync } from "node:fs";
 import os from "node:os";
 
 /**
- * Lowers this thread's priority: nice `nice` (0–19), then, with `schedIdle`, Linux's SCHED_IDLE
+ * Lowers this thread's priority: `nice` (0–19) added to its nice value (at most 19), then, with `schedIdle`, Linux's SCHED_IDLE
  * policy. Under SCHED_IDLE the scheduler preempts the thread as soon as a normal thread (the event
  * loop, PostgreSQL) wakes up on its core (kernel/sched/fair.c, check_preempt_wakeup_fair: "Idle
  * tasks are by definition preempted by non-idle tasks"); a nice value only lowers its weight, and a
@@ -18,7 +18,9 @@ import os from "node:os";
 export function lowerThreadPriority({ nice = 0, schedIdle = false } = {}) {
   if (nice) {
     try {
-      os.setPriority(0, nice);
+      // Relative to the priority the thread started with (the process's): under `nice -n 10` an
+      // absolute 10 would put the model threads level with the event loop they are meant to yield to.
+      os.setPriority(0, Math.min(19, os.getPriority(0) + nice));
     } catch {
       // not permitted here: the thread runs at the process's priority
     }

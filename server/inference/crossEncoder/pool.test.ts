@@ -57,8 +57,29 @@ describe("CrossEncoderPool", () => {
     expect(result.batchedRequests).toBe(1);
   });
 
+  it("sends a request at once when a worker is free, and batches the requests that arrive while it is busy", async () => {
+    const eager = new CrossEncoderPool({ workers: 1, maxBatchPairs: 64, maxWaitMs: 0 });
+    try {
+      await eager.register("demo", bundle);
+      const docs = ["Bright Lamp home", "Mini Kite toys"];
+      const results = await Promise.all(["lamp", "kite", "bear"].map((query) => eager.score("demo", query, docs)));
+      // The first went alone (no timer, no wait); the other two waited for its run and shared the next one.
+      expect(results.map((r) => r.batchedRequests)).toEqual([1, 2, 2]);
+      const model = await CrossEncoder.open(bundle);
+      const direct = await model.score(docs.map((document) => ({ query: "bear", document })));
+      await model.release();
+      results[2]!.scores.forEach((s, i) => expect(s).toBeCloseTo(direct.scores[i]!, 4));
+      // A full batch goes without waiting for the worker: 40 + 40 pairs exceed 64, so the second is a task of its own.
+      const forty = Array.from({ length: 40 }, (_, i) => `Classic Lamp home ${i}`);
+      const [first, second, third] = await Promise.all([eager.score("demo", "a", docs), eager.score("demo", "b", forty), eager.score("demo", "c", forty)]);
+      expect([first.batchedRequests, second.batchedRequests, third.batchedRequests]).toEqual([1, 1, 1]);
+    } finally {
+      await eager.close();
+    }
+  });
+
   it("runs each request alone when dynamic batching is off", async () => {
-    const unbatched = new CrossEncoderPool({ workers: 1, maxBatchPairs: 64, maxWaitMs: 0 });
+    const unbatched = new CrossEncoderPool({ workers: 1, maxBatchPairs: 0, maxWaitMs: 0 });
     try {
       await unbatched.register("demo", bundle);
       const results = await Promise.all([unbatched.score("demo", "lamp", ["Bright Lamp home"]), unbatched.score("demo", "kite", ["Mini Kite toys"])]);

@@ -10,16 +10,23 @@ import type { ScoreReply, ScoreTask, SharedBundle, TextRequest } from "./workerT
 // Cross-encoders run in a pool of worker threads (the one worker-pool kind, ../workerPool.ts: its
 // crash, ref, release and close rules apply here), because an onnxruntime-node run blocks the
 // thread that calls it: a 100-document transformer run on the event loop would stall every tabular
-// request behind it. Requests for the same bundle that arrive within `maxWaitMs` of
-// each other are scored in one model run of at most `maxBatchPairs` pairs — Triton's dynamic
-// batcher (max batch size, max queue delay) — and each gets its own slice of the scores back.
+// request behind it. Requests for the same bundle share one model run of at most `maxBatchPairs`
+// pairs, and each gets its own slice of the scores back: Triton's dynamic batcher, which sends a
+// batch when a model instance is free. A request that finds a worker free goes at once (or after
+// `maxWaitMs`, if set, for others to join it); requests that arrive while every worker is busy wait
+// on the main thread and go together as the next task when one is free. No timer per batch: each
+// wake-up of the event loop costs it tens of µs on a virtualised host, and under load the requests
+// batch without one.
 
 export interface CrossEncoderPoolOptions {
   /** Worker threads, each with its own copy of every bundle it has scored. */
   workers: number;
   /** Most pairs in one model run; a request larger than this runs alone. 0 turns batching off. */
   maxBatchPairs: number;
-  /** Longest a request waits for others to share its run, in ms. 0 turns batching off. */
+  /**
+   * Longest a request that finds a worker free waits for others to share its run, in ms; 0 sends it
+   * at once (requests that arrive while every worker is busy are batched either way).
+   */
   maxWaitMs: number;
 }
 
@@ -53,7 +60,10 @@ const ENTRY = pathToFileURL(path.join(process.cwd(), "server", "inference", "cro
 export class CrossEncoderPool {
   private readonly workers: ModelWorkerPool<ScoreTask, ScoreReply>;
   private readonly bundles = new Map<string, SharedBundle>();
+  /** Requests waiting to share a run, per bundle key, oldest queue first. */
   private readonly queues = new Map<string, Queue>();
+  /** Tasks sent to the workers and not yet answered (running or in piscina's queue). */
+  private inFlight = 0;
 
   constructor(private readonly options: CrossEncoderPoolOptions) {
     this.workers = new ModelWorkerPool({ name: "the cross-encoder pool", entry: ENTRY, threads: options.workers, nice: env().MODEL_THREAD_NICE, schedIdle: env().MODEL_THREAD_SCHED === "idle" });
@@ -102,18 +112,22 @@ export class CrossEncoderPool {
     return new Promise((resolve, reject) => {
       const item: Pending = { request: maxTokensPerDoc === undefined ? { query, documents } : { query, documents, maxTokensPerDoc }, resolve, reject };
       const { maxBatchPairs, maxWaitMs } = this.options;
-      if (maxBatchPairs === 0 || maxWaitMs === 0 || pairs >= maxBatchPairs) {
+      if (maxBatchPairs === 0 || pairs >= maxBatchPairs) {
         this.dispatch(key, [item]);
         return;
       }
       let queue = this.queues.get(key);
+      if (queue && queue.pairs + pairs > maxBatchPairs) {
+        this.flush(key);
+        queue = undefined;
+      }
       if (!queue) this.queues.set(key, (queue = { pending: [], pairs: 0 }));
-      if (queue.pairs + pairs > maxBatchPairs) this.flush(key);
-      queue = this.queues.get(key) ?? { pending: [], pairs: 0 };
-      this.queues.set(key, queue);
       queue.pending.push(item);
       queue.pairs += pairs;
       if (queue.pairs >= maxBatchPairs) this.flush(key);
+      // Every worker busy: the queue goes when a task is answered (dispatch), without a timer.
+      else if (this.inFlight >= this.options.workers) return;
+      else if (maxWaitMs === 0) this.flush(key);
       else queue.timer ??= setTimeout(() => this.flush(key), maxWaitMs);
     });
   }
@@ -153,8 +167,23 @@ export class CrossEncoderPool {
     );
   }
 
+  /** Sends the oldest waiting queues while a worker is free (after a task was answered). */
+  private sendWaiting(): void {
+    for (const key of this.queues.keys()) {
+      if (this.inFlight >= this.options.workers) return;
+      this.flush(key);
+    }
+  }
+
   private async runTask(task: ScoreTask): Promise<Extract<ScoreReply, { ok: true }>> {
-    const reply = await this.workers.run(task);
+    let reply: ScoreReply;
+    this.inFlight++;
+    try {
+      reply = await this.workers.run(task);
+    } finally {
+      this.inFlight--;
+      if (this.queues.size > 0) this.sendWaiting();
+    }
     if (reply.ok) return reply;
     const { code, field, message } = reply.error;
     if (code === "BAD_REQUEST" && field) throw new InvalidInputError(field, message.startsWith(`${field}: `) ? message.slice(field.length + 2) : message);
