@@ -25,7 +25,7 @@ import { buildNextFloorApp } from "./nextFloor";
 import { pacedLoad, type PacedResult } from "./paced";
 import { cpusBusySeconds, machinePinning, pinnedCommand, pinPostgres, pinProcess } from "./pinning";
 import { CONSOLE_RATIO_TARGET, telemetryCost, TELEMETRY_TARGET, throughputRatio, type PairedFigure, type RatePair } from "./servingReport";
-import { p99Ratio, verdict as p99Verdict } from "./textReport";
+import { p99RatioOfBlocks, verdict as p99Verdict } from "./textReport";
 
 // npm run bench:serving — 100 candidates, the demo model, everything measured in this one run:
 // (a) raw session.run, (b) the in-process pipeline, (c) HTTP through the console's server (what
@@ -268,7 +268,7 @@ async function main() {
     };
     const nextHalf = pooled(halves.console);
     const bareHalf = pooled(halves.bare);
-    const halfP99 = p99Ratio(bareHalf.latencies, nextHalf.latencies);
+    const halfP99 = p99RatioOfBlocks(halves.bare.map((r) => r.latencies), halves.console.map((r) => r.latencies));
     const halfVerdict = p99Verdict(halfP99, P99_TARGET);
 
     // Next's own floor: an empty route handler (GET /api/v1/ping) against the bare server's ping.
