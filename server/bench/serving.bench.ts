@@ -23,9 +23,9 @@ import { stopServers } from "./children";
 import { perRequestMicros, readCpu, type CpuPerRequest } from "./cpuAccounting";
 import { buildNextFloorApp } from "./nextFloor";
 import { pacedLoad, type PacedResult } from "./paced";
-import { cpusBusySeconds, machinePinning, pinBackends, pinnedCommand, pinProcess } from "./pinning";
+import { cpusBusySeconds, machinePinning, pinnedCommand, pinPostgres, pinProcess } from "./pinning";
 import { CONSOLE_RATIO_TARGET, telemetryCost, TELEMETRY_TARGET, throughputRatio, type PairedFigure, type RatePair } from "./servingReport";
-import { p99Ratio, verdict as p99Verdict } from "./textReport";
+import { p99RatioOfBlocks, verdict as p99Verdict } from "./textReport";
 
 // npm run bench:serving — 100 candidates, the demo model, everything measured in this one run:
 // (a) raw session.run, (b) the in-process pipeline, (c) HTTP through the console's server (what
@@ -52,8 +52,6 @@ if (settings().BENCH_PIN && !PINNING) throw new Error("BENCH_PIN=1 needs Linux w
 /** The machine's CPUs, read before BENCH_PIN narrows this process's affinity (availableParallelism follows it). */
 const CORES = os.availableParallelism();
 const ALL_CPUS = `0-${CORES - 1}`;
-/** Set once the benchmark's database exists: pins its PostgreSQL backends before each load (new connections start unpinned). */
-let pinDatabase: () => Promise<void> = async () => {};
 const RESULT_FILE = path.join(".data", "bench", "serving.json");
 const CONNECTIONS = 8;
 const PORT_BASE = settings().BENCH_PORT_BASE;
@@ -87,7 +85,6 @@ function startServer(command: string[], env: Record<string, string>, port: numbe
 
 async function load(url: string, body: string, options: { duration?: number; amount?: number; method?: "GET" | "POST" } = {}) {
   const method = options.method ?? "POST";
-  await pinDatabase();
   const result = await autocannon({
     url, method, ...(method === "POST" ? { body, headers: { "content-type": "application/json", ...auth } } : {}), connections: CONNECTIONS,
     ...(options.amount ? { amount: options.amount } : { duration: options.duration ?? DURATION_S }),
@@ -122,7 +119,9 @@ async function waitForLogged(url: string, userKey: string, expected: number): Pr
 async function main() {
   if (PINNING) pinProcess(process.pid, PINNING.others);
   const database = await benchDatabase();
-  if (PINNING) pinDatabase = async () => void (await pinBackends(database.url, PINNING.others));
+  // PostgreSQL goes on the load generator's CPUs for the run, and back however the run ends.
+  const unpinPostgres = PINNING ? await pinPostgres(database.url, PINNING.others) : () => {};
+  for (const signal of ["SIGINT", "SIGTERM"] as const) process.once(signal, () => { unpinPostgres(); process.exit(130); });
   const children: ChildProcess[] = [];
   let collector: ReturnType<typeof createServer> | null = null;
   try {
@@ -269,7 +268,7 @@ async function main() {
     };
     const nextHalf = pooled(halves.console);
     const bareHalf = pooled(halves.bare);
-    const halfP99 = p99Ratio(bareHalf.latencies, nextHalf.latencies);
+    const halfP99 = p99RatioOfBlocks(halves.bare.map((r) => r.latencies), halves.console.map((r) => r.latencies));
     const halfVerdict = p99Verdict(halfP99, P99_TARGET);
 
     // Next's own floor: an empty route handler (GET /api/v1/ping) against the bare server's ping.
@@ -352,6 +351,7 @@ async function main() {
     writeFileSync(RESULT_FILE, `${JSON.stringify(result, null, 2)}\n`);
     console.log(`  written to ${RESULT_FILE}`);
   } finally {
+    unpinPostgres();
     await stopServers(children);
     collector?.close();
     await disconnectDb().catch(() => {});

@@ -15,7 +15,7 @@ import { warmServing } from "../rerank/warm";
 import { closeTelemetry } from "../telemetry/streams";
 import { benchDatabase } from "./benchDatabase";
 import { machineBusySeconds } from "./cpuAccounting";
-import { blocksForSamples, loopMicrosPerRequest, p99Ratio, TARGET_RATIO, targetVerdict, verdict, type P99Ratio } from "./textReport";
+import { blocksForSamples, loopMicrosPerRequest, p99Ratio, p99RatioOfBlocks, TARGET_RATIO, targetVerdict, verdict, type P99Ratio } from "./textReport";
 
 // npm run bench:text — the demo cross-encoder (models/text/demo-cross-encoder) in its worker pool
 // (server/inference/crossEncoder/pool.ts), everything measured in this one run, for 1 and 2 pool
@@ -207,17 +207,19 @@ async function textAtRate(score: Scorer, rate: number, ms: number): Promise<Text
  */
 async function paired<T>(request: RerankRequest, load: (ms: number) => Promise<T>, blocks = BLOCKS) {
   const ms = SECONDS.block * 1000;
-  const alone: { latencies: Latencies; loads: PhaseLoad[] } = { latencies: [], loads: [] };
-  const loaded: { latencies: Latencies; loads: PhaseLoad[]; results: T[] } = { latencies: [], loads: [], results: [] };
+  const alone: { latencies: Latencies; blocks: Latencies[]; loads: PhaseLoad[] } = { latencies: [], blocks: [], loads: [] };
+  const loaded: { latencies: Latencies; blocks: Latencies[]; loads: PhaseLoad[]; results: T[] } = { latencies: [], blocks: [], loads: [], results: [] };
   const delays = { alone: newDelay(), loaded: newDelay() };
   const runAlone = async () => {
     const [latencies, phaseLoad] = await withLoad(() => tabularTraffic(request, ms), delays.alone);
     alone.latencies.push(...latencies);
+    alone.blocks.push(latencies);
     alone.loads.push(phaseLoad);
   };
   const runLoaded = async () => {
     const [[result, latencies], phaseLoad] = await withLoad(() => Promise.all([load(ms), tabularTraffic(request, ms)]), delays.loaded);
     loaded.latencies.push(...latencies);
+    loaded.blocks.push(latencies);
     loaded.loads.push(phaseLoad);
     loaded.results.push(result);
   };
@@ -230,7 +232,10 @@ async function paired<T>(request: RerankRequest, load: (ms: number) => Promise<T
       await runAlone();
     }
   }
-  return { alone: { latencies: alone.latencies, load: meanLoad(alone.loads, delays.alone) }, loaded: { latencies: loaded.latencies, load: meanLoad(loaded.loads, delays.loaded), results: loaded.results } };
+  return {
+    alone: { latencies: alone.latencies, blocks: alone.blocks, load: meanLoad(alone.loads, delays.alone) },
+    loaded: { latencies: loaded.latencies, blocks: loaded.blocks, load: meanLoad(loaded.loads, delays.loaded), results: loaded.results },
+  };
 }
 
 /** The control's load: the model scoring CONTROL_DOCS documents on this thread (blocking its event loop) every CONTROL_EVERY_MS, for `ms`; resolves to the runs made. */
@@ -269,7 +274,7 @@ async function runControl(bench: Bench) {
   const onLoop = await CrossEncoder.open(bench.bundle);
   const controlRun = await paired(bench.request, (ms) => modelOnTheLoop(onLoop, bench.docs, ms));
   await onLoop.release();
-  const controlRatio = p99Ratio(controlRun.alone.latencies, controlRun.loaded.latencies);
+  const controlRatio = p99RatioOfBlocks(controlRun.alone.blocks, controlRun.loaded.blocks);
   bench.loads.push(controlRun.alone.load, controlRun.loaded.load);
   const control = {
     documents: CONTROL_DOCS, everyMs: CONTROL_EVERY_MS, runs: controlRun.loaded.results.reduce((a, b) => a + b, 0),
@@ -298,7 +303,7 @@ async function runConfiguration(bench: Bench, options: CrossEncoderPoolOptions, 
     const rate = Math.max(1, Math.floor(maxFigures.requestsPerSecond / 2));
     const half = await paired(request, (ms) => textAtRate(score, rate, ms), blocks);
     const halfFigures = textFigures(documents, half.loaded.results);
-    const halfRatio = p99Ratio(half.alone.latencies, half.loaded.latencies);
+    const halfRatio = p99RatioOfBlocks(half.alone.blocks, half.loaded.blocks);
     // The max phase is not paired: its ratio is against this document count's alone blocks.
     const maxRatio = p99Ratio(half.alone.latencies, maxProbe);
     bench.loads.push(maxLoad, half.alone.load, half.loaded.load);

@@ -1,5 +1,6 @@
 import { quantileSorted } from "../domain/stats/describe";
 import { quantileInterval } from "../domain/stats/quantiles";
+import { createRng } from "../domain/random";
 
 // The figures of npm run bench:text (text.bench.ts), as pure functions of the latencies it measured
 // (unit-tested in textReport.test.ts, including that a model run blocking the event loop shows).
@@ -44,6 +45,49 @@ export function p99Ratio(baseline: readonly number[], loaded: readonly number[],
     interval: bi && li ? { lower: li.lower / bi.upper, upper: li.upper / bi.lower, level } : null,
     samples: { loaded: l.length, baseline: b.length },
   };
+}
+
+/** p99 (type 7) of the concatenated blocks picked by `picks` (indices into `blocks`). */
+function pooledP99(blocks: readonly Float64Array[], picks: readonly number[]): number {
+  const size = picks.reduce((n, i) => n + blocks[i]!.length, 0);
+  const pooled = new Float64Array(size);
+  let at = 0;
+  for (const i of picks) {
+    pooled.set(blocks[i]!, at);
+    at += blocks[i]!.length;
+  }
+  pooled.sort();
+  return quantileSorted(pooled, 0.99);
+}
+
+/**
+ * p99Ratio for latencies measured in blocks (the paired designs of bench:text and bench:serving:
+ * `baselineBlocks[i]` and `loadedBlocks[i]` are the ms latencies of one block each). A stall delays
+ * several consecutive requests, so a block's latencies are not independent, and the order-statistic
+ * interval of p99Ratio, which assumes they are, is too narrow. The interval here is the union of that
+ * one and a block bootstrap's: `resamples` times, each side's blocks drawn with replacement (as many
+ * as it has), pooled, and the ratio of the two p99s taken; the percentile interval of those ratios
+ * at `level` (Efron & Tibshirani, An Introduction to the Bootstrap, 1993, §13.3; blocks as the
+ * resampled units: Davison & Hinkley, Bootstrap Methods and their Application, 1997, §8.2). With few
+ * blocks a bootstrap is itself too narrow (it sees only the spread the blocks showed), hence the union.
+ * Seeded: the same blocks give the same interval.
+ * @throws RangeError as p99Ratio, or when a side has no blocks.
+ */
+export function p99RatioOfBlocks(baselineBlocks: readonly (readonly number[])[], loadedBlocks: readonly (readonly number[])[], level = 0.95, options: { resamples?: number; seed?: number } = {}): P99Ratio {
+  if (baselineBlocks.length === 0 || loadedBlocks.length === 0) throw new RangeError("p99RatioOfBlocks needs at least one baseline and one loaded block");
+  const r = p99Ratio(baselineBlocks.flat(), loadedBlocks.flat(), level);
+  const resamples = options.resamples ?? 1000;
+  const rng = createRng(options.seed ?? 1);
+  const base = baselineBlocks.map((b) => Float64Array.from(b));
+  const load = loadedBlocks.map((b) => Float64Array.from(b));
+  const draw = (n: number) => Array.from({ length: n }, () => rng.int(0, n - 1));
+  const ratios = new Float64Array(resamples);
+  for (let k = 0; k < resamples; k++) ratios[k] = pooledP99(load, draw(load.length)) / pooledP99(base, draw(base.length));
+  ratios.sort();
+  const tail = (1 - level) / 2;
+  const boot = { lower: quantileSorted(ratios, tail), upper: quantileSorted(ratios, 1 - tail) };
+  const interval = r.interval ? { lower: Math.min(r.interval.lower, boot.lower), upper: Math.max(r.interval.upper, boot.upper), level } : { ...boot, level };
+  return { ...r, interval };
 }
 
 /** How a ratio reads against the target: met or missed, and whether the interval settles it. */

@@ -42,6 +42,13 @@ async function transaction(pool, steps, data) {
     for (const statement of steps.after ?? []) await client.query(statement);
     await client.query("COMMIT");
   } catch (error) {
+    // An error PostgreSQL did not send (no SQLSTATE: the driver's query_timeout, a socket error) leaves the
+    // protocol where it was: a COPY that timed out while PostgreSQL still queued it (a lock) gets its
+    // CopyInResponse later, and pg-copy-streams then calls a connection it has let go of (an uncaught
+    // TypeError: the process, or the pool's thread, dies). Such a connection is released as broken with
+    // no ROLLBACK: pg ends a client whose query is still active by destroying its socket, which ends the
+    // transaction on the server too.
+    if (!broken && typeof error?.code !== "string") broken = error;
     if (!broken) {
       await client.query("ROLLBACK").catch((rollbackError) => {
         broken = rollbackError;

@@ -91,6 +91,43 @@ describe("ThreadedPool", () => {
     });
   }
 
+  it("a COPY that outlives query_timeout while PostgreSQL holds it back (a lock) fails alone: the late CopyInResponse crashes neither the process nor the pool's thread", async () => {
+    // pg-copy-streams lets go of the connection when the driver's read timeout fails the COPY; when PostgreSQL then
+    // gets the lock and answers CopyInResponse, it called the connection it let go of: an uncaught TypeError that
+    // ended the process (pg.Pool) or the thread and every query in flight on it (ThreadedPool).
+    const uncaught: unknown[] = [];
+    const record = (error: unknown) => uncaught.push(error);
+    process.on("uncaughtException", record);
+    const admin = await connectClient({ connectionString: url });
+    await admin.query("CREATE TABLE copy_batch_locked (a text)");
+    const threaded = new ThreadedPool({ connectionString: url, max: 2, query_timeout: 500 });
+    const plain = new pg.Pool({ connectionString: url, max: 2, query_timeout: 500 });
+    try {
+      for (const target of [plain, threaded] as Queryable[]) {
+        await admin.query("BEGIN");
+        await admin.query("LOCK TABLE copy_batch_locked IN ACCESS EXCLUSIVE MODE");
+        const copied = copyBatch(target, { data: "x\n", copy: "COPY copy_batch_locked (a) FROM STDIN" }).then(() => null, (error: Error) => error);
+        // Released after the COPY's timeout (500 ms) but before a ROLLBACK queued behind it would time out.
+        await new Promise((r) => setTimeout(r, 800));
+        const meanwhile = target.query<{ n: number }>({ text: "SELECT 1 AS n, pg_sleep(0.3)" });
+        await admin.query("COMMIT");
+        expect(String(await copied)).toMatch(/Query read timeout/);
+        expect((await meanwhile).rows[0]!.n).toBe(1);
+        await new Promise((r) => setTimeout(r, 300));
+        expect(uncaught.map(String)).toEqual([]);
+        expect((await target.query<{ n: string }>({ text: "SELECT count(*) AS n FROM copy_batch_locked WHERE a = 'x'" })).rows).toEqual([{ n: "0" }]);
+        expect(await copyBatch(target, { data: "y\n", copy: "COPY copy_batch_locked (a) FROM STDIN" })).toEqual({ path: "direct" });
+      }
+    } finally {
+      process.off("uncaughtException", record);
+      await admin.query("ROLLBACK").catch(() => {});
+      await admin.query("DROP TABLE copy_batch_locked");
+      await admin.end();
+      await threaded.end();
+      await plain.end();
+    }
+  });
+
   it("refuses queries once ended", async () => {
     const ended = new ThreadedPool({ connectionString: url, max: 1 });
     await ended.query({ text: "SELECT 1" });

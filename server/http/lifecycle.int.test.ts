@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import http from "node:http";
 import os from "node:os";
 import path from "node:path";
@@ -193,6 +193,50 @@ describe("the server process's life", { timeout: TEST_TIMEOUT_MS }, () => {
       expect(Number(dupes!.n)).toBe(0);
       next.child.kill("SIGTERM");
       expect((await next.exited).code).toBe(0);
+    } finally {
+      await proxy.open();
+    }
+  });
+
+  it("request-log spill files: this build names its own <db>.rerank_requests.copy.… (COPY lines an earlier build must not read as JSON), and replays an earlier build's (JSON rows) beside them, each row once", async () => {
+    const server = await startServer();
+    const tag = `copy-spill-${Date.now()}`;
+    const requests: string[] = [];
+    try {
+      await proxy.close(); // the log's writes fail: at the next flush its buffer moves to the spill file
+      for (let i = 0; i < 10; i++) {
+        const r = await post(server.port, "/api/v1/rerank", { surface: "search", topK: 5, userKey: `${tag}-${i}`, candidates });
+        expect(r?.status, server.output()).toBe(200);
+        requests.push(r!.body.requestId);
+      }
+      const own = () => spillFiles().find((f) => f.includes(".rerank_requests.copy.h") && f.includes(`.p${server.child.pid}.s`));
+      await waitFor(async () => own() !== undefined, "the request log's spill file", 30_000);
+      server.child.kill("SIGKILL");
+      await server.exited;
+      // An earlier build's file for the same database: `<db>.rerank_requests.jsonl`, each line a JSON string holding the row as JSON text.
+      const db = own()!.slice(0, own()!.indexOf(".rerank_requests.copy."));
+      const oldId = `${tag}-old`;
+      const oldRow = {
+        requestId: oldId, ts: "2026-11-29T10:00:00.000Z", surface: "search", userKey: null, sessionKey: null, context: { query: "tab\there" }, experimentKey: null,
+        experimentPhase: null, variantKey: null, exposed: false, modelVersionId: null, fallbackUsed: false, fallbackReason: null, candidateCount: 2, topK: 1,
+        timings: {}, latencyMs: 1.25, defaultedFeatures: 0, featuresTimedOut: false, caller: null, served: [["sku-00001", 0.5]],
+      };
+      writeFileSync(path.join(spillDir, `${db}.rerank_requests.jsonl`), `${JSON.stringify(JSON.stringify(oldRow))}\n`);
+
+      await proxy.open();
+      const next = await startServer();
+      try {
+        const all = [...requests, oldId];
+        const count = async () => Number((await getDb().$queryRaw<Array<{ n: bigint }>>`SELECT count(*) AS n FROM rerank_requests WHERE request_id = ANY(${all})`)[0]!.n);
+        await waitFor(async () => (await count()) === all.length, "the replayed request rows", 30_000);
+        await waitFor(async () => !spillFiles().some((f) => f.includes(".rerank_requests.") && (f.includes(`.p${server.child.pid}.s`) || f === `${db}.rerank_requests.jsonl`)), "the claimed spill files to be removed", 30_000);
+        expect(await count()).toBe(all.length);
+        const [old] = await getDb().$queryRaw<Array<{ context: unknown; served: unknown }>>`SELECT context, served FROM rerank_requests WHERE request_id = ${oldId}`;
+        expect(old).toEqual({ context: { query: "tab\there" }, served: [["sku-00001", 0.5]] });
+      } finally {
+        next.child.kill("SIGTERM");
+        await next.exited;
+      }
     } finally {
       await proxy.open();
     }

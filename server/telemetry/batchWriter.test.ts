@@ -344,6 +344,24 @@ describe("closing and restarting", () => {
     expect(await exists(file)).toBe(false);
   });
 
+  it("replays a spill file in batches bounded in bytes as the memory buffer is (maxBufferedBytes), not only in rows", async () => {
+    // A caller chooses a row's size (1,000 served ids of 256 escaped characters: ~1 MB as a COPY line); a replay
+    // batch of maxBatch such rows (1,000) was ~1 GB in one string (past V8's longest string: every retry failed the
+    // same way, and every row spilled behind it waited for ever) and in one COPY.
+    const file = spillPath();
+    const rows = Array.from({ length: 40 }, (_, i) => `${String(i).padStart(2, "0")}${"\\t".repeat(1000)}`);
+    await new SpillFile(file).append(rows);
+    const batches: string[][] = [];
+    const writer = new BatchWriter<string>({ write: async (batch) => void batches.push([...batch]) }, { name: "t", maxBatch: 1000, maxBufferedBytes: 20_000, spillPath: file });
+    await writer.flush();
+    expect(batches.flat()).toEqual(rows);
+    expect(batches.length).toBeGreaterThan(1);
+    // Each batch holds at most maxBufferedBytes of spilled lines (at least one row, however large).
+    for (const batch of batches) expect(batch.length === 1 || batch.reduce((n, row) => n + Buffer.byteLength(JSON.stringify(row)) + 1, 0) <= 20_000).toBe(true);
+    expect(writer.stats()).toMatchObject({ written: 40, spilledRows: 0, dropped: 0 });
+    expect(await exists(file)).toBe(false);
+  });
+
   it("skips, counts and reports a line torn by a crash in a leftover file", async () => {
     const file = spillPath();
     const good = rowsFrom(0, 3);

@@ -478,7 +478,9 @@ export class BatchWriter<T> {
     // Reads run on the spill chain too: after any append already queued (so pending rows are on
     // disk), and never beside an append that might fail and cut the file back under the reader.
     const { batch, cleared } = await this.onSpillChain(async () => {
-      const next = await spill.readBatch(this.drainOffset, this.maxBatch).catch((error: unknown) => {
+      // Bounded in bytes as the memory buffer is: a caller chooses a row's size, so maxBatch rows of a
+      // spill file could make one batch (one string, one COPY) of any size.
+      const next = await spill.readBatch(this.drainOffset, this.maxBatch, this.maxBufferedBytes).catch((error: unknown) => {
         this.report(new Error(`${this.name}: cannot read the spill file ${spill.path}`, { cause: error }));
         throw error;
       });

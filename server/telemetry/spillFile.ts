@@ -107,8 +107,11 @@ export class SpillFile {
     this.size = before + bytes;
   }
 
-  /** Reads up to maxLines complete lines starting at byte offset `from`. */
-  async readBatch(from: number, maxLines: number): Promise<SpillBatch> {
+  /**
+   * Reads up to maxLines complete lines starting at byte offset `from`, and no more than maxBytes of
+   * them (the lines' bytes with their newlines; the first line is read however long it is).
+   */
+  async readBatch(from: number, maxLines: number, maxBytes = Number.POSITIVE_INFINITY): Promise<SpillBatch> {
     const result: SpillBatch = { rows: [], lines: 0, invalid: 0, end: from };
     let handle;
     try {
@@ -121,13 +124,18 @@ export class SpillFile {
       let carry = Buffer.alloc(0);
       let position = from;
       const chunk = Buffer.alloc(CHUNK_BYTES);
-      while (result.lines < maxLines) {
+      let full = false;
+      while (result.lines < maxLines && !full) {
         const { bytesRead } = await handle.read(chunk, 0, CHUNK_BYTES, position);
         if (bytesRead === 0) break;
         position += bytesRead;
         const data = carry.length > 0 ? Buffer.concat([carry, chunk.subarray(0, bytesRead)]) : chunk.subarray(0, bytesRead);
         let start = 0;
         for (let nl = data.indexOf(NEWLINE, start); nl !== -1 && result.lines < maxLines; nl = data.indexOf(NEWLINE, start)) {
+          if (result.lines > 0 && result.end - from + nl + 1 - start > maxBytes) {
+            full = true;
+            break;
+          }
           const line = data.toString("utf8", start, nl);
           result.lines++;
           result.end += nl + 1 - start;

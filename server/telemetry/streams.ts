@@ -439,7 +439,8 @@ const REPLAY_RETRY_MS = 2000;
 
 /**
  * The process's telemetry streams, created on first use for the current DATABASE_URL. Each stream
- * spills to a file of its own process (`<database>.<table>.h<host>.b<boot id>.p<pid>.s<start>.jsonl`);
+ * spills to a file of its own process (`<database>.<table>.h<host>.b<boot id>.p<pid>.s<start>.jsonl`;
+ * `<database>.<table>.copy.h…` for the streams whose rows wait as COPY lines: request log, shadow);
  * spill files of processes that are gone are claimed and replayed (server/telemetry/spillOwnership.ts).
  */
 export function telemetry(): Streams {
@@ -457,20 +458,25 @@ export function telemetry(): Streams {
   const sink = postgresTelemetrySink(pool);
   const replays: Streams["replays"] = [];
   const maxBufferedBytes = env().TELEMETRY_BUFFER_MAX_BYTES;
-  const open = <T>(stream: StreamName, name: string, sink: BatchSink<T>, streamOptions: Omit<BatchWriterOptions<T>, "name" | "spillPath">): BatchWriter<T> => {
+  // `spillFormat` "copy": the stream's rows wait (and spill) as COPY text lines, and its spill files
+  // are named `<database>.<table>.copy.…` so that an earlier build (rolled back to), which reads
+  // every line of `<database>.<table>.…` as a JSON row, leaves them alone instead of refusing and
+  // dropping each line; this build claims both names (its revive reads JSON rows and COPY lines).
+  const open = <T>(stream: StreamName, name: string, sink: BatchSink<T>, streamOptions: Omit<BatchWriterOptions<T>, "name" | "spillPath">, spillFormat: "json" | "copy" = "json"): BatchWriter<T> => {
     const options = { maxBufferedBytes, ...streamOptions };
     const prefix = `${dbName}.${name}`;
-    for (const file of claimOrphanSpills(spillDir, prefix)) {
+    const ownPrefix = spillFormat === "copy" ? `${prefix}.copy` : prefix;
+    for (const file of [...new Set([prefix, ownPrefix])].flatMap((p) => claimOrphanSpills(spillDir, p))) {
       const writer = new BatchWriter(sink, { ...options, name: `${name} (replaying ${path.basename(file)})`, spillPath: file });
       replays.push({ stream, writer: writer as BatchWriter<unknown> });
     }
-    const writer = new BatchWriter(sink, { ...options, name, spillPath: ownSpillPath(spillDir, prefix) });
+    const writer = new BatchWriter(sink, { ...options, name, spillPath: ownSpillPath(spillDir, ownPrefix) });
     writer.start();
     return writer;
   };
-  const requests = open("requests", "rerank_requests", sink.requests, { revive: reviveRequestLogEntry, isRowError: sink.isRowError });
+  const requests = open("requests", "rerank_requests", sink.requests, { revive: reviveRequestLogEntry, isRowError: sink.isRowError }, "copy");
   const events = open("events", "outcome_events", sink.events, { revive: reviveDates<OutcomeEventRow>(["requestTs", "ts"]), isRowError: sink.isRowError });
-  const shadow = open("shadow", "shadow_records", sink.shadow, { revive: reviveShadowEntry, maxBuffered: 10_000, isRowError: sink.isRowError });
+  const shadow = open("shadow", "shadow_records", sink.shadow, { revive: reviveShadowEntry, maxBuffered: 10_000, isRowError: sink.isRowError }, "copy");
   // A sample row holds up to SAMPLE_MAX_ITEMS feature vectors: fewer fit the memory bound.
   const scoringSamples = open("scoring_samples", "scoring_samples", sink.scoringSamples, { revive: reviveDates<ScoringSampleRow>(["ts"]), maxBuffered: 5_000, maxBatch: 200, isRowError: sink.isRowError });
   const streams: Streams = { url, pool, sink, requests, events, shadow, scoringSamples, replays, enabled: !env().TELEMETRY_DISABLED, closed: false };

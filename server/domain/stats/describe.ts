@@ -1,7 +1,7 @@
 // Descriptive statistics for dashboards: quantiles and fixed-width histograms.
 
 /** The q-quantile of ascending-sorted values, interpolating linearly between order statistics (R's type 7). NaN when empty. */
-export function quantileSorted(sorted: readonly number[], q: number): number {
+export function quantileSorted(sorted: ArrayLike<number>, q: number): number {
   if (sorted.length === 0) return Number.NaN;
   if (!(q >= 0 && q <= 1)) throw new RangeError(`quantile must be within [0, 1], got ${q}`);
   const h = (sorted.length - 1) * q;
