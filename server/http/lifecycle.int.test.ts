@@ -217,7 +217,8 @@ describe("the server process's life", { timeout: TEST_TIMEOUT_MS }, () => {
       const db = own()!.slice(0, own()!.indexOf(".rerank_requests.copy."));
       const oldId = `${tag}-old`;
       const oldRow = {
-        requestId: oldId, ts: "2026-11-29T10:00:00.000Z", surface: "search", userKey: null, sessionKey: null, context: { query: "tab\there" }, experimentKey: null,
+        // Within the hour: the On-call test after this one compares the last hour with every row of this file's database.
+        requestId: oldId, ts: new Date(Date.now() - 60_000).toISOString(), surface: "search", userKey: null, sessionKey: null, context: { query: "tab\there" }, experimentKey: null,
         experimentPhase: null, variantKey: null, exposed: false, modelVersionId: null, fallbackUsed: false, fallbackReason: null, candidateCount: 2, topK: 1,
         timings: {}, latencyMs: 1.25, defaultedFeatures: 0, featuresTimedOut: false, caller: null, served: [["sku-00001", 0.5]],
       };
