@@ -3,7 +3,7 @@ import { pathToFileURL } from "node:url";
 import { env } from "../../config";
 import { DomainError, InvalidInputError, type DomainErrorCode } from "../../errors";
 import { ModelOutputError } from "../sessions";
-import { ModelWorkerPool, poolSlot } from "../workerPool";
+import { ModelWorkerPool, PoolClosedError, poolSlot } from "../workerPool";
 import type { CrossEncoderBundle } from "./bundle";
 import type { ScoreReply, ScoreTask, SharedBundle, TextRequest } from "./workerTask";
 
@@ -163,7 +163,12 @@ export class CrossEncoderPool {
           offset += n;
         }
       },
-      (error: Error) => items.forEach((item) => item.reject(error)),
+      (error: Error) => {
+        // One request's fault (a document the tokenizer refuses, a pair the model scores non-finite)
+        // must not fail the others that shared its run: each is run again alone, once.
+        if (items.length > 1 && !(error instanceof PoolClosedError)) for (const item of items) this.dispatch(key, [item]);
+        else items.forEach((item) => item.reject(error));
+      },
     );
   }
 

@@ -1,0 +1,37 @@
+import { DEMO_CROSS_ENCODER_DIR as DEMO_BUNDLE_DIR } from "../../demo/crossEncoder";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { readCrossEncoderBundle, type CrossEncoderBundle } from "./bundle";
+import { CrossEncoderPool } from "./pool";
+
+// Attacks on the cross-encoder pool's batching (issue #16): one caller's request must not change
+// another caller's answer when they share a model run.
+
+let bundle: CrossEncoderBundle;
+let pool: CrossEncoderPool;
+beforeAll(async () => {
+  bundle = await readCrossEncoderBundle(DEMO_BUNDLE_DIR);
+  pool = new CrossEncoderPool({ workers: 1, maxBatchPairs: 64, maxWaitMs: 200 });
+  await pool.register("demo", bundle);
+});
+afterAll(() => pool?.close());
+
+const DOCS = ["Compact Headphones electronics", "Classic Olive Oil grocery", "Soft Plush Bear toys"];
+
+describe("CrossEncoderPool batching isolation", () => {
+  it("scores a request the same alone and batched with a hostile (long, unicode) request", async () => {
+    const alone = await pool.score("demo", "earphones", DOCS);
+    expect(alone.batchedRequests).toBe(1);
+    const hostile = ["🙂".repeat(5000), "x ".repeat(20000), "", "\u0000\uFFFF\uD800 ok"];
+    const [batched] = await Promise.all([pool.score("demo", "earphones", DOCS), pool.score("demo", "ünïcödé".repeat(300), hostile)]);
+    expect(batched.batchedRequests).toBe(2);
+    expect(batched.scores).toEqual(alone.scores);
+  });
+
+  it("does not fail a caller because another caller's request in the same run is malformed", async () => {
+    const good = pool.score("demo", "earphones", DOCS);
+    const bad = pool.score("demo", "lamp", [null as unknown as string]);
+    const [g, b] = await Promise.allSettled([good, bad]);
+    expect(b.status).toBe("rejected");
+    expect(g.status).toBe("fulfilled");
+  });
+});
