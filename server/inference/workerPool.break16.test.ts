@@ -59,4 +59,30 @@ describe("ModelWorkerPool under hostile task modules", () => {
     await closing;
     settled.forEach((s, i) => expect(s.status, String(i)).toBe(i % 5 === 0 ? "rejected" : "fulfilled"));
   });
+
+  it("refuses a task that cannot be posted (a function in it) without losing the thread or the task queued behind", async () => {
+    await withPool(1, async (pool) => {
+      const bad = { kind: "echo", value: "x", fn: () => 1 } as unknown as Task;
+      // Sent at once (the thread is idle):
+      await expect(pool.run(bad)).rejects.toThrow(/could not be cloned|DataCloneError/);
+      expect((await pool.run({ kind: "echo", value: "a" })).value).toBe("a");
+      // Queued behind a running task, then sent when that task answers:
+      const running = pool.run({ kind: "sleep", ms: 30, value: "r" });
+      const queuedBad = pool.run(bad);
+      const after = pool.run({ kind: "echo", value: "b" }, { deadlineMs: 1000 });
+      await expect(running).resolves.toMatchObject({ value: "r" });
+      await expect(queuedBad).rejects.toThrow(/could not be cloned|DataCloneError/);
+      await expect(after).resolves.toMatchObject({ value: "b" });
+    });
+  });
+
+  it("answers a reply that arrived before its deadline even when a busy main thread sees the timer first", async () => {
+    await withPool(1, async (pool) => {
+      const run = pool.run({ kind: "sleep", ms: 20, value: "v" }, { deadlineMs: 60 });
+      await new Promise((resolve) => setTimeout(resolve, 10));
+      const until = performance.now() + 200;
+      while (performance.now() < until); // the reply (at ~20 ms) and the deadline (at ~60 ms) both wait
+      await expect(run).resolves.toMatchObject({ value: "v" });
+    });
+  });
 });
