@@ -34,4 +34,21 @@ describe("CrossEncoderPool batching isolation", () => {
     expect(b.status).toBe("rejected");
     expect(g.status).toBe("fulfilled");
   });
+
+  it("does not let requests larger than a batch overtake a small request that waits for a free worker", async () => {
+    const fifo = new CrossEncoderPool({ workers: 1, maxBatchPairs: 4, maxWaitMs: 0 });
+    try {
+      await fifo.register("demo", bundle);
+      const big = () => Array.from({ length: 40 }, (_, i) => `Classic Lamp home ${i} `.repeat(20));
+      const order: string[] = [];
+      const track = (name: string, p: Promise<unknown>) => p.then(() => order.push(name));
+      const runs = [track("big1", fifo.score("demo", "lamp", big()))];
+      runs.push(track("small", fifo.score("demo", "earphones", DOCS)));
+      for (let i = 2; i <= 4; i++) runs.push(track(`big${i}`, fifo.score("demo", "lamp", big())));
+      await Promise.all(runs);
+      expect(order).toEqual(["big1", "small", "big2", "big3", "big4"]);
+    } finally {
+      await fifo.close();
+    }
+  });
 });

@@ -113,6 +113,10 @@ export class CrossEncoderPool {
       const item: Pending = { request: maxTokensPerDoc === undefined ? { query, documents } : { query, documents, maxTokensPerDoc }, resolve, reject };
       const { maxBatchPairs, maxWaitMs } = this.options;
       if (maxBatchPairs === 0 || pairs >= maxBatchPairs) {
+        // Requests waiting to share a run go first (arrival order): a large request goes straight to
+        // the worker pool's FIFO, and the waiting ones are sent only once fewer tasks than workers are
+        // in flight, so a stream of large requests would hold them back for ever.
+        for (const waiting of [...this.queues.keys()]) this.flush(waiting);
         this.dispatch(key, [item]);
         return;
       }
