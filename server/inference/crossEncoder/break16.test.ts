@@ -51,4 +51,29 @@ describe("CrossEncoderPool batching isolation", () => {
       await fifo.close();
     }
   });
+
+  it("settles every score during register/unregister churn of its bundle: a result or NOT_FOUND, never a hang", async () => {
+    const churn = new CrossEncoderPool({ workers: 2, maxBatchPairs: 8, maxWaitMs: 0 });
+    try {
+      await churn.register("k", bundle);
+      const scores: Promise<unknown>[] = [];
+      for (let i = 0; i < 6; i++) {
+        for (let j = 0; j < 4; j++) scores.push(churn.score("k", "earphones", DOCS));
+        churn.unregister("k");
+        scores.push(churn.score("k", "earphones", DOCS));
+        await churn.register("k", bundle);
+      }
+      const settled = await Promise.allSettled(scores);
+      for (const s of settled) {
+        if (s.status === "fulfilled") expect((s.value as { scores: number[] }).scores).toHaveLength(3);
+        else expect(s.reason).toMatchObject({ code: "NOT_FOUND" });
+      }
+      expect(settled.filter((s) => s.status === "fulfilled").length).toBeGreaterThan(0);
+      const after = await churn.score("k", "earphones", DOCS);
+      const fresh = await pool.score("demo", "earphones", DOCS);
+      expect(after.scores).toEqual(fresh.scores);
+    } finally {
+      await churn.close();
+    }
+  });
 });
