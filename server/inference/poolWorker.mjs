@@ -18,9 +18,26 @@ function transferList(reply) {
   let list;
   for (const key in reply) {
     const value = reply[key];
-    if (ArrayBuffer.isView(value) && value.buffer instanceof ArrayBuffer && value.byteOffset === 0 && value.byteLength === value.buffer.byteLength && value.byteLength > 0) (list ??= []).push(value.buffer);
+    if (ArrayBuffer.isView(value) && value.buffer instanceof ArrayBuffer && value.byteOffset === 0 && value.byteLength === value.buffer.byteLength && value.byteLength > 0) (list ??= new Set()).add(value.buffer);
   }
-  return list;
+  // A buffer listed twice (two views of it) makes postMessage throw: each goes once.
+  return list && [...list];
+}
+
+/** Error classes structured clone keeps (name, message, stack). */
+const CLONEABLE_ERRORS = new Set([Error, EvalError, RangeError, ReferenceError, SyntaxError, TypeError, URIError]);
+
+/**
+ * What the caller gets for a failed task: an Error of a kind that survives postMessage as one. Any
+ * other throw (a DOMException such as postMessage's own DataCloneError for a reply holding a
+ * function, which clones as `{}`; null; a string; an Error subclass) becomes an Error with its message.
+ */
+function cloneableError(error) {
+  if (error instanceof Error && CLONEABLE_ERRORS.has(error.constructor)) return error;
+  const wrapped = new Error(String(error?.message ?? error));
+  if (typeof error?.name === "string" && error.name !== "Error") wrapped.message = `${error.name}: ${wrapped.message}`;
+  if (typeof error?.stack === "string") wrapped.stack = error.stack;
+  return wrapped;
 }
 
 // Once per thread: the pool replaces a thread that dies after this at once (a crash), and one that dies before it only when the next task comes (a broken module).
@@ -31,9 +48,8 @@ parentPort.on("message", async (task) => {
     const value = await runTask(task);
     parentPort.postMessage({ value }, transferList(value));
   } catch (error) {
-    // An Error clones (name, message, stack); anything else becomes one.
     try {
-      parentPort.postMessage({ error });
+      parentPort.postMessage({ error: cloneableError(error) });
     } catch {
       parentPort.postMessage({ error: new Error(String(error?.message ?? error)) });
     }

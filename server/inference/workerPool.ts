@@ -16,6 +16,9 @@ import { withDeadline } from "../domain/time/deadline";
 //     replaced; queued tasks go to the other threads or the replacement. A thread that dies before
 //     its task module loaded (a broken entry) fails its task and every queued one with that error,
 //     and is replaced only when the next task comes, so a broken module does not spawn threads in a loop.
+//   - clone: a task that cannot be posted (a function in it) rejects with its DataCloneError and the
+//     thread takes the next task; a task module's throw of anything (null, a string, a DOMException
+//     such as the DataCloneError of a reply holding a function) reaches the caller as an Error.
 //   - deadline: a task may carry `deadlineMs`, counted from the moment its worker starts the model's
 //     run (the worker posts `{ [RUN_STARTED]: jobId }`, for a task with a deadline only), so time spent queued or opening the model is
 //     not the model's fault. Past it the task rejects with code ETIMEDOUT at once: the caller falls
@@ -195,9 +198,17 @@ export class ModelWorkerPool<Task extends object, Reply> {
   }
 
   private send(thread: Thread, job: Job): void {
+    try {
+      thread.worker.postMessage(job.message);
+    } catch (error) {
+      // A task that cannot be cloned (a function in it): it fails alone, before the thread counts
+      // as busy with it, and the thread takes the next one (else it would wait for a reply forever).
+      job.reject(error);
+      this.next(thread);
+      return;
+    }
     if (thread.job === null) thread.worker.ref();
     thread.job = job;
-    thread.worker.postMessage(job.message);
   }
 
   /** The thread finished its job: it takes the oldest queued one, or goes idle (and stops holding the process). */

@@ -3,7 +3,7 @@ import { pathToFileURL } from "node:url";
 import { env } from "../../config";
 import { DomainError, InvalidInputError, type DomainErrorCode } from "../../errors";
 import { ModelOutputError } from "../sessions";
-import { ModelWorkerPool, poolSlot } from "../workerPool";
+import { ModelWorkerPool, PoolClosedError, poolSlot } from "../workerPool";
 import type { CrossEncoderBundle } from "./bundle";
 import type { ScoreReply, ScoreTask, SharedBundle, TextRequest } from "./workerTask";
 
@@ -113,6 +113,10 @@ export class CrossEncoderPool {
       const item: Pending = { request: maxTokensPerDoc === undefined ? { query, documents } : { query, documents, maxTokensPerDoc }, resolve, reject };
       const { maxBatchPairs, maxWaitMs } = this.options;
       if (maxBatchPairs === 0 || pairs >= maxBatchPairs) {
+        // Requests waiting to share a run go first (arrival order): a large request goes straight to
+        // the worker pool's FIFO, and the waiting ones are sent only once fewer tasks than workers are
+        // in flight, so a stream of large requests would hold them back for ever.
+        for (const waiting of [...this.queues.keys()]) this.flush(waiting);
         this.dispatch(key, [item]);
         return;
       }
@@ -163,7 +167,12 @@ export class CrossEncoderPool {
           offset += n;
         }
       },
-      (error: Error) => items.forEach((item) => item.reject(error)),
+      (error: Error) => {
+        // One request's fault (a document the tokenizer refuses, a pair the model scores non-finite)
+        // must not fail the others that shared its run: each is run again alone, once.
+        if (items.length > 1 && !(error instanceof PoolClosedError)) for (const item of items) this.dispatch(key, [item]);
+        else items.forEach((item) => item.reject(error));
+      },
     );
   }
 
