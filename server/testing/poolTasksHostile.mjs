@@ -1,4 +1,4 @@
-// A task module for workerPool.break16.test.ts: tasks that misbehave in the ways a task module can.
+// A task module for workerPool.hostile.test.ts: tasks that misbehave in the ways a task module can.
 import { threadId } from "node:worker_threads";
 
 const cached = new Float32Array([1, 2, 3]);
