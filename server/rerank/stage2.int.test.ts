@@ -1,7 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { getDb } from "../db/client";
 import { seedDemo } from "../db/seed";
+import { DEMO_CASCADE_SURFACE } from "../demo/cascade";
 import { DEMO_CROSS_ENCODER_NAME } from "../demo/crossEncoder";
+import { crossEncoderPool } from "../inference/crossEncoder/pool";
+import { peekModel, unloadAll, type CrossEncoderHandle } from "../inference/sessions";
+import { servedModelRefs, surfaceConfigs } from "../surfaces/configCache";
 import { demoFeatureSpec } from "../demo/models";
 import { COMPETITIVE_FLAG, creditOf } from "../domain/interleaving/credit";
 import { treeEnsembleOnnx } from "../domain/onnx/treeEnsemble";
@@ -15,6 +19,7 @@ import { startInterleaving } from "../testing/experiments";
 import { startTestFrontDoor, type TestFrontDoor } from "../testing/frontDoor";
 import { createTestSurface, failingModelOnnx, slowModelOnnx } from "../testing/models";
 import { rerank } from "./pipeline";
+import { openServedModels } from "./warm";
 import type { RerankRequest, RerankResponse } from "./schema";
 
 // Two-stage cascades end to end on real PostgreSQL and real onnxruntime sessions: a tree ensemble
@@ -236,5 +241,21 @@ describe("configuring stage 2", () => {
     expect(audit.at(-2)).toMatchObject({ after: { model: "c-big-model", rerankCount: 4 }, reason: "try the big trees" });
     expect(audit.at(-1)!.after).toBeNull();
     await expect(callerAs(["viewer"]).surfaces.configureStage2({ surface: "c-config", stage2: null })).rejects.toMatchObject({ code: "FORBIDDEN" });
+  });
+});
+
+describe("warm-up", () => {
+  it("opens stage 2's model with the surface's others (servedModelRefs), the cross-encoder in its pool, so a cascade's first request after a start finds it loaded", async () => {
+    const config = await surfaceConfigs().get(DEMO_CASCADE_SURFACE);
+    const stage2 = config.stage2!.ref!;
+    expect(servedModelRefs(config).map((r) => r.versionId)).toContain(stage2.versionId);
+    await unloadAll();
+    expect(peekModel(stage2.versionId)).toBeUndefined();
+    await openServedModels(() => {});
+    const handle = peekModel(stage2.versionId);
+    expect(handle?.kind).toBe("cross-encoder");
+    expect(crossEncoderPool().has((handle as CrossEncoderHandle).sha256)).toBe(true);
+    const response = await rerank({ surface: DEMO_CASCADE_SURFACE, topK: 10, context: { query: "lamp" }, candidates: candidates(30) });
+    expect(response.stage2).toMatchObject({ status: "served", reason: null });
   });
 });

@@ -272,10 +272,13 @@ export function surfaceConfigs(): SurfaceConfigCache {
   // A canary, shadow or cascade model that a config change brings in is opened as soon as the
   // config is read, off the request path, so its first requests do not pay for loading it.
   return (holder.__rerankSurfaceConfigs ??= new SurfaceConfigCache(getDb, (config) => {
-    for (const ref of [config.primary, config.fallback, config.shadow, config.rollout?.canary, config.stage2?.ref]) {
-      if (ref) openModel(ref).catch(() => {}); // a model that fails to load is the request path's fallback
-    }
+    for (const ref of servedModelRefs(config)) openModel(ref).catch(() => {}); // a model that fails to load is the request path's fallback
   }));
+}
+
+/** Every model a surface's config may serve or mirror a request with: primary, fallback, shadow, the rollout's canary, stage 2 of the cascade. */
+export function servedModelRefs(config: SurfaceConfig): ModelRef[] {
+  return [config.primary, config.fallback, config.shadow, config.rollout?.canary, config.stage2?.ref].filter((ref): ref is ModelRef => ref !== null && ref !== undefined);
 }
 
 /**

@@ -70,7 +70,7 @@ export class CrossEncoderPool {
   }
 
   /**
-   * Places a bundle in shared memory under `key` and opens it in a worker, which checks it as an
+   * Places a bundle in shared memory under `key` and opens it in every worker, which checks it as an
    * upload is checked; rejects with the worker's InvalidInputError (naming `tokenizer`, `model` or
    * `config.*`) when it is refused, and then forgets it; with PoolClosedError after close().
    */
@@ -84,7 +84,9 @@ export class CrossEncoderPool {
     this.bundles.set(key, shared);
     this.workers.hold(key);
     try {
-      await this.runTask({ key, bundle: shared, requests: [] });
+      // On every thread (all idle at first, each takes one of these): a thread that first meets the
+      // bundle in a request would open it within that request's budget.
+      await Promise.all(Array.from({ length: this.options.workers }, () => this.runTask({ key, bundle: shared, requests: [] })));
     } catch (error) {
       this.unregister(key);
       throw error;
