@@ -3,7 +3,7 @@ import pg from "pg";
 import { resolveDatabase } from "../cli/database";
 import { prepareDatabase } from "../db/prepare";
 import { servedListJson } from "../domain/ranking/servedList";
-import { requestLogSink, serialiseRequestLogRow, serialiseShadowRow, shadowSink, type RequestLogRow, type ShadowRow } from "../telemetry/streams";
+import { requestLogRollupsSql, requestLogSink, ROLLUP_COLUMNS, serialiseRequestLogRow, serialiseShadowRow, shadowSink, type RequestLogRow, type ShadowRow } from "../telemetry/streams";
 
 // npm run bench:request-log — the request log writer alone, the ways it has written a batch, in one
 // run on one database: rows per second (wall clock) and CPU per row, split into this process
@@ -33,7 +33,7 @@ const BATCH = batchArg > 0 ? Number(process.argv[batchArg + 1]) : 1000;
 const ROUNDS = 3;
 
 /** The request log's statement before the COPY path: what the "json" rows are written with. */
-const JSON_INSERT = `WITH ins AS (INSERT INTO rerank_requests (request_id, ts, surface, user_key, session_key, context, experiment_key, experiment_phase,
+const JSON_INSERT = requestLogRollupsSql(`INSERT INTO rerank_requests (request_id, ts, surface, user_key, session_key, context, experiment_key, experiment_phase,
      variant_key, exposed, model_version_id, fallback_used, fallback_reason, candidate_count, top_k, served, timings,
      latency_ms, defaulted_features, features_timed_out, caller)
    SELECT "requestId", ts, surface, "userKey", "sessionKey", coalesce(context, '{}'), "experimentKey", "experimentPhase",
@@ -44,19 +44,7 @@ const JSON_INSERT = `WITH ins AS (INSERT INTO rerank_requests (request_id, ts, s
      "fallbackReason" text, "candidateCount" int, "topK" int, served json, timings json, "latencyMs" float8, "defaultedFeatures" int,
      "featuresTimedOut" bool, caller text)
    ON CONFLICT DO NOTHING
-   RETURNING request_id, ts, user_key, session_key, experiment_key, experiment_phase, variant_key, fallback_used, latency_ms),
-   exp AS (SELECT e.id, CASE e.hash_attribute WHEN 'sessionKey' THEN i.session_key ELSE i.user_key END AS unit_key, i.*
-           FROM ins i JOIN experiments e ON e.key = i.experiment_key WHERE i.experiment_phase IS NOT NULL),
-   units AS (
-     INSERT INTO experiment_unit_stats (experiment_id, phase, variant_key, unit_key, requests, multiple_exposure, first_seen_at, last_seen_at)
-     SELECT id, experiment_phase, min(variant_key), unit_key, count(*), count(DISTINCT variant_key) > 1, min(ts), max(ts) FROM exp WHERE unit_key IS NOT NULL
-     GROUP BY id, experiment_phase, unit_key
-     ON CONFLICT (experiment_id, phase, unit_key) DO UPDATE SET requests = experiment_unit_stats.requests + EXCLUDED.requests
-     RETURNING 1)
-   INSERT INTO experiment_hourly_stats (experiment_id, phase, variant_key, hour, requests, fallbacks, latency_ms_sum)
-   SELECT id, experiment_phase, variant_key, date_trunc('hour', ts), count(*), count(*) FILTER (WHERE fallback_used), sum(latency_ms)
-   FROM exp GROUP BY id, experiment_phase, variant_key, date_trunc('hour', ts)
-   ON CONFLICT (experiment_id, phase, variant_key, hour) DO UPDATE SET requests = experiment_hourly_stats.requests + EXCLUDED.requests`;
+   RETURNING ${ROLLUP_COLUMNS}`);
 
 /** The request log row as JSON text, as serialiseRequestLogRow wrote it before the COPY path. */
 const requestJson = (row: RequestLogRow) => `${JSON.stringify({ ...row, served: undefined }).slice(0, -1)},"served":${servedListJson(row.served)}}`;

@@ -139,7 +139,7 @@ export type RequestLogEntry = RequestLogRow | string;
  */
 const REQUEST_LOG_COLUMNS = `ts, request_id, user_key, session_key, experiment_key, experiment_phase, variant_key, fallback_used, latency_ms,
   surface, context, exposed, model_version_id, fallback_reason, candidate_count, top_k, served, timings, defaulted_features, features_timed_out, caller`;
-const ROLLUP_COLUMNS = "request_id, ts, user_key, session_key, experiment_key, experiment_phase, variant_key, fallback_used, latency_ms";
+export const ROLLUP_COLUMNS = "request_id, ts, user_key, session_key, experiment_key, experiment_phase, variant_key, fallback_used, latency_ms";
 
 /** A Date as COPY's timestamptz text (ISO 8601, UTC); an invalid Date is null (as JSON.stringify has it); a string as it is (a row read from JSON). */
 const timeText = (ts: unknown): unknown => (ts instanceof Date ? (Number.isNaN(ts.getTime()) ? null : ts.toISOString()) : ts);
@@ -198,7 +198,7 @@ function parseJsonRow(text: string): Record<string, unknown> {
  * (experiment_hourly_stats). Only rows actually inserted may be counted: the relation is either the
  * RETURNING of an INSERT … ON CONFLICT DO NOTHING, or the rows of a COPY that inserted them all.
  */
-const requestLogRollupsSql = (inserted: string) => `WITH ins AS (${inserted}),
+export const requestLogRollupsSql = (inserted: string) => `WITH ins AS (${inserted}),
   -- The unit is the experiment's randomisation unit (its hash attribute), not whichever key is set.
   exp AS (SELECT e.id, CASE e.hash_attribute WHEN 'sessionKey' THEN i.session_key ELSE i.user_key END AS unit_key, i.*
           FROM ins i JOIN experiments e ON e.key = i.experiment_key WHERE i.experiment_phase IS NOT NULL),
