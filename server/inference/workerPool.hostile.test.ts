@@ -1,6 +1,7 @@
 import path from "node:path";
 import { pathToFileURL } from "node:url";
 import { describe, expect, it } from "vitest";
+import { withPool as withTestPool } from "../testing/workerPools";
 import { ModelWorkerPool } from "./workerPool";
 
 // Attacks on the pool (issue #16) with real threads and a misbehaving task module.
@@ -10,14 +11,7 @@ const ENTRY = pathToFileURL(path.join(process.cwd(), "server", "testing", "poolT
 type Task = { kind: string; value?: string; ms?: number };
 type Reply = { threadId: number; value?: string; scores?: Float32Array; a?: Float32Array; b?: Uint8Array };
 
-async function withPool<T>(threads: number, test: (pool: ModelWorkerPool<Task, Reply>) => Promise<T>): Promise<T> {
-  const pool = new ModelWorkerPool<Task, Reply>({ name: "the hostile pool", entry: ENTRY, threads });
-  try {
-    return await test(pool);
-  } finally {
-    await pool.close();
-  }
-}
+const withPool = <T>(threads: number, test: (pool: ModelWorkerPool<Task, Reply>) => Promise<T>) => withTestPool<Task, Reply, T>(ENTRY, threads, test);
 
 describe("ModelWorkerPool under hostile task modules", () => {
   it("rejects non-cloneable replies and thrown non-Errors with an Error, and keeps serving on the same thread", async () => {

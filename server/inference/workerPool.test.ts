@@ -4,6 +4,7 @@ import os from "node:os";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
 import { describe, expect, it } from "vitest";
+import { withPool as withTestPool } from "../testing/workerPools";
 import { ModelWorkerPool, PoolClosedError } from "./workerPool";
 
 // The pool's semantics (workerPool.ts's comment block) with real threads and a plain task module
@@ -25,14 +26,8 @@ interface Reply {
   endedAt: number;
 }
 
-async function withPool<T>(threads: number, test: (pool: ModelWorkerPool<Task, Reply>) => Promise<T>, entry = ENTRY): Promise<T> {
-  const pool = new ModelWorkerPool<Task, Reply>({ name: "the test pool", entry, threads });
-  try {
-    return await test(pool);
-  } finally {
-    await pool.close();
-  }
-}
+/** A pool of `threads` threads on `entry` (the test task module by default), closed after `test`. */
+const withPool = <T>(threads: number, test: (pool: ModelWorkerPool<Task, Reply>) => Promise<T>, entry = ENTRY) => withTestPool<Task, Reply, T>(entry, threads, test);
 
 describe("ModelWorkerPool", () => {
   it("answers each task with its task module's reply, typed arrays included, and sends the keys it holds", async () => {
