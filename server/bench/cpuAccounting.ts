@@ -88,16 +88,30 @@ export function perRequestMicros(before: CpuReading, after: CpuReading, requests
 }
 
 /**
- * Busy CPU seconds of the whole machine so far, every core summed (/proc/stat: all but idle and
- * iowait); null where /proc is not there. With process.cpuUsage() over the same span it gives the
- * CPU everything else took meanwhile (PostgreSQL, another engineer's benchmark).
+ * Busy CPU seconds so far (/proc/stat: all but idle and iowait) of the lines named, summed: "cpu" is
+ * the whole machine, "cpu0", "cpu1", … one CPU each; null where /proc or a line is not there.
  */
-export function machineBusySeconds(): number | null {
+function busySeconds(lineNames: readonly string[]): number | null {
   try {
-    const fields = readFileSync("/proc/stat", "utf8").split("\n", 1)[0]!.trim().split(/\s+/).slice(1).map(Number);
-    const total = fields.slice(0, 8).reduce((a, b) => a + b, 0);
-    return (total - fields[3]! - fields[4]!) / TICKS_PER_SECOND;
+    const lines = readFileSync("/proc/stat", "utf8").split("\n");
+    let busy = 0;
+    for (const name of lineNames) {
+      const fields = lines.find((l) => l.startsWith(`${name} `))?.trim().split(/\s+/).slice(1).map(Number);
+      if (!fields) return null;
+      busy += fields.slice(0, 8).reduce((a, b) => a + b, 0) - fields[3]! - fields[4]!;
+    }
+    return busy / TICKS_PER_SECOND;
   } catch {
     return null;
   }
 }
+
+/**
+ * Busy CPU seconds of the whole machine so far, every core summed; null where /proc is not there.
+ * With process.cpuUsage() over the same span it gives the CPU everything else took meanwhile
+ * (PostgreSQL, another engineer's benchmark).
+ */
+export const machineBusySeconds = (): number | null => busySeconds(["cpu"]);
+
+/** Busy CPU seconds so far of each CPU in `cpus` (numbers as in /proc/stat's cpuN lines), summed; null without /proc. */
+export const cpusBusySeconds = (cpus: readonly number[]): number | null => busySeconds(cpus.map((cpu) => `cpu${cpu}`));

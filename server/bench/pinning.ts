@@ -20,7 +20,6 @@ export interface Pinning {
   otherCpus: number[];
 }
 
-const TICKS_PER_SECOND = 100; // USER_HZ on Linux
 
 /** The split for this machine: null with fewer than 2 CPUs or without taskset. */
 export function machinePinning(): Pinning | null {
@@ -98,20 +97,4 @@ export async function pinPostgres(databaseUrl: string, cpus: string): Promise<()
     restored = true;
     pinAll(original);
   };
-}
-
-/** Busy CPU seconds so far of each CPU in `cpus` (/proc/stat's cpuN lines: all but idle and iowait), summed; null without /proc. */
-export function cpusBusySeconds(cpus: readonly number[]): number | null {
-  try {
-    const lines = readFileSync("/proc/stat", "utf8").split("\n");
-    let busy = 0;
-    for (const cpu of cpus) {
-      const fields = lines.find((l) => l.startsWith(`cpu${cpu} `))?.trim().split(/\s+/).slice(1).map(Number);
-      if (!fields) return null;
-      busy += fields.slice(0, 8).reduce((a, b) => a + b, 0) - fields[3]! - fields[4]!;
-    }
-    return busy / TICKS_PER_SECOND;
-  } catch {
-    return null;
-  }
 }

@@ -20,10 +20,10 @@ import { warmServing } from "../rerank/warm";
 import { closeTelemetry, telemetry } from "../telemetry/streams";
 import { benchDatabase } from "./benchDatabase";
 import { stopServers } from "./children";
-import { perRequestMicros, readCpu, type CpuPerRequest } from "./cpuAccounting";
+import { cpusBusySeconds, perRequestMicros, readCpu, type CpuPerRequest } from "./cpuAccounting";
 import { buildNextFloorApp } from "./nextFloor";
 import { pacedLoad, type PacedResult } from "./paced";
-import { cpusBusySeconds, machinePinning, pinnedCommand, pinPostgres, pinProcess } from "./pinning";
+import { machinePinning, pinnedCommand, pinPostgres, pinProcess } from "./pinning";
 import { CONSOLE_RATIO_TARGET, telemetryCost, TELEMETRY_TARGET, throughputRatio, type PairedFigure, type RatePair } from "./servingReport";
 import { p99RatioOfBlocks, verdict as p99Verdict } from "./textReport";
 
