@@ -33,5 +33,5 @@ export interface CopyBatchResult {
   path: "direct" | "fallback";
 }
 
-/** Runs a batch on a connection of `pool`; rejects with PostgreSQL's error (`code`: SQLSTATE) after a ROLLBACK. */
+/** Runs a batch on a connection of `pool` (a lone COPY when there are no statements before or after it); rejects with PostgreSQL's error (`code`: SQLSTATE) after a ROLLBACK. */
 export function runCopyBatch(pool: Pick<pg.Pool, "connect">, batch: CopyBatch): Promise<CopyBatchResult>;

@@ -9,7 +9,8 @@ import copyStreams from "pg-copy-streams";
 const UNIQUE_VIOLATION = "23505";
 
 /**
- * BEGIN; before…; COPY … FROM STDIN with `batch.data`; after…; COMMIT. When that fails with a unique
+ * BEGIN; before…; COPY … FROM STDIN with `batch.data`; after…; COMMIT (the COPY alone when nothing
+ * runs before or after it). When that fails with a unique
  * violation and `batch.fallback` is given, it is rolled back and the fallback runs in a new
  * transaction with the same data. Resolves with which ran; rejects with PostgreSQL's error (its
  * `code` is the SQLSTATE) after a ROLLBACK.
@@ -35,12 +36,20 @@ async function transaction(pool, steps, data) {
     broken = error;
   };
   client.on("error", onError);
+  // A COPY with nothing before or after it is one statement, atomic on its own: sent alone, without
+  // the two round trips (and PostgreSQL's work) of BEGIN and COMMIT.
+  const alone = !steps.before?.length && !steps.after?.length;
   try {
-    await client.query("BEGIN");
-    for (const statement of steps.before ?? []) await client.query(statement);
-    await pipeline(Readable.from([Buffer.from(data)]), client.query(copyStreams.from(steps.copy)));
-    for (const statement of steps.after ?? []) await client.query(statement);
-    await client.query("COMMIT");
+    const copy = () => pipeline(Readable.from([Buffer.from(data)]), client.query(copyStreams.from(steps.copy)));
+    if (alone) {
+      await copy();
+    } else {
+      await client.query("BEGIN");
+      for (const statement of steps.before ?? []) await client.query(statement);
+      await copy();
+      for (const statement of steps.after ?? []) await client.query(statement);
+      await client.query("COMMIT");
+    }
   } catch (error) {
     // An error PostgreSQL did not send (no SQLSTATE: the driver's query_timeout, a socket error) leaves the
     // protocol where it was: a COPY that timed out while PostgreSQL still queued it (a lock) gets its
@@ -49,7 +58,8 @@ async function transaction(pool, steps, data) {
     // no ROLLBACK: pg ends a client whose query is still active by destroying its socket, which ends the
     // transaction on the server too.
     if (!broken && typeof error?.code !== "string") broken = error;
-    if (!broken) {
+    // A lone COPY that failed ended its own implicit transaction: nothing to roll back.
+    if (!broken && !alone) {
       await client.query("ROLLBACK").catch((rollbackError) => {
         broken = rollbackError;
       });

@@ -62,6 +62,13 @@ describe("ThreadedPool", () => {
     expect((await pool.query<{ n: number }>({ text: "SELECT 8 AS n" })).rows).toEqual([{ n: 8 }]);
   });
 
+  /** The replay path of a batch into `table` (id, note): a staging table and INSERT … ON CONFLICT DO NOTHING. */
+  const stagedFallback = (table: string): CopyBatch["fallback"] => ({
+    before: [{ text: `CREATE TEMP TABLE staged (LIKE ${table}) ON COMMIT DROP` }],
+    copy: "COPY staged (id, note) FROM STDIN",
+    after: [{ text: `INSERT INTO ${table} SELECT * FROM staged ON CONFLICT DO NOTHING` }],
+  });
+
   for (const [name, make] of [["ThreadedPool", () => pool], ["pg.Pool", () => new pg.Pool({ connectionString: url, max: 1 })]] as Array<[string, () => Queryable]>) {
     it(`runs a COPY batch in one transaction, falls back on a unique violation, and fails with the SQLSTATE (${name})`, async () => {
       const target = make();
@@ -72,11 +79,7 @@ describe("ThreadedPool", () => {
         data,
         copy: `COPY ${table} (id, note) FROM STDIN`,
         after: [{ text: `INSERT INTO ${table}_log SELECT count(*) FROM ${table}` }],
-        fallback: {
-          before: [{ text: `CREATE TEMP TABLE staged (LIKE ${table}) ON COMMIT DROP` }],
-          copy: "COPY staged (id, note) FROM STDIN",
-          after: [{ text: `INSERT INTO ${table} SELECT * FROM staged ON CONFLICT DO NOTHING` }],
-        },
+        fallback: stagedFallback(table),
       });
       expect(await copyBatch(target, batch("a\tone\\\\\nb\t\\N\n"))).toEqual({ path: "direct" });
       // "b" again: the direct COPY is rolled back (its `after` with it), the fallback adds only "c".
@@ -88,6 +91,26 @@ describe("ThreadedPool", () => {
       await expect(copyBatch(target, batch("e\n"))).rejects.toMatchObject({ code: "22P04" });
       expect((await target.query<{ n: string }>({ text: `SELECT count(*) AS n FROM ${table}` })).rows).toEqual([{ n: "3" }]);
       if (target !== pool) await target.end();
+    });
+
+    it(`runs a lone COPY (nothing before or after it) without BEGIN and COMMIT, with the same fallback and errors (${name})`, async () => {
+      const target: Queryable & { end(): Promise<void> } = name === "pg.Pool" ? new pg.Pool({ connectionString: url, max: 1 }) : new ThreadedPool({ connectionString: url, max: 1 });
+      const table = `copy_alone_${name === "pg.Pool" ? "plain" : "threaded"}`;
+      await target.query({ text: `CREATE TABLE ${table} (id text PRIMARY KEY, note text)` });
+      const batch = (data: string): CopyBatch => ({
+        data,
+        copy: `COPY ${table} (id, note) FROM STDIN`,
+        fallback: stagedFallback(table),
+      });
+      expect(await copyBatch(target, batch("a\tone\nb\ttwo\n"))).toEqual({ path: "direct" });
+      // A unique violation aborts the lone COPY as a whole ("c" is not kept by it); the fallback adds "c".
+      expect(await copyBatch(target, batch("c\tthree\nb\tagain\n"))).toEqual({ path: "fallback" });
+      await expect(copyBatch(target, batch("d\tnul\\000\n"))).rejects.toMatchObject({ code: "22021" });
+      // One connection (max 1): after each failure it is back to idle, not inside an aborted transaction.
+      expect((await target.query<{ id: string; note: string }>({ text: `SELECT id, note FROM ${table} ORDER BY id` })).rows)
+        .toEqual([{ id: "a", note: "one" }, { id: "b", note: "two" }, { id: "c", note: "three" }]);
+      expect((await target.query<{ open: boolean }>({ text: "SELECT now() = statement_timestamp() AS open" })).rows).toEqual([{ open: true }]);
+      await target.end();
     });
   }
 
