@@ -9,17 +9,16 @@ import pg from "pg";
 // database and the load generator share two cores, throughput then measures what one core gives a
 // server, and telemetry's figure is the server's own cost (serialising rows, its pg thread), not the
 // database's CPU taken from the same cores — what a deployment with PostgreSQL elsewhere sees, as long
-// as the other CPUs are not saturated (`busyShare` says).
+// as the other CPUs are not saturated (bench:serving prints how busy they were).
 
 export interface Pinning {
   /** CPU list (taskset syntax) of the servers under test. */
   server: string;
   /** CPU list of the load generator and PostgreSQL's backends. */
   others: string;
-  /** CPU numbers of `others`, for busyShare. */
+  /** CPU numbers of `others`, whose busy time bench:serving reads (cpuAccounting.cpusBusySeconds). */
   otherCpus: number[];
 }
-
 
 /** The split for this machine: null with fewer than 2 CPUs or without taskset. */
 export function machinePinning(): Pinning | null {

@@ -33,5 +33,5 @@ export interface CopyBatchResult {
   path: "direct" | "fallback";
 }
 
-/** Runs a batch on a connection of `pool` (a lone COPY when there are no statements before or after it); rejects with PostgreSQL's error (`code`: SQLSTATE) after a ROLLBACK. */
+/** Runs a batch on a connection of `pool` (a lone COPY when there are no statements before or after it); rejects with PostgreSQL's error (`code`: SQLSTATE) after a ROLLBACK of its transaction (none for a lone COPY, which ended its own). */
 export function runCopyBatch(pool: Pick<pg.Pool, "connect">, batch: CopyBatch): Promise<CopyBatchResult>;
