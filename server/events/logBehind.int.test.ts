@@ -25,6 +25,8 @@ const run = `lb-${Date.now().toString(36)}`;
 let catalog: string[];
 let frontDoor: TestFrontDoor;
 let headers: Record<string, string>;
+/** A direct connection holding rerank_requests locked against writes (not reads) while the test needs the log behind. */
+let logLock: Awaited<ReturnType<typeof connectClient>> | null = null;
 
 const rerankBody = (ids: string[], requestId: string) => ({ surface: "search", topK: ids.length, requestId, userKey: `${run}-user`, candidates: ids.map((id, i) => ({ id, retrievalScore: 1 - i / ids.length })) });
 
@@ -62,6 +64,7 @@ beforeAll(async () => {
 }, 120_000);
 
 afterAll(async () => {
+  await logLock?.end();
   await proxy.open();
   await frontDoor?.close();
   await closeTelemetry();
@@ -102,7 +105,12 @@ describe("events for a request whose log row is not yet in PostgreSQL", () => {
     const last = big.at(-1)!;
 
     // The database is back, but the request log has not caught up: the first request is in neither
-    // the cache nor PostgreSQL.
+    // the cache nor PostgreSQL. The writer retries on its backoff (250 ms doubling), which on a busy
+    // machine can land between any two of the requests below: its writes wait on this lock, which
+    // lets the events' reads of the log through, until the test lets the log catch up.
+    logLock = await connectClient({ connectionString: directUrl });
+    await logLock.query("BEGIN");
+    await logLock.query("LOCK TABLE rerank_requests IN EXCLUSIVE MODE");
     await proxy.open();
     expect(requestLogPendingSince()).not.toBeNull();
     expect(requestLogMayMissServed()).toBe(true);
@@ -140,6 +148,9 @@ describe("events for a request whose log row is not yet in PostgreSQL", () => {
     expect(await recentOnly.json()).toEqual({ accepted: 1, duplicates: 0, rejected: [] });
 
     // The log catches up; the client's retry of the same batch is kept.
+    await logLock.query("COMMIT");
+    await logLock.end();
+    logLock = null;
     await telemetry().requests.flush();
     expect(requestLogPendingSince()).toBeNull();
     expect(await loggedRequests([first, last])).toBe(2);

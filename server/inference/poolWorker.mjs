@@ -44,6 +44,11 @@ function cloneableError(error) {
 parentPort.postMessage({ loaded: true });
 
 parentPort.on("message", async (task) => {
+  // A task with a start deadline runs only if the main thread has not withdrawn it (workerPool.ts, start).
+  if (task.claim !== undefined && Atomics.compareExchange(workerData.claim, 0, task.claim, -task.claim) !== task.claim) {
+    parentPort.postMessage({ error: new Error("withdrawn before it started: its start deadline passed") });
+    return;
+  }
   try {
     const value = await runTask(task);
     parentPort.postMessage({ value }, transferList(value));

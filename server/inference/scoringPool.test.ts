@@ -15,7 +15,7 @@ import { failureReason, ScoringBreaker } from "../rerank/breakers";
 
 // Heavy models on worker threads: real onnxruntime sessions, real worker threads. Nothing here
 // depends on how fast this machine is: the tests assert where a model runs and what it answers,
-// and the one deadline (1 ms) is far below the run it bounds.
+// and the deadlines (1 and 20 ms) are far below the runs they bound.
 
 const FEATURES = 20;
 const spec: FeatureSpec = Array.from({ length: FEATURES }, (_, i) => ({ name: `f${i}`, source: "candidate", default: 0 }) as FeatureSpec[number]);
@@ -122,12 +122,25 @@ describe("the scoring pool", () => {
     vi.useFakeTimers({ toFake: ["Date"] });
     try {
       expect(slow.offThread).not.toBeNull();
-      const breaker = new ScoringBreaker("t-pool-cut", "slow@1", 1);
-      const job = { kind: "features" as const, data, rows: ROWS, cols: FEATURES };
+      const breaker = new ScoringBreaker("t-pool-cut", "slow@1", 20);
+      // 40 × ROWS rows × 1024² × 4 multiply-adds: hundreds of ms on any machine, far above the
+      // 20 ms budget, which is itself far above an idle thread's time to pick up a task.
+      const rows = 40 * ROWS;
+      const job = { kind: "features" as const, data: Float32Array.from({ length: rows * FEATURES }, (_, i) => data[i % data.length]!), rows, cols: FEATURES };
       // The breaker opens after 5 calls in its window with half of them faults (volumeThreshold 5).
       for (let i = 0; i < 5; i++) {
         const error = await breaker.fire(slow, job, "caller-a").catch((e: unknown) => e);
         expect(failureReason(error)).toBe("timeout");
+        if (i === 0) {
+          // The cut run still holds the only thread: the next call waits its 20 ms (the budget) for a thread and
+          // is withdrawn unrun. Load, not the model: no circuit counts it.
+          const queued = await breaker.fire(slow, job, "caller-a").catch((e: unknown) => e);
+          expect(queued).toMatchObject({ code: "ETIMEDOUT", queued: true });
+          expect(failureReason(queued)).toBe("timeout");
+          expect(breaker.callerState("caller-a")).toBe("closed");
+        }
+        // A task without a start deadline waits for the cut run to end: the next call finds the thread free.
+        await scoringPool().run(pooled("v-barrier", lightBytes), data, ROWS, FEATURES);
       }
       expect(breaker.callerState("caller-a")).toBe("open");
       await expect(breaker.fire(slow, job, "caller-a")).rejects.toMatchObject({ code: "EOPENBREAKER" });

@@ -58,11 +58,13 @@ export class ScoringPool {
    * matrix is copied: the caller keeps it for drift sampling and shadow); holds the version until
    * release(). `modelMs` is the run's own time on that thread.
    * @param options.timeoutMs the model's budget in ms: a run still going after it is cut.
+   * @param options.startWithinMs longest the task may wait for a thread to start it, in ms.
    * @throws an Error with code ETIMEDOUT when the run passed `timeoutMs` (it finishes on its thread, result dropped),
+   *   QueueTimeoutError (code ETIMEDOUT, `queued`) when no thread started it within `startWithinMs` (not run),
    *   PoolClosedError after close(), or the worker's error (session could not be opened, run failed,
    *   no output named `outputName`).
    */
-  async run(model: PooledModel, data: Float32Array, rows: number, cols: number, options: { timeoutMs?: number } = {}): Promise<{ scores: Float32Array; modelMs: number; openSessions: number }> {
+  async run(model: PooledModel, data: Float32Array, rows: number, cols: number, options: { timeoutMs?: number; startWithinMs?: number } = {}): Promise<{ scores: Float32Array; modelMs: number; openSessions: number }> {
     let shared = this.shared.get(model.versionId);
     if (!shared || shared.from !== model.bytes) {
       const bytes = new SharedArrayBuffer(model.bytes.byteLength);
@@ -70,7 +72,7 @@ export class ScoringPool {
       this.shared.set(model.versionId, (shared = { from: model.bytes, bytes }));
     }
     this.pool.hold(model.versionId);
-    const reply = await this.pool.run({ versionId: model.versionId, bytes: shared.bytes, inputName: model.inputName, outputName: model.outputName, data, rows, cols }, { deadlineMs: options.timeoutMs });
+    const reply = await this.pool.run({ versionId: model.versionId, bytes: shared.bytes, inputName: model.inputName, outputName: model.outputName, data, rows, cols }, { deadlineMs: options.timeoutMs, startWithinMs: options.startWithinMs });
     if (!reply.ok) throw new Error(reply.message);
     return { scores: reply.scores, modelMs: reply.modelMs, openSessions: reply.openSessions };
   }

@@ -6,7 +6,7 @@ import { getDb } from "../db/client";
 import { env } from "../config";
 import { releaseFromScoringPool, scoringPool } from "./scoringPool";
 import { bundleFromArchive, type CrossEncoderBundle, type CrossEncoderConfig } from "./crossEncoder/bundle";
-import { crossEncoderPool, unregisterCrossEncoder, type CrossEncoderResult } from "./crossEncoder/pool";
+import { crossEncoderPool, unregisterCrossEncoder, type CrossEncoderResult, type ScoreOptions } from "./crossEncoder/pool";
 
 // One onnxruntime session per model version, loaded once and kept warm for the life of the
 // process: `openModel(ref)` is the one way serving, shadow, warm-up and offline evaluation open a
@@ -115,7 +115,8 @@ export function openSession(bytes: Uint8Array, threads = inferenceThreads()): Pr
  * wall time into the wait (queueMs: the process was busy) and the model's run (modelMs).
  * A heavy model (offThread) runs on the scoring pool instead, where `options.timeoutMs` (the
  * model's budget, ms) bounds the run: past it the call rejects with code ETIMEDOUT (the run
- * finishes on its thread, its result dropped). On the main thread a run cannot be cut; the caller
+ * finishes on its thread, its result dropped); it bounds the wait for a thread as well (past it,
+ * QueueTimeoutError: code ETIMEDOUT, `queued`, not run). On the main thread a run cannot be cut; the caller
  * judges modelMs.
  */
 export async function runScoresTimed(
@@ -129,7 +130,7 @@ export async function runScoresTimed(
   if (handle.offThread && handle.versionId) {
     // A heavy model: the worker measures its own run; the rest of the wall time is the queue.
     const model = { versionId: handle.versionId, bytes: handle.offThread.bytes, inputName: handle.inputName, outputName: handle.outputName };
-    const { scores, modelMs } = await scoringPool().run(model, data, rows, cols, { timeoutMs: options.timeoutMs });
+    const { scores, modelMs } = await scoringPool().run(model, data, rows, cols, { timeoutMs: options.timeoutMs, startWithinMs: options.timeoutMs });
     return { scores: checkScores(scores, data, rows, cols), modelMs, queueMs: Math.max(0, performance.now() - queued - modelMs) };
   }
   let started = queued;
@@ -246,12 +247,13 @@ export async function openCrossEncoderHandle(artifact: ModelArtifact): Promise<C
 /**
  * Scores (query, document) pairs with a cross-encoder version in the worker pool (registering its
  * bundle again if the pool was restarted): one logit per document, the truncation count and the
- * model run's own ms. Rejects with the pool's ModelOutputError or worker error.
+ * model run's own ms. `options.startWithinMs` bounds the wait for a worker thread (the pool's
+ * ScoreOptions). Rejects with the pool's ModelOutputError, QueueTimeoutError or worker error.
  */
-export async function scoreTexts(handle: CrossEncoderHandle, query: string, documents: readonly string[], maxTokensPerDoc?: number): Promise<CrossEncoderResult> {
+export async function scoreTexts(handle: CrossEncoderHandle, query: string, documents: readonly string[], options: ScoreOptions = {}): Promise<CrossEncoderResult> {
   const pool = crossEncoderPool();
   if (!pool.has(handle.sha256)) await pool.register(handle.sha256, handle.bundle);
-  return pool.score(handle.sha256, query, documents, maxTokensPerDoc);
+  return pool.score(handle.sha256, query, documents, options);
 }
 
 /** Rows a model's cost is measured on when it is opened: a typical request's candidates. */

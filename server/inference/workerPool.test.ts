@@ -5,7 +5,7 @@ import path from "node:path";
 import { pathToFileURL } from "node:url";
 import { describe, expect, it } from "vitest";
 import { withPool as withTestPool } from "../testing/workerPools";
-import { ModelWorkerPool, PoolClosedError } from "./workerPool";
+import { ModelWorkerPool, PoolClosedError, QueueTimeoutError } from "./workerPool";
 
 // The pool's semantics (workerPool.ts's comment block) with real threads and a plain task module
 // (server/testing/poolTasks.mjs): no model, no timing assumptions beyond "a sleep outlasts a message".
@@ -13,7 +13,7 @@ import { ModelWorkerPool, PoolClosedError } from "./workerPool";
 const ENTRY = pathToFileURL(path.join(process.cwd(), "server", "testing", "poolTasks.mjs")).href;
 
 interface Task {
-  kind: "echo" | "sleep" | "throw" | "crash";
+  kind: "echo" | "sleep" | "throw" | "crash" | "linger";
   value?: string;
   ms?: number;
 }
@@ -21,6 +21,7 @@ interface Reply {
   value?: string;
   live: string[];
   threadId: number;
+  ran: Array<string | undefined>;
   scores: Float32Array;
   startedAt: number;
   endedAt: number;
@@ -103,6 +104,39 @@ describe("ModelWorkerPool", () => {
       const next = await pool.run({ kind: "echo", value: "next" });
       expect(next.value).toBe("next");
       expect(Date.now() - t0).toBeGreaterThanOrEqual(1400);
+    });
+  });
+
+  it("withdraws a task no thread started within startWithinMs: from the queue, never run", async () => {
+    await withPool(1, async (pool) => {
+      const ahead = pool.run({ kind: "sleep", ms: 400, value: "ahead" });
+      const settled: string[] = [];
+      const late = pool.run({ kind: "echo", value: "late" }, { startWithinMs: 50 }).finally(() => settled.push("late"));
+      const inTime = pool.run({ kind: "echo", value: "in time" }, { startWithinMs: 5000 });
+      await expect(late).rejects.toBeInstanceOf(QueueTimeoutError);
+      await expect(late).rejects.toMatchObject({ code: "ETIMEDOUT", queued: true, message: expect.stringMatching(/waited 50 ms for a thread of the test pool .*withdrawn, not run/) });
+      // Answered at its deadline, not when the thread came free.
+      expect((await ahead).value).toBe("ahead");
+      expect(settled).toEqual(["late"]);
+      // Started in time: it runs, and its (cleared) start timer changes nothing.
+      expect((await inTime).ran).toEqual(["ahead", "in time"]);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      expect((await pool.run({ kind: "echo", value: "next" }, { startWithinMs: 50 })).ran).toEqual(["ahead", "in time", "next"]);
+    });
+  });
+
+  it("withdraws a task posted to a thread that did not pick it up in time (a thread given no core), and the thread goes on", async () => {
+    await withPool(1, async (pool) => {
+      await pool.run({ kind: "linger", ms: 400, value: "linger" });
+      // The thread is idle to the pool and gets the task at once, but its event loop is held.
+      const t0 = Date.now();
+      await expect(pool.run({ kind: "echo", value: "unread" }, { startWithinMs: 50 })).rejects.toMatchObject({ code: "ETIMEDOUT", queued: true });
+      expect(Date.now() - t0).toBeLessThan(350);
+      // Once free, the thread skips the withdrawn task and takes the next: "unread" never ran.
+      const next = await pool.run({ kind: "echo", value: "next" });
+      expect(next.ran).toEqual(["linger", "next"]);
+      // A task it picks up in time runs under a deadline as before.
+      expect((await pool.run({ kind: "echo", value: "timed" }, { startWithinMs: 1000, deadlineMs: 1000 })).ran).toEqual(["linger", "next", "timed"]);
     });
   });
 

@@ -26,6 +26,16 @@ import { withDeadline } from "../domain/time/deadline";
 //     starts; the other threads serve the queue meanwhile): a thread cannot be stopped inside an
 //     onnxruntime run — Worker.terminate() there aborts the whole process ("terminate called after
 //     throwing an instance of 'Napi::Error'", seen in scoringPool.test.ts), so no thread is recycled.
+//   - start: a task may carry `startWithinMs`, the longest it may wait for a thread to start it
+//     (the caller's budget: a request waits for a model no longer than it would for its run).
+//     Past it, a task still in the queue is taken out, and one already posted to a thread that has
+//     not picked it up (every core busy: a model thread runs only when the scheduler gives it one,
+//     and under SCHED_IDLE only on CPU nothing else wants) is withdrawn there; either rejects with
+//     a QueueTimeoutError and never runs, so a saturated machine sheds the work instead of piling
+//     it up. A thread still loading its task module (a pool just started) is not withdrawn from:
+//     its first tasks wait for it, as the process's first requests wait for their models to open. Each thread and the main thread share one Int32 slot (`claim`): the main thread writes
+//     the task's claim id before posting it; the thread swaps it for its negative to start it, the
+//     main thread for 0 to withdraw it; whichever swap comes first decides, without a message.
 //   - ref: idle threads do not keep the process alive; a thread with a task does until it answers.
 //   - release: the pool holds a set of keys (model versions, bundles). Every task carries the keys
 //     held when it was sent (`live`), and a worker drops and releases whatever it opened under any
@@ -57,6 +67,21 @@ export interface PoolTaskEnvelope {
   jobId?: number;
   /** Keys held by the pool when the task was sent; a worker releases whatever it opened under any other key. */
   live: string[];
+  /**
+   * Set only when the task has a start deadline (`startWithinMs`): the worker starts the task only
+   * if it can swap this id in its claim slot for its negative (0 there: the task was withdrawn).
+   */
+  claim?: number;
+}
+
+/**
+ * A task that waited longer than its `startWithinMs` for a thread to start it, and was withdrawn
+ * without running. Code ETIMEDOUT (the caller falls back as for any timeout); `queued` is true: the
+ * wait says the machine was busy, not that the model is unwell (breakers count it nowhere).
+ */
+export class QueueTimeoutError extends Error {
+  readonly code = "ETIMEDOUT";
+  readonly queued = true;
 }
 
 /** A task sent to a closed pool (the process is stopping). Code POOL_CLOSED. */
@@ -91,6 +116,10 @@ interface Job {
   reject: (error: unknown) => void;
   /** Called when the thread posts RUN_STARTED for this job. */
   onRunStarted?: () => void;
+  /** The task's claim id (PoolTaskEnvelope.claim), when it has a start deadline. */
+  claim?: number;
+  /** The thread it was posted to, while it has one. */
+  thread?: Thread;
 }
 
 interface Thread {
@@ -99,6 +128,8 @@ interface Thread {
   job: Job | null;
   /** True once it said its task module loaded (poolWorker.mjs's one `{ loaded: true }`). */
   loaded: boolean;
+  /** One Int32 shared with the thread: the claim id of the task posted to it, negative once started, 0 when none or withdrawn. */
+  claim: Int32Array;
 }
 
 /** A thread's messages: one per reply, plus RUN_STARTED for a task with a deadline. */
@@ -147,22 +178,26 @@ export class ModelWorkerPool<Task extends object, Reply> {
    * Runs `task` (with the envelope's jobId and live keys added) on a worker thread and answers its reply.
    * @param options.deadlineMs longest the model's run may take on the thread, in ms, counted from
    *   its start there (none: unbounded).
-   * @throws PoolClosedError after close(); an Error with code ETIMEDOUT when the run passed
+   * @param options.startWithinMs longest the task may wait for a thread to start it, in ms, counted
+   *   from this call (none: unbounded); past it the task is withdrawn and never runs.
+   * @throws PoolClosedError after close(); QueueTimeoutError (code ETIMEDOUT, `queued`) when no
+   *   thread started it within `startWithinMs`; an Error with code ETIMEDOUT when the run passed
    *   `deadlineMs` (it goes on on its thread; its result is dropped); the worker's error when it failed or died.
    */
-  run(task: Task, options: { deadlineMs?: number } = {}): Promise<Reply> {
+  run(task: Task, options: { deadlineMs?: number; startWithinMs?: number } = {}): Promise<Reply> {
     if (this.closing) return Promise.reject(new PoolClosedError(`${this.options.name} is closed (the process is stopping): nothing more runs on it`));
+    const claim = options.startWithinMs === undefined ? undefined : this.nextJob++;
+    const envelope: PoolTaskEnvelope = claim === undefined ? { live: [...this.held] } : { live: [...this.held], claim };
     // Not async: without a deadline the caller gets the task's own promise (one promise and wake-up fewer per task).
-    if (options.deadlineMs === undefined) return this.submit({ ...task, live: [...this.held] } satisfies PoolTaskEnvelope, undefined);
-    return this.runWithDeadline(task, options.deadlineMs);
+    if (options.deadlineMs === undefined) return this.submit({ ...task, ...envelope }, { claim, startWithinMs: options.startWithinMs });
+    return this.runWithDeadline(task, envelope, options.deadlineMs, options.startWithinMs);
   }
 
-  private async runWithDeadline(task: Task, deadlineMs: number): Promise<Reply> {
+  private async runWithDeadline(task: Task, envelope: PoolTaskEnvelope, deadlineMs: number, startWithinMs: number | undefined): Promise<Reply> {
     const jobId = this.nextJob++;
     let onRunStarted!: () => void;
     const started = new Promise<void>((resolve) => (onRunStarted = resolve));
-    const envelope: PoolTaskEnvelope = { jobId, live: [...this.held] };
-    const running = this.submit({ ...task, ...envelope }, jobId, onRunStarted);
+    const running = this.submit({ ...task, ...envelope, jobId }, { jobId, onRunStarted, claim: envelope.claim, startWithinMs });
     // Until the model's run starts (or the task ends first: a model that cannot be opened), nothing is the model's fault.
     await Promise.race([started, running]);
     let answered = false;
@@ -184,9 +219,20 @@ export class ModelWorkerPool<Task extends object, Reply> {
     return (this.closing ??= this.drainAndStop());
   }
 
-  private submit(message: object, jobId: number | undefined, onRunStarted?: () => void): Promise<Reply> {
+  private submit(message: object, start: { jobId?: number; onRunStarted?: () => void; claim?: number; startWithinMs?: number }): Promise<Reply> {
     return new Promise<Reply>((resolve, reject) => {
-      const job: Job = { message, jobId, resolve: resolve as (reply: unknown) => void, reject, onRunStarted };
+      const job: Job = { message, jobId: start.jobId, resolve: resolve as (reply: unknown) => void, reject, onRunStarted: start.onRunStarted, claim: start.claim };
+      if (start.startWithinMs !== undefined) {
+        const timer = setTimeout(() => this.expire(job, start.startWithinMs!), start.startWithinMs);
+        job.resolve = (reply) => {
+          clearTimeout(timer);
+          resolve(reply as Reply);
+        };
+        job.reject = (error) => {
+          clearTimeout(timer);
+          reject(error);
+        };
+      }
       while (this.missing > 0) {
         this.missing--;
         this.startThread();
@@ -197,7 +243,24 @@ export class ModelWorkerPool<Task extends object, Reply> {
     });
   }
 
+  /** The job's start deadline passed: withdraw it unless a thread has started it (then it runs on). */
+  private expire(job: Job, waitedMs: number): void {
+    const error = () => new QueueTimeoutError(`waited ${waitedMs} ms for a thread of ${this.options.name} to start it (every thread busy, or not given a core): withdrawn, not run`);
+    const at = this.queue.indexOf(job);
+    if (at >= 0) {
+      this.queue.splice(at, 1);
+      job.reject(error());
+    } else if (job.thread?.job === job && job.thread.loaded && Atomics.compareExchange(job.thread.claim, 0, job.claim!, 0) === job.claim) {
+      // Posted and not picked up: the thread will skip it and answer (then takes the next task).
+      job.reject(error());
+    }
+  }
+
   private send(thread: Thread, job: Job): void {
+    if (job.claim !== undefined) {
+      Atomics.store(thread.claim, 0, job.claim);
+      job.thread = thread;
+    }
     try {
       thread.worker.postMessage(job.message);
     } catch (error) {
@@ -226,8 +289,9 @@ export class ModelWorkerPool<Task extends object, Reply> {
 
   private startThread(): void {
     const { nice = 0, schedIdle = false, entry, name } = this.options;
-    const worker = new Worker(POOL_WORKER, { workerData: { entry, nice, schedIdle } });
-    const thread: Thread = { worker, job: null, loaded: false };
+    const claim = new Int32Array(new SharedArrayBuffer(4));
+    const worker = new Worker(POOL_WORKER, { workerData: { entry, nice, schedIdle, claim } });
+    const thread: Thread = { worker, job: null, loaded: false, claim };
     this.threads.add(thread);
     this.idle.push(thread);
     let failure: unknown = null;

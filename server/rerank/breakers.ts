@@ -4,6 +4,7 @@ import { runScoresTimed, scoreTexts, type ModelHandle } from "../inference/sessi
 import { metrics } from "../telemetry/metrics";
 import { env } from "../config";
 import { IN_PROCESS_CALLER } from "../auth/principal";
+import { withDeadline } from "../domain/time/deadline";
 
 // The circuit breakers of model scoring: per (surface, model version, budget), a surface-wide
 // circuit and one per caller (server/domain/breakers/callerCircuits.ts). They enforce the surface's
@@ -28,12 +29,19 @@ export type ScoreFn = (handle: ModelHandle, job: ScoringJob) => Promise<ModelSco
 
 /**
  * Runs `job` on the model (a cross-encoder in the worker pool), with the model's own run time in ms.
- * A heavy tabular model on the scoring pool is cut at `timeoutMs` (rejects with code ETIMEDOUT).
+ * A model on a worker pool waits at most `timeoutMs` for a thread to start it (else it rejects with
+ * the pool's QueueTimeoutError: code ETIMEDOUT, `queued`). A heavy tabular model on the scoring pool
+ * is cut at `timeoutMs` (rejects with code ETIMEDOUT). A cross-encoder's run cannot be cut, and its
+ * thread may get no core on a saturated machine: its caller waits at most 2 × `timeoutMs` (the wait
+ * for a thread and the run), then rejects with code ETIMEDOUT (judged as an over-budget run).
  */
 async function runJob(handle: ModelHandle, job: ScoringJob, timeoutMs: number): Promise<ModelScores & { modelMs: number }> {
   if (handle.kind === "cross-encoder") {
     if (job.kind !== "text") throw new Error(`${handle.name} v${handle.version} is a cross-encoder: it scores text, not a feature matrix`);
-    const result = await scoreTexts(handle, job.query, job.documents, job.maxTokensPerDoc);
+    const scoring = scoreTexts(handle, job.query, job.documents, { maxTokensPerDoc: job.maxTokensPerDoc, startWithinMs: timeoutMs });
+    const result = await withDeadline(scoring, 2 * timeoutMs, () => {
+      throw Object.assign(new Error(`no scores within ${2 * timeoutMs} ms (twice the ${timeoutMs} ms budget: the wait for a model thread and the run); the run's result is dropped`), { code: "ETIMEDOUT" });
+    });
     return { scores: Float32Array.from(result.scores), truncated: result.truncated, modelMs: result.modelMs };
   }
   if (job.kind !== "features") throw new Error(`${handle.name} v${handle.version} scores a feature matrix, not text`);
@@ -116,8 +124,13 @@ export class ScoringBreaker {
       const sized = outcome === "oversized" ? `; ${rows} rows, the budget is sized for ${this.cost.sizedForRows(this.timeoutMs)}` : "";
       throw Object.assign(new Error(`scoring took ${modelMs.toFixed(1)} ms, over the ${this.timeoutMs} ms budget${sized}`), { code: "ETIMEDOUT", outcome });
     } catch (error) {
-      // A run the scoring pool cut at the budget is judged as an over-budget run that returned.
+      // A run the scoring pool cut at the budget is judged as an over-budget run that returned; one
+      // that never started (no thread free in time: QueueTimeoutError, read by property) as load.
       const cut = (error as { code?: unknown } | null)?.code === "ETIMEDOUT";
+      if ((error as { queued?: unknown } | null)?.queued === true) {
+        outcome ??= "overloaded";
+        metrics.modelQueueTimeouts.inc({ surface: this.surface, model: this.model });
+      }
       outcome ??= classifyFailure({ timedOut: cut, inputDependent: !countsAgainstModel(error), rows, sizedForRows: cut ? this.cost.sizedForRows(this.timeoutMs) : Infinity });
       throw error;
     } finally {

@@ -11,6 +11,7 @@ import { telemetry } from "../telemetry/streams";
 import { startTestFrontDoor, type TestFrontDoor } from "../testing/frontDoor";
 import { createTestSurface, slowModelOnnx } from "../testing/models";
 import { breakerStates } from "./breakers";
+import { scoringPool } from "../inference/scoringPool";
 import { recordOutcomes } from "../events/service";
 import { callerAs } from "../testing/callers";
 import { rerank } from "./pipeline";
@@ -100,13 +101,21 @@ describe("callers are isolated: input faults never open a breaker", () => {
   async function oversizedUntilOwnCircuitOpens(surface: string): Promise<string[]> {
     const ids = (await getDb().catalogItem.findMany({ select: { id: true }, orderBy: { id: "asc" }, take: 1000 })).map((c) => c.id);
     const reasons: string[] = [];
-    for (let i = 0; i < 12 && !heavyBreaker(surface)?.callers.some((c) => c.state === "open"); i++) {
+    const withdrawn = await queueTimeouts();
+    for (let i = 0; i < 60 && !heavyBreaker(surface)?.callers.some((c) => c.state === "open"); i++) {
       const answer = await post("/api/v1/rerank", { surface, topK: 10, userKey: "mallory", candidates: candidates(ids) }, alice);
       expect(answer.status).toBe(200);
       reasons.push(answer.body.fallback.reason);
     }
+    // A cut run goes on on the pool's one thread for about a second: the requests sent meanwhile
+    // waited their budget for it and were withdrawn unrun (load: counted by no circuit). Only the
+    // runs that started count, so the circuit opened on the fifth of those.
+    expect(reasons.length - ((await queueTimeouts()) - withdrawn)).toBe(5);
+    // The last cut run ends before anyone else is served (a task without a start deadline waits for the thread).
+    await scoringPool().run({ versionId: "barrier", bytes: linearRankerOnnx([0.1], 0), inputName: "features", outputName: "score" }, new Float32Array(1), 1, 1);
     return reasons;
   }
+  const queueTimeouts = async () => (await metrics.modelQueueTimeouts.get()).values.reduce((sum, v) => sum + v.value, 0);
 
   it("maximal requests that blow the budget trip only their sender's circuit: another caller is still served by the model", async () => {
     const ordinary = { surface: "t-heavy", topK: 5, userKey: "bob", candidates: candidates(catalog.slice(0, 10)) };
@@ -114,7 +123,7 @@ describe("callers are isolated: input faults never open a breaker", () => {
     for (let i = 0; i < 3; i++) expect((await post("/api/v1/rerank", ordinary, bob)).body.fallback).toEqual({ used: false, reason: null, servedBy: "model" });
     const reasons = await oversizedUntilOwnCircuitOpens("t-heavy");
     // Five timeouts (oversized: 1,000 rows where the budget is sized for far fewer) open the sender's own circuit.
-    expect(reasons).toEqual(["timeout", "timeout", "timeout", "timeout", "timeout"]);
+    expect(new Set(reasons)).toEqual(new Set(["timeout"]));
     expect(heavyBreaker("t-heavy")).toMatchObject({ open: false, halfOpen: false, callers: [{ state: "open" }] });
     expect(heavyBreaker("t-heavy")!.sizedForRows).toBeGreaterThanOrEqual(10);
     expect(heavyBreaker("t-heavy")!.sizedForRows).toBeLessThan(1000);
@@ -127,7 +136,7 @@ describe("callers are isolated: input faults never open a breaker", () => {
 
   it("with no ordinary traffic yet (nothing says the requests are oversized), one caller's timeouts still open only its own circuit", async () => {
     const reasons = await oversizedUntilOwnCircuitOpens("t-heavy-cold");
-    expect(reasons).toHaveLength(5);
+    expect(new Set(reasons)).toEqual(new Set(["timeout"]));
     expect(heavyBreaker("t-heavy-cold")).toMatchObject({ open: false, callers: [{ state: "open" }], sizedForRows: Infinity });
     const good = await post("/api/v1/rerank", { surface: "t-heavy-cold", topK: 5, userKey: "bob", candidates: candidates(catalog.slice(0, 10)) }, bob);
     expect(good.body.fallback).toEqual({ used: false, reason: null, servedBy: "model" });

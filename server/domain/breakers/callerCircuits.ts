@@ -1,7 +1,7 @@
 import { Circuit, type CircuitOptions, type CircuitState } from "./circuit";
 
 // Which faults open which circuit, so that nothing one caller sends changes what another caller
-// gets (issue #11, Deliver 2). A model run under a surface's budget ends in one of four ways:
+// gets (issue #11, Deliver 2). A model run under a surface's budget ends in one of five ways:
 //   - success: counted as a good call by the caller's circuit and the surface's;
 //   - an input fault (a non-finite score only on rows with extreme but valid inputs, |x| ≥ 2^64:
 //     nonFiniteScores.ts): answered with the fallback, counted by no circuit;
@@ -13,11 +13,14 @@ import { Circuit, type CircuitOptions, type CircuitState } from "./circuit";
 //     for): counted by the caller's circuit and the surface's; the surface's opens only when the
 //     window's faults come from at least two callers, so even faults that only one caller's inputs
 //     provoke (in ways no rule here foresaw) trip that caller's circuit alone. A model that is
-//     really unwell fails everyone's requests and opens it.
+//     really unwell fails everyone's requests and opens it;
+//   - overloaded: the run never started, because no model thread was free (or given a core) within
+//     the budget: the machine's load, neither the model's fault nor the input's; answered with the
+//     fallback and counted by no circuit (as an input fault).
 // A deployment with a single caller (one service calling the reranker) loses nothing: that caller's
 // circuit opens as the surface's would have.
 
-export type ScoringOutcome = "success" | "input_fault" | "oversized" | "model_fault";
+export type ScoringOutcome = "success" | "input_fault" | "oversized" | "model_fault" | "overloaded";
 
 /**
  * The model's cost per candidate row, from the model's own run times of successful runs (not
@@ -112,7 +115,7 @@ export class CallerCircuits {
   /** Records the outcome of an admitted call. @returns the states after it. */
   record(now: number, caller: string, admission: Admission, outcome: ScoringOutcome): { surface: CircuitState; caller: CircuitState } {
     const own = this.circuitOf(caller);
-    const countsForCaller = outcome !== "input_fault";
+    const countsForCaller = outcome !== "input_fault" && outcome !== "overloaded";
     const countsForSurface = outcome === "success" || outcome === "model_fault";
     const fault = outcome !== "success";
     if (countsForCaller) own.record(now, { fault, caller, trial: admission.callerTrial });

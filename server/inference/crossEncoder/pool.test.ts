@@ -4,7 +4,7 @@ import { DEMO_CROSS_ENCODER_DIR as DEMO_BUNDLE_DIR } from "../../demo/crossEncod
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { readCrossEncoderBundle, type CrossEncoderBundle } from "./bundle";
 import { CrossEncoder } from "./model";
-import { PoolClosedError } from "../workerPool";
+import { PoolClosedError, QueueTimeoutError } from "../workerPool";
 import { CrossEncoderPool } from "./pool";
 import { THREAD_STAT, threadStatField } from "../../testing/threads";
 
@@ -45,7 +45,7 @@ describe("CrossEncoderPool", () => {
 
   it("counts truncations per request, not per batch", async () => {
     const long = Array.from({ length: 200 }, () => "lamp").join(" ");
-    const [cut, whole] = await Promise.all([pool.score("demo", "lamp", [long, "Bright Lamp home"]), pool.score("demo", "lamp", ["Bright Lamp home"], 5)]);
+    const [cut, whole] = await Promise.all([pool.score("demo", "lamp", [long, "Bright Lamp home"]), pool.score("demo", "lamp", ["Bright Lamp home"], { maxTokensPerDoc: 5 })]);
     expect(cut.truncated).toBe(1);
     expect(whole.truncated).toBe(0);
   });
@@ -73,6 +73,27 @@ describe("CrossEncoderPool", () => {
       const forty = Array.from({ length: 40 }, (_, i) => `Classic Lamp home ${i}`);
       const [first, second, third] = await Promise.all([eager.score("demo", "a", docs), eager.score("demo", "b", forty), eager.score("demo", "c", forty)]);
       expect([first.batchedRequests, second.batchedRequests, third.batchedRequests]).toEqual([1, 1, 1]);
+    } finally {
+      await eager.close();
+    }
+  });
+
+  it("takes a request out of its queue, unscored, when no worker starts it within startWithinMs; the others in the queue run", async () => {
+    const eager = new CrossEncoderPool({ workers: 1, maxBatchPairs: 64, maxWaitMs: 0 });
+    try {
+      await eager.register("demo", bundle);
+      // Large requests (≥ 64 pairs) go to the thread one by one and hold it for tens of ms.
+      const big = Array.from({ length: 256 }, (_, i) => `Classic Lamp home with a long description of its shade and base ${i}`);
+      const ahead = Array.from({ length: 6 }, () => eager.score("demo", "lamp", big));
+      const late = eager.score("demo", "kite", ["Mini Kite toys"], { startWithinMs: 1 });
+      const patient = eager.score("demo", "bear", ["Teddy Bear toys"]);
+      await expect(late).rejects.toBeInstanceOf(QueueTimeoutError);
+      await expect(late).rejects.toMatchObject({ code: "ETIMEDOUT", queued: true });
+      // The withdrawn request did not share the patient one's run.
+      expect((await patient).batchedRequests).toBe(1);
+      expect((await Promise.all(ahead)).every((r) => r.scores.length === 256)).toBe(true);
+      // In time, it is scored as any request.
+      expect((await eager.score("demo", "kite", ["Mini Kite toys"], { startWithinMs: 5000 })).scores).toHaveLength(1);
     } finally {
       await eager.close();
     }

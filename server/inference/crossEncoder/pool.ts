@@ -3,7 +3,7 @@ import { pathToFileURL } from "node:url";
 import { env } from "../../config";
 import { DomainError, InvalidInputError, type DomainErrorCode } from "../../errors";
 import { ModelOutputError } from "../sessions";
-import { ModelWorkerPool, PoolClosedError, poolSlot } from "../workerPool";
+import { ModelWorkerPool, PoolClosedError, poolSlot, QueueTimeoutError } from "../workerPool";
 import type { CrossEncoderBundle } from "./bundle";
 import type { ScoreReply, ScoreTask, SharedBundle, TextRequest } from "./workerTask";
 
@@ -16,7 +16,10 @@ import type { ScoreReply, ScoreTask, SharedBundle, TextRequest } from "./workerT
 // `maxWaitMs`, if set, for others to join it); requests that arrive while every worker is busy wait
 // on the main thread and go together as the next task when one is free. No timer per batch: each
 // wake-up of the event loop costs it tens of µs on a virtualised host, and under load the requests
-// batch without one.
+// batch without one. A request may bound its wait for a run (`startWithinMs`, its surface's
+// budget): past it, it leaves the queue it waits in (a timer, set only while it waits there), or its
+// run is withdrawn from the thread that has not started it (the worker pool's start rule), and it
+// rejects with QueueTimeoutError instead of being scored after its caller gave up.
 
 export interface CrossEncoderPoolOptions {
   /** Worker threads, each with its own copy of every bundle it has scored. */
@@ -45,6 +48,21 @@ interface Pending {
   request: TextRequest;
   resolve: (result: CrossEncoderResult) => void;
   reject: (error: Error) => void;
+  /** performance.now() past which it must not start (its startWithinMs), if it has one. */
+  startBy?: number;
+  /** Its timer while it waits in a queue on the main thread. */
+  timer?: NodeJS.Timeout;
+}
+
+/** What one score() call may bound besides its documents. */
+export interface ScoreOptions {
+  /** Tokens kept per document (at most the model's own length). */
+  maxTokensPerDoc?: number;
+  /**
+   * Longest the request may wait for its model run to start, in ms (its surface's budget); past it
+   * the request rejects with QueueTimeoutError (code ETIMEDOUT, `queued`) and is not scored.
+   */
+  startWithinMs?: number;
 }
 
 interface Queue {
@@ -108,11 +126,13 @@ export class CrossEncoderPool {
    * NotFound-like DomainError for an unknown key, ModelOutputError when the model's output is
    * unusable, or the worker's error.
    */
-  score(key: string, query: string, documents: readonly string[], maxTokensPerDoc?: number): Promise<CrossEncoderResult> {
+  score(key: string, query: string, documents: readonly string[], options: ScoreOptions = {}): Promise<CrossEncoderResult> {
     if (!this.bundles.has(key)) return Promise.reject(new DomainError("NOT_FOUND", `cross-encoder "${key}" is not loaded`));
     const pairs = documents.length;
+    const { maxTokensPerDoc, startWithinMs } = options;
     return new Promise((resolve, reject) => {
       const item: Pending = { request: maxTokensPerDoc === undefined ? { query, documents } : { query, documents, maxTokensPerDoc }, resolve, reject };
+      if (startWithinMs !== undefined) item.startBy = performance.now() + startWithinMs;
       const { maxBatchPairs, maxWaitMs } = this.options;
       if (maxBatchPairs === 0 || pairs >= maxBatchPairs) {
         // Requests waiting to share a run go first (arrival order): a large request goes straight to
@@ -131,11 +151,27 @@ export class CrossEncoderPool {
       queue.pending.push(item);
       queue.pairs += pairs;
       if (queue.pairs >= maxBatchPairs) this.flush(key);
-      // Every worker busy: the queue goes when a task is answered (dispatch), without a timer.
-      else if (this.inFlight >= this.options.workers) return;
-      else if (maxWaitMs === 0) this.flush(key);
+      else if (this.inFlight >= this.options.workers) {
+        // Every worker busy: the queue goes when a task is answered (dispatch), without a timer;
+        // a request with a start deadline sets its own, which takes it out of the queue when it passes.
+        if (startWithinMs !== undefined) item.timer = setTimeout(() => this.expire(key, item, startWithinMs), startWithinMs);
+      } else if (maxWaitMs === 0) this.flush(key);
       else queue.timer ??= setTimeout(() => this.flush(key), maxWaitMs);
     });
+  }
+
+  /** A waiting request's start deadline passed while it was still in its queue: it leaves it, unscored. */
+  private expire(key: string, item: Pending, waitedMs: number): void {
+    const queue = this.queues.get(key);
+    const at = queue ? queue.pending.indexOf(item) : -1;
+    if (!queue || at < 0) return;
+    queue.pending.splice(at, 1);
+    queue.pairs -= item.request.documents.length;
+    if (queue.pending.length === 0) {
+      clearTimeout(queue.timer);
+      this.queues.delete(key);
+    }
+    item.reject(new QueueTimeoutError(`waited ${waitedMs} ms for a thread of the cross-encoder pool (every thread busy): not scored`));
   }
 
   /** Sends the requests waiting to share a run, waits for running tasks and stops the workers; later tasks reject with PoolClosedError. */
@@ -152,13 +188,28 @@ export class CrossEncoderPool {
     this.dispatch(key, queue.pending);
   }
 
-  private dispatch(key: string, items: Pending[]): void {
+  private dispatch(key: string, waiting: Pending[]): void {
     const bundle = this.bundles.get(key);
     if (!bundle) {
-      for (const item of items) item.reject(new DomainError("NOT_FOUND", `cross-encoder "${key}" is not loaded`));
+      for (const item of waiting) item.reject(new DomainError("NOT_FOUND", `cross-encoder "${key}" is not loaded`));
       return;
     }
-    this.runTask({ key, bundle, requests: items.map((item) => item.request) }).then(
+    // The run must start by the earliest start deadline of its requests (one whose deadline has
+    // passed, its timer not yet run, is answered now and left out).
+    const now = performance.now();
+    let startWithinMs: number | undefined;
+    const items: Pending[] = [];
+    for (const item of waiting) {
+      clearTimeout(item.timer);
+      if (item.startBy === undefined) items.push(item);
+      else if (item.startBy <= now) item.reject(new QueueTimeoutError(`waited past its start deadline for a thread of the cross-encoder pool (every thread busy): not scored`));
+      else {
+        items.push(item);
+        startWithinMs = Math.min(startWithinMs ?? Infinity, item.startBy - now);
+      }
+    }
+    if (items.length === 0) return;
+    this.runTask({ key, bundle, requests: items.map((item) => item.request) }, startWithinMs).then(
       (reply) => {
         let offset = 0;
         for (const item of items) {
@@ -171,8 +222,9 @@ export class CrossEncoderPool {
       },
       (error: Error) => {
         // One request's fault (a document the tokenizer refuses, a pair the model scores non-finite)
-        // must not fail the others that shared its run: each is run again alone, once.
-        if (items.length > 1 && !(error instanceof PoolClosedError)) for (const item of items) this.dispatch(key, [item]);
+        // must not fail the others that shared its run: each is run again alone, once. A run that
+        // did not start in time or a closed pool is every request's answer.
+        if (items.length > 1 && !(error instanceof PoolClosedError) && !(error instanceof QueueTimeoutError)) for (const item of items) this.dispatch(key, [item]);
         else items.forEach((item) => item.reject(error));
       },
     );
@@ -186,11 +238,11 @@ export class CrossEncoderPool {
     }
   }
 
-  private async runTask(task: ScoreTask): Promise<Extract<ScoreReply, { ok: true }>> {
+  private async runTask(task: ScoreTask, startWithinMs?: number): Promise<Extract<ScoreReply, { ok: true }>> {
     let reply: ScoreReply;
     this.inFlight++;
     try {
-      reply = await this.workers.run(task);
+      reply = await this.workers.run(task, startWithinMs === undefined ? {} : { startWithinMs });
     } finally {
       this.inFlight--;
       if (this.queues.size > 0) this.sendWaiting();
