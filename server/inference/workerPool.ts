@@ -33,7 +33,9 @@ import { withDeadline } from "../domain/time/deadline";
 //     and under SCHED_IDLE only on CPU nothing else wants) is withdrawn there; either rejects with
 //     a QueueTimeoutError and never runs, so a saturated machine sheds the work instead of piling
 //     it up. A thread still loading its task module (a pool just started) is not withdrawn from:
-//     its first tasks wait for it, as the process's first requests wait for their models to open. Each thread and the main thread share one Int32 slot (`claim`): the main thread writes
+//     its first tasks wait for it, as the process's first requests wait for their models to open. A
+//     crashed thread's replacement takes no task until it has loaded, so tasks wait (and can be
+//     withdrawn) in the queue meanwhile. Claim ids run 1..2^31−1 and wrap (one task per thread at a time). Each thread and the main thread share one Int32 slot (`claim`): the main thread writes
 //     the task's claim id before posting it; the thread swaps it for its negative to start it, the
 //     main thread for 0 to withdraw it; whichever swap comes first decides, without a message.
 //   - ref: idle threads do not keep the process alive; a thread with a task does until it answers.
@@ -143,6 +145,8 @@ export class ModelWorkerPool<Task extends object, Reply> {
   /** Threads to start when the next task comes (they died before their task module loaded). */
   private missing = 0;
   private nextJob = 1;
+  /** Claim ids, 1..2^31-1 (they live in an Int32 slot; unique per thread is all they need). */
+  private nextClaim = 0;
   private closing: Promise<void> | null = null;
   /** Set by close(): called when every thread is idle (nothing is left to run). */
   private onDrained: (() => void) | null = null;
@@ -186,7 +190,7 @@ export class ModelWorkerPool<Task extends object, Reply> {
    */
   run(task: Task, options: { deadlineMs?: number; startWithinMs?: number } = {}): Promise<Reply> {
     if (this.closing) return Promise.reject(new PoolClosedError(`${this.options.name} is closed (the process is stopping): nothing more runs on it`));
-    const claim = options.startWithinMs === undefined ? undefined : this.nextJob++;
+    const claim = options.startWithinMs === undefined ? undefined : (this.nextClaim = (this.nextClaim % 0x7fffffff) + 1);
     const envelope: PoolTaskEnvelope = claim === undefined ? { live: [...this.held] } : { live: [...this.held], claim };
     // Not async: without a deadline the caller gets the task's own promise (one promise and wake-up fewer per task).
     if (options.deadlineMs === undefined) return this.submit({ ...task, ...envelope }, { claim, startWithinMs: options.startWithinMs });
@@ -287,13 +291,14 @@ export class ModelWorkerPool<Task extends object, Reply> {
     if (this.onDrained && this.idle.length === this.threads.size) this.onDrained();
   }
 
-  private startThread(): void {
+  private startThread(replacement = false): void {
     const { nice = 0, schedIdle = false, entry, name } = this.options;
     const claim = new Int32Array(new SharedArrayBuffer(4));
     const worker = new Worker(POOL_WORKER, { workerData: { entry, nice, schedIdle, claim } });
     const thread: Thread = { worker, job: null, loaded: false, claim };
     this.threads.add(thread);
-    this.idle.push(thread);
+    // A replacement takes tasks once loaded: a queued task keeps its start deadline in the queue meanwhile.
+    if (!replacement) this.idle.push(thread);
     let failure: unknown = null;
     worker.on("message", (message: WorkerMessage) => {
       const job = thread.job;
@@ -309,6 +314,7 @@ export class ModelWorkerPool<Task extends object, Reply> {
         if (job && job.jobId === message[RUN_STARTED]) job.onRunStarted?.();
       } else {
         thread.loaded = true;
+        if (replacement && !thread.job) this.next(thread);
       }
     });
     worker.on("error", (error: unknown) => {
@@ -326,9 +332,7 @@ export class ModelWorkerPool<Task extends object, Reply> {
       job?.reject(error);
       if (this.stopping) return;
       if (thread.loaded) {
-        this.startThread();
-        const next = this.queue.shift();
-        if (next) this.send(this.idle.pop()!, next);
+        this.startThread(true);
       } else {
         // Its task module did not load: every queued task would fail the same way.
         for (const queued of this.queue.splice(0)) queued.reject(error);

@@ -46,16 +46,17 @@ describe("the demo cascade under hostile concurrent load", () => {
     const settled = await Promise.allSettled(runs);
     expect(settled.filter((s) => s.status === "rejected").map((s) => String((s as PromiseRejectedResult).reason))).toEqual([]);
     for (const response of await Promise.all(probes)) {
+      const seen = JSON.stringify({ fallback: response.fallback, stage2: response.stage2, items: view(response).slice(0, 3) });
       if (response.fallback.used) {
         // Stage 1's model (on the scoring pool's one thread, busy with the hostile requests' stage 1)
         // did not start within its budget: withdrawn, stage 1 served retrieval order, marked.
-        expect(response.fallback).toEqual({ used: true, reason: "timeout", servedBy: "retrieval_order" });
+        expect(response.fallback, seen).toEqual({ used: true, reason: "timeout", servedBy: "retrieval_order" });
         continue;
       }
       if (response.stage2?.status === "served") {
-        expect(view(response)).toEqual(view(alone));
+        expect(view(response), seen).toEqual(view(alone));
       } else {
-        expect(response.items.map((i) => i.id)).toEqual(stage1.items.map((i) => i.id));
+        expect(response.items.map((i) => i.id), seen).toEqual(stage1.items.map((i) => i.id));
         expect(response.stage2?.reason).toBeTruthy();
       }
     }

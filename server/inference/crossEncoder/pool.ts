@@ -191,7 +191,10 @@ export class CrossEncoderPool {
   private dispatch(key: string, waiting: Pending[]): void {
     const bundle = this.bundles.get(key);
     if (!bundle) {
-      for (const item of waiting) item.reject(new DomainError("NOT_FOUND", `cross-encoder "${key}" is not loaded`));
+      for (const item of waiting) {
+        clearTimeout(item.timer);
+        item.reject(new DomainError("NOT_FOUND", `cross-encoder "${key}" is not loaded`));
+      }
       return;
     }
     // The run must start by the earliest start deadline of its requests (one whose deadline has
@@ -222,10 +225,18 @@ export class CrossEncoderPool {
       },
       (error: Error) => {
         // One request's fault (a document the tokenizer refuses, a pair the model scores non-finite)
-        // must not fail the others that shared its run: each is run again alone, once. A run that
-        // did not start in time or a closed pool is every request's answer.
-        if (items.length > 1 && !(error instanceof PoolClosedError) && !(error instanceof QueueTimeoutError)) for (const item of items) this.dispatch(key, [item]);
-        else items.forEach((item) => item.reject(error));
+        // must not fail the others that shared its run: each is run again alone, once (its run had
+        // started in time, so the re-run has no start deadline; the caller's own cap bounds it). A
+        // closed pool is every request's answer. A run withdrawn at the batch's earliest start
+        // deadline answers the requests whose own deadline has passed; the others go again.
+        if (error instanceof QueueTimeoutError) {
+          const now = performance.now();
+          const left = items.filter((item) => item.startBy === undefined || item.startBy > now);
+          items.filter((item) => !left.includes(item)).forEach((item) => item.reject(error));
+          if (left.length > 0) this.dispatch(key, left);
+        } else if (items.length > 1 && !(error instanceof PoolClosedError)) {
+          for (const item of items) this.dispatch(key, [{ ...item, startBy: undefined, timer: undefined }]);
+        } else items.forEach((item) => item.reject(error));
       },
     );
   }
