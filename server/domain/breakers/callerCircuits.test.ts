@@ -79,6 +79,19 @@ describe("CallerCircuits: one caller's faults trip only its own circuit", () => 
     expect(circuits.callerState(100, "e")).toBe("closed");
   });
 
+  it("overloaded calls (no model thread started them within the budget) count for no circuit, and leave a trial undecided", () => {
+    const circuits = new CallerCircuits(options);
+    for (const caller of ["a", "b", "c"]) calls(circuits, caller, "overloaded", 50);
+    expect(circuits.states(200).surface).toBe("closed");
+    for (const caller of ["a", "b", "c"]) expect(circuits.callerState(200, caller)).toBe("closed");
+    // A caller's half-open trial that ends overloaded is given back: the next call is the trial again.
+    calls(circuits, "m", "oversized", 5, 1000);
+    const trial = circuits.admit(1400, "m");
+    expect(trial).toMatchObject({ go: true, callerTrial: true });
+    circuits.record(1400, "m", trial, "overloaded");
+    expect(circuits.admit(1401, "m")).toMatchObject({ go: true, callerTrial: true });
+  });
+
   it("a caller's circuit half-opens after resetMs and closes on a good trial", () => {
     const circuits = new CallerCircuits(options);
     calls(circuits, "mallory", "oversized", 5);
