@@ -35,9 +35,11 @@ import { withDeadline } from "../domain/time/deadline";
 //     it up. A thread still loading its task module (a pool just started) is not withdrawn from:
 //     its first tasks wait for it, as the process's first requests wait for their models to open. A
 //     crashed thread's replacement takes no task until it has loaded, so tasks wait (and can be
-//     withdrawn) in the queue meanwhile. Claim ids run 1..2^31−1 and wrap (one task per thread at a time). Each thread and the main thread share one Int32 slot (`claim`): the main thread writes
-//     the task's claim id before posting it; the thread swaps it for its negative to start it, the
-//     main thread for 0 to withdraw it; whichever swap comes first decides, without a message.
+//     withdrawn) in the queue meanwhile. Each thread and the main thread share one Int32 slot
+//     (`claim`): the main thread writes the task's claim id before posting it; the thread swaps it
+//     for its negative to start it, the main thread for 0 to withdraw it; whichever swap comes
+//     first decides, without a message. Claim ids run 1..2^31−1 and wrap (a thread holds one task
+//     at a time, so an id need only differ from its predecessor's).
 //   - ref: idle threads do not keep the process alive; a thread with a task does until it answers.
 //   - release: the pool holds a set of keys (model versions, bundles). Every task carries the keys
 //     held when it was sent (`live`), and a worker drops and releases whatever it opened under any
