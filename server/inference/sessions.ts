@@ -7,7 +7,6 @@ import { env } from "../config";
 import { releaseFromScoringPool, scoringPool } from "./scoringPool";
 import { bundleFromArchive, type CrossEncoderBundle, type CrossEncoderConfig } from "./crossEncoder/bundle";
 import { crossEncoderPool, unregisterCrossEncoder, type CrossEncoderResult, type ScoreOptions } from "./crossEncoder/pool";
-import { modelCost } from "../domain/models/modelCost";
 
 // One onnxruntime session per model version, loaded once and kept warm for the life of the
 // process: `openModel(ref)` is the one way serving, shadow, warm-up and offline evaluation open a
@@ -292,32 +291,28 @@ export async function openHandle(artifact: ModelArtifact): Promise<TabularHandle
     costMs: 0,
     offThread: null,
   };
-  handle.costMs = await measureCost(handle, env().INFERENCE_WORKER_MS);
+  handle.costMs = await measureCost(handle);
   if (handle.costMs > env().INFERENCE_WORKER_MS) handle.offThread = { bytes: artifact.bytes };
   return handle;
 }
 
-/**
- * Times a warm-up run and, unless it is already over 10 × `thresholdMs`, three more over COST_ROWS
- * rows of the spec's defaults: the cost is modelCost's (ms); 0 when the model cannot run them (the request path reports that).
- */
-async function measureCost(handle: TabularHandle, thresholdMs: number): Promise<number> {
+/** The median of three runs over COST_ROWS rows of the spec's defaults (ms); 0 when the model cannot run them (the request path reports that). */
+async function measureCost(handle: TabularHandle): Promise<number> {
   const cols = handle.featureSpec.length;
   const row = handle.featureSpec.map((f) => f.default);
   const data = new Float32Array(COST_ROWS * cols);
   for (let r = 0; r < COST_ROWS; r++) data.set(row, r * cols);
   const times: number[] = [];
   try {
-    for (let i = 0; i < 4; i++) {
+    for (let i = 0; i < 3; i++) {
       const started = performance.now();
       await handle.session.run({ [handle.inputName]: new ort.Tensor("float32", data, [COST_ROWS, cols]) });
       times.push(performance.now() - started);
-      if (i === 0 && times[0]! > 10 * thresholdMs) break;
     }
   } catch {
     return 0;
   }
-  return modelCost(times, thresholdMs);
+  return times.sort((a, b) => a - b)[1]!;
 }
 
 /** The non-blocking view: the handle if it is loaded, else undefined. */
