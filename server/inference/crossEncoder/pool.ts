@@ -171,7 +171,7 @@ export class CrossEncoderPool {
       clearTimeout(queue.timer);
       this.queues.delete(key);
     }
-    item.reject(new QueueTimeoutError(`waited ${waitedMs} ms for a thread of the cross-encoder pool (every thread busy): not scored`));
+    item.reject(queueTimeout(`waited ${waitedMs} ms`));
   }
 
   /** Sends the requests waiting to share a run, waits for running tasks and stops the workers; later tasks reject with PoolClosedError. */
@@ -205,7 +205,7 @@ export class CrossEncoderPool {
     for (const item of waiting) {
       clearTimeout(item.timer);
       if (item.startBy === undefined) items.push(item);
-      else if (item.startBy <= now) item.reject(new QueueTimeoutError(`waited past its start deadline for a thread of the cross-encoder pool (every thread busy): not scored`));
+      else if (item.startBy <= now) item.reject(queueTimeout("waited past its start deadline"));
       else {
         items.push(item);
         startWithinMs = Math.min(startWithinMs ?? Infinity, item.startBy - now);
@@ -265,6 +265,9 @@ export class CrossEncoderPool {
     throw new ModelOutputError(message);
   }
 }
+
+/** A request left unscored because no thread started its run in time. */
+const queueTimeout = (waited: string) => new QueueTimeoutError(`${waited} for a thread of the cross-encoder pool (every thread busy): not scored`);
 
 function toShared(bytes: Uint8Array): SharedArrayBuffer {
   const shared = new SharedArrayBuffer(bytes.byteLength);

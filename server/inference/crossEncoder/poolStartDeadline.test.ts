@@ -10,6 +10,17 @@ beforeAll(async () => {
   bundle = await readCrossEncoderBundle(DEMO_BUNDLE_DIR);
 });
 
+/** One worker, batches of up to 64 pairs, no wait: the demo bundle registered; closed after `test`. */
+async function withEagerPool(test: (pool: CrossEncoderPool) => Promise<void>): Promise<void> {
+  const pool = new CrossEncoderPool({ workers: 1, maxBatchPairs: 64, maxWaitMs: 0 });
+  try {
+    await pool.register("demo", bundle);
+    await test(pool);
+  } finally {
+    await pool.close();
+  }
+}
+
 const big = Array.from({ length: 256 }, (_, i) => `Classic Lamp home with a long description of its shade and base ${i}`);
 const outcome = (p: Promise<unknown>, t0: number) =>
   p.then(
@@ -22,9 +33,7 @@ const outcome = (p: Promise<unknown>, t0: number) =>
 
 describe("CrossEncoderPool start deadlines in a batch", () => {
   it("does not shed a request whose own start deadline is far off because a batch-mate's deadline passed", async () => {
-    const pool = new CrossEncoderPool({ workers: 1, maxBatchPairs: 64, maxWaitMs: 0 });
-    try {
-      await pool.register("demo", bundle);
+    await withEagerPool(async (pool) => {
       // The only thread is busy for a while (large requests go to the worker pool's FIFO one by one).
       const ahead = Array.from({ length: 4 }, () => pool.score("demo", "lamp", big));
       const t0 = performance.now();
@@ -37,17 +46,13 @@ describe("CrossEncoderPool start deadlines in a batch", () => {
       const [t, p] = await Promise.all([outcome(tight, t0), outcome(patient, t0)]);
       await Promise.all([...ahead, flusher]);
       expect(t).toMatchObject({ scored: false, queueTimeout: true });
-      // The patient request had 10 s; it is shed at its batch-mate's 5 ms.
+      // The patient request had 10 s: it must not be shed at its batch-mate's 5 ms.
       expect(p).toMatchObject({ scored: true });
-    } finally {
-      await pool.close();
-    }
+    });
   });
 
   it("does not shed a later request of the same budget at an earlier batch-mate's deadline", async () => {
-    const pool = new CrossEncoderPool({ workers: 1, maxBatchPairs: 64, maxWaitMs: 0 });
-    try {
-      await pool.register("demo", bundle);
+    await withEagerPool(async (pool) => {
       const ahead = Array.from({ length: 40 }, () => pool.score("demo", "lamp", big));
       const first = pool.score("demo", "kite", ["Mini Kite toys"], { startWithinMs: 150 });
       void first.catch(() => {});
@@ -60,15 +65,11 @@ describe("CrossEncoderPool start deadlines in a batch", () => {
       await Promise.allSettled([...ahead, flusher, first]);
       // Whatever its fate, it must not be withdrawn before its own 150 ms have passed.
       if (!s.scored) expect(s.ms).toBeGreaterThanOrEqual(149);
-    } finally {
-      await pool.close();
-    }
+    });
   });
 
   it("answers a batch's model fault with the fault, not a queue timeout, when the failed run outlasted the requests' start deadlines", async () => {
-    const pool = new CrossEncoderPool({ workers: 1, maxBatchPairs: 64, maxWaitMs: 0 });
-    try {
-      await pool.register("demo", bundle);
+    await withEagerPool(async (pool) => {
       // The model's run starts at once and fails after 80 ms (a runtime fault, a crashed thread):
       // the worker pool's run, with the real one for every later task.
       const workers = (pool as unknown as { workers: { run: (task: unknown, options: unknown) => Promise<unknown> } }).workers;
@@ -88,8 +89,6 @@ describe("CrossEncoderPool start deadlines in a batch", () => {
       // Their run started in time, then the model failed: each is scored alone, or answered with a
       // fault the breakers count (model_fault) — never a queue timeout ("overloaded", counted nowhere).
       for (const r of results) if (r.status === "rejected") expect(r.reason).not.toBeInstanceOf(QueueTimeoutError);
-    } finally {
-      await pool.close();
-    }
+    });
   });
 });
