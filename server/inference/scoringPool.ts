@@ -49,7 +49,7 @@ export class ScoringPool {
   private readonly shared = new Map<string, { from: Uint8Array; bytes: SharedArrayBuffer }>();
 
   /** @param threads worker threads (INFERENCE_WORKERS), ≥ 1. */
-  constructor(threads: number) {
+  constructor(private readonly threads: number) {
     this.pool = new ModelWorkerPool({ name: "the scoring pool", entry: ENTRY, threads, nice: env().MODEL_THREAD_NICE, schedIdle: env().MODEL_THREAD_SCHED === "idle" });
   }
 
@@ -75,6 +75,15 @@ export class ScoringPool {
     const reply = await this.pool.run({ versionId: model.versionId, bytes: shared.bytes, inputName: model.inputName, outputName: model.outputName, data, rows, cols }, { deadlineMs: options.timeoutMs, startWithinMs: options.startWithinMs });
     if (!reply.ok) throw new Error(reply.message);
     return { scores: reply.scores, modelMs: reply.modelMs, openSessions: reply.openSessions };
+  }
+
+  /**
+   * Opens `model` on every thread by scoring `rows` rows once there (all threads idle at first, each
+   * takes one run), so no request waits for a thread to start or a session to open. Failures are
+   * left to the request path, which reports them.
+   */
+  async warm(model: PooledModel, data: Float32Array, rows: number, cols: number): Promise<void> {
+    await Promise.allSettled(Array.from({ length: this.threads }, () => this.run(model, data, rows, cols)));
   }
 
   /** Forgets a version (unloaded or replaced): each thread releases its session at its next task. */
