@@ -144,8 +144,9 @@ export async function runScoresTimed(
  * nothing before it); a marker immediate queued just before fires just before it. So `modelMs` is
  * the run alone, and `queueMs` every callback that ran between the call and the run: other
  * requests' handlers and runs, and on a fresh process Next's module loading and other sessions'
- * creation. A wall-clock time around `await session.run` counts all of them (a 40-request burst
- * read 100 ms for a 0.2 ms model; a 0.2 ms model read 27 ms at load).
+ * creation. A wall-clock time around `await session.run` counts all of them (a 0.2 ms model read
+ * 27 ms at a server's start). sessions.test.ts holds onnxruntime to this (a 20 ms callback between
+ * the call and the run is not counted; a burst's last run is one run long).
  */
 async function runOnThisThread(
   handle: Pick<TabularHandle, "session" | "inputName">,
