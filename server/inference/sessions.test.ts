@@ -86,4 +86,19 @@ describe("a model's time on the event loop", () => {
     // The session was already open on the thread: the burst opened none.
     expect(burst.map((r) => (r as PromiseFulfilledResult<{ openSessions: number }>).value.openSessions)).toEqual(new Array(10).fill(1));
   });
+
+  it("a model opened while the process stops (its scoring pool closed) still opens; its requests get the pool's refusal", async () => {
+    await closeScoringPool();
+    setEnv("INFERENCE_WORKER_MS", "0");
+    let handle: TabularHandle;
+    try {
+      handle = await openHandle(artifact("light-closing", lightBytes));
+    } finally {
+      setEnv("INFERENCE_WORKER_MS", undefined);
+    }
+    opened.push(handle);
+    expect(handle.offThread).not.toBeNull();
+    const data = new Float32Array(10 * FEATURES).fill(0.5);
+    await expect(runScoresTimed(handle, data, 10, FEATURES)).rejects.toMatchObject({ code: "POOL_CLOSED" });
+  });
 });

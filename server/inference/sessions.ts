@@ -323,7 +323,10 @@ export async function openHandle(artifact: ModelArtifact): Promise<TabularHandle
     handle.offThread = { bytes: artifact.bytes };
     // Opened on every thread now, not by the first requests (a thread's start and a session's
     // creation took 350–700 ms: a burst right after a restart waited past its budget).
-    await scoringPool().warm({ versionId: handle.versionId, bytes: artifact.bytes, inputName: handle.inputName, outputName: handle.outputName }, defaults, COST_ROWS, handle.featureSpec.length);
+    // A pool that cannot (closed: the process is stopping) is the request path's to report.
+    await Promise.resolve()
+      .then(() => scoringPool().warm({ versionId: handle.versionId, bytes: artifact.bytes, inputName: handle.inputName, outputName: handle.outputName }, defaults, COST_ROWS, handle.featureSpec.length))
+      .catch(() => {});
   }
   return handle;
 }
