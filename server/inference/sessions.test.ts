@@ -1,7 +1,7 @@
 import { afterAll, describe, expect, it } from "vitest";
 import type { FeatureSpec } from "../domain/features/featureSpec";
 import { linearRankerOnnx } from "../domain/onnx/linear";
-import { setEnv } from "../config";
+import { setEnv, type SettingName } from "../config";
 import { slowModelOnnx } from "../testing/models";
 import { closeScoringPool, scoringPool } from "./scoringPool";
 import { openHandle, runScoresTimed, type TabularHandle } from "./sessions";
@@ -20,6 +20,19 @@ afterAll(async () => {
   await closeScoringPool();
   await Promise.all(opened.map((h) => h.session.release()));
 });
+
+/** Opens the light model with INFERENCE_WORKER_MS = 0 (so it goes to the scoring pool) and `settings`, then puts them back. */
+async function openPooled(versionId: string, settings: Record<string, string> = {}): Promise<TabularHandle> {
+  const all = { INFERENCE_WORKER_MS: "0", ...settings };
+  for (const [key, value] of Object.entries(all)) setEnv(key as SettingName, value);
+  try {
+    const handle = await openHandle(artifact(versionId, lightBytes));
+    opened.push(handle);
+    return handle;
+  } finally {
+    for (const key of Object.keys(all)) setEnv(key as SettingName, undefined);
+  }
+}
 
 /** Blocks the event loop for `ms` in every check phase until stop() (other requests' work, Next loading modules). */
 function busyLoop(ms: number): { stop(): void } {
@@ -67,16 +80,7 @@ describe("a model's time on the event loop", () => {
   it("a model sent to the scoring pool is opened on its threads at load: a burst right after starts within a 50 ms budget", async () => {
     // Before: the first requests started the pool's thread and opened the session there (350–700 ms
     // on a fresh server), and every request queued behind them was withdrawn at its budget.
-    setEnv("INFERENCE_WORKER_MS", "0");
-    setEnv("INFERENCE_WORKERS", "1");
-    let handle: TabularHandle;
-    try {
-      handle = await openHandle(artifact("light-pooled", lightBytes));
-    } finally {
-      setEnv("INFERENCE_WORKER_MS", undefined);
-      setEnv("INFERENCE_WORKERS", undefined);
-    }
-    opened.push(handle);
+    const handle = await openPooled("light-pooled", { INFERENCE_WORKERS: "1" });
     expect(handle.offThread).not.toBeNull();
     const rows = 100;
     const data = new Float32Array(rows * FEATURES).fill(0.5);
@@ -89,14 +93,7 @@ describe("a model's time on the event loop", () => {
 
   it("a model opened while the process stops (its scoring pool closed) still opens; its requests get the pool's refusal", async () => {
     await closeScoringPool();
-    setEnv("INFERENCE_WORKER_MS", "0");
-    let handle: TabularHandle;
-    try {
-      handle = await openHandle(artifact("light-closing", lightBytes));
-    } finally {
-      setEnv("INFERENCE_WORKER_MS", undefined);
-    }
-    opened.push(handle);
+    const handle = await openPooled("light-closing");
     expect(handle.offThread).not.toBeNull();
     const data = new Float32Array(10 * FEATURES).fill(0.5);
     await expect(runScoresTimed(handle, data, 10, FEATURES)).rejects.toMatchObject({ code: "POOL_CLOSED" });
