@@ -71,7 +71,13 @@ export async function storeEvent(tx: Pick<Tx, "$executeRaw">, id: string, event:
   return inserted > 0;
 }
 
-/** Queues one delivery of a stored event to one endpoint; the job key makes a repeat a no-op while it waits. */
+/**
+ * Queues one delivery of a stored event to one endpoint; the job key makes a repeat a no-op while it
+ * waits. One queue per endpoint: its deliveries go one at a time, in the order their events were
+ * queued (a chat channel shows "moved v1 → v2" before the rollback's "moved v2 → v1"; with the job
+ * queue's concurrency they could cross). A delivery waiting for its retry does not hold the
+ * endpoint's later events back (graphile-worker unlocks the queue when a job fails).
+ */
 export function queueDelivery(tx: Pick<Tx, "$queryRaw">, endpointId: string, eventId: string, maxAttempts: number) {
-  return enqueueInTransaction(tx, "webhook.deliver", { endpointId, eventId }, { jobKey: `webhook:${eventId}:${endpointId}`, jobKeyMode: "unsafe_dedupe", maxAttempts });
+  return enqueueInTransaction(tx, "webhook.deliver", { endpointId, eventId }, { jobKey: `webhook:${eventId}:${endpointId}`, jobKeyMode: "unsafe_dedupe", maxAttempts, queueName: `webhook:${endpointId}` });
 }
