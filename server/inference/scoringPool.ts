@@ -78,12 +78,12 @@ export class ScoringPool {
   }
 
   /**
-   * Opens `model` on every thread by scoring `rows` rows once there (all threads idle at first, each
-   * takes one run), so no request waits for a thread to start or a session to open. Failures are
-   * left to the request path, which reports them.
+   * Opens `model` on the threads by scoring `rows` rows once per thread (an idle thread takes one
+   * run; a busy one may leave its run to another), each run started within `startWithinMs` or
+   * withdrawn. Resolves when every run ended; failures are left to the request path, which reports them.
    */
-  async warm(model: PooledModel, data: Float32Array, rows: number, cols: number): Promise<void> {
-    await Promise.allSettled(Array.from({ length: this.threads }, () => this.run(model, data, rows, cols)));
+  async warm(model: PooledModel, data: Float32Array, rows: number, cols: number, startWithinMs: number): Promise<void> {
+    await Promise.allSettled(Array.from({ length: this.threads }, () => this.run(model, data, rows, cols, { startWithinMs })));
   }
 
   /** Forgets a version (unloaded or replaced): each thread releases its session at its next task. */

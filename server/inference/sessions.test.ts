@@ -4,7 +4,7 @@ import { linearRankerOnnx } from "../domain/onnx/linear";
 import { setEnv, type SettingName } from "../config";
 import { slowModelOnnx } from "../testing/models";
 import { closeScoringPool, scoringPool } from "./scoringPool";
-import { openHandle, runScoresTimed, type TabularHandle } from "./sessions";
+import { openHandle, runScoresTimed, warmOnPool, type TabularHandle } from "./sessions";
 
 // What a model's time on the event loop is judged by: real onnxruntime sessions on this thread and
 // real pool threads. Every bound here is far from the figure it separates (a 0.1 ms model against
@@ -64,24 +64,41 @@ describe("a model's time on the event loop", () => {
   });
 
   it("a burst of concurrent runs: each is judged by its own run, the wait behind the others is queue time", async () => {
-    const handle = await openHandle(artifact("slow-burst", slowModelOnnx(FEATURES, 256, 2)));
+    // This holds onnxruntime to the order runOnThisThread relies on: were its run queued after an
+    // await, all 30 markers would fire first and the i-th run would read i runs (median ~15).
+    setEnv("INFERENCE_WORKER_MS", "60000"); // on the event loop, whatever this machine's speed
+    let handle: TabularHandle;
+    try {
+      handle = await openHandle(artifact("slow-burst", slowModelOnnx(FEATURES, 256, 2)));
+    } finally {
+      setEnv("INFERENCE_WORKER_MS", undefined);
+    }
     opened.push(handle);
     expect(handle.offThread).toBeNull();
     const rows = 100;
     const data = new Float32Array(rows * FEATURES).fill(0.5);
-    const alone = await runScoresTimed(handle, data, rows, FEATURES);
+    const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
+    const alone: number[] = [];
+    for (let i = 0; i < 7; i++) alone.push((await runScoresTimed(handle, data, rows, FEATURES)).modelMs);
     const burst = await Promise.all(Array.from({ length: 30 }, () => runScoresTimed(handle, data, rows, FEATURES)));
     const sumOfRuns = burst.reduce((s, r) => s + r.modelMs, 0);
-    // The last run waited for the 29 before it; its own run is one run long.
+    // The last run waited for the 29 before it; a run's own time is one run (medians: a preempted run or two do not decide).
     expect(burst.at(-1)!.queueMs).toBeGreaterThanOrEqual(0.8 * (sumOfRuns - burst.at(-1)!.modelMs));
-    expect(Math.max(...burst.map((r) => r.modelMs))).toBeLessThan(Math.max(10 * alone.modelMs, 0.25 * sumOfRuns));
+    expect(median(burst.map((r) => r.modelMs))).toBeLessThan(4 * median(alone));
   });
 
-  it("a model sent to the scoring pool is opened on its threads at load: a burst right after starts within a 50 ms budget", async () => {
+  it("a model served from the scoring pool is opened on its threads at server start: a burst right after starts within a 50 ms budget", async () => {
     // Before: the first requests started the pool's thread and opened the session there (350–700 ms
     // on a fresh server), and every request queued behind them was withdrawn at its budget.
-    const handle = await openPooled("light-pooled", { INFERENCE_WORKERS: "1" });
-    expect(handle.offThread).not.toBeNull();
+    setEnv("INFERENCE_WORKERS", "1"); // read when the pool starts: in warmOnPool
+    let handle: TabularHandle;
+    try {
+      handle = await openPooled("light-pooled");
+      expect(handle.offThread).not.toBeNull();
+      await warmOnPool(handle); // what server/rerank/warm.ts does for every served model
+    } finally {
+      setEnv("INFERENCE_WORKERS", undefined);
+    }
     const rows = 100;
     const data = new Float32Array(rows * FEATURES).fill(0.5);
     const model = { versionId: handle.versionId, bytes: handle.offThread!.bytes, inputName: "features", outputName: "score" };
@@ -91,10 +108,25 @@ describe("a model's time on the event loop", () => {
     expect(burst.map((r) => (r as PromiseFulfilledResult<{ openSessions: number }>).value.openSessions)).toEqual(new Array(10).fill(1));
   });
 
-  it("a model opened while the process stops (its scoring pool closed) still opens; its requests get the pool's refusal", async () => {
+  it("warming never holds a busy pool up: with its one thread in a long run, it gives up at its start deadline", async () => {
+    const heavy = await openPooled("heavy-busy");
+    const rows = 20_000;
+    const model = { versionId: "slow-busy", bytes: slowModelOnnx(FEATURES, 1024, 4), inputName: "features", outputName: "score" };
+    const long = scoringPool().run(model, new Float32Array(rows * FEATURES).fill(0.5), rows, FEATURES).then((r) => r.modelMs);
+    await new Promise((r) => setTimeout(r, 100)); // the long run has the thread
+    const t0 = performance.now();
+    await warmOnPool(heavy, 50);
+    const warmMs = performance.now() - t0;
+    const longMs = await long;
+    expect(longMs).toBeGreaterThan(4 * warmMs); // the run held the thread well past the warm-up's end
+    expect(warmMs).toBeLessThan(1_000);
+  });
+
+  it("a model opened while the process stops (its scoring pool closed) still opens and warms without a fault; its requests get the pool's refusal", async () => {
     await closeScoringPool();
     const handle = await openPooled("light-closing");
     expect(handle.offThread).not.toBeNull();
+    await expect(warmOnPool(handle)).resolves.toBeUndefined();
     const data = new Float32Array(10 * FEATURES).fill(0.5);
     await expect(runScoresTimed(handle, data, 10, FEATURES)).rejects.toMatchObject({ code: "POOL_CLOSED" });
   });

@@ -50,7 +50,7 @@ export interface TabularHandle extends LoadedModel {
   inputName: string;
   outputName: string;
   session: ort.InferenceSession;
-  /** Median ms of one run over 100 default rows on this thread, measured when opened. */
+  /** ms of one run over 100 default rows on this thread, measured when opened (modelCost: the median of the runs after a warm-up). */
   costMs: number;
   /** Scored on a worker thread (costMs above INFERENCE_WORKER_MS): the artifact's bytes for the workers; null on the main thread. */
   offThread: { bytes: Uint8Array } | null;
@@ -145,8 +145,9 @@ export async function runScoresTimed(
  * the run alone, and `queueMs` every callback that ran between the call and the run: other
  * requests' handlers and runs, and on a fresh process Next's module loading and other sessions'
  * creation. A wall-clock time around `await session.run` counts all of them (a 0.2 ms model read
- * 27 ms at a server's start). sessions.test.ts holds onnxruntime to this (a 20 ms callback between
- * the call and the run is not counted; a burst's last run is one run long).
+ * 27 ms at a server's start). sessions.test.ts holds onnxruntime to this order: in a burst of runs
+ * queued at once each run's modelMs stays one run long (were the run queued after an await, every
+ * marker would fire first and the i-th run would read i runs).
  */
 async function runOnThisThread(
   handle: Pick<TabularHandle, "session" | "inputName">,
@@ -271,6 +272,23 @@ export async function openCrossEncoderHandle(artifact: ModelArtifact): Promise<C
 }
 
 /**
+ * Opens a model that is scored on the scoring pool (offThread) on the pool's threads before any
+ * request needs it, by scoring 100 default rows once per thread (best effort: a thread busy when
+ * the runs are handed out may get two of them, another none). Server start only
+ * (server/rerank/warm.ts), while the pool is idle: each run must start within `startWithinMs`, so a
+ * busy pool is never held up by it. Without it the first request started the thread's session
+ * (a burst right after a restart was withdrawn at its 50 ms budget meanwhile). Never throws: what
+ * fails here is the request path's to report. A no-op for any other handle.
+ */
+export async function warmOnPool(handle: ModelHandle, startWithinMs = 1_000): Promise<void> {
+  if (handle.kind !== "tabular" || !handle.offThread) return;
+  const model = { versionId: handle.versionId, bytes: handle.offThread.bytes, inputName: handle.inputName, outputName: handle.outputName };
+  await Promise.resolve()
+    .then(() => scoringPool().warm(model, defaultRows(handle.featureSpec), COST_ROWS, handle.featureSpec.length, startWithinMs))
+    .catch(() => {});
+}
+
+/**
  * Scores (query, document) pairs with a cross-encoder version in the worker pool (registering its
  * bundle again if the pool was restarted): one logit per document, the truncation count and the
  * model run's own ms. `options.startWithinMs` bounds the wait for a worker thread (the pool's
@@ -317,17 +335,8 @@ export async function openHandle(artifact: ModelArtifact): Promise<TabularHandle
     costMs: 0,
     offThread: null,
   };
-  const defaults = defaultRows(handle.featureSpec);
-  handle.costMs = await measureCost(handle, defaults, env().INFERENCE_WORKER_MS);
-  if (handle.costMs > env().INFERENCE_WORKER_MS) {
-    handle.offThread = { bytes: artifact.bytes };
-    // Opened on every thread now, not by the first requests (a thread's start and a session's
-    // creation took 350–700 ms: a burst right after a restart waited past its budget).
-    // A pool that cannot (closed: the process is stopping) is the request path's to report.
-    await Promise.resolve()
-      .then(() => scoringPool().warm({ versionId: handle.versionId, bytes: artifact.bytes, inputName: handle.inputName, outputName: handle.outputName }, defaults, COST_ROWS, handle.featureSpec.length))
-      .catch(() => {});
-  }
+  handle.costMs = await measureCost(handle, defaultRows(handle.featureSpec), env().INFERENCE_WORKER_MS);
+  if (handle.costMs > env().INFERENCE_WORKER_MS) handle.offThread = { bytes: artifact.bytes };
   return handle;
 }
 

@@ -1,6 +1,6 @@
 import { getDb } from "../db/client";
 import { featureStore } from "../features/store";
-import { openModel } from "../inference/sessions";
+import { openModel, warmOnPool } from "../inference/sessions";
 import { servedModelRefs, surfaceConfigs } from "../surfaces/configCache";
 
 const holder = globalThis as unknown as { __rerankWarm?: Promise<void> };
@@ -30,7 +30,8 @@ async function runWarm(log: (line: string) => void): Promise<void> {
 
 /**
  * Opens every model each surface may serve or mirror a request with (servedModelRefs: primary,
- * fallback, shadow, canary, stage 2; cross-encoders on every thread of their pool) and waits for
+ * fallback, shadow, canary, stage 2; cross-encoders on every thread of their pool, heavy tabular
+ * models on the scoring pool's threads: warmOnPool) and waits for
  * them: a cascade whose stage-2 model opened in the background served its first requests in stage
  * 1's order (its budget passed while the bundle opened). A model that fails to open is logged and
  * left to the request path's fallback. Resolves to the models opened and the surfaces read.
@@ -41,7 +42,13 @@ export async function openServedModels(log: (line: string) => void = console.log
   for (const { key } of surfaces) {
     const config = await surfaceConfigs().get(key);
     for (const ref of servedModelRefs(config)) {
-      await openModel(ref).then(() => models++, (e: Error) => log(`[rerank] model ${ref.alias} of ${key} not loaded: ${e.message}`));
+      await openModel(ref).then(
+        async (handle) => {
+          models++;
+          await warmOnPool(handle);
+        },
+        (e: Error) => log(`[rerank] model ${ref.alias} of ${key} not loaded: ${e.message}`),
+      );
     }
   }
   return { models, surfaces: surfaces.length };
