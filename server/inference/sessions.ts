@@ -7,7 +7,7 @@ import { env } from "../config";
 import { releaseFromScoringPool, scoringPool } from "./scoringPool";
 import { bundleFromArchive, type CrossEncoderBundle, type CrossEncoderConfig } from "./crossEncoder/bundle";
 import { crossEncoderPool, unregisterCrossEncoder, type CrossEncoderResult, type ScoreOptions } from "./crossEncoder/pool";
-import { modelCost } from "../domain/models/modelCost";
+import { HEAVY_RUNS, isHeavy, modelCost } from "../domain/models/modelCost";
 
 // One onnxruntime session per model version, loaded once and kept warm for the life of the
 // process: `openModel(ref)` is the one way serving, shadow, warm-up and offline evaluation open a
@@ -349,9 +349,9 @@ function defaultRows(spec: FeatureSpec): Float32Array {
 }
 
 /**
- * Times a warm-up run over `data` (COST_ROWS rows) and, unless it is already over 10 × `thresholdMs`,
- * three more, each run alone (runOnThisThread): the cost is modelCost's (ms); 0 when the model cannot
- * run them (the request path reports that).
+ * Times a warm-up run over `data` (COST_ROWS rows) and three more — one more when the warm-up is
+ * already over 10 × `thresholdMs` (isHeavy) — each run alone (runOnThisThread): the cost is
+ * modelCost's (ms); 0 when the model cannot run them (the request path reports that).
  */
 async function measureCost(handle: TabularHandle, data: Float32Array, thresholdMs: number): Promise<number> {
   const cols = handle.featureSpec.length;
@@ -359,7 +359,7 @@ async function measureCost(handle: TabularHandle, data: Float32Array, thresholdM
   try {
     for (let i = 0; i < 4; i++) {
       times.push((await runOnThisThread(handle, data, COST_ROWS, cols)).modelMs);
-      if (i === 0 && times[0]! > 10 * thresholdMs) break;
+      if (times.length === HEAVY_RUNS && isHeavy(times[0]!, thresholdMs)) break;
     }
   } catch {
     return 0;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { modelCost } from "./modelCost";
+import { isHeavy, modelCost } from "./modelCost";
 
 describe("modelCost: a model's cost at load, from its timed runs", () => {
   it("leaves out the warm-up run: a 0.15 ms model whose first run read 1.38 ms costs 0.15 ms (it stays on the event loop)", () => {
@@ -11,8 +11,12 @@ describe("modelCost: a model's cost at load, from its timed runs", () => {
     expect(modelCost([0.2, 5, 6], 1)).toBe(5);
   });
 
-  it("decides on the warm-up alone when it is already over 10 × the threshold (a heavy model is not run again on the event loop)", () => {
+  it("a warm-up already over 10 × the threshold decides with one more run, the faster of the two (a heavy model is not run four times on the event loop)", () => {
     expect(modelCost([25], 1)).toBe(25);
-    expect(modelCost([25, 0.5, 0.5, 0.5], 1)).toBe(25);
+    expect(modelCost([25, 30], 1)).toBe(25);
+    // One run slowed 12 ms by the scheduler does not send a 0.5 ms model to the pool.
+    expect(modelCost([12.5, 0.5], 1)).toBe(0.5);
+    expect(isHeavy(10.01, 1)).toBe(true);
+    expect(isHeavy(10, 1)).toBe(false);
   });
 });
