@@ -7,7 +7,7 @@ import { env } from "../config";
 import { releaseFromScoringPool, scoringPool } from "./scoringPool";
 import { bundleFromArchive, type CrossEncoderBundle, type CrossEncoderConfig } from "./crossEncoder/bundle";
 import { crossEncoderPool, unregisterCrossEncoder, type CrossEncoderResult, type ScoreOptions } from "./crossEncoder/pool";
-import { HEAVY_RUNS, isHeavy, modelCost } from "../domain/models/modelCost";
+import { enoughRuns, modelCost } from "../domain/models/modelCost";
 
 // One onnxruntime session per model version, loaded once and kept warm for the life of the
 // process: `openModel(ref)` is the one way serving, shadow, warm-up and offline evaluation open a
@@ -170,8 +170,7 @@ async function runOnThisThread(
  *   (inputDependent as judgeNonFiniteScores decides: only when every such row had an extreme input).
  */
 export async function runScores(handle: Pick<TabularHandle, "session" | "inputName" | "outputName">, data: Float32Array, rows: number, cols: number): Promise<Float32Array> {
-  const output = await handle.session.run({ [handle.inputName]: new ort.Tensor("float32", data, [rows, cols]) });
-  return scoresFrom(handle, output, data, rows, cols);
+  return scoresFrom(handle, (await runOnThisThread(handle, data, rows, cols)).output, data, rows, cols);
 }
 
 function scoresFrom(handle: Pick<TabularHandle, "outputName">, output: ort.InferenceSession.ReturnType, data: Float32Array, rows: number, cols: number): Float32Array {
@@ -350,17 +349,14 @@ function defaultRows(spec: FeatureSpec): Float32Array {
 
 /**
  * Times a warm-up run over `data` (COST_ROWS rows) and three more — one more when the warm-up is
- * already over 10 × `thresholdMs` (isHeavy) — each run alone (runOnThisThread): the cost is
+ * already over 10 × `thresholdMs` (enoughRuns) — each run alone (runOnThisThread): the cost is
  * modelCost's (ms); 0 when the model cannot run them (the request path reports that).
  */
 async function measureCost(handle: TabularHandle, data: Float32Array, thresholdMs: number): Promise<number> {
   const cols = handle.featureSpec.length;
   const times: number[] = [];
   try {
-    for (let i = 0; i < 4; i++) {
-      times.push((await runOnThisThread(handle, data, COST_ROWS, cols)).modelMs);
-      if (times.length === HEAVY_RUNS && isHeavy(times[0]!, thresholdMs)) break;
-    }
+    while (!enoughRuns(times, thresholdMs)) times.push((await runOnThisThread(handle, data, COST_ROWS, cols)).modelMs);
   } catch {
     return 0;
   }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { isHeavy, modelCost } from "./modelCost";
+import { enoughRuns, isHeavy, modelCost } from "./modelCost";
 
 describe("modelCost: a model's cost at load, from its timed runs", () => {
   it("leaves out the warm-up run: a 0.15 ms model whose first run read 1.38 ms costs 0.15 ms (it stays on the event loop)", () => {
@@ -18,5 +18,13 @@ describe("modelCost: a model's cost at load, from its timed runs", () => {
     expect(modelCost([12.5, 0.5], 1)).toBe(0.5);
     expect(isHeavy(10.01, 1)).toBe(true);
     expect(isHeavy(10, 1)).toBe(false);
+  });
+
+  it("asks for four runs, or two when the warm-up is over 10 × the threshold", () => {
+    expect(enoughRuns([], 1)).toBe(false);
+    expect(enoughRuns([0.3, 0.2, 0.2], 1)).toBe(false);
+    expect(enoughRuns([0.3, 0.2, 0.2, 0.2], 1)).toBe(true);
+    expect(enoughRuns([25], 1)).toBe(false);
+    expect(enoughRuns([25, 24], 1)).toBe(true);
   });
 });

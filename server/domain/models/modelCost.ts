@@ -8,7 +8,7 @@
  * scoring pool in one process of five: every request then paid a thread round trip, about twice
  * the CPU) — so the cost is the median of the runs after it. A heavy model is not run four times
  * on the event loop to confirm it: when the warm-up is already over 10 × the threshold the caller
- * runs it once more (HEAVY_RUNS), and the cost is the faster of the two (one run slowed by the
+ * runs it once more (enoughRuns), and the cost is the faster of the two (one run slowed by the
  * scheduler does not send a light model to the pool for the life of the process).
  * @param times run times in ms, first run first, at least one.
  * @param thresholdMs INFERENCE_WORKER_MS.
@@ -22,7 +22,13 @@ export function modelCost(times: readonly number[], thresholdMs: number): number
 }
 
 /** Runs a model whose warm-up was over 10 × the threshold gets in all. */
-export const HEAVY_RUNS = 2;
+const HEAVY_RUNS = 2;
+/** Runs any other model gets: the warm-up and three. */
+const RUNS = 4;
+
+/** Have `times` (run times in ms, first run first) enough runs for modelCost? */
+export const enoughRuns = (times: readonly number[], thresholdMs: number): boolean =>
+  times.length >= RUNS || (times.length >= HEAVY_RUNS && isHeavy(times[0]!, thresholdMs));
 
 /** A warm-up run this slow (ms) decides with one more run instead of three. */
 export const isHeavy = (warmUpMs: number, thresholdMs: number): boolean => warmUpMs > 10 * thresholdMs;
