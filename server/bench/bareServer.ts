@@ -6,14 +6,31 @@ import { warmServing } from "../rerank/warm";
 // The serving ceiling for the benchmark: the same pipeline behind a bare node:http server, with no
 // framework in between (same JSON parsing and validation as the real endpoint). Any GET is the
 // ping (GET /api/v1/ping in the app), to compare Next's fixed cost per request.
+//
+// BARE_WITH_NEXT=1: the same server with Next.js prepared in its process and answering every GET
+// (the app's own GET /api/v1/ping): what the console's process carries for Next.js alone — its
+// modules and heap, its patches of process.nextTick, setImmediate, Date, Math.random and crypto,
+// its AsyncLocalStorage hooks on every promise once it has served a request — without the front
+// door. bench:serving compares the rerank's CPU against it (section i).
 
 const port = Number(process.argv[2] ?? 3199);
 
+let nextHandler: ((req: http.IncomingMessage, res: http.ServerResponse) => Promise<void>) | null = null;
+if (process.env.BARE_WITH_NEXT === "1") {
+  const { default: next } = await import("next");
+  const app = next({ dev: false, hostname: "127.0.0.1", port, dir: process.cwd() });
+  await app.prepare();
+  nextHandler = app.getRequestHandler();
+}
 await warmServing(() => {});
 // Exit on SIGTERM like the console does (the benchmark stops its servers so; a CPU profile is written on exit).
 process.once("SIGTERM", () => process.exit(0));
 http
   .createServer((req, res) => {
+    if (req.method === "GET" && nextHandler) {
+      void nextHandler(req, res);
+      return;
+    }
     if (req.method === "GET") {
       res.writeHead(200, { "content-type": "text/plain", "cache-control": "no-store" }).end("ok");
       return;

@@ -7,15 +7,24 @@ import pg from "pg";
 
 const TICKS_PER_SECOND = 100; // USER_HZ on Linux
 
-/** User + system CPU seconds of one process (0 when it is gone or /proc is not there). */
-function processCpuSeconds(pid: number): number {
+/** User + system CPU seconds from a /proc stat file (a process's or a thread's); 0 when it is gone or /proc is not there. */
+function statCpuSeconds(file: string): number {
   try {
-    const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+    const fields = readFileSync(file, "utf8").split(") ")[1]!.split(" ");
     return (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND;
   } catch {
     return 0;
   }
 }
+
+/** User + system CPU seconds of one process, every thread. */
+const processCpuSeconds = (pid: number): number => statCpuSeconds(`/proc/${pid}/stat`);
+
+/**
+ * User + system CPU seconds of `pid`'s main thread alone (/proc/<pid>/task/<pid>/stat): a Node.js
+ * server's event loop, without its GC helpers, libuv pool or scoring threads; 0 when it is gone.
+ */
+export const mainThreadCpuSeconds = (pid: number): number => statCpuSeconds(`/proc/${pid}/task/${pid}/stat`);
 
 /** `pid` and every descendant (a cluster primary's workers, a Next.js server's children). */
 function processTree(pid: number): number[] {

@@ -20,11 +20,11 @@ import { warmServing } from "../rerank/warm";
 import { closeTelemetry, telemetry } from "../telemetry/streams";
 import { benchDatabase } from "./benchDatabase";
 import { stopServers } from "./children";
-import { cpusBusySeconds, perRequestMicros, readCpu, type CpuPerRequest } from "./cpuAccounting";
+import { cpusBusySeconds, mainThreadCpuSeconds, perRequestMicros, readCpu, type CpuPerRequest } from "./cpuAccounting";
 import { buildNextFloorApp } from "./nextFloor";
 import { pacedLoad, type PacedResult } from "./paced";
 import { machinePinning, pinnedCommand, pinPostgres, pinProcess } from "./pinning";
-import { CONSOLE_RATIO_TARGET, telemetryCost, TELEMETRY_TARGET, throughputRatio, type PairedFigure, type RatePair } from "./servingReport";
+import { CONSOLE_RATIO_TARGET, cpuRatio, telemetryCost, TELEMETRY_TARGET, throughputRatio, type CpuPair, type PairedFigure, type RatePair } from "./servingReport";
 import { p99RatioOfBlocks, verdict as p99Verdict } from "./textReport";
 
 // npm run bench:serving — 100 candidates, the demo model, everything measured in this one run:
@@ -271,6 +271,38 @@ async function main() {
     const halfP99 = p99RatioOfBlocks(halves.bare.map((r) => r.latencies), halves.console.map((r) => r.latencies));
     const halfVerdict = p99Verdict(halfP99, P99_TARGET);
 
+    // (i) Where the console's extra CPU per request goes: two servers take the same paced load at the
+    // same time (so a drift in the machine's speed falls on both), which one's load starts first
+    // alternating by block; each block gives each server's main-thread CPU per request, and the pair's
+    // ratio. Telemetry off on all three, so the rerank path alone is compared: bare node:http, the same
+    // with Next.js prepared in its process and answering its GETs (bareServer.ts BARE_WITH_NEXT), and the console.
+    const nextBarePort = await freePort();
+    const nextBareChild = await startServer(["--import", "tsx", "server/bench/bareServer.ts", String(nextBarePort)], { DATABASE_URL: database.url, TELEMETRY_DISABLED: "1", NODE_ENV: "production", BARE_WITH_NEXT: "1" }, nextBarePort);
+    children.push(nextBareChild);
+    const nextBareUrl = `http://127.0.0.1:${nextBarePort}/`;
+    await load(nextBareUrl, body, { duration: 3 });
+    const cpuRate = Math.max(1, Math.floor(bareRps / 4));
+    const cpuBlockS = QUICK ? 2 : 4;
+    const CPU_BLOCKS = QUICK ? 6 : 12;
+    const sides = { bare: { pid: bareOffChild.pid!, url: bareOffUrl }, bareWithNext: { pid: nextBareChild.pid!, url: nextBareUrl }, console: { pid: offChild.pid!, url: offUrl } };
+    const cpuPairs = async (reference: keyof typeof sides, test: keyof typeof sides): Promise<CpuPair[]> => {
+      const blocks: CpuPair[] = [];
+      for (let b = 0; b < CPU_BLOCKS; b++) {
+        const [ref, tst] = [sides[reference], sides[test]];
+        const before = [mainThreadCpuSeconds(ref.pid), mainThreadCpuSeconds(tst.pid)];
+        const run = (side: typeof ref) => pacedLoad(side.url, { body, rate: cpuRate, durationS: cpuBlockS, headers: auth });
+        const [r, t] = b % 2 === 0 ? await Promise.all([run(ref), run(tst)]) : (await Promise.all([run(tst), run(ref)])).reverse() as [PacedResult, PacedResult];
+        const perRequest = (side: typeof ref, i: number, result: PacedResult) => (1e6 * (mainThreadCpuSeconds(side.pid) - before[i]!)) / Math.max(1, result.ok);
+        blocks.push({ reference: perRequest(ref, 0, r!), test: perRequest(tst, 1, t!) });
+      }
+      return blocks;
+    };
+    const cpuShares = {
+      consoleOverBare: cpuRatio(await cpuPairs("bare", "console")),
+      nextInProcess: cpuRatio(await cpuPairs("bare", "bareWithNext")),
+      frontDoor: cpuRatio(await cpuPairs("bareWithNext", "console")),
+    };
+
     // Next's own floor: an empty route handler (GET /api/v1/ping) against the bare server's ping.
     const nextPing = await load(`http://127.0.0.1:${nextPort}/api/v1/ping`, "", { method: "GET" });
     const barePing = await load(bareUrl, "", { method: "GET" });
@@ -314,6 +346,11 @@ async function main() {
       `server ${us(on.server)} (off ${us(off.server)}: telemetry +${us(on.server - off.server)}, ${(100 * (on.server - off.server) / off.server).toFixed(0)}% of a request's server CPU), PostgreSQL backends ${us(on.postgres)} (off ${us(off.postgres)})`;
     console.log(`      CPU per request (medians; PostgreSQL's shared processes not counted): console ${cpuLine(cpuPerRequest.console, cpuPerRequest.consoleOff)}`);
     console.log(`                                                                        bare    ${cpuLine(cpuPerRequest.bare, cpuPerRequest.bareOff)}`);
+    const ratioLine = (f: PairedFigure) => `×${f.estimate.toFixed(3)}${f.interval ? ` [${f.interval.lower.toFixed(3)}, ${f.interval.upper.toFixed(3)}]` : ""}`;
+    console.log(`  (i) where the console's extra CPU per request goes (event-loop thread, telemetry off; ${CPU_BLOCKS} blocks of ${cpuBlockS} s, two servers under ${cpuRate} req/s each at once):`);
+    console.log(`      console / bare node:http                          ${ratioLine(cpuShares.consoleOverBare)}   ≥ ${pct(CONSOLE_RATIO_TARGET)} of bare's throughput needs ≤ ×${(1 / CONSOLE_RATIO_TARGET).toFixed(3)}: ${cpuShares.consoleOverBare.verdict}`);
+    console.log(`      Next.js in the process (bare + Next.js / bare)    ${ratioLine(cpuShares.nextInProcess)}   (no request of ours passes through it)`);
+    console.log(`      the front door (console / bare + Next.js)         ${ratioLine(cpuShares.frontDoor)}   (Host, CSRF, content-type and size checks, the key check, security headers, error mapping)`);
     console.log(`  (g) WORKERS=2 (node:cluster)         ${fmt(twoWorkersRps, " req/s")}   vs ${fmt(nextRps, " req/s")} with 1 worker (×${(twoWorkersRps / nextRps).toFixed(2)}; rounds ${rounds.map((r) => `${r.twoWorkers.toFixed(0)}/${r.next.toFixed(0)}`).join(", ")})`);
     console.log(`      as measured: PostgreSQL, the load generator and the other servers share these ${CORES} cores`);
     console.log(`  (h) tracing on (sampled, ${settings().OTEL_TRACES_SAMPLER} ${settings().OTEL_TRACES_SAMPLER_ARG})  ${fmt(tracedRps, " req/s")}   costs ${(100 * tracingCost).toFixed(1)}% of (c) (median of paired rounds); ${spansReceived} spans exported for ~${tracedRequests.toFixed(0)} requests (7 spans per traced request)`);
@@ -344,6 +381,8 @@ async function main() {
       telemetry: { pairs: TELEMETRY_PAIRS, blockS: BLOCK_S, console: { ...consoleTelemetry, blocks: pairs.console }, bare: { ...bareTelemetry, blocks: pairs.bare } },
       // CPU µs per request: the server's process tree and PostgreSQL's backends for the benchmark's database.
       cpuPerRequestUs: cpuPerRequest,
+      // (i) Main-thread CPU per request, ratios of servers loaded at once: console / bare, Next.js in the process (bare + Next.js / bare), the front door (console / bare + Next.js).
+      cpuShares: { rate: cpuRate, blockS: cpuBlockS, ...cpuShares },
       tracing: { sampler: settings().OTEL_TRACES_SAMPLER, ratio: settings().OTEL_TRACES_SAMPLER_ARG, rps: tracedRps, cost: tracingCost, spansExported: spansReceived },
       pipelineMs: pipeline, sessionRunUs: raw * 1000,
     };

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { createRng } from "../domain/random";
-import { pairedFigure, telemetryCost, TELEMETRY_TARGET, throughputRatio } from "./servingReport";
+import { cpuRatio, pairedFigure, telemetryCost, TELEMETRY_TARGET, throughputRatio } from "./servingReport";
 
 // bench:serving judges telemetry's cost from paired blocks (on, off) whose throughput swings with
 // whatever else the machine does; these tests build such pairs with a known true cost and check that
@@ -75,5 +75,22 @@ describe("throughputRatio", () => {
 
   it("is the median of console / bare", () => {
     expect(throughputRatio([{ test: 90, reference: 100 }, { test: 50, reference: 100 }, { test: 120, reference: 100 }]).estimate).toBeCloseTo(0.9, 12);
+  });
+});
+
+describe("cpuRatio", () => {
+  it("is the median of test / reference µs, judged against the CPU that 90 % of throughput allows (×1/0.9)", () => {
+    const r = cpuRatio([{ test: 1200, reference: 1000 }, { test: 1100, reference: 1000 }, { test: 1500, reference: 1000 }]);
+    expect(r.estimate).toBeCloseTo(1.2, 12);
+    expect(r.verdict).toBe("missed (within noise)"); // 3 pairs give no interval
+    // Quiet blocks: ×1.05 meets the ×1.11 a 90 % throughput allows, ×1.25 misses it.
+    const blocks = (ratio: number) => Array.from({ length: 12 }, (_, i) => ({ test: 1000 * ratio * (1 + (i % 3) * 0.005), reference: 1000 }));
+    expect(cpuRatio(blocks(1.05)).verdict).toBe("met");
+    expect(cpuRatio(blocks(1.25)).verdict).toBe("missed");
+  });
+
+  it("refuses a block without CPU figures, naming it", () => {
+    expect(() => cpuRatio([{ test: 1000, reference: 1000 }, { test: 1000, reference: 0 }])).toThrow(/pairs\[1\]/);
+    expect(() => cpuRatio([{ test: Number.NaN, reference: 1000 }])).toThrow(/pairs\[0\]/);
   });
 });

@@ -84,3 +84,27 @@ export function throughputRatio(pairs: readonly RatePair[], target = CONSOLE_RAT
   checkRates(pairs);
   return pairedFigure(pairs.map((p) => p.test / p.reference), target, "higher", level);
 }
+
+/** One block in which two servers took the same paced load at the same time: each one's CPU µs per request. */
+export interface CpuPair {
+  /** The server under test (the console, or bare node:http with Next.js in its process). */
+  test: number;
+  /** The server it is compared with. */
+  reference: number;
+}
+
+/**
+ * CPU per request of one server over another's: per block test/reference, their median and its
+ * interval, judged against `target` (lower is better). The default target is what CONSOLE_RATIO_TARGET
+ * asks of CPU: a server bound by one core reaches 90 % of another's throughput only if it spends at most
+ * 1 / 0.9 ≈ ×1.11 of the other's CPU per request.
+ * @throws RangeError as pairedFigure, or when a figure is not positive and finite (naming the block).
+ */
+export function cpuRatio(pairs: readonly CpuPair[], target = 1 / CONSOLE_RATIO_TARGET, level = 0.95): PairedFigure {
+  pairs.forEach((p, i) => {
+    if (!(p.test > 0 && p.reference > 0 && Number.isFinite(p.test) && Number.isFinite(p.reference))) {
+      throw new RangeError(`pairs[${i}]: CPU per request must be positive and finite, got ${p.test} and ${p.reference} µs`);
+    }
+  });
+  return pairedFigure(pairs.map((p) => p.test / p.reference), target, "lower", level);
+}
