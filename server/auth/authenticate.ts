@@ -7,16 +7,25 @@ import { toRoles, type Principal } from "./principal";
 // `Authorization: Bearer <key>` is an API key; otherwise the better-auth session cookie.
 
 /**
+ * What a request without a Cookie header offers as credentials: its Authorization header alone (the
+ * serving endpoints' hot path reads it without copying the request's headers into a Headers).
+ */
+export interface BearerOnly {
+  authorization: string | null;
+}
+
+/**
+ * `headers`: the request's headers, or BearerOnly for a request that sent no Cookie.
  * @returns the principal, or null for an anonymous caller, an unknown/revoked/expired key, an
  *   expired session or a disabled person. A malformed Authorization header is anonymous too.
  */
-export async function authenticate(db: Db, headers: Headers): Promise<Principal | null> {
-  const authorization = headers.get("authorization");
+export async function authenticate(db: Db, headers: Headers | BearerOnly): Promise<Principal | null> {
+  const authorization = headers instanceof Headers ? headers.get("authorization") : headers.authorization;
   if (authorization) {
     const match = /^Bearer\s+(\S+)$/i.exec(authorization.trim());
     return match?.[1] ? verifyApiKey(db, match[1]) : null;
   }
-  if (!headers.get("cookie")) return null;
+  if (!(headers instanceof Headers) || !headers.get("cookie")) return null;
   const session = await getAuth().api.getSession({ headers });
   if (!session) return null;
   const user = session.user as typeof session.user & { roles?: string[] | null; disabled?: boolean | null };

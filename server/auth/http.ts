@@ -1,7 +1,7 @@
 import { env } from "../config";
 import { getDb } from "../db/client";
 import { missingPermissionReason, type Permission } from "../domain/access/permissions";
-import { authenticate } from "./authenticate";
+import { authenticate, type BearerOnly } from "./authenticate";
 import { BAD_KEY_MESSAGE, principalCan, SIGN_IN_MESSAGE, type Principal } from "./principal";
 
 // The guard of the plain HTTP endpoints (/api/v1/*): the same principals and permissions as tRPC.
@@ -20,12 +20,12 @@ function servingOpen(permission: Permission): boolean {
  * @returns ok with the principal (null only where SERVING_AUTH=off opens serving), else the
  *   status, code and sentence to answer with (401 without credentials, 403 without the permission).
  */
-export async function authorizeHttp(headers: Headers, permission: Permission): Promise<HttpAuthorization> {
+export async function authorizeHttp(headers: Headers | BearerOnly, permission: Permission): Promise<HttpAuthorization> {
   const principal = await authenticate(getDb(), headers);
   if (principal && principalCan(principal, permission)) return { ok: true, principal };
   if (servingOpen(permission)) return { ok: true, principal };
   if (!principal) {
-    const sent = headers.has("authorization");
+    const sent = (headers instanceof Headers ? headers.get("authorization") : headers.authorization) !== null;
     return {
       ok: false,
       status: 401,

@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
+import { JSON_SECURITY_HEADERS } from "./frontDoor";
 
 // Request bodies read with a byte limit that holds while they stream in (chunked bodies included):
 // reading stops at the first chunk past the limit, nothing after it is buffered, and the connection
@@ -53,15 +54,17 @@ export function sendJson(res: ServerResponse, status: number, body: unknown, opt
   sendJsonText(res, status, JSON.stringify(body), options);
 }
 
-/** Sends JSON that is already text (serialised once elsewhere). */
+/**
+ * Sends JSON that is already text (serialised once elsewhere), with the security headers every answer
+ * carries (JSON_SECURITY_HEADERS), all written by one `writeHead` (headers set on `res` before stay,
+ * those named here replace theirs).
+ */
 export function sendJsonText(res: ServerResponse, status: number, text: string, options: { close?: boolean; headers?: Record<string, string> } = {}): void {
-  res.statusCode = status;
-  res.setHeader("content-type", "application/json");
-  res.setHeader("content-length", Buffer.byteLength(text));
-  for (const [name, value] of Object.entries(options.headers ?? {})) res.setHeader(name, value);
+  const headers: Array<string | number> = [...JSON_SECURITY_HEADERS, "content-type", "application/json", "content-length", Buffer.byteLength(text)];
+  if (options.headers) for (const [name, value] of Object.entries(options.headers)) headers.push(name, value);
   if (options.close) {
-    res.setHeader("connection", "close");
+    headers.push("connection", "close");
     res.once("finish", () => res.req.socket.destroy());
   }
-  res.end(text);
+  res.writeHead(status, headers as string[]).end(text);
 }

@@ -46,6 +46,34 @@ function streamChunked(path: string, total: number, headers: Record<string, stri
 }
 
 describe("the front door with the real endpoints", () => {
+  it("puts the security headers on every answer of the serving endpoints, written with the answer (answers, field errors, refusals, the Cohere shape alike)", async () => {
+    const key = await keyHeaders("serving");
+    const candidates = [{ id: "a" }, { id: "b" }];
+    const answers = {
+      "200 rerank": await frontDoor.post("/api/v1/rerank", { surface: "search", topK: 1, candidates }, { headers: key }),
+      "400 events": await frontDoor.post("/api/v1/events", { events: [] }, { headers: key }),
+      "400 malformed": await fetch(`${frontDoor.url}/api/v1/rerank`, { method: "POST", body: "{", headers: { ...key, "content-type": "application/json" } }),
+      "400 field": await frontDoor.post("/api/v1/rerank", { surface: "search", topK: 0, candidates }, { headers: key }),
+      "401 no key": await frontDoor.post("/api/v1/rerank", { surface: "search", topK: 1, candidates }),
+      "404 surface": await frontDoor.post("/api/v1/rerank", { surface: "nope", topK: 1, candidates }, { headers: key }),
+      "405 GET": await fetch(`${frontDoor.url}/api/v1/rerank`),
+      "415 text/plain": await fetch(`${frontDoor.url}/api/v1/events`, { method: "POST", body: "{}", headers: { ...key, "content-type": "text/plain" } }),
+      "401 cohere": await frontDoor.post("/v2/rerank", { model: "x", query: "q", documents: ["a"] }),
+    };
+    for (const [what, response] of Object.entries(answers)) {
+      expect(response.status, what).toBe(Number(what.slice(0, 3)));
+      expect(response.headers.get("content-type"), what).toBe("application/json");
+      expect(response.headers.get("x-content-type-options"), what).toBe("nosniff");
+      expect(response.headers.get("x-frame-options"), what).toBe("DENY");
+      expect(response.headers.get("content-security-policy"), what).toContain("frame-ancestors 'none'");
+      expect(response.headers.get("referrer-policy"), what).toBe("strict-origin-when-cross-origin");
+      expect(response.headers.get("permissions-policy"), what).toContain("camera=()");
+      // Each once, and the body's length exactly (one writeHead writes them all).
+      expect(response.headers.get("x-frame-options"), what).not.toContain(",");
+      expect(Number(response.headers.get("content-length")), what).toBe(Buffer.byteLength(await response.text()));
+    }
+  });
+
   it("bounds the model upload by its own limit (MODEL_MAX_BYTES + 1 MiB) while the body streams in", async () => {
     const limit = UPLOAD_CAP + 1_048_576;
     const result = await streamChunked("/api/v1/models/search-ranker/versions", 3 * 1_048_576, { "content-type": "multipart/form-data; boundary=x", ...(await keyHeaders("automation", ["ml_engineer"])) });

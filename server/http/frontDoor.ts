@@ -55,6 +55,14 @@ export function splitHost(value: string): { name: string; port: string | null } 
   return colon < 0 ? { name: host, port: null } : { name: host.slice(0, colon), port: host.slice(colon + 1) };
 }
 
+/** The configured patterns, split once (ALLOWED_HOSTS: a handful, read at start; never a request's value). */
+const splitPatterns = new Map<string, { name: string; port: string | null }>();
+const splitPattern = (raw: string) => {
+  let split = splitPatterns.get(raw);
+  if (!split) splitPatterns.set(raw, (split = splitHost(raw)));
+  return split;
+};
+
 /**
  * Does a Host header match one of the patterns? A pattern is `name`, `name:port`, `*.domain`
  * (any subdomain, not the domain itself) or `*` (any host). A pattern without a port matches any
@@ -66,7 +74,7 @@ export function hostAllowed(hostHeader: string | undefined, patterns: readonly s
   const host = splitHost(hostHeader);
   return patterns.some((raw) => {
     if (raw === "*") return true;
-    const pattern = splitHost(raw);
+    const pattern = splitPattern(raw);
     if (pattern.port !== null && pattern.port !== host.port) return false;
     if (pattern.name.startsWith("*.")) return host.name.endsWith(pattern.name.slice(1));
     return pattern.name === host.name;
@@ -99,6 +107,13 @@ export function securityHeaders(dev: boolean): Record<string, string> {
     "x-frame-options": "DENY",
   };
 }
+
+/**
+ * securityHeaders(false) as a flat [name, value, …] list for `writeHead`: what every JSON answer of
+ * the front door's own endpoints carries, written with its other headers in one call (server/http/body.ts).
+ * The development CSP's additions (eval, websockets for hot reload) concern pages only.
+ */
+export const JSON_SECURITY_HEADERS: readonly string[] = Object.entries(securityHeaders(false)).flat();
 
 /** Methods that change state: they get the content-type and cross-site checks. */
 export const isUnsafeMethod = (method: string) => method !== "GET" && method !== "HEAD" && method !== "OPTIONS";
@@ -135,6 +150,7 @@ export function routeOf(method: string, pathname: string): Route {
 
 /** Does this media type say JSON? `application/json` with any parameters (`; charset=utf-8`). */
 export function isJsonContentType(header: string | undefined): boolean {
+  if (header === "application/json") return true; // what nearly every client sends, as it is
   return (header ?? "").split(";", 1)[0]!.trim().toLowerCase() === "application/json";
 }
 

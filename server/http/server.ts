@@ -2,7 +2,7 @@ import http, { type IncomingMessage, type RequestListener, type ServerResponse }
 import { TRPCError } from "@trpc/server";
 import { nodeHTTPRequestHandler } from "@trpc/server/adapters/node-http";
 import { actorOf } from "../audit/actor";
-import { authenticate } from "../auth/authenticate";
+import { authenticate, type BearerOnly } from "../auth/authenticate";
 import { authorizeHttp } from "../auth/http";
 import { getDb } from "../db/client";
 import { allowedSurfaces, assertSurfaceAllowed, callerOf, type Principal } from "../auth/principal";
@@ -43,9 +43,9 @@ const headersOf = (req: IncomingMessage): Headers => {
   return headers;
 };
 
-/** What authentication reads: a bearer key alone needs no copy of every header (the hot path); a cookie session gets them all. */
-const credentialsOf = (req: IncomingMessage): Headers =>
-  req.headers.cookie === undefined ? new Headers(req.headers.authorization === undefined ? undefined : { authorization: req.headers.authorization }) : headersOf(req);
+/** What authentication reads: without a cookie, the Authorization header alone (the hot path copies no headers); a cookie session gets them all. */
+const credentialsOf = (req: IncomingMessage): Headers | BearerOnly =>
+  req.headers.cookie === undefined ? { authorization: req.headers.authorization ?? null } : headersOf(req);
 
 async function serveTrpc(req: IncomingMessage, res: ServerResponse, procedurePath: string, body: Buffer | null): Promise<void> {
   // The body was read within the limit here; tRPC takes it as text instead of reading the stream.
@@ -156,6 +156,9 @@ function sendRouteError(res: ServerResponse, route: Route, status: number, error
   else sendError(res, status, error, options);
 }
 
+/** Routes whose every answer (errors too) is sent by body.ts's sendJsonText. */
+const ANSWERED_AS_JSON: ReadonlySet<Route["kind"]> = new Set(["rerank", "textRerank", "events"]);
+
 /** A console page (not an API, an asset or the sign-in page itself): for signed-in people only. */
 function isConsolePage(method: string, pathname: string): boolean {
   if (method !== "GET" && method !== "HEAD") return false;
@@ -181,7 +184,6 @@ async function servePage(req: IncomingMessage, res: ServerResponse, method: stri
 export function frontDoorListener(settings: FrontDoorSettings, next: NextHandler): RequestListener {
   const headers = Object.entries(securityHeaders(settings.dev));
   return (req, res) => {
-    for (const [name, value] of headers) res.setHeader(name, value);
     // The client address is the socket's (or a trusted proxy's report), whatever a caller claims:
     // sign-in rate limits and the audit trail read it from x-forwarded-for.
     req.headers["x-forwarded-for"] = clientAddress(req.socket.remoteAddress, req.headers["x-forwarded-for"], settings.trustProxy ?? false);
@@ -190,6 +192,9 @@ export function frontDoorListener(settings: FrontDoorSettings, next: NextHandler
     const query = url.indexOf("?");
     const pathname = query < 0 ? url : url.slice(0, query);
     const route = routeOf(method, pathname);
+    // Our JSON endpoints write the security headers with their answer (body.ts sendJsonText); pages,
+    // tRPC and the upload get them here, before their handlers add their own.
+    if (!ANSWERED_AS_JSON.has(route.kind)) for (const [name, value] of headers) res.setHeader(name, value);
     const refusal = refusalFor({ method, pathname, headers: req.headers }, route, settings);
     if (refusal) {
       // The body (if any) is never read: close the connection after the answer.
