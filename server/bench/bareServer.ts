@@ -7,16 +7,17 @@ import { warmServing } from "../rerank/warm";
 // framework in between (same JSON parsing and validation as the real endpoint). Any GET is the
 // ping (GET /api/v1/ping in the app), to compare Next's fixed cost per request.
 //
-// BARE_WITH_NEXT=1: the same server with Next.js prepared in its process and answering every GET
+// `--with-next` (after the port): the same server with Next.js prepared in its process and answering every GET
 // (the app's own GET /api/v1/ping): what the console's process carries for Next.js alone — its
 // modules and heap, its patches of process.nextTick, setImmediate, Date, Math.random and crypto,
 // its AsyncLocalStorage hooks on every promise once it has served a request — without the front
-// door. bench:serving compares the rerank's CPU against it (section i).
+// door. bench:serving compares the rerank's CPU against it (section i). (An argument, not an environment
+// variable: server/config.ts is the one reader of the environment.)
 
 const port = Number(process.argv[2] ?? 3199);
 
 let nextHandler: ((req: http.IncomingMessage, res: http.ServerResponse) => Promise<void>) | null = null;
-if (process.env.BARE_WITH_NEXT === "1") {
+if (process.argv[3] === "--with-next") {
   const { default: next } = await import("next");
   const app = next({ dev: false, hostname: "127.0.0.1", port, dir: process.cwd() });
   await app.prepare();

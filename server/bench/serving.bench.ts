@@ -275,9 +275,9 @@ async function main() {
     // same time (so a drift in the machine's speed falls on both), which one's load starts first
     // alternating by block; each block gives each server's main-thread CPU per request, and the pair's
     // ratio. Telemetry off on all three, so the rerank path alone is compared: bare node:http, the same
-    // with Next.js prepared in its process and answering its GETs (bareServer.ts BARE_WITH_NEXT), and the console.
+    // with Next.js prepared in its process and answering its GETs (bareServer.ts --with-next), and the console.
     const nextBarePort = await freePort();
-    const nextBareChild = await startServer(["--import", "tsx", "server/bench/bareServer.ts", String(nextBarePort)], { DATABASE_URL: database.url, TELEMETRY_DISABLED: "1", NODE_ENV: "production", BARE_WITH_NEXT: "1" }, nextBarePort);
+    const nextBareChild = await startServer(["--import", "tsx", "server/bench/bareServer.ts", String(nextBarePort), "--with-next"], { DATABASE_URL: database.url, TELEMETRY_DISABLED: "1", NODE_ENV: "production" }, nextBarePort);
     children.push(nextBareChild);
     const nextBareUrl = `http://127.0.0.1:${nextBarePort}/`;
     await load(nextBareUrl, body, { duration: 3 });

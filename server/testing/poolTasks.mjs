@@ -11,15 +11,21 @@ const ran = [];
 
 /**
  * One task: { kind: "echo" | "sleep" | "throw" | "crash" | "linger", value?, ms?, jobId?, live }.
- * "linger" answers at once, then holds the thread's event loop for `ms` (a busy wait), so the next
- * task posted to it waits unread meanwhile.
+ * "linger" answers at once, then holds the thread's event loop for `ms` (a busy wait, from a microtask
+ * after the reply is posted), so the next task posted to it waits unread meanwhile.
  * @returns { value, live, threadId, ran (values of this thread's tasks so far, this one included), scores (a Float32Array of `value`'s length), startedAt, endedAt (epoch ms) }.
  */
 export default async function poolTask(task) {
   const startedAt = performance.timeOrigin + performance.now();
   ran.push(task.value);
   if (task.kind === "linger") {
-    setImmediate(() => {
+    // Held from a microtask queued behind the one that posts this reply (poolWorker.mjs posts it when
+    // this function's promise settles, a hop or two later): a message port drains every message that
+    // has arrived before the event loop moves on, so a wait in an immediate let the next task — which
+    // the main thread posts within ~0.1 ms of reading this reply — be read first (2 runs of 12).
+    let hop = Promise.resolve();
+    for (let i = 0; i < 10; i++) hop = hop.then(() => {});
+    void hop.then(() => {
       const until = performance.now() + task.ms;
       while (performance.now() < until);
     });
