@@ -56,12 +56,17 @@ export function sendJson(res: ServerResponse, status: number, body: unknown, opt
 
 /**
  * Sends JSON that is already text (serialised once elsewhere), with the security headers every answer
- * carries (JSON_SECURITY_HEADERS), all written by one `writeHead` (headers set on `res` before stay,
- * those named here replace theirs).
+ * carries (JSON_SECURITY_HEADERS), all written by one `writeHead`. Headers set on `res` before stay
+ * unless named here; a name in `options.headers` replaces both those and the base list's (each goes out once).
  */
 export function sendJsonText(res: ServerResponse, status: number, text: string, options: { close?: boolean; headers?: Record<string, string> } = {}): void {
-  const headers: Array<string | number> = [...JSON_SECURITY_HEADERS, "content-type", "application/json", "content-length", Buffer.byteLength(text)];
-  if (options.headers) for (const [name, value] of Object.entries(options.headers)) headers.push(name, value);
+  let headers: Array<string | number> = [...JSON_SECURITY_HEADERS, "content-type", "application/json", "content-length", Buffer.byteLength(text)];
+  if (options.headers) {
+    // A name given here replaces the base list's (writeHead sends a flat list as it is: both would go out).
+    const named = new Set(Object.keys(options.headers).map((name) => name.toLowerCase()));
+    headers = headers.filter((_, i, all) => !named.has(String(all[i - (i % 2)]).toLowerCase()));
+    for (const [name, value] of Object.entries(options.headers)) headers.push(name, value);
+  }
   if (options.close) {
     headers.push("connection", "close");
     res.once("finish", () => res.req.socket.destroy());

@@ -17,7 +17,7 @@ export interface ErrorBody {
   error: { code: string; message: string; fields?: Array<{ path: string; message: string }> };
 }
 
-export const sendError = (res: ServerResponse, status: number, error: ErrorBody["error"], options: { close?: boolean } = {}) =>
+export const sendError = (res: ServerResponse, status: number, error: ErrorBody["error"], options: { close?: boolean; headers?: Record<string, string> } = {}) =>
   sendJson(res, status, { error } satisfies ErrorBody, options);
 
 /** An endpoint's error body around the house's `error` object (Cohere-compatible endpoints add `message`). */

@@ -151,7 +151,7 @@ async function serveOwn(req: IncomingMessage, res: ServerResponse, route: Exclud
 const cohereError = (error: ErrorBody["error"]) => ({ message: error.message, error });
 
 /** An error answer in the route's shape: Cohere's on /v1/rerank and /v2/rerank (every status: 401, 403, 405, 413, 415, 5xx), the house's elsewhere. */
-function sendRouteError(res: ServerResponse, route: Route, status: number, error: ErrorBody["error"], options: { close?: boolean } = {}): void {
+function sendRouteError(res: ServerResponse, route: Route, status: number, error: ErrorBody["error"], options: { close?: boolean; headers?: Record<string, string> } = {}): void {
   if (route.kind === "textRerank") sendJson(res, status, cohereError(error), options);
   else sendError(res, status, error, options);
 }
@@ -193,7 +193,8 @@ export function frontDoorListener(settings: FrontDoorSettings, next: NextHandler
     const pathname = query < 0 ? url : url.slice(0, query);
     const route = routeOf(method, pathname);
     // Our JSON endpoints write the security headers with their answer (body.ts sendJsonText); pages,
-    // tRPC and the upload get them here, before their handlers add their own.
+    // tRPC and the upload get them here, before their handlers add their own (a JSON answer of the
+    // upload then carries sendJsonText's, whose CSP is the production one: the same or stricter).
     if (!ANSWERED_AS_JSON.has(route.kind)) for (const [name, value] of headers) res.setHeader(name, value);
     const refusal = refusalFor({ method, pathname, headers: req.headers }, route, settings);
     if (refusal) {
@@ -206,7 +207,7 @@ export function frontDoorListener(settings: FrontDoorSettings, next: NextHandler
       // Checking the caller needs the database too: unreachable, it is a 503 in plain words like any other.
       const mapped = mapError(error, `${method} ${pathname}`);
       logInternalError(`[http] ${method} ${pathname}`, error);
-      if (!res.headersSent) sendRouteError(res, route, mapped.httpStatus, { code: mapped.code, message: mapped.message });
+      if (!res.headersSent) sendRouteError(res, route, mapped.httpStatus, { code: mapped.code, message: mapped.message }, mapped.retryAfterSeconds ? { headers: { "retry-after": String(mapped.retryAfterSeconds) } } : {});
       else res.destroy();
     });
   };
