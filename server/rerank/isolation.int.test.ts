@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { openServedModels } from "./warm";
 import { createApiKey } from "../auth/apiKeys";
 import { setEnv } from "../config";
 import { getDb } from "../db/client";
@@ -50,6 +51,10 @@ beforeAll(async () => {
   await createTestSurface(db, { key: "t-overflow", bytes: linearRankerOnnx(new Array(spec.length).fill(1), 0), featureSpec: spec });
   // A broken export: a NaN bias makes every score NaN, whatever the inputs.
   await createTestSurface(db, { key: "t-nan", bytes: linearRankerOnnx(new Array(spec.length).fill(1), Number.NaN), featureSpec: spec });
+  // As a server start does (server/rerank/warm.ts): the heavy model opened on the scoring pool's
+  // threads before traffic. Cold, the first ordinary request opened the 40 MB session on a pool thread
+  // inside its 30 ms budget and timed out (1 clean-clone CI run): the ordinary requests must be the model's.
+  await openServedModels(() => {});
   frontDoor = await startTestFrontDoor();
 }, 120_000);
 afterAll(() => frontDoor?.close());
