@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { mapError } from "./errorMapping";
-import { ConflictError, InvalidInputError, NotFoundError } from "./errors";
+import { mapError, retryAfterHeader } from "./errorMapping";
+import { ConflictError, InvalidInputError, NotFoundError, RetryLaterError } from "./errors";
 
 describe("one error mapping", () => {
   it("maps domain errors by their code to HTTP status and tRPC code, keeping the message", () => {
@@ -31,5 +31,11 @@ describe("one error mapping", () => {
     expect(mapped.message).not.toContain("surfaces_key_key");
     expect(mapError("a thrown string", "x").httpStatus).toBe(500);
     expect(mapError(null, "x").httpStatus).toBe(500);
+  });
+
+  it("gives the Retry-After header a RetryLaterError asks for, in whole seconds, and none for other errors", () => {
+    expect(retryAfterHeader(mapError(new RetryLaterError("busy", 2.2), "x"))).toEqual({ "retry-after": "3" });
+    expect(retryAfterHeader(mapError(new NotFoundError("surface", "nope"), "x"))).toBeUndefined();
+    expect(retryAfterHeader(mapError(new Error("boom"), "x"))).toBeUndefined();
   });
 });

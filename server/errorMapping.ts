@@ -56,6 +56,10 @@ function looksUnavailable(error: unknown): boolean {
   return /can't reach database|connection terminated|timeout exceeded when trying to connect|connection refused/i.test(message);
 }
 
+/** The Retry-After header a mapped error asks for (a RetryLaterError's 503), or none: every HTTP answer of an error sends it so. */
+export const retryAfterHeader = (mapped: MappedError): Record<string, string> | undefined =>
+  mapped.retryAfterSeconds ? { "retry-after": String(mapped.retryAfterSeconds) } : undefined;
+
 /**
  * error → status, tRPC code and message. `what` names the operation for a 5xx body
  * ("rerank.rank", "POST /api/v1/rerank"): "POST /api/v1/rerank failed: the database is unavailable, try again shortly".

@@ -14,13 +14,16 @@ export interface BearerOnly {
   authorization: string | null;
 }
 
+/** The Authorization header's value, or null when none was sent. */
+export const authorizationOf = (headers: Headers | BearerOnly): string | null => (headers instanceof Headers ? headers.get("authorization") : headers.authorization);
+
 /**
  * `headers`: the request's headers, or BearerOnly for a request that sent no Cookie.
  * @returns the principal, or null for an anonymous caller, an unknown/revoked/expired key, an
  *   expired session or a disabled person. A malformed Authorization header is anonymous too.
  */
 export async function authenticate(db: Db, headers: Headers | BearerOnly): Promise<Principal | null> {
-  const authorization = headers instanceof Headers ? headers.get("authorization") : headers.authorization;
+  const authorization = authorizationOf(headers);
   if (authorization) {
     const match = /^Bearer\s+(\S+)$/i.exec(authorization.trim());
     return match?.[1] ? verifyApiKey(db, match[1]) : null;

@@ -1,7 +1,7 @@
 import { env } from "../config";
 import { getDb } from "../db/client";
 import { missingPermissionReason, type Permission } from "../domain/access/permissions";
-import { authenticate, type BearerOnly } from "./authenticate";
+import { authenticate, authorizationOf, type BearerOnly } from "./authenticate";
 import { BAD_KEY_MESSAGE, principalCan, SIGN_IN_MESSAGE, type Principal } from "./principal";
 
 // The guard of the plain HTTP endpoints (/api/v1/*): the same principals and permissions as tRPC.
@@ -25,7 +25,7 @@ export async function authorizeHttp(headers: Headers | BearerOnly, permission: P
   if (principal && principalCan(principal, permission)) return { ok: true, principal };
   if (servingOpen(permission)) return { ok: true, principal };
   if (!principal) {
-    const sent = (headers instanceof Headers ? headers.get("authorization") : headers.authorization) !== null;
+    const sent = authorizationOf(headers) !== null;
     return {
       ok: false,
       status: 401,

@@ -286,14 +286,14 @@ async function main() {
     const CPU_BLOCKS = QUICK ? 6 : 12;
     const sides = { bare: { pid: bareOffChild.pid!, url: bareOffUrl }, bareWithNext: { pid: nextBareChild.pid!, url: nextBareUrl }, console: { pid: offChild.pid!, url: offUrl } };
     const cpuPairs = async (reference: keyof typeof sides, test: keyof typeof sides): Promise<CpuPair[]> => {
+      const [ref, tst] = [sides[reference], sides[test]];
+      const run = (side: typeof ref) => pacedLoad(side.url, { body, rate: cpuRate, durationS: cpuBlockS, headers: auth });
       const blocks: CpuPair[] = [];
       for (let b = 0; b < CPU_BLOCKS; b++) {
-        const [ref, tst] = [sides[reference], sides[test]];
-        const before = [mainThreadCpuSeconds(ref.pid), mainThreadCpuSeconds(tst.pid)];
-        const run = (side: typeof ref) => pacedLoad(side.url, { body, rate: cpuRate, durationS: cpuBlockS, headers: auth });
+        const before = { ref: mainThreadCpuSeconds(ref.pid), tst: mainThreadCpuSeconds(tst.pid) };
         const [r, t] = b % 2 === 0 ? await Promise.all([run(ref), run(tst)]) : (await Promise.all([run(tst), run(ref)])).reverse() as [PacedResult, PacedResult];
-        const perRequest = (side: typeof ref, i: number, result: PacedResult) => (1e6 * (mainThreadCpuSeconds(side.pid) - before[i]!)) / Math.max(1, result.ok);
-        blocks.push({ reference: perRequest(ref, 0, r!), test: perRequest(tst, 1, t!) });
+        const perRequest = (pid: number, since: number, result: PacedResult) => (1e6 * (mainThreadCpuSeconds(pid) - since)) / Math.max(1, result.ok);
+        blocks.push({ reference: perRequest(ref.pid, before.ref, r!), test: perRequest(tst.pid, before.tst, t!) });
       }
       return blocks;
     };

@@ -58,10 +58,11 @@ export interface RatePair {
   reference: number;
 }
 
-const checkRates = (pairs: readonly RatePair[]) =>
+/** Both figures of every pair positive and finite, else a RangeError naming the pair (`what`: "rates", `unit`: "req/s"). */
+const checkPairs = (pairs: readonly { test: number; reference: number }[], what = "rates", unit = "req/s") =>
   pairs.forEach((p, i) => {
     if (!(p.test > 0 && p.reference > 0 && Number.isFinite(p.test) && Number.isFinite(p.reference))) {
-      throw new RangeError(`pairs[${i}]: rates must be positive and finite, got ${p.test} and ${p.reference} req/s`);
+      throw new RangeError(`pairs[${i}]: ${what} must be positive and finite, got ${p.test} and ${p.reference} ${unit}`);
     }
   });
 
@@ -71,7 +72,7 @@ const checkRates = (pairs: readonly RatePair[]) =>
  * @throws RangeError as pairedFigure, or when a rate is not positive and finite (naming the pair).
  */
 export function telemetryCost(pairs: readonly RatePair[], target = TELEMETRY_TARGET, level = 0.95): PairedFigure {
-  checkRates(pairs);
+  checkPairs(pairs);
   return pairedFigure(pairs.map((p) => 1 - p.test / p.reference), target, "lower", level);
 }
 
@@ -81,7 +82,7 @@ export function telemetryCost(pairs: readonly RatePair[], target = TELEMETRY_TAR
  * @throws RangeError as telemetryCost.
  */
 export function throughputRatio(pairs: readonly RatePair[], target = CONSOLE_RATIO_TARGET, level = 0.95): PairedFigure {
-  checkRates(pairs);
+  checkPairs(pairs);
   return pairedFigure(pairs.map((p) => p.test / p.reference), target, "higher", level);
 }
 
@@ -101,10 +102,6 @@ export interface CpuPair {
  * @throws RangeError as pairedFigure, or when a figure is not positive and finite (naming the block).
  */
 export function cpuRatio(pairs: readonly CpuPair[], target = 1 / CONSOLE_RATIO_TARGET, level = 0.95): PairedFigure {
-  pairs.forEach((p, i) => {
-    if (!(p.test > 0 && p.reference > 0 && Number.isFinite(p.test) && Number.isFinite(p.reference))) {
-      throw new RangeError(`pairs[${i}]: CPU per request must be positive and finite, got ${p.test} and ${p.reference} µs`);
-    }
-  });
+  checkPairs(pairs, "CPU per request", "µs");
   return pairedFigure(pairs.map((p) => p.test / p.reference), target, "lower", level);
 }

@@ -1,6 +1,6 @@
 import type { ServerResponse } from "node:http";
 import type { z } from "zod";
-import { mapError } from "../errorMapping";
+import { mapError, retryAfterHeader } from "../errorMapping";
 import { logInternalError } from "../redact";
 import { describeZodError, fieldPath } from "../validation";
 import { sendJson, sendJsonText } from "./body";
@@ -60,7 +60,7 @@ export async function serveJson<S extends z.ZodType>(
     // A field's message says what is wrong with it, without its path again (as zod's fields do).
     const fieldMessage = mapped.field && mapped.message.startsWith(`${mapped.field}: `) ? mapped.message.slice(mapped.field.length + 2) : mapped.message;
     return sendError(res, mapped.httpStatus, { code: mapped.code, message: mapped.message, ...(mapped.field ? { fields: [{ path: mapped.field, message: fieldMessage }] } : {}) },
-      mapped.retryAfterSeconds ? { "retry-after": String(mapped.retryAfterSeconds) } : undefined);
+      retryAfterHeader(mapped));
   }
   if (result instanceof JsonText) sendJsonText(res, 200, result.text);
   else sendJson(res, 200, result);

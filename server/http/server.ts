@@ -18,7 +18,7 @@ import { createContext } from "../trpc";
 import { BodyTooLargeError, readBody, sendJson } from "./body";
 import { bodyLimit, clientAddress, refusalFor, routeOf, securityHeaders, type FrontDoorSettings, type Route } from "./frontDoor";
 import { JsonText, parseJsonBody, sendError, serveJson, type ErrorBody } from "./jsonEndpoint";
-import { mapError } from "../errorMapping";
+import { mapError, retryAfterHeader } from "../errorMapping";
 import { logInternalError } from "../redact";
 import { serveUpload } from "./upload";
 import { surfaceConfigs } from "../surfaces/configCache";
@@ -62,8 +62,8 @@ async function serveTrpc(req: IncomingMessage, res: ServerResponse, procedurePat
     middleware: (_req, _res, next) => next(parsed && !parsed.ok ? new TRPCError({ code: "PARSE_ERROR", message: parsed.message }) : undefined),
     // A 503 that asks for a retry (RetryLaterError) says when, as on /api/v1/*.
     responseMeta: ({ errors }) => {
-      const after = errors.map((e) => mapError(e.cause ?? e, procedurePath).retryAfterSeconds).find((s) => s !== undefined);
-      return after === undefined ? {} : { headers: { "retry-after": String(after) } };
+      const headers = errors.map((e) => retryAfterHeader(mapError(e.cause ?? e, procedurePath))).find((h) => h !== undefined);
+      return headers ? { headers } : {};
     },
   });
 }
@@ -207,7 +207,7 @@ export function frontDoorListener(settings: FrontDoorSettings, next: NextHandler
       // Checking the caller needs the database too: unreachable, it is a 503 in plain words like any other.
       const mapped = mapError(error, `${method} ${pathname}`);
       logInternalError(`[http] ${method} ${pathname}`, error);
-      if (!res.headersSent) sendRouteError(res, route, mapped.httpStatus, { code: mapped.code, message: mapped.message }, mapped.retryAfterSeconds ? { headers: { "retry-after": String(mapped.retryAfterSeconds) } } : {});
+      if (!res.headersSent) sendRouteError(res, route, mapped.httpStatus, { code: mapped.code, message: mapped.message }, { headers: retryAfterHeader(mapped) });
       else res.destroy();
     });
   };

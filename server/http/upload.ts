@@ -4,7 +4,7 @@ import path from "node:path";
 import type { Actor } from "../audit/actor";
 import { env } from "../config";
 import { getDb } from "../db/client";
-import { mapError } from "../errorMapping";
+import { mapError, retryAfterHeader } from "../errorMapping";
 import { logInternalError } from "../redact";
 import { uploadVersion } from "../registry/upload";
 import { BodyTooLargeError, sendJson } from "./body";
@@ -51,7 +51,7 @@ export async function serveUpload(req: IncomingMessage, res: ServerResponse, mod
       const mapped = mapError(error, `uploading a version of ${model}`);
       if (mapped.internal) logInternalError("[http] upload", error);
       // A refusal before the body ended leaves the rest unread: close the connection after the answer.
-      answer = () => sendError(res, mapped.httpStatus, { code: mapped.code, message: mapped.message }, { close: !req.readableEnded });
+      answer = () => sendError(res, mapped.httpStatus, { code: mapped.code, message: mapped.message }, { close: !req.readableEnded, headers: retryAfterHeader(mapped) });
     }
   }
   // The temporary folder goes before the answer, so nothing is left once the caller hears back —
