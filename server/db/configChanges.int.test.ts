@@ -4,7 +4,7 @@ import { createApiKey, verifyApiKey } from "../auth/apiKeys";
 import { createUser } from "../auth/users";
 import { setEnv } from "../config";
 import { seedDemo } from "./seed";
-import { SurfaceConfigCache } from "../surfaces/configCache";
+import { SurfaceConfigCache, type SurfaceConfig } from "../surfaces/configCache";
 import { databaseUrl, getDb } from "./client";
 import { configListenerConnections, configListenerPid, configListenerSilences, configListenerUp, onConfigChange, stopConfigListener } from "./configChanges";
 import { connectClient } from "./pgClient";
@@ -34,7 +34,7 @@ afterAll(async () => {
 });
 
 describe("config changes by NOTIFY", () => {
-  const notified = new SurfaceConfigCache(getDb, () => {}, { pollMs: NEVER });
+  const notified = new SurfaceConfigCache(getDb, async () => {}, { pollMs: NEVER });
 
   afterAll(() => notified.stop());
 
@@ -62,7 +62,7 @@ describe("config changes by NOTIFY", () => {
   });
 
   it("when the listener is killed, a change is still caught and the listener reconnects", async () => {
-    const polling = new SurfaceConfigCache(getDb, () => {}, { pollMs: 50 });
+    const polling = new SurfaceConfigCache(getDb, async () => {}, { pollMs: 50 });
     try {
       expect((await polling.get("search")).killSwitch).toBe(true);
       const connections = configListenerConnections();
@@ -81,7 +81,7 @@ describe("config changes by NOTIFY", () => {
   });
 
   it("without the listener, the fingerprint poll alone catches a change", async () => {
-    const pollOnly = new SurfaceConfigCache(getDb, () => {}, { pollMs: 50, listen: false });
+    const pollOnly = new SurfaceConfigCache(getDb, async () => {}, { pollMs: 50, listen: false });
     try {
       expect((await pollOnly.get("search")).killSwitch).toBe(true);
       await setKillSwitch(false);
@@ -92,11 +92,103 @@ describe("config changes by NOTIFY", () => {
   });
 });
 
+describe("a change is served once the models it brings in are open (prepare), within a bound", () => {
+  /** A prepare whose promises for the configs `holds` picks stay pending until release(). */
+  function gatedPrepare(holds: (config: SurfaceConfig) => boolean) {
+    let release = () => {};
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    return { prepare: async (config: SurfaceConfig) => (holds(config) ? gate : undefined), release: () => release() };
+  }
+
+  it("a later change of the same surface (a kill switch) serves while an earlier one still waits; the earlier one is then dropped", async () => {
+    await expect.poll(configListenerUp).toBe(true);
+    const surface = await getDb().surface.findUniqueOrThrow({ where: { key: "search" } });
+    const before = surface.killSwitch;
+    const held = surface.timeoutMs + 7;
+    const gated = gatedPrepare((config) => config.key === "search" && config.timeoutMs === held && config.killSwitch === before);
+    const cache = new SurfaceConfigCache(getDb, gated.prepare, { pollMs: NEVER, prepareWithinMs: NEVER });
+    try {
+      expect((await cache.get("search")).timeoutMs).toBe(surface.timeoutMs);
+      await other.query("UPDATE surfaces SET timeout_ms = $1 WHERE key = 'search'", [held]); // waits on the gate
+      await new Promise((r) => setTimeout(r, 200));
+      expect(cache.peek("search")?.timeoutMs).toBe(surface.timeoutMs);
+      await setKillSwitch(!before);
+      await expect.poll(() => killSwitchOf(cache), { interval: 10, timeout: 5_000 }).toBe(!before);
+      expect(cache.peek("search")?.timeoutMs).toBe(held); // the later read has both changes
+      gated.release();
+      await new Promise((r) => setTimeout(r, 100));
+      expect(killSwitchOf(cache)).toBe(!before); // the earlier read, prepared at last, does not put its older config back
+    } finally {
+      gated.release();
+      cache.stop();
+      await other.query("UPDATE surfaces SET timeout_ms = $1, kill_switch = $2 WHERE key = 'search'", [surface.timeoutMs, before]);
+    }
+  });
+
+  it("a change waits for its preparation: the old config serves meanwhile, the new one as soon as it is done", async () => {
+    await expect.poll(configListenerUp).toBe(true);
+    const before = (await getDb().surface.findUniqueOrThrow({ where: { key: "search" } })).killSwitch;
+    const gated = gatedPrepare((config) => config.key === "search" && config.killSwitch !== before);
+    const cache = new SurfaceConfigCache(getDb, gated.prepare, { pollMs: NEVER, prepareWithinMs: NEVER });
+    try {
+      expect((await cache.get("search")).killSwitch).toBe(before);
+      await setKillSwitch(!before);
+      await new Promise((r) => setTimeout(r, 300)); // the NOTIFY arrives within ms; the reload waits on the gate
+      expect(killSwitchOf(cache)).toBe(before);
+      gated.release();
+      await expect.poll(() => killSwitchOf(cache), { interval: 10 }).toBe(!before);
+    } finally {
+      cache.stop();
+      await setKillSwitch(before);
+    }
+  });
+
+  it("a preparation that never ends holds a change for prepareWithinMs (MODEL_WARM_WAIT_MS), then the change serves", async () => {
+    await expect.poll(configListenerUp).toBe(true);
+    const before = (await getDb().surface.findUniqueOrThrow({ where: { key: "search" } })).killSwitch;
+    const never = gatedPrepare((config) => config.key === "search" && config.killSwitch !== before);
+    const cache = new SurfaceConfigCache(getDb, never.prepare, { pollMs: NEVER, prepareWithinMs: 400 });
+    try {
+      expect((await cache.get("search")).killSwitch).toBe(before);
+      const started = Date.now();
+      await setKillSwitch(!before);
+      await expect.poll(() => killSwitchOf(cache), { interval: 10, timeout: 5_000 }).toBe(!before);
+      expect(Date.now() - started).toBeGreaterThanOrEqual(400);
+    } finally {
+      cache.stop();
+      await setKillSwitch(before);
+    }
+  });
+
+  it("one surface's change waiting for its models never holds up another surface's kill switch committed with it", async () => {
+    await expect.poll(configListenerUp).toBe(true);
+    const before = (await getDb().surface.findUniqueOrThrow({ where: { key: "search" } })).killSwitch;
+    let homeLoads = 0;
+    const gated = gatedPrepare((config) => config.key === "home-feed" && ++homeLoads > 1);
+    const cache = new SurfaceConfigCache(getDb, gated.prepare, { pollMs: NEVER, prepareWithinMs: NEVER });
+    try {
+      await cache.get("home-feed");
+      expect((await cache.get("search")).killSwitch).toBe(before);
+      // One transaction changes both: one refresh finds both fingerprints moved.
+      await other.query("BEGIN");
+      await other.query("UPDATE surfaces SET updated_at = now() WHERE key = 'home-feed'");
+      await other.query("UPDATE surfaces SET kill_switch = $1 WHERE key = 'search'", [!before]);
+      await other.query("COMMIT");
+      await expect.poll(() => killSwitchOf(cache), { interval: 10, timeout: 5_000 }).toBe(!before);
+      await expect.poll(() => homeLoads).toBe(2); // home-feed's reload was read, and waits on its gate
+    } finally {
+      gated.release();
+      cache.stop();
+      await setKillSwitch(before);
+    }
+  });
+});
+
 describe("a listener that stays connected but hears nothing", () => {
   it("counts itself down by its missing heartbeat: a change arrives within 3 s through the fast poll or the reconnection", async () => {
     // Break test of issue 15: with the backend stopped (as behind a silent NAT drop or a pooler) the
     // connection stayed "up", the fast poll was skipped, and a change waited CONFIG_BACKSTOP_MS.
-    const polling = new SurfaceConfigCache(getDb, () => {}, { pollMs: 50 });
+    const polling = new SurfaceConfigCache(getDb, async () => {}, { pollMs: 50 });
     await expect.poll(configListenerUp).toBe(true);
     const before = (await polling.get("search")).killSwitch!;
     await new Promise((r) => setTimeout(r, 200)); // past the cache's first poll: from now on it polls only while the listener is down
@@ -115,7 +207,7 @@ describe("a listener that stays connected but hears nothing", () => {
     }
     // It reconnected and listens again: the never-polling cache hears the next change.
     await expect.poll(configListenerUp, { timeout: 10_000 }).toBe(true);
-    const notified = new SurfaceConfigCache(getDb, () => {}, { pollMs: NEVER });
+    const notified = new SurfaceConfigCache(getDb, async () => {}, { pollMs: NEVER });
     try {
       expect((await notified.get("search")).killSwitch).toBe(!before);
       await setKillSwitch(before);

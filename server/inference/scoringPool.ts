@@ -47,10 +47,27 @@ export class ScoringPool {
   private readonly pool: ModelWorkerPool<ScoringTask, ScoringReply>;
   /** Shared bytes by version id, and the array they were copied from (a new array for the same id replaces them). */
   private readonly shared = new Map<string, { from: Uint8Array; bytes: SharedArrayBuffer }>();
+  /** The task each warmed version was warmed with: a crashed thread's replacement runs them before its first request. */
+  private readonly warmed = new Map<string, ScoringTask>();
 
   /** @param threads worker threads (INFERENCE_WORKERS), ≥ 1. */
   constructor(private readonly threads: number) {
-    this.pool = new ModelWorkerPool({ name: "the scoring pool", entry: ENTRY, threads, nice: env().MODEL_THREAD_NICE, schedIdle: env().MODEL_THREAD_SCHED === "idle" });
+    this.pool = new ModelWorkerPool<ScoringTask, ScoringReply>({
+      name: "the scoring pool", entry: ENTRY, threads, nice: env().MODEL_THREAD_NICE, schedIdle: env().MODEL_THREAD_SCHED === "idle",
+      warmTasks: () => [...this.warmed.values()],
+    });
+  }
+
+  /** The task scoring `data` with `model`: the version's bytes in shared memory (copied once per version), held until release(). */
+  private taskOf(model: PooledModel, data: Float32Array, rows: number, cols: number): ScoringTask {
+    let shared = this.shared.get(model.versionId);
+    if (!shared || shared.from !== model.bytes) {
+      const bytes = new SharedArrayBuffer(model.bytes.byteLength);
+      new Uint8Array(bytes).set(model.bytes);
+      this.shared.set(model.versionId, (shared = { from: model.bytes, bytes }));
+    }
+    this.pool.hold(model.versionId);
+    return { versionId: model.versionId, bytes: shared.bytes, inputName: model.inputName, outputName: model.outputName, data, rows, cols };
   }
 
   /**
@@ -65,30 +82,34 @@ export class ScoringPool {
    *   no output named `outputName`).
    */
   async run(model: PooledModel, data: Float32Array, rows: number, cols: number, options: { timeoutMs?: number; startWithinMs?: number } = {}): Promise<{ scores: Float32Array; modelMs: number; openSessions: number }> {
-    let shared = this.shared.get(model.versionId);
-    if (!shared || shared.from !== model.bytes) {
-      const bytes = new SharedArrayBuffer(model.bytes.byteLength);
-      new Uint8Array(bytes).set(model.bytes);
-      this.shared.set(model.versionId, (shared = { from: model.bytes, bytes }));
-    }
-    this.pool.hold(model.versionId);
-    const reply = await this.pool.run({ versionId: model.versionId, bytes: shared.bytes, inputName: model.inputName, outputName: model.outputName, data, rows, cols }, { deadlineMs: options.timeoutMs, startWithinMs: options.startWithinMs });
+    const reply = await this.pool.run(this.taskOf(model, data, rows, cols), { deadlineMs: options.timeoutMs, startWithinMs: options.startWithinMs });
     if (!reply.ok) throw new Error(reply.message);
     return { scores: reply.scores, modelMs: reply.modelMs, openSessions: reply.openSessions };
   }
 
   /**
-   * Opens `model` on the threads by scoring `rows` rows once per thread (an idle thread takes one
-   * run; a busy one may leave its run to another), each run started within `startWithinMs` or
-   * withdrawn. Resolves when every run ended; failures are left to the request path, which reports them.
+   * Opens `model` on every thread by scoring `rows` rows once on each (runOnEachThread: a busy thread
+   * runs it before its queued tasks), each run started within `startWithinMs` or withdrawn; a thread
+   * that later replaces a crashed one runs the same task before its first request. Resolves when
+   * every run ended, to how many of them succeeded (`threads` when all did); failures are left to
+   * the request path, which reports them.
    */
-  async warm(model: PooledModel, data: Float32Array, rows: number, cols: number, startWithinMs: number): Promise<void> {
-    await Promise.allSettled(Array.from({ length: this.threads }, () => this.run(model, data, rows, cols, { startWithinMs })));
+  async warm(model: PooledModel, data: Float32Array, rows: number, cols: number, startWithinMs: number): Promise<number> {
+    const task = this.taskOf(model, data, rows, cols);
+    this.warmed.set(model.versionId, task);
+    const runs = await this.pool.runOnEachThread(task, { startWithinMs });
+    return runs.filter((run) => run.status === "fulfilled" && run.value.ok).length;
+  }
+
+  /** The pool's thread count (INFERENCE_WORKERS). */
+  get size(): number {
+    return this.threads;
   }
 
   /** Forgets a version (unloaded or replaced): each thread releases its session at its next task. */
   release(versionId: string): void {
     this.shared.delete(versionId);
+    this.warmed.delete(versionId);
     this.pool.release(versionId);
   }
 

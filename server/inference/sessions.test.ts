@@ -115,11 +115,18 @@ describe("a model's time on the event loop", () => {
     const long = scoringPool().run(model, new Float32Array(rows * FEATURES).fill(0.5), rows, FEATURES).then((r) => r.modelMs);
     await new Promise((r) => setTimeout(r, 100)); // the long run has the thread
     const t0 = performance.now();
-    await warmOnPool(heavy, 50);
+    const withdrawn = warmOnPool(heavy, 50);
+    await withdrawn;
     const warmMs = performance.now() - t0;
     const longMs = await long;
     expect(longMs).toBeGreaterThan(4 * warmMs); // the run held the thread well past the warm-up's end
     expect(warmMs).toBeLessThan(1_000);
+    // Withdrawn, so not remembered: the next call (a config change, another start) warms again, and
+    // once that succeeded, later calls share it (a config reload that brings nothing new waits for nothing).
+    const again = warmOnPool(heavy);
+    expect(again).not.toBe(withdrawn);
+    await again;
+    expect(warmOnPool(heavy)).toBe(again);
   });
 
   it("a model opened while the process stops (its scoring pool closed) still opens and warms without a fault; its requests get the pool's refusal", async () => {

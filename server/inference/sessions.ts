@@ -273,18 +273,44 @@ export async function openCrossEncoderHandle(artifact: ModelArtifact): Promise<C
 /**
  * Opens a model that is scored on the scoring pool (offThread) on the pool's threads before any
  * request needs it, by scoring 100 default rows once per thread (best effort: a thread busy when
- * the runs are handed out may get two of them, another none). Server start only
- * (server/rerank/warm.ts), while the pool is idle: each run must start within `startWithinMs`, so a
- * busy pool is never held up by it. Without it the first request started the thread's session
- * (a burst right after a restart was withdrawn at its 50 ms budget meanwhile). Never throws: what
- * fails here is the request path's to report. A no-op for any other handle.
+ * the runs are handed out may get two of them, another none). Each run must start within
+ * `startWithinMs`, so a busy pool is never held up long by it. Once per handle: later calls share
+ * the first one's promise, unless one of its runs failed or was withdrawn (then the next call tries
+ * again). Without it a request that is first on a thread waits for the thread to open the session
+ * (1.9 s for a 40 MB model here, outside the model's budget). Never throws: what fails here is the
+ * request path's to report. A no-op for any other handle.
  */
-export async function warmOnPool(handle: ModelHandle, startWithinMs = 1_000): Promise<void> {
-  if (handle.kind !== "tabular" || !handle.offThread) return;
-  const model = { versionId: handle.versionId, bytes: handle.offThread.bytes, inputName: handle.inputName, outputName: handle.outputName };
-  await Promise.resolve()
-    .then(() => scoringPool().warm(model, defaultRows(handle.featureSpec), COST_ROWS, handle.featureSpec.length, startWithinMs))
-    .catch(() => {});
+export function warmOnPool(handle: ModelHandle, startWithinMs = 1_000): Promise<void> {
+  if (handle.kind !== "tabular" || !handle.offThread) return Promise.resolve();
+  let warming = warmedOnPool.get(handle);
+  if (!warming) {
+    const model = { versionId: handle.versionId, bytes: handle.offThread.bytes, inputName: handle.inputName, outputName: handle.outputName };
+    const rows = defaultRows(handle.featureSpec);
+    warming = Promise.resolve()
+      .then(async () => {
+        const pool = scoringPool(); // throws PoolClosedError once the process is stopping
+        return (await pool.warm(model, rows, COST_ROWS, handle.featureSpec.length, startWithinMs)) === pool.size;
+      })
+      .then((everyThread) => everyThread || void warmedOnPool.delete(handle), () => void warmedOnPool.delete(handle))
+      .then(() => undefined);
+    warmedOnPool.set(handle, warming);
+  }
+  return warming;
+}
+
+/** warmOnPool's runs by handle (a handle lives as long as its version is open). */
+const warmedOnPool = new WeakMap<ModelHandle, Promise<void>>();
+
+/**
+ * The one way a surface's config opens the models it serves (server start, a config change): the
+ * version's handle (openModel) once it is also open where it will be scored (warmOnPool: a heavy
+ * model on the scoring pool's threads; a cross-encoder's bundle is registered on its pool's threads
+ * by opening it). Rejects as openModel does.
+ */
+export async function openWarm(ref: StoredModelRef): Promise<ModelHandle> {
+  const handle = await openModel(ref);
+  await warmOnPool(handle);
+  return handle;
 }
 
 /**

@@ -171,4 +171,67 @@ void pool.run({ kind: "sleep", ms: 300, value: "late" }).then((reply) => console
     expect(child.status).toBe(0);
     expect(child.stdout).toContain("reply late");
   });
+
+  describe("runOnEachThread: a task once on every thread (opening a model everywhere before requests need it)", () => {
+    it("runs one copy on each thread, a busy thread's copy when its current task ends", async () => {
+      await withPool(2, async (pool) => {
+        const busy = pool.run({ kind: "sleep", ms: 150, value: "busy" });
+        const started = Date.now();
+        const copies = await pool.runOnEachThread({ kind: "echo", value: "warm" });
+        expect(copies.map((c) => c.status)).toEqual(["fulfilled", "fulfilled"]);
+        const replies = copies.map((c) => (c as PromiseFulfilledResult<Reply>).value);
+        // Two threads, not the idle one twice (which a second plain run() would have been given).
+        expect(new Set(replies.map((r) => r.threadId)).size).toBe(2);
+        const onBusyThread = replies.find((r) => r.ran.includes("busy"))!;
+        expect(onBusyThread.ran).toEqual(["busy", "warm"]);
+        expect(onBusyThread.startedAt).toBeGreaterThanOrEqual(started + 100);
+        await busy;
+      });
+    });
+
+    it("a thread takes its pinned copy before the tasks queued ahead of it", async () => {
+      await withPool(1, async (pool) => {
+        const busy = pool.run({ kind: "sleep", ms: 100, value: "busy" });
+        const queued = pool.run({ kind: "echo", value: "queued" });
+        const copies = pool.runOnEachThread({ kind: "echo", value: "warm" });
+        expect((await queued).ran).toEqual(["busy", "warm", "queued"]);
+        expect((await copies)[0]).toMatchObject({ status: "fulfilled" });
+        await busy;
+      });
+    });
+
+    it("withdraws a copy its thread did not start within startWithinMs (never run), and the thread goes on", async () => {
+      await withPool(1, async (pool) => {
+        const busy = pool.run({ kind: "sleep", ms: 300, value: "busy" });
+        const [copy] = await pool.runOnEachThread({ kind: "echo", value: "warm" }, { startWithinMs: 50 });
+        expect(copy!.status).toBe("rejected");
+        expect((copy as PromiseRejectedResult).reason).toBeInstanceOf(QueueTimeoutError);
+        await busy;
+        expect((await pool.run({ kind: "echo", value: "next" })).ran).toEqual(["busy", "next"]);
+      });
+    });
+
+    it("a crashed thread's replacement runs warmTasks before its first queued task", async () => {
+      const pool = new ModelWorkerPool<Task, Reply>({ name: "the test pool", entry: ENTRY, threads: 1, warmTasks: () => [{ kind: "echo", value: "warm-a" }, { kind: "echo", value: "warm-b" }] });
+      try {
+        const first = await pool.run({ kind: "echo", value: "first" });
+        expect(first.ran).toEqual(["first"]); // the threads started with the pool run none
+        const crash = pool.run({ kind: "crash" });
+        const after = pool.run({ kind: "echo", value: "after" });
+        await expect(crash).rejects.toThrow("the thread crashed");
+        const reply = await after;
+        expect(reply.threadId).not.toBe(first.threadId);
+        expect(reply.ran).toEqual(["warm-a", "warm-b", "after"]);
+      } finally {
+        await pool.close();
+      }
+    });
+
+    it("refuses with PoolClosedError once the pool is closed", async () => {
+      await withPool(1, async (pool) => {
+        await pool.close();
+        await expect(pool.runOnEachThread({ kind: "echo" })).rejects.toBeInstanceOf(PoolClosedError);
+      });
+    });
+  });
 });

@@ -40,6 +40,10 @@ import { withDeadline } from "../domain/time/deadline";
 //     for its negative to start it, the main thread for 0 to withdraw it; whichever swap comes
 //     first decides, without a message. Claim ids run 1..2^31−1 and wrap (a thread holds one task
 //     at a time, so an id need only differ from its predecessor's).
+//   - every thread: `runOnEachThread(task)` runs a task once on each thread (pinned to it: the thread
+//     takes it before any queued task, when its current one ends), e.g. to open a model on every
+//     thread before requests need it; a crashed thread's replacement first runs the tasks
+//     `warmTasks()` gives (the models the pool serves), so it does not serve its first request cold.
 //   - ref: idle threads do not keep the process alive; a thread with a task does until it answers.
 //   - release: the pool holds a set of keys (model versions, bundles). Every task carries the keys
 //     held when it was sent (`live`), and a worker drops and releases whatever it opened under any
@@ -93,7 +97,7 @@ export class PoolClosedError extends Error {
   readonly code = "POOL_CLOSED";
 }
 
-export interface ModelWorkerPoolOptions {
+export interface ModelWorkerPoolOptions<Task extends object = object> {
   /** Names the pool in errors: "the scoring pool". */
   name: string;
   /** file:// URL of the task module; its default export is the task function (task → reply, or a promise of it). */
@@ -110,6 +114,11 @@ export interface ModelWorkerPoolOptions {
    * the event loop or PostgreSQL wakes up on its core, instead of only weighing less.
    */
   schedIdle?: boolean;
+  /**
+   * Tasks a thread started to replace a crashed one runs before it takes queued tasks (their replies
+   * are dropped), e.g. one per model the pool serves, so its sessions are open before a request needs them.
+   */
+  warmTasks?: () => Task[];
 }
 
 /** A task accepted by the pool: the message posted to a thread, and its caller's promise. */
@@ -124,6 +133,8 @@ interface Job {
   claim?: number;
   /** The thread it was posted to, while it has one. */
   thread?: Thread;
+  /** The one thread that may run it (runOnEachThread, warmTasks), if any. */
+  pinnedTo?: Thread;
 }
 
 interface Thread {
@@ -134,6 +145,8 @@ interface Thread {
   loaded: boolean;
   /** One Int32 shared with the thread: the claim id of the task posted to it, negative once started, 0 when none or withdrawn. */
   claim: Int32Array;
+  /** Tasks only this thread may run, taken before the shared queue's. */
+  pinned: Job[];
 }
 
 /** A thread's messages: one per reply, plus RUN_STARTED for a task with a deadline. */
@@ -156,7 +169,7 @@ export class ModelWorkerPool<Task extends object, Reply> {
   private stopping = false;
 
   /** @throws RangeError naming `threads` when it is not an integer ≥ 1. */
-  constructor(private readonly options: ModelWorkerPoolOptions) {
+  constructor(private readonly options: ModelWorkerPoolOptions<Task>) {
     if (!Number.isInteger(options.threads) || options.threads < 1) throw new RangeError(`${options.name}: threads must be an integer ≥ 1, got ${options.threads}`);
     for (let i = 0; i < options.threads; i++) this.startThread();
   }
@@ -199,6 +212,24 @@ export class ModelWorkerPool<Task extends object, Reply> {
     return this.runWithDeadline(task, envelope, options.deadlineMs, options.startWithinMs);
   }
 
+  /**
+   * Runs `task` once on every thread the pool has now, each copy pinned to its thread: an idle
+   * thread starts it at once, a busy one before any queued task when its current task ends.
+   * @param options.startWithinMs longest each copy may wait for its thread to start it (as for run()).
+   * @returns each copy's outcome, in no particular order (a copy rejects as run() would: a
+   *   QueueTimeoutError when withdrawn, the worker's error, PoolClosedError).
+   */
+  runOnEachThread(task: Task, options: { startWithinMs?: number } = {}): Promise<Array<PromiseSettledResult<Reply>>> {
+    if (this.closing) return Promise.reject(new PoolClosedError(`${this.options.name} is closed (the process is stopping): nothing more runs on it`));
+    return Promise.allSettled([...this.threads].map((thread) => this.runPinned(thread, task, options.startWithinMs)));
+  }
+
+  private runPinned(thread: Thread, task: Task, startWithinMs: number | undefined): Promise<Reply> {
+    const claim = startWithinMs === undefined ? undefined : (this.nextClaim = (this.nextClaim % 0x7fffffff) + 1);
+    const envelope: PoolTaskEnvelope = claim === undefined ? { live: [...this.held] } : { live: [...this.held], claim };
+    return this.submit({ ...task, ...envelope }, { claim, startWithinMs, pinnedTo: thread });
+  }
+
   private async runWithDeadline(task: Task, envelope: PoolTaskEnvelope, deadlineMs: number, startWithinMs: number | undefined): Promise<Reply> {
     const jobId = this.nextJob++;
     let onRunStarted!: () => void;
@@ -225,9 +256,9 @@ export class ModelWorkerPool<Task extends object, Reply> {
     return (this.closing ??= this.drainAndStop());
   }
 
-  private submit(message: object, start: { jobId?: number; onRunStarted?: () => void; claim?: number; startWithinMs?: number }): Promise<Reply> {
+  private submit(message: object, start: { jobId?: number; onRunStarted?: () => void; claim?: number; startWithinMs?: number; pinnedTo?: Thread }): Promise<Reply> {
     return new Promise<Reply>((resolve, reject) => {
-      const job: Job = { message, jobId: start.jobId, resolve: resolve as (reply: unknown) => void, reject, onRunStarted: start.onRunStarted, claim: start.claim };
+      const job: Job = { message, jobId: start.jobId, resolve: resolve as (reply: unknown) => void, reject, onRunStarted: start.onRunStarted, claim: start.claim, pinnedTo: start.pinnedTo };
       if (start.startWithinMs !== undefined) {
         const timer = setTimeout(() => this.expire(job, start.startWithinMs!), start.startWithinMs);
         job.resolve = (reply) => {
@@ -238,6 +269,15 @@ export class ModelWorkerPool<Task extends object, Reply> {
           clearTimeout(timer);
           reject(error);
         };
+      }
+      const pinnedTo = start.pinnedTo;
+      if (pinnedTo) {
+        const at = this.idle.indexOf(pinnedTo);
+        if (at >= 0) {
+          this.idle.splice(at, 1);
+          this.send(pinnedTo, job);
+        } else pinnedTo.pinned.push(job);
+        return;
       }
       while (this.missing > 0) {
         this.missing--;
@@ -252,9 +292,10 @@ export class ModelWorkerPool<Task extends object, Reply> {
   /** The job's start deadline passed: withdraw it unless a thread has started it (then it runs on). */
   private expire(job: Job, waitedMs: number): void {
     const error = () => new QueueTimeoutError(`waited ${waitedMs} ms for a thread of ${this.options.name} to start it (every thread busy, or not given a core): withdrawn, not run`);
-    const at = this.queue.indexOf(job);
+    const waiting = job.pinnedTo?.pinned ?? this.queue;
+    const at = waiting.indexOf(job);
     if (at >= 0) {
-      this.queue.splice(at, 1);
+      waiting.splice(at, 1);
       job.reject(error());
     } else if (job.thread?.job === job && job.thread.loaded && Atomics.compareExchange(job.thread.claim, 0, job.claim!, 0) === job.claim) {
       // Posted and not picked up: the thread will skip it and answer (then takes the next task).
@@ -282,7 +323,7 @@ export class ModelWorkerPool<Task extends object, Reply> {
 
   /** The thread finished its job: it takes the oldest queued one, or goes idle (and stops holding the process). */
   private next(thread: Thread): void {
-    const job = this.queue.shift();
+    const job = thread.pinned.shift() ?? this.queue.shift();
     if (job) {
       this.send(thread, job);
       return;
@@ -297,7 +338,7 @@ export class ModelWorkerPool<Task extends object, Reply> {
     const { nice = 0, schedIdle = false, entry, name } = this.options;
     const claim = new Int32Array(new SharedArrayBuffer(4));
     const worker = new Worker(POOL_WORKER, { workerData: { entry, nice, schedIdle, claim } });
-    const thread: Thread = { worker, job: null, loaded: false, claim };
+    const thread: Thread = { worker, job: null, loaded: false, claim, pinned: [] };
     this.threads.add(thread);
     // A replacement takes tasks once loaded: a queued task keeps its start deadline in the queue meanwhile.
     if (!replacement) this.idle.push(thread);
@@ -332,6 +373,7 @@ export class ModelWorkerPool<Task extends object, Reply> {
       const job = thread.job;
       thread.job = null;
       job?.reject(error);
+      for (const pinned of thread.pinned.splice(0)) pinned.reject(error);
       if (this.stopping) return;
       if (thread.loaded) {
         this.startThread(true);
@@ -344,6 +386,8 @@ export class ModelWorkerPool<Task extends object, Reply> {
     });
     // After the listeners: adding a "message" listener refs the worker's port again.
     worker.unref();
+    // A replacement opens what the pool serves before its first queued task (it runs them once loaded).
+    if (replacement) for (const task of this.options.warmTasks?.() ?? []) this.runPinned(thread, task, undefined).catch(() => {});
   }
 
   private async drainAndStop(): Promise<void> {
@@ -359,6 +403,7 @@ export class ModelWorkerPool<Task extends object, Reply> {
     this.stopping = true;
     const closed = new PoolClosedError(`${this.options.name} is closed (the process is stopping): nothing more runs on it`);
     for (const job of this.queue.splice(0)) job.reject(closed);
+    for (const thread of this.threads) for (const job of thread.pinned.splice(0)) job.reject(closed);
     await Promise.all([...this.threads].map((thread) => thread.worker.terminate()));
   }
 }

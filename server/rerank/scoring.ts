@@ -2,7 +2,8 @@ import { applyConstraints, type ConstraintConfig, type ConstraintOutcome, type R
 import { buildFeatureMatrix, type CandidateInput, type FeatureMatrix, type StoredFeatures } from "../domain/features/featureSpec";
 import { orderByScore, retrievalOrderScores } from "../domain/ranking/order";
 import { documentText } from "../inference/crossEncoder/bundle";
-import { openModel, type CrossEncoderHandle, type ModelHandle } from "../inference/sessions";
+import { openModel, peekModel, type CrossEncoderHandle, type ModelHandle } from "../inference/sessions";
+import { withDeadline } from "../domain/time/deadline";
 import type { ModelRef } from "../surfaces/configCache";
 import { failureReason, scoringBreaker, type ScoringJob } from "./breakers";
 import type { FallbackReason, RerankResponse } from "./schema";
@@ -81,9 +82,9 @@ export async function scoreWithModels(scope: string, cascade: ReadonlyArray<Mode
     tried = true;
     let handle: ModelHandle;
     try {
-      handle = await openModel(ref);
+      handle = peekModel(ref.versionId) ?? (await openWithinBudget(ref, timeoutMs));
     } catch (error) {
-      reason ??= "model_load_error";
+      reason ??= (error as { code?: string }).code === "ETIMEDOUT" ? "timeout" : "model_load_error";
       failure ??= error;
       continue;
     }
@@ -105,6 +106,18 @@ export async function scoreWithModels(scope: string, cascade: ReadonlyArray<Mode
     }
   }
   return retrievalOrder(input.candidates.length, tried ? (reason ?? "model_error") : "no_model", failure);
+}
+
+/**
+ * A model not open yet (its config's wait for it, MODEL_WARM_WAIT_MS, passed; or a version read
+ * cold) holds a request at most the request's budget, then counts as a timeout and the next model
+ * of the cascade is tried; it goes on opening in the background for the requests after it.
+ * @throws the ModelLoadError of a version that cannot be opened; an Error with code ETIMEDOUT past `timeoutMs`.
+ */
+function openWithinBudget(ref: ModelRef, timeoutMs: number): Promise<ModelHandle> {
+  return withDeadline(openModel(ref), timeoutMs, () => {
+    throw Object.assign(new Error(`model ${ref.alias} (v${ref.version}) is still opening after the ${timeoutMs} ms budget; it goes on opening in the background`), { code: "ETIMEDOUT" });
+  });
 }
 
 /**

@@ -52,11 +52,14 @@ beforeAll(async () => {
   await createTestSurface(db, { key: "c-big", bytes: STAGE2, featureSpec: spec });
   await createTestSurface(db, { key: "c-il-v4", bytes: trees(23, 20, 3), featureSpec: spec });
   await createTestSurface(db, { key: "c-throws", bytes: failingModelOnnx(spec.length), featureSpec: spec });
-  await createTestSurface(db, { key: "c-slow", bytes: slowModelOnnx(spec.length), featureSpec: spec });
+  // Over a 2 ms budget warm, not only cold: 50 rows through ten 1024-wide layers (~1 GFLOP, 20 ms or
+  // more here). A smaller one (8 rows, four layers) timed out only while its session was still
+  // opening, which a config's models no longer are by the time it serves (MODEL_WARM_WAIT_MS).
+  await createTestSurface(db, { key: "c-slow", bytes: slowModelOnnx(spec.length, 1024, 10), featureSpec: spec });
   await createTestSurface(db, { key: "c-breaks", bytes: failingModelOnnx(spec.length), featureSpec: spec });
   await cascadeSurface("c-two-stage", "c-big-model", 8, 1000);
   await cascadeSurface("c-stage2-throws", "c-throws-model", 8, 1000);
-  await cascadeSurface("c-stage2-slow", "c-slow-model", 8, 2);
+  await cascadeSurface("c-stage2-slow", "c-slow-model", 50, 2);
   await cascadeSurface("c-stage2-breaks", "c-breaks-model", 8, 1000);
 }, 120_000);
 

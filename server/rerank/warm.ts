@@ -1,6 +1,6 @@
 import { getDb } from "../db/client";
 import { featureStore } from "../features/store";
-import { openModel, warmOnPool } from "../inference/sessions";
+import { openWarm } from "../inference/sessions";
 import { servedModelRefs, surfaceConfigs } from "../surfaces/configCache";
 
 const holder = globalThis as unknown as { __rerankWarm?: Promise<void> };
@@ -30,11 +30,12 @@ async function runWarm(log: (line: string) => void): Promise<void> {
 
 /**
  * Opens every model each surface may serve or mirror a request with (servedModelRefs: primary,
- * fallback, shadow, canary, stage 2; cross-encoders on every thread of their pool, heavy tabular
- * models on the scoring pool's threads: warmOnPool) and waits for
- * them: a cascade whose stage-2 model opened in the background served its first requests in stage
- * 1's order (its budget passed while the bundle opened). A model that fails to open is logged and
- * left to the request path's fallback. Resolves to the models opened and the surfaces read.
+ * fallback, shadow, canary, stage 2, experiment arms; cross-encoders on every thread of their pool,
+ * heavy tabular models on the scoring pool's threads: openWarm) and waits for them, however long
+ * they take (reading a config waits at most MODEL_WARM_WAIT_MS): a cascade whose stage-2 model
+ * opened in the background served its first requests in stage 1's order (its budget passed while
+ * the bundle opened). A model that fails to open is logged and left to the request path's
+ * fallback. Resolves to the models opened and the surfaces read.
  */
 export async function openServedModels(log: (line: string) => void = console.log): Promise<{ models: number; surfaces: number }> {
   const surfaces = await getDb().surface.findMany({ select: { key: true } });
@@ -42,11 +43,8 @@ export async function openServedModels(log: (line: string) => void = console.log
   for (const { key } of surfaces) {
     const config = await surfaceConfigs().get(key);
     for (const ref of servedModelRefs(config)) {
-      await openModel(ref).then(
-        async (handle) => {
-          models++;
-          await warmOnPool(handle);
-        },
+      await openWarm(ref).then(
+        () => models++,
         (e: Error) => log(`[rerank] model ${ref.alias} of ${key} not loaded: ${e.message}`),
       );
     }

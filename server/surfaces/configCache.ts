@@ -3,7 +3,8 @@ import { configListenerUp, onConfigChange } from "../db/configChanges";
 import type { ConstraintConfig } from "../domain/constraints/applyConstraints";
 import { canaryAliasOf } from "../domain/rollouts/canary";
 import { NotFoundError } from "../errors";
-import { openModel } from "../inference/sessions";
+import { openWarm } from "../inference/sessions";
+import { withDeadline } from "../domain/time/deadline";
 import { constraintConfigSchema, mergeConstraints } from "./constraints.schema";
 import { stage2ConfigSchema } from "./stage2.schema";
 import { env } from "../config";
@@ -72,7 +73,15 @@ export interface SurfaceConfig {
 
 export class SurfaceConfigCache {
   private readonly configs = new Map<string, SurfaceConfig>();
+  /** Per surface: its newest (re)load, until it is served. */
   private readonly loading = new Map<string, Promise<SurfaceConfig>>();
+  /** Per surface: its newest read of the database (reads of one surface run one after another). */
+  private readonly reading = new Map<string, Promise<unknown>>();
+  /** Per surface: the fingerprint its newest read found. */
+  private readonly lastRead = new Map<string, string>();
+  /** Per surface: the sequence number of the read whose config serves now. */
+  private readonly servedSeq = new Map<string, number>();
+  private nextSeq = 1;
   private timer: NodeJS.Timeout | undefined;
   private unsubscribe: (() => void) | undefined;
   private lastRefresh = 0;
@@ -80,20 +89,24 @@ export class SurfaceConfigCache {
   private refreshAgain = false;
 
   /**
-   * @param onLoad sees every (re)loaded config, e.g. to open its models' sessions before traffic needs them.
+   * @param prepare runs on every (re)loaded config before it is served, e.g. to open the models it
+   *   brings in before traffic reaches them; a (re)load waits for it at most `options.prepareWithinMs`,
+   *   then serves the config anyway (what prepare left undone goes on in the background). Its
+   *   rejection is ignored: a model that cannot be opened is the request path's fallback.
    * @param options.pollMs the backstop poll's period (default CONFIG_WATCH_INTERVAL_MS).
    * @param options.listen false: poll only, as if the listener were always down (default true).
+   * @param options.prepareWithinMs longest a (re)load waits for `prepare`, in ms (default MODEL_WARM_WAIT_MS).
    */
   constructor(
     private readonly db: () => Db,
-    private readonly onLoad: (config: SurfaceConfig) => void = () => {},
-    private readonly options: { pollMs?: number; listen?: boolean } = {},
+    private readonly prepare: (config: SurfaceConfig) => Promise<unknown> = async () => {},
+    private readonly options: { pollMs?: number; listen?: boolean; prepareWithinMs?: number } = {},
   ) {}
 
   async get(key: string): Promise<SurfaceConfig> {
     const cached = this.configs.get(key);
     if (cached) return cached;
-    const pending = this.loading.get(key) ?? this.reload(key);
+    const pending = this.loading.get(key) ?? this.reload(key).served;
     this.startWatching();
     return pending;
   }
@@ -104,31 +117,73 @@ export class SurfaceConfigCache {
   }
 
   /**
-   * Loads of one surface run one after another: a load started later (after a change) always
-   * writes after an earlier one, so a slow earlier read can never put an older config back.
+   * Reads `key` again and serves what it read once `prepare` is done with it (or its wait bound
+   * passed). Reads of one surface run one after another, and a config is served only if no later
+   * read's config serves already: a slow earlier read or preparation never puts an older config
+   * back, and a change waiting for its models never holds up a later change of the same surface (a
+   * kill switch, an abort: served as soon as they are read and prepared, the earlier change dropped).
+   * @returns `read`: settles once the database was read; `served`: the config serving when this
+   *   load ended (its own, or a later one's).
    */
-  private reload(key: string): Promise<SurfaceConfig> {
-    const previous = this.loading.get(key);
-    const next = (previous ? previous.then(() => undefined, () => undefined) : Promise.resolve()).then(() => this.load(key));
-    this.loading.set(key, next);
-    next.then(
-      () => this.loading.get(key) === next && this.loading.delete(key),
-      () => this.loading.get(key) === next && this.loading.delete(key),
+  private reload(key: string): { read: Promise<unknown>; served: Promise<SurfaceConfig> } {
+    const previous = this.reading.get(key) ?? Promise.resolve();
+    const read = previous
+      .then(() => undefined, () => undefined)
+      .then(async () => {
+        const seq = this.nextSeq++;
+        const config = await this.load(key);
+        this.lastRead.set(key, config.fingerprint);
+        return { seq, config };
+      });
+    this.reading.set(key, read);
+    const served = read.then(async ({ seq, config }) => {
+      // The models this config brings in (a canary's version, an alias moved to a new one) open before
+      // it serves, so their first requests do not wait for them (bounded: a change is never held for long).
+      const prepared = Promise.resolve(config).then(this.prepare).catch(() => {});
+      await withDeadline(prepared, this.options.prepareWithinMs ?? env().MODEL_WARM_WAIT_MS, () => {});
+      if (seq > (this.servedSeq.get(key) ?? 0)) {
+        this.configs.set(key, config);
+        this.servedSeq.set(key, seq);
+      }
+      return this.configs.get(key) ?? config;
+    });
+    this.loading.set(key, served);
+    const forget = () => {
+      if (this.reading.get(key) === read) this.reading.delete(key);
+    };
+    read.then(forget, forget);
+    served.then(
+      () => this.loading.get(key) === served && this.loading.delete(key),
+      () => this.loading.get(key) === served && this.loading.delete(key),
     );
-    return next;
+    return { read, served };
   }
 
-  /** Re-reads changed surfaces now (the watcher calls this; tests and admin actions may too). */
+  /**
+   * Re-reads changed surfaces now and resolves once their new configs serve here (the watcher calls
+   * this; tests and admin actions may too).
+   */
   async refresh(): Promise<void> {
+    await (await this.startRefresh()).served;
+  }
+
+  /**
+   * Reads the fingerprints and starts reloading the surfaces whose fingerprint moved (and is not
+   * being prepared already); resolves once those reads are done, with `served`: a promise of their
+   * configs serving. Changed surfaces reload together: one surface's change waiting for a model to
+   * open never holds up another's.
+   */
+  private async startRefresh(): Promise<{ served: Promise<unknown> }> {
     this.lastRefresh = Date.now();
-    if (this.configs.size === 0) return;
+    if (this.configs.size === 0) return { served: Promise.resolve() };
     const rows = await this.fingerprintsOf([...this.configs.keys()]);
-    const seen = new Set<string>();
-    for (const row of rows) {
-      seen.add(row.key);
-      if (this.configs.get(row.key)?.fingerprint !== row.fingerprint) await this.reload(row.key).catch(() => {});
-    }
+    const seen = new Set(rows.map((row) => row.key));
     for (const key of this.configs.keys()) if (!seen.has(key)) this.configs.delete(key);
+    const moved = rows.filter((row) => row.fingerprint !== this.configs.get(row.key)?.fingerprint);
+    // A change already read and still preparing is not read again: this refresh waits for it.
+    const reloads = moved.map((row) => (row.fingerprint === this.lastRead.get(row.key) && this.loading.get(row.key)) || this.reload(row.key));
+    await Promise.all(reloads.map((reload) => (reload instanceof Promise ? undefined : reload.read.catch(() => {}))));
+    return { served: Promise.all(reloads.map((reload) => (reload instanceof Promise ? reload : reload.served).catch(() => {}))) };
   }
 
   stop(): void {
@@ -140,6 +195,7 @@ export class SurfaceConfigCache {
 
   clear(): void {
     this.configs.clear();
+    this.lastRead.clear();
   }
 
   private startWatching(): void {
@@ -159,8 +215,9 @@ export class SurfaceConfigCache {
       this.refreshAgain = true;
       return;
     }
-    this.refreshing = this.refresh()
-      .catch(() => {}) // the next notification or poll tries again
+    // Waits for the reads only: a change still waiting for its models does not hold up the next one.
+    this.refreshing = this.startRefresh()
+      .then(() => {}, () => {}) // the next notification or poll tries again
       .finally(() => {
         this.refreshing = null;
         if (this.refreshAgain) {
@@ -237,8 +294,6 @@ export class SurfaceConfigCache {
       experiments,
       fingerprint,
     };
-    this.configs.set(key, config);
-    this.onLoad(config);
     return config;
   }
 
@@ -269,16 +324,30 @@ export function resetSurfaceConfigs(): void {
 
 /** The process's surface config cache, which serving reads and every config change refreshes. */
 export function surfaceConfigs(): SurfaceConfigCache {
-  // A canary, shadow or cascade model that a config change brings in is opened as soon as the
-  // config is read, off the request path, so its first requests do not pay for loading it.
-  return (holder.__rerankSurfaceConfigs ??= new SurfaceConfigCache(getDb, (config) => {
-    for (const ref of servedModelRefs(config)) openModel(ref).catch(() => {}); // a model that fails to load is the request path's fallback
-  }));
+  // Every model a config serves is open (on the scoring pool's threads too, when it is scored
+  // there) before the config serves: a canary, an alias moved to a new version, a new shadow,
+  // cascade stage or experiment arm; those already open cost nothing (openWarm remembers).
+  return (holder.__rerankSurfaceConfigs ??= new SurfaceConfigCache(getDb, (config) => Promise.allSettled(modelsToPrepare(config).map(openWarm))));
 }
 
-/** Every model a surface's config may serve or mirror a request with: primary, fallback, shadow, the rollout's canary, stage 2 of the cascade. */
+/**
+ * The models a (re)loaded config waits for before it serves: servedModelRefs, or none while the
+ * kill switch is on (retrieval order needs no model: a kill switch thrown while a canary is still
+ * opening serves at once; the models stay open for when it is turned off).
+ */
+export function modelsToPrepare(config: SurfaceConfig): ModelRef[] {
+  return config.killSwitch ? [] : servedModelRefs(config);
+}
+
+/**
+ * Every model a surface's config may serve or mirror a request with: primary, fallback, shadow, the
+ * rollout's canary, stage 2 of the cascade, the running experiments' arms; each version once.
+ */
 export function servedModelRefs(config: SurfaceConfig): ModelRef[] {
-  return [config.primary, config.fallback, config.shadow, config.rollout?.canary, config.stage2?.ref].filter((ref): ref is ModelRef => ref !== null && ref !== undefined);
+  const refs = [config.primary, config.fallback, config.shadow, config.rollout?.canary, config.stage2?.ref, ...config.experiments.flatMap((e) => e.variants.map((v) => v.model))];
+  const byVersion = new Map<string, ModelRef>();
+  for (const ref of refs) if (ref && !byVersion.has(ref.versionId)) byVersion.set(ref.versionId, ref);
+  return [...byVersion.values()];
 }
 
 /**

@@ -23,9 +23,12 @@ export function failingModelOnnx(features: number): Uint8Array {
   });
 }
 
-/** A stack of dense layers: each [N, hidden] × [hidden, hidden] run costs N·hidden² multiply-adds. */
-export function slowModelOnnx(features: number, hidden = 1024, layers = 4): Uint8Array {
-  const dense = (rows: number, cols: number) => Float32Array.from({ length: rows * cols }, (_, i) => ((i * 7919) % 13) / 130 - 0.05);
+/**
+ * A stack of dense layers: each [N, hidden] × [hidden, hidden] run costs N·hidden² multiply-adds.
+ * `seed` shifts the weights' pattern: same cost, different bytes (two versions of one model).
+ */
+export function slowModelOnnx(features: number, hidden = 1024, layers = 4, seed = 0): Uint8Array {
+  const dense = (rows: number, cols: number) => Float32Array.from({ length: rows * cols }, (_, i) => ((i * 7919 + seed) % 13) / 130 - 0.05);
   const nodes = [{ opType: "MatMul", inputs: ["features", "W0"], outputs: ["h0"] }];
   const initializers = [floatTensor("W0", [features, hidden], dense(features, hidden))];
   for (let l = 1; l <= layers; l++) {
