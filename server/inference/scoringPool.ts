@@ -97,7 +97,7 @@ export class ScoringPool {
   async warm(model: PooledModel, data: Float32Array, rows: number, cols: number, startWithinMs: number): Promise<number> {
     const task = this.taskOf(model, data, rows, cols);
     this.warmed.set(model.versionId, task);
-    const runs = await this.pool.runOnEachThread(task, { startWithinMs });
+    const runs = await Promise.allSettled(this.pool.runOnEachThread(task, { startWithinMs }));
     return runs.filter((run) => run.status === "fulfilled" && run.value.ok).length;
   }
 

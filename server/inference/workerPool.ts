@@ -216,12 +216,12 @@ export class ModelWorkerPool<Task extends object, Reply> {
    * Runs `task` once on every thread the pool has now, each copy pinned to its thread: an idle
    * thread starts it at once, a busy one before any queued task when its current task ends.
    * @param options.startWithinMs longest each copy may wait for its thread to start it (as for run()).
-   * @returns each copy's outcome, in no particular order (a copy rejects as run() would: a
-   *   QueueTimeoutError when withdrawn, the worker's error, PoolClosedError).
+   * @returns one reply per thread, in no particular order; a copy rejects as run() would (a
+   *   QueueTimeoutError when withdrawn, the worker's error); after close() one PoolClosedError.
    */
-  runOnEachThread(task: Task, options: { startWithinMs?: number } = {}): Promise<Array<PromiseSettledResult<Reply>>> {
-    if (this.closing) return Promise.reject(new PoolClosedError(`${this.options.name} is closed (the process is stopping): nothing more runs on it`));
-    return Promise.allSettled([...this.threads].map((thread) => this.runPinned(thread, task, options.startWithinMs)));
+  runOnEachThread(task: Task, options: { startWithinMs?: number } = {}): Array<Promise<Reply>> {
+    if (this.closing) return [Promise.reject(new PoolClosedError(`${this.options.name} is closed (the process is stopping): nothing more runs on it`))];
+    return [...this.threads].map((thread) => this.runPinned(thread, task, options.startWithinMs));
   }
 
   private runPinned(thread: Thread, task: Task, startWithinMs: number | undefined): Promise<Reply> {

@@ -178,7 +178,11 @@ export class SurfaceConfigCache {
     if (this.configs.size === 0) return { served: Promise.resolve() };
     const rows = await this.fingerprintsOf([...this.configs.keys()]);
     const seen = new Set(rows.map((row) => row.key));
-    for (const key of this.configs.keys()) if (!seen.has(key)) this.configs.delete(key);
+    for (const key of this.configs.keys()) {
+      if (seen.has(key)) continue;
+      this.configs.delete(key);
+      this.servedSeq.set(key, this.nextSeq++); // a read still preparing from before the deletion does not bring it back
+    }
     const moved = rows.filter((row) => row.fingerprint !== this.configs.get(row.key)?.fingerprint);
     // A change already read and still preparing is not read again: this refresh waits for it.
     const reloads = moved.map((row) => (row.fingerprint === this.lastRead.get(row.key) && this.loading.get(row.key)) || this.reload(row.key));

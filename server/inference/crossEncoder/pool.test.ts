@@ -143,6 +143,24 @@ describe("CrossEncoderPool", () => {
     }
   });
 
+  it("a bundle registered while a thread is busy opens on that thread too, before its queued requests: registration ends after the busy run", async () => {
+    // Before: one registration run per thread, handed out as any task; with a thread busy both went
+    // to the idle one, and the busy thread opened the bundle inside its first request's budget.
+    const two = new CrossEncoderPool({ workers: 2, maxBatchPairs: 0, maxWaitMs: 0 });
+    try {
+      await two.register("demo", bundle);
+      const order: string[] = [];
+      const long = two.score("demo", "lamp", Array.from({ length: 400 }, (_, i) => `Classic Bright Reading Lamp for the home office and the living room ${i}`)).then(() => order.push("busy run"));
+      await new Promise((r) => setTimeout(r, 20)); // the long run has its thread
+      await two.register("again", bundle).then(() => order.push("registered"));
+      await long;
+      expect(order).toEqual(["busy run", "registered"]);
+      expect((await two.score("again", "lamp", ["Bright Lamp home"])).scores).toHaveLength(1);
+    } finally {
+      await two.close();
+    }
+  });
+
   it("refuses registrations and scoring once closed", async () => {
     const closing = new CrossEncoderPool({ workers: 1, maxBatchPairs: 64, maxWaitMs: 0 });
     await closing.register("demo", bundle);

@@ -84,7 +84,11 @@ export class CrossEncoderPool {
   private inFlight = 0;
 
   constructor(private readonly options: CrossEncoderPoolOptions) {
-    this.workers = new ModelWorkerPool({ name: "the cross-encoder pool", entry: ENTRY, threads: options.workers, nice: env().MODEL_THREAD_NICE, schedIdle: env().MODEL_THREAD_SCHED === "idle" });
+    this.workers = new ModelWorkerPool<ScoreTask, ScoreReply>({
+      name: "the cross-encoder pool", entry: ENTRY, threads: options.workers, nice: env().MODEL_THREAD_NICE, schedIdle: env().MODEL_THREAD_SCHED === "idle",
+      // A crashed thread's replacement opens every registered bundle before its first request.
+      warmTasks: () => [...this.bundles].map(([key, bundle]) => ({ key, bundle, requests: [] })),
+    });
   }
 
   /**
@@ -102,9 +106,9 @@ export class CrossEncoderPool {
     this.bundles.set(key, shared);
     this.workers.hold(key);
     try {
-      // On every thread (all idle at first, each takes one of these): a thread that first meets the
-      // bundle in a request would open it within that request's budget.
-      await Promise.all(Array.from({ length: this.options.workers }, () => this.runTask({ key, bundle: shared, requests: [] })));
+      // On every thread (pinned: a busy thread opens it before its queued requests): a thread that
+      // first met the bundle in a request would open it within that request's budget.
+      await Promise.all(this.workers.runOnEachThread({ key, bundle: shared, requests: [] }).map((copy) => this.answer(copy)));
     } catch (error) {
       this.unregister(key);
       throw error;
@@ -249,11 +253,16 @@ export class CrossEncoderPool {
     }
   }
 
-  private async runTask(task: ScoreTask, startWithinMs?: number): Promise<Extract<ScoreReply, { ok: true }>> {
+  private runTask(task: ScoreTask, startWithinMs?: number): Promise<Extract<ScoreReply, { ok: true }>> {
+    return this.answer(this.workers.run(task, startWithinMs === undefined ? {} : { startWithinMs }));
+  }
+
+  /** A task's reply, counted in flight until it comes; a refusal mapped to its error (field errors name the field). */
+  private async answer(running: Promise<ScoreReply>): Promise<Extract<ScoreReply, { ok: true }>> {
     let reply: ScoreReply;
     this.inFlight++;
     try {
-      reply = await this.workers.run(task, startWithinMs === undefined ? {} : { startWithinMs });
+      reply = await running;
     } finally {
       this.inFlight--;
       if (this.queues.size > 0) this.sendWaiting();
