@@ -160,6 +160,71 @@ describe("a change is served once the models it brings in are open (prepare), wi
     }
   });
 
+  it("a kill switch committed while a surface's first load still prepares: refresh() applies it (break test: it was lost until the backstop)", async () => {
+    await setKillSwitch(false);
+    const gated = gatedPrepare((config) => config.key === "search" && !config.killSwitch);
+    const cache = new SurfaceConfigCache(getDb, gated.prepare, { pollMs: NEVER, prepareWithinMs: NEVER });
+    try {
+      const cold = cache.get("search"); // the first request after a start, or openServedModels
+      await expect.poll(configListenerUp).toBe(true);
+      await new Promise((r) => setTimeout(r, 200)); // read; waiting on its models
+      await setKillSwitch(true);
+      await cache.refresh(); // what appliedHere does after the on-call's kill switch
+      expect(cache.peek("search")?.killSwitch).toBe(true);
+      gated.release();
+      expect((await cold).killSwitch).toBe(true); // the first load's older config is dropped
+      await new Promise((r) => setTimeout(r, 100));
+      expect(cache.peek("search")?.killSwitch).toBe(true);
+    } finally {
+      gated.release();
+      cache.stop();
+      await setKillSwitch(false);
+    }
+  });
+
+  it("a surface deleted while its first load prepares is forgotten: get() answers NotFound (break test)", async () => {
+    await other.query(`INSERT INTO surfaces (id, key, name, timeout_ms, default_top_k, max_candidates, kill_switch, constraints, updated_at, created_at)
+      SELECT gen_random_uuid()::text, 'doomed', 'doomed', timeout_ms, default_top_k, max_candidates, false, constraints, now(), now() FROM surfaces WHERE key = 'search'`);
+    const gated = gatedPrepare((config) => config.key === "doomed");
+    const cache = new SurfaceConfigCache(getDb, gated.prepare, { pollMs: NEVER, prepareWithinMs: NEVER });
+    try {
+      const cold = cache.get("doomed");
+      await expect.poll(configListenerUp).toBe(true);
+      await new Promise((r) => setTimeout(r, 200));
+      await other.query("DELETE FROM surfaces WHERE key = 'doomed'");
+      await cache.refresh();
+      gated.release();
+      await expect(cold).rejects.toMatchObject({ code: "NOT_FOUND" });
+      expect(cache.peek("doomed")).toBeUndefined();
+      await expect(cache.get("doomed")).rejects.toMatchObject({ code: "NOT_FOUND" });
+    } finally {
+      gated.release();
+      cache.stop();
+      await other.query("DELETE FROM surfaces WHERE key = 'doomed'");
+    }
+  });
+
+  it("refresh({ surfaces }) (an on-call lever's appliedHere) waits for its own surface, not for another's change still opening its models", async () => {
+    const before = (await getDb().surface.findUniqueOrThrow({ where: { key: "search" } })).killSwitch;
+    let homeLoads = 0;
+    const gated = gatedPrepare((config) => config.key === "home-feed" && ++homeLoads > 1);
+    const cache = new SurfaceConfigCache(getDb, gated.prepare, { pollMs: NEVER, prepareWithinMs: NEVER });
+    try {
+      await cache.get("home-feed");
+      await cache.get("search");
+      await expect.poll(configListenerUp).toBe(true);
+      await other.query("UPDATE surfaces SET updated_at = now() WHERE key = 'home-feed'"); // a canary start, say: opening a heavy model
+      await expect.poll(() => homeLoads).toBe(2);
+      await setKillSwitch(!before);
+      await cache.refresh({ surfaces: ["search"] }); // returns: home-feed's gate never opens in this test
+      expect(killSwitchOf(cache)).toBe(!before);
+    } finally {
+      gated.release();
+      cache.stop();
+      await setKillSwitch(before);
+    }
+  });
+
   it("one surface's change waiting for its models never holds up another surface's kill switch committed with it", async () => {
     await expect.poll(configListenerUp).toBe(true);
     const before = (await getDb().surface.findUniqueOrThrow({ where: { key: "search" } })).killSwitch;

@@ -272,15 +272,15 @@ export async function openCrossEncoderHandle(artifact: ModelArtifact): Promise<C
 
 /**
  * Opens a model that is scored on the scoring pool (offThread) on the pool's threads before any
- * request needs it, by scoring 100 default rows once per thread (best effort: a thread busy when
- * the runs are handed out may get two of them, another none). Each run must start within
- * `startWithinMs`, so a busy pool is never held up long by it. Once per handle: later calls share
+ * request needs it, by scoring 100 default rows once on each thread (pinned: a busy thread runs
+ * it before its queued tasks). Each run must start within `startWithinMs` (default
+ * MODEL_WARM_WAIT_MS, the longest a config change waits for it), else it is withdrawn. Once per handle: later calls share
  * the first one's promise, unless one of its runs failed or was withdrawn (then the next call tries
  * again). Without it a request that is first on a thread waits for the thread to open the session
  * (1.9 s for a 40 MB model here, outside the model's budget). Never throws: what fails here is the
  * request path's to report. A no-op for any other handle.
  */
-export function warmOnPool(handle: ModelHandle, startWithinMs = 1_000): Promise<void> {
+export function warmOnPool(handle: ModelHandle, startWithinMs = env().MODEL_WARM_WAIT_MS): Promise<void> {
   if (handle.kind !== "tabular" || !handle.offThread) return Promise.resolve();
   let warming = warmedOnPool.get(handle);
   if (!warming) {

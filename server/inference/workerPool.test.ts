@@ -227,6 +227,22 @@ void pool.run({ kind: "sleep", ms: 300, value: "late" }).then((reply) => console
       }
     });
 
+    it("a warm task that kills its thread does not respawn threads in a loop: the next replacement runs no warm tasks and serves the queue (break test)", async () => {
+      let warmCalls = 0;
+      let crashing = false;
+      const pool = new ModelWorkerPool<Task, Reply>({ name: "the test pool", entry: ENTRY, threads: 1, warmTasks: () => (warmCalls++, crashing ? [{ kind: "crash" }] : []) });
+      try {
+        await pool.run({ kind: "echo", value: "first" });
+        crashing = true; // a model whose warm-up run kills its thread
+        await expect(pool.run({ kind: "crash" })).rejects.toThrow("the thread crashed");
+        // Its replacement dies in the warm task; the one after runs none and serves the request.
+        expect((await pool.run({ kind: "echo", value: "request" }, { startWithinMs: 5_000 })).value).toBe("request");
+        expect(warmCalls).toBe(1);
+      } finally {
+        await pool.close();
+      }
+    });
+
     it("refuses with PoolClosedError once the pool is closed", async () => {
       await withPool(1, async (pool) => {
         await pool.close();

@@ -43,7 +43,8 @@ import { withDeadline } from "../domain/time/deadline";
 //   - every thread: `runOnEachThread(task)` runs a task once on each thread (pinned to it: the thread
 //     takes it before any queued task, when its current one ends), e.g. to open a model on every
 //     thread before requests need it; a crashed thread's replacement first runs the tasks
-//     `warmTasks()` gives (the models the pool serves), so it does not serve its first request cold.
+//     `warmTasks()` gives (the models the pool serves), so it does not serve its first request cold
+//     — unless the thread it replaces died in one of them (then none: no respawn loop).
 //   - ref: idle threads do not keep the process alive; a thread with a task does until it answers.
 //   - release: the pool holds a set of keys (model versions, bundles). Every task carries the keys
 //     held when it was sent (`live`), and a worker drops and releases whatever it opened under any
@@ -135,6 +136,8 @@ interface Job {
   thread?: Thread;
   /** The one thread that may run it (runOnEachThread, warmTasks), if any. */
   pinnedTo?: Thread;
+  /** One of a replacement's warmTasks. */
+  warm?: boolean;
 }
 
 interface Thread {
@@ -224,10 +227,10 @@ export class ModelWorkerPool<Task extends object, Reply> {
     return [...this.threads].map((thread) => this.runPinned(thread, task, options.startWithinMs));
   }
 
-  private runPinned(thread: Thread, task: Task, startWithinMs: number | undefined): Promise<Reply> {
+  private runPinned(thread: Thread, task: Task, startWithinMs: number | undefined, warm = false): Promise<Reply> {
     const claim = startWithinMs === undefined ? undefined : (this.nextClaim = (this.nextClaim % 0x7fffffff) + 1);
     const envelope: PoolTaskEnvelope = claim === undefined ? { live: [...this.held] } : { live: [...this.held], claim };
-    return this.submit({ ...task, ...envelope }, { claim, startWithinMs, pinnedTo: thread });
+    return this.submit({ ...task, ...envelope }, { claim, startWithinMs, pinnedTo: thread, warm });
   }
 
   private async runWithDeadline(task: Task, envelope: PoolTaskEnvelope, deadlineMs: number, startWithinMs: number | undefined): Promise<Reply> {
@@ -256,9 +259,9 @@ export class ModelWorkerPool<Task extends object, Reply> {
     return (this.closing ??= this.drainAndStop());
   }
 
-  private submit(message: object, start: { jobId?: number; onRunStarted?: () => void; claim?: number; startWithinMs?: number; pinnedTo?: Thread }): Promise<Reply> {
+  private submit(message: object, start: { jobId?: number; onRunStarted?: () => void; claim?: number; startWithinMs?: number; pinnedTo?: Thread; warm?: boolean }): Promise<Reply> {
     return new Promise<Reply>((resolve, reject) => {
-      const job: Job = { message, jobId: start.jobId, resolve: resolve as (reply: unknown) => void, reject, onRunStarted: start.onRunStarted, claim: start.claim, pinnedTo: start.pinnedTo };
+      const job: Job = { message, jobId: start.jobId, resolve: resolve as (reply: unknown) => void, reject, onRunStarted: start.onRunStarted, claim: start.claim, pinnedTo: start.pinnedTo, warm: start.warm };
       if (start.startWithinMs !== undefined) {
         const timer = setTimeout(() => this.expire(job, start.startWithinMs!), start.startWithinMs);
         job.resolve = (reply) => {
@@ -334,7 +337,7 @@ export class ModelWorkerPool<Task extends object, Reply> {
     if (this.onDrained && this.idle.length === this.threads.size) this.onDrained();
   }
 
-  private startThread(replacement = false): void {
+  private startThread(replacement = false, warm = replacement): void {
     const { nice = 0, schedIdle = false, entry, name } = this.options;
     const claim = new Int32Array(new SharedArrayBuffer(4));
     const worker = new Worker(POOL_WORKER, { workerData: { entry, nice, schedIdle, claim } });
@@ -376,7 +379,9 @@ export class ModelWorkerPool<Task extends object, Reply> {
       for (const pinned of thread.pinned.splice(0)) pinned.reject(error);
       if (this.stopping) return;
       if (thread.loaded) {
-        this.startThread(true);
+        // A thread that died in one of its warm tasks (a model whose run kills its thread): its
+        // replacement runs none, else every replacement would die the same way, in a loop.
+        this.startThread(true, job?.warm !== true);
       } else {
         // Its task module did not load: every queued task would fail the same way.
         for (const queued of this.queue.splice(0)) queued.reject(error);
@@ -387,7 +392,7 @@ export class ModelWorkerPool<Task extends object, Reply> {
     // After the listeners: adding a "message" listener refs the worker's port again.
     worker.unref();
     // A replacement opens what the pool serves before its first queued task (it runs them once loaded).
-    if (replacement) for (const task of this.options.warmTasks?.() ?? []) this.runPinned(thread, task, undefined).catch(() => {});
+    if (warm) for (const task of this.options.warmTasks?.() ?? []) this.runPinned(thread, task, undefined, true).catch(() => {});
   }
 
   private async drainAndStop(): Promise<void> {

@@ -7,10 +7,11 @@ import { seedDemo } from "../db/seed";
 import { demoFeatureSpec } from "../demo/models";
 import { linearRankerOnnx } from "../domain/onnx/linear";
 import { setAlias } from "../registry/versions";
-import { startRollout } from "../rollouts/service";
+import { abortRollout, startRollout } from "../rollouts/service";
 import { appliedHere, surfaceConfigs } from "../surfaces/configCache";
 import { startTestFrontDoor, type TestFrontDoor } from "../testing/frontDoor";
 import { createTestSurface, slowModelOnnx } from "../testing/models";
+import { openWarm } from "../inference/sessions";
 import { openServedModels } from "./warm";
 
 // A model that becomes served after the server started (an alias moved to a new version, a canary
@@ -62,7 +63,7 @@ beforeAll(async () => {
   const owner = await db.user.upsert({ where: { email: "warm@rerank.test" }, create: { email: "warm@rerank.test", name: "Warm", roles: ["admin"] }, update: {} });
   key = { authorization: `Bearer ${(await createApiKey(db, { name: "warm", kind: "serving" }, owner.id)).key}` };
   // Light primaries (main thread), 30 ms budgets: ordinary for a tabular ranker.
-  for (const surface of ["t-late-alias", "t-late-canary"]) await createTestSurface(db, { key: surface, bytes: linearRankerOnnx(new Array(spec.length).fill(0.1), 0), featureSpec: spec, timeoutMs: 30 });
+  for (const surface of ["t-late-alias", "t-late-canary", "t-late-abort"]) await createTestSurface(db, { key: surface, bytes: linearRankerOnnx(new Array(spec.length).fill(0.1), 0), featureSpec: spec, timeoutMs: 30 });
   // With a fallback alias (light, v2): what serves while the primary cannot.
   await createTestSurface(db, { key: "t-late-unready", bytes: linearRankerOnnx(new Array(spec.length).fill(0.1), 0), fallbackBytes: linearRankerOnnx(new Array(spec.length).fill(0.2), 0), featureSpec: spec, timeoutMs: 30 });
   await openServedModels(() => {}); // as a server start does
@@ -114,5 +115,25 @@ describe("a model that becomes served after start is open before its first reque
     expect(first.modelVersion).toMatchObject({ alias: "fallback", version: 2 });
     // It goes on opening meanwhile: the primary serves once it is open.
     await expect.poll(async () => (await frontDoor.post("/api/v1/rerank", { surface: "t-late-unready", topK: 5, userKey: "user-1", candidates: candidates(catalog.slice(0, 10)) }, { headers: key }).then((r) => r.json()) as { modelVersion: { version: number } }).modelVersion.version, { interval: 100, timeout: 30_000 }).toBe(4);
+  });
+
+  it("a canary aborted while its model still opens is not served once the model is open (the abort puts the fingerprint back where it was)", async () => {
+    // Break test: the reload that read the canary finished opening it after the abort had been read,
+    // found nothing newer served, and served the aborted canary until the next change or backstop.
+    const db = getDb();
+    await addHeavyVersion(db, "t-late-abort", 5);
+    const served = () => surfaceConfigs().peek("t-late-abort")?.rollout ?? null;
+    expect(served()).toBeNull();
+    // Started as another replica would (no appliedHere here): this process hears its NOTIFY and opens v5.
+    await startRollout(db, { surface: "t-late-abort", version: 5, steps: [50], reason: "warm test" }, actor);
+    await new Promise((r) => setTimeout(r, 150)); // read, opening the 40 MB version (1–2 s)
+    expect(served()).toBeNull();
+    await appliedHere(abortRollout(db, { surface: "t-late-abort", reason: "bad canary" }, actor), { surface: "t-late-abort" });
+    expect(served()).toBeNull();
+    const canary = await db.modelVersion.findFirstOrThrow({ where: { model: { name: "t-late-abort-model" }, version: 5 } });
+    await openWarm({ versionId: canary.id }); // the same opening the canary's reload waits for (openWarm shares it)
+    await new Promise((r) => setTimeout(r, 100)); // that reload has ended
+    expect(served()).toBeNull();
+    expect((await rerankAs("t-late-abort", "user-1")).modelVersion).toMatchObject({ version: 1 });
   });
 });

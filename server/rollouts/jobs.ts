@@ -18,7 +18,7 @@ export async function runJudgeJob(payload: { rolloutId: string }): Promise<void>
   if (outcome.decision === "advance" || outcome.decision === "fail") {
     // This process serves the new share at once; other replicas within CONFIG_WATCH_INTERVAL_MS.
     const { surfaceConfigs } = await import("../surfaces/configCache");
-    await surfaceConfigs().refresh();
+    await surfaceConfigs().refresh({ surfaces: [outcome.surface] });
     console.log(`[rollout] ${outcome.surface}: ${outcome.decision} → ${outcome.status} at ${outcome.percent}%`);
   }
   // Past the step's deadline without a required sample: serving is unchanged, on-call decides.

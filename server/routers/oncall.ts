@@ -16,8 +16,8 @@ export const oncallRouter = router({
   changes: procedureFor["console.read"].input(z.strictObject({ limit: int32(1, 100).default(15) })).query(({ ctx, input }) => recentChanges(ctx.db, input)),
   killSwitch: procedureFor["oncall.killSwitch"]
     .input(z.strictObject({ surface: surfaceKey, on: z.boolean(), reason }))
-    .mutation(({ ctx, input }) => appliedHere(setKillSwitch(ctx.db, input, ctx.actor))),
+    .mutation(({ ctx, input }) => appliedHere(setKillSwitch(ctx.db, input, ctx.actor), { surface: input.surface })),
   rollback: procedureFor["oncall.rollback"]
     .input(z.strictObject({ surface: surfaceKey, reason, expectVersionId: idString().optional(), expectFromVersionId: expectFromVersionIdSchema, toVersion: int32(1).optional() }))
-    .mutation(({ ctx, input }) => appliedHere(rollbackSurface(ctx.db, input, ctx.actor))),
+    .mutation(({ ctx, input }) => appliedHere(rollbackSurface(ctx.db, input, ctx.actor), { surface: input.surface })),
 });

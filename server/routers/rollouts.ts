@@ -19,11 +19,11 @@ export const rolloutsRouter = router({
     .input(z.strictObject({ rolloutId: idString(), reason: reasonSchema }))
     .mutation(({ ctx, input }) => appliedHere(retryCanary(ctx, input))),
   /** Stops judging; the canary keeps its share until resumed, promoted or aborted. */
-  pause: procedureFor["canary.abort"].input(lever).mutation(({ ctx, input }) => appliedHere(pauseRollout(ctx.db, input, ctx.actor))),
-  resume: procedureFor["canary.resume"].input(lever).mutation(({ ctx, input }) => appliedHere(resumeRollout(ctx.db, input, ctx.actor))),
+  pause: procedureFor["canary.abort"].input(lever).mutation(({ ctx, input }) => appliedHere(pauseRollout(ctx.db, input, ctx.actor), { surface: input.surface })),
+  resume: procedureFor["canary.resume"].input(lever).mutation(({ ctx, input }) => appliedHere(resumeRollout(ctx.db, input, ctx.actor), { surface: input.surface })),
   /** Promotes the canary now, skipping the remaining steps. */
   promote: procedureFor["canary.promote"].input(lever).mutation(({ ctx, input }) => appliedHere(promoteRolloutNow(ctx.db, input, ctx.actor))),
-  abort: procedureFor["canary.abort"].input(lever).mutation(({ ctx, input }) => appliedHere(abortRollout(ctx.db, input, ctx.actor))),
+  abort: procedureFor["canary.abort"].input(lever).mutation(({ ctx, input }) => appliedHere(abortRollout(ctx.db, input, ctx.actor), { surface: input.surface })),
   /** Judges every running rollout now instead of waiting for its next queued tick. */
   analyse: procedureFor["canary.start"].mutation(({ ctx }) => appliedHere(analyseRollouts(ctx.db))),
 });

@@ -144,8 +144,12 @@ export class SurfaceConfigCache {
       if (seq > (this.servedSeq.get(key) ?? 0)) {
         this.configs.set(key, config);
         this.servedSeq.set(key, seq);
+        return config;
       }
-      return this.configs.get(key) ?? config;
+      // A later read serves already, or the surface was deleted meanwhile.
+      const current = this.configs.get(key);
+      if (!current) throw new NotFoundError("surface", key);
+      return current;
     });
     this.loading.set(key, served);
     const forget = () => {
@@ -162,32 +166,49 @@ export class SurfaceConfigCache {
   /**
    * Re-reads changed surfaces now and resolves once their new configs serve here (the watcher calls
    * this; tests and admin actions may too).
+   * @param options.surfaces wait only for these surfaces' configs to serve (every changed surface is
+   *   still re-read): a lever on one surface (a kill switch, an abort) does not wait for another
+   *   surface's change still opening its models. Default: wait for every changed surface.
    */
-  async refresh(): Promise<void> {
-    await (await this.startRefresh()).served;
+  async refresh(options: { surfaces?: readonly string[] } = {}): Promise<void> {
+    await (await this.startRefresh(options.surfaces)).served;
   }
 
   /**
-   * Reads the fingerprints and starts reloading the surfaces whose fingerprint moved (and is not
-   * being prepared already); resolves once those reads are done, with `served`: a promise of their
-   * configs serving. Changed surfaces reload together: one surface's change waiting for a model to
-   * open never holds up another's.
+   * Reads the fingerprints of every surface cached or loading, forgets the deleted ones, and starts
+   * reloading each surface whose fingerprint differs from its newest read (served or still
+   * preparing: an abort that puts the fingerprint back where it was before a canary's start is a
+   * change against the canary's read, not against the config served). Resolves once those reads
+   * are done, with `served`: a promise of the configs of `waitFor` (default: every changed surface,
+   * and every one whose newest read is still preparing) serving.
    */
-  private async startRefresh(): Promise<{ served: Promise<unknown> }> {
+  private async startRefresh(waitFor?: readonly string[]): Promise<{ served: Promise<unknown> }> {
     this.lastRefresh = Date.now();
-    if (this.configs.size === 0) return { served: Promise.resolve() };
-    const rows = await this.fingerprintsOf([...this.configs.keys()]);
+    const keys = [...new Set([...this.configs.keys(), ...this.loading.keys()])];
+    if (keys.length === 0) return { served: Promise.resolve() };
+    const rows = await this.fingerprintsOf(keys);
     const seen = new Set(rows.map((row) => row.key));
-    for (const key of this.configs.keys()) {
+    for (const key of keys) {
       if (seen.has(key)) continue;
+      // Deleted: a read still preparing from before the deletion neither serves nor brings it back.
       this.configs.delete(key);
-      this.servedSeq.set(key, this.nextSeq++); // a read still preparing from before the deletion does not bring it back
+      this.lastRead.delete(key);
+      this.servedSeq.set(key, this.nextSeq++);
     }
-    const moved = rows.filter((row) => row.fingerprint !== this.configs.get(row.key)?.fingerprint);
-    // A change already read and still preparing is not read again: this refresh waits for it.
-    const reloads = moved.map((row) => (row.fingerprint === this.lastRead.get(row.key) && this.loading.get(row.key)) || this.reload(row.key));
-    await Promise.all(reloads.map((reload) => (reload instanceof Promise ? undefined : reload.read.catch(() => {}))));
-    return { served: Promise.all(reloads.map((reload) => (reload instanceof Promise ? reload : reload.served).catch(() => {}))) };
+    const pending: Array<Promise<unknown>> = [];
+    const reads: Array<Promise<unknown>> = [];
+    for (const { key, fingerprint } of rows) {
+      const newest = this.lastRead.get(key) ?? this.configs.get(key)?.fingerprint;
+      let served: Promise<unknown> | undefined;
+      if (fingerprint !== newest) {
+        const reload = this.reload(key);
+        reads.push(reload.read.catch(() => {}));
+        served = reload.served;
+      } else served = this.loading.get(key); // read already, still preparing
+      if (served && (!waitFor || waitFor.includes(key))) pending.push(served.catch(() => {}));
+    }
+    await Promise.all(reads);
+    return { served: Promise.all(pending) };
   }
 
   stop(): void {
@@ -356,11 +377,14 @@ export function servedModelRefs(config: SurfaceConfig): ModelRef[] {
 
 /**
  * Awaits a change to surfaces or aliases, then re-reads them in this process before answering, so
- * the replica that took the change serves it at once; the others follow within their config watch
- * interval (CONFIG_WATCH_INTERVAL_MS).
+ * the replica that took the change serves it at once; the others follow on its NOTIFY (or within
+ * their config watch interval, CONFIG_WATCH_INTERVAL_MS). Waits for the changed configs to serve,
+ * which includes opening the models they bring in (at most MODEL_WARM_WAIT_MS).
+ * @param options.surface the one surface the change is about (an on-call lever): waits for that
+ *   surface's config only, not for another surface's change still opening its models.
  */
-export async function appliedHere<T>(change: Promise<T>): Promise<T> {
+export async function appliedHere<T>(change: Promise<T>, options: { surface?: string } = {}): Promise<T> {
   const result = await change;
-  await surfaceConfigs().refresh();
+  await surfaceConfigs().refresh(options.surface === undefined ? {} : { surfaces: [options.surface] });
   return result;
 }
