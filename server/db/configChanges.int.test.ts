@@ -170,7 +170,7 @@ describe("a change is served once the models it brings in are open (prepare), wi
       await new Promise((r) => setTimeout(r, 200)); // read; waiting on its models
       await setKillSwitch(true);
       await cache.refresh(); // what appliedHere does after the on-call's kill switch
-      expect(cache.peek("search")?.killSwitch).toBe(true);
+      expect((await cache.get("search")).killSwitch).toBe(true); // what a request gets now (it waits for the newest load)
       gated.release();
       expect((await cold).killSwitch).toBe(true); // the first load's older config is dropped
       await new Promise((r) => setTimeout(r, 100));

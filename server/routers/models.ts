@@ -32,5 +32,5 @@ export const modelsRouter = router({
   /** Moves an alias; `expectFromVersionId` (what the page showed, null: unset) makes a move from a stale page a 409. */
   setAlias: procedureFor["models.write"]
     .input(z.strictObject({ versionId: idString(), alias: aliasNameSchema, reason: text(500).optional(), expectFromVersionId: expectFromVersionIdSchema }))
-    .mutation(({ ctx, input }) => appliedHere(moveAlias(ctx, input))),
+    .mutation(({ ctx, input }) => appliedHere(moveAlias(ctx, input), { surfaces: (moved) => moved.surfaces })),
 });

@@ -13,7 +13,7 @@ export const rolloutsRouter = router({
   list: procedureFor["console.read"]
     .input(z.strictObject({ surface: surfaceKey.optional(), limit: int32(1, 100).default(10) }))
     .query(({ ctx, input }) => listRollouts(ctx.db, input)),
-  start: procedureFor["canary.start"].input(startRolloutSchema).mutation(({ ctx, input }) => appliedHere(startCanary(ctx, input))),
+  start: procedureFor["canary.start"].input(startRolloutSchema).mutation(({ ctx, input }) => appliedHere(startCanary(ctx, input), { surface: input.surface })),
   /** Starts a new rollout like an ended one (same version, steps and policy); a change request where the surface requires approval. */
   retry: procedureFor["canary.start"]
     .input(z.strictObject({ rolloutId: idString(), reason: reasonSchema }))
@@ -22,8 +22,8 @@ export const rolloutsRouter = router({
   pause: procedureFor["canary.abort"].input(lever).mutation(({ ctx, input }) => appliedHere(pauseRollout(ctx.db, input, ctx.actor), { surface: input.surface })),
   resume: procedureFor["canary.resume"].input(lever).mutation(({ ctx, input }) => appliedHere(resumeRollout(ctx.db, input, ctx.actor), { surface: input.surface })),
   /** Promotes the canary now, skipping the remaining steps. */
-  promote: procedureFor["canary.promote"].input(lever).mutation(({ ctx, input }) => appliedHere(promoteRolloutNow(ctx.db, input, ctx.actor))),
+  promote: procedureFor["canary.promote"].input(lever).mutation(({ ctx, input }) => appliedHere(promoteRolloutNow(ctx.db, input, ctx.actor), { surface: input.surface })),
   abort: procedureFor["canary.abort"].input(lever).mutation(({ ctx, input }) => appliedHere(abortRollout(ctx.db, input, ctx.actor), { surface: input.surface })),
   /** Judges every running rollout now instead of waiting for its next queued tick. */
-  analyse: procedureFor["canary.start"].mutation(({ ctx }) => appliedHere(analyseRollouts(ctx.db))),
+  analyse: procedureFor["canary.start"].mutation(({ ctx }) => appliedHere(analyseRollouts(ctx.db), { surfaces: (outcomes) => outcomes.map((o) => o.surface) })),
 });

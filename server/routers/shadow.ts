@@ -20,5 +20,5 @@ export const shadowRouter = router({
     .query(({ ctx, input }) => shadowComparison(ctx.db, input)),
   configure: procedureFor["shadow.write"]
     .input(z.strictObject({ surface: surfaceKey, alias: aliasNameSchema.nullable(), sampleRate: decimal(0, 1), reason: text(500).optional() }))
-    .mutation(({ ctx, input }) => appliedHere(configureShadow(ctx.db, input, ctx.actor))),
+    .mutation(({ ctx, input }) => appliedHere(configureShadow(ctx.db, input, ctx.actor), { surface: input.surface })),
 });

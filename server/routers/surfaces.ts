@@ -14,5 +14,5 @@ export const surfacesRouter = router({
   /** Sets or removes stage 2 of the surface's cascade (null removes it); a change request where the surface requires approval. */
   configureStage2: procedureFor["models.write"]
     .input(z.strictObject({ surface: idString(), stage2: stage2ConfigSchema.nullable(), reason: text(500).optional() }))
-    .mutation(({ ctx, input }) => appliedHere(setStage2(ctx, input))),
+    .mutation(({ ctx, input }) => appliedHere(setStage2(ctx, input), { surface: input.surface })),
 });

@@ -77,8 +77,12 @@ export class SurfaceConfigCache {
   private readonly loading = new Map<string, Promise<SurfaceConfig>>();
   /** Per surface: its newest read of the database (reads of one surface run one after another). */
   private readonly reading = new Map<string, Promise<unknown>>();
-  /** Per surface: the fingerprint its newest read found. */
-  private readonly lastRead = new Map<string, string>();
+  /** Per surface: the fingerprint its newest read found, and that read's sequence number. */
+  private readonly lastRead = new Map<string, { fingerprint: string; seq: number }>();
+  /** Loads that have ended (a load whose successor failed to read is put back while it is still pending). */
+  private readonly ended = new WeakSet<Promise<unknown>>();
+  /** A refresh scheduled again after one of its reads failed. */
+  private retry: NodeJS.Timeout | undefined;
   /** Per surface: the sequence number of the read whose config serves now. */
   private readonly servedSeq = new Map<string, number>();
   private nextSeq = 1;
@@ -127,16 +131,17 @@ export class SurfaceConfigCache {
    */
   private reload(key: string): { read: Promise<unknown>; served: Promise<SurfaceConfig> } {
     const previous = this.reading.get(key) ?? Promise.resolve();
+    const previousLoad = this.loading.get(key);
     const read = previous
       .then(() => undefined, () => undefined)
       .then(async () => {
         const seq = this.nextSeq++;
         const config = await this.load(key);
-        this.lastRead.set(key, config.fingerprint);
+        if (seq > Math.max(this.lastRead.get(key)?.seq ?? 0, this.servedSeq.get(key) ?? 0)) this.lastRead.set(key, { fingerprint: config.fingerprint, seq });
         return { seq, config };
       });
     this.reading.set(key, read);
-    const served = read.then(async ({ seq, config }) => {
+    const served: Promise<SurfaceConfig> = read.then(async ({ seq, config }) => {
       // The models this config brings in (a canary's version, an alias moved to a new one) open before
       // it serves, so their first requests do not wait for them (bounded: a change is never held for long).
       const prepared = Promise.resolve(config).then(this.prepare).catch(() => {});
@@ -146,20 +151,26 @@ export class SurfaceConfigCache {
         this.servedSeq.set(key, seq);
         return config;
       }
-      // A later read serves already, or the surface was deleted meanwhile.
+      // A later read serves already; or the surface was deleted (or the cache cleared) meanwhile:
+      // what the database holds now (NotFound when the surface is gone).
       const current = this.configs.get(key);
-      if (!current) throw new NotFoundError("surface", key);
-      return current;
+      if (current) return current;
+      const newer = this.loading.get(key);
+      return newer && newer !== served ? newer : this.reload(key).served;
     });
     this.loading.set(key, served);
     const forget = () => {
       if (this.reading.get(key) === read) this.reading.delete(key);
     };
     read.then(forget, forget);
-    served.then(
-      () => this.loading.get(key) === served && this.loading.delete(key),
-      () => this.loading.get(key) === served && this.loading.delete(key),
-    );
+    const end = () => {
+      this.ended.add(served);
+      if (this.loading.get(key) !== served) return;
+      // A read that failed must not hide an earlier load still preparing: a refresh would no longer see the surface.
+      if (previousLoad && !this.ended.has(previousLoad)) this.loading.set(key, previousLoad);
+      else this.loading.delete(key);
+    };
+    served.then(end, end);
     return { read, served };
   }
 
@@ -178,49 +189,59 @@ export class SurfaceConfigCache {
    * Reads the fingerprints of every surface cached or loading, forgets the deleted ones, and starts
    * reloading each surface whose fingerprint differs from its newest read (served or still
    * preparing: an abort that puts the fingerprint back where it was before a canary's start is a
-   * change against the canary's read, not against the config served). Resolves once those reads
-   * are done, with `served`: a promise of the configs of `waitFor` (default: every changed surface,
-   * and every one whose newest read is still preparing) serving.
+   * change against the canary's read, not against the config served; so is a read still running,
+   * which may have read the state before). Resolves once those reads are done, with `served`: a
+   * promise of the configs of `waitFor` serving (default: every surface served here that changed or
+   * whose newest read is still preparing; a surface not served here yet needs no waiting: its first
+   * get() waits for its load), and `failed`: whether a read failed (the change is not applied yet).
    */
-  private async startRefresh(waitFor?: readonly string[]): Promise<{ served: Promise<unknown> }> {
+  private async startRefresh(waitFor?: readonly string[]): Promise<{ served: Promise<unknown>; failed: boolean }> {
     this.lastRefresh = Date.now();
     const keys = [...new Set([...this.configs.keys(), ...this.loading.keys()])];
-    if (keys.length === 0) return { served: Promise.resolve() };
+    if (keys.length === 0) return { served: Promise.resolve(), failed: false };
     const rows = await this.fingerprintsOf(keys);
     const seen = new Set(rows.map((row) => row.key));
     for (const key of keys) {
       if (seen.has(key)) continue;
-      // Deleted: a read still preparing from before the deletion neither serves nor brings it back.
+      // Deleted: a read still preparing from before the deletion neither serves nor brings it back,
+      // and a get() reads anew (NotFound, or the surface created again).
       this.configs.delete(key);
       this.lastRead.delete(key);
+      this.loading.delete(key);
       this.servedSeq.set(key, this.nextSeq++);
     }
     const pending: Array<Promise<unknown>> = [];
-    const reads: Array<Promise<unknown>> = [];
+    const reads: Array<Promise<boolean>> = [];
     for (const { key, fingerprint } of rows) {
-      const newest = this.lastRead.get(key) ?? this.configs.get(key)?.fingerprint;
+      const newest = this.lastRead.get(key)?.fingerprint ?? this.configs.get(key)?.fingerprint;
+      const servedHere = this.configs.has(key);
       let served: Promise<unknown> | undefined;
-      if (fingerprint !== newest) {
+      if (fingerprint !== newest || this.reading.has(key)) {
         const reload = this.reload(key);
-        reads.push(reload.read.catch(() => {}));
+        reads.push(reload.read.then(() => false, () => true));
         served = reload.served;
       } else served = this.loading.get(key); // read already, still preparing
-      if (served && (!waitFor || waitFor.includes(key))) pending.push(served.catch(() => {}));
+      if (served && (waitFor ? waitFor.includes(key) : servedHere)) pending.push(served.catch(() => {}));
     }
-    await Promise.all(reads);
-    return { served: Promise.all(pending) };
+    const failed = (await Promise.all(reads)).some(Boolean);
+    return { served: Promise.all(pending), failed };
   }
 
   stop(): void {
     clearInterval(this.timer);
+    clearTimeout(this.retry);
+    this.retry = undefined;
     this.timer = undefined;
     this.unsubscribe?.();
     this.unsubscribe = undefined;
   }
 
   clear(): void {
+    // Loads still preparing from before do not serve afterwards.
+    for (const key of new Set([...this.configs.keys(), ...this.loading.keys()])) this.servedSeq.set(key, this.nextSeq++);
     this.configs.clear();
     this.lastRead.clear();
+    this.loading.clear();
   }
 
   private startWatching(): void {
@@ -242,7 +263,12 @@ export class SurfaceConfigCache {
     }
     // Waits for the reads only: a change still waiting for its models does not hold up the next one.
     this.refreshing = this.startRefresh()
-      .then(() => {}, () => {}) // the next notification or poll tries again
+      .then(
+        ({ failed }) => {
+          if (failed) this.retrySoon();
+        },
+        () => this.retrySoon(),
+      )
       .finally(() => {
         this.refreshing = null;
         if (this.refreshAgain) {
@@ -250,6 +276,19 @@ export class SurfaceConfigCache {
           this.refreshSoon();
         }
       });
+  }
+
+  /**
+   * A read failed (a database fault): tries again after CONFIG_WATCH_INTERVAL_MS, not only at the
+   * next notification or the backstop (CONFIG_BACKSTOP_MS), which may be 30 s away with the listener up.
+   */
+  private retrySoon(): void {
+    if (this.retry || !this.timer) return; // stopped: nothing retries
+    this.retry = setTimeout(() => {
+      this.retry = undefined;
+      this.refreshSoon();
+    }, env().CONFIG_WATCH_INTERVAL_MS);
+    this.retry.unref();
   }
 
   /** A string that changes whenever a surface row or one of its model's aliases changes. */
@@ -380,11 +419,14 @@ export function servedModelRefs(config: SurfaceConfig): ModelRef[] {
  * the replica that took the change serves it at once; the others follow on its NOTIFY (or within
  * their config watch interval, CONFIG_WATCH_INTERVAL_MS). Waits for the changed configs to serve,
  * which includes opening the models they bring in (at most MODEL_WARM_WAIT_MS).
- * @param options.surface the one surface the change is about (an on-call lever): waits for that
- *   surface's config only, not for another surface's change still opening its models.
+ * @param options.surface the one surface the change is about (an on-call lever), or
+ *   `options.surfaces` (read from the change's result: an alias reaches several): waits for those
+ *   surfaces' configs only, not for another surface's change still opening its models. Neither:
+ *   waits for every surface served here whose config changed or still prepares.
  */
-export async function appliedHere<T>(change: Promise<T>, options: { surface?: string } = {}): Promise<T> {
+export async function appliedHere<T>(change: Promise<T>, options: { surface?: string; surfaces?: (result: T) => readonly string[] } = {}): Promise<T> {
   const result = await change;
-  await surfaceConfigs().refresh(options.surface === undefined ? {} : { surfaces: [options.surface] });
+  const surfaces = options.surface !== undefined ? [options.surface] : options.surfaces?.(result);
+  await surfaceConfigs().refresh(surfaces === undefined ? {} : { surfaces });
   return result;
 }
