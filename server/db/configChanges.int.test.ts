@@ -24,6 +24,9 @@ beforeAll(async () => {
   // While the listener is up nothing but a NOTIFY refreshes a cache.
   setEnv("CONFIG_BACKSTOP_MS", String(NEVER));
   other = await connectClient({ connectionString: databaseUrl() });
+  // The listener starts with its first subscriber: up before any test (each may run alone, -t).
+  onConfigChange(() => {});
+  for (let i = 0; i < 200 && !configListenerUp(); i++) await new Promise((r) => setTimeout(r, 50));
 });
 
 afterAll(async () => {
@@ -115,6 +118,7 @@ describe("a change is served once the models it brings in are open (prepare), wi
       await setKillSwitch(!before);
       await expect.poll(() => killSwitchOf(cache), { interval: 10, timeout: 5_000 }).toBe(!before);
       expect(cache.peek("search")?.timeoutMs).toBe(held); // the later read has both changes
+      await cache.refresh({ surfaces: ["search"] }); // the kill switch's appliedHere: nothing left to wait for (the earlier change's gate is still shut)
       gated.release();
       await new Promise((r) => setTimeout(r, 100));
       expect(killSwitchOf(cache)).toBe(!before); // the earlier read, prepared at last, does not put its older config back

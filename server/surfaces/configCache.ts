@@ -163,14 +163,15 @@ export class SurfaceConfigCache {
       if (this.reading.get(key) === read) this.reading.delete(key);
     };
     read.then(forget, forget);
-    const end = () => {
+    const end = (failed: boolean) => {
       this.ended.add(served);
       if (this.loading.get(key) !== served) return;
-      // A read that failed must not hide an earlier load still preparing: a refresh would no longer see the surface.
-      if (previousLoad && !this.ended.has(previousLoad)) this.loading.set(key, previousLoad);
+      // A read that failed must not hide an earlier load still preparing (a refresh would no longer
+      // see a surface not served yet); one that served leaves nothing to wait for.
+      if (failed && previousLoad && !this.ended.has(previousLoad)) this.loading.set(key, previousLoad);
       else this.loading.delete(key);
     };
-    served.then(end, end);
+    served.then(() => end(false), () => end(true));
     return { read, served };
   }
 
