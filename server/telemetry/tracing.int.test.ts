@@ -18,6 +18,8 @@ const paths: string[] = [];
 let receiver: Server;
 /** The receiver answers 503 while this is set (an unreachable or failing collector). */
 let failing = false;
+/** The receiver reads an export this long after it arrived (a slow collector), in ms. */
+let answerAfterMs = 0;
 
 beforeAll(async () => {
   await seedDemo(getDb());
@@ -26,10 +28,12 @@ beforeAll(async () => {
     req.on("data", (c: Buffer) => chunks.push(c));
     req.on("end", () => {
       if (failing) return res.writeHead(400).end(); // not retried by the exporter
-      paths.push(`${req.method} ${req.url} ${req.headers["content-type"]}`);
-      const body = JSON.parse(Buffer.concat(chunks).toString("utf8")) as { resourceSpans: Array<{ scopeSpans: Array<{ spans: OtlpSpan[] }> }> };
-      for (const rs of body.resourceSpans) for (const ss of rs.scopeSpans) received.push(...ss.spans);
-      res.writeHead(200, { "content-type": "application/json" }).end("{}");
+      setTimeout(() => {
+        paths.push(`${req.method} ${req.url} ${req.headers["content-type"]}`);
+        const body = JSON.parse(Buffer.concat(chunks).toString("utf8")) as { resourceSpans: Array<{ scopeSpans: Array<{ spans: OtlpSpan[] }> }> };
+        for (const rs of body.resourceSpans) for (const ss of rs.scopeSpans) received.push(...ss.spans);
+        res.writeHead(200, { "content-type": "application/json" }).end("{}");
+      }, answerAfterMs);
     });
   });
   await new Promise<void>((resolve) => receiver.listen(0, "127.0.0.1", resolve));
@@ -164,6 +168,21 @@ describe("OpenTelemetry traces", () => {
       expect(received.some((s) => s.traceId === "00000000000000000000000000000001")).toBe(false);
     } finally {
       await frontDoor.close();
+    }
+  });
+
+  it("flushTracing waits for a batch the processor's timer sent a moment before (a CI run read the collector too early)", async () => {
+    await shutdownTracing();
+    setEnv("OTEL_EXPORTER_OTLP_ENDPOINT", receiverUrl());
+    setEnv("OTEL_TRACES_SAMPLER_ARG", "1");
+    answerAfterMs = 1_000;
+    try {
+      await request("traced-in-flight-1");
+      await new Promise((r) => setTimeout(r, 1_300)); // the batch timer (1 s) sent it; the collector answers 1 s later
+      await flushTracing();
+      expect(received.some((s) => s.name === "rerank" && attr(s, "rerank.request_id") === "traced-in-flight-1")).toBe(true);
+    } finally {
+      answerAfterMs = 0;
     }
   });
 

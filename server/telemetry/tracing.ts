@@ -163,6 +163,7 @@ export async function traced<T>(name: string, parent: Context, work: () => Promi
 interface Tracing {
   tracer: Tracer | null;
   provider: BasicTracerProvider | null;
+  exporter: SpanExporter | null;
 }
 
 // One per process, on globalThis: Next's bundle and the front door each load their own copy of this module.
@@ -171,13 +172,14 @@ const holder = globalThis as unknown as { __rerankTracing?: Tracing };
 function tracing(): Tracing {
   if (holder.__rerankTracing) return holder.__rerankTracing;
   const endpoint = env().OTEL_EXPORTER_OTLP_ENDPOINT;
-  if (!endpoint) return (holder.__rerankTracing = { tracer: null, provider: null });
+  if (!endpoint) return (holder.__rerankTracing = { tracer: null, provider: null, exporter: null });
+  const exporter = exporterOf(`${endpoint.replace(/\/$/, "")}/v1/traces`);
   const provider = new BasicTracerProvider({
     resource: resourceFromAttributes({ "service.name": env().OTEL_SERVICE_NAME }),
     sampler: samplerOf(env().OTEL_TRACES_SAMPLER, env().OTEL_TRACES_SAMPLER_ARG),
-    spanProcessors: [new BatchSpanProcessor(exporterOf(`${endpoint.replace(/\/$/, "")}/v1/traces`), { scheduledDelayMillis: 1000 })],
+    spanProcessors: [new BatchSpanProcessor(exporter, { scheduledDelayMillis: 1000 })],
   });
-  return (holder.__rerankTracing = { tracer: provider.getTracer("rerank-console"), provider });
+  return (holder.__rerankTracing = { tracer: provider.getTracer("rerank-console"), provider, exporter });
 }
 
 const exporterOf = (url: string) => new ObservedExporter(new OTLPTraceExporter({ url }), url);
@@ -187,9 +189,15 @@ export function tracingEnabled(): boolean {
   return tracing().tracer !== null;
 }
 
-/** Sends the spans recorded so far (tests, shutdown). */
+/**
+ * Sends the spans recorded so far and waits until every export has been answered (tests, shutdown).
+ * The batch processor's forceFlush sends only the spans still buffered: a batch its timer sent a
+ * moment before is still in flight then (a CI run's trace test read the collector too early), so
+ * the exporter's own forceFlush, which awaits its sends, follows.
+ */
 export async function flushTracing(): Promise<void> {
   await holder.__rerankTracing?.provider?.forceFlush();
+  await holder.__rerankTracing?.exporter?.forceFlush?.();
 }
 
 /** Flushes and stops the exporter; the next request reads OTEL_EXPORTER_OTLP_ENDPOINT again. */
