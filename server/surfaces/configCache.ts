@@ -16,7 +16,10 @@ import { env } from "../config";
 // switch, an alias move or a rollback reaches every replica milliseconds after its commit. The
 // poll of that query every CONFIG_WATCH_INTERVAL_MS is the backstop while the listener is down
 // (and every CONFIG_BACKSTOP_MS while it is up); the process that made a change applies it at once
-// (appliedHere).
+// (appliedHere). A reloaded config serves once the models it brings in are open (prepare, at most
+// MODEL_WARM_WAIT_MS); meanwhile the previous one serves. Reads of a surface run in order and a
+// config never replaces a newer read's, but a later change (a kill switch, an abort) never waits
+// for an earlier one still preparing: the earlier one is dropped.
 
 export interface ModelRef {
   alias: string;
