@@ -4,7 +4,8 @@ import { createApiKey, verifyApiKey } from "../auth/apiKeys";
 import { createUser } from "../auth/users";
 import { setEnv } from "../config";
 import { seedDemo } from "./seed";
-import { SurfaceConfigCache, type SurfaceConfig } from "../surfaces/configCache";
+import { SurfaceConfigCache } from "../surfaces/configCache";
+import { gatedPrepare } from "../testing/configCache";
 import { databaseUrl, getDb } from "./client";
 import { configListenerConnections, configListenerPid, configListenerSilences, configListenerUp, onConfigChange, stopConfigListener } from "./configChanges";
 import { connectClient } from "./pgClient";
@@ -96,12 +97,6 @@ describe("config changes by NOTIFY", () => {
 });
 
 describe("a change is served once the models it brings in are open (prepare), within a bound", () => {
-  /** A prepare whose promises for the configs `holds` picks stay pending until release(). */
-  function gatedPrepare(holds: (config: SurfaceConfig) => boolean) {
-    let release = () => {};
-    const gate = new Promise<void>((resolve) => (release = resolve));
-    return { prepare: async (config: SurfaceConfig) => (holds(config) ? gate : undefined), release: () => release() };
-  }
 
   it("a later change of the same surface (a kill switch) serves while an earlier one still waits; the earlier one is then dropped", async () => {
     await expect.poll(configListenerUp).toBe(true);

@@ -98,6 +98,8 @@ export class PoolClosedError extends Error {
   readonly code = "POOL_CLOSED";
 }
 
+const closedError = (pool: string) => new PoolClosedError(`${pool} is closed (the process is stopping): nothing more runs on it`);
+
 export interface ModelWorkerPoolOptions<Task extends object = object> {
   /** Names the pool in errors: "the scoring pool". */
   name: string;
@@ -207,9 +209,8 @@ export class ModelWorkerPool<Task extends object, Reply> {
    *   `deadlineMs` (it goes on on its thread; its result is dropped); the worker's error when it failed or died.
    */
   run(task: Task, options: { deadlineMs?: number; startWithinMs?: number } = {}): Promise<Reply> {
-    if (this.closing) return Promise.reject(new PoolClosedError(`${this.options.name} is closed (the process is stopping): nothing more runs on it`));
-    const claim = options.startWithinMs === undefined ? undefined : (this.nextClaim = (this.nextClaim % 0x7fffffff) + 1);
-    const envelope: PoolTaskEnvelope = claim === undefined ? { live: [...this.held] } : { live: [...this.held], claim };
+    if (this.closing) return Promise.reject(closedError(this.options.name));
+    const { claim, envelope } = this.envelopeOf(options.startWithinMs);
     // Not async: without a deadline the caller gets the task's own promise (one promise and wake-up fewer per task).
     if (options.deadlineMs === undefined) return this.submit({ ...task, ...envelope }, { claim, startWithinMs: options.startWithinMs });
     return this.runWithDeadline(task, envelope, options.deadlineMs, options.startWithinMs);
@@ -223,14 +224,19 @@ export class ModelWorkerPool<Task extends object, Reply> {
    *   QueueTimeoutError when withdrawn, the worker's error); after close() one PoolClosedError.
    */
   runOnEachThread(task: Task, options: { startWithinMs?: number } = {}): Array<Promise<Reply>> {
-    if (this.closing) return [Promise.reject(new PoolClosedError(`${this.options.name} is closed (the process is stopping): nothing more runs on it`))];
+    if (this.closing) return [Promise.reject(closedError(this.options.name))];
     return [...this.threads].map((thread) => this.runPinned(thread, task, options.startWithinMs));
   }
 
   private runPinned(thread: Thread, task: Task, startWithinMs: number | undefined, warm = false): Promise<Reply> {
-    const claim = startWithinMs === undefined ? undefined : (this.nextClaim = (this.nextClaim % 0x7fffffff) + 1);
-    const envelope: PoolTaskEnvelope = claim === undefined ? { live: [...this.held] } : { live: [...this.held], claim };
+    const { claim, envelope } = this.envelopeOf(startWithinMs);
     return this.submit({ ...task, ...envelope }, { claim, startWithinMs, pinnedTo: thread, warm });
+  }
+
+  /** What every task gets besides its own fields: the keys held now, and a claim id when it has a start deadline. */
+  private envelopeOf(startWithinMs: number | undefined): { claim: number | undefined; envelope: PoolTaskEnvelope } {
+    const claim = startWithinMs === undefined ? undefined : (this.nextClaim = (this.nextClaim % 0x7fffffff) + 1);
+    return { claim, envelope: claim === undefined ? { live: [...this.held] } : { live: [...this.held], claim } };
   }
 
   private async runWithDeadline(task: Task, envelope: PoolTaskEnvelope, deadlineMs: number, startWithinMs: number | undefined): Promise<Reply> {
@@ -406,7 +412,7 @@ export class ModelWorkerPool<Task extends object, Reply> {
       if (!finished) console.error(`[rerank] ${this.options.name}: tasks still running ${CLOSE_TIMEOUT_MS / 1000} s after close(); stopping its threads`);
     }
     this.stopping = true;
-    const closed = new PoolClosedError(`${this.options.name} is closed (the process is stopping): nothing more runs on it`);
+    const closed = closedError(this.options.name);
     for (const job of this.queue.splice(0)) job.reject(closed);
     for (const thread of this.threads) for (const job of thread.pinned.splice(0)) job.reject(closed);
     await Promise.all([...this.threads].map((thread) => thread.worker.terminate()));
@@ -433,7 +439,7 @@ export function poolSlot<P extends { close(): Promise<void> }>(globalKey: string
   return {
     get() {
       const s = slot();
-      if (s.closed) throw new PoolClosedError(`${name} is closed (the process is stopping): nothing more runs on it`);
+      if (s.closed) throw closedError(name);
       return (s.pool ??= start());
     },
     peek: () => slot().pool,

@@ -1,5 +1,4 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createHash } from "node:crypto";
 import { createApiKey } from "../auth/apiKeys";
 import { setEnv } from "../config";
 import { getDb, type Db } from "../db/client";
@@ -10,7 +9,7 @@ import { setAlias } from "../registry/versions";
 import { abortRollout, startRollout } from "../rollouts/service";
 import { appliedHere, surfaceConfigs } from "../surfaces/configCache";
 import { startTestFrontDoor, type TestFrontDoor } from "../testing/frontDoor";
-import { createTestSurface, slowModelOnnx } from "../testing/models";
+import { addTestVersion, createTestSurface, slowModelOnnx } from "../testing/models";
 import { openWarm } from "../inference/sessions";
 import { openServedModels } from "./warm";
 
@@ -32,13 +31,7 @@ const candidates = (ids: string[]) => ids.map((id, i) => ({ id, retrievalScore: 
 /** A heavy version (ten 1024-wide layers, ~40 MB: scored on the pool; a few ms for 10 rows once open) of a surface's model. */
 async function addHeavyVersion(db: Db, surfaceKey: string, version: number) {
   const model = await db.model.findUniqueOrThrow({ where: { name: `${surfaceKey}-model` } });
-  const bytes = slowModelOnnx(spec.length, 1024, 10, version);
-  return db.modelVersion.create({
-    data: {
-      modelId: model.id, version, sha256: createHash("sha256").update(bytes).digest("hex"), sizeBytes: bytes.length,
-      inputName: "features", outputName: "score", featureSpec: spec as object[], source: "test", artifact: { create: { bytes: Buffer.from(bytes) } },
-    },
-  });
+  return addTestVersion(db, { modelId: model.id, version, bytes: slowModelOnnx(spec.length, 1024, 10, version), featureSpec: spec });
 }
 
 /**

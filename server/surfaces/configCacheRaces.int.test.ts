@@ -4,7 +4,8 @@
 import { afterAll, describe, expect, it } from "vitest";
 import { getDb } from "../db/client";
 import type { Db } from "../db/client";
-import { SurfaceConfigCache, type SurfaceConfig } from "./configCache";
+import { gatedPrepare } from "../testing/configCache";
+import { SurfaceConfigCache } from "./configCache";
 
 const NEVER = 3_600_000;
 const sql = (q: string, ...args: unknown[]) => getDb().$executeRawUnsafe(q, ...args);
@@ -36,11 +37,6 @@ function controlledDb() {
   return { db, ctl, holdReads };
 }
 
-function gatedPrepare(holds: (config: SurfaceConfig) => boolean) {
-  let release = () => {};
-  const gate = new Promise<void>((resolve) => (release = resolve));
-  return { prepare: async (config: SurfaceConfig) => (holds(config) ? gate : undefined), release: () => release() };
-}
 
 afterAll(async () => {
   await sql("UPDATE surfaces SET kill_switch = false WHERE key = 'search'");

@@ -51,6 +51,18 @@ export function corruptModelBytes(): Uint8Array {
   return randomBytes(512);
 }
 
+/** Stores `bytes` as version `version` of a model (input "features", output "score"), with no alias. */
+export function addTestVersion(db: Db, options: { modelId: string; version: number; bytes: Uint8Array; featureSpec: FeatureSpec }) {
+  const { modelId, version, bytes, featureSpec } = options;
+  return db.modelVersion.create({
+    data: {
+      modelId, version, sha256: createHash("sha256").update(bytes).digest("hex"), sizeBytes: bytes.length,
+      inputName: "features", outputName: "score", featureSpec: featureSpec as object[], source: "test",
+      artifact: { create: { bytes: Buffer.from(bytes) } },
+    },
+  });
+}
+
 /** Creates a surface served by `bytes` (alias "production"), optionally with a cascade model and a shadow candidate. */
 export async function createTestSurface(db: Db, options: {
   key: string;
@@ -66,14 +78,7 @@ export async function createTestSurface(db: Db, options: {
   killSwitch?: boolean;
 }) {
   const model = await db.model.create({ data: { name: `${options.key}-model`, owner: "test" } });
-  const addVersion = async (bytes: Uint8Array, version: number) =>
-    db.modelVersion.create({
-      data: {
-        modelId: model.id, version, sha256: createHash("sha256").update(bytes).digest("hex"), sizeBytes: bytes.length,
-        inputName: "features", outputName: "score", featureSpec: options.featureSpec as object[], source: "test",
-        artifact: { create: { bytes: Buffer.from(bytes) } },
-      },
-    });
+  const addVersion = (bytes: Uint8Array, version: number) => addTestVersion(db, { modelId: model.id, version, bytes, featureSpec: options.featureSpec });
   const primary = await addVersion(options.bytes, 1);
   await db.modelAlias.create({ data: { modelId: model.id, name: "production", versionId: primary.id } });
   if (options.fallbackBytes) {
