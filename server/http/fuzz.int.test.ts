@@ -8,6 +8,7 @@ import { outcomeBatchSchema } from "../events/schema";
 import { appRouter } from "../routers/_app";
 import { keyHeaders } from "../testing/callers";
 import { startTestFrontDoor, type TestFrontDoor } from "../testing/frontDoor";
+import { setEnv } from "../config";
 import { deepJson, procedureInputs, samplesOf, withLeaf, withLeaves, type Leaf, type Sample } from "../testing/inputProbes";
 import { closeTelemetry, telemetry } from "../telemetry/streams";
 
@@ -36,6 +37,10 @@ let requestsSent = 0;
 const catalogIds: string[] = [];
 
 beforeAll(async () => {
+  // A fuzzed change that brings in a model (a stage 2, an alias move, a canary) answers once the
+  // model is open here, at most MODEL_WARM_WAIT_MS (10 s): well inside a run's RUN_TIMEOUT_MS (10 s),
+  // so a slow opening on a loaded machine is not taken for a hang (a clean-clone CI run failed so).
+  setEnv("MODEL_WARM_WAIT_MS", "2000");
   const db = getDb();
   catalogIds.push(...(await db.catalogItem.findMany({ select: { id: true }, orderBy: { id: "asc" }, take: 50 })).map((c) => c.id));
   frontDoor = await startTestFrontDoor();
@@ -45,6 +50,7 @@ beforeAll(async () => {
 const atMost = (step: Promise<unknown> | undefined, ms = 10_000) => Promise.race([step, new Promise((resolve) => setTimeout(resolve, ms).unref())]);
 
 afterAll(async () => {
+  setEnv("MODEL_WARM_WAIT_MS", undefined);
   await atMost(frontDoor?.close());
   await atMost(closeTelemetry());
 }, 60_000);
@@ -248,7 +254,21 @@ const executed = new Map<string, number>();
 async function checkBounded<Ts extends [unknown, ...unknown[]]>(name: string, property: fc.IAsyncPropertyWithHooks<Ts>, numRuns: number, capMs: number): Promise<void> {
   const details = await fc.check(property, { numRuns, interruptAfterTimeLimit: Math.max(1, Math.round(capMs)), markInterruptAsFailure: false, timeout: RUN_TIMEOUT_MS });
   executed.set(name, (executed.get(name) ?? 0) + details.numRuns);
-  if (details.failed && !details.interrupted) throw new Error(fc.defaultReportMessage(details) ?? "property failed");
+  if (details.failed && !details.interrupted) throw new Error(reportOf(name, details));
+}
+
+/**
+ * fast-check's report, or — when printing the counterexample overflows the stack (a 3,000-deep
+ * JSON value: a clean-clone CI run lost the failure that way) — what failed without it: the error
+ * or timeout, and the last 5xx answers seen.
+ */
+function reportOf<Ts>(name: string, details: fc.RunDetails<Ts>): string {
+  try {
+    return fc.defaultReportMessage(details) ?? "property failed";
+  } catch {
+    const why = details.errorInstance instanceof Error ? details.errorInstance.message : "the property returned false (a 5xx)";
+    return `${name}: failed after ${details.numRuns} runs: ${why}; the counterexample is too deep to print; last 5xx answers: ${failures.slice(-3).join(" | ") || "none"}`;
+  }
 }
 
 /** Names (of `names`) whose executed runs fell below `min`, with their counts. */
