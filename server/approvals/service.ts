@@ -184,7 +184,8 @@ export async function startCanary(ctx: Ctx, input: StartRolloutInput) {
 
 /** Starts a new canary like an ended one (rollouts.retry): the same checks as a start. */
 export async function retryCanary(ctx: Ctx, input: { rolloutId: string; reason: string }) {
-  return startCanary(ctx, { ...(await retryInputOf(ctx.db, input.rolloutId)), reason: input.reason });
+  const start = { ...(await retryInputOf(ctx.db, input.rolloutId)), reason: input.reason };
+  return { ...(await startCanary(ctx, start)), surface: start.surface };
 }
 
 /** Starts (or resumes) an experiment now (experiments.start), unless its surface requires approval. */
@@ -253,6 +254,8 @@ export async function requestChange(ctx: Ctx, input: { change: ChangePayload; re
 /**
  * Approves (and applies) or rejects a pending request. The decider is a signed-in person other than
  * the requester holding the change's permission; of two deciding at once, exactly one wins.
+ * @returns the request as decided, with `surfaces`: the keys of the surfaces an applied change
+ *   reached (an alias serves several; none when rejected or when the apply failed).
  */
 export async function decideChange(ctx: Ctx, input: z.infer<typeof decideChangeSchema>) {
   const person = requester(ctx);
@@ -271,25 +274,29 @@ export async function decideChange(ctx: Ctx, input: z.infer<typeof decideChangeS
   if (claimed.count === 0) throw new ConflictError(`id: the request is ${request.status} already`);
   const facts = { id: request.id, summary: request.summary, requestedBy: request.requestedBy.email };
   const entry = { actor: ctx.actor, subject: subjects.surface(request.surfaceId, request.surface.key), surfaces: [request.surface.key], reason: input.comment || request.reason };
+  const decided = async (surfaces: string[]) => ({ ...(await ctx.db.changeRequest.findUniqueOrThrow({ where: { id: request.id } })), surfaces });
   if (!input.approve) {
     await recordAudit(ctx.db, { ...entry, action: "change_request.reject", after: facts });
-    return ctx.db.changeRequest.findUniqueOrThrow({ where: { id: request.id } });
+    return decided([]);
   }
   if (moved) {
     await recordAudit(ctx.db, { ...entry, action: "change_request.fail", after: { ...facts, error: moved } });
     throw new ConflictError(moved);
   }
   try {
+    // Read before the change: an alias move's reach is the surfaces its alias ranks now.
+    const reached = (await affected(ctx.db, payload)).surfaces.map((s) => s.key);
     await apply(ctx.db, payload, ctx.actor, `${request.reason} (requested by ${request.requestedBy.email}, approved by ${person.name})`);
     await recordAudit(ctx.db, { ...entry, action: "change_request.approve", after: facts });
+    return decided(reached);
   } catch (error) {
     const message = (error as Error).message;
     await ctx.db.changeRequest.update({ where: { id: request.id }, data: { status: "failed", error: message } });
     await recordAudit(ctx.db, { ...entry, action: "change_request.fail", after: { ...facts, error: message } });
     // The alias moved between the check above and the move (or another conflict): 409, as for a direct call.
     if (error instanceof ConflictError) throw error;
+    return decided([]);
   }
-  return ctx.db.changeRequest.findUniqueOrThrow({ where: { id: request.id } });
 }
 
 /**

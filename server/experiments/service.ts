@@ -201,6 +201,8 @@ export async function restartExperiment(db: Db, key: string, input: ExperimentIn
 /**
  * Ships a variant: its model version becomes the surface model's production alias (audited), and
  * the experiment ends, in one transaction.
+ * @returns the experiment as shipped, with `surfaces`: the keys of its surface and of every surface
+ *   the moved production alias ranks.
  * `check.expectFromVersionId`: the production version the page showed (null: unset); if production
  * moved since, ConflictError (409) and nothing changes. Omitted: not checked.
  * @throws ConflictError (not running or stopped; production moved), InvalidInputError on `variant`.
@@ -227,13 +229,14 @@ export async function shipExperiment(db: Db, key: string, variantKey: string, ac
     );
   }
   const why = `shipped from experiment ${key}, variant ${variantKey}${reason ? `: ${reason}` : ""}`;
+  let reached: readonly string[] = [];
   // Checked above and again under the experiment's lock; the alias move and the status change
   // commit together or not at all.
-  return transition(db, key, actor, ["running", "stopped"], async (tx, e) => {
-    await setAliasIn(tx, {
+  const shipped = await transition(db, key, actor, ["running", "stopped"], async (tx, e) => {
+    ({ surfaces: reached } = await setAliasIn(tx, {
       versionId: versionId!, alias: "production", actor, reason: why, kind: "ship",
       expectFrom: check.expectFromVersionId === undefined ? undefined : { versionId: check.expectFromVersionId, what: `ship of ${key} refused` },
-    });
+    }));
     await notifyInTransaction(tx, {
       kind: "experiment.shipped", actor: actor.name, reason: reason ?? null,
       data: { experiment: key, surface: current.surface.key, variant: variantKey, model: pinned?.model.name ?? "", version: pinned?.version ?? 0, alias: "production" },
@@ -241,4 +244,6 @@ export async function shipExperiment(db: Db, key: string, variantKey: string, ac
     await tx.experiment.update({ where: { id: e.id }, data: { status: "shipped", shippedVariantKey: variantKey, stoppedAt: e.stoppedAt ?? new Date() } });
     await tx.experimentPhase.updateMany({ where: { experimentId: e.id, phase: e.phase, endedAt: null }, data: { endedAt: new Date() } });
   }, "experiment.ship", reason ?? `variant ${variantKey}`, { variant: variantKey });
+  // The experiment's surface (its experiment ended) and every surface the production alias ranks.
+  return { ...shipped, surfaces: [...new Set([current.surface.key, ...reached])].sort() };
 }

@@ -8,7 +8,7 @@ import { procedureFor, router } from "../trpc";
 export const approvalsRouter = router({
   list: procedureFor["console.read"].input(listChangesSchema).query(({ ctx, input }) => listChanges(ctx.db, input)),
   request: procedureFor["changes.request"].input(requestChangeSchema).mutation(({ ctx, input }) => requestChange(ctx, input)),
-  decide: procedureFor["changes.request"].input(decideChangeSchema).mutation(({ ctx, input }) => appliedHere(decideChange(ctx, input))),
+  decide: procedureFor["changes.request"].input(decideChangeSchema).mutation(({ ctx, input }) => appliedHere(decideChange(ctx, input), { surfaces: (decided) => decided.surfaces })),
   cancel: procedureFor["changes.request"].input(cancelChangeSchema).mutation(({ ctx, input }) => cancelChange(ctx, input.id)),
-  setRequired: procedureFor["settings.write"].input(setApprovalSchema).mutation(({ ctx, input }) => appliedHere(setSurfaceApproval(ctx, input))),
+  setRequired: procedureFor["settings.write"].input(setApprovalSchema).mutation(({ ctx, input }) => appliedHere(setSurfaceApproval(ctx, input), { surface: input.surface })),
 });

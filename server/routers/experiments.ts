@@ -7,10 +7,13 @@ import {
   createExperiment, getExperiment, listExperiments, stopExperiment, updateExperiment,
 } from "../experiments/service";
 import { expectFromVersionIdSchema } from "../registry/schema";
+import { appliedHere } from "../surfaces/configCache";
 import { procedureFor, router } from "../trpc";
 import { decimal, idString, text } from "../validation";
 
 const byKey = z.strictObject({ key: idString(63) });
+/** A lifecycle change answers once the experiment's surface serves it here (appliedHere). */
+const ofItsSurface = { surfaces: (experiment: { surface: { key: string } }) => [experiment.surface.key] };
 
 export const experimentsRouter = router({
   list: procedureFor["console.read"].query(({ ctx }) => listExperiments(ctx.db)),
@@ -23,10 +26,10 @@ export const experimentsRouter = router({
     .query(({ ctx, input }) => planFromRecentTraffic(ctx.db, input)),
   create: procedureFor["experiments.write"].input(experimentInputSchema).mutation(({ ctx, input }) => createExperiment(ctx.db, input, ctx.actor)),
   update: procedureFor["experiments.write"].input(experimentInputSchema).mutation(({ ctx, input }) => updateExperiment(ctx.db, input.key, input, ctx.actor)),
-  start: procedureFor["experiments.write"].input(byKey).mutation(({ ctx, input }) => startVariants(ctx, input.key)),
-  stop: procedureFor["experiments.write"].input(byKey.extend({ reason: text(500).optional() })).mutation(({ ctx, input }) => stopExperiment(ctx.db, input.key, ctx.actor, input.reason)),
+  start: procedureFor["experiments.write"].input(byKey).mutation(({ ctx, input }) => appliedHere(startVariants(ctx, input.key), ofItsSurface)),
+  stop: procedureFor["experiments.write"].input(byKey.extend({ reason: text(500).optional() })).mutation(({ ctx, input }) => appliedHere(stopExperiment(ctx.db, input.key, ctx.actor, input.reason), ofItsSurface)),
   restart: procedureFor["experiments.write"]
     .input(z.strictObject({ experiment: experimentInputSchema, reason: text(500).optional() }))
-    .mutation(({ ctx, input }) => restartVariants(ctx, { key: input.experiment.key, experiment: input.experiment, reason: input.reason })),
-  ship: procedureFor["experiments.ship"].input(byKey.extend({ variant: idString(63), reason: text(500).trim().optional(), override: z.boolean().optional(), expectFromVersionId: expectFromVersionIdSchema })).mutation(({ ctx, input }) => shipVariant(ctx, input)),
+    .mutation(({ ctx, input }) => appliedHere(restartVariants(ctx, { key: input.experiment.key, experiment: input.experiment, reason: input.reason }), ofItsSurface)),
+  ship: procedureFor["experiments.ship"].input(byKey.extend({ variant: idString(63), reason: text(500).trim().optional(), override: z.boolean().optional(), expectFromVersionId: expectFromVersionIdSchema })).mutation(({ ctx, input }) => appliedHere(shipVariant(ctx, input), { surfaces: (shipped) => shipped.surfaces })),
 });

@@ -17,7 +17,7 @@ export const rolloutsRouter = router({
   /** Starts a new rollout like an ended one (same version, steps and policy); a change request where the surface requires approval. */
   retry: procedureFor["canary.start"]
     .input(z.strictObject({ rolloutId: idString(), reason: reasonSchema }))
-    .mutation(({ ctx, input }) => appliedHere(retryCanary(ctx, input))),
+    .mutation(({ ctx, input }) => appliedHere(retryCanary(ctx, input), { surfaces: (retried) => [retried.surface] })),
   /** Stops judging; the canary keeps its share until resumed, promoted or aborted. */
   pause: procedureFor["canary.abort"].input(lever).mutation(({ ctx, input }) => appliedHere(pauseRollout(ctx.db, input, ctx.actor), { surface: input.surface })),
   resume: procedureFor["canary.resume"].input(lever).mutation(({ ctx, input }) => appliedHere(resumeRollout(ctx.db, input, ctx.actor), { surface: input.surface })),
