@@ -101,7 +101,7 @@ describe("approvals", () => {
     await expect(as(pm1).experiments.start({ key: "appr-exp" })).rejects.toMatchObject({ code: "CONFLICT", message: expect.stringContaining('surface "t-approve" requires approval') });
     expect((await getDb().experiment.findUniqueOrThrow({ where: { key: "appr-exp" } })).status).toBe("draft");
     const request = await as(pm1).approvals.request({ change: { kind: "experiment_start", key: "appr-exp" }, reason: "ready to run" });
-    expect(request.summary).toBe("start experiment appr-exp: its variants serve part of t-approve's traffic");
+    expect(request.summary).toBe("start experiment appr-exp: its variants serve part of t-approve's traffic: control 1 % (production, t-approve-model v1), treat 99 % (t-approve-model v4)");
     await as(pm2).approvals.decide({ id: request.id, approve: true });
     expect((await getDb().experiment.findUniqueOrThrow({ where: { key: "appr-exp" } })).status).toBe("running");
     await as(pm2).experiments.stop({ key: "appr-exp", reason: "test over" });
@@ -221,7 +221,7 @@ describe("approvals", () => {
     }));
     await db.experiment.update({ where: { key: "appr-pin-exp" }, data: { status: "stopped", stoppedAt: new Date() } });
     const ship = await as(pm).approvals.request({ change: { kind: "experiment_ship", key: "appr-pin-exp", variant: "treat", override: true }, reason: "ship v5" });
-    expect(ship.summary).toBe("ship variant treat of experiment appr-pin-exp to production on t-appr-pin, now v4");
+    expect(ship.summary).toMatch(/^ship variant treat \(t-appr-pin-model v5\) of experiment appr-pin-exp to production on t-appr-pin, now v4; overriding the /);
     expect(ship.payload).toMatchObject({ expectFromVersionId: id(4) });
     expect((await as(bo).oncall.rollback({ surface: "t-appr-pin", reason: "incident 2" })).version).toBe(1);
     await expect(as(pm2).approvals.decide({ id: ship.id, approve: true })).rejects.toMatchObject({

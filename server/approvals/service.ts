@@ -3,21 +3,24 @@ import type { Actor } from "../audit/actor";
 import { recordAudit } from "../audit/record";
 import { principalCan } from "../auth/principal";
 import type { Db } from "../db/client";
+import type { Prisma } from "../db/generated/client";
 import type { Permission } from "../domain/access/permissions";
 import { subjects } from "../domain/audit/subject";
+import { canonicalJson } from "../domain/canonicalJson";
 import { ConflictError, ForbiddenError, InvalidInputError, NotFoundError } from "../errors";
 import { shipBlockers } from "../domain/experiments/shipGate";
+import { mapError } from "../errorMapping";
 import { experimentResults } from "../experiments/results";
 import type { ExperimentInput } from "../experiments/schema";
-import { restartExperiment, shipExperiment, startExperiment } from "../experiments/service";
+import { experimentAllocation, getExperiment, restartExperiment, shipExperiment, startExperiment, variantVersion, type Allocation } from "../experiments/service";
 import { RANKING_ROLES, describeReach } from "../domain/rollouts/aliasReach";
 import { surfacesReachedBy, type SurfaceReached } from "../registry/aliasReach";
 import { setAlias } from "../registry/versions";
 import { checkStage2, configureStage2, type Stage2Input } from "../surfaces/stage2";
-import { promoteRolloutNow, retryInputOf, startRollout, type StartRolloutInput } from "../rollouts/service";
+import { checkRolloutStart, promoteRolloutNow, retryInputOf, startRollout, type StartRolloutInput } from "../rollouts/service";
 import type { Context } from "../trpc";
 import { reasonSchema } from "../validation";
-import { stage2ConfigSchema } from "../surfaces/stage2.schema";
+import { stage2ConfigSchema, type Stage2Config } from "../surfaces/stage2.schema";
 import type { ChangePayload, decideChangeSchema, listChangesSchema, setApprovalSchema } from "./schema";
 
 // Approvals (per surface, optional): on a surface that requires them, moving an alias that ranks
@@ -41,6 +44,22 @@ export const CHANGE_PERMISSION: Record<ChangePayload["kind"], Permission> = {
   surface_stage2: "models.write",
 };
 
+/**
+ * What a request pins when it is filed, besides the alias pins (`expectFromVersionId`) the change
+ * itself carries: what its summary showed, so an approval never applies something else. Computed
+ * by the server, never taken from the requester.
+ */
+interface Pins {
+  /** experiment_ship: the version the variant served (what the summary names). */
+  shipVersionId?: string;
+  /** experiment_start: the experiment's allocation (variants, weights, coverage, targeting…). */
+  allocation?: Allocation;
+  /** surface_stage2: the surface's stage 2 as the summary's "before" showed it (null: none). */
+  stage2?: Stage2Config | null;
+}
+/** A change request's stored payload: the change as requested, with its pins. */
+type StoredChange = ChangePayload & { pinned?: Pins };
+
 interface Affected {
   surfaces: Array<{ id: string; key: string; requireApproval: boolean }>;
   /** What will change, in words: "search-ranker production: v2 → v3 (serves search)". */
@@ -49,6 +68,8 @@ interface Affected {
   from?: { versionId: string | null };
   /** A canary promotion's rollout: pinned on the request when it is filed. */
   rolloutId?: string;
+  /** Pinned on the request when it is filed (Pins). */
+  pins?: Pins;
 }
 
 /** The surfaces `alias` of a model reaches in a role that ranks their traffic (a shadow's scores are never shown). */
@@ -87,11 +108,11 @@ async function affected(db: Db, change: ChangePayload): Promise<Affected> {
     // Refused with the field's error now rather than failing when approved.
     await checkStage2(db, surface, change.stage2);
     const before = stage2ConfigSchema.safeParse(surface.stage2).data ?? null;
-    return { surfaces: [{ id: surface.id, key: surface.key, requireApproval: surface.requireApproval }], summary: `stage 2 of ${surface.key}: ${stage2Words(before)} → ${stage2Words(change.stage2)}` };
+    return { surfaces: [{ id: surface.id, key: surface.key, requireApproval: surface.requireApproval }], summary: `stage 2 of ${surface.key}: ${stage2Words(before)} → ${stage2Words(change.stage2)}`, pins: { stage2: before } };
   }
   if (change.kind === "canary_start") {
-    const surface = await db.surface.findUnique({ where: { key: change.rollout.surface }, select: { id: true, key: true, requireApproval: true, modelAlias: true, model: { select: { id: true, name: true } } } });
-    if (!surface) throw new NotFoundError("surface", change.rollout.surface);
+    // Refused with the field's error now (an unknown version, one already serving, bad steps) rather than failing when approved.
+    const { surface } = await checkRolloutStart(db, change.rollout);
     const steps = (change.rollout.steps ?? [1, 5, 25, 50]).join(" → ");
     const promotes = surface.model ? await rankedBy(db, { modelId: surface.model.id, modelName: surface.model.name, alias: surface.modelAlias }) : [];
     const others = promotes.filter((s) => s.key !== surface.key);
@@ -114,28 +135,53 @@ async function affected(db: Db, change: ChangePayload): Promise<Affected> {
       summary: `promote the canary of ${rollout.model.name} v${versionOf(rollout.toVersionId)} on ${rollout.surface.key} (at ${rollout.currentPercent} %): ${rollout.model.name} ${rollout.surface.modelAlias} ${from ? `v${from}` : "unset"} → v${versionOf(rollout.toVersionId)}${also}`,
     };
   }
-  const experiment = await db.experiment.findUnique({ where: { key: change.key }, select: { surface: { select: { id: true, key: true, requireApproval: true, model: { select: { id: true, name: true } } } } } });
+  const experiment = await db.experiment.findUnique({ where: { key: change.key }, select: { surface: { select: { id: true, key: true, requireApproval: true, modelId: true, model: { select: { id: true, name: true } } } } } });
   if (!experiment) throw new NotFoundError("experiment", change.key);
   const { surface } = experiment;
-  if (change.kind === "experiment_start") return { surfaces: [surface], summary: `start experiment ${change.key}: its variants serve part of ${surface.key}'s traffic` };
+  const stored = await getExperiment(db, change.key);
+  if (change.kind === "experiment_start") {
+    // What the approver approves: each variant's share and the version it serves now.
+    const arms = await Promise.all(stored.variants.map(async (v) => {
+      const version = await variantVersion(db, stored, v);
+      const model = version ? `${v.modelAlias ? `${v.modelAlias}, ` : ""}${version.modelName} v${version.version}` : `${v.modelAlias ?? "no model"}, unset`;
+      return `${v.key} ${percent(v.weight)} (${model})`;
+    }));
+    const coverage = stored.coverage < 1 ? ` of ${percent(stored.coverage)} of its traffic` : "";
+    return {
+      surfaces: [surface], pins: { allocation: await experimentAllocation(db, change.key) },
+      summary: `start experiment ${change.key}: its variants serve part of ${surface.key}'s traffic: ${arms.join(", ")}${coverage}`,
+    };
+  }
+  const variant = stored.variants.find((v) => v.key === change.variant);
+  if (!variant) throw new InvalidInputError("change.variant", `experiment "${change.key}" has no variant "${change.variant}"`);
+  const shipped = await variantVersion(db, stored, variant);
+  if (!shipped) throw new InvalidInputError("change.variant", `variant "${change.variant}" has no model to ship`);
   // A ship moves the surface model's production alias (shipExperiment): every surface it ranks changes.
   const moved = surface.model ? await rankedBy(db, { modelId: surface.model.id, modelName: surface.model.name, alias: "production" }) : [];
   const others = moved.filter((s) => s.key !== surface.key);
   const also = others.length ? ` (${surface.model?.name} production also serves ${describeReach(others)})` : "";
   const production = surface.model ? await db.modelAlias.findUnique({ where: { modelId_name: { modelId: surface.model.id, name: "production" } }, select: { versionId: true, version: { select: { version: true } } } }) : null;
   const now = production ? `, now v${production.version.version}` : "";
-  return { surfaces: union([surface], moved), summary: `ship variant ${change.variant} of experiment ${change.key} to production on ${surface.key}${now}${also}`, from: { versionId: production?.versionId ?? null } };
+  // An override ships past the checks that block it: the approver reads which.
+  const blockers = change.override ? shipBlockers(await experimentResults(db, change.key)) : [];
+  const override = !change.override ? "" : blockers.length ? `; overriding the checks that block it: ${blockers.join("; ")}` : "; overriding the ship checks should they block it when approved";
+  return {
+    surfaces: union([surface], moved), from: { versionId: production?.versionId ?? null }, pins: { shipVersionId: shipped.versionId },
+    summary: `ship variant ${change.variant} (${shipped.modelName} v${shipped.version}) of experiment ${change.key} to production on ${surface.key}${now}${also}${override}`,
+  };
 }
 
-/** Applies a change (directly, or on approval) as `actor`. */
-async function apply(db: Db, change: ChangePayload, actor: Actor, reason: string) {
+const percent = (share: number) => `${+(share * 100).toFixed(2)} %`;
+
+/** Applies a change (directly, or on approval: then with its pins) as `actor`. */
+async function apply(db: Db, change: StoredChange, actor: Actor, reason: string) {
   if (change.kind === "alias_move") return setAlias(db, { versionId: change.versionId, alias: change.alias, actor, reason, expectFrom: expectFromOf(change, `move of ${change.alias} refused`) });
   if (change.kind === "surface_stage2") return configureStage2(db, { surface: change.surface, stage2: change.stage2, reason }, actor);
   // The approval covers every surface the change reached when approved: its promotion needs no other.
   if (change.kind === "canary_start") return startRollout(db, { ...change.rollout, reason }, actor, { approvedFor: (await affected(db, change)).surfaces.map((s) => s.key) });
   if (change.kind === "canary_promote") return promoteRolloutNow(db, { surface: change.surface, reason, rolloutId: change.rolloutId }, actor, { approved: true });
-  if (change.kind === "experiment_start") return startExperiment(db, change.key, actor);
-  return shipChecked(db, change, actor, reason);
+  if (change.kind === "experiment_start") return startExperiment(db, change.key, actor, { expectAllocation: change.pinned?.allocation });
+  return shipChecked(db, { ...change, expectVersionId: change.pinned?.shipVersionId }, actor, reason);
 }
 
 /**
@@ -213,14 +259,14 @@ export async function shipVariant(ctx: Ctx, input: { key: string; variant: strin
   return shipChecked(ctx.db, input, ctx.actor, input.reason);
 }
 
-async function shipChecked(db: Db, change: { key: string; variant: string; override?: boolean; expectFromVersionId?: string | null }, actor: Actor, reason: string | undefined) {
+async function shipChecked(db: Db, change: { key: string; variant: string; override?: boolean; expectFromVersionId?: string | null; expectVersionId?: string }, actor: Actor, reason: string | undefined) {
   const blockers = shipBlockers(await experimentResults(db, change.key));
   if (blockers.length > 0 && !change.override) {
     throw new ConflictError(`ship is blocked: ${blockers.join("; ")}. Ship anyway only by overriding the checks, with a reason`);
   }
   if (blockers.length > 0 && !reasonSchema.safeParse(reason ?? "").success) throw new InvalidInputError("reason", "overriding the ship checks needs a reason (at least 3 characters)");
   const why = blockers.length > 0 ? `override of ${blockers.join("; ")}: ${reason}` : reason;
-  return shipExperiment(db, change.key, change.variant, actor, why, { expectFromVersionId: change.expectFromVersionId });
+  return shipExperiment(db, change.key, change.variant, actor, why, { expectFromVersionId: change.expectFromVersionId, expectVersionId: change.expectVersionId });
 }
 
 function requester(ctx: Ctx) {
@@ -233,18 +279,19 @@ export async function requestChange(ctx: Ctx, input: { change: ChangePayload; re
   const person = requester(ctx);
   const permission = CHANGE_PERMISSION[input.change.kind];
   if (!principalCan(person, permission)) throw new ForbiddenError(`you need the permission ${permission} to request this change`);
-  const { surfaces, summary, from, rolloutId } = await affected(ctx.db, input.change);
+  const { surfaces, summary, from, rolloutId, pins } = await affected(ctx.db, input.change);
   const surface = surfaces.find((s) => s.requireApproval);
   if (!surface) throw new InvalidInputError("change", `no surface it affects requires approval (${surfaces.map((s) => s.key).join(", ") || "none"}): apply it directly`);
   // What the approver approves is the summary's "v2 → v1": the version shown now is pinned, so a
   // request approved after the alias moved (an on-call rollback meanwhile) is refused, not applied over it.
   const change = input.change;
-  const payload = (change.kind === "alias_move" || change.kind === "experiment_ship") && change.expectFromVersionId === undefined && from
+  const pinnedChange = (change.kind === "alias_move" || change.kind === "experiment_ship") && change.expectFromVersionId === undefined && from
     ? { ...change, expectFromVersionId: from.versionId }
     : change.kind === "canary_promote" && rolloutId ? { ...change, rolloutId } : change;
+  const payload: StoredChange = pins ? { ...pinnedChange, pinned: pins } : pinnedChange;
   return ctx.db.$transaction(async (tx) => {
     const request = await tx.changeRequest.create({
-      data: { kind: input.change.kind, surfaceId: surface.id, payload, summary, reason: input.reason, requestedById: person.id },
+      data: { kind: input.change.kind, surfaceId: surface.id, payload: payload as unknown as Prisma.InputJsonValue, summary, reason: input.reason, requestedById: person.id },
     });
     await recordAudit(tx, { action: "change_request.create", actor: ctx.actor, subject: subjects.surface(surface.id, surface.key), surfaces: [surface.key], after: { id: request.id, summary }, reason: input.reason });
     return request;
@@ -264,14 +311,14 @@ export async function decideChange(ctx: Ctx, input: z.infer<typeof decideChangeS
   if (request.requestedById === person.id) throw new ConflictError("id: you cannot approve or reject your own request; another person must");
   const permission = CHANGE_PERMISSION[request.kind];
   if (!principalCan(person, permission)) throw new ForbiddenError(`you need the permission ${permission} to decide this request`);
-  const payload = request.payload as ChangePayload;
-  // Checked before the claim (and again under the model's lock by the move itself): the alias moved since the request was filed.
-  const moved = input.approve ? await pinMoved(ctx.db, payload) : null;
+  const payload = request.payload as unknown as StoredChange;
+  // Checked before the claim (and again under the model's lock by the move itself): what the summary showed changed since the request was filed.
+  const moved = input.approve ? await pinBroken(ctx.db, payload) : null;
   const claimed = await ctx.db.changeRequest.updateMany({
     where: { id: request.id, status: "pending" },
     data: { status: input.approve ? (moved ? "failed" : "applied") : "rejected", decidedById: person.id, decidedAt: new Date(), decisionComment: input.comment || null, ...(moved ? { error: moved } : {}) },
   });
-  if (claimed.count === 0) throw new ConflictError(`id: the request is ${request.status} already`);
+  if (claimed.count === 0) throw new ConflictError(`id: the request is ${await statusNow(ctx.db, request.id)} already`);
   const facts = { id: request.id, summary: request.summary, requestedBy: request.requestedBy.email };
   const entry = { actor: ctx.actor, subject: subjects.surface(request.surfaceId, request.surface.key), surfaces: [request.surface.key], reason: input.comment || request.reason };
   const decided = async (surfaces: string[]) => ({ ...(await ctx.db.changeRequest.findUniqueOrThrow({ where: { id: request.id } })), surfaces });
@@ -283,27 +330,43 @@ export async function decideChange(ctx: Ctx, input: z.infer<typeof decideChangeS
     await recordAudit(ctx.db, { ...entry, action: "change_request.fail", after: { ...facts, error: moved } });
     throw new ConflictError(moved);
   }
+  let reached: string[];
   try {
     // Read before the change: an alias move's reach is the surfaces its alias ranks now.
-    const reached = (await affected(ctx.db, payload)).surfaces.map((s) => s.key);
+    reached = (await affected(ctx.db, payload)).surfaces.map((s) => s.key);
     await apply(ctx.db, payload, ctx.actor, `${request.reason} (requested by ${request.requestedBy.email}, approved by ${person.name})`);
-    await recordAudit(ctx.db, { ...entry, action: "change_request.approve", after: facts });
-    return decided(reached);
   } catch (error) {
-    const message = (error as Error).message;
+    // Stored and shown to everyone who reads the request: the caller's message (a domain error's own, or
+    // what failed in plain words for a fault of ours), never a driver's text.
+    const { message } = mapError(error, "applying the approved change");
     await ctx.db.changeRequest.update({ where: { id: request.id }, data: { status: "failed", error: message } });
     await recordAudit(ctx.db, { ...entry, action: "change_request.fail", after: { ...facts, error: message } });
-    // The alias moved between the check above and the move (or another conflict): 409, as for a direct call.
-    if (error instanceof ConflictError) throw error;
-    return decided([]);
+    // The approver learns it failed as a direct call would say (a 409 when the alias moved meanwhile, a 400 naming the field…).
+    throw error;
   }
+  // Applied: a fault recording the approval from here on is not a failed change.
+  await recordAudit(ctx.db, { ...entry, action: "change_request.approve", after: facts });
+  return decided(reached);
+}
+
+/** A request's status as stored now (the loser of two decisions at once is told what the winner made it). */
+async function statusNow(db: Pick<Db, "changeRequest">, id: string): Promise<string> {
+  return (await db.changeRequest.findUnique({ where: { id }, select: { status: true } }))?.status ?? "gone";
 }
 
 /**
  * Why a request can no longer be applied as filed, or null: its alias (an alias move's, a ship's
- * production) no longer points at the version pinned when it was filed. Names the alias and both versions.
+ * production) no longer points at the version pinned when it was filed (names the alias and both
+ * versions), or a surface's stage 2 is no longer what the summary's "before" showed. (A ship's
+ * variant version and a start's allocation are checked under the experiment's lock when applied.)
  */
-async function pinMoved(db: Db, change: ChangePayload): Promise<string | null> {
+async function pinBroken(db: Db, change: StoredChange): Promise<string | null> {
+  if (change.kind === "surface_stage2" && change.pinned && "stage2" in change.pinned) {
+    const surface = await db.surface.findUnique({ where: { key: change.surface }, select: { stage2: true } });
+    const now = stage2ConfigSchema.safeParse(surface?.stage2).data ?? null;
+    if (canonicalJson(now) === canonicalJson(change.pinned.stage2 ?? null)) return null;
+    return `stage 2 of ${change.surface} changed since the request was filed (it showed ${stage2Words(change.pinned.stage2 ?? null)}, it is now ${stage2Words(now)}): not applied over it; file a new request if the change is still wanted`;
+  }
   if ((change.kind !== "alias_move" && change.kind !== "experiment_ship") || change.expectFromVersionId === undefined) return null;
   let target: { modelId: string; modelName: string; alias: string } | null = null;
   if (change.kind === "alias_move") {
@@ -329,9 +392,13 @@ export async function cancelChange(ctx: Ctx, id: string) {
   const request = await ctx.db.changeRequest.findUnique({ where: { id } });
   if (!request) throw new NotFoundError("change request", id);
   if (request.requestedById !== person.id) throw new ForbiddenError("only the requester can cancel a request");
-  const claimed = await ctx.db.changeRequest.updateMany({ where: { id, status: "pending" }, data: { status: "cancelled", decidedAt: new Date() } });
-  if (claimed.count === 0) throw new ConflictError(`id: the request is ${request.status} already`);
-  return ctx.db.changeRequest.findUniqueOrThrow({ where: { id } });
+  return ctx.db.$transaction(async (tx) => {
+    const claimed = await tx.changeRequest.updateMany({ where: { id, status: "pending" }, data: { status: "cancelled", decidedAt: new Date() } });
+    if (claimed.count === 0) throw new ConflictError(`id: the request is ${await statusNow(tx, id)} already`);
+    const surface = await tx.surface.findUniqueOrThrow({ where: { id: request.surfaceId }, select: { key: true } });
+    await recordAudit(tx, { action: "change_request.cancel", actor: ctx.actor, subject: subjects.surface(request.surfaceId, surface.key), surfaces: [surface.key], after: { id, summary: request.summary } });
+    return tx.changeRequest.findUniqueOrThrow({ where: { id } });
+  });
 }
 
 export function listChanges(db: Db, input: z.infer<typeof listChangesSchema>) {
@@ -343,8 +410,10 @@ export function listChanges(db: Db, input: z.infer<typeof listChangesSchema>) {
   });
 }
 
-/** Turns a surface's approval requirement on or off (admins). */
+/** Turns a surface's approval requirement on or off (admins, signed in: not an API key). */
 export async function setSurfaceApproval(ctx: Ctx, input: z.infer<typeof setApprovalSchema>) {
+  // Four-eyes is about people: a key, which no second person stands behind, cannot switch it off (or on).
+  requester(ctx);
   const surface = await ctx.db.surface.findUnique({ where: { key: input.surface } });
   if (!surface) throw new NotFoundError("surface", input.surface);
   return ctx.db.$transaction(async (tx) => {

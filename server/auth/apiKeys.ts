@@ -59,16 +59,19 @@ export async function createApiKey(db: Pick<Db, "apiKey">, input: NewApiKey, cre
 }
 
 /**
- * Revokes a key: refused at once in this process, in the others when the change's NOTIFY arrives
- * (milliseconds; within CONFIG_WATCH_INTERVAL_MS while their listener is down). Revoking twice keeps the first time.
+ * Revokes a key, in `tx`. The caller forgets cached verdicts once it commits (forgetVerifiedKeys):
+ * the key is then refused at once in this process, in the others when the change's NOTIFY arrives
+ * (milliseconds; within CONFIG_WATCH_INTERVAL_MS while their listener is down).
+ * @returns the key, and `revoked`: false when it was revoked already (it keeps its first revocation
+ *   time; of two revocations at once, one is the change and the other finds it done).
+ * @throws NotFoundError for an unknown id.
  */
-export async function revokeApiKey(db: Pick<Db, "apiKey">, id: string) {
-  const existing = await db.apiKey.findUnique({ where: { id }, omit: { keyHash: true } });
-  if (!existing) throw new NotFoundError("API key", id);
-  if (existing.revokedAt) return existing;
-  const revoked = await db.apiKey.update({ where: { id }, data: { revokedAt: new Date() }, omit: { keyHash: true } });
-  forgetVerifiedKeys(); // here at once; other processes on the NOTIFY
-  return revoked;
+export async function revokeApiKey(tx: Pick<Db, "apiKey">, id: string) {
+  // Conditional: a concurrent revocation waits for this row's lock and then matches nothing.
+  const { count } = await tx.apiKey.updateMany({ where: { id, revokedAt: null }, data: { revokedAt: new Date() } });
+  const apiKey = await tx.apiKey.findUnique({ where: { id }, omit: { keyHash: true } });
+  if (!apiKey) throw new NotFoundError("API key", id);
+  return { apiKey, revoked: count === 1 };
 }
 
 export function listApiKeys(db: Pick<Db, "apiKey">) {

@@ -3,10 +3,14 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { getDb } from "../db/client";
 import { callerAs } from "../testing/callers";
 import { START_DEADLINE_MS, waitForStart } from "../testing/startup";
-import { createApiKey, revokeApiKey } from "./apiKeys";
+import { createApiKey } from "./apiKeys";
 import { getAuth } from "./auth";
 import { authenticate } from "./authenticate";
+import type { Role } from "../domain/access/permissions";
 import { createUser, setUserDisabled, setUserRoles } from "./users";
+
+const disable = (id: string) => getDb().$transaction((tx) => setUserDisabled(tx, id, true, null));
+const setRoles = (id: string, roles: Role[]) => getDb().$transaction((tx) => setUserRoles(tx, id, roles));
 
 // Sign-in, sessions and API keys on real PostgreSQL through better-auth, and a second process on
 // the same database that must refuse a disabled person's session on its next request, and a revoked
@@ -78,7 +82,7 @@ describe("sign-in", () => {
     const { key } = await createApiKey(getDb(), { name: "cy's pipeline", kind: "automation", roles: ["ml_engineer"] }, user.id);
     expect(await askSecond({ cookie })).toMatchObject({ name: "cy@corp.test" });
     expect(await askSecond({ authorization: `Bearer ${key}` })).toMatchObject({ kind: "api_key", name: "cy's pipeline" });
-    await setUserDisabled(getDb(), user.id, true, null);
+    await disable(user.id);
     expect(await askSecond({ cookie })).toBeNull();
     // Their key's cached verdict is forgotten when the change's NOTIFY reaches the second process.
     await expect.poll(() => askSecond({ authorization: `Bearer ${key}` }), { interval: 20 }).toBeNull();
@@ -94,13 +98,13 @@ describe("sign-in", () => {
     const others = await getDb().user.findMany({ where: { id: { not: user.id }, roles: { has: "admin" }, disabled: false }, select: { id: true } });
     await getDb().user.updateMany({ where: { id: { in: others.map((o) => o.id) } }, data: { disabled: true } });
     try {
-      await expect(setUserDisabled(getDb(), user.id, true, null)).rejects.toThrow(/last active admin/);
-      await expect(setUserRoles(getDb(), user.id, ["viewer"])).rejects.toThrow(/last active admin/);
+      await expect(disable(user.id)).rejects.toThrow(/last active admin/);
+      await expect(setRoles(user.id, ["viewer"])).rejects.toThrow(/last active admin/);
     } finally {
       await getDb().user.updateMany({ where: { id: { in: others.map((o) => o.id) } }, data: { disabled: false } });
     }
     await createUser(getDb(), { email: "root2@corp.test", name: "Root 2", roles: ["admin"], password: "root2's long password" });
-    expect((await setUserRoles(getDb(), user.id, ["viewer"])).after.roles).toEqual(["viewer"]);
+    expect((await setRoles(user.id, ["viewer"])).after.roles).toEqual(["viewer"]);
   });
 });
 
@@ -127,7 +131,7 @@ describe("API keys", () => {
     expect(key.startsWith(stored.prefix)).toBe(true);
     expect(await askSecond({ authorization: `Bearer ${key}` })).toMatchObject({ kind: "api_key", keyKind: "serving", surfaces: ["search"] });
     expect(await authenticate(getDb(), new Headers({ authorization: `Bearer ${key}` }))).toMatchObject({ kind: "api_key" });
-    await revokeApiKey(getDb(), apiKey.id);
+    await callerAs(["admin"]).apiKeys.revoke({ id: apiKey.id, reason: "no longer used" });
     expect(await authenticate(getDb(), new Headers({ authorization: `Bearer ${key}` }))).toBeNull();
     // The second process cached the key's verdict; the revocation's NOTIFY makes it forget it.
     await expect.poll(() => askSecond({ authorization: `Bearer ${key}` }), { interval: 20 }).toBeNull();
@@ -138,9 +142,9 @@ describe("API keys", () => {
     const { user } = await createUser(getDb(), { email: "was-admin@corp.test", name: "Was admin", roles: ["admin", "ml_engineer"], password: "was admin password" });
     const { key } = await createApiKey(getDb(), { name: "ci with admin", kind: "automation", roles: ["admin", "ml_engineer"] }, user.id);
     expect(await askSecond({ authorization: `Bearer ${key}` })).toMatchObject({ roles: ["admin", "ml_engineer"] });
-    await setUserRoles(getDb(), user.id, ["ml_engineer"]);
+    await setRoles(user.id, ["ml_engineer"]);
     await expect.poll(() => askSecond({ authorization: `Bearer ${key}` }), { interval: 20 }).toMatchObject({ roles: ["ml_engineer"] });
-    await setUserRoles(getDb(), user.id, ["viewer"]);
+    await setRoles(user.id, ["viewer"]);
     await expect.poll(() => askSecond({ authorization: `Bearer ${key}` }), { interval: 20 }).toMatchObject({ roles: [] });
   });
 

@@ -1,8 +1,11 @@
-import { betterAuth } from "better-auth";
+import { BASE_ERROR_CODES, betterAuth } from "better-auth";
 import { prismaAdapter } from "better-auth/adapters/prisma";
 import { APIError, createAuthMiddleware } from "better-auth/api";
+import { actorOf } from "../audit/actor";
+import { recordAudit } from "../audit/record";
 import { authSecret, env } from "../config";
 import { getDb } from "../db/client";
+import { subjects } from "../domain/audit/subject";
 
 // Sign-in for people: better-auth with its Prisma adapter. Passwords are hashed by the library
 // (scrypt), sessions live in PostgreSQL and are checked on every request (no cookie cache), so a
@@ -51,25 +54,43 @@ function createAuth() {
         if (ctx.path === "/update-user" || ctx.path === "/change-email" || ctx.path === "/delete-user") {
           throw new APIError("FORBIDDEN", { message: "people are managed by admins on the Users page" });
         }
-        // A disabled person gets the same answer as a wrong password: sign-in reveals nothing.
-        if (ctx.path === "/sign-in/email") {
-          const email = String((ctx.body as { email?: unknown } | undefined)?.email ?? "").trim().toLowerCase();
-          const user = email ? await getDb().user.findUnique({ where: { email }, select: { disabled: true } }) : null;
-          if (user?.disabled) throw new APIError("UNAUTHORIZED", { message: "Invalid email or password" });
-        }
       }),
     },
     databaseHooks: {
       session: {
         create: {
-          // A disabled person cannot start a session.
+          // A disabled person cannot start a session. Refused here, after the library has checked the
+          // password, with its own wrong-password error: a disabled account answers as slowly (one
+          // scrypt verification) and in the same words as an active one, so sign-in reveals nothing.
           before: async (session) => {
             const user = await getDb().user.findUnique({ where: { id: session.userId }, select: { disabled: true } });
-            return user && !user.disabled ? { data: session } : false;
+            if (!user || user.disabled) throw APIError.from("UNAUTHORIZED", BASE_ERROR_CODES.INVALID_EMAIL_OR_PASSWORD);
+            return { data: session };
+          },
+        },
+      },
+      account: {
+        update: {
+          // A person's own password change (POST /api/auth/change-password) is written here, with its
+          // audit entry, in one transaction; `false` tells the library its own write is done.
+          before: async (data, endpoint) => {
+            const user = endpoint?.context.session?.user;
+            if (endpoint?.path !== "/change-password" || typeof data.password !== "string" || !user) return;
+            await recordPasswordChange({ id: user.id, email: user.email, name: user.name }, data.password, endpoint.headers);
+            return false;
           },
         },
       },
     },
+  });
+}
+
+/** Sets a person's own new password (`passwordHash`, hashed by the library) and audits it, in one transaction. */
+async function recordPasswordChange(user: { id: string; email: string; name: string }, passwordHash: string, headers: Headers | undefined) {
+  const actor = actorOf({ kind: "user", id: user.id, name: user.email, displayName: user.name, roles: [] }, headers);
+  await getDb().$transaction(async (tx) => {
+    await tx.account.updateMany({ where: { userId: user.id, providerId: "credential" }, data: { password: passwordHash } });
+    await recordAudit(tx, { action: "user.change_password", actor, subject: subjects.user(user.id, user.email) });
   });
 }
 

@@ -5,7 +5,7 @@ import { recordAudit } from "../audit/record";
 import type { Db } from "../db/client";
 import { subjects } from "../domain/audit/subject";
 import { createApiKey } from "./apiKeys";
-import { createUser, generatePassword } from "./users";
+import { insertUser, newPassword } from "./users";
 
 // On a database where nobody can sign in yet, `npm start` creates the first admin and a demo
 // serving key, prints both once and writes them to a file (mode 600) that `npm run simulate`, the
@@ -31,12 +31,15 @@ export async function ensureFirstAdmin(
 ): Promise<FirstRunCredentials | null> {
   if ((await db.account.count({ where: { providerId: "credential" } })) > 0) return null;
   const adminEmail = (options.adminEmail ?? "admin@rerank.local").toLowerCase();
-  const adminPassword = options.adminPassword ?? generatePassword();
-  // A person of that email without a password (an older demo seed) is replaced by the admin.
-  await db.user.deleteMany({ where: { email: adminEmail, accounts: { none: {} } } });
-  const { user } = await createUser(db, { email: adminEmail, name: "Admin", roles: ["admin"], password: adminPassword });
-  const { key } = await createApiKey(db, { name: "demo", kind: "serving" }, user.id);
-  await recordAudit(db, { action: "user.create", actor: systemActor("first-start"), subject: subjects.user(user.id, adminEmail), after: { email: adminEmail, roles: ["admin"] }, reason: "first start" });
+  const { password: adminPassword, hash } = await newPassword(options.adminPassword);
+  // The admin, its key and its audit entry commit together: a failed start leaves nobody to sign in, and the next start tries again.
+  const { key } = await db.$transaction(async (tx) => {
+    // A person of that email without a password (an older demo seed) is replaced by the admin.
+    await tx.user.deleteMany({ where: { email: adminEmail, accounts: { none: {} } } });
+    const user = await insertUser(tx, { email: adminEmail, name: "Admin", roles: ["admin"] }, hash);
+    await recordAudit(tx, { action: "user.create", actor: systemActor("first-start"), subject: subjects.user(user.id, adminEmail), after: { email: adminEmail, roles: ["admin"] }, reason: "first start" });
+    return createApiKey(tx, { name: "demo", kind: "serving" }, user.id);
+  });
   const credentials = { adminEmail, adminPassword, apiKey: key };
   const file = options.credentialsFile ?? path.join(".data", "first-run-credentials.json");
   for (const line of credentialsFileNotice(writeCredentialsFile(file, credentials))) options.log?.(line);

@@ -17,17 +17,23 @@ export const setRolesSchema = z.strictObject({ userId: idString(), roles: z.arra
 export const setDisabledSchema = z.strictObject({ userId: idString(), disabled: z.boolean(), reason });
 export const resetPasswordSchema = z.strictObject({ userId: idString(), reason });
 
+/**
+ * A key's name: the audit trail names a key's actions by it, and people by their email, so a name
+ * with "@" could pass for a person ("pm@x.io created …") and mix with them in the actor filter.
+ */
+const keyName = text(100).trim().min(1, "must not be empty").refine((name) => !name.includes("@"), "must not contain @: the audit trail names people by their email");
+
 export const createApiKeySchema = z.discriminatedUnion("kind", [
   z.strictObject({
     kind: z.literal("serving"),
-    name: text(100).trim().min(1, "must not be empty"),
+    name: keyName,
     /** Empty: every surface. */
     surfaces: z.array(idString()).max(100).default([]),
     expiresAt: timestamp({ future: true }).nullable().default(null),
   }),
   z.strictObject({
     kind: z.literal("automation"),
-    name: text(100).trim().min(1, "must not be empty"),
+    name: keyName,
     roles: z.array(roleSchema).min(1, "give at least one role").max(ROLES.length),
     expiresAt: timestamp({ future: true }).nullable().default(null),
   }),

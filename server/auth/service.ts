@@ -1,14 +1,16 @@
 import { recordAudit } from "../audit/record";
+import type { Prisma } from "../db/generated/client";
 import { subjects } from "../domain/audit/subject";
 import type { Context } from "../trpc";
 import { permissionsOfPrincipal } from "./principal";
-import { createApiKey, listApiKeys, revokeApiKey } from "./apiKeys";
+import { createApiKey, forgetVerifiedKeys, listApiKeys, revokeApiKey } from "./apiKeys";
 import type { z } from "zod";
 import type { createApiKeySchema, inviteUserSchema, resetPasswordSchema, revokeApiKeySchema, setDisabledSchema, setRolesSchema } from "./schema";
 import { ForbiddenError } from "../errors";
-import { createUser, listUsers, resetUserPassword, setUserDisabled, setUserRoles } from "./users";
+import { insertUser, listUsers, newPassword, setUserDisabled, setUserPassword, setUserRoles } from "./users";
 
-// People and keys as the console's procedures see them: each change is audited with who and why.
+// People and keys as the console's procedures see them: each change is audited with who and why,
+// in the change's own transaction (both commit, or neither).
 
 type Ctx = Pick<Context, "db" | "principal" | "actor">;
 
@@ -31,38 +33,61 @@ function actingUserId(ctx: Ctx): string {
   return ctx.principal.id;
 }
 
+/**
+ * Runs `change` (the change and its audit entry) in one transaction; once it commits, this process
+ * forgets its cached key verdicts (a person's roles or state, or a key, changed), the others on the
+ * change's NOTIFY.
+ */
+async function inTransaction<T>(ctx: Ctx, change: (tx: Prisma.TransactionClient) => Promise<T>): Promise<T> {
+  const result = await ctx.db.$transaction(change);
+  forgetVerifiedKeys();
+  return result;
+}
 
 export async function inviteUser(ctx: Ctx, input: z.infer<typeof inviteUserSchema>) {
   actingUserId(ctx);
-  const { user, password } = await createUser(ctx.db, input);
-  await recordAudit(ctx.db, { action: "user.invite", actor: ctx.actor, subject: subjects.user(user.id, user.email), after: { email: user.email, roles: user.roles } });
+  const { password, hash } = await newPassword();
+  const user = await inTransaction(ctx, async (tx) => {
+    const created = await insertUser(tx, input, hash);
+    await recordAudit(tx, { action: "user.invite", actor: ctx.actor, subject: subjects.user(created.id, created.email), after: { email: created.email, roles: created.roles } });
+    return created;
+  });
   return { user, password };
 }
 
 export async function changeUserRoles(ctx: Ctx, input: z.infer<typeof setRolesSchema>) {
   actingUserId(ctx);
-  const { before, after } = await setUserRoles(ctx.db, input.userId, input.roles);
-  await recordAudit(ctx.db, { action: "user.roles", actor: ctx.actor, subject: subjects.user(after.id, after.email), before: { roles: before.roles }, after: { roles: after.roles }, reason: input.reason });
-  return after;
+  return inTransaction(ctx, async (tx) => {
+    const { before, after } = await setUserRoles(tx, input.userId, input.roles);
+    await recordAudit(tx, { action: "user.roles", actor: ctx.actor, subject: subjects.user(after.id, after.email), before: { roles: before.roles }, after: { roles: after.roles }, reason: input.reason });
+    return after;
+  });
 }
 
 export async function changeUserDisabled(ctx: Ctx, input: z.infer<typeof setDisabledSchema>) {
-  const { before, after } = await setUserDisabled(ctx.db, input.userId, input.disabled, actingUserId(ctx));
-  await recordAudit(ctx.db, {
-    action: input.disabled ? "user.disable" : "user.enable",
-    actor: ctx.actor,
-    subject: subjects.user(after.id, after.email),
-    before: { disabled: before.disabled },
-    after: { disabled: after.disabled },
-    reason: input.reason,
+  const actor = actingUserId(ctx);
+  return inTransaction(ctx, async (tx) => {
+    const { before, after } = await setUserDisabled(tx, input.userId, input.disabled, actor);
+    await recordAudit(tx, {
+      action: input.disabled ? "user.disable" : "user.enable",
+      actor: ctx.actor,
+      subject: subjects.user(after.id, after.email),
+      before: { disabled: before.disabled },
+      after: { disabled: after.disabled },
+      reason: input.reason,
+    });
+    return after;
   });
-  return after;
 }
 
 export async function resetPassword(ctx: Ctx, input: z.infer<typeof resetPasswordSchema>) {
   actingUserId(ctx);
-  const { user, password } = await resetUserPassword(ctx.db, input.userId);
-  await recordAudit(ctx.db, { action: "user.reset_password", actor: ctx.actor, subject: subjects.user(user.id, user.email), reason: input.reason });
+  const { password, hash } = await newPassword();
+  const user = await inTransaction(ctx, async (tx) => {
+    const changed = await setUserPassword(tx, input.userId, hash);
+    await recordAudit(tx, { action: "user.reset_password", actor: ctx.actor, subject: subjects.user(changed.id, changed.email), reason: input.reason });
+    return changed;
+  });
   return { user, password };
 }
 
@@ -70,20 +95,25 @@ export { listUsers, listApiKeys };
 
 export async function issueApiKey(ctx: Ctx, input: z.infer<typeof createApiKeySchema>) {
   const creator = actingUserId(ctx);
-  const created = await createApiKey(ctx.db, input, creator);
-  const { apiKey } = created;
-  await recordAudit(ctx.db, {
-    action: "api_key.create",
-    actor: ctx.actor,
-    subject: subjects.apiKey(apiKey.id, apiKey.name),
-    surfaces: apiKey.surfaces,
-    after: { kind: apiKey.kind, roles: apiKey.roles ?? [], surfaces: apiKey.surfaces ?? [], expiresAt: apiKey.expiresAt?.toISOString() ?? null },
+  return inTransaction(ctx, async (tx) => {
+    const created = await createApiKey(tx, input, creator);
+    const { apiKey } = created;
+    await recordAudit(tx, {
+      action: "api_key.create",
+      actor: ctx.actor,
+      subject: subjects.apiKey(apiKey.id, apiKey.name),
+      surfaces: apiKey.surfaces,
+      after: { kind: apiKey.kind, roles: apiKey.roles ?? [], surfaces: apiKey.surfaces ?? [], expiresAt: apiKey.expiresAt?.toISOString() ?? null },
+    });
+    return created;
   });
-  return created;
 }
 
+/** Revokes a key; revoking one already revoked changes nothing and writes no audit entry (a retried or double click). */
 export async function withdrawApiKey(ctx: Ctx, input: z.infer<typeof revokeApiKeySchema>) {
-  const revoked = await revokeApiKey(ctx.db, input.id);
-  await recordAudit(ctx.db, { action: "api_key.revoke", actor: ctx.actor, subject: subjects.apiKey(revoked.id, revoked.name), after: { revokedAt: (revoked.revokedAt ?? new Date()).toISOString() }, reason: input.reason });
-  return revoked;
+  return inTransaction(ctx, async (tx) => {
+    const { apiKey, revoked } = await revokeApiKey(tx, input.id);
+    if (revoked) await recordAudit(tx, { action: "api_key.revoke", actor: ctx.actor, subject: subjects.apiKey(apiKey.id, apiKey.name), after: { revokedAt: apiKey.revokedAt!.toISOString() }, reason: input.reason });
+    return apiKey;
+  });
 }

@@ -1,18 +1,35 @@
-import { randomBytes } from "node:crypto";
+import { randomBytes, randomUUID } from "node:crypto";
 import type { Db } from "../db/client";
+import type { Prisma } from "../db/generated/client";
 import type { Role } from "../domain/access/permissions";
 import { ConflictError, InvalidInputError, NotFoundError } from "../errors";
-import { forgetVerifiedKeys } from "./apiKeys";
 import { getAuth } from "./auth";
 import { toRoles } from "./principal";
 
 // People: admins invite them (no self sign-up), change their roles and disable them. Passwords are
 // hashed by better-auth; a disabled person's sessions are deleted at once and their keys are refused
 // from the next request (server/auth/apiKeys.ts checks the creator on every lookup).
+//
+// The changes take a transaction client: the caller (server/auth/service.ts) writes the change's
+// audit entry in the same transaction, and forgets cached key verdicts once it commits. Password
+// hashing (scrypt, tens of ms) happens before the transaction (newPassword).
+
+type Tx = Prisma.TransactionClient;
 
 /** A readable one-time password: 20 characters of base64url (120 bits). */
 export function generatePassword(): string {
   return randomBytes(15).toString("base64url");
+}
+
+/**
+ * A password (`password`, else a generated one) and its better-auth hash, to hand to createUser or setUserPassword.
+ * @throws InvalidInputError("password") when it is shorter than better-auth's minimum (10 characters).
+ */
+export async function newPassword(password = generatePassword()): Promise<{ password: string; hash: string }> {
+  const context = await getAuth().$context;
+  const min = context.password.config.minPasswordLength;
+  if (password.length < min) throw new InvalidInputError("password", `must have at least ${min} characters`);
+  return { password, hash: await context.password.hash(password) };
 }
 
 export async function listUsers(db: Db) {
@@ -23,75 +40,87 @@ export async function listUsers(db: Db) {
   return users.map(({ sessions, ...user }) => ({ ...user, lastSeenAt: sessions[0]?.updatedAt ?? null }));
 }
 
+const USER_FIELDS = { id: true, email: true, name: true, roles: true, disabled: true } as const;
+
 /**
- * Creates a person who signs in with email and password.
- * @returns the user and the password to hand over (shown once; the person should change it).
+ * Creates a person who signs in with email and password (`passwordHash` from newPassword), as
+ * better-auth's own sign-up would: the user row and its credential account.
  * @throws ConflictError when the email is taken.
  */
-export async function createUser(db: Db, input: { email: string; name: string; roles: Role[]; password?: string }) {
+export async function insertUser(tx: Tx, input: { email: string; name: string; roles: Role[] }, passwordHash: string) {
   const email = input.email.trim().toLowerCase();
-  if (await db.user.findUnique({ where: { email } })) throw new ConflictError(`email: ${email} already has an account`);
-  const password = input.password ?? generatePassword();
-  const context = await getAuth().$context;
-  if (password.length < context.password.config.minPasswordLength) {
-    throw new InvalidInputError("password", `must have at least ${context.password.config.minPasswordLength} characters`);
-  }
-  const user = await context.internalAdapter.createUser({ email, name: input.name, emailVerified: true }, { method: "admin" });
-  await context.internalAdapter.linkAccount({ userId: user.id, providerId: "credential", accountId: user.id, password: await context.password.hash(password) });
-  const saved = await db.user.update({ where: { id: user.id }, data: { roles: input.roles }, select: { id: true, email: true, name: true, roles: true, disabled: true } });
-  return { user: saved, password };
+  if (await tx.user.findUnique({ where: { email } })) throw new ConflictError(`email: ${email} already has an account`);
+  const user = await tx.user.create({ data: { email, name: input.name, emailVerified: true, roles: input.roles }, select: USER_FIELDS });
+  await tx.account.create({ data: { id: randomUUID(), userId: user.id, providerId: "credential", accountId: user.id, password: passwordHash } });
+  return user;
 }
 
-async function requireUser(db: Db, id: string) {
-  const user = await db.user.findUnique({ where: { id }, select: { id: true, email: true, name: true, roles: true, disabled: true } });
+/**
+ * Creates a person, unaudited (tests; the console invites through server/auth/service.ts).
+ * @returns the user and the password (`input.password`, else a generated one).
+ */
+export async function createUser(db: Db, input: { email: string; name: string; roles: Role[]; password?: string }) {
+  const { password, hash } = await newPassword(input.password);
+  const user = await db.$transaction((tx) => insertUser(tx, input, hash));
+  return { user, password };
+}
+
+async function requireUser(tx: Tx, id: string) {
+  const user = await tx.user.findUnique({ where: { id }, select: USER_FIELDS });
   if (!user) throw new NotFoundError("user", id);
   return user;
 }
 
-/** Admins that are not disabled, other than `exceptId`. */
-async function otherActiveAdmins(db: Db, exceptId: string): Promise<number> {
-  return db.user.count({ where: { id: { not: exceptId }, disabled: false, roles: { has: "admin" } } });
+/**
+ * Locks the rows of the active admins (SELECT … FOR UPDATE, in id order) until the transaction ends,
+ * and returns their ids. Every change that could remove an admin takes this lock first, so two of
+ * them (two admins demoting each other at once) run one after the other, and the second sees the
+ * first's result: a row that stopped matching while it waited is left out (PostgreSQL re-checks it).
+ */
+async function lockActiveAdmins(tx: Tx): Promise<string[]> {
+  const rows = await tx.$queryRaw<Array<{ id: string }>>`SELECT id FROM users WHERE disabled = false AND 'admin' = ANY(roles) ORDER BY id FOR UPDATE`;
+  return rows.map((r) => r.id);
+}
+
+/** True when `user` is an active admin and `activeAdmins` (from lockActiveAdmins) names no one else. */
+function isLastActiveAdmin(user: { id: string; roles: string[]; disabled: boolean }, activeAdmins: string[]): boolean {
+  return !user.disabled && toRoles(user.roles).includes("admin") && activeAdmins.every((id) => id === user.id);
 }
 
 /**
- * Replaces a person's roles. Refused when it would leave no active admin.
+ * Replaces a person's roles, in `tx`. Refused when it would leave no active admin.
  * @returns the user before and after, for the audit trail.
+ * @throws NotFoundError, ConflictError("roles: …") for the last active admin.
  */
-export async function setUserRoles(db: Db, id: string, roles: Role[]) {
-  const before = await requireUser(db, id);
-  if (toRoles(before.roles).includes("admin") && !roles.includes("admin") && (await otherActiveAdmins(db, id)) === 0) {
+export async function setUserRoles(tx: Tx, id: string, roles: Role[]) {
+  const admins = await lockActiveAdmins(tx);
+  const before = await requireUser(tx, id);
+  if (!roles.includes("admin") && isLastActiveAdmin(before, admins)) {
     throw new ConflictError("roles: this is the last active admin; make someone else admin first");
   }
-  const after = await db.user.update({ where: { id }, data: { roles }, select: { id: true, email: true, name: true, roles: true, disabled: true } });
-  forgetVerifiedKeys(); // their keys' roles: here at once, other processes on the NOTIFY
+  const after = await tx.user.update({ where: { id }, data: { roles }, select: USER_FIELDS });
   return { before, after };
 }
 
 /**
- * Disables or re-enables a person. Disabling deletes their sessions (signed out everywhere); their
- * API keys are refused from the next request. Refused for oneself and for the last active admin.
+ * Disables or re-enables a person, in `tx`. Disabling deletes their sessions (signed out everywhere);
+ * their API keys are refused from the next request.
+ * @throws NotFoundError, ConflictError("disabled: …") for oneself and for the last active admin.
  */
-export async function setUserDisabled(db: Db, id: string, disabled: boolean, actingUserId: string | null) {
-  const before = await requireUser(db, id);
+export async function setUserDisabled(tx: Tx, id: string, disabled: boolean, actingUserId: string | null) {
   if (disabled && id === actingUserId) throw new ConflictError("disabled: you cannot disable yourself");
-  if (disabled && toRoles(before.roles).includes("admin") && (await otherActiveAdmins(db, id)) === 0) {
-    throw new ConflictError("disabled: this is the last active admin");
-  }
-  const after = await db.$transaction(async (tx) => {
-    const updated = await tx.user.update({ where: { id }, data: { disabled }, select: { id: true, email: true, name: true, roles: true, disabled: true } });
-    if (disabled) await tx.session.deleteMany({ where: { userId: id } });
-    return updated;
-  });
-  forgetVerifiedKeys(); // their keys: here at once, other processes on the NOTIFY
+  const admins = await lockActiveAdmins(tx);
+  const before = await requireUser(tx, id);
+  if (disabled && isLastActiveAdmin(before, admins)) throw new ConflictError("disabled: this is the last active admin");
+  const after = await tx.user.update({ where: { id }, data: { disabled }, select: USER_FIELDS });
+  if (disabled) await tx.session.deleteMany({ where: { userId: id } });
   return { before, after };
 }
 
-/** Sets a new one-time password (returned once) and signs the person out everywhere. */
-export async function resetUserPassword(db: Db, id: string) {
-  const user = await requireUser(db, id);
-  const password = generatePassword();
-  const context = await getAuth().$context;
-  await context.internalAdapter.updatePassword(id, await context.password.hash(password));
-  await db.session.deleteMany({ where: { userId: id } });
-  return { user, password };
+/** Sets a person's password to `passwordHash` (from newPassword), in `tx`, and signs them out everywhere. */
+export async function setUserPassword(tx: Tx, id: string, passwordHash: string) {
+  const user = await requireUser(tx, id);
+  await tx.account.updateMany({ where: { userId: id, providerId: "credential" }, data: { password: passwordHash } });
+  await tx.session.deleteMany({ where: { userId: id } });
+  return user;
 }

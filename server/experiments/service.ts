@@ -1,3 +1,4 @@
+import { canonicalJson } from "../domain/canonicalJson";
 import { randomBytes } from "node:crypto";
 import type { Actor } from "../audit/actor";
 import { recordAudit } from "../audit/record";
@@ -107,10 +108,30 @@ function definitionOf(e: Awaited<ReturnType<typeof getExperiment>>): Record<stri
   };
 }
 
-type Allocation = Record<(typeof ALLOCATION_FIELDS)[number], unknown>;
+export type Allocation = Record<(typeof ALLOCATION_FIELDS)[number], unknown>;
 
 function changedAllocation(a: Allocation, b: Allocation): string[] {
-  return ALLOCATION_FIELDS.filter((f) => JSON.stringify(a[f]) !== JSON.stringify(b[f]));
+  return ALLOCATION_FIELDS.filter((f) => canonicalJson(a[f]) !== canonicalJson(b[f]));
+}
+
+/** An experiment's allocation as stored now (variants, coverage, namespace, hashing, seed, targeting): what a start request pins. */
+export async function experimentAllocation(db: Db, key: string): Promise<Allocation> {
+  return allocationOf(await getExperiment(db, key));
+}
+
+/**
+ * The model version a variant serves now: its pinned version, or its alias's version on the surface's
+ * model; null when neither resolves (an unset alias).
+ * @returns { versionId, version, modelId, modelName } or null.
+ */
+export async function variantVersion(db: Db, e: { surface: { modelId: string | null } }, variant: { modelVersionId: string | null; modelAlias: string | null }) {
+  let versionId = variant.modelVersionId;
+  if (!versionId && variant.modelAlias && e.surface.modelId) {
+    versionId = (await db.modelAlias.findUnique({ where: { modelId_name: { modelId: e.surface.modelId, name: variant.modelAlias } } }))?.versionId ?? null;
+  }
+  if (!versionId) return null;
+  const found = await db.modelVersion.findUnique({ where: { id: versionId }, select: { id: true, version: true, modelId: true, model: { select: { name: true } } } });
+  return found ? { versionId: found.id, version: found.version, modelId: found.modelId, modelName: found.model.name } : null;
 }
 
 /** Edits an experiment. A running one accepts only non-allocation changes (name, hypothesis, metrics…). */
@@ -169,8 +190,14 @@ async function transition(
   return getExperiment(db, key);
 }
 
-export function startExperiment(db: Db, key: string, actor: Actor) {
+/**
+ * Starts (or resumes) an experiment. `check.expectAllocation`: the allocation an approved start request
+ * pinned; if the experiment's allocation changed since, ConflictError naming what changed, and nothing starts.
+ */
+export function startExperiment(db: Db, key: string, actor: Actor, check: { expectAllocation?: Allocation } = {}) {
   return transition(db, key, actor, ["draft", "stopped"], async (tx, e) => {
+    const changed = check.expectAllocation ? changedAllocation(check.expectAllocation, allocationOf(e)) : [];
+    if (changed.length) throw new ConflictError(`experiment "${key}" changed since the request was filed (${changed.join(", ")}): not started; file a new request for it as it is now`);
     const phase = e.phase + 1;
     await tx.experiment.update({ where: { id: e.id }, data: { status: "running", phase, startedAt: new Date(), stoppedAt: null } });
     await openPhase(tx, e.id, phase, e.phase === 0 ? "start" : "resume");
@@ -204,10 +231,11 @@ export async function restartExperiment(db: Db, key: string, input: ExperimentIn
  * @returns the experiment as shipped, with `surfaces`: the keys of its surface and of every surface
  *   the moved production alias ranks.
  * `check.expectFromVersionId`: the production version the page showed (null: unset); if production
- * moved since, ConflictError (409) and nothing changes. Omitted: not checked.
+ * moved since, ConflictError (409) and nothing changes. Omitted: not checked. `check.expectVersionId`:
+ * the version the variant served when a ship request was filed; if it serves another now, ConflictError.
  * @throws ConflictError (not running or stopped; production moved), InvalidInputError on `variant`.
  */
-export async function shipExperiment(db: Db, key: string, variantKey: string, actor: Actor, reason?: string, check: { expectFromVersionId?: string | null } = {}) {
+export async function shipExperiment(db: Db, key: string, variantKey: string, actor: Actor, reason?: string, check: { expectFromVersionId?: string | null; expectVersionId?: string } = {}) {
   const current = await getExperiment(db, key);
   // Checks before effects: a draft or an already-shipped experiment moves nothing.
   if (current.status !== "running" && current.status !== "stopped") {
@@ -215,18 +243,20 @@ export async function shipExperiment(db: Db, key: string, variantKey: string, ac
   }
   const variant = current.variants.find((v) => v.key === variantKey);
   if (!variant) throw new InvalidInputError("variant", `experiment "${key}" has no variant "${variantKey}"`);
-  let versionId = variant.modelVersionId;
-  if (!versionId && variant.modelAlias && current.surface.modelId) {
-    versionId = (await db.modelAlias.findUnique({ where: { modelId_name: { modelId: current.surface.modelId, name: variant.modelAlias } } }))?.versionId ?? null;
-  }
-  if (!versionId) throw new InvalidInputError("variant", `variant "${variantKey}" has no model to ship`);
+  const pinned = await variantVersion(db, current, variant);
+  if (!pinned) throw new InvalidInputError("variant", `variant "${variantKey}" has no model to ship`);
+  const versionId = pinned.versionId;
   // Shipping moves the surface model's production alias: a version of another model cannot ride it.
-  const pinned = await db.modelVersion.findUnique({ where: { id: versionId }, select: { modelId: true, version: true, model: { select: { name: true } } } });
-  if (pinned && pinned.modelId !== current.surface.modelId) {
+  if (pinned.modelId !== current.surface.modelId) {
     throw new InvalidInputError(
       "variant",
-      `variant "${variantKey}" pins ${pinned.model.name} v${pinned.version}, not a version of the surface's model: shipping it would not change what the surface serves; register that version under the surface's model, or switch the surface to ${pinned.model.name}`,
+      `variant "${variantKey}" pins ${pinned.modelName} v${pinned.version}, not a version of the surface's model: shipping it would not change what the surface serves; register that version under the surface's model, or switch the surface to ${pinned.modelName}`,
     );
+  }
+  // An approved ship request pinned the version its variant served when it was filed: not another.
+  if (check.expectVersionId !== undefined && check.expectVersionId !== versionId) {
+    const was = await db.modelVersion.findUnique({ where: { id: check.expectVersionId }, select: { version: true } });
+    throw new ConflictError(`variant "${variantKey}" of ${key} now serves ${pinned.modelName} v${pinned.version}, not v${was?.version ?? "?"} as when the request was filed: not shipped; file a new request if the change is still wanted`);
   }
   const why = `shipped from experiment ${key}, variant ${variantKey}${reason ? `: ${reason}` : ""}`;
   let reached: readonly string[] = [];
@@ -239,7 +269,7 @@ export async function shipExperiment(db: Db, key: string, variantKey: string, ac
     }));
     await notifyInTransaction(tx, {
       kind: "experiment.shipped", actor: actor.name, reason: reason ?? null,
-      data: { experiment: key, surface: current.surface.key, variant: variantKey, model: pinned?.model.name ?? "", version: pinned?.version ?? 0, alias: "production" },
+      data: { experiment: key, surface: current.surface.key, variant: variantKey, model: pinned.modelName, version: pinned.version, alias: "production" },
     });
     await tx.experiment.update({ where: { id: e.id }, data: { status: "shipped", shippedVariantKey: variantKey, stoppedAt: e.stoppedAt ?? new Date() } });
     await tx.experimentPhase.updateMany({ where: { experimentId: e.id, phase: e.phase, endedAt: null }, data: { endedAt: new Date() } });

@@ -120,7 +120,12 @@ function policyOf(input: StartRolloutInput): JudgePolicy {
   };
 }
 
-export async function startRollout(db: Db, input: StartRolloutInput, actor: Actor, options: { approvedFor?: string[] } = {}) {
+/**
+ * The checks of a canary start that need no lock (steps, surface, model, version, not already serving):
+ * rollouts.start makes them, and a change request for a start makes them when it is filed.
+ * @throws InvalidInputError naming `steps[i]`, `surface` or `version`; NotFoundError for the surface.
+ */
+export async function checkRolloutStart(db: Db, input: Pick<StartRolloutInput, "surface" | "version" | "steps">) {
   const steps = input.steps ?? DEFAULT_STEPS;
   const invalid = validateSteps(steps);
   if (invalid) throw new InvalidInputError(stepsField(invalid), invalid.message);
@@ -132,6 +137,11 @@ export async function startRollout(db: Db, input: StartRolloutInput, actor: Acto
   if (!target) throw new InvalidInputError("version", `${model.name} has no v${input.version}`);
   const serving = model.aliases.find((a) => a.name === surface.modelAlias)?.versionId ?? null;
   if (serving === target.id) throw new InvalidInputError("version", `v${input.version} already serves "${surface.key}" (${surface.modelAlias})`);
+  return { steps, surface, model, target, serving };
+}
+
+export async function startRollout(db: Db, input: StartRolloutInput, actor: Actor, options: { approvedFor?: string[] } = {}) {
+  const { steps, surface, model, target } = await checkRolloutStart(db, input);
   const policy = policyOf(input);
   const analysis: RolloutAnalysis = { policy, latest: null, stepDeadlineAt: stepDeadline(new Date(), policy).toISOString(), approvedFor: options.approvedFor ?? [] };
   return db.$transaction(async (tx) => {
@@ -139,6 +149,9 @@ export async function startRollout(db: Db, input: StartRolloutInput, actor: Acto
     // first), so two starts at once, on one surface or on two sharing an alias, cannot both find none running.
     await tx.$queryRaw`SELECT id FROM models WHERE id = ${model.id} FOR UPDATE`;
     await tx.$queryRaw`SELECT id FROM surfaces WHERE id = ${surface.id} FOR UPDATE`;
+    // The baseline, read under the model's lock (which every alias move takes): a move committed since the check above is seen here.
+    const serving = (await tx.modelAlias.findUnique({ where: { modelId_name: { modelId: model.id, name: surface.modelAlias } }, select: { versionId: true } }))?.versionId ?? null;
+    if (serving === target.id) throw new InvalidInputError("version", `v${input.version} already serves "${surface.key}" (${surface.modelAlias})`);
     if (await tx.rollout.findFirst({ where: { surfaceId: surface.id, status: { in: [...ACTIVE] } } })) throw new ConflictError(`a rollout is already running on "${surface.key}": abort it first`);
     const sharing = await rolloutSharingAlias(tx, { id: surface.id, key: surface.key, modelAlias: surface.modelAlias }, { id: model.id, name: model.name });
     if (sharing) throw new ConflictError(sharedAliasRefusal("start", surface.key, sharing));
@@ -391,20 +404,27 @@ async function transition(
   const resumed = change.status === "running" ? { ...(rollout.analysis as object), latest: null, stepDeadlineAt: stepDeadline(new Date(), { ...DEFAULT_JUDGE_POLICY, ...(rollout.analysis as unknown as RolloutAnalysis).policy }).toISOString() } : undefined;
   const nextAnalysis = analysis ?? resumed;
   return db.$transaction(async (tx) => {
-    const changed = await tx.rollout.updateMany({
-      where: { id: rollout.id, status: { in: from as never }, step: rollout.step },
+    // Under the rollout's lock, as it is now: a person's lever acts on whatever step the judge has just
+    // reached (an abort as the share went up still ends it); the judge's own pause (with its analysis)
+    // only on the step it judged.
+    const [now] = await tx.$queryRaw<Array<{ status: string; step: number; percent: number }>>`
+      SELECT status::text AS status, step, current_percent AS percent FROM rollouts WHERE id = ${rollout.id} FOR UPDATE`;
+    if (!now || !from.includes(now.status) || (analysis !== undefined && now.step !== rollout.step)) {
+      throw new ConflictError(`the rollout on "${rollout.surface.key}" changed while you acted on it: reload to see how`);
+    }
+    await tx.rollout.update({
+      where: { id: rollout.id },
       data: { status: change.status, ...(ends ? { currentPercent: 0, endedAt: new Date() } : {}), ...(nextAnalysis ? { analysis: nextAnalysis } : {}) },
     });
-    if (changed.count === 0) throw new ConflictError(`the rollout on "${rollout.surface.key}" changed while you acted on it: reload to see how`);
-    const percent = ends ? 0 : rollout.currentPercent;
+    const percent = ends ? 0 : now.percent;
     if (ends) await clearAliasIn(tx, { modelId: rollout.modelId, alias: canaryAliasOf(rollout.surface.key), surface: rollout.surface.key, actor, reason: `canary rollout on ${rollout.surface.key} aborted` });
     await recordAudit(tx, {
       action: change.action, actor, subject: subjects.rollout(rollout.id, what.model, what.version, rollout.surface.key), surfaces: [rollout.surface.key],
-      before: { percent: rollout.currentPercent }, after: { surface: rollout.surface.key, ...what, percent, status: change.status }, reason,
+      before: { percent: now.percent }, after: { surface: rollout.surface.key, ...what, percent, status: change.status }, reason,
     });
     await recordPromotion(tx, { kind: change.kind, actor, reason, surface: rollout.surface.key, model: { id: rollout.modelId, name: what.model }, rolloutId: rollout.id, percent, to: { id: rollout.toVersionId, version: what.version } });
     if (change.status === "running") await queueJudge(tx, rollout.id);
-    const canary = { rolloutId: rollout.id, surface: rollout.surface.key, ...what, percent: rollout.currentPercent };
+    const canary = { rolloutId: rollout.id, surface: rollout.surface.key, ...what, percent: now.percent };
     if (ends) await notifyInTransaction(tx, { kind: "canary.rolled_back", actor: actor.name, reason, data: { ...canary, mode: "manual" } });
     if (change.status === "paused") await notifyInTransaction(tx, { kind: "canary.paused", actor: actor.name, reason, data: { ...canary, mode: actor.name === ROLLOUT_ANALYSIS.name ? "automatic" : "manual" } });
     if (change.status === "running") await notifyInTransaction(tx, { kind: "canary.resumed", actor: actor.name, reason, data: canary });

@@ -81,11 +81,11 @@ describe("webhooks", () => {
     expect(created.secret).toMatch(/^whsec_[A-Za-z0-9+/]{43}=$/);
     ops = { id: created.id, secret: created.secret };
     const listed = await admin().webhooks.list();
-    expect(listed.find((e) => e.id === ops.id)).toMatchObject({ name: "ops", url: `${base}/hooks/…`, format: "standard", eventKinds: ["kill_switch", "rollback"], enabled: true, createdBy: "admin@rerank.local" });
+    expect(listed.find((e) => e.id === ops.id)).toMatchObject({ name: "ops", url: `${base}/…`, format: "standard", eventKinds: ["kill_switch", "rollback"], enabled: true, createdBy: "admin@rerank.local" });
     expect(JSON.stringify(listed)).not.toContain(ops.secret.slice(6));
     expect(JSON.stringify(listed)).not.toContain("token=abc");
     const audit = await getDb().auditLog.findFirstOrThrow({ where: { action: "webhook.create", entityId: ops.id } });
-    expect(audit).toMatchObject({ actor: "admin@rerank.local", entityType: "webhook", subjectLabel: "ops", after: { name: "ops", url: `${base}/hooks/…`, format: "standard", eventKinds: ["kill_switch", "rollback"], enabled: true } });
+    expect(audit).toMatchObject({ actor: "admin@rerank.local", entityType: "webhook", subjectLabel: "ops", after: { name: "ops", url: `${base}/…`, format: "standard", eventKinds: ["kill_switch", "rollback"], enabled: true } });
     expect(JSON.stringify(audit.after)).not.toContain(ops.secret.slice(6));
   });
 

@@ -38,12 +38,14 @@ export const AUDIT_ACTIONS = {
   "user.disable": { subject: "user", title: "Person disabled" },
   "user.enable": { subject: "user", title: "Person enabled" },
   "user.reset_password": { subject: "user", title: "Password reset" },
+  "user.change_password": { subject: "user", title: "Own password changed" },
   "api_key.create": { subject: "api_key", title: "API key created" },
   "api_key.revoke": { subject: "api_key", title: "API key revoked" },
   "change_request.create": { subject: "surface", title: "Change requested" },
   "change_request.approve": { subject: "surface", title: "Change approved" },
   "change_request.reject": { subject: "surface", title: "Change rejected" },
   "change_request.fail": { subject: "surface", title: "Approved change failed" },
+  "change_request.cancel": { subject: "surface", title: "Change request withdrawn" },
   "webhook.create": { subject: "webhook", title: "Webhook added" },
   "webhook.update": { subject: "webhook", title: "Webhook edited" },
   "webhook.delete": { subject: "webhook", title: "Webhook deleted" },
@@ -103,12 +105,15 @@ export interface AuditChanges {
   "user.disable": { before: { disabled: boolean }; after: { disabled: boolean } };
   "user.enable": { before: { disabled: boolean }; after: { disabled: boolean } };
   "user.reset_password": { before: null; after: null };
+  /** A person changing their own password (the actor is the subject); the password is never recorded. */
+  "user.change_password": { before: null; after: null };
   "api_key.create": { before: null; after: { kind: string; roles: string[]; surfaces: string[]; expiresAt: string | null } };
   "api_key.revoke": { before: null; after: { revokedAt: string } };
   "change_request.create": { before: null; after: ChangeRequestFacts };
   "change_request.approve": { before: null; after: ChangeRequestFacts };
   "change_request.reject": { before: null; after: ChangeRequestFacts };
   "change_request.fail": { before: null; after: ChangeRequestFacts & { error: string } };
+  "change_request.cancel": { before: null; after: ChangeRequestFacts };
   "webhook.create": { before: null; after: WebhookFacts };
   "webhook.update": { before: WebhookFacts; after: WebhookFacts };
   "webhook.delete": { before: WebhookFacts; after: null };

@@ -92,6 +92,8 @@ const CASES: Record<AuditAction, Array<[AuditEntryFacts, string]>> = {
   "retention.drop": [
     [entry({ action: "retention.drop", actor: { kind: "system", name: "retention" }, subject: subjects.system("retention", "retention"), after: { retentionDays: 30, keptFrom: "2026-10-30", dropped: ["rerank_requests_p20261029", "outcome_events_p20261029", "shadow_records_p20261029"], webhookDeliveries: 12, webhookEvents: 4 } }), "retention dropped 3 day partitions of the request, event and shadow logs older than 2026-10-30 (keeping 30 days) and 12 webhook deliveries"],
   ],
+  "user.change_password": [[entry({ action: "user.change_password", subject: subjects.user("u1", "ana@corp") }), "ana@corp changed their own password"]],
+  "change_request.cancel": [[entry({ action: "change_request.cancel", actor: { kind: "user", name: "ana@corp" }, subject: subjects.surface("s1", "search"), after: { id: "c1", summary: "x" } }), "ana@corp withdrew their request on search: x"]],
   "change_request.fail": [[entry({ action: "change_request.fail", actor: { kind: "user", name: "bo@corp" }, subject: subjects.surface("s1", "search"), after: { id: "c1", summary: "x", error: "v3 already serves" } }), "bo@corp approved on search: x, but applying it failed: v3 already serves"]],
 };
 

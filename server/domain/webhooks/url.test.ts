@@ -14,12 +14,21 @@ describe("webhook URLs", () => {
     expect(webhookUrlProblem(`https://x.example/${"a".repeat(2000)}`)).toBe("must be at most 2000 characters");
   });
 
-  it("masks all but scheme, host and the first path segment", () => {
-    expect(maskWebhookUrl("https://hooks.slack.com/services/T0/B0/xyz")).toBe("https://hooks.slack.com/services/…");
-    expect(maskWebhookUrl("https://ops.example.com/hook?token=abc")).toBe("https://ops.example.com/hook/…");
-    expect(maskWebhookUrl("https://user:pw@ops.example.com:8443/hook")).toBe("https://ops.example.com:8443/hook/…");
-    expect(maskWebhookUrl("http://127.0.0.1:3111/h")).toBe("http://127.0.0.1:3111/h");
+  it("masks all but scheme, host and port: no path segment, query or user:password, since any may be the token", () => {
+    // Break test: a one-segment URL whose only segment is the secret (an ntfy topic) was shown whole.
+    expect(maskWebhookUrl("https://ntfy.sh/corp-alerts-s3cr3tT0ken")).toBe("https://ntfy.sh/…");
+    expect(maskWebhookUrl("https://hooks.slack.com/services/T0/B0/xyz")).toBe("https://hooks.slack.com/…");
+    expect(maskWebhookUrl("https://api.telegram.org/bot123456:AAHsecret/sendMessage?chat_id=42")).toBe("https://api.telegram.org/…");
+    expect(maskWebhookUrl("https://ops.example.com/hook?token=abc")).toBe("https://ops.example.com/…");
+    expect(maskWebhookUrl("https://ops.example.com/?token=abc")).toBe("https://ops.example.com/…");
+    expect(maskWebhookUrl("https://user:pw@ops.example.com:8443/hook")).toBe("https://ops.example.com:8443/…");
+    expect(maskWebhookUrl("https://user:pw@ops.example.com")).toBe("https://ops.example.com/…");
+    expect(maskWebhookUrl("http://127.0.0.1:3111/h")).toBe("http://127.0.0.1:3111/…");
     expect(maskWebhookUrl("https://ops.example.com")).toBe("https://ops.example.com");
+    expect(maskWebhookUrl("https://ops.example.com/")).toBe("https://ops.example.com");
     expect(maskWebhookUrl("not a url")).toBe("…");
+    for (const url of ["https://ntfy.sh/corp-alerts-s3cr3tT0ken", "https://a.example/s3cr3tT0ken/x", "https://a.example/x?k=s3cr3tT0ken", "https://s3cr3tT0ken:x@a.example/"]) {
+      expect(maskWebhookUrl(url)).not.toContain("s3cr3tT0ken");
+    }
   });
 });

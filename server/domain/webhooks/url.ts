@@ -24,9 +24,10 @@ export function webhookUrlProblem(raw: string): string | null {
 }
 
 /**
- * The URL as lists show it: scheme, host, port and the first path segment; the rest of the path,
- * the query and any user:password become "…". `https://hooks.slack.com/services/T0/B0/xyz` →
- * `https://hooks.slack.com/services/…`.
+ * The URL as lists and the audit trail show it: scheme, host and port; any path, query or
+ * user:password becomes "/…". No part of the path is kept, since any part may be the secret: Slack's
+ * token is its last segments, ntfy's topic its only one, Telegram's bot token its first.
+ * `https://hooks.slack.com/services/T0/B0/xyz` → `https://hooks.slack.com/…`; an unparsable URL → "…".
  */
 export function maskWebhookUrl(raw: string): string {
   let url: URL;
@@ -35,8 +36,6 @@ export function maskWebhookUrl(raw: string): string {
   } catch {
     return "…";
   }
-  const segments = url.pathname.split("/").filter(Boolean);
-  const hidden = segments.length > 1 || url.search !== "" || url.username !== "" || url.password !== "";
-  const shown = segments.length > 0 ? `/${segments[0]}` : "";
-  return `${url.protocol}//${url.host}${shown}${hidden ? "/…" : ""}`;
+  const hidden = url.pathname !== "/" || url.search !== "" || url.username !== "" || url.password !== "";
+  return `${url.protocol}//${url.host}${hidden ? "/…" : ""}`;
 }

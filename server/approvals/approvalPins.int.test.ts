@@ -1,0 +1,150 @@
+// An approval applies what its summary showed, or nothing (session 21 break test of access control).
+// Real PostgreSQL and the real routers: a ship's variant version, a start's allocation and a surface's
+// stage 2 are pinned when the request is filed; an approval that cannot apply answers its error (not
+// a 200) and stores no driver text; a withdrawal is audited; four-eyes is switched by people only.
+import { beforeAll, describe, expect, it } from "vitest";
+import type { Principal } from "../auth/principal";
+import { createUser } from "../auth/users";
+import { getDb } from "../db/client";
+import { demoFeatureSpec, demoModelBytes } from "../demo/models";
+import type { Role } from "../domain/access/permissions";
+import { linearRankerOnnx } from "../domain/onnx/linear";
+import { experimentInputSchema } from "../experiments/schema";
+import { createCaller } from "../routers/_app";
+import { callerAs } from "../testing/callers";
+import { createTestSurface } from "../testing/models";
+import { contextFor } from "../trpc";
+
+async function person(email: string, roles: Role[]): Promise<Principal> {
+  const { user } = await createUser(getDb(), { email, name: email, roles, password: "a long enough password" });
+  return { kind: "user", id: user.id, name: user.email, displayName: user.name, roles };
+}
+const as = (p: Principal) => createCaller(contextFor(p));
+const sql = (q: string, ...args: unknown[]) => getDb().$executeRawUnsafe(q, ...args);
+const admin = () => callerAs(["admin"], "admin@pins.test");
+
+let ana: Principal;
+let bo: Principal;
+/** Model version ids of t-pins-model by number: v1 production, v2 fallback, v4 and v5 spare. */
+let id: (version: number) => string;
+const production = async () => (await getDb().modelAlias.findFirstOrThrow({ where: { model: { name: "t-pins-model" }, name: "production" }, include: { version: true } })).version.version;
+
+beforeAll(async () => {
+  const db = getDb();
+  await createTestSurface(db, { key: "t-pins", bytes: demoModelBytes("linear"), featureSpec: demoFeatureSpec(), fallbackBytes: demoModelBytes("popularity"), extraVersions: [demoModelBytes("candidate"), linearRankerOnnx([0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7], 0)] });
+  const versions = await db.modelVersion.findMany({ where: { model: { name: "t-pins-model" } } });
+  id = (v) => versions.find((x) => x.version === v)!.id;
+  ana = await person("ana@pins.test", ["ml_engineer", "pm"]);
+  bo = await person("bo@pins.test", ["ml_engineer", "oncall", "pm"]);
+  await admin().approvals.setRequired({ surface: "t-pins", required: true, reason: "guarded" });
+});
+
+const experiment = (key: string, treat: { modelAlias?: string; modelVersionId?: string }, weights = [0.5, 0.5]) => experimentInputSchema.parse({
+  key, name: key, surface: "t-pins", owner: "ana@pins.test", hypothesis: "x",
+  variants: [{ key: "control", name: "control", weight: weights[0], isControl: true, modelAlias: "production" }, { key: "treat", name: "treat", weight: weights[1], ...treat }],
+});
+
+describe("an approval applies what its summary showed", () => {
+  it("a ship names the version its variant serves; if the variant's alias moved since, the approval is a 409 and production stays", async () => {
+    await sql(`UPDATE model_aliases SET version_id = $1 WHERE name = 'fallback' AND model_id = (SELECT id FROM models WHERE name = 't-pins-model')`, id(4));
+    await as(ana).experiments.create(experiment("pins-ship", { modelAlias: "fallback" }));
+    await sql(`UPDATE experiments SET status = 'stopped', stopped_at = now() WHERE key = 'pins-ship'`);
+    const request = await as(ana).approvals.request({ change: { kind: "experiment_ship", key: "pins-ship", variant: "treat", override: true }, reason: "treat (v4) won" });
+    expect(request.summary).toMatch(/^ship variant treat \(t-pins-model v4\) of experiment pins-ship to production on t-pins, now v1; overriding the /);
+    // The variant's alias moves to v5 (fallback ranks no guarded traffic here… it is the cascade's: moved by SQL, as another replica or psql would).
+    await sql(`UPDATE model_aliases SET version_id = $1 WHERE name = 'fallback' AND model_id = (SELECT id FROM models WHERE name = 't-pins-model')`, id(5));
+    const refusal = 'variant "treat" of pins-ship now serves t-pins-model v5, not v4 as when the request was filed: not shipped; file a new request if the change is still wanted';
+    await expect(as(bo).approvals.decide({ id: request.id, approve: true })).rejects.toMatchObject({ code: "CONFLICT", message: refusal });
+    expect(await production()).toBe(1);
+    expect(await getDb().changeRequest.findUniqueOrThrow({ where: { id: request.id } })).toMatchObject({ status: "failed", error: refusal });
+    expect((await getDb().experiment.findUniqueOrThrow({ where: { key: "pins-ship" } })).status).toBe("stopped");
+  });
+
+  it("a start names each variant's share and version; an experiment edited after the request was filed is not started", async () => {
+    await as(ana).experiments.create(experiment("pins-start", { modelVersionId: id(4) }));
+    const request = await as(ana).approvals.request({ change: { kind: "experiment_start", key: "pins-start" }, reason: "ready" });
+    expect(request.summary).toBe("start experiment pins-start: its variants serve part of t-pins's traffic: control 50 % (production, t-pins-model v1), treat 50 % (t-pins-model v4)");
+    // Edited while the request waits: 99 % to another version.
+    await as(ana).experiments.update(experiment("pins-start", { modelVersionId: id(5) }, [0.01, 0.99]));
+    await expect(as(bo).approvals.decide({ id: request.id, approve: true })).rejects.toMatchObject({
+      code: "CONFLICT", message: 'experiment "pins-start" changed since the request was filed (variants): not started; file a new request for it as it is now',
+    });
+    expect((await getDb().experiment.findUniqueOrThrow({ where: { key: "pins-start" } })).status).toBe("draft");
+    // Filed again as it is now, it starts; a description edit alone would not have counted.
+    const again = await as(ana).approvals.request({ change: { kind: "experiment_start", key: "pins-start" }, reason: "ready, 1/99" });
+    expect(await as(bo).approvals.decide({ id: again.id, approve: true })).toMatchObject({ status: "applied", surfaces: ["t-pins"] });
+    expect((await getDb().experiment.findUniqueOrThrow({ where: { key: "pins-start" } })).status).toBe("running");
+    await as(bo).experiments.stop({ key: "pins-start", reason: "test over" });
+  });
+
+  it("a stage 2 request is not applied over a stage 2 set since it was filed", async () => {
+    await createTestSurface(getDb(), { key: "t-pins-s2x", bytes: demoModelBytes("popularity"), featureSpec: demoFeatureSpec() });
+    const stage2 = { model: "t-pins-s2x-model", alias: "production", rerankCount: 5, budgetMs: 100 };
+    const first = await as(ana).approvals.request({ change: { kind: "surface_stage2", surface: "t-pins", stage2 }, reason: "rescore the top 5" });
+    const second = await as(ana).approvals.request({ change: { kind: "surface_stage2", surface: "t-pins", stage2: { ...stage2, rerankCount: 10 } }, reason: "no, the top 10" });
+    expect(await as(bo).approvals.decide({ id: second.id, approve: true })).toMatchObject({ status: "applied" });
+    await expect(as(bo).approvals.decide({ id: first.id, approve: true })).rejects.toMatchObject({
+      code: "CONFLICT",
+      message: "stage 2 of t-pins changed since the request was filed (it showed none, it is now t-pins-s2x-model production over the top 10 within 100 ms): not applied over it; file a new request if the change is still wanted",
+    });
+    expect((await getDb().surface.findUniqueOrThrow({ where: { key: "t-pins" } })).stage2).toMatchObject({ rerankCount: 10 });
+    // Stored stage 2 comes back from jsonb with its keys in another order: an unchanged one still applies.
+    const remove = await as(ana).approvals.request({ change: { kind: "surface_stage2", surface: "t-pins", stage2: null }, reason: "off again" });
+    expect(await as(bo).approvals.decide({ id: remove.id, approve: true })).toMatchObject({ status: "applied" });
+  });
+});
+
+describe("an approval that cannot apply says so", () => {
+  it("a canary start of a version that does not exist is refused when filed, naming the field", async () => {
+    await expect(as(ana).approvals.request({ change: { kind: "canary_start", rollout: { surface: "t-pins", version: 99 } }, reason: "canary v99" })).rejects.toMatchObject({
+      code: "BAD_REQUEST", message: "version: t-pins-model has no v99",
+    });
+    expect(await getDb().changeRequest.count({ where: { summary: { contains: "v99" } } })).toBe(0);
+  });
+
+  it("an approved canary start whose version serves by then answers the 400 a direct start gives, and the request is failed with that message", async () => {
+    const request = await as(ana).approvals.request({ change: { kind: "canary_start", rollout: { surface: "t-pins", version: 4 } }, reason: "canary v4" });
+    await sql(`UPDATE model_aliases SET version_id = $1 WHERE name = 'production' AND model_id = (SELECT id FROM models WHERE name = 't-pins-model')`, id(4));
+    try {
+      await expect(as(bo).approvals.decide({ id: request.id, approve: true })).rejects.toMatchObject({ code: "BAD_REQUEST", message: 'version: v4 already serves "t-pins" (production)' });
+      expect(await getDb().changeRequest.findUniqueOrThrow({ where: { id: request.id } })).toMatchObject({ status: "failed", error: 'version: v4 already serves "t-pins" (production)' });
+    } finally {
+      await sql(`UPDATE model_aliases SET version_id = $1 WHERE name = 'production' AND model_id = (SELECT id FROM models WHERE name = 't-pins-model')`, id(1));
+    }
+  });
+
+  it("a database fault while applying is a 500 whose stored error names what failed, never the driver's text", async () => {
+    const request = await as(ana).approvals.request({ change: { kind: "canary_start", rollout: { surface: "t-pins", version: 5 } }, reason: "canary v5" });
+    await sql(`CREATE OR REPLACE FUNCTION pins_fault() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'injected fault in rollouts'; END $$`);
+    await sql(`CREATE TRIGGER pins_fault BEFORE INSERT ON rollouts FOR EACH ROW EXECUTE FUNCTION pins_fault()`);
+    try {
+      await expect(as(bo).approvals.decide({ id: request.id, approve: true })).rejects.toMatchObject({ code: "INTERNAL_SERVER_ERROR" });
+    } finally {
+      await sql(`DROP TRIGGER pins_fault ON rollouts`);
+    }
+    const stored = await getDb().changeRequest.findUniqueOrThrow({ where: { id: request.id } });
+    expect(stored.status).toBe("failed");
+    expect(stored.error).toMatch(/applying the approved change/);
+    expect(stored.error).not.toMatch(/prisma|injected|P0001|invocation/i);
+    expect(await getDb().rollout.count({ where: { surface: { key: "t-pins" } } })).toBe(0);
+  });
+});
+
+describe("withdrawals, races and who switches four-eyes", () => {
+  it("a withdrawn request is audited, and of two decisions at once the loser is told what the winner made it", async () => {
+    const withdrawn = await as(ana).approvals.request({ change: { kind: "alias_move", versionId: id(5), alias: "production" }, reason: "try v5" });
+    await as(ana).approvals.cancel({ id: withdrawn.id });
+    expect(await getDb().auditLog.findFirst({ where: { action: "change_request.cancel", surfaceKeys: { has: "t-pins" } } })).toMatchObject({ actor: "ana@pins.test", after: { id: withdrawn.id } });
+    const raced = await as(ana).approvals.request({ change: { kind: "alias_move", versionId: id(5), alias: "production" }, reason: "try v5 again" });
+    const results = await Promise.allSettled([as(bo).approvals.decide({ id: raced.id, approve: false }), as(bo).approvals.decide({ id: raced.id, approve: false })]);
+    const lost = results.filter((r) => r.status === "rejected");
+    expect(lost).toHaveLength(1);
+    expect((lost[0] as PromiseRejectedResult).reason).toMatchObject({ code: "CONFLICT", message: "id: the request is rejected already" });
+  });
+
+  it("an API key, even an admin automation key, cannot switch four-eyes off", async () => {
+    const key = createCaller(contextFor({ kind: "api_key", id: "k-pins", name: "ci-bot", keyKind: "automation", roles: ["admin"], surfaces: [] }));
+    await expect(key.approvals.setRequired({ surface: "t-pins", required: false, reason: "bypass" })).rejects.toMatchObject({ code: "FORBIDDEN" });
+    expect((await getDb().surface.findUniqueOrThrow({ where: { key: "t-pins" } })).requireApproval).toBe(true);
+  });
+});
