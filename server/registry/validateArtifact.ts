@@ -17,8 +17,8 @@ export interface ValidatedArtifact {
 /**
  * Loads `bytes` (an ONNX model of at most `maxBytes`) in onnxruntime, checks it against the spec and
  * scores sample rows: the defaults, the training means where the spec has them, and every feature
- * missing where the spec says missing values reach the model as NaN. InvalidInputError names the
- * problem.
+ * missing where the spec says missing values reach the model as NaN — together, the first alone, and
+ * seven at once (one finite score per row each time). InvalidInputError names the problem.
  */
 export async function validateArtifact(bytes: Uint8Array, featureSpec: FeatureSpec, maxBytes: number): Promise<ValidatedArtifact> {
   if (bytes.length === 0) throw new InvalidInputError("file", "the file is empty");
@@ -35,10 +35,14 @@ export async function validateArtifact(bytes: Uint8Array, featureSpec: FeatureSp
     const inputName = session.inputNames[0]!;
     const outputName = session.outputNames[0]!;
     const rows = smokeRows(featureSpec);
-    try {
-      await runScores({ session, inputName, outputName }, Float32Array.from(rows.flat()), rows.length, featureSpec.length);
-    } catch (error) {
-      throw new InvalidInputError("file", `the smoke inference on sample rows failed: ${(error as Error).message.split("\n")[0]}`);
+    // Also one row alone and seven at once: an output whose length is fixed (a constant of the sample's
+    // row count) passes one batch size and fails every real request of another.
+    for (const batch of [rows, rows.slice(0, 1), Array.from({ length: 7 }, (_, i) => rows[i % rows.length]!)]) {
+      try {
+        await runScores({ session, inputName, outputName }, Float32Array.from(batch.flat()), batch.length, featureSpec.length);
+      } catch (error) {
+        throw new InvalidInputError("file", `the smoke inference on ${batch.length} sample row${batch.length === 1 ? "" : "s"} failed: ${(error as Error).message.split("\n")[0]}`);
+      }
     }
     return { inputName, outputName, sha256: createHash("sha256").update(bytes).digest("hex") };
   } finally {

@@ -4,6 +4,7 @@ import { DEMO_CROSS_ENCODER_DIR } from "../../demo/crossEncoder";
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { readCrossEncoderBundle, type CrossEncoderBundle } from "./bundle";
+import { encodeModel, floatTensor, TensorType, type Dim } from "../../domain/onnx/proto";
 import { CrossEncoder } from "./model";
 
 // The committed demo cross-encoder (models/text/train_cross_encoder.py), loaded the way serving
@@ -90,6 +91,18 @@ describe("demo cross-encoder", () => {
 });
 
 describe("bundles that must be refused", () => {
+  it("refuses a model whose logits have as many rows as the sample pairs, not as the batch (it failed every request of another size)", async () => {
+    const ids = (name: string) => ({ name, elemType: TensorType.INT64, shape: ["N", "L"] as Dim[] });
+    const onnx = encodeModel({
+      graphName: "fixed_rows", opsets: [{ domain: "", version: 17 }],
+      inputs: [ids("input_ids"), ids("attention_mask")], outputs: [{ name: "logits", shape: ["N", 1] }],
+      initializers: [floatTensor("C", [2, 1], [0.5, -0.5])], nodes: [{ opType: "Identity", inputs: ["C"], outputs: ["logits"] }],
+    });
+    await expect(CrossEncoder.open({ ...bundle, onnx })).rejects.toMatchObject({
+      field: "model", message: expect.stringMatching(/^model: scoring 1 .*pair.* failed: the model's output has shape \[2, 1\]/),
+    });
+  });
+
   /** The demo tokenizer with `extra` more WordPiece entries than the model's embedding has rows. */
   function widenedTokenizer(extra: number): string {
     const tokenizer = JSON.parse(bundle.tokenizerJson) as { model: { vocab: Record<string, number> } };

@@ -72,10 +72,13 @@ export class CrossEncoder {
       const model = new CrossEncoder(bundle.config, encoder, session, outputName, inputs.includes("token_type_ids"));
       await model.checkVocabulary();
       await model.checkMaxLength();
-      const sample = await model.score(SAMPLE_PAIRS).catch((error: Error) => {
-        throw new InvalidInputError("model", `scoring sample pairs failed: ${error.message.split("\n")[0]}`);
-      });
-      if (sample.scores.length !== SAMPLE_PAIRS.length) throw new InvalidInputError("model", "the model did not return one score per pair");
+      // Both pairs, one alone and five at once: an output whose length is fixed passes one batch size only.
+      for (const pairs of [SAMPLE_PAIRS, SAMPLE_PAIRS.slice(0, 1), Array.from({ length: 5 }, (_, i) => SAMPLE_PAIRS[i % SAMPLE_PAIRS.length]!)]) {
+        const sample = await model.score(pairs).catch((error: Error) => {
+          throw new InvalidInputError("model", `scoring ${pairs.length} sample pair${pairs.length === 1 ? "" : "s"} failed: ${error.message.split("\n")[0]}`);
+        });
+        if (sample.scores.length !== pairs.length) throw new InvalidInputError("model", `the model did not return one score per pair (${sample.scores.length} for ${pairs.length})`);
+      }
       return model;
     } catch (error) {
       await session.release().catch(() => {});
@@ -146,6 +149,8 @@ export class CrossEncoder {
     try {
       await this.run(ids, BigInt64Array.from([1n, 1n, 1n]), new BigInt64Array(3), 1, 3);
     } catch (error) {
+      // A misshapen or non-finite answer is the model's own fault, not the tokenizer's.
+      if (error instanceof ModelOutputError) throw new InvalidInputError("model", `scoring 1 pair (the tokenizer's highest id) failed: ${error.message}`);
       throw new InvalidInputError("tokenizer", `the tokenizer has ${size} tokens but the model refuses token id ${size - 1} (${(error as Error).message.split("\n")[0]}): a mismatched tokenizer`);
     }
   }
