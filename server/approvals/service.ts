@@ -163,7 +163,7 @@ async function affected(db: Db, change: ChangePayload): Promise<Affected> {
   const production = surface.model ? await db.modelAlias.findUnique({ where: { modelId_name: { modelId: surface.model.id, name: "production" } }, select: { versionId: true, version: { select: { version: true } } } }) : null;
   const now = production ? `, now v${production.version.version}` : "";
   // An override ships past the checks that block it: the approver reads which.
-  const blockers = change.override ? shipBlockers(await experimentResults(db, change.key)) : [];
+  const blockers = change.override ? shipBlockers(await experimentResults(db, change.key), change.variant) : [];
   const override = !change.override ? "" : blockers.length ? `; overriding the checks that block it: ${blockers.join("; ")}` : "; overriding the ship checks should they block it when approved";
   return {
     surfaces: union([surface], moved), from: { versionId: production?.versionId ?? null }, pins: { shipVersionId: shipped.versionId },
@@ -260,7 +260,7 @@ export async function shipVariant(ctx: Ctx, input: { key: string; variant: strin
 }
 
 async function shipChecked(db: Db, change: { key: string; variant: string; override?: boolean; expectFromVersionId?: string | null; expectVersionId?: string }, actor: Actor, reason: string | undefined) {
-  const blockers = shipBlockers(await experimentResults(db, change.key));
+  const blockers = shipBlockers(await experimentResults(db, change.key), change.variant);
   if (blockers.length > 0 && !change.override) {
     throw new ConflictError(`ship is blocked: ${blockers.join("; ")}. Ship anyway only by overriding the checks, with a reason`);
   }

@@ -2,9 +2,13 @@ import type { Db } from "../db/client";
 import { planSampleSize } from "../domain/stats";
 
 // The power calculator behind the experiment form: the surface's recent CTR and daily users give
-// the sample size and duration a minimum detectable effect implies.
+// the sample size and duration a minimum detectable effect implies, for the engine that will read
+// the result (the experiment's analysisMode; default sequential, as an experiment's).
 
-export async function planFromRecentTraffic(db: Db, input: { surface: string; minimumDetectableEffect: number; weights: number[]; days?: number }) {
+export async function planFromRecentTraffic(
+  db: Db,
+  input: { surface: string; minimumDetectableEffect: number; weights: number[]; days?: number; analysisMode?: "sequential" | "fixed" | "bayesian" },
+) {
   const days = input.days ?? 7;
   const since = new Date(Date.now() - days * 86_400_000);
   const [traffic] = await db.$queryRaw<Array<{ impressions: number; clicks: number; users: number; first: Date | null }>>`
@@ -26,7 +30,9 @@ export async function planFromRecentTraffic(db: Db, input: { surface: string; mi
   const baselineCtr = clicks / impressions;
   const dailyUnits = Number(traffic!.users) / observedDays;
   try {
-    const plan = planSampleSize({ baseline: { proportion: baselineCtr }, minimumDetectableEffect: input.minimumDetectableEffect, trafficSplit: input.weights, dailyUnits });
+    // The Bayesian engine's call (P(better) ≥ 1 − α/2, flat prior) is the fixed-horizon test's.
+    const analysis = (input.analysisMode ?? "sequential") === "sequential" ? "sequential" : "fixedHorizon";
+    const plan = planSampleSize({ baseline: { proportion: baselineCtr }, minimumDetectableEffect: input.minimumDetectableEffect, trafficSplit: input.weights, dailyUnits, analysis });
     return { ready: true as const, baselineCtr, dailyUnits, ...plan };
   } catch (error) {
     return { ready: false as const, reason: (error as Error).message };

@@ -4,11 +4,11 @@ import { seedDemo } from "../db/seed";
 import { assignVariant } from "../domain/assignment/assign";
 import { rerank } from "../rerank/pipeline";
 import { surfaceConfigs } from "../surfaces/configCache";
-import { telemetry, type RequestLogRow } from "../telemetry/streams";
+import { telemetry } from "../telemetry/streams";
 import { keyedHash } from "../redact";
 import { callerAs } from "../testing/callers";
+import { abDefinition as definition, experimentLogRow as logRow, flushTelemetry as flush } from "../testing/experiments";
 import { experimentResults } from "./results";
-import { experimentInputSchema, type ExperimentInput } from "./schema";
 
 // Issue #13 on real PostgreSQL, through the serving path and the rollups the log writer maintains:
 // point 1 (the unit is the randomisation unit; multiple exposures), point 2 (SRM with an empty arm)
@@ -17,30 +17,8 @@ import { experimentInputSchema, type ExperimentInput } from "./schema";
 const caller = () => callerAs(["admin"], "pm@rerank.local");
 let candidateIds: string[];
 
-function definition(key: string, surface: string, overrides: Partial<ExperimentInput> = {}): ExperimentInput {
-  return experimentInputSchema.parse({
-    key, name: `Experiment ${key}`, surface, owner: "pm@rerank.local",
-    variants: [
-      { key: "control", name: "v1", weight: 0.5, isControl: true, modelAlias: "fallback" },
-      { key: "treatment", name: "v2", weight: 0.5, modelAlias: "production" },
-    ],
-    ...overrides,
-  });
-}
 
-async function flush() {
-  await telemetry().requests.flush();
-  await telemetry().events.flush();
-}
 
-/** A request log row as the serving path writes it, for arms the hash would not produce on demand. */
-function logRow(experimentKey: string, surface: string, unit: string, variantKey: string, i: number, overrides: Partial<RequestLogRow> = {}): RequestLogRow {
-  return {
-    requestId: `${experimentKey}-${unit}-${i}`, ts: new Date(), surface, userKey: unit, sessionKey: null, context: {}, experimentKey, experimentPhase: 1, variantKey,
-    exposed: true, modelVersionId: null, fallbackUsed: false, fallbackReason: null, candidateCount: 10, topK: 10, served: [], timings: {}, latencyMs: 5, defaultedFeatures: 0,
-    ...overrides,
-  };
-}
 
 beforeAll(async () => {
   const db = getDb();

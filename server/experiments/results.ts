@@ -3,7 +3,8 @@ import { analyseExperiment, type Engine, type VariantData } from "../domain/expe
 import { starvedComparisons } from "../domain/experiments/coverage";
 import type { Guardrail } from "../domain/experiments/guardrails";
 import { CUPED_PRE_DAYS } from "../domain/experiments/metrics";
-import { clickedRequestSummaries, interleavingWins } from "../domain/experiments/observations";
+import { interleavingWins } from "../domain/experiments/observations";
+import { clickedRequestMetricsByUnit, linearisedRatio } from "../domain/experiments/perUnit";
 import { COMPETITIVE_FLAG, INTERLEAVING_REASON_PREFIX } from "../domain/interleaving/credit";
 import { readServedList, servedItemReasonsSql } from "../domain/ranking/servedList";
 import { Prisma } from "../db/generated/client";
@@ -16,8 +17,15 @@ const FIRST_REASONS_SQL = Prisma.raw(servedItemReasonsSql("served", 0));
 
 // Results of an experiment's current phase: the queries only. The incremental rollups
 // (experiment_unit_stats per randomisation unit, experiment_hourly_stats per variant and hour),
-// the click events for NDCG/MRR and a recent sample of the request log for latency and the models
-// served go into analyseExperiment (server/domain/experiments), which does every computation.
+// the click events for NDCG/MRR, the fallbacks in the request log and a recent sample of it for
+// latency and the models served go into analyseExperiment (server/domain/experiments), which does
+// every computation.
+//
+// Units seen in more than one arm (experiment_unit_stats.multiple_exposure) are left out of every
+// metric. The hourly rollup cannot tell them apart, so no metric is read from it: the fallback rate
+// comes from the request log per unit (one pass over the phase's requests on every read), and the
+// lift over time subtracts the excluded units' events from the hourly counts (one pass over the
+// phase's impressions and clicks, only when there are such units).
 //
 // Moments come from PostgreSQL's avg / var_samp / covar_samp on float8, which accumulate stably
 // (Youngs–Cramer, PostgreSQL ≥ 12), never from raw sums of squares: a mean of 1e8 keeps its variance.
@@ -32,15 +40,29 @@ interface UnitRow {
   revenue_mean: number | null; revenue_var: number | null;
 }
 
+/** Per-unit moments of Y and X in one arm (SQL's count, avg, var_samp, covar_samp; NULL below two units). */
+interface UnitPairRow {
+  variant_key: string;
+  n: number; y_mean: number | null; y_var: number | null; x_mean: number | null; x_var: number | null; xy_cov: number | null;
+}
+
 const num = (v: unknown) => Number(v ?? 0);
+const pairedSummaryOf = (r: UnitPairRow | undefined) =>
+  pairedSummaryFromMoments({ n: num(r?.n), meanY: num(r?.y_mean), meanX: num(r?.x_mean), varianceY: num(r?.y_var), varianceX: num(r?.x_var), covariance: num(r?.xy_cov) });
 
 export async function experimentResults(db: Db, key: string, options: { granularity?: "auto" | "hourly" | "daily" } = {}) {
   const e = await getExperiment(db, key);
   const control = e.variants.find((v) => v.isControl) ?? e.variants[0]!;
   const phaseStart = e.phases.find((p) => p.phase === e.phase)?.startedAt ?? e.startedAt ?? new Date();
-  const preFrom = new Date(phaseStart.getTime() - CUPED_PRE_DAYS * 86_400_000);
+  // CUPED's pre-period ends when the experiment first started, not when this phase did: an earlier
+  // phase (a resume, or a restart that kept the seed) gave the same units the same arms, so their
+  // clicks then already carry the effect, and a covariate that depends on the arm cancels it.
+  const preTo = e.phases[0]?.startedAt ?? phaseStart;
+  const preFrom = new Date(preTo.getTime() - CUPED_PRE_DAYS * 86_400_000);
+  // The request log's column holding the randomisation unit, as the rollups read it (server/telemetry/streams.ts).
+  const unitColumn = Prisma.raw(e.hashAttribute === "sessionKey" ? "r.session_key" : "r.user_key");
 
-  const [units, hourly, clicks, recent, served, cuped, surface, canaries] = await Promise.all([
+  const [units, hourly, clicks, fallbacks, recent, served, cuped, surface, canaries] = await Promise.all([
     // Units seen in more than one arm are counted apart and left out of every metric.
     db.$queryRaw<UnitRow[]>`
       SELECT variant_key, count(*) FILTER (WHERE NOT multiple_exposure)::int AS n, count(*) FILTER (WHERE multiple_exposure)::int AS multiple,
@@ -51,17 +73,30 @@ export async function experimentResults(db: Db, key: string, options: { granular
         avg(revenue) FILTER (WHERE NOT multiple_exposure) AS revenue_mean, var_samp(revenue) FILTER (WHERE NOT multiple_exposure) AS revenue_var
       FROM experiment_unit_stats WHERE experiment_id = ${e.id} AND phase = ${e.phase} GROUP BY variant_key`,
     db.experimentHourlyStat.findMany({ where: { experimentId: e.id, phase: e.phase }, orderBy: { hour: "asc" } }),
-    db.$queryRaw<Array<{ variant_key: string; positions: number[] }>>`
-      SELECT variant_key, array_agg(position) AS positions FROM outcome_events
-      WHERE experiment_key = ${e.key} AND experiment_phase = ${e.phase} AND type = 'click' AND position IS NOT NULL
-      GROUP BY variant_key, request_id`,
+    // NDCG and MRR: each clicked request's positions with its unit (an event's user_key is its
+    // request's randomisation unit), analysed per unit (clickedRequestMetricsByUnit).
+    db.$queryRaw<Array<{ variant_key: string; unit_key: string; positions: number[] }>>`
+      SELECT o.variant_key, o.user_key AS unit_key, array_agg(o.position) AS positions FROM outcome_events o
+      JOIN experiment_unit_stats u ON u.experiment_id = ${e.id} AND u.phase = ${e.phase} AND u.unit_key = o.user_key AND NOT u.multiple_exposure
+      WHERE o.experiment_key = ${e.key} AND o.experiment_phase = ${e.phase} AND o.type = 'click' AND o.position IS NOT NULL
+      GROUP BY o.variant_key, o.user_key, o.request_id`,
+    // Fallback rate per unit: Y = its requests a fallback served, X = its requests (a ratio, as CTR).
+    db.$queryRaw<UnitPairRow[]>`
+      SELECT u.variant_key, count(*)::int AS n, avg(coalesce(f.fallbacks, 0)::float8) AS y_mean, var_samp(coalesce(f.fallbacks, 0)::float8) AS y_var,
+        avg(u.requests::float8) AS x_mean, var_samp(u.requests::float8) AS x_var, covar_samp(coalesce(f.fallbacks, 0)::float8, u.requests::float8) AS xy_cov
+      FROM experiment_unit_stats u
+      LEFT JOIN (SELECT ${unitColumn} AS unit_key, count(*) AS fallbacks FROM rerank_requests r
+                 WHERE r.experiment_key = ${e.key} AND r.experiment_phase = ${e.phase} AND r.fallback_used GROUP BY 1) f
+        ON f.unit_key = u.unit_key
+      WHERE u.experiment_id = ${e.id} AND u.phase = ${e.phase} AND NOT u.multiple_exposure AND u.requests > 0 GROUP BY u.variant_key`,
     // Latency: each variant's most recent requests (an index range scan), so the page stays fast
     // however long the experiment has run; the guardrail's order-statistics interval needs the values.
     db.$queryRaw<Array<{ variant_key: string; latencies: number[] }>>`
       SELECT v.variant_key, l.latencies FROM (SELECT DISTINCT variant_key FROM experiment_hourly_stats WHERE experiment_id = ${e.id} AND phase = ${e.phase}) v
       CROSS JOIN LATERAL (SELECT array_agg(latency_ms) AS latencies FROM (
-        SELECT latency_ms FROM rerank_requests WHERE experiment_key = ${e.key} AND experiment_phase = ${e.phase} AND variant_key = v.variant_key
-        ORDER BY ts DESC LIMIT ${LATENCY_SAMPLE_PER_VARIANT}) recent) l`,
+        SELECT r.latency_ms FROM rerank_requests r WHERE r.experiment_key = ${e.key} AND r.experiment_phase = ${e.phase} AND r.variant_key = v.variant_key
+          AND NOT EXISTS (SELECT 1 FROM experiment_unit_stats u WHERE u.experiment_id = ${e.id} AND u.phase = ${e.phase} AND u.unit_key = ${unitColumn} AND u.multiple_exposure)
+        ORDER BY r.ts DESC LIMIT ${LATENCY_SAMPLE_PER_VARIANT}) recent) l`,
     // Which model versions each variant served, over the same recent requests.
     db.$queryRaw<Array<{ variant_key: string; model: string | null; version: number | null; requests: number }>>`
       SELECT v.variant_key, m.name AS model, mv.version, s.requests FROM (SELECT DISTINCT variant_key FROM experiment_hourly_stats WHERE experiment_id = ${e.id} AND phase = ${e.phase}) v
@@ -70,18 +105,27 @@ export async function experimentResults(db: Db, key: string, options: { granular
         ORDER BY ts DESC LIMIT ${LATENCY_SAMPLE_PER_VARIANT}) recent GROUP BY model_version_id) s
       LEFT JOIN model_versions mv ON mv.id = s.model_version_id LEFT JOIN models m ON m.id = mv.model_id
       ORDER BY v.variant_key, s.requests DESC`,
-    // CUPED: the same units' clicks on this surface before the phase began.
-    db.$queryRaw<Array<{ variant_key: string; n: number; y_mean: number; y_var: number | null; x_mean: number; x_var: number | null; xy_cov: number | null }>>`
+    // CUPED: the same units' clicks on this surface before the experiment first started.
+    db.$queryRaw<UnitPairRow[]>`
       SELECT u.variant_key, count(*)::int AS n, avg(u.clicks::float8) AS y_mean, var_samp(u.clicks::float8) AS y_var,
         avg(coalesce(p.clicks, 0)::float8) AS x_mean, var_samp(coalesce(p.clicks, 0)::float8) AS x_var, covar_samp(u.clicks::float8, coalesce(p.clicks, 0)::float8) AS xy_cov
       FROM experiment_unit_stats u
       LEFT JOIN (SELECT user_key, count(*) AS clicks FROM outcome_events
-                 WHERE surface = ${e.surface.key} AND type = 'click' AND request_ts >= ${preFrom} AND request_ts < ${phaseStart} GROUP BY user_key) p
+                 WHERE surface = ${e.surface.key} AND type = 'click' AND request_ts >= ${preFrom} AND request_ts < ${preTo} GROUP BY user_key) p
         ON p.user_key = u.unit_key
       WHERE u.experiment_id = ${e.id} AND u.phase = ${e.phase} AND NOT u.multiple_exposure GROUP BY u.variant_key`,
     db.surface.findUniqueOrThrow({ where: { key: e.surface.key }, select: { shadowAlias: true, shadowSampleRate: true } }),
     db.rollout.count({ where: { surface: { key: e.surface.key }, status: "running" } }),
   ]);
+  // The excluded units' impressions and clicks per variant and hour, taken off the hourly rollup.
+  const excluded = units.some((u) => u.multiple > 0)
+    ? await db.$queryRaw<Array<{ variant_key: string; hour: Date; impressions: number; clicks: number }>>`
+        SELECT variant_key, date_trunc('hour', request_ts) AS hour, count(*) FILTER (WHERE type = 'impression')::int AS impressions, count(*) FILTER (WHERE type = 'click')::int AS clicks
+        FROM outcome_events WHERE experiment_key = ${e.key} AND experiment_phase = ${e.phase} AND type IN ('impression', 'click')
+          AND user_key IN (SELECT unit_key FROM experiment_unit_stats WHERE experiment_id = ${e.id} AND phase = ${e.phase} AND multiple_exposure)
+        GROUP BY 1, 2`
+    : [];
+  const excludedAt = new Map(excluded.map((x) => [`${x.variant_key} ${x.hour.getTime()}`, x]));
 
   const keys = e.kind === "interleaving" ? ["interleaved"] : e.variants.map((v) => v.key);
   const data: Record<string, VariantData> = {};
@@ -89,16 +133,16 @@ export async function experimentResults(db: Db, key: string, options: { granular
     const u = units.find((x) => x.variant_key === k);
     const n = num(u?.n);
     const c = cuped.find((x) => x.variant_key === k);
-    const hours = hourly.filter((h) => h.variantKey === k);
+    const f = fallbacks.find((x) => x.variant_key === k);
     data[k] = {
       units: n,
       multipleExposures: num(u?.multiple),
       ctr: pairedSummaryFromMoments({ n, meanY: num(u?.clicks_mean), meanX: num(u?.impressions_mean), varianceY: num(u?.clicks_var), varianceX: num(u?.impressions_var), covariance: num(u?.clicks_impressions_cov) }),
       conversion: summarizeProportion(n, num(u?.converted)),
       revenue: meanSummaryFromMoments(n, num(u?.revenue_mean), num(u?.revenue_var)),
-      ...clickedRequestSummaries(clicks.filter((x) => x.variant_key === k)),
-      fallback: summarizeProportion(hours.reduce((s, h) => s + h.requests, 0), hours.reduce((s, h) => s + h.fallbacks, 0)),
-      clicksCuped: pairedSummaryFromMoments({ n: num(c?.n), meanY: num(c?.y_mean), meanX: num(c?.x_mean), varianceY: num(c?.y_var), varianceX: num(c?.x_var), covariance: num(c?.xy_cov) }),
+      ...clickedRequestMetricsByUnit(clicks.filter((x) => x.variant_key === k).map((x) => ({ unit: x.unit_key, positions: x.positions }))),
+      fallback: linearisedRatio(pairedSummaryOf(f)),
+      clicksCuped: pairedSummaryOf(c),
       latencyMs: (recent.find((x) => x.variant_key === k)?.latencies ?? []).map(Number),
     };
   }
@@ -133,7 +177,10 @@ export async function experimentResults(db: Db, key: string, options: { granular
     secondaryMetrics: (e.secondaryMetrics as string[] | null) ?? [],
     guardrails: e.guardrails as unknown as Guardrail[],
     data,
-    hourly: hourly.map((h) => ({ hour: h.hour.toISOString(), variantKey: h.variantKey, impressions: h.impressions, clicks: h.clicks })),
+    hourly: hourly.map((h) => {
+      const x = excludedAt.get(`${h.variantKey} ${h.hour.getTime()}`);
+      return { hour: h.hour.toISOString(), variantKey: h.variantKey, impressions: h.impressions - (x?.impressions ?? 0), clicks: h.clicks - (x?.clicks ?? 0) };
+    }),
     interleaving,
     planning: { minDetectableEffect: e.minDetectableEffect, days },
     granularity: options.granularity,

@@ -1,8 +1,11 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { createRng, type Rng } from "../random";
 import { summarizeMean, summarizeProportion, summarizeRatio, type MeanSummary } from "../stats";
+import { binomial } from "../stats/binomialDraw";
 import { analyseExperiment, type AnalysisInput, type Engine, type VariantData } from "./analyse";
 import { judgeLatencyGuardrail, judgeMetricGuardrail } from "./guardrails";
+import { shipBlockers } from "./shipGate";
 
 // The numbered examples of issue #13, each with the right value, plus the output promise: no NaN
 // or Infinity anywhere in an analysis, whatever the data.
@@ -195,11 +198,12 @@ describe("issue #13, point 6: numerical robustness", () => {
 });
 
 describe("an interleaving experiment", () => {
-  it("reports the sign test, latency of the interleaved traffic, no SRM and no A/B comparisons", () => {
+  it("reports the engine's sign test, latency of the interleaved traffic, no SRM and no A/B comparisons", () => {
     const a = analyseExperiment(input({ interleaved: variant(50, { latencyMs: [4, 5, 6] }) }, {
       kind: "interleaving",
       interleaving: { variantA: "control", variantB: "treatment", winsA: 0, winsB: 30, ties: 2, requestsWithClicks: 32, requests: 50, competitive: 40, creditByPosition: [] },
     }));
+    expect(a.interleaving!.test!.method).toBe("sequential sign test (always valid)");
     expect(a.srm.available).toBe(false);
     expect(a.metrics.every((m) => m.comparisons.length === 0 && m.variants.map((v) => v.key).join() === "interleaved")).toBe(true);
     expect(a.latency).toEqual([{ variant: "interleaved", p50: 5, p95: 5.9, requests: 3 }]);
@@ -266,5 +270,130 @@ describe("the output promise", () => {
       }),
       { numRuns: 400 },
     );
+  });
+});
+
+describe("break test of the verdict (2026-05): the figures, the decision and the guardrails agree", () => {
+  const conversion = (units: number, converted: number, overrides: Partial<VariantData> = {}) => variant(units, { conversion: summarizeProportion(units, converted), ...overrides });
+  const aa = (engine: Engine, seed: number, runs: number, look: (rng: Rng, state: { a: number; b: number; n: number }) => AnalysisInput) => {
+    const rng = createRng(seed);
+    let shipped = 0;
+    for (let r = 0; r < runs; r++) {
+      const state = { a: 0, b: 0, n: 0 };
+      for (let l = 0; l < 50; l++) {
+        if (analyseExperiment({ ...look(rng, state), engine }).verdict.decision === "ship") {
+          shipped++;
+          break;
+        }
+      }
+    }
+    return shipped / runs;
+  };
+
+  it("1. the lift's interval is the inversion of the p beside it: 10/1,000 vs 30/1,000 ships with +56.6 % to +713.1 %, p = 0.0014", () => {
+    // scipy: Welch p 0.0013964 on the 0/1 data; Fieller's interval at t_{0.975}(1608.2) (compare.test.ts).
+    const a = analyseExperiment(input({ control: conversion(1000, 10), treatment: conversion(1000, 30) }, { engine: "fixed", primaryMetric: "conversion" }));
+    expect(a.verdict.decision).toBe("ship");
+    expect(a.verdict.text).toContain("Conversion +200.0% (95% CI +56.6% to +713.1%; p = 0.0014;");
+    const c = a.metrics.find((m) => m.metric === "conversion")!.comparisons[0]!;
+    if (!c.available) throw new Error(c.reason);
+    expect(c.relative!.ci[0]).toBeCloseTo(0.5661733338992561, 6);
+    // The Bayesian reading's credible interval of the lift is Fieller's at z (scipy: +56.69 % to +712.1 %).
+    expect(c.secondary.find((s) => s.engine === "bayesian")!.relativeCi![0]).toBeCloseTo(0.56693530686818, 6);
+  });
+
+  it("1. every engine: the lift's interval excludes 0 exactly when the engine makes a call (property)", () => {
+    const arm = fc.tuple(fc.integer({ min: 150, max: 3000 }), fc.double({ min: 0.01, max: 0.3, noNaN: true })).map(([n, rate]) => conversion(n, Math.round(n * rate)));
+    fc.assert(
+      fc.property(arm, arm, fc.constantFrom<Engine>("sequential", "fixed", "bayesian"), (control, treatment, engine) => {
+        const c = analyseExperiment(input({ control, treatment }, { engine, primaryMetric: "conversion" })).metrics.find((m) => m.metric === "conversion")!.comparisons[0]!;
+        if (!c.available || !c.relative) return;
+        const edge = engine === "bayesian" ? Math.min(Math.abs(c.chanceToBeat! - 0.025), Math.abs(c.chanceToBeat! - 0.975)) : Math.abs(c.pValue! - 0.05);
+        if (edge < 1e-7) return;
+        expect(c.relative.ci[0] > 0 || c.relative.ci[1] < 0).toBe(c.call !== "none");
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it("2. Bayesian, lower-is-better: fallback 60/500 vs 20/500 reads P(better) 100.0 % (Φ(4.709) = 0.9999988), once", () => {
+    const a = analyseExperiment(input(
+      { control: variant(500, { fallback: summarizeProportion(500, 60) }), treatment: variant(500, { fallback: summarizeProportion(500, 20) }) },
+      { engine: "bayesian", primaryMetric: "fallback_rate" },
+    ));
+    const c = a.metrics.find((m) => m.metric === "fallback_rate")!.comparisons[0]!;
+    if (!c.available) throw new Error(c.reason);
+    expect(c.chanceToBeat).toBeCloseTo(0.9999987573306822, 9); // scipy.stats.norm.cdf(4.709328803319829)
+    expect(c.call).toBe("better");
+    expect(a.verdict).toMatchObject({ decision: "ship", variant: "treatment" });
+    expect(a.verdict.text).toMatch(/P\(better than control\) 100\.0%/);
+  });
+
+  it("3. interleaving A/A under the sequential engine, read 50 times: at most α ships (2,000 seeded runs)", () => {
+    const rate = aa("sequential", 2603, 2000, (rng, s) => {
+      const wins = binomial(rng, 100, 0.5);
+      s.a += wins;
+      s.b += 100 - wins;
+      return input({}, { kind: "interleaving", interleaving: { variantA: "control", variantB: "treatment", winsA: s.a, winsB: s.b, ties: 0, requestsWithClicks: s.a + s.b, requests: s.a + s.b, competitive: s.a + s.b, creditByPosition: [] } });
+    });
+    expect(rate).toBeLessThanOrEqual(0.05);
+  }, 60_000);
+
+  it("4. the fixed engine makes no call before its sample: 2 units per arm keep running, with the progress in words", () => {
+    const a = analyseExperiment(input(
+      { control: variant(2, { revenue: summarizeMean([1, 2]) }), treatment: variant(2, { revenue: summarizeMean([10, 11]) }) },
+      { engine: "fixed", primaryMetric: "revenue_per_session" },
+    ));
+    expect(a.verdict.decision).toBe("keep running");
+    expect(a.verdict.text).toContain("Keep running: fixed-horizon test, 2 of 150 observations of the primary metric");
+    expect(a.metrics.flatMap((m) => m.comparisons).every((c) => !c.available || c.call === "none")).toBe(true);
+    // With a plan (10 % conversion, MDE 12 %: 10,327 units per arm for the fixed engine; the sequential one's
+    // plan, 19,775, is not this engine's) the plan is the sample.
+    const planned = (units: number) => analyseExperiment(input({ control: conversion(units, units / 10), treatment: conversion(units, units / 5) }, { engine: "fixed", primaryMetric: "conversion", planning: { minDetectableEffect: 0.12, days: null } })).verdict;
+    expect(planned(5000).decision).toBe("keep running");
+    expect(planned(5000).text).toContain("fixed-horizon test, 5000 of 10327 planned units in control");
+    expect(planned(12_000).decision).toBe("ship");
+    expect(planned(20_000).decision).toBe("ship");
+  });
+
+  it("4. A/A under the fixed engine read 50 times on the way to its plan: about α ships, not 17 % (1,000 seeded runs)", () => {
+    const rate = aa("fixed", 2604, 1000, (rng, s) => {
+      s.n += 400;
+      s.a += binomial(rng, 400, 0.1);
+      s.b += binomial(rng, 400, 0.1);
+      return input({ control: conversion(s.n, s.a), treatment: conversion(s.n, s.b) }, { primaryMetric: "conversion", planning: { minDetectableEffect: 0.12, days: null } });
+    });
+    expect(rate).toBeLessThanOrEqual(0.1);
+  }, 60_000);
+
+  it("5. a guardrail with no data holds the ship, naming it, in the verdict and the ship gate", () => {
+    const a = analyseExperiment(input({ control: conversion(5000, 100), treatment: conversion(5000, 160) }, {
+      engine: "fixed", primaryMetric: "conversion",
+      guardrails: [{ metric: "mrr", direction: "decrease", threshold: 0.1 }, { metric: "latency_p95", direction: "increase", threshold: 0.2 }],
+    }));
+    expect(a.guardrails.map((g) => g.status)).toEqual(["no data", "no data"]);
+    expect(a.verdict).toMatchObject({ decision: "keep running", variant: "treatment" });
+    expect(a.verdict.text).toContain("the guardrails MRR from clicks, p95 latency cannot be judged yet for treatment (no data)");
+    expect(shipBlockers(a, "treatment")).toEqual([
+      "guardrail not judged, no data: MRR from clicks for treatment (no observations yet in the control)",
+      "guardrail not judged, no data: p95 latency for treatment (no requests yet in the control)",
+    ]);
+  });
+
+  it("6. guardrails are judged per treatment: c's tripled fallback rate blocks c, not the clean winner b", () => {
+    const a = analyseExperiment(input({
+      control: conversion(5000, 100, { fallback: summarizeProportion(5000, 50) }),
+      b: conversion(5000, 170, { fallback: summarizeProportion(5000, 50) }),
+      c: conversion(5000, 100, { fallback: summarizeProportion(5000, 150) }),
+    }, {
+      engine: "fixed", primaryMetric: "conversion",
+      variants: [{ key: "control", weight: 1 / 3, isControl: true }, { key: "b", weight: 1 / 3, isControl: false }, { key: "c", weight: 1 / 3, isControl: false }],
+      guardrails: [{ metric: "fallback_rate", direction: "increase", threshold: 0.2 }],
+    }));
+    expect(a.guardrails[0]!.checks.map((c) => [c.variant, c.status])).toEqual([["b", "inconclusive"], ["c", "violated"]]);
+    expect(a.verdict).toMatchObject({ decision: "ship", variant: "b" });
+    expect(a.verdict.text).toContain("Guardrail violated: Fallback rate (c) — do not ship c without a look.");
+    expect(shipBlockers(a, "b")).toEqual([]);
+    expect(shipBlockers(a, "c")).toEqual(["guardrail violated: Fallback rate for c"]);
   });
 });

@@ -1,6 +1,6 @@
 import {
-  adjustPValues, chanceToBeatControl, compareMeans, compareRatios, compareWithCuped, describeMean, describePaired, planSampleSize, ratioOfMeans,
-  signTest, srmCheck, type CovariateSummary, type EffectResult, type MeanSummary, type RatioSummary, type SampleSizePlan, type SignTestResult,
+  adjustPValues, chanceToBeatControl, compareMeans, compareRatios, compareWithCuped, describeMean, describePaired, fiellerLiftInterval, planSampleSize, ratioOfMeans,
+  sequentialSignTest, signTest, srmCheck, type CovariateSummary, type EffectResult, type MeanSummary, type RatioSummary, type SampleSizePlan, type SignTestResult,
 } from "../stats";
 import { normalQuantile } from "../stats/distributions";
 import { quantileSorted } from "../stats/describe";
@@ -22,6 +22,16 @@ export const ENGINE_LABEL: Record<Engine, string> = {
   fixed: "fixed horizon (Welch t-test)",
   bayesian: "Bayesian (normal posterior, flat prior)",
 };
+
+/**
+ * The fixed-horizon test is valid only when read once, at a sample size fixed in advance: before it
+ * the fixed engine makes no call (an A/A experiment read 50 times shipped 17 %). The sample is the
+ * plan's (the minimum detectable effect's units per variant); without a plan, this minimum per arm
+ * — GrowthBook's default minimum sample size (DEFAULT_MIN_SAMPLE_SIZE = 150 in its shared
+ * constants), counted here in observations of the primary metric, or decisive comparisons for an
+ * interleaving experiment. A floor, not a horizon: set a minimum detectable effect for a plan.
+ */
+export const FIXED_HORIZON_MIN_SAMPLE = 150;
 
 /** The lift over time is hourly until the data spans this many hours, daily after. */
 export const TIMELINE_DAILY_AFTER_HOURS = 48;
@@ -96,14 +106,18 @@ export type Comparison =
       available: true;
       engine: Engine;
       absolute: Interval;
-      /** Null when the control's value is 0 (a lift over nothing is undefined): see relativeNote. */
+      /**
+       * The lift, its interval inverting the same test as pValue / chanceToBeat (Fieller's), so
+       * both say the same about 0. Null when the control's value is 0 or not distinguishable from
+       * 0 (the interval is unbounded): see relativeNote.
+       */
       relative: Interval | null;
       relativeNote?: string;
       /** Frequentist engines: the p-value of exactly the interval shown. Null for the Bayesian engine. */
       pValue: number | null;
       /** Holm-adjusted p (family: the treatments on the primary metric; all other metrics together). */
       adjustedPValue: number | null;
-      /** Bayesian engine: P(treatment better than control). */
+      /** Bayesian engine: P(treatment better than control), in the metric's direction (lower-is-better: P(lower)). */
       chanceToBeat: number | null;
       /** The configured engine's call, after correction: better, worse or no call. */
       call: "better" | "worse" | "none";
@@ -149,7 +163,8 @@ export interface ExperimentAnalysis {
   guardrails: GuardrailResult[];
   latency: Array<{ variant: string; p50: number; p95: number; requests: number }>;
   timeline: Array<{ hour: string; [series: string]: number | string }>;
-  interleaving: (NonNullable<AnalysisInput["interleaving"]> & { test: (Omit<SignTestResult, "shareA"> & { shareA: number | null }) | null }) | null;
+  /** The test is the engine's: the always-valid sign test under "sequential", else the exact one (read once, FIXED_HORIZON_MIN_SAMPLE). */
+  interleaving: (NonNullable<AnalysisInput["interleaving"]> & { test: (Omit<SignTestResult, "shareA"> & { shareA: number | null; method: string }) | null }) | null;
   plan: SampleSizePlan | null;
   verdict: Verdict;
 }
@@ -203,23 +218,31 @@ function compareOne(variant: string, control: Summary, treatment: Summary, engin
   }
   const fixed = compareSummaries(control, treatment, "fixedHorizon", alpha);
   const sequential = compareSummaries(control, treatment, "sequential", alpha);
-  // Bayesian: the flat-prior posterior of each effect is N(estimate, se²) (bayes.ts), so its credible
-  // interval is the z interval. P(treatment better) depends only on the sign of the effect, so it is
-  // read on the absolute scale, where the normal approximation needs no delta method (on the
-  // relative scale the A/A false-positive rate came out at 5.6 %).
+  // Bayesian: the flat-prior posterior of each arm's mean is N(estimate, se²) (bayes.ts), so the
+  // effect's credible interval is the z interval. P(treatment better) depends only on the sign of
+  // the effect, so it is read on the absolute scale, where the normal approximation needs no delta
+  // method (on the relative scale the A/A false-positive rate came out at 5.6 %); it is already
+  // signed by the metric's direction. The lift's credible interval is Fieller's at z, the posterior
+  // interval of the ratio, so it excludes 0 exactly when P(better) is past 1 − α/2 or below α/2.
   const z = normalQuantile(1 - alpha / 2);
-  const around = (e: { estimate: number; se: number }) => (e.se > 0 ? interval(e.estimate, [e.estimate - z * e.se, e.estimate + z * e.se]) : null);
+  const { estimate, se } = fixed.absolute;
   const posterior = chanceToBeatControl(fixed, { scale: "absolute", higherIsBetter, credibleLevel: 1 - alpha });
   const readings: Record<Engine, { pValue: number | null; chanceToBeat: number | null; absolute: Interval | null; relative: Interval | null; unavailable?: string }> = {
     fixed: { pValue: finite(fixed.pValue), chanceToBeat: null, absolute: interval(fixed.absolute.estimate, fixed.absolute.ci), relative: interval(fixed.relative.estimate, fixed.relative.ci), unavailable: fixed.unavailable },
     sequential: { pValue: finite(sequential.pValue), chanceToBeat: null, absolute: interval(sequential.absolute.estimate, sequential.absolute.ci), relative: interval(sequential.relative.estimate, sequential.relative.ci), unavailable: sequential.unavailable },
-    bayesian: { pValue: null, chanceToBeat: finite(posterior.chanceToBeatControl), absolute: around(fixed.absolute), relative: around(fixed.relative), unavailable: fixed.unavailable },
+    bayesian: {
+      pValue: null, chanceToBeat: finite(posterior.chanceToBeatControl), unavailable: fixed.unavailable,
+      absolute: se > 0 ? interval(estimate, [estimate - z * se, estimate + z * se]) : null,
+      relative: se > 0 ? interval(fixed.relative.estimate, fiellerLiftInterval(fixed.control, fixed.treatment, z)) : null,
+    },
   };
   const main = readings[engine];
   if (!main.absolute || (engine !== "bayesian" && main.pValue === null) || (engine === "bayesian" && main.chanceToBeat === null)) {
     return { variant, available: false, reason: main.unavailable ?? "the comparison cannot be computed yet" };
   }
-  const relativeNote = main.relative ? undefined : fixed.control.mean === 0 ? "the control's value is 0: a relative lift is undefined" : "no relative interval yet";
+  const relativeNote = main.relative ? undefined : fixed.control.mean === 0
+    ? "the control's value is 0: a relative lift is undefined"
+    : "the control's value is not yet distinguishable from 0, so the lift's interval is unbounded (Fieller)";
   const secondary = (Object.keys(readings) as Engine[]).filter((e) => e !== engine).map((e) => ({
     engine: e,
     label: `secondary — ${ENGINE_LABEL[e]}, not used for the decision`,
@@ -297,17 +320,39 @@ function timelineOf(input: AnalysisInput, control: string, treatments: string[])
 
 const pct = (v: number) => `${v >= 0 ? "+" : ""}${(v * 100).toFixed(1)}%`;
 
-function verdictOf(input: AnalysisInput, primary: MetricResult | undefined, srm: SrmResult, guardrails: GuardrailResult[], interleaving: ExperimentAnalysis["interleaving"], control: string): Verdict {
+/** Where a fixed-horizon test stands against the sample it may be read at (see FIXED_HORIZON_MIN_SAMPLE). */
+interface Horizon { reached: boolean; progress: string }
+
+/** Null when the deciding test is not fixed-horizon (the sequential engine; the Bayesian one on an A/B test). */
+function horizonOf(input: AnalysisInput, plan: SampleSizePlan | null, primary: MetricResult | undefined, interleaving: ExperimentAnalysis["interleaving"], units: (key: string) => number): Horizon | null {
+  if (input.kind === "interleaving") {
+    if (input.engine === "sequential" || !interleaving?.test) return null;
+    const n = interleaving.test.n;
+    return { reached: n >= FIXED_HORIZON_MIN_SAMPLE, progress: `${interleaving.test.method}, ${n} of the ${FIXED_HORIZON_MIN_SAMPLE} decisive comparisons it needs before it is read` };
+  }
+  if (input.engine !== "fixed") return null;
+  const arms = plan
+    ? input.variants.map((v, i) => ({ key: v.key, n: units(v.key), needed: plan.unitsPerVariant[i]!, what: "planned units" }))
+    : (primary?.variants ?? []).map((v) => ({ key: v.key, n: v.n, needed: FIXED_HORIZON_MIN_SAMPLE, what: "observations of the primary metric (the minimum without a plan: set a minimum detectable effect to plan the sample)" }));
+  const lagging = arms.reduce<(typeof arms)[number] | null>((w, a) => (!w || a.n / a.needed < w.n / w.needed ? a : w), null);
+  if (!lagging) return null;
+  return { reached: lagging.n >= lagging.needed, progress: `fixed-horizon test, ${lagging.n} of ${lagging.needed} ${lagging.what} in ${lagging.key}` };
+}
+
+function verdictOf(input: AnalysisInput, primary: MetricResult | undefined, srm: SrmResult, guardrails: GuardrailResult[], interleaving: ExperimentAnalysis["interleaving"], control: string, horizon: Horizon | null): Verdict {
   const engine = input.engine;
   if (srm.available && srm.mismatch) {
     return { decision: "blocked", variant: null, engine, text: `Do not trust these results yet: the traffic split does not match the configured weights (sample-ratio mismatch, χ² = ${srm.chiSquare.toFixed(1)}, p = ${srm.pValue.toExponential(1)}). Find the cause (assignment, logging or bot traffic) before reading any metric.` };
   }
   if (input.kind === "interleaving") {
     if (!interleaving?.test) return { decision: "not enough data", variant: null, engine, text: "No clicks on interleaved results yet: keep the experiment running." };
+    const { test } = interleaving;
+    const figures = `${interleaving.winsA} vs ${interleaving.winsB} requests with a preference, ${test.method} p = ${test.pValue.toPrecision(2)}`;
+    if (horizon && !horizon.reached) return { decision: "keep running", variant: null, engine, text: `No call yet (${figures}): keep running — ${horizon.progress}.` };
     const leader = interleaving.winsA >= interleaving.winsB ? interleaving.variantA : interleaving.variantB;
-    return interleaving.test.significant
-      ? { decision: "ship", variant: leader, engine, text: `${leader} wins the interleaved comparison (${interleaving.winsA} vs ${interleaving.winsB} requests, p = ${interleaving.test.pValue.toPrecision(2)}): users prefer its ranking.` }
-      : { decision: "keep running", variant: null, engine, text: `No clear winner yet (${interleaving.winsA} vs ${interleaving.winsB} requests with a preference, p = ${interleaving.test.pValue.toPrecision(2)}): keep it running.` };
+    return test.significant
+      ? { decision: "ship", variant: leader, engine, text: `${leader} wins the interleaved comparison (${figures}): users prefer its ranking.` }
+      : { decision: "keep running", variant: null, engine, text: `No clear winner yet (${figures}): keep it running.` };
   }
   if (!primary) return { decision: "not enough data", variant: null, engine, text: `The primary metric "${input.primaryMetric}" is not one the table computes.` };
   const available = primary.comparisons.filter((c): c is Extract<Comparison, { available: true }> => c.available);
@@ -315,28 +360,44 @@ function verdictOf(input: AnalysisInput, primary: MetricResult | undefined, srm:
     const why = primary.comparisons.find((c): c is Extract<Comparison, { available: false }> => !c.available)?.reason ?? "no treatment";
     return { decision: "not enough data", variant: null, engine, text: `Not enough data yet for ${primary.label}: ${why}.` };
   }
-  const violated = guardrails.filter((g) => g.status === "violated");
   const describe = (c: (typeof available)[number]) => {
     const lift = c.relative ?? c.absolute;
     const scale = c.relative ? "" : " (absolute)";
-    const strength = engine === "bayesian" ? `P(better than ${control}) ${(100 * (primary.higherIsBetter ? c.chanceToBeat! : 1 - c.chanceToBeat!)).toFixed(1)}%` : `p = ${c.pValue!.toPrecision(2)}${c.adjustedPValue !== null && c.adjustedPValue !== c.pValue ? `, Holm ${c.adjustedPValue.toPrecision(2)}` : ""}`;
+    const strength = engine === "bayesian" ? `P(better than ${control}) ${(100 * c.chanceToBeat!).toFixed(1)}%` : `p = ${c.pValue!.toPrecision(2)}${c.adjustedPValue !== null && c.adjustedPValue !== c.pValue ? `, Holm ${c.adjustedPValue.toPrecision(2)}` : ""}`;
     return `${c.variant} vs ${control}: ${primary.label} ${c.relative ? pct(lift.estimate) : lift.estimate.toPrecision(3)}${scale} (95% ${engine === "bayesian" ? "credible" : "CI"} ${c.relative ? pct(lift.ci[0]) : lift.ci[0].toPrecision(3)} to ${c.relative ? pct(lift.ci[1]) : lift.ci[1].toPrecision(3)}; ${strength}; ${ENGINE_LABEL[engine]})`;
   };
+  const described = available.map(describe).join(" ");
+  // Guardrails are judged per treatment: one treatment's violation does not block another.
+  const guardrailsOf = (variant: string, status: GuardrailStatus) => guardrails.filter((g) => g.checks.some((c) => c.variant === variant && c.status === status)).map((g) => g.label);
+  const violations = guardrails.flatMap((g) => g.checks.filter((c) => c.status === "violated").map((c) => ({ label: g.label, variant: c.variant })));
+  const violatedBy = [...new Set(violations.map((v) => v.variant))];
+  const guardText = violations.length ? ` Guardrail violated: ${violations.map((v) => `${v.label} (${v.variant})`).join(", ")} — do not ship ${violatedBy.join(" or ")} without a look.` : "";
+  // Guardrails are judged at every look, whatever the engine: a violation stops a fixed-horizon test too.
+  if (horizon && !horizon.reached) {
+    return violations.length
+      ? { decision: "do not ship", variant: violatedBy[0]!, engine, text: `${described}${guardText}` }
+      : { decision: "keep running", variant: null, engine, text: `${described} Keep running: ${horizon.progress}.` };
+  }
   const winners = available.filter((c) => c.call === "better").sort((a, b) => (b.relative?.estimate ?? b.absolute.estimate) - (a.relative?.estimate ?? a.absolute.estimate));
+  const unviolated = winners.filter((w) => !violatedBy.includes(w.variant));
+  const clean = unviolated.find((w) => guardrailsOf(w.variant, "no data").length === 0);
+  if (clean) {
+    const inconclusive = guardrailsOf(clean.variant, "inconclusive");
+    return { decision: "ship", variant: clean.variant, engine, text: `${describe(clean)}: a difference you can act on.${inconclusive.length ? ` Guardrails still inconclusive for ${clean.variant}: ${inconclusive.join(", ")}.` : ""}${guardText}` };
+  }
+  if (unviolated.length) {
+    const w = unviolated[0]!;
+    const missing = guardrailsOf(w.variant, "no data");
+    return { decision: "keep running", variant: w.variant, engine, text: `${describe(w)}, but the guardrail${missing.length > 1 ? "s" : ""} ${missing.join(", ")} cannot be judged yet for ${w.variant} (no data): keep running until ${missing.length > 1 ? "they have" : "it has"} data — nothing that cannot be computed passes.${guardText}` };
+  }
+  if (violations.length) {
+    return { decision: "do not ship", variant: winners[0]?.variant ?? violatedBy[0]!, engine, text: `${described}${guardText}` };
+  }
   const losers = available.filter((c) => c.call === "worse");
-  const guardText = violated.length ? ` Guardrail violated: ${violated.map((g) => g.label).join(", ")} — do not ship without a look.` : "";
-  if (violated.length) {
-    return { decision: "do not ship", variant: winners[0]?.variant ?? null, engine, text: `${available.map(describe).join(" ")}${guardText}` };
-  }
-  if (winners.length) {
-    const w = winners[0]!;
-    const inconclusive = guardrails.filter((g) => g.status === "inconclusive").map((g) => g.label);
-    return { decision: "ship", variant: w.variant, engine, text: `${describe(w)}: a difference you can act on.${inconclusive.length ? ` Guardrails still inconclusive: ${inconclusive.join(", ")}.` : ""}` };
-  }
   if (losers.length === available.length) {
-    return { decision: "do not ship", variant: losers[0]!.variant, engine, text: `${available.map(describe).join(" ")}: worse than ${control}.` };
+    return { decision: "do not ship", variant: losers[0]!.variant, engine, text: `${described}: worse than ${control}.` };
   }
-  return { decision: "keep running", variant: null, engine, text: `${available.map(describe).join(" ")}: no significant difference yet — keep collecting data.` };
+  return { decision: "keep running", variant: null, engine, text: `${described}: no significant difference yet — keep collecting data.` };
 }
 
 /** The whole analysis of one experiment phase. Pure; see the module comment for the output promise. */
@@ -400,8 +461,9 @@ export function analyseExperiment(input: AnalysisInput): ExperimentAnalysis {
   let interleaving: ExperimentAnalysis["interleaving"] = null;
   if (input.kind === "interleaving" && input.interleaving) {
     const i = input.interleaving;
-    const test = i.winsA + i.winsB > 0 ? signTest(i.winsA, i.winsB, alpha) : null;
-    interleaving = { ...i, test: test ? { ...test, shareA: finite(test.shareA) } : null };
+    const sequential = input.engine === "sequential";
+    const test = i.winsA + i.winsB > 0 ? (sequential ? sequentialSignTest : signTest)(i.winsA, i.winsB, alpha) : null;
+    interleaving = { ...i, test: test ? { ...test, shareA: finite(test.shareA), method: sequential ? "sequential sign test (always valid)" : "exact sign test (fixed horizon)" } : null };
   }
 
   const primary = metrics.find((m) => m.metric === input.primaryMetric);
@@ -412,11 +474,16 @@ export function analyseExperiment(input: AnalysisInput): ExperimentAnalysis {
     const days = input.planning?.days ?? null;
     const total = counts.reduce((s, c) => s + c, 0);
     try {
-      plan = planSampleSize({ baseline: { proportion: baseline }, minimumDetectableEffect: mde, trafficSplit: input.variants.map((v) => v.weight), dailyUnits: days && total ? total / days : undefined, alpha });
+      // The engine reads the result: a sequential test needs more units for the same power than a fixed one.
+      plan = planSampleSize({ baseline: { proportion: baseline }, minimumDetectableEffect: mde, trafficSplit: input.variants.map((v) => v.weight), dailyUnits: days && total ? total / days : undefined, alpha, analysis: input.engine === "sequential" ? "sequential" : "fixedHorizon" });
     } catch {
       plan = null; // an MDE that pushes the rate outside (0, 1): no plan to show
     }
   }
+
+  // A fixed-horizon test read before its sample makes no call, on any metric.
+  const horizon = horizonOf(input, plan, primary, interleaving, (key) => dataOf(key).units);
+  if (horizon && !horizon.reached) for (const m of metrics) for (const c of m.comparisons) if (c.available) c.call = "none";
 
   return {
     engine: { key: input.engine, label: ENGINE_LABEL[input.engine], alpha },
@@ -428,6 +495,6 @@ export function analyseExperiment(input: AnalysisInput): ExperimentAnalysis {
     timeline: input.kind === "ab" ? timelineOf(input, control.key, treatments) : [],
     interleaving,
     plan,
-    verdict: verdictOf(input, primary, srm, guardrails, interleaving, control.key),
+    verdict: verdictOf(input, primary, srm, guardrails, interleaving, control.key, horizon),
   };
 }

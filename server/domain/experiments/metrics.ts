@@ -57,13 +57,13 @@ export const METRIC_CATALOGUE = {
   },
   ndcg: {
     label: `NDCG@${NDCG_K} from clicks`,
-    definition: `mean over requests with a click of NDCG@${NDCG_K}, clicked items counting as relevant`,
-    unit: "score", higherIsBetter: true, type: "mean", observation: "clicked request", selectable: true, zeroBaselineMargin: 0.01,
+    definition: `mean over requests with a click of NDCG@${NDCG_K}, clicked items counting as relevant; a ratio of per-unit sums (delta method), n is units`,
+    unit: "score", higherIsBetter: true, type: "mean", observation: "unit", selectable: true, zeroBaselineMargin: 0.01,
   },
   mrr: {
     label: "MRR from clicks",
-    definition: "mean over requests with a click of 1 ÷ the position of the first click",
-    unit: "score", higherIsBetter: true, type: "mean", observation: "clicked request", selectable: true, zeroBaselineMargin: 0.01,
+    definition: "mean over requests with a click of 1 ÷ the position of the first click; a ratio of per-unit sums (delta method), n is units",
+    unit: "score", higherIsBetter: true, type: "mean", observation: "unit", selectable: true, zeroBaselineMargin: 0.01,
   },
   latency_p95: {
     label: "p95 latency",
@@ -72,13 +72,14 @@ export const METRIC_CATALOGUE = {
   },
   fallback_rate: {
     label: "Fallback rate",
-    definition: "share of requests served by a fallback (cascade model or retrieval order)",
-    // One point, the tolerance the canary analysis also allows a fallback rate.
-    unit: "rate", higherIsBetter: false, type: "proportion", observation: "request", selectable: true, zeroBaselineMargin: 0.01,
+    definition: "share of requests served by a fallback (cascade model or retrieval order); a ratio of per-unit sums (delta method), n is units",
+    // One point, the tolerance the canary analysis also allows a fallback rate. A mean of per-unit
+    // linearised values (perUnit.ts), not a proportion of independent requests.
+    unit: "rate", higherIsBetter: false, type: "mean", observation: "unit", selectable: true, zeroBaselineMargin: 0.01,
   },
   clicks_cuped: {
     label: "Clicks per unit (CUPED)",
-    definition: `clicks per unit, adjusted by the same unit's clicks in the ${CUPED_PRE_DAYS} days before the phase (CUPED)`,
+    definition: `clicks per unit, adjusted by the same unit's clicks in the ${CUPED_PRE_DAYS} days before the experiment first started (CUPED)`,
     unit: "count", higherIsBetter: true, type: "mean", observation: "unit", selectable: false,
   },
 } as const satisfies Record<string, MetricDefinition>;

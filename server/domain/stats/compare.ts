@@ -49,15 +49,21 @@ export interface EffectEstimate {
 export interface EffectResult {
   analysis: Analysis;
   alpha: number;
-  control: { mean: number; n: number };
-  treatment: { mean: number; n: number };
+  /** Each arm's estimate, the variance of that estimate (se²) and its units. */
+  control: ArmEstimate;
+  treatment: ArmEstimate;
   /** Treatment − control. */
   absolute: EffectEstimate;
-  /** Treatment / control − 1. */
+  /**
+   * Treatment / control − 1. `se` is the delta-method standard error; `ci` is Fieller's interval
+   * for the same test as `pValue` (see {@link fiellerLiftInterval}), so it excludes 0 exactly when
+   * the result is significant. NaN ends when that set is unbounded (the control's mean is not
+   * distinguishable from 0 at this level).
+   */
   relative: EffectEstimate;
   /** Two-sided p-value of "no difference", from the absolute difference. */
   pValue: number;
-  /** pValue < alpha (equivalently, the absolute interval excludes 0). */
+  /** pValue < alpha (equivalently, the absolute interval and the relative one exclude 0). */
   significant: boolean;
   /** Welch–Satterthwaite df of the absolute difference (the fixed-horizon reference distribution). */
   df: number;
@@ -71,6 +77,30 @@ export function checkAlpha(alpha: number): void {
 
 const NO_INTERVAL: Interval = [NaN, NaN];
 
+/**
+ * Fieller's interval for the lift L = μ_T/μ_C − 1 (Fieller 1954, "Some problems in interval
+ * estimation", JRSS B 16(2); von Luxburg & Franz 2009, Statistica Sinica 19, for the geometry):
+ * the ratios ρ that the test of "μ_T − ρ·μ_C = 0" does not reject at the critical value k,
+ *   (m_T − ρ·m_C)² < k²·(v_T + ρ²·v_C),
+ * with m, v each arm's estimate and its variance. At ρ = 1 this is the test of the difference with
+ * the same k, so the interval excludes 0 exactly when that test rejects — the p-value and the
+ * interval shown together cannot disagree, as they did with a symmetric delta-method interval
+ * (10/1,000 vs 30/1,000 conversions: p = 0.0014 beside [−13 %, +413 %]). The set is an interval iff
+ * a = m_C² − k²·v_C > 0 (the control's mean is distinguishable from 0); its ends solve the quadratic:
+ *   ρ = (m_T·m_C ± k·√(m_C²·v_T + m_T²·v_C − k²·v_C·v_T)) / a.
+ * Otherwise it is unbounded and both ends are NaN. With k = z and flat priors it is also the
+ * equal-tailed posterior interval of μ_T/μ_C: P(μ_T/μ_C < ρ) = Φ((ρ·m_C − m_T)/√(v_T + ρ²·v_C)) for μ_C > 0.
+ */
+export function fiellerLiftInterval(control: ArmEstimate, treatment: ArmEstimate, critical: number): Interval {
+  const { mean: mc, variance: vc } = control;
+  const { mean: mt, variance: vt } = treatment;
+  const k2 = critical * critical;
+  const a = mc * mc - k2 * vc;
+  if (!(a > 0) || !Number.isFinite(a)) return NO_INTERVAL;
+  const half = critical * Math.sqrt(Math.max(0, mc * mc * vt + mt * mt * vc - k2 * vc * vt));
+  return [(mt * mc - half) / a - 1, (mt * mc + half) / a - 1];
+}
+
 /** Compare two arms' estimates (each with the variance of the estimate). */
 export function compareArms(control: ArmEstimate, treatment: ArmEstimate, options: CompareOptions = {}): EffectResult {
   const alpha = options.alpha ?? DEFAULT_ALPHA;
@@ -83,7 +113,7 @@ export function compareArms(control: ArmEstimate, treatment: ArmEstimate, option
   const variance = control.variance + treatment.variance;
   const lift = relativeLift(control, treatment);
   const df = welchDegreesOfFreedom(control, treatment);
-  const arms = { control: { mean: control.mean, n: control.n }, treatment: { mean: treatment.mean, n: treatment.n } };
+  const arms = { control, treatment };
 
   // No spread (or fewer than two units in an arm) means no information about the noise: report
   // the point estimates but no interval, p-value or verdict, rather than a spurious certainty.
@@ -109,17 +139,12 @@ export function compareArms(control: ArmEstimate, treatment: ArmEstimate, option
   }
 
   const se = Math.sqrt(variance);
-  const relativeSe = Math.sqrt(lift.variance);
   let pValue: number;
   let absoluteHalfWidth: number;
-  let relativeHalfWidth: number;
   if (analysis === "fixedHorizon") {
-    // Welch's t-test: t = Δ/se on df degrees of freedom; the relative interval uses the same
-    // quantile on the delta-method se (as GrowthBook's frequentist engine does).
-    const q = studentTQuantile(1 - alpha / 2, df);
+    // Welch's t-test: t = Δ/se on df degrees of freedom.
     pValue = studentTTwoSidedPValue(difference / se, df);
-    absoluteHalfWidth = q * se;
-    relativeHalfWidth = q * relativeSe;
+    absoluteHalfWidth = studentTQuantile(1 - alpha / 2, df) * se;
   } else {
     // τ² is tuned to the variance the estimate would have at the target size: each arm's per-unit
     // variance (v·n) spread over the target units.
@@ -130,16 +155,16 @@ export function compareArms(control: ArmEstimate, treatment: ArmEstimate, option
     const q = studentTQuantile(1 - alpha / 2, df);
     pValue = Math.max(alwaysValidPValue(difference, variance, tau2), studentTTwoSidedPValue(difference / se, df));
     absoluteHalfWidth = Math.max(confidenceSequenceHalfWidth(variance, tau2, alpha), q * se);
-    const relativeTau2 = mixtureVariance(alpha, relativeLift(atTarget(control), atTarget(treatment)).variance);
-    relativeHalfWidth = relativeSe > 0 ? Math.max(confidenceSequenceHalfWidth(lift.variance, relativeTau2, alpha), q * relativeSe) : NaN;
   }
-
   return {
     analysis,
     alpha,
     ...arms,
     absolute: { estimate: difference, ci: [difference - absoluteHalfWidth, difference + absoluteHalfWidth], se },
-    relative: { estimate: lift.estimate, ci: [lift.estimate - relativeHalfWidth, lift.estimate + relativeHalfWidth], se: relativeSe },
+    // The relative interval inverts the same test: Fieller's set at the critical value just used
+    // (for the sequential test, the boundary's multiplier; with equal arms τ²/V is the same for
+    // every contrast μ_T − ρ·μ_C, so this is the exact inversion of that family of always-valid tests).
+    relative: { estimate: lift.estimate, ci: fiellerLiftInterval(control, treatment, absoluteHalfWidth / se), se: Math.sqrt(lift.variance) },
     pValue,
     significant: pValue < alpha,
     df,

@@ -39,7 +39,8 @@ describe("delta method for ratio metrics", () => {
     // Relative: lift = (1/2)/(1/3) − 1 = 0.5; Var = v_T/μ_C² + μ_T²·v_C/μ_C⁴
     //   = (1/96)·9 + (1/4)·(10/972)·81 = 0.09375 + 0.2083333 = 0.3020833.
     const r = compareRatios(control, treatment, fixed);
-    expect(r.control).toEqual({ mean: 1 / 3, n: 4 });
+    expect(r.control).toMatchObject({ mean: 1 / 3, n: 4 });
+    expect(r.control.variance).toBeCloseTo(10 / 972, 14);
     expect(r.absolute.estimate).toBeCloseTo(1 / 6, 14);
     expect(r.absolute.se).toBeCloseTo(0.1438914, 6);
     expect(r.df).toBeCloseTo(5.9997685, 6);

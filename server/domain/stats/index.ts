@@ -7,7 +7,7 @@
 //   each returns an EffectResult, sequential (always valid) by default, { analysis: "fixedHorizon" }
 //   for the classical one-look test;
 // - chanceToBeatControl (Bayesian), srmCheck, holmAdjust / benjaminiHochbergAdjust,
-//   planSampleSize / powerAt, signTest (interleaving).
+//   planSampleSize / powerAt, signTest / sequentialSignTest (interleaving).
 export * from "./summary";
 export type { ArmEstimate } from "./welch";
 export { welchDegreesOfFreedom } from "./welch";

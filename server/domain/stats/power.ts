@@ -1,17 +1,24 @@
-import { checkAlpha, DEFAULT_ALPHA } from "./compare";
+import { checkAlpha, DEFAULT_ALPHA, type Analysis } from "./compare";
 import { normalCdf, normalQuantile } from "./distributions";
+import { mixtureTuningRatio } from "./sequential";
 
-// Sample size for the fixed-horizon two-sided test of treatment vs control. For a difference Δ
-// with per-unit variances σ_C², σ_T² and units n_C, n_T, the test reaches power 1 − β when
-//   Var(Δ̂) = σ_C²/n_C + σ_T²/n_T = (Δ / (z_{1−α/2} + z_{1−β}))²
+// Sample size for the two-sided test of treatment vs control, for the engine that will read it.
+// Each engine calls a difference when |Δ̂|/√V exceeds a critical value c (criticalZ), so for a
+// difference Δ with per-unit variances σ_C², σ_T² and units n_C, n_T it reaches power 1 − β when
+//   V = Var(Δ̂) = σ_C²/n_C + σ_T²/n_T = (Δ / (c + z_{1−β}))²
 // (normal approximation, ignoring the far tail; Chow, Shao & Wang, "Sample Size Calculations in
-// Clinical Research", 2nd ed., §3.2.1; with equal arms it is Kohavi et al.'s n ≈ 16σ²/Δ² rule of
-// thumb in "Trustworthy Online Controlled Experiments", ch. 17). With traffic weights w, n_g = w_g·T
-// for T units entering the experiment, so T = (z_{1−α/2} + z_{1−β})²·(σ_C²/w_C + σ_T²/w_T)/Δ².
+// Clinical Research", 2nd ed., §3.2.1). With traffic weights w, n_g = w_g·T for T units entering the
+// experiment, so T = (c + z_{1−β})²·(σ_C²/w_C + σ_T²/w_T)/Δ².
 //
-// The sequential (default) analysis pays for its freedom to peek: to be read once at this size it
-// needs more units. Plan with this figure and pass it as targetUnitsPerVariant so the sequential
-// interval is tightest there.
+// - Fixed horizon (Welch, read once): c = z_{1−α/2}; with equal arms this is Kohavi et al.'s
+//   n ≈ 16σ²/Δ² ("Trustworthy Online Controlled Experiments", ch. 17). The Bayesian engine's call,
+//   P(better) ≥ 1 − α/2 under a flat prior, is the same test.
+// - Sequential (mixture SPRT, the default; sequential.ts): rejecting when Λ ≥ 1/α with the mixing
+//   variance τ² = ρ·V gives c = √((1 + ρ)/ρ · (2 ln(1/α) + ln(1 + ρ))), and the plan tunes τ² to its
+//   own size (ρ = r*, mixtureTuningRatio), as compareArms does with targetUnitsPerVariant: at α = 0.05
+//   c = 3.035 instead of 1.960, about 1.9 times the fixed-horizon units at 80 % power. This is the
+//   power of reading the result once, at the planned size; the boundary is valid at every look, so
+//   looks before it can only add chances to stop early (30 looks: ≈ 86 %, power.test.ts).
 
 /** Baseline of the metric in the control arm: a per-unit mean with its variance, or a proportion. */
 export type Baseline = { mean: number; variance: number } | { proportion: number };
@@ -30,9 +37,18 @@ export interface SampleSizeOptions {
   trafficSplit?: readonly number[];
   /** Units entering the experiment per day, all variants together; gives `days`. */
   dailyUnits?: number;
+  /** The engine that reads the result: "sequential" (default, as in compareArms) or "fixedHorizon" (also the Bayesian engine's call). */
+  analysis?: Analysis;
 }
 
 export interface SampleSizePlan {
+  /** The engine the plan is for. */
+  analysis: Analysis;
+  /**
+   * Sequential plans: the targetUnitsPerVariant to pass to compareArms so its mixing variance τ² is
+   * the one planned for (tightest at the planned size); null for a fixed-horizon plan.
+   */
+  targetUnitsPerVariant: number | null;
   /** Units needed in each variant, control first. */
   unitsPerVariant: number[];
   totalUnits: number;
@@ -40,7 +56,7 @@ export interface SampleSizePlan {
   days: number | null;
   /** Absolute effect the plan detects: baseline mean × MDE. */
   absoluteEffect: number;
-  /** Power actually reached by the rounded-up plan (the weakest treatment-vs-control comparison). */
+  /** Power actually reached by the rounded-up plan under its engine (the weakest treatment-vs-control comparison). */
   power: number;
 }
 
@@ -65,24 +81,42 @@ function variancesOf(baseline: Baseline, mde: number): Variances {
   return { mean: baseline.mean, control: baseline.variance, treatment: baseline.variance };
 }
 
-/** Power of the two-sided fixed-horizon test for a true difference `effect` with Var(Δ̂) = `variance`. */
-export function powerForVariance(effect: number, variance: number, alpha = DEFAULT_ALPHA): number {
+/**
+ * The |Δ̂|/√V above which the engine calls a difference at two-sided level α. Fixed horizon:
+ * z_{1−α/2}. Sequential: the mixture SPRT rejects when Λ ≥ 1/α, and with τ² = ρ·V
+ *   ln Λ = −½·ln(1 + ρ) + Z²·ρ/(2(1 + ρ))   (sequential.ts, Johari et al. 2022),
+ * so when Z² ≥ (1 + ρ)/ρ · (2 ln(1/α) + ln(1 + ρ)). ρ = τ²/V defaults to the tuning ratio r* (τ²
+ * tuned to this look's variance). RangeError for α outside (0, 1) or ρ ≤ 0.
+ */
+export function criticalZ(analysis: Analysis, alpha = DEFAULT_ALPHA, rho = mixtureTuningRatio(alpha)): number {
   checkAlpha(alpha);
-  const z = normalQuantile(1 - alpha / 2);
-  const shift = Math.abs(effect) / Math.sqrt(variance);
-  // P(reject) = Φ(|Δ|/se − z) + Φ(−|Δ|/se − z): both tails, so it is α when Δ = 0.
-  return normalCdf(shift - z) + normalCdf(-shift - z);
+  if (analysis === "fixedHorizon") return normalQuantile(1 - alpha / 2);
+  if (!(rho > 0)) throw new RangeError(`the ratio τ²/V must be positive, got ${rho}`);
+  return Math.sqrt(((1 + rho) / rho) * (2 * Math.log(1 / alpha) + Math.log(1 + rho)));
 }
 
-/** Power the fixed-horizon test has at the given units per arm. */
+/**
+ * Power of the engine's two-sided test at one look, for a true difference `effect` with
+ * Var(Δ̂) = `variance` (sequential: with τ² = `tau2`, by default tuned to this variance).
+ */
+export function powerForVariance(effect: number, variance: number, options: { alpha?: number; analysis?: Analysis; tau2?: number } = {}): number {
+  const alpha = options.alpha ?? DEFAULT_ALPHA;
+  const c = criticalZ(options.analysis ?? "sequential", alpha, options.tau2 === undefined ? undefined : options.tau2 / variance);
+  const shift = Math.abs(effect) / Math.sqrt(variance);
+  // P(reject) = Φ(|Δ|/se − c) + Φ(−|Δ|/se − c): both tails, so a fixed-horizon test's is α when Δ = 0.
+  return normalCdf(shift - c) + normalCdf(-shift - c);
+}
+
+/** Power the engine's test has at the given units per arm (sequential: τ² tuned to them), read once there. */
 export function powerAt(options: Omit<SampleSizeOptions, "power" | "variants" | "trafficSplit" | "dailyUnits">, controlUnits: number, treatmentUnits: number): number {
   const v = variancesOf(options.baseline, options.minimumDetectableEffect);
-  return powerForVariance(v.mean * options.minimumDetectableEffect, v.control / controlUnits + v.treatment / treatmentUnits, options.alpha);
+  return powerForVariance(v.mean * options.minimumDetectableEffect, v.control / controlUnits + v.treatment / treatmentUnits, options);
 }
 
-/** Units per variant (and days) to detect the MDE with the requested power. */
+/** Units per variant (and days) to detect the MDE with the requested power under the engine (`analysis`; default sequential). */
 export function planSampleSize(options: SampleSizeOptions): SampleSizePlan {
   const alpha = options.alpha ?? DEFAULT_ALPHA;
+  const analysis = options.analysis ?? "sequential";
   const power = options.power ?? 0.8;
   checkAlpha(alpha);
   if (!(power > 0 && power < 1)) throw new RangeError(`power must be in (0, 1), got ${power}`);
@@ -97,7 +131,7 @@ export function planSampleSize(options: SampleSizeOptions): SampleSizePlan {
 
   const v = variancesOf(options.baseline, mde);
   const effect = v.mean * mde;
-  const zSum = normalQuantile(1 - alpha / 2) + normalQuantile(power);
+  const zSum = criticalZ(analysis, alpha) + normalQuantile(power);
   const controlWeight = weights[0]!;
   // The experiment runs until the hungriest treatment-vs-control comparison has enough units.
   const totalNeeded = Math.max(...weights.slice(1).map((w) => (zSum ** 2 * (v.control / controlWeight + v.treatment / w)) / effect ** 2));
@@ -110,6 +144,11 @@ export function planSampleSize(options: SampleSizeOptions): SampleSizePlan {
     days = Math.ceil(totalUnits / options.dailyUnits);
   }
   const control = unitsPerVariant[0]!;
-  const achieved = Math.min(...unitsPerVariant.slice(1).map((n) => powerForVariance(effect, v.control / control + v.treatment / n, alpha)));
-  return { unitsPerVariant, totalUnits, days, absoluteEffect: effect, power: achieved };
+  const variances = unitsPerVariant.slice(1).map((n) => v.control / control + v.treatment / n);
+  // compareArms sets τ² = r*·(σ_C² + σ_T²)/target: the target that makes it r*·V for the weakest comparison.
+  const weakest = Math.max(...variances);
+  const targetUnitsPerVariant = analysis === "sequential" ? Math.round((v.control + v.treatment) / weakest) : null;
+  const tau2 = targetUnitsPerVariant === null ? undefined : (mixtureTuningRatio(alpha) * (v.control + v.treatment)) / targetUnitsPerVariant;
+  const achieved = Math.min(...variances.map((variance) => powerForVariance(effect, variance, { alpha, analysis, tau2 })));
+  return { analysis, targetUnitsPerVariant, unitsPerVariant, totalUnits, days, absoluteEffect: effect, power: achieved };
 }

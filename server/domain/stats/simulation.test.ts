@@ -93,7 +93,7 @@ describe("simulations", () => {
     "a true +5% CTR lift is detected with the power the calculator promised, at the size it gave",
     () => {
       // Baseline CTR 30%, +5% relative ⇒ 31.5%; the plan is ≈ 14,853 users per arm for 80% power.
-      const plan = planSampleSize({ baseline: { proportion: 0.3 }, minimumDetectableEffect: 0.05 });
+      const plan = planSampleSize({ baseline: { proportion: 0.3 }, minimumDetectableEffect: 0.05, analysis: "fixedHorizon" });
       const [nControl, nTreatment] = plan.unitsPerVariant as [number, number];
       const rng = createRng(77);
       const clicks = (units: number, ctr: number) => summarizeProportion(units, binomial(rng, units, ctr));

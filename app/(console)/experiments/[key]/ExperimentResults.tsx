@@ -107,7 +107,7 @@ export function ExperimentResults({ experimentKey }: { experimentKey: string }) 
         const reading = !!shipModel && (production.isLoading || productionReach.isLoading);
         const expectFromVersionId = productionNow?.versionId ?? null;
         const others = reached.filter((s) => s.key !== e.surface);
-        const blockers = shipBlockers(r);
+        const blockers = shipBlockers(r, shipVariant);
         return (
           <ConfirmChangeDialog
             title={`Ship ${shipVariant} of ${e.key}`}
@@ -179,7 +179,7 @@ export function ExperimentResults({ experimentKey }: { experimentKey: string }) 
           {r.multipleExposure.units.toLocaleString()} units ({(r.multipleExposure.share * 100).toFixed(1)}%) were served more than one variant. {r.multipleExposure.rule}
         </Alert>
       )}
-      <Alert color={srmMismatch ? "gray" : DECISION_COLOR[r.verdict.decision]} title={<Group gap="xs">Verdict <Badge color={DECISION_COLOR[r.verdict.decision]} data-testid="verdict-decision">{r.verdict.decision}{r.verdict.variant ? ` ${r.verdict.variant}` : ""}</Badge><Text span size="xs" c="dimmed">{e.kind === "interleaving" ? "decided by a sign test on interleaved preferences" : `decided by the ${r.engine.label} engine`}</Text></Group>} data-testid="experiment-summary">
+      <Alert color={srmMismatch ? "gray" : DECISION_COLOR[r.verdict.decision]} title={<Group gap="xs">Verdict <Badge color={DECISION_COLOR[r.verdict.decision]} data-testid="verdict-decision">{r.verdict.decision}{r.verdict.variant ? ` ${r.verdict.variant}` : ""}</Badge><Text span size="xs" c="dimmed">{e.kind === "interleaving" ? `decided by the ${r.interleaving?.test?.method ?? "sign test"} on interleaved preferences` : `decided by the ${r.engine.label} engine`}</Text></Group>} data-testid="experiment-summary">
         {r.verdict.text}
       </Alert>
 
@@ -206,7 +206,7 @@ export function ExperimentResults({ experimentKey }: { experimentKey: string }) 
         <Card withBorder padding="lg" data-testid="interleaving-results">
           <Title order={5} mb="sm">Interleaved preference</Title>
           <Text size="sm">{r.interleaving.variantA}: <b>{r.interleaving.winsA}</b> wins · {r.interleaving.variantB}: <b>{r.interleaving.winsB}</b> wins · ties {r.interleaving.ties} · {r.interleaving.requestsWithClicks} requests with clicks of {r.interleaving.requests} served ({r.interleaving.competitive} competitive: the two rankings differed)</Text>
-          {r.interleaving.test && r.interleaving.test.shareA !== null && <Text size="sm" mt={4}>Share preferring {r.interleaving.variantA}: {(r.interleaving.test.shareA * 100).toFixed(1)}% (95% CI {(r.interleaving.test.ci[0] * 100).toFixed(1)}–{(r.interleaving.test.ci[1] * 100).toFixed(1)}%), sign test p = {r.interleaving.test.pValue.toPrecision(3)}</Text>}
+          {r.interleaving.test && r.interleaving.test.shareA !== null && <Text size="sm" mt={4}>Share preferring {r.interleaving.variantA}: {(r.interleaving.test.shareA * 100).toFixed(1)}% (95% CI {(r.interleaving.test.ci[0] * 100).toFixed(1)}–{(r.interleaving.test.ci[1] * 100).toFixed(1)}%), {r.interleaving.test.method}: sign test p = {r.interleaving.test.pValue.toPrecision(3)}</Text>}
           {r.interleaving.creditByPosition.length > 0 && (
             <Table.ScrollContainer minWidth={300} mt="sm">
               <Table data-testid="credit-by-position" verticalSpacing={2}>
@@ -265,13 +265,13 @@ export function ExperimentResults({ experimentKey }: { experimentKey: string }) 
                         })()}
                       </Table.Td>
                       <Table.Td>
-                        {bayesian ? `${((m.higherIsBetter ? c.chanceToBeat! : 1 - c.chanceToBeat!) * 100).toFixed(1)}%` : <>{pValue(c.pValue!)} <Text span size="xs" c="dimmed">· {c.adjustedPValue === null ? "—" : pValue(c.adjustedPValue)}</Text></>}{" "}
+                        {bayesian ? `${(c.chanceToBeat! * 100).toFixed(1)}%` : <>{pValue(c.pValue!)} <Text span size="xs" c="dimmed">· {c.adjustedPValue === null ? "—" : pValue(c.adjustedPValue)}</Text></>}{" "}
                         {c.call !== "none" && <Badge size="xs" color={c.call === "better" ? "teal" : "red"}>{c.call}</Badge>}
                       </Table.Td>
                       <Table.Td>
                         {c.secondary.map((s) => (
                           <Tooltip key={s.engine} label={s.label}>
-                            <Text size="xs" c="dimmed">{s.engine}: {s.chanceToBeat !== null ? `P(better) ${((m.higherIsBetter ? s.chanceToBeat : 1 - s.chanceToBeat) * 100).toFixed(1)}%` : s.pValue !== null ? `p ${pValue(s.pValue)}` : "—"}</Text>
+                            <Text size="xs" c="dimmed">{s.engine}: {s.chanceToBeat !== null ? `P(better) ${(s.chanceToBeat * 100).toFixed(1)}%` : s.pValue !== null ? `p ${pValue(s.pValue)}` : "—"}</Text>
                           </Tooltip>
                         ))}
                       </Table.Td>
