@@ -15,7 +15,9 @@ export const RERANK_LIMITS = {
   maxCandidateTextChars: 100_000,
 };
 
-const key = text(256, 1);
+/** An item id's longest length (UTF-16 code units): candidates, events and the request log name items by it. */
+export const ITEM_ID_MAX_CHARS = 256;
+const key = text(ITEM_ID_MAX_CHARS, 1);
 
 // Scores and features end in a float32 tensor: a value past ±3.4e38 (or non-finite) is refused with its path.
 const candidate = z.strictObject({

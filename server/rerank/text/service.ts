@@ -1,7 +1,7 @@
 import { allowedSurfaces, callerOf, type Principal } from "../../auth/principal";
 import { InvalidInputError } from "../../errors";
 import { rerank } from "../pipeline";
-import type { RerankRequest, RerankResponse } from "../schema";
+import { ITEM_ID_MAX_CHARS, type RerankRequest, type RerankResponse } from "../schema";
 import { surfaceForModel } from "./models";
 import type { TextRerankRequest } from "./schema";
 
@@ -49,9 +49,13 @@ export interface TextRerankResponse {
 
 const sigmoid = (x: number) => 1 / (1 + Math.exp(-x));
 
-/** Candidate ids: object documents' `id` fields when every document has a distinct one (so tree models find their features), else the positions. */
+/**
+ * Candidate ids: object documents' `id` fields when every document has a distinct one that can name an
+ * item (1 to ITEM_ID_MAX_CHARS characters, as /api/v1/rerank and events take; so tree models find their
+ * features), else the positions.
+ */
 function candidateIds(documents: TextRerankRequest["documents"]): string[] {
-  const ids = documents.map((d) => (typeof d === "object" && typeof d.id === "string" && d.id.length > 0 ? d.id : null));
+  const ids = documents.map((d) => (typeof d === "object" && typeof d.id === "string" && d.id.length > 0 && d.id.length <= ITEM_ID_MAX_CHARS ? d.id : null));
   if (ids.every((id): id is string => id !== null) && new Set(ids).size === ids.length) return ids;
   return documents.map((_, i) => String(i));
 }

@@ -243,6 +243,16 @@ describe("Cohere-compatible rerank: break-test findings", () => {
     expect((await many.json()).results).toHaveLength(documents.length);
   });
 
+  it("an object document's id past the item-id limit does not become an item id (events could never name it): the items are the positions (session 21)", async () => {
+    const response = await post("/v2/rerank", { model: DEMO_TEXT_SURFACE, query: "earphones", documents: documents.map((text, i) => ({ id: `${"x".repeat(300)}-${i}`, text })) });
+    expect(response.status).toBe(200);
+    const body = await response.json();
+    expect(body.results.map((r: { index: number }) => r.index)).toEqual(await modelOrder("earphones", documents));
+    await telemetry().requests.flush();
+    const row = await getDb().rerankRequest.findFirstOrThrow({ where: { requestId: body.id } });
+    expect(readServedList(row.served).map((item) => item.id).sort()).toEqual(documents.map((_, i) => String(i)).sort());
+  });
+
   it("ranks Cohere's { text } object documents on their text when the model's textFields are absent (not as empty text)", async () => {
     const response = await new CohereClient({ token, environment: frontDoor.url }).rerank({ model: DEMO_TEXT_SURFACE, query: "earphones", documents: documents.map((text) => ({ text })) });
     expect(response.results.map((r) => r.index)).toEqual(await modelOrder("earphones", documents));
