@@ -24,13 +24,25 @@ describe("one error mapping", () => {
       expect(mapped).toMatchObject({ httpStatus: 503, trpcCode: "SERVICE_UNAVAILABLE", code: "UNAVAILABLE", internal: true });
       expect(mapped.message).toBe("POST /api/v1/rerank failed: the database is unavailable, try again shortly");
     }
-    const constraint = Object.assign(new Error('duplicate key value violates unique constraint "surfaces_key_key"'), { code: "23505" });
-    const mapped = mapError(constraint, "surfaces.update");
+    const check = Object.assign(new Error('new row for relation "surfaces" violates check constraint "surfaces_timeout_ms_check"'), { code: "23514" });
+    const mapped = mapError(check, "surfaces.update");
     expect(mapped).toMatchObject({ httpStatus: 500, trpcCode: "INTERNAL_SERVER_ERROR", code: "INTERNAL" });
     expect(mapped.message).toBe("surfaces.update failed: an internal error (logged on the server)");
-    expect(mapped.message).not.toContain("surfaces_key_key");
+    expect(mapped.message).not.toContain("surfaces_timeout_ms_check");
     expect(mapError("a thrown string", "x").httpStatus).toBe(500);
     expect(mapError(null, "x").httpStatus).toBe(500);
+  });
+
+  it("answers a unique violation (two requests creating the same thing at once) as a 409 naming the field, never the index or the driver's text", () => {
+    const prisma = Object.assign(new Error("Invalid `prisma.user.create()` invocation: Unique constraint failed on the constraint: `users_email_key`"), {
+      code: "P2002",
+      meta: { modelName: "User", driverAdapterError: { name: "DriverAdapterError", cause: { originalCode: "23505", kind: "UniqueConstraintViolation", constraint: { index: "users_email_key" }, table: "users" } } },
+    });
+    expect(mapError(prisma, "users.invite")).toEqual({ httpStatus: 409, trpcCode: "CONFLICT", code: "CONFLICT", field: "email", message: "email: already taken (another request created the same one a moment ago)", internal: false });
+    const compound = Object.assign(new Error("x"), { code: "P2002", meta: { driverAdapterError: { cause: { constraint: { index: "model_versions_model_id_sha256_key" }, table: "model_versions" } } } });
+    expect(mapError(compound, "x")).toMatchObject({ httpStatus: 409, field: "modelIdSha256" });
+    const raw = Object.assign(new Error('duplicate key value violates unique constraint "surfaces_key_key"'), { code: "23505" });
+    expect(mapError(raw, "x")).toMatchObject({ httpStatus: 409, message: "input: already taken (another request created the same one a moment ago)" });
   });
 
   it("gives the Retry-After header a RetryLaterError asks for, in whole seconds, and none for other errors", () => {

@@ -50,6 +50,21 @@ function errorCodes(error: unknown): string[] {
   return codes;
 }
 
+/**
+ * The field a unique violation names, from PostgreSQL's index name as Prisma's driver adapter reports it
+ * (`meta.driverAdapterError.cause`: { table: "users", constraint: { index: "users_email_key" } } → "email";
+ * a compound key's columns in camelCase, joined by "+"). Undefined when the error does not say.
+ */
+function uniqueField(error: Error): string | undefined {
+  const cause = (error as { meta?: { driverAdapterError?: { cause?: { table?: unknown; constraint?: { index?: unknown; fields?: unknown } } } } }).meta?.driverAdapterError?.cause;
+  const fields = cause?.constraint?.fields;
+  const camel = (column: string) => column.replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase());
+  if (Array.isArray(fields) && fields.every((f) => typeof f === "string")) return (fields as string[]).map(camel).join("+");
+  const index = cause?.constraint?.index;
+  if (typeof index !== "string" || typeof cause?.table !== "string" || !index.startsWith(`${cause.table}_`) || !index.endsWith("_key")) return undefined;
+  return camel(index.slice(cause.table.length + 1, -"_key".length));
+}
+
 function looksUnavailable(error: unknown): boolean {
   if (errorCodes(error).some((c) => UNAVAILABLE_CODES.has(c))) return true;
   const message = error instanceof Error ? error.message : "";
@@ -75,6 +90,12 @@ export function mapError(error: unknown, what: string): MappedError {
   if (error instanceof Error && code === "RETRY_LATER") {
     const after = Number((error as { retryAfterSeconds?: unknown }).retryAfterSeconds);
     return { httpStatus: 503, trpcCode: "SERVICE_UNAVAILABLE", code: "UNAVAILABLE", message: error.message, internal: false, retryAfterSeconds: Number.isFinite(after) && after > 0 ? Math.ceil(after) : 1 };
+  }
+  // Two requests creating the same thing at once: the loser's insert meets the unique index the
+  // winner just filled (its check before inserting saw nothing yet). A conflict, as a check would say.
+  if (error instanceof Error && errorCodes(error).some((c) => c === "P2002" || c === "23505")) {
+    const field = uniqueField(error);
+    return { ...DOMAIN.CONFLICT, code: "CONFLICT", message: `${field ?? "input"}: already taken (another request created the same one a moment ago)`, ...(field ? { field } : {}), internal: false };
   }
   if (looksUnavailable(error)) {
     return { httpStatus: 503, trpcCode: "SERVICE_UNAVAILABLE", code: "UNAVAILABLE", message: `${what} failed: the database is unavailable, try again shortly`, internal: true };

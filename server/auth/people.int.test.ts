@@ -53,6 +53,19 @@ afterEach(() => {
   vi.restoreAllMocks();
 });
 
+describe("creating the same thing twice at once", () => {
+  it("two invites of one email, two models of one name: one is created, the other is a 409 naming the field, never a 500", async () => {
+    const admin = callerAs(["admin"], "admin@dup.test");
+    const invites = await Promise.allSettled([0, 1].map(() => admin.users.invite({ email: "twice@dup.test", name: "Twice", roles: ["viewer"] })));
+    expect(invites.filter((r) => r.status === "fulfilled")).toHaveLength(1);
+    expect((invites.find((r) => r.status === "rejected") as PromiseRejectedResult).reason).toMatchObject({ code: "CONFLICT", message: expect.stringMatching(/^email: /) });
+    expect(await getDb().user.count({ where: { email: "twice@dup.test" } })).toBe(1);
+    const models = await Promise.allSettled([0, 1].map(() => admin.models.create({ name: "twice-model", owner: "t", description: "" })));
+    expect(models.map((r) => r.status).sort()).toEqual(["fulfilled", "rejected"]);
+    expect((models.find((r) => r.status === "rejected") as PromiseRejectedResult).reason).toMatchObject({ code: "CONFLICT", message: expect.stringMatching(/^(name: already taken|a model named "twice-model" already exists)/) });
+  });
+});
+
 describe("the last active admin, under concurrent changes", () => {
   it("of two admins demoting or disabling each other at the same instant, exactly one is refused and one admin remains, round after round", async () => {
     const db = getDb();
