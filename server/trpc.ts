@@ -9,7 +9,8 @@ import { missingPermissionReason, PERMISSION_NAMES, type Permission } from "./do
 import { strictSuperjsonDates } from "./domain/time/superjsonDates";
 import { mapError } from "./errorMapping";
 import { logInternalError } from "./redact";
-import { describeZodError, fieldPath } from "./validation";
+import { InvalidInputError } from "./errors";
+import { boundedSuperjsonEnvelope, describeZodError, fieldPath } from "./validation";
 
 // Context and procedure builders, defined once; routers compose them. Every procedure declares the
 // permission it needs (its meta): `procedureFor[permission]`, or `publicProcedure` for the few that
@@ -25,12 +26,15 @@ export interface Context {
   badKey?: boolean;
 }
 
-/** Builds the context of one request from its headers (session cookie or `Authorization: Bearer`). */
-export async function createContext(opts: { headers?: Headers } = {}): Promise<Context> {
+/**
+ * Builds the context of one request from its headers (session cookie or `Authorization: Bearer`), or
+ * with `principal` when the front door already checked the caller (a POST, before reading its body).
+ */
+export async function createContext(opts: { headers?: Headers; principal?: Principal | null } = {}): Promise<Context> {
   const db = getDb();
   let principal: Principal | null;
   try {
-    principal = opts.headers ? await authenticate(db, opts.headers) : null;
+    principal = opts.principal !== undefined ? opts.principal : opts.headers ? await authenticate(db, opts.headers) : null;
   } catch (error) {
     // Checking the caller needs the database: unreachable, that is a 503 (the formatter words it), not a 500.
     const mapped = mapError(error, "checking the caller");
@@ -44,6 +48,23 @@ export function contextFor(principal: Principal | null): Context {
   return { db: getDb(), principal, actor: actorOf(principal, undefined) };
 }
 
+/**
+ * An input envelope read by superjson: `meta` bounded first (boundedSuperjsonEnvelope), the text of
+ * every Date held to strict ISO 8601 (strictSuperjsonDates: superjson reads it with new Date(text),
+ * which takes "12" as December 2001). What superjson still cannot read is a 400 naming the field,
+ * never its own words (they quoted its source's URL, or "Maximum call stack size exceeded").
+ * @throws InvalidInputError naming `meta…` or `json`
+ */
+function deserializeInput(payload: unknown): unknown {
+  const envelope = boundedSuperjsonEnvelope(payload) as Parameters<typeof superjson.deserialize>[0];
+  try {
+    return superjson.deserialize(strictSuperjsonDates(envelope));
+  } catch (error) {
+    if (error instanceof RangeError) throw new InvalidInputError("json", "nested too deeply to read");
+    throw new InvalidInputError("meta.values", "an annotation does not fit the value at its path");
+  }
+}
+
 export interface Meta {
   permission: Permission | "public";
 }
@@ -52,10 +73,9 @@ const t = initTRPC
   .context<Context>()
   .meta<Meta>()
   .create({
-    // Input: superjson, with the text of every Date it tags held to strict ISO 8601 first (superjson
-    // reads it with new Date(text), which takes "12" as December 2001); output: superjson.
+    // Input: superjson, bounded and strict (deserializeInput); output: superjson.
     transformer: {
-      input: { serialize: superjson.serialize, deserialize: (payload: unknown) => superjson.deserialize(strictSuperjsonDates(payload as Parameters<typeof superjson.deserialize>[0])) },
+      input: { serialize: superjson.serialize, deserialize: deserializeInput },
       output: superjson,
     },
     errorFormatter({ shape, error, path }) {

@@ -1,5 +1,6 @@
 import { z, type ZodError } from "zod";
 import { ISO_INSTANT_HINT, parseIsoInstant } from "./domain/time/isoInstant";
+import { InvalidInputError } from "./errors";
 
 /** A zod path as a reader writes it: candidates[3].features.price */
 export function fieldPath(path: ReadonlyArray<PropertyKey>): string {
@@ -207,3 +208,105 @@ export const reasonSchema = text(500).trim().min(3, "say why (at least 3 charact
  * instead (`text()`); this is for what a third party says back.
  */
 export const storableText = (value: string): string => value.replace(new RegExp(UNSTORABLE.source, "gu"), "\uFFFD");
+
+// ---------------------------------------------------------------------------------------------
+// tRPC input arrives as superjson's envelope { json, meta: { values, referentialEqualities, v } }.
+// superjson applies `meta.values` copying the path so far at every level of it (plainer.js
+// traverse): time and memory grow as nodes × depth × path length — one 0.9 MB request nesting
+// 4,000 levels of 104-segment keys took a worker past 4 GB and out of memory. So `meta` is checked
+// first, in time linear in its size and without recursion.
+// ---------------------------------------------------------------------------------------------
+
+/** What `meta.values` may hold: levels of nesting, keys visited, path segments summed over them (what superjson copies and walks), characters of a key. */
+export const SUPERJSON_META_LIMITS = { depth: 32, keys: 10_000, segments: 10_000, keyLength: 1_000 } as const;
+
+/** The annotations an input may carry: what superjson writes for undefined, NaN / ±Infinity / -0, a BigInt and a Date (no input takes a Map, a Set, a class or a symbol). */
+const INPUT_ANNOTATIONS: ReadonlySet<unknown> = new Set(["undefined", "number", "bigint", "Date"]);
+
+/** Path segments superjson refuses (accessDeep.ts validatePath). */
+const FORBIDDEN_SEGMENTS: ReadonlySet<string> = new Set(["__proto__", "prototype", "constructor"]);
+
+interface MetaFrame {
+  tree: unknown;
+  key: string;
+  parent: MetaFrame | null;
+  depth: number;
+  /** Segments of the full path at this frame. */
+  segments: number;
+}
+
+/** The field a frame is, for a message: meta.values.<key>.<key>…, at most 120 characters. */
+function metaField(frame: MetaFrame): string {
+  const keys: string[] = [];
+  for (let f: MetaFrame | null = frame; f; f = f.parent) keys.push(f.key);
+  const field = keys.reverse().join(".");
+  return field.length > 120 ? `${field.slice(0, 119)}…` : field;
+}
+
+/** The segments of a superjson path key ("a.b\.c" → 2), or why it is refused. `legacy`: envelopes before superjson's v1 (no "\\" escapes). */
+function keySegments(key: string, legacy: boolean): number | string {
+  let count = 1;
+  let segment = "";
+  for (let i = 0; i <= key.length; i++) {
+    const c = key[i];
+    if (c === undefined || c === ".") {
+      if (FORBIDDEN_SEGMENTS.has(segment)) return `"${segment}" is not allowed in a path`;
+      if (c === ".") count++;
+      segment = "";
+    } else if (c === "\\" && !legacy) {
+      const next = key[++i];
+      if (next !== "." && next !== "\\") return 'a "\\" in a path must escape "." or "\\"';
+      segment += next;
+    } else if (c === "\\" && key[i + 1] === ".") segment += key[++i];
+    else segment += c;
+  }
+  return count;
+}
+
+/**
+ * A superjson envelope as superjson.deserialize may take it: `meta.values` at most 32 levels deep,
+ * 10,000 keys, 10,000 path segments summed over its keys' full paths, keys of at most 1,000
+ * characters, annotations of undefined, number, bigint and Date only, no __proto__ / prototype /
+ * constructor segment; `meta.referentialEqualities` left out (it says which equal objects were one
+ * object: the json already holds every copy, and applied it could build a cycle or a graph
+ * exponentially large when read). A payload that is not an object passes as it is.
+ * @throws InvalidInputError naming `meta`, `meta.values` or the key path under it (meta.values.x.a.b…)
+ */
+export function boundedSuperjsonEnvelope(payload: unknown): unknown {
+  if (payload === null || typeof payload !== "object" || !("meta" in payload) || payload.meta === undefined) return payload;
+  const meta = payload.meta;
+  if (meta === null || typeof meta !== "object" || Array.isArray(meta)) throw new InvalidInputError("meta", "must be superjson's meta object");
+  const { values, v } = meta as { values?: unknown; v?: unknown };
+  const limits = SUPERJSON_META_LIMITS;
+  const legacy = ((v ?? 0) as number) < 1; // as superjson reads it
+  const stack: MetaFrame[] = values === undefined ? [] : [{ tree: values, key: "meta.values", parent: null, depth: 0, segments: 0 }];
+  let keys = 0;
+  let segments = 0;
+  while (stack.length) {
+    const frame = stack.pop()!;
+    const refuse = (message: string) => new InvalidInputError(metaField(frame), message);
+    if (frame.depth > limits.depth) throw refuse(`annotations nested more than ${limits.depth} levels deep`);
+    let children = frame.tree;
+    if (Array.isArray(frame.tree)) {
+      const [type, inner] = frame.tree as unknown[];
+      if (!INPUT_ANNOTATIONS.has(type)) throw refuse(`the type ${JSON.stringify(type)?.slice(0, 40) ?? "undefined"} is not taken as input (undefined, number, bigint or Date)`);
+      if (inner === undefined) continue;
+      children = inner;
+    }
+    if (children === null || typeof children !== "object" || Array.isArray(children)) throw refuse("must be an annotation ([type] or [type, {path: annotation}]) or an object of them");
+    for (const [key, tree] of Object.entries(children)) {
+      if (key.length > limits.keyLength) throw refuse(`a path key longer than ${limits.keyLength} characters`);
+      const own = keySegments(key, legacy);
+      if (typeof own === "string") throw new InvalidInputError(metaField({ ...frame, key, parent: frame }), own);
+      const child: MetaFrame = { tree, key, parent: frame, depth: frame.depth + 1, segments: frame.segments + own };
+      keys++;
+      segments += child.segments;
+      if (keys > limits.keys) throw new InvalidInputError("meta.values", `more than ${limits.keys} annotated paths`);
+      if (segments > limits.segments) throw new InvalidInputError(metaField(child), `annotation paths of more than ${limits.segments} segments in all`);
+      stack.push(child);
+    }
+  }
+  const kept: Record<string, unknown> = { ...meta };
+  delete kept.referentialEqualities;
+  return { ...payload, meta: kept };
+}

@@ -11,6 +11,12 @@ export const PARTITIONED_TABLES = [
   { table: "scoring_samples", column: "ts" },
 ] as const;
 
+/**
+ * The logs and the tables kept beside them, partitioned and dropped the same way: outcome_event_keys
+ * (which events are kept whatever copy of their request they refer to; server/telemetry/streams.ts).
+ */
+const DAY_PARTITIONED = [...PARTITIONED_TABLES, { table: "outcome_event_keys", column: "day" }] as const;
+
 const DAY_MS = 86_400_000;
 /** PostgreSQL's SQLSTATE for a lock not granted within lock_timeout. */
 const LOCK_NOT_AVAILABLE = "55P03";
@@ -46,13 +52,13 @@ export async function ensurePartitions(
   const { rows } = await client.query<{ relname: string }>(
     `SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
      JOIN pg_class p ON p.oid = i.inhparent WHERE p.relname = ANY($1)`,
-    [PARTITIONED_TABLES.map((t) => t.table)],
+    [DAY_PARTITIONED.map((t) => t.table)],
   );
   const existing = new Set(rows.map((r) => r.relname));
   for (let d = -(options.daysBack ?? 1); d <= (options.daysAhead ?? 7); d++) {
     const from = new Date(today.getTime() + d * DAY_MS);
     const to = new Date(from.getTime() + DAY_MS);
-    for (const { table, column } of PARTITIONED_TABLES) {
+    for (const { table, column } of DAY_PARTITIONED) {
       const name = partitionName(table, from);
       if (existing.has(name)) continue;
       try {
@@ -123,7 +129,7 @@ export async function dropPartitionsOlderThan(
   const { rows } = await client.query<{ relname: string }>(
     `SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
      JOIN pg_class p ON p.oid = i.inhparent WHERE p.relname = ANY($1)`,
-    [PARTITIONED_TABLES.map((t) => t.table)],
+    [DAY_PARTITIONED.map((t) => t.table)],
   );
   let pending = rows.map((r) => r.relname).filter((name) => {
     const match = /_p(\d{8})$/.exec(name);

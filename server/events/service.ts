@@ -16,6 +16,8 @@ import type { OutcomeBatch, OutcomeEventInput } from "./schema";
 
 interface ServedRequest {
   ts: Date;
+  /** Whose request id it is (requestIdOwner; null: shared). */
+  owner: string | null;
   surface: string;
   /** The unit events are credited to: the experiment's randomisation unit, else the user or session key. */
   userKey: string | null;
@@ -32,9 +34,11 @@ export interface RecordResult {
 }
 
 // Event ids seen by this process, to answer a repeat as a duplicate at once. The key is the event id
-// within the request it refers to, as the table's key (event_id, request_ts) is: one caller's event
-// ids never collide with another's events on other requests. Bounded in bytes (a key is at most
-// 128 + 24 characters): at most SEEN_EVENTS_MAX_BYTES of keys, whatever the ids' lengths.
+// within the request it refers to — its id under its owner (requestIdOwner), not one logged copy of
+// it — as outcome_event_keys' is (server/telemetry/streams.ts): a retry is a duplicate whichever
+// copy of its request (a rerank retried on another worker is logged again) it finds, and one
+// caller's event ids never collide with another's events on other requests. Bounded in bytes (a key
+// is at most 2 × 128 characters and an owner): at most SEEN_EVENTS_MAX_BYTES of keys, whatever the ids' lengths.
 // A key is reserved (its value the pending write) in the same synchronous step that checks it, before
 // the batch awaits its write: of two batches at once carrying the same event, one keeps it and the
 // other waits for that write and answers a duplicate, so the accepted count and
@@ -54,11 +58,12 @@ export function forgetSeenEvents(): void {
   seenEvents.clear();
 }
 
-const seenKey = (eventId: string, requestTs: Date) => `${eventId}\u0000${requestTs.getTime()}`;
+const seenKey = (eventId: string, requestId: string, owner: string | null) => `${owner ?? ""}\u0000${requestId}\u0000${eventId}`;
 
 /** What crosses IPC for one served request (server/cluster/ipc.ts): plain JSON. */
 interface RecentlyServed {
   ts: number;
+  owner: string | null;
   surface: string;
   userKey: string | null;
   experimentKey: string | null;
@@ -76,15 +81,17 @@ const ownersFor = (caller: string): Array<string | null> => [...new Set([request
 
 /** A request this process served recently (its recent-response cache), owned by one of `owners`, in a form that crosses IPC. */
 function recentlyServed(requestId: string, owners: Array<string | null>): RecentlyServed | null {
-  let recent;
-  for (const owner of owners) if ((recent = recentRequests().get(recentKey(requestId, owner)))) break;
-  if (!recent) return null;
-  const r = recentResponse(recent);
-  return {
-    ts: recent.ts, surface: r.surface, userKey: recent.userKey, experimentKey: r.variant?.experiment ?? null,
-    experimentPhase: r.variant?.phase ?? null, variantKey: r.variant?.key ?? null,
-    positions: r.items.map((i) => [i.id, i.position]),
-  };
+  for (const owner of owners) {
+    const recent = recentRequests().get(recentKey(requestId, owner));
+    if (!recent) continue;
+    const r = recentResponse(recent);
+    return {
+      ts: recent.ts, owner, surface: r.surface, userKey: recent.userKey, experimentKey: r.variant?.experiment ?? null,
+      experimentPhase: r.variant?.phase ?? null, variantKey: r.variant?.key ?? null,
+      positions: r.items.map((i) => [i.id, i.position]),
+    };
+  }
+  return null;
 }
 
 const fromRecent = (r: RecentlyServed): ServedRequest => ({ ...r, ts: new Date(r.ts), positions: new Map(r.positions) });
@@ -160,8 +167,8 @@ async function findRequests(requestIds: string[], caller: string): Promise<{ fou
   logBehind ||= requestLogMayMissServed();
   const own = owners.find((o) => o !== null) ?? null;
   // One row per id: the caller's own before a shared one, the first served.
-  const rows = await getDb().$queryRaw<Array<{ request_id: string; ts: Date; surface: string; user_key: string | null; experiment_key: string | null; experiment_phase: number | null; variant_key: string | null; served: unknown }>>`
-    SELECT DISTINCT ON (r.request_id) r.request_id, r.ts, r.surface,
+  const rows = await getDb().$queryRaw<Array<{ request_id: string; ts: Date; caller: string | null; surface: string; user_key: string | null; experiment_key: string | null; experiment_phase: number | null; variant_key: string | null; served: unknown }>>`
+    SELECT DISTINCT ON (r.request_id) r.request_id, r.ts, r.caller, r.surface,
       CASE WHEN e.hash_attribute = 'sessionKey' THEN r.session_key ELSE coalesce(r.user_key, r.session_key) END AS user_key,
       r.experiment_key, r.experiment_phase, r.variant_key, r.served
     FROM rerank_requests r LEFT JOIN experiments e ON e.key = r.experiment_key
@@ -169,7 +176,7 @@ async function findRequests(requestIds: string[], caller: string): Promise<{ fou
     ORDER BY r.request_id, r.caller IS NULL, r.ts`;
   for (const row of rows) {
     found.set(row.request_id, {
-      ts: row.ts, surface: row.surface, userKey: row.user_key, experimentKey: row.experiment_key, experimentPhase: row.experiment_phase, variantKey: row.variant_key,
+      ts: row.ts, owner: row.caller, surface: row.surface, userKey: row.user_key, experimentKey: row.experiment_key, experimentPhase: row.experiment_phase, variantKey: row.variant_key,
       positions: new Map(readServedList(row.served).map((i) => [i.id, i.position])),
     });
   }
@@ -200,7 +207,8 @@ function check(event: OutcomeEventInput, request: ServedRequest | null, now: num
 
 /**
  * Records a batch of outcome events (POST /api/v1/events, tRPC events.record), each checked against
- * the request it refers to, idempotent on (event id, request).
+ * the request it refers to, idempotent on (event id, request id, its owner): kept once whatever worker,
+ * replica or logged copy of the request each send reaches (server/telemetry/streams.ts outcomeEventSink).
  * @param allowedSurfaces a serving key limited to some surfaces records events only for requests
  *   served on them (a request on another surface is rejected as an unknown one); empty or absent: every surface.
  * @param caller who sends them (server/auth/principal.ts callerOf): a request id a client chose is
@@ -241,7 +249,7 @@ export async function recordOutcomes(batch: OutcomeBatch, allowedSurfaces: reado
       result.rejected.push({ index, field: `events[${index}].${problem.field}`, message: problem.message });
       return;
     }
-    const key = seenKey(event.eventId, request!.ts);
+    const key = seenKey(event.eventId, event.requestId, request!.owner);
     const seen = seenEvents.get(key);
     if (seen !== undefined || keys.has(key)) {
       if (seen instanceof Promise) othersPending.push(seen);
@@ -253,7 +261,7 @@ export async function recordOutcomes(batch: OutcomeBatch, allowedSurfaces: reado
       eventId: event.eventId, requestTs: request!.ts, requestId: event.requestId, ts: event.ts ? new Date(event.ts) : new Date(),
       surface: request!.surface, type: event.type, itemId: event.itemId, position: request!.positions.get(event.itemId) ?? null,
       revenue: event.revenue ?? null, userKey: request!.userKey, experimentKey: request!.experimentKey, experimentPhase: request!.experimentPhase,
-      variantKey: request!.variantKey,
+      variantKey: request!.variantKey, caller: request!.owner,
     });
   });
   if (rows.length === 0 && result.rejected.length > 0) {

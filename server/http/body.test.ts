@@ -2,7 +2,7 @@ import http, { type RequestListener } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import { RetryLaterError } from "../errors";
-import { sendJsonText } from "./body";
+import { firstInvalidUtf8, sendJsonText, utf8Text } from "./body";
 import { frontDoorSettings } from "./frontDoor";
 import { frontDoorListener } from "./server";
 
@@ -59,5 +59,35 @@ describe("the front door's last-resort error answer", () => {
     expect(status).toBe(503);
     expect(named(lines, "retry-after")).toEqual(["retry-after: 7"]);
     expect(named(lines, "x-frame-options")).toEqual(["x-frame-options: DENY"]);
+  });
+});
+
+describe("utf8Text", () => {
+  it("refuses exactly what a fatal TextDecoder refuses, at the first bad sequence (overlong, surrogate, past U+10FFFF, cut short)", () => {
+    const fatal = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+    const pieces = [[0x61], [0xc3, 0xa9], [0xe2, 0x82, 0xac], [0xf0, 0x9f, 0x99, 0x82], [0xc0, 0xaf], [0xe0, 0x80, 0xaf], [0xed, 0xa0, 0x80], [0xf4, 0x90, 0x80, 0x80], [0xe9], [0xff], [0xef, 0xbb, 0xbf]];
+    for (let run = 0; run < 2_000; run++) {
+      const parts = Array.from({ length: 1 + (run % 6) }, (_, i) => pieces[(run * 7 + i * 13 + (run >> 3)) % pieces.length]!);
+      const bytes = Buffer.from(parts.flat());
+      let expected: number | null = null;
+      try {
+        fatal.decode(bytes);
+      } catch {
+        // The first bad sequence: the longest prefix that decodes, as whole pieces.
+        let at = 0;
+        for (const part of parts) {
+          try {
+            fatal.decode(Buffer.from(part));
+          } catch {
+            break;
+          }
+          at += part.length;
+        }
+        expected = at;
+      }
+      if (expected === null) expect(utf8Text(bytes)).toBe(fatal.decode(bytes));
+      else expect(() => utf8Text(bytes), bytes.toString("hex")).toThrow(`body: not valid UTF-8 at byte ${expected}`);
+      expect(firstInvalidUtf8(bytes)).toBe(expected ?? bytes.length);
+    }
   });
 });

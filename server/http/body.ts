@@ -1,4 +1,6 @@
+import { isUtf8 } from "node:buffer";
 import type { IncomingMessage, ServerResponse } from "node:http";
+import { InvalidInputError } from "../errors";
 import { JSON_SECURITY_HEADERS } from "./frontDoor";
 
 // Request bodies read with a byte limit that holds while they stream in (chunked bodies included):
@@ -8,6 +10,13 @@ import { JSON_SECURITY_HEADERS } from "./frontDoor";
 export class BodyTooLargeError extends Error {
   constructor(readonly limit: number) {
     super(`body: the payload exceeds the ${limit}-byte limit`);
+  }
+}
+
+/** The client closed the connection (or the front door closed it: a body that paused too long) before the body ended: nobody to answer. */
+export class BodyAbortedError extends Error {
+  constructor() {
+    super("body: the connection closed before the body ended");
   }
 }
 
@@ -41,11 +50,58 @@ export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
       cleanup();
       reject(error);
     };
-    const onAborted = () => onError(new Error("body: the client closed the connection before the body ended"));
+    const onAborted = () => onError(new BodyAbortedError());
     req.on("data", onData);
     req.on("end", onEnd);
     req.on("error", onError);
     req.on("aborted", onAborted);
+  });
+}
+
+/**
+ * Bytes as UTF-8 text, refusing what is not UTF-8 instead of reading it as U+FFFD (Buffer#toString
+ * does): two ids differing in an invalid byte would become one id (break test: "L2-\xe9" was
+ * answered from "L2-\xe8"'s cache).
+ * @throws InvalidInputError(field, "not valid UTF-8 at byte N"), N the 0-based offset of the first bad sequence
+ */
+export function utf8Text(bytes: Buffer, field = "body"): string {
+  if (isUtf8(bytes)) return bytes.toString("utf8");
+  throw new InvalidInputError(field, `not valid UTF-8 at byte ${firstInvalidUtf8(bytes)}`);
+}
+
+/**
+ * Where the first sequence that is not well-formed UTF-8 starts (RFC 3629 §4: no overlong forms, no
+ * surrogates, nothing past U+10FFFF), or the length when there is none. Only read on the refusal path.
+ */
+export function firstInvalidUtf8(bytes: Uint8Array): number {
+  for (let i = 0; i < bytes.length; ) {
+    const lead = bytes[i]!;
+    const trailing = lead < 0x80 ? 0 : lead >= 0xc2 && lead <= 0xdf ? 1 : lead >= 0xe0 && lead <= 0xef ? 2 : lead >= 0xf0 && lead <= 0xf4 ? 3 : -1;
+    if (trailing < 0) return i;
+    // The second byte's range is what rules out overlong forms (E0, F0), surrogates (ED) and past U+10FFFF (F4).
+    const low = lead === 0xe0 ? 0xa0 : lead === 0xf0 ? 0x90 : 0x80;
+    const high = lead === 0xed ? 0x9f : lead === 0xf4 ? 0x8f : 0xbf;
+    for (let k = 1; k <= trailing; k++) {
+      const b = bytes[i + k];
+      if (b === undefined || b < (k === 1 ? low : 0x80) || b > (k === 1 ? high : 0xbf)) return i;
+    }
+    i += trailing + 1;
+  }
+  return bytes.length;
+}
+
+/**
+ * Bounds the pauses of a request body (slowloris): when `ms` pass with no byte of it arriving,
+ * `onIdle` runs (the front door answers 408 and closes). A pause after the body ended — the answer
+ * being worked out, an upload converting — is not one. Node's socket inactivity timer, which every
+ * byte read resets; after the answer, keep-alive sets its own.
+ */
+export function boundBodyPauses(req: IncomingMessage, res: ServerResponse, ms: number, onIdle: () => void): void {
+  req.setTimeout(ms);
+  // The socket's timeout reaches the response too: a listener there keeps Node from destroying the
+  // socket when the body is complete, and answers when it is not.
+  res.on("timeout", () => {
+    if (!req.complete) onIdle();
   });
 }
 

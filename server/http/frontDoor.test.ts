@@ -4,7 +4,7 @@ import {
   type FrontDoorSettings, type RequestHead,
 } from "./frontDoor";
 
-const settings: FrontDoorSettings = { allowedHosts: defaultAllowedHosts("127.0.0.1", 3000), dev: false, jsonBodyLimit: 1_048_576, uploadBodyLimit: 51 * 1_048_576 };
+const settings: FrontDoorSettings = { allowedHosts: defaultAllowedHosts("127.0.0.1", 3000), dev: false, jsonBodyLimit: 1_048_576, uploadBodyLimit: 51 * 1_048_576, bodyIdleMs: 30_000 };
 const head = (method: string, pathname: string, headers: RequestHead["headers"] = {}): RequestHead => ({ method, pathname, headers: { host: "127.0.0.1:3000", ...headers } });
 const refuse = (h: RequestHead) => refusalFor(h, routeOf(h.method, h.pathname), settings);
 

@@ -14,7 +14,15 @@ export interface FrontDoorSettings {
   uploadBodyLimit: number;
   /** Behind a reverse proxy or load balancer: the client is the address it appended to x-forwarded-for. */
   trustProxy?: boolean;
+  /** The longest pause in a request body, in ms, before 408 and the connection closed (BODY_IDLE_MS). */
+  bodyIdleMs: number;
 }
+
+/**
+ * The longest pause in a request body: 30 s. A body that stops (slowloris) would otherwise hold its
+ * memory, its connection and an upload slot until Node's requestTimeout (300 s).
+ */
+export const BODY_IDLE_MS = 30_000;
 
 /**
  * The front door's environment, read in one place: ALLOWED_HOSTS (comma-separated host[:port]
@@ -31,6 +39,7 @@ export function frontDoorSettings(
     dev: listen.dev,
     jsonBodyLimit: listen.jsonBodyLimit,
     uploadBodyLimit: listen.uploadBodyLimit,
+    bodyIdleMs: BODY_IDLE_MS,
   };
 }
 
@@ -142,10 +151,26 @@ export function routeOf(method: string, pathname: string): Route {
     try {
       return { kind: "upload", model: decodeURIComponent(upload[1] ?? "") };
     } catch {
-      return { kind: "next" }; // a malformed %-escape: Next answers 400/404 as it does for any path
+      return { kind: "next" }; // a malformed %-escape: refusalFor answers 400 (pathProblem), for every route alike
     }
   }
   return { kind: "next" };
+}
+
+/**
+ * Why a path is refused, or null: a %-escape that is malformed ("%ZZ") or whose bytes are not
+ * UTF-8 ("%ED%A0%80", a surrogate), quoted. Next.js answered such paths with a 500 and logged nothing.
+ */
+export function pathProblem(pathname: string): string | null {
+  if (!pathname.includes("%")) return null;
+  for (const run of pathname.matchAll(/(?:%[0-9a-f]{2})+|%.{0,2}/gis)) {
+    try {
+      decodeURIComponent(run[0]);
+    } catch {
+      return `path: "${run[0].slice(0, 36)}" at character ${run.index} is not a %-escape of UTF-8`;
+    }
+  }
+  return null;
 }
 
 /** Does this media type say JSON? `application/json` with any parameters (`; charset=utf-8`). */
@@ -202,9 +227,9 @@ export function bodyLimit(route: Route, settings: FrontDoorSettings): number {
 export const NEXT_BODY_LIMIT = 64 * 1024;
 
 /**
- * Every check that needs only the request head, in order: Host (421), cross-site (403), JSON
- * content type (415), declared length (413), and a body of unknown length to Next.js (411, since it
- * cannot be bounded while Next reads it). Returns null when the request may proceed; bodies of
+ * Every check that needs only the request head, in order: Host (421), a path that is not
+ * well-formed (400), cross-site (403), JSON content type (415), a compressed body (415), declared
+ * length (413), and a body of unknown length to Next.js (411, since it cannot be bounded while Next reads it). Returns null when the request may proceed; bodies of
  * unknown length to our own routes are bounded while they are read.
  */
 export function refusalFor(head: RequestHead, route: Route, settings: FrontDoorSettings): Refusal | null {
@@ -216,6 +241,8 @@ export function refusalFor(head: RequestHead, route: Route, settings: FrontDoorS
       message: `host: "${host ?? ""}" is not served here; allowed: ${settings.allowedHosts.join(", ")} (set ALLOWED_HOSTS to add names)`,
     };
   }
+  const badPath = pathProblem(head.pathname);
+  if (badPath) return { status: 400, code: "BAD_REQUEST", message: badPath };
   const crossSite = !crossSiteAllowed(head.method, {
     cookie: one(head.headers.cookie),
     authorization: one(head.headers.authorization),
@@ -230,6 +257,11 @@ export function refusalFor(head: RequestHead, route: Route, settings: FrontDoorS
   if (isUnsafeMethod(head.method) && (route.kind === "rerank" || route.kind === "textRerank" || route.kind === "events" || route.kind === "trpc") && !isJsonContentType(contentType)) {
     return { status: 415, code: "UNSUPPORTED_MEDIA_TYPE", message: `content-type: expected application/json, got ${contentType ? `"${contentType}"` : "none"}` };
   }
+  // No endpoint inflates a body: a gzip body was read as JSON ("malformed JSON" quoting binary), and a plain one labelled gzip was taken.
+  const encoding = one(head.headers["content-encoding"])?.trim().toLowerCase();
+  if (encoding && encoding !== "identity" && hasBody(head.headers)) {
+    return { status: 415, code: "UNSUPPORTED_MEDIA_TYPE", message: `content-encoding: "${encoding.slice(0, 40)}" is not accepted; send the body uncompressed` };
+  }
   const limit = bodyLimit(route, settings);
   const declared = Number(one(head.headers["content-length"]) ?? NaN);
   if (declared > limit) {
@@ -239,6 +271,11 @@ export function refusalFor(head: RequestHead, route: Route, settings: FrontDoorS
     return { status: 411, code: "LENGTH_REQUIRED", message: "body: send a Content-Length; bodies of unknown length are not accepted on this path" };
   }
   return null;
+}
+
+/** Does the request declare a body (a Content-Length above 0, or a Transfer-Encoding)? */
+export function hasBody(headers: RequestHead["headers"]): boolean {
+  return headers["transfer-encoding"] !== undefined || Number(one(headers["content-length"]) ?? 0) > 0;
 }
 
 /**

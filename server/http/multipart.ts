@@ -3,11 +3,13 @@ import type { IncomingMessage } from "node:http";
 import path from "node:path";
 import busboy from "busboy";
 import { InvalidInputError } from "../errors";
-import { BodyTooLargeError } from "./body";
+import { BodyAbortedError, BodyTooLargeError, utf8Text } from "./body";
 
 // A multipart upload streamed to disk as it arrives: the one file part goes straight to a file in
 // `dir` (never held in memory whole), text fields are kept up to a size, and reading stops at the
-// body limit (413) or the file limit (400). Parsing is busboy's (the parser under multer).
+// body limit (413) or the file limit (400). Parsing is busboy's (the parser under multer). Text
+// fields are UTF-8, refused at the first byte that is not (busboy would put U+FFFD in its place):
+// busboy hands them over as latin1, one character per byte, and they are decoded strictly here.
 
 export interface ReceivedForm {
   /** The `file` part on disk, or null when the form had none. */
@@ -28,14 +30,14 @@ const MAX_FIELDS = 16;
 
 /**
  * Reads `req` as multipart/form-data into `dir` (which the caller creates and removes). Rejects with
- * BodyTooLargeError past `limits.bodyBytes`, InvalidInputError for a file or field over its limit
- * or a body that is not multipart.
+ * BodyTooLargeError past `limits.bodyBytes`, InvalidInputError for a file or field over its limit,
+ * a field that is not UTF-8 or a body that is not multipart, BodyAbortedError when the connection closes first.
  */
 export function receiveForm(req: IncomingMessage, dir: string, limits: FormLimits): Promise<ReceivedForm> {
   return new Promise((resolve, reject) => {
     let parser: busboy.Busboy;
     try {
-      parser = busboy({ headers: req.headers, limits: { files: 1, fields: MAX_FIELDS, parts: MAX_FIELDS + 1, fieldSize: limits.fieldBytes, fileSize: limits.fileBytes } });
+      parser = busboy({ headers: req.headers, defCharset: "latin1", limits: { files: 1, fields: MAX_FIELDS, parts: MAX_FIELDS + 1, fieldSize: limits.fieldBytes, fileSize: limits.fileBytes } });
     } catch {
       req.resume();
       reject(new InvalidInputError("body", "expected multipart/form-data with a file field"));
@@ -59,11 +61,15 @@ export function receiveForm(req: IncomingMessage, dir: string, limits: FormLimit
       if (received > limits.bodyBytes) fail(new BodyTooLargeError(limits.bodyBytes));
     };
     req.on("data", onData);
-    req.once("aborted", () => fail(new Error("body: the client closed the connection before the body ended")));
+    req.once("aborted", () => fail(new BodyAbortedError()));
 
     parser.on("field", (name, value, info) => {
       if (info.valueTruncated) return fail(new InvalidInputError(name, `longer than ${limits.fieldBytes} bytes`));
-      fields[name] = value;
+      try {
+        fields[name] = utf8Text(Buffer.from(value, "latin1"), name);
+      } catch (error) {
+        fail(error as Error);
+      }
     });
     parser.on("file", (name, stream, info) => {
       if (name !== "file" || file) {

@@ -1,4 +1,5 @@
 import http, { type IncomingMessage, type RequestListener, type ServerResponse } from "node:http";
+import type { Duplex } from "node:stream";
 import { TRPCError } from "@trpc/server";
 import { nodeHTTPRequestHandler } from "@trpc/server/adapters/node-http";
 import { actorOf } from "../audit/actor";
@@ -15,8 +16,9 @@ import { textRerankRequestSchema } from "../rerank/text/schema";
 import { textRerank } from "../rerank/text/service";
 import { appRouter } from "../routers/_app";
 import { createContext } from "../trpc";
-import { BodyTooLargeError, readBody, sendJson } from "./body";
-import { bodyLimit, clientAddress, refusalFor, routeOf, securityHeaders, type FrontDoorSettings, type Route } from "./frontDoor";
+import { BAD_KEY_MESSAGE, SIGN_IN_MESSAGE } from "../auth/principal";
+import { boundBodyPauses, BodyTooLargeError, readBody, sendJson, utf8Text } from "./body";
+import { bodyLimit, clientAddress, hasBody, JSON_SECURITY_HEADERS, refusalFor, routeOf, securityHeaders, type FrontDoorSettings, type Route } from "./frontDoor";
 import { JsonText, parseJsonBody, sendError, serveJson, type ErrorBody } from "./jsonEndpoint";
 import { mapError, retryAfterHeader } from "../errorMapping";
 import { logInternalError } from "../redact";
@@ -47,19 +49,38 @@ const headersOf = (req: IncomingMessage): Headers => {
 const credentialsOf = (req: IncomingMessage): Headers | BearerOnly =>
   req.headers.cookie === undefined ? { authorization: req.headers.authorization ?? null } : headersOf(req);
 
-async function serveTrpc(req: IncomingMessage, res: ServerResponse, procedurePath: string, body: Buffer | null): Promise<void> {
-  // The body was read within the limit here; tRPC takes it as text instead of reading the stream.
-  const text = body?.toString("utf8");
-  const parsed = text === undefined ? null : parseJsonBody(text);
-  if (text !== undefined) (req as IncomingMessage & { body?: string }).body = text;
+/**
+ * tRPC over node:http. A request with a body (a POST: mutations, batches) comes with its caller,
+ * checked before the body was read, and the body: read within the limit and decoded here (tRPC takes
+ * the text instead of reading the stream), or null when the caller is anonymous (every call answers
+ * 401, the body is never read and the connection closes). A GET's caller is checked by tRPC (createContext).
+ */
+async function serveTrpc(req: IncomingMessage, res: ServerResponse, procedurePath: string, withBody?: { principal: Principal | null; body: Buffer | null }): Promise<void> {
+  let refusal: TRPCError | undefined;
+  if (withBody?.body === null) {
+    refusal = new TRPCError({ code: "UNAUTHORIZED", message: req.headers.authorization === undefined ? SIGN_IN_MESSAGE : BAD_KEY_MESSAGE });
+    res.setHeader("connection", "close");
+    res.once("finish", () => req.socket.destroy());
+  }
+  let text = "";
+  if (withBody?.body) {
+    // Not valid UTF-8, or a malformed body: the same message as on /api/v1/*, in tRPC's error shape.
+    try {
+      text = utf8Text(withBody.body);
+      const parsed = parseJsonBody(text);
+      if (!parsed.ok) refusal = new TRPCError({ code: "PARSE_ERROR", message: parsed.message });
+    } catch (error) {
+      refusal = new TRPCError({ code: "PARSE_ERROR", message: (error as Error).message });
+    }
+  }
+  if (withBody) (req as IncomingMessage & { body?: string }).body = text;
   await nodeHTTPRequestHandler({
     req,
     res,
     path: procedurePath,
     router: appRouter,
-    createContext: () => createContext({ headers: headersOf(req) }),
-    // A malformed body gets the same message as on /api/v1/*, in tRPC's error shape.
-    middleware: (_req, _res, next) => next(parsed && !parsed.ok ? new TRPCError({ code: "PARSE_ERROR", message: parsed.message }) : undefined),
+    createContext: () => createContext({ headers: headersOf(req), ...(withBody ? { principal: withBody.principal } : {}) }),
+    middleware: (_req, _res, next) => next(refusal),
     // A 503 that asks for a retry (RetryLaterError) says when, as on /api/v1/*.
     responseMeta: ({ errors }) => {
       const headers = errors.map((e) => retryAfterHeader(mapError(e.cause ?? e, procedurePath))).find((h) => h !== undefined);
@@ -74,7 +95,7 @@ const ROUTE_PERMISSION: Record<Exclude<Route, { kind: "next" }>["kind"], Permiss
   textRerank: "rerank.serve",
   events: "events.write",
   upload: "models.write",
-  trpc: null,
+  trpc: null, // each procedure declares its permission; a POST needs a caller before its body is read (serveOwn)
 };
 
 /**
@@ -107,6 +128,8 @@ async function serveOwn(req: IncomingMessage, res: ServerResponse, route: Exclud
   if ((route.kind === "rerank" || route.kind === "textRerank" || route.kind === "events") && req.method !== "POST") {
     return sendError(res, 405, { code: "METHOD_NOT_ALLOWED", message: `method: ${req.url?.split("?")[0]} takes POST, not ${req.method}` });
   }
+  // The upload streams its own body to a temporary file (./upload.ts).
+  const takesBody = req.method !== "GET" && req.method !== "HEAD" && route.kind !== "upload";
   // The caller is checked before the body is read: an anonymous or unprivileged caller costs no upload.
   let principal: Principal | null = null;
   const permission = ROUTE_PERMISSION[route.kind];
@@ -114,9 +137,12 @@ async function serveOwn(req: IncomingMessage, res: ServerResponse, route: Exclud
     const access = await authorizeHttp(credentialsOf(req), permission);
     if (!access.ok) return sendError(res, access.status, { code: access.code, message: access.message }, { close: true });
     principal = access.principal;
+  } else if (route.kind === "trpc" && takesBody) {
+    // A tRPC POST is a mutation or a batch, and no mutation is public (auth.me and system.health are
+    // queries, which tRPC takes by GET only): an anonymous one is answered 401 without its body.
+    principal = await authenticate(getDb(), credentialsOf(req));
+    if (!principal) return serveTrpc(req, res, route.procedurePath, { principal, body: null });
   }
-  // The upload streams its own body to a temporary file (./upload.ts).
-  const takesBody = req.method !== "GET" && req.method !== "HEAD" && route.kind !== "upload";
   let body: Buffer | null = null;
   if (takesBody) {
     try {
@@ -127,21 +153,28 @@ async function serveOwn(req: IncomingMessage, res: ServerResponse, route: Exclud
       return;
     }
   }
+  if (route.kind === "trpc") return serveTrpc(req, res, route.procedurePath, body ? { principal, body } : undefined);
+  let text = "";
+  if (body) {
+    try {
+      text = utf8Text(body);
+    } catch (error) {
+      return sendError(res, 400, { code: "BAD_REQUEST", message: (error as Error).message });
+    }
+  }
   // A caller's W3C traceparent: the spans of this request join its trace (ROOT_CONTEXT when tracing is off).
   const traceParent = incomingTraceContext(req.headers);
   switch (route.kind) {
     case "rerank":
-      return serveJson(res, body!.toString("utf8"), rerankRequestSchema, async (input) => {
+      return serveJson(res, text, rerankRequestSchema, async (input) => {
         assertSurfaceAllowed(principal, input.surface);
         surfaceOfAnswer.set(res, { named: input.surface });
         return new JsonText(await rerankJson(input, callerOf(principal), traceParent));
       }, "POST /api/v1/rerank");
     case "textRerank":
-      return serveJson(res, body!.toString("utf8"), textRerankRequestSchema, (input) => traced(`POST /v${route.apiVersion}/rerank`, traceParent, () => textRerank(input, route.apiVersion, principal, (surface) => surfaceOfAnswer.set(res, { resolved: surface }))), `POST /v${route.apiVersion}/rerank`, cohereError);
+      return serveJson(res, text, textRerankRequestSchema, (input) => traced(`POST /v${route.apiVersion}/rerank`, traceParent, () => textRerank(input, route.apiVersion, principal, (surface) => surfaceOfAnswer.set(res, { resolved: surface }))), `POST /v${route.apiVersion}/rerank`, cohereError);
     case "events":
-      return serveJson(res, body!.toString("utf8"), outcomeBatchSchema, (input) => traced("POST /api/v1/events", traceParent, () => recordOutcomes(input, allowedSurfaces(principal), callerOf(principal))), "POST /api/v1/events");
-    case "trpc":
-      return serveTrpc(req, res, route.procedurePath, body);
+      return serveJson(res, text, outcomeBatchSchema, (input) => traced("POST /api/v1/events", traceParent, () => recordOutcomes(input, allowedSurfaces(principal), callerOf(principal))), "POST /api/v1/events");
     case "upload":
       return serveUpload(req, res, route.model, actorOf(principal, headersOf(req)), bodyLimit(route, settings));
   }
@@ -202,6 +235,15 @@ export function frontDoorListener(settings: FrontDoorSettings, next: NextHandler
       return sendRouteError(res, route, refusal.status, { code: refusal.code, message: refusal.message }, { close: method !== "GET" && method !== "HEAD" });
     }
     countRerankAnswer(res, route);
+    if (hasBody(req.headers)) {
+      // The body's reader (if any) hears of it as a client gone ("aborted"), once the 408 went out.
+      boundBodyPauses(req, res, settings.bodyIdleMs, () => {
+        if (res.headersSent) return req.destroy();
+        const message = `body: no byte of it arrived for ${settings.bodyIdleMs / 1000} s; send the body without pausing`;
+        sendRouteError(res, route, 408, { code: "REQUEST_TIMEOUT", message }, { close: true });
+        res.once("finish", () => req.destroy());
+      });
+    }
     const served = route.kind === "next" ? servePage(req, res, method, url, pathname, next) : serveOwn(req, res, route, settings);
     Promise.resolve(served).catch((error: unknown) => {
       // Checking the caller needs the database too: unreachable, it is a 503 in plain words like any other.
@@ -213,9 +255,35 @@ export function frontDoorListener(settings: FrontDoorSettings, next: NextHandler
   };
 }
 
+/** Node's statuses for a request it cannot parse; anything else is a 400. */
+const CLIENT_ERROR_STATUS: Record<string, [number, string]> = {
+  HPE_HEADER_OVERFLOW: [431, "REQUEST_HEADER_FIELDS_TOO_LARGE"],
+  HPE_CHUNK_EXTENSIONS_OVERFLOW: [413, "PAYLOAD_TOO_LARGE"],
+  ERR_HTTP_REQUEST_TIMEOUT: [408, "REQUEST_TIMEOUT"],
+};
+
+/**
+ * A request Node cannot parse (a Content-Length shorter than the body leaves the rest read as the
+ * next request; a malformed header; requestTimeout) gets the JSON error shape with the security
+ * headers, where Node wrote a bare "400 Bad Request"; then the connection closes. As in Node's own
+ * handler, nothing is written when the socket is gone or an answer on it has begun.
+ */
+function answerClientError(error: Error & { code?: string }, socket: Duplex): void {
+  const inFlight = (socket as Duplex & { _httpMessage?: ServerResponse | null })._httpMessage;
+  if (error.code !== "ECONNRESET" && socket.writable && !inFlight?.headersSent) {
+    const [status, code] = CLIENT_ERROR_STATUS[error.code ?? ""] ?? [400, "BAD_REQUEST"];
+    const text = JSON.stringify({ error: { code, message: `request: not a well-formed HTTP/1.1 request (${error.code ?? "unreadable"})` } } satisfies ErrorBody);
+    const headers = [...JSON_SECURITY_HEADERS, "content-type", "application/json", "content-length", String(Buffer.byteLength(text)), "connection", "close"];
+    let head = `HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\n`;
+    for (let i = 0; i < headers.length; i += 2) head += `${headers[i]}: ${headers[i + 1]}\r\n`;
+    socket.end(`${head}\r\n${text}`, () => socket.destroy());
+  } else socket.destroy();
+}
+
 /** An http.Server with the front door; `listen` it. Keep-alive is longer than common load balancers' idle timeout. */
 export function createFrontDoorServer(settings: FrontDoorSettings, next: NextHandler): http.Server {
   const server = http.createServer({ keepAliveTimeout: 65_000 }, frontDoorListener(settings, next));
   server.headersTimeout = 66_000;
+  server.on("clientError", answerClientError);
   return server;
 }

@@ -7,13 +7,15 @@ import { getDb } from "../db/client";
 import { mapError, retryAfterHeader } from "../errorMapping";
 import { logInternalError } from "../redact";
 import { uploadVersion } from "../registry/upload";
-import { BodyTooLargeError, sendJson } from "./body";
+import { BodyAbortedError, BodyTooLargeError, sendJson } from "./body";
 import { sendError } from "./jsonEndpoint";
 import { receiveForm } from "./multipart";
 
 // POST /api/v1/models/<name>/versions. Uploads must not hurt serving: at most
-// MODEL_UPLOAD_CONCURRENCY are taken at once per process (others get 503 with Retry-After before
-// their body is read); the body streams to a temporary file rather than into memory; the parse,
+// MODEL_UPLOAD_CONCURRENCY are taken at once per process, received or converting (others get 503
+// with Retry-After before their body is read: the slot bounds the disk the bodies fill as well as
+// the conversions; a body that pauses 30 s is cut by the front door, freeing its slot); the body
+// streams to a temporary file rather than into memory; the parse,
 // conversion and smoke test run in a worker thread (registry/importInWorker.ts); the temporary
 // folder is removed whatever happens.
 
@@ -34,7 +36,7 @@ export const uploadsInFlight = () => inFlight;
 export async function serveUpload(req: IncomingMessage, res: ServerResponse, model: string, actor: Actor, bodyLimit: number): Promise<void> {
   const slots = env().MODEL_UPLOAD_CONCURRENCY;
   if (inFlight >= slots) {
-    return sendJson(res, 503, { error: { code: "UNAVAILABLE", message: `file: ${inFlight} model uploads are being converted, the most this server takes at once (MODEL_UPLOAD_CONCURRENCY); try again in ${RETRY_AFTER_SECONDS} s` } }, { close: true, headers: { "retry-after": String(RETRY_AFTER_SECONDS) } });
+    return sendJson(res, 503, { error: { code: "UNAVAILABLE", message: `file: ${inFlight} model uploads are in progress, the most this server takes at once (MODEL_UPLOAD_CONCURRENCY); try again in ${RETRY_AFTER_SECONDS} s` } }, { close: true, headers: { "retry-after": String(RETRY_AFTER_SECONDS) } });
   }
   inFlight++;
   let dir: string | null = null;
@@ -45,7 +47,9 @@ export async function serveUpload(req: IncomingMessage, res: ServerResponse, mod
     const version = await uploadVersion(getDb(), model, form, actor);
     answer = () => sendJson(res, 201, { id: version.id, model, version: version.version, sha256: version.sha256, sizeBytes: version.sizeBytes });
   } catch (error) {
-    if (error instanceof BodyTooLargeError) {
+    if (error instanceof BodyAbortedError) {
+      answer = () => undefined; // the connection is gone (or was cut with a 408): nobody to answer
+    } else if (error instanceof BodyTooLargeError) {
       answer = () => sendError(res, 413, { code: "PAYLOAD_TOO_LARGE", message: error.message }, { close: true });
     } else {
       const mapped = mapError(error, `uploading a version of ${model}`);
@@ -58,8 +62,9 @@ export async function serveUpload(req: IncomingMessage, res: ServerResponse, mod
   // except when the body was refused half-read: that answer goes at once, before the unread rest
   // piles up (the connection is closed after it).
   const removal = dir ? rm(dir, { recursive: true, force: true }).catch((error: unknown) => console.error("[http] upload: could not remove", dir, error)) : Promise.resolve();
-  if (!req.readableEnded) answer();
+  // An answer already sent (the front door's 408 for a body that paused) is not sent again.
+  if (!req.readableEnded && !res.headersSent) answer();
   await removal;
   inFlight--;
-  if (req.readableEnded) answer();
+  if (req.readableEnded && !res.headersSent) answer();
 }

@@ -141,7 +141,7 @@ describe("importing tree models", () => {
     expect(statuses.filter((s) => s !== 503).every((s) => s === 201 || s === 409), others.join("\n")).toBe(true);
     const refused = responses.find((r) => r.status === 503)!;
     expect(refused.headers.get("retry-after")).toBe("5");
-    expect((await refused.json()).error.message).toMatch(/^file: 2 model uploads are being converted, the most this server takes at once \(MODEL_UPLOAD_CONCURRENCY\)/);
+    expect((await refused.json()).error.message).toMatch(/^file: 2 model uploads are in progress, the most this server takes at once \(MODEL_UPLOAD_CONCURRENCY\)/);
     expect(answeredWhileInFlight).toBeGreaterThan(0);
     expect(readdirSync(uploadTmp).filter((f) => f.startsWith("rerank-upload-"))).toEqual([]);
   });

@@ -58,6 +58,8 @@ export interface OutcomeEventRow {
   experimentKey: string | null;
   experimentPhase: number | null;
   variantKey: string | null;
+  /** Whose request id it is (server/rerank/recent.ts requestIdOwner; null: shared): with the request and event ids, what makes the event one. Absent in rows spilled before it existed: shared. */
+  caller?: string | null;
 }
 
 /** One mirrored request: the served list against a shadow model's list for the same candidates. */
@@ -335,18 +337,35 @@ export function scoringSampleSink(pool: Queryable): BatchSink<ScoringSampleRow> 
 export function outcomeEventSink(pool: Queryable): BatchSink<OutcomeEventRow> {
   return {
     async write(rows) {
-      const col = <K extends keyof OutcomeEventRow>(k: K) => rows.map((r) => r[k]);
-      // Only events actually inserted (not replays) update the experiment rollups, in the same statement,
-      // which answers the inserted events: the others were held already (a retry through another
-      // worker or process, a replay), and are told apart as duplicates (events/service.ts).
+      const col = <K extends keyof OutcomeEventRow>(k: K) => rows.map((r) => r[k] ?? null);
+      // An event is one per (owner, request id, event id), whatever copy of its request (a retried
+      // rerank served and logged again by another worker or replica, with its own ts) it refers to:
+      // it claims two rows of outcome_event_keys, under its request copy's UTC day and the next, in
+      // one order (two batches never wait for each other in a cycle). Any two copies served less
+      // than a day apart share a day, so the later event meets the earlier one's row, committed or
+      // still being written (the unique index makes it wait), and is not kept. Only events that
+      // claimed both rows and are inserted (not replays: the table's own key) update the experiment
+      // rollups, in the same statement, which answers the inserted events: the others were held
+      // already (a retry through another worker or process, a replay), and are told apart as
+      // duplicates (events/service.ts). Within a batch the first of a key is the one kept.
       const { rows: inserted } = await pool.query<{ event_id: string; request_ts: Date }>({
         // Named: prepared once per connection, so PostgreSQL plans it once, not on every batch.
-        name: "telemetry_outcome_events_v2",
-        text: `WITH ins AS (INSERT INTO outcome_events (event_id, request_ts, request_id, ts, surface, type, item_id, position, revenue, user_key,
+        name: "telemetry_outcome_events_v3",
+        text: `WITH x AS (
+           SELECT DISTINCT ON (coalesce(n, ''), c, a) a, b, c, d, e, f, g, h, i, j, k, l, m, coalesce(n, '') AS owner
+           FROM unnest($1::text[], $2::timestamptz[], $3::text[], $4::timestamptz[], $5::text[], $6::text[], $7::text[], $8::int[],
+             $9::float8[], $10::text[], $11::text[], $12::text[], $13::int[], $14::text[]) WITH ORDINALITY AS x(a, b, c, d, e, f, g, h, i, j, k, l, m, n, o)
+           ORDER BY coalesce(n, ''), c, a, o),
+         claimed AS (INSERT INTO outcome_event_keys (day, caller, request_id, event_id)
+           SELECT date_trunc('day', b, 'UTC') + s * interval '1 day' AS day, owner, c, a FROM x, (VALUES (0), (1)) AS days(s)
+           ORDER BY day, owner, c, a
+           ON CONFLICT DO NOTHING
+           RETURNING caller, request_id, event_id),
+         fresh AS (SELECT caller, request_id, event_id FROM claimed GROUP BY caller, request_id, event_id HAVING count(*) = 2),
+         ins AS (INSERT INTO outcome_events (event_id, request_ts, request_id, ts, surface, type, item_id, position, revenue, user_key,
            experiment_key, experiment_phase, variant_key)
          SELECT a, b, c, d, e, f::"OutcomeType", g, h, i, j, k, m, l
-         FROM unnest($1::text[], $2::timestamptz[], $3::text[], $4::timestamptz[], $5::text[], $6::text[], $7::text[], $8::int[],
-           $9::float8[], $10::text[], $11::text[], $12::text[], $13::int[]) AS x(a, b, c, d, e, f, g, h, i, j, k, l, m)
+         FROM x JOIN fresh ON fresh.caller = x.owner AND fresh.request_id = x.c AND fresh.event_id = x.a
          ON CONFLICT DO NOTHING
          RETURNING event_id, request_ts, user_key AS unit_key, experiment_key, experiment_phase, variant_key, type, revenue),
          -- An event's user_key is its request's randomisation unit (events/service.ts resolves it).
@@ -374,7 +393,7 @@ export function outcomeEventSink(pool: Queryable): BatchSink<OutcomeEventRow> {
          SELECT event_id, request_ts FROM ins`,
         values: [
           col("eventId"), col("requestTs"), col("requestId"), col("ts"), col("surface"), col("type"), col("itemId"), col("position"),
-          col("revenue"), col("userKey"), col("experimentKey"), col("variantKey"), col("experimentPhase"),
+          col("revenue"), col("userKey"), col("experimentKey"), col("variantKey"), col("experimentPhase"), col("caller"),
         ],
       });
       const fresh = new Set(inserted.map((r) => `${r.event_id}\u0000${new Date(r.request_ts).getTime()}`));
