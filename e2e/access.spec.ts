@@ -95,8 +95,8 @@ test("on-call rolls back with a reason, and the Audit page names them", async ({
   await page.context().close();
 });
 
-test("an approval end to end: one ML engineer requests an alias move, another approves it", async ({ browser, baseURL, request }) => {
-  const set = (required: boolean) => request.post("/api/trpc/approvals.setRequired", { data: { json: { surface: "home-feed", required, reason: "e2e approvals" } } });
+test("an approval end to end: one ML engineer requests an alias move, another approves it", async ({ page, browser, baseURL, request }) => {
+  const set = (required: boolean) => page.request.post("/api/trpc/approvals.setRequired", { headers: { origin: baseURL! }, data: { json: { surface: "home-feed", required, reason: "e2e approvals" } } });
   expect((await set(true)).status()).toBe(200);
   try {
     const ana = await signedInAs(browser, baseURL!, "e2e-ana", ["ml_engineer"]);

@@ -105,7 +105,7 @@ test("a canary's judged step shows each metric's verdict; pause and abort it", a
 
   // home-feed (search-ranker production serves it too) becomes guarded after the canary started: the
   // promotion is refused, and the same dialog files the canary_promote request instead.
-  const guard = (required: boolean) => request.post("/api/trpc/approvals.setRequired", { data: { json: { surface: "home-feed", required, reason: "e2e: guard home-feed mid-canary" } } });
+  const guard = (required: boolean) => page.request.post("/api/trpc/approvals.setRequired", { headers: { origin: baseURL! }, data: { json: { surface: "home-feed", required, reason: "e2e: guard home-feed mid-canary" } } });
   expect((await guard(true)).status()).toBe(200);
   try {
     await strip.getByRole("button", { name: "Promote now" }).click();

@@ -62,10 +62,10 @@ export function ApprovalsConsole() {
                       </Table.Td>
                       <Table.Td>
                         {r.status === "pending" && (own ? (
-                          <Group gap={4} justify="flex-end" wrap="nowrap">
-                            <Tooltip label="Another person with the permission must decide your request"><Text size="xs" c="dimmed">awaiting another person</Text></Tooltip>
+                          <Stack gap={2} align="flex-end">
+                            <Tooltip label="Another person with the permission must decide your request"><Text size="xs" c="dimmed" style={{ whiteSpace: "nowrap" }}>awaiting another person</Text></Tooltip>
                             <Button size="xs" variant="subtle" color="gray" loading={cancel.isPending} onClick={() => cancel.mutate({ id: r.id })}>Cancel</Button>
-                          </Group>
+                          </Stack>
                         ) : (
                           <Group gap={4} justify="flex-end" wrap="nowrap">
                             <GuardedButton permission="changes.request" size="xs" color="teal" onClick={() => setDeciding({ id: r.id, summary: r.summary, approve: true })}>Approve…</GuardedButton>

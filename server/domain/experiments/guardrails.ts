@@ -109,7 +109,10 @@ export function judgeMetricGuardrail(
     // Signed so that positive means a move in the guarded (bad) direction.
     const change = sign > 0 ? diff : { estimate: -diff.estimate, lower: -diff.upper, upper: -diff.lower };
     const status = classify(change, margin);
-    const detail = `${variant}: change ${fmt(change.estimate)} (95% CI ${fmt(change.lower)} to ${fmt(change.upper)}) against a margin of ${fmt(margin)}${zeroBaseline ? " (the control is 0: a relative threshold of nothing is nothing, so an absolute margin applies)" : ` (${fmt(guardrail.threshold * 100)}% of the control's ${fmt(base)})`}`;
+    // Read as the page shows a metric: the treatment minus the control, with the side that violates it.
+    const signed = (v: number) => `${v > 0 ? "+" : ""}${fmt(v)}`;
+    const limit = `${guardrail.direction === "increase" ? "a rise past +" : "a fall past −"}${fmt(margin)}`;
+    const detail = `${variant}: ${signed(diff.estimate)} against the control (95% CI ${signed(diff.lower)} to ${signed(diff.upper)}); ${limit} violates it${zeroBaseline ? " (the control is 0: a relative threshold of nothing is nothing, so an absolute margin applies)" : ` (${fmt(guardrail.threshold * 100)}% of the control's ${fmt(base)})`}`;
     return { variant, status, change, margin, rule, detail };
   });
 }
