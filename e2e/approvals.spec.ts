@@ -4,7 +4,7 @@ import { expect, test } from "./fixtures";
 // stage 2 of a guarded surface's cascade is a change request, and the Models page's alias dialog
 // lists every surface an alias reaches (serving, stage 2, …) before the press.
 
-test("stage 2 of a guarded surface is requested, not saved; the alias dialog lists every surface it reaches", async ({ page, request, baseURL }) => {
+test("stage 2 of a guarded surface is requested, not saved; the alias dialog lists every surface it reaches", async ({ page, baseURL }) => {
   const guard = (required: boolean) => page.request.post("/api/trpc/approvals.setRequired", { headers: { origin: baseURL! }, data: { json: { surface: "product-search", required, reason: "e2e stage 2 approvals" } } });
   expect((await guard(true)).status()).toBe(200);
   try {
