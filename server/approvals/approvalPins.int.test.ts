@@ -12,7 +12,9 @@ import { linearRankerOnnx } from "../domain/onnx/linear";
 import { experimentInputSchema } from "../experiments/schema";
 import { createCaller } from "../routers/_app";
 import { callerAs } from "../testing/callers";
+import { experimentLogRow, flushTelemetry } from "../testing/experiments";
 import { createTestSurface } from "../testing/models";
+import { telemetry } from "../telemetry/streams";
 import { contextFor } from "../trpc";
 
 async function person(email: string, roles: Role[]): Promise<Principal> {
@@ -50,7 +52,7 @@ describe("an approval applies what its summary showed", () => {
     await as(ana).experiments.create(experiment("pins-ship", { modelAlias: "fallback" }));
     await sql(`UPDATE experiments SET status = 'stopped', stopped_at = now() WHERE key = 'pins-ship'`);
     const request = await as(ana).approvals.request({ change: { kind: "experiment_ship", key: "pins-ship", variant: "treat", override: true }, reason: "treat (v4) won" });
-    expect(request.summary).toMatch(/^ship variant treat \(t-pins-model v4\) of experiment pins-ship to production on t-pins, now v1; overriding the /);
+    expect(request.summary).toMatch(/^ship variant treat \(t-pins-model v4\) of experiment pins-ship to production on t-pins, now v1; (overriding the checks that block it: |with an override of the ship checks \(none blocks it now\)$)/);
     // The variant's alias moves to v5 (fallback ranks no guarded traffic here… it is the cascade's: moved by SQL, as another replica or psql would).
     await sql(`UPDATE model_aliases SET version_id = $1 WHERE name = 'fallback' AND model_id = (SELECT id FROM models WHERE name = 't-pins-model')`, id(5));
     const refusal = 'variant "treat" of pins-ship now serves t-pins-model v5, not v4 as when the request was filed: not shipped; file a new request if the change is still wanted';
@@ -91,6 +93,75 @@ describe("an approval applies what its summary showed", () => {
     // Stored stage 2 comes back from jsonb with its keys in another order: an unchanged one still applies.
     const remove = await as(ana).approvals.request({ change: { kind: "surface_stage2", surface: "t-pins", stage2: null }, reason: "off again" });
     expect(await as(bo).approvals.decide({ id: remove.id, approve: true })).toMatchObject({ status: "applied" });
+  });
+});
+
+describe("pins under concurrency and what a summary shows (session 21, second break test)", () => {
+  it("two stage 2 requests approved at the same moment: one applies, the other is a 409 (both applied before)", async () => {
+    const stage2 = { model: "t-pins-s2x-model", alias: "production", rerankCount: 5, budgetMs: 100 };
+    for (let round = 0; round < 3; round++) {
+      const a = await as(ana).approvals.request({ change: { kind: "surface_stage2", surface: "t-pins", stage2: { ...stage2, rerankCount: 10 + round } }, reason: "top 10" });
+      const b = await as(bo).approvals.request({ change: { kind: "surface_stage2", surface: "t-pins", stage2: { ...stage2, rerankCount: 20 + round } }, reason: "top 20" });
+      const decided = await Promise.allSettled([as(bo).approvals.decide({ id: a.id, approve: true }), as(ana).approvals.decide({ id: b.id, approve: true })]);
+      expect(decided.map((d) => d.status).sort(), `round ${round}`).toEqual(["fulfilled", "rejected"]);
+      expect((decided.find((d) => d.status === "rejected") as PromiseRejectedResult).reason).toMatchObject({ code: "CONFLICT", message: expect.stringMatching(/^stage 2 of t-pins changed since the request was filed/) });
+      const off = await as(ana).approvals.request({ change: { kind: "surface_stage2", surface: "t-pins", stage2: null }, reason: "off" });
+      await as(bo).approvals.decide({ id: off.id, approve: true });
+    }
+  });
+
+  it("an edit racing the approval of a start: the experiment runs the allocation the request showed, or does not start", async () => {
+    for (let round = 0; round < 4; round++) {
+      const key = `pins-race-${round}`;
+      await as(ana).experiments.create(experiment(key, { modelVersionId: id(4) }));
+      const request = await as(ana).approvals.request({ change: { kind: "experiment_start", key }, reason: "ready" });
+      await Promise.allSettled([as(bo).approvals.decide({ id: request.id, approve: true }), as(ana).experiments.update({ ...experiment(key, { modelVersionId: id(4) }), coverage: 0.9 })]);
+      const stored = await getDb().experiment.findUniqueOrThrow({ where: { key } });
+      if (stored.status === "running") expect(stored.coverage, `round ${round}`).toBe(1);
+      else expect(stored.status).toBe("draft");
+      if (stored.status === "running") await as(bo).experiments.stop({ key, reason: "round over" });
+    }
+  });
+
+  it("kind is part of the allocation: a running experiment changes it only by a restart, and a start request pins it", async () => {
+    await as(ana).experiments.create(experiment("pins-kind", { modelVersionId: id(4) }));
+    const request = await as(ana).approvals.request({ change: { kind: "experiment_start", key: "pins-kind" }, reason: "A/B" });
+    await as(ana).experiments.update({ ...experiment("pins-kind", { modelVersionId: id(4) }), kind: "interleaving" });
+    await expect(as(bo).approvals.decide({ id: request.id, approve: true })).rejects.toMatchObject({ code: "CONFLICT", message: expect.stringContaining("(kind)") });
+    await sql(`UPDATE surfaces SET require_approval = false WHERE key = 't-pins'`);
+    try {
+      await as(ana).experiments.start({ key: "pins-kind" });
+      await expect(as(ana).experiments.update(experiment("pins-kind", { modelVersionId: id(4) }))).rejects.toMatchObject({ code: "CONFLICT", message: 'experiment "pins-kind" is running: changing kind needs a restart, which starts a new analysis phase' });
+      await as(ana).experiments.stop({ key: "pins-kind", reason: "test over" });
+    } finally {
+      await sql(`UPDATE surfaces SET require_approval = true WHERE key = 't-pins'`);
+    }
+  });
+
+  it("a start whose variant's alias moved after the request was filed is a 409 naming both versions", async () => {
+    const v4 = await getDb().modelVersion.findUniqueOrThrow({ where: { id: id(4) } });
+    await getDb().modelAlias.create({ data: { modelId: v4.modelId, name: "cb", versionId: v4.id } });
+    await as(ana).experiments.create(experiment("pins-cb", { modelAlias: "cb" }));
+    const request = await as(ana).approvals.request({ change: { kind: "experiment_start", key: "pins-cb" }, reason: "try the cb alias" });
+    expect(request.summary).toContain("treat 50 % (cb, t-pins-model v4)");
+    await sql(`UPDATE model_aliases SET version_id = $1 WHERE name = 'cb' AND model_id = (SELECT id FROM models WHERE name = 't-pins-model')`, id(5));
+    await expect(as(bo).approvals.decide({ id: request.id, approve: true })).rejects.toMatchObject({
+      code: "CONFLICT", message: 'variant "treat" of pins-cb now serves t-pins-model v5, not v4 as when the request was filed: not started; file a new request if the change is still wanted',
+    });
+    expect((await getDb().experiment.findUniqueOrThrow({ where: { key: "pins-cb" } })).status).toBe("draft");
+  });
+
+  it("an override approved after a new check blocks the ship (a sample-ratio mismatch since) is a 409 naming it", async () => {
+    await as(ana).experiments.create(experiment("pins-ov", { modelVersionId: id(4) }));
+    await getDb().experiment.update({ where: { key: "pins-ov" }, data: { status: "running", phase: 1, startedAt: new Date() } });
+    const request = await as(ana).approvals.request({ change: { kind: "experiment_ship", key: "pins-ov", variant: "treat", override: true }, reason: "ship it" });
+    expect(request.summary).toMatch(/with an override of the ship checks \(none blocks it now\)$/);
+    for (let u = 0; u < 40; u++) telemetry().requests.enqueue(experimentLogRow("pins-ov", "t-pins", `ov-${u}`, "control", 0));
+    await flushTelemetry();
+    await expect(as(bo).approvals.decide({ id: request.id, approve: true })).rejects.toMatchObject({
+      code: "CONFLICT", message: expect.stringMatching(/^the ship checks changed since the request was filed: now also sample-ratio mismatch/),
+    });
+    expect(await production()).toBe(1);
   });
 });
 

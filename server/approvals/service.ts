@@ -6,9 +6,8 @@ import type { Db } from "../db/client";
 import type { Prisma } from "../db/generated/client";
 import type { Permission } from "../domain/access/permissions";
 import { subjects } from "../domain/audit/subject";
-import { canonicalJson } from "../domain/canonicalJson";
 import { ConflictError, ForbiddenError, InvalidInputError, NotFoundError } from "../errors";
-import { shipBlockers } from "../domain/experiments/shipGate";
+import { shipBlocks } from "../domain/experiments/shipGate";
 import { mapError } from "../errorMapping";
 import { experimentResults } from "../experiments/results";
 import type { ExperimentInput } from "../experiments/schema";
@@ -16,7 +15,7 @@ import { experimentAllocation, getExperiment, restartExperiment, shipExperiment,
 import { RANKING_ROLES, describeReach } from "../domain/rollouts/aliasReach";
 import { surfacesReachedBy, type SurfaceReached } from "../registry/aliasReach";
 import { setAlias } from "../registry/versions";
-import { checkStage2, configureStage2, type Stage2Input } from "../surfaces/stage2";
+import { checkStage2, configureStage2, stage2ChangedSince, stage2Words, type Stage2Input } from "../surfaces/stage2";
 import { checkRolloutStart, promoteRolloutNow, retryInputOf, startRollout, type StartRolloutInput } from "../rollouts/service";
 import type { Context } from "../trpc";
 import { reasonSchema } from "../validation";
@@ -52,8 +51,12 @@ export const CHANGE_PERMISSION: Record<ChangePayload["kind"], Permission> = {
 interface Pins {
   /** experiment_ship: the version the variant served (what the summary names). */
   shipVersionId?: string;
-  /** experiment_start: the experiment's allocation (variants, weights, coverage, targeting…). */
+  /** experiment_ship with override: the keys of the ship checks it overrides (ShipBlock.key); another blocking it when approved refuses it. */
+  blockers?: string[];
+  /** experiment_start: the experiment's allocation (kind, variants, weights, coverage, targeting…). */
   allocation?: Allocation;
+  /** experiment_start: the version each variant served (by variant key; null: its alias was unset). */
+  versions?: Record<string, string | null>;
   /** surface_stage2: the surface's stage 2 as the summary's "before" showed it (null: none). */
   stage2?: Stage2Config | null;
 }
@@ -84,7 +87,6 @@ function union(first: Affected["surfaces"], reached: SurfaceReached[]): Affected
   return [...first, ...reached.filter((r) => !first.some((f) => f.id === r.id))].map((s) => ({ id: s.id, key: s.key, requireApproval: s.requireApproval }));
 }
 
-const stage2Words = (c: Stage2Input["stage2"]) => (c ? `${c.model} ${c.alias} over the top ${c.rerankCount} within ${c.budgetMs} ms` : "none");
 
 /**
  * The surfaces a change affects and its description, read before anything is changed. An alias
@@ -141,14 +143,16 @@ async function affected(db: Db, change: ChangePayload): Promise<Affected> {
   const stored = await getExperiment(db, change.key);
   if (change.kind === "experiment_start") {
     // What the approver approves: each variant's share and the version it serves now.
+    const versions: Record<string, string | null> = {};
     const arms = await Promise.all(stored.variants.map(async (v) => {
       const version = await variantVersion(db, stored, v);
+      versions[v.key] = version?.versionId ?? null;
       const model = version ? `${v.modelAlias ? `${v.modelAlias}, ` : ""}${version.modelName} v${version.version}` : `${v.modelAlias ?? "no model"}, unset`;
       return `${v.key} ${percent(v.weight)} (${model})`;
     }));
     const coverage = stored.coverage < 1 ? ` of ${percent(stored.coverage)} of its traffic` : "";
     return {
-      surfaces: [surface], pins: { allocation: await experimentAllocation(db, change.key) },
+      surfaces: [surface], pins: { allocation: await experimentAllocation(db, change.key), versions },
       summary: `start experiment ${change.key}: its variants serve part of ${surface.key}'s traffic: ${arms.join(", ")}${coverage}`,
     };
   }
@@ -163,10 +167,11 @@ async function affected(db: Db, change: ChangePayload): Promise<Affected> {
   const production = surface.model ? await db.modelAlias.findUnique({ where: { modelId_name: { modelId: surface.model.id, name: "production" } }, select: { versionId: true, version: { select: { version: true } } } }) : null;
   const now = production ? `, now v${production.version.version}` : "";
   // An override ships past the checks that block it: the approver reads which.
-  const blockers = change.override ? shipBlockers(await experimentResults(db, change.key), change.variant) : [];
-  const override = !change.override ? "" : blockers.length ? `; overriding the checks that block it: ${blockers.join("; ")}` : "; overriding the ship checks should they block it when approved";
+  const blocks = change.override ? shipBlocks(await experimentResults(db, change.key), change.variant) : [];
+  const override = !change.override ? "" : blocks.length ? `; overriding the checks that block it: ${blocks.map((b) => b.text).join("; ")}` : "; with an override of the ship checks (none blocks it now)";
   return {
-    surfaces: union([surface], moved), from: { versionId: production?.versionId ?? null }, pins: { shipVersionId: shipped.versionId },
+    surfaces: union([surface], moved), from: { versionId: production?.versionId ?? null },
+    pins: { shipVersionId: shipped.versionId, ...(change.override ? { blockers: blocks.map((b) => b.key) } : {}) },
     summary: `ship variant ${change.variant} (${shipped.modelName} v${shipped.version}) of experiment ${change.key} to production on ${surface.key}${now}${also}${override}`,
   };
 }
@@ -176,12 +181,12 @@ const percent = (share: number) => `${+(share * 100).toFixed(2)} %`;
 /** Applies a change (directly, or on approval: then with its pins) as `actor`. */
 async function apply(db: Db, change: StoredChange, actor: Actor, reason: string) {
   if (change.kind === "alias_move") return setAlias(db, { versionId: change.versionId, alias: change.alias, actor, reason, expectFrom: expectFromOf(change, `move of ${change.alias} refused`) });
-  if (change.kind === "surface_stage2") return configureStage2(db, { surface: change.surface, stage2: change.stage2, reason }, actor);
+  if (change.kind === "surface_stage2") return configureStage2(db, { surface: change.surface, stage2: change.stage2, reason }, actor, { expectBefore: change.pinned && "stage2" in change.pinned ? (change.pinned.stage2 ?? null) : undefined });
   // The approval covers every surface the change reached when approved: its promotion needs no other.
   if (change.kind === "canary_start") return startRollout(db, { ...change.rollout, reason }, actor, { approvedFor: (await affected(db, change)).surfaces.map((s) => s.key) });
   if (change.kind === "canary_promote") return promoteRolloutNow(db, { surface: change.surface, reason, rolloutId: change.rolloutId }, actor, { approved: true });
-  if (change.kind === "experiment_start") return startExperiment(db, change.key, actor, { expectAllocation: change.pinned?.allocation });
-  return shipChecked(db, { ...change, expectVersionId: change.pinned?.shipVersionId }, actor, reason);
+  if (change.kind === "experiment_start") return startExperiment(db, change.key, actor, { expectAllocation: change.pinned?.allocation, expectVersions: change.pinned?.versions });
+  return shipChecked(db, { ...change, expectVersionId: change.pinned?.shipVersionId, expectBlockers: change.pinned?.blockers }, actor, reason);
 }
 
 /**
@@ -259,8 +264,12 @@ export async function shipVariant(ctx: Ctx, input: { key: string; variant: strin
   return shipChecked(ctx.db, input, ctx.actor, input.reason);
 }
 
-async function shipChecked(db: Db, change: { key: string; variant: string; override?: boolean; expectFromVersionId?: string | null; expectVersionId?: string }, actor: Actor, reason: string | undefined) {
-  const blockers = shipBlockers(await experimentResults(db, change.key), change.variant);
+async function shipChecked(db: Db, change: { key: string; variant: string; override?: boolean; expectFromVersionId?: string | null; expectVersionId?: string; expectBlockers?: string[] }, actor: Actor, reason: string | undefined) {
+  const blocks = shipBlocks(await experimentResults(db, change.key), change.variant);
+  // An approved override covers the checks its summary named, no other.
+  const unseen = change.expectBlockers === undefined ? [] : blocks.filter((b) => !change.expectBlockers!.includes(b.key));
+  if (unseen.length) throw new ConflictError(`the ship checks changed since the request was filed: now also ${unseen.map((b) => b.text).join("; ")}. Not shipped; file a new request if the override is still wanted`);
+  const blockers = blocks.map((b) => b.text);
   if (blockers.length > 0 && !change.override) {
     throw new ConflictError(`ship is blocked: ${blockers.join("; ")}. Ship anyway only by overriding the checks, with a reason`);
   }
@@ -357,15 +366,14 @@ async function statusNow(db: Pick<Db, "changeRequest">, id: string): Promise<str
 /**
  * Why a request can no longer be applied as filed, or null: its alias (an alias move's, a ship's
  * production) no longer points at the version pinned when it was filed (names the alias and both
- * versions), or a surface's stage 2 is no longer what the summary's "before" showed. (A ship's
- * variant version and a start's allocation are checked under the experiment's lock when applied.)
+ * versions), or a surface's stage 2 is no longer what the summary's "before" showed (checked again
+ * under the surface's lock when applied). A start's allocation and variant versions are compared under
+ * the experiment's lock when applied; a ship's variant version and the checks its override covers, when applied.
  */
 async function pinBroken(db: Db, change: StoredChange): Promise<string | null> {
   if (change.kind === "surface_stage2" && change.pinned && "stage2" in change.pinned) {
     const surface = await db.surface.findUnique({ where: { key: change.surface }, select: { stage2: true } });
-    const now = stage2ConfigSchema.safeParse(surface?.stage2).data ?? null;
-    if (canonicalJson(now) === canonicalJson(change.pinned.stage2 ?? null)) return null;
-    return `stage 2 of ${change.surface} changed since the request was filed (it showed ${stage2Words(change.pinned.stage2 ?? null)}, it is now ${stage2Words(now)}): not applied over it; file a new request if the change is still wanted`;
+    return stage2ChangedSince(change.surface, change.pinned.stage2 ?? null, stage2ConfigSchema.safeParse(surface?.stage2).data ?? null);
   }
   if ((change.kind !== "alias_move" && change.kind !== "experiment_ship") || change.expectFromVersionId === undefined) return null;
   let target: { modelId: string; modelName: string; alias: string } | null = null;

@@ -17,7 +17,8 @@ import type { ExperimentInput } from "./schema";
 
 type Tx = Prisma.TransactionClient;
 
-const ALLOCATION_FIELDS = ["variants", "coverage", "namespace", "hashAttribute", "hashVersion", "seed", "targeting"] as const;
+/** What decides who is served what: a running experiment changes them only by a restart (a new phase), and a start request pins them. */
+const ALLOCATION_FIELDS = ["kind", "variants", "coverage", "namespace", "hashAttribute", "hashVersion", "seed", "targeting"] as const;
 
 export async function listExperiments(db: Db) {
   return db.experiment.findMany({
@@ -30,11 +31,10 @@ export async function listExperiments(db: Db) {
   });
 }
 
+const EXPERIMENT_INCLUDE = { surface: { select: { key: true, modelId: true } }, variants: { orderBy: { position: "asc" } }, phases: { orderBy: { phase: "asc" } } } as const;
+
 export async function getExperiment(db: Db, key: string) {
-  const experiment = await db.experiment.findUnique({
-    where: { key },
-    include: { surface: { select: { key: true, modelId: true } }, variants: { orderBy: { position: "asc" } }, phases: { orderBy: { phase: "asc" } } },
-  });
+  const experiment = await db.experiment.findUnique({ where: { key }, include: EXPERIMENT_INCLUDE });
   if (!experiment) throw new NotFoundError("experiment", key);
   return experiment;
 }
@@ -86,6 +86,7 @@ export async function createExperiment(db: Db, input: ExperimentInput, actor: Ac
 
 function allocationOf(e: Awaited<ReturnType<typeof getExperiment>>) {
   return {
+    kind: e.kind,
     variants: e.variants.map((v) => ({ key: v.key, weight: v.weight, modelAlias: v.modelAlias, modelVersionId: v.modelVersionId, isControl: v.isControl, constraintOverrides: v.constraintOverrides })),
     coverage: e.coverage, namespace: e.namespace, hashAttribute: e.hashAttribute, hashVersion: e.hashVersion, seed: e.seed, targeting: e.targeting,
   };
@@ -93,6 +94,7 @@ function allocationOf(e: Awaited<ReturnType<typeof getExperiment>>) {
 
 function allocationOfInput(input: ExperimentInput, seed: string) {
   return {
+    kind: input.kind,
     variants: input.variants.map((v) => ({ key: v.key, weight: v.weight, modelAlias: v.modelAlias ?? null, modelVersionId: v.modelVersionId ?? null, isControl: v.isControl, constraintOverrides: v.constraintOverrides })),
     coverage: input.coverage, namespace: input.namespace ?? null, hashAttribute: input.hashAttribute, hashVersion: input.hashVersion, seed: input.seed ?? seed, targeting: input.targeting,
   };
@@ -124,7 +126,7 @@ export async function experimentAllocation(db: Db, key: string): Promise<Allocat
  * model; null when neither resolves (an unset alias).
  * @returns { versionId, version, modelId, modelName } or null.
  */
-export async function variantVersion(db: Db, e: { surface: { modelId: string | null } }, variant: { modelVersionId: string | null; modelAlias: string | null }) {
+export async function variantVersion(db: Pick<Db, "modelAlias" | "modelVersion">, e: { surface: { modelId: string | null } }, variant: { modelVersionId: string | null; modelAlias: string | null }) {
   let versionId = variant.modelVersionId;
   if (!versionId && variant.modelAlias && e.surface.modelId) {
     versionId = (await db.modelAlias.findUnique({ where: { modelId_name: { modelId: e.surface.modelId, name: variant.modelAlias } } }))?.versionId ?? null;
@@ -136,16 +138,20 @@ export async function variantVersion(db: Db, e: { surface: { modelId: string | n
 
 /** Edits an experiment. A running one accepts only non-allocation changes (name, hypothesis, metrics…). */
 export async function updateExperiment(db: Db, key: string, input: ExperimentInput, actor: Actor) {
-  const current = await getExperiment(db, key);
+  const first = await getExperiment(db, key);
   if (input.key !== key) throw new InvalidInputError("key", "an experiment's key cannot change");
-  if (input.surface !== current.surface.key) throw new InvalidInputError("surface", "an experiment's surface cannot change; create a new experiment");
-  if (current.status === "shipped") throw new ConflictError(`experiment "${key}" was shipped and is read-only`);
-  const changed = changedAllocation(allocationOf(current), allocationOfInput(input, current.seed));
-  if (current.status === "running" && changed.length) {
-    throw new ConflictError(`experiment "${key}" is running: changing ${changed.join(", ")} needs a restart, which starts a new analysis phase`);
-  }
-  await checkVariants(db, current.surface.modelId, input);
+  if (input.surface !== first.surface.key) throw new InvalidInputError("surface", "an experiment's surface cannot change; create a new experiment");
+  await checkVariants(db, first.surface.modelId, input);
   return db.$transaction(async (tx) => {
+    // Under the experiment's lock, as its lifecycle changes take it: an edit racing a start is seen by
+    // the start (whose approval pinned the allocation), or sees the experiment running.
+    await tx.$queryRaw`SELECT id FROM experiments WHERE id = ${first.id} FOR UPDATE`;
+    const current = await tx.experiment.findUniqueOrThrow({ where: { id: first.id }, include: EXPERIMENT_INCLUDE });
+    if (current.status === "shipped") throw new ConflictError(`experiment "${key}" was shipped and is read-only`);
+    const changed = changedAllocation(allocationOf(current), allocationOfInput(input, current.seed));
+    if (current.status === "running" && changed.length) {
+      throw new ConflictError(`experiment "${key}" is running: changing ${changed.join(", ")} needs a restart, which starts a new analysis phase`);
+    }
     if (changed.includes("variants")) {
       await tx.experimentVariant.deleteMany({ where: { experimentId: current.id } });
       await tx.experimentVariant.createMany({ data: variantRows(input).map((v) => ({ ...v, experimentId: current.id })) });
@@ -180,7 +186,8 @@ async function transition(
     // concurrent changes, the second sees the first's result.
     const [locked] = await tx.$queryRaw<Array<{ status: string }>>`SELECT status::text AS status FROM experiments WHERE id = ${current.id} FOR UPDATE`;
     if (!locked || !allowed.includes(locked.status)) throw refuse(locked?.status ?? "gone");
-    await apply(tx, current);
+    // The change applies to the experiment as it is under the lock (an edit may have landed since the read above).
+    await apply(tx, await tx.experiment.findUniqueOrThrow({ where: { id: current.id }, include: EXPERIMENT_INCLUDE }));
     const after = await tx.experiment.findUniqueOrThrow({ where: { id: current.id }, select: { status: true, phase: true } });
     await recordAudit(tx, {
       action, actor, subject: subjects.experiment(current.id, current.key), surfaces: [current.surface.key],
@@ -191,13 +198,21 @@ async function transition(
 }
 
 /**
- * Starts (or resumes) an experiment. `check.expectAllocation`: the allocation an approved start request
- * pinned; if the experiment's allocation changed since, ConflictError naming what changed, and nothing starts.
+ * Starts (or resumes) an experiment. `check.expectAllocation` / `check.expectVersions`: the allocation,
+ * and the version each variant served, that an approved start request pinned; if either changed since
+ * (compared under the experiment's lock), ConflictError naming what changed, and nothing starts.
  */
-export function startExperiment(db: Db, key: string, actor: Actor, check: { expectAllocation?: Allocation } = {}) {
+export function startExperiment(db: Db, key: string, actor: Actor, check: { expectAllocation?: Allocation; expectVersions?: Record<string, string | null> } = {}) {
   return transition(db, key, actor, ["draft", "stopped"], async (tx, e) => {
     const changed = check.expectAllocation ? changedAllocation(check.expectAllocation, allocationOf(e)) : [];
     if (changed.length) throw new ConflictError(`experiment "${key}" changed since the request was filed (${changed.join(", ")}): not started; file a new request for it as it is now`);
+    for (const v of check.expectVersions ? e.variants : []) {
+      const now = await variantVersion(tx, e, v);
+      const was = check.expectVersions![v.key] ?? null;
+      if ((now?.versionId ?? null) === was) continue;
+      const shown = was ? `v${(await tx.modelVersion.findUnique({ where: { id: was }, select: { version: true } }))?.version ?? "?"}` : "unset";
+      throw new ConflictError(`variant "${v.key}" of ${key} now serves ${now ? `${now.modelName} v${now.version}` : "nothing (its alias is unset)"}, not ${shown} as when the request was filed: not started; file a new request if the change is still wanted`);
+    }
     const phase = e.phase + 1;
     await tx.experiment.update({ where: { id: e.id }, data: { status: "running", phase, startedAt: new Date(), stoppedAt: null } });
     await openPhase(tx, e.id, phase, e.phase === 0 ? "start" : "resume");

@@ -3,7 +3,8 @@ import { recordAudit } from "../audit/record";
 import type { Db } from "../db/client";
 import { Prisma } from "../db/generated/client";
 import { subjects } from "../domain/audit/subject";
-import { InvalidInputError, NotFoundError } from "../errors";
+import { canonicalJson } from "../domain/canonicalJson";
+import { ConflictError, InvalidInputError, NotFoundError } from "../errors";
 import { recordPromotion } from "../history/record";
 import { stage2ConfigSchema, type Stage2Config } from "./stage2.schema";
 
@@ -44,13 +45,17 @@ export async function checkStage2(db: Reader, surface: { key: string; modelId: s
  * @returns the surface key and its stage 2 as stored.
  * @throws NotFoundError for an unknown surface; InvalidInputError as checkStage2.
  */
-export async function configureStage2(db: Db, input: Stage2Input, actor: Actor): Promise<{ key: string; stage2: Stage2Config | null }> {
+export async function configureStage2(db: Db, input: Stage2Input, actor: Actor, check: { expectBefore?: Stage2Config | null } = {}): Promise<{ key: string; stage2: Stage2Config | null }> {
   return db.$transaction(async (tx) => {
+    // Changes of one surface's stage 2 take turns: a change approved against the stage 2 it showed is compared under the lock.
+    await tx.$queryRaw`SELECT id FROM surfaces WHERE key = ${input.surface} FOR UPDATE`;
     const surface = await tx.surface.findUnique({ where: { key: input.surface }, select: { id: true, key: true, stage2: true, modelId: true, modelAlias: true } });
     if (!surface) throw new NotFoundError("surface", input.surface);
     const next = input.stage2;
     await checkStage2(tx, surface, next);
     const before = stage2ConfigSchema.safeParse(surface.stage2).data ?? null;
+    const changed = check.expectBefore === undefined ? null : stage2ChangedSince(surface.key, check.expectBefore, before);
+    if (changed) throw new ConflictError(changed);
     await tx.surface.update({ where: { id: surface.id }, data: { stage2: next ?? Prisma.DbNull, configVersion: { increment: 1 } } });
     await recordAudit(tx, {
       action: "surface.stage2", actor, subject: subjects.surface(surface.id, surface.key), surfaces: [surface.key], before, after: next, reason: input.reason ?? null,
@@ -58,6 +63,18 @@ export async function configureStage2(db: Db, input: Stage2Input, actor: Actor):
     await recordStage2Change(tx, { surface: surface.key, before, next, actor, reason: input.reason ?? null });
     return { key: surface.key, stage2: next };
   });
+}
+
+/** A stage 2 in words: "demo-cross-encoder production over the top 20 within 150 ms", or "none". */
+export const stage2Words = (c: Stage2Config | null) => (c ? `${c.model} ${c.alias} over the top ${c.rerankCount} within ${c.budgetMs} ms` : "none");
+
+/**
+ * Why a change filed against stage 2 `pinned` (what its summary showed) must not apply over `now`, or
+ * null when they are the same (compared as canonical JSON: jsonb gives keys back in another order).
+ */
+export function stage2ChangedSince(surface: string, pinned: Stage2Config | null, now: Stage2Config | null): string | null {
+  if (canonicalJson(now) === canonicalJson(pinned)) return null;
+  return `stage 2 of ${surface} changed since the request was filed (it showed ${stage2Words(pinned)}, it is now ${stage2Words(now)}): not applied over it; file a new request if the change is still wanted`;
 }
 
 /**

@@ -7,22 +7,31 @@ import type { GuardrailResult, SrmResult } from "./analyse";
 // are judged per treatment: another treatment's violation does not block this one, and shipping
 // the control (no change) is blocked by the sample-ratio check only.
 
+/** One reason a ship is blocked: a `key` that stays the same while the figures move ("srm", "violated:ctr/decrease:treat"), and its words. */
+export interface ShipBlock {
+  key: string;
+  text: string;
+}
+
 /**
- * The reasons a ship is blocked, in words, empty when nothing blocks it.
+ * The reasons a ship is blocked, empty when nothing blocks it (shipBlockers: their words).
  * @param analysis the experiment's SRM check and guardrails, as `analyseExperiment` returns them.
  * @param variant the variant to ship; without it, every treatment's guardrail checks count.
  */
-export function shipBlockers(analysis: { srm: SrmResult; guardrails: readonly GuardrailResult[] }, variant?: string): string[] {
-  const blockers: string[] = [];
+export function shipBlocks(analysis: { srm: SrmResult; guardrails: readonly GuardrailResult[] }, variant?: string): ShipBlock[] {
+  const blocks: ShipBlock[] = [];
   if (analysis.srm.available && analysis.srm.mismatch) {
-    blockers.push(`sample-ratio mismatch: the split does not match the weights (χ² = ${analysis.srm.chiSquare.toFixed(1)}, p = ${analysis.srm.pValue.toExponential(1)})`);
+    blocks.push({ key: "srm", text: `sample-ratio mismatch: the split does not match the weights (χ² = ${analysis.srm.chiSquare.toFixed(1)}, p = ${analysis.srm.pValue.toExponential(1)})` });
   }
   for (const g of analysis.guardrails) {
     for (const c of g.checks) {
       if (variant !== undefined && c.variant !== variant) continue;
-      if (c.status === "violated") blockers.push(`guardrail violated: ${g.label} for ${c.variant}`);
-      if (c.status === "no data") blockers.push(`guardrail not judged, no data: ${g.label} for ${c.variant} (${c.detail})`);
+      if (c.status === "violated") blocks.push({ key: `violated:${g.metric}/${g.direction}:${c.variant}`, text: `guardrail violated: ${g.label} for ${c.variant}` });
+      if (c.status === "no data") blocks.push({ key: `no data:${g.metric}/${g.direction}:${c.variant}`, text: `guardrail not judged, no data: ${g.label} for ${c.variant} (${c.detail})` });
     }
   }
-  return blockers;
+  return blocks;
 }
+
+/** The reasons a ship is blocked, in words (shipBlocks). */
+export const shipBlockers = (analysis: { srm: SrmResult; guardrails: readonly GuardrailResult[] }, variant?: string): string[] => shipBlocks(analysis, variant).map((b) => b.text);
