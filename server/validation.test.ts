@@ -6,7 +6,7 @@ import { rerankRequestSchema } from "./rerank/schema";
 import { uploadFieldsSchema } from "./registry/schema";
 import { appRouter } from "./routers/_app";
 import { deepJson, isUnder, procedureInputs, samplesOf, withLeaf, type Leaf } from "./testing/inputProbes";
-import { describeZodError, float32, FLOAT32_MAX, int32, jsonProblem, jsonValue, revenue, text } from "./validation";
+import { boundedSuperjsonEnvelope, describeZodError, float32, FLOAT32_MAX, int32, jsonProblem, jsonValue, revenue, SUPERJSON_META_LIMITS, text } from "./validation";
 
 // The shared primitives, and proof that every input schema is built from them: generated from the
 // router (and the two REST bodies), each string refuses NUL and lone surrogates and has a length
@@ -166,5 +166,12 @@ describe("dates taken as text (#14 break test)", () => {
       expect(expiry.safeParse(past).error?.issues[0]?.message, String(past)).toBe("must be in the future");
     }
     expect(expiry.parse("2999-01-01T00:00Z")).toEqual(new Date("2999-01-01T00:00:00Z"));
+  });
+});
+
+describe("boundedSuperjsonEnvelope's limits on meta.values", () => {
+  it("refuses more annotated paths than SUPERJSON_META_LIMITS.keys, naming the field (a body within 1 MiB cannot reach it: checked here)", () => {
+    const values = Object.fromEntries(Array.from({ length: SUPERJSON_META_LIMITS.keys + 1 }, (_, i) => [`k${i}`, ["undefined"]]));
+    expect(() => boundedSuperjsonEnvelope({ json: {}, meta: { values, v: 1 } })).toThrow(`meta.values: more than ${SUPERJSON_META_LIMITS.keys} annotated paths`);
   });
 });

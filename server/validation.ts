@@ -217,8 +217,14 @@ export const storableText = (value: string): string => value.replace(new RegExp(
 // first, in time linear in its size and without recursion.
 // ---------------------------------------------------------------------------------------------
 
-/** What `meta.values` may hold: levels of nesting, keys visited, path segments summed over them (what superjson copies and walks), characters of a key. */
-export const SUPERJSON_META_LIMITS = { depth: 32, keys: 10_000, segments: 10_000, keyLength: 1_000 } as const;
+/**
+ * What `meta.values` may hold: levels of nesting, keys visited, path segments summed over them (what
+ * superjson copies and walks), characters of a key. The depth bounds the copying; keys and segments
+ * are sized so every input the schemas take passes (1,000 candidates with -0 or undefined in a few
+ * fields each: 12,000 segments were refused in the second break test) while a 1 MiB body stays
+ * well under 100 ms of superjson's work (measured: 40,000 annotations, 2 MB, 79 ms).
+ */
+export const SUPERJSON_META_LIMITS = { depth: 32, keys: 100_000, segments: 400_000, keyLength: 1_000 } as const;
 
 /** The annotations an input may carry: what superjson writes for undefined, NaN / ±Infinity / -0, a BigInt and a Date (no input takes a Map, a Set, a class or a symbol). */
 const INPUT_ANNOTATIONS: ReadonlySet<unknown> = new Set(["undefined", "number", "bigint", "Date"]);

@@ -3,13 +3,15 @@ import type { IncomingMessage } from "node:http";
 import path from "node:path";
 import busboy from "busboy";
 import { InvalidInputError } from "../errors";
-import { BodyAbortedError, BodyTooLargeError, utf8Text } from "./body";
+import { BodyAbortedError, BodyTooLargeError } from "./body";
 
 // A multipart upload streamed to disk as it arrives: the one file part goes straight to a file in
 // `dir` (never held in memory whole), text fields are kept up to a size, and reading stops at the
 // body limit (413) or the file limit (400). Parsing is busboy's (the parser under multer). Text
-// fields are UTF-8, refused at the first byte that is not (busboy would put U+FFFD in its place):
-// busboy hands them over as latin1, one character per byte, and they are decoded strictly here.
+// fields are decoded by busboy in the charset their part declares (UTF-8 when it declares none, as
+// browsers send them), and one in which a byte was not of that charset is refused: busboy puts U+FFFD
+// in its place, and the field's error names the byte where it starts. (Handing fields over as latin1
+// to decode them here lost the text of a part that declared charset=utf-8.) File names are UTF-8.
 
 export interface ReceivedForm {
   /** The `file` part on disk, or null when the form had none. */
@@ -37,7 +39,7 @@ export function receiveForm(req: IncomingMessage, dir: string, limits: FormLimit
   return new Promise((resolve, reject) => {
     let parser: busboy.Busboy;
     try {
-      parser = busboy({ headers: req.headers, defCharset: "latin1", limits: { files: 1, fields: MAX_FIELDS, parts: MAX_FIELDS + 1, fieldSize: limits.fieldBytes, fileSize: limits.fileBytes } });
+      parser = busboy({ headers: req.headers, defCharset: "utf8", defParamCharset: "utf8", limits: { files: 1, fields: MAX_FIELDS, parts: MAX_FIELDS + 1, fieldSize: limits.fieldBytes, fileSize: limits.fileBytes } });
     } catch {
       req.resume();
       reject(new InvalidInputError("body", "expected multipart/form-data with a file field"));
@@ -65,11 +67,9 @@ export function receiveForm(req: IncomingMessage, dir: string, limits: FormLimit
 
     parser.on("field", (name, value, info) => {
       if (info.valueTruncated) return fail(new InvalidInputError(name, `longer than ${limits.fieldBytes} bytes`));
-      try {
-        fields[name] = utf8Text(Buffer.from(value, "latin1"), name);
-      } catch (error) {
-        fail(error as Error);
-      }
+      const replaced = value.indexOf("\uFFFD");
+      if (replaced >= 0) return fail(new InvalidInputError(name, `not valid UTF-8 at byte ${Buffer.byteLength(value.slice(0, replaced))}`));
+      fields[name] = value;
     });
     parser.on("file", (name, stream, info) => {
       if (name !== "file" || file) {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { demoFeatureSpec, demoModelBytes } from "../demo/models";
-import { encodeModel, floatTensor } from "../domain/onnx/proto";
+import { encodeModel, floatTensor, int64Tensor } from "../domain/onnx/proto";
 import { validateArtifact } from "./validateArtifact";
 
 // The upload's checks on a real onnxruntime session (session 21 break test of the registry).
@@ -27,6 +27,18 @@ describe("validateArtifact", () => {
       field: "file", message: expect.stringMatching(/^file: the smoke inference on 1 sample row failed: /),
     });
     await expect(validateArtifact(fixedRowsOnnx(spec.length, 1), spec, MAX)).rejects.toMatchObject({ field: "file" });
+  });
+
+  it("refuses a model that scores at most the first rows of a batch (a slice of 7 rows: 1, 2 and 7 pass)", async () => {
+    const capped = encodeModel({
+      graphName: "capped_rows",
+      opsets: [{ domain: "", version: 17 }],
+      inputs: [{ name: "features", shape: ["N", spec.length] }],
+      outputs: [{ name: "score", shape: ["N", 1] }],
+      initializers: [floatTensor("W", [spec.length, 1], new Array(spec.length).fill(0.1)), int64Tensor("starts", [1], [0]), int64Tensor("ends", [1], [7]), int64Tensor("axes", [1], [0])],
+      nodes: [{ opType: "Slice", inputs: ["features", "starts", "ends", "axes"], outputs: ["first"] }, { opType: "MatMul", inputs: ["first", "W"], outputs: ["score"] }],
+    });
+    await expect(validateArtifact(capped, spec, MAX)).rejects.toMatchObject({ field: "file", message: expect.stringMatching(/^file: the smoke inference on 100 sample rows failed: /) });
   });
 
   it("accepts a model that scores every batch size", async () => {

@@ -18,7 +18,7 @@ export interface ValidatedArtifact {
  * Loads `bytes` (an ONNX model of at most `maxBytes`) in onnxruntime, checks it against the spec and
  * scores sample rows: the defaults, the training means where the spec has them, and every feature
  * missing where the spec says missing values reach the model as NaN — together, the first alone, and
- * seven at once (one finite score per row each time). InvalidInputError names the problem.
+ * 7 and 100 at once (one finite score per row each time). InvalidInputError names the problem.
  */
 export async function validateArtifact(bytes: Uint8Array, featureSpec: FeatureSpec, maxBytes: number): Promise<ValidatedArtifact> {
   if (bytes.length === 0) throw new InvalidInputError("file", "the file is empty");
@@ -35,9 +35,10 @@ export async function validateArtifact(bytes: Uint8Array, featureSpec: FeatureSp
     const inputName = session.inputNames[0]!;
     const outputName = session.outputNames[0]!;
     const rows = smokeRows(featureSpec);
-    // Also one row alone and seven at once: an output whose length is fixed (a constant of the sample's
-    // row count) passes one batch size and fails every real request of another.
-    for (const batch of [rows, rows.slice(0, 1), Array.from({ length: 7 }, (_, i) => rows[i % rows.length]!)]) {
+    // Also one row alone, seven and a hundred at once: an output whose length is fixed (a constant of the
+    // sample's row count, a slice of the first rows) passes one batch size and fails every real request of another.
+    const repeated = (n: number) => Array.from({ length: n }, (_, i) => rows[i % rows.length]!);
+    for (const batch of [rows, rows.slice(0, 1), repeated(7), repeated(100)]) {
       try {
         await runScores({ session, inputName, outputName }, Float32Array.from(batch.flat()), batch.length, featureSpec.length);
       } catch (error) {

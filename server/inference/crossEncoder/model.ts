@@ -72,8 +72,9 @@ export class CrossEncoder {
       const model = new CrossEncoder(bundle.config, encoder, session, outputName, inputs.includes("token_type_ids"));
       await model.checkVocabulary();
       await model.checkMaxLength();
-      // Both pairs, one alone and five at once: an output whose length is fixed passes one batch size only.
-      for (const pairs of [SAMPLE_PAIRS, SAMPLE_PAIRS.slice(0, 1), Array.from({ length: 5 }, (_, i) => SAMPLE_PAIRS[i % SAMPLE_PAIRS.length]!)]) {
+      // Both pairs, one alone, 5 and 17 at once: an output whose length is fixed passes one batch size only.
+      const repeated = (n: number) => Array.from({ length: n }, (_, i) => SAMPLE_PAIRS[i % SAMPLE_PAIRS.length]!);
+      for (const pairs of [SAMPLE_PAIRS, SAMPLE_PAIRS.slice(0, 1), repeated(5), repeated(17)]) {
         const sample = await model.score(pairs).catch((error: Error) => {
           throw new InvalidInputError("model", `scoring ${pairs.length} sample pair${pairs.length === 1 ? "" : "s"} failed: ${error.message.split("\n")[0]}`);
         });
