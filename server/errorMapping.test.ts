@@ -19,7 +19,8 @@ describe("one error mapping", () => {
   it("says what failed in plain words for faults of ours, without the database's text", () => {
     const refused = Object.assign(new Error("connect ECONNREFUSED 127.0.0.1:5432"), { code: "ECONNREFUSED" });
     const wrapped = Object.assign(new Error("Invalid `prisma.surface.findUnique()` invocation: Can't reach database server at 10.0.0.5:5432"), { code: "P1001" });
-    for (const error of [refused, wrapped, new Error("outer", { cause: refused })]) {
+    const transactionTimeout = Object.assign(new Error("Transaction API error: Transaction already closed: A query cannot be executed on an expired transaction"), { code: "P2028" });
+    for (const error of [refused, wrapped, new Error("outer", { cause: refused }), transactionTimeout]) {
       const mapped = mapError(error, "POST /api/v1/rerank");
       expect(mapped).toMatchObject({ httpStatus: 503, trpcCode: "SERVICE_UNAVAILABLE", code: "UNAVAILABLE", internal: true });
       expect(mapped.message).toBe("POST /api/v1/rerank failed: the database is unavailable, try again shortly");

@@ -36,7 +36,7 @@ const isDomainCode = (code: unknown): code is DomainErrorCode => typeof code ===
 /** Connection-level failures of PostgreSQL (node-postgres and Prisma): the service is unavailable, not broken. */
 const UNAVAILABLE_CODES = new Set([
   "ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "ENOTFOUND", "EHOSTUNREACH", "EPIPE",
-  "P1001", "P1002", "P1008", "P1017", "P2024", // Prisma: can't reach, timed out, connection closed, pool timeout
+  "P1001", "P1002", "P1008", "P1017", "P2024", "P2028", // Prisma: can't reach, timed out, connection closed, pool timeout, transaction timed out (a lock held elsewhere)
   "57P01", "57P02", "57P03", "53300", // PostgreSQL: admin shutdown, crash shutdown, cannot connect now, too many connections
   "TELEMETRY_NOT_DURABLE", // the database is down and the spill file is full: events cannot be acknowledged (server/telemetry/batchWriter.ts)
 ]);

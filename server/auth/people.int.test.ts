@@ -183,7 +183,8 @@ describe("API keys", () => {
   it("refuses a key name that could pass for a person's email in the audit trail", async () => {
     const admin = await person("name-admin@corp.test", ["admin"]);
     const keysBefore = await getDb().apiKey.count();
-    for (const input of [{ kind: "serving" as const, name: "pm@x.io" }, { kind: "automation" as const, name: "ci @ night", roles: ["viewer" as const] }]) {
+    // Look-alikes too (second break test: "pm＠x.io" with U+FF20 and "pm﹫x.io" with U+FE6B were taken).
+    for (const input of [{ kind: "serving" as const, name: "pm@x.io" }, { kind: "automation" as const, name: "ci @ night", roles: ["viewer" as const] }, { kind: "serving" as const, name: "pm\uFF20x.io" }, { kind: "serving" as const, name: "pm\uFE6Bx.io" }]) {
       await expect(admin.caller.apiKeys.create(input)).rejects.toMatchObject({ code: "BAD_REQUEST", message: expect.stringMatching(/^name: must not contain @/) });
     }
     expect(await getDb().apiKey.count()).toBe(keysBefore);

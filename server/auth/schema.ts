@@ -21,7 +21,8 @@ export const resetPasswordSchema = z.strictObject({ userId: idString(), reason }
  * A key's name: the audit trail names a key's actions by it, and people by their email, so a name
  * with "@" could pass for a person ("pm@x.io created …") and mix with them in the actor filter.
  */
-const keyName = text(100).trim().min(1, "must not be empty").refine((name) => !name.includes("@"), "must not contain @: the audit trail names people by their email");
+// NFKC folds look-alikes (＠ U+FF20, ﹫ U+FE6B) to "@" before the check.
+const keyName = text(100).trim().min(1, "must not be empty").refine((name) => !name.normalize("NFKC").includes("@"), "must not contain @ (or a look-alike of it): the audit trail names people by their email");
 
 export const createApiKeySchema = z.discriminatedUnion("kind", [
   z.strictObject({

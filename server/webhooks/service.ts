@@ -69,7 +69,8 @@ export async function updateWebhook(db: Db, input: UpdateWebhookInput, actor: Ac
   return db.$transaction(async (tx) => {
     const before = await endpointOr404(tx, id);
     const after = await tx.webhookEndpoint.update({ where: { id }, data: { ...changes, updatedAt: new Date() } });
-    await recordAudit(tx, { action: "webhook.update", actor, subject: subjects.webhook(id, after.name), before: auditFacts(before), after: auditFacts(after) });
+    // The URLs are masked to their host: say that it changed, or a redirect to another topic on the same host reads as nothing.
+    await recordAudit(tx, { action: "webhook.update", actor, subject: subjects.webhook(id, after.name), before: auditFacts(before), after: { ...auditFacts(after), ...(after.url !== before.url ? { urlChanged: true } : {}) } });
     return { id, name: after.name, enabled: after.enabled };
   });
 }

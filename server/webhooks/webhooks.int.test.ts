@@ -173,6 +173,12 @@ describe("webhooks", () => {
     await admin().webhooks.update({ id: ops.id, enabled: false });
     const update = await getDb().auditLog.findFirstOrThrow({ where: { action: "webhook.update", entityId: ops.id } });
     expect(update).toMatchObject({ before: { enabled: true }, after: { enabled: false } });
+    expect(update.after).not.toHaveProperty("urlChanged");
+    // A new URL on the same host reads the same masked: the entry says it changed (second break test: a redirect read as nothing).
+    await admin().webhooks.update({ id: ops.id, url: `${base}/hooks/elsewhere` });
+    await admin().webhooks.update({ id: ops.id, url: `${base}/hooks/ops?token=abc` });
+    const moves = await getDb().auditLog.findMany({ where: { action: "webhook.update", entityId: ops.id }, orderBy: { id: "desc" }, take: 2 });
+    expect(moves.map((m) => m.after)).toEqual([expect.objectContaining({ url: `${base}/…`, urlChanged: true }), expect.objectContaining({ url: `${base}/…`, urlChanged: true })]);
     // This surface's events only: the other tests of this file raise events too.
     const mine = { kind: "kill_switch", data: { path: ["surface"], equals: "t-hooks" } } as const;
     const events = await getDb().webhookEvent.count({ where: mine });

@@ -115,7 +115,8 @@ export interface AuditChanges {
   "change_request.fail": { before: null; after: ChangeRequestFacts & { error: string } };
   "change_request.cancel": { before: null; after: ChangeRequestFacts };
   "webhook.create": { before: null; after: WebhookFacts };
-  "webhook.update": { before: WebhookFacts; after: WebhookFacts };
+  /** urlChanged: the URL was replaced (both are shown masked to their host, which may not differ). */
+  "webhook.update": { before: WebhookFacts; after: WebhookFacts & { urlChanged?: boolean } };
   "webhook.delete": { before: WebhookFacts; after: null };
   "webhook.rotate_secret": { before: null; after: null };
   "retention.drop": { before: null; after: { retentionDays: number; keptFrom: string; dropped: string[]; webhookDeliveries: number; webhookEvents: number; errorMinutes?: number } };

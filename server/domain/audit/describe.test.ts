@@ -86,7 +86,10 @@ const CASES: Record<AuditAction, Array<[AuditEntryFacts, string]>> = {
   "webhook.create": [
     [entry({ action: "webhook.create", subject: subjects.webhook("w1", "ops chat"), after: { name: "ops chat", url: "https://hooks.slack.com/services/…", format: "slack", eventKinds: ["rollback", "kill_switch"], enabled: true } }), "ana@corp added webhook ops chat to https://hooks.slack.com/services/… for rollback, kill_switch"],
   ],
-  "webhook.update": [[entry({ action: "webhook.update", subject: subjects.webhook("w1", "ops chat"), before: { name: "ops chat", url: "u", format: "slack", eventKinds: ["rollback"], enabled: true }, after: { name: "ops chat", url: "u", format: "slack", eventKinds: ["rollback"], enabled: false } }), "ana@corp edited webhook ops chat"]],
+  "webhook.update": [
+    [entry({ action: "webhook.update", subject: subjects.webhook("w1", "ops chat"), before: { name: "ops chat", url: "u", format: "slack", eventKinds: ["rollback"], enabled: true }, after: { name: "ops chat", url: "u", format: "slack", eventKinds: ["rollback"], enabled: false } }), "ana@corp edited webhook ops chat"],
+    [entry({ action: "webhook.update", subject: subjects.webhook("w1", "ops chat"), before: { name: "ops chat", url: "https://ntfy.sh/…", format: "standard", eventKinds: ["rollback"], enabled: true }, after: { name: "ops chat", url: "https://ntfy.sh/…", format: "standard", eventKinds: ["rollback"], enabled: true, urlChanged: true } }), "ana@corp edited webhook ops chat (its URL changed)"],
+  ],
   "webhook.delete": [[entry({ action: "webhook.delete", subject: subjects.webhook("w1", "ops chat"), before: { name: "ops chat", url: "u", format: "slack", eventKinds: ["rollback"], enabled: true } }), "ana@corp deleted webhook ops chat"]],
   "webhook.rotate_secret": [[entry({ action: "webhook.rotate_secret", subject: subjects.webhook("w1", "ops chat") }), "ana@corp rotated the signing secret of webhook ops chat"]],
   "retention.drop": [
