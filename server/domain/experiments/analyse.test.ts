@@ -356,14 +356,16 @@ describe("break test of the verdict (2026-05): the figures, the decision and the
     expect(planned(20_000).decision).toBe("ship");
   });
 
-  it("4. A/A under the fixed engine read 50 times on the way to its plan: about α ships, not 17 % (1,000 seeded runs)", () => {
+  // The hold-back lowers, not removes, the cost of peeking at a fixed-horizon test: measured 6.6 % here (16 % without
+  // it; 2.5 % read once at the planned size). The sequential engine is the one to peek with (README).
+  it("4. A/A under the fixed engine read 50 times on the way to its plan: well under the 16 % without the hold-back (1,000 seeded runs)", () => {
     const rate = aa("fixed", 2604, 1000, (rng, s) => {
       s.n += 400;
       s.a += binomial(rng, 400, 0.1);
       s.b += binomial(rng, 400, 0.1);
       return input({ control: conversion(s.n, s.a), treatment: conversion(s.n, s.b) }, { primaryMetric: "conversion", planning: { minDetectableEffect: 0.12, days: null } });
     });
-    expect(rate).toBeLessThanOrEqual(0.1);
+    expect(rate).toBeLessThanOrEqual(0.09);
   }, 60_000);
 
   it("5. a guardrail with no data holds the ship, naming it, in the verdict and the ship gate", () => {
