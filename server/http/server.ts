@@ -55,7 +55,7 @@ const credentialsOf = (req: IncomingMessage): Headers | BearerOnly =>
  * the text instead of reading the stream), or null when the caller is anonymous (every call answers
  * 401, the body is never read and the connection closes). A GET's caller is checked by tRPC (createContext).
  */
-async function serveTrpc(req: IncomingMessage, res: ServerResponse, procedurePath: string, withBody?: { principal: Principal | null; body: Buffer | null }): Promise<void> {
+async function serveTrpc(req: IncomingMessage, res: ServerResponse, procedurePath: string, withBody?: { principal: Principal | null | undefined; body: Buffer | null }): Promise<void> {
   let refusal: TRPCError | undefined;
   if (withBody?.body === null) {
     refusal = new TRPCError({ code: "UNAUTHORIZED", message: req.headers.authorization === undefined ? SIGN_IN_MESSAGE : BAD_KEY_MESSAGE });
@@ -132,6 +132,8 @@ async function serveOwn(req: IncomingMessage, res: ServerResponse, route: Exclud
   const takesBody = req.method !== "GET" && req.method !== "HEAD" && route.kind !== "upload";
   // The caller is checked before the body is read: an anonymous or unprivileged caller costs no upload.
   let principal: Principal | null = null;
+  // A tRPC POST's caller; undefined: not known here (tRPC's own context checks it).
+  let trpcCaller: Principal | null | undefined;
   const permission = ROUTE_PERMISSION[route.kind];
   if (permission) {
     const access = await authorizeHttp(credentialsOf(req), permission);
@@ -140,8 +142,9 @@ async function serveOwn(req: IncomingMessage, res: ServerResponse, route: Exclud
   } else if (route.kind === "trpc" && takesBody) {
     // A tRPC POST is a mutation or a batch, and no mutation is public (auth.me and system.health are
     // queries, which tRPC takes by GET only): an anonymous one is answered 401 without its body.
-    principal = await authenticate(getDb(), credentialsOf(req));
-    if (!principal) return serveTrpc(req, res, route.procedurePath, { principal, body: null });
+    // The database down: tRPC's own context checks the caller and answers the 503 in tRPC's shape.
+    trpcCaller = await authenticate(getDb(), credentialsOf(req)).catch(() => undefined);
+    if (trpcCaller === null) return serveTrpc(req, res, route.procedurePath, { principal: null, body: null });
   }
   let body: Buffer | null = null;
   if (takesBody) {
@@ -153,7 +156,7 @@ async function serveOwn(req: IncomingMessage, res: ServerResponse, route: Exclud
       return;
     }
   }
-  if (route.kind === "trpc") return serveTrpc(req, res, route.procedurePath, body ? { principal, body } : undefined);
+  if (route.kind === "trpc") return serveTrpc(req, res, route.procedurePath, body ? { principal: trpcCaller, body } : undefined);
   let text = "";
   if (body) {
     try {
