@@ -271,7 +271,7 @@ function keySegments(key: string, legacy: boolean): number | string {
 
 /**
  * A superjson envelope as superjson.deserialize may take it: `meta.values` at most 32 levels deep,
- * 10,000 keys, 10,000 path segments summed over its keys' full paths, keys of at most 1,000
+ * 100,000 keys, 400,000 path segments summed over its keys' full paths, keys of at most 1,000
  * characters, annotations of undefined, number, bigint and Date only, no __proto__ / prototype /
  * constructor segment; `meta.referentialEqualities` left out (it says which equal objects were one
  * object: the json already holds every copy, and applied it could build a cycle or a graph

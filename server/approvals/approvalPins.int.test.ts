@@ -10,6 +10,7 @@ import { demoFeatureSpec, demoModelBytes } from "../demo/models";
 import type { Role } from "../domain/access/permissions";
 import { linearRankerOnnx } from "../domain/onnx/linear";
 import { experimentInputSchema } from "../experiments/schema";
+import { shipExperiment } from "../experiments/service";
 import { createCaller } from "../routers/_app";
 import { callerAs } from "../testing/callers";
 import { experimentLogRow, flushTelemetry } from "../testing/experiments";
@@ -161,6 +162,22 @@ describe("pins under concurrency and what a summary shows (session 21, second br
     await expect(as(bo).approvals.decide({ id: request.id, approve: true })).rejects.toMatchObject({
       code: "CONFLICT", message: expect.stringMatching(/^the ship checks changed since the request was filed: now also sample-ratio mismatch/),
     });
+    expect(await production()).toBe(1);
+  });
+});
+
+describe("a ship racing an edit (review)", () => {
+  it("a ship whose arm a concurrent edit changed under the experiment's lock ships nothing", async () => {
+    await as(ana).experiments.create(experiment("pins-shiprace", { modelVersionId: id(4) }));
+    await sql(`UPDATE experiments SET status = 'stopped', stopped_at = now() WHERE key = 'pins-shiprace'`);
+    let ship: Promise<unknown> | undefined;
+    await getDb().$transaction(async (tx) => {
+      await tx.$queryRaw`SELECT id FROM experiments WHERE key = 'pins-shiprace' FOR UPDATE`;
+      ship = shipExperiment(getDb(), "pins-shiprace", "treat", { kind: "user", id: null, name: "ana@pins.test" }, "treat won").catch((error: unknown) => error);
+      await new Promise((r) => setTimeout(r, 500));
+      await tx.experimentVariant.updateMany({ where: { experiment: { key: "pins-shiprace" }, key: "treat" }, data: { modelVersionId: id(5) } });
+    });
+    expect(await ship).toMatchObject({ code: "CONFLICT", message: expect.stringContaining('variant "treat" of pins-shiprace changed while it was being shipped (it now serves t-pins-model v5)') });
     expect(await production()).toBe(1);
   });
 });

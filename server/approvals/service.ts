@@ -157,9 +157,9 @@ async function affected(db: Db, change: ChangePayload): Promise<Affected> {
     };
   }
   const variant = stored.variants.find((v) => v.key === change.variant);
-  if (!variant) throw new InvalidInputError("change.variant", `experiment "${change.key}" has no variant "${change.variant}"`);
+  if (!variant) throw new InvalidInputError("variant", `experiment "${change.key}" has no variant "${change.variant}"`);
   const shipped = await variantVersion(db, stored, variant);
-  if (!shipped) throw new InvalidInputError("change.variant", `variant "${change.variant}" has no model to ship`);
+  if (!shipped) throw new InvalidInputError("variant", `variant "${change.variant}" has no model to ship`);
   // A ship moves the surface model's production alias (shipExperiment): every surface it ranks changes.
   const moved = surface.model ? await rankedBy(db, { modelId: surface.model.id, modelName: surface.model.name, alias: "production" }) : [];
   const others = moved.filter((s) => s.key !== surface.key);

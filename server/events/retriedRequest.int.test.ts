@@ -117,6 +117,13 @@ describe("outcomeEventSink: one event whatever copy of its request it refers to"
     expect([...(held as ReadonlySet<number>)]).toEqual([1]);
     expect([await countEvents(`${tag}-m`), await countEvents(`${tag}-b`), await countEvents(`${tag}-b2`)]).toEqual([1, 2, 1]);
   });
+
+  it("two requests served in the same millisecond whose events share an event id: the one outcome_events' key cannot hold is answered held, never accepted (review)", async () => {
+    const at = new Date(Date.UTC(2030, 0, 3, 12));
+    const held = await outcomeEventSink(pool).write([event(`${tag}-same-ms`, `${tag}-req-a`, at), event(`${tag}-same-ms`, `${tag}-req-b`, at)]);
+    expect([...(held as ReadonlySet<number>)]).toEqual([1]);
+    expect(await countEvents(`${tag}-same-ms`)).toBe(1);
+  });
 });
 
 describe("WORKERS=2 over HTTP (the break test)", () => {

@@ -278,6 +278,12 @@ export async function shipExperiment(db: Db, key: string, variantKey: string, ac
   // Checked above and again under the experiment's lock; the alias move and the status change
   // commit together or not at all.
   const shipped = await transition(db, key, actor, ["running", "stopped"], async (tx, e) => {
+    // Again under the experiment's lock: an edit of a stopped experiment may have changed the arm since.
+    const locked = e.variants.find((v) => v.key === variantKey);
+    const now = locked ? await variantVersion(tx, e, locked) : null;
+    if (now?.versionId !== versionId) {
+      throw new ConflictError(`variant "${variantKey}" of ${key} changed while it was being shipped (it now serves ${now ? `${now.modelName} v${now.version}` : "nothing"}): not shipped; look again and ship`);
+    }
     ({ surfaces: reached } = await setAliasIn(tx, {
       versionId: versionId!, alias: "production", actor, reason: why, kind: "ship",
       expectFrom: check.expectFromVersionId === undefined ? undefined : { versionId: check.expectFromVersionId, what: `ship of ${key} refused` },

@@ -1,3 +1,4 @@
+import { canonicalJson } from "../canonicalJson";
 import { isAuditAction, type AuditAction, type AuditChanges } from "./actions";
 import { hrefs, parseRolloutLabel, subjectHref } from "./subject";
 
@@ -162,13 +163,7 @@ export function formatValue(value: unknown, key?: string): string {
 }
 
 /** A value with its object keys sorted and missing fields (undefined or null) dropped, for comparing. */
-function canonical(value: unknown): unknown {
-  if (Array.isArray(value)) return value.map(canonical);
-  const object = asObject(value);
-  if (!object) return value;
-  return Object.fromEntries(Object.keys(object).sort().filter((k) => object[k] != null).map((k) => [k, canonical(object[k])]));
-}
-const same = (a: unknown, b: unknown) => JSON.stringify(canonical(a ?? null)) === JSON.stringify(canonical(b ?? null));
+const same = (a: unknown, b: unknown) => canonicalJson(a ?? null, { omitNull: true }) === canonicalJson(b ?? null, { omitNull: true });
 
 /** Row ids ("versionId") repeat what a readable field beside them says; the CSV keeps them. */
 const shown = (o: Record<string, unknown> | null) => (o ? Object.fromEntries(Object.entries(o).filter(([k]) => !/Id$/.test(k))) : null);

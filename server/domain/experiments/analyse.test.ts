@@ -368,6 +368,21 @@ describe("break test of the verdict (2026-05): the figures, the decision and the
     expect(rate).toBeLessThanOrEqual(0.09);
   }, 60_000);
 
+  it("review: the plan takes the control wherever it sits among the variants; the Bayesian engine is held back like the fixed one", () => {
+    const data = { t1: conversion(1000, 100), control: conversion(2000, 200), t2: conversion(1000, 100) };
+    const threeArms = (order: string[], weights: Record<string, number>) => analyseExperiment(input(data, {
+      engine: "fixed", primaryMetric: "conversion", planning: { minDetectableEffect: 0.12, days: null },
+      variants: order.map((key) => ({ key, weight: weights[key]!, isControl: key === "control" })),
+    })).plan!;
+    const weights = { control: 0.5, t1: 0.25, t2: 0.25 };
+    const controlFirst = threeArms(["control", "t1", "t2"], weights);
+    const controlMiddle = threeArms(["t1", "control", "t2"], weights);
+    expect(controlMiddle.unitsPerVariant).toEqual([controlFirst.unitsPerVariant[1], controlFirst.unitsPerVariant[0], controlFirst.unitsPerVariant[2]]);
+    // Bayesian: 2 units per arm make no call (its call is the fixed-horizon test; it shipped at any look).
+    const bayes = analyseExperiment(input({ control: variant(2, { revenue: summarizeMean([1, 2]) }), treatment: variant(2, { revenue: summarizeMean([10, 11]) }) }, { engine: "bayesian", primaryMetric: "revenue_per_session" }));
+    expect(bayes.verdict.decision).toBe("keep running");
+  });
+
   it("5. a guardrail with no data holds the ship, naming it, in the verdict and the ship gate", () => {
     const a = analyseExperiment(input({ control: conversion(5000, 100), treatment: conversion(5000, 160) }, {
       engine: "fixed", primaryMetric: "conversion",

@@ -323,14 +323,14 @@ const pct = (v: number) => `${v >= 0 ? "+" : ""}${(v * 100).toFixed(1)}%`;
 /** Where a fixed-horizon test stands against the sample it may be read at (see FIXED_HORIZON_MIN_SAMPLE). */
 interface Horizon { reached: boolean; progress: string }
 
-/** Null when the deciding test is not fixed-horizon (the sequential engine; the Bayesian one on an A/B test). */
+/** Null when the deciding test is the sequential one (always valid); the fixed and the Bayesian engines' calls are the same fixed-horizon test (power.ts). */
 function horizonOf(input: AnalysisInput, plan: SampleSizePlan | null, primary: MetricResult | undefined, interleaving: ExperimentAnalysis["interleaving"], units: (key: string) => number): Horizon | null {
   if (input.kind === "interleaving") {
     if (input.engine === "sequential" || !interleaving?.test) return null;
     const n = interleaving.test.n;
     return { reached: n >= FIXED_HORIZON_MIN_SAMPLE, progress: `${interleaving.test.method}, ${n} of the ${FIXED_HORIZON_MIN_SAMPLE} decisive comparisons it needs before it is read` };
   }
-  if (input.engine !== "fixed") return null;
+  if (input.engine === "sequential") return null;
   const arms = plan
     ? input.variants.map((v, i) => ({ key: v.key, n: units(v.key), needed: plan.unitsPerVariant[i]!, what: "planned units" }))
     : (primary?.variants ?? []).map((v) => ({ key: v.key, n: v.n, needed: FIXED_HORIZON_MIN_SAMPLE, what: "observations of the primary metric (the minimum without a plan: set a minimum detectable effect to plan the sample)" }));
@@ -474,8 +474,12 @@ export function analyseExperiment(input: AnalysisInput): ExperimentAnalysis {
     const days = input.planning?.days ?? null;
     const total = counts.reduce((s, c) => s + c, 0);
     try {
-      // The engine reads the result: a sequential test needs more units for the same power than a fixed one.
-      plan = planSampleSize({ baseline: { proportion: baseline }, minimumDetectableEffect: mde, trafficSplit: input.variants.map((v) => v.weight), dailyUnits: days && total ? total / days : undefined, alpha, analysis: input.engine === "sequential" ? "sequential" : "fixedHorizon" });
+      // The engine reads the result: a sequential test needs more units for the same power than a fixed
+      // one. planSampleSize takes the control first (it may sit anywhere among the variants); its units
+      // come back in the variants' order.
+      const ordered = [control, ...input.variants.filter((v) => v !== control)];
+      const planned = planSampleSize({ baseline: { proportion: baseline }, minimumDetectableEffect: mde, trafficSplit: ordered.map((v) => v.weight), dailyUnits: days && total ? total / days : undefined, alpha, analysis: input.engine === "sequential" ? "sequential" : "fixedHorizon" });
+      plan = { ...planned, unitsPerVariant: input.variants.map((v) => planned.unitsPerVariant[ordered.indexOf(v)]!) };
     } catch {
       plan = null; // an MDE that pushes the rate outside (0, 1): no plan to show
     }
