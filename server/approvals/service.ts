@@ -93,8 +93,10 @@ function union(first: Affected["surfaces"], reached: SurfaceReached[]): Affected
  * move reaches every surface ranked by the alias (surfacesReachedBy: serving, canary, stage 2 of
  * any surface's cascade, fallback, a running experiment's variant); a canary start and a ship end by
  * moving the surface's serving (production) alias, so they reach that alias's surfaces too.
+ * @param options.filing a request is being filed: only then are its summary and pins read in full
+ *   (an override's blockers need the experiment's whole analysis, which a direct ship runs anyway).
  */
-async function affected(db: Db, change: ChangePayload): Promise<Affected> {
+async function affected(db: Db, change: ChangePayload, options: { filing?: boolean } = {}): Promise<Affected> {
   if (change.kind === "alias_move") {
     const version = await db.modelVersion.findUnique({ where: { id: change.versionId }, select: { modelId: true, version: true, model: { select: { name: true } } } });
     if (!version) throw new NotFoundError("model version", change.versionId);
@@ -152,7 +154,7 @@ async function affected(db: Db, change: ChangePayload): Promise<Affected> {
     }));
     const coverage = stored.coverage < 1 ? ` of ${percent(stored.coverage)} of its traffic` : "";
     return {
-      surfaces: [surface], pins: { allocation: await experimentAllocation(db, change.key), versions },
+      surfaces: [surface], pins: { allocation: experimentAllocation(stored), versions },
       summary: `start experiment ${change.key}: its variants serve part of ${surface.key}'s traffic: ${arms.join(", ")}${coverage}`,
     };
   }
@@ -166,8 +168,8 @@ async function affected(db: Db, change: ChangePayload): Promise<Affected> {
   const also = others.length ? ` (${surface.model?.name} production also serves ${describeReach(others)})` : "";
   const production = surface.model ? await db.modelAlias.findUnique({ where: { modelId_name: { modelId: surface.model.id, name: "production" } }, select: { versionId: true, version: { select: { version: true } } } }) : null;
   const now = production ? `, now v${production.version.version}` : "";
-  // An override ships past the checks that block it: the approver reads which.
-  const blocks = change.override ? shipBlocks(await experimentResults(db, change.key), change.variant) : [];
+  // An override ships past the checks that block it: the approver reads which (the analysis runs for the summary only).
+  const blocks = change.override && options.filing ? shipBlocks(await experimentResults(db, change.key), change.variant) : [];
   const override = !change.override ? "" : blocks.length ? `; overriding the checks that block it: ${blocks.map((b) => b.text).join("; ")}` : "; with an override of the ship checks (none blocks it now)";
   return {
     surfaces: union([surface], moved), from: { versionId: production?.versionId ?? null },
@@ -178,12 +180,12 @@ async function affected(db: Db, change: ChangePayload): Promise<Affected> {
 
 const percent = (share: number) => `${+(share * 100).toFixed(2)} %`;
 
-/** Applies a change (directly, or on approval: then with its pins) as `actor`. */
-async function apply(db: Db, change: StoredChange, actor: Actor, reason: string) {
+/** Applies an approved change with its pins as `actor`; `reached`: the surfaces it reaches (affected, read before it). */
+async function apply(db: Db, change: StoredChange, actor: Actor, reason: string, reached: string[]) {
   if (change.kind === "alias_move") return setAlias(db, { versionId: change.versionId, alias: change.alias, actor, reason, expectFrom: expectFromOf(change, `move of ${change.alias} refused`) });
   if (change.kind === "surface_stage2") return configureStage2(db, { surface: change.surface, stage2: change.stage2, reason }, actor, { expectBefore: change.pinned && "stage2" in change.pinned ? (change.pinned.stage2 ?? null) : undefined });
   // The approval covers every surface the change reached when approved: its promotion needs no other.
-  if (change.kind === "canary_start") return startRollout(db, { ...change.rollout, reason }, actor, { approvedFor: (await affected(db, change)).surfaces.map((s) => s.key) });
+  if (change.kind === "canary_start") return startRollout(db, { ...change.rollout, reason }, actor, { approvedFor: reached });
   if (change.kind === "canary_promote") return promoteRolloutNow(db, { surface: change.surface, reason, rolloutId: change.rolloutId }, actor, { approved: true });
   if (change.kind === "experiment_start") return startExperiment(db, change.key, actor, { expectAllocation: change.pinned?.allocation, expectVersions: change.pinned?.versions });
   return shipChecked(db, { ...change, expectVersionId: change.pinned?.shipVersionId, expectBlockers: change.pinned?.blockers }, actor, reason);
@@ -288,7 +290,7 @@ export async function requestChange(ctx: Ctx, input: { change: ChangePayload; re
   const person = requester(ctx);
   const permission = CHANGE_PERMISSION[input.change.kind];
   if (!principalCan(person, permission)) throw new ForbiddenError(`you need the permission ${permission} to request this change`);
-  const { surfaces, summary, from, rolloutId, pins } = await affected(ctx.db, input.change);
+  const { surfaces, summary, from, rolloutId, pins } = await affected(ctx.db, input.change, { filing: true });
   const surface = surfaces.find((s) => s.requireApproval);
   if (!surface) throw new InvalidInputError("change", `no surface it affects requires approval (${surfaces.map((s) => s.key).join(", ") || "none"}): apply it directly`);
   // What the approver approves is the summary's "v2 → v1": the version shown now is pinned, so a
@@ -343,7 +345,7 @@ export async function decideChange(ctx: Ctx, input: z.infer<typeof decideChangeS
   try {
     // Read before the change: an alias move's reach is the surfaces its alias ranks now.
     reached = (await affected(ctx.db, payload)).surfaces.map((s) => s.key);
-    await apply(ctx.db, payload, ctx.actor, `${request.reason} (requested by ${request.requestedBy.email}, approved by ${person.name})`);
+    await apply(ctx.db, payload, ctx.actor, `${request.reason} (requested by ${request.requestedBy.email}, approved by ${person.name})`, reached);
   } catch (error) {
     // Stored and shown to everyone who reads the request: the caller's message (a domain error's own, or
     // what failed in plain words for a fault of ours), never a driver's text.

@@ -6,13 +6,12 @@ import getPort from "get-port";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { databaseUrl, getDb } from "../db/client";
-import { seedDemo } from "../db/seed";
 import { recentKey, recentRequests, rememberResponse, resetRecentRequests } from "../rerank/recent";
 import { rerank } from "../rerank/pipeline";
 import { surfaceConfigs } from "../surfaces/configCache";
 import { outcomeEventSink, telemetry, type OutcomeEventRow } from "../telemetry/streams";
 import { callerAs, keyHeaders } from "../testing/callers";
-import { abDefinition } from "../testing/experiments";
+import { abDefinition, seedSurfacesOnDemoModel } from "../testing/experiments";
 import { answers, waitForStart } from "../testing/startup";
 import { forgetSeenEvents, recordOutcomes } from "./service";
 
@@ -31,9 +30,7 @@ const countRequests = async (requestId: string) => Number((await getDb().$queryR
 
 beforeAll(async () => {
   const db = getDb();
-  await seedDemo(db);
-  const model = await db.model.findUniqueOrThrow({ where: { name: "search-ranker" } });
-  await db.surface.create({ data: { key: "t-retry", name: "t-retry", modelId: model.id, modelAlias: "production", constraints: {} } });
+  await seedSurfacesOnDemoModel(db, ["t-retry"]);
   const pm = callerAs(["admin"], "pm@rerank.local");
   await pm.experiments.create(abDefinition("retry-exp", "t-retry"));
   await pm.experiments.start({ key: "retry-exp" });

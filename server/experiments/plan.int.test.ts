@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { getDb } from "../db/client";
-import { seedDemo } from "../db/seed";
+import { seedSurfacesOnDemoModel } from "../testing/experiments";
 import { planSampleSize } from "../domain/stats";
 import { planFromRecentTraffic } from "./plan";
 
@@ -8,9 +8,7 @@ import { planFromRecentTraffic } from "./plan";
 
 beforeAll(async () => {
   const db = getDb();
-  await seedDemo(db);
-  const model = await db.model.findUniqueOrThrow({ where: { name: "search-ranker" } });
-  await db.surface.create({ data: { key: "t-plan", name: "t-plan", modelId: model.id, modelAlias: "production", constraints: {} } });
+  await seedSurfacesOnDemoModel(db, ["t-plan"]);
   // 50 users × 4 requests × 5 impressions = 1,000 impressions; 100 of them clicked: CTR 10 %.
   const ts = new Date(Date.now() - 3_600_000);
   const data = [];

@@ -1,13 +1,12 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { getDb } from "../db/client";
-import { seedDemo } from "../db/seed";
 import { assignVariant } from "../domain/assignment/assign";
 import { rerank } from "../rerank/pipeline";
 import { surfaceConfigs } from "../surfaces/configCache";
 import { telemetry } from "../telemetry/streams";
 import { keyedHash } from "../redact";
 import { callerAs } from "../testing/callers";
-import { abDefinition as definition, experimentLogRow as logRow, flushTelemetry as flush } from "../testing/experiments";
+import { abDefinition as definition, experimentLogRow as logRow, flushTelemetry as flush, seedSurfacesOnDemoModel } from "../testing/experiments";
 import { experimentResults } from "./results";
 
 // Issue #13 on real PostgreSQL, through the serving path and the rollups the log writer maintains:
@@ -22,11 +21,7 @@ let candidateIds: string[];
 
 beforeAll(async () => {
   const db = getDb();
-  await seedDemo(db);
-  const model = await db.model.findUniqueOrThrow({ where: { name: "search-ranker" } });
-  for (const key of ["t-res-session", "t-res-srm", "t-res-guard"]) {
-    await db.surface.create({ data: { key, name: key, modelId: model.id, modelAlias: "production", constraints: {} } });
-  }
+  await seedSurfacesOnDemoModel(db, ["t-res-session", "t-res-srm", "t-res-guard"]);
   candidateIds = (await db.catalogItem.findMany({ where: { safetyFlags: { isEmpty: true } }, take: 20, orderBy: { id: "asc" }, select: { id: true } })).map((c) => c.id);
 });
 

@@ -1,10 +1,9 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { getDb } from "../db/client";
-import { seedDemo } from "../db/seed";
 import { compareRatios, summarizeRatio } from "../domain/stats";
 import { telemetry, type RequestLogRow } from "../telemetry/streams";
 import { callerAs } from "../testing/callers";
-import { abDefinition as definition, experimentLogRow, flushTelemetry as flush } from "../testing/experiments";
+import { abDefinition as definition, experimentLogRow, flushTelemetry as flush, seedSurfacesOnDemoModel } from "../testing/experiments";
 import { experimentResults } from "./results";
 import type { ExperimentInput } from "./schema";
 
@@ -34,12 +33,7 @@ async function startDirectly(key: string, surface: string, overrides: Partial<Ex
 const metric = (r: Awaited<ReturnType<typeof experimentResults>>, key: string) => r.metrics.find((m) => m.metric === key)!;
 
 beforeAll(async () => {
-  const db = getDb();
-  await seedDemo(db);
-  const model = await db.model.findUniqueOrThrow({ where: { name: "search-ranker" } });
-  for (const key of ["t-units-mx", "t-units-ratio", "t-units-cuped"]) {
-    await db.surface.create({ data: { key, name: key, modelId: model.id, modelAlias: "production", constraints: {} } });
-  }
+  await seedSurfacesOnDemoModel(getDb(), ["t-units-mx", "t-units-ratio", "t-units-cuped"]);
 });
 
 describe("units seen in more than one arm", () => {

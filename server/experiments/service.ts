@@ -116,10 +116,8 @@ function changedAllocation(a: Allocation, b: Allocation): string[] {
   return ALLOCATION_FIELDS.filter((f) => canonicalJson(a[f]) !== canonicalJson(b[f]));
 }
 
-/** An experiment's allocation as stored now (variants, coverage, namespace, hashing, seed, targeting): what a start request pins. */
-export async function experimentAllocation(db: Db, key: string): Promise<Allocation> {
-  return allocationOf(await getExperiment(db, key));
-}
+/** An experiment's allocation (kind, variants, coverage, namespace, hashing, seed, targeting), as getExperiment read it: what a start request pins. */
+export const experimentAllocation = (e: Awaited<ReturnType<typeof getExperiment>>): Allocation => allocationOf(e);
 
 /**
  * The model version a variant serves now: its pinned version, or its alias's version on the surface's

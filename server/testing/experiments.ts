@@ -1,3 +1,5 @@
+import type { Db } from "../db/client";
+import { seedDemo } from "../db/seed";
 import { experimentInputSchema, type ExperimentInput } from "../experiments/schema";
 import { surfaceConfigs } from "../surfaces/configCache";
 import { telemetry, type RequestLogRow } from "../telemetry/streams";
@@ -47,3 +49,10 @@ export async function startInterleaving(key: string, surface: string, variants: 
 
 /** One arm of an interleaving experiment: its key, a display name, and which model it serves. */
 export type InterleavingVariant = { key: string; name: string } & ({ modelAlias: string } | { modelVersionId: string });
+
+/** Seeds the demo data (idempotent) and adds surfaces `keys` ranked by search-ranker's production alias, with no constraints. */
+export async function seedSurfacesOnDemoModel(db: Db, keys: readonly string[]): Promise<void> {
+  await seedDemo(db);
+  const model = await db.model.findUniqueOrThrow({ where: { name: "search-ranker" } });
+  for (const key of keys) await db.surface.create({ data: { key, name: key, modelId: model.id, modelAlias: "production", constraints: {} } });
+}

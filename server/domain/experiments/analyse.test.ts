@@ -26,6 +26,8 @@ function input(data: Record<string, VariantData>, overrides: Partial<AnalysisInp
     data, ...overrides,
   };
 }
+/** The treatment-vs-control comparison of `metric` (the first treatment's). */
+const firstComparison = (a: ReturnType<typeof analyseExperiment>, metric: string) => a.metrics.find((m) => m.metric === metric)!.comparisons[0]!;
 /** Per-unit CTR rows: `clicked` of `units` units clicked once, each with `impressions` impressions. */
 function ctrRows(units: number, clicked: number, impressions = 5) {
   return summarizeRatio(Array.from({ length: units }, (_, i) => ({ numerator: i < clicked ? 1 : 0, denominator: impressions })));
@@ -129,7 +131,7 @@ describe("issue #13, point 5: one verdict, from the configured engine", () => {
   const data = { control: variant(2000, { ctr: ctrRows(2000, 200, 1) }), treatment: variant(2000, { ctr: ctrRows(2000, 245, 1) }) };
   const primary = (engine: Engine) => {
     const a = analyseExperiment(input(data, { engine }));
-    const c = a.metrics.find((m) => m.metric === "ctr")!.comparisons[0]!;
+    const c = firstComparison(a, "ctr");
     if (!c.available) throw new Error(c.reason);
     return { a, c };
   };
@@ -170,7 +172,7 @@ describe("issue #13, point 6: numerical robustness", () => {
       { control: variant(2, { revenue: summarizeMean([1e8, 1e8 + 1]) }), treatment: variant(2, { revenue: summarizeMean([1e8 + 1, 1e8 + 3]) }) },
       { engine: "fixed", primaryMetric: "revenue_per_session" },
     ));
-    const c = a.metrics.find((m) => m.metric === "revenue_per_session")!.comparisons[0]!;
+    const c = firstComparison(a, "revenue_per_session");
     expect(c.available).toBe(true);
     if (c.available) expect(c.pValue).toBeCloseTo(0.34988559277094033, 9);
   });
@@ -180,7 +182,7 @@ describe("issue #13, point 6: numerical robustness", () => {
       { control: variant(500_500, { conversion: summarizeProportion(500_500, 50_050) }), treatment: variant(500_500, { conversion: summarizeProportion(500_500, 50_750) }) },
       { engine: "fixed", primaryMetric: "conversion" },
     ));
-    const c = a.metrics.find((m) => m.metric === "conversion")!.comparisons[0]!;
+    const c = firstComparison(a, "conversion");
     if (!c.available) throw new Error(c.reason);
     expect(c.pValue).toBeCloseTo(0.020074137264411127, 12);
   });
@@ -190,7 +192,7 @@ describe("issue #13, point 6: numerical robustness", () => {
       primaryMetric: "revenue_per_session",
       variants: [{ key: "control", weight: 2 / 1002, isControl: true }, { key: "treatment", weight: 1000 / 1002, isControl: false }],
     }));
-    const c = a.metrics.find((m) => m.metric === "revenue_per_session")!.comparisons[0]!;
+    const c = firstComparison(a, "revenue_per_session");
     expect(c).toEqual({ variant: "treatment", available: false, reason: "a sequential result needs at least 30 units per arm" });
     expect(a.verdict.decision).toBe("not enough data");
     expect(a.verdict.text).toContain("30 units per arm");
@@ -295,7 +297,7 @@ describe("break test of the verdict (2026-05): the figures, the decision and the
     const a = analyseExperiment(input({ control: conversion(1000, 10), treatment: conversion(1000, 30) }, { engine: "fixed", primaryMetric: "conversion" }));
     expect(a.verdict.decision).toBe("ship");
     expect(a.verdict.text).toContain("Conversion +200.0% (95% CI +56.6% to +713.1%; p = 0.0014;");
-    const c = a.metrics.find((m) => m.metric === "conversion")!.comparisons[0]!;
+    const c = firstComparison(a, "conversion");
     if (!c.available) throw new Error(c.reason);
     expect(c.relative!.ci[0]).toBeCloseTo(0.5661733338992561, 6);
     // The Bayesian reading's credible interval of the lift is Fieller's at z (scipy: +56.69 % to +712.1 %).
@@ -306,7 +308,7 @@ describe("break test of the verdict (2026-05): the figures, the decision and the
     const arm = fc.tuple(fc.integer({ min: 150, max: 3000 }), fc.double({ min: 0.01, max: 0.3, noNaN: true })).map(([n, rate]) => conversion(n, Math.round(n * rate)));
     fc.assert(
       fc.property(arm, arm, fc.constantFrom<Engine>("sequential", "fixed", "bayesian"), (control, treatment, engine) => {
-        const c = analyseExperiment(input({ control, treatment }, { engine, primaryMetric: "conversion" })).metrics.find((m) => m.metric === "conversion")!.comparisons[0]!;
+        const c = firstComparison(analyseExperiment(input({ control, treatment }, { engine, primaryMetric: "conversion" })), "conversion");
         if (!c.available || !c.relative) return;
         const edge = engine === "bayesian" ? Math.min(Math.abs(c.chanceToBeat! - 0.025), Math.abs(c.chanceToBeat! - 0.975)) : Math.abs(c.pValue! - 0.05);
         if (edge < 1e-7) return;
@@ -321,7 +323,7 @@ describe("break test of the verdict (2026-05): the figures, the decision and the
       { control: variant(500, { fallback: summarizeProportion(500, 60) }), treatment: variant(500, { fallback: summarizeProportion(500, 20) }) },
       { engine: "bayesian", primaryMetric: "fallback_rate" },
     ));
-    const c = a.metrics.find((m) => m.metric === "fallback_rate")!.comparisons[0]!;
+    const c = firstComparison(a, "fallback_rate");
     if (!c.available) throw new Error(c.reason);
     expect(c.chanceToBeat).toBeCloseTo(0.9999987573306822, 9); // scipy.stats.norm.cdf(4.709328803319829)
     expect(c.call).toBe("better");
