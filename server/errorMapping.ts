@@ -72,7 +72,7 @@ function looksUnavailable(error: unknown): boolean {
 }
 
 /** The Retry-After header a mapped error asks for (a RetryLaterError's 503), or none: every HTTP answer of an error sends it so. */
-export const retryAfterHeader = (mapped: MappedError): Record<string, string> | undefined =>
+export const retryAfterHeader = (mapped: Pick<MappedError, "retryAfterSeconds">): Record<string, string> | undefined =>
   mapped.retryAfterSeconds ? { "retry-after": String(mapped.retryAfterSeconds) } : undefined;
 
 /**

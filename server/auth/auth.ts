@@ -48,6 +48,10 @@ function createAuth() {
       const host = request?.headers.get("host");
       return host ? [`http://${host}`, `https://${host}`] : [];
     },
+    // A fault of ours (the database down) leaves the library's router as a thrown error, which the route
+    // answers as every other path does (server/http/routeErrors.ts), not an empty 500; APIErrors (wrong
+    // password, 401, 429…) are still the library's own answers.
+    onAPIError: { throw: true },
     hooks: {
       before: createAuthMiddleware(async (ctx) => {
         // People are managed by admins (Users page, audited): no self-service renames or deletions.

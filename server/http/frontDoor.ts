@@ -158,20 +158,30 @@ export function routeOf(method: string, pathname: string): Route {
 }
 
 /**
- * Why a path is refused, or null: a %-escape that is malformed ("%ZZ") or whose bytes are not
- * UTF-8 ("%ED%A0%80", a surrogate), quoted. Next.js answered such paths with a 500 and logged nothing.
+ * Why a path or query string is refused, or null: a %-escape that is malformed ("%ZZ") or whose bytes
+ * are not UTF-8 ("%ED%A0%80", a surrogate), quoted, naming `field` ("path", "query"). Next.js answered
+ * such paths with a 500 and logged nothing; a query's were read as U+FFFD (two different ids as one).
  */
-export function pathProblem(pathname: string): string | null {
-  if (!pathname.includes("%")) return null;
-  for (const run of pathname.matchAll(/(?:%[0-9a-f]{2})+|%.{0,2}/gis)) {
+export function escapeProblem(text: string, field: "path" | "query"): string | null {
+  if (!text.includes("%")) return null;
+  for (const run of text.matchAll(/(?:%[0-9a-f]{2})+|%.{0,2}/gis)) {
     try {
       decodeURIComponent(run[0]);
     } catch {
-      return `path: "${run[0].slice(0, 36)}" at character ${run.index} is not a %-escape of UTF-8`;
+      return `${field}: "${run[0].slice(0, 36)}" at character ${run.index} is not a %-escape of UTF-8`;
     }
   }
   return null;
 }
+
+/** escapeProblem of a path. */
+export const pathProblem = (pathname: string): string | null => escapeProblem(pathname, "path");
+
+/**
+ * Routes whose query string is read as data (tRPC's `input`, the API routes' filters): its %-escapes
+ * must be UTF-8. Pages keep Next.js's lenient reading (a link with a stray "%" still opens).
+ */
+const readsQuery = (route: Route, pathname: string) => route.kind === "trpc" || pathname.startsWith("/api/");
 
 /** Does this media type say JSON? `application/json` with any parameters (`; charset=utf-8`). */
 export function isJsonContentType(header: string | undefined): boolean {
@@ -211,6 +221,8 @@ export interface Refusal {
 export interface RequestHead {
   method: string;
   pathname: string;
+  /** The query string after "?" (none: ""). */
+  query?: string;
   headers: Record<string, string | string[] | undefined>;
 }
 
@@ -228,7 +240,7 @@ export const NEXT_BODY_LIMIT = 64 * 1024;
 
 /**
  * Every check that needs only the request head, in order: Host (421), a path that is not
- * well-formed (400), cross-site (403), JSON content type (415), a compressed body (415), declared
+ * well-formed (400; an API's query string too), cross-site (403), JSON content type (415), a compressed body (415), declared
  * length (413), and a body of unknown length to Next.js (411, since it cannot be bounded while Next reads it). Returns null when the request may proceed; bodies of
  * unknown length to our own routes are bounded while they are read.
  */
@@ -241,7 +253,7 @@ export function refusalFor(head: RequestHead, route: Route, settings: FrontDoorS
       message: `host: "${host ?? ""}" is not served here; allowed: ${settings.allowedHosts.join(", ")} (set ALLOWED_HOSTS to add names)`,
     };
   }
-  const badPath = pathProblem(head.pathname);
+  const badPath = pathProblem(head.pathname) ?? (head.query && readsQuery(route, head.pathname) ? escapeProblem(head.query, "query") : null);
   if (badPath) return { status: 400, code: "BAD_REQUEST", message: badPath };
   const crossSite = !crossSiteAllowed(head.method, {
     cookie: one(head.headers.cookie),

@@ -262,6 +262,10 @@ describe("bytes, paths and encodings", () => {
       ["POST", "/api/auth/sign-in/%ZZ", 'path: "%ZZ" at character 18 is not a %-escape of UTF-8'],
       ["POST", "/api/v1/models/sea%ZZrch/versions", 'path: "%ZZ" at character 18 is not a %-escape of UTF-8'],
       ["GET", "/experiments/%E9", 'path: "%E9" at character 13 is not a %-escape of UTF-8'],
+      // An API's query string is data (tRPC's input, the audit export's filter): it was read with U+FFFD for the bad bytes.
+      ["GET", "/api/trpc/audit.list?input=%7B%22json%22%3A%7B%22actor%22%3A%22%E9%22%7D%7D", 'query: "%22%3A%22%E9%22%7D%7D" at character 33 is not a %-escape of UTF-8'],
+      ["GET", "/api/trpc/models.get?input=%ZZ", 'query: "%ZZ" at character 6 is not a %-escape of UTF-8'],
+      ["GET", "/api/v1/audit.csv?actor=ana%ED%A0%80", 'query: "%ED%A0%80" at character 9 is not a %-escape of UTF-8'],
     ];
     for (const [method, path, message] of cases) {
       const answer = await raw(headLines(method, path, { "content-length": "0", connection: "close" }));
@@ -269,8 +273,10 @@ describe("bytes, paths and encodings", () => {
       expect(JSON.parse(answer.body), path).toEqual({ error: { code: "BAD_REQUEST", message } });
       expect(answer.head, path).toContain("x-frame-options: deny");
     }
-    // Well-formed escapes pass on to their route.
+    // Well-formed escapes pass on to their route; a page's query string stays Next.js's to read leniently.
     expect((await raw(headLines("GET", "/api/auth/caf%C3%A9", { connection: "close" }))).status).toBe(404);
+    expect((await raw(headLines("GET", "/api/v1/audit.csv?actor=caf%C3%A9", { connection: "close" }))).status).toBe(404);
+    expect((await raw(headLines("GET", "/sign-in?next=%ZZ", { connection: "close" }))).status).toBe(404);
   });
 
   it("refuses a compressed body with 415 naming content-encoding (break test: gzip read as malformed JSON, a plain body labelled gzip taken)", async () => {

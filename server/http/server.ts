@@ -232,7 +232,7 @@ export function frontDoorListener(settings: FrontDoorSettings, next: NextHandler
     // tRPC and the upload get them here, before their handlers add their own (a JSON answer of the
     // upload then carries sendJsonText's, whose CSP is the production one: the same or stricter).
     if (!ANSWERED_AS_JSON.has(route.kind)) for (const [name, value] of headers) res.setHeader(name, value);
-    const refusal = refusalFor({ method, pathname, headers: req.headers }, route, settings);
+    const refusal = refusalFor({ method, pathname, query: query < 0 ? "" : url.slice(query + 1), headers: req.headers }, route, settings);
     if (refusal) {
       // The body (if any) is never read: close the connection after the answer.
       return sendRouteError(res, route, refusal.status, { code: refusal.code, message: refusal.message }, { close: method !== "GET" && method !== "HEAD" });

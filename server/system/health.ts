@@ -3,6 +3,8 @@ import path from "node:path";
 import type { Db } from "../db/client";
 import { loadedModels, type LoadedModel } from "../inference/sessions";
 import { withDeadline } from "../domain/time/deadline";
+import { mapError } from "../errorMapping";
+import { logInternalError } from "../redact";
 
 export interface Health {
   status: "ok" | "degraded";
@@ -29,10 +31,17 @@ async function appliedLevel(db: Db): Promise<string | null> {
   return rows[0]?.migration_name ?? null;
 }
 
-function firstLine(error: unknown): string {
-  const text = error instanceof Error ? error.message : String(error);
-  const code = (error as { code?: string }).code ?? (error as { cause?: { code?: string } }).cause?.code;
-  return text.split("\n").map((l) => l.trim()).find(Boolean) ?? code ?? "unknown database error";
+const NO_ANSWER = `no answer within ${HEALTH_DB_TIMEOUT_MS} ms`;
+
+/**
+ * Why the database check failed, in plain words for anyone who may read /api/health (it is public:
+ * load balancers probe it): no answer in time, or the mapped message (server/errorMapping.ts), never
+ * a driver's text; the error itself goes to the server's log.
+ */
+function unreachableReason(error: unknown): string {
+  if (error instanceof Error && error.message === NO_ANSWER) return NO_ANSWER;
+  logInternalError("[health] database check", error);
+  return mapError(error, "reading the migration level").message;
 }
 
 export async function getHealth(db: Db): Promise<Health> {
@@ -41,11 +50,11 @@ export async function getHealth(db: Db): Promise<Health> {
   let migrationLevel: string | null = null;
   try {
     migrationLevel = await withDeadline(appliedLevel(db), HEALTH_DB_TIMEOUT_MS, () => {
-      throw new Error(`no answer within ${HEALTH_DB_TIMEOUT_MS} ms`);
+      throw new Error(NO_ANSWER);
     });
     database = { reachable: true, latencyMs: Math.round((performance.now() - started) * 100) / 100, error: null };
   } catch (error) {
-    database = { reachable: false, latencyMs: null, error: firstLine(error) };
+    database = { reachable: false, latencyMs: null, error: unreachableReason(error) };
   }
   return {
     status: database.reachable ? "ok" : "degraded",

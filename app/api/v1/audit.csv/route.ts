@@ -1,8 +1,6 @@
-import { getHTTPStatusCodeFromError } from "@trpc/server/http";
-import type { TRPCError } from "@trpc/server";
 import { createCaller } from "@/server/routers/_app";
 import { createContext } from "@/server/trpc";
-import { errorForLog } from "@/server/redact";
+import { answeringErrors } from "@/server/http/routeErrors";
 
 export const dynamic = "force-dynamic";
 
@@ -11,24 +9,17 @@ export const dynamic = "force-dynamic";
  * (the Audit page's), as a CSV download. It calls the `audit.export` procedure, so whoever may not
  * export the audit trail over tRPC may not download it here either.
  */
-export async function GET(req: Request) {
+export const GET = answeringErrors("GET /api/v1/audit.csv", async (req: Request) => {
   const filter = Object.fromEntries([...new URL(req.url).searchParams].filter(([, v]) => v !== ""));
-  try {
-    const { csv, rows, truncated } = await createCaller(await createContext({ headers: req.headers })).audit.export(filter);
-    const stamp = new Date().toISOString().slice(0, 16).replace(/[-:]/g, "").replace("T", "-");
-    return new Response(csv, {
-      headers: {
-        "content-type": "text/csv; charset=utf-8; header=present",
-        "content-disposition": `attachment; filename="audit-${stamp}.csv"`,
-        "cache-control": "no-store",
-        "x-audit-rows": String(rows),
-        "x-audit-truncated": String(truncated),
-      },
-    });
-  } catch (error) {
-    const code = (error as { code?: unknown }).code;
-    const status = typeof code === "string" ? getHTTPStatusCodeFromError(error as TRPCError) : 500;
-    if (status >= 500) console.error(`[http] audit.csv: ${errorForLog(error)}`);
-    return Response.json({ error: { code: typeof code === "string" ? code : "INTERNAL_SERVER_ERROR", message: (error as Error).message } }, { status });
-  }
-}
+  const { csv, rows, truncated } = await createCaller(await createContext({ headers: req.headers })).audit.export(filter);
+  const stamp = new Date().toISOString().slice(0, 16).replace(/[-:]/g, "").replace("T", "-");
+  return new Response(csv, {
+    headers: {
+      "content-type": "text/csv; charset=utf-8; header=present",
+      "content-disposition": `attachment; filename="audit-${stamp}.csv"`,
+      "cache-control": "no-store",
+      "x-audit-rows": String(rows),
+      "x-audit-truncated": String(truncated),
+    },
+  });
+});

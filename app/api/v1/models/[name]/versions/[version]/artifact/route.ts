@@ -1,9 +1,8 @@
 import { z } from "zod";
 import { authorizeHttp } from "@/server/auth/http";
 import { getDb } from "@/server/db/client";
-import { mapError } from "@/server/errorMapping";
-import { errorForLog } from "@/server/redact";
 import { NotFoundError } from "@/server/errors";
+import { answeringErrors, refusalResponse } from "@/server/http/routeErrors";
 import { getArtifact } from "@/server/registry/models";
 import { modelNameSchema } from "@/server/registry/schema";
 import { describeZodError, int32 } from "@/server/validation";
@@ -16,12 +15,14 @@ const artifactPath = z.strictObject({ name: modelNameSchema, version: z.coerce.n
 
 /** Download a version's ONNX artifact. */
 export async function GET(req: Request, { params }: { params: Promise<{ name: string; version: string }> }) {
-  const access = await authorizeHttp(req.headers, "console.read");
-  if (!access.ok) return Response.json({ error: { code: access.code, message: access.message } }, { status: access.status });
-  const parsed = artifactPath.safeParse(await params);
-  if (!parsed.success) return Response.json({ error: { code: "BAD_REQUEST", message: describeZodError(parsed.error) } }, { status: 400 });
-  const { name, version } = parsed.data;
-  try {
+  // The path is the caller's until checked: a fault's message names the operation, not it.
+  const path = await params;
+  return answeringErrors("downloading a model artifact", async () => {
+    const access = await authorizeHttp(req.headers, "console.read");
+    if (!access.ok) return refusalResponse(access);
+    const parsed = artifactPath.safeParse(path);
+    if (!parsed.success) return Response.json({ error: { code: "BAD_REQUEST", message: describeZodError(parsed.error) } }, { status: 400 });
+    const { name, version } = parsed.data;
     const db = getDb();
     const row = await db.modelVersion.findFirst({ where: { model: { name }, version }, select: { id: true } });
     if (!row) throw new NotFoundError("model version", `${name} v${version}`);
@@ -29,9 +30,5 @@ export async function GET(req: Request, { params }: { params: Promise<{ name: st
     return new Response(Buffer.from(artifact.bytes), {
       headers: { "content-type": "application/octet-stream", "content-disposition": `attachment; filename="${artifact.fileName}"` },
     });
-  } catch (error) {
-    const mapped = mapError(error, `downloading ${name} v${version}`);
-    if (mapped.internal) console.error(`[http] artifact: ${errorForLog(error)}`);
-    return Response.json({ error: { code: mapped.code, message: mapped.message } }, { status: mapped.httpStatus });
-  }
+  })();
 }
