@@ -172,6 +172,7 @@ export const SETTINGS = {
   MODEL_MAX_FEATURES: integer({ min: 1, max: 65_536, default: 4096, doc: "most input features an uploaded or imported model may declare" }),
   MODEL_MAX_TREES: integer({ min: 1, max: 1_000_000, default: 20_000, doc: "most trees an imported LightGBM / XGBoost model may have" }),
   MODEL_MAX_NODES: integer({ min: 1, max: 100_000_000, default: 4_000_000, doc: "most nodes (splits and leaves, all trees together) an imported model may have" }),
+  RERANK_MAX_IN_FLIGHT: integer({ min: 2, max: 100_000, default: 64, doc: "serving requests (/api/v1/rerank, /v1/rerank, /v2/rerank) a worker process runs at once before callers share it fairly: from half of it on, a caller holding its share (this over the callers in flight) gets 429 with Retry-After; twice it in all, 503" }),
   MODEL_UPLOAD_CONCURRENCY: integer({ min: 1, max: 64, default: 2, doc: "model uploads a process converts at once; more get 503 with Retry-After" }),
   MODEL_IMPORT_TIMEOUT_MS: integer({ min: 1000, max: 3_600_000, default: 60_000, doc: "longest an upload's parse, conversion and smoke test may run (in a worker thread) before it is refused" }),
   MODEL_UPLOAD_DIR: text("a directory path", { default: () => tmpdir(), defaultDoc: "the system's temporary folder", doc: "where uploads stream to (one folder per upload, removed when it is answered)" }),

@@ -21,6 +21,8 @@ import { boundBodyPauses, BodyTooLargeError, readBody, sendJson, utf8Text } from
 import { bodyLimit, clientAddress, hasBody, JSON_SECURITY_HEADERS, refusalFor, routeOf, securityHeaders, type FrontDoorSettings, type Route } from "./frontDoor";
 import { JsonText, parseJsonBody, sendError, serveJson, type ErrorBody } from "./jsonEndpoint";
 import { mapError, retryAfterHeader } from "../errorMapping";
+import { env } from "../config";
+import { FairShareAdmission, refusalMessage } from "../domain/admission/fairShare";
 import { logInternalError } from "../redact";
 import { serveUpload } from "./upload";
 import { surfaceConfigs } from "../surfaces/configCache";
@@ -122,9 +124,16 @@ function countRerankAnswer(res: ServerResponse, route: Route): void {
   });
 }
 
+/** Seconds a caller refused by admission waits before retrying: its requests in flight finish in milliseconds. */
+const ADMISSION_RETRY_AFTER_S = 1;
+
+const admissionHolder = globalThis as unknown as { __rerankAdmission?: FairShareAdmission };
+/** This process's admission of serving requests (RERANK_MAX_IN_FLIGHT). */
+const servingAdmission = () => (admissionHolder.__rerankAdmission ??= new FairShareAdmission(env().RERANK_MAX_IN_FLIGHT));
+
 /** Answers a request the front door admitted and routed to one of our own endpoints. */
 async function serveOwn(req: IncomingMessage, res: ServerResponse, route: Exclude<Route, { kind: "next" }>, settings: FrontDoorSettings): Promise<void> {
-  const sendError = (res: ServerResponse, status: number, error: ErrorBody["error"], options?: { close?: boolean }) => sendRouteError(res, route, status, error, options);
+  const sendError = (res: ServerResponse, status: number, error: ErrorBody["error"], options?: { close?: boolean; headers?: Record<string, string> }) => sendRouteError(res, route, status, error, options);
   if ((route.kind === "rerank" || route.kind === "textRerank" || route.kind === "events") && req.method !== "POST") {
     return sendError(res, 405, { code: "METHOD_NOT_ALLOWED", message: `method: ${req.url?.split("?")[0]} takes POST, not ${req.method}` });
   }
@@ -164,6 +173,17 @@ async function serveOwn(req: IncomingMessage, res: ServerResponse, route: Exclud
     } catch (error) {
       return sendError(res, 400, { code: "BAD_REQUEST", message: (error as Error).message });
     }
+  }
+  if (route.kind === "rerank" || route.kind === "textRerank") {
+    // A caller's fair share of this process (server/domain/admission/fairShare.ts): without a key, its address.
+    const caller = principal ? callerOf(principal) : `address:${req.headers["x-forwarded-for"] ?? ""}`;
+    const admitted = servingAdmission().admit(caller);
+    if (admitted.refusal) {
+      metrics.admissionRefused.inc({ reason: admitted.refusal.reason });
+      const [status, code] = admitted.refusal.reason === "capacity" ? [503, "UNAVAILABLE"] : [429, "TOO_MANY_REQUESTS"];
+      return sendError(res, status, { code, message: refusalMessage(admitted.refusal, ADMISSION_RETRY_AFTER_S) }, { headers: { "retry-after": String(ADMISSION_RETRY_AFTER_S) } });
+    }
+    res.once("close", admitted.ticket.release);
   }
   // A caller's W3C traceparent: the spans of this request join its trace (ROOT_CONTEXT when tracing is off).
   const traceParent = incomingTraceContext(req.headers);

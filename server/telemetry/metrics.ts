@@ -15,6 +15,7 @@ export function createMetrics() {
     registry,
     requests: new Counter({ name: "rerank_requests_total", help: "Rerank requests by surface and outcome (model, fallback, error)", labelNames: ["surface", "outcome"], registers: [registry] }),
     stage2: new Counter({ name: "rerank_stage2_total", help: "Cascade stage-2 runs by outcome (served, timeout, error, skipped: stage 1's order served otherwise)", labelNames: ["surface", "outcome"], registers: [registry] }),
+    admissionRefused: new Counter({ name: "rerank_admission_refused_total", help: "Serving requests refused before they ran: caller_share (429: the caller held its fair share of a contended process) or capacity (503: twice RERANK_MAX_IN_FLIGHT in flight)", labelNames: ["reason"], registers: [registry] }),
     fallbacks: new Counter({ name: "rerank_fallbacks_total", help: "Responses served by a fallback, by reason", labelNames: ["surface", "reason"], registers: [registry] }),
     stageMs: new Histogram({ name: "rerank_stage_duration_ms", help: "Time per pipeline stage in milliseconds", labelNames: ["surface", "stage"], buckets: stageBuckets, registers: [registry] }),
     inferenceMs: new Histogram({ name: "rerank_inference_duration_ms", help: "onnxruntime session.run time in milliseconds", labelNames: ["model"], buckets: stageBuckets, registers: [registry] }),

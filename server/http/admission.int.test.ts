@@ -1,0 +1,79 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createApiKey } from "../auth/apiKeys";
+import { setEnv } from "../config";
+import { getDb } from "../db/client";
+import { seedDemo } from "../db/seed";
+import { demoFeatureSpec } from "../demo/models";
+import { openServedModels } from "../rerank/warm";
+import { scoringPool } from "../inference/scoringPool";
+import { metrics } from "../telemetry/metrics";
+import { startTestFrontDoor, type TestFrontDoor } from "../testing/frontDoor";
+import { createTestSurface, slowModelOnnx } from "../testing/models";
+
+// One caller's burst does not queue another caller's requests behind it: with RERANK_MAX_IN_FLIGHT=8,
+// a caller sending 40 requests at once holds at most its share and is told 429 for the rest, while
+// another caller's requests are all admitted (server/domain/admission/fairShare.ts). Real PostgreSQL,
+// real onnxruntime (a model heavy enough to keep requests in flight on the scoring pool), the real
+// front door over HTTP. Before, every request was taken: the other caller's waited behind all 40.
+
+const spec = demoFeatureSpec();
+let frontDoor: TestFrontDoor;
+let flooder: Record<string, string>;
+let light: Record<string, string>;
+let ids: string[];
+/** A model run on the pool directly (not a surface's): ten 1024-wide layers, ~1 s for 400 rows. */
+const blocker = { versionId: "admission-blocker", bytes: slowModelOnnx(spec.length, 1024, 10, 1), inputName: "features", outputName: "score" };
+
+beforeAll(async () => {
+  setEnv("RERANK_MAX_IN_FLIGHT", "8");
+  const db = getDb();
+  await seedDemo(db);
+  ids = (await db.catalogItem.findMany({ select: { id: true }, orderBy: { id: "asc" }, take: 60 })).map((c) => c.id);
+  const owner = await db.user.upsert({ where: { email: "admission@rerank.test" }, create: { email: "admission@rerank.test", name: "Admission", roles: ["admin"] }, update: {} });
+  flooder = { authorization: `Bearer ${(await createApiKey(db, { name: "flooder", kind: "serving" }, owner.id)).key}` };
+  light = { authorization: `Bearer ${(await createApiKey(db, { name: "light", kind: "serving" }, owner.id)).key}` };
+  // 60 rows through four 512-wide layers: a few milliseconds a request on a pool thread, so a burst overlaps.
+  await createTestSurface(db, { key: "t-admission", bytes: slowModelOnnx(spec.length, 512, 4), featureSpec: spec, timeoutMs: 5000 });
+  await openServedModels(() => {});
+  frontDoor = await startTestFrontDoor();
+}, 120_000);
+afterAll(async () => {
+  await frontDoor?.close();
+  setEnv("RERANK_MAX_IN_FLIGHT", undefined);
+});
+
+const body = (user: string) => ({ surface: "t-admission", topK: 5, userKey: user, candidates: ids.map((id, i) => ({ id, retrievalScore: 1 - i / ids.length })) });
+
+describe("fair-share admission of serving requests", () => {
+  it("a caller's burst of 40 gets 429 past its share; another caller sending meanwhile is never refused", async () => {
+    const refusedBefore = (await metrics.admissionRefused.get()).values.find((v) => v.labels.reason === "caller_share")?.value ?? 0;
+    // Every scoring thread busy for ~1 s first: the burst's admitted requests wait for one, in flight, whatever this machine's speed.
+    const busy = Array.from({ length: scoringPool().size }, () => scoringPool().run(blocker, new Float32Array(400 * spec.length), 400, spec.length));
+    const burst = Array.from({ length: 40 }, () => frontDoor.post("/api/v1/rerank", body("flood"), { headers: flooder }));
+    const lightAnswers: number[] = [];
+    for (let i = 0; i < 6; i++) lightAnswers.push((await frontDoor.post("/api/v1/rerank", body("light"), { headers: light })).status);
+    const answers = await Promise.all(burst);
+    await Promise.all(busy);
+    const statuses = answers.map((a) => a.status);
+    const served = statuses.filter((s) => s === 200).length;
+    const refused = answers.filter((a) => a.status === 429);
+    expect(lightAnswers).toEqual([200, 200, 200, 200, 200, 200]);
+    expect(served + refused.length).toBe(40);
+    expect(served).toBeGreaterThanOrEqual(8);
+    // Its share while alone is all 8; the 40 arrive while the threads are busy, so most are refused (exactly 32 unless some arrived after the blockers).
+    expect(refused.length).toBeGreaterThanOrEqual(20);
+    const refusal = refused[0]!;
+    expect(refusal.headers.get("retry-after")).toBe("1");
+    const error = (await refusal.json()).error;
+    expect(error.code).toBe("TOO_MANY_REQUESTS");
+    expect(error.message).toMatch(/^caller: \d+ of your requests are in flight, your share of this server while [12] callers send at once \(\d+\); retry in 1 s or send fewer at once$/);
+    const refusedAfter = (await metrics.admissionRefused.get()).values.find((v) => v.labels.reason === "caller_share")?.value ?? 0;
+    expect(refusedAfter - refusedBefore).toBe(refused.length);
+  });
+
+  it("a refused caller is served again once its requests finished", async () => {
+    const again = await frontDoor.post("/api/v1/rerank", body("flood"), { headers: flooder });
+    expect(again.status).toBe(200);
+    expect((await again.json()).fallback.used).toBe(false);
+  });
+});
