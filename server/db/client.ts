@@ -1,6 +1,7 @@
 import { PrismaPg } from "@prisma/adapter-pg";
 import { PrismaClient } from "./generated/client.ts";
 import { env } from "../config";
+import { inUtc } from "./pgClient";
 
 export type Db = InstanceType<typeof PrismaClient>;
 
@@ -17,7 +18,7 @@ export function databaseUrl(): string {
 export function getDb(): Db {
   const url = databaseUrl();
   if (holder.__rerankDb?.url !== url) {
-    const adapter = new PrismaPg({ connectionString: url, max: env().DATABASE_POOL_SIZE });
+    const adapter = new PrismaPg(inUtc({ connectionString: url, max: env().DATABASE_POOL_SIZE }));
     holder.__rerankDb = { url, client: new PrismaClient({ adapter }) };
   }
   return holder.__rerankDb.client;

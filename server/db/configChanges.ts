@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import pg from "pg";
 import { databaseUrl } from "./client";
+import { inUtc } from "./pgClient";
 
 // One PostgreSQL listener per process for config changes: triggers NOTIFY "rerank_config" in the
 // transaction that changes a surface, alias, experiment, rollout, API key or person (migration
@@ -111,7 +112,7 @@ function ensureListener(): Listener | null {
 }
 
 function connect(listener: Listener): void {
-  const client = new pg.Client({ connectionString: listener.url, application_name: "rerank-config-listener", keepAlive: true });
+  const client = new pg.Client(inUtc({ connectionString: listener.url, application_name: "rerank-config-listener", keepAlive: true }));
   listener.client = client;
   let failed = false;
   const fail = () => {

@@ -32,7 +32,7 @@ export function copyBatch(pool: Queryable, batch: CopyBatch): Promise<CopyBatchR
 const ENTRY = pathToFileURL(path.join(process.cwd(), "server", "db", "pgThreadWorker.mjs"));
 
 /** The settings a threaded pool passes to its thread's pg.Pool (plain data: it crosses to the thread). */
-export type ThreadedPoolConfig = Pick<pg.PoolConfig, "connectionString" | "max" | "connectionTimeoutMillis" | "query_timeout" | "idleTimeoutMillis">;
+export type ThreadedPoolConfig = Pick<pg.PoolConfig, "connectionString" | "max" | "connectionTimeoutMillis" | "query_timeout" | "idleTimeoutMillis" | "options">;
 
 interface Pending {
   resolve: (result: { rows: never[]; result?: unknown }) => void;

@@ -1,5 +1,6 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { getDb } from "../db/client";
+import { executiveOverview } from "./service";
 import { seedDemo } from "../db/seed";
 import { demoFeatureSpec, demoModelBytes } from "../demo/models";
 import { createTestSurface } from "../testing/models";
@@ -10,15 +11,15 @@ import { callerAs } from "../testing/callers";
 
 const DAY = 86_400_000;
 
-async function logRequest(id: string, user: string, ts: Date) {
+async function logRequest(id: string, user: string | null, ts: Date, surface = "t-exec") {
   await getDb().$executeRaw`
     INSERT INTO rerank_requests (request_id, ts, surface, user_key, candidate_count, top_k, served, latency_ms)
-    VALUES (${id}, ${ts}, 't-exec', ${user}, 10, 5, '[]'::jsonb, 1.5)`;
+    VALUES (${id}, ${ts}, ${surface}, ${user}, 10, 5, '[]'::jsonb, 1.5)`;
 }
-async function logEvent(id: string, request: string, requestTs: Date, type: string, revenue: number | null = null) {
+async function logEvent(id: string, request: string, requestTs: Date, type: string, revenue: number | null = null, surface = "t-exec") {
   await getDb().$executeRaw`
     INSERT INTO outcome_events (event_id, request_ts, request_id, ts, surface, type, item_id, revenue)
-    VALUES (${id}, ${requestTs}, ${request}, ${requestTs}, 't-exec', ${type}::"OutcomeType", 'sku-00001', ${revenue})`;
+    VALUES (${id}, ${requestTs}, ${request}, ${requestTs}, ${surface}, ${type}::"OutcomeType", 'sku-00001', ${revenue})`;
 }
 
 beforeAll(async () => {
@@ -61,5 +62,56 @@ describe("executive overview", () => {
     expect(s.serving).toMatchObject({ model: "t-exec-model", alias: "production", version: 1 });
     const search = overview.surfaces.find((x) => x.key === "search")!;
     expect(search.serving).toMatchObject({ model: "search-ranker", version: 2 });
+  });
+});
+
+describe("executive overview: break-test cases", () => {
+  beforeAll(async () => {
+    await createTestSurface(getDb(), { key: "t-exec-anon", bytes: demoModelBytes("linear"), featureSpec: demoFeatureSpec() });
+    const now = Date.now();
+    // Two users' requests, one purchase of 20 by a user; an anonymous request (no user or session key) with a purchase of 1,000.
+    for (const [i, user] of ["a1", "a2", null].entries()) await logRequest(`anon-${i}`, user, new Date(now - (i + 1) * 3_600_000), "t-exec-anon");
+    await logEvent("anon-buy-user", "anon-0", new Date(now - 3_600_000), "purchase", 20, "t-exec-anon");
+    await logEvent("anon-buy-anonymous", "anon-2", new Date(now - 3 * 3_600_000), "purchase", 1000, "t-exec-anon");
+    // A replica with a fast clock: a request and its impression stamped 20 minutes ahead.
+    await logRequest("anon-future", "a3", new Date(now + 20 * 60_000), "t-exec-anon");
+    await logEvent("anon-future-imp", "anon-future", new Date(now + 20 * 60_000), "impression", null, "t-exec-anon");
+  });
+
+  it("revenue per unit counts the revenue of requests with a unit only (an anonymous purchase of 1,000 made it 51.25 over the same units); revenue keeps all", async () => {
+    const s = (await callerAs(["admin"]).executive.overview({ days: 7 })).surfaces.find((x) => x.key === "t-exec-anon")!;
+    expect(s.current).toEqual({ requests: 3, units: 2, ctr: null, conversion: 0.5, revenuePerUnit: 10, revenue: 1020 });
+  });
+
+  it("leaves out rows stamped after now, as the On-call page does", async () => {
+    const s = (await callerAs(["admin"]).executive.overview({ days: 1 })).surfaces.find((x) => x.key === "t-exec-anon")!;
+    expect([s.current.requests, s.current.ctr]).toEqual([3, null]);
+  });
+
+  it("does not compare against a period that starts before retention's horizon (28 days against 28 more, 30 kept: +1,062 % for flat traffic)", async () => {
+    const now = new Date();
+    const month = await executiveOverview(getDb(), { days: 28 }, { now, retentionDays: 30 });
+    expect(month.coverage.current.complete).toBe(true);
+    expect(month.coverage.previous.complete).toBe(false);
+    expect(month.coverage.keptFrom.toISOString()).toBe(new Date(Math.floor(now.getTime() / 86_400_000) * 86_400_000 - 30 * 86_400_000).toISOString());
+    const s = month.surfaces.find((x) => x.key === "t-exec")!;
+    expect(s.change).toEqual({ ctr: null, conversion: null, revenuePerUnit: null, requests: null });
+    const week = await executiveOverview(getDb(), { days: 7 }, { now, retentionDays: 30 });
+    expect(week.coverage.previous.complete).toBe(true);
+    expect(week.surfaces.find((x) => x.key === "t-exec")!.change.ctr).toBeCloseTo(1, 12);
+    const fortyFive = await executiveOverview(getDb(), { days: 45 }, { now, retentionDays: 30 });
+    expect([fortyFive.coverage.current.complete, fortyFive.coverage.previous.complete]).toEqual([false, false]);
+  });
+
+  it("keeps 'serving since' when the alias is moved onto the version it already serves (a no-op move is no new stint)", async () => {
+    const before = (await callerAs(["admin"]).executive.overview({ days: 7 })).surfaces.find((x) => x.key === "search")!.serving!;
+    const model = await getDb().model.findUniqueOrThrow({ where: { name: "search-ranker" }, include: { aliases: true } });
+    const production = model.aliases.find((a) => a.name === "production")!;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    await callerAs(["admin"]).models.setAlias({ versionId: production.versionId, alias: "production", reason: "re-apply the same version" });
+    const after = (await callerAs(["admin"]).executive.overview({ days: 7 })).surfaces.find((x) => x.key === "search")!.serving!;
+    expect(after.version).toBe(before.version);
+    expect(new Date(after.since).toISOString()).toBe(new Date(before.since).toISOString());
+    expect(new Date(after.since).getTime()).toBeLessThan((await getDb().modelAlias.findUniqueOrThrow({ where: { id: production.id } })).updatedAt.getTime());
   });
 });

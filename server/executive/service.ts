@@ -1,5 +1,9 @@
+import { env } from "../config";
 import type { Db } from "../db/client";
+import { stintsOf } from "../domain/rollouts/history";
 import { relativeChange } from "../domain/stats/describe";
+import { aliasChanges } from "../history/service";
+import { retainedFrom } from "../system/retention";
 
 // Figures follow the metric catalogue (server/domain/experiments/metrics.ts) so they mean what the
 // experiment pages mean: a unit is a user, or a session without a user; conversion is the share of
@@ -16,6 +20,13 @@ interface PeriodRow {
   current: boolean;
   n: number;
   units: number;
+}
+interface ConverterRow {
+  surface: string;
+  current: boolean;
+  units: number;
+  /** Purchase revenue of requests with a unit (a user or session key): the numerator of revenue per unit. */
+  unitRevenue: number;
 }
 interface OutcomeRow {
   surface: string;
@@ -38,8 +49,9 @@ export interface KpiSet {
   revenue: number;
 }
 
-function kpis(req: PeriodRow | undefined, out: OutcomeRow | undefined, converted: number): KpiSet {
+function kpis(req: PeriodRow | undefined, out: OutcomeRow | undefined, converters: ConverterRow | undefined): KpiSet {
   const units = req?.units ?? 0;
+  const converted = converters?.units ?? 0;
   const impressions = out?.impressions ?? 0;
   const revenue = out?.revenue ?? 0;
   return {
@@ -47,36 +59,59 @@ function kpis(req: PeriodRow | undefined, out: OutcomeRow | undefined, converted
     units,
     ctr: impressions ? (out?.clicks ?? 0) / impressions : null,
     conversion: units ? Math.min(converted, units) / units : null,
-    revenuePerUnit: units ? revenue / units : null,
+    // Revenue of anonymous requests has no unit in the denominator, so none in the numerator either (break test: 25 → 1,025 over the same 20 units).
+    revenuePerUnit: units ? (converters?.unitRevenue ?? 0) / units : null,
     revenue,
   };
 }
 
-export async function executiveOverview(db: Db, input: { days: number }) {
-  const now = Date.now();
+/**
+ * Which days of a period the request log still has: a period that starts before retention's horizon
+ * (RETENTION_DAYS, server/system/retention.ts) is incomplete, and is not compared (a 28-day period
+ * against the 2 days of the one before that 30-day retention left read +1,062 % for flat traffic).
+ */
+export interface PeriodCoverage {
+  from: Date;
+  /** False when the period starts before `keptFrom`: its figures cover only the days from keptFrom on. */
+  complete: boolean;
+}
+
+/**
+ * Business figures per surface over the last `days` days against the `days` before, daily CTR and
+ * revenue, what shipped, where each surface's serving model stands. Rows stamped after now (a
+ * replica's fast clock) are left out, as the On-call page leaves them out.
+ * @returns per surface `current`, `previous` (KpiSet) and `change` (relative; null when either
+ *   period has no value or the previous period is incomplete), and `coverage` of both periods.
+ */
+export async function executiveOverview(db: Db, input: { days: number }, options: { now?: Date; retentionDays?: number } = {}) {
+  const at = options.now ?? new Date();
+  const now = at.getTime();
   const since = new Date(now - input.days * DAY);
   const previousSince = new Date(now - 2 * input.days * DAY);
+  const keptFrom = retainedFrom(at, options.retentionDays ?? env().RETENTION_DAYS);
+  const coverage = { keptFrom, current: { from: since, complete: since >= keptFrom }, previous: { from: previousSince, complete: previousSince >= keptFrom } };
   const [requests, outcomes, converters, daily, surfaces, experiments, shipped, rollouts] = await Promise.all([
     db.$queryRaw<PeriodRow[]>`
       SELECT surface, ts >= ${since} AS current, count(*)::int AS n, count(DISTINCT coalesce(user_key, session_key))::int AS units
-      FROM rerank_requests WHERE ts >= ${previousSince} GROUP BY 1, 2`,
+      FROM rerank_requests WHERE ts >= ${previousSince} AND ts <= ${at} GROUP BY 1, 2`,
     db.$queryRaw<OutcomeRow[]>`
       SELECT surface, request_ts >= ${since} AS current,
         count(*) FILTER (WHERE type = 'impression')::int AS impressions, count(*) FILTER (WHERE type = 'click')::int AS clicks,
         coalesce(sum(revenue), 0)::float8 AS revenue
-      FROM outcome_events WHERE request_ts >= ${previousSince} GROUP BY 1, 2`,
+      FROM outcome_events WHERE request_ts >= ${previousSince} AND request_ts <= ${at} GROUP BY 1, 2`,
     // Units with a purchase, keyed like the requests above (a purchase's request, by primary key).
-    db.$queryRaw<Array<{ surface: string; current: boolean; units: number }>>`
-      SELECT o.surface, o.request_ts >= ${since} AS current, count(DISTINCT coalesce(r.user_key, r.session_key))::int AS units
+    db.$queryRaw<ConverterRow[]>`
+      SELECT o.surface, o.request_ts >= ${since} AS current, count(DISTINCT coalesce(r.user_key, r.session_key))::int AS units,
+        coalesce(sum(o.revenue) FILTER (WHERE coalesce(r.user_key, r.session_key) IS NOT NULL), 0)::float8 AS "unitRevenue"
       FROM outcome_events o JOIN rerank_requests r ON r.request_id = o.request_id AND r.ts = o.request_ts
-      WHERE o.type = 'purchase' AND o.request_ts >= ${previousSince} GROUP BY 1, 2`,
+      WHERE o.type = 'purchase' AND o.request_ts >= ${previousSince} AND o.request_ts <= ${at} GROUP BY 1, 2`,
     db.$queryRaw<Array<{ day: Date; surface: string; impressions: number; clicks: number; revenue: number }>>`
-      SELECT date_trunc('day', request_ts) AS day, surface, count(*) FILTER (WHERE type = 'impression')::int AS impressions,
+      SELECT date_trunc('day', request_ts, 'UTC') AS day, surface, count(*) FILTER (WHERE type = 'impression')::int AS impressions,
         count(*) FILTER (WHERE type = 'click')::int AS clicks, coalesce(sum(revenue), 0)::float8 AS revenue
-      FROM outcome_events WHERE request_ts >= ${since} GROUP BY 1, 2 ORDER BY 1`,
+      FROM outcome_events WHERE request_ts >= ${since} AND request_ts <= ${at} GROUP BY 1, 2 ORDER BY 1`,
     db.surface.findMany({
       orderBy: { key: "asc" },
-      select: { key: true, name: true, modelAlias: true, killSwitch: true, model: { select: { name: true, aliases: { select: { name: true, updatedAt: true, version: { select: { version: true } } } } } } },
+      select: { key: true, name: true, modelAlias: true, killSwitch: true, model: { select: { id: true, name: true, aliases: { select: { name: true, updatedAt: true, version: { select: { id: true, version: true } } } } } } },
     }),
     db.experiment.groupBy({ by: ["status"], _count: { _all: true } }),
     db.experiment.findMany({
@@ -89,26 +124,29 @@ export async function executiveOverview(db: Db, input: { days: number }) {
     }),
   ]);
   const find = <T extends { surface: string; current: boolean }>(rows: T[], surface: string, current: boolean) => rows.find((r) => r.surface === surface && r.current === current);
+  const since_ = await servingSinceByAlias(db, surfaces);
+  const compared = (now: number | null, before: number | null) => (coverage.previous.complete ? relativeChange(now, before) : null);
   return {
     days: input.days,
+    coverage,
     surfaces: surfaces.map((s) => {
-      const current = kpis(find(requests, s.key, true), find(outcomes, s.key, true), find(converters, s.key, true)?.units ?? 0);
-      const previous = kpis(find(requests, s.key, false), find(outcomes, s.key, false), find(converters, s.key, false)?.units ?? 0);
+      const current = kpis(find(requests, s.key, true), find(outcomes, s.key, true), find(converters, s.key, true));
+      const previous = kpis(find(requests, s.key, false), find(outcomes, s.key, false), find(converters, s.key, false));
       const serving = s.model?.aliases.find((a) => a.name === s.modelAlias);
       const latestRollout = rollouts.find((r) => r.surface.key === s.key);
       return {
         key: s.key, name: s.name, killSwitch: s.killSwitch,
-        serving: s.model && serving ? { model: s.model.name, alias: s.modelAlias, version: serving.version.version, since: serving.updatedAt } : null,
+        serving: s.model && serving ? { model: s.model.name, alias: s.modelAlias, version: serving.version.version, since: since_.get(`${s.model.id}\u0000${s.modelAlias}`) ?? serving.updatedAt } : null,
         rollout: latestRollout
           ? { status: latestRollout.status, percent: latestRollout.currentPercent, version: latestRollout.model.versions.find((v) => v.id === latestRollout.toVersionId)?.version ?? null, startedAt: latestRollout.startedAt, endedAt: latestRollout.endedAt }
           : null,
         current,
         previous,
         change: {
-          ctr: relativeChange(current.ctr, previous.ctr),
-          conversion: relativeChange(current.conversion, previous.conversion),
-          revenuePerUnit: relativeChange(current.revenuePerUnit, previous.revenuePerUnit),
-          requests: relativeChange(current.requests, previous.requests),
+          ctr: compared(current.ctr, previous.ctr),
+          conversion: compared(current.conversion, previous.conversion),
+          revenuePerUnit: compared(current.revenuePerUnit, previous.revenuePerUnit),
+          requests: compared(current.requests, previous.requests),
         },
         daily: daily.filter((d) => d.surface === s.key).map((d) => ({ day: d.day, ctr: d.impressions ? d.clicks / d.impressions : null, revenue: d.revenue })),
       };
@@ -119,4 +157,22 @@ export async function executiveOverview(db: Db, input: { days: number }) {
       surface: r.surface.key, model: r.model.name, version: r.model.versions.find((v) => v.id === r.toVersionId)?.version ?? null, status: r.status, percent: r.currentPercent, startedAt: r.startedAt, endedAt: r.endedAt,
     })),
   };
+}
+
+/**
+ * Since when each serving alias (model id + alias) has pointed at its current version: the start of
+ * its open stint in the promotion history, where a move onto the version already served is no new
+ * stint (README, Serving history). Aliases without history are left out (the caller falls back to
+ * the alias row's updatedAt, which such a no-op move also touches).
+ */
+async function servingSinceByAlias(db: Db, surfaces: Array<{ modelAlias: string; model: { id: string; aliases: Array<{ name: string; version: { id: string } }> } | null }>): Promise<Map<string, Date>> {
+  const since = new Map<string, Date>();
+  for (const s of surfaces) {
+    const key = s.model ? `${s.model.id}\u0000${s.modelAlias}` : null;
+    if (!s.model || !key || since.has(key)) continue;
+    const current = s.model.aliases.find((a) => a.name === s.modelAlias)?.version.id;
+    const open = stintsOf(await aliasChanges(db, s.model.id, s.modelAlias)).at(-1);
+    if (open && open.until === null && open.versionId === current && open.from) since.set(key, open.from);
+  }
+  return since;
 }

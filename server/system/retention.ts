@@ -31,6 +31,9 @@ export interface RetentionResult {
   errorMinutes: number;
 }
 
+/** The first instant retention keeps as of `now`: the start of the UTC day `retentionDays` before today's (earlier day partitions are dropped). */
+export const retainedFrom = (now: Date, retentionDays: number): Date => new Date(utcDay(now).getTime() - retentionDays * 86_400_000);
+
 /**
  * Applies retention as of `now` (default: now) keeping `retentionDays` (default RETENTION_DAYS)
  * whole UTC days before today. Writes one audit entry (action retention.drop) when it removed
@@ -39,7 +42,7 @@ export interface RetentionResult {
 export async function runRetention(options: { retentionDays?: number; now?: Date; actor?: Actor; log?: (line: string) => void; retryDelaysMs?: number[] } = {}): Promise<RetentionResult> {
   const retentionDays = options.retentionDays ?? env().RETENTION_DAYS;
   const now = options.now ?? new Date();
-  const keptFrom = new Date(utcDay(now).getTime() - retentionDays * 86_400_000);
+  const keptFrom = retainedFrom(now, retentionDays);
   const client = await connectClient({ connectionString: databaseUrl() });
   let created: string[];
   let dropped: string[];

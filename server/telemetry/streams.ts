@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import path from "node:path";
 import { databaseUrl } from "../db/client";
+import { inUtc } from "../db/pgClient";
 import { copyBatch, ThreadedPool, type CopyStatement, type Queryable } from "../db/threadedPool";
 import { COPY_NULL, copyTextLine, parseCopyTextLine } from "../domain/copyText";
 import { servedListJson } from "../domain/ranking/servedList";
@@ -477,7 +478,7 @@ export function telemetry(): Streams {
   // The pool runs in a thread of its own (ThreadedPool): encoding a batch, the socket writes and
   // parsing the answers stay off the event loop that serves requests. Connections the server drops
   // are dropped from the pool; the next write reconnects.
-  const pool = new ThreadedPool({ connectionString: url, max: 2, connectionTimeoutMillis: 2000, query_timeout: 5000 });
+  const pool = new ThreadedPool(inUtc({ connectionString: url, max: 2, connectionTimeoutMillis: 2000, query_timeout: 5000 }));
   const sink = postgresTelemetrySink(pool);
   const replays: Streams["replays"] = [];
   const maxBufferedBytes = env().TELEMETRY_BUFFER_MAX_BYTES;

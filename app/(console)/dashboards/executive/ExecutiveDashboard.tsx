@@ -15,18 +15,19 @@ const PERIODS = [
 const pct = (v: number | null, digits = 2) => (v === null ? "—" : `${(v * 100).toFixed(digits)}%`);
 const money = (v: number | null) => (v === null ? "—" : v.toFixed(2));
 
-function Change({ value }: { value: number | null }) {
+function Change({ value, comparable = true }: { value: number | null; comparable?: boolean }) {
+  if (!comparable) return <Text span size="xs" c="dimmed">not compared: the earlier period is past retention</Text>;
   if (value === null) return <Text span size="xs" c="dimmed">no earlier figure</Text>;
   const color = value > 0 ? "teal" : value < 0 ? "red" : "dimmed";
   return <Text span size="xs" c={color} fw={600}>{value > 0 ? "▲" : value < 0 ? "▼" : "■"} {(Math.abs(value) * 100).toFixed(1)}% vs previous</Text>;
 }
 
-function Kpi({ label, definition, value, change, testId }: { label: string; definition?: string; value: string; change: number | null; testId?: string }) {
+function Kpi({ label, definition, value, change, comparable, testId }: { label: string; definition?: string; value: string; change: number | null; comparable?: boolean; testId?: string }) {
   return (
     <Stack gap={0}>
       {definition ? <HelpTip label={definition} multiline w={260}><Text size="xs" c="dimmed" fw={600}>{label}</Text></HelpTip> : <Text size="xs" c="dimmed" fw={600}>{label}</Text>}
       <Text fw={700} size="lg" data-testid={testId}>{value}</Text>
-      <Change value={change} />
+      <Change value={change} comparable={comparable} />
     </Stack>
   );
 }
@@ -37,8 +38,15 @@ export function ExecutiveDashboard() {
   const overview = useQuery({ ...trpc.executive.overview.queryOptions({ days: Number(days) }), refetchInterval: 30_000 });
   if (!overview.data) return overview.error ? <Alert color="red">{overview.error.message}</Alert> : <Loader />;
   const o = overview.data;
+  const keptFrom = new Date(o.coverage.keptFrom).toISOString().slice(0, 10);
+  const comparable = o.coverage.previous.complete;
   return (
     <Stack>
+      {!comparable && (
+        <Alert color="gray" data-testid="exec-coverage">
+          The request log is kept from {keptFrom} (RETENTION_DAYS): {o.coverage.current.complete ? `the ${o.days} days before this period are only partly kept, so changes are not shown` : `only part of this period is kept, and none of the one before`}.
+        </Alert>
+      )}
       <Group justify="space-between">
         <Text size="sm" c="dimmed">
           Experiments: {o.experiments.running ?? 0} running · {o.experiments.shipped ?? 0} shipped · {o.experiments.stopped ?? 0} stopped · {o.experiments.draft ?? 0} drafts
@@ -57,10 +65,10 @@ export function ExecutiveDashboard() {
             <Text size="xs" c="dimmed">last {o.days} {o.days === 1 ? "day" : "days"} against the {o.days} before</Text>
           </Group>
           <SimpleGrid cols={{ base: 2, md: 5 }}>
-            <Kpi label="Requests" value={s.current.requests.toLocaleString()} change={s.change.requests} testId="kpi-requests" />
-            <Kpi label={METRIC_CATALOGUE.ctr.label} definition={METRIC_CATALOGUE.ctr.definition} value={pct(s.current.ctr)} change={s.change.ctr} testId="kpi-ctr" />
-            <Kpi label={METRIC_CATALOGUE.conversion.label} definition={METRIC_CATALOGUE.conversion.definition} value={pct(s.current.conversion)} change={s.change.conversion} testId="kpi-conversion" />
-            <Kpi label={METRIC_CATALOGUE.revenue_per_session.label} definition={METRIC_CATALOGUE.revenue_per_session.definition} value={money(s.current.revenuePerUnit)} change={s.change.revenuePerUnit} testId="kpi-rps" />
+            <Kpi label="Requests" value={s.current.requests.toLocaleString()} change={s.change.requests} comparable={comparable} testId="kpi-requests" />
+            <Kpi label={METRIC_CATALOGUE.ctr.label} definition={METRIC_CATALOGUE.ctr.definition} value={pct(s.current.ctr)} change={s.change.ctr} comparable={comparable} testId="kpi-ctr" />
+            <Kpi label={METRIC_CATALOGUE.conversion.label} definition={METRIC_CATALOGUE.conversion.definition} value={pct(s.current.conversion)} change={s.change.conversion} comparable={comparable} testId="kpi-conversion" />
+            <Kpi label={METRIC_CATALOGUE.revenue_per_session.label} definition={METRIC_CATALOGUE.revenue_per_session.definition} value={money(s.current.revenuePerUnit)} change={s.change.revenuePerUnit} comparable={comparable} testId="kpi-rps" />
             <Kpi label="Revenue" value={money(s.current.revenue)} change={null} />
           </SimpleGrid>
           {s.daily.length > 1 && (
