@@ -33,10 +33,35 @@ export interface EncodeOptions {
   exhaustive?: boolean;
 }
 
-/** Index of the last whitespace character in document[from, at] (so document.slice(0, index) ends before it), or -1. */
-function lastWhitespaceAtOrBefore(document: string, at: number, from: number): number {
+/**
+ * Whitespace every pre-tokeniser here splits on: space, tab, line feed, carriage return and the
+ * Unicode space separators (Zs). Not JavaScript's \s, which also takes \v, \f and U+FEFF: BERT's
+ * normaliser deletes those (control and format characters), joining the words on either side, so a
+ * cut there changed the kept tokens (break test: "…qzxj\vqqq…" kept 160, 237… where the whole
+ * document gives 1, 75…).
+ */
+const SPLITTING_WHITESPACE = /[ \t\n\r\p{Zs}]/u;
+
+/**
+ * Characters BERT's pre-tokeniser makes tokens of their own, whatever is next to them (so a cut just
+ * before one leaves every word of the prefix whole): its punctuation (ASCII symbols and Unicode P*)
+ * and CJK ideographs (BertNormalizer's handle_chinese_chars spaces them). A document without
+ * whitespace — Chinese or Japanese text, a URL, base64 — tokenised whole before (100,000 CJK
+ * characters: 500 ms on the scoring thread, counted as the model's time, which opened the surface's
+ * circuit for every caller).
+ */
+const BERT_OWN_TOKEN = /[!-/:-@[-`{-~\p{P}\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\u{20000}-\u{2a6df}\u{2a700}-\u{2ceaf}\u{2f800}-\u{2fa1f}]/u;
+
+/**
+ * Index of the last cut point in document[from, at] (so document.slice(0, index) ends just before
+ * it), or -1: a splitting whitespace, or with `bertPunctuation` one of BERT's own-token characters.
+ */
+function lastCutAtOrBefore(document: string, at: number, from: number, bertPunctuation: boolean): number {
   for (let i = Math.min(at, document.length - 1); i >= from; i--) {
-    if (/\s/.test(document[i]!)) return i;
+    // At a high surrogate this is the whole astral character (a CJK extension ideograph); at a low one, a lone half that matches nothing.
+    const c = String.fromCodePoint(document.codePointAt(i)!);
+    if (SPLITTING_WHITESPACE.test(c)) return i;
+    if (bertPunctuation && BERT_OWN_TOKEN.test(c)) return i;
   }
   return -1;
 }
@@ -48,6 +73,8 @@ function lastWhitespaceAtOrBefore(document: string, at: number, from: number): n
  */
 export class PairEncoder {
   readonly tokenizer: Tokenizer;
+  /** BERT's pre-tokeniser (it splits on punctuation and CJK too): more places to cut a long document at. */
+  private readonly bertPreTokenizer: boolean;
   /** Every id the tokenizer can emit is below this (added tokens included). */
   readonly vocabSize: number;
   private readonly ids: Map<string, number>;
@@ -70,6 +97,8 @@ export class PairEncoder {
     this.unkId = (model?.unk_token !== undefined ? this.ids.get(model.unk_token) : undefined) ?? 0;
     this.padId = this.ids.get("[PAD]") ?? this.ids.get("<pad>") ?? 0;
     this.pairOverhead = this.postProcess(["a"], ["b"]).tokens.length - 2;
+    const preTokenizer = (tokenizerJson as { pre_tokenizer?: { type?: string } | null }).pre_tokenizer;
+    this.bertPreTokenizer = preTokenizer?.type === "BertPreTokenizer";
   }
 
   /** The ids of one pair and whether it was truncated; `maxLength` counts the special tokens. */
@@ -104,11 +133,12 @@ export class PairEncoder {
    * A 100,000-character document costs the tokens the model can read, not 100,000 characters of
    * tokenising. Cut before whitespace, every word of the prefix is whole, and the pre-tokenisers of
    * BERT (WordPiece), byte-level BPE and Metaspace split on whitespace, so the prefix's tokens are
-   * the whole document's first tokens (a prefix with no whitespace to cut at tokenises the document).
+   * the whole document's first tokens; BERT's also on punctuation and CJK ideographs, so with it a
+   * prefix may end before one of those too (a document with nothing to cut at is tokenised whole).
    */
   private leadingTokens(document: string, wanted: number): string[] {
     for (let chars = Math.max(256, wanted * 8); chars < document.length; chars *= 4) {
-      const cut = lastWhitespaceAtOrBefore(document, chars, chars >> 1);
+      const cut = lastCutAtOrBefore(document, chars, chars >> 1, this.bertPreTokenizer);
       if (cut < 0) break;
       const tokens = this.tokenizer.tokenize(document.slice(0, cut));
       if (tokens.length >= wanted) return tokens;

@@ -58,7 +58,8 @@ describe("demo cross-encoder", () => {
 
   it("tokenises only what the pair can keep, with the same ids and truncation as tokenising the whole document", () => {
     const word = fc.oneof(fc.constantFrom("lamp", "Headphones", "électronique", "台灯", "💡", "e\u0301", "x".repeat(120), "a,b.c", "don't"), fc.string({ minLength: 1, maxLength: 12 }));
-    const space = fc.constantFrom(" ", "  ", "\n", "\t", " \u00a0 ");
+    // Separators BERT deletes (\v, \f, U+FEFF: control and format characters) join words; punctuation and CJK runs split them without whitespace.
+    const space = fc.constantFrom(" ", "  ", "\n", "\t", " \u00a0 ", "\v", "\f", "\ufeff", "", "!", "漢字", "\u{20021}", "/+", "\u2028");
     const document = fc.array(fc.tuple(word, space), { maxLength: 900 }).map((parts) => parts.map(([w, s]) => w + s).join(""));
     fc.assert(
       fc.property(fc.string({ maxLength: 60 }), document, fc.option(fc.integer({ min: 1, max: 40 }), { nil: undefined }), (query, doc, maxTokensPerDoc) => {
@@ -67,6 +68,24 @@ describe("demo cross-encoder", () => {
       }),
       { numRuns: 300 },
     );
+  });
+
+  it("a 100,000-character document without whitespace (CJK, punctuation, base64) costs a few thousand characters of tokenising, with the whole document's tokens (break test: 500 ms on the scoring thread opened the surface's circuit for everyone)", () => {
+    const base64 = Buffer.from(Array.from({ length: 75_000 }, (_, i) => (i * 7919) % 251)).toString("base64");
+    const documents = ["漢".repeat(100_000), "!".repeat(100_000), base64.slice(0, 100_000), "q".repeat(110) + "\v" + "漢字".repeat(50_000)];
+    const tokenize = model.encoder.tokenizer.tokenize.bind(model.encoder.tokenizer);
+    for (const document of documents) {
+      const lengths: number[] = [];
+      model.encoder.tokenizer.tokenize = (text: string) => (lengths.push(text.length), tokenize(text));
+      let bounded;
+      try {
+        bounded = model.encoder.encodePair("lamp", document, { maxLength: bundle.config.maxLength });
+      } finally {
+        model.encoder.tokenizer.tokenize = tokenize;
+      }
+      expect(Math.max(...lengths), document.slice(0, 20)).toBeLessThanOrEqual(1024);
+      expect(bounded, document.slice(0, 20)).toEqual(model.encoder.encodePair("lamp", document, { maxLength: bundle.config.maxLength, exhaustive: true }));
+    }
   });
 
   it("a 99,000-character document costs a few thousand characters of tokenising, not all of them", () => {
