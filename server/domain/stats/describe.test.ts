@@ -26,6 +26,14 @@ describe("quantileSorted", () => {
 });
 
 describe("histogram", () => {
+  it("counts a value on a bin edge in the bin it opens (break test: overlap@10 of 0.3, 0.6, 0.7 and τ of −0.8, 0.4, −0.6, 0.2 fell one bin low)", () => {
+    const counts = (values: number[], min: number, max: number) => histogram(values, { min, max, bins: 10 }).map((b) => b.count);
+    expect(counts([0.3, 0.6, 0.7], 0, 1)).toEqual([0, 0, 0, 1, 0, 0, 1, 1, 0, 0]);
+    expect(counts([-0.8, 0.4, -0.6, 0.2], -1, 1)).toEqual([0, 1, 1, 0, 0, 0, 1, 1, 0, 0]);
+    // Every k/10 an overlap@10 can take lands in bin k (10/10 in the last, which includes max).
+    expect(counts(Array.from({ length: 11 }, (_, k) => k / 10), 0, 1)).toEqual([1, 1, 1, 1, 1, 1, 1, 1, 1, 2]);
+  });
+
   it("bins values by width, includes max in the last bin, clamps outliers and skips non-finite values", () => {
     const bins = histogram([0, 0.05, 0.1, 0.55, 1, 1.7, -3, Number.NaN, Infinity], { min: 0, max: 1, bins: 10 });
     expect(bins).toHaveLength(10);
