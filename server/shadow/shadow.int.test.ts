@@ -13,6 +13,8 @@ import { metrics } from "../telemetry/metrics";
 import { telemetry } from "../telemetry/streams";
 import { createTestSurface, failingModelOnnx } from "../testing/models";
 import { callerAs } from "../testing/callers";
+import { testActor } from "../testing/actors";
+import { configureStage2 } from "../surfaces/stage2";
 
 // Shadow traffic on real PostgreSQL and real onnxruntime sessions: sampled requests are scored
 // again by the candidate after the response, with the same features and constraints, and stored
@@ -119,6 +121,24 @@ describe("shadow traffic", () => {
       expect(r.moves!.every((m) => m.move === 0)).toBe(true);
       expect(r.shadow_ranking.map((i) => i.id)).toEqual(r.primary_ranking.map((i) => i.id));
     }
+  });
+
+  it("on a cascade, compares the candidate with stage 1 (the serving model it stands for), not with what stage 2 made of its list (break test: an identical candidate read overlap@10 0.55)", async () => {
+    const db = getDb();
+    await createTestSurface(db, { key: "t-shadow-s2", bytes: demoModelBytes("candidate"), featureSpec: spec });
+    const copy = linearRankerOnnx([...DEMO_MODELS.linear.weights], DEMO_MODELS.linear.bias, { metadata: { model: "copy-of-v2-for-a-cascade" } });
+    await createTestSurface(db, { key: "t-shadow-cascade", bytes: demoModelBytes("linear"), featureSpec: spec, shadowBytes: copy, constraints: { blockedFlags: ["recalled", "adult"] } });
+    await configureStage2(db, { surface: "t-shadow-cascade", stage2: { model: "t-shadow-s2-model", alias: "production", rerankCount: 20, budgetMs: 5000 } }, testActor("shadow-test"));
+    await configure("t-shadow-cascade", "shadow", 1);
+    const responses = await send("t-shadow-cascade", ["cascade-1", "cascade-2", "cascade-3"]);
+    const records = await recordsOf("t-shadow-cascade");
+    expect(records).toHaveLength(3);
+    for (const r of records) {
+      expect([r.overlap_at_10, r.rbo, r.kendall_tau, r.spearman_rho]).toEqual([1, 1, 1, 1]);
+      expect(r.shadow_ranking.map((i) => i.id)).toEqual(r.primary_ranking.map((i) => i.id));
+    }
+    // Stage 2 did reorder what was served: the served lists are not stage 1's.
+    expect(records.map((r) => r.primary_ranking.map((i) => i.id))).not.toEqual(responses.map((r) => r.items.map((i) => i.id)));
   });
 
   it("mirrors exactly the requests in the deterministic sample", async () => {
