@@ -115,6 +115,7 @@ describe("the front door with the real endpoints", () => {
     const get = await fetch(`${frontDoor.url}/api/v1/rerank`);
     expect(get.status).toBe(405);
     expect((await get.json()).error.message).toBe("method: /api/v1/rerank takes POST, not GET");
+    expect(get.headers.get("allow")).toBe("POST"); // RFC 9110 §15.5.6
     // An anonymous visitor of a console page is sent to sign in, and back afterwards.
     const anonymous = await fetch(`${frontDoor.url}/dashboards/oncall?hours=6`, { redirect: "manual" });
     expect(anonymous.status).toBe(302);

@@ -135,7 +135,8 @@ const servingAdmission = () => (admissionHolder.__rerankAdmission ??= new FairSh
 async function serveOwn(req: IncomingMessage, res: ServerResponse, route: Exclude<Route, { kind: "next" }>, settings: FrontDoorSettings): Promise<void> {
   const sendError = (res: ServerResponse, status: number, error: ErrorBody["error"], options?: { close?: boolean; headers?: Record<string, string> }) => sendRouteError(res, route, status, error, options);
   if ((route.kind === "rerank" || route.kind === "textRerank" || route.kind === "events") && req.method !== "POST") {
-    return sendError(res, 405, { code: "METHOD_NOT_ALLOWED", message: `method: ${req.url?.split("?")[0]} takes POST, not ${req.method}` });
+    // RFC 9110 §15.5.6: a 405 names the methods the resource takes.
+    return sendError(res, 405, { code: "METHOD_NOT_ALLOWED", message: `method: ${req.url?.split("?")[0]} takes POST, not ${req.method}` }, { headers: { allow: "POST" } });
   }
   // The upload streams its own body to a temporary file (./upload.ts).
   const takesBody = req.method !== "GET" && req.method !== "HEAD" && route.kind !== "upload";

@@ -32,6 +32,8 @@ export interface TextRerankResponse {
   meta: {
     api_version: { version: string };
     billed_units: { search_units: number };
+    /** Documents the surface's constraints removed, by index, with why (absent when none). */
+    removed_documents?: Array<{ index: number; reason: string }>;
     /** Documents cut to the model's length or max_tokens_per_doc. */
     truncated_documents: number;
     /** The registry version that ranked, the surface and, when in one, the experiment's variant. */
@@ -118,6 +120,9 @@ function cohereResponse(input: TextRerankRequest, response: RerankResponse, ids:
   const warnings: string[] = [];
   if (truncated > 0) warnings.push(`${truncated} of ${input.documents.length} documents were truncated to fit the model's tokens per pair${input.max_tokens_per_doc ? ` or max_tokens_per_doc ${input.max_tokens_per_doc}` : ""}`);
   if (response.fallback.used) warnings.push(`the model did not rank this request (${response.fallback.reason}): served by ${response.fallback.servedBy === "cascade" ? "the surface's fallback model" : "request order"}`);
+  // Documents the surface's constraints removed (a blocked flag): said, so a client can tell them from those top_n cut (break test: they vanished without a trace).
+  const removed = response.removed.flatMap((r) => (indexOf.has(r.id) ? [{ index: indexOf.get(r.id)!, reason: r.reason }] : []));
+  if (removed.length > 0) warnings.push(`${removed.length} of ${input.documents.length} documents were removed by the surface's constraints (${[...new Set(removed.map((r) => r.reason))].join(", ")}): they are not in results`);
   const { modelVersion, fallback, variant, stage2 } = response;
   if (stage2 && stage2.status !== "served") {
     warnings.push(`stage 2${stage2.model ? ` (${stage2.model.name} v${stage2.model.version})` : ""} did not rescore (${stage2.reason ?? stage2.status}): stage 1's order serves`);
@@ -127,8 +132,10 @@ function cohereResponse(input: TextRerankRequest, response: RerankResponse, ids:
     results,
     meta: {
       api_version: { version: String(apiVersion) },
-      billed_units: { search_units: 1 },
+      // Cohere bills one search unit per query and up to 100 documents.
+      billed_units: { search_units: Math.max(1, Math.ceil(input.documents.length / 100)) },
       truncated_documents: truncated,
+      ...(removed.length ? { removed_documents: removed } : {}),
       model: { surface: response.surface, name: modelVersion?.name ?? null, version: modelVersion?.version ?? null, alias: modelVersion?.alias ?? null, variant: variant?.key ?? null },
       fallback: { used: fallback.used, reason: fallback.reason, served_by: fallback.servedBy },
       ...(stage2 ? { stage2: { status: stage2.status, reason: stage2.reason, model: stage2.model, rerank_count: stage2.rerankCount, reranked: stage2.reranked.length, ms: stage2.ms } } : {}),

@@ -349,5 +349,20 @@ describe("Cohere-compatible rerank: break-test findings", () => {
     const get = await fetch(`${frontDoor.url}/v2/rerank`, { headers: { authorization: `Bearer ${token}` } });
     expect(get.status).toBe(405);
     expect((await get.json()).message).toBe("method: /v2/rerank takes POST, not GET");
+    expect(get.headers.get("allow")).toBe("POST");
+  });
+
+  it("bills a search unit per 100 documents, and names the documents the surface's constraints removed (break test: they vanished without a trace)", async () => {
+    const headers = { authorization: `Bearer ${token}` };
+    const many = await frontDoor.post("/v2/rerank", { model: DEMO_TEXT_SURFACE, query: "lamp", documents: Array.from({ length: 250 }, (_, i) => `lamp ${i}`) }, { headers });
+    const manyBody = await many.json();
+    expect(manyBody.meta?.billed_units, JSON.stringify(manyBody).slice(0, 300)).toEqual({ search_units: 3 });
+    const flagged = await getDb().catalogItem.findMany({ where: { safetyFlags: { hasSome: ["recalled", "adult"] } }, select: { id: true }, orderBy: { id: "asc" }, take: 2 });
+    const clean = await getDb().catalogItem.findFirstOrThrow({ where: { safetyFlags: { isEmpty: true } }, select: { id: true } });
+    const documents = [{ id: clean.id, text: "Ultra Yoga Mat" }, ...flagged.map((f) => ({ id: f.id, text: "lamp" }))];
+    const answer = await (await frontDoor.post("/v2/rerank", { model: "product-search", query: "yoga mat", documents, top_n: 3 }, { headers })).json();
+    expect(answer.results.map((r: { index: number }) => r.index)).toEqual([0]);
+    expect(answer.meta.removed_documents.map((r: { index: number }) => r.index).sort()).toEqual([1, 2]);
+    expect(answer.meta.warnings).toContainEqual(expect.stringMatching(/^2 of 3 documents were removed by the surface's constraints \(.+\): they are not in results$/));
   });
 });
