@@ -1,5 +1,7 @@
 import { allowedSurfaces, callerOf, type Principal } from "../../auth/principal";
 import { InvalidInputError } from "../../errors";
+import { peekModel } from "../../inference/sessions";
+import { surfaceConfigs } from "../../surfaces/configCache";
 import { rerank } from "../pipeline";
 import { ITEM_ID_MAX_CHARS, type RerankRequest, type RerankResponse } from "../schema";
 import { surfaceForModel } from "./models";
@@ -84,11 +86,40 @@ function checkRankFields(input: TextRerankRequest): void {
   });
 }
 
+/**
+ * Refuses (400 on documents[i]) an object document, sent without rank_fields, that has neither `text`
+ * (Cohere's field) nor any field the surface's cross-encoders read (their textFields): it would be
+ * ranked on empty text, silently (break test: {"body": "lamp lamp"} scored as an empty document).
+ * Judged by the surface's cross-encoders open in this process (a served model is opened at start or
+ * when it becomes served); none open (a tabular surface, a configuration not read yet): not judged.
+ */
+function checkDocumentFields(input: TextRerankRequest, surface: string): void {
+  if (input.rank_fields) return;
+  const config = surfaceConfigs().peek(surface);
+  const refs = [config?.primary, config?.fallback, config?.rollout?.canary, config?.stage2?.ref];
+  const read = new Set(["text"]);
+  let known = false;
+  for (const ref of refs) {
+    const handle = ref ? peekModel(ref.versionId) : undefined;
+    if (handle?.kind !== "cross-encoder") continue;
+    known = true;
+    for (const f of handle.config.textFields) read.add(f);
+  }
+  // No cross-encoder of the surface open here (a tabular surface ranks object documents by their ids): nothing to judge by.
+  if (!known) return;
+  input.documents.forEach((d, i) => {
+    if (typeof d === "object" && ![...read].some((f) => Object.hasOwn(d, f) && d[f] !== undefined && d[f] !== null)) {
+      throw new InvalidInputError(`documents[${i}]`, `has none of the fields the model reads (${[...read].map((f) => JSON.stringify(f)).join(", ")}; its fields: ${Object.keys(d).slice(0, 8).map((f) => JSON.stringify(f)).join(", ") || "none"}): send its text as "text", or name its fields in rank_fields`);
+    }
+  });
+}
+
 export async function textRerank(input: TextRerankRequest, apiVersion: 1 | 2, principal: Principal | null, resolved?: (surface: string) => void): Promise<TextRerankResponse> {
   // Authorized before anything is answered about the name: only the key's own surfaces are candidates.
   checkRankFields(input);
   const surface = await surfaceForModel(input.model, allowedSurfaces(principal));
   resolved?.(surface);
+  checkDocumentFields(input, surface);
   const ids = candidateIds(input.documents);
   const n = input.documents.length;
   const request: RerankRequest = {

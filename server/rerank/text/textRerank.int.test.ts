@@ -352,6 +352,19 @@ describe("Cohere-compatible rerank: break-test findings", () => {
     expect(get.headers.get("allow")).toBe("POST");
   });
 
+  it("refuses an object document with neither text nor a field the model reads, naming it (break test: {body} was ranked as empty text); its textFields and text pass", async () => {
+    const headers = { authorization: `Bearer ${token}` };
+    const refused = await frontDoor.post("/v1/rerank", { model: DEMO_TEXT_SURFACE, query: "lamp", documents: [{ text: "lamp" }, { body: "lamp lamp" }] }, { headers });
+    expect(refused.status).toBe(400);
+    const body = await refused.json();
+    expect(body.message).toBe(body.error.message);
+    expect(body.error.fields).toEqual([{ path: "documents[1]", message: expect.stringMatching(/^has none of the fields the model reads \("text", "title", "category"; its fields: "body"\): send its text as "text", or name its fields in rank_fields$/) }]);
+    const passes = await frontDoor.post("/v2/rerank", { model: DEMO_TEXT_SURFACE, query: "lamp", documents: [{ text: "lamp" }, { title: "Bright Lamp", category: "home" }, "lamp"] }, { headers });
+    expect(passes.status).toBe(200);
+    const named = await frontDoor.post("/v2/rerank", { model: DEMO_TEXT_SURFACE, query: "lamp", documents: [{ body: "lamp lamp" }], rank_fields: ["body"] }, { headers });
+    expect(named.status).toBe(200);
+  });
+
   it("bills a search unit per 100 documents, and names the documents the surface's constraints removed (break test: they vanished without a trace)", async () => {
     const headers = { authorization: `Bearer ${token}` };
     const many = await frontDoor.post("/v2/rerank", { model: DEMO_TEXT_SURFACE, query: "lamp", documents: Array.from({ length: 250 }, (_, i) => `lamp ${i}`) }, { headers });
