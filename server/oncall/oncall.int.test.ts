@@ -5,6 +5,7 @@ import { demoFeatureSpec, demoModelBytes } from "../demo/models";
 import { linearRankerOnnx } from "../domain/onnx/linear";
 import { rerank } from "../rerank/pipeline";
 import { countRerankError, flushRerankErrors, UNATTRIBUTED_SURFACE } from "../telemetry/errorTally";
+import { metrics } from "../telemetry/metrics";
 import { telemetry } from "../telemetry/streams";
 import { createTestSurface } from "../testing/models";
 import { callerAs } from "../testing/callers";
@@ -62,7 +63,7 @@ describe("on-call", () => {
     const s = (await caller().oncall.overview({ hours: 1 })).surfaces.find((x) => x.key === "t-oncall-fresh")!;
     // 5 bad of 25 (20 logged + 5 errors) against a 0.1 % budget: a burn of 200.
     expect(s.burn.availability.oneHour).toBeCloseTo(5 / 25 / 0.001, 6);
-    expect(s.alerts.filter((a) => a.sli === "availability").map((a) => a.alert)).toEqual(["RerankAvailabilityFastBurn", "RerankAvailabilitySlowBurn", "RerankAvailabilityBudgetBurn"]);
+    expect(s.alerts.filter((a) => a.sli === "availability").map((a) => a.alert)).toEqual(["RerankAvailabilityFastBurn", "RerankAvailabilitySlowBurn", "RerankAvailabilityBudgetBurn", "RerankAvailabilityLongBudgetBurn"]);
     await getDb().$executeRaw`DELETE FROM rerank_errors WHERE surface = 't-oncall-fresh'`;
   });
 
@@ -79,17 +80,18 @@ describe("on-call", () => {
     expect(await service()).toBeGreaterThanOrEqual(400);
 
     // Break test: a single 5xx before any surface was known. Its own series' ratio is 1 (a burn of
-    // 1000), which paged; against the service's 400-odd requests it burns ≈ 2.5: no alert fires.
+    // 1000), which paged; against the service's 400-odd requests it burns ≈ 2.5: no page fires. Only
+    // the 3-day ticket (over 1×: 1 in 400 kept up for 3 days would spend a quarter of the budget).
     countRerankError(UNATTRIBUTED_SURFACE);
     await flushRerankErrors();
     const one = await caller().oncall.overview({ hours: 1 });
     expect(one.unattributed.errors - before.unattributed.errors).toBe(1);
     expect(one.unattributed.burn.oneHour).toBeCloseTo(1 / (await service()) / 0.001, 6);
     expect(one.unattributed.burn.level).toBe("warn");
-    expect(one.alerts.filter((a) => a.surface === "unattributed")).toEqual([]);
+    expect(one.alerts.filter((a) => a.surface === "unattributed").map((a) => [a.alert, a.severity])).toEqual([["RerankAvailabilityLongBudgetBurn", "ticket"]]);
 
     // An outage: 57 more under the one label, and two rows of a name no surface has (written before
-    // labels were bounded): 60 of some 500 requests, a burn near 120 in every window: both pages and the ticket.
+    // labels were bounded): 60 of some 500 requests, a burn near 120 in every window: both pages and both tickets.
     for (let i = 0; i < 57; i++) countRerankError(UNATTRIBUTED_SURFACE);
     for (let i = 0; i < 2; i++) countRerankError("t-oncall-no-such-surface");
     await flushRerankErrors();
@@ -98,7 +100,7 @@ describe("on-call", () => {
     expect(after.unattributed.burn.oneHour).toBeCloseTo(60 / (await service()) / 0.001, 6);
     expect(after.unattributed.burn.sixHours).toBeCloseTo(after.unattributed.burn.oneHour!, 9);
     expect(after.unattributed.burn.level).toBe("page");
-    expect(after.alerts.filter((a) => a.surface === "unattributed").map((a) => a.alert)).toEqual(["RerankAvailabilityFastBurn", "RerankAvailabilitySlowBurn", "RerankAvailabilityBudgetBurn"]);
+    expect(after.alerts.filter((a) => a.surface === "unattributed").map((a) => a.alert)).toEqual(["RerankAvailabilityFastBurn", "RerankAvailabilitySlowBurn", "RerankAvailabilityBudgetBurn", "RerankAvailabilityLongBudgetBurn"]);
     expect(after.alerts[0]!.severity).toBe("page");
     // Charged to no surface: t-oncall's availability burn is what its own log says.
     const mine = (o: typeof after) => o.surfaces.find((x) => x.key === "t-oncall")!.burn.availability;
@@ -118,17 +120,18 @@ describe("on-call", () => {
     expect(s.burn.availability.oneHour).toBeCloseTo(0.2 / 0.001, 6);
     expect(s.burn.availability.level).toBe("page");
     expect(s.fallbackReasons).toEqual([{ reason: "kill_switch", count: 5 }]);
-    // Every window from 5 minutes to a day burns 200: all three multiwindow rules fire, pages first.
+    // Every window from 5 minutes to 3 days burns 200: all four multiwindow rules fire, pages first.
     // (The latency SLI is left out: the surface's first request loads its model, over 1 s on a busy machine.)
     expect(s.alerts.filter((a) => a.sli === "availability").map((a) => [a.alert, a.severity, a.longWindow, a.shortWindow])).toEqual([
       ["RerankAvailabilityFastBurn", "page", "1h", "5m"],
       ["RerankAvailabilitySlowBurn", "page", "6h", "30m"],
       ["RerankAvailabilityBudgetBurn", "ticket", "1d", "2h"],
+      ["RerankAvailabilityLongBudgetBurn", "ticket", "3d", "6h"],
     ]);
     expect(s.alerts[0]!.longBurn).toBeCloseTo(200, 6);
     expect(s.alerts[0]!.shortBurn).toBeCloseTo(200, 6);
     // Availability only, as above: a slow first request (the model's load) can fire the latency SLI too on a busy machine.
-    expect((await caller().oncall.overview({ hours: 1 })).alerts.filter((a) => a.surface === "t-oncall" && a.sli === "availability")).toHaveLength(3);
+    expect((await caller().oncall.overview({ hours: 1 })).alerts.filter((a) => a.surface === "t-oncall" && a.sli === "availability")).toHaveLength(4);
 
     await caller().oncall.killSwitch({ surface: "t-oncall", on: false, reason: "mitigated" });
     expect((await send("t-oncall", 1, "oc-unkilled"))[0]!.fallback.used).toBe(false);
@@ -301,5 +304,107 @@ describe("on-call", () => {
     expect(refused).toHaveLength(1);
     expect(refused[0]!.reason).toMatchObject({ code: "CONFLICT", message: expect.stringMatching(new RegExp(`rolled t-oncall-storm-model production back from v${before} to v\\d+ a moment ago`)) });
     expect(await serving()).toBe((done[0] as PromiseFulfilledResult<{ version: number }>).value.version);
+  });
+
+  // Rows written straight into the log: `n` requests of `surface` at now() + `at` seconds (i = 0 … n−1),
+  // the ones `fallback(i)` picks falling back for `reason`.
+  const logRows = (surface: string, n: number, at: string, latencyMs: string, fallback: string, reason: string) =>
+    getDb().$executeRawUnsafe(`
+      INSERT INTO rerank_requests (request_id, ts, surface, candidate_count, top_k, served, latency_ms, fallback_used, fallback_reason)
+      SELECT '${surface}-' || i || '-' || md5(random()::text), now() + (${at}) * interval '1 second', '${surface}', 10, 5, '[]', ${latencyMs}, ${fallback}, CASE WHEN ${fallback} THEN '${reason}' END
+      FROM generate_series(0, ${n - 1}) AS i`);
+
+  it("break test: rows stamped in the future (a replica with a fast clock) count in no card and no chart point until their time", async () => {
+    const db = getDb();
+    await db.surface.create({ data: { key: "t-oncall-clock", name: "t-oncall-clock" } });
+    // 10 requests 10 minutes ago, 2 of them fallbacks (timeout), 10 ms each; 5 slow model_error fallbacks stamped 20 minutes ahead.
+    await logRows("t-oncall-clock", 10, "-600", "10", "i < 2", "timeout");
+    await logRows("t-oncall-clock", 5, "1200", "5000", "true", "model_error");
+    const s = (await caller().oncall.overview({ hours: 1 })).surfaces.find((x) => x.key === "t-oncall-clock")!;
+    // The card counted 15 requests, a fallback rate of 7/15, a p99 near 5 s and model_error × 5, while the burns left them out.
+    expect(s.window).toMatchObject({ requests: 10, fallbackRate: 0.2, p50: 10, p99: 10 });
+    expect(s.fallbackReasons).toEqual([{ reason: "timeout", count: 2 }]);
+    expect(s.burn.availability.oneHour).toBe(200);
+    const series = await caller().oncall.series({ surface: "t-oncall-clock", hours: 1 });
+    expect(series.points.reduce((n, p) => n + p.requests, 0)).toBe(10);
+    expect(series.points.map((p) => p.fallbackRate)).toEqual([0.2]);
+    // The last point is the bucket in progress, stamped at its end: never past now's 5-minute bucket.
+    for (const p of series.points) expect(new Date(p.ts).getTime()).toBeLessThanOrEqual(Date.now() + 300_000);
+    await db.$executeRaw`DELETE FROM rerank_requests WHERE surface = 't-oncall-clock'`;
+    await db.surface.delete({ where: { key: "t-oncall-clock" } });
+  });
+
+  it("break test: 6 bad of 1,000 at 99.9 % burns 6 and pages (it read 5.999999999999995: a warning)", async () => {
+    const db = getDb();
+    await db.surface.create({ data: { key: "t-oncall-six", name: "t-oncall-six" } });
+    await logRows("t-oncall-six", 1000, "-60 - i * 0.06", "1", "i % 100 = 0 AND i < 600", "timeout");
+    const s = (await caller().oncall.overview({ hours: 1 })).surfaces.find((x) => x.key === "t-oncall-six")!;
+    expect(s.burn.availability).toEqual({ oneHour: 6, sixHours: 6, level: "page", note: null });
+    await db.$executeRaw`DELETE FROM rerank_requests WHERE surface = 't-oncall-six'`;
+    await db.surface.delete({ where: { key: "t-oncall-six" } });
+  });
+
+  it("break test: tickets a steady 2.5× leak over 3 days (LongBudgetBurn, 1× over 3 d and 6 h), which no 1-day rule saw", async () => {
+    const db = getDb();
+    await db.surface.create({ data: { key: "t-oncall-leak", name: "t-oncall-leak" } });
+    // 4,000 requests evenly over the last 3 days (one every 64.8 s), every 400th a fallback: 0.25 %, a burn of 2.5.
+    // Over 1 day 3 of 1,334 (2.25 < 3), over 6 h 1 of 334 (≈ 3 > 1), none in the last 2 hours.
+    await logRows("t-oncall-leak", 4000, "-i * 64.8", "1", "i % 400 = 200", "timeout");
+    const overview = await caller().oncall.overview({ hours: 1 });
+    const s = overview.surfaces.find((x) => x.key === "t-oncall-leak")!;
+    expect(s.alerts.map((a) => [a.alert, a.severity, a.longWindow, a.shortWindow])).toEqual([["RerankAvailabilityLongBudgetBurn", "ticket", "3d", "6h"]]);
+    expect(s.alerts[0]!.longBurn).toBe(2.5);
+    expect(s.alerts[0]!.shortBurn).toBeCloseTo(1 / 334 / 0.001, 9);
+    expect(overview.alerts.filter((a) => a.surface === "t-oncall-leak")).toHaveLength(1);
+    await db.$executeRaw`DELETE FROM rerank_requests WHERE surface = 't-oncall-leak'`;
+    await db.surface.delete({ where: { key: "t-oncall-leak" } });
+  });
+
+  it("break test: a surface whose objective is 100 % (slo_availability 1, set by SQL) degrades its own card only; the overview answered 500", async () => {
+    const db = getDb();
+    await db.surface.create({ data: { key: "t-oncall-perfect", name: "t-oncall-perfect", sloLatencyP99Ms: 5 } });
+    await db.$executeRaw`UPDATE surfaces SET slo_availability = 1 WHERE key = 't-oncall-perfect'`;
+    // 10 requests, one a fallback, two over the 5 ms target.
+    await logRows("t-oncall-perfect", 10, "-120", "CASE WHEN i < 2 THEN 50 ELSE 1 END", "i = 9", "timeout");
+    const overview = await caller().oncall.overview({ hours: 1 });
+    const s = overview.surfaces.find((x) => x.key === "t-oncall-perfect")!;
+    expect(s.slo.availability).toBe(1);
+    expect(s.burn.availability).toEqual({ oneHour: null, sixHours: null, level: "no_budget", note: "slo_availability: objective 100 %: no error budget" });
+    // Its latency SLI and its figures are unaffected.
+    expect(s.burn.latency).toEqual({ oneHour: 20, sixHours: 20, level: "page", note: null }); // 2 of 10 against a 1 % budget
+    expect(s.window).toMatchObject({ requests: 10, fallbackRate: 0.1 });
+    expect(s.alerts.every((a) => a.sli === "latency")).toBe(true);
+    // Every other card still has its burns.
+    expect(overview.surfaces.find((x) => x.key === "t-oncall")!.burn.availability).toMatchObject({ level: expect.stringMatching(/^(ok|warn|page)$/), note: null });
+    expect(overview.surfaces.filter((x) => x.key !== "t-oncall-perfect").every((x) => x.burn.availability.note === null)).toBe(true);
+    await db.$executeRaw`DELETE FROM rerank_requests WHERE surface = 't-oncall-perfect'`;
+    await db.surface.delete({ where: { key: "t-oncall-perfect" } });
+  });
+
+  it("break test: counts rerank_requests_slow_total against each surface's own p99 target, as the On-call page counts the log (Prometheus read the 50 ms bucket for every surface)", async () => {
+    const db = getDb();
+    // Targets set before either surface serves its first request (the config the pipeline caches has them):
+    // every response is slower than 1 µs; none is slower than 10 minutes.
+    await createTestSurface(db, { key: "t-oncall-tight", bytes: demoModelBytes("linear"), featureSpec: demoFeatureSpec() });
+    await createTestSurface(db, { key: "t-oncall-loose", bytes: demoModelBytes("linear"), featureSpec: demoFeatureSpec() });
+    await db.surface.update({ where: { key: "t-oncall-tight" }, data: { sloLatencyP99Ms: 0.001 } });
+    await db.surface.update({ where: { key: "t-oncall-loose" }, data: { sloLatencyP99Ms: 600_000 } });
+    const counted = async (surface: string) => (await metrics.slowRequests.get()).values.find((v) => v.labels.surface === surface)?.value;
+    await send("t-oncall-tight", 12, "oc-tight");
+    await send("t-oncall-loose", 12, "oc-loose");
+    // The On-call page's own count: logged rows with latency_ms > slo_latency_p99_ms.
+    const logged = async (surface: string) => {
+      const [row] = await db.$queryRaw<Array<{ slow: number }>>`
+        SELECT count(*) FILTER (WHERE r.latency_ms > s.slo_latency_p99_ms)::int AS slow FROM rerank_requests r JOIN surfaces s ON s.key = r.surface WHERE r.surface = ${surface}`;
+      return row!.slow;
+    };
+    expect(await logged("t-oncall-tight")).toBe(12);
+    expect(await counted("t-oncall-tight")).toBe(12);
+    // Within a loose target nothing counts, and the series exists at 0 (a ratio of 0, not a missing one).
+    expect(await logged("t-oncall-loose")).toBe(0);
+    expect(await counted("t-oncall-loose")).toBe(0);
+    const overview = await caller().oncall.overview({ hours: 1 });
+    expect(overview.surfaces.find((x) => x.key === "t-oncall-tight")!.burn.latency.oneHour).toBe(100); // 12 of 12 against a 1 % budget
+    expect(overview.surfaces.find((x) => x.key === "t-oncall-loose")!.burn.latency.oneHour).toBe(0);
   });
 });

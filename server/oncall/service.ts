@@ -4,7 +4,7 @@ import { auditRowOf } from "../audit/service";
 import type { Db } from "../db/client";
 import { DEPLOY_MARKER_ACTIONS, deployMarkerOf, type DeployMarker } from "../domain/audit/deployMarkers";
 import { subjects } from "../domain/audit/subject";
-import { BURN_WINDOWS, SLIS, availabilityBurnRate, burnAlertName, burnLevel, burnRate, firingBurnAlerts, unattributedBurnRate, type BurnLevel, type BurnWindow, type FiringBurnAlert, type Sli } from "../domain/stats/slo";
+import { BURN_WINDOWS, SLIS, availabilityBurnRate, burnAlertName, burnLevel, burnRate, firingBurnAlerts, objectiveProblem, unattributedBurnRate, type BurnLevel, type BurnWindow, type FiringBurnAlert, type Sli } from "../domain/stats/slo";
 import { Prisma } from "../db/generated/client";
 import { ConflictError, InvalidInputError, NotFoundError } from "../errors";
 import { aliasRollback, type AliasRollback } from "../history/service";
@@ -33,7 +33,8 @@ interface WindowRow {
   p99: number | null;
 }
 
-const windowStats = (db: Db, since: Date) =>
+/** The page's window, [since, now]: rows stamped after `now` (a replica with a fast clock) wait, as in burnCounts. */
+const windowStats = (db: Db, since: Date, now: Date) =>
   db.$queryRaw<WindowRow[]>`
     SELECT r.surface, count(*)::int AS requests, count(*) FILTER (WHERE r.fallback_used)::int AS fallbacks,
       count(*) FILTER (WHERE r.latency_ms > s.slo_latency_p99_ms)::int AS slow,
@@ -41,7 +42,7 @@ const windowStats = (db: Db, since: Date) =>
       percentile_cont(0.95) WITHIN GROUP (ORDER BY r.latency_ms) AS p95,
       percentile_cont(0.99) WITHIN GROUP (ORDER BY r.latency_ms) AS p99
     FROM rerank_requests r JOIN surfaces s ON s.key = r.surface
-    WHERE r.ts >= ${since}
+    WHERE r.ts >= ${since} AND r.ts <= ${now}
     GROUP BY r.surface`;
 
 /** The burn windows, shortest first. */
@@ -61,6 +62,9 @@ interface BurnCounts {
  * one pass over the longest window: one row per surface with three FILTERed counts per window (3.5×
  * faster than grouping rows into age bands, measured on 2M rows; docs/SCALE-OUT.md). The 5xx
  * answers come from one statement, so the unattributed ones are always within all of them.
+ * The longest window is 3 days (the long ticket): the statement's bounds on ts prune the request
+ * log to the 4 day partitions that overlap (now − 3 d, now]; it reads 3 days of rows where the
+ * 1-day window read one, and rows stamped after `now` (a fast clock) count in no window.
  */
 async function burnCounts(db: Db, now: Date): Promise<BurnCounts> {
   const since = (w: BurnWindow) => new Date(now.getTime() - BURN_WINDOWS[w] * 1000);
@@ -105,6 +109,21 @@ export interface ActiveAlert extends FiringBurnAlert {
 
 export type RollbackTarget = NonNullable<AliasRollback["target"]>;
 
+/**
+ * One SLI's burn over 1 h and 6 h (null: no traffic, or no budget) and what it calls for; level
+ * "no_budget" with a `note` naming the field when the surface's objective leaves no error budget
+ * (slo_availability 1: "slo_availability: objective 100 %: no error budget").
+ */
+export interface SliBurn {
+  oneHour: number | null;
+  sixHours: number | null;
+  level: BurnLevel | "no_budget";
+  note: string | null;
+}
+
+/** The note of an objective without an error budget, naming the field it came from; null when it has one. */
+const sloNote = (field: string, problem: string | null) => (problem ? `${field}: ${problem}` : null);
+
 export interface SurfaceHealth {
   key: string;
   name: string;
@@ -119,10 +138,7 @@ export interface SurfaceHealth {
   rollback: RollbackTarget | null;
   slo: { latencyP99Ms: number; availability: number };
   window: { requests: number; fallbackRate: number | null; p50: number | null; p95: number | null; p99: number | null };
-  burn: {
-    availability: { oneHour: number | null; sixHours: number | null; level: BurnLevel };
-    latency: { oneHour: number | null; sixHours: number | null; level: BurnLevel };
-  };
+  burn: { availability: SliBurn; latency: SliBurn };
   fallbackReasons: Array<{ reason: string; count: number }>;
   /** Multiwindow burn-rate alerts firing now, pages first. */
   alerts: ActiveAlert[];
@@ -132,16 +148,17 @@ export async function oncallOverview(db: Db, input: { hours: number }) {
   const at = new Date();
   const since = new Date(at.getTime() - input.hours * 3_600_000);
   const counting = burnCounts(db, at);
+  // Every query of the page ends at `at`: a row stamped later (a replica with a fast clock) counts in no card until then.
   const [surfaces, inWindow, { surfaces: perWindow }, reasons, unattributed] = await Promise.all([
     db.surface.findMany({
       orderBy: { key: "asc" },
       include: { model: { select: { id: true, name: true, aliases: { select: { name: true, version: { select: { id: true, version: true } } } } } } },
     }),
-    windowStats(db, since),
+    windowStats(db, since, at),
     counting,
     db.$queryRaw<Array<{ surface: string; reason: string; count: number }>>`
       SELECT surface, coalesce(fallback_reason, 'unknown') AS reason, count(*)::int AS count
-      FROM rerank_requests WHERE ts >= ${since} AND fallback_used GROUP BY surface, fallback_reason ORDER BY count DESC`,
+      FROM rerank_requests WHERE ts >= ${since} AND ts <= ${at} AND fallback_used GROUP BY surface, fallback_reason ORDER BY count DESC`,
     counting.then((counts) => unattributedErrors(db, at, since, counts)),
   ]);
   const w = new Map(inWindow.map((r) => [r.surface, r]));
@@ -152,16 +169,26 @@ export async function oncallOverview(db: Db, input: { hours: number }) {
     const counts = perWindow.get(s.key);
     // The latency SLO: 99 % of requests within the surface's p99 target.
     const objective: Record<Sli, number> = { availability: s.sloAvailability, latency: LATENCY_OBJECTIVE };
+    // An objective without an error budget (slo_availability 1, set by SQL) has no burn: its SLI's
+    // burns are null, with a note on this card; every other card and SLI is unaffected.
+    const problems: Record<Sli, string | null> = {
+      availability: sloNote("slo_availability", objectiveProblem(objective.availability)),
+      latency: sloNote("latency objective", objectiveProblem(objective.latency)),
+    };
     const burnsOf = (sli: Sli) => Object.fromEntries(WINDOWS_BY_LENGTH.map((win) => {
       const c = counts?.[win];
+      if (!c || problems[sli]) return [win, null];
       // Availability: fallbacks and 5xx answers are bad events (an outage burns the budget).
-      return [win, c ? (sli === "availability" ? availabilityBurnRate(c, objective[sli]) : burnRate(c.slow, c.requests, objective[sli])) : null];
+      return [win, sli === "availability" ? availabilityBurnRate(c, objective[sli]) : burnRate(c.slow, c.requests, objective[sli])];
     })) as Record<BurnWindow, number | null>;
     const burns = { availability: burnsOf("availability"), latency: burnsOf("latency") };
     const alerts = SLIS.flatMap((sli) => firingBurnAlerts(burns[sli]).map((a) => ({ ...a, alert: burnAlertName(sli, a), surface: s.key, sli, objective: objective[sli] })))
       .sort((a, b) => (a.severity === b.severity ? 0 : a.severity === "page" ? -1 : 1));
-    const b1 = { availability: burns.availability["1h"], latency: burns.latency["1h"] };
-    const b6 = { availability: burns.availability["6h"], latency: burns.latency["6h"] };
+    const burnOf = (sli: Sli): SliBurn => {
+      const oneHour = burns[sli]["1h"];
+      const sixHours = burns[sli]["6h"];
+      return problems[sli] ? { oneHour, sixHours, level: "no_budget", note: problems[sli] } : { oneHour, sixHours, level: burnLevel(oneHour, sixHours), note: null };
+    };
     const reached = s.model ? await surfacesReachedBy(db, { modelId: s.model.id, modelName: s.model.name, alias: s.modelAlias }) : [];
     const reach = [...reached.filter((r) => r.key === s.key), ...reached.filter((r) => r.key !== s.key)].map((r) => ({ key: r.key, roles: r.roles }));
     result.push({
@@ -172,10 +199,7 @@ export async function oncallOverview(db: Db, input: { hours: number }) {
       rollback: s.model ? (await aliasRollback(db, s.model.id, s.modelAlias, serving?.id ?? null)).target : null,
       slo: { latencyP99Ms: s.sloLatencyP99Ms, availability: s.sloAvailability },
       window: { requests: stats?.requests ?? 0, fallbackRate: stats?.requests ? stats.fallbacks / stats.requests : null, p50: stats?.p50 ?? null, p95: stats?.p95 ?? null, p99: stats?.p99 ?? null },
-      burn: {
-        availability: { oneHour: b1.availability, sixHours: b6.availability, level: burnLevel(b1.availability, b6.availability) },
-        latency: { oneHour: b1.latency, sixHours: b6.latency, level: burnLevel(b1.latency, b6.latency) },
-      },
+      burn: { availability: burnOf("availability"), latency: burnOf("latency") },
       fallbackReasons: reasons.filter((r) => r.surface === s.key).map((r) => ({ reason: r.reason, count: r.count })),
       alerts,
     });
@@ -254,9 +278,10 @@ export interface SeriesMarker extends DeployMarker {
  * outcomes on the surface, oldest first, from the audit trail.
  */
 export async function oncallSeries(db: Db, input: { surface: string; hours: number }) {
-  const since = new Date(Date.now() - input.hours * 3_600_000);
+  const now = new Date();
+  const since = new Date(now.getTime() - input.hours * 3_600_000);
   const [points, changes, surface] = await Promise.all([
-    seriesPoints(db, input.surface, since, input.hours <= 6 ? 5 : 60),
+    seriesPoints(db, input.surface, since, now, input.hours <= 6 ? 5 : 60),
     db.auditLog.findMany({ where: { ts: { gte: since }, action: { in: [...DEPLOY_MARKER_ACTIONS] }, surfaceKeys: { has: input.surface } }, orderBy: { id: "asc" }, take: 200 }),
     db.surface.findUnique({ where: { key: input.surface }, select: { modelAlias: true, fallbackAlias: true } }),
   ]);
@@ -269,12 +294,13 @@ export async function oncallSeries(db: Db, input: { surface: string; hours: numb
   return { points, markers };
 }
 
-async function seriesPoints(db: Db, surface: string, since: Date, bucketMinutes: number) {
+/** The surface's rows of [since, now] in buckets: a row stamped after `now` (a replica with a fast clock) is not plotted yet. */
+async function seriesPoints(db: Db, surface: string, since: Date, now: Date, bucketMinutes: number) {
   const rows = await db.$queryRaw<Array<{ bucket: Date; requests: number; fallbacks: number; p95: number; p99: number }>>`
     SELECT date_bin(${`${bucketMinutes} minutes`}::interval, ts, TIMESTAMPTZ '2000-01-01') AS bucket, count(*)::int AS requests,
       count(*) FILTER (WHERE fallback_used)::int AS fallbacks,
       percentile_cont(0.95) WITHIN GROUP (ORDER BY latency_ms) AS p95, percentile_cont(0.99) WITHIN GROUP (ORDER BY latency_ms) AS p99
-    FROM rerank_requests WHERE surface = ${surface} AND ts >= ${since}
+    FROM rerank_requests WHERE surface = ${surface} AND ts >= ${since} AND ts <= ${now}
     GROUP BY 1 ORDER BY 1`;
   return rows.map((r) => ({ ts: new Date(r.bucket.getTime() + bucketMinutes * 60_000), requests: r.requests, fallbackRate: r.fallbacks / r.requests, p95: r.p95, p99: r.p99 }));
 }

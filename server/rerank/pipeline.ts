@@ -310,7 +310,7 @@ function record(plan: Plan, request: RerankRequest, inputs: Enriched, scored: Sc
   // The cache and the log say the same owner of the id (null: shared by whoever was given it).
   const owner = requestIdOwner(request, options.caller ?? IN_PROCESS_CALLER);
   rememberResponse(recentKey(response.requestId, owner), { json, surface: response.surface, ts: ts.getTime(), userKey: unitKey ? keyedHash(unitKey) : null, storedAt: Date.now() });
-  logRequest(request, response, ts, canary, owner);
+  logRequest(request, response, ts, canary, owner, surface.sloLatencyP99Ms);
   return json;
 }
 
@@ -325,10 +325,15 @@ function observeScored(surface: string, handle: NonNullable<Scored["handle"]>, m
   inputSampler().observe(surface, handle.versionId, handle.featureSpec, matrix);
 }
 
-/** Metrics and the request log's row; `owner` is the id's owner (requestIdOwner), the log's `caller` column. */
-function logRequest(request: RerankRequest, response: RerankResponse, ts: Date, canary: CanaryArm | null, owner: string | null): void {
+/**
+ * Metrics and the request log's row; `owner` is the id's owner (requestIdOwner), the log's `caller` column.
+ * `latencyTargetMs`: the surface's slo_latency_p99_ms; a total over it counts in rerank_requests_slow_total
+ * (by 0 otherwise, so every served surface has the series), as the On-call page counts latency_ms > slo_latency_p99_ms.
+ */
+function logRequest(request: RerankRequest, response: RerankResponse, ts: Date, canary: CanaryArm | null, owner: string | null, latencyTargetMs: number): void {
   const surface = response.surface;
   metrics.requests.inc({ surface, outcome: response.fallback.used ? "fallback" : "model" });
+  metrics.slowRequests.inc({ surface }, response.timings.total > latencyTargetMs ? 1 : 0);
   if (response.fallback.reason) metrics.fallbacks.inc({ surface, reason: response.fallback.reason });
   for (const stage of ["resolve", "features", "score", "rescore", "constraints", "total"] as const) {
     const ms = response.timings[stage];

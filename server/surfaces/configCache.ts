@@ -54,6 +54,8 @@ export interface SurfaceConfig {
   key: string;
   constraints: ConstraintConfig;
   timeoutMs: number;
+  /** The p99 latency target in ms (slo_latency_p99_ms): a response slower than it is a bad event of the latency SLI (rerank_requests_slow_total). */
+  sloLatencyP99Ms: number;
   defaultTopK: number;
   maxCandidates: number;
   killSwitch: boolean;
@@ -349,6 +351,7 @@ export class SurfaceConfigCache {
       // A stored config that no longer validates keeps its blocklists: safety filters fail closed.
       constraints: parsed.success ? parsed.data : pickBlocklists(surface.constraints),
       timeoutMs: surface.timeoutMs,
+      sloLatencyP99Ms: surface.sloLatencyP99Ms,
       defaultTopK: surface.defaultTopK,
       maxCandidates: surface.maxCandidates,
       killSwitch: surface.killSwitch,

@@ -5,7 +5,7 @@ const ref = (version: number, alias = `v${version}`): ModelRef => ({ alias, vers
 
 function config(overrides: Partial<SurfaceConfig>): SurfaceConfig {
   return {
-    id: "s", key: "search", constraints: {}, timeoutMs: 50, defaultTopK: 10, maxCandidates: 1000, killSwitch: false, modelName: "m",
+    id: "s", key: "search", constraints: {}, timeoutMs: 50, sloLatencyP99Ms: 50, defaultTopK: 10, maxCandidates: 1000, killSwitch: false, modelName: "m",
     primary: null, fallback: null, shadow: null, shadowSampleRate: 0, rollout: null, stage2: null, experiments: [], fingerprint: "", ...overrides,
   };
 }

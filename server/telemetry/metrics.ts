@@ -14,6 +14,7 @@ export function createMetrics() {
   return {
     registry,
     requests: new Counter({ name: "rerank_requests_total", help: "Rerank requests by surface and outcome (model, fallback, error)", labelNames: ["surface", "outcome"], registers: [registry] }),
+    slowRequests: new Counter({ name: "rerank_requests_slow_total", help: "Logged rerank requests (model or fallback) slower than their surface's p99 latency target (slo_latency_p99_ms): the latency SLI's bad events", labelNames: ["surface"], registers: [registry] }),
     stage2: new Counter({ name: "rerank_stage2_total", help: "Cascade stage-2 runs by outcome (served, timeout, error, skipped: stage 1's order served otherwise)", labelNames: ["surface", "outcome"], registers: [registry] }),
     admissionRefused: new Counter({ name: "rerank_admission_refused_total", help: "Serving requests refused before they ran: caller_share (429: the caller held its fair share of a contended process) or capacity (503: twice RERANK_MAX_IN_FLIGHT in flight)", labelNames: ["reason"], registers: [registry] }),
     fallbacks: new Counter({ name: "rerank_fallbacks_total", help: "Responses served by a fallback, by reason", labelNames: ["surface", "reason"], registers: [registry] }),

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { BURN_ALERT_RULES, BURN_WINDOWS, availabilityBurnRate, burnLevel, burnRate, firingBurnAlerts, unattributedBurnRate } from "./slo";
+import { BURN_ALERT_RULES, BURN_WINDOWS, FAST_BURN, SLOW_BURN, availabilityBurnRate, burnLevel, burnRate, errorBudget, firingBurnAlerts, objectiveProblem, unattributedBurnRate } from "./slo";
 
 describe("burnRate", () => {
   it("divides the bad share by the error budget", () => {
@@ -11,8 +11,45 @@ describe("burnRate", () => {
 
   it("is null without traffic and refuses impossible inputs", () => {
     expect(burnRate(0, 0, 0.999)).toBeNull();
-    expect(() => burnRate(1, 1, 1)).toThrow("objective must be within (0, 1), got 1");
+    expect(() => burnRate(1, 1, 1)).toThrow("objective 100 %: no error budget");
+    expect(() => burnRate(1, 1, 1.5)).toThrow("objective must be within (0, 1), got 1.5");
+    expect(() => burnRate(0, 0, Number.NaN)).toThrow("objective must be within (0, 1), got NaN");
     expect(() => burnRate(5, 4, 0.9)).toThrow("bad (5) must be within [0, total (4)]");
+  });
+
+  it("break test: is exact at the thresholds (6 of 1,000 at 99.9 % read 5.999999999999995 and did not page)", () => {
+    // 1 − 0.999 is 0.0010000000000000009 in binary: the raw quotient fell just short of every threshold.
+    expect(6 / 1000 / (1 - 0.999)).toBeLessThan(SLOW_BURN);
+    expect(burnRate(6, 1000, 0.999)).toBe(6);
+    expect(burnLevel(null, burnRate(6, 1000, 0.999))).toBe("page");
+    expect(burnRate(144, 10_000, 0.999)).toBe(14.4);
+    expect(burnLevel(burnRate(144, 10_000, 0.999), null)).toBe("page");
+    expect(burnRate(1, 1000, 0.999)).toBe(1);
+    expect(burnRate(3, 100, 0.99)).toBe(3);
+    expect(burnRate(60, 100_000, 0.9999)).toBe(6);
+    expect(burnRate(144, 1_000_000, 0.99999)).toBe(FAST_BURN);
+    // Just under and just over stay on their side.
+    expect(burnRate(5, 1000, 0.999)).toBe(5);
+    expect(burnRate(5999, 1_000_000, 0.999)).toBe(5.999);
+    expect(burnRate(6001, 1_000_000, 0.999)).toBe(6.001);
+  });
+});
+
+describe("errorBudget and objectiveProblem", () => {
+  it("rounds 1 − objective to the budget the objective means (12 decimals)", () => {
+    expect(errorBudget(0.999)).toBe(0.001);
+    expect(errorBudget(0.99)).toBe(0.01);
+    expect(errorBudget(0.9995)).toBe(0.0005);
+    expect(errorBudget(0.99999)).toBe(0.00001);
+  });
+
+  it("says why an objective leaves no budget, and nothing for a usable one", () => {
+    expect(objectiveProblem(0.999)).toBeNull();
+    expect(objectiveProblem(1)).toBe("objective 100 %: no error budget");
+    expect(objectiveProblem(0)).toBe("objective must be within (0, 1), got 0");
+    expect(objectiveProblem(-0.5)).toBe("objective must be within (0, 1), got -0.5");
+    expect(objectiveProblem(1 - 1e-14)).toBe(`objective ${1 - 1e-14} leaves no error budget at 12 decimals`);
+    expect(() => errorBudget(1)).toThrow("objective 100 %: no error budget");
   });
 });
 
@@ -32,7 +69,7 @@ describe("unattributedBurnRate (a service-level ratio: unattributed 5xx over eve
     // 9,999 logged requests on the surfaces, one 5xx before any surface was known.
     const burn = unattributedBurnRate(1, { requests: 9_999, errors: 1 }, 0.999);
     expect(burn).toBeCloseTo(1 / 10_000 / 0.001, 9); // 0.1
-    expect(firingBurnAlerts({ "1h": burn, "5m": burn, "6h": burn, "30m": burn, "1d": burn, "2h": burn })).toEqual([]);
+    expect(firingBurnAlerts({ "1h": burn, "5m": burn, "6h": burn, "30m": burn, "1d": burn, "2h": burn, "3d": burn })).toEqual([]);
     expect(burnLevel(burn, burn)).toBe("ok");
   });
 
@@ -85,9 +122,31 @@ describe("firingBurnAlerts (SRE Workbook multiwindow, multi-burn-rate)", () => {
     expect(firingBurnAlerts({ "5m": 100, "1h": 2 })).toEqual([]);
   });
 
+  it("has the Workbook's four rules (table 5-8): 14.4 over 1 h, 6 over 6 h, 3 over 1 day, 1 over 3 days", () => {
+    expect(BURN_ALERT_RULES.map((r) => [r.name, r.severity, r.burnRate, r.longWindow, r.shortWindow, r.budgetSpent])).toEqual([
+      ["FastBurn", "page", 14.4, "1h", "5m", 0.02],
+      ["SlowBurn", "page", 6, "6h", "30m", 0.05],
+      ["BudgetBurn", "ticket", 3, "1d", "2h", 0.1],
+      ["LongBudgetBurn", "ticket", 1, "3d", "6h", 0.1],
+    ]);
+    expect(BURN_WINDOWS["3d"]).toBe(3 * 86_400);
+  });
+
+  it("break test: tickets a steady 2.5× burn over 3 days (the 1-day rule at 3× never saw it), not a burn within budget", () => {
+    const steady = (burn: number) => Object.fromEntries(Object.keys(BURN_WINDOWS).map((w) => [w, burn]));
+    // 0.25 % of requests falling back at 99.9 %: 2.5× for three days spends a quarter of the 30-day budget.
+    const leak = burnRate(25, 10_000, 0.999)!;
+    expect(leak).toBe(2.5);
+    expect(firingBurnAlerts(steady(leak)).map((a) => [a.name, a.severity, a.longWindow, a.shortWindow])).toEqual([["LongBudgetBurn", "ticket", "3d", "6h"]]);
+    expect(firingBurnAlerts(steady(0.8))).toEqual([]);
+    expect(firingBurnAlerts(steady(1))).toEqual([]); // strictly faster than the rate
+    // The last 6 hours clean: the leak has stopped, the ticket clears.
+    expect(firingBurnAlerts({ ...steady(leak), "6h": 0.2 })).toEqual([]);
+  });
+
   it("pages at 6 over 6 h and tickets at 3 over 1 day", () => {
-    const all = firingBurnAlerts({ "5m": 7, "30m": 7, "1h": 7, "2h": 7, "6h": 7, "1d": 7 });
-    expect(all.map((a) => [a.name, a.severity])).toEqual([["SlowBurn", "page"], ["BudgetBurn", "ticket"]]);
+    const all = firingBurnAlerts({ "5m": 7, "30m": 7, "1h": 7, "2h": 7, "6h": 7, "1d": 7, "3d": 7 });
+    expect(all.map((a) => [a.name, a.severity])).toEqual([["SlowBurn", "page"], ["BudgetBurn", "ticket"], ["LongBudgetBurn", "ticket"]]);
     expect(firingBurnAlerts({ "2h": 3.5, "1d": 3.5, "6h": 3.5, "30m": 3.5 }).map((a) => a.name)).toEqual(["BudgetBurn"]);
     expect(firingBurnAlerts({ "2h": 3, "1d": 3 })).toEqual([]); // strictly faster than the rate
   });

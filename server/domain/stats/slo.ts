@@ -2,19 +2,54 @@
 // Burn rate = (bad share over a window) / (1 − objective): 1 spends the budget exactly over the
 // SLO period; the thresholds are the Google SRE Workbook's for a 30-day period (chapter 5,
 // "Alerting on SLOs", multiwindow multi-burn-rate alerts): 14.4 over 1 h spends 2 % of the budget
-// (page), 6 over 6 h spends 5 % (page), 3 over 1 day spends 10 % (ticket). Each long window has a
+// (page), 6 over 6 h spends 5 % (page), 3 over 1 day spends 10 % (ticket), 1 over 3 days spends
+// 10 % (ticket: table 5-8's last row, the slow leak the 1-day rule misses). Each long window has a
 // short window (1/12 of it) that must burn as fast too, so an alert stops soon after the burn does.
 // The same rules are written for Prometheus in deploy/prometheus/alerts.yml (a test keeps them equal).
 
 export const FAST_BURN = 14.4;
 export const SLOW_BURN = 6;
 
-/** Burn rate of one SLI over one window; null without traffic. */
+/** Decimals the error budget is rounded to (errorBudget) and significant digits a burn rate is rounded to (burnRate). */
+const BUDGET_DECIMALS = 12;
+const BURN_DIGITS = 12;
+
+/**
+ * Why an objective leaves no error budget to burn, or null when it leaves one: it must be within
+ * (0, 1), and 1 − objective must not round to 0 at 12 decimals. A surface's slo_availability is
+ * settable by SQL (no CHECK): the On-call page shows this note on that surface's card alone.
+ */
+export function objectiveProblem(objective: number): string | null {
+  if (objective === 1) return "objective 100 %: no error budget";
+  if (!(objective > 0 && objective < 1)) return `objective must be within (0, 1), got ${objective}`;
+  if (Math.round((1 - objective) * 10 ** BUDGET_DECIMALS) === 0) return `objective ${objective} leaves no error budget at ${BUDGET_DECIMALS} decimals`;
+  return null;
+}
+
+/**
+ * The error budget of an objective, 1 − objective, rounded to 12 decimals: in binary 1 − 0.999 is
+ * 0.0010000000000000009 and 1 − 0.99999 is 1.0000000000065512e-5; rounded, they are the budgets the
+ * objectives mean (0.001, 0.00001). Throws RangeError (objectiveProblem's words) when there is none.
+ */
+export function errorBudget(objective: number): number {
+  const problem = objectiveProblem(objective);
+  if (problem) throw new RangeError(problem);
+  return Math.round((1 - objective) * 10 ** BUDGET_DECIMALS) / 10 ** BUDGET_DECIMALS;
+}
+
+/**
+ * Burn rate of one SLI over one window: (bad / total) / errorBudget(objective), a plain number (1 =
+ * the budget spent exactly over the SLO period); null without traffic.
+ * Exact at the thresholds: the budget is rounded to 12 decimals (errorBudget) and the quotient to 12
+ * significant digits, so 6 bad of 1,000 at 99.9 % is 6 (not 5.999999999999995) and pages, and 144 of
+ * 10,000 is 14.4. A burn within 1e-12 (relative) of a threshold counts as on it.
+ * Errors: RangeError when the objective leaves no budget (objectiveProblem) or bad is not within [0, total].
+ */
 export function burnRate(bad: number, total: number, objective: number): number | null {
-  if (!(objective > 0 && objective < 1)) throw new RangeError(`objective must be within (0, 1), got ${objective}`);
+  const budget = errorBudget(objective);
   if (!(total > 0)) return null;
   if (bad < 0 || bad > total) throw new RangeError(`bad (${bad}) must be within [0, total (${total})]`);
-  return bad / total / (1 - objective);
+  return Number((bad / total / budget).toPrecision(BURN_DIGITS));
 }
 
 /** One window's counts of the availability SLI: requests logged, those a fallback served, and requests answered with a 5xx (never logged). */
@@ -60,7 +95,7 @@ export function burnLevel(oneHour: number | null, sixHours: number | null): Burn
 }
 
 /** The windows the alert rules read, in seconds. */
-export const BURN_WINDOWS = { "5m": 300, "30m": 1800, "1h": 3600, "2h": 7200, "6h": 21_600, "1d": 86_400 } as const;
+export const BURN_WINDOWS = { "5m": 300, "30m": 1800, "1h": 3600, "2h": 7200, "6h": 21_600, "1d": 86_400, "3d": 259_200 } as const;
 export type BurnWindow = keyof typeof BURN_WINDOWS;
 
 export interface BurnAlertRule {
@@ -80,6 +115,7 @@ export const BURN_ALERT_RULES: readonly BurnAlertRule[] = [
   { name: "FastBurn", severity: "page", burnRate: 14.4, longWindow: "1h", shortWindow: "5m", budgetSpent: 0.02 },
   { name: "SlowBurn", severity: "page", burnRate: 6, longWindow: "6h", shortWindow: "30m", budgetSpent: 0.05 },
   { name: "BudgetBurn", severity: "ticket", burnRate: 3, longWindow: "1d", shortWindow: "2h", budgetSpent: 0.1 },
+  { name: "LongBudgetBurn", severity: "ticket", burnRate: 1, longWindow: "3d", shortWindow: "6h", budgetSpent: 0.1 },
 ];
 
 export interface FiringBurnAlert extends BurnAlertRule {

@@ -14,6 +14,7 @@ import { useTRPC } from "../../../_trpc/client";
 import { ProblemRequests } from "./ProblemRequests";
 import { RolloutStrip } from "./RolloutStrip";
 import { describeReach } from "@/server/domain/rollouts/aliasReach";
+import { describeBurnAlertRules, formatBurn as burn, formatObjective, WINDOW_WORDS } from "./format";
 
 type Surface = inferRouterOutputs<AppRouter>["oncall"]["overview"]["surfaces"][number];
 type ActiveAlert = inferRouterOutputs<AppRouter>["oncall"]["overview"]["alerts"][number];
@@ -26,9 +27,8 @@ const WINDOWS = [
   { value: "6", label: "6 h" },
   { value: "24", label: "24 h" },
 ];
-const LEVEL_COLOR = { page: "red", warn: "orange", ok: "teal", no_traffic: "gray" } as const;
+const LEVEL_COLOR = { page: "red", warn: "orange", ok: "teal", no_traffic: "gray", no_budget: "yellow" } as const;
 const ms = (v: number | null) => (v === null ? "—" : `${v.toFixed(v < 10 ? 2 : 1)} ms`);
-const burn = (v: number | null) => (v === null ? "—" : v < 10 ? v.toFixed(2) : v.toFixed(0));
 
 export function OncallDashboard() {
   const trpc = useTRPC();
@@ -147,14 +147,18 @@ function SurfaceCard({ surface: s, hours, rollout }: { surface: Surface; hours: 
           <Text size="xs" c="dimmed" fw={600}>burn 1 h / 6 h</Text>
           <Group gap={4}>
             <Badge color={LEVEL_COLOR[s.burn.availability.level]} variant="light" data-testid="burn-availability">
-              avail. {burn(s.burn.availability.oneHour)} / {burn(s.burn.availability.sixHours)}
+              avail. {s.burn.availability.note ? "no budget" : `${burn(s.burn.availability.oneHour)} / ${burn(s.burn.availability.sixHours)}`}
             </Badge>
             <Badge color={LEVEL_COLOR[s.burn.latency.level]} variant="light" data-testid="burn-latency">
-              latency {burn(s.burn.latency.oneHour)} / {burn(s.burn.latency.sixHours)}
+              latency {s.burn.latency.note ? "no budget" : `${burn(s.burn.latency.oneHour)} / ${burn(s.burn.latency.sixHours)}`}
             </Badge>
           </Group>
         </Stack>
       </SimpleGrid>
+      {[s.burn.availability.note, s.burn.latency.note].filter(Boolean).map((note) => (
+        // An objective without an error budget (set by SQL): no burn and no alert for this SLI until it is fixed.
+        <Text key={note} size="xs" c="yellow.8" mt={4} data-testid="burn-note">{note}: no burn rate or alert for this SLI</Text>
+      ))}
       {s.fallbackReasons.length > 0 && (
         <Group gap={4} mt="xs">
           <Text size="xs" c="dimmed">fallbacks:</Text>
@@ -174,15 +178,13 @@ function SurfaceCard({ surface: s, hours, rollout }: { surface: Surface; hours: 
   );
 }
 
-const WINDOW_WORDS: Record<string, string> = { "5m": "5 min", "30m": "30 min", "1h": "1 h", "2h": "2 h", "6h": "6 h", "1d": "1 day" };
-
 /** The multiwindow burn-rate alerts firing now (the rules of deploy/prometheus/alerts.yml, from the app's own log). */
 function ActiveAlerts({ alerts }: { alerts: ActiveAlert[] }) {
   return (
     <Card withBorder padding="md" data-testid="active-alerts">
       <Group justify="space-between" mb="xs" gap="xs">
         <Title order={5}>Active alerts</Title>
-        <Text size="xs" c="dimmed">page: 14.4× over 1 h and 5 min, 6× over 6 h and 30 min · ticket: 3× over 1 day and 2 h</Text>
+        <Text size="xs" c="dimmed">{describeBurnAlertRules()}</Text>
       </Group>
       {alerts.length === 0 ? (
         <Text size="sm" c="dimmed">No burn-rate alert is firing.</Text>
@@ -197,7 +199,7 @@ function ActiveAlerts({ alerts }: { alerts: ActiveAlert[] }) {
               <Text size="sm">
                 {burn(a.longBurn)}× over {WINDOW_WORDS[a.longWindow]} / {burn(a.shortBurn)}× over {WINDOW_WORDS[a.shortWindow]}
               </Text>
-              <Text size="xs" c="dimmed">{a.sli} SLO {(a.objective * 100).toFixed(1)}%, fires over {a.burnRate}×</Text>
+              <Text size="xs" c="dimmed">{a.sli} SLO {formatObjective(a.objective)}, fires over {a.burnRate}×</Text>
             </Group>
           ))}
         </Stack>
