@@ -363,7 +363,14 @@ describe("on-call", () => {
   it("break test: a surface whose objective is 100 % (slo_availability 1, set by SQL) degrades its own card only; the overview answered 500", async () => {
     const db = getDb();
     await db.surface.create({ data: { key: "t-oncall-perfect", name: "t-oncall-perfect", sloLatencyP99Ms: 5 } });
-    await db.$executeRaw`UPDATE surfaces SET slo_availability = 1 WHERE key = 't-oncall-perfect'`;
+    // The check (migration 20261205000000) refuses the update now; a row stored before it (NOT VALID keeps such rows) is what the page must survive.
+    await expect(db.$executeRaw`UPDATE surfaces SET slo_availability = 1 WHERE key = 't-oncall-perfect'`).rejects.toThrow(/surfaces_slo_availability_range/);
+    await expect(db.$executeRaw`UPDATE surfaces SET slo_latency_p99_ms = 0 WHERE key = 't-oncall-perfect'`).rejects.toThrow(/surfaces_slo_latency_p99_ms_positive/);
+    await db.$transaction([
+      db.$executeRaw`ALTER TABLE surfaces DROP CONSTRAINT surfaces_slo_availability_range`,
+      db.$executeRaw`UPDATE surfaces SET slo_availability = 1 WHERE key = 't-oncall-perfect'`,
+      db.$executeRaw`ALTER TABLE surfaces ADD CONSTRAINT surfaces_slo_availability_range CHECK (slo_availability > 0 AND slo_availability < 1) NOT VALID`,
+    ]);
     // 10 requests, one a fallback, two over the 5 ms target.
     await logRows("t-oncall-perfect", 10, "-120", "CASE WHEN i < 2 THEN 50 ELSE 1 END", "i = 9", "timeout");
     const overview = await caller().oncall.overview({ hours: 1 });
