@@ -16,7 +16,7 @@ const pct = (v: number | null, digits = 2) => (v === null ? "—" : `${(v * 100)
 const money = (v: number | null) => (v === null ? "—" : v.toFixed(2));
 
 function Change({ value, comparable = true }: { value: number | null; comparable?: boolean }) {
-  if (!comparable) return <Text span size="xs" c="dimmed">not compared: the earlier period is past retention</Text>;
+  if (!comparable) return <Text span size="xs" c="dimmed">not compared (retention)</Text>;
   if (value === null) return <Text span size="xs" c="dimmed">no earlier figure</Text>;
   const color = value > 0 ? "teal" : value < 0 ? "red" : "dimmed";
   return <Text span size="xs" c={color} fw={600}>{value > 0 ? "▲" : value < 0 ? "▼" : "■"} {(Math.abs(value) * 100).toFixed(1)}% vs previous</Text>;
