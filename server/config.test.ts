@@ -1,3 +1,4 @@
+import { withoutPassword } from "./config";
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -66,7 +67,9 @@ describe("parseEnv: each kind of bad value is one line naming the variable, what
     [{ DRIFT_ROW_RATE: "4%" }, 'Configuration: DRIFT_ROW_RATE must be a number above 0 and at most 1, got "4%"'],
     [{ TELEMETRY_DISABLED: "2" }, 'Configuration: TELEMETRY_DISABLED must be 1 or 0 (also true/false, yes/no, on/off), got "2"'],
     [{ SERVING_AUTH: "disabled" }, 'Configuration: SERVING_AUTH must be "on" or "off", got "disabled"'],
-    [{ HOST: "my host" }, 'Configuration: HOST must be a host name or IP address such as 127.0.0.1 or 0.0.0.0, got "my host"'],
+    [{ HOST: "my host" }, 'Configuration: HOST must be a host name or IP address such as 127.0.0.1, 0.0.0.0 or :: (IPv6 without brackets), got "my host"'],
+    // Brackets passed the check and then failed to listen (getaddrinfo ENOTFOUND [::1]).
+    [{ HOST: "[::1]" }, 'Configuration: HOST must be a host name or IP address such as 127.0.0.1, 0.0.0.0 or :: (IPv6 without brackets), got "[::1]"'],
     [{ ADMIN_EMAIL: "admin" }, 'Configuration: ADMIN_EMAIL must be an email address, got "admin"'],
     [{ PUBLIC_URL: "rerank.example.com" }, 'Configuration: PUBLIC_URL must be an http:// or https:// URL without query or fragment, such as https://rerank.example.com, got "rerank.example.com"'],
     [{ DATABASE_URL: "localhost:5432" }, 'Configuration: DATABASE_URL must be a PostgreSQL URL such as postgresql://postgres@127.0.0.1:5432/rerank, got "localhost:5432"'],
@@ -88,6 +91,15 @@ describe("parseEnv: each kind of bad value is one line naming the variable, what
     const line = problemOf({ DATABASE_URL: "mysql://app:s3cret@db.internal:3306/rerank" });
     expect(line).toContain('got "mysql://app:***@db.internal:3306/rerank"');
     expect(line).not.toContain("s3cret");
+    // Break test: a base64 password with "/" and a password parameter were echoed whole.
+    expect(withoutPassword("postgres://u:Ab+/cd==@127.0.0.1:5432/db")).toBe("postgres://u:***@127.0.0.1:5432/db");
+    expect(withoutPassword("postgres://u:p@ss@127.0.0.1:5432/db?sslmode=require")).toBe("postgres://u:***@127.0.0.1:5432/db?sslmode=require");
+    expect(withoutPassword("postgres://u@127.0.0.1:99999/db?sslmode=require&password=s3cretpw")).toBe("postgres://u@127.0.0.1:99999/db?sslmode=require&password=***");
+    expect(withoutPassword("postgres://127.0.0.1:5432/db")).toBe("postgres://127.0.0.1:5432/db");
+    for (const url of ["postgres://u:Ab+/cd==@127.0.0.1:5432/db", "postgres://u@127.0.0.1:99999/db?password=s3cretpw"]) {
+      const shown = problemOf({ DATABASE_URL: url.replace("postgres:", "mysql:") });
+      expect(shown).not.toMatch(/Ab\+|s3cretpw/);
+    }
   });
 
   it("reports several bad variables on the same single line", () => {

@@ -118,18 +118,35 @@ const httpUrl = z.string().refine((raw) => {
   }
 }).transform((raw) => raw.replace(/\/+$/, ""));
 
+/**
+ * A database URL as it may be shown: the userinfo's password (everything between the user's ":" and
+ * the last "@" before the query, so an unescaped "/" or "@" in it stays hidden) and any `password=`
+ * parameter become "***" (break test: "postgres://u:Ab+/cd==@…" and "?password=s3cretpw" were echoed).
+ */
+export function withoutPassword(raw: string): string {
+  let out = raw;
+  const start = out.indexOf("//");
+  if (start >= 0) {
+    const query = out.indexOf("?", start + 2);
+    const at = out.lastIndexOf("@", query < 0 ? out.length : query);
+    const colon = out.indexOf(":", start + 2);
+    if (at > start && colon >= 0 && colon < at) out = `${out.slice(0, colon + 1)}***${out.slice(at)}`;
+  }
+  return out.replace(/([?&]password=)[^&]*/gi, "$1***");
+}
+
 /** The settings, in the README's order. */
 export const SETTINGS = {
   DATABASE_URL: setting<string | undefined>(postgresUrl, "a PostgreSQL URL such as postgresql://postgres@127.0.0.1:5432/rerank", {
     doc: "PostgreSQL to use, e.g. `postgresql://postgres@127.0.0.1:5432/rerank`. A missing database on a reachable server is created. An unreachable server makes `npm start` exit 1 with one line naming host and port.",
     defaultDoc: "unset: embedded PostgreSQL",
     // Echo the URL without its password.
-    show: (raw) => quoted(raw.replace(/(\/\/[^/:@]*:)[^@/]*@/, "$1***@")),
+    show: (raw) => quoted(withoutPassword(raw)),
   }),
   DATABASE_POOL_SIZE: integer({ min: 1, max: 200, default: 10, doc: "connections per server process" }),
   PORT: integer({ ...PORT, doc: "HTTP port of `npm start` (also `--port`)", defaultDoc: "first free of 3000–3003" }),
-  HOST: text("a host name or IP address such as 127.0.0.1 or 0.0.0.0", {
-    pattern: /^[A-Za-z0-9.:[\]-]+$/,
+  HOST: text("a host name or IP address such as 127.0.0.1, 0.0.0.0 or :: (IPv6 without brackets)", {
+    pattern: /^[A-Za-z0-9.:-]+$/,
     max: 253,
     default: "127.0.0.1",
     doc: "interface to listen on (also `--host`; `0.0.0.0` for all)",

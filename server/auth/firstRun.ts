@@ -32,17 +32,22 @@ export async function ensureFirstAdmin(
   if ((await db.account.count({ where: { providerId: "credential" } })) > 0) return null;
   const adminEmail = (options.adminEmail ?? "admin@rerank.local").toLowerCase();
   const { password: adminPassword, hash } = await newPassword(options.adminPassword);
-  // The admin, its key and its audit entry commit together: a failed start leaves nobody to sign in, and the next start tries again.
-  const { key } = await db.$transaction(async (tx) => {
+  const file = options.credentialsFile ?? path.join(".data", "first-run-credentials.json");
+  // The admin, its key, its audit entry and the credentials file go together: the file is written
+  // before the commit, so a file that cannot be written (a read-only folder) leaves nobody to sign in
+  // and the next start tries again (break test: the admin was committed and its generated password
+  // never shown nor stored: locked out). A commit that fails after the write leaves a file whose
+  // admin does not exist; the next start writes new credentials and keeps that one as `.previous`.
+  const { credentials, change } = await db.$transaction(async (tx) => {
     // A person of that email without a password (an older demo seed) is replaced by the admin.
     await tx.user.deleteMany({ where: { email: adminEmail, accounts: { none: {} } } });
     const user = await insertUser(tx, { email: adminEmail, name: "Admin", roles: ["admin"] }, hash);
     await recordAudit(tx, { action: "user.create", actor: systemActor("first-start"), subject: subjects.user(user.id, adminEmail), after: { email: adminEmail, roles: ["admin"] }, reason: "first start" });
-    return createApiKey(tx, { name: "demo", kind: "serving" }, user.id);
+    const { key } = await createApiKey(tx, { name: "demo", kind: "serving" }, user.id);
+    const made = { adminEmail, adminPassword, apiKey: key };
+    return { credentials: made, change: writeCredentialsFile(file, made) };
   });
-  const credentials = { adminEmail, adminPassword, apiKey: key };
-  const file = options.credentialsFile ?? path.join(".data", "first-run-credentials.json");
-  for (const line of credentialsFileNotice(writeCredentialsFile(file, credentials))) options.log?.(line);
+  for (const line of credentialsFileNotice(change)) options.log?.(line);
   return credentials;
 }
 

@@ -1,5 +1,5 @@
 import * as authRoute from "@/app/api/auth/[...all]/route";
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterEach, describe, expect, it, vi } from "vitest";
@@ -233,6 +233,13 @@ describe("the first start", () => {
     } finally {
       await restore();
     }
+    expect(await db.user.findUnique({ where: { email: "first@corp.test" } })).toBeNull();
+    expect(await db.apiKey.count()).toBe(keysBefore);
+    // A credentials file that cannot be written (its folder is a file) creates nobody either (break
+    // test: the admin was committed, its generated password never shown nor stored).
+    const blocked = path.join(mkdtempSync(path.join(os.tmpdir(), "first-run-")), "not-a-folder");
+    writeFileSync(blocked, "");
+    await expect(ensureFirstAdmin(db, { ...options, credentialsFile: path.join(blocked, "credentials.json") })).rejects.toThrow(/EEXIST|ENOTDIR/);
     expect(await db.user.findUnique({ where: { email: "first@corp.test" } })).toBeNull();
     expect(await db.apiKey.count()).toBe(keysBefore);
     const created = await ensureFirstAdmin(db, options);

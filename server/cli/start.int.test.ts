@@ -1,10 +1,12 @@
 import { spawn } from "node:child_process";
+import { once } from "node:events";
+import http from "node:http";
 import getPort from "get-port";
 import { describe, expect, it } from "vitest";
 
-function runStart(env: Record<string, string>) {
+function runStart(env: Record<string, string>, args: string[] = []) {
   return new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
-    const child = spawn(process.execPath, ["--import", "tsx", "server/cli/start.ts", "--no-seed"], { env: { ...process.env, ...env } });
+    const child = spawn(process.execPath, ["--import", "tsx", "server/cli/start.ts", "--no-seed", ...args], { env: { ...process.env, ...env } });
     let stdout = "";
     let stderr = "";
     child.stdout.on("data", (d) => (stdout += d));
@@ -28,6 +30,35 @@ describe("npm start", () => {
     expect(result.code).toBe(1);
     expect(result.stderr.trim().split("\n")).toEqual(['Configuration: DATABASE_POOL_SIZE must be an integer from 1 to 200, got "ten"']);
     expect(result.stdout).toBe(""); // no database was started or reached
+  });
+
+  it("refuses a port another process holds in one line, before touching any database (break test: it said it ran, at that process's URL, and printed new credentials)", async () => {
+    const port = await getPort({ host: "127.0.0.1" });
+    const other = http.createServer((_req, res) => res.end("someone else")).listen(port, "127.0.0.1");
+    await once(other, "listening");
+    try {
+      // A database URL nobody listens on: reaching it would print "Cannot reach PostgreSQL".
+      const closed = await getPort();
+      const result = await runStart({ PORT: String(port), HOST: "127.0.0.1", DATABASE_URL: `postgresql://postgres@127.0.0.1:${closed}/rerank` });
+      expect(result.code).toBe(1);
+      expect(result.stderr.trim().split("\n")).toEqual([`[rerank] port ${port} on 127.0.0.1 is in use by another process: stop it, or set PORT (or --port) to a free port`]);
+      expect(result.stdout).toBe("");
+    } finally {
+      other.close();
+    }
+  });
+
+  it("refuses a bad --port or an unknown flag with one line and the usage, and --help prints the usage (a parseArgs stack trace before)", async () => {
+    for (const args of [["--port", "abc"], ["--port", "70000"], ["--port", "0"], ["--frobnicate"]]) {
+      const result = await runStart({ DATABASE_POOL_SIZE: "10" }, args);
+      expect([args.join(" "), result.code]).toEqual([args.join(" "), 2]);
+      const lines = result.stderr.trim().split("\n");
+      expect(lines).toHaveLength(2);
+      expect(lines[1]).toMatch(/^usage: npm start -- /);
+    }
+    expect((await runStart({}, ["--port", "abc"])).stderr).toContain('--port: an integer from 1 to 65535, got "abc"');
+    const help = await runStart({}, ["--help"]);
+    expect([help.code, help.stdout.trim()]).toEqual([0, "usage: npm start -- [--port N] [--host ADDRESS] [--ephemeral] [--dev] [--no-seed]"]);
   });
 
   it("names every bad setting on that one line and never echoes a secret", async () => {

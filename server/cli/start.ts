@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from "node:child_process";
+import net from "node:net";
 import path from "node:path";
 import { parseArgs } from "node:util";
 import getPort from "get-port";
@@ -12,6 +13,7 @@ import { prepareDatabase } from "../db/prepare";
 import { buildIfNeeded } from "./build";
 import { DatabaseUnreachable, resolveDatabase, type ResolvedDatabase } from "./database";
 import { firstRunLines } from "./firstRunMessage";
+import { urlFor } from "./listenUrl";
 import { withDeadline } from "../domain/time/deadline";
 
 // npm start: database (DATABASE_URL or embedded PostgreSQL) → migrate → seed once → build if the
@@ -20,15 +22,47 @@ import { withDeadline } from "../domain/time/deadline";
 // server (it drains its requests and flushes its logs), then the database. A server that dies after
 // it was ready is restarted (with backoff, and said so) while the database stays up.
 
-const { values: args } = parseArgs({
-  options: {
-    port: { type: "string" },
-    host: { type: "string" },
-    ephemeral: { type: "boolean", default: false },
-    dev: { type: "boolean", default: false },
-    "no-seed": { type: "boolean", default: false },
-  },
-});
+const USAGE = "usage: npm start -- [--port N] [--host ADDRESS] [--ephemeral] [--dev] [--no-seed]";
+
+/** The command line, or one line naming what is wrong with it and exit 2 (an unknown flag printed parseArgs' stack). */
+function parseCommandLine() {
+  try {
+    const { values } = parseArgs({
+      options: {
+        port: { type: "string" },
+        host: { type: "string" },
+        ephemeral: { type: "boolean", default: false },
+        dev: { type: "boolean", default: false },
+        "no-seed": { type: "boolean", default: false },
+        help: { type: "boolean", default: false },
+      },
+    });
+    if (values.help) {
+      console.log(USAGE);
+      process.exit(0);
+    }
+    if (values.port !== undefined && !(/^\d{1,5}$/.test(values.port) && Number(values.port) >= 1 && Number(values.port) <= 65_535)) {
+      throw new Error(`--port: an integer from 1 to 65535, got "${values.port.slice(0, 40)}"`);
+    }
+    if (values.host !== undefined && !/^[A-Za-z0-9.:-]{1,253}$/.test(values.host)) throw new Error(`--host: an address or host name (no brackets), got "${values.host.slice(0, 60)}"`);
+    return values;
+  } catch (error) {
+    console.error(`[rerank] ${(error as Error).message.split("\n")[0]}\n${USAGE}`);
+    process.exit(2);
+  }
+}
+
+const args = parseCommandLine();
+
+
+/** Whether something else already listens on host:port (bound briefly and let go). */
+function portInUse(host: string, port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const probe = net.createServer();
+    probe.once("error", (error: NodeJS.ErrnoException) => resolve(error.code === "EADDRINUSE" || error.code === "EACCES"));
+    probe.listen({ host, port, exclusive: true }, () => probe.close(() => resolve(false)));
+  });
+}
 
 const SERVER_ENTRY = path.join(process.cwd(), "server", "http", "main.ts");
 const TSX_CLI = path.join(process.cwd(), "node_modules", "tsx", "dist", "cli.mjs");
@@ -95,6 +129,14 @@ async function main() {
   process.on("SIGINT", () => void shutdown(0));
   process.on("SIGTERM", () => void shutdown(0));
 
+  // A port another process holds is refused before anything is done (the start said it ran, at that
+  // process's URL, and printed a new database's credentials while its own server could not listen).
+  const host = args.host ?? env().HOST;
+  const requestedPort = args.port ?? env().PORT;
+  if (requestedPort !== undefined && (await portInUse(host, Number(requestedPort)))) {
+    console.error(`[rerank] port ${requestedPort} on ${host} is in use by another process: stop it, or set PORT (or --port) to a free port`);
+    process.exit(1);
+  }
   try {
     database = await resolveDatabase({ ephemeral: args.ephemeral, log, shared: "refuse" });
     const prepared = await prepareDatabase(database.url, { seed: !args["no-seed"], log });
@@ -110,9 +152,8 @@ async function main() {
     return;
   }
 
-  const host = args.host ?? env().HOST;
-  const port = Number(args.port ?? env().PORT ?? (await getPort({ port: [3000, 3001, 3002, 3003], host })));
-  const url = `http://${host === "0.0.0.0" ? "localhost" : host}:${port}`;
+  const port = Number(requestedPort ?? (await getPort({ port: [3000, 3001, 3002, 3003], host })));
+  const url = urlFor(host, port);
   // --dev: Next hot-reloads the pages itself; tsx restarts the server process when a module it loaded
   // under server/ changes (the tRPC routers and the endpoints are served by the front door, outside Next).
   const command = args.dev

@@ -58,7 +58,15 @@ export async function serve(config: Env, pages: () => Promise<NextHandler>): Pro
   // Which worker answered (tests and operators tell the workers apart by it).
   if (worker) server.prependListener("request", (_req, res) => res.setHeader("x-rerank-worker", worker));
   // In development, Next's handler subscribes to this server's upgrade events (hot-reload websocket) on its first request.
-  server.listen(port, host, () => serverLog(`serving on http://${host}:${port} (pid ${process.pid}; allowed hosts: ${settings.allowedHosts.join(", ")})`));
-  // The job worker (canary judgements, webhook deliveries, retention): jobs wait in PostgreSQL until a worker runs them.
-  if (config.DATABASE_URL) startJobs().catch((error: Error) => serverLog(`the job worker could not start: ${error.message.split("\n")[0]}`));
+  // A port it cannot have ends the process with one line (it went on without listening, running jobs, and
+  // the start's health check was answered by whatever held the port).
+  server.once("error", (error: NodeJS.ErrnoException) => {
+    serverLog(`cannot listen on ${host}:${port}: ${error.code === "EADDRINUSE" ? "the port is in use by another process (set PORT)" : error.message}`);
+    process.exit(1);
+  });
+  server.listen(port, host, () => {
+    serverLog(`serving on http://${host.includes(":") ? `[${host}]` : host}:${port} (pid ${process.pid}; allowed hosts: ${settings.allowedHosts.join(", ")})`);
+    // The job worker (canary judgements, webhook deliveries, retention): jobs wait in PostgreSQL until a worker runs them.
+    if (config.DATABASE_URL) startJobs().catch((error: Error) => serverLog(`the job worker could not start: ${error.message.split("\n")[0]}`));
+  });
 }
