@@ -88,6 +88,8 @@ export interface Stage2Outcome {
   model: { name: string; version: number; alias: string } | null;
   rerankCount: number;
   reranked: string[];
+  /** When served: stage 2's own score of each item of `reranked` (index-aligned), before the items were placed above stage 1's. */
+  scores?: number[];
   ms: number;
   truncated?: number;
 }

@@ -71,8 +71,11 @@ export async function rescoreArm(surface: SurfaceConfig, input: ScoringInput, st
     return { scored: stage1, stage2: done("error", "model_error", { model, ...text }) };
   }
   // Stage 2's order of the items it rescored (their joined scores fall in that order).
-  const reranked = [...cut].sort((a, b) => scores[b]! - scores[a]!).map((i) => input.candidates[i]!.id);
-  return { scored: { ...stage1, scores }, stage2: done("served", null, { model, reranked, ...text }) };
+  const order = cut.map((_, k) => k).sort((a, b) => scores[cut[b]!]! - scores[cut[a]!]!);
+  const reranked = order.map((k) => input.candidates[cut[k]!]!.id);
+  // Stage 2's own scores of those items (its model's output, before they were placed above stage 1's).
+  const own = order.map((k) => Math.round(result.scores[k]! * 1e6) / 1e6);
+  return { scored: { ...stage1, scores }, stage2: done("served", null, { model, reranked, scores: own, ...text }) };
 }
 
 /** timeout → "timeout"; an open breaker or a kill switch → "skipped"; any other fault → "error". */

@@ -135,12 +135,47 @@ export async function textRerank(input: TextRerankRequest, apiVersion: 1 | 2, pr
   return cohereResponse(input, response, ids, apiVersion);
 }
 
+/**
+ * Each served item's relevance_score, in the served order: σ(score) of the model that ranked it.
+ * - No model ranked (request order served): 0.5, σ(0), so a client's threshold does not read request order as certainty.
+ * - A cascade whose stage 2 served: σ of stage 2's own score for the items it rescored (what the
+ *   text model says of them, whatever else was sent; their joined scores were shifted above stage 1's,
+ *   so every one read > 0.73 and a document's score depended on how many others came with it: break
+ *   test), and for the items it did not rescore a score below the lowest of those, falling with
+ *   position (the cascade ranked them lower, and no text model judged them). Kept non-increasing
+ *   down the list, as Cohere's results are.
+ * - A surface whose model reads catalog features, given documents none of which is a catalog item:
+ *   its scores say nothing of the documents: 0.5 each, with a warning.
+ * @returns `scores` index-aligned with response.items, and a warning when one applies.
+ */
+export function relevanceScores(response: Pick<RerankResponse, "items" | "fallback" | "stage2" | "stage2Arms" | "text" | "features" | "modelVersion">, documents: number): { scores: number[]; warning: string | null } {
+  const items = response.items;
+  if (response.fallback.servedBy === "retrieval_order") return { scores: items.map(() => 0.5), warning: null };
+  if (!response.text && response.features.unknownCandidates >= documents) {
+    const model = response.modelVersion ? `${response.modelVersion.name} v${response.modelVersion.version}` : "the surface's model";
+    return { scores: items.map(() => 0.5), warning: `${model} ranks catalog items by their features and none of these documents is one (send objects whose id is a catalog item, or use a text surface): every relevance_score is 0.5` };
+  }
+  const stage2 = response.stage2;
+  if (!stage2 || stage2.status !== "served" || !stage2.scores || response.stage2Arms) return { scores: items.map((item) => sigmoid(item.score)), warning: null };
+  const judged = new Map(stage2.reranked.map((id, k) => [id, sigmoid(stage2.scores![k]!)]));
+  const lowest = Math.min(...judged.values());
+  const tail = items.filter((item) => !judged.has(item.id)).length;
+  let seen = 0;
+  let previous = Infinity;
+  const scores = items.map((item) => {
+    const score = judged.get(item.id) ?? lowest * (tail - seen++) / (tail + 1);
+    previous = Math.min(previous, score);
+    return previous;
+  });
+  return { scores, warning: null };
+}
+
 function cohereResponse(input: TextRerankRequest, response: RerankResponse, ids: string[], apiVersion: 1 | 2): TextRerankResponse {
   const indexOf = new Map(ids.map((id, i) => [id, i]));
-  const unscored = response.fallback.servedBy === "retrieval_order";
-  const results = response.items.map((item): TextRerankResult => {
+  const relevance = relevanceScores(response, input.documents.length);
+  const results = response.items.map((item, position): TextRerankResult => {
     const index = indexOf.get(item.id)!;
-    const result: TextRerankResult = { index, relevance_score: unscored ? 0.5 : sigmoid(item.score) };
+    const result: TextRerankResult = { index, relevance_score: relevance.scores[position]! };
     if (input.return_documents) {
       const doc = input.documents[index]!;
       result.document = typeof doc === "string" ? { text: doc } : doc;
@@ -148,7 +183,7 @@ function cohereResponse(input: TextRerankRequest, response: RerankResponse, ids:
     return result;
   });
   const truncated = response.text?.truncated ?? 0;
-  const warnings: string[] = [];
+  const warnings: string[] = relevance.warning ? [relevance.warning] : [];
   if (truncated > 0) warnings.push(`${truncated} of ${input.documents.length} documents were truncated to fit the model's tokens per pair${input.max_tokens_per_doc ? ` or max_tokens_per_doc ${input.max_tokens_per_doc}` : ""}`);
   if (response.fallback.used) warnings.push(`the model did not rank this request (${response.fallback.reason}): served by ${response.fallback.servedBy === "cascade" ? "the surface's fallback model" : "request order"}`);
   // Documents the surface's constraints removed (a blocked flag): said, so a client can tell them from those top_n cut (break test: they vanished without a trace).

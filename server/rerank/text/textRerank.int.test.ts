@@ -365,6 +365,29 @@ describe("Cohere-compatible rerank: break-test findings", () => {
     expect(named.status).toBe(200);
   });
 
+  it("on a cascade, a rescored document's relevance_score is the text model's, whatever else was sent; the rest score below every rescored one (break test: doc 17 read 0.3247 among 20, 0.9964 among 30)", async () => {
+    const headers = { authorization: `Bearer ${token}` };
+    const docs = (n: number) => Array.from({ length: n }, (_, i) => (i % 7 === 0 ? `doc ${i} headphones electronics` : `doc ${i} olive oil grocery`));
+    const scoreOf = (body: { results: Array<{ index: number; relevance_score: number }> }, index: number) => body.results.find((r) => r.index === index)!.relevance_score;
+    const twenty = await (await frontDoor.post("/v2/rerank", { model: "product-search", query: "headphones", documents: docs(20) }, { headers })).json();
+    const thirty = await (await frontDoor.post("/v2/rerank", { model: "product-search", query: "headphones", documents: docs(30) }, { headers })).json();
+    const alone = await (await frontDoor.post("/v2/rerank", { model: DEMO_TEXT_SURFACE, query: "headphones", documents: docs(20) }, { headers })).json();
+    expect([twenty.meta.stage2.status, thirty.meta.stage2.status]).toEqual(["served", "served"]);
+    expect(scoreOf(thirty, 17)).toBeCloseTo(scoreOf(twenty, 17), 5);
+    expect(scoreOf(twenty, 17)).toBeCloseTo(scoreOf(alone, 17), 5);
+    const scores = thirty.results.map((r: { relevance_score: number }) => r.relevance_score);
+    expect(scores).toEqual([...scores].sort((a, b) => b - a));
+    const rescored = thirty.results.slice(0, thirty.meta.stage2.reranked).map((r: { relevance_score: number }) => r.relevance_score);
+    const rest = thirty.results.slice(thirty.meta.stage2.reranked).map((r: { relevance_score: number }) => r.relevance_score);
+    expect(Math.max(...rest)).toBeLessThan(Math.min(...rescored));
+  });
+
+  it("a surface whose model reads catalog features, given documents none of which is a catalog item, scores them 0.5 with a warning (they read 0.926, 0.903… in request order)", async () => {
+    const body = await (await frontDoor.post("/v2/rerank", { model: "search", query: "lamp", documents: ["lamp", "desk lamp", "olive oil"] }, { headers: { authorization: `Bearer ${token}` } })).json();
+    expect(body.results.map((r: { relevance_score: number }) => r.relevance_score)).toEqual([0.5, 0.5, 0.5]);
+    expect(body.meta.warnings).toContainEqual(expect.stringMatching(/ranks catalog items by their features and none of these documents is one/));
+  });
+
   it("bills a search unit per 100 documents, and names the documents the surface's constraints removed (break test: they vanished without a trace)", async () => {
     const headers = { authorization: `Bearer ${token}` };
     const many = await frontDoor.post("/v2/rerank", { model: DEMO_TEXT_SURFACE, query: "lamp", documents: Array.from({ length: 250 }, (_, i) => `lamp ${i}`) }, { headers });
