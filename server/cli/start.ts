@@ -54,12 +54,11 @@ function parseCommandLine() {
 
 const args = parseCommandLine();
 
-
-/** Whether something else already listens on host:port (bound briefly and let go). */
+/** Whether something else already listens on host:port (bound briefly and let go); other bind errors are left to the server, which names them. */
 function portInUse(host: string, port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const probe = net.createServer();
-    probe.once("error", (error: NodeJS.ErrnoException) => resolve(error.code === "EADDRINUSE" || error.code === "EACCES"));
+    probe.once("error", (error: NodeJS.ErrnoException) => resolve(error.code === "EADDRINUSE"));
     probe.listen({ host, port, exclusive: true }, () => probe.close(() => resolve(false)));
   });
 }
