@@ -28,17 +28,19 @@ export interface ModelScores {
 export type ScoreFn = (handle: ModelHandle, job: ScoringJob) => Promise<ModelScores>;
 
 /**
- * Runs `job` on the model (a cross-encoder in the worker pool), with the model's own run time in ms.
+ * Runs `job` on the model (a cross-encoder in the worker pool, where `caller` takes its fair turn
+ * while every thread is busy), with the model's own run time in ms (a cross-encoder's: this job's
+ * share of a batched run).
  * A model on a worker pool waits at most `timeoutMs` for a thread to start it (else it rejects with
  * the pool's QueueTimeoutError: code ETIMEDOUT, `queued`). A heavy tabular model on the scoring pool
  * is cut at `timeoutMs` (rejects with code ETIMEDOUT). A cross-encoder's run cannot be cut, and its
  * thread may get no core on a saturated machine: its caller waits at most 2 × `timeoutMs` (the wait
  * for a thread and the run), then rejects with code ETIMEDOUT (judged as an over-budget run).
  */
-async function runJob(handle: ModelHandle, job: ScoringJob, timeoutMs: number): Promise<ModelScores & { modelMs: number }> {
+async function runJob(handle: ModelHandle, job: ScoringJob, timeoutMs: number, caller: string): Promise<ModelScores & { modelMs: number }> {
   if (handle.kind === "cross-encoder") {
     if (job.kind !== "text") throw new Error(`${handle.name} v${handle.version} is a cross-encoder: it scores text, not a feature matrix`);
-    const scoring = scoreTexts(handle, job.query, job.documents, { maxTokensPerDoc: job.maxTokensPerDoc, startWithinMs: timeoutMs });
+    const scoring = scoreTexts(handle, job.query, job.documents, { maxTokensPerDoc: job.maxTokensPerDoc, startWithinMs: timeoutMs, caller });
     const result = await withDeadline(scoring, 2 * timeoutMs, () => {
       throw Object.assign(new Error(`no scores within ${2 * timeoutMs} ms (twice the ${timeoutMs} ms budget: the wait for a model thread and the run); the run's result is dropped`), { code: "ETIMEDOUT" });
     });
@@ -114,7 +116,7 @@ export class ScoringBreaker {
     const rows = job.kind === "features" ? job.rows : job.documents.length;
     let outcome: ScoringOutcome | undefined;
     try {
-      const { scores, truncated, modelMs } = await runJob(handle, job, this.timeoutMs);
+      const { scores, truncated, modelMs } = await runJob(handle, job, this.timeoutMs, caller);
       if (modelMs <= this.timeoutMs) {
         this.cost.observe(rows, modelMs);
         outcome = "success";

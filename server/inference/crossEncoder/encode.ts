@@ -15,6 +15,8 @@ export interface EncodedBatch {
   truncated: number;
   /** 1 at each truncated pair's row. */
   truncatedRows: Uint8Array;
+  /** Each row's tokens before padding. */
+  tokens: Uint32Array;
 }
 
 /** One pair to encode; `maxTokensPerDoc` is Cohere's cap on the document's own tokens. */
@@ -156,6 +158,7 @@ export class PairEncoder {
     const tokenTypeIds = new BigInt64Array(rows * width);
     let truncated = 0;
     const truncatedRows = new Uint8Array(rows);
+    const tokens = Uint32Array.from(encoded, (e) => e.ids.length);
     encoded.forEach((e, r) => {
       if (e.truncated) {
         truncated++;
@@ -167,7 +170,7 @@ export class PairEncoder {
         tokenTypeIds[r * width + i] = BigInt(e.typeIds[i] ?? 0);
       }
     });
-    return { inputIds, attentionMask, tokenTypeIds, rows, width, truncated, truncatedRows };
+    return { inputIds, attentionMask, tokenTypeIds, rows, width, truncated, truncatedRows, tokens };
   }
 
   private postProcess(a: string[], b: string[]): { tokens: string[]; token_type_ids?: number[] } {

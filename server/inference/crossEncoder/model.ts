@@ -25,6 +25,8 @@ export interface PairScores {
   truncatedRows: Uint8Array;
   /** Tokens per pair after padding (the batch's width). */
   width: number;
+  /** Each pair's tokens before padding. */
+  tokens: Uint32Array;
 }
 
 export class CrossEncoder {
@@ -94,7 +96,7 @@ export class CrossEncoder {
   async score(pairs: ReadonlyArray<PairInput>): Promise<PairScores> {
     const batch = this.encoder.encodeBatch(pairs, this.config.maxLength);
     const scores = await this.run(batch.inputIds, batch.attentionMask, batch.tokenTypeIds, batch.rows, batch.width);
-    return { scores, truncated: batch.truncated, truncatedRows: batch.truncatedRows, width: batch.width };
+    return { scores, truncated: batch.truncated, truncatedRows: batch.truncatedRows, width: batch.width, tokens: batch.tokens };
   }
 
   async release(): Promise<void> {

@@ -4,6 +4,7 @@ import { env } from "../../config";
 import { DomainError, InvalidInputError, type DomainErrorCode } from "../../errors";
 import { ModelOutputError } from "../sessions";
 import { ModelWorkerPool, PoolClosedError, poolSlot, QueueTimeoutError } from "../workerPool";
+import { FairQueue } from "../../domain/admission/fairQueue";
 import type { CrossEncoderBundle } from "./bundle";
 import type { ScoreReply, ScoreTask, SharedBundle, TextRequest } from "./workerTask";
 
@@ -20,6 +21,13 @@ import type { ScoreReply, ScoreTask, SharedBundle, TextRequest } from "./workerT
 // budget): past it, it leaves the queue it waits in (a timer, set only while it waits there), or its
 // run is withdrawn from the thread that has not started it (the worker pool's start rule), and it
 // rejects with QueueTimeoutError instead of being scored after its caller gave up.
+//
+// While every worker is busy, waiting requests are served in start-time fair order over their
+// callers (server/domain/admission/fairQueue.ts, cost = pairs), not in arrival order: a caller's
+// backlog of large requests delays another caller's request by about one of them, not all of them.
+// A run's time is charged to each request in it by its share of the run's padded tokens (what it
+// would have cost alone), so a request batched with another caller's long documents is not judged
+// slow for them (the circuit breakers read `modelMs`).
 
 export interface CrossEncoderPoolOptions {
   /** Worker threads, each with its own copy of every bundle it has scored. */
@@ -38,8 +46,14 @@ export interface CrossEncoderResult {
   scores: number[];
   /** Documents cut to the model's length or max_tokens_per_doc. */
   truncated: number;
-  /** The model run's own time, in ms (shared by every request in the batch). */
+  /**
+   * This request's share of its model run's time, in ms: runMs × (its rows × its widest row's
+   * tokens) / (the run's rows × the run's padded width), i.e. what the run costs per padded token
+   * times the tokens it would have been padded to alone (runMs when it ran alone).
+   */
   modelMs: number;
+  /** The whole model run's time, in ms (shared by every request in the batch). */
+  runMs: number;
   /** Requests scored in the same run, this one included. */
   batchedRequests: number;
 }
@@ -52,6 +66,8 @@ interface Pending {
   startBy?: number;
   /** Its timer while it waits in a queue on the main thread. */
   timer?: NodeJS.Timeout;
+  /** The bundle it is for. */
+  key: string;
 }
 
 /** What one score() call may bound besides its documents. */
@@ -63,6 +79,11 @@ export interface ScoreOptions {
    * the request rejects with QueueTimeoutError (code ETIMEDOUT, `queued`) and is not scored.
    */
   startWithinMs?: number;
+  /**
+   * Who sent it (an API key's id, a user's): while every worker is busy, callers' waiting requests
+   * are served in fair order (requests without one share the caller "").
+   */
+  caller?: string;
 }
 
 interface Queue {
@@ -80,6 +101,8 @@ export class CrossEncoderPool {
   private readonly bundles = new Map<string, SharedBundle>();
   /** Requests waiting to share a run, per bundle key, oldest queue first. */
   private readonly queues = new Map<string, Queue>();
+  /** Requests waiting while every worker is busy, in callers' fair order. */
+  private readonly fair = new FairQueue<Pending>();
   /** Tasks sent to the workers and not yet answered (running or in the worker pool's queue). */
   private inFlight = 0;
 
@@ -135,9 +158,18 @@ export class CrossEncoderPool {
     const pairs = documents.length;
     const { maxTokensPerDoc, startWithinMs } = options;
     return new Promise((resolve, reject) => {
-      const item: Pending = { request: maxTokensPerDoc === undefined ? { query, documents } : { query, documents, maxTokensPerDoc }, resolve, reject };
+      const item: Pending = { key, request: maxTokensPerDoc === undefined ? { query, documents } : { query, documents, maxTokensPerDoc }, resolve, reject };
       if (startWithinMs !== undefined) item.startBy = performance.now() + startWithinMs;
       const { maxBatchPairs, maxWaitMs } = this.options;
+      if (this.inFlight >= this.options.workers || this.fair.size > 0) {
+        // Every worker busy: it waits its callers' turn (sendWaiting), or its start deadline.
+        this.fair.push(options.caller ?? "", Math.max(1, pairs), item);
+        if (startWithinMs !== undefined) item.timer = setTimeout(() => this.expireFair(item, startWithinMs), startWithinMs);
+        this.sendWaiting();
+        return;
+      }
+      // A worker is free: it goes now (or joins a batch about to go), charged to its caller's share.
+      this.fair.charge(options.caller ?? "", Math.max(1, pairs));
       if (maxBatchPairs === 0 || pairs >= maxBatchPairs) {
         // Requests waiting to share a run go first (arrival order): a large request goes straight to
         // the worker pool's FIFO, and the waiting ones are sent only once fewer tasks than workers are
@@ -155,32 +187,20 @@ export class CrossEncoderPool {
       queue.pending.push(item);
       queue.pairs += pairs;
       if (queue.pairs >= maxBatchPairs) this.flush(key);
-      else if (this.inFlight >= this.options.workers) {
-        // Every worker busy: the queue goes when a task is answered (dispatch), without a timer;
-        // a request with a start deadline sets its own, which takes it out of the queue when it passes.
-        if (startWithinMs !== undefined) item.timer = setTimeout(() => this.expire(key, item, startWithinMs), startWithinMs);
-      } else if (maxWaitMs === 0) this.flush(key);
+      else if (maxWaitMs === 0) this.flush(key);
       else queue.timer ??= setTimeout(() => this.flush(key), maxWaitMs);
     });
   }
 
-  /** A waiting request's start deadline passed while it was still in its queue: it leaves it, unscored. */
-  private expire(key: string, item: Pending, waitedMs: number): void {
-    const queue = this.queues.get(key);
-    const at = queue ? queue.pending.indexOf(item) : -1;
-    if (!queue || at < 0) return;
-    queue.pending.splice(at, 1);
-    queue.pairs -= item.request.documents.length;
-    if (queue.pending.length === 0) {
-      clearTimeout(queue.timer);
-      this.queues.delete(key);
-    }
-    item.reject(queueTimeout(`waited ${waitedMs} ms`));
+  /** A waiting request's start deadline passed while every worker was still busy: it leaves the queue, unscored. */
+  private expireFair(item: Pending, waitedMs: number): void {
+    if (this.fair.remove(item)) item.reject(queueTimeout(`waited ${waitedMs} ms`));
   }
 
   /** Sends the requests waiting to share a run, waits for running tasks and stops the workers; later tasks reject with PoolClosedError. */
   async close(): Promise<void> {
     for (const key of [...this.queues.keys()]) this.flush(key);
+    while (this.fair.size > 0) this.sendNext();
     await this.workers.close();
   }
 
@@ -219,11 +239,17 @@ export class CrossEncoderPool {
     this.runTask({ key, bundle, requests: items.map((item) => item.request) }, startWithinMs).then(
       (reply) => {
         let offset = 0;
+        const cells = reply.scores.length * reply.width;
         for (const item of items) {
           const n = item.request.documents.length;
           let truncated = 0;
-          for (let i = offset; i < offset + n; i++) truncated += reply.truncatedRows[i]!;
-          item.resolve({ scores: Array.from(reply.scores.subarray(offset, offset + n)), truncated, modelMs: reply.modelMs, batchedRequests: items.length });
+          let width = 0;
+          for (let i = offset; i < offset + n; i++) {
+            truncated += reply.truncatedRows[i]!;
+            width = Math.max(width, reply.tokens[i]!);
+          }
+          const modelMs = items.length === 1 || cells === 0 ? reply.modelMs : (reply.modelMs * n * width) / cells;
+          item.resolve({ scores: Array.from(reply.scores.subarray(offset, offset + n)), truncated, modelMs, runMs: reply.modelMs, batchedRequests: items.length });
           offset += n;
         }
       },
@@ -245,12 +271,32 @@ export class CrossEncoderPool {
     );
   }
 
-  /** Sends the oldest waiting queues while a worker is free (after a task was answered). */
+  /** Sends waiting requests, in callers' fair order, while a worker is free. */
   private sendWaiting(): void {
-    for (const key of this.queues.keys()) {
-      if (this.inFlight >= this.options.workers) return;
-      this.flush(key);
+    while (this.inFlight < this.options.workers && this.fair.size > 0) this.sendNext();
+  }
+
+  /**
+   * Sends the request whose turn it is: a large one alone; a small one with the small requests for
+   * the same bundle next in fair order, up to maxBatchPairs pairs (Triton's dynamic batcher takes
+   * what is queued; here the queue's order is the callers' fair order).
+   */
+  private sendNext(): void {
+    const head = this.fair.next();
+    if (!head) return;
+    const { maxBatchPairs } = this.options;
+    const batch = [head];
+    let pairs = head.request.documents.length;
+    if (maxBatchPairs > 0 && pairs < maxBatchPairs) {
+      for (const other of this.fair.ordered()) {
+        const n = other.request.documents.length;
+        if (other.key !== head.key || n >= maxBatchPairs || pairs + n > maxBatchPairs) continue;
+        this.fair.take(other);
+        batch.push(other);
+        pairs += n;
+      }
     }
+    this.dispatch(head.key, batch);
   }
 
   private runTask(task: ScoreTask, startWithinMs?: number): Promise<Extract<ScoreReply, { ok: true }>> {
@@ -265,7 +311,8 @@ export class CrossEncoderPool {
       reply = await running;
     } finally {
       this.inFlight--;
-      if (this.queues.size > 0) this.sendWaiting();
+      if (this.fair.size > 0) this.sendWaiting();
+      else if (this.inFlight === 0) this.fair.idle();
     }
     if (reply.ok) return reply;
     const { code, field, message } = reply.error;
