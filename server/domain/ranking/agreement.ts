@@ -1,7 +1,7 @@
 // How far two rankings of the same request agree: the served list against a shadow model's list.
 // Overlap@k and rank-biased overlap compare the lists users would see (after constraints); Kendall's
-// τ and Spearman's ρ compare the models' full orderings of the same candidates, so they are defined
-// whatever k is.
+// τ-b and Spearman's ρ compare the models' scores of the same candidates (ties as ties), so they are
+// defined whatever k is.
 
 /** Share of the first k ids of `a` that also appear in the first k of `b` (1 when both are empty). */
 export function overlapAtK(a: readonly string[], b: readonly string[], k: number): number {
@@ -66,22 +66,11 @@ export function rankBiasedOverlap(a: readonly string[], b: readonly string[], p:
   return Math.min(1, Math.max(0, value));
 }
 
-/** Ranks (0 = best) of scores, best first; equal scores keep input order, as the pipeline orders them. */
-function ranksOf(scores: ArrayLike<number>): Int32Array {
-  const n = scores.length;
-  const order = new Int32Array(n);
-  for (let i = 0; i < n; i++) order[i] = i;
-  order.sort((x, y) => scores[y]! - scores[x]! || x - y);
-  const ranks = new Int32Array(n);
-  for (let r = 0; r < n; r++) ranks[order[r]!] = r;
-  return ranks;
-}
-
-/** Pairs out of order in `values` (bottom-up merge sort, O(n log n)); overwrites `values`. */
-function countInversions(values: Int32Array<ArrayBuffer>): number {
+/** Pairs (i < j) with values[i] > values[j] (bottom-up merge sort, O(n log n)); equal values are not inversions. Overwrites `values`. */
+function countInversions(values: Float64Array<ArrayBuffer>): number {
   const n = values.length;
   let from = values;
-  let to = new Int32Array(n);
+  let to = new Float64Array(n);
   let inversions = 0;
   for (let width = 1; width < n; width *= 2) {
     for (let lo = 0; lo < n; lo += 2 * width) {
@@ -105,33 +94,92 @@ function countInversions(values: Int32Array<ArrayBuffer>): number {
   return inversions;
 }
 
-function kendallFromRanks(ra: Int32Array, rb: Int32Array): number {
-  const n = ra.length;
-  // b's ranks listed in a's order: every inversion is a discordant pair (there are no ties).
-  const inB = new Int32Array(n);
-  for (let i = 0; i < n; i++) inB[ra[i]!] = rb[i]!;
-  return 1 - (2 * countInversions(inB)) / ((n * (n - 1)) / 2);
-}
-
-function spearmanFromRanks(ra: Int32Array, rb: Int32Array): number {
-  const n = ra.length;
-  let sum = 0;
-  for (let i = 0; i < n; i++) sum += (ra[i]! - rb[i]!) ** 2;
-  return 1 - (6 * sum) / (n * (n * n - 1));
+/** Indices 0..n−1 sorted by `by` ascending, then by `then` ascending. */
+function sortedIndices(by: Float64Array, then?: Float64Array): Int32Array {
+  const order = new Int32Array(by.length);
+  for (let i = 0; i < order.length; i++) order[i] = i;
+  return then ? order.sort((i, j) => by[i]! - by[j]! || then[i]! - then[j]!) : order.sort((i, j) => by[i]! - by[j]!);
 }
 
 /**
- * Kendall's τ between two models' orderings of the same n candidates (scores index-aligned):
- * (concordant − discordant) / (n(n−1)/2). Both orderings break ties by input position, so there
- * are no ties and τ-a equals τ-b. Null below two candidates. O(n log n) (Knight's method).
+ * Midranks (1..n, a tie's members share the mean of the ranks it spans) of `values` along `order`
+ * (indices sorted by value), and the pairs tied in it, Σ t(t−1)/2 over its runs of equal values.
  */
-export function kendallTau(a: ArrayLike<number>, b: ArrayLike<number>): number | null {
-  return checkAligned(a, b) < 2 ? null : kendallFromRanks(ranksOf(a), ranksOf(b));
+function midranksAlong(values: Float64Array, order: Int32Array): { ranks: Float64Array; tiedPairs: number } {
+  const n = values.length;
+  const ranks = new Float64Array(n);
+  let tiedPairs = 0;
+  for (let i = 0; i < n; ) {
+    let j = i + 1;
+    while (j < n && values[order[j]!] === values[order[i]!]) j++;
+    const mean = (i + 1 + j) / 2;
+    for (let k = i; k < j; k++) ranks[order[k]!] = mean;
+    tiedPairs += ((j - i) * (j - i - 1)) / 2;
+    i = j;
+  }
+  return { ranks, tiedPairs };
 }
 
-/** Spearman's ρ between two orderings of the same n candidates: 1 − 6Σd² / (n(n²−1)). Null below two. */
+/** Pearson's correlation of two midrank vectors (their mean is (n+1)/2); null when either is constant. */
+function rankCorrelation(ra: Float64Array, rb: Float64Array): number | null {
+  const mean = (ra.length + 1) / 2;
+  let sab = 0;
+  let saa = 0;
+  let sbb = 0;
+  for (let i = 0; i < ra.length; i++) {
+    const da = ra[i]! - mean;
+    const db = rb[i]! - mean;
+    sab += da * db;
+    saa += da * da;
+    sbb += db * db;
+  }
+  return saa === 0 || sbb === 0 ? null : Math.min(1, Math.max(-1, sab / Math.sqrt(saa * sbb)));
+}
+
+/** τ-b and midrank ρ of two aligned score vectors of length ≥ 2 (see kendallTau, spearmanRho). */
+function tiedCorrelations(aScores: ArrayLike<number>, bScores: ArrayLike<number>): { tau: number | null; rho: number | null } {
+  const a = Float64Array.from(aScores);
+  const b = Float64Array.from(bScores);
+  const n = a.length;
+  const byA = sortedIndices(a, b);
+  const { ranks: ra, tiedPairs: n1 } = midranksAlong(a, byA);
+  const { ranks: rb, tiedPairs: n2 } = midranksAlong(b, sortedIndices(b));
+  // n3: pairs tied in both (runs of equal (a, b) along byA).
+  let n3 = 0;
+  for (let i = 0; i < n; ) {
+    let j = i + 1;
+    while (j < n && a[byA[j]!] === a[byA[i]!] && b[byA[j]!] === b[byA[i]!]) j++;
+    n3 += ((j - i) * (j - i - 1)) / 2;
+    i = j;
+  }
+  // b read in a's order (within a tie of a, b ascending, so it adds no inversion): each inversion is a discordant pair.
+  const discordant = countInversions(Float64Array.from(byA, (i) => b[i]!));
+  const n0 = (n * (n - 1)) / 2;
+  const denominator = Math.sqrt((n0 - n1) * (n0 - n2));
+  const tau = denominator === 0 ? null : Math.min(1, Math.max(-1, (n0 - n1 - n2 + n3 - 2 * discordant) / denominator));
+  return { tau, rho: rankCorrelation(ra, rb) };
+}
+
+/**
+ * Kendall's τ-b between two models' scores of the same n candidates (index-aligned), ties counted as
+ * ties: (n_c − n_d) / √((n_0 − n_1)(n_0 − n_2)), with n_0 = n(n−1)/2 and n_1, n_2 the pairs tied in
+ * a and in b (Kendall 1945, "The treatment of ties in ranking problems"; what scipy.stats.kendalltau
+ * returns by default). Equal scores are not an ordering: two models that both give every candidate
+ * the same score do not "agree perfectly" (an input-order tie-break made them 1). Null below two
+ * candidates or when either side scores every candidate the same (τ-b is 0/0 there). O(n log n)
+ * (Knight 1966, "A computer method for calculating Kendall's tau with ungrouped data").
+ */
+export function kendallTau(a: ArrayLike<number>, b: ArrayLike<number>): number | null {
+  return checkAligned(a, b) < 2 ? null : tiedCorrelations(a, b).tau;
+}
+
+/**
+ * Spearman's ρ between two models' scores of the same n candidates: Pearson's correlation of their
+ * midranks (ties share the mean rank; equal to 1 − 6Σd² / (n(n²−1)) without ties; what
+ * scipy.stats.spearmanr returns). Null below two candidates or when either side is constant.
+ */
 export function spearmanRho(a: ArrayLike<number>, b: ArrayLike<number>): number | null {
-  return checkAligned(a, b) < 2 ? null : spearmanFromRanks(ranksOf(a), ranksOf(b));
+  return checkAligned(a, b) < 2 ? null : tiedCorrelations(a, b).rho;
 }
 
 function checkAligned(a: ArrayLike<number>, b: ArrayLike<number>): number {
@@ -143,7 +191,9 @@ export interface RankingAgreement {
   overlapAt10: number;
   /** RBO_ext of the two served lists at p = RBO_PERSISTENCE. */
   rbo: number;
+  /** Kendall's τ-b of the full score vectors; null below two candidates or when either model scored them all the same. */
   kendallTau: number | null;
+  /** Spearman's ρ (midranks) of the full score vectors; null as kendallTau. */
   spearmanRho: number | null;
 }
 
@@ -151,9 +201,8 @@ export interface RankingAgreement {
 export function rankingAgreement(served: readonly string[], shadow: readonly string[], primaryScores: ArrayLike<number>, shadowScores: ArrayLike<number>): RankingAgreement {
   const lists = { overlapAt10: overlapAtK(served, shadow, 10), rbo: rankBiasedOverlap(served, shadow) };
   if (checkAligned(primaryScores, shadowScores) < 2) return { ...lists, kendallTau: null, spearmanRho: null };
-  const ra = ranksOf(primaryScores);
-  const rb = ranksOf(shadowScores);
-  return { ...lists, kendallTau: kendallFromRanks(ra, rb), spearmanRho: spearmanFromRanks(ra, rb) };
+  const { tau, rho } = tiedCorrelations(primaryScores, shadowScores);
+  return { ...lists, kendallTau: tau, spearmanRho: rho };
 }
 
 /**
