@@ -5,6 +5,7 @@ import { getDb } from "../db/client";
 import { demoFeatureSpec, demoModelBytes } from "../demo/models";
 import type { Role } from "../domain/access/permissions";
 import { createCaller } from "../routers/_app";
+import { failAudit } from "../testing/auditFaults";
 import { callerAs } from "../testing/callers";
 import { createTestSurface } from "../testing/models";
 import { experimentInputSchema } from "../experiments/schema";
@@ -60,6 +61,30 @@ describe("approvals", () => {
     expect(audit.map((a) => [a.action, a.actor])).toEqual([["change_request.create", "ana@approve.test"], ["change_request.approve", "bo@approve.test"]]);
     const move = await getDb().auditLog.findFirstOrThrow({ where: { action: "model.alias.set" }, orderBy: { id: "desc" } });
     expect(move.reason).toContain("requested by ana@approve.test, approved by bo@approve.test");
+  });
+
+  it("answers an approval whose change applied as applied, with a warning, when only the approval's own audit entry fails", async () => {
+    // Found by a break test: the change applied and committed with its own entry, then the
+    // change_request.approve entry failed and the approver got a 500 (their retry: "applied already").
+    const v1 = (await getDb().modelVersion.findFirstOrThrow({ where: { model: { name: "t-approve-model" }, version: 1 } })).id;
+    const before = await serving();
+    const request = await as(ana).approvals.request({ change: { kind: "alias_move", versionId: v1, alias: "production" }, reason: "audit fault" });
+    const restore = await failAudit(["change_request.approve"]);
+    let decided;
+    try {
+      decided = await as(bo).approvals.decide({ id: request.id, approve: true });
+    } finally {
+      await restore();
+    }
+    expect(decided).toMatchObject({ status: "applied", decidedById: bo.id, surfaces: ["t-approve"] });
+    expect((decided as { warning?: string }).warning).toMatch(/^applied; .*: the change's own audit entry names you as the approver$/);
+    expect(await serving()).toBe(1);
+    const move = await getDb().auditLog.findFirstOrThrow({ where: { action: "model.alias.set" }, orderBy: { id: "desc" } });
+    expect(move.reason).toBe("audit fault (requested by ana@approve.test, approved by bo@approve.test)");
+    // Put back for the tests below.
+    const back = await as(bo).approvals.request({ change: { kind: "alias_move", versionId: v2, alias: "production" }, reason: "restore" });
+    await as(ana).approvals.decide({ id: back.id, approve: true });
+    expect(await serving()).toBe(before);
   });
 
   it("records a rejection with its comment and changes nothing", async () => {

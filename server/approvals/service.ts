@@ -355,8 +355,17 @@ export async function decideChange(ctx: Ctx, input: z.infer<typeof decideChangeS
     // The approver learns it failed as a direct call would say (a 409 when the alias moved meanwhile, a 400 naming the field…).
     throw error;
   }
-  // Applied: a fault recording the approval from here on is not a failed change.
-  await recordAudit(ctx.db, { ...entry, action: "change_request.approve", after: facts });
+  // Applied (committed with its own audit entry, whose reason names the requester and the approver,
+  // and the request row says who decided): a fault writing the approval's entry from here on is not
+  // a failed change. Answered as applied, with a warning the approver sees (a 500 made them think it
+  // had not applied, and their retry met "applied already").
+  try {
+    await recordAudit(ctx.db, { ...entry, action: "change_request.approve", after: facts });
+  } catch (error) {
+    const { message } = mapError(error, "recording the approval in the audit trail");
+    console.error(`[approvals] change request ${request.id} applied, but its change_request.approve audit entry was not written:`, error);
+    return { ...(await decided(reached).catch(() => ({ ...request, status: "applied" as const, decidedById: person.id, surfaces: reached }))), warning: `applied; ${message}: the change's own audit entry names you as the approver` };
+  }
   return decided(reached);
 }
 

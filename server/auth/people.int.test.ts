@@ -6,6 +6,7 @@ import { afterEach, describe, expect, it, vi } from "vitest";
 import { getDb } from "../db/client";
 import type { Role } from "../domain/access/permissions";
 import { createCaller } from "../routers/_app";
+import { failAudit } from "../testing/auditFaults";
 import { callerAs } from "../testing/callers";
 import { contextFor } from "../trpc";
 import { getAuth } from "./auth";
@@ -39,17 +40,6 @@ async function person(email: string, roles: Role[], password = `${email} long pa
 }
 
 const activeAdmins = () => getDb().user.count({ where: { disabled: false, roles: { has: "admin" } } });
-
-/** Makes every audit entry of `actions` fail (a trigger raising on insert) until the returned function is called. */
-async function failAudit(actions: string[]): Promise<() => Promise<void>> {
-  const db = getDb();
-  await db.$executeRawUnsafe(`CREATE OR REPLACE FUNCTION test_fail_audit() RETURNS trigger LANGUAGE plpgsql AS $$
-    BEGIN IF NEW.action = ANY(TG_ARGV) THEN RAISE EXCEPTION 'test: audit entry % refused', NEW.action; END IF; RETURN NEW; END $$`);
-  await db.$executeRawUnsafe(`CREATE TRIGGER test_fail_audit BEFORE INSERT ON audit_log FOR EACH ROW EXECUTE FUNCTION test_fail_audit(${actions.map((a) => `'${a}'`).join(", ")})`);
-  return async () => {
-    await db.$executeRawUnsafe("DROP TRIGGER IF EXISTS test_fail_audit ON audit_log");
-  };
-}
 
 afterEach(() => {
   vi.restoreAllMocks();

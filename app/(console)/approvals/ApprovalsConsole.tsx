@@ -26,7 +26,8 @@ export function ApprovalsConsole() {
     onSuccess: (r) => {
       setDeciding(null);
       setComment("");
-      notifications.show({ color: r.status === "failed" ? "red" : "teal", message: r.status === "failed" ? `Approved, but applying failed: ${r.error}` : `Request ${r.status}` });
+      const warning = "warning" in r ? r.warning : undefined;
+      notifications.show({ color: r.status === "failed" ? "red" : warning ? "yellow" : "teal", message: r.status === "failed" ? `Approved, but applying failed: ${r.error}` : warning ? `Request ${r.status}; ${warning}` : `Request ${r.status}` });
       void refresh();
     },
     onError,
