@@ -166,6 +166,18 @@ async function serveOwn(req: IncomingMessage, res: ServerResponse, route: Exclud
       return;
     }
   }
+  // The caller again, now that the body is in: a body may take minutes (a byte within every
+  // BODY_IDLE_MS, up to the request timeout), and a key revoked, a role removed or a person disabled
+  // meanwhile must not finish what it started with its old rights (a break test: a disabled admin
+  // invited a new admin 80 s after being disabled). A cached key's verdict costs no query.
+  if (body && permission) {
+    const again = await authorizeHttp(credentialsOf(req), permission);
+    if (!again.ok) return sendError(res, again.status, { code: again.code, message: again.message });
+    principal = again.principal;
+  } else if (body && route.kind === "trpc" && trpcCaller) {
+    trpcCaller = await authenticate(getDb(), credentialsOf(req)).catch(() => undefined);
+    if (trpcCaller === null) return serveTrpc(req, res, route.procedurePath, { principal: null, body: null });
+  }
   if (route.kind === "trpc") return serveTrpc(req, res, route.procedurePath, body ? { principal: trpcCaller, body } : undefined);
   let text = "";
   if (body) {
@@ -200,7 +212,11 @@ async function serveOwn(req: IncomingMessage, res: ServerResponse, route: Exclud
     case "events":
       return serveJson(res, text, outcomeBatchSchema, (input) => traced("POST /api/v1/events", traceParent, () => recordOutcomes(input, allowedSurfaces(principal), callerOf(principal))), "POST /api/v1/events");
     case "upload":
-      return serveUpload(req, res, route.model, actorOf(principal, headersOf(req)), bodyLimit(route, settings));
+      // The caller is checked again once the file is in (as above for bodies read here).
+      return serveUpload(req, res, route.model, async () => {
+        const again = await authorizeHttp(credentialsOf(req), "models.write");
+        return again.ok ? { actor: actorOf(again.principal, headersOf(req)) } : { refusal: again };
+      }, bodyLimit(route, settings));
   }
 }
 
