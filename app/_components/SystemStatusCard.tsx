@@ -29,7 +29,7 @@ export function SystemStatusCard({ initial }: { initial: Health }) {
         <Stat label="Version" value={data.version} />
         <Stat label="Database" value={data.database.reachable ? `reachable · ${data.database.latencyMs} ms` : `unreachable: ${data.database.error}`} testId="db-status" />
         <Stat label="Migration level" value={data.migrationLevel ?? "none"} testId="migration-level" />
-        <Stat label="Loaded models" value={data.models.length ? data.models.map((m) => `${m.name} v${m.version}`).join(", ") : "none loaded yet"} />
+        <Stat label="Loaded models" value={data.models?.length ? data.models.map((m) => `${m.name} v${m.version}`).join(", ") : "none loaded yet"} />
       </SimpleGrid>
     </Card>
   );

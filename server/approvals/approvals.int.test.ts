@@ -87,6 +87,27 @@ describe("approvals", () => {
     expect(await serving()).toBe(before);
   });
 
+  it("refuses to apply a request whose requester was disabled or lost the permission since: 409, marked failed, nothing moves", async () => {
+    // Found by the access-control break test: a leaver's request, approved after the leaver was disabled, moved production.
+    const db = getDb();
+    const v1 = (await db.modelVersion.findFirstOrThrow({ where: { model: { name: "t-approve-model" }, version: 1 } })).id;
+    const before = await serving();
+    for (const [email, leave, words] of [
+      ["leaver@approve.test", (id: string) => db.user.update({ where: { id }, data: { disabled: true } }), "has been disabled since"],
+      ["moved-team@approve.test", (id: string) => db.user.update({ where: { id }, data: { roles: ["viewer"] } }), "no longer holds the permission (models.write)"],
+    ] as const) {
+      const requester = await person(email, ["ml_engineer"]);
+      const request = await as(requester).approvals.request({ change: { kind: "alias_move", versionId: v1, alias: "production" }, reason: "before leaving" });
+      await leave(requester.id);
+      await expect(as(bo).approvals.decide({ id: request.id, approve: true })).rejects.toMatchObject({
+        code: "CONFLICT",
+        message: `its requester ${email} ${words}: not applied; someone who holds ${words.startsWith("no longer") ? "it" : "the permission"} files it again if the change is still wanted`,
+      });
+      expect(await db.changeRequest.findUniqueOrThrow({ where: { id: request.id } })).toMatchObject({ status: "failed", decidedById: bo.id });
+      expect(await serving()).toBe(before);
+    }
+  });
+
   it("records a rejection with its comment and changes nothing", async () => {
     const v1 = (await getDb().modelVersion.findFirstOrThrow({ where: { model: { name: "t-approve-model" }, version: 1 } })).id;
     const request = await as(bo).approvals.request({ change: { kind: "alias_move", versionId: v1, alias: "production" }, reason: "go back" });

@@ -1,10 +1,10 @@
 import type { z } from "zod";
 import type { Actor } from "../audit/actor";
 import { recordAudit } from "../audit/record";
-import { principalCan } from "../auth/principal";
+import { principalCan, toRoles } from "../auth/principal";
 import type { Db } from "../db/client";
 import type { Prisma } from "../db/generated/client";
-import type { Permission } from "../domain/access/permissions";
+import { rolesAllow, type Permission } from "../domain/access/permissions";
 import { subjects } from "../domain/audit/subject";
 import { ConflictError, ForbiddenError, InvalidInputError, NotFoundError } from "../errors";
 import { shipBlocks } from "../domain/experiments/shipGate";
@@ -317,14 +317,16 @@ export async function requestChange(ctx: Ctx, input: { change: ChangePayload; re
  */
 export async function decideChange(ctx: Ctx, input: z.infer<typeof decideChangeSchema>) {
   const person = requester(ctx);
-  const request = await ctx.db.changeRequest.findUnique({ where: { id: input.id }, include: { requestedBy: { select: { email: true } }, surface: { select: { key: true } } } });
+  const request = await ctx.db.changeRequest.findUnique({ where: { id: input.id }, include: { requestedBy: { select: { email: true, disabled: true, roles: true } }, surface: { select: { key: true } } } });
   if (!request) throw new NotFoundError("change request", input.id);
   if (request.requestedById === person.id) throw new ConflictError("id: you cannot approve or reject your own request; another person must");
   const permission = CHANGE_PERMISSION[request.kind];
   if (!principalCan(person, permission)) throw new ForbiddenError(`you need the permission ${permission} to decide this request`);
   const payload = request.payload as unknown as StoredChange;
-  // Checked before the claim (and again under the model's lock by the move itself): what the summary showed changed since the request was filed.
-  const moved = input.approve ? await pinBroken(ctx.db, payload) : null;
+  // Checked before the claim (and again under the model's lock by the move itself): what the summary
+  // showed changed since the request was filed; or its requester no longer stands behind it (disabled,
+  // or without the permission now): two people holding the permission must stand behind each change.
+  const moved = input.approve ? (requesterGone(request.requestedBy, permission) ?? (await pinBroken(ctx.db, payload))) : null;
   const claimed = await ctx.db.changeRequest.updateMany({
     where: { id: request.id, status: "pending" },
     data: { status: input.approve ? (moved ? "failed" : "applied") : "rejected", decidedById: person.id, decidedAt: new Date(), decisionComment: input.comment || null, ...(moved ? { error: moved } : {}) },
@@ -367,6 +369,13 @@ export async function decideChange(ctx: Ctx, input: z.infer<typeof decideChangeS
     return { ...(await decided(reached).catch(() => ({ ...request, status: "applied" as const, decidedById: person.id, surfaces: reached }))), warning: `applied; ${message}: the change's own audit entry names you as the approver` };
   }
   return decided(reached);
+}
+
+/** Why a request's requester no longer stands behind it (disabled, or without `permission` now), or null. */
+function requesterGone(requester: { email: string; disabled: boolean; roles: string[] }, permission: Permission): string | null {
+  if (requester.disabled) return `its requester ${requester.email} has been disabled since: not applied; someone who holds the permission files it again if the change is still wanted`;
+  if (!rolesAllow(toRoles(requester.roles), permission)) return `its requester ${requester.email} no longer holds the permission (${permission}): not applied; someone who holds it files it again if the change is still wanted`;
+  return null;
 }
 
 /** A request's status as stored now (the loser of two decisions at once is told what the winner made it). */

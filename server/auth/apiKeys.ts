@@ -4,7 +4,7 @@ import { env } from "../config";
 import type { Db } from "../db/client";
 import { configListenerUp, onConfigChange } from "../db/configChanges";
 import { NotFoundError } from "../errors";
-import type { Role } from "../domain/access/permissions";
+import { rolesAllow, SERVING_PERMISSIONS, type Role } from "../domain/access/permissions";
 import { withDeadline } from "../domain/time/deadline";
 import { toRoles, type Principal } from "./principal";
 
@@ -178,9 +178,11 @@ async function lookup(db: Db, hash: string): Promise<Verdict> {
   const row = await db.apiKey.findUnique({ where: { keyHash: hash }, include: { createdBy: { select: { disabled: true, roles: true } } } });
   const checkedAt = Date.now();
   if (!row || row.revokedAt || row.createdBy.disabled) return { principal: null, checkedAt, expiresAt: null };
-  // A key never acts with more than its creator holds now: demoting a person demotes their keys.
+  // A key never acts with more than its creator holds now: demoting a person demotes their keys, a
+  // serving key's too (it kept serving for a creator demoted to viewer).
   const creator = toRoles(row.createdBy.roles);
   const roles = creator.includes("admin") ? toRoles(row.roles) : toRoles(row.roles).filter((r) => r !== "admin" && creator.includes(r));
   const principal: Principal = { kind: "api_key", id: row.id, name: row.name, keyKind: row.kind, roles, surfaces: row.surfaces ?? [] };
+  if (row.kind === "serving") principal.serving = SERVING_PERMISSIONS.filter((p) => rolesAllow(creator, p));
   return { principal, checkedAt, expiresAt: row.expiresAt?.getTime() ?? null };
 }

@@ -6,6 +6,7 @@ import { START_DEADLINE_MS, waitForStart } from "../testing/startup";
 import { createApiKey } from "./apiKeys";
 import { getAuth } from "./auth";
 import { authenticate } from "./authenticate";
+import { authorizeHttp } from "./http";
 import type { Role } from "../domain/access/permissions";
 import { createUser, setUserDisabled, setUserRoles } from "./users";
 
@@ -146,6 +147,38 @@ describe("API keys", () => {
     await expect.poll(() => askSecond({ authorization: `Bearer ${key}` }), { interval: 20 }).toMatchObject({ roles: ["ml_engineer"] });
     await setRoles(user.id, ["viewer"]);
     await expect.poll(() => askSecond({ authorization: `Bearer ${key}` }), { interval: 20 }).toMatchObject({ roles: [] });
+  });
+
+  it("caps a serving key by its creator's current roles too: a creator demoted to viewer stops its keys serving, with a 403 that says why", async () => {
+    // Found by the access-control break test: a serving key kept serving (200) for a creator demoted to viewer.
+    const { user } = await createUser(getDb(), { email: "serving-creator@corp.test", name: "Serving creator", roles: ["admin"], password: "serving creator password" });
+    const { key } = await createApiKey(getDb(), { name: "search serving", kind: "serving" }, user.id);
+    const bearer = new Headers({ authorization: `Bearer ${key}` });
+    expect(await authorizeHttp(bearer, "rerank.serve")).toMatchObject({ ok: true });
+    expect(await authorizeHttp(bearer, "events.write")).toMatchObject({ ok: true });
+    await setRoles(user.id, ["ml_engineer"]);
+    // ML engineers send rerank requests but do not record events (events.write is the admins').
+    await expect.poll(() => authorizeHttp(bearer, "events.write"), { interval: 20 }).toMatchObject({
+      ok: false, status: 403, message: "this key's creator no longer holds the permission to record outcome events (a key never acts with more than its creator holds now): ask an admin for a new key",
+    });
+    expect(await authorizeHttp(bearer, "rerank.serve")).toMatchObject({ ok: true });
+    await setRoles(user.id, ["viewer"]);
+    await expect.poll(async () => (await authorizeHttp(bearer, "rerank.serve")).ok, { interval: 20 }).toBe(false);
+    // Another admin's key is untouched.
+    expect(await authorizeHttp(new Headers({ authorization: `Bearer ${(await createApiKey(getDb(), { name: "admin's", kind: "serving" }, (await createUser(getDb(), { email: "still-admin@corp.test", name: "Still", roles: ["admin"], password: "still admin password" })).user.id)).key}` }), "rerank.serve")).toMatchObject({ ok: true });
+  });
+
+  it("lets only a person revoke an API key, as only a person issues one (a leaked automation key took serving keys down)", async () => {
+    const { user } = await createUser(getDb(), { email: "revoker@corp.test", name: "Revoker", roles: ["admin"], password: "revoker long password" });
+    const victim = await createApiKey(getDb(), { name: "production serving", kind: "serving" }, user.id);
+    const automation = await createApiKey(getDb(), { name: "ci admin", kind: "automation", roles: ["admin"] }, user.id);
+    const { createCaller } = await import("../routers/_app");
+    const { contextFor } = await import("../trpc");
+    const ci = await authenticate(getDb(), new Headers({ authorization: `Bearer ${automation.key}` }));
+    await expect(createCaller(contextFor(ci)).apiKeys.revoke({ id: victim.apiKey.id, reason: "oops" })).rejects.toMatchObject({ code: "FORBIDDEN", message: "only a signed-in person can do this, not an API key" });
+    expect((await getDb().apiKey.findUniqueOrThrow({ where: { id: victim.apiKey.id } })).revokedAt).toBeNull();
+    await callerAs(["admin"], "revoker@corp.test").apiKeys.revoke({ id: victim.apiKey.id, reason: "rotated" });
+    expect((await getDb().apiKey.findUniqueOrThrow({ where: { id: victim.apiKey.id } })).revokedAt).not.toBeNull();
   });
 
   it("refuses an expired key and an unknown one", async () => {

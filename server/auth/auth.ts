@@ -58,6 +58,13 @@ function createAuth() {
         if (ctx.path === "/update-user" || ctx.path === "/change-email" || ctx.path === "/delete-user") {
           throw new APIError("FORBIDDEN", { message: "people are managed by admins on the Users page" });
         }
+        // A password is changed because it may be known to someone else: every other session of the
+        // person ends with it, whatever the client asked (a break test changed a password while a
+        // thief's session stayed signed in). Ended in the change's own transaction (recordPasswordChange),
+        // so the library's own revocation, which it runs before the write and outside it, is turned off.
+        if (ctx.path === "/change-password" && ctx.body && typeof ctx.body === "object") {
+          return { context: { ...ctx, body: { ...(ctx.body as Record<string, unknown>), revokeOtherSessions: false } } };
+        }
       }),
     },
     databaseHooks: {
@@ -79,8 +86,9 @@ function createAuth() {
           // audit entry, in one transaction; `false` tells the library its own write is done.
           before: async (data, endpoint) => {
             const user = endpoint?.context.session?.user;
-            if (endpoint?.path !== "/change-password" || typeof data.password !== "string" || !user) return;
-            await recordPasswordChange({ id: user.id, email: user.email, name: user.name }, data.password, endpoint.headers);
+            const sessionId = endpoint?.context.session?.session.id;
+            if (endpoint?.path !== "/change-password" || typeof data.password !== "string" || !user || !sessionId) return;
+            await recordPasswordChange({ id: user.id, email: user.email, name: user.name }, sessionId, data.password, endpoint.headers);
             return false;
           },
         },
@@ -89,11 +97,15 @@ function createAuth() {
   });
 }
 
-/** Sets a person's own new password (`passwordHash`, hashed by the library) and audits it, in one transaction. */
-async function recordPasswordChange(user: { id: string; email: string; name: string }, passwordHash: string, headers: Headers | undefined) {
+/**
+ * Sets a person's own new password (`passwordHash`, hashed by the library), ends their other
+ * sessions (all but `sessionId`, the one that changed it) and audits it, in one transaction.
+ */
+async function recordPasswordChange(user: { id: string; email: string; name: string }, sessionId: string, passwordHash: string, headers: Headers | undefined) {
   const actor = actorOf({ kind: "user", id: user.id, name: user.email, displayName: user.name, roles: [] }, headers);
   await getDb().$transaction(async (tx) => {
     await tx.account.updateMany({ where: { userId: user.id, providerId: "credential" }, data: { password: passwordHash } });
+    await tx.session.deleteMany({ where: { userId: user.id, id: { not: sessionId } } });
     await recordAudit(tx, { action: "user.change_password", actor, subject: subjects.user(user.id, user.email) });
   });
 }

@@ -2,7 +2,7 @@ import { env } from "../config";
 import { getDb } from "../db/client";
 import { missingPermissionReason, type Permission } from "../domain/access/permissions";
 import { authenticate, authorizationOf, type BearerOnly } from "./authenticate";
-import { BAD_KEY_MESSAGE, principalCan, SIGN_IN_MESSAGE, type Principal } from "./principal";
+import { BAD_KEY_MESSAGE, principalCan, servingKeyShortfall, SIGN_IN_MESSAGE, type Principal } from "./principal";
 
 // The guard of the plain HTTP endpoints (/api/v1/*): the same principals and permissions as tRPC.
 
@@ -33,5 +33,5 @@ export async function authorizeHttp(headers: Headers | BearerOnly, permission: P
       message: sent ? BAD_KEY_MESSAGE : SIGN_IN_MESSAGE,
     };
   }
-  return { ok: false, status: 403, code: "FORBIDDEN", message: missingPermissionReason(permission) };
+  return { ok: false, status: 403, code: "FORBIDDEN", message: servingKeyShortfall(principal, permission) ?? missingPermissionReason(permission) };
 }

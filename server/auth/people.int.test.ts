@@ -186,15 +186,22 @@ describe("API keys", () => {
 });
 
 describe("self-service password change", () => {
-  it("is audited as the person's own change, without the password", async () => {
+  it("is audited as the person's own change, without the password, and signs every other session of theirs out", async () => {
     const ana = await person("self-pw@corp.test", ["viewer"]);
-    const cookie = (await signIn(ana.email, ana.password)).headers.getSetCookie().find((c) => c.includes("session_token="))!.split(";")[0]!;
+    const sessionCookie = async () => (await signIn(ana.email, ana.password)).headers.getSetCookie().find((c) => c.includes("session_token="))!.split(";")[0]!;
+    const elsewhere = await sessionCookie(); // another browser (or a thief's)
+    const cookie = await sessionCookie();
     const response = await authRequest("/change-password", { currentPassword: ana.password, newPassword: "a brand new long password" }, { cookie, "x-request-id": "req-pw-1" });
     expect(response.status).toBe(200);
     const entries = await getDb().auditLog.findMany({ where: { entityId: ana.id } });
     expect(entries).toHaveLength(1);
     expect(entries[0]).toMatchObject({ action: "user.change_password", actor: ana.email, actorKind: "user", actorId: ana.id, requestId: "req-pw-1", subjectLabel: ana.email, before: null, after: null });
     expect(JSON.stringify(entries, (_, v: unknown) => (typeof v === "bigint" ? String(v) : v))).not.toContain("brand new");
+    // The other session ended with the change (the client did not ask: revokeOtherSessions is forced); this one goes on.
+    const sessionOf = async (c: string) => (await getAuth().api.getSession({ headers: new Headers({ cookie: c }) }))?.user.email ?? null;
+    expect(await sessionOf(elsewhere)).toBeNull();
+    // The session that made the change goes on (the library gives it a fresh cookie): one session left.
+    expect(await getDb().session.count({ where: { userId: ana.id } })).toBe(1);
     expect((await signIn(ana.email, "a brand new long password")).status).toBe(200);
     expect((await signIn(ana.email, ana.password)).status).toBe(401);
   });

@@ -1,5 +1,5 @@
 import { ForbiddenError } from "../errors";
-import { isRole, permissionsOf, SERVING_PERMISSIONS, type Permission, type Role } from "../domain/access/permissions";
+import { isRole, PERMISSIONS, permissionsOf, SERVING_PERMISSIONS, type Permission, type Role } from "../domain/access/permissions";
 
 // Who is calling: a signed-in person or an API key. Every guard asks `principalCan`.
 
@@ -15,12 +15,23 @@ export type Principal =
       roles: Role[];
       /** Serving keys limited to these surfaces; empty: every surface. */
       surfaces: string[];
+      /**
+       * A serving key's permissions: the serving permissions (SERVING_PERMISSIONS) its creator holds
+       * now, as an automation key's roles are capped by its creator's (absent: all of them).
+       */
+      serving?: Permission[];
     };
 
 /** The permissions a principal holds: a person's or automation key's roles, or a serving key's fixed pair. */
 export function permissionsOfPrincipal(principal: Principal): Permission[] {
-  if (principal.kind === "api_key" && principal.keyKind === "serving") return [...SERVING_PERMISSIONS];
+  if (principal.kind === "api_key" && principal.keyKind === "serving") return [...(principal.serving ?? SERVING_PERMISSIONS)];
   return permissionsOf(principal.roles);
+}
+
+/** Why a serving key lacks a serving permission (its creator no longer holds it), or null when that is not why. */
+export function servingKeyShortfall(principal: Principal | null, permission: Permission): string | null {
+  if (principal?.kind !== "api_key" || principal.keyKind !== "serving" || !SERVING_PERMISSIONS.includes(permission)) return null;
+  return `this key's creator no longer holds the permission to ${PERMISSIONS[permission].what} (a key never acts with more than its creator holds now): ask an admin for a new key`;
 }
 
 export function principalCan(principal: Principal | null, permission: Permission): boolean {

@@ -109,8 +109,13 @@ export async function issueApiKey(ctx: Ctx, input: z.infer<typeof createApiKeySc
   });
 }
 
-/** Revokes a key; revoking one already revoked changes nothing and writes no audit entry (a retried or double click). */
+/**
+ * Revokes a key; revoking one already revoked changes nothing and writes no audit entry (a retried or
+ * double click). A signed-in person only (ForbiddenError for an API key), as for issuing one.
+ */
 export async function withdrawApiKey(ctx: Ctx, input: z.infer<typeof revokeApiKeySchema>) {
+  // A person, as for issuing one: a leaked automation key must not be able to take every serving key down.
+  actingUserId(ctx);
   return inTransaction(ctx, async (tx) => {
     const { apiKey, revoked } = await revokeApiKey(tx, input.id);
     if (revoked) await recordAudit(tx, { action: "api_key.revoke", actor: ctx.actor, subject: subjects.apiKey(apiKey.id, apiKey.name), after: { revokedAt: apiKey.revokedAt!.toISOString() }, reason: input.reason });

@@ -140,6 +140,24 @@ describe("cross-site protection of cookie-authenticated mutations", () => {
     expect(crossSiteAllowed(method, { host, ...headers })).toBe(allowed);
   });
 
+  it.each([
+    // Login CSRF (access-control break test): a cross-site form posting the attacker's credentials got 200 and a session cookie.
+    ["a cross-site browser sign-in (no cookie yet)", { secFetchSite: "cross-site", origin: "http://evil.example" }, false],
+    ["a sign-in with a foreign Origin only", { origin: "http://evil.example" }, false],
+    ["a same-site (sibling) sign-in", { secFetchSite: "same-site" }, false],
+    ["the sign-in page's own POST", { secFetchSite: "same-origin", origin: "http://127.0.0.1:3000" }, true],
+    ["a sign-in with this site's Origin (an older browser)", { origin: "http://127.0.0.1:3000" }, true],
+    ["a sign-in from a client that is not a browser (curl: neither header)", {}, true],
+  ] as const)("sign-in (a session endpoint): %s → %s", (_name, headers, allowed) => {
+    expect(crossSiteAllowed("POST", { host, ...headers }, { sessionEndpoint: true })).toBe(allowed);
+  });
+
+  it("refuses a cross-site sign-in at the front door in words, and leaves cookie-less API posts alone", () => {
+    const refusal = refuse(head("POST", "/api/auth/sign-in/email", { "sec-fetch-site": "cross-site", origin: "http://evil.example", "content-type": "application/x-www-form-urlencoded" }));
+    expect(refusal).toMatchObject({ status: 403, message: "origin: signing in must come from this site (Origin http://evil.example, Sec-Fetch-Site cross-site)" });
+    expect(refuse(head("POST", "/api/v1/rerank", { "sec-fetch-site": "cross-site", origin: "http://evil.example", "content-type": "application/json" }))).toBeNull();
+  });
+
   it("answers a refused one with 403 naming the origin", () => {
     const refusal = refuse(head("POST", "/api/trpc/oncall.killSwitch", { cookie: "s=1", "sec-fetch-site": "cross-site", origin: "https://evil.example", "content-type": "application/json" }));
     expect(refusal).toMatchObject({ status: 403 });

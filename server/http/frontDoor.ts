@@ -193,10 +193,15 @@ export function isJsonContentType(header: string | undefined): boolean {
  * Cross-site request forgery defence for cookie-authenticated requests: a request carrying a Cookie
  * and no `Authorization: Bearer` key that changes state must come from this site — Sec-Fetch-Site
  * `same-origin` or `none` (typed in the address bar), or an Origin whose host is the Host header.
- * Requests without cookies are not ambient-authority requests, so they pass (keys are checked later).
+ * Requests without cookies are not ambient-authority requests, so they pass (keys are checked later) —
+ * except to `sessionEndpoint`s (sign-in, /api/auth/*), which set a session cookie: a cross-site form
+ * posting the attacker's own credentials would sign the victim's browser into the attacker's account
+ * (login CSRF); a browser's request there must be same-site too (a client without Origin or
+ * Sec-Fetch-Site, such as curl, is not a browser and passes).
  */
-export function crossSiteAllowed(method: string, headers: { cookie?: string; authorization?: string; secFetchSite?: string; origin?: string; host?: string }): boolean {
-  if (!isUnsafeMethod(method) || !headers.cookie) return true;
+export function crossSiteAllowed(method: string, headers: { cookie?: string; authorization?: string; secFetchSite?: string; origin?: string; host?: string }, options: { sessionEndpoint?: boolean } = {}): boolean {
+  if (!isUnsafeMethod(method)) return true;
+  if (!headers.cookie && !(options.sessionEndpoint && (headers.origin !== undefined || headers.secFetchSite !== undefined))) return true;
   if (/^bearer\s+\S/i.test(headers.authorization ?? "")) return true;
   const site = headers.secFetchSite?.toLowerCase();
   if (site === "same-origin" || site === "none") return true;
@@ -261,9 +266,10 @@ export function refusalFor(head: RequestHead, route: Route, settings: FrontDoorS
     secFetchSite: one(head.headers["sec-fetch-site"]),
     origin: one(head.headers.origin),
     host,
-  });
+  }, { sessionEndpoint: head.pathname.startsWith("/api/auth/") });
   if (crossSite) {
-    return { status: 403, code: "FORBIDDEN", message: `origin: a cookie-authenticated ${head.method} must come from this site (Origin ${one(head.headers.origin) ?? "missing"}, Sec-Fetch-Site ${one(head.headers["sec-fetch-site"]) ?? "missing"})` };
+    const what = one(head.headers.cookie) ? `a cookie-authenticated ${head.method}` : "signing in";
+    return { status: 403, code: "FORBIDDEN", message: `origin: ${what} must come from this site (Origin ${one(head.headers.origin) ?? "missing"}, Sec-Fetch-Site ${one(head.headers["sec-fetch-site"]) ?? "missing"})` };
   }
   const contentType = one(head.headers["content-type"]);
   if (isUnsafeMethod(head.method) && (route.kind === "rerank" || route.kind === "textRerank" || route.kind === "events" || route.kind === "trpc") && !isJsonContentType(contentType)) {

@@ -31,13 +31,21 @@ describe("system.health", () => {
     expect(Array.isArray(health.models)).toBe(true);
   });
 
+  it("lists the loaded models to a signed-in caller only (an anonymous caller read every model's name, version and hash)", async () => {
+    const { createCaller } = await import("./_app");
+    const anonymous = await createCaller(contextFor(null)).system.health();
+    expect(anonymous.status).toBe("ok");
+    expect(anonymous).not.toHaveProperty("models");
+    expect(await callerAs(["viewer"]).system.health()).toHaveProperty("models");
+  });
+
   it("degrades instead of throwing when the database is unreachable", async () => {
     const closedPort = await getPort();
     const broken = new PrismaClient({
       adapter: new PrismaPg({ connectionString: `postgresql://postgres@127.0.0.1:${closedPort}/nothing`, connectionTimeoutMillis: 1000 }),
     }) as Db;
     const started = Date.now();
-    const health = await getHealth(broken);
+    const health = await getHealth(broken, { withModels: false });
     expect(health.status).toBe("degraded");
     expect(health.database.reachable).toBe(false);
     // Plain words for a public endpoint, never the driver's text (it said "Invalid `prisma.$queryRaw()` invocation:").

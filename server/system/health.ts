@@ -12,7 +12,8 @@ export interface Health {
   uptimeSeconds: number;
   database: { reachable: boolean; latencyMs: number | null; error: string | null };
   migrationLevel: string | null;
-  models: LoadedModel[];
+  /** The models this process has open, for a signed-in caller only (names, versions and hashes are not the public's: a break test read them anonymously). */
+  models?: LoadedModel[];
 }
 
 let version: string | undefined;
@@ -44,7 +45,11 @@ function unreachableReason(error: unknown): string {
   return mapError(error, "reading the migration level").message;
 }
 
-export async function getHealth(db: Db): Promise<Health> {
+/**
+ * This process's health: the database's reachability and latency, the migration level, and with
+ * `withModels` (a signed-in caller) the models it has open. Never throws.
+ */
+export async function getHealth(db: Db, options: { withModels: boolean }): Promise<Health> {
   const started = performance.now();
   let database: Health["database"];
   let migrationLevel: string | null = null;
@@ -62,6 +67,6 @@ export async function getHealth(db: Db): Promise<Health> {
     uptimeSeconds: Math.round(process.uptime()),
     database,
     migrationLevel,
-    models: loadedModels(),
+    ...(options.withModels ? { models: loadedModels() } : {}),
   };
 }

@@ -3,8 +3,8 @@ import { getHealth } from "@/server/system/health";
 
 export const dynamic = "force-dynamic";
 
-/** 200 when the database answers, 503 (with the same body) when it does not. */
+/** 200 when the database answers, 503 (with the same body) when it does not. Public (load balancers probe it): no model list. */
 export async function GET() {
-  const health = await getHealth(getDb());
+  const health = await getHealth(getDb(), { withModels: false });
   return Response.json(health, { status: health.status === "ok" ? 200 : 503 });
 }
