@@ -41,6 +41,43 @@ for (const role of ROLES) {
   });
 }
 
+test("a person invited with a one-time password sets their own before any page opens, and lands where they were going", async ({ browser, baseURL }) => {
+  const email = `e2e-otp-${Date.now().toString(36)}@e2e.test`;
+  const admin = await browser.newContext({ baseURL, storageState: "e2e/.auth/admin.json" });
+  const invited = await admin.request.post("/api/trpc/users.invite", { headers: { origin: baseURL! }, data: { json: { email, name: "OTP", roles: ["viewer"] } } });
+  const oneTime = (await invited.json()).result.data.json.password as string;
+  await admin.close();
+  const context = await browser.newContext({ baseURL, storageState: { cookies: [], origins: [] } });
+  const page = await context.newPage();
+  await page.goto("/models");
+  await page.getByLabel("Email").fill(email);
+  await page.getByRole("textbox", { name: "Password" }).fill(oneTime);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await expect(page).toHaveURL(/\/account\/password\?next=%2Fmodels$/);
+  await expect(page.getByRole("heading", { name: "Set your own password" })).toBeVisible();
+  // Any console page sends them back here until they do (the front door's redirect), and the API refuses them.
+  await page.goto("/experiments");
+  await expect(page).toHaveURL(/\/account\/password\?next=%2Fexperiments$/);
+  const refused = await page.request.get("/api/trpc/surfaces.list", { headers: { origin: baseURL! } });
+  expect(refused.status()).toBe(403);
+  expect(await refused.text()).toContain("one-time password");
+  await page.setViewportSize({ width: 1280, height: 900 });
+  await page.screenshot({ path: "e2e/screenshots/set-password-desktop.png" });
+  await page.getByLabel("One-time password").fill(oneTime);
+  await page.getByLabel("New password", { exact: true }).fill("short");
+  await page.getByLabel("New password again").fill("short");
+  await page.getByRole("button", { name: "Set password and continue" }).click();
+  await expect(page.getByRole("alert")).toContainText("at least 10 characters");
+  await page.getByLabel("New password", { exact: true }).fill("an e2e password of my own");
+  await page.getByLabel("New password again").fill("an e2e password of my own");
+  await page.setViewportSize({ width: 390, height: 844 });
+  await page.screenshot({ path: "e2e/screenshots/set-password-narrow.png" });
+  await page.getByRole("button", { name: "Set password and continue" }).click();
+  await expect(page.getByRole("heading", { level: 2, name: "Experiments" })).toBeVisible();
+  expect((await page.request.get("/api/trpc/surfaces.list")).status()).toBe(200);
+  await context.close();
+});
+
 test("anonymous visitors go to the sign-in page and come back after signing in; sign-out ends the session", async ({ browser, baseURL }) => {
   const { email, password, page: first } = await signedInAs(browser, baseURL!, "e2e-returning", ["viewer"]);
   await first.context().close();

@@ -20,7 +20,8 @@ export { expect } from "@playwright/test";
 
 /**
  * Invites a person with `roles` as the signed-in first admin (through tRPC, as the Users page does)
- * and returns a page signed in as them through the real sign-in page; the email is made unique.
+ * and returns a page signed in as them through the real sign-in page, past the page that makes them
+ * replace the invite's one-time password with their own (`password`); the email is made unique.
  */
 export async function signedInAs(browser: Browser, baseURL: string, name: string, roles: Role[]): Promise<{ page: Page; email: string; password: string }> {
   const email = `${name}-${Date.now().toString(36)}@e2e.test`;
@@ -35,6 +36,12 @@ export async function signedInAs(browser: Browser, baseURL: string, name: string
   await page.getByLabel("Email").fill(email);
   await page.getByRole("textbox", { name: "Password" }).fill(password);
   await page.getByRole("button", { name: "Sign in" }).click();
+  await page.waitForURL(/\/account\/password/);
+  const own = `${password}-their-own`;
+  await page.getByLabel("One-time password").fill(password);
+  await page.getByLabel("New password", { exact: true }).fill(own);
+  await page.getByLabel("New password again").fill(own);
+  await page.getByRole("button", { name: "Set password and continue" }).click();
   await page.getByTestId("user-menu").waitFor();
-  return { page, email, password };
+  return { page, email, password: own };
 }

@@ -3,7 +3,7 @@ import superjson from "superjson";
 import { ZodError } from "zod";
 import { actorOf, type Actor } from "./audit/actor";
 import { authenticate } from "./auth/authenticate";
-import { BAD_KEY_MESSAGE, principalCan, SIGN_IN_MESSAGE, type Principal } from "./auth/principal";
+import { BAD_KEY_MESSAGE, ONE_TIME_PASSWORD_MESSAGE, passwordChangeDue, principalCan, SIGN_IN_MESSAGE, type Principal } from "./auth/principal";
 import { getDb, type Db } from "./db/client";
 import { missingPermissionReason, PERMISSION_NAMES, type Permission } from "./domain/access/permissions";
 import { strictSuperjsonDates } from "./domain/time/superjsonDates";
@@ -119,6 +119,7 @@ function requirePermission(permission: Permission) {
     if (!ctx.principal) {
       throw new TRPCError({ code: "UNAUTHORIZED", message: ctx.badKey ? BAD_KEY_MESSAGE : SIGN_IN_MESSAGE });
     }
+    if (passwordChangeDue(ctx.principal)) throw new TRPCError({ code: "FORBIDDEN", message: ONE_TIME_PASSWORD_MESSAGE });
     if (!principalCan(ctx.principal, permission)) {
       const message = ctx.principal.kind === "api_key" && ctx.principal.keyKind === "serving"
         ? `a serving key may only rerank and record events; ${missingPermissionReason(permission).replace(/^Needs/, "this needs")}`

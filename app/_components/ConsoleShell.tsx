@@ -52,6 +52,11 @@ function UserMenu() {
         <Menu.Label>{me.name}</Menu.Label>
         <Menu.Label>{me.roles.map((r) => ROLE_LABELS[r]).join(", ") || "no role"}</Menu.Label>
         <Menu.Divider />
+        {me.kind === "user" && (
+          <Menu.Item leftSection={<IconKey size={16} />} component={Link} href="/account/password">
+            Change password
+          </Menu.Item>
+        )}
         <Menu.Item
           leftSection={<IconLogout size={16} />}
           onClick={async () => {

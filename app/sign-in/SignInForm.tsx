@@ -1,8 +1,9 @@
 "use client";
-import { Alert, Button, Center, Paper, PasswordInput, Stack, Text, TextInput, Title } from "@mantine/core";
-import { IconAdjustmentsHorizontal, IconAlertCircle } from "@tabler/icons-react";
+import { Button, PasswordInput, Text, TextInput } from "@mantine/core";
+import { IconAdjustmentsHorizontal } from "@tabler/icons-react";
 import { useRouter } from "next/navigation";
 import { useState, type FormEvent } from "react";
+import { AuthCard } from "../_auth/AuthCard";
 import { authClient } from "../_auth/client";
 
 export function SignInForm({ next }: { next: string }) {
@@ -28,37 +29,23 @@ export function SignInForm({ next }: { next: string }) {
       );
       return;
     }
-    router.replace(next);
+    // A one-time password (an invite's, a reset's) is replaced before anything else (the front door also sends pages there).
+    const oneTime = (result.data?.user as { mustChangePassword?: boolean } | undefined)?.mustChangePassword === true;
+    router.replace(oneTime ? `/account/password?next=${encodeURIComponent(next)}` : next);
     router.refresh();
   }
 
   return (
-    <Center mih="100vh" p="md" bg="gray.0">
-      <Paper withBorder shadow="sm" radius="md" p="xl" w="100%" maw={400}>
-        <form onSubmit={submit} aria-label="Sign in">
-          <Stack gap="md">
-            <Stack gap={4} align="center">
-              <IconAdjustmentsHorizontal size={32} />
-              <Title order={2}>Rerank Console</Title>
-              <Text c="dimmed" size="sm">Sign in to serve, test and roll out rerankers</Text>
-            </Stack>
-            {error && (
-              <Alert color="red" icon={<IconAlertCircle size={18} />} role="alert">
-                {error}
-              </Alert>
-            )}
-            <TextInput label="Email" type="email" autoComplete="username" required value={email} onChange={(e) => setEmail(e.currentTarget.value)} />
-            <PasswordInput label="Password" autoComplete="current-password" required value={password} onChange={(e) => setPassword(e.currentTarget.value)} />
-            <Button type="submit" loading={pending} fullWidth>
-              Sign in
-            </Button>
-            <Text size="xs" c="dimmed" ta="center">
-              No account? Ask an admin of this console to invite you. On a first start, the admin&apos;s sign-in is printed by
-              npm start and kept in .data/first-run-credentials.json.
-            </Text>
-          </Stack>
-        </form>
-      </Paper>
-    </Center>
+    <AuthCard label="Sign in" icon={<IconAdjustmentsHorizontal size={32} />} title="Rerank Console" subtitle="Sign in to serve, test and roll out rerankers" error={error} onSubmit={submit}>
+      <TextInput label="Email" type="email" autoComplete="username" required value={email} onChange={(e) => setEmail(e.currentTarget.value)} />
+      <PasswordInput label="Password" autoComplete="current-password" required value={password} onChange={(e) => setPassword(e.currentTarget.value)} />
+      <Button type="submit" loading={pending} fullWidth>
+        Sign in
+      </Button>
+      <Text size="xs" c="dimmed" ta="center">
+        No account? Ask an admin of this console to invite you. On a first start, the admin&apos;s sign-in is printed by
+        npm start and kept in .data/first-run-credentials.json.
+      </Text>
+    </AuthCard>
   );
 }

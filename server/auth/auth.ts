@@ -31,6 +31,7 @@ function createAuth() {
       additionalFields: {
         roles: { type: "string[]", required: false, input: false },
         disabled: { type: "boolean", required: false, input: false },
+        mustChangePassword: { type: "boolean", required: false, input: false },
       },
     },
     // Sign-in attempts: SIGN_IN_ATTEMPTS_PER_MINUTE (5) per client address, counted in PostgreSQL across replicas.
@@ -106,6 +107,7 @@ async function recordPasswordChange(user: { id: string; email: string; name: str
   await getDb().$transaction(async (tx) => {
     await tx.account.updateMany({ where: { userId: user.id, providerId: "credential" }, data: { password: passwordHash } });
     await tx.session.deleteMany({ where: { userId: user.id, id: { not: sessionId } } });
+    await tx.user.update({ where: { id: user.id }, data: { mustChangePassword: false } });
     await recordAudit(tx, { action: "user.change_password", actor, subject: subjects.user(user.id, user.email) });
   });
 }

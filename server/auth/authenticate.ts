@@ -31,7 +31,7 @@ export async function authenticate(db: Db, headers: Headers | BearerOnly): Promi
   if (!(headers instanceof Headers) || !headers.get("cookie")) return null;
   const session = await getAuth().api.getSession({ headers });
   if (!session) return null;
-  const user = session.user as typeof session.user & { roles?: string[] | null; disabled?: boolean | null };
+  const user = session.user as typeof session.user & { roles?: string[] | null; disabled?: boolean | null; mustChangePassword?: boolean | null };
   if (user.disabled) return null;
-  return { kind: "user", id: user.id, name: user.email, displayName: user.name, roles: toRoles(user.roles) };
+  return { kind: "user", id: user.id, name: user.email, displayName: user.name, roles: toRoles(user.roles), ...(user.mustChangePassword ? { mustChangePassword: true } : {}) };
 }

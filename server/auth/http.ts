@@ -2,7 +2,7 @@ import { env } from "../config";
 import { getDb } from "../db/client";
 import { missingPermissionReason, type Permission } from "../domain/access/permissions";
 import { authenticate, authorizationOf, type BearerOnly } from "./authenticate";
-import { BAD_KEY_MESSAGE, principalCan, servingKeyShortfall, SIGN_IN_MESSAGE, type Principal } from "./principal";
+import { BAD_KEY_MESSAGE, ONE_TIME_PASSWORD_MESSAGE, passwordChangeDue, principalCan, servingKeyShortfall, SIGN_IN_MESSAGE, type Principal } from "./principal";
 
 // The guard of the plain HTTP endpoints (/api/v1/*): the same principals and permissions as tRPC.
 
@@ -22,6 +22,7 @@ function servingOpen(permission: Permission): boolean {
  */
 export async function authorizeHttp(headers: Headers | BearerOnly, permission: Permission): Promise<HttpAuthorization> {
   const principal = await authenticate(getDb(), headers);
+  if (passwordChangeDue(principal)) return { ok: false, status: 403, code: "FORBIDDEN", message: ONE_TIME_PASSWORD_MESSAGE };
   if (principal && principalCan(principal, permission)) return { ok: true, principal };
   if (servingOpen(permission)) return { ok: true, principal };
   if (!principal) {

@@ -8,7 +8,9 @@ import type { Role } from "../domain/access/permissions";
 import { createCaller } from "../routers/_app";
 import { failAudit } from "../testing/auditFaults";
 import { callerAs } from "../testing/callers";
-import { contextFor } from "../trpc";
+import { contextFor, createContext } from "../trpc";
+import { authorizeHttp } from "./http";
+import { ONE_TIME_PASSWORD_MESSAGE } from "./principal";
 import { getAuth } from "./auth";
 import { ensureFirstAdmin } from "./firstRun";
 import { createUser } from "./users";
@@ -204,6 +206,34 @@ describe("self-service password change", () => {
     expect(await getDb().session.count({ where: { userId: ana.id } })).toBe(1);
     expect((await signIn(ana.email, "a brand new long password")).status).toBe(200);
     expect((await signIn(ana.email, ana.password)).status).toBe(401);
+  });
+});
+
+describe("one-time passwords", () => {
+  // Found by the access-control break test: the invite's and the reset's "one-time" password never had
+  // to be changed, so the admin (or whoever saw the handover) could sign in as that person and be the
+  // "other person" of an approval.
+  it("a person invited with a one-time password may do nothing but set their own; an admin's reset makes it one-time again", async () => {
+    const admin = await person("otp-admin@corp.test", ["admin"]);
+    const invited = await admin.caller.users.invite({ email: "otp-new@corp.test", name: "New", roles: ["pm"] });
+    const cookieOf = (response: Response) => response.headers.getSetCookie().find((c) => c.includes("session_token="))!.split(";")[0]!;
+    const cookie = cookieOf(await signIn("otp-new@corp.test", invited.password));
+    const asCookie = async (c: string) => createCaller(await createContext({ headers: new Headers({ cookie: c }) }));
+    expect(await (await asCookie(cookie)).auth.me()).toMatchObject({ name: "otp-new@corp.test", mustChangePassword: true });
+    await expect((await asCookie(cookie)).surfaces.list()).rejects.toMatchObject({ code: "FORBIDDEN", message: ONE_TIME_PASSWORD_MESSAGE });
+    await expect((await asCookie(cookie)).experiments.list()).rejects.toMatchObject({ code: "FORBIDDEN" });
+    expect(await authorizeHttp(new Headers({ cookie }), "console.read")).toMatchObject({ ok: false, status: 403, message: ONE_TIME_PASSWORD_MESSAGE });
+    // Setting their own lifts it (and the session that did it goes on).
+    const changed = await authRequest("/change-password", { currentPassword: invited.password, newPassword: "my very own password" }, { cookie });
+    expect(changed.status).toBe(200);
+    expect(await (await asCookie(cookie)).auth.me()).toMatchObject({ mustChangePassword: false });
+    expect(Array.isArray(await (await asCookie(cookie)).surfaces.list())).toBe(true);
+    // An admin's reset hands over a new one-time password: forced again at the next sign-in.
+    const reset = await admin.caller.users.resetPassword({ userId: invited.user.id, reason: "forgot it" });
+    const again = cookieOf(await signIn("otp-new@corp.test", reset.password));
+    await expect((await asCookie(again)).surfaces.list()).rejects.toMatchObject({ code: "FORBIDDEN", message: ONE_TIME_PASSWORD_MESSAGE });
+    // People made with their own password (tests, the first admin) are not forced.
+    expect(await (await asCookie(cookieOf(await signIn(admin.email, admin.password)))).auth.me()).toMatchObject({ mustChangePassword: false });
   });
 });
 

@@ -4,7 +4,16 @@ import { isRole, PERMISSIONS, permissionsOf, SERVING_PERMISSIONS, type Permissio
 // Who is calling: a signed-in person or an API key. Every guard asks `principalCan`.
 
 export type Principal =
-  | { kind: "user"; id: string; /** The person's email: what the audit trail names. */ name: string; displayName: string; roles: Role[] }
+  | {
+      kind: "user";
+      id: string;
+      /** The person's email: what the audit trail names. */
+      name: string;
+      displayName: string;
+      roles: Role[];
+      /** Signed in with a one-time password (an invite's, a reset's): may do nothing until they set their own. */
+      mustChangePassword?: boolean;
+    }
   | {
       kind: "api_key";
       id: string;
@@ -26,6 +35,14 @@ export type Principal =
 export function permissionsOfPrincipal(principal: Principal): Permission[] {
   if (principal.kind === "api_key" && principal.keyKind === "serving") return [...(principal.serving ?? SERVING_PERMISSIONS)];
   return permissionsOf(principal.roles);
+}
+
+/** Why a person signed in with a one-time password may not act yet. */
+export const ONE_TIME_PASSWORD_MESSAGE = "password: you signed in with a one-time password an admin gave you; set your own first (/account/password)";
+
+/** True when `principal` is a person who must replace their one-time password before acting. */
+export function passwordChangeDue(principal: Principal | null): boolean {
+  return principal?.kind === "user" && principal.mustChangePassword === true;
 }
 
 /** Why a serving key lacks a serving permission (its creator no longer holds it), or null when that is not why. */

@@ -25,6 +25,7 @@ export function whoAmI(ctx: Ctx) {
     displayName: p.kind === "user" ? p.displayName : p.name,
     roles: p.roles,
     permissions: permissionsOfPrincipal(p),
+    mustChangePassword: p.kind === "user" && p.mustChangePassword === true,
   };
 }
 
@@ -48,7 +49,7 @@ export async function inviteUser(ctx: Ctx, input: z.infer<typeof inviteUserSchem
   actingUserId(ctx);
   const { password, hash } = await newPassword();
   const user = await inTransaction(ctx, async (tx) => {
-    const created = await insertUser(tx, input, hash);
+    const created = await insertUser(tx, input, hash, { oneTime: true });
     await recordAudit(tx, { action: "user.invite", actor: ctx.actor, subject: subjects.user(created.id, created.email), after: { email: created.email, roles: created.roles } });
     return created;
   });
@@ -84,7 +85,7 @@ export async function resetPassword(ctx: Ctx, input: z.infer<typeof resetPasswor
   actingUserId(ctx);
   const { password, hash } = await newPassword();
   const user = await inTransaction(ctx, async (tx) => {
-    const changed = await setUserPassword(tx, input.userId, hash);
+    const changed = await setUserPassword(tx, input.userId, hash, { oneTime: true });
     await recordAudit(tx, { action: "user.reset_password", actor: ctx.actor, subject: subjects.user(changed.id, changed.email), reason: input.reason });
     return changed;
   });

@@ -44,13 +44,14 @@ const USER_FIELDS = { id: true, email: true, name: true, roles: true, disabled: 
 
 /**
  * Creates a person who signs in with email and password (`passwordHash` from newPassword), as
- * better-auth's own sign-up would: the user row and its credential account.
+ * better-auth's own sign-up would: the user row and its credential account. `oneTime`: a password
+ * an admin hands over, which its holder must replace before doing anything else.
  * @throws ConflictError when the email is taken.
  */
-export async function insertUser(tx: Tx, input: { email: string; name: string; roles: Role[] }, passwordHash: string) {
+export async function insertUser(tx: Tx, input: { email: string; name: string; roles: Role[] }, passwordHash: string, options: { oneTime?: boolean } = {}) {
   const email = input.email.trim().toLowerCase();
   if (await tx.user.findUnique({ where: { email } })) throw new ConflictError(`email: ${email} already has an account`);
-  const user = await tx.user.create({ data: { email, name: input.name, emailVerified: true, roles: input.roles }, select: USER_FIELDS });
+  const user = await tx.user.create({ data: { email, name: input.name, emailVerified: true, roles: input.roles, mustChangePassword: options.oneTime ?? false }, select: USER_FIELDS });
   await tx.account.create({ data: { id: randomUUID(), userId: user.id, providerId: "credential", accountId: user.id, password: passwordHash } });
   return user;
 }
@@ -117,10 +118,14 @@ export async function setUserDisabled(tx: Tx, id: string, disabled: boolean, act
   return { before, after };
 }
 
-/** Sets a person's password to `passwordHash` (from newPassword), in `tx`, and signs them out everywhere. */
-export async function setUserPassword(tx: Tx, id: string, passwordHash: string) {
+/**
+ * Sets a person's password to `passwordHash` (from newPassword), in `tx`, and signs them out
+ * everywhere; `oneTime` (an admin's reset): they must replace it at their next sign-in.
+ */
+export async function setUserPassword(tx: Tx, id: string, passwordHash: string, options: { oneTime?: boolean } = {}) {
   const user = await requireUser(tx, id);
   await tx.account.updateMany({ where: { userId: id, providerId: "credential" }, data: { password: passwordHash } });
+  if (options.oneTime) await tx.user.update({ where: { id }, data: { mustChangePassword: true } });
   await tx.session.deleteMany({ where: { userId: id } });
   return user;
 }

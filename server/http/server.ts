@@ -6,7 +6,7 @@ import { actorOf } from "../audit/actor";
 import { authenticate, type BearerOnly } from "../auth/authenticate";
 import { authorizeHttp } from "../auth/http";
 import { getDb } from "../db/client";
-import { allowedSurfaces, assertSurfaceAllowed, callerOf, type Principal } from "../auth/principal";
+import { allowedSurfaces, assertSurfaceAllowed, callerOf, passwordChangeDue, type Principal } from "../auth/principal";
 import type { Permission } from "../domain/access/permissions";
 import { outcomeBatchSchema } from "../events/schema";
 import { recordOutcomes } from "../events/service";
@@ -239,13 +239,23 @@ function isConsolePage(method: string, pathname: string): boolean {
   return !/\.[a-z0-9]+$/i.test(pathname);
 }
 
-/** Next.js, after sending an anonymous visitor of a console page to sign in (and back afterwards). */
+/** The page where a person signed in with a one-time password sets their own. */
+export const SET_PASSWORD_PAGE = "/account/password";
+
+/**
+ * Next.js, after sending an anonymous visitor of a console page to sign in, and a person signed in
+ * with a one-time password to set their own (and back afterwards).
+ */
 async function servePage(req: IncomingMessage, res: ServerResponse, method: string, url: string, pathname: string, next: NextHandler): Promise<unknown> {
-  if (isConsolePage(method, pathname) && !(await authenticate(getDb(), headersOf(req)))) {
-    res.statusCode = 302;
-    res.setHeader("location", `/sign-in?next=${encodeURIComponent(url)}`);
-    res.setHeader("cache-control", "no-store");
-    return res.end();
+  if (isConsolePage(method, pathname)) {
+    const principal = await authenticate(getDb(), headersOf(req));
+    const to = !principal ? "/sign-in" : passwordChangeDue(principal) && pathname !== SET_PASSWORD_PAGE ? SET_PASSWORD_PAGE : null;
+    if (to) {
+      res.statusCode = 302;
+      res.setHeader("location", `${to}?next=${encodeURIComponent(url)}`);
+      res.setHeader("cache-control", "no-store");
+      return res.end();
+    }
   }
   return next(req, res);
 }
