@@ -1,3 +1,4 @@
+import { spawnSync } from "node:child_process";
 import { chmodSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -48,5 +49,28 @@ describe("the first start's credentials file", () => {
     expect(change).toEqual({ previous: null, removed: [dated] });
     expect(credentialsFileNotice(change)).toEqual([`warning: removed 1 older first-run credentials file: ${dated}`]);
     expect(readdirSync(dir)).toEqual(["first-run-credentials.json"]);
+  });
+
+  // Run in a child process: before the fix, mkdirSync({ recursive: true }) under /proc never returned, and a synchronous spin cannot be timed out in-process.
+  const writeIn = (file: string) =>
+    spawnSync(process.execPath, ["--import", "tsx", "-e", `import("./server/auth/firstRun.ts").then((m) => { try { m.writeCredentialsFile(${JSON.stringify(file)}, { adminEmail: "a@b.c", adminPassword: "pw-12345678", apiKey: "rk_x" }); console.log("written"); } catch (e) { console.log(e.constructor.name + ": " + e.message); } })`], { encoding: "utf8", timeout: 20_000 });
+
+  it.each([
+    ["/proc/rerank-first-run/first-run-credentials.json", "/proc"],
+    ["/sys/rerank/first-run-credentials.json", "/sys"],
+    ["/dev/null/first-run-credentials.json", "/dev"],
+  ])("break test: a path in a kernel file system (%s) fails at once with one line naming it (mkdir spun forever under /proc)", (file, kernel) => {
+    const started = Date.now();
+    const result = writeIn(file);
+    expect(result.error).toBeUndefined(); // not killed by the timeout
+    expect(Date.now() - started).toBeLessThan(15_000);
+    expect(result.stdout.trim()).toBe(`CredentialsFileError: cannot write the first-run credentials to ${file}: ${kernel} is a kernel file system, not a folder for files: set FIRST_RUN_CREDENTIALS_FILE to a file in a writable folder`);
+  });
+
+  it("a folder that cannot be made, or a path that is not a regular file, fails with one line naming the path", () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), "first-run-"));
+    writeFileSync(path.join(dir, "plain"), "");
+    expect(() => writeCredentialsFile(path.join(dir, "plain", "sub", "creds.json"), creds("x"))).toThrow(`cannot write the first-run credentials to ${path.join(dir, "plain", "sub", "creds.json")} (ENOTDIR): set FIRST_RUN_CREDENTIALS_FILE to a file in a writable folder`);
+    expect(() => writeCredentialsFile(dir, creds("x"))).toThrow(`cannot write the first-run credentials to ${dir}: it exists and is not a regular file: set FIRST_RUN_CREDENTIALS_FILE to a file in a writable folder`);
   });
 });

@@ -1,4 +1,4 @@
-import { chmodSync, existsSync, mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { systemActor } from "../audit/actor";
 import { recordAudit } from "../audit/record";
@@ -65,7 +65,37 @@ export interface CredentialsFileChange {
  * @returns what was kept and removed, for credentialsFileNotice.
  */
 export function writeCredentialsFile(file: string, credentials: FirstRunCredentials): CredentialsFileChange {
-  mkdirSync(path.dirname(file), { recursive: true });
+  try {
+    return replaceCredentialsFile(file, credentials);
+  } catch (error) {
+    if (error instanceof CredentialsFileError) throw error;
+    const code = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
+    throw new CredentialsFileError(`cannot write the first-run credentials to ${file} (${code}): set FIRST_RUN_CREDENTIALS_FILE to a file in a writable folder`);
+  }
+}
+
+/** The credentials file cannot be written there: one line naming the path and what to do. */
+export class CredentialsFileError extends Error {}
+
+/** Kernel file systems: no credentials file belongs there (and Node's recursive mkdir spins forever under /proc). */
+const KERNEL_FOLDERS = ["/proc", "/sys", "/dev"];
+
+/**
+ * Makes `dir` and its missing parents one level at a time (fs.mkdirSync's recursive mode never
+ * returns for a path under /proc). @throws CredentialsFileError for a path in a kernel file system.
+ */
+function makeFolder(dir: string, file: string): void {
+  const absolute = path.resolve(dir);
+  const kernel = KERNEL_FOLDERS.find((k) => absolute === k || absolute.startsWith(`${k}/`));
+  if (kernel) throw new CredentialsFileError(`cannot write the first-run credentials to ${file}: ${kernel} is a kernel file system, not a folder for files: set FIRST_RUN_CREDENTIALS_FILE to a file in a writable folder`);
+  const missing: string[] = [];
+  for (let d = absolute; !existsSync(d) && d !== path.dirname(d); d = path.dirname(d)) missing.unshift(d);
+  for (const d of missing) mkdirSync(d);
+}
+
+function replaceCredentialsFile(file: string, credentials: FirstRunCredentials): CredentialsFileChange {
+  makeFolder(path.dirname(file), file);
+  if (existsSync(file) && !statSync(file).isFile()) throw new CredentialsFileError(`cannot write the first-run credentials to ${file}: it exists and is not a regular file: set FIRST_RUN_CREDENTIALS_FILE to a file in a writable folder`);
   const { dir, name, ext } = path.parse(file);
   const previous = path.join(dir, `${name}.previous${ext}`);
   const removed: string[] = [];

@@ -15,6 +15,34 @@ export const EMBEDDED_DATABASE = "rerank_console";
 
 export class DatabaseUnreachable extends Error {}
 
+/** The signals that stop a CLI: Ctrl-C, kill, and a closed terminal (SIGHUP). */
+export const STOP_SIGNALS = ["SIGINT", "SIGTERM", "SIGHUP"] as const;
+
+/**
+ * Runs `close` when one of STOP_SIGNALS arrives, then lets the signal take its course (re-raised
+ * when no other listener handles it). An embedded server runs in a process group of its own (it
+ * must outlive Ctrl-C in npm start), so without this a one-shot command interrupted by a signal left
+ * it running. @returns a function that removes the handlers (called by close()).
+ */
+function closeOnSignals(close: () => Promise<void>): () => void {
+  const handlers = STOP_SIGNALS.map((signal) => {
+    const handler = () => {
+      remove();
+      void close()
+        .catch(() => {})
+        .finally(() => {
+          if (process.listenerCount(signal) === 0) process.kill(process.pid, signal);
+        });
+    };
+    process.once(signal, handler);
+    return [signal, handler] as const;
+  });
+  const remove = () => {
+    for (const [signal, handler] of handlers) process.off(signal, handler);
+  };
+  return remove;
+}
+
 export interface ResolvedDatabase {
   url: string;
   /** "embedded" or the host:port of DATABASE_URL. */
@@ -29,8 +57,11 @@ export interface ResolvedDatabase {
 /**
  * @param shared for the kept embedded server when another live process runs it: "attach" (default:
  *   use it, close() leaves it running) or "refuse" (throws EmbeddedPostgresError: npm start).
+ * @param signals "close" (default): an embedded server this call started is stopped (and an ephemeral
+ *   database dropped) on SIGINT, SIGTERM or SIGHUP; "caller": the caller stops it on those signals
+ *   itself (npm start, which stops its own server first).
  */
-export async function resolveDatabase(options: { ephemeral?: boolean; log?: (line: string) => void; shared?: "attach" | "refuse" } = {}): Promise<ResolvedDatabase> {
+export async function resolveDatabase(options: { ephemeral?: boolean; log?: (line: string) => void; shared?: "attach" | "refuse"; signals?: "close" | "caller" } = {}): Promise<ResolvedDatabase> {
   const log = options.log ?? (() => {});
   const configured = env().DATABASE_URL;
   if (configured) {
@@ -38,17 +69,22 @@ export async function resolveDatabase(options: { ephemeral?: boolean; log?: (lin
     const origin = `${parsed.hostname}:${parsed.port || "5432"}`;
     if (options.ephemeral) {
       const problem = await checkReachable(adminUrlOf(configured));
-      if (problem) throw new DatabaseUnreachable(problem);
+      if (problem) throw new DatabaseUnreachable(problem.message);
       const name = `rerank_test_${Date.now().toString(36)}_${randomBytes(3).toString("hex")}`;
       await ensureDatabase(adminUrlOf(configured), name);
       parsed.pathname = `/${name}`;
-      return { url: parsed.toString(), origin, close: () => dropDatabase(adminUrlOf(configured), name) };
+      const drop = () => {
+        removeHandlers();
+        return dropDatabase(adminUrlOf(configured), name);
+      };
+      const removeHandlers = options.signals === "caller" ? () => {} : closeOnSignals(drop);
+      return { url: parsed.toString(), origin, close: drop };
     }
     const problem = await checkReachable(configured);
-    if (problem?.endsWith("3D000")) {
+    if (problem?.code === "3D000") {
       await ensureDatabase(adminUrlOf(configured), parsed.pathname.slice(1));
     } else if (problem) {
-      throw new DatabaseUnreachable(problem);
+      throw new DatabaseUnreachable(problem.message);
     }
     return { url: configured, origin, close: async () => {} };
   }
@@ -59,18 +95,17 @@ export async function resolveDatabase(options: { ephemeral?: boolean; log?: (lin
   if (scratch) chmodSync(scratch, 0o711);
   const dataDir = scratch ? path.join(scratch, "postgres") : EMBEDDED_DATA_DIR;
   const server = await startEmbeddedPostgres({ dataDir, log, shared: options.shared });
+  const close = async () => {
+    removeHandlers();
+    await server.stop();
+    if (scratch) {
+      rmSync(scratch, { recursive: true, force: true });
+      // Moved elsewhere (as root, when the postgres account cannot reach the temporary folder): its own folder there.
+      if (!server.dataDir.startsWith(`${scratch}${path.sep}`)) rmSync(path.dirname(server.dataDir), { recursive: true, force: true });
+    }
+  };
+  const removeHandlers = options.signals === "caller" || server.attached ? () => {} : closeOnSignals(close);
   await ensureDatabase(server.urlFor("postgres"), EMBEDDED_DATABASE);
   if (!server.attached) log(`embedded PostgreSQL listening on 127.0.0.1:${server.port} (data in ${path.relative(process.cwd(), server.dataDir).startsWith("..") ? server.dataDir : path.relative(process.cwd(), server.dataDir)})`);
-  return {
-    url: server.urlFor(EMBEDDED_DATABASE),
-    origin: "embedded",
-    close: async () => {
-      await server.stop();
-      if (scratch) {
-        rmSync(scratch, { recursive: true, force: true });
-        // Moved elsewhere (as root, when the postgres account cannot reach the temporary folder): its own folder there.
-        if (!server.dataDir.startsWith(`${scratch}${path.sep}`)) rmSync(path.dirname(server.dataDir), { recursive: true, force: true });
-      }
-    },
-  };
+  return { url: server.urlFor(EMBEDDED_DATABASE), origin: "embedded", close };
 }

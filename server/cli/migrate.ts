@@ -1,4 +1,5 @@
-import { ensureFirstAdmin } from "../auth/firstRun";
+import { parseArgs } from "node:util";
+import { CredentialsFileError, ensureFirstAdmin } from "../auth/firstRun";
 import { loadConfigOrExit, setEnv } from "../config";
 import { disconnectDb, getDb } from "../db/client";
 import { EmbeddedPostgresError } from "../db/embedded";
@@ -12,13 +13,39 @@ import { firstRunLines } from "./firstRunMessage";
  * (ADMIN_EMAIL / ADMIN_PASSWORD) and a demo serving key on a database where nobody can sign in yet,
  * as `npm start` does: the migration Job of a deployment, where the server runs without npm start.
  */
+const USAGE = "usage: npm run db:migrate -- [--seed] [--first-admin]";
+
+/** The command line, or one line naming what is wrong with it (and the usage) and exit 2: before, any flag was ignored and the database migrated (even with --help). */
+function parseCommandLine() {
+  try {
+    const { values } = parseArgs({
+      options: {
+        seed: { type: "boolean", default: false },
+        "first-admin": { type: "boolean", default: false },
+        help: { type: "boolean", default: false },
+      },
+    });
+    if (values.help) {
+      console.log(USAGE);
+      process.exit(0);
+    }
+    return values;
+  } catch (error) {
+    // parseArgs' first sentence names the flag ("Unknown option '--x'"); the rest is about positionals.
+    console.error(`[rerank] ${(error as Error).message.split("\n")[0]!.split(". ")[0]}: ${USAGE}`);
+    process.exit(2);
+  }
+}
+
+const args = parseCommandLine();
+
 async function main() {
   const config = loadConfigOrExit();
   const database = await resolveDatabase({ log: console.log });
   try {
-    const result = await prepareDatabase(database.url, { seed: process.argv.includes("--seed"), log: console.log });
+    const result = await prepareDatabase(database.url, { seed: args.seed, log: console.log });
     console.log(result.applied.length ? `migrated to ${result.level}` : `already at ${result.level}`);
-    if (process.argv.includes("--first-admin")) {
+    if (args["first-admin"]) {
       setEnv("DATABASE_URL", database.url);
       const created = await ensureFirstAdmin(getDb(), { adminEmail: config.ADMIN_EMAIL, adminPassword: config.ADMIN_PASSWORD, credentialsFile: config.FIRST_RUN_CREDENTIALS_FILE, log: console.log });
       await disconnectDb();
@@ -35,7 +62,7 @@ async function main() {
 main().then(
   () => process.exit(0),
   (error) => {
-    console.error(error instanceof MigrationError || error instanceof DatabaseUnreachable || error instanceof EmbeddedPostgresError ? error.message : error);
+    console.error(error instanceof MigrationError || error instanceof DatabaseUnreachable || error instanceof EmbeddedPostgresError || error instanceof CredentialsFileError ? error.message : error);
     process.exit(1);
   },
 );

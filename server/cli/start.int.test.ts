@@ -1,5 +1,7 @@
 import { spawn } from "node:child_process";
 import { once } from "node:events";
+import { existsSync, readFileSync } from "node:fs";
+import path from "node:path";
 import http from "node:http";
 import getPort from "get-port";
 import { describe, expect, it } from "vitest";
@@ -68,5 +70,33 @@ describe("npm start", () => {
       'Configuration: SERVING_AUTH must be "on" or "off", got "maybe"; AUTH_SECRET must be at least 32 characters (e.g. openssl rand -base64 32), got a value of 15 characters',
     ]);
     expect(result.stderr).not.toContain("tooshort-secret");
+  });
+
+  it("break test: a closed terminal (SIGHUP) stops the embedded PostgreSQL as Ctrl-C does (it was left running)", async () => {
+    const env = { ...process.env };
+    delete env.DATABASE_URL; // the throwaway embedded server of --ephemeral
+    const child = spawn(process.execPath, ["--import", "tsx", "server/cli/start.ts", "--no-seed", "--ephemeral"], { env, stdio: ["ignore", "pipe", "pipe"] });
+    let output = "";
+    child.stderr.on("data", (d) => (output += d));
+    const dataDir = await new Promise<string>((resolve, reject) => {
+      child.stdout.on("data", (d) => {
+        output += d;
+        const match = /embedded PostgreSQL listening on 127\.0\.0\.1:\d+ \(data in ([^)]+)\)/.exec(output);
+        if (match) resolve(path.resolve(match[1]!));
+      });
+      child.on("exit", (code) => reject(new Error(`npm start exited (code ${code}) before its database was up: ${output}`)));
+    });
+    const postmaster = Number(readFileSync(path.join(dataDir, "postmaster.pid"), "utf8").split("\n")[0]);
+    try {
+      const exited = once(child, "exit");
+      child.kill("SIGHUP");
+      const [code, signal] = await exited;
+      expect([code, signal]).toEqual([0, null]);
+      expect(output).toContain("[rerank] stopping the database");
+      for (let i = 0; i < 100 && existsSync(`/proc/${postmaster}`); i++) await new Promise((r) => setTimeout(r, 100));
+      expect(existsSync(`/proc/${postmaster}`)).toBe(false);
+    } finally {
+      if (existsSync(`/proc/${postmaster}`)) process.kill(postmaster, "SIGINT");
+    }
   });
 });

@@ -3,7 +3,7 @@ import net from "node:net";
 import path from "node:path";
 import { parseArgs } from "node:util";
 import getPort from "get-port";
-import { ensureFirstAdmin, type FirstRunCredentials } from "../auth/firstRun";
+import { CredentialsFileError, ensureFirstAdmin, type FirstRunCredentials } from "../auth/firstRun";
 import { env, loadConfigOrExit, setEnv } from "../config";
 import { disconnectDb, getDb } from "../db/client";
 import { EmbeddedPostgresError } from "../db/embedded";
@@ -11,7 +11,7 @@ import { MigrationError } from "../db/migrate";
 import { restartDelayMs } from "../http/cluster";
 import { prepareDatabase } from "../db/prepare";
 import { buildIfNeeded } from "./build";
-import { DatabaseUnreachable, resolveDatabase, type ResolvedDatabase } from "./database";
+import { DatabaseUnreachable, resolveDatabase, STOP_SIGNALS, type ResolvedDatabase } from "./database";
 import { firstRunLines } from "./firstRunMessage";
 import { urlFor } from "./listenUrl";
 import { withDeadline } from "../domain/time/deadline";
@@ -125,8 +125,10 @@ async function main() {
     }
     process.exit(code);
   };
-  process.on("SIGINT", () => void shutdown(0));
-  process.on("SIGTERM", () => void shutdown(0));
+  // SIGHUP too: a closed terminal must not leave the embedded PostgreSQL running. Writing to that
+  // terminal then fails (EIO): the shutdown goes on regardless.
+  for (const signal of STOP_SIGNALS) process.on(signal, () => void shutdown(0));
+  for (const stream of [process.stdout, process.stderr]) stream.on("error", () => {});
 
   // A port another process holds is refused before anything is done (the start said it ran, at that
   // process's URL, and printed a new database's credentials while its own server could not listen).
@@ -137,7 +139,7 @@ async function main() {
     process.exit(1);
   }
   try {
-    database = await resolveDatabase({ ephemeral: args.ephemeral, log, shared: "refuse" });
+    database = await resolveDatabase({ ephemeral: args.ephemeral, log, shared: "refuse", signals: "caller" });
     const prepared = await prepareDatabase(database.url, { seed: !args["no-seed"], log });
     log(`database ready (${database.origin}), migration level ${prepared.level}`);
     setEnv("DATABASE_URL", database.url);
@@ -145,7 +147,7 @@ async function main() {
     await disconnectDb();
     if (!args.dev) buildIfNeeded(log);
   } catch (error) {
-    const known = error instanceof DatabaseUnreachable || error instanceof MigrationError || error instanceof EmbeddedPostgresError;
+    const known = error instanceof DatabaseUnreachable || error instanceof MigrationError || error instanceof EmbeddedPostgresError || error instanceof CredentialsFileError;
     console.error(known ? (error as Error).message : error);
     await shutdown(1);
     return;

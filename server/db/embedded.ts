@@ -1,11 +1,11 @@
 import { spawn, execFileSync, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { chownSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chownSync, existsSync, lstatSync, mkdirSync, readFileSync, readlinkSync, realpathSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import getPort, { portNumbers } from "get-port";
 import pg from "pg";
-import { currentProcess, identityOf, ownerAlive } from "../system/processIdentity";
+import { currentProcess, identityOf, ownerAlive, processAlive } from "../system/processIdentity";
 import { connectClient } from "./pgClient";
 import {
   adoptLegacyData, EmbeddedPostgresError, embeddedLayout, ensureBinariesCopy, ensureRootFolder, legacyRelocatedRoot, prepareDataFolder, readOwnFile, writeOwnFile, type Account,
@@ -100,62 +100,211 @@ function run(command: string, args: string[], account: Account | null, env: Node
     let stderr = "";
     child.stderr.on("data", (chunk) => (stderr += chunk));
     child.on("error", (error) => reject(new EmbeddedPostgresError(`cannot run ${path.basename(command)}: ${error.message}`)));
-    child.on("close", (code) => (code === 0 ? resolve() : reject(new EmbeddedPostgresError(`${path.basename(command)} failed (code ${code}): ${stderr.trim().split("\n").at(-1) ?? ""}`))));
+    child.on("close", (code) => (code === 0 ? resolve() : reject(new EmbeddedPostgresError(`${path.basename(command)} failed (code ${code}): ${significantLine(stderr)}`))));
   });
 }
 
-/** The file beside the data folder naming the process that started its server (JSON: its processIdentity and the port). */
+/**
+ * The line of a PostgreSQL program's stderr that says why it failed (pure): the first FATAL or PANIC
+ * line, else the first ERROR line, else the last line. The last line is often a consequence ("LOG:
+ * database system is shut down"), not the cause.
+ */
+export function significantLine(output: string): string {
+  const lines = output.split("\n").map((l) => l.trim()).filter(Boolean);
+  return lines.find((l) => /\b(FATAL|PANIC)\b/.test(l)) ?? lines.find((l) => /\bERROR\b/.test(l)) ?? lines.at(-1) ?? "";
+}
+
+/** The file beside the data folder naming the process that starts or runs its server (JSON: its processIdentity and the port). */
 export const ownerFileOf = (dataDir: string) => `${dataDir.replace(/\/+$/, "")}-owner.json`;
 
 /**
- * What to do with a postgres already running on a data folder (pure; tested in embedded.test.ts):
- * - "none": nothing runs there;
- * - "attach": it runs and the process that started it (the owner file's pid) is alive, e.g. an
- *   `npm start` beside which `npm run db:retention` or `db:migrate` runs: use it, never stop it;
- * - "stop": it runs but its starter is gone (a start killed with SIGKILL): a leftover, stopped.
+ * What to do with a data folder whose owner file another start holds or held (pure; tested in embedded.test.ts):
+ * - "none": nothing runs there and nobody owns it: take it;
+ * - "attach": its owner (a live process, e.g. an `npm start` beside which `npm run db:retention` or
+ *   `db:migrate` runs) has its postgres up: use it, never stop it;
+ * - "wait": its owner lives and is still starting its postgres: wait for it, never stop it;
+ * - "stop": a postgres runs there but its owner is gone (a start killed with SIGKILL): a leftover, stopped.
  */
-export function runningServerAction(state: { postmasterAlive: boolean; ownerAlive: boolean }): "none" | "attach" | "stop" {
-  if (!state.postmasterAlive) return "none";
-  return state.ownerAlive ? "attach" : "stop";
-}
-
-/** The postmaster running on `dataDir` (pid and port from postmaster.pid), or null when none runs. */
-function runningPostmaster(dataDir: string): { pid: number; port: number } | null {
-  const file = path.join(dataDir, "postmaster.pid");
-  if (!existsSync(file)) return null;
-  const lines = readFileSync(file, "utf8").split("\n");
-  const pid = Number(lines[0]);
-  let command = "";
-  try {
-    command = readFileSync(`/proc/${pid}/cmdline`, "utf8");
-  } catch {
-    return null; // not running: postgres removes a stale lock file itself
-  }
-  if (!command.includes("postgres")) return null;
-  return { pid, port: Number(lines[3]) };
+export function runningServerAction(state: { postmasterAlive: boolean; ownerAlive: boolean; ready?: boolean }): "none" | "attach" | "wait" | "stop" {
+  if (state.ownerAlive) return state.postmasterAlive && state.ready !== false ? "attach" : "wait";
+  return state.postmasterAlive ? "stop" : "none";
 }
 
 /**
- * The pid of the live process that started the server on `dataDir`, from its owner file (written by
- * this user, mode 600: anything else is ignored and said so), judged by host, boot, pid and start
- * time (server/system/processIdentity.ts), or null.
+ * Whether a process command line (/proc/<pid>/cmdline: arguments separated by NUL) is a postgres
+ * server started on `dataDir` (pure): its program is named postgres and `-D` names that folder. A pid
+ * from a stale postmaster.pid may since belong to any process, even one whose command line merely
+ * mentions "postgres": that one is not signalled.
  */
-function liveOwner(dataDir: string, log?: (line: string) => void): number | null {
-  let text: string | null;
+export function isPostmasterOf(cmdline: string, dataDir: string, resolve: (folder: string) => string = path.resolve): boolean {
+  const argv = cmdline.split("\0").filter(Boolean);
+  if (path.basename(argv[0] ?? "") !== "postgres") return false;
+  const wanted = resolve(dataDir);
+  return argv.some((arg, i) => (arg === "-D" && argv[i + 1] !== undefined && resolve(argv[i + 1]!) === wanted) || (arg.startsWith("-D") && arg.length > 2 && resolve(arg.slice(2)) === wanted));
+}
+
+/** A folder's real path (links resolved), else its absolute path. */
+function realFolder(folder: string): string {
   try {
-    text = readOwnFile(ownerFileOf(dataDir));
-  } catch (error) {
-    log?.(`ignoring ${ownerFileOf(dataDir)}: ${(error as Error).message}`);
+    return realpathSync(folder);
+  } catch {
+    return path.resolve(folder);
+  }
+}
+
+interface Postmaster {
+  pid: number;
+  port: number;
+  /** postmaster.pid's status line says "ready" (it accepts connections). */
+  ready: boolean;
+}
+
+/** The postmaster running on `dataDir` (pid, port and status from postmaster.pid, checked against the pid's command line), or null when none runs. */
+function runningPostmaster(dataDir: string): Postmaster | null {
+  const file = path.join(dataDir, "postmaster.pid");
+  let lines: string[];
+  let command: string;
+  try {
+    lines = readFileSync(file, "utf8").split("\n");
+    command = readFileSync(`/proc/${Number(lines[0])}/cmdline`, "utf8");
+  } catch {
+    return null; // no lock file, or its pid is not running: postgres removes a stale lock file itself
+  }
+  if (!isPostmasterOf(command, dataDir, realFolder)) return null;
+  return { pid: Number(lines[0]), port: Number(lines[3]), ready: lines[7]?.trim() === "ready" };
+}
+
+/**
+ * Removes a postmaster.pid that no postmaster on `dataDir` holds (runningPostmaster said none runs)
+ * when its pid now belongs to another live process: postgres would refuse to start ("lock file
+ * already exists"), and that process must not be signalled. Only the owner calls this.
+ */
+function removeStaleLockFile(dataDir: string, log?: (line: string) => void): void {
+  const file = path.join(dataDir, "postmaster.pid");
+  let pid: number;
+  try {
+    pid = Number(readFileSync(file, "utf8").split("\n")[0]);
+  } catch {
+    return;
+  }
+  if (!processAlive(pid)) return; // postgres removes it itself
+  // A postgres working in this folder (a postmaster chdirs to its data folder), or one we cannot
+  // judge, keeps its lock file: postgres then refuses to start, naming it, rather than run twice on it.
+  let program = "";
+  let cwd: string | null = null;
+  try {
+    program = path.basename(readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0")[0] ?? "");
+    cwd = readlinkSync(`/proc/${pid}/cwd`);
+  } catch {
+    // unreadable: judged below
+  }
+  if (program === "postgres" && (cwd === null || cwd === realFolder(dataDir))) return;
+  rmSync(file, { force: true });
+  log?.(`removed a stale ${file}: its pid ${pid} is now another process (not signalled)`);
+}
+
+interface OwnerRecord {
+  /** The owner's pid when it is alive, else null (gone, unreadable, or not trusted). */
+  livePid: number | null;
+  port: number | null;
+  /** Inode of the file judged, so that only that file is replaced. */
+  ino: number;
+}
+
+/**
+ * The owner file of `dataDir` as judged now: whose it is (written by this user, mode 600: anything
+ * else is ignored and said so) and whether that process lives, by host, boot, pid and start time
+ * (server/system/processIdentity.ts). Null when there is no owner file.
+ */
+function readOwner(dataDir: string, log?: (line: string) => void): OwnerRecord | null {
+  const file = ownerFileOf(dataDir);
+  let ino: number;
+  try {
+    ino = lstatSync(file).ino;
+  } catch {
     return null;
   }
-  if (text === null) return null;
-  let owner;
+  let text: string | null;
   try {
-    owner = identityOf(JSON.parse(text));
-  } catch {
-    owner = null;
+    text = readOwnFile(file);
+  } catch (error) {
+    log?.(`ignoring ${file}: ${(error as Error).message}`);
+    return { livePid: null, port: null, ino };
   }
-  return owner && ownerAlive(owner) ? owner.pid : null;
+  if (text === null) return null;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    parsed = null;
+  }
+  const owner = identityOf(parsed);
+  const port = Number((parsed as { port?: unknown } | null)?.port);
+  return { livePid: owner && ownerAlive(owner) ? owner.pid : null, port: Number.isInteger(port) ? port : null, ino };
+}
+
+const ownerRecordText = (port: number) => `${JSON.stringify({ ...currentProcess(), port })}\n`;
+
+/**
+ * Takes ownership of `dataDir` before anything is started there: the owner file is created
+ * exclusively (O_EXCL), so of two starts at once exactly one wins. A file whose owner is gone (or
+ * that is not trusted) is moved aside and replaced, but only if it is still the file that was judged
+ * (same inode): a file a live start has just written is put back. @returns "owned", or the live owner.
+ */
+function claimOwnership(dataDir: string, port: number, log?: (line: string) => void): { owned: true } | { owned: false; pid: number; port: number | null } {
+  const file = ownerFileOf(dataDir);
+  for (let attempt = 0; attempt < 10; attempt++) {
+    try {
+      writeFileSync(file, ownerRecordText(port), { mode: 0o600, flag: "wx" }); // never through a planted link
+      return { owned: true };
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw new EmbeddedPostgresError(`cannot write ${file} (${(error as NodeJS.ErrnoException).code}): make its folder writable, or set DATABASE_URL`);
+    }
+    const owner = readOwner(dataDir, log);
+    if (owner === null) continue; // removed meanwhile: try again
+    if (owner.livePid !== null) return { owned: false, pid: owner.livePid, port: owner.port };
+    const aside = `${file}.stale-${randomBytes(6).toString("hex")}`;
+    try {
+      renameSync(file, aside);
+    } catch {
+      continue; // another start moved it first
+    }
+    let movedIno: number | null = null;
+    try {
+      movedIno = lstatSync(aside).ino;
+    } catch {
+      // gone: nothing to put back
+    }
+    if (movedIno !== null && movedIno !== owner.ino) {
+      // A start wrote its claim between the judgement and the move: it is that start's, put it back.
+      try {
+        renameSync(aside, file);
+      } catch {
+        // nothing more to do: the next round reads whatever is there
+      }
+    }
+    rmSync(aside, { force: true });
+  }
+  throw new EmbeddedPostgresError(`cannot take ${file}: other starts keep replacing it; start again`);
+}
+
+/** Rewrites our owner file with the port finally used (atomically: a temporary file renamed over it). */
+function recordOwnerPort(dataDir: string, port: number): void {
+  const file = ownerFileOf(dataDir);
+  const temporary = `${file}.${randomBytes(6).toString("hex")}`;
+  writeFileSync(temporary, ownerRecordText(port), { mode: 0o600, flag: "wx" });
+  renameSync(temporary, file);
+}
+
+/** Removes the owner file if it is still this process's (a failed start, a stop, the process's exit). */
+function releaseOwnership(dataDir: string): void {
+  const file = ownerFileOf(dataDir);
+  try {
+    const owner = identityOf(JSON.parse(readFileSync(file, "utf8")));
+    if (owner?.pid === process.pid && owner.start === currentProcess().start) rmSync(file, { force: true });
+  } catch {
+    // absent or unreadable: not ours to remove
+  }
 }
 
 /** Stops a leftover postmaster (its starter is gone) and waits up to 10 s for it to exit. */
@@ -165,22 +314,30 @@ async function stopLeftover(pid: number, log?: (line: string) => void): Promise<
   for (let i = 0; i < 100 && existsSync(`/proc/${pid}`); i++) await new Promise((r) => setTimeout(r, 100));
 }
 
+/** How long a start waits for another live start's server to become ready (a first start also runs initdb). */
+const ATTACH_WAIT_MS = 120_000;
+
+const freePort = (exclude: number[] = []) => getPort({ port: portNumbers(54329, 54399), host: "127.0.0.1", exclude });
+
 /**
- * Starts (or, when another live process already runs it, attaches to) the embedded server on
- * `dataDir`. The starter writes `<dataDir>-owner.json` (its process identity and the port); a
- * postmaster whose owner is gone is a leftover and is stopped first; one whose owner lives is used
- * as is (options.shared). As root, the folders and files are made and checked as
+ * Starts (or, when another live process owns it, attaches to) the embedded server on `dataDir`.
+ * Ownership is taken first, before initdb or postgres run: `<dataDir>-owner.json` (its process
+ * identity and the port) is created exclusively, and removed again if the start fails. A start that
+ * finds a live owner never stops its server: it waits until that server is ready and uses it
+ * (options.shared "attach"), or refuses at once ("refuse"). A postmaster whose owner is gone is a
+ * leftover and is stopped first; a postmaster.pid whose pid now belongs to another process is
+ * removed, that process left alone. As root, the folders and files are made and checked as
  * server/db/embeddedFolders.ts says (planted binaries, links, clusters and owner files are refused).
  * @throws EmbeddedPostgresError with one line for the user.
  */
 export async function startEmbeddedPostgres(options: {
   dataDir: string;
+  /** The port to try first (default: a free one from 54329); another free one is taken if it turns out to be in use. */
   port?: number;
   log?: (line: string) => void;
   /** A server already run by another live process on dataDir: "attach" (default) uses it, "refuse" throws EmbeddedPostgresError. */
   shared?: "attach" | "refuse";
 }): Promise<EmbeddedServer> {
-  const port = options.port ?? (await getPort({ port: portNumbers(54329, 54399), host: "127.0.0.1" }));
   const account = process.getuid?.() === 0 ? postgresAccount() : null;
   const packaged = await nativeDir();
   const version = (JSON.parse(readFileSync(path.join(packaged, "..", "package.json"), "utf8")) as { version: string }).version;
@@ -197,74 +354,141 @@ export async function startEmbeddedPostgres(options: {
       if (line) options.log?.(line);
     }
     prepareDataFolder(dataDir, account, relocated);
-  }
-  const { password, legacy } = passwordFor(dataDir);
-  const locale = bestLocale();
-  const env = { ...process.env, LC_MESSAGES: locale };
-  const bin = (name: string) => path.join(layout.nativeDir, "bin", name);
-  if (!existsSync(`${dataDir}/PG_VERSION`)) {
-    options.log?.(`initialising embedded PostgreSQL in ${dataDir}`);
-    if (!account) mkdirSync(dataDir, { recursive: true, mode: 0o700 });
-    const pwfile = path.join(os.tmpdir(), `rerank-pg-pw-${randomBytes(6).toString("hex")}`);
-    writeFileSync(pwfile, `${password}\n`, { mode: 0o600, flag: "wx" }); // never through a planted link
-    if (account) chownSync(pwfile, account.uid, account.gid);
-    try {
-      await run(bin("initdb"), [`--pgdata=${dataDir}`, "--auth=password", `--username=${USER}`, `--pwfile=${pwfile}`, `--lc-messages=${locale}`], account, env);
-    } finally {
-      rmSync(pwfile, { force: true });
-    }
-  }
-  const running = runningPostmaster(dataDir);
-  const owner = running ? liveOwner(dataDir, options.log) : null;
-  const action = runningServerAction({ postmasterAlive: running !== null, ownerAlive: owner !== null });
-  if (action === "attach") {
-    // Another live process (e.g. npm start) runs this server: use it and leave it running.
+  } else mkdirSync(path.dirname(dataDir), { recursive: true });
+  const urlOf = (password: string, port: number) => (database: string) => `postgresql://${USER}:${encodeURIComponent(password)}@127.0.0.1:${port}/${database}`;
+  const deadline = Date.now() + ATTACH_WAIT_MS;
+  const port = options.port ?? (await freePort());
+  let said = false;
+  for (;;) {
+    const claim = claimOwnership(dataDir, port, options.log);
+    if (claim.owned) return startOwned({ ...options, dataDir, port, account, nativeDir: layout.nativeDir, urlOf });
+    const running = runningPostmaster(dataDir);
     if (options.shared === "refuse") {
-      throw new EmbeddedPostgresError(`embedded PostgreSQL in ${dataDir} is already run by another process (pid ${owner}, port ${running!.port}): stop that one first, or set DATABASE_URL`);
+      throw new EmbeddedPostgresError(`embedded PostgreSQL in ${dataDir} is already run by another process (pid ${claim.pid}, port ${running?.port ?? claim.port ?? "not chosen yet"}): stop that one first, or set DATABASE_URL`);
     }
-    options.log?.(`using the embedded PostgreSQL on port ${running!.port} started by a running process (pid ${owner}); it is left running`);
-    return { port: running!.port, dataDir, attached: true, urlFor: (database) => `postgresql://${USER}:${encodeURIComponent(password)}@127.0.0.1:${running!.port}/${database}`, stop: async () => {} };
+    const action = runningServerAction({ postmasterAlive: running !== null, ownerAlive: true, ready: running?.ready });
+    if (action === "attach") {
+      // Another live process (e.g. npm start) runs this server: use it and leave it running.
+      const password = readOwnFile(`${dataDir.replace(/\/+$/, "")}-password`)?.trim();
+      if (!password) throw new EmbeddedPostgresError(`embedded PostgreSQL in ${dataDir} runs (pid ${claim.pid}) but its password file is missing: stop that process, or set DATABASE_URL`);
+      options.log?.(`using the embedded PostgreSQL on port ${running!.port} started by a running process (pid ${claim.pid}); it is left running`);
+      return { port: running!.port, dataDir, attached: true, urlFor: urlOf(password, running!.port), stop: async () => {} };
+    }
+    // "wait": its owner is still starting it (initdb, or postgres not ready yet). Never stop it.
+    if (Date.now() > deadline) throw new EmbeddedPostgresError(`embedded PostgreSQL in ${dataDir} is being started by another process (pid ${claim.pid}) that did not finish within ${ATTACH_WAIT_MS / 1000} s: stop that one, or set DATABASE_URL`);
+    if (!said) options.log?.(`waiting for the embedded PostgreSQL another process (pid ${claim.pid}) is starting in ${dataDir}`);
+    said = true;
+    await new Promise((r) => setTimeout(r, 100)); // should its owner be gone by the next round, this start takes over
   }
-  if (action === "stop") await stopLeftover(running!.pid, options.log);
-  const child = await startServer(bin("postgres"), ["-D", dataDir, "-p", String(port), "-c", "listen_addresses=127.0.0.1"], account, env, options.log);
-  if (legacy) {
-    const client = await connectClient({ connectionString: `postgresql://${USER}:${LEGACY_PASSWORD}@127.0.0.1:${port}/postgres` });
-    await client.query(`ALTER USER ${USER} PASSWORD '${password.replaceAll("'", "''")}'`);
-    await client.end();
-    options.log?.("embedded PostgreSQL: replaced the default password with a generated one");
-  }
-  const ownerFile = ownerFileOf(dataDir);
-  writeOwnFile(ownerFile, `${JSON.stringify({ ...currentProcess(), port })}\n`);
-  return {
-    port,
-    dataDir,
-    attached: false,
-    urlFor: (database) => `postgresql://${USER}:${encodeURIComponent(password)}@127.0.0.1:${port}/${database}`,
-    stop: async () => {
-      await stopServer(child);
-      rmSync(ownerFile, { force: true });
-    },
-  };
 }
 
-/** Starts postgres in a process group of its own and resolves once it accepts connections. */
+/** The start proper, once `dataDir` is ours (claimOwnership): releases the ownership when it fails. */
+async function startOwned(options: {
+  dataDir: string;
+  port: number;
+  account: Account | null;
+  nativeDir: string;
+  log?: (line: string) => void;
+  urlOf: (password: string, port: number) => (database: string) => string;
+}): Promise<EmbeddedServer> {
+  const { dataDir, account } = options;
+  let port = options.port;
+  try {
+    const running = runningPostmaster(dataDir);
+    // Ours now, so a server still running here belongs to a start that is gone.
+    if (running) await stopLeftover(running.pid, options.log);
+    else removeStaleLockFile(dataDir, options.log);
+    const { password, legacy } = passwordFor(dataDir);
+    const locale = bestLocale();
+    const env = { ...process.env, LC_MESSAGES: locale };
+    const bin = (name: string) => path.join(options.nativeDir, "bin", name);
+    if (!existsSync(`${dataDir}/PG_VERSION`)) {
+      options.log?.(`initialising embedded PostgreSQL in ${dataDir}`);
+      if (!account) mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+      const pwfile = path.join(os.tmpdir(), `rerank-pg-pw-${randomBytes(6).toString("hex")}`);
+      writeFileSync(pwfile, `${password}\n`, { mode: 0o600, flag: "wx" }); // never through a planted link
+      if (account) chownSync(pwfile, account.uid, account.gid);
+      try {
+        await run(bin("initdb"), [`--pgdata=${dataDir}`, "--auth=password", `--username=${USER}`, `--pwfile=${pwfile}`, `--lc-messages=${locale}`], account, env);
+      } finally {
+        rmSync(pwfile, { force: true });
+      }
+    }
+    const postgresArgs = (p: number) => ["-D", dataDir, "-p", String(p), "-c", "listen_addresses=127.0.0.1"];
+    let child: ChildProcess;
+    try {
+      child = await startServer(bin("postgres"), postgresArgs(port), account, env, options.log);
+    } catch (error) {
+      if (!(error instanceof PortTaken)) throw error;
+      // Another server (often another embedded PostgreSQL starting at the same moment) took the port between the probe and the bind: once more on another.
+      const next = await freePort([port]);
+      options.log?.(`port ${port} was taken meanwhile (${error.message.replace(/^embedded PostgreSQL exited at start \(code \S+\): /, "")}): starting embedded PostgreSQL on port ${next}`);
+      port = next;
+      recordOwnerPort(dataDir, port);
+      child = await startServer(bin("postgres"), postgresArgs(port), account, env, options.log);
+    }
+    // A process that exits without stop() (process.exit after a signal, an error) must not leave its server behind.
+    const onExit = () => {
+      if (child.exitCode === null && child.signalCode === null) child.kill("SIGINT");
+      releaseOwnership(dataDir);
+    };
+    process.on("exit", onExit);
+    if (legacy) {
+      const client = await connectClient({ connectionString: `postgresql://${USER}:${LEGACY_PASSWORD}@127.0.0.1:${port}/postgres` });
+      await client.query(`ALTER USER ${USER} PASSWORD '${password.replaceAll("'", "''")}'`);
+      await client.end();
+      options.log?.("embedded PostgreSQL: replaced the default password with a generated one");
+    }
+    return {
+      port,
+      dataDir,
+      attached: false,
+      urlFor: options.urlOf(password, port),
+      stop: async () => {
+        await stopServer(child);
+        process.off("exit", onExit);
+        releaseOwnership(dataDir);
+      },
+    };
+  } catch (error) {
+    releaseOwnership(dataDir);
+    throw error;
+  }
+}
+
+/** postgres could not listen on its port: another process bound it first. */
+class PortTaken extends EmbeddedPostgresError {}
+
+/** Starts postgres in a process group of its own and resolves once it accepts connections; the process is stopped if this process exits before. */
 function startServer(command: string, args: string[], account: Account | null, env: NodeJS.ProcessEnv, log?: (line: string) => void): Promise<ChildProcess> {
   return new Promise((resolve, reject) => {
     const child = spawn(command, args, { ...(account ?? {}), env, detached: true, stdio: ["ignore", "ignore", "pipe"] });
-    let output = "";
+    const onExit = () => child.kill("SIGINT");
+    process.on("exit", onExit);
+    let output = ""; // from the start (the cause comes first), bounded
+    let tail = ""; // the last lines, where "ready" appears
     let ready = false;
     child.stderr!.on("data", (chunk: Buffer) => {
       const text = chunk.toString("utf8");
-      if (!ready) output = (output + text).slice(-4000);
-      else if (/\b(FATAL|PANIC)\b/.test(text)) log?.(`postgres: ${text.trim()}`);
-      if (!ready && output.includes("database system is ready to accept connections")) {
+      if (!ready) {
+        if (output.length < 64_000) output += text;
+        tail = (tail + text).slice(-4000);
+      } else if (/\b(FATAL|PANIC)\b/.test(text)) log?.(`postgres: ${text.trim()}`);
+      if (!ready && tail.includes("database system is ready to accept connections")) {
         ready = true;
+        process.off("exit", onExit);
         resolve(child);
       }
     });
-    child.on("error", (error) => reject(new EmbeddedPostgresError(`cannot run postgres: ${error.message}`)));
+    child.on("error", (error) => {
+      process.off("exit", onExit);
+      reject(new EmbeddedPostgresError(`cannot run postgres: ${error.message}`));
+    });
     child.on("exit", (code) => {
-      if (!ready) reject(new EmbeddedPostgresError(`embedded PostgreSQL exited at start (code ${code}): ${output.trim().split("\n").at(-1) ?? ""}`));
+      process.off("exit", onExit);
+      if (ready) return;
+      const message = `embedded PostgreSQL exited at start (code ${code}): ${significantLine(output)}`;
+      reject(/could not bind|Address already in use/.test(output) ? new PortTaken(message) : new EmbeddedPostgresError(message));
     });
   });
 }
@@ -306,10 +530,43 @@ export function adminUrlOf(url: string): string {
 }
 
 /**
- * Connects once with a short timeout, so a wrong DATABASE_URL fails in one clear line instead of a
- * stack trace later. Returns null when reachable, else the message.
+ * What a failed connection's code means, in words, with what to do (pure). `code` is PostgreSQL's
+ * SQLSTATE or Node's network error code; the URL's user, host and database are named, its password
+ * never. Codes not listed are given as they are.
  */
-export async function checkReachable(url: string, timeoutMs = 5000): Promise<string | null> {
+export function unreachableReason(code: string | undefined, target: { user: string; host: string; database: string; timeoutMs: number }, message = ""): string {
+  switch (code) {
+    case "28P01":
+      return `wrong password for user "${target.user}" (28P01): fix the password in DATABASE_URL`;
+    case "28000":
+      return `user "${target.user}" has no access from this host (28000: no such role, or no pg_hba.conf entry for it): fix the user in DATABASE_URL, or the server's pg_hba.conf`;
+    case "3D000":
+      return `database "${target.database}" does not exist (3D000): create it, or fix its name in DATABASE_URL`;
+    case "57P03":
+      return "the server is starting up or shutting down (57P03): try again in a moment";
+    case "ECONNREFUSED":
+      return "nothing is listening there (ECONNREFUSED): start PostgreSQL or fix the port in DATABASE_URL, or unset DATABASE_URL to use the embedded one";
+    case "ENOTFOUND":
+    case "EAI_AGAIN":
+      return `unknown host "${target.host}" (${code}): fix the host in DATABASE_URL`;
+    case "ETIMEDOUT":
+      return `no answer within ${target.timeoutMs / 1000} s (ETIMEDOUT): check the host, the port and any firewall between`;
+    default:
+      return code ?? (message.split("\n")[0] || "unknown error");
+  }
+}
+
+/** Why `checkReachable` could not use a server: the SQLSTATE or network code, and one line for the user. */
+export interface Unreachable {
+  code: string | null;
+  message: string;
+}
+
+/**
+ * Connects once with a short timeout, so a wrong DATABASE_URL fails in one clear line instead of a
+ * stack trace later. Returns null when reachable, else the code and the line (unreachableReason).
+ */
+export async function checkReachable(url: string, timeoutMs = 5000): Promise<Unreachable | null> {
   const parsed = new URL(url);
   const where = `${parsed.hostname}:${parsed.port || "5432"}`;
   let client: pg.Client | null = null;
@@ -318,9 +575,13 @@ export async function checkReachable(url: string, timeoutMs = 5000): Promise<str
     await client.query("SELECT 1");
     return null;
   } catch (error) {
-    const code = (error as { code?: string }).code;
-    const message = error instanceof Error ? error.message : String(error);
-    return `Cannot reach PostgreSQL at ${where} (DATABASE_URL): ${code ?? message}`;
+    const raw = error instanceof Error ? error.message : String(error);
+    const password = decodeURIComponent(parsed.password);
+    const message = password ? raw.replaceAll(password, "***") : raw;
+    // pg's own connection timeout has no code.
+    const code = (error as { code?: string }).code ?? (/timeout/i.test(message) ? "ETIMEDOUT" : undefined);
+    const target = { user: decodeURIComponent(parsed.username) || os.userInfo().username, host: parsed.hostname, database: decodeURIComponent(parsed.pathname.slice(1)) || decodeURIComponent(parsed.username), timeoutMs };
+    return { code: code ?? null, message: `Cannot reach PostgreSQL at ${where} (DATABASE_URL): ${unreachableReason(code, target, message)}` };
   } finally {
     await client?.end().catch(() => {});
   }

@@ -43,6 +43,16 @@ export async function readMigrations(dir = DEFAULT_MIGRATIONS_DIR): Promise<Migr
   );
 }
 
+/**
+ * The applied migrations (rows not rolled back) this code does not have, in order (pure): a newer
+ * version of the console migrated the database. Its schema is not what this code expects, and
+ * running it there would fail in odd places later, or write what the newer version cannot read.
+ */
+export function unknownMigrations(applied: string[], known: string[]): string[] {
+  const have = new Set(known);
+  return [...new Set(applied.filter((name) => !have.has(name)))].sort();
+}
+
 const BOOKKEEPING_DDL = `CREATE TABLE IF NOT EXISTS "_prisma_migrations" (
     "id"                    VARCHAR(36) PRIMARY KEY NOT NULL,
     "checksum"              VARCHAR(64) NOT NULL,
@@ -80,6 +90,10 @@ export async function migrate(
        WHERE rolled_back_at IS NULL ORDER BY started_at`,
     );
     const byName = new Map(rows.map((r) => [r.migration_name, r]));
+    const unknown = unknownMigrations(rows.map((r) => r.migration_name), files.map((f) => f.name));
+    if (unknown.length) {
+      throw new MigrationError(`This database was migrated by a newer Rerank Console: ${unknown.join(", ")} (not in ${path.relative(process.cwd(), options.dir ?? DEFAULT_MIGRATIONS_DIR) || "."}); run that version, or restore a backup`);
+    }
     for (const row of rows) {
       if (row.finished_at === null) {
         throw new MigrationError(

@@ -1,12 +1,13 @@
 import cluster, { type Worker } from "node:cluster";
 import { relayQuestions } from "../cluster/ipc";
 import { withDeadline } from "../domain/time/deadline";
+import { ignoreClosedTerminal } from "./terminal";
 
 // WORKERS=N: N server processes share the port (node:cluster; the primary accepts connections and
 // hands them to the workers in turn). Each worker is a whole server (front door, Next.js, serving
 // state, telemetry writer with its own spill file, config watch, rollout ticker). The primary only
 // supervises: it restarts a worker that dies (with backoff, and says so), relays the workers' questions to
-// each other (server/cluster/ipc.ts: /api/metrics sums them, events find a sibling's request), and on SIGTERM/SIGINT asks every worker to
+// each other (server/cluster/ipc.ts: /api/metrics sums them, events find a sibling's request), and on SIGTERM/SIGINT/SIGHUP asks every worker to
 // shut down gracefully (each drains and flushes, server/http/shutdown.ts) and exits when all have.
 
 export interface ClusterOptions {
@@ -77,6 +78,6 @@ export function runPrimary(options: ClusterOptions): void {
     for (const worker of live) if (!worker.isDead()) worker.process.kill("SIGKILL");
     process.exit(0);
   };
-  process.on("SIGTERM", () => void stop("SIGTERM"));
-  process.on("SIGINT", () => void stop("SIGINT"));
+  for (const signal of ["SIGTERM", "SIGINT", "SIGHUP"] as const) process.on(signal, () => void stop(signal));
+  process.on("SIGHUP", ignoreClosedTerminal);
 }

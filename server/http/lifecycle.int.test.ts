@@ -174,6 +174,17 @@ describe("the server process's life", { timeout: TEST_TIMEOUT_MS }, () => {
     expect(await stored(all)).toEqual({ requests: all.requests.length, events: all.events.length });
   });
 
+  it("SIGHUP (the terminal that ran npm start closed): drains and flushes as on SIGTERM, instead of dying with its logs unwritten", async () => {
+    const server = await startServer();
+    const ack: Acknowledged = { requests: [], events: [] };
+    while (ack.requests.length < 20 && (await serveOne(server.port, `hup-${ack.requests.length}`, ack)));
+    server.child.kill("SIGHUP");
+    const exit = await server.exited;
+    expect(exit.code, server.output()).toBe(0);
+    expect(server.output()).toMatch(/SIGHUP: stopped/);
+    expect(await stored(ack)).toEqual({ requests: ack.requests.length, events: ack.events.length });
+  });
+
   it("SIGKILL while the database is unreachable: every acknowledged event is in the spill file, and a new process replays it exactly once", async () => {
     const server = await startServer();
     try {

@@ -7,6 +7,7 @@ import { closeScoringPool } from "../inference/scoringPool";
 import { withDeadline } from "../domain/time/deadline";
 import { closeTelemetry } from "../telemetry/streams";
 import { shutdownTracing } from "../telemetry/tracing";
+import { ignoreClosedTerminal } from "./terminal";
 
 // Graceful shutdown of one server process, in the order that loses nothing acknowledged:
 //   1. stop accepting connections; idle keep-alive connections are closed at once, and a request
@@ -108,7 +109,7 @@ export async function runShutdownSteps(steps: readonly ShutdownStep[], report: (
 }
 
 /**
- * Installs this process's SIGTERM/SIGINT handling (install it early: a signal during start-up still
+ * Installs this process's SIGTERM/SIGINT/SIGHUP handling (install it early: a signal during start-up still
  * flushes what the process holds): drain the server once it exists (`inFlight()`), then run
  * shutdownSteps() (jobs, queued shadow scoring, both worker pools, the telemetry flush — the rest
  * goes to the spill file —, tracing, the database pool), exit 0. A second signal changes nothing (Ctrl-C reaches the whole process
@@ -125,7 +126,8 @@ export function installGracefulShutdown(options: { drainMs: number; inFlight: ()
     options.log(`${signal}: stopped (drained in ${drained.waitedMs} ms${drained.cut > 0 ? `, ${drained.cut} requests cut after SHUTDOWN_DRAIN_MS` : ""}; logs flushed)`);
     process.exit(0);
   };
-  process.on("SIGTERM", () => void stop("SIGTERM"));
-  process.on("SIGINT", () => void stop("SIGINT"));
+  // SIGHUP: the terminal that started it closed (its output has nowhere to go: write errors are ignored).
+  for (const signal of ["SIGTERM", "SIGINT", "SIGHUP"] as const) process.on(signal, () => void stop(signal));
+  process.on("SIGHUP", ignoreClosedTerminal);
   return () => stopping;
 }

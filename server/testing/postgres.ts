@@ -78,3 +78,17 @@ export async function waitUntilIdle(url: string, timeoutMs = 10_000): Promise<vo
     }
   });
 }
+
+/** Whether a server answers `SELECT 1` on its maintenance database within 2 s (`urlFor`: an embedded server's). */
+export async function answers(server: { urlFor(database: string): string }): Promise<boolean> {
+  const client = new pg.Client({ connectionString: server.urlFor("postgres"), connectionTimeoutMillis: 2000 });
+  try {
+    await client.connect();
+    await client.query("SELECT 1");
+    return true;
+  } catch {
+    return false;
+  } finally {
+    await client.end().catch(() => {});
+  }
+}
