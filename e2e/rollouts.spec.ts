@@ -93,9 +93,10 @@ test("a canary's judged step shows each metric's verdict; pause and abort it", a
   await expect(strip.getByTestId("rollout-deadline")).toContainText("(120 min per step): past it, CTR without its 20,000 impressions per arm is not required");
 
   const dialog = page.getByRole("dialog");
-  // Promote now asks for no second approval, on purpose, and says why.
+  // This start was not approved (none was needed): the dialog does not claim it was, and names every surface the alias move reaches.
   await strip.getByRole("button", { name: "Promote now" }).click();
-  await expect(dialog).toContainText("no second approval: the approved canary start already covers this promotion (as Argo Rollouts' promote --full)");
+  await expect(dialog).toContainText("no approval needed: the canary's start was not approved, and no surface this promotion reaches requires approval");
+  await expect(dialog).toContainText("surfaces affected: search, home-feed");
   await expect(dialog).toContainText("the canary alias canary@search is cleared");
   await page.screenshot({ path: "e2e/screenshots/rollout-promote-confirm.png" });
   await narrow(page, "e2e/screenshots/rollout-promote-confirm-390.png");

@@ -69,7 +69,7 @@ describe("promotion history", () => {
     );
     await expect(oncall().oncall.rollback({ surface: "t-hist", reason: "", toVersion: 1 })).rejects.toThrow("reason: say why (at least 3 characters)");
     const done = await oncall().oncall.rollback({ surface: "t-hist", reason: "both v2 and v3 are bad", toVersion: 1 });
-    expect(done).toEqual({ surface: "t-hist", surfaces: ["t-hist"], alias: "production", model: "t-hist-model", version: 1 });
+    expect(done).toEqual({ surface: "t-hist", surfaces: ["t-hist"], alias: "production", model: "t-hist-model", version: 1, aborted: [] });
     expect((await surfaceOf("t-hist")).serving?.version).toBe(1);
     const [latest] = (await oncall().history.surface({ surface: "t-hist", limit: 1 })).rows;
     expect(latest).toMatchObject({ kind: "rollback", fromVersion: 3, toVersion: 1, actor: "oncall@rerank.local", reason: "rollback: both v2 and v3 are bad" });
@@ -111,7 +111,7 @@ describe("promotion history", () => {
 });
 
 describe("the one-click rollback after a rollback (issue #14 break test)", () => {
-  it("production created at v4 with no earlier row (as the seed does at v2), v5 shipped and rolled back: the next target is v1, never v5", async () => {
+  it("production created at v4 with no earlier row (as the seed does at v2), v5 shipped and rolled back: no one-click target (v1 never served production), never v5", async () => {
     const db = getDb();
     const spec = demoFeatureSpec();
     await createTestSurface(db, { key: "t-hist-seed", bytes: demoModelBytes("popularity"), featureSpec: spec, extraVersions: [demoModelBytes("linear"), demoModelBytes("candidate")] });
@@ -127,15 +127,20 @@ describe("the one-click rollback after a rollback (issue #14 break test)", () =>
     await oncall().oncall.rollback({ surface: "t-hist-seed", reason: "v5 regressed" });
     const after = await surfaceOf("t-hist-seed");
     expect(after.serving?.version).toBe(4);
-    // The history has nothing before v4 (and v5 was just rolled back): the model's next earlier version.
-    expect(after.rollback).toEqual({ versionId: id(1), version: 1, basis: "earlier_version", movedAt: null, movedBy: null });
+    // The history has nothing before v4 (and v5 was just rolled back): v1 never served production, so
+    // there is no one-click target (rollouts break test: presses walked onto never-served versions,
+    // one scoring NaN); the overview and the history page say why.
+    expect(after.rollback).toBeNull();
+    expect(after.rollbackUnavailable).toBe("every version that served this alias before is ruled out (v5 was rolled back from)");
     const history = await oncall().history.surface({ surface: "t-hist-seed" });
-    expect(history.rollback.options.map((o) => [o.version, o.servedUntil === null])).toEqual([[5, false], [1, true]]);
-    await pause();
-    const done = await oncall().oncall.rollback({ surface: "t-hist-seed", reason: "v4 regressed too", expectVersionId: id(1) });
-    expect(done.version).toBe(1);
-    // From the oldest version, with v5 and v4 both rolled back from: no one-click target.
-    expect((await surfaceOf("t-hist-seed")).rollback).toBeNull();
+    expect(history.rollback.options.map((o) => [o.version, o.servedUntil === null])).toEqual([[5, false]]);
+    expect(history.rollback.unavailable).toBe("every version that served this alias before is ruled out (v5 was rolled back from)");
+    await expect(oncall().oncall.rollback({ surface: "t-hist-seed", reason: "v4 regressed too" })).rejects.toThrow(
+      "surface: t-hist-seed-model production has no one-click rollback target: every version that served this alias before is ruled out (v5 was rolled back from). Choose one on the Serving history page (toVersion)",
+    );
+    // A rollback goes only to a version the alias served (v5 may be chosen again, explicitly); v1 is a move, not a rollback.
+    await expect(oncall().oncall.rollback({ surface: "t-hist-seed", reason: "v4 regressed too", toVersion: 1 })).rejects.toThrow("toVersion: v1 is not an earlier version of t-hist-seed-model production on t-hist-seed (the history has v5)");
+    expect((await surfaceOf("t-hist-seed")).serving?.version).toBe(4);
   });
 });
 

@@ -2,7 +2,8 @@ import type { Db } from "../db/client";
 import type { Prisma } from "../db/generated/client";
 import { canaryAliasOf } from "../domain/rollouts/canary";
 import { surfacesReachedBy, type SurfaceReached } from "../registry/aliasReach";
-import { defaultRollbackTarget, rollbackOptions, stintsOf, versionAt, type AliasChange, type RollbackOption, type Stint } from "../domain/rollouts/history";
+import { defaultRollbackTarget, noDefaultRollbackReason, rollbackOptions, stintsOf, versionAt, type AliasChange, type RegisteredVersion, type RollbackOption, type Stint } from "../domain/rollouts/history";
+import { ROLLOUT_ANALYSIS } from "../audit/actor";
 import { InvalidInputError, NotFoundError } from "../errors";
 
 // Reading the promotion history: what a surface served when, the rollback choices it offers, and
@@ -29,34 +30,43 @@ export async function aliasChanges(db: Reader, modelId: string, alias: string): 
 }
 
 export interface AliasRollback {
-  /**
-   * The one-click target (see defaultRollbackTarget). basis "history": when it stopped serving and
-   * who moved it; "earlier_version": the model's next earlier version, which the history never
-   * shows serving this alias (movedAt and movedBy null).
-   */
-  target: { versionId: string; version: number; basis: "history" | "earlier_version"; movedAt: Date | null; movedBy: string | null } | null;
-  /** Every earlier version, most recently served first, and an "earlier_version" target last: on-call may roll back to any of them. */
+  /** The one-click target (see defaultRollbackTarget): a version the alias served, when it stopped serving and who moved it. */
+  target: { versionId: string; version: number; basis: "history"; movedAt: Date | null; movedBy: string | null } | null;
+  /** Every earlier version the alias served, most recently served first: on-call may roll back to any of them. */
   options: RollbackOption[];
+  /** Why there is no one-click target (null when there is one): the pages say it beside the disabled button. */
+  unavailable: string | null;
 }
 
-/** Rollback choices of a model alias currently pointing at `currentVersionId`, from its history of distinct versions (and the model's versions when that history has no target). */
-export async function aliasRollback(db: Reader, modelId: string, alias: string, currentVersionId: string | null): Promise<AliasRollback> {
-  const [changes, registered] = await Promise.all([
-    aliasChanges(db, modelId, alias),
+/** The model's versions, each with when its latest failed canary ended (a canary_rolled_back row, or canary_aborted by the judge). */
+async function versionsWithCanaries(db: Reader, modelId: string): Promise<RegisteredVersion[]> {
+  const [versions, failed] = await Promise.all([
     db.modelVersion.findMany({ where: { modelId }, select: { id: true, version: true } }),
+    db.promotionHistory.groupBy({
+      by: ["toVersionId"],
+      where: { modelId, OR: [{ kind: "canary_rolled_back" }, { kind: "canary_aborted", actor: ROLLOUT_ANALYSIS.name }] },
+      _max: { ts: true },
+    }),
   ]);
+  const failedAt = new Map(failed.map((f) => [f.toVersionId, f._max.ts]));
+  return versions.map((v) => ({ versionId: v.id, version: v.version, canaryFailedAt: failedAt.get(v.id) ?? null }));
+}
+
+/**
+ * Rollback choices of `alias` of the model, currently pointing at `currentVersionId`, with what the
+ * registry and the canaries know: the one-click target (a version whose canary failed since it last
+ * served, or that never served the alias, is never it: server/domain/rollouts/history.ts), every
+ * earlier version, and why there is no target. The On-call page, oncall.rollback and the Serving
+ * history page all read it here, so every button shows the target a press moves to.
+ */
+export async function rollbackChoices(db: Reader, modelId: string, alias: string, currentVersionId: string | null): Promise<AliasRollback> {
+  const [changes, registered] = await Promise.all([aliasChanges(db, modelId, alias), versionsWithCanaries(db, modelId)]);
   const stints = stintsOf(changes);
   const options = rollbackOptions(stints, changes, currentVersionId);
-  const target = defaultRollbackTarget(stints, currentVersionId, registered.map((v) => ({ versionId: v.id, version: v.version })));
-  if (!target) return { target: null, options };
-  if (target.basis === "earlier_version") {
-    return {
-      target: { versionId: target.versionId, version: target.version, basis: target.basis, movedAt: null, movedBy: null },
-      options: [...options, { versionId: target.versionId, version: target.version, servedUntil: null, movedBy: null }],
-    };
-  }
+  const target = defaultRollbackTarget(stints, currentVersionId, registered);
+  if (!target) return { target: null, options, unavailable: noDefaultRollbackReason(stints, currentVersionId, registered) };
   const option = options.find((o) => o.versionId === target.versionId);
-  return { target: { versionId: target.versionId, version: target.version, basis: target.basis, movedAt: option?.servedUntil ?? null, movedBy: option?.movedBy ?? null }, options };
+  return { target: { versionId: target.versionId, version: target.version, basis: target.basis, movedAt: option?.servedUntil ?? null, movedBy: option?.movedBy ?? null }, options, unavailable: null };
 }
 
 async function surfaceOf(db: Db, key: string) {
@@ -104,8 +114,8 @@ export async function surfaceHistory(db: Db, input: { surface: string; limit: nu
   const changes = surface.model ? await aliasChanges(db, surface.model.id, surface.modelAlias) : [];
   const stints = stintsOf(changes);
   const [rollback, reach] = surface.model
-    ? await Promise.all([aliasRollback(db, surface.model.id, surface.modelAlias, current), surfacesReachedBy(db, { modelId: surface.model.id, modelName: surface.model.name, alias: surface.modelAlias })])
-    : [{ target: null, options: [] } as AliasRollback, [] as SurfaceReached[]];
+    ? await Promise.all([rollbackChoices(db, surface.model.id, surface.modelAlias, current), surfacesReachedBy(db, { modelId: surface.model.id, modelName: surface.model.name, alias: surface.modelAlias })])
+    : [{ target: null, options: [], unavailable: "the surface has no model" } as AliasRollback, [] as SurfaceReached[]];
   return {
     surface: surface.key, model: surface.model?.name ?? null, alias: surface.modelAlias,
     /** The version its serving alias points at now (null: unset or no model): what a rollback from this page expects to move from. */

@@ -157,7 +157,7 @@ describe("on-call", () => {
     expect((await send("t-oncall", 1, "oc-still-v2"))[0]!.modelVersion!.version).toBe(2);
 
     const done = await caller().oncall.rollback({ surface: "t-oncall", reason: "CTR drop after v2", expectVersionId: s.rollback!.versionId });
-    expect(done).toEqual({ surface: "t-oncall", surfaces: ["t-oncall"], alias: "production", model: "t-oncall-model", version: 1 });
+    expect(done).toEqual({ surface: "t-oncall", surfaces: ["t-oncall"], alias: "production", model: "t-oncall-model", version: 1, aborted: [] });
     expect((await send("t-oncall", 1, "oc-rolled"))[0]!.modelVersion).toMatchObject({ version: 1, alias: "production" });
     const audit = await db.auditLog.findFirstOrThrow({ where: { action: "model.alias.set", entityId: model.id }, orderBy: { ts: "desc" } });
     expect(audit).toMatchObject({ actor: "oncall@rerank.local", reason: "rollback: CTR drop after v2", before: { version: 2 }, after: { version: 1, alias: "production" } });
@@ -165,7 +165,7 @@ describe("on-call", () => {
     expect((await caller().oncall.overview({ hours: 1 })).surfaces.find((x) => x.key === "t-oncall")!.rollback).toBeNull();
     // #14 break test 2: the one-click rollback says why it has no target, and which versions a person may choose.
     await expect(caller().oncall.rollback({ surface: "t-oncall", reason: "again" })).rejects.toThrow(
-      "surface: t-oncall-model production has no one-click rollback target: every version it served before (v2) was rolled back from. Choose one on the Serving history page (toVersion)",
+      "surface: t-oncall-model production has no one-click rollback target: every version that served this alias before is ruled out (v2 was rolled back from). Choose one on the Serving history page (toVersion)",
     );
     expect((await send("t-oncall", 1, "oc-still-v1"))[0]!.modelVersion!.version).toBe(1);
   });
@@ -220,7 +220,7 @@ describe("on-call", () => {
     const refused = results.filter((r): r is PromiseRejectedResult => r.status === "rejected");
     expect(ok).toHaveLength(1);
     expect(refused).toHaveLength(1);
-    expect(ok[0]!.value).toEqual({ surface: "t-oncall-race", surfaces: ["t-oncall-race", "t-oncall-race-feed"], alias: "production", model: "t-oncall-race-model", version: 1 });
+    expect(ok[0]!.value).toEqual({ surface: "t-oncall-race", surfaces: ["t-oncall-race", "t-oncall-race-feed"], alias: "production", model: "t-oncall-race-model", version: 1, aborted: [] });
     expect(refused[0]!.reason).toMatchObject({ code: "CONFLICT" });
     expect(String(refused[0]!.reason.message)).toMatch(/t-oncall-race-model production (changed since it was read|now serves v1)/);
 

@@ -7,11 +7,13 @@ import { subjects } from "../domain/audit/subject";
 import { BURN_WINDOWS, SLIS, availabilityBurnRate, burnAlertName, burnLevel, burnRate, firingBurnAlerts, objectiveProblem, unattributedBurnRate, type BurnLevel, type BurnWindow, type FiringBurnAlert, type Sli } from "../domain/stats/slo";
 import { Prisma } from "../db/generated/client";
 import { ConflictError, InvalidInputError, NotFoundError } from "../errors";
-import { aliasRollback, type AliasRollback } from "../history/service";
+import type { AliasRollback } from "../history/service";
+import { openModel } from "../inference/sessions";
 import { recordPromotion } from "../history/record";
 import { surfacesReachedBy } from "../registry/aliasReach";
 import { setAliasIn } from "../registry/versions";
-import { lockRolloutsOfModel } from "../rollouts/servingAliasGuard";
+import { rollbackChoices } from "../history/service";
+import { lockRolloutsOfModel, rolloutsOnServingAlias, type RolloutOnAlias } from "../rollouts/servingAliasGuard";
 import type { AliasRole } from "../domain/rollouts/aliasReach";
 import { notifyInTransaction } from "../webhooks/notify";
 import { UNATTRIBUTED_SURFACE } from "../telemetry/errorTally";
@@ -136,6 +138,10 @@ export interface SurfaceHealth {
   /** Every surface the serving alias reaches, this one first, with how each uses it: the rollback dialog lists them. */
   reach: Array<{ key: string; roles: AliasRole[] }>;
   rollback: RollbackTarget | null;
+  /** Why there is no one-click target (every served version ruled out, or none served before): the page says it; null when there is one. */
+  rollbackUnavailable: string | null;
+  /** The running or paused canaries judged against the serving alias: a rollback aborts each (the dialog lists them). */
+  rollbackAborts: RolloutOnAlias[];
   slo: { latencyP99Ms: number; availability: number };
   window: { requests: number; fallbackRate: number | null; p50: number | null; p95: number | null; p99: number | null };
   burn: { availability: SliBurn; latency: SliBurn };
@@ -196,7 +202,7 @@ export async function oncallOverview(db: Db, input: { hours: number }) {
       serving: serving ? { versionId: serving.id, version: serving.version } : null,
       sharedWith: reach.filter((r) => r.key !== s.key).map((r) => r.key),
       reach,
-      rollback: s.model ? (await aliasRollback(db, s.model.id, s.modelAlias, serving?.id ?? null)).target : null,
+      ...(s.model ? await rollbackPreview(db, s.model.id, s.modelAlias, serving?.id ?? null) : { rollback: null, rollbackUnavailable: `"${s.key}" has no model to roll back`, rollbackAborts: [] }),
       slo: { latencyP99Ms: s.sloLatencyP99Ms, availability: s.sloAvailability },
       window: { requests: stats?.requests ?? 0, fallbackRate: stats?.requests ? stats.fallbacks / stats.requests : null, p50: stats?.p50 ?? null, p95: stats?.p95 ?? null, p99: stats?.p99 ?? null },
       burn: { availability: burnOf("availability"), latency: burnOf("latency") },
@@ -334,6 +340,29 @@ export async function setKillSwitch(db: Db, input: { surface: string; on: boolea
 
 const ALIAS_MOVES = ["alias_move", "rollback", "ship", "promotion"] as const;
 
+/** What the On-call page shows of a rollback before the press: its target (or why none), and the canaries it would abort. */
+async function rollbackPreview(db: Db, modelId: string, alias: string, currentVersionId: string | null) {
+  const [choices, aborts] = await Promise.all([rollbackChoices(db, modelId, alias, currentVersionId), rolloutsOnServingAlias(db, { modelId, alias })]);
+  return { rollback: choices.target, rollbackUnavailable: choices.unavailable, rollbackAborts: aborts };
+}
+
+/** The words for a canary a rollback aborts: `rollout <id> on "home-feed" (v4 at 5 %, running)`. */
+const describeAborted = (r: RolloutOnAlias) => `rollout ${r.id} on "${r.surface}" (v${r.version} at ${r.percent} %, ${r.status})`;
+
+/**
+ * Refuses a rollback onto a version that cannot be opened: opening it the way serving does
+ * (openModel: its artifact read and its session created, a failed load remembered 30 s) before the
+ * alias moves, so a rollback never lands every request of the alias's surfaces on the fallback.
+ */
+async function checkOpens(model: string, alias: string, target: { versionId: string; version: number }, field: string) {
+  try {
+    await openModel({ versionId: target.versionId });
+  } catch (error) {
+    const why = (error as Error).message.split("\n")[0];
+    throw new ConflictError(`${field}: ${model} v${target.version} cannot be opened (${why}), so ${alias} was not moved: pick another version on the Serving history page (toVersion)`);
+  }
+}
+
 /** The version `alias` of the model points at (null: unset). */
 async function servingVersion(db: Db | Prisma.TransactionClient, modelId: string, alias: string) {
   const row = await db.modelAlias.findUnique({ where: { modelId_name: { modelId, name: alias } }, select: { version: { select: { id: true, version: true } } } });
@@ -352,9 +381,11 @@ async function servingVersion(db: Db | Prisma.TransactionClient, modelId: string
  * promotion) it rolls back from what serves now. Only another rollback of the very state this one
  * found on arrival refuses it: that press already did what this one asks, and a second would go one
  * version further back than anyone chose.
- * Returns { surface, surfaces, alias, model, version }: `surfaces` is every surface the alias reaches
+ * Returns { surface, surfaces, alias, model, version, aborted }: `surfaces` is every surface the alias reaches
  * (the pressed one first), as the move's audit entry, history row and the `rollback` webhook name them,
- * read in the move's transaction.
+ * read in the move's transaction; `aborted`, every canary judged against the alias that the move
+ * aborted (any surface's: a rollback on search aborts home-feed's canary on the shared alias).
+ * The target must open (its artifact loads, as serving opens it) or nothing moves (409).
  * Errors: ConflictError (409) when the alias moved since the caller read it (`expectVersionId` no longer
  * the one-click target, `expectFromVersionId` no longer serving, or another rollback of the same state
  * committed first); InvalidInputError when there is nothing to roll back to, or `toVersion` is not an
@@ -388,7 +419,7 @@ export async function rollbackSurface(db: Db, input: { surface: string; reason: 
         throw new ConflictError(`${what}: ${last.actor} rolled ${model.name} ${alias} back from ${arrived ? `v${arrived.version}` : "unset"} to ${now} a moment ago; reload and check before rolling back further`);
       }
     }
-    const choices = await aliasRollback(tx, model.id, alias, current);
+    const choices = await rollbackChoices(tx, model.id, alias, current);
     let target: { versionId: string; version: number } | null = choices.target;
     if (input.toVersion !== undefined) {
       target = choices.options.find((o) => o.version === input.toVersion) ?? null;
@@ -401,10 +432,9 @@ export async function rollbackSurface(db: Db, input: { surface: string; reason: 
       throw new ConflictError(`the rollback target changed since the page loaded (${model.name} ${alias} now serves ${serving ? now : "nothing"} and has no earlier version): reload and check`);
     }
     if (!target && choices.options.length > 0) {
-      // Every version served before was rolled back from: one click would re-serve one of them, so it
-      // is a choice for a person (Serving history, toVersion), not "nothing to roll back to".
-      const served = choices.options.map((o) => `v${o.version}`).join(", ");
-      throw new InvalidInputError("surface", `${model.name} ${alias} has no one-click rollback target: every version it served before (${served}) was rolled back from. Choose one on the Serving history page (toVersion)`);
+      // Every version served before was rolled back from, or its canary failed since: one click would
+      // re-serve one of them, so it is a choice for a person (Serving history, toVersion), not "nothing to roll back to".
+      throw new InvalidInputError("surface", `${model.name} ${alias} has no one-click rollback target: ${choices.unavailable ?? "every version it served before is ruled out"}. Choose one on the Serving history page (toVersion)`);
     }
     if (!target) throw new InvalidInputError("surface", `${model.name} ${alias} has no earlier version to roll back to`);
     // The button shows a target; if someone moved the alias since, refuse instead of rolling back to something else.
@@ -412,6 +442,11 @@ export async function rollbackSurface(db: Db, input: { surface: string; reason: 
       throw new ConflictError(`the rollback target changed since the page loaded (${model.name} ${alias} now serves ${now}, the one-click target is v${target.version}): reload and check`);
     }
     const to = target;
+    // Opened before the move, under the model's lock: a version whose artifact does not load is refused (409), nothing moves.
+    await checkOpens(model.name, alias, to, input.toVersion !== undefined ? "toVersion" : "rollback target");
+    // The canaries judged against this alias, which the move aborts (settleRolloutsOnAlias): read under
+    // their locks, so the response names exactly the rollouts it aborted.
+    const aborted = await rolloutsOnServingAlias(tx, { modelId: model.id, alias });
     const moved = await setAliasIn(tx, { versionId: to.versionId, alias, actor, reason: `rollback: ${input.reason}`, kind: "rollback", expectFrom: { versionId: current, what } });
     // Every surface the alias reaches moves with it: the response and webhook name the list the move recorded.
     const surfaces = [surface.key, ...moved.surfaces.filter((k) => k !== surface.key)];
@@ -419,6 +454,6 @@ export async function rollbackSurface(db: Db, input: { surface: string; reason: 
       kind: "rollback", data: { surface: surface.key, surfaces, model: model.name, alias, fromVersion: serving?.version ?? null, toVersion: to.version },
       actor: actor.name, reason: input.reason,
     });
-    return { surface: surface.key, surfaces, alias, model: model.name, version: to.version };
+    return { surface: surface.key, surfaces, alias, model: model.name, version: to.version, aborted: aborted.map((r) => ({ ...r, status: "aborted", abortedFrom: r.status, description: describeAborted(r) })) };
   });
 }

@@ -4,7 +4,7 @@ import { env } from "../config";
 import type { Db } from "../db/client";
 import { Prisma } from "../db/generated/client";
 import { subjects } from "../domain/audit/subject";
-import { canaryAliasOf, DEFAULT_STEPS, rolloutLogKey, stepsField, validateSteps } from "../domain/rollouts/canary";
+import { canaryAliasOf, DEFAULT_STEPS, latencyKeepRate, rolloutLogKey, stepsField, validateSteps } from "../domain/rollouts/canary";
 import { DEFAULT_JUDGE_POLICY, judgeStep, stepDeadline, type ArmSample, type JudgePolicy, type StepVerdict } from "../domain/rollouts/judge";
 import { ConflictError, InvalidInputError, NotFoundError } from "../errors";
 import { recordPromotion } from "../history/record";
@@ -71,6 +71,27 @@ const judgeJobKey = (rolloutId: string) => `rollout:${rolloutId}`;
 /** Queues the next judge of a rollout, one tick from now; replaces a waiting one (one judge per tick). */
 export function queueJudge(tx: Prisma.TransactionClient | Db, rolloutId: string, mode: "replace" | "preserve_run_at" = "replace") {
   return enqueueInTransaction(tx, "rollout.judge", { rolloutId }, { jobKey: judgeJobKey(rolloutId), jobKeyMode: mode, runAt: new Date(Date.now() + env().ROLLOUT_TICK_MS) });
+}
+
+/** The longest one judge of a rollout may hold its lock; past it the judge's transaction ends (the job fails and is retried). */
+const JUDGE_LOCK_MS = 15 * 60_000;
+
+/**
+ * Runs `judge` while holding the rollout's judge lock, or returns null at once without running it
+ * when another judge of the same rollout holds it: at most one judge per rollout runs, whichever
+ * process's worker took the job, while other rollouts' judges run in parallel. The lock is a
+ * transaction-scoped advisory lock, so it ends with the judge, and with its connection if the
+ * process dies mid-run (the next tick judges at once). Why not graphile-worker's serialisation: a job
+ * key whose job is running (locked) makes add_job create a second job (job_key_mode, documented), and
+ * a named queue (queue_name) stays locked by a killed worker until graphile-worker 0.17 resets it,
+ * 4 hours later (dist/sql/resetLockedAt.js): failover.int.test.ts then never sees the survivor judge.
+ */
+export async function withJudgeLock<T>(db: Db, rolloutId: string, judge: () => Promise<T>): Promise<T | null> {
+  return db.$transaction(async (tx) => {
+    const [row] = await tx.$queryRaw<Array<{ locked: boolean }>>`SELECT pg_try_advisory_xact_lock(hashtext('rollout.judge'), hashtext(${rolloutId})) AS locked`;
+    if (!row?.locked) return null;
+    return judge();
+  }, { timeout: JUDGE_LOCK_MS, maxWait: 10_000 });
 }
 
 /** Another surface's running or paused rollout on the same model and serving alias. */
@@ -178,6 +199,7 @@ export async function startRollout(db: Db, input: StartRolloutInput, actor: Acto
 
 const LATENCY_SAMPLE = 5_000;
 
+
 /**
  * What each arm of a rollout served since `since`, from the request log: request and fallback
  * counts, a uniform sample of at most 5,000 latencies, and the impressions and clicked impressions
@@ -188,15 +210,23 @@ const LATENCY_SAMPLE = 5_000;
  */
 async function armSamples(db: Db, rolloutId: string, surface: string, since: Date): Promise<{ canary: ArmSample; baseline: ArmSample }> {
   const key = rolloutLogKey(rolloutId);
-  const [counts, latencies, outcomes] = await Promise.all([
-    db.$queryRaw<Array<{ arm: string; requests: number; fallbacks: number }>>`
+  const counts = await db.$queryRaw<Array<{ arm: string; requests: number; fallbacks: number }>>`
       SELECT variant_key AS arm, count(*)::int AS requests, count(*) FILTER (WHERE fallback_used)::int AS fallbacks
       FROM rerank_requests WHERE surface = ${surface} AND experiment_key = ${key} AND ts >= ${since} AND fallback_reason IS DISTINCT FROM 'kill_switch'
-      GROUP BY variant_key`,
+      GROUP BY variant_key`;
+  const keep = (arm: string) => latencyKeepRate(counts.find((c) => c.arm === arm)?.requests ?? 0, LATENCY_SAMPLE);
+  const [latencies, outcomes] = await Promise.all([
+    // A uniform sample of at most LATENCY_SAMPLE latencies per arm without sorting every row of the
+    // step (which sorted 500k rows on disk, 2–3.5 s): each row is kept with probability keep(arm)
+    // (a Bernoulli sample: a uniform random subset, of about 1.25 × LATENCY_SAMPLE rows), then at
+    // most LATENCY_SAMPLE of those are taken at random (a uniform subset of a uniform subset is
+    // uniform). Below LATENCY_SAMPLE requests every row is kept (latencyKeepRate). Measured on 500k rows
+    // of one step: 1.8–3.5 s with a 19.6 MB on-disk sort before, 0.43–0.55 s with a 1.2 MB one after.
     db.$queryRaw<Array<{ arm: string; latencies: number[] }>>`
       SELECT arm, array_agg(latency) AS latencies FROM (
         SELECT variant_key AS arm, latency_ms AS latency, row_number() OVER (PARTITION BY variant_key ORDER BY random()) AS n
         FROM rerank_requests WHERE surface = ${surface} AND experiment_key = ${key} AND ts >= ${since} AND fallback_reason IS DISTINCT FROM 'kill_switch'
+          AND random() < CASE variant_key WHEN 'canary' THEN ${keep("canary")}::float8 WHEN 'baseline' THEN ${keep("baseline")}::float8 ELSE 0 END
       ) sampled WHERE n <= ${LATENCY_SAMPLE} GROUP BY arm`,
     db.$queryRaw<Array<{ arm: string; impressions: number; clicks: number }>>`
       SELECT r.variant_key AS arm, count(*) FILTER (WHERE e.impressed)::int AS impressions, count(*) FILTER (WHERE e.impressed AND e.clicked)::int AS clicks
@@ -393,6 +423,62 @@ async function activeRollout(db: Db, surfaceKey: string) {
   return rollout;
 }
 
+/** What a lever names: the surface, and the rollout the page showed (optional for scripts, which act on the surface's active rollout). */
+export interface LeverInput {
+  surface: string;
+  reason: string;
+  rolloutId?: string;
+}
+
+/** How a rollout ended, from its history row (who, when, why); null when no row says so. */
+async function endingOf(db: Db | Prisma.TransactionClient, rolloutId: string) {
+  return db.promotionHistory.findFirst({
+    where: { rolloutId, kind: { in: ["canary_promoted", "canary_rolled_back", "canary_aborted"] } },
+    orderBy: { id: "desc" }, select: { kind: true, actor: true, ts: true, reason: true },
+  });
+}
+
+const ENDED_AS: Record<string, string> = { canary_promoted: "promoted", canary_rolled_back: "rolled back", canary_aborted: "aborted" };
+
+/**
+ * The 409 for a lever pressed on a rollout that has ended since the page showed it: which canary it
+ * was, how it ended and by whom, and the rollout running on the surface now (if any), so nobody acts
+ * on a rollout they never saw (a promote meant for v5 must not promote the v4 started since).
+ */
+async function endedRefusal(db: Db | Prisma.TransactionClient, rollout: LoadedRollout): Promise<ConflictError> {
+  const versionOf = (id: string) => rollout.model.versions.find((v) => v.id === id)?.version ?? "?";
+  const [ending, now, row] = await Promise.all([
+    endingOf(db, rollout.id),
+    db.rollout.findFirst({ where: { surfaceId: rollout.surfaceId, status: { in: [...ACTIVE] } }, select: { id: true, status: true, toVersionId: true, currentPercent: true, startedAt: true, createdBy: true } }),
+    db.rollout.findUnique({ where: { id: rollout.id }, select: { status: true, endedAt: true } }),
+  ]);
+  const status = row?.status ?? rollout.status;
+  const how = ending
+    ? `${ENDED_AS[ending.kind] ?? status} by ${ending.actor} at ${ending.ts.toISOString()}${ending.reason ? ` ("${ending.reason}")` : ""}`
+    : `${status}${row?.endedAt ? ` at ${row.endedAt.toISOString()}` : ""}`;
+  const running = now
+    ? `the rollout running now is ${now.id} (v${versionOf(now.toVersionId)} at ${now.currentPercent} %, ${now.status}, started ${now.startedAt.toISOString()} by ${now.createdBy})`
+    : `no rollout is running on "${rollout.surface.key}" now`;
+  return new ConflictError(
+    `rolloutId: the canary you acted on (${rollout.id}: ${rollout.model.name} v${versionOf(rollout.toVersionId)} on "${rollout.surface.key}", started ${rollout.startedAt.toISOString()} by ${rollout.createdBy}) ended: ${how}; ${running}; reload and check before acting`,
+  );
+}
+
+/**
+ * The rollout a lever acts on. With `rolloutId` (the one the page showed; the console always sends
+ * it): that rollout, which must belong to `surface`; ended since, a ConflictError (409) naming how
+ * it ended and the rollout running now (endedRefusal), except `allowAborted` (an abort of a rollout
+ * already aborted: returned, for an idempotent answer). Without: the surface's running or paused one.
+ */
+async function leverRollout(db: Db, input: LeverInput, options: { allowAborted?: boolean } = {}): Promise<LoadedRollout> {
+  if (input.rolloutId === undefined) return activeRollout(db, input.surface);
+  const rollout = await db.rollout.findUnique({ where: { id: input.rolloutId }, include: rolloutInclude });
+  if (!rollout) throw new NotFoundError("rollout", input.rolloutId);
+  if (rollout.surface.key !== input.surface) throw new InvalidInputError("rolloutId", `rollout ${rollout.id} is on "${rollout.surface.key}", not "${input.surface}": reload and act on the rollout the surface shows`);
+  if ((ACTIVE as readonly string[]).includes(rollout.status) || (options.allowAborted && rollout.status === "aborted")) return rollout;
+  throw await endedRefusal(db, rollout);
+}
+
 /** Changes a rollout's status from one of `from`, conditionally (a concurrent judge wins and is reported), with its audit and history. */
 async function transition(
   db: Db, rollout: LoadedRollout, from: string[], change: { status: "paused" | "running" | "aborted"; action: "rollout.paused" | "rollout.resumed" | "rollout.aborted"; kind: "canary_paused" | "canary_resumed" | "canary_aborted" },
@@ -409,6 +495,10 @@ async function transition(
     // only on the step it judged.
     const [now] = await tx.$queryRaw<Array<{ status: string; step: number; percent: number }>>`
       SELECT status::text AS status, step, current_percent AS percent FROM rollouts WHERE id = ${rollout.id} FOR UPDATE`;
+    // Two aborts of one rollout at once: the second finds it aborted, which is what it asked for.
+    if (now?.status === "aborted" && change.status === "aborted" && analysis === undefined) return alreadyAborted(tx, rollout);
+    // A person's lever on a rollout that ended meanwhile: say how, and what runs now.
+    if (now && !(ACTIVE as readonly string[]).includes(now.status) && analysis === undefined) throw await endedRefusal(tx, rollout);
     if (!now || !from.includes(now.status) || (analysis !== undefined && now.step !== rollout.step)) {
       throw new ConflictError(`the rollout on "${rollout.surface.key}" changed while you acted on it: reload to see how`);
     }
@@ -428,26 +518,45 @@ async function transition(
     if (ends) await notifyInTransaction(tx, { kind: "canary.rolled_back", actor: actor.name, reason, data: { ...canary, mode: "manual" } });
     if (change.status === "paused") await notifyInTransaction(tx, { kind: "canary.paused", actor: actor.name, reason, data: { ...canary, mode: actor.name === ROLLOUT_ANALYSIS.name ? "automatic" : "manual" } });
     if (change.status === "running") await notifyInTransaction(tx, { kind: "canary.resumed", actor: actor.name, reason, data: canary });
-    return tx.rollout.findUniqueOrThrow({ where: { id: rollout.id } });
+    return { ...(await tx.rollout.findUniqueOrThrow({ where: { id: rollout.id } })), alreadyAborted: null as AlreadyAborted | null };
   });
 }
 
+/** Who aborted a rollout already aborted when another abort of it arrived: its answer says so instead of a 409. */
+export interface AlreadyAborted {
+  by: string;
+  at: Date;
+  reason: string | null;
+}
+
+async function alreadyAborted(tx: Prisma.TransactionClient, rollout: LoadedRollout) {
+  const ending = await endingOf(tx, rollout.id);
+  const row = await tx.rollout.findUniqueOrThrow({ where: { id: rollout.id } });
+  const already: AlreadyAborted = { by: ending?.actor ?? "unknown", at: ending?.ts ?? row.endedAt ?? new Date(), reason: ending?.reason ?? null };
+  return { ...row, alreadyAborted: already };
+}
+
 /** Stops judging a running rollout; the canary keeps its share of traffic until resumed, promoted or aborted. */
-export async function pauseRollout(db: Db, input: { surface: string; reason: string }, actor: Actor) {
-  const rollout = await activeRollout(db, input.surface);
+export async function pauseRollout(db: Db, input: LeverInput, actor: Actor) {
+  const rollout = await leverRollout(db, input);
   if (rollout.status !== "running") throw new InvalidInputError("surface", `the rollout on "${rollout.surface.key}" is ${rollout.status}, not running`);
   return transition(db, rollout, ["running"], { status: "paused", action: "rollout.paused", kind: "canary_paused" }, actor, input.reason);
 }
 
-export async function resumeRollout(db: Db, input: { surface: string; reason: string }, actor: Actor) {
-  const rollout = await activeRollout(db, input.surface);
+export async function resumeRollout(db: Db, input: LeverInput, actor: Actor) {
+  const rollout = await leverRollout(db, input);
   if (rollout.status !== "paused") throw new InvalidInputError("surface", `the rollout on "${rollout.surface.key}" is ${rollout.status}, not paused`);
   return transition(db, rollout, ["paused"], { status: "running", action: "rollout.resumed", kind: "canary_resumed" }, actor, input.reason);
 }
 
-/** Ends a running or paused rollout at once: all traffic back on the serving version, the canary alias cleared. */
-export async function abortRollout(db: Db, input: { surface: string; reason: string }, actor: Actor) {
-  const rollout = await activeRollout(db, input.surface);
+/**
+ * Ends a running or paused rollout at once: all traffic back on the serving version, the canary alias cleared.
+ * Idempotent on a rollout already aborted (the same `rolloutId`, or two presses at once): success,
+ * with `alreadyAborted` saying by whom, when and why; nothing is written again.
+ */
+export async function abortRollout(db: Db, input: LeverInput, actor: Actor) {
+  const rollout = await leverRollout(db, input, { allowAborted: true });
+  if (rollout.status === "aborted") return db.$transaction((tx) => alreadyAborted(tx, rollout));
   return transition(db, rollout, [...ACTIVE], { status: "aborted", action: "rollout.aborted", kind: "canary_aborted" }, actor, input.reason);
 }
 
@@ -468,16 +577,20 @@ async function promotionNeedingApproval(tx: Prisma.TransactionClient, rollout: L
 
 /**
  * Promotes the canary now, skipping the remaining steps: the current step is recorded with the figures so far, as a manual promotion.
- * `input.rolloutId`: the rollout an approved request named (ConflictError if another runs now); `options.approved`: applied from an approved request.
+ * `input.rolloutId`: the rollout the page showed or an approved request named (ConflictError naming how it ended and what runs now, if it ended); `options.approved`: applied from an approved request.
  */
-export async function promoteRolloutNow(db: Db, input: { surface: string; reason: string; rolloutId?: string }, actor: Actor, options: { approved?: boolean } = {}) {
-  const rollout = await activeRollout(db, input.surface);
-  if (input.rolloutId && rollout.id !== input.rolloutId) throw new ConflictError(`the rollout on "${rollout.surface.key}" is ${rollout.id} now, not ${input.rolloutId}: the request named a rollout that ended`);
+export async function promoteRolloutNow(db: Db, input: LeverInput, actor: Actor, options: { approved?: boolean } = {}) {
+  const rollout = await leverRollout(db, input);
   const analysis = rollout.analysis as unknown as RolloutAnalysis;
   const samples = await armSamples(db, rollout.id, rollout.surface.key, rollout.stepStartedAt);
   const judged = judgeStep(samples.canary, samples.baseline, { ...DEFAULT_JUDGE_POLICY, ...analysis.policy });
   const applied = await applyStep(db, rollout, { ...judged, reasons: [`promoted by hand: ${input.reason}`] }, samples, actor, { manual: true, approved: options.approved });
-  if (!applied) throw new ConflictError(`the rollout on "${rollout.surface.key}" moved on while you promoted it: reload to see how`);
+  if (!applied) {
+    // Ended while its figures were read (aborted, rolled back): say how, and what runs now.
+    const ended = await db.rollout.findUnique({ where: { id: rollout.id }, select: { status: true } });
+    if (ended && !(ACTIVE as readonly string[]).includes(ended.status)) throw await endedRefusal(db, rollout);
+    throw new ConflictError(`the rollout on "${rollout.surface.key}" moved on while you promoted it: reload to see how`);
+  }
   if (applied.status !== "promoted") throw new ConflictError(`not promoted: ${rollout.surface.modelAlias} moved during the rollout, so it was aborted`);
   return { surface: rollout.surface.key, model: rollout.model.name, status: applied.status };
 }
@@ -509,9 +622,14 @@ export async function listRollouts(db: Db, input: { surface?: string; limit: num
       const versionOf = (id: string | null) => r.model.versions.find((v) => v.id === id)?.version ?? null;
       const active = (ACTIVE as readonly string[]).includes(r.status);
       const live = active ? await armSamples(db, r.id, r.surface.key, r.stepStartedAt) : null;
+      // What a promotion would move (the Promote dialog names every surface, in its roles): the surface's serving alias's reach.
+      const reached = active ? await surfacesReachedBy(db, { modelId: r.modelId, modelName: r.model.name, alias: r.surface.modelAlias }) : [];
       const summary = (a: ArmSample) => ({ requests: a.requests, fallbacks: a.fallbacks, impressions: a.impressions, clicks: a.clicks });
       return {
-        id: r.id, surface: r.surface.key, model: r.model.name, fromVersion: versionOf(r.fromVersionId), toVersion: versionOf(r.toVersionId), status: r.status,
+        id: r.id, surface: r.surface.key, model: r.model.name, alias: r.surface.modelAlias, fromVersion: versionOf(r.fromVersionId), toVersion: versionOf(r.toVersionId), status: r.status,
+        /** The surfaces an approved start covered (empty: started directly); `reach`: every surface the serving alias reaches, this one first (active rollouts). */
+        approvedFor: analysis.approvedFor ?? [],
+        reach: [...reached.filter((x) => x.key === r.surface.key), ...reached.filter((x) => x.key !== r.surface.key)].map((x) => ({ key: x.key, roles: x.roles, requireApproval: x.requireApproval })),
         steps: r.steps as number[], step: r.step, percent: r.currentPercent, startedAt: r.startedAt, stepStartedAt: r.stepStartedAt, endedAt: r.endedAt, createdBy: r.createdBy,
         policy: analysis.policy ? { ...DEFAULT_JUDGE_POLICY, ...analysis.policy } : null,
         latest: analysis.latest ?? null,

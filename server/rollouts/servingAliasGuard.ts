@@ -1,5 +1,6 @@
 import type { Actor } from "../audit/actor";
 import { recordAudit } from "../audit/record";
+import type { Db } from "../db/client";
 import type { Prisma } from "../db/generated/client";
 import { subjects } from "../domain/audit/subject";
 import { canaryAliasOf } from "../domain/rollouts/canary";
@@ -69,6 +70,29 @@ export async function settleRolloutsOnAlias(
     });
   }
   return rollouts.map((r) => r.id);
+}
+
+/** A running or paused rollout judged against a serving alias: what a rollback of that alias aborts (its dialog, response and toast name them). */
+export interface RolloutOnAlias {
+  id: string;
+  surface: string;
+  status: string;
+  version: number;
+  percent: number;
+}
+
+/**
+ * The running and paused rollouts whose baseline is `alias` of the model (their surface's serving
+ * alias), oldest first: exactly those settleRolloutsOnAlias aborts when a rollback moves it. Read
+ * under the rollouts' and the model's locks (as rollbackSurface does), it is the list the move aborts.
+ */
+export async function rolloutsOnServingAlias(db: Prisma.TransactionClient | Db, target: { modelId: string; alias: string }): Promise<RolloutOnAlias[]> {
+  const rows = await db.rollout.findMany({
+    where: { modelId: target.modelId, status: { in: [...ACTIVE] }, surface: { modelId: target.modelId, modelAlias: target.alias } },
+    orderBy: { startedAt: "asc" },
+    select: { id: true, status: true, currentPercent: true, toVersionId: true, surface: { select: { key: true } }, model: { select: { versions: { select: { id: true, version: true } } } } },
+  });
+  return rows.map((r) => ({ id: r.id, surface: r.surface.key, status: r.status, percent: r.currentPercent, version: r.model.versions.find((v) => v.id === r.toVersionId)?.version ?? 0 }));
 }
 
 /** Locks the running and paused rollouts of a model (rollout rows before the model's row, as the judge does): see settleRolloutsOnAlias. */

@@ -7,7 +7,9 @@ import { procedureFor, router } from "../trpc";
 import { idString, int32, reasonSchema } from "../validation";
 
 const surfaceKey = idString();
-const lever = z.strictObject({ surface: surfaceKey, reason: reasonSchema });
+// `rolloutId`: the rollout the page showed (the console always sends it): a lever never acts on one
+// started since (409 naming how it ended and what runs now). Optional for scripts: the surface's active one.
+const lever = z.strictObject({ surface: surfaceKey, reason: reasonSchema, rolloutId: idString().optional() });
 
 export const rolloutsRouter = router({
   list: procedureFor["console.read"]

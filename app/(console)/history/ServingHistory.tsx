@@ -47,8 +47,6 @@ export function ServingHistory({ initialSurface }: { initialSurface: string | nu
   const chosen = surface ?? surfaces.data?.find((s) => s.model)?.key ?? surfaces.data?.[0]?.key ?? null;
   const history = useQuery({ ...trpc.history.surface.queryOptions({ surface: chosen ?? "", limit: 100 }), enabled: !!chosen, refetchInterval: 5_000 });
   const [rollbackTo, setRollbackTo] = useState<Option | null>(null);
-  const target = history.data?.rollback.target ?? null;
-  const targetOption = target ? history.data?.rollback.options.find((o) => o.versionId === target.versionId) : undefined;
   return (
     <Stack>
       <Select
@@ -89,14 +87,6 @@ export function ServingHistory({ initialSurface }: { initialSurface: string | nu
                   );
                 })}
               </Stack>
-            )}
-            {target?.basis === "earlier_version" && targetOption && (
-              <Group justify="space-between" gap="xs" wrap="wrap" mt={6} data-testid={`earlier-v${target.version}`}>
-                <Text size="sm" c="dimmed">v{target.version}: the next earlier version of {history.data.model}; this history never shows it serving {history.data.alias} (versions rolled back from are skipped).</Text>
-                <GuardedButton permission="oncall.rollback" size="xs" color="orange" variant="light" onClick={() => setRollbackTo(targetOption)}>
-                  Roll back to v{target.version} (one-click target)
-                </GuardedButton>
-              </Group>
             )}
           </Card>
           <Card withBorder padding="md">

@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { inCanary, stepsField, validateSteps } from "./canary";
+import { inCanary, latencyKeepRate, stepsField, validateSteps } from "./canary";
 
 describe("inCanary", () => {
   it("takes about `percent` of uniform hashes, and a unit in at p% stays in at every larger share", () => {
@@ -30,5 +30,32 @@ describe("validateSteps", () => {
     expect(validateSteps([1, 0])).toEqual({ step: 1, message: `0 ${range}` });
     expect(stepsField(validateSteps([1, 0])!)).toBe("steps[1]");
     expect(stepsField(validateSteps([])!)).toBe("steps");
+  });
+});
+
+describe("latencyKeepRate (finding 3: a bounded latency sample without sorting every row of the step)", () => {
+  it("keeps every row of a small arm, and about 1.25 × the sample of a large one", () => {
+    expect(latencyKeepRate(0, 5000)).toBe(1);
+    expect(latencyKeepRate(5000, 5000)).toBe(1);
+    expect(latencyKeepRate(5001, 5000)).toBe(1); // 6,250 expected from 5,001: every row
+    expect(latencyKeepRate(10_000, 5000)).toBe(0.625);
+    expect(latencyKeepRate(500_000, 5000)).toBe(0.0125);
+  });
+
+  it("a Bernoulli sample at that rate keeps at least the sample size of a large arm, in every one of 200 draws, and keeps rows uniformly", () => {
+    const n = 60_000;
+    const rate = latencyKeepRate(n, 5000);
+    let seed = 42;
+    const random = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    const tenths = new Array<number>(10).fill(0);
+    let fewest = Infinity;
+    for (let draw = 0; draw < 200; draw++) {
+      let kept = 0;
+      for (let i = 0; i < n; i++) if (random() < rate) { kept++; tenths[Math.floor((i / n) * 10)]!++; }
+      fewest = Math.min(fewest, kept);
+    }
+    expect(fewest).toBeGreaterThanOrEqual(5000);
+    // Each tenth of the step (early rows, late rows) is kept alike: 6,250 × 200 / 10 = 125,000 each.
+    for (const t of tenths) expect(Math.abs(t - 125_000) / 125_000).toBeLessThan(0.02);
   });
 });

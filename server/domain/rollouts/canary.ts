@@ -49,3 +49,14 @@ export function validateSteps(steps: readonly number[]): StepsProblem | null {
   }
   return null;
 }
+
+/**
+ * The probability with which each of an arm's `requests` rows of a step is kept for its latency
+ * sample of at most `sample` (a Bernoulli sample, then `sample` of those at random: a uniform subset
+ * of a uniform subset is uniform, and no query sorts every row of the step). Every row when the arm
+ * has at most `sample`; else 1.25 × `sample` rows expected, so keeping fewer than `sample` is more
+ * than 15 standard deviations away (and would still be uniform, only smaller).
+ */
+export function latencyKeepRate(requests: number, sample: number): number {
+  return requests <= sample ? 1 : Math.min(1, (1.25 * sample) / requests);
+}

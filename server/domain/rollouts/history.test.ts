@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { defaultRollbackTarget, rollbackOptions, stintsOf, versionAt, type AliasChange, type AliasChangeKind } from "./history";
+import { defaultRollbackTarget, noDefaultRollbackReason, rollbackOptions, stintsOf, versionAt, type AliasChange, type AliasChangeKind, type RegisteredVersion } from "./history";
 
 const t = (minute: number) => new Date(Date.UTC(2026, 10, 29, 12, minute));
 const move = (minute: number, from: number | null, to: number | null, kind: AliasChangeKind = "alias_move", actor = "ml@x"): AliasChange => ({
@@ -35,10 +35,11 @@ describe("promotion history of an alias", () => {
     // The seed creates production at v2 (v1 never served it); v3 ships and is rolled back.
     const seeded = stintsOf([move(0, null, 2), move(1, 2, 3), move(2, 3, 2, "rollback", "oncall@x")]);
     expect(defaultRollbackTarget(seeded, "id-v2")).toBeNull();
-    expect(defaultRollbackTarget(seeded, "id-v2", registered)).toEqual({ versionId: "id-v1", version: 1, basis: "earlier_version", stint: null });
+    // v1 never served production: not a default target either (finding 2 of the rollouts break test).
+    expect(defaultRollbackTarget(seeded, "id-v2", registered)).toBeNull();
     // v3 had served production before v2 (v3 → v2 → v3 → rollback to v2): still never v3.
     const back = stintsOf([move(1, 3, 2), move(2, 2, 3), move(3, 3, 2, "rollback")]);
-    expect(defaultRollbackTarget(back, "id-v2", registered)).toMatchObject({ version: 1, basis: "earlier_version" });
+    expect(defaultRollbackTarget(back, "id-v2", registered)).toBeNull();
     // v1 did serve: the history's own stint is the target.
     const full = stintsOf([move(0, null, 1), move(1, 1, 2), move(2, 2, 3), move(3, 3, 2, "rollback")]);
     expect(defaultRollbackTarget(full, "id-v2", registered)).toMatchObject({ version: 1, basis: "history", stint: { from: t(0), until: t(1) } });
@@ -50,6 +51,36 @@ describe("promotion history of an alias", () => {
     expect(defaultRollbackTarget(twice, "id-v2", [...registered, { versionId: "id-v4", version: 4 }])).toMatchObject({ version: 1, basis: "history" });
     // Nothing below the oldest version.
     expect(defaultRollbackTarget(stintsOf([move(0, null, 1), move(1, 1, 2), move(2, 2, 1, "rollback")]), "id-v1", registered)).toBeNull();
+  });
+
+  it("rollouts break test (finding 2): the one-click target is never a version that never served the alias, nor one whose canary failed since it served; none qualifies: no target, and the reason says why", () => {
+    // Versions 1…13 registered; v12's canary failed (its artifact did not load) and v9, v10, v11 never served production.
+    const failedAt = (minute: number) => t(minute);
+    const registry = (failed: Record<number, number> = {}): RegisteredVersion[] => Array.from({ length: 13 }, (_, i) => ({
+      versionId: `id-v${i + 1}`, version: i + 1, canaryFailedAt: failed[i + 1] === undefined ? null : failedAt(failed[i + 1]!),
+    }));
+    const table: Array<{ name: string; changes: AliasChange[]; current: number; failed?: Record<number, number>; target: number | null; reason?: RegExp }> = [
+      // The break test: production v3 → v13 (a promotion), v12's canary failed before: never v12, nor v11, v10, v9 (never served): v3.
+      { name: "walks to the last served version, not down the registry", changes: [move(0, null, 3), move(5, 3, 13, "promotion")], current: 13, failed: { 12: 4 }, target: 3 },
+      // Pressed again from v3 (v13 rolled back): nothing else served, so no default target (before: 11, 10, 9 …).
+      { name: "after rolling back to the only other served version", changes: [move(0, null, 3), move(5, 3, 13, "promotion"), move(6, 13, 3, "rollback")], current: 3, target: null, reason: /v13 was rolled back from/ },
+      { name: "production created at its first version: nothing served before", changes: [move(0, null, 13)], current: 13, target: null, reason: /no earlier version served this alias/ },
+      // v5 served, then v6; a later canary of v5 (started to go back) failed: v5 is skipped, v4 (served before it) is the target.
+      { name: "a version whose canary failed after it served", changes: [move(0, null, 4), move(1, 4, 5), move(2, 5, 6)], current: 6, failed: { 5: 3 }, target: 4 },
+      // …but a canary that failed before the version was deliberately served again does not rule it out.
+      { name: "a canary failure older than the version's last stint", changes: [move(0, null, 4), move(2, 4, 5), move(3, 5, 6)], current: 6, failed: { 5: 1 }, target: 5 },
+      { name: "every served version rolled back from or failed", changes: [move(0, null, 4), move(1, 4, 5), move(2, 5, 4, "rollback"), move(3, 4, 6)], current: 6, failed: { 4: 4 }, target: null, reason: /^every version that served this alias before is ruled out \(v4 failed its canary since, v5 was rolled back from\)$/ },
+    ];
+    for (const row of table) {
+      const stints = stintsOf(row.changes);
+      const current = `id-v${row.current}`;
+      expect(defaultRollbackTarget(stints, current, registry(row.failed))?.version ?? null, row.name).toBe(row.target);
+      const reason = noDefaultRollbackReason(stints, current, registry(row.failed));
+      if (row.reason) expect(reason, row.name).toMatch(row.reason);
+      else expect(reason, row.name).toBeNull();
+      // Whatever the target, it served the alias: basis "history" only.
+      if (row.target !== null) expect(defaultRollbackTarget(stints, current, registry(row.failed))?.basis, row.name).toBe("history");
+    }
   });
 
   it("has no one-click target when the current version was only rolled back to, or never moved onto", () => {

@@ -63,7 +63,7 @@ export function stintsOf(changes: readonly AliasChange[]): Stint[] {
 export interface RollbackOption {
   versionId: string;
   version: number;
-  /** The end of its latest stint: when the alias last moved away from it; null for a version the history never shows serving (an "earlier_version" rollback target). */
+  /** The end of its latest stint: when the alias last moved away from it; null for a version the history never shows serving. */
   servedUntil: Date | null;
   /** Who moved the alias away from it then. */
   movedBy: string | null;
@@ -86,54 +86,79 @@ export function rollbackOptions(stints: readonly Stint[], changes: readonly Alia
   return options;
 }
 
-/** A version of the model, as the registry lists it. */
+/** A version of the model, as the registry lists it, with how its canaries went. */
 export interface RegisteredVersion {
   versionId: string;
   version: number;
+  /**
+   * When its latest failed canary ended (rolled back by the judge, or aborted by the judge); null or
+   * absent: none failed. A canary that failed after the version last served says it is bad now.
+   */
+  canaryFailedAt?: Date | null;
 }
 
 /** The one-click rollback target and what it rests on. */
 export interface DefaultRollback {
   versionId: string;
   version: number;
-  /**
-   * "history": the alias served it before (`stint` is its latest stint). "earlier_version": the
-   * history shows no earlier version that qualifies, so the registry's next earlier version (by
-   * number) is offered; the recorded history never shows it serving this alias (`stint` null).
-   */
-  basis: "history" | "earlier_version";
+  /** "history": the alias served it before (`stint` is its latest stint); a version it never served is never a default target. */
+  basis: "history";
   stint: Stint | null;
 }
 
+/** Why a version the alias served is not the one-click target. */
+export type SkippedReason = "rolled_back_from" | "canary_failed";
+
 /**
- * The one-click rollback target: the most recently served version that is neither the current one
- * nor one the alias was rolled back away from (a version whose latest stint ended in a rollback).
- * So rolling back twice walks further back (v3 → v2 → v1) and never re-ships what was just rolled
- * back, and no-op moves never hide the target (v2 → v1, v1 again: the target stays v2). When the
- * history holds no such version (production created at v2, v3 shipped and rolled back), the highest
- * registered version below the current one that was not rolled back from is offered, marked
- * "earlier_version". Null when there is none.
+ * The versions the alias served before, newest first, each with why it is or is not a one-click
+ * target: skipped when its latest stint ended in a rollback, or when a canary of it failed after
+ * that stint (its judge rolled it back or aborted it).
  */
-export function defaultRollbackTarget(stints: readonly Stint[], currentVersionId: string | null, registered: readonly RegisteredVersion[] = []): DefaultRollback | null {
-  if (!currentVersionId) return null;
-  const rolledBackFrom = new Set<string>();
+function servedCandidates(stints: readonly Stint[], currentVersionId: string, registered: readonly RegisteredVersion[]) {
+  const failedAt = new Map(registered.filter((v) => v.canaryFailedAt).map((v) => [v.versionId, v.canaryFailedAt!]));
   const seen = new Set<string>();
-  let fromHistory: Stint | null = null;
+  const out: Array<{ stint: Stint; skipped: SkippedReason | null }> = [];
   for (let i = stints.length - 1; i >= 0; i--) {
     const s = stints[i]!;
     if (seen.has(s.versionId)) continue;
     seen.add(s.versionId);
+    if (s.versionId === currentVersionId) continue;
+    const failed = failedAt.get(s.versionId);
     // Only a version's latest stint says how it was last left.
-    if (stints[i + 1]?.kind === "rollback") rolledBackFrom.add(s.versionId);
-    else if (!fromHistory && s.versionId !== currentVersionId) fromHistory = s;
+    const skipped: SkippedReason | null = stints[i + 1]?.kind === "rollback" ? "rolled_back_from"
+      : failed && (s.from === null || failed.getTime() > s.from.getTime()) ? "canary_failed" : null;
+    out.push({ stint: s, skipped });
   }
-  if (fromHistory) return { versionId: fromHistory.versionId, version: fromHistory.version, basis: "history", stint: fromHistory };
-  const current = registered.find((v) => v.versionId === currentVersionId);
-  if (!current) return null;
-  const earlier = registered
-    .filter((v) => v.version < current.version && !rolledBackFrom.has(v.versionId))
-    .sort((a, b) => b.version - a.version)[0];
-  return earlier ? { versionId: earlier.versionId, version: earlier.version, basis: "earlier_version", stint: null } : null;
+  return out;
+}
+
+/**
+ * The one-click rollback target: the most recently served version that is not the current one, was
+ * not rolled back away from (its latest stint did not end in a rollback) and whose canary did not
+ * fail since it last served. So rolling back twice walks further back (v3 → v2 → v1), never
+ * re-ships what was just rolled back, and no-op moves never hide the target (v2 → v1, v1 again: the
+ * target stays v2). A version the alias never served (the registry's other versions, a candidate
+ * whose canary failed) is never a default target: its artifact and quality are unproven here (a
+ * press walked 13 → 11 → 10 → 9, a model scoring NaN, that way). Null when no served version
+ * qualifies: the on-call then picks one explicitly (noDefaultRollbackReason says why).
+ */
+export function defaultRollbackTarget(stints: readonly Stint[], currentVersionId: string | null, registered: readonly RegisteredVersion[] = []): DefaultRollback | null {
+  if (!currentVersionId) return null;
+  const found = servedCandidates(stints, currentVersionId, registered).find((c) => c.skipped === null)?.stint;
+  return found ? { versionId: found.versionId, version: found.version, basis: "history", stint: found } : null;
+}
+
+/**
+ * Why there is no one-click target (defaultRollbackTarget is null), in words for the page; null
+ * when there is one.
+ */
+export function noDefaultRollbackReason(stints: readonly Stint[], currentVersionId: string | null, registered: readonly RegisteredVersion[] = []): string | null {
+  if (!currentVersionId) return "the alias points at no version";
+  const candidates = servedCandidates(stints, currentVersionId, registered);
+  if (candidates.some((c) => c.skipped === null)) return null;
+  if (candidates.length === 0) return "no earlier version served this alias (versions that never served it are not offered: their artifact and quality are unproven)";
+  const why = candidates.map((c) => `v${c.stint.version} ${c.skipped === "rolled_back_from" ? "was rolled back from" : "failed its canary since"}`);
+  return `every version that served this alias before is ruled out (${why.join(", ")})`;
 }
 
 /** The version the alias pointed at, at `at`, from its stints; undefined when the history does not reach back that far. */

@@ -95,8 +95,7 @@ export function OncallDashboard() {
 /** Where the one-click rollback goes and why: a version the alias served, or (no such version in the history) the model's next earlier one. */
 function rollbackNote(s: Surface): string {
   const r = s.rollback;
-  if (!r) return "No earlier version of this alias is recorded";
-  if (r.basis === "earlier_version") return `v${r.version}: the next earlier version of ${s.modelName}; the recorded history never shows it serving ${s.servingAlias}, and versions rolled back from are skipped`;
+  if (!r) return `No one-click target: ${s.rollbackUnavailable ?? "no earlier version of this alias is recorded"}`;
   return `v${r.version} served until ${r.movedAt ? new Date(r.movedAt).toLocaleString() : "?"} (moved by ${r.movedBy ?? "unknown"}); versions rolled back from are skipped`;
 }
 
@@ -131,7 +130,7 @@ function SurfaceCard({ surface: s, hours, rollout }: { surface: Surface; hours: 
           {!s.rollback && (
             // The one-click target is null: say why beside the disabled button, and where any version can be chosen.
             <Text size="xs" c="dimmed" w="100%" ta="right" data-testid="rollback-unavailable">
-              No earlier version to roll back to from here ·{" "}
+              No one-click target: {s.rollbackUnavailable ?? "no earlier version to roll back to"} ·{" "}
               <Anchor component={Link} href={`/history?surface=${encodeURIComponent(s.key)}`} size="xs">choose any version in Serving history →</Anchor>
             </Text>
           )}
@@ -259,7 +258,10 @@ function LeverModal({ surface: s, lever, onClose }: { surface: Surface; lever: L
   };
   const onError = (e: { message: string }) => notifications.show({ color: "red", message: e.message });
   const kill = useMutation(trpc.oncall.killSwitch.mutationOptions({ onSuccess: (r) => done(`Kill switch ${r.killSwitch ? "on" : "off"} for ${r.key}`), onError }));
-  const rollback = useMutation(trpc.oncall.rollback.mutationOptions({ onSuccess: (r) => done(`${r.model} ${r.alias} rolled back to v${r.version}`), onError }));
+  const rollback = useMutation(trpc.oncall.rollback.mutationOptions({
+    onSuccess: (r) => done(`${r.model} ${r.alias} rolled back to v${r.version}${r.aborted.length ? `; aborted ${r.aborted.map((a) => `the canary on ${a.surface} (v${a.version} at ${a.percent} %)`).join(", ")}` : ""}`),
+    onError,
+  }));
   const title = lever.kind === "rollback" ? `Roll back ${s.name}` : lever.on ? `Kill switch on for ${s.name}` : `Kill switch off for ${s.name}`;
   const others = s.reach.filter((r) => r.key !== s.key);
   const affected = (
@@ -267,8 +269,16 @@ function LeverModal({ surface: s, lever, onClose }: { surface: Surface; lever: L
       {others.length ? <>surfaces affected: {s.key}; <b>also serves {describeReach(others)}</b></> : <>surfaces affected: {s.key} (no other surface uses {s.modelName} {s.servingAlias})</>}
     </span>
   );
+  // A rollback moves the alias every canary on it is judged against: each of those is aborted, so the dialog names them before the press.
+  const aborts = (
+    <span key="aborts" data-testid="rollback-aborts">
+      {s.rollbackAborts.length
+        ? <b>aborts {s.rollbackAborts.length === 1 ? "the canary" : `${s.rollbackAborts.length} canaries`} judged against {s.modelName} {s.servingAlias}: {s.rollbackAborts.map((a) => `${a.surface} (v${a.version} at ${a.percent} %, ${a.status})`).join(", ")}</b>
+        : <>no canary is judged against {s.modelName} {s.servingAlias}: none is aborted</>}
+    </span>
+  );
   const changes = lever.kind === "rollback"
-    ? [<>{s.modelName} {s.servingAlias}: v{s.serving?.version} → v{s.rollback?.version}</>, rollbackNote(s), affected, "every replica serves it within a second"]
+    ? [<>{s.modelName} {s.servingAlias}: v{s.serving?.version} → v{s.rollback?.version}</>, rollbackNote(s), affected, aborts, "every replica serves it within a second"]
     : lever.on
       ? [`${s.key}: model scoring stops; requests are served in retrieval order with the same constraints (blocked items stay out), marked as fallbacks`, "shadow mirroring stops", "every replica within a second"]
       : [`${s.key}: model scoring resumes (${s.modelName} ${s.servingAlias} → v${s.serving?.version})`, "every replica within a second"];

@@ -11,6 +11,7 @@ import type { AppRouter } from "@/server/routers/_app";
 import { RolloutStatusBadge } from "../../../_components/RolloutStatusBadge";
 import { useTRPC } from "../../../_trpc/client";
 import { MetricVerdictBadge, RolloutSteps } from "./RolloutSteps";
+import { describeReach, RANKING_ROLES } from "@/server/domain/rollouts/aliasReach";
 
 type Rollout = inferRouterOutputs<AppRouter>["rollouts"]["list"][number];
 
@@ -34,7 +35,7 @@ export function RolloutStrip({ surface, modelName, servingVersion, rollout }: { 
           <Stack gap={2} style={{ flex: "1 1 320px", minWidth: 0 }}>
             <Group gap="xs">
               <Badge color={active.status === "paused" ? "orange" : "blue"} variant="filled">canary {active.percent}%{active.status === "paused" ? " · paused" : ""}</Badge>
-              <Text size="sm">{active.model} v{active.fromVersion ?? "—"} → <b>v{active.toVersion}</b> · step {active.step + 1} of {active.steps.length} ({active.steps.join(" → ")} %, then promote)</Text>
+              <Text size="sm">{active.model} v{active.fromVersion ?? "—"} → <b>v{active.toVersion}</b> · step {active.step + 1} of {active.steps.length} ({active.steps.join(" → ")} % of the traffic not in an experiment, then promote)</Text>
             </Group>
             {active.live && (
               <Text size="xs" c="dimmed" data-testid="rollout-live">
@@ -126,25 +127,40 @@ export function StartCanaryModal({ surface, modelName, servingVersion, initialVe
       onConfirm={(reason) => (needsApproval ? request.mutate({ change: { kind: "canary_start", rollout }, reason }) : start.mutate({ ...rollout, reason }))}
     >
       <Select label="Version" data={versions} value={version} onChange={setVersion} placeholder={model.isLoading ? "loading…" : "pick a version"} />
-      <TextInput label="Steps (% of traffic)" value={steps} onChange={(e) => setSteps(e.currentTarget.value)} />
+      <TextInput label="Steps (% of traffic not in an experiment)" value={steps} onChange={(e) => setSteps(e.currentTarget.value)} />
       <NumberInput label="Requests per arm before each step is judged" value={minRequests} onChange={(v) => setMinRequests(Number(v))} min={10} />
     </ConfirmChangeDialog>
   );
 }
 
+/** The approval sentence of the Promote dialog: only a start that was approved covers its promotion. */
+function promotionApproval(r: Rollout): string {
+  const covered = r.approvedFor.filter((k) => r.reach.some((x) => x.key === k));
+  // As the server checks it (promotionNeedingApproval): a guarded surface the move reaches in a role that ranks its traffic.
+  const guarded = r.reach.filter((x) => x.requireApproval && !r.approvedFor.includes(x.key) && x.roles.some((role) => RANKING_ROLES.includes(role))).map((x) => x.key);
+  if (covered.length > 0) {
+    return `no second approval: the approved canary start already covers this promotion on ${covered.join(", ")} (as Argo Rollouts' promote --full)`
+      + (guarded.length ? `; ${guarded.join(", ")} requires approval the start did not cover: it needs a canary_promote request (this dialog then offers to file it)` : ", unless it reaches a surface guarded since");
+  }
+  if (guarded.length) return `the canary's start was not approved, and ${guarded.join(", ")} requires approval: promoting needs a canary_promote request another person approves (this dialog then offers to file it)`;
+  return "no approval needed: the canary's start was not approved, and no surface this promotion reaches requires approval";
+}
+
 const LEVERS = {
-  pause: { title: "Pause the canary on", label: "Pause", color: "orange", effect: (r: Rollout) => [`${r.surface}: the canary keeps ${r.percent}% of the traffic; no step is judged until you resume`] },
-  resume: { title: "Resume the canary on", label: "Resume", color: "blue", effect: (r: Rollout) => [`${r.surface}: the judge resumes step ${r.step + 1} (${r.percent}%)`] },
+  pause: { title: "Pause the canary on", label: "Pause", color: "orange", effect: (r: Rollout) => [`${r.surface}: the canary keeps ${r.percent}% of the traffic not in an experiment; no step is judged until you resume`] },
+  resume: { title: "Resume the canary on", label: "Resume", color: "blue", effect: (r: Rollout) => [`${r.surface}: the judge resumes step ${r.step + 1} (${r.percent}% of the traffic not in an experiment)`] },
   promote: {
     title: "Promote the canary on", label: "Promote now", color: "teal",
     effect: (r: Rollout) => [
-      `${r.model} production: v${r.fromVersion ?? "?"} → v${r.toVersion} on ${r.surface}, skipping the remaining steps`,
+      `${r.model} ${r.alias}: v${r.fromVersion ?? "?"} → v${r.toVersion}, skipping the remaining steps`,
+      // The promotion moves the alias, so every surface it reaches changes, not only this one.
+      `surfaces affected: ${describeReach(r.reach.length ? r.reach : [{ key: r.surface, roles: ["serving"] }])}`,
       `the canary alias canary@${r.surface} is cleared (other surfaces' canaries are untouched); every replica within a second`,
-      "no second approval: the approved canary start already covers this promotion (as Argo Rollouts' promote --full), unless it reaches a surface guarded since",
+      promotionApproval(r),
     ],
   },
   abort: { title: "Abort the canary on", label: "Abort canary", color: "red", effect: (r: Rollout) => [`${r.surface}: all traffic returns to v${r.fromVersion ?? "?"} at once`, `the canary alias canary@${r.surface} is cleared; every replica within a second`] },
-  retry: { title: "Retry the canary on", label: "Retry", color: "blue", effect: (r: Rollout) => [`a new canary of ${r.model} v${r.toVersion} on ${r.surface}: ${r.steps.join(" → ")} %, the same tolerances`] },
+  retry: { title: "Retry the canary on", label: "Retry", color: "blue", effect: (r: Rollout) => [`a new canary of ${r.model} v${r.toVersion} on ${r.surface}: ${r.steps.join(" → ")} % of the traffic not in an experiment, the same tolerances`] },
 } as const;
 
 function RolloutLeverModal({ lever, rollout, onClose }: { lever: Exclude<Lever, "start">; rollout: Rollout; onClose: () => void }) {
@@ -163,7 +179,12 @@ function RolloutLeverModal({ lever, rollout, onClose }: { lever: Exclude<Lever, 
     onError: (e) => (/canary_promote/.test(e.message) ? setApprovalNeeded(e.message) : done.onError(e)),
   }));
   const request = useMutation(trpc.approvals.request.mutationOptions({ onSuccess: (r) => done.onSuccess(`Approval requested: ${r.summary}`), onError: done.onError }));
-  const abort = useMutation(trpc.rollouts.abort.mutationOptions(options));
+  const abort = useMutation(trpc.rollouts.abort.mutationOptions({
+    onSuccess: (r) => (r.alreadyAborted
+      ? done.onSuccess(`Already aborted: the canary on ${rollout.surface} was aborted by ${r.alreadyAborted.by} at ${new Date(r.alreadyAborted.at).toLocaleString()}`)
+      : ok()),
+    onError: done.onError,
+  }));
   const retry = useMutation(trpc.rollouts.retry.mutationOptions(options));
   const pending = [pause, resume, promote, abort, retry, request].some((m) => m.isPending);
   return (
@@ -177,7 +198,8 @@ function RolloutLeverModal({ lever, rollout, onClose }: { lever: Exclude<Lever, 
       onClose={onClose}
       onConfirm={(reason) => {
         if (approvalNeeded) return request.mutate({ change: { kind: "canary_promote", surface: rollout.surface, rolloutId: rollout.id }, reason });
-        const input = { surface: rollout.surface, reason };
+        // The rollout this dialog showed: a lever never acts on one started since (409 naming it).
+        const input = { surface: rollout.surface, rolloutId: rollout.id, reason };
         if (lever === "pause") pause.mutate(input);
         else if (lever === "resume") resume.mutate(input);
         else if (lever === "promote") promote.mutate(input);

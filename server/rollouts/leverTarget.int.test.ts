@@ -1,0 +1,72 @@
+// Break test of the canary levers (finding 1 and 5): each lever acts on the rollout the page showed
+// (its rolloutId), never on one started on the surface since; an abort of a rollout already aborted
+// answers success and says by whom. Through the tRPC router, on real PostgreSQL.
+import { beforeAll, describe, expect, it } from "vitest";
+import { getDb } from "../db/client";
+import { demoFeatureSpec, demoModelBytes } from "../demo/models";
+import { linearRankerOnnx } from "../domain/onnx/linear";
+import { callerAs } from "../testing/callers";
+import { createTestSurface } from "../testing/models";
+
+const tabA = () => callerAs(["ml_engineer", "oncall"], "tab-a@rerank.test");
+const colleague = () => callerAs(["ml_engineer", "oncall"], "colleague@rerank.test");
+const production = async () => (await getDb().modelAlias.findFirstOrThrow({ where: { model: { name: "t-lever-model" }, name: "production" }, include: { version: true } })).version.version;
+
+beforeAll(async () => {
+  await createTestSurface(getDb(), {
+    key: "t-lever", bytes: demoModelBytes("linear"), featureSpec: demoFeatureSpec(),
+    extraVersions: [linearRankerOnnx([1, 1, 1, 1, 1, 1, 1], 0), linearRankerOnnx([2, 1, 1, 1, 1, 1, 1], 0)],
+  });
+});
+
+describe("canary levers act on the rollout the page showed", () => {
+  it("a promote meant for v4 (aborted meanwhile) is a 409 naming how it ended and the v5 running now, and promotes nothing; so are pause and resume", async () => {
+    const shown = await tabA().rollouts.start({ surface: "t-lever", version: 4, steps: [1, 50], reason: "canary v4" });
+    await colleague().rollouts.abort({ surface: "t-lever", rolloutId: shown.id, reason: "v4 hurts CTR" });
+    const now = await colleague().rollouts.start({ surface: "t-lever", version: 5, steps: [1, 50], reason: "canary v5 instead" });
+
+    const refusal = () => ({
+      code: "CONFLICT",
+      message: expect.stringMatching(new RegExp(
+        `^rolloutId: the canary you acted on \\(${shown.id}: t-lever-model v4 on "t-lever", started .+ by tab-a@rerank\\.test\\) ended: aborted by colleague@rerank\\.test at .+ \\("v4 hurts CTR"\\); `
+        + `the rollout running now is ${now.id} \\(v5 at 1 %, running, started .+ by colleague@rerank\\.test\\); reload and check before acting$`,
+      )),
+    });
+    // Before: 200, v5 promoted, and its history said "promoted by hand: v4 looks healthy".
+    await expect(tabA().rollouts.promote({ surface: "t-lever", rolloutId: shown.id, reason: "v4 looks healthy" })).rejects.toMatchObject(refusal());
+    await expect(tabA().rollouts.pause({ surface: "t-lever", rolloutId: shown.id, reason: "hold v4" })).rejects.toMatchObject(refusal());
+    await expect(tabA().rollouts.resume({ surface: "t-lever", rolloutId: shown.id, reason: "go on with v4" })).rejects.toMatchObject(refusal());
+    expect(await production()).toBe(1);
+    expect(await getDb().rollout.findUniqueOrThrow({ where: { id: now.id } })).toMatchObject({ status: "running", currentPercent: 1 });
+    expect(await getDb().promotionHistory.count({ where: { rolloutId: now.id, kind: { in: ["canary_promoted", "canary_paused"] } } })).toBe(0);
+
+    // Aborting the v4 the page showed, already aborted: success saying by whom, and v5 is untouched.
+    const again = await tabA().rollouts.abort({ surface: "t-lever", rolloutId: shown.id, reason: "abort v4" });
+    expect(again.alreadyAborted).toMatchObject({ by: "colleague@rerank.test", reason: "v4 hurts CTR" });
+    expect(await getDb().rollout.findUniqueOrThrow({ where: { id: now.id } })).toMatchObject({ status: "running" });
+    expect(await getDb().auditLog.count({ where: { action: "rollout.aborted", entityId: shown.id } })).toBe(1);
+
+    // A rollout of another surface is refused naming the field.
+    await expect(tabA().rollouts.pause({ surface: "search", rolloutId: now.id, reason: "hold it" })).rejects.toMatchObject({ code: "BAD_REQUEST", message: expect.stringMatching(/^rolloutId: rollout .+ is on "t-lever", not "search"/) });
+    // Scripts may leave rolloutId out: the surface's active rollout.
+    expect(await tabA().rollouts.pause({ surface: "t-lever", reason: "script: hold" })).toMatchObject({ id: now.id, status: "paused" });
+    expect(await tabA().rollouts.resume({ surface: "t-lever", rolloutId: now.id, reason: "go on" })).toMatchObject({ id: now.id, status: "running" });
+  }, 60_000);
+
+  it("two aborts of one rollout at once both succeed (the second says it was already aborted, by whom); one audit row, one history row", async () => {
+    const rollout = await getDb().rollout.findFirstOrThrow({ where: { surface: { key: "t-lever" }, status: "running" } });
+    const results = await Promise.all([
+      tabA().rollouts.abort({ surface: "t-lever", rolloutId: rollout.id, reason: "tab A: abort" }),
+      colleague().rollouts.abort({ surface: "t-lever", rolloutId: rollout.id, reason: "colleague: abort" }),
+    ]);
+    expect(results.every((r) => r.status === "aborted")).toBe(true);
+    const already = results.filter((r) => r.alreadyAborted);
+    expect(already).toHaveLength(1);
+    const winner = results.find((r) => !r.alreadyAborted)!;
+    expect(winner).toBeTruthy();
+    const history = await getDb().promotionHistory.findMany({ where: { rolloutId: rollout.id, kind: "canary_aborted" } });
+    expect(history).toHaveLength(1);
+    expect(already[0]!.alreadyAborted!.by).toBe(history[0]!.actor);
+    expect(await getDb().auditLog.count({ where: { action: "rollout.aborted", entityId: rollout.id } })).toBe(1);
+  }, 60_000);
+});
