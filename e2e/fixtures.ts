@@ -38,9 +38,9 @@ export async function signedInAs(browser: Browser, baseURL: string, name: string
   await page.getByRole("button", { name: "Sign in" }).click();
   await page.waitForURL(/\/account\/password/);
   const own = `${password}-their-own`;
-  await page.getByLabel("One-time password").fill(password);
-  await page.getByLabel("New password", { exact: true }).fill(own);
-  await page.getByLabel("New password again").fill(own);
+  await page.getByRole("textbox", { name: "One-time password" }).fill(password);
+  await page.getByRole("textbox", { name: "New password", exact: true }).fill(own);
+  await page.getByRole("textbox", { name: "New password again" }).fill(own);
   await page.getByRole("button", { name: "Set password and continue" }).click();
   await page.getByTestId("user-menu").waitFor();
   return { page, email, password: own };

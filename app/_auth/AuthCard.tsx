@@ -21,7 +21,7 @@ export function AuthCard({ label, icon, title, subtitle, error, width = 400, onS
           <Stack gap="md">
             <Stack gap={4} align="center">
               {icon}
-              <Title order={2}>{title}</Title>
+              <Title order={2} ta="center">{title}</Title>
               <Text c="dimmed" size="sm" ta="center">{subtitle}</Text>
             </Stack>
             {error && (
