@@ -165,6 +165,29 @@ describe("cross-site protection of cookie-authenticated mutations", () => {
   });
 });
 
+describe("API paths Next.js would answer with its HTML 404 page", () => {
+  // Rollouts break test: DELETE/PATCH/PUT on a model version answered Next's HTML 404.
+  it.each([
+    ["DELETE", "/api/v1/models/search-ranker/versions/3", 404, undefined],
+    ["GET", "/api/v1/nothing-here", 404, undefined],
+    ["GET", "/api/v1/models/search-ranker/versions", 405, "POST"],
+    ["DELETE", "/api/v1/models/search-ranker/versions/3/artifact", 405, "GET, HEAD"],
+    ["POST", "/api/health", 405, "GET, HEAD"],
+    ["PUT", "/api/v1/audit.csv", 405, "GET, HEAD"],
+  ] as const)("%s %s → %s (Allow: %s)", (method, path, status, allow) => {
+    const refusal = refuse(head(method, path, { "content-type": "application/json" }));
+    expect(refusal).toMatchObject({ status });
+    expect(refusal?.headers?.allow).toBe(allow);
+    expect(refusal?.message).toMatch(status === 404 ? /^path: no API endpoint at / : /^method: .* takes /);
+  });
+
+  it("leaves the paths Next.js serves, better-auth's, our own endpoints and pages alone", () => {
+    for (const [method, path] of [["GET", "/api/health"], ["HEAD", "/api/metrics"], ["GET", "/api/v1/ping"], ["GET", "/api/v1/audit.csv"], ["GET", "/api/v1/models/m/versions/2/artifact"], ["POST", "/api/auth/sign-out"], ["GET", "/api/auth/get-session"], ["GET", "/models"], ["GET", "/no-such-page"]] as const) {
+      expect(refuse(head(method, path, { "content-type": "application/json" })), `${method} ${path}`).toBeNull();
+    }
+  });
+});
+
 describe("body limits known from the head", () => {
   it("refuses a declared length over the route's limit with 413, and Next-bound bodies of unknown length with 411", () => {
     expect(refuse(head("POST", "/api/v1/rerank", { "content-type": "application/json", "content-length": "1048577" }))?.status).toBe(413);

@@ -158,6 +158,35 @@ export function routeOf(method: string, pathname: string): Route {
 }
 
 /**
+ * The API paths Next.js serves, with their methods (the route.ts files under app/api; better-auth's take any). A
+ * path under /api/ that is neither ours nor one of these answered Next's HTML 404 page, and a known
+ * path with another method did too (a DELETE of a model version): API callers get JSON instead.
+ */
+const NEXT_API_ROUTES: ReadonlyArray<{ path: RegExp; methods: readonly string[] | "any" }> = [
+  { path: /^\/api\/auth(\/|$)/, methods: "any" },
+  { path: /^\/api\/health\/?$/, methods: ["GET", "HEAD"] },
+  { path: /^\/api\/metrics\/?$/, methods: ["GET", "HEAD"] },
+  { path: /^\/api\/v1\/ping\/?$/, methods: ["GET", "HEAD"] },
+  { path: /^\/api\/v1\/audit\.csv\/?$/, methods: ["GET", "HEAD"] },
+  { path: /^\/api\/v1\/models\/[^/]+\/versions\/[^/]+\/artifact\/?$/, methods: ["GET", "HEAD"] },
+  // Ours (routeOf answers POST): the model upload.
+  { path: UPLOAD_PATH, methods: ["POST"] },
+];
+
+/**
+ * A request under /api/ that no endpoint answers (404 naming the path) or that its endpoint does not
+ * take with this method (405 with Allow, RFC 9110 §15.5.6), or null. Only for requests routeOf sent to
+ * Next.js: our own endpoints answer their own 405s.
+ */
+export function apiPathRefusal(method: string, pathname: string): Refusal | null {
+  if (!pathname.startsWith("/api/")) return null;
+  const route = NEXT_API_ROUTES.find((r) => r.path.test(pathname));
+  if (!route) return { status: 404, code: "NOT_FOUND", message: `path: no API endpoint at ${pathname.slice(0, 120)} (see the README's API reference)` };
+  if (route.methods === "any" || route.methods.includes(method)) return null;
+  return { status: 405, code: "METHOD_NOT_ALLOWED", message: `method: ${pathname.slice(0, 120)} takes ${route.methods.join(", ")}, not ${method.slice(0, 20)}`, headers: { allow: route.methods.join(", ") } };
+}
+
+/**
  * Why a path or query string is refused, or null: a %-escape that is malformed ("%ZZ") or whose bytes
  * are not UTF-8 ("%ED%A0%80", a surrogate), quoted, naming `field` ("path", "query"). Next.js answered
  * such paths with a 500 and logged nothing; a query's were read as U+FFFD (two different ids as one).
@@ -245,7 +274,8 @@ export const NEXT_BODY_LIMIT = 64 * 1024;
 
 /**
  * Every check that needs only the request head, in order: Host (421), a path that is not
- * well-formed (400; an API's query string too), cross-site (403), JSON content type (415), a compressed body (415), declared
+ * well-formed (400; an API's query string too), an API path no endpoint answers (404) or not with
+ * this method (405), cross-site (403), JSON content type (415), a compressed body (415), declared
  * length (413), and a body of unknown length to Next.js (411, since it cannot be bounded while Next reads it). Returns null when the request may proceed; bodies of
  * unknown length to our own routes are bounded while they are read.
  */
@@ -260,6 +290,8 @@ export function refusalFor(head: RequestHead, route: Route, settings: FrontDoorS
   }
   const badPath = pathProblem(head.pathname) ?? (head.query && readsQuery(route, head.pathname) ? escapeProblem(head.query, "query") : null);
   if (badPath) return { status: 400, code: "BAD_REQUEST", message: badPath };
+  const unknownApi = route.kind === "next" ? apiPathRefusal(head.method, head.pathname) : null;
+  if (unknownApi) return unknownApi;
   const crossSite = !crossSiteAllowed(head.method, {
     cookie: one(head.headers.cookie),
     authorization: one(head.headers.authorization),

@@ -282,7 +282,7 @@ export function frontDoorListener(settings: FrontDoorSettings, next: NextHandler
     const refusal = refusalFor({ method, pathname, query: query < 0 ? "" : url.slice(query + 1), headers: req.headers }, route, settings);
     if (refusal) {
       // The body (if any) is never read: close the connection after the answer.
-      return sendRouteError(res, route, refusal.status, { code: refusal.code, message: refusal.message }, { close: method !== "GET" && method !== "HEAD" });
+      return sendRouteError(res, route, refusal.status, { code: refusal.code, message: refusal.message }, { close: method !== "GET" && method !== "HEAD", headers: refusal.headers });
     }
     countRerankAnswer(res, route);
     if (hasBody(req.headers)) {

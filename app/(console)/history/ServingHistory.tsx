@@ -62,6 +62,9 @@ export function ServingHistory({ initialSurface }: { initialSurface: string | nu
           <Card withBorder padding="md" data-testid="history-versions">
             <Title order={5} mb={4}>Versions of {history.data.model ?? "—"} {history.data.alias}</Title>
             <Text size="sm" c="dimmed" mb="xs">Distinct versions, newest first: re-applying the serving version adds none. On-call may roll back to any earlier one (never waits for approval).</Text>
+            {history.data.rollback.unavailable && (
+              <Text size="sm" c="orange.8" mb="xs" data-testid="no-one-click-target">No one-click target: {history.data.rollback.unavailable}.</Text>
+            )}
             {history.data.stints.length === 0 ? (
               <Text size="sm" c="dimmed">No alias move recorded yet.</Text>
             ) : (
