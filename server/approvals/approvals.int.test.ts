@@ -95,13 +95,14 @@ describe("approvals", () => {
     for (const [email, leave, words] of [
       ["leaver@approve.test", (id: string) => db.user.update({ where: { id }, data: { disabled: true } }), "has been disabled since"],
       ["moved-team@approve.test", (id: string) => db.user.update({ where: { id }, data: { roles: ["viewer"] } }), "no longer holds the permission (models.write)"],
+      ["reset@approve.test", (id: string) => db.user.update({ where: { id }, data: { mustChangePassword: true } }), "has had their password reset since"],
     ] as const) {
       const requester = await person(email, ["ml_engineer"]);
       const request = await as(requester).approvals.request({ change: { kind: "alias_move", versionId: v1, alias: "production" }, reason: "before leaving" });
       await leave(requester.id);
       await expect(as(bo).approvals.decide({ id: request.id, approve: true })).rejects.toMatchObject({
         code: "CONFLICT",
-        message: `its requester ${email} ${words}: not applied; someone who holds ${words.startsWith("no longer") ? "it" : "the permission"} files it again if the change is still wanted`,
+        message: `its requester ${email} ${words}: not applied; ${words.startsWith("has had") ? "they (or someone who holds the permission)" : `someone who holds ${words.startsWith("no longer") ? "it" : "the permission"}`} file${words.startsWith("has had") ? "" : "s"} it again if the change is still wanted`,
       });
       expect(await db.changeRequest.findUniqueOrThrow({ where: { id: request.id } })).toMatchObject({ status: "failed", decidedById: bo.id });
       expect(await serving()).toBe(before);

@@ -317,7 +317,7 @@ export async function requestChange(ctx: Ctx, input: { change: ChangePayload; re
  */
 export async function decideChange(ctx: Ctx, input: z.infer<typeof decideChangeSchema>) {
   const person = requester(ctx);
-  const request = await ctx.db.changeRequest.findUnique({ where: { id: input.id }, include: { requestedBy: { select: { email: true, disabled: true, roles: true } }, surface: { select: { key: true } } } });
+  const request = await ctx.db.changeRequest.findUnique({ where: { id: input.id }, include: { requestedBy: { select: { email: true, disabled: true, roles: true, mustChangePassword: true } }, surface: { select: { key: true } } } });
   if (!request) throw new NotFoundError("change request", input.id);
   if (request.requestedById === person.id) throw new ConflictError("id: you cannot approve or reject your own request; another person must");
   const permission = CHANGE_PERMISSION[request.kind];
@@ -371,9 +371,11 @@ export async function decideChange(ctx: Ctx, input: z.infer<typeof decideChangeS
   return decided(reached);
 }
 
-/** Why a request's requester no longer stands behind it (disabled, or without `permission` now), or null. */
-function requesterGone(requester: { email: string; disabled: boolean; roles: string[] }, permission: Permission): string | null {
+/** Why a request's requester no longer stands behind it (disabled, password reset since, or without `permission` now), or null. */
+function requesterGone(requester: { email: string; disabled: boolean; roles: string[]; mustChangePassword: boolean }, permission: Permission): string | null {
   if (requester.disabled) return `its requester ${requester.email} has been disabled since: not applied; someone who holds the permission files it again if the change is still wanted`;
+  // An admin reset their password since (a suspected compromise): who filed it is in doubt.
+  if (requester.mustChangePassword) return `its requester ${requester.email} has had their password reset since: not applied; they (or someone who holds the permission) file it again if the change is still wanted`;
   if (!rolesAllow(toRoles(requester.roles), permission)) return `its requester ${requester.email} no longer holds the permission (${permission}): not applied; someone who holds it files it again if the change is still wanted`;
   return null;
 }

@@ -1,6 +1,6 @@
 import { spawn, execFileSync, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { chownSync, existsSync, lstatSync, mkdirSync, readFileSync, readlinkSync, realpathSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { chownSync, existsSync, linkSync, lstatSync, mkdirSync, readFileSync, readlinkSync, realpathSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import getPort, { portNumbers } from "get-port";
@@ -276,9 +276,10 @@ function claimOwnership(dataDir: string, port: number, log?: (line: string) => v
       // gone: nothing to put back
     }
     if (movedIno !== null && movedIno !== owner.ino) {
-      // A start wrote its claim between the judgement and the move: it is that start's, put it back.
+      // A start wrote its claim between the judgement and the move: it is that start's, put it back —
+      // by a hard link, which fails (EEXIST) rather than overwrite a claim a third start made meanwhile.
       try {
-        renameSync(aside, file);
+        linkSync(aside, file);
       } catch {
         // nothing more to do: the next round reads whatever is there
       }

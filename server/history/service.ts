@@ -3,7 +3,6 @@ import type { Prisma } from "../db/generated/client";
 import { canaryAliasOf } from "../domain/rollouts/canary";
 import { surfacesReachedBy, type SurfaceReached } from "../registry/aliasReach";
 import { defaultRollbackTarget, noDefaultRollbackReason, rollbackOptions, stintsOf, versionAt, type AliasChange, type RegisteredVersion, type RollbackOption, type Stint } from "../domain/rollouts/history";
-import { ROLLOUT_ANALYSIS } from "../audit/actor";
 import { InvalidInputError, NotFoundError } from "../errors";
 
 // Reading the promotion history: what a surface served when, the rollback choices it offers, and
@@ -38,13 +37,14 @@ export interface AliasRollback {
   unavailable: string | null;
 }
 
-/** The model's versions, each with when its latest failed canary ended (a canary_rolled_back row, or canary_aborted by the judge). */
+/** The model's versions, each with when its latest failed canary ended (a canary_rolled_back row: its judge rolled it back). */
 async function versionsWithCanaries(db: Reader, modelId: string): Promise<RegisteredVersion[]> {
   const [versions, failed] = await Promise.all([
     db.modelVersion.findMany({ where: { modelId }, select: { id: true, version: true } }),
     db.promotionHistory.groupBy({
       by: ["toVersionId"],
-      where: { modelId, OR: [{ kind: "canary_rolled_back" }, { kind: "canary_aborted", actor: ROLLOUT_ANALYSIS.name }] },
+      // Rolled back by its judge: a quality failure. Not an abort (by a person, or by the judge because the alias moved under it).
+      where: { modelId, kind: "canary_rolled_back" },
       _max: { ts: true },
     }),
   ]);

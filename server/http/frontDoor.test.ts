@@ -1,6 +1,8 @@
+import { readdirSync, readFileSync } from "node:fs";
+import path from "node:path";
 import { describe, expect, it } from "vitest";
 import {
-  clientAddress, crossSiteAllowed, defaultAllowedHosts, frontDoorSettings, hostAllowed, isJsonContentType, refusalFor, routeOf, securityHeaders, splitHost,
+  apiPathRefusal, clientAddress, crossSiteAllowed, defaultAllowedHosts, frontDoorSettings, hostAllowed, isJsonContentType, refusalFor, routeOf, securityHeaders, splitHost,
   type FrontDoorSettings, type RequestHead,
 } from "./frontDoor";
 
@@ -179,6 +181,29 @@ describe("API paths Next.js would answer with its HTML 404 page", () => {
     expect(refusal).toMatchObject({ status });
     expect(refusal?.headers?.allow).toBe(allow);
     expect(refusal?.message).toMatch(status === 404 ? /^path: no API endpoint at / : /^method: .* takes /);
+  });
+
+  it("covers every route handler under app/api with the methods it exports (a new one must be added to NEXT_API_ROUTES)", () => {
+    const handlers: Array<{ path: string; methods: string[] }> = [];
+    const walk = (dir: string) => {
+      for (const entry of readdirSync(dir, { withFileTypes: true })) {
+        const full = path.join(dir, entry.name);
+        if (entry.isDirectory()) walk(full);
+        else if (entry.name === "route.ts") {
+          const text = readFileSync(full, "utf8");
+          const methods = [...text.matchAll(/export (?:async function|function|const) (GET|POST|PUT|PATCH|DELETE|HEAD)\b|export const \{([^}]+)\}/g)].flatMap((m) => (m[1] ? [m[1]] : m[2]!.split(",").map((x) => x.trim())));
+          // A sample URL: dynamic segments filled in ([...all] → a two-segment path).
+          const url = "/" + path.relative("app", path.dirname(full)).split(path.sep).map((seg) => (seg.startsWith("[...") ? "sign-in/email" : seg.startsWith("[") ? "x" : seg)).join("/");
+          handlers.push({ path: url, methods });
+        }
+      }
+    };
+    walk(path.join("app", "api"));
+    expect(handlers.length).toBeGreaterThanOrEqual(6);
+    for (const { path: url, methods } of handlers) {
+      expect(methods.length, url).toBeGreaterThan(0);
+      for (const method of methods) expect(apiPathRefusal(method, url), `${method} ${url}`).toBeNull();
+    }
   });
 
   it("leaves the paths Next.js serves, better-auth's, our own endpoints and pages alone", () => {

@@ -399,6 +399,12 @@ export async function rollbackSurface(db: Db, input: { surface: string; reason: 
   const what = `rollback of ${surface.key} refused`;
   // What served when the request arrived: only to tell another rollback of that state from any other move.
   const arrived = await servingVersion(db, model.id, alias);
+  // The target is opened before the transaction (a large model takes seconds to open, and the
+  // transaction holds the rollouts' and the model's locks): the check under the lock below then finds
+  // it open, unless the alias moved meanwhile and the target changed with it.
+  const ahead = await rollbackChoices(db, model.id, alias, arrived?.id ?? null);
+  const expected = input.toVersion !== undefined ? ahead.options.find((o) => o.version === input.toVersion) : ahead.target;
+  if (expected) await checkOpens(model.name, alias, expected, input.toVersion !== undefined ? "toVersion" : "rollback target");
   return db.$transaction(async (tx) => {
     // A rollout judged against this alias is aborted by the move (servingAliasGuard.ts): its rows are
     // locked first, then the model's, as the judge locks them. From here no one else moves the alias.
@@ -455,5 +461,8 @@ export async function rollbackSurface(db: Db, input: { surface: string; reason: 
       actor: actor.name, reason: input.reason,
     });
     return { surface: surface.key, surfaces, alias, model: model.name, version: to.version, aborted: aborted.map((r) => ({ ...r, status: "aborted", abortedFrom: r.status, description: describeAborted(r) })) };
-  });
+  }, { timeout: ROLLBACK_TRANSACTION_MS });
 }
+
+/** The longest a rollback's transaction may take: a target that changed under the lock is opened there (seconds for a large model). */
+const ROLLBACK_TRANSACTION_MS = 60_000;

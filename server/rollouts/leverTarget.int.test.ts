@@ -43,6 +43,8 @@ describe("canary levers act on the rollout the page showed", () => {
     // Aborting the v4 the page showed, already aborted: success saying by whom, and v5 is untouched.
     const again = await tabA().rollouts.abort({ surface: "t-lever", rolloutId: shown.id, reason: "abort v4" });
     expect(again.alreadyAborted).toMatchObject({ by: "colleague@rerank.test", reason: "v4 hurts CTR" });
+    // …and says what runs now (review: a stale page's abort read as "the canary is gone" while v5 ran).
+    expect(again.alreadyAborted!.runningNow).toMatch(new RegExp(`^the rollout running now is ${now.id} \\(v5 at 1 %, running, started .+ by colleague@rerank\\.test\\)$`));
     expect(await getDb().rollout.findUniqueOrThrow({ where: { id: now.id } })).toMatchObject({ status: "running" });
     expect(await getDb().auditLog.count({ where: { action: "rollout.aborted", entityId: shown.id } })).toBe(1);
 

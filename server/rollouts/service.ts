@@ -1,6 +1,7 @@
 import { ROLLOUT_ANALYSIS, type Actor } from "../audit/actor";
 import { recordAudit } from "../audit/record";
 import { env } from "../config";
+import { connectClient } from "../db/pgClient";
 import type { Db } from "../db/client";
 import { Prisma } from "../db/generated/client";
 import { subjects } from "../domain/audit/subject";
@@ -73,25 +74,29 @@ export function queueJudge(tx: Prisma.TransactionClient | Db, rolloutId: string,
   return enqueueInTransaction(tx, "rollout.judge", { rolloutId }, { jobKey: judgeJobKey(rolloutId), jobKeyMode: mode, runAt: new Date(Date.now() + env().ROLLOUT_TICK_MS) });
 }
 
-/** The longest one judge of a rollout may hold its lock; past it the judge's transaction ends (the job fails and is retried). */
-const JUDGE_LOCK_MS = 15 * 60_000;
-
 /**
  * Runs `judge` while holding the rollout's judge lock, or returns null at once without running it
  * when another judge of the same rollout holds it: at most one judge per rollout runs, whichever
  * process's worker took the job, while other rollouts' judges run in parallel. The lock is a
- * transaction-scoped advisory lock, so it ends with the judge, and with its connection if the
- * process dies mid-run (the next tick judges at once). Why not graphile-worker's serialisation: a job
- * key whose job is running (locked) makes add_job create a second job (job_key_mode, documented), and
- * a named queue (queue_name) stays locked by a killed worker until graphile-worker 0.17 resets it,
- * 4 hours later (dist/sql/resetLockedAt.js): failover.int.test.ts then never sees the survivor judge.
+ * session-level advisory lock on a connection of its own, outside the Prisma pool (a transaction held
+ * open in the pool for the judge's whole run parked a pool connection per judge, and with a small
+ * DATABASE_POOL_SIZE the judges' own queries waited for connections the locks held); it is released
+ * when the judge ends, and with the connection if the process dies mid-run (the next tick judges at
+ * once). Why not graphile-worker's serialisation: a job key whose job is running (locked) makes
+ * add_job create a second job (job_key_mode, documented), and a named queue (queue_name) stays
+ * locked by a killed worker until graphile-worker 0.17 resets it, 4 hours later
+ * (dist/sql/resetLockedAt.js): failover.int.test.ts then never sees the survivor judge.
  */
-export async function withJudgeLock<T>(db: Db, rolloutId: string, judge: () => Promise<T>): Promise<T | null> {
-  return db.$transaction(async (tx) => {
-    const [row] = await tx.$queryRaw<Array<{ locked: boolean }>>`SELECT pg_try_advisory_xact_lock(hashtext('rollout.judge'), hashtext(${rolloutId})) AS locked`;
-    if (!row?.locked) return null;
-    return judge();
-  }, { timeout: JUDGE_LOCK_MS, maxWait: 10_000 });
+export async function withJudgeLock<T>(_db: Db, rolloutId: string, judge: () => Promise<T>): Promise<T | null> {
+  const client = await connectClient({ connectionString: env().DATABASE_URL! });
+  try {
+    const { rows } = await client.query<{ locked: boolean }>("SELECT pg_try_advisory_lock(hashtext('rollout.judge'), hashtext($1)) AS locked", [rolloutId]);
+    if (!rows[0]?.locked) return null;
+    return await judge();
+  } finally {
+    // Ending the session releases its advisory locks.
+    await client.end().catch(() => {});
+  }
 }
 
 /** Another surface's running or paused rollout on the same model and serving alias. */
@@ -447,21 +452,26 @@ const ENDED_AS: Record<string, string> = { canary_promoted: "promoted", canary_r
  */
 async function endedRefusal(db: Db | Prisma.TransactionClient, rollout: LoadedRollout): Promise<ConflictError> {
   const versionOf = (id: string) => rollout.model.versions.find((v) => v.id === id)?.version ?? "?";
-  const [ending, now, row] = await Promise.all([
+  const [ending, running, row] = await Promise.all([
     endingOf(db, rollout.id),
-    db.rollout.findFirst({ where: { surfaceId: rollout.surfaceId, status: { in: [...ACTIVE] } }, select: { id: true, status: true, toVersionId: true, currentPercent: true, startedAt: true, createdBy: true } }),
+    runningNowOf(db, rollout),
     db.rollout.findUnique({ where: { id: rollout.id }, select: { status: true, endedAt: true } }),
   ]);
   const status = row?.status ?? rollout.status;
   const how = ending
     ? `${ENDED_AS[ending.kind] ?? status} by ${ending.actor} at ${ending.ts.toISOString()}${ending.reason ? ` ("${ending.reason}")` : ""}`
     : `${status}${row?.endedAt ? ` at ${row.endedAt.toISOString()}` : ""}`;
-  const running = now
-    ? `the rollout running now is ${now.id} (v${versionOf(now.toVersionId)} at ${now.currentPercent} %, ${now.status}, started ${now.startedAt.toISOString()} by ${now.createdBy})`
-    : `no rollout is running on "${rollout.surface.key}" now`;
   return new ConflictError(
-    `rolloutId: the canary you acted on (${rollout.id}: ${rollout.model.name} v${versionOf(rollout.toVersionId)} on "${rollout.surface.key}", started ${rollout.startedAt.toISOString()} by ${rollout.createdBy}) ended: ${how}; ${running}; reload and check before acting`,
+    `rolloutId: the canary you acted on (${rollout.id}: ${rollout.model.name} v${versionOf(rollout.toVersionId)} on "${rollout.surface.key}", started ${rollout.startedAt.toISOString()} by ${rollout.createdBy}) ended: ${how}; ${running ?? `no rollout is running on "${rollout.surface.key}" now`}; reload and check before acting`,
   );
+}
+
+/** The rollout running (or paused) on `rollout`'s surface now, in words, or null when none is. */
+async function runningNowOf(db: Db | Prisma.TransactionClient, rollout: LoadedRollout): Promise<string | null> {
+  const now = await db.rollout.findFirst({ where: { surfaceId: rollout.surfaceId, status: { in: [...ACTIVE] } }, select: { id: true, status: true, toVersionId: true, currentPercent: true, startedAt: true, createdBy: true } });
+  if (!now) return null;
+  const version = rollout.model.versions.find((v) => v.id === now.toVersionId)?.version ?? "?";
+  return `the rollout running now is ${now.id} (v${version} at ${now.currentPercent} %, ${now.status}, started ${now.startedAt.toISOString()} by ${now.createdBy})`;
 }
 
 /**
@@ -527,12 +537,13 @@ export interface AlreadyAborted {
   by: string;
   at: Date;
   reason: string | null;
+  /** Another rollout running on the surface now, in words (a stale page's abort must not read as "the canary is gone"), or null. */
+  runningNow: string | null;
 }
 
 async function alreadyAborted(tx: Prisma.TransactionClient, rollout: LoadedRollout) {
-  const ending = await endingOf(tx, rollout.id);
-  const row = await tx.rollout.findUniqueOrThrow({ where: { id: rollout.id } });
-  const already: AlreadyAborted = { by: ending?.actor ?? "unknown", at: ending?.ts ?? row.endedAt ?? new Date(), reason: ending?.reason ?? null };
+  const [ending, row, runningNow] = await Promise.all([endingOf(tx, rollout.id), tx.rollout.findUniqueOrThrow({ where: { id: rollout.id } }), runningNowOf(tx, rollout)]);
+  const already: AlreadyAborted = { by: ending?.actor ?? "unknown", at: ending?.ts ?? row.endedAt ?? new Date(), reason: ending?.reason ?? null, runningNow };
   return { ...row, alreadyAborted: already };
 }
 

@@ -64,17 +64,28 @@ describe("FairQueue (start-time fair queuing, Goyal et al. 1996)", () => {
     expect(drain(queue)).toEqual(["h-new", "n1"]);
   });
 
-  it("a withdrawn item keeps its caller's charge (no queue jumping by withdrawing), and take/remove of unknown items are false", () => {
+  it("refunds a withdrawn item's cost (expired requests are no debt), never below the work being served; take/remove of unknown items are false", () => {
     const queue = new FairQueue<string>();
     queue.push("a", 50, "a1");
     queue.push("b", 10, "b1");
     expect(queue.remove("a1")).toBe(true);
     expect(queue.remove("a1")).toBe(false);
     expect(queue.take("zz")).toBe(false);
-    queue.push("a", 10, "a2"); // start 50 (a's finish tag), behind b's next
+    queue.push("a", 10, "a2"); // start 0 again (refunded), ties b1 and came later
     queue.push("b", 10, "b2"); // start 10
-    expect(drain(queue)).toEqual(["b1", "b2", "a2"]);
+    expect(drain(queue)).toEqual(["b1", "a2", "b2"]);
     expect(queue.size).toBe(0);
+  });
+
+  it("does not starve a caller whose requests expired while another kept the server busy (review: they were charged as debt)", () => {
+    const queue = new FairQueue<string>();
+    queue.charge("busy", 100); // the server is busy with b's work
+    for (let i = 0; i < 40; i++) queue.push("a", 100, `a${i}`);
+    for (let i = 0; i < 40; i++) queue.remove(`a${i}`); // all expired unserved
+    queue.push("busy", 100, "busy-1");
+    queue.push("a", 10, "a-new");
+    // a's new request starts at v (0), ahead of busy's next (100): not behind 4,000 pairs of debt.
+    expect(drain(queue)).toEqual(["a-new", "busy-1"]);
   });
 
   it("charges work the server took at once: that caller's next item waits its turn", () => {

@@ -17,8 +17,12 @@ interface Entry<T> {
   item: T;
   caller: string;
   start: number;
+  cost: number;
   seq: number;
 }
+
+/** A cost as charged: a non-finite or non-positive one counts as 1. */
+const costOf = (cost: number) => (Number.isFinite(cost) && cost > 0 ? cost : 1);
 
 export class FairQueue<T> {
   /** Waiting entries, in service order (start tag, then arrival). */
@@ -39,7 +43,7 @@ export class FairQueue<T> {
    */
   push(caller: string, cost: number, item: T): void {
     const start = this.tag(caller, cost);
-    const entry: Entry<T> = { item, caller, start, seq: this.seq++ };
+    const entry: Entry<T> = { item, caller, start, cost: costOf(cost), seq: this.seq++ };
     // Insert after every entry with a smaller or equal start tag (arrival order among equals).
     let lo = 0;
     let hi = this.waiting.length;
@@ -74,14 +78,18 @@ export class FairQueue<T> {
   }
 
   /**
-   * Withdraws `item` unserved (its caller gave up): false when it is not waiting. Its caller keeps
-   * the finish tag it was given (SFQ charges work on arrival), so withdrawing cannot be used to jump
-   * the queue.
+   * Withdraws `item` unserved (its caller gave up, its start deadline passed): false when it is not
+   * waiting. Its cost is refunded (the caller's finish tag goes back by it, never below v): a caller
+   * whose requests expired while another kept the server busy would otherwise carry their cost as debt
+   * and starve behind it (each new request queued behind the debt, expired, and added to it). Start
+   * tags are never below v, so a refund cannot put the caller ahead of work already being served.
    */
   remove(item: T): boolean {
     const at = this.waiting.findIndex((entry) => entry.item === item);
     if (at < 0) return false;
-    this.waiting.splice(at, 1);
+    const [entry] = this.waiting.splice(at, 1);
+    const finish = this.finish.get(entry!.caller);
+    if (finish !== undefined) this.finish.set(entry!.caller, Math.max(this.virtualTime, finish - entry!.cost));
     return true;
   }
 
@@ -103,7 +111,7 @@ export class FairQueue<T> {
   /** Gives `caller`'s next item its start tag and records its finish tag. */
   private tag(caller: string, cost: number): number {
     const start = Math.max(this.virtualTime, this.finish.get(caller) ?? 0);
-    const end = start + (Number.isFinite(cost) && cost > 0 ? cost : 1);
+    const end = start + costOf(cost);
     this.finish.set(caller, end);
     this.maxFinish = Math.max(this.maxFinish, end);
     return start;

@@ -91,7 +91,7 @@ export interface RegisteredVersion {
   versionId: string;
   version: number;
   /**
-   * When its latest failed canary ended (rolled back by the judge, or aborted by the judge); null or
+   * When its latest failed canary ended (its judge rolled it back); null or
    * absent: none failed. A canary that failed after the version last served says it is bad now.
    */
   canaryFailedAt?: Date | null;
@@ -112,7 +112,7 @@ export type SkippedReason = "rolled_back_from" | "canary_failed";
 /**
  * The versions the alias served before, newest first, each with why it is or is not a one-click
  * target: skipped when its latest stint ended in a rollback, or when a canary of it failed after
- * that stint (its judge rolled it back or aborted it).
+ * that stint (its judge rolled it back).
  */
 function servedCandidates(stints: readonly Stint[], currentVersionId: string, registered: readonly RegisteredVersion[]) {
   const failedAt = new Map(registered.filter((v) => v.canaryFailedAt).map((v) => [v.versionId, v.canaryFailedAt!]));

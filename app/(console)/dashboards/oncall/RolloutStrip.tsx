@@ -181,7 +181,7 @@ function RolloutLeverModal({ lever, rollout, onClose }: { lever: Exclude<Lever, 
   const request = useMutation(trpc.approvals.request.mutationOptions({ onSuccess: (r) => done.onSuccess(`Approval requested: ${r.summary}`), onError: done.onError }));
   const abort = useMutation(trpc.rollouts.abort.mutationOptions({
     onSuccess: (r) => (r.alreadyAborted
-      ? done.onSuccess(`Already aborted: the canary on ${rollout.surface} was aborted by ${r.alreadyAborted.by} at ${new Date(r.alreadyAborted.at).toLocaleString()}`)
+      ? done.onSuccess(`Already aborted: the canary on ${rollout.surface} was aborted by ${r.alreadyAborted.by} at ${new Date(r.alreadyAborted.at).toLocaleString()}${r.alreadyAborted.runningNow ? `; ${r.alreadyAborted.runningNow}` : ""}`)
       : ok()),
     onError: done.onError,
   }));
