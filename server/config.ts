@@ -156,7 +156,7 @@ export const SETTINGS = {
     defaultDoc: "the listen address, `localhost`, `127.0.0.1`, `[::1]` on the listen port",
   }),
   TRUST_PROXY: choice(["off", "on"], { default: "off", doc: "`on` behind a reverse proxy or load balancer: the client address (sign-in limits, audit trail) is the one it appended to `X-Forwarded-For`, not the socket's" }),
-  SIGN_IN_ATTEMPTS_PER_MINUTE: integer({ min: 1, max: 10_000, default: 5, doc: "sign-in attempts (successful or not) a client address may make per minute, counted in PostgreSQL across replicas; more get 429" }),
+  SIGN_IN_ATTEMPTS_PER_MINUTE: integer({ min: 1, max: 10_000, default: 5, doc: "sign-in attempts (successful or not) a client address may make per minute, counted in PostgreSQL across replicas; more get 429. Password changes (which check the current password) are limited alike" }),
   RERANK_DEV: flag({ default: false, defaultDoc: "`0`", doc: "set by `npm run dev` for its server process: Next.js in development mode (hot reload)" }),
   PUBLIC_URL: setting<string | undefined>(httpUrl, "an http:// or https:// URL without query or fragment, such as https://rerank.example.com", {
     doc: "the address users reach the console at, behind a proxy (links in messages, allowed origin of sign-in)",
