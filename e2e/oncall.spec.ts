@@ -91,7 +91,7 @@ test("start a canary on search, watch its share, abort it", async ({ page, reque
   const dialog = page.getByRole("dialog");
   await dialog.getByLabel("Version").click();
   await page.getByRole("option", { name: "v3" }).click();
-  await dialog.getByLabel("Steps (% of traffic)").fill("50");
+  await dialog.getByLabel("Steps (% of traffic not in an experiment)").fill("50");
   // Far more than this test sends: the analysis keeps waiting, nothing is promoted.
   await dialog.getByLabel("Requests per arm before each step is judged").fill("100000");
   await dialog.getByLabel("Reason (kept in the audit trail)").fill("e2e: try v3 on search");
