@@ -219,7 +219,7 @@ test("a surface with no one-click rollback target says why and links to Serving 
   const card = page.getByTestId(`surface-${stuck.key}`);
   await expect(card.getByTestId("rollback-button")).toBeDisabled();
   const note = card.getByTestId("rollback-unavailable");
-  await expect(note).toContainText("No earlier version to roll back to from here");
+  await expect(note).toContainText("No one-click target: no earlier version served this alias");
   await expect(note.getByRole("link", { name: /Serving history/ })).toHaveAttribute("href", `/history?surface=${stuck.key}`);
   await note.scrollIntoViewIfNeeded();
   await page.screenshot({ path: "e2e/screenshots/oncall-rollback-unavailable.png" });
