@@ -114,7 +114,8 @@ test("security headers are on pages, tRPC, the serving API, route handlers and a
     ["page /", await request.get("/")],
     ["tRPC query", await request.get(`/api/trpc/surfaces.list?input=${encodeURIComponent(JSON.stringify({ json: null }))}`)],
     ["POST /api/v1/rerank", await request.post("/api/v1/rerank", { data: valid })],
-    ["GET /api/health (a Next route handler)", await request.get("/api/health")],
+    ["GET /api/health (the front door's own)", await request.get("/api/health")],
+    ["GET /api/v1/ping (a Next route handler, on the pages thread)", await request.get("/api/v1/ping")],
     ["404 page", await request.get("/no-such-page")],
   ];
   for (const [what, response] of responses) expectSecurityHeaders(response.headers(), what);
@@ -216,14 +217,15 @@ test("POST /api/v1/events and tRPC events.record give the same answers for the s
   }
 });
 
-test("one serving state per process: an event sent over HTTP validates against a request served over tRPC, and Next's /api/metrics counts both", async ({ request }) => {
+test("one serving state per process: an event sent over HTTP validates against a request served over tRPC, /api/metrics counts both, and Next.js runs on its own thread", async ({ request }) => {
   const served = await request.post("/api/trpc/rerank.rank", { data: { json: { ...valid, userKey: "e2e-shared-state" } } });
   expect(served.status()).toBe(200);
   const body = (await served.json()).result.data.json;
   const events = await request.post("/api/v1/events", { data: { events: [{ eventId: `e2e-shared-${Date.now()}`, requestId: body.requestId, type: "click", itemId: body.items[1].id, position: 2 }] } });
   expect(await events.json()).toEqual({ accepted: 1, duplicates: 0, rejected: [] });
-  // /api/metrics is a Next route handler (Next's bundle): it sees the requests and events the front door served.
   const metrics = await (await request.get("/api/metrics")).text();
   expect(metrics).toMatch(/rerank_requests_total\{surface="search",outcome="model"\} [1-9]/);
   expect(metrics).toMatch(/rerank_outcome_events_total\{type="click"\} [1-9]/);
+  // The pages are Next's, on a thread of each server process (server/http/pagesThread.ts), not in the serving thread's isolate.
+  expect(metrics).toMatch(/^rerank_pages_thread_up [1-9]/m);
 });

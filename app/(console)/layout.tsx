@@ -1,7 +1,5 @@
-import { headers } from "next/headers";
 import type { ReactNode } from "react";
-import { whoAmI } from "@/server/auth/service";
-import { createContext } from "@/server/trpc";
+import { serverCaller } from "@/server/caller";
 import { AccessProvider } from "../_auth/AccessProvider";
 import { RedirectToSignIn } from "../_auth/RedirectToSignIn";
 import { ConsoleShell } from "../_components/ConsoleShell";
@@ -11,7 +9,7 @@ export const dynamic = "force-dynamic";
 
 /** The console is for signed-in people: anyone else goes to the sign-in page, then comes back. */
 export default async function ConsoleLayout({ children }: { children: ReactNode }) {
-  const me = whoAmI(await createContext({ headers: new Headers(await headers()) }));
+  const me = await (await serverCaller()).auth.me();
   if (!me) return <RedirectToSignIn />;
   return (
     <AccessProvider me={me}>

@@ -7,17 +7,22 @@ import { warmServing } from "../rerank/warm";
 // framework in between (same JSON parsing and validation as the real endpoint). Any GET is the
 // ping (GET /api/v1/ping in the app), to compare Next's fixed cost per request.
 //
-// `--with-next` (after the port): the same server with Next.js prepared in its process and answering every GET
-// (the app's own GET /api/v1/ping): what the console's process carries for Next.js alone — its
-// modules and heap, its patches of process.nextTick, setImmediate, Date, Math.random and crypto,
-// its AsyncLocalStorage hooks on every promise once it has served a request — without the front
-// door. bench:serving compares the rerank's CPU against it (section i). (An argument, not an environment
+// `--with-next` (after the port): the same server with Next.js on a thread of its process answering
+// every GET (the app's own GET /api/v1/ping), as the console runs it (server/http/pagesThread.ts):
+// what the console's serving thread carries for Next.js, without the front door.
+// `--with-next-in-process`: Next.js prepared in the serving thread's isolate instead (the console
+// until 2026-12-01): its modules and heap, its patches of process.nextTick, setImmediate, Date,
+// Math.random and crypto, its AsyncLocalStorage hooks on every promise once it has served a request.
+// bench:serving compares the rerank's CPU against both (section i). (An argument, not an environment
 // variable: server/config.ts is the one reader of the environment.)
 
 const port = Number(process.argv[2] ?? 3199);
 
-let nextHandler: ((req: http.IncomingMessage, res: http.ServerResponse) => Promise<void>) | null = null;
+let nextHandler: ((req: http.IncomingMessage, res: http.ServerResponse) => unknown) | null = null;
 if (process.argv[3] === "--with-next") {
+  const { startPagesThread } = await import("../http/pagesThread");
+  nextHandler = (await startPagesThread({ next: { hostname: "127.0.0.1", port, dir: process.cwd() }, log: console.log })).handler;
+} else if (process.argv[3] === "--with-next-in-process") {
   const { default: next } = await import("next");
   const app = next({ dev: false, hostname: "127.0.0.1", port, dir: process.cwd() });
   await app.prepare();

@@ -274,17 +274,24 @@ async function main() {
     // (i) Where the console's extra CPU per request goes: two servers take the same paced load at the
     // same time (so a drift in the machine's speed falls on both), which one's load starts first
     // alternating by block; each block gives each server's main-thread CPU per request, and the pair's
-    // ratio. Telemetry off on all three, so the rerank path alone is compared: bare node:http, the same
-    // with Next.js prepared in its process and answering its GETs (bareServer.ts --with-next), and the console.
-    const nextBarePort = await freePort();
-    const nextBareChild = await startServer(["--import", "tsx", "server/bench/bareServer.ts", String(nextBarePort), "--with-next"], { DATABASE_URL: database.url, TELEMETRY_DISABLED: "1", NODE_ENV: "production" }, nextBarePort);
-    children.push(nextBareChild);
-    const nextBareUrl = `http://127.0.0.1:${nextBarePort}/`;
-    await load(nextBareUrl, body, { duration: 3 });
+    // ratio. Telemetry off on all four, so the rerank path alone is compared: bare node:http, the same
+    // with Next.js on a thread of its process answering its GETs as the console runs it (bareServer.ts
+    // --with-next), the same with Next.js in the serving thread's isolate (--with-next-in-process: the
+    // console until 2026-12-01), and the console.
+    const bareWith = async (option: string) => {
+      const port = await freePort();
+      const child = await startServer(["--import", "tsx", "server/bench/bareServer.ts", String(port), option], { DATABASE_URL: database.url, TELEMETRY_DISABLED: "1", NODE_ENV: "production" }, port);
+      children.push(child);
+      const url = `http://127.0.0.1:${port}/`;
+      await load(url, body, { duration: 3 });
+      return { pid: child.pid!, url };
+    };
+    const bareWithNext = await bareWith("--with-next");
+    const bareWithNextInProcess = await bareWith("--with-next-in-process");
     const cpuRate = Math.max(1, Math.floor(bareRps / 4));
     const cpuBlockS = QUICK ? 2 : 4;
     const CPU_BLOCKS = QUICK ? 6 : 12;
-    const sides = { bare: { pid: bareOffChild.pid!, url: bareOffUrl }, bareWithNext: { pid: nextBareChild.pid!, url: nextBareUrl }, console: { pid: offChild.pid!, url: offUrl } };
+    const sides = { bare: { pid: bareOffChild.pid!, url: bareOffUrl }, bareWithNext, bareWithNextInProcess, console: { pid: offChild.pid!, url: offUrl } };
     const cpuPairs = async (reference: keyof typeof sides, test: keyof typeof sides): Promise<CpuPair[]> => {
       const [ref, tst] = [sides[reference], sides[test]];
       const run = (side: typeof ref) => pacedLoad(side.url, { body, rate: cpuRate, durationS: cpuBlockS, headers: auth });
@@ -299,8 +306,9 @@ async function main() {
     };
     const cpuShares = {
       consoleOverBare: cpuRatio(await cpuPairs("bare", "console")),
-      nextInProcess: cpuRatio(await cpuPairs("bare", "bareWithNext")),
+      nextOnThread: cpuRatio(await cpuPairs("bare", "bareWithNext")),
       frontDoor: cpuRatio(await cpuPairs("bareWithNext", "console")),
+      nextInProcess: cpuRatio(await cpuPairs("bare", "bareWithNextInProcess")),
     };
 
     // Next's own floor: an empty route handler (GET /api/v1/ping) against the bare server's ping.
@@ -349,8 +357,9 @@ async function main() {
     const ratioLine = (f: PairedFigure) => `×${f.estimate.toFixed(3)}${f.interval ? ` [${f.interval.lower.toFixed(3)}, ${f.interval.upper.toFixed(3)}]` : ""}`;
     console.log(`  (i) where the console's extra CPU per request goes (event-loop thread, telemetry off; ${CPU_BLOCKS} blocks of ${cpuBlockS} s, two servers under ${cpuRate} req/s each at once):`);
     console.log(`      console / bare node:http                          ${ratioLine(cpuShares.consoleOverBare)}   ≥ ${pct(CONSOLE_RATIO_TARGET)} of bare's throughput needs ≤ ×${(1 / CONSOLE_RATIO_TARGET).toFixed(3)}: ${cpuShares.consoleOverBare.verdict}`);
-    console.log(`      Next.js in the process (bare + Next.js / bare)    ${ratioLine(cpuShares.nextInProcess)}   (no request of ours passes through it)`);
-    console.log(`      the front door (console / bare + Next.js)         ${ratioLine(cpuShares.frontDoor)}   (Host, CSRF, content-type and size checks, the key check, security headers, error mapping)`);
+    console.log(`      Next.js on its thread (bare + pages thread / bare) ${ratioLine(cpuShares.nextOnThread)}   (no request of ours passes through it; as the console runs it)`);
+    console.log(`      the front door (console / bare + pages thread)    ${ratioLine(cpuShares.frontDoor)}   (Host, CSRF, content-type and size checks, the key check, security headers, error mapping)`);
+    console.log(`      Next.js in the serving thread instead (/ bare)    ${ratioLine(cpuShares.nextInProcess)}   (its isolate's heap, patched timers and AsyncLocalStorage hooks: why it has a thread of its own)`);
     console.log(`  (g) WORKERS=2 (node:cluster)         ${fmt(twoWorkersRps, " req/s")}   vs ${fmt(nextRps, " req/s")} with 1 worker (×${(twoWorkersRps / nextRps).toFixed(2)}; rounds ${rounds.map((r) => `${r.twoWorkers.toFixed(0)}/${r.next.toFixed(0)}`).join(", ")})`);
     console.log(`      as measured: PostgreSQL, the load generator and the other servers share these ${CORES} cores`);
     console.log(`  (h) tracing on (sampled, ${settings().OTEL_TRACES_SAMPLER} ${settings().OTEL_TRACES_SAMPLER_ARG})  ${fmt(tracedRps, " req/s")}   costs ${(100 * tracingCost).toFixed(1)}% of (c) (median of paired rounds); ${spansReceived} spans exported for ~${tracedRequests.toFixed(0)} requests (7 spans per traced request)`);
@@ -381,7 +390,8 @@ async function main() {
       telemetry: { pairs: TELEMETRY_PAIRS, blockS: BLOCK_S, console: { ...consoleTelemetry, blocks: pairs.console }, bare: { ...bareTelemetry, blocks: pairs.bare } },
       // CPU µs per request: the server's process tree and PostgreSQL's backends for the benchmark's database.
       cpuPerRequestUs: cpuPerRequest,
-      // (i) Main-thread CPU per request, ratios of servers loaded at once: console / bare, Next.js in the process (bare + Next.js / bare), the front door (console / bare + Next.js).
+      // (i) Main-thread CPU per request, ratios of servers loaded at once: console / bare, Next.js on its thread (bare + pages thread / bare),
+      // the front door (console / bare + pages thread), Next.js in the serving thread's isolate (bare + Next.js in process / bare).
       cpuShares: { rate: cpuRate, blockS: cpuBlockS, ...cpuShares },
       tracing: { sampler: settings().OTEL_TRACES_SAMPLER, ratio: settings().OTEL_TRACES_SAMPLER_ARG, rps: tracedRps, cost: tracingCost, spansExported: spansReceived },
       pipelineMs: pipeline, sessionRunUs: raw * 1000,

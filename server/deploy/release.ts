@@ -1,6 +1,7 @@
 import { existsSync } from "node:fs";
 import path from "node:path";
 import { parseEnv } from "../config";
+import { routeOf } from "../http/frontDoor";
 import { unknownVariables } from "./files";
 
 // What the console needs of a rendered Helm release (deploy/helm/rerank-console), beyond the
@@ -47,7 +48,9 @@ export function consoleProblems(objects: Obj[], options: { existingSecret?: stri
   const probe = (p: string) => container[p]?.httpGet?.path;
   if (probe("readinessProbe") !== "/api/health") problems.push(`readinessProbe path is ${probe("readinessProbe")}, expected /api/health`);
   if (probe("livenessProbe") !== "/api/v1/ping") problems.push(`livenessProbe path is ${probe("livenessProbe")}, expected /api/v1/ping`);
-  for (const route of ["app/api/health/route.ts", "app/api/v1/ping/route.ts"]) if (!existsSync(path.join(root, route))) problems.push(`${route} is missing: the probes would fail`);
+  // /api/health is the front door's own (server/http/frontDoor.ts routeOf); the ping is a Next.js route handler.
+  if (routeOf("GET", "/api/health").kind !== "health") problems.push("the front door no longer answers /api/health: the readiness probe would fail");
+  if (!existsSync(path.join(root, "app/api/v1/ping/route.ts"))) problems.push("app/api/v1/ping/route.ts is missing: the liveness probe would fail");
   if (pod.spec.securityContext?.runAsNonRoot !== true) problems.push("the pod must run as non-root (securityContext.runAsNonRoot)");
 
   const refsOf = (spec: Obj | undefined) => (spec?.containers?.[0]?.envFrom ?? []) as Obj[];

@@ -90,7 +90,9 @@ describe("routing", () => {
     ["GET", "/api/v1/models/search-ranker/versions/2/artifact", { kind: "next" }],
     ["GET", "/api/v1/models/search-ranker/versions", { kind: "next" }],
     ["POST", "/api/v1/models/%E0%A4%A/versions", { kind: "next" }],
-    ["GET", "/api/health", { kind: "next" }],
+    ["GET", "/api/health", { kind: "health" }],
+    ["HEAD", "/api/metrics", { kind: "metrics" }],
+    ["GET", "/api/v1/ping", { kind: "next" }],
     ["GET", "/dashboards/oncall", { kind: "next" }],
   ] as const)("%s %s → %j", (method, path, route) => {
     expect(routeOf(method, path)).toEqual(route);
@@ -174,7 +176,7 @@ describe("API paths Next.js would answer with its HTML 404 page", () => {
     ["GET", "/api/v1/nothing-here", 404, undefined],
     ["GET", "/api/v1/models/search-ranker/versions", 405, "POST"],
     ["DELETE", "/api/v1/models/search-ranker/versions/3/artifact", 405, "GET, HEAD"],
-    ["POST", "/api/health", 405, "GET, HEAD"],
+    ["POST", "/api/v1/ping", 405, "GET, HEAD"],
     ["PUT", "/api/v1/audit.csv", 405, "GET, HEAD"],
   ] as const)("%s %s → %s (Allow: %s)", (method, path, status, allow) => {
     const refusal = refuse(head(method, path, { "content-type": "application/json" }));
@@ -199,7 +201,7 @@ describe("API paths Next.js would answer with its HTML 404 page", () => {
       }
     };
     walk(path.join("app", "api"));
-    expect(handlers.length).toBeGreaterThanOrEqual(6);
+    expect(handlers.length).toBeGreaterThanOrEqual(4);
     for (const { path: url, methods } of handlers) {
       expect(methods.length, url).toBeGreaterThan(0);
       for (const method of methods) expect(apiPathRefusal(method, url), `${method} ${url}`).toBeNull();

@@ -134,6 +134,8 @@ export type Route =
   | { kind: "events" }
   | { kind: "trpc"; procedurePath: string }
   | { kind: "upload"; model: string }
+  | { kind: "health" }
+  | { kind: "metrics" }
   | { kind: "next" };
 
 const UPLOAD_PATH = /^\/api\/v1\/models\/([^/]+)\/versions\/?$/;
@@ -145,6 +147,9 @@ export function routeOf(method: string, pathname: string): Route {
   if (pathname === "/v2/rerank") return { kind: "textRerank", apiVersion: 2 };
   if (pathname === "/v1/rerank") return { kind: "textRerank", apiVersion: 1 };
   if (pathname === "/api/v1/events") return { kind: "events" };
+  // The probes and the scrape: answered by the serving thread, whose state they report, whatever the pages thread does.
+  if (pathname === "/api/health" || pathname === "/api/health/") return { kind: "health" };
+  if (pathname === "/api/metrics" || pathname === "/api/metrics/") return { kind: "metrics" };
   if (pathname === "/api/trpc" || pathname.startsWith("/api/trpc/")) return { kind: "trpc", procedurePath: pathname.slice("/api/trpc/".length) };
   const upload = method === "POST" ? UPLOAD_PATH.exec(pathname) : null;
   if (upload) {
@@ -164,8 +169,6 @@ export function routeOf(method: string, pathname: string): Route {
  */
 const NEXT_API_ROUTES: ReadonlyArray<{ path: RegExp; methods: readonly string[] | "any" }> = [
   { path: /^\/api\/auth(\/|$)/, methods: "any" },
-  { path: /^\/api\/health\/?$/, methods: ["GET", "HEAD"] },
-  { path: /^\/api\/metrics\/?$/, methods: ["GET", "HEAD"] },
   { path: /^\/api\/v1\/ping\/?$/, methods: ["GET", "HEAD"] },
   { path: /^\/api\/v1\/audit\.csv\/?$/, methods: ["GET", "HEAD"] },
   { path: /^\/api\/v1\/models\/[^/]+\/versions\/[^/]+\/artifact\/?$/, methods: ["GET", "HEAD"] },

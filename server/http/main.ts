@@ -3,22 +3,26 @@ import { runPrimaryOrServe } from "./cluster";
 import { serverLog } from "../cluster/ipc";
 
 // The server process `npm start` runs (server/cli/start.ts spawns it with HOST, PORT and
-// RERANK_DEV): Next.js prepared in this process (production build, or `next dev`-style hot reload
-// with RERANK_DEV=1), behind the front door on one port (server/http/serverProcess.ts); with
-// WORKERS > 1 the primary of a node:cluster whose workers each run the same (server/http/cluster.ts).
+// RERANK_DEV): the front door on one port (server/http/serverProcess.ts) with Next.js on a thread of
+// this process (server/http/pagesThread.ts: Next.js in the serving thread's isolate cost every
+// rerank request ~9–14 % more CPU); with RERANK_DEV=1, Next.js with hot reload on the serving thread
+// itself. With WORKERS > 1 the primary of a node:cluster whose workers each run the same
+// (server/http/cluster.ts).
 //
-// Next.js runs instrumentation.ts's register() once while it prepares: it warms the serving state
-// and the canary analysis runs as queued jobs (server/jobs, server/rollouts/jobs.ts). Next bundles
-// its own copies of our modules, so that state lives on globalThis (surfaces/configCache.ts,
-// features/store.ts, rerank/recent.ts, db/client.ts, telemetry/streams.ts, telemetry/metrics.ts,
-// inference/sessions.ts): the endpoints served here use the same state, pool and telemetry writer
-// as the pages.
+// The serving thread warms the serving state and runs the job worker (canary analysis: server/jobs,
+// server/rollouts/jobs.ts). In development Next bundles its own copies of our modules in this
+// isolate, so that state lives on globalThis (surfaces/configCache.ts, features/store.ts,
+// rerank/recent.ts, db/client.ts, telemetry/streams.ts, telemetry/metrics.ts, inference/sessions.ts);
+// on the pages thread every tRPC call of a page is run here (server/http/pagesBridge.ts).
 
 const config = loadConfigOrExit();
 runPrimaryOrServe(config, async () => {
-  const [{ serve }, { default: next }] = await Promise.all([import("./serverProcess"), import("next")]);
+  const { serve } = await import("./serverProcess");
+  const options = { hostname: config.HOST, port: config.PORT ?? 3000, dir: process.cwd() };
   await serve(config, async () => {
-    const app = next({ dev: config.RERANK_DEV, hostname: config.HOST, port: config.PORT ?? 3000, dir: process.cwd() });
+    if (!config.RERANK_DEV) return (await (await import("./pagesThread")).startPagesThread({ next: options, log: serverLog })).handler;
+    const { default: next } = await import("next");
+    const app = next({ dev: true, ...options });
     await app.prepare();
     return app.getRequestHandler();
   });

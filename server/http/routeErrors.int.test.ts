@@ -2,20 +2,20 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import * as artifactRoute from "@/app/api/v1/models/[name]/versions/[version]/artifact/route";
 import * as auditCsvRoute from "@/app/api/v1/audit.csv/route";
 import * as authRoute from "@/app/api/auth/[...all]/route";
-import * as healthRoute from "@/app/api/health/route";
-import * as metricsRoute from "@/app/api/metrics/route";
 import { createApiKey } from "../auth/apiKeys";
 import { databaseUrl, disconnectDb, getDb } from "../db/client";
 import { setEnv } from "../config";
+import { startTestFrontDoor, type TestFrontDoor } from "../testing/frontDoor";
 import { TcpProxy } from "../testing/tcpProxy";
 
-// The routes Next.js serves (app/api/**/route.ts, better-auth's /api/auth/*) with the database
-// unreachable: each answers the house's JSON error (503, UNAVAILABLE, what failed in plain words),
+// The routes Next.js serves (app/api/**/route.ts, better-auth's /api/auth/*) and the probes the
+// front door answers (/api/health, /api/metrics) with the database unreachable: each answers the house's JSON error (503, UNAVAILABLE, what failed in plain words),
 // as the front door's own endpoints and tRPC do. Before, better-auth's endpoints and the artifact
 // download answered an empty 500, and /api/health quoted the driver's text to anyone.
 
 const BASE = "http://127.0.0.1:3000";
 let proxy: TcpProxy;
+let door: TestFrontDoor;
 let adminKey: string;
 const testUrl = databaseUrl();
 
@@ -27,6 +27,7 @@ beforeAll(async () => {
   adminKey = (await createApiKey(db, { name: `route-errors-${Date.now()}`, kind: "automation", roles: ["admin"] }, owner.id)).key;
   proxy = TcpProxy.forDatabase(testUrl);
   await proxy.open();
+  door = await startTestFrontDoor({ ALLOWED_HOSTS: "*" });
   await disconnectDb();
   setEnv("DATABASE_URL", proxy.urlFor(testUrl));
 });
@@ -35,6 +36,7 @@ afterAll(async () => {
   setEnv("DATABASE_URL", testUrl);
   setEnv("METRICS_AUTH", undefined);
   await proxy?.close();
+  await door?.close();
 });
 
 const withKey = (path: string) => new Request(`${BASE}${path}`, { headers: { authorization: `Bearer ${adminKey}` } });
@@ -84,13 +86,13 @@ describe("Next.js routes with the database unreachable", () => {
     // The REST code for a 503 is UNAVAILABLE everywhere (it said tRPC's SERVICE_UNAVAILABLE here).
     expect(await csv.json()).toEqual({ error: unavailable("checking the caller") });
     setEnv("METRICS_AUTH", "on");
-    const metrics = await metricsRoute.GET(withKey("/api/metrics"));
+    const metrics = await fetch(`${door.url}/api/metrics`, { headers: { authorization: `Bearer ${adminKey}` } });
     expect(metrics.status).toBe(503);
     expect(await metrics.json()).toEqual({ error: unavailable("GET /api/metrics") });
   });
 
   it("/api/health says why in plain words, not the driver's text", async () => {
-    const health = await healthRoute.GET();
+    const health = await fetch(`${door.url}/api/health`);
     expect(health.status).toBe(503);
     expect((await health.json()).database).toEqual({ reachable: false, latencyMs: null, error: "reading the migration level failed: the database is unavailable, try again shortly" });
   });

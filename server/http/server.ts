@@ -18,6 +18,8 @@ import { appRouter } from "../routers/_app";
 import { createContext } from "../trpc";
 import { BAD_KEY_MESSAGE, SIGN_IN_MESSAGE } from "../auth/principal";
 import { boundBodyPauses, BodyTooLargeError, readBody, sendJson, utf8Text } from "./body";
+import { getHealth } from "../system/health";
+import { PROMETHEUS_CONTENT_TYPE, prometheusText } from "../telemetry/clusterMetrics";
 import { bodyLimit, clientAddress, hasBody, JSON_SECURITY_HEADERS, refusalFor, routeOf, securityHeaders, type FrontDoorSettings, type Route } from "./frontDoor";
 import { JsonText, parseJsonBody, sendError, serveJson, type ErrorBody } from "./jsonEndpoint";
 import { mapError, retryAfterHeader } from "../errorMapping";
@@ -98,7 +100,30 @@ const ROUTE_PERMISSION: Record<Exclude<Route, { kind: "next" }>["kind"], Permiss
   events: "events.write",
   upload: "models.write",
   trpc: null, // each procedure declares its permission; a POST needs a caller before its body is read (serveOwn)
+  health: null, // public: load balancers probe it
+  metrics: null, // open, or console.read with METRICS_AUTH=on (serveProbe)
 };
+
+/**
+ * GET /api/health: 200 when the database answers, 503 with the same body when it does not (public:
+ * no model list). GET /api/metrics: Prometheus text, with WORKERS > 1 summed over every worker; open
+ * by default, behind any role's read permission with METRICS_AUTH=on.
+ */
+async function serveProbe(req: IncomingMessage, res: ServerResponse, kind: "health" | "metrics"): Promise<void> {
+  if (req.method !== "GET" && req.method !== "HEAD") {
+    return sendError(res, 405, { code: "METHOD_NOT_ALLOWED", message: `method: ${req.url?.split("?")[0]} takes GET, HEAD, not ${req.method}` }, { headers: { allow: "GET, HEAD" } });
+  }
+  if (kind === "health") {
+    const health = await getHealth(getDb(), { withModels: false });
+    return sendJson(res, health.status === "ok" ? 200 : 503, health, { headers: { "cache-control": "no-store" } });
+  }
+  if (env().METRICS_AUTH === "on") {
+    const access = await authorizeHttp(credentialsOf(req), "console.read");
+    if (!access.ok) return sendError(res, access.status, { code: access.code, message: access.message });
+  }
+  const text = await prometheusText();
+  res.writeHead(200, { "content-type": PROMETHEUS_CONTENT_TYPE, "content-length": Buffer.byteLength(text), "cache-control": "no-store" }).end(text);
+}
 
 /**
  * The surface a rerank answer is about, as far as the server knows it: what the client named
@@ -134,6 +159,7 @@ const servingAdmission = () => (admissionHolder.__rerankAdmission ??= new FairSh
 /** Answers a request the front door admitted and routed to one of our own endpoints. */
 async function serveOwn(req: IncomingMessage, res: ServerResponse, route: Exclude<Route, { kind: "next" }>, settings: FrontDoorSettings): Promise<void> {
   const sendError = (res: ServerResponse, status: number, error: ErrorBody["error"], options?: { close?: boolean; headers?: Record<string, string> }) => sendRouteError(res, route, status, error, options);
+  if (route.kind === "health" || route.kind === "metrics") return serveProbe(req, res, route.kind);
   if ((route.kind === "rerank" || route.kind === "textRerank" || route.kind === "events") && req.method !== "POST") {
     // RFC 9110 §15.5.6: a 405 names the methods the resource takes.
     return sendError(res, 405, { code: "METHOD_NOT_ALLOWED", message: `method: ${req.url?.split("?")[0]} takes POST, not ${req.method}` }, { headers: { allow: "POST" } });

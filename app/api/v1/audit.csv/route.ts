@@ -1,5 +1,4 @@
-import { createCaller } from "@/server/routers/_app";
-import { createContext } from "@/server/trpc";
+import { serverCaller } from "@/server/caller";
 import { answeringErrors } from "@/server/http/routeErrors";
 
 export const dynamic = "force-dynamic";
@@ -11,7 +10,7 @@ export const dynamic = "force-dynamic";
  */
 export const GET = answeringErrors("GET /api/v1/audit.csv", async (req: Request) => {
   const filter = Object.fromEntries([...new URL(req.url).searchParams].filter(([, v]) => v !== ""));
-  const { csv, rows, truncated } = await createCaller(await createContext({ headers: req.headers })).audit.export(filter);
+  const { csv, rows, truncated } = await (await serverCaller(req.headers)).audit.export(filter);
   const stamp = new Date().toISOString().slice(0, 16).replace(/[-:]/g, "").replace("T", "-");
   return new Response(csv, {
     headers: {

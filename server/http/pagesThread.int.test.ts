@@ -1,0 +1,116 @@
+import http from "node:http";
+import { pathToFileURL } from "node:url";
+import path from "node:path";
+import getPort from "get-port";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createApiKey } from "../auth/apiKeys";
+import { disconnectDb, getDb } from "../db/client";
+import { loadedModels } from "../inference/sessions";
+import { RERANK_LIMITS } from "../rerank/schema";
+import { warmServing } from "../rerank/warm";
+import { maxModelBytes } from "../registry/versions";
+import { frontDoorSettings } from "./frontDoor";
+import { startPagesThread, type PagesThread } from "./pagesThread";
+import { createFrontDoorServer } from "./server";
+
+// The pages thread (pagesThread.ts) behind the real front door, with a stand-in for Next.js
+// (server/testing/pagesStandIn.ts) on a real worker thread: what the console's pages get through it.
+
+const STAND_IN = pathToFileURL(path.join(process.cwd(), "server", "testing", "pagesStandIn.ts")).href;
+let pages: PagesThread;
+let server: http.Server;
+let url: string;
+let adminKey: string;
+const log: string[] = [];
+
+beforeAll(async () => {
+  const db = getDb();
+  const owner = await db.user.upsert({ where: { email: "pages-thread@rerank.test" }, create: { email: "pages-thread@rerank.test", name: "Pages thread", roles: ["admin"] }, update: {} });
+  adminKey = (await createApiKey(db, { name: `pages-thread-${Date.now()}`, kind: "automation", roles: ["admin"] }, owner.id)).key;
+  await warmServing();
+  const port = await getPort({ host: "127.0.0.1" });
+  pages = await startPagesThread({ next: { hostname: "127.0.0.1", port, dir: process.cwd() }, standIn: STAND_IN, log: (line) => log.push(line), restartDelayMs: 200 });
+  const settings = frontDoorSettings({}, { host: "127.0.0.1", port, dev: false, jsonBodyLimit: RERANK_LIMITS.maxPayloadBytes, uploadBodyLimit: maxModelBytes() + 1_048_576 });
+  server = createFrontDoorServer(settings, pages.handler);
+  await new Promise<void>((resolve) => server.listen(port, "127.0.0.1", resolve));
+  url = `http://127.0.0.1:${port}`;
+}, 60_000);
+afterAll(async () => {
+  if (server) await new Promise((resolve) => server.close(resolve));
+  await pages?.close();
+  await disconnectDb();
+});
+
+describe("the pages thread", () => {
+  it("runs on another thread and streams its answers through the front door, with the front door's headers", async () => {
+    const echo = await fetch(`${url}/_next/stand-in/echo`, { method: "POST", body: "a page's form", headers: { "x-forwarded-for": "203.0.113.9" } });
+    const body = await echo.json();
+    expect(body).toMatchObject({ method: "POST", body: "a page's form", host: url.slice("http://".length) });
+    expect(body.threadId).toBe(pages.threadId());
+    expect(body.threadId).not.toBe(0);
+    // The client address is the front door's reading of the socket, not what the caller claimed.
+    expect(body.forwardedFor).toBe("127.0.0.1");
+    expect(echo.headers.get("x-content-type-options")).toBe("nosniff");
+    const stream = await fetch(`${url}/_next/stand-in/stream`);
+    expect(await stream.text()).toBe("first;second");
+    const cookies = await fetch(`${url}/_next/stand-in/cookies`);
+    expect(cookies.status).toBe(204);
+    expect(cookies.headers.getSetCookie()).toEqual(["a=1; Path=/", "b=2; Path=/"]);
+  });
+
+  it("has its tRPC calls run by the serving thread, as the request's caller, with dates and errors intact", async () => {
+    const call = async (procedure: string, input?: unknown, headers: Record<string, string> = { authorization: `Bearer ${adminKey}` }) =>
+      (await fetch(`${url}/_next/stand-in/call?path=${procedure}${input === undefined ? "" : `&input=${encodeURIComponent(JSON.stringify(input))}`}`, { headers })).json();
+    expect((await call("auth.me")).output).toMatchObject({ kind: "api_key", roles: ["admin"] });
+    expect((await call("auth.me", undefined, {})).output).toBeNull();
+    // The serving thread's open models (the pages thread opened none), their load times still Dates.
+    const health = await call("system.health");
+    expect(loadedModels().length).toBeGreaterThan(0);
+    expect(health.output.models).toEqual(JSON.parse(JSON.stringify(loadedModels())));
+    expect((await call("models.get", { name: "no-such-model" })).error).toMatchObject({ name: "TRPCError", code: "NOT_FOUND" });
+    expect((await call("models.list", undefined, {})).error).toMatchObject({ name: "TRPCError", code: "UNAUTHORIZED" });
+  });
+
+  it("stops a page's work when its client goes away", async () => {
+    const before = Number(await (await fetch(`${url}/_next/stand-in/closed-early`)).text());
+    const aborted = new AbortController();
+    const hanging = await fetch(`${url}/_next/stand-in/hang`, { signal: aborted.signal });
+    expect(hanging.status).toBe(200);
+    aborted.abort();
+    await expect.poll(async () => Number(await (await fetch(`${url}/_next/stand-in/closed-early`)).text()), { timeout: 5_000 }).toBe(before + 1);
+  });
+
+  it("is started again when it dies: pages answer 503 meanwhile, the front door's own endpoints never stop", async () => {
+    const first = pages.threadId();
+    expect((await fetch(`${url}/_next/stand-in/exit`)).status).toBe(200);
+    await expect.poll(() => pages.threadId(), { timeout: 5_000 }).toBeNull();
+    const meanwhile = await fetch(`${url}/_next/stand-in/stream`);
+    expect(meanwhile.status).toBe(503);
+    expect(meanwhile.headers.get("retry-after")).toBe("2");
+    expect((await fetch(`${url}/api/health`)).status).toBe(200);
+    const metrics = await fetch(`${url}/api/metrics`);
+    expect(metrics.headers.get("content-type")).toMatch(/^text\/plain; version=0\.0\.4/);
+    expect(await metrics.text()).toMatch(/^rerank_pages_thread_up 0$/m);
+    const posted = await fetch(`${url}/api/health`, { method: "POST", body: "{}", headers: { "content-type": "application/json" } });
+    expect(posted.status).toBe(405);
+    expect(posted.headers.get("allow")).toBe("GET, HEAD");
+    await expect.poll(() => pages.threadId(), { timeout: 10_000 }).not.toBeNull();
+    expect(pages.threadId()).not.toBe(first);
+    expect(await (await fetch(`${url}/_next/stand-in/stream`)).text()).toBe("first;second");
+    expect(log.join("\n")).toMatch(/the pages thread stopped \(exit code 3\)/);
+    const text = await (await fetch(`${url}/api/metrics`)).text();
+    expect(text).toMatch(/^rerank_pages_thread_up 1$/m);
+    expect(text).toMatch(/^rerank_pages_thread_restarts_total [1-9]/m);
+  });
+
+  it("dying mid-answer ends that client's connection, and nothing else", async () => {
+    await expect.poll(() => pages.threadId(), { timeout: 10_000 }).not.toBeNull();
+    const answer = await fetch(`${url}/_next/stand-in/die-mid-answer`);
+    expect(answer.status).toBe(200);
+    await expect(answer.text()).rejects.toThrow();
+    expect((await fetch(`${url}/api/health`)).status).toBe(200);
+    await expect.poll(() => pages.threadId(), { timeout: 10_000 }).not.toBeNull();
+    expect(await (await fetch(`${url}/_next/stand-in/stream`)).text()).toBe("first;second");
+    expect(log.join("\n")).toMatch(/the pages thread stopped \(exit code 4\)/);
+  });
+});

@@ -1,0 +1,197 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import http, { type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from "node:http";
+import os from "node:os";
+import path from "node:path";
+import { pathToFileURL } from "node:url";
+import { Worker } from "node:worker_threads";
+import { TRPCError } from "@trpc/server";
+import superjson from "superjson";
+import { mapError } from "../errorMapping";
+import { metrics } from "../telemetry/metrics";
+import { createCaller } from "../routers/_app";
+import { createContext } from "../trpc";
+import type { BridgeAnswer, BridgeCall } from "./pagesBridge";
+import type { NextHandler } from "./server";
+
+// Next.js on its own worker thread of the server process (`npm start`): the front door (this, the
+// serving thread) answers the hot endpoints, tRPC, the upload, health and metrics itself and hands
+// every other request (pages, assets, Next's route handlers) to the pages thread over a Unix socket
+// in a private folder. Why a thread: Next.js in an isolate costs every request of that isolate CPU
+// even when it serves none of them — its modules and heap, its wrappers of process.nextTick,
+// setImmediate, Date, Math.random and crypto, and (Node 20) AsyncLocalStorage's hook on every
+// promise once it served one page — measured ×1.09–×1.14 of the rerank path's CPU per request in the
+// same process, ×1.01 [0.95, 1.04] with Next.js on a thread of it (bench:serving, section i).
+//
+// The serving thread owns the process's state (model sessions, recent responses, config cache,
+// metrics, telemetry writer): the pages' tRPC calls are run here (pagesBridge.ts). A pages thread
+// that dies is started again (pages answer 503 meanwhile); serving never stops for it.
+// `npm run dev` keeps Next.js on the serving thread (hot reload's websocket, no build).
+
+const ENTRY = pathToFileURL(path.join(process.cwd(), "server", "http", "pagesThreadEntry.mjs"));
+const MAIN = pathToFileURL(path.join(process.cwd(), "server", "http", "pagesThreadMain.ts")).href;
+
+/** What the pages thread is started with (its workerData). */
+export interface PagesThreadData {
+  entry: string;
+  socketPath: string;
+  next: { hostname: string; port: number; dir: string };
+  /** A module (file URL) whose default export makes the request handler instead of Next.js (tests). */
+  standIn?: string;
+}
+
+export interface PagesThreadOptions {
+  next: PagesThreadData["next"];
+  standIn?: string;
+  log: (line: string) => void;
+  /** First wait before starting a dead pages thread again (ms); doubled per death in a row, at most 30 s. */
+  restartDelayMs?: number;
+}
+
+export interface PagesThread {
+  /** Hands a request to the pages thread (503 while it is restarting). */
+  handler: NextHandler;
+  /** The thread's id while it runs (tests), null while it is restarting. */
+  threadId(): number | null;
+  /** Stops the thread for good (shutdown, tests). */
+  close(): Promise<void>;
+}
+
+/** Hop-by-hop headers (RFC 9110 §7.6.1): for one connection, never forwarded. */
+const HOP_BY_HOP = new Set(["connection", "keep-alive", "proxy-connection", "transfer-encoding", "te", "trailer", "upgrade"]);
+
+function endToEnd(headers: IncomingHttpHeaders): IncomingHttpHeaders {
+  const out: IncomingHttpHeaders = {};
+  for (const [name, value] of Object.entries(headers)) if (!HOP_BY_HOP.has(name)) out[name] = value;
+  return out;
+}
+
+/**
+ * Runs a pages thread's tRPC call as /api/trpc would: the same caller (its headers), procedures and
+ * guards; an error becomes its tRPC code and message (a fault of ours in plain words, mapError).
+ */
+export async function answerPagesCall(call: BridgeCall): Promise<BridgeAnswer> {
+  const base = { type: "rerank:pages-answer" as const, id: call.id };
+  try {
+    const caller = createCaller(await createContext({ headers: new Headers(call.headers) }));
+    const procedure = call.path.split(".").reduce<unknown>((at, key) => (at as Record<string, unknown> | undefined)?.[key], caller);
+    if (typeof procedure !== "function") throw new TRPCError({ code: "NOT_FOUND", message: `no procedure ${call.path}` });
+    const output: unknown = await (procedure as (input: unknown) => Promise<unknown>)(superjson.deserialize(call.input));
+    return { ...base, ok: true, output: superjson.serialize(output) };
+  } catch (error) {
+    const cause = error instanceof TRPCError ? (error.cause ?? error) : error;
+    const mapped = mapError(cause, call.path);
+    if (error instanceof TRPCError) return { ...base, ok: false, code: error.code, message: error.message, ...(mapped.retryAfterSeconds ? { retryAfterSeconds: mapped.retryAfterSeconds } : {}) };
+    return { ...base, ok: false, code: mapped.trpcCode, message: mapped.message, ...(mapped.retryAfterSeconds ? { retryAfterSeconds: mapped.retryAfterSeconds } : {}) };
+  }
+}
+
+/**
+ * Starts Next.js (or `standIn`) on a worker thread and resolves once it listens; rejects when the
+ * first start fails (the server does not start without its pages).
+ */
+export async function startPagesThread(options: PagesThreadOptions): Promise<PagesThread> {
+  // A folder only this user can enter: the socket skips the front door's checks, so nobody else may reach it.
+  const folder = mkdtempSync(path.join(os.tmpdir(), "rerank-pages-"));
+  const socketPath = path.join(folder, "pages.sock");
+  const removeFolder = () => rmSync(folder, { recursive: true, force: true });
+  process.once("exit", removeFolder);
+  // The agent drops an idle connection after 60 s; the thread's server keeps one 10 min (no reset on reuse).
+  const agent = new http.Agent({ keepAlive: true, timeout: 60_000 });
+  const restartFirstMs = options.restartDelayMs ?? 1_000;
+  let worker: Worker | null = null;
+  let up = false;
+  let closing = false;
+  let deathsInARow = 0;
+
+  const start = () =>
+    new Promise<void>((resolve, reject) => {
+      const data: PagesThreadData = { entry: MAIN, socketPath, next: options.next, ...(options.standIn ? { standIn: options.standIn } : {}) };
+      rmSync(socketPath, { force: true });
+      const thread = new Worker(ENTRY, { workerData: data });
+      worker = thread;
+      let ready = false;
+      thread.on("message", (message: BridgeCall | { type: "rerank:pages-ready" }) => {
+        if (message?.type === "rerank:pages-ready") {
+          ready = true;
+          up = true;
+          metrics.pagesThreadUp.set(1);
+          deathsInARow = 0;
+          resolve();
+        } else if (message?.type === "rerank:pages-call") {
+          void answerPagesCall(message).then((answer) => thread.postMessage(answer));
+        }
+      });
+      thread.on("error", (error) => options.log(`the pages thread failed: ${error.stack ?? error.message}`));
+      thread.on("exit", (code) => {
+        up = false;
+        metrics.pagesThreadUp.set(0);
+        if (worker === thread) worker = null;
+        if (!ready) reject(new Error(`the pages thread stopped before it listened (exit code ${code})`));
+        if (closing || !ready) return;
+        const delay = Math.min(30_000, restartFirstMs * 2 ** deathsInARow++);
+        metrics.pagesThreadRestarts.inc();
+        options.log(`the pages thread stopped (exit code ${code}); pages answer 503 until it is started again in ${delay / 1000} s (serving goes on)`);
+        setTimeout(() => {
+          if (!closing) start().catch((error: Error) => options.log(`${error.message}; trying again`));
+        }, delay).unref();
+      });
+    }).catch((error: unknown) => {
+      // A restart that fails is tried again after the next delay (its exit handler schedules nothing).
+      if (closing || deathsInARow === 0) throw error;
+      const delay = Math.min(30_000, restartFirstMs * 2 ** deathsInARow++);
+      setTimeout(() => {
+        if (!closing) start().catch(() => {});
+      }, delay).unref();
+    });
+
+  await start();
+
+  const unavailable = (res: ServerResponse) => {
+    res.writeHead(503, { "content-type": "text/plain; charset=utf-8", "retry-after": "2", "cache-control": "no-store" });
+    res.end("The console's pages are restarting; try again in a few seconds. (Serving and the API are not affected.)");
+  };
+
+  /** Forwards `req` to the pages thread and its answer back; a GET whose reused idle connection was reset is sent once more. */
+  const forward = (req: IncomingMessage, res: ServerResponse, retried = false): Promise<void> =>
+    new Promise((resolve) => {
+      if (!up) {
+        unavailable(res);
+        return resolve();
+      }
+      const upstream = http.request({ socketPath, agent, method: req.method, path: req.url, headers: endToEnd(req.headers) });
+      upstream.on("response", (answer) => {
+        res.writeHead(answer.statusCode ?? 502, answer.statusMessage, endToEnd(answer.headers));
+        answer.pipe(res);
+        // The thread died mid-answer: the client's connection ends too (an unheard "error" would end the process).
+        answer.on("error", () => res.destroy());
+      });
+      upstream.on("error", (error: NodeJS.ErrnoException) => {
+        if (res.destroyed || res.writableEnded) return resolve(); // the client went away first
+        const idempotent = req.method === "GET" || req.method === "HEAD";
+        if (!retried && idempotent && upstream.reusedSocket && error.code === "ECONNRESET" && !res.headersSent) return resolve(forward(req, res, true));
+        if (!res.headersSent) unavailable(res);
+        else res.destroy();
+        resolve();
+      });
+      // The client went away: so does the page's request.
+      res.once("close", () => {
+        if (!res.writableFinished) upstream.destroy();
+        resolve();
+      });
+      if (retried || req.readableEnded) upstream.end();
+      else req.pipe(upstream);
+    });
+
+  return {
+    handler: (req, res) => forward(req, res),
+    threadId: () => (up && worker ? worker.threadId : null),
+    async close() {
+      closing = true;
+      up = false;
+      agent.destroy();
+      await (worker as Worker | null)?.terminate();
+      removeFolder();
+      process.removeListener("exit", removeFolder);
+    },
+  };
+}
