@@ -29,7 +29,7 @@ describe("npm run db:migrate", () => {
     const closed = await getPort();
     for (const [args, named] of [[["--frobnicate"], "Unknown option '--frobnicate'"], [["seed"], "Unexpected argument 'seed'"]] as const) {
       const result = await runMigrate([...args], { DATABASE_URL: `postgresql://postgres@127.0.0.1:${closed}/rerank` });
-      expect([result.code, result.stderr.trim().split("\n"), result.stdout]).toEqual([2, [`[rerank] ${named}: ${USAGE}`], ""]);
+      expect([result.code, result.stderr.trim().split("\n"), result.stdout]).toEqual([2, [`[rerank] ${named}`, USAGE], ""]);
     }
   });
 });

@@ -1,5 +1,5 @@
-import { parseArgs } from "node:util";
 import { CredentialsFileError, ensureFirstAdmin } from "../auth/firstRun";
+import { parseCommandLine } from "./commandLine";
 import { loadConfigOrExit, setEnv } from "../config";
 import { disconnectDb, getDb } from "../db/client";
 import { EmbeddedPostgresError } from "../db/embedded";
@@ -15,29 +15,7 @@ import { firstRunLines } from "./firstRunMessage";
  */
 const USAGE = "usage: npm run db:migrate -- [--seed] [--first-admin]";
 
-/** The command line, or one line naming what is wrong with it (and the usage) and exit 2: before, any flag was ignored and the database migrated (even with --help). */
-function parseCommandLine() {
-  try {
-    const { values } = parseArgs({
-      options: {
-        seed: { type: "boolean", default: false },
-        "first-admin": { type: "boolean", default: false },
-        help: { type: "boolean", default: false },
-      },
-    });
-    if (values.help) {
-      console.log(USAGE);
-      process.exit(0);
-    }
-    return values;
-  } catch (error) {
-    // parseArgs' first sentence names the flag ("Unknown option '--x'"); the rest is about positionals.
-    console.error(`[rerank] ${(error as Error).message.split("\n")[0]!.split(". ")[0]}: ${USAGE}`);
-    process.exit(2);
-  }
-}
-
-const args = parseCommandLine();
+const args = parseCommandLine({ seed: { type: "boolean", default: false }, "first-admin": { type: "boolean", default: false } }, USAGE);
 
 async function main() {
   const config = loadConfigOrExit();

@@ -1,9 +1,9 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import net from "node:net";
 import path from "node:path";
-import { parseArgs } from "node:util";
 import getPort from "get-port";
 import { CredentialsFileError, ensureFirstAdmin, type FirstRunCredentials } from "../auth/firstRun";
+import { parseCommandLine } from "./commandLine";
 import { env, loadConfigOrExit, setEnv } from "../config";
 import { disconnectDb, getDb } from "../db/client";
 import { EmbeddedPostgresError } from "../db/embedded";
@@ -24,35 +24,22 @@ import { withDeadline } from "../domain/time/deadline";
 
 const USAGE = "usage: npm start -- [--port N] [--host ADDRESS] [--ephemeral] [--dev] [--no-seed]";
 
-/** The command line, or one line naming what is wrong with it and exit 2 (an unknown flag printed parseArgs' stack). */
-function parseCommandLine() {
-  try {
-    const { values } = parseArgs({
-      options: {
-        port: { type: "string" },
-        host: { type: "string" },
-        ephemeral: { type: "boolean", default: false },
-        dev: { type: "boolean", default: false },
-        "no-seed": { type: "boolean", default: false },
-        help: { type: "boolean", default: false },
-      },
-    });
-    if (values.help) {
-      console.log(USAGE);
-      process.exit(0);
-    }
+const args = parseCommandLine(
+  {
+    port: { type: "string" },
+    host: { type: "string" },
+    ephemeral: { type: "boolean", default: false },
+    dev: { type: "boolean", default: false },
+    "no-seed": { type: "boolean", default: false },
+  },
+  USAGE,
+  (values) => {
     if (values.port !== undefined && !(/^\d{1,5}$/.test(values.port) && Number(values.port) >= 1 && Number(values.port) <= 65_535)) {
       throw new Error(`--port: an integer from 1 to 65535, got "${values.port.slice(0, 40)}"`);
     }
     if (values.host !== undefined && !/^[A-Za-z0-9.:-]{1,253}$/.test(values.host)) throw new Error(`--host: an address or host name (no brackets), got "${values.host.slice(0, 60)}"`);
-    return values;
-  } catch (error) {
-    console.error(`[rerank] ${(error as Error).message.split("\n")[0]}\n${USAGE}`);
-    process.exit(2);
-  }
-}
-
-const args = parseCommandLine();
+  },
+);
 
 /** Whether something else already listens on host:port (bound briefly and let go); other bind errors are left to the server, which names them. */
 function portInUse(host: string, port: number): Promise<boolean> {
