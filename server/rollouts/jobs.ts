@@ -15,7 +15,7 @@ import { judgeRollout, queueJudge, sweepRollouts, withJudgeLock, type JudgeOutco
  */
 export async function judgeTick<T>(db: Db, rolloutId: string, judge: () => Promise<T>): Promise<T | null> {
   await queueJudge(db, rolloutId);
-  return withJudgeLock(db, rolloutId, judge);
+  return withJudgeLock(rolloutId, judge);
 }
 
 /** One tick of one rollout: queue the next tick, then judge the current step. */

@@ -87,7 +87,7 @@ export function queueJudge(tx: Prisma.TransactionClient | Db, rolloutId: string,
  * locked by a killed worker until graphile-worker 0.17 resets it, 4 hours later
  * (dist/sql/resetLockedAt.js): failover.int.test.ts then never sees the survivor judge.
  */
-export async function withJudgeLock<T>(_db: Db, rolloutId: string, judge: () => Promise<T>): Promise<T | null> {
+export async function withJudgeLock<T>(rolloutId: string, judge: () => Promise<T>): Promise<T | null> {
   const client = await connectClient({ connectionString: env().DATABASE_URL! });
   try {
     const { rows } = await client.query<{ locked: boolean }>("SELECT pg_try_advisory_lock(hashtext('rollout.judge'), hashtext($1)) AS locked", [rolloutId]);
