@@ -1,4 +1,4 @@
-import { expect, signedInAs, test } from "./fixtures";
+import { expect, fillSetPassword, invite, signedInAs, submitSignIn, test } from "./fixtures";
 import { ROLES } from "../server/domain/access/permissions";
 
 // Access control as people meet it: each role sees the console with the levers it may pull, a
@@ -43,16 +43,11 @@ for (const role of ROLES) {
 
 test("a person invited with a one-time password sets their own before any page opens, and lands where they were going", async ({ browser, baseURL }) => {
   const email = `e2e-otp-${Date.now().toString(36)}@e2e.test`;
-  const admin = await browser.newContext({ baseURL, storageState: "e2e/.auth/admin.json" });
-  const invited = await admin.request.post("/api/trpc/users.invite", { headers: { origin: baseURL! }, data: { json: { email, name: "OTP", roles: ["viewer"] } } });
-  const oneTime = (await invited.json()).result.data.json.password as string;
-  await admin.close();
+  const oneTime = await invite(browser, baseURL!, { email, name: "OTP", roles: ["viewer"] });
   const context = await browser.newContext({ baseURL, storageState: { cookies: [], origins: [] } });
   const page = await context.newPage();
   await page.goto("/models");
-  await page.getByLabel("Email").fill(email);
-  await page.getByRole("textbox", { name: "Password" }).fill(oneTime);
-  await page.getByRole("button", { name: "Sign in" }).click();
+  await submitSignIn(page, email, oneTime);
   await expect(page).toHaveURL(/\/account\/password\?next=%2Fmodels$/);
   await expect(page.getByRole("heading", { name: "Set your own password" })).toBeVisible();
   // Any console page sends them back here until they do (the front door's redirect), and the API refuses them.
@@ -63,13 +58,10 @@ test("a person invited with a one-time password sets their own before any page o
   expect(await refused.text()).toContain("one-time password");
   await page.setViewportSize({ width: 1280, height: 900 });
   await page.screenshot({ path: "e2e/screenshots/set-password-desktop.png" });
-  await page.getByRole("textbox", { name: "One-time password" }).fill(oneTime);
-  await page.getByRole("textbox", { name: "New password", exact: true }).fill("short");
-  await page.getByRole("textbox", { name: "New password again" }).fill("short");
+  await fillSetPassword(page, oneTime, "short");
   await page.getByRole("button", { name: "Set password and continue" }).click();
   await expect(page.getByRole("form", { name: "Set your password" }).getByRole("alert")).toContainText("at least 10 characters");
-  await page.getByRole("textbox", { name: "New password", exact: true }).fill("an e2e password of my own");
-  await page.getByRole("textbox", { name: "New password again" }).fill("an e2e password of my own");
+  await fillSetPassword(page, oneTime, "an e2e password of my own");
   await page.setViewportSize({ width: 390, height: 844 });
   await page.screenshot({ path: "e2e/screenshots/set-password-narrow.png" });
   await page.getByRole("button", { name: "Set password and continue" }).click();
@@ -86,9 +78,7 @@ test("anonymous visitors go to the sign-in page and come back after signing in; 
   await page.goto("/models");
   await expect(page).toHaveURL(/\/sign-in\?next=%2Fmodels$/);
   await page.screenshot({ path: "e2e/screenshots/sign-in-desktop.png" });
-  await page.getByLabel("Email").fill(email);
-  await page.getByRole("textbox", { name: "Password" }).fill("not the password");
-  await page.getByRole("button", { name: "Sign in" }).click();
+  await submitSignIn(page, email, "not the password");
   await expect(page.getByRole("form", { name: "Sign in" }).getByRole("alert")).toContainText("do not match an active account");
   await page.getByRole("textbox", { name: "Password" }).fill(password);
   await page.getByRole("button", { name: "Sign in" }).click();

@@ -1,6 +1,7 @@
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { expect, test as setup } from "@playwright/test";
 import { ADMIN_STATE, AUTH_DIR, E2E_ADMIN, FIRST_RUN_FILE, KEYS_FILE } from "./credentials";
+import { submitSignIn } from "./fixtures";
 
 // Signs in as the first admin through the real sign-in page, keeps the session for the other
 // specs, and creates an automation key with the admin role for the specs' API calls.
@@ -12,9 +13,7 @@ setup("sign in as the first admin and create an API key for the specs", async ({
 
   await page.goto("/experiments");
   await expect(page).toHaveURL(/\/sign-in\?next=%2Fexperiments$/);
-  await page.getByLabel("Email").fill(E2E_ADMIN.email);
-  await page.getByRole("textbox", { name: "Password" }).fill(E2E_ADMIN.password);
-  await page.getByRole("button", { name: "Sign in" }).click();
+  await submitSignIn(page, E2E_ADMIN.email, E2E_ADMIN.password);
   await expect(page.getByRole("heading", { level: 2, name: "Experiments" })).toBeVisible();
   await page.context().storageState({ path: ADMIN_STATE });
 
