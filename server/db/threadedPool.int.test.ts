@@ -130,7 +130,10 @@ describe("ThreadedPool", () => {
         await admin.query("BEGIN");
         await admin.query("LOCK TABLE copy_batch_locked IN ACCESS EXCLUSIVE MODE");
         const copied = copyBatch(target, { data: "x\n", copy: "COPY copy_batch_locked (a) FROM STDIN" }).then(() => null, (error: Error) => error);
-        // Released after the COPY's timeout (500 ms) but before a ROLLBACK queued behind it would time out.
+        // Released after the COPY's timeout (500 ms) but before a ROLLBACK queued behind it would time out,
+        // counted from when the COPY waits on the lock (on a loaded machine starting the pool's thread and
+        // connecting took longer than the 800 ms, and the COPY began after the COMMIT).
+        await expect.poll(async () => (await admin.query<{ n: number }>("SELECT count(*)::int AS n FROM pg_locks WHERE relation = 'copy_batch_locked'::regclass AND NOT granted")).rows[0]!.n, { timeout: 15_000 }).toBe(1);
         await new Promise((r) => setTimeout(r, 800));
         const meanwhile = target.query<{ n: number }>({ text: "SELECT 1 AS n, pg_sleep(0.3)" });
         await admin.query("COMMIT");
