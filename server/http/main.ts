@@ -21,9 +21,10 @@ runPrimaryOrServe(config, async () => {
   const options = { hostname: config.HOST, port: config.PORT ?? 3000, dir: process.cwd() };
   await serve(config, async () => {
     if (!config.RERANK_DEV) return (await (await import("./pagesThread")).startPagesThread({ next: options, log: serverLog })).handler;
-    const { default: next } = await import("next");
+    const [{ default: next }, { metrics }] = await Promise.all([import("next"), import("../telemetry/metrics")]);
     const app = next({ dev: true, ...options });
     await app.prepare();
+    metrics.pagesThreadUp.set(1); // the pages are served (on this thread): no alert on a pages thread that dev does not have
     return app.getRequestHandler();
   });
 }, serverLog);

@@ -1,5 +1,4 @@
 import { TRPCError } from "@trpc/server";
-import superjson from "superjson";
 
 // How the pages thread (Next.js on a worker thread of the server process: server/http/pagesThread.ts)
 // calls tRPC procedures: every call is run by the serving thread, which owns the process's state
@@ -7,7 +6,9 @@ import superjson from "superjson";
 // server component reads what the console's tRPC endpoint would answer. The thread's entry installs
 // the bridge on its globalThis before Next.js loads (Next bundles its own copy of this module); the
 // serving thread answers each call with the same procedures, guards and caller (the page request's
-// headers) as /api/trpc, the result and input carried as superjson like over HTTP.
+// headers) as /api/trpc. Input and output cross by structured clone, as values do in process (Dates,
+// Maps, BigInts kept; any key, "constructor" too: superjson refused those, and a model whose metrics
+// named one answered 500 on its page).
 
 /** A call the pages thread posts to the serving thread. */
 export interface BridgeCall {
@@ -15,15 +16,15 @@ export interface BridgeCall {
   id: number;
   /** The procedure's dotted path, e.g. "models.get". */
   path: string;
-  /** superjson.serialize(input). */
-  input: ReturnType<typeof superjson.serialize>;
+  /** The procedure's input (structured clone). */
+  input: unknown;
   /** The page request's headers (cookie, authorization, x-forwarded-for …) as [name, value] pairs. */
   headers: Array<[string, string]>;
 }
 
-/** The serving thread's answer: the result as superjson, or the error's tRPC code and message. */
+/** The serving thread's answer: the result (structured clone), or the error's tRPC code and message. */
 export type BridgeAnswer =
-  | { type: "rerank:pages-answer"; id: number; ok: true; output: ReturnType<typeof superjson.serialize> }
+  | { type: "rerank:pages-answer"; id: number; ok: true; output: unknown }
   | { type: "rerank:pages-answer"; id: number; ok: false; code: TRPCError["code"]; message: string; retryAfterSeconds?: number };
 
 /** What the pages thread's entry puts on globalThis: post a call, get its answer. */
@@ -45,7 +46,7 @@ export function installPagesBridge(post: (call: BridgeCall) => void): (answer: B
       const id = nextId++;
       return new Promise((resolve, reject) => {
         waiting.set(id, { resolve, reject });
-        post({ type: "rerank:pages-call", id, path, input: superjson.serialize(input), headers: [...headers.entries()] });
+        post({ type: "rerank:pages-call", id, path, input, headers: [...headers.entries()] });
       });
     },
   };
@@ -53,7 +54,7 @@ export function installPagesBridge(post: (call: BridgeCall) => void): (answer: B
     const call = waiting.get(answer.id);
     if (!call) return;
     waiting.delete(answer.id);
-    if (answer.ok) call.resolve(superjson.deserialize(answer.output));
+    if (answer.ok) call.resolve(answer.output);
     else {
       // A 503 that asks for a retry keeps saying when (server/http/routeErrors.ts reads the cause's).
       const cause = answer.retryAfterSeconds ? Object.assign(new Error(answer.message), { code: "RETRY_LATER", retryAfterSeconds: answer.retryAfterSeconds }) : undefined;

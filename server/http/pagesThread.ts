@@ -5,8 +5,8 @@ import path from "node:path";
 import { pathToFileURL } from "node:url";
 import { Worker } from "node:worker_threads";
 import { TRPCError } from "@trpc/server";
-import superjson from "superjson";
 import { mapError } from "../errorMapping";
+import { logInternalError } from "../redact";
 import { metrics } from "../telemetry/metrics";
 import { createCaller } from "../routers/_app";
 import { createContext } from "../trpc";
@@ -75,11 +75,13 @@ export async function answerPagesCall(call: BridgeCall): Promise<BridgeAnswer> {
     const caller = createCaller(await createContext({ headers: new Headers(call.headers) }));
     const procedure = call.path.split(".").reduce<unknown>((at, key) => (at as Record<string, unknown> | undefined)?.[key], caller);
     if (typeof procedure !== "function") throw new TRPCError({ code: "NOT_FOUND", message: `no procedure ${call.path}` });
-    const output: unknown = await (procedure as (input: unknown) => Promise<unknown>)(superjson.deserialize(call.input));
-    return { ...base, ok: true, output: superjson.serialize(output) };
+    const output: unknown = await (procedure as (input: unknown) => Promise<unknown>)(call.input);
+    return { ...base, ok: true, output };
   } catch (error) {
     const cause = error instanceof TRPCError ? (error.cause ?? error) : error;
     const mapped = mapError(cause, call.path);
+    // A procedure's own faults are logged by tRPC's middleware; one outside it (building the context) is logged here.
+    if (!(error instanceof TRPCError) && mapped.internal) logInternalError(`[pages] ${call.path}`, error);
     if (error instanceof TRPCError) return { ...base, ok: false, code: error.code, message: error.message, ...(mapped.retryAfterSeconds ? { retryAfterSeconds: mapped.retryAfterSeconds } : {}) };
     return { ...base, ok: false, code: mapped.trpcCode, message: mapped.message, ...(mapped.retryAfterSeconds ? { retryAfterSeconds: mapped.retryAfterSeconds } : {}) };
   }
@@ -102,6 +104,7 @@ export async function startPagesThread(options: PagesThreadOptions): Promise<Pag
   let up = false;
   let closing = false;
   let deathsInARow = 0;
+  let readyAt = 0;
 
   const start = () =>
     new Promise<void>((resolve, reject) => {
@@ -115,10 +118,18 @@ export async function startPagesThread(options: PagesThreadOptions): Promise<Pag
           ready = true;
           up = true;
           metrics.pagesThreadUp.set(1);
-          deathsInARow = 0;
+          readyAt = Date.now();
           resolve();
         } else if (message?.type === "rerank:pages-call") {
-          void answerPagesCall(message).then((answer) => thread.postMessage(answer));
+          void answerPagesCall(message).then((answer) => {
+            try {
+              thread.postMessage(answer);
+            } catch (error) {
+              // An output structured clone cannot copy (a function in it): the call fails, in words.
+              logInternalError(`[pages] ${message.path}`, error);
+              thread.postMessage({ type: "rerank:pages-answer", id: message.id, ok: false, code: "INTERNAL_SERVER_ERROR", message: `${message.path} failed: an internal error (logged on the server)` } satisfies BridgeAnswer);
+            }
+          });
         }
       });
       thread.on("error", (error) => options.log(`the pages thread failed: ${error.stack ?? error.message}`));
@@ -128,6 +139,9 @@ export async function startPagesThread(options: PagesThreadOptions): Promise<Pag
         if (worker === thread) worker = null;
         if (!ready) reject(new Error(`the pages thread stopped before it listened (exit code ${code})`));
         if (closing || !ready) return;
+        // A thread that served for a minute starts a new run of deaths; one that dies again at once (a request
+        // that crashes it, sent again and again) waits longer each time, up to 30 s.
+        if (Date.now() - readyAt > 60_000) deathsInARow = 0;
         const delay = Math.min(30_000, restartFirstMs * 2 ** deathsInARow++);
         metrics.pagesThreadRestarts.inc();
         options.log(`the pages thread stopped (exit code ${code}); pages answer 503 until it is started again in ${delay / 1000} s (serving goes on)`);
@@ -173,9 +187,14 @@ export async function startPagesThread(options: PagesThreadOptions): Promise<Pag
         else res.destroy();
         resolve();
       });
-      // The client went away: so does the page's request.
+      // The client went away, or the answer went out before the request's body was all sent (a page that
+      // answers without reading it, the front door's 408, a 429): the connection to the pages thread ends
+      // too. Left open, each such request held a descriptor for good, and a client sending short bodies
+      // took the process to its descriptor limit (break test: 6,000 requests, serving down for good).
+      let answered = false;
+      upstream.once("response", (answer) => answer.once("end", () => (answered = true)));
       res.once("close", () => {
-        if (!res.writableFinished) upstream.destroy();
+        if (!answered || !upstream.writableFinished) upstream.destroy();
         resolve();
       });
       if (retried || req.readableEnded) upstream.end();

@@ -25,7 +25,8 @@ async function pagesHandler(): Promise<Handler> {
 
 const handler = await pagesHandler();
 // Idle connections from the serving thread's agent stay open longer than it keeps them (pagesThread.ts).
-const server = http.createServer({ keepAliveTimeout: 10 * 60_000 }, (req, res) => {
+// Headers up to 64 KiB: the front door refuses over 16 KiB and adds its own (X-Forwarded-For) to what it forwards.
+const server = http.createServer({ keepAliveTimeout: 10 * 60_000, maxHeaderSize: 64 * 1024 }, (req, res) => {
   Promise.resolve(handler(req, res)).catch((error: unknown) => {
     console.error("[pages] a page request failed:", error);
     if (!res.headersSent) res.writeHead(500, { "content-type": "text/plain; charset=utf-8" }).end("The page could not be rendered (logged on the server).");

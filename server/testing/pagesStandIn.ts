@@ -7,6 +7,8 @@ import { pagesBridge } from "../http/pagesBridge";
 // bridge, a client gone, the thread dying).
 
 let closedEarly = 0;
+/** Requests of /answer-early whose connection is still open. */
+let openEarly = 0;
 
 export default function standIn() {
   return async (req: IncomingMessage, res: ServerResponse) => {
@@ -45,6 +47,13 @@ export default function standIn() {
       res.once("close", () => closedEarly++);
       return res.writeHead(200, { "content-type": "text/plain" }).write("started;");
     }
+    if (url.pathname === "/answer-early") {
+      // Answers without reading the body (as a page does).
+      openEarly++;
+      req.socket.once("close", () => openEarly--);
+      return res.writeHead(200, { "content-type": "text/plain" }).end("answered");
+    }
+    if (url.pathname === "/open-early") return res.writeHead(200, { "content-type": "text/plain" }).end(String(openEarly));
     if (url.pathname === "/closed-early") return res.writeHead(200, { "content-type": "text/plain" }).end(String(closedEarly));
     if (url.pathname === "/die-mid-answer") {
       res.writeHead(200, { "content-type": "text/plain" }).write("half an answer;");
