@@ -105,6 +105,8 @@ export async function startPagesThread(options: PagesThreadOptions): Promise<Pag
   let closing = false;
   let deathsInARow = 0;
   let readyAt = 0;
+  /** The wait before the next start: 1 s (restartDelayMs) doubling per death in a row, at most 30 s. */
+  const nextDelay = () => Math.min(30_000, restartFirstMs * 2 ** deathsInARow++);
 
   const start = () =>
     new Promise<void>((resolve, reject) => {
@@ -142,7 +144,7 @@ export async function startPagesThread(options: PagesThreadOptions): Promise<Pag
         // A thread that served for a minute starts a new run of deaths; one that dies again at once (a request
         // that crashes it, sent again and again) waits longer each time, up to 30 s.
         if (Date.now() - readyAt > 60_000) deathsInARow = 0;
-        const delay = Math.min(30_000, restartFirstMs * 2 ** deathsInARow++);
+        const delay = nextDelay();
         metrics.pagesThreadRestarts.inc();
         options.log(`the pages thread stopped (exit code ${code}); pages answer 503 until it is started again in ${delay / 1000} s (serving goes on)`);
         setTimeout(() => {
@@ -152,7 +154,7 @@ export async function startPagesThread(options: PagesThreadOptions): Promise<Pag
     }).catch((error: unknown) => {
       // A restart that fails is tried again after the next delay (its exit handler schedules nothing).
       if (closing || deathsInARow === 0) throw error;
-      const delay = Math.min(30_000, restartFirstMs * 2 ** deathsInARow++);
+      const delay = nextDelay();
       setTimeout(() => {
         if (!closing) start().catch(() => {});
       }, delay).unref();
@@ -173,7 +175,9 @@ export async function startPagesThread(options: PagesThreadOptions): Promise<Pag
         return resolve();
       }
       const upstream = http.request({ socketPath, agent, method: req.method, path: req.url, headers: endToEnd(req.headers) });
+      let answered = false;
       upstream.on("response", (answer) => {
+        answer.once("end", () => (answered = true));
         res.writeHead(answer.statusCode ?? 502, answer.statusMessage, endToEnd(answer.headers));
         answer.pipe(res);
         // The thread died mid-answer: the client's connection ends too (an unheard "error" would end the process).
@@ -191,8 +195,6 @@ export async function startPagesThread(options: PagesThreadOptions): Promise<Pag
       // answers without reading it, the front door's 408, a 429): the connection to the pages thread ends
       // too. Left open, each such request held a descriptor for good, and a client sending short bodies
       // took the process to its descriptor limit (break test: 6,000 requests, serving down for good).
-      let answered = false;
-      upstream.once("response", (answer) => answer.once("end", () => (answered = true)));
       res.once("close", () => {
         if (!answered || !upstream.writableFinished) upstream.destroy();
         resolve();
