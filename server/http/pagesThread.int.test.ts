@@ -1,4 +1,7 @@
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import http from "node:http";
+import os from "node:os";
 import net from "node:net";
 import { pathToFileURL } from "node:url";
 import path from "node:path";
@@ -11,7 +14,7 @@ import { RERANK_LIMITS } from "../rerank/schema";
 import { warmServing } from "../rerank/warm";
 import { maxModelBytes } from "../registry/versions";
 import { frontDoorSettings } from "./frontDoor";
-import { startPagesThread, type PagesThread } from "./pagesThread";
+import { startPagesThread, sweepStaleSocketFolders, type PagesThread } from "./pagesThread";
 import { createFrontDoorServer } from "./server";
 
 // The pages thread (pagesThread.ts) behind the real front door, with a stand-in for Next.js
@@ -30,7 +33,7 @@ beforeAll(async () => {
   adminKey = (await createApiKey(db, { name: `pages-thread-${Date.now()}`, kind: "automation", roles: ["admin"] }, owner.id)).key;
   await warmServing();
   const port = await getPort({ host: "127.0.0.1" });
-  pages = await startPagesThread({ next: { hostname: "127.0.0.1", port, dir: process.cwd() }, standIn: STAND_IN, log: (line) => log.push(line), restartDelayMs: 200 });
+  pages = await startPagesThread({ next: { hostname: "127.0.0.1", port, dir: process.cwd() }, standIn: STAND_IN, log: (line) => log.push(line), restartDelayMs: 200, hangTimeoutMs: 3_000 });
   const settings = frontDoorSettings({}, { host: "127.0.0.1", port, dev: false, jsonBodyLimit: RERANK_LIMITS.maxPayloadBytes, uploadBodyLimit: maxModelBytes() + 1_048_576 });
   server = createFrontDoorServer(settings, pages.handler);
   await new Promise<void>((resolve) => server.listen(port, "127.0.0.1", resolve));
@@ -136,5 +139,34 @@ describe("the pages thread", () => {
     await expect.poll(() => { const id = pages.threadId(); return id !== null && id !== dying; }, { timeout: 10_000 }).toBe(true);
     expect(await (await fetch(`${url}/_next/stand-in/stream`)).text()).toBe("first;second");
     expect(log.join("\n")).toMatch(/the pages thread stopped \(exit code 4\)/);
+  });
+
+  it("is stopped and started again when its event loop is blocked (no heartbeat answered), serving going on", async () => {
+    await expect.poll(() => pages.threadId(), { timeout: 10_000 }).not.toBeNull();
+    const spinning = pages.threadId();
+    expect(await (await fetch(`${url}/_next/stand-in/spin`)).text()).toBe("spinning");
+    await new Promise((resolve) => setTimeout(resolve, 200)); // it blocks 20 ms after answering
+    // Blocked: its pages get no answer, the front door's own endpoints do.
+    await expect(fetch(`${url}/_next/stand-in/stream`, { signal: AbortSignal.timeout(1_000) })).rejects.toThrow();
+    expect((await fetch(`${url}/api/health`)).status).toBe(200);
+    await expect.poll(() => { const id = pages.threadId(); return id !== null && id !== spinning; }, { timeout: 15_000 }).toBe(true);
+    expect(await (await fetch(`${url}/_next/stand-in/stream`)).text()).toBe("first;second");
+    expect(log.join("\n")).toMatch(/the pages thread answered no heartbeat for [3-9] s \(its event loop is blocked\); it is stopped and started again/);
+    expect(await (await fetch(`${url}/api/metrics`)).text()).toMatch(/^rerank_pages_thread_hangs_total [1-9]/m);
+  });
+});
+
+describe("socket folders left by killed processes", () => {
+  it("are removed when their process no longer runs; those of running processes are kept", () => {
+    const tmp = mkdtempSync(path.join(os.tmpdir(), "sweep-test-"));
+    try {
+      const dead = spawnSync(process.execPath, ["-e", "0"]).pid!;
+      for (const name of [`rerank-pages-${dead}-aB3dEf`, `rerank-pages-${process.pid}-gH1jKl`, "rerank-pages-XYZ123", "other-folder"]) mkdirSync(path.join(tmp, name));
+      expect(sweepStaleSocketFolders(tmp)).toEqual([path.join(tmp, `rerank-pages-${dead}-aB3dEf`)]);
+      expect(existsSync(path.join(tmp, `rerank-pages-${dead}-aB3dEf`))).toBe(false);
+      for (const kept of [`rerank-pages-${process.pid}-gH1jKl`, "rerank-pages-XYZ123", "other-folder"]) expect(existsSync(path.join(tmp, kept))).toBe(true);
+    } finally {
+      rmSync(tmp, { recursive: true, force: true });
+    }
   });
 });

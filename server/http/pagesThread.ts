@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readdirSync, rmSync, statSync } from "node:fs";
 import http, { type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from "node:http";
 import os from "node:os";
 import path from "node:path";
@@ -45,6 +45,12 @@ export interface PagesThreadOptions {
   log: (line: string) => void;
   /** First wait before starting a dead pages thread again (ms); doubled per death in a row, at most 30 s. */
   restartDelayMs?: number;
+  /**
+   * How long the pages thread may leave heartbeats unanswered (ms) before it is taken for hung (its
+   * event loop blocked: a page in an endless loop) and stopped, then started again. Default 30,000;
+   * heartbeats go every sixth of it.
+   */
+  hangTimeoutMs?: number;
 }
 
 export interface PagesThread {
@@ -54,6 +60,51 @@ export interface PagesThread {
   threadId(): number | null;
   /** Stops the thread for good (shutdown, tests). */
   close(): Promise<void>;
+}
+
+/** Heartbeats between the serving thread and the pages thread (MessagePort). */
+export interface PagesHeartbeat {
+  type: "rerank:pages-ping" | "rerank:pages-pong";
+  n: number;
+}
+
+const FOLDER_PREFIX = "rerank-pages-";
+
+/**
+ * Removes socket folders (os.tmpdir()/rerank-pages-<pid>-*) that processes of this user left when
+ * they were killed without running their exit handlers (SIGKILL, OOM): a folder whose pid no longer
+ * runs. One whose pid runs (this process, another server, or a pid reused) is left alone.
+ */
+export function sweepStaleSocketFolders(tmp = os.tmpdir()): string[] {
+  const removed: string[] = [];
+  let names: string[];
+  try {
+    names = readdirSync(tmp);
+  } catch {
+    return removed;
+  }
+  for (const name of names) {
+    const pid = Number(/^rerank-pages-(\d+)-/.exec(name)?.[1]);
+    if (!Number.isInteger(pid) || pid <= 0 || processRuns(pid)) continue;
+    const folder = path.join(tmp, name);
+    try {
+      if (statSync(folder).uid !== process.getuid?.()) continue;
+      rmSync(folder, { recursive: true, force: true });
+      removed.push(folder);
+    } catch {
+      // Gone already, or not ours to remove.
+    }
+  }
+  return removed;
+}
+
+function processRuns(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === "EPERM"; // it runs, as another user
+  }
 }
 
 /** Hop-by-hop headers (RFC 9110 §7.6.1): for one connection, never forwarded. */
@@ -93,13 +144,15 @@ export async function answerPagesCall(call: BridgeCall): Promise<BridgeAnswer> {
  */
 export async function startPagesThread(options: PagesThreadOptions): Promise<PagesThread> {
   // A folder only this user can enter: the socket skips the front door's checks, so nobody else may reach it.
-  const folder = mkdtempSync(path.join(os.tmpdir(), "rerank-pages-"));
+  for (const folder of sweepStaleSocketFolders()) options.log(`removed ${folder}, left by a server process that was killed`);
+  const folder = mkdtempSync(path.join(os.tmpdir(), `${FOLDER_PREFIX}${process.pid}-`));
   const socketPath = path.join(folder, "pages.sock");
   const removeFolder = () => rmSync(folder, { recursive: true, force: true });
   process.once("exit", removeFolder);
   // The agent drops an idle connection after 60 s; the thread's server keeps one 10 min (no reset on reuse).
   const agent = new http.Agent({ keepAlive: true, timeout: 60_000 });
   const restartFirstMs = options.restartDelayMs ?? 1_000;
+  const hangTimeoutMs = options.hangTimeoutMs ?? 30_000;
   let worker: Worker | null = null;
   let up = false;
   let closing = false;
@@ -115,12 +168,26 @@ export async function startPagesThread(options: PagesThreadOptions): Promise<Pag
       const thread = new Worker(ENTRY, { workerData: data });
       worker = thread;
       let ready = false;
-      thread.on("message", (message: BridgeCall | { type: "rerank:pages-ready" }) => {
-        if (message?.type === "rerank:pages-ready") {
+      let heartbeat: NodeJS.Timeout | undefined;
+      let answeredAt = 0;
+      let beats = 0;
+      thread.on("message", (message: BridgeCall | PagesHeartbeat | { type: "rerank:pages-ready" }) => {
+        if (message?.type === "rerank:pages-pong") answeredAt = Date.now();
+        else if (message?.type === "rerank:pages-ready") {
           ready = true;
           up = true;
           metrics.pagesThreadUp.set(1);
-          readyAt = Date.now();
+          readyAt = answeredAt = Date.now();
+          // A thread whose event loop is blocked (a page in an endless loop) answers no page and no heartbeat:
+          // after hangTimeoutMs without an answer it is stopped, and started again as a thread that died.
+          heartbeat = setInterval(() => {
+            const silentMs = Date.now() - answeredAt;
+            if (silentMs < hangTimeoutMs) return thread.postMessage({ type: "rerank:pages-ping", n: ++beats } satisfies PagesHeartbeat);
+            clearInterval(heartbeat);
+            metrics.pagesThreadHangs.inc();
+            options.log(`the pages thread answered no heartbeat for ${Math.round(silentMs / 1000)} s (its event loop is blocked); it is stopped and started again`);
+            void thread.terminate();
+          }, Math.max(1, Math.floor(hangTimeoutMs / 6))).unref();
           resolve();
         } else if (message?.type === "rerank:pages-call") {
           void answerPagesCall(message).then((answer) => {
@@ -136,6 +203,7 @@ export async function startPagesThread(options: PagesThreadOptions): Promise<Pag
       });
       thread.on("error", (error) => options.log(`the pages thread failed: ${error.stack ?? error.message}`));
       thread.on("exit", (code) => {
+        clearInterval(heartbeat);
         up = false;
         metrics.pagesThreadUp.set(0);
         if (worker === thread) worker = null;

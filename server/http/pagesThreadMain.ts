@@ -1,7 +1,7 @@
 import http, { type IncomingMessage, type ServerResponse } from "node:http";
 import { parentPort, workerData } from "node:worker_threads";
 import { installPagesBridge, type BridgeAnswer } from "./pagesBridge";
-import type { PagesThreadData } from "./pagesThread";
+import type { PagesHeartbeat, PagesThreadData } from "./pagesThread";
 
 // The pages thread (server/http/pagesThread.ts): Next.js (or a tests' stand-in) answering the
 // requests the front door hands it over a Unix socket, its tRPC calls run by the serving thread.
@@ -9,8 +9,10 @@ import type { PagesThreadData } from "./pagesThread";
 const data = workerData as PagesThreadData;
 const port = parentPort!;
 const answer = installPagesBridge((call) => port.postMessage(call));
-port.on("message", (message: BridgeAnswer) => {
+port.on("message", (message: BridgeAnswer | PagesHeartbeat) => {
   if (message?.type === "rerank:pages-answer") answer(message);
+  // Answered from this thread's event loop: a loop blocked by a page leaves it unanswered (pagesThread.ts).
+  else if (message?.type === "rerank:pages-ping") port.postMessage({ type: "rerank:pages-pong", n: message.n } satisfies PagesHeartbeat);
 });
 
 type Handler = (req: IncomingMessage, res: ServerResponse) => Promise<unknown> | unknown;

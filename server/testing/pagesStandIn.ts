@@ -60,6 +60,14 @@ export default function standIn() {
       setTimeout(() => process.exit(4), 50);
       return;
     }
+    if (url.pathname === "/spin") {
+      // A page that blocks the thread's event loop for good (the heartbeat's case).
+      res.writeHead(200).end("spinning");
+      setTimeout(() => {
+        for (;;);
+      }, 20);
+      return;
+    }
     if (url.pathname === "/exit") {
       res.writeHead(200).end("bye");
       setTimeout(() => process.exit(3), 20);
