@@ -92,6 +92,29 @@ describe("sign-in", () => {
     const wrong = await signIn("cy@corp.test", "not the password", "10.7.7.9");
     expect([again.status, (await again.json()).message]).toEqual([401, "Invalid email or password"]);
     expect([wrong.status, (await wrong.json()).message]).toEqual([401, "Invalid email or password"]);
+    // The audit trail tells them apart (admins only read it): the caller's address, never what was typed.
+    const refused = await getDb().auditLog.findMany({ where: { action: "user.sign_in_failed", entityId: user.id }, orderBy: { id: "asc" } });
+    expect(refused.map((e) => [e.actor, e.clientAddress, e.reason])).toEqual([["anonymous", "10.7.7.8", "disabled"], ["anonymous", "10.7.7.9", "disabled"]]);
+  });
+
+  it("audits sign-ins, sign-outs and refused sign-ins as someone who exists; an address that names nobody is not recorded", async () => {
+    const { user } = await createUser(getDb(), { email: "di@corp.test", name: "Di", roles: ["viewer"], password: "di's long password" });
+    const before = await getDb().auditLog.count({ where: { action: "user.sign_in_failed" } });
+    expect((await signIn("di@corp.test", "not di's password", "10.5.5.1")).status).toBe(401);
+    expect((await signIn("nobody-at-all@corp.test", "whatever it is", "10.5.5.2")).status).toBe(401);
+    const cookie = sessionCookie(await signIn("di@corp.test", "di's long password", "10.5.5.3"));
+    const out = await getAuth().handler(new Request("http://127.0.0.1:3000/api/auth/sign-out", {
+      method: "POST", headers: { "content-type": "application/json", origin: "http://127.0.0.1:3000", host: "127.0.0.1:3000", "x-forwarded-for": "10.5.5.4", cookie }, body: "{}",
+    }));
+    expect(out.status).toBe(200);
+    expect(await authenticate(getDb(), new Headers({ cookie }))).toBeNull();
+    const entries = await getDb().auditLog.findMany({ where: { entityType: "user", entityId: user.id, action: { startsWith: "user.sign" } }, orderBy: { id: "asc" } });
+    expect(entries.map((e) => [e.action, e.actor, e.actorId, e.clientAddress, e.reason])).toEqual([
+      ["user.sign_in_failed", "anonymous", null, "10.5.5.1", "wrong password"],
+      ["user.sign_in", "di@corp.test", user.id, "10.5.5.3", null],
+      ["user.sign_out", "di@corp.test", user.id, "10.5.5.4", null],
+    ]);
+    expect(await getDb().auditLog.count({ where: { action: "user.sign_in_failed" } })).toBe(before + 1);
   });
 
   it("will not disable the last active admin", async () => {

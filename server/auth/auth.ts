@@ -70,6 +70,19 @@ function createAuth() {
           return { context: { ...ctx, body: { ...(ctx.body as Record<string, unknown>), revokeOtherSessions: false } } };
         }
       }),
+      after: createAuthMiddleware(async (ctx) => {
+        // A refused sign-in as a person who exists is audited (wrong password, or disabled), with the
+        // client address: the Audit page shows who is being guessed at. Rate-limited attempts are refused
+        // before this (429); an email that names nobody is not recorded.
+        if (ctx.path !== "/sign-in/email" || !(ctx.context.returned instanceof APIError) || ctx.context.returned.statusCode !== 401) return;
+        const email = (ctx.body as { email?: unknown } | undefined)?.email;
+        if (typeof email !== "string") return;
+        const user = await getDb().user.findUnique({ where: { email: email.toLowerCase() }, select: { id: true, email: true, disabled: true } });
+        if (!user) return;
+        await recordAudit(getDb(), {
+          action: "user.sign_in_failed", actor: actorOf(null, ctx.headers), subject: subjects.user(user.id, user.email), reason: user.disabled ? "disabled" : "wrong password",
+        });
+      }),
     },
     databaseHooks: {
       session: {
@@ -81,6 +94,18 @@ function createAuth() {
             const user = await getDb().user.findUnique({ where: { id: session.userId }, select: { disabled: true } });
             if (!user || user.disabled) throw APIError.from("UNAUTHORIZED", BASE_ERROR_CODES.INVALID_EMAIL_OR_PASSWORD);
             return { data: session };
+          },
+          // Audited once the session exists; a failed write fails the sign-in (no cookie is set).
+          after: async (session, endpoint) => {
+            if (endpoint?.path !== "/sign-in/email") return;
+            await auditSessionOf("user.sign_in", session.userId, endpoint.headers);
+          },
+        },
+        delete: {
+          // Sign-out only: sessions also end when they expire, on a password change or a disable (audited as those).
+          after: async (session, endpoint) => {
+            if (endpoint?.path !== "/sign-out") return;
+            await auditSessionOf("user.sign_out", session.userId, endpoint.headers);
           },
         },
       },
@@ -99,6 +124,14 @@ function createAuth() {
       },
     },
   });
+}
+
+/** Audits a person's sign-in or sign-out, the person as actor and subject. */
+async function auditSessionOf(action: "user.sign_in" | "user.sign_out", userId: string, headers: Headers | undefined) {
+  const user = await getDb().user.findUnique({ where: { id: userId }, select: { id: true, email: true, name: true } });
+  if (!user) return;
+  const actor = actorOf({ kind: "user", id: user.id, name: user.email, displayName: user.name, roles: [] }, headers);
+  await recordAudit(getDb(), { action, actor, subject: subjects.user(user.id, user.email) });
 }
 
 /**

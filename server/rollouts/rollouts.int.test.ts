@@ -104,8 +104,14 @@ describe("canary rollouts", () => {
     // The canary alias is cleared when the rollout ends.
     expect(await canaryAlias()).toBeNull();
     const audit = await getDb().auditLog.findMany({ where: { surfaceKeys: { has: "t-roll" }, OR: [{ action: { startsWith: "rollout." } }, { actor: "rollout-analysis" }] }, orderBy: { id: "asc" } });
+    // "Analyse now" is audited as the person who pressed it, with what the judge decided; its changes as the analysis.
     expect(audit.map((a) => [a.action, a.actor])).toEqual([
-      ["rollout.start", "ml@rerank.local"], ["rollout.advance", "rollout-analysis"], ["model.alias.set", "rollout-analysis"], ["model.alias.clear", "rollout-analysis"], ["rollout.promoted", "rollout-analysis"],
+      ["rollout.start", "ml@rerank.local"], ["rollout.advance", "rollout-analysis"], ["rollout.analysed", "ml@rerank.local"],
+      ["model.alias.set", "rollout-analysis"], ["model.alias.clear", "rollout-analysis"], ["rollout.promoted", "rollout-analysis"], ["rollout.analysed", "ml@rerank.local"],
+    ]);
+    expect(audit.filter((a) => a.action === "rollout.analysed").map((a) => [a.before, a.after])).toEqual([
+      [{ percent: 20 }, { surface: "t-roll", model: expect.any(String), version: 3, percent: 50, status: "running", decision: "advance" }],
+      [{ percent: 50 }, { surface: "t-roll", model: expect.any(String), version: 3, percent: 100, status: "promoted", decision: "advance" }],
     ]);
   });
 

@@ -257,7 +257,8 @@ type LoadedRollout = Prisma.RolloutGetPayload<{ include: typeof rolloutInclude }
 export interface JudgeOutcome {
   rolloutId: string;
   surface: string;
-  decision: StepVerdict["decision"] | "skipped";
+  /** "skipped": nothing to judge (paused, ended, kill switch on); "judging": another judge was at it (analyseRollouts). */
+  decision: StepVerdict["decision"] | "skipped" | "judging";
   status: string;
   percent: number;
 }
@@ -406,10 +407,23 @@ async function applyStep(
 }
 
 /** Judges every running rollout now (the "Analyse now" lever, and tests); jobs do the same one rollout at a time. */
-export async function analyseRollouts(db: Db): Promise<JudgeOutcome[]> {
-  const running = await db.rollout.findMany({ where: { status: "running" }, select: { id: true }, orderBy: { startedAt: "asc" } });
+export async function analyseRollouts(db: Db, actor: Actor): Promise<JudgeOutcome[]> {
+  const running = await db.rollout.findMany({
+    where: { status: "running" }, orderBy: { startedAt: "asc" },
+    select: { id: true, toVersionId: true, currentPercent: true, surface: { select: { key: true } }, model: { select: { name: true, versions: { select: { id: true, version: true } } } } },
+  });
   const out: JudgeOutcome[] = [];
-  for (const r of running) out.push(await judgeRollout(db, r.id));
+  for (const r of running) {
+    // One judge per rollout at a time (the job's lock): one already at it answers for this press ("judging").
+    const outcome = (await withJudgeLock(r.id, () => judgeRollout(db, r.id))) ?? { rolloutId: r.id, surface: r.surface.key, decision: "judging" as const, status: "running", percent: r.currentPercent };
+    const what = { model: r.model.name, version: r.model.versions.find((v) => v.id === r.toVersionId)?.version ?? 0 };
+    // Who pressed "Analyse now" and what the judge decided; a change it made has its own entries (actor: the analysis).
+    await recordAudit(db, {
+      action: "rollout.analysed", actor, subject: subjects.rollout(r.id, what.model, what.version, r.surface.key), surfaces: [r.surface.key],
+      before: { percent: r.currentPercent }, after: { surface: r.surface.key, ...what, percent: outcome.percent, status: outcome.status, decision: outcome.decision },
+    });
+    out.push(outcome);
+  }
   return out;
 }
 

@@ -27,5 +27,5 @@ export const rolloutsRouter = router({
   promote: procedureFor["canary.promote"].input(lever).mutation(({ ctx, input }) => appliedHere(promoteRolloutNow(ctx.db, input, ctx.actor), { surface: input.surface })),
   abort: procedureFor["canary.abort"].input(lever).mutation(({ ctx, input }) => appliedHere(abortRollout(ctx.db, input, ctx.actor), { surface: input.surface })),
   /** Judges every running rollout now instead of waiting for its next queued tick. */
-  analyse: procedureFor["canary.start"].mutation(({ ctx }) => appliedHere(analyseRollouts(ctx.db), { surfaces: (outcomes) => outcomes.map((o) => o.surface) })),
+  analyse: procedureFor["canary.start"].mutation(({ ctx }) => appliedHere(analyseRollouts(ctx.db, ctx.actor), { surfaces: (outcomes) => outcomes.map((o) => o.surface) })),
 });

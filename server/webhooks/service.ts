@@ -106,6 +106,7 @@ export async function sendTestWebhook(db: Db, input: { id: string }, actor: Acto
     const eventId = newEventId();
     await storeEvent(tx, eventId, { kind: TEST_EVENT_KIND, data: { endpoint: endpoint.name }, actor: actor.name, reason: null });
     await queueDelivery(tx, endpoint.id, eventId, 1);
+    await recordAudit(tx, { action: "webhook.test", actor, subject: subjects.webhook(endpoint.id, endpoint.name), after: { eventId } });
     return { eventId };
   });
 }

@@ -197,6 +197,8 @@ describe("webhooks", () => {
 
   it("sends a test message on demand, once, and logs it", async () => {
     const { eventId } = await admin().webhooks.sendTest({ id: ops.id });
+    // Audited: who had a message sent to the endpoint (it reaches someone else's system).
+    expect(await getDb().auditLog.findFirst({ where: { action: "webhook.test", entityId: ops.id }, orderBy: { id: "desc" } })).toMatchObject({ actor: "admin@rerank.local", subjectLabel: "ops", after: { eventId } });
     await waitFor(async () => (await getDb().webhookDelivery.count({ where: { eventId } })) === 1, "the test delivery");
     const [row] = (await admin().webhooks.deliveries({ endpointId: ops.id, limit: 50 })).filter((d) => d.eventId === eventId);
     expect(row).toMatchObject({ eventKind: "webhook.test", attempt: 1, status: 200, error: null, nextRetryAt: null });

@@ -30,6 +30,7 @@ export const AUDIT_ACTIONS = {
   "rollout.promoted": { subject: "rollout", title: "Canary promoted" },
   "rollout.rolled_back": { subject: "rollout", title: "Canary rolled back" },
   "rollout.aborted": { subject: "rollout", title: "Canary aborted" },
+  "rollout.analysed": { subject: "rollout", title: "Canary judged by hand" },
   "seed.demo": { subject: "system", title: "Demo data seeded" },
   "surface.approvals": { subject: "surface", title: "Approvals required" },
   "user.create": { subject: "user", title: "First admin created" },
@@ -39,6 +40,9 @@ export const AUDIT_ACTIONS = {
   "user.enable": { subject: "user", title: "Person enabled" },
   "user.reset_password": { subject: "user", title: "Password reset" },
   "user.change_password": { subject: "user", title: "Own password changed" },
+  "user.sign_in": { subject: "user", title: "Signed in" },
+  "user.sign_in_failed": { subject: "user", title: "Sign-in refused" },
+  "user.sign_out": { subject: "user", title: "Signed out" },
   "api_key.create": { subject: "api_key", title: "API key created" },
   "api_key.revoke": { subject: "api_key", title: "API key revoked" },
   "change_request.create": { subject: "surface", title: "Change requested" },
@@ -50,6 +54,7 @@ export const AUDIT_ACTIONS = {
   "webhook.update": { subject: "webhook", title: "Webhook edited" },
   "webhook.delete": { subject: "webhook", title: "Webhook deleted" },
   "webhook.rotate_secret": { subject: "webhook", title: "Webhook secret rotated" },
+  "webhook.test": { subject: "webhook", title: "Webhook test sent" },
   "retention.drop": { subject: "system", title: "Old data dropped" },
 } as const satisfies Record<string, { subject: SubjectKind; title: string }>;
 
@@ -97,6 +102,8 @@ export interface AuditChanges {
   "rollout.promoted": { before: { percent: number }; after: RolloutState };
   "rollout.rolled_back": { before: { percent: number }; after: RolloutState };
   "rollout.aborted": { before: { percent: number }; after: RolloutState };
+  /** "Analyse now": a person had the judge run at once; after: what it decided (its own entries record any change it made). */
+  "rollout.analysed": { before: { percent: number }; after: RolloutState & { decision: string } };
   "seed.demo": { before: null; after: { items: number } };
   "surface.approvals": { before: { requireApproval: boolean }; after: { requireApproval: boolean } };
   "user.create": { before: null; after: { email: string; roles: string[] } };
@@ -107,6 +114,15 @@ export interface AuditChanges {
   "user.reset_password": { before: null; after: null };
   /** A person changing their own password (the actor is the subject); the password is never recorded. */
   "user.change_password": { before: null; after: null };
+  /** A person's sign-in (the actor is the subject; the client address is the entry's). */
+  "user.sign_in": { before: null; after: null };
+  /**
+   * A refused sign-in as a person who exists (the actor is whoever tried: "anonymous" and the client
+   * address). `reason` of the entry: "wrong password" or "disabled". Attempts naming nobody are not
+   * recorded (what was typed is not kept: a password typed into the email field would be).
+   */
+  "user.sign_in_failed": { before: null; after: null };
+  "user.sign_out": { before: null; after: null };
   "api_key.create": { before: null; after: { kind: string; roles: string[]; surfaces: string[]; expiresAt: string | null } };
   "api_key.revoke": { before: null; after: { revokedAt: string } };
   "change_request.create": { before: null; after: ChangeRequestFacts };
@@ -119,6 +135,8 @@ export interface AuditChanges {
   "webhook.update": { before: WebhookFacts; after: WebhookFacts & { urlChanged?: boolean } };
   "webhook.delete": { before: WebhookFacts; after: null };
   "webhook.rotate_secret": { before: null; after: null };
+  /** A test delivery queued by hand: the event it sends. */
+  "webhook.test": { before: null; after: { eventId: string } };
   "retention.drop": { before: null; after: { retentionDays: number; keptFrom: string; dropped: string[]; webhookDeliveries: number; webhookEvents: number; errorMinutes?: number } };
 }
 

@@ -64,6 +64,10 @@ const CASES: Record<AuditAction, Array<[AuditEntryFacts, string]>> = {
     [entry({ action: "rollout.rolled_back", actor: analysis, subject: rollout, before: { percent: 5 }, after: { surface: "search", model: "search-ranker", version: 3, percent: 0, status: "rolled_back" }, reason: "p99 38 ms vs 20 ms" }), "rollout-analysis rolled back the canary of search-ranker v3 on search at 5%"],
   ],
   "rollout.aborted": [[entry({ action: "rollout.aborted", subject: rollout, before: { percent: 25 }, after: { surface: "search", percent: 0, status: "aborted" } }), "ana@corp aborted the canary of search-ranker v3 on search at 25%"]],
+  "rollout.analysed": [
+    [entry({ action: "rollout.analysed", subject: rollout, before: { percent: 5 }, after: { surface: "search", percent: 25, status: "running", decision: "advance" } }), "ana@corp had the canary of search-ranker v3 on search judged now at 5%: passed, widened to 25%"],
+    [entry({ action: "rollout.analysed", subject: rollout, before: { percent: 5 }, after: { surface: "search", percent: 5, status: "running", decision: "wait" } }), "ana@corp had the canary of search-ranker v3 on search judged now at 5%: not enough data yet, it waits"],
+  ],
   "seed.demo": [[entry({ action: "seed.demo", actor: { kind: "system", name: "seed" }, subject: subjects.system("demo", "demo data"), after: { items: 2000 } }), "seed seeded the demo data (2,000 catalog items)"]],
   "surface.approvals": [
     [entry({ action: "surface.approvals", subject: subjects.surface("s1", "search"), before: { requireApproval: false }, after: { requireApproval: true } }), "ana@corp required approvals for production changes on search"],
@@ -92,10 +96,14 @@ const CASES: Record<AuditAction, Array<[AuditEntryFacts, string]>> = {
   ],
   "webhook.delete": [[entry({ action: "webhook.delete", subject: subjects.webhook("w1", "ops chat"), before: { name: "ops chat", url: "u", format: "slack", eventKinds: ["rollback"], enabled: true } }), "ana@corp deleted webhook ops chat"]],
   "webhook.rotate_secret": [[entry({ action: "webhook.rotate_secret", subject: subjects.webhook("w1", "ops chat") }), "ana@corp rotated the signing secret of webhook ops chat"]],
+  "webhook.test": [[entry({ action: "webhook.test", subject: subjects.webhook("w1", "ops chat"), after: { eventId: "e1" } }), "ana@corp sent a test delivery to webhook ops chat"]],
   "retention.drop": [
     [entry({ action: "retention.drop", actor: { kind: "system", name: "retention" }, subject: subjects.system("retention", "retention"), after: { retentionDays: 30, keptFrom: "2026-10-30", dropped: ["rerank_requests_p20261029", "outcome_events_p20261029", "shadow_records_p20261029"], webhookDeliveries: 12, webhookEvents: 4 } }), "retention dropped 3 day partitions of the request, event and shadow logs older than 2026-10-30 (keeping 30 days) and 12 webhook deliveries"],
   ],
   "user.change_password": [[entry({ action: "user.change_password", subject: subjects.user("u1", "ana@corp") }), "ana@corp changed their own password"]],
+  "user.sign_in": [[entry({ action: "user.sign_in", subject: subjects.user("u1", "ana@corp") }), "ana@corp signed in"]],
+  "user.sign_in_failed": [[entry({ action: "user.sign_in_failed", actor: { kind: "user", name: "anonymous" }, subject: subjects.user("u1", "ana@corp"), reason: "wrong password" }), "anonymous tried to sign in as ana@corp and was refused"]],
+  "user.sign_out": [[entry({ action: "user.sign_out", subject: subjects.user("u1", "ana@corp") }), "ana@corp signed out"]],
   "change_request.cancel": [[entry({ action: "change_request.cancel", actor: { kind: "user", name: "ana@corp" }, subject: subjects.surface("s1", "search"), after: { id: "c1", summary: "x" } }), "ana@corp withdrew their request on search: x"]],
   "change_request.fail": [[entry({ action: "change_request.fail", actor: { kind: "user", name: "bo@corp" }, subject: subjects.surface("s1", "search"), after: { id: "c1", summary: "x", error: "v3 already serves" } }), "bo@corp approved on search: x, but applying it failed: v3 already serves"]],
 };

@@ -43,6 +43,28 @@ export interface AuditDescription {
 type Loose<T> = T extends null ? null : Partial<NonNullable<T>> | null;
 type Sentence<A extends AuditAction> = (s: { before: Loose<AuditChanges[A]["before"]>; after: Loose<AuditChanges[A]["after"]>; subject: AuditEntryFacts["subject"]; surfaces: string[] }) => Array<Phrase | string>;
 
+/** What the canary analysis decided, in words (server/domain/rollouts/judge.ts StepVerdict's decisions, and "skipped"). */
+function judgeDecisionWords(after: { decision?: string; status?: string; percent?: number } | null): string {
+  switch (after?.decision) {
+    case undefined:
+      return "";
+    case "wait":
+      return ": not enough data yet, it waits";
+    case "advance":
+      return after?.status === "promoted" ? ": passed, promoted" : `: passed, widened to ${after?.percent ?? "?"}%`;
+    case "fail":
+      return ": failed, rolled back";
+    case "pause":
+      return ": paused for on-call (a required metric still lacks data past the step's deadline)";
+    case "skipped":
+      return ": nothing to judge (paused, ended, or the kill switch on)";
+    case "judging":
+      return ": its judge was already at it";
+    default:
+      return `: ${after?.decision}`;
+  }
+}
+
 const link = (text: string, href: string | null | undefined): Phrase => (href ? { text, href } : { text });
 const pct = (v: number | undefined) => (v === undefined ? "?%" : `${Number((v * 100).toFixed(2))}%`);
 const subjectLink = (subject: AuditEntryFacts["subject"]) => link(subject.label, subjectHref(subject));
@@ -103,6 +125,9 @@ const SENTENCES: { [A in AuditAction]: Sentence<A> } = {
   "rollout.promoted": ({ after, subject }) => ["promoted the canary of ", ...rolloutPhrases(subject, after), " to all traffic"],
   "rollout.rolled_back": ({ before, after, subject }) => ["rolled back the canary of ", ...rolloutPhrases(subject, after), before?.percent !== undefined ? ` at ${before.percent}%` : ""],
   "rollout.aborted": ({ before, after, subject }) => ["aborted the canary of ", ...rolloutPhrases(subject, after), before?.percent !== undefined ? ` at ${before.percent}%` : ""],
+  "rollout.analysed": ({ before, after, subject }) => [
+    "had the canary of ", ...rolloutPhrases(subject, after), " judged now", before?.percent !== undefined ? ` at ${before.percent}%` : "", judgeDecisionWords(after),
+  ],
   "surface.approvals": ({ after, subject }) => [after?.requireApproval ? "required approvals for production changes on " : "stopped requiring approvals on ", subjectLink(subject)],
   "user.create": ({ after, subject }) => ["created the first admin ", subjectLink(subject), after?.roles ? ` (${after.roles.join(", ")})` : ""],
   "user.invite": ({ after, subject }) => ["invited ", subjectLink(subject), after?.roles ? ` as ${after.roles.join(", ")}` : ""],
@@ -111,6 +136,9 @@ const SENTENCES: { [A in AuditAction]: Sentence<A> } = {
   "user.enable": ({ subject }) => ["enabled ", subjectLink(subject)],
   "user.reset_password": ({ subject }) => ["reset the password of ", subjectLink(subject)],
   "user.change_password": () => ["changed their own password"],
+  "user.sign_in": () => ["signed in"],
+  "user.sign_in_failed": ({ subject }) => ["tried to sign in as ", subjectLink(subject), " and was refused"],
+  "user.sign_out": () => ["signed out"],
   "api_key.create": ({ after, subject }) => [`created ${after?.kind ?? ""} API key `.replace("  ", " "), subjectLink(subject), after?.surfaces?.length ? ` for ${after.surfaces.join(", ")}` : "", after?.roles?.length ? ` acting as ${after.roles.join(", ")}` : ""],
   "api_key.revoke": ({ subject }) => ["revoked API key ", subjectLink(subject)],
   "change_request.create": ({ after, subject }) => ["requested approval on ", subjectLink(subject), after?.summary ? `: ${after.summary}` : ""],
@@ -122,6 +150,7 @@ const SENTENCES: { [A in AuditAction]: Sentence<A> } = {
   "webhook.update": ({ subject, after }) => ["edited webhook ", subjectLink(subject), after?.urlChanged ? " (its URL changed)" : ""],
   "webhook.delete": ({ subject }) => ["deleted webhook ", subjectLink(subject)],
   "webhook.rotate_secret": ({ subject }) => ["rotated the signing secret of webhook ", subjectLink(subject)],
+  "webhook.test": ({ subject }) => ["sent a test delivery to webhook ", subjectLink(subject)],
   "retention.drop": ({ after }) => [
     `dropped ${after?.dropped?.length ?? 0} day partitions of the request, event and shadow logs older than ${after?.keptFrom ?? "the retention period"}`,
     after?.retentionDays !== undefined ? ` (keeping ${after.retentionDays} days)` : "",
