@@ -181,3 +181,36 @@ test("an approval end to end: one ML engineer requests an alias move, another ap
     await request.post("/api/trpc/models.setAlias", { data: { json: { versionId: v2, alias: "production", reason: "e2e: restore" } } });
   }
 });
+
+test("disabling an admin revokes the API keys they issued, for good: the dialog says so, and enabling them again brings none back", async ({ page, browser, baseURL }) => {
+  const holder = await signedInAs(browser, baseURL!, "e2e-keyholder", ["admin"]);
+  const created = await holder.page.request.post("/api/trpc/apiKeys.create", { headers: { origin: baseURL! }, data: { json: { kind: "serving", name: `e2e keyholder ${Date.now().toString(36)}` } } });
+  expect(created.status()).toBe(200);
+  const key = (await created.json()).result.data.json.key as string;
+  const rerank = () => page.request.post("/api/v1/rerank", { headers: { authorization: `Bearer ${key}` }, data: { surface: "search", topK: 1, candidates: [{ id: "sku-00001", retrievalScore: 1 }] } });
+  expect((await rerank()).status()).toBe(200);
+  await holder.page.context().close();
+
+  await page.setViewportSize({ width: 1280, height: 900 });
+  await page.goto("/admin/users");
+  const row = page.getByTestId(`user-row-${holder.email}`);
+  await row.getByRole("button", { name: "Disable…" }).click();
+  const dialog = page.getByRole("dialog");
+  await expect(dialog.getByTestId("confirm-changes")).toContainText(`${holder.email} is signed out everywhere and cannot sign in`);
+  await expect(dialog.getByTestId("confirm-changes")).toContainText("their API key is revoked for good (a serving key: traffic sent with it is refused from the next request); enabling them again does not bring it back");
+  await page.screenshot({ path: "e2e/screenshots/users-disable-desktop.png" });
+  await page.setViewportSize({ width: 390, height: 844 });
+  await page.screenshot({ path: "e2e/screenshots/users-disable-narrow.png" });
+  await page.setViewportSize({ width: 1280, height: 900 });
+  await dialog.getByLabel("Reason (kept in the audit trail)").fill("e2e: left the team");
+  await dialog.getByRole("button", { name: "Disable" }).click();
+  await expect(page.getByText(`${holder.email} disabled and signed out, 1 API key revoked`)).toBeVisible();
+  expect((await rerank()).status()).toBe(401);
+
+  await row.getByRole("button", { name: "Enable…" }).click();
+  await expect(dialog.getByTestId("confirm-changes")).toContainText("API keys revoked when they were disabled stay revoked: they make new ones");
+  await dialog.getByLabel("Reason (kept in the audit trail)").fill("e2e: back from leave");
+  await dialog.getByRole("button", { name: "Enable" }).click();
+  await expect(row).toContainText("active");
+  expect((await rerank()).status()).toBe(401);
+});

@@ -10,6 +10,7 @@ import { failAudit } from "../testing/auditFaults";
 import { callerAs } from "../testing/callers";
 import { contextFor, createContext } from "../trpc";
 import { authorizeHttp } from "./http";
+import { authenticate } from "./authenticate";
 import { ONE_TIME_PASSWORD_MESSAGE } from "./principal";
 import { getAuth } from "./auth";
 import { ensureFirstAdmin } from "./firstRun";
@@ -174,6 +175,30 @@ describe("API keys", () => {
       expect(second.revokedAt?.getTime()).toBe(first.revokedAt?.getTime());
       expect(await getDb().auditLog.count({ where: { action: "api_key.revoke", entityId: apiKey.id } })).toBe(1);
     }
+  });
+
+  it("disabling a person revokes their keys for good: enabling them again brings none back (break test: a leaked key came back with its owner)", async () => {
+    const admin = await person("disable-admin@corp.test", ["admin"]);
+    const owner = await person("key-owner@corp.test", ["admin"]); // only admins issue keys
+    const serving = await owner.caller.apiKeys.create({ kind: "serving", name: "owner's serving key" });
+    const automation = await owner.caller.apiKeys.create({ kind: "automation", name: "owner's pipeline", roles: ["ml_engineer"] });
+    const others = await admin.caller.apiKeys.create({ kind: "serving", name: "admin's own key" });
+    const bearer = (key: string) => new Headers({ authorization: `Bearer ${key}` });
+    expect(await authenticate(getDb(), bearer(serving.key))).toMatchObject({ kind: "api_key" });
+    expect((await admin.caller.users.list()).find((u) => u.id === owner.id)!.activeKeys).toEqual({ total: 2, serving: 1 });
+    expect(await admin.caller.users.setDisabled({ userId: owner.id, disabled: true, reason: REASON })).toMatchObject({ disabled: true, revokedKeys: 2 });
+    const revoked = await getDb().apiKey.findMany({ where: { createdById: owner.id }, orderBy: { createdAt: "asc" } });
+    expect(revoked.map((k) => [k.name, k.revokedAt instanceof Date])).toEqual([["owner's serving key", true], ["owner's pipeline", true]]);
+    const entries = await getDb().auditLog.findMany({ where: { action: "api_key.revoke", entityId: { in: [serving.apiKey.id, automation.apiKey.id] } }, orderBy: { id: "asc" } });
+    expect(entries.map((e) => [e.subjectLabel, e.actor, e.reason])).toEqual([
+      ["owner's serving key", admin.email, `${owner.email} was disabled: ${REASON}`], ["owner's pipeline", admin.email, `${owner.email} was disabled: ${REASON}`],
+    ]);
+    expect(await getDb().auditLog.findFirst({ where: { action: "user.disable", entityId: owner.id } })).toMatchObject({ after: { disabled: true, revokedKeys: 2 } });
+    await admin.caller.users.setDisabled({ userId: owner.id, disabled: false, reason: REASON });
+    for (const key of [serving.key, automation.key]) expect(await authenticate(getDb(), bearer(key))).toBeNull();
+    expect((await admin.caller.users.list()).find((u) => u.id === owner.id)!.activeKeys).toEqual({ total: 0, serving: 0 });
+    // Another person's keys are untouched.
+    expect(await authenticate(getDb(), bearer(others.key))).toMatchObject({ kind: "api_key", name: "admin's own key" });
   });
 
   it("refuses a key name that could pass for a person's email in the audit trail", async () => {

@@ -68,16 +68,22 @@ export async function changeUserRoles(ctx: Ctx, input: z.infer<typeof setRolesSc
 export async function changeUserDisabled(ctx: Ctx, input: z.infer<typeof setDisabledSchema>) {
   const actor = actingUserId(ctx);
   return inTransaction(ctx, async (tx) => {
-    const { before, after } = await setUserDisabled(tx, input.userId, input.disabled, actor);
+    const { before, after, revokedKeys } = await setUserDisabled(tx, input.userId, input.disabled, actor);
     await recordAudit(tx, {
       action: input.disabled ? "user.disable" : "user.enable",
       actor: ctx.actor,
       subject: subjects.user(after.id, after.email),
       before: { disabled: before.disabled },
-      after: { disabled: after.disabled },
+      after: { disabled: after.disabled, ...(input.disabled ? { revokedKeys: revokedKeys.length } : {}) },
       reason: input.reason,
     });
-    return after;
+    for (const apiKey of revokedKeys) {
+      await recordAudit(tx, {
+        action: "api_key.revoke", actor: ctx.actor, subject: subjects.apiKey(apiKey.id, apiKey.name), surfaces: apiKey.surfaces,
+        after: { revokedAt: apiKey.revokedAt!.toISOString() }, reason: `${after.email} was disabled${input.reason ? `: ${input.reason}` : ""}`,
+      });
+    }
+    return { ...after, revokedKeys: revokedKeys.length };
   });
 }
 

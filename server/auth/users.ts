@@ -3,6 +3,7 @@ import type { Db } from "../db/client";
 import type { Prisma } from "../db/generated/client";
 import type { Role } from "../domain/access/permissions";
 import { ConflictError, InvalidInputError, NotFoundError } from "../errors";
+import { revokeApiKey } from "./apiKeys";
 import { getAuth } from "./auth";
 import { toRoles } from "./principal";
 
@@ -35,9 +36,15 @@ export async function newPassword(password = generatePassword()): Promise<{ pass
 export async function listUsers(db: Db) {
   const users = await db.user.findMany({
     orderBy: { createdAt: "asc" },
-    select: { id: true, email: true, name: true, roles: true, disabled: true, createdAt: true, sessions: { select: { updatedAt: true }, orderBy: { updatedAt: "desc" }, take: 1 } },
+    select: {
+      id: true, email: true, name: true, roles: true, disabled: true, createdAt: true, sessions: { select: { updatedAt: true }, orderBy: { updatedAt: "desc" }, take: 1 },
+      apiKeys: { where: { revokedAt: null }, select: { kind: true } },
+    },
   });
-  return users.map(({ sessions, ...user }) => ({ ...user, lastSeenAt: sessions[0]?.updatedAt ?? null }));
+  // activeKeys: the keys a disable revokes (serving ones among them: serving with them stops).
+  return users.map(({ sessions, apiKeys, ...user }) => ({
+    ...user, lastSeenAt: sessions[0]?.updatedAt ?? null, activeKeys: { total: apiKeys.length, serving: apiKeys.filter((k) => k.kind === "serving").length },
+  }));
 }
 
 const USER_FIELDS = { id: true, email: true, name: true, roles: true, disabled: true } as const;
@@ -114,8 +121,17 @@ export async function setUserDisabled(tx: Tx, id: string, disabled: boolean, act
   const before = await requireUser(tx, id);
   if (disabled && isLastActiveAdmin(before, admins)) throw new ConflictError("disabled: this is the last active admin");
   const after = await tx.user.update({ where: { id }, data: { disabled }, select: USER_FIELDS });
-  if (disabled) await tx.session.deleteMany({ where: { userId: id } });
-  return { before, after };
+  if (!disabled) return { before, after, revokedKeys: [] };
+  await tx.session.deleteMany({ where: { userId: id } });
+  // Their API keys are revoked, not only refused while they are disabled: enabling them again (a
+  // mistake undone, a person back from leave) must not bring back a key that may have leaked meanwhile.
+  const keys = await tx.apiKey.findMany({ where: { createdById: id, revokedAt: null }, select: { id: true }, orderBy: { createdAt: "asc" } });
+  const revokedKeys = [];
+  for (const key of keys) {
+    const { apiKey, revoked } = await revokeApiKey(tx, key.id);
+    if (revoked) revokedKeys.push(apiKey);
+  }
+  return { before, after, revokedKeys };
 }
 
 /**

@@ -109,7 +109,8 @@ export interface AuditChanges {
   "user.create": { before: null; after: { email: string; roles: string[] } };
   "user.invite": { before: null; after: { email: string; roles: string[] } };
   "user.roles": { before: { roles: string[] }; after: { roles: string[] } };
-  "user.disable": { before: { disabled: boolean }; after: { disabled: boolean } };
+  /** revokedKeys: how many of the person's API keys the disable revoked (since 2026-12-01; each has its own api_key.revoke entry). */
+  "user.disable": { before: { disabled: boolean }; after: { disabled: boolean; revokedKeys?: number } };
   "user.enable": { before: { disabled: boolean }; after: { disabled: boolean } };
   "user.reset_password": { before: null; after: null };
   /** A person changing their own password (the actor is the subject); the password is never recorded. */

@@ -76,7 +76,11 @@ const CASES: Record<AuditAction, Array<[AuditEntryFacts, string]>> = {
   "user.create": [[entry({ action: "user.create", actor: { kind: "system", name: "first-start" }, subject: subjects.user("u1", "admin@corp"), after: { email: "admin@corp", roles: ["admin"] } }), "first-start created the first admin admin@corp (admin)"]],
   "user.invite": [[entry({ action: "user.invite", subject: subjects.user("u2", "bo@corp"), after: { email: "bo@corp", roles: ["pm", "oncall"] } }), "ana@corp invited bo@corp as pm, oncall"]],
   "user.roles": [[entry({ action: "user.roles", subject: subjects.user("u2", "bo@corp"), before: { roles: ["pm"] }, after: { roles: ["pm", "oncall"] } }), "ana@corp changed the roles of bo@corp from pm to pm, oncall"]],
-  "user.disable": [[entry({ action: "user.disable", subject: subjects.user("u2", "bo@corp"), before: { disabled: false }, after: { disabled: true } }), "ana@corp disabled bo@corp (signed out everywhere, keys refused)"]],
+  "user.disable": [
+    [entry({ action: "user.disable", subject: subjects.user("u2", "bo@corp"), before: { disabled: false }, after: { disabled: true } }), "ana@corp disabled bo@corp (signed out everywhere, keys refused)"],
+    [entry({ action: "user.disable", subject: subjects.user("u2", "bo@corp"), before: { disabled: false }, after: { disabled: true, revokedKeys: 2 } }), "ana@corp disabled bo@corp (signed out everywhere, 2 API keys revoked)"],
+    [entry({ action: "user.disable", subject: subjects.user("u2", "bo@corp"), before: { disabled: false }, after: { disabled: true, revokedKeys: 1 } }), "ana@corp disabled bo@corp (signed out everywhere, 1 API key revoked)"],
+  ],
   "user.enable": [[entry({ action: "user.enable", subject: subjects.user("u2", "bo@corp"), before: { disabled: true }, after: { disabled: false } }), "ana@corp enabled bo@corp"]],
   "user.reset_password": [[entry({ action: "user.reset_password", subject: subjects.user("u2", "bo@corp") }), "ana@corp reset the password of bo@corp"]],
   "api_key.create": [

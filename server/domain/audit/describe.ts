@@ -132,7 +132,10 @@ const SENTENCES: { [A in AuditAction]: Sentence<A> } = {
   "user.create": ({ after, subject }) => ["created the first admin ", subjectLink(subject), after?.roles ? ` (${after.roles.join(", ")})` : ""],
   "user.invite": ({ after, subject }) => ["invited ", subjectLink(subject), after?.roles ? ` as ${after.roles.join(", ")}` : ""],
   "user.roles": ({ before, after, subject }) => ["changed the roles of ", subjectLink(subject), ` from ${before?.roles?.join(", ") || "none"} to ${after?.roles?.join(", ") || "none"}`],
-  "user.disable": ({ subject }) => ["disabled ", subjectLink(subject), " (signed out everywhere, keys refused)"],
+  "user.disable": ({ subject, after }) => [
+    "disabled ", subjectLink(subject),
+    after?.revokedKeys === undefined ? " (signed out everywhere, keys refused)" : ` (signed out everywhere, ${after.revokedKeys === 1 ? "1 API key" : `${after.revokedKeys} API keys`} revoked)`,
+  ],
   "user.enable": ({ subject }) => ["enabled ", subjectLink(subject)],
   "user.reset_password": ({ subject }) => ["reset the password of ", subjectLink(subject)],
   "user.change_password": () => ["changed their own password"],

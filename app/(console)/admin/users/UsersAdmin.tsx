@@ -9,7 +9,7 @@ import { useMe, usePermission } from "../../../_auth/AccessProvider";
 import { ConfirmChangeDialog } from "../../../_components/ConfirmChangeDialog";
 import { useTRPC } from "../../../_trpc/client";
 
-type Change = { kind: "roles"; userId: string; email: string; from: Role[]; to: Role[] } | { kind: "disable"; userId: string; email: string; disabled: boolean } | { kind: "reset"; userId: string; email: string };
+type Change = { kind: "roles"; userId: string; email: string; from: Role[]; to: Role[] } | { kind: "disable"; userId: string; email: string; disabled: boolean; keys: { total: number; serving: number } } | { kind: "reset"; userId: string; email: string; keys: { total: number; serving: number } };
 
 function RolePicker({ value, onChange }: { value: Role[]; onChange: (roles: Role[]) => void }) {
   return (
@@ -38,6 +38,14 @@ function OneTimePassword({ email, password, onClose }: { email: string; password
   );
 }
 
+/** The disable dialog's line on the person's API keys: revoked for good, serving ones named (production serving with them stops). */
+function revokedKeysLine(keys: { total: number; serving: number }): string {
+  if (keys.total === 0) return "they hold no API key";
+  const what = keys.total === 1 ? "their API key is" : `their ${keys.total} API keys are`;
+  const serving = keys.serving === 0 ? "" : keys.serving === keys.total ? (keys.total === 1 ? " (a serving key: traffic sent with it is refused from the next request)" : " (serving keys: traffic sent with them is refused from the next request)") : ` (${keys.serving} serving: traffic sent with ${keys.serving === 1 ? "it" : "them"} is refused from the next request)`;
+  return `${what} revoked for good${serving}; enabling them again does not bring ${keys.total === 1 ? "it" : "them"} back`;
+}
+
 export function UsersAdmin() {
   const trpc = useTRPC();
   const queryClient = useQueryClient();
@@ -55,7 +63,7 @@ export function UsersAdmin() {
     onError,
   }));
   const rolesMutation = useMutation(trpc.users.setRoles.mutationOptions({ onSuccess: (u) => { setChange(null); notifications.show({ color: "teal", message: `${u.email}: roles saved` }); void refresh(); }, onError }));
-  const disableMutation = useMutation(trpc.users.setDisabled.mutationOptions({ onSuccess: (u) => { setChange(null); notifications.show({ color: "teal", message: `${u.email} ${u.disabled ? "disabled and signed out" : "enabled"}` }); void refresh(); }, onError }));
+  const disableMutation = useMutation(trpc.users.setDisabled.mutationOptions({ onSuccess: (u) => { setChange(null); notifications.show({ color: "teal", message: `${u.email} ${u.disabled ? `disabled and signed out${u.revokedKeys ? `, ${u.revokedKeys === 1 ? "1 API key" : `${u.revokedKeys} API keys`} revoked` : ""}` : "enabled"}` }); void refresh(); }, onError }));
   const resetMutation = useMutation(trpc.users.resetPassword.mutationOptions({ onSuccess: (r) => { setChange(null); setShownPassword({ email: r.user.email, password: r.password }); }, onError }));
 
   if (!access.allowed) return <Alert color="gray">{access.reason}</Alert>;
@@ -84,10 +92,10 @@ export function UsersAdmin() {
                   <Table.Td>
                     <Group gap={4} justify="flex-end" wrap="nowrap">
                       <Button size="xs" variant="subtle" onClick={() => setChange({ kind: "roles", userId: u.id, email: u.email, from: u.roles, to: u.roles })}>Roles…</Button>
-                      <Button size="xs" variant="subtle" onClick={() => setChange({ kind: "reset", userId: u.id, email: u.email })}>Reset password…</Button>
+                      <Button size="xs" variant="subtle" onClick={() => setChange({ kind: "reset", userId: u.id, email: u.email, keys: u.activeKeys })}>Reset password…</Button>
                       <Tooltip label="You cannot disable yourself" disabled={u.id !== me?.id}>
                         <Button size="xs" variant="subtle" color={u.disabled ? "teal" : "red"} disabled={u.id === me?.id}
-                          onClick={() => setChange({ kind: "disable", userId: u.id, email: u.email, disabled: !u.disabled })}>
+                          onClick={() => setChange({ kind: "disable", userId: u.id, email: u.email, disabled: !u.disabled, keys: u.activeKeys })}>
                           {u.disabled ? "Enable…" : "Disable…"}
                         </Button>
                       </Tooltip>
@@ -130,7 +138,7 @@ export function UsersAdmin() {
       {change?.kind === "disable" && (
         <ConfirmChangeDialog
           title={change.disabled ? `Disable ${change.email}` : `Enable ${change.email}`}
-          changes={change.disabled ? [`${change.email} is signed out everywhere and cannot sign in`, "their API keys stop working on the next request"] : [`${change.email} can sign in again`]}
+          changes={change.disabled ? [`${change.email} is signed out everywhere and cannot sign in`, revokedKeysLine(change.keys)] : [`${change.email} can sign in again`, "API keys revoked when they were disabled stay revoked: they make new ones"]}
           confirmLabel={change.disabled ? "Disable" : "Enable"}
           color={change.disabled ? "red" : "teal"}
           pending={disableMutation.isPending}
@@ -141,7 +149,10 @@ export function UsersAdmin() {
       {change?.kind === "reset" && (
         <ConfirmChangeDialog
           title={`Reset the password of ${change.email}`}
-          changes={[`${change.email} gets a new one-time password and is signed out everywhere`]}
+          changes={[
+            `${change.email} gets a new one-time password and is signed out everywhere`,
+            ...(change.keys.total > 0 ? [`the ${change.keys.total === 1 ? "API key they issued keeps" : `${change.keys.total} API keys they issued keep`} working (production may depend on them): if the password may have leaked, revoke ${change.keys.total === 1 ? "it" : "them"} on the API keys page, or disable the person`] : []),
+          ]}
           confirmLabel="Reset password"
           color="orange"
           pending={resetMutation.isPending}
