@@ -175,7 +175,7 @@ async function main() {
     const queries: Array<[string, () => Promise<unknown>]> = [
       ["baseline: count(*) of the log", () => client.query("SELECT count(*) FROM rerank_requests")],
       ["experiment results (all metrics and statistics)", () => experimentResults(db, "scale-exp")],
-      ["on-call overview, 1 h window (burn over 5 m … 1 d, alerts)", () => oncallOverview(db, { hours: 1 })],
+      ["on-call overview, 1 h window (burn over 5 m … 3 d, alerts)", () => oncallOverview(db, { hours: 1 })],
       ["on-call overview, 24 h window", () => oncallOverview(db, { hours: 24 })],
       ["on-call chart, 1 h (5-minute buckets, markers)", () => oncallSeries(db, { surface: "search", hours: 1 })],
       ["on-call chart, 24 h (hourly)", () => oncallSeries(db, { surface: "search", hours: 24 })],
