@@ -217,6 +217,12 @@ export const SETTINGS = {
     defaultDoc: "`67108864` (64 MiB)",
     doc: "heap each telemetry stream's memory buffer may hold (request log, outcome events, shadow comparisons, scoring samples; estimated) before rows wait in the spill file instead, as during a database outage; counted in `rerank_telemetry_overflow_rows`",
   }),
+  TELEMETRY_FLUSH_INTERVAL_MS: integer({
+    min: 10,
+    max: 60_000,
+    default: 200,
+    doc: "how often each telemetry stream writes its buffered rows (request log, shadow comparisons, scoring samples; outcome events are written when acknowledged). A SIGKILL loses the request rows of about one interval; longer intervals write bigger batches (measured at 550 req/s: 1,000 ms took the database thread's CPU per request from 58 to 26 µs and PostgreSQL's from 80 to 58 µs)",
+  }),
   TELEMETRY_DISABLED: flag({ default: false, defaultDoc: "`0`", doc: "`1` serves without writing the request log (benchmarks only)" }),
   BREAKER_RESET_MS: integer({ min: 10, max: 3_600_000, default: 5000, doc: "how long an open circuit waits before a trial request" }),
   SHADOW_QUEUE_MAX: integer({ min: 1, max: 100_000, default: 64, doc: "mirrored requests waiting to be scored by a shadow model; beyond it mirrors are dropped and counted" }),

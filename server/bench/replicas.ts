@@ -9,7 +9,6 @@ import { createApiKey } from "../auth/apiKeys";
 import { buildIfNeeded } from "../cli/build";
 import { env, setEnv } from "../config";
 import { disconnectDb, getDb } from "../db/client";
-import { DEFAULT_FLUSH_INTERVAL_MS } from "../telemetry/batchWriter";
 import { lostRequestBound, quantile, replicaAssertions, type Assertion } from "./replicasReport";
 import { benchDatabase } from "./benchDatabase";
 
@@ -194,7 +193,7 @@ async function main() {
     const victim = replicas[1]!;
     const victimAddress = `127.0.0.1:${victim.port}`;
     // While the victim is killed the load holds still for a moment, so that this process answers
-    // at once: the kill must land within the writer's 200 ms flush interval after an acknowledgement.
+    // at once: the kill must land within the writer's flush interval (TELEMETRY_FLUSH_INTERVAL_MS, 200 ms by default) after an acknowledgement.
     let paused: Promise<void> | null = null;
     let pausedAt = 0;
     let inFlight = 0;
@@ -411,7 +410,7 @@ async function main() {
       eventsAcknowledgedByVictim: [...ackedEvents.values()].filter((a) => a === victimAddress).length,
       lostRequests: lostRequests.length,
       lostEvents: lostEvents.length,
-      flushIntervalMs: DEFAULT_FLUSH_INTERVAL_MS,
+      flushIntervalMs: env().TELEMETRY_FLUSH_INTERVAL_MS,
       victimRequestsPerSecond,
     };
     const assertions: Assertion[] = replicaAssertions(run_);
@@ -421,7 +420,7 @@ async function main() {
       at: new Date().toISOString(), quick: QUICK, loadSeconds: LOAD_S, replicas: REPLICAS, ports, nginxPort: lbPort,
       requestsThroughNginx: stats.requests, byStatus: stats.byStatus, transportErrors: stats.errors,
       changes: changes.map((c) => c.name), propagationMs: { p50: quantile(delays.map((d) => d.ms), 0.5), p99: quantile(delays.map((d) => d.ms), 0.99), max: quantile(delays.map((d) => d.ms), 1), samples: delays.length, neverSeen: delays.filter((d) => d.ms === null).length },
-      delays, phaseA: { served: servedA, logged: loggedA }, killed: { replica: victim.index, acknowledgedRequests: run_.requestsAcknowledgedByVictim, acknowledgedEvents: run_.eventsAcknowledgedByVictim, lostRequests: lostRequests.length, lostEvents: lostEvents.length, requestsPerSecond: Number(victimRequestsPerSecond.toFixed(1)), flushIntervalMs: DEFAULT_FLUSH_INTERVAL_MS, lostRequestBound: lostRequestBound(DEFAULT_FLUSH_INTERVAL_MS, victimRequestsPerSecond), lostAcknowledgedMsBeforeKill: lostAgesMs, lost: lostRequests.map(([id, address]) => ({ id, servedBy: address, msBeforeKill: killedAt - (ackedAt.get(id) ?? killedAt) })) },
+      delays, phaseA: { served: servedA, logged: loggedA }, killed: { replica: victim.index, acknowledgedRequests: run_.requestsAcknowledgedByVictim, acknowledgedEvents: run_.eventsAcknowledgedByVictim, lostRequests: lostRequests.length, lostEvents: lostEvents.length, requestsPerSecond: Number(victimRequestsPerSecond.toFixed(1)), flushIntervalMs: env().TELEMETRY_FLUSH_INTERVAL_MS, lostRequestBound: lostRequestBound(env().TELEMETRY_FLUSH_INTERVAL_MS, victimRequestsPerSecond), lostAcknowledgedMsBeforeKill: lostAgesMs, lost: lostRequests.map(([id, address]) => ({ id, servedBy: address, msBeforeKill: killedAt - (ackedAt.get(id) ?? killedAt) })) },
       eventsAcknowledged: ackedEvents.size, eventsAcknowledgedInPhaseA: eventsA.length,
       assertions,
     };
@@ -433,7 +432,7 @@ async function main() {
     console.log(`  changes pressed: ${changes.map((c) => c.name).join(", ")}`);
     console.log(`  propagation to every replica (50 ms polls): p50 ${report.propagationMs.p50 ?? "—"} ms, p99 ${report.propagationMs.p99 ?? "—"} ms, max ${report.propagationMs.max ?? "—"} ms over ${delays.length} samples`);
     console.log(`  phase A: served ${servedA.join(" + ")} = ${servedA.reduce((s, n) => s + n, 0)}, logged ${loggedA}`);
-    console.log(`  killed replica ${victim.index}: acknowledged ${report.killed.acknowledgedRequests} requests (${report.killed.requestsPerSecond} req/s before the kill) and ${report.killed.acknowledgedEvents} events; lost ${lostRequests.length} requests (bound ${report.killed.lostRequestBound}: one ${DEFAULT_FLUSH_INTERVAL_MS} ms flush interval; acknowledged ${lostAgesMs.join(", ") || "—"} ms before the kill), ${lostEvents.length} events (all replicas)`);
+    console.log(`  killed replica ${victim.index}: acknowledged ${report.killed.acknowledgedRequests} requests (${report.killed.requestsPerSecond} req/s before the kill) and ${report.killed.acknowledgedEvents} events; lost ${lostRequests.length} requests (bound ${report.killed.lostRequestBound}: one ${env().TELEMETRY_FLUSH_INTERVAL_MS} ms flush interval; acknowledged ${lostAgesMs.join(", ") || "—"} ms before the kill), ${lostEvents.length} events (all replicas)`);
     let passed = 0;
     let failed = 0;
     for (const a of assertions) {

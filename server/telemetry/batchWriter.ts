@@ -18,7 +18,7 @@ import { withDeadline } from "../domain/time/deadline";
 //   promises that): written by the sink, or appended to the spill file and fsynced. Concurrent
 //   commits are grouped into one write (group commit, as PostgreSQL does with its WAL).
 
-/** The background flush interval of every telemetry stream (ms): the request rows a SIGKILL may lose are those of about one interval. */
+/** The background flush interval's default (ms); the streams take TELEMETRY_FLUSH_INTERVAL_MS (server/config.ts, 200 by default). The request rows a SIGKILL may lose are those of about one interval. */
 export const DEFAULT_FLUSH_INTERVAL_MS = 200;
 
 export interface BatchSink<T> {

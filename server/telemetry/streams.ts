@@ -487,7 +487,7 @@ export function telemetry(): Streams {
   // every line of `<database>.<table>.…` as a JSON row, leaves them alone instead of refusing and
   // dropping each line; this build claims both names (its revive reads JSON rows and COPY lines).
   const open = <T>(stream: StreamName, name: string, sink: BatchSink<T>, streamOptions: Omit<BatchWriterOptions<T>, "name" | "spillPath">, spillFormat: "json" | "copy" = "json"): BatchWriter<T> => {
-    const options = { maxBufferedBytes, ...streamOptions };
+    const options = { maxBufferedBytes, flushIntervalMs: env().TELEMETRY_FLUSH_INTERVAL_MS, ...streamOptions };
     const prefix = `${dbName}.${name}`;
     const ownPrefix = spillFormat === "copy" ? `${prefix}.copy` : prefix;
     for (const file of [...new Set([prefix, ownPrefix])].flatMap((p) => claimOrphanSpills(spillDir, p))) {
