@@ -104,6 +104,15 @@ test("audited actions appear on the Audit page in words, filter, link and export
   await page.setViewportSize({ width: 1280, height: 1000 });
   await page.screenshot({ path: "e2e/screenshots/audit-alias-desktop.png", fullPage: true });
 
+  // Sign-ins are in the trail too: the on-call engineer's, through the sign-in page, with their address.
+  await page.goto(`/audit?action=user.sign_in&actor=${encodeURIComponent(ONCALL)}`);
+  await expect(rows).toHaveCount(1);
+  await expect(rows.nth(0).getByTestId("audit-sentence")).toHaveText(`${ONCALL} signed in`);
+  await rows.nth(0).getByRole("button", { name: "Show details" }).click();
+  await expect(page.getByTestId("audit-details")).toContainText("127.0.0.1");
+  await page.screenshot({ path: "e2e/screenshots/audit-sign-in-desktop.png", fullPage: true });
+  await page.goto(`/audit?action=model.alias.set&actor=${encodeURIComponent(ML)}`);
+
   // The link to a version opens its card.
   await rows.nth(0).getByRole("link", { name: "v3" }).click();
   await expect(page).toHaveURL(/\/models\/search-ranker\/v\/3$/);

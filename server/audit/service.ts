@@ -1,7 +1,7 @@
 import { stringify } from "csv-stringify/sync";
 import type { Db } from "../db/client";
 import type { Prisma } from "../db/generated/client";
-import { AUDIT_ACTIONS, AUDIT_ACTION_NAMES, isAuditAction } from "../domain/audit/actions";
+import { AUDIT_ACTIONS, AUDIT_ACTION_NAMES, isAuditAction, SESSION_ACTIONS } from "../domain/audit/actions";
 import { describeAuditEntry, type AuditDescription } from "../domain/audit/describe";
 import type { AuditFilter } from "./schema";
 
@@ -28,10 +28,16 @@ export interface AuditRow {
   description: AuditDescription;
 }
 
-function whereOf(filter: AuditFilter): Prisma.AuditLogWhereInput {
+/** What a reader may see: `sessions`, the sign-in entries (SESSION_ACTIONS), for those who manage people. */
+export interface AuditReader {
+  sessions: boolean;
+}
+
+function whereOf(filter: AuditFilter, reader: AuditReader): Prisma.AuditLogWhereInput {
+  const hidden = reader.sessions ? [] : [...SESSION_ACTIONS];
   return {
     ...(filter.actor ? { actor: filter.actor } : {}),
-    ...(filter.action ? { action: filter.action } : {}),
+    ...(filter.action || hidden.length > 0 ? { action: { ...(filter.action ? { equals: filter.action } : {}), ...(hidden.length > 0 ? { notIn: hidden } : {}) } } : {}),
     ...(filter.surface ? { surfaceKeys: { has: filter.surface } } : {}),
     ...(filter.from || filter.to ? { ts: { ...(filter.from ? { gte: filter.from } : {}), ...(filter.to ? { lt: filter.to } : {}) } } : {}),
   };
@@ -57,9 +63,9 @@ export function auditRowOf(r: LogRow): AuditRow {
 }
 
 /** A page of entries matching `filter`, newest first; `nextCursor` is null on the last page. */
-export async function listAudit(db: Db, input: { filter: AuditFilter; cursor?: string; limit: number }): Promise<{ entries: AuditRow[]; nextCursor: string | null }> {
+export async function listAudit(db: Db, input: { filter: AuditFilter; cursor?: string; limit: number }, reader: AuditReader): Promise<{ entries: AuditRow[]; nextCursor: string | null }> {
   const rows = await db.auditLog.findMany({
-    where: { ...whereOf(input.filter), ...(input.cursor ? { id: { lt: BigInt(input.cursor) } } : {}) },
+    where: { ...whereOf(input.filter, reader), ...(input.cursor ? { id: { lt: BigInt(input.cursor) } } : {}) },
     orderBy: { id: "desc" },
     take: input.limit + 1,
   });
@@ -68,14 +74,14 @@ export async function listAudit(db: Db, input: { filter: AuditFilter; cursor?: s
 }
 
 /** What the filters offer: the actors who have entries, every action, and the surfaces. */
-export async function auditFacets(db: Db) {
+export async function auditFacets(db: Db, reader: AuditReader) {
   const [actors, surfaces] = await Promise.all([
-    db.auditLog.groupBy({ by: ["actor", "actorKind"], orderBy: { actor: "asc" }, take: 500 }),
+    db.auditLog.groupBy({ by: ["actor", "actorKind"], where: whereOf({}, reader), orderBy: { actor: "asc" }, take: 500 }),
     db.surface.findMany({ select: { key: true, name: true }, orderBy: { key: "asc" } }),
   ]);
   return {
     actors: actors.map((a) => ({ name: a.actor, kind: a.actorKind as string })),
-    actions: AUDIT_ACTION_NAMES.map((name) => ({ name, title: AUDIT_ACTIONS[name].title })),
+    actions: AUDIT_ACTION_NAMES.filter((name) => reader.sessions || !SESSION_ACTIONS.includes(name)).map((name) => ({ name, title: AUDIT_ACTIONS[name].title })),
     surfaces,
   };
 }
@@ -99,12 +105,12 @@ function csvRecord(r: AuditRow): string[] {
  * line breaks quoted, quotes doubled). A cell that a spreadsheet would run as a formula (starting
  * with = + - @, a tab or a carriage return) gets a leading apostrophe. At most EXPORT_MAX_ROWS rows.
  */
-export async function exportAuditCsv(db: Db, filter: AuditFilter): Promise<{ csv: string; rows: number; truncated: boolean }> {
+export async function exportAuditCsv(db: Db, filter: AuditFilter, reader: AuditReader): Promise<{ csv: string; rows: number; truncated: boolean }> {
   const records: string[][] = [];
   let cursor: string | undefined;
   let truncated = false;
   for (;;) {
-    const page = await listAudit(db, { filter, cursor, limit: 1000 });
+    const page = await listAudit(db, { filter, cursor, limit: 1000 }, reader);
     for (const entry of page.entries) records.push(csvRecord(entry));
     if (!page.nextCursor) break;
     if (records.length >= EXPORT_MAX_ROWS) {

@@ -4,7 +4,8 @@ import { getDb } from "../db/client";
 import { callerAs } from "../testing/callers";
 import { START_DEADLINE_MS, waitForStart } from "../testing/startup";
 import { createApiKey } from "./apiKeys";
-import { getAuth } from "./auth";
+import { failAudit } from "../testing/auditFaults";
+import { FAILED_SIGN_INS_KEPT_PER_HOUR, getAuth } from "./auth";
 import { authenticate } from "./authenticate";
 import { authorizeHttp } from "./http";
 import type { Role } from "../domain/access/permissions";
@@ -115,6 +116,57 @@ describe("sign-in", () => {
       ["user.sign_out", "di@corp.test", user.id, "10.5.5.4", null],
     ]);
     expect(await getDb().auditLog.count({ where: { action: "user.sign_in_failed" } })).toBe(before + 1);
+  });
+
+  it("sign-in entries are read by those who manage people only: a viewer's Audit page, facets and CSV leave them out", async () => {
+    const { user } = await createUser(getDb(), { email: "el@corp.test", name: "El", roles: ["viewer"], password: "el's long password" });
+    expect((await signIn("el@corp.test", "el's long password", "10.5.6.1")).status).toBe(200);
+    const filter = { action: "user.sign_in" as const, actor: "el@corp.test" };
+    const admin = callerAs(["admin"], "audit-admin@corp.test");
+    const viewer = callerAs(["viewer"], "audit-viewer@corp.test");
+    expect((await admin.audit.list({ filter, limit: 10 })).entries.map((e) => [e.subject.id, e.clientAddress])).toEqual([[user.id, "10.5.6.1"]]);
+    expect((await viewer.audit.list({ filter, limit: 10 })).entries).toEqual([]);
+    expect((await viewer.audit.list({ filter: {}, limit: 200 })).entries.filter((e) => e.action.startsWith("user.sign"))).toEqual([]);
+    expect((await viewer.audit.facets()).actions.map((a) => a.name)).not.toContain("user.sign_in");
+    expect((await viewer.audit.facets()).actors.map((a) => a.name)).not.toContain("anonymous");
+    expect((await admin.audit.facets()).actions.map((a) => a.name)).toContain("user.sign_in");
+    expect((await viewer.audit.export(filter)).rows).toBe(0);
+  });
+
+  it("one sign-out entry for a session signed out by several requests at once, none for an expired session's", async () => {
+    const { user } = await createUser(getDb(), { email: "fy@corp.test", name: "Fy", roles: ["viewer"], password: "fy's long password" });
+    const signOut = (cookie: string) => getAuth().handler(new Request("http://127.0.0.1:3000/api/auth/sign-out", {
+      method: "POST", headers: { "content-type": "application/json", origin: "http://127.0.0.1:3000", host: "127.0.0.1:3000", "x-forwarded-for": "10.5.7.1", cookie }, body: "{}",
+    }));
+    const outs = () => getDb().auditLog.count({ where: { action: "user.sign_out", entityId: user.id } });
+    const first = sessionCookie(await signIn("fy@corp.test", "fy's long password", "10.5.7.2"));
+    expect((await Promise.all(Array.from({ length: 8 }, () => signOut(first)))).map((r) => r.status)).toEqual(Array(8).fill(200));
+    expect(await outs()).toBe(1);
+    const second = sessionCookie(await signIn("fy@corp.test", "fy's long password", "10.5.7.3"));
+    await getDb().session.updateMany({ where: { userId: user.id }, data: { expiresAt: new Date(Date.now() - 3_600_000) } });
+    expect((await signOut(second)).status).toBe(200);
+    expect(await outs()).toBe(1);
+    expect(await getDb().session.count({ where: { userId: user.id } })).toBe(0);
+  });
+
+  it("a sign-in whose audit entry cannot be written fails and leaves no session behind", async () => {
+    const { user } = await createUser(getDb(), { email: "gu@corp.test", name: "Gu", roles: ["viewer"], password: "gu's long password" });
+    const restore = await failAudit(["user.sign_in"]);
+    try {
+      // The library's router throws our fault (onAPIError.throw; the route answers it as a 500 in words): no cookie is set.
+      await expect(signIn("gu@corp.test", "gu's long password", "10.5.8.1")).rejects.toThrow(/audit entry user.sign_in refused/);
+    } finally {
+      await restore();
+    }
+    expect(await getDb().session.count({ where: { userId: user.id } })).toBe(0);
+  });
+
+  it(`keeps at most ${FAILED_SIGN_INS_KEPT_PER_HOUR} refused sign-ins a person an hour in the append-only trail (break test: an anonymous caller could add thousands a day)`, async () => {
+    const { user } = await createUser(getDb(), { email: "ha@corp.test", name: "Ha", roles: ["viewer"], password: "ha's long password" });
+    const statuses: number[] = [];
+    for (let i = 0; i < FAILED_SIGN_INS_KEPT_PER_HOUR + 4; i++) statuses.push((await signIn("ha@corp.test", "a wrong guess", `10.6.${Math.floor(i / 4)}.${i % 4}`)).status);
+    expect(new Set(statuses)).toEqual(new Set([401]));
+    expect(await getDb().auditLog.count({ where: { action: "user.sign_in_failed", entityId: user.id } })).toBe(FAILED_SIGN_INS_KEPT_PER_HOUR);
   });
 
   it("will not disable the last active admin", async () => {

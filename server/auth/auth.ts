@@ -5,12 +5,16 @@ import { actorOf } from "../audit/actor";
 import { recordAudit } from "../audit/record";
 import { authSecret, env } from "../config";
 import { getDb } from "../db/client";
+import type { Prisma } from "../db/generated/client";
 import { subjects } from "../domain/audit/subject";
 
 // Sign-in for people: better-auth with its Prisma adapter. Passwords are hashed by the library
 // (scrypt), sessions live in PostgreSQL and are checked on every request (no cookie cache), so a
 // disabled person's sessions stop working on their next request in every replica. Sign-up is off:
 // admins invite people (server/auth/users.ts).
+
+/** Refused sign-ins audited per person and hour; beyond, they are refused as ever but not recorded. */
+export const FAILED_SIGN_INS_KEPT_PER_HOUR = 20;
 
 /** Session lifetime: 7 days, renewed at most once a day while the person keeps using the console. */
 const SESSION_SECONDS = 7 * 24 * 3600;
@@ -79,6 +83,11 @@ function createAuth() {
         if (typeof email !== "string") return;
         const user = await getDb().user.findUnique({ where: { email: email.toLowerCase() }, select: { id: true, email: true, disabled: true } });
         if (!user) return;
+        // The trail is append-only and kept: at most FAILED_SIGN_INS_KEPT_PER_HOUR entries a person an hour, so a
+        // guessing campaign from many addresses shows without filling it (break test: ~7,200 entries a day per address).
+        const since = new Date(Date.now() - 3_600_000);
+        const recorded = await getDb().auditLog.count({ where: { entityType: "user", entityId: user.id, action: "user.sign_in_failed", ts: { gte: since } } });
+        if (recorded >= FAILED_SIGN_INS_KEPT_PER_HOUR) return;
         await recordAudit(getDb(), {
           action: "user.sign_in_failed", actor: actorOf(null, ctx.headers), subject: subjects.user(user.id, user.email), reason: user.disabled ? "disabled" : "wrong password",
         });
@@ -95,17 +104,30 @@ function createAuth() {
             if (!user || user.disabled) throw APIError.from("UNAUTHORIZED", BASE_ERROR_CODES.INVALID_EMAIL_OR_PASSWORD);
             return { data: session };
           },
-          // Audited once the session exists; a failed write fails the sign-in (no cookie is set).
+          // Audited once the session exists; a failed write fails the sign-in (no cookie is set) and
+          // ends the session it would have named (break test: it stayed for 7 days).
           after: async (session, endpoint) => {
             if (endpoint?.path !== "/sign-in/email") return;
-            await auditSessionOf("user.sign_in", session.userId, endpoint.headers);
+            try {
+              await auditSessionOf(getDb(), "user.sign_in", session.userId, endpoint.headers);
+            } catch (error) {
+              await getDb().session.deleteMany({ where: { id: session.id } }).catch(() => {});
+              throw error;
+            }
           },
         },
         delete: {
-          // Sign-out only: sessions also end when they expire, on a password change or a disable (audited as those).
-          after: async (session, endpoint) => {
+          // Sign-out: the session is ended and audited here, in one transaction, and only by the request whose
+          // delete removed it while it was live (break test: concurrent sign-outs wrote two entries, and an
+          // expired session's sign-out one). Sessions also end when they expire, on a password change or a
+          // disable: those are left to the library, and audited as what ended them.
+          before: async (session, endpoint) => {
             if (endpoint?.path !== "/sign-out") return;
-            await auditSessionOf("user.sign_out", session.userId, endpoint.headers);
+            await getDb().$transaction(async (tx) => {
+              const { count } = await tx.session.deleteMany({ where: { id: session.id } });
+              if (count === 1 && new Date(session.expiresAt).getTime() > Date.now()) await auditSessionOf(tx, "user.sign_out", session.userId, endpoint.headers);
+            });
+            return false;
           },
         },
       },
@@ -126,12 +148,12 @@ function createAuth() {
   });
 }
 
-/** Audits a person's sign-in or sign-out, the person as actor and subject. */
-async function auditSessionOf(action: "user.sign_in" | "user.sign_out", userId: string, headers: Headers | undefined) {
-  const user = await getDb().user.findUnique({ where: { id: userId }, select: { id: true, email: true, name: true } });
+/** Audits a person's sign-in or sign-out through `db` (a transaction's client or the pool), the person as actor and subject. */
+async function auditSessionOf(db: Pick<Prisma.TransactionClient, "user" | "auditLog">, action: "user.sign_in" | "user.sign_out", userId: string, headers: Headers | undefined) {
+  const user = await db.user.findUnique({ where: { id: userId }, select: { id: true, email: true, name: true } });
   if (!user) return;
   const actor = actorOf({ kind: "user", id: user.id, name: user.email, displayName: user.name, roles: [] }, headers);
-  await recordAudit(getDb(), { action, actor, subject: subjects.user(user.id, user.email) });
+  await recordAudit(db, { action, actor, subject: subjects.user(user.id, user.email) });
 }
 
 /**

@@ -201,6 +201,26 @@ describe("API keys", () => {
     expect(await authenticate(getDb(), bearer(others.key))).toMatchObject({ kind: "api_key", name: "admin's own key" });
   });
 
+  it("a key issued while its owner is being disabled is refused or revoked with the rest, never left live (break test: 6 of 90 survived and served again on re-enable)", async () => {
+    const admin = await person("race-admin@corp.test", ["admin"]);
+    for (let round = 0; round < 3; round++) {
+      const owner = await person(`race-owner-${round}@corp.test`, ["admin"]);
+      const issued = Array.from({ length: 12 }, (_, i) => owner.caller.apiKeys.create({ kind: "serving", name: `race ${round} ${i}` }).then((k) => k.key, (error: { code?: string }) => error.code ?? "error"));
+      await new Promise((resolve) => setTimeout(resolve, 5 * round));
+      await admin.caller.users.setDisabled({ userId: owner.id, disabled: true, reason: REASON });
+      const outcomes = await Promise.all(issued);
+      // Every creation either made a key (revoked by the disable) or was refused because its owner was disabled.
+      expect(outcomes.filter((o) => !o.startsWith("rrk_") && o !== "FORBIDDEN")).toEqual([]);
+      expect(await getDb().apiKey.count({ where: { createdById: owner.id, revokedAt: null } })).toBe(0);
+      await admin.caller.users.setDisabled({ userId: owner.id, disabled: false, reason: REASON });
+      for (const key of outcomes.filter((o) => o.startsWith("rrk_"))) expect(await authenticate(getDb(), new Headers({ authorization: `Bearer ${key}` }))).toBeNull();
+      // A second disable of someone disabled changes nothing and writes no entry.
+      await admin.caller.users.setDisabled({ userId: owner.id, disabled: true, reason: REASON });
+      expect(await admin.caller.users.setDisabled({ userId: owner.id, disabled: true, reason: REASON })).toMatchObject({ disabled: true, revokedKeys: 0 });
+      expect(await getDb().auditLog.count({ where: { action: "user.disable", entityId: owner.id } })).toBe(2);
+    }
+  });
+
   it("refuses a key name that could pass for a person's email in the audit trail", async () => {
     const admin = await person("name-admin@corp.test", ["admin"]);
     const keysBefore = await getDb().apiKey.count();

@@ -2,7 +2,8 @@ import { recordAudit } from "../audit/record";
 import type { Prisma } from "../db/generated/client";
 import { subjects } from "../domain/audit/subject";
 import type { Context } from "../trpc";
-import { permissionsOfPrincipal } from "./principal";
+import { permissionsOfPrincipal, toRoles } from "./principal";
+import { missingPermissionReason, rolesAllow } from "../domain/access/permissions";
 import { createApiKey, forgetVerifiedKeys, listApiKeys, revokeApiKey } from "./apiKeys";
 import type { z } from "zod";
 import type { createApiKeySchema, inviteUserSchema, resetPasswordSchema, revokeApiKeySchema, setDisabledSchema, setRolesSchema } from "./schema";
@@ -68,7 +69,8 @@ export async function changeUserRoles(ctx: Ctx, input: z.infer<typeof setRolesSc
 export async function changeUserDisabled(ctx: Ctx, input: z.infer<typeof setDisabledSchema>) {
   const actor = actingUserId(ctx);
   return inTransaction(ctx, async (tx) => {
-    const { before, after, revokedKeys } = await setUserDisabled(tx, input.userId, input.disabled, actor);
+    const { before, after, changed, revokedKeys } = await setUserDisabled(tx, input.userId, input.disabled, actor);
+    if (!changed) return { ...after, revokedKeys: 0 };
     await recordAudit(tx, {
       action: input.disabled ? "user.disable" : "user.enable",
       actor: ctx.actor,
@@ -103,6 +105,12 @@ export { listUsers, listApiKeys };
 export async function issueApiKey(ctx: Ctx, input: z.infer<typeof createApiKeySchema>) {
   const creator = actingUserId(ctx);
   return inTransaction(ctx, async (tx) => {
+    // The creator's row, held until this commits: a disable (or demotion) that started first is waited for
+    // and seen; one that starts after waits for this key, and its scan of the person's keys then revokes it
+    // (break test: keys created while their owner was being disabled survived, and served again on re-enable).
+    const [me] = await tx.$queryRaw<Array<{ disabled: boolean; roles: string[] }>>`SELECT disabled, roles::text[] AS roles FROM users WHERE id = ${creator} FOR SHARE`;
+    if (!me || me.disabled) throw new ForbiddenError("you have been disabled: no API key is issued");
+    if (!rolesAllow(toRoles(me.roles), "keys.manage")) throw new ForbiddenError(missingPermissionReason("keys.manage"));
     const created = await createApiKey(tx, input, creator);
     const { apiKey } = created;
     await recordAudit(tx, {

@@ -38,7 +38,7 @@ export async function listUsers(db: Db) {
     orderBy: { createdAt: "asc" },
     select: {
       id: true, email: true, name: true, roles: true, disabled: true, createdAt: true, sessions: { select: { updatedAt: true }, orderBy: { updatedAt: "desc" }, take: 1 },
-      apiKeys: { where: { revokedAt: null }, select: { kind: true } },
+      apiKeys: { where: liveKeys(), select: { kind: true } },
     },
   });
   // activeKeys: the keys a disable revokes (serving ones among them: serving with them stops).
@@ -46,6 +46,9 @@ export async function listUsers(db: Db) {
     ...user, lastSeenAt: sessions[0]?.updatedAt ?? null, activeKeys: { total: apiKeys.length, serving: apiKeys.filter((k) => k.kind === "serving").length },
   }));
 }
+
+/** Keys that still work: not revoked, not expired. */
+const liveKeys = () => ({ revokedAt: null, OR: [{ expiresAt: null }, { expiresAt: { gt: new Date() } }] });
 
 const USER_FIELDS = { id: true, email: true, name: true, roles: true, disabled: true } as const;
 
@@ -111,8 +114,9 @@ export async function setUserRoles(tx: Tx, id: string, roles: Role[]) {
 }
 
 /**
- * Disables or re-enables a person, in `tx`. Disabling deletes their sessions (signed out everywhere);
- * their API keys are refused from the next request.
+ * Disables or re-enables a person, in `tx`. Disabling deletes their sessions (signed out everywhere)
+ * and revokes the live API keys they issued (returned as `revokedKeys`; re-enabling restores none).
+ * `changed` is false when they were so already (nothing written).
  * @throws NotFoundError, ConflictError("disabled: …") for oneself and for the last active admin.
  */
 export async function setUserDisabled(tx: Tx, id: string, disabled: boolean, actingUserId: string | null) {
@@ -120,18 +124,21 @@ export async function setUserDisabled(tx: Tx, id: string, disabled: boolean, act
   const admins = await lockActiveAdmins(tx);
   const before = await requireUser(tx, id);
   if (disabled && isLastActiveAdmin(before, admins)) throw new ConflictError("disabled: this is the last active admin");
+  // Already so: nothing changes, nothing to audit (a retried or double click).
+  if (before.disabled === disabled) return { before, after: before, changed: false, revokedKeys: [] };
   const after = await tx.user.update({ where: { id }, data: { disabled }, select: USER_FIELDS });
-  if (!disabled) return { before, after, revokedKeys: [] };
+  if (!disabled) return { before, after, changed: true, revokedKeys: [] };
   await tx.session.deleteMany({ where: { userId: id } });
   // Their API keys are revoked, not only refused while they are disabled: enabling them again (a
   // mistake undone, a person back from leave) must not bring back a key that may have leaked meanwhile.
-  const keys = await tx.apiKey.findMany({ where: { createdById: id, revokedAt: null }, select: { id: true }, orderBy: { createdAt: "asc" } });
+  // Keys issued meanwhile wait for this row (issueApiKey holds it FOR SHARE) and are seen here.
+  const keys = await tx.apiKey.findMany({ where: { createdById: id, ...liveKeys() }, select: { id: true }, orderBy: { createdAt: "asc" } });
   const revokedKeys = [];
   for (const key of keys) {
     const { apiKey, revoked } = await revokeApiKey(tx, key.id);
     if (revoked) revokedKeys.push(apiKey);
   }
-  return { before, after, revokedKeys };
+  return { before, after, changed: true, revokedKeys };
 }
 
 /**

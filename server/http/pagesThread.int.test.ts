@@ -33,7 +33,7 @@ beforeAll(async () => {
   adminKey = (await createApiKey(db, { name: `pages-thread-${Date.now()}`, kind: "automation", roles: ["admin"] }, owner.id)).key;
   await warmServing();
   const port = await getPort({ host: "127.0.0.1" });
-  pages = await startPagesThread({ next: { hostname: "127.0.0.1", port, dir: process.cwd() }, standIn: STAND_IN, log: (line) => log.push(line), restartDelayMs: 200, hangTimeoutMs: 3_000 });
+  pages = await startPagesThread({ next: { hostname: "127.0.0.1", port, dir: process.cwd() }, standIn: STAND_IN, log: (line) => log.push(line), restartDelayMs: 200, hangTimeoutMs: 3_000, abandonAfterMs: 1_000 });
   const settings = frontDoorSettings({}, { host: "127.0.0.1", port, dev: false, jsonBodyLimit: RERANK_LIMITS.maxPayloadBytes, uploadBodyLimit: maxModelBytes() + 1_048_576 });
   server = createFrontDoorServer(settings, pages.handler);
   await new Promise<void>((resolve) => server.listen(port, "127.0.0.1", resolve));
@@ -156,17 +156,52 @@ describe("the pages thread", () => {
   });
 });
 
+describe("the pages thread's heartbeat", () => {
+  const hangs = async () => Number(/^rerank_pages_thread_hangs_total (\d+)/m.exec(await (await fetch(`${url}/api/metrics`)).text())?.[1] ?? 0);
+
+  it("abandons a thread blocked outside JavaScript (terminate() cannot reach it) and starts another; pages answer 503 meanwhile, not hang (break test: pages hung for good, up stayed 1)", async () => {
+    await expect.poll(() => pages.threadId(), { timeout: 15_000 }).not.toBeNull();
+    const blocked = pages.threadId();
+    const before = await hangs();
+    expect(await (await fetch(`${url}/_next/stand-in/native-block?s=12`)).text()).toBe("blocking");
+    // Declared hung after 3 s: from then on pages answer 503 at once, and the metric says down.
+    await expect.poll(async () => (await fetch(`${url}/_next/stand-in/stream`, { signal: AbortSignal.timeout(500) }).catch(() => null))?.status, { timeout: 8_000, interval: 600 }).toBe(503);
+    expect(await (await fetch(`${url}/api/metrics`)).text()).toMatch(/^rerank_pages_thread_up 0$/m);
+    // Abandoned 1 s after terminate() (the thread is still in its 12 s sleep), and a new one serves.
+    await expect.poll(() => { const id = pages.threadId(); return id !== null && id !== blocked; }, { timeout: 10_000 }).toBe(true);
+    expect(await (await fetch(`${url}/_next/stand-in/stream`)).text()).toBe("first;second");
+    expect(await hangs()).toBe(before + 1);
+    expect(log.join("\n")).toMatch(/the pages thread did not stop within 1 s of being terminated \(blocked outside JavaScript\) and is abandoned/);
+  });
+
+  it("does not take a healthy pages thread down when the serving thread itself was held up past the hang timeout (break test)", async () => {
+    await expect.poll(() => pages.threadId(), { timeout: 15_000 }).not.toBeNull();
+    const healthy = pages.threadId();
+    const before = await hangs();
+    const until = Date.now() + 4_500;
+    while (Date.now() < until); // this thread, which runs the heartbeat, busy for longer than the 3 s timeout
+    await new Promise((resolve) => setTimeout(resolve, 2_000));
+    expect(pages.threadId()).toBe(healthy);
+    expect(await hangs()).toBe(before);
+    expect(await (await fetch(`${url}/_next/stand-in/stream`)).text()).toBe("first;second");
+  });
+});
+
 describe("socket folders left by killed processes", () => {
-  it("are removed when their process no longer runs; those of running processes are kept", () => {
+  it("are removed when their process no longer runs, or bear this process's pid without being its own; those of running processes are kept", async () => {
     const tmp = mkdtempSync(path.join(os.tmpdir(), "sweep-test-"));
     try {
       const dead = spawnSync(process.execPath, ["-e", "0"]).pid!;
-      for (const name of [`rerank-pages-${dead}-aB3dEf`, `rerank-pages-${process.pid}-gH1jKl`, "rerank-pages-XYZ123", "other-folder"]) mkdirSync(path.join(tmp, name));
-      expect(sweepStaleSocketFolders(tmp)).toEqual([path.join(tmp, `rerank-pages-${dead}-aB3dEf`)]);
-      expect(existsSync(path.join(tmp, `rerank-pages-${dead}-aB3dEf`))).toBe(false);
-      for (const kept of [`rerank-pages-${process.pid}-gH1jKl`, "rerank-pages-XYZ123", "other-folder"]) expect(existsSync(path.join(tmp, kept))).toBe(true);
+      const names = { dead: `rerank-pages-${dead}-aB3dEf`, mine: `rerank-pages-${process.pid}-gH1jKl`, parent: `rerank-pages-${process.ppid}-mN2pQr` };
+      for (const name of [...Object.values(names), "rerank-pages-XYZ123", "other-folder"]) mkdirSync(path.join(tmp, name));
+      expect(sweepStaleSocketFolders(tmp).sort()).toEqual([path.join(tmp, names.dead), path.join(tmp, names.mine)].sort());
+      for (const kept of [names.parent, "rerank-pages-XYZ123", "other-folder"]) expect(existsSync(path.join(tmp, kept))).toBe(true);
     } finally {
       rmSync(tmp, { recursive: true, force: true });
     }
+    // The folder of this process's own pages thread survives a sweep of the real temporary folder.
+    sweepStaleSocketFolders();
+    await expect.poll(() => pages.threadId(), { timeout: 15_000 }).not.toBeNull();
+    expect(await (await fetch(`${url}/_next/stand-in/stream`)).text()).toBe("first;second");
   });
 });

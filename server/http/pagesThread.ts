@@ -51,6 +51,8 @@ export interface PagesThreadOptions {
    * heartbeats go every sixth of it.
    */
   hangTimeoutMs?: number;
+  /** How long a thread terminated for a hang may take to exit before it is abandoned and a new one started (ms). Default 10,000. */
+  abandonAfterMs?: number;
 }
 
 export interface PagesThread {
@@ -69,11 +71,17 @@ export interface PagesHeartbeat {
 }
 
 const FOLDER_PREFIX = "rerank-pages-";
+/** The socket folders this process made (their names), which its sweep keeps. */
+const OWN_FOLDERS = new Set<string>();
+
+/** How long a terminated pages thread may take to exit before it is abandoned and a new one started (ms). */
+const ABANDON_AFTER_MS = 10_000;
 
 /**
  * Removes socket folders (os.tmpdir()/rerank-pages-<pid>-*) that processes of this user left when
  * they were killed without running their exit handlers (SIGKILL, OOM): a folder whose pid no longer
- * runs. One whose pid runs (this process, another server, or a pid reused) is left alone.
+ * runs, or one of this process's pid that this process did not make (a container's server is pid 1
+ * again after a restart). One whose pid runs (another server, or a pid reused) is left alone.
  */
 export function sweepStaleSocketFolders(tmp = os.tmpdir()): string[] {
   const removed: string[] = [];
@@ -85,7 +93,8 @@ export function sweepStaleSocketFolders(tmp = os.tmpdir()): string[] {
   }
   for (const name of names) {
     const pid = Number(/^rerank-pages-(\d+)-/.exec(name)?.[1]);
-    if (!Number.isInteger(pid) || pid <= 0 || processRuns(pid)) continue;
+    if (!Number.isInteger(pid) || pid <= 0) continue;
+    if (pid === process.pid ? OWN_FOLDERS.has(name) : processRuns(pid)) continue;
     const folder = path.join(tmp, name);
     try {
       if (statSync(folder).uid !== process.getuid?.()) continue;
@@ -146,13 +155,17 @@ export async function startPagesThread(options: PagesThreadOptions): Promise<Pag
   // A folder only this user can enter: the socket skips the front door's checks, so nobody else may reach it.
   for (const folder of sweepStaleSocketFolders()) options.log(`removed ${folder}, left by a server process that was killed`);
   const folder = mkdtempSync(path.join(os.tmpdir(), `${FOLDER_PREFIX}${process.pid}-`));
+  OWN_FOLDERS.add(path.basename(folder));
   const socketPath = path.join(folder, "pages.sock");
   const removeFolder = () => rmSync(folder, { recursive: true, force: true });
   process.once("exit", removeFolder);
   // The agent drops an idle connection after 60 s; the thread's server keeps one 10 min (no reset on reuse).
-  const agent = new http.Agent({ keepAlive: true, timeout: 60_000 });
+  // A new one per thread: a retired thread's connections are destroyed with its agent.
+  const newAgent = () => new http.Agent({ keepAlive: true, timeout: 60_000 });
+  let agent = newAgent();
   const restartFirstMs = options.restartDelayMs ?? 1_000;
   const hangTimeoutMs = options.hangTimeoutMs ?? 30_000;
+  const abandonAfterMs = options.abandonAfterMs ?? ABANDON_AFTER_MS;
   let worker: Worker | null = null;
   let up = false;
   let closing = false;
@@ -168,26 +181,70 @@ export async function startPagesThread(options: PagesThreadOptions): Promise<Pag
       const thread = new Worker(ENTRY, { workerData: data });
       worker = thread;
       let ready = false;
+      let retired = false;
       let heartbeat: NodeJS.Timeout | undefined;
       let answeredAt = 0;
+      let lastTick = 0;
       let beats = 0;
+      const beatMs = Math.max(1, Math.floor(hangTimeoutMs / 6));
+      /** This thread serves no more pages: pages answer 503 until another one is ready. */
+      const stopServing = () => {
+        if (worker !== thread) return;
+        up = false;
+        metrics.pagesThreadUp.set(0);
+      };
+      /**
+       * The thread is done for: it exited, or it hung and did not exit once terminated. Runs once per
+       * thread: its requests in flight are ended, and a new thread is started after the backoff.
+       */
+      const retire = (what: string) => {
+        if (retired) return;
+        retired = true;
+        clearInterval(heartbeat);
+        stopServing();
+        if (worker === thread) worker = null;
+        // Connections to this thread (a hung one holds them for good) end: their clients get 503 or a closed connection.
+        agent.destroy();
+        agent = newAgent();
+        if (!ready) reject(new Error(`the pages thread stopped before it listened (${what})`));
+        if (closing || !ready) return;
+        // A thread that served for a minute starts a new run of deaths; one that dies again at once (a request
+        // that crashes it, sent again and again) waits longer each time, up to 30 s.
+        if (Date.now() - readyAt > 60_000) deathsInARow = 0;
+        const delay = nextDelay();
+        metrics.pagesThreadRestarts.inc();
+        options.log(`the pages thread ${what}; pages answer 503 until it is started again in ${delay / 1000} s (serving goes on)`);
+        setTimeout(() => {
+          if (!closing) start().catch((error: Error) => options.log(`${error.message}; trying again`));
+        }, delay).unref();
+      };
       thread.on("message", (message: BridgeCall | PagesHeartbeat | { type: "rerank:pages-ready" }) => {
         if (message?.type === "rerank:pages-pong") answeredAt = Date.now();
         else if (message?.type === "rerank:pages-ready") {
           ready = true;
           up = true;
           metrics.pagesThreadUp.set(1);
-          readyAt = answeredAt = Date.now();
+          readyAt = answeredAt = lastTick = Date.now();
           // A thread whose event loop is blocked (a page in an endless loop) answers no page and no heartbeat:
           // after hangTimeoutMs without an answer it is stopped, and started again as a thread that died.
           heartbeat = setInterval(() => {
-            const silentMs = Date.now() - answeredAt;
+            const now = Date.now();
+            // This (serving) thread was held up itself: answers that came meanwhile could not be heard, so the
+            // pages thread gets a fresh window (break test: a 31 s stall here took a healthy pages thread down).
+            if (now - lastTick > 2 * beatMs) answeredAt = now;
+            lastTick = now;
+            const silentMs = now - answeredAt;
             if (silentMs < hangTimeoutMs) return thread.postMessage({ type: "rerank:pages-ping", n: ++beats } satisfies PagesHeartbeat);
             clearInterval(heartbeat);
             metrics.pagesThreadHangs.inc();
+            // 503 from now on (and rerank_pages_thread_up 0 for the alert), not only once it has exited.
+            stopServing();
             options.log(`the pages thread answered no heartbeat for ${Math.round(silentMs / 1000)} s (its event loop is blocked); it is stopped and started again`);
             void thread.terminate();
-          }, Math.max(1, Math.floor(hangTimeoutMs / 6))).unref();
+            // terminate() cannot interrupt native code (a synchronous child process, a blocking read): a thread
+            // that has not exited 10 s later is abandoned, and a new one started (break test: pages hung for good).
+            setTimeout(() => retire(`did not stop within ${abandonAfterMs / 1000} s of being terminated (blocked outside JavaScript) and is abandoned`), abandonAfterMs).unref();
+          }, beatMs).unref();
           resolve();
         } else if (message?.type === "rerank:pages-call") {
           void answerPagesCall(message).then((answer) => {
@@ -202,23 +259,7 @@ export async function startPagesThread(options: PagesThreadOptions): Promise<Pag
         }
       });
       thread.on("error", (error) => options.log(`the pages thread failed: ${error.stack ?? error.message}`));
-      thread.on("exit", (code) => {
-        clearInterval(heartbeat);
-        up = false;
-        metrics.pagesThreadUp.set(0);
-        if (worker === thread) worker = null;
-        if (!ready) reject(new Error(`the pages thread stopped before it listened (exit code ${code})`));
-        if (closing || !ready) return;
-        // A thread that served for a minute starts a new run of deaths; one that dies again at once (a request
-        // that crashes it, sent again and again) waits longer each time, up to 30 s.
-        if (Date.now() - readyAt > 60_000) deathsInARow = 0;
-        const delay = nextDelay();
-        metrics.pagesThreadRestarts.inc();
-        options.log(`the pages thread stopped (exit code ${code}); pages answer 503 until it is started again in ${delay / 1000} s (serving goes on)`);
-        setTimeout(() => {
-          if (!closing) start().catch((error: Error) => options.log(`${error.message}; trying again`));
-        }, delay).unref();
-      });
+      thread.on("exit", (code) => retire(`stopped (exit code ${code})`));
     }).catch((error: unknown) => {
       // A restart that fails is tried again after the next delay (its exit handler schedules nothing).
       if (closing || deathsInARow === 0) throw error;

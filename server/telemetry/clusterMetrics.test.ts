@@ -25,6 +25,9 @@ describe("joinWorkerMetrics", () => {
     b.callerCircuitsOpen.set({ surface: "search", model: "m@1" }, 1);
     a.featureAge.set({ surface: "search" }, 40);
     b.featureAge.set({ surface: "search" }, 900);
+    // One worker's pages thread is restarting: the pages are down for the requests it gets (break test: summed, 1 of 2 read as up).
+    a.pagesThreadUp.set(1);
+    b.pagesThreadUp.set(0);
 
     const parts = [(await a.registry.getMetricsAsJSON()) as MetricsJson, (await b.registry.getMetricsAsJSON()) as MetricsJson];
     const text = await joinWorkerMetrics(parts);
@@ -34,6 +37,7 @@ describe("joinWorkerMetrics", () => {
     expect(sample(text, 'rerank_circuit_open{surface="search",model="m@1"}')).toBe(1);
     expect(sample(text, 'rerank_caller_circuits_open{surface="search",model="m@1"}')).toBe(1);
     expect(sample(text, 'rerank_feature_max_age_seconds{surface="search"}')).toBe(900);
+    expect(sample(text, "rerank_pages_thread_up")).toBe(0);
   });
 
 });

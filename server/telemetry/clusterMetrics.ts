@@ -9,7 +9,8 @@ import { publishTelemetryStats } from "./streams";
 // its own `aggregator` (metrics.ts): counters, histograms and the gauges that count or size
 // something per process (buffered rows, spill bytes) are summed; the gauges that are a state or an
 // extreme (rerank_circuit_open, rerank_feature_max_age_seconds, rerank_caller_circuits_open) take
-// the workers' maximum; the process metrics use prom-client's own choices. A worker that does not
+// the workers' maximum, rerank_pages_thread_up their minimum (0 while any worker's pages are down);
+// the process metrics use prom-client's own choices. A worker that does not
 // answer within COLLECT_TIMEOUT_MS is left out of that scrape, and the first line says so.
 
 const TOPIC = "metrics";

@@ -1,3 +1,4 @@
+import { execSync } from "node:child_process";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { threadId } from "node:worker_threads";
 import { pagesBridge } from "../http/pagesBridge";
@@ -66,6 +67,12 @@ export default function standIn() {
       setTimeout(() => {
         for (;;);
       }, 20);
+      return;
+    }
+    if (url.pathname === "/native-block") {
+      // Blocks the thread outside JavaScript (a synchronous child process), where terminate() cannot reach it.
+      res.writeHead(200).end("blocking");
+      setTimeout(() => execSync(`sleep ${Number(url.searchParams.get("s") ?? 8)}`), 20);
       return;
     }
     if (url.pathname === "/exit") {

@@ -59,6 +59,12 @@ export const AUDIT_ACTIONS = {
 } as const satisfies Record<string, { subject: SubjectKind; title: string }>;
 
 export type AuditAction = keyof typeof AUDIT_ACTIONS;
+
+/**
+ * Who signed in, out or failed to, from where: read only by those who manage people (users.manage);
+ * the rest of the trail is every reader's (a colleague's comings and goings and address are not).
+ */
+export const SESSION_ACTIONS: readonly AuditAction[] = ["user.sign_in", "user.sign_in_failed", "user.sign_out"];
 export const AUDIT_ACTION_NAMES = Object.keys(AUDIT_ACTIONS) as AuditAction[];
 export type SubjectKindOf<A extends AuditAction> = (typeof AUDIT_ACTIONS)[A]["subject"];
 
