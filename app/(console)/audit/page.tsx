@@ -12,7 +12,7 @@ export default async function Page({ searchParams }: { searchParams: Promise<Par
   const params = await searchParams;
   return (
     <Stack>
-      <PageHeader title="Audit" subtitle="Every change to serving, models, experiments and rollouts: who, what, why, and from where. Entries cannot be edited or deleted." />
+      <PageHeader title="Audit" subtitle="Every change to serving, models, experiments, rollouts and people: who, what, why, and from where (sign-ins: admins only). Entries cannot be edited or deleted." />
       <AuditTrail initial={{ actor: first(params.actor), action: first(params.action), surface: first(params.surface), from: first(params.from), to: first(params.to) }} />
     </Stack>
   );
