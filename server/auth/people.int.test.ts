@@ -228,6 +228,10 @@ describe("API keys", () => {
     for (const input of [{ kind: "serving" as const, name: "pm@x.io" }, { kind: "automation" as const, name: "ci @ night", roles: ["viewer" as const] }, { kind: "serving" as const, name: "pm\uFF20x.io" }, { kind: "serving" as const, name: "pm\uFE6Bx.io" }]) {
       await expect(admin.caller.apiKeys.create(input)).rejects.toMatchObject({ code: "BAD_REQUEST", message: expect.stringMatching(/^name: must not contain @/) });
     }
+    // Nor the name the trail gives unknown callers (break test: a key named "anonymous" mixed with refused sign-ins).
+    for (const name of ["anonymous", " Anonymous ", "ＡＮＯＮＹＭＯＵＳ"]) {
+      await expect(admin.caller.apiKeys.create({ kind: "serving", name })).rejects.toMatchObject({ code: "BAD_REQUEST", message: expect.stringMatching(/^name: must not be "anonymous"/) });
+    }
     expect(await getDb().apiKey.count()).toBe(keysBefore);
   });
 });

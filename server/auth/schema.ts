@@ -22,7 +22,9 @@ export const resetPasswordSchema = z.strictObject({ userId: idString(), reason }
  * with "@" could pass for a person ("pm@x.io created …") and mix with them in the actor filter.
  */
 // NFKC folds look-alikes (＠ U+FF20, ﹫ U+FE6B) to "@" before the check.
-const keyName = text(100).trim().min(1, "must not be empty").refine((name) => !name.normalize("NFKC").includes("@"), "must not contain @ (or a look-alike of it): the audit trail names people by their email");
+const keyName = text(100).trim().min(1, "must not be empty").refine((name) => !name.normalize("NFKC").includes("@"), "must not contain @ (or a look-alike of it): the audit trail names people by their email")
+  // "anonymous" is how the trail names whoever tried to sign in as someone (user.sign_in_failed).
+  .refine((name) => name.normalize("NFKC").toLowerCase() !== "anonymous", 'must not be "anonymous": the audit trail names unknown callers so');
 
 export const createApiKeySchema = z.discriminatedUnion("kind", [
   z.strictObject({
