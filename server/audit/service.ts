@@ -28,13 +28,17 @@ export interface AuditRow {
   description: AuditDescription;
 }
 
-/** What a reader may see: `sessions`, the sign-in entries (SESSION_ACTIONS), for those who manage people. */
+/**
+ * What a reader may see: `people` (those who manage people) read the sign-in entries (SESSION_ACTIONS)
+ * and every entry's client address; other readers get neither (a colleague's comings and goings and
+ * address are not every reader's business).
+ */
 export interface AuditReader {
-  sessions: boolean;
+  people: boolean;
 }
 
 function whereOf(filter: AuditFilter, reader: AuditReader): Prisma.AuditLogWhereInput {
-  const hidden = reader.sessions ? [] : [...SESSION_ACTIONS];
+  const hidden = reader.people ? [] : [...SESSION_ACTIONS];
   return {
     ...(filter.actor ? { actor: filter.actor } : {}),
     ...(filter.action || hidden.length > 0 ? { action: { ...(filter.action ? { equals: filter.action } : {}), ...(hidden.length > 0 ? { notIn: hidden } : {}) } } : {}),
@@ -70,7 +74,8 @@ export async function listAudit(db: Db, input: { filter: AuditFilter; cursor?: s
     take: input.limit + 1,
   });
   const page = rows.slice(0, input.limit);
-  return { entries: page.map(auditRowOf), nextCursor: rows.length > input.limit ? page.at(-1)!.id.toString() : null };
+  const entries = page.map(auditRowOf).map((entry) => (reader.people ? entry : { ...entry, clientAddress: null }));
+  return { entries, nextCursor: rows.length > input.limit ? page.at(-1)!.id.toString() : null };
 }
 
 /** What the filters offer: the actors who have entries, every action, and the surfaces. */
@@ -81,7 +86,7 @@ export async function auditFacets(db: Db, reader: AuditReader) {
   ]);
   return {
     actors: actors.map((a) => ({ name: a.actor, kind: a.actorKind as string })),
-    actions: AUDIT_ACTION_NAMES.filter((name) => reader.sessions || !SESSION_ACTIONS.includes(name)).map((name) => ({ name, title: AUDIT_ACTIONS[name].title })),
+    actions: AUDIT_ACTION_NAMES.filter((name) => reader.people || !SESSION_ACTIONS.includes(name)).map((name) => ({ name, title: AUDIT_ACTIONS[name].title })),
     surfaces,
   };
 }

@@ -131,6 +131,12 @@ describe("sign-in", () => {
     expect((await viewer.audit.facets()).actors.map((a) => a.name)).not.toContain("anonymous");
     expect((await admin.audit.facets()).actions.map((a) => a.name)).toContain("user.sign_in");
     expect((await viewer.audit.export(filter)).rows).toBe(0);
+    // Nor any entry's client address (second break test: a colleague's own password change showed theirs).
+    const changes = { action: "user.change_password" as const };
+    await getDb().auditLog.create({ data: { action: "user.change_password", actor: "el@corp.test", actorKind: "user", actorId: user.id, clientAddress: "10.5.6.2", entityType: "user", entityId: user.id, subjectLabel: "el@corp.test" } });
+    expect((await admin.audit.list({ filter: changes, limit: 1 })).entries[0]!.clientAddress).toBe("10.5.6.2");
+    expect((await viewer.audit.list({ filter: changes, limit: 1 })).entries[0]!.clientAddress).toBeNull();
+    expect((await viewer.audit.export(changes)).csv).not.toContain("10.5.6.2");
   });
 
   it("one sign-out entry for a session signed out by several requests at once, none for an expired session's", async () => {

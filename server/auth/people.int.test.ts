@@ -232,6 +232,10 @@ describe("API keys", () => {
     for (const name of ["anonymous", " Anonymous ", "ＡＮＯＮＹＭＯＵＳ"]) {
       await expect(admin.caller.apiKeys.create({ kind: "serving", name })).rejects.toMatchObject({ code: "BAD_REQUEST", message: expect.stringMatching(/^name: must not be "anonymous"/) });
     }
+    // Nor one that reads as another through an invisible character (second break test: "anonymous\u200b", "anonymous\u00ad").
+    for (const name of ["anonymous\u200b", "anonymous\u00ad", "ci\u2060pipeline"]) {
+      await expect(admin.caller.apiKeys.create({ kind: "serving", name })).rejects.toMatchObject({ code: "BAD_REQUEST", message: expect.stringMatching(/^name: must not contain invisible characters/) });
+    }
     expect(await getDb().apiKey.count()).toBe(keysBefore);
   });
 });

@@ -23,6 +23,8 @@ export const resetPasswordSchema = z.strictObject({ userId: idString(), reason }
  */
 // NFKC folds look-alikes (＠ U+FF20, ﹫ U+FE6B) to "@" before the check.
 const keyName = text(100).trim().min(1, "must not be empty").refine((name) => !name.normalize("NFKC").includes("@"), "must not contain @ (or a look-alike of it): the audit trail names people by their email")
+  // Invisible characters (format, Unicode Cf: zero-width space, soft hyphen…) would let a name read as another.
+  .refine((name) => !/\p{Cf}/u.test(name), "must not contain invisible characters (zero-width spaces, soft hyphens and the like): the audit trail shows names as they read")
   // "anonymous" is how the trail names whoever tried to sign in as someone (user.sign_in_failed).
   .refine((name) => name.normalize("NFKC").toLowerCase() !== "anonymous", 'must not be "anonymous": the audit trail names unknown callers so');
 

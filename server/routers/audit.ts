@@ -3,8 +3,8 @@ import { auditFilterSchema, auditListSchema } from "../audit/schema";
 import { permissionsOfPrincipal } from "../auth/principal";
 import { procedureFor, router, type Context } from "../trpc";
 
-/** Sign-in entries for those who manage people only (SESSION_ACTIONS). */
-const readerOf = (ctx: Context): AuditReader => ({ sessions: ctx.principal ? permissionsOfPrincipal(ctx.principal).includes("users.manage") : false });
+/** Sign-in entries and client addresses for those who manage people only (AuditReader). */
+const readerOf = (ctx: Context): AuditReader => ({ people: ctx.principal ? permissionsOfPrincipal(ctx.principal).includes("users.manage") : false });
 
 export const auditRouter = router({
   list: procedureFor["audit.read"].input(auditListSchema).query(({ ctx, input }) => listAudit(ctx.db, input, readerOf(ctx))),
