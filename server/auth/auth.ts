@@ -152,8 +152,12 @@ function createAuth() {
 async function auditSessionOf(db: Pick<Prisma.TransactionClient, "user" | "auditLog">, action: "user.sign_in" | "user.sign_out", userId: string, headers: Headers | undefined) {
   const user = await db.user.findUnique({ where: { id: userId }, select: { id: true, email: true, name: true } });
   if (!user) return;
-  const actor = actorOf({ kind: "user", id: user.id, name: user.email, displayName: user.name, roles: [] }, headers);
-  await recordAudit(db, { action, actor, subject: subjects.user(user.id, user.email) });
+  await recordAudit(db, { action, actor: personActor(user, headers), subject: subjects.user(user.id, user.email) });
+}
+
+/** A person acting on their own account (signing in or out, changing their password) as the audit trail names them. */
+function personActor(user: { id: string; email: string; name: string }, headers: Headers | undefined) {
+  return actorOf({ kind: "user", id: user.id, name: user.email, displayName: user.name, roles: [] }, headers);
 }
 
 /**
@@ -161,7 +165,7 @@ async function auditSessionOf(db: Pick<Prisma.TransactionClient, "user" | "audit
  * sessions (all but `sessionId`, the one that changed it) and audits it, in one transaction.
  */
 async function recordPasswordChange(user: { id: string; email: string; name: string }, sessionId: string, passwordHash: string, headers: Headers | undefined) {
-  const actor = actorOf({ kind: "user", id: user.id, name: user.email, displayName: user.name, roles: [] }, headers);
+  const actor = personActor(user, headers);
   await getDb().$transaction(async (tx) => {
     await tx.account.updateMany({ where: { userId: user.id, providerId: "credential" }, data: { password: passwordHash } });
     await tx.session.deleteMany({ where: { userId: user.id, id: { not: sessionId } } });

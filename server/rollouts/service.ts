@@ -254,6 +254,9 @@ async function armSamples(db: Db, rolloutId: string, surface: string, since: Dat
 const rolloutInclude = { surface: { select: { key: true, modelAlias: true, killSwitch: true } }, model: { select: { name: true, versions: { select: { id: true, version: true } } } } } as const;
 type LoadedRollout = Prisma.RolloutGetPayload<{ include: typeof rolloutInclude }>;
 
+/** The canary's model and version number, as audit entries and history name them (0 when the version is gone). */
+const canaryOf = (rollout: LoadedRollout) => ({ model: rollout.model.name, version: rollout.model.versions.find((v) => v.id === rollout.toVersionId)?.version ?? 0 });
+
 export interface JudgeOutcome {
   rolloutId: string;
   surface: string;
@@ -330,7 +333,7 @@ async function applyStep(
   const manual = mode.manual ?? false;
   const steps = rollout.steps as number[];
   const following = steps[rollout.step + 1];
-  const what = { model: rollout.model.name, version: rollout.model.versions.find((v) => v.id === rollout.toVersionId)?.version ?? 0 };
+  const what = canaryOf(rollout);
   const subject = subjects.rollout(rollout.id, what.model, what.version, rollout.surface.key);
   const model = { id: rollout.modelId, name: rollout.model.name };
   const to = { id: rollout.toVersionId, version: what.version };
@@ -408,15 +411,12 @@ async function applyStep(
 
 /** Judges every running rollout now (the "Analyse now" lever, and tests); jobs do the same one rollout at a time. */
 export async function analyseRollouts(db: Db, actor: Actor): Promise<JudgeOutcome[]> {
-  const running = await db.rollout.findMany({
-    where: { status: "running" }, orderBy: { startedAt: "asc" },
-    select: { id: true, toVersionId: true, currentPercent: true, surface: { select: { key: true } }, model: { select: { name: true, versions: { select: { id: true, version: true } } } } },
-  });
+  const running = await db.rollout.findMany({ where: { status: "running" }, orderBy: { startedAt: "asc" }, include: rolloutInclude });
   const out: JudgeOutcome[] = [];
   for (const r of running) {
     // One judge per rollout at a time (the job's lock): one already at it answers for this press ("judging").
     const outcome = (await withJudgeLock(r.id, () => judgeRollout(db, r.id))) ?? { rolloutId: r.id, surface: r.surface.key, decision: "judging" as const, status: "running", percent: r.currentPercent };
-    const what = { model: r.model.name, version: r.model.versions.find((v) => v.id === r.toVersionId)?.version ?? 0 };
+    const what = canaryOf(r);
     // Who pressed "Analyse now" and what the judge decided; a change it made has its own entries (actor: the analysis).
     await recordAudit(db, {
       action: "rollout.analysed", actor, subject: subjects.rollout(r.id, what.model, what.version, r.surface.key), surfaces: [r.surface.key],
@@ -508,7 +508,7 @@ async function transition(
   db: Db, rollout: LoadedRollout, from: string[], change: { status: "paused" | "running" | "aborted"; action: "rollout.paused" | "rollout.resumed" | "rollout.aborted"; kind: "canary_paused" | "canary_resumed" | "canary_aborted" },
   actor: Actor, reason: string, analysis?: Prisma.InputJsonValue,
 ) {
-  const what = { model: rollout.model.name, version: rollout.model.versions.find((v) => v.id === rollout.toVersionId)?.version ?? 0 };
+  const what = canaryOf(rollout);
   const ends = change.status === "aborted";
   // Resuming gives the step a fresh deadline: the wait on-call chose starts now.
   const resumed = change.status === "running" ? { ...(rollout.analysis as object), latest: null, stepDeadlineAt: stepDeadline(new Date(), { ...DEFAULT_JUDGE_POLICY, ...(rollout.analysis as unknown as RolloutAnalysis).policy }).toISOString() } : undefined;
