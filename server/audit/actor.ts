@@ -26,12 +26,13 @@ export const ROLLOUT_ANALYSIS = systemActor("rollout-analysis");
 /**
  * The actor of a request: the signed-in person (their email) or the API key (its name), with the
  * request's `x-request-id` and the client address the front door put in `x-forwarded-for`.
- * Anonymous callers reach no audited action (every lever needs a permission); they read "anonymous".
+ * Anonymous callers reach no lever (every lever needs a permission); a refused sign-in is theirs,
+ * recorded with kind "anonymous" and name "anonymous".
  */
 export function actorOf(principal: Principal | null, headers: Headers | undefined): Actor {
   const forwarded = headers?.get("x-forwarded-for")?.split(",")[0]?.trim() || null;
   return {
-    kind: principal?.kind ?? "user",
+    kind: principal?.kind ?? "anonymous",
     id: principal?.id ?? null,
     name: principal?.name ?? "anonymous",
     requestId: headers?.get("x-request-id")?.slice(0, 200) || null,

@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { getDb } from "../db/client";
-import { callerAs } from "../testing/callers";
+import { callerAs, callerAsPerson } from "../testing/callers";
 import { START_DEADLINE_MS, waitForStart } from "../testing/startup";
 import { createApiKey } from "./apiKeys";
 import { failAudit } from "../testing/auditFaults";
@@ -95,7 +95,7 @@ describe("sign-in", () => {
     expect([wrong.status, (await wrong.json()).message]).toEqual([401, "Invalid email or password"]);
     // The audit trail tells them apart (admins only read it): the caller's address, never what was typed.
     const refused = await getDb().auditLog.findMany({ where: { action: "user.sign_in_failed", entityId: user.id }, orderBy: { id: "asc" } });
-    expect(refused.map((e) => [e.actor, e.clientAddress, e.reason])).toEqual([["anonymous", "10.7.7.8", "disabled"], ["anonymous", "10.7.7.9", "disabled"]]);
+    expect(refused.map((e) => [e.actor, e.actorKind, e.actorId, e.clientAddress, e.reason])).toEqual([["anonymous", "anonymous", null, "10.7.7.8", "disabled"], ["anonymous", "anonymous", null, "10.7.7.9", "disabled"]]);
   });
 
   it("audits sign-ins, sign-outs and refused sign-ins as someone who exists; an address that names nobody is not recorded", async () => {
@@ -213,7 +213,7 @@ describe("API keys", () => {
     expect(key.startsWith(stored.prefix)).toBe(true);
     expect(await askSecond({ authorization: `Bearer ${key}` })).toMatchObject({ kind: "api_key", keyKind: "serving", surfaces: ["search"] });
     expect(await authenticate(getDb(), new Headers({ authorization: `Bearer ${key}` }))).toMatchObject({ kind: "api_key" });
-    await callerAs(["admin"]).apiKeys.revoke({ id: apiKey.id, reason: "no longer used" });
+    await (await callerAsPerson(["admin"])).apiKeys.revoke({ id: apiKey.id, reason: "no longer used" });
     expect(await authenticate(getDb(), new Headers({ authorization: `Bearer ${key}` }))).toBeNull();
     // The second process cached the key's verdict; the revocation's NOTIFY makes it forget it.
     await expect.poll(() => askSecond({ authorization: `Bearer ${key}` }), { interval: 20 }).toBeNull();
@@ -258,7 +258,7 @@ describe("API keys", () => {
     const ci = await authenticate(getDb(), new Headers({ authorization: `Bearer ${automation.key}` }));
     await expect(createCaller(contextFor(ci)).apiKeys.revoke({ id: victim.apiKey.id, reason: "oops" })).rejects.toMatchObject({ code: "FORBIDDEN", message: "only a signed-in person can do this, not an API key" });
     expect((await getDb().apiKey.findUniqueOrThrow({ where: { id: victim.apiKey.id } })).revokedAt).toBeNull();
-    await callerAs(["admin"], "revoker@corp.test").apiKeys.revoke({ id: victim.apiKey.id, reason: "rotated" });
+    await (await callerAsPerson(["admin"], "revoker-admin@corp.test")).apiKeys.revoke({ id: victim.apiKey.id, reason: "rotated" });
     expect((await getDb().apiKey.findUniqueOrThrow({ where: { id: victim.apiKey.id } })).revokedAt).not.toBeNull();
   });
 
@@ -282,7 +282,7 @@ describe("API keys", () => {
 
 describe("people and keys through the console's procedures", () => {
   it("lets an admin invite a person with several roles, shown a one-time password, and audits it", async () => {
-    const admin = callerAs(["admin"], "boss@corp.test");
+    const admin = await callerAsPerson(["admin"], "boss@corp.test");
     const { user, password } = await admin.users.invite({ email: "dee@corp.test", name: "Dee", roles: ["pm", "ml_engineer"] });
     expect(password).toHaveLength(20);
     expect((await signIn("dee@corp.test", password, "10.5.5.5")).status).toBe(200);

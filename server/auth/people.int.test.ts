@@ -7,7 +7,7 @@ import { getDb } from "../db/client";
 import type { Role } from "../domain/access/permissions";
 import { createCaller } from "../routers/_app";
 import { failAudit } from "../testing/auditFaults";
-import { callerAs } from "../testing/callers";
+import { callerAs, callerAsPerson } from "../testing/callers";
 import { contextFor, createContext } from "../trpc";
 import { authorizeHttp } from "./http";
 import { authenticate } from "./authenticate";
@@ -50,7 +50,7 @@ afterEach(() => {
 
 describe("creating the same thing twice at once", () => {
   it("two invites of one email, two models of one name: one is created, the other is a 409 naming the field, never a 500", async () => {
-    const admin = callerAs(["admin"], "admin@dup.test");
+    const admin = await callerAsPerson(["admin"], "admin@dup.test");
     const invites = await Promise.allSettled([0, 1].map(() => admin.users.invite({ email: "twice@dup.test", name: "Twice", roles: ["viewer"] })));
     expect(invites.filter((r) => r.status === "fulfilled")).toHaveLength(1);
     expect((invites.find((r) => r.status === "rejected") as PromiseRejectedResult).reason).toMatchObject({ code: "CONFLICT", message: expect.stringMatching(/^email: /) });
@@ -62,7 +62,7 @@ describe("creating the same thing twice at once", () => {
 });
 
 describe("the last active admin, under concurrent changes", () => {
-  it("of two admins demoting or disabling each other at the same instant, exactly one is refused and one admin remains, round after round", async () => {
+  it("of two admins demoting or disabling each other at the same instant, exactly one is refused (no longer an admin) and one admin remains, round after round", async () => {
     const db = getDb();
     const others = await db.user.findMany({ where: { disabled: false, roles: { has: "admin" } }, select: { id: true } });
     await db.user.updateMany({ where: { id: { in: others.map((o) => o.id) } }, data: { disabled: true } });
@@ -81,7 +81,9 @@ describe("the last active admin, under concurrent changes", () => {
         outcomes.push(settled.map((s) => s.status).join(","));
         expect(await activeAdmins(), `round ${round}: ${outcomes.at(-1)}`).toBe(1);
         expect(refused, `round ${round}`).toHaveLength(1);
-        expect(refused[0]).toMatchObject({ code: "CONFLICT", message: expect.stringMatching(/last active admin/) });
+        // The second to take the admins' lock finds itself demoted or disabled by the first: refused as no
+        // longer an admin (before every lever re-checked its caller, as the last active admin).
+        expect(refused[0]).toMatchObject({ code: "FORBIDDEN", message: expect.stringMatching(/^(you have been disabled: nothing was changed|Needs the Admin role to )/) });
       }
     } finally {
       await db.user.updateMany({ where: { id: { in: others.map((o) => o.id) } }, data: { disabled: false } });
@@ -125,6 +127,42 @@ describe("a change whose audit entry fails", () => {
     expect((await db.apiKey.findUniqueOrThrow({ where: { id: apiKey.id } })).revokedAt).toBeNull();
     expect(await db.auditLog.count()).toBe(entriesBefore);
     expect((await signIn(target.email, target.password)).status).toBe(200);
+  });
+});
+
+describe("an admin disabled or demoted while their request is in flight", () => {
+  // The caller below was checked as an admin when "the request arrived" (its principal is fixed); the
+  // disable or demotion commits before the lever's transaction runs. Every lever over people and keys
+  // re-checks its caller under the admins' lock (an invite, a one-time password or a key would outlive it).
+  it("changes nothing: invite, roles, disable, password reset, key issue and revoke are refused and nothing is written", async () => {
+    const boss = await person("flight-boss@corp.test", ["admin"]);
+    const target = await person("flight-target@corp.test", ["pm"]);
+    const { apiKey } = await boss.caller.apiKeys.create({ kind: "serving", name: "flight key" });
+    const reasons = { disabled: "you have been disabled: nothing was changed", demoted: "Needs the Admin role to invite people, change their roles and disable them" };
+    for (const fate of ["disabled", "demoted"] as const) {
+      const stale = await person(`flight-${fate}@corp.test`, ["admin"]);
+      if (fate === "disabled") await boss.caller.users.setDisabled({ userId: stale.id, disabled: true, reason: REASON });
+      else await boss.caller.users.setRoles({ userId: stale.id, roles: ["viewer"], reason: REASON });
+      const message = reasons[fate];
+      const auditBefore = await getDb().auditLog.count();
+      const usersBefore = await getDb().user.findMany({ orderBy: { id: "asc" }, select: { id: true, roles: true, disabled: true } });
+      const keysBefore = await getDb().apiKey.findMany({ orderBy: { id: "asc" }, select: { id: true, revokedAt: true } });
+      const attempts = {
+        invite: stale.caller.users.invite({ email: `flight-new-${fate}@corp.test`, name: "New", roles: ["admin"] }),
+        roles: stale.caller.users.setRoles({ userId: target.id, roles: ["admin"], reason: REASON }),
+        disable: stale.caller.users.setDisabled({ userId: target.id, disabled: true, reason: REASON }),
+        reset: stale.caller.users.resetPassword({ userId: target.id, reason: REASON }),
+        issue: stale.caller.apiKeys.create({ kind: "automation", name: `flight ${fate}`, roles: ["admin"] }),
+        revoke: stale.caller.apiKeys.revoke({ id: apiKey.id, reason: REASON }),
+      };
+      const outcomes = await Promise.all(Object.entries(attempts).map(([lever, attempt]) => attempt.then(() => [lever, "done"], (error: { code?: string; message: string }) => [lever, error.code, error.message])));
+      const keysReason = message.replace("invite people, change their roles and disable them", "create and revoke API keys");
+      expect(outcomes).toEqual(Object.keys(attempts).map((lever) => [lever, "FORBIDDEN", lever === "issue" || lever === "revoke" ? keysReason : message]));
+      expect(await getDb().auditLog.count()).toBe(auditBefore);
+      expect(await getDb().user.findMany({ orderBy: { id: "asc" }, select: { id: true, roles: true, disabled: true } })).toEqual(usersBefore);
+      expect(await getDb().apiKey.findMany({ orderBy: { id: "asc" }, select: { id: true, revokedAt: true } })).toEqual(keysBefore);
+      expect(await signIn(target.email, target.password)).toMatchObject({ status: 200 });
+    }
   });
 });
 

@@ -2,13 +2,12 @@ import { recordAudit } from "../audit/record";
 import type { Prisma } from "../db/generated/client";
 import { subjects } from "../domain/audit/subject";
 import type { Context } from "../trpc";
-import { permissionsOfPrincipal, toRoles } from "./principal";
-import { missingPermissionReason, rolesAllow } from "../domain/access/permissions";
+import { permissionsOfPrincipal } from "./principal";
 import { createApiKey, forgetVerifiedKeys, listApiKeys, revokeApiKey } from "./apiKeys";
 import type { z } from "zod";
 import type { createApiKeySchema, inviteUserSchema, resetPasswordSchema, revokeApiKeySchema, setDisabledSchema, setRolesSchema } from "./schema";
 import { ForbiddenError } from "../errors";
-import { insertUser, listUsers, newPassword, setUserDisabled, setUserPassword, setUserRoles } from "./users";
+import { insertUser, listUsers, lockAsActiveAdmin, newPassword, setUserDisabled, setUserPassword, setUserRoles } from "./users";
 
 // People and keys as the console's procedures see them: each change is audited with who and why,
 // in the change's own transaction (both commit, or neither).
@@ -47,9 +46,10 @@ async function inTransaction<T>(ctx: Ctx, change: (tx: Prisma.TransactionClient)
 }
 
 export async function inviteUser(ctx: Ctx, input: z.infer<typeof inviteUserSchema>) {
-  actingUserId(ctx);
+  const actor = actingUserId(ctx);
   const { password, hash } = await newPassword();
   const user = await inTransaction(ctx, async (tx) => {
+    await lockAsActiveAdmin(tx, actor, "users.manage");
     const created = await insertUser(tx, input, hash, { oneTime: true });
     await recordAudit(tx, { action: "user.invite", actor: ctx.actor, subject: subjects.user(created.id, created.email), after: { email: created.email, roles: created.roles } });
     return created;
@@ -58,8 +58,9 @@ export async function inviteUser(ctx: Ctx, input: z.infer<typeof inviteUserSchem
 }
 
 export async function changeUserRoles(ctx: Ctx, input: z.infer<typeof setRolesSchema>) {
-  actingUserId(ctx);
+  const actor = actingUserId(ctx);
   return inTransaction(ctx, async (tx) => {
+    await lockAsActiveAdmin(tx, actor, "users.manage");
     const { before, after } = await setUserRoles(tx, input.userId, input.roles);
     await recordAudit(tx, { action: "user.roles", actor: ctx.actor, subject: subjects.user(after.id, after.email), before: { roles: before.roles }, after: { roles: after.roles }, reason: input.reason });
     return after;
@@ -69,6 +70,7 @@ export async function changeUserRoles(ctx: Ctx, input: z.infer<typeof setRolesSc
 export async function changeUserDisabled(ctx: Ctx, input: z.infer<typeof setDisabledSchema>) {
   const actor = actingUserId(ctx);
   return inTransaction(ctx, async (tx) => {
+    await lockAsActiveAdmin(tx, actor, "users.manage");
     const { before, after, changed, revokedKeys } = await setUserDisabled(tx, input.userId, input.disabled, actor);
     if (!changed) return { ...after, revokedKeys: 0 };
     await recordAudit(tx, {
@@ -90,9 +92,10 @@ export async function changeUserDisabled(ctx: Ctx, input: z.infer<typeof setDisa
 }
 
 export async function resetPassword(ctx: Ctx, input: z.infer<typeof resetPasswordSchema>) {
-  actingUserId(ctx);
+  const actor = actingUserId(ctx);
   const { password, hash } = await newPassword();
   const user = await inTransaction(ctx, async (tx) => {
+    await lockAsActiveAdmin(tx, actor, "users.manage");
     const changed = await setUserPassword(tx, input.userId, hash, { oneTime: true });
     await recordAudit(tx, { action: "user.reset_password", actor: ctx.actor, subject: subjects.user(changed.id, changed.email), reason: input.reason });
     return changed;
@@ -105,12 +108,9 @@ export { listUsers, listApiKeys };
 export async function issueApiKey(ctx: Ctx, input: z.infer<typeof createApiKeySchema>) {
   const creator = actingUserId(ctx);
   return inTransaction(ctx, async (tx) => {
-    // The creator's row, held until this commits: a disable (or demotion) that started first is waited for
-    // and seen; one that starts after waits for this key, and its scan of the person's keys then revokes it
+    // A disable that starts after this waits for the key, and its scan of the person's keys then revokes it
     // (break test: keys created while their owner was being disabled survived, and served again on re-enable).
-    const [me] = await tx.$queryRaw<Array<{ disabled: boolean; roles: string[] }>>`SELECT disabled, roles::text[] AS roles FROM users WHERE id = ${creator} FOR SHARE`;
-    if (!me || me.disabled) throw new ForbiddenError("you have been disabled: no API key is issued");
-    if (!rolesAllow(toRoles(me.roles), "keys.manage")) throw new ForbiddenError(missingPermissionReason("keys.manage"));
+    await lockAsActiveAdmin(tx, creator, "keys.manage");
     const created = await createApiKey(tx, input, creator);
     const { apiKey } = created;
     await recordAudit(tx, {
@@ -130,8 +130,9 @@ export async function issueApiKey(ctx: Ctx, input: z.infer<typeof createApiKeySc
  */
 export async function withdrawApiKey(ctx: Ctx, input: z.infer<typeof revokeApiKeySchema>) {
   // A person, as for issuing one: a leaked automation key must not be able to take every serving key down.
-  actingUserId(ctx);
+  const actor = actingUserId(ctx);
   return inTransaction(ctx, async (tx) => {
+    await lockAsActiveAdmin(tx, actor, "keys.manage");
     const { apiKey, revoked } = await revokeApiKey(tx, input.id);
     if (revoked) await recordAudit(tx, { action: "api_key.revoke", actor: ctx.actor, subject: subjects.apiKey(apiKey.id, apiKey.name), after: { revokedAt: apiKey.revokedAt!.toISOString() }, reason: input.reason });
     return apiKey;

@@ -1,8 +1,8 @@
 import { randomBytes, randomUUID } from "node:crypto";
 import type { Db } from "../db/client";
 import type { Prisma } from "../db/generated/client";
-import type { Role } from "../domain/access/permissions";
-import { ConflictError, InvalidInputError, NotFoundError } from "../errors";
+import { missingPermissionReason, type Permission, type Role } from "../domain/access/permissions";
+import { ConflictError, ForbiddenError, InvalidInputError, NotFoundError } from "../errors";
 import { revokeApiKey } from "./apiKeys";
 import { getAuth } from "./auth";
 import { toRoles } from "./principal";
@@ -91,6 +91,24 @@ async function requireUser(tx: Tx, id: string) {
 async function lockActiveAdmins(tx: Tx): Promise<string[]> {
   const rows = await tx.$queryRaw<Array<{ id: string }>>`SELECT id FROM users WHERE disabled = false AND 'admin' = ANY(roles) ORDER BY id FOR UPDATE`;
   return rows.map((r) => r.id);
+}
+
+/**
+ * Locks the active admins' rows (as lockActiveAdmins) and checks, under that lock, that `actorId` is
+ * still one of them. Every lever over people and keys (invite, roles, disable, password reset, key
+ * issue and revoke; all admin-only) calls it first in its transaction: its caller was checked when the
+ * request arrived, and a disable or demotion that commits while the request is in flight must not let
+ * it finish (an invite, a one-time password or a key would outlive the disable). A disable that started
+ * first is waited for and seen; one that starts after waits for this change.
+ * @returns the active admins' ids.
+ * @throws ForbiddenError("you have been disabled: nothing was changed"), or the missing permission's reason.
+ */
+export async function lockAsActiveAdmin(tx: Tx, actorId: string, permission: Permission): Promise<string[]> {
+  const admins = await lockActiveAdmins(tx);
+  if (admins.includes(actorId)) return admins;
+  const me = await tx.user.findUnique({ where: { id: actorId }, select: { disabled: true } });
+  if (!me || me.disabled) throw new ForbiddenError("you have been disabled: nothing was changed");
+  throw new ForbiddenError(missingPermissionReason(permission));
 }
 
 /** True when `user` is an active admin and `activeAdmins` (from lockActiveAdmins) names no one else. */

@@ -14,6 +14,17 @@ export function callerAs(roles: Role[], email?: string) {
   return createCaller(contextFor(testPerson(roles, email)));
 }
 
+/**
+ * callerAs, for a person stored in the database (the same id, upserted): the levers over people and
+ * keys re-check their caller's row inside their transaction (server/auth/users.ts lockAsActiveAdmin).
+ */
+export async function callerAsPerson(roles: Role[], email?: string) {
+  const { getDb } = await import("../db/client");
+  const principal = testPerson(roles, email);
+  await getDb().user.upsert({ where: { id: principal.id }, create: { id: principal.id, email: principal.name, name: principal.name, roles }, update: { roles, disabled: false } });
+  return createCaller(contextFor(principal));
+}
+
 const keys = new Map<string, Promise<string>>();
 
 /**

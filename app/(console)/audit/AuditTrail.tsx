@@ -165,7 +165,7 @@ function EntryRow({ entry: e }: { entry: Entry }) {
               <Text size="xs" c="dimmed">
                 Entry {e.id} · <Code fz="xs">{e.action}</Code> on {e.subject.kind.replace("_", " ")} {e.subject.label}
                 {e.surfaces.length > 0 && <> · surfaces {e.surfaces.join(", ")}</>}
-                {" · "}{e.actor.name} ({e.actor.kind.replace("_", " ")}{e.actor.id ? ` ${e.actor.id}` : ""})
+                {" · "}{e.actor.name} ({e.actor.kind === "anonymous" ? "not signed in" : e.actor.kind.replace("_", " ")}{e.actor.id ? ` ${e.actor.id}` : ""})
                 {e.requestId && <> · request {e.requestId}</>}
                 {e.clientAddress && <> · from {e.clientAddress}</>}
                 {" · "}{when.toISOString()}

@@ -5,7 +5,8 @@
 export const SUBJECT_KINDS = ["surface", "experiment", "model", "model_version", "rollout", "user", "api_key", "settings", "system", "request", "webhook"] as const;
 export type SubjectKind = (typeof SUBJECT_KINDS)[number];
 
-export const ACTOR_KINDS = ["user", "api_key", "system"] as const;
+/** A person, an API key, one of the console's own jobs, or an unknown caller (a refused sign-in). */
+export const ACTOR_KINDS = ["user", "api_key", "system", "anonymous"] as const;
 export type ActorKind = (typeof ACTOR_KINDS)[number];
 
 /** Action name → the subject kind its entries name, and a short title for filters and exports. */

@@ -106,7 +106,7 @@ const CASES: Record<AuditAction, Array<[AuditEntryFacts, string]>> = {
   ],
   "user.change_password": [[entry({ action: "user.change_password", subject: subjects.user("u1", "ana@corp") }), "ana@corp changed their own password"]],
   "user.sign_in": [[entry({ action: "user.sign_in", subject: subjects.user("u1", "ana@corp") }), "ana@corp signed in"]],
-  "user.sign_in_failed": [[entry({ action: "user.sign_in_failed", actor: { kind: "user", name: "anonymous" }, subject: subjects.user("u1", "ana@corp"), reason: "wrong password" }), "anonymous tried to sign in as ana@corp and was refused"]],
+  "user.sign_in_failed": [[entry({ action: "user.sign_in_failed", actor: { kind: "anonymous", name: "anonymous" }, subject: subjects.user("u1", "ana@corp"), reason: "wrong password" }), "anonymous tried to sign in as ana@corp and was refused"]],
   "user.sign_out": [[entry({ action: "user.sign_out", subject: subjects.user("u1", "ana@corp") }), "ana@corp signed out"]],
   "change_request.cancel": [[entry({ action: "change_request.cancel", actor: { kind: "user", name: "ana@corp" }, subject: subjects.surface("s1", "search"), after: { id: "c1", summary: "x" } }), "ana@corp withdrew their request on search: x"]],
   "change_request.fail": [[entry({ action: "change_request.fail", actor: { kind: "user", name: "bo@corp" }, subject: subjects.surface("s1", "search"), after: { id: "c1", summary: "x", error: "v3 already serves" } }), "bo@corp approved on search: x, but applying it failed: v3 already serves"]],
