@@ -209,6 +209,12 @@ export const SETTINGS = {
     defaultDoc: "one per core, at most 8 (`npm run dev` and the tests: 1)",
     doc: "server processes sharing the port (node:cluster); each has its own telemetry writer, spill file and config watch, and /api/metrics joins them (counts summed, states such as an open circuit at their maximum)",
   }),
+  WORKER_HANG_TIMEOUT_MS: integer({
+    min: 1_000,
+    max: 600_000,
+    default: 30_000,
+    doc: "with WORKERS > 1, how long a worker may leave the primary's heartbeats unanswered (its event loop blocked, or the process stopped) before the primary kills it and starts it again; counted in `rerank_worker_restarts_total{reason=\"hang\"}`",
+  }),
   RERANK_WORKER_ID: integer({ min: 1, max: 64, defaultDoc: "unset: not a worker", doc: "set by the primary for each of its workers (WORKERS > 1), not by hand: the worker's number in logs, in `x-rerank-worker` and for the IPC between workers" }),
   TELEMETRY_BUFFER_MAX_BYTES: integer({
     min: 1_048_576,

@@ -17,7 +17,7 @@ describe("relayQuestions in a real cluster primary", () => {
     const code = await new Promise<number | null>((resolve) => child.on("exit", (c) => resolve(c)));
     expect(code, output).toBe(0);
     const reply = JSON.parse(output.match(/^reply (.*)$/m)![1]!);
-    expect(reply).toEqual({ type: "rerank:reply", id: 7, values: [], asked: 1 });
+    expect(reply).toEqual({ type: "rerank:reply", id: 7, values: [], asked: 1, primary: { workers: 1, restarts: { exit: 0, hang: 0 } } });
     // Well before the question's 10 s timeout: the failed send ended the wait.
     expect(Date.now() - started).toBeLessThan(8_000);
   });

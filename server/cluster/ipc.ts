@@ -13,15 +13,27 @@ const ASK = "rerank:ask";
 const QUESTION = "rerank:question";
 const ANSWER = "rerank:answer";
 const REPLY = "rerank:reply";
+/** The primary's heartbeat to a worker, and the worker's answer (server/http/cluster.ts watches them). */
+export const PING = "rerank:worker-ping";
+export const PONG = "rerank:worker-pong";
+
+/** What the primary says of itself with every reply: the configured workers and its restarts of them, by why. */
+export interface PrimaryState {
+  workers: number;
+  restarts: { exit: number; hang: number };
+}
 
 interface Message {
   type?: string;
   id?: number;
+  /** A heartbeat's number. */
+  n?: number;
   topic?: string;
   payload?: unknown;
   value?: unknown;
   values?: unknown[];
   asked?: number;
+  primary?: PrimaryState;
   timeoutMs?: number;
 }
 
@@ -40,12 +52,12 @@ const inCluster = () => Boolean(workerId() && process.send);
 
 // Next's bundle and the front door each load a copy of this module: one state and listener per process.
 const holder = globalThis as unknown as {
-  __rerankIpc?: { next: number; pending: Map<number, (reply: { values: unknown[]; asked: number }) => void>; handlers: Map<string, Handler> };
+  __rerankIpc?: { next: number; pending: Map<number, (reply: Gathered) => void>; handlers: Map<string, Handler> };
 };
 
 function state() {
   if (holder.__rerankIpc) return holder.__rerankIpc;
-  const s = { next: 0, pending: new Map<number, (reply: { values: unknown[]; asked: number }) => void>(), handlers: new Map<string, Handler>() };
+  const s = { next: 0, pending: new Map<number, (reply: Gathered) => void>(), handlers: new Map<string, Handler>() };
   holder.__rerankIpc = s;
   process.on("message", (message: Message) => {
     if (message?.type === QUESTION) {
@@ -55,12 +67,27 @@ function state() {
         .catch(() => undefined)
         // A closed channel (the primary is gone) is reported to the callback, not thrown as an 'error' event.
         .then((value) => process.send?.({ type: ANSWER, id: message.id, value }, undefined, undefined, () => undefined));
+    } else if (message?.type === PING) {
+      // The primary's heartbeat, answered from this event loop: a worker whose loop is blocked (or that is stopped) answers none.
+      process.send?.({ type: PONG, n: message.n }, undefined, undefined, () => undefined);
     } else if (message?.type === REPLY && typeof message.id === "number") {
-      s.pending.get(message.id)?.({ values: message.values ?? [], asked: message.asked ?? 0 });
+      s.pending.get(message.id)?.({ values: message.values ?? [], asked: message.asked ?? 0, primary: message.primary ?? null });
       s.pending.delete(message.id);
     }
   });
   return s;
+}
+
+/** A question's answers: the workers' (undefined ones left out), how many were asked, and the primary's state. */
+export interface Gathered {
+  values: unknown[];
+  asked: number;
+  primary: PrimaryState | null;
+}
+
+/** Answers the primary's heartbeats from this worker's event loop (server/http/cluster.ts kills a worker that stops answering). */
+export function answerHeartbeats(): void {
+  if (inCluster()) state();
 }
 
 /** Registers this worker's answer to `topic` (a no-op outside a cluster). */
@@ -70,15 +97,16 @@ export function answer(topic: string, handler: Handler): void {
 }
 
 /**
- * Asks every worker (this one included) and returns their answers (undefined answers left out) and
- * how many were asked; null outside a cluster or when the primary does not reply within timeoutMs.
+ * Asks every worker (this one included) and returns their answers (undefined answers left out), how
+ * many were asked and the primary's state; null outside a cluster or when the primary does not reply
+ * within timeoutMs.
  */
-export async function askWorkers(topic: string, payload: unknown, timeoutMs: number): Promise<{ values: unknown[]; asked: number } | null> {
+export async function askWorkers(topic: string, payload: unknown, timeoutMs: number): Promise<Gathered | null> {
   if (!inCluster()) return null;
   const s = state();
   const id = s.next++;
-  const replied = new Promise<{ values: unknown[]; asked: number } | null>((resolve) => {
-    s.pending.set(id, (reply) => resolve({ values: reply.values.filter((v) => v !== undefined && v !== null), asked: reply.asked }));
+  const replied = new Promise<Gathered | null>((resolve) => {
+    s.pending.set(id, (reply) => resolve({ ...reply, values: reply.values.filter((v) => v !== undefined && v !== null) }));
     // A closed channel (the primary is gone) is reported to the callback, not thrown as an 'error' event.
     process.send!({ type: ASK, id, topic, payload, timeoutMs }, undefined, undefined, (error) => {
       if (!error) return;
@@ -97,7 +125,7 @@ export async function askWorkers(topic: string, payload: unknown, timeoutMs: num
  * does not handle (cluster re-emits a failed send on the Worker, and an unhandled 'error' would end
  * the primary and every worker with it). runPrimary also listens for 'error' on each worker.
  */
-export function relayQuestions(workers: () => Worker[]): (asker: Worker, message: Message) => void {
+export function relayQuestions(workers: () => Worker[], primary: () => PrimaryState): (asker: Worker, message: Message) => void {
   let next = 0;
   const questions = new Map<number, { values: unknown[]; waiting: number; done: () => void }>();
   const answered = (question: { waiting: number; done: () => void } | undefined) => {
@@ -123,7 +151,7 @@ export function relayQuestions(workers: () => Worker[]): (asker: Worker, message
     }).then(() => {
       const { values } = questions.get(qid)!;
       questions.delete(qid);
-      if (asker.isConnected()) sendSafely(asker, { type: REPLY, id: message.id, values, asked: live.length }, () => undefined);
+      if (asker.isConnected()) sendSafely(asker, { type: REPLY, id: message.id, values, asked: live.length, primary: primary() }, () => undefined);
     });
   };
 }
@@ -132,7 +160,7 @@ export function relayQuestions(workers: () => Worker[]): (asker: Worker, message
  * Sends `message` to `worker`, calling `failed` instead of throwing or emitting 'error' when the
  * channel is closed (ERR_IPC_CHANNEL_CLOSED arrives through the callback, on the next tick).
  */
-function sendSafely(worker: Worker, message: Message, failed: (error: Error) => void): void {
+export function sendSafely(worker: Worker, message: Message, failed: (error: Error) => void): void {
   try {
     worker.send(message as Serializable, (error: Error | null) => {
       if (error) failed(error);

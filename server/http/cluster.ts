@@ -1,12 +1,16 @@
 import cluster, { type Worker } from "node:cluster";
-import { relayQuestions } from "../cluster/ipc";
+import { PING, PONG, relayQuestions, sendSafely, type PrimaryState } from "../cluster/ipc";
 import { withDeadline } from "../domain/time/deadline";
 import { ignoreClosedTerminal } from "./terminal";
+import { startWatchdog, type Watchdog } from "./watchdog";
 
 // WORKERS=N: N server processes share the port (node:cluster; the primary accepts connections and
 // hands them to the workers in turn). Each worker is a whole server (front door, Next.js, serving
 // state, telemetry writer with its own spill file, config watch, rollout ticker). The primary only
-// supervises: it restarts a worker that dies (with backoff, and says so), relays the workers' questions to
+// supervises: it restarts a worker that dies (with backoff, and says so) or hangs (a heartbeat over
+// the IPC channel every WORKER_HANG_TIMEOUT_MS / 6, answered from the worker's event loop: a worker
+// that answers none for WORKER_HANG_TIMEOUT_MS — its loop blocked, or the process stopped — is
+// killed, since the primary would go on handing it connections that nobody answers), relays the workers' questions to
 // each other (server/cluster/ipc.ts: /api/metrics sums them, events find a sibling's request), and on SIGTERM/SIGINT/SIGHUP asks every worker to
 // shut down gracefully (each drains and flushes, server/http/shutdown.ts) and exits when all have.
 
@@ -14,6 +18,8 @@ export interface ClusterOptions {
   workers: number;
   /** Each worker's drain bound (SHUTDOWN_DRAIN_MS); the primary waits this plus FLUSH_GRACE_MS before it kills a worker. */
   drainMs: number;
+  /** How long a worker may leave the primary's heartbeats unanswered before it is killed and started again (WORKER_HANG_TIMEOUT_MS). */
+  hangTimeoutMs: number;
   log: (line: string) => void;
 }
 
@@ -27,9 +33,9 @@ const HEALTHY_AFTER_MS = 30_000;
  * watch restarts one process), or serves in it with `serve` (loaded only then: the primary holds
  * neither Next.js nor the serving code).
  */
-export function runPrimaryOrServe(config: { WORKERS: number; RERANK_DEV: boolean; SHUTDOWN_DRAIN_MS: number }, serve: () => Promise<void>, log: (line: string) => void): void {
+export function runPrimaryOrServe(config: { WORKERS: number; RERANK_DEV: boolean; SHUTDOWN_DRAIN_MS: number; WORKER_HANG_TIMEOUT_MS: number }, serve: () => Promise<void>, log: (line: string) => void): void {
   const workers = config.RERANK_DEV ? 1 : config.WORKERS;
-  if (workers > 1 && cluster.isPrimary) return runPrimary({ workers, drainMs: config.SHUTDOWN_DRAIN_MS, log });
+  if (workers > 1 && cluster.isPrimary) return runPrimary({ workers, drainMs: config.SHUTDOWN_DRAIN_MS, hangTimeoutMs: config.WORKER_HANG_TIMEOUT_MS, log });
   serve().catch((error: unknown) => {
     console.error("[rerank] the server could not start:", error);
     process.exit(1);
@@ -44,31 +50,60 @@ export function restartDelayMs(failures: number): number {
 /** Runs the primary: forks the workers (this same entry script, RERANK_WORKER_ID set) and supervises them. */
 export function runPrimary(options: ClusterOptions): void {
   const slots = new Map<number, { worker: Worker; startedAt: number; failures: number }>();
+  const state: PrimaryState = { workers: options.workers, restarts: { exit: 0, hang: 0 } };
+  const watchdogs = new Set<Watchdog>();
   let stopping = false;
   const fork = (slot: number, failures: number) => {
     const worker = cluster.fork({ RERANK_WORKER_ID: String(slot) });
     slots.set(slot, { worker, startedAt: Date.now(), failures });
-    worker.on("message", (message) => onMessage(worker, message));
+    let watchdog: Watchdog | undefined;
+    let hung = false;
+    // Watched once it listens (a worker that is still starting — migrations, Next.js — is not hung).
+    worker.once("listening", () => {
+      if (stopping) return;
+      watchdog = startWatchdog({
+        timeoutMs: options.hangTimeoutMs,
+        ping: (n) => sendSafely(worker, { type: PING, n }, () => undefined),
+        onHang: (silentMs) => {
+          watchdogs.delete(watchdog!);
+          hung = true;
+          options.log(`worker ${slot} (pid ${worker.process.pid}) answered no heartbeat for ${Math.round(silentMs / 1000)} s (its event loop is blocked, or the process is stopped): killing it; its requests in flight fail and its request-log rows not yet written (up to one flush interval) are lost`);
+          worker.process.kill("SIGKILL");
+        },
+      });
+      watchdogs.add(watchdog);
+    });
+    worker.on("message", (message: { type?: string }) => {
+      if (message?.type === PONG) watchdog?.answered();
+      else onMessage(worker, message);
+    });
     // A failed send or kill is emitted as 'error' on the Worker: unhandled, it would end the primary and every worker.
     worker.on("error", (error) => options.log(`worker ${slot} (pid ${worker.process.pid}): ${error.message}`));
     worker.on("exit", (code, signal) => {
+      if (watchdog) {
+        watchdog.stop();
+        watchdogs.delete(watchdog);
+      }
       if (stopping) return;
-      const state = slots.get(slot)!;
-      const failures = Date.now() - state.startedAt > HEALTHY_AFTER_MS ? 1 : state.failures + 1;
+      const slotState = slots.get(slot)!;
+      const failures = Date.now() - slotState.startedAt > HEALTHY_AFTER_MS ? 1 : slotState.failures + 1;
       const delay = restartDelayMs(failures);
+      state.restarts[hung ? "hang" : "exit"]++;
       options.log(`worker ${slot} (pid ${worker.process.pid}) exited (${signal ?? `code ${code}`}); restarting it in ${(delay / 1000).toFixed(1)} s`);
       setTimeout(() => {
         if (!stopping) fork(slot, failures);
       }, delay);
     });
   };
-  const onMessage = relayQuestions(() => [...slots.values()].map((s) => s.worker));
+  const onMessage = relayQuestions(() => [...slots.values()].map((s) => s.worker), () => state);
   for (let slot = 1; slot <= options.workers; slot++) fork(slot, 0);
   options.log(`primary ${process.pid}: ${options.workers} workers`);
 
   const stop = async (signal: NodeJS.Signals) => {
     if (stopping) return;
     stopping = true;
+    // Workers draining on purpose are not watched (a long drain is not a hang).
+    for (const watchdog of watchdogs) watchdog.stop();
     const live = [...slots.values()].map((s) => s.worker).filter((w) => !w.isDead());
     options.log(`${signal}: stopping ${live.length} workers (each drains its requests and flushes its logs)`);
     const exited = live.map((w) => new Promise<void>((resolve) => (w.isDead() ? resolve() : w.once("exit", () => resolve()))));

@@ -394,4 +394,52 @@ describe("the server process's life", { timeout: TEST_TIMEOUT_MS }, () => {
     expect((await server.exited).code).toBe(0);
     expect(await stored(ack)).toEqual({ requests: 30, events: 60 });
   });
+
+  it("WORKERS=2: a worker that answers no heartbeat (stopped with SIGSTOP) is left out of scrapes, killed after WORKER_HANG_TIMEOUT_MS and started again; every request after that is answered", async () => {
+    const server = await startServer({ WORKERS: "2", WORKER_HANG_TIMEOUT_MS: "4000" });
+    const pids = () => [...server.output().matchAll(/\[rerank worker (\d)\] serving on \S+ \(pid (\d+);/g)].map((m) => ({ worker: m[1], pid: Number(m[2]) }));
+    try {
+      const stopped = pids().find((p) => p.worker === "2")!;
+      process.kill(stopped.pid, "SIGSTOP");
+      // A scrape lands on the worker still running (a new connection a try: the stopped one's never answer) and counts 1 of 2.
+      const scrape = async () => {
+        for (;;) {
+          const text = await fetch(`http://127.0.0.1:${server.port}/api/metrics`, { signal: AbortSignal.timeout(3_000) }).then((r) => r.text(), () => null);
+          if (text) return text;
+        }
+      };
+      const during = await scrape();
+      expect(during).toMatch(/^# workers: 1 of 2 answered/);
+      expect(during).toMatch(/^rerank_workers_configured 2$/m);
+      expect(during).toMatch(/^rerank_workers_answering 1$/m);
+      await expect.poll(() => server.output(), { timeout: 15_000 }).toMatch(new RegExp(`worker 2 \\(pid ${stopped.pid}\\) answered no heartbeat for \\d+ s`));
+      await expect.poll(() => pids().filter((p) => p.worker === "2").length, { timeout: 60_000 }).toBe(2);
+      const ack: Acknowledged = { requests: [], events: [] };
+      const answered = new Set<string>();
+      for (let i = 0; i < 12; i++) {
+        const served = await post(server.port, "/api/v1/rerank", { surface: "search", topK: 5, userKey: `hang-${i}`, candidates }, { keepAlive: false });
+        expect(served?.status).toBe(200);
+        answered.add(served!.worker!);
+        ack.requests.push(served!.body.requestId);
+      }
+      expect([...answered].sort()).toEqual(["1", "2"]);
+      const after = await scrape();
+      expect(after).toMatch(/^# workers: 2 of 2 answered/);
+      expect(after).toMatch(/^rerank_worker_restarts_total\{reason="hang"\} 1$/m);
+      expect(after).toMatch(/^rerank_worker_restarts_total\{reason="exit"\} 0$/m);
+      server.child.kill("SIGTERM");
+      expect((await server.exited).code).toBe(0);
+      expect(await stored(ack)).toEqual({ requests: 12, events: 0 });
+    } finally {
+      // A failed run leaves no stopped or orphaned worker behind.
+      for (const { pid } of pids()) {
+        try {
+          process.kill(pid, "SIGKILL");
+        } catch {
+          // gone already
+        }
+      }
+      server.child.kill("SIGKILL");
+    }
+  });
 });

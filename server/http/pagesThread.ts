@@ -12,6 +12,7 @@ import { createCaller } from "../routers/_app";
 import { createContext } from "../trpc";
 import type { BridgeAnswer, BridgeCall } from "./pagesBridge";
 import type { NextHandler } from "./server";
+import { startWatchdog, type Watchdog } from "./watchdog";
 
 // Next.js on its own worker thread of the server process (`npm start`): the front door (this, the
 // serving thread) answers the hot endpoints, tRPC, the upload, health and metrics itself and hands
@@ -182,11 +183,7 @@ export async function startPagesThread(options: PagesThreadOptions): Promise<Pag
       worker = thread;
       let ready = false;
       let retired = false;
-      let heartbeat: NodeJS.Timeout | undefined;
-      let answeredAt = 0;
-      let lastTick = 0;
-      let beats = 0;
-      const beatMs = Math.max(1, Math.floor(hangTimeoutMs / 6));
+      let watchdog: Watchdog | undefined;
       /** This thread serves no more pages: pages answer 503 until another one is ready. */
       const stopServing = () => {
         if (worker !== thread) return;
@@ -200,7 +197,7 @@ export async function startPagesThread(options: PagesThreadOptions): Promise<Pag
       const retire = (what: string) => {
         if (retired) return;
         retired = true;
-        clearInterval(heartbeat);
+        watchdog?.stop();
         stopServing();
         if (worker === thread) worker = null;
         // Connections to this thread (a hung one holds them for good) end: their clients get 503 or a closed connection.
@@ -219,32 +216,28 @@ export async function startPagesThread(options: PagesThreadOptions): Promise<Pag
         }, delay).unref();
       };
       thread.on("message", (message: BridgeCall | PagesHeartbeat | { type: "rerank:pages-ready" }) => {
-        if (message?.type === "rerank:pages-pong") answeredAt = Date.now();
+        if (message?.type === "rerank:pages-pong") watchdog?.answered();
         else if (message?.type === "rerank:pages-ready") {
           ready = true;
           up = true;
           metrics.pagesThreadUp.set(1);
-          readyAt = answeredAt = lastTick = Date.now();
+          readyAt = Date.now();
           // A thread whose event loop is blocked (a page in an endless loop) answers no page and no heartbeat:
           // after hangTimeoutMs without an answer it is stopped, and started again as a thread that died.
-          heartbeat = setInterval(() => {
-            const now = Date.now();
-            // This (serving) thread was held up itself: answers that came meanwhile could not be heard, so the
-            // pages thread gets a fresh window (break test: a 31 s stall here took a healthy pages thread down).
-            if (now - lastTick > 2 * beatMs) answeredAt = now;
-            lastTick = now;
-            const silentMs = now - answeredAt;
-            if (silentMs < hangTimeoutMs) return thread.postMessage({ type: "rerank:pages-ping", n: ++beats } satisfies PagesHeartbeat);
-            clearInterval(heartbeat);
-            metrics.pagesThreadHangs.inc();
-            // 503 from now on (and rerank_pages_thread_up 0 for the alert), not only once it has exited.
-            stopServing();
-            options.log(`the pages thread answered no heartbeat for ${Math.round(silentMs / 1000)} s (its event loop is blocked); it is stopped and started again`);
-            void thread.terminate();
-            // terminate() cannot interrupt native code (a synchronous child process, a blocking read): a thread
-            // that has not exited 10 s later is abandoned, and a new one started (break test: pages hung for good).
-            setTimeout(() => retire(`did not stop within ${abandonAfterMs / 1000} s of being terminated (blocked outside JavaScript) and is abandoned`), abandonAfterMs).unref();
-          }, beatMs).unref();
+          watchdog = startWatchdog({
+            timeoutMs: hangTimeoutMs,
+            ping: (n) => thread.postMessage({ type: "rerank:pages-ping", n } satisfies PagesHeartbeat),
+            onHang: (silentMs) => {
+              metrics.pagesThreadHangs.inc();
+              // 503 from now on (and rerank_pages_thread_up 0 for the alert), not only once it has exited.
+              stopServing();
+              options.log(`the pages thread answered no heartbeat for ${Math.round(silentMs / 1000)} s (its event loop is blocked); it is stopped and started again`);
+              void thread.terminate();
+              // terminate() cannot interrupt native code (a synchronous child process, a blocking read): a thread
+              // that has not exited 10 s later is abandoned, and a new one started (break test: pages hung for good).
+              setTimeout(() => retire(`did not stop within ${abandonAfterMs / 1000} s of being terminated (blocked outside JavaScript) and is abandoned`), abandonAfterMs).unref();
+            },
+          });
           resolve();
         } else if (message?.type === "rerank:pages-call") {
           void answerPagesCall(message).then((answer) => {

@@ -3,7 +3,7 @@ import { RERANK_LIMITS } from "../rerank/schema";
 import { maxModelBytes } from "../registry/versions";
 import { answerMetricsCollection } from "../telemetry/clusterMetrics";
 import { telemetry } from "../telemetry/streams";
-import { serverLog, workerId } from "../cluster/ipc";
+import { answerHeartbeats, serverLog, workerId } from "../cluster/ipc";
 import { frontDoorSettings } from "./frontDoor";
 import { startJobs } from "../jobs/worker";
 import { warmServing } from "../rerank/warm";
@@ -32,7 +32,10 @@ export async function serve(config: Env, pages: () => Promise<NextHandler>): Pro
   // Installed before the pages are prepared (seconds): a signal during start-up still flushes what was replayed.
   const stopping = installGracefulShutdown({ drainMs: config.SHUTDOWN_DRAIN_MS, inFlight: () => inFlight, log: serverLog });
   const worker = workerId();
-  if (worker) answerMetricsCollection();
+  if (worker) {
+    answerHeartbeats();
+    answerMetricsCollection();
+  }
   const handler = await pages();
   if (stopping()) return;
   // Listen only once the serving state is warm (catalog cached, model sessions open): Next does not

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { joinWorkerMetrics, type MetricsJson } from "./clusterMetrics";
+import { joinWorkerMetrics, primaryMetricsText, type MetricsJson } from "./clusterMetrics";
 import { createMetrics } from "./metrics";
 
 // Two workers' registries joined as /api/metrics joins them (WORKERS=2): counts add up, states and
@@ -38,6 +38,19 @@ describe("joinWorkerMetrics", () => {
     expect(sample(text, 'rerank_caller_circuits_open{surface="search",model="m@1"}')).toBe(1);
     expect(sample(text, 'rerank_feature_max_age_seconds{surface="search"}')).toBe(900);
     expect(sample(text, "rerank_pages_thread_up")).toBe(0);
+  });
+
+  it("the primary's figures follow the workers' once each: workers configured and answering, restarts by why", async () => {
+    const joined = await joinWorkerMetrics([(await createMetrics().registry.getMetricsAsJSON()) as MetricsJson]);
+    const text = joined + primaryMetricsText({ workers: 2, restarts: { exit: 3, hang: 1 } }, 1);
+    expect(sample(text, "rerank_workers_configured")).toBe(2);
+    expect(sample(text, "rerank_workers_answering")).toBe(1);
+    expect(sample(text, 'rerank_worker_restarts_total{reason="exit"}')).toBe(3);
+    expect(sample(text, 'rerank_worker_restarts_total{reason="hang"}')).toBe(1);
+    // Valid exposition: every family typed once, and the text ends with a newline.
+    const types = text.split("\n").filter((l) => l.startsWith("# TYPE ")).map((l) => l.split(" ")[2]);
+    expect(new Set(types).size).toBe(types.length);
+    expect(text.endsWith("\n")).toBe(true);
   });
 
 });

@@ -1,5 +1,5 @@
 import { AggregatorRegistry, type MetricObjectWithValues, type MetricValue } from "prom-client";
-import { answer, askWorkers, workerId } from "../cluster/ipc";
+import { answer, askWorkers, workerId, type PrimaryState } from "../cluster/ipc";
 import { metrics } from "./metrics";
 import { publishTelemetryStats } from "./streams";
 
@@ -11,7 +11,9 @@ import { publishTelemetryStats } from "./streams";
 // extreme (rerank_circuit_open, rerank_feature_max_age_seconds, rerank_caller_circuits_open) take
 // the workers' maximum, rerank_pages_thread_up their minimum (0 while any worker's pages are down);
 // the process metrics use prom-client's own choices. A worker that does not
-// answer within COLLECT_TIMEOUT_MS is left out of that scrape, and the first line says so.
+// answer within COLLECT_TIMEOUT_MS is left out of that scrape, and the first line says so; the
+// primary's own figures follow the workers' (primaryMetricsText): how many workers there should be,
+// how many answered, and how often the primary started one again, by why.
 
 const TOPIC = "metrics";
 const COLLECT_TIMEOUT_MS = 2000;
@@ -42,7 +44,29 @@ export async function prometheusText(): Promise<string> {
   const parts = gathered.values as MetricsJson[];
   const missing = gathered.asked - parts.length;
   const header = `# workers: ${parts.length} of ${gathered.asked} answered${missing > 0 ? ` (${missing} left out: no answer within ${COLLECT_TIMEOUT_MS} ms)` : ""}\n`;
-  return header + (await joinWorkerMetrics(parts));
+  return header + (await joinWorkerMetrics(parts)) + (gathered.primary ? primaryMetricsText(gathered.primary, parts.length) : "");
+}
+
+/**
+ * The primary's figures in Prometheus text: `rerank_workers_configured` (WORKERS),
+ * `rerank_workers_answering` (`answered`: the workers this scrape joined; one stopped, blocked or
+ * restarting is missing) and `rerank_worker_restarts_total{reason="exit"|"hang"}` (counters for
+ * the primary's lifetime).
+ */
+export function primaryMetricsText(primary: PrimaryState, answered: number): string {
+  return [
+    "# HELP rerank_workers_configured Server processes this server runs (WORKERS), as its primary says",
+    "# TYPE rerank_workers_configured gauge",
+    `rerank_workers_configured ${primary.workers}`,
+    `# HELP rerank_workers_answering Workers whose metrics this scrape joined (one stopped, blocked or restarting does not answer within ${COLLECT_TIMEOUT_MS} ms)`,
+    "# TYPE rerank_workers_answering gauge",
+    `rerank_workers_answering ${answered}`,
+    "# HELP rerank_worker_restarts_total Workers the primary started again, by why the last one ended: exit (it died) or hang (it answered no heartbeat for WORKER_HANG_TIMEOUT_MS and was killed)",
+    "# TYPE rerank_worker_restarts_total counter",
+    `rerank_worker_restarts_total{reason="exit"} ${primary.restarts.exit}`,
+    `rerank_worker_restarts_total{reason="hang"} ${primary.restarts.hang}`,
+    "",
+  ].join("\n");
 }
 
 /** The Prometheus text of several workers' registries (getMetricsAsJSON of each), each metric joined by its aggregator. */

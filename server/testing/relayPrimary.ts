@@ -12,7 +12,7 @@ if (cluster.isPrimary) {
   worker.once("disconnect", () => {
     // The relay sees the worker as connected: its filter ran just before the channel closed.
     const stale = Object.create(worker, { isConnected: { value: () => true } }) as Worker;
-    const relay = relayQuestions(() => [stale]);
+    const relay = relayQuestions(() => [stale], () => ({ workers: 1, restarts: { exit: 0, hang: 0 } }));
     const asker = {
       isConnected: () => true,
       send: (message: unknown, callback?: (error: Error | null) => void) => {
