@@ -6,7 +6,7 @@ import { rerankRequestSchema } from "./rerank/schema";
 import { uploadFieldsSchema } from "./registry/schema";
 import { appRouter } from "./routers/_app";
 import { deepJson, isUnder, procedureInputs, samplesOf, withLeaf, type Leaf } from "./testing/inputProbes";
-import { boundedSuperjsonEnvelope, describeZodError, float32, FLOAT32_MAX, int32, jsonProblem, jsonValue, revenue, SUPERJSON_META_LIMITS, text } from "./validation";
+import { boundedSuperjsonEnvelope, describeZodError, float32, FLOAT32_MAX, int32, jsonProblem, jsonValue, reasonSchema, revenue, SUPERJSON_META_LIMITS, text } from "./validation";
 
 // The shared primitives, and proof that every input schema is built from them: generated from the
 // router (and the two REST bodies), each string refuses NUL and lone surrogates and has a length
@@ -70,6 +70,24 @@ const inputs = [
   { name: "POST /api/v1/rerank", schema: rerankRequestSchema },
   { name: "POST /api/v1/events", schema: outcomeBatchSchema },
 ];
+
+describe("reasonSchema (what the next person reads in the audit trail)", () => {
+  it("takes a reason in any script, trimmed", () => {
+    expect(reasonSchema.parse("  INC-1042 rollback  ")).toBe("INC-1042 rollback");
+    expect(reasonSchema.parse("שחזור גרסה")).toBe("שחזור גרסה");
+    expect(reasonSchema.parse("回滚版本")).toBe("回滚版本");
+  });
+
+  it("refuses reasons nobody can read: fewer than 3 visible characters, or bidirectional controls (break test)", () => {
+    const message = (input: string) => reasonSchema.safeParse(input).error?.issues[0]?.message;
+    expect(message("\u200b\u200b\u200b")).toBe("say why (at least 3 visible characters)");
+    expect(message("\u00ad\u00ad\u00ad")).toBe("say why (at least 3 visible characters)");
+    expect(message("a\u200bb")).toBe("say why (at least 3 visible characters)");
+    expect(message("\u202e\u202e\u202e")).toMatch(/^must not contain bidirectional control characters/);
+    expect(message("rolled back \u202edab saw 3v")).toMatch(/^must not contain bidirectional control characters/);
+    expect(message("ab")).toBe("say why (at least 3 characters)");
+  });
+});
 
 describe("every input schema refuses hostile values where it takes them", () => {
   it("finds the procedures' inputs", () => {

@@ -196,11 +196,21 @@ export const jsonValue = (bounds: JsonBounds = {}) =>
     if (problem) ctx.issues.push({ code: "custom", message: problem, input: ctx.value });
   });
 
+/** Bidirectional embedding, override and isolate controls: they reorder how the text around them is shown ("Trojan Source", CVE-2021-42574). */
+const BIDI_CONTROLS = /[\u202A-\u202E\u2066-\u2069]/u;
+/** Characters a reader sees: letters, digits, punctuation and symbols (not spaces, not format characters such as U+200B). */
+const VISIBLE = /[\p{L}\p{N}\p{P}\p{S}]/gu;
+
 /**
  * Why someone pulls a production lever, for the audit trail: what the next person reads.
- * 3–500 characters after trimming.
+ * 3–500 characters after trimming, at least 3 of them visible (break test: three zero-width spaces
+ * or soft hyphens passed), and no bidirectional controls (a U+202E reversed how the entry read).
  */
-export const reasonSchema = text(500).trim().min(3, "say why (at least 3 characters)");
+export const reasonSchema = text(500)
+  .trim()
+  .min(3, "say why (at least 3 characters)")
+  .refine((s) => !BIDI_CONTROLS.test(s), "must not contain bidirectional control characters (U+202A–U+202E, U+2066–U+2069): they reorder how the audit trail shows it")
+  .refine((s) => (s.match(VISIBLE)?.length ?? 0) >= 3, "say why (at least 3 visible characters)");
 
 /**
  * Text from outside that is kept, not refused (a webhook receiver's response body, a remote error):

@@ -1,5 +1,5 @@
 import type { Principal } from "../auth/principal";
-import type { ActorKind } from "../domain/audit/actions";
+import type { ActorKind, SystemActorName } from "../domain/audit/actions";
 
 /**
  * Who did something, as the audit trail records it. `name` is what people read: the person's
@@ -16,7 +16,7 @@ export interface Actor {
 }
 
 /** One of the console's own jobs (the canary analysis, the demo seed): no person, no request. */
-export function systemActor(name: string): Actor {
+export function systemActor(name: SystemActorName): Actor {
   return { kind: "system", id: null, name };
 }
 

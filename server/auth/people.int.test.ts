@@ -270,6 +270,10 @@ describe("API keys", () => {
     for (const name of ["anonymous", " Anonymous ", "ＡＮＯＮＹＭＯＵＳ"]) {
       await expect(admin.caller.apiKeys.create({ kind: "serving", name })).rejects.toMatchObject({ code: "BAD_REQUEST", message: expect.stringMatching(/^name: must not be "anonymous"/) });
     }
+    // Nor the name of one of the console's own jobs (third break test: a key named "rollout-analysis" paused canaries as "automatic").
+    for (const name of ["rollout-analysis", "Seed", "ＲＥＴＥＮＴＩＯＮ", "first-start"]) {
+      await expect(admin.caller.apiKeys.create({ kind: "automation", name, roles: ["ml_engineer"] })).rejects.toMatchObject({ code: "BAD_REQUEST", message: expect.stringMatching(/^name: must not be "[a-z-]+": the audit trail names one of the console's own jobs so/) });
+    }
     // Nor one that reads as another through an invisible character (second break test: "anonymous\u200b", "anonymous\u00ad").
     for (const name of ["anonymous\u200b", "anonymous\u00ad", "ci\u2060pipeline"]) {
       await expect(admin.caller.apiKeys.create({ kind: "serving", name })).rejects.toMatchObject({ code: "BAD_REQUEST", message: expect.stringMatching(/^name: must not contain invisible characters/) });

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { ROLES } from "../domain/access/permissions";
+import { RESERVED_ACTOR_NAMES } from "../domain/audit/actions";
 import { idString, reasonSchema, text, timestamp } from "../validation";
 
 // Inputs of the people and key procedures: one schema each, errors naming the field.
@@ -25,8 +26,11 @@ export const resetPasswordSchema = z.strictObject({ userId: idString(), reason }
 const keyName = text(100).trim().min(1, "must not be empty").refine((name) => !name.normalize("NFKC").includes("@"), "must not contain @ (or a look-alike of it): the audit trail names people by their email")
   // Invisible characters (format, Unicode Cf: zero-width space, soft hyphen…) would let a name read as another.
   .refine((name) => !/\p{Cf}/u.test(name), "must not contain invisible characters (zero-width spaces, soft hyphens and the like): the audit trail shows names as they read")
-  // "anonymous" is how the trail names whoever tried to sign in as someone (user.sign_in_failed).
-  .refine((name) => name.normalize("NFKC").toLowerCase() !== "anonymous", 'must not be "anonymous": the audit trail names unknown callers so');
+  // The console's own jobs and "anonymous" (whoever tried to sign in as someone) are names the trail gives others.
+  .superRefine((name, ctx) => {
+    const folded = name.normalize("NFKC").toLowerCase();
+    if (RESERVED_ACTOR_NAMES.includes(folded)) ctx.addIssue({ code: "custom", message: `must not be "${folded}": the audit trail names ${folded === "anonymous" ? "unknown callers" : "one of the console's own jobs"} so` });
+  });
 
 export const createApiKeySchema = z.discriminatedUnion("kind", [
   z.strictObject({

@@ -225,7 +225,7 @@ describe("a shared alias in the history (issue #14)", () => {
     expect(await db.promotionHistory.count({ where: { modelId: model.id, alias: "production" } })).toBe(1);
     expect(await db.auditLog.count({ where: { action: "model.alias.set", entityId: model.id } })).toBe(1);
     // From "unset" (null) on an alias that exists: refused too; a stale page on a rollback likewise.
-    await expect(ml().models.setAlias({ versionId: id(4), alias: "production", expectFromVersionId: null })).rejects.toMatchObject({ code: "CONFLICT" });
+    await expect(ml().models.setAlias({ versionId: id(4), alias: "production", reason: "stale page", expectFromVersionId: null })).rejects.toMatchObject({ code: "CONFLICT" });
     await expect(oncall().oncall.rollback({ surface: "t-race-move", reason: "stale page", expectFromVersionId: id(1) })).rejects.toMatchObject({
       code: "CONFLICT", message: `rollback of t-race-move refused: t-race-move-model production changed since it was read (was v1, now v${winner}); reload and check`,
     });

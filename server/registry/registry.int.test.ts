@@ -118,6 +118,8 @@ describe("aliases", () => {
 
   it("names a bad alias", async () => {
     const caller = callerAs(["admin"]);
-    await expect(caller.models.setAlias({ versionId: "x", alias: "Prod!" })).rejects.toThrow(/^alias: /);
+    await expect(caller.models.setAlias({ versionId: "x", alias: "Prod!", reason: "bad alias" })).rejects.toThrow(/^alias: /);
+    // An alias move says why on the server too, not only in the confirm dialog (break test: an empty reason moved production).
+    for (const reason of ["", "  ", "\u200b\u200b\u200b"]) await expect(caller.models.setAlias({ versionId: "x", alias: "production", reason })).rejects.toThrow(/^reason: say why/);
   });
 });

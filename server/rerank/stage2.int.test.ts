@@ -233,17 +233,18 @@ describe("configuring stage 2", () => {
 
   it("through tRPC: bounds named, audited, applied at once, and removed with null", async () => {
     const caller = callerAs(["ml_engineer"]);
-    await expect(caller.surfaces.configureStage2({ surface: "c-config", stage2: { model: "c-big-model", alias: "production", rerankCount: 0, budgetMs: 50 } })).rejects.toThrow(/rerankCount/);
+    await expect(caller.surfaces.configureStage2({ surface: "c-config", stage2: { model: "c-big-model", alias: "production", rerankCount: 0, budgetMs: 50 }, reason: "try it" })).rejects.toThrow(/rerankCount/);
     await caller.surfaces.configureStage2({ surface: "c-config", stage2: { model: "c-big-model", alias: "production", rerankCount: 4, budgetMs: 500 }, reason: "try the big trees" });
     const served = await rerank({ surface: "c-config", topK: 5, candidates: candidates(10) });
     expect(served.stage2).toMatchObject({ status: "served", rerankCount: 4 });
     expect(served.stage2!.reranked).toHaveLength(4);
-    await caller.surfaces.configureStage2({ surface: "c-config", stage2: null });
+    await expect(caller.surfaces.configureStage2({ surface: "c-config", stage2: null } as never)).rejects.toThrow(/^reason: /);
+    await caller.surfaces.configureStage2({ surface: "c-config", stage2: null, reason: "back to one stage" });
     expect((await rerank({ surface: "c-config", topK: 5, candidates: candidates(10) })).stage2).toBeUndefined();
     const audit = await getDb().auditLog.findMany({ where: { action: "surface.stage2" }, orderBy: { ts: "asc" }, select: { after: true, reason: true } });
     expect(audit.at(-2)).toMatchObject({ after: { model: "c-big-model", rerankCount: 4 }, reason: "try the big trees" });
     expect(audit.at(-1)!.after).toBeNull();
-    await expect(callerAs(["viewer"]).surfaces.configureStage2({ surface: "c-config", stage2: null })).rejects.toMatchObject({ code: "FORBIDDEN" });
+    await expect(callerAs(["viewer"]).surfaces.configureStage2({ surface: "c-config", stage2: null, reason: "not mine" })).rejects.toMatchObject({ code: "FORBIDDEN" });
   });
 });
 

@@ -7,7 +7,7 @@ import { aliasNameSchema, createModelSchema, expectFromVersionIdSchema, modelNam
 import { listModels } from "../registry/service";
 import { appliedHere } from "../surfaces/configCache";
 import { procedureFor, router } from "../trpc";
-import { decimal, idString, int32, text } from "../validation";
+import { decimal, idString, int32, reasonSchema, text } from "../validation";
 
 export const modelsRouter = router({
   list: procedureFor["console.read"].query(({ ctx }) => listModels(ctx.db)),
@@ -31,6 +31,6 @@ export const modelsRouter = router({
     .query(({ ctx, input }) => aliasReach(ctx.db, input.name, input.alias)),
   /** Moves an alias; `expectFromVersionId` (what the page showed, null: unset) makes a move from a stale page a 409. */
   setAlias: procedureFor["models.write"]
-    .input(z.strictObject({ versionId: idString(), alias: aliasNameSchema, reason: text(500).optional(), expectFromVersionId: expectFromVersionIdSchema }))
+    .input(z.strictObject({ versionId: idString(), alias: aliasNameSchema, reason: reasonSchema, expectFromVersionId: expectFromVersionIdSchema }))
     .mutation(({ ctx, input }) => appliedHere(moveAlias(ctx, input), { surfaces: (moved) => moved.surfaces })),
 });

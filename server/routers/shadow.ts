@@ -3,7 +3,7 @@ import { aliasNameSchema } from "../registry/schema";
 import { appliedHere } from "../surfaces/configCache";
 import { configureShadow, shadowComparison, shadowDisagreements, shadowOverview } from "../shadow/service";
 import { procedureFor, router } from "../trpc";
-import { decimal, idString, int32, text } from "../validation";
+import { decimal, idString, int32, reasonSchema } from "../validation";
 
 const surfaceKey = idString();
 const hours = decimal(0.1, 24 * 30).default(24);
@@ -19,6 +19,11 @@ export const shadowRouter = router({
     .input(z.strictObject({ requestId: idString(128), versionId: idString() }))
     .query(({ ctx, input }) => shadowComparison(ctx.db, input)),
   configure: procedureFor["shadow.write"]
-    .input(z.strictObject({ surface: surfaceKey, alias: aliasNameSchema.nullable(), sampleRate: decimal(0, 1), reason: text(500).optional() }))
+    .input(
+      z.strictObject({ surface: surfaceKey, alias: aliasNameSchema.nullable(), sampleRate: decimal(0, 1), reason: reasonSchema.optional() }).superRefine((input, ctx) => {
+        // Mirroring more than half the traffic doubles a large share of scoring: a production change, as the confirm dialog says.
+        if (input.sampleRate > 0.5 && input.reason === undefined) ctx.addIssue({ code: "custom", path: ["reason"], message: "say why (mirroring more than half of the traffic needs a reason)" });
+      }),
+    )
     .mutation(({ ctx, input }) => appliedHere(configureShadow(ctx.db, input, ctx.actor), { surface: input.surface })),
 });

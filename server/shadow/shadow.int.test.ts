@@ -246,10 +246,13 @@ describe("shadow traffic", () => {
   });
 
   it("refuses a shadow alias that serves the surface or does not exist, naming the field, and keeps the stored config", async () => {
-    await expect(caller().shadow.configure({ surface: "t-shadow", alias: "production", sampleRate: 1 })).rejects.toThrow(
+    // Mirroring more than half the traffic needs a reason on the server too (break test: none was asked); half or less does not.
+    await expect(caller().shadow.configure({ surface: "t-shadow", alias: "shadow", sampleRate: 0.6 })).rejects.toThrow(/^reason: say why \(mirroring more than half/);
+    await expect(caller().shadow.configure({ surface: "t-shadow", alias: "shadow", sampleRate: 0.6, reason: "\u202egnilpmas" })).rejects.toThrow(/^reason: must not contain bidirectional control characters/);
+    await expect(caller().shadow.configure({ surface: "t-shadow", alias: "production", sampleRate: 1, reason: "compare" })).rejects.toThrow(
       'alias: "production" is the alias that serves "t-shadow": a shadow compares another version',
     );
-    await expect(caller().shadow.configure({ surface: "t-shadow", alias: "nightly", sampleRate: 1 })).rejects.toThrow(
+    await expect(caller().shadow.configure({ surface: "t-shadow", alias: "nightly", sampleRate: 1, reason: "compare" })).rejects.toThrow(
       'alias: t-shadow-model has no alias "nightly" (it has: production, shadow)',
     );
     await expect(caller().shadow.configure({ surface: "t-shadow", alias: "shadow", sampleRate: 1.5 })).rejects.toThrow(/sampleRate/);

@@ -106,7 +106,7 @@ function ShadowConfig({ overview }: { overview: Overview }) {
   const current = overview.aliases.find((a) => a.alias === s.shadowAlias);
   // Above half of the traffic a mirror costs real capacity: that goes through the confirm dialog.
   const wide = alias !== "off" && rate > 50;
-  const submit = (why: string) => save.mutate({ surface: s.key, alias: alias === "off" ? null : alias, sampleRate: alias === "off" ? 0 : rate / 100, ...(why ? { reason: why } : {}) });
+  const submit = (why: string) => save.mutate({ surface: s.key, alias: alias === "off" ? null : alias, sampleRate: alias === "off" ? 0 : rate / 100, ...(why.trim() ? { reason: why.trim() } : {}) });
   const options = [{ value: "off", label: "off (no mirroring)" }, ...overview.aliases.filter((a) => a.alias !== s.servingAlias).map((a) => ({ value: a.alias, label: `${a.alias} → v${a.version}` }))];
   return (
     <Card withBorder padding="md">

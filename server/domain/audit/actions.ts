@@ -9,6 +9,17 @@ export type SubjectKind = (typeof SUBJECT_KINDS)[number];
 export const ACTOR_KINDS = ["user", "api_key", "system", "anonymous"] as const;
 export type ActorKind = (typeof ACTOR_KINDS)[number];
 
+/** The console's own jobs, as the audit trail names them (server/audit/actor.ts systemActor takes only these). */
+export const SYSTEM_ACTOR_NAMES = ["rollout-analysis", "seed", "first-start", "evaluation", "retention", "db:retention", "models:train-from-logs", "bench"] as const;
+export type SystemActorName = (typeof SYSTEM_ACTOR_NAMES)[number];
+
+/**
+ * Actor names no API key may take (compared after NFKC and lower-casing): the console's own jobs, and
+ * "anonymous" (a refused sign-in's actor). A key named "rollout-analysis" read as the canary judge
+ * in the audit trail and in webhooks (break test).
+ */
+export const RESERVED_ACTOR_NAMES: readonly string[] = [...SYSTEM_ACTOR_NAMES, "anonymous"];
+
 /** Action name → the subject kind its entries name, and a short title for filters and exports. */
 export const AUDIT_ACTIONS = {
   "surface.kill_switch": { subject: "surface", title: "Kill switch" },
