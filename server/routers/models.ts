@@ -7,7 +7,7 @@ import { aliasNameSchema, createModelSchema, expectFromVersionIdSchema, modelNam
 import { listModels } from "../registry/service";
 import { appliedHere } from "../surfaces/configCache";
 import { procedureFor, router } from "../trpc";
-import { decimal, idString, int32, reasonSchema, text } from "../validation";
+import { decimal, idString, int32, reasonSchema } from "../validation";
 
 export const modelsRouter = router({
   list: procedureFor["console.read"].query(({ ctx }) => listModels(ctx.db)),
