@@ -39,13 +39,14 @@ export function receiveForm(req: IncomingMessage, dir: string, limits: FormLimit
   return new Promise((resolve, reject) => {
     let parser: busboy.Busboy;
     try {
-      parser = busboy({ headers: req.headers, defCharset: "utf8", defParamCharset: "utf8", limits: { files: 1, fields: MAX_FIELDS, parts: MAX_FIELDS + 1, fieldSize: limits.fieldBytes, fileSize: limits.fileBytes } });
+      parser = busboy({ headers: req.headers, defCharset: "utf8", defParamCharset: "utf8", limits: { files: 2, fields: MAX_FIELDS, parts: MAX_FIELDS + 2, fieldSize: limits.fieldBytes, fileSize: limits.fileBytes } });
     } catch {
       req.resume();
       reject(new InvalidInputError("body", "expected multipart/form-data with a file field"));
       return;
     }
-    const fields: Record<string, string> = {};
+    // No prototype: a field named "__proto__" is a field like any other (refused below as unknown).
+    const fields: Record<string, string> = Object.create(null) as Record<string, string>;
     let file: ReceivedForm["file"] = null;
     let writing: Promise<void> = Promise.resolve();
     let failed = false;
@@ -69,12 +70,15 @@ export function receiveForm(req: IncomingMessage, dir: string, limits: FormLimit
       if (info.valueTruncated) return fail(new InvalidInputError(name, `longer than ${limits.fieldBytes} bytes`));
       const replaced = value.indexOf("\uFFFD");
       if (replaced >= 0) return fail(new InvalidInputError(name, `not valid UTF-8 at byte ${Buffer.byteLength(value.slice(0, replaced))}`));
+      // A field sent twice is refused, not "last one wins" (break test: the second of two `metrics` was kept without a word).
+      if (Object.hasOwn(fields, name)) return fail(new InvalidInputError(name, "sent twice: send each field once"));
       fields[name] = value;
     });
     parser.on("file", (name, stream, info) => {
+      // One file part, named `file` (break test: a second file was read past and the first kept, a misnamed one ignored).
       if (name !== "file" || file) {
-        stream.resume(); // another file part: read past it
-        return;
+        stream.resume();
+        return fail(new InvalidInputError(name, name === "file" ? "sent twice: attach one file" : 'a file part must be named "file"'));
       }
       const target = path.join(dir, "upload");
       const out = createWriteStream(target);
@@ -88,6 +92,10 @@ export function receiveForm(req: IncomingMessage, dir: string, limits: FormLimit
       });
       stream.pipe(out);
     });
+    // busboy drops file parts past `files` without emitting them: the second is emitted (and refused above, by its name), a third ends here.
+    parser.once("filesLimit", () => fail(new InvalidInputError("file", "attach one file")));
+    parser.once("fieldsLimit", () => fail(new InvalidInputError("body", `more than ${MAX_FIELDS} fields`)));
+    parser.once("partsLimit", () => fail(new InvalidInputError("body", `more than ${MAX_FIELDS + 2} parts`)));
     parser.once("error", (error: Error) => fail(new InvalidInputError("body", `not a readable multipart form: ${error.message}`)));
     parser.once("close", () => {
       req.off("data", onData);

@@ -81,6 +81,29 @@ describe("uploading versions", () => {
     expect(audit).toBe(1);
   });
 
+  it("refuses a form with a misspelt, repeated or extra part, naming it, and stores nothing (break test: parent_version and a second metrics were dropped without a word)", async () => {
+    const versions = async () => getDb().modelVersion.count({ where: { model: { name: MODEL } } });
+    const before = await versions();
+    const model = () => new Blob([Buffer.from(demoModelBytes("linear"))]);
+    const send = (build: (form: FormData) => void) => {
+      const form = new FormData();
+      build(form);
+      return keyHeaders("automation", ["ml_engineer"]).then((headers) => fetch(`${frontDoor.url}/api/v1/models/${MODEL}/versions`, { method: "POST", body: form, headers }));
+    };
+    const cases: Array<[(form: FormData) => void, string]> = [
+      [(f) => (f.set("file", model(), "m.onnx"), f.set("featureSpec", JSON.stringify(spec)), f.set("parent_version", "1")), "parent_version: unknown field (the form takes file, format, featureSpec, metadata, metrics, parentVersion)"],
+      [(f) => (f.set("file", model(), "m.onnx"), f.set("featureSpec", JSON.stringify(spec)), f.set("__proto__", "{}")), "__proto__: unknown field (the form takes file, format, featureSpec, metadata, metrics, parentVersion)"],
+      [(f) => (f.set("file", model(), "m.onnx"), f.set("featureSpec", JSON.stringify(spec)), f.append("metrics", '{"a":1}'), f.append("metrics", '{"b":2}')), "metrics: sent twice: send each field once"],
+      [(f) => (f.append("file", model(), "a.onnx"), f.append("file", model(), "b.onnx"), f.set("featureSpec", JSON.stringify(spec))), "file: sent twice: attach one file"],
+      [(f) => (f.set("file", model(), "m.onnx"), f.set("model", model(), "n.onnx"), f.set("featureSpec", JSON.stringify(spec))), 'model: a file part must be named "file"'],
+    ];
+    for (const [build, message] of cases) {
+      const answer = await send(build);
+      expect([answer.status, (await answer.json()).error.message]).toEqual([400, message]);
+    }
+    expect(await versions()).toBe(before);
+  });
+
   it("refuses the same artifact twice and records lineage and a downloadable artifact", async () => {
     const again = await upload(MODEL, new Blob([Buffer.from(demoModelBytes("linear"))]), { featureSpec: JSON.stringify(spec) });
     expect(again.status).toBe(409);

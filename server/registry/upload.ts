@@ -17,6 +17,9 @@ export interface UploadForm {
   fields: Record<string, string>;
 }
 
+/** The text fields an upload form takes, beside its `file`. */
+const UPLOAD_FIELDS: readonly string[] = ["format", "featureSpec", "metadata", "metrics", "parentVersion"];
+
 function parseJsonField(fields: Record<string, string>, name: string): unknown {
   const raw = fields[name];
   if (raw === undefined || raw === "") return undefined;
@@ -45,6 +48,9 @@ export async function uploadVersion(db: Db, modelName: string, form: UploadForm,
     throw new InvalidInputError("file", `${(form.file.size / 1048576).toFixed(1)} MiB exceeds the ${(config.MODEL_MAX_BYTES / 1048576).toFixed(1)} MiB limit (MODEL_MAX_BYTES)`);
   }
   if (form.file.size === 0) throw new InvalidInputError("file", "the file is empty");
+  // A misspelt field (parent_version, metric) is refused, not ignored: the version would be stored without it (break test).
+  const unknown = Object.keys(form.fields).find((name) => !UPLOAD_FIELDS.includes(name));
+  if (unknown !== undefined) throw new InvalidInputError(unknown.slice(0, 64), `unknown field (the form takes file, ${UPLOAD_FIELDS.join(", ")})`);
   const parsed = uploadFieldsSchema.safeParse({
     format: form.fields.format || undefined,
     featureSpec: parseJsonField(form.fields, "featureSpec"),
