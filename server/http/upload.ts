@@ -52,7 +52,7 @@ export async function serveUpload(req: IncomingMessage, res: ServerResponse, mod
       answer = () => sendError(res, status, { code, message });
     } else {
       const version = await uploadVersion(getDb(), model, form, caller.actor);
-      answer = () => sendJson(res, 201, { id: version.id, model, version: version.version, sha256: version.sha256, sizeBytes: version.sizeBytes });
+      answer = () => sendJson(res, 201, { id: version.id, model, version: version.version, sha256: version.sha256, sizeBytes: version.sizeBytes, warnings: version.warnings });
     }
   } catch (error) {
     if (error instanceof BodyAbortedError) {

@@ -118,6 +118,20 @@ describe("uploading versions", () => {
     expect(Buffer.from(await download.arrayBuffer()).equals(Buffer.from(demoModelBytes("popularity")))).toBe(true);
   });
 
+  it("stores a version whose spec names a stored feature nobody carries, and says so in its answer and metadata (break test: a misspelt name was served as its default without a word)", async () => {
+    const typo = spec.findIndex((f) => f.source === "item");
+    const misspelt = spec.map((f, i) => (i === typo ? { ...f, name: `${f.name}_7d` } : f));
+    const answer = await upload(MODEL, new Blob([Buffer.from(linearRankerOnnx([0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7], 0.25))]), { featureSpec: JSON.stringify(misspelt) });
+    expect(answer.status).toBe(201);
+    const body = await answer.json();
+    expect(body.warnings).toEqual([expect.stringMatching(new RegExp(`^featureSpec\\[${typo}\\]: no item in the feature store carries "${spec[typo]!.name}_7d" \\([\\d,]+ sampled\\): it is served as its default \\(${spec[typo]!.default}\\) until they do$`))]);
+    const stored = await getDb().modelVersion.findUniqueOrThrow({ where: { id: body.id } });
+    expect((stored.metadata as { uploadWarnings?: string[] }).uploadWarnings).toEqual(body.warnings);
+    // The names the store carries raise nothing.
+    const clean = await upload(MODEL, new Blob([Buffer.from(linearRankerOnnx([0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.8], 0.25))]), { featureSpec: JSON.stringify(spec) });
+    expect((await clean.json()).warnings).toEqual([]);
+  });
+
   it("names a duplicate model", async () => {
     await expect(createModel(getDb(), { name: MODEL, owner: "x", description: "" }, testActor())).rejects.toThrow(ConflictError);
   });

@@ -6,6 +6,24 @@ import { describeZodError, fieldPath } from "../validation";
 import { importInWorker } from "./importInWorker";
 import { modelNameSchema, uploadFieldsSchema } from "./schema";
 import { createVersion } from "./versions";
+import { unstoredFeatureWarnings, type FeatureSpec } from "../domain/features/featureSpec";
+
+/** Rows of each feature store whose keys an upload's spec is checked against (bounded: an upload never scans a large store). */
+const STORE_SAMPLE_ROWS = 10_000;
+
+/** The feature names the first STORE_SAMPLE_ROWS rows of the item and user stores carry, and how many rows were read. */
+async function storedFeatureNames(db: Db): Promise<Record<"item" | "user", { keys: Set<string>; sampled: number }>> {
+  const read = async (table: "item_features" | "user_features") => {
+    const rows = await db.$queryRawUnsafe<Array<{ key: string | null; sampled: bigint }>>(
+      `WITH s AS (SELECT values FROM ${table} LIMIT ${STORE_SAMPLE_ROWS})
+       SELECT k.key, (SELECT count(*) FROM s) AS sampled FROM (SELECT DISTINCT jsonb_object_keys(values) AS key FROM s WHERE jsonb_typeof(values) = 'object') k
+       UNION ALL SELECT NULL, (SELECT count(*) FROM s)`,
+    );
+    return { keys: new Set(rows.flatMap((r) => (r.key === null ? [] : [r.key]))), sampled: Number(rows[0]?.sampled ?? 0) };
+  };
+  const [item, user] = await Promise.all([read("item_features"), read("user_features")]);
+  return { item, user };
+}
 
 // The upload endpoint's work: multipart form on disk → validated fields → (import) and checks in a
 // worker thread → stored version.
@@ -85,7 +103,8 @@ export async function uploadVersion(db: Db, modelName: string, form: UploadForm,
     { timeoutMs: config.MODEL_IMPORT_TIMEOUT_MS, memoryMb: config.MODEL_IMPORT_MEMORY_MB },
     form.file.size,
   );
-  let metadata: Record<string, unknown> = { ...input.metadata, fileName: form.file.name };
+  const warnings = featureSpec.length > 0 ? unstoredFeatureWarnings(featureSpec as FeatureSpec, await storedFeatureNames(db)) : [];
+  let metadata: Record<string, unknown> = { ...input.metadata, fileName: form.file.name, ...(warnings.length ? { uploadWarnings: warnings } : {}) };
   if (result.crossEncoder) metadata = { ...metadata, crossEncoder: result.crossEncoder };
   if (result.conversion) {
     const c = result.conversion;
@@ -94,8 +113,9 @@ export async function uploadVersion(db: Db, modelName: string, form: UploadForm,
       conversionMaxAbsDiff: c.maxAbsDiff, conversionMaxRelDiff: c.maxRelDiff, ...(c.notes.length ? { importNotes: c.notes } : {}),
     };
   }
-  return createVersion(db, {
+  const version = await createVersion(db, {
     modelId: model.id, bytes: result.bytes, featureSpec, source: input.format === "onnx" || input.format === "cross-encoder" ? "upload" : input.format, format: input.format === "cross-encoder" ? "cross-encoder" : "onnx",
     metadata, metrics: input.metrics, parentVersionId, actor, validated: result.validated,
   });
+  return { ...version, warnings };
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { alignToDataset, buildFeatureMatrix, type FeatureSpec } from "./featureSpec";
+import { alignToDataset, buildFeatureMatrix, unstoredFeatureWarnings, type FeatureSpec } from "./featureSpec";
 
 const spec: FeatureSpec = [
   { name: "retrieval_score", source: "candidate", type: "float", default: 0 },
@@ -92,5 +92,30 @@ describe("alignToDataset", () => {
 
   it("is null when no feature is a column of the data set", () => {
     expect(alignToDataset([{ name: "price", source: "candidate", type: "float", default: 0 }], columns, data, 2)).toBeNull();
+  });
+});
+
+// An upload's spec against the feature names its stores carry (server/registry/upload.ts samples them).
+
+const uploadSpec: FeatureSpec = [
+  { name: "retrieval_score", source: "candidate", type: "float", default: 0 },
+  { name: "ctr_7d", source: "item", type: "float", default: 0.01 },
+  { name: "price", source: "item", type: "float", default: 0, missing: "nan" },
+  { name: "affinity", source: "user", type: "float", default: 0 },
+];
+
+describe("unstoredFeatureWarnings", () => {
+  it("names each stored feature no sampled row carries, by index, with what it is served as; candidate features are the request's", () => {
+    const warnings = unstoredFeatureWarnings(uploadSpec, { item: { keys: new Set(["ctr7d", "price"]), sampled: 3000 }, user: { keys: new Set(["affinity"]), sampled: 12 } });
+    expect(warnings).toEqual(['featureSpec[1]: no item in the feature store carries "ctr_7d" (3,000 sampled): it is served as its default (0.01) until they do']);
+    const nan = unstoredFeatureWarnings(uploadSpec, { item: { keys: new Set(["ctr_7d"]), sampled: 5 }, user: { keys: new Set(), sampled: 5 } });
+    expect(nan).toEqual([
+      'featureSpec[2]: no item in the feature store carries "price" (5 sampled): it is served as its missing value (NaN) until they do',
+      'featureSpec[3]: no user in the feature store carries "affinity" (5 sampled): it is served as its default (0) until they do',
+    ]);
+  });
+
+  it("says nothing of an empty store (a first install fills it later)", () => {
+    expect(unstoredFeatureWarnings(uploadSpec, { item: { keys: new Set(), sampled: 0 }, user: { keys: new Set(), sampled: 0 } })).toEqual([]);
   });
 });

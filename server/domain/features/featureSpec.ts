@@ -49,6 +49,22 @@ export const absentValue = (def: FeatureDef): number => (def.missing === "nan" ?
 
 export type FeatureSpec = FeatureDef[];
 
+/**
+ * Warnings for a spec's stored features (source "item" or "user") that no sampled row of their store
+ * carries: a misspelt name (ctr_7d for ctr7d) is served as its default on every request, silently.
+ * `stored[source]` holds the keys seen in `sampled` rows of that store (0 rows: the store is empty,
+ * and nothing is said — a first install fills it later).
+ * @returns one sentence per such feature, naming it by its index in the spec.
+ */
+export function unstoredFeatureWarnings(spec: FeatureSpec, stored: Record<"item" | "user", { keys: ReadonlySet<string>; sampled: number }>): string[] {
+  return spec.flatMap((feature, index) => {
+    if (feature.source === "candidate") return [];
+    const store = stored[feature.source];
+    if (store.sampled === 0 || store.keys.has(feature.name)) return [];
+    return [`featureSpec[${index}]: no ${feature.source} in the feature store carries "${feature.name}" (${store.sampled.toLocaleString("en-US")} sampled): it is served as its ${feature.missing === "nan" ? "missing value (NaN)" : `default (${feature.default})`} until they do`];
+  });
+}
+
 export interface StoredFeatures {
   values: Record<string, unknown>;
   /** Epoch milliseconds of the last update. */
