@@ -113,6 +113,8 @@ export function UploadVersionCard({ modelName, defaultSpec, versions, defaultFor
         return;
       }
       notifications.show({ color: "teal", message: `Stored ${modelName} v${body.version}` });
+      // Stored, but with features no row of the feature store carries: served as their defaults until one does.
+      for (const warning of (body.warnings ?? []) as string[]) notifications.show({ color: "yellow", title: `v${body.version}: a feature nobody carries`, message: warning, autoClose: false });
       router.push(`/models/${modelName}/v/${body.version}`);
     } finally {
       setBusy(false);

@@ -1,4 +1,4 @@
-import { Anchor, Badge, Card, Code, Group, SimpleGrid, Stack, Table, TableScrollContainer, TableTbody, TableTd, TableTh, TableThead, TableTr, Text, Title, ScrollAreaAutosize } from "@mantine/core";
+import { Alert, Anchor, Badge, Card, Code, Group, SimpleGrid, Stack, Table, TableScrollContainer, TableTbody, TableTd, TableTh, TableThead, TableTr, Text, Title, ScrollAreaAutosize } from "@mantine/core";
 import type { Metadata } from "next";
 import { serverCaller } from "@/server/caller";
 import { AnchorLink } from "../../../../../_components/AnchorLink";
@@ -15,9 +15,15 @@ export default async function VersionCardPage({ params }: { params: Promise<{ na
   const caller = await serverCaller();
   const [card, surfaces] = await Promise.all([caller.models.version({ name, version: Number(version) }), caller.surfaces.list()]);
   const metrics = Object.entries(card.metrics);
+  const uploadWarnings = ((card.metadata as { uploadWarnings?: unknown }).uploadWarnings ?? []) as string[];
   return (
     <Stack>
       <PageHeader title={`${card.model.name} v${card.version}`} subtitle={`${card.source} · ${(card.sizeBytes / 1024).toFixed(1)} KiB · created ${card.createdAt.toISOString().slice(0, 16).replace("T", " ")} by ${card.createdBy}`} />
+      {uploadWarnings.length > 0 && (
+        <Alert color="yellow" title="Features no row of the feature store carried at upload" data-testid="upload-warnings">
+          {uploadWarnings.map((w) => <Text size="sm" key={w}>{w}</Text>)}
+        </Alert>
+      )}
       <Group gap="xs" data-testid="version-aliases">
         {card.aliases.map((a) => <Badge key={a} size="lg" variant="light">{a}</Badge>)}
         {card.crossEncoder && <Badge size="lg" color="grape" variant="outline" data-testid="version-kind">cross-encoder</Badge>}
