@@ -293,7 +293,7 @@ export const SETTINGS = {
     default: 0.5,
     doc: "share of a surface's latency budget (its `timeoutMs`) a request waits for features missing from the in-process cache; past it (or when the read fails) those candidates and the user are served with the features' defaults, counted (`rerank_feature_reads_timed_out_total`) and marked (`features.timedOut`)",
   }),
-  FEATURE_CACHE_MAX_BYTES: integer({ min: 1_048_576, max: 68_719_476_736, default: 268_435_456, defaultDoc: "`268435456` (256 MiB)", doc: "heap the in-process feature store may hold (estimated; items ¾, users ¼), least recently used first out" }),
+  FEATURE_CACHE_MAX_BYTES: integer({ min: 1_048_576, max: 68_719_476_736, default: 268_435_456, defaultDoc: "`268435456` (256 MiB)", doc: "heap the in-process feature store may hold (estimated; known items 11/16, unknown item ids 1/16, users with features 3/16, user keys without 1/16: FEATURE_CACHE_SHARES in server/features/store.ts), least recently used first out" }),
   RECENT_RESPONSES_MAX_BYTES: integer({ min: 1_048_576, max: 68_719_476_736, default: 67_108_864, defaultDoc: "`67108864` (64 MiB)", doc: "heap the recent responses may hold (estimated; idempotent replays, checking events before the log is written), least recently used first out; also at most 20,000 and an hour old" }),
 
   OTEL_EXPORTER_OTLP_ENDPOINT: setting<string | undefined>(httpUrl, "an http:// or https:// URL such as http://otel-collector:4318", { doc: "OpenTelemetry collector (OTLP/HTTP): when set, each rerank request is traced, a span per pipeline stage, sent to its /v1/traces" }),

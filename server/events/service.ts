@@ -134,6 +134,13 @@ answer(SIBLING_TOPIC, (payload): SiblingAnswer | null => {
   return { served, logBehind: requestLogMayMissServed() };
 });
 
+/**
+ * Of two workers' copies of one request id (sent again where it was not remembered: README, Serving),
+ * the one events are checked against, as the request log's query in findRequests picks its row:
+ * the caller's own id before a shared one, then the first served — whichever worker answers first.
+ */
+const precedes = (a: RecentlyServed, b: ServedRequest): boolean => ((a.owner === null) !== (b.owner === null) ? a.owner !== null : a.ts < b.ts.getTime());
+
 /** How long a batch waits for its sibling workers' answer (at most once per batch). */
 const SIBLING_TIMEOUT_MS = 1000;
 
@@ -158,7 +165,10 @@ async function findRequests(requestIds: string[], caller: string): Promise<{ fou
   for (const value of siblings?.values ?? []) {
     const sibling = value as SiblingAnswer;
     logBehind ||= sibling.logBehind;
-    for (const [id, served] of sibling.served) if (!found.has(id)) found.set(id, fromRecent(served));
+    for (const [id, served] of sibling.served) {
+      const held = found.get(id);
+      if (!held || precedes(served, held)) found.set(id, fromRecent(served));
+    }
   }
   missing = missing.filter((id) => !found.has(id));
   if (missing.length === 0) return { found, logBehind };

@@ -72,6 +72,14 @@ describe("feature reads with a deadline", () => {
       expect(response.features.defaulted).toBe(20 * 6);
       expect(response.features.unknownCandidates).toBe(0);
       expect(await timeouts()).toBe(before + 2);
+      // Without retrieval scores every value the model sees defaulted: it gave every candidate the
+      // same score and ranked nothing, so request order serves and the response says so (break test:
+      // 500 items served in input order as the model's ranking, fallback.used false).
+      const blind = await rerank({ surface: "search", topK: 5, userKey: "paused-blind-user", candidates: catalog.slice(120, 140).map((id) => ({ id })) });
+      expect(blind.features).toEqual({ defaulted: 20 * 7, stale: 0, unknownCandidates: 0, timedOut: true });
+      expect(blind.fallback).toEqual({ used: true, reason: "timeout", servedBy: "retrieval_order" });
+      expect(blind.items.map((i) => i.id)).toEqual(catalog.slice(120, 125));
+      expect(blind.modelVersion).toBeNull();
     } finally {
       proxy.resume();
     }

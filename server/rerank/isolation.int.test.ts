@@ -6,7 +6,7 @@ import { getDb } from "../db/client";
 import { seedDemo } from "../db/seed";
 import { demoFeatureSpec } from "../demo/models";
 import { linearRankerOnnx } from "../domain/onnx/linear";
-import { featureStore, FeatureStore } from "../features/store";
+import { FEATURE_CACHE_SHARES, featureStore, FeatureStore } from "../features/store";
 import { metrics } from "../telemetry/metrics";
 import { telemetry } from "../telemetry/streams";
 import { startTestFrontDoor, type TestFrontDoor } from "../testing/frontDoor";
@@ -173,9 +173,13 @@ describe("callers are isolated: request ids and event ids", () => {
     expect(first.status).toBe(200);
     expect(other.status).toBe(200);
     expect(other.body.items.every((i: { id: string }) => catalog.slice(100, 110).includes(i.id))).toBe(true);
-    // A retry by the first caller is its own response again (idempotent), whatever it sends.
-    const retry = await post("/api/v1/rerank", { surface: "search", requestId, topK: 3, userKey: "alice", candidates: candidates(catalog.slice(20, 30)) }, alice);
+    // A retry by the first caller is its own response again (idempotent); the id with another request is refused.
+    const retry = await post("/api/v1/rerank", { surface: "search", requestId, topK: 3, userKey: "alice", candidates: candidates(catalog.slice(0, 10)) }, alice);
     expect(retry.body).toEqual(first.body);
+    const reused = await post("/api/v1/rerank", { surface: "search", requestId, topK: 3, userKey: "alice", candidates: candidates(catalog.slice(20, 30)) }, alice);
+    expect(reused.status).toBe(409);
+    // The id is each key's own: Bob's retry of his own request is his response, not a conflict with Alice's.
+    expect((await post("/api/v1/rerank", { surface: "search", requestId, topK: 3, userKey: "bob", candidates: candidates(catalog.slice(100, 110)) }, bob)).body).toEqual(other.body);
     // Each caller's events find that caller's request: both clicks on their own first item are accepted.
     const click = (item: string) => ({ events: [{ eventId: "click-1", requestId, type: "click", itemId: item, position: 1 }] });
     expect((await post("/api/v1/events", click(first.body.items[0].id), alice)).body).toEqual({ accepted: 1, duplicates: 0, rejected: [] });
@@ -303,17 +307,21 @@ describe("memory bounded in bytes", () => {
     }
   });
 
-  it("unknown ids and user keys of the maximal length never push the feature store over FEATURE_CACHE_MAX_BYTES", async () => {
+  it("unknown ids and user keys of the maximal length never push the feature store over FEATURE_CACHE_MAX_BYTES, nor the catalog out", async () => {
     const bound = 2 * 1024 * 1024;
     const store = new FeatureStore(getDb, bound);
+    expect((await store.readItems(catalog)).items.size).toBe(catalog.length);
     for (let round = 0; round < 12; round++) {
       const ids = Array.from({ length: 1000 }, (_, i) => `${"u".repeat(240)}-${round}-${i}`);
       await store.readItems(ids);
       await store.readUser(`${"k".repeat(250)}-${round}`);
       const held = store.heldBytes();
-      expect(held.items).toBeLessThanOrEqual(bound * 0.75);
-      expect(held.users).toBeLessThanOrEqual(bound * 0.25);
+      for (const part of ["items", "unknownItems", "users", "unknownUsers"] as const) expect(held[part]).toBeLessThanOrEqual(bound * FEATURE_CACHE_SHARES[part]);
     }
-    expect(store.heldBytes().items).toBeGreaterThan(bound * 0.5);
+    // Unknown ids fill their own share, not the known items': the catalog read before is all still
+    // cached (a deadline of 0 ms: a miss would be unread), where it used to be pushed out.
+    expect(store.heldBytes().unknownItems).toBeGreaterThan(bound * FEATURE_CACHE_SHARES.unknownItems * 0.5);
+    const after = await store.readItems(catalog, 0);
+    expect([after.items.size, after.unread]).toEqual([catalog.length, 0]);
   });
 });

@@ -91,11 +91,72 @@ describe("serving the demo surface", () => {
     }
   });
 
-  it("answers a repeated request id with the same response", async () => {
+  it("answers a repeated request id with the same response when the request is the same, whatever the order of its keys", async () => {
     const request: RerankRequest = { surface: "search", requestId: `idem-${Date.now()}`, topK: 5, candidates: candidates(safe().slice(0, 20)) };
+    request.candidates[0]!.features = { price: 3, popularity: 0.5 };
     const first = await rerank(request);
-    const second = await rerank({ ...request, candidates: candidates(safe().slice(30, 50)) });
-    expect(second).toEqual(first);
+    const reordered = { topK: 5, candidates: request.candidates.map((c, i) => (i === 0 ? { features: { popularity: 0.5, price: 3 }, retrievalScore: c.retrievalScore, id: c.id } : c)), requestId: request.requestId, surface: "search" };
+    expect(await rerank(reordered)).toEqual(first);
+  });
+});
+
+describe("a requestId used again for another request (break test: the first request's response was replayed)", () => {
+  const loggedCopies = async (requestId: string) => {
+    await telemetry().requests.flush();
+    return getDb().rerankRequest.count({ where: { requestId } });
+  };
+
+  it("is refused with 409 naming requestId over HTTP, nothing served or logged: other candidates, topK and userKey", async () => {
+    const requestId = `replay-2-${Date.now()}`;
+    const [a, b] = [catalog.find((c) => c.id === "sku-00011")!, catalog.find((c) => c.id === "sku-00012")!];
+    const first = await post(rerankHttp, { surface: "search", requestId, candidates: candidates([a, b]), topK: 2 });
+    expect(first.status).toBe(200);
+    const firstBody = (await first.json()) as { items: Array<{ id: string }> };
+    expect(firstBody.items.map((i) => i.id).sort()).toEqual(["sku-00011", "sku-00012"]);
+    const other = await post(rerankHttp, { surface: "search", requestId, userKey: "another-user", candidates: [{ id: "sku-00501" }, { id: "sku-00502" }], topK: 1 });
+    expect(other.status).toBe(409);
+    const error = ((await other.json()) as { error: { code: string; message: string } }).error;
+    expect(error.code).toBe("CONFLICT");
+    expect(error.message).toMatch(new RegExp(`^requestId: "${requestId}" is already used for a different request`));
+    // Each difference alone is another request.
+    for (const change of [{ topK: 1 }, { userKey: "another-user" }, { sessionKey: "s-1" }, { context: { query: "lamp" } }, { candidates: candidates([b, a]) }]) {
+      expect((await post(rerankHttp, { surface: "search", requestId, candidates: candidates([a, b]), topK: 2, ...change })).status).toBe(409);
+    }
+    // The same request again is the first response, byte for byte; one logged copy in all.
+    const retry = await post(rerankHttp, { surface: "search", requestId, candidates: candidates([a, b]), topK: 2 });
+    expect([retry.status, await retry.json()]).toEqual([200, firstBody]);
+    expect(await loggedCopies(requestId)).toBe(1);
+  });
+
+  it("is refused on another surface (tRPC rerank.rank: CONFLICT), and events keep finding the first copy", async () => {
+    const requestId = `replay-surface-${Date.now()}`;
+    const person = callerAs(["admin"], "replay@rerank.test");
+    const pool = safe().slice(0, 12);
+    const first = await person.rerank.rank({ surface: "search", requestId, topK: 3, candidates: candidates(pool) });
+    await expect(person.rerank.rank({ surface: "product-search", requestId, topK: 3, candidates: candidates(pool) })).rejects.toMatchObject({
+      code: "CONFLICT", message: expect.stringMatching(/^requestId: .* already used for a different request/),
+    });
+    await expect(rerank({ surface: "product-search", requestId, topK: 3, candidates: candidates(pool) })).rejects.toMatchObject({ code: "CONFLICT", field: "requestId" });
+    expect(await loggedCopies(requestId)).toBe(1);
+    const click = { eventId: `${requestId}-click`, requestId, type: "click" as const, itemId: first.items[0]!.id, position: 1 };
+    expect(await recordOutcomes({ events: [click] })).toEqual({ accepted: 1, duplicates: 0, rejected: [] });
+  });
+
+  it("is refused when the first is still being served; the same request then waits for the first's response: one served, one logged", async () => {
+    const requestId = `replay-concurrent-${Date.now()}`;
+    const request: RerankRequest = { surface: "search", requestId, topK: 4, candidates: candidates(safe().slice(200, 260)) };
+    const [first, same, other] = await Promise.allSettled([rerank(request), rerankJson(request, "in-process"), rerank({ ...request, topK: 3 })]);
+    expect(first.status).toBe("fulfilled");
+    expect(same.status === "fulfilled" && JSON.parse(same.value)).toEqual(first.status === "fulfilled" && first.value);
+    expect(other.status === "rejected" && (other.reason as { code: string }).code).toBe("CONFLICT");
+    expect(await loggedCopies(requestId)).toBe(1);
+  });
+
+  it("refuses a request naming an id the server generated for an earlier request, whatever it sends", async () => {
+    const pool = candidates(safe().slice(0, 8));
+    const generated = await rerank({ surface: "search", topK: 3, candidates: pool });
+    await expect(rerank({ surface: "search", topK: 3, candidates: pool, requestId: generated.requestId })).rejects.toMatchObject({ code: "CONFLICT", field: "requestId" });
+    expect(await loggedCopies(generated.requestId)).toBe(1);
   });
 });
 
@@ -279,7 +340,7 @@ describe("logging for evaluation", () => {
     const tag = `log-${Date.now()}`;
     const served = [];
     for (let i = 0; i < 25; i++) served.push(await rerank({ surface: "search", requestId: `${tag}-${i}`, userKey: `u${i}`, topK: 5, candidates: candidates(safe().slice(i, i + 30)) }));
-    await rerank({ surface: "search", requestId: `${tag}-0`, topK: 5, candidates: candidates(safe().slice(0, 30)) }); // a replay: not logged again
+    await rerank({ surface: "search", requestId: `${tag}-0`, userKey: "u0", topK: 5, candidates: candidates(safe().slice(0, 30)) }); // a replay: not logged again
     const first = served[0]!;
     const click = { eventId: `${tag}-click`, requestId: first.requestId, type: "click" as const, itemId: first.items[1]!.id, position: 2 };
     const purchase = { eventId: `${tag}-buy`, requestId: first.requestId, type: "purchase" as const, itemId: first.items[1]!.id, revenue: 42.5 };

@@ -17,7 +17,8 @@ import { serialiseRequestLogRow, telemetry } from "../telemetry/streams";
 import { StageClock } from "../telemetry/tracing";
 import type { Context } from "@opentelemetry/api";
 import { assignExperiment, type ExperimentAssignment } from "./assignment";
-import { recentKey, recentRequests, recentResponse, rememberResponse, requestIdOwner, type RecentRequest } from "./recent";
+import { RequestIdReusedError, requestFingerprint } from "./fingerprint";
+import { pendingRequests, recentKey, recentRequests, recentResponse, rememberResponse, requestIdOwner } from "./recent";
 import type { RerankRequest, RerankResponse, Stage2Outcome } from "./schema";
 import { rankWithConstraints, retrievalOrder, scoreWithModels, type Scored, type ScoringInput, type TextInput } from "./scoring";
 import { keepScoringRows } from "./scoringSample";
@@ -82,44 +83,82 @@ export interface RerankOptions {
   text?: Omit<TextInput, "query">;
 }
 
-/** Reranks one request (tRPC, in-process callers). */
+/**
+ * Reranks one request (tRPC, in-process callers, POST /v2/rerank).
+ * @throws RequestIdReusedError (409 on `requestId`) when its requestId was used for another request (answerOnce).
+ */
 export async function rerank(request: RerankRequest, options: RerankOptions = {}): Promise<RerankResponse> {
-  const replay = replayOf(request, options.caller ?? IN_PROCESS_CALLER);
-  if (replay) return recentResponse(replay);
-  return (await serve(request, options)).response;
+  const answer = await answerOnce(request, options);
+  return answer.response ?? recentResponse(answer);
 }
 
 /**
  * Reranks one request and returns the response as JSON text (POST /api/v1/rerank): serialised once,
  * for the recent-response cache and the wire alike.
+ * @throws RequestIdReusedError (409 on `requestId`) when its requestId was used for another request (answerOnce).
  */
 export async function rerankJson(request: RerankRequest, caller: string, traceParent?: Context): Promise<string> {
-  return replayOf(request, caller)?.json ?? (await serve(request, { caller, traceParent })).json;
+  return (await answerOnce(request, { caller, traceParent })).json;
 }
 
-async function serve(request: RerankRequest, options: RerankOptions = {}): Promise<{ response: RerankResponse; json: string }> {
+/** A served response (and its object when this call built it; a replay has only the text). */
+interface Answer {
+  response: RerankResponse | null;
+  json: string;
+}
+
+/**
+ * A request id its owner (requestIdOwner) chose is answered once per request: a repeat of the same
+ * request (same fingerprint, fingerprint.ts) within the hour gets the first response again, also while
+ * the first is still being served (it waits for it); the id with another request — another surface,
+ * candidates, topK, context, user — is refused with RequestIdReusedError (409 naming `requestId`) and
+ * nothing is served or logged; so is an id the server generated for an earlier request. What this
+ * process no longer remembers (evicted, older than an hour, served by another worker or before a
+ * restart) is served anew: README, Serving. Costs a fingerprint only when the request names its id.
+ */
+async function answerOnce(request: RerankRequest, options: RerankOptions): Promise<Answer> {
+  if (request.requestId === undefined) return serve(request, options, null);
+  const key = recentKey(request.requestId, requestIdOwner(request, options.caller ?? IN_PROCESS_CALLER));
+  const fingerprint = requestFingerprint(request, options.text);
+  const recent = recentRequests().get(key);
+  if (recent) {
+    if (recent.fingerprint !== fingerprint) throw new RequestIdReusedError(request.requestId);
+    return { response: null, json: recent.json };
+  }
+  const pending = pendingRequests();
+  const first = pending.get(key);
+  if (first) {
+    if (first.fingerprint !== fingerprint) throw new RequestIdReusedError(request.requestId);
+    // The first failed (a bad surface, the database): nothing was kept, so this one is served on its own.
+    const answer = await first.served.catch(() => null);
+    return answer ? { response: null, json: answer.json } : answerOnce(request, options);
+  }
+  const served = serve(request, options, fingerprint);
+  pending.set(key, { fingerprint, served });
+  try {
+    return await served;
+  } finally {
+    if (pending.get(key)?.served === served) pending.delete(key);
+  }
+}
+
+/** Serves a request: plan, enrich, score, rescore, constrain, interleave, record. `fingerprint`: its request's when the caller chose its id (answerOnce). */
+async function serve(request: RerankRequest, options: RerankOptions, fingerprint: string | null): Promise<Answer & { response: RerankResponse }> {
   const clock = new StageClock();
   const plan = clock.end("plan", await planRequest(request));
-  const inputs = clock.end("enrich", await enrich(request, plan.surface, options.text));
   const caller = options.caller ?? IN_PROCESS_CALLER;
+  const inputs = clock.end("enrich", await enrich(request, plan.surface, options.text, caller));
   const stage1 = clock.end("score", await score(plan, inputs, caller));
   const { scored, stage2 } = plan.surface.stage2 ? clock.end("rescore", await rescore(plan, inputs, stage1, caller)) : { scored: stage1, stage2: null };
   const ranked = clock.end("constrain", constrain(plan, scored, inputs, request.topK, stage2));
   const served = clock.end("interleave", interleave(plan, ranked, request.topK, stage2));
   const response = respond(plan, inputs, scored, served, clock, stage2);
-  const json = record(plan, request, inputs, scored, stage1, response, options, clock);
+  const json = record(plan, request, inputs, scored, stage1, response, options, clock, fingerprint);
   clock.trace(() => ({ "rerank.request_id": response.requestId, "rerank.surface": response.surface, "rerank.model_version": modelVersionName(response) }), response.fallback.used, options.traceParent);
   return { response, json };
 }
 
 const modelVersionName = (r: RerankResponse) => (r.modelVersion ? `${r.modelVersion.name}@${r.modelVersion.version}` : "none");
-
-/** A request id its owner (requestIdOwner) sent within the last hour on the same surface gets the same response again (idempotent retries). */
-function replayOf(request: RerankRequest, caller: string): RecentRequest | undefined {
-  if (!request.requestId) return undefined;
-  const replay = recentRequests().get(recentKey(request.requestId, requestIdOwner(request, caller)));
-  return replay?.surface === request.surface ? replay : undefined;
-}
 
 /** Resolves the surface (cached config) and decides the arm(s): experiment variant(s), canary or primary. */
 export async function planRequest(request: RerankRequest): Promise<Plan> {
@@ -154,11 +193,12 @@ export async function planRequest(request: RerankRequest): Promise<Plan> {
  * at most FEATURE_READ_BUDGET_SHARE of the surface's budget (its timeoutMs): past it, or when the read
  * fails, the request goes on with defaults for what was not read, counted and marked (features.timedOut).
  * Candidates not read in time are treated as unknown ones are: default features, no attributes.
+ * `caller`'s misses take their turn in the store's read queue (features/store.ts), fair among callers.
  */
-async function enrich(request: RerankRequest, surface: SurfaceConfig, text: RerankOptions["text"]): Promise<Enriched> {
+async function enrich(request: RerankRequest, surface: SurfaceConfig, text: RerankOptions["text"], caller: string): Promise<Enriched> {
   const store = featureStore();
   const waitMs = env().FEATURE_READ_BUDGET_SHARE * surface.timeoutMs;
-  const [read, user] = await Promise.all([store.readItems(request.candidates.map((c) => c.id), waitMs), store.readUser(request.userKey, waitMs)]);
+  const [read, user] = await Promise.all([store.readItems(request.candidates.map((c) => c.id), waitMs, caller), store.readUser(request.userKey, waitMs, caller)]);
   const timedOut = read.unread > 0 || user.unread;
   if (timedOut) metrics.featureReadTimeouts.inc({ surface: surface.key });
   return {
@@ -167,7 +207,13 @@ async function enrich(request: RerankRequest, surface: SurfaceConfig, text: Rera
   };
 }
 
-/** Scores the candidates once per arm (the kill switch stops every model run on the surface). */
+/**
+ * Scores the candidates once per arm (the kill switch stops every model run on the surface). A model
+ * that, its features not read in time (features.timedOut), gave every candidate the same score ranked
+ * nothing: request order serves, and the arm says so (fallback "timeout", servedBy "retrieval_order")
+ * rather than "model" (break test: a request whose 500 items all defaulted was served in input order
+ * as the model's ranking).
+ */
 async function score(plan: Plan, inputs: Enriched, caller: string): Promise<Scored[]> {
   const { surface } = plan;
   const scored: Scored[] = [];
@@ -178,9 +224,17 @@ async function score(plan: Plan, inputs: Enriched, caller: string): Promise<Scor
     }
     const result = await scoreWithModels(surface.key, arm.model ? [arm.model, surface.fallback] : [], surface.timeoutMs, { ...inputs, asOf: Date.now(), caller });
     if (result.handle) observeScored(surface.key, result.handle, result.matrix, result.runMs);
-    scored.push(result);
+    const rankedNothing = inputs.timedOut && result.servedBy !== "retrieval_order" && inputs.candidates.length > 1 && allEqual(result.scores);
+    // The matrix stays: the response's features.defaulted counts what the model was given.
+    scored.push(rankedNothing ? { ...retrievalOrder(inputs.candidates.length, "timeout"), matrix: result.matrix } : result);
   }
   return scored;
+}
+
+/** Whether every score is the same (a model given no feature that tells the candidates apart). */
+function allEqual(scores: Float32Array): boolean {
+  for (let i = 1; i < scores.length; i++) if (scores[i] !== scores[0]) return false;
+  return true;
 }
 
 /** Stage 2 of each arm, index-aligned with plan.arms (one entry, or two for an interleaving experiment). */
@@ -279,7 +333,7 @@ function textSummary(first: Scored, stage2: Stage2Outcome | undefined): RerankRe
  * that total. Only the last serialisation and the log row's enqueue (microseconds) fall after it.
  * @returns the response's JSON text.
  */
-function record(plan: Plan, request: RerankRequest, inputs: Enriched, scored: Scored[], stage1: Scored[], response: RerankResponse, options: RerankOptions, clock: StageClock): string {
+function record(plan: Plan, request: RerankRequest, inputs: Enriched, scored: Scored[], stage1: Scored[], response: RerankResponse, options: RerankOptions, clock: StageClock, fingerprint: string | null): string {
   const { assignment, canary, surface } = plan;
   const ts = new Date();
   // Events are credited to the experiment's randomisation unit (its hash attribute), so a
@@ -309,7 +363,7 @@ function record(plan: Plan, request: RerankRequest, inputs: Enriched, scored: Sc
   const json = JSON.stringify(response);
   // The cache and the log say the same owner of the id (null: shared by whoever was given it).
   const owner = requestIdOwner(request, options.caller ?? IN_PROCESS_CALLER);
-  rememberResponse(recentKey(response.requestId, owner), { json, surface: response.surface, ts: ts.getTime(), userKey: unitKey ? keyedHash(unitKey) : null, storedAt: Date.now() });
+  rememberResponse(recentKey(response.requestId, owner), { json, surface: response.surface, ts: ts.getTime(), userKey: unitKey ? keyedHash(unitKey) : null, fingerprint, storedAt: Date.now() });
   logRequest(request, response, ts, canary, owner, surface.sloLatencyP99Ms);
   return json;
 }

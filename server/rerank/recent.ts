@@ -18,18 +18,30 @@ export interface RecentRequest {
   /** Epoch milliseconds. */
   ts: number;
   userKey: string | null;
+  /**
+   * The request's fingerprint (fingerprint.ts requestFingerprint) when the caller chose its id: a
+   * repeat of the id is a replay only with the same one, and refused otherwise. Null for an id the
+   * server generated: nobody sent it, so a request naming it is another request (refused too).
+   */
+  fingerprint: string | null;
   /** When it was kept (epoch ms): its request log row was enqueued in the same step (recentHorizon). */
   storedAt: number;
 }
 
-const holder = globalThis as unknown as { __rerankRecent?: LRUCache<string, RecentRequest>; __rerankRecentEvicted?: number };
+/** A request being served under a client-chosen id (recentKey): its fingerprint, and its answer once built. */
+export interface PendingRequest {
+  fingerprint: string;
+  served: Promise<{ json: string }>;
+}
+
+const holder = globalThis as unknown as { __rerankRecent?: LRUCache<string, RecentRequest>; __rerankRecentEvicted?: number; __rerankPending?: Map<string, PendingRequest> };
 
 /** How long a response is kept at most. */
 const RECENT_TTL_MS = 60 * 60 * 1000;
 
 /** What an entry holds on the heap, estimated: its response text (one or two bytes a character), key and fields. */
 export function recentEntryBytes(entry: RecentRequest, key: string): number {
-  return stringBytes(entry.json) + stringBytes(key) + stringBytes(entry.surface) + (entry.userKey ? stringBytes(entry.userKey) : 0) + 160;
+  return stringBytes(entry.json) + stringBytes(key) + stringBytes(entry.surface) + (entry.userKey ? stringBytes(entry.userKey) : 0) + (entry.fingerprint ? stringBytes(entry.fingerprint) : 0) + 160;
 }
 
 /**
@@ -71,6 +83,17 @@ export function recentHorizon(now: number = Date.now()): number {
   return Math.max(holder.__rerankRecentEvicted ?? -Infinity, now - RECENT_TTL_MS);
 }
 
+/**
+ * Requests being served under a client-chosen id, by recentKey: from the moment the pipeline takes
+ * one until its response is in recentRequests (the same synchronous step that removes it here), so
+ * a second request with the same id that arrives meanwhile waits for the first's response (same
+ * fingerprint) or is refused (another), instead of being served and logged again. At most one entry
+ * per request in flight; no bound of its own is needed.
+ */
+export function pendingRequests(): Map<string, PendingRequest> {
+  return (holder.__rerankPending ??= new Map());
+}
+
 /** Forgets every recent response (tests that change RECENT_RESPONSES_MAX_BYTES). */
 export function resetRecentRequests(): void {
   holder.__rerankRecent = undefined;
@@ -101,6 +124,7 @@ export function recentKey(requestId: string, owner: string | null): string {
   return `${owner ?? ""}\u0000${requestId}`;
 }
 
-export function recentResponse(entry: RecentRequest): RerankResponse {
+/** The response a kept (or just served) JSON text holds. */
+export function recentResponse(entry: { json: string }): RerankResponse {
   return JSON.parse(entry.json) as RerankResponse;
 }
