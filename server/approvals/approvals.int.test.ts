@@ -245,8 +245,8 @@ describe("approvals", () => {
     const id = (v: number) => model.versions.find((x) => x.version === v)!.id;
     const production = async () => (await db.modelAlias.findFirstOrThrow({ where: { modelId: model.id, name: "production" }, include: { version: true } })).version.version;
     // production: v1 → v4 → v5 (history), then guarded.
-    await as(ana).models.setAlias({ versionId: id(4), alias: "production", reason: "v4" });
-    await as(ana).models.setAlias({ versionId: id(5), alias: "production", reason: "v5" });
+    await as(ana).models.setAlias({ versionId: id(4), alias: "production", reason: "ship v4" });
+    await as(ana).models.setAlias({ versionId: id(5), alias: "production", reason: "ship v5" });
     await callerAs(["admin"], "admin@approve.test").approvals.setRequired({ surface: "t-appr-pin", required: true, reason: "guarded" });
     const request = await as(ana).approvals.request({ change: { kind: "alias_move", versionId: id(1), alias: "production" }, reason: "back to v1" });
     expect(request.summary).toBe("t-appr-pin-model production: v5 → v1 (serves t-appr-pin)");

@@ -29,7 +29,7 @@ export const startRolloutSchema = z.strictObject({
   maxCtrDecrease: decimal(0, 1).optional(),
   /** Minutes a step may wait for its minimum samples before it is decided without CTR (or paused). */
   stepDeadlineMinutes: int32(1, 10_080).optional(),
-  reason: text(500).optional(),
+  reason,
 });
 
 export const changePayloadSchema = z.discriminatedUnion("kind", [

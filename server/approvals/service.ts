@@ -1,7 +1,7 @@
 import type { z } from "zod";
 import type { Actor } from "../audit/actor";
 import { recordAudit } from "../audit/record";
-import { principalCan, toRoles } from "../auth/principal";
+import { principalCan, requirePerson, toRoles } from "../auth/principal";
 import type { Db } from "../db/client";
 import type { Prisma } from "../db/generated/client";
 import { rolesAllow, type Permission } from "../domain/access/permissions";
@@ -16,6 +16,7 @@ import { RANKING_ROLES, describeReach } from "../domain/rollouts/aliasReach";
 import { surfacesReachedBy, type SurfaceReached } from "../registry/aliasReach";
 import { setAlias } from "../registry/versions";
 import { checkStage2, configureStage2, stage2ChangedSince, stage2Words, type Stage2Input } from "../surfaces/stage2";
+import { LEVER_TRANSACTION } from "../rollouts/leverTransaction";
 import { checkRolloutStart, promoteRolloutNow, retryInputOf, startRollout, type StartRolloutInput } from "../rollouts/service";
 import type { Context } from "../trpc";
 import { reasonSchema } from "../validation";
@@ -280,10 +281,7 @@ async function shipChecked(db: Db, change: { key: string; variant: string; overr
   return shipExperiment(db, change.key, change.variant, actor, why, { expectFromVersionId: change.expectFromVersionId, expectVersionId: change.expectVersionId });
 }
 
-function requester(ctx: Ctx) {
-  if (ctx.principal?.kind !== "user") throw new ForbiddenError("only a signed-in person can request or decide a change, not an API key");
-  return ctx.principal;
-}
+const requester = (ctx: Ctx) => requirePerson(ctx.principal, "request or decide a change");
 
 /** Files a change request on the first affected surface that requires approval. */
 export async function requestChange(ctx: Ctx, input: { change: ChangePayload; reason: string }) {
@@ -306,14 +304,20 @@ export async function requestChange(ctx: Ctx, input: { change: ChangePayload; re
     });
     await recordAudit(tx, { action: "change_request.create", actor: ctx.actor, subject: subjects.surface(surface.id, surface.key), surfaces: [surface.key], after: { id: request.id, summary }, reason: input.reason });
     return request;
-  });
+  }, LEVER_TRANSACTION);
 }
 
 /**
  * Approves (and applies) or rejects a pending request. The decider is a signed-in person other than
  * the requester holding the change's permission; of two deciding at once, exactly one wins.
+ * An approval claims the request (pending → applied) and applies the change in one transaction (the
+ * services' own transactions run in it as savepoints: nestedIn), so the request reads applied exactly when the change
+ * committed: never while it is still being applied, and a crash meanwhile leaves it pending with
+ * nothing changed. A second decision waits for the first on the request's row and is refused (409)
+ * once it committed. A change that fails rolls back with its claim; the request is then marked failed
+ * with what failed, and the approver gets the error a direct call would (409, 400 naming the field…).
  * @returns the request as decided, with `surfaces`: the keys of the surfaces an applied change
- *   reached (an alias serves several; none when rejected or when the apply failed).
+ *   reached (an alias serves several; none when rejected).
  */
 export async function decideChange(ctx: Ctx, input: z.infer<typeof decideChangeSchema>) {
   const person = requester(ctx);
@@ -327,40 +331,50 @@ export async function decideChange(ctx: Ctx, input: z.infer<typeof decideChangeS
   // showed changed since the request was filed; or its requester no longer stands behind it (disabled,
   // or without the permission now): two people holding the permission must stand behind each change.
   const moved = input.approve ? (requesterGone(request.requestedBy, permission) ?? (await pinBroken(ctx.db, payload))) : null;
-  const claimed = await ctx.db.changeRequest.updateMany({
-    where: { id: request.id, status: "pending" },
-    data: { status: input.approve ? (moved ? "failed" : "applied") : "rejected", decidedById: person.id, decidedAt: new Date(), decisionComment: input.comment || null, ...(moved ? { error: moved } : {}) },
-  });
-  if (claimed.count === 0) throw new ConflictError(`id: the request is ${await statusNow(ctx.db, request.id)} already`);
   const facts = { id: request.id, summary: request.summary, requestedBy: request.requestedBy.email };
   const entry = { actor: ctx.actor, subject: subjects.surface(request.surfaceId, request.surface.key), surfaces: [request.surface.key], reason: input.comment || request.reason };
+  const decision = { decidedById: person.id, decidedAt: new Date(), decisionComment: input.comment || null };
+  /** Claims the pending request as `status` in `tx`, or refuses (409) saying what the winner made it. */
+  const claim = async (tx: Prisma.TransactionClient, status: "applied" | "rejected" | "failed", error?: string) => {
+    const claimed = await tx.changeRequest.updateMany({ where: { id: request.id, status: "pending" }, data: { status, ...decision, ...(error ? { error } : {}) } });
+    if (claimed.count === 0) throw new ConflictError(`id: the request is ${await statusNow(tx, request.id)} already`);
+  };
   const decided = async (surfaces: string[]) => ({ ...(await ctx.db.changeRequest.findUniqueOrThrow({ where: { id: request.id } })), surfaces });
-  if (!input.approve) {
-    await recordAudit(ctx.db, { ...entry, action: "change_request.reject", after: facts });
+  if (!input.approve || moved) {
+    await ctx.db.$transaction(async (tx) => {
+      await claim(tx, input.approve ? "failed" : "rejected", moved ?? undefined);
+      await recordAudit(tx, { ...entry, action: input.approve ? "change_request.fail" : "change_request.reject", after: moved ? { ...facts, error: moved } : facts });
+    }, LEVER_TRANSACTION);
+    if (moved) throw new ConflictError(moved);
     return decided([]);
-  }
-  if (moved) {
-    await recordAudit(ctx.db, { ...entry, action: "change_request.fail", after: { ...facts, error: moved } });
-    throw new ConflictError(moved);
   }
   let reached: string[];
   try {
-    // Read before the change: an alias move's reach is the surfaces its alias ranks now.
-    reached = (await affected(ctx.db, payload)).surfaces.map((s) => s.key);
-    await apply(ctx.db, payload, ctx.actor, `${request.reason} (requested by ${request.requestedBy.email}, approved by ${person.name})`, reached);
+    reached = await ctx.db.$transaction(async (tx) => {
+      await claim(tx, "applied");
+      // Read before the change: an alias move's reach is the surfaces its alias ranks now.
+      const client = nestedIn(tx);
+      const surfaces = (await affected(client, payload)).surfaces.map((s) => s.key);
+      await apply(client, payload, ctx.actor, `${request.reason} (requested by ${request.requestedBy.email}, approved by ${person.name})`, surfaces);
+      return surfaces;
+    }, LEVER_TRANSACTION);
   } catch (error) {
+    // Nothing of it committed: the request is pending again, unless another decision took it meanwhile.
+    if (error instanceof ConflictError && error.message.startsWith("id: the request is ")) throw error;
     // Stored and shown to everyone who reads the request: the caller's message (a domain error's own, or
     // what failed in plain words for a fault of ours), never a driver's text.
     const { message } = mapError(error, "applying the approved change");
-    await ctx.db.changeRequest.update({ where: { id: request.id }, data: { status: "failed", error: message } });
-    await recordAudit(ctx.db, { ...entry, action: "change_request.fail", after: { ...facts, error: message } });
+    await ctx.db.$transaction(async (tx) => {
+      await claim(tx, "failed", message);
+      await recordAudit(tx, { ...entry, action: "change_request.fail", after: { ...facts, error: message } });
+    }, LEVER_TRANSACTION).catch((failed) => console.error(`[approvals] change request ${request.id} failed to apply, and marking it failed failed too:`, failed));
     // The approver learns it failed as a direct call would say (a 409 when the alias moved meanwhile, a 400 naming the field…).
     throw error;
   }
-  // Applied (committed with its own audit entry, whose reason names the requester and the approver,
-  // and the request row says who decided): a fault writing the approval's entry from here on is not
-  // a failed change. Answered as applied, with a warning the approver sees (a 500 made them think it
-  // had not applied, and their retry met "applied already").
+  // Applied (committed with the request's status and its own audit entry, whose reason names the
+  // requester and the approver): a fault writing the approval's entry from here on is not a failed
+  // change. Answered as applied, with a warning the approver sees (a 500 made them think it had not
+  // applied, and their retry met "applied already").
   try {
     await recordAudit(ctx.db, { ...entry, action: "change_request.approve", after: facts });
   } catch (error) {
@@ -369,6 +383,40 @@ export async function decideChange(ctx: Ctx, input: z.infer<typeof decideChangeS
     return { ...(await decided(reached).catch(() => ({ ...request, status: "applied" as const, decidedById: person.id, surfaces: reached }))), warning: `applied; ${message}: the change's own audit entry names you as the approver` };
   }
   return decided(reached);
+}
+
+/**
+ * `tx` as the client a service takes: each `$transaction(fn)` the service opens runs in `tx` inside a
+ * savepoint (released when `fn` resolves, rolled back to when it throws, as a transaction of its own
+ * would be), so the change commits, or rolls back, with the request's status. Our own savepoints, not
+ * Prisma 7's nested transactions: after a nested one failed on a database error, later top-level
+ * transactions of the same async context were refused ("A start cannot be executed on a transaction
+ * that was rolled back", P2028). The services use no member a transaction client lacks ($connect, $on,
+ * $extends) and open their transactions one at a time.
+ */
+function nestedIn(tx: Prisma.TransactionClient): Db {
+  let depth = 0;
+  const client: Db = new Proxy(tx, {
+    get(target, property, receiver) {
+      if (property !== "$transaction") return Reflect.get(target, property, receiver);
+      return async (fn: unknown) => {
+        if (typeof fn !== "function") throw new Error("applying an approved change: a batch $transaction is not supported inside the approval's transaction");
+        const savepoint = `approved_change_${++depth}`;
+        await tx.$executeRawUnsafe(`SAVEPOINT ${savepoint}`);
+        try {
+          const result: unknown = await (fn as (client: Db) => Promise<unknown>)(client);
+          await tx.$executeRawUnsafe(`RELEASE SAVEPOINT ${savepoint}`);
+          return result;
+        } catch (error) {
+          await tx.$executeRawUnsafe(`ROLLBACK TO SAVEPOINT ${savepoint}`);
+          throw error;
+        } finally {
+          depth--;
+        }
+      };
+    },
+  }) as unknown as Db;
+  return client;
 }
 
 /** Why a request's requester no longer stands behind it (disabled, password reset since, or without `permission` now), or null. */
@@ -428,7 +476,7 @@ export async function cancelChange(ctx: Ctx, id: string) {
     const surface = await tx.surface.findUniqueOrThrow({ where: { id: request.surfaceId }, select: { key: true } });
     await recordAudit(tx, { action: "change_request.cancel", actor: ctx.actor, subject: subjects.surface(request.surfaceId, surface.key), surfaces: [surface.key], after: { id, summary: request.summary } });
     return tx.changeRequest.findUniqueOrThrow({ where: { id } });
-  });
+  }, LEVER_TRANSACTION);
 }
 
 export function listChanges(db: Db, input: z.infer<typeof listChangesSchema>) {
@@ -440,13 +488,21 @@ export function listChanges(db: Db, input: z.infer<typeof listChangesSchema>) {
   });
 }
 
-/** Turns a surface's approval requirement on or off (admins, signed in: not an API key). */
+/**
+ * Turns a surface's approval requirement on or off (admins, signed in: not an API key). The surface's
+ * row is locked before it is read, so the audit entry's "before" is what the change replaced, and a
+ * press that changes nothing (on when already on, five presses at once) writes nothing.
+ * @returns { key, requireApproval, changed }: `changed` false when it already was so.
+ * @throws NotFoundError for an unknown surface; ForbiddenError for an API key.
+ */
 export async function setSurfaceApproval(ctx: Ctx, input: z.infer<typeof setApprovalSchema>) {
   // Four-eyes is about people: a key, which no second person stands behind, cannot switch it off (or on).
   requester(ctx);
-  const surface = await ctx.db.surface.findUnique({ where: { key: input.surface } });
-  if (!surface) throw new NotFoundError("surface", input.surface);
   return ctx.db.$transaction(async (tx) => {
+    await tx.$queryRaw`SELECT id FROM surfaces WHERE key = ${input.surface} FOR UPDATE`;
+    const surface = await tx.surface.findUnique({ where: { key: input.surface }, select: { id: true, key: true, requireApproval: true } });
+    if (!surface) throw new NotFoundError("surface", input.surface);
+    if (surface.requireApproval === input.required) return { key: surface.key, requireApproval: surface.requireApproval, changed: false };
     const updated = await tx.surface.update({ where: { id: surface.id }, data: { requireApproval: input.required, configVersion: { increment: 1 } } });
     await recordAudit(tx, {
       action: "surface.approvals",
@@ -457,6 +513,6 @@ export async function setSurfaceApproval(ctx: Ctx, input: z.infer<typeof setAppr
       after: { requireApproval: input.required },
       reason: input.reason,
     });
-    return { key: updated.key, requireApproval: updated.requireApproval };
-  });
+    return { key: updated.key, requireApproval: updated.requireApproval, changed: true };
+  }, LEVER_TRANSACTION);
 }

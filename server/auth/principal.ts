@@ -38,6 +38,16 @@ export function permissionsOfPrincipal(principal: Principal): Permission[] {
 }
 
 /** Why a person signed in with a one-time password may not act yet. */
+/**
+ * `who` (a principal, or an audit actor) when it is a signed-in person; a lever a leaked API key must
+ * not pull (revoking keys, deciding changes, silencing webhooks) refuses anything else.
+ * @throws ForbiddenError("only a signed-in person can <what>, not an API key").
+ */
+export function requirePerson<T extends { kind: string }>(who: T | null | undefined, what = "do this"): T & { kind: "user" } {
+  if (who?.kind !== "user") throw new ForbiddenError(`only a signed-in person can ${what}, not an API key`);
+  return who as T & { kind: "user" };
+}
+
 export const ONE_TIME_PASSWORD_MESSAGE = "password: you signed in with a one-time password an admin gave you; set your own first (/account/password)";
 
 /** True when `principal` is a person who must replace their one-time password before acting. */

@@ -2,11 +2,10 @@ import { recordAudit } from "../audit/record";
 import type { Prisma } from "../db/generated/client";
 import { subjects } from "../domain/audit/subject";
 import type { Context } from "../trpc";
-import { permissionsOfPrincipal } from "./principal";
+import { permissionsOfPrincipal, requirePerson } from "./principal";
 import { createApiKey, forgetVerifiedKeys, listApiKeys, revokeApiKey } from "./apiKeys";
 import type { z } from "zod";
 import type { createApiKeySchema, inviteUserSchema, resetPasswordSchema, revokeApiKeySchema, setDisabledSchema, setRolesSchema } from "./schema";
-import { ForbiddenError } from "../errors";
 import { insertUser, listUsers, lockAsActiveAdmin, newPassword, setUserDisabled, setUserPassword, setUserRoles } from "./users";
 
 // People and keys as the console's procedures see them: each change is audited with who and why,
@@ -29,10 +28,7 @@ export function whoAmI(ctx: Ctx) {
   };
 }
 
-function actingUserId(ctx: Ctx): string {
-  if (ctx.principal?.kind !== "user") throw new ForbiddenError("only a signed-in person can do this, not an API key");
-  return ctx.principal.id;
-}
+const actingUserId = (ctx: Ctx): string => requirePerson(ctx.principal).id;
 
 /**
  * Runs `change` (the change and its audit entry) in one transaction; once it commits, this process

@@ -139,7 +139,7 @@ describe("results", () => {
     const unitKeys = served.map((_, u) => keyedHash(`${tag}-u${u}`));
     const units = await getDb().experimentUnitStat.findMany({ where: { phase, unitKey: { in: unitKeys } } });
     expect(units).toHaveLength(served.length);
-    expect(units.every((u) => u.requests === 1 && u.impressions === 5)).toBe(true);
+    expect(units.every((u) => u.requests === 1n && u.impressions === 5n)).toBe(true);
     const ctr = results.metrics.find((m) => m.metric === "ctr")!;
     const byKey = Object.fromEntries(ctr.variants.map((v) => [v.key, v.value]));
     expect(byKey.treatment).toBeGreaterThan(byKey.control!);
@@ -174,12 +174,12 @@ describe("shipping", () => {
     const v1 = model.versions.find((v) => v.version === 1)!;
     await caller().experiments.create(definition("exp-ship", "t-exp-ship"));
     await caller().experiments.start({ key: "exp-ship" });
-    const shipped = await caller().experiments.ship({ key: "exp-ship", variant: "control" });
+    const shipped = await caller().experiments.ship({ reason: "test change", key: "exp-ship", variant: "control" });
     expect(shipped.status).toBe("shipped");
     const production = await db.modelAlias.findUniqueOrThrow({ where: { modelId_name: { modelId: model.id, name: "production" } } });
     expect(production.versionId).toBe(v1.id);
     const move = await db.auditLog.findFirstOrThrow({ where: { action: "model.alias.set", entityId: model.id }, orderBy: { id: "desc" } });
-    expect(move.reason).toBe("shipped from experiment exp-ship, variant control");
+    expect(move.reason).toBe("shipped from experiment exp-ship, variant control: test change");
     // Put production back for the tests after this one.
     await caller().models.setAlias({ versionId: model.versions.find((v) => v.version === 2)!.id, alias: "production", reason: "test cleanup" });
   });
@@ -193,13 +193,13 @@ describe("shipping", () => {
     await caller().experiments.start({ key: "exp-ship-stale" });
     // Someone moves production after the page was read.
     await caller().models.setAlias({ versionId: other.id, alias: "production", reason: "moved meanwhile" });
-    await expect(caller().experiments.ship({ key: "exp-ship-stale", variant: "control", expectFromVersionId: shown })).rejects.toMatchObject({
+    await expect(caller().experiments.ship({ reason: "test change", key: "exp-ship-stale", variant: "control", expectFromVersionId: shown })).rejects.toMatchObject({
       code: "CONFLICT", message: `ship of exp-ship-stale refused: search-ranker production changed since it was read (was v${model.versions.find((v) => v.id === shown)!.version}, now v${other.version}); reload and check`,
     });
     expect((await caller().experiments.get({ key: "exp-ship-stale" })).status).toBe("running");
     expect((await db.modelAlias.findFirstOrThrow({ where: { modelId: model.id, name: "production" } })).versionId).toBe(other.id);
     // From what production is now: shipped.
-    expect((await caller().experiments.ship({ key: "exp-ship-stale", variant: "control", expectFromVersionId: other.id })).status).toBe("shipped");
+    expect((await caller().experiments.ship({ reason: "test change", key: "exp-ship-stale", variant: "control", expectFromVersionId: other.id })).status).toBe("shipped");
     // Put production back for the other tests.
     await caller().models.setAlias({ versionId: model.versions.find((v) => v.version === 2)!.id, alias: "production", reason: "test cleanup" });
   });
@@ -210,11 +210,13 @@ describe("shipping", () => {
     const production = async () => (await db.modelAlias.findUniqueOrThrow({ where: { modelId_name: { modelId: model.id, name: "production" } } })).versionId;
     const before = await production();
     await caller().experiments.create(definition("exp-ship-draft", "t-exp-ship"));
-    await expect(caller().experiments.ship({ key: "exp-ship-draft", variant: "control" })).rejects.toMatchObject({
+    // A ship says why on the server too, as its confirm dialog asks (break test: an empty reason shipped).
+    await expect(caller().experiments.ship({ reason: " ", key: "exp-ship-draft", variant: "control" })).rejects.toThrow(/^reason: say why/);
+    await expect(caller().experiments.ship({ reason: "test change", key: "exp-ship-draft", variant: "control" })).rejects.toMatchObject({
       code: "CONFLICT", message: 'experiment "exp-ship-draft" is draft: only a running or stopped experiment can ship',
     });
     // exp-ship was shipped (control, v1) above; re-shipping it must not roll production back.
-    await expect(caller().experiments.ship({ key: "exp-ship", variant: "control" })).rejects.toMatchObject({ code: "CONFLICT" });
+    await expect(caller().experiments.ship({ reason: "test change", key: "exp-ship", variant: "control" })).rejects.toMatchObject({ code: "CONFLICT" });
     expect(await production()).toBe(before);
   });
 
@@ -227,7 +229,7 @@ describe("shipping", () => {
     await caller().experiments.start({ key: "exp-ship-other" });
     const other = await db.modelVersion.findFirstOrThrow({ where: { model: { name: { not: "search-ranker" } } }, include: { model: true } });
     await db.experimentVariant.updateMany({ where: { experiment: { key: "exp-ship-other" }, key: "control" }, data: { modelVersionId: other.id, modelAlias: null } });
-    await expect(caller().experiments.ship({ key: "exp-ship-other", variant: "control" })).rejects.toMatchObject({
+    await expect(caller().experiments.ship({ reason: "test change", key: "exp-ship-other", variant: "control" })).rejects.toMatchObject({
       code: "BAD_REQUEST",
       message: expect.stringContaining(`variant "control" pins ${other.model.name} v${other.version}, not a version of the surface's model`),
     });

@@ -1,14 +1,20 @@
 import type { Db } from "../db/client";
 import { planSampleSize } from "../domain/stats";
+import { NotFoundError } from "../errors";
 
 // The power calculator behind the experiment form: the surface's recent CTR and daily users give
 // the sample size and duration a minimum detectable effect implies, for the engine that will read
 // the result (the experiment's analysisMode; default sequential, as an experiment's).
 
+/**
+ * The sample size and duration a minimum detectable effect implies on a surface's recent traffic.
+ * @throws NotFoundError (404) naming the surface when no surface has that key.
+ */
 export async function planFromRecentTraffic(
   db: Db,
   input: { surface: string; minimumDetectableEffect: number; weights: number[]; days?: number; analysisMode?: "sequential" | "fixed" | "bayesian" },
 ) {
+  if (!(await db.surface.findUnique({ where: { key: input.surface }, select: { id: true } }))) throw new NotFoundError("surface", input.surface);
   const days = input.days ?? 7;
   const since = new Date(Date.now() - days * 86_400_000);
   const [traffic] = await db.$queryRaw<Array<{ impressions: number; clicks: number; users: number; first: Date | null }>>`

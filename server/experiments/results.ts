@@ -179,7 +179,8 @@ export async function experimentResults(db: Db, key: string, options: { granular
     data,
     hourly: hourly.map((h) => {
       const x = excludedAt.get(`${h.variantKey} ${h.hour.getTime()}`);
-      return { hour: h.hour.toISOString(), variantKey: h.variantKey, impressions: h.impressions - (x?.impressions ?? 0), clicks: h.clicks - (x?.clicks ?? 0) };
+      // The rollup's counters are bigint; an hour's count of one arm is far below 2^53.
+      return { hour: h.hour.toISOString(), variantKey: h.variantKey, impressions: Number(h.impressions) - (x?.impressions ?? 0), clicks: Number(h.clicks) - (x?.clicks ?? 0) };
     }),
     interleaving,
     planning: { minDetectableEffect: e.minDetectableEffect, days },

@@ -18,6 +18,23 @@ const targetingRule = z.strictObject({
   value: jsonValue({ maxDepth: 4, maxBytes: 16_384 }).optional(),
 });
 
+// A guardrail's threshold is the worsening it tolerates in its direction, relative to the control
+// (0.2: "must not rise by more than 20 %"; 0 tolerates none; on a zero baseline the metric's absolute
+// margin, server/domain/experiments/guardrails.ts). A negative one would demand an improvement, which
+// is the primary metric's job; every metric is never negative, so a fall of 100 % or more can never
+// be seen and such a guardrail could never fire.
+const guardrail = z
+  .strictObject({
+    metric: z.enum(METRICS),
+    direction: z.enum(["increase", "decrease"]),
+    threshold: float32().min(0, "must not be negative: a threshold is the change tolerated in the guarded direction (0.2 = 20 %, 0 = none)"),
+  })
+  .superRefine((g, ctx) => {
+    if (g.direction === "decrease" && g.threshold >= 1) {
+      ctx.addIssue({ code: "custom", path: ["threshold"], message: `a fall of ${g.threshold * 100} % or more cannot happen to ${g.metric}, which is never negative: the guardrail could never fire (below 1, i.e. 100 %)` });
+    }
+  });
+
 const variant = z.strictObject({
   key: text(32).regex(/^[a-z0-9_-]{1,32}$/, "lower-case letters, digits, '_' or '-'"),
   name: text(100, 1),
@@ -45,7 +62,7 @@ export const experimentInputSchema = z
     variants: z.array(variant).min(2, "an experiment needs at least two variants").max(8),
     primaryMetric: z.enum(METRICS).default("ctr"),
     secondaryMetrics: z.array(z.enum(METRICS)).max(METRICS.length).default([]),
-    guardrails: z.array(z.strictObject({ metric: z.enum(METRICS), direction: z.enum(["increase", "decrease"]), threshold: float32() })).max(20).default([]),
+    guardrails: z.array(guardrail).max(20).default([]),
     minDetectableEffect: decimal(0, 10).positive().nullable().optional(),
     /** The engine that decides the verdict; the others are shown as secondary readings. */
     analysisMode: z.enum(["sequential", "fixed", "bayesian"]).default("sequential"),

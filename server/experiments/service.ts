@@ -224,9 +224,17 @@ export function stopExperiment(db: Db, key: string, actor: Actor, reason?: strin
   }, "experiment.stop", reason);
 }
 
-/** Applies a new allocation to a running experiment and starts a new analysis phase. */
+/**
+ * Applies a new allocation to a running experiment and starts a new analysis phase.
+ * @throws InvalidInputError on `experiment.surface` when the definition names another surface (as an
+ *   edit refuses it: a restart keeps the experiment's surface), or on a variant's model; ConflictError
+ *   when the experiment is not running.
+ */
 export async function restartExperiment(db: Db, key: string, input: ExperimentInput, actor: Actor, reason?: string) {
   const current = await getExperiment(db, key);
+  if (input.surface !== current.surface.key) {
+    throw new InvalidInputError("experiment.surface", `an experiment's surface cannot change (it runs on "${current.surface.key}", not "${input.surface}"); create a new experiment`);
+  }
   if (current.status !== "running") throw new ConflictError(`experiment "${key}" is ${current.status}; only a running experiment restarts (edit it instead)`);
   await checkVariants(db, current.surface.modelId, input);
   return transition(db, key, actor, ["running"], async (tx, e) => {

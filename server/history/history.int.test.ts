@@ -52,7 +52,7 @@ describe("promotion history", () => {
     expect(done.version).toBe(2);
   });
 
-  it("rolls back to any earlier version from the history: two moves back, with a reason, never through approvals", async () => {
+  it("rolls back to an earlier version the present state rests on, with a reason, never through approvals; never to one a rollback left (lever break test)", async () => {
     await getDb().surface.update({ where: { key: "t-hist" }, data: { requireApproval: true } });
     await expect(moveTo(3, "ship v3")).rejects.toThrow('surface "t-hist" requires approval');
     await getDb().surface.update({ where: { key: "t-hist" }, data: { requireApproval: false } });
@@ -60,19 +60,24 @@ describe("promotion history", () => {
     await moveTo(3, "ship v3");
     times.push(new Date());
     await getDb().surface.update({ where: { key: "t-hist" }, data: { requireApproval: true } });
-    // Serving v3; the history went v1, v2, v1, v2 (rollback), v3. v1 is two distinct moves back.
+    // Serving v3; the history went v1, v2, v1, v2 (a rollback from v1), v3. v1 was rolled back from:
+    // serving it again is an alias move (which waits for approval here), not a rollback.
     const before = await oncall().history.surface({ surface: "t-hist" });
     expect(before.rollback.target?.version).toBe(2);
-    expect(before.rollback.options.map((o) => o.version)).toEqual([2, 1]);
+    expect(before.rollback.options.map((o) => o.version)).toEqual([2]);
+    expect(before.rollback.ruledOut).toEqual([{ versionId: ids[1], version: 1, why: "v1 was rolled back from" }]);
     await expect(oncall().oncall.rollback({ surface: "t-hist", reason: "test", toVersion: 3 })).rejects.toThrow(
-      "toVersion: v3 is not an earlier version of t-hist-model production on t-hist (the history has v2, v1)",
+      "toVersion: v3 is serving now, so t-hist-model production on t-hist was not moved (rollback targets: v2)",
     );
-    await expect(oncall().oncall.rollback({ surface: "t-hist", reason: "", toVersion: 1 })).rejects.toThrow("reason: say why (at least 3 characters)");
-    const done = await oncall().oncall.rollback({ surface: "t-hist", reason: "both v2 and v3 are bad", toVersion: 1 });
-    expect(done).toEqual({ surface: "t-hist", surfaces: ["t-hist"], alias: "production", model: "t-hist-model", version: 1, aborted: [] });
-    expect((await surfaceOf("t-hist")).serving?.version).toBe(1);
+    await expect(oncall().oncall.rollback({ surface: "t-hist", reason: "test", toVersion: 1 })).rejects.toThrow(
+      "toVersion: v1 was rolled back from: re-serving it is an alias move, not a rollback, so t-hist-model production on t-hist was not moved (rollback targets: v2)",
+    );
+    await expect(oncall().oncall.rollback({ surface: "t-hist", reason: "", toVersion: 2 })).rejects.toThrow("reason: say why (at least 3 characters)");
+    const done = await oncall().oncall.rollback({ surface: "t-hist", reason: "v3 is bad", toVersion: 2 });
+    expect(done).toEqual({ surface: "t-hist", surfaces: ["t-hist"], alias: "production", model: "t-hist-model", version: 2, aborted: [] });
+    expect((await surfaceOf("t-hist")).serving?.version).toBe(2);
     const [latest] = (await oncall().history.surface({ surface: "t-hist", limit: 1 })).rows;
-    expect(latest).toMatchObject({ kind: "rollback", fromVersion: 3, toVersion: 1, actor: "oncall@rerank.local", reason: "rollback: both v2 and v3 are bad" });
+    expect(latest).toMatchObject({ kind: "rollback", fromVersion: 3, toVersion: 2, actor: "oncall@rerank.local", reason: "rollback: v3 is bad" });
     await getDb().surface.update({ where: { key: "t-hist" }, data: { requireApproval: false } });
   });
 
@@ -133,13 +138,14 @@ describe("the one-click rollback after a rollback (issue #14 break test)", () =>
     expect(after.rollback).toBeNull();
     expect(after.rollbackUnavailable).toBe("every version that served this alias before is ruled out (v5 was rolled back from)");
     const history = await oncall().history.surface({ surface: "t-hist-seed" });
-    expect(history.rollback.options.map((o) => [o.version, o.servedUntil === null])).toEqual([[5, false]]);
+    expect(history.rollback.options).toEqual([]);
     expect(history.rollback.unavailable).toBe("every version that served this alias before is ruled out (v5 was rolled back from)");
     await expect(oncall().oncall.rollback({ surface: "t-hist-seed", reason: "v4 regressed too" })).rejects.toThrow(
-      "surface: t-hist-seed-model production has no one-click rollback target: every version that served this alias before is ruled out (v5 was rolled back from). Choose one on the Serving history page (toVersion)",
+      "surface: t-hist-seed-model production has no rollback target: every version that served this alias before is ruled out (v5 was rolled back from). Serving another version is an alias move (Models page), which needs models.write and any approval the surface requires",
     );
-    // A rollback goes only to a version the alias served (v5 may be chosen again, explicitly); v1 is a move, not a rollback.
-    await expect(oncall().oncall.rollback({ surface: "t-hist-seed", reason: "v4 regressed too", toVersion: 1 })).rejects.toThrow("toVersion: v1 is not an earlier version of t-hist-seed-model production on t-hist-seed (the history has v5)");
+    // A rollback goes only to a version the present state rests on: v1 never served, v5 was rolled back from; both are moves.
+    await expect(oncall().oncall.rollback({ surface: "t-hist-seed", reason: "v4 regressed too", toVersion: 1 })).rejects.toThrow("toVersion: v1 never served this alias (a rollback goes back to what served; another version is an alias move), so t-hist-seed-model production on t-hist-seed was not moved (no rollback target)");
+    await expect(oncall().oncall.rollback({ surface: "t-hist-seed", reason: "v4 regressed too", toVersion: 5 })).rejects.toThrow("toVersion: v5 was rolled back from: re-serving it is an alias move, not a rollback");
     expect((await surfaceOf("t-hist-seed")).serving?.version).toBe(4);
   });
 });

@@ -2,7 +2,7 @@ import type { Db } from "../db/client";
 import type { Prisma } from "../db/generated/client";
 import { canaryAliasOf } from "../domain/rollouts/canary";
 import { surfacesReachedBy, type SurfaceReached } from "../registry/aliasReach";
-import { defaultRollbackTarget, noDefaultRollbackReason, rollbackOptions, stintsOf, versionAt, type AliasChange, type RegisteredVersion, type RollbackOption, type Stint } from "../domain/rollouts/history";
+import { defaultRollbackTarget, noDefaultRollbackReason, rollbackCandidates, rollbackOptions, skippedWords, stintsOf, versionAt, type AliasChange, type RegisteredVersion, type RollbackOption, type Stint } from "../domain/rollouts/history";
 import { InvalidInputError, NotFoundError } from "../errors";
 
 // Reading the promotion history: what a surface served when, the rollback choices it offers, and
@@ -31,8 +31,10 @@ export async function aliasChanges(db: Reader, modelId: string, alias: string): 
 export interface AliasRollback {
   /** The one-click target (see defaultRollbackTarget): a version the alias served, when it stopped serving and who moved it. */
   target: { versionId: string; version: number; basis: "history"; movedAt: Date | null; movedBy: string | null } | null;
-  /** Every earlier version the alias served, most recently served first: on-call may roll back to any of them. */
+  /** The versions on-call may roll back to, most recently served first (rollbackOptions): the target is the first. */
   options: RollbackOption[];
+  /** Versions that served the alias but are not options, newest first, each with why ("v3 was rolled back from"). */
+  ruledOut: Array<{ versionId: string; version: number; why: string }>;
   /** Why there is no one-click target (null when there is one): the pages say it beside the disabled button. */
   unavailable: string | null;
 }
@@ -56,17 +58,20 @@ async function versionsWithCanaries(db: Reader, modelId: string): Promise<Regist
  * Rollback choices of `alias` of the model, currently pointing at `currentVersionId`, with what the
  * registry and the canaries know: the one-click target (a version whose canary failed since it last
  * served, or that never served the alias, is never it: server/domain/rollouts/history.ts), every
- * earlier version, and why there is no target. The On-call page, oncall.rollback and the Serving
+ * version a rollback may go to (`options`: what `oncall.rollback`'s toVersion accepts), the served
+ * versions ruled out with why, and why there is no target. The On-call page, oncall.rollback and the Serving
  * history page all read it here, so every button shows the target a press moves to.
  */
 export async function rollbackChoices(db: Reader, modelId: string, alias: string, currentVersionId: string | null): Promise<AliasRollback> {
   const [changes, registered] = await Promise.all([aliasChanges(db, modelId, alias), versionsWithCanaries(db, modelId)]);
   const stints = stintsOf(changes);
-  const options = rollbackOptions(stints, changes, currentVersionId);
+  const options = rollbackOptions(stints, changes, currentVersionId, registered);
+  const ruledOut = rollbackCandidates(stints, currentVersionId, registered).filter((c) => c.skipped !== null)
+    .map((c) => ({ versionId: c.stint.versionId, version: c.stint.version, why: skippedWords(c) }));
   const target = defaultRollbackTarget(stints, currentVersionId, registered);
-  if (!target) return { target: null, options, unavailable: noDefaultRollbackReason(stints, currentVersionId, registered) };
+  if (!target) return { target: null, options, ruledOut, unavailable: noDefaultRollbackReason(stints, currentVersionId, registered) };
   const option = options.find((o) => o.versionId === target.versionId);
-  return { target: { versionId: target.versionId, version: target.version, basis: target.basis, movedAt: option?.servedUntil ?? null, movedBy: option?.movedBy ?? null }, options, unavailable: null };
+  return { target: { versionId: target.versionId, version: target.version, basis: target.basis, movedAt: option?.servedUntil ?? null, movedBy: option?.movedBy ?? null }, options, ruledOut, unavailable: null };
 }
 
 async function surfaceOf(db: Db, key: string) {
@@ -115,7 +120,7 @@ export async function surfaceHistory(db: Db, input: { surface: string; limit: nu
   const stints = stintsOf(changes);
   const [rollback, reach] = surface.model
     ? await Promise.all([rollbackChoices(db, surface.model.id, surface.modelAlias, current), surfacesReachedBy(db, { modelId: surface.model.id, modelName: surface.model.name, alias: surface.modelAlias })])
-    : [{ target: null, options: [], unavailable: "the surface has no model" } as AliasRollback, [] as SurfaceReached[]];
+    : [{ target: null, options: [], ruledOut: [], unavailable: "the surface has no model" } as AliasRollback, [] as SurfaceReached[]];
   return {
     surface: surface.key, model: surface.model?.name ?? null, alias: surface.modelAlias,
     /** The version its serving alias points at now (null: unset or no model): what a rollback from this page expects to move from. */

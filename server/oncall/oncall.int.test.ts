@@ -163,10 +163,14 @@ describe("on-call", () => {
     expect(audit).toMatchObject({ actor: "oncall@rerank.local", reason: "rollback: CTR drop after v2", before: { version: 2 }, after: { version: 1, alias: "production" } });
     // Rolling back again does not re-ship v2: v1 was never moved onto, so there is nothing further back.
     expect((await caller().oncall.overview({ hours: 1 })).surfaces.find((x) => x.key === "t-oncall")!.rollback).toBeNull();
-    // #14 break test 2: the one-click rollback says why it has no target, and which versions a person may choose.
+    // #14 break test 2: the one-click rollback says why it has no target; serving v2 again is an alias move.
     await expect(caller().oncall.rollback({ surface: "t-oncall", reason: "again" })).rejects.toThrow(
-      "surface: t-oncall-model production has no one-click rollback target: every version that served this alias before is ruled out (v2 was rolled back from). Choose one on the Serving history page (toVersion)",
+      "surface: t-oncall-model production has no rollback target: every version that served this alias before is ruled out (v2 was rolled back from). Serving another version is an alias move (Models page), which needs models.write and any approval the surface requires",
     );
+    // Lever break test (finding 1): nor can it be chosen explicitly.
+    await expect(caller().oncall.rollback({ surface: "t-oncall", reason: "again", toVersion: 2 })).rejects.toMatchObject({
+      code: "BAD_REQUEST", message: "toVersion: v2 was rolled back from: re-serving it is an alias move, not a rollback, so t-oncall-model production on t-oncall was not moved (no rollback target)",
+    });
     expect((await send("t-oncall", 1, "oc-still-v1"))[0]!.modelVersion!.version).toBe(1);
   });
 

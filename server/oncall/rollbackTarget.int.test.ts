@@ -48,13 +48,15 @@ describe("on-call rollback", () => {
   }, 60_000);
 
   it("a rollback on t-rb names the canary of t-rb-feed it aborted (the alias is its baseline); the overview lists it before the press", async () => {
+    // v4 and v5 were rolled back past and from: v5 is served again by a move (not a rollback), v1 is below it.
+    await move(5);
     const canary = await oncall().rollouts.start({ surface: "t-rb-feed", version: 6, steps: [5, 50], reason: "canary v6 on the feed" });
     const overview = await oncall().oncall.overview({ hours: 1 });
     const card = overview.surfaces.find((s) => s.key === "t-rb")!;
     expect(card.rollbackAborts).toEqual([{ id: canary.id, surface: "t-rb-feed", status: "running", version: 6, percent: 5 }]);
 
-    const result = await oncall().oncall.rollback({ surface: "t-rb", reason: "v1 is slow", toVersion: 5 });
-    expect(result).toMatchObject({ version: 5, surfaces: ["t-rb", "t-rb-feed"] });
+    const result = await oncall().oncall.rollback({ surface: "t-rb", reason: "v5 is slow", toVersion: 1 });
+    expect(result).toMatchObject({ version: 1, surfaces: ["t-rb", "t-rb-feed"] });
     expect(result.aborted).toEqual([
       { id: canary.id, surface: "t-rb-feed", status: "aborted", abortedFrom: "running", version: 6, percent: 5, description: `rollout ${canary.id} on "t-rb-feed" (v6 at 5 %, running)` },
     ]);

@@ -13,6 +13,7 @@ import { recordPromotion } from "../history/record";
 import { surfacesReachedBy } from "../registry/aliasReach";
 import { setAliasIn } from "../registry/versions";
 import { rollbackChoices } from "../history/service";
+import { LEVER_TRANSACTION } from "../rollouts/leverTransaction";
 import { lockRolloutsOfModel, rolloutsOnServingAlias, type RolloutOnAlias } from "../rollouts/servingAliasGuard";
 import type { AliasRole } from "../domain/rollouts/aliasReach";
 import { notifyInTransaction } from "../webhooks/notify";
@@ -321,10 +322,24 @@ export async function recentChanges(db: Db, input: { limit: number }) {
   return rows.map(auditRowOf);
 }
 
+/**
+ * Turns a surface's kill switch on or off, with its audit entry, history row and `kill_switch`
+ * webhook in one transaction. The surface's row is locked before it is read, so of presses made at
+ * once each sees the state the one before left: a press that changes nothing (on when already on)
+ * writes nothing and sends nothing.
+ * @returns { key, killSwitch, changed }: `changed` false for such a press, with `already` saying who
+ *   set it so, when and why (from the history; null when no row says so).
+ * @throws NotFoundError for an unknown surface.
+ */
 export async function setKillSwitch(db: Db, input: { surface: string; on: boolean; reason: string }, actor: Actor) {
   return db.$transaction(async (tx) => {
+    await tx.$queryRaw`SELECT id FROM surfaces WHERE key = ${input.surface} FOR UPDATE`;
     const surface = await tx.surface.findUnique({ where: { key: input.surface }, include: { model: { select: { id: true, name: true } } } });
     if (!surface) throw new NotFoundError("surface", input.surface);
+    if (surface.killSwitch === input.on) {
+      const last = await tx.promotionHistory.findFirst({ where: { surfaceKey: surface.key, kind: "kill_switch" }, orderBy: { id: "desc" }, select: { actor: true, ts: true, reason: true } });
+      return { key: surface.key, killSwitch: surface.killSwitch, changed: false, already: last ? { by: last.actor, at: last.ts, reason: last.reason } : null };
+    }
     const updated = await tx.surface.update({
       where: { id: surface.id }, data: { killSwitch: input.on, configVersion: { increment: 1 } }, select: { key: true, killSwitch: true },
     });
@@ -334,8 +349,8 @@ export async function setKillSwitch(db: Db, input: { surface: string; on: boolea
     });
     await recordPromotion(tx, { kind: "kill_switch", actor, reason: input.reason, surface: surface.key, model: surface.model, killSwitch: input.on });
     await notifyInTransaction(tx, { kind: "kill_switch", data: { surface: surface.key, on: input.on }, actor: actor.name, reason: input.reason });
-    return updated;
-  });
+    return { ...updated, changed: true, already: null };
+  }, LEVER_TRANSACTION);
 }
 
 const ALIAS_MOVES = ["alias_move", "rollback", "ship", "promotion"] as const;
@@ -363,6 +378,18 @@ async function checkOpens(model: string, alias: string, target: { versionId: str
   }
 }
 
+/** Why `version` is not among a rollback's options, in words: "v3 was rolled back from: re-serving it is an alias move, not a rollback". */
+function notATarget(choices: AliasRollback, serving: { version: number } | null, version: number): string {
+  if (serving?.version === version) return `v${version} is serving now`;
+  const ruled = choices.ruledOut.find((r) => r.version === version);
+  // Re-serving it is what an alias move does, with the permission and approval a move needs.
+  if (ruled) return `${ruled.why}: re-serving it is an alias move, not a rollback`;
+  return `v${version} never served this alias (a rollback goes back to what served; another version is an alias move)`;
+}
+
+/** The rollback options in words, for a refusal: "rollback targets: v2, v1" or "no rollback target". */
+const offered = (choices: AliasRollback) => (choices.options.length ? `rollback targets: ${choices.options.map((o) => `v${o.version}`).join(", ")}` : "no rollback target");
+
 /** The version `alias` of the model points at (null: unset). */
 async function servingVersion(db: Db | Prisma.TransactionClient, modelId: string, alias: string) {
   const row = await db.modelAlias.findUnique({ where: { modelId_name: { modelId, name: alias } }, select: { version: { select: { id: true, version: true } } } });
@@ -370,9 +397,11 @@ async function servingVersion(db: Db | Prisma.TransactionClient, modelId: string
 }
 
 /**
- * Moves the surface's serving alias back: to `toVersion` if given (any earlier version from the
- * promotion history), else to the one-click target (the version served before the current one's
- * latest stint that was not itself a rollback). Never waits for approval.
+ * Moves the surface's serving alias back: to `toVersion` if given (one of rollbackChoices' options:
+ * a version that served before the current stint, that no rollback has since gone from or past and
+ * whose canary did not fail since; server/domain/rollouts/history.ts), else to the one-click target
+ * (the first of them). Never waits for approval, so it never re-serves what a rollback left or a
+ * version newer than the one rolled back to: that is an alias move, which approvals govern.
  * Input: `expectVersionId`: the one-click target the page showed; `expectFromVersionId`: the version
  * the page showed serving (null: unset). Both are checked under the model's lock.
  * A rollback that pins neither always works (the on-call's one click, an API caller that read nothing):
@@ -388,8 +417,9 @@ async function servingVersion(db: Db | Prisma.TransactionClient, modelId: string
  * The target must open (its artifact loads, as serving opens it) or nothing moves (409).
  * Errors: ConflictError (409) when the alias moved since the caller read it (`expectVersionId` no longer
  * the one-click target, `expectFromVersionId` no longer serving, or another rollback of the same state
- * committed first); InvalidInputError when there is nothing to roll back to, or `toVersion` is not an
- * earlier version.
+ * committed first); InvalidInputError when there is nothing to roll back to, or (naming `toVersion`)
+ * when `toVersion` is not an option: serving now, never served, rolled back from or past, or its
+ * canary failed since.
  */
 export async function rollbackSurface(db: Db, input: { surface: string; reason: string; expectVersionId?: string; expectFromVersionId?: string | null; toVersion?: number }, actor: Actor) {
   const surface = await db.surface.findUnique({ where: { key: input.surface }, select: { key: true, modelAlias: true, model: { select: { id: true, name: true } } } });
@@ -429,18 +459,15 @@ export async function rollbackSurface(db: Db, input: { surface: string; reason: 
     let target: { versionId: string; version: number } | null = choices.target;
     if (input.toVersion !== undefined) {
       target = choices.options.find((o) => o.version === input.toVersion) ?? null;
-      if (!target) {
-        const earlier = choices.options.map((o) => `v${o.version}`).join(", ");
-        throw new InvalidInputError("toVersion", `v${input.toVersion} is not an earlier version of ${model.name} ${alias} on ${surface.key} (${earlier ? `the history has ${earlier}` : "the history has none"})`);
-      }
+      if (!target) throw new InvalidInputError("toVersion", `${notATarget(choices, serving, input.toVersion)}, so ${model.name} ${alias} on ${surface.key} was not moved (${offered(choices)})`);
     }
     if (!target && input.expectVersionId) {
       throw new ConflictError(`the rollback target changed since the page loaded (${model.name} ${alias} now serves ${serving ? now : "nothing"} and has no earlier version): reload and check`);
     }
-    if (!target && choices.options.length > 0) {
-      // Every version served before was rolled back from, or its canary failed since: one click would
-      // re-serve one of them, so it is a choice for a person (Serving history, toVersion), not "nothing to roll back to".
-      throw new InvalidInputError("surface", `${model.name} ${alias} has no one-click rollback target: ${choices.unavailable ?? "every version it served before is ruled out"}. Choose one on the Serving history page (toVersion)`);
+    if (!target && choices.ruledOut.length > 0) {
+      // Every version served before was rolled back from (or past), or its canary failed since: re-serving
+      // one is an alias move (models.write, approvals where required), never a rollback.
+      throw new InvalidInputError("surface", `${model.name} ${alias} has no rollback target: ${choices.unavailable ?? "every version it served before is ruled out"}. Serving another version is an alias move (Models page), which needs models.write and any approval the surface requires`);
     }
     if (!target) throw new InvalidInputError("surface", `${model.name} ${alias} has no earlier version to roll back to`);
     // The button shows a target; if someone moved the alias since, refuse instead of rolling back to something else.
@@ -461,8 +488,5 @@ export async function rollbackSurface(db: Db, input: { surface: string; reason: 
       actor: actor.name, reason: input.reason,
     });
     return { surface: surface.key, surfaces, alias, model: model.name, version: to.version, aborted: aborted.map((r) => ({ ...r, status: "aborted", abortedFrom: r.status, description: describeAborted(r) })) };
-  }, { timeout: ROLLBACK_TRANSACTION_MS });
+  }, LEVER_TRANSACTION);
 }
-
-/** The longest a rollback's transaction may take: a target that changed under the lock is opened there (seconds for a large model). */
-const ROLLBACK_TRANSACTION_MS = 60_000;

@@ -1,5 +1,5 @@
 import { assignVariant } from "../domain/assignment/assign";
-import type { RerankRequest } from "./schema";
+import { CONTEXT_ATTRIBUTES, type RerankRequest } from "./schema";
 import type { ExperimentVariantConfig, RunningExperiment, SurfaceConfig } from "../surfaces/configCache";
 
 // Experiment assignment on the serving path: no database call, GrowthBook's hashing over the
@@ -11,10 +11,18 @@ export interface ExperimentAssignment {
   variant: ExperimentVariantConfig;
 }
 
-/** The request attributes targeting rules can use. */
+/**
+ * The request attributes targeting rules can use: context.attributes, then each of country, device,
+ * locale and returning from its context field when that is given (an attribute of the same name
+ * serves when it is not: rerankRequestSchema refuses the two with different values), and the
+ * request's surface.
+ */
 export function requestAttributes(request: RerankRequest): Record<string, unknown> {
   const c = request.context ?? {};
-  return { ...(c.attributes ?? {}), country: c.country, device: c.device, locale: c.locale, returning: c.returning, surface: request.surface };
+  const attributes: Record<string, unknown> = { ...(c.attributes ?? {}) };
+  for (const name of CONTEXT_ATTRIBUTES) if (c[name] !== undefined) attributes[name] = c[name];
+  attributes.surface = request.surface;
+  return attributes;
 }
 
 export function assignExperiment(surface: SurfaceConfig, request: RerankRequest): ExperimentAssignment | null {

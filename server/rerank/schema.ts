@@ -31,6 +31,9 @@ const candidate = z.strictObject({
   text: text(RERANK_LIMITS.maxCandidateTextChars).optional(),
 });
 
+/** The context fields targeting reads under their own names, beside context.attributes (server/rerank/assignment.ts). */
+export const CONTEXT_ATTRIBUTES = ["country", "device", "locale", "returning"] as const;
+
 export const rerankContextSchema = z.strictObject({
   query: text(2000).optional(),
   device: text(64).optional(),
@@ -54,6 +57,15 @@ export const rerankRequestSchema = z
     candidates: z.array(candidate).min(1).max(RERANK_LIMITS.maxCandidates, `at most ${RERANK_LIMITS.maxCandidates} candidates per request`),
   })
   .superRefine((request, ctx) => {
+    // Targeting reads context.country (device, locale, returning) and the request's surface under those
+    // names (requestAttributes): an attribute of the same name saying otherwise would be silently ignored.
+    const attributes = request.context?.attributes ?? {};
+    for (const name of [...CONTEXT_ATTRIBUTES, "surface"] as const) {
+      const given = name === "surface" ? request.surface : request.context?.[name];
+      if (Object.hasOwn(attributes, name) && given !== undefined && attributes[name] !== given) {
+        ctx.addIssue({ code: "custom", path: ["context", "attributes", name], message: `${JSON.stringify(attributes[name])} contradicts ${name === "surface" ? "surface" : `context.${name}`} (${JSON.stringify(given)}): targeting reads one ${name}; send it once` });
+      }
+    }
     const seen = new Map<string, number>();
     request.candidates.forEach((c, i) => {
       const first = seen.get(c.id);

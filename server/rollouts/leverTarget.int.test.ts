@@ -5,8 +5,11 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { getDb } from "../db/client";
 import { demoFeatureSpec, demoModelBytes } from "../demo/models";
 import { linearRankerOnnx } from "../domain/onnx/linear";
+import type { Principal } from "../auth/principal";
+import { createCaller } from "../routers/_app";
 import { callerAs } from "../testing/callers";
 import { createTestSurface } from "../testing/models";
+import { contextFor } from "../trpc";
 
 const tabA = () => callerAs(["ml_engineer", "oncall"], "tab-a@rerank.test");
 const colleague = () => callerAs(["ml_engineer", "oncall"], "colleague@rerank.test");
@@ -70,5 +73,16 @@ describe("canary levers act on the rollout the page showed", () => {
     expect(history).toHaveLength(1);
     expect(already[0]!.alreadyAborted!.by).toBe(history[0]!.actor);
     expect(await getDb().auditLog.count({ where: { action: "rollout.aborted", entityId: rollout.id } })).toBe(1);
+  }, 60_000);
+
+  it("lever break test (finding 3): an API key named like the judge pauses a canary as a person would: the canary.paused webhook says manual", async () => {
+    const db = getDb();
+    await db.webhookEndpoint.create({ data: { name: "t-lever-judge", url: "https://example.com/judge", format: "standard", eventKinds: ["canary.paused"], secret: "whsec_dGVzdA==", createdBy: "test" } });
+    const started = await tabA().rollouts.start({ surface: "t-lever", version: 5, steps: [1, 50], reason: "canary v5 again" });
+    const impostor: Principal = { kind: "api_key", id: "test-key-judge", name: "rollout-analysis", keyKind: "automation", roles: ["ml_engineer", "oncall"], surfaces: [] };
+    await createCaller(contextFor(impostor)).rollouts.pause({ surface: "t-lever", rolloutId: started.id, reason: "hold it" });
+    const event = await db.webhookEvent.findFirstOrThrow({ where: { kind: "canary.paused", data: { path: ["rolloutId"], equals: started.id } } });
+    expect(event.data).toMatchObject({ mode: "manual", actor: "rollout-analysis" });
+    await tabA().rollouts.abort({ surface: "t-lever", rolloutId: started.id, reason: "done" });
   }, 60_000);
 });

@@ -56,13 +56,15 @@ describe("canary rollouts", () => {
   });
 
   it("refuses a rollout that cannot run, naming the field", async () => {
-    await expect(caller().rollouts.start({ surface: "t-roll", version: 1 })).rejects.toThrow('version: v1 already serves "t-roll" (production)');
-    await expect(caller().rollouts.start({ surface: "t-roll", version: 9 })).rejects.toThrow("version: t-roll-model has no v9");
-    await expect(caller().rollouts.start({ surface: "t-roll", version: 3, steps: [10, 5] })).rejects.toThrow("steps[1]: steps must rise: 10 then 5");
+    // A canary start says why on the server too, as its confirm dialog asks (break test: none was needed).
+    await expect(caller().rollouts.start({ surface: "t-roll", version: 3 } as never)).rejects.toThrow(/^reason: /);
+    await expect(caller().rollouts.start({ reason: "test change", surface: "t-roll", version: 1 })).rejects.toThrow('version: v1 already serves "t-roll" (production)');
+    await expect(caller().rollouts.start({ reason: "test change", surface: "t-roll", version: 9 })).rejects.toThrow("version: t-roll-model has no v9");
+    await expect(caller().rollouts.start({ reason: "test change", surface: "t-roll", version: 3, steps: [10, 5] })).rejects.toThrow("steps[1]: steps must rise: 10 then 5");
     // A step of a billionth of the traffic never gathers its requests: it could only pause at its deadline.
     for (const steps of [[1e-9], [0.05, 5], [1, 100]]) {
       const bad = steps.findIndex((s) => s < 0.1 || s >= 100);
-      await expect(caller().rollouts.start({ surface: "t-roll", version: 3, steps }), JSON.stringify(steps)).rejects.toMatchObject({
+      await expect(caller().rollouts.start({ reason: "test change", surface: "t-roll", version: 3, steps }), JSON.stringify(steps)).rejects.toMatchObject({
         code: "BAD_REQUEST", message: `steps[${bad}]: ${steps[bad]} must be at least 0.1 and below 100 (a share of traffic in percent; the version is promoted after the last step)`,
       });
     }
@@ -75,7 +77,7 @@ describe("canary rollouts", () => {
     // the p99 guard is loose here; judgeCanary's unit tests cover it.
     await caller().rollouts.start({ surface: "t-roll", version: 3, steps: [20, 50], minRequests: 30, maxLatencyIncrease: 100, maxTailShareIncrease: 1, reason: "v3 looks better offline" });
     expect(await canaryAlias()).toBe(3);
-    await expect(caller().rollouts.start({ surface: "t-roll", version: 3 })).rejects.toThrow('a rollout is already running on "t-roll": abort it first');
+    await expect(caller().rollouts.start({ reason: "test change", surface: "t-roll", version: 3 })).rejects.toThrow('a rollout is already running on "t-roll": abort it first');
 
     const first = await send("t-roll", users("u", 300));
     const inCanary = canaryUsers(first);
@@ -116,7 +118,7 @@ describe("canary rollouts", () => {
   });
 
   it("rolls a failing version back at once, before the step has its requests", async () => {
-    await caller().rollouts.start({ surface: "t-roll", version: 4, steps: [30], minRequests: 10_000 });
+    await caller().rollouts.start({ reason: "test change", surface: "t-roll", version: 4, steps: [30], minRequests: 10_000 });
     const served = await send("t-roll", users("f", 120));
     const canary = [...served.values()].filter((r) => r.fallback.used);
     expect(canary.length).toBeGreaterThan(15);
@@ -133,7 +135,7 @@ describe("canary rollouts", () => {
   });
 
   it("aborts a running rollout with a reason; while the kill switch is on, no step moves", async () => {
-    await caller().rollouts.start({ surface: "t-roll", version: 1, steps: [50], minRequests: 10 });
+    await caller().rollouts.start({ reason: "test change", surface: "t-roll", version: 1, steps: [50], minRequests: 10 });
     await caller().oncall.killSwitch({ surface: "t-roll", on: true, reason: "incident" });
     await send("t-roll", users("k", 60));
     // Both arms served retrieval order: nothing to judge, so the canary neither advances nor promotes.
@@ -150,7 +152,7 @@ describe("canary rollouts", () => {
 
   it("pauses (the canary keeps its share, no step is judged), resumes, promotes now, and retries an ended rollout", async () => {
     const ml = caller();
-    await ml.rollouts.start({ surface: "t-roll", version: 1, steps: [50], minRequests: 10 });
+    await ml.rollouts.start({ reason: "test change", surface: "t-roll", version: 1, steps: [50], minRequests: 10 });
     await expect(ml.rollouts.resume({ surface: "t-roll", reason: "go on" })).rejects.toThrow('surface: the rollout on "t-roll" is running, not paused');
     await ml.rollouts.pause({ surface: "t-roll", reason: "look at the figures" });
     const served = await send("t-roll", users("p", 60));
@@ -255,7 +257,7 @@ describe("canary rollouts", () => {
     });
     // Paused counts too.
     await ml.rollouts.pause({ surface: "t-share-a", reason: "look first" });
-    await expect(ml.rollouts.start({ surface: "t-share-b", version: 5 })).rejects.toThrow(refusal("t-share-b", "t-share-a", onA!.id, "paused", 4, 50, "start a canary"));
+    await expect(ml.rollouts.start({ reason: "test change", surface: "t-share-b", version: 5 })).rejects.toThrow(refusal("t-share-b", "t-share-a", onA!.id, "paused", 4, 50, "start a canary"));
     expect(await db.rollout.count({ where: { surfaceId: b.id } })).toBe(0);
     expect(await aliasVersion("t-share-a-model", "canary@t-share-b")).toBeNull();
     await ml.rollouts.resume({ surface: "t-share-a", reason: "go on" });
@@ -263,8 +265,8 @@ describe("canary rollouts", () => {
     // Two at once on the two surfaces (they take the model's lock): exactly one starts.
     await ml.rollouts.abort({ surface: "t-share-a", reason: "race next" });
     const race = await Promise.allSettled([
-      ml.rollouts.start({ surface: "t-share-a", version: 4, steps: [50], minRequests: 30, maxLatencyIncrease: 100, maxTailShareIncrease: 1 }),
-      ml.rollouts.start({ surface: "t-share-b", version: 5, steps: [50] }),
+      ml.rollouts.start({ reason: "test change", surface: "t-share-a", version: 4, steps: [50], minRequests: 30, maxLatencyIncrease: 100, maxTailShareIncrease: 1 }),
+      ml.rollouts.start({ reason: "test change", surface: "t-share-b", version: 5, steps: [50] }),
     ]);
     expect(race.filter((r) => r.status === "fulfilled")).toHaveLength(1);
     expect((race.find((r) => r.status === "rejected") as PromiseRejectedResult).reason).toMatchObject({ code: "CONFLICT" });
@@ -272,7 +274,7 @@ describe("canary rollouts", () => {
     expect(running).toHaveLength(1);
     if (running[0]!.surface.key === "t-share-b") {
       await ml.rollouts.abort({ surface: "t-share-b", reason: "keep A for the promotion checks" });
-      await ml.rollouts.start({ surface: "t-share-a", version: 4, steps: [50], minRequests: 30, maxLatencyIncrease: 100, maxTailShareIncrease: 1 });
+      await ml.rollouts.start({ reason: "test change", surface: "t-share-a", version: 4, steps: [50], minRequests: 30, maxLatencyIncrease: 100, maxTailShareIncrease: 1 });
     }
     const [current] = await ml.rollouts.list({ surface: "t-share-a", limit: 1 });
 
@@ -386,7 +388,7 @@ describe("canary rollouts", () => {
     const a = await createTestSurface(db, { key: "t-stable", bytes: demoModelBytes("linear"), featureSpec: spec, extraVersions: [demoModelBytes("candidate"), demoModelBytes("popularity")] });
     await db.surface.create({ data: { key: "t-stable-b", name: "t-stable-b", modelId: a.modelId, modelAlias: "production", timeoutMs: 1000 } });
     const id = async (v: number) => (await db.modelVersion.findFirstOrThrow({ where: { modelId: a.modelId!, version: v } })).id;
-    await ml.models.setAlias({ versionId: await id(5), alias: "production", reason: "v5" });
+    await ml.models.setAlias({ versionId: await id(5), alias: "production", reason: "ship v5" });
     await db.webhookEndpoint.create({ data: { name: "t-stable hooks", url: "http://127.0.0.1:35099/none", format: "standard", eventKinds: ["canary.rolled_back"], secret: "whsec_dGVzdA==", createdBy: "test" } });
     await ml.rollouts.start({ surface: "t-stable", version: 4, steps: [50], minRequests: 30, maxLatencyIncrease: 100, maxTailShareIncrease: 1, reason: "v4 canary" });
     const [rollout] = await ml.rollouts.list({ surface: "t-stable", limit: 1 });

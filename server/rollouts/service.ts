@@ -1,4 +1,5 @@
 import { ROLLOUT_ANALYSIS, type Actor } from "../audit/actor";
+import { LEVER_TRANSACTION } from "./leverTransaction";
 import { recordAudit } from "../audit/record";
 import { env } from "../config";
 import { connectClient } from "../db/pgClient";
@@ -199,7 +200,7 @@ export async function startRollout(db: Db, input: StartRolloutInput, actor: Acto
     await queueJudge(tx, created.id);
     await notifyInTransaction(tx, { kind: "canary.step", actor: actor.name, reason: input.reason ?? null, data: { rolloutId: created.id, surface: surface.key, model: model.name, version: input.version, fromPercent: 0, toPercent: steps[0]! } });
     return created;
-  });
+  }, LEVER_TRANSACTION);
 }
 
 const LATENCY_SAMPLE = 5_000;
@@ -401,7 +402,7 @@ async function applyStep(
       await recordPromotion(tx, { kind: "canary_step", actor, reason, surface: rollout.surface.key, model, rolloutId: rollout.id, percent: following!, to });
       await notifyInTransaction(tx, { kind: "canary.step", actor: actor.name, reason, data: { rolloutId: rollout.id, surface: rollout.surface.key, ...what, fromPercent: rollout.currentPercent, toPercent: following! } });
       return { status: "running", percent: following! };
-    });
+    }, LEVER_TRANSACTION);
   } catch (error) {
     // Another process judged this step first: its verdict stands.
     if (error instanceof Prisma.PrismaClientKnownRequestError && error.code === "P2002") return null;
@@ -540,10 +541,10 @@ async function transition(
     if (change.status === "running") await queueJudge(tx, rollout.id);
     const canary = { rolloutId: rollout.id, surface: rollout.surface.key, ...what, percent: now.percent };
     if (ends) await notifyInTransaction(tx, { kind: "canary.rolled_back", actor: actor.name, reason, data: { ...canary, mode: "manual" } });
-    if (change.status === "paused") await notifyInTransaction(tx, { kind: "canary.paused", actor: actor.name, reason, data: { ...canary, mode: actor.name === ROLLOUT_ANALYSIS.name ? "automatic" : "manual" } });
+    if (change.status === "paused") await notifyInTransaction(tx, { kind: "canary.paused", actor: actor.name, reason, data: { ...canary, mode: actor.kind === "system" ? "automatic" : "manual" } });
     if (change.status === "running") await notifyInTransaction(tx, { kind: "canary.resumed", actor: actor.name, reason, data: canary });
     return { ...(await tx.rollout.findUniqueOrThrow({ where: { id: rollout.id } })), alreadyAborted: null as AlreadyAborted | null };
-  });
+  }, LEVER_TRANSACTION);
 }
 
 /** Who aborted a rollout already aborted when another abort of it arrived: its answer says so instead of a 409. */
@@ -581,7 +582,7 @@ export async function resumeRollout(db: Db, input: LeverInput, actor: Actor) {
  */
 export async function abortRollout(db: Db, input: LeverInput, actor: Actor) {
   const rollout = await leverRollout(db, input, { allowAborted: true });
-  if (rollout.status === "aborted") return db.$transaction((tx) => alreadyAborted(tx, rollout));
+  if (rollout.status === "aborted") return db.$transaction((tx) => alreadyAborted(tx, rollout), LEVER_TRANSACTION);
   return transition(db, rollout, [...ACTIVE], { status: "aborted", action: "rollout.aborted", kind: "canary_aborted" }, actor, input.reason);
 }
 

@@ -9,7 +9,7 @@ import {
 import { expectFromVersionIdSchema } from "../registry/schema";
 import { appliedHere } from "../surfaces/configCache";
 import { procedureFor, router } from "../trpc";
-import { decimal, idString, text } from "../validation";
+import { decimal, idString, reasonSchema, text } from "../validation";
 
 const byKey = z.strictObject({ key: idString(63) });
 /** A lifecycle change answers once the experiment's surface serves it here (appliedHere). */
@@ -31,5 +31,5 @@ export const experimentsRouter = router({
   restart: procedureFor["experiments.write"]
     .input(z.strictObject({ experiment: experimentInputSchema, reason: text(500).optional() }))
     .mutation(({ ctx, input }) => appliedHere(restartVariants(ctx, { key: input.experiment.key, experiment: input.experiment, reason: input.reason }), ofItsSurface)),
-  ship: procedureFor["experiments.ship"].input(byKey.extend({ variant: idString(63), reason: text(500).trim().optional(), override: z.boolean().optional(), expectFromVersionId: expectFromVersionIdSchema })).mutation(({ ctx, input }) => appliedHere(shipVariant(ctx, input), { surfaces: (shipped) => shipped.surfaces })),
+  ship: procedureFor["experiments.ship"].input(byKey.extend({ variant: idString(63), reason: reasonSchema, override: z.boolean().optional(), expectFromVersionId: expectFromVersionIdSchema })).mutation(({ ctx, input }) => appliedHere(shipVariant(ctx, input), { surfaces: (shipped) => shipped.surfaces })),
 });

@@ -70,7 +70,7 @@ describe("retention", () => {
     });
     const before = await rollups();
     expect(before.hourly.map((h) => [h.hour.toISOString(), h.variantKey, h.requests])).toEqual(
-      [old, justOld, firstKept, recent].flatMap((d) => [[d.toISOString(), "control", 2], [d.toISOString(), "treatment", 2]]),
+      [old, justOld, firstKept, recent].flatMap((d) => [[d.toISOString(), "control", 2n], [d.toISOString(), "treatment", 2n]]),
     );
 
     const lines: string[] = [];

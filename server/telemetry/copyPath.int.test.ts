@@ -130,10 +130,10 @@ describe("telemetry COPY path", () => {
     const sink = requestLogSink(threaded);
     const stats = async () => ({
       units: (await direct.query(
-        `SELECT e.key, u.phase, u.variant_key, u.unit_key, u.requests, u.multiple_exposure, u.first_seen_at, u.last_seen_at
+        `SELECT e.key, u.phase, u.variant_key, u.unit_key, u.requests::float8 AS requests, u.multiple_exposure, u.first_seen_at, u.last_seen_at
          FROM experiment_unit_stats u JOIN experiments e ON e.id = u.experiment_id WHERE e.id IN ($1, $2) ORDER BY e.key, u.unit_key`, [byUser.id, bySession.id])).rows,
       hourly: (await direct.query(
-        `SELECT e.key, h.phase, h.variant_key, h.hour, h.requests, h.fallbacks, h.latency_ms_sum
+        `SELECT e.key, h.phase, h.variant_key, h.hour, h.requests::float8 AS requests, h.fallbacks::float8 AS fallbacks, h.latency_ms_sum
          FROM experiment_hourly_stats h JOIN experiments e ON e.id = h.experiment_id WHERE e.id IN ($1, $2) ORDER BY e.key, h.hour, h.variant_key`, [byUser.id, bySession.id])).rows,
       rows: (await requestRows("rollup-")).length,
     });

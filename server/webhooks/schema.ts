@@ -29,6 +29,9 @@ export const updateWebhookSchema = z.strictObject({
 
 export const webhookIdSchema = z.strictObject({ id });
 
+/** `expectSecretId`: the secret the caller means to replace, as the list names it (secretId): a stale one is a 409, nothing rotates. */
+export const rotateSecretSchema = z.strictObject({ id, expectSecretId: text(64).trim().min(1, "give the id of the secret to replace (secretId, from the list)") });
+
 export const deliveriesSchema = z.strictObject({
   endpointId: id.optional(),
   limit: z.number().int().min(1).max(200).default(50),
@@ -36,3 +39,4 @@ export const deliveriesSchema = z.strictObject({
 
 export type CreateWebhookInput = z.infer<typeof createWebhookSchema>;
 export type UpdateWebhookInput = z.infer<typeof updateWebhookSchema>;
+export type RotateSecretInput = z.infer<typeof rotateSecretSchema>;

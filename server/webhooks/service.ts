@@ -1,19 +1,24 @@
-import { randomBytes } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import type { Actor } from "../audit/actor";
 import { recordAudit } from "../audit/record";
 import { env } from "../config";
 import type { Db } from "../db/client";
+import type { Prisma } from "../db/generated/client";
 import { subjects } from "../domain/audit/subject";
 import { TEST_EVENT_KIND } from "../domain/webhooks/events";
 import { maskWebhookUrl } from "../domain/webhooks/url";
-import { InvalidInputError, NotFoundError } from "../errors";
+import { ConflictError, InvalidInputError, NotFoundError } from "../errors";
 import { literalHost, refusedAddress } from "./address";
+import { requirePerson } from "../auth/principal";
 import { newEventId, queueDelivery, storeEvent } from "./notify";
-import type { CreateWebhookInput, UpdateWebhookInput } from "./schema";
+import type { CreateWebhookInput, RotateSecretInput, UpdateWebhookInput } from "./schema";
 
 // Settings → Webhooks: endpoints (added, edited, disabled, deleted, their secret rotated; each
 // change audited), "Send test", and the delivery log. The signing secret is returned once, by
 // create and rotate, and never again: lists carry the URL masked and no secret.
+// Only a signed-in person silences or redirects the endpoints (edit, disable, delete, rotate): a
+// leaked automation key with the admin role must not be able to blind on-call's notifications, as
+// it may not revoke serving keys (server/auth/service.ts actingUserId).
 
 /** A new signing secret: whsec_ and base64 of 32 random bytes (the Standard Webhooks format). */
 export function newSigningSecret(): string {
@@ -21,6 +26,24 @@ export function newSigningSecret(): string {
 }
 
 type EndpointRow = { id: string; name: string; url: string; format: string; eventKinds: string[]; enabled: boolean };
+
+/**
+ * Names the endpoint's current signing secret without revealing it: 16 hex digits of its SHA-256
+ * (the secret is 32 random bytes, so this says nothing of it). Lists carry it, and a rotation names
+ * the secret it replaces with it (`expectSecretId`).
+ */
+export const secretIdOf = (secret: string) => createHash("sha256").update(secret).digest("hex").slice(0, 16);
+
+
+/** Whether a field given to an edit is what the endpoint has: the event kinds as a set (their order means nothing). */
+const sameField = (given: unknown, stored: unknown) =>
+  Array.isArray(given) && Array.isArray(stored) ? JSON.stringify([...given].sort()) === JSON.stringify([...stored].sort()) : given === stored;
+
+/** The endpoint's row, locked until the transaction ends: changes of one endpoint take turns, and each reads what the one before left. */
+async function lockedEndpointOr404(tx: Prisma.TransactionClient, id: string) {
+  await tx.$queryRaw`SELECT id FROM webhook_endpoints WHERE id = ${id} FOR UPDATE`;
+  return endpointOr404(tx, id);
+}
 
 /** What the audit trail records of an endpoint: never its secret, its URL masked. */
 const auditFacts = (e: EndpointRow) => ({ name: e.name, url: maskWebhookUrl(e.url), format: e.format, eventKinds: e.eventKinds, enabled: e.enabled });
@@ -38,19 +61,19 @@ async function endpointOr404(db: Pick<Db, "webhookEndpoint">, id: string) {
   return endpoint;
 }
 
-/** Endpoints, newest first, with their URL masked and their latest delivery attempt. */
+/** Endpoints, newest first, with their URL masked, their secret's id (secretIdOf, never the secret) and their latest delivery attempt. */
 export async function listWebhooks(db: Db) {
   const endpoints = await db.webhookEndpoint.findMany({
     orderBy: { createdAt: "desc" },
     include: { deliveries: { orderBy: { id: "desc" }, take: 1, select: { createdAt: true, status: true, error: true } } },
   });
   return endpoints.map((e) => ({
-    id: e.id, name: e.name, url: maskWebhookUrl(e.url), format: e.format, eventKinds: e.eventKinds, enabled: e.enabled,
+    id: e.id, name: e.name, url: maskWebhookUrl(e.url), format: e.format, eventKinds: e.eventKinds, enabled: e.enabled, secretId: secretIdOf(e.secret),
     createdBy: e.createdBy, createdAt: e.createdAt, updatedAt: e.updatedAt, lastDelivery: e.deliveries[0] ?? null,
   }));
 }
 
-/** Adds an endpoint. @returns its id and its signing secret, shown this once. */
+/** Adds an endpoint. @returns its id, its signing secret (shown this once) and the secret's id. */
 export async function createWebhook(db: Db, input: CreateWebhookInput, actor: Actor) {
   checkAddress(input.url);
   const secret = newSigningSecret();
@@ -59,41 +82,63 @@ export async function createWebhook(db: Db, input: CreateWebhookInput, actor: Ac
     await recordAudit(tx, { action: "webhook.create", actor, subject: subjects.webhook(created.id, created.name), after: auditFacts(created) });
     return created;
   });
-  return { id: endpoint.id, name: endpoint.name, secret };
+  return { id: endpoint.id, name: endpoint.name, secret, secretId: secretIdOf(secret) };
 }
 
-/** Changes the fields given; enabled: false disables (nothing is sent until enabled again). */
+/**
+ * Changes the fields given; enabled: false disables (nothing is sent until enabled again). A person
+ * only (ForbiddenError for an API key). An edit that changes nothing (every field given as it is
+ * already) writes nothing: no audit entry.
+ * @returns { id, name, enabled, changed }.
+ */
 export async function updateWebhook(db: Db, input: UpdateWebhookInput, actor: Actor) {
+  requirePerson(actor);
   const { id, ...changes } = input;
   if (changes.url !== undefined) checkAddress(changes.url);
   return db.$transaction(async (tx) => {
-    const before = await endpointOr404(tx, id);
+    const before = await lockedEndpointOr404(tx, id);
+    const differs = (Object.keys(changes) as Array<keyof typeof changes>).some((k) => changes[k] !== undefined && !sameField(changes[k], before[k]));
+    if (!differs) return { id, name: before.name, enabled: before.enabled, changed: false };
     const after = await tx.webhookEndpoint.update({ where: { id }, data: { ...changes, updatedAt: new Date() } });
     // The URLs are masked to their host: say that it changed, or a redirect to another topic on the same host reads as nothing.
     await recordAudit(tx, { action: "webhook.update", actor, subject: subjects.webhook(id, after.name), before: auditFacts(before), after: { ...auditFacts(after), ...(after.url !== before.url ? { urlChanged: true } : {}) } });
-    return { id, name: after.name, enabled: after.enabled };
+    return { id, name: after.name, enabled: after.enabled, changed: true };
   });
 }
 
-/** Deletes an endpoint with its delivery log; deliveries still queued for it are skipped. */
+/** Deletes an endpoint with its delivery log; deliveries still queued for it are skipped. A person only (ForbiddenError for an API key). */
 export async function deleteWebhook(db: Db, input: { id: string }, actor: Actor) {
+  requirePerson(actor);
   return db.$transaction(async (tx) => {
-    const before = await endpointOr404(tx, input.id);
+    const before = await lockedEndpointOr404(tx, input.id);
     await tx.webhookEndpoint.delete({ where: { id: input.id } });
     await recordAudit(tx, { action: "webhook.delete", actor, subject: subjects.webhook(before.id, before.name), before: auditFacts(before) });
     return { id: before.id, name: before.name };
   });
 }
 
-/** Replaces the signing secret (deliveries from now on use the new one). @returns it, shown this once. */
-export async function rotateWebhookSecret(db: Db, input: { id: string }, actor: Actor) {
+/**
+ * Replaces the signing secret (deliveries from now on use the new one). A person only (ForbiddenError
+ * for an API key). `expectSecretId`: the id of the secret the caller means to replace (secretIdOf, from
+ * the list); checked under the endpoint's lock, so of two presses from one page (a double click) one
+ * rotates and the other is refused (ConflictError, 409) instead of returning a secret that the first
+ * press's, or its own, was immediately replaced by: every secret returned is the one stored.
+ * @returns { id, secret, secretId }: the new secret, shown this once.
+ */
+export async function rotateWebhookSecret(db: Db, input: RotateSecretInput, actor: Actor) {
+  requirePerson(actor);
   const secret = newSigningSecret();
   await db.$transaction(async (tx) => {
-    const endpoint = await endpointOr404(tx, input.id);
+    const endpoint = await lockedEndpointOr404(tx, input.id);
+    if (secretIdOf(endpoint.secret) !== input.expectSecretId) {
+      const last = await tx.auditLog.findFirst({ where: { action: "webhook.rotate_secret", entityId: endpoint.id }, orderBy: { id: "desc" }, select: { actor: true, ts: true } });
+      const by = last ? ` (rotated by ${last.actor} at ${last.ts.toISOString()})` : "";
+      throw new ConflictError(`expectSecretId: the signing secret of ${endpoint.name} is no longer the one you meant to replace${by}; it was not rotated again. Whoever rotated it holds the secret in use; reload and rotate again if you need a new one`);
+    }
     await tx.webhookEndpoint.update({ where: { id: endpoint.id }, data: { secret, updatedAt: new Date() } });
     await recordAudit(tx, { action: "webhook.rotate_secret", actor, subject: subjects.webhook(endpoint.id, endpoint.name) });
   });
-  return { id: input.id, secret };
+  return { id: input.id, secret, secretId: secretIdOf(secret) };
 }
 
 /**

@@ -207,7 +207,8 @@ describe("webhooks", () => {
   });
 
   it("rotates the secret (audited), and deliveries sign with the new one", async () => {
-    const { secret } = await admin().webhooks.rotateSecret({ id: ops.id });
+    const listed = (await admin().webhooks.list()).find((e) => e.id === ops.id)!;
+    const { secret } = await admin().webhooks.rotateSecret({ id: ops.id, expectSecretId: listed.secretId });
     expect(secret).not.toBe(ops.secret);
     expect(await getDb().auditLog.count({ where: { action: "webhook.rotate_secret", entityId: ops.id } })).toBe(1);
     const { eventId } = await admin().webhooks.sendTest({ id: ops.id });

@@ -2,6 +2,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { createRng, type Rng } from "../random";
 import { summarizeMean, summarizeProportion, summarizeRatio, type MeanSummary } from "../stats";
+import { linearisedRatio } from "./perUnit";
 import { binomial } from "../stats/binomialDraw";
 import { analyseExperiment, type AnalysisInput, type Engine, type VariantData } from "./analyse";
 import { judgeLatencyGuardrail, judgeMetricGuardrail } from "./guardrails";
@@ -414,5 +415,115 @@ describe("break test of the verdict (2026-05): the figures, the decision and the
     expect(a.verdict.text).toContain("Guardrail violated: Fallback rate (c) — do not ship c without a look.");
     expect(shipBlockers(a, "b")).toEqual([]);
     expect(shipBlockers(a, "c")).toEqual(["guardrail violated: Fallback rate for c"]);
+  });
+});
+
+describe("break test (2026-12): arms with no spread, and a violated guardrail beside a primary metric that cannot be compared", () => {
+  const conversion = (units: number, converted: number, overrides: Partial<VariantData> = {}) => variant(units, { conversion: summarizeProportion(units, converted), ...overrides });
+  /** `units` units of `requests` requests each, `share` of every unit's requests served by a fallback, as results.ts hands it over. */
+  const fallbackShare = (units: number, requests: number, share: number) =>
+    linearisedRatio(summarizeRatio(Array.from({ length: units }, () => ({ numerator: share * requests, denominator: requests }))));
+
+  // Reference values (python3, scipy 1.17): Agresti–Caffo arms p̃ = (k + 1)/(n + 2), v = p̃(1 − p̃)/(n + 2);
+  // d = p̃_T − p̃_C, se = √(v_C + v_T), Welch df = (v_C + v_T)²/(v_C²/(n_C − 1) + v_T²/(n_T − 1));
+  // p = 2·stats.t.sf(d/se, df), CI d ± stats.t.ppf(0.975, df)·se, P(better) = stats.norm.cdf(d/se).
+
+  it("conversion 0/1,000 vs 1,000/1,000 is a difference, not 'not enough data': +0.998 (95% CI +0.99524 to +1), ships", () => {
+    const a = analyseExperiment(input({ control: conversion(1000, 0), treatment: conversion(1000, 1000) }, { engine: "fixed", primaryMetric: "conversion" }));
+    const c = firstComparison(a, "conversion");
+    if (!c.available) throw new Error(c.reason);
+    expect(c.absolute.estimate).toBeCloseTo(0.998003992015968, 12); // 1000/1002
+    expect(c.absolute.ci[0]).toBeCloseTo(0.9952374217007536, 9); // df 1998
+    expect(c.absolute.ci[1]).toBe(1); // 1.00077 truncated: two rates differ by at most 1
+    expect(c.pValue).toBeLessThan(1e-300); // scipy: 0.0 (t = 707.5)
+    expect(c.relative).toBeNull();
+    expect(c.relativeNote).toBe("the control's value is 0: a relative lift is undefined");
+    expect(c.note).toMatch(/^no spread in either arm: compared as proportions on Agresti–Caffo's adjusted rates/);
+    expect(c.call).toBe("better");
+    expect(a.verdict).toMatchObject({ decision: "ship", variant: "treatment" });
+    expect(a.verdict.text).toContain("Conversion 0.998 (absolute) (95% CI 0.995 to 1.00;");
+    // The other way round it is worse, and the sequential engine calls it too.
+    const worse = analyseExperiment(input({ control: conversion(1000, 1000), treatment: conversion(1000, 0) }, { engine: "sequential", primaryMetric: "conversion" }));
+    const w = firstComparison(worse, "conversion");
+    if (!w.available) throw new Error(w.reason);
+    expect(w.call).toBe("worse");
+    expect(w.relative!.ci[0]).toBe(-1); // a rate falls by at most 100 %
+    expect(worse.verdict).toMatchObject({ decision: "do not ship", variant: "treatment" });
+  });
+
+  it("conversion 0/8 vs 8/8, every engine: p 3.4698e-05 (fixed, df 14), P(better) 0.99999999876 (Bayesian)", () => {
+    const data = { control: conversion(8, 0), treatment: conversion(8, 8) };
+    const fixed = firstComparison(analyseExperiment(input(data, { engine: "fixed", primaryMetric: "conversion" })), "conversion");
+    if (!fixed.available) throw new Error(fixed.reason);
+    expect(fixed.absolute.estimate).toBeCloseTo(0.8, 12);
+    expect(fixed.pValue).toBeCloseTo(3.4697940952407615e-05, 12);
+    expect(fixed.absolute.ci[0]).toBeCloseTo(0.5122466701147499, 9);
+    expect(fixed.absolute.ci[1]).toBe(1); // 1.0878 truncated
+    const bayes = firstComparison(analyseExperiment(input(data, { engine: "bayesian", primaryMetric: "conversion" })), "conversion");
+    if (!bayes.available) throw new Error(bayes.reason);
+    expect(bayes.chanceToBeat).toBeCloseTo(0.9999999987606046, 12);
+    // The sequential engine needs 30 units per arm, adjusted or not.
+    expect(firstComparison(analyseExperiment(input(data, { primaryMetric: "conversion" })), "conversion")).toMatchObject({ available: false, reason: "a sequential result needs at least 30 units per arm" });
+  });
+
+  it("fallback rate 0 % vs 100 % (200 units × 5 requests each): worse, 0.990 (95% CI 0.97637 to 1), n = units; the guardrail is violated", () => {
+    const a = analyseExperiment(input(
+      { control: variant(200, { fallback: fallbackShare(200, 5, 0) }), treatment: variant(200, { fallback: fallbackShare(200, 5, 1) }) },
+      { engine: "fixed", primaryMetric: "fallback_rate", guardrails: [{ metric: "fallback_rate", direction: "increase", threshold: 0.2 }] },
+    ));
+    const c = firstComparison(a, "fallback_rate");
+    if (!c.available) throw new Error(c.reason);
+    expect(c.absolute.estimate).toBeCloseTo(0.9900990099009901, 12); // 200/202: each unit one trial, not five
+    expect(c.absolute.ci[0]).toBeCloseTo(0.9763694459318426, 9); // df 398
+    expect(c.call).toBe("worse");
+    expect(a.verdict).toMatchObject({ decision: "do not ship", variant: "treatment" });
+    // The guardrail's Agresti–Caffo z interval: 0.97641 to 1.00379 (scipy), past the 1-point zero-baseline margin.
+    const check = a.guardrails[0]!.checks[0]!;
+    expect(check.status).toBe("violated");
+    expect(check.change!.lower).toBeCloseTo(0.9764111968991613, 9);
+  });
+
+  it("identical arms with no spread (0/1,000 vs 0/1,000) bound the difference: 0 (95% CI ±0.0027666), p 1, no call", () => {
+    const a = analyseExperiment(input({ control: conversion(1000, 0), treatment: conversion(1000, 0) }, { engine: "fixed", primaryMetric: "conversion" }));
+    const c = firstComparison(a, "conversion");
+    if (!c.available) throw new Error(c.reason);
+    expect(c.absolute.estimate).toBe(0);
+    expect(c.absolute.ci[1]).toBeCloseTo(0.002766570315214414, 12);
+    expect(c.pValue).toBeCloseTo(1, 12);
+    expect(c.call).toBe("none");
+    expect(a.verdict.decision).toBe("keep running");
+  });
+
+  it("a [0, 1] guardrail on two constant arms of 2 units is no longer 'ok' on a zero-width interval: inconclusive, ±0.60011", () => {
+    const a = analyseExperiment(input(
+      { control: variant(2, { fallback: fallbackShare(2, 5, 0) }), treatment: variant(2, { fallback: fallbackShare(2, 5, 0) }) },
+      { guardrails: [{ metric: "fallback_rate", direction: "increase", threshold: 0.2 }] },
+    ));
+    const check = a.guardrails[0]!.checks[0]!;
+    expect(check.status).toBe("inconclusive");
+    expect(check.change!.upper).toBeCloseTo(0.6001139595444137, 9); // scipy: 1.96 · √(2 · (1/4)(3/4)/4)
+  });
+
+  it("CTR is not bounded by 1 per unit (a click needs no impression): all-0 vs all-1 CTR stays without an interval", () => {
+    const a = analyseExperiment(input({ control: variant(100, { ctr: ctrRows(100, 0, 1) }), treatment: variant(100, { ctr: ctrRows(100, 100, 1) }) }, { engine: "fixed" }));
+    expect(firstComparison(a, "ctr")).toMatchObject({ available: false, reason: "no spread in either arm: the noise cannot be estimated" });
+  });
+
+  it("a violated guardrail says do not ship even when the primary metric cannot be compared yet", () => {
+    // CTR has no impressions yet; the fallback rate went from 0/500 to 60/500 units.
+    const data = { control: variant(500, { fallback: summarizeProportion(500, 0) }), treatment: variant(500, { fallback: summarizeProportion(500, 60) }) };
+    const guardrails = [{ metric: "fallback_rate", direction: "increase" as const, threshold: 0.2 }];
+    const a = analyseExperiment(input(data, { guardrails }));
+    expect(firstComparison(a, "ctr").available).toBe(false);
+    expect(a.guardrails[0]!.status).toBe("violated");
+    expect(a.verdict).toMatchObject({ decision: "do not ship", variant: "treatment" });
+    expect(a.verdict.text).toBe("Not enough data yet for CTR: no observations yet in the control. Guardrail violated: Fallback rate (treatment) — do not ship treatment without a look.");
+    expect(shipBlockers(a, "treatment")).toEqual(["guardrail violated: Fallback rate for treatment"]);
+    // A primary metric the table does not compute (p95 latency is a guardrail's): the same.
+    const latency = analyseExperiment(input(data, { guardrails, primaryMetric: "latency_p95" }));
+    expect(latency.verdict).toMatchObject({ decision: "do not ship", variant: "treatment" });
+    expect(latency.verdict.text).toMatch(/^The primary metric "latency_p95" is not one the table computes\. Guardrail violated: Fallback rate \(treatment\)/);
+    // Without the violation it is still "not enough data".
+    expect(analyseExperiment(input(data)).verdict.decision).toBe("not enough data");
   });
 });

@@ -1,11 +1,12 @@
 import {
-  adjustPValues, chanceToBeatControl, compareMeans, compareRatios, compareWithCuped, describeMean, describePaired, fiellerLiftInterval, planSampleSize, ratioOfMeans,
+  adjustPValues, chanceToBeatControl, compareArms, compareMeans, compareRatios, compareWithCuped, describeMean, describePaired, fiellerLiftInterval, planSampleSize, ratioOfMeans,
   sequentialSignTest, signTest, srmCheck, type CovariateSummary, type EffectResult, type MeanSummary, type RatioSummary, type SampleSizePlan, type SignTestResult,
 } from "../stats";
 import { normalQuantile } from "../stats/distributions";
 import { quantileSorted } from "../stats/describe";
 import { judgeLatencyGuardrail, judgeMetricGuardrail, worstStatus, type Guardrail, type GuardrailCheck, type GuardrailStatus } from "./guardrails";
-import { METRIC_CATALOGUE, metricDefinition, type MetricKey, type MetricUnit } from "./metrics";
+import { METRIC_CATALOGUE, metricDefinition, type MetricDefinition, type MetricKey, type MetricUnit } from "./metrics";
+import { adjustedProportionArms, NO_SPREAD_NOTE } from "./noSpread";
 
 // The analysis of an experiment, as a pure function of sufficient statistics per variant — the
 // split GrowthBook makes between its app (SQL) and gbstats (numbers in, results out). The service
@@ -113,6 +114,8 @@ export type Comparison =
        */
       relative: Interval | null;
       relativeNote?: string;
+      /** How the arms were read when not by the metric's usual estimate: NO_SPREAD_NOTE (noSpread.ts). */
+      note?: string;
       /** Frequentist engines: the p-value of exactly the interval shown. Null for the Bayesian engine. */
       pValue: number | null;
       /** Holm-adjusted p (family: the treatments on the primary metric; all other metrics together). */
@@ -200,8 +203,9 @@ function armValue(summary: Summary): { value: number | null; n: number; note?: s
   return d.meanX === 0 ? { value: null, n, note: "no impressions yet" } : { value: finite(ratioOfMeans(summary.s).mean), n };
 }
 
-function compareSummaries(control: Summary, treatment: Summary, analysis: "sequential" | "fixedHorizon", alpha: number): EffectResult {
+function compareSummaries(control: Summary, treatment: Summary, analysis: "sequential" | "fixedHorizon", alpha: number, adjusted: ReturnType<typeof adjustedProportionArms>): EffectResult {
   const options = { analysis, alpha };
+  if (adjusted) return compareArms(adjusted.control, adjusted.treatment, options);
   if (control.kind === "cuped") return compareWithCuped(control.s, treatment.s as CovariateSummary, options);
   if (control.kind === "ratio") return compareRatios(control.s, treatment.s as RatioSummary, options);
   return compareMeans(control.s, treatment.s as MeanSummary, options);
@@ -210,14 +214,20 @@ function compareSummaries(control: Summary, treatment: Summary, analysis: "seque
 const interval = (estimate: number, ci: readonly [number, number]): Interval | null =>
   Number.isFinite(estimate) && Number.isFinite(ci[0]) && Number.isFinite(ci[1]) ? { estimate, ci: [ci[0], ci[1]] } : null;
 
-/** One treatment against the control on one metric, read by every engine; the configured one decides. */
-function compareOne(variant: string, control: Summary, treatment: Summary, engine: Engine, alpha: number, higherIsBetter: boolean): Comparison {
+/**
+ * One treatment against the control on one metric, read by every engine; the configured one decides.
+ * A metric valued in [0, 1] (`unitInterval`) whose arms both show no spread is read on adjusted
+ * proportions (noSpread.ts): the usual tests have no variance to work with there.
+ */
+function compareOne(variant: string, control: Summary, treatment: Summary, engine: Engine, alpha: number, metric: Pick<MetricDefinition, "higherIsBetter" | "unitInterval">): Comparison {
+  const higherIsBetter = metric.higherIsBetter;
   if (control.s.n === 0 || treatment.s.n === 0) return { variant, available: false, reason: `no observations yet in ${control.s.n === 0 ? "the control" : variant}` };
   if (control.kind === "ratio" && (describePaired(control.s).meanX === 0 || describePaired(treatment.s as RatioSummary).meanX === 0)) {
     return { variant, available: false, reason: "no impressions yet in one arm" };
   }
-  const fixed = compareSummaries(control, treatment, "fixedHorizon", alpha);
-  const sequential = compareSummaries(control, treatment, "sequential", alpha);
+  const adjusted = metric.unitInterval && control.kind === "mean" ? adjustedProportionArms(control.s, treatment.s as MeanSummary) : null;
+  const fixed = compareSummaries(control, treatment, "fixedHorizon", alpha, adjusted);
+  const sequential = compareSummaries(control, treatment, "sequential", alpha, adjusted);
   // Bayesian: the flat-prior posterior of each arm's mean is N(estimate, se²) (bayes.ts), so the
   // effect's credible interval is the z interval. P(treatment better) depends only on the sign of
   // the effect, so it is read on the absolute scale, where the normal approximation needs no delta
@@ -236,11 +246,21 @@ function compareOne(variant: string, control: Summary, treatment: Summary, engin
       relative: se > 0 ? interval(fixed.relative.estimate, fiellerLiftInterval(fixed.control, fixed.treatment, z)) : null,
     },
   };
+  // Two rates differ by at most 1 either way, and a rate falls by at most 100 %: the adjusted arms'
+  // normal intervals can pass those ends, which no data could reach (Agresti & Caffo truncate so).
+  if (adjusted) {
+    for (const r of Object.values(readings)) {
+      if (r.absolute) r.absolute.ci = [Math.max(-1, r.absolute.ci[0]), Math.min(1, r.absolute.ci[1])];
+      if (r.relative) r.relative.ci = [Math.max(-1, r.relative.ci[0]), r.relative.ci[1]];
+    }
+  }
   const main = readings[engine];
   if (!main.absolute || (engine !== "bayesian" && main.pValue === null) || (engine === "bayesian" && main.chanceToBeat === null)) {
     return { variant, available: false, reason: main.unavailable ?? "the comparison cannot be computed yet" };
   }
-  const relativeNote = main.relative ? undefined : fixed.control.mean === 0
+  // The control's value as the table shows it (an adjusted rate is never 0).
+  const controlValue = adjusted ? describeMean(control.s as MeanSummary).mean : fixed.control.mean;
+  const relativeNote = main.relative ? undefined : controlValue === 0
     ? "the control's value is 0: a relative lift is undefined"
     : "the control's value is not yet distinguishable from 0, so the lift's interval is unbounded (Fieller)";
   const secondary = (Object.keys(readings) as Engine[]).filter((e) => e !== engine).map((e) => ({
@@ -256,7 +276,7 @@ function compareOne(variant: string, control: Summary, treatment: Summary, engin
     call = p >= 1 - alpha / 2 ? "better" : p <= alpha / 2 ? "worse" : "none";
   }
   return {
-    variant, available: true, engine, absolute: main.absolute, relative: main.relative, ...(relativeNote ? { relativeNote } : {}),
+    variant, available: true, engine, absolute: main.absolute, relative: main.relative, ...(relativeNote ? { relativeNote } : {}), ...(adjusted ? { note: NO_SPREAD_NOTE } : {}),
     pValue: main.pValue, adjustedPValue: null, chanceToBeat: main.chanceToBeat, call, secondary,
   };
 }
@@ -354,24 +374,28 @@ function verdictOf(input: AnalysisInput, primary: MetricResult | undefined, srm:
       ? { decision: "ship", variant: leader, engine, text: `${leader} wins the interleaved comparison (${figures}): users prefer its ranking.` }
       : { decision: "keep running", variant: null, engine, text: `No clear winner yet (${figures}): keep it running.` };
   }
-  if (!primary) return { decision: "not enough data", variant: null, engine, text: `The primary metric "${input.primaryMetric}" is not one the table computes.` };
-  const available = primary.comparisons.filter((c): c is Extract<Comparison, { available: true }> => c.available);
-  if (available.length === 0) {
-    const why = primary.comparisons.find((c): c is Extract<Comparison, { available: false }> => !c.available)?.reason ?? "no treatment";
-    return { decision: "not enough data", variant: null, engine, text: `Not enough data yet for ${primary.label}: ${why}.` };
+  // Guardrails are judged per treatment: one treatment's violation does not block another. A
+  // violation stands whatever the primary metric says, even when it cannot be compared yet.
+  const guardrailsOf = (variant: string, status: GuardrailStatus) => guardrails.filter((g) => g.checks.some((c) => c.variant === variant && c.status === status)).map((g) => g.label);
+  const violations = guardrails.flatMap((g) => g.checks.filter((c) => c.status === "violated").map((c) => ({ label: g.label, variant: c.variant })));
+  const violatedBy = [...new Set(violations.map((v) => v.variant))];
+  const guardText = violations.length ? ` Guardrail violated: ${violations.map((v) => `${v.label} (${v.variant})`).join(", ")} — do not ship ${violatedBy.join(" or ")} without a look.` : "";
+  const available = (primary?.comparisons ?? []).filter((c): c is Extract<Comparison, { available: true }> => c.available);
+  if (!primary || available.length === 0) {
+    const missing = !primary
+      ? `The primary metric "${input.primaryMetric}" is not one the table computes.`
+      : `Not enough data yet for ${primary.label}: ${primary.comparisons.find((c): c is Extract<Comparison, { available: false }> => !c.available)?.reason ?? "no treatment"}.`;
+    return violations.length
+      ? { decision: "do not ship", variant: violatedBy[0]!, engine, text: `${missing}${guardText}` }
+      : { decision: "not enough data", variant: null, engine, text: missing };
   }
   const describe = (c: (typeof available)[number]) => {
     const lift = c.relative ?? c.absolute;
     const scale = c.relative ? "" : " (absolute)";
     const strength = engine === "bayesian" ? `P(better than ${control}) ${(100 * c.chanceToBeat!).toFixed(1)}%` : `p = ${c.pValue!.toPrecision(2)}${c.adjustedPValue !== null && c.adjustedPValue !== c.pValue ? `, Holm ${c.adjustedPValue.toPrecision(2)}` : ""}`;
-    return `${c.variant} vs ${control}: ${primary.label} ${c.relative ? pct(lift.estimate) : lift.estimate.toPrecision(3)}${scale} (95% ${engine === "bayesian" ? "credible" : "CI"} ${c.relative ? pct(lift.ci[0]) : lift.ci[0].toPrecision(3)} to ${c.relative ? pct(lift.ci[1]) : lift.ci[1].toPrecision(3)}; ${strength}; ${ENGINE_LABEL[engine]})`;
+    return `${c.variant} vs ${control}: ${primary.label} ${c.relative ? pct(lift.estimate) : lift.estimate.toPrecision(3)}${scale} (95% ${engine === "bayesian" ? "credible" : "CI"} ${c.relative ? pct(lift.ci[0]) : lift.ci[0].toPrecision(3)} to ${c.relative ? pct(lift.ci[1]) : lift.ci[1].toPrecision(3)}; ${strength}; ${ENGINE_LABEL[engine]}${c.note ? `; ${c.note}` : ""})`;
   };
   const described = available.map(describe).join(" ");
-  // Guardrails are judged per treatment: one treatment's violation does not block another.
-  const guardrailsOf = (variant: string, status: GuardrailStatus) => guardrails.filter((g) => g.checks.some((c) => c.variant === variant && c.status === status)).map((g) => g.label);
-  const violations = guardrails.flatMap((g) => g.checks.filter((c) => c.status === "violated").map((c) => ({ label: g.label, variant: c.variant })));
-  const violatedBy = [...new Set(violations.map((v) => v.variant))];
-  const guardText = violations.length ? ` Guardrail violated: ${violations.map((v) => `${v.label} (${v.variant})`).join(", ")} — do not ship ${violatedBy.join(" or ")} without a look.` : "";
   // Guardrails are judged at every look, whatever the engine: a violation stops a fixed-horizon test too.
   if (horizon && !horizon.reached) {
     return violations.length
@@ -412,7 +436,7 @@ export function analyseExperiment(input: AnalysisInput): ExperimentAnalysis {
 
   const metrics: MetricResult[] = TABLE_METRICS.map(({ metric, summary }) => {
     const def = METRIC_CATALOGUE[metric];
-    const comparisons = input.kind === "interleaving" ? [] : treatments.map((t) => compareOne(t, summary(dataOf(control.key)), summary(dataOf(t)), input.engine, alpha, def.higherIsBetter));
+    const comparisons = input.kind === "interleaving" ? [] : treatments.map((t) => compareOne(t, summary(dataOf(control.key)), summary(dataOf(t)), input.engine, alpha, def));
     return {
       metric, label: def.label, definition: def.definition, unit: def.unit, higherIsBetter: def.higherIsBetter,
       role: metric === input.primaryMetric ? "primary" : secondary.has(metric) ? "secondary" : "other",
@@ -448,7 +472,7 @@ export function analyseExperiment(input: AnalysisInput): ExperimentAnalysis {
       const row = TABLE_METRICS.find((m) => m.metric === g.metric)!;
       const s = (k: string) => row.summary(dataOf(k)).s as MeanSummary | RatioSummary;
       const type = def.type === "proportion" ? "proportion" : def.type === "ratio" ? "ratio" : "mean";
-      checks = judgeMetricGuardrail(g, { type, zeroBaselineMargin: def.zeroBaselineMargin }, s(control.key), treatments.map((t) => ({ variant: t, summary: s(t) })), alpha);
+      checks = judgeMetricGuardrail(g, { type, zeroBaselineMargin: def.zeroBaselineMargin, unitInterval: def.unitInterval }, s(control.key), treatments.map((t) => ({ variant: t, summary: s(t) })), alpha);
     }
     return { ...g, label: def.label, status: worstStatus(checks), checks };
   });

@@ -1,6 +1,7 @@
 import { compareMeans, compareRatios, describeMean, describePaired, ratioOfMeans, type MeanSummary, type RatioSummary } from "../stats";
 import { normalQuantile } from "../stats/distributions";
 import { quantileInterval } from "../stats/quantiles";
+import { adjustedProportionArms } from "./noSpread";
 
 // Guardrails: "fallback rate must not rise by more than 20 %", judged with uncertainty.
 //
@@ -20,7 +21,9 @@ import { quantileInterval } from "../stats/quantiles";
 // Guardrails are judged on fixed-horizon intervals at every look, whatever the decision engine:
 // repeated looks can only make them fire more often, the safe direction for a guardrail.
 // Rates use the Agresti–Caffo interval (one success and one failure added to each arm; Agresti &
-// Caffo 2000), which stays sensible at 0 % and 100 % where Wald's has no width.
+// Caffo 2000), which stays sensible at 0 % and 100 % where Wald's has no width; so do the other
+// metrics valued in [0, 1] when neither arm shows any spread (noSpread.ts), rather than reading two
+// constant arms' difference as exact.
 
 export interface Guardrail {
   metric: string;
@@ -85,11 +88,12 @@ function armValue(s: MeanSummary | RatioSummary): number {
 
 /**
  * Judge a guardrail on a rate, ratio or mean metric for each treatment.
- * `type` "proportion" uses the Agresti–Caffo interval; others the fixed-horizon Welch/delta interval.
+ * `type` "proportion" uses the Agresti–Caffo interval, as does a `unitInterval` metric whose arms
+ * both show no spread; others the fixed-horizon Welch/delta interval.
  */
 export function judgeMetricGuardrail(
   guardrail: Guardrail,
-  metric: { type: "proportion" | "ratio" | "mean"; zeroBaselineMargin?: number },
+  metric: { type: "proportion" | "ratio" | "mean"; zeroBaselineMargin?: number; unitInterval?: boolean },
   control: MeanSummary | RatioSummary,
   treatments: ReadonlyArray<{ variant: string; summary: MeanSummary | RatioSummary }>,
   alpha = 0.05,
@@ -104,7 +108,8 @@ export function judgeMetricGuardrail(
     const zeroBaseline = base === 0;
     const margin = zeroBaseline ? (metric.zeroBaselineMargin ?? guardrail.threshold) : guardrail.threshold * Math.abs(base);
     const rule = zeroBaseline ? "absolute (zero baseline)" : "relative";
-    const diff = type === "proportion" ? agrestiCaffo(control as MeanSummary, summary as MeanSummary, alpha) : welchDifference(control, summary, alpha);
+    const asProportions = type === "proportion" || (metric.unitInterval === true && !("sumX" in control) && adjustedProportionArms(control, summary as MeanSummary) !== null);
+    const diff = asProportions ? agrestiCaffo(control as MeanSummary, summary as MeanSummary, alpha) : welchDifference(control, summary, alpha);
     if (!diff) return { variant, status: "inconclusive", change: null, margin, rule, detail: "each arm needs at least 2 observations with some spread for an interval" };
     // Signed so that positive means a move in the guarded (bad) direction.
     const change = sign > 0 ? diff : { estimate: -diff.estimate, lower: -diff.upper, upper: -diff.lower };

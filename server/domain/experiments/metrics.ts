@@ -32,6 +32,13 @@ export interface MetricDefinition {
    * relative threshold of nothing is nothing, so an absolute rule takes over (issue #13, point 3).
    */
   zeroBaselineMargin?: number;
+  /**
+   * Every observation's value lies in [0, 1] by definition (a 0/1 outcome, or a share of a unit's
+   * requests): when neither arm shows any spread, the comparison and the guardrail read the arms
+   * as proportions (noSpread.ts). Not CTR: a click is accepted without its impression, so a unit's
+   * clicks ÷ impressions can pass 1.
+   */
+  unitInterval?: boolean;
 }
 
 /** NDCG's cut-off for the click-based ranking metrics. */
@@ -48,7 +55,7 @@ export const METRIC_CATALOGUE = {
   conversion: {
     label: "Conversion",
     definition: "share of units (users, or sessions without a user) with at least one purchase",
-    unit: "rate", higherIsBetter: true, type: "proportion", observation: "unit", selectable: true, zeroBaselineMargin: 0.01,
+    unit: "rate", higherIsBetter: true, type: "proportion", observation: "unit", selectable: true, zeroBaselineMargin: 0.01, unitInterval: true,
   },
   revenue_per_session: {
     label: "Revenue per unit",
@@ -58,12 +65,12 @@ export const METRIC_CATALOGUE = {
   ndcg: {
     label: `NDCG@${NDCG_K} from clicks`,
     definition: `mean over requests with a click of NDCG@${NDCG_K}, clicked items counting as relevant; a ratio of per-unit sums (delta method), n is units`,
-    unit: "score", higherIsBetter: true, type: "mean", observation: "unit", selectable: true, zeroBaselineMargin: 0.01,
+    unit: "score", higherIsBetter: true, type: "mean", observation: "unit", selectable: true, zeroBaselineMargin: 0.01, unitInterval: true,
   },
   mrr: {
     label: "MRR from clicks",
     definition: "mean over requests with a click of 1 ÷ the position of the first click; a ratio of per-unit sums (delta method), n is units",
-    unit: "score", higherIsBetter: true, type: "mean", observation: "unit", selectable: true, zeroBaselineMargin: 0.01,
+    unit: "score", higherIsBetter: true, type: "mean", observation: "unit", selectable: true, zeroBaselineMargin: 0.01, unitInterval: true,
   },
   latency_p95: {
     label: "p95 latency",
@@ -75,7 +82,7 @@ export const METRIC_CATALOGUE = {
     definition: "share of requests served by a fallback (cascade model or retrieval order); a ratio of per-unit sums (delta method), n is units",
     // One point, the tolerance the canary analysis also allows a fallback rate. A mean of per-unit
     // linearised values (perUnit.ts), not a proportion of independent requests.
-    unit: "rate", higherIsBetter: false, type: "mean", observation: "unit", selectable: true, zeroBaselineMargin: 0.01,
+    unit: "rate", higherIsBetter: false, type: "mean", observation: "unit", selectable: true, zeroBaselineMargin: 0.01, unitInterval: true,
   },
   clicks_cuped: {
     label: "Clicks per unit (CUPED)",

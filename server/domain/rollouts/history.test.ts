@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { defaultRollbackTarget, noDefaultRollbackReason, rollbackOptions, stintsOf, versionAt, type AliasChange, type AliasChangeKind, type RegisteredVersion } from "./history";
+import { defaultRollbackTarget, noDefaultRollbackReason, rollbackCandidates, rollbackOptions, stintsOf, versionAt, type AliasChange, type AliasChangeKind, type RegisteredVersion } from "./history";
 
 const t = (minute: number) => new Date(Date.UTC(2026, 10, 29, 12, minute));
 const move = (minute: number, from: number | null, to: number | null, kind: AliasChangeKind = "alias_move", actor = "ml@x"): AliasChange => ({
@@ -23,11 +23,40 @@ describe("promotion history of an alias", () => {
     const stints = stintsOf(changes);
     expect(versions(stints)).toEqual([1, 2, 3, 2]);
     expect(defaultRollbackTarget(stints, "id-v2")?.version).toBe(1);
-    // Any earlier version is offered, the most recently served first.
-    expect(rollbackOptions(stints, changes, "id-v2")).toEqual([
-      { versionId: "id-v3", version: 3, servedUntil: t(3), movedBy: "oncall@x" },
-      { versionId: "id-v1", version: 1, servedUntil: t(1), movedBy: "ml@x" },
-    ]);
+    // v3, just rolled back from, is no option: re-serving it is an alias move (lever break test, finding 1).
+    expect(rollbackOptions(stints, changes, "id-v2")).toEqual([{ versionId: "id-v1", version: 1, servedUntil: t(1), movedBy: "ml@x" }]);
+    expect(rollbackCandidates(stints, "id-v2").map((c) => [c.stint.version, c.skipped])).toEqual([[3, "rolled_back_from"], [1, null]]);
+  });
+
+  it("lever break test (finding 1): a rollback's options are the versions the present state rests on, never one a rollback left or went past", () => {
+    const failed = (version: number, minute: number): RegisteredVersion[] => [{ versionId: `id-v${version}`, version, canaryFailedAt: t(minute) }];
+    const table: Array<{ name: string; changes: AliasChange[]; current: number; registered?: RegisteredVersion[]; options: number[]; skipped: Array<[number, string]> }> = [
+      // The break test: production v3 → rollback to v2: v3 (newer, just rolled back from) is no option; v1 is.
+      { name: "v3 rolled back to v2", changes: [move(0, null, 1), move(1, 1, 2), move(2, 2, 3), move(3, 3, 2, "rollback")], current: 2, options: [1], skipped: [[3, "rolled_back_from"]] },
+      // An explicit rollback v3 → v1 went past v2: v2 is newer than what serves, so no option either (it was a default target before).
+      { name: "explicit rollback past a version", changes: [move(0, null, 1), move(1, 1, 2), move(2, 2, 3), move(3, 3, 1, "rollback")], current: 1, options: [], skipped: [[3, "rolled_back_from"], [2, "rolled_back_past"]] },
+      // …but the versions below it stay: v0 served before v1.
+      { name: "explicit rollback keeps what is below", changes: [move(0, null, 0), move(1, 0, 1), move(2, 1, 2), move(3, 2, 3), move(4, 3, 1, "rollback")], current: 1, options: [0], skipped: [[3, "rolled_back_from"], [2, "rolled_back_past"]] },
+      // Shipped again by a move after the rollback: a move stacks it, so it is an option again.
+      { name: "reshipped after a rollback", changes: [move(0, null, 1), move(1, 1, 2), move(2, 2, 1, "rollback"), move(3, 1, 2), move(4, 2, 3)], current: 3, options: [2, 1], skipped: [] },
+      // Any version the state rests on may be chosen, not only the one-click target.
+      { name: "a deeper version", changes: [move(0, null, 1), move(1, 1, 2), move(2, 2, 3), move(3, 3, 4)], current: 4, options: [3, 2, 1], skipped: [] },
+      // A version that served before X's earlier stint but whose latest stint a rollback went past: v1 → v2 → v1 → v3, rollback to v2.
+      { name: "a version whose latest stint was rolled back past", changes: [move(0, null, 1), move(1, 1, 2), move(2, 2, 1), move(3, 1, 3), move(4, 3, 2, "rollback")], current: 2, options: [], skipped: [[3, "rolled_back_from"], [1, "rolled_back_past"]] },
+      // A canary of v2 failed after v2 last served: no option (it was offered before).
+      { name: "canary failed since", changes: [move(0, null, 1), move(1, 1, 2), move(2, 2, 3)], current: 3, registered: failed(2, 5), options: [1], skipped: [[2, "canary_failed"]] },
+      // A rollback to a version not on the stack (older releases offered never-served versions): only the version it left is ruled out.
+      { name: "a legacy rollback to a version that never served", changes: [move(0, null, 1), move(1, 1, 3), move(2, 3, 2, "rollback")], current: 2, options: [1], skipped: [[3, "rolled_back_from"]] },
+    ];
+    for (const row of table) {
+      const stints = stintsOf(row.changes);
+      const current = `id-v${row.current}`;
+      expect(rollbackOptions(stints, row.changes, current, row.registered).map((o) => o.version), row.name).toEqual(row.options);
+      expect(rollbackCandidates(stints, current, row.registered).filter((c) => c.skipped).map((c) => [c.stint.version, c.skipped]), row.name).toEqual(row.skipped);
+      // The one-click target is always the first option.
+      expect(defaultRollbackTarget(stints, current, row.registered)?.version ?? null, row.name).toBe(row.options[0] ?? null);
+    }
+    expect(noDefaultRollbackReason(stintsOf(table[1]!.changes), "id-v1")).toBe("every version that served this alias before is ruled out (v3 was rolled back from, v2 was rolled back past)");
   });
 
   it("issue #14 break test: after a rollback v3 → v2, the next one-click target is v1, never v3 that was just rolled back", () => {
@@ -83,14 +112,15 @@ describe("promotion history of an alias", () => {
     }
   });
 
-  it("has no one-click target when the current version was only rolled back to, or never moved onto", () => {
+  it("has no rollback target when the current version was only rolled back to, or never moved onto", () => {
     const changes = [move(1, 1, 2), move(2, 2, 1, "rollback")];
     const stints = stintsOf(changes);
     expect(versions(stints)).toEqual([1, 2, 1]);
     expect(stints[0]).toMatchObject({ from: null, until: t(1), kind: null });
     expect(defaultRollbackTarget(stints, "id-v1")).toBeNull();
-    // …but v2 is still in the history, for a deliberate rollback to it.
-    expect(rollbackOptions(stints, changes, "id-v1").map((o) => o.version)).toEqual([2]);
+    // v2 was rolled back from: not an option either (serving it again is an alias move).
+    expect(rollbackOptions(stints, changes, "id-v1")).toEqual([]);
+    expect(noDefaultRollbackReason(stints, "id-v1")).toBe("every version that served this alias before is ruled out (v2 was rolled back from)");
     expect(defaultRollbackTarget(stintsOf([]), "id-v1")).toBeNull();
     expect(rollbackOptions([], [], "id-v1")).toEqual([]);
   });

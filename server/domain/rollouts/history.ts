@@ -69,23 +69,6 @@ export interface RollbackOption {
   movedBy: string | null;
 }
 
-/**
- * Every earlier version the alias pointed at, most recently served first, excluding the current
- * one: on-call may roll back to any of them.
- */
-export function rollbackOptions(stints: readonly Stint[], changes: readonly AliasChange[], currentVersionId: string | null): RollbackOption[] {
-  const seen = new Set<string>(currentVersionId ? [currentVersionId] : []);
-  const options: RollbackOption[] = [];
-  for (let i = stints.length - 1; i >= 0; i--) {
-    const s = stints[i]!;
-    if (seen.has(s.versionId) || s.until === null) continue;
-    seen.add(s.versionId);
-    const leaving = changes.find((c) => c.ts.getTime() === s.until!.getTime() && c.fromVersionId === s.versionId);
-    options.push({ versionId: s.versionId, version: s.version, servedUntil: s.until, movedBy: leaving?.actor ?? null });
-  }
-  return options;
-}
-
 /** A version of the model, as the registry lists it, with how its canaries went. */
 export interface RegisteredVersion {
   versionId: string;
@@ -106,46 +89,113 @@ export interface DefaultRollback {
   stint: Stint | null;
 }
 
-/** Why a version the alias served is not the one-click target. */
-export type SkippedReason = "rolled_back_from" | "canary_failed";
+/**
+ * Why a version the alias served is not a rollback target: "rolled_back_from", its latest stint was
+ * left by a rollback; "rolled_back_past", a rollback went from a later version to an earlier one
+ * over it (v1 → v2 → v3, rollback to v1: v2); "canary_failed", a canary of it failed after its
+ * latest stint began (its judge rolled it back).
+ */
+export type SkippedReason = "rolled_back_from" | "rolled_back_past" | "canary_failed";
+
+/** One version the alias served (its latest stint), and why it is not a rollback target (null: it is one). */
+export interface RollbackCandidate {
+  stint: Stint;
+  skipped: SkippedReason | null;
+}
 
 /**
- * The versions the alias served before, newest first, each with why it is or is not a one-click
- * target: skipped when its latest stint ended in a rollback, or when a canary of it failed after
- * that stint (its judge rolled it back).
+ * The stints the alias's present state rests on, oldest first: a move (alias_move, ship, promotion)
+ * stacks its stint on top; a rollback to X unstacks every stint above X's latest one on the stack and
+ * puts its own stint of X there (a rollback to a version not on the stack, which older releases
+ * allowed, unstacks only the version it left). Returns the stack and the stints a rollback unstacked,
+ * each with the rollback that did it ("from": the version it left; "past": one it jumped over).
  */
-function servedCandidates(stints: readonly Stint[], currentVersionId: string, registered: readonly RegisteredVersion[]) {
+function rollbackStack(stints: readonly Stint[]) {
+  const stack: Stint[] = [];
+  const unstacked = new Map<Stint, "rolled_back_from" | "rolled_back_past">();
+  for (const s of stints) {
+    if (s.kind !== "rollback") {
+      stack.push(s);
+      continue;
+    }
+    let at = -1;
+    for (let i = stack.length - 1; i >= 0; i--) if (stack[i]!.versionId === s.versionId) { at = i; break; }
+    const removed = at >= 0 ? stack.splice(at) : stack.splice(-1);
+    // The top of the stack is the version the rollback left; the rest (and X's own older stint) it went past.
+    removed.forEach((r, i) => { if (r.versionId !== s.versionId) unstacked.set(r, i === removed.length - 1 ? "rolled_back_from" : "rolled_back_past"); });
+    stack.push(s);
+  }
+  return { stack, unstacked };
+}
+
+/**
+ * Every version the alias served before, most recently served first, each with why it is or is not
+ * a rollback target. A target is a version whose latest stint the present state rests on (it served
+ * before the current stint and no rollback has since gone from it or past it: rolling back twice
+ * walks v3 → v2 → v1, never re-ships what was rolled back, nor a version newer than the one a
+ * rollback went back to), and no canary of it failed after that stint began. The current version is
+ * never listed; a version the alias never served is never listed (a rollback goes back to what
+ * served; another version is an alias move).
+ * @param stints stintsOf the alias's rows; `currentVersionId` what it points at now (null: unset).
+ */
+export function rollbackCandidates(stints: readonly Stint[], currentVersionId: string | null, registered: readonly RegisteredVersion[] = []): RollbackCandidate[] {
   const failedAt = new Map(registered.filter((v) => v.canaryFailedAt).map((v) => [v.versionId, v.canaryFailedAt!]));
-  const seen = new Set<string>();
-  const out: Array<{ stint: Stint; skipped: SkippedReason | null }> = [];
+  const { stack, unstacked } = rollbackStack(stints);
+  const stacked = new Set(stack);
+  const seen = new Set<string>(currentVersionId ? [currentVersionId] : []);
+  const out: RollbackCandidate[] = [];
   for (let i = stints.length - 1; i >= 0; i--) {
     const s = stints[i]!;
+    // Only a version's latest stint says how it was last left.
     if (seen.has(s.versionId)) continue;
     seen.add(s.versionId);
-    if (s.versionId === currentVersionId) continue;
+    // The stint still running is the present state, not a target (the alias cleared: every stint ended).
+    if (s.until === null) continue;
     const failed = failedAt.get(s.versionId);
-    // Only a version's latest stint says how it was last left.
-    const skipped: SkippedReason | null = stints[i + 1]?.kind === "rollback" ? "rolled_back_from"
+    const skipped: SkippedReason | null = !stacked.has(s) ? (unstacked.get(s) ?? "rolled_back_from")
       : failed && (s.from === null || failed.getTime() > s.from.getTime()) ? "canary_failed" : null;
     out.push({ stint: s, skipped });
   }
   return out;
 }
 
+/** Who moved the alias away from `stint` (the row at its end that left its version), or null. */
+function movedAwayBy(stint: Stint, changes: readonly AliasChange[]): string | null {
+  if (stint.until === null) return null;
+  return changes.find((c) => c.ts.getTime() === stint.until!.getTime() && c.fromVersionId === stint.versionId)?.actor ?? null;
+}
+
 /**
- * The one-click rollback target: the most recently served version that is not the current one, was
- * not rolled back away from (its latest stint did not end in a rollback) and whose canary did not
- * fail since it last served. So rolling back twice walks further back (v3 → v2 → v1), never
- * re-ships what was just rolled back, and no-op moves never hide the target (v2 → v1, v1 again: the
- * target stays v2). A version the alias never served (the registry's other versions, a candidate
- * whose canary failed) is never a default target: its artifact and quality are unproven here (a
- * press walked 13 → 11 → 10 → 9, a model scoring NaN, that way). Null when no served version
- * qualifies: the on-call then picks one explicitly (noDefaultRollbackReason says why).
+ * The versions on-call may roll back to (rollbackCandidates that are not skipped), most recently
+ * served first: the Serving history page's buttons and `oncall.rollback`'s `toVersion` accept
+ * exactly these; the first is the one-click target (defaultRollbackTarget).
+ */
+export function rollbackOptions(stints: readonly Stint[], changes: readonly AliasChange[], currentVersionId: string | null, registered: readonly RegisteredVersion[] = []): RollbackOption[] {
+  return rollbackCandidates(stints, currentVersionId, registered)
+    .filter((c) => c.skipped === null)
+    .map(({ stint: s }) => ({ versionId: s.versionId, version: s.version, servedUntil: s.until, movedBy: movedAwayBy(s, changes) }));
+}
+
+/**
+ * The one-click rollback target: the first of rollbackOptions, the most recently served version the
+ * present state rests on whose canary did not fail since it last served. So rolling back twice walks
+ * further back (v3 → v2 → v1), never re-ships what was just rolled back (nor what a rollback went
+ * past), and no-op moves never hide the target (v2 → v1, v1 again: the target stays v2). A version
+ * the alias never served (the registry's other versions, a candidate whose canary failed) is never a
+ * target: its artifact and quality are unproven here (a press walked 13 → 11 → 10 → 9, a model
+ * scoring NaN, that way). Null when no served version qualifies (noDefaultRollbackReason says why):
+ * moving the alias elsewhere is then an alias move, which approvals govern.
  */
 export function defaultRollbackTarget(stints: readonly Stint[], currentVersionId: string | null, registered: readonly RegisteredVersion[] = []): DefaultRollback | null {
   if (!currentVersionId) return null;
-  const found = servedCandidates(stints, currentVersionId, registered).find((c) => c.skipped === null)?.stint;
+  const found = rollbackCandidates(stints, currentVersionId, registered).find((c) => c.skipped === null)?.stint;
   return found ? { versionId: found.versionId, version: found.version, basis: "history", stint: found } : null;
+}
+
+/** A skipped candidate in words: "v3 was rolled back from". */
+export function skippedWords(c: RollbackCandidate): string {
+  const why = c.skipped === "rolled_back_from" ? "was rolled back from" : c.skipped === "rolled_back_past" ? "was rolled back past" : "failed its canary since";
+  return `v${c.stint.version} ${why}`;
 }
 
 /**
@@ -154,11 +204,10 @@ export function defaultRollbackTarget(stints: readonly Stint[], currentVersionId
  */
 export function noDefaultRollbackReason(stints: readonly Stint[], currentVersionId: string | null, registered: readonly RegisteredVersion[] = []): string | null {
   if (!currentVersionId) return "the alias points at no version";
-  const candidates = servedCandidates(stints, currentVersionId, registered);
+  const candidates = rollbackCandidates(stints, currentVersionId, registered);
   if (candidates.some((c) => c.skipped === null)) return null;
   if (candidates.length === 0) return "no earlier version served this alias (versions that never served it are not offered: their artifact and quality are unproven)";
-  const why = candidates.map((c) => `v${c.stint.version} ${c.skipped === "rolled_back_from" ? "was rolled back from" : "failed its canary since"}`);
-  return `every version that served this alias before is ruled out (${why.join(", ")})`;
+  return `every version that served this alias before is ruled out (${candidates.map(skippedWords).join(", ")})`;
 }
 
 /** The version the alias pointed at, at `at`, from its stints; undefined when the history does not reach back that far. */

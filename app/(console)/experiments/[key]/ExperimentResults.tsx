@@ -256,6 +256,7 @@ export function ExperimentResults({ experimentKey }: { experimentKey: string }) 
                       <Table.Td>{c.variant}</Table.Td>
                       <Table.Td>
                         {c.relative ? <>{pct(c.relative.estimate)} <Text span size="xs" c="dimmed">({pct(c.relative.ci[0])} to {pct(c.relative.ci[1])})</Text></> : <>{c.absolute.estimate.toPrecision(3)} <Text span size="xs" c="dimmed">absolute ({c.absolute.ci[0].toPrecision(3)} to {c.absolute.ci[1].toPrecision(3)}); {c.relativeNote}</Text></>}
+                        {c.note ? <Text size="xs" c="dimmed">{c.note}</Text> : null}
                       </Table.Td>
                       <Table.Td>
                         {(() => {

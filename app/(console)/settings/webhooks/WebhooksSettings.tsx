@@ -104,7 +104,7 @@ export function WebhooksSettings() {
                       <Menu.Target><Button size="xs" variant="subtle" aria-label={`More for ${e.name}`}><IconDots size={16} /></Button></Menu.Target>
                       <Menu.Dropdown>
                         <Menu.Item onClick={() => setDraft({ id: e.id, name: e.name, url: "", maskedUrl: e.url, format: e.format as WebhookFormat, eventKinds: e.eventKinds as WebhookEventKind[], enabled: e.enabled })}>Edit…</Menu.Item>
-                        <Menu.Item onClick={() => rotate.mutate({ id: e.id }, { onSuccess: (r) => setSecret({ name: e.name, secret: r.secret }) })}>Rotate the signing secret</Menu.Item>
+                        <Menu.Item onClick={() => rotate.mutate({ id: e.id, expectSecretId: e.secretId }, { onSuccess: (r) => { setSecret({ name: e.name, secret: r.secret }); refresh(); } })}>Rotate the signing secret</Menu.Item>
                         <Menu.Item color="red" onClick={() => setDeleting({ id: e.id, name: e.name })}>Delete…</Menu.Item>
                       </Menu.Dropdown>
                     </Menu>

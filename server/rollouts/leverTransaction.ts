@@ -1,0 +1,12 @@
+// How long a lever's interactive transaction may run and wait. Prisma's defaults (5 s to run, 2 s to
+// get a connection) made the kill switch answer 503 "the database is unavailable" while it only
+// queued for a row lock behind another press or a judge (lever break test, finding 4). One constant
+// for every on-call, rollout and approval lever, so none of them gives up sooner than the others.
+
+/**
+ * Options for `db.$transaction(fn, LEVER_TRANSACTION)` of a lever: `timeout` 60 s, the longest the
+ * transaction may run (a rollback opens its target under the model's lock: seconds for a large
+ * model; a press may queue behind the judge's step); `maxWait` 10 s, the longest it may wait for a
+ * pooled connection (ten presses at once on a small pool).
+ */
+export const LEVER_TRANSACTION = { timeout: 60_000, maxWait: 10_000 } as const;
