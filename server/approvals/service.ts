@@ -22,6 +22,7 @@ import type { Context } from "../trpc";
 import { reasonSchema } from "../validation";
 import { stage2ConfigSchema, type Stage2Config } from "../surfaces/stage2.schema";
 import type { ChangePayload, decideChangeSchema, listChangesSchema, setApprovalSchema } from "./schema";
+import { lockSurfaceRow } from "../surfaces/lock";
 
 // Approvals (per surface, optional): on a surface that requires them, moving an alias that ranks
 // its traffic (serving, canary, stage 2, fallback, an experiment variant's), setting its stage 2,
@@ -499,7 +500,7 @@ export async function setSurfaceApproval(ctx: Ctx, input: z.infer<typeof setAppr
   // Four-eyes is about people: a key, which no second person stands behind, cannot switch it off (or on).
   requester(ctx);
   return ctx.db.$transaction(async (tx) => {
-    await tx.$queryRaw`SELECT id FROM surfaces WHERE key = ${input.surface} FOR UPDATE`;
+    await lockSurfaceRow(tx, { key: input.surface });
     const surface = await tx.surface.findUnique({ where: { key: input.surface }, select: { id: true, key: true, requireApproval: true } });
     if (!surface) throw new NotFoundError("surface", input.surface);
     if (surface.requireApproval === input.required) return { key: surface.key, requireApproval: surface.requireApproval, changed: false };

@@ -18,6 +18,7 @@ import { lockRolloutsOfModel, rolloutsOnServingAlias, type RolloutOnAlias } from
 import type { AliasRole } from "../domain/rollouts/aliasReach";
 import { notifyInTransaction } from "../webhooks/notify";
 import { UNATTRIBUTED_SURFACE } from "../telemetry/errorTally";
+import { lockSurfaceRow } from "../surfaces/lock";
 
 // What on-call needs per surface, from the request log: latency percentiles, fallback rate and
 // reasons, SLO burn per window and the multiwindow burn-rate alerts that fire (the rules Prometheus
@@ -333,7 +334,7 @@ export async function recentChanges(db: Db, input: { limit: number }) {
  */
 export async function setKillSwitch(db: Db, input: { surface: string; on: boolean; reason: string }, actor: Actor) {
   return db.$transaction(async (tx) => {
-    await tx.$queryRaw`SELECT id FROM surfaces WHERE key = ${input.surface} FOR UPDATE`;
+    await lockSurfaceRow(tx, { key: input.surface });
     const surface = await tx.surface.findUnique({ where: { key: input.surface }, include: { model: { select: { id: true, name: true } } } });
     if (!surface) throw new NotFoundError("surface", input.surface);
     if (surface.killSwitch === input.on) {

@@ -238,6 +238,11 @@ describe("configuring stage 2", () => {
     const served = await rerank({ surface: "c-config", topK: 5, candidates: candidates(10) });
     expect(served.stage2).toMatchObject({ status: "served", rerankCount: 4 });
     expect(served.stage2!.reranked).toHaveLength(4);
+    // The same stage 2 again (a repeated press) writes nothing.
+    const stage2Entries = () => getDb().auditLog.count({ where: { action: "surface.stage2" } });
+    const entriesBefore = await stage2Entries();
+    await caller.surfaces.configureStage2({ surface: "c-config", stage2: { model: "c-big-model", alias: "production", rerankCount: 4, budgetMs: 500 }, reason: "pressed again" });
+    expect(await stage2Entries()).toBe(entriesBefore);
     await expect(caller.surfaces.configureStage2({ surface: "c-config", stage2: null } as never)).rejects.toThrow(/^reason: /);
     await caller.surfaces.configureStage2({ surface: "c-config", stage2: null, reason: "back to one stage" });
     expect((await rerank({ surface: "c-config", topK: 5, candidates: candidates(10) })).stage2).toBeUndefined();

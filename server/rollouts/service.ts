@@ -15,6 +15,7 @@ import { clearAliasIn, setAliasIn } from "../registry/versions";
 import { surfacesReachedBy } from "../registry/aliasReach";
 import { RANKING_ROLES } from "../domain/rollouts/aliasReach";
 import { notifyInTransaction } from "../webhooks/notify";
+import { lockSurfaceRow } from "../surfaces/lock";
 
 // Canary rollouts of a surface's serving alias. Start: the version gets the surface's canary alias
 // (canaryAliasOf: `canary@<surface>`, one per surface, mirroring the rollout row) and the
@@ -175,7 +176,7 @@ export async function startRollout(db: Db, input: StartRolloutInput, actor: Acto
     // Starts on one model take turns (the lock the canary alias move takes next anyway, taken
     // first), so two starts at once, on one surface or on two sharing an alias, cannot both find none running.
     await tx.$queryRaw`SELECT id FROM models WHERE id = ${model.id} FOR UPDATE`;
-    await tx.$queryRaw`SELECT id FROM surfaces WHERE id = ${surface.id} FOR UPDATE`;
+    await lockSurfaceRow(tx, { id: surface.id });
     // The baseline, read under the model's lock (which every alias move takes): a move committed since the check above is seen here.
     const serving = (await tx.modelAlias.findUnique({ where: { modelId_name: { modelId: model.id, name: surface.modelAlias } }, select: { versionId: true } }))?.versionId ?? null;
     if (serving === target.id) throw new InvalidInputError("version", `v${input.version} already serves "${surface.key}" (${surface.modelAlias})`);

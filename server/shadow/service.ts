@@ -9,6 +9,7 @@ import { summariseShadow, type ShadowSummary } from "../domain/ranking/shadowSum
 import { InvalidInputError, NotFoundError } from "../errors";
 import { maskFields } from "../redact";
 import type { ShadowMove } from "../telemetry/streams";
+import { lockSurfaceRow } from "../surfaces/lock";
 
 /** A stored ranking (compact tuples, or the objects of rows written before) as the pages show it. */
 const ranking = (stored: unknown): Array<{ id: string; score: number }> => readServedList(stored).map(({ id, score }) => ({ id, score }));
@@ -31,6 +32,8 @@ export interface ShadowConfigInput {
 
 export async function configureShadow(db: Db, input: ShadowConfigInput, actor: Actor) {
   return db.$transaction(async (tx) => {
+    // Presses on one surface take turns, and a press that changes nothing writes nothing (break test: every press was audited and bumped the config).
+    await lockSurfaceRow(tx, { key: input.surface });
     const surface = await tx.surface.findUnique({ where: { key: input.surface }, include: { model: { include: { aliases: true } } } });
     if (!surface) throw new NotFoundError("surface", input.surface);
     if (input.alias !== null) {
@@ -43,6 +46,9 @@ export async function configureShadow(db: Db, input: ShadowConfigInput, actor: A
     }
     const before = { alias: surface.shadowAlias, sampleRate: surface.shadowSampleRate };
     const after = { alias: input.alias, sampleRate: input.alias === null ? 0 : input.sampleRate };
+    if (before.alias === after.alias && before.sampleRate === after.sampleRate) {
+      return { key: surface.key, shadowAlias: surface.shadowAlias, shadowSampleRate: surface.shadowSampleRate, configVersion: surface.configVersion };
+    }
     const updated = await tx.surface.update({
       where: { id: surface.id },
       data: { shadowAlias: after.alias, shadowSampleRate: after.sampleRate, configVersion: { increment: 1 } },

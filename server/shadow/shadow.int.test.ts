@@ -264,6 +264,19 @@ describe("shadow traffic", () => {
     expect(audit[0]).toMatchObject({ actor: "ml@rerank.local", before: { alias: null, sampleRate: 0 } });
   });
 
+  it("a press that changes nothing writes nothing, also five at once (break test: each was audited and bumped the surface's config)", async () => {
+    const surface = await getDb().surface.findUniqueOrThrow({ where: { key: "t-shadow" } });
+    const entries = () => getDb().auditLog.count({ where: { action: "surface.shadow", entityId: surface.id } });
+    const before = await entries();
+    const press = () => caller().shadow.configure({ surface: "t-shadow", alias: "shadow", sampleRate: 0.45, reason: "same again" });
+    await Promise.all(Array.from({ length: 5 }, press));
+    expect(await entries()).toBe(before + (surface.shadowAlias === "shadow" && surface.shadowSampleRate === 0.45 ? 0 : 1));
+    const version = (await getDb().surface.findUniqueOrThrow({ where: { key: "t-shadow" } })).configVersion;
+    expect(await press()).toMatchObject({ shadowAlias: "shadow", shadowSampleRate: 0.45, configVersion: version });
+    expect((await getDb().surface.findUniqueOrThrow({ where: { key: "t-shadow" } })).configVersion).toBe(version);
+    await configure("t-shadow", surface.shadowAlias, surface.shadowSampleRate);
+  });
+
   it("stops mirroring when the alias is cleared or the kill switch is on", async () => {
     await configure("t-shadow", null, 1);
     await send("t-shadow", ["after-clear-1", "after-clear-2"]);

@@ -7,6 +7,7 @@ import { canonicalJson } from "../domain/canonicalJson";
 import { ConflictError, InvalidInputError, NotFoundError } from "../errors";
 import { recordPromotion } from "../history/record";
 import { stage2ConfigSchema, type Stage2Config } from "./stage2.schema";
+import { lockSurfaceRow } from "./lock";
 
 // Stage 2 of a surface's cascade, set or removed (audited). The model and its alias must exist when
 // written; an alias cleared later leaves stage 2 unresolved, and stage 1's order serves, marked.
@@ -48,7 +49,7 @@ export async function checkStage2(db: Reader, surface: { key: string; modelId: s
 export async function configureStage2(db: Db, input: Stage2Input, actor: Actor, check: { expectBefore?: Stage2Config | null } = {}): Promise<{ key: string; stage2: Stage2Config | null }> {
   return db.$transaction(async (tx) => {
     // Changes of one surface's stage 2 take turns: a change approved against the stage 2 it showed is compared under the lock.
-    await tx.$queryRaw`SELECT id FROM surfaces WHERE key = ${input.surface} FOR UPDATE`;
+    await lockSurfaceRow(tx, { key: input.surface });
     const surface = await tx.surface.findUnique({ where: { key: input.surface }, select: { id: true, key: true, stage2: true, modelId: true, modelAlias: true } });
     if (!surface) throw new NotFoundError("surface", input.surface);
     const next = input.stage2;
@@ -56,6 +57,8 @@ export async function configureStage2(db: Db, input: Stage2Input, actor: Actor, 
     const before = stage2ConfigSchema.safeParse(surface.stage2).data ?? null;
     const changed = check.expectBefore === undefined ? null : stage2ChangedSince(surface.key, check.expectBefore, before);
     if (changed) throw new ConflictError(changed);
+    // Already so (a repeated press, an approval of what was since done by hand): nothing written, nothing audited.
+    if (canonicalJson(before) === canonicalJson(next)) return { key: surface.key, stage2: before };
     await tx.surface.update({ where: { id: surface.id }, data: { stage2: next ?? Prisma.DbNull, configVersion: { increment: 1 } } });
     await recordAudit(tx, {
       action: "surface.stage2", actor, subject: subjects.surface(surface.id, surface.key), surfaces: [surface.key], before, after: next, reason: input.reason ?? null,
