@@ -129,6 +129,8 @@ describe("audited actions through tRPC", () => {
   });
 
   it("export the filter as CSV (RFC 4180), neutralising cells a spreadsheet would run as formulas", async () => {
+    // Off first: a press that changes nothing writes no entry.
+    await as("setup@corp").oncall.killSwitch({ surface: "t-audit", on: false, reason: "off before the test" });
     await as("=cmd|' /C calc'!A0").oncall.killSwitch({ surface: "t-audit", on: true, reason: '@SUM(1+1), "quoted"\nsecond line' });
     const out = await as("viewer@corp").audit.export({ surface: "t-audit", action: "surface.kill_switch", actor: "=cmd|' /C calc'!A0" });
     expect(out).toMatchObject({ rows: 1, truncated: false });
