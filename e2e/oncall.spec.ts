@@ -1,5 +1,5 @@
 import type { APIRequestContext } from "@playwright/test";
-import { expect, test } from "./fixtures";
+import { expect, keys, test } from "./fixtures";
 
 // On-call at 3 a.m.: the search surface's latency and fallbacks, the kill switch on and off again,
 // and a bad ship rolled back with one button, each with a reason in the audit trail.
@@ -184,10 +184,14 @@ test("lists the burn-rate alert a fallback storm fires and marks the levers on t
 
 test("Debug by id lists every logged request sharing a client-chosen id and opens each one", async ({ page, request }) => {
   const id = `e2e-shared-${Date.now()}`;
-  for (const surface of ["search", "home-feed"]) {
-    const response = await request.post("/api/v1/rerank", { data: { surface, topK: 3, requestId: id, candidates } });
+  // Two callers (two keys) each chose the same id: two logged requests. One caller reusing it for another request gets a 409.
+  const callers: Array<Record<string, string>> = [{}, { authorization: `Bearer ${keys().servingKey}` }];
+  for (const [i, surface] of (["search", "home-feed"] as const).entries()) {
+    const response = await request.post("/api/v1/rerank", { data: { surface, topK: 3, requestId: id, candidates }, headers: callers[i] });
     expect(response.status()).toBe(200);
   }
+  const reused = await request.post("/api/v1/rerank", { data: { surface: "search", topK: 2, requestId: id, candidates } });
+  expect([reused.status(), (await reused.json()).error?.message]).toEqual([409, expect.stringMatching(/^requestId: "e2e-shared-\d+" is already used for a different request/)]);
   await page.setViewportSize({ width: 1280, height: 1100 });
   await page.goto(`/dashboards/debug?request=${id}`);
   // The log is written within a second of the response; a loaded machine may take several seconds to render the page.
