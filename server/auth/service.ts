@@ -56,8 +56,8 @@ export async function inviteUser(ctx: Ctx, input: z.infer<typeof inviteUserSchem
 export async function changeUserRoles(ctx: Ctx, input: z.infer<typeof setRolesSchema>) {
   const actor = actingUserId(ctx);
   return inTransaction(ctx, async (tx) => {
-    await lockAsActiveAdmin(tx, actor, "users.manage");
-    const { before, after } = await setUserRoles(tx, input.userId, input.roles);
+    const admins = await lockAsActiveAdmin(tx, actor, "users.manage");
+    const { before, after } = await setUserRoles(tx, input.userId, input.roles, admins);
     await recordAudit(tx, { action: "user.roles", actor: ctx.actor, subject: subjects.user(after.id, after.email), before: { roles: before.roles }, after: { roles: after.roles }, reason: input.reason });
     return after;
   });
@@ -66,8 +66,8 @@ export async function changeUserRoles(ctx: Ctx, input: z.infer<typeof setRolesSc
 export async function changeUserDisabled(ctx: Ctx, input: z.infer<typeof setDisabledSchema>) {
   const actor = actingUserId(ctx);
   return inTransaction(ctx, async (tx) => {
-    await lockAsActiveAdmin(tx, actor, "users.manage");
-    const { before, after, changed, revokedKeys } = await setUserDisabled(tx, input.userId, input.disabled, actor);
+    const admins = await lockAsActiveAdmin(tx, actor, "users.manage");
+    const { before, after, changed, revokedKeys } = await setUserDisabled(tx, input.userId, input.disabled, actor, admins);
     if (!changed) return { ...after, revokedKeys: 0 };
     await recordAudit(tx, {
       action: input.disabled ? "user.disable" : "user.enable",

@@ -117,12 +117,13 @@ function isLastActiveAdmin(user: { id: string; roles: string[]; disabled: boolea
 }
 
 /**
- * Replaces a person's roles, in `tx`. Refused when it would leave no active admin.
+ * Replaces a person's roles, in `tx`. Refused when it would leave no active admin. `locked`: the
+ * active admins' ids its caller already locked (lockAsActiveAdmin); else they are locked here.
  * @returns the user before and after, for the audit trail.
  * @throws NotFoundError, ConflictError("roles: …") for the last active admin.
  */
-export async function setUserRoles(tx: Tx, id: string, roles: Role[]) {
-  const admins = await lockActiveAdmins(tx);
+export async function setUserRoles(tx: Tx, id: string, roles: Role[], locked?: string[]) {
+  const admins = locked ?? (await lockActiveAdmins(tx));
   const before = await requireUser(tx, id);
   if (!roles.includes("admin") && isLastActiveAdmin(before, admins)) {
     throw new ConflictError("roles: this is the last active admin; make someone else admin first");
@@ -134,12 +135,12 @@ export async function setUserRoles(tx: Tx, id: string, roles: Role[]) {
 /**
  * Disables or re-enables a person, in `tx`. Disabling deletes their sessions (signed out everywhere)
  * and revokes the live API keys they issued (returned as `revokedKeys`; re-enabling restores none).
- * `changed` is false when they were so already (nothing written).
+ * `changed` is false when they were so already (nothing written). `locked` as for setUserRoles.
  * @throws NotFoundError, ConflictError("disabled: …") for oneself and for the last active admin.
  */
-export async function setUserDisabled(tx: Tx, id: string, disabled: boolean, actingUserId: string | null) {
+export async function setUserDisabled(tx: Tx, id: string, disabled: boolean, actingUserId: string | null, locked?: string[]) {
   if (disabled && id === actingUserId) throw new ConflictError("disabled: you cannot disable yourself");
-  const admins = await lockActiveAdmins(tx);
+  const admins = locked ?? (await lockActiveAdmins(tx));
   const before = await requireUser(tx, id);
   if (disabled && isLastActiveAdmin(before, admins)) throw new ConflictError("disabled: this is the last active admin");
   // Already so: nothing changes, nothing to audit (a retried or double click).
