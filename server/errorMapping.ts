@@ -4,7 +4,7 @@ import type { DomainErrorCode } from "./errors";
 // procedures alike. It reads the error's `code` property, never its class: Next.js bundles its own
 // copies of server/errors.ts, so `instanceof` fails for an error thrown by a copy built elsewhere.
 
-export type TrpcErrorCode = "BAD_REQUEST" | "FORBIDDEN" | "NOT_FOUND" | "CONFLICT" | "INTERNAL_SERVER_ERROR" | "SERVICE_UNAVAILABLE";
+export type TrpcErrorCode = "BAD_REQUEST" | "FORBIDDEN" | "NOT_FOUND" | "CONFLICT" | "TOO_MANY_REQUESTS" | "INTERNAL_SERVER_ERROR" | "SERVICE_UNAVAILABLE";
 
 interface Mapping {
   httpStatus: number;
@@ -20,14 +20,14 @@ const DOMAIN: Record<DomainErrorCode, Mapping> = {
 
 export interface MappedError extends Mapping {
   /** The code in an HTTP error body: the domain code, or UNAVAILABLE / INTERNAL for a fault of ours. */
-  code: DomainErrorCode | "UNAVAILABLE" | "INTERNAL";
+  code: DomainErrorCode | "TOO_MANY_REQUESTS" | "UNAVAILABLE" | "INTERNAL";
   /** What the caller reads: the domain message, or for a 5xx what failed in plain words (no internals). */
   message: string;
   /** The field a BAD_REQUEST names (InvalidInputError), when it names one. */
   field?: string;
   /** True for faults of ours (5xx): log the original error, it is not in the message. */
   internal: boolean;
-  /** Seconds the caller should wait before retrying (a Retry-After header), for a 503 that asks for a retry. */
+  /** Seconds the caller should wait before retrying (a Retry-After header), for a 503 that asks for a retry and a 429. */
   retryAfterSeconds?: number;
 }
 
@@ -71,7 +71,7 @@ function looksUnavailable(error: unknown): boolean {
   return /can't reach database|connection terminated|timeout exceeded when trying to connect|connection refused/i.test(message);
 }
 
-/** The Retry-After header a mapped error asks for (a RetryLaterError's 503), or none: every HTTP answer of an error sends it so. */
+/** The Retry-After header a mapped error asks for (a RetryLaterError's 503, a RateLimitedError's 429), or none: every HTTP answer of an error sends it so. */
 export const retryAfterHeader = (mapped: Pick<MappedError, "retryAfterSeconds">): Record<string, string> | undefined =>
   mapped.retryAfterSeconds ? { "retry-after": String(mapped.retryAfterSeconds) } : undefined;
 
@@ -90,6 +90,11 @@ export function mapError(error: unknown, what: string): MappedError {
   if (error instanceof Error && code === "RETRY_LATER") {
     const after = Number((error as { retryAfterSeconds?: unknown }).retryAfterSeconds);
     return { httpStatus: 503, trpcCode: "SERVICE_UNAVAILABLE", code: "UNAVAILABLE", message: error.message, internal: false, retryAfterSeconds: Number.isFinite(after) && after > 0 ? Math.ceil(after) : 1 };
+  }
+  // A RateLimitedError: the caller's own limit, 429 (not the availability SLI's), and when to retry.
+  if (error instanceof Error && code === "RATE_LIMITED") {
+    const after = Number((error as { retryAfterSeconds?: unknown }).retryAfterSeconds);
+    return { httpStatus: 429, trpcCode: "TOO_MANY_REQUESTS", code: "TOO_MANY_REQUESTS", message: error.message, internal: false, retryAfterSeconds: Number.isFinite(after) && after > 0 ? Math.ceil(after) : 1 };
   }
   // Two requests creating the same thing at once: the loser's insert meets the unique index the
   // winner just filled (its check before inserting saw nothing yet). A conflict, as a check would say.

@@ -41,6 +41,17 @@ export class RetryLaterError extends Error {
   }
 }
 
+/**
+ * The caller sent more than its limit allows (429 with Retry-After): nothing was done; the same call
+ * succeeds once `retryAfterSeconds` have passed. A serving key's rate limit (server/auth/keyRateLimit.ts).
+ */
+export class RateLimitedError extends Error {
+  readonly code = "RATE_LIMITED";
+  constructor(message: string, readonly retryAfterSeconds: number) {
+    super(message);
+  }
+}
+
 /** The caller is known but may not do this (a key limited to other surfaces, a change only another person may approve). */
 export class ForbiddenError extends DomainError {
   constructor(message: string) {

@@ -3,9 +3,10 @@ import superjson from "superjson";
 import { ZodError } from "zod";
 import { actorOf, type Actor } from "./audit/actor";
 import { authenticate } from "./auth/authenticate";
+import { admitKeyRate } from "./auth/keyRateLimit";
 import { BAD_KEY_MESSAGE, ONE_TIME_PASSWORD_MESSAGE, passwordChangeDue, principalCan, SIGN_IN_MESSAGE, type Principal } from "./auth/principal";
 import { getDb, type Db } from "./db/client";
-import { missingPermissionReason, PERMISSION_NAMES, type Permission } from "./domain/access/permissions";
+import { missingPermissionReason, PERMISSION_NAMES, SERVING_PERMISSIONS, type Permission } from "./domain/access/permissions";
 import { strictSuperjsonDates } from "./domain/time/superjsonDates";
 import { mapError } from "./errorMapping";
 import { logInternalError } from "./redact";
@@ -130,7 +131,16 @@ function requirePermission(permission: Permission) {
   });
 }
 
-const guarded = (permission: Permission) => t.procedure.meta({ permission }).use(domainErrors).use(requirePermission(permission));
+/** A serving key's own rate limit on the serving procedures (rerank, events), as on their HTTP routes (server/auth/keyRateLimit.ts). */
+const keyRateLimit = t.middleware(async ({ ctx, next }) => {
+  await admitKeyRate(ctx.principal);
+  return next();
+});
+
+const guarded = (permission: Permission) => {
+  const procedure = t.procedure.meta({ permission }).use(domainErrors).use(requirePermission(permission));
+  return SERVING_PERMISSIONS.includes(permission) ? procedure.use(keyRateLimit) : procedure;
+};
 
 export const router = t.router;
 /** Open to anonymous callers: only what a sign-in page or a load balancer needs. */

@@ -3,9 +3,10 @@ import { LRUCache } from "lru-cache";
 import { env } from "../config";
 import type { Db } from "../db/client";
 import { configListenerUp, onConfigChange } from "../db/configChanges";
-import { NotFoundError } from "../errors";
+import { InvalidInputError, NotFoundError } from "../errors";
 import { rolesAllow, SERVING_PERMISSIONS, type Role } from "../domain/access/permissions";
 import { withDeadline } from "../domain/time/deadline";
+import { rateLimitOf } from "./keyRateLimit";
 import { toRoles, type Principal } from "./principal";
 
 // API keys for machines: 32 random bytes shown once, stored as their sha256 (a key has 256 bits of
@@ -34,6 +35,8 @@ export interface NewApiKey {
   roles?: Role[];
   surfaces?: string[];
   expiresAt?: Date | null;
+  /** Serving keys: requests per second and burst (null burst: one second's worth); null: no limit. */
+  rateLimit?: { rate: number; burst: number | null } | null;
 }
 
 /**
@@ -49,6 +52,8 @@ export async function createApiKey(db: Pick<Db, "apiKey">, input: NewApiKey, cre
       roles: input.kind === "automation" ? (input.roles ?? []) : [],
       surfaces: input.kind === "serving" ? (input.surfaces ?? []) : [],
       expiresAt: input.expiresAt ?? null,
+      rateLimit: input.kind === "serving" ? (input.rateLimit?.rate ?? null) : null,
+      rateBurst: input.kind === "serving" ? (input.rateLimit?.burst ?? null) : null,
       prefix: key.slice(0, KEY_PREFIX.length + 6),
       keyHash: hashApiKey(key),
       createdById,
@@ -72,6 +77,26 @@ export async function revokeApiKey(tx: Pick<Db, "apiKey">, id: string) {
   const apiKey = await tx.apiKey.findUnique({ where: { id }, omit: { keyHash: true } });
   if (!apiKey) throw new NotFoundError("API key", id);
   return { apiKey, revoked: count === 1 };
+}
+
+/**
+ * Sets a serving key's rate limit (null: none), in `tx`, its row locked. The change reaches every
+ * process as any key change does (NOTIFY; the verdict caches forget the key).
+ * @returns before and after ({ rate, burst } or null), and `changed`: false when it was already so.
+ * @throws NotFoundError for an unknown id; InvalidInputError (`id`) for an automation key (it does
+ *   not serve) or a revoked one.
+ */
+export async function setApiKeyRateLimit(tx: Pick<Db, "apiKey" | "$queryRaw">, id: string, limit: { rate: number; burst: number | null } | null) {
+  await tx.$queryRaw`SELECT 1 FROM api_keys WHERE id = ${id} FOR UPDATE`;
+  const row = await tx.apiKey.findUnique({ where: { id }, omit: { keyHash: true } });
+  if (!row) throw new NotFoundError("API key", id);
+  if (row.kind !== "serving") throw new InvalidInputError("id", `"${row.name}" is an automation key: only serving keys send the requests a rate limit counts`);
+  if (row.revokedAt) throw new InvalidInputError("id", `"${row.name}" is revoked: it sends nothing a limit could count`);
+  const before = row.rateLimit === null ? null : { rate: row.rateLimit, burst: row.rateBurst };
+  const after = limit === null ? null : { rate: limit.rate, burst: limit.burst };
+  const changed = JSON.stringify(before) !== JSON.stringify(after);
+  const apiKey = changed ? await tx.apiKey.update({ where: { id }, data: { rateLimit: after?.rate ?? null, rateBurst: after?.burst ?? null }, omit: { keyHash: true } }) : row;
+  return { apiKey, before, after, changed };
 }
 
 export function listApiKeys(db: Pick<Db, "apiKey">) {
@@ -183,6 +208,10 @@ async function lookup(db: Db, hash: string): Promise<Verdict> {
   const creator = toRoles(row.createdBy.roles);
   const roles = creator.includes("admin") ? toRoles(row.roles) : toRoles(row.roles).filter((r) => r !== "admin" && creator.includes(r));
   const principal: Principal = { kind: "api_key", id: row.id, name: row.name, keyKind: row.kind, roles, surfaces: row.surfaces ?? [] };
-  if (row.kind === "serving") principal.serving = SERVING_PERMISSIONS.filter((p) => rolesAllow(creator, p));
+  if (row.kind === "serving") {
+    principal.serving = SERVING_PERMISSIONS.filter((p) => rolesAllow(creator, p));
+    const limit = rateLimitOf(row);
+    if (limit) principal.rateLimit = limit;
+  }
   return { principal, checkedAt, expiresAt: row.expiresAt?.getTime() ?? null };
 }

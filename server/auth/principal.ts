@@ -1,4 +1,5 @@
 import { ForbiddenError } from "../errors";
+import type { RateLimit } from "../domain/admission/rateLimit";
 import { isRole, PERMISSIONS, permissionsOf, SERVING_PERMISSIONS, type Permission, type Role } from "../domain/access/permissions";
 
 // Who is calling: a signed-in person or an API key. Every guard asks `principalCan`.
@@ -29,6 +30,8 @@ export type Principal =
        * now, as an automation key's roles are capped by its creator's (absent: all of them).
        */
       serving?: Permission[];
+      /** A serving key's own rate limit (server/auth/keyRateLimit.ts); absent: none. */
+      rateLimit?: RateLimit;
     };
 
 /** The permissions a principal holds: a person's or automation key's roles, or a serving key's fixed pair. */

@@ -32,12 +32,23 @@ const keyName = text(100).trim().min(1, "must not be empty").refine((name) => !n
     if (RESERVED_ACTOR_NAMES.includes(folded)) ctx.addIssue({ code: "custom", message: `must not be "${folded}": the audit trail names ${folded === "anonymous" ? "unknown callers" : "one of the console's own jobs"} so` });
   });
 
+/**
+ * A serving key's rate limit: `rate` requests per second (0.01 … 100,000; below 1, one request every
+ * 1/rate s) and `burst`, requests at once (null: one second's worth, at least one).
+ */
+export const rateLimitSchema = z.strictObject({
+  rate: z.number().min(0.01, "at least 0.01 requests per second (one every 100 s)").max(100_000, "at most 100,000 requests per second"),
+  burst: z.number().int("a whole number of requests").min(1, "at least 1 request").max(100_000, "at most 100,000 requests").nullable().default(null),
+});
+
 export const createApiKeySchema = z.discriminatedUnion("kind", [
   z.strictObject({
     kind: z.literal("serving"),
     name: keyName,
     /** Empty: every surface. */
     surfaces: z.array(idString()).max(100).default([]),
+    /** Null: no limit of the key's own (fair share still applies under load). */
+    rateLimit: rateLimitSchema.nullable().default(null),
     expiresAt: timestamp({ future: true }).nullable().default(null),
   }),
   z.strictObject({
@@ -49,3 +60,4 @@ export const createApiKeySchema = z.discriminatedUnion("kind", [
 ]);
 
 export const revokeApiKeySchema = z.strictObject({ id: idString(), reason });
+export const setApiKeyRateLimitSchema = z.strictObject({ id: idString(), rateLimit: rateLimitSchema.nullable(), reason });

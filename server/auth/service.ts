@@ -3,9 +3,9 @@ import type { Prisma } from "../db/generated/client";
 import { subjects } from "../domain/audit/subject";
 import type { Context } from "../trpc";
 import { permissionsOfPrincipal, requirePerson } from "./principal";
-import { createApiKey, forgetVerifiedKeys, listApiKeys, revokeApiKey } from "./apiKeys";
+import { createApiKey, forgetVerifiedKeys, listApiKeys, revokeApiKey, setApiKeyRateLimit } from "./apiKeys";
 import type { z } from "zod";
-import type { createApiKeySchema, inviteUserSchema, resetPasswordSchema, revokeApiKeySchema, setDisabledSchema, setRolesSchema } from "./schema";
+import type { createApiKeySchema, inviteUserSchema, resetPasswordSchema, revokeApiKeySchema, setApiKeyRateLimitSchema, setDisabledSchema, setRolesSchema } from "./schema";
 import { insertUser, listUsers, lockAsActiveAdmin, newPassword, setUserDisabled, setUserPassword, setUserRoles } from "./users";
 
 // People and keys as the console's procedures see them: each change is audited with who and why,
@@ -114,7 +114,7 @@ export async function issueApiKey(ctx: Ctx, input: z.infer<typeof createApiKeySc
       actor: ctx.actor,
       subject: subjects.apiKey(apiKey.id, apiKey.name),
       surfaces: apiKey.surfaces,
-      after: { kind: apiKey.kind, roles: apiKey.roles ?? [], surfaces: apiKey.surfaces ?? [], expiresAt: apiKey.expiresAt?.toISOString() ?? null },
+      after: { kind: apiKey.kind, roles: apiKey.roles ?? [], surfaces: apiKey.surfaces ?? [], expiresAt: apiKey.expiresAt?.toISOString() ?? null, rateLimit: apiKey.rateLimit === null ? null : { rate: apiKey.rateLimit, burst: apiKey.rateBurst } },
     });
     return created;
   });
@@ -131,6 +131,21 @@ export async function withdrawApiKey(ctx: Ctx, input: z.infer<typeof revokeApiKe
     await lockAsActiveAdmin(tx, actor, "keys.manage");
     const { apiKey, revoked } = await revokeApiKey(tx, input.id);
     if (revoked) await recordAudit(tx, { action: "api_key.revoke", actor: ctx.actor, subject: subjects.apiKey(apiKey.id, apiKey.name), after: { revokedAt: apiKey.revokedAt!.toISOString() }, reason: input.reason });
+    return apiKey;
+  });
+}
+
+/**
+ * Sets or removes a serving key's rate limit, audited with its reason; a press that changes nothing
+ * writes nothing. A signed-in person only (ForbiddenError for an API key), as for issuing one.
+ * @throws InvalidInputError (`id`) for an automation or revoked key; NotFoundError for an unknown one.
+ */
+export async function limitApiKeyRate(ctx: Ctx, input: z.infer<typeof setApiKeyRateLimitSchema>) {
+  const actor = actingUserId(ctx);
+  return inTransaction(ctx, async (tx) => {
+    await lockAsActiveAdmin(tx, actor, "keys.manage");
+    const { apiKey, before, after, changed } = await setApiKeyRateLimit(tx, input.id, input.rateLimit);
+    if (changed) await recordAudit(tx, { action: "api_key.rate_limit", actor: ctx.actor, subject: subjects.apiKey(apiKey.id, apiKey.name), surfaces: apiKey.surfaces, before: { rateLimit: before }, after: { rateLimit: after }, reason: input.reason });
     return apiKey;
   });
 }

@@ -1,6 +1,7 @@
 import type { Serializable } from "node:child_process";
 import type { Worker } from "node:cluster";
 import { env } from "../config";
+import { RateLimiter, type RateLimit, type RateVerdict } from "../domain/admission/rateLimit";
 import { withDeadline } from "../domain/time/deadline";
 
 // Questions a worker asks all the workers of its server (WORKERS=N, server/http/cluster.ts) over
@@ -16,6 +17,9 @@ const REPLY = "rerank:reply";
 /** The primary's heartbeat to a worker, and the worker's answer (server/http/cluster.ts watches them). */
 export const PING = "rerank:worker-ping";
 export const PONG = "rerank:worker-pong";
+/** A worker's request to the primary to count one request against a key's rate limit, and its verdict. */
+const RATE = "rerank:rate";
+const RATE_VERDICT = "rerank:rate-verdict";
 
 /** What the primary says of itself with every reply: the configured workers and its restarts of them, by why. */
 export interface PrimaryState {
@@ -35,6 +39,9 @@ interface Message {
   asked?: number;
   primary?: PrimaryState;
   timeoutMs?: number;
+  key?: string;
+  limit?: RateLimit;
+  verdict?: RateVerdict;
 }
 
 type Handler = (payload: unknown) => unknown | Promise<unknown>;
@@ -52,12 +59,12 @@ const inCluster = () => Boolean(workerId() && process.send);
 
 // Next's bundle and the front door each load a copy of this module: one state and listener per process.
 const holder = globalThis as unknown as {
-  __rerankIpc?: { next: number; pending: Map<number, (reply: Gathered) => void>; handlers: Map<string, Handler> };
+  __rerankIpc?: { next: number; pending: Map<number, (reply: Gathered) => void>; verdicts: Map<number, (verdict: RateVerdict) => void>; handlers: Map<string, Handler> };
 };
 
 function state() {
   if (holder.__rerankIpc) return holder.__rerankIpc;
-  const s = { next: 0, pending: new Map<number, (reply: Gathered) => void>(), handlers: new Map<string, Handler>() };
+  const s = { next: 0, pending: new Map<number, (reply: Gathered) => void>(), verdicts: new Map<number, (verdict: RateVerdict) => void>(), handlers: new Map<string, Handler>() };
   holder.__rerankIpc = s;
   process.on("message", (message: Message) => {
     if (message?.type === QUESTION) {
@@ -70,6 +77,9 @@ function state() {
     } else if (message?.type === PING) {
       // The primary's heartbeat, answered from this event loop: a worker whose loop is blocked (or that is stopped) answers none.
       process.send?.({ type: PONG, n: message.n }, undefined, undefined, () => undefined);
+    } else if (message?.type === RATE_VERDICT && typeof message.id === "number" && message.verdict) {
+      s.verdicts.get(message.id)?.(message.verdict);
+      s.verdicts.delete(message.id);
     } else if (message?.type === REPLY && typeof message.id === "number") {
       s.pending.get(message.id)?.({ values: message.values ?? [], asked: message.asked ?? 0, primary: message.primary ?? null });
       s.pending.delete(message.id);
@@ -115,6 +125,44 @@ export async function askWorkers(topic: string, payload: unknown, timeoutMs: num
     });
   });
   return withDeadline(replied, timeoutMs + 500, () => (s.pending.delete(id), null));
+}
+
+/**
+ * Counts one request of `key` against `limit` in the primary, which holds the server's one count per
+ * key, so a key's limit holds across the workers whichever of them its connections reach. Null outside
+ * a cluster (the caller counts in process) and when the primary does not answer within `timeoutMs`.
+ */
+export async function takeRateInPrimary(key: string, limit: RateLimit, timeoutMs: number): Promise<RateVerdict | null> {
+  const s = state();
+  const id = s.next++;
+  const verdict = new Promise<RateVerdict | null>((resolve) => {
+    s.verdicts.set(id, resolve);
+    process.send!({ type: RATE, id, key, limit }, undefined, undefined, (error) => {
+      if (!error) return;
+      s.verdicts.delete(id);
+      resolve(null);
+    });
+  });
+  return withDeadline(verdict, timeoutMs, () => (s.verdicts.delete(id), null));
+}
+
+/** True in a worker of a cluster (WORKERS > 1): rate limits are counted by the primary. */
+export const ratesCountedByPrimary = (): boolean => inCluster();
+
+/** In the primary: answers the workers' rate-limit requests from one RateLimiter; true when `message` was one. */
+export function answerRateRequests(): (worker: Worker, message: Message) => boolean {
+  const limiter = new RateLimiter();
+  return (worker, message) => {
+    if (message?.type !== RATE) return false;
+    let verdict: RateVerdict;
+    try {
+      verdict = limiter.take(String(message.key), message.limit as RateLimit, Date.now());
+    } catch {
+      return true; // a malformed limit: no verdict, the worker's wait ends at its deadline
+    }
+    if (worker.isConnected()) sendSafely(worker, { type: RATE_VERDICT, id: message.id, verdict }, () => undefined);
+    return true;
+  };
 }
 
 /**

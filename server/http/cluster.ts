@@ -1,5 +1,5 @@
 import cluster, { type Worker } from "node:cluster";
-import { PING, PONG, relayQuestions, sendSafely, type PrimaryState } from "../cluster/ipc";
+import { answerRateRequests, PING, PONG, relayQuestions, sendSafely, type PrimaryState } from "../cluster/ipc";
 import { withDeadline } from "../domain/time/deadline";
 import { ignoreClosedTerminal } from "./terminal";
 import { startWatchdog, type Watchdog } from "./watchdog";
@@ -95,7 +95,9 @@ export function runPrimary(options: ClusterOptions): void {
       }, delay);
     });
   };
-  const onMessage = relayQuestions(() => [...slots.values()].map((s) => s.worker), () => state);
+  const relay = relayQuestions(() => [...slots.values()].map((s) => s.worker), () => state);
+  const rates = answerRateRequests();
+  const onMessage = (worker: Worker, message: { type?: string }) => rates(worker, message) || relay(worker, message);
   for (let slot = 1; slot <= options.workers; slot++) fork(slot, 0);
   options.log(`primary ${process.pid}: ${options.workers} workers`);
 

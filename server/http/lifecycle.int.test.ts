@@ -395,6 +395,27 @@ describe("the server process's life", { timeout: TEST_TIMEOUT_MS }, () => {
     expect(await stored(ack)).toEqual({ requests: 30, events: 60 });
   });
 
+  it("WORKERS=2: a key's rate limit holds across the workers (the primary counts it), whichever worker each connection reaches", async () => {
+    const db = getDb();
+    const owner = await db.user.upsert({ where: { email: "cluster-rate@rerank.test" }, create: { email: "cluster-rate@rerank.test", name: "Cluster rate", roles: ["admin"] }, update: {} });
+    // A burst of 4, then one request every 10 s: the 12 requests below come well within one interval.
+    const { key } = await createApiKey(db, { name: "cluster limited", kind: "serving", rateLimit: { rate: 0.1, burst: 4 } }, owner.id);
+    const server = await startServer({ WORKERS: "2" });
+    const answered: Array<{ status: number; worker: string }> = [];
+    for (let i = 0; i < 12; i++) {
+      // A new connection each time: the primary hands connections to the workers in turn.
+      const served = await post(server.port, "/api/v1/rerank", { surface: "search", topK: 5, userKey: `rate-${i}`, candidates }, { keepAlive: false, headers: { authorization: `Bearer ${key}` } });
+      answered.push({ status: served!.status, worker: served!.worker! });
+    }
+    expect(new Set(answered.map((a) => a.worker))).toEqual(new Set(["1", "2"]));
+    // Counted per worker, each would have admitted 4 (8 in all).
+    expect(answered.filter((a) => a.status === 200)).toHaveLength(4);
+    expect(answered.filter((a) => a.status === 429)).toHaveLength(8);
+    expect(new Set(answered.filter((a) => a.status === 429).map((a) => a.worker))).toEqual(new Set(["1", "2"]));
+    server.child.kill("SIGTERM");
+    expect((await server.exited).code).toBe(0);
+  });
+
   it("WORKERS=2: a worker that answers no heartbeat (stopped with SIGSTOP) is left out of scrapes, killed after WORKER_HANG_TIMEOUT_MS and started again; every request after that is answered", async () => {
     const server = await startServer({ WORKERS: "2", WORKER_HANG_TIMEOUT_MS: "4000" });
     const pids = () => [...server.output().matchAll(/\[rerank worker (\d)\] serving on \S+ \(pid (\d+);/g)].map((m) => ({ worker: m[1], pid: Number(m[2]) }));

@@ -5,6 +5,7 @@ import { nodeHTTPRequestHandler } from "@trpc/server/adapters/node-http";
 import { actorOf } from "../audit/actor";
 import { authenticate, type BearerOnly } from "../auth/authenticate";
 import { authorizeHttp } from "../auth/http";
+import { admitKeyRate } from "../auth/keyRateLimit";
 import { getDb } from "../db/client";
 import { allowedSurfaces, assertSurfaceAllowed, callerOf, passwordChangeDue, type Principal } from "../auth/principal";
 import type { Permission } from "../domain/access/permissions";
@@ -211,6 +212,15 @@ async function serveOwn(req: IncomingMessage, res: ServerResponse, route: Exclud
       text = utf8Text(body);
     } catch (error) {
       return sendError(res, 400, { code: "BAD_REQUEST", message: (error as Error).message });
+    }
+  }
+  // A serving key's own rate limit (server/auth/keyRateLimit.ts): counted once its body is in, nothing done when over it.
+  if (principal?.kind === "api_key" && principal.rateLimit && (route.kind === "rerank" || route.kind === "textRerank" || route.kind === "events")) {
+    try {
+      await admitKeyRate(principal);
+    } catch (error) {
+      const mapped = mapError(error, route.kind);
+      return sendError(res, mapped.httpStatus, { code: mapped.code, message: mapped.message }, { headers: retryAfterHeader(mapped) });
     }
   }
   if (route.kind === "rerank" || route.kind === "textRerank") {

@@ -57,6 +57,7 @@ export const AUDIT_ACTIONS = {
   "user.sign_out": { subject: "user", title: "Signed out" },
   "api_key.create": { subject: "api_key", title: "API key created" },
   "api_key.revoke": { subject: "api_key", title: "API key revoked" },
+  "api_key.rate_limit": { subject: "api_key", title: "API key rate limit set" },
   "change_request.create": { subject: "surface", title: "Change requested" },
   "change_request.approve": { subject: "surface", title: "Change approved" },
   "change_request.reject": { subject: "surface", title: "Change rejected" },
@@ -88,6 +89,7 @@ type ExperimentState = { status: string; phase: number };
 type Stage2State = { model: string; alias: string; rerankCount: number; budgetMs: number };
 /** An experiment's definition as submitted (the create/edit form's input). */
 type ExperimentDefinition = Record<string, unknown>;
+type KeyRateLimit = { rate: number; burst: number | null };
 type RolloutState = { surface: string; model?: string; version?: number; percent: number; status: string };
 
 /**
@@ -142,8 +144,11 @@ export interface AuditChanges {
    */
   "user.sign_in_failed": { before: null; after: null };
   "user.sign_out": { before: null; after: null };
-  "api_key.create": { before: null; after: { kind: string; roles: string[]; surfaces: string[]; expiresAt: string | null } };
+  /** rateLimit: since 2026-12-02 (entries before it have none: no key had a limit). */
+  "api_key.create": { before: null; after: { kind: string; roles: string[]; surfaces: string[]; expiresAt: string | null; rateLimit?: KeyRateLimit | null } };
   "api_key.revoke": { before: null; after: { revokedAt: string } };
+  /** A serving key's rate limit before and after (null: none; burst null: one second's worth). */
+  "api_key.rate_limit": { before: { rateLimit: KeyRateLimit | null }; after: { rateLimit: KeyRateLimit | null } };
   "change_request.create": { before: null; after: ChangeRequestFacts };
   "change_request.approve": { before: null; after: ChangeRequestFacts };
   "change_request.reject": { before: null; after: ChangeRequestFacts };

@@ -88,6 +88,11 @@ const CASES: Record<AuditAction, Array<[AuditEntryFacts, string]>> = {
     [entry({ action: "api_key.create", subject: subjects.apiKey("k2", "ci"), after: { kind: "automation", roles: ["ml_engineer"], surfaces: [], expiresAt: null } }), "ana@corp created automation API key ci acting as ml_engineer"],
   ],
   "api_key.revoke": [[entry({ action: "api_key.revoke", subject: subjects.apiKey("k1", "search frontend"), after: { revokedAt: "2026-11-29T00:00:00Z" } }), "ana@corp revoked API key search frontend"]],
+  "api_key.rate_limit": [
+    [entry({ action: "api_key.rate_limit", subject: subjects.apiKey("k1", "search frontend"), before: { rateLimit: null }, after: { rateLimit: { rate: 50, burst: null } } }), "ana@corp limited API key search frontend to 50 requests per second (was unlimited)"],
+    [entry({ action: "api_key.rate_limit", subject: subjects.apiKey("k1", "search frontend"), before: { rateLimit: { rate: 50, burst: null } }, after: { rateLimit: { rate: 0.2, burst: 3 } } }), "ana@corp limited API key search frontend to 1 request every 5 s (bursts of 3) (was 50 requests per second)"],
+    [entry({ action: "api_key.rate_limit", subject: subjects.apiKey("k1", "search frontend"), before: { rateLimit: { rate: 1, burst: 5 } }, after: { rateLimit: null } }), "ana@corp removed the rate limit of API key search frontend (was 1 request per second (bursts of 5))"],
+  ],
   "change_request.create": [[entry({ action: "change_request.create", subject: subjects.surface("s1", "search"), after: { id: "c1", summary: "search-ranker production: v2 → v3" } }), "ana@corp requested approval on search: search-ranker production: v2 → v3"]],
   "change_request.approve": [[entry({ action: "change_request.approve", actor: { kind: "user", name: "bo@corp" }, subject: subjects.surface("s1", "search"), after: { id: "c1", summary: "search-ranker production: v2 → v3", requestedBy: "ana@corp" } }), "bo@corp approved and applied on search: search-ranker production: v2 → v3 (requested by ana@corp)"]],
   "change_request.reject": [[entry({ action: "change_request.reject", actor: { kind: "user", name: "bo@corp" }, subject: subjects.surface("s1", "search"), after: { id: "c1", summary: "x", requestedBy: "ana@corp" } }), "bo@corp rejected on search: x (requested by ana@corp)"]],

@@ -1,3 +1,4 @@
+import { describeRateLimit } from "../admission/rateLimit";
 import { canonicalJson } from "../canonicalJson";
 import { isAuditAction, type AuditAction, type AuditChanges } from "./actions";
 import { hrefs, parseRolloutLabel, subjectHref } from "./subject";
@@ -144,6 +145,10 @@ const SENTENCES: { [A in AuditAction]: Sentence<A> } = {
   "user.sign_out": () => ["signed out"],
   "api_key.create": ({ after, subject }) => [`created ${after?.kind ?? ""} API key `.replace("  ", " "), subjectLink(subject), after?.surfaces?.length ? ` for ${after.surfaces.join(", ")}` : "", after?.roles?.length ? ` acting as ${after.roles.join(", ")}` : ""],
   "api_key.revoke": ({ subject }) => ["revoked API key ", subjectLink(subject)],
+  "api_key.rate_limit": ({ before, after, subject }) => [
+    after?.rateLimit ? "limited API key " : "removed the rate limit of API key ", subjectLink(subject),
+    after?.rateLimit ? ` to ${describeRateLimit(after.rateLimit)}` : "", before?.rateLimit ? ` (was ${describeRateLimit(before.rateLimit)})` : after?.rateLimit ? " (was unlimited)" : "",
+  ],
   "change_request.create": ({ after, subject }) => ["requested approval on ", subjectLink(subject), after?.summary ? `: ${after.summary}` : ""],
   "change_request.approve": ({ after, subject }) => ["approved and applied on ", subjectLink(subject), after?.summary ? `: ${after.summary}` : "", after?.requestedBy ? ` (requested by ${after.requestedBy})` : ""],
   "change_request.reject": ({ after, subject }) => ["rejected on ", subjectLink(subject), after?.summary ? `: ${after.summary}` : "", after?.requestedBy ? ` (requested by ${after.requestedBy})` : ""],
