@@ -86,6 +86,12 @@ describe("reasonSchema (what the next person reads in the audit trail)", () => {
     expect(message("\u202e\u202e\u202e")).toMatch(/^must not contain bidirectional control characters/);
     expect(message("rolled back \u202edab saw 3v")).toMatch(/^must not contain bidirectional control characters/);
     expect(message("ab")).toBe("say why (at least 3 characters)");
+    // Re-break: letters and symbols that show as blank (Hangul fillers, Braille blank), one visible letter among fillers, a smear of combining marks.
+    for (const blank of ["\u3164\u3164\u3164", "\u2800\u2800\u2800", "\uFFA0\uFFA0\uFFA0", "\u115F\u115F\u115F", "\u1160\u1160\u1160", "\u3164x\u3164"]) expect(message(blank), JSON.stringify(blank)).toBe("say why (at least 3 visible characters)");
+    expect(message(`abc${"\u0336".repeat(300)}`)).toMatch(/^must not stack more than four combining marks/);
+    // Scripts with marks keep working.
+    expect(reasonSchema.parse("Trả lời chậm")).toBe("Trả lời chậm");
+    expect(reasonSchema.parse("नमस्ते दुनिया")).toBe("नमस्ते दुनिया");
   });
 });
 

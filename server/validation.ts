@@ -1,3 +1,4 @@
+import removeConfusables from "confusables";
 import { z, type ZodError } from "zod";
 import { ISO_INSTANT_HINT, parseIsoInstant } from "./domain/time/isoInstant";
 import { InvalidInputError } from "./errors";
@@ -198,19 +199,40 @@ export const jsonValue = (bounds: JsonBounds = {}) =>
 
 /** Bidirectional embedding, override and isolate controls: they reorder how the text around them is shown ("Trojan Source", CVE-2021-42574). */
 const BIDI_CONTROLS = /[\u202A-\u202E\u2066-\u2069]/u;
-/** Characters a reader sees: letters, digits, punctuation and symbols (not spaces, not format characters such as U+200B). */
-const VISIBLE = /[\p{L}\p{N}\p{P}\p{S}]/gu;
+/**
+ * Characters that show as nothing: Unicode's default-ignorable code points (format characters such as
+ * U+200B and U+00AD, fillers such as U+3164 HANGUL FILLER and U+FFA0, variation selectors, U+034F) and
+ * U+2800 BRAILLE PATTERN BLANK, a symbol drawn blank (re-break: three U+3164 passed as a reason).
+ */
+export const INVISIBLE = /[\p{Default_Ignorable_Code_Point}\u2800]/u;
+/** Characters a reader sees: letters, digits, punctuation and symbols that are not INVISIBLE. */
+const VISIBLE = /(?![\p{Default_Ignorable_Code_Point}\u2800])[\p{L}\p{N}\p{P}\p{S}]/gu;
+/** More than four combining marks in a row: stacked marks smear over the text around them ("Zalgo"); no script needs that many. */
+export const MARK_PILE = /\p{M}{5,}/u;
+
+/**
+ * What `s` looks like, for telling names apart by eye: NFKC (fullwidth and compatibility forms), then
+ * the confusables library's mapping of look-alike letters to Latin ones (Cyrillic "ѕ", Greek "ο", small
+ * capitals "ᴀ"), every dash (Unicode Pd: U+2010, U+2011, U+2212's kin) as "-", lower case.
+ * "ѕеed" → "seed". For comparing with a few reserved names, not for storing.
+ */
+export const lookAlikeSkeleton = (s: string): string => removeConfusables(s.normalize("NFKC")).normalize("NFKC").replace(/[\p{Pd}\u2212]/gu, "-").toLowerCase();
+
+/** How many characters of `s` a reader sees (VISIBLE). */
+export const visibleCount = (s: string): number => s.match(VISIBLE)?.length ?? 0;
 
 /**
  * Why someone pulls a production lever, for the audit trail: what the next person reads.
  * 3–500 characters after trimming, at least 3 of them visible (break test: three zero-width spaces
- * or soft hyphens passed), and no bidirectional controls (a U+202E reversed how the entry read).
+ * or soft hyphens passed; re-break: three Hangul fillers or Braille blanks), no bidirectional controls
+ * (a U+202E reversed how the entry read) and no pile of combining marks.
  */
 export const reasonSchema = text(500)
   .trim()
   .min(3, "say why (at least 3 characters)")
   .refine((s) => !BIDI_CONTROLS.test(s), "must not contain bidirectional control characters (U+202A–U+202E, U+2066–U+2069): they reorder how the audit trail shows it")
-  .refine((s) => (s.match(VISIBLE)?.length ?? 0) >= 3, "say why (at least 3 visible characters)");
+  .refine((s) => visibleCount(s) >= 3, "say why (at least 3 visible characters)")
+  .refine((s) => !MARK_PILE.test(s), "must not stack more than four combining marks on a character: they smear over the audit trail");
 
 /**
  * Text from outside that is kept, not refused (a webhook receiver's response body, a remote error):

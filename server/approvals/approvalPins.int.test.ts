@@ -57,7 +57,7 @@ describe("an approval applies what its summary showed", () => {
     // The variant's alias moves to v5 (fallback ranks no guarded traffic here… it is the cascade's: moved by SQL, as another replica or psql would).
     await sql(`UPDATE model_aliases SET version_id = $1 WHERE name = 'fallback' AND model_id = (SELECT id FROM models WHERE name = 't-pins-model')`, id(5));
     const refusal = 'variant "treat" of pins-ship now serves t-pins-model v5, not v4 as when the request was filed: not shipped; file a new request if the change is still wanted';
-    await expect(as(bo).approvals.decide({ id: request.id, approve: true })).rejects.toMatchObject({ code: "CONFLICT", message: refusal });
+    await expect(as(bo).approvals.decide({ id: request.id, approve: true, comment: "checked it" })).rejects.toMatchObject({ code: "CONFLICT", message: refusal });
     expect(await production()).toBe(1);
     expect(await getDb().changeRequest.findUniqueOrThrow({ where: { id: request.id } })).toMatchObject({ status: "failed", error: refusal });
     expect((await getDb().experiment.findUniqueOrThrow({ where: { key: "pins-ship" } })).status).toBe("stopped");
@@ -69,13 +69,13 @@ describe("an approval applies what its summary showed", () => {
     expect(request.summary).toBe("start experiment pins-start: its variants serve part of t-pins's traffic: control 50 % (production, t-pins-model v1), treat 50 % (t-pins-model v4)");
     // Edited while the request waits: 99 % to another version.
     await as(ana).experiments.update(experiment("pins-start", { modelVersionId: id(5) }, [0.01, 0.99]));
-    await expect(as(bo).approvals.decide({ id: request.id, approve: true })).rejects.toMatchObject({
+    await expect(as(bo).approvals.decide({ id: request.id, approve: true, comment: "checked it" })).rejects.toMatchObject({
       code: "CONFLICT", message: 'experiment "pins-start" changed since the request was filed (variants): not started; file a new request for it as it is now',
     });
     expect((await getDb().experiment.findUniqueOrThrow({ where: { key: "pins-start" } })).status).toBe("draft");
     // Filed again as it is now, it starts; a description edit alone would not have counted.
     const again = await as(ana).approvals.request({ change: { kind: "experiment_start", key: "pins-start" }, reason: "ready, 1/99" });
-    expect(await as(bo).approvals.decide({ id: again.id, approve: true })).toMatchObject({ status: "applied", surfaces: ["t-pins"] });
+    expect(await as(bo).approvals.decide({ id: again.id, approve: true, comment: "checked it" })).toMatchObject({ status: "applied", surfaces: ["t-pins"] });
     expect((await getDb().experiment.findUniqueOrThrow({ where: { key: "pins-start" } })).status).toBe("running");
     await as(bo).experiments.stop({ key: "pins-start", reason: "test over" });
   });
@@ -85,15 +85,15 @@ describe("an approval applies what its summary showed", () => {
     const stage2 = { model: "t-pins-s2x-model", alias: "production", rerankCount: 5, budgetMs: 100 };
     const first = await as(ana).approvals.request({ change: { kind: "surface_stage2", surface: "t-pins", stage2 }, reason: "rescore the top 5" });
     const second = await as(ana).approvals.request({ change: { kind: "surface_stage2", surface: "t-pins", stage2: { ...stage2, rerankCount: 10 } }, reason: "no, the top 10" });
-    expect(await as(bo).approvals.decide({ id: second.id, approve: true })).toMatchObject({ status: "applied" });
-    await expect(as(bo).approvals.decide({ id: first.id, approve: true })).rejects.toMatchObject({
+    expect(await as(bo).approvals.decide({ id: second.id, approve: true, comment: "checked it" })).toMatchObject({ status: "applied" });
+    await expect(as(bo).approvals.decide({ id: first.id, approve: true, comment: "checked it" })).rejects.toMatchObject({
       code: "CONFLICT",
       message: "stage 2 of t-pins changed since the request was filed (it showed none, it is now t-pins-s2x-model production over the top 10 within 100 ms): not applied over it; file a new request if the change is still wanted",
     });
     expect((await getDb().surface.findUniqueOrThrow({ where: { key: "t-pins" } })).stage2).toMatchObject({ rerankCount: 10 });
     // Stored stage 2 comes back from jsonb with its keys in another order: an unchanged one still applies.
     const remove = await as(ana).approvals.request({ change: { kind: "surface_stage2", surface: "t-pins", stage2: null }, reason: "off again" });
-    expect(await as(bo).approvals.decide({ id: remove.id, approve: true })).toMatchObject({ status: "applied" });
+    expect(await as(bo).approvals.decide({ id: remove.id, approve: true, comment: "checked it" })).toMatchObject({ status: "applied" });
   });
 });
 
@@ -103,11 +103,11 @@ describe("pins under concurrency and what a summary shows (session 21, second br
     for (let round = 0; round < 3; round++) {
       const a = await as(ana).approvals.request({ change: { kind: "surface_stage2", surface: "t-pins", stage2: { ...stage2, rerankCount: 10 + round } }, reason: "top 10" });
       const b = await as(bo).approvals.request({ change: { kind: "surface_stage2", surface: "t-pins", stage2: { ...stage2, rerankCount: 20 + round } }, reason: "top 20" });
-      const decided = await Promise.allSettled([as(bo).approvals.decide({ id: a.id, approve: true }), as(ana).approvals.decide({ id: b.id, approve: true })]);
+      const decided = await Promise.allSettled([as(bo).approvals.decide({ id: a.id, approve: true, comment: "checked it" }), as(ana).approvals.decide({ id: b.id, approve: true, comment: "checked it" })]);
       expect(decided.map((d) => d.status).sort(), `round ${round}`).toEqual(["fulfilled", "rejected"]);
       expect((decided.find((d) => d.status === "rejected") as PromiseRejectedResult).reason).toMatchObject({ code: "CONFLICT", message: expect.stringMatching(/^stage 2 of t-pins changed since the request was filed/) });
       const off = await as(ana).approvals.request({ change: { kind: "surface_stage2", surface: "t-pins", stage2: null }, reason: "off" });
-      await as(bo).approvals.decide({ id: off.id, approve: true });
+      await as(bo).approvals.decide({ id: off.id, approve: true, comment: "checked it" });
     }
   });
 
@@ -116,7 +116,7 @@ describe("pins under concurrency and what a summary shows (session 21, second br
       const key = `pins-race-${round}`;
       await as(ana).experiments.create(experiment(key, { modelVersionId: id(4) }));
       const request = await as(ana).approvals.request({ change: { kind: "experiment_start", key }, reason: "ready" });
-      await Promise.allSettled([as(bo).approvals.decide({ id: request.id, approve: true }), as(ana).experiments.update({ ...experiment(key, { modelVersionId: id(4) }), coverage: 0.9 })]);
+      await Promise.allSettled([as(bo).approvals.decide({ id: request.id, approve: true, comment: "checked it" }), as(ana).experiments.update({ ...experiment(key, { modelVersionId: id(4) }), coverage: 0.9 })]);
       const stored = await getDb().experiment.findUniqueOrThrow({ where: { key } });
       if (stored.status === "running") expect(stored.coverage, `round ${round}`).toBe(1);
       else expect(stored.status).toBe("draft");
@@ -128,7 +128,7 @@ describe("pins under concurrency and what a summary shows (session 21, second br
     await as(ana).experiments.create(experiment("pins-kind", { modelVersionId: id(4) }));
     const request = await as(ana).approvals.request({ change: { kind: "experiment_start", key: "pins-kind" }, reason: "A/B" });
     await as(ana).experiments.update({ ...experiment("pins-kind", { modelVersionId: id(4) }), kind: "interleaving" });
-    await expect(as(bo).approvals.decide({ id: request.id, approve: true })).rejects.toMatchObject({ code: "CONFLICT", message: expect.stringContaining("(kind)") });
+    await expect(as(bo).approvals.decide({ id: request.id, approve: true, comment: "checked it" })).rejects.toMatchObject({ code: "CONFLICT", message: expect.stringContaining("(kind)") });
     await sql(`UPDATE surfaces SET require_approval = false WHERE key = 't-pins'`);
     try {
       await as(ana).experiments.start({ key: "pins-kind" });
@@ -146,7 +146,7 @@ describe("pins under concurrency and what a summary shows (session 21, second br
     const request = await as(ana).approvals.request({ change: { kind: "experiment_start", key: "pins-cb" }, reason: "try the cb alias" });
     expect(request.summary).toContain("treat 50 % (cb, t-pins-model v4)");
     await sql(`UPDATE model_aliases SET version_id = $1 WHERE name = 'cb' AND model_id = (SELECT id FROM models WHERE name = 't-pins-model')`, id(5));
-    await expect(as(bo).approvals.decide({ id: request.id, approve: true })).rejects.toMatchObject({
+    await expect(as(bo).approvals.decide({ id: request.id, approve: true, comment: "checked it" })).rejects.toMatchObject({
       code: "CONFLICT", message: 'variant "treat" of pins-cb now serves t-pins-model v5, not v4 as when the request was filed: not started; file a new request if the change is still wanted',
     });
     expect((await getDb().experiment.findUniqueOrThrow({ where: { key: "pins-cb" } })).status).toBe("draft");
@@ -159,7 +159,7 @@ describe("pins under concurrency and what a summary shows (session 21, second br
     expect(request.summary).toMatch(/with an override of the ship checks \(none blocks it now\)$/);
     for (let u = 0; u < 40; u++) telemetry().requests.enqueue(experimentLogRow("pins-ov", "t-pins", `ov-${u}`, "control", 0));
     await flushTelemetry();
-    await expect(as(bo).approvals.decide({ id: request.id, approve: true })).rejects.toMatchObject({
+    await expect(as(bo).approvals.decide({ id: request.id, approve: true, comment: "checked it" })).rejects.toMatchObject({
       code: "CONFLICT", message: expect.stringMatching(/^the ship checks changed since the request was filed: now also sample-ratio mismatch/),
     });
     expect(await production()).toBe(1);
@@ -194,7 +194,7 @@ describe("an approval that cannot apply says so", () => {
     const request = await as(ana).approvals.request({ change: { kind: "canary_start", rollout: { surface: "t-pins", version: 4 } }, reason: "canary v4" });
     await sql(`UPDATE model_aliases SET version_id = $1 WHERE name = 'production' AND model_id = (SELECT id FROM models WHERE name = 't-pins-model')`, id(4));
     try {
-      await expect(as(bo).approvals.decide({ id: request.id, approve: true })).rejects.toMatchObject({ code: "BAD_REQUEST", message: 'version: v4 already serves "t-pins" (production)' });
+      await expect(as(bo).approvals.decide({ id: request.id, approve: true, comment: "checked it" })).rejects.toMatchObject({ code: "BAD_REQUEST", message: 'version: v4 already serves "t-pins" (production)' });
       expect(await getDb().changeRequest.findUniqueOrThrow({ where: { id: request.id } })).toMatchObject({ status: "failed", error: 'version: v4 already serves "t-pins" (production)' });
     } finally {
       await sql(`UPDATE model_aliases SET version_id = $1 WHERE name = 'production' AND model_id = (SELECT id FROM models WHERE name = 't-pins-model')`, id(1));
@@ -206,7 +206,7 @@ describe("an approval that cannot apply says so", () => {
     await sql(`CREATE OR REPLACE FUNCTION pins_fault() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'injected fault in rollouts'; END $$`);
     await sql(`CREATE TRIGGER pins_fault BEFORE INSERT ON rollouts FOR EACH ROW EXECUTE FUNCTION pins_fault()`);
     try {
-      await expect(as(bo).approvals.decide({ id: request.id, approve: true })).rejects.toMatchObject({ code: "INTERNAL_SERVER_ERROR" });
+      await expect(as(bo).approvals.decide({ id: request.id, approve: true, comment: "checked it" })).rejects.toMatchObject({ code: "INTERNAL_SERVER_ERROR" });
     } finally {
       await sql(`DROP TRIGGER pins_fault ON rollouts`);
     }
@@ -224,7 +224,7 @@ describe("withdrawals, races and who switches four-eyes", () => {
     await as(ana).approvals.cancel({ id: withdrawn.id });
     expect(await getDb().auditLog.findFirst({ where: { action: "change_request.cancel", surfaceKeys: { has: "t-pins" } } })).toMatchObject({ actor: "ana@pins.test", after: { id: withdrawn.id } });
     const raced = await as(ana).approvals.request({ change: { kind: "alias_move", versionId: id(5), alias: "production" }, reason: "try v5 again" });
-    const results = await Promise.allSettled([as(bo).approvals.decide({ id: raced.id, approve: false }), as(bo).approvals.decide({ id: raced.id, approve: false })]);
+    const results = await Promise.allSettled([as(bo).approvals.decide({ id: raced.id, approve: false, comment: "checked it" }), as(bo).approvals.decide({ id: raced.id, approve: false, comment: "checked it" })]);
     const lost = results.filter((r) => r.status === "rejected");
     expect(lost).toHaveLength(1);
     expect((lost[0] as PromiseRejectedResult).reason).toMatchObject({ code: "CONFLICT", message: "id: the request is rejected already" });

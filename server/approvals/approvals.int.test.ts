@@ -48,15 +48,15 @@ describe("approvals", () => {
     const request = await as(ana).approvals.request({ change: { kind: "alias_move", versionId: v2, alias: "production" }, reason: "v4 won offline" });
     expect(request).toMatchObject({ status: "pending", summary: "t-approve-model production: v1 → v4 (serves t-approve)" });
     // The requester cannot approve their own request, and a viewer cannot decide at all.
-    await expect(as(ana).approvals.decide({ id: request.id, approve: true })).rejects.toMatchObject({ code: "CONFLICT", message: expect.stringContaining("your own request") });
-    await expect(as(viewer).approvals.decide({ id: request.id, approve: true })).rejects.toMatchObject({ code: "FORBIDDEN" });
+    await expect(as(ana).approvals.decide({ id: request.id, approve: true, comment: "checked it" })).rejects.toMatchObject({ code: "CONFLICT", message: expect.stringContaining("your own request") });
+    await expect(as(viewer).approvals.decide({ id: request.id, approve: true, comment: "checked it" })).rejects.toMatchObject({ code: "FORBIDDEN" });
     expect(await serving()).toBe(1);
 
     const decided = await as(bo).approvals.decide({ id: request.id, approve: true, comment: "looks good" });
     expect(decided).toMatchObject({ status: "applied", decidedById: bo.id, decisionComment: "looks good" });
     expect(await serving()).toBe(4);
     // Deciding twice is refused; nothing moves again.
-    await expect(as(bo).approvals.decide({ id: request.id, approve: false })).rejects.toMatchObject({ code: "CONFLICT" });
+    await expect(as(bo).approvals.decide({ id: request.id, approve: false, comment: "checked it" })).rejects.toMatchObject({ code: "CONFLICT" });
     const audit = await getDb().auditLog.findMany({ where: { action: { startsWith: "change_request." }, surfaceKeys: { has: "t-approve" } }, orderBy: { id: "asc" } });
     expect(audit.map((a) => [a.action, a.actor])).toEqual([["change_request.create", "ana@approve.test"], ["change_request.approve", "bo@approve.test"]]);
     const move = await getDb().auditLog.findFirstOrThrow({ where: { action: "model.alias.set" }, orderBy: { id: "desc" } });
@@ -72,7 +72,7 @@ describe("approvals", () => {
     const restore = await failAudit(["change_request.approve"]);
     let decided;
     try {
-      decided = await as(bo).approvals.decide({ id: request.id, approve: true });
+      decided = await as(bo).approvals.decide({ id: request.id, approve: true, comment: "checked it" });
     } finally {
       await restore();
     }
@@ -83,7 +83,7 @@ describe("approvals", () => {
     expect(move.reason).toBe("audit fault (requested by ana@approve.test, approved by bo@approve.test)");
     // Put back for the tests below.
     const back = await as(bo).approvals.request({ change: { kind: "alias_move", versionId: v2, alias: "production" }, reason: "restore" });
-    await as(ana).approvals.decide({ id: back.id, approve: true });
+    await as(ana).approvals.decide({ id: back.id, approve: true, comment: "checked it" });
     expect(await serving()).toBe(before);
   });
 
@@ -100,7 +100,7 @@ describe("approvals", () => {
       const requester = await person(email, ["ml_engineer"]);
       const request = await as(requester).approvals.request({ change: { kind: "alias_move", versionId: v1, alias: "production" }, reason: "before leaving" });
       await leave(requester.id);
-      await expect(as(bo).approvals.decide({ id: request.id, approve: true })).rejects.toMatchObject({
+      await expect(as(bo).approvals.decide({ id: request.id, approve: true, comment: "checked it" })).rejects.toMatchObject({
         code: "CONFLICT",
         message: `its requester ${email} ${words}: not applied; ${words.startsWith("has had") ? "they (or someone who holds the permission)" : `someone who holds ${words.startsWith("no longer") ? "it" : "the permission"}`} file${words.startsWith("has had") ? "" : "s"} it again if the change is still wanted`,
       });
@@ -149,7 +149,7 @@ describe("approvals", () => {
     expect((await getDb().experiment.findUniqueOrThrow({ where: { key: "appr-exp" } })).status).toBe("draft");
     const request = await as(pm1).approvals.request({ change: { kind: "experiment_start", key: "appr-exp" }, reason: "ready to run" });
     expect(request.summary).toBe("start experiment appr-exp: its variants serve part of t-approve's traffic: control 1 % (production, t-approve-model v1), treat 99 % (t-approve-model v4)");
-    await as(pm2).approvals.decide({ id: request.id, approve: true });
+    await as(pm2).approvals.decide({ id: request.id, approve: true, comment: "checked it" });
     expect((await getDb().experiment.findUniqueOrThrow({ where: { key: "appr-exp" } })).status).toBe("running");
     await as(pm2).experiments.stop({ key: "appr-exp", reason: "test over" });
   });
@@ -182,9 +182,9 @@ describe("approvals", () => {
     );
     const request = await as(ana).approvals.request({ change: { kind: "surface_stage2", surface: "t-appr-s2", stage2 }, reason: "rescore the top 5" });
     expect(request).toMatchObject({ kind: "surface_stage2", status: "pending", summary: "stage 2 of t-appr-s2: none → t-appr-s2x-model production over the top 5 within 100 ms" });
-    await expect(as(ana).approvals.decide({ id: request.id, approve: true })).rejects.toMatchObject({ code: "CONFLICT" });
+    await expect(as(ana).approvals.decide({ id: request.id, approve: true, comment: "checked it" })).rejects.toMatchObject({ code: "CONFLICT" });
     expect(await stage2Of()).toBeNull();
-    expect(await as(bo).approvals.decide({ id: request.id, approve: true })).toMatchObject({ status: "applied" });
+    expect(await as(bo).approvals.decide({ id: request.id, approve: true, comment: "checked it" })).toMatchObject({ status: "applied" });
     expect(await stage2Of()).toEqual(stage2);
     expect(await db.auditLog.findFirst({ where: { action: "surface.stage2", surfaceKeys: { has: "t-appr-s2" } }, orderBy: { id: "desc" } })).toMatchObject({ actor: "bo@approve.test" });
 
@@ -197,19 +197,19 @@ describe("approvals", () => {
     ]);
     const move = await as(ana).approvals.request({ change: { kind: "alias_move", versionId: await version(4), alias: "production", expectFromVersionId: await version(1) }, reason: "v4 rescores better" });
     expect(move.summary).toBe("t-appr-s2x-model production: v1 → v4 (serves t-appr-s2 (stage 2), t-appr-s2x)");
-    expect(await as(bo).approvals.decide({ id: move.id, approve: true })).toMatchObject({ status: "applied" });
+    expect(await as(bo).approvals.decide({ id: move.id, approve: true, comment: "checked it" })).toMatchObject({ status: "applied" });
     // A request filed from a page that is stale by the time it is approved fails and moves nothing.
     const stale = await as(ana).approvals.request({ change: { kind: "alias_move", versionId: await version(5), alias: "production", expectFromVersionId: await version(4) }, reason: "v5 next" });
     await as(bo).oncall.rollback({ surface: "t-appr-s2x", reason: "v4 misbehaves" });
     const refusal = "t-appr-s2x-model production moved since the request was filed (it showed v4, it is now v1): not applied over it; file a new request if the change is still wanted";
-    await expect(as(bo).approvals.decide({ id: stale.id, approve: true })).rejects.toMatchObject({ code: "CONFLICT", message: refusal });
+    await expect(as(bo).approvals.decide({ id: stale.id, approve: true, comment: "checked it" })).rejects.toMatchObject({ code: "CONFLICT", message: refusal });
     expect(await db.changeRequest.findUniqueOrThrow({ where: { id: stale.id } })).toMatchObject({ status: "failed", error: refusal });
     expect((await db.modelAlias.findFirstOrThrow({ where: { model: { name: "t-appr-s2x-model" }, name: "production" }, include: { version: true } })).version.version).toBe(1);
 
     // Removing stage 2 is a request too.
     const removal = await as(ana).approvals.request({ change: { kind: "surface_stage2", surface: "t-appr-s2", stage2: null }, reason: "not worth it" });
     expect(removal.summary).toBe("stage 2 of t-appr-s2: t-appr-s2x-model production over the top 5 within 100 ms → none");
-    await as(bo).approvals.decide({ id: removal.id, approve: true });
+    await as(bo).approvals.decide({ id: removal.id, approve: true, comment: "checked it" });
     expect(await stage2Of()).toBeNull();
     // Without stage 2, the alias moves freely again.
     expect((await as(ana).models.setAlias({ versionId: await version(4), alias: "production", reason: "now unguarded" })).to.version).toBe(4);
@@ -254,7 +254,7 @@ describe("approvals", () => {
     // On-call rolls back meanwhile (never waits): production v5 → v4.
     expect((await as(bo).oncall.rollback({ surface: "t-appr-pin", reason: "incident" })).version).toBe(4);
     const refusal = "t-appr-pin-model production moved since the request was filed (it showed v5, it is now v4): not applied over it; file a new request if the change is still wanted";
-    await expect(as(bo).approvals.decide({ id: request.id, approve: true })).rejects.toMatchObject({ code: "CONFLICT", message: refusal });
+    await expect(as(bo).approvals.decide({ id: request.id, approve: true, comment: "checked it" })).rejects.toMatchObject({ code: "CONFLICT", message: refusal });
     expect(await production()).toBe(4);
     expect(await db.changeRequest.findUniqueOrThrow({ where: { id: request.id } })).toMatchObject({ status: "failed", error: refusal });
     expect(await db.auditLog.findFirst({ where: { action: "change_request.fail", surfaceKeys: { has: "t-appr-pin" } } })).toMatchObject({ actor: "bo@approve.test" });
@@ -271,7 +271,7 @@ describe("approvals", () => {
     expect(ship.summary).toMatch(/^ship variant treat \(t-appr-pin-model v5\) of experiment appr-pin-exp to production on t-appr-pin, now v4; (overriding the checks that block it: |with an override of the ship checks \(none blocks it now\)$)/);
     expect(ship.payload).toMatchObject({ expectFromVersionId: id(4) });
     expect((await as(bo).oncall.rollback({ surface: "t-appr-pin", reason: "incident 2" })).version).toBe(1);
-    await expect(as(pm2).approvals.decide({ id: ship.id, approve: true })).rejects.toMatchObject({
+    await expect(as(pm2).approvals.decide({ id: ship.id, approve: true, comment: "checked it" })).rejects.toMatchObject({
       code: "CONFLICT", message: "t-appr-pin-model production moved since the request was filed (it showed v4, it is now v1): not applied over it; file a new request if the change is still wanted",
     });
     expect(await production()).toBe(1);

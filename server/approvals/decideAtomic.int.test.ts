@@ -57,7 +57,7 @@ describe("an approval's status commits with its change", () => {
     const request = await as(ana).approvals.request({ change: { kind: "alias_move", versionId: versionIds[4]!, alias: "production" }, reason: "v4 won offline" });
     const lock = holdModelLock();
     await lock.isLocked;
-    const decision = as(bo).approvals.decide({ id: request.id, approve: true, comment: "ok" });
+    const decision = as(bo).approvals.decide({ id: request.id, approve: true, comment: "looks right" });
     await sleep(1_500);
     // Before: "applied" here, with production still v1.
     expect(await statusOf(request.id)).toBe("pending");
@@ -72,7 +72,7 @@ describe("an approval's status commits with its change", () => {
     const request = await as(ana).approvals.request({ change: { kind: "alias_move", versionId: versionIds[1]!, alias: "production" }, reason: "back to v1" });
     const lock = holdModelLock((tx) => tx.modelAlias.update({ where: { modelId_name: { modelId, name: "production" } }, data: { versionId: versionIds[5]! } }));
     await lock.isLocked;
-    const decision = as(bo).approvals.decide({ id: request.id, approve: true });
+    const decision = as(bo).approvals.decide({ id: request.id, approve: true, comment: "checked it" });
     const settled = decision.then(() => null, (error: unknown) => error);
     await sleep(1_500);
     expect(await statusOf(request.id)).toBe("pending");
@@ -89,9 +89,9 @@ describe("an approval's status commits with its change", () => {
 
   it("two approvals at once: one applies, the other is refused (409 applied already); the requester cannot approve their own", async () => {
     const request = await as(ana).approvals.request({ change: { kind: "alias_move", versionId: versionIds[4]!, alias: "production" }, reason: "v4 again" });
-    await expect(as(ana).approvals.decide({ id: request.id, approve: true })).rejects.toMatchObject({ code: "CONFLICT", message: expect.stringContaining("your own request") });
+    await expect(as(ana).approvals.decide({ id: request.id, approve: true, comment: "checked it" })).rejects.toMatchObject({ code: "CONFLICT", message: expect.stringContaining("your own request") });
     const carl = await person("carl@atomic.test", ["ml_engineer"]);
-    const results = await Promise.allSettled([as(bo).approvals.decide({ id: request.id, approve: true }), as(carl).approvals.decide({ id: request.id, approve: true })]);
+    const results = await Promise.allSettled([as(bo).approvals.decide({ id: request.id, approve: true, comment: "checked it" }), as(carl).approvals.decide({ id: request.id, approve: true, comment: "checked it" })]);
     expect(results.filter((r) => r.status === "fulfilled")).toHaveLength(1);
     const refused = results.filter((r): r is PromiseRejectedResult => r.status === "rejected");
     expect(refused).toHaveLength(1);

@@ -2,7 +2,7 @@ import { z } from "zod";
 import { validateSteps } from "../domain/rollouts/canary";
 import { aliasNameSchema, expectFromVersionIdSchema } from "../registry/schema";
 import { stage2ConfigSchema } from "../surfaces/stage2.schema";
-import { decimal, idString, int32, reasonSchema, text } from "../validation";
+import { decimal, idString, int32, reasonSchema } from "../validation";
 
 // The production changes a surface can require a second person for, as stored on a change request
 // and applied on approval. One schema: the direct mutations take the same shapes.
@@ -45,7 +45,8 @@ export const changePayloadSchema = z.discriminatedUnion("kind", [
 export type ChangePayload = z.infer<typeof changePayloadSchema>;
 
 export const requestChangeSchema = z.strictObject({ change: changePayloadSchema, reason });
-export const decideChangeSchema = z.strictObject({ id: idString(), approve: z.boolean(), comment: text(500).trim().default("") });
+/** `comment`: why the decider approves or rejects (the audit entry's reason, as the Approvals page's dialog asks for it). */
+export const decideChangeSchema = z.strictObject({ id: idString(), approve: z.boolean(), comment: reason });
 export const cancelChangeSchema = z.strictObject({ id: idString() });
 export const listChangesSchema = z.strictObject({
   status: z.enum(["pending", "applied", "rejected", "cancelled", "failed"]).optional(),

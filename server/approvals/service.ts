@@ -16,7 +16,7 @@ import { RANKING_ROLES, describeReach } from "../domain/rollouts/aliasReach";
 import { surfacesReachedBy, type SurfaceReached } from "../registry/aliasReach";
 import { setAlias } from "../registry/versions";
 import { checkStage2, configureStage2, stage2ChangedSince, stage2Words, type Stage2Input } from "../surfaces/stage2";
-import { LEVER_TRANSACTION } from "../rollouts/leverTransaction";
+import { LEVER_TRANSACTION } from "../db/leverTransaction";
 import { checkRolloutStart, promoteRolloutNow, retryInputOf, startRollout, type StartRolloutInput } from "../rollouts/service";
 import type { Context } from "../trpc";
 import { reasonSchema } from "../validation";
@@ -333,8 +333,8 @@ export async function decideChange(ctx: Ctx, input: z.infer<typeof decideChangeS
   // or without the permission now): two people holding the permission must stand behind each change.
   const moved = input.approve ? (requesterGone(request.requestedBy, permission) ?? (await pinBroken(ctx.db, payload))) : null;
   const facts = { id: request.id, summary: request.summary, requestedBy: request.requestedBy.email };
-  const entry = { actor: ctx.actor, subject: subjects.surface(request.surfaceId, request.surface.key), surfaces: [request.surface.key], reason: input.comment || request.reason };
-  const decision = { decidedById: person.id, decidedAt: new Date(), decisionComment: input.comment || null };
+  const entry = { actor: ctx.actor, subject: subjects.surface(request.surfaceId, request.surface.key), surfaces: [request.surface.key], reason: input.comment };
+  const decision = { decidedById: person.id, decidedAt: new Date(), decisionComment: input.comment };
   /** Claims the pending request as `status` in `tx`, or refuses (409) saying what the winner made it. */
   const claim = async (tx: Prisma.TransactionClient, status: "applied" | "rejected" | "failed", error?: string) => {
     const claimed = await tx.changeRequest.updateMany({ where: { id: request.id, status: "pending" }, data: { status, ...decision, ...(error ? { error } : {}) } });
@@ -357,6 +357,13 @@ export async function decideChange(ctx: Ctx, input: z.infer<typeof decideChangeS
       const client = nestedIn(tx);
       const surfaces = (await affected(client, payload)).surfaces.map((s) => s.key);
       await apply(client, payload, ctx.actor, `${request.reason} (requested by ${request.requestedBy.email}, approved by ${person.name})`, surfaces);
+      // The requester again, after the change (which may have waited up to a minute for a model's or
+      // surface's lock): disabled, reset or demoted meanwhile, the change does not commit (re-break: it
+      // applied). Read FOR SHARE: a disable that starts after this waits for the commit.
+      const [now] = await tx.$queryRaw<Array<{ email: string; disabled: boolean; roles: string[]; mustChangePassword: boolean }>>`
+        SELECT email, disabled, roles::text[] AS roles, must_change_password AS "mustChangePassword" FROM users WHERE id = ${request.requestedById} FOR SHARE`;
+      const gone = now ? requesterGone(now, permission) : `its requester ${request.requestedBy.email} no longer exists: not applied`;
+      if (gone) throw new ConflictError(gone);
       return surfaces;
     }, LEVER_TRANSACTION);
   } catch (error) {

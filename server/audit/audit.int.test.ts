@@ -7,11 +7,10 @@ import { databaseUrl, getDb } from "../db/client";
 import { DEFAULT_MIGRATIONS_DIR, migrate } from "../db/migrate";
 import { demoFeatureSpec, demoModelBytes } from "../demo/models";
 import { subjects } from "../domain/audit/subject";
-import { createCaller } from "../routers/_app";
 import { createTestSurface } from "../testing/models";
 import { scratchDatabase, withClient } from "../testing/postgres";
-import { contextFor } from "../trpc";
-import { testPerson } from "../testing/callers";
+import { callerAs } from "../testing/callers";
+import { createApiKey } from "../auth/apiKeys";
 import { actorOf } from "./actor";
 import { recordAudit } from "./record";
 import { CSV_COLUMNS } from "./service";
@@ -22,9 +21,8 @@ import { CSV_COLUMNS } from "./service";
 
 const baseUrl = () => databaseUrl();
 const as = (user: string, requestId = "req-1", address = "203.0.113.7") => {
-  const person = testPerson(["admin"], user);
   const headers = new Headers({ "x-request-id": requestId, "x-forwarded-for": `${address}, 10.0.0.1` });
-  return createCaller({ ...contextFor(person), actor: actorOf(person, headers) });
+  return callerAs(["admin"], user, (ctx) => ({ ...ctx, actor: actorOf(ctx.principal, headers) }));
 };
 
 beforeAll(async () => {
@@ -34,10 +32,13 @@ beforeAll(async () => {
 describe("recordAudit", () => {
   it("stores every field of the entry", async () => {
     const db = getDb();
+    // A real key: the writer re-checks that a key acting is not revoked (server/audit/record.ts).
+    const owner = await db.user.upsert({ where: { email: "key-owner@audit.test" }, create: { email: "key-owner@audit.test", name: "Key owner", roles: ["admin"] }, update: {} });
+    const { apiKey } = await createApiKey(db, { name: "ci-pipeline", kind: "automation", roles: ["oncall"] }, owner.id);
     const id = await db.$transaction((tx) =>
       recordAudit(tx, {
         action: "surface.kill_switch",
-        actor: { kind: "api_key", id: "key-1", name: "ci-pipeline", requestId: "req-42", clientAddress: "198.51.100.9" },
+        actor: { kind: "api_key", id: apiKey.id, name: "ci-pipeline", requestId: "req-42", clientAddress: "198.51.100.9" },
         subject: subjects.surface("surface-id-1", "t-audit"),
         surfaces: ["t-audit", "b-other", "t-audit"],
         before: { killSwitch: false },
@@ -47,7 +48,7 @@ describe("recordAudit", () => {
     );
     const row = await db.auditLog.findUniqueOrThrow({ where: { id } });
     expect(row).toMatchObject({
-      action: "surface.kill_switch", actor: "ci-pipeline", actorKind: "api_key", actorId: "key-1", requestId: "req-42", clientAddress: "198.51.100.9",
+      action: "surface.kill_switch", actor: "ci-pipeline", actorKind: "api_key", actorId: apiKey.id, requestId: "req-42", clientAddress: "198.51.100.9",
       entityType: "surface", entityId: "surface-id-1", subjectLabel: "t-audit", surfaceKeys: ["b-other", "t-audit"],
       before: { killSwitch: false }, after: { killSwitch: true, surface: "t-audit" }, reason: "INC-7",
     });

@@ -149,7 +149,7 @@ function createAuth() {
 }
 
 /** Audits a person's sign-in or sign-out through `db` (a transaction's client or the pool), the person as actor and subject. */
-async function auditSessionOf(db: Pick<Prisma.TransactionClient, "user" | "auditLog">, action: "user.sign_in" | "user.sign_out", userId: string, headers: Headers | undefined) {
+async function auditSessionOf(db: Pick<Prisma.TransactionClient, "user" | "auditLog" | "$queryRaw">, action: "user.sign_in" | "user.sign_out", userId: string, headers: Headers | undefined) {
   const user = await db.user.findUnique({ where: { id: userId }, select: { id: true, email: true, name: true } });
   if (!user) return;
   await recordAudit(db, { action, actor: personActor(user, headers), subject: subjects.user(user.id, user.email) });

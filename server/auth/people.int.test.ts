@@ -272,10 +272,15 @@ describe("API keys", () => {
     }
     // Nor the name of one of the console's own jobs (third break test: a key named "rollout-analysis" paused canaries as "automatic").
     for (const name of ["rollout-analysis", "Seed", "ＲＥＴＥＮＴＩＯＮ", "first-start"]) {
-      await expect(admin.caller.apiKeys.create({ kind: "automation", name, roles: ["ml_engineer"] })).rejects.toMatchObject({ code: "BAD_REQUEST", message: expect.stringMatching(/^name: must not be "[a-z-]+": the audit trail names one of the console's own jobs so/) });
+      await expect(admin.caller.apiKeys.create({ kind: "automation", name, roles: ["ml_engineer"] })).rejects.toMatchObject({ code: "BAD_REQUEST", message: expect.stringMatching(/^name: must not be "[a-z-]+" or look like it: the audit trail names one of the console's own jobs so/) });
+    }
+    // Nor one that looks like one (re-break: Cyrillic "ѕ" and "е", a small capital "ᴀ", U+2010 and U+2011 hyphens passed).
+    for (const [name, reserved] of [["\u0455eed", "seed"], ["s\u0435ed", "seed"], ["\u1d00nonymous", "anonymous"], ["rollout\u2010analysis", "rollout-analysis"], ["rollout\u2011analysis", "rollout-analysis"], ["r\u03bfllout-analysis", "rollout-analysis"]]) {
+      await expect(admin.caller.apiKeys.create({ kind: "automation", name: name!, roles: ["ml_engineer"] }), name).rejects.toMatchObject({ code: "BAD_REQUEST", message: expect.stringContaining(`name: must not be "${reserved}" or look like it`) });
     }
     // Nor one that reads as another through an invisible character (second break test: "anonymous\u200b", "anonymous\u00ad").
-    for (const name of ["anonymous\u200b", "anonymous\u00ad", "ci\u2060pipeline"]) {
+    // Re-break: fillers and blanks that are letters or symbols (U+3164, U+FFA0, U+115F, U+2800), a combining grapheme joiner, a name of nothing but one.
+    for (const name of ["anonymous\u200b", "anonymous\u00ad", "ci\u2060pipeline", "seed\u3164", "seed\u2800", "seed\uFFA0", "seed\u034F", "anonymous\u115F", "\u3164"]) {
       await expect(admin.caller.apiKeys.create({ kind: "serving", name })).rejects.toMatchObject({ code: "BAD_REQUEST", message: expect.stringMatching(/^name: must not contain invisible characters/) });
     }
     expect(await getDb().apiKey.count()).toBe(keysBefore);

@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { ROLES } from "../domain/access/permissions";
 import { RESERVED_ACTOR_NAMES } from "../domain/audit/actions";
-import { idString, reasonSchema, text, timestamp } from "../validation";
+import { INVISIBLE, idString, lookAlikeSkeleton, MARK_PILE, reasonSchema, text, timestamp } from "../validation";
 
 // Inputs of the people and key procedures: one schema each, errors naming the field.
 
@@ -24,12 +24,17 @@ export const resetPasswordSchema = z.strictObject({ userId: idString(), reason }
  */
 // NFKC folds look-alikes (＠ U+FF20, ﹫ U+FE6B) to "@" before the check.
 const keyName = text(100).trim().min(1, "must not be empty").refine((name) => !name.normalize("NFKC").includes("@"), "must not contain @ (or a look-alike of it): the audit trail names people by their email")
-  // Invisible characters (format, Unicode Cf: zero-width space, soft hyphen…) would let a name read as another.
-  .refine((name) => !/\p{Cf}/u.test(name), "must not contain invisible characters (zero-width spaces, soft hyphens and the like): the audit trail shows names as they read")
-  // The console's own jobs and "anonymous" (whoever tried to sign in as someone) are names the trail gives others.
+  // Invisible characters (format characters, Unicode Cf: zero-width space, soft hyphen…; fillers and
+  // blanks: U+3164, U+2800 — re-break) would let a name read as another, or as nothing.
+  .refine((name) => !/\p{Cf}/u.test(name) && !INVISIBLE.test(name), "must not contain invisible characters (zero-width spaces, soft hyphens, fillers, blanks and the like): the audit trail shows names as they read")
+  .refine((name) => !MARK_PILE.test(name), "must not stack more than four combining marks on a character")
+  // The console's own jobs and "anonymous" (whoever tried to sign in as someone) are names the trail
+  // gives others, nor may a name read as one: compared by their look (lookAlikeSkeleton: "ѕeed" in
+  // Cyrillic, "rollout‐analysis" with U+2010 passed the re-break).
   .superRefine((name, ctx) => {
-    const folded = name.normalize("NFKC").toLowerCase();
-    if (RESERVED_ACTOR_NAMES.includes(folded)) ctx.addIssue({ code: "custom", message: `must not be "${folded}": the audit trail names ${folded === "anonymous" ? "unknown callers" : "one of the console's own jobs"} so` });
+    const looks = lookAlikeSkeleton(name);
+    const reserved = RESERVED_ACTOR_NAMES.find((n) => n === looks);
+    if (reserved) ctx.addIssue({ code: "custom", message: `must not be "${reserved}" or look like it: the audit trail names ${reserved === "anonymous" ? "unknown callers" : "one of the console's own jobs"} so` });
   });
 
 /**

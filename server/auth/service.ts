@@ -1,3 +1,4 @@
+import { LEVER_TRANSACTION } from "../db/leverTransaction";
 import { recordAudit } from "../audit/record";
 import type { Prisma } from "../db/generated/client";
 import { subjects } from "../domain/audit/subject";
@@ -36,7 +37,7 @@ const actingUserId = (ctx: Ctx): string => requirePerson(ctx.principal).id;
  * change's NOTIFY.
  */
 async function inTransaction<T>(ctx: Ctx, change: (tx: Prisma.TransactionClient) => Promise<T>): Promise<T> {
-  const result = await ctx.db.$transaction(change);
+  const result = await ctx.db.$transaction(change, LEVER_TRANSACTION);
   forgetVerifiedKeys();
   return result;
 }

@@ -90,24 +90,26 @@ export async function executiveOverview(db: Db, input: { days: number }, options
   const previousSince = new Date(now - 2 * input.days * DAY);
   const keptFrom = retainedFrom(at, options.retentionDays ?? env().RETENTION_DAYS);
   const coverage = { keptFrom, current: { from: since, complete: since >= keptFrom }, previous: { from: previousSince, complete: previousSince >= keptFrom } };
+  // Counts are read as float8 (exact to 2^53, a JS number): count() is bigint, and ::int fails with
+  // 22003 past 2,147,483,647 rows in the window (server/db/countCasts.test.ts).
   const [requests, outcomes, converters, daily, surfaces, experiments, shipped, rollouts] = await Promise.all([
     db.$queryRaw<PeriodRow[]>`
-      SELECT surface, ts >= ${since} AS current, count(*)::int AS n, count(DISTINCT coalesce(user_key, session_key))::int AS units
+      SELECT surface, ts >= ${since} AS current, count(*)::float8 AS n, count(DISTINCT coalesce(user_key, session_key))::float8 AS units
       FROM rerank_requests WHERE ts >= ${previousSince} AND ts <= ${at} GROUP BY 1, 2`,
     db.$queryRaw<OutcomeRow[]>`
       SELECT surface, request_ts >= ${since} AS current,
-        count(*) FILTER (WHERE type = 'impression')::int AS impressions, count(*) FILTER (WHERE type = 'click')::int AS clicks,
+        count(*) FILTER (WHERE type = 'impression')::float8 AS impressions, count(*) FILTER (WHERE type = 'click')::float8 AS clicks,
         coalesce(sum(revenue), 0)::float8 AS revenue
       FROM outcome_events WHERE request_ts >= ${previousSince} AND request_ts <= ${at} GROUP BY 1, 2`,
     // Units with a purchase, keyed like the requests above (a purchase's request, by primary key).
     db.$queryRaw<ConverterRow[]>`
-      SELECT o.surface, o.request_ts >= ${since} AS current, count(DISTINCT coalesce(r.user_key, r.session_key))::int AS units,
+      SELECT o.surface, o.request_ts >= ${since} AS current, count(DISTINCT coalesce(r.user_key, r.session_key))::float8 AS units,
         coalesce(sum(o.revenue) FILTER (WHERE coalesce(r.user_key, r.session_key) IS NOT NULL), 0)::float8 AS "unitRevenue"
       FROM outcome_events o JOIN rerank_requests r ON r.request_id = o.request_id AND r.ts = o.request_ts
       WHERE o.type = 'purchase' AND o.request_ts >= ${previousSince} AND o.request_ts <= ${at} GROUP BY 1, 2`,
     db.$queryRaw<Array<{ day: Date; surface: string; impressions: number; clicks: number; revenue: number }>>`
-      SELECT date_trunc('day', request_ts, 'UTC') AS day, surface, count(*) FILTER (WHERE type = 'impression')::int AS impressions,
-        count(*) FILTER (WHERE type = 'click')::int AS clicks, coalesce(sum(revenue), 0)::float8 AS revenue
+      SELECT date_trunc('day', request_ts, 'UTC') AS day, surface, count(*) FILTER (WHERE type = 'impression')::float8 AS impressions,
+        count(*) FILTER (WHERE type = 'click')::float8 AS clicks, coalesce(sum(revenue), 0)::float8 AS revenue
       FROM outcome_events WHERE request_ts >= ${since} AND request_ts <= ${at} GROUP BY 1, 2 ORDER BY 1`,
     db.surface.findMany({
       orderBy: { key: "asc" },

@@ -62,11 +62,13 @@ export async function experimentResults(db: Db, key: string, options: { granular
   // The request log's column holding the randomisation unit, as the rollups read it (server/telemetry/streams.ts).
   const unitColumn = Prisma.raw(e.hashAttribute === "sessionKey" ? "r.session_key" : "r.user_key");
 
+  // Counts are read as float8 (exact to 2^53, a JS number): count() is bigint, and ::int fails with
+  // 22003 past 2,147,483,647 rows (server/db/countCasts.test.ts).
   const [units, hourly, clicks, fallbacks, recent, served, cuped, surface, canaries] = await Promise.all([
     // Units seen in more than one arm are counted apart and left out of every metric.
     db.$queryRaw<UnitRow[]>`
-      SELECT variant_key, count(*) FILTER (WHERE NOT multiple_exposure)::int AS n, count(*) FILTER (WHERE multiple_exposure)::int AS multiple,
-        count(*) FILTER (WHERE NOT multiple_exposure AND purchases > 0)::int AS converted,
+      SELECT variant_key, count(*) FILTER (WHERE NOT multiple_exposure)::float8 AS n, count(*) FILTER (WHERE multiple_exposure)::float8 AS multiple,
+        count(*) FILTER (WHERE NOT multiple_exposure AND purchases > 0)::float8 AS converted,
         avg(clicks::float8) FILTER (WHERE NOT multiple_exposure) AS clicks_mean, var_samp(clicks::float8) FILTER (WHERE NOT multiple_exposure) AS clicks_var,
         avg(impressions::float8) FILTER (WHERE NOT multiple_exposure) AS impressions_mean, var_samp(impressions::float8) FILTER (WHERE NOT multiple_exposure) AS impressions_var,
         covar_samp(clicks::float8, impressions::float8) FILTER (WHERE NOT multiple_exposure) AS clicks_impressions_cov,
@@ -82,7 +84,7 @@ export async function experimentResults(db: Db, key: string, options: { granular
       GROUP BY o.variant_key, o.user_key, o.request_id`,
     // Fallback rate per unit: Y = its requests a fallback served, X = its requests (a ratio, as CTR).
     db.$queryRaw<UnitPairRow[]>`
-      SELECT u.variant_key, count(*)::int AS n, avg(coalesce(f.fallbacks, 0)::float8) AS y_mean, var_samp(coalesce(f.fallbacks, 0)::float8) AS y_var,
+      SELECT u.variant_key, count(*)::float8 AS n, avg(coalesce(f.fallbacks, 0)::float8) AS y_mean, var_samp(coalesce(f.fallbacks, 0)::float8) AS y_var,
         avg(u.requests::float8) AS x_mean, var_samp(u.requests::float8) AS x_var, covar_samp(coalesce(f.fallbacks, 0)::float8, u.requests::float8) AS xy_cov
       FROM experiment_unit_stats u
       LEFT JOIN (SELECT ${unitColumn} AS unit_key, count(*) AS fallbacks FROM rerank_requests r
@@ -100,14 +102,14 @@ export async function experimentResults(db: Db, key: string, options: { granular
     // Which model versions each variant served, over the same recent requests.
     db.$queryRaw<Array<{ variant_key: string; model: string | null; version: number | null; requests: number }>>`
       SELECT v.variant_key, m.name AS model, mv.version, s.requests FROM (SELECT DISTINCT variant_key FROM experiment_hourly_stats WHERE experiment_id = ${e.id} AND phase = ${e.phase}) v
-      CROSS JOIN LATERAL (SELECT model_version_id, count(*)::int AS requests FROM (
+      CROSS JOIN LATERAL (SELECT model_version_id, count(*)::float8 AS requests FROM (
         SELECT model_version_id FROM rerank_requests WHERE experiment_key = ${e.key} AND experiment_phase = ${e.phase} AND variant_key = v.variant_key
         ORDER BY ts DESC LIMIT ${LATENCY_SAMPLE_PER_VARIANT}) recent GROUP BY model_version_id) s
       LEFT JOIN model_versions mv ON mv.id = s.model_version_id LEFT JOIN models m ON m.id = mv.model_id
       ORDER BY v.variant_key, s.requests DESC`,
     // CUPED: the same units' clicks on this surface before the experiment first started.
     db.$queryRaw<UnitPairRow[]>`
-      SELECT u.variant_key, count(*)::int AS n, avg(u.clicks::float8) AS y_mean, var_samp(u.clicks::float8) AS y_var,
+      SELECT u.variant_key, count(*)::float8 AS n, avg(u.clicks::float8) AS y_mean, var_samp(u.clicks::float8) AS y_var,
         avg(coalesce(p.clicks, 0)::float8) AS x_mean, var_samp(coalesce(p.clicks, 0)::float8) AS x_var, covar_samp(u.clicks::float8, coalesce(p.clicks, 0)::float8) AS xy_cov
       FROM experiment_unit_stats u
       LEFT JOIN (SELECT user_key, count(*) AS clicks FROM outcome_events
@@ -120,7 +122,7 @@ export async function experimentResults(db: Db, key: string, options: { granular
   // The excluded units' impressions and clicks per variant and hour, taken off the hourly rollup.
   const excluded = units.some((u) => u.multiple > 0)
     ? await db.$queryRaw<Array<{ variant_key: string; hour: Date; impressions: number; clicks: number }>>`
-        SELECT variant_key, date_trunc('hour', request_ts) AS hour, count(*) FILTER (WHERE type = 'impression')::int AS impressions, count(*) FILTER (WHERE type = 'click')::int AS clicks
+        SELECT variant_key, date_trunc('hour', request_ts) AS hour, count(*) FILTER (WHERE type = 'impression')::float8 AS impressions, count(*) FILTER (WHERE type = 'click')::float8 AS clicks
         FROM outcome_events WHERE experiment_key = ${e.key} AND experiment_phase = ${e.phase} AND type IN ('impression', 'click')
           AND user_key IN (SELECT unit_key FROM experiment_unit_stats WHERE experiment_id = ${e.id} AND phase = ${e.phase} AND multiple_exposure)
         GROUP BY 1, 2`
@@ -160,7 +162,7 @@ export async function experimentResults(db: Db, key: string, options: { granular
         JOIN rerank_requests r ON r.request_id = c.request_id AND r.ts = c.request_ts`,
       db.$queryRaw<Array<{ requests: number; competitive: number }>>`
         -- isCompetitive() in server/domain/interleaving/credit.ts, in SQL: the flag is the first item's last reason, after its credit.
-        SELECT count(*)::int AS requests, count(*) FILTER (WHERE ${FIRST_REASONS_SQL} ->> -1 = ${COMPETITIVE_FLAG} AND ${FIRST_REASONS_SQL} ->> -2 LIKE ${INTERLEAVING_REASON_PREFIX + "%"})::int AS competitive
+        SELECT count(*)::float8 AS requests, count(*) FILTER (WHERE ${FIRST_REASONS_SQL} ->> -1 = ${COMPETITIVE_FLAG} AND ${FIRST_REASONS_SQL} ->> -2 LIKE ${INTERLEAVING_REASON_PREFIX + "%"})::float8 AS competitive
         FROM rerank_requests WHERE experiment_key = ${e.key} AND experiment_phase = ${e.phase}`,
     ]);
     interleaving = { variantA: a!, variantB: b!, ...interleavingWins(rows.map((r) => ({ served: readServedList(r.served), positions: r.positions })), a!, b!), requestsWithClicks: rows.length, requests: totals[0]?.requests ?? 0, competitive: totals[0]?.competitive ?? 0 };

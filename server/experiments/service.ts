@@ -1,3 +1,4 @@
+import { LEVER_TRANSACTION } from "../db/leverTransaction";
 import { canonicalJson } from "../domain/canonicalJson";
 import { randomBytes } from "node:crypto";
 import type { Actor } from "../audit/actor";
@@ -81,7 +82,7 @@ export async function createExperiment(db: Db, input: ExperimentInput, actor: Ac
     });
     await recordAudit(tx, { action: "experiment.create", actor, subject: subjects.experiment(experiment.id, experiment.key), surfaces: [input.surface], after: input });
     return experiment;
-  });
+  }, LEVER_TRANSACTION);
 }
 
 function allocationOf(e: Awaited<ReturnType<typeof getExperiment>>) {
@@ -160,7 +161,7 @@ export async function updateExperiment(db: Db, key: string, input: ExperimentInp
       before: definitionOf(current), after: { ...input, seed: input.seed ?? current.seed },
     });
     return updated;
-  });
+  }, LEVER_TRANSACTION);
 }
 
 async function openPhase(tx: Tx, experimentId: string, phase: number, reason: string) {
@@ -191,7 +192,7 @@ async function transition(
       action, actor, subject: subjects.experiment(current.id, current.key), surfaces: [current.surface.key],
       before: { status: current.status, phase: current.phase }, after: { ...after, ...shipped }, reason: reason ?? null,
     });
-  });
+  }, LEVER_TRANSACTION);
   return getExperiment(db, key);
 }
 

@@ -2,7 +2,7 @@ import cluster, { type Worker } from "node:cluster";
 import { answerRateRequests, PING, PONG, relayQuestions, sendSafely, type PrimaryState } from "../cluster/ipc";
 import { withDeadline } from "../domain/time/deadline";
 import { ignoreClosedTerminal } from "./terminal";
-import { startWatchdog, type Watchdog } from "./watchdog";
+import { describeHang, startWatchdog, type Watchdog } from "./watchdog";
 
 // WORKERS=N: N server processes share the port (node:cluster; the primary accepts connections and
 // hands them to the workers in turn). Each worker is a whole server (front door, Next.js, serving
@@ -64,10 +64,10 @@ export function runPrimary(options: ClusterOptions): void {
       watchdog = startWatchdog({
         timeoutMs: options.hangTimeoutMs,
         ping: (n) => sendSafely(worker, { type: PING, n }, () => undefined),
-        onHang: (silentMs) => {
+        onHang: (silentMs, mostlySilent) => {
           watchdogs.delete(watchdog!);
           hung = true;
-          options.log(`worker ${slot} (pid ${worker.process.pid}) answered no heartbeat for ${Math.round(silentMs / 1000)} s (its event loop is blocked, or the process is stopped): killing it; its requests in flight fail and its request-log rows not yet written (up to one flush interval) are lost`);
+          options.log(`worker ${slot} (pid ${worker.process.pid}) ${describeHang(silentMs, mostlySilent)} (its event loop is blocked, or the process is stopped): killing it; its requests in flight fail and its request-log rows not yet written (up to one flush interval) are lost`);
           worker.process.kill("SIGKILL");
         },
       });

@@ -12,7 +12,7 @@ import { createCaller } from "../routers/_app";
 import { createContext } from "../trpc";
 import type { BridgeAnswer, BridgeCall } from "./pagesBridge";
 import type { NextHandler } from "./server";
-import { startWatchdog, type Watchdog } from "./watchdog";
+import { describeHang, startWatchdog, type Watchdog } from "./watchdog";
 
 // Next.js on its own worker thread of the server process (`npm start`): the front door (this, the
 // serving thread) answers the hot endpoints, tRPC, the upload, health and metrics itself and hands
@@ -227,11 +227,11 @@ export async function startPagesThread(options: PagesThreadOptions): Promise<Pag
           watchdog = startWatchdog({
             timeoutMs: hangTimeoutMs,
             ping: (n) => thread.postMessage({ type: "rerank:pages-ping", n } satisfies PagesHeartbeat),
-            onHang: (silentMs) => {
+            onHang: (silentMs, mostlySilent) => {
               metrics.pagesThreadHangs.inc();
               // 503 from now on (and rerank_pages_thread_up 0 for the alert), not only once it has exited.
               stopServing();
-              options.log(`the pages thread answered no heartbeat for ${Math.round(silentMs / 1000)} s (its event loop is blocked); it is stopped and started again`);
+              options.log(`the pages thread ${describeHang(silentMs, mostlySilent)} (its event loop is blocked); it is stopped and started again`);
               void thread.terminate();
               // terminate() cannot interrupt native code (a synchronous child process, a blocking read): a thread
               // that has not exited 10 s later is abandoned, and a new one started (break test: pages hung for good).

@@ -4,7 +4,7 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { getDb } from "../db/client";
 import { demoFeatureSpec, demoModelBytes } from "../demo/models";
-import { LEVER_TRANSACTION } from "../rollouts/leverTransaction";
+import { LEVER_TRANSACTION } from "../db/leverTransaction";
 import { callerAs } from "../testing/callers";
 import { createTestSurface } from "../testing/models";
 

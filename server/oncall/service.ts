@@ -13,7 +13,7 @@ import { recordPromotion } from "../history/record";
 import { surfacesReachedBy } from "../registry/aliasReach";
 import { setAliasIn } from "../registry/versions";
 import { rollbackChoices } from "../history/service";
-import { LEVER_TRANSACTION } from "../rollouts/leverTransaction";
+import { LEVER_TRANSACTION } from "../db/leverTransaction";
 import { lockRolloutsOfModel, rolloutsOnServingAlias, type RolloutOnAlias } from "../rollouts/servingAliasGuard";
 import type { AliasRole } from "../domain/rollouts/aliasReach";
 import { notifyInTransaction } from "../webhooks/notify";
@@ -40,8 +40,8 @@ interface WindowRow {
 /** The page's window, [since, now]: rows stamped after `now` (a replica with a fast clock) wait, as in burnCounts. */
 const windowStats = (db: Db, since: Date, now: Date) =>
   db.$queryRaw<WindowRow[]>`
-    SELECT r.surface, count(*)::int AS requests, count(*) FILTER (WHERE r.fallback_used)::int AS fallbacks,
-      count(*) FILTER (WHERE r.latency_ms > s.slo_latency_p99_ms)::int AS slow,
+    SELECT r.surface, count(*)::float8 AS requests, count(*) FILTER (WHERE r.fallback_used)::float8 AS fallbacks,
+      count(*) FILTER (WHERE r.latency_ms > s.slo_latency_p99_ms)::float8 AS slow,
       percentile_cont(0.5) WITHIN GROUP (ORDER BY r.latency_ms) AS p50,
       percentile_cont(0.95) WITHIN GROUP (ORDER BY r.latency_ms) AS p95,
       percentile_cont(0.99) WITHIN GROUP (ORDER BY r.latency_ms) AS p99
@@ -73,9 +73,9 @@ interface BurnCounts {
 async function burnCounts(db: Db, now: Date): Promise<BurnCounts> {
   const since = (w: BurnWindow) => new Date(now.getTime() - BURN_WINDOWS[w] * 1000);
   const columns = WINDOWS_BY_LENGTH.map((w) => Prisma.sql`
-    count(*) FILTER (WHERE r.ts > ${since(w)})::int AS ${Prisma.raw(`"requests_${w}"`)},
-    count(*) FILTER (WHERE r.ts > ${since(w)} AND r.fallback_used)::int AS ${Prisma.raw(`"fallbacks_${w}"`)},
-    count(*) FILTER (WHERE r.ts > ${since(w)} AND r.latency_ms > s.slo_latency_p99_ms)::int AS ${Prisma.raw(`"slow_${w}"`)}`);
+    count(*) FILTER (WHERE r.ts > ${since(w)})::float8 AS ${Prisma.raw(`"requests_${w}"`)},
+    count(*) FILTER (WHERE r.ts > ${since(w)} AND r.fallback_used)::float8 AS ${Prisma.raw(`"fallbacks_${w}"`)},
+    count(*) FILTER (WHERE r.ts > ${since(w)} AND r.latency_ms > s.slo_latency_p99_ms)::float8 AS ${Prisma.raw(`"slow_${w}"`)}`);
   const rows = await db.$queryRaw<Array<Record<string, number> & { surface: string }>>`
     SELECT r.surface, ${Prisma.join(columns, ",")}
     FROM rerank_requests r JOIN surfaces s ON s.key = r.surface
@@ -83,7 +83,7 @@ async function burnCounts(db: Db, now: Date): Promise<BurnCounts> {
     GROUP BY r.surface`;
   // Requests answered with a 5xx never reach the log: their per-minute tally (telemetry/errorTally.ts).
   // A minute counts in a window when it began after the window's start.
-  const errorColumns = WINDOWS_BY_LENGTH.map((w) => Prisma.sql`coalesce(sum(count) FILTER (WHERE minute > ${since(w)}), 0)::int AS ${Prisma.raw(`"errors_${w}"`)}`);
+  const errorColumns = WINDOWS_BY_LENGTH.map((w) => Prisma.sql`coalesce(sum(count) FILTER (WHERE minute > ${since(w)}), 0)::float8 AS ${Prisma.raw(`"errors_${w}"`)}`);
   const errorRows = await db.$queryRaw<Array<Record<string, number> & { surface: string; unattributed: boolean }>>`
     SELECT e.surface, NOT EXISTS (SELECT 1 FROM surfaces s WHERE s.key = e.surface) AS unattributed, ${Prisma.join(errorColumns, ",")}
     FROM rerank_errors e WHERE minute > ${since(WINDOWS_BY_LENGTH.at(-1)!)} AND minute <= ${now}
@@ -165,7 +165,7 @@ export async function oncallOverview(db: Db, input: { hours: number }) {
     windowStats(db, since, at),
     counting,
     db.$queryRaw<Array<{ surface: string; reason: string; count: number }>>`
-      SELECT surface, coalesce(fallback_reason, 'unknown') AS reason, count(*)::int AS count
+      SELECT surface, coalesce(fallback_reason, 'unknown') AS reason, count(*)::float8 AS count
       FROM rerank_requests WHERE ts >= ${since} AND ts <= ${at} AND fallback_used GROUP BY surface, fallback_reason ORDER BY count DESC`,
     counting.then((counts) => unattributedErrors(db, at, since, counts)),
   ]);
@@ -250,7 +250,7 @@ export async function unattributedErrors(db: Db, now: Date, since: Date, counts?
   const pageStart = new Date(Math.floor(since.getTime() / 60_000) * 60_000);
   const [[row], { surfaces, unattributed }] = await Promise.all([
     db.$queryRaw<Array<{ errors: number }>>`
-      SELECT coalesce(sum(e.count), 0)::int AS errors FROM rerank_errors e
+      SELECT coalesce(sum(e.count), 0)::float8 AS errors FROM rerank_errors e
       WHERE e.minute >= ${pageStart} AND e.minute <= ${now} AND NOT EXISTS (SELECT 1 FROM surfaces s WHERE s.key = e.surface)`,
     counts ?? burnCounts(db, now),
   ]);
@@ -305,8 +305,8 @@ export async function oncallSeries(db: Db, input: { surface: string; hours: numb
 /** The surface's rows of [since, now] in buckets: a row stamped after `now` (a replica with a fast clock) is not plotted yet. */
 async function seriesPoints(db: Db, surface: string, since: Date, now: Date, bucketMinutes: number) {
   const rows = await db.$queryRaw<Array<{ bucket: Date; requests: number; fallbacks: number; p95: number; p99: number }>>`
-    SELECT date_bin(${`${bucketMinutes} minutes`}::interval, ts, TIMESTAMPTZ '2000-01-01') AS bucket, count(*)::int AS requests,
-      count(*) FILTER (WHERE fallback_used)::int AS fallbacks,
+    SELECT date_bin(${`${bucketMinutes} minutes`}::interval, ts, TIMESTAMPTZ '2000-01-01') AS bucket, count(*)::float8 AS requests,
+      count(*) FILTER (WHERE fallback_used)::float8 AS fallbacks,
       percentile_cont(0.95) WITHIN GROUP (ORDER BY latency_ms) AS p95, percentile_cont(0.99) WITHIN GROUP (ORDER BY latency_ms) AS p99
     FROM rerank_requests WHERE surface = ${surface} AND ts >= ${since} AND ts <= ${now}
     GROUP BY 1 ORDER BY 1`;

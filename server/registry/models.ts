@@ -1,3 +1,4 @@
+import { LEVER_TRANSACTION } from "../db/leverTransaction";
 import type { CrossEncoderSummary } from "./validateCrossEncoder";
 import type { Actor } from "../audit/actor";
 import { recordAudit } from "../audit/record";
@@ -19,7 +20,7 @@ export async function createModel(db: Db, input: { name: string; owner: string; 
       after: { name: model.name, owner: model.owner, surface: input.surface ?? null },
     });
     return model;
-  });
+  }, LEVER_TRANSACTION);
 }
 
 export async function getModelByName(db: Db, name: string) {

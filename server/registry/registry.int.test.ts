@@ -81,7 +81,7 @@ describe("uploading versions", () => {
     expect(audit).toBe(1);
   });
 
-  it("refuses a form with a misspelt, repeated or extra part, naming it, and stores nothing (break test: parent_version and a second metrics were dropped without a word)", async () => {
+  it("refuses a form with a misspelt, repeated or extra part, a coerced value or a key the registry writes, naming it, and stores nothing (break test: parent_version and a second metrics were dropped without a word)", async () => {
     const versions = async () => getDb().modelVersion.count({ where: { model: { name: MODEL } } });
     const before = await versions();
     const model = () => new Blob([Buffer.from(demoModelBytes("linear"))]);
@@ -96,6 +96,13 @@ describe("uploading versions", () => {
       [(f) => (f.set("file", model(), "m.onnx"), f.set("featureSpec", JSON.stringify(spec)), f.append("metrics", '{"a":1}'), f.append("metrics", '{"b":2}')), "metrics: sent twice: send each field once"],
       [(f) => (f.append("file", model(), "a.onnx"), f.append("file", model(), "b.onnx"), f.set("featureSpec", JSON.stringify(spec))), "file: sent twice: attach one file"],
       [(f) => (f.set("file", model(), "m.onnx"), f.set("model", model(), "n.onnx"), f.set("featureSpec", JSON.stringify(spec))), 'model: a file part must be named "file"'],
+      // Re-break: a field is read as sent, not coerced ("0x1" was version 1, an empty format onnx).
+      [(f) => (f.set("file", model(), "m.onnx"), f.set("featureSpec", JSON.stringify(spec)), f.set("parentVersion", "0x1")), 'parentVersion: "0x1" is not a version number (1, 2, …); leave the field out for none'],
+      [(f) => (f.set("file", model(), "m.onnx"), f.set("featureSpec", JSON.stringify(spec)), f.set("parentVersion", "")), 'parentVersion: "" is not a version number (1, 2, …); leave the field out for none'],
+      [(f) => (f.set("file", model(), "m.onnx"), f.set("featureSpec", JSON.stringify(spec)), f.set("format", "")), "format: empty: leave the field out for onnx, or name a format"],
+      // Keys the registry writes itself (re-break: {"uploadWarnings":"boom"} was stored, and the version's page answered 500 for good).
+      [(f) => (f.set("file", model(), "m.onnx"), f.set("featureSpec", JSON.stringify(spec)), f.set("metadata", '{"uploadWarnings":"boom"}')), "metadata.uploadWarnings: set by the registry itself, not by the uploader"],
+      [(f) => (f.set("file", model(), "m.onnx"), f.set("featureSpec", JSON.stringify(spec)), f.set("metadata", '{"notes":"ok","conversionMaxAbsDiff":0}')), "metadata.conversionMaxAbsDiff: set by the registry itself, not by the uploader"],
     ];
     for (const [build, message] of cases) {
       const answer = await send(build);

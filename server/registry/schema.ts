@@ -61,6 +61,14 @@ export const featureSpecSchema = z
     });
   }) satisfies z.ZodType<FeatureSpec>;
 
+/**
+ * Metadata keys the registry writes itself (the upload, an import, a cross-encoder's check): a
+ * caller's value for one would pass for the server's — a fake upload warning, a conversion's error
+ * bound, a cross-encoder's config on a tabular model — and a value of another shape broke the
+ * version's page for everyone (re-break: `{"uploadWarnings":"boom"}` made it a 500, for good).
+ */
+export const SERVER_METADATA_KEYS = ["fileName", "uploadWarnings", "crossEncoder", "importedFrom", "objective", "nativeFeatureNames", "conversionMaxAbsDiff", "conversionMaxRelDiff", "importNotes"] as const;
+
 export const versionMetadataSchema = keepingEveryKey(z
   .strictObject({
     trainingData: text(2000).optional(),
@@ -73,6 +81,9 @@ export const versionMetadataSchema = keepingEveryKey(z
   .check((ctx) => {
     const problem = jsonProblem(ctx.value, { maxDepth: 9, maxBytes: 65_536 });
     if (problem) ctx.issues.push({ code: "custom", message: problem, input: ctx.value });
+    for (const key of SERVER_METADATA_KEYS) {
+      if (Object.hasOwn(ctx.value, key)) ctx.issues.push({ code: "custom", path: [key], message: "set by the registry itself, not by the uploader", input: ctx.value });
+    }
   }));
 
 export const createModelSchema = z.strictObject({

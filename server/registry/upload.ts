@@ -69,12 +69,17 @@ export async function uploadVersion(db: Db, modelName: string, form: UploadForm,
   // A misspelt field (parent_version, metric) is refused, not ignored: the version would be stored without it (break test).
   const unknown = Object.keys(form.fields).find((name) => !UPLOAD_FIELDS.includes(name));
   if (unknown !== undefined) throw new InvalidInputError(unknown.slice(0, 64), `unknown field (the form takes file, ${UPLOAD_FIELDS.join(", ")})`);
+  // A field sent is read as sent: an empty format or version is refused, not taken as absent, and a
+  // version is decimal digits only (Number() took "0x1" and "1e0" as version 1).
+  if (form.fields.format === "") throw new InvalidInputError("format", "empty: leave the field out for onnx, or name a format");
+  const parentVersion = form.fields.parentVersion;
+  if (parentVersion !== undefined && !/^[1-9][0-9]{0,9}$/.test(parentVersion)) throw new InvalidInputError("parentVersion", `${JSON.stringify(parentVersion.slice(0, 40))} is not a version number (1, 2, …); leave the field out for none`);
   const parsed = uploadFieldsSchema.safeParse({
-    format: form.fields.format || undefined,
+    format: form.fields.format,
     featureSpec: parseJsonField(form.fields, "featureSpec"),
     metadata: parseJsonField(form.fields, "metadata"),
     metrics: parseJsonField(form.fields, "metrics"),
-    parentVersion: form.fields.parentVersion ? Number(form.fields.parentVersion) : undefined,
+    parentVersion: parentVersion === undefined ? undefined : Number(parentVersion),
   });
   if (!parsed.success) {
     // The first issue's whole path (`featureSpec[0].source`), so the message names it once.

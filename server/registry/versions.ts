@@ -1,3 +1,4 @@
+import { LEVER_TRANSACTION } from "../db/leverTransaction";
 import type { Actor } from "../audit/actor";
 import { recordAudit } from "../audit/record";
 import type { Db } from "../db/client";
@@ -75,7 +76,7 @@ export async function createVersion(db: Db, input: NewVersion) {
           after: { model: model.name, version: version.version, sha256: version.sha256, sizeBytes: version.sizeBytes },
         });
         return version;
-      });
+      }, LEVER_TRANSACTION);
     } catch (error) {
       if (error instanceof Prisma.PrismaClientKnownRequestError && error.code === "P2002") {
         // Two uploads of the same bytes at once: the other one stored it (409, as if it came first).
@@ -94,7 +95,7 @@ export async function createVersion(db: Db, input: NewVersion) {
  * promotion-history row and an `alias.moved` webhook (see setAliasIn).
  */
 export async function setAlias(db: Db, input: AliasMove) {
-  return db.$transaction((tx) => setAliasIn(tx, input));
+  return db.$transaction((tx) => setAliasIn(tx, input), LEVER_TRANSACTION);
 }
 
 export interface AliasMove {

@@ -361,9 +361,11 @@ function record(plan: Plan, request: RerankRequest, inputs: Enriched, scored: Sc
   clock.end("record", null);
   response.timings.total = round3(clock.totalMs());
   const json = JSON.stringify(response);
-  // The cache and the log say the same owner of the id (null: shared by whoever was given it).
-  const owner = requestIdOwner(request, options.caller ?? IN_PROCESS_CALLER);
-  rememberResponse(recentKey(response.requestId, owner), { json, surface: response.surface, ts: ts.getTime(), userKey: unitKey ? keyedHash(unitKey) : null, fingerprint, storedAt: Date.now() });
+  // The cache and the log say the same owner of the id (null: shared by whoever was given it); the
+  // response takes its sender's share of the cache, whoever owns the id (recent.ts recentRequests).
+  const caller = options.caller ?? IN_PROCESS_CALLER;
+  const owner = requestIdOwner(request, caller);
+  rememberResponse(recentKey(response.requestId, owner), { json, surface: response.surface, ts: ts.getTime(), userKey: unitKey ? keyedHash(unitKey) : null, fingerprint, storedAt: Date.now(), caller });
   logRequest(request, response, ts, canary, owner, surface.sloLatencyP99Ms);
   return json;
 }

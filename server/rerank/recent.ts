@@ -1,6 +1,6 @@
-import { LRUCache } from "lru-cache";
 import { isApiKeyCaller } from "../auth/principal";
 import { env } from "../config";
+import { FairShareCache } from "../domain/memory/fairShareCache";
 import { stringBytes } from "../domain/memory/heapBytes";
 import type { RerankResponse } from "./schema";
 
@@ -26,6 +26,11 @@ export interface RecentRequest {
   fingerprint: string | null;
   /** When it was kept (epoch ms): its request log row was enqueued in the same step (recentHorizon). */
   storedAt: number;
+  /**
+   * Who sent it (server/auth/principal.ts callerOf; IN_PROCESS_CALLER for in-process callers),
+   * whatever the id's owner: whose share of the cache it takes (recentRequests).
+   */
+  caller: string;
 }
 
 /** A request being served under a client-chosen id (recentKey): its fingerprint, and its answer once built. */
@@ -34,32 +39,41 @@ export interface PendingRequest {
   served: Promise<{ json: string }>;
 }
 
-const holder = globalThis as unknown as { __rerankRecent?: LRUCache<string, RecentRequest>; __rerankRecentEvicted?: number; __rerankPending?: Map<string, PendingRequest> };
+const holder = globalThis as unknown as { __rerankRecentShares?: FairShareCache<RecentRequest>; __rerankRecentEvicted?: number; __rerankPending?: Map<string, PendingRequest> };
 
 /** How long a response is kept at most. */
 const RECENT_TTL_MS = 60 * 60 * 1000;
 
-/** What an entry holds on the heap, estimated: its response text (one or two bytes a character), key and fields. */
+/** Responses kept at most, across callers. */
+const RECENT_MAX_ENTRIES = 20_000;
+
+/**
+ * What an entry holds on the heap, estimated, in bytes: its response text (one or two bytes a
+ * character), key and fields, the entry object and its two map slots (the cache's, its caller's share's).
+ */
 export function recentEntryBytes(entry: RecentRequest, key: string): number {
-  return stringBytes(entry.json) + stringBytes(key) + stringBytes(entry.surface) + (entry.userKey ? stringBytes(entry.userKey) : 0) + (entry.fingerprint ? stringBytes(entry.fingerprint) : 0) + 160;
+  return stringBytes(entry.json) + stringBytes(key) + stringBytes(entry.surface) + (entry.userKey ? stringBytes(entry.userKey) : 0) + (entry.fingerprint ? stringBytes(entry.fingerprint) : 0) + stringBytes(entry.caller) + 240;
 }
 
 /**
  * The process's recent responses, bounded in bytes (RECENT_RESPONSES_MAX_BYTES, estimated by
- * recentEntryBytes), in count (20,000) and in age (an hour). A response's size is the caller's to
- * choose (1,000 candidates make ~300 KB), so a count alone would let one client fill the heap; the
- * least recently used go first, and a response larger than the whole bound is not kept. Events for
- * requests no longer here are validated against the log in PostgreSQL instead.
+ * recentEntryBytes), in count (20,000) and in age (an hour), and shared fairly among the callers who
+ * sent them (RecentRequest.caller; server/domain/memory/fairShareCache.ts): over a bound, the least
+ * recently used response of the caller holding the most (bytes, or entries over the count) goes, so
+ * one caller's traffic — with or without request ids — evicts its own responses first and cannot
+ * shorten another's window below an equal part of the bounds. A response's size is the caller's to
+ * choose (1,000 candidates make ~300 KB), so a count alone would let one client fill the heap; a
+ * response larger than the whole bound, or that would make its caller the largest holder with nothing
+ * older of its own to give up, is not kept. Events for requests no longer here are validated against
+ * the log in PostgreSQL instead.
  */
-export function recentRequests(): LRUCache<string, RecentRequest> {
-  return (holder.__rerankRecent ??= new LRUCache<string, RecentRequest>({
-    max: 20_000,
-    ttl: RECENT_TTL_MS,
-    maxSize: env().RECENT_RESPONSES_MAX_BYTES,
-    sizeCalculation: recentEntryBytes,
-    dispose: (entry, _key, reason) => {
-      if (reason === "evict") evictedAt(entry.storedAt);
-    },
+export function recentRequests(): FairShareCache<RecentRequest> {
+  return (holder.__rerankRecentShares ??= new FairShareCache<RecentRequest>({
+    maxEntries: RECENT_MAX_ENTRIES,
+    ttlMs: RECENT_TTL_MS,
+    maxBytes: env().RECENT_RESPONSES_MAX_BYTES,
+    sizeOf: recentEntryBytes,
+    onEvict: (entry) => evictedAt(entry.storedAt),
   }));
 }
 
@@ -67,17 +81,20 @@ const evictedAt = (storedAt: number) => {
   holder.__rerankRecentEvicted = Math.max(holder.__rerankRecentEvicted ?? -Infinity, storedAt);
 };
 
-/** Keeps a served response (`entry.storedAt` now); one too large for the whole bound is not kept, and counts as evicted at once. */
+/**
+ * Keeps a served response (`entry.storedAt` now) in its caller's share (recentRequests); one not kept
+ * (too large for the whole bound, or for its caller's share) counts as evicted at once.
+ */
 export function rememberResponse(key: string, entry: RecentRequest): void {
-  const cache = recentRequests();
-  cache.set(key, entry);
-  if (!cache.has(key)) evictedAt(entry.storedAt);
+  if (!recentRequests().set(key, entry, entry.caller)) evictedAt(entry.storedAt);
 }
 
 /**
  * Every response kept at or before this time (epoch ms) may have left the cache (evicted for room,
  * never kept, or expired); every one kept after it is still here. A request whose log row is not yet
  * in PostgreSQL and that was kept at or before the horizon can be found nowhere (events/service.ts).
+ * One for all callers: a caller's flood, evicting only its own responses, still moves it (then an
+ * event naming an unknown id is told to retry while the log is behind, not refused at once).
  */
 export function recentHorizon(now: number = Date.now()): number {
   return Math.max(holder.__rerankRecentEvicted ?? -Infinity, now - RECENT_TTL_MS);
@@ -96,7 +113,7 @@ export function pendingRequests(): Map<string, PendingRequest> {
 
 /** Forgets every recent response (tests that change RECENT_RESPONSES_MAX_BYTES). */
 export function resetRecentRequests(): void {
-  holder.__rerankRecent = undefined;
+  holder.__rerankRecentShares = undefined;
   holder.__rerankRecentEvicted = undefined;
 }
 

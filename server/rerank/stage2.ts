@@ -13,6 +13,10 @@ import { scoreWithModels, type Scored, type ScoringInput } from "./scoring";
 // The stage's wall time is budgeted too (budgetMs): a cross-encoder in the worker pool can be
 // queued behind others. Over budget, a fault, an open breaker or a kill switch: stage 1's scores
 // serve, marked in the response's stage2 and counted (rerank_stage2_total), never a 5xx.
+// The rule stage 1 follows (pipeline.ts, score()) holds here too: a stage 2 whose inputs were not
+// read in time (features.timedOut) and that gave every rescored item the same score ranked nothing
+// (a cross-encoder given no item text): stage 1's order serves, status "timeout" (re-break 2026-12:
+// it said "served" with six scores of −2.681094 and marked every item "stage2").
 
 /** What stage 2 did for one arm, and the scores the arm is served by. */
 export interface Rescored {
@@ -23,12 +27,14 @@ export interface Rescored {
 /**
  * Rescores one arm's stage-1 result with the surface's stage 2.
  * @param surface a surface whose `stage2` is set.
- * @param input the request's candidates (index-aligned with `stage1.scores`), features and query.
+ * @param input the request's candidates (index-aligned with `stage1.scores`), features and query;
+ *   `timedOut` when some of the features or item attributes were not read in time (enrich in pipeline.ts).
  * @param arm the interleaving experiment's variant key this arm ranks for (named in the log line); undefined with one arm.
  * @returns the joined scores (status "served") or stage 1's as they were, with what happened; `truncated`
- *   (documents cut to the model's length) when stage 2's model is a cross-encoder that ran.
+ *   (documents cut to the model's length) when stage 2's model is a cross-encoder that ran. Status
+ *   "timeout" also when the inputs timed out and stage 2 scored every item of its cut (2 or more) the same.
  */
-export async function rescoreArm(surface: SurfaceConfig, input: ScoringInput, stage1: Scored, arm?: string): Promise<Rescored> {
+export async function rescoreArm(surface: SurfaceConfig, input: ScoringInput & { timedOut?: boolean }, stage1: Scored, arm?: string): Promise<Rescored> {
   const config = surface.stage2!;
   const started = performance.now();
   const done = (status: Stage2Outcome["status"], reason: Stage2Outcome["reason"], extra: Partial<Stage2Outcome> = {}): Stage2Outcome => {
@@ -63,6 +69,10 @@ export async function rescoreArm(surface: SurfaceConfig, input: ScoringInput, st
   }
   // A cross-encoder's truncations count whether or not its scores serve (they were cut either way).
   const text = result.handle?.kind === "cross-encoder" ? { truncated: result.truncated } : {};
+  if (input.timedOut && cut.length > 1 && allEqual(result.scores)) {
+    logFault(surface.key, arm, "timeout", `its inputs were not read in time and it scored all ${cut.length} items ${result.scores[0]}: it ranked nothing`);
+    return { scored: stage1, stage2: done("timeout", "timeout", { model, ...text }) };
+  }
   let scores: Float32Array;
   try {
     scores = mergeStageScores(stage1.scores, cut, result.scores);
@@ -76,6 +86,12 @@ export async function rescoreArm(surface: SurfaceConfig, input: ScoringInput, st
   // Stage 2's own scores of those items (its model's output, before they were placed above stage 1's).
   const own = order.map((k) => Math.round(result.scores[k]! * 1e6) / 1e6);
   return { scored: { ...stage1, scores }, stage2: done("served", null, { model, reranked, scores: own, ...text }) };
+}
+
+/** Whether every score is the same (a model given nothing that tells the items apart). */
+function allEqual(scores: Float32Array): boolean {
+  for (let i = 1; i < scores.length; i++) if (scores[i] !== scores[0]) return false;
+  return true;
 }
 
 /** timeout → "timeout"; an open breaker or a kill switch → "skipped"; any other fault → "error". */

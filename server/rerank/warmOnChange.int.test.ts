@@ -50,6 +50,8 @@ async function rerankAs(surface: string, userKey: string, fallback: unknown = { 
 }
 
 beforeAll(async () => {
+  // The actor's row: audited levers re-check that their person exists and is not disabled.
+  await getDb().user.upsert({ where: { id: actor.id }, create: { id: actor.id, email: actor.name, name: actor.name, roles: ["admin"] }, update: {} });
   const db = getDb();
   await seedDemo(db);
   catalog = (await db.catalogItem.findMany({ where: { safetyFlags: { isEmpty: true } }, select: { id: true }, orderBy: { id: "asc" }, take: 20 })).map((c) => c.id);

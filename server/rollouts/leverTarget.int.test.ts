@@ -8,6 +8,7 @@ import { linearRankerOnnx } from "../domain/onnx/linear";
 import type { Principal } from "../auth/principal";
 import { createCaller } from "../routers/_app";
 import { callerAs } from "../testing/callers";
+import { createApiKey } from "../auth/apiKeys";
 import { createTestSurface } from "../testing/models";
 import { contextFor } from "../trpc";
 
@@ -79,7 +80,10 @@ describe("canary levers act on the rollout the page showed", () => {
     const db = getDb();
     await db.webhookEndpoint.create({ data: { name: "t-lever-judge", url: "https://example.com/judge", format: "standard", eventKinds: ["canary.paused"], secret: "whsec_dGVzdA==", createdBy: "test" } });
     const started = await tabA().rollouts.start({ surface: "t-lever", version: 5, steps: [1, 50], reason: "canary v5 again" });
-    const impostor: Principal = { kind: "api_key", id: "test-key-judge", name: "rollout-analysis", keyKind: "automation", roles: ["ml_engineer", "oncall"], surfaces: [] };
+    // A stored key (an audited lever re-checks that its key is not revoked), made below the schema that now refuses the name.
+    const owner = await db.user.upsert({ where: { email: "judge-owner@rerank.test" }, create: { email: "judge-owner@rerank.test", name: "Owner", roles: ["admin"] }, update: {} });
+    const { apiKey } = await createApiKey(db, { name: "rollout-analysis", kind: "automation", roles: ["ml_engineer", "oncall"] }, owner.id);
+    const impostor: Principal = { kind: "api_key", id: apiKey.id, name: "rollout-analysis", keyKind: "automation", roles: ["ml_engineer", "oncall"], surfaces: [] };
     await createCaller(contextFor(impostor)).rollouts.pause({ surface: "t-lever", rolloutId: started.id, reason: "hold it" });
     const event = await db.webhookEvent.findFirstOrThrow({ where: { kind: "canary.paused", data: { path: ["rolloutId"], equals: started.id } } });
     expect(event.data).toMatchObject({ mode: "manual", actor: "rollout-analysis" });

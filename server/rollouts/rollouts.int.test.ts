@@ -456,7 +456,7 @@ describe("canary rollouts", () => {
     const as = (u: typeof ana) => createCaller(contextFor({ kind: "user", id: u.user.id, name: u.user.email, displayName: u.user.name, roles: ["ml_engineer"] }));
     const request = await as(ana).approvals.request({ change: { kind: "canary_promote", surface: "t-gate" }, reason: "v4 passed" });
     expect(request).toMatchObject({ kind: "canary_promote", summary: "promote the canary of t-gate-model v4 on t-gate (at 50 %): t-gate-model production v1 → v4; it also serves t-gate-b", payload: { rolloutId: rollout!.id } });
-    expect(await as(bo).approvals.decide({ id: request.id, approve: true })).toMatchObject({ status: "applied" });
+    expect(await as(bo).approvals.decide({ id: request.id, approve: true, comment: "checked it" })).toMatchObject({ status: "applied" });
     expect(await aliasVersion("t-gate-model", "production")).toBe(4);
     expect(await db.rollout.findUniqueOrThrow({ where: { id: rollout!.id } })).toMatchObject({ status: "promoted" });
     // The promotion's row and webhook name every surface the alias move reached, as setAlias does.

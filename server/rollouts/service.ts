@@ -1,5 +1,5 @@
 import { ROLLOUT_ANALYSIS, type Actor } from "../audit/actor";
-import { LEVER_TRANSACTION } from "./leverTransaction";
+import { LEVER_TRANSACTION } from "../db/leverTransaction";
 import { recordAudit } from "../audit/record";
 import { env } from "../config";
 import { connectClient } from "../db/pgClient";
@@ -217,8 +217,9 @@ const LATENCY_SAMPLE = 5_000;
  */
 async function armSamples(db: Db, rolloutId: string, surface: string, since: Date): Promise<{ canary: ArmSample; baseline: ArmSample }> {
   const key = rolloutLogKey(rolloutId);
+  // Counts as float8 (exact to 2^53, a JS number): ::int fails with 22003 past 2^31 − 1 rows (server/db/countCasts.test.ts).
   const counts = await db.$queryRaw<Array<{ arm: string; requests: number; fallbacks: number }>>`
-      SELECT variant_key AS arm, count(*)::int AS requests, count(*) FILTER (WHERE fallback_used)::int AS fallbacks
+      SELECT variant_key AS arm, count(*)::float8 AS requests, count(*) FILTER (WHERE fallback_used)::float8 AS fallbacks
       FROM rerank_requests WHERE surface = ${surface} AND experiment_key = ${key} AND ts >= ${since} AND fallback_reason IS DISTINCT FROM 'kill_switch'
       GROUP BY variant_key`;
   const keep = (arm: string) => latencyKeepRate(counts.find((c) => c.arm === arm)?.requests ?? 0, LATENCY_SAMPLE);
@@ -236,7 +237,7 @@ async function armSamples(db: Db, rolloutId: string, surface: string, since: Dat
           AND random() < CASE variant_key WHEN 'canary' THEN ${keep("canary")}::float8 WHEN 'baseline' THEN ${keep("baseline")}::float8 ELSE 0 END
       ) sampled WHERE n <= ${LATENCY_SAMPLE} GROUP BY arm`,
     db.$queryRaw<Array<{ arm: string; impressions: number; clicks: number }>>`
-      SELECT r.variant_key AS arm, count(*) FILTER (WHERE e.impressed)::int AS impressions, count(*) FILTER (WHERE e.impressed AND e.clicked)::int AS clicks
+      SELECT r.variant_key AS arm, count(*) FILTER (WHERE e.impressed)::float8 AS impressions, count(*) FILTER (WHERE e.impressed AND e.clicked)::float8 AS clicks
       FROM rerank_requests r JOIN (
         SELECT request_id, request_ts, bool_or(type = 'impression') AS impressed, bool_or(type = 'click') AS clicked
         FROM outcome_events WHERE surface = ${surface} AND request_ts >= ${since} AND type IN ('impression', 'click')

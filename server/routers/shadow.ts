@@ -22,7 +22,8 @@ export const shadowRouter = router({
     .input(
       z.strictObject({ surface: surfaceKey, alias: aliasNameSchema.nullable(), sampleRate: decimal(0, 1), reason: reasonSchema.optional() }).superRefine((input, ctx) => {
         // Mirroring more than half the traffic doubles a large share of scoring: a production change, as the confirm dialog says.
-        if (input.sampleRate > 0.5 && input.reason === undefined) ctx.addIssue({ code: "custom", path: ["reason"], message: "say why (mirroring more than half of the traffic needs a reason)" });
+        // Turning mirroring off (no alias) needs none, whatever rate is sent with it.
+        if (input.alias !== null && input.sampleRate > 0.5 && input.reason === undefined) ctx.addIssue({ code: "custom", path: ["reason"], message: "say why (mirroring more than half of the traffic needs a reason)" });
       }),
     )
     .mutation(({ ctx, input }) => appliedHere(configureShadow(ctx.db, input, ctx.actor), { surface: input.surface })),

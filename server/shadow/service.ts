@@ -1,3 +1,4 @@
+import { LEVER_TRANSACTION } from "../db/leverTransaction";
 import type { Actor } from "../audit/actor";
 import { recordAudit } from "../audit/record";
 import type { Db } from "../db/client";
@@ -58,7 +59,7 @@ export async function configureShadow(db: Db, input: ShadowConfigInput, actor: A
       action: "surface.shadow", actor, subject: subjects.surface(surface.id, surface.key), surfaces: [surface.key], before, after, reason: input.reason ?? null,
     });
     return updated;
-  });
+  }, LEVER_TRANSACTION);
 }
 
 interface VersionRow {
@@ -84,7 +85,7 @@ export async function shadowOverview(db: Db, input: { surface: string; hours: nu
   if (!surface) throw new NotFoundError("surface", input.surface);
   const since = new Date(Date.now() - input.hours * 3_600_000);
   const rows = await db.$queryRaw<VersionRow[]>`
-    SELECT shadow_version_id, count(*)::int AS records, count(error)::int AS errors, max(ts) AS last_ts
+    SELECT shadow_version_id, count(*)::float8 AS records, count(error)::float8 AS errors, max(ts) AS last_ts
     FROM shadow_records WHERE surface = ${surface.key} AND ts >= ${since}
     GROUP BY shadow_version_id ORDER BY max(ts) DESC`;
   const known = new Map(

@@ -66,12 +66,12 @@ describe("levers wait for their own surfaces only", () => {
     const versionId = async (version: number) => (await getDb().modelVersion.findFirstOrThrow({ where: { model: { name: "t-scope-model" }, version } })).id;
     const v4 = await versionId(4);
     const request = await as(ana).approvals.request({ change: { kind: "alias_move", versionId: v4, alias: "production" }, reason: "v4 won offline" });
-    const decided = await answered("approvals.decide", as(bo).approvals.decide({ id: request.id, approve: true, comment: "ok" }));
+    const decided = await answered("approvals.decide", as(bo).approvals.decide({ id: request.id, approve: true, comment: "looks right" }));
     expect(decided).toMatchObject({ status: "applied", surfaces: ["t-scope"] });
     expect(surfaceConfigs().peek("t-scope")?.primary?.version).toBe(4);
     // A rejection changes nothing and reaches no surface.
     const back = await as(ana).approvals.request({ change: { kind: "alias_move", versionId: await versionId(1), alias: "production" }, reason: "go back" });
-    expect(await answered("approvals.decide (reject)", as(bo).approvals.decide({ id: back.id, approve: false }))).toMatchObject({ status: "rejected", surfaces: [] });
+    expect(await answered("approvals.decide (reject)", as(bo).approvals.decide({ id: back.id, approve: false, comment: "checked it" }))).toMatchObject({ status: "rejected", surfaces: [] });
     await answered("approvals.setRequired (off)", callerAs(["admin"], "admin@scope.test").approvals.setRequired({ surface: "t-scope", required: false, reason: "done" }));
     expect(surfaceConfigs().peek("t-scope-busy")?.timeoutMs).not.toBe(777); // still preparing: the levers did not wait for it
   });

@@ -1,3 +1,4 @@
+import { LEVER_TRANSACTION } from "../db/leverTransaction";
 import type { Actor } from "../audit/actor";
 import { recordAudit } from "../audit/record";
 import type { Db } from "../db/client";
@@ -65,7 +66,7 @@ export async function configureStage2(db: Db, input: Stage2Input, actor: Actor, 
     });
     await recordStage2Change(tx, { surface: surface.key, before, next, actor, reason: input.reason ?? null });
     return { key: surface.key, stage2: next };
-  });
+  }, LEVER_TRANSACTION);
 }
 
 /** A stage 2 in words: "demo-cross-encoder production over the top 20 within 150 ms", or "none". */

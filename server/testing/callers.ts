@@ -10,8 +10,27 @@ export function testPerson(roles: Role[], email = `${roles.join("-")}@rerank.tes
   return { kind: "user", id: `test-${email}`, name: email, displayName: email, roles };
 }
 
-export function callerAs(roles: Role[], email?: string) {
-  return createCaller(contextFor(testPerson(roles, email)));
+const stored = new Map<string, Promise<unknown>>();
+
+/**
+ * Stores `person`'s row once (created on first use and then left as tests change it): every audited
+ * lever re-checks in its transaction that its person exists and is not disabled (server/audit/record.ts).
+ */
+export async function storePerson(person: Principal & { kind: "user" }): Promise<void> {
+  // The promise is kept before anything is awaited: presses made at once share one upsert (several raced on the insert).
+  if (!stored.has(person.id)) {
+    stored.set(person.id, import("../db/client").then(({ getDb }) => getDb().user.upsert({ where: { id: person.id }, create: { id: person.id, email: person.name, name: person.name, roles: person.roles }, update: {} })));
+  }
+  await stored.get(person.id);
+}
+
+/** A caller acting as a person with `roles`, whose row is stored on its first call (storePerson); `context` adjusts the context (an actor with request headers). */
+export function callerAs(roles: Role[], email?: string, context: (ctx: ReturnType<typeof contextFor>) => ReturnType<typeof contextFor> = (ctx) => ctx) {
+  const principal = testPerson(roles, email) as Principal & { kind: "user" };
+  return createCaller(async () => {
+    await storePerson(principal);
+    return context(contextFor(principal));
+  });
 }
 
 /**

