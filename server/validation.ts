@@ -1,4 +1,4 @@
-import removeConfusables from "confusables";
+import { remove as removeConfusables } from "confusables";
 import { z, type ZodError } from "zod";
 import { ISO_INSTANT_HINT, parseIsoInstant } from "./domain/time/isoInstant";
 import { InvalidInputError } from "./errors";

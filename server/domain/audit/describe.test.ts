@@ -86,6 +86,7 @@ const CASES: Record<AuditAction, Array<[AuditEntryFacts, string]>> = {
   "api_key.create": [
     [entry({ action: "api_key.create", subject: subjects.apiKey("k1", "search frontend"), after: { kind: "serving", roles: [], surfaces: ["search"], expiresAt: null } }), "ana@corp created serving API key search frontend for search"],
     [entry({ action: "api_key.create", subject: subjects.apiKey("k2", "ci"), after: { kind: "automation", roles: ["ml_engineer"], surfaces: [], expiresAt: null } }), "ana@corp created automation API key ci acting as ml_engineer"],
+    [entry({ action: "api_key.create", subject: subjects.apiKey("k3", "feed"), after: { kind: "serving", roles: [], surfaces: [], expiresAt: null, rateLimit: { rate: 25, burst: 50 } } }), "ana@corp created serving API key feed, limited to 25 requests per second (bursts of 50)"],
   ],
   "api_key.revoke": [[entry({ action: "api_key.revoke", subject: subjects.apiKey("k1", "search frontend"), after: { revokedAt: "2026-11-29T00:00:00Z" } }), "ana@corp revoked API key search frontend"]],
   "api_key.rate_limit": [

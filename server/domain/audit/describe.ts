@@ -143,7 +143,10 @@ const SENTENCES: { [A in AuditAction]: Sentence<A> } = {
   "user.sign_in": () => ["signed in"],
   "user.sign_in_failed": ({ subject }) => ["tried to sign in as ", subjectLink(subject), " and was refused"],
   "user.sign_out": () => ["signed out"],
-  "api_key.create": ({ after, subject }) => [`created ${after?.kind ?? ""} API key `.replace("  ", " "), subjectLink(subject), after?.surfaces?.length ? ` for ${after.surfaces.join(", ")}` : "", after?.roles?.length ? ` acting as ${after.roles.join(", ")}` : ""],
+  "api_key.create": ({ after, subject }) => [
+    `created ${after?.kind ?? ""} API key `.replace("  ", " "), subjectLink(subject), after?.surfaces?.length ? ` for ${after.surfaces.join(", ")}` : "", after?.roles?.length ? ` acting as ${after.roles.join(", ")}` : "",
+    after?.rateLimit ? `, limited to ${describeRateLimit(after.rateLimit)}` : "",
+  ],
   "api_key.revoke": ({ subject }) => ["revoked API key ", subjectLink(subject)],
   "api_key.rate_limit": ({ before, after, subject }) => [
     after?.rateLimit ? "limited API key " : "removed the rate limit of API key ", subjectLink(subject),

@@ -32,8 +32,8 @@ const limitWords = (limit: { rate: number; burst: number | null } | null) => (li
 /** The rate and burst fields of a serving key (creating one, or changing its limit). */
 function LimitFields({ value, onChange }: { value: LimitDraft; onChange: (next: LimitDraft) => void }) {
   return (
-    <Group grow align="flex-start">
-      <NumberInput label="Rate limit (requests per second)" description="Rerank and events requests, across the server's workers; empty: no limit"
+    <Group grow align="flex-end">
+      <NumberInput label="Rate limit" description="Requests per second (rerank and events, all workers); empty: none"
         min={0.01} max={100_000} decimalScale={2} value={value.rate} onChange={(rate) => onChange({ ...value, rate })} data-testid="rate-limit-rate" />
       <NumberInput label="Burst" description="Requests at once; empty: one second's worth" min={1} max={100_000} allowDecimal={false}
         disabled={value.rate === ""} value={value.burst} onChange={(burst) => onChange({ ...value, burst })} data-testid="rate-limit-burst" />
@@ -88,12 +88,12 @@ export function ApiKeysAdmin() {
                   </Table.Td>
                   <Table.Td data-testid={`key-limit-${k.name}`}>
                     {k.kind === "serving" ? (
-                      <Group gap={4} wrap="nowrap">
+                      <Stack gap={2} align="flex-start">
                         <Text size="xs">{k.rateLimit === null ? "none" : describeRateLimit({ rate: k.rateLimit, burst: k.rateBurst })}</Text>
                         {!k.revokedAt && (
-                          <Button size="compact-xs" variant="subtle" onClick={() => setLimiting({ id: k.id, name: k.name, was: k.rateLimit === null ? null : { rate: k.rateLimit, burst: k.rateBurst }, draft: { rate: k.rateLimit ?? "", burst: k.rateBurst ?? "" } })}>Change…</Button>
+                          <Button size="compact-xs" variant="subtle" px={0} onClick={() => setLimiting({ id: k.id, name: k.name, was: k.rateLimit === null ? null : { rate: k.rateLimit, burst: k.rateBurst }, draft: { rate: k.rateLimit ?? "", burst: k.rateBurst ?? "" } })}>Change…</Button>
                         )}
-                      </Group>
+                      </Stack>
                     ) : <Text size="xs" c="dimmed">—</Text>}
                   </Table.Td>
                   <Table.Td><Text size="xs">{when(k.createdAt)}</Text><Text size="xs" c="dimmed">by {k.createdBy.email}</Text></Table.Td>
