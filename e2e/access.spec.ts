@@ -214,3 +214,39 @@ test("disabling an admin revokes the API keys they issued, for good: the dialog 
   await expect(row).toContainText("active");
   expect((await rerank()).status()).toBe(401);
 });
+
+test("an admin limits a serving key's rate on the API keys page: past its burst the key gets 429 with Retry-After; lifting the limit serves it again", async ({ page }) => {
+  const name = `e2e limited ${Date.now().toString(36)}`;
+  await page.setViewportSize({ width: 1280, height: 900 });
+  await page.goto("/admin/api-keys");
+  await page.getByRole("button", { name: "Create a key" }).click();
+  const create = page.getByRole("dialog");
+  await create.getByLabel("Name").fill(name);
+  // One request every 5 s, two at once: the third of three requests sent at once is refused.
+  await create.getByTestId("rate-limit-rate").fill("0.2");
+  await create.getByTestId("rate-limit-burst").fill("2");
+  await create.getByRole("button", { name: "Create", exact: true }).click();
+  const key = (await page.getByTestId("new-api-key").textContent())!.trim();
+  await page.getByRole("button", { name: "Done" }).click();
+  const cell = page.getByTestId(`key-limit-${name}`);
+  await expect(cell).toContainText("1 request every 5 s (bursts of 2)");
+  await page.screenshot({ path: "e2e/screenshots/api-keys-rate-limit-desktop.png" });
+  await page.setViewportSize({ width: 390, height: 844 });
+  await page.screenshot({ path: "e2e/screenshots/api-keys-rate-limit-narrow.png" });
+  await page.setViewportSize({ width: 1280, height: 900 });
+
+  const rerank = () => page.request.post("/api/v1/rerank", { headers: { authorization: `Bearer ${key}` }, data: { surface: "search", topK: 1, candidates: [{ id: "sku-00001", retrievalScore: 1 }] } });
+  const answers = [await rerank(), await rerank(), await rerank()];
+  expect(answers.map((a) => a.status())).toEqual([200, 200, 429]);
+  expect(Number(answers[2]!.headers()["retry-after"])).toBeGreaterThanOrEqual(1);
+  expect((await answers[2]!.json()).error).toMatchObject({ code: "TOO_MANY_REQUESTS", message: expect.stringMatching(new RegExp(`^rate limit: API key "${name}" may send 1 request every 5 s \\(bursts of 2\\)`)) });
+
+  await cell.getByRole("button", { name: "Change…" }).click();
+  const dialog = page.getByRole("dialog");
+  await dialog.getByTestId("rate-limit-rate").fill("");
+  await expect(dialog.getByTestId("confirm-changes")).toContainText("1 request every 5 s (bursts of 2) → no limit of its own");
+  await dialog.getByLabel("Reason (kept in the audit trail)").fill("e2e: the load test is over");
+  await dialog.getByRole("button", { name: "Set limit" }).click();
+  await expect(cell).toContainText("none");
+  for (let i = 0; i < 3; i++) expect((await rerank()).status()).toBe(200);
+});
