@@ -211,12 +211,24 @@ const VISIBLE = /(?![\p{Default_Ignorable_Code_Point}\u2800])[\p{L}\p{N}\p{P}\p{
 export const MARK_PILE = /\p{M}{5,}/u;
 
 /**
- * What `s` looks like, for telling names apart by eye: NFKC (fullwidth and compatibility forms), then
- * the confusables library's mapping of look-alike letters to Latin ones (Cyrillic "ѕ", Greek "ο", small
- * capitals "ᴀ"), every dash (Unicode Pd: U+2010, U+2011, U+2212's kin) as "-", lower case.
- * "ѕеed" → "seed". For comparing with a few reserved names, not for storing.
+ * What `s` looks like, for telling names apart by eye (after UTS #39's skeleton, loosely): NFKC
+ * (fullwidth and compatibility forms), the confusables library's mapping of look-alike letters to
+ * Latin ones (Cyrillic "ѕ", Greek "ο", small capitals "ᴀ"), lower case; then only letters and digits
+ * are kept (every dash, colon, space or modifier letter between them goes: "rollout‐analysis",
+ * "db꞉retention", "rolloutーanalysis") and the shapes that read alike in common fonts are folded:
+ * "rn" → "m", "vv" → "w", "0" → "o", "1", "i", "ı" and "|" → "l". Two names with the same skeleton
+ * read as one; "ѕеed" → "seed", "anonyrnous" → "anonymous", "r0llout-analysis" → "rolloutanalysls".
+ * For comparing with a few reserved names (folded the same way), not for storing.
  */
-export const lookAlikeSkeleton = (s: string): string => removeConfusables(s.normalize("NFKC")).normalize("NFKC").replace(/[\p{Pd}\u2212]/gu, "-").toLowerCase();
+export const lookAlikeSkeleton = (s: string): string =>
+  removeConfusables(s.normalize("NFKC"))
+    .normalize("NFKC")
+    .toLowerCase()
+    .replace(/\p{Lm}|[^\p{L}\p{N}]/gu, "")
+    .replace(/rn/g, "m")
+    .replace(/vv/g, "w")
+    .replace(/0/g, "o")
+    .replace(/[1iı|]/g, "l");
 
 /** How many characters of `s` a reader sees (VISIBLE). */
 export const visibleCount = (s: string): number => s.match(VISIBLE)?.length ?? 0;

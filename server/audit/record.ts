@@ -42,7 +42,7 @@ const ACTOR_CHECKED_ELSEWHERE = (action: AuditAction) => action === "user.sign_i
  * @throws ForbiddenError("you have been disabled: nothing was changed", or the key's words): the
  *   transaction rolls back, so nothing of the change commits.
  */
-async function assertActorActive(tx: Writer, actor: Actor): Promise<void> {
+export async function assertActorActive(tx: Pick<Writer, "$queryRaw">, actor: Actor): Promise<void> {
   if (!actor.id || (actor.kind !== "user" && actor.kind !== "api_key")) return;
   if (actor.kind === "user") {
     const rows = await tx.$queryRaw<Array<{ disabled: boolean }>>`SELECT disabled FROM users WHERE id = ${actor.id} FOR SHARE`;

@@ -5,6 +5,7 @@ import type { Db } from "../db/client";
 import { configListenerUp, onConfigChange } from "../db/configChanges";
 import { InvalidInputError, NotFoundError } from "../errors";
 import { rolesAllow, SERVING_PERMISSIONS, type Role } from "../domain/access/permissions";
+import { defaultBurst } from "../domain/admission/rateLimit";
 import { withDeadline } from "../domain/time/deadline";
 import { rateLimitOf } from "./keyRateLimit";
 import { toRoles, type Principal } from "./principal";
@@ -53,7 +54,8 @@ export async function createApiKey(db: Pick<Db, "apiKey">, input: NewApiKey, cre
       surfaces: input.kind === "serving" ? (input.surfaces ?? []) : [],
       expiresAt: input.expiresAt ?? null,
       rateLimit: input.kind === "serving" ? (input.rateLimit?.rate ?? null) : null,
-      rateBurst: input.kind === "serving" ? (input.rateLimit?.burst ?? null) : null,
+      // A burst equal to the rate's default is stored as the default (null), as setApiKeyRateLimit stores it.
+      rateBurst: input.kind === "serving" && input.rateLimit && input.rateLimit.burst !== defaultBurst(input.rateLimit.rate) ? input.rateLimit.burst : null,
       prefix: key.slice(0, KEY_PREFIX.length + 6),
       keyHash: hashApiKey(key),
       createdById,
@@ -93,7 +95,8 @@ export async function setApiKeyRateLimit(tx: Pick<Db, "apiKey" | "$queryRaw">, i
   if (row.kind !== "serving") throw new InvalidInputError("id", `"${row.name}" is an automation key: only serving keys send the requests a rate limit counts`);
   if (row.revokedAt) throw new InvalidInputError("id", `"${row.name}" is revoked: it sends nothing a limit could count`);
   const before = row.rateLimit === null ? null : { rate: row.rateLimit, burst: row.rateBurst };
-  const after = limit === null ? null : { rate: limit.rate, burst: limit.burst };
+  // A burst equal to the rate's default is stored as the default (null): the same limit, spelt out, is no change.
+  const after = limit === null ? null : { rate: limit.rate, burst: limit.burst === defaultBurst(limit.rate) ? null : limit.burst };
   const changed = JSON.stringify(before) !== JSON.stringify(after);
   const apiKey = changed ? await tx.apiKey.update({ where: { id }, data: { rateLimit: after?.rate ?? null, rateBurst: after?.burst ?? null }, omit: { keyHash: true } }) : row;
   return { apiKey, before, after, changed };

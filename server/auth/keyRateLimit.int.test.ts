@@ -91,12 +91,18 @@ describe("a serving key's rate limit", () => {
     expect(statuses).toEqual([200, 429, 429]);
     // The same limit again: nothing written.
     await admin.apiKeys.setRateLimit({ id: key.id, rateLimit: { rate: 0.2, burst: null }, reason: "noisy neighbour" });
+    // Raised: the next requests are held to the new limit, not to the old one's wait (re-break: a key slowed to 0.01/s and raised to 1,000/s waited 97 s).
+    await admin.apiKeys.setRateLimit({ id: key.id, rateLimit: { rate: 1000, burst: null }, reason: "bigger plan" });
+    for (let i = 0; i < 5; i++) expect((await frontDoor.post("/api/v1/rerank", rerankBody(`c-r-${i}`), { headers: key.headers })).status).toBe(200);
+    // The same limit written with its default burst spelled out changes nothing (re-break: it wrote an entry).
+    await admin.apiKeys.setRateLimit({ id: key.id, rateLimit: { rate: 1000, burst: 1000 }, reason: "same plan, spelt out" });
     await admin.apiKeys.setRateLimit({ id: key.id, rateLimit: null, reason: "incident over" });
     for (let i = 0; i < 5; i++) expect((await frontDoor.post("/api/v1/rerank", rerankBody(`c-u-${i}`), { headers: key.headers })).status).toBe(200);
     const entries = await db.auditLog.findMany({ where: { action: "api_key.rate_limit", entityId: key.id }, orderBy: { id: "asc" } });
     expect(entries.map((e) => [e.before, e.after, e.reason])).toEqual([
       [{ rateLimit: null }, { rateLimit: { rate: 0.2, burst: null } }, "noisy neighbour"],
-      [{ rateLimit: { rate: 0.2, burst: null } }, { rateLimit: null }, "incident over"],
+      [{ rateLimit: { rate: 0.2, burst: null } }, { rateLimit: { rate: 1000, burst: null } }, "bigger plan"],
+      [{ rateLimit: { rate: 1000, burst: null } }, { rateLimit: null }, "incident over"],
     ]);
     const listed = (await admin.apiKeys.list()).find((k) => k.id === key.id)!;
     expect([listed.rateLimit, listed.rateBurst]).toEqual([null, null]);

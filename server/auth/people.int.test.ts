@@ -275,7 +275,9 @@ describe("API keys", () => {
       await expect(admin.caller.apiKeys.create({ kind: "automation", name, roles: ["ml_engineer"] })).rejects.toMatchObject({ code: "BAD_REQUEST", message: expect.stringMatching(/^name: must not be "[a-z-]+" or look like it: the audit trail names one of the console's own jobs so/) });
     }
     // Nor one that looks like one (re-break: Cyrillic "ѕ" and "е", a small capital "ᴀ", U+2010 and U+2011 hyphens passed).
-    for (const [name, reserved] of [["\u0455eed", "seed"], ["s\u0435ed", "seed"], ["\u1d00nonymous", "anonymous"], ["rollout\u2010analysis", "rollout-analysis"], ["rollout\u2011analysis", "rollout-analysis"], ["r\u03bfllout-analysis", "rollout-analysis"]]) {
+    for (const [name, reserved] of [["\u0455eed", "seed"], ["s\u0435ed", "seed"], ["\u1d00nonymous", "anonymous"], ["rollout\u2010analysis", "rollout-analysis"], ["rollout\u2011analysis", "rollout-analysis"], ["r\u03bfllout-analysis", "rollout-analysis"],
+      // Second re-break: other dashes and colons, a modifier letter, and plain ASCII shapes (rn, 0, 1, I, a dotless ı).
+      ["rollout\u30FCanalysis", "rollout-analysis"], ["db\uA789retention", "db:retention"], ["db\u02D0retention", "db:retention"], ["anonyrnous", "anonymous"], ["r0llout-analysis", "rollout-analysis"], ["modeIs:train-from-Iogs", "models:train-from-logs"], ["evaluat\u0131on", "evaluation"]]) {
       await expect(admin.caller.apiKeys.create({ kind: "automation", name: name!, roles: ["ml_engineer"] }), name).rejects.toMatchObject({ code: "BAD_REQUEST", message: expect.stringContaining(`name: must not be "${reserved}" or look like it`) });
     }
     // Nor one that reads as another through an invisible character (second break test: "anonymous\u200b", "anonymous\u00ad").

@@ -30,10 +30,10 @@ const keyName = text(100).trim().min(1, "must not be empty").refine((name) => !n
   .refine((name) => !MARK_PILE.test(name), "must not stack more than four combining marks on a character")
   // The console's own jobs and "anonymous" (whoever tried to sign in as someone) are names the trail
   // gives others, nor may a name read as one: compared by their look (lookAlikeSkeleton: "ѕeed" in
-  // Cyrillic, "rollout‐analysis" with U+2010 passed the re-break).
+  // Cyrillic, "rollout‐analysis" with U+2010, "anonyrnous", "db꞉retention" passed re-breaks).
   .superRefine((name, ctx) => {
     const looks = lookAlikeSkeleton(name);
-    const reserved = RESERVED_ACTOR_NAMES.find((n) => n === looks);
+    const reserved = RESERVED_ACTOR_NAMES.find((n) => lookAlikeSkeleton(n) === looks);
     if (reserved) ctx.addIssue({ code: "custom", message: `must not be "${reserved}" or look like it: the audit trail names ${reserved === "anonymous" ? "unknown callers" : "one of the console's own jobs"} so` });
   });
 

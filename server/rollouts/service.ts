@@ -1,6 +1,6 @@
 import { ROLLOUT_ANALYSIS, type Actor } from "../audit/actor";
 import { LEVER_TRANSACTION } from "../db/leverTransaction";
-import { recordAudit } from "../audit/record";
+import { assertActorActive, recordAudit } from "../audit/record";
 import { env } from "../config";
 import { connectClient } from "../db/pgClient";
 import type { Db } from "../db/client";
@@ -417,6 +417,9 @@ export async function analyseRollouts(db: Db, actor: Actor): Promise<JudgeOutcom
   const running = await db.rollout.findMany({ where: { status: "running" }, orderBy: { startedAt: "asc" }, include: rolloutInclude });
   const out: JudgeOutcome[] = [];
   for (const r of running) {
+    // Its person or key still acting (its entry comes after the judge's changes, which a press by someone
+    // disabled meanwhile must not start; re-break): checked before each rollout's judge.
+    await assertActorActive(db, actor);
     // One judge per rollout at a time (the job's lock): one already at it answers for this press ("judging").
     const outcome = (await withJudgeLock(r.id, () => judgeRollout(db, r.id))) ?? { rolloutId: r.id, surface: r.surface.key, decision: "judging" as const, status: "running", percent: r.currentPercent };
     const what = canaryOf(r);

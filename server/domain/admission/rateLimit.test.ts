@@ -83,6 +83,20 @@ describe("RateLimiter (GCRA)", () => {
     expect(limiter.size).toBe(1);
   });
 
+  it("a changed limit applies to the next request: raised, the key is not held to the old limit's wait (re-break); lowered, it starts full at the new one", () => {
+    const limiter = new RateLimiter();
+    const slow = { rate: 0.01, burst: 1 };
+    expect(limiter.take("k", slow, 0).admitted).toBe(true);
+    expect(limiter.take("k", slow, 10).admitted).toBe(false);
+    const fast = { rate: 1000, burst: 1000 };
+    for (let i = 0; i < 10; i++) expect(limiter.take("k", fast, 20).admitted).toBe(true);
+    // Back to the slow limit: it starts full (one request), then holds.
+    expect(limiter.take("k", slow, 30).admitted).toBe(true);
+    expect(limiter.take("k", slow, 40)).toMatchObject({ admitted: false });
+    // A burst change alone is a change too.
+    expect(limiter.take("k", { rate: 0.01, burst: 3 }, 50).admitted).toBe(true);
+  });
+
   it("rejects a rate or burst it cannot honour", () => {
     const limiter = new RateLimiter();
     for (const rate of [0, -1, Number.NaN, Number.POSITIVE_INFINITY]) expect(() => limiter.take("k", { rate, burst: 1 }, 0)).toThrow(/rate/);

@@ -46,7 +46,7 @@ export class RateLimiter {
    * intervals that are not whole numbers drifts at epoch-ms magnitudes (~1e-4 ms a step) and refused,
    * after a few thousand requests, a caller keeping exactly to its rate.
    */
-  private readonly tat = new Map<string, { origin: number; count: number; interval: number }>();
+  private readonly tat = new Map<string, { origin: number; count: number; interval: number; burst: number }>();
 
   /**
    * Admits or refuses one request of `key` under `limit` at `now` (ms). Admitting it takes its place;
@@ -58,8 +58,10 @@ export class RateLimiter {
     if (!Number.isInteger(limit.burst) || limit.burst < 1) throw new RangeError(`burst: an integer ≥ 1, got ${limit.burst}`);
     const interval = 1000 / limit.rate;
     const tolerance = (limit.burst - 1) * interval;
-    const entry = this.tat.get(key);
-    // A limit changed since: its history counts at the new interval from where the old one reached.
+    // A limit changed since (raised, lowered, removed and set again): the new one starts full, at once.
+    // Carried over, a key slowed to 0.01/s and then raised to 1,000/s waited out the old 97 s (re-break).
+    const stored = this.tat.get(key);
+    const entry = stored && stored.interval === interval && stored.burst === limit.burst ? stored : undefined;
     const previous = entry ? entry.origin + entry.count * entry.interval : now;
     const running = entry !== undefined && previous > now;
     const start = running ? previous : now;
@@ -67,8 +69,8 @@ export class RateLimiter {
     if (start - now > tolerance + 1e-3) {
       return { admitted: false, limit: limit.burst, remaining: 0, retryAfterMs: start - tolerance - now };
     }
-    if (!entry && this.tat.size >= SWEEP_AT) this.sweep(now);
-    const kept = running && entry.interval === interval ? { origin: entry.origin, count: entry.count + 1, interval } : { origin: start, count: 1, interval };
+    if (!stored && this.tat.size >= SWEEP_AT) this.sweep(now);
+    const kept = running ? { origin: entry.origin, count: entry.count + 1, interval, burst: limit.burst } : { origin: start, count: 1, interval, burst: limit.burst };
     this.tat.set(key, kept);
     const next = kept.origin + kept.count * interval;
     return { admitted: true, limit: limit.burst, remaining: Math.max(0, Math.floor((limit.burst * interval - (next - now)) / interval + 1e-9)), resetMs: next - now };
@@ -79,7 +81,7 @@ export class RateLimiter {
     return this.tat.size;
   }
 
-  /** Forgets `key`'s history (its limit changed: the new one starts full). */
+  /** Forgets `key`'s history (a changed limit needs no call: take() starts it full). */
   forget(key: string): void {
     this.tat.delete(key);
   }
