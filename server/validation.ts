@@ -204,9 +204,10 @@ const BIDI_CONTROLS = /[\u202A-\u202E\u2066-\u2069]/u;
  * U+200B and U+00AD, fillers such as U+3164 HANGUL FILLER and U+FFA0, variation selectors, U+034F) and
  * U+2800 BRAILLE PATTERN BLANK, a symbol drawn blank (re-break: three U+3164 passed as a reason).
  */
-export const INVISIBLE = /[\p{Default_Ignorable_Code_Point}\u2800]/u;
+const INVISIBLE_CLASS = "[\\p{Default_Ignorable_Code_Point}\\u2800]";
+export const INVISIBLE = new RegExp(INVISIBLE_CLASS, "u");
 /** Characters a reader sees: letters, digits, punctuation and symbols that are not INVISIBLE. */
-const VISIBLE = /(?![\p{Default_Ignorable_Code_Point}\u2800])[\p{L}\p{N}\p{P}\p{S}]/gu;
+const VISIBLE = new RegExp(`(?!${INVISIBLE_CLASS})[\\p{L}\\p{N}\\p{P}\\p{S}]`, "gu");
 /** More than four combining marks in a row: stacked marks smear over the text around them ("Zalgo"); no script needs that many. */
 export const MARK_PILE = /\p{M}{5,}/u;
 
@@ -216,7 +217,7 @@ export const MARK_PILE = /\p{M}{5,}/u;
  * Latin ones (Cyrillic "ѕ", Greek "ο", small capitals "ᴀ"), lower case; then only letters and digits
  * are kept (every dash, colon, space or modifier letter between them goes: "rollout‐analysis",
  * "db꞉retention", "rolloutーanalysis") and the shapes that read alike in common fonts are folded:
- * "rn" → "m", "vv" → "w", "0" → "o", "1", "i", "ı" and "|" → "l". Two names with the same skeleton
+ * "rn" → "m", "vv" → "w", "0" → "o", "1", "i" and "ı" → "l". Two names with the same skeleton
  * read as one; "ѕеed" → "seed", "anonyrnous" → "anonymous", "r0llout-analysis" → "rolloutanalysls".
  * For comparing with a few reserved names (folded the same way), not for storing.
  */
@@ -228,7 +229,7 @@ export const lookAlikeSkeleton = (s: string): string =>
     .replace(/rn/g, "m")
     .replace(/vv/g, "w")
     .replace(/0/g, "o")
-    .replace(/[1iı|]/g, "l");
+    .replace(/[1iı]/g, "l");
 
 /** How many characters of `s` a reader sees (VISIBLE). */
 export const visibleCount = (s: string): number => s.match(VISIBLE)?.length ?? 0;

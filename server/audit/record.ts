@@ -24,11 +24,12 @@ export interface AuditEntry<A extends AuditAction> {
 const json = (value: unknown) => (value === undefined || value === null ? Prisma.DbNull : (value as Prisma.InputJsonValue));
 
 /**
- * Actions whose actor is not re-checked here: signing in and out (the person's own session), and the
- * levers over people and keys, which lock the active admins and check their caller under that lock
- * first (server/auth/users.ts lockAsActiveAdmin), a stronger check than this one.
+ * Actions whose actor is not re-checked here: those on a person or a key — signing in and out and
+ * changing one's own password (the person's own session, or nobody yet), and the levers over people
+ * and keys, which lock the active admins and check their caller under that lock first
+ * (server/auth/users.ts lockAsActiveAdmin), a stronger check than this one.
  */
-const ACTOR_CHECKED_ELSEWHERE = (action: AuditAction) => action === "user.sign_in" || action === "user.sign_in_failed" || action === "user.sign_out" || action === "user.create" || action === "user.change_password" || AUDIT_ACTIONS[action].subject === "user" || AUDIT_ACTIONS[action].subject === "api_key";
+const ACTOR_CHECKED_ELSEWHERE = (action: AuditAction) => AUDIT_ACTIONS[action].subject === "user" || AUDIT_ACTIONS[action].subject === "api_key";
 
 /**
  * Checks, in the entry's transaction, that a person or key acting is still allowed to act at all: the

@@ -5,9 +5,8 @@ import type { Db } from "../db/client";
 import { configListenerUp, onConfigChange } from "../db/configChanges";
 import { InvalidInputError, NotFoundError } from "../errors";
 import { rolesAllow, SERVING_PERMISSIONS, type Role } from "../domain/access/permissions";
-import { defaultBurst } from "../domain/admission/rateLimit";
 import { withDeadline } from "../domain/time/deadline";
-import { rateLimitOf } from "./keyRateLimit";
+import { rateLimitOf, storedRateLimit } from "./keyRateLimit";
 import { toRoles, type Principal } from "./principal";
 
 // API keys for machines: 32 random bytes shown once, stored as their sha256 (a key has 256 bits of
@@ -46,6 +45,7 @@ export interface NewApiKey {
  */
 export async function createApiKey(db: Pick<Db, "apiKey">, input: NewApiKey, createdById: string) {
   const key = KEY_PREFIX + randomBytes(32).toString("base64url");
+  const limit = input.kind === "serving" ? storedRateLimit(input.rateLimit) : null;
   const row = await db.apiKey.create({
     data: {
       name: input.name,
@@ -53,9 +53,8 @@ export async function createApiKey(db: Pick<Db, "apiKey">, input: NewApiKey, cre
       roles: input.kind === "automation" ? (input.roles ?? []) : [],
       surfaces: input.kind === "serving" ? (input.surfaces ?? []) : [],
       expiresAt: input.expiresAt ?? null,
-      rateLimit: input.kind === "serving" ? (input.rateLimit?.rate ?? null) : null,
-      // A burst equal to the rate's default is stored as the default (null), as setApiKeyRateLimit stores it.
-      rateBurst: input.kind === "serving" && input.rateLimit && input.rateLimit.burst !== defaultBurst(input.rateLimit.rate) ? input.rateLimit.burst : null,
+      rateLimit: limit?.rate ?? null,
+      rateBurst: limit?.burst ?? null,
       prefix: key.slice(0, KEY_PREFIX.length + 6),
       keyHash: hashApiKey(key),
       createdById,
@@ -95,8 +94,7 @@ export async function setApiKeyRateLimit(tx: Pick<Db, "apiKey" | "$queryRaw">, i
   if (row.kind !== "serving") throw new InvalidInputError("id", `"${row.name}" is an automation key: only serving keys send the requests a rate limit counts`);
   if (row.revokedAt) throw new InvalidInputError("id", `"${row.name}" is revoked: it sends nothing a limit could count`);
   const before = row.rateLimit === null ? null : { rate: row.rateLimit, burst: row.rateBurst };
-  // A burst equal to the rate's default is stored as the default (null): the same limit, spelt out, is no change.
-  const after = limit === null ? null : { rate: limit.rate, burst: limit.burst === defaultBurst(limit.rate) ? null : limit.burst };
+  const after = storedRateLimit(limit);
   const changed = JSON.stringify(before) !== JSON.stringify(after);
   const apiKey = changed ? await tx.apiKey.update({ where: { id }, data: { rateLimit: after?.rate ?? null, rateBurst: after?.burst ?? null }, omit: { keyHash: true } }) : row;
   return { apiKey, before, after, changed };

@@ -17,6 +17,15 @@ const PRIMARY_TIMEOUT_MS = 250;
 const holder = globalThis as unknown as { __rerankKeyRates?: RateLimiter };
 const local = () => (holder.__rerankKeyRates ??= new RateLimiter());
 
+/**
+ * A limit as stored (api_keys.rate_limit, rate_burst): a burst equal to the rate's default is stored
+ * as the default (null), so the same limit spelt out is no change; null: no limit.
+ */
+export function storedRateLimit(limit: { rate: number; burst: number | null } | null | undefined): { rate: number; burst: number | null } | null {
+  if (!limit) return null;
+  return { rate: limit.rate, burst: limit.burst === defaultBurst(limit.rate) ? null : limit.burst };
+}
+
 /** A key's limit from its row's columns, or undefined without one. */
 export function rateLimitOf(row: { rateLimit: number | null; rateBurst: number | null }): RateLimit | undefined {
   if (row.rateLimit === null || !(row.rateLimit > 0)) return undefined;

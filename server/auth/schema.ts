@@ -18,6 +18,9 @@ export const setRolesSchema = z.strictObject({ userId: idString(), roles: z.arra
 export const setDisabledSchema = z.strictObject({ userId: idString(), disabled: z.boolean(), reason });
 export const resetPasswordSchema = z.strictObject({ userId: idString(), reason });
 
+/** The reserved names by their look-alike skeleton (lookAlikeSkeleton), folded once. */
+const RESERVED_SKELETONS = new Map(RESERVED_ACTOR_NAMES.map((name) => [lookAlikeSkeleton(name), name]));
+
 /**
  * A key's name: the audit trail names a key's actions by it, and people by their email, so a name
  * with "@" could pass for a person ("pm@x.io created …") and mix with them in the actor filter.
@@ -32,8 +35,7 @@ const keyName = text(100).trim().min(1, "must not be empty").refine((name) => !n
   // gives others, nor may a name read as one: compared by their look (lookAlikeSkeleton: "ѕeed" in
   // Cyrillic, "rollout‐analysis" with U+2010, "anonyrnous", "db꞉retention" passed re-breaks).
   .superRefine((name, ctx) => {
-    const looks = lookAlikeSkeleton(name);
-    const reserved = RESERVED_ACTOR_NAMES.find((n) => lookAlikeSkeleton(n) === looks);
+    const reserved = RESERVED_SKELETONS.get(lookAlikeSkeleton(name));
     if (reserved) ctx.addIssue({ code: "custom", message: `must not be "${reserved}" or look like it: the audit trail names ${reserved === "anonymous" ? "unknown callers" : "one of the console's own jobs"} so` });
   });
 

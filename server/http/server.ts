@@ -214,7 +214,8 @@ async function serveOwn(req: IncomingMessage, res: ServerResponse, route: Exclud
       return sendError(res, 400, { code: "BAD_REQUEST", message: (error as Error).message });
     }
   }
-  // A serving key's own rate limit (server/auth/keyRateLimit.ts): counted once its body is in, nothing done when over it.
+  // A serving key's own rate limit (server/auth/keyRateLimit.ts): counted once its body is in, nothing
+  // done when over it. Tested here first so that a request of a key without a limit awaits nothing.
   if (principal?.kind === "api_key" && principal.rateLimit && (route.kind === "rerank" || route.kind === "textRerank" || route.kind === "events")) {
     try {
       await admitKeyRate(principal);
