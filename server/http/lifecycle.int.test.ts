@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import http from "node:http";
 import os from "node:os";
 import path from "node:path";
@@ -221,7 +221,14 @@ describe("the server process's life", { timeout: TEST_TIMEOUT_MS }, () => {
         requests.push(r!.body.requestId);
       }
       const own = () => spillFiles().find((f) => f.includes(".rerank_requests.copy.h") && f.includes(`.p${server.child.pid}.s`));
-      await waitFor(async () => own() !== undefined, "the request log's spill file", 30_000);
+      // All ten rows in the file before the kill: a SIGKILL loses the rows of about one flush interval still in memory
+      // (server/telemetry/batchWriter.ts), and the first flush that spills may have run before the last requests.
+      const spilled = () => {
+        const file = own();
+        const text = file === undefined ? "" : readFileSync(path.join(spillDir, file), "utf8");
+        return requests.every((id) => text.includes(id));
+      };
+      await waitFor(async () => spilled(), "all ten rows in the request log's spill file", 30_000);
       server.child.kill("SIGKILL");
       await server.exited;
       // An earlier build's file for the same database: `<db>.rerank_requests.jsonl`, each line a JSON string holding the row as JSON text.
