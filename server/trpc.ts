@@ -4,14 +4,15 @@ import { ZodError } from "zod";
 import { actorOf, type Actor } from "./audit/actor";
 import { authenticate } from "./auth/authenticate";
 import { admitKeyRate } from "./auth/keyRateLimit";
-import { BAD_KEY_MESSAGE, ONE_TIME_PASSWORD_MESSAGE, passwordChangeDue, principalCan, SIGN_IN_MESSAGE, type Principal } from "./auth/principal";
+import { BAD_KEY_MESSAGE, callerOf, ONE_TIME_PASSWORD_MESSAGE, passwordChangeDue, principalCan, SIGN_IN_MESSAGE, type Principal } from "./auth/principal";
+import { admitServing } from "./http/admission";
 import { getDb, type Db } from "./db/client";
 import { missingPermissionReason, PERMISSION_NAMES, SERVING_PERMISSIONS, type Permission } from "./domain/access/permissions";
 import { strictSuperjsonDates } from "./domain/time/superjsonDates";
 import { mapError } from "./errorMapping";
 import { logInternalError } from "./redact";
 import { InvalidInputError } from "./errors";
-import { boundedSuperjsonEnvelope, describeZodError, fieldPath } from "./validation";
+import { boundedSuperjsonEnvelope, describeInvalidInput, describeZodError } from "./validation";
 
 // Context and procedure builders, defined once; routers compose them. Every procedure declares the
 // permission it needs (its meta): `procedureFor[permission]`, or `publicProcedure` for the few that
@@ -88,7 +89,7 @@ const t = initTRPC
         ...(shape.data.httpStatus >= 500 ? { message: mapError(error.cause ?? error, path ?? "the request").message } : {}),
         data: {
           ...shape.data,
-          fields: zod ? zod.issues.map((issue) => ({ path: fieldPath(issue.path), message: issue.message })) : null,
+          fields: zod ? describeInvalidInput(zod).fields : null,
         },
       };
     },
@@ -137,9 +138,24 @@ const keyRateLimit = t.middleware(async ({ ctx, next }) => {
   return next();
 });
 
+/**
+ * A rerank procedure's place among the process's serving requests: the front door's admission
+ * (server/http/admission.ts), once per call, so a batch of calls is that many requests in flight.
+ */
+const servingAdmission = t.middleware(async ({ ctx, next }) => {
+  const ticket = admitServing(callerOf(ctx.principal));
+  try {
+    return await next();
+  } finally {
+    ticket.release();
+  }
+});
+
 const guarded = (permission: Permission) => {
   const procedure = t.procedure.meta({ permission }).use(domainErrors).use(requirePermission(permission));
-  return SERVING_PERMISSIONS.includes(permission) ? procedure.use(keyRateLimit) : procedure;
+  if (!SERVING_PERMISSIONS.includes(permission)) return procedure;
+  // rerank.serve's procedures (rerank.rank, debug.rerank) are admitted as the front door's /api/v1/rerank is; events are not, there either.
+  return permission === "rerank.serve" ? procedure.use(keyRateLimit).use(servingAdmission) : procedure.use(keyRateLimit);
 };
 
 export const router = t.router;

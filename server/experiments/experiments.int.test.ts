@@ -120,10 +120,13 @@ describe("results", () => {
     // under 30 in ~3 % of runs (binomial, 200 × 0.2: sd 5.7), and the test failed a clean-clone CI.
     const inControl = () => served.filter((r) => r.variant!.key === "control").length;
     for (let u = 0; served.length < 200 || inControl() < 40; u++) served.push(await rerank({ ...request("t-exp", `${tag}-u${u}`), requestId: `${tag}-${u}` }));
-    // Everyone sees the top 5; treatment users click the first item, control users only every other one.
+    // Everyone sees the top 5; treatment users click the first item (every third one the second too),
+    // control users only every other one. (Each arm varies: an arm whose every unit has the same CTR
+    // gets no comparison, analyse.ts.)
     const events = served.flatMap((r, u) => [
       ...r.items.slice(0, 5).map((item) => ({ eventId: `${r.requestId}-imp-${item.position}`, requestId: r.requestId, type: "impression" as const, itemId: item.id, position: item.position })),
       ...(r.variant!.key === "treatment" || u % 2 === 0 ? [{ eventId: `${r.requestId}-click`, requestId: r.requestId, type: "click" as const, itemId: r.items[0]!.id, position: 1 }] : []),
+      ...(r.variant!.key === "treatment" && u % 3 === 0 ? [{ eventId: `${r.requestId}-click-2`, requestId: r.requestId, type: "click" as const, itemId: r.items[1]!.id, position: 2 }] : []),
     ]);
     // The events come from a signed-in person, the requests from in-process calls with ids they chose:
     // another caller's request ids are found in the request log, so it is written first.

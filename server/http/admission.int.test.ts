@@ -75,6 +75,19 @@ describe("fair-share admission of serving requests", () => {
     expect(refusedAfter - refusedBefore).toBe(refused.length);
   });
 
+  it("a tRPC batch of 30 rerank.rank calls passes the same admission: 8 in flight, 22 refused (break test: all 30 ran)", async () => {
+    const busy = Array.from({ length: scoringPool().size }, () => scoringPool().run(blocker, new Float32Array(20_000 * spec.length), 20_000, spec.length));
+    const calls = Array.from({ length: 30 }, () => "rerank.rank").join(",");
+    const input = Object.fromEntries(Array.from({ length: 30 }, (_, i) => [i, { json: body("batch") }]));
+    const answer = await fetch(`${frontDoor.url}/api/trpc/${calls}?batch=1`, { method: "POST", body: JSON.stringify(input), headers: { "content-type": "application/json", ...flooder } });
+    await Promise.all(busy);
+    const results = (await answer.json()) as Array<{ result?: unknown; error?: { json: { message: string; data: { code: string; httpStatus: number } } } }>;
+    expect(results).toHaveLength(30);
+    const refused = results.filter((r) => r.error?.json.data.code === "TOO_MANY_REQUESTS");
+    expect([results.filter((r) => r.result).length, refused.length]).toEqual([8, 22]);
+    expect(refused[0]!.error!.json.message).toMatch(/^caller: \d+ of your requests are in flight/);
+  });
+
   it("a refused caller is served again once its requests finished", async () => {
     const again = await frontDoor.post("/api/v1/rerank", body("flood"), { headers: flooder });
     expect(again.status).toBe(200);

@@ -2,7 +2,7 @@ import type { ServerResponse } from "node:http";
 import type { z } from "zod";
 import { mapError, retryAfterHeader } from "../errorMapping";
 import { logInternalError } from "../redact";
-import { describeZodError, fieldPath } from "../validation";
+import { describeInvalidInput } from "../validation";
 import { sendJson, sendJsonText } from "./body";
 
 // Plain HTTP JSON endpoints for callers in other languages (POST /api/v1/…): the same zod schema
@@ -49,7 +49,8 @@ export async function serveJson<S extends z.ZodType>(
   if (!body.ok) return sendError(res, 400, { code: "MALFORMED_JSON", message: body.message });
   const parsed = schema.safeParse(body.value);
   if (!parsed.success) {
-    return sendError(res, 400, { code: "BAD_REQUEST", message: describeZodError(parsed.error), fields: parsed.error.issues.map((i) => ({ path: fieldPath(i.path), message: i.message })) });
+    // The first issues only, the message naming five (describeInvalidInput): a body wrong everywhere answered 49.7 MB.
+    return sendError(res, 400, { code: "BAD_REQUEST", ...describeInvalidInput(parsed.error) });
   }
   let result: unknown;
   try {

@@ -25,7 +25,8 @@ import { bodyLimit, clientAddress, hasBody, JSON_SECURITY_HEADERS, refusalFor, r
 import { JsonText, parseJsonBody, sendError, serveJson, type ErrorBody } from "./jsonEndpoint";
 import { mapError, retryAfterHeader } from "../errorMapping";
 import { env } from "../config";
-import { FairShareAdmission, refusalMessage } from "../domain/admission/fairShare";
+import type { Ticket } from "../domain/admission/fairShare";
+import { admitServing } from "./admission";
 import { logInternalError } from "../redact";
 import { serveUpload } from "./upload";
 import { surfaceConfigs } from "../surfaces/configCache";
@@ -150,13 +151,6 @@ function countRerankAnswer(res: ServerResponse, route: Route): void {
   });
 }
 
-/** Seconds a caller refused by admission waits before retrying: its requests in flight finish in milliseconds. */
-const ADMISSION_RETRY_AFTER_S = 1;
-
-const admissionHolder = globalThis as unknown as { __rerankAdmission?: FairShareAdmission };
-/** This process's admission of serving requests (RERANK_MAX_IN_FLIGHT). */
-const servingAdmission = () => (admissionHolder.__rerankAdmission ??= new FairShareAdmission(env().RERANK_MAX_IN_FLIGHT));
-
 /** Answers a request the front door admitted and routed to one of our own endpoints. */
 async function serveOwn(req: IncomingMessage, res: ServerResponse, route: Exclude<Route, { kind: "next" }>, settings: FrontDoorSettings): Promise<void> {
   const sendError = (res: ServerResponse, status: number, error: ErrorBody["error"], options?: { close?: boolean; headers?: Record<string, string> }) => sendRouteError(res, route, status, error, options);
@@ -226,14 +220,16 @@ async function serveOwn(req: IncomingMessage, res: ServerResponse, route: Exclud
   }
   if (route.kind === "rerank" || route.kind === "textRerank") {
     // A caller's fair share of this process (server/domain/admission/fairShare.ts): without a key, its address.
+    // The same admission as tRPC's rerank procedures (./admission.ts).
     const caller = principal ? callerOf(principal) : `address:${req.headers["x-forwarded-for"] ?? ""}`;
-    const admitted = servingAdmission().admit(caller);
-    if (admitted.refusal) {
-      metrics.admissionRefused.inc({ reason: admitted.refusal.reason });
-      const [status, code] = admitted.refusal.reason === "capacity" ? [503, "UNAVAILABLE"] : [429, "TOO_MANY_REQUESTS"];
-      return sendError(res, status, { code, message: refusalMessage(admitted.refusal, ADMISSION_RETRY_AFTER_S) }, { headers: { "retry-after": String(ADMISSION_RETRY_AFTER_S) } });
+    let ticket: Ticket;
+    try {
+      ticket = admitServing(caller);
+    } catch (error) {
+      const mapped = mapError(error, route.kind);
+      return sendError(res, mapped.httpStatus, { code: mapped.code, message: mapped.message }, { headers: retryAfterHeader(mapped) });
     }
-    res.once("close", admitted.ticket.release);
+    res.once("close", ticket.release);
   }
   // A caller's W3C traceparent: the spans of this request join its trace (ROOT_CONTEXT when tracing is off).
   const traceParent = incomingTraceContext(req.headers);

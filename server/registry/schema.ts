@@ -101,7 +101,7 @@ export const uploadFieldsSchema = z.strictObject({
   /** Required for tabular formats; a cross-encoder reads text, not features, and takes none. */
   featureSpec: featureSpecSchema.optional(),
   metadata: versionMetadataSchema.default({}),
-  metrics: record(text(128, 1), float32()).refine((m) => Object.keys(m).length <= 256, "at most 256 metrics").default({}),
+  metrics: record(text(128, 1), float32(), { maxKeys: 256, tooMany: "at most 256 metrics" }).default({}),
   parentVersion: int32(1).optional(),
 }).superRefine((fields, ctx) => {
   if (fields.format === "cross-encoder" && fields.featureSpec) ctx.addIssue({ code: "custom", path: ["featureSpec"], message: "a cross-encoder bundle takes no feature spec: it scores (query, document) text" });

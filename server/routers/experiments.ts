@@ -2,7 +2,7 @@ import { z } from "zod";
 import { restartVariants, shipVariant, startVariants } from "../approvals/service";
 import { planFromRecentTraffic } from "../experiments/plan";
 import { experimentResults } from "../experiments/results";
-import { experimentInputSchema } from "../experiments/schema";
+import { experimentInputSchema, METRICS } from "../experiments/schema";
 import {
   createExperiment, getExperiment, listExperiments, stopExperiment, updateExperiment,
 } from "../experiments/service";
@@ -22,7 +22,7 @@ export const experimentsRouter = router({
     .input(byKey.extend({ granularity: z.enum(["auto", "hourly", "daily"]).default("auto") }))
     .query(({ ctx, input }) => experimentResults(ctx.db, input.key, { granularity: input.granularity })),
   plan: procedureFor["console.read"]
-    .input(z.strictObject({ surface: idString(), minimumDetectableEffect: decimal(0, 10).positive(), weights: z.array(decimal(0, 1000)).min(2).max(8), analysisMode: z.enum(["sequential", "fixed", "bayesian"]).optional() }))
+    .input(z.strictObject({ surface: idString(), minimumDetectableEffect: decimal(0, 10).positive(), weights: z.array(decimal(0, 1000)).min(2).max(8), analysisMode: z.enum(["sequential", "fixed", "bayesian"]).optional(), primaryMetric: z.enum(METRICS).optional() }))
     .query(({ ctx, input }) => planFromRecentTraffic(ctx.db, input)),
   create: procedureFor["experiments.write"].input(experimentInputSchema).mutation(({ ctx, input }) => createExperiment(ctx.db, input, ctx.actor)),
   update: procedureFor["experiments.write"].input(experimentInputSchema).mutation(({ ctx, input }) => updateExperiment(ctx.db, input.key, input, ctx.actor)),

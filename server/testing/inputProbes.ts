@@ -1,5 +1,6 @@
 import type { z } from "zod";
 import type { appRouter } from "../routers/_app";
+import { itemsOf } from "../validation";
 
 // Reads zod 4 schemas (their `def` and public accessors) to build, for any input schema, a sample
 // value of the right shape (valid where the schema's own checks allow: lengths, bounds, patterns)
@@ -63,6 +64,12 @@ interface Unions {
 
 function build(schema: AnySchema, path: Path, leaves: Leaf[], choices: Map<number, number>, unions: Unions): unknown {
   const def = schema._zod.def;
+  // A list built by items() (validation.ts): a pipe from z.array(z.unknown()) to the check of each item.
+  const item = itemsOf(schema) as AnySchema | undefined;
+  if (item) {
+    const count = Math.max(1, arrayMin((def.in as AnySchema)._zod.def));
+    return Array.from({ length: count }, (_, i) => build(item, [...path, i], i === 0 ? leaves : [], choices, unions));
+  }
   switch (def.type) {
     case "string":
       leaves.push({ kind: "string", path });

@@ -4,7 +4,7 @@ import { createRng, type Rng } from "../random";
 import { summarizeMean, summarizeProportion, summarizeRatio, type MeanSummary } from "../stats";
 import { linearisedRatio } from "./perUnit";
 import { binomial } from "../stats/binomialDraw";
-import { analyseExperiment, type AnalysisInput, type Engine, type VariantData } from "./analyse";
+import { analyseExperiment, planningBaseline, type AnalysisInput, type Engine, type VariantData } from "./analyse";
 import { judgeLatencyGuardrail, judgeMetricGuardrail } from "./guardrails";
 import { NO_SPREAD_NOTE } from "./noSpread";
 import { shipBlockers } from "./shipGate";
@@ -214,6 +214,15 @@ describe("an interleaving experiment", () => {
     expect(a.latency).toEqual([{ variant: "interleaved", p50: 5, p95: 5.9, requests: 3 }]);
     expect(a.interleaving!.test!.significant).toBe(true);
     expect(a.verdict).toMatchObject({ decision: "ship", variant: "treatment" });
+  });
+
+  it("break test (2026-12-02): 200 clicked requests, all ties, say so (not 'no clicks yet')", () => {
+    const interleaving = { variantA: "control", variantB: "treatment", winsA: 0, winsB: 0, ties: 200, requestsWithClicks: 200, requests: 400, competitive: 0, creditByPosition: [] };
+    const a = analyseExperiment(input({ interleaved: variant(400) }, { kind: "interleaving", interleaving }));
+    expect(a.verdict.decision).toBe("not enough data");
+    expect(a.verdict.text).toMatch(/^200 requests with clicks, every one a tie/);
+    const none = analyseExperiment(input({ interleaved: variant(400) }, { kind: "interleaving", interleaving: { ...interleaving, ties: 0, requestsWithClicks: 0 } }));
+    expect(none.verdict.text).toBe("No clicks on interleaved results yet: keep the experiment running.");
   });
 });
 
@@ -508,7 +517,9 @@ describe("break test (2026-12): arms with no spread, and a violated guardrail be
 
   it("CTR is not bounded by 1 per unit (a click needs no impression): all-0 vs all-1 CTR stays without an interval", () => {
     const a = analyseExperiment(input({ control: variant(100, { ctr: ctrRows(100, 0, 1) }), treatment: variant(100, { ctr: ctrRows(100, 100, 1) }) }, { engine: "fixed" }));
-    expect(firstComparison(a, "ctr")).toMatchObject({ available: false, reason: "no spread in either arm: the noise cannot be estimated" });
+    const c = firstComparison(a, "ctr");
+    expect(c.available).toBe(false);
+    if (!c.available) expect(c.reason).toMatch(/^no spread in the control nor in treatment \(every unit the same value\): its noise cannot be estimated/);
   });
 
   it("a violated guardrail says do not ship even when the primary metric cannot be compared yet", () => {
@@ -630,5 +641,93 @@ describe("re-break (2026-12): one arm of a [0, 1] metric with no spread, and con
     ));
     expect(a.guardrails[0]!.status).toBe("no data");
     expect(shipBlockers(a, "treatment")[0]).toMatch(/^guardrail not judged, no data: CTR for treatment \(not enough spread/);
+  });
+});
+
+describe("break test (2026-12-02): one constant arm of an unbounded metric, and the verdict of a lower-is-better metric", () => {
+  // Control: 353 users, one impression each, no click and no purchase; treatment: 347 users, 4 of them
+  // clicked once and bought for 50. Welch on the treatment's variance alone read p 0.045 ("ship") on CTR
+  // and on revenue; Agresti–Caffo on the same counts gives p 0.098 and Fisher's exact test 0.06–0.12.
+  const data = {
+    control: variant(353, { ctr: ctrRows(353, 0, 1), revenue: summarizeMean(new Array<number>(353).fill(0)) }),
+    treatment: variant(347, { ctr: ctrRows(347, 4, 1), revenue: summarizeMean(Array.from({ length: 347 }, (_, i) => (i < 4 ? 50 : 0))) }),
+  };
+
+  for (const engine of ["fixed", "sequential", "bayesian"] as const) {
+    it(`CTR and revenue are not compared while the control is constant (${engine}): "not enough data", naming the control`, () => {
+      for (const primaryMetric of ["ctr", "revenue_per_session"]) {
+        const a = analyseExperiment(input(data, { engine, primaryMetric }));
+        const c = firstComparison(a, primaryMetric);
+        expect(c.available).toBe(false);
+        if (!c.available) expect(c.reason).toMatch(/^no spread in the control \(every unit the same value\)/);
+        expect(a.verdict.decision).toBe("not enough data");
+      }
+    });
+  }
+
+  it("the conversion on the same counts is still read on adjusted proportions: p 0.098, no call", () => {
+    const a = analyseExperiment(input({ control: variant(353, { conversion: summarizeProportion(353, 0) }), treatment: variant(347, { conversion: summarizeProportion(347, 4) }) }, { engine: "fixed", primaryMetric: "conversion" }));
+    const c = firstComparison(a, "conversion");
+    if (!c.available) throw new Error(c.reason);
+    expect(c.pValue!).toBeGreaterThan(0.09);
+    expect(c.pValue!).toBeLessThan(0.11);
+    expect(c.call).toBe("none");
+  });
+
+  it("a CTR or revenue guardrail with one constant arm is 'no data' (not enough spread), naming that arm", () => {
+    for (const metric of ["ctr", "revenue_per_session"]) {
+      const a = analyseExperiment(input(data, { engine: "fixed", primaryMetric: "conversion", guardrails: [{ metric, direction: "decrease", threshold: 0.05 }] }));
+      expect(a.guardrails[0]!.status).toBe("no data");
+      expect(a.guardrails[0]!.checks[0]!.detail).toMatch(/^not enough spread: the control shows any spread/);
+    }
+  });
+
+  it("fallback rate (lower is better): 30 % → 25 % and 30 % → 5 % both better; the verdict ships the larger fall", () => {
+    const a = analyseExperiment({
+      kind: "ab", engine: "fixed", primaryMetric: "fallback_rate", guardrails: [], hourly: [],
+      variants: [{ key: "control", weight: 1 / 3, isControl: true }, { key: "small", weight: 1 / 3, isControl: false }, { key: "big", weight: 1 / 3, isControl: false }],
+      data: {
+        control: variant(400, { fallback: summarizeProportion(400, 120) }),
+        small: variant(400, { fallback: summarizeProportion(400, 100) }),
+        big: variant(400, { fallback: summarizeProportion(400, 20) }),
+      },
+    });
+    const calls = a.metrics.find((m) => m.metric === "fallback_rate")!.comparisons.map((c) => [c.variant, c.available && c.call]);
+    expect(calls).toEqual([["small", "none"], ["big", "better"]]);
+    expect(a.verdict).toMatchObject({ decision: "ship", variant: "big" });
+  });
+});
+
+describe("break test (2026-12-02): the sample-size plan counts units, not impressions", () => {
+  // 300 control users with 10 impressions each, half clicking once and half three times: CTR 0.2,
+  // per-user clicks variance 300/299 (sample), so the delta method's per-unit variance of CTR is
+  // 1.00334/10² (X is constant). Fixed horizon, MDE 10 % (0.02 absolute), 80 % power, 50/50:
+  // n = (1.95996 + 0.84162)² · 2 · 0.0100334 / 0.02² = 393.7 → 394 per arm (python, statistics.NormalDist).
+  // As Bernoulli impressions at 0.2 vs 0.22 it planned 6,507 — in impressions, read as users.
+  const ctr = summarizeRatio(Array.from({ length: 300 }, (_, i) => ({ numerator: i % 2 ? 3 : 1, denominator: 10 })));
+  const control = variant(300, { ctr });
+
+  it("CTR: the control's value and its per-unit delta-method variance", () => {
+    const b = planningBaseline("ctr", control);
+    expect(b).not.toBeNull();
+    expect(b && "mean" in b ? b.mean : NaN).toBeCloseTo(0.2, 12);
+    expect(b && "mean" in b ? b.n : NaN).toBe(300);
+    expect(b && "mean" in b ? b.variance : NaN).toBeCloseTo(0.01 * 300 / 299, 12);
+  });
+
+  it("the analysis plans 394 users per arm (fixed horizon, MDE 10 %)", () => {
+    const a = analyseExperiment(input({ control, treatment: variant(300, { ctr }) }, { engine: "fixed", planning: { minDetectableEffect: 0.1, days: null } }));
+    expect(a.plan?.unitsPerVariant).toEqual([394, 394]);
+  });
+
+  it("plans a revenue, NDCG or fallback-rate primary from its per-unit mean and variance; none for latency", () => {
+    const revenue = summarizeMean(Array.from({ length: 200 }, (_, i) => (i % 4 === 0 ? 20 : 0))); // mean 5, sample variance 75.377
+    expect(planningBaseline("revenue_per_session", variant(200, { revenue }))).toEqual({ n: 200, mean: 5, variance: expect.closeTo(75.37688442211055, 9) });
+    const a = analyseExperiment(input({ control: variant(200, { revenue }), treatment: variant(200, { revenue }) }, { engine: "fixed", primaryMetric: "revenue_per_session", planning: { minDetectableEffect: 0.2, days: null } }));
+    // (2.801585)² · 2 · 75.37688 / (5 · 0.2)² = 1183.2 → 1,184 per arm
+    expect(a.plan?.unitsPerVariant).toEqual([1184, 1184]);
+    expect(planningBaseline("latency_p95", control)).toBeNull();
+    expect(planningBaseline("conversion", variant(300, { conversion: summarizeProportion(300, 30) }))).toEqual({ proportion: 0.1 });
+    expect(planningBaseline("conversion", variant(300, { conversion: summarizeProportion(300, 0) }))).toBeNull();
   });
 });

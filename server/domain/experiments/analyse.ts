@@ -6,7 +6,7 @@ import { normalQuantile } from "../stats/distributions";
 import { quantileSorted } from "../stats/describe";
 import { judgeLatencyGuardrail, judgeMetricGuardrail, worstStatus, type Guardrail, type GuardrailCheck, type GuardrailStatus } from "./guardrails";
 import { METRIC_CATALOGUE, metricDefinition, type MetricDefinition, type MetricKey, type MetricUnit } from "./metrics";
-import { adjustedProportionArms, NO_SPREAD_NOTE } from "./noSpread";
+import { adjustedProportionArms, armsWithoutSpread, NO_SPREAD_NOTE, UNBOUNDED_NO_SPREAD_RULE } from "./noSpread";
 
 // The analysis of an experiment, as a pure function of sufficient statistics per variant — the
 // split GrowthBook makes between its app (SQL) and gbstats (numbers in, results out). The service
@@ -228,6 +228,11 @@ function compareOne(variant: string, control: Summary, treatment: Summary, engin
   }
   const adjusted = metric.unitInterval && control.kind === "mean" ? adjustedProportionArms(control.s, treatment.s as MeanSummary) : null;
   const fixed = compareSummaries(control, treatment, "fixedHorizon", alpha, adjusted);
+  // An unbounded metric (CTR, revenue, CUPED clicks) with a constant arm: no comparison (noSpread.ts).
+  const flat = adjusted ? [] : armsWithoutSpread([{ name: "the control", estimate: fixed.control }, { name: variant, estimate: fixed.treatment }]);
+  if (flat.length) {
+    return { variant, available: false, reason: `no spread in ${flat.join(" nor in ")} (every unit the same value): ${UNBOUNDED_NO_SPREAD_RULE}` };
+  }
   const sequential = compareSummaries(control, treatment, "sequential", alpha, adjusted);
   // Bayesian: the flat-prior posterior of each arm's mean is N(estimate, se²) (bayes.ts), so the
   // effect's credible interval is the z interval. P(treatment better) depends only on the sign of
@@ -366,7 +371,14 @@ function verdictOf(input: AnalysisInput, primary: MetricResult | undefined, srm:
     return { decision: "blocked", variant: null, engine, text: `Do not trust these results yet: the traffic split does not match the configured weights (sample-ratio mismatch, χ² = ${srm.chiSquare.toFixed(1)}, p = ${srm.pValue.toExponential(1)}). Find the cause (assignment, logging or bot traffic) before reading any metric.` };
   }
   if (input.kind === "interleaving") {
-    if (!interleaving?.test) return { decision: "not enough data", variant: null, engine, text: "No clicks on interleaved results yet: keep the experiment running." };
+    if (!interleaving?.test) {
+      // No decisive comparison: no click at all, or only ties (each clicked request credited both rankers alike).
+      const clicked = interleaving?.requestsWithClicks ?? 0;
+      const text = clicked === 0
+        ? "No clicks on interleaved results yet: keep the experiment running."
+        : `${clicked} request${clicked === 1 ? "" : "s"} with clicks, every one a tie (the clicks credited both rankers alike, as when they rank the clicked items the same): no preference yet — keep the experiment running; rankers that agree never separate.`;
+      return { decision: "not enough data", variant: null, engine, text };
+    }
     const { test } = interleaving;
     const figures = `${interleaving.winsA} vs ${interleaving.winsB} requests with a preference, ${test.method} p = ${test.pValue.toPrecision(2)}`;
     if (horizon && !horizon.reached) return { decision: "keep running", variant: null, engine, text: `No call yet (${figures}): keep running — ${horizon.progress}.` };
@@ -403,7 +415,9 @@ function verdictOf(input: AnalysisInput, primary: MetricResult | undefined, srm:
       ? { decision: "do not ship", variant: violatedBy[0]!, engine, text: `${described}${guardText}` }
       : { decision: "keep running", variant: null, engine, text: `${described} Keep running: ${horizon.progress}.` };
   }
-  const winners = available.filter((c) => c.call === "better").sort((a, b) => (b.relative?.estimate ?? b.absolute.estimate) - (a.relative?.estimate ?? a.absolute.estimate));
+  // The largest improvement first, in the metric's direction (a fall of 83 % beats one of 17 % for a lower-is-better metric).
+  const improvement = (c: (typeof available)[number]) => (primary.higherIsBetter ? 1 : -1) * (c.relative?.estimate ?? c.absolute.estimate);
+  const winners = available.filter((c) => c.call === "better").sort((a, b) => improvement(b) - improvement(a));
   const unviolated = winners.filter((w) => !violatedBy.includes(w.variant));
   const clean = unviolated.find((w) => guardrailsOf(w.variant, "no data").length === 0);
   if (clean) {
@@ -423,6 +437,46 @@ function verdictOf(input: AnalysisInput, primary: MetricResult | undefined, srm:
     return { decision: "do not ship", variant: losers[0]!.variant, engine, text: `${described}: worse than ${control}.` };
   }
   return { decision: "keep running", variant: null, engine, text: `${described}: no significant difference yet — keep collecting data.` };
+}
+
+/**
+ * The control's figures a sample-size plan starts from, per randomisation unit, for the primary metric:
+ * a 0/1 metric (conversion) as its proportion; a ratio (CTR: clicks ÷ impressions summed over units) as
+ * its value and the per-unit variance of its linearisation, n·Var(R̂) by the delta method (Deng et al.
+ * 2018, "Applying the delta method in metric analytics", KDD; a unit's impressions are not independent
+ * trials, so CTR's Bernoulli variance p(1 − p) per impression would plan in the wrong unit: 10
+ * impressions a user at CTR 0.2 planned 6,360 users per arm where 673 give 80 % power); a per-unit mean
+ * (revenue, NDCG, MRR, fallback share) as its mean and sample variance. Null for a quantile (latency),
+ * CUPED, or a control without the data (fewer than 2 units, a value of 0, no spread).
+ */
+export function planningBaseline(metric: string, control: VariantData): PlanningBaseline | null {
+  const row = TABLE_METRICS.find((m) => m.metric === metric);
+  if (!row || metric === "clicks_cuped") return null;
+  const summary = row.summary(control);
+  return summary.kind === "cuped" ? null : unitBaseline(METRIC_CATALOGUE[row.metric].type, summary.s);
+}
+
+/** A sample-size plan's baseline (planSampleSize): a proportion, or a per-unit mean and variance. */
+export type PlanningBaseline = { proportion: number } | { n: number; mean: number; variance: number };
+
+/**
+ * The baseline of planningBaseline from one arm's per-unit summary of a metric of `type` (a
+ * RatioSummary for "ratio", a MeanSummary otherwise); null below 2 units, without a denominator, or
+ * with a value of 0 or no spread (nothing to plan a relative effect from).
+ */
+export function unitBaseline(type: MetricDefinition["type"], s: MeanSummary | RatioSummary): PlanningBaseline | null {
+  if (s.n < 2 || type === "quantile") return null;
+  let figures: { n: number; mean: number; variance: number };
+  if ("sumX" in s) {
+    if (!(describePaired(s).meanX > 0)) return null;
+    const r = ratioOfMeans(s);
+    figures = { n: r.n, mean: r.mean, variance: r.variance * r.n };
+  } else {
+    figures = describeMean(s);
+  }
+  if (!(figures.mean !== 0 && figures.variance > 0 && Number.isFinite(figures.mean) && Number.isFinite(figures.variance))) return null;
+  if (type === "proportion") return figures.mean > 0 && figures.mean < 1 ? { proportion: figures.mean } : null;
+  return figures;
 }
 
 /** The whole analysis of one experiment phase. Pure; see the module comment for the output promise. */
@@ -493,9 +547,9 @@ export function analyseExperiment(input: AnalysisInput): ExperimentAnalysis {
 
   const primary = metrics.find((m) => m.metric === input.primaryMetric);
   let plan: SampleSizePlan | null = null;
-  const baseline = primary?.variants.find((v) => v.key === control.key)?.value ?? null;
+  const baseline = input.kind === "ab" ? planningBaseline(input.primaryMetric, dataOf(control.key)) : null;
   const mde = input.planning?.minDetectableEffect ?? null;
-  if (mde && baseline !== null && baseline > 0 && baseline < 1 && primary?.unit === "rate") {
+  if (mde && baseline) {
     const days = input.planning?.days ?? null;
     const total = counts.reduce((s, c) => s + c, 0);
     try {
@@ -503,10 +557,10 @@ export function analyseExperiment(input: AnalysisInput): ExperimentAnalysis {
       // one. planSampleSize takes the control first (it may sit anywhere among the variants); its units
       // come back in the variants' order.
       const ordered = [control, ...input.variants.filter((v) => v !== control)];
-      const planned = planSampleSize({ baseline: { proportion: baseline }, minimumDetectableEffect: mde, trafficSplit: ordered.map((v) => v.weight), dailyUnits: days && total ? total / days : undefined, alpha, analysis: input.engine === "sequential" ? "sequential" : "fixedHorizon" });
+      const planned = planSampleSize({ baseline, minimumDetectableEffect: mde, trafficSplit: ordered.map((v) => v.weight), dailyUnits: days && total ? total / days : undefined, alpha, analysis: input.engine === "sequential" ? "sequential" : "fixedHorizon" });
       plan = { ...planned, unitsPerVariant: input.variants.map((v) => planned.unitsPerVariant[ordered.indexOf(v)]!) };
     } catch {
-      plan = null; // an MDE that pushes the rate outside (0, 1): no plan to show
+      plan = null; // an MDE that pushes a rate outside (0, 1), or a baseline of 0: no plan to show
     }
   }
 

@@ -1,7 +1,7 @@
 import { compareMeans, compareRatios, describeMean, describePaired, ratioOfMeans, type MeanSummary, type RatioSummary } from "../stats";
 import { normalQuantile } from "../stats/distributions";
 import { quantileInterval } from "../stats/quantiles";
-import { adjustedProportionArms } from "./noSpread";
+import { adjustedProportionArms, armsWithoutSpread } from "./noSpread";
 
 // Guardrails: "fallback rate must not rise by more than 20 %", judged with uncertainty.
 //
@@ -10,8 +10,8 @@ import { adjustedProportionArms } from "./noSpread";
 // - violated: d is past the threshold AND lo > 0 (the treatment is worse beyond noise);
 // - ok: hi is within the threshold (the data rule out a change as large as the threshold);
 // - inconclusive: anything else — the data cannot tell yet;
-// - no data: an arm has no observations, or (metrics not bounded by [0, 1]) neither arm shows any
-//   spread, so the difference has no interval: "not enough spread".
+// - no data: an arm has no observations, or (metrics not bounded by [0, 1]) an arm shows no
+//   spread, so the difference has no honest interval: "not enough spread".
 // A value that cannot be computed (NaN) is never "ok".
 //
 // The threshold is relative to the control's value (margin = threshold × control). On a zero
@@ -26,8 +26,9 @@ import { adjustedProportionArms } from "./noSpread";
 // metrics valued in [0, 1] when any arm shows no spread (noSpread.ts), rather than reading a
 // constant arm's variance of 0 as a known value (one constant arm made Welch anti-conservative).
 //
-// A metric not bounded by [0, 1] (revenue, CTR) whose arms are both constant has no such bound: its
-// difference has a standard error of 0, which is no information about the noise, not certainty.
+// A metric not bounded by [0, 1] (revenue, CTR) with a constant arm has no such bound: that arm's
+// standard error of 0 is no information about its noise, not certainty (both constant: the
+// difference's is 0; one constant: the interval is the other arm's alone, too narrow).
 // The check is then "no data" with "not enough spread", never a zero-width interval read as exact.
 // GrowthBook does the same in gbstats: a test whose variance is not positive returns its
 // uninformative default result with the error ZERO_NEGATIVE_VARIANCE (no interval, no call). Here
@@ -85,13 +86,15 @@ function agrestiCaffo(control: MeanSummary, treatment: MeanSummary, alpha: numbe
 
 /**
  * Fixed-horizon interval of the difference (Welch, or the delta method for a ratio), in the metric's
- * unit; "no spread" when both arms have n ≥ 2 but a standard error of 0 (both constant); null when
- * an arm has fewer than 2 observations or the figures are not finite.
+ * unit; the arms without spread (armsWithoutSpread: n ≥ 2 and a standard error of 0) when there are
+ * any; null when an arm has fewer than 2 observations or the figures are not finite.
  */
-function welchDifference(control: MeanSummary | RatioSummary, treatment: MeanSummary | RatioSummary, alpha: number): { estimate: number; lower: number; upper: number } | "no spread" | null {
+function welchDifference(control: MeanSummary | RatioSummary, treatment: MeanSummary | RatioSummary, variant: string, alpha: number): { estimate: number; lower: number; upper: number } | { noSpread: string[] } | null {
   const effect = "sumX" in control ? compareRatios(control, treatment as RatioSummary, { analysis: "fixedHorizon", alpha }) : compareMeans(control, treatment as MeanSummary, { analysis: "fixedHorizon", alpha });
+  const flat = armsWithoutSpread([{ name: "the control", estimate: effect.control }, { name: variant, estimate: effect.treatment }]);
+  if (flat.length) return { noSpread: flat };
   if (Number.isFinite(effect.absolute.ci[0])) return { estimate: effect.absolute.estimate, lower: effect.absolute.ci[0], upper: effect.absolute.ci[1] };
-  return control.n >= 2 && treatment.n >= 2 && effect.absolute.se === 0 ? "no spread" : null;
+  return null;
 }
 
 function armValue(s: MeanSummary | RatioSummary): number {
@@ -102,7 +105,7 @@ function armValue(s: MeanSummary | RatioSummary): number {
  * Judge a guardrail on a rate, ratio or mean metric for each treatment.
  * `type` "proportion" uses the Agresti–Caffo interval, as does a `unitInterval` metric of which any
  * arm shows no spread (noSpread.ts); others the fixed-horizon Welch/delta interval, and "no data"
- * ("not enough spread") when both arms are constant (see the module comment).
+ * ("not enough spread") when either arm is constant (see the module comment).
  * @param control, treatments per-unit summaries (MeanSummary, or RatioSummary for a ratio metric).
  * @param alpha two-sided level of the intervals (default 0.05).
  * @returns one check per treatment; `change` and `margin` in the metric's unit (rates as fractions).
@@ -125,9 +128,10 @@ export function judgeMetricGuardrail(
     const margin = zeroBaseline ? (metric.zeroBaselineMargin ?? guardrail.threshold) : guardrail.threshold * Math.abs(base);
     const rule = zeroBaseline ? "absolute (zero baseline)" : "relative";
     const asProportions = type === "proportion" || (metric.unitInterval === true && !("sumX" in control) && adjustedProportionArms(control, summary as MeanSummary) !== null);
-    const diff = asProportions ? agrestiCaffo(control as MeanSummary, summary as MeanSummary, alpha) : welchDifference(control, summary, alpha);
-    if (diff === "no spread") {
-      return { variant, status: "no data", change: null, margin, rule, detail: `not enough spread: neither the control nor ${variant} shows any spread between units (${fmt(base)} vs ${fmt(armValue(summary))}), so the difference has no interval; it cannot be judged until the values vary` };
+    const diff = asProportions ? agrestiCaffo(control as MeanSummary, summary as MeanSummary, alpha) : welchDifference(control, summary, variant, alpha);
+    if (diff && "noSpread" in diff) {
+      const which = diff.noSpread.length === 2 ? `neither the control nor ${variant} shows` : `${diff.noSpread[0]} shows`;
+      return { variant, status: "no data", change: null, margin, rule, detail: `not enough spread: ${which} any spread between units (${fmt(base)} vs ${fmt(armValue(summary))}), so the difference has no honest interval; it cannot be judged until the values vary` };
     }
     if (!diff) return { variant, status: "inconclusive", change: null, margin, rule, detail: "each arm needs at least 2 observations with some spread for an interval" };
     // Signed so that positive means a move in the guarded (bad) direction.

@@ -33,8 +33,12 @@ import { describeMean, type ArmEstimate, type MeanSummary } from "../stats";
 //   sample size when all of a unit's requests go the same way (intra-unit correlation 1, Kish's
 //   design effect at its largest): a unit is one trial, not one per request.
 // Identical arms (0 vs 0) get p̃ equal in both and a difference of 0 with an interval around it.
-// Metrics not bounded by [0, 1] (revenue, CTR) have no such bound: a constant arm there gives no
-// result when both arms are constant (compare.ts; guardrails.ts: "not enough spread").
+// Metrics not bounded by [0, 1] (revenue, CTR) have no such bound to assume a spread from: a
+// constant arm there, one or both, gives no comparison and no guardrail judgement ("not enough
+// spread", `armsWithoutSpread`). One constant arm used to leave Welch on the other arm's variance
+// alone: control 0 clicks of 353 users against 4 of 347 read p 0.045 and "ship" on CTR and on
+// revenue (break test 2026-12-02), where Agresti–Caffo on the same counts gives 0.098 and Fisher's
+// exact test 0.06–0.12. Nothing that cannot be computed passes: the comparison waits until the arm varies.
 
 /** Why a comparison was read on adjusted rates, for the page. */
 export const NO_SPREAD_NOTE =
@@ -62,4 +66,18 @@ export function adjustedProportionArms(control: MeanSummary, treatment: MeanSumm
     return { mean: adjusted, variance: (adjusted * (1 - adjusted)) / (n + 2), n };
   });
   return { control: c!, treatment: t! };
+}
+
+/** Why an unbounded metric's comparison is not made when an arm shows no spread, for the page. */
+export const UNBOUNDED_NO_SPREAD_RULE =
+  "its noise cannot be estimated from a constant arm, and the metric has no bound to assume one from (adjusted proportions apply to metrics in [0, 1]); no comparison until its values vary";
+
+/**
+ * The arms (of the two given) that show no spread between units: at least 2 observations and a
+ * variance of the estimate of 0 (up to rounding relative to the mean's square).
+ * @param arms name and estimate (mean, variance of the estimate, n) of each arm, as compareArms takes them.
+ * @returns the names of the constant arms, in the order given (empty: every arm varies, or has < 2 units).
+ */
+export function armsWithoutSpread(arms: ReadonlyArray<{ name: string; estimate: { mean: number; variance: number; n: number } }>): string[] {
+  return arms.filter(({ estimate: a }) => a.n >= 2 && a.variance === 0).map((a) => a.name);
 }

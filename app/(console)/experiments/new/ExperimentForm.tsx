@@ -7,7 +7,7 @@ import { IconPlus, IconTrash } from "@tabler/icons-react";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useRouter } from "next/navigation";
 import { useState } from "react";
-import { METRIC_CATALOGUE, SELECTABLE_METRICS } from "@/server/domain/experiments/metrics";
+import { formatMetricValue, METRIC_CATALOGUE, SELECTABLE_METRICS } from "@/server/domain/experiments/metrics";
 import { useTRPC } from "../../../_trpc/client";
 
 type AnalysisMode = "sequential" | "fixed" | "bayesian";
@@ -75,7 +75,7 @@ export function ExperimentForm({ surfaces, initial }: { surfaces: Array<{ key: s
   const [restartReason, setRestartReason] = useState("");
   const weights = variants.map((v) => v.weight / 100);
   const plan = useQuery({
-    ...trpc.experiments.plan.queryOptions({ surface, minimumDetectableEffect: mde / 100, weights, analysisMode }),
+    ...trpc.experiments.plan.queryOptions({ surface, minimumDetectableEffect: mde / 100, weights, analysisMode, primaryMetric: primaryMetric as (typeof SELECTABLE_METRICS)[number] }),
     enabled: Boolean(surface) && mde > 0 && weights.every((w) => w >= 0) && weights.length >= 2,
   });
   const queryClient = useQueryClient();
@@ -222,7 +222,7 @@ export function ExperimentForm({ surfaces, initial }: { surfaces: Array<{ key: s
         </SimpleGrid>
         <Text size="sm" mt="sm" data-testid="power-plan">
           {plan.data?.ready
-            ? `At the recent CTR of ${(plan.data.baselineCtr * 100).toFixed(2)}% and about ${Math.round(plan.data.dailyUnits).toLocaleString()} users a day, detecting a ${mde}% lift with 80% power needs ${plan.data.unitsPerVariant.map((u) => u.toLocaleString()).join(" / ")} users per variant${plan.data.days !== null ? `: about ${plan.data.days.toFixed(1)} days` : ""} (${plan.data.analysis === "sequential" ? "sequential test: more users than a fixed horizon, for the right to peek" : "fixed-horizon test: read once, at this size"}).`
+            ? `At the recent ${METRIC_CATALOGUE[plan.data.metric as (typeof SELECTABLE_METRICS)[number]]?.label ?? plan.data.metric} of ${formatMetricValue(plan.data.metric, plan.data.baseline)} and about ${Math.round(plan.data.dailyUnits).toLocaleString()} users a day, detecting a ${mde}% lift with 80% power needs ${plan.data.unitsPerVariant.map((u) => u.toLocaleString()).join(" / ")} users per variant${plan.data.days !== null ? `: about ${plan.data.days.toFixed(1)} days` : ""} (${plan.data.analysis === "sequential" ? "sequential test: more users than a fixed horizon, for the right to peek" : "fixed-horizon test: read once, at this size"}).`
             : plan.data ? `Sample size: ${plan.data.reason}.` : "Estimating the sample size from recent traffic…"}
         </Text>
         <MultiSelect mt="md" label="Secondary metrics" description="reported beside the primary, corrected for multiple comparisons" data={METRICS.filter((m) => m.value !== primaryMetric)} value={secondary.filter((m) => m !== primaryMetric)} onChange={setSecondary} />
