@@ -120,10 +120,9 @@ test("edit a running experiment: metrics save, an allocation change needs a rest
   await page.getByRole("link", { name: "Edit" }).click();
   await expect(page.getByRole("heading", { level: 2, name: "Edit Edit me" })).toBeVisible();
   await expect(page.getByRole("textbox", { name: "Key", exact: true })).toBeDisabled();
-  await expect(page.getByText("This experiment is running")).toBeVisible();
-  // A non-allocation change (hypothesis, one guardrail fewer) saves while running.
+  await expect(page.getByTestId("locked-fields")).toContainText("This experiment is running (phase 1): some fields are locked");
+  // A change outside the allocation and the decision rule (the hypothesis) saves while running.
   await page.getByLabel("Hypothesis").fill("Rating-aware ranking lifts CTR");
-  await page.getByRole("button", { name: "remove guardrail 2" }).click();
   await page.screenshot({ path: "e2e/screenshots/experiment-edit.png", fullPage: true });
   await page.getByRole("button", { name: "Save changes" }).click();
   await expect(page.getByText("Hypothesis: Rating-aware ranking lifts CTR", { exact: false })).toBeVisible();
@@ -136,12 +135,27 @@ test("edit a running experiment: metrics save, an allocation change needs a rest
   await page.getByRole("textbox", { name: "variant 2 weight" }).fill("20");
   await page.getByRole("button", { name: "Save changes" }).click();
   await expect(page.getByTestId("experiment-error")).toContainText("changing variants needs a restart");
-  await page.getByRole("button", { name: "Restart with new allocation…" }).click();
+  await page.getByRole("button", { name: "Restart with changes…" }).click();
   await page.getByRole("textbox", { name: "Reason (kept in the audit log)" }).fill("ramp control to 80%");
   await page.getByRole("button", { name: "Restart", exact: true }).click();
   await expect(page.getByText("phase 2", { exact: true })).toBeVisible();
   await expect(page.getByTestId("experiment-status")).toHaveText("running");
   await page.screenshot({ path: "e2e/screenshots/experiment-restarted.png", fullPage: true });
+  await page.getByRole("button", { name: "Stop" }).click();
+  await expect(page.getByTestId("experiment-status")).toHaveText("stopped");
+  // Starting a stopped experiment resumes it in a new phase: a confirm dialog says so first.
+  await page.getByRole("button", { name: "Start…" }).click();
+  const resume = page.getByRole("dialog", { name: "Resume" });
+  await expect(page.getByTestId("confirm-changes")).toContainText("phase 2's results");
+  await expect(page.getByTestId("confirm-changes")).toContainText("this page will show phase 3");
+  await page.getByRole("textbox", { name: "Reason (kept in the audit trail)" }).fill("resume after the review");
+  await page.getByRole("button", { name: "Resume in phase 3" }).click();
+  await expect(resume).toHaveCount(0);
+  await expect(page.getByTestId("experiment-status")).toHaveText("running");
+  // The earlier phases stay readable.
+  await page.getByRole("combobox", { name: "phase to show" }).click();
+  await page.getByRole("option", { name: "phase 2", exact: true }).click();
+  await expect(page.getByTestId("earlier-phase")).toContainText("Showing phase 2 of 3");
   await page.getByRole("button", { name: "Stop" }).click();
   await expect(page.getByTestId("experiment-status")).toHaveText("stopped");
 });

@@ -132,7 +132,7 @@ describe("pins under concurrency and what a summary shows (session 21, second br
     await sql(`UPDATE surfaces SET require_approval = false WHERE key = 't-pins'`);
     try {
       await as(ana).experiments.start({ key: "pins-kind" });
-      await expect(as(ana).experiments.update(experiment("pins-kind", { modelVersionId: id(4) }))).rejects.toMatchObject({ code: "CONFLICT", message: 'experiment "pins-kind" is running: changing kind needs a restart, which starts a new analysis phase' });
+      await expect(as(ana).experiments.update(experiment("pins-kind", { modelVersionId: id(4) }))).rejects.toMatchObject({ code: "CONFLICT", message: expect.stringMatching(/^experiment "pins-kind" is running: changing kind needs a restart with the changes, which starts a new analysis phase \(phase 2\)/) });
       await as(ana).experiments.stop({ key: "pins-kind", reason: "test over" });
     } finally {
       await sql(`UPDATE surfaces SET require_approval = true WHERE key = 't-pins'`);

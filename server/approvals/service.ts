@@ -11,7 +11,7 @@ import { shipBlocks } from "../domain/experiments/shipGate";
 import { mapError } from "../errorMapping";
 import { experimentResults } from "../experiments/results";
 import type { ExperimentInput } from "../experiments/schema";
-import { experimentAllocation, getExperiment, restartExperiment, shipExperiment, startExperiment, variantVersion, type Allocation } from "../experiments/service";
+import { checkTrafficLeft, experimentAllocation, experimentReach, getExperiment, restartExperiment, shipExperiment, shipTarget, startExperiment, variantVersion, type Allocation } from "../experiments/service";
 import { RANKING_ROLES, describeReach } from "../domain/rollouts/aliasReach";
 import { surfacesReachedBy, type SurfaceReached } from "../registry/aliasReach";
 import { setAlias } from "../registry/versions";
@@ -146,6 +146,8 @@ async function affected(db: Db, change: ChangePayload, options: { filing?: boole
   const { surface } = experiment;
   const stored = await getExperiment(db, change.key);
   if (change.kind === "experiment_start") {
+    // A start that a running experiment would leave without traffic is refused now, not once approved.
+    if (options.filing) await checkTrafficLeft(db, stored, experimentReach(stored));
     // What the approver approves: each variant's share and the version it serves now.
     const versions: Record<string, string | null> = {};
     const arms = await Promise.all(stored.variants.map(async (v) => {
@@ -162,7 +164,8 @@ async function affected(db: Db, change: ChangePayload, options: { filing?: boole
   }
   const variant = stored.variants.find((v) => v.key === change.variant);
   if (!variant) throw new InvalidInputError("variant", `experiment "${change.key}" has no variant "${change.variant}"`);
-  const shipped = await variantVersion(db, stored, variant);
+  // The version the variant served in the phase (shipExperiment ships that one, and checks it against this pin).
+  const shipped = await shipTarget(db, stored, variant);
   if (!shipped) throw new InvalidInputError("variant", `variant "${change.variant}" has no model to ship`);
   // A ship moves the surface model's production alias (shipExperiment): every surface it ranks changes.
   const moved = surface.model ? await rankedBy(db, { modelId: surface.model.id, modelName: surface.model.name, alias: "production" }) : [];
@@ -243,15 +246,16 @@ export async function retryCanary(ctx: Ctx, input: { rolloutId: string; reason: 
   return { ...(await startCanary(ctx, start)), surface: start.surface };
 }
 
-/** Starts (or resumes) an experiment now (experiments.start), unless its surface requires approval. */
-export async function startVariants(ctx: Ctx, key: string) {
+/** Starts (or resumes, in a new phase) an experiment now (experiments.start), unless its surface requires approval; `reason` goes to the audit trail. */
+export async function startVariants(ctx: Ctx, key: string, reason?: string) {
   await assertNoApprovalRequired(ctx.db, { kind: "experiment_start", key });
-  return startExperiment(ctx.db, key, ctx.actor);
+  return startExperiment(ctx.db, key, ctx.actor, { reason });
 }
 
 /**
- * Restarts a running experiment with a new allocation: on a surface that requires approval this is
- * refused (stop it, change the allocation, and request a start), since it changes who is served what.
+ * Restarts a running or stopped experiment with changes (a new phase, running): on a surface that
+ * requires approval this is refused, since it changes who is served what (file the changed experiment
+ * as a new one, and request its start).
  */
 export async function restartVariants(ctx: Ctx, input: { key: string; experiment: ExperimentInput; reason?: string }) {
   await assertNoApprovalRequired(ctx.db, { kind: "experiment_start", key: input.key });

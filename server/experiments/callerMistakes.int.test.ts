@@ -45,7 +45,7 @@ describe("guardrail thresholds", () => {
   it("a negative threshold, or a fall of 100 % or more, is refused naming guardrails[i].threshold; nothing is stored", async () => {
     // abDefinition parses its input, so the refused guardrails go in after it.
     const withGuardrails = (key: string, guardrails: Array<{ metric: "ctr" | "fallback_rate"; direction: "increase" | "decrease"; threshold: number }>) => ({ ...abDefinition(key, "t-mistake"), guardrails });
-    await expect(caller().experiments.create(withGuardrails("mistake-neg", [{ metric: "ctr", direction: "increase", threshold: 0.1 }, { metric: "fallback_rate", direction: "increase", threshold: -5 }]))).rejects.toMatchObject({
+    await expect(caller().experiments.create(withGuardrails("mistake-neg", [{ metric: "ctr", direction: "decrease", threshold: 0.1 }, { metric: "fallback_rate", direction: "increase", threshold: -5 }]))).rejects.toMatchObject({
       code: "BAD_REQUEST", message: expect.stringMatching(/^guardrails\[1\]\.threshold: must not be negative/),
     });
     await expect(caller().experiments.create(withGuardrails("mistake-neg", [{ metric: "ctr", direction: "decrease", threshold: 1 }]))).rejects.toMatchObject({

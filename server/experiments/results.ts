@@ -10,12 +10,13 @@ import { readServedList, servedItemReasonsSql } from "../domain/ranking/servedLi
 import { Prisma } from "../db/generated/client";
 import { meanSummaryFromMoments, pairedSummaryFromMoments, summarizeProportion } from "../domain/stats";
 import { notifyAfterCommit } from "../webhooks/notify";
+import { InvalidInputError } from "../errors";
 import { getExperiment } from "./service";
 
 /** The first served item's reasons (json array) in either served-list format. */
 const FIRST_REASONS_SQL = Prisma.raw(servedItemReasonsSql("served", 0));
 
-// Results of an experiment's current phase: the queries only. The incremental rollups
+// Results of one phase of an experiment (its current one unless asked): the queries only. The incremental rollups
 // (experiment_unit_stats per randomisation unit, experiment_hourly_stats per variant and hour),
 // the click events for NDCG/MRR, the fallbacks in the request log and a recent sample of it for
 // latency and the models served go into analyseExperiment (server/domain/experiments), which does
@@ -50,10 +51,20 @@ const num = (v: unknown) => Number(v ?? 0);
 const pairedSummaryOf = (r: UnitPairRow | undefined) =>
   pairedSummaryFromMoments({ n: num(r?.n), meanY: num(r?.y_mean), meanX: num(r?.x_mean), varianceY: num(r?.y_var), varianceX: num(r?.x_var), covariance: num(r?.xy_cov) });
 
-export async function experimentResults(db: Db, key: string, options: { granularity?: "auto" | "hourly" | "daily" } = {}) {
+/**
+ * An experiment's results, for its current phase or `options.phase` (an earlier one, 1 … current):
+ * the experiment's definition as it is now, with the figures of that phase (its weights for the
+ * sample-ratio check). `viewedPhase` says which phase the figures are of.
+ * @throws NotFoundError (experiment); InvalidInputError on `phase` outside 1 … the current phase.
+ */
+export async function experimentResults(db: Db, key: string, options: { granularity?: "auto" | "hourly" | "daily"; phase?: number } = {}) {
   const e = await getExperiment(db, key);
+  const viewed = options.phase ?? e.phase;
+  if (options.phase !== undefined && (options.phase < 1 || options.phase > e.phase)) {
+    throw new InvalidInputError("phase", e.phase === 0 ? `experiment "${key}" has not started: it has no phase yet` : `experiment "${key}" has phases 1 to ${e.phase}, not ${options.phase}`);
+  }
   const control = e.variants.find((v) => v.isControl) ?? e.variants[0]!;
-  const phaseStart = e.phases.find((p) => p.phase === e.phase)?.startedAt ?? e.startedAt ?? new Date();
+  const phaseStart = e.phases.find((p) => p.phase === viewed)?.startedAt ?? e.startedAt ?? new Date();
   // CUPED's pre-period ends when the experiment first started, not when this phase did: an earlier
   // phase (a resume, or a restart that kept the seed) gave the same units the same arms, so their
   // clicks then already carry the effect, and a covariate that depends on the arm cancels it.
@@ -73,14 +84,14 @@ export async function experimentResults(db: Db, key: string, options: { granular
         avg(impressions::float8) FILTER (WHERE NOT multiple_exposure) AS impressions_mean, var_samp(impressions::float8) FILTER (WHERE NOT multiple_exposure) AS impressions_var,
         covar_samp(clicks::float8, impressions::float8) FILTER (WHERE NOT multiple_exposure) AS clicks_impressions_cov,
         avg(revenue) FILTER (WHERE NOT multiple_exposure) AS revenue_mean, var_samp(revenue) FILTER (WHERE NOT multiple_exposure) AS revenue_var
-      FROM experiment_unit_stats WHERE experiment_id = ${e.id} AND phase = ${e.phase} GROUP BY variant_key`,
-    db.experimentHourlyStat.findMany({ where: { experimentId: e.id, phase: e.phase }, orderBy: { hour: "asc" } }),
+      FROM experiment_unit_stats WHERE experiment_id = ${e.id} AND phase = ${viewed} GROUP BY variant_key`,
+    db.experimentHourlyStat.findMany({ where: { experimentId: e.id, phase: viewed }, orderBy: { hour: "asc" } }),
     // NDCG and MRR: each clicked request's positions with its unit (an event's user_key is its
     // request's randomisation unit), analysed per unit (clickedRequestMetricsByUnit).
     db.$queryRaw<Array<{ variant_key: string; unit_key: string; positions: number[] }>>`
       SELECT o.variant_key, o.user_key AS unit_key, array_agg(o.position) AS positions FROM outcome_events o
-      JOIN experiment_unit_stats u ON u.experiment_id = ${e.id} AND u.phase = ${e.phase} AND u.unit_key = o.user_key AND NOT u.multiple_exposure
-      WHERE o.experiment_key = ${e.key} AND o.experiment_phase = ${e.phase} AND o.type = 'click' AND o.position IS NOT NULL
+      JOIN experiment_unit_stats u ON u.experiment_id = ${e.id} AND u.phase = ${viewed} AND u.unit_key = o.user_key AND NOT u.multiple_exposure
+      WHERE o.experiment_key = ${e.key} AND o.experiment_phase = ${viewed} AND o.type = 'click' AND o.position IS NOT NULL
       GROUP BY o.variant_key, o.user_key, o.request_id`,
     // Fallback rate per unit: Y = its requests a fallback served, X = its requests (a ratio, as CTR).
     db.$queryRaw<UnitPairRow[]>`
@@ -88,22 +99,22 @@ export async function experimentResults(db: Db, key: string, options: { granular
         avg(u.requests::float8) AS x_mean, var_samp(u.requests::float8) AS x_var, covar_samp(coalesce(f.fallbacks, 0)::float8, u.requests::float8) AS xy_cov
       FROM experiment_unit_stats u
       LEFT JOIN (SELECT ${unitColumn} AS unit_key, count(*) AS fallbacks FROM rerank_requests r
-                 WHERE r.experiment_key = ${e.key} AND r.experiment_phase = ${e.phase} AND r.fallback_used GROUP BY 1) f
+                 WHERE r.experiment_key = ${e.key} AND r.experiment_phase = ${viewed} AND r.fallback_used GROUP BY 1) f
         ON f.unit_key = u.unit_key
-      WHERE u.experiment_id = ${e.id} AND u.phase = ${e.phase} AND NOT u.multiple_exposure AND u.requests > 0 GROUP BY u.variant_key`,
+      WHERE u.experiment_id = ${e.id} AND u.phase = ${viewed} AND NOT u.multiple_exposure AND u.requests > 0 GROUP BY u.variant_key`,
     // Latency: each variant's most recent requests (an index range scan), so the page stays fast
     // however long the experiment has run; the guardrail's order-statistics interval needs the values.
     db.$queryRaw<Array<{ variant_key: string; latencies: number[] }>>`
-      SELECT v.variant_key, l.latencies FROM (SELECT DISTINCT variant_key FROM experiment_hourly_stats WHERE experiment_id = ${e.id} AND phase = ${e.phase}) v
+      SELECT v.variant_key, l.latencies FROM (SELECT DISTINCT variant_key FROM experiment_hourly_stats WHERE experiment_id = ${e.id} AND phase = ${viewed}) v
       CROSS JOIN LATERAL (SELECT array_agg(latency_ms) AS latencies FROM (
-        SELECT r.latency_ms FROM rerank_requests r WHERE r.experiment_key = ${e.key} AND r.experiment_phase = ${e.phase} AND r.variant_key = v.variant_key
-          AND NOT EXISTS (SELECT 1 FROM experiment_unit_stats u WHERE u.experiment_id = ${e.id} AND u.phase = ${e.phase} AND u.unit_key = ${unitColumn} AND u.multiple_exposure)
+        SELECT r.latency_ms FROM rerank_requests r WHERE r.experiment_key = ${e.key} AND r.experiment_phase = ${viewed} AND r.variant_key = v.variant_key
+          AND NOT EXISTS (SELECT 1 FROM experiment_unit_stats u WHERE u.experiment_id = ${e.id} AND u.phase = ${viewed} AND u.unit_key = ${unitColumn} AND u.multiple_exposure)
         ORDER BY r.ts DESC LIMIT ${LATENCY_SAMPLE_PER_VARIANT}) recent) l`,
     // Which model versions each variant served, over the same recent requests.
     db.$queryRaw<Array<{ variant_key: string; model: string | null; version: number | null; requests: number }>>`
-      SELECT v.variant_key, m.name AS model, mv.version, s.requests FROM (SELECT DISTINCT variant_key FROM experiment_hourly_stats WHERE experiment_id = ${e.id} AND phase = ${e.phase}) v
+      SELECT v.variant_key, m.name AS model, mv.version, s.requests FROM (SELECT DISTINCT variant_key FROM experiment_hourly_stats WHERE experiment_id = ${e.id} AND phase = ${viewed}) v
       CROSS JOIN LATERAL (SELECT model_version_id, count(*)::float8 AS requests FROM (
-        SELECT model_version_id FROM rerank_requests WHERE experiment_key = ${e.key} AND experiment_phase = ${e.phase} AND variant_key = v.variant_key
+        SELECT model_version_id FROM rerank_requests WHERE experiment_key = ${e.key} AND experiment_phase = ${viewed} AND variant_key = v.variant_key
         ORDER BY ts DESC LIMIT ${LATENCY_SAMPLE_PER_VARIANT}) recent GROUP BY model_version_id) s
       LEFT JOIN model_versions mv ON mv.id = s.model_version_id LEFT JOIN models m ON m.id = mv.model_id
       ORDER BY v.variant_key, s.requests DESC`,
@@ -115,7 +126,7 @@ export async function experimentResults(db: Db, key: string, options: { granular
       LEFT JOIN (SELECT user_key, count(*) AS clicks FROM outcome_events
                  WHERE surface = ${e.surface.key} AND type = 'click' AND request_ts >= ${preFrom} AND request_ts < ${preTo} GROUP BY user_key) p
         ON p.user_key = u.unit_key
-      WHERE u.experiment_id = ${e.id} AND u.phase = ${e.phase} AND NOT u.multiple_exposure GROUP BY u.variant_key`,
+      WHERE u.experiment_id = ${e.id} AND u.phase = ${viewed} AND NOT u.multiple_exposure GROUP BY u.variant_key`,
     db.surface.findUniqueOrThrow({ where: { key: e.surface.key }, select: { shadowAlias: true, shadowSampleRate: true } }),
     db.rollout.count({ where: { surface: { key: e.surface.key }, status: "running" } }),
   ]);
@@ -123,8 +134,8 @@ export async function experimentResults(db: Db, key: string, options: { granular
   const excluded = units.some((u) => u.multiple > 0)
     ? await db.$queryRaw<Array<{ variant_key: string; hour: Date; impressions: number; clicks: number }>>`
         SELECT variant_key, date_trunc('hour', request_ts) AS hour, count(*) FILTER (WHERE type = 'impression')::float8 AS impressions, count(*) FILTER (WHERE type = 'click')::float8 AS clicks
-        FROM outcome_events WHERE experiment_key = ${e.key} AND experiment_phase = ${e.phase} AND type IN ('impression', 'click')
-          AND user_key IN (SELECT unit_key FROM experiment_unit_stats WHERE experiment_id = ${e.id} AND phase = ${e.phase} AND multiple_exposure)
+        FROM outcome_events WHERE experiment_key = ${e.key} AND experiment_phase = ${viewed} AND type IN ('impression', 'click')
+          AND user_key IN (SELECT unit_key FROM experiment_unit_stats WHERE experiment_id = ${e.id} AND phase = ${viewed} AND multiple_exposure)
         GROUP BY 1, 2`
     : [];
   const excludedAt = new Map(excluded.map((x) => [`${x.variant_key} ${x.hour.getTime()}`, x]));
@@ -157,24 +168,26 @@ export async function experimentResults(db: Db, key: string, options: { granular
         -- served is json (no equality operator): the clicks are grouped by request first, then joined.
         SELECT r.served, c.positions
         FROM (SELECT request_id, request_ts, array_agg(position) AS positions FROM outcome_events
-              WHERE experiment_key = ${e.key} AND experiment_phase = ${e.phase} AND type = 'click' AND position IS NOT NULL
+              WHERE experiment_key = ${e.key} AND experiment_phase = ${viewed} AND type = 'click' AND position IS NOT NULL
               GROUP BY request_id, request_ts) c
         JOIN rerank_requests r ON r.request_id = c.request_id AND r.ts = c.request_ts`,
       db.$queryRaw<Array<{ requests: number; competitive: number }>>`
         -- isCompetitive() in server/domain/interleaving/credit.ts, in SQL: the flag is the first item's last reason, after its credit.
         SELECT count(*)::float8 AS requests, count(*) FILTER (WHERE ${FIRST_REASONS_SQL} ->> -1 = ${COMPETITIVE_FLAG} AND ${FIRST_REASONS_SQL} ->> -2 LIKE ${INTERLEAVING_REASON_PREFIX + "%"})::float8 AS competitive
-        FROM rerank_requests WHERE experiment_key = ${e.key} AND experiment_phase = ${e.phase}`,
+        FROM rerank_requests WHERE experiment_key = ${e.key} AND experiment_phase = ${viewed}`,
     ]);
     interleaving = { variantA: a!, variantB: b!, ...interleavingWins(rows.map((r) => ({ served: readServedList(r.served), positions: r.positions })), a!, b!), requestsWithClicks: rows.length, requests: totals[0]?.requests ?? 0, competitive: totals[0]?.competitive ?? 0 };
   }
 
-  const phase = e.phases.find((p) => p.phase === e.phase);
+  const phase = e.phases.find((p) => p.phase === viewed);
+  // An earlier phase was split by its own weights (a restart may have changed them since).
+  const phaseWeights = viewed === e.phase ? null : ((phase?.weights ?? null) as Record<string, number> | null);
   const endedAt = phase?.endedAt ?? e.stoppedAt ?? null;
   const days = e.startedAt ? Math.max(1 / 24, ((endedAt ?? new Date()).getTime() - phaseStart.getTime()) / 86_400_000) : null;
   const analysis = analyseExperiment({
     kind: e.kind,
     engine: (e.analysisMode === "fixed" ? "fixed" : e.analysisMode === "bayesian" ? "bayesian" : "sequential") satisfies Engine,
-    variants: e.variants.map((v) => ({ key: v.key, weight: v.weight, isControl: v.key === control.key })),
+    variants: e.variants.map((v) => ({ key: v.key, weight: phaseWeights?.[v.key] ?? v.weight, isControl: v.key === control.key })),
     primaryMetric: e.primaryMetric,
     secondaryMetrics: (e.secondaryMetrics as string[] | null) ?? [],
     guardrails: e.guardrails as unknown as Guardrail[],
@@ -190,7 +203,7 @@ export async function experimentResults(db: Db, key: string, options: { granular
   });
   // A failing sample-ratio check of a running experiment raises one alarm per phase (the event id
   // de-duplicates), from whichever read of the results first sees it.
-  if (e.status === "running" && analysis.srm.available && analysis.srm.mismatch) {
+  if (e.status === "running" && viewed === e.phase && analysis.srm.available && analysis.srm.mismatch) {
     await notifyAfterCommit(db, {
       id: `srm_${e.id}_${e.phase}`, kind: "experiment.srm_alarm", actor: "experiment-analysis", reason: null,
       data: { experiment: e.key, surface: e.surface.key, phase: e.phase, pValue: analysis.srm.pValue, units: Object.fromEntries(e.variants.map((v) => [v.key, data[v.key]?.units ?? 0])) },
@@ -203,7 +216,7 @@ export async function experimentResults(db: Db, key: string, options: { granular
 
   return {
     experiment: {
-      key: e.key, name: e.name, kind: e.kind, status: e.status, phase: e.phase, hypothesis: e.hypothesis, primaryMetric: e.primaryMetric, analysisMode: e.analysisMode,
+      key: e.key, name: e.name, kind: e.kind, status: e.status, phase: e.phase, viewedPhase: viewed, hypothesis: e.hypothesis, primaryMetric: e.primaryMetric, analysisMode: e.analysisMode,
       hashAttribute: e.hashAttribute, startedAt: e.startedAt, phaseStartedAt: e.startedAt ? phaseStart : null, endedAt, surface: e.surface.key,
       shipped: e.status === "shipped" ? { variant: e.shippedVariantKey, at: ship?.ts ?? endedAt, by: ship?.actor ?? null, reason: ship?.reason ?? null } : null,
     },

@@ -1,22 +1,34 @@
 import { z } from "zod";
+import { targetingRuleProblem } from "../domain/assignment/targetingRules";
+import { isComparedMetric, worseningDirection } from "../domain/experiments/definition";
 import { SELECTABLE_METRICS } from "../domain/experiments/metrics";
 import { constraintConfigSchema } from "../surfaces/constraints.schema";
-import { decimal, float32, idString, jsonValue, text } from "../validation";
+import { decimal, float32, idString, jsonValue, text, visibleCount } from "../validation";
 
-// What a product manager defines. Allocation fields (variants and weights, coverage, namespace,
-// hash attribute and version, seed, targeting) are locked while an experiment runs: changing them
-// needs a restart, which opens a new analysis phase.
+// What a product manager defines. Once an experiment has started, its allocation fields (variants
+// and weights, coverage, namespace, hash attribute and version, seed, targeting) and its decision
+// rule (primary metric, guardrails, analysis engine, minimum detectable effect) change only by a
+// restart, which opens a new analysis phase (server/experiments/service.ts).
 
 /** The metrics a product manager can choose: the catalogue's (server/domain/experiments/metrics.ts). */
 export const METRICS = SELECTABLE_METRICS;
 
-const targetingRule = z.strictObject({
-  // A request's context.attributes refuses a key "__proto__" (server/validation.ts record): a rule on it could never match.
-  attribute: text(64, 1).refine((a) => a !== "__proto__", 'may not be "__proto__" (a request cannot carry an attribute of that name)'),
-  op: z.enum(["eq", "neq", "in", "nin", "gt", "gte", "lt", "lte", "exists", "regex"]),
-  // Compared with request attributes on every request: small, shallow JSON (a value, a list, a pattern).
-  value: jsonValue({ maxDepth: 4, maxBytes: 16_384 }).optional(),
-});
+/** Text a reader sees something of (a name, an owner): not only spaces or invisible characters (visibleCount). */
+const visibleText = (max: number) => text(max, 1).refine((s) => visibleCount(s) > 0, "must have a visible character (not only spaces or invisible ones)");
+
+const targetingRule = z
+  .strictObject({
+    // A request's context.attributes refuses a key "__proto__" (server/validation.ts record): a rule on it could never match.
+    attribute: text(64, 1).refine((a) => a !== "__proto__", 'may not be "__proto__" (a request cannot carry an attribute of that name)'),
+    op: z.enum(["eq", "neq", "in", "nin", "gt", "gte", "lt", "lte", "exists", "regex"]),
+    // Compared with request attributes on every request: small, shallow JSON (a value, a list, a pattern).
+    value: jsonValue({ maxDepth: 4, maxBytes: 16_384 }).optional(),
+  })
+  .superRefine((rule, ctx) => {
+    // A rule that can never match would enrol nobody, silently.
+    const problem = targetingRuleProblem(rule);
+    if (problem) ctx.addIssue({ code: "custom", path: [problem.field], message: problem.message });
+  });
 
 // A guardrail's threshold is the worsening it tolerates in its direction, relative to the control
 // (0.2: "must not rise by more than 20 %"; 0 tolerates none; on a zero baseline the metric's absolute
@@ -30,6 +42,11 @@ const guardrail = z
     threshold: float32().min(0, "must not be negative: a threshold is the change tolerated in the guarded direction (0.2 = 20 %, 0 = none)"),
   })
   .superRefine((g, ctx) => {
+    // A guardrail on the metric's improvement ("CTR must not rise") stops nothing a product manager fears.
+    const worse = worseningDirection(g.metric);
+    if (g.direction !== worse) {
+      ctx.addIssue({ code: "custom", path: ["direction"], message: `${g.metric} gets worse when it ${worse === "increase" ? "rises" : "falls"}: a guardrail on it ${g.direction === "increase" ? "rising" : "falling"} would guard an improvement; use "${worse}"` });
+    }
     if (g.direction === "decrease" && g.threshold >= 1) {
       ctx.addIssue({ code: "custom", path: ["threshold"], message: `a fall of ${g.threshold * 100} % or more cannot happen to ${g.metric}, which is never negative: the guardrail could never fire (below 1, i.e. 100 %)` });
     }
@@ -37,8 +54,9 @@ const guardrail = z
 
 const variant = z.strictObject({
   key: text(32).regex(/^[a-z0-9_-]{1,32}$/, "lower-case letters, digits, '_' or '-'"),
-  name: text(100, 1),
-  weight: decimal(0, 1),
+  name: visibleText(100),
+  // A variant of weight 0 is never served: its arm stays empty and the sample-ratio check fails.
+  weight: decimal(0, 1).refine((w) => w > 0, "must be above 0 (a variant of weight 0 is never served; remove it instead)"),
   isControl: z.boolean().default(false),
   modelAlias: idString(32).optional(),
   modelVersionId: idString().optional(),
@@ -48,19 +66,19 @@ const variant = z.strictObject({
 export const experimentInputSchema = z
   .strictObject({
     key: text(63).regex(/^[a-z0-9][a-z0-9_-]{1,62}$/, "lower-case letters, digits, '_' or '-', 2–63 characters"),
-    name: text(200, 1),
+    name: visibleText(200),
     surface: idString(),
     kind: z.enum(["ab", "interleaving"]).default("ab"),
     hypothesis: text(5000).default(""),
-    owner: text(200, 1),
+    owner: visibleText(200),
     hashAttribute: z.enum(["userKey", "sessionKey"]).default("userKey"),
     hashVersion: z.union([z.literal(1), z.literal(2)]).default(2),
     seed: text(100, 1).optional(),
-    coverage: decimal(0, 1).default(1),
+    coverage: decimal(0, 1).refine((c) => c > 0, "must be above 0 (coverage 0 enrols nobody)").default(1),
     namespace: z.strictObject({ id: text(64, 1), start: decimal(0, 1), end: decimal(0, 1) }).refine((n) => n.start < n.end, "start must be below end").nullable().optional(),
     targeting: z.array(targetingRule).max(20).default([]),
     variants: z.array(variant).min(2, "an experiment needs at least two variants").max(8),
-    primaryMetric: z.enum(METRICS).default("ctr"),
+    primaryMetric: z.enum(METRICS).refine(isComparedMetric, { error: (issue) => `${String(issue.input)} is judged as a guardrail only (the results table does not compare it): choose another primary metric` }).default("ctr"),
     secondaryMetrics: z.array(z.enum(METRICS)).max(METRICS.length).default([]),
     guardrails: z.array(guardrail).max(20).default([]),
     minDetectableEffect: decimal(0, 10).positive().nullable().optional(),
@@ -73,7 +91,25 @@ export const experimentInputSchema = z
       if (keys.has(v.key)) ctx.addIssue({ code: "custom", path: ["variants", i, "key"], message: `"${v.key}" is used by another variant` });
       keys.add(v.key);
       if (!v.modelAlias && !v.modelVersionId) ctx.addIssue({ code: "custom", path: ["variants", i, "modelAlias"], message: "a variant needs a model alias or a model version" });
+      // A pinned version wins over an alias in serving: the alias would be shown and never used.
+      if (v.modelAlias && v.modelVersionId) ctx.addIssue({ code: "custom", path: ["variants", i, "modelVersionId"], message: "a variant serves a model alias or a pinned version, not both" });
     });
+    const seen = new Set<string>();
+    e.secondaryMetrics.forEach((m, i) => {
+      if (!isComparedMetric(m)) ctx.addIssue({ code: "custom", path: ["secondaryMetrics", i], message: `${m} is judged as a guardrail only (the results table does not compare it)` });
+      else if (m === e.primaryMetric) ctx.addIssue({ code: "custom", path: ["secondaryMetrics", i], message: `${m} is the primary metric` });
+      else if (seen.has(m)) ctx.addIssue({ code: "custom", path: ["secondaryMetrics", i], message: `${m} is listed twice` });
+      seen.add(m);
+    });
+    const guarded = new Set<string>();
+    e.guardrails.forEach((g, i) => {
+      const rule = `${g.metric} ${g.direction}`;
+      if (guarded.has(rule)) ctx.addIssue({ code: "custom", path: ["guardrails", i], message: `another guardrail already guards ${g.metric} against a ${g.direction}: keep one threshold` });
+      guarded.add(rule);
+    });
+    // Interleaving judges by credited clicks only (one interleaved list per request: no arm has metrics of its own).
+    if (e.kind === "interleaving" && e.guardrails.length) ctx.addIssue({ code: "custom", path: ["guardrails"], message: "an interleaving experiment is judged by credited clicks only: it has no guardrails (run an A/B test to guard metrics)" });
+    if (e.kind === "interleaving" && e.secondaryMetrics.length) ctx.addIssue({ code: "custom", path: ["secondaryMetrics"], message: "an interleaving experiment is judged by credited clicks only: it has no secondary metrics" });
     const total = e.variants.reduce((s, v) => s + v.weight, 0);
     if (Math.abs(total - 1) > 0.001) ctx.addIssue({ code: "custom", path: ["variants"], message: `weights sum to ${total.toFixed(3)}, not 1` });
     if (e.variants.filter((v) => v.isControl).length !== 1) ctx.addIssue({ code: "custom", path: ["variants"], message: "exactly one variant must be the control" });

@@ -7,19 +7,24 @@ import type { Db } from "../db/client";
 import { Prisma } from "../db/generated/client.ts";
 import type { AuditAction } from "../domain/audit/actions";
 import { subjects } from "../domain/audit/subject";
+import { trafficTaken, type Reach } from "../domain/assignment/overlap";
 import { ConflictError, InvalidInputError, NotFoundError } from "../errors";
 import { setAliasIn } from "../registry/versions";
+import { lockSurfaceRow } from "../surfaces/lock";
 import { notifyInTransaction } from "../webhooks/notify";
 import type { ExperimentInput } from "./schema";
 
-// The experiment lifecycle: draft → running → stopped → shipped. Every change is audited; the
-// allocation of a running experiment changes only through a restart, which opens a new phase so
-// that analysis never mixes users assigned under two allocations.
+// The experiment lifecycle: draft → running → stopped → shipped. Every change is audited; once an
+// experiment has started, its allocation and its decision rule change only through a restart, which
+// opens a new phase: analysis never mixes users assigned under two allocations, and a verdict is never
+// turned by editing the rule it is judged by (a stopped experiment's guardrail removed, then shipped).
 
 type Tx = Prisma.TransactionClient;
 
-/** What decides who is served what: a running experiment changes them only by a restart (a new phase), and a start request pins them. */
+/** What decides who is served what: a started experiment changes them only by a restart (a new phase), and a start request pins them. */
 const ALLOCATION_FIELDS = ["kind", "variants", "coverage", "namespace", "hashAttribute", "hashVersion", "seed", "targeting"] as const;
+/** What decides the verdict and the ship checks: a started experiment changes them only by a restart (a new phase). */
+const DECISION_FIELDS = ["primaryMetric", "guardrails", "analysisMode", "minDetectableEffect"] as const;
 
 export async function listExperiments(db: Db) {
   return db.experiment.findMany({
@@ -117,6 +122,13 @@ function changedAllocation(a: Allocation, b: Allocation): string[] {
   return ALLOCATION_FIELDS.filter((f) => canonicalJson(a[f]) !== canonicalJson(b[f]));
 }
 
+/** The decision-rule fields (DECISION_FIELDS) in which `input` differs from the stored experiment. */
+function changedDecision(e: Awaited<ReturnType<typeof getExperiment>>, input: ExperimentInput): string[] {
+  const stored: Record<(typeof DECISION_FIELDS)[number], unknown> = { primaryMetric: e.primaryMetric, guardrails: e.guardrails, analysisMode: e.analysisMode, minDetectableEffect: e.minDetectableEffect };
+  const edited: typeof stored = { primaryMetric: input.primaryMetric, guardrails: input.guardrails, analysisMode: input.analysisMode, minDetectableEffect: input.minDetectableEffect ?? null };
+  return DECISION_FIELDS.filter((f) => canonicalJson(stored[f]) !== canonicalJson(edited[f]));
+}
+
 /** An experiment's allocation (kind, variants, coverage, namespace, hashing, seed, targeting), as getExperiment read it: what a start request pins. */
 export const experimentAllocation = (e: Awaited<ReturnType<typeof getExperiment>>): Allocation => allocationOf(e);
 
@@ -135,7 +147,60 @@ export async function variantVersion(db: Pick<Db, "modelAlias" | "modelVersion">
   return found ? { versionId: found.id, version: found.version, modelId: found.modelId, modelName: found.model.name } : null;
 }
 
-/** Edits an experiment. A running one accepts only non-allocation changes (name, hypothesis, metrics…). */
+/**
+ * The model version shipping `variant` moves production to: the one the variant SERVED in the
+ * experiment's current phase, read from the request log (requests a fallback served are left out:
+ * they name the fallback's model), so a ship never moves production to a version the experiment
+ * never measured (its alias moved after it stopped); when it served none yet, the version it resolves
+ * to now (variantVersion). An interleaving experiment logs one ranker's version per interleaved list,
+ * so its arms are resolved now.
+ * @returns { versionId, version, modelId, modelName, source: "served" | "now" }, or null when the variant resolves to nothing.
+ * @throws ConflictError when the variant served more than one version in the phase, naming them.
+ */
+export async function shipTarget(
+  db: Pick<Tx, "$queryRaw" | "modelAlias" | "modelVersion">,
+  e: { key: string; kind: string; phase: number; surface: { modelId: string | null } },
+  variant: { key: string; modelVersionId: string | null; modelAlias: string | null },
+) {
+  const served = e.kind === "interleaving" ? [] : await db.$queryRaw<Array<{ id: string }>>`
+    SELECT DISTINCT model_version_id AS id FROM rerank_requests
+    WHERE experiment_key = ${e.key} AND experiment_phase = ${e.phase} AND variant_key = ${variant.key} AND model_version_id IS NOT NULL AND NOT fallback_used
+    LIMIT 10`;
+  if (served.length === 0) {
+    const now = await variantVersion(db, e, variant);
+    return now ? { ...now, source: "now" as const } : null;
+  }
+  const versions = await db.modelVersion.findMany({ where: { id: { in: served.map((s) => s.id) } }, select: { id: true, version: true, modelId: true, model: { select: { name: true } } }, orderBy: { version: "asc" } });
+  if (served.length > 1) {
+    throw new ConflictError(
+      `variant "${variant.key}" of ${e.key} served ${versions.map((v) => `${v.model.name} v${v.version}`).join(", ")} in phase ${e.phase} (its model changed during the phase): which of them its results measure is not clear, so it cannot ship; restart the experiment so that a phase serves one version, and ship from that`,
+    );
+  }
+  const found = versions[0];
+  return found ? { versionId: found.id, version: found.version, modelId: found.modelId, modelName: found.model.name, source: "served" as const } : null;
+}
+
+/**
+ * What shipping `variantKey` of experiment `key` would move production to (shipTarget), for the ship
+ * dialog: { versionId, version, modelName, source, phase }.
+ * @throws NotFoundError (experiment), InvalidInputError on `variant`, ConflictError (more than one version served).
+ */
+export async function variantShipTarget(db: Db, key: string, variantKey: string) {
+  const e = await getExperiment(db, key);
+  const variant = e.variants.find((v) => v.key === variantKey);
+  if (!variant) throw new InvalidInputError("variant", `experiment "${key}" has no variant "${variantKey}"`);
+  const target = await shipTarget(db, e, variant);
+  if (!target) throw new InvalidInputError("variant", `variant "${variantKey}" has no model to ship`);
+  return { versionId: target.versionId, version: target.version, modelName: target.modelName, source: target.source, phase: e.phase };
+}
+
+/**
+ * Edits an experiment. A draft takes any change; once started (phase ≥ 1, running or stopped) only
+ * name, hypothesis, owner and secondary metrics: its allocation (ALLOCATION_FIELDS) and decision rule
+ * (DECISION_FIELDS) change by restartExperiment, in a new analysis phase.
+ * @throws ConflictError naming the locked fields that changed, or when shipped; InvalidInputError on
+ *   `key`, `surface` or a variant's model.
+ */
 export async function updateExperiment(db: Db, key: string, input: ExperimentInput, actor: Actor) {
   const first = await getExperiment(db, key);
   if (input.key !== key) throw new InvalidInputError("key", "an experiment's key cannot change");
@@ -148,8 +213,12 @@ export async function updateExperiment(db: Db, key: string, input: ExperimentInp
     const current = await tx.experiment.findUniqueOrThrow({ where: { id: first.id }, include: EXPERIMENT_INCLUDE });
     if (current.status === "shipped") throw new ConflictError(`experiment "${key}" was shipped and is read-only`);
     const changed = changedAllocation(allocationOf(current), allocationOfInput(input, current.seed));
-    if (current.status === "running" && changed.length) {
-      throw new ConflictError(`experiment "${key}" is running: changing ${changed.join(", ")} needs a restart, which starts a new analysis phase`);
+    const locked = current.phase >= 1 ? [...changed, ...changedDecision(current, input)] : [];
+    if (locked.length) {
+      throw new ConflictError(
+        `experiment "${key}" is ${current.status}: changing ${locked.join(", ")} needs a restart with the changes, which starts a new analysis phase (phase ${current.phase + 1}); ` +
+          "once started, an edit changes only name, hypothesis, owner and secondary metrics, so that who is served what and how the results are judged stay those of the phase",
+      );
     }
     if (changed.includes("variants")) {
       await tx.experimentVariant.deleteMany({ where: { experimentId: current.id } });
@@ -196,13 +265,63 @@ async function transition(
   return getExperiment(db, key);
 }
 
+/** Which requests an experiment (stored, or a definition) can enrol: what trafficTaken compares. */
+export const experimentReach = (e: { hashAttribute: string; coverage: number; namespace?: unknown; targeting: unknown }): Reach => ({
+  hashAttribute: e.hashAttribute, coverage: e.coverage, namespace: (e.namespace as Reach["namespace"]) ?? null, targetingRules: Array.isArray(e.targeting) ? e.targeting.length : 0,
+});
+
+/** The running experiments on `surfaceId` other than `experimentId` (started before `before`, if given), in serving order (server/surfaces/configCache.ts). */
+function runningBefore(db: Pick<Db, "experiment">, surfaceId: string, experimentId: string, before?: Date | null) {
+  return db.experiment.findMany({
+    where: { surfaceId, status: "running", id: { not: experimentId }, ...(before ? { startedAt: { lt: before } } : {}) },
+    select: { key: true, hashAttribute: true, coverage: true, namespace: true, targeting: true, startedAt: true },
+    orderBy: { startedAt: "asc" },
+  });
+}
+
 /**
- * Starts (or resumes) an experiment. `check.expectAllocation` / `check.expectVersions`: the allocation,
+ * Refuses to start (or restart) experiment `e` with `reach` on its surface when a running experiment
+ * served before it would take every unit it could get (trafficTaken "all"): the first experiment that
+ * enrols a request serves it (server/rerank/assignment.ts), so `e` would enrol nobody.
+ * @param before for a running experiment keeping its place in the serving order: only experiments started before it.
+ * @throws ConflictError naming the experiment that takes the traffic; InvalidInputError on `coverage` of 0.
+ */
+export async function checkTrafficLeft(db: Pick<Db, "experiment">, e: { id: string; key: string; surfaceId: string; surface: { key: string } }, reach: Reach, before?: Date | null): Promise<void> {
+  if (!(reach.coverage > 0)) throw new InvalidInputError("coverage", `experiment "${e.key}" has coverage 0: it would enrol nobody; edit it to a coverage above 0`);
+  for (const other of await runningBefore(db, e.surfaceId, e.id, before)) {
+    if (trafficTaken(experimentReach(other), reach) !== "all") continue;
+    throw new ConflictError(
+      `experiment "${other.key}" is running on ${e.surface.key} with all of its traffic (coverage 100 %, no targeting${other.namespace ? ", a namespace range holding this one's" : ", no namespace"}) and enrols first every unit "${e.key}" could get: ` +
+        `"${e.key}" would get no traffic. Stop "${other.key}", or give the two disjoint ranges of one namespace (or "${other.key}" a coverage below 100 % or targeting)`,
+    );
+  }
+}
+
+/**
+ * What a running experiment shares with those served before it on its surface, in words, one per
+ * earlier experiment that enrols some of its units first (none when it is not running).
+ * @returns warnings such as 'experiment "a" (running since …) is served first on search: units it enrols first are not in this experiment'.
+ */
+export async function experimentOverlaps(db: Db, key: string): Promise<string[]> {
+  const e = await getExperiment(db, key);
+  if (e.status !== "running") return [];
+  const earlier = await runningBefore(db, e.surfaceId, e.id, e.startedAt);
+  return earlier
+    .filter((other) => trafficTaken(experimentReach(other), experimentReach(e)) !== "none")
+    .map((other) => `experiment "${other.key}" (running since ${other.startedAt?.toISOString() ?? "?"}) is served first on ${e.surface.key} and shares units with this one: units it enrols first are not in this experiment`);
+}
+
+/**
+ * Starts (or resumes, in a new phase) an experiment. `check.expectAllocation` / `check.expectVersions`: the allocation,
  * and the version each variant served, that an approved start request pinned; if either changed since
  * (compared under the experiment's lock), ConflictError naming what changed, and nothing starts.
+ * @throws ConflictError also when a running experiment on the surface would take all its traffic (checkTrafficLeft).
  */
-export function startExperiment(db: Db, key: string, actor: Actor, check: { expectAllocation?: Allocation; expectVersions?: Record<string, string | null> } = {}) {
+export function startExperiment(db: Db, key: string, actor: Actor, check: { expectAllocation?: Allocation; expectVersions?: Record<string, string | null>; reason?: string } = {}) {
   return transition(db, key, actor, ["draft", "stopped"], async (tx, e) => {
+    // Starts on one surface take turns, so two at once cannot each miss the other.
+    await lockSurfaceRow(tx, { id: e.surfaceId });
+    await checkTrafficLeft(tx, e, experimentReach(e));
     const changed = check.expectAllocation ? changedAllocation(check.expectAllocation, allocationOf(e)) : [];
     if (changed.length) throw new ConflictError(`experiment "${key}" changed since the request was filed (${changed.join(", ")}): not started; file a new request for it as it is now`);
     for (const v of check.expectVersions ? e.variants : []) {
@@ -215,7 +334,7 @@ export function startExperiment(db: Db, key: string, actor: Actor, check: { expe
     const phase = e.phase + 1;
     await tx.experiment.update({ where: { id: e.id }, data: { status: "running", phase, startedAt: new Date(), stoppedAt: null } });
     await openPhase(tx, e.id, phase, e.phase === 0 ? "start" : "resume");
-  }, "experiment.start");
+  }, "experiment.start", check.reason);
 }
 
 export function stopExperiment(db: Db, key: string, actor: Actor, reason?: string) {
@@ -226,36 +345,44 @@ export function stopExperiment(db: Db, key: string, actor: Actor, reason?: strin
 }
 
 /**
- * Applies a new allocation to a running experiment and starts a new analysis phase.
+ * Applies a new definition (allocation, decision rule, anything an edit takes) to a running or stopped
+ * experiment and starts a new analysis phase, running.
  * @throws InvalidInputError on `experiment.surface` when the definition names another surface (as an
  *   edit refuses it: a restart keeps the experiment's surface), or on a variant's model; ConflictError
- *   when the experiment is not running.
+ *   when the experiment is a draft (start it) or shipped, or a running experiment would take all its traffic.
  */
 export async function restartExperiment(db: Db, key: string, input: ExperimentInput, actor: Actor, reason?: string) {
   const current = await getExperiment(db, key);
   if (input.surface !== current.surface.key) {
     throw new InvalidInputError("experiment.surface", `an experiment's surface cannot change (it runs on "${current.surface.key}", not "${input.surface}"); create a new experiment`);
   }
-  if (current.status !== "running") throw new ConflictError(`experiment "${key}" is ${current.status}; only a running experiment restarts (edit it instead)`);
+  if (current.status !== "running" && current.status !== "stopped") {
+    throw new ConflictError(`experiment "${key}" is ${current.status}; only a running or stopped experiment restarts (${current.status === "draft" ? "edit and start it" : "it is read-only"})`);
+  }
   await checkVariants(db, current.surface.modelId, input);
-  return transition(db, key, actor, ["running"], async (tx, e) => {
-    await tx.experimentPhase.updateMany({ where: { experimentId: e.id, phase: e.phase }, data: { endedAt: new Date() } });
+  return transition(db, key, actor, ["running", "stopped"], async (tx, e) => {
+    await lockSurfaceRow(tx, { id: e.surfaceId });
+    // A running experiment keeps its place in the serving order (by start); a stopped one joins last.
+    await checkTrafficLeft(tx, e, experimentReach(input), e.status === "running" ? e.startedAt : null);
+    await tx.experimentPhase.updateMany({ where: { experimentId: e.id, phase: e.phase, endedAt: null }, data: { endedAt: new Date() } });
     await tx.experimentVariant.deleteMany({ where: { experimentId: e.id } });
     await tx.experimentVariant.createMany({ data: variantRows(input).map((v) => ({ ...v, experimentId: e.id })) });
-    await tx.experiment.update({ where: { id: e.id }, data: { ...experimentData(input), seed: input.seed ?? e.seed, phase: e.phase + 1 } });
+    const resumed = e.status === "stopped" ? { status: "running" as const, startedAt: new Date(), stoppedAt: null } : {};
+    await tx.experiment.update({ where: { id: e.id }, data: { ...experimentData(input), seed: input.seed ?? e.seed, phase: e.phase + 1, ...resumed } });
     await openPhase(tx, e.id, e.phase + 1, reason ?? "restart");
   }, "experiment.restart", reason);
 }
 
 /**
- * Ships a variant: its model version becomes the surface model's production alias (audited), and
- * the experiment ends, in one transaction.
+ * Ships a variant: the model version it served in the current phase (shipTarget; the one it resolves
+ * to now when it served none) becomes the surface model's production alias (audited), and the
+ * experiment ends, in one transaction.
  * @returns the experiment as shipped, with `surfaces`: the keys of its surface and of every surface
  *   the moved production alias ranks.
  * `check.expectFromVersionId`: the production version the page showed (null: unset); if production
  * moved since, ConflictError (409) and nothing changes. Omitted: not checked. `check.expectVersionId`:
  * the version the variant served when a ship request was filed; if it serves another now, ConflictError.
- * @throws ConflictError (not running or stopped; production moved), InvalidInputError on `variant`.
+ * @throws ConflictError (not running or stopped; production moved; the variant served several versions), InvalidInputError on `variant`.
  */
 export async function shipExperiment(db: Db, key: string, variantKey: string, actor: Actor, reason?: string, check: { expectFromVersionId?: string | null; expectVersionId?: string } = {}) {
   const current = await getExperiment(db, key);
@@ -265,7 +392,7 @@ export async function shipExperiment(db: Db, key: string, variantKey: string, ac
   }
   const variant = current.variants.find((v) => v.key === variantKey);
   if (!variant) throw new InvalidInputError("variant", `experiment "${key}" has no variant "${variantKey}"`);
-  const pinned = await variantVersion(db, current, variant);
+  const pinned = await shipTarget(db, current, variant);
   if (!pinned) throw new InvalidInputError("variant", `variant "${variantKey}" has no model to ship`);
   const versionId = pinned.versionId;
   // Shipping moves the surface model's production alias: a version of another model cannot ride it.
@@ -285,9 +412,9 @@ export async function shipExperiment(db: Db, key: string, variantKey: string, ac
   // Checked above and again under the experiment's lock; the alias move and the status change
   // commit together or not at all.
   const shipped = await transition(db, key, actor, ["running", "stopped"], async (tx, e) => {
-    // Again under the experiment's lock: an edit of a stopped experiment may have changed the arm since.
+    // Again under the experiment's lock: a restart may have changed the arm, or traffic its version, since.
     const locked = e.variants.find((v) => v.key === variantKey);
-    const now = locked ? await variantVersion(tx, e, locked) : null;
+    const now = locked ? await shipTarget(tx, e, locked) : null;
     if (now?.versionId !== versionId) {
       throw new ConflictError(`variant "${variantKey}" of ${key} changed while it was being shipped (it now serves ${now ? `${now.modelName} v${now.version}` : "nothing"}): not shipped; look again and ship`);
     }

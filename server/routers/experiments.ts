@@ -4,12 +4,12 @@ import { planFromRecentTraffic } from "../experiments/plan";
 import { experimentResults } from "../experiments/results";
 import { experimentInputSchema, METRICS } from "../experiments/schema";
 import {
-  createExperiment, getExperiment, listExperiments, stopExperiment, updateExperiment,
+  createExperiment, experimentOverlaps, getExperiment, listExperiments, stopExperiment, updateExperiment, variantShipTarget,
 } from "../experiments/service";
 import { expectFromVersionIdSchema } from "../registry/schema";
 import { appliedHere } from "../surfaces/configCache";
 import { procedureFor, router } from "../trpc";
-import { decimal, idString, reasonSchema, text } from "../validation";
+import { decimal, idString, int32, reasonSchema, text } from "../validation";
 
 const byKey = z.strictObject({ key: idString(63) });
 /** A lifecycle change answers once the experiment's surface serves it here (appliedHere). */
@@ -19,14 +19,18 @@ export const experimentsRouter = router({
   list: procedureFor["console.read"].query(({ ctx }) => listExperiments(ctx.db)),
   get: procedureFor["console.read"].input(byKey).query(({ ctx, input }) => getExperiment(ctx.db, input.key)),
   results: procedureFor["console.read"]
-    .input(byKey.extend({ granularity: z.enum(["auto", "hourly", "daily"]).default("auto") }))
-    .query(({ ctx, input }) => experimentResults(ctx.db, input.key, { granularity: input.granularity })),
+    .input(byKey.extend({ granularity: z.enum(["auto", "hourly", "daily"]).default("auto"), phase: int32(1).optional() }))
+    .query(({ ctx, input }) => experimentResults(ctx.db, input.key, { granularity: input.granularity, phase: input.phase })),
+  /** Running experiments served before this one on its surface that share its units, in words. */
+  overlaps: procedureFor["console.read"].input(byKey).query(({ ctx, input }) => experimentOverlaps(ctx.db, input.key)),
+  /** The version a ship of `variant` moves production to (what it served in the current phase). */
+  shipTarget: procedureFor["console.read"].input(byKey.extend({ variant: idString(63) })).query(({ ctx, input }) => variantShipTarget(ctx.db, input.key, input.variant)),
   plan: procedureFor["console.read"]
     .input(z.strictObject({ surface: idString(), minimumDetectableEffect: decimal(0, 10).positive(), weights: z.array(decimal(0, 1000)).min(2).max(8), analysisMode: z.enum(["sequential", "fixed", "bayesian"]).optional(), primaryMetric: z.enum(METRICS).optional() }))
     .query(({ ctx, input }) => planFromRecentTraffic(ctx.db, input)),
   create: procedureFor["experiments.write"].input(experimentInputSchema).mutation(({ ctx, input }) => createExperiment(ctx.db, input, ctx.actor)),
   update: procedureFor["experiments.write"].input(experimentInputSchema).mutation(({ ctx, input }) => updateExperiment(ctx.db, input.key, input, ctx.actor)),
-  start: procedureFor["experiments.write"].input(byKey).mutation(({ ctx, input }) => appliedHere(startVariants(ctx, input.key), ofItsSurface)),
+  start: procedureFor["experiments.write"].input(byKey.extend({ reason: text(500).optional() })).mutation(({ ctx, input }) => appliedHere(startVariants(ctx, input.key, input.reason), ofItsSurface)),
   stop: procedureFor["experiments.write"].input(byKey.extend({ reason: text(500).optional() })).mutation(({ ctx, input }) => appliedHere(stopExperiment(ctx.db, input.key, ctx.actor, input.reason), ofItsSurface)),
   restart: procedureFor["experiments.write"]
     .input(z.strictObject({ experiment: experimentInputSchema, reason: text(500).optional() }))

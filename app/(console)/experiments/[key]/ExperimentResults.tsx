@@ -30,15 +30,26 @@ export function ExperimentResults({ experimentKey }: { experimentKey: string }) 
   const trpc = useTRPC();
   const queryClient = useQueryClient();
   const [granularity, setGranularity] = useState<"auto" | "hourly" | "daily">("auto");
-  const results = useQuery({ ...trpc.experiments.results.queryOptions({ key: experimentKey, granularity }), refetchInterval: 10_000, placeholderData: (previous) => previous });
+  // null: the current phase (follows a restart); a number: an earlier phase the user picked.
+  const [viewPhase, setViewPhase] = useState<number | null>(null);
+  const results = useQuery({ ...trpc.experiments.results.queryOptions({ key: experimentKey, granularity, ...(viewPhase === null ? {} : { phase: viewPhase }) }), refetchInterval: 10_000, placeholderData: (previous) => previous });
+  const overlaps = useQuery({ ...trpc.experiments.overlaps.queryOptions({ key: experimentKey }), refetchInterval: 30_000 });
   const refresh = () => queryClient.invalidateQueries({ queryKey: trpc.experiments.results.queryKey({ key: experimentKey }) });
   const onError = (e: { message: string }) => notifications.show({ color: "red", message: e.message });
-  const start = useMutation(trpc.experiments.start.mutationOptions({ onSuccess: refresh, onError }));
+  const start = useMutation(trpc.experiments.start.mutationOptions({
+    onSuccess: () => {
+      setConfirmResume(false);
+      setViewPhase(null);
+      void refresh();
+    },
+    onError,
+  }));
   const stop = useMutation(trpc.experiments.stop.mutationOptions({ onSuccess: refresh, onError }));
   const [shipVariant, setShipVariant] = useState<string | null>(null);
   const [confirmShip, setConfirmShip] = useState(false);
   const [override, setOverride] = useState(false);
   const [confirmStart, setConfirmStart] = useState(false);
+  const [confirmResume, setConfirmResume] = useState(false);
   const requestStart = useMutation(trpc.approvals.request.mutationOptions({
     onSuccess: (req) => {
       setConfirmStart(false);
@@ -65,12 +76,21 @@ export function ExperimentResults({ experimentKey }: { experimentKey: string }) 
   const shipModel = surface.data?.model?.name ?? null;
   const production = useQuery({ ...trpc.models.get.queryOptions({ name: shipModel ?? "" }), enabled: confirmShip && !!shipModel });
   const productionReach = useQuery({ ...trpc.models.aliasReach.queryOptions({ name: shipModel ?? "", alias: "production" }), enabled: confirmShip && !!shipModel });
+  // The exact version the ship moves production to: what the variant served in the current phase.
+  const shipTarget = useQuery({ ...trpc.experiments.shipTarget.queryOptions({ key: experimentKey, variant: shipVariant ?? "" }), enabled: confirmShip && !!shipVariant, retry: false });
   if (!results.data) return results.error ? <Alert color="red">{results.error.message}</Alert> : <Loader />;
   const r = results.data;
   const e = r.experiment;
   const treatments = r.variants.filter((v) => !v.isControl).map((v) => v.key);
   const bayesian = r.engine.key === "bayesian";
   const srmMismatch = r.srm.available && r.srm.mismatch;
+  const earlierPhase = e.viewedPhase !== e.phase;
+  // What resuming a stopped experiment leaves behind: its current phase's units, shown in the confirm dialog.
+  const phaseUnits = earlierPhase || e.kind !== "ab" ? "" : ` (${r.variants.map((v) => `${v.key} ${v.units.toLocaleString()} units`).join(", ")})`;
+  const resumeChanges = [
+    `${e.surface}: the variants serve their share of the traffic again, in a new analysis phase, phase ${e.phase + 1}`,
+    `phase ${e.phase}'s results${phaseUnits} stay in history, but this page will show phase ${e.phase + 1}, which starts from zero; pick phase ${e.phase} in the phase menu to read them`,
+  ];
 
   return (
     <Stack>
@@ -78,7 +98,13 @@ export function ExperimentResults({ experimentKey }: { experimentKey: string }) 
         <Group gap="xs">
           <Badge size="lg" color={STATUS_COLOR[e.status]} data-testid="experiment-status">{e.status}</Badge>
           <Badge size="lg" variant="light">{e.kind === "ab" ? "A/B test" : "interleaving"}</Badge>
-          <Badge size="lg" variant="outline">phase {e.phase}</Badge>
+          {e.phase > 1 ? (
+            <Select
+              aria-label="phase to show" size="xs" w={170} allowDeselect={false} data-testid="phase-picker"
+              data={Array.from({ length: e.phase }, (_, i) => e.phase - i).map((p) => ({ value: String(p), label: p === e.phase ? `phase ${p} (current)` : `phase ${p}` }))}
+              value={String(e.viewedPhase)} onChange={(v) => setViewPhase(v === null || Number(v) === e.phase ? null : Number(v))}
+            />
+          ) : <Badge size="lg" variant="outline">phase {e.phase}</Badge>}
           {e.kind === "ab" && <Tooltip label={`The engine that decides: ${r.engine.label}. Others are shown as secondary readings.`}><Badge size="lg" variant="outline" data-testid="experiment-engine">{e.analysisMode === "fixed" ? "fixed horizon" : e.analysisMode}</Badge></Tooltip>}
           <Text size="sm" c="dimmed">surface {e.surface} · unit: {e.hashAttribute === "sessionKey" ? "session" : "user"}</Text>
         </Group>
@@ -86,7 +112,9 @@ export function ExperimentResults({ experimentKey }: { experimentKey: string }) 
           {e.status !== "shipped" && <GuardedButton permission="experiments.write" href={`/experiments/${e.key}/edit`} variant="default">Edit</GuardedButton>}
           {(e.status === "draft" || e.status === "stopped") && (surface.data?.requireApproval
             ? <GuardedButton permission="experiments.write" onClick={() => setConfirmStart(true)}>Request start…</GuardedButton>
-            : <GuardedButton permission="experiments.write" onClick={() => start.mutate({ key: e.key })} loading={start.isPending}>Start</GuardedButton>)}
+            : e.status === "stopped"
+              ? <GuardedButton permission="experiments.write" onClick={() => setConfirmResume(true)}>Start…</GuardedButton>
+              : <GuardedButton permission="experiments.write" onClick={() => start.mutate({ key: e.key })} loading={start.isPending}>Start</GuardedButton>)}
           {e.status === "running" && <GuardedButton permission="experiments.write" color="orange" variant="light" onClick={() => stop.mutate({ key: e.key })} loading={stop.isPending}>Stop</GuardedButton>}
           {(e.status === "running" || e.status === "stopped") && (
             <Group gap={4}>
@@ -108,23 +136,27 @@ export function ExperimentResults({ experimentKey }: { experimentKey: string }) 
         const expectFromVersionId = productionNow?.versionId ?? null;
         const others = reached.filter((s) => s.key !== e.surface);
         const blockers = shipBlockers(r, shipVariant);
+        const target = shipTarget.data;
+        const shippedVersion = shipTarget.isLoading ? "…" : target ? `${target.modelName} v${target.version}` : "no version";
+        const targetNote = target ? (target.source === "served" ? `what ${shipVariant} served in phase ${target.phase}` : `what ${shipVariant} resolves to now: it has served nothing in phase ${target.phase}`) : `${shipVariant} served ${served}`;
         return (
           <ConfirmChangeDialog
             title={`Ship ${shipVariant} of ${e.key}`}
             changes={[
               <span key="production" data-testid="ship-production">
-                {e.surface}: {shipModel ?? "the model"} production {reading ? "…" : productionNow ? `v${productionNow.version}` : "unset"} → what variant {shipVariant} served ({served})
+                {e.surface}: production {reading ? "…" : productionNow ? `v${productionNow.version}` : "unset"} → {shippedVersion} ({targetNote})
                 {others.length > 0 && <>; <b>also serves {describeReach(others)}</b></>}
               </span>,
               `experiment ${e.key} ends: shipped, no more traffic split`,
             ]}
             warning={[
+              ...(shipTarget.error ? [`Cannot ship: ${shipTarget.error.message}.`] : []),
               ...(needsApproval ? [`${guarded.join(", ")} ${guarded.length > 1 ? "require" : "requires"} approval: this files a request that another product manager approves.`] : []),
               ...blockers.map((b) => `Blocked: ${b}.`),
             ].join(" ") || undefined}
             confirmLabel={needsApproval ? "Request approval" : blockers.length ? "Override and ship" : "Ship"}
             color={blockers.length ? "red" : "teal"}
-            pending={reading || ship.isPending || requestShip.isPending}
+            pending={reading || shipTarget.isLoading || ship.isPending || requestShip.isPending}
             onClose={() => setConfirmShip(false)}
             onConfirm={(reason) => {
               if (blockers.length && !override) return notifications.show({ color: "red", message: "Tick the override to ship past the checks" });
@@ -148,12 +180,25 @@ export function ExperimentResults({ experimentKey }: { experimentKey: string }) 
       {confirmStart && (
         <ConfirmChangeDialog
           title={`Request to start ${e.key}`}
-          changes={[`${e.surface}: the experiment's variants serve their share of the traffic once another product manager approves`]}
+          changes={e.status === "stopped"
+            ? [`${e.surface}: once another product manager approves, the variants serve their share of the traffic again, in phase ${e.phase + 1}`, resumeChanges[1]!]
+            : [`${e.surface}: the experiment's variants serve their share of the traffic once another product manager approves`]}
           warning={`${e.surface} requires approval for changes to what it serves.`}
           confirmLabel="Request approval"
           pending={requestStart.isPending}
           onClose={() => setConfirmStart(false)}
           onConfirm={(reason) => requestStart.mutate({ change: { kind: "experiment_start", key: e.key }, reason })}
+        />
+      )}
+      {confirmResume && (
+        <ConfirmChangeDialog
+          title={`Resume ${e.key} in phase ${e.phase + 1}`}
+          changes={resumeChanges}
+          warning={`Resuming opens a new analysis phase: the results of phase ${e.phase} are not carried into it.`}
+          confirmLabel={`Resume in phase ${e.phase + 1}`}
+          pending={start.isPending}
+          onClose={() => setConfirmResume(false)}
+          onConfirm={(reason) => start.mutate({ key: e.key, reason })}
         />
       )}
       {e.shipped && (
@@ -173,7 +218,13 @@ export function ExperimentResults({ experimentKey }: { experimentKey: string }) 
           The units per variant ({r.variants.map((v) => `${v.key} ${v.units}`).join(", ")}) do not match the configured weights (χ² = {r.srm.chiSquare.toFixed(1)}, p = {r.srm.pValue.toExponential(2)}). Fix assignment or logging before trusting any number below.
         </Alert>
       )}
+      {earlierPhase && (
+        <Alert color="blue" title={`Showing phase ${e.viewedPhase} of ${e.phase}`} data-testid="earlier-phase">
+          The figures below are phase {e.viewedPhase}&apos;s, judged by the experiment&apos;s current definition; shipping ships from phase {e.phase}.
+        </Alert>
+      )}
       {r.warnings.map((w) => <Alert key={w} color="orange" title="Other comparisons on this surface get no traffic" data-testid="starved-warning">{w}</Alert>)}
+      {(overlaps.data ?? []).map((w) => <Alert key={w} color="orange" title="Another experiment is served first to some of this one's units" data-testid="overlap-warning">{w}</Alert>)}
       {r.multipleExposure.warning && (
         <Alert color="orange" title="Units seen in more than one arm" data-testid="multiple-exposure-banner">
           {r.multipleExposure.units.toLocaleString()} units ({(r.multipleExposure.share * 100).toFixed(1)}%) were served more than one variant. {r.multipleExposure.rule}

@@ -7,6 +7,7 @@ import { IconPlus, IconTrash } from "@tabler/icons-react";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useRouter } from "next/navigation";
 import { useState } from "react";
+import { COMPARED_METRICS, worseningDirection } from "@/server/domain/experiments/definition";
 import { formatMetricValue, METRIC_CATALOGUE, SELECTABLE_METRICS } from "@/server/domain/experiments/metrics";
 import { useTRPC } from "../../../_trpc/client";
 
@@ -23,6 +24,8 @@ export interface ExperimentDefinition {
   hashAttribute: "userKey" | "sessionKey"; coverage: number; namespace: { id: string; start: number; end: number } | null;
   targeting: Array<{ attribute: string; op: string; value?: unknown }>; primaryMetric: string; secondaryMetrics: string[];
   guardrails: GuardrailRow[]; minDetectableEffect: number | null; analysisMode: AnalysisMode; status: string;
+  /** 0 until started; from 1, the allocation and the decision rule change only by a restart (a new phase). */
+  phase: number;
   variants: Array<{ key: string; name: string; weight: number; isControl: boolean; modelAlias: string | null; modelVersionId: string | null; constraintOverrides: unknown }>;
 }
 
@@ -31,7 +34,13 @@ const modelValue = (v: { modelAlias: string | null; modelVersionId: string | nul
 const overridesText = (o: unknown) => (o && typeof o === "object" && Object.keys(o).length ? JSON.stringify(o, null, 2) : "");
 const ruleValueText = (value: unknown) => (Array.isArray(value) ? value.join(", ") : value === undefined ? "" : String(value));
 
+/** Guardrail metrics: every selectable one (p95 latency included). */
 const METRICS = SELECTABLE_METRICS.map((key) => ({ value: key, label: METRIC_CATALOGUE[key].label }));
+/** Primary and secondary metrics: those the results table compares (p95 latency is a guardrail only). */
+const COMPARED = COMPARED_METRICS.map((key) => ({ value: key, label: METRIC_CATALOGUE[key].label }));
+const DIRECTION_LABEL = { increase: "must not rise by more than", decrease: "must not fall by more than" } as const;
+/** What an edit of a started experiment cannot change (server/experiments/service.ts), in the form's words. */
+const LOCKED_ONCE_STARTED = "variants, weights, models, constraint overrides, coverage, namespace, targeting, randomisation unit, primary metric, guardrails, analysis engine and minimum detectable effect";
 const DEFAULT_GUARDRAILS: GuardrailRow[] = [
   { metric: "fallback_rate", direction: "increase", threshold: 50 },
   { metric: "latency_p95", direction: "increase", threshold: 20 },
@@ -42,6 +51,8 @@ export function ExperimentForm({ surfaces, initial }: { surfaces: Array<{ key: s
   const router = useRouter();
   const editing = Boolean(initial);
   const running = initial?.status === "running";
+  // Started (running or stopped): "Save" keeps the locked fields; "Restart with changes" opens a new phase with them.
+  const restartable = initial !== undefined && initial.phase >= 1 && (initial.status === "running" || initial.status === "stopped");
   const [surface, setSurface] = useState(initial?.surface ?? surfaces.find((s) => s.key === "search")?.key ?? surfaces[0]?.key ?? "");
   const modelName = surfaces.find((s) => s.key === surface)?.model ?? null;
   const model = useQuery({ ...trpc.models.get.queryOptions({ name: modelName ?? "none" }), enabled: Boolean(modelName) });
@@ -121,8 +132,10 @@ export function ExperimentForm({ surfaces, initial }: { surfaces: Array<{ key: s
       namespace: namespaceId ? { id: namespaceId, start: namespaceRange[0] / 100, end: namespaceRange[1] / 100 } : null,
       targeting: rules.map((r) => ({ attribute: r.attribute, op: r.op as "eq", value: parseValue(r.value, r.op) })),
       variants: parsedVariants,
-      primaryMetric: primaryMetric as "ctr", secondaryMetrics: secondary.filter((m) => m !== primaryMetric) as Array<"ctr">,
-      guardrails: guardrails.map((g) => ({ metric: g.metric as "ctr", direction: g.direction, threshold: g.threshold / 100 })),
+      // Interleaving is judged by credited clicks only: no metrics of its own, no guardrails.
+      primaryMetric: (kind === "interleaving" ? "ctr" : primaryMetric) as "ctr",
+      secondaryMetrics: (kind === "interleaving" ? [] : secondary.filter((m) => m !== primaryMetric)) as Array<"ctr">,
+      guardrails: kind === "interleaving" ? [] : guardrails.map((g) => ({ metric: g.metric as "ctr", direction: g.direction, threshold: g.threshold / 100 })),
       minDetectableEffect: mde / 100, analysisMode,
     };
   }
@@ -215,44 +228,51 @@ export function ExperimentForm({ surfaces, initial }: { surfaces: Array<{ key: s
       </Card>
       <Card withBorder padding="lg">
         <Title order={5} mb="sm">Metrics and analysis</Title>
-        <SimpleGrid cols={{ base: 1, sm: 3 }}>
-          <Select label="Primary metric" data={METRICS} value={primaryMetric} onChange={(v) => setPrimaryMetric(v ?? "ctr")} allowDeselect={false} />
-          <NumberInput label="Minimum detectable effect %" description="relative; drives the sample-size estimate" min={0.1} max={1000} decimalScale={2} value={mde} onChange={(v) => setMde(Number(v) || 5)} />
+        {kind === "interleaving" && <Text size="sm" c="dimmed" mb="sm" data-testid="interleaving-metrics-note">An interleaving experiment is judged by the clicks credited to each ranker in one interleaved list: it has no metrics or guardrails of its own.</Text>}
+        <SimpleGrid cols={{ base: 1, sm: kind === "interleaving" ? 1 : 3 }}>
+          {kind === "ab" && <Select label="Primary metric" description="p95 latency is judged as a guardrail only" data={COMPARED} value={primaryMetric} onChange={(v) => { setPrimaryMetric(v ?? "ctr"); setSecondary(secondary.filter((m) => m !== v)); }} allowDeselect={false} />}
+          {kind === "ab" && <NumberInput label="Minimum detectable effect %" description="relative; drives the sample-size estimate" min={0.1} max={1000} decimalScale={2} value={mde} onChange={(v) => setMde(Number(v) || 5)} />}
           <Select label="Analysis" description="the engine that decides; the others are shown as secondary" data={[{ value: "sequential", label: "Sequential (safe to peek)" }, { value: "fixed", label: "Fixed horizon" }, { value: "bayesian", label: "Bayesian (chance to beat)" }]} value={analysisMode} onChange={(v) => setAnalysisMode((v as AnalysisMode | null) ?? "sequential")} allowDeselect={false} />
         </SimpleGrid>
+        {kind === "ab" && <>
         <Text size="sm" mt="sm" data-testid="power-plan">
           {plan.data?.ready
             ? `At the recent ${METRIC_CATALOGUE[plan.data.metric as (typeof SELECTABLE_METRICS)[number]]?.label ?? plan.data.metric} of ${formatMetricValue(plan.data.metric, plan.data.baseline)} and about ${Math.round(plan.data.dailyUnits).toLocaleString()} users a day, detecting a ${mde}% lift with 80% power needs ${plan.data.unitsPerVariant.map((u) => u.toLocaleString()).join(" / ")} users per variant${plan.data.days !== null ? `: about ${plan.data.days.toFixed(1)} days` : ""} (${plan.data.analysis === "sequential" ? "sequential test: more users than a fixed horizon, for the right to peek" : "fixed-horizon test: read once, at this size"}).`
             : plan.data ? `Sample size: ${plan.data.reason}.` : "Estimating the sample size from recent traffic…"}
         </Text>
-        <MultiSelect mt="md" label="Secondary metrics" description="reported beside the primary, corrected for multiple comparisons" data={METRICS.filter((m) => m.value !== primaryMetric)} value={secondary.filter((m) => m !== primaryMetric)} onChange={setSecondary} />
+        <MultiSelect mt="md" label="Secondary metrics" description="reported beside the primary, corrected for multiple comparisons" data={COMPARED.filter((m) => m.value !== primaryMetric)} value={secondary.filter((m) => m !== primaryMetric)} onChange={setSecondary} />
         <Text size="sm" fw={500} mt="md">Guardrails</Text>
-        <Text size="xs" c="dimmed" mb="xs">A treatment whose relative change passes the threshold is flagged &quot;violated&quot;; one whose confidence interval reaches it, &quot;at risk&quot;.</Text>
+        <Text size="xs" c="dimmed" mb="xs">A treatment whose relative change passes the threshold is flagged &quot;violated&quot;; one whose confidence interval reaches it, &quot;at risk&quot;. A guardrail watches the direction in which its metric gets worse.</Text>
         {guardrails.length === 0 && <Text size="sm" c="dimmed" mb="xs">No guardrails.</Text>}
         {guardrails.map((g, i) => (
           <Group key={i} mb="xs" wrap="nowrap" data-testid="guardrail-row">
-            <Select aria-label={`guardrail ${i + 1} metric`} data={METRICS} value={g.metric} allowDeselect={false} onChange={(v) => setGuardrails(guardrails.map((x, j) => (j === i ? { ...x, metric: v ?? x.metric } : x)))} />
-            <Select aria-label={`guardrail ${i + 1} direction`} data={[{ value: "increase", label: "must not rise by more than" }, { value: "decrease", label: "must not fall by more than" }]} value={g.direction} allowDeselect={false} w={250} onChange={(v) => setGuardrails(guardrails.map((x, j) => (j === i ? { ...x, direction: (v as "increase") ?? x.direction } : x)))} />
+            <Select aria-label={`guardrail ${i + 1} metric`} data={METRICS} value={g.metric} allowDeselect={false} onChange={(v) => setGuardrails(guardrails.map((x, j) => (j === i && v ? { ...x, metric: v, direction: worseningDirection(v) } : x)))} />
+            <Text size="sm" w={250} data-testid={`guardrail ${i + 1} direction`}>{DIRECTION_LABEL[g.direction]}</Text>
             <NumberInput aria-label={`guardrail ${i + 1} threshold %`} suffix="%" min={0} max={1000} decimalScale={2} w={110} value={g.threshold} onChange={(v) => setGuardrails(guardrails.map((x, j) => (j === i ? { ...x, threshold: Number(v) || 0 } : x)))} />
             <ActionIcon variant="subtle" color="red" aria-label={`remove guardrail ${i + 1}`} onClick={() => setGuardrails(guardrails.filter((_, j) => j !== i))}><IconTrash size={16} /></ActionIcon>
           </Group>
         ))}
         <Group><Button variant="light" leftSection={<IconPlus size={16} />} onClick={() => setGuardrails([...guardrails, { metric: "ctr", direction: "decrease", threshold: 5 }])}>Add guardrail</Button></Group>
+        </>}
       </Card>
       {(formError ?? serverError) && <Alert color="red" title="Not saved" data-testid="experiment-error">{formError ?? serverError!.message}</Alert>}
-      {running && (
-        <Alert color="yellow" title="This experiment is running">
-          Saving keeps the current analysis and accepts only changes outside the allocation (name, hypothesis, owner, metrics, guardrails, analysis).
-          Changing variants, weights, models, constraint overrides, coverage, targeting, namespace or the randomisation unit needs a restart, which opens a new analysis phase.
+      {restartable && (
+        <Alert color="yellow" title={`This experiment is ${initial!.status} (phase ${initial!.phase}): some fields are locked`} data-testid="locked-fields">
+          Saving accepts only name, hypothesis, owner and secondary metrics. The {LOCKED_ONCE_STARTED} decide who is served what and how the results
+          are judged: changing them by an edit would turn the verdict of phase {initial!.phase} without a trace. &quot;Restart with changes&quot; applies them
+          in phase {initial!.phase + 1} (running); phase {initial!.phase}&apos;s results stay in history.
         </Alert>
       )}
       <Group>
         <GuardedButton permission="experiments.write" onClick={() => submit("save")} loading={saving && !restart.isPending}>{editing ? "Save changes" : "Create experiment"}</GuardedButton>
-        {running && <GuardedButton permission="experiments.write" color="orange" variant="light" onClick={() => setRestartOpen(true)}>Restart with new allocation…</GuardedButton>}
+        {restartable && <GuardedButton permission="experiments.write" color="orange" variant="light" onClick={() => setRestartOpen(true)}>Restart with changes…</GuardedButton>}
         {editing && <Button variant="subtle" onClick={() => router.push(`/experiments/${key}`)}>Cancel</Button>}
       </Group>
-      <Modal opened={restartOpen} onClose={() => setRestartOpen(false)} title="Restart with a new allocation">
-        <Text size="sm" mb="sm">The current phase ends and a new one starts with these settings; results are analysed per phase, so the new phase starts from zero.</Text>
+      <Modal opened={restartOpen} onClose={() => setRestartOpen(false)} title="Restart with changes">
+        <Text size="sm" mb="sm">
+          {running ? `Phase ${initial?.phase} ends` : `The experiment resumes`} and phase {(initial?.phase ?? 0) + 1} starts, running, with these settings; results are analysed per phase, so the new phase starts
+          from zero (phase {initial?.phase}&apos;s results stay in history, on the results page&apos;s phase picker).
+        </Text>
         <TextInput label="Reason (kept in the audit log)" value={restartReason} onChange={(e) => setRestartReason(e.currentTarget.value)} placeholder="e.g. ramp treatment to 50%" />
         <Group mt="md" justify="flex-end">
           <Button variant="subtle" onClick={() => setRestartOpen(false)}>Cancel</Button>

@@ -17,12 +17,12 @@ export default async function EditExperimentPage({ params }: { params: Promise<{
     hashAttribute: e.hashAttribute as ExperimentDefinition["hashAttribute"], coverage: e.coverage,
     namespace: e.namespace as ExperimentDefinition["namespace"], targeting: e.targeting as ExperimentDefinition["targeting"],
     primaryMetric: e.primaryMetric, secondaryMetrics: e.secondaryMetrics as string[], guardrails: e.guardrails as unknown as ExperimentDefinition["guardrails"],
-    minDetectableEffect: e.minDetectableEffect, analysisMode: e.analysisMode as ExperimentDefinition["analysisMode"], status: e.status,
+    minDetectableEffect: e.minDetectableEffect, analysisMode: e.analysisMode as ExperimentDefinition["analysisMode"], status: e.status, phase: e.phase,
     variants: e.variants.map((v) => ({ key: v.key, name: v.name, weight: v.weight, isControl: v.isControl, modelAlias: v.modelAlias, modelVersionId: v.modelVersionId, constraintOverrides: v.constraintOverrides })),
   };
   return (
     <Stack>
-      <PageHeader title={`Edit ${e.name}`} subtitle={`${e.key} · ${e.status}${e.status === "running" ? ` · phase ${e.phase}` : ""}`} />
+      <PageHeader title={`Edit ${e.name}`} subtitle={`${e.key} · ${e.status}${e.phase >= 1 ? ` · phase ${e.phase}` : ""}`} />
       <ExperimentForm surfaces={surfaces.map((s) => ({ key: s.key, name: s.name, model: s.model?.name ?? null }))} initial={initial} />
     </Stack>
   );

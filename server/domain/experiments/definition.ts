@@ -1,0 +1,24 @@
+// Rules of an experiment's definition that follow from the metric catalogue (metrics.ts): which
+// metrics the analysis can compare, and which way a guardrail must point to guard anything.
+
+import { METRIC_CATALOGUE, SELECTABLE_METRICS, metricDefinition, type SelectableMetric } from "./metrics";
+
+/**
+ * The metrics an experiment can compare as its primary or secondary metric: those the results table
+ * computes per arm. p95 latency is a quantile of requests, judged only as a guardrail (with
+ * order-statistics intervals) and shown beside the table; as a primary metric it never had a verdict.
+ */
+export const COMPARED_METRICS = SELECTABLE_METRICS.filter((m) => METRIC_CATALOGUE[m].type !== "quantile") as ReadonlyArray<Exclude<SelectableMetric, "latency_p95">>;
+
+/** Whether `metric` can be an experiment's primary or secondary metric (COMPARED_METRICS). */
+export const isComparedMetric = (metric: string): boolean => (COMPARED_METRICS as readonly string[]).includes(metric);
+
+/**
+ * The direction in which `metric` gets worse: "decrease" for a metric whose higher values are better
+ * (CTR, conversion), "increase" for one whose lower values are (latency, fallback rate). A guardrail
+ * guards that direction; one on the other guards an improvement, which nobody wants stopped.
+ * @throws RangeError for a metric the catalogue does not know.
+ */
+export function worseningDirection(metric: string): "increase" | "decrease" {
+  return metricDefinition(metric).higherIsBetter ? "decrease" : "increase";
+}
