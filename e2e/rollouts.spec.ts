@@ -69,8 +69,8 @@ test("roll search back to a version two moves back, from the serving history", a
 });
 
 test("a canary's judged step shows each metric's verdict; pause and abort it", async ({ page, request, baseURL }) => {
-  await trpcMutation(request, "rollouts.start", { surface: "search", version: 3, steps: [20, 50], minRequests: 20, maxLatencyIncrease: 100, maxTailShareIncrease: 1, reason: "e2e: canary v3" });
-  for (let i = 0; i < 150; i++) await rank(request, `e2e-steps-${i}`);
+  await trpcMutation(request, "rollouts.start", { surface: "search", version: 3, steps: [20, 50], minRequests: 100, maxLatencyIncrease: 2, maxTailShareIncrease: 0.2, reason: "e2e: canary v3" });
+  for (let i = 0; i < 600; i++) await rank(request, `e2e-steps-${i}`);
   // Judge now rather than wait for the queued tick (either judges step 1 once).
   await expect(async () => {
     await trpcMutation(request, "rollouts.analyse", null);
@@ -90,7 +90,7 @@ test("a canary's judged step shows each metric's verdict; pause and abort it", a
   await expect(step.getByTestId("verdict-ctr")).toContainText("no data");
   await expect(strip).toContainText("canary 50%");
   // Each step waits for its samples only until its deadline (#14 break test), and the strip says so.
-  await expect(strip.getByTestId("rollout-deadline")).toContainText("(120 min per step): past it, CTR without its 20,000 impressions per arm is not required");
+  await expect(strip.getByTestId("rollout-deadline")).toContainText("(120 min per step): past it, latency and fallbacks without 100 requests per arm, or CTR without its 20,000 impressions per arm where the surface sends outcome events, pause the canary for on-call");
 
   const dialog = page.getByRole("dialog");
   // This start was not approved (none was needed): the dialog does not claim it was, and names every surface the alias move reaches.

@@ -216,6 +216,26 @@ describe("an approval that cannot apply says so", () => {
     expect(stored.error).not.toMatch(/prisma|injected|P0001|invocation/i);
     expect(await getDb().rollout.count({ where: { surface: { key: "t-pins" } } })).toBe(0);
   });
+
+  it("break test: a canary start whose tolerances turn a metric off is refused when filed (400 naming the field); one within bounds names and pins every non-default tolerance, and the approved start uses exactly them", async () => {
+    await expect(as(ana).approvals.request({
+      change: { kind: "canary_start", rollout: { surface: "t-pins", version: 5, minRequests: 100, maxFallbackRateIncrease: 1 } }, reason: "canary v5",
+    })).rejects.toMatchObject({ code: "BAD_REQUEST", message: expect.stringMatching(/^maxFallbackRateIncrease: 1 is above 0\.1 /) });
+    for (const [field, value] of [["minRequests", 10], ["maxLatencyIncrease", 100], ["maxTailShareIncrease", 1], ["maxCtrDecrease", 1]] as const) {
+      await expect(as(ana).approvals.request({ change: { kind: "canary_start", rollout: { surface: "t-pins", version: 5, [field]: value } }, reason: "canary v5" }), field)
+        .rejects.toMatchObject({ code: "BAD_REQUEST", message: expect.stringMatching(new RegExp(`^${field}: `)) });
+    }
+    const request = await as(ana).approvals.request({ change: { kind: "canary_start", rollout: { surface: "t-pins", version: 5, steps: [50], maxFallbackRateIncrease: 0.05 } }, reason: "canary v5, looser fallbacks" });
+    expect(request.summary).toContain("; judge policy: fallback tolerance +5 points (default +1 points)");
+    // Pinned: every settable field written out, as shown.
+    expect((request.payload as { rollout: Record<string, unknown> }).rollout).toMatchObject({ maxFallbackRateIncrease: 0.05, minRequests: 500, minImpressions: 20_000, maxCtrDecrease: 0.05, stepDeadlineMinutes: 120 });
+    await as(bo).approvals.decide({ id: request.id, approve: true, comment: "tolerance checked" });
+    const rollout = await getDb().rollout.findFirstOrThrow({ where: { surface: { key: "t-pins" }, status: "running" } });
+    expect((rollout.analysis as { policy: Record<string, unknown> }).policy).toMatchObject({ maxFallbackRateIncrease: 0.05, minRequests: 500 });
+    const entry = await getDb().auditLog.findFirstOrThrow({ where: { action: "rollout.start", entityId: rollout.id } });
+    expect(entry.after).toMatchObject({ policy: { maxFallbackRateIncrease: 0.05, minRequests: 500 }, nonDefault: ["fallback tolerance +5 points (default +1 points)"] });
+    await as(bo).rollouts.abort({ surface: "t-pins", reason: "test done", rolloutId: rollout.id });
+  });
 });
 
 describe("withdrawals, races and who switches four-eyes", () => {

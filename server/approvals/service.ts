@@ -17,7 +17,8 @@ import { surfacesReachedBy, type SurfaceReached } from "../registry/aliasReach";
 import { setAlias } from "../registry/versions";
 import { checkStage2, configureStage2, stage2ChangedSince, stage2Words, type Stage2Input } from "../surfaces/stage2";
 import { LEVER_TRANSACTION } from "../db/leverTransaction";
-import { checkRolloutStart, promoteRolloutNow, retryInputOf, startRollout, type StartRolloutInput } from "../rollouts/service";
+import { checkRolloutStart, policyOf, promoteRolloutNow, retryInputOf, startRollout, type StartRolloutInput } from "../rollouts/service";
+import { policyDifferences, settablePolicy } from "../domain/rollouts/policy";
 import type { Context } from "../trpc";
 import { reasonSchema } from "../validation";
 import { stage2ConfigSchema, type Stage2Config } from "../surfaces/stage2.schema";
@@ -123,7 +124,7 @@ async function affected(db: Db, change: ChangePayload, options: { filing?: boole
     const promotes = surface.model ? await rankedBy(db, { modelId: surface.model.id, modelName: surface.model.name, alias: surface.modelAlias }) : [];
     const others = promotes.filter((s) => s.key !== surface.key);
     const also = others.length ? `; the promotion moves ${surface.model?.name} ${surface.modelAlias}, which also serves ${describeReach(others)}` : "";
-    return { surfaces: union([surface], promotes), summary: `canary of ${surface.model?.name ?? "its model"} v${change.rollout.version} on ${surface.key} (${steps} %, then promote${also})` };
+    return { surfaces: union([surface], promotes), summary: `canary of ${surface.model?.name ?? "its model"} v${change.rollout.version} on ${surface.key} (${steps} %, then promote${also})${canaryPolicyWords(change.rollout)}` };
   }
   if (change.kind === "canary_promote") {
     const rollout = await db.rollout.findFirst({
@@ -184,6 +185,28 @@ async function affected(db: Db, change: ChangePayload, options: { filing?: boole
 }
 
 const percent = (share: number) => `${+(share * 100).toFixed(2)} %`;
+
+/**
+ * A canary start's judge policy in a summary's words: every field that differs from the defaults
+ * ("; judge policy: fallback tolerance +5 points (default +1 points), …"), or that it uses the defaults.
+ */
+function canaryPolicyWords(rollout: Extract<ChangePayload, { kind: "canary_start" }>["rollout"]): string {
+  const differences = policyDifferences(policyOf(rollout));
+  return differences.length ? `; judge policy: ${differences.join(", ")}` : "; judge policy: the defaults";
+}
+
+/**
+ * A canary start's request with its whole judge policy written out (every settable field, defaults
+ * included), so the start an approval applies judges with exactly what the summary showed, whatever
+ * the defaults are by then. Other changes are returned as they are.
+ */
+function pinCanaryPolicy<T extends ChangePayload>(change: T): T {
+  if (change.kind !== "canary_start") return change;
+  // maxP99Increase (the older name) is written out as maxLatencyIncrease.
+  const rollout = { ...change.rollout, ...settablePolicy(policyOf(change.rollout)) };
+  delete rollout.maxP99Increase;
+  return { ...change, rollout };
+}
 
 /** Applies an approved change with its pins as `actor`; `reached`: the surfaces it reaches (affected, read before it). */
 async function apply(db: Db, change: StoredChange, actor: Actor, reason: string, reached: string[]) {
@@ -302,12 +325,12 @@ export async function requestChange(ctx: Ctx, input: { change: ChangePayload; re
   const pinnedChange = (change.kind === "alias_move" || change.kind === "experiment_ship") && change.expectFromVersionId === undefined && from
     ? { ...change, expectFromVersionId: from.versionId }
     : change.kind === "canary_promote" && rolloutId ? { ...change, rolloutId } : change;
-  const payload: StoredChange = pins ? { ...pinnedChange, pinned: pins } : pinnedChange;
+  const payload: StoredChange = pins ? { ...pinCanaryPolicy(pinnedChange), pinned: pins } : pinCanaryPolicy(pinnedChange);
   return ctx.db.$transaction(async (tx) => {
     const request = await tx.changeRequest.create({
       data: { kind: input.change.kind, surfaceId: surface.id, payload: payload as unknown as Prisma.InputJsonValue, summary, reason: input.reason, requestedById: person.id },
     });
-    await recordAudit(tx, { action: "change_request.create", actor: ctx.actor, subject: subjects.surface(surface.id, surface.key), surfaces: [surface.key], after: { id: request.id, summary }, reason: input.reason });
+    await recordAudit(tx, { action: "change_request.create", actor: ctx.actor, subject: subjects.surface(surface.id, surface.key), surfaces: filedUnder(surface.key, surfaces.map((s) => s.key)), after: { id: request.id, summary }, reason: input.reason });
     return request;
   }, LEVER_TRANSACTION);
 }
@@ -337,7 +360,7 @@ export async function decideChange(ctx: Ctx, input: z.infer<typeof decideChangeS
   // or without the permission now): two people holding the permission must stand behind each change.
   const moved = input.approve ? (requesterGone(request.requestedBy, permission) ?? (await pinBroken(ctx.db, payload))) : null;
   const facts = { id: request.id, summary: request.summary, requestedBy: request.requestedBy.email };
-  const entry = { actor: ctx.actor, subject: subjects.surface(request.surfaceId, request.surface.key), surfaces: [request.surface.key], reason: input.comment };
+  const entry = { actor: ctx.actor, subject: subjects.surface(request.surfaceId, request.surface.key), surfaces: filedUnder(request.surface.key, await reachOf(ctx.db, payload)), reason: input.comment };
   const decision = { decidedById: person.id, decidedAt: new Date(), decisionComment: input.comment };
   /** Claims the pending request as `status` in `tx`, or refuses (409) saying what the winner made it. */
   const claim = async (tx: Prisma.TransactionClient, status: "applied" | "rejected" | "failed", error?: string) => {
@@ -388,13 +411,31 @@ export async function decideChange(ctx: Ctx, input: z.infer<typeof decideChangeS
   // change. Answered as applied, with a warning the approver sees (a 500 made them think it had not
   // applied, and their retry met "applied already").
   try {
-    await recordAudit(ctx.db, { ...entry, action: "change_request.approve", after: facts });
+    await recordAudit(ctx.db, { ...entry, surfaces: filedUnder(request.surface.key, [...entry.surfaces, ...reached]), action: "change_request.approve", after: facts });
   } catch (error) {
     const { message } = mapError(error, "recording the approval in the audit trail");
     console.error(`[approvals] change request ${request.id} applied, but its change_request.approve audit entry was not written:`, error);
     return { ...(await decided(reached).catch(() => ({ ...request, status: "applied" as const, decidedById: person.id, surfaces: reached }))), warning: `applied; ${message}: the change's own audit entry names you as the approver` };
   }
   return decided(reached);
+}
+
+/**
+ * The surfaces a change request's audit entries are filed under: the request's own surface first, then
+ * every other surface the change reaches (a canary start's promotion, an alias move's or a ship's
+ * alias), once each, so the Audit page's surface filter finds the request wherever it lands.
+ */
+function filedUnder(own: string, reached: readonly string[]): string[] {
+  return [own, ...new Set(reached.filter((k) => k !== own))];
+}
+
+/** The keys of the surfaces a stored change reaches now (affected), or none when that can no longer be read (its version deleted…). */
+async function reachOf(db: Db, change: StoredChange): Promise<string[]> {
+  try {
+    return (await affected(db, change)).surfaces.map((s) => s.key);
+  } catch {
+    return [];
+  }
 }
 
 /**

@@ -91,6 +91,8 @@ export function allowedSurfaces(principal: Principal | null): string[] {
 
 /** How callerOf names an API key caller: the prefix, then the key's id. Read it only through the functions below. */
 const API_KEY_CALLER_PREFIX = "api_key:";
+/** How callerOf names a signed-in person: "user:", then the person's id. */
+const PERSON_CALLER_PREFIX = "user:";
 
 /** The caller name of work started inside the process (tests, benchmarks, simulations, shadow jobs): no principal sent it. */
 export const IN_PROCESS_CALLER = "in-process";
@@ -110,6 +112,11 @@ export const callerOfKey = (keyId: string): string => `${API_KEY_CALLER_PREFIX}$
 /** True when `caller` (a callerOf name, or null) is an API key's. */
 export function isApiKeyCaller(caller: string | null | undefined): caller is string {
   return caller?.startsWith(API_KEY_CALLER_PREFIX) ?? false;
+}
+
+/** True when `caller` (a callerOf name, or null) is a signed-in person's ("user:<id>"). */
+export function isPersonCaller(caller: string | null | undefined): caller is string {
+  return caller?.startsWith(PERSON_CALLER_PREFIX) ?? false;
 }
 
 /** The API key id of an API key's caller name; null for any other caller (a person, anonymous, in-process, null). */

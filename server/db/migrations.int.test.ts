@@ -1,4 +1,4 @@
-import { mkdtemp, cp, appendFile, readFile } from "node:fs/promises";
+import { mkdtemp, cp, appendFile, readFile, readdir } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import prismaInternals from "@prisma/internals";
@@ -97,18 +97,21 @@ describe("migrations", () => {
     const db = await scratchDatabase("lean-log");
     scratch.push(db);
     const dir = await mkdtemp(path.join(os.tmpdir(), "migrations-"));
-    await cp(DEFAULT_MIGRATIONS_DIR, dir, { recursive: true, filter: (src) => !src.includes("20261130020000_lean_request_log") });
+    // The migrations before the lean format; it and the later ones (which build on its columns) come after the old row.
+    const LEAN = "20261130020000_lean_request_log";
+    const later = (await readdir(DEFAULT_MIGRATIONS_DIR)).filter((name) => /^\d{14}_/.test(name) && name >= LEAN).sort();
+    await cp(DEFAULT_MIGRATIONS_DIR, dir, { recursive: true, filter: (src) => !later.includes(path.basename(src)) });
     await migrate(db.url, { dir });
     const served = [{ id: "sku-1", score: 0.75, position: 1, reasons: ["interleaving:a", "interleaving:competitive"] }, { id: "sku-2", score: 0.5, position: 2, reasons: [] }];
     await withClient(db.url, (c) =>
       c.query(`INSERT INTO rerank_requests (request_id, ts, surface, candidate_count, top_k, served, timings, context, latency_ms)
                VALUES ('old-1', now(), 'search', 2, 2, $1::jsonb, '{"total": 1.5}'::jsonb, '{"query": "lamp"}'::jsonb, 1.5)`, [JSON.stringify(served)]));
-    await cp(path.join(DEFAULT_MIGRATIONS_DIR, "20261130020000_lean_request_log"), path.join(dir, "20261130020000_lean_request_log"), { recursive: true });
-    expect((await migrate(db.url, { dir })).applied).toEqual(["20261130020000_lean_request_log"]);
+    for (const name of later) await cp(path.join(DEFAULT_MIGRATIONS_DIR, name), path.join(dir, name), { recursive: true });
+    expect((await migrate(db.url, { dir })).applied).toEqual(later);
     const { rows } = await withClient(db.url, (c) =>
-      c.query(`SELECT pg_typeof(served)::text AS type, served, timings, context, features_timed_out, caller,
+      c.query(`SELECT pg_typeof(served)::text AS type, served, timings, context, features_timed_out, caller, owner,
                  served -> 0 -> 'reasons' ->> -1 AS last_reason FROM rerank_requests WHERE request_id = 'old-1'`));
-    expect(rows[0]).toEqual({ type: "json", served, timings: { total: 1.5 }, context: { query: "lamp" }, features_timed_out: false, caller: null, last_reason: "interleaving:competitive" });
+    expect(rows[0]).toEqual({ type: "json", served, timings: { total: 1.5 }, context: { query: "lamp" }, features_timed_out: false, caller: null, owner: "", last_reason: "interleaving:competitive" });
   });
 
   it("roll back a failing migration and record it", async () => {

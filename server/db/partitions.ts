@@ -86,7 +86,14 @@ async function createPartition(client: Queryable, table: string, column: string,
     await client.query(
       `CREATE TABLE IF NOT EXISTS "${name}" PARTITION OF "${table}" FOR VALUES FROM ('${range[0]}') TO ('${range[1]}')`,
     );
-    await client.query(`INSERT INTO "${table}" SELECT * FROM _moving`);
+    // Generated columns (rerank_requests.owner) are computed again, never inserted: name the others.
+    const { rows } = await client.query<{ columns: string }>(
+      `SELECT string_agg(quote_ident(attname), ', ' ORDER BY attnum) AS columns FROM pg_attribute
+       WHERE attrelid = $1::regclass AND attnum > 0 AND NOT attisdropped AND attgenerated = ''`,
+      [`"${table}"`],
+    );
+    const columns = rows[0]!.columns;
+    await client.query(`INSERT INTO "${table}" (${columns}) SELECT ${columns} FROM _moving`);
     await client.query("COMMIT");
   } catch (error) {
     await client.query("ROLLBACK");

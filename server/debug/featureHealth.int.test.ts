@@ -65,4 +65,18 @@ describe("feature health", () => {
     expect(popularity.serving!.psi).toBeGreaterThanOrEqual(0);
     expect(popularity.serving!.level).not.toBe("unknown");
   });
+
+  it("bins float32 serving values against the spec's double values: an unchanged discrete feature is stable (break test: psi 17.32, p 0, alert)", async () => {
+    const db = getDb();
+    const categories = { mean: 0.2, std: 0.0816, min: 0.1, max: 0.3, kind: "categories" as const, values: [0.1, 0.2, 0.3], shares: [0.3334, 0.3333, 0.3333] };
+    const spec = demoFeatureSpec().map((f) => (f.name === "retrieval_score" ? { ...f, distribution: categories } : f));
+    await createTestSurface(db, { key: "t-health-cat", bytes: demoModelBytes("linear"), featureSpec: spec });
+    // 15 requests of 8 candidates, retrieval scores evenly from {0.1, 0.2, 0.3}: 120 rows, all sampled.
+    for (let i = 0; i < 15; i++) await rerank({ surface: "t-health-cat", topK: 8, candidates: ids.map((id, j) => ({ id, retrievalScore: [0.1, 0.2, 0.3][(i + j) % 3]! })) });
+    const health = await callerAs(["admin"]).debug.featureHealth({ surface: "t-health-cat", requests: 100 });
+    const retrieval = health.features.find((f) => f.feature === "retrieval_score")!;
+    expect(retrieval.serving!.count).toBe(120);
+    expect(retrieval.serving!.psi!).toBeLessThan(0.01);
+    expect(retrieval.serving!.level).toBe("stable");
+  });
 });

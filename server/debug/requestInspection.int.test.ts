@@ -63,8 +63,8 @@ describe("a request from the Debug page", () => {
     expect(seen).toMatchObject({
       requestId: "dbg-page-1", surface: "t-inspect", arm: null, fallback: { used: false, reason: null }, candidateCount: 12, topK: 12,
       model: { name: "t-inspect-model", version: 1 }, context: { query: "lamp" }, timings: response.timings, latencyMs: response.timings.total,
-      // Sent from the console (a person, not an API key): the id is not kept as one caller's.
-      featuresTimedOut: false, caller: null,
+      // Sent from the console by a person, who chose the id: it is that person's (server/rerank/recent.ts requestIdOwner).
+      featuresTimedOut: false, caller: "user:test-ml@rerank.local",
     });
     expect(seen.userKey).toMatch(/^#[0-9a-f]{12}$/);
     expect(seen.items.map((i) => ({ id: i.id, score: i.score, position: i.position, reasons: i.reasons }))).toEqual(response.items);
@@ -225,6 +225,22 @@ describe("a request id shared by several callers (break test of issue #15: bt15-
     expect([exact.surface, exact.caller, exact.callerName]).toEqual(["search", `api_key:${searchKey.apiKey.id}`, "search app"]);
     expect(exact.rowsWithId.map((r) => r.selected)).toEqual([false, true]);
     await expect(engineer().debug.request({ requestId: "bt15-trace-1", ts: new Date("2020-01-01T00:00:00Z") })).rejects.toThrow('logged request "bt15-trace-1 at 2020-01-01T00:00:00.000Z" does not exist');
+  });
+});
+
+describe("two callers' requests with one id in one millisecond (break test: the log kept one of them)", () => {
+  it("both are logged; each opens by its ts and owner, and the list tells them apart", async () => {
+    const ts = new Date();
+    const a = logRow("same-ms-1", { ts, caller: "api_key:same-ms-a", served: [{ id: ids[1]!, score: 1, position: 1, reasons: [] }] });
+    const b = logRow("same-ms-1", { ts, caller: "api_key:same-ms-b", served: [{ id: ids[2]!, score: 1, position: 1, reasons: [] }] });
+    for (const row of [a, b]) telemetry().requests.enqueue(serialiseRequestLogRow(row));
+    await telemetry().requests.flush();
+    const listed = await engineer().debug.request({ requestId: "same-ms-1" });
+    expect(listed.rowsWithId.map((r) => [r.ts.getTime(), r.owner, r.selected])).toEqual([[ts.getTime(), "api_key:same-ms-a", true], [ts.getTime(), "api_key:same-ms-b", false]]);
+    for (const [owner, item] of [["api_key:same-ms-a", ids[1]], ["api_key:same-ms-b", ids[2]]] as const) {
+      const exact = await engineer().debug.request({ requestId: "same-ms-1", ts, owner });
+      expect([exact.caller, exact.owner, exact.items.map((i) => i.id), exact.rowsWithId.filter((r) => r.selected).map((r) => r.owner)]).toEqual([owner, owner, [item], [owner]]);
+    }
   });
 });
 

@@ -35,6 +35,7 @@ interface LogRow {
   latency_ms: number;
   features_timed_out: boolean;
   caller: string | null;
+  owner: string;
 }
 
 interface SampleRow {
@@ -62,7 +63,7 @@ export interface RequestInspection {
   fallback: { used: boolean; reason: string | null };
   /** The feature-read deadline passed: some candidates or the user were served with default features (response features.timedOut). */
   featuresTimedOut: boolean;
-  /** Whose request id this is (server/rerank/recent.ts requestIdOwner): "api_key:<id>" when an API key chose it; null when the server generated it or the console sent it. */
+  /** Whose request id this is (server/rerank/recent.ts requestIdOwner): "api_key:<id>" when an API key chose it, "user:<id>" when a person did; null when the server generated it or an in-process caller sent it. */
   caller: string | null;
   candidateCount: number;
   topK: number;
@@ -82,7 +83,9 @@ export interface RequestInspection {
    * choose any id, so another caller can reuse one. More than one row: the page says so and lets
    * the user pick (by ts); `selected` marks the row shown.
    */
-  rowsWithId: Array<{ ts: Date; surface: string; caller: string | null; callerName: string | null; latencyMs: number; selected: boolean }>;
+  rowsWithId: Array<{ ts: Date; surface: string; caller: string | null; callerName: string | null; latencyMs: number; owner: string; selected: boolean }>;
+  /** The row's owner key (rerank_requests.owner: the caller, '' when shared): with the id and ts, what names the row. */
+  owner: string;
 }
 
 /** The most rows sharing one request id listed on the Debug page. */
@@ -92,21 +95,23 @@ const ROLLOUT_PREFIX = "rollout:";
 const shortKey = (hash: string | null) => (hash ? `#${hash.slice(0, 12)}` : null);
 
 /**
- * The logged request `requestId`: the row logged at `ts` when given (a link from a shadow, audit or
- * on-call row names its exact row), else the newest; with every row that shares the id (rowsWithId).
- * NotFoundError when the log has no such row.
+ * The logged request `requestId`: the row logged at `ts` by `owner` when given (a link from a shadow,
+ * audit or on-call row names its exact row; two callers' requests with one id can share a
+ * millisecond, so ts alone may name two rows), else the newest; with every row that shares the id
+ * (rowsWithId). NotFoundError when the log has no such row.
  */
-export async function inspectRequest(db: Db, input: { requestId: string; ts?: Date }): Promise<RequestInspection> {
-  const shared = await db.$queryRaw<Array<{ ts: Date; surface: string; caller: string | null; latency_ms: number }>>`
-    SELECT ts, surface, caller, latency_ms FROM rerank_requests WHERE request_id = ${input.requestId} ORDER BY ts DESC LIMIT ${SHARED_ROWS_LIMIT}`;
+export async function inspectRequest(db: Db, input: { requestId: string; ts?: Date; owner?: string }): Promise<RequestInspection> {
+  const shared = await db.$queryRaw<Array<{ ts: Date; surface: string; caller: string | null; owner: string; latency_ms: number }>>`
+    SELECT ts, surface, caller, owner, latency_ms FROM rerank_requests WHERE request_id = ${input.requestId} ORDER BY ts DESC, owner LIMIT ${SHARED_ROWS_LIMIT}`;
   const ts = input.ts ?? shared[0]?.ts;
+  const owner = input.owner ?? (input.ts ? undefined : shared[0]?.owner);
   const [row] = ts
     ? await db.$queryRaw<LogRow[]>`
     SELECT request_id, ts, surface, user_key, session_key, context, experiment_key, experiment_phase, variant_key, exposed, model_version_id,
-      fallback_used, fallback_reason, candidate_count, top_k, served, timings, latency_ms, features_timed_out, caller
-    FROM rerank_requests WHERE request_id = ${input.requestId} AND ts = ${ts} LIMIT 1`
+      fallback_used, fallback_reason, candidate_count, top_k, served, timings, latency_ms, features_timed_out, caller, owner
+    FROM rerank_requests WHERE request_id = ${input.requestId} AND ts = ${ts} AND (${owner ?? null}::text IS NULL OR owner = ${owner ?? null}) ORDER BY owner LIMIT 1`
     : [];
-  if (!row) throw new NotFoundError("logged request", input.ts ? `${input.requestId} at ${input.ts.toISOString()}` : input.requestId);
+  if (!row) throw new NotFoundError("logged request", input.ts ? `${input.requestId} at ${input.ts.toISOString()}${input.owner ? ` by ${input.owner}` : ""}` : input.requestId);
   const served = readServedList(row.served);
   const keyIds = [...new Set(shared.map((r) => keyIdOfCaller(r.caller)).filter((id): id is string => id !== null))];
   const keyNames = new Map((await db.apiKey.findMany({ where: { id: { in: keyIds } }, select: { id: true, name: true } })).map((k) => [callerOfKey(k.id), k.name]));
@@ -138,7 +143,11 @@ export async function inspectRequest(db: Db, input: { requestId: string; ts?: Da
     featuresTimedOut: row.features_timed_out,
     caller: row.caller,
     callerName: nameOf(row.caller),
-    rowsWithId: shared.map((r) => ({ ts: r.ts, surface: r.surface, caller: r.caller, callerName: nameOf(r.caller), latencyMs: r.latency_ms, selected: r.ts.getTime() === row.ts.getTime() })),
+    owner: row.owner,
+    rowsWithId: shared.map((r) => ({
+      ts: r.ts, surface: r.surface, caller: r.caller, callerName: nameOf(r.caller), latencyMs: r.latency_ms, owner: r.owner,
+      selected: r.ts.getTime() === row.ts.getTime() && r.owner === row.owner,
+    })),
     candidateCount: row.candidate_count,
     topK: row.top_k,
     timings: row.timings,

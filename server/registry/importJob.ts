@@ -1,6 +1,7 @@
 import { readFile } from "node:fs/promises";
 import type { FeatureSpec } from "../domain/features/featureSpec";
 import type { ImportLimits } from "../domain/importers/treeShape";
+import type { StoreSample } from "../domain/models/smokeTest";
 import { createRng } from "../domain/random";
 import { InvalidInputError } from "../errors";
 import { importModel } from "./importModel";
@@ -19,6 +20,8 @@ export interface ImportJob {
   limits: ImportLimits;
   /** MODEL_MAX_BYTES: the largest artifact stored. */
   maxBytes: number;
+  /** Rows made from the feature store's values (storeSampleRows), scored by the smoke test; none for an empty store. */
+  storeSample?: StoreSample;
 }
 
 export interface ImportJobResult {
@@ -61,7 +64,7 @@ export async function runImportJob(job: ImportJob): Promise<ImportJobResult> {
     return { bytes: checked.bytes, validated: checked.validated, conversion: null, crossEncoder: checked.summary };
   }
   if (job.format === "onnx") {
-    return { bytes: file, validated: await validateArtifact(file, job.featureSpec, job.maxBytes), conversion: null };
+    return { bytes: file, validated: await validateArtifact(file, job.featureSpec, job.maxBytes, job.storeSample), conversion: null };
   }
   const converted = await importModel(job.format, new TextDecoder().decode(file), (features) => {
     // Checked before the sample rows are made: the spec must describe the model's inputs.
@@ -70,7 +73,7 @@ export async function runImportJob(job: ImportJob): Promise<ImportJobResult> {
     }
     return sampleRows(features);
   }, SAMPLE_ROWS, { limits: job.limits });
-  const validated = await validateArtifact(converted.onnx, job.featureSpec, job.maxBytes);
+  const validated = await validateArtifact(converted.onnx, job.featureSpec, job.maxBytes, job.storeSample);
   return {
     bytes: converted.onnx,
     validated,

@@ -3,6 +3,7 @@ import { GET as downloadHttp } from "../../app/api/v1/models/[name]/versions/[ve
 import { env, setEnv } from "../config";
 import { getDb } from "../db/client";
 import { demoFeatureSpec, demoModelBytes } from "../demo/models";
+import type { FeatureSpec } from "../domain/features/featureSpec";
 import { linearRankerOnnx } from "../domain/onnx/linear";
 import { ConflictError } from "../errors";
 import { createModel } from "./models";
@@ -10,6 +11,7 @@ import { setAlias } from "./versions";
 import { callerAs, keyHeaders } from "../testing/callers";
 import { testActor } from "../testing/actors";
 import { startTestFrontDoor, type TestFrontDoor } from "../testing/frontDoor";
+import { reversedRowsOnnx, sqrtOfGapOnnx } from "../testing/models";
 
 // The registry through its real entry points: the multipart upload endpoint and tRPC.
 
@@ -137,6 +139,44 @@ describe("uploading versions", () => {
     // The names the store carries raise nothing.
     const clean = await upload(MODEL, new Blob([Buffer.from(linearRankerOnnx([0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.8], 0.25))]), { featureSpec: JSON.stringify(spec) });
     expect((await clean.json()).warnings).toEqual([]);
+  });
+
+  it("refuses a model whose scores depend on the row's position in the batch, and one that is NaN on real rows of the feature store (break test: both were stored, 201)", async () => {
+    const versions = async () => getDb().modelVersion.count({ where: { model: { name: MODEL } } });
+    const before = await versions();
+    // Scores out in reverse batch order: ranked the worst first in production.
+    const reversed = await upload(MODEL, new Blob([Buffer.from(reversedRowsOnnx(spec.length))]), { featureSpec: JSON.stringify(spec) });
+    expect(reversed.status).toBe(400);
+    expect((await reversed.json()).error.message).toMatch(/^file: the model's scores depend on the row's position in the batch: sample row \d+ scored \S+ at position \d+ of \d+ and \S+ at position \d+ of \d+; /);
+    // sqrt(0.21 − margin): finite at the default (0.2) and the mean (0.201), NaN for the items whose margin is above 0.21 (about half the catalog).
+    const margin = spec.findIndex((f) => f.name === "margin");
+    const nanOnRealRows = await upload(MODEL, new Blob([Buffer.from(sqrtOfGapOnnx(spec.length, margin, 0.21))]), { featureSpec: JSON.stringify(spec) });
+    expect(nanOnRealRows.status).toBe(400);
+    const message = (await nanOnRealRows.json()).error.message as string;
+    expect(message).toMatch(/^file: the model scored \d+ of 64 rows sampled from the feature store non-finite \(NaN\), so every request with such an item would fall back: item "[^"]+" with retrieval_score=0, popularity=[\d.]+, .*, margin=0\.(2[1-9]|[3-9])/);
+    // The item named carries that margin in the store.
+    const itemId = /item "([^"]+)"/.exec(message)![1]!;
+    const stored = await getDb().itemFeature.findUniqueOrThrow({ where: { itemId } });
+    expect((stored.values as Record<string, number>).margin).toBeGreaterThan(0.21);
+    expect(await versions()).toBe(before);
+  });
+
+  it("refuses a contradictory feature spec naming the field, and warns of a candidate feature nothing fills where that is knowable (break test: stored, 201, without a word)", async () => {
+    const file = () => new Blob([Buffer.from(linearRankerOnnx([0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.9], 0.25))]);
+    const popularity = spec.findIndex((f) => f.name === "popularity");
+    const cases: Array<[FeatureSpec, string]> = [
+      [spec.map((f, i) => (i === popularity ? { ...f, distribution: { mean: 3, std: 1, min: 5, max: 1 } } : f)), `featureSpec[${popularity}].distribution.min: 5 is above max (1)`],
+      [spec.map((f, i) => (i === popularity ? { ...f, name: "   " } : f)), `featureSpec[${popularity}].name: is blank: name the feature`],
+      [spec.map((f) => (f.name === "retrieval_score" ? { ...f, freshnessSeconds: 60 } : f)), "featureSpec[0].freshnessSeconds: a candidate feature comes with each request and is never stale: freshnessSeconds applies to item and user features"],
+    ];
+    for (const [bad, message] of cases) {
+      const answer = await upload(MODEL, file(), { featureSpec: JSON.stringify(bad) });
+      expect([answer.status, (await answer.json()).error.message]).toEqual([400, message]);
+    }
+    const misspelt = spec.map((f) => (f.name === "retrieval_score" ? { ...f, name: "retrievalScore" } : f));
+    const answer = await upload(MODEL, file(), { featureSpec: JSON.stringify(misspelt) });
+    expect(answer.status).toBe(201);
+    expect((await answer.json()).warnings).toEqual(['featureSpec[0]: a candidate\'s retrievalScore fills "retrieval_score", not "retrievalScore": it is served as its default (0) unless each candidate sends an inline feature "retrievalScore"']);
   });
 
   it("names a duplicate model", async () => {

@@ -22,18 +22,57 @@ const distributionSchema = z
     shares: z.array(share).max(1001).optional(),
   })
   .superRefine((d, ctx) => {
-    const ascending = (a: number[]) => a.every((v, i) => i === 0 || v > a[i - 1]!);
+    const issue = (path: Array<string | number>, message: string) => ctx.addIssue({ code: "custom", path, message });
+    // The summary must describe one set of values (break test: min 5 / max 1, mean 100 in [0, 1] and sd 0 over a range were stored).
+    if (d.min > d.max) issue(["min"], `${d.min} is above max (${d.max})`);
+    else if (d.mean < d.min || d.mean > d.max) issue(["mean"], `${d.mean} lies outside [min, max] = [${d.min}, ${d.max}]`);
+    if (d.min < d.max && d.std === 0) issue(["std"], `0, yet the values range over [${d.min}, ${d.max}]: values that vary have a positive sd`);
+    if (d.min === d.max && d.std > 0) issue(["std"], `${d.std}, yet min equals max (${d.min}): a constant has sd 0`);
+    // Served values are binned as the float32 the model reads (server/domain/features/drift.ts): two
+    // values or edges that are one float32 are one bin, and a served value could never tell them apart.
+    const ascending = (a: number[]) => a.findIndex((v, i) => i > 0 && !(Math.fround(v) > Math.fround(a[i - 1]!)));
     if (d.kind === "categories") {
-      if (!d.values || !d.shares || d.shares.length !== d.values.length) ctx.addIssue({ code: "custom", path: ["shares"], message: "categories need values and one share per value" });
-      else if (!ascending(d.values)) ctx.addIssue({ code: "custom", path: ["values"], message: "values must be distinct and ascending" });
+      if (!d.values || !d.shares || d.shares.length !== d.values.length) issue(["shares"], "categories need values and one share per value");
+      else if (ascending(d.values) > 0) issue(["values", ascending(d.values)], "values must be distinct and ascending (as float32, the precision the model reads)");
+      else {
+        const outside = d.values.findIndex((v) => v < d.min || v > d.max);
+        if (outside >= 0) issue(["values", outside], `${d.values[outside]} lies outside [min, max] = [${d.min}, ${d.max}]`);
+        const empty = d.shares.indexOf(0);
+        if (empty >= 0) issue(["shares", empty], `0 for the category ${d.values[empty]}: no training row took it; leave it out (a served value that training never took already counts as unseen)`);
+      }
     } else if (d.kind === "quantiles") {
-      if (!d.edges || !d.shares || d.shares.length !== d.edges.length + 1) ctx.addIssue({ code: "custom", path: ["shares"], message: "quantiles need edges and one share per bin (edges + 1)" });
-      else if (!ascending(d.edges)) ctx.addIssue({ code: "custom", path: ["edges"], message: "edges must be distinct and ascending" });
+      if (!d.edges || !d.shares || d.shares.length !== d.edges.length + 1) issue(["shares"], "quantiles need edges and one share per bin (edges + 1)");
+      else if (d.edges.length === 0) issue(["edges"], "at least one edge: a single bin holds every value, so drift could never show");
+      else if (ascending(d.edges) > 0) issue(["edges", ascending(d.edges)], "edges must be distinct and ascending (as float32, the precision the model reads)");
+      else quantileProblems(d as Required<typeof d>).forEach((p) => issue(p.path, p.message));
     } else if (d.values || d.edges || d.shares) {
-      ctx.addIssue({ code: "custom", path: ["kind"], message: 'say "categories" or "quantiles" for values, edges and shares' });
+      issue(["kind"], 'say "categories" or "quantiles" for values, edges and shares');
     }
-    if (d.shares && Math.abs(d.shares.reduce((s, v) => s + v, 0) - 1) > 1e-4) ctx.addIssue({ code: "custom", path: ["shares"], message: "shares must add up to 1" });
+    if (d.shares && Math.abs(d.shares.reduce((s, v) => s + v, 0) - 1) > 1e-4) issue(["shares"], "shares must add up to 1");
   });
+
+/**
+ * Quantile bins that contradict the training range (bin 0 below edges[0], bin b in [edges[b−1],
+ * edges[b]), the last from the last edge up): a bin wholly outside [min, max] that holds training
+ * values, or one within it that holds none (a single served value there would read as drift). The
+ * empty bins below min and above max that describeDistribution adds are what they should be.
+ */
+function quantileProblems(d: { min: number; max: number; edges: number[]; shares: number[] }): Array<{ path: Array<string | number>; message: string }> {
+  const { min, max, edges, shares } = d;
+  const k = edges.length;
+  const outside = (b: number) => (b < k && edges[b]! <= min) || (b > 0 && edges[b - 1]! > max);
+  for (let b = 0; b <= k; b++) {
+    if (outside(b) && shares[b]! > 0) {
+      // Name the edge that puts the bin outside the range.
+      const below = b < k && edges[b]! <= min;
+      const edge = below ? b : b - 1;
+      return [{ path: ["edges", edge], message: `${edges[edge]} is ${below ? `at or below min (${min}), yet the bin below it` : `above max (${max}), yet the bin above it`} holds a share of ${shares[b]} of the training values` }];
+    }
+  }
+  const empty = shares.findIndex((s, b) => s === 0 && !outside(b));
+  if (empty >= 0) return [{ path: ["shares", empty], message: `0 for bin ${empty}, within the training range [${min}, ${max}]: no training value fell in it, so one served value there reads as drift; merge it with a neighbour` }];
+  return [];
+}
 
 export const featureSpecSchema = z
   .array(
@@ -55,6 +94,12 @@ export const featureSpecSchema = z
   .superRefine((spec, ctx) => {
     const seen = new Map<string, number>();
     spec.forEach((f, i) => {
+      // Matched exactly against a request's inline features and the store's keys: " ctr_7d " matches neither.
+      if (f.name.trim() === "") ctx.addIssue({ code: "custom", path: [i, "name"], message: "is blank: name the feature" });
+      else if (f.name !== f.name.trim()) ctx.addIssue({ code: "custom", path: [i, "name"], message: `${JSON.stringify(f.name)} has leading or trailing whitespace: a request or the store would have to send it exactly so` });
+      if (f.source === "candidate" && f.freshnessSeconds != null) {
+        ctx.addIssue({ code: "custom", path: [i, "freshnessSeconds"], message: "a candidate feature comes with each request and is never stale: freshnessSeconds applies to item and user features" });
+      }
       const first = seen.get(f.name);
       if (first !== undefined) ctx.addIssue({ code: "custom", path: [i, "name"], message: `"${f.name}" is already feature ${first}` });
       else seen.set(f.name, i);

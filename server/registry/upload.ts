@@ -7,6 +7,7 @@ import { importInWorker } from "./importInWorker";
 import { modelNameSchema, uploadFieldsSchema } from "./schema";
 import { createVersion } from "./versions";
 import { unstoredFeatureWarnings, type FeatureSpec } from "../domain/features/featureSpec";
+import { storeSampleRows, type StoreSample } from "../domain/models/smokeTest";
 
 /** Rows of each feature store whose keys an upload's spec is checked against (bounded: an upload never scans a large store). */
 const STORE_SAMPLE_ROWS = 10_000;
@@ -23,6 +24,25 @@ async function storedFeatureNames(db: Db): Promise<Record<"item" | "user", { key
   };
   const [item, user] = await Promise.all([read("item_features"), read("user_features")]);
   return { item, user };
+}
+
+/** Items (and users) of the feature store whose values the upload's smoke test scores: drawn at random from the rows above. */
+const STORE_SCORED_ROWS = 64;
+
+/**
+ * Rows of the model's input made from STORE_SCORED_ROWS items drawn at random from the first
+ * STORE_SAMPLE_ROWS of the item store (each with a user's values, drawn the same way, when the spec
+ * has user features); undefined when the spec reads neither store or the item store is empty.
+ */
+async function storeSample(db: Db, spec: FeatureSpec): Promise<StoreSample | undefined> {
+  if (!spec.some((f) => f.source !== "candidate")) return undefined;
+  const draw = (table: "item_features" | "user_features", key: "item_id" | "user_key") =>
+    db.$queryRawUnsafe<Array<{ id: string; values: Record<string, unknown> }>>(
+      `WITH s AS (SELECT ${key} AS id, values FROM ${table} LIMIT ${STORE_SAMPLE_ROWS})
+       SELECT id, values FROM s WHERE jsonb_typeof(values) = 'object' ORDER BY random() LIMIT ${STORE_SCORED_ROWS}`,
+    );
+  const [items, users] = await Promise.all([draw("item_features", "item_id"), spec.some((f) => f.source === "user") ? draw("user_features", "user_key") : Promise.resolve([])]);
+  return items.length ? storeSampleRows(spec, items, users) : undefined;
 }
 
 // The upload endpoint's work: multipart form on disk → validated fields → (import) and checks in a
@@ -51,8 +71,9 @@ function parseJsonField(fields: Record<string, string>, name: string): unknown {
 /**
  * Registers an uploaded file as a new version of `modelName`: the fields are validated here, then
  * the file is read, converted (LightGBM / XGBoost) and smoke-tested in a worker thread within the
- * MODEL_MAX_* counts, MODEL_IMPORT_MEMORY_MB and MODEL_IMPORT_TIMEOUT_MS; nothing is written unless
- * every check passed. Import notes (e.g. trees cut at XGBoost's best_iteration) go into the
+ * MODEL_MAX_* counts, MODEL_IMPORT_MEMORY_MB and MODEL_IMPORT_TIMEOUT_MS, on the spec's sample
+ * rows and rows of the feature store (storeSample; validateArtifact says what is refused); nothing is
+ * written unless every check passed. Import notes (e.g. trees cut at XGBoost's best_iteration) go into the
  * version's metadata.
  */
 export async function uploadVersion(db: Db, modelName: string, form: UploadForm, actor: Actor) {
@@ -103,8 +124,9 @@ export async function uploadVersion(db: Db, modelName: string, form: UploadForm,
   if (spec.length > limits.maxFeatures) {
     throw new InvalidInputError("featureSpec", `${spec.length} features; the limit is ${limits.maxFeatures} (MODEL_MAX_FEATURES)`);
   }
+  const sample = featureSpec.length > 0 ? await storeSample(db, featureSpec as FeatureSpec) : undefined;
   const result = await importInWorker(
-    { format: input.format, filePath: form.file.path, featureSpec, limits, maxBytes: config.MODEL_MAX_BYTES },
+    { format: input.format, filePath: form.file.path, featureSpec, limits, maxBytes: config.MODEL_MAX_BYTES, storeSample: sample },
     { timeoutMs: config.MODEL_IMPORT_TIMEOUT_MS, memoryMb: config.MODEL_IMPORT_MEMORY_MB },
     form.file.size,
   );

@@ -1,6 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { demoFeatureSpec, demoModelBytes } from "../demo/models";
 import { encodeModel, floatTensor, int64Tensor } from "../domain/onnx/proto";
+import { storeSampleRows } from "../domain/models/smokeTest";
+import { reversedRowsOnnx, sqrtOfGapOnnx } from "../testing/models";
 import { validateArtifact } from "./validateArtifact";
 
 // The upload's checks on a real onnxruntime session (session 21 break test of the registry).
@@ -43,5 +45,34 @@ describe("validateArtifact", () => {
 
   it("accepts a model that scores every batch size", async () => {
     expect(await validateArtifact(demoModelBytes("linear"), spec, MAX)).toMatchObject({ inputName: "features", outputName: "score", sha256: expect.stringMatching(/^[0-9a-f]{64}$/) });
+  });
+
+  it("refuses a model whose scores come out reversed along the batch, naming the position (break test: accepted, it ranked the worst first)", async () => {
+    await expect(validateArtifact(reversedRowsOnnx(spec.length), spec, MAX)).rejects.toMatchObject({
+      field: "file", message: expect.stringMatching(/^file: the model's scores depend on the row's position in the batch: sample row 0 scored [-\d.e]+ at position 0 of 2 and [-\d.e]+ at position 0 of 1; /),
+    });
+  });
+
+  it("refuses a model that is NaN on real rows of the feature store, naming the item and its features (break test: finite at the defaults and means, NaN on half the catalog)", async () => {
+    const margin = spec.findIndex((f) => f.name === "margin");
+    const model = sqrtOfGapOnnx(spec.length, margin, 0.21);
+    // Finite on the smoke rows alone (default 0.2, mean 0.201), as before.
+    await expect(validateArtifact(model, spec, MAX)).resolves.toMatchObject({ outputName: "score" });
+    const items = [0.1, 0.15, 0.3, 0.2].map((m, i) => ({ id: `sku-${i}`, values: { popularity: 0.5, margin: m } }));
+    await expect(validateArtifact(model, spec, MAX, storeSampleRows(spec, items, []))).rejects.toMatchObject({
+      field: "file",
+      message: 'file: the model scored 1 of 4 rows sampled from the feature store non-finite (NaN), so every request with such an item would fall back: item "sku-2" with retrieval_score=0, popularity=0.5, ctr_7d=0.05, rating=3, price_log=3, freshness_days=180, margin=0.3',
+    });
+    // Rows it scores finite pass, and are scored in every batch.
+    await expect(validateArtifact(model, spec, MAX, storeSampleRows(spec, items.filter((i) => i.values.margin <= 0.21), []))).resolves.toMatchObject({ outputName: "score" });
+  });
+
+  it("finds a reversal among store rows even when the smoke rows are all alike", async () => {
+    const flat = spec.map((f) => ({ ...f, distribution: undefined }));
+    const items = [0.1, 0.5, 0.9].map((p, i) => ({ id: `sku-${i}`, values: { popularity: p } }));
+    // Defaults only: two equal rows, which a reversal leaves as they were.
+    await expect(validateArtifact(reversedRowsOnnx(spec.length), flat, MAX)).resolves.toMatchObject({ outputName: "score" });
+    await expect(validateArtifact(reversedRowsOnnx(spec.length), flat, MAX, storeSampleRows(flat, items, []))).rejects.toMatchObject({ message: expect.stringMatching(/depend on the row's position in the batch/) });
+    await expect(validateArtifact(demoModelBytes("linear"), flat, MAX, storeSampleRows(flat, items, []))).resolves.toMatchObject({ outputName: "score" });
   });
 });

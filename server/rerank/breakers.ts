@@ -1,4 +1,4 @@
-import { CallerCircuits, classifyFailure, RowCost, type ScoringOutcome } from "../domain/breakers/callerCircuits";
+import { CallerCircuits, classifyFailure, RunCost, type Admission, type ScoringOutcome } from "../domain/breakers/callerCircuits";
 import type { CircuitState } from "../domain/breakers/circuit";
 import { runScoresTimed, scoreTexts, type ModelHandle } from "../inference/sessions";
 import { metrics } from "../telemetry/metrics";
@@ -11,8 +11,11 @@ import { withDeadline } from "../domain/time/deadline";
 // scoring budget and open after repeated faults, so a sick model costs a fast fallback instead of a
 // timeout each time. Half-open after BREAKER_RESET_MS: one trial request decides whether it closes
 // again. What one caller sends never changes what another is served (issue #11, Deliver 2): input
-// faults count nowhere, a timeout of work larger than the budget is sized for counts only against
-// the caller that sent it, and the surface-wide circuit opens only on faults from two or more callers.
+// faults count nowhere, a timeout of work larger than the budget allows (at the model's measured
+// cost: rows for a tabular model; characters tokenised and padded tokens for a cross-encoder) counts
+// only against the caller that sent it, and the surface-wide circuit opens only on faults from two or
+// more callers. Live scoring, its fallbacks, shadow and stage 2 all fire here (scoring.ts), so they
+// judge alike.
 
 /** What a model is run on: a feature matrix (row-major [rows × cols]) for a tabular model, (query, documents) text for a cross-encoder. */
 export type ScoringJob =
@@ -27,6 +30,16 @@ export interface ModelScores {
 
 export type ScoreFn = (handle: ModelHandle, job: ScoringJob) => Promise<ModelScores>;
 
+/** The parts a model's run costs, by the kind of model (RunCost). */
+const COST_PARTS = { "cross-encoder": ["chars", "paddedTokens"], tabular: ["rows"] } as const;
+type CostPart = (typeof COST_PARTS)[keyof typeof COST_PARTS][number];
+
+/** A run's result with the model's own run time, and that time by the parts of its cost (units of each and their ms). */
+interface MeasuredRun extends ModelScores {
+  modelMs: number;
+  parts: Partial<Record<CostPart, { units: number; ms: number }>>;
+}
+
 /**
  * Runs `job` on the model (a cross-encoder in the worker pool, where `caller` takes its fair turn
  * while every thread is busy), with the model's own run time in ms (a cross-encoder's: this job's
@@ -35,20 +48,25 @@ export type ScoreFn = (handle: ModelHandle, job: ScoringJob) => Promise<ModelSco
  * the pool's QueueTimeoutError: code ETIMEDOUT, `queued`). A heavy tabular model on the scoring pool
  * is cut at `timeoutMs` (rejects with code ETIMEDOUT). A cross-encoder's run cannot be cut, and its
  * thread may get no core on a saturated machine: its caller waits at most 2 × `timeoutMs` (the wait
- * for a thread and the run), then rejects with code ETIMEDOUT (judged as an over-budget run).
+ * for a thread and the run), then rejects with code ETIMEDOUT and `late`, the run's own result when
+ * it ends (its size, and so its judgement, is known only then: a worker tokenises).
  */
-async function runJob(handle: ModelHandle, job: ScoringJob, timeoutMs: number, caller: string): Promise<ModelScores & { modelMs: number }> {
+async function runJob(handle: ModelHandle, job: ScoringJob, timeoutMs: number, caller: string): Promise<MeasuredRun> {
   if (handle.kind === "cross-encoder") {
     if (job.kind !== "text") throw new Error(`${handle.name} v${handle.version} is a cross-encoder: it scores text, not a feature matrix`);
-    const scoring = scoreTexts(handle, job.query, job.documents, { maxTokensPerDoc: job.maxTokensPerDoc, startWithinMs: timeoutMs, caller });
-    const result = await withDeadline(scoring, 2 * timeoutMs, () => {
-      throw Object.assign(new Error(`no scores within ${2 * timeoutMs} ms (twice the ${timeoutMs} ms budget: the wait for a model thread and the run); the run's result is dropped`), { code: "ETIMEDOUT" });
+    const scoring = scoreTexts(handle, job.query, job.documents, { maxTokensPerDoc: job.maxTokensPerDoc, startWithinMs: timeoutMs, caller }).then(
+      (result): MeasuredRun => ({
+        scores: Float32Array.from(result.scores), truncated: result.truncated, modelMs: result.modelMs,
+        parts: { chars: { units: result.chars, ms: result.tokenizeMs }, paddedTokens: { units: result.paddedTokens, ms: Math.max(0, result.modelMs - result.tokenizeMs) } },
+      }),
+    );
+    return withDeadline(scoring, 2 * timeoutMs, () => {
+      throw Object.assign(new Error(`no scores within ${2 * timeoutMs} ms (twice the ${timeoutMs} ms budget: the wait for a model thread and the run); the run's result is dropped`), { code: "ETIMEDOUT", late: scoring });
     });
-    return { scores: Float32Array.from(result.scores), truncated: result.truncated, modelMs: result.modelMs };
   }
   if (job.kind !== "features") throw new Error(`${handle.name} v${handle.version} scores a feature matrix, not text`);
   const { scores, modelMs } = await runScoresTimed(handle, job.data, job.rows, job.cols, { timeoutMs });
-  return { scores, truncated: 0, modelMs };
+  return { scores, truncated: 0, modelMs, parts: { rows: { units: job.rows, ms: modelMs } } };
 }
 
 /**
@@ -69,23 +87,27 @@ export function countsAgainstModel(error: unknown): boolean {
  * thread, so a slow run cannot be preempted by a timer: the budget is checked when the run returns,
  * against the model's own run time. The time a run waited for the event loop (other requests being
  * handled) is not the model's fault: counting it would open the breaker of a healthy model whenever
- * the process is merely busy. A cross-encoder runs in the worker pool: its run time is the batch's
- * model run there. An over-budget run falls back as a timeout. A heavy model on the scoring pool
- * (a worker thread) answers ETIMEDOUT as soon as its run passes the budget (the run finishes on its
- * thread, unawaited) and is counted as an over-budget run that returned: a model/runtime fault,
- * unless the request had more rows than the budget is sized for (then only its caller's circuit).
+ * the process is merely busy. A cross-encoder runs in the worker pool: its run time is its share of
+ * the batch's run there. An over-budget run falls back as a timeout. A heavy model on the scoring
+ * pool (a worker thread) answers ETIMEDOUT as soon as its run passes the budget (the run finishes on
+ * its thread, unawaited) and is counted as an over-budget run that returned: a model/runtime fault,
+ * unless the request's work was more than the budget allows (then only its caller's circuit). A
+ * cross-encoder's run its caller stopped waiting for (twice the budget) is judged when it ends, by
+ * its own time and work.
  */
 export class ScoringBreaker {
   readonly circuits: CallerCircuits;
-  /** The model's measured cost per candidate row (successful runs only). */
-  readonly cost = new RowCost();
+  /** The model's measured cost per unit of each part of its runs (successful runs only). */
+  readonly cost: RunCost<CostPart>;
 
   constructor(
     readonly surface: string,
     readonly model: string,
     readonly timeoutMs: number,
+    kind: ModelHandle["kind"] = "tabular",
   ) {
     this.circuits = new CallerCircuits({ windowMs: 10_000, volumeThreshold: 5, errorThreshold: 0.5, resetMs: env().BREAKER_RESET_MS });
+    this.cost = new RunCost<CostPart>(COST_PARTS[kind]);
   }
 
   /** The surface-wide circuit is open (every caller falls back). */
@@ -103,7 +125,7 @@ export class ScoringBreaker {
   }
 
   /**
-   * Runs `job` for `caller` within the budget (its rows: the matrix's rows, or the documents).
+   * Runs `job` for `caller` within the budget.
    * @throws code EOPENBREAKER (with scope "surface" or "caller") without running the model when a
    *   circuit is open; code ETIMEDOUT when the model's run passed the budget; the model's error.
    */
@@ -113,34 +135,71 @@ export class ScoringBreaker {
       const whose = admission.refusedBy === "caller" ? "for this caller" : "for every caller";
       throw Object.assign(new Error(`the circuit of ${this.model} on ${this.surface} is open ${whose}`), { code: "EOPENBREAKER", scope: admission.refusedBy });
     }
-    const rows = job.kind === "features" ? job.rows : job.documents.length;
     let outcome: ScoringOutcome | undefined;
     try {
-      const { scores, truncated, modelMs } = await runJob(handle, job, this.timeoutMs, caller);
-      if (modelMs <= this.timeoutMs) {
-        this.cost.observe(rows, modelMs);
-        outcome = "success";
-        return { scores, truncated };
-      }
-      outcome = classifyFailure({ timedOut: true, inputDependent: false, rows, sizedForRows: this.cost.sizedForRows(this.timeoutMs) });
-      const sized = outcome === "oversized" ? `; ${rows} rows, the budget is sized for ${this.cost.sizedForRows(this.timeoutMs)}` : "";
-      throw Object.assign(new Error(`scoring took ${modelMs.toFixed(1)} ms, over the ${this.timeoutMs} ms budget${sized}`), { code: "ETIMEDOUT", outcome });
+      const run = await runJob(handle, job, this.timeoutMs, caller);
+      outcome = this.judgeRun(run);
+      if (outcome === "success") return { scores: run.scores, truncated: run.truncated };
+      throw Object.assign(new Error(`scoring took ${run.modelMs.toFixed(1)} ms, over the ${this.timeoutMs} ms budget${outcome === "oversized" ? `; ${this.workDescription(run)}` : ""}`), { code: "ETIMEDOUT", outcome });
     } catch (error) {
-      // A run the scoring pool cut at the budget is judged as an over-budget run that returned; one
-      // that never started (no thread free in time: QueueTimeoutError, read by property) as load.
-      const cut = (error as { code?: unknown } | null)?.code === "ETIMEDOUT";
-      if ((error as { queued?: unknown } | null)?.queued === true) {
-        outcome ??= "overloaded";
-        metrics.modelQueueTimeouts.inc({ surface: this.surface, model: this.model });
+      if (outcome === undefined) {
+        const late = (error as { late?: Promise<MeasuredRun> } | null)?.late;
+        // Judged when the run ends, whatever it ends in (this request has had its fallback).
+        if (late) late.then((run) => this.judgeRun(run, true), (lateError: unknown) => this.judgeError(lateError, job)).then((judged) => this.record(caller, admission, judged));
+        else outcome = this.judgeError(error, job);
       }
-      outcome ??= classifyFailure({ timedOut: cut, inputDependent: !countsAgainstModel(error), rows, sizedForRows: cut ? this.cost.sizedForRows(this.timeoutMs) : Infinity });
       throw error;
     } finally {
-      const states = this.circuits.record(Date.now(), caller, admission, outcome!);
-      metrics.breakerState.set({ surface: this.surface, model: this.model }, states.surface === "open" ? 1 : 0);
-      metrics.callerCircuitsOpen.set({ surface: this.surface, model: this.model }, this.circuits.states(Date.now()).callers.filter((c) => c.state === "open").length);
+      if (outcome !== undefined) this.record(caller, admission, outcome);
     }
   }
+
+  /**
+   * A run that returned: within the budget, a success (its cost observed); over it, oversized when its
+   * work at the measured cost is more than the budget allows, else the model's fault. `late`: its caller
+   * stopped waiting at twice the budget; a run whose own time was within the budget waited for a core
+   * or the event loop (load: counted nowhere).
+   */
+  private judgeRun(run: MeasuredRun, late = false): ScoringOutcome {
+    if (run.modelMs <= this.timeoutMs) {
+      if (late) return "overloaded";
+      this.cost.observe(run.parts as Record<CostPart, { units: number; ms: number }>);
+      return "success";
+    }
+    return classifyFailure({ timedOut: true, inputDependent: false, expectedMs: this.cost.expectedMs(unitsOf(run.parts)), budgetMs: this.timeoutMs });
+  }
+
+  /**
+   * A run that did not return: never started (no thread free in time: QueueTimeoutError, read by
+   * property) is load; one the scoring pool cut at the budget is judged as an over-budget run that
+   * returned (a tabular job's work, its rows, is known before it runs); any other error by countsAgainstModel.
+   */
+  private judgeError(error: unknown, job: ScoringJob): ScoringOutcome {
+    if ((error as { queued?: unknown } | null)?.queued === true) {
+      metrics.modelQueueTimeouts.inc({ surface: this.surface, model: this.model });
+      return "overloaded";
+    }
+    const cut = (error as { code?: unknown } | null)?.code === "ETIMEDOUT";
+    const expectedMs = cut && job.kind === "features" ? this.cost.expectedMs(unitsOf({ rows: { units: job.rows, ms: 0 } })) : null;
+    return classifyFailure({ timedOut: cut, inputDependent: !countsAgainstModel(error), expectedMs, budgetMs: this.timeoutMs });
+  }
+
+  private workDescription(run: MeasuredRun): string {
+    const expected = this.cost.expectedMs(unitsOf(run.parts));
+    const work = Object.entries(run.parts).map(([part, p]) => `${p.units} ${part}`).join(", ");
+    return `${work}: ~${Math.round(expected ?? 0)} ms at the model's measured cost`;
+  }
+
+  private record(caller: string, admission: Admission, outcome: ScoringOutcome): void {
+    const states = this.circuits.record(Date.now(), caller, admission, outcome);
+    metrics.breakerState.set({ surface: this.surface, model: this.model }, states.surface === "open" ? 1 : 0);
+    metrics.callerCircuitsOpen.set({ surface: this.surface, model: this.model }, this.circuits.states(Date.now()).callers.filter((c) => c.state === "open").length);
+  }
+}
+
+/** Each part's units (the Work RunCost prices). */
+function unitsOf(parts: MeasuredRun["parts"]): Record<CostPart, number> {
+  return Object.fromEntries(Object.entries(parts).map(([part, p]) => [part, p.units])) as Record<CostPart, number>;
 }
 
 // One set per process, on globalThis: Next's bundle and the front door each load their own copy of this module.
@@ -151,7 +210,7 @@ export function scoringBreaker(surface: string, handle: ModelHandle, timeoutMs: 
   const key = `${surface}|${handle.versionId}|${timeoutMs}`;
   let breaker = breakers.get(key);
   if (!breaker) {
-    breaker = new ScoringBreaker(surface, `${handle.name}@${handle.version}`, timeoutMs);
+    breaker = new ScoringBreaker(surface, `${handle.name}@${handle.version}`, timeoutMs, handle.kind);
     breakers.set(key, breaker);
   }
   return breaker;
@@ -165,13 +224,14 @@ export function failureReason(error: unknown): "timeout" | "circuit_open" | "mod
 
 /**
  * Every breaker: the surface-wide circuit's state, the callers whose own circuit is not closed, and
- * the rows the budget is sized for at the model's measured cost (Infinity before a successful run).
+ * the units of each part of its cost the budget is sized for at the model's measured cost (rows;
+ * chars and paddedTokens for a cross-encoder; Infinity before a successful run).
  */
-export function breakerStates(): Array<{ key: string; open: boolean; halfOpen: boolean; callers: Array<{ caller: string; state: CircuitState }>; sizedForRows: number }> {
+export function breakerStates(): Array<{ key: string; open: boolean; halfOpen: boolean; callers: Array<{ caller: string; state: CircuitState }>; sizedFor: Partial<Record<CostPart, number>> }> {
   const now = Date.now();
   return [...breakers.entries()].map(([key, b]) => {
     const states = b.circuits.states(now);
-    return { key, open: states.surface === "open", halfOpen: states.surface === "half-open", callers: states.callers, sizedForRows: b.cost.sizedForRows(b.timeoutMs) };
+    return { key, open: states.surface === "open", halfOpen: states.surface === "half-open", callers: states.callers, sizedFor: b.cost.sizedFor(b.timeoutMs) };
   });
 }
 

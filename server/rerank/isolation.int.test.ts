@@ -14,7 +14,6 @@ import { createTestSurface, slowModelOnnx } from "../testing/models";
 import { breakerStates } from "./breakers";
 import { scoringPool } from "../inference/scoringPool";
 import { recordOutcomes } from "../events/service";
-import { callerAs } from "../testing/callers";
 import { rerank } from "./pipeline";
 import { recentEntryBytes, recentKey, recentRequests, resetRecentRequests } from "./recent";
 
@@ -130,8 +129,8 @@ describe("callers are isolated: input faults never open a breaker", () => {
     // Five timeouts (oversized: 1,000 rows where the budget is sized for far fewer) open the sender's own circuit.
     expect(new Set(reasons)).toEqual(new Set(["timeout"]));
     expect(heavyBreaker("t-heavy")).toMatchObject({ open: false, halfOpen: false, callers: [{ state: "open" }] });
-    expect(heavyBreaker("t-heavy")!.sizedForRows).toBeGreaterThanOrEqual(10);
-    expect(heavyBreaker("t-heavy")!.sizedForRows).toBeLessThan(1000);
+    expect(heavyBreaker("t-heavy")!.sizedFor.rows).toBeGreaterThanOrEqual(10);
+    expect(heavyBreaker("t-heavy")!.sizedFor.rows).toBeLessThan(1000);
     const blocked = await post("/api/v1/rerank", { ...ordinary, userKey: "mallory" }, alice);
     expect(blocked.body.fallback).toEqual({ used: true, reason: "circuit_open", servedBy: "retrieval_order" });
     const good = await post("/api/v1/rerank", ordinary, bob);
@@ -142,7 +141,7 @@ describe("callers are isolated: input faults never open a breaker", () => {
   it("with no ordinary traffic yet (nothing says the requests are oversized), one caller's timeouts still open only its own circuit", async () => {
     const reasons = await oversizedUntilOwnCircuitOpens("t-heavy-cold");
     expect(new Set(reasons)).toEqual(new Set(["timeout"]));
-    expect(heavyBreaker("t-heavy-cold")).toMatchObject({ open: false, callers: [{ state: "open" }], sizedForRows: Infinity });
+    expect(heavyBreaker("t-heavy-cold")).toMatchObject({ open: false, callers: [{ state: "open" }], sizedFor: { rows: Infinity } });
     const good = await post("/api/v1/rerank", { surface: "t-heavy-cold", topK: 5, userKey: "bob", candidates: candidates(catalog.slice(0, 10)) }, bob);
     expect(good.body.fallback).toEqual({ used: false, reason: null, servedBy: "model" });
   });
@@ -208,22 +207,8 @@ describe("callers are isolated: request ids and event ids", () => {
     expect((await post("/api/v1/events", click(requestId, "e-alice"), alice)).body).toEqual({ accepted: 1, duplicates: 0, rejected: [] });
   });
 
-  it("an API key's event for a request id the console chose is answered the same way whether the response is cached or only in the log", async () => {
-    const requestId = `console-chosen-${Date.now()}`;
-    const person = callerAs(["admin"], "console-ids@rerank.test");
-    const served = await person.rerank.rank({ surface: "search", requestId, topK: 3, userKey: "console-user", candidates: candidates(catalog.slice(0, 10)) });
-    const click = (eventId: string) => ({ events: [{ eventId, requestId, type: "click" as const, itemId: served.items[0]!.id, position: 1 }] });
-    // Still in the recent-response cache.
-    const cached = await post("/api/v1/events", click("e-key-cached"), alice);
-    // Only in the log (evicted, or served by another worker).
-    await telemetry().requests.flush();
-    resetRecentRequests();
-    const logged = await post("/api/v1/events", click("e-key-logged"), alice);
-    // The console's ids are shared (requestIdOwner), in the cache as in the log.
-    expect([cached.status, cached.body]).toEqual([200, { accepted: 1, duplicates: 0, rejected: [] }]);
-    expect([logged.status, logged.body]).toEqual([200, { accepted: 1, duplicates: 0, rejected: [] }]);
-    expect((await getDb().rerankRequest.findFirstOrThrow({ where: { requestId } })).caller).toBeNull();
-    // An API key's own id stays its own in both places: another key is refused as for an unknown id, cached or not.
+  it("an API key's own request id stays its own whether the response is cached or only in the log (a person's: requestIdOwner.int.test.ts)", async () => {
+    // Another key is refused as for an unknown id, cached or not.
     const own = `key-chosen-${Date.now()}`;
     const keyServed = await post("/api/v1/rerank", { surface: "search", requestId: own, topK: 3, candidates: candidates(catalog.slice(0, 10)) }, alice);
     const stolen = (eventId: string) => ({ events: [{ eventId, requestId: own, type: "click", itemId: keyServed.body.items[0].id, position: 1 }] });

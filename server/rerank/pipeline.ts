@@ -365,7 +365,7 @@ function record(plan: Plan, request: RerankRequest, inputs: Enriched, scored: Sc
   // response takes its sender's share of the cache, whoever owns the id (recent.ts recentRequests).
   const caller = options.caller ?? IN_PROCESS_CALLER;
   const owner = requestIdOwner(request, caller);
-  rememberResponse(recentKey(response.requestId, owner), { json, surface: response.surface, ts: ts.getTime(), userKey: unitKey ? keyedHash(unitKey) : null, fingerprint, storedAt: Date.now(), caller });
+  rememberResponse(recentKey(response.requestId, owner), { json, surface: response.surface, ts: ts.getTime(), userKey: unitKey ? keyedHash(unitKey) : null, variant: response.variant, fingerprint, storedAt: Date.now(), caller });
   logRequest(request, response, ts, canary, owner, surface.sloLatencyP99Ms);
   return json;
 }

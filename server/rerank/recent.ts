@@ -1,4 +1,4 @@
-import { isApiKeyCaller } from "../auth/principal";
+import { isApiKeyCaller, isPersonCaller } from "../auth/principal";
 import { env } from "../config";
 import { FairShareCache } from "../domain/memory/fairShareCache";
 import { stringBytes } from "../domain/memory/heapBytes";
@@ -18,6 +18,8 @@ export interface RecentRequest {
   /** Epoch milliseconds. */
   ts: number;
   userKey: string | null;
+  /** The experiment arm that served it (the response's `variant`), what its events are credited to, kept apart so that no event needs the text parsed. */
+  variant: RerankResponse["variant"];
   /**
    * The request's fingerprint (fingerprint.ts requestFingerprint) when the caller chose its id: a
    * repeat of the id is a replay only with the same one, and refused otherwise. Null for an id the
@@ -52,7 +54,8 @@ const RECENT_MAX_ENTRIES = 20_000;
  * character), key and fields, the entry object and its two map slots (the cache's, its caller's share's).
  */
 export function recentEntryBytes(entry: RecentRequest, key: string): number {
-  return stringBytes(entry.json) + stringBytes(key) + stringBytes(entry.surface) + (entry.userKey ? stringBytes(entry.userKey) : 0) + (entry.fingerprint ? stringBytes(entry.fingerprint) : 0) + stringBytes(entry.caller) + 240;
+  const variant = entry.variant ? stringBytes(entry.variant.experiment) + stringBytes(entry.variant.key) + 40 : 0;
+  return stringBytes(entry.json) + stringBytes(key) + stringBytes(entry.surface) + (entry.userKey ? stringBytes(entry.userKey) : 0) + (entry.fingerprint ? stringBytes(entry.fingerprint) : 0) + stringBytes(entry.caller) + variant + 240;
 }
 
 /**
@@ -119,18 +122,20 @@ export function resetRecentRequests(): void {
 
 /**
  * Who owns a request's id: the one rule behind the recent-response cache's key (recentKey), the
- * request log's `caller` column and the events' lookup of the request they refer to, so an event
- * is answered the same whether its request is still cached, on another worker, or only in the log.
- * - An id an API key chose is that key's (`caller`, "api_key:<id>"): API keys are the outside
- *   clients, and two of them may choose the same id; neither may be served the other's response nor
- *   record events on the other's request.
+ * request log's `caller` column (and its `owner`, part of the row's key) and the events' lookup of
+ * the request they refer to, so an event is answered the same whether its request is still cached,
+ * on another worker, or only in the log.
+ * - An id a caller who signs its requests chose is that caller's (`caller`): an API key's
+ *   ("api_key:<id>", the outside clients) or a signed-in person's ("user:<id>"). Two of them may
+ *   choose the same id; neither is served the other's response, and only the owner records events
+ *   on it (an API key's events do not find a person's request, nor the other way round).
  * - Any other id is shared (null), found by whoever was given it: one the server generated (a random
- *   UUID; another service of the same client sends the events), and one chosen by the console's own
- *   side — a signed-in person, an in-process caller (tests, benchmarks, simulations), an anonymous
- *   caller with SERVING_AUTH=off — which callers with API keys may record events on too.
+ *   UUID; another service of the same client sends the events), and one chosen by a caller nobody
+ *   signs for — an in-process caller (tests, benchmarks, simulations), an anonymous caller with
+ *   SERVING_AUTH=off — which callers with API keys may record events on too.
  */
 export function requestIdOwner(request: { requestId?: string | undefined }, caller: string): string | null {
-  return request.requestId !== undefined && isApiKeyCaller(caller) ? caller : null;
+  return request.requestId !== undefined && (isApiKeyCaller(caller) || isPersonCaller(caller)) ? caller : null;
 }
 
 /**
@@ -145,3 +150,38 @@ export function recentKey(requestId: string, owner: string | null): string {
 export function recentResponse(entry: { json: string }): RerankResponse {
   return JSON.parse(entry.json) as RerankResponse;
 }
+
+/** Above this many items asked of one response, parsing its text once costs less than a search per item. */
+const SEARCHED_ITEMS_MAX = 16;
+
+/**
+ * The positions at which a kept response served `itemIds` (absent from the map: not served), read
+ * from its JSON text without parsing the whole response when few items are asked: an item is the
+ * object `{"id":<id>,"score":<number>,"position":<n>,…}` of the response's `items` (pipeline.ts
+ * respond, serialised by JSON.stringify), found by one substring search for its start. A raw `"`
+ * in JSON text always delimits a string, so that start cannot occur inside a string value, and no
+ * other object of the response starts with an id followed by a score. An event's check so costs a
+ * search per item it names, not a parse of a response of up to 1,000 items (break test: 400 events
+ * on 400 such responses parsed ~25 MB of JSON per batch).
+ */
+export function servedPositions(json: string, itemIds: ReadonlySet<string>): Map<string, number> {
+  const found = new Map<string, number>();
+  if (itemIds.size > SEARCHED_ITEMS_MAX) {
+    for (const item of recentResponse({ json }).items) if (itemIds.has(item.id)) found.set(item.id, item.position);
+    return found;
+  }
+  for (const id of itemIds) {
+    const head = `{"id":${JSON.stringify(id)},"score":`;
+    const at = json.indexOf(head);
+    if (at < 0) continue;
+    // Between the head and the position stands the score alone: a JSON number, at most ~25 characters.
+    const key = json.indexOf(POSITION_KEY, at + head.length);
+    if (key < 0 || key - (at + head.length) > 32) continue;
+    const start = key + POSITION_KEY.length;
+    let end = start;
+    while (end < json.length && json.charCodeAt(end) >= 48 && json.charCodeAt(end) <= 57) end++;
+    if (end > start) found.set(id, Number(json.slice(start, end)));
+  }
+  return found;
+}
+const POSITION_KEY = ',"position":';

@@ -58,12 +58,12 @@ afterAll(async () => {
 describe("canary analysis as durable jobs across processes", () => {
   it("continues in the other process after the one judging a step is killed mid-run, with one verdict per step", async () => {
     const db = getDb();
-    const rollout = await callerAs(["ml_engineer"], "ml@rerank.local").rollouts.start({ surface: "t-failover", version: 3, steps: [20, 50], minRequests: 20, maxLatencyIncrease: 100, maxTailShareIncrease: 1, reason: "failover test" });
+    const rollout = await callerAs(["ml_engineer"], "ml@rerank.local").rollouts.start({ surface: "t-failover", version: 3, steps: [20, 50], minRequests: 100, maxLatencyIncrease: 2, maxTailShareIncrease: 0.2, reason: "failover test" });
     // Hold the rollout's row: the next judge (in whichever process takes the job) blocks on it, mid-run.
     const holder = await connectClient({ connectionString: databaseUrl() });
     await holder.query("BEGIN");
     await holder.query("SELECT id FROM rollouts WHERE id = $1 FOR UPDATE", [rollout.id]);
-    await send(200, "before");
+    await send(600, "before");
     let blocked: { pid: number; application_name: string } | undefined;
     // Polled on another connection: inside the holder's transaction pg_stat_activity is the snapshot of
     // its first read (PostgreSQL keeps backend status for the rest of a transaction), so a judge that
@@ -83,7 +83,7 @@ describe("canary analysis as durable jobs across processes", () => {
 
     // The survivor judges step 1 (20 %) and widens to 50 %.
     await waitFor(async () => (await db.rollout.findUniqueOrThrow({ where: { id: rollout.id } })).step === 1, `${survivor} to judge step 1`, 60_000);
-    await send(200, "after");
+    await send(600, "after");
     await waitFor(async () => (await db.rollout.findUniqueOrThrow({ where: { id: rollout.id } })).status === "promoted", `${survivor} to promote`, 60_000);
 
     const steps = await db.rolloutStep.findMany({ where: { rolloutId: rollout.id }, orderBy: { step: "asc" } });

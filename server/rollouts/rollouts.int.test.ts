@@ -75,24 +75,24 @@ describe("canary rollouts", () => {
   it("serves a sticky share, widens it step by step and promotes the version", async () => {
     // Latency in a sequential in-process loop is noise (GC pauses): this test is about the steps, so
     // the p99 guard is loose here; judgeCanary's unit tests cover it.
-    await caller().rollouts.start({ surface: "t-roll", version: 3, steps: [20, 50], minRequests: 30, maxLatencyIncrease: 100, maxTailShareIncrease: 1, reason: "v3 looks better offline" });
+    await caller().rollouts.start({ surface: "t-roll", version: 3, steps: [20, 50], minRequests: 100, maxLatencyIncrease: 2, maxTailShareIncrease: 0.2, reason: "v3 looks better offline" });
     expect(await canaryAlias()).toBe(3);
     await expect(caller().rollouts.start({ reason: "test change", surface: "t-roll", version: 3 })).rejects.toThrow('a rollout is already running on "t-roll": abort it first');
 
-    const first = await send("t-roll", users("u", 300));
+    const first = await send("t-roll", users("u", 700));
     const inCanary = canaryUsers(first);
-    expect(inCanary.length).toBeGreaterThan(300 * 0.12);
-    expect(inCanary.length).toBeLessThan(300 * 0.28);
+    expect(inCanary.length).toBeGreaterThan(700 * 0.12);
+    expect(inCanary.length).toBeLessThan(700 * 0.28);
     for (const r of first.values()) expect(r.modelVersion!.version).toBe(r.modelVersion!.alias === "canary@t-roll" ? 3 : 1);
     // Sticky: the same users get the same arm again.
     expect(canaryUsers(await send("t-roll", inCanary.slice(0, 10)))).toEqual(inCanary.slice(0, 10));
 
     expect((await caller().rollouts.analyse())[0]).toMatchObject({ surface: "t-roll", decision: "advance", status: "running", percent: 50 });
-    const second = await send("t-roll", users("u", 300));
+    const second = await send("t-roll", users("u", 700));
     const inCanaryAt50 = canaryUsers(second);
     // Everyone in the canary at 20 % is still in it at 50 %.
     expect(inCanary.every((u) => inCanaryAt50.includes(u))).toBe(true);
-    expect(inCanaryAt50.length).toBeGreaterThan(300 * 0.4);
+    expect(inCanaryAt50.length).toBeGreaterThan(700 * 0.4);
 
     expect((await caller().rollouts.analyse())[0]).toMatchObject({ decision: "advance", status: "promoted", percent: 100 });
     const after = await send("t-roll", ["after-promotion"]);
@@ -135,7 +135,7 @@ describe("canary rollouts", () => {
   });
 
   it("aborts a running rollout with a reason; while the kill switch is on, no step moves", async () => {
-    await caller().rollouts.start({ reason: "test change", surface: "t-roll", version: 1, steps: [50], minRequests: 10 });
+    await caller().rollouts.start({ reason: "test change", surface: "t-roll", version: 1, steps: [50], minRequests: 100 });
     await caller().oncall.killSwitch({ surface: "t-roll", on: true, reason: "incident" });
     await send("t-roll", users("k", 60));
     // Both arms served retrieval order: nothing to judge, so the canary neither advances nor promotes.
@@ -152,7 +152,7 @@ describe("canary rollouts", () => {
 
   it("pauses (the canary keeps its share, no step is judged), resumes, promotes now, and retries an ended rollout", async () => {
     const ml = caller();
-    await ml.rollouts.start({ reason: "test change", surface: "t-roll", version: 1, steps: [50], minRequests: 10 });
+    await ml.rollouts.start({ reason: "test change", surface: "t-roll", version: 1, steps: [50], minRequests: 100 });
     await expect(ml.rollouts.resume({ surface: "t-roll", reason: "go on" })).rejects.toThrow('surface: the rollout on "t-roll" is running, not paused');
     await ml.rollouts.pause({ surface: "t-roll", reason: "look at the figures" });
     const served = await send("t-roll", users("p", 60));
@@ -247,7 +247,7 @@ describe("canary rollouts", () => {
     // t-share-a and t-share-b both serve t-share-a-model production (v1); v4 and v5 are candidates.
     const a = await createTestSurface(db, { key: "t-share-a", bytes: demoModelBytes("linear"), featureSpec: spec, extraVersions: [demoModelBytes("candidate"), linearRankerOnnx([0.3, 1, 5.5, 0.3, -0.05, -0.001, 0.5], 0)] });
     const b = await db.surface.create({ data: { key: "t-share-b", name: "t-share-b", modelId: a.modelId, modelAlias: "production", timeoutMs: 1000 } });
-    await ml.rollouts.start({ surface: "t-share-a", version: 4, steps: [50], minRequests: 30, maxLatencyIncrease: 100, maxTailShareIncrease: 1, reason: "v4 on A" });
+    await ml.rollouts.start({ surface: "t-share-a", version: 4, steps: [50], minRequests: 100, maxLatencyIncrease: 2, maxTailShareIncrease: 0.2, reason: "v4 on A" });
     const [onA] = await ml.rollouts.list({ surface: "t-share-a", limit: 1 });
     const refusal = (surface: string, other: string, id: string, status: string, version: number, percent: number, act: string) =>
       `cannot ${act} on "${surface}": t-share-a-model production also serves "${other}", where rollout ${id} is ${status} (v${version} at ${percent} %); promoting here would move the baseline that rollout is judged against. Let it end, or abort it, first`;
@@ -265,7 +265,7 @@ describe("canary rollouts", () => {
     // Two at once on the two surfaces (they take the model's lock): exactly one starts.
     await ml.rollouts.abort({ surface: "t-share-a", reason: "race next" });
     const race = await Promise.allSettled([
-      ml.rollouts.start({ reason: "test change", surface: "t-share-a", version: 4, steps: [50], minRequests: 30, maxLatencyIncrease: 100, maxTailShareIncrease: 1 }),
+      ml.rollouts.start({ reason: "test change", surface: "t-share-a", version: 4, steps: [50], minRequests: 100, maxLatencyIncrease: 2, maxTailShareIncrease: 0.2 }),
       ml.rollouts.start({ reason: "test change", surface: "t-share-b", version: 5, steps: [50] }),
     ]);
     expect(race.filter((r) => r.status === "fulfilled")).toHaveLength(1);
@@ -274,7 +274,7 @@ describe("canary rollouts", () => {
     expect(running).toHaveLength(1);
     if (running[0]!.surface.key === "t-share-b") {
       await ml.rollouts.abort({ surface: "t-share-b", reason: "keep A for the promotion checks" });
-      await ml.rollouts.start({ reason: "test change", surface: "t-share-a", version: 4, steps: [50], minRequests: 30, maxLatencyIncrease: 100, maxTailShareIncrease: 1 });
+      await ml.rollouts.start({ reason: "test change", surface: "t-share-a", version: 4, steps: [50], minRequests: 100, maxLatencyIncrease: 2, maxTailShareIncrease: 0.2 });
     }
     const [current] = await ml.rollouts.list({ surface: "t-share-a", limit: 1 });
 
@@ -286,7 +286,7 @@ describe("canary rollouts", () => {
       code: "CONFLICT", message: refusal("t-share-a", "t-share-b", legacy.id, "paused", 5, 10, "promote the canary"),
     });
     // The judge does not promote over it either: A's last step passes, and A pauses with the reason instead.
-    await send("t-share-a", users("share", 200));
+    await send("t-share-a", users("share", 300));
     const outcome = await judgeRollout(db, current!.id);
     expect(outcome).toMatchObject({ surface: "t-share-a", decision: "pause", status: "paused", percent: 50 });
     const [paused] = await ml.rollouts.list({ surface: "t-share-a", limit: 1 });
@@ -300,7 +300,7 @@ describe("canary rollouts", () => {
     expect(await aliasVersion("t-share-a-model", "production")).toBe(4);
   });
 
-  it("issue #14 break test: past a step's deadline, CTR without its sample is not required and the step advances; a step short of requests pauses for on-call", async () => {
+  it("issue #14 break test, re-broken: past a step's deadline on a surface that sends outcome events, CTR without its sample pauses the rollout for on-call (never advances on no CTR); resume gives a fresh deadline", async () => {
     const db = getDb();
     const ml = caller();
     await createTestSurface(db, { key: "t-deadline", bytes: demoModelBytes("linear"), featureSpec: demoFeatureSpec(), shadowBytes: demoModelBytes("candidate") });
@@ -310,38 +310,28 @@ describe("canary rollouts", () => {
     };
     const judge = async () => (await ml.rollouts.analyse()).find((o) => o.surface === "t-deadline")!;
     await db.webhookEndpoint.create({ data: { name: "t-deadline-hook", url: "http://127.0.0.1:9/hook", format: "standard", eventKinds: ["canary.paused", "canary.resumed"], secret: "whsec_dGVzdA==", createdBy: "test" } });
-    await ml.rollouts.start({ surface: "t-deadline", version: 3, steps: [50, 60], minRequests: 20, maxLatencyIncrease: 100, maxTailShareIncrease: 1, stepDeadlineMinutes: 90, reason: "few outcome events" });
+    await ml.rollouts.start({ surface: "t-deadline", version: 3, steps: [50, 60], minRequests: 100, maxLatencyIncrease: 2, maxTailShareIncrease: 0.2, stepDeadlineMinutes: 90, reason: "few outcome events" });
     const [started] = await ml.rollouts.list({ surface: "t-deadline", limit: 1 });
     expect(started!.policy).toMatchObject({ stepDeadlineMinutes: 90, minImpressions: 20_000 });
     expect(new Date(started!.stepDeadlineAt!).getTime() - new Date(started!.stepStartedAt).getTime()).toBeGreaterThan(89 * 60_000);
     // Enough requests in both arms; an impression per request: far short of 20,000 each.
-    const served = await send("t-deadline", users("dl", 120));
+    const served = await send("t-deadline", users("dl", 300));
     await db.$executeRaw`
       INSERT INTO outcome_events (event_id, request_ts, request_id, ts, surface, type, item_id)
       SELECT 'imp-' || request_id, ts, request_id, ts, surface, 'impression', 'i1' FROM rerank_requests WHERE surface = 't-deadline'`;
-    expect(served.size).toBe(120);
+    expect(served.size).toBe(300);
     expect(await judge()).toMatchObject({ decision: "wait", status: "running" });
     const [waiting] = await ml.rollouts.list({ surface: "t-deadline", limit: 1 });
     expect(waiting!.latest!.reasons[0]).toMatch(/^CTR \(clicks per impression\): \d+ canary and \d+ baseline impressions of the 20000 each needed/);
 
     await pastDeadline();
-    expect(await judge()).toMatchObject({ decision: "advance", status: "running", percent: 60 });
-    const [advanced] = await ml.rollouts.list({ surface: "t-deadline", limit: 1 });
-    const ctr = advanced!.history[0]!.metrics.find((m) => m.metric === "ctr")!;
-    expect(ctr).toMatchObject({ classification: "nodata", notRequired: true });
-    expect(ctr.reason).toMatch(/^nodata — not required: .* by the step's deadline \(90 min\), so the step is decided by the metrics with data$/);
-    expect(advanced!.history[0]!.metrics.find((m) => m.metric === "latency")!.classification).toBe("pass");
-    // The new step has a fresh deadline.
-    expect(new Date(advanced!.stepDeadlineAt!).getTime()).toBeGreaterThan(Date.now() + 80 * 60_000);
-
-    // Step 2 gets no traffic at all: past its deadline, latency and fallbacks have no sample, so it pauses (never promotes blind).
-    await pastDeadline();
-    expect(await judge()).toMatchObject({ decision: "pause", status: "paused", percent: 60 });
+    expect(await judge()).toMatchObject({ decision: "pause", status: "paused", percent: 50 });
     const [paused] = await ml.rollouts.list({ surface: "t-deadline", limit: 1 });
-    expect(paused).toMatchObject({ status: "paused", step: 1 });
+    expect(paused).toMatchObject({ status: "paused", step: 0, history: [] });
     expect(paused!.latest!.reasons[0]).toBe(
-      "paused for on-call: the step's deadline (90 min) passed without the minimum sample of latency per request, requests slower than the baseline's p99, fallback rate, which every step needs; resume to wait another 90 min or abort; an ML engineer can promote now",
+      "paused for on-call: the step's deadline (90 min) passed without the minimum sample of CTR (clicks per impression), which this step needs; resume to wait another 90 min or abort; an ML engineer can promote now",
     );
+    expect(paused!.latest!.metrics.find((m) => m.metric === "ctr")).toMatchObject({ classification: "nodata", failed: false });
     const audit = await db.auditLog.findFirst({ where: { action: "rollout.paused", surfaceKeys: { has: "t-deadline" } }, orderBy: { id: "desc" } });
     expect(audit).toMatchObject({ actor: "rollout-analysis", reason: paused!.latest!.reasons[0] });
     // Resume: a fresh deadline, and the step waits again.
@@ -355,21 +345,53 @@ describe("canary rollouts", () => {
     const events = await db.webhookEvent.findMany({ where: { kind: { in: ["canary.paused", "canary.resumed"] } }, orderBy: { createdAt: "asc" } });
     const mine = events.map((e) => ({ kind: e.kind, data: e.data as Record<string, unknown> })).filter((e) => e.data.surface === "t-deadline");
     expect(mine.map((e) => [e.kind, e.data.mode ?? null, e.data.percent, e.data.actor])).toEqual([
-      ["canary.paused", "automatic", 60, "rollout-analysis"],
-      ["canary.resumed", null, 60, expect.any(String)],
+      ["canary.paused", "automatic", 50, "rollout-analysis"],
+      ["canary.resumed", null, 50, expect.any(String)],
     ]);
   });
+  it("break test: on a surface that sent impressions before the rollout, a step waits for CTR although the step's events have not arrived yet (flushed 60 s later), and pauses at its deadline; the start is filed under every surface its promotion reaches, with its policy", async () => {
+    const db = getDb();
+    const ml = caller();
+    const a = await createTestSurface(db, { key: "t-late", bytes: demoModelBytes("linear"), featureSpec: demoFeatureSpec(), shadowBytes: demoModelBytes("candidate") });
+    await db.surface.create({ data: { key: "t-late-b", name: "t-late-b", modelId: a.modelId, modelAlias: "production", timeoutMs: 1000 } });
+    // An impression an hour before the rollout: the surface sends outcome events.
+    await db.$executeRaw`INSERT INTO outcome_events (event_id, request_ts, request_id, ts, surface, type, item_id) VALUES ('late-before', now() - interval '1 hour', 'late-req', now() - interval '1 hour', 't-late', 'impression', 'i1')`;
+    await expect(ml.rollouts.start({ surface: "t-late", version: 3, steps: [50], maxFallbackRateIncrease: 1, reason: "loose fallbacks" })).rejects.toMatchObject({ code: "BAD_REQUEST", message: expect.stringMatching(/^maxFallbackRateIncrease: 1 is above 0\.1/) });
+    const started = await ml.rollouts.start({ surface: "t-late", version: 3, steps: [50], minRequests: 100, maxLatencyIncrease: 2, maxTailShareIncrease: 0.2, reason: "v3 canary" });
+    const entry = await db.auditLog.findFirstOrThrow({ where: { action: "rollout.start", entityId: started.id } });
+    expect(entry.surfaceKeys).toEqual(["t-late", "t-late-b"]);
+    expect(entry.after).toMatchObject({ policy: { minRequests: 100, maxLatencyIncrease: 2, maxTailShareIncrease: 0.2, maxFallbackRateIncrease: 0.01 } });
+    expect((entry.after as { nonDefault: string[] }).nonDefault).toEqual([
+      "minimum requests 100 requests per arm (default 500 requests per arm)",
+      "latency tolerance +200 % of the baseline median (default +10 % of the baseline median)",
+      "tail tolerance +20 points past the baseline's p99 (default +1 points past the baseline's p99)",
+    ]);
+    await send("t-late", users("late", 300));
+    // Every request has its arms' requests, none of its impressions yet: the old judge advanced (and, on the last step, promoted) here.
+    const [outcome] = (await ml.rollouts.analyse()).filter((o) => o.surface === "t-late");
+    expect(outcome).toMatchObject({ decision: "wait", status: "running" });
+    const [waiting] = await ml.rollouts.list({ surface: "t-late", limit: 1 });
+    expect(waiting!.latest!.reasons).toEqual(["CTR (clicks per impression): no impressions in the canary yet"]);
+    const [r] = await db.rollout.findMany({ where: { id: started.id } });
+    await db.rollout.update({ where: { id: r!.id }, data: { analysis: { ...(r!.analysis as object), stepDeadlineAt: new Date(Date.now() - 1000).toISOString() } } });
+    expect((await ml.rollouts.analyse()).find((o) => o.surface === "t-late")).toMatchObject({ decision: "pause", status: "paused" });
+    expect(await aliasVersion("t-late-model", "production")).toBe(1);
+    await ml.rollouts.abort({ surface: "t-late", reason: "done" });
+  });
+
   it("issue #14 break test: two clicks per impression (or clicks on items never shown) do not crash the judge; CTR counts clicked impressions", async () => {
     const db = getDb();
     const ml = caller();
     await createTestSurface(db, { key: "t-clicks", bytes: demoModelBytes("linear"), featureSpec: demoFeatureSpec(), shadowBytes: demoModelBytes("candidate") });
-    await ml.rollouts.start({ surface: "t-clicks", version: 3, steps: [50, 60], minRequests: 20, minImpressions: 20, maxLatencyIncrease: 100, maxTailShareIncrease: 1, reason: "clicky clients" });
-    await send("t-clicks", users("ck", 120));
-    // Each request: one impression of i1, two clicks on i1 (a double tap) and a click on i2 it never reported as shown.
+    await ml.rollouts.start({ surface: "t-clicks", version: 3, steps: [50, 60], minRequests: 100, minImpressions: 500, maxLatencyIncrease: 2, maxTailShareIncrease: 0.2, reason: "clicky clients" });
+    await send("t-clicks", users("ck", 300));
+    // Each request: one impression of i1, two clicks on i1 (a double tap) and a click on i2 it never reported as shown;
+    // and i3–i5 impressed and clicked once each (so each arm has its 500 impressions).
     await db.$executeRaw`
       INSERT INTO outcome_events (event_id, request_ts, request_id, ts, surface, type, item_id)
       SELECT kind || '-' || n || '-' || request_id, ts, request_id, ts, surface, kind::"OutcomeType", item
-      FROM rerank_requests CROSS JOIN (VALUES ('impression', 1, 'i1'), ('click', 1, 'i1'), ('click', 2, 'i1'), ('click', 3, 'i2')) AS e(kind, n, item)
+      FROM rerank_requests CROSS JOIN (VALUES ('impression', 1, 'i1'), ('click', 1, 'i1'), ('click', 2, 'i1'), ('click', 3, 'i2'),
+        ('impression', 4, 'i3'), ('click', 5, 'i3'), ('impression', 6, 'i4'), ('click', 7, 'i4'), ('impression', 8, 'i5'), ('click', 9, 'i5')) AS e(kind, n, item)
       WHERE surface = 't-clicks'`;
     const outcome = (await ml.rollouts.analyse()).find((o) => o.surface === "t-clicks")!;
     expect(outcome.decision).toBe("advance");
@@ -390,7 +412,7 @@ describe("canary rollouts", () => {
     const id = async (v: number) => (await db.modelVersion.findFirstOrThrow({ where: { modelId: a.modelId!, version: v } })).id;
     await ml.models.setAlias({ versionId: await id(5), alias: "production", reason: "ship v5" });
     await db.webhookEndpoint.create({ data: { name: "t-stable hooks", url: "http://127.0.0.1:35099/none", format: "standard", eventKinds: ["canary.rolled_back"], secret: "whsec_dGVzdA==", createdBy: "test" } });
-    await ml.rollouts.start({ surface: "t-stable", version: 4, steps: [50], minRequests: 30, maxLatencyIncrease: 100, maxTailShareIncrease: 1, reason: "v4 canary" });
+    await ml.rollouts.start({ surface: "t-stable", version: 4, steps: [50], minRequests: 100, maxLatencyIncrease: 2, maxTailShareIncrease: 0.2, reason: "v4 canary" });
     const [rollout] = await ml.rollouts.list({ surface: "t-stable", limit: 1 });
     const refusal = (status: string) =>
       `t-stable-model production is the serving alias (the baseline) of rollout ${rollout!.id} on "t-stable" (${status}, v4 at 50 %): moving it now would change what that canary is judged against. Promote or abort the rollout first (an on-call rollback always works, and aborts it)`;
@@ -435,7 +457,7 @@ describe("canary rollouts", () => {
     const a = await createTestSurface(db, { key: "t-gate", bytes: demoModelBytes("linear"), featureSpec: spec, extraVersions: [demoModelBytes("candidate")] });
     await db.surface.create({ data: { key: "t-gate-b", name: "t-gate-b", modelId: a.modelId, modelAlias: "production", timeoutMs: 1000 } });
     await db.webhookEndpoint.create({ data: { name: "t-gate hooks", url: "http://127.0.0.1:35099/none", format: "standard", eventKinds: ["canary.promoted"], secret: "whsec_dGVzdA==", createdBy: "test" } });
-    await ml.rollouts.start({ surface: "t-gate", version: 4, steps: [50], minRequests: 30, maxLatencyIncrease: 100, maxTailShareIncrease: 1, reason: "v4 canary" });
+    await ml.rollouts.start({ surface: "t-gate", version: 4, steps: [50], minRequests: 100, maxLatencyIncrease: 2, maxTailShareIncrease: 0.2, reason: "v4 canary" });
     const [rollout] = await ml.rollouts.list({ surface: "t-gate", limit: 1 });
     // t-gate-b becomes guarded after the start.
     await callerAs(["admin"], "admin@gate.test").approvals.setRequired({ surface: "t-gate-b", required: true, reason: "guarded now" });
@@ -443,7 +465,7 @@ describe("canary rollouts", () => {
     await expect(ml.rollouts.promote({ surface: "t-gate", reason: "looks fine" })).rejects.toMatchObject({ code: "CONFLICT", message: refusal });
     expect(await aliasVersion("t-gate-model", "production")).toBe(1);
     // The judge: the last step passes, and the rollout pauses with the reason instead of promoting.
-    await send("t-gate", users("gate", 200));
+    await send("t-gate", users("gate", 300));
     expect(await judgeRollout(db, rollout!.id)).toMatchObject({ surface: "t-gate", decision: "pause", status: "paused", percent: 50 });
     const [paused] = await ml.rollouts.list({ surface: "t-gate", limit: 1 });
     expect(paused!.latest!.reasons[0]).toBe(refusal);

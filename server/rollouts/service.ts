@@ -8,6 +8,7 @@ import { Prisma } from "../db/generated/client";
 import { subjects } from "../domain/audit/subject";
 import { canaryAliasOf, DEFAULT_STEPS, latencyKeepRate, rolloutLogKey, stepsField, validateSteps } from "../domain/rollouts/canary";
 import { DEFAULT_JUDGE_POLICY, judgeStep, stepDeadline, type ArmSample, type JudgePolicy, type StepVerdict } from "../domain/rollouts/judge";
+import { policyDifferences, policyProblem, settablePolicy } from "../domain/rollouts/policy";
 import { ConflictError, InvalidInputError, NotFoundError } from "../errors";
 import { recordPromotion } from "../history/record";
 import { enqueueInTransaction } from "../jobs/tasks";
@@ -135,7 +136,14 @@ function sharedAliasRefusal(what: "start" | "promote", surface: string, other: S
     + `(v${other.version ?? "?"} at ${other.percent} %); promoting here would move the baseline that rollout is judged against. Let it end, or abort it, first`;
 }
 
-function policyOf(input: StartRolloutInput): JudgePolicy {
+/** The policy fields a start gave (maxP99Increase read as maxLatencyIncrease), for policyProblem. */
+const givenPolicy = (input: StartRolloutInput) => ({
+  minRequests: input.minRequests, minImpressions: input.minImpressions, maxLatencyIncrease: input.maxLatencyIncrease ?? input.maxP99Increase,
+  maxTailShareIncrease: input.maxTailShareIncrease, maxFallbackRateIncrease: input.maxFallbackRateIncrease, maxCtrDecrease: input.maxCtrDecrease, stepDeadlineMinutes: input.stepDeadlineMinutes,
+});
+
+/** The judge policy a start asks for: its fields over DEFAULT_JUDGE_POLICY. */
+export function policyOf(input: StartRolloutInput): JudgePolicy {
   return {
     ...DEFAULT_JUDGE_POLICY,
     minRequests: input.minRequests ?? DEFAULT_JUDGE_POLICY.minRequests,
@@ -149,14 +157,17 @@ function policyOf(input: StartRolloutInput): JudgePolicy {
 }
 
 /**
- * The checks of a canary start that need no lock (steps, surface, model, version, not already serving):
+ * The checks of a canary start that need no lock (steps, the judge policy's bounds, surface, model, version, not already serving):
  * rollouts.start makes them, and a change request for a start makes them when it is filed.
- * @throws InvalidInputError naming `steps[i]`, `surface` or `version`; NotFoundError for the surface.
+ * @throws InvalidInputError naming `steps[i]`, a policy field (`maxFallbackRateIncrease`…), `surface` or `version`; NotFoundError for the surface.
  */
-export async function checkRolloutStart(db: Db, input: Pick<StartRolloutInput, "surface" | "version" | "steps">) {
+export async function checkRolloutStart(db: Db, input: StartRolloutInput) {
   const steps = input.steps ?? DEFAULT_STEPS;
   const invalid = validateSteps(steps);
   if (invalid) throw new InvalidInputError(stepsField(invalid), invalid.message);
+  // A tolerance that turns a metric off, or a minimum with no power, is refused (POLICY_BOUNDS says why each).
+  const problem = policyProblem(givenPolicy(input));
+  if (problem) throw new InvalidInputError(problem.field, problem.message);
   const surface = await db.surface.findUnique({ where: { key: input.surface }, include: { model: { include: { aliases: true, versions: { select: { id: true, version: true } } } } } });
   if (!surface) throw new NotFoundError("surface", input.surface);
   if (!surface.model) throw new InvalidInputError("surface", `"${surface.key}" has no model to roll out`);
@@ -189,9 +200,12 @@ export async function startRollout(db: Db, input: StartRolloutInput, actor: Acto
         currentPercent: steps[0]!, analysis: analysis as unknown as Prisma.InputJsonValue, createdBy: actor.name,
       },
     });
+    // Filed under every surface its promotion would move (the serving alias's reach), this one first;
+    // its `after` names the whole policy and, in words, every field that differs from the defaults.
+    const reach = await surfacesReachedBy(tx, { modelId: model.id, modelName: model.name, alias: surface.modelAlias });
     await recordAudit(tx, {
-      action: "rollout.start", actor, subject: subjects.rollout(created.id, model.name, input.version, surface.key), surfaces: [surface.key],
-      after: { surface: surface.key, model: model.name, version: input.version, steps }, reason: input.reason ?? null,
+      action: "rollout.start", actor, subject: subjects.rollout(created.id, model.name, input.version, surface.key), surfaces: [surface.key, ...reach.map((r) => r.key).filter((k) => k !== surface.key)],
+      after: { surface: surface.key, model: model.name, version: input.version, steps, policy: settablePolicy(policy), nonDefault: policyDifferences(policy) }, reason: input.reason ?? null,
     });
     await setAliasIn(tx, { versionId: target.id, alias: canaryAliasOf(surface.key), surface: surface.key, actor, reason: `canary rollout on ${surface.key}`, rolloutId: created.id });
     await recordPromotion(tx, {
@@ -236,22 +250,46 @@ async function armSamples(db: Db, rolloutId: string, surface: string, since: Dat
         FROM rerank_requests WHERE surface = ${surface} AND experiment_key = ${key} AND ts >= ${since} AND fallback_reason IS DISTINCT FROM 'kill_switch'
           AND random() < CASE variant_key WHEN 'canary' THEN ${keep("canary")}::float8 WHEN 'baseline' THEN ${keep("baseline")}::float8 ELSE 0 END
       ) sampled WHERE n <= ${LATENCY_SAMPLE} GROUP BY arm`,
-    db.$queryRaw<Array<{ arm: string; impressions: number; clicks: number }>>`
-      SELECT r.variant_key AS arm, count(*) FILTER (WHERE e.impressed)::float8 AS impressions, count(*) FILTER (WHERE e.impressed AND e.clicked)::float8 AS clicks
-      FROM rerank_requests r JOIN (
-        SELECT request_id, request_ts, bool_or(type = 'impression') AS impressed, bool_or(type = 'click') AS clicked
-        FROM outcome_events WHERE surface = ${surface} AND request_ts >= ${since} AND type IN ('impression', 'click')
-        GROUP BY request_id, request_ts, item_id
-      ) e ON e.request_id = r.request_id AND e.request_ts = r.ts
-      WHERE r.surface = ${surface} AND r.experiment_key = ${key} AND r.ts >= ${since} AND r.fallback_reason IS DISTINCT FROM 'kill_switch'
-      GROUP BY r.variant_key`,
+    // Per unit of assignment (the key the split hashes: user, else session, else request), then per
+    // arm as power sums: CTR's interval takes its variance from them (judge.ts ctrDifference).
+    db.$queryRaw<Array<{ arm: string; units: number; impressions: number; clicks: number; impressions2: number; clicks2: number; cross: number }>>`
+      SELECT arm, count(*)::float8 AS units, sum(x)::float8 AS impressions, sum(y)::float8 AS clicks,
+        sum(x * x)::float8 AS impressions2, sum(y * y)::float8 AS clicks2, sum(x * y)::float8 AS cross
+      FROM (
+        SELECT r.variant_key AS arm, coalesce(r.user_key, r.session_key, r.request_id) AS unit,
+          count(*) FILTER (WHERE e.impressed)::float8 AS x, count(*) FILTER (WHERE e.impressed AND e.clicked)::float8 AS y
+        FROM rerank_requests r JOIN (
+          SELECT request_id, request_ts, bool_or(type = 'impression') AS impressed, bool_or(type = 'click') AS clicked
+          FROM outcome_events WHERE surface = ${surface} AND request_ts >= ${since} AND type IN ('impression', 'click')
+          GROUP BY request_id, request_ts, item_id
+        ) e ON e.request_id = r.request_id AND e.request_ts = r.ts
+        WHERE r.surface = ${surface} AND r.experiment_key = ${key} AND r.ts >= ${since} AND r.fallback_reason IS DISTINCT FROM 'kill_switch'
+        GROUP BY 1, 2
+      ) per_unit WHERE x > 0
+      GROUP BY arm`,
   ]);
   const arm = (name: string): ArmSample => {
     const c = counts.find((x) => x.arm === name);
     const o = outcomes.find((x) => x.arm === name);
-    return { requests: c?.requests ?? 0, fallbacks: c?.fallbacks ?? 0, latencies: latencies.find((x) => x.arm === name)?.latencies ?? [], impressions: o?.impressions ?? 0, clicks: o?.clicks ?? 0 };
+    const ctrUnits = o ? { n: o.units, sumX: o.impressions, sumY: o.clicks, sumX2: o.impressions2, sumY2: o.clicks2, sumXY: o.cross } : undefined;
+    return { requests: c?.requests ?? 0, fallbacks: c?.fallbacks ?? 0, latencies: latencies.find((x) => x.arm === name)?.latencies ?? [], impressions: o?.impressions ?? 0, clicks: o?.clicks ?? 0, ctrUnits };
   };
   return { canary: arm("canary"), baseline: arm("baseline") };
+}
+
+/** How far back before a rollout's start impressions on its surface say that it sends outcome events. */
+const OUTCOME_LOOKBACK_MS = 24 * 3_600_000;
+
+/**
+ * Whether `surface` sends outcome events: an impression on it since a day before the rollout started
+ * (before it, or in any of its steps so far). Such a surface's steps wait for CTR's impressions (which
+ * batching SDKs send a minute or more after the request) instead of being judged without them.
+ */
+async function sendsOutcomes(db: Db, surface: string, startedAt: Date): Promise<boolean> {
+  const since = new Date(startedAt.getTime() - OUTCOME_LOOKBACK_MS);
+  const [row] = await db.$queryRaw<Array<{ sends: boolean }>>`
+    SELECT EXISTS (SELECT 1 FROM outcome_events WHERE surface = ${surface} AND request_ts >= ${since} AND type = 'impression') AS sends`;
+  return row?.sends ?? false;
 }
 
 const rolloutInclude = { surface: { select: { key: true, modelAlias: true, killSwitch: true } }, model: { select: { name: true, versions: { select: { id: true, version: true } } } } } as const;
@@ -282,7 +320,8 @@ export async function judgeRollout(db: Db, rolloutId: string): Promise<JudgeOutc
   const analysis = rollout.analysis as unknown as RolloutAnalysis;
   const samples = await armSamples(db, rollout.id, rollout.surface.key, rollout.stepStartedAt);
   const pastDeadline = Date.now() >= deadlineOf(analysis, rollout.stepStartedAt).getTime();
-  const verdict = judgeStep(samples.canary, samples.baseline, { ...DEFAULT_JUDGE_POLICY, ...analysis.policy }, { pastDeadline });
+  const outcomesExpected = await sendsOutcomes(db, rollout.surface.key, rollout.startedAt);
+  const verdict = judgeStep(samples.canary, samples.baseline, { ...DEFAULT_JUDGE_POLICY, ...analysis.policy }, { pastDeadline, outcomesExpected });
   if (verdict.decision === "wait" || verdict.decision === "pause") {
     const latest = { ...verdict, at: new Date().toISOString(), step: rollout.step, percent: rollout.currentPercent };
     const kept = { ...analysis, latest } as unknown as Prisma.InputJsonValue;
@@ -388,7 +427,7 @@ async function applyStep(
         const moved = await setAliasIn(tx, { versionId: rollout.toVersionId, alias: rollout.surface.modelAlias, actor, reason: manual ? reason : `canary rollout ${rollout.id} passed every step`, kind: "promotion", rolloutId: rollout.id });
         await tx.rollout.update({ where: { id: rollout.id }, data: { status: "promoted", currentPercent: 100, endedAt: new Date() } });
         await clearAliasIn(tx, { modelId: rollout.modelId, alias: canaryAliasOf(rollout.surface.key), surface: rollout.surface.key, actor, reason: `canary rollout on ${rollout.surface.key} promoted` });
-        await recordAudit(tx, { action: "rollout.promoted", actor, subject, surfaces: [rollout.surface.key], before: { percent: rollout.currentPercent }, after: { surface: rollout.surface.key, ...what, percent: 100, status: "promoted" }, reason });
+        await recordAudit(tx, { action: "rollout.promoted", actor, subject, surfaces: [rollout.surface.key, ...moved.surfaces.filter((k) => k !== rollout.surface.key)], before: { percent: rollout.currentPercent }, after: { surface: rollout.surface.key, ...what, percent: 100, status: "promoted" }, reason });
         // The promotion moved the serving alias: every surface that move reached is named, as setAlias names them.
         await recordPromotion(tx, { kind: "canary_promoted", actor, reason, surface: rollout.surface.key, surfaces: moved.surfaces, stage2Surfaces: moved.stage2Surfaces, model, rolloutId: rollout.id, percent: 0, to });
         await notifyInTransaction(tx, { kind: "canary.promoted", actor: actor.name, reason, data: { rolloutId: rollout.id, surface: rollout.surface.key, ...what, alias: rollout.surface.modelAlias, surfaces: moved.surfaces } });

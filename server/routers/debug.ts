@@ -19,7 +19,7 @@ export const debugRouter = router({
     return rerank(input, { keepScoringRows: true, caller: callerOf(ctx.principal) });
   }),
   request: procedureFor["requests.read"]
-    .input(z.strictObject({ requestId: text(128).trim().min(1, "give a request id"), ts: timestamp().optional() }))
+    .input(z.strictObject({ requestId: text(128).trim().min(1, "give a request id"), ts: timestamp().optional(), owner: text(200).optional() }))
     .query(({ ctx, input }) => inspectRequest(ctx.db, input)),
   problemRequests: procedureFor["requests.read"]
     .input(z.strictObject({ surface: surfaceKey, hours: z.number().min(0.1).max(24 * 7).default(1), limit: int32(1, 50).default(5) }))

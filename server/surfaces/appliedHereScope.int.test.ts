@@ -80,7 +80,7 @@ describe("levers wait for their own surfaces only", () => {
     await sql("UPDATE surfaces SET require_approval = false WHERE key = 't-scope'"); // whatever the case above left
     const ml = as(bo);
     const canary = (await surfaceConfigs().get("t-scope")).primary?.version === 1 ? 4 : 1;
-    await answered("rollouts.start", ml.rollouts.start({ reason: "test change", surface: "t-scope", version: canary, steps: [50], minRequests: 10 }));
+    await answered("rollouts.start", ml.rollouts.start({ reason: "test change", surface: "t-scope", version: canary, steps: [50], minRequests: 100 }));
     await answered("rollouts.abort", ml.rollouts.abort({ surface: "t-scope", reason: "not yet" }));
     const [aborted] = await ml.rollouts.list({ surface: "t-scope", limit: 1 });
     const retried = await answered("rollouts.retry", ml.rollouts.retry({ rolloutId: aborted!.id, reason: "again" }));

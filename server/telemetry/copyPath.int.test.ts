@@ -191,6 +191,41 @@ describe("telemetry COPY path", () => {
     await writer.close();
   });
 
+  it("break test: two callers' rows with the same request id and millisecond are both stored (COPY, staging replay, spill file); a replay of either adds nothing", async () => {
+    // Keys A and B chose the same id for different requests, served in the same millisecond: the key
+    // was (request_id, ts), so B's acknowledged row met A's and was dropped as if it were a replay.
+    const ts = new Date("2026-11-30T09:20:00.456Z");
+    const a = logRow("owners-1", { ts, caller: "api_key:a", served: [{ id: "from-a", score: 1 }] });
+    const b = logRow("owners-1", { ts, caller: "api_key:b", served: [{ id: "from-b", score: 1 }] });
+    const shared = logRow("owners-1", { ts, caller: null, served: [{ id: "shared", score: 1 }] });
+    const owned = async () =>
+      (await direct.query(`SELECT owner, caller, served::text AS served FROM rerank_requests WHERE request_id LIKE 'owners-%' ORDER BY request_id, owner`)).rows;
+    const sink = requestLogSink(threaded);
+    await sink.write([a, b].map(serialiseRequestLogRow)); // one COPY
+    await sink.write([serialiseRequestLogRow(shared)]);
+    const three = [
+      { owner: "", caller: null, served: '[["shared",1]]' },
+      { owner: "api_key:a", caller: "api_key:a", served: '[["from-a",1]]' },
+      { owner: "api_key:b", caller: "api_key:b", served: '[["from-b",1]]' },
+    ];
+    expect(await owned()).toEqual(three);
+    // A retried batch (the staging path): nothing twice, and a new row of the batch is kept.
+    const c = logRow("owners-1", { ts, caller: "user:c", served: [{ id: "from-c", score: 1 }] });
+    await sink.write([a, b, shared, c].map(serialiseRequestLogRow));
+    const four = [...three, { owner: "user:c", caller: "user:c", served: '[["from-c",1]]' }];
+    expect(await owned()).toEqual(four);
+    // A spill file holding them again, in every format an earlier version wrote (a JSON row from
+    // before the caller column is a shared one): nothing twice.
+    const spillPath = path.join(dir, "owners.jsonl");
+    const lines = [JSON.stringify(serialiseRequestLogRow(a)), JSON.stringify(oldRequestJson(b)), JSON.stringify(oldRequestJson({ ...shared, caller: undefined })), JSON.stringify(c)];
+    await writeFile(spillPath, `${lines.join("\n")}\n`);
+    const writer = new BatchWriter<RequestLogEntry>(sink, { name: "rerank_requests", spillPath, revive: reviveRequestLogEntry, isRowError: isDataException, onError: () => {} });
+    await writer.flush();
+    expect(writer.stats()).toMatchObject({ dropped: 0, spilledRows: 0 });
+    await writer.close();
+    expect(await owned()).toEqual(four);
+  });
+
   it("an unreadable JSON row of an old spill file is a refused row, dropped alone", async () => {
     const errors: unknown[] = [];
     const writer = new BatchWriter<RequestLogEntry>(requestLogSink(direct), { name: "rerank_requests", isRowError: isDataException, onError: (e) => errors.push(e) });

@@ -245,7 +245,8 @@ async function copyIdempotently(pool: Queryable, table: string, columns: string,
     copy: `COPY ${table} (${columns}) FROM STDIN`,
     after,
     fallback: {
-      before: [{ text: `CREATE TEMP TABLE ${table}_staging (LIKE ${table}) ON COMMIT DROP` }],
+      // INCLUDING GENERATED: the staged rows compute rerank_requests.owner (part of the key) as the table does.
+      before: [{ text: `CREATE TEMP TABLE ${table}_staging (LIKE ${table} INCLUDING GENERATED) ON COMMIT DROP` }],
       copy: `COPY ${table}_staging (${columns}) FROM STDIN`,
       after: [{ text: merge }],
     },

@@ -47,6 +47,33 @@ export function slowModelOnnx(features: number, hidden = 1024, layers = 4, seed 
   });
 }
 
+/** A linear model (weights 0.1·(j+1)) whose scores come out in reverse batch order: a Slice with step −1 before the MatMul (the upload refuses it). */
+export function reversedRowsOnnx(width: number): Uint8Array {
+  return encodeModel({
+    graphName: "reversed_rows",
+    opsets: [{ domain: "", version: 17 }],
+    inputs: [{ name: "features", shape: ["N", width] }],
+    outputs: [{ name: "score", shape: ["N", 1] }],
+    initializers: [
+      floatTensor("W", [width, 1], Array.from({ length: width }, (_, j) => 0.1 * (j + 1))),
+      int64Tensor("starts", [1], [-1]), int64Tensor("ends", [1], [-1_000_000]), int64Tensor("axes", [1], [0]), int64Tensor("steps", [1], [-1]),
+    ],
+    nodes: [{ opType: "Slice", inputs: ["features", "starts", "ends", "axes", "steps"], outputs: ["reversed"] }, { opType: "MatMul", inputs: ["reversed", "W"], outputs: ["score"] }],
+  });
+}
+
+/** score = sqrt(c − x[column]): finite while the feature stays at or below c, NaN above it (the upload refuses it when a stored row is above). */
+export function sqrtOfGapOnnx(width: number, column: number, c: number): Uint8Array {
+  return encodeModel({
+    graphName: "sqrt_of_gap",
+    opsets: [{ domain: "", version: 17 }],
+    inputs: [{ name: "features", shape: ["N", width] }],
+    outputs: [{ name: "score", shape: ["N", 1] }],
+    initializers: [floatTensor("W", [width, 1], Array.from({ length: width }, (_, j) => (j === column ? -1 : 0))), floatTensor("C", [1], [c])],
+    nodes: [{ opType: "MatMul", inputs: ["features", "W"], outputs: ["minusX"] }, { opType: "Add", inputs: ["minusX", "C"], outputs: ["gap"] }, { opType: "Sqrt", inputs: ["gap"], outputs: ["score"] }],
+  });
+}
+
 export function corruptModelBytes(): Uint8Array {
   return randomBytes(512);
 }

@@ -115,7 +115,8 @@ export interface AuditChanges {
   "experiment.stop": { before: ExperimentState; after: ExperimentState };
   "experiment.restart": { before: ExperimentState; after: ExperimentState };
   "experiment.ship": { before: ExperimentState; after: ExperimentState & { variant?: string } };
-  "rollout.start": { before: null; after: { surface: string; model: string; version: number; steps: number[] } };
+  /** `policy`: the judge's settable fields as started; `nonDefault`: those that differ from the defaults, in words (older entries have neither). */
+  "rollout.start": { before: null; after: { surface: string; model: string; version: number; steps: number[]; policy?: Record<string, number>; nonDefault?: string[] } };
   "rollout.advance": { before: { percent: number }; after: RolloutState };
   "rollout.paused": { before: { percent: number }; after: RolloutState };
   "rollout.resumed": { before: { percent: number }; after: RolloutState };

@@ -119,7 +119,7 @@ const SENTENCES: { [A in AuditAction]: Sentence<A> } = {
   "experiment.stop": experimentState("stopped"),
   "experiment.restart": ({ after, subject }) => ["restarted experiment ", subjectLink(subject), ` with a new allocation${after?.phase ? ` (phase ${after.phase})` : ""}`],
   "experiment.ship": ({ after, subject }) => (after?.variant ? [`shipped variant ${after.variant} of experiment `, subjectLink(subject)] : ["shipped experiment ", subjectLink(subject)]),
-  "rollout.start": ({ after, subject }) => ["started a canary of ", ...rolloutPhrases(subject, after), after?.steps?.length ? ` (steps ${after.steps.join(" → ")}%)` : ""],
+  "rollout.start": ({ after, subject }) => ["started a canary of ", ...rolloutPhrases(subject, after), after?.steps?.length ? ` (steps ${after.steps.join(" → ")}%)` : "", after?.nonDefault?.length ? `; judge policy: ${after.nonDefault.join(", ")}` : ""],
   "rollout.advance": ({ before, after, subject }) => ["widened the canary of ", ...rolloutPhrases(subject, after), ` from ${before?.percent ?? "?"}% to ${after?.percent ?? "?"}%`],
   "rollout.paused": ({ after, subject }) => ["paused the canary of ", ...rolloutPhrases(subject, after), after?.percent !== undefined ? ` at ${after.percent}%` : ""],
   "rollout.resumed": ({ after, subject }) => ["resumed the canary of ", ...rolloutPhrases(subject, after), after?.percent !== undefined ? ` at ${after.percent}%` : ""],

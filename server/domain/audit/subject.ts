@@ -47,10 +47,12 @@ export const hrefs = {
   model: (name: string) => `/models/${encodeURIComponent(name)}`,
   modelVersion: (name: string, version: number) => `/models/${encodeURIComponent(name)}/v/${version}`,
   /**
-   * The Debug page opened on one logged request; with `ts` (the row's log time) on that exact row,
-   * since a client-chosen id can be shared by several rows.
+   * The Debug page opened on one logged request; with `ts` (the row's log time) and `owner` (its
+   * owner key, '' when shared) on that exact row, since a client-chosen id can be shared by several
+   * rows, two of them in one millisecond.
    */
-  request: (requestId: string, ts?: Date | string) => `/dashboards/debug?request=${encodeURIComponent(requestId)}${ts ? `&at=${encodeURIComponent(new Date(ts).toISOString())}` : ""}`,
+  request: (requestId: string, ts?: Date | string, owner?: string) =>
+    `/dashboards/debug?request=${encodeURIComponent(requestId)}${ts ? `&at=${encodeURIComponent(new Date(ts).toISOString())}` : ""}${ts && owner !== undefined ? `&owner=${encodeURIComponent(owner)}` : ""}`,
   /** One shadow comparison side by side. */
   shadowComparison: (requestId: string, versionId: string) => `/shadow/compare?request=${encodeURIComponent(requestId)}&version=${encodeURIComponent(versionId)}`,
   webhooks: () => "/settings/webhooks",

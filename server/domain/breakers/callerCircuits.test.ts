@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { CallerCircuits, classifyFailure, RowCost, type ScoringOutcome } from "./callerCircuits";
+import { CallerCircuits, classifyFailure, RunCost, UnitCost, type ScoringOutcome } from "./callerCircuits";
 
 const options = { windowMs: 10_000, volumeThreshold: 5, errorThreshold: 0.5, resetMs: 300 };
 
@@ -14,34 +14,61 @@ function calls(circuits: CallerCircuits, caller: string, outcome: ScoringOutcome
   return refused;
 }
 
-describe("RowCost: the model's measured cost per row", () => {
-  it("knows nothing before a successful run, then sizes the budget by ms per row", () => {
-    const cost = new RowCost();
-    expect(cost.msPerRow()).toBeNull();
-    expect(cost.sizedForRows(50)).toBe(Infinity);
+describe("UnitCost: the model's measured cost per unit", () => {
+  it("knows nothing before a successful run, then sizes the budget by ms per unit", () => {
+    const cost = new UnitCost();
+    expect(cost.msPerUnit()).toBeNull();
+    expect(cost.sizedFor(50)).toBe(Infinity);
     cost.observe(100, 10); // 0.1 ms per row
-    expect(cost.sizedForRows(50)).toBe(500);
+    expect(cost.sizedFor(50)).toBe(500);
     for (let i = 0; i < 50; i++) cost.observe(20, 4); // 0.2 ms per row
-    expect(cost.msPerRow()).toBeCloseTo(0.2, 2);
-    expect(cost.sizedForRows(50)).toBe(250);
+    expect(cost.msPerUnit()).toBeCloseTo(0.2, 2);
+    expect(cost.sizedFor(50)).toBe(250);
   });
 
   it("ignores runs it cannot read", () => {
-    const cost = new RowCost();
+    const cost = new UnitCost();
     cost.observe(0, 5);
     cost.observe(10, Number.NaN);
-    expect(cost.msPerRow()).toBeNull();
+    expect(cost.msPerUnit()).toBeNull();
+  });
+});
+
+describe("RunCost: a cross-encoder's run costs its characters tokenised and its padded tokens", () => {
+  it("expects nothing before a successful run, then prices each part of the work by its own measured cost", () => {
+    const cost = new RunCost(["chars", "paddedTokens"]);
+    expect(cost.expectedMs({ chars: 1000, paddedTokens: 1000 })).toBeNull();
+    expect(cost.sizedFor(200)).toEqual({ chars: Infinity, paddedTokens: Infinity });
+    cost.observe({ chars: { units: 4_000, ms: 20 }, paddedTokens: { units: 5_000, ms: 10 } }); // 5 µs a character, 2 µs a token
+    expect(cost.expectedMs({ chars: 10_000, paddedTokens: 1_000 })).toBeCloseTo(52, 6);
+    expect(cost.sizedFor(200)).toEqual({ chars: 40_000, paddedTokens: 100_000 });
+  });
+
+  it("break test: 1,000 one-word documents set the cost; 400 documents of 60 words time out as oversized, though they are fewer rows", () => {
+    const cost = new RunCost(["chars", "paddedTokens"]);
+    // Key C: 1,000 × "lamp" (width 5) served in 58 ms, about half of it tokenising.
+    for (let i = 0; i < 3; i++) cost.observe({ chars: { units: 4_004, ms: 30 }, paddedTokens: { units: 5_000, ms: 28 } });
+    // Keys A and B: 400 × 60 words cut to 32 tokens (≥ 256 characters read each, a 40-word query once).
+    const expectedMs = cost.expectedMs({ chars: 400 * 256 + 250, paddedTokens: 400 * 32 });
+    expect(expectedMs).toBeGreaterThan(200);
+    expect(classifyFailure({ timedOut: true, inputDependent: false, expectedMs, budgetMs: 200 })).toBe("oversized");
+    // A per-row cost learned on the same runs (58 ms / 1,000) sized the 200 ms budget for 3,448 documents: 400 looked ordinary.
+    const perRow = new UnitCost();
+    for (let i = 0; i < 3; i++) perRow.observe(1_000, 58);
+    expect(perRow.sizedFor(200)).toBeGreaterThan(400);
+    // Three ordinary documents stay the model's: a timeout of theirs is a model fault.
+    expect(classifyFailure({ timedOut: true, inputDependent: false, expectedMs: cost.expectedMs({ chars: 60, paddedTokens: 3 * 12 }), budgetMs: 200 })).toBe("model_fault");
   });
 });
 
 describe("classifyFailure", () => {
-  it("an input-dependent fault is the input's; a timeout past what the budget is sized for is oversized; the rest is the model's", () => {
-    expect(classifyFailure({ timedOut: false, inputDependent: true, rows: 10, sizedForRows: 500 })).toBe("input_fault");
-    expect(classifyFailure({ timedOut: true, inputDependent: false, rows: 1000, sizedForRows: 500 })).toBe("oversized");
-    expect(classifyFailure({ timedOut: true, inputDependent: false, rows: 100, sizedForRows: 500 })).toBe("model_fault");
-    expect(classifyFailure({ timedOut: false, inputDependent: false, rows: 1000, sizedForRows: 500 })).toBe("model_fault");
-    // No successful run yet: nothing says the request was too big.
-    expect(classifyFailure({ timedOut: true, inputDependent: false, rows: 1000, sizedForRows: Infinity })).toBe("model_fault");
+  it("an input-dependent fault is the input's; a timeout of work the budget does not allow is oversized; the rest is the model's", () => {
+    expect(classifyFailure({ timedOut: false, inputDependent: true, expectedMs: 10, budgetMs: 50 })).toBe("input_fault");
+    expect(classifyFailure({ timedOut: true, inputDependent: false, expectedMs: 100, budgetMs: 50 })).toBe("oversized");
+    expect(classifyFailure({ timedOut: true, inputDependent: false, expectedMs: 10, budgetMs: 50 })).toBe("model_fault");
+    expect(classifyFailure({ timedOut: false, inputDependent: false, expectedMs: 100, budgetMs: 50 })).toBe("model_fault");
+    // No successful run yet (or the work unknown): nothing says the request was too big.
+    expect(classifyFailure({ timedOut: true, inputDependent: false, expectedMs: null, budgetMs: 50 })).toBe("model_fault");
   });
 });
 

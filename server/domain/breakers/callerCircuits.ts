@@ -5,8 +5,9 @@ import { Circuit, type CircuitOptions, type CircuitState } from "./circuit";
 //   - success: counted as a good call by the caller's circuit and the surface's;
 //   - an input fault (a non-finite score only on rows with extreme but valid inputs, |x| ≥ 2^64:
 //     nonFiniteScores.ts): answered with the fallback, counted by no circuit;
-//   - an oversized run: over the budget, but the request's work — its rows × the model's measured
-//     cost per row — was more than the budget is sized for. The input's doing, not the model's: it
+//   - an oversized run: over the budget, but the request's work at the model's measured cost — its
+//     rows for a tabular model; its characters tokenised and padded tokens for a cross-encoder
+//     (RunCost) — was more than the budget allows. The input's doing, not the model's: it
 //     counts only against the caller that sent it, whose own circuit then sends its requests to the
 //     fallback without running the model (its cost is real; no one else's is touched);
 //   - a model fault (an error of the model or the runtime, or a timeout of work the budget is sized
@@ -23,50 +24,92 @@ import { Circuit, type CircuitOptions, type CircuitState } from "./circuit";
 export type ScoringOutcome = "success" | "input_fault" | "oversized" | "model_fault" | "overloaded";
 
 /**
- * The model's cost per candidate row, from the model's own run times of successful runs (not
- * queue time): an exponentially weighted mean of ms per row. Only successes update it, so a model
- * that slows down cannot talk its own timeouts into "oversized". A batch's fixed overhead makes the
- * per-row cost of small batches higher, so large batches are estimated on the generous side: a
- * timeout is called oversized only when even that estimate exceeds the budget.
+ * The model's cost per unit of one kind of work (a candidate row, a character tokenised, a padded
+ * token), from the model's own run times of successful runs (not queue time): an exponentially
+ * weighted mean of ms per unit. Only successes update it, so a model that slows down cannot talk
+ * its own timeouts into "oversized". A run's fixed overhead makes the per-unit cost of small runs
+ * higher, so large requests are estimated on the generous side: a timeout is called oversized only
+ * when even that estimate exceeds the budget.
  */
-export class RowCost {
-  private msPerRowEwma: number | null = null;
+export class UnitCost {
+  private msPerUnitEwma: number | null = null;
   private runs = 0;
 
   /** @param alpha weight of the newest run (0–1], default 0.1. */
   constructor(private readonly alpha = 0.1) {}
 
-  /** A successful run of `rows` rows took `modelMs` ms of model time. */
-  observe(rows: number, modelMs: number): void {
-    if (!(rows > 0) || !(modelMs >= 0) || !Number.isFinite(modelMs)) return;
-    const perRow = modelMs / rows;
+  /** A successful run of `units` units took `ms` ms of model time. */
+  observe(units: number, ms: number): void {
+    if (!(units > 0) || !(ms >= 0) || !Number.isFinite(ms)) return;
+    const perUnit = ms / units;
     this.runs++;
     // The first runs weigh equally (a plain mean) until the weighted mean takes over.
     const weight = Math.max(this.alpha, 1 / this.runs);
-    this.msPerRowEwma = this.msPerRowEwma === null ? perRow : this.msPerRowEwma + weight * (perRow - this.msPerRowEwma);
+    this.msPerUnitEwma = this.msPerUnitEwma === null ? perUnit : this.msPerUnitEwma + weight * (perUnit - this.msPerUnitEwma);
   }
 
-  /** ms per row, or null before any successful run. */
-  msPerRow(): number | null {
-    return this.msPerRowEwma;
+  /** ms per unit, or null before any successful run. */
+  msPerUnit(): number | null {
+    return this.msPerUnitEwma;
   }
 
-  /** Rows a budget of `budgetMs` is sized for at the measured cost (Infinity before any run). */
-  sizedForRows(budgetMs: number): number {
-    const perRow = this.msPerRowEwma;
-    return perRow === null || perRow <= 0 ? Infinity : Math.floor(budgetMs / perRow);
+  /** Units a budget of `budgetMs` is sized for at the measured cost (Infinity before any run). */
+  sizedFor(budgetMs: number): number {
+    const perUnit = this.msPerUnitEwma;
+    return perUnit === null || perUnit <= 0 ? Infinity : Math.floor(budgetMs / perUnit);
+  }
+}
+
+/** A run's work in units of each part of the model's cost, e.g. { rows: 100 } or { chars: 25_000, paddedTokens: 3_200 }. */
+export type Work<Part extends string = string> = Readonly<Record<Part, number>>;
+
+/**
+ * The cost of a model's run as a sum of parts, each measured in its own unit: a tabular model's
+ * rows; a cross-encoder's characters tokenised and padded tokens run (the two costs of its run, and
+ * the two its pool charges a batched request by: its own tokenising, the rest by padded tokens). A
+ * cross-encoder's rows alone say little: 400 documents of 60 words cost ten times 1,000 of one word
+ * (break test: a cost per document learned on the short ones called the long ones' timeouts the
+ * model's fault, and two callers sending them opened the surface's circuit for everyone).
+ */
+export class RunCost<Part extends string = string> {
+  private readonly parts: Map<Part, UnitCost>;
+
+  constructor(parts: readonly Part[], alpha?: number) {
+    this.parts = new Map(parts.map((part) => [part, new UnitCost(alpha)]));
+  }
+
+  /** A successful run: each part's units and the ms they took. */
+  observe(run: Readonly<Record<Part, { units: number; ms: number }>>): void {
+    for (const [part, cost] of this.parts) cost.observe(run[part].units, run[part].ms);
+  }
+
+  /** ms a run of `work` is expected to take (the sum of its parts), or null before any successful run. */
+  expectedMs(work: Work<Part>): number | null {
+    let ms = 0;
+    for (const [part, cost] of this.parts) {
+      const perUnit = cost.msPerUnit();
+      if (perUnit === null) return null;
+      ms += perUnit * work[part];
+    }
+    return ms;
+  }
+
+  /** Units of each part a budget of `budgetMs` is sized for, were the run that part alone (Infinity before any run). */
+  sizedFor(budgetMs: number): Record<Part, number> {
+    return Object.fromEntries([...this.parts].map(([part, cost]) => [part, cost.sizedFor(budgetMs)])) as Record<Part, number>;
   }
 }
 
 /**
  * What a scoring failure counts as (see the header).
  * @param failure timedOut: the run passed the budget; inputDependent: a fault of these rows only
- *   (ModelOutputError.inputDependent); rows: the request's candidate rows; budgetMs: the surface's
- *   scoring budget; sizedForRows: RowCost.sizedForRows(budgetMs).
+ *   (ModelOutputError.inputDependent); expectedMs: the request's work at the model's measured cost
+ *   (RunCost.expectedMs; null before any successful run, or when its work is unknown); budgetMs:
+ *   the surface's scoring budget. Oversized: a timeout of work the budget does not allow.
  */
-export function classifyFailure(failure: { timedOut: boolean; inputDependent: boolean; rows: number; sizedForRows: number }): Exclude<ScoringOutcome, "success"> {
+export function classifyFailure(failure: { timedOut: boolean; inputDependent: boolean; expectedMs: number | null; budgetMs: number }): Exclude<ScoringOutcome, "success"> {
   if (failure.inputDependent) return "input_fault";
-  if (failure.timedOut && failure.rows > failure.sizedForRows) return "oversized";
+  if (failure.timedOut && failure.expectedMs !== null && failure.expectedMs > failure.budgetMs) return "oversized";
   return "model_fault";
 }
 

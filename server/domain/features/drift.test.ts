@@ -196,3 +196,70 @@ describe("drift of a sample: significant and large enough (PSI's sampling noise 
     expect(summariseDrift(bernoulli(createRng(5), 0.9, 99), flagSpec)).toMatchObject({ level: "unknown", psi: null, pValue: null });
   });
 });
+
+describe("binning in float32, the precision the model reads (break test: an unchanged discrete feature read PSI 17.3, alert)", () => {
+  // The input sampler keeps the float32 rows the model scored; spec values are doubles (0.1 !== Math.fround(0.1)).
+  const uniformOf = (rng: Rng, values: readonly number[], n: number) => Array.from({ length: n }, () => values[Math.floor(rng.next() * values.length)]!);
+
+  it("a served category equal to a spec value in float32 lands in its bin: the break test's spec and 1,200 float32 rows", () => {
+    const spec = { kind: "categories" as const, values: [0.1, 0.2, 0.3], shares: [0.3334, 0.3333, 0.3333], mean: 0.2, std: 0.0816, min: 0.1, max: 0.3 };
+    const served = Float32Array.from(uniformOf(createRng(21), [0.1, 0.2, 0.3], 1200));
+    const drift = summariseDrift(Array.from(served), spec);
+    // Was psi 17.32, p 0, "alert": every value fell in "other".
+    expect(drift.psi!).toBeLessThan(0.01);
+    expect(drift.level).toBe("stable");
+    expect(psiAgainstTraining(Array.from(served), spec)!).toBeLessThan(0.01);
+  });
+
+  it("a spec described from double training values, served as float32: ≈ 0 as for the doubles (was 17.3)", () => {
+    const training = uniformOf(createRng(22), [0.1, 0.2, 0.3], 5000);
+    const spec = describeDistribution(training)!;
+    expect(spec).toMatchObject({ kind: "categories", values: [0.1, 0.2, 0.3] });
+    const doubles = summariseDrift(training, spec);
+    const floats = summariseDrift(Array.from(Float32Array.from(training)), spec);
+    expect(doubles.psi!).toBeLessThan(1e-6);
+    expect(floats.psi!).toBeCloseTo(doubles.psi!, 12);
+    expect(floats.level).toBe("stable");
+  });
+
+  it("quantile edges with tied values: an atom at 0.7 (float32 0.69999999) stays in its own bin, not the one below", () => {
+    const rng = createRng(23);
+    // 40 % of rows at 0.7, the rest spread over [0, 1): more than 20 distinct values, so quantiles.
+    const draw = (r: Rng, n: number) => Array.from({ length: n }, () => (r.next() < 0.4 ? 0.7 : Math.round(r.next() * 1000) / 1000));
+    const training = draw(rng, 5000);
+    const spec = describeDistribution(training)!;
+    expect(spec.kind).toBe("quantiles");
+    expect(spec.edges).toContain(0.7);
+    const sample = draw(createRng(24), 1000);
+    const drift = summariseDrift(Array.from(Float32Array.from(sample)), spec);
+    // What the same sample reads as doubles (sampling noise only, ≈ 0.027 with bins of 0.04 % share).
+    expect(drift.psi!).toBeCloseTo(summariseDrift(sample, spec).psi!, 12);
+    expect(drift.psi!).toBeLessThan(0.05);
+    expect(drift.level).toBe("stable");
+    // The training values themselves, as float32, against their own spec: ≈ 0.
+    expect(psiAgainstTraining(Array.from(Float32Array.from(training)), spec)!).toBeLessThan(1e-6);
+  });
+
+  it("spec values or edges that are one float32 are one bin: their shares are added", () => {
+    const tiny = 1e-12;
+    const categories = { kind: "categories" as const, values: [0.1, 0.1 + tiny, 0.2], shares: [0.25, 0.25, 0.5], mean: 0.15, std: 0.05, min: 0.1, max: 0.2 };
+    const served = Array.from(Float32Array.from(uniformOf(createRng(25), [0.1, 0.2], 1000)));
+    expect(driftTest(served, categories)!.psi).toBeLessThan(0.01);
+    const quantiles = { kind: "quantiles" as const, edges: [0, 0.5, 0.5 + tiny, 1.000002], shares: [0, 0.25, 0.25, 0.5, 0], mean: 0.5, std: 0.29, min: 0, max: 1 };
+    const spread = Array.from(Float32Array.from({ length: 1000 }, (_, i) => (i < 250 ? 0.25 : i < 500 ? 0.5 : 0.75)));
+    const test = driftTest(spread, quantiles)!;
+    expect(test.psi).toBeLessThan(0.01);
+    expect(test.df).toBe(1); // two bins: [0, 0.5) and [0.5, 1.000002)
+  });
+
+  it("no bin within the training range is empty: a decile interpolated across a gap (0 … 5) is merged into the bin above (was two bins of share 0)", () => {
+    const values = [...new Array<number>(40).fill(0), ...Array.from({ length: 19 }, (_, i) => 5 + i / 1000), 9.9, ...new Array<number>(40).fill(10)];
+    const spec = describeDistribution(values)!;
+    expect(spec.kind).toBe("quantiles");
+    // Only the bins below min and above max are empty.
+    expect(spec.shares!.map((s, b) => s === 0 && b !== 0 && b !== spec.shares!.length - 1)).not.toContain(true);
+    expect(spec.shares![0]).toBe(0);
+    expect(spec.shares!.at(-1)).toBe(0);
+    expect(psiAgainstTraining(values, spec)).toBeCloseTo(0, 12);
+  });
+});

@@ -24,6 +24,11 @@ import type { FeatureDistribution } from "./featureSpec";
 // of a skewed price, so such a spec is read as: a 0/1 feature whose sd matches a Bernoulli of its
 // mean → the two category shares it implies; anything else → no PSI ("the spec has no training
 // bins"), with the mean shift still shown, until the spec is registered again with bins.
+//
+// Binning is done in float32, the precision the model reads: the input sampler keeps the float32
+// rows the model scored, and Math.fround(0.1) !== 0.1, so a served 0.1 compared with a spec's double
+// 0.1 fell in "other" (PSI 17.3 on an unchanged distribution, break test). Spec values and edges, and
+// the values binned, are each rounded to float32 first; training values are binned the same way.
 
 export type DriftLevel = "stable" | "warn" | "alert" | "unknown";
 
@@ -85,10 +90,11 @@ export function describeDistribution(values: readonly number[]): FeatureDistribu
   const max = finite[n - 1]!;
   const summary = { mean, std, min, max };
 
+  // Values equal as float32 are one value to the model, so one category or atom.
   const runs: Array<{ value: number; count: number }> = [];
   for (const v of finite) {
     const last = runs[runs.length - 1];
-    if (last && last.value === v) last.count++;
+    if (last && Math.fround(last.value) === Math.fround(v)) last.count++;
     else runs.push({ value: v, count: 1 });
   }
   if (runs.length <= MAX_CATEGORIES) {
@@ -107,10 +113,28 @@ export function describeDistribution(values: readonly number[]): FeatureDistribu
     const restBins = Math.max(2, Math.round((QUANTILE_BINS * rest.length) / n));
     for (let b = 1; b < restBins && rest.length > 1; b++) edges.add(quantileOfSorted(rest, b / restBins));
   }
-  const sorted = [...edges].filter((e) => e >= min).sort((a, b) => a - b);
-  const counts = new Array<number>(sorted.length + 1).fill(0);
-  for (const v of finite) counts[binOf(v, sorted)]!++;
+  // Edges distinct as float32 (two that round to one float32 would bound a bin nothing can fall in).
+  const distinct = new Map<number, number>();
+  for (const e of [...edges].filter((e) => e >= min).sort((a, b) => a - b)) if (!distinct.has(Math.fround(e))) distinct.set(Math.fround(e), e);
+  let sorted = [...distinct.values()];
+  let counts = countBins(finite, sorted);
+  // A bin inside the training range that no training value fell in (interpolated deciles of a few
+  // values can make one) would read a single serving value as drift: merged into the bin above.
+  for (let b = counts.length - 2; b >= 1; b--) {
+    if (counts[b] === 0 && b < sorted.length - 1) {
+      sorted = sorted.filter((_, i) => i !== b);
+      counts = countBins(finite, sorted);
+    }
+  }
   return { ...summary, kind: "quantiles", edges: sorted, shares: counts.map((c) => c / n) };
+}
+
+/** Counts of `values` in the bins between `edges`, both compared as float32 (binOf32). */
+function countBins(values: readonly number[], edges: readonly number[]): number[] {
+  const edges32 = edges.map(Math.fround);
+  const counts = new Array<number>(edges.length + 1).fill(0);
+  for (const v of values) counts[binOf(Math.fround(v), edges32)]!++;
+  return counts;
 }
 
 /**
@@ -154,18 +178,47 @@ export function trainingBins(distribution: FeatureDistribution): { kind: "catego
   return null;
 }
 
-/** The serving values' counts in the training bins, with each bin's training share (a discrete feature's unseen values in a last "other" bin of share 0); null without bins. */
+/**
+ * The serving values' counts in the training bins, with each bin's training share (a discrete
+ * feature's unseen values in a last "other" bin of share 0); null without bins. Compared as float32
+ * (see the header): a value lands in a category when it equals the category's value in float32, and
+ * in quantile bin i when fround(edges[i−1]) ≤ fround(v) < fround(edges[i]). Spec values or edges
+ * that are one float32 are one bin to the model: their shares are added (a category), or the empty
+ * bin between two equal edges gives its share to the bin its values now fall in (quantiles).
+ */
 function binnedCounts(values: readonly number[], distribution: FeatureDistribution): { counts: number[]; expected: number[] } | null {
   const bins = trainingBins(distribution);
   if (!bins) return null;
-  const expected = bins.kind === "categories" ? [...bins.shares, 0] : bins.shares;
-  const counts = new Array<number>(expected.length).fill(0);
   if (bins.kind === "categories") {
-    const index = new Map(bins.values.map((v, i) => [v, i]));
-    for (const v of values) counts[index.get(v) ?? bins.values.length]!++;
-  } else {
-    for (const v of values) counts[binOf(v, bins.edges)]!++;
+    const index = new Map<number, number>();
+    const expected: number[] = [];
+    bins.values.forEach((v, i) => {
+      const at = index.get(Math.fround(v));
+      if (at === undefined) {
+        index.set(Math.fround(v), expected.length);
+        expected.push(bins.shares[i]!);
+      } else {
+        expected[at]! += bins.shares[i]!;
+      }
+    });
+    const other = expected.length;
+    expected.push(0);
+    const counts = new Array<number>(expected.length).fill(0);
+    for (const v of values) counts[index.get(Math.fround(v)) ?? other]!++;
+    return { counts, expected };
   }
+  const edges: number[] = [];
+  const expected = [bins.shares[0]!];
+  bins.edges.forEach((e, i) => {
+    const e32 = Math.fround(e);
+    if (edges.length && edges[edges.length - 1] === e32) expected[expected.length - 1]! += bins.shares[i + 1]!;
+    else {
+      edges.push(e32);
+      expected.push(bins.shares[i + 1]!);
+    }
+  });
+  const counts = new Array<number>(expected.length).fill(0);
+  for (const v of values) counts[binOf(Math.fround(v), edges)]!++;
   return { counts, expected };
 }
 

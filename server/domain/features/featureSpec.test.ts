@@ -115,6 +115,23 @@ describe("unstoredFeatureWarnings", () => {
     ]);
   });
 
+  it("warns of a candidate feature only where the miss is knowable: a look-alike of retrieval_score, or a name a store carries (break test: a misspelt candidate feature got no warning)", () => {
+    const spec: FeatureSpec = [
+      { name: "retrievalScore", source: "candidate", type: "float", default: 0 },
+      { name: "ctr_7d", source: "candidate", type: "float", default: 0.01, missing: "nan" },
+      { name: "price_delta", source: "candidate", type: "float", default: 0 },
+      { name: "Retrieval-Score", source: "candidate", type: "float", default: 0.5 },
+      { name: "affinity", source: "candidate", type: "float", default: 0 },
+    ];
+    expect(unstoredFeatureWarnings(spec, { item: { keys: new Set(["ctr_7d"]), sampled: 10 }, user: { keys: new Set(["affinity"]), sampled: 10 } })).toEqual([
+      'featureSpec[0]: a candidate\'s retrievalScore fills "retrieval_score", not "retrievalScore": it is served as its default (0) unless each candidate sends an inline feature "retrievalScore"',
+      'featureSpec[1]: "ctr_7d" is a candidate feature, read only from each request\'s inline features, but the item store carries it: it is served as its missing value (NaN) unless each candidate sends it inline (source "item" reads the store)',
+      // price_delta: any name may come inline with each candidate; nothing says it will not.
+      'featureSpec[3]: a candidate\'s retrievalScore fills "retrieval_score", not "Retrieval-Score": it is served as its default (0.5) unless each candidate sends an inline feature "Retrieval-Score"',
+      'featureSpec[4]: "affinity" is a candidate feature, read only from each request\'s inline features, but the user store carries it: it is served as its default (0) unless each candidate sends it inline (source "user" reads the store)',
+    ]);
+  });
+
   it("says nothing of an empty store (a first install fills it later)", () => {
     expect(unstoredFeatureWarnings(uploadSpec, { item: { keys: new Set(), sampled: 0 }, user: { keys: new Set(), sampled: 0 } })).toEqual([]);
   });

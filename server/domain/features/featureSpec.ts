@@ -50,20 +50,41 @@ export const absentValue = (def: FeatureDef): number => (def.missing === "nan" ?
 export type FeatureSpec = FeatureDef[];
 
 /**
- * Warnings for a spec's stored features (source "item" or "user") that no sampled row of their store
- * carries: a misspelt name (ctr_7d for ctr7d) is served as its default on every request, silently.
- * `stored[source]` holds the keys seen in `sampled` rows of that store (0 rows: the store is empty,
- * and nothing is said — a first install fills it later).
+ * Warnings for features a spec names that nothing will fill, each served as its default (or NaN
+ * under `missing: "nan"`) on every request, silently:
+ * - a stored feature (source "item" or "user") that no sampled row of its store carries: a misspelt
+ *   name (ctr_7d for ctr7d). `stored[source]` holds the keys seen in `sampled` rows of that store (0
+ *   rows: the store is empty, and nothing is said — a first install fills it later).
+ * - a candidate feature only where the miss is knowable. A request fills "retrieval_score" from each
+ *   candidate's retrievalScore and any other name from the candidate's inline `features`, which may
+ *   carry any name (server/rerank/schema.ts): a name no past request sent may be sent by the next,
+ *   so an unknown candidate name is not a fault. Two are: a look-alike of retrieval_score
+ *   ("retrievalScore", "retrieval-score"), which retrievalScore never fills; and a name the item or
+ *   user store carries, which the store never fills for a candidate feature (its source is wrong).
  * @returns one sentence per such feature, naming it by its index in the spec.
  */
 export function unstoredFeatureWarnings(spec: FeatureSpec, stored: Record<"item" | "user", { keys: ReadonlySet<string>; sampled: number }>): string[] {
   return spec.flatMap((feature, index) => {
-    if (feature.source === "candidate") return [];
+    const servedAs = feature.missing === "nan" ? "missing value (NaN)" : `default (${feature.default})`;
+    if (feature.source === "candidate") {
+      if (feature.name !== RETRIEVAL_SCORE && skeleton(feature.name) === skeleton(RETRIEVAL_SCORE)) {
+        return [`featureSpec[${index}]: a candidate's retrievalScore fills "${RETRIEVAL_SCORE}", not "${feature.name}": it is served as its ${servedAs} unless each candidate sends an inline feature "${feature.name}"`];
+      }
+      const store = (["item", "user"] as const).find((source) => stored[source].keys.has(feature.name));
+      if (store) return [`featureSpec[${index}]: "${feature.name}" is a candidate feature, read only from each request's inline features, but the ${store} store carries it: it is served as its ${servedAs} unless each candidate sends it inline (source "${store}" reads the store)`];
+      return [];
+    }
     const store = stored[feature.source];
     if (store.sampled === 0 || store.keys.has(feature.name)) return [];
-    return [`featureSpec[${index}]: no ${feature.source} in the feature store carries "${feature.name}" (${store.sampled.toLocaleString("en-US")} sampled): it is served as its ${feature.missing === "nan" ? "missing value (NaN)" : `default (${feature.default})`} until they do`];
+    return [`featureSpec[${index}]: no ${feature.source} in the feature store carries "${feature.name}" (${store.sampled.toLocaleString("en-US")} sampled): it is served as its ${servedAs} until they do`];
   });
 }
+
+/** The candidate feature a request fills from each candidate's `retrievalScore` (buildFeatureMatrix). */
+export const RETRIEVAL_SCORE = "retrieval_score";
+
+/** A name's letters and digits, lower-cased: "retrievalScore", "Retrieval-Score" and "retrieval_score" are one. */
+const skeleton = (name: string) => name.toLowerCase().replace(/[^\p{L}\p{N}]/gu, "");
 
 export interface StoredFeatures {
   values: Record<string, unknown>;
@@ -127,7 +148,7 @@ export function buildFeatureMatrix(spec: FeatureSpec, candidates: readonly Candi
       if (value !== undefined && typeof value !== "number" && !Object.hasOwn(candidate.features!, def.name)) value = undefined;
       if (value === undefined) {
         if (def.source === "candidate") {
-          value = def.name === "retrieval_score" ? candidate.retrievalScore : undefined;
+          value = def.name === RETRIEVAL_SCORE ? candidate.retrievalScore : undefined;
         } else {
           const stored = def.source === "item" ? item : user;
           if (stored) {

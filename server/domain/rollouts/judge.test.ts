@@ -92,9 +92,9 @@ describe("judgeStep with counts that are not a rate (issue #14 break test: 600 r
     const verdict = judgeStep(arm(lat, { impressions: 600, clicks: 1200 }), arm(lat, { impressions: 80_000, clicks: 6400 }), policy);
     const ctr = verdict.metrics.find((m) => m.metric === "ctr")!;
     expect(ctr).toMatchObject({ classification: "nodata", failed: false, reason: "the canary has 1200 events in 600 impressions: not a rate, so not judged" });
-    // Like a CTR short of its sample, it holds the step (unpeeked) until its deadline, then is not required.
+    // Like a CTR short of its sample, it holds the step (unpeeked) until its deadline, then pauses it for on-call (never promotes on no data).
     expect(verdict.decision).toBe("wait");
-    expect(judgeStep(arm(lat, { impressions: 600, clicks: 1200 }), arm(lat, { impressions: 80_000, clicks: 6400 }), policy, { pastDeadline: true }).decision).toBe("advance");
+    expect(judgeStep(arm(lat, { impressions: 600, clicks: 1200 }), arm(lat, { impressions: 80_000, clicks: 6400 }), policy, { pastDeadline: true }).decision).toBe("pause");
   });
 });
 
@@ -137,42 +137,72 @@ describe("the step deadline (issue #14 break test: a step waiting for 20,000 imp
     expect(stepDeadline(new Date("2026-11-29T12:00:00Z"), DEFAULT_JUDGE_POLICY)).toEqual(new Date("2026-11-29T14:00:00Z"));
   });
 
-  it("before it, a surface with few outcome events waits for CTR's 20,000 impressions; after it, CTR is 'nodata — not required' and the step advances on the rest", () => {
+  it("before it, a surface with few outcome events waits for CTR's 20,000 impressions; after it, the rollout pauses for on-call with the counts, never advances on no CTR", () => {
     const canary = arm(lat(2000), ctr(90, 1_200));
     const baseline = arm(lat(20_000), ctr(1_000, 12_000));
     const before = judgeStep(canary, baseline);
     expect(before.decision).toBe("wait");
     expect(before.reasons).toEqual(["CTR (clicks per impression): 1200 canary and 12000 baseline impressions of the 20000 each needed (so far 7.50% vs 8.33%)"]);
     const after = judgeStep(canary, baseline, DEFAULT_JUDGE_POLICY, { pastDeadline: true });
-    expect(after.decision).toBe("advance");
-    const ctrVerdict = after.metrics.find((m) => m.metric === "ctr")!;
-    expect(ctrVerdict).toMatchObject({ classification: "nodata", notRequired: true, failed: false });
-    expect(ctrVerdict.reason).toBe("nodata — not required: 1200 canary and 12000 baseline impressions of the 20000 each needed (so far 7.50% vs 8.33%) by the step's deadline (120 min), so the step is decided by the metrics with data");
-    expect(after.metrics.filter((m) => m.metric !== "ctr").map((m) => [m.classification, m.notRequired])).toEqual([["pass", undefined], ["pass", undefined], ["pass", undefined]]);
-    expect(after.reasons).toEqual(["every metric with data within tolerance over 2000 canary and 20000 baseline requests; CTR (clicks per impression) not required: too little data by the step's deadline (120 min)"]);
+    expect(after.decision).toBe("pause");
+    expect(after.reasons).toEqual([
+      "paused for on-call: the step's deadline (120 min) passed without the minimum sample of CTR (clicks per impression), which this step needs; resume to wait another 120 min or abort; an ML engineer can promote now",
+      "CTR (clicks per impression): 1200 canary and 12000 baseline impressions of the 20000 each needed (so far 7.50% vs 8.33%)",
+    ]);
+    expect(after.metrics.find((m) => m.metric === "ctr")).toMatchObject({ classification: "nodata", failed: false });
   });
 
   it("after it, the metrics with data still fail the step", () => {
     const slow = judgeStep(arm(lat(2000, 9), ctr(90, 1_200)), arm(lat(20_000, 3), ctr(1_000, 12_000)), DEFAULT_JUDGE_POLICY, { pastDeadline: true });
     expect(slow.decision).toBe("fail");
     expect(slow.metrics.find((m) => m.metric === "latency")).toMatchObject({ classification: "high", failed: true });
-    expect(slow.metrics.find((m) => m.metric === "ctr")).toMatchObject({ notRequired: true });
   });
 
   it("after it, a required metric without its minimum pauses the rollout with the reason, never promotes blind", () => {
     const starved = judgeStep(arm(lat(120), ctr(10, 100)), arm(lat(9_000), ctr(700, 9_000)), DEFAULT_JUDGE_POLICY, { pastDeadline: true });
     expect(starved.decision).toBe("pause");
     expect(starved.reasons[0]).toBe(
-      "paused for on-call: the step's deadline (120 min) passed without the minimum sample of latency per request, requests slower than the baseline's p99, fallback rate, which every step needs; resume to wait another 120 min or abort; an ML engineer can promote now",
+      "paused for on-call: the step's deadline (120 min) passed without the minimum sample of latency per request, requests slower than the baseline's p99, fallback rate, CTR (clicks per impression), which this step needs; resume to wait another 120 min or abort; an ML engineer can promote now",
     );
     expect(starved.reasons.slice(1)).toEqual([
       "latency per request: 120 canary and 9000 baseline requests of the 500 each needed",
       "requests slower than the baseline's p99: 120 canary and 9000 baseline requests of the 500 each needed",
       "fallback rate: 120 canary and 9000 baseline requests of the 500 each needed (so far 0.00% vs 0.00%)",
+      "CTR (clicks per impression): 100 canary and 9000 baseline impressions of the 20000 each needed (so far 10.00% vs 7.78%)",
     ]);
     // Before the deadline the same step simply waits.
     expect(judgeStep(arm(lat(120)), arm(lat(9_000))).decision).toBe("wait");
     // An explicit deadline in the policy.
     expect(stepDeadline(new Date(0), { stepDeadlineMinutes: 30 }).getTime()).toBe(30 * 60_000);
+  });
+});
+
+describe("CTR on a surface whose outcome events arrive late (break test: both steps judged ~12 s after opening, v3 promoted on 'no impressions in the canary yet')", () => {
+  const lat = Array(1000).fill(3);
+  const events = { pastDeadline: false, outcomesExpected: true };
+
+  it("waits for minImpressions where the surface sends outcome events, although no impression of the step has arrived yet", () => {
+    const early = judgeStep(arm(lat), arm(lat), policy, events);
+    expect(early.decision).toBe("wait");
+    expect(early.reasons).toEqual(["CTR (clicks per impression): no impressions in the canary yet"]);
+    // The old rule (CTR required only when the baseline already had impressions at that tick) advanced here.
+    expect(judgeStep(arm(lat), arm(lat), policy).decision).toBe("advance");
+  });
+
+  it("at the deadline without the impressions pauses for on-call with the reason; never promotes on no data", () => {
+    const late = judgeStep(arm(lat), arm(lat), policy, { pastDeadline: true, outcomesExpected: true });
+    expect(late.decision).toBe("pause");
+    expect(late.reasons[0]).toMatch(/^paused for on-call: the step's deadline \(120 min\) passed without the minimum sample of CTR \(clicks per impression\)/);
+    // The break test's arms once the events land: 10 % of impressions clicked on the baseline, 2 % on the canary: it fails.
+    const landed = judgeStep(arm(lat, { impressions: 5_000, clicks: 100 }), arm(lat, { impressions: 5_000, clicks: 500 }), policy, events);
+    expect(landed.decision).toBe("fail");
+    expect(landed.metrics.find((m) => m.metric === "ctr")).toMatchObject({ classification: "low", failed: true });
+  });
+
+  it("a surface that sends no outcome events: CTR is 'nodata — not required' and the step is decided by the rest, saying so", () => {
+    const none = judgeStep(arm(lat), arm(lat), policy, { outcomesExpected: false });
+    expect(none.decision).toBe("advance");
+    expect(none.metrics.find((m) => m.metric === "ctr")).toMatchObject({ classification: "nodata", notRequired: true, failed: false });
+    expect(none.reasons).toEqual(["every metric within tolerance over 1000 canary and 1000 baseline requests; CTR (clicks per impression) not judged: the surface sends no outcome events"]);
   });
 });

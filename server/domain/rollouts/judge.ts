@@ -1,5 +1,7 @@
 import { hodgesLehmann, mannWhitneyU } from "../stats/mannWhitney";
-import { newcombeDifference } from "../stats/proportions";
+import { newcombeDifference, type ProportionDifference } from "../stats/proportions";
+import { ratioOfMeans } from "../stats/delta";
+import type { RatioSummary } from "../stats/summary";
 
 // The canary judge: each step compares the canary arm with the baseline arm, metric by metric, the
 // way Kayenta's NetflixACAJudge does with its Mann–Whitney classifier. A metric is "high" or "low"
@@ -16,6 +18,14 @@ export interface ArmSample {
   /** Outcome events of the arm's requests: impressions and clicks (CTR = clicks / impressions). */
   impressions: number;
   clicks: number;
+  /**
+   * The same impressions and clicks summed per unit of assignment (the user, else the session, else
+   * the request: the key the canary's split hashes), as paired power sums: X = a unit's impressions,
+   * Y = its clicks (n units; sumX = impressions, sumY = clicks). Arms are sticky per unit, so a unit's
+   * impressions are not independent: CTR's interval takes its variance from these (ctrDifference).
+   * Absent: every impression is taken as its own unit (Newcombe's interval unadjusted).
+   */
+  ctrUnits?: RatioSummary;
 }
 
 export type MetricKey = "latency" | "latency_tail" | "fallback_rate" | "ctr";
@@ -64,9 +74,8 @@ export interface JudgePolicy {
   maxCtrDecrease: number;
   /**
    * How long a step may wait for its minimum samples, in minutes from when the step opened (or was
-   * last resumed). Past it, a metric that is not required (CTR) and still lacks its sample is judged
-   * "nodata — not required" and the step is decided by the metrics that have data; a required one
-   * (latency, tail, fallbacks) that lacks it pauses the rollout for on-call instead of promoting blind.
+   * last resumed). Past it, a required metric that lacks its sample (latency, tail, fallbacks; CTR
+   * where the surface sends outcome events) pauses the rollout for on-call instead of promoting blind.
    */
   stepDeadlineMinutes: number;
 }
@@ -120,7 +129,7 @@ export interface MetricVerdict {
   pValue: number | null;
   /** A failure beyond doubt: the whole interval lies past the tolerance (fallbacks only), so it may end a step before its data is complete. */
   conclusive: boolean;
-  /** Set when the step's deadline passed without this metric's minimum sample and the metric is not required: the step was decided without it. */
+  /** Set on CTR when the surface sends no outcome events (no impressions before or during the rollout): the step was decided without it. */
   notRequired?: boolean;
   reason: string;
 }
@@ -184,7 +193,7 @@ export function judgeLatency(canary: ArmSample, baseline: ArmSample, policy: Jud
 /** A rate (fallbacks per request, clicks per impression): Newcombe's interval of the difference. */
 function judgeRate(
   def: MetricDefinition, c: { events: number; trials: number }, b: { events: number; trials: number }, minTrials: number, tolerance: number, confidence: number,
-  options: { early: boolean; unit: string },
+  options: { early: boolean; unit: string; difference?: (confidence: number) => ProportionDifference },
 ): MetricVerdict {
   const value = (x: { events: number; trials: number }) => (x.trials > 0 ? x.events / x.trials : null);
   const base = { canary: value(c), baseline: value(b), canaryN: c.trials, baselineN: b.trials, tolerance };
@@ -196,7 +205,7 @@ function judgeRate(
   if (inconsistent) {
     return verdict(def, { ...base, classification: "nodata", effect: null, relative: null, pValue: null, reason: `${inconsistent === c ? "the canary" : "the baseline"} has ${inconsistent.events} events in ${inconsistent.trials} ${options.unit}: not a rate, so not judged` });
   }
-  const d = newcombeDifference(c.events, c.trials, b.events, b.trials, confidence);
+  const d = options.difference ? options.difference(confidence) : newcombeDifference(c.events, c.trials, b.events, b.trials, confidence);
   let classification = classify(d.estimate, d.lower, d.upper, tolerance);
   const enough = c.trials >= minTrials && b.trials >= minTrials;
   // Before the minimum, only an interval entirely beyond the tolerance on enough events (a broken model) fails.
@@ -208,6 +217,51 @@ function judgeRate(
     ? `${c.trials} canary and ${b.trials} baseline ${options.unit} of the ${minTrials} each needed (so far ${pct(base.canary!)} vs ${pct(p1)})`
     : `${def.label} ${pct(base.canary!)} vs ${pct(p1)}: ${signed(d.estimate, pct)} (${Math.round(confidence * 100)} % CI ${interval}); tolerated ${def.bad === "increase" ? "+" : "−"}${pct(tolerance)}`;
   return verdict(def, { ...base, classification, effect: { estimate: d.estimate, lower: d.lower, upper: d.upper }, relative: p1 > 0 ? d.estimate / p1 : null, pValue: null, reason }, early);
+}
+
+/**
+ * One arm's design effect for CTR: the delta-method variance of its clicks per impression, a ratio
+ * of per-unit sums (Deng, Knoblich & Lu 2018, "Applying the Delta Method in Metric Analytics", eq. 4:
+ * ratioOfMeans), over the binomial variance p(1 − p)/impressions that treats every impression as
+ * independent. Never below 1 (the interval is never narrower than the independent one); 1 without
+ * per-unit sums, or when the binomial variance is 0 (p = 0 or 1: Wilson's bounds handle those).
+ * Units with fewer than 2 of them: the arm's impressions count as one observation (design effect = impressions).
+ * @returns a dimensionless factor ≥ 1.
+ */
+export function ctrDesignEffect(arm: { clicks: number; impressions: number; units?: RatioSummary }): number {
+  const { clicks, impressions, units } = arm;
+  if (!units || impressions <= 0) return 1;
+  if (units.n < 2) return Math.max(1, impressions);
+  const p = clicks / impressions;
+  const binomial = (p * (1 - p)) / impressions;
+  if (!(binomial > 0)) return 1;
+  const clustered = ratioOfMeans(units).variance;
+  return Number.isFinite(clustered) ? Math.max(1, clustered / binomial) : 1;
+}
+
+/**
+ * CTR difference (canary − baseline) with a cluster-robust interval: Newcombe's hybrid score interval
+ * (method 10) on each arm's effective sample size n* = impressions / design effect, k* = p·n*
+ * (Korn & Graubard 1998, Survey Methodology 24:193, the effective-sample-size Wilson/Clopper–Pearson
+ * interval for proportions from clustered samples), the design effect from the delta method over
+ * per-unit sums (ctrDesignEffect). Arms are sticky per user, so a heavy user's hundred impressions
+ * are one user's taste, not a hundred draws: Newcombe on raw impressions failed 6.8–19.1 % of A/A
+ * canaries at a nominal 1 % (break test). Keeps Wilson's behaviour at 0 clicks.
+ * @param canary, baseline clicks ≤ impressions (> 0), with their per-unit sums (ArmSample.ctrUnits).
+ * @returns estimate, lower, upper as absolute differences of rates; `confidence` two-sided.
+ */
+export function ctrDifference(
+  canary: { clicks: number; impressions: number; units?: RatioSummary }, baseline: { clicks: number; impressions: number; units?: RatioSummary }, confidence: number,
+): ProportionDifference & { designEffect: { canary: number; baseline: number } } {
+  const effective = (arm: typeof canary) => {
+    const deff = ctrDesignEffect(arm);
+    const n = arm.impressions / deff;
+    return { deff, n, k: (arm.clicks / arm.impressions) * n };
+  };
+  const c = effective(canary);
+  const b = effective(baseline);
+  const d = newcombeDifference(Math.min(c.k, c.n), c.n, Math.min(b.k, b.n), b.n, confidence);
+  return { ...d, designEffect: { canary: c.deff, baseline: b.deff } };
 }
 
 /**
@@ -237,60 +291,67 @@ function judgeTail(canary: ArmSample, baseline: ArmSample, policy: JudgePolicy):
 /**
  * Judges one step: every metric of CANARY_METRICS, then the step's decision. `pastDeadline`: the
  * step's deadline (stepDeadline) has passed, so metrics still short of their sample no longer make
- * it wait: not-required ones are set aside ("nodata — not required"), required ones pause it.
+ * it wait: a required one pauses it. `outcomesExpected`: the surface sends outcome events (impressions
+ * on it before the rollout, or during it: the service looks), so CTR is required and the step waits
+ * for `minImpressions` however late the events arrive (batching SDKs flush a minute later), and at its
+ * deadline without them pauses for on-call (Argo Rollouts' inconclusive): it never advances or promotes
+ * on "no data". CTR is required too whenever either arm already has impressions. Without outcome
+ * events anywhere, CTR is "nodata — not required" and the other metrics decide.
  */
-export function judgeStep(rawCanary: ArmSample, rawBaseline: ArmSample, policy: JudgePolicy = DEFAULT_JUDGE_POLICY, options: { pastDeadline?: boolean } = {}): StepVerdict {
+export function judgeStep(rawCanary: ArmSample, rawBaseline: ArmSample, policy: JudgePolicy = DEFAULT_JUDGE_POLICY, options: { pastDeadline?: boolean; outcomesExpected?: boolean } = {}): StepVerdict {
   // A latency that is not a finite number is not a measurement: it would stall the rank statistics' sorting (NaN never compares).
   const measured = (arm: ArmSample): ArmSample => (arm.latencies.every(Number.isFinite) ? arm : { ...arm, latencies: arm.latencies.filter(Number.isFinite) });
   const canary = measured(rawCanary);
   const baseline = measured(rawBaseline);
   const ctrBaseline = baseline.impressions > 0 ? baseline.clicks / baseline.impressions : 0;
+  const ctrRequired = options.outcomesExpected === true || baseline.impressions > 0 || canary.impressions > 0;
+  const ctr = judgeRate(definition("ctr"), { events: canary.clicks, trials: canary.impressions }, { events: baseline.clicks, trials: baseline.impressions }, policy.minImpressions,
+    policy.maxCtrDecrease * ctrBaseline, policy.confidence, {
+      early: false, unit: "impressions",
+      difference: (confidence) => ctrDifference({ clicks: canary.clicks, impressions: canary.impressions, units: canary.ctrUnits }, { clicks: baseline.clicks, impressions: baseline.impressions, units: baseline.ctrUnits }, confidence),
+    });
   const metrics = [
     judgeLatency(canary, baseline, policy),
     judgeTail(canary, baseline, policy),
     judgeRate(definition("fallback_rate"), { events: canary.fallbacks, trials: canary.requests }, { events: baseline.fallbacks, trials: baseline.requests }, policy.minRequests,
       policy.maxFallbackRateIncrease, policy.confidence, { early: true, unit: "requests" }),
-    judgeRate(definition("ctr"), { events: canary.clicks, trials: canary.impressions }, { events: baseline.clicks, trials: baseline.impressions }, policy.minImpressions,
-      policy.maxCtrDecrease * ctrBaseline, policy.confidence, { early: false, unit: "impressions" }),
+    ctr.classification === "nodata" && !ctrRequired
+      ? { ...ctr, notRequired: true, reason: "nodata — not required: the surface sent no outcome events (no impressions before the rollout or during it)" }
+      : ctr,
   ];
-  // CTR is required wherever the surface sends outcome events (the baseline has impressions).
-  const missing = metrics.filter((m) => m.classification === "nodata" && (definition(m.metric).required || (m.metric === "ctr" && baseline.impressions > 0)));
+  const isRequired = (m: MetricVerdict) => definition(m.metric).required || (m.metric === "ctr" && ctrRequired);
+  const missing = metrics.filter((m) => m.classification === "nodata" && isRequired(m));
   // A step is judged once, when every metric it needs has its data: judging at every tick while
   // one metric waits would be peeking, and raise the false failures. Only an early fallback
   // failure (a broken model) ends a step before that.
   const failed = metrics.filter((m) => m.failed && (missing.length === 0 || m.conclusive));
   if (failed.length > 0) return { decision: "fail", metrics, reasons: failed.map((m) => m.reason) };
-  if (missing.length > 0 && options.pastDeadline) return judgeAtDeadline(metrics, missing, policy, canary.requests, baseline.requests);
+  if (missing.length > 0 && options.pastDeadline) return judgeAtDeadline(metrics, missing, policy);
   if (missing.length > 0) {
     const shown = metrics.map((m) => (m.classification === "nodata" ? m : { ...m, classification: "nodata" as const, failed: false, reason: `so far: ${m.reason} (judged when the step has all its data)` }));
     return { decision: "wait", metrics: shown, reasons: missing.map((m) => `${m.label}: ${m.reason}`) };
   }
-  return { decision: "advance", metrics, reasons: [`every metric within tolerance over ${canary.requests} canary and ${baseline.requests} baseline requests`] };
+  const waived = metrics.filter((m) => m.notRequired).map((m) => m.label);
+  const unjudged = waived.length ? `; ${waived.join(", ")} not judged: the surface sends no outcome events` : "";
+  return { decision: "advance", metrics, reasons: [`every metric within tolerance over ${canary.requests} canary and ${baseline.requests} baseline requests${unjudged}`] };
 }
 
 /**
- * A step past its deadline with metrics still short of their sample. The metrics with data decide
- * (one judgement, as when the data is complete: no peeking); those not required are set aside with
- * the reason; a required one without data pauses the rollout rather than promote a version nobody
- * measured.
+ * A step past its deadline with a required metric still short of its sample (latency, tail and
+ * fallbacks always; CTR where the surface sends outcome events). The metrics with data may still
+ * fail it (one judgement, as when the data is complete: no peeking); otherwise the rollout pauses for
+ * on-call with the reason rather than promote a version nobody measured, as Argo Rollouts stops an
+ * analysis that is inconclusive.
  */
-function judgeAtDeadline(metrics: MetricVerdict[], missing: MetricVerdict[], policy: JudgePolicy, canaryRequests: number, baselineRequests: number): StepVerdict {
+function judgeAtDeadline(metrics: MetricVerdict[], missing: MetricVerdict[], policy: JudgePolicy): StepVerdict {
   const deadline = `the step's deadline (${policy.stepDeadlineMinutes} min)`;
-  const required = missing.filter((m) => definition(m.metric).required);
-  const shown = metrics.map((m) =>
-    missing.includes(m) && !definition(m.metric).required ? { ...m, notRequired: true, reason: `nodata — not required: ${m.reason} by ${deadline}, so the step is decided by the metrics with data` } : m,
-  );
-  const failed = shown.filter((m) => m.failed);
-  if (failed.length > 0) return { decision: "fail", metrics: shown, reasons: failed.map((m) => m.reason) };
-  if (required.length > 0) {
-    return {
-      decision: "pause", metrics: shown,
-      reasons: [
-        `paused for on-call: ${deadline} passed without the minimum sample of ${required.map((m) => m.label).join(", ")}, which every step needs; resume to wait another ${policy.stepDeadlineMinutes} min or abort; an ML engineer can promote now`,
-        ...required.map((m) => `${m.label}: ${m.reason}`),
-      ],
-    };
-  }
-  const waived = shown.filter((m) => m.notRequired).map((m) => m.label);
-  return { decision: "advance", metrics: shown, reasons: [`every metric with data within tolerance over ${canaryRequests} canary and ${baselineRequests} baseline requests; ${waived.join(", ")} not required: too little data by ${deadline}`] };
+  const failed = metrics.filter((m) => m.failed);
+  if (failed.length > 0) return { decision: "fail", metrics, reasons: failed.map((m) => m.reason) };
+  return {
+    decision: "pause", metrics,
+    reasons: [
+      `paused for on-call: ${deadline} passed without the minimum sample of ${missing.map((m) => m.label).join(", ")}, which this step needs; resume to wait another ${policy.stepDeadlineMinutes} min or abort; an ML engineer can promote now`,
+      ...missing.map((m) => `${m.label}: ${m.reason}`),
+    ],
+  };
 }

@@ -17,6 +17,10 @@ export interface EncodedBatch {
   truncatedRows: Uint8Array;
   /** Each row's tokens before padding. */
   tokens: Uint32Array;
+  /** Each row's tokenising time in ms (its document, and its query the first time the batch met that query). */
+  encodeMs: Float64Array;
+  /** Characters each row gave the tokenizer (counted the same way). */
+  chars: Uint32Array;
 }
 
 /** One pair to encode; `maxTokensPerDoc` is Cohere's cap on the document's own tokens. */
@@ -69,6 +73,22 @@ function lastCutAtOrBefore(document: string, at: number, from: number, bertPunct
 }
 
 /**
+ * Most characters of a document given to the tokenizer for `wanted` tokens: 32 a token (English
+ * text averages 4–6), at least 1,024. What the model reads bounds what is read before it, whatever
+ * the characters: the normaliser and pre-tokeniser cost time per character, not per token.
+ */
+export function readBound(wanted: number): number {
+  return Math.max(1024, wanted * 32);
+}
+
+/** `at`, or `at − 1` when a cut at `at` would split a surrogate pair (an astral character stays whole or goes). */
+function endBefore(document: string, at: number): number {
+  const low = document.charCodeAt(at);
+  const high = document.charCodeAt(at - 1);
+  return low >= 0xdc00 && low <= 0xdfff && high >= 0xd800 && high <= 0xdbff ? at - 1 : at;
+}
+
+/**
  * A tokenizer.json loaded with @huggingface/tokenizers, and the pair layout its post-processor
  * gives (BERT: `[CLS] q [SEP] d [SEP]`, RoBERTa/XLM-R: `<s> q </s></s> d </s>`).
  * Throws an Error with the library's message when the JSON is not a tokenizer it can load.
@@ -105,14 +125,34 @@ export class PairEncoder {
 
   /** The ids of one pair and whether it was truncated; `maxLength` counts the special tokens. */
   encodePair(query: string, document: string, options: EncodeOptions): { ids: number[]; typeIds: number[]; truncated: boolean } {
+    const { ids, typeIds, truncated } = this.encodeTokenized(this.tokenizer.tokenize(query), document, options);
+    return { ids, typeIds, truncated };
+  }
+
+  /**
+   * The part of `document` that is tokenised for a pair (`options` as for encodePair), and whether
+   * the text was cut there by the read bound (see readDocument). The pair's tokens are this text's.
+   */
+  documentPrefix(document: string, options: EncodeOptions): { text: string; cut: boolean } {
+    const { text, cut } = this.readDocument(document, this.documentWanted(options));
+    return { text, cut };
+  }
+
+  /** Tokens of the document a pair needs: the most it keeps, and one more to tell whether it was cut. */
+  private documentWanted(options: EncodeOptions): number {
+    return Math.min(options.maxTokensPerDoc ?? Infinity, options.maxLength - this.pairOverhead) + 1;
+  }
+
+  /** encodePair with the query's tokens given (a batch tokenises each query once); `read`: characters tokenised for the document. */
+  private encodeTokenized(q: string[], document: string, options: EncodeOptions): { ids: number[]; typeIds: number[]; truncated: boolean; read: number } {
     // Hugging Face's `longest_first`: drop a token from the longer side until the pair fits.
     const budget = options.maxLength - this.pairOverhead;
     if (budget < 2) throw new Error(`maxLength ${options.maxLength} leaves no room for a query and a document after ${this.pairOverhead} special tokens`);
-    const q = this.tokenizer.tokenize(query);
     // The pair keeps at most min(max_tokens_per_doc, budget) of the document's tokens, and whether it
     // was cut depends only on whether there is one more: tokenising more is wasted work.
-    let d = options.exhaustive ? this.tokenizer.tokenize(document) : this.leadingTokens(document, Math.min(options.maxTokensPerDoc ?? Infinity, budget) + 1);
-    let truncated = false;
+    const doc = options.exhaustive ? { tokens: this.tokenizer.tokenize(document), cut: false, read: document.length } : this.readDocument(document, this.documentWanted(options));
+    let d = doc.tokens;
+    let truncated = doc.cut;
     if (options.maxTokensPerDoc !== undefined && d.length > options.maxTokensPerDoc) {
       d = d.slice(0, options.maxTokensPerDoc);
       truncated = true;
@@ -126,31 +166,59 @@ export class PairEncoder {
     }
     const out = this.postProcess(q.slice(0, qLen), d.slice(0, dLen));
     const ids = out.tokens.map((t) => this.ids.get(t) ?? this.unkId);
-    return { ids, typeIds: out.token_type_ids ?? new Array<number>(ids.length).fill(0), truncated };
+    return { ids, typeIds: out.token_type_ids ?? new Array<number>(ids.length).fill(0), truncated, read: doc.read };
   }
 
   /**
-   * The document's first tokens, at least `wanted` of them when it has that many (all of them when
-   * fewer): the tokens of a prefix cut just before a whitespace, growing 4× until it yields `wanted`.
-   * A 100,000-character document costs the tokens the model can read, not 100,000 characters of
-   * tokenising. Cut before whitespace, every word of the prefix is whole, and the pre-tokenisers of
-   * BERT (WordPiece), byte-level BPE and Metaspace split on whitespace, so the prefix's tokens are
-   * the whole document's first tokens; BERT's also on punctuation and CJK ideographs, so with it a
-   * prefix may end before one of those too (a document with nothing to cut at is tokenised whole).
+   * The document's first tokens, at least `wanted` of them when it has that many within the read
+   * bound: the tokens of a prefix cut just before a whitespace, growing 4× until it yields `wanted`.
+   * Cut before whitespace, every word of the prefix is whole, and the pre-tokenisers of BERT
+   * (WordPiece), byte-level BPE and Metaspace split on whitespace, so the prefix's tokens are the
+   * whole document's first tokens; BERT's also on punctuation and CJK ideographs, so with it a prefix
+   * may end before one of those too. No more than readBound(wanted) characters are ever given to the
+   * tokenizer, whatever they are: a document that has not yielded `wanted` tokens within them — one
+   * long word of letters, digits or base64 (WordPiece makes it one [UNK]), combining marks or format
+   * characters the normaliser deletes — is cut there (`cut`: its text was truncated), at its last
+   * whitespace in the bound's second half, else at the bound itself (break test: 100,000 letters,
+   * digits or "a" + combining accents were normalised and split whole, 60–190 ms of the scoring
+   * thread per document, counted as nothing truncated).
+   * @returns the tokens, the text they are of, whether that text was cut by the bound, and the characters tokenised in all.
    */
-  private leadingTokens(document: string, wanted: number): string[] {
-    for (let chars = Math.max(256, wanted * 8); chars < document.length; chars *= 4) {
-      const cut = lastCutAtOrBefore(document, chars, chars >> 1, this.bertPreTokenizer);
-      if (cut < 0) break;
-      const tokens = this.tokenizer.tokenize(document.slice(0, cut));
-      if (tokens.length >= wanted) return tokens;
+  private readDocument(document: string, wanted: number): { tokens: string[]; text: string; cut: boolean; read: number } {
+    const bound = readBound(wanted);
+    let read = 0;
+    const tokenize = (text: string) => ((read += text.length), this.tokenizer.tokenize(text));
+    for (let chars = Math.min(bound, Math.max(256, wanted * 8)); ; chars = Math.min(bound, chars * 4)) {
+      if (document.length <= chars) return { tokens: tokenize(document), text: document, cut: false, read };
+      const at = lastCutAtOrBefore(document, chars, chars >> 1, this.bertPreTokenizer);
+      const text = document.slice(0, at >= 0 ? at : endBefore(document, chars));
+      if (at >= 0 || chars === bound) {
+        const tokens = tokenize(text);
+        if (tokens.length >= wanted) return { tokens, text, cut: false, read };
+        if (chars === bound) return { tokens, text, cut: true, read };
+      }
     }
-    return this.tokenizer.tokenize(document);
   }
 
   /** Pairs (of one or several queries) padded to the longest; `maxLength` counts special tokens. */
   encodeBatch(pairs: ReadonlyArray<PairInput>, maxLength: number): EncodedBatch {
-    const encoded = pairs.map((p) => this.encodePair(p.query, p.document, { maxLength, maxTokensPerDoc: p.maxTokensPerDoc }));
+    // Each query is tokenised once per batch, not once per document (a 2,000-character query
+    // beside 1,000 documents was tokenised 1,000 times), and charged to its first row.
+    const queries = new Map<string, string[]>();
+    const encodeMs = new Float64Array(pairs.length);
+    const chars = new Uint32Array(pairs.length);
+    const encoded = pairs.map((p, r) => {
+      const started = performance.now();
+      let q = queries.get(p.query);
+      if (!q) {
+        queries.set(p.query, (q = this.tokenizer.tokenize(p.query)));
+        chars[r] = p.query.length;
+      }
+      const e = this.encodeTokenized(q, p.document, { maxLength, maxTokensPerDoc: p.maxTokensPerDoc });
+      chars[r] = chars[r]! + e.read;
+      encodeMs[r] = performance.now() - started;
+      return e;
+    });
     const width = Math.max(1, ...encoded.map((e) => e.ids.length));
     const rows = encoded.length;
     const inputIds = new BigInt64Array(rows * width).fill(BigInt(this.padId));
@@ -170,7 +238,7 @@ export class PairEncoder {
         tokenTypeIds[r * width + i] = BigInt(e.typeIds[i] ?? 0);
       }
     });
-    return { inputIds, attentionMask, tokenTypeIds, rows, width, truncated, truncatedRows, tokens };
+    return { inputIds, attentionMask, tokenTypeIds, rows, width, truncated, truncatedRows, tokens, encodeMs, chars };
   }
 
   private postProcess(a: string[], b: string[]): { tokens: string[]; token_type_ids?: number[] } {

@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { readCrossEncoderBundle, type CrossEncoderBundle } from "./bundle";
 import { encodeModel, floatTensor, TensorType, type Dim } from "../../domain/onnx/proto";
 import { CrossEncoder } from "./model";
+import { readBound } from "./encode";
 
 // The committed demo cross-encoder (models/text/train_cross_encoder.py), loaded the way serving
 // loads any bundle: real onnxruntime, real tokenizer library, no mocks.
@@ -64,7 +65,13 @@ describe("demo cross-encoder", () => {
     fc.assert(
       fc.property(fc.string({ maxLength: 60 }), document, fc.option(fc.integer({ min: 1, max: 40 }), { nil: undefined }), (query, doc, maxTokensPerDoc) => {
         const options = { maxLength: bundle.config.maxLength, maxTokensPerDoc };
-        expect(model.encoder.encodePair(query, doc, options)).toEqual(model.encoder.encodePair(query, doc, { ...options, exhaustive: true }));
+        const bounded = model.encoder.encodePair(query, doc, options);
+        const prefix = model.encoder.documentPrefix(doc, options);
+        // The tokens of the text read; a document cut by the read bound counts as truncated.
+        const read = model.encoder.encodePair(query, prefix.text, { ...options, exhaustive: true });
+        expect(bounded).toEqual({ ...read, truncated: read.truncated || prefix.cut });
+        // Unless it was cut by the bound, the same ids and truncation as tokenising the whole document.
+        if (!prefix.cut) expect(bounded).toEqual(model.encoder.encodePair(query, doc, { ...options, exhaustive: true }));
       }),
       { numRuns: 300 },
     );
@@ -101,6 +108,61 @@ describe("demo cross-encoder", () => {
     } finally {
       model.encoder.tokenizer.tokenize = tokenize;
     }
+  });
+
+  it("reads at most readBound characters of a document whatever they are, and scores it as that prefix, truncated (break test: one 100,000-letter word tokenised whole, 95–124 ms, truncated_documents 0)", async () => {
+    const documents: Record<string, string> = {
+      base64: "QUJD".repeat(24_990), digits: "7".repeat(100_000), letters: "a".repeat(100_000), "é": "é".repeat(100_000),
+      "combining marks": "a" + "\u0301".repeat(99_999), emoji: "🙂".repeat(50_000), "U+00A0": "\u00a0".repeat(100_000),
+      "U+200B": "\u200b".repeat(100_000), "U+FEFF": "\ufeff".repeat(100_000), "soft hyphens": "\u00ad".repeat(100_000),
+      "one long word then words": "x".repeat(50_000) + " lamp".repeat(10_000),
+    };
+    const options = { maxLength: bundle.config.maxLength };
+    const bound = readBound(options.maxLength - model.encoder.pairOverhead + 1);
+    expect(bound).toBe(1024);
+    const tokenize = model.encoder.tokenizer.tokenize.bind(model.encoder.tokenizer);
+    for (const [name, document] of Object.entries(documents)) {
+      const lengths: number[] = [];
+      model.encoder.tokenizer.tokenize = (text: string) => (lengths.push(text.length), tokenize(text));
+      let bounded;
+      try {
+        bounded = model.encoder.encodePair("lamp", document, options);
+      } finally {
+        model.encoder.tokenizer.tokenize = tokenize;
+      }
+      const prefix = model.encoder.documentPrefix(document, options);
+      // Bounded: the query (4) and at most `bound` characters of the document, in all.
+      expect(lengths.reduce((a, b) => a + b, 0) - 4, name).toBeLessThanOrEqual(2 * bound);
+      expect(Math.max(...lengths), name).toBeLessThanOrEqual(bound);
+      expect(prefix.text.length, name).toBeLessThanOrEqual(bound);
+      expect(document.startsWith(prefix.text), name).toBe(true);
+      expect(prefix.cut, name).toBe(true);
+      // Identical to tokenising the bounded prefix, and counted as truncated.
+      const read = model.encoder.encodePair("lamp", prefix.text, { ...options, exhaustive: true });
+      expect(bounded, name).toEqual({ ...read, truncated: true });
+      // An astral character is never split.
+      expect(/[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/.test(prefix.text), name).toBe(false);
+      const result = await model.score([{ query: "lamp", document }]);
+      expect([...result.truncatedRows], name).toEqual([1]);
+      expect(result.chars[0], name).toBeLessThanOrEqual(4 + 2 * bound);
+    }
+  });
+
+  it("tokenises a batch's query once, charging it to its first row", () => {
+    const query = "lamp ".repeat(400);
+    const tokenize = model.encoder.tokenizer.tokenize.bind(model.encoder.tokenizer);
+    const lengths: number[] = [];
+    model.encoder.tokenizer.tokenize = (text: string) => (lengths.push(text.length), tokenize(text));
+    let batch;
+    try {
+      batch = model.encoder.encodeBatch(Array.from({ length: 50 }, () => ({ query, document: "Bright Lamp home" })), bundle.config.maxLength);
+    } finally {
+      model.encoder.tokenizer.tokenize = tokenize;
+    }
+    expect(lengths.filter((n) => n === query.length)).toHaveLength(1);
+    expect(batch.chars[0]).toBe(query.length + 16);
+    expect(batch.chars[1]).toBe(16);
+    expect(model.encoder.encodePair(query, "Bright Lamp home", { maxLength: bundle.config.maxLength }).ids).toEqual([...batch.inputIds.slice(batch.width, 2 * batch.width)].map(Number).slice(0, batch.tokens[1]));
   });
 
   it("counts max_tokens_per_doc cuts as truncations", async () => {

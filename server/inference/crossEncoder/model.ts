@@ -27,6 +27,9 @@ export interface PairScores {
   width: number;
   /** Each pair's tokens before padding. */
   tokens: Uint32Array;
+  /** Each pair's tokenising time in ms, and the characters it gave the tokenizer (a batch's query counted at its first pair). */
+  encodeMs: Float64Array;
+  chars: Uint32Array;
 }
 
 export class CrossEncoder {
@@ -96,7 +99,7 @@ export class CrossEncoder {
   async score(pairs: ReadonlyArray<PairInput>): Promise<PairScores> {
     const batch = this.encoder.encodeBatch(pairs, this.config.maxLength);
     const scores = await this.run(batch.inputIds, batch.attentionMask, batch.tokenTypeIds, batch.rows, batch.width);
-    return { scores, truncated: batch.truncated, truncatedRows: batch.truncatedRows, width: batch.width, tokens: batch.tokens };
+    return { scores, truncated: batch.truncated, truncatedRows: batch.truncatedRows, width: batch.width, tokens: batch.tokens, encodeMs: batch.encodeMs, chars: batch.chars };
   }
 
   async release(): Promise<void> {

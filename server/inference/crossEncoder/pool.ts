@@ -25,9 +25,10 @@ import type { ScoreReply, ScoreTask, SharedBundle, TextRequest } from "./workerT
 // While every worker is busy, waiting requests are served in start-time fair order over their
 // callers (server/domain/admission/fairQueue.ts, cost = pairs), not in arrival order: a caller's
 // backlog of large requests delays another caller's request by about one of them, not all of them.
-// A run's time is charged to each request in it by its share of the run's padded tokens (what it
-// would have cost alone), so a request batched with another caller's long documents is not judged
-// slow for them (the circuit breakers read `modelMs`).
+// A run's time is charged to each request in it: its own tokenising, and the rest of the run by its
+// share of the run's padded tokens (what it would have cost alone), so a request batched with another
+// caller's long documents is not judged slow for them (the circuit breakers read `modelMs`, and
+// judge a timeout by the same two parts: server/domain/breakers/callerCircuits.ts, RunCost).
 
 export interface CrossEncoderPoolOptions {
   /** Worker threads, each with its own copy of every bundle it has scored. */
@@ -47,11 +48,18 @@ export interface CrossEncoderResult {
   /** Documents cut to the model's length or max_tokens_per_doc. */
   truncated: number;
   /**
-   * This request's share of its model run's time, in ms: runMs × (its rows × its widest row's
-   * tokens) / (the run's rows × the run's padded width), i.e. what the run costs per padded token
-   * times the tokens it would have been padded to alone (runMs when it ran alone).
+   * This request's share of its model run's time, in ms: its own tokenising (tokenizeMs) plus the
+   * rest of the run × (its rows × its widest row's tokens) / (the run's rows × the run's padded
+   * width), i.e. what the rest costs per padded token times the tokens it would have been padded to
+   * alone (runMs when it ran alone).
    */
   modelMs: number;
+  /** ms of modelMs spent tokenising this request's texts (its documents, and its query once). */
+  tokenizeMs: number;
+  /** Characters of this request's texts given to the tokenizer (bounded per document: encode.ts, readBound). */
+  chars: number;
+  /** Tokens this request would have been padded to alone: its rows × its widest row. */
+  paddedTokens: number;
   /** The whole model run's time, in ms (shared by every request in the batch). */
   runMs: number;
   /** Requests scored in the same run, this one included. */
@@ -240,16 +248,24 @@ export class CrossEncoderPool {
       (reply) => {
         let offset = 0;
         const cells = reply.scores.length * reply.width;
+        // Tokenising is charged to the request whose texts it was; the rest of the run (tensors and
+        // the model) by padded tokens.
+        const rest = Math.max(0, reply.modelMs - reply.encodeMs.reduce((sum, ms) => sum + ms, 0));
         for (const item of items) {
           const n = item.request.documents.length;
           let truncated = 0;
           let width = 0;
+          let tokenizeMs = 0;
+          let chars = 0;
           for (let i = offset; i < offset + n; i++) {
             truncated += reply.truncatedRows[i]!;
             width = Math.max(width, reply.tokens[i]!);
+            tokenizeMs += reply.encodeMs[i]!;
+            chars += reply.chars[i]!;
           }
-          const modelMs = items.length === 1 || cells === 0 ? reply.modelMs : (reply.modelMs * n * width) / cells;
-          item.resolve({ scores: Array.from(reply.scores.subarray(offset, offset + n)), truncated, modelMs, runMs: reply.modelMs, batchedRequests: items.length });
+          const paddedTokens = n * width;
+          const modelMs = items.length === 1 || cells === 0 ? reply.modelMs : tokenizeMs + (rest * paddedTokens) / cells;
+          item.resolve({ scores: Array.from(reply.scores.subarray(offset, offset + n)), truncated, modelMs, tokenizeMs, chars, paddedTokens, runMs: reply.modelMs, batchedRequests: items.length });
           offset += n;
         }
       },

@@ -41,7 +41,10 @@ export interface ScoreTask extends Partial<PoolTaskEnvelope> {
 }
 
 export type ScoreReply =
-  | { ok: true; scores: Float32Array; truncatedRows: Uint8Array; modelMs: number; /** The run's padded width, in tokens. */ width: number; /** Each row's tokens before padding. */ tokens: Uint32Array }
+  | {
+      ok: true; scores: Float32Array; truncatedRows: Uint8Array; modelMs: number; /** The run's padded width, in tokens. */ width: number; /** Each row's tokens before padding. */ tokens: Uint32Array;
+      /** Each row's tokenising time in ms and characters tokenised (PairScores). */ encodeMs: Float64Array; chars: Uint32Array;
+    }
   | { ok: false; error: { code?: string; field?: string; message: string } };
 
 const opened = new Map<string, Promise<CrossEncoder>>();
@@ -76,9 +79,11 @@ export async function runScoreTask(task: ScoreTask): Promise<ScoreReply> {
     if (task.jobId !== undefined) parentPort?.postMessage({ [RUN_STARTED]: task.jobId });
     const started = performance.now();
     const pairs: PairInput[] = task.requests.flatMap(({ query, documents, maxTokensPerDoc }) => documents.map((document) => ({ query, document, maxTokensPerDoc })));
-    if (pairs.length === 0) return { ok: true, scores: new Float32Array(0), truncatedRows: new Uint8Array(0), modelMs: 0, width: 0, tokens: new Uint32Array(0) };
+    if (pairs.length === 0) return { ok: true, scores: new Float32Array(0), truncatedRows: new Uint8Array(0), modelMs: 0, width: 0, tokens: new Uint32Array(0), encodeMs: new Float64Array(0), chars: new Uint32Array(0) };
     const result = await model.score(pairs);
-    return { ok: true, scores: result.scores, truncatedRows: result.truncatedRows, modelMs: performance.now() - started, width: result.width, tokens: result.tokens };
+    return {
+      ok: true, scores: result.scores, truncatedRows: result.truncatedRows, modelMs: performance.now() - started, width: result.width, tokens: result.tokens, encodeMs: result.encodeMs, chars: result.chars,
+    };
   } catch (error) {
     const e = error as Error & { code?: string; field?: string };
     return { ok: false, error: { code: error instanceof DomainError ? e.code : undefined, field: e.field, message: e.message } };

@@ -15,7 +15,7 @@ import { useTRPC } from "../../../_trpc/client";
 type Inspection = inferRouterOutputs<AppRouter>["debug"]["request"];
 
 /** "Open a logged request": an id pasted from a complaint, or arriving in the URL from the Shadow, Audit and On-call pages. */
-export function RequestLookup({ requestId, at }: { requestId: string | null; at: string | null }) {
+export function RequestLookup({ requestId, at, owner = null }: { requestId: string | null; at: string | null; owner?: string | null }) {
   const router = useRouter();
   const pathname = usePathname();
   const [draft, setDraft] = useState(requestId ?? "");
@@ -43,7 +43,7 @@ export function RequestLookup({ requestId, at }: { requestId: string | null; at:
         </form>
         {!access.allowed && <Text size="sm" c="dimmed" mt="xs">{access.reason}: a logged request is request data.</Text>}
       </Card>
-      {requestId && access.allowed && <RequestInspector key={`${requestId}@${at ?? ""}`} requestId={requestId} at={at} />}
+      {requestId && access.allowed && <RequestInspector key={`${requestId}@${at ?? ""}@${owner ?? ""}`} requestId={requestId} at={at} owner={owner} />}
     </Stack>
   );
 }
@@ -53,9 +53,9 @@ const arm = (a: Inspection["arm"]) =>
   !a ? null : a.kind === "canary" ? `canary rollout ${a.rolloutId}: ${a.arm ?? "?"} arm` : `experiment ${a.experiment}${a.phase !== null ? ` (phase ${a.phase})` : ""}: ${a.variant ?? "?"}${a.exposed ? "" : ", not exposed"}`;
 
 /** Everything the log, the scoring sample and the shadow rows kept about one request. */
-export function RequestInspector({ requestId, at }: { requestId: string; at: string | null }) {
+export function RequestInspector({ requestId, at, owner = null }: { requestId: string; at: string | null; owner?: string | null }) {
   const trpc = useTRPC();
-  const inspection = useQuery({ ...trpc.debug.request.queryOptions({ requestId, ...(at ? { ts: new Date(at) } : {}) }), retry: false });
+  const inspection = useQuery({ ...trpc.debug.request.queryOptions({ requestId, ...(at ? { ts: new Date(at) } : {}), ...(at && owner !== null ? { owner } : {}) }), retry: false });
   if (inspection.error) {
     return (
       <Alert color={inspection.error.data?.code === "NOT_FOUND" ? "gray" : "red"} title="Cannot open this request" data-testid="request-not-found">
@@ -159,12 +159,12 @@ function SharedIdRows({ inspection: r }: { inspection: Inspection }) {
       {/* One wrapping line per row (not a table), so a phone shows every field without scrolling. */}
       <Stack gap={4} data-testid="shared-request-rows">
         {r.rowsWithId.map((row) => (
-          <Group key={new Date(row.ts).toISOString()} gap="xs" wrap="wrap" justify="space-between" data-testid="shared-request-row" data-selected={row.selected}
+          <Group key={`${new Date(row.ts).toISOString()}@${row.owner}`} gap="xs" wrap="wrap" justify="space-between" data-testid="shared-request-row" data-selected={row.selected}
             style={{ borderTop: "1px solid var(--mantine-color-orange-2)", paddingTop: 4 }}>
             <Text size="xs" style={{ minWidth: 0 }}>
               <b>{row.surface}</b> · {new Date(row.ts).toLocaleString()} · id chosen by {row.caller ? (row.callerName ? `key "${row.callerName}"` : row.caller) : "the server or the console"} · {row.latencyMs.toFixed(2)} ms
             </Text>
-            {row.selected ? <Badge size="xs" variant="light" tt="none">shown below</Badge> : <Button size="compact-xs" variant="default" component={Link} href={hrefs.request(r.requestId, row.ts)} data-testid="open-shared-row">Open this one</Button>}
+            {row.selected ? <Badge size="xs" variant="light" tt="none">shown below</Badge> : <Button size="compact-xs" variant="default" component={Link} href={hrefs.request(r.requestId, row.ts, row.owner)} data-testid="open-shared-row">Open this one</Button>}
           </Group>
         ))}
       </Stack>

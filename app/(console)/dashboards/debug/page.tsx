@@ -10,12 +10,14 @@ import { RerankPlayground } from "./RerankPlayground";
 
 export const metadata: Metadata = { title: "Debug" };
 
-export default async function DebugPage({ searchParams }: { searchParams: Promise<{ request?: string; at?: string }> }) {
+export default async function DebugPage({ searchParams }: { searchParams: Promise<{ request?: string; at?: string; owner?: string }> }) {
   const surfaces = await (await serverCaller()).surfaces.list();
   const params = await searchParams;
   const requestId = params.request?.trim() || null;
   // `at`: the log time of one row of a shared id (links from shadow and on-call rows name their row).
   const at = params.at && parseIsoInstant(params.at) ? params.at : null;
+  // `owner`: with `at`, the row's owner key ('' when shared): two callers' rows of one id can share a millisecond.
+  const owner = at && params.owner !== undefined ? params.owner : null;
   return (
     <Stack>
       <PageHeader title="Debug" subtitle="One request at a time: open a logged one by id or send a test request; stage waterfall, served items, the features the model saw, drift and freshness." />
@@ -27,7 +29,7 @@ export default async function DebugPage({ searchParams }: { searchParams: Promis
         />
       ) : (
         <>
-          <RequestLookup key={`${requestId ?? ""}@${at ?? ""}`} requestId={requestId} at={at} />
+          <RequestLookup key={`${requestId ?? ""}@${at ?? ""}@${owner ?? ""}`} requestId={requestId} at={at} owner={owner} />
           <RerankPlayground surfaces={surfaces.map((s) => ({ key: s.key, name: s.name }))} />
           <FeatureHealth surfaces={surfaces.map((s) => ({ key: s.key, name: s.name }))} />
         </>

@@ -48,7 +48,7 @@ export function RolloutStrip({ surface, modelName, servingVersion, rollout }: { 
               <Text size="xs" c={active.status === "paused" && active.latest?.decision === "pause" ? "orange.8" : "dimmed"} data-testid="rollout-deadline">
                 {active.status === "paused" && active.latest?.decision === "pause"
                   ? active.latest.reasons[0]
-                  : `step deadline ${new Date(active.stepDeadlineAt).toLocaleString()} (${active.policy?.stepDeadlineMinutes ?? "?"} min per step): past it, CTR without its ${active.policy?.minImpressions.toLocaleString() ?? "?"} impressions per arm is not required; latency and fallbacks without ${active.policy?.minRequests ?? "?"} requests per arm pause the canary for on-call`}
+                  : `step deadline ${new Date(active.stepDeadlineAt).toLocaleString()} (${active.policy?.stepDeadlineMinutes ?? "?"} min per step): past it, latency and fallbacks without ${active.policy?.minRequests ?? "?"} requests per arm, or CTR without its ${active.policy?.minImpressions.toLocaleString() ?? "?"} impressions per arm where the surface sends outcome events, pause the canary for on-call`}
               </Text>
             )}
             {active.latest && active.latest.step === active.step && (
@@ -128,7 +128,7 @@ export function StartCanaryModal({ surface, modelName, servingVersion, initialVe
     >
       <Select label="Version" data={versions} value={version} onChange={setVersion} placeholder={model.isLoading ? "loading…" : "pick a version"} />
       <TextInput label="Steps (% of traffic not in an experiment)" value={steps} onChange={(e) => setSteps(e.currentTarget.value)} />
-      <NumberInput label="Requests per arm before each step is judged" value={minRequests} onChange={(v) => setMinRequests(Number(v))} min={10} />
+      <NumberInput label="Requests per arm before each step is judged" value={minRequests} onChange={(v) => setMinRequests(Number(v))} min={100} />
     </ConfirmChangeDialog>
   );
 }

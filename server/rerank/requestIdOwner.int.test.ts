@@ -1,0 +1,120 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
+import { callerOfKey } from "../auth/principal";
+import { getDb } from "../db/client";
+import { seedDemo } from "../db/seed";
+import { answerSiblingQuestion, recordOutcomes } from "../events/service";
+import { callerAs } from "../testing/callers";
+import { metrics } from "../telemetry/metrics";
+import { publishTelemetryStats, telemetry } from "../telemetry/streams";
+import { rerank } from "./pipeline";
+import { resetRecentRequests } from "./recent";
+import type { RerankResponse } from "./schema";
+
+// Who owns a client-chosen request id (server/rerank/recent.ts requestIdOwner), end to end on real
+// PostgreSQL: in the request log's row identity, for people as for API keys, and what an event's
+// check of its request costs.
+
+const A = callerOfKey("owner-a");
+const B = callerOfKey("owner-b");
+let catalog: string[];
+const candidates = (ids: string[]) => ids.map((id, i) => ({ id, retrievalScore: 1 - i / ids.length }));
+const dropped = async () => {
+  publishTelemetryStats();
+  return (await metrics.telemetryDropped.get()).values.find((v) => v.labels.stream === "requests")?.value ?? 0;
+};
+
+beforeAll(async () => {
+  await seedDemo(getDb());
+  catalog = (await getDb().catalogItem.findMany({ where: { safetyFlags: { isEmpty: true } }, select: { id: true }, orderBy: { id: "asc" }, take: 1000 })).map((c) => c.id);
+}, 120_000);
+afterEach(() => {
+  vi.useRealTimers();
+});
+afterAll(() => resetRecentRequests());
+
+describe("two callers' requests with one id served in the same millisecond", () => {
+  it("break test: both are logged (logged = served), and each caller's events find its own row once only the log holds them", async () => {
+    // Keys A and B sent requestId cols-i in parallel; where two were served in one millisecond the
+    // log's key (request_id, ts) kept one row and dropped B's acknowledged request, counting nothing.
+    vi.useFakeTimers({ toFake: ["Date"] });
+    vi.setSystemTime(new Date());
+    const before = await dropped();
+    const requestId = `cols-${Date.now()}`;
+    const [a, b] = await Promise.all([
+      rerank({ surface: "search", requestId, topK: 3, candidates: candidates(catalog.slice(0, 10)) }, { caller: A }),
+      rerank({ surface: "search", requestId, topK: 3, candidates: candidates(catalog.slice(100, 110)) }, { caller: B }),
+    ]);
+    vi.useRealTimers();
+    await telemetry().requests.flush();
+    const rows = await getDb().rerankRequest.findMany({ where: { requestId }, select: { caller: true, ts: true } });
+    expect(rows.map((r) => r.caller).sort()).toEqual([A, B]);
+    expect(new Set(rows.map((r) => r.ts.getTime())).size).toBe(1);
+    expect((await dropped()) - before).toBe(0);
+    // Only in the log now (evicted, another worker's): each caller's event is checked against its own row.
+    resetRecentRequests();
+    const click = (eventId: string, itemId: string) => ({ events: [{ eventId, requestId, type: "click" as const, itemId, position: 1 }] });
+    expect(await recordOutcomes(click("e-b", b.items[0]!.id), [], B)).toEqual({ accepted: 1, duplicates: 0, rejected: [] });
+    expect(await recordOutcomes(click("e-a", a.items[0]!.id), [], A)).toEqual({ accepted: 1, duplicates: 0, rejected: [] });
+    await expect(recordOutcomes(click("e-b2", a.items[0]!.id), [], B)).rejects.toThrow(`"${a.items[0]!.id}" was not served in request "${requestId}"`);
+  });
+});
+
+describe("a signed-in person's request id", () => {
+  it("break test: is their own: another person's request with it is served and logged as theirs, and another caller's events do not find it, cached or only in the log", async () => {
+    const requestId = `order-${Date.now()}`;
+    const admin = callerAs(["admin"], "ids-admin@rerank.test");
+    const engineer = callerAs(["ml_engineer"], "ids-engineer@rerank.test");
+    const analyst = callerAs(["admin"], "ids-analyst@rerank.test");
+    const adminRequest = { surface: "search", requestId, topK: 3, userKey: "console-user", candidates: candidates(catalog.slice(0, 10)) };
+    const served = await admin.rerank.rank(adminRequest);
+    // Another person's id with other candidates: their own request (it was a 409 "already used").
+    const theirs = await engineer.rerank.rank({ ...adminRequest, candidates: candidates(catalog.slice(100, 110)) });
+    expect(theirs.items.every((i) => catalog.slice(100, 110).includes(i.id))).toBe(true);
+    // A third person sending the admin's exact request is served and logged as theirs (it was the admin's replay, logged for nobody).
+    await analyst.rerank.rank(adminRequest);
+    // The admin's retry is still the admin's replay: served and logged once.
+    expect(await admin.rerank.rank(adminRequest)).toEqual(served);
+    await telemetry().requests.flush();
+    const rows = await getDb().rerankRequest.findMany({ where: { requestId }, select: { caller: true } });
+    expect(rows.map((r) => r.caller).sort()).toEqual(["user:test-ids-admin@rerank.test", "user:test-ids-analyst@rerank.test", "user:test-ids-engineer@rerank.test"]);
+    // Events: the person's own are found, cached or only in the log; an API key's are refused as for an unknown id.
+    const click = (eventId: string) => ({ events: [{ eventId, requestId, type: "click" as const, itemId: served.items[0]!.id, position: 1 }] });
+    const refused = `events[0].requestId: no served request "${requestId}" (send events after the rerank response)`;
+    expect(await admin.events.record(click("e-admin-cached"))).toEqual({ accepted: 1, duplicates: 0, rejected: [] });
+    await expect(recordOutcomes(click("e-key-cached"), [], A)).rejects.toThrow(refused);
+    resetRecentRequests();
+    expect(await admin.events.record(click("e-admin-logged"))).toEqual({ accepted: 1, duplicates: 0, rejected: [] });
+    await expect(recordOutcomes(click("e-key-logged"), [], A)).rejects.toThrow(refused);
+    // The engineer's event finds the engineer's own request in the log, not the admin's.
+    const asEngineer = "user:test-ids-engineer@rerank.test";
+    expect(await recordOutcomes({ events: [{ eventId: "e-engineer", requestId, type: "click", itemId: theirs.items[0]!.id, position: 1 }] }, [], asEngineer)).toEqual({ accepted: 1, duplicates: 0, rejected: [] });
+    await expect(recordOutcomes(click("e-engineer-2"), [], asEngineer)).rejects.toThrow(`"${served.items[0]!.id}" was not served in request "${requestId}"`);
+  });
+});
+
+describe("an event's check of its request costs the items it names, not the response's size", () => {
+  it("break test: events on 1,000-item responses parse no response, and a sibling worker's answer carries the asked items only", async () => {
+    // 400 events, one per 1,000-item response, cost ~1 s of CPU across a 2-worker cluster: every
+    // cached response was parsed whole and all its positions sent through the primary.
+    const requests: RerankResponse[] = [];
+    for (let i = 0; i < 20; i++) requests.push(await rerank({ surface: "search", requestId: `big-${Date.now()}-${i}`, topK: 1000, candidates: candidates(catalog) }, { caller: A }));
+    const events = requests.map((r, i) => ({ eventId: `big-e-${i}`, requestId: r.requestId, type: "impression" as const, itemId: r.items[500 + i]!.id, position: 501 + i }));
+    const parse = vi.spyOn(JSON, "parse");
+    try {
+      expect(await recordOutcomes({ events }, [], A)).toEqual({ accepted: 20, duplicates: 0, rejected: [] });
+      // No response text (~50 KB each) was parsed.
+      expect(parse.mock.calls.filter(([text]) => typeof text === "string" && text.length > 10_000).length).toBe(0);
+      const answer = answerSiblingQuestion({ requests: events.map((e) => [e.requestId, [e.itemId, "never-served"]]), caller: A });
+      expect(parse.mock.calls.filter(([text]) => typeof text === "string" && text.length > 10_000).length).toBe(0);
+      expect(answer!.served.map(([id, r]) => [id, r.positions])).toEqual(events.map((e) => [e.requestId, [[e.itemId, e.position]]]));
+      expect(JSON.stringify(answer).length).toBeLessThan(20 * 400);
+    } finally {
+      parse.mockRestore();
+    }
+    // A wrong position is still told, found without a parse.
+    await expect(recordOutcomes({ events: [{ ...events[0]!, eventId: "big-wrong", position: 1 }] }, [], A)).rejects.toThrow(`was served at position ${events[0]!.position}, not 1`);
+    // Many items of one response: its text is parsed once, with the same answer.
+    const many = requests[0]!.items.slice(0, 100).map((item, i) => ({ eventId: `big-many-${i}`, requestId: requests[0]!.requestId, type: "impression" as const, itemId: item.id, position: item.position }));
+    expect(await recordOutcomes({ events: many }, [], A)).toEqual({ accepted: 100, duplicates: 0, rejected: [] });
+  });
+});
