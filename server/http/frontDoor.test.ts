@@ -178,6 +178,12 @@ describe("API paths Next.js would answer with its HTML 404 page", () => {
     ["DELETE", "/api/v1/models/search-ranker/versions/3/artifact", 405, "GET, HEAD"],
     ["POST", "/api/v1/ping", 405, "GET, HEAD"],
     ["PUT", "/api/v1/audit.csv", 405, "GET, HEAD"],
+    // Break test 2026-12-02: a Cohere client's wrong base URL or path was redirected to the sign-in page (307).
+    ["POST", "/V2/rerank", 404, undefined],
+    ["POST", "/v3/rerank", 404, undefined],
+    ["POST", "/v2/embed", 404, undefined],
+    ["GET", "/v1", 404, undefined],
+    ["POST", "/API/v1/rerank", 404, undefined],
   ] as const)("%s %s → %s (Allow: %s)", (method, path, status, allow) => {
     const refusal = refuse(head(method, path, { "content-type": "application/json" }));
     expect(refusal).toMatchObject({ status });

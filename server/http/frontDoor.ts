@@ -182,7 +182,13 @@ const NEXT_API_ROUTES: ReadonlyArray<{ path: RegExp; methods: readonly string[] 
  * Next.js: our own endpoints answer their own 405s.
  */
 export function apiPathRefusal(method: string, pathname: string): Refusal | null {
-  if (!pathname.startsWith("/api/")) return null;
+  // Cohere's versioned prefixes (/v1/, /v2/, any case, any version): a client with a wrong base URL or
+  // path got a redirect to the sign-in page (307) where it expects JSON (break test 2026-12-02). /API/
+  // in another case is no page either.
+  if (/^\/v\d+(\/|$)/i.test(pathname)) {
+    return { status: 404, code: "NOT_FOUND", message: `path: no API endpoint at ${pathname.slice(0, 120)}; the Cohere-compatible endpoints are POST /v1/rerank and POST /v2/rerank (see the README's API reference)` };
+  }
+  if (!pathname.toLowerCase().startsWith("/api/")) return null;
   const route = NEXT_API_ROUTES.find((r) => r.path.test(pathname));
   if (!route) return { status: 404, code: "NOT_FOUND", message: `path: no API endpoint at ${pathname.slice(0, 120)} (see the README's API reference)` };
   if (route.methods === "any" || route.methods.includes(method)) return null;
