@@ -22,7 +22,7 @@ export function MetricVerdictBadge({ metric: m }: { metric: Metric }) {
   return (
     <Tooltip label={m.reason} multiline maw={420} withArrow>
       <Badge color={color} variant={m.failed ? "filled" : "light"} tt="none" data-testid={`verdict-${m.metric}`} styles={WRAPPING}>
-        {m.label}: {m.classification === "nodata" ? (m.notRequired ? "no data — not required (step deadline passed)" : "no data") : m.classification} · {value(m, m.canary)} vs {value(m, m.baseline)}
+        {m.label}: {m.classification === "nodata" ? (m.notRequired ? "no data — not required (the surface sends no outcome events)" : "no data") : m.classification} · {value(m, m.canary)} vs {value(m, m.baseline)}
       </Badge>
     </Tooltip>
   );
