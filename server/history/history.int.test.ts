@@ -74,7 +74,7 @@ describe("promotion history", () => {
     );
     await expect(oncall().oncall.rollback({ surface: "t-hist", reason: "", toVersion: 2 })).rejects.toThrow("reason: say why (at least 3 characters)");
     const done = await oncall().oncall.rollback({ surface: "t-hist", reason: "v3 is bad", toVersion: 2 });
-    expect(done).toEqual({ surface: "t-hist", surfaces: ["t-hist"], alias: "production", model: "t-hist-model", version: 2, aborted: [] });
+    expect(done).toEqual({ surface: "t-hist", stage: 1, surfaces: ["t-hist"], alias: "production", model: "t-hist-model", version: 2, aborted: [] });
     expect((await surfaceOf("t-hist")).serving?.version).toBe(2);
     const [latest] = (await oncall().history.surface({ surface: "t-hist", limit: 1 })).rows;
     expect(latest).toMatchObject({ kind: "rollback", fromVersion: 3, toVersion: 2, actor: "oncall@rerank.local", reason: "rollback: v3 is bad" });

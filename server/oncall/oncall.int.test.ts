@@ -157,7 +157,7 @@ describe("on-call", () => {
     expect((await send("t-oncall", 1, "oc-still-v2"))[0]!.modelVersion!.version).toBe(2);
 
     const done = await caller().oncall.rollback({ surface: "t-oncall", reason: "CTR drop after v2", expectVersionId: s.rollback!.versionId });
-    expect(done).toEqual({ surface: "t-oncall", surfaces: ["t-oncall"], alias: "production", model: "t-oncall-model", version: 1, aborted: [] });
+    expect(done).toEqual({ surface: "t-oncall", stage: 1, surfaces: ["t-oncall"], alias: "production", model: "t-oncall-model", version: 1, aborted: [] });
     expect((await send("t-oncall", 1, "oc-rolled"))[0]!.modelVersion).toMatchObject({ version: 1, alias: "production" });
     const audit = await db.auditLog.findFirstOrThrow({ where: { action: "model.alias.set", entityId: model.id }, orderBy: { ts: "desc" } });
     expect(audit).toMatchObject({ actor: "oncall@rerank.local", reason: "rollback: CTR drop after v2", before: { version: 2 }, after: { version: 1, alias: "production" } });
@@ -224,7 +224,7 @@ describe("on-call", () => {
     const refused = results.filter((r): r is PromiseRejectedResult => r.status === "rejected");
     expect(ok).toHaveLength(1);
     expect(refused).toHaveLength(1);
-    expect(ok[0]!.value).toEqual({ surface: "t-oncall-race", surfaces: ["t-oncall-race", "t-oncall-race-feed"], alias: "production", model: "t-oncall-race-model", version: 1, aborted: [] });
+    expect(ok[0]!.value).toEqual({ surface: "t-oncall-race", stage: 1, surfaces: ["t-oncall-race", "t-oncall-race-feed"], alias: "production", model: "t-oncall-race-model", version: 1, aborted: [] });
     expect(refused[0]!.reason).toMatchObject({ code: "CONFLICT" });
     expect(String(refused[0]!.reason.message)).toMatch(/t-oncall-race-model production (changed since it was read|now serves v1)/);
 

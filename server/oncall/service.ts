@@ -19,6 +19,8 @@ import type { AliasRole } from "../domain/rollouts/aliasReach";
 import { notifyInTransaction } from "../webhooks/notify";
 import { UNATTRIBUTED_SURFACE } from "../telemetry/errorTally";
 import { lockSurfaceRow } from "../surfaces/lock";
+import { stage2ConfigSchema } from "../surfaces/stage2.schema";
+import { rollbackStageOf, type AliasChangeKind, type StageLastChange } from "../domain/rollouts/history";
 
 // What on-call needs per surface, from the request log: latency percentiles, fallback rate and
 // reasons, SLO burn per window and the multiwindow burn-rate alerts that fire (the rules Prometheus
@@ -128,6 +130,21 @@ export interface SliBurn {
 /** The note of an objective without an error budget, naming the field it came from; null when it has one. */
 const sloNote = (field: string, problem: string | null) => (problem ? `${field}: ${problem}` : null);
 
+/** One stage of a surface's cascade as the rollback lever sees it (stage 1: the serving alias; 2: the alias stage 2 rescores with). */
+export interface StageLever {
+  stage: 1 | 2;
+  modelName: string;
+  alias: string;
+  serving: { versionId: string; version: number } | null;
+  /** Every surface the alias reaches, this one first, with how each uses it: a rollback of the stage moves them all. */
+  reach: Array<{ key: string; roles: AliasRole[] }>;
+  rollback: RollbackTarget | null;
+  rollbackUnavailable: string | null;
+  rollbackAborts: RolloutOnAlias[];
+  /** The newest change of the alias that changed what it served; null: it never moved. */
+  lastChange: { kind: AliasChangeKind; at: Date; actor: string } | null;
+}
+
 export interface SurfaceHealth {
   key: string;
   name: string;
@@ -144,6 +161,10 @@ export interface SurfaceHealth {
   rollbackUnavailable: string | null;
   /** The running or paused canaries judged against the serving alias: a rollback aborts each (the dialog lists them). */
   rollbackAborts: RolloutOnAlias[];
+  /** The stages a rollback can move, stage 1 first (the fields above are stage 1's); stage 2 on a cascade surface. */
+  stages: StageLever[];
+  /** The stage the one-click rollback moves (rollbackStageOf): on a cascade, the one whose standing change is newest. */
+  rollbackStage: 1 | 2;
   slo: { latencyP99Ms: number; availability: number };
   window: { requests: number; fallbackRate: number | null; p50: number | null; p95: number | null; p99: number | null };
   burn: { availability: SliBurn; latency: SliBurn };
@@ -197,14 +218,17 @@ export async function oncallOverview(db: Db, input: { hours: number }) {
       const sixHours = burns[sli]["6h"];
       return problems[sli] ? { oneHour, sixHours, level: "no_budget", note: problems[sli] } : { oneHour, sixHours, level: burnLevel(oneHour, sixHours), note: null };
     };
-    const reached = s.model ? await surfacesReachedBy(db, { modelId: s.model.id, modelName: s.model.name, alias: s.modelAlias }) : [];
-    const reach = [...reached.filter((r) => r.key === s.key), ...reached.filter((r) => r.key !== s.key)].map((r) => ({ key: r.key, roles: r.roles }));
+    const aliases = await stageAliases(db, s);
+    const stages = await Promise.all(aliases.map((stage) => stageLever(db, s.key, stage)));
+    const one = stages.find((x) => x.stage === 1);
     result.push({
       key: s.key, name: s.name, killSwitch: s.killSwitch, modelName: s.model?.name ?? null, servingAlias: s.modelAlias,
       serving: serving ? { versionId: serving.id, version: serving.version } : null,
-      sharedWith: reach.filter((r) => r.key !== s.key).map((r) => r.key),
-      reach,
-      ...(s.model ? await rollbackPreview(db, s.model.id, s.modelAlias, serving?.id ?? null) : { rollback: null, rollbackUnavailable: `"${s.key}" has no model to roll back`, rollbackAborts: [] }),
+      sharedWith: (one?.reach ?? []).filter((r) => r.key !== s.key).map((r) => r.key),
+      reach: one?.reach ?? [],
+      ...(one ? { rollback: one.rollback, rollbackUnavailable: one.rollbackUnavailable, rollbackAborts: one.rollbackAborts } : { rollback: null, rollbackUnavailable: `"${s.key}" has no model to roll back`, rollbackAborts: [] }),
+      stages,
+      rollbackStage: rollbackStageOf(aliases.map((x) => x.lastChange)),
       slo: { latencyP99Ms: s.sloLatencyP99Ms, availability: s.sloAvailability },
       window: { requests: stats?.requests ?? 0, fallbackRate: stats?.requests ? stats.fallbacks / stats.requests : null, p50: stats?.p50 ?? null, p95: stats?.p95 ?? null, p99: stats?.p99 ?? null },
       burn: { availability: burnOf("availability"), latency: burnOf("latency") },
@@ -356,10 +380,27 @@ export async function setKillSwitch(db: Db, input: { surface: string; on: boolea
 
 const ALIAS_MOVES = ["alias_move", "rollback", "ship", "promotion"] as const;
 
-/** What the On-call page shows of a rollback before the press: its target (or why none), and the canaries it would abort. */
-async function rollbackPreview(db: Db, modelId: string, alias: string, currentVersionId: string | null) {
-  const [choices, aborts] = await Promise.all([rollbackChoices(db, modelId, alias, currentVersionId), rolloutsOnServingAlias(db, { modelId, alias })]);
-  return { rollback: choices.target, rollbackUnavailable: choices.unavailable, rollbackAborts: aborts };
+/**
+ * What the On-call page shows of one stage's rollback before the press: the alias and the version it
+ * serves, every surface it reaches (`surface` first), its target (or why none), the canaries it would
+ * abort and its newest change.
+ */
+async function stageLever(db: Db, surface: string, stage: StageAlias): Promise<StageLever> {
+  const { model, alias } = stage;
+  const serving = await servingVersion(db, model.id, alias);
+  const [choices, aborts, reached] = await Promise.all([
+    rollbackChoices(db, model.id, alias, serving?.id ?? null),
+    rolloutsOnServingAlias(db, { modelId: model.id, alias }),
+    surfacesReachedBy(db, { modelId: model.id, modelName: model.name, alias }),
+  ]);
+  const reach = [...reached.filter((r) => r.key === surface), ...reached.filter((r) => r.key !== surface)].map((r) => ({ key: r.key, roles: r.roles }));
+  const last = stage.lastChange;
+  return {
+    stage: stage.stage, modelName: model.name, alias,
+    serving: serving ? { versionId: serving.id, version: serving.version } : null,
+    reach, rollback: choices.target, rollbackUnavailable: choices.unavailable, rollbackAborts: aborts,
+    lastChange: last.kind !== null ? { kind: last.kind, at: last.at!, actor: last.actor! } : null,
+  };
 }
 
 /** The words for a canary a rollback aborts: `rollout <id> on "home-feed" (v4 at 5 %, running)`. */
@@ -391,6 +432,37 @@ function notATarget(choices: AliasRollback, serving: { version: number } | null,
 /** The rollback options in words, for a refusal: "rollback targets: v2, v1" or "no rollback target". */
 const offered = (choices: AliasRollback) => (choices.options.length ? `rollback targets: ${choices.options.map((o) => `v${o.version}`).join(", ")}` : "no rollback target");
 
+/** One stage of a surface's cascade whose alias a rollback can move, with its newest standing-or-not change. */
+interface StageAlias {
+  stage: 1 | 2;
+  model: { id: string; name: string };
+  alias: string;
+  lastChange: StageLastChange & { at: Date | null; actor: string | null };
+}
+
+/**
+ * The stages of a surface a rollback can move, stage 1 first (when the surface has a model): stage 2
+ * when its configuration parses and names a registered model (an unresolved stage 2 serves stage 1's
+ * order: nothing of it to roll back). Each with the newest change of its alias that changed what it
+ * served (no-op moves left out): rollbackStageOf picks the one-click stage from them.
+ */
+async function stageAliases(db: Db | Prisma.TransactionClient, surface: { model: { id: string; name: string } | null; modelAlias: string; stage2: Prisma.JsonValue | null }): Promise<StageAlias[]> {
+  const refs: Array<Omit<StageAlias, "lastChange">> = surface.model ? [{ stage: 1, model: surface.model, alias: surface.modelAlias }] : [];
+  const config = stage2ConfigSchema.safeParse(surface.stage2).data;
+  if (config) {
+    const model = await db.model.findUnique({ where: { name: config.model }, select: { id: true, name: true } });
+    if (model) refs.push({ stage: 2, model, alias: config.alias });
+  }
+  return Promise.all(refs.map(async (ref) => {
+    const [row] = await db.$queryRaw<Array<{ id: bigint; kind: AliasChangeKind; ts: Date; actor: string }>>`
+      SELECT id, kind::text AS kind, ts, actor FROM promotion_history
+      WHERE model_id = ${ref.model.id} AND alias = ${ref.alias} AND kind::text IN (${Prisma.join([...ALIAS_MOVES])})
+        AND from_version_id IS DISTINCT FROM to_version_id
+      ORDER BY id DESC LIMIT 1`;
+    return { ...ref, lastChange: { stage: ref.stage, order: row?.id ?? null, kind: row?.kind ?? null, at: row?.ts ?? null, actor: row?.actor ?? null } };
+  }));
+}
+
 /** The version `alias` of the model points at (null: unset). */
 async function servingVersion(db: Db | Prisma.TransactionClient, modelId: string, alias: string) {
   const row = await db.modelAlias.findUnique({ where: { modelId_name: { modelId, name: alias } }, select: { version: { select: { id: true, version: true } } } });
@@ -398,7 +470,11 @@ async function servingVersion(db: Db | Prisma.TransactionClient, modelId: string
 }
 
 /**
- * Moves the surface's serving alias back: to `toVersion` if given (one of rollbackChoices' options:
+ * Moves the alias of one stage of the surface back (`stage`: 1, its serving alias; 2, the alias its
+ * cascade's stage 2 rescores with; omitted: the stage whose standing change was written last,
+ * rollbackStageOf, so the one click undoes a stage-2 regression rather than moving stage 1; a call
+ * that pins a version, toVersion or expect*, without naming a stage is stage 1's, as it read): to
+ * `toVersion` if given (one of rollbackChoices' options:
  * a version that served before the current stint, that no rollback has since gone from or past and
  * whose canary did not fail since; server/domain/rollouts/history.ts), else to the one-click target
  * (the first of them). Never waits for approval, so it never re-serves what a rollback left or a
@@ -411,7 +487,7 @@ async function servingVersion(db: Db | Prisma.TransactionClient, modelId: string
  * promotion) it rolls back from what serves now. Only another rollback of the very state this one
  * found on arrival refuses it: that press already did what this one asks, and a second would go one
  * version further back than anyone chose.
- * Returns { surface, surfaces, alias, model, version, aborted }: `surfaces` is every surface the alias reaches
+ * Returns { surface, stage, surfaces, alias, model, version, aborted }: `surfaces` is every surface the alias reaches
  * (the pressed one first), as the move's audit entry, history row and the `rollback` webhook name them,
  * read in the move's transaction; `aborted`, every canary judged against the alias that the move
  * aborted (any surface's: a rollback on search aborts home-feed's canary on the shared alias).
@@ -422,12 +498,18 @@ async function servingVersion(db: Db | Prisma.TransactionClient, modelId: string
  * when `toVersion` is not an option: serving now, never served, rolled back from or past, or its
  * canary failed since.
  */
-export async function rollbackSurface(db: Db, input: { surface: string; reason: string; expectVersionId?: string; expectFromVersionId?: string | null; toVersion?: number }, actor: Actor) {
-  const surface = await db.surface.findUnique({ where: { key: input.surface }, select: { key: true, modelAlias: true, model: { select: { id: true, name: true } } } });
+export async function rollbackSurface(db: Db, input: { surface: string; reason: string; stage?: 1 | 2; expectVersionId?: string; expectFromVersionId?: string | null; toVersion?: number }, actor: Actor) {
+  const surface = await db.surface.findUnique({ where: { key: input.surface }, select: { key: true, modelAlias: true, stage2: true, model: { select: { id: true, name: true } } } });
   if (!surface) throw new NotFoundError("surface", input.surface);
-  if (!surface.model) throw new InvalidInputError("surface", `"${surface.key}" has no model to roll back`);
-  const { model, modelAlias: alias } = surface;
-  const what = `rollback of ${surface.key} refused`;
+  const stages = await stageAliases(db, surface);
+  // A caller that pinned a version without naming a stage read stage 1 (as before cascades had a lever); only the bare one click picks.
+  const readStageOne = input.toVersion !== undefined || input.expectVersionId !== undefined || input.expectFromVersionId !== undefined;
+  const stageWanted = input.stage ?? (readStageOne ? 1 : rollbackStageOf(stages.map((x) => x.lastChange)));
+  const chosen = stages.find((s) => s.stage === stageWanted);
+  if (!chosen && input.stage === 2) throw new InvalidInputError("stage", `"${surface.key}" has no stage 2 to roll back (no cascade, or its stage 2 names no registered model)`);
+  if (!chosen) throw new InvalidInputError(input.stage === undefined ? "surface" : "stage", `"${surface.key}" has no model to roll back`);
+  const { model, alias, stage } = chosen;
+  const what = `rollback of ${surface.key}${stage === 2 ? " stage 2" : ""} refused`;
   // What served when the request arrived: only to tell another rollback of that state from any other move.
   const arrived = await servingVersion(db, model.id, alias);
   // The target is opened before the transaction (a large model takes seconds to open, and the
@@ -485,9 +567,9 @@ export async function rollbackSurface(db: Db, input: { surface: string; reason: 
     // Every surface the alias reaches moves with it: the response and webhook name the list the move recorded.
     const surfaces = [surface.key, ...moved.surfaces.filter((k) => k !== surface.key)];
     await notifyInTransaction(tx, {
-      kind: "rollback", data: { surface: surface.key, surfaces, model: model.name, alias, fromVersion: serving?.version ?? null, toVersion: to.version },
+      kind: "rollback", data: { surface: surface.key, surfaces, model: model.name, alias, fromVersion: serving?.version ?? null, toVersion: to.version, ...(stage === 2 ? { stage } : {}) },
       actor: actor.name, reason: input.reason,
     });
-    return { surface: surface.key, surfaces, alias, model: model.name, version: to.version, aborted: aborted.map((r) => ({ ...r, status: "aborted", abortedFrom: r.status, description: describeAborted(r) })) };
+    return { surface: surface.key, stage, surfaces, alias, model: model.name, version: to.version, aborted: aborted.map((r) => ({ ...r, status: "aborted", abortedFrom: r.status, description: describeAborted(r) })) };
   }, LEVER_TRANSACTION);
 }

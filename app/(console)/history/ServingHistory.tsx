@@ -184,7 +184,7 @@ function RollbackDialog({ history, to, onClose }: { history: History; to: Option
       color="orange"
       pending={rollback.isPending}
       onClose={onClose}
-      onConfirm={(reason) => rollback.mutate({ surface: history.surface, reason, toVersion: to.version, expectFromVersionId: history.serving?.versionId ?? null })}
+      onConfirm={(reason) => rollback.mutate({ surface: history.surface, stage: 1, reason, toVersion: to.version, expectFromVersionId: history.serving?.versionId ?? null })}
     />
   );
 }

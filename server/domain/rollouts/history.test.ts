@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { defaultRollbackTarget, noDefaultRollbackReason, rollbackCandidates, rollbackOptions, stintsOf, versionAt, type AliasChange, type AliasChangeKind, type RegisteredVersion } from "./history";
+import { defaultRollbackTarget, rollbackStageOf, noDefaultRollbackReason, rollbackCandidates, rollbackOptions, stintsOf, versionAt, type AliasChange, type AliasChangeKind, type RegisteredVersion } from "./history";
 
 const t = (minute: number) => new Date(Date.UTC(2026, 10, 29, 12, minute));
 const move = (minute: number, from: number | null, to: number | null, kind: AliasChangeKind = "alias_move", actor = "ml@x"): AliasChange => ({
@@ -136,5 +136,25 @@ describe("promotion history of an alias", () => {
     expect(versionAt(stints, changes, t(45))).toMatchObject({ version: 3, from: t(40) });
     // A history that starts with the alias's creation says nothing of the time before it.
     expect(versionAt(stintsOf([move(10, null, 1)]), [move(10, null, 1)], t(5))).toBeUndefined();
+  });
+});
+
+describe("rollbackStageOf: which stage of a cascade the one-click rollback moves", () => {
+  const stage = (s: 1 | 2, order: number | null, kind: AliasChangeKind | null = "alias_move") => ({ stage: s, order: order === null ? null : BigInt(order), kind });
+  it("rolls back the stage that changed last (stage 2's alias moved after stage 1's)", () => {
+    expect(rollbackStageOf([stage(1, 10), stage(2, 12)])).toBe(2);
+    expect(rollbackStageOf([stage(1, 14, "ship"), stage(2, 12)])).toBe(1);
+    expect(rollbackStageOf([stage(1, 10), stage(2, 12, "promotion")])).toBe(2);
+  });
+  it("a stage already rolled back does not stand: the other stage's change is the one to undo", () => {
+    // Stage 2 regressed at 12, on-call rolled stage 1 back at 14 by mistake: the one click now moves stage 2.
+    expect(rollbackStageOf([stage(1, 14, "rollback"), stage(2, 12)])).toBe(2);
+    // Both rolled back: nothing stands, stage 1 (the serving alias) as before cascades existed.
+    expect(rollbackStageOf([stage(1, 14, "rollback"), stage(2, 16, "rollback")])).toBe(1);
+  });
+  it("stage 1 without stage 2, or when no alias ever moved", () => {
+    expect(rollbackStageOf([stage(1, 3)])).toBe(1);
+    expect(rollbackStageOf([stage(1, null, null), stage(2, null, null)])).toBe(1);
+    expect(rollbackStageOf([stage(1, null, null), stage(2, 5)])).toBe(2);
   });
 });

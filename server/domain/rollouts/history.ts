@@ -223,3 +223,28 @@ export function versionAt(stints: readonly Stint[], changes: readonly AliasChang
   }
   return null;
 }
+
+/** The newest row of one cascade stage's alias that changed what it served (no-op moves left out). */
+export interface StageLastChange {
+  stage: 1 | 2;
+  /** Its write order (promotion_history.id: the order moves happened, under the model's lock); null: the alias never moved. */
+  order: bigint | null;
+  kind: AliasChangeKind | null;
+}
+
+/**
+ * Which stage of a surface's cascade the one-click rollback moves: the stage whose standing change
+ * was written last. A change stands while it is its alias's newest one and is not itself a rollback
+ * (a stage already rolled back is not rolled back further by a second press on another stage's
+ * regression: that would go one version past what anyone chose). Stage 1 when no change stands,
+ * and for a surface without stage 2.
+ * Example: stage 2 moved v1 → v2 after stage 1's last move → 2; then stage 2 rolled back → 1.
+ */
+export function rollbackStageOf(stages: readonly StageLastChange[]): 1 | 2 {
+  let best: StageLastChange | null = null;
+  for (const s of stages) {
+    if (s.order === null || s.kind === null || s.kind === "rollback") continue;
+    if (!best || s.order > best.order!) best = s;
+  }
+  return best?.stage ?? 1;
+}

@@ -11,7 +11,7 @@ export const WEBHOOK_EVENT_KINDS = {
   "canary.paused": { title: "Canary paused", what: "a canary stopped being judged: paused by a person, or by its analysis at a step deadline when a required metric lacked data" },
   "canary.resumed": { title: "Canary resumed", what: "a paused canary is judged again (its step gets a fresh deadline)" },
   "canary.rolled_back": { title: "Canary rolled back", what: "a canary was rolled back by its analysis (automatic) or aborted by a person (manual)" },
-  rollback: { title: "Rollback", what: "on-call rolled a surface's serving alias back to an earlier version" },
+  rollback: { title: "Rollback", what: "on-call rolled a surface's serving alias (or its cascade's stage 2) back to an earlier version" },
   kill_switch: { title: "Kill switch", what: "a surface's kill switch was turned on or off" },
   "experiment.shipped": { title: "Experiment shipped", what: "an experiment's variant was shipped to production" },
   "experiment.srm_alarm": { title: "Sample-ratio alarm", what: "an experiment's sample-ratio check failed (once per analysis phase)" },
@@ -46,7 +46,8 @@ export interface WebhookEventData {
   /** mode "rollback": aborted because an on-call rollback moved the serving alias it is judged against. */
   "canary.rolled_back": Canary & { percent: number; mode: "automatic" | "manual" | "rollback" };
   /** `surfaces`: every surface the alias serves, the pressed one first (they all move). */
-  rollback: { surface: string; surfaces?: string[]; model: string; alias: string; fromVersion: number | null; toVersion: number };
+  /** stage 2: the alias a cascade's stage 2 rescores with was rolled back (absent: the serving alias). */
+  rollback: { surface: string; surfaces?: string[]; stage?: 2; model: string; alias: string; fromVersion: number | null; toVersion: number };
   kill_switch: { surface: string; on: boolean };
   "experiment.shipped": { experiment: string; surface: string; variant: string; model: string; version: number; alias: string };
   "experiment.srm_alarm": { experiment: string; surface: string; phase: number; pValue: number; units: Record<string, number> };
@@ -110,7 +111,7 @@ export function describeWebhookEvent(event: WebhookEventInput): Sentence {
       const d = event.data;
       const others = (d.surfaces ?? []).filter((s) => s !== d.surface);
       const also = others.length > 0 ? ` (also serves ${others.join(", ")})` : "";
-      return { text: `${by} rolled ${d.surface} back${also}: ${d.model} ${d.alias} ${version(d.fromVersion)} → v${d.toVersion}`, href: hrefs.surface(d.surface) };
+      return { text: `${by} rolled ${d.surface}${d.stage === 2 ? "'s stage 2" : ""} back${also}: ${d.model} ${d.alias} ${version(d.fromVersion)} → v${d.toVersion}`, href: hrefs.surface(d.surface) };
     }
     case "kill_switch": {
       const d = event.data;

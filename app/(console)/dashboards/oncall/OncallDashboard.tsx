@@ -20,7 +20,8 @@ type Surface = inferRouterOutputs<AppRouter>["oncall"]["overview"]["surfaces"][n
 type ActiveAlert = inferRouterOutputs<AppRouter>["oncall"]["overview"]["alerts"][number];
 type Unattributed = inferRouterOutputs<AppRouter>["oncall"]["overview"]["unattributed"];
 type Rollout = inferRouterOutputs<AppRouter>["rollouts"]["list"][number];
-type Lever = { kind: "kill"; on: boolean } | { kind: "rollback" };
+type StageLever = Surface["stages"][number];
+type Lever = { kind: "kill"; on: boolean } | { kind: "rollback"; stage: StageLever };
 
 const WINDOWS = [
   { value: "1", label: "1 h" },
@@ -92,8 +93,8 @@ export function OncallDashboard() {
   );
 }
 
-/** Where the one-click rollback goes and why: a version the alias served, or (no such version in the history) the model's next earlier one. */
-function rollbackNote(s: Surface): string {
+/** Where a stage's rollback goes and why: a version the alias served, or why there is none. */
+function rollbackNote(s: StageLever): string {
   const r = s.rollback;
   if (!r) return `No one-click target: ${s.rollbackUnavailable ?? "no earlier version of this alias is recorded"}`;
   return `v${r.version} served until ${r.movedAt ? new Date(r.movedAt).toLocaleString() : "?"} (moved by ${r.movedBy ?? "unknown"}); versions rolled back from are skipped`;
@@ -103,6 +104,10 @@ function SurfaceCard({ surface: s, hours, rollout }: { surface: Surface; hours: 
   const trpc = useTRPC();
   const series = useQuery({ ...trpc.oncall.series.queryOptions({ surface: s.key, hours }), refetchInterval: 5_000 });
   const [lever, setLever] = useState<Lever | null>(null);
+  // On a cascade the one click rolls back the stage whose standing change is newest (rollbackStageOf); the other stage has its own button.
+  const cascade = s.stages.length > 1;
+  const oneClick = s.stages.find((x) => x.stage === s.rollbackStage) ?? s.stages[0];
+  const other = s.stages.find((x) => x !== oneClick);
   const p99Over = s.window.p99 !== null && s.window.p99 > s.slo.latencyP99Ms;
   return (
     <Card withBorder padding="md" data-testid={`surface-${s.key}`} id={`surface-${s.key}`}>
@@ -116,21 +121,41 @@ function SurfaceCard({ surface: s, hours, rollout }: { surface: Surface; hours: 
           <Text size="sm" data-testid="serving">
             {s.serving ? <>serving <Code>{s.modelName} {s.servingAlias}</Code> → v{s.serving.version}</> : "no model: retrieval order"}
             {s.sharedWith.length > 0 && <Text span size="xs" c="dimmed"> · the same alias also serves {describeReach(s.reach.filter((r) => r.key !== s.key))}</Text>}
+            {s.stages.filter((x) => x.stage === 2).map((x) => (
+              <Text span key="stage2" data-testid="serving-stage2"> · stage 2 <Code>{x.modelName} {x.alias}</Code> → {x.serving ? `v${x.serving.version}` : "unset"}</Text>
+            ))}
           </Text>
         </Stack>
         <Group gap="xs" justify="flex-end" maw={420}>
           <GuardedButton permission="oncall.killSwitch" color={s.killSwitch ? "teal" : "red"} variant={s.killSwitch ? "filled" : "light"} onClick={() => setLever({ kind: "kill", on: !s.killSwitch })}>
             {s.killSwitch ? "Turn kill switch off" : "Kill switch"}
           </GuardedButton>
-          <Tooltip label={rollbackNote(s)}>
-            <GuardedButton permission="oncall.rollback" color="orange" disabled={!s.rollback} onClick={() => setLever({ kind: "rollback" })} data-testid="rollback-button">
-              {s.rollback ? `Roll back to v${s.rollback.version}` : "Roll back"}
-            </GuardedButton>
-          </Tooltip>
-          {!s.rollback && (
+          {oneClick && (
+            <Tooltip label={rollbackNote(oneClick)}>
+              <GuardedButton permission="oncall.rollback" color="orange" disabled={!oneClick.rollback} onClick={() => setLever({ kind: "rollback", stage: oneClick })} data-testid="rollback-button">
+                {rollbackLabel(oneClick, cascade)}
+              </GuardedButton>
+            </Tooltip>
+          )}
+          {other && (
+            // The cascade's other stage: rolled back on purpose, never by the one click.
+            <Tooltip label={rollbackNote(other)}>
+              <GuardedButton permission="oncall.rollback" color="orange" variant="light" disabled={!other.rollback} onClick={() => setLever({ kind: "rollback", stage: other })} data-testid="rollback-button-other">
+                {rollbackLabel(other, cascade)}
+              </GuardedButton>
+            </Tooltip>
+          )}
+          {cascade && oneClick && (
+            <Text size="xs" c="dimmed" w="100%" ta="right" data-testid="rollback-stage-why">
+              {oneClick.lastChange
+                ? <>stage {oneClick.stage} changed last: {oneClick.modelName} {oneClick.alias} {oneClick.lastChange.kind.replace("_", " ")} by {oneClick.lastChange.actor}, {new Date(oneClick.lastChange.at).toLocaleString()}</>
+                : <>no stage has a standing change: the one click rolls back stage 1</>}
+            </Text>
+          )}
+          {(oneClick ? !oneClick.rollback : true) && (
             // The one-click target is null: say why beside the disabled button, and where any version can be chosen.
             <Text size="xs" c="dimmed" w="100%" ta="right" data-testid="rollback-unavailable">
-              No one-click target: {s.rollbackUnavailable ?? "no earlier version to roll back to"} ·{" "}
+              No one-click target: {oneClick?.rollbackUnavailable ?? s.rollbackUnavailable ?? "no earlier version to roll back to"} ·{" "}
               <Anchor component={Link} href={`/history?surface=${encodeURIComponent(s.key)}`} size="xs">choose any version in Serving history →</Anchor>
             </Text>
           )}
@@ -248,6 +273,10 @@ function Figure({ label, value, color, testId }: { label: string; value: string;
   );
 }
 
+/** A stage's rollback button: "Roll back to v2", on a cascade "Roll back stage 2 to v1". */
+const rollbackLabel = (st: StageLever, cascade: boolean) =>
+  `Roll back${cascade ? ` stage ${st.stage}` : ""}${st.rollback ? ` to v${st.rollback.version}` : ""}`;
+
 function LeverModal({ surface: s, lever, onClose }: { surface: Surface; lever: Lever; onClose: () => void }) {
   const trpc = useTRPC();
   const queryClient = useQueryClient();
@@ -259,41 +288,55 @@ function LeverModal({ surface: s, lever, onClose }: { surface: Surface; lever: L
   const onError = (e: { message: string }) => notifications.show({ color: "red", message: e.message });
   const kill = useMutation(trpc.oncall.killSwitch.mutationOptions({ onSuccess: (r) => done(`Kill switch ${r.killSwitch ? "on" : "off"} for ${r.key}`), onError }));
   const rollback = useMutation(trpc.oncall.rollback.mutationOptions({
-    onSuccess: (r) => done(`${r.model} ${r.alias} rolled back to v${r.version}${r.aborted.length ? `; aborted ${r.aborted.map((a) => `the canary on ${a.surface} (v${a.version} at ${a.percent} %)`).join(", ")}` : ""}`),
+    onSuccess: (r) => done(`${r.model} ${r.alias}${r.stage === 2 ? " (stage 2)" : ""} rolled back to v${r.version}${r.aborted.length ? `; aborted ${r.aborted.map((a) => `the canary on ${a.surface} (v${a.version} at ${a.percent} %)`).join(", ")}` : ""}`),
     onError,
   }));
-  const title = lever.kind === "rollback" ? `Roll back ${s.name}` : lever.on ? `Kill switch on for ${s.name}` : `Kill switch off for ${s.name}`;
-  const others = s.reach.filter((r) => r.key !== s.key);
+  if (lever.kind === "kill") {
+    const changes = lever.on
+      ? [`${s.key}: model scoring stops; requests are served in retrieval order with the same constraints (blocked items stay out), marked as fallbacks`, "shadow mirroring stops", "every replica within a second"]
+      : [`${s.key}: model scoring resumes (${s.modelName} ${s.servingAlias} → v${s.serving?.version})`, "every replica within a second"];
+    return (
+      <ConfirmChangeDialog
+        title={lever.on ? `Kill switch on for ${s.name}` : `Kill switch off for ${s.name}`}
+        changes={changes}
+        confirmLabel={lever.on ? "Turn kill switch on" : "Turn kill switch off"}
+        color={lever.on ? "red" : "teal"}
+        pending={kill.isPending}
+        onClose={onClose}
+        onConfirm={(reason) => kill.mutate({ surface: s.key, on: lever.on, reason })}
+      />
+    );
+  }
+  const st = lever.stage;
+  const cascade = s.stages.length > 1;
+  const others = st.reach.filter((r) => r.key !== s.key);
   const affected = (
     <span key="reach" data-testid="rollback-reach">
-      {others.length ? <>surfaces affected: {s.key}; <b>also serves {describeReach(others)}</b></> : <>surfaces affected: {s.key} (no other surface uses {s.modelName} {s.servingAlias})</>}
+      {others.length ? <>surfaces affected: {s.key}; <b>also serves {describeReach(others)}</b></> : <>surfaces affected: {s.key} (no other surface uses {st.modelName} {st.alias})</>}
     </span>
   );
   // A rollback moves the alias every canary on it is judged against: each of those is aborted, so the dialog names them before the press.
   const aborts = (
     <span key="aborts" data-testid="rollback-aborts">
-      {s.rollbackAborts.length
-        ? <b>aborts {s.rollbackAborts.length === 1 ? "the canary" : `${s.rollbackAborts.length} canaries`} judged against {s.modelName} {s.servingAlias}: {s.rollbackAborts.map((a) => `${a.surface} (v${a.version} at ${a.percent} %, ${a.status})`).join(", ")}</b>
-        : <>no canary is judged against {s.modelName} {s.servingAlias}: none is aborted</>}
+      {st.rollbackAborts.length
+        ? <b>aborts {st.rollbackAborts.length === 1 ? "the canary" : `${st.rollbackAborts.length} canaries`} judged against {st.modelName} {st.alias}: {st.rollbackAborts.map((a) => `${a.surface} (v${a.version} at ${a.percent} %, ${a.status})`).join(", ")}</b>
+        : <>no canary is judged against {st.modelName} {st.alias}: none is aborted</>}
     </span>
   );
-  const changes = lever.kind === "rollback"
-    ? [<>{s.modelName} {s.servingAlias}: v{s.serving?.version} → v{s.rollback?.version}</>, rollbackNote(s), affected, aborts, "every replica serves it within a second"]
-    : lever.on
-      ? [`${s.key}: model scoring stops; requests are served in retrieval order with the same constraints (blocked items stay out), marked as fallbacks`, "shadow mirroring stops", "every replica within a second"]
-      : [`${s.key}: model scoring resumes (${s.modelName} ${s.servingAlias} → v${s.serving?.version})`, "every replica within a second"];
+  const what = cascade ? (st.stage === 2 ? "stage 2 (the model that rescores the top of stage 1's order)" : "stage 1 (the serving model)") : null;
+  const changes = [
+    <>{what && <>{what}: </>}{st.modelName} {st.alias}: v{st.serving?.version} → v{st.rollback?.version}</>,
+    rollbackNote(st), affected, aborts, "every replica serves it within a second",
+  ];
   return (
     <ConfirmChangeDialog
-      title={title}
+      title={`Roll back ${s.name}${cascade ? ` stage ${st.stage}` : ""}`}
       changes={changes}
-      confirmLabel={lever.kind === "rollback" ? `Roll back to v${s.rollback?.version}` : lever.on ? "Turn kill switch on" : "Turn kill switch off"}
-      color={lever.kind === "rollback" ? "orange" : lever.on ? "red" : "teal"}
-      pending={kill.isPending || rollback.isPending}
+      confirmLabel={`Roll back${cascade ? ` stage ${st.stage}` : ""} to v${st.rollback?.version}`}
+      color="orange"
+      pending={rollback.isPending}
       onClose={onClose}
-      onConfirm={(reason) =>
-        lever.kind === "rollback"
-          ? rollback.mutate({ surface: s.key, reason, expectFromVersionId: s.serving?.versionId ?? null, ...(s.rollback ? { expectVersionId: s.rollback.versionId } : {}) })
-          : kill.mutate({ surface: s.key, on: lever.on, reason })}
+      onConfirm={(reason) => rollback.mutate({ surface: s.key, stage: st.stage, reason, expectFromVersionId: st.serving?.versionId ?? null, ...(st.rollback ? { expectVersionId: st.rollback.versionId } : {}) })}
     />
   );
 }

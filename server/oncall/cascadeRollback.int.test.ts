@@ -1,0 +1,94 @@
+// On-call rollback on a cascade surface: the one click rolls back the stage that changed last. A
+// stage-2 regression (the cross-encoder's alias moved) used to move stage 1's serving alias, which
+// had not changed, and left the bad stage 2 serving.
+import { beforeAll, describe, expect, it } from "vitest";
+import type { Actor } from "../audit/actor";
+import { getDb } from "../db/client";
+import { demoFeatureSpec, demoModelBytes } from "../demo/models";
+import { linearRankerOnnx } from "../domain/onnx/linear";
+import { setAliasIn } from "../registry/versions";
+import { callerAs } from "../testing/callers";
+import { addTestVersion, createTestSurface } from "../testing/models";
+
+const actor: Actor = { kind: "user", id: null, name: "ml@rerank.test" };
+const oncall = () => callerAs(["ml_engineer", "oncall"], "oncall@rerank.test");
+const db = () => getDb();
+const serving = async (model: string) => (await db().modelAlias.findFirstOrThrow({ where: { model: { name: model }, name: "production" }, include: { version: true } })).version.version;
+const move = async (model: string, version: number) => {
+  const row = await db().modelVersion.findFirstOrThrow({ where: { model: { name: model }, version } });
+  await db().$transaction((tx) => setAliasIn(tx, { versionId: row.id, alias: "production", actor, reason: `ship ${model} v${version}` }));
+};
+const card = async (key: string) => (await oncall().oncall.overview({ hours: 1 })).surfaces.find((s) => s.key === key)!;
+
+beforeAll(async () => {
+  // t-cas: stage 1 t-cas-model production (v1; v4 another version); stage 2 t-cas-s2 production (v1; v2 another version).
+  await createTestSurface(db(), { key: "t-cas", bytes: demoModelBytes("linear"), featureSpec: demoFeatureSpec(), extraVersions: [linearRankerOnnx([1, 1, 1, 1, 1, 1, 1], 0)] });
+  const stage2 = await db().model.create({ data: { name: "t-cas-s2", owner: "test" } });
+  const v1 = await addTestVersion(db(), { modelId: stage2.id, version: 1, bytes: demoModelBytes("linear"), featureSpec: demoFeatureSpec() });
+  await addTestVersion(db(), { modelId: stage2.id, version: 2, bytes: linearRankerOnnx([2, 1, 1, 1, 1, 1, 1], 0), featureSpec: demoFeatureSpec() });
+  await db().modelAlias.create({ data: { modelId: stage2.id, name: "production", versionId: v1.id } });
+  await db().surface.update({ where: { key: "t-cas" }, data: { stage2: { model: "t-cas-s2", alias: "production", rerankCount: 5, budgetMs: 500 } } });
+  // An endpoint subscribed to rollbacks, so that the event is stored.
+  await db().webhookEndpoint.create({ data: { name: "ops", url: "https://example.com/ops", format: "standard", eventKinds: ["rollback"], secret: "whsec_dGVzdHRlc3R0ZXN0dGVzdHRlc3R0ZXN0dGVzdA==", createdBy: "test" } });
+  // A surface without a cascade, for the stage-2 refusal.
+  await createTestSurface(db(), { key: "t-cas-plain", bytes: demoModelBytes("linear"), featureSpec: demoFeatureSpec() });
+});
+
+describe("on-call rollback on a cascade surface", () => {
+  it("stage 2 moved after stage 1: the overview offers stage 2 as the one click, and a rollback that names no stage moves stage 2, not stage 1", async () => {
+    await move("t-cas-model", 4);
+    await move("t-cas-s2", 2);
+    const before = await card("t-cas");
+    expect(before.rollbackStage).toBe(2);
+    expect(before.stages.map((s) => ({ stage: s.stage, model: s.modelName, serving: s.serving?.version, target: s.rollback?.version, kind: s.lastChange?.kind }))).toEqual([
+      { stage: 1, model: "t-cas-model", serving: 4, target: 1, kind: "alias_move" },
+      { stage: 2, model: "t-cas-s2", serving: 2, target: 1, kind: "alias_move" },
+    ]);
+    // The stage-1 fields of the card are stage 1's, as before.
+    expect(before.rollback?.version).toBe(1);
+
+    const done = await oncall().oncall.rollback({ surface: "t-cas", reason: "cross-encoder v2 hurts CTR" });
+    expect(done).toMatchObject({ surface: "t-cas", stage: 2, model: "t-cas-s2", alias: "production", version: 1 });
+    expect(await serving("t-cas-s2")).toBe(1);
+    expect(await serving("t-cas-model")).toBe(4);
+    // The history files it under stage 2 of t-cas.
+    const history = await oncall().history.surface({ surface: "t-cas", limit: 5 });
+    expect(history.rows[0]).toMatchObject({ kind: "rollback", modelName: "t-cas-s2", stage: 2, toVersion: 1 });
+    // Its webhook says which stage.
+    const event = await db().webhookEvent.findFirst({ where: { kind: "rollback" }, orderBy: { createdAt: "desc" } });
+    expect(event?.data).toMatchObject({ surface: "t-cas", stage: 2, model: "t-cas-s2", fromVersion: 2, toVersion: 1 });
+  }, 60_000);
+
+  it("stage 2 rolled back: its change no longer stands, so the one click is stage 1's; stage 2 has no further target", async () => {
+    const after = await card("t-cas");
+    expect(after.rollbackStage).toBe(1);
+    expect(after.stages[1]).toMatchObject({ stage: 2, rollback: null, rollbackUnavailable: expect.stringContaining("v2 was rolled back from") });
+    await expect(oncall().oncall.rollback({ surface: "t-cas", reason: "again", stage: 2 })).rejects.toMatchObject({ code: "BAD_REQUEST", message: expect.stringContaining("t-cas-s2 production has no rollback target") });
+    // A stage-1 rollback pinned as the page pins it.
+    const one = after.stages[0]!;
+    const done = await oncall().oncall.rollback({ surface: "t-cas", stage: 1, reason: "stage 1 too", expectFromVersionId: one.serving!.versionId, expectVersionId: one.rollback!.versionId });
+    expect(done).toMatchObject({ stage: 1, model: "t-cas-model", version: 1 });
+    expect(await serving("t-cas-model")).toBe(1);
+    expect(await serving("t-cas-s2")).toBe(1);
+  }, 60_000);
+
+  it("a rollback that pins a version without naming a stage (the Serving history page's toVersion, an older client) is stage 1's, even when stage 2 changed last", async () => {
+    await move("t-cas-model", 4);
+    await move("t-cas-s2", 2);
+    expect((await card("t-cas")).rollbackStage).toBe(2);
+    const done = await oncall().oncall.rollback({ surface: "t-cas", reason: "stage 1 from history", toVersion: 1 });
+    expect(done).toMatchObject({ stage: 1, model: "t-cas-model", version: 1 });
+    expect(await serving("t-cas-s2")).toBe(2);
+    await move("t-cas-s2", 1);
+  }, 60_000);
+
+  it("a stage the surface lacks, or a stage that is neither 1 nor 2, is refused naming `stage`; nothing moves", async () => {
+    await expect(oncall().oncall.rollback({ surface: "t-cas-plain", reason: "bad", stage: 2 })).rejects.toMatchObject({
+      code: "BAD_REQUEST", message: 'stage: "t-cas-plain" has no stage 2 to roll back (no cascade, or its stage 2 names no registered model)',
+    });
+    await expect(oncall().oncall.rollback({ surface: "t-cas", reason: "bad", stage: 3 as 2 })).rejects.toMatchObject({
+      code: "BAD_REQUEST", message: expect.stringContaining("stage: 1 (the serving alias) or 2"),
+    });
+    expect(await db().promotionHistory.count({ where: { modelName: "t-cas-model", kind: "rollback" } })).toBe(2);
+  }, 60_000);
+});
