@@ -116,12 +116,12 @@ export async function inspectRequest(db: Db, input: { requestId: string; ts?: Da
   const keyIds = [...new Set(shared.map((r) => keyIdOfCaller(r.caller)).filter((id): id is string => id !== null))];
   const keyNames = new Map((await db.apiKey.findMany({ where: { id: { in: keyIds } }, select: { id: true, name: true } })).map((k) => [callerOfKey(k.id), k.name]));
   const nameOf = (caller: string | null) => (caller ? keyNames.get(caller) ?? null : null);
-  // The sample and the shadow rows carry the request's own ts: one partition each.
+  // The sample and the shadow rows carry the request's own ts (one partition each) and owner: its identity.
   const [[sample], shadows, titles, version] = await Promise.all([
-    db.$queryRaw<SampleRow[]>`SELECT reason, feature_names, rows FROM scoring_samples WHERE request_id = ${row.request_id} AND ts = ${row.ts} LIMIT 1`,
+    db.$queryRaw<SampleRow[]>`SELECT reason, feature_names, rows FROM scoring_samples WHERE request_id = ${row.request_id} AND ts = ${row.ts} AND owner = ${row.owner} LIMIT 1`,
     db.$queryRaw<Array<{ shadow_version_id: string; overlap_at_10: number | null; rbo: number | null; kendall_tau: number | null; error: string | null }>>`
       SELECT shadow_version_id, overlap_at_10, rbo, kendall_tau, error FROM shadow_records
-      WHERE surface = ${row.surface} AND ts = ${row.ts} AND request_id = ${row.request_id} ORDER BY shadow_version_id`,
+      WHERE surface = ${row.surface} AND ts = ${row.ts} AND request_id = ${row.request_id} AND owner = ${row.owner} ORDER BY shadow_version_id`,
     db.catalogItem.findMany({ where: { id: { in: served.map((i) => i.id) } }, select: { id: true, title: true, category: true } }),
     row.model_version_id ? db.modelVersion.findUnique({ where: { id: row.model_version_id }, select: { version: true, model: { select: { name: true } } } }) : null,
   ]);
@@ -184,6 +184,8 @@ export interface ProblemRequest {
   fallbackReason: string | null;
   /** Over the surface's p99 latency target. */
   slow: boolean;
+  /** The id's owner ('' when shared): with the id and ts, what names the row (the Debug link opens exactly it). */
+  owner: string;
 }
 
 /**
@@ -195,14 +197,15 @@ export async function problemRequests(db: Db, input: { surface: string; hours: n
   if (!surface) throw new NotFoundError("surface", input.surface);
   const since = new Date(Date.now() - input.hours * 3_600_000);
   const target = surface.sloLatencyP99Ms;
-  const of = (rows: Array<{ request_id: string; ts: Date; latency_ms: number; fallback_reason: string | null }>) =>
-    rows.map((r) => ({ requestId: r.request_id, ts: r.ts, latencyMs: r.latency_ms, fallbackReason: r.fallback_reason, slow: r.latency_ms > target }));
+  type Row = { request_id: string; ts: Date; latency_ms: number; fallback_reason: string | null; owner: string };
+  const of = (rows: Row[]) =>
+    rows.map((r) => ({ requestId: r.request_id, ts: r.ts, latencyMs: r.latency_ms, fallbackReason: r.fallback_reason, slow: r.latency_ms > target, owner: r.owner }));
   const [fallbacks, slow] = await Promise.all([
-    db.$queryRaw<Array<{ request_id: string; ts: Date; latency_ms: number; fallback_reason: string | null }>>`
-      SELECT request_id, ts, latency_ms, fallback_reason FROM rerank_requests
+    db.$queryRaw<Row[]>`
+      SELECT request_id, ts, latency_ms, fallback_reason, owner FROM rerank_requests
       WHERE surface = ${surface.key} AND ts >= ${since} AND fallback_used ORDER BY ts DESC LIMIT ${input.limit}`,
-    db.$queryRaw<Array<{ request_id: string; ts: Date; latency_ms: number; fallback_reason: string | null }>>`
-      SELECT request_id, ts, latency_ms, fallback_reason FROM rerank_requests
+    db.$queryRaw<Row[]>`
+      SELECT request_id, ts, latency_ms, fallback_reason, owner FROM rerank_requests
       WHERE surface = ${surface.key} AND ts >= ${since} AND latency_ms > ${target} ORDER BY ts DESC LIMIT ${input.limit}`,
   ]);
   return { targetMs: target, fallbacks: of(fallbacks), slow: of(slow) };

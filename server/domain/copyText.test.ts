@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { COPY_NULL, copyTextField, copyTextLine, parseCopyTextLine } from "./copyText";
+import { COPY_NULL, copyTextField, copyTextFieldCount, copyTextLine, parseCopyTextLine } from "./copyText";
 
 // COPY text format (PostgreSQL docs, COPY → File Formats → Text Format): hostile text must never end
 // a field or a line, nor be read as NULL or the end-of-data marker. The round trip through real
@@ -63,5 +63,14 @@ describe("parseCopyTextLine", () => {
 
   it("decodes PostgreSQL's other escapes as it does", () => {
     expect(parseCopyTextLine("\\b\\f\\v\\x41\\101\\q")).toEqual(["\b\f\vAAq"]);
+  });
+});
+
+describe("copyTextFieldCount", () => {
+  it("counts the fields of a line, whatever tabs its values hold", () => {
+    expect(copyTextFieldCount(copyTextLine(["a", null, ""]))).toBe(3);
+    expect(copyTextFieldCount(copyTextLine(["tab\there", "x"]))).toBe(2);
+    expect(copyTextFieldCount("")).toBe(1);
+    fc.assert(fc.property(fc.array(fc.oneof(fc.string(), fc.constant(null)), { minLength: 1, maxLength: 20 }), (values) => copyTextFieldCount(copyTextLine(values)) === values.length));
   });
 });

@@ -84,3 +84,10 @@ function decode(_: string, octal: string | undefined, hex: string | undefined, o
   if (hex !== undefined) return String.fromCharCode(parseInt(hex, 16));
   return NAMED[other!] ?? other!;
 }
+
+/** How many fields a COPY text line holds: its tabs plus one (a tab inside a value is always escaped, copyTextField). */
+export function copyTextFieldCount(line: string): number {
+  let n = 1;
+  for (let at = line.indexOf("\t"); at >= 0; at = line.indexOf("\t", at + 1)) n++;
+  return n;
+}

@@ -105,7 +105,7 @@ export async function executiveOverview(db: Db, input: { days: number }, options
     db.$queryRaw<ConverterRow[]>`
       SELECT o.surface, o.request_ts >= ${since} AS current, count(DISTINCT coalesce(r.user_key, r.session_key))::float8 AS units,
         coalesce(sum(o.revenue) FILTER (WHERE coalesce(r.user_key, r.session_key) IS NOT NULL), 0)::float8 AS "unitRevenue"
-      FROM outcome_events o JOIN rerank_requests r ON r.request_id = o.request_id AND r.ts = o.request_ts
+      FROM outcome_events o JOIN rerank_requests r ON r.request_id = o.request_id AND r.ts = o.request_ts AND r.owner = o.owner
       WHERE o.type = 'purchase' AND o.request_ts >= ${previousSince} AND o.request_ts <= ${at} GROUP BY 1, 2`,
     db.$queryRaw<Array<{ day: Date; surface: string; impressions: number; clicks: number; revenue: number }>>`
       SELECT date_trunc('day', request_ts, 'UTC') AS day, surface, count(*) FILTER (WHERE type = 'impression')::float8 AS impressions,

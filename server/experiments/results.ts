@@ -167,10 +167,10 @@ export async function experimentResults(db: Db, key: string, options: { granular
       db.$queryRaw<Array<{ served: unknown; positions: number[] }>>`
         -- served is json (no equality operator): the clicks are grouped by request first, then joined.
         SELECT r.served, c.positions
-        FROM (SELECT request_id, request_ts, array_agg(position) AS positions FROM outcome_events
+        FROM (SELECT request_id, request_ts, owner, array_agg(position) AS positions FROM outcome_events
               WHERE experiment_key = ${e.key} AND experiment_phase = ${viewed} AND type = 'click' AND position IS NOT NULL
-              GROUP BY request_id, request_ts) c
-        JOIN rerank_requests r ON r.request_id = c.request_id AND r.ts = c.request_ts`,
+              GROUP BY request_id, request_ts, owner) c
+        JOIN rerank_requests r ON r.request_id = c.request_id AND r.ts = c.request_ts AND r.owner = c.owner`,
       db.$queryRaw<Array<{ requests: number; competitive: number }>>`
         -- isCompetitive() in server/domain/interleaving/credit.ts, in SQL: the flag is the first item's last reason, after its credit.
         SELECT count(*)::float8 AS requests, count(*) FILTER (WHERE ${FIRST_REASONS_SQL} ->> -1 = ${COMPETITIVE_FLAG} AND ${FIRST_REASONS_SQL} ->> -2 LIKE ${INTERLEAVING_REASON_PREFIX + "%"})::float8 AS competitive

@@ -12,6 +12,7 @@ import { orderByScore } from "../domain/ranking/order";
 import { InvalidInputError, NotFoundError } from "../errors";
 import { featureStore } from "../features/store";
 import { openModel, runScores } from "../inference/sessions";
+import { recentKey } from "../rerank/recent";
 
 const EVALUATION = systemActor("evaluation");
 
@@ -79,15 +80,17 @@ export async function evaluateOnLetor(db: Db, name: string, version: number, act
 export async function evaluateCounterfactual(db: Db, name: string, version: number, options: { surface: string; days?: number; eta?: number; maxRequests?: number }, actor: Actor = EVALUATION) {
   const v = await loadVersion(db, name, version);
   const since = new Date(Date.now() - (options.days ?? 7) * 86_400_000);
-  const rows = await db.$queryRaw<Array<{ request_id: string; item_id: string; position: number; clicked: boolean }>>`
+  // A request is its id under its owner (two callers may choose the same id: requestIdOwner).
+  const found = await db.$queryRaw<Array<{ request_id: string; owner: string; item_id: string; position: number; clicked: boolean }>>`
     WITH recent AS (
-      SELECT DISTINCT request_id FROM outcome_events
+      SELECT DISTINCT request_id, owner FROM outcome_events
       WHERE surface = ${options.surface} AND type = 'impression' AND request_ts >= ${since}
-      ORDER BY request_id LIMIT ${options.maxRequests ?? 5000})
-    SELECT e.request_id, e.item_id, min(e.position)::int AS position, bool_or(e.type = 'click') AS clicked
-    FROM outcome_events e JOIN recent r ON r.request_id = e.request_id
+      ORDER BY request_id, owner LIMIT ${options.maxRequests ?? 5000})
+    SELECT e.request_id, e.owner, e.item_id, min(e.position)::int AS position, bool_or(e.type = 'click') AS clicked
+    FROM outcome_events e JOIN recent r ON r.request_id = e.request_id AND r.owner = e.owner
     WHERE e.type IN ('impression', 'click') AND e.position IS NOT NULL
-    GROUP BY e.request_id, e.item_id`;
+    GROUP BY e.request_id, e.owner, e.item_id`;
+  const rows = found.map((r) => ({ ...r, request_id: recentKey(r.request_id, r.owner) }));
   if (rows.length === 0) throw new InvalidInputError("surface", `no logged impressions on "${options.surface}" in the last ${options.days ?? 7} days`);
   const byRequest = new Map<string, typeof rows>();
   for (const r of rows) byRequest.set(r.request_id, [...(byRequest.get(r.request_id) ?? []), r]);

@@ -9,6 +9,7 @@ import { InvalidInputError, NotFoundError } from "../errors";
 import { featureStore } from "../features/store";
 import { createVersion } from "./versions";
 import { fnv1a32 } from "../domain/hashing";
+import { recentKey } from "../rerank/recent";
 
 // Trains a new version of a surface's model from its logged traffic: each logged request is a query
 // group, the items it showed are its documents, labelled 2 if bought, 1 if clicked, else 0. Two
@@ -18,6 +19,8 @@ import { fnv1a32 } from "../domain/hashing";
 
 interface LoggedItem {
   request_id: string;
+  /** The id's owner ('' when shared). */
+  owner: string;
   item_id: string;
   position: number;
   label: number;
@@ -56,14 +59,18 @@ export async function trainFromLogs(
   const since = new Date(Date.now() - (options.days ?? 30) * 86_400_000);
   const rows = await db.$queryRaw<LoggedItem[]>`
     WITH recent AS (
-      SELECT DISTINCT request_id FROM outcome_events WHERE surface = ${options.surface} AND type = 'impression' AND request_ts >= ${since}
+      SELECT DISTINCT request_id, owner FROM outcome_events WHERE surface = ${options.surface} AND type = 'impression' AND request_ts >= ${since}
       LIMIT ${options.maxRequests ?? 50_000})
-    SELECT e.request_id, e.item_id, min(e.position)::int AS position,
+    SELECT e.request_id, e.owner, e.item_id, min(e.position)::int AS position,
       max(CASE e.type WHEN 'purchase' THEN 2 WHEN 'add_to_cart' THEN 1 WHEN 'click' THEN 1 ELSE 0 END)::int AS label
-    FROM outcome_events e JOIN recent r ON r.request_id = e.request_id
-    WHERE e.position IS NOT NULL GROUP BY e.request_id, e.item_id ORDER BY e.request_id, position`;
+    FROM outcome_events e JOIN recent r ON r.request_id = e.request_id AND r.owner = e.owner
+    WHERE e.position IS NOT NULL GROUP BY e.request_id, e.owner, e.item_id ORDER BY e.request_id, e.owner, position`;
+  // A request is its id under its owner (two callers may choose the same id: requestIdOwner).
   const byRequest = new Map<string, LoggedItem[]>();
-  for (const r of rows) byRequest.set(r.request_id, [...(byRequest.get(r.request_id) ?? []), r]);
+  for (const r of rows) {
+    const key = recentKey(r.request_id, r.owner);
+    byRequest.set(key, [...(byRequest.get(key) ?? []), r]);
+  }
   // Only requests with at least one click teach anything about the order.
   const groups = [...byRequest.values()].filter((g) => g.length > 1 && g.some((r) => r.label > 0));
   if (groups.length < 20) throw new InvalidInputError("surface", `only ${groups.length} logged requests on "${options.surface}" have clicks; run traffic first (npm run simulate)`);

@@ -339,7 +339,11 @@ function record(plan: Plan, request: RerankRequest, inputs: Enriched, scored: Sc
   // Events are credited to the experiment's randomisation unit (its hash attribute), so a
   // session-randomised experiment counts sessions, not the user behind them.
   const unitKey = (assignment ? request[assignment.experiment.hashAttribute] : undefined) ?? request.userKey ?? request.sessionKey ?? null;
-  keepScoringRows({ request, response, ts, items: inputs.items, user: inputs.user, always: options.keepScoringRows });
+  // The cache, the log and the rows that hang off the request (scoring sample, shadow comparison) say
+  // the same owner of the id (null: shared by whoever was given it): with the id and ts, its identity.
+  const caller = options.caller ?? IN_PROCESS_CALLER;
+  const owner = requestIdOwner(request, caller);
+  keepScoringRows({ request, response, ts, owner, items: inputs.items, user: inputs.user, always: options.keepScoringRows });
   // Only requests the surface's serving model itself scored are compared (not an experiment's
   // variant or interleaved blend, not a fallback, not the canary arm), so every stored comparison
   // is against the same model. The kill switch stops every model run on the surface, the shadow's too.
@@ -353,7 +357,7 @@ function record(plan: Plan, request: RerankRequest, inputs: Enriched, scored: Sc
       ? rankWithConstraints(primary.scores, inputs, constraints, request.topK).items.map((item) => ({ id: item.id, score: Math.round(item.score * 1e6) / 1e6 }))
       : response.items.map((item) => ({ id: item.id, score: item.score }));
     mirrorToShadow({
-      surface: surface.key, shadow: surface.shadow, constraints, request, requestId: response.requestId, ts, items: inputs.items, user: inputs.user,
+      surface: surface.key, shadow: surface.shadow, constraints, request, requestId: response.requestId, owner, ts, items: inputs.items, user: inputs.user,
       served, primaryScores: primary.scores,
       primaryVersionId: response.modelVersion?.id ?? null, primaryScoreMs: response.timings.score, timeoutMs: surface.timeoutMs, text: options.text,
     });
@@ -361,10 +365,7 @@ function record(plan: Plan, request: RerankRequest, inputs: Enriched, scored: Sc
   clock.end("record", null);
   response.timings.total = round3(clock.totalMs());
   const json = JSON.stringify(response);
-  // The cache and the log say the same owner of the id (null: shared by whoever was given it); the
-  // response takes its sender's share of the cache, whoever owns the id (recent.ts recentRequests).
-  const caller = options.caller ?? IN_PROCESS_CALLER;
-  const owner = requestIdOwner(request, caller);
+  // The response takes its sender's share of the cache, whoever owns the id (recent.ts recentRequests).
   rememberResponse(recentKey(response.requestId, owner), { json, surface: response.surface, ts: ts.getTime(), userKey: unitKey ? keyedHash(unitKey) : null, variant: response.variant, fingerprint, storedAt: Date.now(), caller });
   logRequest(request, response, ts, canary, owner, surface.sloLatencyP99Ms);
   return json;

@@ -7,6 +7,11 @@ import { callerAs } from "../testing/callers";
 import { metrics } from "../telemetry/metrics";
 import { publishTelemetryStats, telemetry } from "../telemetry/streams";
 import { rerank } from "./pipeline";
+import { shadowIdle } from "./shadow";
+import { copyTextFieldCount, copyTextLine } from "../domain/copyText";
+import { inspectRequest } from "../debug/requestInspection";
+import { shadowComparison } from "../shadow/service";
+import { surfaceConfigs } from "../surfaces/configCache";
 import { resetRecentRequests } from "./recent";
 import type { RerankResponse } from "./schema";
 
@@ -56,6 +61,63 @@ describe("two callers' requests with one id served in the same millisecond", () 
     expect(await recordOutcomes(click("e-b", b.items[0]!.id), [], B)).toEqual({ accepted: 1, duplicates: 0, rejected: [] });
     expect(await recordOutcomes(click("e-a", a.items[0]!.id), [], A)).toEqual({ accepted: 1, duplicates: 0, rejected: [] });
     await expect(recordOutcomes(click("e-b2", a.items[0]!.id), [], B)).rejects.toThrow(`"${a.items[0]!.id}" was not served in request "${requestId}"`);
+  });
+});
+
+describe("what hangs off two callers' requests with one id served in the same millisecond", () => {
+  it("review of the owner key: their events with one event id, their scoring samples and shadow comparisons are each kept, and each joins its own request", async () => {
+    // The request log's key had the owner; events (event_id, request_ts), samples (request_id, ts) and
+    // shadow rows (id, ts) did not: B's impression with A's event id was dropped as a duplicate, B's
+    // sample and shadow row were dropped, and a join from events to the log met both callers' rows.
+    await getDb().surface.update({ where: { key: "search" }, data: { shadowSampleRate: 1 } });
+    await surfaceConfigs().refresh();
+    vi.useFakeTimers({ toFake: ["Date"] });
+    vi.setSystemTime(new Date());
+    const requestId = `kids-${Date.now()}`;
+    const [a, b] = await Promise.all([
+      rerank({ surface: "search", requestId, topK: 3, candidates: candidates(catalog.slice(0, 10)) }, { caller: A, keepScoringRows: true }),
+      rerank({ surface: "search", requestId, topK: 3, candidates: candidates(catalog.slice(100, 110)) }, { caller: B, keepScoringRows: true }),
+    ]);
+    vi.useRealTimers();
+    await shadowIdle();
+    await telemetry().requests.flush();
+    await telemetry().shadow.flush();
+    const count = async (table: "scoring_samples" | "shadow_records") =>
+      (await getDb().$queryRawUnsafe<Array<{ owner: string }>>(`SELECT owner FROM ${table} WHERE request_id = $1 ORDER BY owner`, requestId)).map((r) => r.owner);
+    await vi.waitFor(async () => {
+      await telemetry().scoringSamples.flush();
+      expect(await count("scoring_samples")).toEqual([A, B]);
+    });
+    expect(await count("shadow_records")).toEqual([A, B]);
+
+    const impression = (r: RerankResponse) => ({ events: [{ eventId: `${requestId}:imp`, requestId, type: "impression" as const, itemId: r.items[0]!.id, position: 1 }] });
+    expect(await recordOutcomes(impression(a), [], A)).toEqual({ accepted: 1, duplicates: 0, rejected: [] });
+    expect(await recordOutcomes(impression(b), [], B)).toEqual({ accepted: 1, duplicates: 0, rejected: [] });
+    // A replay is still one event.
+    expect(await recordOutcomes(impression(b), [], B)).toEqual({ accepted: 0, duplicates: 1, rejected: [] });
+    const joined = await getDb().$queryRaw<Array<{ owner: string; item_id: string; requests: number }>>`
+      SELECT o.owner, o.item_id, count(r.*)::int AS requests FROM outcome_events o
+      LEFT JOIN rerank_requests r ON r.request_id = o.request_id AND r.ts = o.request_ts AND r.owner = o.owner
+      WHERE o.request_id = ${requestId} GROUP BY 1, 2 ORDER BY 1`;
+    expect(joined).toEqual([{ owner: A, item_id: a.items[0]!.id, requests: 1 }, { owner: B, item_id: b.items[0]!.id, requests: 1 }]);
+
+    // The Debug page's row of B shows B's sample and B's shadow comparison, the shadow page's link B's row.
+    const [row] = await getDb().rerankRequest.findMany({ where: { requestId, caller: B }, select: { ts: true } });
+    const seen = await inspectRequest(getDb(), { requestId, ts: row!.ts, owner: B });
+    expect(seen.features?.rows.map((r) => r.id)).toEqual(b.items.map((i) => i.id));
+    expect(seen.shadows).toHaveLength(1);
+    const compared = await shadowComparison(getDb(), { requestId, versionId: seen.shadows[0]!.versionId, ts: row!.ts, owner: B });
+    expect(compared).toMatchObject({ owner: B, primary: b.items.map((i) => ({ id: i.id, score: expect.any(Number) })) });
+    await getDb().surface.update({ where: { key: "search" }, data: { shadowSampleRate: 0.25 } });
+    await surfaceConfigs().refresh();
+  });
+
+  it("a shadow line spilled by the version before owners is written, as shared", async () => {
+    const line = copyTextLine([new Date().toISOString(), "old-spill:v", "old-spill", "search", null, "v", "[]", "[]", null, null, null, null, null, null, null, "boom"]);
+    expect(copyTextFieldCount(line)).toBe(16);
+    telemetry().shadow.enqueue(line);
+    await telemetry().shadow.flush();
+    expect(await getDb().$queryRaw<Array<{ owner: string; error: string }>>`SELECT owner, error FROM shadow_records WHERE request_id = 'old-spill'`).toEqual([{ owner: "", error: "boom" }]);
   });
 });
 

@@ -26,6 +26,8 @@ export interface ScoringSampleInput {
   response: RerankResponse;
   /** The request's log time (the request log row has the same ts). */
   ts: Date;
+  /** The id's owner (requestIdOwner; null: shared), as the request log row's. */
+  owner: string | null;
   items: ItemLookup;
   user: StoredFeatures | undefined;
   /** Sent from the Debug page: always kept. */
@@ -70,5 +72,6 @@ export async function scoringSampleRow(input: ScoringSampleInput, reason: Scorin
       ...(spec.length ? featureVector(spec, candidates.get(item.id) ?? { id: item.id }, lookup, input.ts.getTime()) : { values: [], defaulted: [] }),
     })),
     timings: response.timings,
+    caller: input.owner,
   };
 }

@@ -30,6 +30,8 @@ export interface ShadowJob {
   constraints: ConstraintConfig;
   request: RerankRequest;
   requestId: string;
+  /** The id's owner (requestIdOwner; null: shared): with the id and ts, the request's identity. */
+  owner: string | null;
   ts: Date;
   items: ItemLookup;
   user: StoredFeatures | undefined;
@@ -88,7 +90,7 @@ async function runShadow(job: ShadowJob): Promise<void> {
   const started = performance.now();
   const base = {
     requestId: job.requestId, ts: job.ts, surface: job.surface, primaryVersionId: job.primaryVersionId, shadowVersionId: job.shadow.versionId,
-    primaryRanking: job.served, primaryLatencyMs: job.primaryScoreMs,
+    primaryRanking: job.served, primaryLatencyMs: job.primaryScoreMs, caller: job.owner,
   };
   const streams = telemetry();
   try {

@@ -259,10 +259,10 @@ async function armSamples(db: Db, rolloutId: string, surface: string, since: Dat
         SELECT r.variant_key AS arm, coalesce(r.user_key, r.session_key, r.request_id) AS unit,
           count(*) FILTER (WHERE e.impressed)::float8 AS x, count(*) FILTER (WHERE e.impressed AND e.clicked)::float8 AS y
         FROM rerank_requests r JOIN (
-          SELECT request_id, request_ts, bool_or(type = 'impression') AS impressed, bool_or(type = 'click') AS clicked
+          SELECT request_id, request_ts, owner, bool_or(type = 'impression') AS impressed, bool_or(type = 'click') AS clicked
           FROM outcome_events WHERE surface = ${surface} AND request_ts >= ${since} AND type IN ('impression', 'click')
-          GROUP BY request_id, request_ts, item_id
-        ) e ON e.request_id = r.request_id AND e.request_ts = r.ts
+          GROUP BY request_id, request_ts, owner, item_id
+        ) e ON e.request_id = r.request_id AND e.request_ts = r.ts AND e.owner = r.owner
         WHERE r.surface = ${surface} AND r.experiment_key = ${key} AND r.ts >= ${since} AND r.fallback_reason IS DISTINCT FROM 'kill_switch'
         GROUP BY 1, 2
       ) per_unit WHERE x > 0

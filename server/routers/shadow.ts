@@ -3,7 +3,7 @@ import { aliasNameSchema } from "../registry/schema";
 import { appliedHere } from "../surfaces/configCache";
 import { configureShadow, shadowComparison, shadowDisagreements, shadowOverview } from "../shadow/service";
 import { procedureFor, router } from "../trpc";
-import { decimal, idString, int32, reasonSchema } from "../validation";
+import { decimal, idString, int32, reasonSchema, text, timestamp } from "../validation";
 
 const surfaceKey = idString();
 const hours = decimal(0.1, 24 * 30).default(24);
@@ -16,7 +16,7 @@ export const shadowRouter = router({
     .input(z.strictObject({ surface: surfaceKey, versionId: idString(), hours, limit: int32(1, 100).default(10) }))
     .query(({ ctx, input }) => shadowDisagreements(ctx.db, input)),
   comparison: procedureFor["requests.read"]
-    .input(z.strictObject({ requestId: idString(128), versionId: idString() }))
+    .input(z.strictObject({ requestId: idString(128), versionId: idString(), ts: timestamp().optional(), owner: text(200).optional() }))
     .query(({ ctx, input }) => shadowComparison(ctx.db, input)),
   configure: procedureFor["shadow.write"]
     .input(

@@ -132,18 +132,20 @@ export interface Disagreement {
   primary: Array<{ id: string; score: number }>;
   shadow: Array<{ id: string; score: number }>;
   error: string | null;
+  /** Its request's owner ('' when shared): with the id and ts, the request's identity (links name it). */
+  owner: string;
 }
 
 /** The mirrored requests where the shadow disagreed most with what was served (lowest overlap@10, then RBO, which tells apart lists of equal overlap by where they differ, then τ); errors first. */
 export async function shadowDisagreements(db: Db, input: { surface: string; versionId: string; hours: number; limit: number }): Promise<Disagreement[]> {
   const since = new Date(Date.now() - input.hours * 3_600_000);
-  const rows = await db.$queryRaw<Array<{ request_id: string; ts: Date; overlap_at_10: number | null; rbo: number | null; kendall_tau: number | null; primary_ranking: unknown; shadow_ranking: unknown; error: string | null }>>`
-    SELECT request_id, ts, overlap_at_10, rbo, kendall_tau, primary_ranking, shadow_ranking, error
+  const rows = await db.$queryRaw<Array<{ request_id: string; ts: Date; owner: string; overlap_at_10: number | null; rbo: number | null; kendall_tau: number | null; primary_ranking: unknown; shadow_ranking: unknown; error: string | null }>>`
+    SELECT request_id, ts, owner, overlap_at_10, rbo, kendall_tau, primary_ranking, shadow_ranking, error
     FROM shadow_records WHERE surface = ${input.surface} AND shadow_version_id = ${input.versionId} AND ts >= ${since}
     ORDER BY (error IS NULL), overlap_at_10 ASC NULLS FIRST, rbo ASC NULLS LAST, kendall_tau ASC NULLS FIRST, ts DESC
     LIMIT ${input.limit}`;
   return rows.map((r) => ({
-    requestId: r.request_id, ts: r.ts, overlapAt10: r.overlap_at_10, rbo: r.rbo, kendallTau: r.kendall_tau,
+    requestId: r.request_id, ts: r.ts, owner: r.owner, overlapAt10: r.overlap_at_10, rbo: r.rbo, kendallTau: r.kendall_tau,
     primary: ranking(r.primary_ranking).slice(0, 10), shadow: ranking(r.shadow_ranking).slice(0, 10), error: r.error,
   }));
 }
@@ -151,6 +153,8 @@ export async function shadowDisagreements(db: Db, input: { surface: string; vers
 export interface ShadowComparison {
   requestId: string;
   ts: Date;
+  /** Its request's owner ('' when shared). */
+  owner: string;
   surface: string;
   serving: { versionId: string | null; label: string | null };
   candidate: { versionId: string; label: string; modelName: string | null; version: number | null };
@@ -173,17 +177,23 @@ export interface ShadowComparison {
   error: string | null;
 }
 
-/** One mirrored request (found by its row id, request id + candidate version, as the writer keys it), side by side: both lists, the agreement figures and the features behind the largest moves. */
-export async function shadowComparison(db: Db, input: { requestId: string; versionId: string }): Promise<ShadowComparison> {
+/**
+ * One mirrored request (found by its row id, request id + candidate version, as the writer keys it;
+ * with `ts` and `owner`, the exact row: two callers' requests with one id can share a millisecond;
+ * else the newest), side by side: both lists, the agreement figures and the features behind the
+ * largest moves. NotFoundError when no row matches.
+ */
+export async function shadowComparison(db: Db, input: { requestId: string; versionId: string; ts?: Date; owner?: string }): Promise<ShadowComparison> {
   const rows = await db.$queryRaw<Array<{
-    ts: Date; surface: string; primary_version_id: string | null; overlap_at_10: number | null; rbo: number | null; kendall_tau: number | null; spearman_rho: number | null;
+    ts: Date; owner: string; surface: string; primary_version_id: string | null; overlap_at_10: number | null; rbo: number | null; kendall_tau: number | null; spearman_rho: number | null;
     primary_latency_ms: number | null; shadow_latency_ms: number | null; primary_ranking: unknown; shadow_ranking: unknown;
     moves: ShadowMove[] | null; error: string | null;
   }>>`
-    SELECT ts, surface, primary_version_id, overlap_at_10, rbo, kendall_tau, spearman_rho, primary_latency_ms, shadow_latency_ms,
+    SELECT ts, owner, surface, primary_version_id, overlap_at_10, rbo, kendall_tau, spearman_rho, primary_latency_ms, shadow_latency_ms,
       primary_ranking, shadow_ranking, moves, error
     FROM shadow_records WHERE id = ${`${input.requestId}:${input.versionId}`}
-    ORDER BY ts DESC LIMIT 1`;
+      AND (${input.ts ?? null}::timestamptz IS NULL OR ts = ${input.ts ?? null}::timestamptz) AND (${input.owner ?? null}::text IS NULL OR owner = ${input.owner ?? null}::text)
+    ORDER BY ts DESC, owner LIMIT 1`;
   const r = rows[0];
   if (!r) throw new NotFoundError("shadow comparison", `${input.requestId} (candidate ${input.versionId})`);
   const versions = new Map(
@@ -204,7 +214,7 @@ export async function shadowComparison(db: Db, input: { requestId: string; versi
     return Object.fromEntries(names.map((n) => [n, features[n]!]));
   };
   return {
-    requestId: input.requestId, ts: r.ts, surface: r.surface,
+    requestId: input.requestId, ts: r.ts, owner: r.owner, surface: r.surface,
     serving: { versionId: r.primary_version_id, label: serving ? `${serving.model.name} v${serving.version}` : r.primary_version_id },
     candidate: { versionId: input.versionId, label: candidate ? `${candidate.model.name} v${candidate.version}` : input.versionId, modelName: candidate?.model.name ?? null, version: candidate?.version ?? null },
     servingNow,

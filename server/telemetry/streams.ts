@@ -3,7 +3,7 @@ import path from "node:path";
 import { databaseUrl } from "../db/client";
 import { inUtc } from "../db/pgClient";
 import { copyBatch, ThreadedPool, type CopyStatement, type Queryable } from "../db/threadedPool";
-import { COPY_NULL, copyTextLine, parseCopyTextLine } from "../domain/copyText";
+import { COPY_NULL, copyTextFieldCount, copyTextLine, parseCopyTextLine } from "../domain/copyText";
 import { servedListJson } from "../domain/ranking/servedList";
 import { BatchWriter, type BatchSink, type BatchWriterOptions } from "./batchWriter";
 import { claimOrphanSpills, ownSpillPath } from "./spillOwnership";
@@ -81,6 +81,8 @@ export interface ShadowRow {
   /** The items the two models disagree about most, with the features they saw (null on errors). */
   moves: ShadowMove[] | null;
   error: string | null;
+  /** Its request's owner (server/rerank/recent.ts requestIdOwner; null: shared): part of the row's key with its id and ts. Absent in rows spilled before it existed: shared. */
+  caller?: string | null;
 }
 
 /**
@@ -123,6 +125,8 @@ export interface ScoringSampleRow {
   /** Served items, best first: values index-aligned with featureNames (null where not finite); defaulted names the features that fell back to the spec's default. */
   rows: Array<{ id: string; position: number; score: number; values: Array<number | null>; defaulted: string[] }>;
   timings: unknown;
+  /** Its request's owner (requestIdOwner; null: shared): part of the row's key with the request id and ts. Absent in rows spilled before it existed: shared. */
+  caller?: string | null;
 }
 
 /**
@@ -287,8 +291,11 @@ export function requestLogSink(pool: Queryable): BatchSink<RequestLogEntry> {
 }
 
 /** shadow_records' columns in the order of the shadow log's COPY lines (ts first, as the request log's). */
+// owner last: a COPY line of an earlier version (a spill file it left) lacks it, and is given '' (shared) by shadowLineOf.
 const SHADOW_COLUMNS = `ts, id, request_id, surface, primary_version_id, shadow_version_id, primary_ranking, shadow_ranking,
-  overlap_at_10, rbo, kendall_tau, spearman_rho, primary_latency_ms, shadow_latency_ms, moves, error`;
+  overlap_at_10, rbo, kendall_tau, spearman_rho, primary_latency_ms, shadow_latency_ms, moves, error, owner`;
+/** Fields of a shadow COPY line written before rows carried their request's owner (migration 20261211000000). */
+const SHADOW_FIELDS_BEFORE_OWNER = 16;
 
 /** One shadow row as a COPY line (SHADOW_COLUMNS), its rankings already JSON text. The id is the request and the shadow version. */
 function shadowLine(row: { [K in keyof ShadowRow]?: unknown }, primaryRanking: string | null, shadowRanking: string | null): string {
@@ -296,13 +303,15 @@ function shadowLine(row: { [K in keyof ShadowRow]?: unknown }, primaryRanking: s
   return copyTextLine([
     timeText(row.ts), id, row.requestId, row.surface, row.primaryVersionId, row.shadowVersionId, primaryRanking, shadowRanking,
     row.overlapAt10, row.rbo, row.kendallTau, row.spearmanRho, row.primaryLatencyMs, row.shadowLatencyMs, jsonText(row.moves, null), row.error,
+    row.caller ?? "",
   ]);
 }
 
 /** A buffered shadow entry as a COPY line: lines as they are; JSON rows of an earlier version and objects converted. */
 function shadowLineOf(entry: ShadowEntry): string {
   if (typeof entry !== "string") return serialiseShadowRow(entry);
-  if (!entry.startsWith("{")) return entry;
+  // A line of an earlier version: its request's owner unknown, so shared (as the migration left older rows it could not place).
+  if (!entry.startsWith("{")) return copyTextFieldCount(entry) === SHADOW_FIELDS_BEFORE_OWNER ? `${entry}\t` : entry;
   const row = parseJsonRow(entry);
   return shadowLine(row, jsonText(row.primaryRanking, null), jsonText(row.shadowRanking, null));
 }
@@ -319,7 +328,7 @@ export function shadowSink(pool: Queryable): BatchSink<ShadowEntry> {
   };
 }
 
-const SCORING_SAMPLE_COLUMNS = "ts, request_id, surface, model_version_id, reason, feature_names, rows, timings";
+const SCORING_SAMPLE_COLUMNS = "ts, request_id, surface, model_version_id, reason, feature_names, rows, timings, owner";
 const MERGE_STAGED_SCORING_SAMPLES = `INSERT INTO scoring_samples (${SCORING_SAMPLE_COLUMNS}) SELECT ${SCORING_SAMPLE_COLUMNS} FROM scoring_samples_staging ON CONFLICT DO NOTHING`;
 
 export function scoringSampleSink(pool: Queryable): BatchSink<ScoringSampleRow> {
@@ -329,7 +338,7 @@ export function scoringSampleSink(pool: Queryable): BatchSink<ScoringSampleRow> 
       // text, as the request log: the Debug page reads a sample whole, so its feature rows go into
       // json columns as the text they are. Rows wait as objects (few: sampled), converted here.
       const lines = rows.map((r) =>
-        copyTextLine([timeText(r.ts), r.requestId, r.surface, r.modelVersionId, r.reason, jsonText(r.featureNames, "[]"), jsonText(r.rows, null), jsonText(r.timings, "{}")]),
+        copyTextLine([timeText(r.ts), r.requestId, r.surface, r.modelVersionId, r.reason, jsonText(r.featureNames, "[]"), jsonText(r.rows, null), jsonText(r.timings, "{}"), r.caller ?? ""]),
       );
       await copyIdempotently(pool, "scoring_samples", SCORING_SAMPLE_COLUMNS, lines, MERGE_STAGED_SCORING_SAMPLES);
     },
@@ -352,7 +361,7 @@ export function outcomeEventSink(pool: Queryable): BatchSink<OutcomeEventRow> {
       // duplicates (events/service.ts). Within a batch the first of a key is the one kept.
       const { rows: inserted } = await pool.query<{ event_id: string; request_ts: Date; request_id: string }>({
         // Named: prepared once per connection, so PostgreSQL plans it once, not on every batch.
-        name: "telemetry_outcome_events_v4",
+        name: "telemetry_outcome_events_v5",
         text: `WITH x AS (
            SELECT DISTINCT ON (coalesce(n, ''), c, a) a, b, c, d, e, f, g, h, i, j, k, l, m, coalesce(n, '') AS owner
            FROM unnest($1::text[], $2::timestamptz[], $3::text[], $4::timestamptz[], $5::text[], $6::text[], $7::text[], $8::int[],
@@ -365,8 +374,8 @@ export function outcomeEventSink(pool: Queryable): BatchSink<OutcomeEventRow> {
            RETURNING caller, request_id, event_id),
          fresh AS (SELECT caller, request_id, event_id FROM claimed GROUP BY caller, request_id, event_id HAVING count(*) = 2),
          ins AS (INSERT INTO outcome_events (event_id, request_ts, request_id, ts, surface, type, item_id, position, revenue, user_key,
-           experiment_key, experiment_phase, variant_key)
-         SELECT a, b, c, d, e, f::"OutcomeType", g, h, i, j, k, m, l
+           experiment_key, experiment_phase, variant_key, owner)
+         SELECT a, b, c, d, e, f::"OutcomeType", g, h, i, j, k, m, l, x.owner
          FROM x JOIN fresh ON fresh.caller = x.owner AND fresh.request_id = x.c AND fresh.event_id = x.a
          ON CONFLICT DO NOTHING
          RETURNING event_id, request_ts, request_id, user_key AS unit_key, experiment_key, experiment_phase, variant_key, type, revenue),

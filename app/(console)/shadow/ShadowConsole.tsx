@@ -232,8 +232,8 @@ function Disagreements({ surface, hours, versionId }: { surface: string; hours: 
                     </Text>
                   </Stack>
                   <Group gap={6}>
-                    <Button size="compact-xs" variant="light" component={Link} href={hrefs.shadowComparison(r.requestId, versionId)} data-testid="open-comparison">Side by side</Button>
-                    <Button size="compact-xs" variant="default" component={Link} href={hrefs.request(r.requestId, r.ts)} data-testid="open-debug">Debug</Button>
+                    <Button size="compact-xs" variant="light" component={Link} href={hrefs.shadowComparison(r.requestId, versionId, r.ts, r.owner)} data-testid="open-comparison">Side by side</Button>
+                    <Button size="compact-xs" variant="default" component={Link} href={hrefs.request(r.requestId, r.ts, r.owner)} data-testid="open-debug">Debug</Button>
                   </Group>
                 </Group>
                 <SimpleGrid cols={{ base: 1, sm: 2 }} spacing="xs">

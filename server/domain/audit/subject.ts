@@ -54,7 +54,8 @@ export const hrefs = {
   request: (requestId: string, ts?: Date | string, owner?: string) =>
     `/dashboards/debug?request=${encodeURIComponent(requestId)}${ts ? `&at=${encodeURIComponent(new Date(ts).toISOString())}` : ""}${ts && owner !== undefined ? `&owner=${encodeURIComponent(owner)}` : ""}`,
   /** One shadow comparison side by side. */
-  shadowComparison: (requestId: string, versionId: string) => `/shadow/compare?request=${encodeURIComponent(requestId)}&version=${encodeURIComponent(versionId)}`,
+  shadowComparison: (requestId: string, versionId: string, ts?: Date | string, owner?: string) =>
+    `/shadow/compare?request=${encodeURIComponent(requestId)}&version=${encodeURIComponent(versionId)}${ts ? `&at=${encodeURIComponent(new Date(ts).toISOString())}` : ""}${ts && owner !== undefined ? `&owner=${encodeURIComponent(owner)}` : ""}`,
   webhooks: () => "/settings/webhooks",
 };
 

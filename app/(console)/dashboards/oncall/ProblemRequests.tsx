@@ -19,7 +19,7 @@ export function ProblemRequests({ surface, hours }: { surface: string; hours: nu
   if (!access.allowed || !p || (p.fallbacks.length === 0 && p.slow.length === 0)) return null;
   const links = (rows: Problem[], detail: (r: Problem) => string) =>
     rows.map((r) => (
-      <Anchor key={r.requestId} component={Link} href={hrefs.request(r.requestId, r.ts)} size="xs" ff="monospace" title={`open ${r.requestId} in Debug`} style={{ wordBreak: "break-all" }}>
+      <Anchor key={`${r.requestId} ${String(r.ts)} ${r.owner}`} component={Link} href={hrefs.request(r.requestId, r.ts, r.owner)} size="xs" ff="monospace" title={`open ${r.requestId} in Debug`} style={{ wordBreak: "break-all" }}>
         {r.requestId.length > 14 ? `${r.requestId.slice(0, 13)}…` : r.requestId} ({detail(r)})
       </Anchor>
     ));

@@ -13,9 +13,10 @@ type Comparison = inferRouterOutputs<AppRouter>["shadow"]["comparison"];
 const fixed = (v: number | null, digits = 3) => (v === null || !Number.isFinite(v) ? "—" : v.toFixed(digits));
 const ms = (v: number | null) => (v === null ? "—" : `${v.toFixed(2)} ms`);
 
-export function ShadowComparisonView({ requestId, versionId }: { requestId: string; versionId: string }) {
+/** `at` and `owner` name the exact row (links from the Shadow page); without them, the newest of the id. */
+export function ShadowComparisonView({ requestId, versionId, at, owner }: { requestId: string; versionId: string; at: string | null; owner: string | null }) {
   const trpc = useTRPC();
-  const comparison = useQuery(trpc.shadow.comparison.queryOptions({ requestId, versionId }));
+  const comparison = useQuery(trpc.shadow.comparison.queryOptions({ requestId, versionId, ...(at ? { ts: at } : {}), ...(at && owner !== null ? { owner } : {}) }));
   if (comparison.error) return <Alert color="red" title="Cannot open this comparison">{comparison.error.message}</Alert>;
   if (!comparison.data) return <Loader />;
   const c = comparison.data;
@@ -29,7 +30,7 @@ export function ShadowComparisonView({ requestId, versionId }: { requestId: stri
           </Stack>
           <Group gap="xs">
             <Button size="xs" variant="default" component={Link} href={hrefs.shadow(c.surface)}>Back to Shadow</Button>
-            <Button size="xs" variant="light" component={Link} href={hrefs.request(c.requestId, c.ts)} data-testid="comparison-debug">Open in Debug</Button>
+            <Button size="xs" variant="light" component={Link} href={hrefs.request(c.requestId, c.ts, c.owner)} data-testid="comparison-debug">Open in Debug</Button>
             <PromoteToCanaryButton surface={c.surface} modelName={c.candidate.modelName} servingVersion={c.servingNow} candidateVersion={c.candidate.version} />
           </Group>
         </Group>

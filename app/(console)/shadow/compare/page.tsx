@@ -3,16 +3,20 @@ import type { Metadata } from "next";
 import { EmptyState } from "../../../_components/EmptyState";
 import { PageHeader } from "../../../_components/PageHeader";
 import { ShadowComparisonView } from "./ShadowComparisonView";
+import { parseIsoInstant } from "@/server/domain/time/isoInstant";
 
 export const metadata: Metadata = { title: "Shadow comparison" };
 
-export default async function Page({ searchParams }: { searchParams: Promise<{ request?: string; version?: string }> }) {
-  const { request, version } = await searchParams;
+export default async function Page({ searchParams }: { searchParams: Promise<{ request?: string; version?: string; at?: string; owner?: string }> }) {
+  const { request, version, ...params } = await searchParams;
+  // `at` and `owner`: the exact row (two callers' requests with one id can share a millisecond), as the Debug page reads them.
+  const at = params.at && parseIsoInstant(params.at) ? params.at : null;
+  const owner = at && params.owner !== undefined ? params.owner : null;
   return (
     <Stack>
       <PageHeader title="Shadow comparison" subtitle="One mirrored request: what was served next to what the candidate would have served, and the features behind the items they disagree about most." />
       {request && version ? (
-        <ShadowComparisonView requestId={request} versionId={version} />
+        <ShadowComparisonView requestId={request} versionId={version} at={at} owner={owner} />
       ) : (
         <EmptyState title="No comparison selected" description="Open a request from the Shadow page's “Where they disagree most” list." steps={[{ text: "On the Shadow page, pick a request under “Where they disagree most” and press Side by side." }]} />
       )}
