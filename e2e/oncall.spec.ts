@@ -231,3 +231,36 @@ test("a surface with no one-click rollback target says why and links to Serving 
   await note.scrollIntoViewIfNeeded();
   await page.screenshot({ path: "e2e/screenshots/oncall-rollback-unavailable-390.png" });
 });
+
+test("a cascade surface shows both stages' rollback levers, the one click on the stage that changed last", async ({ page, request }) => {
+  const overview = await trpcQuery(request, "oncall.overview", { hours: 1 });
+  // The seeded cascade: search-ranker production (stage 1) over every candidate, demo-cross-encoder production (stage 2) over the top 20.
+  const cascade = overview.surfaces.find((x: { key: string }) => x.key === "product-search");
+  expect(cascade.stages.map((s: { stage: number; modelName: string }) => [s.stage, s.modelName])).toEqual([[1, "search-ranker"], [2, "demo-cross-encoder"]]);
+  const oneClick = cascade.stages.find((s: { stage: number }) => s.stage === cascade.rollbackStage);
+  const other = cascade.stages.find((s: { stage: number }) => s.stage !== cascade.rollbackStage);
+  const label = (s: { stage: number; rollback: { version: number } | null }) => `Roll back stage ${s.stage}${s.rollback ? ` to v${s.rollback.version}` : ""}`;
+  await page.setViewportSize({ width: 1280, height: 1100 });
+  await page.goto("/dashboards/oncall");
+  const card = page.getByTestId("surface-product-search");
+  await expect(card.getByTestId("serving-stage2")).toContainText(`stage 2 demo-cross-encoder production → v${cascade.stages[1].serving.version}`);
+  await expect(card.getByTestId("rollback-button")).toHaveText(label(oneClick));
+  await expect(card.getByTestId("rollback-button-other")).toHaveText(label(other));
+  // demo-cross-encoder has one version: stage 2 has nothing to roll back to.
+  if (!cascade.stages[1].rollback) await expect(card.getByTestId(cascade.rollbackStage === 2 ? "rollback-button" : "rollback-button-other")).toBeDisabled();
+  await expect(card.getByTestId("rollback-stage-why")).toContainText(oneClick.lastChange ? `stage ${oneClick.stage} changed last` : "no stage has a standing change");
+  if (oneClick.rollback) {
+    // The dialog names the stage and its alias, not the surface's other stage.
+    await card.getByTestId("rollback-button").click();
+    const dialog = page.getByRole("dialog");
+    await expect(dialog).toContainText(`${oneClick.modelName} production: v${oneClick.serving.version} → v${oneClick.rollback.version}`);
+    await expect(dialog.getByRole("button", { name: label(oneClick) })).toBeVisible();
+    await page.screenshot({ path: "e2e/screenshots/oncall-cascade-rollback-dialog.png" });
+    await dialog.getByRole("button", { name: "Cancel" }).click();
+  }
+  await card.scrollIntoViewIfNeeded();
+  await page.screenshot({ path: "e2e/screenshots/oncall-cascade.png" });
+  await page.setViewportSize({ width: 390, height: 844 });
+  await card.getByTestId("rollback-button").scrollIntoViewIfNeeded();
+  await page.screenshot({ path: "e2e/screenshots/oncall-cascade-390.png" });
+});

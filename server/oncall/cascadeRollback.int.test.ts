@@ -26,7 +26,8 @@ beforeAll(async () => {
   const stage2 = await db().model.create({ data: { name: "t-cas-s2", owner: "test" } });
   const v1 = await addTestVersion(db(), { modelId: stage2.id, version: 1, bytes: demoModelBytes("linear"), featureSpec: demoFeatureSpec() });
   await addTestVersion(db(), { modelId: stage2.id, version: 2, bytes: linearRankerOnnx([2, 1, 1, 1, 1, 1, 1], 0), featureSpec: demoFeatureSpec() });
-  await db().modelAlias.create({ data: { modelId: stage2.id, name: "production", versionId: v1.id } });
+  // Set as the seed sets it: an alias move from nothing, which leaves nothing to roll back to.
+  await db().$transaction((tx) => setAliasIn(tx, { versionId: v1.id, alias: "production", actor, reason: "registered" }));
   await db().surface.update({ where: { key: "t-cas" }, data: { stage2: { model: "t-cas-s2", alias: "production", rerankCount: 5, budgetMs: 500 } } });
   // An endpoint subscribed to rollbacks, so that the event is stored.
   await db().webhookEndpoint.create({ data: { name: "ops", url: "https://example.com/ops", format: "standard", eventKinds: ["rollback"], secret: "whsec_dGVzdHRlc3R0ZXN0dGVzdHRlc3R0ZXN0dGVzdA==", createdBy: "test" } });
@@ -36,6 +37,8 @@ beforeAll(async () => {
 
 describe("on-call rollback on a cascade surface", () => {
   it("stage 2 moved after stage 1: the overview offers stage 2 as the one click, and a rollback that names no stage moves stage 2, not stage 1", async () => {
+    // Stage 2's first setting is no change to roll back: the one click stays on stage 1.
+    expect(await card("t-cas")).toMatchObject({ rollbackStage: 1, stages: [{ stage: 1, lastChange: null }, { stage: 2, lastChange: null }] });
     await move("t-cas-model", 4);
     await move("t-cas-s2", 2);
     const before = await card("t-cas");

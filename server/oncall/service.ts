@@ -141,7 +141,7 @@ export interface StageLever {
   rollback: RollbackTarget | null;
   rollbackUnavailable: string | null;
   rollbackAborts: RolloutOnAlias[];
-  /** The newest change of the alias that changed what it served; null: it never moved. */
+  /** The newest change of the alias from one version to another; null: none. */
   lastChange: { kind: AliasChangeKind; at: Date; actor: string } | null;
 }
 
@@ -443,8 +443,10 @@ interface StageAlias {
 /**
  * The stages of a surface a rollback can move, stage 1 first (when the surface has a model): stage 2
  * when its configuration parses and names a registered model (an unresolved stage 2 serves stage 1's
- * order: nothing of it to roll back). Each with the newest change of its alias that changed what it
- * served (no-op moves left out): rollbackStageOf picks the one-click stage from them.
+ * order: nothing of it to roll back). Each with the newest change of its alias from one version to
+ * another (no-op moves, and an alias's first setting, which leaves nothing to roll back to, left
+ * out: the seed's setting of a model it just registered is no regression): rollbackStageOf picks the
+ * one-click stage from them.
  */
 async function stageAliases(db: Db | Prisma.TransactionClient, surface: { model: { id: string; name: string } | null; modelAlias: string; stage2: Prisma.JsonValue | null }): Promise<StageAlias[]> {
   const refs: Array<Omit<StageAlias, "lastChange">> = surface.model ? [{ stage: 1, model: surface.model, alias: surface.modelAlias }] : [];
@@ -457,7 +459,7 @@ async function stageAliases(db: Db | Prisma.TransactionClient, surface: { model:
     const [row] = await db.$queryRaw<Array<{ id: bigint; kind: AliasChangeKind; ts: Date; actor: string }>>`
       SELECT id, kind::text AS kind, ts, actor FROM promotion_history
       WHERE model_id = ${ref.model.id} AND alias = ${ref.alias} AND kind::text IN (${Prisma.join([...ALIAS_MOVES])})
-        AND from_version_id IS DISTINCT FROM to_version_id
+        AND from_version_id IS NOT NULL AND from_version_id IS DISTINCT FROM to_version_id
       ORDER BY id DESC LIMIT 1`;
     return { ...ref, lastChange: { stage: ref.stage, order: row?.id ?? null, kind: row?.kind ?? null, at: row?.ts ?? null, actor: row?.actor ?? null } };
   }));
