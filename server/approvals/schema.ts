@@ -27,7 +27,12 @@ export const startRolloutSchema = z.strictObject({
   maxTailShareIncrease: decimal(0, 1).optional(),
   maxFallbackRateIncrease: decimal(0, 1).optional(),
   maxCtrDecrease: decimal(0, 1).optional(),
-  /** Minutes a step may wait for its minimum samples before it is decided without CTR (or paused). */
+  /**
+   * Minutes a step may wait for its minimum samples: past it, a required metric still short of its
+   * sample (latency, tail, fallbacks; CTR where the surface sends outcome events) pauses the rollout
+   * for on-call (JudgePolicy.stepDeadlineMinutes); the metrics with data may still fail the step, but
+   * it never advances or promotes without the missing one.
+   */
   stepDeadlineMinutes: int32(1, 10_080).optional(),
   reason,
 });

@@ -263,10 +263,15 @@ export async function startCanary(ctx: Ctx, input: StartRolloutInput) {
   return startRollout(ctx.db, input, ctx.actor);
 }
 
-/** Starts a new canary like an ended one (rollouts.retry): the same checks as a start. */
+/**
+ * Starts a new canary like an ended one (rollouts.retry): the same checks as a start, on its policy
+ * brought within today's bounds; `policyAdjusted` names each field so changed (empty: the same policy).
+ */
 export async function retryCanary(ctx: Ctx, input: { rolloutId: string; reason: string }) {
-  const start = { ...(await retryInputOf(ctx.db, input.rolloutId)), reason: input.reason };
-  return { ...(await startCanary(ctx, start)), surface: start.surface };
+  const { start: retried, policyAdjusted } = await retryInputOf(ctx.db, input.rolloutId);
+  const start = { ...retried, reason: input.reason };
+  await assertNoApprovalRequired(ctx.db, { kind: "canary_start", rollout: retried });
+  return { ...(await startRollout(ctx.db, start, ctx.actor, { policyAdjusted })), surface: start.surface, policyAdjusted };
 }
 
 /** Starts (or resumes, in a new phase) an experiment now (experiments.start), unless its surface requires approval; `reason` goes to the audit trail. */

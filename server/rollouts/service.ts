@@ -7,8 +7,8 @@ import type { Db } from "../db/client";
 import { Prisma } from "../db/generated/client";
 import { subjects } from "../domain/audit/subject";
 import { canaryAliasOf, DEFAULT_STEPS, latencyKeepRate, rolloutLogKey, stepsField, validateSteps } from "../domain/rollouts/canary";
-import { DEFAULT_JUDGE_POLICY, judgeStep, stepDeadline, type ArmSample, type JudgePolicy, type StepVerdict } from "../domain/rollouts/judge";
-import { policyDifferences, policyProblem, settablePolicy } from "../domain/rollouts/policy";
+import { DEFAULT_JUDGE_POLICY, judgeStep, OUTCOME_LOOKBACK_HOURS, stepDeadline, type ArmSample, type JudgePolicy, type StepVerdict } from "../domain/rollouts/judge";
+import { givenPolicyProblem, policyDifferences, policyWithinBounds, settablePolicy, type GivenPolicy } from "../domain/rollouts/policy";
 import { ConflictError, InvalidInputError, NotFoundError } from "../errors";
 import { recordPromotion } from "../history/record";
 import { enqueueInTransaction } from "../jobs/tasks";
@@ -136,9 +136,9 @@ function sharedAliasRefusal(what: "start" | "promote", surface: string, other: S
     + `(v${other.version ?? "?"} at ${other.percent} %); promoting here would move the baseline that rollout is judged against. Let it end, or abort it, first`;
 }
 
-/** The policy fields a start gave (maxP99Increase read as maxLatencyIncrease), for policyProblem. */
-const givenPolicy = (input: StartRolloutInput) => ({
-  minRequests: input.minRequests, minImpressions: input.minImpressions, maxLatencyIncrease: input.maxLatencyIncrease ?? input.maxP99Increase,
+/** The policy fields a start gave, under the names it gave them (maxP99Increase too), for givenPolicyProblem. */
+const givenPolicy = (input: StartRolloutInput): GivenPolicy => ({
+  minRequests: input.minRequests, minImpressions: input.minImpressions, maxLatencyIncrease: input.maxLatencyIncrease, maxP99Increase: input.maxP99Increase,
   maxTailShareIncrease: input.maxTailShareIncrease, maxFallbackRateIncrease: input.maxFallbackRateIncrease, maxCtrDecrease: input.maxCtrDecrease, stepDeadlineMinutes: input.stepDeadlineMinutes,
 });
 
@@ -165,8 +165,9 @@ export async function checkRolloutStart(db: Db, input: StartRolloutInput) {
   const steps = input.steps ?? DEFAULT_STEPS;
   const invalid = validateSteps(steps);
   if (invalid) throw new InvalidInputError(stepsField(invalid), invalid.message);
-  // A tolerance that turns a metric off, or a minimum with no power, is refused (POLICY_BOUNDS says why each).
-  const problem = policyProblem(givenPolicy(input));
+  // A tolerance that turns a metric off, or a minimum with no power, is refused (POLICY_BOUNDS says why each),
+  // naming the field as the caller sent it (maxP99Increase, the older name, as maxP99Increase).
+  const problem = givenPolicyProblem(givenPolicy(input));
   if (problem) throw new InvalidInputError(problem.field, problem.message);
   const surface = await db.surface.findUnique({ where: { key: input.surface }, include: { model: { include: { aliases: true, versions: { select: { id: true, version: true } } } } } });
   if (!surface) throw new NotFoundError("surface", input.surface);
@@ -179,7 +180,8 @@ export async function checkRolloutStart(db: Db, input: StartRolloutInput) {
   return { steps, surface, model, target, serving };
 }
 
-export async function startRollout(db: Db, input: StartRolloutInput, actor: Actor, options: { approvedFor?: string[] } = {}) {
+/** `options.policyAdjusted`: a retry's policy fields brought within today's bounds, in words (retryInputOf), for the audit entry. */
+export async function startRollout(db: Db, input: StartRolloutInput, actor: Actor, options: { approvedFor?: string[]; policyAdjusted?: string[] } = {}) {
   const { steps, surface, model, target } = await checkRolloutStart(db, input);
   const policy = policyOf(input);
   const analysis: RolloutAnalysis = { policy, latest: null, stepDeadlineAt: stepDeadline(new Date(), policy).toISOString(), approvedFor: options.approvedFor ?? [] };
@@ -205,7 +207,11 @@ export async function startRollout(db: Db, input: StartRolloutInput, actor: Acto
     const reach = await surfacesReachedBy(tx, { modelId: model.id, modelName: model.name, alias: surface.modelAlias });
     await recordAudit(tx, {
       action: "rollout.start", actor, subject: subjects.rollout(created.id, model.name, input.version, surface.key), surfaces: [surface.key, ...reach.map((r) => r.key).filter((k) => k !== surface.key)],
-      after: { surface: surface.key, model: model.name, version: input.version, steps, policy: settablePolicy(policy), nonDefault: policyDifferences(policy) }, reason: input.reason ?? null,
+      after: {
+        surface: surface.key, model: model.name, version: input.version, steps, policy: settablePolicy(policy), nonDefault: policyDifferences(policy),
+        ...(options.policyAdjusted?.length ? { policyAdjusted: options.policyAdjusted } : {}),
+      },
+      reason: input.reason ?? null,
     });
     await setAliasIn(tx, { versionId: target.id, alias: canaryAliasOf(surface.key), surface: surface.key, actor, reason: `canary rollout on ${surface.key}`, rolloutId: created.id });
     await recordPromotion(tx, {
@@ -278,7 +284,7 @@ async function armSamples(db: Db, rolloutId: string, surface: string, since: Dat
 }
 
 /** How far back before a rollout's start impressions on its surface say that it sends outcome events. */
-const OUTCOME_LOOKBACK_MS = 24 * 3_600_000;
+const OUTCOME_LOOKBACK_MS = OUTCOME_LOOKBACK_HOURS * 3_600_000;
 
 /**
  * Whether `surface` sends outcome events: an impression on it since a day before the rollout started
@@ -665,16 +671,21 @@ export async function promoteRolloutNow(db: Db, input: LeverInput, actor: Actor,
   return { surface: rollout.surface.key, model: rollout.model.name, status: applied.status };
 }
 
-/** Starts a new rollout with the same version, steps and policy as an ended one. */
-export async function retryInputOf(db: Db, rolloutId: string): Promise<StartRolloutInput> {
+/**
+ * The start of a new rollout with the same version, steps and policy as an ended one. A policy field
+ * outside today's bounds (the rollout started under looser rules, say minRequests 10) is brought to
+ * the nearest bound, the stricter side, instead of refusing the retry with a 400 on a field its caller
+ * never typed: `policyAdjusted` names each such change in words (the retry's answer and its
+ * rollout.start audit entry repeat it; the retry dialog shows it beforehand, from listRollouts).
+ */
+export async function retryInputOf(db: Db, rolloutId: string): Promise<{ start: StartRolloutInput; policyAdjusted: string[] }> {
   const rollout = await db.rollout.findUnique({ where: { id: rolloutId }, include: rolloutInclude });
   if (!rollout) throw new NotFoundError("rollout", rolloutId);
   if ((ACTIVE as readonly string[]).includes(rollout.status)) throw new InvalidInputError("rolloutId", `the rollout on "${rollout.surface.key}" is still ${rollout.status}`);
-  const policy = (rollout.analysis as unknown as Partial<RolloutAnalysis>).policy ?? DEFAULT_JUDGE_POLICY;
+  const { policy, adjusted } = policyWithinBounds((rollout.analysis as unknown as Partial<RolloutAnalysis>).policy ?? {});
   return {
-    surface: rollout.surface.key, version: rollout.model.versions.find((v) => v.id === rollout.toVersionId)!.version, steps: rollout.steps as number[],
-    minRequests: policy.minRequests, minImpressions: policy.minImpressions, maxLatencyIncrease: policy.maxLatencyIncrease,
-    maxTailShareIncrease: policy.maxTailShareIncrease, maxFallbackRateIncrease: policy.maxFallbackRateIncrease, maxCtrDecrease: policy.maxCtrDecrease, stepDeadlineMinutes: policy.stepDeadlineMinutes,
+    start: { surface: rollout.surface.key, version: rollout.model.versions.find((v) => v.id === rollout.toVersionId)!.version, steps: rollout.steps as number[], ...settablePolicy(policy) },
+    policyAdjusted: adjusted,
   };
 }
 
@@ -702,6 +713,8 @@ export async function listRollouts(db: Db, input: { surface?: string; limit: num
         reach: [...reached.filter((x) => x.key === r.surface.key), ...reached.filter((x) => x.key !== r.surface.key)].map((x) => ({ key: x.key, roles: x.roles, requireApproval: x.requireApproval })),
         steps: r.steps as number[], step: r.step, percent: r.currentPercent, startedAt: r.startedAt, stepStartedAt: r.stepStartedAt, endedAt: r.endedAt, createdBy: r.createdBy,
         policy: analysis.policy ? { ...DEFAULT_JUDGE_POLICY, ...analysis.policy } : null,
+        /** Ended rollouts: how a retry would bring this policy within today's bounds, in words (empty: the same policy). */
+        retryPolicyAdjusted: active ? [] : policyWithinBounds(analysis.policy ?? {}).adjusted,
         latest: analysis.latest ?? null,
         stepDeadlineAt: active ? deadlineOf(analysis as RolloutAnalysis, r.stepStartedAt) : null,
         history: r.judgedSteps.map((s) => ({

@@ -3,7 +3,7 @@ import { createRng, type Rng } from "../random";
 import { newcombeDifference } from "../stats/proportions";
 import { summarizeRatio } from "../stats/summary";
 import { ratioOfMeans } from "../stats/delta";
-import { ctrDesignEffect, ctrDifference, DEFAULT_JUDGE_POLICY, judgeStep, type ArmSample } from "./judge";
+import { ctrDesignEffect, ctrDifference, ctrSmallSampleFactor, DEFAULT_JUDGE_POLICY, judgeStep, MIN_CTR_UNITS, type ArmSample } from "./judge";
 
 // CTR's interval over per-user sums (break test: Newcombe over impressions failed 6.8 % and 19.1 % of
 // A/A canaries at a nominal 1 % when users' CTRs differ and some users see far more impressions).
@@ -13,13 +13,120 @@ describe("ctrDifference: reference values", () => {
     // Users (impressions, clicks): (10, 0), (10, 5), (40, 4). R = 9/60 = 0.15; means X̄ = 20, Ȳ = 3;
     // s²_X = (100 + 100 + 400)/2 = 300, s²_Y = (9 + 4 + 1)/2 = 7, s_XY = (30 − 20 + 20)/2 = 15.
     // Var(R) = (1/3)(7/20² − 2·3·15/20³ + 3²·300/20⁴) = (1/3)(0.0175 − 0.01125 + 0.016875) = 0.00770833.
-    // Binomial: 0.15·0.85/60 = 0.002125, so the design effect is 3.62745 and n* = 60/3.62745 = 16.5405.
+    // Binomial: 0.15·0.85/60 = 0.002125, so the design effect is 3.62745 and 60/3.62745 = 16.5405;
+    // Korn & Graubard's factor at 3 users, 95 %: (1.959964 / t_{0.975, 2} = 4.302653)² = 0.2075026, so n* = 3.43221.
+    // scipy 1.17: stats.t.ppf(0.975, 2) = 4.302652729749462; the same Wilson/Newcombe in numpy gives lower −0.5209093449855954.
     const units = summarizeRatio([{ denominator: 10, numerator: 0 }, { denominator: 10, numerator: 5 }, { denominator: 40, numerator: 4 }]);
     expect(ratioOfMeans(units).variance).toBeCloseTo(0.00770833, 7);
     expect(ctrDesignEffect({ clicks: 9, impressions: 60, units })).toBeCloseTo(3.62745, 4);
+    expect(ctrSmallSampleFactor(units, 0.95)).toBeCloseTo(0.20750262327849173, 10);
     const d = ctrDifference({ clicks: 9, impressions: 60, units }, { clicks: 9, impressions: 60, units }, 0.95);
-    const n = 60 / 3.627451;
-    expect(d.lower).toBeCloseTo(newcombeDifference(0.15 * n, n, 0.15 * n, n, 0.95).lower, 6);
+    const n = (60 / 3.6274509803921573) * 0.20750262327849173;
+    expect(d.effectiveImpressions.canary).toBeCloseTo(3.432205552606403, 9);
+    expect(d.lower).toBeCloseTo(newcombeDifference(0.15 * n, n, 0.15 * n, n, 0.95).lower, 9);
+    expect(d.lower).toBeCloseTo(-0.5209093449855954, 9);
+    // Without the factor (the old interval) it was Newcombe's on n* = 16.5405: [−0.2559, +0.2559].
+    expect(newcombeDifference(0.15 * 16.5405, 16.5405, 0.15 * 16.5405, 16.5405, 0.95).lower).toBeCloseTo(-0.2559, 4);
+  });
+
+  it("Korn & Graubard's factor (z / t_{users−1})² against scipy, and where it does not apply", () => {
+    // scipy 1.17: (stats.norm.ppf(0.995) / stats.t.ppf(0.995, df))² for df = 1, 9, 29, 99.
+    const users = (n: number) => summarizeRatio(Array.from({ length: n }, (_, i) => ({ denominator: 10, numerator: i % 3 })));
+    expect(ctrSmallSampleFactor(users(2), 0.99)).toBeCloseTo(0.0016373644463652138, 12);
+    expect(ctrSmallSampleFactor(users(10), 0.99)).toBeCloseTo(0.628219468672996, 9);
+    expect(ctrSmallSampleFactor(users(30), 0.99)).toBeCloseTo(0.8732812159135073, 9);
+    expect(ctrSmallSampleFactor(users(100), 0.99)).toBeCloseTo(0.9618572324701694, 9);
+    // No per-unit sums: every impression its own unit, Newcombe's interval unchanged; one unit: the design effect already makes n* = 1.
+    expect(ctrSmallSampleFactor(undefined, 0.99)).toBe(1);
+    expect(ctrSmallSampleFactor(users(1), 0.99)).toBe(1);
+  });
+
+  it("review finding: two users per arm of one taste each (500 impressions, 25 vs 50 clicks) no longer make 1,000 independent impressions", () => {
+    const two = (clicks: number) => summarizeRatio([{ denominator: 500, numerator: clicks }, { denominator: 500, numerator: clicks }]);
+    const canary = { clicks: 50, impressions: 1000, units: two(25) };
+    const baseline = { clicks: 100, impressions: 1000, units: two(50) };
+    // Both users of an arm have the same CTR: no spread between them, so the design effect is 1.
+    expect(ctrDesignEffect(canary)).toBe(1);
+    expect(ctrDesignEffect(baseline)).toBe(1);
+    // Before: Newcombe on n* = 1,000 per arm, 99 % [−8.10, −1.98] points: a step failed on two people's taste.
+    const before = newcombeDifference(50, 1000, 100, 1000, 0.99);
+    expect([before.lower, before.upper].map((v) => +v.toFixed(4))).toEqual([-0.081, -0.0198]);
+    // Now: n* = 1,000 × (2.575829 / t_{0.995, 1} = 63.656741)² = 1.6374 per arm; [−79.09, +72.74] points (numpy/scipy reference).
+    const d = ctrDifference(canary, baseline, 0.99);
+    expect(d.effectiveImpressions.canary).toBeCloseTo(1.6373644463652137, 9);
+    expect(d.lower).toBeCloseTo(-0.7909426523648864, 9);
+    expect(d.upper).toBeCloseTo(0.7274127521526451, 9);
+  });
+});
+
+describe(`CTR needs ${MIN_CTR_UNITS} users per arm (review finding: the design effect trusted a spread estimated from two users)`, () => {
+  const lat = Array(1000).fill(3);
+  const policy = { ...DEFAULT_JUDGE_POLICY, minRequests: 100, minImpressions: 500 };
+  /** An arm of `users` users with `impressions` and `clicks` each (every user the same CTR: design effect 1). */
+  const arm = (users: number, impressions: number, clicks: number): ArmSample => ({
+    latencies: lat, requests: 1000, fallbacks: 0, impressions: users * impressions, clicks: users * clicks,
+    ctrUnits: summarizeRatio(Array.from({ length: users }, () => ({ denominator: impressions, numerator: clicks }))),
+  });
+
+  it("the finding's step (2 users per arm, 1,000 impressions, 5 % vs 10 %) waits instead of failing, and at its deadline pauses for on-call", () => {
+    const canary = arm(2, 500, 25);
+    const baseline = arm(2, 500, 50);
+    const waiting = judgeStep(canary, baseline, policy, { outcomesExpected: true });
+    // Before: "fail" (CTR 5.00% vs 10.00%: −5.00% (99 % CI [−8.10%, −1.98%])).
+    expect(waiting.decision).toBe("wait");
+    expect(waiting.metrics.find((m) => m.metric === "ctr")).toMatchObject({ classification: "nodata", failed: false, canaryN: 1000, baselineN: 1000 });
+    expect(waiting.reasons).toEqual(["CTR (clicks per impression): 2 canary and 2 baseline users of the 30 each needed (so far 5.00% vs 10.00%)"]);
+    const late = judgeStep(canary, baseline, policy, { outcomesExpected: true, pastDeadline: true });
+    expect(late.decision).toBe("pause");
+    expect(late.reasons[0]).toMatch(/^paused for on-call: the step's deadline \(120 min\) passed without the minimum sample of CTR \(clicks per impression\)/);
+    expect(late.reasons[1]).toBe("CTR (clicks per impression): 2 canary and 2 baseline users of the 30 each needed (so far 5.00% vs 10.00%)");
+  });
+
+  it("short of both impressions and users, the reason names both", () => {
+    expect(judgeStep(arm(4, 100, 10), arm(40, 100, 10), policy).reasons).toEqual([
+      "CTR (clicks per impression): 400 canary and 4000 baseline impressions of the 500 each needed; 4 canary and 40 baseline users of the 30 each needed (so far 10.00% vs 10.00%)",
+    ]);
+  });
+
+  it("from 30 users per arm the same halving is judged, and fails (20 impressions each: n* = 600 × 0.8733 = 524.0, 99 % CI [−9.35, −0.79] points)", () => {
+    const judged = judgeStep(arm(30, 20, 1), arm(30, 20, 2), policy, { outcomesExpected: true });
+    expect(judged.decision).toBe("fail");
+    const ctr = judged.metrics.find((m) => m.metric === "ctr")!;
+    expect(ctr).toMatchObject({ classification: "low", failed: true });
+    // numpy/scipy reference: Newcombe on n* = 600 × (z / t_{0.995, 29})² = 523.96873 per arm.
+    expect(ctr.effect!.lower).toBeCloseTo(-0.0934802141286033, 9);
+    expect(ctr.effect!.upper).toBeCloseTo(-0.007870286542917944, 9);
+    // One user short in the canary: it waits.
+    expect(judgeStep(arm(29, 20, 1), arm(30, 20, 2), policy, { outcomesExpected: true }).decision).toBe("wait");
+  });
+
+  it("without per-user sums every impression counts as a user (Newcombe's interval, as before)", () => {
+    const plain = (impressions: number, clicks: number): ArmSample => ({ latencies: lat, requests: 1000, fallbacks: 0, impressions, clicks });
+    expect(judgeStep(plain(600, 30), plain(600, 60), policy).decision).toBe("fail");
+  });
+});
+
+describe("A/A canaries of a handful of users (seeded): the small-sample factor keeps ctrDifference's false exclusions near nominal", () => {
+  it("2–4 users per arm, per-user CTR Beta(0.4, 4.6), log-normal activity sd 1.5: 99 % intervals exclude no change in ≤ 2.5 % of 400 runs (without the factor: ~10 %)", () => {
+    const rng = createRng(20261202);
+    let runs = 0;
+    let excluded = 0;
+    let withoutFactor = 0;
+    while (runs < 400) {
+      const c = arm(rng, 4, 0.4, 4.6, 20, 1.5);
+      const b = arm(rng, 4, 0.4, 4.6, 20, 1.5);
+      if (c.ctrUnits!.n < 2 || b.ctrUnits!.n < 2) continue;
+      runs++;
+      const d = ctrDifference({ clicks: c.clicks, impressions: c.impressions, units: c.ctrUnits }, { clicks: b.clicks, impressions: b.impressions, units: b.ctrUnits }, 0.99);
+      if (d.lower > 0 || d.upper < 0) excluded++;
+      const n1 = c.impressions / d.designEffect.canary;
+      const n2 = b.impressions / d.designEffect.baseline;
+      const old = newcombeDifference(Math.min((c.clicks / c.impressions) * n1, n1), n1, Math.min((b.clicks / b.impressions) * n2, n2), n2, 0.99);
+      if (old.lower > 0 || old.upper < 0) withoutFactor++;
+    }
+    console.log(`A/A 2–4 users per arm: excluded ${excluded}/${runs} (design effect alone: ${withoutFactor}/${runs})`);
+    expect(excluded / runs).toBeLessThanOrEqual(0.025);
+    expect(withoutFactor / runs).toBeGreaterThan(0.04);
   });
 
   it("one impression per user is Newcombe's interval up to the n/(n − 1) of a sample variance (Newcombe 1998, Table II: 56/70 − 48/80, 95 % [0.0524, 0.3339])", () => {

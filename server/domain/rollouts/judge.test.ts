@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { createRng } from "../random";
 import { BASELINE_TRAFFIC, simulateArm } from "../simulation/canaryTraffic";
-import { DEFAULT_JUDGE_POLICY, judgeStep, stepDeadline, type ArmSample } from "./judge";
+import { DEFAULT_JUDGE_POLICY, judgeStep, OUTCOME_LOOKBACK_HOURS, stepDeadline, type ArmSample } from "./judge";
 
 const policy = { ...DEFAULT_JUDGE_POLICY, minRequests: 100, minImpressions: 1_000 };
 const arm = (latencies: number[], extra: Partial<ArmSample> = {}): ArmSample => ({ latencies, requests: latencies.length, fallbacks: 0, impressions: 0, clicks: 0, ...extra });
@@ -203,6 +203,9 @@ describe("CTR on a surface whose outcome events arrive late (break test: both st
     const none = judgeStep(arm(lat), arm(lat), policy, { outcomesExpected: false });
     expect(none.decision).toBe("advance");
     expect(none.metrics.find((m) => m.metric === "ctr")).toMatchObject({ classification: "nodata", notRequired: true, failed: false });
+    // The service looks back OUTCOME_LOOKBACK_HOURS (24) before the start, not to the surface's beginning (review: the reason said "before the rollout").
+    expect(OUTCOME_LOOKBACK_HOURS).toBe(24);
+    expect(none.metrics.find((m) => m.metric === "ctr")!.reason).toBe("nodata — not required: the surface sent no outcome events (no impressions in the 24 hours before the rollout started, nor since)");
     expect(none.reasons).toEqual(["every metric within tolerance over 1000 canary and 1000 baseline requests; CTR (clicks per impression) not judged: the surface sends no outcome events"]);
   });
 });

@@ -1,4 +1,5 @@
 import { hodgesLehmann, mannWhitneyU } from "../stats/mannWhitney";
+import { normalQuantile, studentTQuantile } from "../stats/distributions";
 import { newcombeDifference, type ProportionDifference } from "../stats/proportions";
 import { ratioOfMeans } from "../stats/delta";
 import type { RatioSummary } from "../stats/summary";
@@ -54,7 +55,7 @@ export const CANARY_METRICS: readonly MetricDefinition[] = [
 export interface JudgePolicy {
   /** Requests each arm needs before latency and fallback rate are judged. */
   minRequests: number;
-  /** Impressions each arm needs before CTR is judged. */
+  /** Impressions each arm needs before CTR is judged (from MIN_CTR_UNITS users at least: a fixed floor, not a field). */
   minImpressions: number;
   /** Two-sided confidence of every metric's interval. */
   confidence: number;
@@ -99,6 +100,14 @@ export const DEFAULT_JUDGE_POLICY: JudgePolicy = {
   stepDeadlineMinutes: 120,
 };
 
+/**
+ * How far back before a rollout's start an impression on its surface says that the surface sends
+ * outcome events (the service's sendsOutcomes): then CTR is required of every step. A day: any
+ * surface with outcome events and traffic to canary has one within it; an integration switched off
+ * for longer is not waited for.
+ */
+export const OUTCOME_LOOKBACK_HOURS = 24;
+
 /** When a step's deadline passes: `from` (the step's opening, or its last resume) plus the policy's minutes. */
 export function stepDeadline(from: Date, policy: Pick<JudgePolicy, "stepDeadlineMinutes">): Date {
   return new Date(from.getTime() + policy.stepDeadlineMinutes * 60_000);
@@ -106,6 +115,25 @@ export function stepDeadline(from: Date, policy: Pick<JudgePolicy, "stepDeadline
 
 /** A fallback metric may fail before the step has its requests when this many fallbacks already prove it (n·p ≥ 5). */
 export const MIN_EARLY_FALLBACKS = 5;
+
+/**
+ * Users (units of assignment: the user, else the session, else the request) each arm needs, besides
+ * `minImpressions`, before CTR is judged; below it CTR is "nodata" (the step waits, and at its
+ * deadline pauses for on-call, as for impressions). CTR's interval takes its variance from the spread
+ * between users (ctrDesignEffect), and a spread estimated from a handful of users is noise: two users
+ * of the same taste gave a design effect of 1, and their 1,000 impressions failed a step as if 1,000
+ * people had voted (review finding). Why 30: a sample variance's relative standard error, √(2/(n − 1))
+ * for normal data, is 26 % at 30 users (100 % at 3), and skewed user activity only worsens it; Korn &
+ * Graubard's t correction (ctrSmallSampleFactor) then costs 13 % of n* at 99 % (factor 0.873), against
+ * 37 % at 10 users. Measured (seeded A/A canaries of clustered users as in ctr.test.ts, 2,000 runs per
+ * cell; the judge's one-sided false failures at 99 %, nominal 0.5 %): per-user CTR Beta(2, 23) with
+ * log-normal activity sd 1: 0.25 % at 10 users, 1.0 % at 30, 0.8 % at 100; the extreme Beta(0.4, 4.6)
+ * with sd 1.5 and 100 impressions per user: 4.6 % at 10, 2.8 % at 30, 2.5 % at 100, 1.2 % at 400. The
+ * residue under such skew shrinks only slowly with users (a CLT over users, not a minimum, fixes
+ * it), so the floor stops the gross case without holding back surfaces whose default 20,000
+ * impressions come from a few hundred users.
+ */
+export const MIN_CTR_UNITS = 30;
 
 export interface MetricVerdict {
   metric: MetricKey;
@@ -129,7 +157,7 @@ export interface MetricVerdict {
   pValue: number | null;
   /** A failure beyond doubt: the whole interval lies past the tolerance (fallbacks only), so it may end a step before its data is complete. */
   conclusive: boolean;
-  /** Set on CTR when the surface sends no outcome events (no impressions before or during the rollout): the step was decided without it. */
+  /** Set on CTR when the surface sends no outcome events (no impressions in the OUTCOME_LOOKBACK_HOURS before the rollout started, nor since): the step was decided without it. */
   notRequired?: boolean;
   reason: string;
 }
@@ -193,7 +221,7 @@ export function judgeLatency(canary: ArmSample, baseline: ArmSample, policy: Jud
 /** A rate (fallbacks per request, clicks per impression): Newcombe's interval of the difference. */
 function judgeRate(
   def: MetricDefinition, c: { events: number; trials: number }, b: { events: number; trials: number }, minTrials: number, tolerance: number, confidence: number,
-  options: { early: boolean; unit: string; difference?: (confidence: number) => ProportionDifference },
+  options: { early: boolean; unit: string; difference?: (confidence: number) => ProportionDifference; units?: { canary: number; baseline: number; min: number; word: string } },
 ): MetricVerdict {
   const value = (x: { events: number; trials: number }) => (x.trials > 0 ? x.events / x.trials : null);
   const base = { canary: value(c), baseline: value(b), canaryN: c.trials, baselineN: b.trials, tolerance };
@@ -207,14 +235,21 @@ function judgeRate(
   }
   const d = options.difference ? options.difference(confidence) : newcombeDifference(c.events, c.trials, b.events, b.trials, confidence);
   let classification = classify(d.estimate, d.lower, d.upper, tolerance);
-  const enough = c.trials >= minTrials && b.trials >= minTrials;
+  const enoughTrials = c.trials >= minTrials && b.trials >= minTrials;
+  const units = options.units;
+  const enoughUnits = !units || (units.canary >= units.min && units.baseline >= units.min);
+  const enough = enoughTrials && enoughUnits;
   // Before the minimum, only an interval entirely beyond the tolerance on enough events (a broken model) fails.
   const early = options.early && classification === "high" && d.lower > tolerance && c.events >= MIN_EARLY_FALLBACKS;
   if (!enough && !early) classification = "nodata";
   const p1 = base.baseline!;
   const interval = `[${signed(d.lower, pct)}, ${signed(d.upper, pct)}]`;
+  const short = [
+    ...(enoughTrials ? [] : [`${c.trials} canary and ${b.trials} baseline ${options.unit} of the ${minTrials} each needed`]),
+    ...(enoughUnits ? [] : [`${units!.canary} canary and ${units!.baseline} baseline ${units!.word} of the ${units!.min} each needed`]),
+  ];
   const reason = !enough && !early
-    ? `${c.trials} canary and ${b.trials} baseline ${options.unit} of the ${minTrials} each needed (so far ${pct(base.canary!)} vs ${pct(p1)})`
+    ? `${short.join("; ")} (so far ${pct(base.canary!)} vs ${pct(p1)})`
     : `${def.label} ${pct(base.canary!)} vs ${pct(p1)}: ${signed(d.estimate, pct)} (${Math.round(confidence * 100)} % CI ${interval}); tolerated ${def.bad === "increase" ? "+" : "−"}${pct(tolerance)}`;
   return verdict(def, { ...base, classification, effect: { estimate: d.estimate, lower: d.lower, upper: d.upper }, relative: p1 > 0 ? d.estimate / p1 : null, pValue: null, reason }, early);
 }
@@ -241,27 +276,43 @@ export function ctrDesignEffect(arm: { clicks: number; impressions: number; unit
 
 /**
  * CTR difference (canary − baseline) with a cluster-robust interval: Newcombe's hybrid score interval
- * (method 10) on each arm's effective sample size n* = impressions / design effect, k* = p·n*
- * (Korn & Graubard 1998, Survey Methodology 24:193, the effective-sample-size Wilson/Clopper–Pearson
- * interval for proportions from clustered samples), the design effect from the delta method over
- * per-unit sums (ctrDesignEffect). Arms are sticky per user, so a heavy user's hundred impressions
- * are one user's taste, not a hundred draws: Newcombe on raw impressions failed 6.8–19.1 % of A/A
- * canaries at a nominal 1 % (break test). Keeps Wilson's behaviour at 0 clicks.
+ * (method 10) on each arm's effective sample size n* = impressions / design effect × (z / t_{units−1})²,
+ * k* = p·n* (Korn & Graubard 1998, Survey Methodology 24:193, the effective-sample-size Wilson/Clopper–Pearson
+ * interval for proportions from clustered samples, with their degrees-of-freedom correction:
+ * ctrSmallSampleFactor), the design effect from the delta method over per-unit sums (ctrDesignEffect).
+ * Arms are sticky per user, so a heavy user's hundred impressions are one user's taste, not a hundred
+ * draws: Newcombe on raw impressions failed 6.8–19.1 % of A/A canaries at a nominal 1 % (break test).
+ * Keeps Wilson's behaviour at 0 clicks. The judge needs MIN_CTR_UNITS users per arm besides.
  * @param canary, baseline clicks ≤ impressions (> 0), with their per-unit sums (ArmSample.ctrUnits).
  * @returns estimate, lower, upper as absolute differences of rates; `confidence` two-sided.
  */
 export function ctrDifference(
   canary: { clicks: number; impressions: number; units?: RatioSummary }, baseline: { clicks: number; impressions: number; units?: RatioSummary }, confidence: number,
-): ProportionDifference & { designEffect: { canary: number; baseline: number } } {
+): ProportionDifference & { designEffect: { canary: number; baseline: number }; effectiveImpressions: { canary: number; baseline: number } } {
   const effective = (arm: typeof canary) => {
     const deff = ctrDesignEffect(arm);
-    const n = arm.impressions / deff;
+    const n = (arm.impressions / deff) * ctrSmallSampleFactor(arm.units, confidence);
     return { deff, n, k: (arm.clicks / arm.impressions) * n };
   };
   const c = effective(canary);
   const b = effective(baseline);
   const d = newcombeDifference(Math.min(c.k, c.n), c.n, Math.min(b.k, b.n), b.n, confidence);
-  return { ...d, designEffect: { canary: c.deff, baseline: b.deff } };
+  return { ...d, designEffect: { canary: c.deff, baseline: b.deff }, effectiveImpressions: { canary: c.n, baseline: b.n } };
+}
+
+/**
+ * Korn & Graubard's (1998) degrees-of-freedom correction of an effective sample size: (z / t_df)²,
+ * z and t the two-sided `confidence` quantiles of the normal and of Student's t with df = units − 1
+ * (one stratum). The design effect's variance is estimated from the arm's units, so with few of them
+ * the Wilson interval on n* alone is too narrow; this widens it as a t interval would (at 99 %:
+ * 0.0674 at 3 units, 0.873 at 30, 0.962 at 100). 1 without per-unit sums (every impression its own
+ * unit: Newcombe's interval unchanged) and below 2 units (the design effect already makes n* = 1).
+ * @returns a factor in (0, 1].
+ */
+export function ctrSmallSampleFactor(units: RatioSummary | undefined, confidence: number): number {
+  if (!units || units.n < 2) return 1;
+  const p = 1 - (1 - confidence) / 2;
+  return (normalQuantile(p) / studentTQuantile(p, units.n - 1)) ** 2;
 }
 
 /**
@@ -292,8 +343,9 @@ function judgeTail(canary: ArmSample, baseline: ArmSample, policy: JudgePolicy):
  * Judges one step: every metric of CANARY_METRICS, then the step's decision. `pastDeadline`: the
  * step's deadline (stepDeadline) has passed, so metrics still short of their sample no longer make
  * it wait: a required one pauses it. `outcomesExpected`: the surface sends outcome events (impressions
- * on it before the rollout, or during it: the service looks), so CTR is required and the step waits
- * for `minImpressions` however late the events arrive (batching SDKs flush a minute later), and at its
+ * on it in the OUTCOME_LOOKBACK_HOURS before the rollout started, or since: the service looks), so CTR
+ * is required and the step waits for `minImpressions` from MIN_CTR_UNITS users per arm however late the
+ * events arrive (batching SDKs flush a minute later), and at its
  * deadline without them pauses for on-call (Argo Rollouts' inconclusive): it never advances or promotes
  * on "no data". CTR is required too whenever either arm already has impressions. Without outcome
  * events anywhere, CTR is "nodata — not required" and the other metrics decide.
@@ -305,10 +357,13 @@ export function judgeStep(rawCanary: ArmSample, rawBaseline: ArmSample, policy: 
   const baseline = measured(rawBaseline);
   const ctrBaseline = baseline.impressions > 0 ? baseline.clicks / baseline.impressions : 0;
   const ctrRequired = options.outcomesExpected === true || baseline.impressions > 0 || canary.impressions > 0;
+  // Users behind each arm's impressions (without per-unit sums every impression is its own unit).
+  const users = (arm: ArmSample) => arm.ctrUnits?.n ?? arm.impressions;
   const ctr = judgeRate(definition("ctr"), { events: canary.clicks, trials: canary.impressions }, { events: baseline.clicks, trials: baseline.impressions }, policy.minImpressions,
     policy.maxCtrDecrease * ctrBaseline, policy.confidence, {
       early: false, unit: "impressions",
       difference: (confidence) => ctrDifference({ clicks: canary.clicks, impressions: canary.impressions, units: canary.ctrUnits }, { clicks: baseline.clicks, impressions: baseline.impressions, units: baseline.ctrUnits }, confidence),
+      units: { canary: users(canary), baseline: users(baseline), min: MIN_CTR_UNITS, word: "users" },
     });
   const metrics = [
     judgeLatency(canary, baseline, policy),
@@ -316,7 +371,7 @@ export function judgeStep(rawCanary: ArmSample, rawBaseline: ArmSample, policy: 
     judgeRate(definition("fallback_rate"), { events: canary.fallbacks, trials: canary.requests }, { events: baseline.fallbacks, trials: baseline.requests }, policy.minRequests,
       policy.maxFallbackRateIncrease, policy.confidence, { early: true, unit: "requests" }),
     ctr.classification === "nodata" && !ctrRequired
-      ? { ...ctr, notRequired: true, reason: "nodata — not required: the surface sent no outcome events (no impressions before the rollout or during it)" }
+      ? { ...ctr, notRequired: true, reason: `nodata — not required: the surface sent no outcome events (no impressions in the ${OUTCOME_LOOKBACK_HOURS} hours before the rollout started, nor since)` }
       : ctr,
   ];
   const isRequired = (m: MetricVerdict) => definition(m.metric).required || (m.metric === "ctr" && ctrRequired);

@@ -160,7 +160,14 @@ const LEVERS = {
     ],
   },
   abort: { title: "Abort the canary on", label: "Abort canary", color: "red", effect: (r: Rollout) => [`${r.surface}: all traffic returns to v${r.fromVersion ?? "?"} at once`, `the canary alias canary@${r.surface} is cleared; every replica within a second`] },
-  retry: { title: "Retry the canary on", label: "Retry", color: "blue", effect: (r: Rollout) => [`a new canary of ${r.model} v${r.toVersion} on ${r.surface}: ${r.steps.join(" → ")} % of the traffic not in an experiment, the same tolerances`] },
+  retry: {
+    title: "Retry the canary on", label: "Retry", color: "blue",
+    // A tolerance or minimum of the old rollout outside today's bounds is brought to the bound (the stricter side): each is named.
+    effect: (r: Rollout) => [
+      `a new canary of ${r.model} v${r.toVersion} on ${r.surface}: ${r.steps.join(" → ")} % of the traffic not in an experiment, the same tolerances${r.retryPolicyAdjusted.length ? ", except where today's bounds are stricter:" : ""}`,
+      ...r.retryPolicyAdjusted,
+    ],
+  },
 } as const;
 
 function RolloutLeverModal({ lever, rollout, onClose }: { lever: Exclude<Lever, "start">; rollout: Rollout; onClose: () => void }) {
@@ -185,7 +192,10 @@ function RolloutLeverModal({ lever, rollout, onClose }: { lever: Exclude<Lever, 
       : ok()),
     onError: done.onError,
   }));
-  const retry = useMutation(trpc.rollouts.retry.mutationOptions(options));
+  const retry = useMutation(trpc.rollouts.retry.mutationOptions({
+    onSuccess: (r) => done.onSuccess(`${spec.label}: ${rollout.surface}${r.policyAdjusted.length ? `; within today's bounds: ${r.policyAdjusted.join("; ")}` : ""}`),
+    onError: done.onError,
+  }));
   const pending = [pause, resume, promote, abort, retry, request].some((m) => m.isPending);
   return (
     <ConfirmChangeDialog
