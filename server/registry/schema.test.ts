@@ -70,4 +70,21 @@ describe("featureSpec", () => {
     expect(problem({ ...feature, distribution: range })).toBeNull();
     expect(problem({ name: "retrieval_score", source: "candidate", default: 0, freshnessSeconds: null })).toBeNull();
   });
+
+  it("takes a constant feature's mean and sd with floating-point rounding noise, and still refuses real contradictions (review: exact comparisons refused them)", () => {
+    // describeDistribution([0.1, 0.1, 0.1]): mean 0.10000000000000002 > max 0.1, sd 1.4e-17.
+    const three = describeDistribution([0.1, 0.1, 0.1])!;
+    expect(three.mean).toBeGreaterThan(three.max);
+    expect(three.std).toBeGreaterThan(0);
+    expect(problem({ ...feature, distribution: three })).toBeNull();
+    // numpy: np.full(1000, 0.7).mean() is 0.6999999999999998 < min, .std() 1.1e-16; and a large constant's.
+    expect(problem({ ...feature, distribution: { mean: 0.6999999999999998, std: 1.1102230246251565e-16, min: 0.7, max: 0.7 } })).toBeNull();
+    expect(problem({ ...feature, distribution: { mean: 0.6999999999999998, std: 1.1102230246251565e-16, min: 0.7, max: 0.7, kind: "categories", values: [0.7], shares: [1] } })).toBeNull();
+    expect(problem({ ...feature, distribution: { mean: 1000000.0999999995, std: 4.656612873077393e-10, min: 1000000.1, max: 1000000.1 } })).toBeNull();
+    // Beyond rounding: refused as before.
+    expect(problem({ ...feature, distribution: { mean: 0.100001, std: 0, min: 0.1, max: 0.1 } })).toBe("featureSpec[0].distribution.mean: 0.100001 lies outside [min, max] = [0.1, 0.1]");
+    expect(problem({ ...feature, distribution: { mean: 0.1, std: 1e-6, min: 0.1, max: 0.1 } })).toBe("featureSpec[0].distribution.std: 0.000001, yet min equals max (0.1): a constant has sd 0");
+    expect(problem({ ...feature, distribution: { ...range, mean: 1 + 1e-6 } })).toBe("featureSpec[0].distribution.mean: 1.000001 lies outside [min, max] = [0, 1]");
+  });
 });
+

@@ -24,10 +24,14 @@ const distributionSchema = z
   .superRefine((d, ctx) => {
     const issue = (path: Array<string | number>, message: string) => ctx.addIssue({ code: "custom", path, message });
     // The summary must describe one set of values (break test: min 5 / max 1, mean 100 in [0, 1] and sd 0 over a range were stored).
+    // A mean and sd computed in floating point carry rounding noise: three 0.1s have mean
+    // 0.10000000000000002 (> max) and sd 1.4e-17; numpy's mean of 1,000 × 0.7 is 0.6999999999999998
+    // (< min), its std 1.1e-16. Within a relative tolerance (roundingSlack) they describe the values.
+    const slack = roundingSlack(d.min, d.max);
     if (d.min > d.max) issue(["min"], `${d.min} is above max (${d.max})`);
-    else if (d.mean < d.min || d.mean > d.max) issue(["mean"], `${d.mean} lies outside [min, max] = [${d.min}, ${d.max}]`);
+    else if (d.mean < d.min - slack || d.mean > d.max + slack) issue(["mean"], `${d.mean} lies outside [min, max] = [${d.min}, ${d.max}]`);
     if (d.min < d.max && d.std === 0) issue(["std"], `0, yet the values range over [${d.min}, ${d.max}]: values that vary have a positive sd`);
-    if (d.min === d.max && d.std > 0) issue(["std"], `${d.std}, yet min equals max (${d.min}): a constant has sd 0`);
+    if (d.min === d.max && d.std > slack) issue(["std"], `${d.std}, yet min equals max (${d.min}): a constant has sd 0`);
     // Served values are binned as the float32 the model reads (server/domain/features/drift.ts): two
     // values or edges that are one float32 are one bin, and a served value could never tell them apart.
     const ascending = (a: number[]) => a.findIndex((v, i) => i > 0 && !(Math.fround(v) > Math.fround(a[i - 1]!)));
@@ -50,6 +54,16 @@ const distributionSchema = z
     }
     if (d.shares && Math.abs(d.shares.reduce((s, v) => s + v, 0) - 1) > 1e-4) issue(["shares"], "shares must add up to 1");
   });
+
+/**
+ * How far a mean may lie outside [min, max], and a constant's sd above 0, from floating-point
+ * rounding alone: 1e-9 of the values' scale (max(|min|, |max|, 1)). Summation error grows with the
+ * count of values (~n × 1.1e-16 relative, at worst): 1e-9 covers millions of values, and is far below
+ * any real spread a float32 feature can have (its own precision is 6e-8 relative).
+ */
+function roundingSlack(min: number, max: number): number {
+  return 1e-9 * Math.max(Math.abs(min), Math.abs(max), 1);
+}
 
 /**
  * Quantile bins that contradict the training range (bin 0 below edges[0], bin b in [edges[b−1],

@@ -5,6 +5,7 @@ import { metrics } from "../telemetry/metrics";
 import { env } from "../config";
 import { IN_PROCESS_CALLER } from "../auth/principal";
 import { withDeadline } from "../domain/time/deadline";
+import { errorForLog } from "../redact";
 
 // The circuit breakers of model scoring: per (surface, model version, budget), a surface-wide
 // circuit and one per caller (server/domain/breakers/callerCircuits.ts). They enforce the surface's
@@ -13,9 +14,9 @@ import { withDeadline } from "../domain/time/deadline";
 // again. What one caller sends never changes what another is served (issue #11, Deliver 2): input
 // faults count nowhere, a timeout of work larger than the budget allows (at the model's measured
 // cost: rows for a tabular model; characters tokenised and padded tokens for a cross-encoder) counts
-// only against the caller that sent it, and the surface-wide circuit opens only on faults from two or
-// more callers. Live scoring, its fallbacks, shadow and stage 2 all fire here (scoring.ts), so they
-// judge alike.
+// only against the caller that sent it, as does a timeout before that cost is known (no successful
+// run yet: "unpriced"), and the surface-wide circuit opens only on faults from two or more callers.
+// Live scoring, its fallbacks, shadow and stage 2 all fire here (scoring.ts), so they judge alike.
 
 /** What a model is run on: a feature matrix (row-major [rows × cols]) for a tabular model, (query, documents) text for a cross-encoder. */
 export type ScoringJob =
@@ -140,13 +141,19 @@ export class ScoringBreaker {
       const run = await runJob(handle, job, this.timeoutMs, caller);
       outcome = this.judgeRun(run);
       if (outcome === "success") return { scores: run.scores, truncated: run.truncated };
-      throw Object.assign(new Error(`scoring took ${run.modelMs.toFixed(1)} ms, over the ${this.timeoutMs} ms budget${outcome === "oversized" ? `; ${this.workDescription(run)}` : ""}`), { code: "ETIMEDOUT", outcome });
+      throw Object.assign(new Error(`scoring took ${run.modelMs.toFixed(1)} ms, over the ${this.timeoutMs} ms budget${outcome === "oversized" ? `; ${this.workDescription(run)}` : outcome === "unpriced" ? "; the model's cost is not measured yet (no successful run): counted against this caller only" : ""}`), { code: "ETIMEDOUT", outcome });
     } catch (error) {
       if (outcome === undefined) {
         const late = (error as { late?: Promise<MeasuredRun> } | null)?.late;
-        // Judged when the run ends, whatever it ends in (this request has had its fallback).
-        if (late) late.then((run) => this.judgeRun(run, true), (lateError: unknown) => this.judgeError(lateError, job)).then((judged) => this.record(caller, admission, judged));
-        else outcome = this.judgeError(error, job);
+        // Judged when the run ends, whatever it ends in (this request has had its fallback). Nothing
+        // awaits it: a throw while judging or recording (a metric refused) is logged, never an
+        // unhandled rejection (Node 20 ends the process on one).
+        if (late) {
+          late
+            .then((run) => this.judgeRun(run, true), (lateError: unknown) => this.judgeError(lateError, job))
+            .then((judged) => this.record(caller, admission, judged))
+            .catch((judging: unknown) => console.error(`[rerank] breaker of ${this.model} on ${this.surface}: a run its caller stopped waiting for could not be judged: ${errorForLog(judging)}`));
+        } else outcome = this.judgeError(error, job);
       }
       throw error;
     } finally {
@@ -156,7 +163,8 @@ export class ScoringBreaker {
 
   /**
    * A run that returned: within the budget, a success (its cost observed); over it, oversized when its
-   * work at the measured cost is more than the budget allows, else the model's fault. `late`: its caller
+   * work at the measured cost is more than the budget allows, unpriced before any success (the cost
+   * unknown: its caller's fault only, classifyFailure), else the model's fault. `late`: its caller
    * stopped waiting at twice the budget; a run whose own time was within the budget waited for a core
    * or the event loop (load: counted nowhere).
    */

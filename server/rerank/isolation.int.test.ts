@@ -34,7 +34,12 @@ async function post(path: string, body: unknown, headers: Record<string, string>
   return { status: response.status, body: (await response.json()) as Record<string, any> }; // eslint-disable-line @typescript-eslint/no-explicit-any
 }
 
+const resetMs = process.env.BREAKER_RESET_MS;
 beforeAll(async () => {
+  // Circuits stay open for the whole check: the oversized runs' last cut run goes on for a second or
+  // more on a loaded machine, and the tests read the circuits after it (with the integration
+  // project's 300 ms they were half-open by then, and the blocked request became a trial: 2 CI runs).
+  setEnv("BREAKER_RESET_MS", "30000");
   const db = getDb();
   await seedDemo(db);
   catalog = (await db.catalogItem.findMany({ where: { safetyFlags: { isEmpty: true } }, select: { id: true }, orderBy: { id: "asc" }, take: 200 })).map((c) => c.id);
@@ -56,7 +61,10 @@ beforeAll(async () => {
   await openServedModels(() => {});
   frontDoor = await startTestFrontDoor();
 }, 120_000);
-afterAll(() => frontDoor?.close());
+afterAll(async () => {
+  await frontDoor?.close();
+  setEnv("BREAKER_RESET_MS", resetMs);
+});
 
 describe("callers are isolated: input faults never open a breaker", () => {
   it("four requests with retrievalScore 1e39 from one client get 400s; another client is still served by the model", async () => {

@@ -4,6 +4,7 @@ import type { StoredFeatures } from "../domain/features/featureSpec";
 import { seedOfKey } from "../domain/hashing";
 import { sampledForShadow } from "../domain/ranking/agreement";
 import { openModel } from "../inference/sessions";
+import { errorForLog } from "../redact";
 import { telemetry, type ScoringSampleRow } from "../telemetry/streams";
 import type { RerankRequest, RerankResponse } from "./schema";
 import type { ItemLookup } from "./scoring";
@@ -41,9 +42,15 @@ export function keepScoringRows(input: ScoringSampleInput): void {
   const streams = telemetry();
   if (!streams.enabled) return;
   setImmediate(() => {
-    scoringSampleRow(input, reason).then((row) => streams.scoringSamples.enqueue(row), () => {
-      // The serving model can no longer be opened (it was just used, so this is rare): the sample is skipped, never the request.
-    });
+    scoringSampleRow(input, reason)
+      .then(
+        (row) => streams.scoringSamples.enqueue(row),
+        () => {
+          // The serving model can no longer be opened (it was just used, so this is rare): the sample is skipped, never the request.
+        },
+      )
+      // Nothing awaits it: a row the writer refuses (enqueue throws) is logged, never an unhandled rejection (Node 20 ends the process).
+      .catch((error: unknown) => console.error(`[rerank] a scoring sample was not kept: ${errorForLog(error)}`));
   });
 }
 

@@ -8,6 +8,7 @@ import { servedListJson } from "../domain/ranking/servedList";
 import { BatchWriter, type BatchSink, type BatchWriterOptions } from "./batchWriter";
 import { claimOrphanSpills, ownSpillPath } from "./spillOwnership";
 import { metrics } from "./metrics";
+import { errorForLog } from "../redact";
 import type { TelemetrySink } from "./sink";
 import { env } from "../config";
 
@@ -530,7 +531,10 @@ function retireReplaysWhenDrained(streams: Streams): void {
       if (streams.closed) return; // closeTelemetry closes it
       streams.replays.splice(streams.replays.indexOf(replay), 1);
       await replay.writer.close();
-    })();
+    })().catch((error: unknown) => {
+      // Nothing awaits it: a failed close is logged, never an unhandled rejection (Node 20 ends the process).
+      console.error(`[telemetry] closing the replay of ${replay.stream} failed: ${errorForLog(error)}`);
+    });
   }
 }
 

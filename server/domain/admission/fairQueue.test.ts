@@ -104,4 +104,45 @@ describe("FairQueue (start-time fair queuing, Goyal et al. 1996)", () => {
     queue.push("b", 1, "b2");
     expect(drain(queue)).toEqual(["a1", "b1", "a2", "b2"]);
   });
+
+  it("adjust charges a caller the difference once an item's real cost is known: its waiting items and its next ones move by it", () => {
+    const queue = new FairQueue<string>();
+    // Both estimated at 10; a1 really cost 50.
+    queue.push("a", 10, "a1");
+    queue.push("a", 10, "a2");
+    queue.push("b", 10, "b1");
+    queue.push("b", 10, "b2");
+    queue.push("b", 10, "b3");
+    expect(queue.next()).toBe("a1");
+    queue.adjust("a", 40); // a2: 10 → 50
+    expect(drain(queue)).toEqual(["b1", "b2", "b3", "a2"]);
+    // Overestimated: the excess comes back, never below v.
+    const refund = new FairQueue<string>();
+    refund.push("a", 100, "a1");
+    refund.push("a", 100, "a2");
+    refund.push("b", 30, "b1");
+    refund.push("b", 30, "b2");
+    expect(refund.next()).toBe("a1");
+    refund.adjust("a", -90); // a1 cost 10: a2 starts at 10, before b2 (30)
+    expect(drain(refund)).toEqual(["b1", "a2", "b2"]);
+    refund.adjust("a", -1e9);
+    refund.push("a", 1, "a3");
+    refund.push("c", 1, "c1");
+    expect(drain(refund)).toEqual(["a3", "c1"]);
+  });
+
+  it("adjust is a no-op for a caller with no finish tag (its busy period ended) and for a zero or non-finite delta", () => {
+    const queue = new FairQueue<string>();
+    queue.adjust("nobody", 100);
+    queue.push("a", 10, "a1");
+    queue.adjust("a", Number.NaN);
+    queue.push("b", 10, "b1");
+    expect(drain(queue)).toEqual(["a1", "b1"]);
+    queue.idle();
+    queue.adjust("a", 1000);
+    queue.push("a", 1, "a2");
+    queue.push("b", 1, "b2");
+    expect(drain(queue)).toEqual(["a2", "b2"]);
+  });
 });
+

@@ -12,6 +12,8 @@
 // the next one (the paper's rule), and the finish tags at or below it are forgotten (the memory is
 // bounded by the callers of one busy period). Work the server took at once, without queueing, is
 // charged too (charge()), so a caller whose first item went straight in does not also lead the queue.
+// An item's cost may be an estimate made before it ran: adjust() charges the difference once its
+// real cost is known (the caller's finish tag and its waiting items move by it).
 
 interface Entry<T> {
   item: T;
@@ -96,6 +98,26 @@ export class FairQueue<T> {
   /** Charges `caller` for an item of `cost` the server took at once (as push then take). */
   charge(caller: string, cost: number): void {
     this.virtualTime = Math.max(this.virtualTime, this.tag(caller, cost));
+  }
+
+  /**
+   * Corrects the cost charged for an item of `caller` once its real cost is known (`delta` = real −
+   * charged; negative refunds). The caller's finish tag moves by delta, and so do the start tags of
+   * its items still waiting (they were tagged after the item corrected), neither below v: a caller
+   * whose estimate was low pays the rest before its next item; one whose estimate was high gets the
+   * excess back. No-op when the caller has no finish tag (its busy period ended: history forgotten).
+   */
+  adjust(caller: string, delta: number): void {
+    const finish = this.finish.get(caller);
+    if (finish === undefined || !Number.isFinite(delta) || delta === 0) return;
+    const moved = Math.max(this.virtualTime, finish + delta);
+    this.finish.set(caller, moved);
+    this.maxFinish = Math.max(this.maxFinish, moved);
+    const own = this.waiting.filter((entry) => entry.caller === caller);
+    if (own.length === 0) return;
+    for (const entry of own) entry.start = Math.max(this.virtualTime, entry.start + delta);
+    // Service order again: start tag, then arrival.
+    this.waiting.sort((a, b) => a.start - b.start || a.seq - b.seq);
   }
 
   /**

@@ -67,8 +67,10 @@ describe("classifyFailure", () => {
     expect(classifyFailure({ timedOut: true, inputDependent: false, expectedMs: 100, budgetMs: 50 })).toBe("oversized");
     expect(classifyFailure({ timedOut: true, inputDependent: false, expectedMs: 10, budgetMs: 50 })).toBe("model_fault");
     expect(classifyFailure({ timedOut: false, inputDependent: false, expectedMs: 100, budgetMs: 50 })).toBe("model_fault");
-    // No successful run yet (or the work unknown): nothing says the request was too big.
-    expect(classifyFailure({ timedOut: true, inputDependent: false, expectedMs: null, budgetMs: 50 })).toBe("model_fault");
+    // No successful run yet (or the work unknown): nothing says whether the work or the model is at fault.
+    expect(classifyFailure({ timedOut: true, inputDependent: false, expectedMs: null, budgetMs: 50 })).toBe("unpriced");
+    // An error that is not a timeout is the model's, priced or not.
+    expect(classifyFailure({ timedOut: false, inputDependent: false, expectedMs: null, budgetMs: 50 })).toBe("model_fault");
   });
 });
 
@@ -104,6 +106,19 @@ describe("CallerCircuits: one caller's faults trip only its own circuit", () => 
     calls(circuits, "e", "input_fault", 50);
     expect(circuits.states(100).surface).toBe("closed");
     expect(circuits.callerState(100, "e")).toBe("closed");
+  });
+
+  it("cold start (review): unpriced timeouts from two callers open their own circuits, never the surface's", () => {
+    const circuits = new CallerCircuits(options);
+    const outcome = classifyFailure({ timedOut: true, inputDependent: false, expectedMs: new RunCost(["chars", "paddedTokens"]).expectedMs({ chars: 102_650, paddedTokens: 12_800 }), budgetMs: 200 });
+    expect(outcome).toBe("unpriced");
+    calls(circuits, "a", outcome, 3);
+    calls(circuits, "b", outcome, 3, 3);
+    expect(circuits.states(6)).toEqual({ surface: "closed", callers: [] });
+    calls(circuits, "a", outcome, 3, 6);
+    calls(circuits, "b", outcome, 3, 9);
+    expect(circuits.states(12)).toEqual({ surface: "closed", callers: [{ caller: "a", state: "open" }, { caller: "b", state: "open" }] });
+    expect(circuits.admit(13, "c").go).toBe(true);
   });
 
   it("overloaded calls (no model thread started them within the budget) count for no circuit, and leave a trial undecided", () => {

@@ -10,6 +10,13 @@ import { Circuit, type CircuitOptions, type CircuitState } from "./circuit";
 //     (RunCost) — was more than the budget allows. The input's doing, not the model's: it
 //     counts only against the caller that sent it, whose own circuit then sends its requests to the
 //     fallback without running the model (its cost is real; no one else's is touched);
+//   - an unpriced timeout: over the budget before the model's cost is known (no successful run since
+//     the version was loaded: a restart, a new version), so nothing says whether the work or the
+//     model was at fault. It counts only against the caller that sent it, as an oversized run does:
+//     the first long-document timeouts after a restart, from two callers, opened the surface-wide
+//     circuit for everyone (review). A model that fails every run still opens each caller's own
+//     circuit; its errors (not timeouts) still count for the surface; and its first success prices
+//     the timeouts after it;
 //   - a model fault (an error of the model or the runtime, or a timeout of work the budget is sized
 //     for): counted by the caller's circuit and the surface's; the surface's opens only when the
 //     window's faults come from at least two callers, so even faults that only one caller's inputs
@@ -21,7 +28,7 @@ import { Circuit, type CircuitOptions, type CircuitState } from "./circuit";
 // A deployment with a single caller (one service calling the reranker) loses nothing: that caller's
 // circuit opens as the surface's would have.
 
-export type ScoringOutcome = "success" | "input_fault" | "oversized" | "model_fault" | "overloaded";
+export type ScoringOutcome = "success" | "input_fault" | "oversized" | "unpriced" | "model_fault" | "overloaded";
 
 /**
  * The model's cost per unit of one kind of work (a candidate row, a character tokenised, a padded
@@ -105,10 +112,12 @@ export class RunCost<Part extends string = string> {
  * @param failure timedOut: the run passed the budget; inputDependent: a fault of these rows only
  *   (ModelOutputError.inputDependent); expectedMs: the request's work at the model's measured cost
  *   (RunCost.expectedMs; null before any successful run, or when its work is unknown); budgetMs:
- *   the surface's scoring budget. Oversized: a timeout of work the budget does not allow.
+ *   the surface's scoring budget. Oversized: a timeout of work the budget does not allow; unpriced: a
+ *   timeout before the cost is known.
  */
 export function classifyFailure(failure: { timedOut: boolean; inputDependent: boolean; expectedMs: number | null; budgetMs: number }): Exclude<ScoringOutcome, "success"> {
   if (failure.inputDependent) return "input_fault";
+  if (failure.timedOut && failure.expectedMs === null) return "unpriced";
   if (failure.timedOut && failure.expectedMs !== null && failure.expectedMs > failure.budgetMs) return "oversized";
   return "model_fault";
 }

@@ -73,9 +73,11 @@ function lastCutAtOrBefore(document: string, at: number, from: number, bertPunct
 }
 
 /**
- * Most characters of a document given to the tokenizer for `wanted` tokens: 32 a token (English
- * text averages 4–6), at least 1,024. What the model reads bounds what is read before it, whatever
- * the characters: the normaliser and pre-tokeniser cost time per character, not per token.
+ * Longest prefix of a document given to the tokenizer for `wanted` tokens: 32 characters a token
+ * (English text averages 4–6), at least 1,024. What the model reads bounds what is read before it,
+ * whatever the characters: the normaliser and pre-tokeniser cost time per character, not per token.
+ * Two prefixes are tokenised at most, each from the start, so a document costs at most 5/4 of this
+ * in all (readDocument).
  */
 export function readBound(wanted: number): number {
   return Math.max(1024, wanted * 32);
@@ -129,15 +131,6 @@ export class PairEncoder {
     return { ids, typeIds, truncated };
   }
 
-  /**
-   * The part of `document` that is tokenised for a pair (`options` as for encodePair), and whether
-   * the text was cut there by the read bound (see readDocument). The pair's tokens are this text's.
-   */
-  documentPrefix(document: string, options: EncodeOptions): { text: string; cut: boolean } {
-    const { text, cut } = this.readDocument(document, this.documentWanted(options));
-    return { text, cut };
-  }
-
   /** Tokens of the document a pair needs: the most it keeps, and one more to tell whether it was cut. */
   private documentWanted(options: EncodeOptions): number {
     return Math.min(options.maxTokensPerDoc ?? Infinity, options.maxLength - this.pairOverhead) + 1;
@@ -171,17 +164,19 @@ export class PairEncoder {
 
   /**
    * The document's first tokens, at least `wanted` of them when it has that many within the read
-   * bound: the tokens of a prefix cut just before a whitespace, growing 4× until it yields `wanted`.
+   * bound: the tokens of a prefix cut just before a whitespace, a quarter of the bound, then the bound.
    * Cut before whitespace, every word of the prefix is whole, and the pre-tokenisers of BERT
    * (WordPiece), byte-level BPE and Metaspace split on whitespace, so the prefix's tokens are the
    * whole document's first tokens; BERT's also on punctuation and CJK ideographs, so with it a prefix
-   * may end before one of those too. No more than readBound(wanted) characters are ever given to the
-   * tokenizer, whatever they are: a document that has not yielded `wanted` tokens within them — one
-   * long word of letters, digits or base64 (WordPiece makes it one [UNK]), combining marks or format
-   * characters the normaliser deletes — is cut there (`cut`: its text was truncated), at its last
-   * whitespace in the bound's second half, else at the bound itself (break test: 100,000 letters,
-   * digits or "a" + combining accents were normalised and split whole, 60–190 ms of the scoring
-   * thread per document, counted as nothing truncated).
+   * may end before one of those too. No prefix longer than readBound(wanted) characters is given to
+   * the tokenizer, whatever they are; the first is a quarter of that (max(256, 8 × wanted)), the
+   * second, when the first yields too few tokens, the bound itself, tokenised from the start again:
+   * at most 5/4 × readBound(wanted) characters in all (`read` counts them). A document that has not
+   * yielded `wanted` tokens within the bound — one long word of letters, digits or base64 (WordPiece
+   * makes it one [UNK]), combining marks or format characters the normaliser deletes — is cut there
+   * (`cut`: its text was truncated), at its last whitespace in the bound's second half, else at the
+   * bound itself (break test: 100,000 letters, digits or "a" + combining accents were normalised and
+   * split whole, 60–190 ms of the scoring thread per document, counted as nothing truncated).
    * @returns the tokens, the text they are of, whether that text was cut by the bound, and the characters tokenised in all.
    */
   private readDocument(document: string, wanted: number): { tokens: string[]; text: string; cut: boolean; read: number } {

@@ -20,6 +20,26 @@ beforeAll(async () => {
 });
 afterAll(() => model?.release());
 
+/**
+ * encodePair (the public path), with the texts it gave the tokenizer for the document (the
+ * prefixes read, in order: the pair's tokens are the last one's).
+ */
+function encodeReading(query: string, document: string, options: { maxLength: number; maxTokensPerDoc?: number }) {
+  const tokenize = model.encoder.tokenizer.tokenize.bind(model.encoder.tokenizer);
+  const texts: string[] = [];
+  model.encoder.tokenizer.tokenize = (text: string) => (texts.push(text), tokenize(text));
+  try {
+    const encoded = model.encoder.encodePair(query, document, options);
+    // The query is tokenised first.
+    return { encoded, prefixes: texts.slice(1) };
+  } finally {
+    model.encoder.tokenizer.tokenize = tokenize;
+  }
+}
+
+/** Tokens of the document a pair asks for: what it keeps, and one more (encode.ts documentWanted). */
+const wantedOf = (options: { maxLength: number; maxTokensPerDoc?: number }) => Math.min(options.maxTokensPerDoc ?? Infinity, options.maxLength - model.encoder.pairOverhead) + 1;
+
 describe("demo cross-encoder", () => {
   it("tokenises exactly as the training script did and reproduces its logits", async () => {
     const checks = JSON.parse(await readFile(path.join(DEMO_BUNDLE_DIR, "tokenizer-check.json"), "utf8")) as Array<{ query: string; document: string; input_ids: number[]; token_type_ids: number[]; logit: number }>;
@@ -65,13 +85,20 @@ describe("demo cross-encoder", () => {
     fc.assert(
       fc.property(fc.string({ maxLength: 60 }), document, fc.option(fc.integer({ min: 1, max: 40 }), { nil: undefined }), (query, doc, maxTokensPerDoc) => {
         const options = { maxLength: bundle.config.maxLength, maxTokensPerDoc };
-        const bounded = model.encoder.encodePair(query, doc, options);
-        const prefix = model.encoder.documentPrefix(doc, options);
+        const { encoded: bounded, prefixes } = encodeReading(query, doc, options);
+        const text = prefixes.at(-1)!;
+        const wanted = wantedOf(options);
+        // Cut by the read bound: a prefix that is not the whole document, yet yields fewer tokens than the pair asks for.
+        const cut = text !== doc && model.encoder.tokenizer.tokenize(text).length < wanted;
         // The tokens of the text read; a document cut by the read bound counts as truncated.
-        const read = model.encoder.encodePair(query, prefix.text, { ...options, exhaustive: true });
-        expect(bounded).toEqual({ ...read, truncated: read.truncated || prefix.cut });
+        const read = model.encoder.encodePair(query, text, { ...options, exhaustive: true });
+        expect(bounded).toEqual({ ...read, truncated: read.truncated || cut });
         // Unless it was cut by the bound, the same ids and truncation as tokenising the whole document.
-        if (!prefix.cut) expect(bounded).toEqual(model.encoder.encodePair(query, doc, { ...options, exhaustive: true }));
+        if (!cut) expect(bounded).toEqual(model.encoder.encodePair(query, doc, { ...options, exhaustive: true }));
+        // At most two prefixes, each of the document's start, none past the bound, 5/4 of it in all.
+        expect(prefixes.length).toBeLessThanOrEqual(2);
+        expect(prefixes.every((p) => doc.startsWith(p) && p.length <= readBound(wanted))).toBe(true);
+        expect(prefixes.reduce((n, p) => n + p.length, 0)).toBeLessThanOrEqual(1.25 * readBound(wanted));
       }),
       { numRuns: 300 },
     );
@@ -120,32 +147,41 @@ describe("demo cross-encoder", () => {
     const options = { maxLength: bundle.config.maxLength };
     const bound = readBound(options.maxLength - model.encoder.pairOverhead + 1);
     expect(bound).toBe(1024);
-    const tokenize = model.encoder.tokenizer.tokenize.bind(model.encoder.tokenizer);
     for (const [name, document] of Object.entries(documents)) {
-      const lengths: number[] = [];
-      model.encoder.tokenizer.tokenize = (text: string) => (lengths.push(text.length), tokenize(text));
-      let bounded;
-      try {
-        bounded = model.encoder.encodePair("lamp", document, options);
-      } finally {
-        model.encoder.tokenizer.tokenize = tokenize;
-      }
-      const prefix = model.encoder.documentPrefix(document, options);
-      // Bounded: the query (4) and at most `bound` characters of the document, in all.
-      expect(lengths.reduce((a, b) => a + b, 0) - 4, name).toBeLessThanOrEqual(2 * bound);
-      expect(Math.max(...lengths), name).toBeLessThanOrEqual(bound);
-      expect(prefix.text.length, name).toBeLessThanOrEqual(bound);
-      expect(document.startsWith(prefix.text), name).toBe(true);
-      expect(prefix.cut, name).toBe(true);
+      const { encoded: bounded, prefixes } = encodeReading("lamp", document, options);
+      const text = prefixes.at(-1)!;
+      // Bounded: no prefix past `bound` characters, 5/4 of it in all.
+      expect(prefixes.reduce((a, p) => a + p.length, 0), name).toBeLessThanOrEqual(1.25 * bound);
+      expect(Math.max(...prefixes.map((p) => p.length)), name).toBeLessThanOrEqual(bound);
+      expect(document.startsWith(text), name).toBe(true);
+      // Cut by the bound: too few tokens within it.
+      expect(text.length, name).toBeLessThan(document.length);
+      expect(model.encoder.tokenizer.tokenize(text).length, name).toBeLessThan(wantedOf(options));
       // Identical to tokenising the bounded prefix, and counted as truncated.
-      const read = model.encoder.encodePair("lamp", prefix.text, { ...options, exhaustive: true });
+      const read = model.encoder.encodePair("lamp", text, { ...options, exhaustive: true });
       expect(bounded, name).toEqual({ ...read, truncated: true });
       // An astral character is never split.
-      expect(/[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/.test(prefix.text), name).toBe(false);
+      expect(/[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/.test(text), name).toBe(false);
       const result = await model.score([{ query: "lamp", document }]);
       expect([...result.truncatedRows], name).toEqual([1]);
-      expect(result.chars[0], name).toBeLessThanOrEqual(4 + 2 * bound);
+      expect(result.chars[0], name).toBeLessThanOrEqual(4 + 1.25 * bound);
     }
+  });
+
+  it("gives the tokenizer two prefixes at most, each from the start: 5/4 of the read bound in all, not the bound (review: the docstring said no more than the bound)", async () => {
+    // Words of 120 letters (WordPiece makes each one [UNK]): the first prefix (256 characters, 2 words) yields too few
+    // tokens, so the bound's prefix (967 characters, to the last space within 1,024) is tokenised from the start again.
+    const document = ("x".repeat(120) + " ").repeat(100);
+    const options = { maxLength: bundle.config.maxLength };
+    const bound = readBound(wantedOf(options));
+    const { encoded, prefixes } = encodeReading("lamp", document, options);
+    expect(prefixes.map((p) => p.length)).toEqual([241, 967]);
+    expect(encoded.truncated).toBe(true);
+    const total = prefixes.reduce((n, p) => n + p.length, 0);
+    expect(total).toBeGreaterThan(bound);
+    expect(total).toBeLessThanOrEqual(1.25 * bound);
+    // What the pool charges (chars) is what was read: the query's 4 and both prefixes.
+    expect((await model.score([{ query: "lamp", document }])).chars[0]).toBe(4 + total);
   });
 
   it("tokenises a batch's query once, charging it to its first row", () => {

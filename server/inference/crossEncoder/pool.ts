@@ -6,14 +6,15 @@ import { ModelOutputError } from "../sessions";
 import { ModelWorkerPool, PoolClosedError, poolSlot, QueueTimeoutError } from "../workerPool";
 import { FairQueue } from "../../domain/admission/fairQueue";
 import type { CrossEncoderBundle } from "./bundle";
+import { batchTokens, estimateWork, paddedTokens, priceAt, WorkPrice, type TextWork, type WorkRates } from "./work";
 import type { ScoreReply, ScoreTask, SharedBundle, TextRequest } from "./workerTask";
 
 // Cross-encoders run in a pool of worker threads (the one worker-pool kind, ../workerPool.ts: its
 // crash, ref, release and close rules apply here), because an onnxruntime-node run blocks the
 // thread that calls it: a 100-document transformer run on the event loop would stall every tabular
 // request behind it. Requests for the same bundle share one model run of at most `maxBatchPairs`
-// pairs, and each gets its own slice of the scores back: Triton's dynamic batcher, which sends a
-// batch when a model instance is free. A request that finds a worker free goes at once (or after
+// pairs and `maxBatchTokens` padded tokens, and each gets its own slice of the scores back: Triton's
+// dynamic batcher, which sends a batch when a model instance is free. A request that finds a worker free goes at once (or after
 // `maxWaitMs`, if set, for others to join it); requests that arrive while every worker is busy wait
 // on the main thread and go together as the next task when one is free. No timer per batch: each
 // wake-up of the event loop costs it tens of µs on a virtualised host, and under load the requests
@@ -23,8 +24,13 @@ import type { ScoreReply, ScoreTask, SharedBundle, TextRequest } from "./workerT
 // rejects with QueueTimeoutError instead of being scored after its caller gave up.
 //
 // While every worker is busy, waiting requests are served in start-time fair order over their
-// callers (server/domain/admission/fairQueue.ts, cost = pairs), not in arrival order: a caller's
-// backlog of large requests delays another caller's request by about one of them, not all of them.
+// callers (server/domain/admission/fairQueue.ts), not in arrival order: a caller's backlog of large
+// requests delays another caller's request by about one of them, not all of them. A request is
+// charged its work, not its documents (./work.ts: characters tokenised and padded tokens, priced at
+// the bundle's measured cost): estimated from its texts when it is queued or sent, and corrected
+// with the characters read and tokens padded when its run returns, before the next request is
+// chosen (break test: charged by documents, a caller of 400 60-word documents got 0.4× the work of
+// its share against one of 1,000 one-word documents).
 // A run's time is charged to each request in it: its own tokenising, and the rest of the run by its
 // share of the run's padded tokens (what it would have cost alone), so a request batched with another
 // caller's long documents is not judged slow for them (the circuit breakers read `modelMs`, and
@@ -35,6 +41,13 @@ export interface CrossEncoderPoolOptions {
   workers: number;
   /** Most pairs in one model run; a request larger than this runs alone. 0 turns batching off. */
   maxBatchPairs: number;
+  /**
+   * Most padded tokens (rows × the widest row, estimated: ./work.ts) in one batched run; a request
+   * larger than this runs alone. Default maxBatchPairs × 128: a batch's run, which every request in
+   * it waits for, is bounded by its work, not only by its pairs (64 pairs of 512 tokens are 16× 64
+   * of 32).
+   */
+  maxBatchTokens?: number;
   /**
    * Longest a request that finds a worker free waits for others to share its run, in ms; 0 sends it
    * at once (requests that arrive while every worker is busy are batched either way).
@@ -56,7 +69,7 @@ export interface CrossEncoderResult {
   modelMs: number;
   /** ms of modelMs spent tokenising this request's texts (its documents, and its query once). */
   tokenizeMs: number;
-  /** Characters of this request's texts given to the tokenizer (bounded per document: encode.ts, readBound). */
+  /** Characters of this request's texts given to the tokenizer (at most 5/4 × encode.ts's readBound per document). */
   chars: number;
   /** Tokens this request would have been padded to alone: its rows × its widest row. */
   paddedTokens: number;
@@ -76,6 +89,12 @@ interface Pending {
   timer?: NodeJS.Timeout;
   /** The bundle it is for. */
   key: string;
+  /** Who sent it (ScoreOptions.caller; "" when none). */
+  caller: string;
+  /** Its work, estimated before it runs (its caller's fair share is charged this until its run returns). */
+  work: TextWork;
+  /** The bundle's cost rates when it was charged (its correction is priced at them too). */
+  rates: WorkRates;
 }
 
 /** What one score() call may bound besides its documents. */
@@ -100,6 +119,9 @@ interface Queue {
   timer?: NodeJS.Timeout;
 }
 
+/** Padded tokens a batch is bounded by when maxBatchTokens is not given: per pair of maxBatchPairs. */
+export const DEFAULT_BATCH_TOKENS_PER_PAIR = 128;
+
 // From the working directory, as scoringPool.ts does: inside Next's server bundle import.meta.url is
 // the bundle's, not this file's.
 const ENTRY = pathToFileURL(path.join(process.cwd(), "server", "inference", "crossEncoder", "worker.mjs")).href;
@@ -113,8 +135,12 @@ export class CrossEncoderPool {
   private readonly fair = new FairQueue<Pending>();
   /** Tasks sent to the workers and not yet answered (running or in the worker pool's queue). */
   private inFlight = 0;
+  /** Each bundle's measured cost of work (its successful runs), by key. */
+  private readonly prices = new Map<string, WorkPrice>();
+  private readonly maxBatchTokens: number;
 
   constructor(private readonly options: CrossEncoderPoolOptions) {
+    this.maxBatchTokens = options.maxBatchTokens ?? options.maxBatchPairs * DEFAULT_BATCH_TOKENS_PER_PAIR;
     this.workers = new ModelWorkerPool<ScoreTask, ScoreReply>({
       name: "the cross-encoder pool", entry: ENTRY, threads: options.workers, nice: env().MODEL_THREAD_NICE, schedIdle: env().MODEL_THREAD_SCHED === "idle",
       // A crashed thread's replacement opens every registered bundle before its first request.
@@ -149,6 +175,7 @@ export class CrossEncoderPool {
   /** Forgets a bundle (its version unloaded): each worker thread releases its copy at its next task; scoring it then rejects NOT_FOUND. */
   unregister(key: string): void {
     this.bundles.delete(key);
+    this.prices.delete(key);
     this.workers.release(key);
   }
 
@@ -162,23 +189,29 @@ export class CrossEncoderPool {
    * unusable, or the worker's error.
    */
   score(key: string, query: string, documents: readonly string[], options: ScoreOptions = {}): Promise<CrossEncoderResult> {
-    if (!this.bundles.has(key)) return Promise.reject(new DomainError("NOT_FOUND", `cross-encoder "${key}" is not loaded`));
+    const bundle = this.bundles.get(key);
+    if (!bundle) return Promise.reject(new DomainError("NOT_FOUND", `cross-encoder "${key}" is not loaded`));
     const pairs = documents.length;
     const { maxTokensPerDoc, startWithinMs } = options;
+    const caller = options.caller ?? "";
     return new Promise((resolve, reject) => {
-      const item: Pending = { key, request: maxTokensPerDoc === undefined ? { query, documents } : { query, documents, maxTokensPerDoc }, resolve, reject };
+      const request: TextRequest = maxTokensPerDoc === undefined ? { query, documents } : { query, documents, maxTokensPerDoc };
+      const work = estimateWork(request, bundle.config.maxLength);
+      const rates = this.priceOf(key).rates();
+      const item: Pending = { key, request, resolve, reject, caller, work, rates };
+      const cost = priceAt(rates, { chars: work.chars, paddedTokens: paddedTokens(work) });
       if (startWithinMs !== undefined) item.startBy = performance.now() + startWithinMs;
-      const { maxBatchPairs, maxWaitMs } = this.options;
+      const { maxWaitMs } = this.options;
       if (this.inFlight >= this.options.workers || this.fair.size > 0) {
         // Every worker busy: it waits its callers' turn (sendWaiting), or its start deadline.
-        this.fair.push(options.caller ?? "", Math.max(1, pairs), item);
+        this.fair.push(caller, cost, item);
         if (startWithinMs !== undefined) item.timer = setTimeout(() => this.expireFair(item, startWithinMs), startWithinMs);
         this.sendWaiting();
         return;
       }
       // A worker is free: it goes now (or joins a batch about to go), charged to its caller's share.
-      this.fair.charge(options.caller ?? "", Math.max(1, pairs));
-      if (maxBatchPairs === 0 || pairs >= maxBatchPairs) {
+      this.fair.charge(caller, cost);
+      if (!this.batchable(item)) {
         // Requests waiting to share a run go first (arrival order): a large request goes straight to
         // the worker pool's FIFO, and the waiting ones are sent only once fewer tasks than workers are
         // in flight, so a stream of large requests would hold them back for ever.
@@ -187,17 +220,60 @@ export class CrossEncoderPool {
         return;
       }
       let queue = this.queues.get(key);
-      if (queue && queue.pairs + pairs > maxBatchPairs) {
+      if (queue && !this.fits(queue.pending, item)) {
         this.flush(key);
         queue = undefined;
       }
       if (!queue) this.queues.set(key, (queue = { pending: [], pairs: 0 }));
       queue.pending.push(item);
       queue.pairs += pairs;
-      if (queue.pairs >= maxBatchPairs) this.flush(key);
+      if (queue.pairs >= this.options.maxBatchPairs || batchTokens(queue.pending.map((p) => p.work)) >= this.maxBatchTokens) this.flush(key);
       else if (maxWaitMs === 0) this.flush(key);
       else queue.timer ??= setTimeout(() => this.flush(key), maxWaitMs);
     });
+  }
+
+  /** May it share a run? Batching is on and it is below both limits (a larger request runs alone). */
+  private batchable(item: Pending): boolean {
+    const { maxBatchPairs } = this.options;
+    return maxBatchPairs > 0 && item.work.rows < maxBatchPairs && paddedTokens(item.work) < this.maxBatchTokens;
+  }
+
+  /** Would `item` joining `batch` keep the run within maxBatchPairs pairs and maxBatchTokens padded tokens? */
+  private fits(batch: readonly Pending[], item: Pending): boolean {
+    const pairs = batch.reduce((n, p) => n + p.work.rows, item.work.rows);
+    return pairs <= this.options.maxBatchPairs && batchTokens([...batch.map((p) => p.work), item.work]) <= this.maxBatchTokens;
+  }
+
+  private priceOf(key: string): WorkPrice {
+    let price = this.prices.get(key);
+    if (!price) this.prices.set(key, (price = new WorkPrice()));
+    return price;
+  }
+
+  /**
+   * A run returned: the bundle's cost is measured on it, and each request's caller is charged the
+   * difference between its real work (the characters it gave the tokenizer, and its rows × its
+   * widest row) and its estimate, both at the rates it was charged at (WorkPrice.rates).
+   */
+  private settleCharges(key: string, items: readonly Pending[], reply: Extract<ScoreReply, { ok: true }>): void {
+    const tokenizeMs = reply.encodeMs.reduce((sum, ms) => sum + ms, 0);
+    const cells = reply.scores.length * reply.width;
+    const charsRead = reply.chars.reduce((sum, n) => sum + n, 0);
+    if (this.bundles.has(key)) this.priceOf(key).observe({ chars: charsRead, tokenizeMs, paddedTokens: cells, restMs: Math.max(0, reply.modelMs - tokenizeMs) });
+    let offset = 0;
+    for (const item of items) {
+      const n = item.request.documents.length;
+      let chars = 0;
+      let width = 0;
+      for (let i = offset; i < offset + n; i++) {
+        chars += reply.chars[i] ?? 0;
+        width = Math.max(width, reply.tokens[i] ?? 0);
+      }
+      offset += n;
+      const estimated = priceAt(item.rates, { chars: item.work.chars, paddedTokens: paddedTokens(item.work) });
+      this.fair.adjust(item.caller, priceAt(item.rates, { chars, paddedTokens: n * width }) - estimated);
+    }
   }
 
   /** A waiting request's start deadline passed while every worker was still busy: it leaves the queue, unscored. */
@@ -244,7 +320,7 @@ export class CrossEncoderPool {
       }
     }
     if (items.length === 0) return;
-    this.runTask({ key, bundle, requests: items.map((item) => item.request) }, startWithinMs).then(
+    this.runTask({ key, bundle, requests: items.map((item) => item.request) }, startWithinMs, (reply) => this.settleCharges(key, items, reply)).then(
       (reply) => {
         let offset = 0;
         const cells = reply.scores.length * reply.width;
@@ -284,7 +360,13 @@ export class CrossEncoderPool {
           for (const item of items) this.dispatch(key, [{ ...item, startBy: undefined, timer: undefined }]);
         } else items.forEach((item) => item.reject(error));
       },
-    );
+    ).catch((error: unknown) => {
+      // A throw while answering (a reply it could not read, a re-run that could not be sent) must
+      // not be an unhandled rejection (Node ends the process) nor leave a request unanswered: each
+      // request not yet answered gets the error (answered ones ignore it).
+      const failure = error instanceof Error ? error : new Error(String(error));
+      for (const item of items) item.reject(failure);
+    });
   }
 
   /** Sends waiting requests, in callers' fair order, while a worker is free. */
@@ -294,39 +376,47 @@ export class CrossEncoderPool {
 
   /**
    * Sends the request whose turn it is: a large one alone; a small one with the small requests for
-   * the same bundle next in fair order, up to maxBatchPairs pairs (Triton's dynamic batcher takes
-   * what is queued; here the queue's order is the callers' fair order).
+   * the same bundle next in fair order, up to maxBatchPairs pairs and maxBatchTokens padded tokens
+   * (Triton's dynamic batcher takes what is queued; here the queue's order is the callers' fair order).
    */
   private sendNext(): void {
     const head = this.fair.next();
     if (!head) return;
-    const { maxBatchPairs } = this.options;
     const batch = [head];
-    let pairs = head.request.documents.length;
-    if (maxBatchPairs > 0 && pairs < maxBatchPairs) {
+    if (this.batchable(head)) {
       for (const other of this.fair.ordered()) {
-        const n = other.request.documents.length;
-        if (other.key !== head.key || n >= maxBatchPairs || pairs + n > maxBatchPairs) continue;
+        if (other.key !== head.key || !this.batchable(other) || !this.fits(batch, other)) continue;
         this.fair.take(other);
         batch.push(other);
-        pairs += n;
       }
     }
     this.dispatch(head.key, batch);
   }
 
-  private runTask(task: ScoreTask, startWithinMs?: number): Promise<Extract<ScoreReply, { ok: true }>> {
-    return this.answer(this.workers.run(task, startWithinMs === undefined ? {} : { startWithinMs }));
+  private runTask(task: ScoreTask, startWithinMs?: number, onReply?: (reply: Extract<ScoreReply, { ok: true }>) => void): Promise<Extract<ScoreReply, { ok: true }>> {
+    return this.answer(this.workers.run(task, startWithinMs === undefined ? {} : { startWithinMs }), onReply);
   }
 
-  /** A task's reply, counted in flight until it comes; a refusal mapped to its error (field errors name the field). */
-  private async answer(running: Promise<ScoreReply>): Promise<Extract<ScoreReply, { ok: true }>> {
-    let reply: ScoreReply;
+  /**
+   * A task's reply, counted in flight until it comes; a refusal mapped to its error (field errors
+   * name the field). `onReply` sees a successful reply before a waiting request is sent (the
+   * run's real cost charged before the next turn is chosen).
+   */
+  private async answer(running: Promise<ScoreReply>, onReply?: (reply: Extract<ScoreReply, { ok: true }>) => void): Promise<Extract<ScoreReply, { ok: true }>> {
+    let reply: ScoreReply | undefined;
     this.inFlight++;
     try {
       reply = await running;
     } finally {
       this.inFlight--;
+      if (reply?.ok && onReply) {
+        try {
+          onReply(reply);
+        } catch (error) {
+          // Fair shares are bookkeeping: a fault in them must not lose the scores.
+          console.error(`[rerank] the cross-encoder pool could not charge a run's cost:`, error);
+        }
+      }
       if (this.fair.size > 0) this.sendWaiting();
       else if (this.inFlight === 0) this.fair.idle();
     }
