@@ -1,8 +1,9 @@
-import { expect, test } from "./fixtures";
+import { expect, signedInAs, test } from "./fixtures";
 
 // Approvals reach every way a guarded surface's ranking can change (review s11 item 1, issue #14):
 // stage 2 of a guarded surface's cascade is a change request, and the Models page's alias dialog
-// lists every surface an alias reaches (serving, stage 2, …) before the press.
+// lists every surface an alias reaches (serving, stage 2, …) before the press. A started experiment's
+// restart with changes is a request too, filed from its restart dialog.
 
 test("stage 2 of a guarded surface is requested, not saved; the alias dialog lists every surface it reaches", async ({ page, baseURL }) => {
   const guard = (required: boolean) => page.request.post("/api/trpc/approvals.setRequired", { headers: { origin: baseURL! }, data: { json: { surface: "product-search", required, reason: "e2e stage 2 approvals" } } });
@@ -54,5 +55,63 @@ test("stage 2 of a guarded surface is requested, not saved; the alias dialog lis
     }
   } finally {
     expect((await guard(false)).status()).toBe(200);
+  }
+});
+
+test("a restart with changes of a running experiment on a guarded surface is requested from its restart dialog, listed with each change, and applied by another person's approval", async ({ page, baseURL, browser }) => {
+  test.setTimeout(120_000);
+  const key = `e2e-rst-${Date.now().toString(36)}`;
+  const trpc = (path: string, json: unknown) => page.request.post(`/api/trpc/${path}`, { headers: { origin: baseURL! }, data: { json } });
+  const guard = (required: boolean) => trpc("approvals.setRequired", { surface: "home-feed", required, reason: "e2e restart approvals" });
+  const experiment = {
+    key, name: "Restart me", surface: "home-feed", owner: "pm@rerank.local", hypothesis: "",
+    variants: [{ key: "control", name: "Current model", weight: 0.5, isControl: true, modelAlias: "fallback" }, { key: "treatment", name: "New model", weight: 0.5, modelAlias: "production" }],
+  };
+  expect((await trpc("experiments.create", experiment)).status()).toBe(200);
+  expect((await trpc("experiments.start", { key })).status()).toBe(200);
+  expect((await guard(true)).status()).toBe(200);
+  try {
+    await page.setViewportSize({ width: 1280, height: 1000 });
+    await page.goto(`/experiments/${key}/edit`);
+    await page.getByRole("textbox", { name: "variant 1 weight" }).fill("20");
+    await page.getByRole("textbox", { name: "variant 2 weight" }).fill("80");
+    await page.getByRole("button", { name: "Restart with changes…" }).click();
+    const dialog = page.getByRole("dialog", { name: "Request restart with changes" });
+    await expect(dialog.getByTestId("restart-approval")).toContainText("home-feed requires approval");
+    await dialog.getByRole("textbox", { name: "Reason (kept in the audit log)" }).fill("e2e: ramp treatment to 80 %");
+    await dialog.getByRole("button", { name: "Request restart" }).click();
+    await expect(page.getByText(`Approval requested: restart experiment ${key} with changes on home-feed`)).toBeVisible();
+    // Nothing changed yet: still phase 1.
+    await expect(page.getByTestId("experiment-status")).toHaveText("running");
+    await expect(page.getByText("phase 1", { exact: true })).toBeVisible();
+
+    await page.goto("/approvals");
+    const row = page.getByTestId("approval-row").filter({ hasText: key });
+    await expect(row).toContainText("experiment restart");
+    await expect(row.getByTestId("approval-summary")).toContainText(`restart experiment ${key} with changes on home-feed: phase 1 ends and phase 2 starts, running`);
+    await expect(row.getByTestId("approval-summary")).toContainText(/variants: control 50 % \(control, fallback, search-ranker v\d+\), treatment 50 % \(production, search-ranker v\d+\) → control 20 % .*, treatment 80 %/);
+    await expect(row).toContainText("awaiting another person");
+    await page.screenshot({ path: "e2e/screenshots/approvals-experiment-restart.png", fullPage: true });
+    await page.setViewportSize({ width: 390, height: 844 });
+    await page.screenshot({ path: "e2e/screenshots/approvals-experiment-restart-390.png", fullPage: true });
+
+    // Another product manager approves it: phase 2 runs with the new weights.
+    const pm = await signedInAs(browser, baseURL!, "e2e-rst-pm", ["pm"]);
+    await pm.page.setViewportSize({ width: 1280, height: 1000 });
+    await pm.page.goto("/approvals");
+    const pending = pm.page.getByTestId("approval-row").filter({ hasText: key });
+    await pending.getByRole("button", { name: "Approve…" }).click();
+    const decide = pm.page.getByRole("dialog");
+    await expect(decide.getByTestId("confirm-changes")).toContainText("treatment 80 %");
+    await decide.getByLabel("Reason (kept in the audit trail)").fill("e2e: ramp checked");
+    await decide.getByRole("button", { name: "Approve and apply" }).click();
+    await expect(pm.page.getByText("Request applied")).toBeVisible();
+    await pm.page.goto(`/experiments/${key}`);
+    await expect(pm.page.getByRole("combobox", { name: "phase to show" })).toHaveValue("phase 2 (current)");
+    await expect(pm.page.getByTestId("experiment-status")).toHaveText("running");
+    await pm.page.context().close();
+  } finally {
+    expect((await guard(false)).status()).toBe(200);
+    await trpc("experiments.stop", { key, reason: "e2e over" });
   }
 });

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { validateSteps } from "../domain/rollouts/canary";
+import { experimentInputSchema } from "../experiments/schema";
 import { aliasNameSchema, expectFromVersionIdSchema } from "../registry/schema";
 import { stage2ConfigSchema } from "../surfaces/stage2.schema";
 import { decimal, idString, int32, reasonSchema } from "../validation";
@@ -43,6 +44,12 @@ export const changePayloadSchema = z.discriminatedUnion("kind", [
   /** Promotes the running or paused canary of `surface` now (rollouts.promote) where the promotion reaches a guarded surface its start was not approved for. `rolloutId`: pinned when filed. */
   z.strictObject({ kind: z.literal("canary_promote"), surface: surfaceKey, rolloutId: idString().optional() }),
   z.strictObject({ kind: z.literal("experiment_start"), key: idString(63) }),
+  /**
+   * Restarts a running or stopped experiment with changes (experiments.restart): `experiment` is its whole
+   * changed definition, as experiments.restart takes it (checked as a direct restart checks it when filed);
+   * a new analysis phase starts, running. What it was filed against is pinned (phase, status, definition).
+   */
+  z.strictObject({ kind: z.literal("experiment_restart"), key: idString(63), experiment: experimentInputSchema }),
   z.strictObject({ kind: z.literal("experiment_ship"), key: idString(63), variant: idString(63), override: z.boolean().optional(), expectFromVersionId: expectFromVersionIdSchema }),
   /** Sets (or, null, removes) stage 2 of a surface's cascade: it reorders the top of the surface's ranking. */
   z.strictObject({ kind: z.literal("surface_stage2"), surface: surfaceKey, stage2: stage2ConfigSchema.nullable() }),

@@ -10,8 +10,12 @@ import { ConflictError, ForbiddenError, InvalidInputError, NotFoundError } from 
 import { shipBlocks } from "../domain/experiments/shipGate";
 import { mapError } from "../errorMapping";
 import { experimentResults } from "../experiments/results";
-import type { ExperimentInput } from "../experiments/schema";
-import { checkTrafficLeft, experimentAllocation, experimentReach, getExperiment, restartExperiment, shipExperiment, shipTarget, startExperiment, variantVersion, type Allocation } from "../experiments/service";
+import { canonicalJson } from "../domain/canonicalJson";
+import { experimentInputSchema, type ExperimentInput } from "../experiments/schema";
+import {
+  checkRestart, checkTrafficLeft, experimentAllocation, experimentReach, getExperiment, restartDifferences, restartExperiment, restartPinOf, shipExperiment, shipTarget, startExperiment,
+  variantVersion, type Allocation, type RestartField, type RestartPin,
+} from "../experiments/service";
 import { RANKING_ROLES, describeReach } from "../domain/rollouts/aliasReach";
 import { surfacesReachedBy, type SurfaceReached } from "../registry/aliasReach";
 import { setAlias } from "../registry/versions";
@@ -27,7 +31,7 @@ import { lockSurfaceRow } from "../surfaces/lock";
 
 // Approvals (per surface, optional): on a surface that requires them, moving an alias that ranks
 // its traffic (serving, canary, stage 2, fallback, an experiment variant's), setting its stage 2,
-// starting a canary and shipping or starting an experiment become change requests that another
+// starting a canary and shipping, starting or restarting (with changes) an experiment become change requests that another
 // person with the same permission approves or rejects, with a comment; the requester cannot approve their own.
 // A change is guarded when ANY surface it reaches requires approval: an alias shared with, or used
 // as stage 2 by, a guarded surface changes that surface's ranking too.
@@ -43,6 +47,7 @@ export const CHANGE_PERMISSION: Record<ChangePayload["kind"], Permission> = {
   canary_promote: "canary.promote",
   experiment_ship: "experiments.ship",
   experiment_start: "experiments.write",
+  experiment_restart: "experiments.write",
   surface_stage2: "models.write",
 };
 
@@ -58,8 +63,10 @@ interface Pins {
   blockers?: string[];
   /** experiment_start: the experiment's allocation (kind, variants, weights, coverage, targeting…). */
   allocation?: Allocation;
-  /** experiment_start: the version each variant served (by variant key; null: its alias was unset). */
+  /** experiment_start: the version each variant served; experiment_restart: the version each variant of the changed definition serves (by variant key; null: its alias was unset). */
   versions?: Record<string, string | null>;
+  /** experiment_restart: the experiment as the summary's "before" showed it: its phase, status and whole definition (restartPinOf). */
+  restartFrom?: RestartPin;
   /** surface_stage2: the surface's stage 2 as the summary's "before" showed it (null: none). */
   stage2?: Stage2Config | null;
 }
@@ -145,6 +152,30 @@ async function affected(db: Db, change: ChangePayload, options: { filing?: boole
   const experiment = await db.experiment.findUnique({ where: { key: change.key }, select: { surface: { select: { id: true, key: true, requireApproval: true, modelId: true, model: { select: { id: true, name: true } } } } } });
   if (!experiment) throw new NotFoundError("experiment", change.key);
   const { surface } = experiment;
+  if (change.kind === "experiment_restart") {
+    // Read for its surface only once filed (the approval's own checks run under the experiment's lock).
+    if (!options.filing) return { surfaces: [surface], summary: `restart experiment ${change.key} with changes` };
+    // Refused now with the error a direct restart gives (a variant's unknown model: 400 naming the field), not once approved.
+    const current = await checkRestart(db, change.key, change.experiment);
+    const versions: Record<string, string | null> = {};
+    const after = await Promise.all(change.experiment.variants.map(async (v) => {
+      const variant = { ...v, modelAlias: v.modelAlias ?? null, modelVersionId: v.modelVersionId ?? null };
+      const version = await variantVersion(db, current, variant);
+      versions[v.key] = version?.versionId ?? null;
+      return armWords(variant, version);
+    }));
+    const before = await Promise.all(current.variants.map(async (v) => armWords(v, await variantVersion(db, current, v))));
+    const changes = restartDifferences(current, change.experiment).map(({ field, before: was, after: now }) =>
+      (field === "variants" ? variantsChange(before, after, was, now) : `${RESTART_FIELD_LABEL[field]}: ${restartWords(field, was)} → ${restartWords(field, now)}`).replace(/[\r\n\u2028\u2029]+/g, " "));
+    const phase = current.status === "running"
+      ? `phase ${current.phase} ends and phase ${current.phase + 1} starts, running`
+      : `stopped in phase ${current.phase}, it resumes in phase ${current.phase + 1}`;
+    return {
+      surfaces: [surface], pins: { restartFrom: restartPinOf(current), versions },
+      // One line per change (";\n": what shows it on one line reads "; "); a value's own line breaks were made spaces above.
+      summary: `restart experiment ${change.key} with changes on ${surface.key}: ${phase} (a new analysis phase: its results start from zero, phase ${current.phase}'s stay in history);\n${changes.length ? changes.join(";\n") : "no setting changes"}`,
+    };
+  }
   const stored = await getExperiment(db, change.key);
   if (change.kind === "experiment_start") {
     // A start that a running experiment would leave without traffic is refused now, not once approved.
@@ -186,6 +217,56 @@ async function affected(db: Db, change: ChangePayload, options: { filing?: boole
 
 const percent = (share: number) => `${+(share * 100).toFixed(2)} %`;
 
+/** How a restart request's summary names each field it changes. */
+const RESTART_FIELD_LABEL: Record<RestartField, string> = {
+  kind: "kind", variants: "variants", coverage: "coverage", namespace: "namespace", hashAttribute: "randomisation unit", hashVersion: "hash version", seed: "seed",
+  targeting: "targeting", primaryMetric: "primary metric", guardrails: "guardrails", analysisMode: "analysis engine", minDetectableEffect: "minimum detectable effect",
+  name: "name", hypothesis: "hypothesis", owner: "owner", secondaryMetrics: "secondary metrics",
+};
+
+/** A variant of a restart's summary: "treat 50 % (search-ranker v4)", "control 50 % (control, production, search-ranker v1)", with its constraint overrides if any. */
+function armWords(
+  v: { key: string; weight: number; isControl: boolean; modelAlias: string | null; constraintOverrides: unknown },
+  version: { modelName: string; version: number } | null,
+): string {
+  const model = version ? `${v.modelAlias ? `${v.modelAlias}, ` : ""}${version.modelName} v${version.version}` : `${v.modelAlias ?? "no model"}, unset`;
+  const overrides = v.constraintOverrides && typeof v.constraintOverrides === "object" && Object.keys(v.constraintOverrides).length ? `; constraints ${canonicalJson(v.constraintOverrides)}` : "";
+  return `${v.key} ${percent(v.weight)} (${v.isControl ? "control, " : ""}${model}${overrides})`;
+}
+
+/** "variants: control 50 % (…), treat 50 % (…) → control 10 % (…), treat 90 % (…)"; where only a variant's name changed, the names. */
+function variantsChange(before: string[], after: string[], was: unknown, now: unknown): string {
+  if (before.join(", ") !== after.join(", ")) return `variants: ${before.join(", ")} → ${after.join(", ")}`;
+  const names = (variants: unknown) => (variants as Array<{ key: string; name: string }>).map((v) => `${v.key} "${v.name}"`).join(", ");
+  return `variant names: ${names(was)} → ${names(now)}`;
+}
+
+/** A field's value in a restart request's summary, as the experiment form shows it (percentages, "none"). */
+function restartWords(field: RestartField, value: unknown): string {
+  const clip = (text: string) => JSON.stringify(text.length > 80 ? `${text.slice(0, 79)}…` : text);
+  switch (field) {
+    case "coverage": return percent(value as number);
+    case "minDetectableEffect": return value === null || value === undefined ? "none" : percent(value as number);
+    case "namespace": {
+      const n = value as { id: string; start: number; end: number } | null;
+      return n ? `${n.id} ${percent(n.start)}–${percent(n.end)}` : "none";
+    }
+    case "targeting": {
+      const rules = value as Array<{ attribute: string; op: string; value?: unknown }>;
+      return rules.length ? rules.map((r) => `${r.attribute} ${r.op}${r.value === undefined ? "" : ` ${JSON.stringify(r.value)}`}`).join(", ") : "everyone";
+    }
+    case "guardrails": {
+      const guards = value as Array<{ metric: string; direction: string; threshold: number }>;
+      return guards.length ? guards.map((g) => `${g.metric} must not ${g.direction === "increase" ? "rise" : "fall"} by more than ${percent(g.threshold)}`).join(", ") : "none";
+    }
+    case "secondaryMetrics": return (value as string[]).length ? (value as string[]).join(", ") : "none";
+    case "hashAttribute": return value === "sessionKey" ? "session" : "user";
+    case "kind": return value === "interleaving" ? "interleaving" : "A/B";
+    case "name": case "owner": case "hypothesis": case "seed": return clip(String(value));
+    default: return String(value);
+  }
+}
+
 /**
  * A canary start's judge policy in a summary's words: every field that differs from the defaults
  * ("; judge policy: fallback tolerance +5 points (default +1 points), …"), or that it uses the defaults.
@@ -216,6 +297,8 @@ async function apply(db: Db, change: StoredChange, actor: Actor, reason: string,
   if (change.kind === "canary_start") return startRollout(db, { ...change.rollout, reason }, actor, { approvedFor: reached });
   if (change.kind === "canary_promote") return promoteRolloutNow(db, { surface: change.surface, reason, rolloutId: change.rolloutId }, actor, { approved: true });
   if (change.kind === "experiment_start") return startExperiment(db, change.key, actor, { expectAllocation: change.pinned?.allocation, expectVersions: change.pinned?.versions });
+  // The definition as filed, checked again as experiments.restart checks its input (a rule tightened since is a 400 naming the field).
+  if (change.kind === "experiment_restart") return restartExperiment(db, change.key, parseStored(experimentInputSchema, change.experiment, "experiment"), actor, reason, { expect: change.pinned?.restartFrom, expectVersions: change.pinned?.versions });
   return shipChecked(db, { ...change, expectVersionId: change.pinned?.shipVersionId, expectBlockers: change.pinned?.blockers }, actor, reason);
 }
 
@@ -223,11 +306,19 @@ async function apply(db: Db, change: StoredChange, actor: Actor, reason: string,
  * Refuses (409, naming the surface) a direct change where a surface it affects requires approval,
  * so that nobody bypasses the request by calling the mutation. Checked before any effect.
  */
-async function assertNoApprovalRequired(db: Db, change: ChangePayload): Promise<void> {
+async function assertNoApprovalRequired(db: Db, change: ChangePayload, request = "request it"): Promise<void> {
   const guarded = (await affected(db, change)).surfaces.find((s) => s.requireApproval);
   if (guarded) {
-    throw new ConflictError(`surface "${guarded.key}" requires approval for this change: request it, and another person with the permission approves it`);
+    throw new ConflictError(`surface "${guarded.key}" requires approval for this change: ${request}, and another person with the permission approves it`);
   }
+}
+
+/** A stored change's part parsed again with its schema; a value it no longer passes is a 400 naming the field (`at`.path). */
+function parseStored<T extends z.ZodType>(schema: T, value: unknown, at: string): z.output<T> {
+  const parsed = schema.safeParse(value);
+  if (parsed.success) return parsed.data;
+  const issue = parsed.error.issues[0]!;
+  throw new InvalidInputError([at, ...issue.path.map(String)].join("."), issue.message);
 }
 
 /** setAlias's expectFrom from a change's `expectFromVersionId` (undefined: not checked). */
@@ -281,12 +372,12 @@ export async function startVariants(ctx: Ctx, key: string, reason?: string) {
 }
 
 /**
- * Restarts a running or stopped experiment with changes (a new phase, running): on a surface that
- * requires approval this is refused, since it changes who is served what (file the changed experiment
- * as a new one, and request its start).
+ * Restarts a running or stopped experiment with changes (a new phase, running), unless its surface
+ * requires approval: it changes who is served what and how the results are judged, so there it is an
+ * `experiment_restart` change request (ConflictError, 409, saying so, until approved).
  */
 export async function restartVariants(ctx: Ctx, input: { key: string; experiment: ExperimentInput; reason?: string }) {
-  await assertNoApprovalRequired(ctx.db, { kind: "experiment_start", key: input.key });
+  await assertNoApprovalRequired(ctx.db, { kind: "experiment_restart", key: input.key, experiment: input.experiment }, 'request the restart (an experiment_restart change request: "Request restart" in the experiment\'s restart dialog)');
   return restartExperiment(ctx.db, input.key, input.experiment, ctx.actor, input.reason);
 }
 
@@ -495,8 +586,9 @@ async function statusNow(db: Pick<Db, "changeRequest">, id: string): Promise<str
  * Why a request can no longer be applied as filed, or null: its alias (an alias move's, a ship's
  * production) no longer points at the version pinned when it was filed (names the alias and both
  * versions), or a surface's stage 2 is no longer what the summary's "before" showed (checked again
- * under the surface's lock when applied). A start's allocation and variant versions are compared under
- * the experiment's lock when applied; a ship's variant version and the checks its override covers, when applied.
+ * under the surface's lock when applied). A start's allocation and variant versions, and a restart's
+ * phase, status, definition and new variants' versions, are compared under the experiment's lock when
+ * applied; a ship's variant version and the checks its override covers, when applied.
  */
 async function pinBroken(db: Db, change: StoredChange): Promise<string | null> {
   if (change.kind === "surface_stage2" && change.pinned && "stage2" in change.pinned) {

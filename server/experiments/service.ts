@@ -118,6 +118,46 @@ function definitionOf(e: Awaited<ReturnType<typeof getExperiment>>): Record<stri
 
 export type Allocation = Record<(typeof ALLOCATION_FIELDS)[number], unknown>;
 
+/** The fields of a definition a restart can change, in the order a restart request's summary lists them (key and surface never change). */
+export const RESTART_FIELDS = [...ALLOCATION_FIELDS, ...DECISION_FIELDS, "name", "hypothesis", "owner", "secondaryMetrics"] as const;
+export type RestartField = (typeof RESTART_FIELDS)[number];
+
+/** `input` in the shape of definitionOf, `e`'s seed kept where it names none (as a restart keeps it). */
+function definitionOfInput(input: ExperimentInput, e: { key: string; surface: { key: string }; seed: string }): Record<string, unknown> {
+  return {
+    key: e.key, name: input.name, surface: e.surface.key, kind: input.kind, hypothesis: input.hypothesis, owner: input.owner, hashAttribute: input.hashAttribute,
+    hashVersion: input.hashVersion, seed: input.seed ?? e.seed, coverage: input.coverage, namespace: input.namespace ?? null, targeting: input.targeting,
+    variants: allocationOfInput(input, e.seed).variants.map((v, i) => ({ name: input.variants[i]!.name, ...v })),
+    primaryMetric: input.primaryMetric, secondaryMetrics: input.secondaryMetrics, guardrails: input.guardrails, minDetectableEffect: input.minDetectableEffect ?? null, analysisMode: input.analysisMode,
+  };
+}
+
+/**
+ * What restarting `e` with `input` changes: each field of RESTART_FIELDS whose value differs, with
+ * the stored value (`before`) and the restart's (`after`), in the shape of the stored definition.
+ */
+export function restartDifferences(e: Awaited<ReturnType<typeof getExperiment>>, input: ExperimentInput): Array<{ field: RestartField; before: unknown; after: unknown }> {
+  const before = definitionOf(e);
+  const after = definitionOfInput(input, e);
+  return RESTART_FIELDS.filter((f) => canonicalJson(before[f]) !== canonicalJson(after[f])).map((field) => ({ field, before: before[field], after: after[field] }));
+}
+
+/**
+ * What a restart request pins when it is filed: the experiment's phase, its status (a running one's
+ * phase ends, a stopped one resumes) and its whole definition (allocation, decision rule, and the
+ * name, hypothesis, owner and secondary metrics a restart also writes), as the summary's "before" showed them.
+ */
+export interface RestartPin { phase: number; status: string; definition: Record<string, unknown> }
+
+export const restartPinOf = (e: Awaited<ReturnType<typeof getExperiment>>): RestartPin => ({ phase: e.phase, status: e.status, definition: definitionOf(e) });
+
+/** What differs between `pin` and the experiment `e` now, in words ("phase 2 → 3", "running → stopped", then the fields): none when nothing does. */
+function changedSincePin(pin: RestartPin, e: Awaited<ReturnType<typeof getExperiment>>): string[] {
+  const now = restartPinOf(e);
+  const fields = [...new Set([...Object.keys(pin.definition), ...Object.keys(now.definition)])].filter((f) => canonicalJson(pin.definition[f]) !== canonicalJson(now.definition[f]));
+  return [...(pin.phase !== now.phase ? [`phase ${pin.phase} → ${now.phase}`] : []), ...(pin.status !== now.status ? [`${pin.status} → ${now.status}`] : []), ...fields];
+}
+
 function changedAllocation(a: Allocation, b: Allocation): string[] {
   return ALLOCATION_FIELDS.filter((f) => canonicalJson(a[f]) !== canonicalJson(b[f]));
 }
@@ -345,14 +385,18 @@ export function stopExperiment(db: Db, key: string, actor: Actor, reason?: strin
 }
 
 /**
- * Applies a new definition (allocation, decision rule, anything an edit takes) to a running or stopped
- * experiment and starts a new analysis phase, running.
- * @throws InvalidInputError on `experiment.surface` when the definition names another surface (as an
- *   edit refuses it: a restart keeps the experiment's surface), or on a variant's model; ConflictError
- *   when the experiment is a draft (start it) or shipped, or a running experiment would take all its traffic.
+ * The checks a restart of `key` with `input` passes before anything changes (restartExperiment runs
+ * them; a restart request is checked by them when it is filed): the definition keeps the experiment's
+ * key and surface, the experiment is running or stopped, every variant's model exists, and no running
+ * experiment served first would take all its traffic.
+ * @returns the experiment as read.
+ * @throws InvalidInputError on `experiment.key` or `experiment.surface`, or a variant's model
+ *   (`variants[i].modelAlias`…), or `coverage`; ConflictError when it is a draft or shipped, or
+ *   another running experiment would take every unit it could get.
  */
-export async function restartExperiment(db: Db, key: string, input: ExperimentInput, actor: Actor, reason?: string) {
+export async function checkRestart(db: Db, key: string, input: ExperimentInput) {
   const current = await getExperiment(db, key);
+  if (input.key !== key) throw new InvalidInputError("experiment.key", `an experiment's key cannot change (this restarts "${key}", not "${input.key}")`);
   if (input.surface !== current.surface.key) {
     throw new InvalidInputError("experiment.surface", `an experiment's surface cannot change (it runs on "${current.surface.key}", not "${input.surface}"); create a new experiment`);
   }
@@ -360,8 +404,37 @@ export async function restartExperiment(db: Db, key: string, input: ExperimentIn
     throw new ConflictError(`experiment "${key}" is ${current.status}; only a running or stopped experiment restarts (${current.status === "draft" ? "edit and start it" : "it is read-only"})`);
   }
   await checkVariants(db, current.surface.modelId, input);
+  // A running experiment keeps its place in the serving order (by start); a stopped one joins last.
+  await checkTrafficLeft(db, current, experimentReach(input), current.status === "running" ? current.startedAt : null);
+  return current;
+}
+
+/**
+ * Applies a new definition (allocation, decision rule, anything an edit takes) to a running or stopped
+ * experiment and starts a new analysis phase, running.
+ * `check.expect`: what an approved restart request pinned (restartPinOf); if the experiment's phase,
+ * status or definition changed since (compared under the experiment's lock), ConflictError naming
+ * what changed, and nothing restarts. `check.expectVersions`: the version each variant of `input`
+ * served when the request was filed (by key; null: unset); a variant that would serve another is a ConflictError.
+ * @throws InvalidInputError on `experiment.surface` when the definition names another surface (as an
+ *   edit refuses it: a restart keeps the experiment's surface), or on a variant's model; ConflictError
+ *   when the experiment is a draft (start it) or shipped, or a running experiment would take all its traffic.
+ */
+export async function restartExperiment(db: Db, key: string, input: ExperimentInput, actor: Actor, reason?: string, check: { expect?: RestartPin; expectVersions?: Record<string, string | null> } = {}) {
+  await checkRestart(db, key, input);
   return transition(db, key, actor, ["running", "stopped"], async (tx, e) => {
     await lockSurfaceRow(tx, { id: e.surfaceId });
+    if (check.expect) {
+      const changed = changedSincePin(check.expect, e);
+      if (changed.length) throw new ConflictError(`experiment "${key}" changed since the restart was requested (${changed.join(", ")}): not restarted; file a new request for it as it is now`);
+    }
+    for (const v of check.expectVersions ? input.variants : []) {
+      const now = await variantVersion(tx, e, { modelVersionId: v.modelVersionId ?? null, modelAlias: v.modelAlias ?? null });
+      const was = check.expectVersions![v.key] ?? null;
+      if ((now?.versionId ?? null) === was) continue;
+      const shown = was ? `v${(await tx.modelVersion.findUnique({ where: { id: was }, select: { version: true } }))?.version ?? "?"}` : "unset";
+      throw new ConflictError(`variant "${v.key}" of ${key} would now serve ${now ? `${now.modelName} v${now.version}` : "nothing (its alias is unset)"}, not ${shown} as when the restart was requested: not restarted; file a new request if the change is still wanted`);
+    }
     // A running experiment keeps its place in the serving order (by start); a stopped one joins last.
     await checkTrafficLeft(tx, e, experimentReach(input), e.status === "running" ? e.startedAt : null);
     await tx.experimentPhase.updateMany({ where: { experimentId: e.id, phase: e.phase, endedAt: null }, data: { endedAt: new Date() } });

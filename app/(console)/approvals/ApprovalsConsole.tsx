@@ -10,7 +10,7 @@ import { useTRPC } from "@/app/_trpc/client";
 
 type Status = "pending" | "applied" | "rejected" | "cancelled" | "failed";
 const STATUS_COLOR: Record<Status, string> = { pending: "yellow", applied: "teal", rejected: "red", cancelled: "gray", failed: "red" };
-const KIND_LABEL = { alias_move: "alias move", canary_start: "canary start", canary_promote: "canary promotion", experiment_ship: "ship", experiment_start: "experiment start", surface_stage2: "stage 2" } as const;
+const KIND_LABEL = { alias_move: "alias move", canary_start: "canary start", canary_promote: "canary promotion", experiment_ship: "ship", experiment_start: "experiment start", experiment_restart: "experiment restart", surface_stage2: "stage 2" } as const;
 
 export function ApprovalsConsole() {
   const trpc = useTRPC();
@@ -52,7 +52,7 @@ export function ApprovalsConsole() {
                   return (
                     <Table.Tr key={r.id} data-testid="approval-row">
                       <Table.Td>
-                        <Group gap={6}><Badge size="sm" variant="light">{KIND_LABEL[r.kind]}</Badge><Text size="sm" fw={500}>{r.summary}</Text></Group>
+                        <Group gap={6}><Badge size="sm" variant="light">{KIND_LABEL[r.kind]}</Badge><Text size="sm" fw={500} style={{ whiteSpace: "pre-line" }} data-testid="approval-summary">{r.summary}</Text></Group>
                         <Text size="xs" c="dimmed">why: {r.reason}</Text>
                       </Table.Td>
                       <Table.Td><Text size="xs">{r.requestedBy.email}</Text><Text size="xs" c="dimmed">{new Date(r.createdAt).toLocaleString()}</Text></Table.Td>
@@ -86,7 +86,8 @@ export function ApprovalsConsole() {
       {deciding && (
         <ConfirmChangeDialog
           title={deciding.approve ? "Approve and apply" : "Reject the request"}
-          changes={deciding.approve ? [deciding.summary, "applied at once, in every replica within a second"] : [`nothing changes: ${deciding.summary} is not applied`]}
+          // A restart's summary has a line per change (pre-line keeps them).
+          changes={(deciding.approve ? [deciding.summary, "applied at once, in every replica within a second"] : [`nothing changes: ${deciding.summary} is not applied`]).map((line, i) => <span key={i} style={{ whiteSpace: "pre-line" }}>{line}</span>)}
           confirmLabel={deciding.approve ? "Approve and apply" : "Reject"}
           color={deciding.approve ? "teal" : "red"}
           pending={decide.isPending}

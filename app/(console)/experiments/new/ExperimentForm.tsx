@@ -3,6 +3,7 @@ import { GuardedButton } from "@/app/_auth/GuardedButton";
 import {
   ActionIcon, Alert, Autocomplete, Button, Card, Checkbox, Group, JsonInput, Modal, MultiSelect, NumberInput, SegmentedControl, Select, SimpleGrid, Stack, Table, Text, TextInput, Textarea, Title,
 } from "@mantine/core";
+import { notifications } from "@mantine/notifications";
 import { IconPlus, IconTrash } from "@tabler/icons-react";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useRouter } from "next/navigation";
@@ -99,8 +100,18 @@ export function ExperimentForm({ surfaces, initial }: { surfaces: Array<{ key: s
   const create = useMutation(trpc.experiments.create.mutationOptions({ onSuccess: done }));
   const update = useMutation(trpc.experiments.update.mutationOptions({ onSuccess: done }));
   const restart = useMutation(trpc.experiments.restart.mutationOptions({ onSuccess: done }));
-  const saving = create.isPending || update.isPending || restart.isPending;
-  const serverError = create.error ?? update.error ?? restart.error;
+  // On a surface that requires approval a restart is a change request (experiment_restart) another person approves.
+  const surfaceNow = useQuery({ ...trpc.surfaces.get.queryOptions({ key: surface }), enabled: restartable && Boolean(surface) });
+  const requestRestart = useMutation(trpc.approvals.request.mutationOptions({
+    onSuccess: async (request) => {
+      notifications.show({ color: "teal", message: `Approval requested: ${request.summary}` });
+      await done({ key });
+    },
+  }));
+  // Read live; a direct restart refused because the surface became guarded meanwhile (409 naming the request) turns the dialog into a request too.
+  const needsApproval = Boolean(surfaceNow.data?.requireApproval) || /experiment_restart/.test(restart.error?.message ?? "");
+  const saving = create.isPending || update.isPending || restart.isPending || requestRestart.isPending;
+  const serverError = create.error ?? update.error ?? restart.error ?? requestRestart.error;
   const updateVariant = (i: number, patch: Partial<VariantRow>) => setVariants(variants.map((v, j) => (j === i ? { ...v, ...patch } : patch.isControl ? { ...v, isControl: false } : v)));
   const parseValue = (raw: string, op: string): unknown => {
     if (op === "in" || op === "nin") return raw.split(",").map((s) => s.trim()).filter(Boolean);
@@ -140,7 +151,7 @@ export function ExperimentForm({ surfaces, initial }: { surfaces: Array<{ key: s
     };
   }
 
-  function submit(action: "save" | "restart") {
+  function submit(action: "save" | "restart" | "request") {
     setFormError(null);
     let input: ReturnType<typeof definition>;
     try {
@@ -151,7 +162,8 @@ export function ExperimentForm({ surfaces, initial }: { surfaces: Array<{ key: s
     }
     if (!editing) create.mutate(input);
     else if (action === "save") update.mutate(input);
-    else restart.mutate({ experiment: input, reason: restartReason || undefined });
+    else if (action === "restart") restart.mutate({ experiment: input, reason: restartReason || undefined });
+    else requestRestart.mutate({ change: { kind: "experiment_restart", key: input.key, experiment: input }, reason: restartReason.trim() });
   }
 
   return (
@@ -261,22 +273,34 @@ export function ExperimentForm({ surfaces, initial }: { surfaces: Array<{ key: s
           Saving accepts only name, hypothesis, owner and secondary metrics. The {LOCKED_ONCE_STARTED} decide who is served what and how the results
           are judged: changing them by an edit would turn the verdict of phase {initial!.phase} without a trace. &quot;Restart with changes&quot; applies them
           in phase {initial!.phase + 1} (running); phase {initial!.phase}&apos;s results stay in history.
+          {needsApproval && ` ${surface} requires approval: the restart is a request that another person with the permission approves.`}
         </Alert>
       )}
       <Group>
         <GuardedButton permission="experiments.write" onClick={() => submit("save")} loading={saving && !restart.isPending}>{editing ? "Save changes" : "Create experiment"}</GuardedButton>
-        {restartable && <GuardedButton permission="experiments.write" color="orange" variant="light" onClick={() => setRestartOpen(true)}>Restart with changes…</GuardedButton>}
+        {restartable && <GuardedButton permission="experiments.write" color="orange" variant="light" onClick={() => setRestartOpen(true)} loading={restart.isPending || requestRestart.isPending}>Restart with changes…</GuardedButton>}
         {editing && <Button variant="subtle" onClick={() => router.push(`/experiments/${key}`)}>Cancel</Button>}
       </Group>
-      <Modal opened={restartOpen} onClose={() => setRestartOpen(false)} title="Restart with changes">
+      <Modal opened={restartOpen} onClose={() => setRestartOpen(false)} title={needsApproval ? "Request restart with changes" : "Restart with changes"}>
         <Text size="sm" mb="sm">
-          {running ? `Phase ${initial?.phase} ends` : `The experiment resumes`} and phase {(initial?.phase ?? 0) + 1} starts, running, with these settings; results are analysed per phase, so the new phase starts
+          {needsApproval && "Once another person with the permission approves the request, "}
+          {running ? `${needsApproval ? "phase" : "Phase"} ${initial?.phase} ends` : `${needsApproval ? "the" : "The"} experiment resumes`} and phase {(initial?.phase ?? 0) + 1} starts, running, with these settings; results are analysed per phase, so the new phase starts
           from zero (phase {initial?.phase}&apos;s results stay in history, on the results page&apos;s phase picker).
         </Text>
-        <TextInput label="Reason (kept in the audit log)" value={restartReason} onChange={(e) => setRestartReason(e.currentTarget.value)} placeholder="e.g. ramp treatment to 50%" />
+        {needsApproval && (
+          <Alert color="yellow" mb="sm" py="xs" data-testid="restart-approval">
+            {surface} requires approval: this files a request (the Approvals page lists it, with each change); nothing changes until it is approved, and it is refused if the experiment changes meanwhile.
+          </Alert>
+        )}
+        <TextInput
+          label="Reason (kept in the audit log)" value={restartReason} onChange={(e) => setRestartReason(e.currentTarget.value)} placeholder="e.g. ramp treatment to 50%"
+          required={needsApproval} error={needsApproval && restartReason.length > 0 && restartReason.trim().length < 3 ? "say why (at least 3 characters)" : undefined}
+        />
         <Group mt="md" justify="flex-end">
           <Button variant="subtle" onClick={() => setRestartOpen(false)}>Cancel</Button>
-          <Button color="orange" loading={restart.isPending} onClick={() => { setRestartOpen(false); submit("restart"); }}>Restart</Button>
+          {needsApproval
+            ? <Button color="orange" loading={requestRestart.isPending} disabled={restartReason.trim().length < 3} onClick={() => { setRestartOpen(false); submit("request"); }}>Request restart</Button>
+            : <Button color="orange" loading={restart.isPending} onClick={() => { setRestartOpen(false); submit("restart"); }}>Restart</Button>}
         </Group>
       </Modal>
     </Stack>

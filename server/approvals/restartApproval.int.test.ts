@@ -1,0 +1,192 @@
+// Restarting a started experiment with changes on a surface that requires approval (real PostgreSQL,
+// the real routers): the direct restart is refused pointing to the request; an `experiment_restart`
+// request is checked as a direct restart is when filed, says what changes and that a new phase
+// starts, pins what it was filed against, and another person's approval opens the new phase with
+// the changes — or, when the experiment changed since, is a 409 naming what changed, and nothing applies.
+import { beforeAll, describe, expect, it } from "vitest";
+import type { Principal } from "../auth/principal";
+import { createUser } from "../auth/users";
+import { getDb } from "../db/client";
+import { demoFeatureSpec, demoModelBytes } from "../demo/models";
+import type { Role } from "../domain/access/permissions";
+import { linearRankerOnnx } from "../domain/onnx/linear";
+import { experimentInputSchema, type ExperimentInput } from "../experiments/schema";
+import { createCaller } from "../routers/_app";
+import { callerAs } from "../testing/callers";
+import { createTestSurface } from "../testing/models";
+import { contextFor } from "../trpc";
+
+async function person(email: string, roles: Role[]): Promise<Principal> {
+  const { user } = await createUser(getDb(), { email, name: email, roles, password: "a long enough password" });
+  return { kind: "user", id: user.id, name: user.email, displayName: user.name, roles };
+}
+const as = (p: Principal) => createCaller(contextFor(p));
+const sql = (q: string, ...args: unknown[]) => getDb().$executeRawUnsafe(q, ...args);
+
+let ana: Principal;
+let bo: Principal;
+/** Model version ids of t-rst-model by number: v1 production, v2 fallback, v4 and v5 spare. */
+let id: (version: number) => string;
+
+beforeAll(async () => {
+  const db = getDb();
+  await createTestSurface(db, { key: "t-rst", bytes: demoModelBytes("linear"), featureSpec: demoFeatureSpec(), fallbackBytes: demoModelBytes("popularity"), extraVersions: [demoModelBytes("candidate"), linearRankerOnnx([0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7], 0)] });
+  await createTestSurface(db, { key: "t-rst-other", bytes: demoModelBytes("popularity"), featureSpec: demoFeatureSpec() });
+  const versions = await db.modelVersion.findMany({ where: { model: { name: "t-rst-model" } } });
+  id = (v) => versions.find((x) => x.version === v)!.id;
+  ana = await person("ana@rst.test", ["pm"]);
+  bo = await person("bo@rst.test", ["pm"]);
+});
+
+const definition = (key: string, overrides: Partial<ExperimentInput> = {}, weights = [0.5, 0.5], treat: { modelAlias?: string; modelVersionId?: string } = { modelVersionId: "" }) => experimentInputSchema.parse({
+  key, name: key, surface: "t-rst", owner: "ana@rst.test", hypothesis: "v4 lifts CTR",
+  variants: [{ key: "control", name: "control", weight: weights[0], isControl: true, modelAlias: "production" }, { key: "treat", name: "treat", weight: weights[1], ...(treat.modelVersionId === "" ? { modelVersionId: id(4) } : treat) }],
+  guardrails: [], secondaryMetrics: [],
+  ...overrides,
+});
+
+/** Creates `key` on t-rst and starts it (phase 1, running) with the surface unguarded, then guards it again. */
+async function running(key: string, treat?: { modelAlias?: string; modelVersionId?: string }) {
+  await sql(`UPDATE surfaces SET require_approval = false WHERE key = 't-rst'`);
+  try {
+    await as(ana).experiments.create(definition(key, {}, [0.5, 0.5], treat));
+    await as(ana).experiments.start({ key });
+  } finally {
+    await sql(`UPDATE surfaces SET require_approval = true WHERE key = 't-rst'`);
+  }
+}
+const stored = (key: string) => getDb().experiment.findUniqueOrThrow({ where: { key }, include: { variants: { orderBy: { position: "asc" } }, phases: { orderBy: { phase: "asc" } } } });
+
+describe("restarting an experiment with changes on a guarded surface", () => {
+  beforeAll(async () => {
+    await callerAs(["admin"], "admin@rst.test").approvals.setRequired({ surface: "t-rst", required: true, reason: "guarded" });
+  });
+
+  it("the direct restart is a 409 pointing to the request; a request says what changes, its requester cannot approve it, and another's approval opens the new phase with the changes", async () => {
+    await running("rst-apply");
+    const changed = definition("rst-apply", {
+      coverage: 0.5, primaryMetric: "conversion", analysisMode: "fixed", minDetectableEffect: 0.03,
+      guardrails: [{ metric: "fallback_rate", direction: "increase", threshold: 0.5 }], name: "rst apply, ramped",
+    }, [0.2, 0.8]);
+    await expect(as(ana).experiments.restart({ experiment: changed, reason: "ramp" })).rejects.toMatchObject({
+      code: "CONFLICT", message: expect.stringMatching(/^surface "t-rst" requires approval for this change: request the restart \(an experiment_restart change request: "Request restart" in the experiment's restart dialog\)/),
+    });
+    expect(await stored("rst-apply")).toMatchObject({ phase: 1, coverage: 1 });
+
+    const request = await as(ana).approvals.request({ change: { kind: "experiment_restart", key: "rst-apply", experiment: changed }, reason: "ramp treat to 80 %" });
+    expect(request).toMatchObject({ kind: "experiment_restart", status: "pending" });
+    expect(request.summary).toBe([
+      "restart experiment rst-apply with changes on t-rst: phase 1 ends and phase 2 starts, running (a new analysis phase: its results start from zero, phase 1's stay in history);",
+      "variants: control 50 % (control, production, t-rst-model v1), treat 50 % (t-rst-model v4) → control 20 % (control, production, t-rst-model v1), treat 80 % (t-rst-model v4);",
+      "coverage: 100 % → 50 %;",
+      "primary metric: ctr → conversion;",
+      "guardrails: none → fallback_rate must not rise by more than 50 %;",
+      "analysis engine: sequential → fixed;",
+      "minimum detectable effect: none → 3 %;",
+      'name: "rst-apply" → "rst apply, ramped"',
+    ].join("\n"));
+    expect((request.payload as { pinned: unknown }).pinned).toMatchObject({ restartFrom: { phase: 1, status: "running" }, versions: { control: id(1), treat: id(4) } });
+
+    // Four eyes: the requester cannot decide their own request.
+    await expect(as(ana).approvals.decide({ id: request.id, approve: true, comment: "self-approved" })).rejects.toMatchObject({ code: "CONFLICT", message: "id: you cannot approve or reject your own request; another person must" });
+    expect(await stored("rst-apply")).toMatchObject({ phase: 1 });
+
+    const decided = await as(bo).approvals.decide({ id: request.id, approve: true, comment: "ramp checked" });
+    expect(decided).toMatchObject({ status: "applied", decidedById: bo.id, surfaces: ["t-rst"] });
+    const after = await stored("rst-apply");
+    expect(after).toMatchObject({ status: "running", phase: 2, coverage: 0.5, primaryMetric: "conversion", analysisMode: "fixed", minDetectableEffect: 0.03, name: "rst apply, ramped", guardrails: [{ metric: "fallback_rate", direction: "increase", threshold: 0.5 }] });
+    expect(after.variants.map((v) => [v.key, v.weight])).toEqual([["control", 0.2], ["treat", 0.8]]);
+    expect(after.phases).toHaveLength(2);
+    expect(after.phases[0]!.endedAt).not.toBeNull();
+    expect(after.phases[1]).toMatchObject({ phase: 2, weights: { control: 0.2, treat: 0.8 }, coverage: 0.5, endedAt: null });
+    const entry = await getDb().auditLog.findFirstOrThrow({ where: { action: "experiment.restart", entityId: after.id } });
+    expect(entry).toMatchObject({ actor: "bo@rst.test", before: { phase: 1, status: "running" }, after: { phase: 2, status: "running" }, reason: "ramp treat to 80 % (requested by ana@rst.test, approved by bo@rst.test)" });
+    await as(bo).experiments.stop({ key: "rst-apply", reason: "test over" });
+  });
+
+  it("a stopped experiment's request says it resumes; approved, it runs in the next phase", async () => {
+    await running("rst-resume");
+    await as(ana).experiments.stop({ key: "rst-resume", reason: "pause" });
+    const request = await as(ana).approvals.request({ change: { kind: "experiment_restart", key: "rst-resume", experiment: definition("rst-resume", { coverage: 0.25 }) }, reason: "resume at a quarter" });
+    expect(request.summary).toBe("restart experiment rst-resume with changes on t-rst: stopped in phase 1, it resumes in phase 2 (a new analysis phase: its results start from zero, phase 1's stay in history);\ncoverage: 100 % → 25 %");
+    await as(bo).approvals.decide({ id: request.id, approve: true, comment: "checked it" });
+    expect(await stored("rst-resume")).toMatchObject({ status: "running", phase: 2, coverage: 0.25 });
+    await as(bo).experiments.stop({ key: "rst-resume", reason: "test over" });
+  });
+
+  it("a bad field is refused when filed, naming it, and nothing is filed", async () => {
+    await running("rst-bad");
+    const filed = () => getDb().changeRequest.count({ where: { kind: "experiment_restart", summary: { contains: "rst-bad" } } });
+    const ask = (experiment: unknown, key = "rst-bad") => as(ana).approvals.request({ change: { kind: "experiment_restart", key, experiment: experiment as ExperimentInput }, reason: "try it" });
+    // As experiments.restart checks its input: the schema (weights that do not sum to 1)…
+    await expect(ask({ ...definition("rst-bad"), variants: definition("rst-bad").variants.map((v) => ({ ...v, weight: 0.7 })) })).rejects.toMatchObject({
+      code: "BAD_REQUEST", message: expect.stringContaining("change.experiment.variants: weights sum to 1.400, not 1"),
+    });
+    // …and the service: a variant's model that does not exist, another surface, another key.
+    await expect(ask(definition("rst-bad", {}, [0.5, 0.5], { modelVersionId: "no-such-version" }))).rejects.toMatchObject({
+      code: "BAD_REQUEST", message: 'variants[1].modelVersionId: no model version "no-such-version"',
+    });
+    await expect(ask(definition("rst-bad", {}, [0.5, 0.5], { modelAlias: "canary" }))).rejects.toMatchObject({
+      code: "BAD_REQUEST", message: 'variants[1].modelAlias: the surface\'s model has no alias "canary"',
+    });
+    await expect(ask(definition("rst-bad", { surface: "t-rst-other" }))).rejects.toMatchObject({
+      code: "BAD_REQUEST", message: expect.stringMatching(/^experiment\.surface: an experiment's surface cannot change \(it runs on "t-rst", not "t-rst-other"\)/),
+    });
+    await expect(ask(definition("rst-other-key"), "rst-bad")).rejects.toMatchObject({
+      code: "BAD_REQUEST", message: 'experiment.key: an experiment\'s key cannot change (this restarts "rst-bad", not "rst-other-key")',
+    });
+    // A draft is started, not restarted.
+    await sql(`UPDATE surfaces SET require_approval = false WHERE key = 't-rst'`);
+    await as(ana).experiments.create(definition("rst-draft"));
+    await sql(`UPDATE surfaces SET require_approval = true WHERE key = 't-rst'`);
+    await expect(ask(definition("rst-draft"), "rst-draft")).rejects.toMatchObject({ code: "CONFLICT", message: expect.stringContaining('experiment "rst-draft" is draft; only a running or stopped experiment restarts') });
+    // Someone without experiments.write cannot request it.
+    const engineer = await person("eng@rst.test", ["ml_engineer"]);
+    await expect(as(engineer).approvals.request({ change: { kind: "experiment_restart", key: "rst-bad", experiment: definition("rst-bad", { coverage: 0.5 }) }, reason: "try it" })).rejects.toMatchObject({ code: "FORBIDDEN" });
+    expect(await filed()).toBe(0);
+    expect(await getDb().changeRequest.count({ where: { kind: "experiment_restart", summary: { contains: "rst-draft" } } })).toBe(0);
+    expect(await stored("rst-bad")).toMatchObject({ phase: 1, coverage: 1 });
+    await as(bo).experiments.stop({ key: "rst-bad", reason: "test over" });
+  });
+
+  it("approved after the experiment changed since it was filed (another restart, a stop, an edit, a variant's alias moved) it is a 409 naming what changed, and nothing applies", async () => {
+    await running("rst-pin");
+    const half = await as(ana).approvals.request({ change: { kind: "experiment_restart", key: "rst-pin", experiment: definition("rst-pin", { coverage: 0.5 }) }, reason: "half the traffic" });
+    const ramp = await as(ana).approvals.request({ change: { kind: "experiment_restart", key: "rst-pin", experiment: definition("rst-pin", {}, [0.1, 0.9]) }, reason: "ramp" });
+    // Another restart applies first: phase 2, new weights.
+    await as(bo).approvals.decide({ id: ramp.id, approve: true, comment: "ramp checked" });
+    const refusal = 'experiment "rst-pin" changed since the restart was requested (phase 1 → 2, variants): not restarted; file a new request for it as it is now';
+    await expect(as(bo).approvals.decide({ id: half.id, approve: true, comment: "checked it" })).rejects.toMatchObject({ code: "CONFLICT", message: refusal });
+    expect(await getDb().changeRequest.findUniqueOrThrow({ where: { id: half.id } })).toMatchObject({ status: "failed", error: refusal });
+    const afterRamp = await stored("rst-pin");
+    expect(afterRamp).toMatchObject({ phase: 2, coverage: 1, status: "running" });
+    expect(afterRamp.phases).toHaveLength(2);
+
+    // An edit of a field a restart also writes (the name), filed before it: refused, naming it.
+    const renamed = await as(ana).approvals.request({ change: { kind: "experiment_restart", key: "rst-pin", experiment: definition("rst-pin", { coverage: 0.5 }, [0.1, 0.9]) }, reason: "half the traffic" });
+    await as(bo).experiments.update(definition("rst-pin", { name: "renamed meanwhile" }, [0.1, 0.9]));
+    await expect(as(bo).approvals.decide({ id: renamed.id, approve: true, comment: "checked it" })).rejects.toMatchObject({ code: "CONFLICT", message: expect.stringContaining("changed since the restart was requested (name)") });
+
+    // A stop meanwhile (the phase stays 2): refused, naming it.
+    const stopped = await as(ana).approvals.request({ change: { kind: "experiment_restart", key: "rst-pin", experiment: definition("rst-pin", { coverage: 0.5, name: "renamed meanwhile" }, [0.1, 0.9]) }, reason: "half the traffic" });
+    await as(bo).experiments.stop({ key: "rst-pin", reason: "guardrail scare" });
+    await expect(as(bo).approvals.decide({ id: stopped.id, approve: true, comment: "checked it" })).rejects.toMatchObject({ code: "CONFLICT", message: expect.stringContaining("changed since the restart was requested (running → stopped)") });
+    expect(await stored("rst-pin")).toMatchObject({ phase: 2, coverage: 1, status: "stopped", name: "renamed meanwhile" });
+    expect((await stored("rst-pin")).phases).toHaveLength(2);
+  });
+
+  it("a new variant's alias moved after the request was filed: 409 naming both versions, and nothing applies", async () => {
+    await getDb().modelAlias.create({ data: { modelId: (await getDb().modelVersion.findUniqueOrThrow({ where: { id: id(4) } })).modelId, name: "cb", versionId: id(4) } });
+    await running("rst-alias");
+    const request = await as(ana).approvals.request({ change: { kind: "experiment_restart", key: "rst-alias", experiment: definition("rst-alias", {}, [0.5, 0.5], { modelAlias: "cb" }) }, reason: "serve the cb alias" });
+    expect(request.summary).toContain("treat 50 % (t-rst-model v4) → control 50 % (control, production, t-rst-model v1), treat 50 % (cb, t-rst-model v4)");
+    await sql(`UPDATE model_aliases SET version_id = $1 WHERE name = 'cb' AND model_id = (SELECT id FROM models WHERE name = 't-rst-model')`, id(5));
+    await expect(as(bo).approvals.decide({ id: request.id, approve: true, comment: "checked it" })).rejects.toMatchObject({
+      code: "CONFLICT", message: 'variant "treat" of rst-alias would now serve t-rst-model v5, not v4 as when the restart was requested: not restarted; file a new request if the change is still wanted',
+    });
+    const after = await stored("rst-alias");
+    expect(after).toMatchObject({ phase: 1, status: "running" });
+    expect(after.variants.map((v) => v.modelVersionId)).toEqual([null, id(4)]);
+    await as(bo).experiments.stop({ key: "rst-alias", reason: "test over" });
+  });
+});
