@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openServedModels } from "./warm";
 import { createApiKey } from "../auth/apiKeys";
-import { setEnv } from "../config";
+import { env, setEnv } from "../config";
 import { getDb } from "../db/client";
 import { seedDemo } from "../db/seed";
 import { demoFeatureSpec } from "../demo/models";
@@ -34,11 +34,12 @@ async function post(path: string, body: unknown, headers: Record<string, string>
   return { status: response.status, body: (await response.json()) as Record<string, any> }; // eslint-disable-line @typescript-eslint/no-explicit-any
 }
 
-const resetMs = process.env.BREAKER_RESET_MS;
+let resetMs: number;
 beforeAll(async () => {
   // Circuits stay open for the whole check: the oversized runs' last cut run goes on for a second or
   // more on a loaded machine, and the tests read the circuits after it (with the integration
   // project's 300 ms they were half-open by then, and the blocked request became a trial: 2 CI runs).
+  resetMs = env().BREAKER_RESET_MS;
   setEnv("BREAKER_RESET_MS", "30000");
   const db = getDb();
   await seedDemo(db);
@@ -63,7 +64,7 @@ beforeAll(async () => {
 }, 120_000);
 afterAll(async () => {
   await frontDoor?.close();
-  setEnv("BREAKER_RESET_MS", resetMs);
+  setEnv("BREAKER_RESET_MS", String(resetMs));
 });
 
 describe("callers are isolated: input faults never open a breaker", () => {

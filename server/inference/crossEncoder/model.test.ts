@@ -100,7 +100,8 @@ describe("demo cross-encoder", () => {
         expect(prefixes.every((p) => doc.startsWith(p) && p.length <= readBound(wanted))).toBe(true);
         expect(prefixes.reduce((n, p) => n + p.length, 0)).toBeLessThanOrEqual(1.25 * readBound(wanted));
       }),
-      { numRuns: 300 },
+      // A counterexample found by this property: an astral CJK ideograph (U+20021) the tokenizer does not split at.
+      { numRuns: 300, examples: [["", `lamp漢字台灯 !!!!!!! !!!!!!!!!! ${"x".repeat(120)} !!!!!00\u{20021}${"x".repeat(120)} `, undefined]] },
     );
   });
 
