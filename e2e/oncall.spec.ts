@@ -236,31 +236,37 @@ test("a cascade surface shows both stages' rollback levers, the one click on the
   const overview = await trpcQuery(request, "oncall.overview", { hours: 1 });
   // The seeded cascade: search-ranker production (stage 1) over every candidate, demo-cross-encoder production (stage 2) over the top 20.
   const cascade = overview.surfaces.find((x: { key: string }) => x.key === "product-search");
-  expect(cascade.stages.map((s: { stage: number; modelName: string }) => [s.stage, s.modelName])).toEqual([[1, "search-ranker"], [2, "demo-cross-encoder"]]);
-  const oneClick = cascade.stages.find((s: { stage: number }) => s.stage === cascade.rollbackStage);
-  const other = cascade.stages.find((s: { stage: number }) => s.stage !== cascade.rollbackStage);
-  const label = (s: { stage: number; rollback: { version: number } | null }) => `Roll back stage ${s.stage}${s.rollback ? ` to v${s.rollback.version}` : ""}`;
+  type Stage = { stage: number; modelName: string; alias: string; serving: { version: number }; rollback: { version: number } | null; lastChange: unknown; configured: { actor: string } | null };
+  const stages: Stage[] = cascade.stages;
+  expect(stages.map((s) => [s.stage, s.modelName])).toEqual([[1, "search-ranker"], [2, "demo-cross-encoder"]]);
+  const oneClick = stages.find((s) => s.stage === cascade.rollbackStage);
+  const label = (s: Stage) => `Roll back stage ${s.stage}${s.rollback ? ` to v${s.rollback.version}` : ""}`;
   await page.setViewportSize({ width: 1280, height: 1100 });
   await page.goto("/dashboards/oncall");
   const card = page.getByTestId("surface-product-search");
-  await expect(card.getByTestId("serving-stage2")).toContainText(`stage 2 demo-cross-encoder production → v${cascade.stages[1].serving.version}`);
-  await expect(card.getByTestId("rollback-button")).toHaveText(label(oneClick));
-  await expect(card.getByTestId("rollback-button-other")).toHaveText(label(other));
-  // demo-cross-encoder has one version: stage 2 has nothing to roll back to.
-  if (!cascade.stages[1].rollback) await expect(card.getByTestId(cascade.rollbackStage === 2 ? "rollback-button" : "rollback-button-other")).toBeDisabled();
-  await expect(card.getByTestId("rollback-stage-why")).toContainText(oneClick.lastChange ? `stage ${oneClick.stage} changed last` : "no stage has a standing change");
-  if (oneClick.rollback) {
+  await expect(card.getByTestId("serving-stage2")).toContainText(`stage 2 demo-cross-encoder production → v${stages[1]!.serving.version}`);
+  for (const s of stages) {
+    const button = card.getByTestId(s === oneClick ? "rollback-button" : `rollback-button-stage-${s.stage}`);
+    await expect(button).toHaveText(label(s));
+    // demo-cross-encoder has one version: stage 2 has nothing to roll back to.
+    if (!s.rollback) await expect(button).toBeDisabled();
+  }
+  const why = card.getByTestId("rollback-stage-why");
+  if (!oneClick) await expect(why).toContainText(`stage 2 was reconfigured last (demo-cross-encoder production, by ${stages[1]!.configured!.actor}`);
+  else await expect(why).toContainText(oneClick.lastChange ? `stage ${oneClick.stage} changed last` : "no stage has a standing change");
+  const pressable = oneClick?.rollback ? oneClick : stages.find((s) => s.rollback);
+  if (pressable) {
     // The dialog names the stage and its alias, not the surface's other stage.
-    await card.getByTestId("rollback-button").click();
+    await card.getByTestId(pressable === oneClick ? "rollback-button" : `rollback-button-stage-${pressable.stage}`).click();
     const dialog = page.getByRole("dialog");
-    await expect(dialog).toContainText(`${oneClick.modelName} production: v${oneClick.serving.version} → v${oneClick.rollback.version}`);
-    await expect(dialog.getByRole("button", { name: label(oneClick) })).toBeVisible();
+    await expect(dialog).toContainText(`${pressable.modelName} ${pressable.alias}: v${pressable.serving.version} → v${pressable.rollback!.version}`);
+    await expect(dialog.getByRole("button", { name: label(pressable) })).toBeVisible();
     await page.screenshot({ path: "e2e/screenshots/oncall-cascade-rollback-dialog.png" });
     await dialog.getByRole("button", { name: "Cancel" }).click();
   }
   await card.scrollIntoViewIfNeeded();
   await page.screenshot({ path: "e2e/screenshots/oncall-cascade.png" });
   await page.setViewportSize({ width: 390, height: 844 });
-  await card.getByTestId("rollback-button").scrollIntoViewIfNeeded();
+  await why.scrollIntoViewIfNeeded();
   await page.screenshot({ path: "e2e/screenshots/oncall-cascade-390.png" });
 });

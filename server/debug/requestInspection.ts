@@ -109,19 +109,27 @@ export async function inspectRequest(db: Db, input: { requestId: string; ts?: Da
     ? await db.$queryRaw<LogRow[]>`
     SELECT request_id, ts, surface, user_key, session_key, context, experiment_key, experiment_phase, variant_key, exposed, model_version_id,
       fallback_used, fallback_reason, candidate_count, top_k, served, timings, latency_ms, features_timed_out, caller, owner
-    FROM rerank_requests WHERE request_id = ${input.requestId} AND ts = ${ts} AND (${owner ?? null}::text IS NULL OR owner = ${owner ?? null}) ORDER BY owner LIMIT 1`
+    FROM rerank_requests r WHERE request_id = ${input.requestId} AND ts = ${ts}
+      AND (${owner ?? null}::text IS NULL OR owner = ${owner ?? null}
+        -- A row of unknown owner ('': spilled by an earlier version, or left by the owner migration) names the request when it is the only one at that ts.
+        OR (${owner ?? null}::text = '' AND (SELECT count(*) FROM rerank_requests x WHERE x.request_id = r.request_id AND x.ts = r.ts) = 1))
+    ORDER BY owner LIMIT 1`
     : [];
   if (!row) throw new NotFoundError("logged request", input.ts ? `${input.requestId} at ${input.ts.toISOString()}${input.owner ? ` by ${input.owner}` : ""}` : input.requestId);
   const served = readServedList(row.served);
   const keyIds = [...new Set(shared.map((r) => keyIdOfCaller(r.caller)).filter((id): id is string => id !== null))];
   const keyNames = new Map((await db.apiKey.findMany({ where: { id: { in: keyIds } }, select: { id: true, name: true } })).map((k) => [callerOfKey(k.id), k.name]));
   const nameOf = (caller: string | null) => (caller ? keyNames.get(caller) ?? null : null);
-  // The sample and the shadow rows carry the request's own ts (one partition each) and owner: its identity.
+  // The sample and the shadow rows carry the request's own ts (one partition each) and owner: its
+  // identity. Rows of unknown owner ('': spilled by an earlier version, or left shared by the owner
+  // migration where it could not tell) are the request's when it is the only one with that id at that ts.
+  const alone = shared.filter((r) => r.ts.getTime() === row.ts.getTime()).length === 1;
+  const owners = alone ? [row.owner, ""] : [row.owner];
   const [[sample], shadows, titles, version] = await Promise.all([
-    db.$queryRaw<SampleRow[]>`SELECT reason, feature_names, rows FROM scoring_samples WHERE request_id = ${row.request_id} AND ts = ${row.ts} AND owner = ${row.owner} LIMIT 1`,
+    db.$queryRaw<SampleRow[]>`SELECT reason, feature_names, rows FROM scoring_samples WHERE request_id = ${row.request_id} AND ts = ${row.ts} AND owner = ANY(${owners}) ORDER BY owner = ${row.owner} DESC LIMIT 1`,
     db.$queryRaw<Array<{ shadow_version_id: string; overlap_at_10: number | null; rbo: number | null; kendall_tau: number | null; error: string | null }>>`
-      SELECT shadow_version_id, overlap_at_10, rbo, kendall_tau, error FROM shadow_records
-      WHERE surface = ${row.surface} AND ts = ${row.ts} AND request_id = ${row.request_id} AND owner = ${row.owner} ORDER BY shadow_version_id`,
+      SELECT DISTINCT ON (shadow_version_id) shadow_version_id, overlap_at_10, rbo, kendall_tau, error FROM shadow_records
+      WHERE surface = ${row.surface} AND ts = ${row.ts} AND request_id = ${row.request_id} AND owner = ANY(${owners}) ORDER BY shadow_version_id, owner = ${row.owner} DESC`,
     db.catalogItem.findMany({ where: { id: { in: served.map((i) => i.id) } }, select: { id: true, title: true, category: true } }),
     row.model_version_id ? db.modelVersion.findUnique({ where: { id: row.model_version_id }, select: { version: true, model: { select: { name: true } } } }) : null,
   ]);

@@ -46,7 +46,7 @@ export async function planFromRecentTraffic(
       SELECT user_key, bool_or(type = 'impression') AS impressed, bool_or(type = 'click') AS clicked, bool_or(type = 'purchase') AS purchased,
         coalesce(sum(revenue) FILTER (WHERE type = 'purchase'), 0) AS revenue, min(request_ts) AS request_ts
       FROM outcome_events WHERE surface = ${input.surface} AND request_ts >= ${since} AND user_key IS NOT NULL
-      GROUP BY user_key, request_id, item_id
+      GROUP BY user_key, request_id, owner, item_id
     ), users AS (
       SELECT user_key, count(*) FILTER (WHERE impressed)::float8 AS impressions, count(*) FILTER (WHERE impressed AND clicked)::float8 AS clicks,
         (bool_or(purchased))::int::float8 AS converted, sum(revenue)::float8 AS revenue, min(request_ts) AS first

@@ -92,7 +92,7 @@ export async function experimentResults(db: Db, key: string, options: { granular
       SELECT o.variant_key, o.user_key AS unit_key, array_agg(o.position) AS positions FROM outcome_events o
       JOIN experiment_unit_stats u ON u.experiment_id = ${e.id} AND u.phase = ${viewed} AND u.unit_key = o.user_key AND NOT u.multiple_exposure
       WHERE o.experiment_key = ${e.key} AND o.experiment_phase = ${viewed} AND o.type = 'click' AND o.position IS NOT NULL
-      GROUP BY o.variant_key, o.user_key, o.request_id`,
+      GROUP BY o.variant_key, o.user_key, o.request_id, o.request_ts, o.owner`,
     // Fallback rate per unit: Y = its requests a fallback served, X = its requests (a ratio, as CTR).
     db.$queryRaw<UnitPairRow[]>`
       SELECT u.variant_key, count(*)::float8 AS n, avg(coalesce(f.fallbacks, 0)::float8) AS y_mean, var_samp(coalesce(f.fallbacks, 0)::float8) AS y_var,

@@ -7,6 +7,7 @@ import { getDb } from "../db/client";
 import { demoFeatureSpec, demoModelBytes } from "../demo/models";
 import { linearRankerOnnx } from "../domain/onnx/linear";
 import { setAliasIn } from "../registry/versions";
+import { configureStage2 } from "../surfaces/stage2";
 import { callerAs } from "../testing/callers";
 import { addTestVersion, createTestSurface } from "../testing/models";
 
@@ -67,6 +68,11 @@ describe("on-call rollback on a cascade surface", () => {
     expect(after.rollbackStage).toBe(1);
     expect(after.stages[1]).toMatchObject({ stage: 2, rollback: null, rollbackUnavailable: expect.stringContaining("v2 was rolled back from") });
     await expect(oncall().oncall.rollback({ surface: "t-cas", reason: "again", stage: 2 })).rejects.toMatchObject({ code: "BAD_REQUEST", message: expect.stringContaining("t-cas-s2 production has no rollback target") });
+    // A retry of the bare call (break test: it rolled back stage 1's alias, shared by every surface it serves) is refused: name a stage.
+    await expect(oncall().oncall.rollback({ surface: "t-cas", reason: "retry after a timeout" })).rejects.toMatchObject({
+      code: "CONFLICT", message: expect.stringMatching(/^rollback of t-cas refused: stage 2 \(t-cas-s2 production\) was rolled back by oncall@rerank\.test at .+; a rollback that names no stage does not go on to the other stage: name stage 1 or 2$/),
+    });
+    expect(await serving("t-cas-model")).toBe(4);
     // A stage-1 rollback pinned as the page pins it.
     const one = after.stages[0]!;
     const done = await oncall().oncall.rollback({ surface: "t-cas", stage: 1, reason: "stage 1 too", expectFromVersionId: one.serving!.versionId, expectVersionId: one.rollback!.versionId });
@@ -83,6 +89,27 @@ describe("on-call rollback on a cascade surface", () => {
     expect(done).toMatchObject({ stage: 1, model: "t-cas-model", version: 1 });
     expect(await serving("t-cas-s2")).toBe(2);
     await move("t-cas-s2", 1);
+  }, 60_000);
+
+  it("stage 2 reconfigured after every alias move: no one click (a configuration is no alias move), and the new alias's moves count only from then", async () => {
+    await move("t-cas-model", 4);
+    const model = await db().model.findUniqueOrThrow({ where: { name: "t-cas-s2" } });
+    const v1 = await db().modelVersion.findFirstOrThrow({ where: { modelId: model.id, version: 1 } });
+    const v2 = await db().modelVersion.findFirstOrThrow({ where: { modelId: model.id, version: 2 } });
+    // The candidate alias has a history of its own before it rescores t-cas: v2 → v1.
+    await db().$transaction((tx) => setAliasIn(tx, { versionId: v2.id, alias: "candidate", actor, reason: "registered" }));
+    await db().$transaction((tx) => setAliasIn(tx, { versionId: v1.id, alias: "candidate", actor, reason: "v2 worse offline" }));
+    await configureStage2(db(), { surface: "t-cas", stage2: { model: "t-cas-s2", alias: "candidate", rerankCount: 5, budgetMs: 500 }, reason: "try the candidate" }, actor);
+    const after = await card("t-cas");
+    expect(after.rollbackStage).toBeNull();
+    expect(after.stages[1]).toMatchObject({ stage: 2, alias: "candidate", lastChange: null, configured: { actor: "ml@rerank.test" } });
+    await expect(oncall().oncall.rollback({ surface: "t-cas", reason: "CTR fell" })).rejects.toMatchObject({
+      code: "CONFLICT", message: expect.stringContaining("rollback of t-cas refused: stage 2 was reconfigured to t-cas-s2 candidate by ml@rerank.test"),
+    });
+    expect(await serving("t-cas-model")).toBe(4);
+    // A move of the candidate after it was configured is this surface's change: the one click is stage 2's.
+    await db().$transaction((tx) => setAliasIn(tx, { versionId: v2.id, alias: "candidate", actor, reason: "v2 again" }));
+    expect((await card("t-cas")).rollbackStage).toBe(2);
   }, 60_000);
 
   it("a stage the surface lacks, or a stage that is neither 1 nor 2, is refused naming `stage`; nothing moves", async () => {

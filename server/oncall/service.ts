@@ -141,8 +141,10 @@ export interface StageLever {
   rollback: RollbackTarget | null;
   rollbackUnavailable: string | null;
   rollbackAborts: RolloutOnAlias[];
-  /** The newest change of the alias from one version to another; null: none. */
+  /** The newest change of the alias from one version to another (stage 2's: since it was configured); null: none. */
   lastChange: { kind: AliasChangeKind; at: Date; actor: string } | null;
+  /** Stage 2: when and by whom it was last configured (another model or alias); null for stage 1, or when not recorded. */
+  configured: { at: Date; actor: string } | null;
 }
 
 export interface SurfaceHealth {
@@ -163,8 +165,8 @@ export interface SurfaceHealth {
   rollbackAborts: RolloutOnAlias[];
   /** The stages a rollback can move, stage 1 first (the fields above are stage 1's); stage 2 on a cascade surface. */
   stages: StageLever[];
-  /** The stage the one-click rollback moves (rollbackStageOf): on a cascade, the one whose standing change is newest. */
-  rollbackStage: 1 | 2;
+  /** The stage the one-click rollback moves (rollbackStageOf): on a cascade, the one whose standing change is newest; null when stage 2 was reconfigured after it (no alias move undoes a configuration). */
+  rollbackStage: 1 | 2 | null;
   slo: { latencyP99Ms: number; availability: number };
   window: { requests: number; fallbackRate: number | null; p50: number | null; p95: number | null; p99: number | null };
   burn: { availability: SliBurn; latency: SliBurn };
@@ -218,8 +220,8 @@ export async function oncallOverview(db: Db, input: { hours: number }) {
       const sixHours = burns[sli]["6h"];
       return problems[sli] ? { oneHour, sixHours, level: "no_budget", note: problems[sli] } : { oneHour, sixHours, level: burnLevel(oneHour, sixHours), note: null };
     };
-    const aliases = await stageAliases(db, s);
-    const stages = await Promise.all(aliases.map((stage) => stageLever(db, s.key, stage)));
+    const cascade = await cascadeOf(db, s);
+    const stages = await Promise.all(cascade.stages.map((stage) => stageLever(db, s.key, stage, cascade)));
     const one = stages.find((x) => x.stage === 1);
     result.push({
       key: s.key, name: s.name, killSwitch: s.killSwitch, modelName: s.model?.name ?? null, servingAlias: s.modelAlias,
@@ -228,7 +230,7 @@ export async function oncallOverview(db: Db, input: { hours: number }) {
       reach: one?.reach ?? [],
       ...(one ? { rollback: one.rollback, rollbackUnavailable: one.rollbackUnavailable, rollbackAborts: one.rollbackAborts } : { rollback: null, rollbackUnavailable: `"${s.key}" has no model to roll back`, rollbackAborts: [] }),
       stages,
-      rollbackStage: rollbackStageOf(aliases.map((x) => x.lastChange)),
+      rollbackStage: oneClickStage(cascade),
       slo: { latencyP99Ms: s.sloLatencyP99Ms, availability: s.sloAvailability },
       window: { requests: stats?.requests ?? 0, fallbackRate: stats?.requests ? stats.fallbacks / stats.requests : null, p50: stats?.p50 ?? null, p95: stats?.p95 ?? null, p99: stats?.p99 ?? null },
       burn: { availability: burnOf("availability"), latency: burnOf("latency") },
@@ -385,7 +387,7 @@ const ALIAS_MOVES = ["alias_move", "rollback", "ship", "promotion"] as const;
  * serves, every surface it reaches (`surface` first), its target (or why none), the canaries it would
  * abort and its newest change.
  */
-async function stageLever(db: Db, surface: string, stage: StageAlias): Promise<StageLever> {
+async function stageLever(db: Db, surface: string, stage: StageAlias, cascade: Cascade): Promise<StageLever> {
   const { model, alias } = stage;
   const serving = await servingVersion(db, model.id, alias);
   const [choices, aborts, reached] = await Promise.all([
@@ -400,6 +402,7 @@ async function stageLever(db: Db, surface: string, stage: StageAlias): Promise<S
     serving: serving ? { versionId: serving.id, version: serving.version } : null,
     reach, rollback: choices.target, rollbackUnavailable: choices.unavailable, rollbackAborts: aborts,
     lastChange: last.kind !== null ? { kind: last.kind, at: last.at!, actor: last.actor! } : null,
+    configured: stage.stage === 2 && cascade.configured ? { at: cascade.configured.at, actor: cascade.configured.actor } : null,
   };
 }
 
@@ -440,29 +443,62 @@ interface StageAlias {
   lastChange: StageLastChange & { at: Date | null; actor: string | null };
 }
 
+/** A surface's stages, and when its stage 2 was last configured (promotion_history kind stage2; null: never recorded). */
+interface Cascade {
+  stages: StageAlias[];
+  configured: { order: bigint; at: Date; actor: string } | null;
+}
+
 /**
  * The stages of a surface a rollback can move, stage 1 first (when the surface has a model): stage 2
  * when its configuration parses and names a registered model (an unresolved stage 2 serves stage 1's
  * order: nothing of it to roll back). Each with the newest change of its alias from one version to
  * another (no-op moves, and an alias's first setting, which leaves nothing to roll back to, left
- * out: the seed's setting of a model it just registered is no regression): rollbackStageOf picks the
- * one-click stage from them.
+ * out: the seed's setting of a model it just registered is no regression); stage 2's only since it
+ * was configured (the alias's moves before it rescored this surface are no change here). With the
+ * last stage-2 configuration: rollbackStageOf picks the one-click stage from them.
  */
-async function stageAliases(db: Db | Prisma.TransactionClient, surface: { model: { id: string; name: string } | null; modelAlias: string; stage2: Prisma.JsonValue | null }): Promise<StageAlias[]> {
+async function cascadeOf(db: Db | Prisma.TransactionClient, surface: { key: string; model: { id: string; name: string } | null; modelAlias: string; stage2: Prisma.JsonValue | null }): Promise<Cascade> {
   const refs: Array<Omit<StageAlias, "lastChange">> = surface.model ? [{ stage: 1, model: surface.model, alias: surface.modelAlias }] : [];
   const config = stage2ConfigSchema.safeParse(surface.stage2).data;
-  if (config) {
-    const model = await db.model.findUnique({ where: { name: config.model }, select: { id: true, name: true } });
-    if (model) refs.push({ stage: 2, model, alias: config.alias });
-  }
-  return Promise.all(refs.map(async (ref) => {
+  const [model, configured] = await Promise.all([
+    config ? db.model.findUnique({ where: { name: config.model }, select: { id: true, name: true } }) : null,
+    db.promotionHistory.findFirst({ where: { kind: "stage2", surfaceKey: surface.key }, orderBy: { id: "desc" }, select: { id: true, ts: true, actor: true } }),
+  ]);
+  if (config && model) refs.push({ stage: 2, model, alias: config.alias });
+  const since = (stage: 1 | 2) => (stage === 2 && configured ? configured.id : 0n);
+  const stages = await Promise.all(refs.map(async (ref) => {
     const [row] = await db.$queryRaw<Array<{ id: bigint; kind: AliasChangeKind; ts: Date; actor: string }>>`
       SELECT id, kind::text AS kind, ts, actor FROM promotion_history
       WHERE model_id = ${ref.model.id} AND alias = ${ref.alias} AND kind::text IN (${Prisma.join([...ALIAS_MOVES])})
-        AND from_version_id IS NOT NULL AND from_version_id IS DISTINCT FROM to_version_id
+        AND from_version_id IS NOT NULL AND from_version_id IS DISTINCT FROM to_version_id AND id > ${since(ref.stage)}
       ORDER BY id DESC LIMIT 1`;
     return { ...ref, lastChange: { stage: ref.stage, order: row?.id ?? null, kind: row?.kind ?? null, at: row?.ts ?? null, actor: row?.actor ?? null } };
   }));
+  return { stages, configured: configured ? { order: configured.id, at: configured.ts, actor: configured.actor } : null };
+}
+
+/** The one-click stage of a cascade (rollbackStageOf over its stages and its last stage-2 configuration). */
+const oneClickStage = (c: Cascade) => rollbackStageOf(c.stages.map((x) => x.lastChange), c.configured?.order ?? null);
+
+/**
+ * A rollback of a cascade surface that names no stage and pins nothing (an API call, a retry) goes to
+ * the one-click stage, but never where the newest change is not a standing alias move: refused (409)
+ * when stage 2 was reconfigured after every standing change (no alias move undoes a configuration),
+ * and when the newest change of either stage is a rollback (a retry of a rollback that committed
+ * would otherwise roll the other stage back: a shared serving alias on every surface it reaches).
+ */
+function refuseBareCascadeRollback(surface: string, cascade: Cascade): void {
+  const name = (s: StageAlias) => `stage ${s.stage} (${s.model.name} ${s.alias})`;
+  const moved = cascade.stages.filter((s) => s.lastChange.order !== null).sort((a, b) => (a.lastChange.order! > b.lastChange.order! ? -1 : 1));
+  const newest = moved[0];
+  if (newest?.lastChange.kind === "rollback") {
+    throw new ConflictError(`rollback of ${surface} refused: ${name(newest)} was rolled back by ${newest.lastChange.actor} at ${newest.lastChange.at!.toISOString()}, the newest change of the cascade; a rollback that names no stage does not go on to the other stage: name stage 1 or 2`);
+  }
+  if (oneClickStage(cascade) === null) {
+    const two = cascade.stages.find((s) => s.stage === 2)!;
+    throw new ConflictError(`rollback of ${surface} refused: stage 2 was reconfigured to ${two.model.name} ${two.alias} by ${cascade.configured!.actor} at ${cascade.configured!.at.toISOString()}, after every alias move; no rollback undoes a configuration (change stage 2 on the Surfaces page), or name stage 1 or 2 to roll an alias back`);
+  }
 }
 
 /** The version `alias` of the model points at (null: unset). */
@@ -503,10 +539,12 @@ async function servingVersion(db: Db | Prisma.TransactionClient, modelId: string
 export async function rollbackSurface(db: Db, input: { surface: string; reason: string; stage?: 1 | 2; expectVersionId?: string; expectFromVersionId?: string | null; toVersion?: number }, actor: Actor) {
   const surface = await db.surface.findUnique({ where: { key: input.surface }, select: { key: true, modelAlias: true, stage2: true, model: { select: { id: true, name: true } } } });
   if (!surface) throw new NotFoundError("surface", input.surface);
-  const stages = await stageAliases(db, surface);
+  const cascade = await cascadeOf(db, surface);
+  const { stages } = cascade;
   // A caller that pinned a version without naming a stage read stage 1 (as before cascades had a lever); only the bare one click picks.
   const readStageOne = input.toVersion !== undefined || input.expectVersionId !== undefined || input.expectFromVersionId !== undefined;
-  const stageWanted = input.stage ?? (readStageOne ? 1 : rollbackStageOf(stages.map((x) => x.lastChange)));
+  if (input.stage === undefined && !readStageOne && stages.length > 1) refuseBareCascadeRollback(surface.key, cascade);
+  const stageWanted = input.stage ?? (readStageOne ? 1 : oneClickStage(cascade) ?? 1);
   const chosen = stages.find((s) => s.stage === stageWanted);
   if (!chosen && input.stage === 2) throw new InvalidInputError("stage", `"${surface.key}" has no stage 2 to roll back (no cascade, or its stage 2 names no registered model)`);
   if (!chosen) throw new InvalidInputError(input.stage === undefined ? "surface" : "stage", `"${surface.key}" has no model to roll back`);

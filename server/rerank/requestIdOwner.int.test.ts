@@ -112,12 +112,25 @@ describe("what hangs off two callers' requests with one id served in the same mi
     await surfaceConfigs().refresh();
   });
 
-  it("a shadow line spilled by the version before owners is written, as shared", async () => {
-    const line = copyTextLine([new Date().toISOString(), "old-spill:v", "old-spill", "search", null, "v", "[]", "[]", null, null, null, null, null, null, null, "boom"]);
+  it("a shadow line and a sample spilled by the version before owners are written as shared, and the Debug page finds them on their request", async () => {
+    const requestId = `old-spill-${Date.now()}`;
+    const served = await rerank({ surface: "search", requestId, topK: 3, candidates: candidates(catalog.slice(0, 10)) }, { caller: A });
+    await telemetry().requests.flush();
+    const [row] = await getDb().rerankRequest.findMany({ where: { requestId }, select: { ts: true, modelVersionId: true } });
+    const line = copyTextLine([row!.ts.toISOString(), `${requestId}:${row!.modelVersionId}`, requestId, "search", null, row!.modelVersionId, "[]", "[]", null, null, null, null, null, null, null, "boom"]);
     expect(copyTextFieldCount(line)).toBe(16);
     telemetry().shadow.enqueue(line);
+    telemetry().scoringSamples.enqueue({ requestId, ts: row!.ts, surface: "search", modelVersionId: null, reason: "sampled", featureNames: [], rows: served.items.map((i) => ({ id: i.id, position: i.position, score: i.score, values: [], defaulted: [] })), timings: {} });
     await telemetry().shadow.flush();
-    expect(await getDb().$queryRaw<Array<{ owner: string; error: string }>>`SELECT owner, error FROM shadow_records WHERE request_id = 'old-spill'`).toEqual([{ owner: "", error: "boom" }]);
+    await telemetry().scoringSamples.flush();
+    expect(await getDb().$queryRaw<Array<{ owner: string; error: string }>>`SELECT owner, error FROM shadow_records WHERE request_id = ${requestId} AND shadow_version_id = ${row!.modelVersionId}`).toEqual([{ owner: "", error: "boom" }]);
+    // The request is A's (owner api_key:…); its only row at that ts, so the shared rows are its own (break test: features null, shadows []).
+    const seen = await inspectRequest(getDb(), { requestId, ts: row!.ts, owner: A });
+    expect(seen.features?.rows.map((r) => r.id)).toEqual(served.items.map((i) => i.id));
+    expect(seen.shadows.find((x) => x.versionId === row!.modelVersionId)).toMatchObject({ error: "boom" });
+    // The Shadow page's link names the row's owner '': it opens the request.
+    expect((await inspectRequest(getDb(), { requestId, ts: row!.ts, owner: "" })).owner).toBe(A);
+    expect(await shadowComparison(getDb(), { requestId, versionId: row!.modelVersionId!, ts: row!.ts, owner: A })).toMatchObject({ owner: "", error: "boom" });
   });
 });
 

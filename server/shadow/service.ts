@@ -192,8 +192,10 @@ export async function shadowComparison(db: Db, input: { requestId: string; versi
     SELECT ts, owner, surface, primary_version_id, overlap_at_10, rbo, kendall_tau, spearman_rho, primary_latency_ms, shadow_latency_ms,
       primary_ranking, shadow_ranking, moves, error
     FROM shadow_records WHERE id = ${`${input.requestId}:${input.versionId}`}
-      AND (${input.ts ?? null}::timestamptz IS NULL OR ts = ${input.ts ?? null}::timestamptz) AND (${input.owner ?? null}::text IS NULL OR owner = ${input.owner ?? null}::text)
-    ORDER BY ts DESC, owner LIMIT 1`;
+      AND (${input.ts ?? null}::timestamptz IS NULL OR ts = ${input.ts ?? null}::timestamptz)
+      -- A row of unknown owner ('': spilled by an earlier version) stands in when the owner's own is not there.
+      AND (${input.owner ?? null}::text IS NULL OR owner = ${input.owner ?? null}::text OR owner = '')
+    ORDER BY ts DESC, owner = ${input.owner ?? null}::text DESC NULLS LAST, owner LIMIT 1`;
   const r = rows[0];
   if (!r) throw new NotFoundError("shadow comparison", `${input.requestId} (candidate ${input.versionId})`);
   const versions = new Map(

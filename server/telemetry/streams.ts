@@ -360,9 +360,9 @@ export function outcomeEventSink(pool: Queryable): BatchSink<OutcomeEventRow> {
       // rollups, in the same statement, which answers the inserted events: the others were held
       // already (a retry through another worker or process, a replay), and are told apart as
       // duplicates (events/service.ts). Within a batch the first of a key is the one kept.
-      const { rows: inserted } = await pool.query<{ event_id: string; request_ts: Date; request_id: string }>({
+      const { rows: inserted } = await pool.query<{ event_id: string; request_ts: Date; request_id: string; owner: string }>({
         // Named: prepared once per connection, so PostgreSQL plans it once, not on every batch.
-        name: "telemetry_outcome_events_v5",
+        name: "telemetry_outcome_events_v6",
         text: `WITH x AS (
            SELECT DISTINCT ON (coalesce(n, ''), c, a) a, b, c, d, e, f, g, h, i, j, k, l, m, coalesce(n, '') AS owner
            FROM unnest($1::text[], $2::timestamptz[], $3::text[], $4::timestamptz[], $5::text[], $6::text[], $7::text[], $8::int[],
@@ -379,7 +379,7 @@ export function outcomeEventSink(pool: Queryable): BatchSink<OutcomeEventRow> {
          SELECT a, b, c, d, e, f::"OutcomeType", g, h, i, j, k, m, l, x.owner
          FROM x JOIN fresh ON fresh.caller = x.owner AND fresh.request_id = x.c AND fresh.event_id = x.a
          ON CONFLICT DO NOTHING
-         RETURNING event_id, request_ts, request_id, user_key AS unit_key, experiment_key, experiment_phase, variant_key, type, revenue),
+         RETURNING event_id, request_ts, request_id, owner, user_key AS unit_key, experiment_key, experiment_phase, variant_key, type, revenue),
          -- An event's user_key is its request's randomisation unit (events/service.ts resolves it).
          exp AS (SELECT e.id, i.* FROM ins i JOIN experiments e ON e.key = i.experiment_key WHERE i.experiment_phase IS NOT NULL),
          units AS (
@@ -402,20 +402,20 @@ export function outcomeEventSink(pool: Queryable): BatchSink<OutcomeEventRow> {
            clicks = experiment_hourly_stats.clicks + EXCLUDED.clicks, purchases = experiment_hourly_stats.purchases + EXCLUDED.purchases,
            revenue = experiment_hourly_stats.revenue + EXCLUDED.revenue
          RETURNING 1)
-         SELECT event_id, request_ts, request_id FROM ins`,
+         SELECT event_id, request_ts, request_id, owner FROM ins`,
         values: [
           col("eventId"), col("requestTs"), col("requestId"), col("ts"), col("surface"), col("type"), col("itemId"), col("position"),
           col("revenue"), col("userKey"), col("experimentKey"), col("variantKey"), col("experimentPhase"), col("caller"),
         ],
       });
-      // Matched by request id too: two requests served in the same millisecond whose events share an
-      // event id meet outcome_events' own key (event_id, request_ts); the one not stored is answered held,
-      // never accepted (review of the session-21 change).
-      const key = (eventId: string, requestTs: Date, requestId: string) => `${eventId}\u0000${new Date(requestTs).getTime()}\u0000${requestId}`;
-      const fresh = new Set(inserted.map((r) => key(r.event_id, r.request_ts, r.request_id)));
+      // Matched by request id and owner too (outcome_events' key is (event_id, request_ts, owner)): of
+      // two callers' events with one event id on requests served in the same millisecond, each is
+      // answered by its own row, and a replay of one is answered held, never accepted with the other.
+      const key = (eventId: string, requestTs: Date, requestId: string, owner: string) => `${eventId}\u0000${new Date(requestTs).getTime()}\u0000${requestId}\u0000${owner}`;
+      const fresh = new Set(inserted.map((r) => key(r.event_id, r.request_ts, r.request_id, r.owner)));
       const held = new Set<number>();
       rows.forEach((row, i) => {
-        if (!fresh.has(key(row.eventId, row.requestTs, row.requestId))) held.add(i);
+        if (!fresh.has(key(row.eventId, row.requestTs, row.requestId, row.caller ?? ""))) held.add(i);
       });
       return held;
     },

@@ -152,6 +152,13 @@ describe("rollbackStageOf: which stage of a cascade the one-click rollback moves
     // Both rolled back: nothing stands, stage 1 (the serving alias) as before cascades existed.
     expect(rollbackStageOf([stage(1, 14, "rollback"), stage(2, 16, "rollback")])).toBe(1);
   });
+  it("stage 2 reconfigured after every standing change: no stage takes the one click (a configuration is no alias move)", () => {
+    expect(rollbackStageOf([stage(1, 10), stage(2, null, null)], 12n)).toBeNull();
+    expect(rollbackStageOf([stage(1, 10), stage(2, 14)], 12n)).toBe(2);
+    expect(rollbackStageOf([stage(1, 14), stage(2, null, null)], 12n)).toBe(1);
+    // Without stage 2 now (removed), stage 1 as ever.
+    expect(rollbackStageOf([stage(1, 10)], 12n)).toBe(1);
+  });
   it("stage 1 without stage 2, or when no alias ever moved", () => {
     expect(rollbackStageOf([stage(1, 3)])).toBe(1);
     expect(rollbackStageOf([stage(1, null, null), stage(2, null, null)])).toBe(1);

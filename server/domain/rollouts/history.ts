@@ -237,14 +237,18 @@ export interface StageLastChange {
  * was written last. A change stands while it is its alias's newest one and is not itself a rollback
  * (a stage already rolled back is not rolled back further by a second press on another stage's
  * regression: that would go one version past what anyone chose). Stage 1 when no change stands,
- * and for a surface without stage 2.
+ * and for a surface without stage 2. Null when stage 2 was reconfigured (another model or alias,
+ * `stage2ConfiguredOrder`: that row's write order) after every standing change: the newest change
+ * is a configuration, which no alias move undoes (stage 1's alias had not changed, and the newly
+ * configured alias's own history is not this surface's regression).
  * Example: stage 2 moved v1 → v2 after stage 1's last move → 2; then stage 2 rolled back → 1.
  */
-export function rollbackStageOf(stages: readonly StageLastChange[]): 1 | 2 {
+export function rollbackStageOf(stages: readonly StageLastChange[], stage2ConfiguredOrder: bigint | null = null): 1 | 2 | null {
   let best: StageLastChange | null = null;
   for (const s of stages) {
     if (s.order === null || s.kind === null || s.kind === "rollback") continue;
     if (!best || s.order > best.order!) best = s;
   }
+  if (stage2ConfiguredOrder !== null && stages.some((s) => s.stage === 2) && (!best || stage2ConfiguredOrder > best.order!)) return null;
   return best?.stage ?? 1;
 }

@@ -126,7 +126,7 @@ export function RequestInspector({ requestId, at, owner = null }: { requestId: s
               {r.shadows.map((s) => (
                 <Group key={s.versionId} justify="space-between" gap="xs">
                   <Text size="sm">{s.label}: {s.error ? <Text span c="red" size="sm">{s.error}</Text> : `overlap@10 ${s.overlapAt10?.toFixed(1) ?? "—"} · RBO ${s.rbo?.toFixed(2) ?? "—"} · τ ${s.kendallTau?.toFixed(2) ?? "—"}`}</Text>
-                  <Button size="compact-xs" variant="light" component={Link} href={hrefs.shadowComparison(r.requestId, s.versionId)}>Side by side</Button>
+                  <Button size="compact-xs" variant="light" component={Link} href={hrefs.shadowComparison(r.requestId, s.versionId, r.ts, r.owner)}>Side by side</Button>
                 </Group>
               ))}
             </Stack>

@@ -106,8 +106,10 @@ function SurfaceCard({ surface: s, hours, rollout }: { surface: Surface; hours: 
   const [lever, setLever] = useState<Lever | null>(null);
   // On a cascade the one click rolls back the stage whose standing change is newest (rollbackStageOf); the other stage has its own button.
   const cascade = s.stages.length > 1;
-  const oneClick = s.stages.find((x) => x.stage === s.rollbackStage) ?? s.stages[0];
-  const other = s.stages.find((x) => x !== oneClick);
+  // No one click when stage 2 was reconfigured after every alias move (rollbackStage null): each stage only on purpose.
+  const oneClick = s.rollbackStage === null ? undefined : (s.stages.find((x) => x.stage === s.rollbackStage) ?? s.stages[0]);
+  const others = s.stages.filter((x) => x !== oneClick);
+  const stage2 = s.stages.find((x) => x.stage === 2);
   const p99Over = s.window.p99 !== null && s.window.p99 > s.slo.latencyP99Ms;
   return (
     <Card withBorder padding="md" data-testid={`surface-${s.key}`} id={`surface-${s.key}`}>
@@ -137,26 +139,30 @@ function SurfaceCard({ surface: s, hours, rollout }: { surface: Surface; hours: 
               </GuardedButton>
             </Tooltip>
           )}
-          {other && (
-            // The cascade's other stage: rolled back on purpose, never by the one click.
-            <Tooltip label={rollbackNote(other)}>
-              <GuardedButton permission="oncall.rollback" color="orange" variant="light" disabled={!other.rollback} onClick={() => setLever({ kind: "rollback", stage: other })} data-testid="rollback-button-other">
-                {rollbackLabel(other, cascade)}
+          {others.map((x) => (
+            // A cascade's other stage (or, with no one click, each stage): rolled back on purpose.
+            <Tooltip key={x.stage} label={rollbackNote(x)}>
+              <GuardedButton permission="oncall.rollback" color="orange" variant="light" disabled={!x.rollback} onClick={() => setLever({ kind: "rollback", stage: x })} data-testid={`rollback-button-stage-${x.stage}`}>
+                {rollbackLabel(x, cascade)}
               </GuardedButton>
             </Tooltip>
-          )}
-          {cascade && oneClick && (
+          ))}
+          {cascade && (
             <Text size="xs" c="dimmed" w="100%" ta="right" data-testid="rollback-stage-why">
-              {oneClick.lastChange
-                ? <>stage {oneClick.stage} changed last: {oneClick.modelName} {oneClick.alias} {oneClick.lastChange.kind.replace("_", " ")} by {oneClick.lastChange.actor}, {new Date(oneClick.lastChange.at).toLocaleString()}</>
-                : <>no stage has a standing change: the one click rolls back stage 1</>}
+              {!oneClick && stage2?.configured
+                ? <>stage 2 was reconfigured last ({stage2.modelName} {stage2.alias}, by {stage2.configured.actor}, {new Date(stage2.configured.at).toLocaleString()}): no rollback undoes a configuration (change stage 2 on the Surfaces page); roll a stage back on purpose</>
+                : oneClick?.lastChange
+                  ? <>stage {oneClick.stage} changed last: {oneClick.modelName} {oneClick.alias} {oneClick.lastChange.kind.replace("_", " ")} by {oneClick.lastChange.actor}, {new Date(oneClick.lastChange.at).toLocaleString()}</>
+                  : <>no stage has a standing change: the one click rolls back stage 1</>}
             </Text>
           )}
-          {(oneClick ? !oneClick.rollback : true) && (
+          {(s.stages.length === 0 || (oneClick && !oneClick.rollback)) && (
             // The one-click target is null: say why beside the disabled button, and where any version can be chosen.
             <Text size="xs" c="dimmed" w="100%" ta="right" data-testid="rollback-unavailable">
               No one-click target: {oneClick?.rollbackUnavailable ?? s.rollbackUnavailable ?? "no earlier version to roll back to"} ·{" "}
-              <Anchor component={Link} href={`/history?surface=${encodeURIComponent(s.key)}`} size="xs">choose any version in Serving history →</Anchor>
+              {oneClick?.stage === 2
+                ? <Anchor component={Link} href={`/models`} size="xs">stage 2&apos;s alias moves on the Models page →</Anchor>
+                : <Anchor component={Link} href={`/history?surface=${encodeURIComponent(s.key)}`} size="xs">choose any version in Serving history →</Anchor>}
             </Text>
           )}
         </Group>
