@@ -4,6 +4,7 @@ import { canaryAliasOf } from "../domain/rollouts/canary";
 import { surfacesReachedBy, type SurfaceReached } from "../registry/aliasReach";
 import { defaultRollbackTarget, noDefaultRollbackReason, rollbackCandidates, rollbackOptions, skippedWords, stintsOf, versionAt, type AliasChange, type RegisteredVersion, type RollbackOption, type Stint } from "../domain/rollouts/history";
 import { InvalidInputError, NotFoundError } from "../errors";
+import { stage2ConfigSchema } from "../surfaces/stage2.schema";
 
 // Reading the promotion history: what a surface served when, the rollback choices it offers, and
 // the answer to "what was serving on <surface> at <time>". Alias rows are read by (model, alias,
@@ -114,20 +115,42 @@ export async function surfaceHistory(db: Db, input: { surface: string; limit: nu
     take: input.limit,
     select: rowSelect,
   });
-  const currentAlias = surface.model?.aliases.find((a) => a.name === surface.modelAlias) ?? null;
-  const current = currentAlias?.versionId ?? null;
-  const changes = surface.model ? await aliasChanges(db, surface.model.id, surface.modelAlias) : [];
-  const stints = stintsOf(changes);
-  const [rollback, reach] = surface.model
-    ? await Promise.all([rollbackChoices(db, surface.model.id, surface.modelAlias, current), surfacesReachedBy(db, { modelId: surface.model.id, modelName: surface.model.name, alias: surface.modelAlias })])
-    : [{ target: null, options: [], ruledOut: [], unavailable: "the surface has no model" } as AliasRollback, [] as SurfaceReached[]];
+  const stage1 = surface.model
+    ? await aliasVersions(db, surface.model, surface.modelAlias)
+    : { serving: null, reach: [], stints: [], rollback: { target: null, options: [], ruledOut: [], unavailable: "the surface has no model" } as AliasRollback };
+  // Stage 2 of its cascade, when it names a registered model: its versions and rollback choices beside stage 1's.
+  const config = stage2ConfigSchema.safeParse(surface.stage2).data;
+  const stage2Model = config ? await db.model.findUnique({ where: { name: config.model }, select: { id: true, name: true } }) : null;
+  const stage2 = config && stage2Model ? { model: stage2Model.name, alias: config.alias, ...(await aliasVersions(db, stage2Model, config.alias)) } : null;
   return {
     surface: surface.key, model: surface.model?.name ?? null, alias: surface.modelAlias,
     /** The version its serving alias points at now (null: unset or no model): what a rollback from this page expects to move from. */
-    serving: currentAlias ? { versionId: currentAlias.versionId, version: currentAlias.version.version } : null,
-    reach: reach.map((r) => ({ key: r.key, roles: r.roles })),
+    serving: stage1.serving,
+    reach: stage1.reach,
     rows: rows.map((r) => ({ ...r, id: r.id.toString(), stage: stageOf(r, surface.key), noop: r.toVersion !== null && r.fromVersion === r.toVersion && (ALIAS_KINDS as readonly string[]).includes(r.kind) })),
-    stints: stints.slice().reverse(), rollback,
+    stints: stage1.stints, rollback: stage1.rollback,
+    /** Stage 2 of its cascade (null: none, or its model is not registered): the same fields for the alias stage 2 rescores with. */
+    stage2,
+  };
+}
+
+/**
+ * One alias's versions as the Serving history page shows them: the version it points at now, every
+ * surface it reaches (what a rollback moves), its stints of distinct versions (newest first) and its
+ * rollback choices.
+ */
+async function aliasVersions(db: Db, model: { id: string; name: string }, alias: string) {
+  const [row, changes, reach] = await Promise.all([
+    db.modelAlias.findUnique({ where: { modelId_name: { modelId: model.id, name: alias } }, select: { versionId: true, version: { select: { version: true } } } }),
+    aliasChanges(db, model.id, alias),
+    surfacesReachedBy(db, { modelId: model.id, modelName: model.name, alias }),
+  ]);
+  const rollback = await rollbackChoices(db, model.id, alias, row?.versionId ?? null);
+  return {
+    serving: row ? { versionId: row.versionId, version: row.version.version } : null,
+    reach: reach.map((r: SurfaceReached) => ({ key: r.key, roles: r.roles })),
+    stints: stintsOf(changes).reverse(),
+    rollback,
   };
 }
 

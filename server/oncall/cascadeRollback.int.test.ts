@@ -110,6 +110,12 @@ describe("on-call rollback on a cascade surface", () => {
     // A move of the candidate after it was configured is this surface's change: the one click is stage 2's.
     await db().$transaction((tx) => setAliasIn(tx, { versionId: v2.id, alias: "candidate", actor, reason: "v2 again" }));
     expect((await card("t-cas")).rollbackStage).toBe(2);
+    // The Serving history page lists stage 2's versions beside stage 1's, and rolls stage 2 back to any of its options.
+    const history = await oncall().history.surface({ surface: "t-cas", limit: 10 });
+    expect(history.stage2).toMatchObject({ model: "t-cas-s2", alias: "candidate", serving: { version: 2 }, rollback: { target: { version: 1 } } });
+    expect(history.stage2!.stints.map((x) => x.version)).toEqual([2, 1, 2]);
+    const done = await oncall().oncall.rollback({ surface: "t-cas", stage: 2, reason: "from Serving history", toVersion: 1, expectFromVersionId: history.stage2!.serving!.versionId });
+    expect(done).toMatchObject({ stage: 2, model: "t-cas-s2", alias: "candidate", version: 1 });
   }, 60_000);
 
   it("a stage the surface lacks, or a stage that is neither 1 nor 2, is refused naming `stage`; nothing moves", async () => {

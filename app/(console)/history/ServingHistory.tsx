@@ -13,6 +13,8 @@ import { useTRPC } from "../../_trpc/client";
 type History = inferRouterOutputs<AppRouter>["history"]["surface"];
 type Row = History["rows"][number];
 type Option = History["rollback"]["options"][number];
+/** One alias's versions: stage 1's (the page's top-level fields) or stage 2's. */
+type Versions = Pick<History, "serving" | "reach" | "stints" | "rollback">;
 
 const KIND_LABEL: Record<string, string> = {
   alias_move: "alias moved", rollback: "rollback", ship: "experiment shipped", promotion: "canary promoted (alias)",
@@ -46,7 +48,7 @@ export function ServingHistory({ initialSurface }: { initialSurface: string | nu
   const [surface, setSurface] = useState<string | null>(initialSurface);
   const chosen = surface ?? surfaces.data?.find((s) => s.model)?.key ?? surfaces.data?.[0]?.key ?? null;
   const history = useQuery({ ...trpc.history.surface.queryOptions({ surface: chosen ?? "", limit: 100 }), enabled: !!chosen, refetchInterval: 5_000 });
-  const [rollbackTo, setRollbackTo] = useState<Option | null>(null);
+  const [rollbackTo, setRollbackTo] = useState<{ stage: 1 | 2; option: Option } | null>(null);
   return (
     <Stack>
       <Select
@@ -59,39 +61,14 @@ export function ServingHistory({ initialSurface }: { initialSurface: string | nu
         chosen && !history.error ? <Loader size="sm" /> : null
       ) : (
         <>
-          <Card withBorder padding="md" data-testid="history-versions">
-            <Title order={5} mb={4}>Versions of {history.data.model ?? "—"} {history.data.alias}</Title>
-            <Text size="sm" c="dimmed" mb="xs">Distinct versions, newest first: re-applying the serving version adds none. On-call may roll back to any earlier one (never waits for approval).</Text>
-            {history.data.rollback.unavailable && (
-              <Text size="sm" c="orange.8" mb="xs" data-testid="no-one-click-target">No one-click target: {history.data.rollback.unavailable}.</Text>
-            )}
-            {history.data.stints.length === 0 ? (
-              <Text size="sm" c="dimmed">No alias move recorded yet.</Text>
-            ) : (
-              <Stack gap={6}>
-                {history.data.stints.map((s, i) => {
-                  const option = history.data.rollback.options.find((o) => o.versionId === s.versionId);
-                  const current = i === 0 && s.until === null;
-                  return (
-                    <Group key={`${s.versionId}-${i}`} justify="space-between" gap="xs" wrap="wrap" data-testid={`stint-v${s.version}`}>
-                      <Group gap="xs" wrap="wrap">
-                        <Badge variant={current ? "filled" : "light"} color={current ? "blue" : "gray"}>v{s.version}</Badge>
-                        <Text size="sm">{when(s.from)} → {s.until ? when(s.until) : "now"}</Text>
-                        {s.kind && <Text size="xs" c="dimmed">{KIND_LABEL[s.kind]} by {s.by}{s.reason ? `: ${s.reason}` : ""}</Text>}
-                      </Group>
-                      {current ? (
-                        <Badge color="blue" variant="outline">serving</Badge>
-                      ) : option && !history.data.stints.slice(0, i).some((x) => x.versionId === s.versionId) ? (
-                        <GuardedButton permission="oncall.rollback" size="xs" color="orange" variant="light" onClick={() => setRollbackTo(option)}>
-                          Roll back to v{s.version}{history.data.rollback.target?.versionId === s.versionId ? " (one-click target)" : ""}
-                        </GuardedButton>
-                      ) : null}
-                    </Group>
-                  );
-                })}
-              </Stack>
-            )}
-          </Card>
+          <AliasVersionsCard versions={history.data} title={`Versions of ${history.data.model ?? "—"} ${history.data.alias}${history.data.stage2 ? " (stage 1)" : ""}`} testId="history-versions" onRollback={(option) => setRollbackTo({ stage: 1, option })} />
+          {history.data.stage2 && (
+            <AliasVersionsCard
+              versions={history.data.stage2} testId="history-versions-stage2"
+              title={`Versions of ${history.data.stage2.model} ${history.data.stage2.alias} (stage 2: rescores the top of stage 1's order)`}
+              onRollback={(option) => setRollbackTo({ stage: 2, option })}
+            />
+          )}
           <Card withBorder padding="md">
             <Title order={5} mb="xs">Every change</Title>
             <Text size="sm" c="dimmed" mb="xs">Every change that reached {chosen}: moves of any alias it uses (also when made from another surface sharing it), its canary and kill switch. &quot;surfaces&quot;: every surface the change reached.</Text>
@@ -115,8 +92,47 @@ export function ServingHistory({ initialSurface }: { initialSurface: string | nu
           </Card>
         </>
       )}
-      {rollbackTo && history.data && <RollbackDialog history={history.data} to={rollbackTo} onClose={() => setRollbackTo(null)} />}
+      {rollbackTo && history.data && <RollbackDialog history={history.data} stage={rollbackTo.stage} to={rollbackTo.option} onClose={() => setRollbackTo(null)} />}
     </Stack>
+  );
+}
+
+/** One alias's distinct versions, newest first, each earlier one with its rollback button (stage 1's, or stage 2's on a cascade). */
+function AliasVersionsCard({ versions, title, testId, onRollback }: { versions: Versions; title: string; testId: string; onRollback: (option: Option) => void }) {
+  return (
+    <Card withBorder padding="md" data-testid={testId}>
+      <Title order={5} mb={4}>{title}</Title>
+      <Text size="sm" c="dimmed" mb="xs">Distinct versions, newest first: re-applying the serving version adds none. On-call may roll back to any earlier one (never waits for approval).</Text>
+      {versions.rollback.unavailable && (
+        <Text size="sm" c="orange.8" mb="xs" data-testid="no-one-click-target">No one-click target: {versions.rollback.unavailable}.</Text>
+      )}
+      {versions.stints.length === 0 ? (
+        <Text size="sm" c="dimmed">No alias move recorded yet.</Text>
+      ) : (
+        <Stack gap={6}>
+          {versions.stints.map((s, i) => {
+            const option = versions.rollback.options.find((o) => o.versionId === s.versionId);
+            const current = i === 0 && s.until === null;
+            return (
+              <Group key={`${s.versionId}-${i}`} justify="space-between" gap="xs" wrap="wrap" data-testid={`stint-v${s.version}`}>
+                <Group gap="xs" wrap="wrap">
+                  <Badge variant={current ? "filled" : "light"} color={current ? "blue" : "gray"}>v{s.version}</Badge>
+                  <Text size="sm">{when(s.from)} → {s.until ? when(s.until) : "now"}</Text>
+                  {s.kind && <Text size="xs" c="dimmed">{KIND_LABEL[s.kind]} by {s.by}{s.reason ? `: ${s.reason}` : ""}</Text>}
+                </Group>
+                {current ? (
+                  <Badge color="blue" variant="outline">serving</Badge>
+                ) : option && !versions.stints.slice(0, i).some((x) => x.versionId === s.versionId) ? (
+                  <GuardedButton permission="oncall.rollback" size="xs" color="orange" variant="light" onClick={() => onRollback(option)}>
+                    Roll back to v{s.version}{versions.rollback.target?.versionId === s.versionId ? " (one-click target)" : ""}
+                  </GuardedButton>
+                ) : null}
+              </Group>
+            );
+          })}
+        </Stack>
+      )}
+    </Card>
   );
 }
 
@@ -156,10 +172,12 @@ function ServingAt({ surface }: { surface: string }) {
   );
 }
 
-function RollbackDialog({ history, to, onClose }: { history: History; to: Option; onClose: () => void }) {
+function RollbackDialog({ history, stage, to, onClose }: { history: History; stage: 1 | 2; to: Option; onClose: () => void }) {
   const trpc = useTRPC();
   const queryClient = useQueryClient();
-  const current = history.stints[0];
+  // The stage's alias: stage 1's are the page's top-level fields.
+  const versions: Versions & { model: string | null; alias: string } = stage === 2 && history.stage2 ? history.stage2 : history;
+  const current = versions.stints[0];
   const rollback = useMutation(trpc.oncall.rollback.mutationOptions({
     onSuccess: (r) => {
       notifications.show({ color: "teal", message: `${r.model} ${r.alias} rolled back to v${r.version}` });
@@ -169,22 +187,24 @@ function RollbackDialog({ history, to, onClose }: { history: History; to: Option
     },
     onError: (e) => notifications.show({ color: "red", message: e.message }),
   }));
-  const others = history.reach.filter((r) => r.key !== history.surface);
+  const others = versions.reach.filter((r) => r.key !== history.surface);
+  const named = `${versions.model} ${versions.alias}`;
+  const stageWords = history.stage2 ? ` stage ${stage}` : "";
   return (
     <ConfirmChangeDialog
-      title={`Roll back ${history.surface} to v${to.version}`}
+      title={`Roll back ${history.surface}${stageWords} to v${to.version}`}
       changes={[
-        `${history.model} ${history.alias}: v${history.serving?.version ?? current?.version ?? "?"} → v${to.version} (${to.servedUntil ? `served until ${new Date(to.servedUntil).toLocaleString()}` : `the next earlier version; the recorded history never shows it serving ${history.alias}`})`,
+        `${history.stage2 ? `stage ${stage}: ` : ""}${named}: v${versions.serving?.version ?? current?.version ?? "?"} → v${to.version} (${to.servedUntil ? `served until ${new Date(to.servedUntil).toLocaleString()}` : `the next earlier version; the recorded history never shows it serving ${versions.alias}`})`,
         <span key="reach" data-testid="rollback-reach">
-          {others.length ? <>surfaces affected: {history.surface}; <b>also serves {describeReach(others)}</b></> : <>surfaces affected: {history.surface} (no other surface uses {history.model} {history.alias})</>}
+          {others.length ? <>surfaces affected: {history.surface}; <b>also serves {describeReach(others)}</b></> : <>surfaces affected: {history.surface} (no other surface uses {named})</>}
         </span>,
         "every replica serves it within a second",
       ]}
-      confirmLabel={`Roll back to v${to.version}`}
+      confirmLabel={`Roll back${stageWords} to v${to.version}`}
       color="orange"
       pending={rollback.isPending}
       onClose={onClose}
-      onConfirm={(reason) => rollback.mutate({ surface: history.surface, stage: 1, reason, toVersion: to.version, expectFromVersionId: history.serving?.versionId ?? null })}
+      onConfirm={(reason) => rollback.mutate({ surface: history.surface, stage, reason, toVersion: to.version, expectFromVersionId: versions.serving?.versionId ?? null })}
     />
   );
 }

@@ -160,9 +160,7 @@ function SurfaceCard({ surface: s, hours, rollout }: { surface: Surface; hours: 
             // The one-click target is null: say why beside the disabled button, and where any version can be chosen.
             <Text size="xs" c="dimmed" w="100%" ta="right" data-testid="rollback-unavailable">
               No one-click target: {oneClick?.rollbackUnavailable ?? s.rollbackUnavailable ?? "no earlier version to roll back to"} ·{" "}
-              {oneClick?.stage === 2
-                ? <Anchor component={Link} href={`/models`} size="xs">stage 2&apos;s alias moves on the Models page →</Anchor>
-                : <Anchor component={Link} href={`/history?surface=${encodeURIComponent(s.key)}`} size="xs">choose any version in Serving history →</Anchor>}
+              <Anchor component={Link} href={`/history?surface=${encodeURIComponent(s.key)}`} size="xs">choose any version in Serving history →</Anchor>
             </Text>
           )}
         </Group>
