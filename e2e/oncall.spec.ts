@@ -270,3 +270,20 @@ test("a cascade surface shows both stages' rollback levers, the one click on the
   await why.scrollIntoViewIfNeeded();
   await page.screenshot({ path: "e2e/screenshots/oncall-cascade-390.png" });
 });
+
+test("Serving history lists a cascade's stage 2 versions beside stage 1's", async ({ page, request }) => {
+  const history = await trpcQuery(request, "history.surface", { surface: "product-search", limit: 20 });
+  expect(history.stage2).toMatchObject({ model: "demo-cross-encoder", alias: "production" });
+  await page.setViewportSize({ width: 1280, height: 1100 });
+  await page.goto("/history?surface=product-search");
+  await expect(page.getByTestId("history-versions")).toContainText("Versions of search-ranker production (stage 1)");
+  const two = page.getByTestId("history-versions-stage2");
+  await expect(two).toContainText("Versions of demo-cross-encoder production (stage 2: rescores the top of stage 1's order)");
+  if (history.stage2.stints.length) await expect(two.getByTestId(`stint-v${history.stage2.stints[0].version}`)).toContainText(history.stage2.stints[0].until ? "→" : "serving");
+  else await expect(two).toContainText("No alias move recorded yet.");
+  await two.scrollIntoViewIfNeeded();
+  await page.screenshot({ path: "e2e/screenshots/history-cascade.png" });
+  await page.setViewportSize({ width: 390, height: 844 });
+  await two.scrollIntoViewIfNeeded();
+  await page.screenshot({ path: "e2e/screenshots/history-cascade-390.png" });
+});
