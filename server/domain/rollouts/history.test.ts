@@ -156,6 +156,8 @@ describe("rollbackStageOf: which stage of a cascade the one-click rollback moves
     expect(rollbackStageOf([stage(1, 10), stage(2, null, null)], 12n)).toBeNull();
     expect(rollbackStageOf([stage(1, 10), stage(2, 14)], 12n)).toBe(2);
     expect(rollbackStageOf([stage(1, 14), stage(2, null, null)], 12n)).toBe(1);
+    // A rollback after the configuration is the newest change: no configuration to speak of, stage 1 as ever.
+    expect(rollbackStageOf([stage(1, 14, "rollback"), stage(2, null, null)], 12n)).toBe(1);
     // Without stage 2 now (removed), stage 1 as ever.
     expect(rollbackStageOf([stage(1, 10)], 12n)).toBe(1);
   });

@@ -238,7 +238,8 @@ export interface StageLastChange {
  * (a stage already rolled back is not rolled back further by a second press on another stage's
  * regression: that would go one version past what anyone chose). Stage 1 when no change stands,
  * and for a surface without stage 2. Null when stage 2 was reconfigured (another model or alias,
- * `stage2ConfiguredOrder`: that row's write order) after every standing change: the newest change
+ * `stage2ConfiguredOrder`: that row's write order) after every alias change of both stages, rollbacks
+ * included: the newest change
  * is a configuration, which no alias move undoes (stage 1's alias had not changed, and the newly
  * configured alias's own history is not this surface's regression).
  * Example: stage 2 moved v1 → v2 after stage 1's last move → 2; then stage 2 rolled back → 1.
@@ -249,6 +250,8 @@ export function rollbackStageOf(stages: readonly StageLastChange[], stage2Config
     if (s.order === null || s.kind === null || s.kind === "rollback") continue;
     if (!best || s.order > best.order!) best = s;
   }
-  if (stage2ConfiguredOrder !== null && stages.some((s) => s.stage === 2) && (!best || stage2ConfiguredOrder > best.order!)) return null;
+  // The configuration is the newest change only when no alias row of either stage (a rollback included) came after it.
+  const newest = stages.reduce<bigint | null>((n, s) => (s.order !== null && (n === null || s.order > n) ? s.order : n), null);
+  if (stage2ConfiguredOrder !== null && stages.some((s) => s.stage === 2) && (newest === null || stage2ConfiguredOrder > newest)) return null;
   return best?.stage ?? 1;
 }
