@@ -20,9 +20,9 @@ type Reader = Db | Prisma.TransactionClient;
  * that order (a default of now(): its transaction's start): a move that waited for the lock behind
  * another (a rollback pressed while a canary promoted) may be stamped before the move it came after.
  */
-export async function aliasChanges(db: Reader, modelId: string, alias: string): Promise<AliasChange[]> {
+export async function aliasChanges(db: Reader, modelId: string, alias: string, afterId: bigint | null = null): Promise<AliasChange[]> {
   const rows = await db.promotionHistory.findMany({
-    where: { modelId, alias, kind: { in: [...ALIAS_KINDS] } },
+    where: { modelId, alias, kind: { in: [...ALIAS_KINDS] }, ...(afterId !== null ? { id: { gt: afterId } } : {}) },
     orderBy: { id: "asc" },
     select: { ts: true, kind: true, fromVersionId: true, fromVersion: true, toVersionId: true, toVersion: true, actor: true, reason: true, surfaces: true },
   });
@@ -61,10 +61,12 @@ async function versionsWithCanaries(db: Reader, modelId: string): Promise<Regist
  * served, or that never served the alias, is never it: server/domain/rollouts/history.ts), every
  * version a rollback may go to (`options`: what `oncall.rollback`'s toVersion accepts), the served
  * versions ruled out with why, and why there is no target. The On-call page, oncall.rollback and the Serving
- * history page all read it here, so every button shows the target a press moves to.
+ * history page all read it here, so every button shows the target a press moves to. `afterId`: only
+ * the alias's rows written after that promotion_history id (stage 2's since it was configured: the
+ * version it pointed at then opens its stints; versions it served before never served the surface).
  */
-export async function rollbackChoices(db: Reader, modelId: string, alias: string, currentVersionId: string | null): Promise<AliasRollback> {
-  const [changes, registered] = await Promise.all([aliasChanges(db, modelId, alias), versionsWithCanaries(db, modelId)]);
+export async function rollbackChoices(db: Reader, modelId: string, alias: string, currentVersionId: string | null, afterId: bigint | null = null): Promise<AliasRollback> {
+  const [changes, registered] = await Promise.all([aliasChanges(db, modelId, alias, afterId), versionsWithCanaries(db, modelId)]);
   const stints = stintsOf(changes);
   const options = rollbackOptions(stints, changes, currentVersionId, registered);
   const ruledOut = rollbackCandidates(stints, currentVersionId, registered).filter((c) => c.skipped !== null)
@@ -121,7 +123,9 @@ export async function surfaceHistory(db: Db, input: { surface: string; limit: nu
   // Stage 2 of its cascade, when it names a registered model: its versions and rollback choices beside stage 1's.
   const config = stage2ConfigSchema.safeParse(surface.stage2).data;
   const stage2Model = config ? await db.model.findUnique({ where: { name: config.model }, select: { id: true, name: true } }) : null;
-  const stage2 = config && stage2Model ? { model: stage2Model.name, alias: config.alias, ...(await aliasVersions(db, stage2Model, config.alias)) } : null;
+  const stage2 = config && stage2Model
+    ? { model: stage2Model.name, alias: config.alias, ...(await aliasVersions(db, stage2Model, config.alias, (await stage2ConfiguredAt(db, surface.key))?.id ?? null)) }
+    : null;
   return {
     surface: surface.key, model: surface.model?.name ?? null, alias: surface.modelAlias,
     /** The version its serving alias points at now (null: unset or no model): what a rollback from this page expects to move from. */
@@ -135,17 +139,33 @@ export async function surfaceHistory(db: Db, input: { surface: string; limit: nu
 }
 
 /**
+ * When `surface`'s stage 2 was last pointed at another model or alias (or added after a removal):
+ * its promotion_history row (kind stage2), or null when none is recorded. A change of rerankCount or
+ * budgetMs alone is no reconfiguration: the alias's versions still served the surface.
+ */
+export async function stage2ConfiguredAt(db: Reader, surface: string): Promise<{ id: bigint; ts: Date; actor: string } | null> {
+  const [row] = await db.$queryRaw<Array<{ id: bigint; ts: Date; actor: string }>>`
+    SELECT id, ts, actor FROM (
+      SELECT id, ts, actor, model_name, alias, to_version_id, lag(id) OVER w AS prev_id, lag(model_name) OVER w AS prev_model,
+        lag(alias) OVER w AS prev_alias, lag(to_version_id) OVER w AS prev_to
+      FROM promotion_history WHERE kind = 'stage2' AND surface_key = ${surface} WINDOW w AS (ORDER BY id)) x
+    WHERE prev_id IS NULL OR prev_to IS NULL OR prev_model IS DISTINCT FROM model_name OR prev_alias IS DISTINCT FROM alias
+    ORDER BY id DESC LIMIT 1`;
+  return row ?? null;
+}
+
+/**
  * One alias's versions as the Serving history page shows them: the version it points at now, every
  * surface it reaches (what a rollback moves), its stints of distinct versions (newest first) and its
  * rollback choices.
  */
-async function aliasVersions(db: Db, model: { id: string; name: string }, alias: string) {
+async function aliasVersions(db: Db, model: { id: string; name: string }, alias: string, afterId: bigint | null = null) {
   const [row, changes, reach] = await Promise.all([
     db.modelAlias.findUnique({ where: { modelId_name: { modelId: model.id, name: alias } }, select: { versionId: true, version: { select: { version: true } } } }),
-    aliasChanges(db, model.id, alias),
+    aliasChanges(db, model.id, alias, afterId),
     surfacesReachedBy(db, { modelId: model.id, modelName: model.name, alias }),
   ]);
-  const rollback = await rollbackChoices(db, model.id, alias, row?.versionId ?? null);
+  const rollback = await rollbackChoices(db, model.id, alias, row?.versionId ?? null, afterId);
   return {
     serving: row ? { versionId: row.versionId, version: row.version.version } : null,
     reach: reach.map((r: SurfaceReached) => ({ key: r.key, roles: r.roles })),

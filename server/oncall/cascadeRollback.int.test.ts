@@ -102,7 +102,8 @@ describe("on-call rollback on a cascade surface", () => {
     await configureStage2(db(), { surface: "t-cas", stage2: { model: "t-cas-s2", alias: "candidate", rerankCount: 5, budgetMs: 500 }, reason: "try the candidate" }, actor);
     const after = await card("t-cas");
     expect(after.rollbackStage).toBeNull();
-    expect(after.stages[1]).toMatchObject({ stage: 2, alias: "candidate", lastChange: null, configured: { actor: "ml@rerank.test" } });
+    // Re-break: the candidate's v2, dropped before it was configured here, was offered as stage 2's rollback target.
+    expect(after.stages[1]).toMatchObject({ stage: 2, alias: "candidate", lastChange: null, configured: { actor: "ml@rerank.test" }, rollback: null });
     await expect(oncall().oncall.rollback({ surface: "t-cas", reason: "CTR fell" })).rejects.toMatchObject({
       code: "CONFLICT", message: expect.stringContaining("rollback of t-cas refused: stage 2 was reconfigured to t-cas-s2 candidate by ml@rerank.test"),
     });
@@ -110,10 +111,14 @@ describe("on-call rollback on a cascade surface", () => {
     // A move of the candidate after it was configured is this surface's change: the one click is stage 2's.
     await db().$transaction((tx) => setAliasIn(tx, { versionId: v2.id, alias: "candidate", actor, reason: "v2 again" }));
     expect((await card("t-cas")).rollbackStage).toBe(2);
+    // A budget-only edit of stage 2 is no reconfiguration (re-break: it hid the standing v2 move and refused the one click).
+    await configureStage2(db(), { surface: "t-cas", stage2: { model: "t-cas-s2", alias: "candidate", rerankCount: 5, budgetMs: 600 }, reason: "more time" }, actor);
+    expect((await card("t-cas")).rollbackStage).toBe(2);
     // The Serving history page lists stage 2's versions beside stage 1's, and rolls stage 2 back to any of its options.
     const history = await oncall().history.surface({ surface: "t-cas", limit: 10 });
     expect(history.stage2).toMatchObject({ model: "t-cas-s2", alias: "candidate", serving: { version: 2 }, rollback: { target: { version: 1 } } });
-    expect(history.stage2!.stints.map((x) => x.version)).toEqual([2, 1, 2]);
+    // Only what the candidate served since it rescores t-cas: v1 when configured, v2 now (its earlier v2 → v1 was not this surface's).
+    expect(history.stage2!.stints.map((x) => x.version)).toEqual([2, 1]);
     const done = await oncall().oncall.rollback({ surface: "t-cas", stage: 2, reason: "from Serving history", toVersion: 1, expectFromVersionId: history.stage2!.serving!.versionId });
     expect(done).toMatchObject({ stage: 2, model: "t-cas-s2", alias: "candidate", version: 1 });
   }, 60_000);

@@ -12,7 +12,7 @@ import { openModel } from "../inference/sessions";
 import { recordPromotion } from "../history/record";
 import { surfacesReachedBy } from "../registry/aliasReach";
 import { setAliasIn } from "../registry/versions";
-import { rollbackChoices } from "../history/service";
+import { rollbackChoices, stage2ConfiguredAt } from "../history/service";
 import { LEVER_TRANSACTION } from "../db/leverTransaction";
 import { lockRolloutsOfModel, rolloutsOnServingAlias, type RolloutOnAlias } from "../rollouts/servingAliasGuard";
 import type { AliasRole } from "../domain/rollouts/aliasReach";
@@ -391,7 +391,7 @@ async function stageLever(db: Db, surface: string, stage: StageAlias, cascade: C
   const { model, alias } = stage;
   const serving = await servingVersion(db, model.id, alias);
   const [choices, aborts, reached] = await Promise.all([
-    rollbackChoices(db, model.id, alias, serving?.id ?? null),
+    rollbackChoices(db, model.id, alias, serving?.id ?? null, stage.since),
     rolloutsOnServingAlias(db, { modelId: model.id, alias }),
     surfacesReachedBy(db, { modelId: model.id, modelName: model.name, alias }),
   ]);
@@ -441,6 +441,8 @@ interface StageAlias {
   model: { id: string; name: string };
   alias: string;
   lastChange: StageLastChange & { at: Date | null; actor: string | null };
+  /** Stage 2: only its alias's rows after this promotion_history id are this surface's (since it was configured); null: all. */
+  since: bigint | null;
 }
 
 /** A surface's stages, and when its stage 2 was last configured (promotion_history kind stage2; null: never recorded). */
@@ -459,11 +461,11 @@ interface Cascade {
  * last stage-2 configuration: rollbackStageOf picks the one-click stage from them.
  */
 async function cascadeOf(db: Db | Prisma.TransactionClient, surface: { key: string; model: { id: string; name: string } | null; modelAlias: string; stage2: Prisma.JsonValue | null }): Promise<Cascade> {
-  const refs: Array<Omit<StageAlias, "lastChange">> = surface.model ? [{ stage: 1, model: surface.model, alias: surface.modelAlias }] : [];
+  const refs: Array<Omit<StageAlias, "lastChange" | "since">> = surface.model ? [{ stage: 1, model: surface.model, alias: surface.modelAlias }] : [];
   const config = stage2ConfigSchema.safeParse(surface.stage2).data;
   const [model, configured] = await Promise.all([
     config ? db.model.findUnique({ where: { name: config.model }, select: { id: true, name: true } }) : null,
-    db.promotionHistory.findFirst({ where: { kind: "stage2", surfaceKey: surface.key }, orderBy: { id: "desc" }, select: { id: true, ts: true, actor: true } }),
+    stage2ConfiguredAt(db, surface.key),
   ]);
   if (config && model) refs.push({ stage: 2, model, alias: config.alias });
   const since = (stage: 1 | 2) => (stage === 2 && configured ? configured.id : 0n);
@@ -473,7 +475,7 @@ async function cascadeOf(db: Db | Prisma.TransactionClient, surface: { key: stri
       WHERE model_id = ${ref.model.id} AND alias = ${ref.alias} AND kind::text IN (${Prisma.join([...ALIAS_MOVES])})
         AND from_version_id IS NOT NULL AND from_version_id IS DISTINCT FROM to_version_id AND id > ${since(ref.stage)}
       ORDER BY id DESC LIMIT 1`;
-    return { ...ref, lastChange: { stage: ref.stage, order: row?.id ?? null, kind: row?.kind ?? null, at: row?.ts ?? null, actor: row?.actor ?? null } };
+    return { ...ref, since: ref.stage === 2 ? (configured?.id ?? null) : null, lastChange: { stage: ref.stage, order: row?.id ?? null, kind: row?.kind ?? null, at: row?.ts ?? null, actor: row?.actor ?? null } };
   }));
   return { stages, configured: configured ? { order: configured.id, at: configured.ts, actor: configured.actor } : null };
 }
@@ -555,7 +557,7 @@ export async function rollbackSurface(db: Db, input: { surface: string; reason: 
   // The target is opened before the transaction (a large model takes seconds to open, and the
   // transaction holds the rollouts' and the model's locks): the check under the lock below then finds
   // it open, unless the alias moved meanwhile and the target changed with it.
-  const ahead = await rollbackChoices(db, model.id, alias, arrived?.id ?? null);
+  const ahead = await rollbackChoices(db, model.id, alias, arrived?.id ?? null, chosen.since);
   const expected = input.toVersion !== undefined ? ahead.options.find((o) => o.version === input.toVersion) : ahead.target;
   if (expected) await checkOpens(model.name, alias, expected, input.toVersion !== undefined ? "toVersion" : "rollback target");
   return db.$transaction(async (tx) => {
@@ -578,7 +580,7 @@ export async function rollbackSurface(db: Db, input: { surface: string; reason: 
         throw new ConflictError(`${what}: ${last.actor} rolled ${model.name} ${alias} back from ${arrived ? `v${arrived.version}` : "unset"} to ${now} a moment ago; reload and check before rolling back further`);
       }
     }
-    const choices = await rollbackChoices(tx, model.id, alias, current);
+    const choices = await rollbackChoices(tx, model.id, alias, current, chosen.since);
     let target: { versionId: string; version: number } | null = choices.target;
     if (input.toVersion !== undefined) {
       target = choices.options.find((o) => o.version === input.toVersion) ?? null;
