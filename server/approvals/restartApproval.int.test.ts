@@ -189,4 +189,16 @@ describe("restarting an experiment with changes on a guarded surface", () => {
     expect(after.variants.map((v) => v.modelVersionId)).toEqual([null, id(4)]);
     await as(bo).experiments.stop({ key: "rst-alias", reason: "test over" });
   });
+
+  it("a ship filed on phase 1's results is refused once an approved restart opened phase 2 (review: it shipped from a phase with no data and another decision rule)", async () => {
+    await running("rst-ship");
+    const ship = await as(ana).approvals.request({ change: { kind: "experiment_ship", key: "rst-ship", variant: "treat" }, reason: "treat wins in phase 1" });
+    const restart = await as(ana).approvals.request({ change: { kind: "experiment_restart", key: "rst-ship", experiment: definition("rst-ship", { primaryMetric: "conversion" }, [0.9, 0.1]) }, reason: "new phase" });
+    await as(bo).approvals.decide({ id: restart.id, approve: true, comment: "restart ok" });
+    await expect(as(bo).approvals.decide({ id: ship.id, approve: true, comment: "ship ok" })).rejects.toMatchObject({
+      code: "CONFLICT", message: 'experiment "rst-ship" was restarted since the ship was requested (phase 1 → 2): not shipped; file a new request on phase 2\'s results',
+    });
+    expect(await stored("rst-ship")).toMatchObject({ phase: 2, status: "running" });
+    await as(bo).experiments.stop({ key: "rst-ship", reason: "test over" });
+  });
 });

@@ -59,6 +59,8 @@ export const CHANGE_PERMISSION: Record<ChangePayload["kind"], Permission> = {
 interface Pins {
   /** experiment_ship: the version the variant served (what the summary names). */
   shipVersionId?: string;
+  /** experiment_ship: the analysis phase whose results the ship was filed on (a restart since starts another: the ship is refused). */
+  shipPhase?: number;
   /** experiment_ship with override: the keys of the ship checks it overrides (ShipBlock.key); another blocking it when approved refuses it. */
   blockers?: string[];
   /** experiment_start: the experiment's allocation (kind, variants, weights, coverage, targeting…). */
@@ -210,7 +212,7 @@ async function affected(db: Db, change: ChangePayload, options: { filing?: boole
   const override = !change.override ? "" : blocks.length ? `; overriding the checks that block it: ${blocks.map((b) => b.text).join("; ")}` : "; with an override of the ship checks (none blocks it now)";
   return {
     surfaces: union([surface], moved), from: { versionId: production?.versionId ?? null },
-    pins: { shipVersionId: shipped.versionId, ...(change.override ? { blockers: blocks.map((b) => b.key) } : {}) },
+    pins: { shipVersionId: shipped.versionId, shipPhase: stored.phase, ...(change.override ? { blockers: blocks.map((b) => b.key) } : {}) },
     summary: `ship variant ${change.variant} (${shipped.modelName} v${shipped.version}) of experiment ${change.key} to production on ${surface.key}${now}${also}${override}`,
   };
 }
@@ -299,7 +301,7 @@ async function apply(db: Db, change: StoredChange, actor: Actor, reason: string,
   if (change.kind === "experiment_start") return startExperiment(db, change.key, actor, { expectAllocation: change.pinned?.allocation, expectVersions: change.pinned?.versions });
   // The definition as filed, checked again as experiments.restart checks its input (a rule tightened since is a 400 naming the field).
   if (change.kind === "experiment_restart") return restartExperiment(db, change.key, parseStored(experimentInputSchema, change.experiment, "experiment"), actor, reason, { expect: change.pinned?.restartFrom, expectVersions: change.pinned?.versions });
-  return shipChecked(db, { ...change, expectVersionId: change.pinned?.shipVersionId, expectBlockers: change.pinned?.blockers }, actor, reason);
+  return shipChecked(db, { ...change, expectVersionId: change.pinned?.shipVersionId, expectBlockers: change.pinned?.blockers, expectPhase: change.pinned?.shipPhase }, actor, reason);
 }
 
 /**
@@ -391,7 +393,12 @@ export async function shipVariant(ctx: Ctx, input: { key: string; variant: strin
   return shipChecked(ctx.db, input, ctx.actor, input.reason);
 }
 
-async function shipChecked(db: Db, change: { key: string; variant: string; override?: boolean; expectFromVersionId?: string | null; expectVersionId?: string; expectBlockers?: string[] }, actor: Actor, reason: string | undefined) {
+async function shipChecked(db: Db, change: { key: string; variant: string; override?: boolean; expectFromVersionId?: string | null; expectVersionId?: string; expectBlockers?: string[]; expectPhase?: number }, actor: Actor, reason: string | undefined) {
+  if (change.expectPhase !== undefined) {
+    // Filed on one phase's results: a restart since (an approved experiment_restart, a resume) opened another, with other data and perhaps another decision rule.
+    const phase = (await getExperiment(db, change.key)).phase;
+    if (phase !== change.expectPhase) throw new ConflictError(`experiment "${change.key}" was restarted since the ship was requested (phase ${change.expectPhase} → ${phase}): not shipped; file a new request on phase ${phase}'s results`);
+  }
   const blocks = shipBlocks(await experimentResults(db, change.key), change.variant);
   // An approved override covers the checks its summary named, no other.
   const unseen = change.expectBlockers === undefined ? [] : blocks.filter((b) => !change.expectBlockers!.includes(b.key));

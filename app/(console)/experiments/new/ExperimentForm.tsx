@@ -111,7 +111,7 @@ export function ExperimentForm({ surfaces, initial }: { surfaces: Array<{ key: s
   // Read live; a direct restart refused because the surface became guarded meanwhile (409 naming the request) turns the dialog into a request too.
   const needsApproval = Boolean(surfaceNow.data?.requireApproval) || /experiment_restart/.test(restart.error?.message ?? "");
   const saving = create.isPending || update.isPending || restart.isPending || requestRestart.isPending;
-  const serverError = create.error ?? update.error ?? restart.error ?? requestRestart.error;
+  const serverError = create.error ?? update.error ?? requestRestart.error ?? restart.error;
   const updateVariant = (i: number, patch: Partial<VariantRow>) => setVariants(variants.map((v, j) => (j === i ? { ...v, ...patch } : patch.isControl ? { ...v, isControl: false } : v)));
   const parseValue = (raw: string, op: string): unknown => {
     if (op === "in" || op === "nin") return raw.split(",").map((s) => s.trim()).filter(Boolean);
