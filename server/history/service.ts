@@ -80,7 +80,7 @@ export async function rollbackChoices(db: Reader, modelId: string, alias: string
 async function surfaceOf(db: Db, key: string) {
   const surface = await db.surface.findUnique({
     where: { key },
-    select: { key: true, modelAlias: true, killSwitch: true, stage2: true, model: { select: { id: true, name: true, aliases: { select: { name: true, versionId: true, version: { select: { version: true } } } } } } },
+    select: { key: true, modelAlias: true, killSwitch: true, stage2: true, model: { select: { id: true, name: true } } },
   });
   if (!surface) throw new NotFoundError("surface", key);
   return surface;
