@@ -123,6 +123,28 @@ describe("on-call rollback on a cascade surface", () => {
     expect(done).toMatchObject({ stage: 2, model: "t-cas-s2", alias: "candidate", version: 1 });
   }, 60_000);
 
+  it("a press that read stage 2 before it was reconfigured is refused (expectAlias), and the dialog's alias is never moved for a stage that no longer uses it", async () => {
+    const model = await db().model.findUniqueOrThrow({ where: { name: "t-cas-s2" } });
+    const v2 = await db().modelVersion.findFirstOrThrow({ where: { modelId: model.id, version: 2 } });
+    await db().$transaction((tx) => setAliasIn(tx, { versionId: v2.id, alias: "candidate", actor, reason: "v2 once more" }));
+    // The on-call page is read (stage 2: t-cas-s2 candidate at v2, target v1) ...
+    const read = (await card("t-cas")).stages[1]!;
+    expect(read).toMatchObject({ modelName: "t-cas-s2", alias: "candidate", serving: { version: 2 }, rollback: { version: 1 } });
+    // ... then someone points stage 2 at production, and the press comes with what the page showed.
+    await configureStage2(db(), { surface: "t-cas", stage2: { model: "t-cas-s2", alias: "production", rerankCount: 5, budgetMs: 500 }, reason: "back to production" }, actor);
+    const candidate = async () => (await db().modelAlias.findFirstOrThrow({ where: { modelId: model.id, name: "candidate" }, include: { version: true } })).version.version;
+    await expect(oncall().oncall.rollback({ surface: "t-cas", stage: 2, reason: "CTR fell", expectAlias: { model: read.modelName, alias: read.alias }, expectFromVersionId: read.serving!.versionId })).rejects.toMatchObject({
+      code: "CONFLICT", message: "rollback of t-cas stage 2 refused: t-cas stage 2 now uses t-cas-s2 production, not the t-cas-s2 candidate that was read (expectAlias); reload and check",
+    });
+    expect(await candidate()).toBe(2);
+    // Stage 1 pinned to an alias it does not use: refused the same way.
+    await expect(oncall().oncall.rollback({ surface: "t-cas", stage: 1, reason: "stage 1 pinned", expectAlias: { model: "t-cas-model", alias: "candidate" } })).rejects.toMatchObject({
+      code: "CONFLICT", message: expect.stringContaining("t-cas stage 1 now uses t-cas-model production, not the t-cas-model candidate that was read (expectAlias)"),
+    });
+    // The input names the field: a model or alias that is no id string.
+    await expect(oncall().oncall.rollback({ surface: "t-cas", stage: 2, reason: "bad pin", expectAlias: { model: "", alias: "candidate" } })).rejects.toMatchObject({ code: "BAD_REQUEST", message: expect.stringContaining("expectAlias.model") });
+  }, 60_000);
+
   it("a stage the surface lacks, or a stage that is neither 1 nor 2, is refused naming `stage`; nothing moves", async () => {
     await expect(oncall().oncall.rollback({ surface: "t-cas-plain", reason: "bad", stage: 2 })).rejects.toMatchObject({
       code: "BAD_REQUEST", message: 'stage: "t-cas-plain" has no stage 2 to roll back (no cascade, or its stage 2 names no registered model)',

@@ -503,6 +503,15 @@ function refuseBareCascadeRollback(surface: string, cascade: Cascade): void {
   }
 }
 
+/** The model and alias stage `stage` of the surface scores with as stored now (null: no such stage). */
+async function stageAliasNow(tx: Prisma.TransactionClient, key: string, stage: 1 | 2): Promise<{ model: string; alias: string } | null> {
+  const surface = await tx.surface.findUnique({ where: { key }, select: { modelAlias: true, stage2: true, model: { select: { name: true } } } });
+  if (!surface) return null;
+  if (stage === 1) return surface.model ? { model: surface.model.name, alias: surface.modelAlias } : null;
+  const config = stage2ConfigSchema.safeParse(surface.stage2).data;
+  return config ? { model: config.model, alias: config.alias } : null;
+}
+
 /** The version `alias` of the model points at (null: unset). */
 async function servingVersion(db: Db | Prisma.TransactionClient, modelId: string, alias: string) {
   const row = await db.modelAlias.findUnique({ where: { modelId_name: { modelId, name: alias } }, select: { version: { select: { id: true, version: true } } } });
@@ -520,7 +529,9 @@ async function servingVersion(db: Db | Prisma.TransactionClient, modelId: string
  * (the first of them). Never waits for approval, so it never re-serves what a rollback left or a
  * version newer than the one rolled back to: that is an alias move, which approvals govern.
  * Input: `expectVersionId`: the one-click target the page showed; `expectFromVersionId`: the version
- * the page showed serving (null: unset). Both are checked under the model's lock.
+ * the page showed serving (null: unset); `expectAlias`: the stage's model and alias the page showed.
+ * All are checked under the model's lock; the stage's model and alias are read again under the
+ * surface's lock whether pinned or not (a stage-2 reconfiguration meanwhile: 409).
  * A rollback that pins neither always works (the on-call's one click, an API caller that read nothing):
  * the alias, the history and the target are read under the model's lock (taken after its rollouts'
  * rows, as the judge takes them), so whatever moved the alias meanwhile (a setAlias, a canary's
@@ -538,13 +549,13 @@ async function servingVersion(db: Db | Prisma.TransactionClient, modelId: string
  * when `toVersion` is not an option: serving now, never served, rolled back from or past, or its
  * canary failed since.
  */
-export async function rollbackSurface(db: Db, input: { surface: string; reason: string; stage?: 1 | 2; expectVersionId?: string; expectFromVersionId?: string | null; toVersion?: number }, actor: Actor) {
+export async function rollbackSurface(db: Db, input: { surface: string; reason: string; stage?: 1 | 2; expectVersionId?: string; expectFromVersionId?: string | null; expectAlias?: { model: string; alias: string }; toVersion?: number }, actor: Actor) {
   const surface = await db.surface.findUnique({ where: { key: input.surface }, select: { key: true, modelAlias: true, stage2: true, model: { select: { id: true, name: true } } } });
   if (!surface) throw new NotFoundError("surface", input.surface);
   const cascade = await cascadeOf(db, surface);
   const { stages } = cascade;
   // A caller that pinned a version without naming a stage read stage 1 (as before cascades had a lever); only the bare one click picks.
-  const readStageOne = input.toVersion !== undefined || input.expectVersionId !== undefined || input.expectFromVersionId !== undefined;
+  const readStageOne = input.toVersion !== undefined || input.expectVersionId !== undefined || input.expectFromVersionId !== undefined || input.expectAlias !== undefined;
   if (input.stage === undefined && !readStageOne && stages.length > 1) refuseBareCascadeRollback(surface.key, cascade);
   const stageWanted = input.stage ?? (readStageOne ? 1 : oneClickStage(cascade) ?? 1);
   const chosen = stages.find((s) => s.stage === stageWanted);
@@ -552,6 +563,10 @@ export async function rollbackSurface(db: Db, input: { surface: string; reason: 
   if (!chosen) throw new InvalidInputError(input.stage === undefined ? "surface" : "stage", `"${surface.key}" has no model to roll back`);
   const { model, alias, stage } = chosen;
   const what = `rollback of ${surface.key}${stage === 2 ? " stage 2" : ""} refused`;
+  const stageNow = (m: string, a: string) => `${surface.key}${stages.length > 1 ? ` stage ${stage}` : ""} now uses ${m} ${a}`;
+  if (input.expectAlias && (input.expectAlias.model !== model.name || input.expectAlias.alias !== alias)) {
+    throw new ConflictError(`${what}: ${stageNow(model.name, alias)}, not the ${input.expectAlias.model} ${input.expectAlias.alias} that was read (expectAlias); reload and check`);
+  }
   // What served when the request arrived: only to tell another rollback of that state from any other move.
   const arrived = await servingVersion(db, model.id, alias);
   // The target is opened before the transaction (a large model takes seconds to open, and the
@@ -565,6 +580,14 @@ export async function rollbackSurface(db: Db, input: { surface: string; reason: 
     // locked first, then the model's, as the judge locks them. From here no one else moves the alias.
     await lockRolloutsOfModel(tx, model.id);
     await tx.$queryRaw`SELECT id FROM models WHERE id = ${model.id} FOR UPDATE`;
+    // The stage's model and alias, read again under the surface's lock (a stage-2 change takes it, after
+    // any model lock, as a canary's start does): a reconfiguration committed since the read above leaves
+    // this alias serving other surfaces or none, and moving it would not undo what this surface serves.
+    await lockSurfaceRow(tx, { key: surface.key });
+    const uses = await stageAliasNow(tx, surface.key, stage);
+    if (uses?.model !== model.name || uses.alias !== alias) {
+      throw new ConflictError(`${what}: ${uses ? stageNow(uses.model, uses.alias) : `${surface.key} has no stage ${stage} now`}, not ${model.name} ${alias} (changed while this rollback was prepared); reload and check`);
+    }
     const serving = await servingVersion(tx, model.id, alias);
     const current = serving?.id ?? null;
     const now = serving ? `v${serving.version}` : "unset";

@@ -18,6 +18,6 @@ export const oncallRouter = router({
     .input(z.strictObject({ surface: surfaceKey, on: z.boolean(), reason }))
     .mutation(({ ctx, input }) => appliedHere(setKillSwitch(ctx.db, input, ctx.actor), { surface: input.surface })),
   rollback: procedureFor["oncall.rollback"]
-    .input(z.strictObject({ surface: surfaceKey, reason, stage: z.literal([1, 2], { message: "1 (the serving alias) or 2 (the alias a cascade's stage 2 rescores with)" }).optional(), expectVersionId: idString().optional(), expectFromVersionId: expectFromVersionIdSchema, toVersion: int32(1).optional() }))
+    .input(z.strictObject({ surface: surfaceKey, reason, stage: z.literal([1, 2], { message: "1 (the serving alias) or 2 (the alias a cascade's stage 2 rescores with)" }).optional(), expectVersionId: idString().optional(), expectFromVersionId: expectFromVersionIdSchema, expectAlias: z.strictObject({ model: idString(), alias: idString() }).optional(), toVersion: int32(1).optional() }))
     .mutation(({ ctx, input }) => appliedHere(rollbackSurface(ctx.db, input, ctx.actor), { surface: input.surface })),
 });

@@ -48,7 +48,9 @@ export function ServingHistory({ initialSurface }: { initialSurface: string | nu
   const [surface, setSurface] = useState<string | null>(initialSurface);
   const chosen = surface ?? surfaces.data?.find((s) => s.model)?.key ?? surfaces.data?.[0]?.key ?? null;
   const history = useQuery({ ...trpc.history.surface.queryOptions({ surface: chosen ?? "", limit: 100 }), enabled: !!chosen, refetchInterval: 5_000 });
-  const [rollbackTo, setRollbackTo] = useState<{ stage: 1 | 2; option: Option } | null>(null);
+  // The dialog keeps what the page showed when the button was pressed (the page refreshes every 5 s):
+  // its text and the versions it pins are what the person read, and a move since is refused (409).
+  const [rollbackTo, setRollbackTo] = useState<{ stage: 1 | 2; option: Option; read: History } | null>(null);
   return (
     <Stack>
       <Select
@@ -61,12 +63,12 @@ export function ServingHistory({ initialSurface }: { initialSurface: string | nu
         chosen && !history.error ? <Loader size="sm" /> : null
       ) : (
         <>
-          <AliasVersionsCard versions={history.data} title={`Versions of ${history.data.model ?? "—"} ${history.data.alias}${history.data.stage2 ? " (stage 1)" : ""}`} testId="history-versions" onRollback={(option) => setRollbackTo({ stage: 1, option })} />
+          <AliasVersionsCard versions={history.data} title={`Versions of ${history.data.model ?? "—"} ${history.data.alias}${history.data.stage2 ? " (stage 1)" : ""}`} testId="history-versions" onRollback={(option) => setRollbackTo({ stage: 1, option, read: history.data! })} />
           {history.data.stage2 && (
             <AliasVersionsCard
               versions={history.data.stage2} testId="history-versions-stage2"
               title={`Versions of ${history.data.stage2.model} ${history.data.stage2.alias} (stage 2: rescores the top of stage 1's order)`}
-              onRollback={(option) => setRollbackTo({ stage: 2, option })}
+              onRollback={(option) => setRollbackTo({ stage: 2, option, read: history.data! })}
             />
           )}
           <Card withBorder padding="md">
@@ -92,7 +94,7 @@ export function ServingHistory({ initialSurface }: { initialSurface: string | nu
           </Card>
         </>
       )}
-      {rollbackTo && history.data && <RollbackDialog history={history.data} stage={rollbackTo.stage} to={rollbackTo.option} onClose={() => setRollbackTo(null)} />}
+      {rollbackTo && <RollbackDialog history={rollbackTo.read} stage={rollbackTo.stage} to={rollbackTo.option} onClose={() => setRollbackTo(null)} />}
     </Stack>
   );
 }
@@ -204,7 +206,7 @@ function RollbackDialog({ history, stage, to, onClose }: { history: History; sta
       color="orange"
       pending={rollback.isPending}
       onClose={onClose}
-      onConfirm={(reason) => rollback.mutate({ surface: history.surface, stage, reason, toVersion: to.version, expectFromVersionId: versions.serving?.versionId ?? null })}
+      onConfirm={(reason) => rollback.mutate({ surface: history.surface, stage, reason, toVersion: to.version, expectFromVersionId: versions.serving?.versionId ?? null, ...(versions.model ? { expectAlias: { model: versions.model, alias: versions.alias } } : {}) })}
     />
   );
 }

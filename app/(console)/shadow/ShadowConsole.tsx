@@ -240,7 +240,7 @@ function Disagreements({ surface, hours, versionId }: { surface: string; hours: 
                   <Stack gap={2}><Text size="xs" c="dimmed">served top 10</Text><IdList ids={r.primary.map((i) => i.id)} other={shadow} /></Stack>
                   <Stack gap={2}>
                     <Text size="xs" c="dimmed">candidate top 10</Text>
-                    {r.error ? <Text size="xs" c="red">{r.error}</Text> : <IdList ids={r.shadow.map((i) => i.id)} other={served} />}
+                    {r.error ? <Text size="xs" c="red" data-testid="disagreement-error">{r.error}</Text> : <IdList ids={r.shadow.map((i) => i.id)} other={served} />}
                   </Stack>
                 </SimpleGrid>
               </Paper>

@@ -340,7 +340,7 @@ function LeverModal({ surface: s, lever, onClose }: { surface: Surface; lever: L
       color="orange"
       pending={rollback.isPending}
       onClose={onClose}
-      onConfirm={(reason) => rollback.mutate({ surface: s.key, stage: st.stage, reason, expectFromVersionId: st.serving?.versionId ?? null, ...(st.rollback ? { expectVersionId: st.rollback.versionId } : {}) })}
+      onConfirm={(reason) => rollback.mutate({ surface: s.key, stage: st.stage, reason, expectFromVersionId: st.serving?.versionId ?? null, expectAlias: { model: st.modelName, alias: st.alias }, ...(st.rollback ? { expectVersionId: st.rollback.versionId } : {}) })}
     />
   );
 }
