@@ -114,6 +114,31 @@ describe("restarting an experiment with changes on a guarded surface", () => {
     await as(bo).experiments.stop({ key: "rst-resume", reason: "test over" });
   });
 
+  it("weights round-tripped through the form's percentages are no change: an edit is allowed and a restart's summary lists only what changed (break: 0.6667 → 66.67 % → 0.6667000000000001)", async () => {
+    await sql(`UPDATE surfaces SET require_approval = false WHERE key = 't-rst'`);
+    try {
+      await as(ana).experiments.create(definition("rst-noise", {}, [0.3333, 0.6667]));
+      await as(ana).experiments.start({ key: "rst-noise" });
+      // What the form sent before it converted without noise: 33.33 / 100 and 66.67 / 100.
+      const noisy = [33.33 / 100, 66.67 / 100];
+      expect(noisy).not.toEqual([0.3333, 0.6667]);
+      // An edit of the hypothesis alone, with the form's weights: allowed (it was a 409 "changing variants needs a restart").
+      await as(ana).experiments.update(definition("rst-noise", { hypothesis: "v4 lifts CTR by 2 %" }, noisy));
+      expect(await stored("rst-noise")).toMatchObject({ hypothesis: "v4 lifts CTR by 2 %", phase: 1, variants: [{ weight: 0.3333 }, { weight: 0.6667 }] });
+    } finally {
+      await sql(`UPDATE surfaces SET require_approval = true WHERE key = 't-rst'`);
+    }
+    // A restart request with the form's weights and a new coverage: the summary names the coverage only.
+    const request = await as(ana).approvals.request({ change: { kind: "experiment_restart", key: "rst-noise", experiment: definition("rst-noise", { coverage: 0.5, hypothesis: "v4 lifts CTR by 2 %" }, [33.33 / 100, 66.67 / 100]) }, reason: "half the traffic" });
+    expect(request.summary).toBe("restart experiment rst-noise with changes on t-rst: phase 1 ends and phase 2 starts, running (a new analysis phase: its results start from zero, phase 1's stay in history);\ncoverage: 100 % → 50 %");
+    await as(ana).approvals.cancel({ id: request.id });
+    // A real weight change finer than the summary's 0.0001 % is written out whole, not as a "names" line.
+    const fine = await as(ana).approvals.request({ change: { kind: "experiment_restart", key: "rst-noise", experiment: definition("rst-noise", { hypothesis: "v4 lifts CTR by 2 %" }, [0.33329999, 0.66670001]) }, reason: "a hair more" });
+    expect(fine.summary).toContain(";\nvariant weights: control 33.33 %, treat 66.67 % → control 33.329999 %, treat 66.670001 %");
+    await as(ana).approvals.cancel({ id: fine.id });
+    await as(ana).experiments.stop({ key: "rst-noise", reason: "test over" });
+  });
+
   it("a bad field is refused when filed, naming it, and nothing is filed", async () => {
     await running("rst-bad");
     const filed = () => getDb().changeRequest.count({ where: { kind: "experiment_restart", summary: { contains: "rst-bad" } } });

@@ -11,6 +11,7 @@ import { shipBlocks } from "../domain/experiments/shipGate";
 import { mapError } from "../errorMapping";
 import { experimentResults } from "../experiments/results";
 import { canonicalJson } from "../domain/canonicalJson";
+import { percentOfShare } from "../domain/percent";
 import { experimentInputSchema, type ExperimentInput } from "../experiments/schema";
 import {
   checkRestart, checkTrafficLeft, experimentAllocation, experimentReach, getExperiment, restartDifferences, restartExperiment, restartPinOf, shipExperiment, shipTarget, startExperiment,
@@ -217,7 +218,8 @@ async function affected(db: Db, change: ChangePayload, options: { filing?: boole
   };
 }
 
-const percent = (share: number) => `${+(share * 100).toFixed(2)} %`;
+/** A share in a summary: to 0.0001 % (a weight of 1/3 reads 33.3333 %); variantsChange writes finer changes out whole. */
+const percent = (share: number) => `${+(share * 100).toFixed(4)} %`;
 
 /** How a restart request's summary names each field it changes. */
 const RESTART_FIELD_LABEL: Record<RestartField, string> = {
@@ -236,11 +238,17 @@ function armWords(
   return `${v.key} ${percent(v.weight)} (${v.isControl ? "control, " : ""}${model}${overrides})`;
 }
 
-/** "variants: control 50 % (…), treat 50 % (…) → control 10 % (…), treat 90 % (…)"; where only a variant's name changed, the names. */
+/**
+ * "variants: control 50 % (…), treat 50 % (…) → control 10 % (…), treat 90 % (…)"; where only a
+ * variant's name changed, the names; where only a weight changed by less than the summary's 0.0001 %,
+ * the weights to 12 significant digits (restartDifferences already ignores floating-point noise).
+ */
 function variantsChange(before: string[], after: string[], was: unknown, now: unknown): string {
   if (before.join(", ") !== after.join(", ")) return `variants: ${before.join(", ")} → ${after.join(", ")}`;
   const names = (variants: unknown) => (variants as Array<{ key: string; name: string }>).map((v) => `${v.key} "${v.name}"`).join(", ");
-  return `variant names: ${names(was)} → ${names(now)}`;
+  if (names(was) !== names(now)) return `variant names: ${names(was)} → ${names(now)}`;
+  const weights = (variants: unknown) => (variants as Array<{ key: string; weight: number }>).map((v) => `${v.key} ${percentOfShare(v.weight)} %`).join(", ");
+  return `variant weights: ${weights(was)} → ${weights(now)}`;
 }
 
 /** A field's value in a restart request's summary, as the experiment form shows it (percentages, "none"). */

@@ -9,6 +9,7 @@ import { notifications } from "@mantine/notifications";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import type { inferRouterOutputs } from "@trpc/server";
 import { useState } from "react";
+import { percentOfShare, shareOfPercent } from "@/server/domain/percent";
 import type { AppRouter } from "@/server/routers/_app";
 import { HistogramChart } from "../../_components/charts/HistogramChart";
 import { useTRPC } from "../../_trpc/client";
@@ -89,7 +90,7 @@ function ShadowConfig({ overview }: { overview: Overview }) {
   const queryClient = useQueryClient();
   const s = overview.surface;
   const [alias, setAlias] = useState<string>(s.shadowAlias ?? "off");
-  const [rate, setRate] = useState<number>(Math.round(s.sampleRate * 1000) / 10);
+  const [rate, setRate] = useState<number>(percentOfShare(s.sampleRate));
   const [reason, setReason] = useState("");
   const [confirming, setConfirming] = useState(false);
   const save = useMutation(
@@ -106,7 +107,7 @@ function ShadowConfig({ overview }: { overview: Overview }) {
   const current = overview.aliases.find((a) => a.alias === s.shadowAlias);
   // Above half of the traffic a mirror costs real capacity: that goes through the confirm dialog.
   const wide = alias !== "off" && rate > 50;
-  const submit = (why: string) => save.mutate({ surface: s.key, alias: alias === "off" ? null : alias, sampleRate: alias === "off" ? 0 : rate / 100, ...(why.trim() ? { reason: why.trim() } : {}) });
+  const submit = (why: string) => save.mutate({ surface: s.key, alias: alias === "off" ? null : alias, sampleRate: alias === "off" ? 0 : shareOfPercent(rate), ...(why.trim() ? { reason: why.trim() } : {}) });
   const options = [{ value: "off", label: "off (no mirroring)" }, ...overview.aliases.filter((a) => a.alias !== s.servingAlias).map((a) => ({ value: a.alias, label: `${a.alias} → v${a.version}` }))];
   return (
     <Card withBorder padding="md">
@@ -123,7 +124,7 @@ function ShadowConfig({ overview }: { overview: Overview }) {
         </Stack>
         <Group align="flex-end" gap="xs">
           <Select label="Shadow alias" data={options} value={alias} onChange={(v) => setAlias(v ?? "off")} w={190} allowDeselect={false} disabled={s.modelName === null} />
-          <NumberInput label="Sample rate (%)" value={rate} onChange={(v) => setRate(Number(v))} min={0} max={100} step={5} decimalScale={1} w={130} disabled={alias === "off"} />
+          <NumberInput label="Sample rate (%)" value={rate} onChange={(v) => setRate(Number(v))} min={0} max={100} step={5} decimalScale={4} w={130} disabled={alias === "off"} />
           <TextInput label="Reason (audit log)" value={reason} onChange={(e) => setReason(e.currentTarget.value)} w={220} placeholder="why this change" />
           <GuardedButton permission="shadow.write" onClick={() => (wide ? setConfirming(true) : submit(reason))} loading={save.isPending}>
             Save

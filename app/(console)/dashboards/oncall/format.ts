@@ -1,4 +1,5 @@
 import { BURN_ALERT_RULES, FAST_BURN, SLOW_BURN, type BurnWindow } from "@/server/domain/stats/slo";
+import { percentOfShare } from "@/server/domain/percent";
 
 // How the On-call page writes burn rates, objectives and windows. Pure, so a unit test pins the
 // figures on-call reads against the thresholds beside them.
@@ -26,7 +27,7 @@ export function formatBurn(burn: number | null): string {
  * 99.0% (at least one decimal; 12 significant digits, so 0.9995 × 100 = 99.94999999999999 is 99.95).
  */
 export function formatObjective(objective: number): string {
-  const percent = Number((objective * 100).toPrecision(12));
+  const percent = percentOfShare(objective);
   return `${Number.isInteger(percent) ? percent.toFixed(1) : String(percent)}%`;
 }
 

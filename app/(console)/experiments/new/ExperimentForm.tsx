@@ -10,6 +10,7 @@ import { useRouter } from "next/navigation";
 import { useState } from "react";
 import { COMPARED_METRICS, worseningDirection } from "@/server/domain/experiments/definition";
 import { formatMetricValue, METRIC_CATALOGUE, SELECTABLE_METRICS } from "@/server/domain/experiments/metrics";
+import { percentOfShare, shareOfPercent } from "@/server/domain/percent";
 import { useTRPC } from "../../../_trpc/client";
 
 type AnalysisMode = "sequential" | "fixed" | "bayesian";
@@ -67,27 +68,27 @@ export function ExperimentForm({ surfaces, initial }: { surfaces: Array<{ key: s
   const [owner, setOwner] = useState(initial?.owner ?? "pm@rerank.local");
   const [kind, setKind] = useState<"ab" | "interleaving">(initial?.kind ?? "ab");
   const [hashAttribute, setHashAttribute] = useState<"userKey" | "sessionKey">(initial?.hashAttribute ?? "userKey");
-  const [coverage, setCoverage] = useState<number>(initial ? initial.coverage * 100 : 100);
+  const [coverage, setCoverage] = useState<number>(initial ? percentOfShare(initial.coverage) : 100);
   const [primaryMetric, setPrimaryMetric] = useState(initial?.primaryMetric ?? "ctr");
   const [secondary, setSecondary] = useState<string[]>(initial?.secondaryMetrics ?? ["conversion", "revenue_per_session", "ndcg", "mrr"]);
-  const [mde, setMde] = useState<number>(initial?.minDetectableEffect ? initial.minDetectableEffect * 100 : 5);
+  const [mde, setMde] = useState<number>(initial?.minDetectableEffect ? percentOfShare(initial.minDetectableEffect) : 5);
   const [analysisMode, setAnalysisMode] = useState<AnalysisMode>(initial?.analysisMode ?? "sequential");
-  const [guardrails, setGuardrails] = useState<GuardrailRow[]>(initial ? initial.guardrails.map((g) => ({ ...g, threshold: g.threshold * 100 })) : DEFAULT_GUARDRAILS);
+  const [guardrails, setGuardrails] = useState<GuardrailRow[]>(initial ? initial.guardrails.map((g) => ({ ...g, threshold: percentOfShare(g.threshold) })) : DEFAULT_GUARDRAILS);
   const [variants, setVariants] = useState<VariantRow[]>(
-    initial?.variants.map((v) => ({ key: v.key, name: v.name, weight: v.weight * 100, isControl: v.isControl, model: modelValue(v), overrides: overridesText(v.constraintOverrides) })) ?? [
+    initial?.variants.map((v) => ({ key: v.key, name: v.name, weight: percentOfShare(v.weight), isControl: v.isControl, model: modelValue(v), overrides: overridesText(v.constraintOverrides) })) ?? [
       { key: "control", name: "Current model", weight: 50, isControl: true, model: "alias:fallback", overrides: "" },
       { key: "treatment", name: "New model", weight: 50, isControl: false, model: "alias:production", overrides: "" },
     ],
   );
   const [rules, setRules] = useState<RuleRow[]>(initial?.targeting.map((r) => ({ attribute: r.attribute, op: r.op, value: ruleValueText(r.value) })) ?? []);
   const [namespaceId, setNamespaceId] = useState(initial?.namespace?.id ?? "");
-  const [namespaceRange, setNamespaceRange] = useState<[number, number]>(initial?.namespace ? [initial.namespace.start * 100, initial.namespace.end * 100] : [0, 100]);
+  const [namespaceRange, setNamespaceRange] = useState<[number, number]>(initial?.namespace ? [percentOfShare(initial.namespace.start), percentOfShare(initial.namespace.end)] : [0, 100]);
   const [formError, setFormError] = useState<string | null>(null);
   const [restartOpen, setRestartOpen] = useState(false);
   const [restartReason, setRestartReason] = useState("");
-  const weights = variants.map((v) => v.weight / 100);
+  const weights = variants.map((v) => shareOfPercent(v.weight));
   const plan = useQuery({
-    ...trpc.experiments.plan.queryOptions({ surface, minimumDetectableEffect: mde / 100, weights, analysisMode, primaryMetric: primaryMetric as (typeof SELECTABLE_METRICS)[number] }),
+    ...trpc.experiments.plan.queryOptions({ surface, minimumDetectableEffect: shareOfPercent(mde), weights, analysisMode, primaryMetric: primaryMetric as (typeof SELECTABLE_METRICS)[number] }),
     enabled: Boolean(surface) && mde > 0 && weights.every((w) => w >= 0) && weights.length >= 2,
   });
   const queryClient = useQueryClient();
@@ -134,20 +135,20 @@ export function ExperimentForm({ surfaces, initial }: { surfaces: Array<{ key: s
       }
       const [type, ref] = v.model ? [v.model.slice(0, v.model.indexOf(":")), v.model.slice(v.model.indexOf(":") + 1)] : [null, null];
       parsedVariants.push({
-        key: v.key, name: v.name, weight: v.weight / 100, isControl: v.isControl, constraintOverrides,
+        key: v.key, name: v.name, weight: shareOfPercent(v.weight), isControl: v.isControl, constraintOverrides,
         modelAlias: type === "alias" ? ref! : undefined, modelVersionId: type === "version" ? ref! : undefined,
       });
     }
     return {
-      key, name, surface, kind, hypothesis, owner, hashAttribute, hashVersion: 2 as const, coverage: coverage / 100,
-      namespace: namespaceId ? { id: namespaceId, start: namespaceRange[0] / 100, end: namespaceRange[1] / 100 } : null,
+      key, name, surface, kind, hypothesis, owner, hashAttribute, hashVersion: 2 as const, coverage: shareOfPercent(coverage),
+      namespace: namespaceId ? { id: namespaceId, start: shareOfPercent(namespaceRange[0]), end: shareOfPercent(namespaceRange[1]) } : null,
       targeting: rules.map((r) => ({ attribute: r.attribute, op: r.op as "eq", value: parseValue(r.value, r.op) })),
       variants: parsedVariants,
       // Interleaving is judged by credited clicks only: no metrics of its own, no guardrails.
       primaryMetric: (kind === "interleaving" ? "ctr" : primaryMetric) as "ctr",
       secondaryMetrics: (kind === "interleaving" ? [] : secondary.filter((m) => m !== primaryMetric)) as Array<"ctr">,
-      guardrails: kind === "interleaving" ? [] : guardrails.map((g) => ({ metric: g.metric as "ctr", direction: g.direction, threshold: g.threshold / 100 })),
-      minDetectableEffect: mde / 100, analysisMode,
+      guardrails: kind === "interleaving" ? [] : guardrails.map((g) => ({ metric: g.metric as "ctr", direction: g.direction, threshold: shareOfPercent(g.threshold) })),
+      minDetectableEffect: shareOfPercent(mde), analysisMode,
     };
   }
 
