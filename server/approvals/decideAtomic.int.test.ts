@@ -11,6 +11,7 @@ import { demoFeatureSpec, demoModelBytes } from "../demo/models";
 import type { Role } from "../domain/access/permissions";
 import { linearRankerOnnx } from "../domain/onnx/linear";
 import { createCaller } from "../routers/_app";
+import { holdRowLocks } from "../testing/locks";
 import { createTestSurface } from "../testing/models";
 import { contextFor } from "../trpc";
 
@@ -29,19 +30,7 @@ let modelId: string;
 const versionIds: Record<number, string> = {};
 
 /** Holds the model's row lock (as every alias move takes it) until `release` is called; `during` runs in the holder's transaction first. */
-function holdModelLock(during: (tx: Parameters<Parameters<ReturnType<typeof getDb>["$transaction"]>[0]>[0]) => Promise<unknown> = async () => {}) {
-  let release!: () => void;
-  const released = new Promise<void>((resolve) => { release = resolve; });
-  let locked!: () => void;
-  const isLocked = new Promise<void>((resolve) => { locked = resolve; });
-  const done = getDb().$transaction(async (tx) => {
-    await tx.$queryRaw`SELECT id FROM models WHERE id = ${modelId} FOR UPDATE`;
-    locked();
-    await released;
-    await during(tx);
-  }, { timeout: 30_000 });
-  return { isLocked, release, done };
-}
+const holdModelLock = (during?: Parameters<typeof holdRowLocks>[1]) => holdRowLocks((tx) => tx.$queryRaw`SELECT id FROM models WHERE id = ${modelId} FOR UPDATE`, during);
 
 beforeAll(async () => {
   const surface = await createTestSurface(getDb(), { key: "t-appr-atomic", bytes: demoModelBytes("linear"), featureSpec: demoFeatureSpec(), extraVersions: [demoModelBytes("popularity"), linearRankerOnnx(demoFeatureSpec().map(() => 0.3), 0)] });

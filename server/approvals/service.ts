@@ -3,7 +3,7 @@ import type { Actor } from "../audit/actor";
 import { recordAudit } from "../audit/record";
 import { principalCan, requirePerson, toRoles } from "../auth/principal";
 import type { Db } from "../db/client";
-import type { Prisma } from "../db/generated/client";
+import { Prisma } from "../db/generated/client";
 import { rolesAllow, type Permission } from "../domain/access/permissions";
 import { subjects } from "../domain/audit/subject";
 import { ConflictError, ForbiddenError, InvalidInputError, NotFoundError } from "../errors";
@@ -21,7 +21,7 @@ import { RANKING_ROLES, describeReach } from "../domain/rollouts/aliasReach";
 import { surfacesReachedBy, type SurfaceReached } from "../registry/aliasReach";
 import { setAlias } from "../registry/versions";
 import { checkStage2, configureStage2, stage2ChangedSince, stage2Words, type Stage2Input } from "../surfaces/stage2";
-import { LEVER_TRANSACTION } from "../db/leverTransaction";
+import { LEVER_TRANSACTION, type UnderLock } from "../db/leverTransaction";
 import { checkRolloutStart, policyOf, promoteRolloutNow, retryInputOf, startRollout, type StartRolloutInput } from "../rollouts/service";
 import { policyDifferences, settablePolicy } from "../domain/rollouts/policy";
 import type { Context } from "../trpc";
@@ -314,13 +314,24 @@ async function apply(db: Db, change: StoredChange, actor: Actor, reason: string,
 
 /**
  * Refuses (409, naming the surface) a direct change where a surface it affects requires approval,
- * so that nobody bypasses the request by calling the mutation. Checked before any effect.
+ * so that nobody bypasses the request by calling the mutation. Checked before any effect, and again
+ * by the returned UnderLock inside the change's own transaction after its locks: the affected
+ * surfaces' rows are read FOR SHARE (setSurfaceApproval takes FOR UPDATE), so approval switched on
+ * while the change waited for a lock refuses it, and a switch pressed during it waits for it.
  */
-async function assertNoApprovalRequired(db: Db, change: ChangePayload, request = "request it"): Promise<void> {
-  const guarded = (await affected(db, change)).surfaces.find((s) => s.requireApproval);
-  if (guarded) {
-    throw new ConflictError(`surface "${guarded.key}" requires approval for this change: ${request}, and another person with the permission approves it`);
-  }
+async function assertNoApprovalRequired(db: Db, change: ChangePayload, request = "request it"): Promise<UnderLock> {
+  const { surfaces } = await affected(db, change);
+  const refuse = (key: string) => new ConflictError(`surface "${key}" requires approval for this change: ${request}, and another person with the permission approves it`);
+  const guarded = surfaces.find((s) => s.requireApproval);
+  if (guarded) throw refuse(guarded.key);
+  const ids = surfaces.map((s) => s.id).sort();
+  return async (tx) => {
+    if (!ids.length) return;
+    const rows = await tx.$queryRaw<Array<{ key: string; require_approval: boolean }>>`
+      SELECT key, require_approval FROM surfaces WHERE id IN (${Prisma.join(ids)}) ORDER BY id FOR SHARE`;
+    const now = rows.find((r) => r.require_approval);
+    if (now) throw refuse(now.key);
+  };
 }
 
 /** A stored change's part parsed again with its schema; a value it no longer passes is a 400 naming the field (`at`.path). */
@@ -343,8 +354,8 @@ function expectFromOf(change: { expectFromVersionId?: string | null }, what: str
  * @returns the alias row, from/to versions and the surfaces reached (setAliasIn).
  */
 export async function moveAlias(ctx: Ctx, input: { versionId: string; alias: string; reason?: string; expectFromVersionId?: string | null }) {
-  await assertNoApprovalRequired(ctx.db, { kind: "alias_move", versionId: input.versionId, alias: input.alias });
-  return setAlias(ctx.db, { versionId: input.versionId, alias: input.alias, reason: input.reason, actor: ctx.actor, expectFrom: expectFromOf(input, `move of ${input.alias} refused`) });
+  const underLock = await assertNoApprovalRequired(ctx.db, { kind: "alias_move", versionId: input.versionId, alias: input.alias });
+  return setAlias(ctx.db, { versionId: input.versionId, alias: input.alias, reason: input.reason, actor: ctx.actor, expectFrom: expectFromOf(input, `move of ${input.alias} refused`), underLock });
 }
 
 /**
@@ -352,16 +363,16 @@ export async function moveAlias(ctx: Ctx, input: { versionId: string; alias: str
  * requires approval: then it is a `surface_stage2` change request (ConflictError, 409, until approved).
  */
 export async function setStage2(ctx: Ctx, input: Stage2Input) {
-  await assertNoApprovalRequired(ctx.db, { kind: "surface_stage2", surface: input.surface, stage2: input.stage2 });
-  return configureStage2(ctx.db, input, ctx.actor);
+  const underLock = await assertNoApprovalRequired(ctx.db, { kind: "surface_stage2", surface: input.surface, stage2: input.stage2 });
+  return configureStage2(ctx.db, input, ctx.actor, { underLock });
 }
 
 /** Starts a canary now (rollouts.start), unless its surface requires approval. */
 export async function startCanary(ctx: Ctx, input: StartRolloutInput) {
   const rollout = { ...input, reason: undefined };
   delete rollout.reason;
-  await assertNoApprovalRequired(ctx.db, { kind: "canary_start", rollout });
-  return startRollout(ctx.db, input, ctx.actor);
+  const underLock = await assertNoApprovalRequired(ctx.db, { kind: "canary_start", rollout });
+  return startRollout(ctx.db, input, ctx.actor, { underLock });
 }
 
 /**
@@ -371,14 +382,14 @@ export async function startCanary(ctx: Ctx, input: StartRolloutInput) {
 export async function retryCanary(ctx: Ctx, input: { rolloutId: string; reason: string }) {
   const { start: retried, policyAdjusted } = await retryInputOf(ctx.db, input.rolloutId);
   const start = { ...retried, reason: input.reason };
-  await assertNoApprovalRequired(ctx.db, { kind: "canary_start", rollout: retried });
-  return { ...(await startRollout(ctx.db, start, ctx.actor, { policyAdjusted })), surface: start.surface, policyAdjusted };
+  const underLock = await assertNoApprovalRequired(ctx.db, { kind: "canary_start", rollout: retried });
+  return { ...(await startRollout(ctx.db, start, ctx.actor, { policyAdjusted, underLock })), surface: start.surface, policyAdjusted };
 }
 
 /** Starts (or resumes, in a new phase) an experiment now (experiments.start), unless its surface requires approval; `reason` goes to the audit trail. */
 export async function startVariants(ctx: Ctx, key: string, reason?: string) {
-  await assertNoApprovalRequired(ctx.db, { kind: "experiment_start", key });
-  return startExperiment(ctx.db, key, ctx.actor, { reason });
+  const underLock = await assertNoApprovalRequired(ctx.db, { kind: "experiment_start", key });
+  return startExperiment(ctx.db, key, ctx.actor, { reason, underLock });
 }
 
 /**
@@ -387,8 +398,8 @@ export async function startVariants(ctx: Ctx, key: string, reason?: string) {
  * `experiment_restart` change request (ConflictError, 409, saying so, until approved).
  */
 export async function restartVariants(ctx: Ctx, input: { key: string; experiment: ExperimentInput; reason?: string }) {
-  await assertNoApprovalRequired(ctx.db, { kind: "experiment_restart", key: input.key, experiment: input.experiment }, 'request the restart (an experiment_restart change request: "Request restart" in the experiment\'s restart dialog)');
-  return restartExperiment(ctx.db, input.key, input.experiment, ctx.actor, input.reason);
+  const underLock = await assertNoApprovalRequired(ctx.db, { kind: "experiment_restart", key: input.key, experiment: input.experiment }, 'request the restart (an experiment_restart change request: "Request restart" in the experiment\'s restart dialog)');
+  return restartExperiment(ctx.db, input.key, input.experiment, ctx.actor, input.reason, { underLock });
 }
 
 /**
@@ -397,11 +408,11 @@ export async function restartVariants(ctx: Ctx, input: { key: string; experiment
  * them with a reason. An override is recorded in the ship's audit entry with what it overrode.
  */
 export async function shipVariant(ctx: Ctx, input: { key: string; variant: string; reason?: string; override?: boolean; expectFromVersionId?: string | null }) {
-  await assertNoApprovalRequired(ctx.db, { kind: "experiment_ship", key: input.key, variant: input.variant, override: input.override });
-  return shipChecked(ctx.db, input, ctx.actor, input.reason);
+  const underLock = await assertNoApprovalRequired(ctx.db, { kind: "experiment_ship", key: input.key, variant: input.variant, override: input.override });
+  return shipChecked(ctx.db, { ...input, underLock }, ctx.actor, input.reason);
 }
 
-async function shipChecked(db: Db, change: { key: string; variant: string; override?: boolean; expectFromVersionId?: string | null; expectVersionId?: string; expectBlockers?: string[]; expectPhase?: number }, actor: Actor, reason: string | undefined) {
+async function shipChecked(db: Db, change: { key: string; variant: string; override?: boolean; expectFromVersionId?: string | null; expectVersionId?: string; expectBlockers?: string[]; expectPhase?: number; underLock?: UnderLock }, actor: Actor, reason: string | undefined) {
   if (change.expectPhase !== undefined) {
     // Filed on one phase's results: a restart since (an approved experiment_restart, a resume) opened another, with other data and perhaps another decision rule.
     const phase = (await getExperiment(db, change.key)).phase;
@@ -417,7 +428,7 @@ async function shipChecked(db: Db, change: { key: string; variant: string; overr
   }
   if (blockers.length > 0 && !reasonSchema.safeParse(reason ?? "").success) throw new InvalidInputError("reason", "overriding the ship checks needs a reason (at least 3 characters)");
   const why = blockers.length > 0 ? `override of ${blockers.join("; ")}: ${reason}` : reason;
-  return shipExperiment(db, change.key, change.variant, actor, why, { expectFromVersionId: change.expectFromVersionId, expectVersionId: change.expectVersionId });
+  return shipExperiment(db, change.key, change.variant, actor, why, { expectFromVersionId: change.expectFromVersionId, expectVersionId: change.expectVersionId, underLock: change.underLock });
 }
 
 const requester = (ctx: Ctx) => requirePerson(ctx.principal, "request or decide a change");

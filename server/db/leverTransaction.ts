@@ -1,3 +1,5 @@
+import type { Prisma } from "./generated/client";
+
 // How long a lever's interactive transaction may run and wait. Prisma's defaults (5 s to run, 2 s to
 // get a connection) made the kill switch answer 503 "the database is unavailable" while it only
 // queued for a row lock behind another press or a judge (lever break test, finding 4), and shadow and
@@ -12,3 +14,10 @@
  * pooled connection (ten presses at once on a small pool).
  */
 export const LEVER_TRANSACTION = { timeout: 60_000, maxWait: 10_000 } as const;
+
+/**
+ * A check a caller runs inside a lever's own transaction, after the lever's locks and before its
+ * writes (approvals' guard of a direct change: requireApproval read again under the surfaces' rows).
+ * Throws to refuse; the transaction then writes nothing.
+ */
+export type UnderLock = (tx: Prisma.TransactionClient) => Promise<void>;

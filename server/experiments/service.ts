@@ -1,4 +1,4 @@
-import { LEVER_TRANSACTION } from "../db/leverTransaction";
+import { LEVER_TRANSACTION, type UnderLock } from "../db/leverTransaction";
 import { canonicalJson } from "../domain/canonicalJson";
 import { withoutFloatNoise } from "../domain/percent";
 import { randomBytes } from "node:crypto";
@@ -364,10 +364,11 @@ export async function experimentOverlaps(db: Db, key: string): Promise<string[]>
  * (compared under the experiment's lock), ConflictError naming what changed, and nothing starts.
  * @throws ConflictError also when a running experiment on the surface would take all its traffic (checkTrafficLeft).
  */
-export function startExperiment(db: Db, key: string, actor: Actor, check: { expectAllocation?: Allocation; expectVersions?: Record<string, string | null>; reason?: string } = {}) {
+export function startExperiment(db: Db, key: string, actor: Actor, check: { expectAllocation?: Allocation; expectVersions?: Record<string, string | null>; reason?: string; underLock?: UnderLock } = {}) {
   return transition(db, key, actor, ["draft", "stopped"], async (tx, e) => {
     // Starts on one surface take turns, so two at once cannot each miss the other.
     await lockSurfaceRow(tx, { id: e.surfaceId });
+    await check.underLock?.(tx);
     await checkTrafficLeft(tx, e, experimentReach(e));
     const changed = check.expectAllocation ? changedAllocation(check.expectAllocation, allocationOf(e)) : [];
     if (changed.length) throw new ConflictError(`experiment "${key}" changed since the request was filed (${changed.join(", ")}): not started; file a new request for it as it is now`);
@@ -427,10 +428,11 @@ export async function checkRestart(db: Db, key: string, input: ExperimentInput) 
  *   edit refuses it: a restart keeps the experiment's surface), or on a variant's model; ConflictError
  *   when the experiment is a draft (start it) or shipped, or a running experiment would take all its traffic.
  */
-export async function restartExperiment(db: Db, key: string, input: ExperimentInput, actor: Actor, reason?: string, check: { expect?: RestartPin; expectVersions?: Record<string, string | null> } = {}) {
+export async function restartExperiment(db: Db, key: string, input: ExperimentInput, actor: Actor, reason?: string, check: { expect?: RestartPin; expectVersions?: Record<string, string | null>; underLock?: UnderLock } = {}) {
   await checkRestart(db, key, input);
   return transition(db, key, actor, ["running", "stopped"], async (tx, e) => {
     await lockSurfaceRow(tx, { id: e.surfaceId });
+    await check.underLock?.(tx);
     if (check.expect) {
       const changed = changedSincePin(check.expect, e);
       if (changed.length) throw new ConflictError(`experiment "${key}" changed since the restart was requested (${changed.join(", ")}): not restarted; file a new request for it as it is now`);
@@ -464,7 +466,7 @@ export async function restartExperiment(db: Db, key: string, input: ExperimentIn
  * the version the variant served when a ship request was filed; if it serves another now, ConflictError.
  * @throws ConflictError (not running or stopped; production moved; the variant served several versions), InvalidInputError on `variant`.
  */
-export async function shipExperiment(db: Db, key: string, variantKey: string, actor: Actor, reason?: string, check: { expectFromVersionId?: string | null; expectVersionId?: string } = {}) {
+export async function shipExperiment(db: Db, key: string, variantKey: string, actor: Actor, reason?: string, check: { expectFromVersionId?: string | null; expectVersionId?: string; underLock?: UnderLock } = {}) {
   const current = await getExperiment(db, key);
   // Checks before effects: a draft or an already-shipped experiment moves nothing.
   if (current.status !== "running" && current.status !== "stopped") {
@@ -499,7 +501,7 @@ export async function shipExperiment(db: Db, key: string, variantKey: string, ac
       throw new ConflictError(`variant "${variantKey}" of ${key} changed while it was being shipped (it now serves ${now ? `${now.modelName} v${now.version}` : "nothing"}): not shipped; look again and ship`);
     }
     ({ surfaces: reached } = await setAliasIn(tx, {
-      versionId: versionId!, alias: "production", actor, reason: why, kind: "ship",
+      versionId: versionId!, alias: "production", actor, reason: why, kind: "ship", underLock: check.underLock,
       expectFrom: check.expectFromVersionId === undefined ? undefined : { versionId: check.expectFromVersionId, what: `ship of ${key} refused` },
     }));
     await notifyInTransaction(tx, {

@@ -1,4 +1,4 @@
-import { LEVER_TRANSACTION } from "../db/leverTransaction";
+import { LEVER_TRANSACTION, type UnderLock } from "../db/leverTransaction";
 import type { Actor } from "../audit/actor";
 import { recordAudit } from "../audit/record";
 import type { Db } from "../db/client";
@@ -115,6 +115,8 @@ export interface AliasMove {
   expectFrom?: { versionId: string | null; what: string };
   /** The rollout making this move (its canary alias at the start, its promotion): not refused by its own guard (servingAliasGuard.ts). */
   rolloutId?: string;
+  /** Run after the model's lock, before the move (a direct move's approval guard): throws to refuse. */
+  underLock?: UnderLock;
 }
 
 /**
@@ -133,6 +135,7 @@ export async function setAliasIn(tx: Prisma.TransactionClient, input: AliasMove)
   if (!version) throw new NotFoundError("model version", input.versionId);
   // Movers of one model's aliases take turns, so each audit entry's "before" is the previous "after".
   await tx.$queryRaw`SELECT id FROM models WHERE id = ${version.modelId} FOR UPDATE`;
+  await input.underLock?.(tx);
   const before = await tx.modelAlias.findUnique({
     where: { modelId_name: { modelId: version.modelId, name: input.alias } },
     select: { version: { select: { id: true, version: true } } },

@@ -1,5 +1,5 @@
 import { ROLLOUT_ANALYSIS, type Actor } from "../audit/actor";
-import { LEVER_TRANSACTION } from "../db/leverTransaction";
+import { LEVER_TRANSACTION, type UnderLock } from "../db/leverTransaction";
 import { assertActorActive, recordAudit } from "../audit/record";
 import { env } from "../config";
 import { connectClient } from "../db/pgClient";
@@ -180,8 +180,11 @@ export async function checkRolloutStart(db: Db, input: StartRolloutInput) {
   return { steps, surface, model, target, serving };
 }
 
-/** `options.policyAdjusted`: a retry's policy fields brought within today's bounds, in words (retryInputOf), for the audit entry. */
-export async function startRollout(db: Db, input: StartRolloutInput, actor: Actor, options: { approvedFor?: string[]; policyAdjusted?: string[] } = {}) {
+/**
+ * `options.policyAdjusted`: a retry's policy fields brought within today's bounds, in words (retryInputOf), for the audit entry;
+ * `options.underLock`: run under the model's and the surface's locks before anything is written (a direct start's approval guard).
+ */
+export async function startRollout(db: Db, input: StartRolloutInput, actor: Actor, options: { approvedFor?: string[]; policyAdjusted?: string[]; underLock?: UnderLock } = {}) {
   const { steps, surface, model, target } = await checkRolloutStart(db, input);
   const policy = policyOf(input);
   const analysis: RolloutAnalysis = { policy, latest: null, stepDeadlineAt: stepDeadline(new Date(), policy).toISOString(), approvedFor: options.approvedFor ?? [] };
@@ -190,6 +193,7 @@ export async function startRollout(db: Db, input: StartRolloutInput, actor: Acto
     // first), so two starts at once, on one surface or on two sharing an alias, cannot both find none running.
     await tx.$queryRaw`SELECT id FROM models WHERE id = ${model.id} FOR UPDATE`;
     await lockSurfaceRow(tx, { id: surface.id });
+    await options.underLock?.(tx);
     // The baseline, read under the model's lock (which every alias move takes): a move committed since the check above is seen here.
     const serving = (await tx.modelAlias.findUnique({ where: { modelId_name: { modelId: model.id, name: surface.modelAlias } }, select: { versionId: true } }))?.versionId ?? null;
     if (serving === target.id) throw new InvalidInputError("version", `v${input.version} already serves "${surface.key}" (${surface.modelAlias})`);

@@ -1,4 +1,4 @@
-import { LEVER_TRANSACTION } from "../db/leverTransaction";
+import { LEVER_TRANSACTION, type UnderLock } from "../db/leverTransaction";
 import type { Actor } from "../audit/actor";
 import { recordAudit } from "../audit/record";
 import type { Db } from "../db/client";
@@ -47,10 +47,11 @@ export async function checkStage2(db: Reader, surface: { key: string; modelId: s
  * @returns the surface key and its stage 2 as stored.
  * @throws NotFoundError for an unknown surface; InvalidInputError as checkStage2.
  */
-export async function configureStage2(db: Db, input: Stage2Input, actor: Actor, check: { expectBefore?: Stage2Config | null } = {}): Promise<{ key: string; stage2: Stage2Config | null }> {
+export async function configureStage2(db: Db, input: Stage2Input, actor: Actor, check: { expectBefore?: Stage2Config | null; underLock?: UnderLock } = {}): Promise<{ key: string; stage2: Stage2Config | null }> {
   return db.$transaction(async (tx) => {
     // Changes of one surface's stage 2 take turns: a change approved against the stage 2 it showed is compared under the lock.
     await lockSurfaceRow(tx, { key: input.surface });
+    await check.underLock?.(tx);
     const surface = await tx.surface.findUnique({ where: { key: input.surface }, select: { id: true, key: true, stage2: true, modelId: true, modelAlias: true } });
     if (!surface) throw new NotFoundError("surface", input.surface);
     const next = input.stage2;
