@@ -66,6 +66,12 @@ export interface CrossEncoderHandle extends LoadedModel {
   config: CrossEncoderConfig;
   /** Kept so the bundle can be registered again in a restarted pool. */
   bundle: CrossEncoderBundle;
+  /**
+   * The run it was priced by when opened (PRICING_DOCUMENTS against PRICING_QUERY, after one run to
+   * warm the thread): its characters tokenised, padded tokens and ms; null when that run failed. Its
+   * breakers start from this cost, so a timeout before any request succeeded is judged by its size.
+   */
+  priced: Pick<CrossEncoderResult, "chars" | "tokenizeMs" | "paddedTokens" | "modelMs"> | null;
 }
 
 export class ModelLoadError extends Error {}
@@ -263,11 +269,34 @@ export async function openCrossEncoderHandle(artifact: ModelArtifact): Promise<C
   } catch (error) {
     throw new ModelLoadError(`model ${artifact.name} v${artifact.version} could not be loaded: ${(error as Error).message.split("\n")[0]}`);
   }
+  const priced = await priceCrossEncoder(artifact.sha256);
   return {
     kind: "cross-encoder", versionId: artifact.versionId, name: artifact.name, version: artifact.version, sha256: artifact.sha256,
-    featureSpec: [], inputName: artifact.inputName, outputName: artifact.outputName, config: bundle.config, bundle,
+    featureSpec: [], inputName: artifact.inputName, outputName: artifact.outputName, config: bundle.config, bundle, priced,
     loadedAt: new Date(), loadMs: Math.round((performance.now() - started) * 100) / 100,
   };
+}
+
+/** The query and documents a cross-encoder is priced by when opened: a short query, ten product descriptions of ~300 characters. */
+const PRICING_QUERY = "waterproof hiking boots for wide feet";
+const PRICING_DOCUMENTS = Array.from({ length: 10 }, (_, i) =>
+  `Item ${i + 1}: a lightweight waterproof boot with a cushioned midsole, a wide toe box and a grippy rubber outsole for wet trails. `
+  + "Leather and mesh upper, gusseted tongue, removable insole; sizes 36 to 48 in regular and wide fits. Ships in two days, free returns within 30 days.");
+
+/**
+ * Prices a registered cross-encoder: one run of PRICING_DOCUMENTS to warm a thread, then one measured
+ * (the breaker's RunCost parts: characters tokenised, padded tokens). Null when a run fails (the
+ * request path reports what is wrong; its breakers then start unpriced).
+ */
+async function priceCrossEncoder(key: string): Promise<CrossEncoderHandle["priced"]> {
+  try {
+    const pool = crossEncoderPool();
+    await pool.score(key, PRICING_QUERY, PRICING_DOCUMENTS);
+    const { chars, tokenizeMs, paddedTokens, modelMs } = await pool.score(key, PRICING_QUERY, PRICING_DOCUMENTS);
+    return { chars, tokenizeMs, paddedTokens, modelMs };
+  } catch {
+    return null;
+  }
 }
 
 /**
@@ -326,7 +355,7 @@ export async function scoreTexts(handle: CrossEncoderHandle, query: string, docu
 }
 
 /** Rows a model's cost is measured on when it is opened: a typical request's candidates. */
-const COST_ROWS = 100;
+export const COST_ROWS = 100;
 
 /**
  * Opens an artifact for serving. A tree ensemble runs on one intra-op thread: then onnxruntime sums

@@ -51,6 +51,27 @@ describe("ScoringBreaker, cold: no successful run since the version was loaded",
   });
 });
 
+describe("ScoringBreaker, priced when the version was opened (pricedRunOf)", () => {
+  // What the pricing run measured: 3,000 characters tokenised in 2 ms, 320 padded tokens run in 8 ms.
+  const priced = { chars: { units: 3_000, ms: 2 }, paddedTokens: { units: 320, ms: 8 } };
+
+  it("before any request succeeded, ordinary work timing out from two callers is the model's fault and opens the surface's circuit (review: a new version that never succeeded stayed unpriced, so only each caller's circuit opened)", async () => {
+    const breaker = new ScoringBreaker("t-priced", "ce@1", BUDGET, "cross-encoder", priced);
+    for (const caller of ["a", "b", "a", "b", "a"]) expect(await fire(breaker, caller, run(3 * BUDGET, 3, 8, 20))).toMatchObject({ code: "ETIMEDOUT", outcome: "model_fault" });
+    expect(breaker.opened).toBe(true);
+    expect(await fire(breaker, "c", run(10, 3, 8, 20))).toMatchObject({ code: "EOPENBREAKER", scope: "surface" });
+  });
+
+  it("work the budget does not allow at that cost still counts against its caller only", async () => {
+    const breaker = new ScoringBreaker("t-priced-long", "ce@1", BUDGET, "cross-encoder", priced);
+    for (let i = 0; i < 5; i++) {
+      for (const caller of ["a", "b"]) expect(await fire(breaker, caller, LONG)).toMatchObject({ code: "ETIMEDOUT", outcome: "oversized" });
+    }
+    expect(breaker.opened).toBe(false);
+    expect(await fire(breaker, "c", run(10, 3, 8, 20))).toBeNull();
+  });
+});
+
 describe("ScoringBreaker, a run its caller stopped waiting for", () => {
   it("a throw while recording its late judgement is logged, not an unhandled rejection (review: Node 20 ends the process)", async () => {
     const breaker = new ScoringBreaker("t-late", "ce@1", 5, "cross-encoder");

@@ -1,6 +1,6 @@
 import { CallerCircuits, classifyFailure, RunCost, type Admission, type ScoringOutcome } from "../domain/breakers/callerCircuits";
 import type { CircuitState } from "../domain/breakers/circuit";
-import { runScoresTimed, scoreTexts, type ModelHandle } from "../inference/sessions";
+import { COST_ROWS, runScoresTimed, scoreTexts, type ModelHandle } from "../inference/sessions";
 import { metrics } from "../telemetry/metrics";
 import { env } from "../config";
 import { IN_PROCESS_CALLER } from "../auth/principal";
@@ -14,8 +14,10 @@ import { errorForLog } from "../redact";
 // again. What one caller sends never changes what another is served (issue #11, Deliver 2): input
 // faults count nowhere, a timeout of work larger than the budget allows (at the model's measured
 // cost: rows for a tabular model; characters tokenised and padded tokens for a cross-encoder) counts
-// only against the caller that sent it, as does a timeout before that cost is known (no successful
-// run yet: "unpriced"), and the surface-wide circuit opens only on faults from two or more callers.
+// only against the caller that sent it, as does a timeout before that cost is known ("unpriced":
+// a breaker starts from the cost measured when the version was opened, pricedRunOf, so only a
+// version whose pricing run failed starts so), and the surface-wide circuit opens only on faults from
+// two or more callers.
 // Live scoring, its fallbacks, shadow and stage 2 all fire here (scoring.ts), so they judge alike.
 
 /** What a model is run on: a feature matrix (row-major [rows × cols]) for a tabular model, (query, documents) text for a cross-encoder. */
@@ -101,14 +103,17 @@ export class ScoringBreaker {
   /** The model's measured cost per unit of each part of its runs (successful runs only). */
   readonly cost: RunCost<CostPart>;
 
+  /** @param priced a run the model's cost starts from (pricedRunOf: measured when it was opened); without it, unpriced until a run succeeds. */
   constructor(
     readonly surface: string,
     readonly model: string,
     readonly timeoutMs: number,
     kind: ModelHandle["kind"] = "tabular",
+    priced?: Partial<Record<CostPart, { units: number; ms: number }>>,
   ) {
     this.circuits = new CallerCircuits({ windowMs: 10_000, volumeThreshold: 5, errorThreshold: 0.5, resetMs: env().BREAKER_RESET_MS });
     this.cost = new RunCost<CostPart>(COST_PARTS[kind]);
+    if (priced && COST_PARTS[kind].every((part) => priced[part])) this.cost.observe(priced as Record<CostPart, { units: number; ms: number }>);
   }
 
   /** The surface-wide circuit is open (every caller falls back). */
@@ -214,11 +219,22 @@ function unitsOf(parts: MeasuredRun["parts"]): Record<CostPart, number> {
 const holder = globalThis as unknown as { __rerankBreakers?: Map<string, ScoringBreaker> };
 const breakers = (holder.__rerankBreakers ??= new Map());
 
+/**
+ * The run a version's breakers start its cost from, measured when it was opened: a tabular model's
+ * COST_ROWS default rows (costMs), a cross-encoder's pricing run (priced); undefined when none was
+ * measured (then its breakers are unpriced until a run succeeds).
+ */
+export function pricedRunOf(handle: ModelHandle): Partial<Record<CostPart, { units: number; ms: number }>> | undefined {
+  if (handle.kind === "tabular") return handle.costMs > 0 ? { rows: { units: COST_ROWS, ms: handle.costMs } } : undefined;
+  const p = handle.priced;
+  return p ? { chars: { units: p.chars, ms: p.tokenizeMs }, paddedTokens: { units: p.paddedTokens, ms: Math.max(0, p.modelMs - p.tokenizeMs) } } : undefined;
+}
+
 export function scoringBreaker(surface: string, handle: ModelHandle, timeoutMs: number): ScoringBreaker {
   const key = `${surface}|${handle.versionId}|${timeoutMs}`;
   let breaker = breakers.get(key);
   if (!breaker) {
-    breaker = new ScoringBreaker(surface, `${handle.name}@${handle.version}`, timeoutMs, handle.kind);
+    breaker = new ScoringBreaker(surface, `${handle.name}@${handle.version}`, timeoutMs, handle.kind, pricedRunOf(handle));
     breakers.set(key, breaker);
   }
   return breaker;

@@ -147,10 +147,13 @@ describe("callers are isolated: input faults never open a breaker", () => {
     expect(good.body.modelVersion).toMatchObject({ name: "t-heavy-model" });
   });
 
-  it("with no ordinary traffic yet (nothing says the requests are oversized), one caller's timeouts still open only its own circuit", async () => {
+  it("with no ordinary traffic yet, the cost measured when the version was opened says the requests are oversized: one caller's timeouts open only its own circuit", async () => {
     const reasons = await oversizedUntilOwnCircuitOpens("t-heavy-cold");
     expect(new Set(reasons)).toEqual(new Set(["timeout"]));
-    expect(heavyBreaker("t-heavy-cold")).toMatchObject({ open: false, callers: [{ state: "open" }], sizedFor: { rows: Infinity } });
+    // Priced at open (its 100 default rows), not "unpriced" until a request succeeds: the budget is sized for fewer rows than were sent.
+    const breaker = heavyBreaker("t-heavy-cold")!;
+    expect(breaker).toMatchObject({ open: false, callers: [{ state: "open" }] });
+    expect(breaker.sizedFor.rows).toBeLessThan(1000);
     const good = await post("/api/v1/rerank", { surface: "t-heavy-cold", topK: 5, userKey: "bob", candidates: candidates(catalog.slice(0, 10)) }, bob);
     expect(good.body.fallback).toEqual({ used: false, reason: null, servedBy: "model" });
   });
