@@ -79,6 +79,26 @@ describe("approval switched on while a direct change waits for its lock", () => 
     expect(await getDb().rollout.count({ where: { surface: { key: KEY } } })).toBe(0);
   }, 30_000);
 
+  it("an alias move that reaches a guarded surface only since it was read (its stage 2 pointed at the alias meanwhile) is refused (review)", async () => {
+    await switchOff();
+    const guarded = await createTestSurface(getDb(), { key: "t-switched-guarded", bytes: demoModelBytes("popularity"), featureSpec: demoFeatureSpec() });
+    await getDb().surface.update({ where: { id: guarded.id }, data: { requireApproval: true } });
+    // "candidate" of t-switched's model serves no surface yet: the first read finds nothing guarded.
+    await getDb().modelAlias.create({ data: { modelId, name: "candidate", versionId: v4, updatedBy: "test" } });
+    const v1 = (await getDb().modelVersion.findFirstOrThrow({ where: { modelId, version: 1 } })).id;
+    const hold = holdRowLocks(
+      (tx) => tx.$queryRaw`SELECT id FROM models WHERE id = ${modelId} FOR UPDATE`,
+      (tx) => tx.surface.update({ where: { id: guarded.id }, data: { stage2: { model: `${KEY}-model`, alias: "candidate", rerankCount: 5, budgetMs: 100 } } }),
+    );
+    await hold.isLocked;
+    const outcome = engineer().models.setAlias({ versionId: v1, alias: "candidate", reason: "try v1" }).then(() => "applied", (e: unknown) => e);
+    await sleep(1_000);
+    hold.release();
+    await hold.done;
+    expect(await outcome).toMatchObject({ code: "CONFLICT", message: expect.stringContaining('surface "t-switched-guarded" requires approval for this change') });
+    expect((await getDb().modelAlias.findFirstOrThrow({ where: { modelId, name: "candidate" } })).versionId).toBe(v4);
+  }, 30_000);
+
   it("with approval still off, a queued change applies once the lock is free (the guard refuses only what it should)", async () => {
     await switchOff();
     const hold = holdRowLocks((tx) => tx.$queryRaw`SELECT id FROM models WHERE id = ${modelId} FOR UPDATE`);

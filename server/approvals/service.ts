@@ -3,7 +3,7 @@ import type { Actor } from "../audit/actor";
 import { recordAudit } from "../audit/record";
 import { principalCan, requirePerson, toRoles } from "../auth/principal";
 import type { Db } from "../db/client";
-import { Prisma } from "../db/generated/client";
+import type { Prisma } from "../db/generated/client";
 import { rolesAllow, type Permission } from "../domain/access/permissions";
 import { subjects } from "../domain/audit/subject";
 import { ConflictError, ForbiddenError, InvalidInputError, NotFoundError } from "../errors";
@@ -315,22 +315,24 @@ async function apply(db: Db, change: StoredChange, actor: Actor, reason: string,
 /**
  * Refuses (409, naming the surface) a direct change where a surface it affects requires approval,
  * so that nobody bypasses the request by calling the mutation. Checked before any effect, and again
- * by the returned UnderLock inside the change's own transaction after its locks: the affected
- * surfaces' rows are read FOR SHARE (setSurfaceApproval takes FOR UPDATE), so approval switched on
- * while the change waited for a lock refuses it, and a switch pressed during it waits for it.
+ * by the returned UnderLock inside the change's own transaction after its locks (and the waits for
+ * them): approval switched on meanwhile refuses it, as does a surface an alias move reaches now
+ * that it did not reach when first read (a stage 2 pointed at the alias meanwhile). A plain read,
+ * no row lock: a switch that commits after it is a later change (locking the surfaces' rows here
+ * would deadlock two canary starts on cascades that rescore with each other's alias).
  */
 async function assertNoApprovalRequired(db: Db, change: ChangePayload, request = "request it"): Promise<UnderLock> {
   const { surfaces } = await affected(db, change);
   const refuse = (key: string) => new ConflictError(`surface "${key}" requires approval for this change: ${request}, and another person with the permission approves it`);
   const guarded = surfaces.find((s) => s.requireApproval);
   if (guarded) throw refuse(guarded.key);
-  const ids = surfaces.map((s) => s.id).sort();
-  return async (tx) => {
+  const ids = surfaces.map((s) => s.id);
+  return async (tx, reached = []) => {
+    const ranked = reached.find((s) => s.requireApproval && s.roles.some((r) => (RANKING_ROLES as readonly string[]).includes(r)));
+    if (ranked) throw refuse(ranked.key);
     if (!ids.length) return;
-    const rows = await tx.$queryRaw<Array<{ key: string; require_approval: boolean }>>`
-      SELECT key, require_approval FROM surfaces WHERE id IN (${Prisma.join(ids)}) ORDER BY id FOR SHARE`;
-    const now = rows.find((r) => r.require_approval);
-    if (now) throw refuse(now.key);
+    const rows = await tx.surface.findMany({ where: { id: { in: ids }, requireApproval: true }, select: { key: true }, orderBy: { key: "asc" }, take: 1 });
+    if (rows[0]) throw refuse(rows[0].key);
   };
 }
 

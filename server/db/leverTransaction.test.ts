@@ -17,6 +17,7 @@ const NOT_LEVERS = new Set([
   "server/jobs/queue.ts", // a docstring's example
   "server/webhooks/notify.ts", // a delivery's own event row, not a press
   "server/approvals/service.ts", // nestedIn's savepoint proxy; its decisions pass LEVER_TRANSACTION
+  "server/testing/locks.ts", // integration tests' lock holder (holds a row while a lever queues)
 ]);
 
 function sources(dir: string): string[] {

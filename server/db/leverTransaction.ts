@@ -17,7 +17,9 @@ export const LEVER_TRANSACTION = { timeout: 60_000, maxWait: 10_000 } as const;
 
 /**
  * A check a caller runs inside a lever's own transaction, after the lever's locks and before its
- * writes (approvals' guard of a direct change: requireApproval read again under the surfaces' rows).
- * Throws to refuse; the transaction then writes nothing.
+ * writes (approvals' guard of a direct change: requireApproval read again after the lever's waits).
+ * `reached`: for an alias move, every surface the alias reaches, with its roles, read under the
+ * model's lock (the reach may have grown since the caller read it). Throws to refuse; the
+ * transaction then writes nothing.
  */
-export type UnderLock = (tx: Prisma.TransactionClient) => Promise<void>;
+export type UnderLock = (tx: Prisma.TransactionClient, reached?: ReadonlyArray<{ key: string; requireApproval: boolean; roles: readonly string[] }>) => Promise<void>;

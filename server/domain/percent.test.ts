@@ -18,5 +18,8 @@ describe("percent ↔ share without float noise", () => {
     expect(withoutFloatNoise({ w: 0.6668 })).not.toEqual(withoutFloatNoise({ w: 0.6667 }));
     expect(withoutFloatNoise({ w: 0.66670001 })).not.toEqual(withoutFloatNoise({ w: 0.6667 }));
     expect(withoutFloatNoise([Number.NaN, "x", null])).toEqual([Number.NaN, "x", null]);
+    // Review: every number was rounded, so a targeting value of 1733140000004 equalled 1733140000000.
+    expect(withoutFloatNoise({ value: 1733140000004 })).not.toEqual(withoutFloatNoise({ value: 1733140000000 }));
+    expect(withoutFloatNoise({ value: 1.0000000000001 })).not.toEqual(withoutFloatNoise({ value: 1 }));
   });
 });

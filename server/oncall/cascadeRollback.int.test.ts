@@ -134,13 +134,25 @@ describe("on-call rollback on a cascade surface", () => {
     await configureStage2(db(), { surface: "t-cas", stage2: { model: "t-cas-s2", alias: "production", rerankCount: 5, budgetMs: 500 }, reason: "back to production" }, actor);
     const candidate = async () => (await db().modelAlias.findFirstOrThrow({ where: { modelId: model.id, name: "candidate" }, include: { version: true } })).version.version;
     await expect(oncall().oncall.rollback({ surface: "t-cas", stage: 2, reason: "CTR fell", expectAlias: { model: read.modelName, alias: read.alias }, expectFromVersionId: read.serving!.versionId })).rejects.toMatchObject({
-      code: "CONFLICT", message: "rollback of t-cas stage 2 refused: t-cas stage 2 now uses t-cas-s2 production, not the t-cas-s2 candidate that was read (expectAlias); reload and check",
+      code: "CONFLICT", message: "rollback of t-cas stage 2 refused: t-cas stage 2 uses t-cas-s2 production, not the t-cas-s2 candidate that was read (expectAlias); reload and check",
     });
     expect(await candidate()).toBe(2);
     // Stage 1 pinned to an alias it does not use: refused the same way.
     await expect(oncall().oncall.rollback({ surface: "t-cas", stage: 1, reason: "stage 1 pinned", expectAlias: { model: "t-cas-model", alias: "candidate" } })).rejects.toMatchObject({
-      code: "CONFLICT", message: expect.stringContaining("t-cas stage 1 now uses t-cas-model production, not the t-cas-model candidate that was read (expectAlias)"),
+      code: "CONFLICT", message: expect.stringContaining("t-cas stage 1 uses t-cas-model production, not the t-cas-model candidate that was read (expectAlias)"),
     });
+    // Without `stage`, the pin picks the stage that uses the alias it names (review: it went to stage 1 and was refused).
+    const two = (await card("t-cas")).stages[1]!;
+    expect(two).toMatchObject({ alias: "production", serving: { version: 1 } });
+    await move("t-cas-s2", 2);
+    const done = await oncall().oncall.rollback({ surface: "t-cas", reason: "pinned stage 2", expectAlias: { model: "t-cas-s2", alias: "production" } });
+    expect(done).toMatchObject({ stage: 2, model: "t-cas-s2", alias: "production", version: 1 });
+    // A pinned stage 2 removed since it was read: the page is stale (409), nothing moves.
+    await configureStage2(db(), { surface: "t-cas", stage2: null, reason: "no cascade for a while" }, actor);
+    await expect(oncall().oncall.rollback({ surface: "t-cas", stage: 2, reason: "stale page", expectAlias: { model: "t-cas-s2", alias: "production" } })).rejects.toMatchObject({
+      code: "CONFLICT", message: "rollback of t-cas stage 2 refused: t-cas has no stage 2 now (removed since it was read); reload and check",
+    });
+    await configureStage2(db(), { surface: "t-cas", stage2: { model: "t-cas-s2", alias: "production", rerankCount: 5, budgetMs: 500 }, reason: "cascade back" }, actor);
     // The input names the field: a model or alias that is no id string.
     await expect(oncall().oncall.rollback({ surface: "t-cas", stage: 2, reason: "bad pin", expectAlias: { model: "", alias: "candidate" } })).rejects.toMatchObject({ code: "BAD_REQUEST", message: expect.stringContaining("expectAlias.model") });
   }, 60_000);

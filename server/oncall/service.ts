@@ -529,10 +529,11 @@ async function servingVersion(db: Db | Prisma.TransactionClient, modelId: string
  * (the first of them). Never waits for approval, so it never re-serves what a rollback left or a
  * version newer than the one rolled back to: that is an alias move, which approvals govern.
  * Input: `expectVersionId`: the one-click target the page showed; `expectFromVersionId`: the version
- * the page showed serving (null: unset); `expectAlias`: the stage's model and alias the page showed.
- * All are checked under the model's lock; the stage's model and alias are read again under the
- * surface's lock whether pinned or not (a stage-2 reconfiguration meanwhile: 409).
- * A rollback that pins neither always works (the on-call's one click, an API caller that read nothing):
+ * the page showed serving (null: unset), both checked under the model's lock; `expectAlias`: the
+ * stage's model and alias the page showed (without `stage`, it picks the stage that uses them),
+ * checked when the stage is chosen. Pinned or not, the stage's model and alias are read again under
+ * the surface's lock: a stage-2 reconfiguration meanwhile is a 409, nothing moves.
+ * A rollback that pins none of them works whatever moved the alias (the on-call's one click, an API caller that read nothing):
  * the alias, the history and the target are read under the model's lock (taken after its rollouts'
  * rows, as the judge takes them), so whatever moved the alias meanwhile (a setAlias, a canary's
  * promotion) it rolls back from what serves now. Only another rollback of the very state this one
@@ -545,7 +546,8 @@ async function servingVersion(db: Db | Prisma.TransactionClient, modelId: string
  * The target must open (its artifact loads, as serving opens it) or nothing moves (409).
  * Errors: ConflictError (409) when the alias moved since the caller read it (`expectVersionId` no longer
  * the one-click target, `expectFromVersionId` no longer serving, or another rollback of the same state
- * committed first); InvalidInputError when there is nothing to roll back to, or (naming `toVersion`)
+ * committed first, or the stage's model or alias is not the one read: `expectAlias`, a reconfiguration
+ * while the rollback was prepared, a pinned stage 2 since removed); InvalidInputError when there is nothing to roll back to, or (naming `toVersion`)
  * when `toVersion` is not an option: serving now, never served, rolled back from or past, or its
  * canary failed since.
  */
@@ -557,15 +559,19 @@ export async function rollbackSurface(db: Db, input: { surface: string; reason: 
   // A caller that pinned a version without naming a stage read stage 1 (as before cascades had a lever); only the bare one click picks.
   const readStageOne = input.toVersion !== undefined || input.expectVersionId !== undefined || input.expectFromVersionId !== undefined || input.expectAlias !== undefined;
   if (input.stage === undefined && !readStageOne && stages.length > 1) refuseBareCascadeRollback(surface.key, cascade);
-  const stageWanted = input.stage ?? (readStageOne ? 1 : oneClickStage(cascade) ?? 1);
+  // A press that pinned the stage's model and alias without naming the stage goes to the stage that uses them.
+  const pinnedStage = input.expectAlias ? stages.find((s) => s.model.name === input.expectAlias!.model && s.alias === input.expectAlias!.alias)?.stage : undefined;
+  const stageWanted = input.stage ?? pinnedStage ?? (readStageOne ? 1 : oneClickStage(cascade) ?? 1);
   const chosen = stages.find((s) => s.stage === stageWanted);
+  // A stage that was read (pinned) and is gone now: the page is stale (409), not the input wrong.
+  if (!chosen && input.stage === 2 && readStageOne) throw new ConflictError(`rollback of ${surface.key} stage 2 refused: ${surface.key} has no stage 2 now (removed since it was read); reload and check`);
   if (!chosen && input.stage === 2) throw new InvalidInputError("stage", `"${surface.key}" has no stage 2 to roll back (no cascade, or its stage 2 names no registered model)`);
   if (!chosen) throw new InvalidInputError(input.stage === undefined ? "surface" : "stage", `"${surface.key}" has no model to roll back`);
   const { model, alias, stage } = chosen;
   const what = `rollback of ${surface.key}${stage === 2 ? " stage 2" : ""} refused`;
-  const stageNow = (m: string, a: string) => `${surface.key}${stages.length > 1 ? ` stage ${stage}` : ""} now uses ${m} ${a}`;
+  const stageUses = (m: string, a: string) => `${surface.key}${stages.length > 1 ? ` stage ${stage}` : ""} uses ${m} ${a}`;
   if (input.expectAlias && (input.expectAlias.model !== model.name || input.expectAlias.alias !== alias)) {
-    throw new ConflictError(`${what}: ${stageNow(model.name, alias)}, not the ${input.expectAlias.model} ${input.expectAlias.alias} that was read (expectAlias); reload and check`);
+    throw new ConflictError(`${what}: ${stageUses(model.name, alias)}, not the ${input.expectAlias.model} ${input.expectAlias.alias} that was read (expectAlias); reload and check`);
   }
   // What served when the request arrived: only to tell another rollback of that state from any other move.
   const arrived = await servingVersion(db, model.id, alias);
@@ -580,13 +586,14 @@ export async function rollbackSurface(db: Db, input: { surface: string; reason: 
     // locked first, then the model's, as the judge locks them. From here no one else moves the alias.
     await lockRolloutsOfModel(tx, model.id);
     await tx.$queryRaw`SELECT id FROM models WHERE id = ${model.id} FOR UPDATE`;
-    // The stage's model and alias, read again under the surface's lock (a stage-2 change takes it, after
-    // any model lock, as a canary's start does): a reconfiguration committed since the read above leaves
-    // this alias serving other surfaces or none, and moving it would not undo what this surface serves.
+    // The stage's model and alias, read again under the surface's lock (a stage-2 change takes it; a
+    // canary's start takes it after the model's, as here): a reconfiguration committed since the read
+    // above leaves this alias serving other surfaces or none, and moving it would not undo what this
+    // surface serves.
     await lockSurfaceRow(tx, { key: surface.key });
     const uses = await stageAliasNow(tx, surface.key, stage);
     if (uses?.model !== model.name || uses.alias !== alias) {
-      throw new ConflictError(`${what}: ${uses ? stageNow(uses.model, uses.alias) : `${surface.key} has no stage ${stage} now`}, not ${model.name} ${alias} (changed while this rollback was prepared); reload and check`);
+      throw new ConflictError(`${what}: ${uses ? stageUses(uses.model, uses.alias) : `${surface.key} has no stage ${stage}`} now, not ${model.name} ${alias} (changed while this rollback was prepared); reload and check`);
     }
     const serving = await servingVersion(tx, model.id, alias);
     const current = serving?.id ?? null;

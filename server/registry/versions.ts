@@ -135,7 +135,9 @@ export async function setAliasIn(tx: Prisma.TransactionClient, input: AliasMove)
   if (!version) throw new NotFoundError("model version", input.versionId);
   // Movers of one model's aliases take turns, so each audit entry's "before" is the previous "after".
   await tx.$queryRaw`SELECT id FROM models WHERE id = ${version.modelId} FOR UPDATE`;
-  await input.underLock?.(tx);
+  // Where the alias reaches, read under the lock (a surface's config names aliases, not versions: the move does not change it).
+  const reached = await surfacesReachedBy(tx, { modelId: version.modelId, modelName: version.model.name, alias: input.alias });
+  await input.underLock?.(tx, reached);
   const before = await tx.modelAlias.findUnique({
     where: { modelId_name: { modelId: version.modelId, name: input.alias } },
     select: { version: { select: { id: true, version: true } } },
@@ -153,7 +155,6 @@ export async function setAliasIn(tx: Prisma.TransactionClient, input: AliasMove)
     create: { modelId: version.modelId, name: input.alias, versionId: version.id, updatedBy: input.actor.name },
     update: { versionId: version.id, updatedBy: input.actor.name, updatedAt: new Date() },
   });
-  const reached = await surfacesReachedBy(tx, { modelId: version.modelId, modelName: version.model.name, alias: input.alias });
   const surfaces = [...new Set([...reached.map((s) => s.key), ...(input.surface ? [input.surface] : [])])].sort();
   // The audit trail also files the move under the model's own surface (an auditor filtering by
   // "search" expects every alias move of search's model, a custom alias that serves nothing included);

@@ -62,6 +62,17 @@ describe("ScoringBreaker, priced when the version was opened (pricedRunOf)", () 
     expect(await fire(breaker, "c", run(10, 3, 8, 20))).toMatchObject({ code: "EOPENBREAKER", scope: "surface" });
   });
 
+  it("a version too slow for the budget already in its pricing run: ordinary requests' timeouts are its fault, not their callers' (review: they were 'oversized' at its cost, so every caller paid five timeouts)", async () => {
+    // The pricing run (3,000 characters, 320 padded tokens) took 300 ms against a 100 ms budget.
+    const slow = { chars: { units: 3_000, ms: 60 }, paddedTokens: { units: 320, ms: 240 } };
+    const breaker = new ScoringBreaker("t-priced-slow", "ce@1", BUDGET, "cross-encoder", slow);
+    for (const caller of ["a", "b", "a", "b", "a"]) expect(await fire(breaker, caller, run(3 * BUDGET, 10, 32, 300))).toMatchObject({ code: "ETIMEDOUT", outcome: "model_fault" });
+    expect(breaker.opened).toBe(true);
+    // More work than the pricing run's, at that cost over the budget: still the caller's.
+    const other = new ScoringBreaker("t-priced-slow-long", "ce@1", BUDGET, "cross-encoder", slow);
+    expect(await fire(other, "a", run(3 * BUDGET, 20, 32, 300))).toMatchObject({ code: "ETIMEDOUT", outcome: "oversized" });
+  });
+
   it("work the budget does not allow at that cost still counts against its caller only", async () => {
     const breaker = new ScoringBreaker("t-priced-long", "ce@1", BUDGET, "cross-encoder", priced);
     for (let i = 0; i < 5; i++) {

@@ -100,8 +100,10 @@ export function countsAgainstModel(error: unknown): boolean {
  */
 export class ScoringBreaker {
   readonly circuits: CallerCircuits;
-  /** The model's measured cost per unit of each part of its runs (successful runs only). */
+  /** The model's measured cost per unit of each part of its runs (the run it was priced by when opened, then successful runs). */
   readonly cost: RunCost<CostPart>;
+  /** The work of the run it was priced by (units of each part): a timeout of no more work than that is the model's fault, whatever the cost says. */
+  private readonly reference: Partial<Record<CostPart, number>> | null;
 
   /** @param priced a run the model's cost starts from (pricedRunOf: measured when it was opened); without it, unpriced until a run succeeds. */
   constructor(
@@ -113,7 +115,19 @@ export class ScoringBreaker {
   ) {
     this.circuits = new CallerCircuits({ windowMs: 10_000, volumeThreshold: 5, errorThreshold: 0.5, resetMs: env().BREAKER_RESET_MS });
     this.cost = new RunCost<CostPart>(COST_PARTS[kind]);
-    if (priced && COST_PARTS[kind].every((part) => priced[part])) this.cost.observe(priced as Record<CostPart, { units: number; ms: number }>);
+    const complete = priced && COST_PARTS[kind].every((part) => priced[part]);
+    if (complete) this.cost.observe(priced as Record<CostPart, { units: number; ms: number }>);
+    this.reference = complete ? Object.fromEntries(COST_PARTS[kind].map((part) => [part, priced[part]!.units])) : null;
+  }
+
+  /**
+   * Whether `work` is no more than the pricing run's in every part: ordinary work, so its timeout is
+   * the model's fault even when the model's cost says the budget does not allow it (a version whose
+   * pricing run already passed the surface's budget is too slow for the surface, not sent too much).
+   */
+  private ordinary(work: Partial<Record<CostPart, number>>): boolean {
+    const reference = this.reference;
+    return reference !== null && Object.entries(reference).every(([part, units]) => (work[part as CostPart] ?? Infinity) <= (units as number));
   }
 
   /** The surface-wide circuit is open (every caller falls back). */
@@ -146,7 +160,7 @@ export class ScoringBreaker {
       const run = await runJob(handle, job, this.timeoutMs, caller);
       outcome = this.judgeRun(run);
       if (outcome === "success") return { scores: run.scores, truncated: run.truncated };
-      throw Object.assign(new Error(`scoring took ${run.modelMs.toFixed(1)} ms, over the ${this.timeoutMs} ms budget${outcome === "oversized" ? `; ${this.workDescription(run)}` : outcome === "unpriced" ? "; the model's cost is not measured yet (no successful run): counted against this caller only" : ""}`), { code: "ETIMEDOUT", outcome });
+      throw Object.assign(new Error(`scoring took ${run.modelMs.toFixed(1)} ms, over the ${this.timeoutMs} ms budget${outcome === "oversized" ? `; ${this.workDescription(run)}` : outcome === "unpriced" ? "; the model's cost is not measured (its pricing run failed and no run succeeded): counted against this caller only" : ""}`), { code: "ETIMEDOUT", outcome });
     } catch (error) {
       if (outcome === undefined) {
         const late = (error as { late?: Promise<MeasuredRun> } | null)?.late;
@@ -167,9 +181,10 @@ export class ScoringBreaker {
   }
 
   /**
-   * A run that returned: within the budget, a success (its cost observed); over it, oversized when its
-   * work at the measured cost is more than the budget allows, unpriced before any success (the cost
-   * unknown: its caller's fault only, classifyFailure), else the model's fault. `late`: its caller
+   * A run that returned: within the budget, a success (its cost observed); over it, the model's fault
+   * when its work is no more than the pricing run's (ordinary), else oversized when its work at the
+   * measured cost is more than the budget allows, unpriced when no cost was ever measured (its
+   * caller's fault only, classifyFailure), else the model's fault. `late`: its caller
    * stopped waiting at twice the budget; a run whose own time was within the budget waited for a core
    * or the event loop (load: counted nowhere).
    */
@@ -179,7 +194,9 @@ export class ScoringBreaker {
       this.cost.observe(run.parts as Record<CostPart, { units: number; ms: number }>);
       return "success";
     }
-    return classifyFailure({ timedOut: true, inputDependent: false, expectedMs: this.cost.expectedMs(unitsOf(run.parts)), budgetMs: this.timeoutMs });
+    const work = unitsOf(run.parts);
+    if (this.ordinary(work)) return "model_fault";
+    return classifyFailure({ timedOut: true, inputDependent: false, expectedMs: this.cost.expectedMs(work), budgetMs: this.timeoutMs });
   }
 
   /**
@@ -193,7 +210,9 @@ export class ScoringBreaker {
       return "overloaded";
     }
     const cut = (error as { code?: unknown } | null)?.code === "ETIMEDOUT";
-    const expectedMs = cut && job.kind === "features" ? this.cost.expectedMs(unitsOf({ rows: { units: job.rows, ms: 0 } })) : null;
+    const work = cut && job.kind === "features" ? unitsOf({ rows: { units: job.rows, ms: 0 } }) : null;
+    if (work && this.ordinary(work)) return "model_fault";
+    const expectedMs = work ? this.cost.expectedMs(work) : null;
     return classifyFailure({ timedOut: cut, inputDependent: !countsAgainstModel(error), expectedMs, budgetMs: this.timeoutMs });
   }
 

@@ -96,7 +96,7 @@ function ShadowConfig({ overview }: { overview: Overview }) {
   const save = useMutation(
     trpc.shadow.configure.mutationOptions({
       onSuccess: (r) => {
-        notifications.show({ color: "teal", message: r.shadowAlias ? `Mirroring ${Math.round(r.shadowSampleRate * 1000) / 10}% of ${r.key} to ${r.shadowAlias}` : `Mirroring stopped on ${r.key}` });
+        notifications.show({ color: "teal", message: r.shadowAlias ? `Mirroring ${percentOfShare(r.shadowSampleRate)}% of ${r.key} to ${r.shadowAlias}` : `Mirroring stopped on ${r.key}` });
         setReason("");
         setConfirming(false);
         return queryClient.invalidateQueries({ queryKey: trpc.shadow.overview.queryKey() });
@@ -118,7 +118,7 @@ function ShadowConfig({ overview }: { overview: Overview }) {
             {s.modelName === null
               ? "This surface has no model."
               : current
-                ? <>Serving <Code>{s.servingAlias}</Code>; <b>{Math.round(s.sampleRate * 1000) / 10}%</b> of requests also scored by <Code>{current.alias}</Code> ({s.modelName} v{current.version}).</>
+                ? <>Serving <Code>{s.servingAlias}</Code>; <b>{percentOfShare(s.sampleRate)}%</b> of requests also scored by <Code>{current.alias}</Code> ({s.modelName} v{current.version}).</>
                 : <>Serving <Code>{s.servingAlias}</Code>; no shadow.</>}
           </Text>
         </Stack>
@@ -135,7 +135,7 @@ function ShadowConfig({ overview }: { overview: Overview }) {
         <ConfirmChangeDialog
           title={`Mirror ${rate}% of ${s.key}`}
           changes={[
-            `${s.key}: ${rate}% of requests also scored by ${alias} (${s.modelName} v${overview.aliases.find((a) => a.alias === alias)?.version ?? "?"}), up from ${Math.round(s.sampleRate * 1000) / 10}%`,
+            `${s.key}: ${rate}% of requests also scored by ${alias} (${s.modelName} v${overview.aliases.find((a) => a.alias === alias)?.version ?? "?"}), up from ${percentOfShare(s.sampleRate)}%`,
             "a mirror costs about as much as the request it copies: expect lower throughput and a higher p50 at this rate",
           ]}
           confirmLabel="Mirror"

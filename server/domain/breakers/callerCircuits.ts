@@ -10,13 +10,13 @@ import { Circuit, type CircuitOptions, type CircuitState } from "./circuit";
 //     (RunCost) — was more than the budget allows. The input's doing, not the model's: it
 //     counts only against the caller that sent it, whose own circuit then sends its requests to the
 //     fallback without running the model (its cost is real; no one else's is touched);
-//   - an unpriced timeout: over the budget before the model's cost is known (no successful run since
-//     the version was loaded: a restart, a new version), so nothing says whether the work or the
-//     model was at fault. It counts only against the caller that sent it, as an oversized run does:
-//     the first long-document timeouts after a restart, from two callers, opened the surface-wide
-//     circuit for everyone (review). A model that fails every run still opens each caller's own
-//     circuit; its errors (not timeouts) still count for the surface; and its first success prices
-//     the timeouts after it;
+//   - an unpriced timeout: over the budget when the model's cost was never measured (its pricing
+//     run when the version was opened failed, and no run has succeeded since), so nothing says
+//     whether the work or the model was at fault. It counts only against the caller that sent it,
+//     as an oversized run does: the first long-document timeouts after a restart, from two callers,
+//     opened the surface-wide circuit for everyone (review). Versions are priced when opened
+//     (server/rerank/breakers.ts pricedRunOf), so this is the exception, and a timeout of no more
+//     work than the pricing run's is the model's fault whatever its cost says;
 //   - a model fault (an error of the model or the runtime, or a timeout of work the budget is sized
 //     for): counted by the caller's circuit and the surface's; the surface's opens only when the
 //     window's faults come from at least two callers, so even faults that only one caller's inputs

@@ -71,7 +71,8 @@ export function ExperimentForm({ surfaces, initial }: { surfaces: Array<{ key: s
   const [coverage, setCoverage] = useState<number>(initial ? percentOfShare(initial.coverage) : 100);
   const [primaryMetric, setPrimaryMetric] = useState(initial?.primaryMetric ?? "ctr");
   const [secondary, setSecondary] = useState<string[]>(initial?.secondaryMetrics ?? ["conversion", "revenue_per_session", "ndcg", "mrr"]);
-  const [mde, setMde] = useState<number>(initial?.minDetectableEffect ? percentOfShare(initial.minDetectableEffect) : 5);
+  // An experiment stored without one (an API's) keeps none: an edit of its hypothesis must not add one (it would need a restart).
+  const [mde, setMde] = useState<number | null>(initial ? (initial.minDetectableEffect === null ? null : percentOfShare(initial.minDetectableEffect)) : 5);
   const [analysisMode, setAnalysisMode] = useState<AnalysisMode>(initial?.analysisMode ?? "sequential");
   const [guardrails, setGuardrails] = useState<GuardrailRow[]>(initial ? initial.guardrails.map((g) => ({ ...g, threshold: percentOfShare(g.threshold) })) : DEFAULT_GUARDRAILS);
   const [variants, setVariants] = useState<VariantRow[]>(
@@ -88,8 +89,8 @@ export function ExperimentForm({ surfaces, initial }: { surfaces: Array<{ key: s
   const [restartReason, setRestartReason] = useState("");
   const weights = variants.map((v) => shareOfPercent(v.weight));
   const plan = useQuery({
-    ...trpc.experiments.plan.queryOptions({ surface, minimumDetectableEffect: shareOfPercent(mde), weights, analysisMode, primaryMetric: primaryMetric as (typeof SELECTABLE_METRICS)[number] }),
-    enabled: Boolean(surface) && mde > 0 && weights.every((w) => w >= 0) && weights.length >= 2,
+    ...trpc.experiments.plan.queryOptions({ surface, minimumDetectableEffect: shareOfPercent(mde ?? 5), weights, analysisMode, primaryMetric: primaryMetric as (typeof SELECTABLE_METRICS)[number] }),
+    enabled: Boolean(surface) && mde !== null && mde > 0 && weights.every((w) => w >= 0) && weights.length >= 2,
   });
   const queryClient = useQueryClient();
   const done = async (e: { key: string }) => {
@@ -148,7 +149,7 @@ export function ExperimentForm({ surfaces, initial }: { surfaces: Array<{ key: s
       primaryMetric: (kind === "interleaving" ? "ctr" : primaryMetric) as "ctr",
       secondaryMetrics: (kind === "interleaving" ? [] : secondary.filter((m) => m !== primaryMetric)) as Array<"ctr">,
       guardrails: kind === "interleaving" ? [] : guardrails.map((g) => ({ metric: g.metric as "ctr", direction: g.direction, threshold: shareOfPercent(g.threshold) })),
-      minDetectableEffect: shareOfPercent(mde), analysisMode,
+      minDetectableEffect: mde === null ? null : shareOfPercent(mde), analysisMode,
     };
   }
 
@@ -244,7 +245,7 @@ export function ExperimentForm({ surfaces, initial }: { surfaces: Array<{ key: s
         {kind === "interleaving" && <Text size="sm" c="dimmed" mb="sm" data-testid="interleaving-metrics-note">An interleaving experiment is judged by the clicks credited to each ranker in one interleaved list: it has no metrics or guardrails of its own.</Text>}
         <SimpleGrid cols={{ base: 1, sm: kind === "interleaving" ? 1 : 3 }}>
           {kind === "ab" && <Select label="Primary metric" description="p95 latency is judged as a guardrail only" data={COMPARED} value={primaryMetric} onChange={(v) => { setPrimaryMetric(v ?? "ctr"); setSecondary(secondary.filter((m) => m !== v)); }} allowDeselect={false} />}
-          {kind === "ab" && <NumberInput label="Minimum detectable effect %" description="relative; drives the sample-size estimate" min={0.1} max={1000} decimalScale={2} value={mde} onChange={(v) => setMde(Number(v) || 5)} />}
+          {kind === "ab" && <NumberInput label="Minimum detectable effect %" description="relative; drives the sample-size estimate" min={0.1} max={1000} decimalScale={2} value={mde ?? ""} placeholder="none" onChange={(v) => setMde(v === "" ? null : Number(v))} />}
           <Select label="Analysis" description="the engine that decides; the others are shown as secondary" data={[{ value: "sequential", label: "Sequential (safe to peek)" }, { value: "fixed", label: "Fixed horizon" }, { value: "bayesian", label: "Bayesian (chance to beat)" }]} value={analysisMode} onChange={(v) => setAnalysisMode((v as AnalysisMode | null) ?? "sequential")} allowDeselect={false} />
         </SimpleGrid>
         {kind === "ab" && <>
