@@ -1,8 +1,8 @@
 // Review finding: a direct change read `requireApproval` before its transaction, so a change that
 // then queued for a lock (the model's, behind a judge or another move) applied after approval was
-// switched on for its surface. Each direct path now reads it again under the affected surfaces' rows
-// (FOR SHARE) after its own locks: approval switched on meanwhile refuses the change (409), and
-// nothing moves.
+// switched on for its surface. Each direct path now reads it again after its own locks (and, for an
+// alias move, on every surface the alias reaches then): approval switched on meanwhile refuses the
+// change (409), and nothing moves.
 import { beforeAll, describe, expect, it } from "vitest";
 import { getDb } from "../db/client";
 import type { Prisma } from "../db/generated/client";
