@@ -13,16 +13,9 @@ export const percentOfShare = (share: number): number => Number((share * 100).to
 export const shareOfPercent = (percent: number): number => Number((percent / 100).toPrecision(SIGNIFICANT));
 
 /**
- * `value` (any JSON value) with every number that can be a share (a fraction, |x| < 1) at 12
- * significant digits: two definitions that differ only by floating-point noise (a weight of 0.6667
- * and 0.6667000000000001) become equal. Other numbers are kept exactly (a targeting rule's
- * 1733140000004 is not 1733140000000).
+ * A share (a weight, a coverage, a threshold, a minimum detectable effect: any size) at 12
+ * significant digits, so two that differ only by floating-point noise (0.6667 and
+ * 0.6667000000000001; an MDE of 1.3333333333333333 and 1.33333333333) compare equal. Only for shares:
+ * an id, a count or a targeting value is compared exactly.
  */
-export function withoutFloatNoise<T>(value: T): T {
-  if (typeof value === "number") return (Math.abs(value) < 1 ? Number(value.toPrecision(SIGNIFICANT)) : value) as T;
-  if (Array.isArray(value)) return value.map(withoutFloatNoise) as T;
-  if (value && typeof value === "object" && !(value instanceof Date)) {
-    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, withoutFloatNoise(v)])) as T;
-  }
-  return value;
-}
+export const withoutShareNoise = (share: number): number => (Number.isFinite(share) ? Number(share.toPrecision(SIGNIFICANT)) : share);

@@ -1,6 +1,6 @@
 import { LEVER_TRANSACTION, type UnderLock } from "../db/leverTransaction";
 import { canonicalJson } from "../domain/canonicalJson";
-import { withoutFloatNoise } from "../domain/percent";
+import { sharesWithoutNoise } from "../domain/experiments/definition";
 import { randomBytes } from "node:crypto";
 import type { Actor } from "../audit/actor";
 import { recordAudit } from "../audit/record";
@@ -140,7 +140,7 @@ function definitionOfInput(input: ExperimentInput, e: { key: string; surface: { 
 export function restartDifferences(e: Awaited<ReturnType<typeof getExperiment>>, input: ExperimentInput): Array<{ field: RestartField; before: unknown; after: unknown }> {
   const before = definitionOf(e);
   const after = definitionOfInput(input, e);
-  return RESTART_FIELDS.filter((f) => differs(before[f], after[f])).map((field) => ({ field, before: before[field], after: after[field] }));
+  return RESTART_FIELDS.filter((f) => differs(f, before[f], after[f])).map((field) => ({ field, before: before[field], after: after[field] }));
 }
 
 /**
@@ -159,21 +159,18 @@ function changedSincePin(pin: RestartPin, e: Awaited<ReturnType<typeof getExperi
   return [...(pin.phase !== now.phase ? [`phase ${pin.phase} → ${now.phase}`] : []), ...(pin.status !== now.status ? [`${pin.status} → ${now.status}`] : []), ...fields];
 }
 
-/**
- * Whether two values of a definition's field differ beyond floating-point noise: a share
- * round-tripped through a form's percentages (0.6667 → 66.67 → 0.6667000000000001) is the same.
- */
-const differs = (a: unknown, b: unknown) => canonicalJson(withoutFloatNoise(a)) !== canonicalJson(withoutFloatNoise(b));
+/** Whether a definition's `field` differs between `a` and `b` beyond noise: a share round-tripped through a form's percentages (0.6667 → 66.67 → 0.6667000000000001) is the same. */
+const differs = (field: string, a: unknown, b: unknown) => canonicalJson(sharesWithoutNoise(field, a)) !== canonicalJson(sharesWithoutNoise(field, b));
 
 function changedAllocation(a: Allocation, b: Allocation): string[] {
-  return ALLOCATION_FIELDS.filter((f) => differs(a[f], b[f]));
+  return ALLOCATION_FIELDS.filter((f) => differs(f, a[f], b[f]));
 }
 
 /** The decision-rule fields (DECISION_FIELDS) in which `input` differs from the stored experiment. */
 function changedDecision(e: Awaited<ReturnType<typeof getExperiment>>, input: ExperimentInput): string[] {
   const stored: Record<(typeof DECISION_FIELDS)[number], unknown> = { primaryMetric: e.primaryMetric, guardrails: e.guardrails, analysisMode: e.analysisMode, minDetectableEffect: e.minDetectableEffect };
   const edited: typeof stored = { primaryMetric: input.primaryMetric, guardrails: input.guardrails, analysisMode: input.analysisMode, minDetectableEffect: input.minDetectableEffect ?? null };
-  return DECISION_FIELDS.filter((f) => differs(stored[f], edited[f]));
+  return DECISION_FIELDS.filter((f) => differs(f, stored[f], edited[f]));
 }
 
 /** An experiment's allocation (kind, variants, coverage, namespace, hashing, seed, targeting), as getExperiment read it: what a start request pins. */

@@ -152,6 +152,12 @@ describe("on-call rollback on a cascade surface", () => {
     await expect(oncall().oncall.rollback({ surface: "t-cas", stage: 2, reason: "stale page", expectAlias: { model: "t-cas-s2", alias: "production" } })).rejects.toMatchObject({
       code: "CONFLICT", message: "rollback of t-cas stage 2 refused: t-cas has no stage 2 now (removed since it was read); reload and check",
     });
+    // Without `stage`, a pin no stage uses now is stale too: a 409 that names what each stage uses.
+    await expect(oncall().oncall.rollback({ surface: "t-cas", reason: "stale page", expectAlias: { model: "t-cas-s2", alias: "production" } })).rejects.toMatchObject({
+      code: "CONFLICT", message: "rollback of t-cas refused: no stage of t-cas uses t-cas-s2 production now (expectAlias; stage 1: t-cas-model production); reload and check",
+    });
+    // Unpinned, stage 2 of a surface without one is the caller's mistake: 400 naming `stage`.
+    await expect(oncall().oncall.rollback({ surface: "t-cas", stage: 2, reason: "no cascade", toVersion: 1 })).rejects.toMatchObject({ code: "BAD_REQUEST", message: expect.stringContaining("stage:") });
     await configureStage2(db(), { surface: "t-cas", stage2: { model: "t-cas-s2", alias: "production", rerankCount: 5, budgetMs: 500 }, reason: "cascade back" }, actor);
     // The input names the field: a model or alias that is no id string.
     await expect(oncall().oncall.rollback({ surface: "t-cas", stage: 2, reason: "bad pin", expectAlias: { model: "", alias: "candidate" } })).rejects.toMatchObject({ code: "BAD_REQUEST", message: expect.stringContaining("expectAlias.model") });

@@ -561,10 +561,13 @@ export async function rollbackSurface(db: Db, input: { surface: string; reason: 
   if (input.stage === undefined && !readStageOne && stages.length > 1) refuseBareCascadeRollback(surface.key, cascade);
   // A press that pinned the stage's model and alias without naming the stage goes to the stage that uses them.
   const pinnedStage = input.expectAlias ? stages.find((s) => s.model.name === input.expectAlias!.model && s.alias === input.expectAlias!.alias)?.stage : undefined;
+  if (input.expectAlias && input.stage === undefined && pinnedStage === undefined) {
+    throw new ConflictError(`rollback of ${surface.key} refused: no stage of ${surface.key} uses ${input.expectAlias.model} ${input.expectAlias.alias} now (expectAlias; ${stages.map((s) => `stage ${s.stage}: ${s.model.name} ${s.alias}`).join(", ") || "no model"}); reload and check`);
+  }
   const stageWanted = input.stage ?? pinnedStage ?? (readStageOne ? 1 : oneClickStage(cascade) ?? 1);
   const chosen = stages.find((s) => s.stage === stageWanted);
   // A stage that was read (pinned) and is gone now: the page is stale (409), not the input wrong.
-  if (!chosen && input.stage === 2 && readStageOne) throw new ConflictError(`rollback of ${surface.key} stage 2 refused: ${surface.key} has no stage 2 now (removed since it was read); reload and check`);
+  if (!chosen && input.stage === 2 && input.expectAlias) throw new ConflictError(`rollback of ${surface.key} stage 2 refused: ${surface.key} has no stage 2 now (removed since it was read); reload and check`);
   if (!chosen && input.stage === 2) throw new InvalidInputError("stage", `"${surface.key}" has no stage 2 to roll back (no cascade, or its stage 2 names no registered model)`);
   if (!chosen) throw new InvalidInputError(input.stage === undefined ? "surface" : "stage", `"${surface.key}" has no model to roll back`);
   const { model, alias, stage } = chosen;

@@ -135,7 +135,9 @@ export async function setAliasIn(tx: Prisma.TransactionClient, input: AliasMove)
   if (!version) throw new NotFoundError("model version", input.versionId);
   // Movers of one model's aliases take turns, so each audit entry's "before" is the previous "after".
   await tx.$queryRaw`SELECT id FROM models WHERE id = ${version.modelId} FOR UPDATE`;
-  // Where the alias reaches, read under the lock (a surface's config names aliases, not versions: the move does not change it).
+  // Where the alias reaches, read after the model's lock (a surface's config names aliases, not
+  // versions: the move does not change it). A stage 2 repointed at the alias takes only its surface's
+  // lock: one that commits after this read is a change made after the move.
   const reached = await surfacesReachedBy(tx, { modelId: version.modelId, modelName: version.model.name, alias: input.alias });
   await input.underLock?.(tx, reached);
   const before = await tx.modelAlias.findUnique({

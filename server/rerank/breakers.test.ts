@@ -73,6 +73,17 @@ describe("ScoringBreaker, priced when the version was opened (pricedRunOf)", () 
     expect(await fire(other, "a", run(3 * BUDGET, 20, 32, 300))).toMatchObject({ code: "ETIMEDOUT", outcome: "oversized" });
   });
 
+  it("once a run succeeded, the measured cost decides: work between what the budget allows and the pricing run's is its caller's (re-review: a fixed 'ordinary' size opened the surface's circuit for everyone)", async () => {
+    // Priced at 300 ms for 10 documents (3,000 characters, 320 padded tokens) against a 100 ms budget:
+    // about 3 such documents fit. Small requests succeed; two callers' 8-document requests time out.
+    const slow = { chars: { units: 3_000, ms: 60 }, paddedTokens: { units: 320, ms: 240 } };
+    const breaker = new ScoringBreaker("t-priced-served", "ce@1", BUDGET, "cross-encoder", slow);
+    expect(await fire(breaker, "c", run(60, 2, 32, 300))).toBeNull();
+    for (const caller of ["a", "b", "a", "b", "a", "b"]) expect(await fire(breaker, caller, run(3 * BUDGET, 8, 32, 300))).toMatchObject({ code: "ETIMEDOUT", outcome: "oversized" });
+    expect(breaker.opened).toBe(false);
+    expect(await fire(breaker, "c", run(60, 2, 32, 300))).toBeNull();
+  });
+
   it("work the budget does not allow at that cost still counts against its caller only", async () => {
     const breaker = new ScoringBreaker("t-priced-long", "ce@1", BUDGET, "cross-encoder", priced);
     for (let i = 0; i < 5; i++) {

@@ -102,8 +102,10 @@ export class ScoringBreaker {
   readonly circuits: CallerCircuits;
   /** The model's measured cost per unit of each part of its runs (the run it was priced by when opened, then successful runs). */
   readonly cost: RunCost<CostPart>;
-  /** The work of the run it was priced by (units of each part): a timeout of no more work than that is the model's fault, whatever the cost says. */
+  /** The work of the run it was priced by (units of each part): until a run succeeds here, a timeout of no more work than that is the model's fault, whatever the cost says. */
   private readonly reference: Partial<Record<CostPart, number>> | null;
+  /** A run has succeeded within the budget on this breaker: from then on, timeouts are judged by the measured cost alone. */
+  private succeeded = false;
 
   /** @param priced a run the model's cost starts from (pricedRunOf: measured when it was opened); without it, unpriced until a run succeeds. */
   constructor(
@@ -121,13 +123,15 @@ export class ScoringBreaker {
   }
 
   /**
-   * Whether `work` is no more than the pricing run's in every part: ordinary work, so its timeout is
-   * the model's fault even when the model's cost says the budget does not allow it (a version whose
-   * pricing run already passed the surface's budget is too slow for the surface, not sent too much).
+   * Whether, before any run has succeeded here, `work` is no more than the pricing run's in every
+   * part: then its timeout is the model's fault even when the model's cost says the budget does not
+   * allow it (a version whose pricing run already passed the surface's budget and that never met it
+   * is too slow for the surface, not sent too much). Once a run succeeded, the measured cost decides:
+   * a budget that allows 50 rows makes an 80-row timeout its caller's, though the pricing run had 100.
    */
   private ordinary(work: Partial<Record<CostPart, number>>): boolean {
     const reference = this.reference;
-    return reference !== null && Object.entries(reference).every(([part, units]) => (work[part as CostPart] ?? Infinity) <= (units as number));
+    return !this.succeeded && reference !== null && Object.entries(reference).every(([part, units]) => (work[part as CostPart] ?? Infinity) <= (units as number));
   }
 
   /** The surface-wide circuit is open (every caller falls back). */
@@ -182,7 +186,7 @@ export class ScoringBreaker {
 
   /**
    * A run that returned: within the budget, a success (its cost observed); over it, the model's fault
-   * when its work is no more than the pricing run's (ordinary), else oversized when its work at the
+   * when nothing has succeeded yet and its work is no more than the pricing run's (ordinary), else oversized when its work at the
    * measured cost is more than the budget allows, unpriced when no cost was ever measured (its
    * caller's fault only, classifyFailure), else the model's fault. `late`: its caller
    * stopped waiting at twice the budget; a run whose own time was within the budget waited for a core
@@ -192,6 +196,7 @@ export class ScoringBreaker {
     if (run.modelMs <= this.timeoutMs) {
       if (late) return "overloaded";
       this.cost.observe(run.parts as Record<CostPart, { units: number; ms: number }>);
+      this.succeeded = true;
       return "success";
     }
     const work = unitsOf(run.parts);

@@ -2,6 +2,7 @@
 // metrics the analysis can compare, and which way a guardrail must point to guard anything.
 
 import { METRIC_CATALOGUE, SELECTABLE_METRICS, metricDefinition, type SelectableMetric } from "./metrics";
+import { withoutShareNoise } from "../percent";
 
 /**
  * The metrics an experiment can compare as its primary or secondary metric: those the results table
@@ -21,4 +22,21 @@ export const isComparedMetric = (metric: string): boolean => (COMPARED_METRICS a
  */
 export function worseningDirection(metric: string): "increase" | "decrease" {
   return metricDefinition(metric).higherIsBetter ? "decrease" : "increase";
+}
+
+/**
+ * A definition field's value with its shares (variant weights, coverage, namespace bounds, guardrail
+ * thresholds, the minimum detectable effect) beyond floating-point noise (withoutShareNoise); every
+ * other value (targeting, seed, constraint overrides) as it is.
+ */
+export function sharesWithoutNoise(field: string, value: unknown): unknown {
+  const share = (x: unknown) => (typeof x === "number" ? withoutShareNoise(x) : x);
+  const each = (f: (item: Record<string, unknown>) => Record<string, unknown>) => (Array.isArray(value) ? value.map((item) => (item && typeof item === "object" ? f(item as Record<string, unknown>) : item)) : value);
+  switch (field) {
+    case "coverage": case "minDetectableEffect": return share(value);
+    case "variants": return each((v) => ({ ...v, weight: share(v.weight) }));
+    case "guardrails": return each((g) => ({ ...g, threshold: share(g.threshold) }));
+    case "namespace": return value && typeof value === "object" ? { ...value, start: share((value as Record<string, unknown>).start), end: share((value as Record<string, unknown>).end) } : value;
+    default: return value;
+  }
 }

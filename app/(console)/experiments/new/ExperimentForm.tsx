@@ -245,12 +245,14 @@ export function ExperimentForm({ surfaces, initial }: { surfaces: Array<{ key: s
         {kind === "interleaving" && <Text size="sm" c="dimmed" mb="sm" data-testid="interleaving-metrics-note">An interleaving experiment is judged by the clicks credited to each ranker in one interleaved list: it has no metrics or guardrails of its own.</Text>}
         <SimpleGrid cols={{ base: 1, sm: kind === "interleaving" ? 1 : 3 }}>
           {kind === "ab" && <Select label="Primary metric" description="p95 latency is judged as a guardrail only" data={COMPARED} value={primaryMetric} onChange={(v) => { setPrimaryMetric(v ?? "ctr"); setSecondary(secondary.filter((m) => m !== v)); }} allowDeselect={false} />}
-          {kind === "ab" && <NumberInput label="Minimum detectable effect %" description="relative; drives the sample-size estimate" min={0.1} max={1000} decimalScale={2} value={mde ?? ""} placeholder="none" onChange={(v) => setMde(v === "" ? null : Number(v))} />}
+          {kind === "ab" && <NumberInput label="Minimum detectable effect %" description="relative; drives the sample-size estimate" min={0.1} max={1000} decimalScale={2} value={mde ?? ""} placeholder="none" onChange={(v) => setMde(v === "" ? null : Number.isFinite(Number(v)) ? Number(v) : mde)} />}
           <Select label="Analysis" description="the engine that decides; the others are shown as secondary" data={[{ value: "sequential", label: "Sequential (safe to peek)" }, { value: "fixed", label: "Fixed horizon" }, { value: "bayesian", label: "Bayesian (chance to beat)" }]} value={analysisMode} onChange={(v) => setAnalysisMode((v as AnalysisMode | null) ?? "sequential")} allowDeselect={false} />
         </SimpleGrid>
         {kind === "ab" && <>
         <Text size="sm" mt="sm" data-testid="power-plan">
-          {plan.data?.ready
+          {mde === null
+            ? "No minimum detectable effect: no sample-size estimate (set one to see how many users the experiment needs)."
+            : plan.data?.ready
             ? `At the recent ${METRIC_CATALOGUE[plan.data.metric as (typeof SELECTABLE_METRICS)[number]]?.label ?? plan.data.metric} of ${formatMetricValue(plan.data.metric, plan.data.baseline)} and about ${Math.round(plan.data.dailyUnits).toLocaleString()} users a day, detecting a ${mde}% lift with 80% power needs ${plan.data.unitsPerVariant.map((u) => u.toLocaleString()).join(" / ")} users per variant${plan.data.days !== null ? `: about ${plan.data.days.toFixed(1)} days` : ""} (${plan.data.analysis === "sequential" ? "sequential test: more users than a fixed horizon, for the right to peek" : "fixed-horizon test: read once, at this size"}).`
             : plan.data ? `Sample size: ${plan.data.reason}.` : "Estimating the sample size from recent traffic…"}
         </Text>
