@@ -6,12 +6,6 @@
  */
 const SIGNIFICANT = 12;
 
-/** `share` (0.6667) as a percentage (66.67). */
-export const percentOfShare = (share: number): number => Number((share * 100).toPrecision(SIGNIFICANT));
-
-/** `percent` (66.67) as a share (0.6667). */
-export const shareOfPercent = (percent: number): number => Number((percent / 100).toPrecision(SIGNIFICANT));
-
 /**
  * A share (a weight, a coverage, a threshold, a minimum detectable effect: any size) at 12
  * significant digits, so two that differ only by floating-point noise (0.6667 and
@@ -19,3 +13,9 @@ export const shareOfPercent = (percent: number): number => Number((percent / 100
  * an id, a count or a targeting value is compared exactly.
  */
 export const withoutShareNoise = (share: number): number => (Number.isFinite(share) ? Number(share.toPrecision(SIGNIFICANT)) : share);
+
+/** `share` (0.6667) as a percentage (66.67). */
+export const percentOfShare = (share: number): number => withoutShareNoise(share * 100);
+
+/** `percent` (66.67) as a share (0.6667). */
+export const shareOfPercent = (percent: number): number => withoutShareNoise(percent / 100);

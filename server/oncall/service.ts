@@ -462,7 +462,7 @@ interface Cascade {
  */
 async function cascadeOf(db: Db | Prisma.TransactionClient, surface: { key: string; model: { id: string; name: string } | null; modelAlias: string; stage2: Prisma.JsonValue | null }): Promise<Cascade> {
   const refs: Array<Omit<StageAlias, "lastChange" | "since">> = surface.model ? [{ stage: 1, model: surface.model, alias: surface.modelAlias }] : [];
-  const config = stage2ConfigSchema.safeParse(surface.stage2).data;
+  const config = stageAliasOf(surface, 2);
   const [model, configured] = await Promise.all([
     config ? db.model.findUnique({ where: { name: config.model }, select: { id: true, name: true } }) : null,
     stage2ConfiguredAt(db, surface.key),
@@ -503,13 +503,17 @@ function refuseBareCascadeRollback(surface: string, cascade: Cascade): void {
   }
 }
 
-/** The model and alias stage `stage` of the surface scores with as stored now (null: no such stage). */
-async function stageAliasNow(tx: Prisma.TransactionClient, key: string, stage: 1 | 2): Promise<{ model: string; alias: string } | null> {
-  const surface = await tx.surface.findUnique({ where: { key }, select: { modelAlias: true, stage2: true, model: { select: { name: true } } } });
-  if (!surface) return null;
+/** The model name and alias stage `stage` of a surface row scores with (null: no such stage); cascadeOf and the rollback's re-read under the lock both read stages so. */
+function stageAliasOf(surface: { model: { name: string } | null; modelAlias: string; stage2: Prisma.JsonValue | null }, stage: 1 | 2): { model: string; alias: string } | null {
   if (stage === 1) return surface.model ? { model: surface.model.name, alias: surface.modelAlias } : null;
   const config = stage2ConfigSchema.safeParse(surface.stage2).data;
   return config ? { model: config.model, alias: config.alias } : null;
+}
+
+/** The model and alias stage `stage` of the surface scores with as stored now (null: no such surface or stage). */
+async function stageAliasNow(tx: Prisma.TransactionClient, key: string, stage: 1 | 2): Promise<{ model: string; alias: string } | null> {
+  const surface = await tx.surface.findUnique({ where: { key }, select: { modelAlias: true, stage2: true, model: { select: { name: true } } } });
+  return surface ? stageAliasOf(surface, stage) : null;
 }
 
 /** The version `alias` of the model points at (null: unset). */
