@@ -17,6 +17,8 @@ import { waitFor } from "../testing/tcpProxy";
 // and the rollout goes on in the other process, through promotion, with exactly one verdict per step.
 
 const TICK_MS = "300";
+/** How long recovery may take: the sweep's one-minute period, plus a judge on a loaded machine. */
+const RECOVERY_MS = 150_000;
 const workers = new Map<string, ChildProcess>();
 let candidates: Array<{ id: string; retrievalScore: number }>;
 
@@ -81,10 +83,13 @@ describe("canary analysis as durable jobs across processes", () => {
     await holder.query("ROLLBACK");
     await holder.end();
 
-    // The survivor judges step 1 (20 %) and widens to 50 %.
-    await waitFor(async () => (await db.rollout.findUniqueOrThrow({ where: { id: rollout.id } })).step === 1, `${survivor} to judge step 1`, 60_000);
+    // The survivor judges step 1 (20 %) and widens to 50 %. Usually within a tick; but when the victim
+    // was killed holding the chain's only waiting tick (it took the successor, judge lock taken
+    // elsewhere, and died before queueing the next), that job stays locked by the dead worker and the
+    // crontab's rollout.sweep (every minute) queues a new one: up to a minute and a judge later.
+    await waitFor(async () => (await db.rollout.findUniqueOrThrow({ where: { id: rollout.id } })).step === 1, `${survivor} to judge step 1`, RECOVERY_MS);
     await send(600, "after");
-    await waitFor(async () => (await db.rollout.findUniqueOrThrow({ where: { id: rollout.id } })).status === "promoted", `${survivor} to promote`, 60_000);
+    await waitFor(async () => (await db.rollout.findUniqueOrThrow({ where: { id: rollout.id } })).status === "promoted", `${survivor} to promote`, RECOVERY_MS);
 
     const steps = await db.rolloutStep.findMany({ where: { rolloutId: rollout.id }, orderBy: { step: "asc" } });
     expect(steps.map((s) => [s.step, s.percent, s.decision, s.judgedBy])).toEqual([[0, 20, "advance", "rollout-analysis"], [1, 50, "promote", "rollout-analysis"]]);
@@ -94,5 +99,5 @@ describe("canary analysis as durable jobs across processes", () => {
     expect(production.version.version).toBe(3);
     expect(await db.modelAlias.count({ where: { name: "canary@t-failover", model: { name: "t-failover-model" } } })).toBe(0);
     expect(await db.auditLog.count({ where: { action: { in: ["rollout.advance", "rollout.promoted"] }, entityId: rollout.id } })).toBe(2);
-  }, 240_000);
+  }, 2 * RECOVERY_MS + 180_000);
 });
