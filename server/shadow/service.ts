@@ -136,18 +136,42 @@ export interface Disagreement {
   owner: string;
 }
 
-/** The mirrored requests where the shadow disagreed most with what was served (lowest overlap@10, then RBO, which tells apart lists of equal overlap by where they differ, then τ); errors first. */
-export async function shadowDisagreements(db: Db, input: { surface: string; versionId: string; hours: number; limit: number }): Promise<Disagreement[]> {
+/** How many of a window's candidate errors `shadowDisagreements` lists (newest first). */
+export const RECENT_ERRORS = 3;
+
+export interface ShadowDisagreements {
+  /** Compared requests only (no candidate error), where the lists differ most: lowest overlap@10, then RBO, then τ; at most `limit`. */
+  disagreements: Disagreement[];
+  /** The newest candidate errors in the window (at most RECENT_ERRORS), each with its served list and message: the overview counts them all. */
+  recentErrors: Disagreement[];
+}
+
+/**
+ * The mirrored requests of one candidate version in the last `hours` where it disagreed most with
+ * what was served (lowest overlap@10, then RBO, which tells apart lists of equal overlap by where they
+ * differ, then τ), and apart from them its newest errors: errors never crowd the comparisons out of
+ * the list (a candidate past its budget on most requests still shows where it disagrees on the rest).
+ */
+export async function shadowDisagreements(db: Db, input: { surface: string; versionId: string; hours: number; limit: number }): Promise<ShadowDisagreements> {
   const since = new Date(Date.now() - input.hours * 3_600_000);
-  const rows = await db.$queryRaw<Array<{ request_id: string; ts: Date; owner: string; overlap_at_10: number | null; rbo: number | null; kendall_tau: number | null; primary_ranking: unknown; shadow_ranking: unknown; error: string | null }>>`
-    SELECT request_id, ts, owner, overlap_at_10, rbo, kendall_tau, primary_ranking, shadow_ranking, error
-    FROM shadow_records WHERE surface = ${input.surface} AND shadow_version_id = ${input.versionId} AND ts >= ${since}
-    ORDER BY (error IS NULL), overlap_at_10 ASC NULLS FIRST, rbo ASC NULLS LAST, kendall_tau ASC NULLS FIRST, ts DESC
-    LIMIT ${input.limit}`;
-  return rows.map((r) => ({
+  type Row = { request_id: string; ts: Date; owner: string; overlap_at_10: number | null; rbo: number | null; kendall_tau: number | null; primary_ranking: unknown; shadow_ranking: unknown; error: string | null };
+  const [compared, errors] = await Promise.all([
+    db.$queryRaw<Row[]>`
+      SELECT request_id, ts, owner, overlap_at_10, rbo, kendall_tau, primary_ranking, shadow_ranking, error
+      FROM shadow_records WHERE surface = ${input.surface} AND shadow_version_id = ${input.versionId} AND ts >= ${since} AND error IS NULL
+      ORDER BY overlap_at_10 ASC NULLS FIRST, rbo ASC NULLS LAST, kendall_tau ASC NULLS FIRST, ts DESC
+      LIMIT ${input.limit}`,
+    db.$queryRaw<Row[]>`
+      SELECT request_id, ts, owner, overlap_at_10, rbo, kendall_tau, primary_ranking, shadow_ranking, error
+      FROM shadow_records WHERE surface = ${input.surface} AND shadow_version_id = ${input.versionId} AND ts >= ${since} AND error IS NOT NULL
+      ORDER BY ts DESC, request_id
+      LIMIT ${Math.min(RECENT_ERRORS, input.limit)}`,
+  ]);
+  const disagreement = (r: Row): Disagreement => ({
     requestId: r.request_id, ts: r.ts, owner: r.owner, overlapAt10: r.overlap_at_10, rbo: r.rbo, kendallTau: r.kendall_tau,
     primary: ranking(r.primary_ranking).slice(0, 10), shadow: ranking(r.shadow_ranking).slice(0, 10), error: r.error,
-  }));
+  });
+  return { disagreements: compared.map(disagreement), recentErrors: errors.map(disagreement) };
 }
 
 export interface ShadowComparison {

@@ -183,8 +183,9 @@ describe("shadow traffic", () => {
     expect(overview.selected!.summary.overlapAt10.mean).toBeCloseTo(mean, 9);
     expect(overview.selected!.summary.overlapAt10.histogram.reduce((s, b) => s + b.count, 0)).toBe(records.length);
 
-    const worst = await caller().shadow.disagreements({ surface: "t-shadow", versionId: overview.selected!.versionId, hours: 1, limit: 5 });
+    const { disagreements: worst, recentErrors } = await caller().shadow.disagreements({ surface: "t-shadow", versionId: overview.selected!.versionId, hours: 1, limit: 5 });
     expect(worst).toHaveLength(5);
+    expect(recentErrors).toEqual([]);
     const lowest = Math.min(...records.map((r) => r.overlap_at_10!));
     expect(worst[0]!.overlapAt10).toBe(lowest);
     for (let i = 1; i < worst.length; i++) {
@@ -195,11 +196,46 @@ describe("shadow traffic", () => {
     expect(worst[0]!.primary).toHaveLength(10);
   });
 
+  it("lists the comparisons even when candidate errors outnumber the list, and the newest errors apart (break test: 8 errors filled a list of 8)", async () => {
+    const overview = await caller().shadow.overview({ surface: "t-shadow", hours: 1 });
+    const versionId = overview.selected!.versionId;
+    const before = await caller().shadow.disagreements({ surface: "t-shadow", versionId, hours: 1, limit: 5 });
+    // Twelve error rows for the same candidate, newer than every comparison: a candidate past its budget on most requests.
+    const db = getDb();
+    const now = Date.now();
+    for (let i = 0; i < 12; i++) {
+      await db.$executeRaw`
+        INSERT INTO shadow_records (id, request_id, ts, surface, primary_version_id, shadow_version_id, primary_ranking, shadow_ranking, error)
+        SELECT ${`crowd-${i}:${versionId}`}, ${`crowd-${i}`}, ${new Date(now + i)}, surface, primary_version_id, shadow_version_id, primary_ranking, '[]'::json, ${`candidate run over the 30 ms budget (${i})`}
+        FROM shadow_records WHERE surface = 't-shadow' AND shadow_version_id = ${versionId} LIMIT 1`;
+    }
+    try {
+      const after = await caller().shadow.disagreements({ surface: "t-shadow", versionId, hours: 1, limit: 5 });
+      expect(after.disagreements).toEqual(before.disagreements);
+      expect(after.disagreements.every((d) => d.error === null)).toBe(true);
+      // The newest errors, newest first, at most three.
+      expect(after.recentErrors.map((e) => [e.requestId, e.error])).toEqual([11, 10, 9].map((i) => [`crowd-${i}`, `candidate run over the 30 ms budget (${i})`]));
+      expect(after.recentErrors[0]!.primary.length).toBeGreaterThan(0);
+      expect(after.recentErrors[0]!.shadow).toEqual([]);
+      // A list of one holds one of each.
+      const one = await caller().shadow.disagreements({ surface: "t-shadow", versionId, hours: 1, limit: 1 });
+      expect([one.disagreements.length, one.recentErrors.length]).toEqual([1, 1]);
+    } finally {
+      await db.$executeRaw`DELETE FROM shadow_records WHERE request_id LIKE 'crowd-%'`;
+    }
+    // A candidate whose every run failed lists no comparison, and its errors.
+    const fails = await caller().shadow.overview({ surface: "t-shadow-fails", hours: 1 });
+    const failed = await caller().shadow.disagreements({ surface: "t-shadow-fails", versionId: fails.selected!.versionId, hours: 1, limit: 8 });
+    expect(failed.disagreements).toEqual([]);
+    expect(failed.recentErrors).toHaveLength(3);
+    expect(failed.recentErrors.every((e) => e.error !== null)).toBe(true);
+  });
+
   it("opens one disagreement side by side, with the features behind its largest moves (masked where configured)", async () => {
     const overview = await caller().shadow.overview({ surface: "t-shadow", hours: 1 });
     expect(overview.selected!.summary.rbo.mean).toBeGreaterThan(0);
     expect(overview.selected!.version).toBe(3);
-    const [worst] = await caller().shadow.disagreements({ surface: "t-shadow", versionId: overview.selected!.versionId, hours: 1, limit: 1 });
+    const { disagreements: [worst] } = await caller().shadow.disagreements({ surface: "t-shadow", versionId: overview.selected!.versionId, hours: 1, limit: 1 });
     const row = (await recordsOf("t-shadow")).find((r) => r.request_id === worst!.requestId)!;
     const comparison = await caller().shadow.comparison({ requestId: worst!.requestId, versionId: overview.selected!.versionId });
     expect(comparison).toMatchObject({
@@ -231,7 +267,7 @@ describe("shadow traffic", () => {
     const overview = await caller().shadow.overview({ surface: "t-shadow", hours: 1 });
     const versionId = overview.selected!.versionId;
     const disagreements = await caller().shadow.disagreements({ surface: "t-shadow", versionId, hours: 1, limit: 5 });
-    const comparison = await caller().shadow.comparison({ requestId: disagreements[0]!.requestId, versionId });
+    const comparison = await caller().shadow.comparison({ requestId: disagreements.disagreements[0]!.requestId, versionId });
     // Every row of the surface rewritten as the writer wrote it before: { id, score } objects.
     const rewritten = await getDb().$executeRaw`
       UPDATE shadow_records SET
@@ -241,7 +277,7 @@ describe("shadow traffic", () => {
     expect(rewritten).toBeGreaterThan(10);
     expect(await caller().shadow.overview({ surface: "t-shadow", hours: 1 })).toEqual(overview);
     expect(await caller().shadow.disagreements({ surface: "t-shadow", versionId, hours: 1, limit: 5 })).toEqual(disagreements);
-    expect(await caller().shadow.comparison({ requestId: disagreements[0]!.requestId, versionId })).toEqual(comparison);
+    expect(await caller().shadow.comparison({ requestId: disagreements.disagreements[0]!.requestId, versionId })).toEqual(comparison);
     expect(comparison.primary.length).toBeGreaterThan(0);
   });
 

@@ -211,7 +211,7 @@ function Disagreements({ surface, hours, versionId }: { surface: string; hours: 
   return (
     <Card withBorder padding="md">
       <Title order={6}>Where they disagree most</Title>
-      <Text size="xs" c="dimmed" mb="xs">Lowest overlap first (candidate errors before everything). Items in only one of the two lists are highlighted. Open a request to see both lists side by side with the features behind the largest moves.</Text>
+      <Text size="xs" c="dimmed" mb="xs">Compared requests, lowest overlap first; the candidate&apos;s newest errors are listed apart below. Items in only one of the two lists are highlighted. Open a request to see both lists side by side with the features behind the largest moves.</Text>
       {!access.allowed ? (
         <Text size="sm" c="dimmed" data-testid="shadow-disagreements-denied">{access.reason}: the requests behind the disagreements are request data.</Text>
       ) : rows.error ? (
@@ -219,36 +219,49 @@ function Disagreements({ surface, hours, versionId }: { surface: string; hours: 
       ) : !rows.data ? (
         <Loader size="sm" />
       ) : (
-        <Stack gap="xs" data-testid="shadow-disagreements">
-          {rows.data.map((r) => {
-            const served = new Set(r.primary.map((i) => i.id));
-            const shadow = new Set(r.shadow.map((i) => i.id));
-            return (
-              <Paper key={r.requestId} withBorder p="xs" data-testid="shadow-disagreement">
-                <Group justify="space-between" gap="xs" mb={6}>
-                  <Stack gap={0} style={{ minWidth: 0 }}>
-                    <Text size="xs" ff="monospace" style={{ wordBreak: "break-all" }} data-testid="disagreement-request">{r.requestId}</Text>
-                    <Text size="xs" c="dimmed">
-                      {new Date(r.ts).toLocaleTimeString()} · overlap@10 {r.overlapAt10 === null ? "—" : r.overlapAt10.toFixed(1)} · RBO {r.rbo === null ? "—" : r.rbo.toFixed(2)} · τ {r.kendallTau === null ? "—" : r.kendallTau.toFixed(2)}
-                    </Text>
-                  </Stack>
-                  <Group gap={6}>
-                    <Button size="compact-xs" variant="light" component={Link} href={hrefs.shadowComparison(r.requestId, versionId, r.ts, r.owner)} data-testid="open-comparison">Side by side</Button>
-                    <Button size="compact-xs" variant="default" component={Link} href={hrefs.request(r.requestId, r.ts, r.owner)} data-testid="open-debug">Debug</Button>
-                  </Group>
-                </Group>
-                <SimpleGrid cols={{ base: 1, sm: 2 }} spacing="xs">
-                  <Stack gap={2}><Text size="xs" c="dimmed">served top 10</Text><IdList ids={r.primary.map((i) => i.id)} other={shadow} /></Stack>
-                  <Stack gap={2}>
-                    <Text size="xs" c="dimmed">candidate top 10</Text>
-                    {r.error ? <Text size="xs" c="red" data-testid="disagreement-error">{r.error}</Text> : <IdList ids={r.shadow.map((i) => i.id)} other={served} />}
-                  </Stack>
-                </SimpleGrid>
-              </Paper>
-            );
-          })}
+        <Stack gap="xs">
+          <Stack gap="xs" data-testid="shadow-disagreements">
+            {rows.data.disagreements.length === 0 && <Text size="sm" c="dimmed" data-testid="shadow-no-comparisons">No compared request in this window{rows.data.recentErrors.length > 0 ? ": every mirrored run failed (below)" : ""}.</Text>}
+            {rows.data.disagreements.map((r) => <DisagreementRow key={`${r.requestId}:${r.owner}`} row={r} versionId={versionId} testId="shadow-disagreement" />)}
+          </Stack>
+          {rows.data.recentErrors.length > 0 && (
+            <Stack gap="xs" data-testid="shadow-recent-errors">
+              <Text size="xs" fw={600} c="red">Newest candidate errors (the overview counts them all)</Text>
+              {rows.data.recentErrors.map((r) => <DisagreementRow key={`${r.requestId}:${r.owner}`} row={r} versionId={versionId} testId="shadow-error-row" />)}
+            </Stack>
+          )}
         </Stack>
       )}
     </Card>
+  );
+}
+
+type DisagreementData = inferRouterOutputs<AppRouter>["shadow"]["disagreements"]["disagreements"][number];
+
+function DisagreementRow({ row: r, versionId, testId }: { row: DisagreementData; versionId: string; testId: string }) {
+  const served = new Set(r.primary.map((i) => i.id));
+  const shadow = new Set(r.shadow.map((i) => i.id));
+  return (
+    <Paper withBorder p="xs" data-testid={testId}>
+      <Group justify="space-between" gap="xs" mb={6}>
+        <Stack gap={0} style={{ minWidth: 0 }}>
+          <Text size="xs" ff="monospace" style={{ wordBreak: "break-all" }} data-testid="disagreement-request">{r.requestId}</Text>
+          <Text size="xs" c="dimmed">
+            {new Date(r.ts).toLocaleTimeString()} · overlap@10 {r.overlapAt10 === null ? "—" : r.overlapAt10.toFixed(1)} · RBO {r.rbo === null ? "—" : r.rbo.toFixed(2)} · τ {r.kendallTau === null ? "—" : r.kendallTau.toFixed(2)}
+          </Text>
+        </Stack>
+        <Group gap={6}>
+          <Button size="compact-xs" variant="light" component={Link} href={hrefs.shadowComparison(r.requestId, versionId, r.ts, r.owner)} data-testid="open-comparison">Side by side</Button>
+          <Button size="compact-xs" variant="default" component={Link} href={hrefs.request(r.requestId, r.ts, r.owner)} data-testid="open-debug">Debug</Button>
+        </Group>
+      </Group>
+      <SimpleGrid cols={{ base: 1, sm: 2 }} spacing="xs">
+        <Stack gap={2}><Text size="xs" c="dimmed">served top 10</Text><IdList ids={r.primary.map((i) => i.id)} other={shadow} /></Stack>
+        <Stack gap={2}>
+          <Text size="xs" c="dimmed">candidate top 10</Text>
+          {r.error ? <Text size="xs" c="red" data-testid="disagreement-error">{r.error}</Text> : <IdList ids={r.shadow.map((i) => i.id)} other={served} />}
+        </Stack>
+      </SimpleGrid>
+    </Paper>
   );
 }
