@@ -269,11 +269,13 @@ export async function openCrossEncoderHandle(artifact: ModelArtifact): Promise<C
   } catch (error) {
     throw new ModelLoadError(`model ${artifact.name} v${artifact.version} could not be loaded: ${(error as Error).message.split("\n")[0]}`);
   }
+  // loadMs is the opening alone, as a tabular version's (its cost run is not in it): not the pricing runs.
+  const loadMs = Math.round((performance.now() - started) * 100) / 100;
   const priced = await priceCrossEncoder(artifact.sha256);
   return {
     kind: "cross-encoder", versionId: artifact.versionId, name: artifact.name, version: artifact.version, sha256: artifact.sha256,
     featureSpec: [], inputName: artifact.inputName, outputName: artifact.outputName, config: bundle.config, bundle, priced,
-    loadedAt: new Date(), loadMs: Math.round((performance.now() - started) * 100) / 100,
+    loadedAt: new Date(), loadMs,
   };
 }
 
