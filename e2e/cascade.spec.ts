@@ -70,6 +70,27 @@ test("the demo cascade: stage 2 edited on the Overview, both stages on the Debug
   expect(await edit.evaluate((b) => b.scrollWidth <= b.clientWidth + 1)).toBe(true);
   for (const badge of await table.locator(".mantine-Badge-root").all()) expect(await badge.evaluate((b) => b.scrollWidth <= b.clientWidth + 1), await badge.textContent() ?? "").toBe(true);
   await page.screenshot({ path: "e2e/screenshots/cascade-overview.png", fullPage: true });
+
+  // The newest change undone in one step (and the undo undone), from the same dialog.
+  await edit.click();
+  const lastChange = dialog.getByTestId("stage2-last-change");
+  await expect(lastChange).toContainText("Last change: demo-cross-encoder production, top 20, 150 ms → demo-cross-encoder production, top 10, 2000 ms, by admin@e2e.test");
+  await expect(lastChange).toContainText("(“e2e: the cross-encoder over the top 10”)");
+  await expect(dialog.getByTestId("stage2-restore")).toBeDisabled();
+  await dialog.getByLabel("Reason (kept in the audit trail)").fill("e2e: undo the top 10");
+  await page.screenshot({ path: "e2e/screenshots/cascade-stage2-restore.png" });
+  await page.setViewportSize({ width: 390, height: 844 });
+  await expect(dialog.getByTestId("stage2-restore")).toBeVisible();
+  await page.screenshot({ path: "e2e/screenshots/cascade-stage2-restore-390.png" });
+  await page.setViewportSize({ width: 1280, height: 1000 });
+  await dialog.getByTestId("stage2-restore").click();
+  await expect(dialog).toHaveCount(0);
+  await expect(cell).toContainText("demo-cross-encoder production · top 20 · 150 ms");
+  await edit.click();
+  await expect(lastChange).toContainText("Last change: demo-cross-encoder production, top 10, 2000 ms → demo-cross-encoder production, top 20, 150 ms");
+  await dialog.getByLabel("Reason (kept in the audit trail)").fill("e2e: back to the top 10");
+  await dialog.getByTestId("stage2-restore").click();
+  await expect(cell).toContainText("demo-cross-encoder production · top 10 · 2000 ms");
 });
 
 // Under an interleaving experiment each arm of a cascade runs its own stage 2: the Debug page shows one

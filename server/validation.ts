@@ -189,6 +189,10 @@ export const record = <K extends z.core.$ZodRecordKey, V extends z.core.SomeType
 /** An id or key of ours (surface key, version id, user id): 1–`max` characters of storable text. */
 export const idString = (max = 100) => text(max, 1);
 
+/** A bigint row id (an audit entry, a history row) as decimal text: 1–19 digits, at most 2^63 − 1; `what` is the error's words ("an entry id"). */
+export const bigintIdText = (what: string) =>
+  text(19).regex(/^\d{1,19}$/, what).refine((c) => !/^\d+$/.test(c) || BigInt(c) <= 9_223_372_036_854_775_807n, what);
+
 /** The largest finite float32 (2^128 − 2^104): a larger magnitude becomes Infinity in a Float32Array. */
 export const FLOAT32_MAX = 3.4028234663852886e38;
 

@@ -59,13 +59,16 @@ function Stage2Dialog({ surface, current, requireApproval, onClose }: { surface:
       onError: (e) => notifications.show({ color: "red", message: e.message }),
     }),
   );
+  const last = useQuery(trpc.surfaces.lastStage2Change.queryOptions({ surface }));
   const aliases = models.data?.find((m) => m.name === model)?.aliases ?? [];
   const ready = model !== null && alias !== "" && reason.trim().length >= 3;
   const pending = save.isPending || request.isPending;
   const submit = (stage2: Stage2Config | null) =>
     requireApproval
-      ? request.mutate({ change: { kind: "surface_stage2", surface, stage2 }, reason: reason.trim() })
-      : save.mutate({ surface, stage2, reason: reason.trim() });
+      ? request.mutate({ change: { kind: "surface_stage2", surface, stage2, expectBefore: current }, reason: reason.trim() })
+      : save.mutate({ surface, stage2, reason: reason.trim(), expectBefore: current });
+  // The newest audited change can be undone when stage 2 is still what it left (as this page shows it too).
+  const undoable = last.data && last.data.current && sameStage2(last.data.after, current) ? last.data : null;
   return (
     <Modal opened onClose={onClose} title={`Stage 2 of ${surface}`} size="lg">
       <Stack gap="sm">
@@ -79,6 +82,21 @@ function Stage2Dialog({ surface, current, requireApproval, onClose }: { surface:
           <NumberInput label="Rerank count" description="how many of stage 1's top to rescore" min={1} max={1000} value={rerankCount} onChange={(v) => setRerankCount(Number(v) || 1)} />
           <NumberInput label="Budget (ms)" description="stage 2's wall time, at most" min={1} max={10_000} value={budgetMs} onChange={(v) => setBudgetMs(Number(v) || 1)} />
         </SimpleGrid>
+        {last.data && (
+          <Alert color="gray" py="xs" data-testid="stage2-last-change">
+            <Group justify="space-between" gap="xs" wrap="wrap">
+              <Text size="sm" style={{ minWidth: 0, flex: "1 1 16rem" }}>
+                Last change: {stage2Text(last.data.before)} → {stage2Text(last.data.after)}, by {last.data.actor}, {new Date(last.data.at).toLocaleString()}
+                {last.data.reason ? ` (“${last.data.reason}”)` : ""}.{undoable ? "" : " Stage 2 has changed since it was read: reopen to undo."}
+              </Text>
+              {undoable && (
+                <Button size="compact-sm" variant="light" disabled={reason.trim().length < 3} loading={pending} onClick={() => submit(undoable.before)} data-testid="stage2-restore">
+                  {requireApproval ? "Request restore" : "Restore"} {undoable.before ? "previous" : "(remove stage 2)"}
+                </Button>
+              )}
+            </Group>
+          </Alert>
+        )}
         {requireApproval && (
           <Alert color="yellow" py="xs" data-testid="stage2-approval">
             {surface} requires approval: stage 2 reorders the top of its ranking, so saving files a request that another ML engineer approves.
@@ -96,3 +114,7 @@ function Stage2Dialog({ surface, current, requireApproval, onClose }: { surface:
     </Modal>
   );
 }
+
+/** A stage 2 as the dialog words it: "model alias, top N, B ms", or "none". */
+const stage2Text = (c: Stage2Config | null) => (c ? `${c.model} ${c.alias}, top ${c.rerankCount}, ${c.budgetMs} ms` : "none");
+const sameStage2 = (a: Stage2Config | null, b: Stage2Config | null) => stage2Text(a) === stage2Text(b);

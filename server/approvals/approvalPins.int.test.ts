@@ -95,6 +95,21 @@ describe("an approval applies what its summary showed", () => {
     const remove = await as(ana).approvals.request({ change: { kind: "surface_stage2", surface: "t-pins", stage2: null }, reason: "off again" });
     expect(await as(bo).approvals.decide({ id: remove.id, approve: true, comment: "checked it" })).toMatchObject({ status: "applied" });
   });
+
+  it("a stage 2 request filed from a dialog that showed another stage 2 is refused when filed (break test: a stale tab's request quietly undid a newer stage 2)", async () => {
+    const stage2 = { model: "t-pins-s2x-model", alias: "production", rerankCount: 5, budgetMs: 100 };
+    // Stored: none (the previous test removed it). The stale dialog showed the top 10.
+    const pending = await getDb().changeRequest.count({ where: { status: "pending" } });
+    await expect(as(ana).approvals.request({ change: { kind: "surface_stage2", surface: "t-pins", stage2, expectBefore: { ...stage2, rerankCount: 10 } }, reason: "top 5" })).rejects.toMatchObject({
+      code: "CONFLICT",
+      message: "stage 2 of t-pins changed since it was shown (it showed t-pins-s2x-model production over the top 10 within 100 ms, it is now none): not applied over it; look at it again and decide",
+    });
+    expect(await getDb().changeRequest.count({ where: { status: "pending" } })).toBe(pending);
+    // What is stored, pinned: filed.
+    const filed = await as(ana).approvals.request({ change: { kind: "surface_stage2", surface: "t-pins", stage2, expectBefore: null }, reason: "top 5" });
+    expect(filed).toMatchObject({ status: "pending", summary: "stage 2 of t-pins: none → t-pins-s2x-model production over the top 5 within 100 ms" });
+    await as(ana).approvals.cancel({ id: filed.id });
+  });
 });
 
 describe("pins under concurrency and what a summary shows (session 21, second break test)", () => {
@@ -242,7 +257,7 @@ describe("withdrawals, races and who switches four-eyes", () => {
   it("a withdrawn request is audited, and of two decisions at once the loser is told what the winner made it", async () => {
     const withdrawn = await as(ana).approvals.request({ change: { kind: "alias_move", versionId: id(5), alias: "production" }, reason: "try v5" });
     await as(ana).approvals.cancel({ id: withdrawn.id });
-    expect(await getDb().auditLog.findFirst({ where: { action: "change_request.cancel", surfaceKeys: { has: "t-pins" } } })).toMatchObject({ actor: "ana@pins.test", after: { id: withdrawn.id } });
+    expect(await getDb().auditLog.findFirst({ where: { action: "change_request.cancel", surfaceKeys: { has: "t-pins" } }, orderBy: { id: "desc" } })).toMatchObject({ actor: "ana@pins.test", after: { id: withdrawn.id } });
     const raced = await as(ana).approvals.request({ change: { kind: "alias_move", versionId: id(5), alias: "production" }, reason: "try v5 again" });
     const results = await Promise.allSettled([as(bo).approvals.decide({ id: raced.id, approve: false, comment: "checked it" }), as(bo).approvals.decide({ id: raced.id, approve: false, comment: "checked it" })]);
     const lost = results.filter((r) => r.status === "rejected");

@@ -52,7 +52,8 @@ export const changePayloadSchema = z.discriminatedUnion("kind", [
   z.strictObject({ kind: z.literal("experiment_restart"), key: idString(63), experiment: experimentInputSchema }),
   z.strictObject({ kind: z.literal("experiment_ship"), key: idString(63), variant: idString(63), override: z.boolean().optional(), expectFromVersionId: expectFromVersionIdSchema }),
   /** Sets (or, null, removes) stage 2 of a surface's cascade: it reorders the top of the surface's ranking. */
-  z.strictObject({ kind: z.literal("surface_stage2"), surface: surfaceKey, stage2: stage2ConfigSchema.nullable() }),
+  // expectBefore: the stage 2 the filer's dialog showed (a request over a change made since is refused when filed).
+  z.strictObject({ kind: z.literal("surface_stage2"), surface: surfaceKey, stage2: stage2ConfigSchema.nullable(), expectBefore: stage2ConfigSchema.nullable().optional() }),
 ]);
 export type ChangePayload = z.infer<typeof changePayloadSchema>;
 

@@ -125,6 +125,9 @@ async function affected(db: Db, change: ChangePayload, options: { filing?: boole
     // Refused with the field's error now rather than failing when approved.
     await checkStage2(db, surface, change.stage2);
     const before = stage2ConfigSchema.safeParse(surface.stage2).data ?? null;
+    // Filed from a dialog that showed another stage 2 than the stored one: the request would undo a change its filer never saw.
+    const stale = change.expectBefore === undefined ? null : stage2ChangedSince(surface.key, change.expectBefore, before, "shown");
+    if (stale) throw new ConflictError(stale);
     return { surfaces: [{ id: surface.id, key: surface.key, requireApproval: surface.requireApproval }], summary: `stage 2 of ${surface.key}: ${stage2Words(before)} → ${stage2Words(change.stage2)}`, pins: { stage2: before } };
   }
   if (change.kind === "canary_start") {

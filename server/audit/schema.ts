@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { AUDIT_ACTION_NAMES, type AuditAction } from "../domain/audit/actions";
-import { int32, text, timestamp } from "../validation";
+import { bigintIdText, int32, text, timestamp } from "../validation";
 
 // The Audit page's filter, shared by the list, the CSV export and the export's GET route.
 
@@ -22,7 +22,7 @@ export const auditListSchema = z.strictObject({
   filter: auditFilterSchema.default({}),
   /** The id of the last entry of the previous page: the next page starts below it. */
   // An int8 id: at most 2^63 − 1, or PostgreSQL refuses the comparison.
-  cursor: text(19).regex(/^\d{1,19}$/, "an entry id").refine((c) => !/^\d+$/.test(c) || BigInt(c) <= 9_223_372_036_854_775_807n, "an entry id").optional(),
+  cursor: bigintIdText("an entry id").optional(),
   limit: int32(1, 200).default(50),
   /** Sent by tRPC's infinite queries; pages only go towards older entries. */
   direction: z.enum(["forward", "backward"]).optional(),

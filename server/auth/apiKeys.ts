@@ -3,8 +3,9 @@ import { LRUCache } from "lru-cache";
 import { env } from "../config";
 import type { Db } from "../db/client";
 import { configListenerUp, onConfigChange } from "../db/configChanges";
-import { InvalidInputError, NotFoundError } from "../errors";
+import { ConflictError, InvalidInputError, NotFoundError } from "../errors";
 import { rolesAllow, SERVING_PERMISSIONS, type Role } from "../domain/access/permissions";
+import { describeRateLimit } from "../domain/admission/rateLimit";
 import { withDeadline } from "../domain/time/deadline";
 import { rateLimitOf, storedRateLimit } from "./keyRateLimit";
 import { toRoles, type Principal } from "./principal";
@@ -80,20 +81,28 @@ export async function revokeApiKey(tx: Pick<Db, "apiKey">, id: string) {
   return { apiKey, revoked: count === 1 };
 }
 
+/** A limit in words, as the API keys page says it. */
+const limitWords = (limit: { rate: number; burst: number | null } | null) => (limit ? describeRateLimit(limit) : "no limit of its own");
+
 /**
  * Sets a serving key's rate limit (null: none), in `tx`, its row locked. The change reaches every
  * process as any key change does (NOTIFY; the verdict caches forget the key).
+ * `expect`: the limit the caller's dialog showed (null: none; undefined: not pinned), compared as
+ * stored (a burst spelt as the rate's default is the default) under the lock.
  * @returns before and after ({ rate, burst } or null), and `changed`: false when it was already so.
  * @throws NotFoundError for an unknown id; InvalidInputError (`id`) for an automation key (it does
- *   not serve) or a revoked one.
+ *   not serve) or a revoked one; ConflictError when the limit is no longer `expect` (nothing written).
  */
-export async function setApiKeyRateLimit(tx: Pick<Db, "apiKey" | "$queryRaw">, id: string, limit: { rate: number; burst: number | null } | null) {
+export async function setApiKeyRateLimit(tx: Pick<Db, "apiKey" | "$queryRaw">, id: string, limit: { rate: number; burst: number | null } | null, expect?: { rate: number; burst: number | null } | null) {
   await tx.$queryRaw`SELECT 1 FROM api_keys WHERE id = ${id} FOR UPDATE`;
   const row = await tx.apiKey.findUnique({ where: { id }, omit: { keyHash: true } });
   if (!row) throw new NotFoundError("API key", id);
   if (row.kind !== "serving") throw new InvalidInputError("id", `"${row.name}" is an automation key: only serving keys send the requests a rate limit counts`);
   if (row.revokedAt) throw new InvalidInputError("id", `"${row.name}" is revoked: it sends nothing a limit could count`);
   const before = row.rateLimit === null ? null : { rate: row.rateLimit, burst: row.rateBurst };
+  if (expect !== undefined && JSON.stringify(storedRateLimit(expect)) !== JSON.stringify(storedRateLimit(before))) {
+    throw new ConflictError(`the rate limit of "${row.name}" changed since it was shown (it showed ${limitWords(expect)}, it is now ${limitWords(before)}): not applied over it; look at it again and decide`);
+  }
   const after = storedRateLimit(limit);
   const changed = JSON.stringify(before) !== JSON.stringify(after);
   const apiKey = changed ? await tx.apiKey.update({ where: { id }, data: { rateLimit: after?.rate ?? null, rateBurst: after?.burst ?? null }, omit: { keyHash: true } }) : row;

@@ -119,4 +119,41 @@ describe("a serving key's rate limit", () => {
     // Only a person sets limits (a key cannot lift its own): the procedure needs keys.manage, which no serving key has.
     expect(await db.auditLog.count({ where: { action: "api_key.rate_limit", entityId: automation.apiKey.id } })).toBe(0);
   });
+
+  it("a limit dialog opened before someone else changed the limit is refused (409 naming both limits): nothing written or audited; a fresh pin, or none, applies", async () => {
+    const db = getDb();
+    const alice = await callerAsPerson(["admin"], "rate-alice@rerank.test");
+    const bob = await callerAsPerson(["admin"], "rate-bob@rerank.test");
+    const key = await newKey("pinned frontend", null);
+    const stored = async () => {
+      const row = await db.apiKey.findUniqueOrThrow({ where: { id: key.id } });
+      return [row.rateLimit, row.rateBurst];
+    };
+    const entries = () => db.auditLog.count({ where: { action: "api_key.rate_limit", entityId: key.id } });
+    // Both open the dialog (it shows no limit). Bob, in an incident, sets 10/s; Alice meant to raise a limit she thought absent.
+    await bob.apiKeys.setRateLimit({ id: key.id, rateLimit: { rate: 10, burst: 20 }, expectRateLimit: null, reason: "incident" });
+    expect(await entries()).toBe(1);
+    await expect(alice.apiKeys.setRateLimit({ id: key.id, rateLimit: { rate: 5000, burst: null }, expectRateLimit: null, reason: "bigger plan" })).rejects.toMatchObject({
+      code: "CONFLICT",
+      message: 'the rate limit of "pinned frontend" changed since it was shown (it showed no limit of its own, it is now 10 requests per second (bursts of 20)): not applied over it; look at it again and decide',
+    });
+    // Nor does a stale limit remove Bob's: removing is pinned as well.
+    await expect(alice.apiKeys.setRateLimit({ id: key.id, rateLimit: null, expectRateLimit: { rate: 10, burst: null }, reason: "incident over" })).rejects.toMatchObject({ code: "CONFLICT", message: expect.stringMatching(/^the rate limit of "pinned frontend" changed since it was shown \(it showed 10 requests per second, it is now 10 requests per second \(bursts of 20\)\)/) });
+    expect(await stored()).toEqual([10, 20]);
+    expect(await entries()).toBe(1);
+    // She looks again: pinned to what is stored, it applies.
+    await alice.apiKeys.setRateLimit({ id: key.id, rateLimit: { rate: 50, burst: null }, expectRateLimit: { rate: 10, burst: 20 }, reason: "after the incident" });
+    expect(await stored()).toEqual([50, null]);
+    // A pin spelt with the rate's default burst is the same limit as stored (default: null).
+    await alice.apiKeys.setRateLimit({ id: key.id, rateLimit: { rate: 60, burst: null }, expectRateLimit: { rate: 50, burst: 50 }, reason: "a bit more" });
+    expect(await stored()).toEqual([60, null]);
+    // Unpinned (scripts): applies as before.
+    await bob.apiKeys.setRateLimit({ id: key.id, rateLimit: null, reason: "script" });
+    expect(await stored()).toEqual([null, null]);
+    expect(await entries()).toBe(4);
+    // A pin out of range is bad input naming the field; nothing changes.
+    await expect(alice.apiKeys.setRateLimit({ id: key.id, rateLimit: { rate: 5, burst: null }, expectRateLimit: { rate: 0, burst: null }, reason: "try it" })).rejects.toMatchObject({ code: "BAD_REQUEST", message: expect.stringMatching(/^expectRateLimit\.rate: /) });
+    expect(await stored()).toEqual([null, null]);
+    expect(await entries()).toBe(4);
+  });
 });

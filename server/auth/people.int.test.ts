@@ -166,6 +166,51 @@ describe("an admin disabled or demoted while their request is in flight", () => 
   });
 });
 
+describe("a roles dialog opened before someone else changed the person's roles", () => {
+  it("is refused (409 naming both role sets) instead of granting back what was removed; nothing is written or audited; a fresh pin, or none, applies", async () => {
+    const db = getDb();
+    const alice = await person("roles-alice@corp.test", ["admin"]);
+    const bob = await person("roles-bob@corp.test", ["admin"]);
+    const carol = await person("roles-carol@corp.test", ["viewer", "ml_engineer"]);
+    const roles = async () => (await db.user.findUniqueOrThrow({ where: { id: carol.id }, select: { roles: true } })).roles;
+    const entries = () => db.auditLog.count({ where: { action: "user.roles", entityId: carol.id } });
+    // Alice opens the dialog (it shows Viewer, ML engineer) to add Product manager; Bob, offboarding carol, removes ML engineer.
+    const shown: Role[] = ["viewer", "ml_engineer"];
+    await bob.caller.users.setRoles({ userId: carol.id, roles: ["viewer"], expectRoles: shown, reason: "offboarding" });
+    expect(await roles()).toEqual(["viewer"]);
+    const audited = await entries();
+    expect(audited).toBe(1);
+    // Alice saves: it would grant ML engineer back.
+    await expect(alice.caller.users.setRoles({ userId: carol.id, roles: ["viewer", "ml_engineer", "pm"], expectRoles: shown, reason: "joins the PM team" })).rejects.toMatchObject({
+      code: "CONFLICT",
+      message: "the roles of roles-carol@corp.test changed since they were shown (it showed Viewer, ML engineer, they are now Viewer): not applied over them; look at them again and decide",
+    });
+    expect(await roles()).toEqual(["viewer"]);
+    expect(await entries()).toBe(audited);
+    // She looks again: pinned to what is stored now (a set: order and repeats mean nothing), it applies.
+    await alice.caller.users.setRoles({ userId: carol.id, roles: ["viewer", "pm"], expectRoles: ["viewer", "viewer"], reason: "joins the PM team" });
+    expect(await roles()).toEqual(["viewer", "pm"]);
+    await alice.caller.users.setRoles({ userId: carol.id, roles: ["pm"], expectRoles: ["pm", "viewer"], reason: "no longer only viewing" });
+    expect(await roles()).toEqual(["pm"]);
+    // Unpinned (scripts): applies as before.
+    await bob.caller.users.setRoles({ userId: carol.id, roles: ["viewer"], reason: "script" });
+    expect(await roles()).toEqual(["viewer"]);
+    expect(await entries()).toBe(audited + 3);
+    // Two dialogs pinned to the same roles, saved at once: one applies, the other is a 409 (they take turns on carol's row).
+    const both = await Promise.allSettled([
+      alice.caller.users.setRoles({ userId: carol.id, roles: ["viewer", "oncall"], expectRoles: ["viewer"], reason: "on call rota" }),
+      bob.caller.users.setRoles({ userId: carol.id, roles: ["viewer", "pm"], expectRoles: ["viewer"], reason: "pm rota" }),
+    ]);
+    expect(both.map((r) => r.status).sort()).toEqual(["fulfilled", "rejected"]);
+    expect((both.find((r) => r.status === "rejected") as PromiseRejectedResult).reason).toMatchObject({ code: "CONFLICT", message: expect.stringMatching(/^the roles of roles-carol@corp\.test changed since they were shown \(it showed Viewer, they are now Viewer, (On-call|Product manager)\)/) });
+    expect(await entries()).toBe(audited + 4);
+    // A pin that is not a set of roles is bad input naming the field; nothing changes.
+    const now = await roles();
+    await expect(alice.caller.users.setRoles({ userId: carol.id, roles: ["viewer"], expectRoles: ["root" as Role], reason: REASON })).rejects.toMatchObject({ code: "BAD_REQUEST", message: expect.stringMatching(/^expectRoles\[0\]: /) });
+    expect(await roles()).toEqual(now);
+  });
+});
+
 describe("sign-in of a disabled account", () => {
   it("pays the same password verification as an active or unknown account, and answers in the same words", async () => {
     const active = await person("timing-active@corp.test", ["viewer"]);

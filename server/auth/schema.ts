@@ -14,7 +14,16 @@ export const inviteUserSchema = z.strictObject({
   roles: z.array(roleSchema).min(1, "give at least one role").max(ROLES.length),
 });
 
-export const setRolesSchema = z.strictObject({ userId: idString(), roles: z.array(roleSchema).min(1, "give at least one role").max(ROLES.length), reason });
+/**
+ * `expectRoles`: the roles the dialog showed the person holding (compared as a set): when they are no
+ * longer the stored ones, nothing changes (409). Absent: not pinned (scripts).
+ */
+export const setRolesSchema = z.strictObject({
+  userId: idString(),
+  roles: z.array(roleSchema).min(1, "give at least one role").max(ROLES.length),
+  expectRoles: z.array(roleSchema).max(ROLES.length).optional(),
+  reason,
+});
 export const setDisabledSchema = z.strictObject({ userId: idString(), disabled: z.boolean(), reason });
 export const resetPasswordSchema = z.strictObject({ userId: idString(), reason });
 
@@ -67,4 +76,8 @@ export const createApiKeySchema = z.discriminatedUnion("kind", [
 ]);
 
 export const revokeApiKeySchema = z.strictObject({ id: idString(), reason });
-export const setApiKeyRateLimitSchema = z.strictObject({ id: idString(), rateLimit: rateLimitSchema.nullable(), reason });
+/**
+ * `expectRateLimit`: the limit the dialog showed (null: none): when it is no longer the stored one,
+ * nothing changes (409). Absent: not pinned (scripts).
+ */
+export const setApiKeyRateLimitSchema = z.strictObject({ id: idString(), rateLimit: rateLimitSchema.nullable(), expectRateLimit: rateLimitSchema.nullable().optional(), reason });

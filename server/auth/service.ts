@@ -54,11 +54,17 @@ export async function inviteUser(ctx: Ctx, input: z.infer<typeof inviteUserSchem
   return { user, password };
 }
 
+/**
+ * Replaces a person's roles (users.manage), audited with its reason. `expectRoles` (the roles the
+ * dialog showed): compared under the person's row lock; changed meanwhile, nothing is written or
+ * audited (ConflictError, 409, naming both sets). A person only (ForbiddenError for an API key).
+ * @returns the person as stored after. @throws NotFoundError; ConflictError also for the last active admin.
+ */
 export async function changeUserRoles(ctx: Ctx, input: z.infer<typeof setRolesSchema>) {
   const actor = actingUserId(ctx);
   return inTransaction(ctx, async (tx) => {
     const admins = await lockAsActiveAdmin(tx, actor, "users.manage");
-    const { before, after } = await setUserRoles(tx, input.userId, input.roles, admins);
+    const { before, after } = await setUserRoles(tx, input.userId, input.roles, admins, input.expectRoles);
     await recordAudit(tx, { action: "user.roles", actor: ctx.actor, subject: subjects.user(after.id, after.email), before: { roles: before.roles }, after: { roles: after.roles }, reason: input.reason });
     return after;
   });
@@ -139,13 +145,15 @@ export async function withdrawApiKey(ctx: Ctx, input: z.infer<typeof revokeApiKe
 /**
  * Sets or removes a serving key's rate limit, audited with its reason; a press that changes nothing
  * writes nothing. A signed-in person only (ForbiddenError for an API key), as for issuing one.
+ * `expectRateLimit` (the limit the dialog showed, null: none): changed meanwhile, nothing is written or
+ * audited (ConflictError, 409, naming both limits); absent: not pinned.
  * @throws InvalidInputError (`id`) for an automation or revoked key; NotFoundError for an unknown one.
  */
 export async function limitApiKeyRate(ctx: Ctx, input: z.infer<typeof setApiKeyRateLimitSchema>) {
   const actor = actingUserId(ctx);
   return inTransaction(ctx, async (tx) => {
     await lockAsActiveAdmin(tx, actor, "keys.manage");
-    const { apiKey, before, after, changed } = await setApiKeyRateLimit(tx, input.id, input.rateLimit);
+    const { apiKey, before, after, changed } = await setApiKeyRateLimit(tx, input.id, input.rateLimit, input.expectRateLimit);
     if (changed) await recordAudit(tx, { action: "api_key.rate_limit", actor: ctx.actor, subject: subjects.apiKey(apiKey.id, apiKey.name), surfaces: apiKey.surfaces, before: { rateLimit: before }, after: { rateLimit: after }, reason: input.reason });
     return apiKey;
   });

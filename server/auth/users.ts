@@ -1,7 +1,7 @@
 import { randomBytes, randomUUID } from "node:crypto";
 import type { Db } from "../db/client";
 import type { Prisma } from "../db/generated/client";
-import { missingPermissionReason, type Permission, type Role } from "../domain/access/permissions";
+import { missingPermissionReason, ROLE_LABELS, type Permission, type Role } from "../domain/access/permissions";
 import { ConflictError, ForbiddenError, InvalidInputError, NotFoundError } from "../errors";
 import { revokeApiKey } from "./apiKeys";
 import { getAuth } from "./auth";
@@ -116,15 +116,28 @@ function isLastActiveAdmin(user: { id: string; roles: string[]; disabled: boolea
   return !user.disabled && toRoles(user.roles).includes("admin") && activeAdmins.every((id) => id === user.id);
 }
 
+/** The same roles, whatever their order or repeats. */
+const sameRoles = (a: readonly string[], b: readonly string[]) => new Set(a).size === new Set(b).size && a.every((r) => b.includes(r));
+const roleWords = (roles: readonly string[]) => (roles.length ? [...new Set(roles)].map((r) => ROLE_LABELS[r as Role] ?? r).join(", ") : "no role");
+
 /**
- * Replaces a person's roles, in `tx`. Refused when it would leave no active admin. `locked`: the
- * active admins' ids its caller already locked (lockAsActiveAdmin); else they are locked here.
+ * Replaces a person's roles, in `tx`, their row locked until it ends. Refused when it would leave no
+ * active admin. `locked`: the active admins' ids its caller already locked (lockAsActiveAdmin); else
+ * they are locked here. `expectRoles`: the roles the caller's dialog showed them holding; compared as a
+ * set under the lock, so a dialog opened before someone else's change of them does not overwrite it
+ * (undefined: not pinned).
  * @returns the user before and after, for the audit trail.
- * @throws NotFoundError, ConflictError("roles: …") for the last active admin.
+ * @throws NotFoundError; ConflictError when their roles are no longer `expectRoles` (both sets named),
+ *   and ConflictError("roles: …") for the last active admin. Nothing is written when it throws.
  */
-export async function setUserRoles(tx: Tx, id: string, roles: Role[], locked?: string[]) {
+export async function setUserRoles(tx: Tx, id: string, roles: Role[], locked?: string[], expectRoles?: readonly Role[]) {
   const admins = locked ?? (await lockActiveAdmins(tx));
+  // The lock the update below takes anyway, taken before the read: two changes of one person's roles take turns (FK checks of sign-ins are not held back).
+  await tx.$queryRaw`SELECT id FROM users WHERE id = ${id} FOR NO KEY UPDATE`;
   const before = await requireUser(tx, id);
+  if (expectRoles !== undefined && !sameRoles(expectRoles, before.roles)) {
+    throw new ConflictError(`the roles of ${before.email} changed since they were shown (it showed ${roleWords(expectRoles)}, they are now ${roleWords(before.roles)}): not applied over them; look at them again and decide`);
+  }
   if (!roles.includes("admin") && isLastActiveAdmin(before, admins)) {
     throw new ConflictError("roles: this is the last active admin; make someone else admin first");
   }

@@ -12,6 +12,7 @@ import { createApiKey } from "../auth/apiKeys";
 import { callerAs } from "../testing/callers";
 import { startTestFrontDoor } from "../testing/frontDoor";
 import { createTestSurface } from "../testing/models";
+import { SHARED_ROWS_LIMIT } from "./requestInspection";
 
 // A logged request by id on real PostgreSQL and onnxruntime: what the log kept, the sampled scoring
 // rows (every request from the Debug page; DEBUG_SAMPLE_RATE of the others), masking, shadow rows.
@@ -265,5 +266,43 @@ describe("problemRequests", () => {
     expect(problems.slow.map((p) => p.requestId).slice(0, 2)).toEqual(["p-fb-new", "p-slow"]);
     expect((await engineer().debug.problemRequests({ surface: "t-inspect", hours: 1, limit: 1 })).fallbacks.map((p) => p.requestId)).toEqual(["p-fb-new"]);
     await expect(engineer().debug.problemRequests({ surface: "nowhere" })).rejects.toThrow('surface "nowhere" does not exist');
+  });
+});
+
+describe("lists that other rows could crowd out", () => {
+  it("break test: after model errors open the circuit, the recent fallbacks still link the model error and the timeout (the newest 3 were all circuit_open)", async () => {
+    await createTestSurface(getDb(), { key: "t-inspect-breaker", bytes: demoModelBytes("linear"), featureSpec: spec });
+    const base = Date.now() - 120_000;
+    const rows = [
+      { requestId: "brk-timeout", ts: new Date(base), fallbackReason: "timeout", latencyMs: 1000 },
+      ...Array.from({ length: 5 }, (_, i) => ({ requestId: `brk-error-${i}`, ts: new Date(base + 10_000 + i * 1000), fallbackReason: "model_error", latencyMs: 30 })),
+      ...Array.from({ length: 50 }, (_, i) => ({ requestId: `brk-open-${i}`, ts: new Date(base + 20_000 + i * 1000), fallbackReason: "circuit_open", latencyMs: 2 })),
+    ];
+    for (const r of rows) telemetry().requests.enqueue(serialiseRequestLogRow({ ...logRow(r.requestId), ...r, fallbackUsed: true, surface: "t-inspect-breaker" }));
+    await telemetry().requests.flush();
+    const problems = await engineer().debug.problemRequests({ surface: "t-inspect-breaker", hours: 1, limit: 3 });
+    // One of each reason, causes first, shown newest first; each with its ts and owner for the Debug link.
+    expect(problems.fallbacks.map((p) => [p.requestId, p.fallbackReason, p.ts.getTime(), p.owner])).toEqual([
+      ["brk-open-49", "circuit_open", base + 69_000, ""], ["brk-error-4", "model_error", base + 14_000, ""], ["brk-timeout", "timeout", base, ""],
+    ]);
+    // Room for two: the causes, not the circuit they opened.
+    expect((await engineer().debug.problemRequests({ surface: "t-inspect-breaker", hours: 1, limit: 2 })).fallbacks.map((p) => p.requestId)).toEqual(["brk-error-4", "brk-timeout"]);
+    // More room: the second of each reason before a third of any.
+    expect((await engineer().debug.problemRequests({ surface: "t-inspect-breaker", hours: 1, limit: 5 })).fallbacks.map((p) => p.requestId)).toEqual(["brk-open-49", "brk-open-48", "brk-error-4", "brk-error-3", "brk-timeout"]);
+  });
+
+  it("break test: a request opened by its time is listed among the rows sharing its id, however many newer ones reuse the id", async () => {
+    const base = Date.now() - 600_000;
+    const n = SHARED_ROWS_LIMIT + 5;
+    for (let i = 0; i < n; i++) telemetry().requests.enqueue(serialiseRequestLogRow(logRow("reused-id-1", { ts: new Date(base + i * 1000), latencyMs: i })));
+    await telemetry().requests.flush();
+    const oldest = await engineer().debug.request({ requestId: "reused-id-1", ts: new Date(base) });
+    expect([oldest.latencyMs, oldest.rowsWithIdCount, oldest.rowsWithId.length]).toEqual([0, n, SHARED_ROWS_LIMIT + 1]);
+    expect(oldest.rowsWithId.filter((r) => r.selected).map((r) => [r.ts.getTime(), r.latencyMs])).toEqual([[base, 0]]);
+    expect(oldest.rowsWithId.at(-1)!.selected).toBe(true);
+    expect(oldest.rowsWithId[0]!.ts.getTime()).toBe(base + (n - 1) * 1000);
+    // The newest is among the newest: listed once.
+    const newest = await engineer().debug.request({ requestId: "reused-id-1" });
+    expect([newest.latencyMs, newest.rowsWithIdCount, newest.rowsWithId.length, newest.rowsWithId[0]!.selected]).toEqual([n - 1, n, SHARED_ROWS_LIMIT, true]);
   });
 });

@@ -1,6 +1,7 @@
 import { callerOfKey, keyIdOfCaller } from "../auth/principal";
 import { env } from "../config";
 import type { Db } from "../db/client";
+import { fallbacksWorthOpening } from "../domain/breakers/fallbackExamples";
 import { readServedList } from "../domain/ranking/servedList";
 import { NotFoundError } from "../errors";
 import { maskFields } from "../redact";
@@ -79,16 +80,19 @@ export interface RequestInspection {
   /** The name of the API key that chose the request id (caller "api_key:<id>"), null otherwise or when the key is gone. */
   callerName: string | null;
   /**
-   * Every logged row with this request id, newest first (at most SHARED_ROWS_LIMIT): a client may
-   * choose any id, so another caller can reuse one. More than one row: the page says so and lets
-   * the user pick (by ts); `selected` marks the row shown.
+   * The logged rows with this request id, newest first: the newest SHARED_ROWS_LIMIT, and the row
+   * shown (with any others at its ts) when it is older than those. A client may choose any id, so
+   * another caller can reuse one. More than one row: the page says so and lets the user pick (by
+   * ts); `selected` marks the row shown.
    */
   rowsWithId: Array<{ ts: Date; surface: string; caller: string | null; callerName: string | null; latencyMs: number; owner: string; selected: boolean }>;
+  /** How many logged rows have this request id in all: more than rowsWithId lists when over SHARED_ROWS_LIMIT reuse it. */
+  rowsWithIdCount: number;
   /** The row's owner key (rerank_requests.owner: the caller, '' when shared): with the id and ts, what names the row. */
   owner: string;
 }
 
-/** The most rows sharing one request id listed on the Debug page. */
+/** The most rows sharing one request id listed on the Debug page (the newest; the row shown is listed too when older). */
 export const SHARED_ROWS_LIMIT = 50;
 
 const ROLLOUT_PREFIX = "rollout:";
@@ -101,8 +105,17 @@ const shortKey = (hash: string | null) => (hash ? `#${hash.slice(0, 12)}` : null
  * (rowsWithId). NotFoundError when the log has no such row.
  */
 export async function inspectRequest(db: Db, input: { requestId: string; ts?: Date; owner?: string }): Promise<RequestInspection> {
-  const shared = await db.$queryRaw<Array<{ ts: Date; surface: string; caller: string | null; owner: string; latency_ms: number }>>`
-    SELECT ts, surface, caller, owner, latency_ms FROM rerank_requests WHERE request_id = ${input.requestId} ORDER BY ts DESC, owner LIMIT ${SHARED_ROWS_LIMIT}`;
+  // The newest SHARED_ROWS_LIMIT, and the rows at the ts a link names however old: the row the page
+  // shows is always in the list (and tells whether it is alone at its ts), however many newer ones reuse the id.
+  const [shared, [counted]] = await Promise.all([
+    db.$queryRaw<Array<{ ts: Date; surface: string; caller: string | null; owner: string; latency_ms: number }>>`
+      SELECT ts, surface, caller, owner, latency_ms FROM (
+        (SELECT ts, surface, caller, owner, latency_ms FROM rerank_requests WHERE request_id = ${input.requestId} ORDER BY ts DESC, owner LIMIT ${SHARED_ROWS_LIMIT})
+        UNION
+        SELECT ts, surface, caller, owner, latency_ms FROM rerank_requests WHERE request_id = ${input.requestId} AND ts = ${input.ts ?? null}::timestamptz
+      ) s ORDER BY ts DESC, owner`,
+    db.$queryRaw<Array<{ rows: number }>>`SELECT count(*)::float8 AS rows FROM rerank_requests WHERE request_id = ${input.requestId}`,
+  ]);
   const ts = input.ts ?? shared[0]?.ts;
   const owner = input.owner ?? (input.ts ? undefined : shared[0]?.owner);
   const [row] = ts
@@ -152,6 +165,7 @@ export async function inspectRequest(db: Db, input: { requestId: string; ts?: Da
     caller: row.caller,
     callerName: nameOf(row.caller),
     owner: row.owner,
+    rowsWithIdCount: counted?.rows ?? shared.length,
     rowsWithId: shared.map((r) => ({
       ts: r.ts, surface: r.surface, caller: r.caller, callerName: nameOf(r.caller), latencyMs: r.latency_ms, owner: r.owner,
       selected: r.ts.getTime() === row.ts.getTime() && r.owner === row.owner,
@@ -197,8 +211,14 @@ export interface ProblemRequest {
 }
 
 /**
- * A surface's most recent fallbacks and requests over its p99 target within the window, newest
- * first (`limit` of each kind): what on-call opens in Debug. Reads the (surface, ts) index backwards.
+ * A surface's recent fallbacks and requests over its p99 target within the window (`limit` of each
+ * kind): what on-call opens in Debug. Requests over the target: the newest, read from the (surface,
+ * ts) index backwards. Fallbacks: chosen per reason (fallbacksWorthOpening), the newest of each
+ * reason first and causes before follow-ons, so 50 circuit_open after five model errors still link
+ * the model errors; this reads every fallback of the window (as the chart's percentiles read every
+ * request), keeping each reason's newest `limit`. Each list is newest first.
+ * @param input.hours the window, ending now; input.limit at most this many of each kind.
+ * @throws NotFoundError for an unknown surface.
  */
 export async function problemRequests(db: Db, input: { surface: string; hours: number; limit: number }): Promise<{ targetMs: number; fallbacks: ProblemRequest[]; slow: ProblemRequest[] }> {
   const surface = await db.surface.findUnique({ where: { key: input.surface }, select: { key: true, sloLatencyP99Ms: true } });
@@ -206,15 +226,17 @@ export async function problemRequests(db: Db, input: { surface: string; hours: n
   const since = new Date(Date.now() - input.hours * 3_600_000);
   const target = surface.sloLatencyP99Ms;
   type Row = { request_id: string; ts: Date; latency_ms: number; fallback_reason: string | null; owner: string };
-  const of = (rows: Row[]) =>
+  const of = (rows: Row[]): ProblemRequest[] =>
     rows.map((r) => ({ requestId: r.request_id, ts: r.ts, latencyMs: r.latency_ms, fallbackReason: r.fallback_reason, slow: r.latency_ms > target, owner: r.owner }));
   const [fallbacks, slow] = await Promise.all([
     db.$queryRaw<Row[]>`
-      SELECT request_id, ts, latency_ms, fallback_reason, owner FROM rerank_requests
-      WHERE surface = ${surface.key} AND ts >= ${since} AND fallback_used ORDER BY ts DESC LIMIT ${input.limit}`,
+      SELECT request_id, ts, latency_ms, fallback_reason, owner FROM (
+        SELECT request_id, ts, latency_ms, fallback_reason, owner, row_number() OVER (PARTITION BY fallback_reason ORDER BY ts DESC, request_id, owner) AS nth
+        FROM rerank_requests WHERE surface = ${surface.key} AND ts >= ${since} AND fallback_used
+      ) f WHERE nth <= ${input.limit}`,
     db.$queryRaw<Row[]>`
       SELECT request_id, ts, latency_ms, fallback_reason, owner FROM rerank_requests
       WHERE surface = ${surface.key} AND ts >= ${since} AND latency_ms > ${target} ORDER BY ts DESC LIMIT ${input.limit}`,
   ]);
-  return { targetMs: target, fallbacks: of(fallbacks), slow: of(slow) };
+  return { targetMs: target, fallbacks: fallbacksWorthOpening(of(fallbacks), input.limit), slow: of(slow) };
 }

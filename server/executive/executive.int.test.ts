@@ -5,6 +5,7 @@ import { seedDemo } from "../db/seed";
 import { demoFeatureSpec, demoModelBytes } from "../demo/models";
 import { createTestSurface } from "../testing/models";
 import { callerAs } from "../testing/callers";
+import { insertRolledBackRollouts, startTestCanary } from "../testing/rollouts";
 
 // The executive figures against hand-counted rows in the request log and outcome events, this
 // week and the week before.
@@ -114,4 +115,56 @@ describe("executive overview: break-test cases", () => {
     expect(new Date(after.since).toISOString()).toBe(new Date(before.since).toISOString());
     expect(new Date(after.since).getTime()).toBeLessThan((await getDb().modelAlias.findUniqueOrThrow({ where: { id: production.id } })).updatedAt.getTime());
   });
+});
+
+describe("executive overview: live canaries are never crowded out", () => {
+  // Break test: the badges read the 50 newest rollouts of all surfaces and the table showed the 8
+  // newest, so 60 quick rollbacks on one surface hid a canary running since Monday from both, and a
+  // paused canary (still serving its share) had no badge at all.
+  let running: { id: string };
+  let paused: { id: string };
+  beforeAll(async () => {
+    const db = getDb();
+    for (const key of ["t-exec-canary", "t-exec-paused", "t-exec-pipeline"]) {
+      await createTestSurface(db, { key, bytes: demoModelBytes("linear"), featureSpec: demoFeatureSpec(), extraVersions: [demoModelBytes("candidate")] });
+    }
+    running = await startTestCanary("t-exec-canary", { version: 4, daysAgo: 3 });
+    paused = await startTestCanary("t-exec-paused", { version: 4, daysAgo: 2 });
+    await callerAs(["ml_engineer", "oncall"], "ml@rerank.local").rollouts.pause({ surface: "t-exec-paused", rolloutId: paused.id, reason: "hold while we look" });
+    await insertRolledBackRollouts("t-exec-pipeline", { version: 4, count: 60, newest: new Date(Date.now() - 60_000) });
+  }, 120_000);
+
+  it("badges each surface's running or paused canary, however many rollouts ended since elsewhere", async () => {
+    const overview = await callerAs(["admin"]).executive.overview({ days: 7 });
+    const of = (key: string) => overview.surfaces.find((x) => x.key === key)!.rollout;
+    expect(of("t-exec-canary")).toMatchObject({ status: "running", version: 4, percent: 5 });
+    expect(of("t-exec-paused")).toMatchObject({ status: "paused", version: 4, percent: 5 });
+    // A surface with ended rollouts only: its newest.
+    expect(of("t-exec-pipeline")).toMatchObject({ status: "rolled_back", endedAt: expect.any(Date) });
+    expect(of("t-exec")).toBeNull();
+  });
+
+  it("lists every running or paused rollout first, then the newest ended ones up to 8 rows", async () => {
+    const { rollouts } = await callerAs(["admin"]).executive.overview({ days: 7 });
+    expect(rollouts.map((r) => [r.surface, r.status])).toEqual([
+      ["t-exec-paused", "paused"], ["t-exec-canary", "running"],
+      ...Array(6).fill(["t-exec-pipeline", "rolled_back"]),
+    ]);
+    expect(rollouts.slice(0, 2).map((r) => r.id)).toEqual([paused.id, running.id]);
+    const newestEnded = await getDb().rollout.findMany({ where: { status: "rolled_back" }, orderBy: { startedAt: "desc" }, take: 6, select: { id: true } });
+    expect(rollouts.slice(2).map((r) => r.id)).toEqual(newestEnded.map((r) => r.id));
+  });
+
+  it("shows every active rollout even when more than 8 are live, and no ended one then", async () => {
+    const db = getDb();
+    const more = Array.from({ length: 8 }, (_, i) => `t-exec-live-${i}`);
+    for (const key of more) {
+      await createTestSurface(db, { key, bytes: demoModelBytes("linear"), featureSpec: demoFeatureSpec(), extraVersions: [demoModelBytes("candidate")] });
+      await startTestCanary(key, { version: 4, daysAgo: 1 });
+    }
+    const { rollouts } = await callerAs(["admin"]).executive.overview({ days: 7 });
+    expect(rollouts).toHaveLength(10);
+    expect(rollouts.every((r) => r.status === "running" || r.status === "paused")).toBe(true);
+    expect(new Set(rollouts.map((r) => r.surface))).toEqual(new Set(["t-exec-canary", "t-exec-paused", ...more]));
+  }, 180_000);
 });

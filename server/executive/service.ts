@@ -1,8 +1,10 @@
 import { env } from "../config";
 import type { Db } from "../db/client";
+import { ACTIVE_ROLLOUT_STATUSES, isActiveRollout } from "../domain/rollouts/canary";
 import { stintsOf } from "../domain/rollouts/history";
 import { relativeChange } from "../domain/stats/describe";
 import { aliasChanges } from "../history/service";
+import { currentRolloutIds } from "../rollouts/service";
 import { retainedFrom } from "../system/retention";
 
 // Figures follow the metric catalogue (server/domain/experiments/metrics.ts) so they mean what the
@@ -81,7 +83,9 @@ export interface PeriodCoverage {
  * revenue, what shipped, where each surface's serving model stands. Rows stamped after now (a
  * replica's fast clock) are left out, as the On-call page leaves them out.
  * @returns per surface `current`, `previous` (KpiSet) and `change` (relative; null when either
- *   period has no value or the previous period is incomplete), and `coverage` of both periods.
+ *   period has no value or the previous period is incomplete) and `rollout` (its running or paused
+ *   one, else its newest; null: none ever); `rollouts`, every running or paused rollout then the
+ *   newest ended ones, 8 rows unless more are active (rolloutsShown); `coverage` of both periods.
  */
 export async function executiveOverview(db: Db, input: { days: number }, options: { now?: Date; retentionDays?: number } = {}) {
   const at = options.now ?? new Date();
@@ -120,10 +124,7 @@ export async function executiveOverview(db: Db, input: { days: number }, options
       where: { status: "shipped" }, orderBy: { stoppedAt: "desc" }, take: 8,
       select: { key: true, name: true, shippedVariantKey: true, stoppedAt: true, primaryMetric: true, surface: { select: { key: true } } },
     }),
-    db.rollout.findMany({
-      orderBy: { startedAt: "desc" }, take: 50,
-      select: { id: true, status: true, currentPercent: true, startedAt: true, endedAt: true, toVersionId: true, surface: { select: { key: true } }, model: { select: { name: true, versions: { select: { id: true, version: true } } } } },
-    }),
+    rolloutsShown(db),
   ]);
   const find = <T extends { surface: string; current: boolean }>(rows: T[], surface: string, current: boolean) => rows.find((r) => r.surface === surface && r.current === current);
   const since_ = await servingSinceByAlias(db, surfaces);
@@ -135,12 +136,13 @@ export async function executiveOverview(db: Db, input: { days: number }, options
       const current = kpis(find(requests, s.key, true), find(outcomes, s.key, true), find(converters, s.key, true));
       const previous = kpis(find(requests, s.key, false), find(outcomes, s.key, false), find(converters, s.key, false));
       const serving = s.model?.aliases.find((a) => a.name === s.modelAlias);
-      const latestRollout = rollouts.find((r) => r.surface.key === s.key);
+      // The surface's running or paused rollout (a paused canary still serves its share), else its newest.
+      const surfaceRollout = rollouts.current.find((r) => r.surface.key === s.key && isActiveRollout(r.status)) ?? rollouts.current.find((r) => r.surface.key === s.key);
       return {
         key: s.key, name: s.name, killSwitch: s.killSwitch,
         serving: s.model && serving ? { model: s.model.name, alias: s.modelAlias, version: serving.version.version, since: since_.get(`${s.model.id}\u0000${s.modelAlias}`) ?? serving.updatedAt } : null,
-        rollout: latestRollout
-          ? { status: latestRollout.status, percent: latestRollout.currentPercent, version: latestRollout.model.versions.find((v) => v.id === latestRollout.toVersionId)?.version ?? null, startedAt: latestRollout.startedAt, endedAt: latestRollout.endedAt }
+        rollout: surfaceRollout
+          ? { status: surfaceRollout.status, percent: surfaceRollout.currentPercent, version: surfaceRollout.model.versions.find((v) => v.id === surfaceRollout.toVersionId)?.version ?? null, startedAt: surfaceRollout.startedAt, endedAt: surfaceRollout.endedAt }
           : null,
         current,
         previous,
@@ -155,10 +157,33 @@ export async function executiveOverview(db: Db, input: { days: number }, options
     }),
     experiments: Object.fromEntries(experiments.map((e) => [e.status, e._count._all])) as Partial<Record<string, number>>,
     shipped: shipped.map((e) => ({ key: e.key, name: e.name, surface: e.surface.key, variant: e.shippedVariantKey, at: e.stoppedAt, metric: e.primaryMetric })),
-    rollouts: rollouts.slice(0, 8).map((r) => ({
-      surface: r.surface.key, model: r.model.name, version: r.model.versions.find((v) => v.id === r.toVersionId)?.version ?? null, status: r.status, percent: r.currentPercent, startedAt: r.startedAt, endedAt: r.endedAt,
+    rollouts: rollouts.table.map((r) => ({
+      id: r.id, surface: r.surface.key, model: r.model.name, version: r.model.versions.find((v) => v.id === r.toVersionId)?.version ?? null, status: r.status, percent: r.currentPercent, startedAt: r.startedAt, endedAt: r.endedAt,
     })),
   };
+}
+
+/** The rows of the "Rollouts" table: enough to tell where each stands without crowding the page. */
+const ROLLOUT_ROWS = 8;
+const rolloutSelect = {
+  id: true, status: true, currentPercent: true, startedAt: true, endedAt: true, toVersionId: true,
+  surface: { select: { key: true } }, model: { select: { name: true, versions: { select: { id: true, version: true } } } },
+} as const;
+
+/**
+ * The rollouts the page shows, however many others exist: `current`, every active rollout (running,
+ * paused) and each surface's newest, for the surfaces' canary badges (currentRolloutIds); `table`,
+ * every active rollout, then the newest ended ones up to ROLLOUT_ROWS rows in all, each part newest
+ * first. Actives are never cut: a newest-8 table hid a running canary behind 8 quick rollbacks
+ * elsewhere, and a newest-50 read lost its badge behind 50.
+ */
+async function rolloutsShown(db: Db) {
+  const [current, ended] = await Promise.all([
+    currentRolloutIds(db).then((ids) => db.rollout.findMany({ where: { id: { in: ids } }, orderBy: { startedAt: "desc" }, select: rolloutSelect })),
+    db.rollout.findMany({ where: { status: { notIn: [...ACTIVE_ROLLOUT_STATUSES] } }, orderBy: { startedAt: "desc" }, take: ROLLOUT_ROWS, select: rolloutSelect }),
+  ]);
+  const active = current.filter((r) => isActiveRollout(r.status));
+  return { current, table: [...active, ...ended.slice(0, Math.max(0, ROLLOUT_ROWS - active.length))] };
 }
 
 /**

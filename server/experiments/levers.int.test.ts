@@ -14,6 +14,7 @@ import { callerAs } from "../testing/callers";
 import { abDefinition, experimentLogRow, flushTelemetry, seedSurfacesOnDemoModel } from "../testing/experiments";
 import { createTestSurface } from "../testing/models";
 import { contextFor } from "../trpc";
+import { LATENCY_SAMPLE_PER_VARIANT } from "./results";
 import { experimentInputSchema, type ExperimentInput } from "./schema";
 
 const pm = () => callerAs(["admin"], "pm@rerank.local");
@@ -24,7 +25,7 @@ const production = async (model: string) => (await getDb().modelAlias.findFirstO
 beforeAll(async () => {
   const db = getDb();
   // t-lv-ship-model (and t-lv-ap-model): v1 production, v2 fallback, v3 shadow, v4 spare.
-  for (const key of ["t-lv-ship", "t-lv-ap"]) {
+  for (const key of ["t-lv-ship", "t-lv-ap", "t-lv-fb"]) {
     await createTestSurface(db, { key, bytes: demoModelBytes("linear"), featureSpec: demoFeatureSpec(), fallbackBytes: demoModelBytes("popularity"), shadowBytes: demoModelBytes("candidate"), extraVersions: [linearRankerOnnx([0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7], 0)] });
   }
   const versions = await db.modelVersion.findMany({ select: { id: true, version: true, model: { select: { name: true } } } });
@@ -75,6 +76,29 @@ describe("a ship moves production to the version the variant served", () => {
     await expect(pm().experiments.ship({ key: "lv-two", variant: "treat", reason: "treat won", override: true, expectFromVersionId: versionOf(model, 1) })).rejects.toMatchObject(refusal);
     expect(await production(model)).toBe(1);
     expect((await pm().experiments.get({ key: "lv-two" })).status).toBe("stopped");
+  });
+
+  it("the results page and the dialog name what it ships, however many requests a fallback served since", async () => {
+    const model = "t-lv-fb-model";
+    await pm().experiments.create(onShadow("lv-fb", "t-lv-fb"));
+    await pm().experiments.start({ key: "lv-fb" });
+    await served("lv-fb", "t-lv-fb", { control: [versionOf(model, 1)], treat: [versionOf(model, 3)] });
+    // Then the circuit opened and the kill switch went on: more of treat's requests than the page
+    // samples, all newer, served by the cascade's fallback (v2) or in retrieval order (no version).
+    await getDb().$executeRaw`
+      INSERT INTO rerank_requests (request_id, ts, surface, user_key, experiment_key, experiment_phase, variant_key, exposed, model_version_id,
+        fallback_used, fallback_reason, candidate_count, top_k, served, latency_ms)
+      SELECT 'lv-fb-fallback-' || i, now() + i * interval '1 millisecond', 't-lv-fb', 'lv-fb-treat-' || (i % 40), 'lv-fb', 1, 'treat', true,
+        CASE WHEN i % 2 = 0 THEN ${versionOf(model, 2)}::text END, true, CASE WHEN i % 2 = 0 THEN 'circuit_open' ELSE 'kill_switch' END, 10, 10, '[]', 5
+      FROM generate_series(1, ${LATENCY_SAMPLE_PER_VARIANT + 1}::int) i`;
+    const results = await pm().experiments.results({ key: "lv-fb" });
+    const servedBy = (variant: string) => results.variants.find((v) => v.key === variant)!.served;
+    expect(servedBy("treat")).toEqual([{ model, version: 3, requests: 40 }]);
+    expect(servedBy("control")).toEqual([{ model, version: 1, requests: 40 }]);
+    expect(await pm().experiments.shipTarget({ key: "lv-fb", variant: "treat" })).toMatchObject({ version: 3, modelName: model, source: "served", phase: 1 });
+    await pm().experiments.stop({ key: "lv-fb" });
+    await pm().experiments.ship({ key: "lv-fb", variant: "treat", reason: "treat won", override: true, expectFromVersionId: versionOf(model, 1) });
+    expect(await production(model)).toBe(3);
   });
 
   it("an approval request names, pins and ships the served version too", async () => {

@@ -11,6 +11,7 @@ import { Prisma } from "../db/generated/client";
 import { meanSummaryFromMoments, pairedSummaryFromMoments, summarizeProportion } from "../domain/stats";
 import { notifyAfterCommit } from "../webhooks/notify";
 import { InvalidInputError } from "../errors";
+import { servedVersions } from "./served";
 import { getExperiment } from "./service";
 
 /** The first served item's reasons (json array) in either served-list format. */
@@ -19,7 +20,7 @@ const FIRST_REASONS_SQL = Prisma.raw(servedItemReasonsSql("served", 0));
 // Results of one phase of an experiment (its current one unless asked): the queries only. The incremental rollups
 // (experiment_unit_stats per randomisation unit, experiment_hourly_stats per variant and hour),
 // the click events for NDCG/MRR, the fallbacks in the request log and a recent sample of it for
-// latency and the models served go into analyseExperiment (server/domain/experiments), which does
+// latency go into analyseExperiment (server/domain/experiments), which does
 // every computation.
 //
 // Units seen in more than one arm (experiment_unit_stats.multiple_exposure) are left out of every
@@ -31,7 +32,7 @@ const FIRST_REASONS_SQL = Prisma.raw(servedItemReasonsSql("served", 0));
 // Moments come from PostgreSQL's avg / var_samp / covar_samp on float8, which accumulate stably
 // (Youngs–Cramer, PostgreSQL ≥ 12), never from raw sums of squares: a mean of 1e8 keeps its variance.
 
-/** Requests per variant (the most recent) whose latencies and served models are read. */
+/** Requests per variant (the most recent) whose latencies are read; and those its own model served, whose versions are read. */
 export const LATENCY_SAMPLE_PER_VARIANT = 10_000;
 
 interface UnitRow {
@@ -110,14 +111,9 @@ export async function experimentResults(db: Db, key: string, options: { granular
         SELECT r.latency_ms FROM rerank_requests r WHERE r.experiment_key = ${e.key} AND r.experiment_phase = ${viewed} AND r.variant_key = v.variant_key
           AND NOT EXISTS (SELECT 1 FROM experiment_unit_stats u WHERE u.experiment_id = ${e.id} AND u.phase = ${viewed} AND u.unit_key = ${unitColumn} AND u.multiple_exposure)
         ORDER BY r.ts DESC LIMIT ${LATENCY_SAMPLE_PER_VARIANT}) recent) l`,
-    // Which model versions each variant served, over the same recent requests.
-    db.$queryRaw<Array<{ variant_key: string; model: string | null; version: number | null; requests: number }>>`
-      SELECT v.variant_key, m.name AS model, mv.version, s.requests FROM (SELECT DISTINCT variant_key FROM experiment_hourly_stats WHERE experiment_id = ${e.id} AND phase = ${viewed}) v
-      CROSS JOIN LATERAL (SELECT model_version_id, count(*)::float8 AS requests FROM (
-        SELECT model_version_id FROM rerank_requests WHERE experiment_key = ${e.key} AND experiment_phase = ${viewed} AND variant_key = v.variant_key
-        ORDER BY ts DESC LIMIT ${LATENCY_SAMPLE_PER_VARIANT}) recent GROUP BY model_version_id) s
-      LEFT JOIN model_versions mv ON mv.id = s.model_version_id LEFT JOIN models m ON m.id = mv.model_id
-      ORDER BY v.variant_key, s.requests DESC`,
+    // Which model versions each arm served: its most recent requests its own model answered (fallbacks
+    // left out, as a ship leaves them out: servedVersions).
+    servedVersions(db, e.key, viewed, e.kind === "interleaving" ? ["interleaved"] : e.variants.map((v) => v.key), { recent: LATENCY_SAMPLE_PER_VARIANT }),
     // CUPED: the same units' clicks on this surface before the experiment first started.
     db.$queryRaw<UnitPairRow[]>`
       SELECT u.variant_key, count(*)::float8 AS n, avg(u.clicks::float8) AS y_mean, var_samp(u.clicks::float8) AS y_var,
@@ -223,7 +219,7 @@ export async function experimentResults(db: Db, key: string, options: { granular
     variants: e.variants.map((v) => ({
       key: v.key, name: v.name, weight: v.weight, isControl: v.isControl, units: data[v.key]?.units ?? 0, multipleExposures: data[v.key]?.multipleExposures ?? 0,
       alias: v.modelAlias, pinnedVersionId: v.modelVersionId,
-      served: served.filter((s) => s.variant_key === (e.kind === "interleaving" ? "interleaved" : v.key)).map((s) => ({ model: s.model, version: s.version === null ? null : Number(s.version), requests: num(s.requests) })),
+      served: served.filter((s) => s.variantKey === (e.kind === "interleaving" ? "interleaved" : v.key)).map((s) => ({ model: s.modelName, version: s.version, requests: s.requests })),
     })),
     control: control.key,
     ...analysis,

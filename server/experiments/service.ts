@@ -14,6 +14,7 @@ import { setAliasIn } from "../registry/versions";
 import { lockSurfaceRow } from "../surfaces/lock";
 import { notifyInTransaction } from "../webhooks/notify";
 import type { ExperimentInput } from "./schema";
+import { servedVersions } from "./served";
 
 // The experiment lifecycle: draft → running → stopped → shipped. Every change is audited; once an
 // experiment has started, its allocation and its decision rule change only through a restart, which
@@ -193,35 +194,32 @@ export async function variantVersion(db: Pick<Db, "modelAlias" | "modelVersion">
 
 /**
  * The model version shipping `variant` moves production to: the one the variant SERVED in the
- * experiment's current phase, read from the request log (requests a fallback served are left out:
- * they name the fallback's model), so a ship never moves production to a version the experiment
- * never measured (its alias moved after it stopped); when it served none yet, the version it resolves
- * to now (variantVersion). An interleaving experiment logs one ranker's version per interleaved list,
- * so its arms are resolved now.
+ * experiment's current phase, read from the request log by servedVersions (the rows the results page
+ * names too; requests a fallback served are left out: they name the fallback's model), so a ship
+ * never moves production to a version the experiment never measured (its alias moved after it
+ * stopped); when it served none yet, the version it resolves to now (variantVersion). An
+ * interleaving experiment logs one ranker's version per interleaved list, so its arms are resolved now.
  * @returns { versionId, version, modelId, modelName, source: "served" | "now" }, or null when the variant resolves to nothing.
- * @throws ConflictError when the variant served more than one version in the phase, naming them.
+ * @throws ConflictError when the variant served more than one version in the phase (any of its requests), naming them.
  */
 export async function shipTarget(
   db: Pick<Tx, "$queryRaw" | "modelAlias" | "modelVersion">,
   e: { key: string; kind: string; phase: number; surface: { modelId: string | null } },
   variant: { key: string; modelVersionId: string | null; modelAlias: string | null },
 ) {
-  const served = e.kind === "interleaving" ? [] : await db.$queryRaw<Array<{ id: string }>>`
-    SELECT DISTINCT model_version_id AS id FROM rerank_requests
-    WHERE experiment_key = ${e.key} AND experiment_phase = ${e.phase} AND variant_key = ${variant.key} AND model_version_id IS NOT NULL AND NOT fallback_used
-    LIMIT 10`;
+  const served = e.kind === "interleaving" ? [] : await servedVersions(db, e.key, e.phase, [variant.key]);
   if (served.length === 0) {
     const now = await variantVersion(db, e, variant);
     return now ? { ...now, source: "now" as const } : null;
   }
-  const versions = await db.modelVersion.findMany({ where: { id: { in: served.map((s) => s.id) } }, select: { id: true, version: true, modelId: true, model: { select: { name: true } } }, orderBy: { version: "asc" } });
   if (served.length > 1) {
+    const named = [...served].sort((a, b) => a.modelName.localeCompare(b.modelName) || a.version - b.version);
     throw new ConflictError(
-      `variant "${variant.key}" of ${e.key} served ${versions.map((v) => `${v.model.name} v${v.version}`).join(", ")} in phase ${e.phase} (its model changed during the phase): which of them its results measure is not clear, so it cannot ship; restart the experiment so that a phase serves one version, and ship from that`,
+      `variant "${variant.key}" of ${e.key} served ${named.map((v) => `${v.modelName} v${v.version}`).join(", ")} in phase ${e.phase} (its model changed during the phase): which of them its results measure is not clear, so it cannot ship; restart the experiment so that a phase serves one version, and ship from that`,
     );
   }
-  const found = versions[0];
-  return found ? { versionId: found.id, version: found.version, modelId: found.modelId, modelName: found.model.name, source: "served" as const } : null;
+  const found = served[0]!;
+  return { versionId: found.versionId, version: found.version, modelId: found.modelId, modelName: found.modelName, source: "served" as const };
 }
 
 /**

@@ -316,6 +316,34 @@ describe("the history_surfaces migration", () => {
     expect((await oncall().history.servingAt({ surface: "t-h-cas2", at: new Date() })).stage2).toEqual({ known: false });
   });
 
+  it("pages back without skipping rows of one millisecond, and says when there is no older row (break test: `before` alone lost the rest of a millisecond at a page boundary)", async () => {
+    const db = getDb();
+    await createTestSurface(db, { key: "t-h-page", bytes: demoModelBytes("linear"), featureSpec: demoFeatureSpec() });
+    // Five kill-switch rows written in one millisecond (a script toggling, or one transaction's rows).
+    const ts = new Date(Date.now() - 1000);
+    for (let i = 0; i < 5; i++) {
+      await db.promotionHistory.create({ data: { ts, kind: "kill_switch", surfaceKey: "t-h-page", surfaces: ["t-h-page"], killSwitch: i % 2 === 0, actor: "oncall@rerank.local", actorKind: "user", reason: `toggle ${i}` } });
+    }
+    const all = await oncall().history.surface({ surface: "t-h-page", limit: 500 });
+    expect(all.older).toBeNull();
+    expect(all.rows.filter((r) => r.kind === "kill_switch").map((r) => r.reason)).toEqual(["toggle 4", "toggle 3", "toggle 2", "toggle 1", "toggle 0"]);
+    const paged: string[] = [];
+    let cursor: { before: Date; beforeId: string } | null | undefined;
+    for (let pages = 0; cursor !== null && pages < 50; pages++) {
+      const page = await oncall().history.surface({ surface: "t-h-page", limit: 2, ...(cursor ?? {}) });
+      expect(page.rows.length).toBeLessThanOrEqual(2);
+      paged.push(...page.rows.map((r) => r.id));
+      cursor = page.older;
+      if (cursor) expect(page.rows).toHaveLength(2);
+    }
+    expect(paged).toEqual(all.rows.map((r) => r.id));
+    // `before` alone still means "older than that time"; beforeId needs before; an id that is not one is a 400 naming it.
+    expect((await oncall().history.surface({ surface: "t-h-page", limit: 500, before: ts })).rows.map((r) => r.id)).toEqual(all.rows.filter((r) => r.ts < ts).map((r) => r.id));
+    await expect(oncall().history.surface({ surface: "t-h-page", limit: 5, beforeId: "12" })).rejects.toMatchObject({ code: "BAD_REQUEST", message: expect.stringMatching(/^beforeId: /) });
+    await expect(oncall().history.surface({ surface: "t-h-page", limit: 5, before: ts, beforeId: "12a" })).rejects.toMatchObject({ code: "BAD_REQUEST", message: "beforeId: a history row's id" });
+    await expect(oncall().history.surface({ surface: "t-h-page", limit: 5, before: ts, beforeId: "9223372036854775808" })).rejects.toMatchObject({ code: "BAD_REQUEST", message: "beforeId: a history row's id" });
+  });
+
   it("#14 break test: servingAt.at and history.surface.before take strict ISO 8601 only, 400 naming the field", async () => {
     const hint = "an ISO 8601 date (2026-11-28) or date-time with its offset (2026-11-28T14:02:00Z)";
     for (const loose of ["12", "2026-02-30", "2026-11-28T14:02:00Z\u0000", "2026-11-28T14:02", "Nov 28 2026"]) {

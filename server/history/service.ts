@@ -96,16 +96,21 @@ const rowSelect = {
  * any role: serving, stage 2, fallback, shadow, a shared alias moved from another surface; its own
  * canary and kill switch changes), with the stints of distinct versions its serving alias went
  * through, the rollback choices, the version serving now and every surface that alias reaches
- * (`reach`, the pressed surface among them: what a rollback moves). `before` pages back (rows older
- * than that time).
- * @throws NotFoundError for an unknown surface.
+ * (`reach`, the pressed surface among them: what a rollback moves). At most `limit` rows; `older`
+ * is the cursor of the next page (null: no older row): `before` pages back (rows older than that
+ * time) and, with `beforeId` (a row's id), also the rows of that same millisecond written before it,
+ * so a page boundary between rows of one millisecond skips none.
+ * @throws NotFoundError for an unknown surface; InvalidInputError on `beforeId` without `before`.
  */
-export async function surfaceHistory(db: Db, input: { surface: string; limit: number; before?: Date }) {
+export async function surfaceHistory(db: Db, input: { surface: string; limit: number; before?: Date; beforeId?: string }) {
   const surface = await surfaceOf(db, input.surface);
-  const ts = input.before ? { lt: input.before } : undefined;
-  const rows = await db.promotionHistory.findMany({
+  if (input.beforeId !== undefined && !input.before) throw new InvalidInputError("beforeId", "give `before` too (the row's time)");
+  const page = !input.before ? {}
+    : input.beforeId === undefined ? { ts: { lt: input.before } }
+    : { OR: [{ ts: { lt: input.before } }, { ts: input.before, id: { lt: BigInt(input.beforeId) } }] };
+  const fetched = await db.promotionHistory.findMany({
     where: {
-      ts,
+      AND: [page],
       OR: [
         // Rows that name it; its canary alias's rows repeat its canary rows, so they stay in the model's history.
         { surfaces: { has: surface.key }, OR: [{ alias: null }, { alias: { not: canaryAliasOf(surface.key) } }] },
@@ -114,9 +119,12 @@ export async function surfaceHistory(db: Db, input: { surface: string; limit: nu
       ],
     },
     orderBy: [{ ts: "desc" }, { id: "desc" }],
-    take: input.limit,
+    take: input.limit + 1,
     select: rowSelect,
   });
+  const rows = fetched.slice(0, input.limit);
+  const last = rows.at(-1);
+  const older = fetched.length > input.limit && last ? { before: last.ts, beforeId: last.id.toString() } : null;
   const stage1 = surface.model
     ? await aliasVersions(db, surface.model, surface.modelAlias)
     : { serving: null, reach: [], stints: [], rollback: { target: null, options: [], ruledOut: [], unavailable: "the surface has no model" } as AliasRollback };
@@ -132,6 +140,8 @@ export async function surfaceHistory(db: Db, input: { surface: string; limit: nu
     serving: stage1.serving,
     reach: stage1.reach,
     rows: rows.map((r) => ({ ...r, id: r.id.toString(), stage: stageOf(r, surface.key), noop: r.toVersion !== null && r.fromVersion === r.toVersion && (ALIAS_KINDS as readonly string[]).includes(r.kind) })),
+    /** The next page's cursor (`before`, `beforeId`), or null when these are all the rows. */
+    older,
     stints: stage1.stints, rollback: stage1.rollback,
     /** Stage 2 of its cascade (null: none, or its model is not registered): the same fields for the alias stage 2 rescores with. */
     stage2,

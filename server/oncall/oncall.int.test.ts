@@ -9,6 +9,7 @@ import { metrics } from "../telemetry/metrics";
 import { telemetry } from "../telemetry/streams";
 import { createTestSurface } from "../testing/models";
 import { callerAs } from "../testing/callers";
+import { SERIES_MARKER_LIMIT } from "./service";
 
 // On-call on real PostgreSQL and real onnxruntime sessions: the figures come from the request log,
 // the kill switch and the rollback take effect on serving at once and leave an audit trail.
@@ -417,5 +418,74 @@ describe("on-call", () => {
     const overview = await caller().oncall.overview({ hours: 1 });
     expect(overview.surfaces.find((x) => x.key === "t-oncall-tight")!.burn.latency.oneHour).toBe(100); // 12 of 12 against a 1 % budget
     expect(overview.surfaces.find((x) => x.key === "t-oncall-loose")!.burn.latency.oneHour).toBe(0);
+  });
+
+  it("break test: the chart marks the move just made although a nightly alias of the model moved 250 times in the window (it kept the 200 oldest rows, none a marker)", async () => {
+    const db = getDb();
+    await createTestSurface(db, { key: "t-oncall-marks", bytes: demoModelBytes("linear"), featureSpec: demoFeatureSpec(), extraVersions: [demoModelBytes("popularity")] });
+    const model = await db.model.findUniqueOrThrow({ where: { name: "t-oncall-marks-model" }, include: { versions: true } });
+    await db.model.update({ where: { id: model.id }, data: { surface: { connect: { key: "t-oncall-marks" } } } });
+    const v4 = model.versions.find((v) => v.version === 4)!;
+    // A job re-points the model's `nightly` alias every ~5 minutes: the trail files each move under the
+    // model's own surface (server/registry/versions.ts), though `nightly` serves nothing.
+    const now = Date.now();
+    await db.auditLog.createMany({
+      data: Array.from({ length: 250 }, (_, i) => ({
+        ts: new Date(now - (250 - i) * 300_000 + 60_000), actor: "nightly-train", actorKind: "api_key" as const, action: "model.alias.set",
+        entityType: "model", entityId: model.id, subjectLabel: model.name, surfaceKeys: ["t-oncall-marks"],
+        before: { alias: "nightly", versionId: v4.id, version: 4 }, after: { alias: "nightly", versionId: v4.id, version: 4, model: model.name },
+      })),
+    });
+    await callerAs(["ml_engineer"], "ml@rerank.local").models.setAlias({ versionId: v4.id, alias: "production", reason: "ship v4" });
+    const series = await caller().oncall.series({ surface: "t-oncall-marks", hours: 24 });
+    expect(series.markers.map((m) => [m.kind, m.label, m.actor])).toEqual([["deploy", "v1 → v4", "ml@rerank.local"]]);
+    expect(series.markersTruncated).toBe(false);
+  });
+
+  it("break test: a window with more markers than the chart draws keeps the newest, oldest first, and says some were left out", async () => {
+    const db = getDb();
+    const surface = await createTestSurface(db, { key: "t-oncall-many", bytes: demoModelBytes("linear"), featureSpec: demoFeatureSpec() });
+    const now = Date.now();
+    // 210 kill-switch presses in the last 3.5 hours (inserted: the lever locks and audits each).
+    await db.auditLog.createMany({
+      data: Array.from({ length: 210 }, (_, i) => ({
+        ts: new Date(now - (210 - i) * 60_000), actor: "oncall@rerank.local", actorKind: "user" as const, action: "surface.kill_switch",
+        entityType: "surface", entityId: surface.id, subjectLabel: surface.key, surfaceKeys: [surface.key],
+        before: { killSwitch: i % 2 === 1 }, after: { killSwitch: i % 2 === 0, surface: surface.key }, reason: `press ${i}`,
+      })),
+    });
+    const series = await caller().oncall.series({ surface: "t-oncall-many", hours: 24 });
+    expect(series.markersTruncated).toBe(true);
+    expect(series.markers).toHaveLength(SERIES_MARKER_LIMIT);
+    // The newest 200 presses: presses 0–9 are left out.
+    expect([series.markers[0]!.reason, series.markers.at(-1)!.reason]).toEqual(["press 10", "press 209"]);
+    const times = series.markers.map((m) => new Date(m.ts).getTime());
+    expect(times).toEqual([...times].sort((a, b) => a - b));
+  });
+
+  it("break test: \"Recent changes\" keeps the kill switch of minutes ago when a deploy script pressed \"Analyse now\" every 30 s since (the list was 15 \"Canary judged by hand\")", async () => {
+    const db = getDb();
+    await caller().oncall.killSwitch({ surface: "t-oncall-fresh", on: true, reason: "INC-77 bad results" });
+    const rollout = { surface: "t-oncall-fresh", model: "t-oncall-fresh-model", version: 2, percent: 5, status: "running" };
+    // Each press writes one entry per running rollout, whatever the judge decided (server/rollouts/service.ts analyseRollouts).
+    await db.auditLog.createMany({
+      data: Array.from({ length: 16 }, (_, i) => ({
+        actor: "deploy-script", actorKind: "api_key" as const, action: "rollout.analysed", entityType: "rollout", entityId: "r-crowd",
+        subjectLabel: "t-oncall-fresh-model v2 on t-oncall-fresh", surfaceKeys: ["t-oncall-fresh"],
+        before: { percent: 5 }, after: { ...rollout, decision: i % 2 ? "wait" : "judging" },
+      })),
+    });
+    const changes = await caller().oncall.changes({ limit: 15 });
+    expect(changes.map((c) => c.action)).not.toContain("rollout.analysed");
+    expect([changes[0]!.action, changes[0]!.reason, changes[0]!.after]).toEqual(["surface.kill_switch", "INC-77 bad results", { killSwitch: true, surface: "t-oncall-fresh" }]);
+    // What a judge changes has its own entry, which stays on the list.
+    await db.auditLog.create({
+      data: {
+        actor: "rollout-analysis", actorKind: "system", action: "rollout.advance", entityType: "rollout", entityId: "r-crowd",
+        subjectLabel: "t-oncall-fresh-model v2 on t-oncall-fresh", surfaceKeys: ["t-oncall-fresh"], before: { percent: 5 }, after: { ...rollout, percent: 25 },
+      },
+    });
+    expect((await caller().oncall.changes({ limit: 15 })).slice(0, 2).map((c) => c.action)).toEqual(["rollout.advance", "surface.kill_switch"]);
+    await caller().oncall.killSwitch({ surface: "t-oncall-fresh", on: false, reason: "INC-77 mitigated" });
   });
 });

@@ -2,7 +2,8 @@ import type { Actor } from "../audit/actor";
 import { recordAudit } from "../audit/record";
 import { auditRowOf } from "../audit/service";
 import type { Db } from "../db/client";
-import { DEPLOY_MARKER_ACTIONS, deployMarkerOf, type DeployMarker } from "../domain/audit/deployMarkers";
+import { UNCONDITIONAL_MARKER_ACTIONS, deployMarkerOf, markedAliasesOf, type DeployMarker } from "../domain/audit/deployMarkers";
+import { RECENT_CHANGE_ACTIONS } from "../domain/audit/recentChanges";
 import { subjects } from "../domain/audit/subject";
 import { BURN_WINDOWS, SLIS, availabilityBurnRate, burnAlertName, burnLevel, burnRate, firingBurnAlerts, objectiveProblem, unattributedBurnRate, type BurnLevel, type BurnWindow, type FiringBurnAlert, type Sli } from "../domain/stats/slo";
 import { Prisma } from "../db/generated/client";
@@ -305,27 +306,51 @@ export interface SeriesMarker extends DeployMarker {
   reason: string | null;
 }
 
+/** The most deploy markers one chart draws: the window's newest (older ones are on the Audit page). */
+export const SERIES_MARKER_LIMIT = 200;
+
 /**
  * Latency percentiles and fallback rate in 5-minute buckets (1 h and 6 h windows) or hourly
  * (longer), each point stamped at its bucket's end (the bucket in progress too), as Prometheus
  * stamps a rate at its window's end: a change's effect never shows left of its marker. And the deploy markers of the window: alias moves, rollbacks, kill switches and canary
  * outcomes on the surface, oldest first, from the audit trail.
+ * Only entries that make a marker are read (moves of the surface's serving and fallback aliases, not
+ * every alias of its model the trail files under it: markedAliasesOf), and of those the newest
+ * SERIES_MARKER_LIMIT, so the move just made is always drawn.
+ * @returns { points, markers, markersTruncated }: `markersTruncated` true when the window holds more
+ *   markers than SERIES_MARKER_LIMIT and the oldest were left out.
  */
 export async function oncallSeries(db: Db, input: { surface: string; hours: number }) {
   const now = new Date();
   const since = new Date(now.getTime() - input.hours * 3_600_000);
-  const [points, changes, surface] = await Promise.all([
+  const [points, { markers, markersTruncated }] = await Promise.all([
     seriesPoints(db, input.surface, since, now, input.hours <= 6 ? 5 : 60),
-    db.auditLog.findMany({ where: { ts: { gte: since }, action: { in: [...DEPLOY_MARKER_ACTIONS] }, surfaceKeys: { has: input.surface } }, orderBy: { id: "asc" }, take: 200 }),
-    db.surface.findUnique({ where: { key: input.surface }, select: { modelAlias: true, fallbackAlias: true } }),
+    seriesMarkers(db, input.surface, since),
   ]);
-  const markers: SeriesMarker[] = [];
+  return { points, markers, markersTruncated };
+}
+
+/** The surface's deploy markers since `since`, oldest first: the newest SERIES_MARKER_LIMIT, and whether older ones were left out. */
+async function seriesMarkers(db: Db, surfaceKey: string, since: Date): Promise<{ markers: SeriesMarker[]; markersTruncated: boolean }> {
+  const surface = await db.surface.findUnique({ where: { key: surfaceKey }, select: { modelAlias: true, fallbackAlias: true } });
   const aliases = { serving: surface?.modelAlias ?? "production", fallback: surface?.fallbackAlias ?? null };
-  for (const c of changes) {
+  const newest = await db.auditLog.findMany({
+    where: {
+      ts: { gte: since }, surfaceKeys: { has: surfaceKey },
+      OR: [
+        { action: { in: [...UNCONDITIONAL_MARKER_ACTIONS] } },
+        ...markedAliasesOf(aliases).map((alias) => ({ action: "model.alias.set", after: { path: ["alias"], equals: alias } })),
+      ],
+    },
+    orderBy: [{ ts: "desc" }, { id: "desc" }],
+    take: SERIES_MARKER_LIMIT + 1,
+  });
+  const markers: SeriesMarker[] = [];
+  for (const c of newest.slice(0, SERIES_MARKER_LIMIT).reverse()) {
     const marker = deployMarkerOf({ action: c.action, before: c.before, after: c.after, reason: c.reason }, aliases);
     if (marker) markers.push({ ...marker, ts: c.ts, actor: c.actor, reason: c.reason });
   }
-  return { points, markers };
+  return { markers, markersTruncated: newest.length > SERIES_MARKER_LIMIT };
 }
 
 /** The surface's rows of [since, now] in buckets: a row stamped after `now` (a replica with a fast clock) is not plotted yet. */
@@ -339,10 +364,15 @@ async function seriesPoints(db: Db, surface: string, since: Date, now: Date, buc
   return rows.map((r) => ({ ts: new Date(r.bucket.getTime() + bucketMinutes * 60_000), requests: r.requests, fallbackRate: r.fallbacks / r.requests, p95: r.p95, p99: r.p99 }));
 }
 
-/** Changes that touch serving, newest first: alias moves, kill switch, shadow and experiment changes. */
+/**
+ * Changes that touch serving, newest first (`limit` of them): alias moves, kill switch, shadow,
+ * cascade, experiment and canary changes (RECENT_CHANGE_ACTIONS). Entries that change nothing themselves
+ * ("Analyse now", NOT_CHANGES) are left out before the limit, so they cannot push a change off the list.
+ * @returns audit rows (auditRowOf), with their sentences.
+ */
 export async function recentChanges(db: Db, input: { limit: number }) {
   const rows = await db.auditLog.findMany({
-    where: { OR: [{ action: { startsWith: "model.alias" } }, { action: { startsWith: "surface." } }, { action: { startsWith: "experiment." } }, { action: { startsWith: "rollout." } }] },
+    where: { action: { in: [...RECENT_CHANGE_ACTIONS] } },
     orderBy: { id: "desc" },
     take: input.limit,
   });
@@ -499,7 +529,7 @@ function refuseBareCascadeRollback(surface: string, cascade: Cascade): void {
   }
   if (oneClickStage(cascade) === null) {
     const two = cascade.stages.find((s) => s.stage === 2)!;
-    throw new ConflictError(`rollback of ${surface} refused: stage 2 was reconfigured to ${two.model.name} ${two.alias} by ${cascade.configured!.actor} at ${cascade.configured!.at.toISOString()}, after every alias move; no rollback undoes a configuration (change stage 2 on the Surfaces page), or name stage 1 or 2 to roll an alias back`);
+    throw new ConflictError(`rollback of ${surface} refused: stage 2 was reconfigured to ${two.model.name} ${two.alias} by ${cascade.configured!.actor} at ${cascade.configured!.at.toISOString()}, after every alias move; a rollback moves aliases, not a configuration: undo it with Restore in stage 2's Edit dialog on the Overview (surfaces.lastStage2Change, then surfaces.configureStage2), or name stage 1 or 2 to roll an alias back`);
   }
 }
 

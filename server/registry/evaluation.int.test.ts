@@ -8,6 +8,7 @@ import { rerank } from "../rerank/pipeline";
 import { telemetry } from "../telemetry/streams";
 import { evaluateCounterfactual, evaluateOnLetor, listEvaluations } from "./evaluation";
 import { testActor } from "../testing/actors";
+import { insertShownRequests } from "../testing/events";
 
 // Offline evaluation of stored versions: the seeded LETOR-trained LambdaMART on the LETOR test file,
 // and a counterfactual CTR of the demo rankers on logged search traffic.
@@ -60,5 +61,19 @@ describe("offline evaluation", () => {
     expect(stored).toMatchObject({ id: estimate.evaluationId, params: { surface: "search", days: 1, eta: 1 } });
     expect((stored!.result as { estimate: number }).estimate).toBe(estimate.estimate);
     await expect(evaluateCounterfactual(getDb(), "search-ranker", 1, { surface: "home-feed", days: 1 })).rejects.toThrow(/no logged impressions on "home-feed"/);
+  });
+
+  it("samples the newest requests of the window, not the lowest request ids", async () => {
+    const items = (await getDb().catalogItem.findMany({ where: { safetyFlags: { isEmpty: true } }, take: 3, orderBy: { id: "asc" }, select: { id: true } })).map((c) => c.id);
+    const hoursAgo = (h: number) => new Date(Date.now() - h * 3_600_000);
+    // Numeric ids (which sort before any other) three hours ago, never clicked; then newer requests,
+    // each clicked at position 1. A sample of 20 is the 20 newest: a logged CTR of 1/3, not 0.
+    await insertShownRequests(getDb(), "t-eval-newest", [
+      ...Array.from({ length: 20 }, (_, i) => ({ requestId: String(100000 + i), requestTs: hoursAgo(3), items })),
+      ...Array.from({ length: 20 }, (_, i) => ({ requestId: `req-${i}`, requestTs: hoursAgo(0.1), items, clicked: [1] })),
+    ]);
+    const estimate = await evaluateCounterfactual(getDb(), "search-ranker", 1, { surface: "t-eval-newest", days: 1, maxRequests: 20 });
+    expect(estimate).toMatchObject({ requests: 20, impressions: 60, maxRequests: 20 });
+    expect(estimate.loggedCtr).toBeCloseTo(1 / 3, 12);
   });
 });

@@ -76,16 +76,23 @@ export async function evaluateOnLetor(db: Db, name: string, version: number, act
  * Re-ranks the items each logged request showed with this version (features from the online store)
  * and estimates the CTR it would have had, weighting logged clicks by position propensities
  * 1/position^eta (clipped, see server/domain/offline/ips.ts).
+ * @param options.surface the surface whose logged impressions are read; `days` the window (default 7,
+ *   ending now); `eta` the propensity exponent (default 1); `maxRequests` how many requests with an
+ *   impression in the window are read, the newest first (default 5,000).
+ * @returns the IPS estimate (counterfactualCtr) with its params, as stored: evaluationId, evaluatedAt.
+ * @throws NotFoundError (version); InvalidInputError for a cross-encoder, or no impression in the window.
  */
 export async function evaluateCounterfactual(db: Db, name: string, version: number, options: { surface: string; days?: number; eta?: number; maxRequests?: number }, actor: Actor = EVALUATION) {
   const v = await loadVersion(db, name, version);
   const since = new Date(Date.now() - (options.days ?? 7) * 86_400_000);
-  // A request is its id under its owner (two callers may choose the same id: requestIdOwner).
+  // A request is its id under its owner (two callers may choose the same id: requestIdOwner). The
+  // newest requests of the window: by request id, one caller's id format (numeric ids sort first)
+  // would fill the sample whatever its age.
   const found = await db.$queryRaw<Array<{ request_id: string; owner: string; item_id: string; position: number; clicked: boolean }>>`
     WITH recent AS (
-      SELECT DISTINCT request_id, owner FROM outcome_events
+      SELECT request_id, owner FROM outcome_events
       WHERE surface = ${options.surface} AND type = 'impression' AND request_ts >= ${since}
-      ORDER BY request_id, owner LIMIT ${options.maxRequests ?? 5000})
+      GROUP BY request_id, owner ORDER BY max(request_ts) DESC, request_id, owner LIMIT ${options.maxRequests ?? 5000})
     SELECT e.request_id, e.owner, e.item_id, min(e.position)::int AS position, bool_or(e.type = 'click') AS clicked
     FROM outcome_events e JOIN recent r ON r.request_id = e.request_id AND r.owner = e.owner
     WHERE e.type IN ('impression', 'click') AND e.position IS NOT NULL

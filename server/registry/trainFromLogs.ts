@@ -45,6 +45,15 @@ async function datasetOf(groups: LoggedItem[][], spec: FeatureSpec): Promise<Ran
   return { rows: labels.length, numFeatures: spec.length, features, labels, groups: groups.map((g) => g.length) };
 }
 
+/**
+ * Trains a LambdaMART version of surface `options.surface`'s model from its logged requests (see the
+ * header): the newest `maxRequests` (default 50,000) requests of the last `days` (default 30) that
+ * were clicked (or added to cart, or bought), one in five held out by request id; stored as a new
+ * version whose parent is the surface's serving alias.
+ * @returns { version, trainRequests, testRequests, candidate and logged-order ranking metrics, trainingSeconds }.
+ * @throws NotFoundError (the surface or its model); InvalidInputError when the serving alias is unset
+ *   or fewer than 20 such requests were logged.
+ */
 export async function trainFromLogs(
   db: Db,
   options: { surface: string; days?: number; maxRequests?: number; params?: Partial<LambdaMartParams>; actor: Actor; onProgress?: (tree: number, seconds: number) => void },
@@ -57,9 +66,16 @@ export async function trainFromLogs(
   // and must be in serving too, whatever rule the production model (perhaps an imported XGBoost) had.
   const spec: FeatureSpec = (production.version.featureSpec as unknown as FeatureSpec).map((f) => ({ ...f, missing: "default" }));
   const since = new Date(Date.now() - (options.days ?? 30) * 86_400_000);
+  // The newest requests that can teach the order: shown with more than one positioned item and a
+  // click, add to cart or purchase on one (label > 0). The limit counts those only; taken before the
+  // filter, requests nobody clicked (most of them) would take most of it.
   const rows = await db.$queryRaw<LoggedItem[]>`
     WITH recent AS (
-      SELECT DISTINCT request_id, owner FROM outcome_events WHERE surface = ${options.surface} AND type = 'impression' AND request_ts >= ${since}
+      SELECT request_id, owner FROM outcome_events WHERE surface = ${options.surface} AND request_ts >= ${since}
+      GROUP BY request_id, owner
+      HAVING bool_or(type = 'impression') AND bool_or(type IN ('click', 'add_to_cart', 'purchase') AND position IS NOT NULL)
+        AND count(DISTINCT item_id) FILTER (WHERE position IS NOT NULL) > 1
+      ORDER BY max(request_ts) DESC, request_id, owner
       LIMIT ${options.maxRequests ?? 50_000})
     SELECT e.request_id, e.owner, e.item_id, min(e.position)::int AS position,
       max(CASE e.type WHEN 'purchase' THEN 2 WHEN 'add_to_cart' THEN 1 WHEN 'click' THEN 1 ELSE 0 END)::int AS label
@@ -71,7 +87,7 @@ export async function trainFromLogs(
     const key = recentKey(r.request_id, r.owner);
     byRequest.set(key, [...(byRequest.get(key) ?? []), r]);
   }
-  // Only requests with at least one click teach anything about the order.
+  // Only requests with at least one click teach anything about the order (the query picked those).
   const groups = [...byRequest.values()].filter((g) => g.length > 1 && g.some((r) => r.label > 0));
   if (groups.length < 20) throw new InvalidInputError("surface", `only ${groups.length} logged requests on "${options.surface}" have clicks; run traffic first (npm run simulate)`);
   const isTest = (g: LoggedItem[]) => fnv1a32(g[0]!.request_id) % 5 === 0;

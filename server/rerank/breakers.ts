@@ -98,6 +98,11 @@ export function countsAgainstModel(error: unknown): boolean {
  * cross-encoder's run its caller stopped waiting for (twice the budget) is judged when it ends, by
  * its own time and work.
  */
+/** The start of a refusal's message (then "for this caller" or "for every caller"): stored in error rows, matched by CIRCUIT_OPEN_LIKE. */
+export const circuitOpenPrefix = (model: string, surface: string) => `the circuit of ${model} on ${surface} is open`;
+/** SQL LIKE pattern of a stored circuit refusal (a run not tried), as circuitOpenPrefix writes it. */
+export const CIRCUIT_OPEN_LIKE = "the circuit of % is open%";
+
 export class ScoringBreaker {
   readonly circuits: CallerCircuits;
   /** The model's measured cost per unit of each part of its runs (the run it was priced by when opened, then successful runs). */
@@ -157,7 +162,7 @@ export class ScoringBreaker {
     const admission = this.circuits.admit(Date.now(), caller);
     if (!admission.go) {
       const whose = admission.refusedBy === "caller" ? "for this caller" : "for every caller";
-      throw Object.assign(new Error(`the circuit of ${this.model} on ${this.surface} is open ${whose}`), { code: "EOPENBREAKER", scope: admission.refusedBy });
+      throw Object.assign(new Error(`${circuitOpenPrefix(this.model, this.surface)} ${whose}`), { code: "EOPENBREAKER", scope: admission.refusedBy });
     }
     let outcome: ScoringOutcome | undefined;
     try {

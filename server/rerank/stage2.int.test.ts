@@ -251,6 +251,48 @@ describe("configuring stage 2", () => {
     expect(audit.at(-1)!.after).toBeNull();
     await expect(callerAs(["viewer"]).surfaces.configureStage2({ surface: "c-config", stage2: null, reason: "not mine" })).rejects.toMatchObject({ code: "FORBIDDEN" });
   });
+
+  it("a change pinned to the stage 2 it showed is refused once another change landed, and the newest change restores in one step (break test: a stale dialog's save overwrote a newer stage 2)", async () => {
+    const caller = callerAs(["ml_engineer"]);
+    const big = { model: "c-big-model", alias: "production", rerankCount: 4, budgetMs: 500 };
+    const wider = { ...big, rerankCount: 8 };
+    await caller.surfaces.configureStage2({ surface: "c-config", stage2: big, reason: "set big", expectBefore: null });
+    // Two people opened the dialog on `big`: one widens it, the other's save of a new budget then meets a 409 naming both.
+    await caller.surfaces.configureStage2({ surface: "c-config", stage2: wider, reason: "wider", expectBefore: big });
+    const entries = await getDb().auditLog.count({ where: { action: "surface.stage2" } });
+    await expect(caller.surfaces.configureStage2({ surface: "c-config", stage2: { ...big, budgetMs: 80 }, reason: "faster", expectBefore: big }))
+      .rejects.toThrow("stage 2 of c-config changed since it was shown (it showed c-big-model production over the top 4 within 500 ms, it is now c-big-model production over the top 8 within 500 ms)");
+    await expect(caller.surfaces.configureStage2({ surface: "c-config", stage2: null, reason: "remove", expectBefore: big })).rejects.toMatchObject({ code: "CONFLICT" });
+    expect(await getDb().auditLog.count({ where: { action: "surface.stage2" } })).toBe(entries);
+    expect((await getDb().surface.findUniqueOrThrow({ where: { key: "c-config" } })).stage2).toEqual(wider);
+
+    // The newest change, and its undo: what it was before, pinned to what it left.
+    const last = await caller.surfaces.lastStage2Change({ surface: "c-config" });
+    expect(last).toMatchObject({ before: big, after: wider, reason: "wider", current: true });
+    await caller.surfaces.configureStage2({ surface: "c-config", stage2: last!.before, reason: "undo wider", expectBefore: last!.after });
+    expect((await getDb().surface.findUniqueOrThrow({ where: { key: "c-config" } })).stage2).toEqual(big);
+    expect((await rerank({ surface: "c-config", topK: 5, candidates: candidates(10) })).stage2).toMatchObject({ rerankCount: 4 });
+    // Undoing the undo brings `wider` back; undoing a removal sets stage 2 again.
+    expect(await caller.surfaces.lastStage2Change({ surface: "c-config" })).toMatchObject({ before: wider, after: big, current: true });
+    await caller.surfaces.configureStage2({ surface: "c-config", stage2: null, reason: "remove", expectBefore: big });
+    const removal = await caller.surfaces.lastStage2Change({ surface: "c-config" });
+    expect(removal).toMatchObject({ before: big, after: null, current: true });
+    await caller.surfaces.configureStage2({ surface: "c-config", stage2: removal!.before, reason: "undo removal", expectBefore: null });
+    expect((await getDb().surface.findUniqueOrThrow({ where: { key: "c-config" } })).stage2).toEqual(big);
+    // A stage 2 changed without an audited change (a direct database edit): the newest change no longer describes it.
+    await getDb().surface.update({ where: { key: "c-config" }, data: { stage2: wider } });
+    expect(await caller.surfaces.lastStage2Change({ surface: "c-config" })).toMatchObject({ after: big, current: false });
+    await getDb().surface.update({ where: { key: "c-config" }, data: { stage2: big } });
+    // No change recorded: null; an unknown surface: 404.
+    await createTestSurface(getDb(), { key: "c-unchanged", bytes: STAGE1, featureSpec: spec });
+    expect(await caller.surfaces.lastStage2Change({ surface: "c-unchanged" })).toBeNull();
+    await expect(caller.surfaces.lastStage2Change({ surface: "no-such-surface" })).rejects.toMatchObject({ code: "NOT_FOUND" });
+    // Restore on a surface that requires approval is a change request like any stage 2 change.
+    await getDb().surface.update({ where: { key: "c-config" }, data: { requireApproval: true } });
+    await expect(caller.surfaces.configureStage2({ surface: "c-config", stage2: null, reason: "undo", expectBefore: big })).rejects.toMatchObject({ code: "CONFLICT" });
+    expect((await getDb().surface.findUniqueOrThrow({ where: { key: "c-config" } })).stage2).toEqual(big);
+    await getDb().surface.update({ where: { key: "c-config" }, data: { requireApproval: false } });
+  });
 });
 
 describe("warm-up", () => {

@@ -3,9 +3,11 @@ import { judgeRollout, queueJudge, sweepRollouts, withJudgeLock, type JudgeOutco
 
 // The canary analysis as durable jobs on the console's queue (server/jobs): instead of a ticker in
 // every process, one "rollout.judge" job waits per running rollout (its job key), run by whichever
-// process's worker takes it. A crash mid-run loses no tick: the job queues its successor before it
-// judges, and the judged step is written exactly once (rollout_steps is unique per step). The
-// crontab's "rollout.sweep" re-queues any rollout left without a waiting judge. A successor that
+// process's worker takes it. A crash mid-judge loses no tick: the job queues its successor before it
+// judges, and the judged step is written exactly once (rollout_steps is unique per step). A crash in
+// the few ms between taking a tick and queueing its successor leaves that tick locked by the dead
+// worker (graphile-worker frees it after 4 hours): the crontab's "rollout.sweep" re-queues any
+// rollout left without a waiting judge within a minute. A successor that
 // comes due while this run still judges (a step slower than the tick) finds the rollout's judge lock
 // taken and only queues the next tick (withJudgeLock): one judge per rollout at a time.
 

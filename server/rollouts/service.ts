@@ -6,7 +6,7 @@ import { connectClient } from "../db/pgClient";
 import type { Db } from "../db/client";
 import { Prisma } from "../db/generated/client";
 import { subjects } from "../domain/audit/subject";
-import { canaryAliasOf, DEFAULT_STEPS, latencyKeepRate, rolloutLogKey, stepsField, validateSteps } from "../domain/rollouts/canary";
+import { ACTIVE_ROLLOUT_STATUSES, canaryAliasOf, DEFAULT_STEPS, isActiveRollout, latencyKeepRate, rolloutLogKey, stepsField, validateSteps } from "../domain/rollouts/canary";
 import { DEFAULT_JUDGE_POLICY, judgeStep, OUTCOME_LOOKBACK_HOURS, stepDeadline, type ArmSample, type JudgePolicy, type StepVerdict } from "../domain/rollouts/judge";
 import { givenPolicyProblem, policyDifferences, policyWithinBounds, settablePolicy, type GivenPolicy } from "../domain/rollouts/policy";
 import { ConflictError, InvalidInputError, NotFoundError } from "../errors";
@@ -69,7 +69,7 @@ export interface StartRolloutInput {
   reason?: string;
 }
 
-const ACTIVE = ["running", "paused"] as const;
+const ACTIVE = ACTIVE_ROLLOUT_STATUSES;
 const judgeJobKey = (rolloutId: string) => `rollout:${rolloutId}`;
 
 /** Queues the next judge of a rollout, one tick from now; replaces a waiting one (one judge per tick). */
@@ -693,19 +693,57 @@ export async function retryInputOf(db: Db, rolloutId: string): Promise<{ start: 
   };
 }
 
-/** Rollouts, newest first, with every judged step's verdicts, and the live figures of the current step for active ones. */
+const listedInclude = { ...rolloutInclude, judgedSteps: { orderBy: { step: "asc" } } } as const;
+
+/**
+ * Rollouts, newest first (`limit` of them, of one `surface` or of all), with every judged step's
+ * verdicts, and the live figures of the current step for active ones. A page of history: a page that
+ * must show each surface's canary reads currentRollouts, which no number of other rollouts crowds out.
+ */
 export async function listRollouts(db: Db, input: { surface?: string; limit: number }) {
   const rollouts = await db.rollout.findMany({
     where: input.surface ? { surface: { key: input.surface } } : {},
     orderBy: { startedAt: "desc" },
     take: input.limit,
-    include: { ...rolloutInclude, judgedSteps: { orderBy: { step: "asc" } } },
+    include: listedInclude,
   });
+  return describeRollouts(db, rollouts);
+}
+
+/**
+ * Ids of every active rollout (running, paused) and of each surface's newest rollout, whatever the
+ * number of rollouts: at most one per surface plus active ones that are not their surface's newest.
+ * The newest per surface is DISTINCT ON (surface_id) over the (surface_id, started_at) index.
+ */
+export async function currentRolloutIds(db: Db): Promise<string[]> {
+  const rows = await db.$queryRaw<Array<{ id: string }>>`
+    SELECT id FROM rollouts WHERE status IN ('running', 'paused')
+    UNION
+    (SELECT DISTINCT ON (surface_id) id FROM rollouts ORDER BY surface_id, started_at DESC, id DESC)`;
+  return rows.map((r) => r.id);
+}
+
+/**
+ * The rollouts each surface's canary strip shows (the On-call page), in listRollouts' shape: every
+ * active rollout (running, paused) and each surface's newest, however many other rollouts started
+ * since (fifty quick rollbacks on one surface pushed another's running canary off a newest-50 page,
+ * and with it its Pause, Abort and Promote). Active ones first, then each part newest first, so a
+ * surface's first row is the rollout its levers act on.
+ */
+export async function currentRollouts(db: Db) {
+  const rollouts = await db.rollout.findMany({ where: { id: { in: await currentRolloutIds(db) } }, orderBy: { startedAt: "desc" }, include: listedInclude });
+  // A stable sort: each part stays newest first.
+  rollouts.sort((a, b) => Number(isActiveRollout(b.status)) - Number(isActiveRollout(a.status)));
+  return describeRollouts(db, rollouts);
+}
+
+/** The listed shape of loaded rollouts (listRollouts): versions by number, the judged steps, and for active ones the live figures and the serving alias's reach. */
+async function describeRollouts(db: Db, rollouts: Array<Prisma.RolloutGetPayload<{ include: typeof listedInclude }>>) {
   return Promise.all(
     rollouts.map(async (r) => {
       const analysis = r.analysis as unknown as Partial<RolloutAnalysis>;
       const versionOf = (id: string | null) => r.model.versions.find((v) => v.id === id)?.version ?? null;
-      const active = (ACTIVE as readonly string[]).includes(r.status);
+      const active = isActiveRollout(r.status);
       const live = active ? await armSamples(db, r.id, r.surface.key, r.stepStartedAt) : null;
       // What a promotion would move (the Promote dialog names every surface, in its roles): the surface's serving alias's reach.
       const reached = active ? await surfacesReachedBy(db, { modelId: r.modelId, modelName: r.model.name, alias: r.surface.modelAlias }) : [];

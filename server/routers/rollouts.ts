@@ -2,7 +2,7 @@ import { z } from "zod";
 import { startRolloutSchema } from "../approvals/schema";
 import { retryCanary, startCanary } from "../approvals/service";
 import { appliedHere } from "../surfaces/configCache";
-import { abortRollout, analyseRollouts, listRollouts, pauseRollout, promoteRolloutNow, resumeRollout } from "../rollouts/service";
+import { abortRollout, analyseRollouts, currentRollouts, listRollouts, pauseRollout, promoteRolloutNow, resumeRollout } from "../rollouts/service";
 import { procedureFor, router } from "../trpc";
 import { idString, int32, reasonSchema } from "../validation";
 
@@ -15,6 +15,8 @@ export const rolloutsRouter = router({
   list: procedureFor["console.read"]
     .input(z.strictObject({ surface: surfaceKey.optional(), limit: int32(1, 100).default(10) }))
     .query(({ ctx, input }) => listRollouts(ctx.db, input)),
+  /** Every running or paused rollout and each surface's newest, active ones first (the On-call page's canary strips): no limit to crowd one out. */
+  current: procedureFor["console.read"].query(({ ctx }) => currentRollouts(ctx.db)),
   start: procedureFor["canary.start"].input(startRolloutSchema).mutation(({ ctx, input }) => appliedHere(startCanary(ctx, input), { surface: input.surface })),
   /** Starts a new rollout like an ended one (same version, steps and policy); a change request where the surface requires approval. */
   retry: procedureFor["canary.start"]

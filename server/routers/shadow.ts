@@ -20,7 +20,11 @@ export const shadowRouter = router({
     .query(({ ctx, input }) => shadowComparison(ctx.db, input)),
   configure: procedureFor["shadow.write"]
     .input(
-      z.strictObject({ surface: surfaceKey, alias: aliasNameSchema.nullable(), sampleRate: decimal(0, 1), reason: reasonSchema.optional() }).superRefine((input, ctx) => {
+      z.strictObject({
+        surface: surfaceKey, alias: aliasNameSchema.nullable(), sampleRate: decimal(0, 1), reason: reasonSchema.optional(),
+        /** The mirroring the page showed (a 409 when it changed since). */
+        expectBefore: z.strictObject({ alias: aliasNameSchema.nullable(), sampleRate: decimal(0, 1) }).optional(),
+      }).superRefine((input, ctx) => {
         // Mirroring more than half the traffic doubles a large share of scoring: a production change, as the confirm dialog says.
         // Turning mirroring off (no alias) needs none, whatever rate is sent with it.
         if (input.alias !== null && input.sampleRate > 0.5 && input.reason === undefined) ctx.addIssue({ code: "custom", path: ["reason"], message: "say why (mirroring more than half of the traffic needs a reason)" });

@@ -7,8 +7,10 @@ import { readServedList, servedItemScoreSql } from "../domain/ranking/servedList
 import { subjects } from "../domain/audit/subject";
 import type { FeatureSpec } from "../domain/features/featureSpec";
 import { summariseShadow, type ShadowSummary } from "../domain/ranking/shadowSummary";
-import { InvalidInputError, NotFoundError } from "../errors";
+import { ConflictError, InvalidInputError, NotFoundError } from "../errors";
+import { percentOfShare } from "../domain/percent";
 import { maskFields } from "../redact";
+import { CIRCUIT_OPEN_LIKE } from "../rerank/breakers";
 import type { ShadowMove } from "../telemetry/streams";
 import { lockSurfaceRow } from "../surfaces/lock";
 
@@ -29,8 +31,22 @@ export interface ShadowConfigInput {
   alias: string | null;
   sampleRate: number;
   reason?: string;
+  /**
+   * The mirroring the person saw when they chose the change: when the stored alias or sample rate
+   * differs under the surface's lock, nothing is written (ConflictError, 409). Absent: not pinned (scripts).
+   */
+  expectBefore?: { alias: string | null; sampleRate: number };
 }
 
+/** Mirroring in words: "shadow at 25%", or "off". */
+const mirroringWords = (m: { alias: string | null; sampleRate: number }) => (m.alias === null ? "off" : `${m.alias} at ${percentOfShare(m.sampleRate)}%`);
+
+/**
+ * Sets (or stops, alias null) a surface's shadow mirroring, audited; a press that changes nothing
+ * writes nothing. @returns the surface's key, shadow alias, sample rate and config version.
+ * @throws NotFoundError for an unknown surface; InvalidInputError on `alias` (no model, the serving
+ *   alias, not an alias of the model); ConflictError when `expectBefore` is not what is stored.
+ */
 export async function configureShadow(db: Db, input: ShadowConfigInput, actor: Actor) {
   return db.$transaction(async (tx) => {
     // Presses on one surface take turns, and a press that changes nothing writes nothing (break test: every press was audited and bumped the config).
@@ -46,6 +62,10 @@ export async function configureShadow(db: Db, input: ShadowConfigInput, actor: A
       }
     }
     const before = { alias: surface.shadowAlias, sampleRate: surface.shadowSampleRate };
+    const pin = input.expectBefore;
+    if (pin && (pin.alias !== before.alias || pin.sampleRate !== before.sampleRate)) {
+      throw new ConflictError(`shadow of ${surface.key} changed since it was shown (it showed ${mirroringWords(pin)}, it is now ${mirroringWords(before)}): not applied over it; look at it again and decide`);
+    }
     const after = { alias: input.alias, sampleRate: input.alias === null ? 0 : input.sampleRate };
     if (before.alias === after.alias && before.sampleRate === after.sampleRate) {
       return { key: surface.key, shadowAlias: surface.shadowAlias, shadowSampleRate: surface.shadowSampleRate, configVersion: surface.configVersion };
@@ -142,7 +162,11 @@ export const RECENT_ERRORS = 3;
 export interface ShadowDisagreements {
   /** Compared requests only (no candidate error), where the lists differ most: lowest overlap@10, then RBO, then τ; at most `limit`. */
   disagreements: Disagreement[];
-  /** The newest candidate errors in the window (at most RECENT_ERRORS), each with its served list and message: the overview counts them all. */
+  /**
+   * The newest candidate errors in the window (at most RECENT_ERRORS), each with its served list and
+   * message; runs that failed before refusals of an open circuit (which only say the circuit is open:
+   * they would crowd out the failure that opened it). The overview counts the errors.
+   */
   recentErrors: Disagreement[];
 }
 
@@ -164,7 +188,7 @@ export async function shadowDisagreements(db: Db, input: { surface: string; vers
     db.$queryRaw<Row[]>`
       SELECT request_id, ts, owner, overlap_at_10, rbo, kendall_tau, primary_ranking, shadow_ranking, error
       FROM shadow_records WHERE surface = ${input.surface} AND shadow_version_id = ${input.versionId} AND ts >= ${since} AND error IS NOT NULL
-      ORDER BY ts DESC, request_id
+      ORDER BY (error LIKE ${CIRCUIT_OPEN_LIKE}), ts DESC, request_id, owner
       LIMIT ${Math.min(RECENT_ERRORS, input.limit)}`,
   ]);
   const disagreement = (r: Row): Disagreement => ({

@@ -15,6 +15,8 @@ import { createTestSurface, failingModelOnnx } from "../testing/models";
 import { callerAs } from "../testing/callers";
 import { testActor } from "../testing/actors";
 import { configureStage2 } from "../surfaces/stage2";
+import { circuitOpenPrefix } from "../rerank/breakers";
+import { percentOfShare } from "../domain/percent";
 
 // Shadow traffic on real PostgreSQL and real onnxruntime sessions: sampled requests are scored
 // again by the candidate after the response, with the same features and constraints, and stored
@@ -209,17 +211,29 @@ describe("shadow traffic", () => {
         SELECT ${`crowd-${i}:${versionId}`}, ${`crowd-${i}`}, ${new Date(now + i)}, surface, primary_version_id, shadow_version_id, primary_ranking, '[]'::json, ${`candidate run over the 30 ms budget (${i})`}
         FROM shadow_records WHERE surface = 't-shadow' AND shadow_version_id = ${versionId} LIMIT 1`;
     }
+    // Newer still, refusals of the circuit those failures opened: they say less than the failures.
+    for (let i = 0; i < 3; i++) {
+      await db.$executeRaw`
+        INSERT INTO shadow_records (id, request_id, ts, surface, primary_version_id, shadow_version_id, primary_ranking, shadow_ranking, error)
+        SELECT ${`crowd-open-${i}:${versionId}`}, ${`crowd-open-${i}`}, ${new Date(now + 100 + i)}, surface, primary_version_id, shadow_version_id, primary_ranking, '[]'::json,
+          ${`${circuitOpenPrefix("t-shadow-model", "t-shadow#shadow")} for every caller`}
+        FROM shadow_records WHERE surface = 't-shadow' AND shadow_version_id = ${versionId} LIMIT 1`;
+    }
     try {
       const after = await caller().shadow.disagreements({ surface: "t-shadow", versionId, hours: 1, limit: 5 });
       expect(after.disagreements).toEqual(before.disagreements);
       expect(after.disagreements.every((d) => d.error === null)).toBe(true);
-      // The newest errors, newest first, at most three.
+      // The newest errors, newest first, at most three; refusals of the open circuit after the failures.
       expect(after.recentErrors.map((e) => [e.requestId, e.error])).toEqual([11, 10, 9].map((i) => [`crowd-${i}`, `candidate run over the 30 ms budget (${i})`]));
       expect(after.recentErrors[0]!.primary.length).toBeGreaterThan(0);
       expect(after.recentErrors[0]!.shadow).toEqual([]);
       // A list of one holds one of each.
       const one = await caller().shadow.disagreements({ surface: "t-shadow", versionId, hours: 1, limit: 1 });
       expect([one.disagreements.length, one.recentErrors.length]).toEqual([1, 1]);
+      // Refusals alone are still listed, newest first.
+      await db.$executeRaw`DELETE FROM shadow_records WHERE request_id LIKE 'crowd-%' AND request_id NOT LIKE 'crowd-open-%'`;
+      const refused = await caller().shadow.disagreements({ surface: "t-shadow", versionId, hours: 1, limit: 5 });
+      expect(refused.recentErrors.map((e) => e.requestId)).toEqual(["crowd-open-2", "crowd-open-1", "crowd-open-0"]);
     } finally {
       await db.$executeRaw`DELETE FROM shadow_records WHERE request_id LIKE 'crowd-%'`;
     }
@@ -311,6 +325,25 @@ describe("shadow traffic", () => {
     expect(await press()).toMatchObject({ shadowAlias: "shadow", shadowSampleRate: 0.45, configVersion: version });
     expect((await getDb().surface.findUniqueOrThrow({ where: { key: "t-shadow" } })).configVersion).toBe(version);
     await configure("t-shadow", surface.shadowAlias, surface.shadowSampleRate);
+  });
+
+  it("a save pinned to the mirroring its page showed is refused once another landed, writing nothing (break test: a stale form's 5 % overwrote a newer 60 %)", async () => {
+    const stored = await getDb().surface.findUniqueOrThrow({ where: { key: "t-shadow" } });
+    const shown = { alias: stored.shadowAlias, sampleRate: stored.shadowSampleRate };
+    // Bob's page and Alice's both show `shown`; Bob saves 60 % with a reason.
+    await caller().shadow.configure({ surface: "t-shadow", alias: "shadow", sampleRate: 0.6, reason: "wider sample", expectBefore: shown });
+    const entries = await getDb().auditLog.count({ where: { action: "surface.shadow", entityId: stored.id } });
+    // Alice's stale form saves 5 %: refused, naming both.
+    await expect(caller().shadow.configure({ surface: "t-shadow", alias: "shadow", sampleRate: 0.05, expectBefore: shown }))
+      .rejects.toMatchObject({ code: "CONFLICT", message: `shadow of t-shadow changed since it was shown (it showed shadow at ${percentOfShare(shown.sampleRate)}%, it is now shadow at 60%): not applied over it; look at it again and decide` });
+    await expect(caller().shadow.configure({ surface: "t-shadow", alias: null, sampleRate: 0, expectBefore: shown })).rejects.toMatchObject({ code: "CONFLICT" });
+    expect(await getDb().auditLog.count({ where: { action: "surface.shadow", entityId: stored.id } })).toBe(entries);
+    expect((await getDb().surface.findUniqueOrThrow({ where: { key: "t-shadow" } })).shadowSampleRate).toBe(0.6);
+    // Pinned to what is stored now, it applies; without a pin (scripts), as before.
+    await caller().shadow.configure({ surface: "t-shadow", alias: "shadow", sampleRate: 0.05, expectBefore: { alias: "shadow", sampleRate: 0.6 } });
+    expect((await getDb().surface.findUniqueOrThrow({ where: { key: "t-shadow" } })).shadowSampleRate).toBe(0.05);
+    await configure("t-shadow", shown.alias, shown.sampleRate);
+    expect((await getDb().surface.findUniqueOrThrow({ where: { key: "t-shadow" } })).shadowSampleRate).toBe(shown.sampleRate);
   });
 
   it("stops mirroring when the alias is cleared or the kill switch is on", async () => {

@@ -18,6 +18,11 @@ export interface Stage2Input {
   /** null removes stage 2. */
   stage2: Stage2Config | null;
   reason?: string;
+  /**
+   * The stage 2 the person saw when they chose the change (null: none): when it differs from the
+   * stored one under the surface's lock, nothing is written (ConflictError, 409). Absent: not pinned (scripts).
+   */
+  expectBefore?: Stage2Config | null;
 }
 
 type Reader = Db | Prisma.TransactionClient;
@@ -57,7 +62,8 @@ export async function configureStage2(db: Db, input: Stage2Input, actor: Actor, 
     const next = input.stage2;
     await checkStage2(tx, surface, next);
     const before = stage2ConfigSchema.safeParse(surface.stage2).data ?? null;
-    const changed = check.expectBefore === undefined ? null : stage2ChangedSince(surface.key, check.expectBefore, before);
+    const changed = check.expectBefore !== undefined ? stage2ChangedSince(surface.key, check.expectBefore, before)
+      : input.expectBefore !== undefined ? stage2ChangedSince(surface.key, input.expectBefore, before, "shown") : null;
     if (changed) throw new ConflictError(changed);
     // Already so (a repeated press, an approval of what was since done by hand): nothing written, nothing audited.
     if (canonicalJson(before) === canonicalJson(next)) return { key: surface.key, stage2: before };
@@ -77,9 +83,42 @@ export const stage2Words = (c: Stage2Config | null) => (c ? `${c.model} ${c.alia
  * Why a change filed against stage 2 `pinned` (what its summary showed) must not apply over `now`, or
  * null when they are the same (compared as canonical JSON: jsonb gives keys back in another order).
  */
-export function stage2ChangedSince(surface: string, pinned: Stage2Config | null, now: Stage2Config | null): string | null {
+export function stage2ChangedSince(surface: string, pinned: Stage2Config | null, now: Stage2Config | null, since: "filed" | "shown" = "filed"): string | null {
   if (canonicalJson(now) === canonicalJson(pinned)) return null;
-  return `stage 2 of ${surface} changed since the request was filed (it showed ${stage2Words(pinned)}, it is now ${stage2Words(now)}): not applied over it; file a new request if the change is still wanted`;
+  return since === "filed"
+    ? `stage 2 of ${surface} changed since the request was filed (it showed ${stage2Words(pinned)}, it is now ${stage2Words(now)}): not applied over it; file a new request if the change is still wanted`
+    : `stage 2 of ${surface} changed since it was shown (it showed ${stage2Words(pinned)}, it is now ${stage2Words(now)}): not applied over it; look at it again and decide`;
+}
+
+/** The newest change of a surface's stage 2, from the audit trail: what it was before and after, who, when and why. */
+export interface Stage2Change {
+  before: Stage2Config | null;
+  after: Stage2Config | null;
+  actor: string;
+  at: Date;
+  reason: string | null;
+  /** Whether the stored stage 2 is still what that change left (then restoring `before` undoes exactly it). */
+  current: boolean;
+}
+
+/**
+ * The newest audited change of `surface`'s stage 2 (set, edited, removed; directly or by an approved
+ * request), or null when none is recorded (a stage 2 from the seed). Restoring its `before` with
+ * `expectBefore: after` undoes it, refused with a 409 if stage 2 moved on meanwhile.
+ * @throws NotFoundError for an unknown surface.
+ */
+export async function lastStage2Change(db: Reader, surfaceKey: string): Promise<Stage2Change | null> {
+  const surface = await db.surface.findUnique({ where: { key: surfaceKey }, select: { id: true, stage2: true } });
+  if (!surface) throw new NotFoundError("surface", surfaceKey);
+  const entry = await db.auditLog.findFirst({
+    where: { action: "surface.stage2", entityType: "surface", entityId: surface.id },
+    orderBy: { id: "desc" }, select: { before: true, after: true, actor: true, ts: true, reason: true },
+  });
+  if (!entry) return null;
+  const read = (stored: unknown) => stage2ConfigSchema.safeParse(stored).data ?? null;
+  const after = read(entry.after);
+  const now = read(surface.stage2);
+  return { before: read(entry.before), after, actor: entry.actor, at: entry.ts, reason: entry.reason, current: canonicalJson(after) === canonicalJson(now) };
 }
 
 /**

@@ -17,7 +17,17 @@ const eventKinds = z.array(z.enum(WEBHOOK_EVENT_KIND_NAMES as [string, ...string
 
 export const createWebhookSchema = z.strictObject({ name, url, format, eventKinds, enabled: z.boolean().default(true) });
 
-/** Fields left out stay as they are (the URL is shown masked, so the form leaves it out unless retyped). */
+/**
+ * The endpoint as an edit dialog showed it (its URL as the list shows it, masked): an edit pinned to it
+ * applies only while the endpoint is still so.
+ */
+export const shownWebhookSchema = z.strictObject({ name, url: text(2048).trim().min(1, "give the URL as the list shows it (masked)"), format, eventKinds, enabled: z.boolean() });
+
+/**
+ * Fields left out stay as they are (the URL is shown masked, so the form leaves it out unless retyped).
+ * `expectBefore`: the endpoint as the edit dialog showed it; when any of it changed meanwhile, nothing
+ * is written (409 naming what changed). Absent: not pinned (the Enabled switch, scripts).
+ */
 export const updateWebhookSchema = z.strictObject({
   id,
   name: name.optional(),
@@ -25,6 +35,7 @@ export const updateWebhookSchema = z.strictObject({
   format: format.optional(),
   eventKinds: eventKinds.optional(),
   enabled: z.boolean().optional(),
+  expectBefore: shownWebhookSchema.optional(),
 });
 
 export const webhookIdSchema = z.strictObject({ id });
@@ -39,4 +50,5 @@ export const deliveriesSchema = z.strictObject({
 
 export type CreateWebhookInput = z.infer<typeof createWebhookSchema>;
 export type UpdateWebhookInput = z.infer<typeof updateWebhookSchema>;
+export type ShownWebhook = z.infer<typeof shownWebhookSchema>;
 export type RotateSecretInput = z.infer<typeof rotateSecretSchema>;

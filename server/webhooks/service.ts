@@ -12,7 +12,7 @@ import { ConflictError, InvalidInputError, NotFoundError } from "../errors";
 import { literalHost, refusedAddress } from "./address";
 import { requirePerson } from "../auth/principal";
 import { newEventId, queueDelivery, storeEvent } from "./notify";
-import type { CreateWebhookInput, RotateSecretInput, UpdateWebhookInput } from "./schema";
+import type { CreateWebhookInput, RotateSecretInput, ShownWebhook, UpdateWebhookInput } from "./schema";
 
 // Settings → Webhooks: endpoints (added, edited, disabled, deleted, their secret rotated; each
 // change audited), "Send test", and the delivery log. The signing secret is returned once, by
@@ -93,17 +93,41 @@ export async function createWebhook(db: Db, input: CreateWebhookInput, actor: Ac
 }
 
 /**
+ * Why an edit made from a dialog that showed `shown` must not apply over the endpoint as it is now,
+ * naming each field that changed; null when none did (the URL compared as the list shows it, masked;
+ * the event kinds as a set).
+ */
+export function webhookChangedSince(shown: ShownWebhook, now: EndpointRow): string | null {
+  const onOff = (b: boolean) => (b ? "on" : "off");
+  const kinds = (k: string[]) => [...k].sort().join(", ");
+  const changed = [
+    shown.name !== now.name && `name: it showed "${shown.name}", it is now "${now.name}"`,
+    shown.url !== maskWebhookUrl(now.url) && `URL: it showed ${shown.url}, it is now ${maskWebhookUrl(now.url)}`,
+    shown.format !== now.format && `format: it showed ${shown.format}, it is now ${now.format}`,
+    !sameField(shown.eventKinds, now.eventKinds) && `events: it showed ${kinds(shown.eventKinds)}, it is now ${kinds(now.eventKinds)}`,
+    shown.enabled !== now.enabled && `enabled: it showed ${onOff(shown.enabled)}, it is now ${onOff(now.enabled)}`,
+  ].filter((c): c is string => typeof c === "string");
+  return changed.length ? `webhook "${now.name}" changed since it was shown (${changed.join("; ")}): not applied over it; look at it again and decide` : null;
+}
+
+/**
  * Changes the fields given; enabled: false disables (nothing is sent until enabled again). A person
  * only (ForbiddenError for an API key). An edit that changes nothing (every field given as it is
- * already) writes nothing: no audit entry.
+ * already) writes nothing: no audit entry. `expectBefore` (the endpoint as the edit dialog showed it):
+ * compared under the endpoint's lock; when anything of it changed meanwhile (someone switched it off,
+ * renamed it, changed its events), nothing is written or audited. Absent: not pinned (the Enabled switch).
  * @returns { id, name, enabled, changed }.
+ * @throws NotFoundError; InvalidInputError("url") for a refused address; ConflictError (409) naming
+ *   what changed since `expectBefore`.
  */
 export async function updateWebhook(db: Db, input: UpdateWebhookInput, actor: Actor) {
   requirePerson(actor);
-  const { id, ...changes } = input;
+  const { id, expectBefore, ...changes } = input;
   if (changes.url !== undefined) checkAddress(changes.url);
   return db.$transaction(async (tx) => {
     const before = await lockedEndpointOr404(tx, id);
+    const stale = expectBefore ? webhookChangedSince(expectBefore, before) : null;
+    if (stale) throw new ConflictError(stale);
     const differs = (Object.keys(changes) as Array<keyof typeof changes>).some((k) => changes[k] !== undefined && !sameField(changes[k], before[k]));
     if (!differs) return { id, name: before.name, enabled: before.enabled, changed: false };
     const after = await tx.webhookEndpoint.update({ where: { id }, data: { ...changes, updatedAt: new Date() } });

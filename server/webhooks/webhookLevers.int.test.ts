@@ -5,6 +5,7 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import type { Principal } from "../auth/principal";
 import { getDb } from "../db/client";
+import type { WebhookEventKind, WebhookFormat } from "../domain/webhooks/events";
 import { createCaller } from "../routers/_app";
 import { callerAs } from "../testing/callers";
 import { contextFor } from "../trpc";
@@ -51,6 +52,58 @@ describe("webhook levers", () => {
     expect(entries).toHaveLength(before + 1);
     expect(entries.at(-1)).toMatchObject({ before: { enabled: true }, after: { enabled: false } });
     await admin().webhooks.update({ id: endpoint.id, enabled: true });
+  });
+
+  it("an edit dialog opened before someone else switched the endpoint off is refused (409 naming what changed): nothing written or audited; a fresh pin, or none, applies; the Enabled switch stays a plain set", async () => {
+    const alice = () => callerAs(["admin"], "alice@hooks.test");
+    const bob = () => callerAs(["admin"], "bob@hooks.test");
+    const { id } = await alice().webhooks.create({ name: "ops pager", url: "https://hooks.example.com/services/T1/B2/secret", format: "slack", eventKinds: ["rollback", "kill_switch"] });
+    const row = () => getDb().webhookEndpoint.findUniqueOrThrow({ where: { id }, select: { name: true, url: true, format: true, eventKinds: true, enabled: true } });
+    const entries = () => getDb().auditLog.count({ where: { action: "webhook.update", entityId: id } });
+    /** The endpoint as an edit dialog opened now shows it (the list's masked URL). */
+    const shownNow = async () => {
+      const e = (await alice().webhooks.list()).find((x) => x.id === id)!;
+      return { name: e.name, url: e.url, format: e.format as WebhookFormat, eventKinds: e.eventKinds as WebhookEventKind[], enabled: e.enabled };
+    };
+    // Alice opens Edit… to rename it.
+    const shown = await shownNow();
+    expect(shown).toEqual({ name: "ops pager", url: "https://hooks.example.com/…", format: "slack", eventKinds: ["rollback", "kill_switch"], enabled: true });
+    // Bob switches the misbehaving endpoint off with the switch (unpinned), then changes its events from his own dialog (pinned to what it is now).
+    expect(await bob().webhooks.update({ id, enabled: false })).toMatchObject({ changed: true, enabled: false });
+    await bob().webhooks.update({ id, eventKinds: ["kill_switch", "experiment.shipped"], expectBefore: await shownNow() });
+    const afterBob = await row();
+    expect(afterBob).toMatchObject({ enabled: false, eventKinds: ["kill_switch", "experiment.shipped"] });
+    const audited = await entries();
+    // Alice saves her rename with the enabled and events her dialog still holds: it would switch it back on.
+    await expect(alice().webhooks.update({ id, name: "ops pager (EU)", format: shown.format, eventKinds: shown.eventKinds, enabled: shown.enabled, expectBefore: shown })).rejects.toMatchObject({
+      code: "CONFLICT",
+      message: 'webhook "ops pager" changed since it was shown (events: it showed kill_switch, rollback, it is now experiment.shipped, kill_switch; enabled: it showed on, it is now off): not applied over it; look at it again and decide',
+    });
+    expect(await row()).toEqual(afterBob);
+    expect(await entries()).toBe(audited);
+    // A URL moved to another host is named too (the host is all the dialog showed of it).
+    const beforeMove = await shownNow();
+    await getDb().webhookEndpoint.update({ where: { id }, data: { url: "https://other.example.net/x" } });
+    await expect(alice().webhooks.update({ id, name: "ops pager (EU)", expectBefore: beforeMove })).rejects.toMatchObject({
+      code: "CONFLICT", message: expect.stringMatching(/^webhook "ops pager" changed since it was shown \(URL: it showed https:\/\/hooks\.example\.com\/…, it is now https:\/\/other\.example\.net\/…\): not applied/),
+    });
+    expect(await entries()).toBe(audited);
+    // She looks again: pinned to what is there now (the events' order means nothing), her rename applies and leaves it off.
+    const fresh = await shownNow();
+    expect(await alice().webhooks.update({ id, name: "ops pager (EU)", format: fresh.format, eventKinds: fresh.eventKinds, enabled: fresh.enabled, expectBefore: { ...fresh, eventKinds: [...fresh.eventKinds].reverse() } }))
+      .toMatchObject({ changed: true, name: "ops pager (EU)", enabled: false });
+    expect(await row()).toMatchObject({ name: "ops pager (EU)", enabled: false, eventKinds: ["kill_switch", "experiment.shipped"] });
+    // Unpinned (the Enabled switch, scripts): applies as before.
+    expect(await bob().webhooks.update({ id, enabled: true })).toMatchObject({ changed: true, enabled: true });
+    expect(await entries()).toBe(audited + 2);
+    // A pin that is not an endpoint as shown is bad input naming the field; nothing changes.
+    const now = await row();
+    const pin = await shownNow();
+    await expect(alice().webhooks.update({ id, enabled: false, expectBefore: { ...pin, eventKinds: ["no.such.kind" as WebhookEventKind] } })).rejects.toMatchObject({ code: "BAD_REQUEST", message: expect.stringMatching(/^expectBefore\.eventKinds\[0\]: /) });
+    await expect(alice().webhooks.update({ id, enabled: false, expectBefore: { ...pin, name: " " } })).rejects.toMatchObject({ code: "BAD_REQUEST", message: expect.stringMatching(/^expectBefore\.name: /) });
+    expect(await row()).toEqual(now);
+    expect(await entries()).toBe(audited + 2);
+    await getDb().webhookEndpoint.delete({ where: { id } });
   });
 
   it("refuses an automation key with the admin role (403) every edit, disable, delete and rotation, and changes nothing", async () => {

@@ -41,13 +41,20 @@ function change(r: Row, model: string | null): string {
   return `${alias} ${r.fromVersion ? `v${r.fromVersion}` : "unset"} → ${r.toVersion ? `v${r.toVersion}` : "cleared"}`;
 }
 
+/** Rows of "Every change" per page, and the most one request gives (history.surface's limit). */
+const HISTORY_PAGE = 100;
+const HISTORY_MAX = 500;
+
 /** A surface's promotion history: what served at a time, the versions it went through, every change, and rollback to any earlier version. */
 export function ServingHistory({ initialSurface }: { initialSurface: string | null }) {
   const trpc = useTRPC();
   const surfaces = useQuery(trpc.surfaces.list.queryOptions());
   const [surface, setSurface] = useState<string | null>(initialSurface);
   const chosen = surface ?? surfaces.data?.find((s) => s.model)?.key ?? surfaces.data?.[0]?.key ?? null;
-  const history = useQuery({ ...trpc.history.surface.queryOptions({ surface: chosen ?? "", limit: 100 }), enabled: !!chosen, refetchInterval: 5_000 });
+  // "Show older" widens the one refreshed page (no gaps between pages when new rows arrive), up to the API's 500.
+  const [shown, setShown] = useState({ surface: chosen, limit: HISTORY_PAGE });
+  const limit = shown.surface === chosen ? shown.limit : HISTORY_PAGE;
+  const history = useQuery({ ...trpc.history.surface.queryOptions({ surface: chosen ?? "", limit }), enabled: !!chosen, refetchInterval: 5_000, placeholderData: (previous) => (previous?.surface === chosen ? previous : undefined) });
   // The dialog keeps what the page showed when the button was pressed (the page refreshes every 5 s):
   // its text and the versions it pins are what the person read, and a move since is refused (409).
   const [rollbackTo, setRollbackTo] = useState<{ stage: 1 | 2; option: Option; read: History } | null>(null);
@@ -91,6 +98,16 @@ export function ServingHistory({ initialSurface }: { initialSurface: string | nu
                 </Table.Tbody>
               </Table>
             </Table.ScrollContainer>
+            {history.data.older && (
+              <Group gap="xs" mt="xs" data-testid="history-older">
+                <Text size="xs" c="dimmed">The newest {history.data.rows.length} changes{limit >= HISTORY_MAX ? ": older ones are in the audit trail (or history.surface with before and beforeId)" : ""}.</Text>
+                {limit < HISTORY_MAX && (
+                  <Button size="compact-xs" variant="default" loading={history.isFetching && history.isPlaceholderData} onClick={() => setShown({ surface: chosen, limit: Math.min(HISTORY_MAX, limit + HISTORY_PAGE) })}>
+                    Show older
+                  </Button>
+                )}
+              </Group>
+            )}
           </Card>
         </>
       )}

@@ -107,7 +107,11 @@ function ShadowConfig({ overview }: { overview: Overview }) {
   const current = overview.aliases.find((a) => a.alias === s.shadowAlias);
   // Above half of the traffic a mirror costs real capacity: that goes through the confirm dialog.
   const wide = alias !== "off" && rate > 50;
-  const submit = (why: string) => save.mutate({ surface: s.key, alias: alias === "off" ? null : alias, sampleRate: alias === "off" ? 0 : shareOfPercent(rate), ...(why.trim() ? { reason: why.trim() } : {}) });
+  // Pinned to the mirroring this form started from (it starts again from the stored one when that changes).
+  const submit = (why: string) => save.mutate({
+    surface: s.key, alias: alias === "off" ? null : alias, sampleRate: alias === "off" ? 0 : shareOfPercent(rate), ...(why.trim() ? { reason: why.trim() } : {}),
+    expectBefore: { alias: s.shadowAlias, sampleRate: s.sampleRate },
+  });
   const options = [{ value: "off", label: "off (no mirroring)" }, ...overview.aliases.filter((a) => a.alias !== s.servingAlias).map((a) => ({ value: a.alias, label: `${a.alias} → v${a.version}` }))];
   return (
     <Card withBorder padding="md">
@@ -222,12 +226,12 @@ function Disagreements({ surface, hours, versionId }: { surface: string; hours: 
         <Stack gap="xs">
           <Stack gap="xs" data-testid="shadow-disagreements">
             {rows.data.disagreements.length === 0 && <Text size="sm" c="dimmed" data-testid="shadow-no-comparisons">No compared request in this window{rows.data.recentErrors.length > 0 ? ": every mirrored run failed (below)" : ""}.</Text>}
-            {rows.data.disagreements.map((r) => <DisagreementRow key={`${r.requestId}:${r.owner}`} row={r} versionId={versionId} testId="shadow-disagreement" />)}
+            {rows.data.disagreements.map((r) => <DisagreementRow key={`${r.requestId}:${new Date(r.ts).getTime()}:${r.owner}`} row={r} versionId={versionId} testId="shadow-disagreement" />)}
           </Stack>
           {rows.data.recentErrors.length > 0 && (
             <Stack gap="xs" data-testid="shadow-recent-errors">
-              <Text size="xs" fw={600} c="red">Newest candidate errors (the overview counts them all)</Text>
-              {rows.data.recentErrors.map((r) => <DisagreementRow key={`${r.requestId}:${r.owner}`} row={r} versionId={versionId} testId="shadow-error-row" />)}
+              <Text size="xs" fw={600} c="red">Newest candidate errors (failed runs before refusals of an open circuit; the overview counts them)</Text>
+              {rows.data.recentErrors.map((r) => <DisagreementRow key={`${r.requestId}:${new Date(r.ts).getTime()}:${r.owner}`} row={r} versionId={versionId} testId="shadow-error-row" />)}
             </Stack>
           )}
         </Stack>

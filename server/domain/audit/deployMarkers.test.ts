@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { deployMarkerOf } from "./deployMarkers";
+import { DEPLOY_MARKER_ACTIONS, UNCONDITIONAL_MARKER_ACTIONS, deployMarkerOf, markedAliasesOf } from "./deployMarkers";
 
 const base = { before: null, after: null, reason: null };
 const aliases = { serving: "production", fallback: "fallback" };
@@ -23,5 +23,27 @@ describe("deployMarkerOf", () => {
     expect(deployMarkerOf({ ...base, action: "model.alias.set", after: { alias: "fallback", version: 3 } }, { serving: "production", fallback: null })).toBeNull();
     expect(deployMarkerOf({ ...base, action: "surface.shadow" }, aliases)).toBeNull();
     expect(deployMarkerOf({ ...base, action: "experiment.start" }, aliases)).toBeNull();
+  });
+});
+
+describe("markedAliasesOf: the alias moves a reader selects before it limits the rows", () => {
+  it("names the serving alias, and the fallback alias when the surface has one", () => {
+    expect(markedAliasesOf({ serving: "production", fallback: "fallback" })).toEqual(["production", "fallback"]);
+    expect(markedAliasesOf({ serving: "production", fallback: null })).toEqual(["production"]);
+    expect(markedAliasesOf({ serving: "production", fallback: "production" })).toEqual(["production"]);
+  });
+
+  it("agrees with deployMarkerOf: an alias move is a marker exactly when its alias is named", () => {
+    for (const surface of [aliases, { serving: "production", fallback: null }, { serving: "stable", fallback: "production" }]) {
+      for (const alias of ["production", "fallback", "stable", "nightly", "shadow", "canary@search"]) {
+        const marker = deployMarkerOf({ ...base, action: "model.alias.set", after: { alias, version: 2 } }, surface);
+        expect([alias, marker !== null]).toEqual([alias, markedAliasesOf(surface).includes(alias)]);
+      }
+    }
+  });
+
+  it("leaves only the alias move to be selected by alias: every other marker action marks whatever it says", () => {
+    expect([...UNCONDITIONAL_MARKER_ACTIONS, "model.alias.set"].sort()).toEqual([...DEPLOY_MARKER_ACTIONS].sort());
+    for (const action of UNCONDITIONAL_MARKER_ACTIONS) expect(deployMarkerOf({ ...base, action }, aliases)).not.toBeNull();
   });
 });

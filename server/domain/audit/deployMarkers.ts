@@ -7,6 +7,12 @@ import type { AuditEntryFacts } from "./describe";
 /** The audit actions that change what a surface serves. */
 export const DEPLOY_MARKER_ACTIONS = ["model.alias.set", "surface.kill_switch", "rollout.promoted", "rollout.rolled_back", "rollout.aborted"] as const;
 
+/**
+ * The marker actions every entry of which on a surface is a marker; an alias move
+ * ("model.alias.set") is one only when it moves an alias of markedAliasesOf.
+ */
+export const UNCONDITIONAL_MARKER_ACTIONS = DEPLOY_MARKER_ACTIONS.filter((a) => a !== "model.alias.set");
+
 export type DeployMarkerKind = "deploy" | "rollback" | "kill_switch" | "canary";
 
 export interface DeployMarker {
@@ -24,6 +30,16 @@ export interface SurfaceAliases {
 }
 
 /**
+ * The alias names whose moves mark a surface's chart: its serving alias, and its cascade's
+ * fallback when it has one. The audit trail files every alias move of a model under the model's
+ * own surface (a nightly or shadow alias too), so a reader selects by these names before it limits
+ * the rows: otherwise moves that mark nothing crowd out the ones that do.
+ */
+export function markedAliasesOf(aliases: SurfaceAliases): string[] {
+  return aliases.fallback === null || aliases.fallback === aliases.serving ? [aliases.serving] : [aliases.serving, aliases.fallback];
+}
+
+/**
  * The marker of one audit entry on a surface's chart, or null when the entry does not change what
  * the surface serves: any other action, or a move of an alias it does not answer with (`shadow`,
  * `canary` — a canary's outcome has its own marker). A move whose reason starts with "rollback:"
@@ -33,7 +49,7 @@ export function deployMarkerOf(entry: Pick<AuditEntryFacts, "action" | "before" 
   switch (entry.action) {
     case "model.alias.set": {
       const alias = (entry.after as { alias?: unknown } | null)?.alias;
-      if (alias !== aliases.serving && (alias !== aliases.fallback || aliases.fallback === null)) return null;
+      if (typeof alias !== "string" || !markedAliasesOf(aliases).includes(alias)) return null;
       const move = `${alias === aliases.serving ? "" : `${alias} `}${version(entry.before) ?? "none"} → ${version(entry.after) ?? "?"}`;
       return (entry.reason ?? "").startsWith("rollback:") ? { kind: "rollback", label: `rollback ${move}` } : { kind: "deploy", label: move };
     }

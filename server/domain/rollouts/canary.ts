@@ -13,6 +13,15 @@ export const DEFAULT_STEPS = [1, 5, 25, 50];
  */
 export const canaryAliasOf = (surfaceKey: string) => `canary@${surfaceKey}`;
 
+/**
+ * The statuses of a rollout whose canary still serves its share and whose levers act: a paused
+ * canary keeps its share too. Every other status has ended ("pending" is never written).
+ */
+export const ACTIVE_ROLLOUT_STATUSES = ["running", "paused"] as const;
+
+/** Whether a rollout in `status` is active (ACTIVE_ROLLOUT_STATUSES): running or paused. */
+export const isActiveRollout = (status: string) => (ACTIVE_ROLLOUT_STATUSES as readonly string[]).includes(status);
+
 /** The request log marks a rollout's traffic with this experiment key and the arm as the variant. */
 export const rolloutLogKey = (rolloutId: string) => `rollout:${rolloutId}`;
 

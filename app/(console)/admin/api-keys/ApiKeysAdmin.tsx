@@ -56,7 +56,11 @@ export function ApiKeysAdmin() {
   const refresh = () => queryClient.invalidateQueries({ queryKey: trpc.apiKeys.list.queryKey() });
   const onError = (e: { message: string }) => notifications.show({ color: "red", message: e.message });
   const create = useMutation(trpc.apiKeys.create.mutationOptions({ onSuccess: (r) => { setDraft(null); setCreated({ name: r.apiKey.name, key: r.key }); void refresh(); }, onError }));
-  const setLimit = useMutation(trpc.apiKeys.setRateLimit.mutationOptions({ onSuccess: (k) => { setLimiting(null); notifications.show({ color: "teal", message: `${k.name}: ${limitWords(k.rateLimit === null ? null : { rate: k.rateLimit, burst: k.rateBurst })}` }); void refresh(); }, onError }));
+  // A 409 (the limit changed since the dialog opened): the dialog closes and the list reloads, so the person looks again.
+  const setLimit = useMutation(trpc.apiKeys.setRateLimit.mutationOptions({
+    onSuccess: (k) => { setLimiting(null); notifications.show({ color: "teal", message: `${k.name}: ${limitWords(k.rateLimit === null ? null : { rate: k.rateLimit, burst: k.rateBurst })}` }); void refresh(); },
+    onError: (e) => { onError(e); if (e.data?.code === "CONFLICT") { setLimiting(null); void refresh(); } },
+  }));
   const revoke = useMutation(trpc.apiKeys.revoke.mutationOptions({ onSuccess: (k) => { setRevoking(null); notifications.show({ color: "teal", message: `${k.name} revoked` }); void refresh(); }, onError }));
 
   if (!access.allowed) return <Alert color="gray">{access.reason}</Alert>;
@@ -155,7 +159,7 @@ export function ApiKeysAdmin() {
           confirmLabel="Set limit"
           pending={setLimit.isPending}
           onClose={() => setLimiting(null)}
-          onConfirm={(reason) => setLimit.mutate({ id: limiting.id, rateLimit: limitOf(limiting.draft), reason })}
+          onConfirm={(reason) => setLimit.mutate({ id: limiting.id, rateLimit: limitOf(limiting.draft), expectRateLimit: limiting.was, reason })}
         >
           <LimitFields value={limiting.draft} onChange={(draft) => setLimiting({ ...limiting, draft })} />
         </ConfirmChangeDialog>

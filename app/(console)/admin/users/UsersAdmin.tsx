@@ -62,7 +62,11 @@ export function UsersAdmin() {
     onSuccess: (r) => { setInvite(null); setShownPassword({ email: r.user.email, password: r.password }); void refresh(); },
     onError,
   }));
-  const rolesMutation = useMutation(trpc.users.setRoles.mutationOptions({ onSuccess: (u) => { setChange(null); notifications.show({ color: "teal", message: `${u.email}: roles saved` }); void refresh(); }, onError }));
+  // A 409 (their roles changed since the dialog opened): the dialog closes and the list reloads, so the person looks again.
+  const rolesMutation = useMutation(trpc.users.setRoles.mutationOptions({
+    onSuccess: (u) => { setChange(null); notifications.show({ color: "teal", message: `${u.email}: roles saved` }); void refresh(); },
+    onError: (e) => { onError(e); if (e.data?.code === "CONFLICT") { setChange(null); void refresh(); } },
+  }));
   const disableMutation = useMutation(trpc.users.setDisabled.mutationOptions({ onSuccess: (u) => { setChange(null); notifications.show({ color: "teal", message: `${u.email} ${u.disabled ? `disabled and signed out${u.revokedKeys ? `, ${u.revokedKeys === 1 ? "1 API key" : `${u.revokedKeys} API keys`} revoked` : ""}` : "enabled"}` }); void refresh(); }, onError }));
   const resetMutation = useMutation(trpc.users.resetPassword.mutationOptions({ onSuccess: (r) => { setChange(null); setShownPassword({ email: r.user.email, password: r.password }); }, onError }));
 
@@ -130,7 +134,7 @@ export function UsersAdmin() {
           confirmLabel="Save roles"
           pending={rolesMutation.isPending}
           onClose={() => setChange(null)}
-          onConfirm={(reason) => rolesMutation.mutate({ userId: change.userId, roles: change.to, reason })}
+          onConfirm={(reason) => rolesMutation.mutate({ userId: change.userId, roles: change.to, expectRoles: change.from, reason })}
         >
           <RolePicker value={change.to} onChange={(to) => setChange({ ...change, to })} />
         </ConfirmChangeDialog>

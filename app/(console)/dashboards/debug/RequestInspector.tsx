@@ -150,11 +150,12 @@ function SharedIdRows({ inspection: r }: { inspection: Inspection }) {
   if (r.rowsWithId.length < 2) return null;
   const clientChosen = r.rowsWithId.some((row) => row.caller !== null);
   return (
-    <Alert color="orange" title={`${r.rowsWithId.length} logged requests share this id`} data-testid="shared-request-id">
+    <Alert color="orange" title={`${r.rowsWithIdCount.toLocaleString()} logged requests share this id`} data-testid="shared-request-id">
       <Text size="sm" mb="xs">
         {clientChosen
           ? "The request id was chosen by the client (the requestId field), so another caller can send the same id: these rows are different requests. Check the surface and the caller before trusting what you see; pick the row to open."
           : "Several requests were logged under this id. Pick the row to open."}
+        {r.rowsWithIdCount > r.rowsWithId.length && ` ${r.rowsWithId.length} of them are listed: the newest, and the one shown below.`}
       </Text>
       {/* One wrapping line per row (not a table), so a phone shows every field without scrolling. */}
       <Stack gap={4} data-testid="shared-request-rows">

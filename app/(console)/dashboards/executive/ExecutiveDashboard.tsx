@@ -60,7 +60,9 @@ export function ExecutiveDashboard() {
               <Title order={4}>{s.name}</Title>
               {s.serving && <Badge variant="light">{s.serving.model} v{s.serving.version} since {new Date(s.serving.since).toLocaleDateString()}</Badge>}
               {s.killSwitch && <Badge color="red">kill switch on</Badge>}
-              {s.rollout?.status === "running" && <Badge color="blue">canary v{s.rollout.version} at {s.rollout.percent}%</Badge>}
+              {s.rollout?.status === "running" && <Badge color="blue" data-testid="exec-canary">canary v{s.rollout.version} at {s.rollout.percent}%</Badge>}
+              {/* A paused canary keeps serving its share: it is no less live than a running one. */}
+              {s.rollout?.status === "paused" && <Badge color="orange" data-testid="exec-canary">canary v{s.rollout.version} paused at {s.rollout.percent}%</Badge>}
             </Group>
             <Text size="xs" c="dimmed">last {o.days} {o.days === 1 ? "day" : "days"} against the {o.days} before</Text>
           </Group>
@@ -102,13 +104,14 @@ export function ExecutiveDashboard() {
           )}
         </Card>
         <Card withBorder padding="md">
-          <Title order={5} mb="xs">Rollouts</Title>
+          <Title order={5}>Rollouts</Title>
+          <Text size="xs" c="dimmed" mb="xs">Every running or paused canary, then the latest ended ones.</Text>
           {o.rollouts.length === 0 ? <Text size="sm" c="dimmed">No canary rollouts yet.</Text> : (
             <Table data-testid="rollouts" verticalSpacing={4}>
               <Table.Thead><Table.Tr><Table.Th>surface</Table.Th><Table.Th>version</Table.Th><Table.Th>status</Table.Th><Table.Th>started</Table.Th></Table.Tr></Table.Thead>
               <Table.Tbody>
-                {o.rollouts.map((r, i) => (
-                  <Table.Tr key={i}><Table.Td>{r.surface}</Table.Td><Table.Td>{r.model} v{r.version}</Table.Td><Table.Td><RolloutStatusBadge status={r.status} percent={r.percent} /></Table.Td><Table.Td><Text size="xs">{new Date(r.startedAt).toLocaleString()}</Text></Table.Td></Table.Tr>
+                {o.rollouts.map((r) => (
+                  <Table.Tr key={r.id}><Table.Td>{r.surface}</Table.Td><Table.Td>{r.model} v{r.version}</Table.Td><Table.Td><RolloutStatusBadge status={r.status} percent={r.percent} /></Table.Td><Table.Td><Text size="xs">{new Date(r.startedAt).toLocaleString()}</Text></Table.Td></Table.Tr>
                 ))}
               </Table.Tbody>
             </Table>

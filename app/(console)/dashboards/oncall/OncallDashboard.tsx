@@ -19,7 +19,7 @@ import { describeBurnAlertRules, formatBurn as burn, formatObjective, WINDOW_WOR
 type Surface = inferRouterOutputs<AppRouter>["oncall"]["overview"]["surfaces"][number];
 type ActiveAlert = inferRouterOutputs<AppRouter>["oncall"]["overview"]["alerts"][number];
 type Unattributed = inferRouterOutputs<AppRouter>["oncall"]["overview"]["unattributed"];
-type Rollout = inferRouterOutputs<AppRouter>["rollouts"]["list"][number];
+type Rollout = inferRouterOutputs<AppRouter>["rollouts"]["current"][number];
 type StageLever = Surface["stages"][number];
 type Lever = { kind: "kill"; on: boolean } | { kind: "rollback"; stage: StageLever };
 
@@ -36,7 +36,7 @@ export function OncallDashboard() {
   const [hours, setHours] = useState("1");
   const overview = useQuery({ ...trpc.oncall.overview.queryOptions({ hours: Number(hours) }), refetchInterval: 5_000 });
   const changes = useQuery({ ...trpc.oncall.changes.queryOptions({ limit: 15 }), refetchInterval: 5_000 });
-  const rollouts = useQuery({ ...trpc.rollouts.list.queryOptions({ limit: 50 }), refetchInterval: 5_000 });
+  const rollouts = useQuery({ ...trpc.rollouts.current.queryOptions(), refetchInterval: 5_000 });
   return (
     <Stack>
       <Group justify="space-between">
@@ -49,7 +49,7 @@ export function OncallDashboard() {
         overview.error ? <Alert color="red">{overview.error.message}</Alert> : <Loader />
       ) : (
         overview.data.surfaces.map((s) => (
-          // The newest rollout of each surface (the list is newest first).
+          // Each surface's running or paused rollout, else its newest (rollouts.current lists active ones first).
           <SurfaceCard key={s.key} surface={s} hours={Number(hours)} rollout={rollouts.data?.find((r) => r.surface === s.key)} />
         ))
       )}
@@ -150,7 +150,7 @@ function SurfaceCard({ surface: s, hours, rollout }: { surface: Surface; hours: 
           {cascade && (
             <Text size="xs" c="dimmed" w="100%" ta="right" data-testid="rollback-stage-why">
               {!oneClick && stage2?.configured
-                ? <>stage 2 was reconfigured last ({stage2.modelName} {stage2.alias}, by {stage2.configured.actor}, {new Date(stage2.configured.at).toLocaleString()}): no rollback undoes a configuration (change stage 2 on the Surfaces page); roll a stage back on purpose</>
+                ? <>stage 2 was reconfigured last ({stage2.modelName} {stage2.alias}, by {stage2.configured.actor}, {new Date(stage2.configured.at).toLocaleString()}): a rollback moves aliases, not a configuration: undo it with Restore in stage 2&apos;s Edit dialog on the Overview, or roll a stage back on purpose</>
                 : oneClick?.lastChange
                   ? <>stage {oneClick.stage} changed last: {oneClick.modelName} {oneClick.alias} {oneClick.lastChange.kind.replace("_", " ")} by {oneClick.lastChange.actor}, {new Date(oneClick.lastChange.at).toLocaleString()}</>
                   : <>no stage has a standing change: the one click rolls back stage 1</>}
@@ -201,6 +201,7 @@ function SurfaceCard({ surface: s, hours, rollout }: { surface: Surface; hours: 
           No requests in the window. Changes: {series.data.markers.map((m) => `${new Date(m.ts).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" })} ${m.label}`).join(" · ")}
         </Text>
       )}
+      {series.data?.markersTruncated && <Text size="xs" c="dimmed" mt={4} data-testid="markers-truncated">Only the newest 200 changes in this window are marked; older ones are on the Audit page.</Text>}
       {lever && <LeverModal surface={s} lever={lever} onClose={() => setLever(null)} />}
     </Card>
   );

@@ -126,7 +126,7 @@ export function ExperimentResults({ experimentKey }: { experimentKey: string }) 
       </Group>
       {confirmShip && shipVariant && (() => {
         const variant = r.variants.find((v) => v.key === shipVariant);
-        const served = variant?.served.map((s) => (s.model ? `${s.model} v${s.version}` : "retrieval order")).join(", ") || "its model";
+        const served = variant?.served.map((s) => `${s.model} v${s.version}`).join(", ") || "its model";
         const productionNow = production.data?.aliases.find((a) => a.name === "production") ?? null;
         const reached = productionReach.data ?? [];
         const ranked = reached.filter((s) => s.roles.some((role) => RANKING_ROLES.includes(role)));
@@ -246,7 +246,7 @@ export function ExperimentResults({ experimentKey }: { experimentKey: string }) 
             ) : <Text fw={700} size="lg">{v.name}</Text>}
             <Text size="xs" data-testid={`served-${v.key}`}>
               {v.pinnedVersionId ? "pinned version" : `alias ${v.alias ?? "—"}`}
-              {e.kind === "interleaving" ? " (one ranker of every interleaved list)" : v.served.length ? ` → ${v.served.map((s) => (s.model ? `${s.model} v${s.version}` : "retrieval order")).join(", ")}` : " (nothing served yet)"}
+              {e.kind === "interleaving" ? " (one ranker of every interleaved list)" : v.served.length ? ` → ${v.served.map((s) => `${s.model} v${s.version}`).join(", ")}` : " (its model has served no request yet)"}
             </Text>
             {v.multipleExposures > 0 && <Text size="xs" c="orange">{v.multipleExposures} units also seen in another arm (excluded)</Text>}
           </Card>

@@ -19,6 +19,8 @@ interface Draft {
   format: WebhookFormat;
   eventKinds: WebhookEventKind[];
   enabled: boolean;
+  /** Editing: the endpoint as the dialog showed it when opened (URL masked); the save applies only while it is still so. */
+  shown?: { name: string; url: string; format: WebhookFormat; eventKinds: WebhookEventKind[]; enabled: boolean };
 }
 
 const NEW: Draft = { name: "", url: "", format: "standard", eventKinds: [...WEBHOOK_EVENT_KIND_NAMES].filter((k) => k !== "alias.moved"), enabled: true };
@@ -47,7 +49,11 @@ export function WebhooksSettings() {
   };
   const onError = (e: { message: string }) => notifications.show({ color: "red", message: e.message });
   const create = useMutation(trpc.webhooks.create.mutationOptions({ onSuccess: (r) => { setDraft(null); setSecret({ name: r.name, secret: r.secret }); refresh(); }, onError }));
-  const update = useMutation(trpc.webhooks.update.mutationOptions({ onSuccess: (r) => { setDraft(null); notifications.show({ color: "teal", message: `${r.name} saved` }); refresh(); }, onError }));
+  // A 409 (the endpoint changed since the edit dialog opened): the dialog closes and the list reloads, so the person looks again.
+  const update = useMutation(trpc.webhooks.update.mutationOptions({
+    onSuccess: (r) => { setDraft(null); notifications.show({ color: "teal", message: `${r.name} saved` }); refresh(); },
+    onError: (e) => { onError(e); if (e.data?.code === "CONFLICT") { setDraft(null); refresh(); } },
+  }));
   const remove = useMutation(trpc.webhooks.remove.mutationOptions({ onSuccess: (r) => { setDeleting(null); notifications.show({ color: "teal", message: `${r.name} deleted` }); refresh(); }, onError }));
   const rotate = useMutation(trpc.webhooks.rotateSecret.mutationOptions({ onError }));
   const sendTest = useMutation(trpc.webhooks.sendTest.mutationOptions({ onSuccess: () => { notifications.show({ color: "teal", message: "Test message queued: its delivery appears in the log below" }); refresh(); }, onError }));
@@ -57,8 +63,9 @@ export function WebhooksSettings() {
 
   const save = (d: Draft) => {
     if (!d.id) create.mutate({ name: d.name, url: d.url, format: d.format, eventKinds: d.eventKinds, enabled: d.enabled });
-    else update.mutate({ id: d.id, name: d.name, ...(d.url ? { url: d.url } : {}), format: d.format, eventKinds: d.eventKinds, enabled: d.enabled });
+    else update.mutate({ id: d.id, name: d.name, ...(d.url ? { url: d.url } : {}), format: d.format, eventKinds: d.eventKinds, enabled: d.enabled, expectBefore: d.shown });
   };
+  // The switch sets one field to what it says: pressed over a newer change it lands where it was pressed to (nothing else is overwritten).
   const setEnabled = (id: string, enabled: boolean) => update.mutate({ id, enabled });
 
   return (
@@ -103,7 +110,10 @@ export function WebhooksSettings() {
                     <Menu position="bottom-end" withinPortal>
                       <Menu.Target><Button size="xs" variant="subtle" aria-label={`More for ${e.name}`}><IconDots size={16} /></Button></Menu.Target>
                       <Menu.Dropdown>
-                        <Menu.Item onClick={() => setDraft({ id: e.id, name: e.name, url: "", maskedUrl: e.url, format: e.format as WebhookFormat, eventKinds: e.eventKinds as WebhookEventKind[], enabled: e.enabled })}>Edit…</Menu.Item>
+                        <Menu.Item onClick={() => {
+                          const shown = { name: e.name, url: e.url, format: e.format as WebhookFormat, eventKinds: e.eventKinds as WebhookEventKind[], enabled: e.enabled };
+                          setDraft({ ...shown, id: e.id, url: "", maskedUrl: e.url, shown });
+                        }}>Edit…</Menu.Item>
                         <Menu.Item onClick={() => rotate.mutate({ id: e.id, expectSecretId: e.secretId }, { onSuccess: (r) => { setSecret({ name: e.name, secret: r.secret }); refresh(); } })}>Rotate the signing secret</Menu.Item>
                         <Menu.Item color="red" onClick={() => setDeleting({ id: e.id, name: e.name })}>Delete…</Menu.Item>
                       </Menu.Dropdown>
