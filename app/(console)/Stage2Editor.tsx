@@ -2,7 +2,7 @@
 import { GuardedButton } from "@/app/_auth/GuardedButton";
 import { Alert, Button, Group, Modal, NumberInput, Select, SimpleGrid, Stack, Text, TextInput } from "@mantine/core";
 import { notifications } from "@mantine/notifications";
-import { useMutation, useQuery } from "@tanstack/react-query";
+import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useRouter } from "next/navigation";
 import { useState } from "react";
 import type { Stage2Config } from "@/server/surfaces/stage2.schema";
@@ -34,6 +34,7 @@ export function Stage2Cell({ surface, stage2, requireApproval = false }: { surfa
 function Stage2Dialog({ surface, current, requireApproval, onClose }: { surface: string; current: Stage2Config | null; requireApproval: boolean; onClose: () => void }) {
   const trpc = useTRPC();
   const router = useRouter();
+  const queryClient = useQueryClient();
   const models = useQuery(trpc.models.list.queryOptions());
   const [model, setModel] = useState(current?.model ?? null);
   const [alias, setAlias] = useState(current?.alias ?? "production");
@@ -44,6 +45,7 @@ function Stage2Dialog({ surface, current, requireApproval, onClose }: { surface:
     trpc.surfaces.configureStage2.mutationOptions({
       onSuccess: (r) => {
         notifications.show({ color: "teal", message: r.stage2 ? `${r.key}: stage 2 is ${r.stage2.model} ${r.stage2.alias} over the top ${r.stage2.rerankCount}` : `${r.key}: stage 2 removed` });
+        void queryClient.invalidateQueries({ queryKey: trpc.surfaces.lastStage2Change.queryKey({ surface }) });
         onClose();
         router.refresh();
       },
@@ -59,7 +61,8 @@ function Stage2Dialog({ surface, current, requireApproval, onClose }: { surface:
       onError: (e) => notifications.show({ color: "red", message: e.message }),
     }),
   );
-  const last = useQuery(trpc.surfaces.lastStage2Change.queryOptions({ surface }));
+  // Read afresh each time the dialog opens: what Restore undoes must be the newest change.
+  const last = useQuery({ ...trpc.surfaces.lastStage2Change.queryOptions({ surface }), refetchOnMount: "always" });
   const aliases = models.data?.find((m) => m.name === model)?.aliases ?? [];
   const ready = model !== null && alias !== "" && reason.trim().length >= 3;
   const pending = save.isPending || request.isPending;

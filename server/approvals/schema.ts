@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { validateSteps } from "../domain/rollouts/canary";
-import { experimentInputSchema } from "../experiments/schema";
+import { experimentInputSchema, shownExperimentSchema, shownShipFields } from "../experiments/schema";
 import { aliasNameSchema, expectFromVersionIdSchema } from "../registry/schema";
 import { stage2ConfigSchema } from "../surfaces/stage2.schema";
 import { decimal, idString, int32, reasonSchema } from "../validation";
@@ -35,6 +35,12 @@ export const startRolloutSchema = z.strictObject({
    * it never advances or promotes without the missing one.
    */
   stepDeadlineMinutes: int32(1, 10_080).optional(),
+  /**
+   * The id of the version the surface's serving alias pointed at when the dialog showed it (null: unset): the
+   * baseline the canary is judged against and promoted over. If the alias moved since, a 409 and nothing starts.
+   * Absent: not checked (scripts). A change request pins it when filed if the filer left it out.
+   */
+  expectFromVersionId: expectFromVersionIdSchema,
   reason,
 });
 
@@ -48,9 +54,11 @@ export const changePayloadSchema = z.discriminatedUnion("kind", [
    * Restarts a running or stopped experiment with changes (experiments.restart): `experiment` is its whole
    * changed definition, as experiments.restart takes it (checked as a direct restart checks it when filed);
    * a new analysis phase starts, running. What it was filed against is pinned (phase, status, definition).
+   * `expectBefore`: the experiment as the filer's form loaded it (a request over a change made since is refused when filed).
    */
-  z.strictObject({ kind: z.literal("experiment_restart"), key: idString(63), experiment: experimentInputSchema }),
-  z.strictObject({ kind: z.literal("experiment_ship"), key: idString(63), variant: idString(63), override: z.boolean().optional(), expectFromVersionId: expectFromVersionIdSchema }),
+  z.strictObject({ kind: z.literal("experiment_restart"), key: idString(63), experiment: experimentInputSchema, expectBefore: shownExperimentSchema.optional() }),
+  /** `expectVersionId`, `expectPhase`, `expectBlockers`: what the filer's ship dialog showed (a request over a change made since is refused when filed). */
+  z.strictObject({ kind: z.literal("experiment_ship"), key: idString(63), variant: idString(63), override: z.boolean().optional(), expectFromVersionId: expectFromVersionIdSchema, ...shownShipFields }),
   /** Sets (or, null, removes) stage 2 of a surface's cascade: it reorders the top of the surface's ranking. */
   // expectBefore: the stage 2 the filer's dialog showed (a request over a change made since is refused when filed).
   z.strictObject({ kind: z.literal("surface_stage2"), surface: surfaceKey, stage2: stage2ConfigSchema.nullable(), expectBefore: stage2ConfigSchema.nullable().optional() }),

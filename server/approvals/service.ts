@@ -14,9 +14,10 @@ import { canonicalJson } from "../domain/canonicalJson";
 import { percentOfShare } from "../domain/percent";
 import { experimentInputSchema, type ExperimentInput } from "../experiments/schema";
 import {
-  checkRestart, checkTrafficLeft, experimentAllocation, experimentReach, getExperiment, restartDifferences, restartExperiment, restartPinOf, shipExperiment, shipTarget, startExperiment,
-  variantVersion, type Allocation, type RestartField, type RestartPin,
+  changedSincePin, checkRestart, checkTrafficLeft, experimentAllocation, experimentReach, getExperiment, restartDifferences, restartExperiment, restartPinOf, shipExperiment,
+  shipPhaseChanged, shipTarget, shipVersionChanged, shownExperimentChanged, startExperiment, variantVersion, type Allocation, type RestartField, type RestartPin,
 } from "../experiments/service";
+import type { ShipBlock } from "../domain/experiments/shipGate";
 import { RANKING_ROLES, describeReach } from "../domain/rollouts/aliasReach";
 import { surfacesReachedBy, type SurfaceReached } from "../registry/aliasReach";
 import { setAlias } from "../registry/versions";
@@ -53,9 +54,9 @@ export const CHANGE_PERMISSION: Record<ChangePayload["kind"], Permission> = {
 };
 
 /**
- * What a request pins when it is filed, besides the alias pins (`expectFromVersionId`) the change
- * itself carries: what its summary showed, so an approval never applies something else. Computed
- * by the server, never taken from the requester.
+ * What a request pins when it is filed, besides the alias pins (`expectFromVersionId`; a canary start's
+ * `rollout.expectFromVersionId`, its baseline) the change itself carries: what its summary showed, so an
+ * approval never applies something else. Computed by the server, never taken from the requester.
  */
 interface Pins {
   /** experiment_ship: the version the variant served (what the summary names). */
@@ -80,7 +81,7 @@ interface Affected {
   surfaces: Array<{ id: string; key: string; requireApproval: boolean }>;
   /** What will change, in words: "search-ranker production: v2 → v3 (serves search)". */
   summary: string;
-  /** An alias move's or a ship's alias as the summary shows it (versionId null: unset): pinned on the request when it is filed. */
+  /** An alias move's or a ship's alias, or a canary start's serving alias (its baseline), as the summary shows it (versionId null: unset): pinned on the request when it is filed. */
   from?: { versionId: string | null };
   /** A canary promotion's rollout: pinned on the request when it is filed. */
   rolloutId?: string;
@@ -131,13 +132,19 @@ async function affected(db: Db, change: ChangePayload, options: { filing?: boole
     return { surfaces: [{ id: surface.id, key: surface.key, requireApproval: surface.requireApproval }], summary: `stage 2 of ${surface.key}: ${stage2Words(before)} → ${stage2Words(change.stage2)}`, pins: { stage2: before } };
   }
   if (change.kind === "canary_start") {
-    // Refused with the field's error now (an unknown version, one already serving, bad steps) rather than failing when approved.
-    const { surface } = await checkRolloutStart(db, change.rollout);
+    // Refused with the field's error now (an unknown version, one already serving, bad steps) rather than failing when approved;
+    // a filer's `expectFromVersionId` that no longer serves: 409 now.
+    const { surface, model, serving } = await checkRolloutStart(db, change.rollout);
     const steps = (change.rollout.steps ?? [1, 5, 25, 50]).join(" → ");
-    const promotes = surface.model ? await rankedBy(db, { modelId: surface.model.id, modelName: surface.model.name, alias: surface.modelAlias }) : [];
+    const promotes = await rankedBy(db, { modelId: model.id, modelName: model.name, alias: surface.modelAlias });
     const others = promotes.filter((s) => s.key !== surface.key);
-    const also = others.length ? `; the promotion moves ${surface.model?.name} ${surface.modelAlias}, which also serves ${describeReach(others)}` : "";
-    return { surfaces: union([surface], promotes), summary: `canary of ${surface.model?.name ?? "its model"} v${change.rollout.version} on ${surface.key} (${steps} %, then promote${also})${canaryPolicyWords(change.rollout)}` };
+    const also = others.length ? `, which also serves ${describeReach(others)}` : "";
+    // The baseline the canary is judged against and promoted over: pinned when filed (requestChange).
+    const from = model.versions.find((v) => v.id === serving);
+    return {
+      surfaces: union([surface], promotes), from: { versionId: serving },
+      summary: `canary of ${model.name} v${change.rollout.version} on ${surface.key} (${steps} %, then promote: ${model.name} ${surface.modelAlias} ${from ? `v${from.version}` : "unset"} → v${change.rollout.version}${also})${canaryPolicyWords(change.rollout)}`,
+    };
   }
   if (change.kind === "canary_promote") {
     const rollout = await db.rollout.findFirst({
@@ -163,6 +170,9 @@ async function affected(db: Db, change: ChangePayload, options: { filing?: boole
     if (!options.filing) return { surfaces: [surface], summary: `restart experiment ${change.key} with changes` };
     // Refused now with the error a direct restart gives (a variant's unknown model: 400 naming the field), not once approved.
     const current = await checkRestart(db, change.key, change.experiment);
+    // Filed from a form that loaded the experiment otherwise than it is now: approved, it would undo a change its filer never saw.
+    const stale = change.expectBefore ? changedSincePin(change.expectBefore, current) : [];
+    if (stale.length) throw shownExperimentChanged(change.key, stale, "no request filed");
     const versions: Record<string, string | null> = {};
     const after = await Promise.all(change.experiment.variants.map(async (v) => {
       const variant = { ...v, modelAlias: v.modelAlias ?? null, modelVersionId: v.modelVersionId ?? null };
@@ -205,6 +215,11 @@ async function affected(db: Db, change: ChangePayload, options: { filing?: boole
   // The version the variant served in the phase (shipExperiment ships that one, and checks it against this pin).
   const shipped = await shipTarget(db, stored, variant);
   if (!shipped) throw new InvalidInputError("variant", `variant "${change.variant}" has no model to ship`);
+  // Filed from a dialog that showed another phase or version than now: the approver would read, and approve, what its filer never saw.
+  if (options.filing && change.expectPhase !== undefined && change.expectPhase !== stored.phase) throw shipPhaseChanged(change.key, change.expectPhase, stored.phase, "shown");
+  if (options.filing && change.expectVersionId !== undefined && change.expectVersionId !== shipped.versionId) {
+    throw await shipVersionChanged(db, { key: change.key, variant: change.variant, shown: change.expectVersionId, now: shipped, since: "shown" });
+  }
   // A ship moves the surface model's production alias (shipExperiment): every surface it ranks changes.
   const moved = surface.model ? await rankedBy(db, { modelId: surface.model.id, modelName: surface.model.name, alias: "production" }) : [];
   const others = moved.filter((s) => s.key !== surface.key);
@@ -212,7 +227,9 @@ async function affected(db: Db, change: ChangePayload, options: { filing?: boole
   const production = surface.model ? await db.modelAlias.findUnique({ where: { modelId_name: { modelId: surface.model.id, name: "production" } }, select: { versionId: true, version: { select: { version: true } } } }) : null;
   const now = production ? `, now v${production.version.version}` : "";
   // An override ships past the checks that block it: the approver reads which (the analysis runs for the summary only).
-  const blocks = change.override && options.filing ? shipBlocks(await experimentResults(db, change.key), change.variant) : [];
+  const blocks = (change.override || change.expectBlockers) && options.filing ? shipBlocks(await experimentResults(db, change.key), change.variant) : [];
+  const unseen = unseenBlocks(change.key, blocks, change.expectBlockers, "shown");
+  if (unseen) throw unseen;
   const override = !change.override ? "" : blocks.length ? `; overriding the checks that block it: ${blocks.map((b) => b.text).join("; ")}` : "; with an override of the ship checks (none blocks it now)";
   return {
     surfaces: union([surface], moved), from: { versionId: production?.versionId ?? null },
@@ -312,7 +329,7 @@ async function apply(db: Db, change: StoredChange, actor: Actor, reason: string,
   if (change.kind === "experiment_start") return startExperiment(db, change.key, actor, { expectAllocation: change.pinned?.allocation, expectVersions: change.pinned?.versions });
   // The definition as filed, checked again as experiments.restart checks its input (a rule tightened since is a 400 naming the field).
   if (change.kind === "experiment_restart") return restartExperiment(db, change.key, parseStored(experimentInputSchema, change.experiment, "experiment"), actor, reason, { expect: change.pinned?.restartFrom, expectVersions: change.pinned?.versions });
-  return shipChecked(db, { ...change, expectVersionId: change.pinned?.shipVersionId, expectBlockers: change.pinned?.blockers, expectPhase: change.pinned?.shipPhase }, actor, reason);
+  return shipChecked(db, { ...change, expectVersionId: change.pinned?.shipVersionId, expectBlockers: change.pinned?.blockers, expectPhase: change.pinned?.shipPhase }, actor, reason, "filed");
 }
 
 /**
@@ -372,7 +389,7 @@ export async function setStage2(ctx: Ctx, input: Stage2Input) {
   return configureStage2(ctx.db, input, ctx.actor, { underLock });
 }
 
-/** Starts a canary now (rollouts.start), unless its surface requires approval. */
+/** Starts a canary now (rollouts.start), unless its surface requires approval; `expectFromVersionId`: the baseline the dialog showed (startRollout). */
 export async function startCanary(ctx: Ctx, input: StartRolloutInput) {
   const rollout = { ...input, reason: undefined };
   delete rollout.reason;
@@ -383,57 +400,85 @@ export async function startCanary(ctx: Ctx, input: StartRolloutInput) {
 /**
  * Starts a new canary like an ended one (rollouts.retry): the same checks as a start, on its policy
  * brought within today's bounds; `policyAdjusted` names each field so changed (empty: the same policy).
+ * `expectFromVersionId`: the serving version the retry dialog showed as the baseline (null: unset); moved since: 409, nothing starts.
  */
-export async function retryCanary(ctx: Ctx, input: { rolloutId: string; reason: string }) {
-  const { start: retried, policyAdjusted } = await retryInputOf(ctx.db, input.rolloutId);
+export async function retryCanary(ctx: Ctx, input: { rolloutId: string; reason: string; expectFromVersionId?: string | null }) {
+  const { start: old, policyAdjusted } = await retryInputOf(ctx.db, input.rolloutId);
+  // The baseline the retry dialog showed (absent: not checked), as a start's.
+  const retried = input.expectFromVersionId === undefined ? old : { ...old, expectFromVersionId: input.expectFromVersionId };
   const start = { ...retried, reason: input.reason };
   const underLock = await assertNoApprovalRequired(ctx.db, { kind: "canary_start", rollout: retried });
   return { ...(await startRollout(ctx.db, start, ctx.actor, { policyAdjusted, underLock })), surface: start.surface, policyAdjusted };
 }
 
-/** Starts (or resumes, in a new phase) an experiment now (experiments.start), unless its surface requires approval; `reason` goes to the audit trail. */
-export async function startVariants(ctx: Ctx, key: string, reason?: string) {
+/**
+ * Starts (or resumes, in a new phase) an experiment now (experiments.start), unless its surface requires approval; `reason` goes to the audit trail.
+ * `shown`: the phase and allocation the page showed; if either changed since, ConflictError (409) and nothing starts (omitted: not checked).
+ */
+export async function startVariants(ctx: Ctx, key: string, reason?: string, shown: { expectPhase?: number; expectAllocation?: Allocation } = {}) {
   const underLock = await assertNoApprovalRequired(ctx.db, { kind: "experiment_start", key });
-  return startExperiment(ctx.db, key, ctx.actor, { reason, underLock });
+  return startExperiment(ctx.db, key, ctx.actor, { reason, underLock, ...shown, since: "shown" });
 }
 
 /**
  * Restarts a running or stopped experiment with changes (a new phase, running), unless its surface
  * requires approval: it changes who is served what and how the results are judged, so there it is an
  * `experiment_restart` change request (ConflictError, 409, saying so, until approved).
+ * `expectBefore`: the experiment as the form loaded it (restartPinOf's shape); if it changed since, ConflictError (409) and nothing restarts (omitted: not checked).
  */
-export async function restartVariants(ctx: Ctx, input: { key: string; experiment: ExperimentInput; reason?: string }) {
+export async function restartVariants(ctx: Ctx, input: { key: string; experiment: ExperimentInput; reason?: string; expectBefore?: RestartPin }) {
   const underLock = await assertNoApprovalRequired(ctx.db, { kind: "experiment_restart", key: input.key, experiment: input.experiment }, 'request the restart (an experiment_restart change request: "Request restart" in the experiment\'s restart dialog)');
-  return restartExperiment(ctx.db, input.key, input.experiment, ctx.actor, input.reason, { underLock });
+  return restartExperiment(ctx.db, input.key, input.experiment, ctx.actor, input.reason, { underLock, expectBefore: input.expectBefore });
 }
 
 /**
  * Ships an experiment's variant now (experiments.ship), unless its surface requires approval or its
  * results block shipping (a failed sample-ratio check, a violated guardrail) and nobody overrode
  * them with a reason. An override is recorded in the ship's audit entry with what it overrode.
+ * What the ship dialog showed: `expectFromVersionId` (production's version), `expectVersionId` (the
+ * version it named), `expectPhase` (the phase whose results it read), `expectBlockers` (the keys of
+ * the checks it showed blocking); if any changed since, ConflictError (409) and nothing changes. Each omitted: not checked.
  */
-export async function shipVariant(ctx: Ctx, input: { key: string; variant: string; reason?: string; override?: boolean; expectFromVersionId?: string | null }) {
+export async function shipVariant(ctx: Ctx, input: { key: string; variant: string; reason?: string; override?: boolean; expectFromVersionId?: string | null; expectVersionId?: string; expectPhase?: number; expectBlockers?: string[] }) {
   const underLock = await assertNoApprovalRequired(ctx.db, { kind: "experiment_ship", key: input.key, variant: input.variant, override: input.override });
-  return shipChecked(ctx.db, { ...input, underLock }, ctx.actor, input.reason);
+  return shipChecked(ctx.db, { ...input, underLock }, ctx.actor, input.reason, "shown");
 }
 
-async function shipChecked(db: Db, change: { key: string; variant: string; override?: boolean; expectFromVersionId?: string | null; expectVersionId?: string; expectBlockers?: string[]; expectPhase?: number; underLock?: UnderLock }, actor: Actor, reason: string | undefined) {
+/**
+ * The 409 of a ship blocked now by checks that its request's summary ("filed") or its dialog ("shown")
+ * did not name (`expected`: their keys; undefined: not checked), or null.
+ */
+function unseenBlocks(key: string, blocks: ShipBlock[], expected: string[] | undefined, since: "filed" | "shown"): ConflictError | null {
+  const unseen = expected === undefined ? [] : blocks.filter((b) => !expected.includes(b.key));
+  if (!unseen.length) return null;
+  const now = unseen.map((b) => b.text).join("; ");
+  return new ConflictError(since === "filed"
+    ? `the ship checks changed since the request was filed: now also ${now}. Not shipped; file a new request if the override is still wanted`
+    : `the ship checks of ${key} changed since they were shown (now also: ${now}): not shipped over them; look at them again and decide`);
+}
+
+/** A ship (direct, `since` "shown"; or an approved request, "filed") past the ship checks, with its pins (shipVariant), then shipExperiment. */
+async function shipChecked(
+  db: Db, change: { key: string; variant: string; override?: boolean; expectFromVersionId?: string | null; expectVersionId?: string; expectBlockers?: string[]; expectPhase?: number; underLock?: UnderLock },
+  actor: Actor, reason: string | undefined, since: "filed" | "shown",
+) {
   if (change.expectPhase !== undefined) {
-    // Filed on one phase's results: a restart since (an approved experiment_restart, a resume) opened another, with other data and perhaps another decision rule.
+    // Read on one phase's results: a restart since (an approved experiment_restart, a resume) opened another, with other data and perhaps another decision rule.
+    // Early, for the right words before the analysis runs; shipExperiment compares it again under the experiment's lock.
     const phase = (await getExperiment(db, change.key)).phase;
-    if (phase !== change.expectPhase) throw new ConflictError(`experiment "${change.key}" was restarted since the ship was requested (phase ${change.expectPhase} → ${phase}): not shipped; file a new request on phase ${phase}'s results`);
+    if (phase !== change.expectPhase) throw shipPhaseChanged(change.key, change.expectPhase, phase, since);
   }
   const blocks = shipBlocks(await experimentResults(db, change.key), change.variant);
-  // An approved override covers the checks its summary named, no other.
-  const unseen = change.expectBlockers === undefined ? [] : blocks.filter((b) => !change.expectBlockers!.includes(b.key));
-  if (unseen.length) throw new ConflictError(`the ship checks changed since the request was filed: now also ${unseen.map((b) => b.text).join("; ")}. Not shipped; file a new request if the override is still wanted`);
+  // An approved override covers the checks its summary named, a direct one those its dialog showed: no other.
+  const unseen = unseenBlocks(change.key, blocks, change.expectBlockers, since);
+  if (unseen) throw unseen;
   const blockers = blocks.map((b) => b.text);
   if (blockers.length > 0 && !change.override) {
     throw new ConflictError(`ship is blocked: ${blockers.join("; ")}. Ship anyway only by overriding the checks, with a reason`);
   }
   if (blockers.length > 0 && !reasonSchema.safeParse(reason ?? "").success) throw new InvalidInputError("reason", "overriding the ship checks needs a reason (at least 3 characters)");
   const why = blockers.length > 0 ? `override of ${blockers.join("; ")}: ${reason}` : reason;
-  return shipExperiment(db, change.key, change.variant, actor, why, { expectFromVersionId: change.expectFromVersionId, expectVersionId: change.expectVersionId, underLock: change.underLock });
+  return shipExperiment(db, change.key, change.variant, actor, why, { expectFromVersionId: change.expectFromVersionId, expectVersionId: change.expectVersionId, expectPhase: change.expectPhase, since, underLock: change.underLock });
 }
 
 const requester = (ctx: Ctx) => requirePerson(ctx.principal, "request or decide a change");
@@ -451,7 +496,9 @@ export async function requestChange(ctx: Ctx, input: { change: ChangePayload; re
   const change = input.change;
   const pinnedChange = (change.kind === "alias_move" || change.kind === "experiment_ship") && change.expectFromVersionId === undefined && from
     ? { ...change, expectFromVersionId: from.versionId }
-    : change.kind === "canary_promote" && rolloutId ? { ...change, rolloutId } : change;
+    : change.kind === "canary_start" && change.rollout.expectFromVersionId === undefined && from
+      ? { ...change, rollout: { ...change.rollout, expectFromVersionId: from.versionId } }
+      : change.kind === "canary_promote" && rolloutId ? { ...change, rolloutId } : change;
   const payload: StoredChange = pins ? { ...pinCanaryPolicy(pinnedChange), pinned: pins } : pinCanaryPolicy(pinnedChange);
   return ctx.db.$transaction(async (tx) => {
     const request = await tx.changeRequest.create({
@@ -615,7 +662,7 @@ async function statusNow(db: Pick<Db, "changeRequest">, id: string): Promise<str
 
 /**
  * Why a request can no longer be applied as filed, or null: its alias (an alias move's, a ship's
- * production) no longer points at the version pinned when it was filed (names the alias and both
+ * production, a canary start's serving alias: its baseline) no longer points at the version pinned when it was filed (names the alias and both
  * versions), or a surface's stage 2 is no longer what the summary's "before" showed (checked again
  * under the surface's lock when applied). A start's allocation and variant versions, and a restart's
  * phase, status, definition and new variants' versions, are compared under the experiment's lock when
@@ -626,6 +673,7 @@ async function pinBroken(db: Db, change: StoredChange): Promise<string | null> {
     const surface = await db.surface.findUnique({ where: { key: change.surface }, select: { stage2: true } });
     return stage2ChangedSince(change.surface, change.pinned.stage2 ?? null, stage2ConfigSchema.safeParse(surface?.stage2).data ?? null);
   }
+  if (change.kind === "canary_start") return canaryBaselineBroken(db, change);
   if ((change.kind !== "alias_move" && change.kind !== "experiment_ship") || change.expectFromVersionId === undefined) return null;
   let target: { modelId: string; modelName: string; alias: string } | null = null;
   if (change.kind === "alias_move") {
@@ -637,10 +685,28 @@ async function pinBroken(db: Db, change: StoredChange): Promise<string | null> {
     target = model ? { modelId: model.id, modelName: model.name, alias: "production" } : null;
   }
   if (!target) return null;
+  return aliasMovedSinceFiled(db, target, change.expectFromVersionId);
+}
+
+/**
+ * Why a canary start request can no longer apply as filed, or null: the surface's serving alias (the
+ * baseline its summary showed, `rollout.expectFromVersionId`, pinned when filed) moved since. A request
+ * stored without the pin (filed before starts were pinned) is not checked. Checked again under the model's lock when applied.
+ */
+async function canaryBaselineBroken(db: Db, change: Extract<StoredChange, { kind: "canary_start" }>): Promise<string | null> {
+  const expected = change.rollout.expectFromVersionId;
+  if (expected === undefined) return null;
+  const surface = await db.surface.findUnique({ where: { key: change.rollout.surface }, select: { modelAlias: true, model: { select: { id: true, name: true } } } });
+  if (!surface?.model) return null;
+  return aliasMovedSinceFiled(db, { modelId: surface.model.id, modelName: surface.model.name, alias: surface.modelAlias }, expected);
+}
+
+/** Why an alias pinned at `expected` (a version's id, null: unset) when a request was filed no longer is, in words, or null. */
+async function aliasMovedSinceFiled(db: Db, target: { modelId: string; modelName: string; alias: string }, expected: string | null): Promise<string | null> {
   const current = await db.modelAlias.findUnique({ where: { modelId_name: { modelId: target.modelId, name: target.alias } }, select: { versionId: true, version: { select: { version: true } } } });
-  if ((current?.versionId ?? null) === change.expectFromVersionId) return null;
-  const pinned = change.expectFromVersionId ? await db.modelVersion.findUnique({ where: { id: change.expectFromVersionId }, select: { version: true } }) : null;
-  const was = change.expectFromVersionId === null ? "unset" : `v${pinned?.version ?? "?"}`;
+  if ((current?.versionId ?? null) === expected) return null;
+  const pinned = expected ? await db.modelVersion.findUnique({ where: { id: expected }, select: { version: true } }) : null;
+  const was = expected === null ? "unset" : `v${pinned?.version ?? "?"}`;
   const now = current ? `v${current.version.version}` : "unset";
   return `${target.modelName} ${target.alias} moved since the request was filed (it showed ${was}, it is now ${now}): not applied over it; file a new request if the change is still wanted`;
 }

@@ -1,6 +1,6 @@
 import { LEVER_TRANSACTION, type UnderLock } from "../db/leverTransaction";
 import { canonicalJson } from "../domain/canonicalJson";
-import { sharesWithoutNoise } from "../domain/experiments/definition";
+import { sharesWithoutNoise, storedDefinition } from "../domain/experiments/definition";
 import { randomBytes } from "node:crypto";
 import type { Actor } from "../audit/actor";
 import { recordAudit } from "../audit/record";
@@ -109,14 +109,7 @@ function allocationOfInput(input: ExperimentInput, seed: string) {
 }
 
 /** The stored experiment in the shape of its definition (the form's input), so an edit's entry compares like with like. */
-function definitionOf(e: Awaited<ReturnType<typeof getExperiment>>): Record<string, unknown> {
-  return {
-    key: e.key, name: e.name, surface: e.surface.key, kind: e.kind, hypothesis: e.hypothesis, owner: e.owner, hashAttribute: e.hashAttribute,
-    hashVersion: e.hashVersion, seed: e.seed, coverage: e.coverage, namespace: e.namespace, targeting: e.targeting,
-    variants: allocationOf(e).variants.map((v, i) => ({ name: e.variants[i]!.name, ...v })),
-    primaryMetric: e.primaryMetric, secondaryMetrics: e.secondaryMetrics, guardrails: e.guardrails, minDetectableEffect: e.minDetectableEffect, analysisMode: e.analysisMode,
-  };
-}
+const definitionOf = (e: Awaited<ReturnType<typeof getExperiment>>): Record<string, unknown> => storedDefinition(e);
 
 export type Allocation = Record<(typeof ALLOCATION_FIELDS)[number], unknown>;
 
@@ -148,17 +141,28 @@ export function restartDifferences(e: Awaited<ReturnType<typeof getExperiment>>,
  * What a restart request pins when it is filed: the experiment's phase, its status (a running one's
  * phase ends, a stopped one resumes) and its whole definition (allocation, decision rule, and the
  * name, hypothesis, owner and secondary metrics a restart also writes), as the summary's "before" showed them.
+ * The edit form sends the same of the experiment as it loaded it (`expectBefore` of an edit, a restart, a restart request).
  */
 export interface RestartPin { phase: number; status: string; definition: Record<string, unknown> }
 
 export const restartPinOf = (e: Awaited<ReturnType<typeof getExperiment>>): RestartPin => ({ phase: e.phase, status: e.status, definition: definitionOf(e) });
 
-/** What differs between `pin` and the experiment `e` now, in words ("phase 2 → 3", "running → stopped", then the fields): none when nothing does. */
-function changedSincePin(pin: RestartPin, e: Awaited<ReturnType<typeof getExperiment>>): string[] {
+/**
+ * What differs between `pin` and the experiment `e` now, in words ("phase 2 → 3", "running → stopped",
+ * then the fields): none when nothing does. Shares compare beyond floating-point noise (`differs`).
+ */
+export function changedSincePin(pin: RestartPin, e: Awaited<ReturnType<typeof getExperiment>>): string[] {
   const now = restartPinOf(e);
-  const fields = [...new Set([...Object.keys(pin.definition), ...Object.keys(now.definition)])].filter((f) => canonicalJson(pin.definition[f]) !== canonicalJson(now.definition[f]));
+  const fields = [...new Set([...Object.keys(pin.definition), ...Object.keys(now.definition)])].filter((f) => differs(f, pin.definition[f], now.definition[f]));
   return [...(pin.phase !== now.phase ? [`phase ${pin.phase} → ${now.phase}`] : []), ...(pin.status !== now.status ? [`${pin.status} → ${now.status}`] : []), ...fields];
 }
+
+/**
+ * The 409 of a lever pressed on a page that showed the experiment otherwise than it is now (`changed`:
+ * changedSincePin's words): `what` is what did not happen ("not saved over it"), `next` what to do.
+ */
+export const shownExperimentChanged = (key: string, changed: string[], what: string, next = "reload the form and decide") =>
+  new ConflictError(`experiment "${key}" changed since it was shown (${changed.join(", ")}): ${what}; ${next}`);
 
 /** Whether a definition's `field` differs between `a` and `b` beyond noise: a share round-tripped through a form's percentages (0.6667 → 66.67 → 0.6667000000000001) is the same. */
 const differs = (field: string, a: unknown, b: unknown) => canonicalJson(sharesWithoutNoise(field, a)) !== canonicalJson(sharesWithoutNoise(field, b));
@@ -240,10 +244,14 @@ export async function variantShipTarget(db: Db, key: string, variantKey: string)
  * Edits an experiment. A draft takes any change; once started (phase ≥ 1, running or stopped) only
  * name, hypothesis, owner and secondary metrics: its allocation (ALLOCATION_FIELDS) and decision rule
  * (DECISION_FIELDS) change by restartExperiment, in a new analysis phase.
- * @throws ConflictError naming the locked fields that changed, or when shipped; InvalidInputError on
- *   `key`, `surface` or a variant's model.
+ * `check.expectBefore`: the experiment as the form loaded it (restartPinOf's shape: phase, status,
+ * stored definition); if any of it changed since (another person's edit, a restart, a start, a stop),
+ * compared under the experiment's lock, ConflictError naming what changed, and nothing is saved or
+ * audited. Omitted: not checked (a script's edit).
+ * @throws ConflictError naming the locked fields that changed, or when shipped, or what changed since
+ *   `expectBefore`; InvalidInputError on `key`, `surface` or a variant's model.
  */
-export async function updateExperiment(db: Db, key: string, input: ExperimentInput, actor: Actor) {
+export async function updateExperiment(db: Db, key: string, input: ExperimentInput, actor: Actor, check: { expectBefore?: RestartPin } = {}) {
   const first = await getExperiment(db, key);
   if (input.key !== key) throw new InvalidInputError("key", "an experiment's key cannot change");
   if (input.surface !== first.surface.key) throw new InvalidInputError("surface", "an experiment's surface cannot change; create a new experiment");
@@ -253,6 +261,9 @@ export async function updateExperiment(db: Db, key: string, input: ExperimentInp
     // the start (whose approval pinned the allocation), or sees the experiment running.
     await tx.$queryRaw`SELECT id FROM experiments WHERE id = ${first.id} FOR UPDATE`;
     const current = await tx.experiment.findUniqueOrThrow({ where: { id: first.id }, include: EXPERIMENT_INCLUDE });
+    // The form's fields started from what it loaded: saved over a change made since, they would undo it unseen.
+    const stale = check.expectBefore ? changedSincePin(check.expectBefore, current) : [];
+    if (stale.length) throw shownExperimentChanged(key, stale, "not saved over it");
     if (current.status === "shipped") throw new ConflictError(`experiment "${key}" was shipped and is read-only`);
     const changed = changedAllocation(allocationOf(current), allocationOfInput(input, current.seed));
     const locked = current.phase >= 1 ? [...changed, ...changedDecision(current, input)] : [];
@@ -357,15 +368,25 @@ export async function experimentOverlaps(db: Db, key: string): Promise<string[]>
  * Starts (or resumes, in a new phase) an experiment. `check.expectAllocation` / `check.expectVersions`: the allocation,
  * and the version each variant served, that an approved start request pinned; if either changed since
  * (compared under the experiment's lock), ConflictError naming what changed, and nothing starts.
+ * `check.expectPhase`: the phase the page showed (0: a draft). `check.since`: who pinned them, an
+ * approved request ("filed", the default) or the page whose Start or Resume was pressed ("shown"), which
+ * the refusal's words follow. Each omitted: not checked.
  * @throws ConflictError also when a running experiment on the surface would take all its traffic (checkTrafficLeft).
  */
-export function startExperiment(db: Db, key: string, actor: Actor, check: { expectAllocation?: Allocation; expectVersions?: Record<string, string | null>; reason?: string; underLock?: UnderLock } = {}) {
+export function startExperiment(
+  db: Db, key: string, actor: Actor,
+  check: { expectAllocation?: Allocation; expectPhase?: number; expectVersions?: Record<string, string | null>; since?: "filed" | "shown"; reason?: string; underLock?: UnderLock } = {},
+) {
   return transition(db, key, actor, ["draft", "stopped"], async (tx, e) => {
     // Starts on one surface take turns, so two at once cannot each miss the other.
     await lockSurfaceRow(tx, { id: e.surfaceId });
     await check.underLock?.(tx);
     await checkTrafficLeft(tx, e, experimentReach(e));
-    const changed = check.expectAllocation ? changedAllocation(check.expectAllocation, allocationOf(e)) : [];
+    const changed = [
+      ...(check.expectPhase !== undefined && check.expectPhase !== e.phase ? [`phase ${check.expectPhase} → ${e.phase}`] : []),
+      ...(check.expectAllocation ? changedAllocation(check.expectAllocation, allocationOf(e)) : []),
+    ];
+    if (changed.length && check.since === "shown") throw shownExperimentChanged(key, changed, "not started", "look at it again and decide");
     if (changed.length) throw new ConflictError(`experiment "${key}" changed since the request was filed (${changed.join(", ")}): not started; file a new request for it as it is now`);
     for (const v of check.expectVersions ? e.variants : []) {
       const now = await variantVersion(tx, e, v);
@@ -417,13 +438,18 @@ export async function checkRestart(db: Db, key: string, input: ExperimentInput) 
  * experiment and starts a new analysis phase, running.
  * `check.expect`: what an approved restart request pinned (restartPinOf); if the experiment's phase,
  * status or definition changed since (compared under the experiment's lock), ConflictError naming
- * what changed, and nothing restarts. `check.expectVersions`: the version each variant of `input`
+ * what changed, and nothing restarts. `check.expectBefore`: the same of the experiment as the edit form
+ * loaded it (a direct restart), compared in the same place, refused in the form's words. Omitted: not
+ * checked. `check.expectVersions`: the version each variant of `input`
  * served when the request was filed (by key; null: unset); a variant that would serve another is a ConflictError.
  * @throws InvalidInputError on `experiment.surface` when the definition names another surface (as an
  *   edit refuses it: a restart keeps the experiment's surface), or on a variant's model; ConflictError
  *   when the experiment is a draft (start it) or shipped, or a running experiment would take all its traffic.
  */
-export async function restartExperiment(db: Db, key: string, input: ExperimentInput, actor: Actor, reason?: string, check: { expect?: RestartPin; expectVersions?: Record<string, string | null>; underLock?: UnderLock } = {}) {
+export async function restartExperiment(
+  db: Db, key: string, input: ExperimentInput, actor: Actor, reason?: string,
+  check: { expect?: RestartPin; expectBefore?: RestartPin; expectVersions?: Record<string, string | null>; underLock?: UnderLock } = {},
+) {
   await checkRestart(db, key, input);
   return transition(db, key, actor, ["running", "stopped"], async (tx, e) => {
     await lockSurfaceRow(tx, { id: e.surfaceId });
@@ -432,6 +458,9 @@ export async function restartExperiment(db: Db, key: string, input: ExperimentIn
       const changed = changedSincePin(check.expect, e);
       if (changed.length) throw new ConflictError(`experiment "${key}" changed since the restart was requested (${changed.join(", ")}): not restarted; file a new request for it as it is now`);
     }
+    // The form's definition started from what it loaded: applied over a change made since, it would undo it unseen.
+    const stale = check.expectBefore ? changedSincePin(check.expectBefore, e) : [];
+    if (stale.length) throw shownExperimentChanged(key, stale, "not restarted over it");
     for (const v of check.expectVersions ? input.variants : []) {
       const now = await variantVersion(tx, e, { modelVersionId: v.modelVersionId ?? null, modelAlias: v.modelAlias ?? null });
       const was = check.expectVersions![v.key] ?? null;
@@ -451,6 +480,30 @@ export async function restartExperiment(db: Db, key: string, input: ExperimentIn
 }
 
 /**
+ * The 409 of a ship whose results were read on phase `shown` of experiment `key`, now in phase `now`:
+ * worded for an approved request ("filed") or for the ship dialog ("shown").
+ */
+export function shipPhaseChanged(key: string, shown: number, now: number, since: "filed" | "shown"): ConflictError {
+  return new ConflictError(since === "filed"
+    ? `experiment "${key}" was restarted since the ship was requested (phase ${shown} → ${now}): not shipped; file a new request on phase ${now}'s results`
+    : `experiment "${key}" changed since it was shown (it showed phase ${shown}, it is now phase ${now}): not shipped over it; look at its results again and decide`);
+}
+
+/**
+ * The 409 of a ship whose variant serves `now`, not the version `shown` (an id) its request pinned
+ * ("filed") or its dialog named ("shown"), in those words.
+ */
+export async function shipVersionChanged(
+  db: Pick<Db, "modelVersion">, ship: { key: string; variant: string; shown: string; now: { modelName: string; version: number }; since: "filed" | "shown" },
+): Promise<ConflictError> {
+  const was = await db.modelVersion.findUnique({ where: { id: ship.shown }, select: { version: true, model: { select: { name: true } } } });
+  const { key, variant, now } = ship;
+  return new ConflictError(ship.since === "shown"
+    ? `variant "${variant}" of ${key} changed since it was shown (it showed ${was ? `${was.model.name} v${was.version}` : "another version"}, it is now ${now.modelName} v${now.version}): not shipped over it; look at it again and decide`
+    : `variant "${variant}" of ${key} now serves ${now.modelName} v${now.version}, not v${was?.version ?? "?"} as when the request was filed: not shipped; file a new request if the change is still wanted`);
+}
+
+/**
  * Ships a variant: the model version it served in the current phase (shipTarget; the one it resolves
  * to now when it served none) becomes the surface model's production alias (audited), and the
  * experiment ends, in one transaction.
@@ -458,10 +511,18 @@ export async function restartExperiment(db: Db, key: string, input: ExperimentIn
  *   the moved production alias ranks.
  * `check.expectFromVersionId`: the production version the page showed (null: unset); if production
  * moved since, ConflictError (409) and nothing changes. Omitted: not checked. `check.expectVersionId`:
- * the version the variant served when a ship request was filed; if it serves another now, ConflictError.
- * @throws ConflictError (not running or stopped; production moved; the variant served several versions), InvalidInputError on `variant`.
+ * the version the variant served when a ship request was filed, or that the ship dialog named; if it
+ * serves another now, ConflictError. `check.expectPhase`: the analysis phase whose results the ship was
+ * filed on or the dialog showed; compared under the experiment's lock, so a restart up to the moment
+ * it ships refuses it (shipPhaseChanged). `check.since`: who pinned them, an approved request ("filed",
+ * the default) or the ship dialog ("shown"), which the refusal's words follow. Each omitted: not checked.
+ * @throws ConflictError (not running or stopped; production moved; the variant served several versions;
+ *   a pin broken), InvalidInputError on `variant`.
  */
-export async function shipExperiment(db: Db, key: string, variantKey: string, actor: Actor, reason?: string, check: { expectFromVersionId?: string | null; expectVersionId?: string; underLock?: UnderLock } = {}) {
+export async function shipExperiment(
+  db: Db, key: string, variantKey: string, actor: Actor, reason?: string,
+  check: { expectFromVersionId?: string | null; expectVersionId?: string; expectPhase?: number; since?: "filed" | "shown"; underLock?: UnderLock } = {},
+) {
   const current = await getExperiment(db, key);
   // Checks before effects: a draft or an already-shipped experiment moves nothing.
   if (current.status !== "running" && current.status !== "stopped") {
@@ -479,16 +540,15 @@ export async function shipExperiment(db: Db, key: string, variantKey: string, ac
       `variant "${variantKey}" pins ${pinned.modelName} v${pinned.version}, not a version of the surface's model: shipping it would not change what the surface serves; register that version under the surface's model, or switch the surface to ${pinned.modelName}`,
     );
   }
-  // An approved ship request pinned the version its variant served when it was filed: not another.
-  if (check.expectVersionId !== undefined && check.expectVersionId !== versionId) {
-    const was = await db.modelVersion.findUnique({ where: { id: check.expectVersionId }, select: { version: true } });
-    throw new ConflictError(`variant "${variantKey}" of ${key} now serves ${pinned.modelName} v${pinned.version}, not v${was?.version ?? "?"} as when the request was filed: not shipped; file a new request if the change is still wanted`);
-  }
+  // An approved ship request pinned the version its variant served when it was filed, the dialog the one it named: not another.
+  if (check.expectVersionId !== undefined && check.expectVersionId !== versionId) throw await shipVersionChanged(db, { key, variant: variantKey, shown: check.expectVersionId, now: pinned, since: check.since ?? "filed" });
   const why = `shipped from experiment ${key}, variant ${variantKey}${reason ? `: ${reason}` : ""}`;
   let reached: readonly string[] = [];
   // Checked above and again under the experiment's lock; the alias move and the status change
   // commit together or not at all.
   const shipped = await transition(db, key, actor, ["running", "stopped"], async (tx, e) => {
+    // The phase whose results were read, under the lock: a restart since (which takes this lock) opened another, with other data and perhaps another decision rule.
+    if (check.expectPhase !== undefined && e.phase !== check.expectPhase) throw shipPhaseChanged(key, check.expectPhase, e.phase, check.since ?? "filed");
     // Again under the experiment's lock: a restart may have changed the arm, or traffic its version, since.
     const locked = e.variants.find((v) => v.key === variantKey);
     const now = locked ? await shipTarget(tx, e, locked) : null;

@@ -66,6 +66,12 @@ export interface StartRolloutInput {
   maxCtrDecrease?: number;
   /** Minutes a step may wait for its minimum samples (see JudgePolicy.stepDeadlineMinutes). */
   stepDeadlineMinutes?: number;
+  /**
+   * The id of the serving version the dialog showed (null: the alias was unset): the baseline the canary is
+   * judged against and promoted over. Compared with the serving alias under the model's lock; moved since:
+   * ConflictError (409), nothing written or audited. Absent (scripts): not checked.
+   */
+  expectFromVersionId?: string | null;
   reason?: string;
 }
 
@@ -157,9 +163,21 @@ export function policyOf(input: StartRolloutInput): JudgePolicy {
 }
 
 /**
- * The checks of a canary start that need no lock (steps, the judge policy's bounds, surface, model, version, not already serving):
- * rollouts.start makes them, and a change request for a start makes them when it is filed.
- * @throws InvalidInputError naming `steps[i]`, a policy field (`maxFallbackRateIncrease`…), `surface` or `version`; NotFoundError for the surface.
+ * The 409 of a start whose dialog showed another baseline (`expected`: the serving version's id it showed,
+ * null: unset) than the one the serving alias points at now (`serving`), in setAlias's expectFrom words:
+ * `canary start on "search" refused: search-ranker production changed since it was read (was v3, now v4); reload and check`.
+ */
+async function baselineChanged(db: Db | Prisma.TransactionClient, at: { surface: string; model: string; alias: string; expected: string | null; serving: string | null }): Promise<ConflictError> {
+  const words = async (id: string | null) => (id === null ? "unset" : `v${(await db.modelVersion.findUnique({ where: { id }, select: { version: true } }))?.version ?? "?"}`);
+  return new ConflictError(`canary start on "${at.surface}" refused: ${at.model} ${at.alias} changed since it was read (was ${await words(at.expected)}, now ${await words(at.serving)}); reload and check`);
+}
+
+/**
+ * The checks of a canary start that need no lock (steps, the judge policy's bounds, surface, model, version, not already serving,
+ * the baseline the dialog showed: `expectFromVersionId`): rollouts.start makes them, and a change request for a start makes them when it is filed.
+ * @returns `serving`: the id of the version the serving alias points at now (null: unset), read without a lock.
+ * @throws InvalidInputError naming `steps[i]`, a policy field (`maxFallbackRateIncrease`…), `surface` or `version`; NotFoundError for the surface;
+ *   ConflictError when the serving alias no longer points at `expectFromVersionId` (baselineChanged).
  */
 export async function checkRolloutStart(db: Db, input: StartRolloutInput) {
   const steps = input.steps ?? DEFAULT_STEPS;
@@ -176,13 +194,21 @@ export async function checkRolloutStart(db: Db, input: StartRolloutInput) {
   const target = model.versions.find((v) => v.version === input.version);
   if (!target) throw new InvalidInputError("version", `${model.name} has no v${input.version}`);
   const serving = model.aliases.find((a) => a.name === surface.modelAlias)?.versionId ?? null;
+  // Before "already serves": a version shipped since the dialog opened is the change the person never saw.
+  if (input.expectFromVersionId !== undefined && serving !== input.expectFromVersionId) {
+    throw await baselineChanged(db, { surface: surface.key, model: model.name, alias: surface.modelAlias, expected: input.expectFromVersionId, serving });
+  }
   if (serving === target.id) throw new InvalidInputError("version", `v${input.version} already serves "${surface.key}" (${surface.modelAlias})`);
   return { steps, surface, model, target, serving };
 }
 
 /**
+ * Starts a canary of `input.version` on `input.surface`: the canary alias, the first step's share, a judge job, audit, history, webhook.
+ * `input.expectFromVersionId`: the baseline the dialog showed, compared under the model's lock (see StartRolloutInput).
  * `options.policyAdjusted`: a retry's policy fields brought within today's bounds, in words (retryInputOf), for the audit entry;
  * `options.underLock`: run under the model's and the surface's locks before anything is written (a direct start's approval guard).
+ * @throws as checkRolloutStart; ConflictError (409, nothing written) when the serving alias moved off `expectFromVersionId`,
+ *   a rollout runs on the surface, or another surface's rollout is judged against the same alias.
  */
 export async function startRollout(db: Db, input: StartRolloutInput, actor: Actor, options: { approvedFor?: string[]; policyAdjusted?: string[]; underLock?: UnderLock } = {}) {
   const { steps, surface, model, target } = await checkRolloutStart(db, input);
@@ -196,6 +222,10 @@ export async function startRollout(db: Db, input: StartRolloutInput, actor: Acto
     await options.underLock?.(tx);
     // The baseline, read under the model's lock (which every alias move takes): a move committed since the check above is seen here.
     const serving = (await tx.modelAlias.findUnique({ where: { modelId_name: { modelId: model.id, name: surface.modelAlias } }, select: { versionId: true } }))?.versionId ?? null;
+    // The baseline the dialog showed ("moves from v3 to v5"): a move since (v4 shipped) is refused, not judged against and promoted over.
+    if (input.expectFromVersionId !== undefined && serving !== input.expectFromVersionId) {
+      throw await baselineChanged(tx, { surface: surface.key, model: model.name, alias: surface.modelAlias, expected: input.expectFromVersionId, serving });
+    }
     if (serving === target.id) throw new InvalidInputError("version", `v${input.version} already serves "${surface.key}" (${surface.modelAlias})`);
     if (await tx.rollout.findFirst({ where: { surfaceId: surface.id, status: { in: [...ACTIVE] } } })) throw new ConflictError(`a rollout is already running on "${surface.key}": abort it first`);
     const sharing = await rolloutSharingAlias(tx, { id: surface.id, key: surface.key, modelAlias: surface.modelAlias }, { id: model.id, name: model.name });

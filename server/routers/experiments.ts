@@ -2,7 +2,7 @@ import { z } from "zod";
 import { restartVariants, shipVariant, startVariants } from "../approvals/service";
 import { planFromRecentTraffic } from "../experiments/plan";
 import { experimentResults } from "../experiments/results";
-import { experimentInputSchema, METRICS } from "../experiments/schema";
+import { experimentInputSchema, experimentUpdateSchema, METRICS, shownAllocationSchema, shownExperimentSchema, shownShipFields } from "../experiments/schema";
 import {
   createExperiment, experimentOverlaps, getExperiment, listExperiments, stopExperiment, updateExperiment, variantShipTarget,
 } from "../experiments/service";
@@ -29,11 +29,19 @@ export const experimentsRouter = router({
     .input(z.strictObject({ surface: idString(), minimumDetectableEffect: decimal(0, 10).positive(), weights: z.array(decimal(0, 1000)).min(2).max(8), analysisMode: z.enum(["sequential", "fixed", "bayesian"]).optional(), primaryMetric: z.enum(METRICS).optional() }))
     .query(({ ctx, input }) => planFromRecentTraffic(ctx.db, input)),
   create: procedureFor["experiments.write"].input(experimentInputSchema).mutation(({ ctx, input }) => createExperiment(ctx.db, input, ctx.actor)),
-  update: procedureFor["experiments.write"].input(experimentInputSchema).mutation(({ ctx, input }) => updateExperiment(ctx.db, input.key, input, ctx.actor)),
-  start: procedureFor["experiments.write"].input(byKey.extend({ reason: text(500).optional() })).mutation(({ ctx, input }) => appliedHere(startVariants(ctx, input.key, input.reason), ofItsSurface)),
+  /** `expectBefore`: the experiment as the form loaded it (a 409 when it changed since). */
+  update: procedureFor["experiments.write"].input(experimentUpdateSchema).mutation(({ ctx, input: { expectBefore, ...definition } }) => updateExperiment(ctx.db, definition.key, definition, ctx.actor, { expectBefore })),
+  /** `expectPhase`, `expectAllocation`: what the page showed (a 409 when it changed since). */
+  start: procedureFor["experiments.write"]
+    .input(byKey.extend({ reason: text(500).optional(), expectPhase: int32().optional(), expectAllocation: shownAllocationSchema.optional() }))
+    .mutation(({ ctx, input }) => appliedHere(startVariants(ctx, input.key, input.reason, { expectPhase: input.expectPhase, expectAllocation: input.expectAllocation }), ofItsSurface)),
   stop: procedureFor["experiments.write"].input(byKey.extend({ reason: text(500).optional() })).mutation(({ ctx, input }) => appliedHere(stopExperiment(ctx.db, input.key, ctx.actor, input.reason), ofItsSurface)),
   restart: procedureFor["experiments.write"]
-    .input(z.strictObject({ experiment: experimentInputSchema, reason: text(500).optional() }))
-    .mutation(({ ctx, input }) => appliedHere(restartVariants(ctx, { key: input.experiment.key, experiment: input.experiment, reason: input.reason }), ofItsSurface)),
-  ship: procedureFor["experiments.ship"].input(byKey.extend({ variant: idString(63), reason: reasonSchema, override: z.boolean().optional(), expectFromVersionId: expectFromVersionIdSchema })).mutation(({ ctx, input }) => appliedHere(shipVariant(ctx, input), { surfaces: (shipped) => shipped.surfaces })),
+    // expectBefore: the experiment as the form loaded it (a 409 when it changed since).
+    .input(z.strictObject({ experiment: experimentInputSchema, reason: text(500).optional(), expectBefore: shownExperimentSchema.optional() }))
+    .mutation(({ ctx, input }) => appliedHere(restartVariants(ctx, { key: input.experiment.key, experiment: input.experiment, reason: input.reason, expectBefore: input.expectBefore }), ofItsSurface)),
+  /** expectFromVersionId, expectVersionId, expectPhase, expectBlockers: what the ship dialog showed (a 409 when any changed since). */
+  ship: procedureFor["experiments.ship"]
+    .input(byKey.extend({ variant: idString(63), reason: reasonSchema, override: z.boolean().optional(), expectFromVersionId: expectFromVersionIdSchema, ...shownShipFields }))
+    .mutation(({ ctx, input }) => appliedHere(shipVariant(ctx, input), { surfaces: (shipped) => shipped.surfaces })),
 });

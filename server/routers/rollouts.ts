@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { startRolloutSchema } from "../approvals/schema";
+import { expectFromVersionIdSchema } from "../registry/schema";
 import { retryCanary, startCanary } from "../approvals/service";
 import { appliedHere } from "../surfaces/configCache";
 import { abortRollout, analyseRollouts, currentRollouts, listRollouts, pauseRollout, promoteRolloutNow, resumeRollout } from "../rollouts/service";
@@ -17,10 +18,14 @@ export const rolloutsRouter = router({
     .query(({ ctx, input }) => listRollouts(ctx.db, input)),
   /** Every running or paused rollout and each surface's newest, active ones first (the On-call page's canary strips): no limit to crowd one out. */
   current: procedureFor["console.read"].query(({ ctx }) => currentRollouts(ctx.db)),
+  /** Starts a canary; `expectFromVersionId`: the serving version the dialog showed (null: unset), a 409 if it moved since. */
   start: procedureFor["canary.start"].input(startRolloutSchema).mutation(({ ctx, input }) => appliedHere(startCanary(ctx, input), { surface: input.surface })),
-  /** Starts a new rollout like an ended one (same version, steps and policy); a change request where the surface requires approval. */
+  /**
+   * Starts a new rollout like an ended one (same version, steps and policy); a change request where the surface requires approval.
+   * `expectFromVersionId`: the serving version the retry dialog showed as the new canary's baseline (null: unset), a 409 if it moved since.
+   */
   retry: procedureFor["canary.start"]
-    .input(z.strictObject({ rolloutId: idString(), reason: reasonSchema }))
+    .input(z.strictObject({ rolloutId: idString(), reason: reasonSchema, expectFromVersionId: expectFromVersionIdSchema }))
     .mutation(({ ctx, input }) => appliedHere(retryCanary(ctx, input), { surfaces: (retried) => [retried.surface] })),
   /** Stops judging; the canary keeps its share until resumed, promoted or aborted. */
   pause: procedureFor["canary.abort"].input(lever).mutation(({ ctx, input }) => appliedHere(pauseRollout(ctx.db, input, ctx.actor), { surface: input.surface })),

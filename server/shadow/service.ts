@@ -208,6 +208,8 @@ export interface ShadowComparison {
   candidate: { versionId: string; label: string; modelName: string | null; version: number | null };
   /** The version the surface's serving alias points at now (what a canary of the candidate would start from). */
   servingNow: number | null;
+  /** servingNow's version id (null: the alias is unset): what the canary start dialog pins as its baseline (`expectFromVersionId`). */
+  servingNowId: string | null;
   overlapAt10: number | null;
   rbo: number | null;
   kendallTau: number | null;
@@ -254,8 +256,8 @@ export async function shadowComparison(db: Db, input: { requestId: string; versi
   );
   const candidate = versions.get(input.versionId);
   const serving = r.primary_version_id ? versions.get(r.primary_version_id) : undefined;
-  const surface = await db.surface.findUnique({ where: { key: r.surface }, select: { modelAlias: true, model: { select: { aliases: { select: { name: true, version: { select: { version: true } } } } } } } });
-  const servingNow = surface?.model?.aliases.find((a) => a.name === surface.modelAlias)?.version.version ?? null;
+  const surface = await db.surface.findUnique({ where: { key: r.surface }, select: { modelAlias: true, model: { select: { aliases: { select: { name: true, version: { select: { id: true, version: true } } } } } } } });
+  const servingAlias = surface?.model?.aliases.find((a) => a.name === surface.modelAlias)?.version ?? null;
   // Rows written before 20261203000000_lean_shadow_records were jsonb, which keeps object keys in its
   // own order: put the features back in the serving model's spec order, then the candidate's own.
   const order = [serving, candidate].flatMap((v) => ((v?.featureSpec ?? []) as unknown as FeatureSpec).map((f) => f.name));
@@ -267,7 +269,7 @@ export async function shadowComparison(db: Db, input: { requestId: string; versi
     requestId: input.requestId, ts: r.ts, owner: r.owner, surface: r.surface,
     serving: { versionId: r.primary_version_id, label: serving ? `${serving.model.name} v${serving.version}` : r.primary_version_id },
     candidate: { versionId: input.versionId, label: candidate ? `${candidate.model.name} v${candidate.version}` : input.versionId, modelName: candidate?.model.name ?? null, version: candidate?.version ?? null },
-    servingNow,
+    servingNow: servingAlias?.version ?? null, servingNowId: servingAlias?.id ?? null,
     overlapAt10: r.overlap_at_10, rbo: r.rbo, kendallTau: r.kendall_tau, spearmanRho: r.spearman_rho,
     primaryLatencyMs: r.primary_latency_ms, shadowLatencyMs: r.shadow_latency_ms,
     primary: ranking(r.primary_ranking), shadow: ranking(r.shadow_ranking),

@@ -72,7 +72,7 @@ function SurfaceShadow({ surface, hours, versionId, onVersion }: { surface: stri
             <PromoteToCanaryButton
               surface={o.surface.key}
               modelName={o.surface.modelName}
-              servingVersion={o.aliases.find((a) => a.alias === o.surface.servingAlias)?.version ?? null}
+              serving={o.aliases.find((a) => a.alias === o.surface.servingAlias) ?? null}
               candidateVersion={selected.version}
             />
           </Group>

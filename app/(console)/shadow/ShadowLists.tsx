@@ -2,7 +2,7 @@
 import { Badge, Group, SimpleGrid, Stack, Table, Text } from "@mantine/core";
 import { GuardedButton } from "@/app/_auth/GuardedButton";
 import { useState } from "react";
-import { StartCanaryModal } from "../dashboards/oncall/RolloutStrip";
+import { StartCanaryModal, type ServingShown } from "../dashboards/oncall/RolloutStrip";
 
 type Ranked = Array<{ id: string; score: number }>;
 
@@ -64,16 +64,19 @@ export function IdList({ ids, other }: { ids: string[]; other: Set<string> }) {
   );
 }
 
-/** "Promote to canary…": the canary start flow (approvals, confirm dialog) opened on the shadow's candidate version. */
-export function PromoteToCanaryButton({ surface, modelName, servingVersion, candidateVersion }: { surface: string; modelName: string | null; servingVersion: number | null; candidateVersion: number | null }) {
-  const [open, setOpen] = useState(false);
+/**
+ * "Promote to canary…": the canary start flow (approvals, confirm dialog) opened on the shadow's candidate version.
+ * `serving`: the serving alias's version as the page shows it; the dialog keeps the one shown at the press (the page refreshes every 10 s).
+ */
+export function PromoteToCanaryButton({ surface, modelName, serving, candidateVersion }: { surface: string; modelName: string | null; serving: ServingShown; candidateVersion: number | null }) {
+  const [open, setOpen] = useState<{ serving: ServingShown; candidateVersion: number } | null>(null);
   if (!modelName || candidateVersion === null) return null;
   return (
     <>
-      <GuardedButton permission="canary.start" size="xs" variant="light" onClick={() => setOpen(true)} data-testid="promote-to-canary">
+      <GuardedButton permission="canary.start" size="xs" variant="light" onClick={() => setOpen({ serving, candidateVersion })} data-testid="promote-to-canary">
         Promote v{candidateVersion} to canary…
       </GuardedButton>
-      {open && <StartCanaryModal surface={surface} modelName={modelName} servingVersion={servingVersion} initialVersion={candidateVersion} onClose={() => setOpen(false)} />}
+      {open && <StartCanaryModal surface={surface} modelName={modelName} serving={open.serving} initialVersion={open.candidateVersion} onClose={() => setOpen(null)} />}
     </>
   );
 }

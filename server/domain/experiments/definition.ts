@@ -40,3 +40,25 @@ export function sharesWithoutNoise(field: string, value: unknown): unknown {
     default: return value;
   }
 }
+
+/** A stored experiment as getExperiment reads it (the parts its definition is made of). */
+export interface StoredExperiment {
+  key: string; name: string; surface: { key: string }; kind: string; hypothesis: string; owner: string; hashAttribute: string; hashVersion: number; seed: string;
+  coverage: number; namespace: unknown; targeting: unknown; primaryMetric: string; secondaryMetrics: string[]; guardrails: unknown; minDetectableEffect: number | null; analysisMode: string;
+  variants: ReadonlyArray<{ key: string; name: string; weight: number; isControl: boolean; modelAlias: string | null; modelVersionId: string | null; constraintOverrides: unknown }>;
+}
+
+/**
+ * A stored experiment in the shape of its definition (the form's input, with stored nulls): what an
+ * edit's audit entry compares, what a restart request pins, and what the edit form sends back as
+ * what it loaded (`expectBefore`). Shares stay as stored (fractions, never converted to percentages).
+ */
+export function storedDefinition(e: StoredExperiment) {
+  return {
+    key: e.key, name: e.name, surface: e.surface.key, kind: e.kind, hypothesis: e.hypothesis, owner: e.owner, hashAttribute: e.hashAttribute,
+    hashVersion: e.hashVersion, seed: e.seed, coverage: e.coverage, namespace: e.namespace, targeting: e.targeting,
+    variants: e.variants.map((v) => ({ key: v.key, name: v.name, weight: v.weight, modelAlias: v.modelAlias, modelVersionId: v.modelVersionId, isControl: v.isControl, constraintOverrides: v.constraintOverrides })),
+    primaryMetric: e.primaryMetric, secondaryMetrics: e.secondaryMetrics, guardrails: e.guardrails, minDetectableEffect: e.minDetectableEffect, analysisMode: e.analysisMode,
+  };
+}
+export type StoredDefinition = ReturnType<typeof storedDefinition>;

@@ -194,7 +194,7 @@ function SurfaceCard({ surface: s, hours, rollout }: { surface: Surface; hours: 
         </Group>
       )}
       <ProblemRequests surface={s.key} hours={hours} />
-      <RolloutStrip surface={s.key} modelName={s.modelName} servingVersion={s.serving?.version ?? null} rollout={rollout} />
+      <RolloutStrip surface={s.key} modelName={s.modelName} serving={s.serving} rollout={rollout} />
       {series.data && series.data.points.length > 0 && <LatencyChart data={series.data.points} targetMs={s.slo.latencyP99Ms} markers={series.data.markers} />}
       {series.data && series.data.points.length === 0 && series.data.markers.length > 0 && (
         <Text size="xs" c="dimmed" mt="xs" data-testid="markers-without-traffic">

@@ -19,14 +19,26 @@ const rate = (events: number, trials: number) => (trials ? `${((events / trials)
 
 type Lever = "start" | "abort" | "pause" | "resume" | "promote" | "retry";
 
+/** The version the surface's serving alias points at, as the page showed it (null: unset): a canary's baseline. */
+export type ServingShown = { versionId: string; version: number } | null;
+
+/**
+ * An open lever dialog with what the page showed when it was pressed. The page's queries refresh
+ * every 5 s; the dialog renders and sends this copy, so a rollout or baseline that changed meanwhile
+ * is refused by the server (409) instead of acted on unseen (as ServingHistory's `rollbackTo.read`).
+ */
+type OpenLever = { lever: "start"; serving: ServingShown } | { lever: Exclude<Lever, "start">; rollout: Rollout; serving: ServingShown };
+
 /**
  * A surface's canary rollout: the running (or paused) one with its live figures, the judge's
  * latest verdicts, every judged step and its levers (pause, resume, promote now, abort); else the
  * last outcome with Retry and Start.
  */
-export function RolloutStrip({ surface, modelName, servingVersion, rollout }: { surface: string; modelName: string | null; servingVersion: number | null; rollout: Rollout | undefined }) {
-  const [modal, setModal] = useState<Lever | null>(null);
+export function RolloutStrip({ surface, modelName, serving, rollout }: { surface: string; modelName: string | null; serving: ServingShown; rollout: Rollout | undefined }) {
+  const [open, setOpen] = useState<OpenLever | null>(null);
   if (!modelName) return null;
+  // Copied at the press: the rollout the button was shown on, and the baseline shown beside it.
+  const press = (lever: Exclude<Lever, "start">, shown: Rollout) => () => setOpen({ lever, rollout: shown, serving });
   const active = rollout && (rollout.status === "running" || rollout.status === "paused") ? rollout : undefined;
   return (
     <Card withBorder padding="xs" mt="sm" bg="var(--mantine-color-gray-0)" data-testid={`rollout-${surface}`}>
@@ -66,20 +78,20 @@ export function RolloutStrip({ surface, modelName, servingVersion, rollout }: { 
           </Stack>
         )}
         <Group gap={6}>
-          {active?.status === "running" && <GuardedButton permission="canary.abort" size="xs" variant="default" onClick={() => setModal("pause")}>Pause</GuardedButton>}
-          {active?.status === "paused" && <GuardedButton permission="canary.resume" size="xs" variant="default" onClick={() => setModal("resume")}>Resume</GuardedButton>}
-          {active && <GuardedButton permission="canary.promote" size="xs" variant="light" color="teal" onClick={() => setModal("promote")}>Promote now</GuardedButton>}
-          {active && <GuardedButton permission="canary.abort" size="xs" color="red" variant="light" onClick={() => setModal("abort")}>Abort canary</GuardedButton>}
+          {active?.status === "running" && <GuardedButton permission="canary.abort" size="xs" variant="default" onClick={press("pause", active)}>Pause</GuardedButton>}
+          {active?.status === "paused" && <GuardedButton permission="canary.resume" size="xs" variant="default" onClick={press("resume", active)}>Resume</GuardedButton>}
+          {active && <GuardedButton permission="canary.promote" size="xs" variant="light" color="teal" onClick={press("promote", active)}>Promote now</GuardedButton>}
+          {active && <GuardedButton permission="canary.abort" size="xs" color="red" variant="light" onClick={press("abort", active)}>Abort canary</GuardedButton>}
           {!active && rollout && (rollout.status === "rolled_back" || rollout.status === "aborted") && (
-            <GuardedButton permission="canary.start" size="xs" variant="default" onClick={() => setModal("retry")}>Retry v{rollout.toVersion}</GuardedButton>
+            <GuardedButton permission="canary.start" size="xs" variant="default" onClick={press("retry", rollout)}>Retry v{rollout.toVersion}</GuardedButton>
           )}
-          {!active && <GuardedButton permission="canary.start" size="xs" variant="light" onClick={() => setModal("start")}>Start canary…</GuardedButton>}
+          {!active && <GuardedButton permission="canary.start" size="xs" variant="light" onClick={() => setOpen({ lever: "start", serving })}>Start canary…</GuardedButton>}
           <Anchor component={Link} href={`/history?surface=${encodeURIComponent(surface)}`} size="xs">Serving history →</Anchor>
         </Group>
       </Group>
       {rollout && <RolloutSteps rollout={rollout} />}
-      {modal === "start" && <StartCanaryModal surface={surface} modelName={modelName} servingVersion={servingVersion} onClose={() => setModal(null)} />}
-      {modal && modal !== "start" && rollout && <RolloutLeverModal lever={modal} rollout={rollout} onClose={() => setModal(null)} />}
+      {open?.lever === "start" && <StartCanaryModal surface={surface} modelName={modelName} serving={open.serving} onClose={() => setOpen(null)} />}
+      {open && open.lever !== "start" && <RolloutLeverModal lever={open.lever} rollout={open.rollout} serving={open.serving} onClose={() => setOpen(null)} />}
     </Card>
   );
 }
@@ -98,8 +110,15 @@ function useDone(onClose: () => void) {
   };
 }
 
-/** The canary start flow (approvals included); the Shadow page opens it on a candidate's version (`initialVersion`). */
-export function StartCanaryModal({ surface, modelName, servingVersion, initialVersion, onClose }: { surface: string; modelName: string; servingVersion: number | null; initialVersion?: number | null; onClose: () => void }) {
+/**
+ * The canary start flow (approvals included); the Shadow page opens it on a candidate's version (`initialVersion`).
+ * `serving`: the serving version the page showed when the button was pressed (null: unset); the dialog names it as the
+ * baseline and sends its id as `expectFromVersionId` (a start or request over a baseline moved since is a 409).
+ */
+export function StartCanaryModal({ surface, modelName, serving: pressed, initialVersion, onClose }: { surface: string; modelName: string; serving: ServingShown; initialVersion?: number | null; onClose: () => void }) {
+  // Kept from the first render, should a caller pass a live query's value: the dialog acts on what it showed.
+  const [serving] = useState(pressed);
+  const servingVersion = serving?.version ?? null;
   const trpc = useTRPC();
   const model = useQuery(trpc.models.get.queryOptions({ name: modelName }));
   const surfaceRow = useQuery(trpc.surfaces.get.queryOptions({ key: surface }));
@@ -112,13 +131,13 @@ export function StartCanaryModal({ surface, modelName, servingVersion, initialVe
   const parsedSteps = steps.split(",").map((s) => Number(s.trim())).filter((n) => !Number.isNaN(n));
   const versions = (model.data?.versions ?? []).filter((v) => v.version !== servingVersion).map((v) => ({ value: String(v.version), label: `v${v.version}` }));
   const needsApproval = surfaceRow.data?.requireApproval ?? false;
-  const rollout = { surface, version: Number(version), steps: parsedSteps, minRequests };
+  const rollout = { surface, version: Number(version), steps: parsedSteps, minRequests, expectFromVersionId: serving?.versionId ?? null };
   return (
     <ConfirmChangeDialog
       title={`Start a canary on ${surface}`}
       changes={[
         version ? `${modelName} v${version} gets a sticky, growing share of ${surface}'s traffic that no experiment takes: ${parsedSteps.join(" → ")} %` : "pick the version to roll out",
-        `then the serving alias moves from v${servingVersion ?? "?"} to v${version ?? "?"} (promotion); any failed step rolls back at once`,
+        `each step is judged against ${servingVersion === null ? "the serving alias, unset now" : `v${servingVersion}, serving now`}; then the serving alias moves from ${servingVersion === null ? "unset" : `v${servingVersion}`} to v${version ?? "?"} (promotion); any failed step rolls back at once`,
       ]}
       warning={needsApproval ? `${surface} requires approval: this files a request that another ML engineer approves before the canary starts.` : undefined}
       confirmLabel={needsApproval ? "Request approval" : "Start canary"}
@@ -146,7 +165,7 @@ function promotionApproval(r: Rollout): string {
   return "no approval needed: the canary's start was not approved, and no surface this promotion reaches requires approval";
 }
 
-const LEVERS = {
+const LEVERS: Record<Exclude<Lever, "start">, { title: string; label: string; color: string; effect: (r: Rollout, serving: ServingShown) => string[] }> = {
   pause: { title: "Pause the canary on", label: "Pause", color: "orange", effect: (r: Rollout) => [`${r.surface}: the canary keeps ${r.percent}% of the traffic not in an experiment; no step is judged until you resume`] },
   resume: { title: "Resume the canary on", label: "Resume", color: "blue", effect: (r: Rollout) => [`${r.surface}: the judge resumes step ${r.step + 1} (${r.percent}% of the traffic not in an experiment)`] },
   promote: {
@@ -163,14 +182,17 @@ const LEVERS = {
   retry: {
     title: "Retry the canary on", label: "Retry", color: "blue",
     // A tolerance or minimum of the old rollout outside today's bounds is brought to the bound (the stricter side): each is named.
-    effect: (r: Rollout) => [
+    effect: (r: Rollout, serving: ServingShown) => [
       `a new canary of ${r.model} v${r.toVersion} on ${r.surface}: ${r.steps.join(" → ")} % of the traffic not in an experiment, the same tolerances${r.retryPolicyAdjusted.length ? ", except where today's bounds are stricter:" : ""}`,
       ...r.retryPolicyAdjusted,
+      // The new canary's baseline is what serves now, not the old rollout's: named, and sent as the pin.
+      `each step is judged against ${r.model} ${r.alias} ${serving ? `v${serving.version}` : "unset"} (serving now); then ${r.alias} moves from ${serving ? `v${serving.version}` : "unset"} to v${r.toVersion} (promotion)`,
     ],
   },
-} as const;
+};
 
-function RolloutLeverModal({ lever, rollout, onClose }: { lever: Exclude<Lever, "start">; rollout: Rollout; onClose: () => void }) {
+/** A lever's dialog on `rollout` as the page showed it at the press (never the refreshed one): it names it and sends its id; a retry sends `serving` as its baseline pin. */
+function RolloutLeverModal({ lever, rollout, serving, onClose }: { lever: Exclude<Lever, "start">; rollout: Rollout; serving: ServingShown; onClose: () => void }) {
   const trpc = useTRPC();
   const done = useDone(onClose);
   const spec = LEVERS[lever];
@@ -200,7 +222,7 @@ function RolloutLeverModal({ lever, rollout, onClose }: { lever: Exclude<Lever, 
   return (
     <ConfirmChangeDialog
       title={`${spec.title} ${rollout.surface}`}
-      changes={[...spec.effect(rollout)]}
+      changes={spec.effect(rollout, serving)}
       warning={approvalNeeded ? <span data-testid="promote-needs-approval">{`Not promoted: ${approvalNeeded}. Confirm to file the request.`}</span> : undefined}
       confirmLabel={approvalNeeded ? "Request approval" : spec.label}
       color={spec.color}
@@ -214,7 +236,7 @@ function RolloutLeverModal({ lever, rollout, onClose }: { lever: Exclude<Lever, 
         else if (lever === "resume") resume.mutate(input);
         else if (lever === "promote") promote.mutate(input);
         else if (lever === "abort") abort.mutate(input);
-        else retry.mutate({ rolloutId: rollout.id, reason });
+        else retry.mutate({ rolloutId: rollout.id, reason, expectFromVersionId: serving?.versionId ?? null });
       }}
     />
   );

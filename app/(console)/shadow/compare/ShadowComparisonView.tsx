@@ -31,7 +31,7 @@ export function ShadowComparisonView({ requestId, versionId, at, owner }: { requ
           <Group gap="xs">
             <Button size="xs" variant="default" component={Link} href={hrefs.shadow(c.surface)}>Back to Shadow</Button>
             <Button size="xs" variant="light" component={Link} href={hrefs.request(c.requestId, c.ts, c.owner)} data-testid="comparison-debug">Open in Debug</Button>
-            <PromoteToCanaryButton surface={c.surface} modelName={c.candidate.modelName} servingVersion={c.servingNow} candidateVersion={c.candidate.version} />
+            <PromoteToCanaryButton surface={c.surface} modelName={c.candidate.modelName} serving={c.servingNowId && c.servingNow !== null ? { versionId: c.servingNowId, version: c.servingNow } : null} candidateVersion={c.candidate.version} />
           </Group>
         </Group>
         <SimpleGrid cols={{ base: 2, sm: 3, lg: 6 }} mt="sm" spacing="xs">
