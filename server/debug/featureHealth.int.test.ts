@@ -9,6 +9,7 @@ import { telemetry } from "../telemetry/streams";
 import { createTestSurface } from "../testing/models";
 import { callerAs } from "../testing/callers";
 import { readServedList } from "../domain/ranking/servedList";
+import { surfaceConfigs } from "../surfaces/configCache";
 
 // Drift from this process's sample of the rows the model scored; freshness against hand
 // computations over the served items of the logged requests and their stored feature values.
@@ -78,5 +79,27 @@ describe("feature health", () => {
     expect(retrieval.serving!.count).toBe(120);
     expect(retrieval.serving!.psi!).toBeLessThan(0.01);
     expect(retrieval.serving!.level).toBe("stable");
+  });
+
+  it("reads the freshness of what the serving model served: fallback rows are not its requests (break test: a kill switch's retrieval-order rows filled the sample)", async () => {
+    const db = getDb();
+    const before = await callerAs(["admin"]).debug.featureHealth({ surface: "t-health", requests: 100 });
+    // The kill switch on: 20 requests served in retrieval order (fallback), newer than every scored one.
+    await db.surface.update({ where: { key: "t-health" }, data: { killSwitch: true } });
+    await surfaceConfigs().refresh();
+    try {
+      // Each serves only the stale item: counted, they would raise its stale share.
+      for (let i = 0; i < 20; i++) expect((await rerank({ surface: "t-health", topK: 1, candidates: [{ id: ids[0]!, retrievalScore: 1 }] })).fallback.used).toBe(true);
+      await telemetry().requests.flush();
+    } finally {
+      await db.surface.update({ where: { key: "t-health" }, data: { killSwitch: false } });
+      await surfaceConfigs().refresh();
+    }
+    // The 36 scored requests are still the sample, however many newer fallback rows there are.
+    const after = await callerAs(["admin"]).debug.featureHealth({ surface: "t-health", requests: 100 });
+    expect(before.requests).toBe(36);
+    expect(after.requests).toBe(36);
+    expect(after.items).toBe(before.items);
+    expect(after.features.find((f) => f.feature === "popularity")!.staleShare).toBeCloseTo(before.features.find((f) => f.feature === "popularity")!.staleShare!, 12);
   });
 });

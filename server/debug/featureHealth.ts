@@ -35,12 +35,14 @@ export async function featureHealth(db: Db, input: { surface: string; requests: 
   const sample = inputSampler().sample(surface.key, version.id);
   const spec = version.featureSpec as unknown as FeatureSpec;
 
+  // The requests the serving version scored: not fallbacks (retrieval order, no features read) nor a canary's or an arm's other version.
+  const servedBy = Prisma.sql`surface = ${surface.key} AND model_version_id = ${version.id} AND NOT fallback_used`;
   const served = await db.$queryRaw<Array<{ id: string; times: number; values: Record<string, unknown> | null; age_s: number | null }>>`
-    WITH recent AS (SELECT served FROM rerank_requests WHERE surface = ${surface.key} ORDER BY ts DESC LIMIT ${input.requests}),
+    WITH recent AS (SELECT served FROM rerank_requests WHERE ${servedBy} ORDER BY ts DESC LIMIT ${input.requests}),
       ids AS (SELECT ${Prisma.raw(servedItemIdSql("e"))} AS id, count(*)::float8 AS times FROM recent, json_array_elements(recent.served) e GROUP BY 1)
     SELECT ids.id, ids.times, f.values, extract(epoch FROM now() - f.updated_at)::float8 AS age_s
     FROM ids LEFT JOIN item_features f ON f.item_id = ids.id`;
-  const requests = (await db.$queryRaw<Array<{ n: number }>>`SELECT count(*)::float8 AS n FROM (SELECT 1 FROM rerank_requests WHERE surface = ${surface.key} ORDER BY ts DESC LIMIT ${input.requests}) r`)[0]?.n ?? 0;
+  const requests = (await db.$queryRaw<Array<{ n: number }>>`SELECT count(*)::float8 AS n FROM (SELECT 1 FROM rerank_requests WHERE ${servedBy} ORDER BY ts DESC LIMIT ${input.requests}) r`)[0]?.n ?? 0;
   const servedTimes = served.reduce((s, r) => s + r.times, 0);
   const ages = served.filter((r) => r.age_s !== null).flatMap((r) => new Array<number>(r.times).fill(r.age_s!)).sort((a, b) => a - b);
 
