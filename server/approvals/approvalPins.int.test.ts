@@ -207,6 +207,8 @@ describe("an approval that cannot apply says so", () => {
 
   it("an approved canary start whose version serves by then answers the 400 a direct start gives, and the request is failed with that message", async () => {
     const request = await as(ana).approvals.request({ change: { kind: "canary_start", rollout: { surface: "t-pins", version: 4 } }, reason: "canary v4" });
+    // As stored before starts pinned their baseline (a pinned one is refused first: production moved since it was filed).
+    await sql(`UPDATE change_requests SET payload = payload #- '{rollout,expectFromVersionId}' WHERE id = $1`, request.id);
     await sql(`UPDATE model_aliases SET version_id = $1 WHERE name = 'production' AND model_id = (SELECT id FROM models WHERE name = 't-pins-model')`, id(4));
     try {
       await expect(as(bo).approvals.decide({ id: request.id, approve: true, comment: "checked it" })).rejects.toMatchObject({ code: "BAD_REQUEST", message: 'version: v4 already serves "t-pins" (production)' });
@@ -250,6 +252,46 @@ describe("an approval that cannot apply says so", () => {
     const entry = await getDb().auditLog.findFirstOrThrow({ where: { action: "rollout.start", entityId: rollout.id } });
     expect(entry.after).toMatchObject({ policy: { maxFallbackRateIncrease: 0.05, minRequests: 500 }, nonDefault: ["fallback tolerance +5 points (default +1 points)"] });
     await as(bo).rollouts.abort({ surface: "t-pins", reason: "test done", rolloutId: rollout.id });
+  });
+});
+
+// Break test (#7): a canary start request's summary names the baseline ("production v1 → v5"), the
+// request pins it, and an approval after a ship meanwhile is a 409 that starts nothing.
+describe("a canary start request applies over the baseline its summary showed", () => {
+  it("filed over v1, approved after v4 shipped: 409, failed, nothing started or audited; a dialog's stale pin is refused when filed; filed as it is now, it applies", async () => {
+    const db = getDb();
+    const rolloutStarts = () => db.auditLog.count({ where: { action: "rollout.start", surfaceKeys: { has: "t-pins" } } });
+    const request = await as(ana).approvals.request({ change: { kind: "canary_start", rollout: { surface: "t-pins", version: 5, steps: [50] } }, reason: "canary v5" });
+    expect(request.summary).toBe("canary of t-pins-model v5 on t-pins (50 %, then promote: t-pins-model production v1 → v5); judge policy: the defaults");
+    expect((request.payload as { rollout: Record<string, unknown> }).rollout).toMatchObject({ expectFromVersionId: id(1) });
+    // Bob ships v4 meanwhile (by SQL: a move on the guarded surface would be a request of its own).
+    await sql(`UPDATE model_aliases SET version_id = $1 WHERE name = 'production' AND model_id = (SELECT id FROM models WHERE name = 't-pins-model')`, id(4));
+    try {
+      const [rollouts, starts] = [await db.rollout.count({ where: { surface: { key: "t-pins" } } }), await rolloutStarts()];
+      const refusal = "t-pins-model production moved since the request was filed (it showed v1, it is now v4): not applied over it; file a new request if the change is still wanted";
+      // Before: applied, a canary of v5 judged against, and promoted over, the v4 the approver never saw.
+      await expect(as(bo).approvals.decide({ id: request.id, approve: true, comment: "checked it" })).rejects.toMatchObject({ code: "CONFLICT", message: refusal });
+      expect(await db.changeRequest.findUniqueOrThrow({ where: { id: request.id } })).toMatchObject({ status: "failed", error: refusal });
+      expect(await db.rollout.count({ where: { surface: { key: "t-pins" } } })).toBe(rollouts);
+      expect(await rolloutStarts()).toBe(starts);
+
+      // A filer whose dialog showed v1: refused when filed, nothing filed.
+      const pending = await db.changeRequest.count({ where: { status: "pending" } });
+      await expect(as(ana).approvals.request({ change: { kind: "canary_start", rollout: { surface: "t-pins", version: 5, steps: [50], expectFromVersionId: id(1) } }, reason: "canary v5" })).rejects.toMatchObject({
+        code: "CONFLICT", message: 'canary start on "t-pins" refused: t-pins-model production changed since it was read (was v1, now v4); reload and check',
+      });
+      expect(await db.changeRequest.count({ where: { status: "pending" } })).toBe(pending);
+
+      // Filed from a dialog that showed v4: applies, judged against v4.
+      const fresh = await as(ana).approvals.request({ change: { kind: "canary_start", rollout: { surface: "t-pins", version: 5, steps: [50], expectFromVersionId: id(4) } }, reason: "canary v5 over v4" });
+      expect(fresh.summary).toContain("then promote: t-pins-model production v4 → v5");
+      expect(await as(bo).approvals.decide({ id: fresh.id, approve: true, comment: "checked it" })).toMatchObject({ status: "applied" });
+      const started = await db.rollout.findFirstOrThrow({ where: { surface: { key: "t-pins" }, status: "running" } });
+      expect(started).toMatchObject({ fromVersionId: id(4), toVersionId: id(5) });
+      await as(bo).rollouts.abort({ surface: "t-pins", reason: "test done", rolloutId: started.id });
+    } finally {
+      await sql(`UPDATE model_aliases SET version_id = $1 WHERE name = 'production' AND model_id = (SELECT id FROM models WHERE name = 't-pins-model')`, id(1));
+    }
   });
 });
 

@@ -223,7 +223,7 @@ describe("approvals", () => {
       code: "CONFLICT", message: expect.stringContaining('surface "t-appr-guarded" requires approval'),
     });
     const request = await as(ana).approvals.request({ change: { kind: "canary_start", rollout: { surface: "t-appr-open", version: 4 } }, reason: "canary v4" });
-    expect(request.summary).toBe("canary of t-appr-open-model v4 on t-appr-open (1 → 5 → 25 → 50 %, then promote; the promotion moves t-appr-open-model production, which also serves t-appr-guarded); judge policy: the defaults");
+    expect(request.summary).toBe("canary of t-appr-open-model v4 on t-appr-open (1 → 5 → 25 → 50 %, then promote: t-appr-open-model production v1 → v4, which also serves t-appr-guarded); judge policy: the defaults");
     await as(ana).approvals.cancel({ id: request.id });
     const pm = await person("pm3@approve.test", ["pm"]);
     await as(pm).experiments.create(experimentInputSchema.parse({

@@ -8,6 +8,7 @@ import type { Principal } from "../auth/principal";
 import { createUser } from "../auth/users";
 import { getDb } from "../db/client";
 import { demoFeatureSpec, demoModelBytes } from "../demo/models";
+import { storedDefinition } from "../domain/experiments/definition";
 import type { Role } from "../domain/access/permissions";
 import { linearRankerOnnx } from "../domain/onnx/linear";
 import { experimentInputSchema, type ExperimentInput } from "../experiments/schema";
@@ -225,5 +226,73 @@ describe("restarting an experiment with changes on a guarded surface", () => {
     });
     expect(await stored("rst-ship")).toMatchObject({ phase: 2, status: "running" });
     await as(bo).experiments.stop({ key: "rst-ship", reason: "test over" });
+  });
+
+  /** The experiment as the edit form loads it (the edit page): what a restart request sends as expectBefore. */
+  const formLoads = async (key: string) => {
+    const e = await as(ana).experiments.get({ key });
+    return { phase: e.phase, status: e.status, definition: storedDefinition(e) };
+  };
+  const requestsOf = (key: string) => getDb().changeRequest.count({ where: { summary: { contains: `experiment ${key} ` } } });
+
+  it("a restart request filed from a form loaded before another restart is refused when filed (409 naming what changed), and nothing is filed or audited; reloaded, or unpinned, it is filed (#4)", async () => {
+    await running("rst-shown");
+    const anasForm = await formLoads("rst-shown");
+    // Another restart is approved meanwhile: phase 2, treat at 90 %.
+    const ramp = await as(bo).approvals.request({ change: { kind: "experiment_restart", key: "rst-shown", experiment: definition("rst-shown", {}, [0.1, 0.9]), expectBefore: await formLoads("rst-shown") }, reason: "ramp" });
+    await as(ana).approvals.decide({ id: ramp.id, approve: true, comment: "ramp checked" });
+    const [filed, audits] = [await requestsOf("rst-shown"), await getDb().auditLog.count()];
+    // Ana's form still shows 50/50 in phase 1: her request would put the weights back.
+    await expect(as(ana).approvals.request({ change: { kind: "experiment_restart", key: "rst-shown", experiment: definition("rst-shown", { coverage: 0.5 }), expectBefore: anasForm }, reason: "half the traffic" })).rejects.toMatchObject({
+      code: "CONFLICT", message: 'experiment "rst-shown" changed since it was shown (phase 1 → 2, variants): no request filed; reload the form and decide',
+    });
+    expect(await requestsOf("rst-shown")).toBe(filed);
+    expect(await getDb().auditLog.count()).toBe(audits);
+    const reloaded = await as(ana).approvals.request({ change: { kind: "experiment_restart", key: "rst-shown", experiment: definition("rst-shown", { coverage: 0.5 }, [0.1, 0.9]), expectBefore: await formLoads("rst-shown") }, reason: "half the traffic" });
+    expect(reloaded).toMatchObject({ status: "pending" });
+    expect(reloaded.summary).toContain("phase 2 ends and phase 3 starts");
+    const unpinned = await as(ana).approvals.request({ change: { kind: "experiment_restart", key: "rst-shown", experiment: definition("rst-shown", { coverage: 0.25 }, [0.1, 0.9]) }, reason: "a quarter" });
+    expect(unpinned).toMatchObject({ status: "pending" });
+    await as(bo).experiments.stop({ key: "rst-shown", reason: "test over" });
+  });
+
+  it("a ship request filed from a dialog that showed phase 1 is refused when filed once a restart opened phase 2; nothing is filed (#1)", async () => {
+    await running("rst-shipshown");
+    // The dialog showed phase 1, treat serving v4, nothing blocking.
+    const shown = { expectPhase: 1, expectVersionId: id(4), expectBlockers: [] };
+    const restart = await as(bo).approvals.request({ change: { kind: "experiment_restart", key: "rst-shipshown", experiment: definition("rst-shipshown", {}, [0.5, 0.5], { modelVersionId: id(5) }) }, reason: "treat on v5" });
+    await as(ana).approvals.decide({ id: restart.id, approve: true, comment: "v5 checked" });
+    const filed = await requestsOf("rst-shipshown");
+    await expect(as(ana).approvals.request({ change: { kind: "experiment_ship", key: "rst-shipshown", variant: "treat", ...shown }, reason: "treat wins in phase 1" })).rejects.toMatchObject({
+      code: "CONFLICT", message: 'experiment "rst-shipshown" changed since it was shown (it showed phase 1, it is now phase 2): no request filed; look at its results again and decide',
+    });
+    await expect(as(ana).approvals.request({ change: { kind: "experiment_ship", key: "rst-shipshown", variant: "treat", expectVersionId: id(4) }, reason: "treat wins in phase 1" })).rejects.toMatchObject({
+      code: "CONFLICT", message: 'variant "treat" of rst-shipshown changed since it was shown (it showed t-rst-model v4, it is now t-rst-model v5): no request filed; look at it again and decide',
+    });
+    expect(await requestsOf("rst-shipshown")).toBe(filed);
+    const again = await as(ana).approvals.request({ change: { kind: "experiment_ship", key: "rst-shipshown", variant: "treat", expectPhase: 2, expectVersionId: id(5), expectBlockers: [] }, reason: "treat wins in phase 2" });
+    expect(again.summary).toMatch(/^ship variant treat \(t-rst-model v5\) of experiment rst-shipshown/);
+    await as(ana).approvals.cancel({ id: again.id });
+    await as(bo).experiments.stop({ key: "rst-shipshown", reason: "test over" });
+  });
+
+  it("an approved ship whose experiment a restart moves to phase 2 while the ship waits for the experiment's lock ships nothing (#1: the phase is compared under the lock)", async () => {
+    await running("rst-shiprace");
+    const request = await as(ana).approvals.request({ change: { kind: "experiment_ship", key: "rst-shiprace", variant: "treat" }, reason: "treat wins in phase 1" });
+    const production = async () => (await getDb().modelAlias.findFirstOrThrow({ where: { model: { name: "t-rst-model" }, name: "production" } })).versionId;
+    const before = await production();
+    let decided: Promise<unknown> | undefined;
+    await getDb().$transaction(async (tx) => {
+      await tx.$queryRaw`SELECT id FROM experiments WHERE key = 'rst-shiprace' FOR UPDATE`;
+      decided = as(bo).approvals.decide({ id: request.id, approve: true, comment: "ship ok" }).catch((error: unknown) => error);
+      await new Promise((r) => setTimeout(r, 1_500));
+      await tx.$executeRaw`UPDATE experiments SET phase = 2 WHERE key = 'rst-shiprace'`;
+    }, { timeout: 30_000 });
+    const refusal = 'experiment "rst-shiprace" was restarted since the ship was requested (phase 1 → 2): not shipped; file a new request on phase 2\'s results';
+    expect(await decided).toMatchObject({ code: "CONFLICT", message: refusal });
+    expect(await getDb().changeRequest.findUniqueOrThrow({ where: { id: request.id } })).toMatchObject({ status: "failed", error: refusal });
+    expect(await production()).toBe(before);
+    expect(await stored("rst-shiprace")).toMatchObject({ phase: 2, status: "running" });
+    await as(bo).experiments.stop({ key: "rst-shiprace", reason: "test over" });
   });
 });

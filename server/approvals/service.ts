@@ -15,9 +15,8 @@ import { percentOfShare } from "../domain/percent";
 import { experimentInputSchema, type ExperimentInput } from "../experiments/schema";
 import {
   changedSincePin, checkRestart, checkTrafficLeft, experimentAllocation, experimentReach, getExperiment, restartDifferences, restartExperiment, restartPinOf, shipExperiment,
-  shipPhaseChanged, shipTarget, shipVersionChanged, shownExperimentChanged, startExperiment, variantVersion, type Allocation, type RestartField, type RestartPin,
+  shipPhaseChanged, shipTarget, shipVersionChanged, shownExperimentChanged, startExperiment, unseenShipBlocks, variantVersion, type Allocation, type RestartField, type RestartPin,
 } from "../experiments/service";
-import type { ShipBlock } from "../domain/experiments/shipGate";
 import { RANKING_ROLES, describeReach } from "../domain/rollouts/aliasReach";
 import { surfacesReachedBy, type SurfaceReached } from "../registry/aliasReach";
 import { setAlias } from "../registry/versions";
@@ -216,9 +215,9 @@ async function affected(db: Db, change: ChangePayload, options: { filing?: boole
   const shipped = await shipTarget(db, stored, variant);
   if (!shipped) throw new InvalidInputError("variant", `variant "${change.variant}" has no model to ship`);
   // Filed from a dialog that showed another phase or version than now: the approver would read, and approve, what its filer never saw.
-  if (options.filing && change.expectPhase !== undefined && change.expectPhase !== stored.phase) throw shipPhaseChanged(change.key, change.expectPhase, stored.phase, "shown");
+  if (options.filing && change.expectPhase !== undefined && change.expectPhase !== stored.phase) throw shipPhaseChanged(change.key, change.expectPhase, stored.phase, "filing");
   if (options.filing && change.expectVersionId !== undefined && change.expectVersionId !== shipped.versionId) {
-    throw await shipVersionChanged(db, { key: change.key, variant: change.variant, shown: change.expectVersionId, now: shipped, since: "shown" });
+    throw await shipVersionChanged(db, { key: change.key, variant: change.variant, shown: change.expectVersionId, now: shipped, since: "filing" });
   }
   // A ship moves the surface model's production alias (shipExperiment): every surface it ranks changes.
   const moved = surface.model ? await rankedBy(db, { modelId: surface.model.id, modelName: surface.model.name, alias: "production" }) : [];
@@ -228,7 +227,7 @@ async function affected(db: Db, change: ChangePayload, options: { filing?: boole
   const now = production ? `, now v${production.version.version}` : "";
   // An override ships past the checks that block it: the approver reads which (the analysis runs for the summary only).
   const blocks = (change.override || change.expectBlockers) && options.filing ? shipBlocks(await experimentResults(db, change.key), change.variant) : [];
-  const unseen = unseenBlocks(change.key, blocks, change.expectBlockers, "shown");
+  const unseen = unseenShipBlocks(change.key, blocks, change.expectBlockers, "filing");
   if (unseen) throw unseen;
   const override = !change.override ? "" : blocks.length ? `; overriding the checks that block it: ${blocks.map((b) => b.text).join("; ")}` : "; with an override of the ship checks (none blocks it now)";
   return {
@@ -444,19 +443,6 @@ export async function shipVariant(ctx: Ctx, input: { key: string; variant: strin
   return shipChecked(ctx.db, { ...input, underLock }, ctx.actor, input.reason, "shown");
 }
 
-/**
- * The 409 of a ship blocked now by checks that its request's summary ("filed") or its dialog ("shown")
- * did not name (`expected`: their keys; undefined: not checked), or null.
- */
-function unseenBlocks(key: string, blocks: ShipBlock[], expected: string[] | undefined, since: "filed" | "shown"): ConflictError | null {
-  const unseen = expected === undefined ? [] : blocks.filter((b) => !expected.includes(b.key));
-  if (!unseen.length) return null;
-  const now = unseen.map((b) => b.text).join("; ");
-  return new ConflictError(since === "filed"
-    ? `the ship checks changed since the request was filed: now also ${now}. Not shipped; file a new request if the override is still wanted`
-    : `the ship checks of ${key} changed since they were shown (now also: ${now}): not shipped over them; look at them again and decide`);
-}
-
 /** A ship (direct, `since` "shown"; or an approved request, "filed") past the ship checks, with its pins (shipVariant), then shipExperiment. */
 async function shipChecked(
   db: Db, change: { key: string; variant: string; override?: boolean; expectFromVersionId?: string | null; expectVersionId?: string; expectBlockers?: string[]; expectPhase?: number; underLock?: UnderLock },
@@ -470,7 +456,7 @@ async function shipChecked(
   }
   const blocks = shipBlocks(await experimentResults(db, change.key), change.variant);
   // An approved override covers the checks its summary named, a direct one those its dialog showed: no other.
-  const unseen = unseenBlocks(change.key, blocks, change.expectBlockers, since);
+  const unseen = unseenShipBlocks(change.key, blocks, change.expectBlockers, since);
   if (unseen) throw unseen;
   const blockers = blocks.map((b) => b.text);
   if (blockers.length > 0 && !change.override) {

@@ -1,12 +1,16 @@
 // Break test of the experiments levers, on real PostgreSQL through the routers: a ship moves
 // production to the version its variant served in the phase; a started experiment's allocation and
 // decision rule change only by a restart (a new phase); a start that another running experiment
-// would leave without traffic is refused; an earlier phase's results can still be read.
+// would leave without traffic is refused; an earlier phase's results can still be read; a lever
+// pressed on a page that showed the experiment otherwise than it is now (ship, restart, edit, start)
+// is refused, and nothing changes.
 import { beforeAll, describe, expect, it } from "vitest";
 import type { Principal } from "../auth/principal";
 import { createUser } from "../auth/users";
 import { getDb } from "../db/client";
 import { demoFeatureSpec, demoModelBytes } from "../demo/models";
+import { storedDefinition } from "../domain/experiments/definition";
+import { shipBlocks } from "../domain/experiments/shipGate";
 import { linearRankerOnnx } from "../domain/onnx/linear";
 import { createCaller } from "../routers/_app";
 import { telemetry } from "../telemetry/streams";
@@ -16,6 +20,7 @@ import { createTestSurface } from "../testing/models";
 import { contextFor } from "../trpc";
 import { LATENCY_SAMPLE_PER_VARIANT } from "./results";
 import { experimentInputSchema, type ExperimentInput } from "./schema";
+import { shipExperiment } from "./service";
 
 const pm = () => callerAs(["admin"], "pm@rerank.local");
 /** Version ids of `model` by number. */
@@ -25,12 +30,12 @@ const production = async (model: string) => (await getDb().modelAlias.findFirstO
 beforeAll(async () => {
   const db = getDb();
   // t-lv-ship-model (and t-lv-ap-model): v1 production, v2 fallback, v3 shadow, v4 spare.
-  for (const key of ["t-lv-ship", "t-lv-ap", "t-lv-fb"]) {
+  for (const key of ["t-lv-ship", "t-lv-ap", "t-lv-fb", "t-lv-pin"]) {
     await createTestSurface(db, { key, bytes: demoModelBytes("linear"), featureSpec: demoFeatureSpec(), fallbackBytes: demoModelBytes("popularity"), shadowBytes: demoModelBytes("candidate"), extraVersions: [linearRankerOnnx([0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7], 0)] });
   }
   const versions = await db.modelVersion.findMany({ select: { id: true, version: true, model: { select: { name: true } } } });
   versionOf = (model, version) => versions.find((v) => v.model.name === model && v.version === version)!.id;
-  await seedSurfacesOnDemoModel(db, ["t-lv-lock", "t-lv-ov1", "t-lv-ov2", "t-lv-ov3", "t-lv-ph"]);
+  await seedSurfacesOnDemoModel(db, ["t-lv-lock", "t-lv-ov1", "t-lv-ov2", "t-lv-ov3", "t-lv-ph", "t-lv-pin-r", "t-lv-pin-u", "t-lv-pin-s"]);
 });
 
 /** An experiment on `surface` whose treatment ("treat") serves the model's "shadow" alias. */
@@ -198,5 +203,179 @@ describe("an earlier phase's results", () => {
     expect(first.experiment).toMatchObject({ phase: 2, viewedPhase: 1 });
     expect(first.variants.map((v) => v.units)).toEqual([30, 30]);
     await expect(pm().experiments.results({ key: "lv-phase", phase: 3 })).rejects.toMatchObject({ code: "BAD_REQUEST", message: 'phase: experiment "lv-phase" has phases 1 to 2, not 3' });
+  });
+});
+
+// Two people on one experiment: Alice opens a dialog or the edit form, Bob changes the experiment, Alice
+// presses. What she sends back is what her page showed (copied when it opened), as the console sends it.
+describe("what the person read is what acts: a lever pressed on a page that showed the experiment otherwise is refused", () => {
+  const alice = () => callerAs(["pm"], "alice@levers.test");
+  const bob = () => callerAs(["pm"], "bob@levers.test");
+  const audits = () => getDb().auditLog.count();
+  const stored = (key: string) => getDb().experiment.findUniqueOrThrow({ where: { key }, include: { variants: { orderBy: { position: "asc" } }, phases: true } });
+  /** The experiment as the edit form loads it (app/(console)/experiments/[key]/edit/page.tsx): what Save and Restart send back as expectBefore. */
+  const formLoads = async (key: string) => {
+    const e = await alice().experiments.get({ key });
+    return { phase: e.phase, status: e.status, definition: storedDefinition(e) };
+  };
+  /** What the ship dialog reads when it opens and sends back: production's version, the version it names, the phase and the checks of the results shown. */
+  const shipDialogOpens = async (key: string, variant: string, model: string) => {
+    const results = await alice().experiments.results({ key });
+    const target = await alice().experiments.shipTarget({ key, variant });
+    const production = (await alice().models.get({ name: model })).aliases.find((a) => a.name === "production")?.versionId ?? null;
+    return { expectFromVersionId: production, expectVersionId: target.versionId, expectPhase: results.experiment.phase, expectBlockers: shipBlocks(results, variant).map((b) => b.key) };
+  };
+
+  it("ship (#1): a restart after the dialog opened (phase 2, treat on v4, a new guardrail) refuses the ship naming what changed; nothing moves or is audited; read again, it ships", async () => {
+    const model = "t-lv-pin-model";
+    await alice().experiments.create(onShadow("lv-pin-ship", "t-lv-pin"));
+    await alice().experiments.start({ key: "lv-pin-ship" });
+    await served("lv-pin-ship", "t-lv-pin", { control: [versionOf(model, 1)], treat: [versionOf(model, 3)] });
+    // Alice opens Ship: "production v1 → t-lv-pin-model v3 (what treat served in phase 1)", nothing blocking.
+    const shown = await shipDialogOpens("lv-pin-ship", "treat", model);
+    expect(shown).toEqual({ expectFromVersionId: versionOf(model, 1), expectVersionId: versionOf(model, 3), expectPhase: 1, expectBlockers: [] });
+    // Bob restarts: phase 2, treat pinned to v4, judged by a guardrail that has no data yet (it blocks a ship).
+    const restarted = { ...onShadow("lv-pin-ship", "t-lv-pin"), guardrails: [{ metric: "fallback_rate" as const, direction: "increase" as const, threshold: 0.5 }] };
+    restarted.variants[1] = { ...restarted.variants[1]!, modelAlias: undefined, modelVersionId: versionOf(model, 4) };
+    restarted.seed = (await stored("lv-pin-ship")).seed;
+    await bob().experiments.restart({ experiment: restarted, reason: "treat on v4", expectBefore: await formLoads("lv-pin-ship") });
+    const before = await audits();
+    // Alice confirms what she read: it would ship v4, judged on checks she never saw.
+    await expect(alice().experiments.ship({ key: "lv-pin-ship", variant: "treat", reason: "treat won", ...shown })).rejects.toMatchObject({
+      code: "CONFLICT", message: 'experiment "lv-pin-ship" changed since it was shown (it showed phase 1, it is now phase 2): not shipped over it; look at its results again and decide',
+    });
+    // Each pin on its own: the version the dialog named, then the checks it showed.
+    await expect(alice().experiments.ship({ key: "lv-pin-ship", variant: "treat", reason: "treat won", override: true, expectFromVersionId: versionOf(model, 1), expectVersionId: versionOf(model, 3) })).rejects.toMatchObject({
+      code: "CONFLICT", message: 'variant "treat" of lv-pin-ship changed since it was shown (it showed t-lv-pin-model v3, it is now t-lv-pin-model v4): not shipped over it; look at it again and decide',
+    });
+    const blocks = shipBlocks(await alice().experiments.results({ key: "lv-pin-ship" }), "treat");
+    expect(blocks.map((b) => b.key)).toEqual(["no data:fallback_rate/increase:treat"]);
+    await expect(alice().experiments.ship({ key: "lv-pin-ship", variant: "treat", reason: "treat won", override: true, ...shown, expectPhase: 2, expectVersionId: versionOf(model, 4) })).rejects.toMatchObject({
+      code: "CONFLICT", message: `the ship checks of lv-pin-ship changed since they were shown (now also: ${blocks[0]!.text}): not shipped over them; look at them again and decide`,
+    });
+    expect(await production(model)).toBe(1);
+    expect(await stored("lv-pin-ship")).toMatchObject({ status: "running", phase: 2, shippedVariantKey: null });
+    expect(await audits()).toBe(before);
+    // Opened again, the dialog shows phase 2, v4 and the blocking guardrail; overriding what it shows ships.
+    const again = await shipDialogOpens("lv-pin-ship", "treat", model);
+    expect(again).toEqual({ expectFromVersionId: versionOf(model, 1), expectVersionId: versionOf(model, 4), expectPhase: 2, expectBlockers: ["no data:fallback_rate/increase:treat"] });
+    const shipped = await alice().experiments.ship({ key: "lv-pin-ship", variant: "treat", reason: "treat won, guardrail waived", override: true, ...again });
+    expect(shipped.status).toBe("shipped");
+    expect(await production(model)).toBe(4);
+    // Without these pins (a script) a ship is checked as before: the tests above ship without them.
+  });
+
+  it("ship (#1): a restart between the ship's checks and the experiment's lock is seen under the lock, and nothing ships", async () => {
+    const model = "t-lv-pin-model";
+    const definition = onShadow("lv-pin-race", "t-lv-pin");
+    definition.variants[1] = { ...definition.variants[1]!, modelAlias: undefined, modelVersionId: versionOf(model, 3) };
+    await alice().experiments.create(definition);
+    await alice().experiments.start({ key: "lv-pin-race" });
+    const shown = await shipDialogOpens("lv-pin-race", "treat", model);
+    expect(shown).toMatchObject({ expectPhase: 1, expectVersionId: versionOf(model, 3), expectBlockers: [] });
+    let ship: Promise<unknown> | undefined;
+    await getDb().$transaction(async (tx) => {
+      // A restart holds the experiment's lock: the ship reads phase 1 (uncommitted) and waits for the lock.
+      await tx.$queryRaw`SELECT id FROM experiments WHERE key = 'lv-pin-race' FOR UPDATE`;
+      ship = alice().experiments.ship({ key: "lv-pin-race", variant: "treat", reason: "treat won", ...shown }).catch((error: unknown) => error);
+      await new Promise((r) => setTimeout(r, 1_500));
+      await tx.$executeRaw`UPDATE experiments SET phase = 2 WHERE key = 'lv-pin-race'`;
+    }, { timeout: 30_000 });
+    expect(await ship).toMatchObject({ code: "CONFLICT", message: 'experiment "lv-pin-race" changed since it was shown (it showed phase 1, it is now phase 2): not shipped over it; look at its results again and decide' });
+    expect(await production(model)).toBe(4);
+    expect(await stored("lv-pin-race")).toMatchObject({ status: "running", phase: 2 });
+    // The service itself compares it under the lock (what an approved request's pin goes through too).
+    await expect(shipExperiment(getDb(), "lv-pin-race", "treat", { kind: "user", id: null, name: "alice@levers.test" }, "treat won", { expectPhase: 1, since: "shown" })).rejects.toMatchObject({
+      code: "CONFLICT", message: 'experiment "lv-pin-race" changed since it was shown (it showed phase 1, it is now phase 2): not shipped over it; look at its results again and decide',
+    });
+    expect(await production(model)).toBe(4);
+  });
+
+  it("restart with changes (#4): a restart from a form loaded before another person's restart is refused naming what changed; nothing changes or is audited; reloaded, or unpinned, it restarts", async () => {
+    await alice().experiments.create(abDefinition("lv-pin-rst", "t-lv-pin-r"));
+    await alice().experiments.start({ key: "lv-pin-rst" });
+    const seed = (await stored("lv-pin-rst")).seed;
+    const definition = abDefinition("lv-pin-rst", "t-lv-pin-r", { seed });
+    const ramped = { ...definition, variants: definition.variants.map((v, i) => ({ ...v, weight: i === 0 ? 0.2 : 0.8 })) };
+    // Both open the form on phase 1; Bob ramps the treatment (phase 2).
+    const alicesForm = await formLoads("lv-pin-rst");
+    await bob().experiments.restart({ experiment: ramped, reason: "ramp", expectBefore: await formLoads("lv-pin-rst") });
+    const before = await audits();
+    // Alice's form still shows 50/50: restarting it with half the coverage would undo Bob's ramp.
+    await expect(alice().experiments.restart({ experiment: { ...definition, coverage: 0.5 }, reason: "half the traffic", expectBefore: alicesForm })).rejects.toMatchObject({
+      code: "CONFLICT", message: 'experiment "lv-pin-rst" changed since it was shown (phase 1 → 2, variants): not restarted over it; reload the form and decide',
+    });
+    const after = await stored("lv-pin-rst");
+    expect(after).toMatchObject({ phase: 2, coverage: 1, status: "running" });
+    expect(after.variants.map((v) => v.weight)).toEqual([0.2, 0.8]);
+    expect(after.phases).toHaveLength(2);
+    expect(await audits()).toBe(before);
+    // Reloaded, the form shows phase 2 and the ramp: the restart applies.
+    expect(await alice().experiments.restart({ experiment: { ...ramped, coverage: 0.5 }, reason: "half the traffic", expectBefore: await formLoads("lv-pin-rst") })).toMatchObject({ phase: 3, coverage: 0.5 });
+    // Unpinned (a script), as before.
+    expect(await alice().experiments.restart({ experiment: { ...ramped, coverage: 0.25 }, reason: "a quarter" })).toMatchObject({ phase: 4, coverage: 0.25 });
+  });
+
+  it("edit (#5): a save from a form loaded before another person's save is refused naming the field; nothing is saved or audited; reloaded, or unpinned, it saves; shares compare beyond noise", async () => {
+    const definition = abDefinition("lv-pin-upd", "t-lv-pin-u", { hypothesis: "first", variants: [
+      { key: "control", name: "v1", weight: 0.3333, isControl: true, modelAlias: "fallback", constraintOverrides: {} },
+      { key: "treatment", name: "v2", weight: 0.6667, isControl: false, modelAlias: "production", constraintOverrides: {} },
+    ] });
+    await alice().experiments.create(definition);
+    const seed = (await stored("lv-pin-upd")).seed;
+    const alicesForm = await formLoads("lv-pin-upd");
+    // Bob renames it from his form.
+    await bob().experiments.update({ ...definition, seed, name: "Bob's name", expectBefore: await formLoads("lv-pin-upd") });
+    const before = await audits();
+    // Alice's form still holds the old name: saving her hypothesis would put it back.
+    await expect(alice().experiments.update({ ...definition, seed, hypothesis: "Alice's", expectBefore: alicesForm })).rejects.toMatchObject({
+      code: "CONFLICT", message: 'experiment "lv-pin-upd" changed since it was shown (name): not saved over it; reload the form and decide',
+    });
+    expect(await stored("lv-pin-upd")).toMatchObject({ name: "Bob's name", hypothesis: "first" });
+    expect(await audits()).toBe(before);
+    // Reloaded, her save keeps Bob's name; a weight that went through floating-point noise on the way is the same weight.
+    const reloaded = await formLoads("lv-pin-upd");
+    reloaded.definition.variants[1]!.weight = 0.6667000000000001;
+    expect(await alice().experiments.update({ ...definition, seed, name: "Bob's name", hypothesis: "Alice's", expectBefore: reloaded })).toMatchObject({ name: "Bob's name", hypothesis: "Alice's" });
+    // Unpinned (a script), as before.
+    expect(await alice().experiments.update({ ...definition, seed, name: "Bob's name", hypothesis: "scripted" })).toMatchObject({ hypothesis: "scripted" });
+    // A bad pin is a 400 naming its field.
+    await expect(alice().experiments.update({ ...definition, seed, expectBefore: { ...reloaded, phase: -1 } })).rejects.toMatchObject({ code: "BAD_REQUEST", message: expect.stringContaining("expectBefore.phase") });
+  });
+
+  it("start and resume (#12): a Start or Resume over an edit, a resume or a stop made since the page showed it is refused naming what changed; nothing starts or is audited; read again, or unpinned, it starts", async () => {
+    const key = "lv-pin-start";
+    await alice().experiments.create(abDefinition(key, "t-lv-pin-s"));
+    const seed = (await stored(key)).seed;
+    /** What the results page shows and Start (or the Resume dialog, when it opens) sends back. */
+    const pageShows = async () => {
+      const { experiment } = await alice().experiments.results({ key });
+      return { expectPhase: experiment.phase, expectAllocation: experiment.allocation };
+    };
+    const draft = await pageShows();
+    // Bob reweights the draft; Alice presses Start on the page that shows 50/50.
+    await bob().experiments.update({ ...abDefinition(key, "t-lv-pin-s", { seed }), variants: abDefinition(key, "t-lv-pin-s").variants.map((v, i) => ({ ...v, weight: i === 0 ? 0.1 : 0.9 })) });
+    let before = await audits();
+    await expect(alice().experiments.start({ key, ...draft })).rejects.toMatchObject({
+      code: "CONFLICT", message: `experiment "${key}" changed since it was shown (variants): not started; look at it again and decide`,
+    });
+    expect(await stored(key)).toMatchObject({ status: "draft", phase: 0 });
+    expect(await audits()).toBe(before);
+    await alice().experiments.start({ key, ...(await pageShows()) });
+    await alice().experiments.stop({ key });
+    // Alice opens Resume (phase 1); Bob resumes and stops it again (phase 2), unpinned as a script would.
+    const resumeDialog = await pageShows();
+    await bob().experiments.start({ key, reason: "resume" });
+    await bob().experiments.stop({ key });
+    before = await audits();
+    await expect(alice().experiments.start({ key, reason: "resume", ...resumeDialog })).rejects.toMatchObject({
+      code: "CONFLICT", message: `experiment "${key}" changed since it was shown (phase 1 → 2): not started; look at it again and decide`,
+    });
+    const after = await stored(key);
+    expect(after).toMatchObject({ status: "stopped", phase: 2 });
+    expect(after.phases).toHaveLength(2);
+    expect(await audits()).toBe(before);
+    // Opened again, the dialog shows phase 2: the resume opens phase 3.
+    expect(await alice().experiments.start({ key, reason: "resume", ...(await pageShows()) })).toMatchObject({ status: "running", phase: 3 });
   });
 });

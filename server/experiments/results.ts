@@ -12,7 +12,7 @@ import { meanSummaryFromMoments, pairedSummaryFromMoments, summarizeProportion }
 import { notifyAfterCommit } from "../webhooks/notify";
 import { InvalidInputError } from "../errors";
 import { servedVersions } from "./served";
-import { getExperiment } from "./service";
+import { experimentAllocation, getExperiment } from "./service";
 
 /** The first served item's reasons (json array) in either served-list format. */
 const FIRST_REASONS_SQL = Prisma.raw(servedItemReasonsSql("served", 0));
@@ -215,6 +215,8 @@ export async function experimentResults(db: Db, key: string, options: { granular
       key: e.key, name: e.name, kind: e.kind, status: e.status, phase: e.phase, viewedPhase: viewed, hypothesis: e.hypothesis, primaryMetric: e.primaryMetric, analysisMode: e.analysisMode,
       hashAttribute: e.hashAttribute, startedAt: e.startedAt, phaseStartedAt: e.startedAt ? phaseStart : null, endedAt, surface: e.surface.key,
       shipped: e.status === "shipped" ? { variant: e.shippedVariantKey, at: ship?.ts ?? endedAt, by: ship?.actor ?? null, reason: ship?.reason ?? null } : null,
+      /** The current allocation (experimentAllocation), whatever phase is viewed: what a Start or Resume from this page sends back as what it showed (`expectAllocation`). */
+      allocation: experimentAllocation(e),
     },
     variants: e.variants.map((v) => ({
       key: v.key, name: v.name, weight: v.weight, isControl: v.isControl, units: data[v.key]?.units ?? 0, multipleExposures: data[v.key]?.multipleExposures ?? 0,

@@ -146,7 +146,7 @@ export const shownExperimentSchema = z.strictObject({
     ...shownAllocationFields,
     key: text(63), name: text(200), surface: text(100), hypothesis: text(5000), owner: text(200),
     variants: z.array(shownVariant.extend({ name: text(100) })).max(8),
-    primaryMetric: text(64), secondaryMetrics: z.array(text(64)).max(METRICS.length), guardrails: jsonValue({ maxDepth: 3, maxBytes: 16_384 }),
+    primaryMetric: text(64), secondaryMetrics: jsonValue({ maxDepth: 2, maxBytes: 4_096 }), guardrails: jsonValue({ maxDepth: 3, maxBytes: 16_384 }),
     minDetectableEffect: float32().nullable(), analysisMode: text(32),
   }),
 });

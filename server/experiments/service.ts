@@ -179,7 +179,7 @@ function changedDecision(e: Awaited<ReturnType<typeof getExperiment>>, input: Ex
 }
 
 /** An experiment's allocation (kind, variants, coverage, namespace, hashing, seed, targeting), as getExperiment read it: what a start request pins. */
-export const experimentAllocation = (e: Awaited<ReturnType<typeof getExperiment>>): Allocation => allocationOf(e);
+export const experimentAllocation = (e: Awaited<ReturnType<typeof getExperiment>>) => allocationOf(e);
 
 /**
  * The model version a variant serves now: its pinned version, or its alias's version on the surface's
@@ -480,27 +480,38 @@ export async function restartExperiment(
 }
 
 /**
- * The 409 of a ship whose results were read on phase `shown` of experiment `key`, now in phase `now`:
- * worded for an approved request ("filed") or for the ship dialog ("shown").
+ * Who pinned what a ship compares, which its refusals' words follow: an approved request ("filed"), the
+ * ship dialog shipping ("shown"), or the ship dialog filing a request ("filing": nothing is filed).
  */
-export function shipPhaseChanged(key: string, shown: number, now: number, since: "filed" | "shown"): ConflictError {
+export type ShipPinnedBy = "filed" | "shown" | "filing";
+const notShipped = (since: ShipPinnedBy, over = "it") => (since === "filing" ? "no request filed" : `not shipped over ${over}`);
+
+/** The 409 of a ship whose results were read on phase `shown` of experiment `key`, now in phase `now`. */
+export function shipPhaseChanged(key: string, shown: number, now: number, since: ShipPinnedBy): ConflictError {
   return new ConflictError(since === "filed"
     ? `experiment "${key}" was restarted since the ship was requested (phase ${shown} → ${now}): not shipped; file a new request on phase ${now}'s results`
-    : `experiment "${key}" changed since it was shown (it showed phase ${shown}, it is now phase ${now}): not shipped over it; look at its results again and decide`);
+    : `experiment "${key}" changed since it was shown (it showed phase ${shown}, it is now phase ${now}): ${notShipped(since)}; look at its results again and decide`);
 }
 
-/**
- * The 409 of a ship whose variant serves `now`, not the version `shown` (an id) its request pinned
- * ("filed") or its dialog named ("shown"), in those words.
- */
+/** The 409 of a ship blocked now by checks its request's summary or its dialog did not name (`expected`: their keys; undefined: not checked), or null. */
+export function unseenShipBlocks(key: string, blocks: ReadonlyArray<{ key: string; text: string }>, expected: readonly string[] | undefined, since: ShipPinnedBy): ConflictError | null {
+  const unseen = expected === undefined ? [] : blocks.filter((b) => !expected.includes(b.key));
+  if (!unseen.length) return null;
+  const now = unseen.map((b) => b.text).join("; ");
+  return new ConflictError(since === "filed"
+    ? `the ship checks changed since the request was filed: now also ${now}. Not shipped; file a new request if the override is still wanted`
+    : `the ship checks of ${key} changed since they were shown (now also: ${now}): ${notShipped(since, "them")}; look at them again and decide`);
+}
+
+/** The 409 of a ship whose variant serves `now`, not the version `shown` (an id) its request pinned or its dialog named. */
 export async function shipVersionChanged(
-  db: Pick<Db, "modelVersion">, ship: { key: string; variant: string; shown: string; now: { modelName: string; version: number }; since: "filed" | "shown" },
+  db: Pick<Db, "modelVersion">, ship: { key: string; variant: string; shown: string; now: { modelName: string; version: number }; since: ShipPinnedBy },
 ): Promise<ConflictError> {
   const was = await db.modelVersion.findUnique({ where: { id: ship.shown }, select: { version: true, model: { select: { name: true } } } });
   const { key, variant, now } = ship;
-  return new ConflictError(ship.since === "shown"
-    ? `variant "${variant}" of ${key} changed since it was shown (it showed ${was ? `${was.model.name} v${was.version}` : "another version"}, it is now ${now.modelName} v${now.version}): not shipped over it; look at it again and decide`
-    : `variant "${variant}" of ${key} now serves ${now.modelName} v${now.version}, not v${was?.version ?? "?"} as when the request was filed: not shipped; file a new request if the change is still wanted`);
+  return new ConflictError(ship.since === "filed"
+    ? `variant "${variant}" of ${key} now serves ${now.modelName} v${now.version}, not v${was?.version ?? "?"} as when the request was filed: not shipped; file a new request if the change is still wanted`
+    : `variant "${variant}" of ${key} changed since it was shown (it showed ${was ? `${was.model.name} v${was.version}` : "another version"}, it is now ${now.modelName} v${now.version}): ${notShipped(ship.since)}; look at it again and decide`);
 }
 
 /**
@@ -521,7 +532,7 @@ export async function shipVersionChanged(
  */
 export async function shipExperiment(
   db: Db, key: string, variantKey: string, actor: Actor, reason?: string,
-  check: { expectFromVersionId?: string | null; expectVersionId?: string; expectPhase?: number; since?: "filed" | "shown"; underLock?: UnderLock } = {},
+  check: { expectFromVersionId?: string | null; expectVersionId?: string; expectPhase?: number; since?: Exclude<ShipPinnedBy, "filing">; underLock?: UnderLock } = {},
 ) {
   const current = await getExperiment(db, key);
   // Checks before effects: a draft or an already-shipped experiment moves nothing.

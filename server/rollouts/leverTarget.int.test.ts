@@ -90,3 +90,80 @@ describe("canary levers act on the rollout the page showed", () => {
     await tabA().rollouts.abort({ surface: "t-lever", rolloutId: started.id, reason: "done" });
   }, 60_000);
 });
+
+// Break test (#7): a canary start, and a retry, act on the baseline their dialog showed ("moves from
+// v1 to v5"): a colleague's ship since is a 409, not a canary judged against and promoted over a
+// version the person never saw. Absent (scripts): as before.
+describe("a canary start acts on the baseline its dialog showed", () => {
+  const surface = "t-lever-base";
+  /** t-lever-base-model's version ids by number: v1 production, v4–v6 spare. */
+  let id: (version: number) => string;
+  const setProduction = (version: number, reason: string) => colleague().models.setAlias({ versionId: id(version), alias: "production", reason });
+  const nothingStarted = async (rollouts: number, audits: number) => {
+    expect(await getDb().rollout.count({ where: { surface: { key: surface } } })).toBe(rollouts);
+    expect(await getDb().auditLog.count({ where: { action: "rollout.start", surfaceKeys: { has: surface } } })).toBe(audits);
+    expect(await getDb().promotionHistory.count({ where: { surfaceKey: surface, kind: "canary_start" } })).toBe(audits);
+    expect(await getDb().modelAlias.count({ where: { model: { name: `${surface}-model` }, name: `canary@${surface}` } })).toBe(0);
+  };
+  const refusal = (was: string, now: string) => ({ code: "CONFLICT", message: `canary start on "${surface}" refused: ${surface}-model production changed since it was read (was ${was}, now ${now}); reload and check` });
+
+  beforeAll(async () => {
+    await createTestSurface(getDb(), {
+      key: surface, bytes: demoModelBytes("linear"), featureSpec: demoFeatureSpec(),
+      extraVersions: [linearRankerOnnx([1, 1, 1, 1, 1, 1, 1], 0), linearRankerOnnx([2, 1, 1, 1, 1, 1, 1], 0), linearRankerOnnx([3, 1, 1, 1, 1, 1, 1], 0)],
+    });
+    const versions = await getDb().modelVersion.findMany({ where: { model: { name: `${surface}-model` } } });
+    id = (v) => versions.find((x) => x.version === v)!.id;
+  });
+
+  it("start: the dialog showed v1, a colleague shipped v4: 409 naming both, nothing started or audited; the pin as it is now starts; without it, as before", async () => {
+    // Alice's dialog: "moves from v1 to v5". Bob ships v4 meanwhile.
+    await setProduction(4, "ship v4");
+    // Before: 200, a canary of v5 judged against (and promoted over) v4.
+    await expect(tabA().rollouts.start({ surface, version: 5, steps: [1, 50], reason: "canary v5", expectFromVersionId: id(1) })).rejects.toMatchObject(refusal("v1", "v4"));
+    // A dialog that showed the alias unset.
+    await expect(tabA().rollouts.start({ surface, version: 5, steps: [1, 50], reason: "canary v5", expectFromVersionId: null })).rejects.toMatchObject(refusal("unset", "v4"));
+    await nothingStarted(0, 0);
+    // A pin that is not an id: 400 naming the field.
+    await expect(tabA().rollouts.start({ surface, version: 5, reason: "canary v5", expectFromVersionId: 4 as never })).rejects.toMatchObject({ code: "BAD_REQUEST", message: expect.stringMatching(/^expectFromVersionId: /) });
+
+    // Shown as it is now: it starts, judged against v4.
+    const fresh = await tabA().rollouts.start({ surface, version: 5, steps: [1, 50], reason: "canary v5 over v4", expectFromVersionId: id(4) });
+    expect(fresh).toMatchObject({ status: "running", fromVersionId: id(4), toVersionId: id(5) });
+    await tabA().rollouts.abort({ surface, rolloutId: fresh.id, reason: "done" });
+    // Without a pin (scripts): as before.
+    const script = await tabA().rollouts.start({ surface, version: 5, steps: [1, 50], reason: "script: canary v5" });
+    expect(script).toMatchObject({ status: "running", fromVersionId: id(4) });
+    await tabA().rollouts.abort({ surface, rolloutId: script.id, reason: "done" });
+  }, 60_000);
+
+  it("retry: the dialog showed v4 as the new canary's baseline, a colleague shipped v6: 409, no rollout; the pin as it is now retries; without it, as before", async () => {
+    const ended = await getDb().rollout.findFirstOrThrow({ where: { surface: { key: surface }, status: "aborted" }, orderBy: { startedAt: "desc" } });
+    const [rollouts, audits] = [await getDb().rollout.count({ where: { surface: { key: surface } } }), await getDb().auditLog.count({ where: { action: "rollout.start", surfaceKeys: { has: surface } } })];
+    // Alice's retry dialog: "each step is judged against v4 (serving now)". Bob ships v6 meanwhile.
+    await setProduction(6, "ship v6");
+    await expect(tabA().rollouts.retry({ rolloutId: ended.id, reason: "again", expectFromVersionId: id(4) })).rejects.toMatchObject(refusal("v4", "v6"));
+    await nothingStarted(rollouts, audits);
+
+    const fresh = await tabA().rollouts.retry({ rolloutId: ended.id, reason: "again, over v6", expectFromVersionId: id(6) });
+    expect(fresh).toMatchObject({ status: "running", fromVersionId: id(6), toVersionId: id(5) });
+    await tabA().rollouts.abort({ surface, rolloutId: fresh.id, reason: "done" });
+    const script = await tabA().rollouts.retry({ rolloutId: ended.id, reason: "script: again" });
+    expect(script).toMatchObject({ status: "running", fromVersionId: id(6) });
+    await tabA().rollouts.abort({ surface, rolloutId: script.id, reason: "done" });
+  }, 60_000);
+
+  it("the baseline is compared under the model's lock: a ship that commits while the start waits for it is a 409", async () => {
+    const [rollouts, audits] = [await getDb().rollout.count({ where: { surface: { key: surface } } }), await getDb().auditLog.count({ where: { action: "rollout.start", surfaceKeys: { has: surface } } })];
+    let start: Promise<unknown> | undefined;
+    await getDb().$transaction(async (tx) => {
+      // Another mover of the model's aliases holds its lock: the start's unlocked checks still read v6.
+      await tx.$queryRaw`SELECT id FROM models WHERE name = ${`${surface}-model`} FOR UPDATE`;
+      start = tabA().rollouts.start({ surface, version: 5, steps: [1, 50], reason: "canary v5 over v6", expectFromVersionId: id(6) }).catch((error: unknown) => error);
+      await new Promise((r) => setTimeout(r, 500));
+      await tx.modelAlias.updateMany({ where: { model: { name: `${surface}-model` }, name: "production" }, data: { versionId: id(4) } });
+    });
+    expect(await start).toMatchObject(refusal("v6", "v4"));
+    await nothingStarted(rollouts, audits);
+  }, 60_000);
+});

@@ -44,7 +44,7 @@ export function sharesWithoutNoise(field: string, value: unknown): unknown {
 /** A stored experiment as getExperiment reads it (the parts its definition is made of). */
 export interface StoredExperiment {
   key: string; name: string; surface: { key: string }; kind: string; hypothesis: string; owner: string; hashAttribute: string; hashVersion: number; seed: string;
-  coverage: number; namespace: unknown; targeting: unknown; primaryMetric: string; secondaryMetrics: string[]; guardrails: unknown; minDetectableEffect: number | null; analysisMode: string;
+  coverage: number; namespace: unknown; targeting: unknown; primaryMetric: string; secondaryMetrics: unknown; guardrails: unknown; minDetectableEffect: number | null; analysisMode: string;
   variants: ReadonlyArray<{ key: string; name: string; weight: number; isControl: boolean; modelAlias: string | null; modelVersionId: string | null; constraintOverrides: unknown }>;
 }
 

@@ -1,11 +1,13 @@
 "use client";
 import { GuardedButton } from "@/app/_auth/GuardedButton";
-import { shipBlockers } from "@/server/domain/experiments/shipGate";
+import { shipBlocks } from "@/server/domain/experiments/shipGate";
 import { ConfirmChangeDialog } from "@/app/_components/ConfirmChangeDialog";
 import { Alert, Badge, Card, Checkbox, SegmentedControl, Group, Loader, Select, SimpleGrid, Stack, Table, Text, Title, Tooltip } from "@mantine/core";
 import { notifications } from "@mantine/notifications";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
+import type { inferRouterOutputs } from "@trpc/server";
 import { useState } from "react";
+import type { AppRouter } from "@/server/routers/_app";
 import { formatMetricValue } from "@/server/domain/experiments/metrics";
 import { RANKING_ROLES, describeReach } from "@/server/domain/rollouts/aliasReach";
 import { CumulativeLiftChart } from "../../../_components/charts/CumulativeLiftChart";
@@ -14,6 +16,8 @@ import { useTRPC } from "../../../_trpc/client";
 
 // Every figure here comes from the analysis (server/domain/experiments): a value that cannot be
 // computed arrives as null with its reason, so nothing below prints NaN.
+
+type Results = inferRouterOutputs<AppRouter>["experiments"]["results"];
 
 const pct = (v: number) => `${v >= 0 ? "+" : ""}${(v * 100).toFixed(2)}%`;
 const pValue = (p: number) => (p < 1e-4 ? p.toExponential(1) : p.toPrecision(3));
@@ -38,7 +42,7 @@ export function ExperimentResults({ experimentKey }: { experimentKey: string }) 
   const onError = (e: { message: string }) => notifications.show({ color: "red", message: e.message });
   const start = useMutation(trpc.experiments.start.mutationOptions({
     onSuccess: () => {
-      setConfirmResume(false);
+      setResumeShown(null);
       setViewPhase(null);
       void refresh();
     },
@@ -46,10 +50,11 @@ export function ExperimentResults({ experimentKey }: { experimentKey: string }) 
   }));
   const stop = useMutation(trpc.experiments.stop.mutationOptions({ onSuccess: refresh, onError }));
   const [shipVariant, setShipVariant] = useState<string | null>(null);
-  const [confirmShip, setConfirmShip] = useState(false);
-  const [override, setOverride] = useState(false);
+  // The current phase's results, the variant and the surface as the page showed them when Ship… was pressed: the dialog keeps them while the page refreshes.
+  const [shipShown, setShipShown] = useState<{ results: Results; variant: string; requireApproval: boolean; model: string | null } | null>(null);
   const [confirmStart, setConfirmStart] = useState(false);
-  const [confirmResume, setConfirmResume] = useState(false);
+  // What the Resume dialog showed when it opened (the page refreshes under it): the resume sends it back, and is refused (409) if it changed since.
+  const [resumeShown, setResumeShown] = useState<{ phase: number; allocation: Results["experiment"]["allocation"]; changes: string[] } | null>(null);
   const requestStart = useMutation(trpc.approvals.request.mutationOptions({
     onSuccess: (req) => {
       setConfirmStart(false);
@@ -57,27 +62,8 @@ export function ExperimentResults({ experimentKey }: { experimentKey: string }) 
     },
     onError,
   }));
-  const shipped = () => {
-    setConfirmShip(false);
-    void refresh();
-  };
-  const ship = useMutation(trpc.experiments.ship.mutationOptions({ onSuccess: shipped, onError }));
-  const requestShip = useMutation(trpc.approvals.request.mutationOptions({
-    onSuccess: (req) => {
-      notifications.show({ color: "teal", message: `Approval requested: ${req.summary}` });
-      shipped();
-    },
-    onError,
-  }));
   const surfaceKey = results.data?.experiment.surface;
   const surface = useQuery({ ...trpc.surfaces.get.queryOptions({ key: surfaceKey ?? "" }), enabled: !!surfaceKey });
-  // What production points at, and every surface it reaches, read when the ship dialog opens: the
-  // ship carries that version (expectFromVersionId), so a ship from a stale page is refused (409).
-  const shipModel = surface.data?.model?.name ?? null;
-  const production = useQuery({ ...trpc.models.get.queryOptions({ name: shipModel ?? "" }), enabled: confirmShip && !!shipModel });
-  const productionReach = useQuery({ ...trpc.models.aliasReach.queryOptions({ name: shipModel ?? "", alias: "production" }), enabled: confirmShip && !!shipModel });
-  // The exact version the ship moves production to: what the variant served in the current phase.
-  const shipTarget = useQuery({ ...trpc.experiments.shipTarget.queryOptions({ key: experimentKey, variant: shipVariant ?? "" }), enabled: confirmShip && !!shipVariant, retry: false });
   if (!results.data) return results.error ? <Alert color="red">{results.error.message}</Alert> : <Loader />;
   const r = results.data;
   const e = r.experiment;
@@ -91,6 +77,9 @@ export function ExperimentResults({ experimentKey }: { experimentKey: string }) 
     `${e.surface}: the variants serve their share of the traffic again, in a new analysis phase, phase ${e.phase + 1}`,
     `phase ${e.phase}'s results${phaseUnits} stay in history, but this page will show phase ${e.phase + 1}, which starts from zero; pick phase ${e.phase} in the phase menu to read them`,
   ];
+  // Start and Resume send the phase and allocation shown (expectPhase, expectAllocation): a start over a change made since is refused (409).
+  const startShown = (shown: { phase: number; allocation: Results["experiment"]["allocation"] }, reason?: string) =>
+    start.mutate({ key: e.key, reason, expectPhase: shown.phase, expectAllocation: shown.allocation });
 
   return (
     <Stack>
@@ -113,70 +102,26 @@ export function ExperimentResults({ experimentKey }: { experimentKey: string }) 
           {(e.status === "draft" || e.status === "stopped") && (surface.data?.requireApproval
             ? <GuardedButton permission="experiments.write" onClick={() => setConfirmStart(true)}>Request start…</GuardedButton>
             : e.status === "stopped"
-              ? <GuardedButton permission="experiments.write" onClick={() => setConfirmResume(true)}>Start…</GuardedButton>
-              : <GuardedButton permission="experiments.write" onClick={() => start.mutate({ key: e.key })} loading={start.isPending}>Start</GuardedButton>)}
+              ? <GuardedButton permission="experiments.write" onClick={() => setResumeShown({ phase: e.phase, allocation: e.allocation, changes: resumeChanges })}>Start…</GuardedButton>
+              : <GuardedButton permission="experiments.write" onClick={() => startShown(e)} loading={start.isPending}>Start</GuardedButton>)}
           {e.status === "running" && <GuardedButton permission="experiments.write" color="orange" variant="light" onClick={() => stop.mutate({ key: e.key })} loading={stop.isPending}>Stop</GuardedButton>}
           {(e.status === "running" || e.status === "stopped") && (
             <Group gap={4}>
               <Select aria-label="variant to ship" placeholder="Variant to ship" data={r.variants.map((v) => v.key)} value={shipVariant} onChange={setShipVariant} w={150} />
-              <GuardedButton permission="experiments.ship" variant="light" disabled={!shipVariant} onClick={() => setConfirmShip(true)}>Ship…</GuardedButton>
+              {/* A ship is judged on the current phase's checks: from an earlier phase's figures the dialog would show checks that are not the ones it ships past. */}
+              <Tooltip label={`Ships from phase ${e.phase}: pick phase ${e.phase} (current) to read the results and checks it ships on`} disabled={!earlierPhase}>
+                <span><GuardedButton permission="experiments.ship" variant="light" disabled={!shipVariant || earlierPhase} onClick={() => shipVariant && setShipShown({ results: r, variant: shipVariant, requireApproval: !!surface.data?.requireApproval, model: surface.data?.model?.name ?? null })} data-testid="ship-open">Ship…</GuardedButton></span>
+              </Tooltip>
             </Group>
           )}
         </Group>
       </Group>
-      {confirmShip && shipVariant && (() => {
-        const variant = r.variants.find((v) => v.key === shipVariant);
-        const served = variant?.served.map((s) => `${s.model} v${s.version}`).join(", ") || "its model";
-        const productionNow = production.data?.aliases.find((a) => a.name === "production") ?? null;
-        const reached = productionReach.data ?? [];
-        const ranked = reached.filter((s) => s.roles.some((role) => RANKING_ROLES.includes(role)));
-        const guarded = [...new Set([...(surface.data?.requireApproval ? [e.surface] : []), ...ranked.filter((s) => s.requireApproval).map((s) => s.key)])];
-        const needsApproval = guarded.length > 0;
-        const reading = !!shipModel && (production.isLoading || productionReach.isLoading);
-        const expectFromVersionId = productionNow?.versionId ?? null;
-        const others = reached.filter((s) => s.key !== e.surface);
-        const blockers = shipBlockers(r, shipVariant);
-        const target = shipTarget.data;
-        const shippedVersion = shipTarget.isLoading ? "…" : target ? `${target.modelName} v${target.version}` : "no version";
-        const targetNote = target ? (target.source === "served" ? `what ${shipVariant} served in phase ${target.phase}` : `what ${shipVariant} resolves to now: it has served nothing in phase ${target.phase}`) : `${shipVariant} served ${served}`;
-        return (
-          <ConfirmChangeDialog
-            title={`Ship ${shipVariant} of ${e.key}`}
-            changes={[
-              <span key="production" data-testid="ship-production">
-                {e.surface}: production {reading ? "…" : productionNow ? `v${productionNow.version}` : "unset"} → {shippedVersion} ({targetNote})
-                {others.length > 0 && <>; <b>also serves {describeReach(others)}</b></>}
-              </span>,
-              `experiment ${e.key} ends: shipped, no more traffic split`,
-            ]}
-            warning={[
-              ...(shipTarget.error ? [`Cannot ship: ${shipTarget.error.message}.`] : []),
-              ...(needsApproval ? [`${guarded.join(", ")} ${guarded.length > 1 ? "require" : "requires"} approval: this files a request that another product manager approves.`] : []),
-              ...blockers.map((b) => `Blocked: ${b}.`),
-            ].join(" ") || undefined}
-            confirmLabel={needsApproval ? "Request approval" : blockers.length ? "Override and ship" : "Ship"}
-            color={blockers.length ? "red" : "teal"}
-            pending={reading || shipTarget.isLoading || ship.isPending || requestShip.isPending}
-            onClose={() => setConfirmShip(false)}
-            onConfirm={(reason) => {
-              if (blockers.length && !override) return notifications.show({ color: "red", message: "Tick the override to ship past the checks" });
-              const overrideFlag = blockers.length ? { override: true } : {};
-              return needsApproval
-                ? requestShip.mutate({ change: { kind: "experiment_ship", key: e.key, variant: shipVariant, expectFromVersionId, ...overrideFlag }, reason })
-                : ship.mutate({ key: e.key, variant: shipVariant, reason, expectFromVersionId, ...overrideFlag });
-            }}
-          >
-            {blockers.length > 0 && (
-              <Checkbox
-                label="Override the checks: I know why they fail, and my reason says so (recorded in the audit trail)"
-                checked={override}
-                onChange={(ev) => setOverride(ev.currentTarget.checked)}
-                data-testid="ship-override"
-              />
-            )}
-          </ConfirmChangeDialog>
-        );
-      })()}
+      {shipShown && (
+        <ShipDialog
+          shown={shipShown.results} variant={shipShown.variant} requireApproval={shipShown.requireApproval} model={shipShown.model}
+          onClose={() => setShipShown(null)} onShipped={() => { setShipShown(null); void refresh(); }}
+        />
+      )}
       {confirmStart && (
         <ConfirmChangeDialog
           title={`Request to start ${e.key}`}
@@ -190,15 +135,15 @@ export function ExperimentResults({ experimentKey }: { experimentKey: string }) 
           onConfirm={(reason) => requestStart.mutate({ change: { kind: "experiment_start", key: e.key }, reason })}
         />
       )}
-      {confirmResume && (
+      {resumeShown && (
         <ConfirmChangeDialog
-          title={`Resume ${e.key} in phase ${e.phase + 1}`}
-          changes={resumeChanges}
-          warning={`Resuming opens a new analysis phase: the results of phase ${e.phase} are not carried into it.`}
-          confirmLabel={`Resume in phase ${e.phase + 1}`}
+          title={`Resume ${e.key} in phase ${resumeShown.phase + 1}`}
+          changes={resumeShown.changes}
+          warning={`Resuming opens a new analysis phase: the results of phase ${resumeShown.phase} are not carried into it.`}
+          confirmLabel={`Resume in phase ${resumeShown.phase + 1}`}
           pending={start.isPending}
-          onClose={() => setConfirmResume(false)}
-          onConfirm={(reason) => start.mutate({ key: e.key, reason })}
+          onClose={() => setResumeShown(null)}
+          onConfirm={(reason) => startShown(resumeShown, reason)}
         />
       )}
       {e.shipped && (
@@ -375,5 +320,90 @@ export function ExperimentResults({ experimentKey }: { experimentKey: string }) 
         </Card>}
       </SimpleGrid>
     </Stack>
+  );
+}
+
+/**
+ * The ship dialog: what shipping `variant` changes, from the current phase's results as the page
+ * showed them when it opened (`shown`) and what it reads once on opening (production's version and
+ * reach, the version the variant ships). It keeps what it first read while the page refreshes under
+ * it, and sends all of it back (expectFromVersionId, expectVersionId, expectPhase, expectBlockers), so
+ * a ship or request over a change made since (a restart, production moved, a new failing check) is
+ * refused (409) instead of applying something it never showed.
+ */
+function ShipDialog({ shown, variant, requireApproval, model, onClose, onShipped }: { shown: Results; variant: string; requireApproval: boolean; model: string | null; onClose: () => void; onShipped: () => void }) {
+  const trpc = useTRPC();
+  const onError = (e: { message: string }) => notifications.show({ color: "red", message: e.message });
+  const ship = useMutation(trpc.experiments.ship.mutationOptions({ onSuccess: onShipped, onError }));
+  const requestShip = useMutation(trpc.approvals.request.mutationOptions({
+    onSuccess: (req) => {
+      notifications.show({ color: "teal", message: `Approval requested: ${req.summary}` });
+      onShipped();
+    },
+    onError,
+  }));
+  const [override, setOverride] = useState(false);
+  // Read afresh on opening (not a cached answer of a few seconds ago).
+  const production = useQuery({ ...trpc.models.get.queryOptions({ name: model ?? "" }), enabled: !!model, refetchOnMount: "always" });
+  const productionReach = useQuery({ ...trpc.models.aliasReach.queryOptions({ name: model ?? "", alias: "production" }), enabled: !!model, refetchOnMount: "always" });
+  // The exact version the ship moves production to: what the variant served in the current phase.
+  const shipTarget = useQuery({ ...trpc.experiments.shipTarget.queryOptions({ key: shown.experiment.key, variant }), retry: false, refetchOnMount: "always" });
+  const reading = (!!model && (production.isFetching || productionReach.isFetching)) || shipTarget.isFetching;
+  // Copied once, when first read: a refetch while the dialog is open must not change what the press sends.
+  const [read, setRead] = useState<{ production: { versionId: string; version: number } | null; reached: NonNullable<typeof productionReach.data>; target: typeof shipTarget.data | null; targetError: string | null } | null>(null);
+  if (!read && !reading) {
+    const productionNow = production.data?.aliases.find((a) => a.name === "production") ?? null;
+    setRead({ production: productionNow && { versionId: productionNow.versionId, version: productionNow.version }, reached: productionReach.data ?? [], target: shipTarget.data ?? null, targetError: shipTarget.error?.message ?? null });
+  }
+  const e = shown.experiment;
+  const blocks = shipBlocks(shown, variant);
+  const served = shown.variants.find((v) => v.key === variant)?.served.map((s) => `${s.model} v${s.version}`).join(", ") || "its model";
+  const ranked = (read?.reached ?? []).filter((s) => s.roles.some((role) => RANKING_ROLES.includes(role)));
+  const guarded = [...new Set([...(requireApproval ? [e.surface] : []), ...ranked.filter((s) => s.requireApproval).map((s) => s.key)])];
+  const needsApproval = guarded.length > 0;
+  const others = (read?.reached ?? []).filter((s) => s.key !== e.surface);
+  const target = read?.target ?? null;
+  const shippedVersion = !read ? "…" : target ? `${target.modelName} v${target.version}` : "no version";
+  const targetNote = target ? (target.source === "served" ? `what ${variant} served in phase ${target.phase}` : `what ${variant} resolves to now: it has served nothing in phase ${target.phase}`) : `${variant} served ${served}`;
+  // Read after the page's results: a restart in between shows another phase's version beside these checks (the ship is then refused).
+  const phaseMoved = target && target.phase !== e.phase ? [`The experiment is in phase ${target.phase} now, not phase ${e.phase} as the results and checks shown: close and look at them again.`] : [];
+  const pins = { expectFromVersionId: read?.production?.versionId ?? null, ...(target ? { expectVersionId: target.versionId } : {}), expectPhase: e.phase, expectBlockers: blocks.map((b) => b.key) };
+  return (
+    <ConfirmChangeDialog
+      title={`Ship ${variant} of ${e.key}`}
+      changes={[
+        <span key="production" data-testid="ship-production">
+          {e.surface}: production {!read ? "…" : read.production ? `v${read.production.version}` : "unset"} → {shippedVersion} ({targetNote})
+          {others.length > 0 && <>; <b>also serves {describeReach(others)}</b></>}
+        </span>,
+        `experiment ${e.key} ends: shipped, no more traffic split`,
+      ]}
+      warning={[
+        ...(read?.targetError ? [`Cannot ship: ${read.targetError}.`] : []),
+        ...phaseMoved,
+        ...(needsApproval ? [`${guarded.join(", ")} ${guarded.length > 1 ? "require" : "requires"} approval: this files a request that another product manager approves.`] : []),
+        ...blocks.map((b) => `Blocked: ${b.text}.`),
+      ].join(" ") || undefined}
+      confirmLabel={needsApproval ? "Request approval" : blocks.length ? "Override and ship" : "Ship"}
+      color={blocks.length ? "red" : "teal"}
+      pending={!read || ship.isPending || requestShip.isPending}
+      onClose={onClose}
+      onConfirm={(reason) => {
+        if (blocks.length && !override) return notifications.show({ color: "red", message: "Tick the override to ship past the checks" });
+        const overrideFlag = blocks.length ? { override: true } : {};
+        return needsApproval
+          ? requestShip.mutate({ change: { kind: "experiment_ship", key: e.key, variant, ...pins, ...overrideFlag }, reason })
+          : ship.mutate({ key: e.key, variant, reason, ...pins, ...overrideFlag });
+      }}
+    >
+      {blocks.length > 0 && (
+        <Checkbox
+          label="Override the checks: I know why they fail, and my reason says so (recorded in the audit trail)"
+          checked={override}
+          onChange={(ev) => setOverride(ev.currentTarget.checked)}
+          data-testid="ship-override"
+        />
+      )}
+    </ConfirmChangeDialog>
   );
 }

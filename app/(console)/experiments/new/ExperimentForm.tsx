@@ -6,11 +6,13 @@ import {
 import { notifications } from "@mantine/notifications";
 import { IconPlus, IconTrash } from "@tabler/icons-react";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
+import type { inferRouterInputs } from "@trpc/server";
 import { useRouter } from "next/navigation";
 import { useState } from "react";
 import { COMPARED_METRICS, worseningDirection } from "@/server/domain/experiments/definition";
 import { formatMetricValue, METRIC_CATALOGUE, SELECTABLE_METRICS } from "@/server/domain/experiments/metrics";
 import { percentOfShare, shareOfPercent } from "@/server/domain/percent";
+import type { AppRouter } from "@/server/routers/_app";
 import { useTRPC } from "../../../_trpc/client";
 
 type AnalysisMode = "sequential" | "fixed" | "bayesian";
@@ -29,6 +31,12 @@ export interface ExperimentDefinition {
   /** 0 until started; from 1, the allocation and the decision rule change only by a restart (a new phase). */
   phase: number;
   variants: Array<{ key: string; name: string; weight: number; isControl: boolean; modelAlias: string | null; modelVersionId: string | null; constraintOverrides: unknown }>;
+  /**
+   * The experiment as loaded: its phase, status and stored definition (storedDefinition: shares as
+   * stored, not the form's percentages). Save and Restart send it back (`expectBefore`), so a save over
+   * another person's edit, a restart or a start made since is refused (409) instead of undoing it.
+   */
+  shown: NonNullable<inferRouterInputs<AppRouter>["experiments"]["update"]["expectBefore"]>;
 }
 
 /** A variant's model choice in one select: "alias:production" or "version:<id>". */
@@ -162,10 +170,11 @@ export function ExperimentForm({ surfaces, initial }: { surfaces: Array<{ key: s
       setFormError((error as Error).message);
       return;
     }
+    const expectBefore = initial?.shown;
     if (!editing) create.mutate(input);
-    else if (action === "save") update.mutate(input);
-    else if (action === "restart") restart.mutate({ experiment: input, reason: restartReason || undefined });
-    else requestRestart.mutate({ change: { kind: "experiment_restart", key: input.key, experiment: input }, reason: restartReason.trim() });
+    else if (action === "save") update.mutate({ ...input, expectBefore });
+    else if (action === "restart") restart.mutate({ experiment: input, reason: restartReason || undefined, expectBefore });
+    else requestRestart.mutate({ change: { kind: "experiment_restart", key: input.key, experiment: input, expectBefore }, reason: restartReason.trim() });
   }
 
   return (
@@ -271,7 +280,15 @@ export function ExperimentForm({ surfaces, initial }: { surfaces: Array<{ key: s
         <Group><Button variant="light" leftSection={<IconPlus size={16} />} onClick={() => setGuardrails([...guardrails, { metric: "ctr", direction: "decrease", threshold: 5 }])}>Add guardrail</Button></Group>
         </>}
       </Card>
-      {(formError ?? serverError) && <Alert color="red" title="Not saved" data-testid="experiment-error">{formError ?? serverError!.message}</Alert>}
+      {(formError ?? serverError) && (
+        <Alert color="red" title="Not saved" data-testid="experiment-error">
+          {formError ?? serverError!.message}
+          {/* Changed since this form loaded it: reloading shows it as it is now (and drops the edits made here). */}
+          {!formError && serverError?.data?.code === "CONFLICT" && serverError.message.includes("changed since it was shown") && (
+            <Group mt="xs"><Button size="compact-sm" variant="light" color="red" onClick={() => window.location.reload()} data-testid="experiment-reload">Reload the form (drops these edits)</Button></Group>
+          )}
+        </Alert>
+      )}
       {restartable && (
         <Alert color="yellow" title={`This experiment is ${initial!.status} (phase ${initial!.phase}): some fields are locked`} data-testid="locked-fields">
           Saving accepts only name, hypothesis, owner and secondary metrics. The {LOCKED_ONCE_STARTED} decide who is served what and how the results

@@ -1,6 +1,7 @@
 import { Stack } from "@mantine/core";
 import type { Metadata } from "next";
 import { serverCaller } from "@/server/caller";
+import { storedDefinition } from "@/server/domain/experiments/definition";
 import { PageHeader } from "../../../../_components/PageHeader";
 import { ExperimentForm, type ExperimentDefinition } from "../../new/ExperimentForm";
 
@@ -19,6 +20,7 @@ export default async function EditExperimentPage({ params }: { params: Promise<{
     primaryMetric: e.primaryMetric, secondaryMetrics: e.secondaryMetrics as string[], guardrails: e.guardrails as unknown as ExperimentDefinition["guardrails"],
     minDetectableEffect: e.minDetectableEffect, analysisMode: e.analysisMode as ExperimentDefinition["analysisMode"], status: e.status, phase: e.phase,
     variants: e.variants.map((v) => ({ key: v.key, name: v.name, weight: v.weight, isControl: v.isControl, modelAlias: v.modelAlias, modelVersionId: v.modelVersionId, constraintOverrides: v.constraintOverrides })),
+    shown: { phase: e.phase, status: e.status, definition: storedDefinition(e) },
   };
   return (
     <Stack>
