@@ -71,7 +71,8 @@ function Stage2Dialog({ surface, current, requireApproval, onClose }: { surface:
       ? request.mutate({ change: { kind: "surface_stage2", surface, stage2, expectBefore: current }, reason: reason.trim() })
       : save.mutate({ surface, stage2, reason: reason.trim(), expectBefore: current });
   // The newest audited change can be undone when stage 2 is still what it left (as this page shows it too).
-  const undoable = last.data && last.data.current && sameStage2(last.data.after, current) ? last.data : null;
+  // Not while the newest change is being read again (the cache may hold an older one).
+  const undoable = last.data && !last.isFetching && last.data.current && sameStage2(last.data.after, current) ? last.data : null;
   return (
     <Modal opened onClose={onClose} title={`Stage 2 of ${surface}`} size="lg">
       <Stack gap="sm">

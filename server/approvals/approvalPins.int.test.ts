@@ -296,6 +296,18 @@ describe("a canary start request applies over the baseline its summary showed", 
 });
 
 describe("withdrawals, races and who switches four-eyes", () => {
+  it("an alias move filed from a page that showed another version is refused when filed (break test: it was filed, sure to fail when approved)", async () => {
+    const production = await getDb().modelAlias.findFirstOrThrow({ where: { name: "production", model: { name: "t-pins-model" } }, select: { versionId: true } });
+    const stale = [1, 2, 4].map(id).find((v) => v !== production.versionId)!;
+    const filed = await getDb().changeRequest.count();
+    await expect(as(ana).approvals.request({ change: { kind: "alias_move", versionId: id(5), alias: "production", expectFromVersionId: stale }, reason: "try v5" }))
+      .rejects.toMatchObject({ code: "CONFLICT", message: expect.stringContaining("it moved since it was shown; no request filed") });
+    expect(await getDb().changeRequest.count()).toBe(filed);
+    // Pinned to what it points at now: filed.
+    const request = await as(ana).approvals.request({ change: { kind: "alias_move", versionId: id(5), alias: "production", expectFromVersionId: production.versionId }, reason: "try v5" });
+    await as(ana).approvals.cancel({ id: request.id });
+  });
+
   it("a withdrawn request is audited, and of two decisions at once the loser is told what the winner made it", async () => {
     const withdrawn = await as(ana).approvals.request({ change: { kind: "alias_move", versionId: id(5), alias: "production" }, reason: "try v5" });
     await as(ana).approvals.cancel({ id: withdrawn.id });

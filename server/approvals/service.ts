@@ -480,6 +480,12 @@ export async function requestChange(ctx: Ctx, input: { change: ChangePayload; re
   // What the approver approves is the summary's "v2 → v1": the version shown now is pinned, so a
   // request approved after the alias moved (an on-call rollback meanwhile) is refused, not applied over it.
   const change = input.change;
+  // Filed from a page that showed another version on the alias than it points at now: the request
+  // would be refused when approved (pinBroken) whatever the approver decided; refused now instead.
+  if ((change.kind === "alias_move" || change.kind === "experiment_ship") && change.expectFromVersionId !== undefined && from && change.expectFromVersionId !== from.versionId) {
+    const shown = change.expectFromVersionId === null ? null : await ctx.db.modelVersion.findUnique({ where: { id: change.expectFromVersionId }, select: { version: true } });
+    throw new ConflictError(`${summary}: the page showed ${change.expectFromVersionId === null ? "it unset" : `v${shown?.version ?? "?"}`}: it moved since it was shown; no request filed, look at it again and decide`);
+  }
   const pinnedChange = (change.kind === "alias_move" || change.kind === "experiment_ship") && change.expectFromVersionId === undefined && from
     ? { ...change, expectFromVersionId: from.versionId }
     : change.kind === "canary_start" && change.rollout.expectFromVersionId === undefined && from

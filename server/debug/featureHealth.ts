@@ -24,6 +24,9 @@ export interface FeatureHealthRow {
   staleShare: number | null;
 }
 
+/** How far back feature health reads the request log, in days (its newest `requests` within them). */
+export const FEATURE_HEALTH_DAYS = 7;
+
 export async function featureHealth(db: Db, input: { surface: string; requests: number }) {
   const surface = await db.surface.findUnique({
     where: { key: input.surface },
@@ -36,7 +39,9 @@ export async function featureHealth(db: Db, input: { surface: string; requests: 
   const spec = version.featureSpec as unknown as FeatureSpec;
 
   // The requests the serving version scored: not fallbacks (retrieval order, no features read) nor a canary's or an arm's other version.
-  const servedBy = Prisma.sql`surface = ${surface.key} AND model_version_id = ${version.id} AND NOT fallback_used`;
+  // Within the last FEATURE_HEALTH_DAYS: the log is partitioned by day, and without a lower bound on ts
+  // every day before this version served would be read through for a first matching row.
+  const servedBy = Prisma.sql`surface = ${surface.key} AND ts >= now() - make_interval(days => ${FEATURE_HEALTH_DAYS}) AND model_version_id = ${version.id} AND NOT fallback_used`;
   const served = await db.$queryRaw<Array<{ id: string; times: number; values: Record<string, unknown> | null; age_s: number | null }>>`
     WITH recent AS (SELECT served FROM rerank_requests WHERE ${servedBy} ORDER BY ts DESC LIMIT ${input.requests}),
       ids AS (SELECT ${Prisma.raw(servedItemIdSql("e"))} AS id, count(*)::float8 AS times FROM recent, json_array_elements(recent.served) e GROUP BY 1)

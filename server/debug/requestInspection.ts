@@ -5,7 +5,7 @@ import { fallbacksWorthOpening } from "../domain/breakers/fallbackExamples";
 import { readServedList } from "../domain/ranking/servedList";
 import { NotFoundError } from "../errors";
 import { maskFields } from "../redact";
-import type { RerankItem } from "../rerank/schema";
+import { FALLBACK_REASONS, type RerankItem } from "../rerank/schema";
 
 // One logged request, looked up by its id (pasted from a complaint, or linked from the Shadow,
 // Audit and On-call pages): what the request log kept (stage timings, served items with scores and
@@ -230,10 +230,15 @@ export async function problemRequests(db: Db, input: { surface: string; hours: n
     rows.map((r) => ({ requestId: r.request_id, ts: r.ts, latencyMs: r.latency_ms, fallbackReason: r.fallback_reason, slow: r.latency_ms > target, owner: r.owner }));
   const [fallbacks, slow] = await Promise.all([
     db.$queryRaw<Row[]>`
-      SELECT request_id, ts, latency_ms, fallback_reason, owner FROM (
-        SELECT request_id, ts, latency_ms, fallback_reason, owner, row_number() OVER (PARTITION BY fallback_reason ORDER BY ts DESC, request_id, owner) AS nth
-        FROM rerank_requests WHERE surface = ${surface.key} AND ts >= ${since} AND fallback_used
-      ) f WHERE nth <= ${input.limit}`,
+      -- The newest of each reason, each read newest first on (surface, ts) and stopped at the limit (a
+      -- window function over every fallback sorted a kill switch's whole window, every refresh).
+      SELECT f.request_id, f.ts, f.latency_ms, f.fallback_reason, f.owner
+      FROM unnest(${[...FALLBACK_REASONS]}::text[]) AS reason(name)
+      CROSS JOIN LATERAL (
+        SELECT request_id, ts, latency_ms, fallback_reason, owner FROM rerank_requests
+        WHERE surface = ${surface.key} AND ts >= ${since} AND fallback_used AND fallback_reason = reason.name
+        ORDER BY ts DESC, request_id, owner LIMIT ${input.limit}
+      ) f`,
     db.$queryRaw<Row[]>`
       SELECT request_id, ts, latency_ms, fallback_reason, owner FROM rerank_requests
       WHERE surface = ${surface.key} AND ts >= ${since} AND latency_ms > ${target} ORDER BY ts DESC LIMIT ${input.limit}`,

@@ -183,7 +183,10 @@ async function rolloutsShown(db: Db) {
     db.rollout.findMany({ where: { status: { notIn: [...ACTIVE_ROLLOUT_STATUSES] } }, orderBy: { startedAt: "desc" }, take: ROLLOUT_ROWS, select: rolloutSelect }),
   ]);
   const active = current.filter((r) => isActiveRollout(r.status));
-  return { current, table: [...active, ...ended.slice(0, Math.max(0, ROLLOUT_ROWS - active.length))] };
+  // The two reads are separate statements: a rollout ended between them is in both; listed once.
+  const listed = new Set(active.map((r) => r.id));
+  const endedOnly = ended.filter((r) => !listed.has(r.id));
+  return { current, table: [...active, ...endedOnly.slice(0, Math.max(0, ROLLOUT_ROWS - active.length))] };
 }
 
 /**

@@ -125,7 +125,8 @@ export type ExperimentInput = z.infer<typeof experimentInputSchema>;
 // stored, never applied: typed loosely (any stored value passes, as stored: shares as fractions) and bounded.
 const shownVariant = z.strictObject({
   key: text(32), weight: float32(), isControl: z.boolean(), modelAlias: text(100).nullable(), modelVersionId: text(100).nullable(),
-  constraintOverrides: jsonValue({ maxDepth: 8, maxBytes: 65_536 }),
+  // As large as a stored override can be (the request body's 1 MiB bounds the whole): a 64 KB cap refused every pinned save of a variant blocking ~6,000 ids.
+  constraintOverrides: jsonValue({ maxDepth: 8, maxBytes: 1_048_576 }),
 });
 const shownAllocationFields = {
   kind: text(32), coverage: float32(), namespace: jsonValue({ maxDepth: 2, maxBytes: 1_024 }), hashAttribute: text(32), hashVersion: int32(), seed: text(100),

@@ -95,7 +95,7 @@ export async function evaluateCounterfactual(db: Db, name: string, version: numb
       GROUP BY request_id, owner ORDER BY max(request_ts) DESC, request_id, owner LIMIT ${options.maxRequests ?? 5000})
     SELECT e.request_id, e.owner, e.item_id, min(e.position)::int AS position, bool_or(e.type = 'click') AS clicked
     FROM outcome_events e JOIN recent r ON r.request_id = e.request_id AND r.owner = e.owner
-    WHERE e.type IN ('impression', 'click') AND e.position IS NOT NULL
+    WHERE e.type IN ('impression', 'click') AND e.position IS NOT NULL AND e.request_ts >= ${since}
     GROUP BY e.request_id, e.owner, e.item_id`;
   const rows = found.map((r) => ({ ...r, request_id: recentKey(r.request_id, r.owner) }));
   if (rows.length === 0) throw new InvalidInputError("surface", `no logged impressions on "${options.surface}" in the last ${options.days ?? 7} days`);

@@ -80,7 +80,7 @@ export async function trainFromLogs(
     SELECT e.request_id, e.owner, e.item_id, min(e.position)::int AS position,
       max(CASE e.type WHEN 'purchase' THEN 2 WHEN 'add_to_cart' THEN 1 WHEN 'click' THEN 1 ELSE 0 END)::int AS label
     FROM outcome_events e JOIN recent r ON r.request_id = e.request_id AND r.owner = e.owner
-    WHERE e.position IS NOT NULL GROUP BY e.request_id, e.owner, e.item_id ORDER BY e.request_id, e.owner, position`;
+    WHERE e.position IS NOT NULL AND e.request_ts >= ${since} GROUP BY e.request_id, e.owner, e.item_id ORDER BY e.request_id, e.owner, position`;
   // A request is its id under its owner (two callers may choose the same id: requestIdOwner).
   const byRequest = new Map<string, LoggedItem[]>();
   for (const r of rows) {

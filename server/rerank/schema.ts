@@ -82,7 +82,9 @@ export interface RerankItem {
   reasons: string[];
 }
 
-export type FallbackReason = "kill_switch" | "no_model" | "model_load_error" | "model_error" | "timeout" | "circuit_open";
+/** Every reason a request is served by its fallback (the request log's fallback_reason). */
+export const FALLBACK_REASONS = ["kill_switch", "no_model", "model_load_error", "model_error", "timeout", "circuit_open"] as const;
+export type FallbackReason = (typeof FALLBACK_REASONS)[number];
 
 /**
  * What stage 2 of the surface's cascade did (server/rerank/stage2.ts). `served`: the items it

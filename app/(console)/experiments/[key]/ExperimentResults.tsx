@@ -110,7 +110,7 @@ export function ExperimentResults({ experimentKey }: { experimentKey: string }) 
               <Select aria-label="variant to ship" placeholder="Variant to ship" data={r.variants.map((v) => v.key)} value={shipVariant} onChange={setShipVariant} w={150} />
               {/* A ship is judged on the current phase's checks: from an earlier phase's figures the dialog would show checks that are not the ones it ships past. */}
               <Tooltip label={`Ships from phase ${e.phase}: pick phase ${e.phase} (current) to read the results and checks it ships on`} disabled={!earlierPhase}>
-                <span><GuardedButton permission="experiments.ship" variant="light" disabled={!shipVariant || earlierPhase} onClick={() => shipVariant && setShipShown({ results: r, variant: shipVariant, requireApproval: !!surface.data?.requireApproval, model: surface.data?.model?.name ?? null })} data-testid="ship-open">Ship…</GuardedButton></span>
+                <span><GuardedButton permission="experiments.ship" variant="light" disabled={!shipVariant || earlierPhase || !surface.data} onClick={() => shipVariant && surface.data && setShipShown({ results: r, variant: shipVariant, requireApproval: !!surface.data?.requireApproval, model: surface.data?.model?.name ?? null })} data-testid="ship-open">Ship…</GuardedButton></span>
               </Tooltip>
             </Group>
           )}
