@@ -12,6 +12,7 @@ import { meanSummaryFromMoments, pairedSummaryFromMoments, summarizeProportion }
 import { notifyAfterCommit } from "../webhooks/notify";
 import { InvalidInputError } from "../errors";
 import { servedVersions } from "./served";
+import { withinPhase } from "./phaseWindow";
 import { experimentAllocation, getExperiment } from "./service";
 
 /** The first served item's reasons (json array) in either served-list format. */
@@ -92,7 +93,7 @@ export async function experimentResults(db: Db, key: string, options: { granular
     db.$queryRaw<Array<{ variant_key: string; unit_key: string; positions: number[] }>>`
       SELECT o.variant_key, o.user_key AS unit_key, array_agg(o.position) AS positions FROM outcome_events o
       JOIN experiment_unit_stats u ON u.experiment_id = ${e.id} AND u.phase = ${viewed} AND u.unit_key = o.user_key AND NOT u.multiple_exposure
-      WHERE o.experiment_key = ${e.key} AND o.experiment_phase = ${viewed} AND o.type = 'click' AND o.position IS NOT NULL
+      WHERE o.experiment_key = ${e.key} AND o.experiment_phase = ${viewed} AND ${withinPhase("o.request_ts", e.key, viewed)} AND o.type = 'click' AND o.position IS NOT NULL
       GROUP BY o.variant_key, o.user_key, o.request_id, o.request_ts, o.owner`,
     // Fallback rate per unit: Y = its requests a fallback served, X = its requests (a ratio, as CTR).
     db.$queryRaw<UnitPairRow[]>`
@@ -100,7 +101,7 @@ export async function experimentResults(db: Db, key: string, options: { granular
         avg(u.requests::float8) AS x_mean, var_samp(u.requests::float8) AS x_var, covar_samp(coalesce(f.fallbacks, 0)::float8, u.requests::float8) AS xy_cov
       FROM experiment_unit_stats u
       LEFT JOIN (SELECT ${unitColumn} AS unit_key, count(*) AS fallbacks FROM rerank_requests r
-                 WHERE r.experiment_key = ${e.key} AND r.experiment_phase = ${viewed} AND r.fallback_used GROUP BY 1) f
+                 WHERE r.experiment_key = ${e.key} AND r.experiment_phase = ${viewed} AND ${withinPhase("r.ts", e.key, viewed)} AND r.fallback_used GROUP BY 1) f
         ON f.unit_key = u.unit_key
       WHERE u.experiment_id = ${e.id} AND u.phase = ${viewed} AND NOT u.multiple_exposure AND u.requests > 0 GROUP BY u.variant_key`,
     // Latency: each variant's most recent requests (an index range scan), so the page stays fast
@@ -108,7 +109,7 @@ export async function experimentResults(db: Db, key: string, options: { granular
     db.$queryRaw<Array<{ variant_key: string; latencies: number[] }>>`
       SELECT v.variant_key, l.latencies FROM (SELECT DISTINCT variant_key FROM experiment_hourly_stats WHERE experiment_id = ${e.id} AND phase = ${viewed}) v
       CROSS JOIN LATERAL (SELECT array_agg(latency_ms) AS latencies FROM (
-        SELECT r.latency_ms FROM rerank_requests r WHERE r.experiment_key = ${e.key} AND r.experiment_phase = ${viewed} AND r.variant_key = v.variant_key
+        SELECT r.latency_ms FROM rerank_requests r WHERE r.experiment_key = ${e.key} AND r.experiment_phase = ${viewed} AND ${withinPhase("r.ts", e.key, viewed)} AND r.variant_key = v.variant_key
           AND NOT EXISTS (SELECT 1 FROM experiment_unit_stats u WHERE u.experiment_id = ${e.id} AND u.phase = ${viewed} AND u.unit_key = ${unitColumn} AND u.multiple_exposure)
         ORDER BY r.ts DESC LIMIT ${LATENCY_SAMPLE_PER_VARIANT}) recent) l`,
     // Which model versions each arm served: its most recent requests its own model answered (fallbacks
@@ -130,7 +131,7 @@ export async function experimentResults(db: Db, key: string, options: { granular
   const excluded = units.some((u) => u.multiple > 0)
     ? await db.$queryRaw<Array<{ variant_key: string; hour: Date; impressions: number; clicks: number }>>`
         SELECT variant_key, date_trunc('hour', request_ts) AS hour, count(*) FILTER (WHERE type = 'impression')::float8 AS impressions, count(*) FILTER (WHERE type = 'click')::float8 AS clicks
-        FROM outcome_events WHERE experiment_key = ${e.key} AND experiment_phase = ${viewed} AND type IN ('impression', 'click')
+        FROM outcome_events WHERE experiment_key = ${e.key} AND experiment_phase = ${viewed} AND ${withinPhase("request_ts", e.key, viewed)} AND type IN ('impression', 'click')
           AND user_key IN (SELECT unit_key FROM experiment_unit_stats WHERE experiment_id = ${e.id} AND phase = ${viewed} AND multiple_exposure)
         GROUP BY 1, 2`
     : [];
@@ -164,13 +165,13 @@ export async function experimentResults(db: Db, key: string, options: { granular
         -- served is json (no equality operator): the clicks are grouped by request first, then joined.
         SELECT r.served, c.positions
         FROM (SELECT request_id, request_ts, owner, array_agg(position) AS positions FROM outcome_events
-              WHERE experiment_key = ${e.key} AND experiment_phase = ${viewed} AND type = 'click' AND position IS NOT NULL
+              WHERE experiment_key = ${e.key} AND experiment_phase = ${viewed} AND ${withinPhase("request_ts", e.key, viewed)} AND type = 'click' AND position IS NOT NULL
               GROUP BY request_id, request_ts, owner) c
-        JOIN rerank_requests r ON r.request_id = c.request_id AND r.ts = c.request_ts AND r.owner = c.owner`,
+        JOIN rerank_requests r ON r.request_id = c.request_id AND r.ts = c.request_ts AND r.owner = c.owner AND ${withinPhase("r.ts", e.key, viewed)}`,
       db.$queryRaw<Array<{ requests: number; competitive: number }>>`
         -- isCompetitive() in server/domain/interleaving/credit.ts, in SQL: the flag is the first item's last reason, after its credit.
         SELECT count(*)::float8 AS requests, count(*) FILTER (WHERE ${FIRST_REASONS_SQL} ->> -1 = ${COMPETITIVE_FLAG} AND ${FIRST_REASONS_SQL} ->> -2 LIKE ${INTERLEAVING_REASON_PREFIX + "%"})::float8 AS competitive
-        FROM rerank_requests WHERE experiment_key = ${e.key} AND experiment_phase = ${viewed}`,
+        FROM rerank_requests WHERE experiment_key = ${e.key} AND experiment_phase = ${viewed} AND ${withinPhase("ts", e.key, viewed)}`,
     ]);
     interleaving = { variantA: a!, variantB: b!, ...interleavingWins(rows.map((r) => ({ served: readServedList(r.served), positions: r.positions })), a!, b!), requestsWithClicks: rows.length, requests: totals[0]?.requests ?? 0, competitive: totals[0]?.competitive ?? 0 };
   }

@@ -1,4 +1,5 @@
 import { Prisma } from "../db/generated/client.ts";
+import { withinPhase } from "./phaseWindow";
 
 /** One model version an arm served, with how many of the requests read it served. */
 export interface ServedVersion {
@@ -43,7 +44,7 @@ export async function servedVersions(
     FROM unnest(${[...variantKeys]}::text[]) AS v(variant_key)
     CROSS JOIN LATERAL (SELECT served.model_version_id, count(*)::float8 AS requests FROM (
       SELECT r.model_version_id FROM rerank_requests r
-      WHERE r.experiment_key = ${experimentKey} AND r.experiment_phase = ${phase} AND r.variant_key = v.variant_key
+      WHERE r.experiment_key = ${experimentKey} AND r.experiment_phase = ${phase} AND ${withinPhase("r.ts", experimentKey, phase)} AND r.variant_key = v.variant_key
         AND NOT r.fallback_used AND r.model_version_id IS NOT NULL
       ${recent}) served GROUP BY served.model_version_id) s
     JOIN model_versions mv ON mv.id = s.model_version_id JOIN models m ON m.id = mv.model_id
