@@ -232,6 +232,8 @@ test("an admin limits a serving key's rate on the API keys page: past its burst 
   await expect(cell).toContainText("1 request every 5 s (bursts of 2)");
   await page.screenshot({ path: "e2e/screenshots/api-keys-rate-limit-desktop.png" });
   await page.setViewportSize({ width: 390, height: 844 });
+  // At phone width the navigation slides away: shot once it has (mid-slide it covered the page).
+  await expect(page.getByRole("navigation", { name: "Main navigation" })).not.toBeInViewport();
   await page.screenshot({ path: "e2e/screenshots/api-keys-rate-limit-narrow.png" });
   await page.setViewportSize({ width: 1280, height: 900 });
 
