@@ -42,12 +42,16 @@ export async function featureHealth(db: Db, input: { surface: string; requests: 
   // Within the last FEATURE_HEALTH_DAYS: the log is partitioned by day, and without a lower bound on ts
   // every day before this version served would be read through for a first matching row.
   const servedBy = Prisma.sql`surface = ${surface.key} AND ts >= now() - make_interval(days => ${FEATURE_HEALTH_DAYS}) AND model_version_id = ${version.id} AND NOT fallback_used`;
-  const served = await db.$queryRaw<Array<{ id: string; times: number; values: Record<string, unknown> | null; age_s: number | null }>>`
+  // One read of the recent requests: their count on every row (one row with no item when they served none).
+  const rows = await db.$queryRaw<Array<{ requests: number; id: string | null; times: number; values: Record<string, unknown> | null; age_s: number | null }>>`
     WITH recent AS (SELECT served FROM rerank_requests WHERE ${servedBy} ORDER BY ts DESC LIMIT ${input.requests}),
       ids AS (SELECT ${Prisma.raw(servedItemIdSql("e"))} AS id, count(*)::float8 AS times FROM recent, json_array_elements(recent.served) e GROUP BY 1)
-    SELECT ids.id, ids.times, f.values, extract(epoch FROM now() - f.updated_at)::float8 AS age_s
-    FROM ids LEFT JOIN item_features f ON f.item_id = ids.id`;
-  const requests = (await db.$queryRaw<Array<{ n: number }>>`SELECT count(*)::float8 AS n FROM (SELECT 1 FROM rerank_requests WHERE ${servedBy} ORDER BY ts DESC LIMIT ${input.requests}) r`)[0]?.n ?? 0;
+    SELECT c.requests, i.id, i.times, i.values, i.age_s
+    FROM (SELECT count(*)::float8 AS requests FROM recent) c
+    LEFT JOIN (SELECT ids.id, ids.times, f.values, extract(epoch FROM now() - f.updated_at)::float8 AS age_s
+               FROM ids LEFT JOIN item_features f ON f.item_id = ids.id) i ON true`;
+  const requests = rows[0]?.requests ?? 0;
+  const served = rows.filter((r): r is typeof r & { id: string } => r.id !== null);
   const servedTimes = served.reduce((s, r) => s + r.times, 0);
   const ages = served.filter((r) => r.age_s !== null).flatMap((r) => new Array<number>(r.times).fill(r.age_s!)).sort((a, b) => a - b);
 

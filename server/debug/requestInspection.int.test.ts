@@ -291,6 +291,15 @@ describe("lists that other rows could crowd out", () => {
     expect((await engineer().debug.problemRequests({ surface: "t-inspect-breaker", hours: 1, limit: 5 })).fallbacks.map((p) => p.requestId)).toEqual(["brk-open-49", "brk-open-48", "brk-error-4", "brk-error-3", "brk-timeout"]);
   });
 
+  it("lists a fallback logged without its reason (spilled by an earlier version) like any other (break test: the per-reason read dropped it)", async () => {
+    await createTestSurface(getDb(), { key: "t-inspect-noreason", bytes: demoModelBytes("linear"), featureSpec: spec });
+    const ts = new Date(Date.now() - 60_000);
+    telemetry().requests.enqueue(serialiseRequestLogRow({ ...logRow("noreason-1"), ts, fallbackUsed: true, fallbackReason: null, surface: "t-inspect-noreason" }));
+    await telemetry().requests.flush();
+    const problems = await engineer().debug.problemRequests({ surface: "t-inspect-noreason", hours: 1, limit: 3 });
+    expect(problems.fallbacks.map((p) => [p.requestId, p.fallbackReason, p.ts.getTime()])).toEqual([["noreason-1", null, ts.getTime()]]);
+  });
+
   it("break test: a request opened by its time is listed among the rows sharing its id, however many newer ones reuse the id", async () => {
     const base = Date.now() - 600_000;
     const n = SHARED_ROWS_LIMIT + 5;

@@ -233,10 +233,11 @@ export async function problemRequests(db: Db, input: { surface: string; hours: n
       -- The newest of each reason, each read newest first on (surface, ts) and stopped at the limit (a
       -- window function over every fallback sorted a kill switch's whole window, every refresh).
       SELECT f.request_id, f.ts, f.latency_ms, f.fallback_reason, f.owner
-      FROM unnest(${[...FALLBACK_REASONS]}::text[]) AS reason(name)
+      -- NULL too: a row logged without its reason (spilled by an earlier version) is a fallback all the same.
+      FROM unnest(${[...FALLBACK_REASONS, null]}::text[]) AS reason(name)
       CROSS JOIN LATERAL (
         SELECT request_id, ts, latency_ms, fallback_reason, owner FROM rerank_requests
-        WHERE surface = ${surface.key} AND ts >= ${since} AND fallback_used AND fallback_reason = reason.name
+        WHERE surface = ${surface.key} AND ts >= ${since} AND fallback_used AND fallback_reason IS NOT DISTINCT FROM reason.name
         ORDER BY ts DESC, request_id, owner LIMIT ${input.limit}
       ) f`,
     db.$queryRaw<Row[]>`

@@ -108,16 +108,13 @@ function allocationOfInput(input: ExperimentInput, seed: string) {
   };
 }
 
-/** The stored experiment in the shape of its definition (the form's input), so an edit's entry compares like with like. */
-const definitionOf = (e: Awaited<ReturnType<typeof getExperiment>>): Record<string, unknown> => storedDefinition(e);
-
 export type Allocation = Record<(typeof ALLOCATION_FIELDS)[number], unknown>;
 
 /** The fields of a definition a restart can change, in the order a restart request's summary lists them (key and surface never change). */
 export const RESTART_FIELDS = [...ALLOCATION_FIELDS, ...DECISION_FIELDS, "name", "hypothesis", "owner", "secondaryMetrics"] as const;
 export type RestartField = (typeof RESTART_FIELDS)[number];
 
-/** `input` in the shape of definitionOf, `e`'s seed kept where it names none (as a restart keeps it). */
+/** `input` in the shape of storedDefinition, `e`'s seed kept where it names none (as a restart keeps it). */
 function definitionOfInput(input: ExperimentInput, e: { key: string; surface: { key: string }; seed: string }): Record<string, unknown> {
   return {
     key: e.key, name: input.name, surface: e.surface.key, kind: input.kind, hypothesis: input.hypothesis, owner: input.owner, hashAttribute: input.hashAttribute,
@@ -132,7 +129,7 @@ function definitionOfInput(input: ExperimentInput, e: { key: string; surface: { 
  * the stored value (`before`) and the restart's (`after`), in the shape of the stored definition.
  */
 export function restartDifferences(e: Awaited<ReturnType<typeof getExperiment>>, input: ExperimentInput): Array<{ field: RestartField; before: unknown; after: unknown }> {
-  const before = definitionOf(e);
+  const before = storedDefinition(e);
   const after = definitionOfInput(input, e);
   return RESTART_FIELDS.filter((f) => differs(f, before[f], after[f])).map((field) => ({ field, before: before[field], after: after[field] }));
 }
@@ -145,7 +142,7 @@ export function restartDifferences(e: Awaited<ReturnType<typeof getExperiment>>,
  */
 export interface RestartPin { phase: number; status: string; definition: Record<string, unknown> }
 
-export const restartPinOf = (e: Awaited<ReturnType<typeof getExperiment>>): RestartPin => ({ phase: e.phase, status: e.status, definition: definitionOf(e) });
+export const restartPinOf = (e: Awaited<ReturnType<typeof getExperiment>>): RestartPin => ({ phase: e.phase, status: e.status, definition: storedDefinition(e) });
 
 /**
  * What differs between `pin` and the experiment `e` now, in words ("phase 2 → 3", "running → stopped",
@@ -280,7 +277,7 @@ export async function updateExperiment(db: Db, key: string, input: ExperimentInp
     const updated = await tx.experiment.update({ where: { id: current.id }, data: { ...experimentData(input), seed: input.seed ?? current.seed } });
     await recordAudit(tx, {
       action: "experiment.update", actor, subject: subjects.experiment(current.id, current.key), surfaces: [current.surface.key],
-      before: definitionOf(current), after: { ...input, seed: input.seed ?? current.seed },
+      before: storedDefinition(current), after: { ...input, seed: input.seed ?? current.seed },
     });
     return updated;
   }, LEVER_TRANSACTION);

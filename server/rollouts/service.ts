@@ -75,7 +75,6 @@ export interface StartRolloutInput {
   reason?: string;
 }
 
-const ACTIVE = ACTIVE_ROLLOUT_STATUSES;
 const judgeJobKey = (rolloutId: string) => `rollout:${rolloutId}`;
 
 /** Queues the next judge of a rollout, one tick from now; replaces a waiting one (one judge per tick). */
@@ -126,7 +125,7 @@ interface SharingRollout {
  */
 async function rolloutSharingAlias(tx: Prisma.TransactionClient, surface: { id: string; key: string; modelAlias: string }, model: { id: string; name: string }): Promise<SharingRollout | null> {
   const other = await tx.rollout.findFirst({
-    where: { modelId: model.id, status: { in: [...ACTIVE] }, surfaceId: { not: surface.id }, surface: { modelId: model.id, modelAlias: surface.modelAlias } },
+    where: { modelId: model.id, status: { in: [...ACTIVE_ROLLOUT_STATUSES] }, surfaceId: { not: surface.id }, surface: { modelId: model.id, modelAlias: surface.modelAlias } },
     orderBy: { startedAt: "asc" },
     select: { id: true, status: true, currentPercent: true, toVersionId: true, surface: { select: { key: true } } },
   });
@@ -227,7 +226,7 @@ export async function startRollout(db: Db, input: StartRolloutInput, actor: Acto
       throw await baselineChanged(tx, { surface: surface.key, model: model.name, alias: surface.modelAlias, expected: input.expectFromVersionId, serving });
     }
     if (serving === target.id) throw new InvalidInputError("version", `v${input.version} already serves "${surface.key}" (${surface.modelAlias})`);
-    if (await tx.rollout.findFirst({ where: { surfaceId: surface.id, status: { in: [...ACTIVE] } } })) throw new ConflictError(`a rollout is already running on "${surface.key}": abort it first`);
+    if (await tx.rollout.findFirst({ where: { surfaceId: surface.id, status: { in: [...ACTIVE_ROLLOUT_STATUSES] } } })) throw new ConflictError(`a rollout is already running on "${surface.key}": abort it first`);
     const sharing = await rolloutSharingAlias(tx, { id: surface.id, key: surface.key, modelAlias: surface.modelAlias }, { id: model.id, name: model.name });
     if (sharing) throw new ConflictError(sharedAliasRefusal("start", surface.key, sharing));
     const created = await tx.rollout.create({
@@ -522,7 +521,7 @@ export async function sweepRollouts(db: Db): Promise<number> {
 async function activeRollout(db: Db, surfaceKey: string) {
   const surface = await db.surface.findUnique({ where: { key: surfaceKey }, select: { id: true, key: true } });
   if (!surface) throw new NotFoundError("surface", surfaceKey);
-  const rollout = await db.rollout.findFirst({ where: { surfaceId: surface.id, status: { in: [...ACTIVE] } }, include: rolloutInclude });
+  const rollout = await db.rollout.findFirst({ where: { surfaceId: surface.id, status: { in: [...ACTIVE_ROLLOUT_STATUSES] } }, include: rolloutInclude });
   if (!rollout) throw new InvalidInputError("surface", `no rollout is running on "${surface.key}"`);
   return rollout;
 }
@@ -567,7 +566,7 @@ async function endedRefusal(db: Db | Prisma.TransactionClient, rollout: LoadedRo
 
 /** The rollout running (or paused) on `rollout`'s surface now, in words, or null when none is. */
 async function runningNowOf(db: Db | Prisma.TransactionClient, rollout: LoadedRollout): Promise<string | null> {
-  const now = await db.rollout.findFirst({ where: { surfaceId: rollout.surfaceId, status: { in: [...ACTIVE] } }, select: { id: true, status: true, toVersionId: true, currentPercent: true, startedAt: true, createdBy: true } });
+  const now = await db.rollout.findFirst({ where: { surfaceId: rollout.surfaceId, status: { in: [...ACTIVE_ROLLOUT_STATUSES] } }, select: { id: true, status: true, toVersionId: true, currentPercent: true, startedAt: true, createdBy: true } });
   if (!now) return null;
   const version = rollout.model.versions.find((v) => v.id === now.toVersionId)?.version ?? "?";
   return `the rollout running now is ${now.id} (v${version} at ${now.currentPercent} %, ${now.status}, started ${now.startedAt.toISOString()} by ${now.createdBy})`;
@@ -584,7 +583,7 @@ async function leverRollout(db: Db, input: LeverInput, options: { allowAborted?:
   const rollout = await db.rollout.findUnique({ where: { id: input.rolloutId }, include: rolloutInclude });
   if (!rollout) throw new NotFoundError("rollout", input.rolloutId);
   if (rollout.surface.key !== input.surface) throw new InvalidInputError("rolloutId", `rollout ${rollout.id} is on "${rollout.surface.key}", not "${input.surface}": reload and act on the rollout the surface shows`);
-  if ((ACTIVE as readonly string[]).includes(rollout.status) || (options.allowAborted && rollout.status === "aborted")) return rollout;
+  if (isActiveRollout(rollout.status) || (options.allowAborted && rollout.status === "aborted")) return rollout;
   throw await endedRefusal(db, rollout);
 }
 
@@ -607,7 +606,7 @@ async function transition(
     // Two aborts of one rollout at once: the second finds it aborted, which is what it asked for.
     if (now?.status === "aborted" && change.status === "aborted" && analysis === undefined) return alreadyAborted(tx, rollout);
     // A person's lever on a rollout that ended meanwhile: say how, and what runs now.
-    if (now && !(ACTIVE as readonly string[]).includes(now.status) && analysis === undefined) throw await endedRefusal(tx, rollout);
+    if (now && !isActiveRollout(now.status) && analysis === undefined) throw await endedRefusal(tx, rollout);
     if (!now || !from.includes(now.status) || (analysis !== undefined && now.step !== rollout.step)) {
       throw new ConflictError(`the rollout on "${rollout.surface.key}" changed while you acted on it: reload to see how`);
     }
@@ -667,7 +666,7 @@ export async function resumeRollout(db: Db, input: LeverInput, actor: Actor) {
 export async function abortRollout(db: Db, input: LeverInput, actor: Actor) {
   const rollout = await leverRollout(db, input, { allowAborted: true });
   if (rollout.status === "aborted") return db.$transaction((tx) => alreadyAborted(tx, rollout), LEVER_TRANSACTION);
-  return transition(db, rollout, [...ACTIVE], { status: "aborted", action: "rollout.aborted", kind: "canary_aborted" }, actor, input.reason);
+  return transition(db, rollout, [...ACTIVE_ROLLOUT_STATUSES], { status: "aborted", action: "rollout.aborted", kind: "canary_aborted" }, actor, input.reason);
 }
 
 /**
@@ -698,7 +697,7 @@ export async function promoteRolloutNow(db: Db, input: LeverInput, actor: Actor,
   if (!applied) {
     // Ended while its figures were read (aborted, rolled back): say how, and what runs now.
     const ended = await db.rollout.findUnique({ where: { id: rollout.id }, select: { status: true } });
-    if (ended && !(ACTIVE as readonly string[]).includes(ended.status)) throw await endedRefusal(db, rollout);
+    if (ended && !isActiveRollout(ended.status)) throw await endedRefusal(db, rollout);
     throw new ConflictError(`the rollout on "${rollout.surface.key}" moved on while you promoted it: reload to see how`);
   }
   if (applied.status !== "promoted") throw new ConflictError(`not promoted: ${rollout.surface.modelAlias} moved during the rollout, so it was aborted`);
@@ -715,7 +714,7 @@ export async function promoteRolloutNow(db: Db, input: LeverInput, actor: Actor,
 export async function retryInputOf(db: Db, rolloutId: string): Promise<{ start: StartRolloutInput; policyAdjusted: string[] }> {
   const rollout = await db.rollout.findUnique({ where: { id: rolloutId }, include: rolloutInclude });
   if (!rollout) throw new NotFoundError("rollout", rolloutId);
-  if ((ACTIVE as readonly string[]).includes(rollout.status)) throw new InvalidInputError("rolloutId", `the rollout on "${rollout.surface.key}" is still ${rollout.status}`);
+  if (isActiveRollout(rollout.status)) throw new InvalidInputError("rolloutId", `the rollout on "${rollout.surface.key}" is still ${rollout.status}`);
   const { policy, adjusted } = policyWithinBounds((rollout.analysis as unknown as Partial<RolloutAnalysis>).policy ?? {});
   return {
     start: { surface: rollout.surface.key, version: rollout.model.versions.find((v) => v.id === rollout.toVersionId)!.version, steps: rollout.steps as number[], ...settablePolicy(policy) },
@@ -747,6 +746,7 @@ export async function listRollouts(db: Db, input: { surface?: string; limit: num
  */
 export async function currentRolloutIds(db: Db): Promise<string[]> {
   const rows = await db.$queryRaw<Array<{ id: string }>>`
+    -- ACTIVE_ROLLOUT_STATUSES, written out: the enum column compares with the literals without a cast.
     SELECT id FROM rollouts WHERE status IN ('running', 'paused')
     UNION
     (SELECT DISTINCT ON (surface_id) id FROM rollouts ORDER BY surface_id, started_at DESC, id DESC)`;
