@@ -56,7 +56,7 @@ describe("an approval applies what its summary showed", () => {
     expect(request.summary).toMatch(/^ship variant treat \(t-pins-model v4\) of experiment pins-ship to production on t-pins, now v1; (overriding the checks that block it: |with an override of the ship checks \(none blocks it now\)$)/);
     // The variant's alias moves to v5 (fallback ranks no guarded traffic here… it is the cascade's: moved by SQL, as another replica or psql would).
     await sql(`UPDATE model_aliases SET version_id = $1 WHERE name = 'fallback' AND model_id = (SELECT id FROM models WHERE name = 't-pins-model')`, id(5));
-    const refusal = 'variant "treat" of pins-ship now serves t-pins-model v5, not v4 as when the request was filed: not shipped; file a new request if the change is still wanted';
+    const refusal = 'variant "treat" of pins-ship changed since the request was filed (it showed t-pins-model v4, it is now t-pins-model v5): not shipped; file a new request if the change is still wanted';
     await expect(as(bo).approvals.decide({ id: request.id, approve: true, comment: "checked it" })).rejects.toMatchObject({ code: "CONFLICT", message: refusal });
     expect(await production()).toBe(1);
     expect(await getDb().changeRequest.findUniqueOrThrow({ where: { id: request.id } })).toMatchObject({ status: "failed", error: refusal });
@@ -102,7 +102,7 @@ describe("an approval applies what its summary showed", () => {
     const pending = await getDb().changeRequest.count({ where: { status: "pending" } });
     await expect(as(ana).approvals.request({ change: { kind: "surface_stage2", surface: "t-pins", stage2, expectBefore: { ...stage2, rerankCount: 10 } }, reason: "top 5" })).rejects.toMatchObject({
       code: "CONFLICT",
-      message: "stage 2 of t-pins changed since it was shown (it showed t-pins-s2x-model production over the top 10 within 100 ms, it is now none): not applied over it; look at it again and decide",
+      message: "stage 2 of t-pins changed since it was shown (it showed t-pins-s2x-model production over the top 10 within 100 ms, it is now none): no request filed; look at it again and decide",
     });
     expect(await getDb().changeRequest.count({ where: { status: "pending" } })).toBe(pending);
     // What is stored, pinned: filed.
@@ -162,7 +162,7 @@ describe("pins under concurrency and what a summary shows (session 21, second br
     expect(request.summary).toContain("treat 50 % (cb, t-pins-model v4)");
     await sql(`UPDATE model_aliases SET version_id = $1 WHERE name = 'cb' AND model_id = (SELECT id FROM models WHERE name = 't-pins-model')`, id(5));
     await expect(as(bo).approvals.decide({ id: request.id, approve: true, comment: "checked it" })).rejects.toMatchObject({
-      code: "CONFLICT", message: 'variant "treat" of pins-cb now serves t-pins-model v5, not v4 as when the request was filed: not started; file a new request if the change is still wanted',
+      code: "CONFLICT", message: 'variant "treat" of pins-cb changed since the request was filed (it showed t-pins-model v4, it is now t-pins-model v5): not started; file a new request if the change is still wanted',
     });
     expect((await getDb().experiment.findUniqueOrThrow({ where: { key: "pins-cb" } })).status).toBe("draft");
   });
@@ -175,7 +175,7 @@ describe("pins under concurrency and what a summary shows (session 21, second br
     for (let u = 0; u < 40; u++) telemetry().requests.enqueue(experimentLogRow("pins-ov", "t-pins", `ov-${u}`, "control", 0));
     await flushTelemetry();
     await expect(as(bo).approvals.decide({ id: request.id, approve: true, comment: "checked it" })).rejects.toMatchObject({
-      code: "CONFLICT", message: expect.stringMatching(/^the ship checks changed since the request was filed: now also sample-ratio mismatch/),
+      code: "CONFLICT", message: expect.stringMatching(/^the ship checks of pins-ov changed since the request was filed \(now also: sample-ratio mismatch.*\): not shipped; file a new request if the override is still wanted$/),
     });
     expect(await production()).toBe(1);
   });
@@ -268,7 +268,7 @@ describe("a canary start request applies over the baseline its summary showed", 
     await sql(`UPDATE model_aliases SET version_id = $1 WHERE name = 'production' AND model_id = (SELECT id FROM models WHERE name = 't-pins-model')`, id(4));
     try {
       const [rollouts, starts] = [await db.rollout.count({ where: { surface: { key: "t-pins" } } }), await rolloutStarts()];
-      const refusal = "t-pins-model production moved since the request was filed (it showed v1, it is now v4): not applied over it; file a new request if the change is still wanted";
+      const refusal = "t-pins-model production changed since the request was filed (it showed v1, it is now v4): not applied over it; file a new request if the change is still wanted";
       // Before: applied, a canary of v5 judged against, and promoted over, the v4 the approver never saw.
       await expect(as(bo).approvals.decide({ id: request.id, approve: true, comment: "checked it" })).rejects.toMatchObject({ code: "CONFLICT", message: refusal });
       expect(await db.changeRequest.findUniqueOrThrow({ where: { id: request.id } })).toMatchObject({ status: "failed", error: refusal });
@@ -301,7 +301,7 @@ describe("withdrawals, races and who switches four-eyes", () => {
     const stale = [1, 2, 4].map(id).find((v) => v !== production.versionId)!;
     const filed = await getDb().changeRequest.count();
     await expect(as(ana).approvals.request({ change: { kind: "alias_move", versionId: id(5), alias: "production", expectFromVersionId: stale }, reason: "try v5" }))
-      .rejects.toMatchObject({ code: "CONFLICT", message: expect.stringContaining("it moved since it was shown; no request filed") });
+      .rejects.toMatchObject({ code: "CONFLICT", message: expect.stringMatching(/^t-pins-model production changed since it was shown \(it showed v\d, it is now v\d\): no request filed; look at it again and decide$/) });
     expect(await getDb().changeRequest.count()).toBe(filed);
     // Pinned to what it points at now: filed.
     const request = await as(ana).approvals.request({ change: { kind: "alias_move", versionId: id(5), alias: "production", expectFromVersionId: production.versionId }, reason: "try v5" });

@@ -201,7 +201,7 @@ describe("approvals", () => {
     // A request filed from a page that is stale by the time it is approved fails and moves nothing.
     const stale = await as(ana).approvals.request({ change: { kind: "alias_move", versionId: await version(5), alias: "production", expectFromVersionId: await version(4) }, reason: "v5 next" });
     await as(bo).oncall.rollback({ surface: "t-appr-s2x", reason: "v4 misbehaves" });
-    const refusal = "t-appr-s2x-model production moved since the request was filed (it showed v4, it is now v1): not applied over it; file a new request if the change is still wanted";
+    const refusal = "t-appr-s2x-model production changed since the request was filed (it showed v4, it is now v1): not applied over it; file a new request if the change is still wanted";
     await expect(as(bo).approvals.decide({ id: stale.id, approve: true, comment: "checked it" })).rejects.toMatchObject({ code: "CONFLICT", message: refusal });
     expect(await db.changeRequest.findUniqueOrThrow({ where: { id: stale.id } })).toMatchObject({ status: "failed", error: refusal });
     expect((await db.modelAlias.findFirstOrThrow({ where: { model: { name: "t-appr-s2x-model" }, name: "production" }, include: { version: true } })).version.version).toBe(1);
@@ -253,7 +253,7 @@ describe("approvals", () => {
     expect(request.payload).toMatchObject({ expectFromVersionId: id(5) });
     // On-call rolls back meanwhile (never waits): production v5 → v4.
     expect((await as(bo).oncall.rollback({ surface: "t-appr-pin", reason: "incident" })).version).toBe(4);
-    const refusal = "t-appr-pin-model production moved since the request was filed (it showed v5, it is now v4): not applied over it; file a new request if the change is still wanted";
+    const refusal = "t-appr-pin-model production changed since the request was filed (it showed v5, it is now v4): not applied over it; file a new request if the change is still wanted";
     await expect(as(bo).approvals.decide({ id: request.id, approve: true, comment: "checked it" })).rejects.toMatchObject({ code: "CONFLICT", message: refusal });
     expect(await production()).toBe(4);
     expect(await db.changeRequest.findUniqueOrThrow({ where: { id: request.id } })).toMatchObject({ status: "failed", error: refusal });
@@ -272,7 +272,7 @@ describe("approvals", () => {
     expect(ship.payload).toMatchObject({ expectFromVersionId: id(4) });
     expect((await as(bo).oncall.rollback({ surface: "t-appr-pin", reason: "incident 2" })).version).toBe(1);
     await expect(as(pm2).approvals.decide({ id: ship.id, approve: true, comment: "checked it" })).rejects.toMatchObject({
-      code: "CONFLICT", message: "t-appr-pin-model production moved since the request was filed (it showed v4, it is now v1): not applied over it; file a new request if the change is still wanted",
+      code: "CONFLICT", message: "t-appr-pin-model production changed since the request was filed (it showed v4, it is now v1): not applied over it; file a new request if the change is still wanted",
     });
     expect(await production()).toBe(1);
     expect((await db.experiment.findUniqueOrThrow({ where: { key: "appr-pin-exp" } })).status).toBe("stopped");

@@ -181,7 +181,7 @@ describe("restarting an experiment with changes on a guarded surface", () => {
     const ramp = await as(ana).approvals.request({ change: { kind: "experiment_restart", key: "rst-pin", experiment: definition("rst-pin", {}, [0.1, 0.9]) }, reason: "ramp" });
     // Another restart applies first: phase 2, new weights.
     await as(bo).approvals.decide({ id: ramp.id, approve: true, comment: "ramp checked" });
-    const refusal = 'experiment "rst-pin" changed since the restart was requested (phase 1 → 2, variants): not restarted; file a new request for it as it is now';
+    const refusal = 'experiment "rst-pin" changed since the request was filed (phase 1 → 2, variants): not restarted; file a new request for it as it is now';
     await expect(as(bo).approvals.decide({ id: half.id, approve: true, comment: "checked it" })).rejects.toMatchObject({ code: "CONFLICT", message: refusal });
     expect(await getDb().changeRequest.findUniqueOrThrow({ where: { id: half.id } })).toMatchObject({ status: "failed", error: refusal });
     const afterRamp = await stored("rst-pin");
@@ -191,12 +191,12 @@ describe("restarting an experiment with changes on a guarded surface", () => {
     // An edit of a field a restart also writes (the name), filed before it: refused, naming it.
     const renamed = await as(ana).approvals.request({ change: { kind: "experiment_restart", key: "rst-pin", experiment: definition("rst-pin", { coverage: 0.5 }, [0.1, 0.9]) }, reason: "half the traffic" });
     await as(bo).experiments.update(definition("rst-pin", { name: "renamed meanwhile" }, [0.1, 0.9]));
-    await expect(as(bo).approvals.decide({ id: renamed.id, approve: true, comment: "checked it" })).rejects.toMatchObject({ code: "CONFLICT", message: expect.stringContaining("changed since the restart was requested (name)") });
+    await expect(as(bo).approvals.decide({ id: renamed.id, approve: true, comment: "checked it" })).rejects.toMatchObject({ code: "CONFLICT", message: expect.stringContaining("changed since the request was filed (name)") });
 
     // A stop meanwhile (the phase stays 2): refused, naming it.
     const stopped = await as(ana).approvals.request({ change: { kind: "experiment_restart", key: "rst-pin", experiment: definition("rst-pin", { coverage: 0.5, name: "renamed meanwhile" }, [0.1, 0.9]) }, reason: "half the traffic" });
     await as(bo).experiments.stop({ key: "rst-pin", reason: "guardrail scare" });
-    await expect(as(bo).approvals.decide({ id: stopped.id, approve: true, comment: "checked it" })).rejects.toMatchObject({ code: "CONFLICT", message: expect.stringContaining("changed since the restart was requested (running → stopped)") });
+    await expect(as(bo).approvals.decide({ id: stopped.id, approve: true, comment: "checked it" })).rejects.toMatchObject({ code: "CONFLICT", message: expect.stringContaining("changed since the request was filed (running → stopped)") });
     expect(await stored("rst-pin")).toMatchObject({ phase: 2, coverage: 1, status: "stopped", name: "renamed meanwhile" });
     expect((await stored("rst-pin")).phases).toHaveLength(2);
   });
@@ -208,7 +208,7 @@ describe("restarting an experiment with changes on a guarded surface", () => {
     expect(request.summary).toContain("treat 50 % (t-rst-model v4) → control 50 % (control, production, t-rst-model v1), treat 50 % (cb, t-rst-model v4)");
     await sql(`UPDATE model_aliases SET version_id = $1 WHERE name = 'cb' AND model_id = (SELECT id FROM models WHERE name = 't-rst-model')`, id(5));
     await expect(as(bo).approvals.decide({ id: request.id, approve: true, comment: "checked it" })).rejects.toMatchObject({
-      code: "CONFLICT", message: 'variant "treat" of rst-alias would now serve t-rst-model v5, not v4 as when the restart was requested: not restarted; file a new request if the change is still wanted',
+      code: "CONFLICT", message: 'variant "treat" of rst-alias changed since the request was filed (it showed t-rst-model v4, it is now t-rst-model v5): not restarted; file a new request if the change is still wanted',
     });
     const after = await stored("rst-alias");
     expect(after).toMatchObject({ phase: 1, status: "running" });
@@ -222,7 +222,7 @@ describe("restarting an experiment with changes on a guarded surface", () => {
     const restart = await as(ana).approvals.request({ change: { kind: "experiment_restart", key: "rst-ship", experiment: definition("rst-ship", { primaryMetric: "conversion" }, [0.9, 0.1]) }, reason: "new phase" });
     await as(bo).approvals.decide({ id: restart.id, approve: true, comment: "restart ok" });
     await expect(as(bo).approvals.decide({ id: ship.id, approve: true, comment: "ship ok" })).rejects.toMatchObject({
-      code: "CONFLICT", message: 'experiment "rst-ship" was restarted since the ship was requested (phase 1 → 2): not shipped; file a new request on phase 2\'s results',
+      code: "CONFLICT", message: 'experiment "rst-ship" changed since the request was filed (it showed phase 1, it is now phase 2): not shipped; file a new request on phase 2\'s results',
     });
     expect(await stored("rst-ship")).toMatchObject({ phase: 2, status: "running" });
     await as(bo).experiments.stop({ key: "rst-ship", reason: "test over" });
@@ -288,7 +288,7 @@ describe("restarting an experiment with changes on a guarded surface", () => {
       await new Promise((r) => setTimeout(r, 1_500));
       await tx.$executeRaw`UPDATE experiments SET phase = 2 WHERE key = 'rst-shiprace'`;
     }, { timeout: 30_000 });
-    const refusal = 'experiment "rst-shiprace" was restarted since the ship was requested (phase 1 → 2): not shipped; file a new request on phase 2\'s results';
+    const refusal = 'experiment "rst-shiprace" changed since the request was filed (it showed phase 1, it is now phase 2): not shipped; file a new request on phase 2\'s results';
     expect(await decided).toMatchObject({ code: "CONFLICT", message: refusal });
     expect(await getDb().changeRequest.findUniqueOrThrow({ where: { id: request.id } })).toMatchObject({ status: "failed", error: refusal });
     expect(await production()).toBe(before);

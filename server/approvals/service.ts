@@ -9,17 +9,19 @@ import { subjects } from "../domain/audit/subject";
 import { ConflictError, ForbiddenError, InvalidInputError, NotFoundError } from "../errors";
 import { shipBlocks } from "../domain/experiments/shipGate";
 import { mapError } from "../errorMapping";
-import { experimentResults } from "../experiments/results";
+import { experimentResults, experimentResultsIn } from "../experiments/results";
 import { canonicalJson } from "../domain/canonicalJson";
 import { percentOfShare } from "../domain/percent";
 import { experimentInputSchema, type ExperimentInput } from "../experiments/schema";
 import {
   changedSincePin, checkRestart, checkTrafficLeft, experimentAllocation, experimentReach, getExperiment, restartDifferences, restartExperiment, restartPinOf, shipExperiment,
-  shipPhaseChanged, shipTarget, shipVersionChanged, shownExperimentChanged, startExperiment, unseenShipBlocks, variantVersion, type Allocation, type RestartField, type RestartPin,
+  shipPhaseChanged, shipTarget, shipVersionChanged, shownExperimentChanged, startExperiment, unseenShipBlocks, variantVersion, type Allocation, type RestartField, type RestartPin, type ShipGate,
 } from "../experiments/service";
 import { RANKING_ROLES, describeReach } from "../domain/rollouts/aliasReach";
 import { surfacesReachedBy, type SurfaceReached } from "../registry/aliasReach";
 import { setAlias } from "../registry/versions";
+import { versionWords } from "../registry/versionWords";
+import { changedSince } from "../domain/changedSince";
 import { checkStage2, configureStage2, stage2ChangedSince, stage2Words, type Stage2Input } from "../surfaces/stage2";
 import { LEVER_TRANSACTION, type UnderLock } from "../db/leverTransaction";
 import { checkRolloutStart, policyOf, promoteRolloutNow, retryInputOf, startRollout, type StartRolloutInput } from "../rollouts/service";
@@ -80,8 +82,11 @@ interface Affected {
   surfaces: Array<{ id: string; key: string; requireApproval: boolean }>;
   /** What will change, in words: "search-ranker production: v2 → v3 (serves search)". */
   summary: string;
-  /** An alias move's or a ship's alias, or a canary start's serving alias (its baseline), as the summary shows it (versionId null: unset): pinned on the request when it is filed. */
-  from?: { versionId: string | null };
+  /**
+   * An alias move's or a ship's alias, or a canary start's serving alias (its baseline), as the summary shows it
+   * (versionId null: unset): pinned on the request when it is filed. `alias`: the alias in words ("search-ranker production").
+   */
+  from?: { versionId: string | null; alias: string };
   /** A canary promotion's rollout: pinned on the request when it is filed. */
   rolloutId?: string;
   /** Pinned on the request when it is filed (Pins). */
@@ -113,11 +118,11 @@ async function affected(db: Db, change: ChangePayload, options: { filing?: boole
   if (change.kind === "alias_move") {
     const version = await db.modelVersion.findUnique({ where: { id: change.versionId }, select: { modelId: true, version: true, model: { select: { name: true } } } });
     if (!version) throw new NotFoundError("model version", change.versionId);
-    const current = await db.modelAlias.findUnique({ where: { modelId_name: { modelId: version.modelId, name: change.alias } }, select: { versionId: true, version: { select: { version: true } } } });
+    const current = await db.modelAlias.findUnique({ where: { modelId_name: { modelId: version.modelId, name: change.alias } }, select: { versionId: true } });
     const surfaces = await rankedBy(db, { modelId: version.modelId, modelName: version.model.name, alias: change.alias });
-    const from = current ? `v${current.version.version}` : "unset";
+    const from = await versionWords(db, current?.versionId ?? null);
     const serves = surfaces.length ? ` (serves ${describeReach(surfaces)})` : "";
-    return { surfaces: union([], surfaces), summary: `${version.model.name} ${change.alias}: ${from} → v${version.version}${serves}`, from: { versionId: current?.versionId ?? null } };
+    return { surfaces: union([], surfaces), summary: `${version.model.name} ${change.alias}: ${from} → v${version.version}${serves}`, from: { versionId: current?.versionId ?? null, alias: `${version.model.name} ${change.alias}` } };
   }
   if (change.kind === "surface_stage2") {
     const surface = await db.surface.findUnique({ where: { key: change.surface }, select: { id: true, key: true, requireApproval: true, stage2: true, modelId: true, modelAlias: true } });
@@ -126,7 +131,8 @@ async function affected(db: Db, change: ChangePayload, options: { filing?: boole
     await checkStage2(db, surface, change.stage2);
     const before = stage2ConfigSchema.safeParse(surface.stage2).data ?? null;
     // Filed from a dialog that showed another stage 2 than the stored one: the request would undo a change its filer never saw.
-    const stale = change.expectBefore === undefined ? null : stage2ChangedSince(surface.key, change.expectBefore, before, "shown");
+    // (When approved, the summary's pin, `pinned.stage2`, is what is compared: pinBroken, then configureStage2 under the surface's lock.)
+    const stale = change.expectBefore === undefined || !options.filing ? null : stage2ChangedSince(surface.key, change.expectBefore, before, "filing");
     if (stale) throw new ConflictError(stale);
     return { surfaces: [{ id: surface.id, key: surface.key, requireApproval: surface.requireApproval }], summary: `stage 2 of ${surface.key}: ${stage2Words(before)} → ${stage2Words(change.stage2)}`, pins: { stage2: before } };
   }
@@ -139,10 +145,9 @@ async function affected(db: Db, change: ChangePayload, options: { filing?: boole
     const others = promotes.filter((s) => s.key !== surface.key);
     const also = others.length ? `, which also serves ${describeReach(others)}` : "";
     // The baseline the canary is judged against and promoted over: pinned when filed (requestChange).
-    const from = model.versions.find((v) => v.id === serving);
     return {
-      surfaces: union([surface], promotes), from: { versionId: serving },
-      summary: `canary of ${model.name} v${change.rollout.version} on ${surface.key} (${steps} %, then promote: ${model.name} ${surface.modelAlias} ${from ? `v${from.version}` : "unset"} → v${change.rollout.version}${also})${canaryPolicyWords(change.rollout)}`,
+      surfaces: union([surface], promotes), from: { versionId: serving, alias: `${model.name} ${surface.modelAlias}` },
+      summary: `canary of ${model.name} v${change.rollout.version} on ${surface.key} (${steps} %, then promote: ${model.name} ${surface.modelAlias} ${await versionWords(db, serving)} → v${change.rollout.version}${also})${canaryPolicyWords(change.rollout)}`,
     };
   }
   if (change.kind === "canary_promote") {
@@ -155,10 +160,9 @@ async function affected(db: Db, change: ChangePayload, options: { filing?: boole
     const promotes = await rankedBy(db, { modelId: rollout.model.id, modelName: rollout.model.name, alias: rollout.surface.modelAlias });
     const others = promotes.filter((s) => s.key !== rollout.surface.key);
     const also = others.length ? `; it also serves ${describeReach(others)}` : "";
-    const from = versionOf(rollout.fromVersionId);
     return {
       surfaces: union([rollout.surface], promotes), rolloutId: rollout.id,
-      summary: `promote the canary of ${rollout.model.name} v${versionOf(rollout.toVersionId)} on ${rollout.surface.key} (at ${rollout.currentPercent} %): ${rollout.model.name} ${rollout.surface.modelAlias} ${from ? `v${from}` : "unset"} → v${versionOf(rollout.toVersionId)}${also}`,
+      summary: `promote the canary of ${rollout.model.name} v${versionOf(rollout.toVersionId)} on ${rollout.surface.key} (at ${rollout.currentPercent} %): ${rollout.model.name} ${rollout.surface.modelAlias} ${await versionWords(db, rollout.fromVersionId)} → v${versionOf(rollout.toVersionId)}${also}`,
     };
   }
   const experiment = await db.experiment.findUnique({ where: { key: change.key }, select: { surface: { select: { id: true, key: true, requireApproval: true, modelId: true, model: { select: { id: true, name: true } } } } } });
@@ -231,7 +235,7 @@ async function affected(db: Db, change: ChangePayload, options: { filing?: boole
   if (unseen) throw unseen;
   const override = !change.override ? "" : blocks.length ? `; overriding the checks that block it: ${blocks.map((b) => b.text).join("; ")}` : "; with an override of the ship checks (none blocks it now)";
   return {
-    surfaces: union([surface], moved), from: { versionId: production?.versionId ?? null },
+    surfaces: union([surface], moved), from: { versionId: production?.versionId ?? null, alias: `${surface.model?.name ?? surface.key} production` },
     pins: { shipVersionId: shipped.versionId, shipPhase: stored.phase, ...(change.override ? { blockers: blocks.map((b) => b.key) } : {}) },
     summary: `ship variant ${change.variant} (${shipped.modelName} v${shipped.version}) of experiment ${change.key} to production on ${surface.key}${now}${also}${override}`,
   };
@@ -443,28 +447,29 @@ export async function shipVariant(ctx: Ctx, input: { key: string; variant: strin
   return shipChecked(ctx.db, { ...input, underLock }, ctx.actor, input.reason, "shown");
 }
 
-/** A ship (direct, `since` "shown"; or an approved request, "filed") past the ship checks, with its pins (shipVariant), then shipExperiment. */
+/**
+ * A ship (direct, `since` "shown"; or an approved request, "filed") past the ship checks, with its pins
+ * (shipVariant), by shipExperiment. The checks of its results are read in the ship's transaction under
+ * the experiment's lock (its gate), where its phase and variant are compared: one read of the results,
+ * and what blocks it is what blocks the phase it ships from.
+ */
 async function shipChecked(
   db: Db, change: { key: string; variant: string; override?: boolean; expectFromVersionId?: string | null; expectVersionId?: string; expectBlockers?: string[]; expectPhase?: number; underLock?: UnderLock },
   actor: Actor, reason: string | undefined, since: "filed" | "shown",
 ) {
-  if (change.expectPhase !== undefined) {
-    // Read on one phase's results: a restart since (an approved experiment_restart, a resume) opened another, with other data and perhaps another decision rule.
-    // Early, for the right words before the analysis runs; shipExperiment compares it again under the experiment's lock.
-    const phase = (await getExperiment(db, change.key)).phase;
-    if (phase !== change.expectPhase) throw shipPhaseChanged(change.key, change.expectPhase, phase, since);
-  }
-  const blocks = shipBlocks(await experimentResults(db, change.key), change.variant);
-  // An approved override covers the checks its summary named, a direct one those its dialog showed: no other.
-  const unseen = unseenShipBlocks(change.key, blocks, change.expectBlockers, since);
-  if (unseen) throw unseen;
-  const blockers = blocks.map((b) => b.text);
-  if (blockers.length > 0 && !change.override) {
-    throw new ConflictError(`ship is blocked: ${blockers.join("; ")}. Ship anyway only by overriding the checks, with a reason`);
-  }
-  if (blockers.length > 0 && !reasonSchema.safeParse(reason ?? "").success) throw new InvalidInputError("reason", "overriding the ship checks needs a reason (at least 3 characters)");
-  const why = blockers.length > 0 ? `override of ${blockers.join("; ")}: ${reason}` : reason;
-  return shipExperiment(db, change.key, change.variant, actor, why, { expectFromVersionId: change.expectFromVersionId, expectVersionId: change.expectVersionId, expectPhase: change.expectPhase, since, underLock: change.underLock });
+  const gate: ShipGate = async (tx, e) => {
+    const blocks = shipBlocks(await experimentResultsIn(tx, e), change.variant);
+    // An approved override covers the checks its summary named, a direct one those its dialog showed: no other.
+    const unseen = unseenShipBlocks(change.key, blocks, change.expectBlockers, since);
+    if (unseen) throw unseen;
+    const blockers = blocks.map((b) => b.text);
+    if (blockers.length > 0 && !change.override) {
+      throw new ConflictError(`ship is blocked: ${blockers.join("; ")}. Ship anyway only by overriding the checks, with a reason`);
+    }
+    if (blockers.length > 0 && !reasonSchema.safeParse(reason ?? "").success) throw new InvalidInputError("reason", "overriding the ship checks needs a reason (at least 3 characters)");
+    return blockers.length > 0 ? `override of ${blockers.join("; ")}: ${reason}` : reason;
+  };
+  return shipExperiment(db, change.key, change.variant, actor, reason, { expectFromVersionId: change.expectFromVersionId, expectVersionId: change.expectVersionId, expectPhase: change.expectPhase, since, underLock: change.underLock, gate });
 }
 
 const requester = (ctx: Ctx) => requirePerson(ctx.principal, "request or decide a change");
@@ -483,8 +488,8 @@ export async function requestChange(ctx: Ctx, input: { change: ChangePayload; re
   // Filed from a page that showed another version on the alias than it points at now: the request
   // would be refused when approved (pinBroken) whatever the approver decided; refused now instead.
   if ((change.kind === "alias_move" || change.kind === "experiment_ship") && change.expectFromVersionId !== undefined && from && change.expectFromVersionId !== from.versionId) {
-    const shown = change.expectFromVersionId === null ? null : await ctx.db.modelVersion.findUnique({ where: { id: change.expectFromVersionId }, select: { version: true } });
-    throw new ConflictError(`${summary}: the page showed ${change.expectFromVersionId === null ? "it unset" : `v${shown?.version ?? "?"}`}: it moved since it was shown; no request filed, look at it again and decide`);
+    const moved = { shown: await versionWords(ctx.db, change.expectFromVersionId), now: await versionWords(ctx.db, from.versionId) };
+    throw new ConflictError(changedSince({ what: from.alias, change: moved, since: "shown", outcome: "no request filed" }));
   }
   const pinnedChange = (change.kind === "alias_move" || change.kind === "experiment_ship") && change.expectFromVersionId === undefined && from
     ? { ...change, expectFromVersionId: from.versionId }
@@ -695,12 +700,9 @@ async function canaryBaselineBroken(db: Db, change: Extract<StoredChange, { kind
 
 /** Why an alias pinned at `expected` (a version's id, null: unset) when a request was filed no longer is, in words, or null. */
 async function aliasMovedSinceFiled(db: Db, target: { modelId: string; modelName: string; alias: string }, expected: string | null): Promise<string | null> {
-  const current = await db.modelAlias.findUnique({ where: { modelId_name: { modelId: target.modelId, name: target.alias } }, select: { versionId: true, version: { select: { version: true } } } });
-  if ((current?.versionId ?? null) === expected) return null;
-  const pinned = expected ? await db.modelVersion.findUnique({ where: { id: expected }, select: { version: true } }) : null;
-  const was = expected === null ? "unset" : `v${pinned?.version ?? "?"}`;
-  const now = current ? `v${current.version.version}` : "unset";
-  return `${target.modelName} ${target.alias} moved since the request was filed (it showed ${was}, it is now ${now}): not applied over it; file a new request if the change is still wanted`;
+  const current = (await db.modelAlias.findUnique({ where: { modelId_name: { modelId: target.modelId, name: target.alias } }, select: { versionId: true } }))?.versionId ?? null;
+  if (current === expected) return null;
+  return changedSince({ what: `${target.modelName} ${target.alias}`, change: { shown: await versionWords(db, expected), now: await versionWords(db, current) }, since: "filed" });
 }
 
 /** The requester withdraws their pending request. */

@@ -6,6 +6,7 @@ import { configListenerUp, onConfigChange } from "../db/configChanges";
 import { ConflictError, InvalidInputError, NotFoundError } from "../errors";
 import { rolesAllow, SERVING_PERMISSIONS, type Role } from "../domain/access/permissions";
 import { describeRateLimit } from "../domain/admission/rateLimit";
+import { changedSince } from "../domain/changedSince";
 import { withDeadline } from "../domain/time/deadline";
 import { rateLimitOf, storedRateLimit } from "./keyRateLimit";
 import { toRoles, type Principal } from "./principal";
@@ -101,7 +102,7 @@ export async function setApiKeyRateLimit(tx: Pick<Db, "apiKey" | "$queryRaw">, i
   if (row.revokedAt) throw new InvalidInputError("id", `"${row.name}" is revoked: it sends nothing a limit could count`);
   const before = row.rateLimit === null ? null : { rate: row.rateLimit, burst: row.rateBurst };
   if (expect !== undefined && JSON.stringify(storedRateLimit(expect)) !== JSON.stringify(storedRateLimit(before))) {
-    throw new ConflictError(`the rate limit of "${row.name}" changed since it was shown (it showed ${limitWords(expect)}, it is now ${limitWords(before)}): not applied over it; look at it again and decide`);
+    throw new ConflictError(changedSince({ what: `the rate limit of "${row.name}"`, change: { shown: limitWords(expect), now: limitWords(before) }, since: "shown" }));
   }
   const after = storedRateLimit(limit);
   const changed = JSON.stringify(before) !== JSON.stringify(after);

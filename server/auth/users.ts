@@ -2,6 +2,7 @@ import { randomBytes, randomUUID } from "node:crypto";
 import type { Db } from "../db/client";
 import type { Prisma } from "../db/generated/client";
 import { missingPermissionReason, ROLE_LABELS, type Permission, type Role } from "../domain/access/permissions";
+import { changedSince } from "../domain/changedSince";
 import { ConflictError, ForbiddenError, InvalidInputError, NotFoundError } from "../errors";
 import { revokeApiKey } from "./apiKeys";
 import { getAuth } from "./auth";
@@ -136,7 +137,7 @@ export async function setUserRoles(tx: Tx, id: string, roles: Role[], locked?: s
   await tx.$queryRaw`SELECT id FROM users WHERE id = ${id} FOR NO KEY UPDATE`;
   const before = await requireUser(tx, id);
   if (expectRoles !== undefined && !sameRoles(expectRoles, before.roles)) {
-    throw new ConflictError(`the roles of ${before.email} changed since they were shown (it showed ${roleWords(expectRoles)}, they are now ${roleWords(before.roles)}): not applied over them; look at them again and decide`);
+    throw new ConflictError(changedSince({ what: `the roles of ${before.email}`, change: { shown: roleWords(expectRoles), now: roleWords(before.roles) }, since: "shown", plural: true }));
   }
   if (!roles.includes("admin") && isLastActiveAdmin(before, admins)) {
     throw new ConflictError("roles: this is the last active admin; make someone else admin first");

@@ -18,6 +18,7 @@ const NOT_LEVERS = new Set([
   "server/webhooks/notify.ts", // a delivery's own event row, not a press
   "server/approvals/service.ts", // nestedIn's savepoint proxy; its decisions pass LEVER_TRANSACTION
   "server/testing/locks.ts", // integration tests' lock holder (holds a row while a lever queues)
+  "server/testing/partitionReads.ts", // integration tests' EXPLAIN of a prepared statement
 ]);
 
 function sources(dir: string): string[] {

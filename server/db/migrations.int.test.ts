@@ -114,6 +114,39 @@ describe("migrations", () => {
     expect(rows[0]).toEqual({ type: "json", served, timings: { total: 1.5 }, context: { query: "lamp" }, features_timed_out: false, caller: null, owner: "", last_reason: "interleaving:competitive" });
   });
 
+  it("give experiments shipped before shipped_at existed the time of their ship entry in the audit trail, else their stop", async () => {
+    const db = await scratchDatabase("shipped-at");
+    scratch.push(db);
+    const dir = await mkdtemp(path.join(os.tmpdir(), "migrations-"));
+    const SHIPPED_AT = "20261213000000_experiment_shipped_at";
+    const later = (await readdir(DEFAULT_MIGRATIONS_DIR)).filter((name) => /^\d{14}_/.test(name) && name >= SHIPPED_AT).sort();
+    await cp(DEFAULT_MIGRATIONS_DIR, dir, { recursive: true, filter: (src) => !later.includes(path.basename(src)) });
+    await migrate(db.url, { dir });
+    await withClient(db.url, async (c) => {
+      await c.query(`INSERT INTO surfaces (id, key, name, updated_at) VALUES ('s1', 'search', 'Search', now())`);
+      // Stopped on the 1st, shipped on the 5th (twice audited: the newest entry counts); shipped without an entry; still running.
+      const experiment = (id: string, status: string, stopped: string | null) =>
+        c.query(`INSERT INTO experiments (id, key, name, surface_id, owner, seed, status, stopped_at, updated_at) VALUES ($1, $1, $1, 's1', 'pm', 'x', $2::"ExperimentStatus", $3, now())`, [id, status, stopped]);
+      await experiment("audited", "shipped", "2026-11-01T10:00:00Z");
+      await experiment("unaudited", "shipped", "2026-11-02T10:00:00Z");
+      await experiment("running", "running", null);
+      const entry = (id: string, action: string, ts: string) =>
+        c.query(`INSERT INTO audit_log (ts, actor, actor_kind, action, entity_type, entity_id, subject_label) VALUES ($3, 'pm', 'user', $2, 'experiment', $1, $1)`, [id, action, ts]);
+      await entry("audited", "experiment.stop", "2026-11-01T10:00:00Z");
+      await entry("audited", "experiment.ship", "2026-11-04T10:00:00Z");
+      await entry("audited", "experiment.ship", "2026-11-05T10:00:00Z");
+      await entry("running", "experiment.ship", "2026-11-06T10:00:00Z");
+    });
+    for (const name of later) await cp(path.join(DEFAULT_MIGRATIONS_DIR, name), path.join(dir, name), { recursive: true });
+    expect((await migrate(db.url, { dir })).applied).toEqual(later);
+    const { rows } = await withClient(db.url, (c) => c.query(`SELECT key, shipped_at FROM experiments ORDER BY key`));
+    expect(rows).toEqual([
+      { key: "audited", shipped_at: new Date("2026-11-05T10:00:00Z") },
+      { key: "running", shipped_at: null },
+      { key: "unaudited", shipped_at: new Date("2026-11-02T10:00:00Z") },
+    ]);
+  });
+
   it("roll back a failing migration and record it", async () => {
     const db = await scratchDatabase("failing");
     scratch.push(db);

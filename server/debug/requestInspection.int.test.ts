@@ -1,6 +1,8 @@
 import { afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { setEnv } from "../config";
-import { getDb } from "../db/client";
+import { databaseUrl, getDb } from "../db/client";
+import { ensurePartitions, partitionName, utcDay } from "../db/partitions";
+import { connectClient } from "../db/pgClient";
 import { seedDemo } from "../db/seed";
 import { demoFeatureSpec, demoModelBytes } from "../demo/models";
 import { rerank } from "../rerank/pipeline";
@@ -12,7 +14,8 @@ import { createApiKey } from "../auth/apiKeys";
 import { callerAs } from "../testing/callers";
 import { startTestFrontDoor } from "../testing/frontDoor";
 import { createTestSurface } from "../testing/models";
-import { SHARED_ROWS_LIMIT } from "./requestInspection";
+import { partitionsRead, rawQueriesOf } from "../testing/partitionReads";
+import { inspectRequest, SHARED_ROWS_LIMIT } from "./requestInspection";
 
 // A logged request by id on real PostgreSQL and onnxruntime: what the log kept, the sampled scoring
 // rows (every request from the Debug page; DEBUG_SAMPLE_RATE of the others), masking, shadow rows.
@@ -313,5 +316,49 @@ describe("lists that other rows could crowd out", () => {
     // The newest is among the newest: listed once.
     const newest = await engineer().debug.request({ requestId: "reused-id-1" });
     expect([newest.latencyMs, newest.rowsWithIdCount, newest.rowsWithId.length, newest.rowsWithId[0]!.selected]).toEqual([n - 1, n, SHARED_ROWS_LIMIT, true]);
+  });
+});
+
+describe("the rows sharing an id, over the days the log keeps (RETENTION_DAYS)", () => {
+  it("lists and counts them over the days kept, and still opens an older row a link names (break test: the id was probed in every day partition)", async () => {
+    const DAY = 86_400_000;
+    const client = await connectClient({ connectionString: databaseUrl() });
+    try { await ensurePartitions(client, { daysBack: 6 }); } finally { await client.end(); }
+    const now = Date.now();
+    const old = new Date(now - 4 * DAY);
+    const recent = new Date(now - 3_600_000);
+    telemetry().requests.enqueue(serialiseRequestLogRow(logRow("kept-days-1", { ts: recent, latencyMs: 1 })));
+    telemetry().requests.enqueue(serialiseRequestLogRow(logRow("kept-days-1", { ts: old, latencyMs: 2 })));
+    await telemetry().requests.flush();
+    setEnv("RETENTION_DAYS", "2");
+    try {
+      const today = utcDay(new Date(now)).getTime();
+      const day = (d: number) => partitionName("rerank_requests", new Date(today + d * DAY));
+      const kept = [day(-2), day(-1), day(0), day(1)];
+      // Two days kept: the row of four days ago waits for retention's next run, and is no longer listed or counted.
+      let newest!: Awaited<ReturnType<typeof inspectRequest>>;
+      const byId = await rawQueriesOf(getDb(), async () => { newest = await inspectRequest(getDb(), { requestId: "kept-days-1" }); });
+      expect([newest.latencyMs, newest.rowsWithIdCount, newest.rowsWithId.map((r) => r.latencyMs)]).toEqual([1, 1, [1]]);
+      // Planned with the values (the driver's unnamed statements) and generic (a statement prepared once): the same partitions.
+      const logReads = async (queries: typeof byId) => {
+        const reads = (plan: "custom" | "generic") => Promise.all(queries.filter((q) => q.sql.includes("rerank_requests")).map((q) => partitionsRead(getDb(), q, "rerank_requests", { plan })));
+        const [custom, generic] = [await reads("custom"), await reads("generic")];
+        expect(generic).toEqual(custom);
+        return custom;
+      };
+      // The list and the count read the kept days' partitions (not older ones, the week ahead or DEFAULT); the row shown, its own.
+      const [list, count, ...rest] = await logReads(byId);
+      expect([list, count]).toEqual([kept, kept]);
+      for (const read of rest) expect(read).toEqual([partitionName("rerank_requests", utcDay(recent))]);
+      // A link naming the older row opens it, listed and counted with the others: its own partition is read besides.
+      let linked!: Awaited<ReturnType<typeof inspectRequest>>;
+      const byLink = await rawQueriesOf(getDb(), async () => { linked = await inspectRequest(getDb(), { requestId: "kept-days-1", ts: old }); });
+      expect([linked.latencyMs, linked.rowsWithIdCount, linked.rowsWithId.map((r) => [r.latencyMs, r.selected])]).toEqual([2, 2, [[1, false], [2, true]]]);
+      const [linkedList, linkedCount, ...linkedRest] = await logReads(byLink);
+      expect([linkedList, linkedCount]).toEqual([[day(-4), ...kept], [day(-4), ...kept]]);
+      for (const read of linkedRest) expect(read).toEqual([day(-4)]);
+    } finally {
+      setEnv("RETENTION_DAYS", undefined);
+    }
   });
 });

@@ -1,11 +1,13 @@
 import { callerOfKey, keyIdOfCaller } from "../auth/principal";
 import { env } from "../config";
 import type { Db } from "../db/client";
+import { Prisma } from "../db/generated/client";
 import { fallbacksWorthOpening } from "../domain/breakers/fallbackExamples";
 import { readServedList } from "../domain/ranking/servedList";
 import { NotFoundError } from "../errors";
 import { maskFields } from "../redact";
 import { FALLBACK_REASONS, type RerankItem } from "../rerank/schema";
+import { keptLogSpan } from "../system/retention";
 
 // One logged request, looked up by its id (pasted from a complaint, or linked from the Shadow,
 // Audit and On-call pages): what the request log kept (stage timings, served items with scores and
@@ -80,13 +82,13 @@ export interface RequestInspection {
   /** The name of the API key that chose the request id (caller "api_key:<id>"), null otherwise or when the key is gone. */
   callerName: string | null;
   /**
-   * The logged rows with this request id, newest first: the newest SHARED_ROWS_LIMIT, and the row
-   * shown (with any others at its ts) when it is older than those. A client may choose any id, so
-   * another caller can reuse one. More than one row: the page says so and lets the user pick (by
-   * ts); `selected` marks the row shown.
+   * The logged rows with this request id, newest first: the newest SHARED_ROWS_LIMIT within the days
+   * the log keeps (RETENTION_DAYS), and the row shown (with any others at its ts) when it is older
+   * than those. A client may choose any id, so another caller can reuse one. More than one row: the
+   * page says so and lets the user pick (by ts); `selected` marks the row shown.
    */
   rowsWithId: Array<{ ts: Date; surface: string; caller: string | null; callerName: string | null; latencyMs: number; owner: string; selected: boolean }>;
-  /** How many logged rows have this request id in all: more than rowsWithId lists when over SHARED_ROWS_LIMIT reuse it. */
+  /** How many logged rows have this request id in all (the days the log keeps, and the row a link names): more than rowsWithId lists when over SHARED_ROWS_LIMIT reuse it. */
   rowsWithIdCount: number;
   /** The row's owner key (rerank_requests.owner: the caller, '' when shared): with the id and ts, what names the row. */
   owner: string;
@@ -101,20 +103,26 @@ const shortKey = (hash: string | null) => (hash ? `#${hash.slice(0, 12)}` : null
 /**
  * The logged request `requestId`: the row logged at `ts` by `owner` when given (a link from a shadow,
  * audit or on-call row names its exact row; two callers' requests with one id can share a
- * millisecond, so ts alone may name two rows), else the newest; with every row that shares the id
- * (rowsWithId). NotFoundError when the log has no such row.
+ * millisecond, so ts alone may name two rows), else the newest within the days the log keeps
+ * (keptLogSpan); with every row that shares the id (rowsWithId). NotFoundError when the log has no such row.
  */
 export async function inspectRequest(db: Db, input: { requestId: string; ts?: Date; owner?: string }): Promise<RequestInspection> {
   // The newest SHARED_ROWS_LIMIT, and the rows at the ts a link names however old: the row the page
   // shows is always in the list (and tells whether it is alone at its ts), however many newer ones reuse the id.
+  // Both over the days the log keeps (keptLogSpan): with no bound on ts the id was probed in every day
+  // partition, the week created ahead and DEFAULT included; the ts a link names is read by equality (one partition).
+  const kept = keptLogSpan();
+  const keptOrLinked = input.ts
+    ? Prisma.sql`((ts >= ${kept.from} AND ts <= ${kept.to}) OR ts = ${input.ts})`
+    : Prisma.sql`ts >= ${kept.from} AND ts <= ${kept.to}`;
   const [shared, [counted]] = await Promise.all([
     db.$queryRaw<Array<{ ts: Date; surface: string; caller: string | null; owner: string; latency_ms: number }>>`
       SELECT ts, surface, caller, owner, latency_ms FROM (
-        (SELECT ts, surface, caller, owner, latency_ms FROM rerank_requests WHERE request_id = ${input.requestId} ORDER BY ts DESC, owner LIMIT ${SHARED_ROWS_LIMIT})
-        UNION
-        SELECT ts, surface, caller, owner, latency_ms FROM rerank_requests WHERE request_id = ${input.requestId} AND ts = ${input.ts ?? null}::timestamptz
+        (SELECT ts, surface, caller, owner, latency_ms FROM rerank_requests WHERE request_id = ${input.requestId} AND ts >= ${kept.from} AND ts <= ${kept.to}
+         ORDER BY ts DESC, owner LIMIT ${SHARED_ROWS_LIMIT})
+        ${input.ts ? Prisma.sql`UNION SELECT ts, surface, caller, owner, latency_ms FROM rerank_requests WHERE request_id = ${input.requestId} AND ts = ${input.ts}` : Prisma.empty}
       ) s ORDER BY ts DESC, owner`,
-    db.$queryRaw<Array<{ rows: number }>>`SELECT count(*)::float8 AS rows FROM rerank_requests WHERE request_id = ${input.requestId}`,
+    db.$queryRaw<Array<{ rows: number }>>`SELECT count(*)::float8 AS rows FROM rerank_requests WHERE request_id = ${input.requestId} AND ${keptOrLinked}`,
   ]);
   const ts = input.ts ?? shared[0]?.ts;
   const owner = input.owner ?? (input.ts ? undefined : shared[0]?.owner);

@@ -6,6 +6,7 @@ import { InvalidInputError, RetryLaterError } from "../errors";
 import { IN_PROCESS_CALLER } from "../auth/principal";
 import { answer, askWorkers } from "../cluster/ipc";
 import { recentHorizon, recentKey, recentRequests, requestIdOwner, servedPositions } from "../rerank/recent";
+import { keptLogSpan } from "../system/retention";
 import { metrics } from "../telemetry/metrics";
 import { requestLogPendingSince, telemetry, type OutcomeEventRow } from "../telemetry/streams";
 import type { OutcomeBatch, OutcomeEventInput } from "./schema";
@@ -165,8 +166,9 @@ const SIBLING_TIMEOUT_MS = 1000;
  * The requests events refer to, by id (null: none this caller may see), each with the positions of
  * the items asked of it (`asked`: request id → item ids): this process's recent responses, then the
  * other workers' (one question for all the ids still missing), then the request log (one query for
- * all the ids still missing). Everywhere, a request id a client chose belongs to that client
- * (requestIdOwner): another caller's event finds nothing, as for an unknown id.
+ * all the ids still missing, over the days it keeps: keptLogSpan, RETENTION_DAYS). Everywhere, a
+ * request id a client chose belongs to that client (requestIdOwner): another caller's event finds
+ * nothing, as for an unknown id.
  */
 async function findRequests(asked: Map<string, Set<string>>, caller: string): Promise<{ found: Map<string, ServedRequest | null>; logBehind: boolean }> {
   const owners = ownersFor(caller);
@@ -195,6 +197,10 @@ async function findRequests(asked: Map<string, Set<string>>, caller: string): Pr
   // request missing from the cache above and from the query's answer is caught here.
   logBehind ||= requestLogMayMissServed();
   const own = owners.find((o) => o !== null) ?? "";
+  // Within the days the log keeps: an older request goes with retention's next run, its events' day
+  // partition with it. Without a time bound the lookup probed every day partition of the log (the
+  // week created ahead and DEFAULT included) for each batch of requests no longer in memory.
+  const kept = keptLogSpan();
   // One row per id: the caller's own before a shared one (owner: the id's owner, '' when shared, part
   // of the row's key), the first served.
   const rows = await getDb().$queryRaw<Array<{ request_id: string; ts: Date; caller: string | null; surface: string; user_key: string | null; experiment_key: string | null; experiment_phase: number | null; variant_key: string | null; served: unknown }>>`
@@ -202,7 +208,7 @@ async function findRequests(asked: Map<string, Set<string>>, caller: string): Pr
       CASE WHEN e.hash_attribute = 'sessionKey' THEN r.session_key ELSE coalesce(r.user_key, r.session_key) END AS user_key,
       r.experiment_key, r.experiment_phase, r.variant_key, r.served
     FROM rerank_requests r LEFT JOIN experiments e ON e.key = r.experiment_key
-    WHERE r.request_id = ANY(${missing}) AND r.owner IN ('', ${own})
+    WHERE r.request_id = ANY(${missing}) AND r.owner IN ('', ${own}) AND r.ts >= ${kept.from} AND r.ts <= ${kept.to}
     ORDER BY r.request_id, r.owner = '', r.ts`;
   for (const row of rows) {
     const itemIds = asked.get(row.request_id)!;
@@ -244,6 +250,7 @@ function check(event: OutcomeEventInput, request: ServedRequest | null, now: num
  *   served on them (a request on another surface is rejected as an unknown one); empty or absent: every surface.
  * @param caller who sends them (server/auth/principal.ts callerOf): a request id a client chose is
  *   found among that caller's requests (requestIdOwner). Omitted: IN_PROCESS_CALLER, as rerank()'s default.
+ *   A request logged before the days the log keeps (RETENTION_DAYS, keptLogSpan) is found nowhere: its events are rejected as an unknown request's.
  * @returns accepted (newly kept), duplicates (kept before, or by a concurrent batch) and the rejected
  *   events with the field at fault (`events[i].requestId`, …).
  * @throws RetryLaterError (503, Retry-After) when an event's request is found nowhere while the request

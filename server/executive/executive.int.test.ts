@@ -1,6 +1,8 @@
 import { beforeAll, describe, expect, it } from "vitest";
-import { getDb } from "../db/client";
-import { executiveOverview } from "./service";
+import { databaseUrl, getDb } from "../db/client";
+import { ensurePartitions, partitionName, utcDay } from "../db/partitions";
+import { connectClient } from "../db/pgClient";
+import { executiveOverview, purchasingUnitsSql } from "./service";
 import { seedDemo } from "../db/seed";
 import { demoFeatureSpec, demoModelBytes } from "../demo/models";
 import { createTestSurface } from "../testing/models";
@@ -167,4 +169,47 @@ describe("executive overview: live canaries are never crowded out", () => {
     expect(rollouts.every((r) => r.status === "running" || r.status === "paused")).toBe(true);
     expect(new Set(rollouts.map((r) => r.surface))).toEqual(new Set(["t-exec-canary", "t-exec-paused", ...more]));
   }, 180_000);
+});
+
+describe("executive overview: shipped experiments", () => {
+  it("lists them by when they shipped, newest first, with that time (an experiment stopped long before it shipped is not buried by its stop)", async () => {
+    const db = getDb();
+    const surface = await db.surface.findUniqueOrThrow({ where: { key: "t-exec" }, select: { id: true } });
+    const now = Date.now();
+    const shipped = (key: string, stoppedDaysAgo: number, shippedDaysAgo: number) => db.experiment.create({
+      data: { key, name: key, surfaceId: surface.id, owner: "pm@rerank.local", seed: key, status: "shipped", shippedVariantKey: "treatment", phase: 1,
+        startedAt: new Date(now - 30 * DAY), stoppedAt: new Date(now - stoppedDaysAgo * DAY), shippedAt: new Date(now - shippedDaysAgo * DAY) },
+    });
+    // Stopped 20 days ago and shipped today (after the results were read again); stopped and shipped 2 days ago.
+    await shipped("exec-ship-late", 20, 0);
+    await shipped("exec-ship-early", 2, 2);
+    const { shipped: listed } = await callerAs(["admin"]).executive.overview({ days: 7 });
+    expect(listed.map((e) => e.key)).toEqual(["exec-ship-late", "exec-ship-early"]);
+    expect(listed[0]!.at!.getTime()).toBe(now);
+    expect(listed[1]!.at!.getTime()).toBe(now - 2 * DAY);
+  });
+});
+
+describe("executive overview: the day-partitioned logs are read within the periods", () => {
+  it("plans the purchases' request-log join on the periods' days only (the join's equality carried no bound to it: every day was planned)", async () => {
+    const client = await connectClient({ connectionString: databaseUrl() });
+    try { await ensurePartitions(client, { daysBack: 10 }); } finally { await client.end(); }
+    const to = new Date();
+    const since = new Date(to.getTime() - DAY);
+    const from = new Date(to.getTime() - 2 * DAY);
+    const explained = await getDb().$queryRaw<Array<{ "QUERY PLAN": unknown }>>`EXPLAIN (FORMAT JSON) ${purchasingUnitsSql({ from, since, to })}`;
+    const relations: string[] = [];
+    const walk = (node: Record<string, unknown>) => {
+      if (typeof node["Relation Name"] === "string") relations.push(node["Relation Name"] as string);
+      for (const child of (node.Plans as Array<Record<string, unknown>> | undefined) ?? []) walk(child);
+    };
+    walk((explained[0]!["QUERY PLAN"] as Array<{ Plan: Record<string, unknown> }>)[0]!.Plan);
+    const days = (table: string) => relations.filter((r) => r.startsWith(`${table}_p`)).sort();
+    const first = (table: string) => partitionName(table, utcDay(from));
+    const last = (table: string) => partitionName(table, utcDay(to));
+    for (const table of ["rerank_requests", "outcome_events"]) {
+      expect(days(table).length, table).toBeGreaterThan(0);
+      expect(days(table).filter((name) => name < first(table) || name > last(table)), table).toEqual([]);
+    }
+  });
 });

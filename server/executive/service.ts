@@ -1,5 +1,6 @@
 import { env } from "../config";
 import type { Db } from "../db/client";
+import { Prisma } from "../db/generated/client";
 import { ACTIVE_ROLLOUT_STATUSES, isActiveRollout } from "../domain/rollouts/canary";
 import { stintsOf } from "../domain/rollouts/history";
 import { relativeChange } from "../domain/stats/describe";
@@ -85,7 +86,8 @@ export interface PeriodCoverage {
  * @returns per surface `current`, `previous` (KpiSet) and `change` (relative; null when either
  *   period has no value or the previous period is incomplete) and `rollout` (its running or paused
  *   one, else its newest; null: none ever); `rollouts`, every running or paused rollout then the
- *   newest ended ones, 8 rows unless more are active (rolloutsShown); `coverage` of both periods.
+ *   newest ended ones, 8 rows unless more are active (rolloutsShown); `shipped`, the 8 experiments
+ *   shipped last, newest first, each with `at` (when it shipped); `coverage` of both periods.
  */
 export async function executiveOverview(db: Db, input: { days: number }, options: { now?: Date; retentionDays?: number } = {}) {
   const at = options.now ?? new Date();
@@ -105,12 +107,7 @@ export async function executiveOverview(db: Db, input: { days: number }, options
         count(*) FILTER (WHERE type = 'impression')::float8 AS impressions, count(*) FILTER (WHERE type = 'click')::float8 AS clicks,
         coalesce(sum(revenue), 0)::float8 AS revenue
       FROM outcome_events WHERE request_ts >= ${previousSince} AND request_ts <= ${at} GROUP BY 1, 2`,
-    // Units with a purchase, keyed like the requests above (a purchase's request, by primary key).
-    db.$queryRaw<ConverterRow[]>`
-      SELECT o.surface, o.request_ts >= ${since} AS current, count(DISTINCT coalesce(r.user_key, r.session_key))::float8 AS units,
-        coalesce(sum(o.revenue) FILTER (WHERE coalesce(r.user_key, r.session_key) IS NOT NULL), 0)::float8 AS "unitRevenue"
-      FROM outcome_events o JOIN rerank_requests r ON r.request_id = o.request_id AND r.ts = o.request_ts AND r.owner = o.owner
-      WHERE o.type = 'purchase' AND o.request_ts >= ${previousSince} AND o.request_ts <= ${at} GROUP BY 1, 2`,
+    db.$queryRaw<ConverterRow[]>(purchasingUnitsSql({ from: previousSince, since, to: at })),
     db.$queryRaw<Array<{ day: Date; surface: string; impressions: number; clicks: number; revenue: number }>>`
       SELECT date_trunc('day', request_ts, 'UTC') AS day, surface, count(*) FILTER (WHERE type = 'impression')::float8 AS impressions,
         count(*) FILTER (WHERE type = 'click')::float8 AS clicks, coalesce(sum(revenue), 0)::float8 AS revenue
@@ -121,8 +118,8 @@ export async function executiveOverview(db: Db, input: { days: number }, options
     }),
     db.experiment.groupBy({ by: ["status"], _count: { _all: true } }),
     db.experiment.findMany({
-      where: { status: "shipped" }, orderBy: { stoppedAt: "desc" }, take: 8,
-      select: { key: true, name: true, shippedVariantKey: true, stoppedAt: true, primaryMetric: true, surface: { select: { key: true } } },
+      where: { status: "shipped" }, orderBy: [{ shippedAt: { sort: "desc", nulls: "last" } }, { key: "asc" }], take: 8,
+      select: { key: true, name: true, shippedVariantKey: true, shippedAt: true, primaryMetric: true, surface: { select: { key: true } } },
     }),
     rolloutsShown(db),
   ]);
@@ -156,11 +153,28 @@ export async function executiveOverview(db: Db, input: { days: number }, options
       };
     }),
     experiments: Object.fromEntries(experiments.map((e) => [e.status, e._count._all])) as Partial<Record<string, number>>,
-    shipped: shipped.map((e) => ({ key: e.key, name: e.name, surface: e.surface.key, variant: e.shippedVariantKey, at: e.stoppedAt, metric: e.primaryMetric })),
+    shipped: shipped.map((e) => ({ key: e.key, name: e.name, surface: e.surface.key, variant: e.shippedVariantKey, at: e.shippedAt, metric: e.primaryMetric })),
     rollouts: rollouts.table.map((r) => ({
       id: r.id, surface: r.surface.key, model: r.model.name, version: r.model.versions.find((v) => v.id === r.toVersionId)?.version ?? null, status: r.status, percent: r.currentPercent, startedAt: r.startedAt, endedAt: r.endedAt,
     })),
   };
+}
+
+/**
+ * Units with a purchase and their revenue per surface, in the current period (`since` … `to`) and the
+ * one before (`from` … `since`), keyed like the requests (a purchase's request, by primary key). Both
+ * day-partitioned logs carry the window on their partition column: `r.ts = o.request_ts` alone does not
+ * carry o's range over to r (PostgreSQL derives no range through an equality), so every day of the
+ * request log was planned and, in a hash join, read.
+ */
+export function purchasingUnitsSql(window: { from: Date; since: Date; to: Date }): Prisma.Sql {
+  const { from, since, to } = window;
+  return Prisma.sql`
+    SELECT o.surface, o.request_ts >= ${since} AS current, count(DISTINCT coalesce(r.user_key, r.session_key))::float8 AS units,
+      coalesce(sum(o.revenue) FILTER (WHERE coalesce(r.user_key, r.session_key) IS NOT NULL), 0)::float8 AS "unitRevenue"
+    FROM outcome_events o JOIN rerank_requests r ON r.request_id = o.request_id AND r.ts = o.request_ts AND r.owner = o.owner
+      AND r.ts >= ${from} AND r.ts <= ${to}
+    WHERE o.type = 'purchase' AND o.request_ts >= ${from} AND o.request_ts <= ${to} GROUP BY 1, 2`;
 }
 
 /** The rows of the "Rollouts" table: enough to tell where each stands without crowding the page. */

@@ -291,6 +291,48 @@ describe("what the person read is what acts: a lever pressed on a page that show
     expect(await production(model)).toBe(4);
   });
 
+  it("ship (#1): a check that starts blocking while the ship waits for the experiment's lock is read under the lock (where the phase and arm are compared), and nothing ships", async () => {
+    const model = "t-lv-pin-model";
+    const definition = onShadow("lv-pin-gate", "t-lv-pin");
+    definition.variants[1] = { ...definition.variants[1]!, modelAlias: undefined, modelVersionId: versionOf(model, 3) };
+    // The surface's earlier experiments end first: one running with all its traffic would take every unit of this one.
+    await getDb().experiment.updateMany({ where: { surface: { key: "t-lv-pin" }, status: "running" }, data: { status: "stopped", stoppedAt: new Date() } });
+    await alice().experiments.create(definition);
+    await alice().experiments.start({ key: "lv-pin-gate" });
+    await served("lv-pin-gate", "t-lv-pin", { control: [versionOf(model, 4)], treat: [versionOf(model, 3)] });
+    // Alice opens Ship on balanced arms: nothing blocks.
+    const shown = await shipDialogOpens("lv-pin-gate", "treat", model);
+    expect(shown).toMatchObject({ expectPhase: 1, expectVersionId: versionOf(model, 3), expectBlockers: [] });
+    const { id: experimentId } = await stored("lv-pin-gate");
+    const before = await audits();
+    let ship: Promise<unknown> | undefined;
+    await getDb().$transaction(async (tx) => {
+      // Held by another lever: the ship reads what it reads before the lock and waits for it.
+      await tx.$queryRaw`SELECT id FROM experiments WHERE key = 'lv-pin-gate' FOR UPDATE`;
+      ship = alice().experiments.ship({ key: "lv-pin-gate", variant: "treat", reason: "treat won", ...shown }).catch((error: unknown) => error);
+      await new Promise((r) => setTimeout(r, 1_500));
+      // Meanwhile 200 more control units reach the rollup (committed before the lock is free): a sample-ratio mismatch.
+      await tx.$executeRaw`
+        INSERT INTO experiment_unit_stats (experiment_id, phase, variant_key, unit_key, requests, impressions, first_seen_at, last_seen_at)
+        SELECT ${experimentId}, 1, 'control', 'lv-pin-gate-extra-' || g, 1, 1, now(), now() FROM generate_series(1, 200) g`;
+    }, { timeout: 30_000 });
+    expect(await ship).toMatchObject({ code: "CONFLICT", message: expect.stringMatching(/^the ship checks of lv-pin-gate changed since they were shown \(now also: sample-ratio mismatch.*\): not shipped over them; look at them again and decide$/) });
+    expect(await production(model)).toBe(4);
+    expect(await stored("lv-pin-gate")).toMatchObject({ status: "running", phase: 1, shippedVariantKey: null, shippedAt: null });
+    expect(await audits()).toBe(before);
+    // Read again, the dialog shows the mismatch; overriding what it shows ships, and says so.
+    const again = await shipDialogOpens("lv-pin-gate", "treat", model);
+    expect(again.expectBlockers).toEqual([expect.stringMatching(/^srm/)]);
+    const pressed = Date.now();
+    const shipped = await alice().experiments.ship({ key: "lv-pin-gate", variant: "treat", reason: "mismatch explained", override: true, ...again });
+    expect(shipped).toMatchObject({ status: "shipped", shippedAt: expect.any(Date) });
+    expect(shipped.shippedAt!.getTime()).toBeGreaterThanOrEqual(pressed);
+    expect(shipped.shippedAt!.getTime()).toBeLessThanOrEqual(Date.now());
+    const entry = await getDb().auditLog.findFirstOrThrow({ where: { action: "experiment.ship", entityId: experimentId } });
+    expect(entry.reason).toMatch(/^override of sample-ratio mismatch.*: mismatch explained$/);
+    await pm().models.setAlias({ versionId: versionOf(model, 4), alias: "production", reason: "back to v4 for the next tests" });
+  });
+
   it("restart with changes (#4): a restart from a form loaded before another person's restart is refused naming what changed; nothing changes or is audited; reloaded, or unpinned, it restarts", async () => {
     await alice().experiments.create(abDefinition("lv-pin-rst", "t-lv-pin-r"));
     await alice().experiments.start({ key: "lv-pin-rst" });

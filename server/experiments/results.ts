@@ -9,7 +9,7 @@ import { COMPETITIVE_FLAG, INTERLEAVING_REASON_PREFIX } from "../domain/interlea
 import { readServedList, servedItemReasonsSql } from "../domain/ranking/servedList";
 import { Prisma } from "../db/generated/client";
 import { meanSummaryFromMoments, pairedSummaryFromMoments, summarizeProportion } from "../domain/stats";
-import { notifyAfterCommit } from "../webhooks/notify";
+import { notifyAfterCommit, type NotifyEvent } from "../webhooks/notify";
 import { InvalidInputError } from "../errors";
 import { servedVersions } from "./served";
 import { withinPhase } from "./phaseWindow";
@@ -53,14 +53,36 @@ const num = (v: unknown) => Number(v ?? 0);
 const pairedSummaryOf = (r: UnitPairRow | undefined) =>
   pairedSummaryFromMoments({ n: num(r?.n), meanY: num(r?.y_mean), meanX: num(r?.x_mean), varianceY: num(r?.y_var), varianceX: num(r?.x_var), covariance: num(r?.xy_cov) });
 
+type Experiment = Awaited<ReturnType<typeof getExperiment>>;
+interface ResultsOptions { granularity?: "auto" | "hourly" | "daily"; phase?: number }
+
 /**
  * An experiment's results, for its current phase or `options.phase` (an earlier one, 1 … current):
  * the experiment's definition as it is now, with the figures of that phase (its weights for the
- * sample-ratio check). `viewedPhase` says which phase the figures are of.
+ * sample-ratio check). `viewedPhase` says which phase the figures are of. A failing sample-ratio check
+ * of a running experiment's current phase raises its alarm (once per phase).
  * @throws NotFoundError (experiment); InvalidInputError on `phase` outside 1 … the current phase.
  */
-export async function experimentResults(db: Db, key: string, options: { granularity?: "auto" | "hourly" | "daily"; phase?: number } = {}) {
-  const e = await getExperiment(db, key);
+export async function experimentResults(db: Db, key: string, options: ResultsOptions = {}) {
+  const { results, srmAlarm } = await readResults(db, await getExperiment(db, key), options);
+  // In a transaction of its own, after the read (notifyAfterCommit): a read's failure to queue it is logged, not thrown.
+  if (srmAlarm) await notifyAfterCommit(db, srmAlarm);
+  return results;
+}
+
+/**
+ * experimentResults of experiment `e` (as getExperiment reads it) inside a lever's transaction `tx`: a
+ * ship's checks, read under the experiment's lock (ShipGate). The same figures; its sample-ratio alarm
+ * is left to the next read outside a transaction (raising one takes a transaction of its own).
+ * @throws InvalidInputError on `phase` outside 1 … the current phase.
+ */
+export async function experimentResultsIn(tx: Prisma.TransactionClient, e: Experiment, options: ResultsOptions = {}) {
+  return (await readResults(tx, e, options)).results;
+}
+
+/** The results (experimentResults) and the sample-ratio alarm they raise, if any (a running experiment's current phase failing the check). */
+async function readResults(db: Prisma.TransactionClient, e: Experiment, options: ResultsOptions) {
+  const key = e.key;
   const viewed = options.phase ?? e.phase;
   if (options.phase !== undefined && (options.phase < 1 || options.phase > e.phase)) {
     throw new InvalidInputError("phase", e.phase === 0 ? `experiment "${key}" has not started: it has no phase yet` : `experiment "${key}" has phases 1 to ${e.phase}, not ${options.phase}`);
@@ -200,22 +222,22 @@ export async function experimentResults(db: Db, key: string, options: { granular
   });
   // A failing sample-ratio check of a running experiment raises one alarm per phase (the event id
   // de-duplicates), from whichever read of the results first sees it.
-  if (e.status === "running" && viewed === e.phase && analysis.srm.available && analysis.srm.mismatch) {
-    await notifyAfterCommit(db, {
-      id: `srm_${e.id}_${e.phase}`, kind: "experiment.srm_alarm", actor: "experiment-analysis", reason: null,
-      data: { experiment: e.key, surface: e.surface.key, phase: e.phase, pValue: analysis.srm.pValue, units: Object.fromEntries(e.variants.map((v) => [v.key, data[v.key]?.units ?? 0])) },
-    });
-  }
+  const srmAlarm: NotifyEvent | null = e.status === "running" && viewed === e.phase && analysis.srm.available && analysis.srm.mismatch
+    ? {
+        id: `srm_${e.id}_${e.phase}`, kind: "experiment.srm_alarm", actor: "experiment-analysis", reason: null,
+        data: { experiment: e.key, surface: e.surface.key, phase: e.phase, pValue: analysis.srm.pValue, units: Object.fromEntries(e.variants.map((v) => [v.key, data[v.key]?.units ?? 0])) },
+      }
+    : null;
   // Who shipped it and when, from the audit trail (the page says so after shipping).
   const ship = e.status === "shipped"
     ? await db.auditLog.findFirst({ where: { action: "experiment.ship", entityType: "experiment", entityId: e.id }, orderBy: { id: "desc" }, select: { actor: true, ts: true, reason: true } })
     : null;
 
-  return {
+  const results = {
     experiment: {
       key: e.key, name: e.name, kind: e.kind, status: e.status, phase: e.phase, viewedPhase: viewed, hypothesis: e.hypothesis, primaryMetric: e.primaryMetric, analysisMode: e.analysisMode,
       hashAttribute: e.hashAttribute, startedAt: e.startedAt, phaseStartedAt: e.startedAt ? phaseStart : null, endedAt, surface: e.surface.key,
-      shipped: e.status === "shipped" ? { variant: e.shippedVariantKey, at: ship?.ts ?? endedAt, by: ship?.actor ?? null, reason: ship?.reason ?? null } : null,
+      shipped: e.status === "shipped" ? { variant: e.shippedVariantKey, at: e.shippedAt ?? ship?.ts ?? endedAt, by: ship?.actor ?? null, reason: ship?.reason ?? null } : null,
       /** The current allocation (experimentAllocation), whatever phase is viewed: what a Start or Resume from this page sends back as what it showed (`expectAllocation`). */
       allocation: experimentAllocation(e),
     },
@@ -232,4 +254,5 @@ export async function experimentResults(db: Db, key: string, options: { granular
       { canaryRunning: canaries > 0, shadowAlias: surface.shadowAlias, shadowSampleRate: surface.shadowSampleRate },
     ),
   };
+  return { results, srmAlarm };
 }

@@ -11,6 +11,8 @@ import { subjects } from "../domain/audit/subject";
 import { trafficTaken, type Reach } from "../domain/assignment/overlap";
 import { ConflictError, InvalidInputError, NotFoundError } from "../errors";
 import { setAliasIn } from "../registry/versions";
+import { versionWords } from "../registry/versionWords";
+import { changedSince } from "../domain/changedSince";
 import { lockSurfaceRow } from "../surfaces/lock";
 import { notifyInTransaction } from "../webhooks/notify";
 import type { ExperimentInput } from "./schema";
@@ -159,7 +161,7 @@ export function changedSincePin(pin: RestartPin, e: Awaited<ReturnType<typeof ge
  * changedSincePin's words): `what` is what did not happen ("not saved over it"), `next` what to do.
  */
 export const shownExperimentChanged = (key: string, changed: string[], what: string, next = "reload the form and decide") =>
-  new ConflictError(`experiment "${key}" changed since it was shown (${changed.join(", ")}): ${what}; ${next}`);
+  new ConflictError(changedSince({ what: `experiment "${key}"`, change: { differences: changed }, since: "shown", outcome: what, next }));
 
 /** Whether a definition's `field` differs between `a` and `b` beyond noise: a share round-tripped through a form's percentages (0.6667 → 66.67 → 0.6667000000000001) is the same. */
 const differs = (field: string, a: unknown, b: unknown) => canonicalJson(sharesWithoutNoise(field, a)) !== canonicalJson(sharesWithoutNoise(field, b));
@@ -292,8 +294,13 @@ async function openPhase(tx: Tx, experimentId: string, phase: number, reason: st
 
 type LifecycleAction = Extract<AuditAction, "experiment.start" | "experiment.stop" | "experiment.restart" | "experiment.ship">;
 
+/**
+ * Runs `apply` on experiment `key` under its lock (FOR UPDATE) when its status is one of `allowed`, and
+ * audits `action` with `reason`, or with the reason `apply` returns (known only under the lock: a ship's
+ * override names the checks it overrode there).
+ */
 async function transition(
-  db: Db, key: string, actor: Actor, allowed: string[], apply: (tx: Tx, e: Awaited<ReturnType<typeof getExperiment>>) => Promise<void>,
+  db: Db, key: string, actor: Actor, allowed: string[], apply: (tx: Tx, e: Awaited<ReturnType<typeof getExperiment>>) => Promise<void | { reason: string }>,
   action: LifecycleAction, reason?: string, shipped?: { variant: string },
 ) {
   const current = await getExperiment(db, key);
@@ -305,11 +312,11 @@ async function transition(
     const [locked] = await tx.$queryRaw<Array<{ status: string }>>`SELECT status::text AS status FROM experiments WHERE id = ${current.id} FOR UPDATE`;
     if (!locked || !allowed.includes(locked.status)) throw refuse(locked?.status ?? "gone");
     // The change applies to the experiment as it is under the lock (an edit may have landed since the read above).
-    await apply(tx, await tx.experiment.findUniqueOrThrow({ where: { id: current.id }, include: EXPERIMENT_INCLUDE }));
+    const applied = await apply(tx, await tx.experiment.findUniqueOrThrow({ where: { id: current.id }, include: EXPERIMENT_INCLUDE }));
     const after = await tx.experiment.findUniqueOrThrow({ where: { id: current.id }, select: { status: true, phase: true } });
     await recordAudit(tx, {
       action, actor, subject: subjects.experiment(current.id, current.key), surfaces: [current.surface.key],
-      before: { status: current.status, phase: current.phase }, after: { ...after, ...shipped }, reason: reason ?? null,
+      before: { status: current.status, phase: current.phase }, after: { ...after, ...shipped }, reason: (applied ? applied.reason : undefined) ?? reason ?? null,
     });
   }, LEVER_TRANSACTION);
   return getExperiment(db, key);
@@ -384,13 +391,12 @@ export function startExperiment(
       ...(check.expectAllocation ? changedAllocation(check.expectAllocation, allocationOf(e)) : []),
     ];
     if (changed.length && check.since === "shown") throw shownExperimentChanged(key, changed, "not started", "look at it again and decide");
-    if (changed.length) throw new ConflictError(`experiment "${key}" changed since the request was filed (${changed.join(", ")}): not started; file a new request for it as it is now`);
+    if (changed.length) throw new ConflictError(changedSince({ what: `experiment "${key}"`, change: { differences: changed }, since: "filed", outcome: "not started", next: "file a new request for it as it is now" }));
     for (const v of check.expectVersions ? e.variants : []) {
-      const now = await variantVersion(tx, e, v);
+      const now = (await variantVersion(tx, e, v))?.versionId ?? null;
       const was = check.expectVersions![v.key] ?? null;
-      if ((now?.versionId ?? null) === was) continue;
-      const shown = was ? `v${(await tx.modelVersion.findUnique({ where: { id: was }, select: { version: true } }))?.version ?? "?"}` : "unset";
-      throw new ConflictError(`variant "${v.key}" of ${key} now serves ${now ? `${now.modelName} v${now.version}` : "nothing (its alias is unset)"}, not ${shown} as when the request was filed: not started; file a new request if the change is still wanted`);
+      if (now === was) continue;
+      throw new ConflictError(changedSince({ what: `variant "${v.key}" of ${key}`, change: await versionsChange(tx, was, now), since: "filed", outcome: "not started" }));
     }
     const phase = e.phase + 1;
     await tx.experiment.update({ where: { id: e.id }, data: { status: "running", phase, startedAt: new Date(), stoppedAt: null } });
@@ -453,17 +459,16 @@ export async function restartExperiment(
     await check.underLock?.(tx);
     if (check.expect) {
       const changed = changedSincePin(check.expect, e);
-      if (changed.length) throw new ConflictError(`experiment "${key}" changed since the restart was requested (${changed.join(", ")}): not restarted; file a new request for it as it is now`);
+      if (changed.length) throw new ConflictError(changedSince({ what: `experiment "${key}"`, change: { differences: changed }, since: "filed", outcome: "not restarted", next: "file a new request for it as it is now" }));
     }
     // The form's definition started from what it loaded: applied over a change made since, it would undo it unseen.
     const stale = check.expectBefore ? changedSincePin(check.expectBefore, e) : [];
     if (stale.length) throw shownExperimentChanged(key, stale, "not restarted over it");
     for (const v of check.expectVersions ? input.variants : []) {
-      const now = await variantVersion(tx, e, { modelVersionId: v.modelVersionId ?? null, modelAlias: v.modelAlias ?? null });
+      const now = (await variantVersion(tx, e, { modelVersionId: v.modelVersionId ?? null, modelAlias: v.modelAlias ?? null }))?.versionId ?? null;
       const was = check.expectVersions![v.key] ?? null;
-      if ((now?.versionId ?? null) === was) continue;
-      const shown = was ? `v${(await tx.modelVersion.findUnique({ where: { id: was }, select: { version: true } }))?.version ?? "?"}` : "unset";
-      throw new ConflictError(`variant "${v.key}" of ${key} would now serve ${now ? `${now.modelName} v${now.version}` : "nothing (its alias is unset)"}, not ${shown} as when the restart was requested: not restarted; file a new request if the change is still wanted`);
+      if (now === was) continue;
+      throw new ConflictError(changedSince({ what: `variant "${v.key}" of ${key}`, change: await versionsChange(tx, was, now), since: "filed", outcome: "not restarted" }));
     }
     // A running experiment keeps its place in the serving order (by start); a stopped one joins last.
     await checkTrafficLeft(tx, e, experimentReach(input), e.status === "running" ? e.startedAt : null);
@@ -481,35 +486,48 @@ export async function restartExperiment(
  * ship dialog shipping ("shown"), or the ship dialog filing a request ("filing": nothing is filed).
  */
 export type ShipPinnedBy = "filed" | "shown" | "filing";
+
+/**
+ * A ship's checks of its results (the checks that block shipping, and those the dialog or the request
+ * named: approvals' shipChecked), run by shipExperiment in its transaction under the experiment's lock
+ * on `e` as locked, once its phase and variant are compared there. Throws to refuse (nothing changes);
+ * returns the reason the ship records (an override's names the checks it overrode).
+ */
+export type ShipGate = (tx: Tx, e: Awaited<ReturnType<typeof getExperiment>>) => Promise<string | undefined>;
 const notShipped = (since: ShipPinnedBy, over = "it") => (since === "filing" ? "no request filed" : `not shipped over ${over}`);
 
 /** The 409 of a ship whose results were read on phase `shown` of experiment `key`, now in phase `now`. */
 export function shipPhaseChanged(key: string, shown: number, now: number, since: ShipPinnedBy): ConflictError {
+  const change = { shown: `phase ${shown}`, now: `phase ${now}` };
   return new ConflictError(since === "filed"
-    ? `experiment "${key}" was restarted since the ship was requested (phase ${shown} → ${now}): not shipped; file a new request on phase ${now}'s results`
-    : `experiment "${key}" changed since it was shown (it showed phase ${shown}, it is now phase ${now}): ${notShipped(since)}; look at its results again and decide`);
+    ? changedSince({ what: `experiment "${key}"`, change, since: "filed", outcome: "not shipped", next: `file a new request on phase ${now}'s results` })
+    : changedSince({ what: `experiment "${key}"`, change, since: "shown", outcome: notShipped(since), next: "look at its results again and decide" }));
 }
 
 /** The 409 of a ship blocked now by checks its request's summary or its dialog did not name (`expected`: their keys; undefined: not checked), or null. */
 export function unseenShipBlocks(key: string, blocks: ReadonlyArray<{ key: string; text: string }>, expected: readonly string[] | undefined, since: ShipPinnedBy): ConflictError | null {
   const unseen = expected === undefined ? [] : blocks.filter((b) => !expected.includes(b.key));
   if (!unseen.length) return null;
-  const now = unseen.map((b) => b.text).join("; ");
+  const change = { differences: [`now also: ${unseen.map((b) => b.text).join("; ")}`] };
   return new ConflictError(since === "filed"
-    ? `the ship checks changed since the request was filed: now also ${now}. Not shipped; file a new request if the override is still wanted`
-    : `the ship checks of ${key} changed since they were shown (now also: ${now}): ${notShipped(since, "them")}; look at them again and decide`);
+    ? changedSince({ what: `the ship checks of ${key}`, change, since: "filed", plural: true, outcome: "not shipped", next: "file a new request if the override is still wanted" })
+    : changedSince({ what: `the ship checks of ${key}`, change, since: "shown", plural: true, outcome: notShipped(since, "them") }));
 }
 
 /** The 409 of a ship whose variant serves `now`, not the version `shown` (an id) its request pinned or its dialog named. */
 export async function shipVersionChanged(
-  db: Pick<Db, "modelVersion">, ship: { key: string; variant: string; shown: string; now: { modelName: string; version: number }; since: ShipPinnedBy },
+  db: Pick<Db, "modelVersion">, ship: { key: string; variant: string; shown: string; now: { versionId: string }; since: ShipPinnedBy },
 ): Promise<ConflictError> {
-  const was = await db.modelVersion.findUnique({ where: { id: ship.shown }, select: { version: true, model: { select: { name: true } } } });
-  const { key, variant, now } = ship;
-  return new ConflictError(ship.since === "filed"
-    ? `variant "${variant}" of ${key} now serves ${now.modelName} v${now.version}, not v${was?.version ?? "?"} as when the request was filed: not shipped; file a new request if the change is still wanted`
-    : `variant "${variant}" of ${key} changed since it was shown (it showed ${was ? `${was.model.name} v${was.version}` : "another version"}, it is now ${now.modelName} v${now.version}): ${notShipped(ship.since)}; look at it again and decide`);
+  const { key, variant, since } = ship;
+  const change = await versionsChange(db, ship.shown, ship.now.versionId);
+  return new ConflictError(since === "filed"
+    ? changedSince({ what: `variant "${variant}" of ${key}`, change, since: "filed", outcome: "not shipped" })
+    : changedSince({ what: `variant "${variant}" of ${key}`, change, since: "shown", outcome: notShipped(since) }));
 }
+
+/** A variant's version pinned (`shown`, an id) and now (null: unset), in words with the model's name: "search-ranker v4". */
+const versionsChange = async (db: Pick<Db, "modelVersion">, shown: string | null, now: string | null) =>
+  ({ shown: await versionWords(db, shown, { model: true }), now: await versionWords(db, now, { model: true }) });
 
 /**
  * Ships a variant: the model version it served in the current phase (shipTarget; the one it resolves
@@ -524,18 +542,24 @@ export async function shipVersionChanged(
  * filed on or the dialog showed; compared under the experiment's lock, so a restart up to the moment
  * it ships refuses it (shipPhaseChanged). `check.since`: who pinned them, an approved request ("filed",
  * the default) or the ship dialog ("shown"), which the refusal's words follow. Each omitted: not checked.
+ * `check.gate`: the ship's checks of its results (ShipGate), run under the experiment's lock after the
+ * phase and the variant are compared there; the reason it returns is the one recorded (instead of `reason`).
  * @throws ConflictError (not running or stopped; production moved; the variant served several versions;
- *   a pin broken), InvalidInputError on `variant`.
+ *   a pin broken), InvalidInputError on `variant`; whatever `check.gate` throws.
  */
 export async function shipExperiment(
   db: Db, key: string, variantKey: string, actor: Actor, reason?: string,
-  check: { expectFromVersionId?: string | null; expectVersionId?: string; expectPhase?: number; since?: Exclude<ShipPinnedBy, "filing">; underLock?: UnderLock } = {},
+  check: { expectFromVersionId?: string | null; expectVersionId?: string; expectPhase?: number; since?: Exclude<ShipPinnedBy, "filing">; underLock?: UnderLock; gate?: ShipGate } = {},
 ) {
   const current = await getExperiment(db, key);
   // Checks before effects: a draft or an already-shipped experiment moves nothing.
   if (current.status !== "running" && current.status !== "stopped") {
     throw new ConflictError(`experiment "${key}" is ${current.status}: only a running or stopped experiment can ship`);
   }
+  // The phase whose results were read: a restart since (an approved experiment_restart, a resume) opened another, with
+  // other data and perhaps another decision rule and arms. Compared first, for the words that say so (a restart
+  // that also moved the arm would otherwise be refused as a version change), and again under the lock below.
+  if (check.expectPhase !== undefined && current.phase !== check.expectPhase) throw shipPhaseChanged(key, check.expectPhase, current.phase, check.since ?? "filed");
   const variant = current.variants.find((v) => v.key === variantKey);
   if (!variant) throw new InvalidInputError("variant", `experiment "${key}" has no variant "${variantKey}"`);
   const pinned = await shipTarget(db, current, variant);
@@ -550,7 +574,6 @@ export async function shipExperiment(
   }
   // An approved ship request pinned the version its variant served when it was filed, the dialog the one it named: not another.
   if (check.expectVersionId !== undefined && check.expectVersionId !== versionId) throw await shipVersionChanged(db, { key, variant: variantKey, shown: check.expectVersionId, now: pinned, since: check.since ?? "filed" });
-  const why = `shipped from experiment ${key}, variant ${variantKey}${reason ? `: ${reason}` : ""}`;
   let reached: readonly string[] = [];
   // Checked above and again under the experiment's lock; the alias move and the status change
   // commit together or not at all.
@@ -563,16 +586,20 @@ export async function shipExperiment(
     if (now?.versionId !== versionId) {
       throw new ConflictError(`variant "${variantKey}" of ${key} changed while it was being shipped (it now serves ${now ? `${now.modelName} v${now.version}` : "nothing"}): not shipped; look again and ship`);
     }
+    // The results' checks of this phase, under the lock too: what blocks the ship is read where the phase and the arm are.
+    const recorded = check.gate ? await check.gate(tx, e) : reason;
     ({ surfaces: reached } = await setAliasIn(tx, {
-      versionId: versionId!, alias: "production", actor, reason: why, kind: "ship", underLock: check.underLock,
+      versionId: versionId!, alias: "production", actor, reason: `shipped from experiment ${key}, variant ${variantKey}${recorded ? `: ${recorded}` : ""}`, kind: "ship", underLock: check.underLock,
       expectFrom: check.expectFromVersionId === undefined ? undefined : { versionId: check.expectFromVersionId, what: `ship of ${key} refused` },
     }));
     await notifyInTransaction(tx, {
-      kind: "experiment.shipped", actor: actor.name, reason: reason ?? null,
+      kind: "experiment.shipped", actor: actor.name, reason: recorded ?? null,
       data: { experiment: key, surface: current.surface.key, variant: variantKey, model: pinned.modelName, version: pinned.version, alias: "production" },
     });
-    await tx.experiment.update({ where: { id: e.id }, data: { status: "shipped", shippedVariantKey: variantKey, stoppedAt: e.stoppedAt ?? new Date() } });
-    await tx.experimentPhase.updateMany({ where: { experimentId: e.id, phase: e.phase, endedAt: null }, data: { endedAt: new Date() } });
+    const at = new Date();
+    await tx.experiment.update({ where: { id: e.id }, data: { status: "shipped", shippedVariantKey: variantKey, shippedAt: at, stoppedAt: e.stoppedAt ?? at } });
+    await tx.experimentPhase.updateMany({ where: { experimentId: e.id, phase: e.phase, endedAt: null }, data: { endedAt: at } });
+    return { reason: recorded ?? `variant ${variantKey}` };
   }, "experiment.ship", reason ?? `variant ${variantKey}`, { variant: variantKey });
   // The experiment's surface (its experiment ended) and every surface the production alias ranks.
   return { ...shipped, surfaces: [...new Set([current.surface.key, ...reached])].sort() };

@@ -8,6 +8,9 @@ import { scratchDatabase, withClient } from "../testing/postgres";
 import { demoFeatureSpec, demoModelBytes } from "../demo/models";
 import { callerAs } from "../testing/callers";
 import { createTestSurface } from "../testing/models";
+import { testActor } from "../testing/actors";
+import { setAliasIn } from "../registry/versions";
+import { configureStage2 } from "../surfaces/stage2";
 
 // The promotion history on real PostgreSQL: every alias move, rollback, canary change and kill
 // switch leaves a row; rollback targets come from the distinct versions served; "what served at T"
@@ -314,6 +317,34 @@ describe("the history_surfaces migration", () => {
     // Configured before stage-2 rows existed (written directly): unknown rather than "none".
     await db.surface.update({ where: { key: "t-h-cas2" }, data: { stage2: { model: "t-h-cas-model", alias: "production", rerankCount: 5, budgetMs: 100 } } });
     expect((await oncall().history.servingAt({ surface: "t-h-cas2", at: new Date() })).stage2).toEqual({ known: false });
+  });
+
+  it("a stage 2 repointed at an alias while a move of that alias waited after reading its reach: the surface's rows list the move that changed its stage 2, as its stage-2 versions do (break test: the rows left it out)", async () => {
+    const db = getDb();
+    const spec = demoFeatureSpec();
+    await createTestSurface(db, { key: "t-h-race", bytes: demoModelBytes("linear"), featureSpec: spec, extraVersions: [demoModelBytes("popularity")] });
+    await createTestSurface(db, { key: "t-h-race-cas", bytes: demoModelBytes("linear"), featureSpec: spec });
+    const v4 = (await db.modelVersion.findFirstOrThrow({ where: { model: { name: "t-h-race-model" }, version: 4 } })).id;
+    let reachRead!: () => void;
+    let release!: () => void;
+    const read = new Promise<void>((resolve) => { reachRead = resolve; });
+    const gate = new Promise<void>((resolve) => { release = resolve; });
+    // The move reads the surfaces its alias reaches under the model's lock, then waits (as behind an approval's check).
+    const move = db.$transaction((tx) => setAliasIn(tx, { versionId: v4, alias: "production", actor: testActor("mover@rerank.local"), reason: "v4", underLock: async () => { reachRead(); await gate; } }));
+    await read;
+    const repoint = configureStage2(db, { surface: "t-h-race-cas", stage2: { model: "t-h-race-model", alias: "production", rerankCount: 5, budgetMs: 100 }, reason: "rescore the top 5" }, testActor("ml@rerank.local"));
+    // The repoint commits while the move waits (its row written first, at v1), unless it waits for the move (then it comes after it, at v4).
+    await Promise.race([repoint, new Promise((resolve) => setTimeout(resolve, 1000))]);
+    release();
+    await move;
+    await repoint;
+    const history = await oncall().history.surface({ surface: "t-h-race-cas", limit: 10 });
+    expect(history.stage2?.serving?.version).toBe(4);
+    // Whichever order they took: every move the stage-2 versions show since the configuration is a stage-2 row of the surface's history.
+    const movedTo = history.stage2!.stints.filter((x) => x.kind !== null).map((x) => x.version);
+    expect(history.rows.filter((r) => r.kind !== "stage2" && r.stage === 2).map((r) => r.toVersion)).toEqual(movedTo);
+    const configured = history.rows.find((r) => r.kind === "stage2")!;
+    expect(movedTo).toEqual(configured.toVersion === 1 ? [4] : []);
   });
 
   it("pages back without skipping rows of one millisecond, and says when there is no older row (break test: `before` alone lost the rest of a millisecond at a page boundary)", async () => {

@@ -87,15 +87,15 @@ async function surfaceOf(db: Db, key: string) {
 }
 
 const rowSelect = {
-  id: true, ts: true, kind: true, modelName: true, alias: true, surfaceKey: true, surfaces: true, stage2Surfaces: true, fromVersion: true, toVersion: true, percent: true, killSwitch: true,
+  id: true, ts: true, kind: true, modelId: true, modelName: true, alias: true, surfaceKey: true, surfaces: true, stage2Surfaces: true, fromVersion: true, toVersion: true, percent: true, killSwitch: true,
   rolloutId: true, actor: true, actorKind: true, reason: true,
 } as const;
 
 /**
  * A surface's history, newest first: every change that reached it (moves of any alias it uses, in
- * any role: serving, stage 2, fallback, shadow, a shared alias moved from another surface; its own
- * canary and kill switch changes), with the stints of distinct versions its serving alias went
- * through, the rollback choices, the version serving now and every surface that alias reaches
+ * any role: serving, stage 2, fallback, shadow, a shared alias moved from another surface; moves of
+ * its stage 2's alias since that was configured; its own canary and kill switch changes), with the
+ * stints of distinct versions its serving alias went through, the rollback choices, the version serving now and every surface that alias reaches
  * (`reach`, the pressed surface among them: what a rollback moves). At most `limit` rows; `older`
  * is the cursor of the next page (null: no older row): `before` pages back (rows older than that
  * time) and, with `beforeId` (a row's id), also the rows of that same millisecond written before it,
@@ -108,6 +108,16 @@ export async function surfaceHistory(db: Db, input: { surface: string; limit: nu
   const page = !input.before ? {}
     : input.beforeId === undefined ? { ts: { lt: input.before } }
     : { OR: [{ ts: { lt: input.before } }, { ts: input.before, id: { lt: BigInt(input.beforeId) } }] };
+  // Stage 2 of its cascade, when it names a registered model, and the row that configured it so.
+  const config = stage2ConfigSchema.safeParse(surface.stage2).data;
+  const [stage2Model, configured] = await Promise.all([
+    config ? db.model.findUnique({ where: { name: config.model }, select: { id: true, name: true } }) : null,
+    config ? stage2ConfiguredAt(db, surface.key) : null,
+  ]);
+  // Moves of stage 2's alias since that configuration changed what this surface's stage 2 served,
+  // whichever surfaces their rows name: a repoint committed while a move of the alias waited after
+  // reading its reach is written before that move, and the move's row does not name this surface.
+  const stage2Moves = stage2Model && config && configured ? { modelId: stage2Model.id, alias: config.alias, kind: { in: [...ALIAS_KINDS] }, id: { gt: configured.id } } : null;
   const fetched = await db.promotionHistory.findMany({
     where: {
       AND: [page],
@@ -116,6 +126,7 @@ export async function surfaceHistory(db: Db, input: { surface: string; limit: nu
         { surfaces: { has: surface.key }, OR: [{ alias: null }, { alias: { not: canaryAliasOf(surface.key) } }] },
         // Rows of its serving alias written before rows named their surfaces (migration 20261201030000 filled what the audit trail knew).
         ...(surface.model ? [{ modelId: surface.model.id, alias: surface.modelAlias, kind: { in: [...ALIAS_KINDS] } }] : []),
+        ...(stage2Moves ? [stage2Moves] : []),
       ],
     },
     orderBy: [{ ts: "desc" }, { id: "desc" }],
@@ -128,18 +139,16 @@ export async function surfaceHistory(db: Db, input: { surface: string; limit: nu
   const stage1 = surface.model
     ? await aliasVersions(db, surface.model, surface.modelAlias)
     : { serving: null, reach: [], stints: [], rollback: { target: null, options: [], ruledOut: [], unavailable: "the surface has no model" } as AliasRollback };
-  // Stage 2 of its cascade, when it names a registered model: its versions and rollback choices beside stage 1's.
-  const config = stage2ConfigSchema.safeParse(surface.stage2).data;
-  const stage2Model = config ? await db.model.findUnique({ where: { name: config.model }, select: { id: true, name: true } }) : null;
+  // Stage 2's versions and rollback choices beside stage 1's.
   const stage2 = config && stage2Model
-    ? { model: stage2Model.name, alias: config.alias, ...(await aliasVersions(db, stage2Model, config.alias, (await stage2ConfiguredAt(db, surface.key))?.id ?? null)) }
+    ? { model: stage2Model.name, alias: config.alias, ...(await aliasVersions(db, stage2Model, config.alias, configured?.id ?? null)) }
     : null;
   return {
     surface: surface.key, model: surface.model?.name ?? null, alias: surface.modelAlias,
     /** The version its serving alias points at now (null: unset or no model): what a rollback from this page expects to move from. */
     serving: stage1.serving,
     reach: stage1.reach,
-    rows: rows.map((r) => ({ ...r, id: r.id.toString(), stage: stageOf(r, surface.key), noop: r.toVersion !== null && r.fromVersion === r.toVersion && (ALIAS_KINDS as readonly string[]).includes(r.kind) })),
+    rows: rows.map((r) => ({ ...r, id: r.id.toString(), stage: stageOf(r, surface.key, stage2Moves), noop: r.toVersion !== null && r.fromVersion === r.toVersion && (ALIAS_KINDS as readonly string[]).includes(r.kind) })),
     /** The next page's cursor (`before`, `beforeId`), or null when these are all the rows. */
     older,
     stints: stage1.stints, rollback: stage1.rollback,
@@ -185,12 +194,14 @@ async function aliasVersions(db: Db, model: { id: string; name: string }, alias:
 }
 
 /**
- * Which stage of `surface`'s cascade a row changed: 2 for a stage-2 configuration row and for an
- * alias move that reached it as stage 2; 1 for any other alias move; null for rows of no alias
- * (canary steps, kill switch).
+ * Which stage of `surface`'s cascade a row changed: 2 for a stage-2 configuration row, for an alias
+ * move that reached it as stage 2, and for a move of its stage 2's alias since that was configured
+ * (`stage2Moves`: the alias and the configuration's row id; null: none known); 1 for any other alias
+ * move; null for rows of no alias (canary steps, kill switch).
  */
-function stageOf(row: { kind: string; alias: string | null; stage2Surfaces: string[] }, surface: string): 1 | 2 | null {
+function stageOf(row: { id: bigint; kind: string; modelId: string | null; alias: string | null; stage2Surfaces: string[] }, surface: string, stage2Moves: { modelId: string; alias: string; id: { gt: bigint } } | null): 1 | 2 | null {
   if (row.kind === "stage2" || row.stage2Surfaces.includes(surface)) return 2;
+  if (stage2Moves && row.modelId === stage2Moves.modelId && row.alias === stage2Moves.alias && row.id > stage2Moves.id.gt) return 2;
   return row.alias !== null && (ALIAS_KINDS as readonly string[]).includes(row.kind) ? 1 : null;
 }
 

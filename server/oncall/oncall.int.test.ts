@@ -488,4 +488,31 @@ describe("on-call", () => {
     expect((await caller().oncall.changes({ limit: 15 })).slice(0, 2).map((c) => c.action)).toEqual(["rollout.advance", "surface.kill_switch"]);
     await caller().oncall.killSwitch({ surface: "t-oncall-fresh", on: false, reason: "INC-77 mitigated" });
   });
+
+  it("break test: \"Recent changes\" keeps the kill switch when a script then moved an alias that serves no surface 16 times (the list was 15 moves that changed nothing served)", async () => {
+    const db = getDb();
+    await createTestSurface(db, { key: "t-oncall-unused", bytes: demoModelBytes("linear"), featureSpec: demoFeatureSpec(), extraVersions: [demoModelBytes("popularity")] });
+    const versions = await db.modelVersion.findMany({ where: { model: { name: "t-oncall-unused-model" } }, orderBy: { version: "asc" }, select: { id: true, modelId: true } });
+    const ml = callerAs(["ml_engineer"], "nightly-train@rerank.local");
+    // A move that reaches its surface (production serves t-oncall-unused) is a change, then the kill switch.
+    await ml.models.setAlias({ versionId: versions[1]!.id, alias: "production", reason: "ship v4" });
+    await caller().oncall.killSwitch({ surface: "t-oncall-unused", on: true, reason: "INC-78 bad results" });
+    // An alias no surface uses, moved back and forth: each entry records that it reached no surface.
+    for (let i = 0; i < 16; i++) await ml.models.setAlias({ versionId: versions[i % 2]!.id, alias: "nightly", reason: `nightly ${i}` });
+    const unused = await db.auditLog.findMany({ where: { action: "model.alias.set", entityId: versions[0]!.modelId, after: { path: ["alias"], equals: "nightly" } }, select: { after: true } });
+    expect(unused.map((e) => (e.after as { reached: string[] }).reached)).toEqual(Array.from({ length: 16 }, () => []));
+    const changes = await caller().oncall.changes({ limit: 15 });
+    expect(changes.filter((c) => c.subject.label === "t-oncall-unused-model" && (c.after as { alias?: string } | null)?.alias === "nightly")).toEqual([]);
+    expect(changes.slice(0, 2).map((c) => [c.action, c.reason])).toEqual([["surface.kill_switch", "INC-78 bad results"], ["model.alias.set", "ship v4"]]);
+    expect((changes[1]!.after as { reached: string[] }).reached).toEqual(["t-oncall-unused"]);
+    // An entry written before moves recorded their reach says nothing of it: kept.
+    await db.auditLog.create({
+      data: {
+        actor: "nightly-train", actorKind: "api_key", action: "model.alias.set", entityType: "model", entityId: versions[0]!.modelId, subjectLabel: "t-oncall-unused-model",
+        after: { alias: "legacy", versionId: versions[0]!.id, version: 1, model: "t-oncall-unused-model" },
+      },
+    });
+    expect((await caller().oncall.changes({ limit: 15 })).slice(0, 2).map((c) => [c.action, (c.after as { alias?: string }).alias ?? null])).toEqual([["model.alias.set", "legacy"], ["surface.kill_switch", null]]);
+    await caller().oncall.killSwitch({ surface: "t-oncall-unused", on: false, reason: "INC-78 mitigated" });
+  });
 });

@@ -3,7 +3,7 @@ import { recordAudit } from "../audit/record";
 import { auditRowOf } from "../audit/service";
 import type { Db } from "../db/client";
 import { UNCONDITIONAL_MARKER_ACTIONS, deployMarkerOf, markedAliasesOf, type DeployMarker } from "../domain/audit/deployMarkers";
-import { RECENT_CHANGE_ACTIONS } from "../domain/audit/recentChanges";
+import { REACH_RECORDING_ACTIONS, RECENT_CHANGE_ACTIONS } from "../domain/audit/recentChanges";
 import { subjects } from "../domain/audit/subject";
 import { BURN_WINDOWS, SLIS, availabilityBurnRate, burnAlertName, burnLevel, burnRate, firingBurnAlerts, objectiveProblem, unattributedBurnRate, type BurnLevel, type BurnWindow, type FiringBurnAlert, type Sli } from "../domain/stats/slo";
 import { Prisma } from "../db/generated/client";
@@ -13,6 +13,8 @@ import { openModel } from "../inference/sessions";
 import { recordPromotion } from "../history/record";
 import { surfacesReachedBy } from "../registry/aliasReach";
 import { setAliasIn } from "../registry/versions";
+import { versionWords } from "../registry/versionWords";
+import { changedSince } from "../domain/changedSince";
 import { rollbackChoices, stage2ConfiguredAt } from "../history/service";
 import { LEVER_TRANSACTION } from "../db/leverTransaction";
 import { lockRolloutsOfModel, rolloutsOnServingAlias, type RolloutOnAlias } from "../rollouts/servingAliasGuard";
@@ -367,15 +369,18 @@ async function seriesPoints(db: Db, surface: string, since: Date, now: Date, buc
 /**
  * Changes that touch serving, newest first (`limit` of them): alias moves, kill switch, shadow,
  * cascade, experiment and canary changes (RECENT_CHANGE_ACTIONS). Entries that change nothing themselves
- * ("Analyse now", NOT_CHANGES) are left out before the limit, so they cannot push a change off the list.
+ * ("Analyse now", NOT_CHANGES; alias moves recorded as reaching no surface, REACH_RECORDING_ACTIONS)
+ * are left out before the limit, so they cannot push a change off the list (isRecentChangeEntry, in SQL).
  * @returns audit rows (auditRowOf), with their sentences.
  */
 export async function recentChanges(db: Db, input: { limit: number }) {
-  const rows = await db.auditLog.findMany({
-    where: { action: { in: [...RECENT_CHANGE_ACTIONS] } },
-    orderBy: { id: "desc" },
-    take: input.limit,
-  });
+  // In SQL, as the entry's `after` may lack `reached` (written before it was recorded): kept, where
+  // Prisma's NOT over a JSON path drops the rows whose path is missing.
+  const chosen = await db.$queryRaw<Array<{ id: bigint }>>`
+    SELECT id FROM audit_log WHERE action = ANY(${[...RECENT_CHANGE_ACTIONS]})
+      AND NOT (action = ANY(${[...REACH_RECORDING_ACTIONS]}) AND coalesce(after -> 'reached' = '[]'::jsonb, false))
+    ORDER BY id DESC LIMIT ${input.limit}`;
+  const rows = await db.auditLog.findMany({ where: { id: { in: chosen.map((c) => c.id) } }, orderBy: { id: "desc" } });
   return rows.map(auditRowOf);
 }
 
@@ -636,9 +641,7 @@ export async function rollbackSurface(db: Db, input: { surface: string; reason: 
     const current = serving?.id ?? null;
     const now = serving ? `v${serving.version}` : "unset";
     if (input.expectFromVersionId !== undefined && input.expectFromVersionId !== current) {
-      const expected = input.expectFromVersionId ? await tx.modelVersion.findUnique({ where: { id: input.expectFromVersionId }, select: { version: true } }) : null;
-      const was = input.expectFromVersionId === null ? "unset" : `v${expected?.version ?? "?"}`;
-      throw new ConflictError(`${what}: ${model.name} ${alias} changed since it was read (was ${was}, now ${now}); reload and check`);
+      throw new ConflictError(changedSince({ what: `${what}: ${model.name} ${alias}`, change: { shown: await versionWords(tx, input.expectFromVersionId), now }, since: "read" }));
     }
     const pinned = input.expectFromVersionId !== undefined || input.expectVersionId !== undefined;
     if (!pinned && current !== (arrived?.id ?? null)) {

@@ -26,7 +26,7 @@ export async function clearAliasIn(tx: Prisma.TransactionClient, input: { modelI
   await tx.modelAlias.delete({ where: { id: before.id } });
   await recordAudit(tx, {
     action: "model.alias.clear", actor: input.actor, subject: subjects.model(model.id, model.name), reason: input.reason, surfaces,
-    before: { alias: input.alias, versionId: before.version.id, version: before.version.version }, after: { alias: input.alias, model: model.name },
+    before: { alias: input.alias, versionId: before.version.id, version: before.version.version }, after: { alias: input.alias, model: model.name, reached: surfaces },
   });
   const stage2Surfaces = reached.filter((s) => s.roles.includes("stage2")).map((s) => s.key);
   await recordPromotion(tx, { kind: "alias_move", actor: input.actor, reason: input.reason, model, alias: input.alias, surface: input.surface, surfaces, stage2Surfaces, from: before.version, to: null });

@@ -12,6 +12,8 @@ import type { AliasChangeKind } from "../domain/rollouts/history";
 import { recordPromotion } from "../history/record";
 import { notifyInTransaction } from "../webhooks/notify";
 import { surfacesReachedBy } from "./aliasReach";
+import { versionWords } from "./versionWords";
+import { changedSince } from "../domain/changedSince";
 import { settleRolloutsOnAlias } from "../rollouts/servingAliasGuard";
 
 export { clearAliasIn } from "./clearAlias";
@@ -137,7 +139,10 @@ export async function setAliasIn(tx: Prisma.TransactionClient, input: AliasMove)
   await tx.$queryRaw`SELECT id FROM models WHERE id = ${version.modelId} FOR UPDATE`;
   // Where the alias reaches, read after the model's lock (a surface's config names aliases, not
   // versions: the move does not change it). A stage 2 repointed at the alias takes only its surface's
-  // lock: one that commits after this read is a change made after the move.
+  // lock, so one that commits after this read may still be written before the move, pointing at the
+  // version this move leaves: the move then changes that surface's stage 2 without naming it (entry,
+  // history row, webhook, approval check). The surface's Serving history reads moves of its stage 2's
+  // alias since its configuration (server/history/service.ts); the repoint should take the model's lock.
   const reached = await surfacesReachedBy(tx, { modelId: version.modelId, modelName: version.model.name, alias: input.alias });
   await input.underLock?.(tx, reached);
   const before = await tx.modelAlias.findUnique({
@@ -145,10 +150,8 @@ export async function setAliasIn(tx: Prisma.TransactionClient, input: AliasMove)
     select: { version: { select: { id: true, version: true } } },
   });
   if (input.expectFrom && (before?.version.id ?? null) !== input.expectFrom.versionId) {
-    const now = before ? `v${before.version.version}` : "unset";
-    const expected = input.expectFrom.versionId ? await tx.modelVersion.findUnique({ where: { id: input.expectFrom.versionId }, select: { version: true } }) : null;
-    const was = input.expectFrom.versionId === null ? "unset" : `v${expected?.version ?? "?"}`;
-    throw new ConflictError(`${input.expectFrom.what}: ${version.model.name} ${input.alias} changed since it was read (was ${was}, now ${now}); reload and check`);
+    const change = { shown: await versionWords(tx, input.expectFrom.versionId), now: await versionWords(tx, before?.version.id ?? null) };
+    throw new ConflictError(changedSince({ what: `${input.expectFrom.what}: ${version.model.name} ${input.alias}`, change, since: "read" }));
   }
   // A running or paused rollout judged against this alias: refused, or aborted by a rollback.
   await settleRolloutsOnAlias(tx, { modelId: version.modelId, modelName: version.model.name, alias: input.alias, kind: input.kind ?? "alias_move", rolloutId: input.rolloutId }, input.actor);
@@ -160,13 +163,14 @@ export async function setAliasIn(tx: Prisma.TransactionClient, input: AliasMove)
   const surfaces = [...new Set([...reached.map((s) => s.key), ...(input.surface ? [input.surface] : [])])].sort();
   // The audit trail also files the move under the model's own surface (an auditor filtering by
   // "search" expects every alias move of search's model, a custom alias that serves nothing included);
-  // history, webhook and response name only the surfaces the alias reaches.
+  // history, webhook and response name only the surfaces the alias reaches, and so does the entry's
+  // `after.reached` (Recent changes leaves out a move that reached none).
   const home = version.model.surfaceId ? await tx.surface.findUnique({ where: { id: version.model.surfaceId }, select: { key: true } }) : null;
   await recordAudit(tx, {
     action: "model.alias.set", actor: input.actor, subject: subjects.model(version.modelId, version.model.name), reason: input.reason ?? null,
     surfaces: home && !surfaces.includes(home.key) ? [...surfaces, home.key].sort() : surfaces,
     before: before ? { alias: input.alias, versionId: before.version.id, version: before.version.version } : null,
-    after: { alias: input.alias, versionId: version.id, version: version.version, model: version.model.name },
+    after: { alias: input.alias, versionId: version.id, version: version.version, model: version.model.name, reached: surfaces },
   });
   const stage2Surfaces = reached.filter((s) => s.roles.includes("stage2")).map((s) => s.key);
   await recordPromotion(tx, {

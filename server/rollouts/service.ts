@@ -14,6 +14,8 @@ import { recordPromotion } from "../history/record";
 import { enqueueInTransaction } from "../jobs/tasks";
 import { clearAliasIn, setAliasIn } from "../registry/versions";
 import { surfacesReachedBy } from "../registry/aliasReach";
+import { versionWords } from "../registry/versionWords";
+import { changedSince } from "../domain/changedSince";
 import { RANKING_ROLES } from "../domain/rollouts/aliasReach";
 import { notifyInTransaction } from "../webhooks/notify";
 import { lockSurfaceRow } from "../surfaces/lock";
@@ -167,8 +169,8 @@ export function policyOf(input: StartRolloutInput): JudgePolicy {
  * `canary start on "search" refused: search-ranker production changed since it was read (was v3, now v4); reload and check`.
  */
 async function baselineChanged(db: Db | Prisma.TransactionClient, at: { surface: string; model: string; alias: string; expected: string | null; serving: string | null }): Promise<ConflictError> {
-  const words = async (id: string | null) => (id === null ? "unset" : `v${(await db.modelVersion.findUnique({ where: { id }, select: { version: true } }))?.version ?? "?"}`);
-  return new ConflictError(`canary start on "${at.surface}" refused: ${at.model} ${at.alias} changed since it was read (was ${await words(at.expected)}, now ${await words(at.serving)}); reload and check`);
+  const change = { shown: await versionWords(db, at.expected), now: await versionWords(db, at.serving) };
+  return new ConflictError(changedSince({ what: `canary start on "${at.surface}" refused: ${at.model} ${at.alias}`, change, since: "read" }));
 }
 
 /**

@@ -9,10 +9,12 @@ import type { FeatureSpec } from "../domain/features/featureSpec";
 import { summariseShadow, type ShadowSummary } from "../domain/ranking/shadowSummary";
 import { ConflictError, InvalidInputError, NotFoundError } from "../errors";
 import { percentOfShare } from "../domain/percent";
+import { changedSince } from "../domain/changedSince";
 import { maskFields } from "../redact";
 import { CIRCUIT_OPEN_LIKE } from "../rerank/breakers";
 import type { ShadowMove } from "../telemetry/streams";
 import { lockSurfaceRow } from "../surfaces/lock";
+import { keptLogSpan } from "../system/retention";
 
 /** A stored ranking (compact tuples, or the objects of rows written before) as the pages show it. */
 const ranking = (stored: unknown): Array<{ id: string; score: number }> => readServedList(stored).map(({ id, score }) => ({ id, score }));
@@ -64,7 +66,7 @@ export async function configureShadow(db: Db, input: ShadowConfigInput, actor: A
     const before = { alias: surface.shadowAlias, sampleRate: surface.shadowSampleRate };
     const pin = input.expectBefore;
     if (pin && (pin.alias !== before.alias || pin.sampleRate !== before.sampleRate)) {
-      throw new ConflictError(`shadow of ${surface.key} changed since it was shown (it showed ${mirroringWords(pin)}, it is now ${mirroringWords(before)}): not applied over it; look at it again and decide`);
+      throw new ConflictError(changedSince({ what: `shadow of ${surface.key}`, change: { shown: mirroringWords(pin), now: mirroringWords(before) }, since: "shown" }));
     }
     const after = { alias: input.alias, sampleRate: input.alias === null ? 0 : input.sampleRate };
     if (before.alias === after.alias && before.sampleRate === after.sampleRate) {
@@ -230,10 +232,21 @@ export interface ShadowComparison {
 /**
  * One mirrored request (found by its row id, request id + candidate version, as the writer keys it;
  * with `ts` and `owner`, the exact row: two callers' requests with one id can share a millisecond;
- * else the newest), side by side: both lists, the agreement figures and the features behind the
- * largest moves. NotFoundError when no row matches.
+ * else the newest within the days the log keeps, keptLogSpan), side by side: both lists, the
+ * agreement figures and the features behind the largest moves. A row of unknown owner ('': spilled
+ * by the version before owners) stands in for `owner`'s when the request log's only row of the id at
+ * that ts is `owner`'s (as the Debug page attributes such rows): otherwise it may be another
+ * request's, a shared one's ('' is also the owner of a request whose caller is null).
+ * NotFoundError when no row matches.
  */
 export async function shadowComparison(db: Db, input: { requestId: string; versionId: string; ts?: Date; owner?: string }): Promise<ShadowComparison> {
+  // The ts a link names by equality, so PostgreSQL reads its one day partition however the statement
+  // is planned (`ts IS NULL OR ts = …` pruned only when planned with its values: a generic plan read
+  // every partition); without it, the days the log keeps.
+  const kept = keptLogSpan();
+  const when = input.ts ? Prisma.sql`ts = ${input.ts}` : Prisma.sql`ts >= ${kept.from} AND ts <= ${kept.to}`;
+  const ownedBy = input.owner === undefined ? Prisma.sql`TRUE`
+    : Prisma.sql`(owner = ${input.owner} OR (owner = '' AND ARRAY(SELECT r.owner FROM rerank_requests r WHERE r.request_id = s.request_id AND r.ts = s.ts) = ARRAY[${input.owner}]::text[]))`;
   const rows = await db.$queryRaw<Array<{
     ts: Date; owner: string; surface: string; primary_version_id: string | null; overlap_at_10: number | null; rbo: number | null; kendall_tau: number | null; spearman_rho: number | null;
     primary_latency_ms: number | null; shadow_latency_ms: number | null; primary_ranking: unknown; shadow_ranking: unknown;
@@ -241,10 +254,8 @@ export async function shadowComparison(db: Db, input: { requestId: string; versi
   }>>`
     SELECT ts, owner, surface, primary_version_id, overlap_at_10, rbo, kendall_tau, spearman_rho, primary_latency_ms, shadow_latency_ms,
       primary_ranking, shadow_ranking, moves, error
-    FROM shadow_records WHERE id = ${`${input.requestId}:${input.versionId}`}
-      AND (${input.ts ?? null}::timestamptz IS NULL OR ts = ${input.ts ?? null}::timestamptz)
-      -- A row of unknown owner ('': spilled by an earlier version) stands in when the owner's own is not there.
-      AND (${input.owner ?? null}::text IS NULL OR owner = ${input.owner ?? null}::text OR owner = '')
+    FROM shadow_records s WHERE id = ${`${input.requestId}:${input.versionId}`} AND ${when}
+      AND ${ownedBy}
     ORDER BY ts DESC, owner = ${input.owner ?? null}::text DESC NULLS LAST, owner LIMIT 1`;
   const r = rows[0];
   if (!r) throw new NotFoundError("shadow comparison", `${input.requestId} (candidate ${input.versionId})`);

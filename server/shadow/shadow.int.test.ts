@@ -1,6 +1,8 @@
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { setEnv } from "../config";
-import { getDb } from "../db/client";
+import { databaseUrl, getDb } from "../db/client";
+import { ensurePartitions, partitionName, utcDay } from "../db/partitions";
+import { connectClient } from "../db/pgClient";
 import { readServedList } from "../domain/ranking/servedList";
 import { seedDemo } from "../db/seed";
 import { DEMO_MODELS, demoFeatureSpec, demoModelBytes } from "../demo/models";
@@ -10,7 +12,9 @@ import { rerank } from "../rerank/pipeline";
 import { inShadowSample, shadowIdle } from "../rerank/shadow";
 import { surfaceConfigs } from "../surfaces/configCache";
 import { metrics } from "../telemetry/metrics";
-import { telemetry } from "../telemetry/streams";
+import { serialiseRequestLogRow, telemetry, type ShadowRow } from "../telemetry/streams";
+import { partitionsRead, rawQueriesOf } from "../testing/partitionReads";
+import { shadowComparison } from "./service";
 import { createTestSurface, failingModelOnnx } from "../testing/models";
 import { callerAs } from "../testing/callers";
 import { testActor } from "../testing/actors";
@@ -357,5 +361,70 @@ describe("shadow traffic", () => {
     await surfaceConfigs().refresh();
     const ids = (await recordsOf("t-shadow")).map((r) => r.request_id);
     expect(ids.filter((id) => id.startsWith("after-clear-") || id.startsWith("killed-"))).toEqual([]);
+  });
+});
+
+describe("one comparison opened by its request id", () => {
+  const DAY = 86_400_000;
+  let versionId: string;
+  const logged = (requestId: string, ts: Date, caller: string | null) => serialiseRequestLogRow({
+    requestId, ts, surface: "t-shadow", userKey: null, sessionKey: null, context: {}, experimentKey: null, experimentPhase: null, variantKey: null, exposed: false,
+    modelVersionId: null, fallbackUsed: false, fallbackReason: null, candidateCount: 1, topK: 1, served: [{ id: "item-1", score: 1 }], timings: {}, latencyMs: 1, defaultedFeatures: 0, caller,
+  });
+  const mirrored = (requestId: string, ts: Date, caller: string | null, error: string): ShadowRow => ({
+    requestId, ts, surface: "t-shadow", primaryVersionId: null, shadowVersionId: versionId, primaryRanking: [{ id: "item-1", score: 1 }], shadowRanking: [],
+    overlapAt10: null, rbo: null, kendallTau: null, spearmanRho: null, primaryLatencyMs: null, shadowLatencyMs: null, moves: null, error, caller,
+  });
+
+  beforeAll(async () => {
+    const client = await connectClient({ connectionString: databaseUrl() });
+    try { await ensurePartitions(client, { daysBack: 6 }); } finally { await client.end(); }
+    versionId = (await getDb().modelVersion.findFirstOrThrow({ where: { model: { name: "t-shadow-model" }, version: 3 } })).id;
+  });
+
+  it("reads the one day partition of the ts a link names, and without one the days the log keeps (break test: `ts IS NULL OR ts = …` probed every partition)", async () => {
+    const ts = new Date(Date.now() - 3 * DAY);
+    telemetry().shadow.enqueue(mirrored("cmp-days-1", ts, null, "linked"));
+    await telemetry().shadow.flush();
+    // Planned with the values (the driver's unnamed statements) and generic (a statement prepared once): the old form pruned only the first.
+    const readBy = async (input: { ts?: Date; owner?: string }) => {
+      const queries = await rawQueriesOf(getDb(), () => shadowComparison(getDb(), { requestId: "cmp-days-1", versionId, ...input }).catch(() => null));
+      const lookup = queries.find((q) => q.sql.includes("FROM shadow_records"))!;
+      return Promise.all((["custom", "generic"] as const).map((plan) => partitionsRead(getDb(), lookup, "shadow_records", { plan })));
+    };
+    expect((await shadowComparison(getDb(), { requestId: "cmp-days-1", versionId, ts, owner: "" })).error).toBe("linked");
+    const linked = [partitionName("shadow_records", utcDay(ts))];
+    expect(await readBy({ ts, owner: "" })).toEqual([linked, linked]);
+    setEnv("RETENTION_DAYS", "2");
+    try {
+      const today = utcDay(new Date()).getTime();
+      const kept = [-2, -1, 0, 1].map((d) => partitionName("shadow_records", new Date(today + d * DAY)));
+      expect(await readBy({})).toEqual([kept, kept]);
+      // Three days back is past the two days kept: found only by the link that names it.
+      await expect(shadowComparison(getDb(), { requestId: "cmp-days-1", versionId })).rejects.toThrow(/cmp-days-1/);
+    } finally {
+      setEnv("RETENTION_DAYS", undefined);
+    }
+  });
+
+  it("lets a row of unknown owner ('') stand in for a caller's only when its request is that caller's alone at that ts (break test: another, shared request's comparison opened as the caller's)", async () => {
+    const ts = new Date(Date.now() - 60_000);
+    const A = "api_key:cmp-owner-a";
+    // Two requests with one id in one millisecond: A's and a shared one (a null caller: owner ''); only the shared one was mirrored.
+    telemetry().requests.enqueue(logged("cmp-shared-1", ts, A));
+    telemetry().requests.enqueue(logged("cmp-shared-1", ts, null));
+    telemetry().shadow.enqueue(mirrored("cmp-shared-1", ts, null, "the shared request's"));
+    // A request of A's alone at its ts, whose comparison an earlier version spilled without its owner.
+    telemetry().requests.enqueue(logged("cmp-alone-1", ts, A));
+    telemetry().shadow.enqueue(mirrored("cmp-alone-1", ts, null, "A's, spilled"));
+    await telemetry().requests.flush();
+    await telemetry().shadow.flush();
+    await expect(shadowComparison(getDb(), { requestId: "cmp-shared-1", versionId, ts, owner: A })).rejects.toThrow(/cmp-shared-1/);
+    expect(await shadowComparison(getDb(), { requestId: "cmp-shared-1", versionId, ts, owner: "" })).toMatchObject({ owner: "", error: "the shared request's" });
+    expect(await shadowComparison(getDb(), { requestId: "cmp-alone-1", versionId, ts, owner: A })).toMatchObject({ owner: "", error: "A's, spilled" });
+    // A's own row, once there, comes first.
+    telemetry().shadow.enqueue(mirrored("cmp-shared-1", ts, A, "A's own"));
+    await telemetry().shadow.flush();
+    expect(await shadowComparison(getDb(), { requestId: "cmp-shared-1", versionId, ts, owner: A })).toMatchObject({ owner: A, error: "A's own" });
   });
 });

@@ -5,6 +5,7 @@ import type { Db } from "../db/client";
 import { Prisma } from "../db/generated/client";
 import { subjects } from "../domain/audit/subject";
 import { canonicalJson } from "../domain/canonicalJson";
+import { changedSince } from "../domain/changedSince";
 import { ConflictError, InvalidInputError, NotFoundError } from "../errors";
 import { recordPromotion } from "../history/record";
 import { stage2ConfigSchema, type Stage2Config } from "./stage2.schema";
@@ -80,14 +81,17 @@ export async function configureStage2(db: Db, input: Stage2Input, actor: Actor, 
 export const stage2Words = (c: Stage2Config | null) => (c ? `${c.model} ${c.alias} over the top ${c.rerankCount} within ${c.budgetMs} ms` : "none");
 
 /**
- * Why a change filed against stage 2 `pinned` (what its summary showed) must not apply over `now`, or
- * null when they are the same (compared as canonical JSON: jsonb gives keys back in another order).
+ * Why a change against stage 2 `pinned` must not apply over `now`, or null when they are the same
+ * (compared as canonical JSON: jsonb gives keys back in another order). `since`: who pinned it, a
+ * request's summary ("filed"), the dialog saving ("shown"), or the dialog filing a request ("filing":
+ * nothing is filed).
  */
-export function stage2ChangedSince(surface: string, pinned: Stage2Config | null, now: Stage2Config | null, since: "filed" | "shown" = "filed"): string | null {
+export function stage2ChangedSince(surface: string, pinned: Stage2Config | null, now: Stage2Config | null, since: "filed" | "shown" | "filing" = "filed"): string | null {
   if (canonicalJson(now) === canonicalJson(pinned)) return null;
-  return since === "filed"
-    ? `stage 2 of ${surface} changed since the request was filed (it showed ${stage2Words(pinned)}, it is now ${stage2Words(now)}): not applied over it; file a new request if the change is still wanted`
-    : `stage 2 of ${surface} changed since it was shown (it showed ${stage2Words(pinned)}, it is now ${stage2Words(now)}): not applied over it; look at it again and decide`;
+  const change = { shown: stage2Words(pinned), now: stage2Words(now) };
+  return since === "filing"
+    ? changedSince({ what: `stage 2 of ${surface}`, change, since: "shown", outcome: "no request filed" })
+    : changedSince({ what: `stage 2 of ${surface}`, change, since });
 }
 
 /** The newest change of a surface's stage 2, from the audit trail: what it was before and after, who, when and why. */

@@ -34,6 +34,21 @@ export interface RetentionResult {
 /** The first instant retention keeps as of `now`: the start of the UTC day `retentionDays` before today's (earlier day partitions are dropped). */
 export const retainedFrom = (now: Date, retentionDays: number): Date => new Date(utcDay(now).getTime() - retentionDays * 86_400_000);
 
+/** How far after now a logged row may be stamped (ms): a replica whose clock runs ahead. A day: at most one partition more read. */
+export const LOG_CLOCK_MARGIN_MS = 86_400_000;
+
+/**
+ * The log time a lookup by request id reads in the day-partitioned logs (rerank_requests and
+ * shadow_records on ts) when it has no time of its own, as of `now`: `from` retainedFrom(now,
+ * retentionDays) (earlier days are dropped by the next run: a request older is no longer kept), `to`
+ * LOG_CLOCK_MARGIN_MS after now. Bounded so (`ts >= from AND ts <= to`), PostgreSQL reads the kept
+ * days' partitions only, not the week created ahead, nor DEFAULT while day partitions cover the span.
+ * @param retentionDays default RETENTION_DAYS.
+ */
+export function keptLogSpan(now: Date = new Date(), retentionDays: number = env().RETENTION_DAYS): { from: Date; to: Date } {
+  return { from: retainedFrom(now, retentionDays), to: new Date(now.getTime() + LOG_CLOCK_MARGIN_MS) };
+}
+
 /**
  * Applies retention as of `now` (default: now) keeping `retentionDays` (default RETENTION_DAYS)
  * whole UTC days before today. Writes one audit entry (action retention.drop) when it removed

@@ -18,10 +18,14 @@ const eventKinds = z.array(z.enum(WEBHOOK_EVENT_KIND_NAMES as [string, ...string
 export const createWebhookSchema = z.strictObject({ name, url, format, eventKinds, enabled: z.boolean().default(true) });
 
 /**
- * The endpoint as an edit dialog showed it (its URL as the list shows it, masked): an edit pinned to it
- * applies only while the endpoint is still so.
+ * The endpoint as an edit dialog showed it (its URL as the list shows it, masked, and the URL's id,
+ * `urlId`, from the list: the whole URL is never sent to the page): an edit pinned to it applies only
+ * while the endpoint is still so.
  */
-export const shownWebhookSchema = z.strictObject({ name, url: text(2048).trim().min(1, "give the URL as the list shows it (masked)"), format, eventKinds, enabled: z.boolean() });
+export const shownWebhookSchema = z.strictObject({
+  name, url: text(2048).trim().min(1, "give the URL as the list shows it (masked)"),
+  urlId: text(64).trim().min(1, "give the URL's id as the list names it (urlId)"), format, eventKinds, enabled: z.boolean(),
+});
 
 /**
  * Fields left out stay as they are (the URL is shown masked, so the form leaves it out unless retyped).

@@ -8,6 +8,8 @@ import type { Prisma } from "../db/generated/client";
 import { subjects } from "../domain/audit/subject";
 import { TEST_EVENT_KIND } from "../domain/webhooks/events";
 import { maskWebhookUrl } from "../domain/webhooks/url";
+import { changedSince } from "../domain/changedSince";
+import { keyedHash } from "../redact";
 import { ConflictError, InvalidInputError, NotFoundError } from "../errors";
 import { literalHost, refusedAddress } from "./address";
 import { requirePerson } from "../auth/principal";
@@ -34,6 +36,16 @@ type EndpointRow = { id: string; name: string; url: string; format: string; even
  * the secret it replaces with it (`expectSecretId`).
  */
 export const secretIdOf = (secret: string) => createHash("sha256").update(secret).digest("hex").slice(0, 16);
+
+/**
+ * Names the endpoint's whole URL without revealing it: 16 hex digits of its keyed hash (HMAC-SHA256
+ * under the deployment's secret: keyedHash). Lists carry it beside the masked URL, and an edit dialog
+ * sends it back (`expectBefore.urlId`), so a change of the URL's path or query since the dialog opened,
+ * which the masked form (host only) hides, is seen. Keyed, not a plain SHA-256 as secretIdOf: a URL's
+ * secret part may be guessable (an ntfy topic "ops-alerts"), and a plain hash would let anyone who
+ * reads the list test guesses offline.
+ */
+export const webhookUrlId = (url: string) => keyedHash(`webhook-url\u0000${url}`).slice(0, 16);
 
 
 /** Whether a field given to an edit is what the endpoint has: the event kinds as a set (their order means nothing). */
@@ -62,14 +74,14 @@ async function endpointOr404(db: Pick<Db, "webhookEndpoint">, id: string) {
   return endpoint;
 }
 
-/** Endpoints, newest first, with their URL masked, their secret's id (secretIdOf, never the secret) and their latest delivery attempt. */
+/** Endpoints, newest first, with their URL masked and its id (webhookUrlId), their secret's id (secretIdOf, never the secret) and their latest delivery attempt. */
 export async function listWebhooks(db: Db) {
   const endpoints = await db.webhookEndpoint.findMany({
     orderBy: { createdAt: "desc" },
     include: { deliveries: { orderBy: { id: "desc" }, take: 1, select: { createdAt: true, status: true, error: true } } },
   });
   return endpoints.map((e) => ({
-    id: e.id, name: e.name, url: maskWebhookUrl(e.url), format: e.format, eventKinds: e.eventKinds, enabled: e.enabled, secretId: secretIdOf(e.secret),
+    id: e.id, name: e.name, url: maskWebhookUrl(e.url), urlId: webhookUrlId(e.url), format: e.format, eventKinds: e.eventKinds, enabled: e.enabled, secretId: secretIdOf(e.secret),
     createdBy: e.createdBy, createdAt: e.createdAt, updatedAt: e.updatedAt, lastDelivery: e.deliveries[0] ?? null,
   }));
 }
@@ -94,20 +106,22 @@ export async function createWebhook(db: Db, input: CreateWebhookInput, actor: Ac
 
 /**
  * Why an edit made from a dialog that showed `shown` must not apply over the endpoint as it is now,
- * naming each field that changed; null when none did (the URL compared as the list shows it, masked;
- * the event kinds as a set).
+ * naming each field that changed; null when none did (the URL compared by its id, webhookUrlId, so a
+ * new path or query on the same host counts, and named as the list shows it, masked; the event kinds
+ * as a set).
  */
 export function webhookChangedSince(shown: ShownWebhook, now: EndpointRow): string | null {
   const onOff = (b: boolean) => (b ? "on" : "off");
   const kinds = (k: string[]) => [...k].sort().join(", ");
-  const changed = [
-    shown.name !== now.name && `name: it showed "${shown.name}", it is now "${now.name}"`,
-    shown.url !== maskWebhookUrl(now.url) && `URL: it showed ${shown.url}, it is now ${maskWebhookUrl(now.url)}`,
-    shown.format !== now.format && `format: it showed ${shown.format}, it is now ${now.format}`,
-    !sameField(shown.eventKinds, now.eventKinds) && `events: it showed ${kinds(shown.eventKinds)}, it is now ${kinds(now.eventKinds)}`,
-    shown.enabled !== now.enabled && `enabled: it showed ${onOff(shown.enabled)}, it is now ${onOff(now.enabled)}`,
-  ].filter((c): c is string => typeof c === "string");
-  return changed.length ? `webhook "${now.name}" changed since it was shown (${changed.join("; ")}): not applied over it; look at it again and decide` : null;
+  const masked = maskWebhookUrl(now.url);
+  const fields = [
+    shown.name !== now.name && { field: "name", shown: `"${shown.name}"`, now: `"${now.name}"` },
+    (shown.urlId !== webhookUrlId(now.url) || shown.url !== masked) && { field: "URL", shown: shown.url, now: shown.url === masked ? `${masked} with another path or query` : masked },
+    shown.format !== now.format && { field: "format", shown: shown.format, now: now.format },
+    !sameField(shown.eventKinds, now.eventKinds) && { field: "events", shown: kinds(shown.eventKinds), now: kinds(now.eventKinds) },
+    shown.enabled !== now.enabled && { field: "enabled", shown: onOff(shown.enabled), now: onOff(now.enabled) },
+  ].filter((c) => c !== false);
+  return fields.length ? changedSince({ what: `webhook "${now.name}"`, change: { fields }, since: "shown" }) : null;
 }
 
 /**

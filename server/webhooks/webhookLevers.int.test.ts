@@ -9,7 +9,7 @@ import type { WebhookEventKind, WebhookFormat } from "../domain/webhooks/events"
 import { createCaller } from "../routers/_app";
 import { callerAs } from "../testing/callers";
 import { contextFor } from "../trpc";
-import { secretIdOf } from "./service";
+import { secretIdOf, webhookUrlId } from "./service";
 
 const admin = () => callerAs(["admin"], "admin@hooks.test");
 const automationKey: Principal = { kind: "api_key", id: "test-key-hooks", name: "leaked pipeline key", keyKind: "automation", roles: ["admin"], surfaces: [] };
@@ -63,11 +63,11 @@ describe("webhook levers", () => {
     /** The endpoint as an edit dialog opened now shows it (the list's masked URL). */
     const shownNow = async () => {
       const e = (await alice().webhooks.list()).find((x) => x.id === id)!;
-      return { name: e.name, url: e.url, format: e.format as WebhookFormat, eventKinds: e.eventKinds as WebhookEventKind[], enabled: e.enabled };
+      return { name: e.name, url: e.url, urlId: e.urlId, format: e.format as WebhookFormat, eventKinds: e.eventKinds as WebhookEventKind[], enabled: e.enabled };
     };
     // Alice opens Edit… to rename it.
     const shown = await shownNow();
-    expect(shown).toEqual({ name: "ops pager", url: "https://hooks.example.com/…", format: "slack", eventKinds: ["rollback", "kill_switch"], enabled: true });
+    expect(shown).toEqual({ name: "ops pager", url: "https://hooks.example.com/…", urlId: expect.stringMatching(/^[0-9a-f]{16}$/), format: "slack", eventKinds: ["rollback", "kill_switch"], enabled: true });
     // Bob switches the misbehaving endpoint off with the switch (unpinned), then changes its events from his own dialog (pinned to what it is now).
     expect(await bob().webhooks.update({ id, enabled: false })).toMatchObject({ changed: true, enabled: false });
     await bob().webhooks.update({ id, eventKinds: ["kill_switch", "experiment.shipped"], expectBefore: await shownNow() });
@@ -103,6 +103,44 @@ describe("webhook levers", () => {
     await expect(alice().webhooks.update({ id, enabled: false, expectBefore: { ...pin, name: " " } })).rejects.toMatchObject({ code: "BAD_REQUEST", message: expect.stringMatching(/^expectBefore\.name: /) });
     expect(await row()).toEqual(now);
     expect(await entries()).toBe(audited + 2);
+    await getDb().webhookEndpoint.delete({ where: { id } });
+  });
+
+  it("an edit dialog opened before the URL moved to another path on the same host is refused (409): the list's urlId names the whole URL, which the page never holds", async () => {
+    const alice = () => callerAs(["admin"], "alice@hooks.test");
+    const { id } = await alice().webhooks.create({ name: "team channel", url: "https://hooks.slack.example/services/T1/B2/first-token", format: "slack", eventKinds: ["rollback"] });
+    const listed = async () => (await alice().webhooks.list()).find((x) => x.id === id)!;
+    const shownNow = async () => {
+      const e = await listed();
+      return { name: e.name, url: e.url, urlId: e.urlId, format: e.format as WebhookFormat, eventKinds: e.eventKinds as WebhookEventKind[], enabled: e.enabled };
+    };
+    const shown = await shownNow();
+    // The list carries the masked URL and an id of the whole one, never the URL's path or token.
+    expect(JSON.stringify(await listed())).not.toContain("first-token");
+    expect(shown.urlId).toMatch(/^[0-9a-f]{16}$/);
+    expect(shown.urlId).toBe(webhookUrlId("https://hooks.slack.example/services/T1/B2/first-token"));
+    // Someone points it at another channel of the same workspace: the masked URL reads the same.
+    await alice().webhooks.update({ id, url: "https://hooks.slack.example/services/T1/B9/other-token" });
+    const after = await shownNow();
+    expect(after.url).toBe(shown.url);
+    expect(after.urlId).not.toBe(shown.urlId);
+    const row = () => getDb().webhookEndpoint.findUniqueOrThrow({ where: { id }, select: { name: true, url: true, enabled: true } });
+    const audited = await getDb().auditLog.count({ where: { action: "webhook.update", entityId: id } });
+    // The dialog opened before it saves a rename: refused, naming the URL; nothing written or audited.
+    await expect(alice().webhooks.update({ id, name: "team channel (EU)", expectBefore: shown })).rejects.toMatchObject({
+      code: "CONFLICT",
+      message: 'webhook "team channel" changed since it was shown (URL: it showed https://hooks.slack.example/…, it is now https://hooks.slack.example/… with another path or query): not applied over it; look at it again and decide',
+    });
+    expect(await row()).toMatchObject({ name: "team channel", url: "https://hooks.slack.example/services/T1/B9/other-token" });
+    expect(await getDb().auditLog.count({ where: { action: "webhook.update", entityId: id } })).toBe(audited);
+    // A query added is a change of the URL too; the same URL again (a pin of what it is now) applies.
+    await getDb().webhookEndpoint.update({ where: { id }, data: { url: "https://hooks.slack.example/services/T1/B9/other-token?thread=1" } });
+    await expect(alice().webhooks.update({ id, name: "team channel (EU)", expectBefore: after })).rejects.toMatchObject({ code: "CONFLICT", message: expect.stringContaining("URL: it showed https://hooks.slack.example/…, it is now https://hooks.slack.example/… with another path or query") });
+    expect(await alice().webhooks.update({ id, name: "team channel (EU)", expectBefore: await shownNow() })).toMatchObject({ changed: true, name: "team channel (EU)" });
+    // A pin without the URL's id is bad input naming the field.
+    const withoutId: Partial<typeof shown> = await shownNow();
+    delete withoutId.urlId;
+    await expect(alice().webhooks.update({ id, enabled: false, expectBefore: withoutId as typeof shown })).rejects.toMatchObject({ code: "BAD_REQUEST", message: expect.stringMatching(/^expectBefore\.urlId: /) });
     await getDb().webhookEndpoint.delete({ where: { id } });
   });
 

@@ -103,11 +103,12 @@ export interface AuditChanges {
   "surface.stage2": { before: Stage2State | null; after: Stage2State | null };
   "model.create": { before: null; after: { name: string; owner: string; surface: string | null } };
   "model.version.create": { before: null; after: { model: string; version: number; sha256: string; sizeBytes: number } };
+  /** `reached`: every surface the move reached, sorted (the history row's surfaces; [] when the alias serves none); older entries lack it. */
   "model.alias.set": {
     before: { alias: string; versionId: string; version: number } | null;
-    after: { alias: string; versionId: string; version: number; model: string };
+    after: { alias: string; versionId: string; version: number; model: string; reached?: string[] };
   };
-  "model.alias.clear": { before: { alias: string; versionId: string; version: number }; after: { alias: string; model: string } };
+  "model.alias.clear": { before: { alias: string; versionId: string; version: number }; after: { alias: string; model: string; reached?: string[] } };
   "experiment.create": { before: null; after: ExperimentDefinition };
   /** Before: the allocation that was in force; after: the submitted definition. */
   "experiment.update": { before: ExperimentDefinition; after: ExperimentDefinition };

@@ -94,7 +94,7 @@ export function ExecutiveDashboard() {
           <Title order={5} mb="xs">Shipped experiments</Title>
           {o.shipped.length === 0 ? <Text size="sm" c="dimmed">Nothing shipped yet.</Text> : (
             <Table data-testid="shipped" verticalSpacing={4}>
-              <Table.Thead><Table.Tr><Table.Th>experiment</Table.Th><Table.Th>surface</Table.Th><Table.Th>variant</Table.Th><Table.Th>when</Table.Th></Table.Tr></Table.Thead>
+              <Table.Thead><Table.Tr><Table.Th>experiment</Table.Th><Table.Th>surface</Table.Th><Table.Th>variant</Table.Th><Table.Th>shipped</Table.Th></Table.Tr></Table.Thead>
               <Table.Tbody>
                 {o.shipped.map((e) => (
                   <Table.Tr key={e.key}><Table.Td><Text size="sm">{e.name}</Text><Text size="xs" c="dimmed">{e.key} · {e.metric}</Text></Table.Td><Table.Td>{e.surface}</Table.Td><Table.Td>{e.variant}</Table.Td><Table.Td><Text size="xs">{e.at ? new Date(e.at).toLocaleDateString() : "—"}</Text></Table.Td></Table.Tr>

@@ -19,8 +19,8 @@ interface Draft {
   format: WebhookFormat;
   eventKinds: WebhookEventKind[];
   enabled: boolean;
-  /** Editing: the endpoint as the dialog showed it when opened (URL masked); the save applies only while it is still so. */
-  shown?: { name: string; url: string; format: WebhookFormat; eventKinds: WebhookEventKind[]; enabled: boolean };
+  /** Editing: the endpoint as the dialog showed it when opened (URL masked, with the list's id of the whole URL); the save applies only while it is still so. */
+  shown?: { name: string; url: string; urlId: string; format: WebhookFormat; eventKinds: WebhookEventKind[]; enabled: boolean };
 }
 
 const NEW: Draft = { name: "", url: "", format: "standard", eventKinds: [...WEBHOOK_EVENT_KIND_NAMES].filter((k) => k !== "alias.moved"), enabled: true };
@@ -111,8 +111,8 @@ export function WebhooksSettings() {
                       <Menu.Target><Button size="xs" variant="subtle" aria-label={`More for ${e.name}`}><IconDots size={16} /></Button></Menu.Target>
                       <Menu.Dropdown>
                         <Menu.Item onClick={() => {
-                          const shown = { name: e.name, url: e.url, format: e.format as WebhookFormat, eventKinds: e.eventKinds as WebhookEventKind[], enabled: e.enabled };
-                          setDraft({ ...shown, id: e.id, url: "", maskedUrl: e.url, shown });
+                          const shown = { name: e.name, url: e.url, urlId: e.urlId, format: e.format as WebhookFormat, eventKinds: e.eventKinds as WebhookEventKind[], enabled: e.enabled };
+                          setDraft({ id: e.id, name: e.name, url: "", maskedUrl: e.url, format: shown.format, eventKinds: shown.eventKinds, enabled: e.enabled, shown });
                         }}>Edit…</Menu.Item>
                         <Menu.Item onClick={() => rotate.mutate({ id: e.id, expectSecretId: e.secretId }, { onSuccess: (r) => { setSecret({ name: e.name, secret: r.secret }); refresh(); } })}>Rotate the signing secret</Menu.Item>
                         <Menu.Item color="red" onClick={() => setDeleting({ id: e.id, name: e.name })}>Delete…</Menu.Item>
