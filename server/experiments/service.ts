@@ -13,6 +13,7 @@ import { ConflictError, InvalidInputError, NotFoundError } from "../errors";
 import { setAliasIn } from "../registry/versions";
 import { versionWords } from "../registry/versionWords";
 import { changedSince } from "../domain/changedSince";
+import { shareModelRows } from "../registry/modelLock";
 import { lockSurfaceRow } from "../surfaces/lock";
 import { notifyInTransaction } from "../webhooks/notify";
 import type { ExperimentInput } from "./schema";
@@ -175,6 +176,18 @@ function changedDecision(e: Awaited<ReturnType<typeof getExperiment>>, input: Ex
   const stored: Record<(typeof DECISION_FIELDS)[number], unknown> = { primaryMetric: e.primaryMetric, guardrails: e.guardrails, analysisMode: e.analysisMode, minDetectableEffect: e.minDetectableEffect };
   const edited: typeof stored = { primaryMetric: input.primaryMetric, guardrails: input.guardrails, analysisMode: input.analysisMode, minDetectableEffect: input.minDetectableEffect ?? null };
   return DECISION_FIELDS.filter((f) => differs(f, stored[f], edited[f]));
+}
+
+/**
+ * What differs between a start's pin (the phase and allocation a page showed, or a start request
+ * pinned; each omitted: not compared) and the experiment `e` now, in words ("phase 1 → 2", then the
+ * allocation's fields: "variants", "coverage"): none when nothing does. Shares compare beyond noise.
+ */
+export function changedSinceStartPin(pin: { expectPhase?: number; expectAllocation?: Allocation }, e: Awaited<ReturnType<typeof getExperiment>>): string[] {
+  return [
+    ...(pin.expectPhase !== undefined && pin.expectPhase !== e.phase ? [`phase ${pin.expectPhase} → ${e.phase}`] : []),
+    ...(pin.expectAllocation ? changedAllocation(pin.expectAllocation, allocationOf(e)) : []),
+  ];
 }
 
 /** An experiment's allocation (kind, variants, coverage, namespace, hashing, seed, targeting), as getExperiment read it: what a start request pins. */
@@ -382,14 +395,13 @@ export function startExperiment(
   check: { expectAllocation?: Allocation; expectPhase?: number; expectVersions?: Record<string, string | null>; since?: "filed" | "shown"; reason?: string; underLock?: UnderLock } = {},
 ) {
   return transition(db, key, actor, ["draft", "stopped"], async (tx, e) => {
+    // The surface's model before the surface (server/registry/modelLock.ts): a move of a variant's alias reads its reach before or after this start.
+    await shareModelRows(tx, { ids: [e.surface.modelId] });
     // Starts on one surface take turns, so two at once cannot each miss the other.
     await lockSurfaceRow(tx, { id: e.surfaceId });
     await check.underLock?.(tx);
     await checkTrafficLeft(tx, e, experimentReach(e));
-    const changed = [
-      ...(check.expectPhase !== undefined && check.expectPhase !== e.phase ? [`phase ${check.expectPhase} → ${e.phase}`] : []),
-      ...(check.expectAllocation ? changedAllocation(check.expectAllocation, allocationOf(e)) : []),
-    ];
+    const changed = changedSinceStartPin(check, e);
     if (changed.length && check.since === "shown") throw shownExperimentChanged(key, changed, "not started", "look at it again and decide");
     if (changed.length) throw new ConflictError(changedSince({ what: `experiment "${key}"`, change: { differences: changed }, since: "filed", outcome: "not started", next: "file a new request for it as it is now" }));
     for (const v of check.expectVersions ? e.variants : []) {
@@ -455,6 +467,8 @@ export async function restartExperiment(
 ) {
   await checkRestart(db, key, input);
   return transition(db, key, actor, ["running", "stopped"], async (tx, e) => {
+    // As a start: the surface's model, then the surface (a restart's variants may name other aliases).
+    await shareModelRows(tx, { ids: [e.surface.modelId] });
     await lockSurfaceRow(tx, { id: e.surfaceId });
     await check.underLock?.(tx);
     if (check.expect) {

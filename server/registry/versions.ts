@@ -138,11 +138,9 @@ export async function setAliasIn(tx: Prisma.TransactionClient, input: AliasMove)
   // Movers of one model's aliases take turns, so each audit entry's "before" is the previous "after".
   await tx.$queryRaw`SELECT id FROM models WHERE id = ${version.modelId} FOR UPDATE`;
   // Where the alias reaches, read after the model's lock (a surface's config names aliases, not
-  // versions: the move does not change it). A stage 2 repointed at the alias takes only its surface's
-  // lock, so one that commits after this read may still be written before the move, pointing at the
-  // version this move leaves: the move then changes that surface's stage 2 without naming it (entry,
-  // history row, webhook, approval check). The surface's Serving history reads moves of its stage 2's
-  // alias since its configuration (server/history/service.ts); the repoint should take the model's lock.
+  // versions: the move does not change it). The levers that point a surface at an alias (stage 2,
+  // shadow, an experiment's start) take this row FOR SHARE before the surface's
+  // (server/registry/modelLock.ts): each commits before this read or waits for the move.
   const reached = await surfacesReachedBy(tx, { modelId: version.modelId, modelName: version.model.name, alias: input.alias });
   await input.underLock?.(tx, reached);
   const before = await tx.modelAlias.findUnique({

@@ -13,6 +13,7 @@ import { changedSince } from "../domain/changedSince";
 import { maskFields } from "../redact";
 import { CIRCUIT_OPEN_LIKE } from "../rerank/breakers";
 import type { ShadowMove } from "../telemetry/streams";
+import { shareModelRows } from "../registry/modelLock";
 import { lockSurfaceRow } from "../surfaces/lock";
 import { keptLogSpan } from "../system/retention";
 
@@ -51,6 +52,8 @@ const mirroringWords = (m: { alias: string | null; sampleRate: number }) => (m.a
  */
 export async function configureShadow(db: Db, input: ShadowConfigInput, actor: Actor) {
   return db.$transaction(async (tx) => {
+    // The surface's model before the surface (server/registry/modelLock.ts): a move of the alias it mirrors to reads its reach before or after this press.
+    await shareModelRows(tx, { ids: [(await tx.surface.findUnique({ where: { key: input.surface }, select: { modelId: true } }))?.modelId] });
     // Presses on one surface take turns, and a press that changes nothing writes nothing (break test: every press was audited and bumped the config).
     await lockSurfaceRow(tx, { key: input.surface });
     const surface = await tx.surface.findUnique({ where: { key: input.surface }, include: { model: { include: { aliases: true } } } });

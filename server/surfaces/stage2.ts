@@ -9,6 +9,7 @@ import { changedSince } from "../domain/changedSince";
 import { ConflictError, InvalidInputError, NotFoundError } from "../errors";
 import { recordPromotion } from "../history/record";
 import { stage2ConfigSchema, type Stage2Config } from "./stage2.schema";
+import { shareModelRows } from "../registry/modelLock";
 import { lockSurfaceRow } from "./lock";
 
 // Stage 2 of a surface's cascade, set or removed (audited). The model and its alias must exist when
@@ -55,6 +56,10 @@ export async function checkStage2(db: Reader, surface: { key: string; modelId: s
  */
 export async function configureStage2(db: Db, input: Stage2Input, actor: Actor, check: { expectBefore?: Stage2Config | null; underLock?: UnderLock } = {}): Promise<{ key: string; stage2: Stage2Config | null }> {
   return db.$transaction(async (tx) => {
+    // The models of the stage 2 it replaces and the one it sets, before the surface (server/registry/modelLock.ts):
+    // a move of either alias then reads its reach before or after this change, never across it.
+    const shown = await tx.surface.findUnique({ where: { key: input.surface }, select: { stage2: true } });
+    await shareModelRows(tx, { names: [stage2ConfigSchema.safeParse(shown?.stage2).data?.model, input.stage2?.model] });
     // Changes of one surface's stage 2 take turns: a change approved against the stage 2 it showed is compared under the lock.
     await lockSurfaceRow(tx, { key: input.surface });
     await check.underLock?.(tx);
