@@ -115,3 +115,37 @@ test("a restart with changes of a running experiment on a guarded surface is req
     await trpc("experiments.stop", { key, reason: "e2e over" });
   }
 });
+
+test("Request start… on a guarded surface pins what its dialog showed: an allocation changed since is refused when filed, naming it; as it is now, it is filed", async ({ page, baseURL }) => {
+  const key = `e2e-rqs-${Date.now().toString(36)}`;
+  const trpc = (path: string, json: unknown) => page.request.post(`/api/trpc/${path}`, { headers: { origin: baseURL! }, data: { json } });
+  const guard = (required: boolean) => trpc("approvals.setRequired", { surface: "home-feed", required, reason: "e2e start approvals" });
+  const experiment = (weights: [number, number]) => ({
+    key, name: "Start me", surface: "home-feed", owner: "pm@rerank.local", hypothesis: "",
+    variants: [{ key: "control", name: "Current model", weight: weights[0], isControl: true, modelAlias: "fallback" }, { key: "treatment", name: "New model", weight: weights[1], modelAlias: "production" }],
+  });
+  expect((await trpc("experiments.create", experiment([0.5, 0.5]))).status()).toBe(200);
+  expect((await guard(true)).status()).toBe(200);
+  try {
+    await page.setViewportSize({ width: 1280, height: 1000 });
+    await page.goto(`/experiments/${key}`);
+    await page.getByRole("button", { name: "Request start…" }).click();
+    const dialog = page.getByRole("dialog", { name: `Request to start ${key}` });
+    await dialog.getByLabel("Reason (kept in the audit trail)").fill("e2e: ready");
+    // Another tab moves the split to 10/90 while this dialog shows 50/50.
+    expect((await trpc("experiments.update", experiment([0.1, 0.9]))).status()).toBe(200);
+    await dialog.getByRole("button", { name: "Request approval" }).click();
+    await expect(page.getByText(`experiment "${key}" changed since it was shown (variants): no request filed; look at it again and decide`)).toBeVisible();
+    await page.screenshot({ path: "e2e/screenshots/experiment-request-start-stale.png" });
+    // Opened again, the dialog shows the experiment as it is now, and the request is filed.
+    await page.reload();
+    await page.getByRole("button", { name: "Request start…" }).click();
+    const again = page.getByRole("dialog", { name: `Request to start ${key}` });
+    await again.getByLabel("Reason (kept in the audit trail)").fill("e2e: ready, 10/90");
+    await again.getByRole("button", { name: "Request approval" }).click();
+    await expect(page.getByText(`Approval requested: start experiment ${key}`)).toBeVisible();
+    await expect(page.getByText(/control 10 %/).first()).toBeVisible();
+  } finally {
+    expect((await guard(false)).status()).toBe(200);
+  }
+});

@@ -13,12 +13,20 @@ test("the executive view shows a surface's requests, CTR, conversion and revenue
     if (i % 4 === 0) events.push({ eventId: `exec-${stamp}-${i}-buy`, requestId: served.requestId, type: "purchase", itemId: served.items[0].id, position: 1, revenue: 40 });
     expect((await (await request.post("/api/v1/events", { data: { events } })).json()).rejected).toEqual([]);
   }
+  // A client that sends clicks and no impressions: its clicks are no click-throughs (CTR read 200 % with them).
+  for (let i = 0; i < 3; i++) {
+    const served = await (await request.post("/api/v1/rerank", { data: { surface: "home-feed", topK: 5, userKey: `exec-${stamp}-clicks-only`, candidates } })).json();
+    const events = served.items.slice(0, 3).map((item: { id: string; position: number }) => ({ eventId: `exec-${stamp}-only-${i}-${item.id}`, requestId: served.requestId, type: "click", itemId: item.id, position: item.position }));
+    expect((await (await request.post("/api/v1/events", { data: { events } })).json()).rejected).toEqual([]);
+  }
   await page.setViewportSize({ width: 1280, height: 1000 });
   await expect(async () => {
     await page.goto("/dashboards/executive");
     const card = page.getByTestId("exec-home-feed");
     expect(Number((await card.getByTestId("kpi-requests").textContent())!.replaceAll(",", ""))).toBeGreaterThanOrEqual(10);
-    expect(await card.getByTestId("kpi-ctr").textContent()).toMatch(/^\d+\.\d{2}%$/);
+    const ctr = (await card.getByTestId("kpi-ctr").textContent())!;
+    expect(ctr).toMatch(/^\d+\.\d{2}%$/);
+    expect(Number(ctr.replace("%", ""))).toBeLessThanOrEqual(100);
     expect(Number(await card.getByTestId("kpi-rps").textContent())).toBeGreaterThan(0);
     const conversion = Number((await card.getByTestId("kpi-conversion").textContent())!.replace("%", ""));
     expect(conversion).toBeGreaterThan(0);

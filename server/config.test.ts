@@ -88,6 +88,9 @@ describe("parseEnv: each kind of bad value is one line naming the variable, what
   it("never echoes a secret: only its length; a database URL's password is starred", () => {
     expect(problemOf({ AUTH_SECRET: "hunter2-hunter2" })).toBe("Configuration: AUTH_SECRET must be at least 32 characters (e.g. openssl rand -base64 32), got a value of 15 characters");
     expect(problemOf({ ADMIN_PASSWORD: "pw" })).toBe("Configuration: ADMIN_PASSWORD must be 8 to 128 characters, got a value of 2 characters");
+    // One character is "1 character" (it said "a value of 1 characters").
+    expect(problemOf({ ADMIN_PASSWORD: "p" })).toBe("Configuration: ADMIN_PASSWORD must be 8 to 128 characters, got a value of 1 character");
+    expect(problemOf({ AUTH_SECRET: "x" })).toMatch(/, got a value of 1 character$/);
     const line = problemOf({ DATABASE_URL: "mysql://app:s3cret@db.internal:3306/rerank" });
     expect(line).toContain('got "mysql://app:***@db.internal:3306/rerank"');
     expect(line).not.toContain("s3cret");

@@ -34,7 +34,7 @@ interface Common {
 }
 
 const quoted = (raw: string) => JSON.stringify(raw.length > 80 ? `${raw.slice(0, 80)}…` : raw);
-const lengthOnly = (raw: string) => `a value of ${raw.length} characters`;
+const lengthOnly = (raw: string) => `a value of ${raw.length} character${raw.length === 1 ? "" : "s"}`;
 
 function setting<T>(schema: z.ZodType<T>, expected: string, o: Common & { fallback?: T | (() => T); show?: (raw: string) => string }): Setting<T> {
   const withDefault = o.fallback === undefined ? schema.optional() : schema.default(o.fallback as never);

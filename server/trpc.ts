@@ -4,7 +4,7 @@ import { ZodError } from "zod";
 import { actorOf, type Actor } from "./audit/actor";
 import { authenticate } from "./auth/authenticate";
 import { admitKeyRate } from "./auth/keyRateLimit";
-import { BAD_KEY_MESSAGE, callerOf, ONE_TIME_PASSWORD_MESSAGE, passwordChangeDue, principalCan, SIGN_IN_MESSAGE, type Principal } from "./auth/principal";
+import { callerOf, ONE_TIME_PASSWORD_MESSAGE, passwordChangeDue, principalCan, unauthorizedMessage, type Principal } from "./auth/principal";
 import { admitServing } from "./http/admission";
 import { getDb, type Db } from "./db/client";
 import { missingPermissionReason, PERMISSION_NAMES, SERVING_PERMISSIONS, type Permission } from "./domain/access/permissions";
@@ -24,8 +24,11 @@ export interface Context {
   principal: Principal | null;
   /** Who is acting, for the audit trail: the person or key, with the request's id and client address. */
   actor: Actor;
-  /** An Authorization header was sent but named no valid key (unknown, revoked, expired). */
-  badKey?: boolean;
+  /**
+   * The Authorization header sent, when it named no principal (an unknown, revoked or expired key, or
+   * a value that is not `Bearer <key>`): what a 401 then says (unauthorizedMessage).
+   */
+  refusedAuthorization?: string;
 }
 
 /**
@@ -42,7 +45,8 @@ export async function createContext(opts: { headers?: Headers; principal?: Princ
     const mapped = mapError(error, "checking the caller");
     throw new TRPCError({ code: mapped.trpcCode, message: mapped.message, cause: error });
   }
-  return { db, principal, actor: actorOf(principal, opts.headers), badKey: !principal && !!opts.headers?.has("authorization") };
+  const authorization = opts.headers?.get("authorization");
+  return { db, principal, actor: actorOf(principal, opts.headers), ...(!principal && authorization ? { refusedAuthorization: authorization } : {}) };
 }
 
 /** A context acting as `principal`, for in-process callers (tests, scripts). */
@@ -119,7 +123,7 @@ const domainErrors = t.middleware(async ({ next, path }) => {
 function requirePermission(permission: Permission) {
   return t.middleware(({ ctx, next }) => {
     if (!ctx.principal) {
-      throw new TRPCError({ code: "UNAUTHORIZED", message: ctx.badKey ? BAD_KEY_MESSAGE : SIGN_IN_MESSAGE });
+      throw new TRPCError({ code: "UNAUTHORIZED", message: unauthorizedMessage(ctx.refusedAuthorization) });
     }
     if (passwordChangeDue(ctx.principal)) throw new TRPCError({ code: "FORBIDDEN", message: ONE_TIME_PASSWORD_MESSAGE });
     if (!principalCan(ctx.principal, permission)) {

@@ -156,7 +156,7 @@ function unstorableProblem(s: string): string | null {
  * UTF-16 code units (and at least `min`). Chain `.trim()`, `.regex()` as needed.
  */
 export const text = (max: number, min = 0) => {
-  const bounded = z.string().max(max, `at most ${max} characters`);
+  const bounded = z.string().max(max, `at most ${max} character${max === 1 ? "" : "s"}`);
   return (min > 0 ? bounded.min(min, min === 1 ? "must not be empty" : `at least ${min} characters`) : bounded).check((ctx) => {
       const problem = unstorableProblem(ctx.value);
       if (problem) ctx.issues.push({ code: "custom", message: problem, input: ctx.value });

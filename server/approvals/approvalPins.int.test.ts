@@ -10,7 +10,7 @@ import { demoFeatureSpec, demoModelBytes } from "../demo/models";
 import type { Role } from "../domain/access/permissions";
 import { linearRankerOnnx } from "../domain/onnx/linear";
 import { experimentInputSchema } from "../experiments/schema";
-import { shipExperiment } from "../experiments/service";
+import { experimentAllocation, getExperiment, shipExperiment } from "../experiments/service";
 import { createCaller } from "../routers/_app";
 import { callerAs } from "../testing/callers";
 import { experimentLogRow, flushTelemetry } from "../testing/experiments";
@@ -78,6 +78,46 @@ describe("an approval applies what its summary showed", () => {
     expect(await as(bo).approvals.decide({ id: again.id, approve: true, comment: "checked it" })).toMatchObject({ status: "applied", surfaces: ["t-pins"] });
     expect((await getDb().experiment.findUniqueOrThrow({ where: { key: "pins-start" } })).status).toBe("running");
     await as(bo).experiments.stop({ key: "pins-start", reason: "test over" });
+  });
+
+  it("a start request filed from a page that showed another allocation or phase is refused when filed (409 naming what changed); nothing is filed", async () => {
+    await as(ana).experiments.create(experiment("pins-shown", { modelVersionId: id(4) }));
+    const shown = experimentAllocation(await getExperiment(getDb(), "pins-shown"));
+    // Another tab moves the split to 10/90 after the page showed 50/50.
+    await as(ana).experiments.update(experiment("pins-shown", { modelVersionId: id(4) }, [0.1, 0.9]));
+    await expect(as(ana).approvals.request({ change: { kind: "experiment_start", key: "pins-shown", expectPhase: 0, expectAllocation: shown }, reason: "ready" })).rejects.toMatchObject({
+      code: "CONFLICT", message: 'experiment "pins-shown" changed since it was shown (variants): no request filed; look at it again and decide',
+    });
+    await expect(as(ana).approvals.request({ change: { kind: "experiment_start", key: "pins-shown", expectPhase: 1 }, reason: "ready" })).rejects.toMatchObject({
+      code: "CONFLICT", message: 'experiment "pins-shown" changed since it was shown (phase 1 → 0): no request filed; look at it again and decide',
+    });
+    expect(await getDb().changeRequest.count({ where: { payload: { path: ["key"], equals: "pins-shown" } } })).toBe(0);
+    // As it is now, it is filed.
+    const now = experimentAllocation(await getExperiment(getDb(), "pins-shown"));
+    const request = await as(ana).approvals.request({ change: { kind: "experiment_start", key: "pins-shown", expectPhase: 0, expectAllocation: now }, reason: "ready, 10/90" });
+    expect(request.summary).toContain("control 10 %");
+    await as(ana).approvals.cancel({ id: request.id });
+  });
+
+  it("an approved start request is compared again when applied: a phase started and stopped since, or an edit since, is a 409, the request failed, and nothing starts", async () => {
+    await as(ana).experiments.create(experiment("pins-resume", { modelVersionId: id(4) }));
+    await sql(`UPDATE experiments SET status = 'stopped', phase = 1, stopped_at = now() WHERE key = 'pins-resume'`);
+    const shown = experimentAllocation(await getExperiment(getDb(), "pins-resume"));
+    const resume = await as(ana).approvals.request({ change: { kind: "experiment_start", key: "pins-resume", expectPhase: 1, expectAllocation: shown }, reason: "resume" });
+    // Resumed and stopped again elsewhere (phase 2) while the request waited: approved, it would resume phase 3, not what was filed.
+    await sql(`UPDATE experiments SET phase = 2 WHERE key = 'pins-resume'`);
+    const refusal = 'experiment "pins-resume" changed since the request was filed (phase 1 → 2): not started; file a new request for it as it is now';
+    await expect(as(bo).approvals.decide({ id: resume.id, approve: true, comment: "checked it" })).rejects.toMatchObject({ code: "CONFLICT", message: refusal });
+    expect(await getDb().changeRequest.findUniqueOrThrow({ where: { id: resume.id } })).toMatchObject({ status: "failed", error: refusal });
+    expect(await getDb().experiment.findUniqueOrThrow({ where: { key: "pins-resume" } })).toMatchObject({ status: "stopped", phase: 2 });
+
+    await as(ana).experiments.create(experiment("pins-edited", { modelVersionId: id(4) }));
+    const filed = await as(ana).approvals.request({ change: { kind: "experiment_start", key: "pins-edited", expectPhase: 0, expectAllocation: experimentAllocation(await getExperiment(getDb(), "pins-edited")) }, reason: "ready" });
+    await as(ana).experiments.update({ ...experiment("pins-edited", { modelVersionId: id(4) }), coverage: 0.5 });
+    const edited = 'experiment "pins-edited" changed since the request was filed (coverage): not started; file a new request for it as it is now';
+    await expect(as(bo).approvals.decide({ id: filed.id, approve: true, comment: "checked it" })).rejects.toMatchObject({ code: "CONFLICT", message: edited });
+    expect(await getDb().changeRequest.findUniqueOrThrow({ where: { id: filed.id } })).toMatchObject({ status: "failed", error: edited });
+    expect((await getDb().experiment.findUniqueOrThrow({ where: { key: "pins-edited" } })).status).toBe("draft");
   });
 
   it("a stage 2 request is not applied over a stage 2 set since it was filed", async () => {

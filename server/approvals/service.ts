@@ -14,7 +14,7 @@ import { canonicalJson } from "../domain/canonicalJson";
 import { percentOfShare } from "../domain/percent";
 import { experimentInputSchema, type ExperimentInput } from "../experiments/schema";
 import {
-  changedSincePin, checkRestart, checkTrafficLeft, experimentAllocation, experimentReach, getExperiment, restartDifferences, restartExperiment, restartPinOf, shipExperiment,
+  changedSincePin, changedSinceStartPin, checkRestart, checkTrafficLeft, experimentAllocation, experimentReach, getExperiment, restartDifferences, restartExperiment, restartPinOf, shipExperiment,
   shipPhaseChanged, shipTarget, shipVersionChanged, shownExperimentChanged, startExperiment, unseenShipBlocks, variantVersion, type Allocation, type RestartField, type RestartPin, type ShipGate,
 } from "../experiments/service";
 import { RANKING_ROLES, describeReach } from "../domain/rollouts/aliasReach";
@@ -68,6 +68,8 @@ interface Pins {
   blockers?: string[];
   /** experiment_start: the experiment's allocation (kind, variants, weights, coverage, targeting…). */
   allocation?: Allocation;
+  /** experiment_start: its phase (0: a draft); a start or stop since makes the approval resume another phase: refused. */
+  phase?: number;
   /** experiment_start: the version each variant served; experiment_restart: the version each variant of the changed definition serves (by variant key; null: its alias was unset). */
   versions?: Record<string, string | null>;
   /** experiment_restart: the experiment as the summary's "before" showed it: its phase, status and whole definition (restartPinOf). */
@@ -197,6 +199,9 @@ async function affected(db: Db, change: ChangePayload, options: { filing?: boole
   }
   const stored = await getExperiment(db, change.key);
   if (change.kind === "experiment_start") {
+    // Filed from a page that showed another phase or allocation than now: the approver would read, and approve, what its filer never saw.
+    const stale = options.filing ? changedSinceStartPin(change, stored) : [];
+    if (stale.length) throw shownExperimentChanged(change.key, stale, "no request filed", "look at it again and decide");
     // A start that a running experiment would leave without traffic is refused now, not once approved.
     if (options.filing) await checkTrafficLeft(db, stored, experimentReach(stored));
     // What the approver approves: each variant's share and the version it serves now.
@@ -209,7 +214,7 @@ async function affected(db: Db, change: ChangePayload, options: { filing?: boole
     }));
     const coverage = stored.coverage < 1 ? ` of ${percent(stored.coverage)} of its traffic` : "";
     return {
-      surfaces: [surface], pins: { allocation: experimentAllocation(stored), versions },
+      surfaces: [surface], pins: { allocation: experimentAllocation(stored), phase: stored.phase, versions },
       summary: `start experiment ${change.key}: its variants serve part of ${surface.key}'s traffic: ${arms.join(", ")}${coverage}`,
     };
   }
@@ -329,7 +334,7 @@ async function apply(db: Db, change: StoredChange, actor: Actor, reason: string,
   // The approval covers every surface the change reached when approved: its promotion needs no other.
   if (change.kind === "canary_start") return startRollout(db, { ...change.rollout, reason }, actor, { approvedFor: reached });
   if (change.kind === "canary_promote") return promoteRolloutNow(db, { surface: change.surface, reason, rolloutId: change.rolloutId }, actor, { approved: true });
-  if (change.kind === "experiment_start") return startExperiment(db, change.key, actor, { expectAllocation: change.pinned?.allocation, expectVersions: change.pinned?.versions });
+  if (change.kind === "experiment_start") return startExperiment(db, change.key, actor, { expectPhase: change.pinned?.phase, expectAllocation: change.pinned?.allocation, expectVersions: change.pinned?.versions });
   // The definition as filed, checked again as experiments.restart checks its input (a rule tightened since is a 400 naming the field).
   if (change.kind === "experiment_restart") return restartExperiment(db, change.key, parseStored(experimentInputSchema, change.experiment, "experiment"), actor, reason, { expect: change.pinned?.restartFrom, expectVersions: change.pinned?.versions });
   return shipChecked(db, { ...change, expectVersionId: change.pinned?.shipVersionId, expectBlockers: change.pinned?.blockers, expectPhase: change.pinned?.shipPhase }, actor, reason, "filed");

@@ -1,5 +1,6 @@
 import type { Db } from "../db/client";
 import { getAuth } from "./auth";
+import { readAuthorization } from "../domain/access/authorizationHeader";
 import { verifyApiKey } from "./apiKeys";
 import { toRoles, type Principal } from "./principal";
 
@@ -25,8 +26,9 @@ export const authorizationOf = (headers: Headers | BearerOnly): string | null =>
 export async function authenticate(db: Db, headers: Headers | BearerOnly): Promise<Principal | null> {
   const authorization = authorizationOf(headers);
   if (authorization) {
-    const match = /^Bearer\s+(\S+)$/i.exec(authorization.trim());
-    return match?.[1] ? verifyApiKey(db, match[1]) : null;
+    // Any other form (another scheme, a bare key) is no key: the 401 says which form is expected (unauthorizedMessage).
+    const read = readAuthorization(authorization);
+    return read.kind === "bearer" ? verifyApiKey(db, read.key) : null;
   }
   if (!(headers instanceof Headers) || !headers.get("cookie")) return null;
   const session = await getAuth().api.getSession({ headers });

@@ -2,7 +2,7 @@ import { env } from "../config";
 import { getDb } from "../db/client";
 import { missingPermissionReason, type Permission } from "../domain/access/permissions";
 import { authenticate, authorizationOf, type BearerOnly } from "./authenticate";
-import { BAD_KEY_MESSAGE, ONE_TIME_PASSWORD_MESSAGE, passwordChangeDue, principalCan, servingKeyShortfall, SIGN_IN_MESSAGE, type Principal } from "./principal";
+import { ONE_TIME_PASSWORD_MESSAGE, passwordChangeDue, principalCan, servingKeyShortfall, unauthorizedMessage, type Principal } from "./principal";
 
 // The guard of the plain HTTP endpoints (/api/v1/*): the same principals and permissions as tRPC.
 
@@ -18,21 +18,14 @@ function servingOpen(permission: Permission): boolean {
 /**
  * Checks the caller of an HTTP endpoint: `Authorization: Bearer <key>` or a session cookie.
  * @returns ok with the principal (null only where SERVING_AUTH=off opens serving), else the
- *   status, code and sentence to answer with (401 without credentials, 403 without the permission).
+ *   status, code and sentence to answer with (401 without credentials, naming the expected form for
+ *   a key sent with another scheme or none: unauthorizedMessage; 403 without the permission).
  */
 export async function authorizeHttp(headers: Headers | BearerOnly, permission: Permission): Promise<HttpAuthorization> {
   const principal = await authenticate(getDb(), headers);
   if (passwordChangeDue(principal)) return { ok: false, status: 403, code: "FORBIDDEN", message: ONE_TIME_PASSWORD_MESSAGE };
   if (principal && principalCan(principal, permission)) return { ok: true, principal };
   if (servingOpen(permission)) return { ok: true, principal };
-  if (!principal) {
-    const sent = authorizationOf(headers) !== null;
-    return {
-      ok: false,
-      status: 401,
-      code: "UNAUTHORIZED",
-      message: sent ? BAD_KEY_MESSAGE : SIGN_IN_MESSAGE,
-    };
-  }
+  if (!principal) return { ok: false, status: 401, code: "UNAUTHORIZED", message: unauthorizedMessage(authorizationOf(headers)) };
   return { ok: false, status: 403, code: "FORBIDDEN", message: servingKeyShortfall(principal, permission) ?? missingPermissionReason(permission) };
 }

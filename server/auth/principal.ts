@@ -1,5 +1,6 @@
 import { ForbiddenError } from "../errors";
 import type { RateLimit } from "../domain/admission/rateLimit";
+import { readAuthorization } from "../domain/access/authorizationHeader";
 import { isRole, PERMISSIONS, permissionsOf, SERVING_PERMISSIONS, type Permission, type Role } from "../domain/access/permissions";
 
 // Who is calling: a signed-in person or an API key. Every guard asks `principalCan`.
@@ -128,3 +129,14 @@ export function keyIdOfCaller(caller: string | null | undefined): string | null 
 export const SIGN_IN_MESSAGE = "authorization: sign in, or send an API key as Authorization: Bearer <key>";
 /** What a caller with an unknown, revoked or expired key is told. */
 export const BAD_KEY_MESSAGE = "authorization: the API key is unknown, revoked or expired";
+
+/**
+ * What a caller no principal was found for is told (HTTP 401), from the Authorization header it sent
+ * (null: none): SIGN_IN_MESSAGE without one; for a header that is not `Bearer <key>` (another scheme,
+ * a bare key) the expected form and the scheme it got, never the value; else BAD_KEY_MESSAGE.
+ */
+export function unauthorizedMessage(authorization: string | null | undefined): string {
+  if (!authorization) return SIGN_IN_MESSAGE;
+  const read = readAuthorization(authorization);
+  return read.kind === "malformed" ? read.message : BAD_KEY_MESSAGE;
+}

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { firstRunLines } from "./firstRunMessage";
+import { firstRunLines, ignoredAdminSettingsLine } from "./firstRunMessage";
 
 // Break test of issue 15: `db:migrate -- --first-admin` printed the demo serving key into the
 // Kubernetes Job's logs, and `npm start` echoed an operator-set ADMIN_PASSWORD.
@@ -29,5 +29,18 @@ describe("firstRunLines", () => {
       expect(text).toContain(`only in ${file}`);
       expect(text).toContain("admin@corp.test");
     }
+  });
+});
+
+describe("ignoredAdminSettingsLine", () => {
+  it("says which of ADMIN_EMAIL / ADMIN_PASSWORD is ignored and where the existing sign-in is (they were silently ignored)", () => {
+    expect(ignoredAdminSettingsLine({ adminEmail: false, adminPassword: false, credentialsFile: file })).toBeNull();
+    const both = ignoredAdminSettingsLine({ adminEmail: true, adminPassword: true, credentialsFile: file })!;
+    expect(both).toMatch(/^ADMIN_EMAIL and ADMIN_PASSWORD are ignored: this database already has people who sign in/);
+    expect(both).toContain(`(the first start's sign-in is in ${file})`);
+    expect(both).toContain("Users page");
+    const one = ignoredAdminSettingsLine({ adminEmail: false, adminPassword: true, credentialsFile: null })!;
+    expect(one).toMatch(/^ADMIN_PASSWORD is ignored: /);
+    expect(one).not.toContain("first start's sign-in");
   });
 });

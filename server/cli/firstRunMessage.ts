@@ -23,3 +23,18 @@ export function firstRunLines(credentials: FirstRunCredentials, options: { opera
     "",
   ];
 }
+
+/**
+ * The hint `npm start` and `db:migrate -- --first-admin` print when ADMIN_EMAIL or ADMIN_PASSWORD is
+ * set but the database already has people who sign in with a password, so the settings choose
+ * nothing (they were silently ignored: break test). Null when neither is set.
+ * @param options.credentialsFile FIRST_RUN_CREDENTIALS_FILE when it exists (named as where an earlier
+ *   first start's sign-in is), else null.
+ */
+export function ignoredAdminSettingsLine(options: { adminEmail: boolean; adminPassword: boolean; credentialsFile: string | null }): string | null {
+  const set = [options.adminEmail && "ADMIN_EMAIL", options.adminPassword && "ADMIN_PASSWORD"].filter(Boolean);
+  if (set.length === 0) return null;
+  const which = `${set.join(" and ")} ${set.length === 1 ? "is" : "are"}`;
+  const signIn = options.credentialsFile ? ` (the first start's sign-in is in ${options.credentialsFile})` : "";
+  return `${which} ignored: this database already has people who sign in with a password, and they choose only the first admin of an empty database; sign in as an existing admin${signIn} and add or reset people on the Users page, or use an empty database (another DATABASE_URL, or "npm start -- --ephemeral" for a throwaway one)`;
+}

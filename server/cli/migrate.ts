@@ -1,3 +1,4 @@
+import { existsSync } from "node:fs";
 import { CredentialsFileError, ensureFirstAdmin } from "../auth/firstRun";
 import { parseCommandLine } from "./commandLine";
 import { loadConfigOrExit, setEnv } from "../config";
@@ -6,7 +7,7 @@ import { EmbeddedPostgresError } from "../db/embedded";
 import { MigrationError } from "../db/migrate";
 import { prepareDatabase } from "../db/prepare";
 import { DatabaseUnreachable, resolveDatabase } from "./database";
-import { firstRunLines } from "./firstRunMessage";
+import { firstRunLines, ignoredAdminSettingsLine } from "./firstRunMessage";
 
 /**
  * npm run db:migrate (and db:seed with --seed). `-- --first-admin` also creates the first admin
@@ -30,7 +31,11 @@ async function main() {
       if (created) {
         // In a migration Job the output is a log others read: no secret there (firstRunLines).
         console.log(firstRunLines(created, { operatorPassword: Boolean(config.ADMIN_PASSWORD), interactive: Boolean(process.stdout.isTTY), file: config.FIRST_RUN_CREDENTIALS_FILE }).join("\n"));
-      } else console.log("first admin: someone can already sign in, nothing created");
+      } else {
+        console.log("first admin: someone can already sign in, nothing created");
+        const ignored = ignoredAdminSettingsLine({ adminEmail: config.ADMIN_EMAIL !== undefined, adminPassword: config.ADMIN_PASSWORD !== undefined, credentialsFile: existsSync(config.FIRST_RUN_CREDENTIALS_FILE) ? config.FIRST_RUN_CREDENTIALS_FILE : null });
+        if (ignored) console.log(`first admin: ${ignored}`);
+      }
     }
   } finally {
     await database.close();

@@ -1,9 +1,9 @@
 import { spawn } from "node:child_process";
 import { once } from "node:events";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import http from "node:http";
-import getPort from "get-port";
+import getPort, { portNumbers } from "get-port";
 import { describe, expect, it } from "vitest";
 
 function runStart(env: Record<string, string>, args: string[] = []) {
@@ -24,7 +24,7 @@ describe("npm start", () => {
     expect(result.code).not.toBe(0);
     const lines = result.stderr.trim().split("\n");
     expect(lines).toHaveLength(1);
-    expect(lines[0]).toContain(`Cannot reach PostgreSQL at 127.0.0.1:${port}`);
+    expect(lines[0]).toMatch(new RegExp(`^\\[rerank\\] Cannot reach PostgreSQL at 127\\.0\\.0\\.1:${port} `));
   });
 
   it("exits 1 before starting anything, printing one line naming a bad setting and what it got", async () => {
@@ -43,11 +43,29 @@ describe("npm start", () => {
       const closed = await getPort();
       const result = await runStart({ PORT: String(port), HOST: "127.0.0.1", DATABASE_URL: `postgresql://postgres@127.0.0.1:${closed}/rerank` });
       expect(result.code).toBe(1);
-      expect(result.stderr.trim().split("\n")).toEqual([`[rerank] port ${port} on 127.0.0.1 is in use by another process: stop it, or set PORT (or --port) to a free port`]);
+      expect(result.stderr.trim().split("\n")).toEqual([`[rerank] cannot listen on HOST=127.0.0.1 PORT=${port}: the port is in use by another process (EADDRINUSE): stop it, or set PORT (or --port) to a free port`]);
       expect(result.stdout).toBe("");
     } finally {
       other.close();
     }
+  });
+
+  it("refuses a HOST it cannot listen on in one line naming HOST, its value and the system's code, before touching any database (its workers were restarted for 240 s)", async () => {
+    const port = await getPort({ port: portNumbers(3400, 3499), host: "127.0.0.1" });
+    const closed = await getPort({ port: portNumbers(3500, 3599) });
+    for (const [host, code] of [["example.invalid", "(ENOTFOUND|EAI_AGAIN)"], ["192.0.2.1", "EADDRNOTAVAIL"]]) {
+      const started = Date.now();
+      const result = await runStart({ HOST: host!, PORT: String(port), DATABASE_URL: `postgresql://postgres@127.0.0.1:${closed}/rerank` });
+      expect([host, result.code]).toEqual([host, 1]);
+      const lines = result.stderr.trim().split("\n");
+      expect(lines).toHaveLength(1);
+      expect(lines[0]).toMatch(new RegExp(`^\\[rerank\\] cannot listen on HOST=${host!.replaceAll(".", "\\.")}: .*\\(${code}\\b.*set HOST \\(or --host\\)`));
+      expect(result.stdout).toBe("");
+      expect(Date.now() - started).toBeLessThan(20_000);
+    }
+    // Named as the flag when it came from one.
+    const flagged = await runStart({ PORT: String(port), DATABASE_URL: `postgresql://postgres@127.0.0.1:${closed}/rerank` }, ["--host", "192.0.2.1"]);
+    expect([flagged.code, flagged.stderr.trim()]).toEqual([1, expect.stringMatching(/^\[rerank\] cannot listen on --host 192\.0\.2\.1: it is not an address of this machine \(EADDRNOTAVAIL\)/)]);
   });
 
   it("refuses a bad --port or an unknown flag with one line and the usage, and --help prints the usage (a parseArgs stack trace before)", async () => {
@@ -97,6 +115,44 @@ describe("npm start", () => {
       expect(existsSync(`/proc/${postmaster}`)).toBe(false);
     } finally {
       if (existsSync(`/proc/${postmaster}`)) process.kill(postmaster, "SIGINT");
+    }
+  });
+  it.each(["SIGTERM", "SIGINT"] as const)("break test: `kill -%s <npm's pid>` (to npm alone) stops the start and its embedded PostgreSQL (npm's sh died or waited and left them running)", async (signal) => {
+    const env = { ...process.env };
+    delete env.DATABASE_URL; // the throwaway embedded server of --ephemeral
+    const port = await getPort({ port: portNumbers(3400, 3499), host: "127.0.0.1" });
+    // As a user or a process manager runs it: npm → sh -c → tsx → the start.
+    const npm = spawn("npm", ["start", "--", "--no-seed", "--ephemeral", "--port", String(port)], { env, stdio: ["ignore", "pipe", "pipe"] });
+    let output = "";
+    npm.stderr.on("data", (d) => (output += d));
+    const dataDir = await new Promise<string>((resolve, reject) => {
+      npm.stdout.on("data", (d) => {
+        output += d;
+        const match = /embedded PostgreSQL listening on 127\.0\.0\.1:\d+ \(data in ([^)]+)\)/.exec(output);
+        if (match) resolve(path.resolve(match[1]!));
+      });
+      npm.on("exit", (code) => reject(new Error(`npm start exited (code ${code}) before its database was up: ${output}`)));
+    });
+    const postmaster = Number(readFileSync(path.join(dataDir, "postmaster.pid"), "utf8").split("\n")[0]);
+    // The start's processes (tsx and the start itself), found by their command line.
+    const starts = () =>
+      readdirSync("/proc").filter((pid) => /^\d+$/.test(pid)).filter((pid) => {
+        try {
+          const args = readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0");
+          return args.some((a) => a.endsWith("server/cli/start.ts")) && args.includes(String(port));
+        } catch {
+          return false;
+        }
+      });
+    expect(starts().length).toBeGreaterThan(0);
+    try {
+      npm.kill(signal);
+      for (let i = 0; i < 300 && (existsSync(`/proc/${postmaster}`) || starts().length > 0); i++) await new Promise((r) => setTimeout(r, 100));
+      expect(existsSync(`/proc/${postmaster}`)).toBe(false);
+      expect(starts()).toEqual([]);
+    } finally {
+      if (existsSync(`/proc/${postmaster}`)) process.kill(postmaster, "SIGINT");
+      for (const pid of starts()) process.kill(Number(pid), "SIGKILL");
     }
   });
 });

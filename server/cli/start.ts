@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from "node:child_process";
-import net from "node:net";
+import { existsSync } from "node:fs";
 import path from "node:path";
 import getPort from "get-port";
 import { CredentialsFileError, ensureFirstAdmin, type FirstRunCredentials } from "../auth/firstRun";
@@ -12,8 +12,10 @@ import { restartDelayMs } from "../http/cluster";
 import { prepareDatabase } from "../db/prepare";
 import { buildIfNeeded } from "./build";
 import { DatabaseUnreachable, resolveDatabase, STOP_SIGNALS, type ResolvedDatabase } from "./database";
-import { firstRunLines } from "./firstRunMessage";
+import { firstRunLines, ignoredAdminSettingsLine } from "./firstRunMessage";
+import { launcherName, watchLaunchChain } from "./launcher";
 import { urlFor } from "./listenUrl";
+import { listenFailure, tryListen } from "../http/listenAddress";
 import { withDeadline } from "../domain/time/deadline";
 
 // npm start: database (DATABASE_URL or embedded PostgreSQL) → migrate → seed once → build if the
@@ -40,15 +42,6 @@ const args = parseCommandLine(
     if (values.host !== undefined && !/^[A-Za-z0-9.:-]{1,253}$/.test(values.host)) throw new Error(`--host: an address or host name (no brackets), got "${values.host.slice(0, 60)}"`);
   },
 );
-
-/** Whether something else already listens on host:port (bound briefly and let go); other bind errors are left to the server, which names them. */
-function portInUse(host: string, port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const probe = net.createServer();
-    probe.once("error", (error: NodeJS.ErrnoException) => resolve(error.code === "EADDRINUSE"));
-    probe.listen({ host, port, exclusive: true }, () => probe.close(() => resolve(false)));
-  });
-}
 
 const SERVER_ENTRY = path.join(process.cwd(), "server", "http", "main.ts");
 const TSX_CLI = path.join(process.cwd(), "node_modules", "tsx", "dist", "cli.mjs");
@@ -116,13 +109,22 @@ async function main() {
   // terminal then fails (EIO): the shutdown goes on regardless.
   for (const signal of STOP_SIGNALS) process.on(signal, () => void shutdown(0));
   for (const stream of [process.stdout, process.stderr]) stream.on("error", () => {});
+  // `kill <npm's pid>` stops npm and its `sh` only (server/cli/launcher.ts): their going stops this start as SIGTERM does.
+  watchLaunchChain((launcher) => {
+    log(`${launcherName(launcher)}, one of the processes that run this start (npm start), is gone (npm was stopped or killed): stopping`);
+    void shutdown(0);
+  });
 
-  // A port another process holds is refused before anything is done (the start said it ran, at that
-  // process's URL, and printed a new database's credentials while its own server could not listen).
+  // An address the server cannot listen on is refused before anything is done, in one line naming
+  // the setting: a port another process holds (the start said it ran, at that process's URL, and
+  // printed a new database's credentials while its own server could not listen), a HOST that does
+  // not resolve or is not this machine's (its workers failed at listen and were restarted for 240 s).
+  // Without PORT only the host is checked: the port is the first free of 3000–3003, chosen below.
   const host = args.host ?? env().HOST;
   const requestedPort = args.port ?? env().PORT;
-  if (requestedPort !== undefined && (await portInUse(host, Number(requestedPort)))) {
-    console.error(`[rerank] port ${requestedPort} on ${host} is in use by another process: stop it, or set PORT (or --port) to a free port`);
+  const listenError = await tryListen(host, Number(requestedPort ?? 0));
+  if (listenError) {
+    console.error(`[rerank] ${listenFailure(listenError, host, Number(requestedPort ?? 0), { host: args.host === undefined ? "HOST" : "--host", port: args.port === undefined ? "PORT" : "--port" })}`);
     process.exit(1);
   }
   try {
@@ -131,11 +133,15 @@ async function main() {
     log(`database ready (${database.origin}), migration level ${prepared.level}`);
     setEnv("DATABASE_URL", database.url);
     firstRun = await ensureFirstAdmin(getDb(), { adminEmail: env().ADMIN_EMAIL, adminPassword: env().ADMIN_PASSWORD, credentialsFile: env().FIRST_RUN_CREDENTIALS_FILE, log });
+    const ignored = firstRun ? null : ignoredAdminSettingsLine({ adminEmail: env().ADMIN_EMAIL !== undefined, adminPassword: env().ADMIN_PASSWORD !== undefined, credentialsFile: existsSync(env().FIRST_RUN_CREDENTIALS_FILE) ? env().FIRST_RUN_CREDENTIALS_FILE : null });
+    if (ignored) log(ignored);
     await disconnectDb();
     if (!args.dev) buildIfNeeded(log);
   } catch (error) {
     const known = error instanceof DatabaseUnreachable || error instanceof MigrationError || error instanceof EmbeddedPostgresError || error instanceof CredentialsFileError;
-    console.error(known ? (error as Error).message : error);
+    // One line, prefixed as the start's other lines are (the embedded server "already run by another process" was not).
+    if (known) console.error(`[rerank] ${(error as Error).message}`);
+    else console.error(error);
     await shutdown(1);
     return;
   }

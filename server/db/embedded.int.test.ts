@@ -1,6 +1,7 @@
 import { spawnSync } from "node:child_process";
 import { answers } from "../testing/postgres";
-import { chownSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { chownSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import pg from "pg";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -68,5 +69,37 @@ describe("an embedded PostgreSQL another live process runs", () => {
     expect(lines.join("\n")).toMatch(/ignoring .*-owner\.json: refusing .* it is owned by uid 65534/);
     expect(lines.join("\n")).toMatch(/stopping an embedded PostgreSQL \(pid \d+\) left running/);
     expect(await answers(fresh)).toBe(true);
+  });
+});
+
+describe("the embedded server's sign-in", () => {
+  it("is scram-sha-256 on a new folder; a folder initialised with `password` (cleartext) is moved to it once, its password kept", async () => {
+    const own = mkdtempSync(path.join(os.tmpdir(), "rerank-scram-"));
+    const requested = path.join(own, "postgres");
+    const lines: string[] = [];
+    let server = await startEmbeddedPostgres({ dataDir: requested, log: (l) => lines.push(l) });
+    const hbaFile = () => path.join(server.dataDir, "pg_hba.conf");
+    const methods = () => new Set(readFileSync(hbaFile(), "utf8").split("\n").filter((l) => l.trim() && !l.trim().startsWith("#")).map((l) => l.trim().split(/\s+/).at(-1)));
+    try {
+      expect(methods()).toEqual(new Set(["scram-sha-256"]));
+      expect(await answers(server)).toBe(true);
+      // A folder of an earlier version: initdb --auth=password.
+      await server.stop();
+      writeFileSync(hbaFile(), readFileSync(hbaFile(), "utf8").replaceAll("scram-sha-256", "password")); // the file keeps its owner
+      expect(methods()).toEqual(new Set(["password"]));
+      server = await startEmbeddedPostgres({ dataDir: requested, log: (l) => lines.push(l) });
+      expect(lines.join("\n")).toContain("embedded PostgreSQL: sign-in now uses scram-sha-256");
+      expect(methods()).toEqual(new Set(["scram-sha-256"]));
+      expect(await answers(server)).toBe(true);
+      const client = new pg.Client({ connectionString: server.urlFor("postgres") });
+      await client.connect();
+      const { rows } = await client.query<{ verifier: string }>("SELECT rolpassword AS verifier FROM pg_authid WHERE rolname = current_user");
+      await client.end();
+      expect(rows[0]!.verifier).toMatch(/^SCRAM-SHA-256\$/);
+    } finally {
+      await server.stop().catch(() => {});
+      rmSync(own, { recursive: true, force: true });
+      if (server.dataDir !== requested) rmSync(path.dirname(server.dataDir), { recursive: true, force: true });
+    }
   });
 });

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { isPostmasterOf, runningServerAction, significantLine, unreachableReason } from "./embedded";
+import { isPostmasterOf, runningServerAction, scramHba, significantLine, unreachableReason } from "./embedded";
 import { blockedFolder, EmbeddedPostgresError, embeddedLayout, relocatedRoot, type StatOf } from "./embeddedFolders";
 
 // Where embedded PostgreSQL's binaries and data go when `npm start` runs as root: PostgreSQL runs as
@@ -132,5 +132,33 @@ describe("unreachableReason", () => {
     expect(unreachableReason("ETIMEDOUT", target)).toBe("no answer within 5 s (ETIMEDOUT): check the host, the port and any firewall between");
     expect(unreachableReason("53300", target)).toBe("53300"); // others: the code as it is
     expect(unreachableReason(undefined, target, "self-signed certificate\nmore")).toBe("self-signed certificate");
+  });
+});
+
+describe("scramHba", () => {
+  it("moves initdb's `password` lines to scram-sha-256 and keeps comments, other methods and a user named password", () => {
+    const before = [
+      "# TYPE  DATABASE        USER            ADDRESS                 METHOD",
+      "# \"password\" sends passwords in clear text",
+      "local   all             all                                     password",
+      "host    all             all             127.0.0.1/32            password",
+      "host    all             all             127.0.0.1 255.255.255.255 password",
+      "host    all             password        ::1/128                 trust",
+      "local   replication     all                                     peer",
+      "",
+    ].join("\n");
+    expect(scramHba(before)).toBe(
+      [
+        "# TYPE  DATABASE        USER            ADDRESS                 METHOD",
+        "# \"password\" sends passwords in clear text",
+        "local   all             all                                     scram-sha-256",
+        "host    all             all             127.0.0.1/32            scram-sha-256",
+        "host    all             all             127.0.0.1 255.255.255.255 scram-sha-256",
+        "host    all             password        ::1/128                 trust",
+        "local   replication     all                                     peer",
+        "",
+      ].join("\n"),
+    );
+    expect(scramHba("host all all 127.0.0.1/32 scram-sha-256\n")).toBeNull();
   });
 });

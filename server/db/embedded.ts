@@ -410,7 +410,7 @@ async function startOwned(options: {
       writeFileSync(pwfile, `${password}\n`, { mode: 0o600, flag: "wx" }); // never through a planted link
       if (account) chownSync(pwfile, account.uid, account.gid);
       try {
-        await run(bin("initdb"), [`--pgdata=${dataDir}`, "--auth=password", `--username=${USER}`, `--pwfile=${pwfile}`, `--lc-messages=${locale}`], account, env);
+        await run(bin("initdb"), [`--pgdata=${dataDir}`, "--auth=scram-sha-256", `--username=${USER}`, `--pwfile=${pwfile}`, `--lc-messages=${locale}`], account, env);
       } finally {
         rmSync(pwfile, { force: true });
       }
@@ -440,6 +440,7 @@ async function startOwned(options: {
       await client.end();
       options.log?.("embedded PostgreSQL: replaced the default password with a generated one");
     }
+    await upgradeToScram(dataDir, account, `postgresql://${USER}:${encodeURIComponent(password)}@127.0.0.1:${port}/postgres`, options.log);
     return {
       port,
       dataDir,
@@ -455,6 +456,57 @@ async function startOwned(options: {
     releaseOwnership(dataDir);
     throw error;
   }
+}
+
+/**
+ * pg_hba.conf's lines with the method `password` (the password sent in clear to the server, which
+ * earlier versions initialised with) moved to `scram-sha-256` (challenge and response: the password
+ * never crosses the connection). Comments and other methods are kept as they are. Pure.
+ * @returns the new text, or null when no line uses `password`.
+ */
+export function scramHba(text: string): string | null {
+  let changed = false;
+  const lines = text.split("\n").map((line) => {
+    if (/^\s*(#|$)/.test(line)) return line;
+    // TYPE DATABASE USER [ADDRESS [MASK]] METHOD [OPTIONS]: the method is a field past the third.
+    let field = -1;
+    return line.replace(/\S+/g, (token) => {
+      field++;
+      if (field < 3 || token !== "password") return token;
+      changed = true;
+      return "scram-sha-256";
+    });
+  });
+  return changed ? lines.join("\n") : null;
+}
+
+/**
+ * A data folder initialised before the embedded server used scram-sha-256 (its pg_hba.conf says
+ * `password`) is moved to it once: the password is stored again as a SCRAM verifier (whatever
+ * password_encryption stored it as), pg_hba.conf is replaced (a new file renamed over it, so a link
+ * planted there is replaced, not followed; the account's when running as root) and the server
+ * reloads it.
+ */
+async function upgradeToScram(dataDir: string, account: Account | null, adminUrl: string, log?: (line: string) => void): Promise<void> {
+  const file = path.join(dataDir, "pg_hba.conf");
+  const stat = lstatSync(file, { throwIfNoEntry: false });
+  if (!stat?.isFile() || (account && stat.uid !== account.uid)) return; // not initdb's file: left alone
+  const upgraded = scramHba(readFileSync(file, "utf8"));
+  if (upgraded === null) return;
+  const client = await connectClient({ connectionString: adminUrl });
+  try {
+    const password = new URL(adminUrl).password;
+    await client.query("SET password_encryption = 'scram-sha-256'");
+    await client.query(`ALTER USER ${USER} PASSWORD '${decodeURIComponent(password).replaceAll("'", "''")}'`);
+    const next = `${file}.rerank-${randomBytes(6).toString("hex")}`;
+    writeFileSync(next, upgraded, { mode: 0o600, flag: "wx" });
+    if (account) chownSync(next, account.uid, account.gid);
+    renameSync(next, file);
+    await client.query("SELECT pg_reload_conf()");
+  } finally {
+    await client.end();
+  }
+  log?.("embedded PostgreSQL: sign-in now uses scram-sha-256 (pg_hba.conf used the cleartext `password` method)");
 }
 
 /** postgres could not listen on its port: another process bound it first. */

@@ -86,6 +86,28 @@ describe("executive overview: break-test cases", () => {
     expect(s.current).toEqual({ requests: 3, units: 2, ctr: null, conversion: 0.5, revenuePerUnit: 10, revenue: 1020 });
   });
 
+  it("counts CTR's clicks on shown items only, at most once per impression: clicks without impressions read 200 %, now 50 %", async () => {
+    await createTestSurface(getDb(), { key: "t-exec-ctr", bytes: demoModelBytes("linear"), featureSpec: demoFeatureSpec() });
+    const ts = new Date(Date.now() - 2 * 3_600_000);
+    const event = (id: string, request: string, type: string, item: string) => getDb().$executeRaw`
+      INSERT INTO outcome_events (event_id, request_ts, request_id, ts, surface, type, item_id)
+      VALUES (${id}, ${ts}, ${request}, ${ts}, 't-exec-ctr', ${type}::"OutcomeType", ${item})`;
+    for (const id of ["ctr-shown", "ctr-clicks-only"]) await logRequest(id, "c1", ts, "t-exec-ctr");
+    // Shown: items a and b (2 impressions); a clicked twice (one click-through), c clicked but never shown.
+    await event("ctr-imp-a", "ctr-shown", "impression", "a");
+    await event("ctr-imp-b", "ctr-shown", "impression", "b");
+    await event("ctr-click-a", "ctr-shown", "click", "a");
+    await event("ctr-click-a-again", "ctr-shown", "click", "a");
+    await event("ctr-click-c", "ctr-shown", "click", "c");
+    // A request whose client sent its clicks and no impressions.
+    await event("ctr-only-click-a", "ctr-clicks-only", "click", "a");
+    await event("ctr-only-click-b", "ctr-clicks-only", "click", "b");
+    const s = (await callerAs(["admin"]).executive.overview({ days: 7 })).surfaces.find((x) => x.key === "t-exec-ctr")!;
+    // 5 clicks ÷ 2 impressions was 250 %; 1 click on a shown item ÷ 2 impressions is 50 %.
+    expect(s.current.ctr).toBe(0.5);
+    expect(s.daily.map((d) => d.ctr)).toEqual([0.5]);
+  });
+
   it("leaves out rows stamped after now, as the On-call page does", async () => {
     const s = (await callerAs(["admin"]).executive.overview({ days: 1 })).surfaces.find((x) => x.key === "t-exec-anon")!;
     expect([s.current.requests, s.current.ctr]).toEqual([3, null]);

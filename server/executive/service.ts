@@ -43,7 +43,12 @@ export interface KpiSet {
   requests: number;
   /** Distinct units (users, or sessions without a user) with a request. */
   units: number;
-  /** Catalogue "ctr": clicks ÷ impressions. */
+  /**
+   * Click-through rate: clicks ÷ impressions (CLICK_THROUGH_DEFINITION), where a click counts only on
+   * an item its request showed, at most as often as it was shown (clicks ≤ impressions per request
+   * and item), so it lies in [0, 1]; null without impressions. A click sent without its impression
+   * counts in neither: it used to, and a client that sent clicks only read CTR 200 %.
+   */
   ctr: number | null;
   /** Catalogue "conversion": share of units with at least one purchase. */
   conversion: number | null;
@@ -103,15 +108,12 @@ export async function executiveOverview(db: Db, input: { days: number }, options
       SELECT surface, ts >= ${since} AS current, count(*)::float8 AS n, count(DISTINCT coalesce(user_key, session_key))::float8 AS units
       FROM rerank_requests WHERE ts >= ${previousSince} AND ts <= ${at} GROUP BY 1, 2`,
     db.$queryRaw<OutcomeRow[]>`
-      SELECT surface, request_ts >= ${since} AS current,
-        count(*) FILTER (WHERE type = 'impression')::float8 AS impressions, count(*) FILTER (WHERE type = 'click')::float8 AS clicks,
-        coalesce(sum(revenue), 0)::float8 AS revenue
-      FROM outcome_events WHERE request_ts >= ${previousSince} AND request_ts <= ${at} GROUP BY 1, 2`,
+      SELECT surface, request_ts >= ${since} AS current, ${OUTCOME_TOTALS}
+      FROM (${outcomesPerItemSql(previousSince, at)}) per_item GROUP BY 1, 2`,
     db.$queryRaw<ConverterRow[]>(purchasingUnitsSql({ from: previousSince, since, to: at })),
     db.$queryRaw<Array<{ day: Date; surface: string; impressions: number; clicks: number; revenue: number }>>`
-      SELECT date_trunc('day', request_ts, 'UTC') AS day, surface, count(*) FILTER (WHERE type = 'impression')::float8 AS impressions,
-        count(*) FILTER (WHERE type = 'click')::float8 AS clicks, coalesce(sum(revenue), 0)::float8 AS revenue
-      FROM outcome_events WHERE request_ts >= ${since} AND request_ts <= ${at} GROUP BY 1, 2 ORDER BY 1`,
+      SELECT date_trunc('day', request_ts, 'UTC') AS day, surface, ${OUTCOME_TOTALS}
+      FROM (${outcomesPerItemSql(since, at)}) per_item GROUP BY 1, 2 ORDER BY 1`,
     db.surface.findMany({
       orderBy: { key: "asc" },
       select: { key: true, name: true, modelAlias: true, killSwitch: true, model: { select: { id: true, name: true, aliases: { select: { name: true, updatedAt: true, version: { select: { id: true, version: true } } } } } } },
@@ -159,6 +161,22 @@ export async function executiveOverview(db: Db, input: { days: number }, options
     })),
   };
 }
+
+/**
+ * Outcome events per request and item (request_id, request_ts, owner, item_id) from `from` to `to`:
+ * its impressions, its clicks bounded by them (CTR's clicks: a click on an item its request never
+ * showed is no click-through) and its revenue, with the request's surface and request_ts.
+ */
+function outcomesPerItemSql(from: Date, to: Date): Prisma.Sql {
+  return Prisma.sql`
+    SELECT surface, request_ts, count(*) FILTER (WHERE type = 'impression') AS impressions,
+      least(count(*) FILTER (WHERE type = 'click'), count(*) FILTER (WHERE type = 'impression')) AS clicks, sum(revenue) AS revenue
+    FROM outcome_events WHERE request_ts >= ${from} AND request_ts <= ${to}
+    GROUP BY surface, request_id, request_ts, owner, item_id`;
+}
+
+/** The sums over outcomesPerItemSql's rows (OutcomeRow's figures), as float8 (counts past int4 stay exact to 2^53). */
+const OUTCOME_TOTALS = Prisma.sql`coalesce(sum(impressions), 0)::float8 AS impressions, coalesce(sum(clicks), 0)::float8 AS clicks, coalesce(sum(revenue), 0)::float8 AS revenue`;
 
 /**
  * Units with a purchase and their revenue per surface, in the current period (`since` … `to`) and the

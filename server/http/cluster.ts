@@ -1,6 +1,7 @@
 import cluster, { type Worker } from "node:cluster";
 import { answerRateRequests, PING, PONG, relayQuestions, sendSafely, type PrimaryState } from "../cluster/ipc";
 import { withDeadline } from "../domain/time/deadline";
+import { listenFailure, tryListen } from "./listenAddress";
 import { ignoreClosedTerminal } from "./terminal";
 import { describeHang, startWatchdog, type Watchdog } from "./watchdog";
 
@@ -31,14 +32,25 @@ const HEALTHY_AFTER_MS = 30_000;
 /**
  * Runs this process as the primary of WORKERS workers (WORKERS > 1, never in development: tsx
  * watch restarts one process), or serves in it with `serve` (loaded only then: the primary holds
- * neither Next.js nor the serving code).
+ * neither Next.js nor the serving code). First, outside a cluster's workers, it checks that HOST:PORT
+ * can be listened on: if not, one line naming the setting (listenFailure) and exit 1, before any
+ * worker is forked or any page prepared.
  */
-export function runPrimaryOrServe(config: { WORKERS: number; RERANK_DEV: boolean; SHUTDOWN_DRAIN_MS: number; WORKER_HANG_TIMEOUT_MS: number }, serve: () => Promise<void>, log: (line: string) => void): void {
+export function runPrimaryOrServe(config: { WORKERS: number; RERANK_DEV: boolean; SHUTDOWN_DRAIN_MS: number; WORKER_HANG_TIMEOUT_MS: number; HOST: string; PORT?: number }, serve: () => Promise<void>, log: (line: string) => void): void {
   const workers = config.RERANK_DEV ? 1 : config.WORKERS;
-  if (workers > 1 && cluster.isPrimary) return runPrimary({ workers, drainMs: config.SHUTDOWN_DRAIN_MS, hangTimeoutMs: config.WORKER_HANG_TIMEOUT_MS, log });
-  serve().catch((error: unknown) => {
-    console.error("[rerank] the server could not start:", error);
-    process.exit(1);
+  const port = config.PORT ?? 3000;
+  // A worker listens through the primary's handle, which the primary checked.
+  const checked = cluster.isPrimary ? tryListen(config.HOST, port) : Promise.resolve(null);
+  void checked.then((error) => {
+    if (error) {
+      log(listenFailure(error, config.HOST, port));
+      process.exit(1);
+    }
+    if (workers > 1 && cluster.isPrimary) return runPrimary({ workers, drainMs: config.SHUTDOWN_DRAIN_MS, hangTimeoutMs: config.WORKER_HANG_TIMEOUT_MS, log });
+    serve().catch((error: unknown) => {
+      console.error("[rerank] the server could not start:", error);
+      process.exit(1);
+    });
   });
 }
 
@@ -50,6 +62,8 @@ export function restartDelayMs(failures: number): number {
 /** Runs the primary: forks the workers (this same entry script, RERANK_WORKER_ID set) and supervises them. */
 export function runPrimary(options: ClusterOptions): void {
   const slots = new Map<number, { worker: Worker; startedAt: number; failures: number }>();
+  /** Slots one of whose workers listened once: only their deaths are restarted. */
+  const listened = new Set<number>();
   const state: PrimaryState = { workers: options.workers, restarts: { exit: 0, hang: 0 } };
   const watchdogs = new Set<Watchdog>();
   let stopping = false;
@@ -60,6 +74,7 @@ export function runPrimary(options: ClusterOptions): void {
     let hung = false;
     // Watched once it listens (a worker that is still starting — migrations, Next.js — is not hung).
     worker.once("listening", () => {
+      listened.add(slot);
       if (stopping) return;
       watchdog = startWatchdog({
         timeoutMs: options.hangTimeoutMs,
@@ -85,11 +100,20 @@ export function runPrimary(options: ClusterOptions): void {
         watchdogs.delete(watchdog);
       }
       if (stopping) return;
+      const how = signal ?? `code ${code}`;
+      // A worker that never listened (its slot's first start) fails again the same way: a bad
+      // HOST or a taken PORT, a module that does not load. Restarting it with backoff kept the
+      // server "starting" for minutes (break test); the primary stops and exits with its code.
+      if (!listened.has(slot)) {
+        options.log(`worker ${slot} (pid ${worker.process.pid}) exited (${how}) before it listened: not restarting it; stopping the server`);
+        void stop(null, code || 1);
+        return;
+      }
       const slotState = slots.get(slot)!;
       const failures = Date.now() - slotState.startedAt > HEALTHY_AFTER_MS ? 1 : slotState.failures + 1;
       const delay = restartDelayMs(failures);
       state.restarts[hung ? "hang" : "exit"]++;
-      options.log(`worker ${slot} (pid ${worker.process.pid}) exited (${signal ?? `code ${code}`}); restarting it in ${(delay / 1000).toFixed(1)} s`);
+      options.log(`worker ${slot} (pid ${worker.process.pid}) exited (${how}); restarting it in ${(delay / 1000).toFixed(1)} s`);
       setTimeout(() => {
         if (!stopping) fork(slot, failures);
       }, delay);
@@ -101,19 +125,20 @@ export function runPrimary(options: ClusterOptions): void {
   for (let slot = 1; slot <= options.workers; slot++) fork(slot, 0);
   options.log(`primary ${process.pid}: ${options.workers} workers`);
 
-  const stop = async (signal: NodeJS.Signals) => {
+  /** Stops every worker gracefully, then exits with `code`: on a signal (logged), or when a worker could not start (signal null). */
+  const stop = async (signal: NodeJS.Signals | null, code = 0) => {
     if (stopping) return;
     stopping = true;
     // Workers draining on purpose are not watched (a long drain is not a hang).
     for (const watchdog of watchdogs) watchdog.stop();
     const live = [...slots.values()].map((s) => s.worker).filter((w) => !w.isDead());
-    options.log(`${signal}: stopping ${live.length} workers (each drains its requests and flushes its logs)`);
+    if (signal) options.log(`${signal}: stopping ${live.length} workers (each drains its requests and flushes its logs)`);
     const exited = live.map((w) => new Promise<void>((resolve) => (w.isDead() ? resolve() : w.once("exit", () => resolve()))));
     // The workers may have the signal already (Ctrl-C reaches the whole process group); a second one is ignored there.
     for (const worker of live) worker.process.kill("SIGTERM");
     await withDeadline(Promise.all(exited), options.drainMs + FLUSH_GRACE_MS, () => undefined);
     for (const worker of live) if (!worker.isDead()) worker.process.kill("SIGKILL");
-    process.exit(0);
+    process.exit(code);
   };
   for (const signal of ["SIGTERM", "SIGINT", "SIGHUP"] as const) process.on(signal, () => void stop(signal));
   process.on("SIGHUP", ignoreClosedTerminal);

@@ -7,7 +7,7 @@ import { authenticate, type BearerOnly } from "../auth/authenticate";
 import { authorizeHttp } from "../auth/http";
 import { admitKeyRate } from "../auth/keyRateLimit";
 import { getDb } from "../db/client";
-import { allowedSurfaces, assertSurfaceAllowed, callerOf, passwordChangeDue, type Principal } from "../auth/principal";
+import { allowedSurfaces, assertSurfaceAllowed, callerOf, passwordChangeDue, unauthorizedMessage, type Principal } from "../auth/principal";
 import type { Permission } from "../domain/access/permissions";
 import { outcomeBatchSchema } from "../events/schema";
 import { recordOutcomes } from "../events/service";
@@ -17,7 +17,6 @@ import { textRerankRequestSchema } from "../rerank/text/schema";
 import { textRerank } from "../rerank/text/service";
 import { appRouter } from "../routers/_app";
 import { createContext } from "../trpc";
-import { BAD_KEY_MESSAGE, SIGN_IN_MESSAGE } from "../auth/principal";
 import { boundBodyPauses, BodyTooLargeError, readBody, sendJson, utf8Text } from "./body";
 import { getHealth } from "../system/health";
 import { PROMETHEUS_CONTENT_TYPE, prometheusText } from "../telemetry/clusterMetrics";
@@ -64,7 +63,7 @@ const credentialsOf = (req: IncomingMessage): Headers | BearerOnly =>
 async function serveTrpc(req: IncomingMessage, res: ServerResponse, procedurePath: string, withBody?: { principal: Principal | null | undefined; body: Buffer | null }): Promise<void> {
   let refusal: TRPCError | undefined;
   if (withBody?.body === null) {
-    refusal = new TRPCError({ code: "UNAUTHORIZED", message: req.headers.authorization === undefined ? SIGN_IN_MESSAGE : BAD_KEY_MESSAGE });
+    refusal = new TRPCError({ code: "UNAUTHORIZED", message: unauthorizedMessage(req.headers.authorization) });
     res.setHeader("connection", "close");
     res.once("finish", () => req.socket.destroy());
   }

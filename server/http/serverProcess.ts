@@ -10,6 +10,7 @@ import { warmServing } from "../rerank/warm";
 import { withDeadline } from "../domain/time/deadline";
 import { createFrontDoorServer, type NextHandler } from "./server";
 import { installGracefulShutdown, trackInFlight, type InFlight } from "./shutdown";
+import { listenFailure } from "./listenAddress";
 
 // One server process (alone, or a worker of a cluster: server/http/cluster.ts), whatever answers the
 // pages (Next.js in server/http/main.ts, a stand-in in integration tests): shutdown handling first,
@@ -64,7 +65,7 @@ export async function serve(config: Env, pages: () => Promise<NextHandler>): Pro
   // A port it cannot have ends the process with one line (it went on without listening, running jobs, and
   // the start's health check was answered by whatever held the port).
   server.once("error", (error: NodeJS.ErrnoException) => {
-    serverLog(`cannot listen on ${host}:${port}: ${error.code === "EADDRINUSE" ? "the port is in use by another process (set PORT)" : error.message}`);
+    serverLog(listenFailure(error, host, port));
     process.exit(1);
   });
   server.listen(port, host, () => {

@@ -25,7 +25,8 @@
 // server/domain/simulation/experimentSim.ts.
 //
 // Flags:
-//   --url <url>          server base URL (default http://127.0.0.1:3000; localhost only)
+//   --url <url>          server base URL (default: the console's HOST and PORT, as npm start reads them,
+//                        else http://127.0.0.1:3000; localhost only)
 //   --key <key>          serving API key (default: the demo key in .data/first-run-credentials.json)
 //   --surface <key>      surface to rerank for (default search)
 //   --rate <n>           requests per second (default 20, at most 1000)
@@ -41,9 +42,9 @@ import { existsSync, readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { env } from "../config";
 import { createProgressBar, formatSummary } from "./report";
-import { checkServer, checkTrafficOptions, ServerUnreachableError, simulateTraffic, TrafficRefusedError, type TrafficOptions } from "./traffic";
+import { checkServer, checkTrafficOptions, consoleUrl, ServerUnreachableError, simulateTraffic, TrafficRefusedError, type TrafficOptions } from "./traffic";
 
-const USAGE = "usage: npm run simulate -- [--url http://127.0.0.1:3000] [--key rrk_…] [--surface search] [--rate 20] [--duration 60] [--seed 1] [--users 2000] [--concurrency 4] [--quiet]";
+const USAGE = "usage: npm run simulate -- [--url http://HOST:PORT] [--key rrk_…] [--surface search] [--rate 20] [--duration 60] [--seed 1] [--users 2000] [--concurrency 4] [--quiet]";
 
 function die(message: string): never {
   console.error(`simulate: ${message}`);
@@ -66,7 +67,7 @@ function parseOptions(): { options: TrafficOptions; quiet: boolean } {
   try {
     ({ values } = parseArgs({
       options: {
-        url: { type: "string", default: "http://127.0.0.1:3000" },
+        url: { type: "string", default: consoleUrl(env()) },
         key: { type: "string" },
         surface: { type: "string", default: "search" },
         rate: { type: "string", default: "20" },
@@ -114,7 +115,7 @@ async function main() {
   try {
     await checkServer(options.url);
   } catch (error) {
-    die(error instanceof ServerUnreachableError ? `${error.message} — start it with "npm start" (or "npm run dev") or pass --url` : (error as Error).message);
+    die(error instanceof ServerUnreachableError ? `${error.message} — start it with "npm start" (or "npm run dev"), or pass --url (or set PORT and HOST as for the console)` : (error as Error).message);
   }
 
   const bar = quiet ? null : createProgressBar(process.stderr);

@@ -7,7 +7,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { creditReasons } from "../domain/interleaving/credit";
 import { teamDraftInterleave } from "../domain/interleaving/teamDraft";
 import { formatProgress, formatSummary } from "./report";
-import { checkServer, checkTrafficOptions, ServerUnreachableError, simulateTraffic, TrafficRefusedError, type TrafficOptions } from "./traffic";
+import { checkServer, checkTrafficOptions, consoleUrl, ServerUnreachableError, simulateTraffic, TrafficRefusedError, type TrafficOptions } from "./traffic";
 
 // simulateTraffic against a stand-in of the server's public API (same request and event checks as
 // server/rerank and server/events, in miniature): an A/B or interleaving experiment on "search".
@@ -210,4 +210,14 @@ describe("npm run simulate", () => {
     expect(error?.stderr.trim().split("\n")).toHaveLength(1);
     expect(error?.stderr).toMatch(/^simulate: cannot reach the server at http:\/\/127\.0\.0\.1:\d+ \(ECONNREFUSED\)/);
   }, 20_000);
+});
+
+describe("consoleUrl", () => {
+  it("targets the console's HOST and PORT as npm start reads them (PORT was ignored: always port 3000)", () => {
+    expect(consoleUrl({ HOST: "127.0.0.1", PORT: 3300 })).toBe("http://127.0.0.1:3300");
+    expect(consoleUrl({ HOST: "127.0.0.1" })).toBe("http://127.0.0.1:3000");
+    expect(consoleUrl({ HOST: "0.0.0.0", PORT: 8080 })).toBe("http://localhost:8080");
+    expect(consoleUrl({ HOST: "::", PORT: 3300 })).toBe("http://[::1]:3300");
+    expect(() => checkTrafficOptions(base(consoleUrl({ HOST: "::1", PORT: 3300 })))).not.toThrow();
+  });
 });

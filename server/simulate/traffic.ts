@@ -9,6 +9,7 @@ import { buildCatalogIndex, retrieve } from "../domain/simulation/retrieval";
 import { creditOf } from "../domain/interleaving/credit";
 import { interleavingWinner, type Team } from "../domain/interleaving/teamDraft";
 import { mix32 } from "../domain/hashing";
+import { urlFor } from "../cli/listenUrl";
 
 // The traffic simulator's core loop: synthetic users search the demo catalog, the running server
 // reranks through POST /api/v1/rerank, and the users' impressions, clicks, add-to-carts and
@@ -116,6 +117,16 @@ export class TrafficRefusedError extends Error {
     super(message);
     this.name = "TrafficRefusedError";
   }
+}
+
+/**
+ * The URL of the console `npm start` runs with the same environment: its HOST and PORT (a wildcard
+ * HOST reached on loopback), port 3000 when PORT is unset (npm start's first choice; it takes the
+ * next free of 3000–3003 when that one is taken: pass --url then). The simulator ignored PORT and
+ * drove port 3000 whatever the console listened on (break test).
+ */
+export function consoleUrl(config: { HOST: string; PORT?: number }): string {
+  return urlFor(config.HOST, config.PORT ?? 3000);
 }
 
 const LOOPBACK = /^(localhost|127(\.\d{1,3}){3}|\[::1\])$/i;

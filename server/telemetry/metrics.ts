@@ -9,7 +9,10 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom
 /** A new registry with every metric of ours (one per process; tests build their own for several "workers"). */
 export function createMetrics() {
   const registry = new Registry();
-  collectDefaultMetrics({ register: registry, prefix: "rerank_process_" });
+  // Node's standard process metrics under their standard names (process_cpu_user_seconds_total,
+  // nodejs_heap_size_used_bytes…), which Node.js dashboards expect; the prefix "rerank_process_" that
+  // was here made them rerank_process_process_* and rerank_process_nodejs_*.
+  collectDefaultMetrics({ register: registry });
   const stageBuckets = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 25, 50, 100, 250, 1000];
   return {
     registry,

@@ -12,6 +12,7 @@ import { useState } from "react";
 import { percentOfShare, shareOfPercent } from "@/server/domain/percent";
 import type { AppRouter } from "@/server/routers/_app";
 import { HistogramChart } from "../../_components/charts/HistogramChart";
+import { SurfacePicker } from "../../_components/SurfacePicker";
 import { useTRPC } from "../../_trpc/client";
 import { IdList, PromoteToCanaryButton } from "./ShadowLists";
 
@@ -30,9 +31,9 @@ export function ShadowConsole({ surfaces, initialSurface }: { surfaces: Array<{ 
   if (!surface) return <Alert color="gray">No surfaces yet: a shadow compares a candidate on a surface&apos;s traffic.</Alert>;
   return (
     <Stack>
-      <Group justify="space-between">
-        <SegmentedControl aria-label="Surface" data={surfaces.map((s) => ({ value: s.key, label: s.name }))} value={surface} onChange={(v) => { setSurface(v); setVersionId(null); }} />
-        <SegmentedControl aria-label="Window" data={WINDOWS} value={hours} onChange={setHours} />
+      <Group justify="space-between" wrap="nowrap" align="flex-start" gap="sm">
+        <SurfacePicker label="Surface" surfaces={surfaces} value={surface} onChange={(v) => { setSurface(v); setVersionId(null); }} />
+        <SegmentedControl aria-label="Window" data={WINDOWS} value={hours} onChange={setHours} style={{ flexShrink: 0 }} />
       </Group>
       <SurfaceShadow surface={surface} hours={Number(hours)} versionId={versionId} onVersion={setVersionId} />
     </Stack>

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { labelled, rowsWithGaps } from "./latencyChartRows";
+import { isolatedRows, labelled, rowsWithGaps, timeDomain, timeTicks } from "./latencyChartRows";
 
 // The On-call chart's rows and marker labels (break test of issue #15: the fallback % line drawn
 // diagonally across buckets without traffic; kill switch on and off labels overlapping).
@@ -17,6 +17,34 @@ describe("rowsWithGaps", () => {
   it("adds nothing to consecutive buckets or a single point", () => {
     expect(rowsWithGaps([point(0, 0), point(1, 0), point(2, 0)]).every((r) => r.fallback !== null)).toBe(true);
     expect(rowsWithGaps([point(3, 0.1)])).toHaveLength(1);
+  });
+});
+
+describe("the window's only point (break test: product-search's first bucket sat alone in the middle of the chart, drawn as nothing)", () => {
+  it("spans the time axis over the window asked for, stretched to points outside it", () => {
+    const hour = 3_600_000;
+    expect(timeDomain([10 * hour], { from: 9 * hour, to: 10.5 * hour })).toEqual([9 * hour, 10.5 * hour]);
+    expect(timeDomain([11 * hour], { from: 9 * hour, to: 10.5 * hour })).toEqual([9 * hour, 11 * hour]);
+    expect(timeDomain([2, 5])).toEqual([2, 5]);
+    expect(timeDomain([])).toEqual([0, 1]);
+  });
+
+  it("ticks the whole window at round steps, not only the data's points", () => {
+    const minute = 60_000;
+    const from = 1_000 * minute + 7 * minute;
+    expect(timeTicks([from, from + 60 * minute]).map((t) => (t - 1_000 * minute) / minute)).toEqual([10, 20, 30, 40, 50, 60]);
+    // Half-hour steps fall on the half hours since the epoch (minute 1,020 and 1,050).
+    expect(timeTicks([from, from + 60 * minute], 3).map((t) => (t - 1_000 * minute) / minute)).toEqual([20, 50]);
+    expect(timeTicks([0, 24 * 60 * minute]).length).toBeLessThanOrEqual(6);
+    expect(timeTicks([5, 5])).toEqual([5]);
+  });
+
+  it("marks a point with no neighbour to draw a line to: the only one, or one between empty buckets", () => {
+    expect([...isolatedRows(rowsWithGaps([point(3, 0.1)]), "p99")]).toEqual([0]);
+    const rows = rowsWithGaps([point(0, 0), point(1, 0), point(3, 0), point(5, 0), point(6, 0)]);
+    expect(rows.map((r) => r.p99 === null)).toEqual([false, false, true, false, true, false, false]);
+    expect([...isolatedRows(rows, "p95")]).toEqual([3]);
+    expect(isolatedRows(rowsWithGaps([point(0, 0), point(1, 0)]), "fallback").size).toBe(0);
   });
 });
 

@@ -27,6 +27,44 @@ export function rowsWithGaps(points: Array<{ t: number; p95: number; p99: number
 }
 
 /**
+ * The indexes of rows whose `key` has a value while both neighbours have none (or are missing): a
+ * bucket with traffic between empty ones, or the window's only point. A line draws nothing there
+ * (it needs two points), so the chart marks each with a dot.
+ */
+export function isolatedRows(rows: readonly LatencyRow[], key: "p95" | "p99" | "fallback"): Set<number> {
+  const has = (i: number) => rows[i] !== undefined && rows[i]![key] !== null;
+  return new Set(rows.flatMap((_, i) => (has(i) && !has(i - 1) && !has(i + 1) ? [i] : [])));
+}
+
+/**
+ * The time axis's span: the whole window asked for (`window`: ms since the epoch), stretched to any
+ * point or marker outside it (a bucket stamped at its end, a replica's fast clock). Without a window,
+ * the data's own span. One point no longer sits alone in the middle of a domain of zero width.
+ */
+export function timeDomain(times: readonly number[], window?: { from: number; to: number }): [number, number] {
+  const all = window ? [window.from, window.to, ...times] : [...times];
+  return all.length > 0 ? [Math.min(...all), Math.max(...all)] : [0, 1];
+}
+
+/** Tick steps of the time axis, in minutes: the smallest that gives at most `count` ticks is taken. */
+const TICK_MINUTES = [1, 2, 5, 10, 15, 30, 60, 120, 180, 360, 720, 1440];
+
+/**
+ * Ticks of the time axis over `domain` (ms since the epoch): whole multiples of a round step (5 min,
+ * 10 min, 1 h …, in UTC minutes) inside it, at most `count`. The chart's own ticks marked only the
+ * data's points: over a window with one point, one tick.
+ */
+export function timeTicks(domain: [number, number], count = 6): number[] {
+  const span = domain[1] - domain[0];
+  if (!(span > 0)) return [domain[0]];
+  const minute = 60_000;
+  const step = (TICK_MINUTES.find((m) => span / (m * minute) <= count) ?? Math.ceil(span / (count * 1440 * minute)) * 1440) * minute;
+  const ticks: number[] = [];
+  for (let t = Math.ceil(domain[0] / step) * step; t <= domain[1]; t += step) ticks.push(t);
+  return ticks;
+}
+
+/**
  * Groups markers closer than `gap` ms to their group's newest (newest first): the newest marker of a
  * group carries one label for the group, oldest change first — "kill switch on → kill switch off"
  * for two, "a → … → z (n changes)" for more, so a label stays short — and the others draw their

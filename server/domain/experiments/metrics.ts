@@ -46,6 +46,13 @@ export const NDCG_K = 10;
 /** Days before the phase started whose clicks per unit serve as CUPED's covariate. */
 export const CUPED_PRE_DAYS = 14;
 
+/**
+ * Click-through rate by its standard definition, as the executive and rollout figures count it: a
+ * click counts only on an item its request showed, at most as often as it was shown, so it lies in
+ * [0, 1]. (The experiment rollups count every click; see `unitInterval` below.)
+ */
+export const CLICK_THROUGH_DEFINITION = "clicks ÷ impressions, a click counting only on an item its request showed (at most once per impression)";
+
 export const METRIC_CATALOGUE = {
   ctr: {
     label: "CTR",

@@ -1,7 +1,8 @@
 "use client";
-import { Alert, Badge, Card, Group, Loader, SegmentedControl, Table, Text, Title } from "@mantine/core";
+import { Alert, Badge, Card, Group, Loader, Table, Text, Title } from "@mantine/core";
 import { useQuery } from "@tanstack/react-query";
 import { useState } from "react";
+import { SurfacePicker } from "../../../_components/SurfacePicker";
 import { useTRPC } from "../../../_trpc/client";
 
 const LEVEL_COLOR = { stable: "teal", warn: "orange", alert: "red", unknown: "gray" } as const;
@@ -18,9 +19,9 @@ export function FeatureHealth({ surfaces }: { surfaces: Array<{ key: string; nam
   const h = health.data;
   return (
     <Card withBorder padding="md" data-testid="feature-health">
-      <Group justify="space-between" mb="xs">
+      <Group justify="space-between" mb="xs" gap="xs">
         <Title order={5}>Drift and freshness</Title>
-        <SegmentedControl size="xs" aria-label="Surface for drift" data={surfaces.map((s) => ({ value: s.key, label: s.name }))} value={surface} onChange={setSurface} />
+        <SurfacePicker size="xs" label="Surface for drift" surfaces={surfaces} value={surface} onChange={setSurface} />
       </Group>
       {!h ? (
         health.error ? <Alert color="red">{health.error.message}</Alert> : <Loader size="sm" />

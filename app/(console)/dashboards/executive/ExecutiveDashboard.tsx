@@ -3,7 +3,7 @@ import { Alert, Badge, Card, Group, Loader, SegmentedControl, SimpleGrid, Stack,
 import { useQuery } from "@tanstack/react-query";
 import { useState } from "react";
 import { CartesianGrid, Legend, Line, LineChart, ResponsiveContainer, Tooltip, XAxis, YAxis } from "recharts";
-import { METRIC_CATALOGUE } from "@/server/domain/experiments/metrics";
+import { CLICK_THROUGH_DEFINITION, METRIC_CATALOGUE } from "@/server/domain/experiments/metrics";
 import { RolloutStatusBadge } from "../../../_components/RolloutStatusBadge";
 import { useTRPC } from "../../../_trpc/client";
 
@@ -68,7 +68,7 @@ export function ExecutiveDashboard() {
           </Group>
           <SimpleGrid cols={{ base: 2, md: 5 }}>
             <Kpi label="Requests" value={s.current.requests.toLocaleString()} change={s.change.requests} comparable={comparable} testId="kpi-requests" />
-            <Kpi label={METRIC_CATALOGUE.ctr.label} definition={METRIC_CATALOGUE.ctr.definition} value={pct(s.current.ctr)} change={s.change.ctr} comparable={comparable} testId="kpi-ctr" />
+            <Kpi label={METRIC_CATALOGUE.ctr.label} definition={CLICK_THROUGH_DEFINITION} value={pct(s.current.ctr)} change={s.change.ctr} comparable={comparable} testId="kpi-ctr" />
             <Kpi label={METRIC_CATALOGUE.conversion.label} definition={METRIC_CATALOGUE.conversion.definition} value={pct(s.current.conversion)} change={s.change.conversion} comparable={comparable} testId="kpi-conversion" />
             <Kpi label={METRIC_CATALOGUE.revenue_per_session.label} definition={METRIC_CATALOGUE.revenue_per_session.definition} value={money(s.current.revenuePerUnit)} change={s.change.revenuePerUnit} comparable={comparable} testId="kpi-rps" />
             <Kpi label="Revenue" value={money(s.current.revenue)} change={null} />

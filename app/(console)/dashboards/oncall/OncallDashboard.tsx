@@ -195,7 +195,7 @@ function SurfaceCard({ surface: s, hours, rollout }: { surface: Surface; hours: 
       )}
       <ProblemRequests surface={s.key} hours={hours} />
       <RolloutStrip surface={s.key} modelName={s.modelName} serving={s.serving} rollout={rollout} />
-      {series.data && series.data.points.length > 0 && <LatencyChart data={series.data.points} targetMs={s.slo.latencyP99Ms} markers={series.data.markers} />}
+      {series.data && series.data.points.length > 0 && <LatencyChart data={series.data.points} targetMs={s.slo.latencyP99Ms} markers={series.data.markers} window={{ from: series.dataUpdatedAt - hours * 3_600_000, to: series.dataUpdatedAt }} />}
       {series.data && series.data.points.length === 0 && series.data.markers.length > 0 && (
         <Text size="xs" c="dimmed" mt="xs" data-testid="markers-without-traffic">
           No requests in the window. Changes: {series.data.markers.map((m) => `${new Date(m.ts).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" })} ${m.label}`).join(" · ")}

@@ -52,12 +52,13 @@ export function ExperimentResults({ experimentKey }: { experimentKey: string }) 
   const [shipVariant, setShipVariant] = useState<string | null>(null);
   // The current phase's results, the variant and the surface as the page showed them when Ship… was pressed: the dialog keeps them while the page refreshes.
   const [shipShown, setShipShown] = useState<{ results: Results; variant: string; requireApproval: boolean; model: string | null } | null>(null);
-  const [confirmStart, setConfirmStart] = useState(false);
+  // The Request start dialog's experiment as it was when opened: the request pins its phase and allocation (expectPhase, expectAllocation), as Start does.
+  const [confirmStart, setConfirmStart] = useState<{ phase: number; allocation: Results["experiment"]["allocation"]; changes: string[] } | null>(null);
   // What the Resume dialog showed when it opened (the page refreshes under it): the resume sends it back, and is refused (409) if it changed since.
   const [resumeShown, setResumeShown] = useState<{ phase: number; allocation: Results["experiment"]["allocation"]; changes: string[] } | null>(null);
   const requestStart = useMutation(trpc.approvals.request.mutationOptions({
     onSuccess: (req) => {
-      setConfirmStart(false);
+      setConfirmStart(null);
       notifications.show({ color: "teal", message: `Approval requested: ${req.summary}` });
     },
     onError,
@@ -100,7 +101,12 @@ export function ExperimentResults({ experimentKey }: { experimentKey: string }) 
         <Group gap="xs">
           {e.status !== "shipped" && <GuardedButton permission="experiments.write" href={`/experiments/${e.key}/edit`} variant="default">Edit</GuardedButton>}
           {(e.status === "draft" || e.status === "stopped") && (surface.data?.requireApproval
-            ? <GuardedButton permission="experiments.write" onClick={() => setConfirmStart(true)}>Request start…</GuardedButton>
+            ? <GuardedButton permission="experiments.write" onClick={() => setConfirmStart({
+              phase: e.phase, allocation: e.allocation,
+              changes: e.status === "stopped"
+                ? [`${e.surface}: once another product manager approves, the variants serve their share of the traffic again, in phase ${e.phase + 1}`, resumeChanges[1]!]
+                : [`${e.surface}: the experiment's variants serve their share of the traffic once another product manager approves`],
+            })}>Request start…</GuardedButton>
             : e.status === "stopped"
               ? <GuardedButton permission="experiments.write" onClick={() => setResumeShown({ phase: e.phase, allocation: e.allocation, changes: resumeChanges })}>Start…</GuardedButton>
               : <GuardedButton permission="experiments.write" onClick={() => startShown(e)} loading={start.isPending}>Start</GuardedButton>)}
@@ -125,14 +131,12 @@ export function ExperimentResults({ experimentKey }: { experimentKey: string }) 
       {confirmStart && (
         <ConfirmChangeDialog
           title={`Request to start ${e.key}`}
-          changes={e.status === "stopped"
-            ? [`${e.surface}: once another product manager approves, the variants serve their share of the traffic again, in phase ${e.phase + 1}`, resumeChanges[1]!]
-            : [`${e.surface}: the experiment's variants serve their share of the traffic once another product manager approves`]}
+          changes={confirmStart.changes}
           warning={`${e.surface} requires approval for changes to what it serves.`}
           confirmLabel="Request approval"
           pending={requestStart.isPending}
-          onClose={() => setConfirmStart(false)}
-          onConfirm={(reason) => requestStart.mutate({ change: { kind: "experiment_start", key: e.key }, reason })}
+          onClose={() => setConfirmStart(null)}
+          onConfirm={(reason) => requestStart.mutate({ change: { kind: "experiment_start", key: e.key, expectPhase: confirmStart.phase, expectAllocation: confirmStart.allocation }, reason })}
         />
       )}
       {resumeShown && (

@@ -1,6 +1,7 @@
 import { Badge, Card, Group, Stack, Table, TableScrollContainer, TableTbody, TableTd, TableTh, TableThead, TableTr, Text, Title } from "@mantine/core";
 import type { Metadata } from "next";
 import { serverCaller } from "@/server/caller";
+import { readOrNotFound } from "../../../_server/readOrNotFound";
 import { AnchorLink } from "../../../_components/AnchorLink";
 import { PageHeader } from "../../../_components/PageHeader";
 import { SetAliasCard, UploadVersionCard } from "./ModelActions";
@@ -14,7 +15,7 @@ const fmt = (v: number | undefined) => (v === undefined ? "—" : Math.abs(v) >=
 export default async function ModelPage({ params }: { params: Promise<{ name: string }> }) {
   const { name } = await params;
   const caller = await serverCaller();
-  const model = await caller.models.get({ name });
+  const model = await readOrNotFound(caller.models.get({ name }));
   const latest = model.versions[0];
   const latestCard = latest ? await caller.models.version({ name, version: latest.version }) : null;
   const metricKeys = [...new Set(model.versions.flatMap((v) => Object.keys(v.metrics)))].sort();

@@ -13,10 +13,13 @@ type Comparison = inferRouterOutputs<AppRouter>["shadow"]["comparison"];
 const fixed = (v: number | null, digits = 3) => (v === null || !Number.isFinite(v) ? "—" : v.toFixed(digits));
 const ms = (v: number | null) => (v === null ? "—" : `${v.toFixed(2)} ms`);
 
-/** `at` and `owner` name the exact row (links from the Shadow page); without them, the newest of the id. */
-export function ShadowComparisonView({ requestId, versionId, at, owner }: { requestId: string; versionId: string; at: string | null; owner: string | null }) {
+/**
+ * `at` and `owner` name the exact row (links from the Shadow page); without them, the newest of the id.
+ * `initial`: the comparison as the page read it (a stored row: not read again).
+ */
+export function ShadowComparisonView({ requestId, versionId, at, owner, initial }: { requestId: string; versionId: string; at: string | null; owner: string | null; initial?: Comparison }) {
   const trpc = useTRPC();
-  const comparison = useQuery(trpc.shadow.comparison.queryOptions({ requestId, versionId, ...(at ? { ts: at } : {}), ...(at && owner !== null ? { owner } : {}) }));
+  const comparison = useQuery({ ...trpc.shadow.comparison.queryOptions({ requestId, versionId, ...(at ? { ts: at } : {}), ...(at && owner !== null ? { owner } : {}) }), ...(initial ? { initialData: initial, staleTime: Infinity } : {}) });
   if (comparison.error) return <Alert color="red" title="Cannot open this comparison">{comparison.error.message}</Alert>;
   if (!comparison.data) return <Loader />;
   const c = comparison.data;

@@ -1,6 +1,7 @@
 import { Stack } from "@mantine/core";
 import type { Metadata } from "next";
 import { serverCaller } from "@/server/caller";
+import { readOrNotFound } from "../../../../_server/readOrNotFound";
 import { storedDefinition } from "@/server/domain/experiments/definition";
 import { PageHeader } from "../../../../_components/PageHeader";
 import { ExperimentForm, type ExperimentDefinition } from "../../new/ExperimentForm";
@@ -12,7 +13,7 @@ export async function generateMetadata({ params }: { params: Promise<{ key: stri
 export default async function EditExperimentPage({ params }: { params: Promise<{ key: string }> }) {
   const { key } = await params;
   const caller = await serverCaller();
-  const [e, surfaces] = await Promise.all([caller.experiments.get({ key }), caller.surfaces.list()]);
+  const [e, surfaces] = await Promise.all([readOrNotFound(caller.experiments.get({ key })), caller.surfaces.list()]);
   const initial: ExperimentDefinition = {
     key: e.key, name: e.name, surface: e.surface.key, kind: e.kind, hypothesis: e.hypothesis, owner: e.owner,
     hashAttribute: e.hashAttribute as ExperimentDefinition["hashAttribute"], coverage: e.coverage,

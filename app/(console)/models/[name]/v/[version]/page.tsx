@@ -1,6 +1,7 @@
 import { Alert, Anchor, Badge, Card, Code, Group, SimpleGrid, Stack, Table, TableScrollContainer, TableTbody, TableTd, TableTh, TableThead, TableTr, Text, Title, ScrollAreaAutosize } from "@mantine/core";
 import type { Metadata } from "next";
 import { serverCaller } from "@/server/caller";
+import { readOrNotFound, versionOrNotFound } from "../../../../../_server/readOrNotFound";
 import { AnchorLink } from "../../../../../_components/AnchorLink";
 import { PageHeader } from "../../../../../_components/PageHeader";
 import { EvaluationCard } from "./EvaluationCard";
@@ -12,8 +13,9 @@ export async function generateMetadata({ params }: { params: Promise<{ name: str
 
 export default async function VersionCardPage({ params }: { params: Promise<{ name: string; version: string }> }) {
   const { name, version } = await params;
+  const number = versionOrNotFound(version);
   const caller = await serverCaller();
-  const [card, surfaces] = await Promise.all([caller.models.version({ name, version: Number(version) }), caller.surfaces.list()]);
+  const [card, surfaces] = await Promise.all([readOrNotFound(caller.models.version({ name, version: number })), caller.surfaces.list()]);
   const metrics = Object.entries(card.metrics);
   // Written by the upload only (SERVER_METADATA_KEYS); read defensively all the same: a page must not fail on a stored value.
   const stored = (card.metadata as { uploadWarnings?: unknown }).uploadWarnings;

@@ -1,0 +1,64 @@
+import { describe, expect, it } from "vitest";
+import { brokenLink, launchChain, launcherKind, launcherName, parentFromStat, type ProcessInfo } from "./launcher";
+
+// `kill <npm's pid>` left tsx, the start, its server and the embedded PostgreSQL running (npm's sh
+// died, nothing passed the signal on): the start watches the processes that launch it.
+
+const tsx: ProcessInfo = { pid: 14, ppid: 13, args: ["node", "/work/app/node_modules/.bin/tsx", "server/cli/start.ts"] };
+const sh: ProcessInfo = { pid: 13, ppid: 12, args: ["sh", "-c", "tsx server/cli/start.ts"] };
+const npm: ProcessInfo = { pid: 12, ppid: 11, args: ["npm start"] };
+const terminal: ProcessInfo = { pid: 11, ppid: 1, args: ["-bash"] };
+
+describe("launcherKind", () => {
+  it("tells npm (its process title or its script), tsx's command line and sh -c from anything else", () => {
+    expect(launcherKind(["npm start"])).toBe("npm");
+    expect(launcherKind(["npm run dev"])).toBe("npm");
+    expect(launcherKind(["npm exec tsx server/cli/start.ts"])).toBe("npm");
+    expect(launcherKind(["node", "/usr/lib/node_modules/npm/bin/npm-cli.js", "start"])).toBe("npm");
+    expect(launcherKind(tsx.args)).toBe("relay");
+    expect(launcherKind(["node", "/work/app/node_modules/tsx/dist/cli.mjs", "server/cli/start.ts"])).toBe("relay");
+    expect(launcherKind(sh.args)).toBe("relay");
+    expect(launcherKind(["/bin/sh", "-c", "x"])).toBe("relay");
+    expect(launcherKind(["-bash"])).toBeNull();
+    expect(launcherKind(["bash"])).toBeNull(); // an interactive shell is the user's, not a relay
+    expect(launcherKind(["node", "--import", "tsx", "server/bench/faults.bench.ts"])).toBeNull(); // a script of its own
+    expect(launcherKind(["node", "/work/app/node_modules/vitest/vitest.mjs", "run"])).toBeNull();
+    expect(launcherKind([])).toBeNull();
+  });
+});
+
+describe("launchChain", () => {
+  it("takes the relays up to and including npm, never npm's own parent (nohup npm start & outlives its terminal)", () => {
+    expect(launchChain([tsx, sh, npm, terminal]).map((p) => p.pid)).toEqual([14, 13, 12]);
+    expect(launchChain([tsx, terminal]).map((p) => p.pid)).toEqual([14]);
+    expect(launchChain([terminal, npm])).toEqual([]); // started directly (a test, a process manager)
+    expect(launchChain([])).toEqual([]);
+  });
+});
+
+describe("brokenLink", () => {
+  const chain = [tsx, sh, npm];
+  const parents = (entries: Record<number, number | null>) => (pid: number) => entries[pid] ?? null;
+  it("holds while every member is the next one's child", () => {
+    expect(brokenLink(chain, 14, parents({ 14: 13, 13: 12 }))).toBeNull();
+    expect(brokenLink([], 1, () => null)).toBeNull();
+  });
+  it("breaks where a member is gone: npm's sh killed by npm's SIGTERM leaves tsx to init; tsx gone leaves the start", () => {
+    expect(brokenLink(chain, 14, parents({ 14: 1, 13: null }))).toBe(sh);
+    expect(brokenLink(chain, 14, parents({ 14: 13, 13: 1 }))).toBe(npm); // npm killed with SIGKILL
+    expect(brokenLink(chain, 1, parents({}))).toBe(tsx);
+  });
+});
+
+describe("parentFromStat", () => {
+  it("reads the parent pid past a command name holding spaces and parentheses", () => {
+    expect(parentFromStat("12 (npm start) S 11 12 11 34816 12 4194560")).toBe(11);
+    expect(parentFromStat("77 (a) b (c)) R 5 77 5 0 -1")).toBe(5);
+  });
+});
+
+describe("launcherName", () => {
+  it("names npm, tsx and the shell for the log", () => {
+    expect([npm, tsx, sh].map(launcherName)).toEqual(["npm (pid 12)", "tsx (pid 14)", "sh (pid 13)"]);
+  });
+});

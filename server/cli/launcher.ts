@@ -1,0 +1,130 @@
+import { execFileSync } from "node:child_process";
+import { readFileSync } from "node:fs";
+import path from "node:path";
+
+// `npm start` runs `sh -c "tsx server/cli/start.ts"`; tsx runs this script in a child node. `kill
+// <npm's pid>` (SIGTERM, as a process manager or a script sends it) reaches npm, which passes it to
+// its `sh` only; dash does not pass it on (nor exec its one command), so sh died and tsx, this start,
+// the server and the embedded PostgreSQL ran on, orphaned (break test). So the start watches the
+// processes that launched it and only relay to it (tsx, `sh -c`, npm): once one of them is gone, it
+// stops as on SIGTERM. Ctrl-C and a closed terminal signal the whole process group and need none of
+// this; `npm start &` with the terminal closed later (nohup) is unaffected: npm's own parent is not
+// watched.
+
+/** A process as the system shows it: its pid, its parent's pid and its command line. */
+export interface ProcessInfo {
+  pid: number;
+  ppid: number;
+  args: string[];
+}
+
+/**
+ * What a process of the launch chain is: "npm" (npm or npx: the top of the chain, the process a user
+ * or a process manager signals), "relay" (tsx's command line, a `sh -c` shell), or null (anything
+ * else: a terminal's shell, a test runner, a process manager). Pure.
+ */
+export function launcherKind(args: string[]): "npm" | "relay" | null {
+  const first = args[0] ?? "";
+  // npm sets its process title ("npm start", "npm exec tsx …"), which replaces its command line.
+  if (/^np[mx](\s|$)/.test(first) || args.some((a) => /(^|\/)np[mx]-cli\.js$/.test(a))) return "npm";
+  if (["sh", "dash", "bash", "zsh"].includes(path.basename(first)) && args[1] === "-c") return "relay";
+  if (isTsxCli(args)) return "relay";
+  return null;
+}
+
+/** tsx's command line (`node …/.bin/tsx script`, `node …/tsx/dist/cli.mjs script`, `tsx script`); not `node --import tsx script`, a script of its own. Pure. */
+const isTsxCli = (args: string[]) => path.basename(args[0] ?? "") === "tsx" || /(^|\/)(\.bin\/tsx|tsx\/dist\/cli\.mjs)$/.test(args[1] ?? "");
+
+/**
+ * The processes that launched this one and only relay to it, from its parent up: relays (tsx, `sh
+ * -c`) up to and including the first npm; the chain ends before the first process of neither kind.
+ * Empty when this process was started directly (by a test, a process manager, a container). Pure.
+ * @param ancestors this process's parent, its parent, … (as far as they could be read).
+ */
+export function launchChain(ancestors: ProcessInfo[]): ProcessInfo[] {
+  const chain: ProcessInfo[] = [];
+  for (const ancestor of ancestors) {
+    const kind = launcherKind(ancestor.args);
+    if (kind === null) break;
+    chain.push(ancestor);
+    if (kind === "npm") break;
+  }
+  return chain;
+}
+
+/**
+ * The first link of the chain that broke, or null when every one holds: `self` (this process's
+ * current parent pid) and each member's current parent must be the next member. A member that is
+ * gone breaks the link below it (its child was given another parent). Pure.
+ * @param parentOf each member's current parent pid (null: the member is gone).
+ * @returns the member that is gone or no longer the parent, for the log.
+ */
+export function brokenLink(chain: ProcessInfo[], selfParent: number, parentOf: (pid: number) => number | null): ProcessInfo | null {
+  if (chain.length === 0) return null;
+  if (selfParent !== chain[0]!.pid) return chain[0]!;
+  for (let i = 0; i + 1 < chain.length; i++) if (parentOf(chain[i]!.pid) !== chain[i + 1]!.pid) return chain[i + 1]!;
+  return null;
+}
+
+/** `pid (comm) state ppid …` of /proc/<pid>/stat: the parent pid (comm may hold spaces and parentheses). Pure. */
+export function parentFromStat(stat: string): number | null {
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  const ppid = Number(fields[1]);
+  return Number.isInteger(ppid) ? ppid : null;
+}
+
+/** A process's parent and command line (/proc on Linux, else `ps`); null when it is gone or unreadable. */
+function readProcess(pid: number): ProcessInfo | null {
+  try {
+    const ppid = parentFromStat(readFileSync(`/proc/${pid}/stat`, "utf8"));
+    if (ppid === null) return null;
+    const args = readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").filter(Boolean);
+    return { pid, ppid, args };
+  } catch {
+    if (process.platform === "linux") return null;
+  }
+  try {
+    const line = execFileSync("ps", ["-o", "ppid=", "-o", "args=", "-p", String(pid)], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }).trim();
+    const match = /^(\d+)\s+(.*)$/.exec(line);
+    return match ? { pid, ppid: Number(match[1]), args: match[2]!.split(/\s+/) } : null;
+  } catch {
+    return null;
+  }
+}
+
+/** This process's launch chain (launchChain over its ancestors, read up to 8 levels). */
+export function currentLaunchChain(): ProcessInfo[] {
+  const ancestors: ProcessInfo[] = [];
+  for (let pid = process.ppid; pid > 1 && ancestors.length < 8; ) {
+    const info = readProcess(pid);
+    if (!info) break;
+    ancestors.push(info);
+    pid = info.ppid;
+  }
+  return launchChain(ancestors);
+}
+
+/** How a launcher is named in the log: `npm (pid 12)`, `sh (pid 13)`, `tsx (pid 14)`. Pure. */
+export function launcherName(info: ProcessInfo): string {
+  const kind = launcherKind(info.args);
+  const name = kind === "npm" ? "npm" : isTsxCli(info.args) ? "tsx" : path.basename(info.args[0] ?? "?");
+  return `${name} (pid ${info.pid})`;
+}
+
+/**
+ * Calls `onGone` once when a process of this one's launch chain is gone (polled every `intervalMs`,
+ * on an unref'd timer). A no-op when there is no chain (started directly).
+ * @returns a function that stops watching.
+ */
+export function watchLaunchChain(onGone: (launcher: ProcessInfo) => void, intervalMs = 1000): () => void {
+  const chain = currentLaunchChain();
+  if (chain.length === 0) return () => {};
+  const timer = setInterval(() => {
+    const broken = brokenLink(chain, process.ppid, (pid) => readProcess(pid)?.ppid ?? null);
+    if (!broken) return;
+    clearInterval(timer);
+    onGone(broken);
+  }, intervalMs);
+  timer.unref();
+  return () => clearInterval(timer);
+}
