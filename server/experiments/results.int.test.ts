@@ -21,8 +21,39 @@ let candidateIds: string[];
 
 beforeAll(async () => {
   const db = getDb();
-  await seedSurfacesOnDemoModel(db, ["t-res-session", "t-res-srm", "t-res-guard"]);
+  await seedSurfacesOnDemoModel(db, ["t-res-session", "t-res-srm", "t-res-guard", "t-res-ctr"]);
   candidateIds = (await db.catalogItem.findMany({ where: { safetyFlags: { isEmpty: true } }, take: 20, orderBy: { id: "asc" }, select: { id: true } })).map((c) => c.id);
+});
+
+describe("CTR counts a unit's clicks up to its impressions", () => {
+  it("clicks a client sends on items it never reported shown do not take CTR past 100 % (break test: the executive read 200 %; results counted every click)", async () => {
+    await caller().experiments.create(definition("res-ctr", "t-res-ctr"));
+    await caller().experiments.start({ key: "res-ctr" });
+    await surfaceConfigs().refresh();
+    const arms: Record<string, number> = {};
+    for (let u = 0; u < 16; u++) {
+      const r = await rerank({ surface: "t-res-ctr", topK: 5, userKey: `ctr-user-${u}`, candidates: candidateIds.map((id) => ({ id })) });
+      const arm = r.variant!.key;
+      arms[arm] = (arms[arm] ?? 0) + 1;
+      const [first, second] = r.items;
+      // Each unit: one impression; treatment clicks it twice and clicks an item never reported shown; control clicks only unshown items.
+      const clicks = arm === "treatment" ? [first!, first!, second!] : [second!, second!];
+      await caller().events.record({
+        events: [
+          { eventId: `${r.requestId}-i`, requestId: r.requestId, type: "impression", itemId: first!.id, position: 1 },
+          ...clicks.map((item, i) => ({ eventId: `${r.requestId}-c${i}`, requestId: r.requestId, type: "click" as const, itemId: item.id, position: r.items.indexOf(item) + 1 })),
+        ],
+      });
+    }
+    await flush();
+    expect(Object.keys(arms).sort()).toEqual(["control", "treatment"]);
+    const results = await experimentResults(getDb(), "res-ctr");
+    const ctr = results.metrics.find((m) => m.metric === "ctr")!;
+    // Each unit's clicks count up to its one impression: treatment 1 (3 clicks), control 1 (2 clicks on an unshown item, as the rollup cannot tell items apart).
+    expect(ctr.variants.map((v) => [v.key, v.value])).toEqual([["control", 1], ["treatment", 1]]);
+    // The lift over time reads the hourly rollup, counted the same way: both arms at 100 %, a lift of 0 (its interval was NaN past 100 %, and the point was dropped).
+    expect(results.timeline.at(-1)).toMatchObject({ treatment_lift: 0, treatment_lo: 0, treatment_hi: 0 });
+  });
 });
 
 describe("issue #13, point 1: a session-randomised experiment", () => {

@@ -104,9 +104,11 @@ async function readResults(db: Prisma.TransactionClient, e: Experiment, options:
     db.$queryRaw<UnitRow[]>`
       SELECT variant_key, count(*) FILTER (WHERE NOT multiple_exposure)::float8 AS n, count(*) FILTER (WHERE multiple_exposure)::float8 AS multiple,
         count(*) FILTER (WHERE NOT multiple_exposure AND purchases > 0)::float8 AS converted,
-        avg(clicks::float8) FILTER (WHERE NOT multiple_exposure) AS clicks_mean, var_samp(clicks::float8) FILTER (WHERE NOT multiple_exposure) AS clicks_var,
+        -- CTR's clicks: at most the unit's impressions (the rollup counts every click a client sends,
+        -- shown or not), so each unit's ratio, and the arm's, lies in [0, 1] (METRIC_CATALOGUE.ctr).
+        avg(least(clicks, impressions)::float8) FILTER (WHERE NOT multiple_exposure) AS clicks_mean, var_samp(least(clicks, impressions)::float8) FILTER (WHERE NOT multiple_exposure) AS clicks_var,
         avg(impressions::float8) FILTER (WHERE NOT multiple_exposure) AS impressions_mean, var_samp(impressions::float8) FILTER (WHERE NOT multiple_exposure) AS impressions_var,
-        covar_samp(clicks::float8, impressions::float8) FILTER (WHERE NOT multiple_exposure) AS clicks_impressions_cov,
+        covar_samp(least(clicks, impressions)::float8, impressions::float8) FILTER (WHERE NOT multiple_exposure) AS clicks_impressions_cov,
         avg(revenue) FILTER (WHERE NOT multiple_exposure) AS revenue_mean, var_samp(revenue) FILTER (WHERE NOT multiple_exposure) AS revenue_var
       FROM experiment_unit_stats WHERE experiment_id = ${e.id} AND phase = ${viewed} GROUP BY variant_key`,
     db.experimentHourlyStat.findMany({ where: { experimentId: e.id, phase: viewed }, orderBy: { hour: "asc" } }),
@@ -214,7 +216,9 @@ async function readResults(db: Prisma.TransactionClient, e: Experiment, options:
     hourly: hourly.map((h) => {
       const x = excludedAt.get(`${h.variantKey} ${h.hour.getTime()}`);
       // The rollup's counters are bigint; an hour's count of one arm is far below 2^53.
-      return { hour: h.hour.toISOString(), variantKey: h.variantKey, impressions: Number(h.impressions) - (x?.impressions ?? 0), clicks: Number(h.clicks) - (x?.clicks ?? 0) };
+      const impressions = Number(h.impressions) - (x?.impressions ?? 0);
+      // As CTR's clicks: an hour's clicks count at most its impressions (clicks on items never reported shown pass them).
+      return { hour: h.hour.toISOString(), variantKey: h.variantKey, impressions, clicks: Math.min(impressions, Number(h.clicks) - (x?.clicks ?? 0)) };
     }),
     interleaving,
     planning: { minDetectableEffect: e.minDetectableEffect, days },

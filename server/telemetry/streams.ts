@@ -195,7 +195,7 @@ function parseJsonRow(text: string): Record<string, unknown> {
     row = undefined;
   }
   if (typeof row !== "object" || row === null || Array.isArray(row)) {
-    throw Object.assign(new Error(`a spilled row is not a JSON object (${text.length} characters)`), { code: "22P02" });
+    throw Object.assign(new Error(`a spilled row is not a JSON object (${text.length} character${text.length === 1 ? "" : "s"})`), { code: "22P02" });
   }
   return row as Record<string, unknown>;
 }

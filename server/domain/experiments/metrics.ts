@@ -35,8 +35,8 @@ export interface MetricDefinition {
   /**
    * Every observation's value lies in [0, 1] by definition (a 0/1 outcome, or a share of a unit's
    * requests): when neither arm shows any spread, the comparison and the guardrail read the arms
-   * as proportions (noSpread.ts). Not CTR: a click is accepted without its impression, so a unit's
-   * clicks ÷ impressions can pass 1.
+   * as proportions (noSpread.ts). Not CTR: a ratio of per-unit sums (delta method), whose
+   * observation is a unit's clicks and impressions, not a value in [0, 1].
    */
   unitInterval?: boolean;
 }
@@ -49,14 +49,15 @@ export const CUPED_PRE_DAYS = 14;
 /**
  * Click-through rate by its standard definition, as the executive and rollout figures count it: a
  * click counts only on an item its request showed, at most as often as it was shown, so it lies in
- * [0, 1]. (The experiment rollups count every click; see `unitInterval` below.)
+ * [0, 1]. The experiment rollups count a unit's clicks, not which items they were on: experiment CTR
+ * counts a unit's clicks up to its impressions (METRIC_CATALOGUE.ctr), which bounds it the same way.
  */
 export const CLICK_THROUGH_DEFINITION = "clicks ÷ impressions, a click counting only on an item its request showed (at most once per impression)";
 
 export const METRIC_CATALOGUE = {
   ctr: {
     label: "CTR",
-    definition: "clicks ÷ impressions, summed over the randomisation units of an arm",
+    definition: "clicks ÷ impressions, summed over the randomisation units of an arm, each unit's clicks counting up to its impressions",
     unit: "rate", higherIsBetter: true, type: "ratio", observation: "unit", selectable: true, zeroBaselineMargin: 0.01,
   },
   conversion: {
