@@ -1,8 +1,12 @@
+import type { Browser } from "@playwright/test";
+import { ADMIN_STATE } from "./credentials";
 import { expect, test } from "./fixtures";
 
 // A console page about one thing the URL names (a model, a version, an experiment, a shadow
 // comparison) that does not exist answers 404 with a page saying what was not found, inside the
-// console's shell (break test: each answered 500, "This page couldn't load").
+// console's shell (break test: each answered 500, "This page couldn't load"). An address no page
+// answers does too (a later break test: Next's bare "404 This page could not be found.", outside the
+// console), and its page is rendered on the server: readable without JavaScript.
 
 const MISSING = [
   { path: "/models/nope", title: "Model “nope” does not exist" },
@@ -14,6 +18,9 @@ const MISSING = [
   { path: "/shadow/compare?request=nope&version=nope", title: "No shadow comparison of request “nope”" },
 ];
 
+/** Addresses no page answers. */
+const UNMATCHED = ["/nope", "/experiments/x/y/z", "/models/search-ranker/v/1/extra", "/dashboards/nope"];
+
 for (const { path, title } of MISSING) {
   test(`${path} answers 404 saying what was not found`, async ({ page }) => {
     const response = await page.goto(path);
@@ -24,6 +31,46 @@ for (const { path, title } of MISSING) {
   });
 }
 
+for (const path of UNMATCHED) {
+  test(`${path}, which no page answers, answers 404 inside the console with a way home`, async ({ page }) => {
+    const response = await page.goto(path);
+    expect(response?.status()).toBe(404);
+    await expect(page.getByTestId("not-found-title")).toHaveText(`Nothing at ${path}`);
+    await expect(page.getByText("This page could not be found.")).toHaveCount(0);
+    await expect(page.getByRole("navigation", { name: "Main navigation" }).getByRole("link", { name: "Experiments" })).toBeAttached();
+    await expect(page.getByTestId("user-menu")).toBeVisible();
+    await expect(page).toHaveTitle("Not found · Rerank Console");
+    await page.getByRole("link", { name: "Back to the overview" }).click();
+    await expect(page).toHaveURL(/\/$/);
+  });
+}
+
+/** A page signed in as the first admin with JavaScript off: only what the server rendered. */
+async function withoutJavaScript(browser: Browser, baseURL: string | undefined) {
+  const context = await browser.newContext({ baseURL, storageState: ADMIN_STATE, javaScriptEnabled: false });
+  return { context, page: await context.newPage() };
+}
+
+test("an unmatched address's 404 is rendered on the server: its message, the navigation and the way home, without JavaScript", async ({ browser, baseURL }) => {
+  const { context, page } = await withoutJavaScript(browser, baseURL);
+  try {
+    for (const path of UNMATCHED) {
+      const response = await page.goto(path);
+      expect(response?.status()).toBe(404);
+      await expect(page.getByTestId("not-found-title")).toHaveText(`Nothing at ${path}`);
+      await expect(page.getByRole("link", { name: "Back to the overview" })).toHaveAttribute("href", "/");
+      await expect(page.getByRole("navigation", { name: "Main navigation" }).getByRole("link", { name: "Models" })).toBeAttached();
+    }
+  } finally {
+    await context.close();
+  }
+});
+
+test("an unmatched API address answers 404 too, without the console's shell", async ({ request }) => {
+  const response = await request.get("/api/v1/nope");
+  expect(response.status()).toBe(404);
+});
+
 test("pages of things that exist still answer 200", async ({ page }) => {
   for (const path of ["/models/search-ranker", "/models/search-ranker/v/1"]) {
     const response = await page.goto(path);
@@ -32,13 +79,23 @@ test("pages of things that exist still answer 200", async ({ page }) => {
   }
 });
 
-test("the 404 pages at 1280 and 390 px", async ({ page }) => {
+test("the 404 pages at 1280 and 390 px", async ({ page, browser, baseURL }) => {
   for (const [width, height] of [[1280, 900], [390, 844]] as const) {
     await page.setViewportSize({ width, height });
-    for (const [name, path] of [["model", "/models/nope"], ["version", "/models/search-ranker/v/abc"], ["experiment", "/experiments/nope/edit"]] as const) {
+    for (const [name, path] of [["model", "/models/nope"], ["version", "/models/search-ranker/v/abc"], ["experiment", "/experiments/nope/edit"], ["unmatched", "/experiments/x/y/z"]] as const) {
       await page.goto(path);
       await expect(page.getByTestId("not-found-title")).toBeVisible();
       await page.screenshot({ path: `e2e/screenshots/not-found-${name}${width === 390 ? "-390" : ""}.png`, fullPage: true });
     }
+  }
+  const { context, page: bare } = await withoutJavaScript(browser, baseURL);
+  try {
+    for (const [width, height] of [[1280, 900], [390, 844]] as const) {
+      await bare.setViewportSize({ width, height });
+      await bare.goto("/experiments/x/y/z");
+      await bare.screenshot({ path: `e2e/screenshots/not-found-unmatched-no-js${width === 390 ? "-390" : ""}.png`, fullPage: true });
+    }
+  } finally {
+    await context.close();
   }
 });

@@ -28,12 +28,13 @@ describe("an API key sent without the Bearer scheme", () => {
     const { serving, automation } = await keys();
     expect(await authorizeHttp(new Headers({ authorization: `Bearer ${serving}` }), "rerank.serve")).toMatchObject({ ok: true });
     const token = await authorizeHttp(new Headers({ authorization: `Token ${serving}` }), "rerank.serve");
-    expect(token).toEqual({ ok: false, status: 401, code: "UNAUTHORIZED", message: tokenMessage });
+    // With the challenge every 401 carries (RFC 6750 §3): no error code, since no Bearer key was sent.
+    expect(token).toEqual({ ok: false, status: 401, code: "UNAUTHORIZED", message: tokenMessage, headers: { "www-authenticate": 'Bearer realm="rerank-console"' } });
     const bare = await authorizeHttp({ authorization: automation }, "models.write");
-    expect(bare).toEqual({ ok: false, status: 401, code: "UNAUTHORIZED", message: bareMessage });
+    expect(bare).toEqual({ ok: false, status: 401, code: "UNAUTHORIZED", message: bareMessage, headers: { "www-authenticate": 'Bearer realm="rerank-console"' } });
     for (const answer of [token, bare]) expect(JSON.stringify(answer)).not.toContain(serving.slice(4, 20));
     // A Bearer key that is not one is still told so.
-    expect(await authorizeHttp(new Headers({ authorization: "Bearer rrk_not-a-key" }), "rerank.serve")).toMatchObject({ status: 401, message: BAD_KEY_MESSAGE });
+    expect(await authorizeHttp(new Headers({ authorization: "Bearer rrk_not-a-key" }), "rerank.serve")).toMatchObject({ status: 401, message: BAD_KEY_MESSAGE, headers: { "www-authenticate": 'Bearer realm="rerank-console", error="invalid_token"' } });
   });
 
   it("over HTTP: POST /api/v1/rerank, /api/v1/events, /v2/rerank and the model upload answer 401 with the expected form", async () => {
@@ -47,6 +48,7 @@ describe("an API key sent without the Bearer scheme", () => {
           expect([path, answer.status]).toEqual([path, 401]);
           expect(text).toContain(message.replaceAll('"', '\\"'));
           expect(text).not.toContain(serving);
+          expect(answer.headers.get("www-authenticate")).toBe('Bearer realm="rerank-console"');
         }
       }
     } finally {

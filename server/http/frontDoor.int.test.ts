@@ -127,3 +127,54 @@ describe("the front door with the real endpoints", () => {
     expect(page.headers.get("x-frame-options")).toBe("DENY");
   });
 });
+
+describe("every 401 carries its challenge (RFC 9110 §11.6.1, RFC 6750 §3; a break test found none)", () => {
+  const REALM = 'Bearer realm="rerank-console"';
+  const INVALID_TOKEN = `${REALM}, error="invalid_token"`;
+  const candidates = [{ id: "a" }, { id: "b" }];
+
+  it("the serving endpoints, the upload and the key-checked metrics: the realm without a key, invalid_token for a key that is none", async () => {
+    const form = new FormData();
+    form.set("file", new Blob([new Uint8Array([1, 2, 3])]), "model.onnx");
+    setEnv("METRICS_AUTH", "on");
+    try {
+      for (const [authorization, challenge] of [[undefined, REALM], ["Bearer rrk_not-a-key", INVALID_TOKEN], ["Token rrk_not-a-key", REALM], ["Bearer", `${REALM}, error="invalid_request"`]] as const) {
+        const headers: Record<string, string> = authorization ? { authorization } : {};
+        const answers = {
+          rerank: await frontDoor.post("/api/v1/rerank", { surface: "search", topK: 1, candidates }, { headers }),
+          cohere: await frontDoor.post("/v2/rerank", { model: "x", query: "q", documents: ["a"] }, { headers }),
+          events: await frontDoor.post("/api/v1/events", { events: [] }, { headers }),
+          upload: await fetch(`${frontDoor.url}/api/v1/models/search-ranker/versions`, { method: "POST", body: form, headers }),
+          metrics: await fetch(`${frontDoor.url}/api/metrics`, { headers }),
+        };
+        for (const [what, answer] of Object.entries(answers)) {
+          expect([what, authorization, answer.status]).toEqual([what, authorization, 401]);
+          expect(answer.headers.get("www-authenticate"), `${what} ${authorization}`).toBe(challenge);
+          await answer.arrayBuffer();
+        }
+      }
+      // A key that may read the metrics is answered, and a refusal that is not a 401 carries no challenge.
+      const served = await fetch(`${frontDoor.url}/api/metrics`, { headers: await keyHeaders("automation", ["viewer"]) });
+      expect([served.status, served.headers.get("www-authenticate")]).toEqual([200, null]);
+      const forbidden = await frontDoor.post("/api/v1/rerank", { surface: "search", topK: 1, candidates }, { headers: await keyHeaders("automation", ["viewer"]) });
+      expect([forbidden.status, forbidden.headers.get("www-authenticate")]).toEqual([403, null]);
+    } finally {
+      setEnv("METRICS_AUTH", undefined);
+    }
+  });
+
+  it("tRPC: a query, a mutation and a batch refused 401 carry it; a 403 does not", async () => {
+    const query = await fetch(`${frontDoor.url}/api/trpc/surfaces.list`);
+    expect([query.status, query.headers.get("www-authenticate")]).toEqual([401, REALM]);
+    const badKey = await fetch(`${frontDoor.url}/api/trpc/surfaces.list`, { headers: { authorization: "Bearer rrk_not-a-key" } });
+    expect([badKey.status, badKey.headers.get("www-authenticate")]).toEqual([401, INVALID_TOKEN]);
+    const mutation = await frontDoor.post("/api/trpc/oncall.killSwitch", { json: { surface: "search", on: true, reason: "anonymous" } });
+    expect([mutation.status, mutation.headers.get("www-authenticate")]).toEqual([401, REALM]);
+    const keyedMutation = await frontDoor.post("/api/trpc/oncall.killSwitch", { json: { surface: "search", on: true, reason: "a dead key" } }, { headers: { authorization: "Bearer rrk_not-a-key" } });
+    expect([keyedMutation.status, keyedMutation.headers.get("www-authenticate")]).toEqual([401, INVALID_TOKEN]);
+    const batch = await fetch(`${frontDoor.url}/api/trpc/surfaces.list,models.list?batch=1&input=${encodeURIComponent("{}")}`);
+    expect([batch.status, batch.headers.get("www-authenticate")]).toEqual([401, REALM]);
+    const viewerLever = await frontDoor.post("/api/trpc/oncall.killSwitch", { json: { surface: "search", on: true, reason: "a viewer" } }, { headers: await keyHeaders("automation", ["viewer"]) });
+    expect([viewerLever.status, viewerLever.headers.get("www-authenticate")]).toEqual([403, null]);
+  });
+});

@@ -163,11 +163,13 @@ describe("bodies before the caller is known, and bodies that pause", () => {
     const answer = await raw(headLines("POST", "/api/trpc/oncall.killSwitch", { "content-type": "application/json", "content-length": "1048476" }), ['{"json":'], 2_000);
     expect(answer.status).toBe(401);
     expect(JSON.parse(answer.body).error.json.message).toBe("authorization: sign in, or send an API key as Authorization: Bearer <key>");
+    expect(answer.head).toContain('\r\nwww-authenticate: bearer realm="rerank-console"\r\n');
     expect(answer.closed).toBe(true);
     expect(answer.ms).toBeLessThan(IDLE_MS);
     const badKey = await raw(headLines("POST", "/api/trpc/oncall.killSwitch", { "content-type": "application/json", "content-length": "1048476", authorization: "Bearer rrk_not-a-key" }), [], 2_000);
     expect(badKey.status).toBe(401);
     expect(JSON.parse(badKey.body).error.json.message).toBe("authorization: the API key is unknown, revoked or expired");
+    expect(badKey.head).toContain('\r\nwww-authenticate: bearer realm="rerank-console", error="invalid_token"\r\n');
     // A batch too; a signed-in caller's POST is served as before.
     const batch = await raw(headLines("POST", "/api/trpc/oncall.killSwitch,rerank.rank?batch=1", { "content-type": "application/json", "content-length": "100000" }), [], 2_000);
     expect(batch.status, batch.head + batch.body).toBe(401);

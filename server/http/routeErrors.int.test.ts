@@ -59,6 +59,21 @@ describe("Next.js routes with the database reachable", () => {
   });
 });
 
+describe("Next.js routes refusing a caller", () => {
+  it("answer 401 with the challenge every 401 carries (RFC 6750 §3): the artifact download, the audit CSV (a procedure's UNAUTHORIZED)", async () => {
+    const realm = 'Bearer realm="rerank-console"';
+    const params = { params: Promise.resolve({ name: "search-ranker", version: "1" }) };
+    const artifactAs = (headers: Record<string, string>) => artifactRoute.GET(new Request(`${BASE}/api/v1/models/search-ranker/versions/1/artifact`, { headers }), params);
+    const csvAs = (headers: Record<string, string>) => auditCsvRoute.GET(new Request(`${BASE}/api/v1/audit.csv`, { headers }));
+    for (const [headers, challenge] of [[{}, realm], [{ authorization: "Bearer rrk_not-a-key" }, `${realm}, error="invalid_token"`], [{ authorization: "Basic eDp5" }, realm]] as const) {
+      for (const answer of [await artifactAs(headers), await csvAs(headers)]) {
+        expect([answer.status, answer.headers.get("www-authenticate")]).toEqual([401, challenge]);
+        expect((await answer.json()).error.code).toBe("UNAUTHORIZED");
+      }
+    }
+  });
+});
+
 describe("Next.js routes with the database unreachable", () => {
   beforeAll(async () => {
     await proxy.close();

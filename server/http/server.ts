@@ -8,6 +8,7 @@ import { authorizeHttp } from "../auth/http";
 import { admitKeyRate } from "../auth/keyRateLimit";
 import { getDb } from "../db/client";
 import { allowedSurfaces, assertSurfaceAllowed, callerOf, passwordChangeDue, unauthorizedMessage, type Principal } from "../auth/principal";
+import { refusalHeaders } from "../domain/access/authorizationHeader";
 import type { Permission } from "../domain/access/permissions";
 import { outcomeBatchSchema } from "../events/schema";
 import { recordOutcomes } from "../events/service";
@@ -86,10 +87,12 @@ async function serveTrpc(req: IncomingMessage, res: ServerResponse, procedurePat
     router: appRouter,
     createContext: () => createContext({ headers: headersOf(req), ...(withBody ? { principal: withBody.principal } : {}) }),
     middleware: (_req, _res, next) => next(refusal),
-    // A 503 that asks for a retry (RetryLaterError) says when, as on /api/v1/*.
+    // A 503 that asks for a retry (RetryLaterError) says when, as on /api/v1/*; a refused caller
+    // (UNAUTHORIZED, HTTP 401) gets the challenge every 401 carries (RFC 6750 §3).
     responseMeta: ({ errors }) => {
-      const headers = errors.map((e) => retryAfterHeader(mapError(e.cause ?? e, procedurePath))).find((h) => h !== undefined);
-      return headers ? { headers } : {};
+      const retry = errors.map((e) => retryAfterHeader(mapError(e.cause ?? e, procedurePath))).find((h) => h !== undefined);
+      const challenge = errors.some((e) => e.code === "UNAUTHORIZED") ? refusalHeaders(401, req.headers.authorization) : undefined;
+      return retry || challenge ? { headers: { ...retry, ...challenge } } : {};
     },
   });
 }
@@ -120,7 +123,7 @@ async function serveProbe(req: IncomingMessage, res: ServerResponse, kind: "heal
   }
   if (env().METRICS_AUTH === "on") {
     const access = await authorizeHttp(credentialsOf(req), "console.read");
-    if (!access.ok) return sendError(res, access.status, { code: access.code, message: access.message });
+    if (!access.ok) return sendError(res, access.status, { code: access.code, message: access.message }, { headers: access.headers });
   }
   const text = await prometheusText();
   res.writeHead(200, { "content-type": PROMETHEUS_CONTENT_TYPE, "content-length": Buffer.byteLength(text), "cache-control": "no-store" }).end(text);
@@ -167,7 +170,7 @@ async function serveOwn(req: IncomingMessage, res: ServerResponse, route: Exclud
   const permission = ROUTE_PERMISSION[route.kind];
   if (permission) {
     const access = await authorizeHttp(credentialsOf(req), permission);
-    if (!access.ok) return sendError(res, access.status, { code: access.code, message: access.message }, { close: true });
+    if (!access.ok) return sendError(res, access.status, { code: access.code, message: access.message }, { close: true, headers: access.headers });
     principal = access.principal;
   } else if (route.kind === "trpc" && takesBody) {
     // A tRPC POST is a mutation or a batch, and no mutation is public (auth.me and system.health are
@@ -192,7 +195,7 @@ async function serveOwn(req: IncomingMessage, res: ServerResponse, route: Exclud
   // invited a new admin 80 s after being disabled). A cached key's verdict costs no query.
   if (body && permission) {
     const again = await authorizeHttp(credentialsOf(req), permission);
-    if (!again.ok) return sendError(res, again.status, { code: again.code, message: again.message });
+    if (!again.ok) return sendError(res, again.status, { code: again.code, message: again.message }, { headers: again.headers });
     principal = again.principal;
   } else if (body && route.kind === "trpc" && trpcCaller) {
     trpcCaller = await authenticate(getDb(), credentialsOf(req)).catch(() => undefined);

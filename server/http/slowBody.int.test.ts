@@ -34,11 +34,11 @@ async function freshKey(kind: "serving" | "automation") {
 /** POSTs `body` in two halves; `between` runs after the first half reached the server (its caller checked). */
 function postInHalves(path: string, body: Buffer, headers: Record<string, string>, between: () => Promise<void>) {
   const url = new URL(frontDoor.url);
-  return new Promise<{ status: number; body: string }>((resolve, reject) => {
+  return new Promise<{ status: number; body: string; challenge: string | undefined }>((resolve, reject) => {
     const req = http.request({ host: url.hostname, port: url.port, method: "POST", path, headers: { ...headers, "content-length": String(body.length) } }, (res) => {
       let text = "";
       res.on("data", (d: Buffer) => (text += d.toString()));
-      res.on("end", () => resolve({ status: res.statusCode ?? 0, body: text }));
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, body: text, challenge: res.headers["www-authenticate"] }));
     });
     req.on("error", reject);
     const half = Math.floor(body.length / 2);
@@ -49,6 +49,9 @@ function postInHalves(path: string, body: Buffer, headers: Record<string, string
     });
   });
 }
+
+/** A 401's WWW-Authenticate for a Bearer key that is not (or no longer) a live key. */
+const INVALID_TOKEN = 'Bearer realm="rerank-console", error="invalid_token"';
 
 const revoke = async (id: string) => {
   await revokeApiKey(getDb(), id);
@@ -62,6 +65,8 @@ describe("a request's caller is checked again once its body is in", () => {
     const answer = await postInHalves("/api/v1/rerank", body, { authorization: `Bearer ${key.key}`, "content-type": "application/json" }, () => revoke(key.apiKey.id));
     expect(answer.status).toBe(401);
     expect(JSON.parse(answer.body).error.code).toBe("UNAUTHORIZED");
+    // The refusal after the body carries the challenge too: the key sent is no longer one (RFC 6750 §3.1).
+    expect(answer.challenge).toBe(INVALID_TOKEN);
     // The same request from a live key is served (the test's request is a valid one).
     const live = await freshKey("serving");
     expect((await frontDoor.post("/api/v1/rerank", JSON.parse(body.toString()), { headers: { authorization: `Bearer ${live.key}` } })).status).toBe(200);
@@ -73,6 +78,7 @@ describe("a request's caller is checked again once its body is in", () => {
     const body = Buffer.from(JSON.stringify({ json: { name, owner: "slow", description: "x".repeat(200) } }));
     const answer = await postInHalves("/api/trpc/models.create", body, { authorization: `Bearer ${key.key}`, "content-type": "application/json" }, () => revoke(key.apiKey.id));
     expect(answer.status).toBe(401);
+    expect(answer.challenge).toBe(INVALID_TOKEN);
     expect(await getDb().model.findUnique({ where: { name } })).toBeNull();
   });
 
@@ -87,6 +93,7 @@ describe("a request's caller is checked again once its body is in", () => {
       forgetVerifiedKeys();
     });
     expect(answer.status).toBe(401);
+    expect(answer.challenge).toBe(INVALID_TOKEN);
     expect(await db.model.findUnique({ where: { name } })).toBeNull();
   });
 
@@ -101,5 +108,6 @@ describe("a request's caller is checked again once its body is in", () => {
     const answer = await postInHalves("/api/v1/models/no-such-model/versions", body, { authorization: `Bearer ${key.key}`, "content-type": `multipart/form-data; boundary=${boundary}` }, () => revoke(key.apiKey.id));
     // Before: the upload went on as the revoked key (here: 404 for the unknown model, read after the form).
     expect(answer.status).toBe(401);
+    expect(answer.challenge).toBe(INVALID_TOKEN);
   });
 });

@@ -31,10 +31,10 @@ export const uploadsInFlight = () => inFlight;
 /**
  * A multipart form with `file`, `featureSpec` (JSON), `format`, `metadata`, `metrics`,
  * `parentVersion`, read here within `bodyLimit`; `actorNow` says who uploads as of when the form is
- * in (its refusal, 401 / 403, is the answer). 201 with the stored version; 400 / 404 / 409
+ * in (its refusal, 401 / 403 with its headers, is the answer). 201 with the stored version; 400 / 404 / 409
  * naming what to fix; 413 past the body limit; 503 with Retry-After when the upload slots are taken.
  */
-export async function serveUpload(req: IncomingMessage, res: ServerResponse, model: string, actorNow: () => Promise<{ actor: Actor } | { refusal: { status: number; code: string; message: string } }>, bodyLimit: number): Promise<void> {
+export async function serveUpload(req: IncomingMessage, res: ServerResponse, model: string, actorNow: () => Promise<{ actor: Actor } | { refusal: { status: number; code: string; message: string; headers?: Record<string, string> } }>, bodyLimit: number): Promise<void> {
   const slots = env().MODEL_UPLOAD_CONCURRENCY;
   if (inFlight >= slots) {
     return sendJson(res, 503, { error: { code: "UNAVAILABLE", message: `file: ${inFlight} model uploads are in progress, the most this server takes at once (MODEL_UPLOAD_CONCURRENCY); try again in ${RETRY_AFTER_SECONDS} s` } }, { close: true, headers: { "retry-after": String(RETRY_AFTER_SECONDS) } });
@@ -48,8 +48,8 @@ export async function serveUpload(req: IncomingMessage, res: ServerResponse, mod
     // Who uploads, as of now that the file is in (rights may have been withdrawn while it came).
     const caller = await actorNow();
     if ("refusal" in caller) {
-      const { status, code, message } = caller.refusal;
-      answer = () => sendError(res, status, { code, message });
+      const { status, code, message, headers } = caller.refusal;
+      answer = () => sendError(res, status, { code, message }, { headers });
     } else {
       const version = await uploadVersion(getDb(), model, form, caller.actor);
       answer = () => sendJson(res, 201, { id: version.id, model, version: version.version, sha256: version.sha256, sizeBytes: version.sizeBytes, warnings: version.warnings });

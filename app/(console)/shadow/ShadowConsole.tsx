@@ -2,7 +2,7 @@
 import { usePermission } from "@/app/_auth/AccessProvider";
 import { GuardedButton } from "@/app/_auth/GuardedButton";
 import { ConfirmChangeDialog } from "@/app/_components/ConfirmChangeDialog";
-import { Alert, Button, Card, Code, Group, Loader, NumberInput, Paper, SegmentedControl, Select, SimpleGrid, Stack, Table, Text, TextInput, Title } from "@mantine/core";
+import { Alert, Button, Card, Code, Flex, Group, Loader, NumberInput, Paper, SegmentedControl, Select, SimpleGrid, Stack, Table, Text, TextInput, Title } from "@mantine/core";
 import Link from "next/link";
 import { hrefs } from "@/server/domain/audit/subject";
 import { notifications } from "@mantine/notifications";
@@ -31,10 +31,11 @@ export function ShadowConsole({ surfaces, initialSurface }: { surfaces: Array<{ 
   if (!surface) return <Alert color="gray">No surfaces yet: a shadow compares a candidate on a surface&apos;s traffic.</Alert>;
   return (
     <Stack>
-      <Group justify="space-between" wrap="nowrap" align="flex-start" gap="sm">
+      {/* Below `sm` the surface select takes the row and the window goes under it (beside it, the select was ~185 px at 390 px and cut the names). */}
+      <Flex justify="space-between" wrap={{ base: "wrap", sm: "nowrap" }} align="flex-start" gap="sm">
         <SurfacePicker label="Surface" surfaces={surfaces} value={surface} onChange={(v) => { setSurface(v); setVersionId(null); }} />
         <SegmentedControl aria-label="Window" data={WINDOWS} value={hours} onChange={setHours} style={{ flexShrink: 0 }} />
-      </Group>
+      </Flex>
       <SurfaceShadow surface={surface} hours={Number(hours)} versionId={versionId} onVersion={setVersionId} />
     </Stack>
   );

@@ -6,35 +6,83 @@
 /** The one form an API key is accepted in. */
 export const BEARER_FORM = "Authorization: Bearer <key>";
 
+/** The protection space every 401's challenge names (RFC 9110 §11.5): one for the whole console. */
+export const AUTH_REALM = "rerank-console";
+
 /**
- * A scheme the answer may name: an RFC 9110 §11.1 token of at most 32 characters. A longer one, or
- * one that starts like our keys, may be the key itself sent without a scheme: it is never echoed.
+ * The schemes a refusal may name, in their registered spelling: the IANA HTTP Authentication Scheme
+ * Registry (RFC 9110 §16.4.1) and a few common unregistered ones (NTLM, Token, ApiKey, AWS's). The
+ * answer quotes this list, never the request: a header's first word is the sender's text (a break test
+ * had arbitrary text reflected back), and may be a key sent without a scheme.
  */
-const NAMEABLE_SCHEME = /^[A-Za-z][A-Za-z0-9!#$%&'*+.^_`|~-]{0,31}$/;
-const KEY_PREFIX = "rrk_";
+export const KNOWN_SCHEMES: readonly string[] = [
+  // IANA's registry
+  "Basic", "Bearer", "Concealed", "Digest", "DPoP", "GNAP", "HOBA", "Mutual", "Negotiate", "OAuth", "PrivateToken",
+  "SCRAM-SHA-1", "SCRAM-SHA-256", "vapid",
+  // common, not registered
+  "NTLM", "Token", "ApiKey", "Api-Key", "Key", "JWT", "Hawk", "AWS4-HMAC-SHA256",
+];
+
+const KNOWN_BY_LOWER = new Map(KNOWN_SCHEMES.map((scheme) => [scheme.toLowerCase(), scheme]));
+
+/** `scheme`'s registered spelling when it is one of KNOWN_SCHEMES (case-insensitively, RFC 9110 §11.1), else null. */
+export function knownScheme(scheme: string): string | null {
+  return KNOWN_BY_LOWER.get(scheme.toLowerCase()) ?? null;
+}
 
 export type AuthorizationHeader =
   | { kind: "bearer"; key: string }
-  /** Not `Bearer <key>`: `message` says the expected form and what was sent instead, never the value. */
-  | { kind: "malformed"; message: string };
+  /**
+   * Not `Bearer <key>`: `message` says the expected form and what was sent instead, never the value;
+   * `bearer` whether the Bearer scheme was used (with no key, or more than one value).
+   */
+  | { kind: "malformed"; message: string; bearer: boolean };
 
 const expected = (got: string) => `authorization: send the API key as ${BEARER_FORM}; ${got}`;
 
 /**
  * Reads an Authorization header's value (the scheme case-insensitively, RFC 9110 §11.1).
- * @returns the key of `Bearer <key>`, or `malformed` with the sentence to answer with (HTTP 401).
+ * @returns the key of `Bearer <key>`, or `malformed` with the sentence to answer with (HTTP 401): it
+ *   names another scheme only when it is one of KNOWN_SCHEMES, in the list's spelling, else says
+ *   "an unrecognised scheme"; the header's own text is never quoted.
  */
 export function readAuthorization(header: string): AuthorizationHeader {
   const value = header.trim();
   const [scheme = "", ...rest] = value.split(/\s+/);
+  const isBearer = scheme.toLowerCase() === "bearer";
   if (rest.length === 0) {
-    if (scheme.toLowerCase() === "bearer") return { kind: "malformed", message: expected("the Bearer scheme carried no key") };
-    return { kind: "malformed", message: expected(value === "" ? "the header was empty" : "the header carried a value without a scheme (no \"Bearer \" before it)") };
+    if (isBearer) return { kind: "malformed", bearer: true, message: expected("the Bearer scheme carried no key") };
+    return { kind: "malformed", bearer: false, message: expected(value === "" ? "the header was empty" : "the header carried a value without a scheme (no \"Bearer \" before it)") };
   }
-  if (scheme.toLowerCase() === "bearer") {
+  if (isBearer) {
     if (rest.length === 1 && rest[0]) return { kind: "bearer", key: rest[0] };
-    return { kind: "malformed", message: expected("the Bearer scheme carried more than one value (a key has no spaces)") };
+    return { kind: "malformed", bearer: true, message: expected("the Bearer scheme carried more than one value (a key has no spaces)") };
   }
-  const nameable = NAMEABLE_SCHEME.test(scheme) && !scheme.toLowerCase().startsWith(KEY_PREFIX);
-  return { kind: "malformed", message: expected(nameable ? `the header's scheme was "${scheme}"` : "the header's scheme was not Bearer") };
+  const known = knownScheme(scheme);
+  return { kind: "malformed", bearer: false, message: expected(known ? `the header's scheme was "${known}"` : "the header used an unrecognised scheme") };
+}
+
+/**
+ * The WWW-Authenticate value of a 401 (RFC 9110 §11.6.1: a 401 carries one; RFC 6750 §3), from the
+ * Authorization header the refused request sent (null or undefined: none):
+ * - none, another scheme or a bare value (no Bearer attempt): `Bearer realm="rerank-console"`, no error
+ *   code (RFC 6750 §3.1: a request without authentication information gets none);
+ * - `Bearer` without a key, or with more than one value: `…, error="invalid_request"`;
+ * - `Bearer <key>` (the key unknown, revoked or expired): `…, error="invalid_token"`.
+ * The value quotes nothing of the request.
+ */
+export function bearerChallenge(authorization: string | null | undefined): string {
+  const challenge = `Bearer realm="${AUTH_REALM}"`;
+  if (!authorization) return challenge;
+  const read = readAuthorization(authorization);
+  if (read.kind === "bearer") return `${challenge}, error="invalid_token"`;
+  return read.bearer ? `${challenge}, error="invalid_request"` : challenge;
+}
+
+/**
+ * The headers of a refusal with HTTP `status`: a 401's WWW-Authenticate challenge (bearerChallenge of
+ * `authorization`, the header the request sent), nothing for any other status.
+ */
+export function refusalHeaders(status: number, authorization: string | null | undefined): Record<string, string> {
+  return status === 401 ? { "www-authenticate": bearerChallenge(authorization) } : {};
 }
