@@ -361,6 +361,32 @@ export function parseEnv(source: Record<string, string | undefined> = process.en
   return Object.freeze(values) as Env;
 }
 
+/**
+ * Removes the variables `names` from this process's environment — neither the configuration parsed
+ * after this nor a child process started later sees them — and parses them alone. For settings that
+ * matter only where a command uses them (ADMIN_EMAIL, ADMIN_PASSWORD: server/cli/adminSettings.ts),
+ * so that a bad one stops only that use. Blank counts as unset.
+ * @returns the values when all are valid (else none), which were set (even to a bad value), and each
+ *   bad one's problem as parseEnv words it.
+ */
+export function takeSettings<N extends SettingName>(names: readonly N[]): { values: Partial<Pick<Env, N>>; set: Record<N, boolean>; problems: string[] } {
+  const raw: Record<string, string | undefined> = {};
+  const set = {} as Record<N, boolean>;
+  for (const name of names) {
+    raw[name] = process.env[name];
+    set[name] = Boolean(raw[name]?.trim());
+    delete process.env[name];
+  }
+  resetEnv();
+  try {
+    const parsed = parseEnv(raw);
+    return { values: Object.fromEntries(names.map((name) => [name, parsed[name]])) as Partial<Pick<Env, N>>, set, problems: [] };
+  } catch (error) {
+    if (!isConfigError(error)) throw error;
+    return { values: {}, set, problems: error.problems };
+  }
+}
+
 const holder = globalThis as unknown as { __rerankEnv?: Env; __rerankAuthSecret?: { file: string; secret: string } };
 
 /** The parsed settings, cached for the process. @throws ConfigError on the first call if a value is bad. */

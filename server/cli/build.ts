@@ -1,4 +1,5 @@
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
+import { once } from "node:events";
 import { existsSync, readdirSync, statSync } from "node:fs";
 import path from "node:path";
 
@@ -36,11 +37,43 @@ export function buildNeeded(root = ROOT): "none" | "changed" | false {
   return changed > built ? "changed" : false;
 }
 
-/** Runs `next build` when there is no build or an input is newer than it. */
-export function buildIfNeeded(log: (line: string) => void = console.log) {
+/** Whether to build now (buildNeeded), said in one line. */
+function announceBuild(log: (line: string) => void): boolean {
   const needed = buildNeeded();
-  if (!needed) return log("build is up to date");
-  log(needed === "changed" ? "sources changed since the last build: building" : "no build yet: building (about a minute)");
-  const result = spawnSync(process.execPath, [NEXT_BIN, "build"], { stdio: "inherit", env: { ...process.env, NEXT_TELEMETRY_DISABLED: "1" } });
+  if (!needed) log("build is up to date");
+  else log(needed === "changed" ? "sources changed since the last build: building" : "no build yet: building (about a minute)");
+  return Boolean(needed);
+}
+
+const BUILD_ENV = () => ({ ...process.env, NEXT_TELEMETRY_DISABLED: "1" });
+
+/** Runs `next build` when there is no build or an input is newer than it. @throws when the build fails. */
+export function buildIfNeeded(log: (line: string) => void = console.log) {
+  if (!announceBuild(log)) return;
+  const result = spawnSync(process.execPath, [NEXT_BIN, "build"], { stdio: "inherit", env: BUILD_ENV() });
   if (result.status !== 0) throw new Error(`next build failed with exit code ${result.status}`);
+}
+
+/**
+ * buildIfNeeded for `npm start`, whose output may be a pipe that closes (`npm start | head`): unless
+ * it is a terminal (where next build draws its progress itself), next build's output is relayed
+ * through this process, which ignores a closed output (server/http/terminal.ts), instead of written
+ * by next build itself, which died of the EPIPE and failed the start. It runs beside the event loop
+ * (a synchronous build left the start deaf to signals for a minute: tsx then killed it with SIGKILL)
+ * and is stopped if this process exits first. @throws when the build fails.
+ */
+export async function buildIfNeededRelayed(log: (line: string) => void = console.log): Promise<void> {
+  if (!announceBuild(log)) return;
+  const relay = !process.stdout.isTTY;
+  const child = spawn(process.execPath, [NEXT_BIN, "build"], { stdio: relay ? ["ignore", "pipe", "pipe"] : "inherit", env: BUILD_ENV() });
+  if (relay) {
+    child.stdout!.on("data", (chunk: Buffer) => process.stdout.write(chunk));
+    child.stderr!.on("data", (chunk: Buffer) => process.stderr.write(chunk));
+  }
+  // The start stopped meanwhile (a signal, its launcher gone): the build must not run on without it.
+  const stopBuild = () => child.kill("SIGTERM");
+  process.on("exit", stopBuild);
+  const [code, signal] = (await once(child, "exit")) as [number | null, NodeJS.Signals | null];
+  process.off("exit", stopBuild);
+  if (code !== 0) throw new Error(`next build failed with ${signal ? `signal ${signal}` : `exit code ${code}`}`);
 }

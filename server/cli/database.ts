@@ -47,6 +47,12 @@ export interface ResolvedDatabase {
   url: string;
   /** "embedded" or the host:port of DATABASE_URL. */
   origin: string;
+  /**
+   * An embedded server this call started is stopped, should this process end without close() (even
+   * by SIGKILL), once process `pid` (the console's server) is gone too or after `graceMs`
+   * (EmbeddedServer.stopAfter); a no-op for DATABASE_URL and an attached server.
+   */
+  stopAfter(pid: number, graceMs: number): void;
   close(): Promise<void>;
 }
 
@@ -78,7 +84,7 @@ export async function resolveDatabase(options: { ephemeral?: boolean; log?: (lin
         return dropDatabase(adminUrlOf(configured), name);
       };
       const removeHandlers = options.signals === "caller" ? () => {} : closeOnSignals(drop);
-      return { url: parsed.toString(), origin, close: drop };
+      return { url: parsed.toString(), origin, stopAfter: () => {}, close: drop };
     }
     const problem = await checkReachable(configured);
     if (problem?.code === "3D000") {
@@ -86,7 +92,7 @@ export async function resolveDatabase(options: { ephemeral?: boolean; log?: (lin
     } else if (problem) {
       throw new DatabaseUnreachable(problem.message);
     }
-    return { url: configured, origin, close: async () => {} };
+    return { url: configured, origin, stopAfter: () => {}, close: async () => {} };
   }
   // A throwaway server's data folder, password and owner file sit in a fresh mkdtemp folder (mode 711:
   // the postgres account may pass when running as root, nobody else may list or add files), never
@@ -105,7 +111,12 @@ export async function resolveDatabase(options: { ephemeral?: boolean; log?: (lin
     }
   };
   const removeHandlers = options.signals === "caller" || server.attached ? () => {} : closeOnSignals(close);
+  if (scratch) {
+    // Killed without close() (SIGKILL), the throwaway server's folders go with it (68 MB each were left in the temporary folder).
+    server.removeWhenStopped(scratch);
+    if (!server.dataDir.startsWith(`${scratch}${path.sep}`)) server.removeWhenStopped(path.dirname(server.dataDir));
+  }
   await ensureDatabase(server.urlFor("postgres"), EMBEDDED_DATABASE);
   if (!server.attached) log(`embedded PostgreSQL listening on 127.0.0.1:${server.port} (data in ${path.relative(process.cwd(), server.dataDir).startsWith("..") ? server.dataDir : path.relative(process.cwd(), server.dataDir)})`);
-  return { url: server.urlFor(EMBEDDED_DATABASE), origin: "embedded", close };
+  return { url: server.urlFor(EMBEDDED_DATABASE), origin: "embedded", stopAfter: (pid, graceMs) => server.stopAfter(pid, graceMs), close };
 }

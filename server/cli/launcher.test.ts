@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { brokenLink, launchChain, launcherKind, launcherName, parentFromStat, type ProcessInfo } from "./launcher";
+import { brokenLink, launchChain, launcherKind, launcherName, parentFromStat, supervisorChain, type ProcessInfo } from "./launcher";
 
 // `kill <npm's pid>` left tsx, the start, its server and the embedded PostgreSQL running (npm's sh
 // died, nothing passed the signal on): the start watches the processes that launch it.
@@ -60,5 +60,22 @@ describe("parentFromStat", () => {
 describe("launcherName", () => {
   it("names npm, tsx and the shell for the log", () => {
     expect([npm, tsx, sh].map(launcherName)).toEqual(["npm (pid 12)", "tsx (pid 14)", "sh (pid 13)"]);
+  });
+});
+
+describe("supervisorChain", () => {
+  // The server npm start runs: its parent is the start (`node --import tsx server/cli/start.ts`), or with --dev tsx watch, whose parent is the start.
+  const start: ProcessInfo = { pid: 15, ppid: 14, args: ["node", "--import", "tsx", "server/cli/start.ts"] };
+  const watch: ProcessInfo = { pid: 16, ppid: 15, args: ["node", "/work/app/node_modules/tsx/dist/cli.mjs", "watch", "server/http/main.ts"] };
+  it("takes the relays above the server and the start above them, nothing further (kill -KILL of the start left the server running)", () => {
+    expect(supervisorChain([start, tsx, sh, npm]).map((p) => p.pid)).toEqual([15]);
+    expect(supervisorChain([watch, start, tsx, sh, npm]).map((p) => p.pid)).toEqual([16, 15]);
+    expect(supervisorChain([])).toEqual([]);
+  });
+  it("breaks when the start is gone, even behind tsx watch (the relay then has another parent)", () => {
+    const chain = supervisorChain([watch, start]);
+    expect(brokenLink(chain, 16, (pid) => (pid === 16 ? 15 : 14))).toBeNull();
+    expect(brokenLink(chain, 16, (pid) => (pid === 16 ? 1 : null))).toBe(start);
+    expect(brokenLink(supervisorChain([start]), 1, () => null)).toBe(start);
   });
 });

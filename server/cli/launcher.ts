@@ -1,5 +1,5 @@
 import { execFileSync } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 
 // `npm start` runs `sh -c "tsx server/cli/start.ts"`; tsx runs this script in a child node. `kill
@@ -74,7 +74,7 @@ export function parentFromStat(stat: string): number | null {
 }
 
 /** A process's parent and command line (/proc on Linux, else `ps`); null when it is gone or unreadable. */
-function readProcess(pid: number): ProcessInfo | null {
+export function readProcess(pid: number): ProcessInfo | null {
   try {
     const ppid = parentFromStat(readFileSync(`/proc/${pid}/stat`, "utf8"));
     if (ppid === null) return null;
@@ -92,16 +92,48 @@ function readProcess(pid: number): ProcessInfo | null {
   }
 }
 
-/** This process's launch chain (launchChain over its ancestors, read up to 8 levels). */
-export function currentLaunchChain(): ProcessInfo[] {
+/** The processes whose parent is `pid` (from /proc; empty where there is none, or when it is gone). */
+export function childrenOf(pid: number): ProcessInfo[] {
+  let entries: string[];
+  try {
+    entries = readdirSync("/proc");
+  } catch {
+    return [];
+  }
+  return entries.filter((name) => /^\d+$/.test(name)).map((name) => readProcess(Number(name))).filter((info): info is ProcessInfo => info !== null && info.ppid === pid);
+}
+
+/** This process's parent, its parent, … as far as they can be read (at most `levels`; never pid 1). */
+export function currentAncestors(levels = 8): ProcessInfo[] {
   const ancestors: ProcessInfo[] = [];
-  for (let pid = process.ppid; pid > 1 && ancestors.length < 8; ) {
-    const info = readProcess(pid);
+  let parent = process.ppid;
+  while (parent > 1 && ancestors.length < levels) {
+    const info = readProcess(parent);
     if (!info) break;
     ancestors.push(info);
-    pid = info.ppid;
+    parent = info.ppid;
   }
-  return launchChain(ancestors);
+  return ancestors;
+}
+
+/** This process's launch chain (launchChain over its ancestors, read up to 8 levels). */
+export function currentLaunchChain(): ProcessInfo[] {
+  return launchChain(currentAncestors());
+}
+
+/**
+ * The processes a server started by `npm start` lives for, from its parent up: the relays between
+ * them (tsx watch, with --dev) and the first process of another kind (the start itself), inclusive.
+ * Empty when there are no ancestors. Pure.
+ * @param ancestors the server's parent, its parent, … (currentAncestors).
+ */
+export function supervisorChain(ancestors: ProcessInfo[]): ProcessInfo[] {
+  const chain: ProcessInfo[] = [];
+  for (const ancestor of ancestors) {
+    chain.push(ancestor);
+    if (launcherKind(ancestor.args) !== "relay") break;
+  }
+  return chain;
 }
 
 /** How a launcher is named in the log: `npm (pid 12)`, `sh (pid 13)`, `tsx (pid 14)`. Pure. */
@@ -117,7 +149,15 @@ export function launcherName(info: ProcessInfo): string {
  * @returns a function that stops watching.
  */
 export function watchLaunchChain(onGone: (launcher: ProcessInfo) => void, intervalMs = 1000): () => void {
-  const chain = currentLaunchChain();
+  return watchChain(currentLaunchChain(), onGone, intervalMs);
+}
+
+/**
+ * Calls `onGone` once when a member of `chain` (this process's parent, its parent, …: launchChain,
+ * supervisorChain) is gone or no longer the parent of the one below it (brokenLink), polled every
+ * `intervalMs` on an unref'd timer. A no-op for an empty chain. @returns a function that stops watching.
+ */
+export function watchChain(chain: ProcessInfo[], onGone: (member: ProcessInfo) => void, intervalMs = 1000): () => void {
   if (chain.length === 0) return () => {};
   const timer = setInterval(() => {
     const broken = brokenLink(chain, process.ppid, (pid) => readProcess(pid)?.ppid ?? null);

@@ -1,4 +1,6 @@
 import { parseArgs } from "node:util";
+import { ignoreClosedOutput } from "../http/terminal";
+import { takeAdminSettings } from "./adminSettings";
 import { systemActor } from "../audit/actor";
 import { loadConfigOrExit, setEnv } from "../config";
 import { disconnectDb } from "../db/client";
@@ -10,6 +12,8 @@ import { DatabaseUnreachable, resolveDatabase } from "./database";
  * request, event and shadow partitions older than RETENTION_DAYS (or N) days, keeps rollups.
  */
 async function main() {
+  ignoreClosedOutput();
+  takeAdminSettings(); // they choose only a first admin, which this command never makes: not checked, not passed on
   loadConfigOrExit();
   const { values } = parseArgs({ options: { days: { type: "string" } } });
   const days = values.days === undefined ? undefined : Number(values.days);

@@ -4,25 +4,33 @@ import path from "node:path";
 import getPort from "get-port";
 import { CredentialsFileError, ensureFirstAdmin, type FirstRunCredentials } from "../auth/firstRun";
 import { parseCommandLine } from "./commandLine";
-import { env, loadConfigOrExit, setEnv } from "../config";
+import { env, isConfigError, loadConfigOrExit, setEnv } from "../config";
 import { disconnectDb, getDb } from "../db/client";
 import { EmbeddedPostgresError } from "../db/embedded";
 import { MigrationError } from "../db/migrate";
 import { restartDelayMs } from "../http/cluster";
 import { prepareDatabase } from "../db/prepare";
-import { buildIfNeeded } from "./build";
+import { buildIfNeededRelayed } from "./build";
 import { DatabaseUnreachable, resolveDatabase, STOP_SIGNALS, type ResolvedDatabase } from "./database";
 import { firstRunLines, ignoredAdminSettingsLine } from "./firstRunMessage";
-import { launcherName, watchLaunchChain } from "./launcher";
+import { childrenOf, launcherName, watchLaunchChain } from "./launcher";
+import { processAlive } from "../system/processIdentity";
 import { urlFor } from "./listenUrl";
-import { listenFailure, tryListen } from "../http/listenAddress";
+import { explainListenFailure, tryListen } from "../http/listenAddress";
+import { ignoreClosedOutput } from "../http/terminal";
 import { withDeadline } from "../domain/time/deadline";
+import { refuseBadAdminSettings, takeAdminSettings } from "./adminSettings";
 
 // npm start: database (DATABASE_URL or embedded PostgreSQL) → migrate → seed once → build if the
 // sources are newer than the last build → the console's server (server/http/main.ts: the front door
 // and Next.js on one port; Next in development mode with --dev) → print the URL. Ctrl-C stops the
 // server (it drains its requests and flushes its logs), then the database. A server that dies after
 // it was ready is restarted (with backoff, and said so) while the database stays up.
+//
+// Should this start end without stopping them (killed with SIGKILL: by hand, or by tsx when it is slow
+// to acknowledge a signal), neither outlives it: the server is spawned with an IPC channel and stops
+// when it closes (server/http/supervisor.ts), and the embedded PostgreSQL's guard stops it once that
+// server is gone (server/db/embeddedGuard.ts).
 
 const USAGE = "usage: npm start -- [--port N] [--host ADDRESS] [--ephemeral] [--dev] [--no-seed]";
 
@@ -51,9 +59,15 @@ const log = (line: string) => console.log(`[rerank] ${line}`);
 /** Longest the supervisor waits for a started server to answer /api/health (Playwright's webServer waits as long). */
 const STARTUP_TIMEOUT_MS = 240_000;
 
-async function waitForHealth(url: string, child: { exitCode: number | null }, timeoutMs = STARTUP_TIMEOUT_MS) {
+/**
+ * Waits until the server answers /api/health with 200. @throws naming why not: the server exited
+ * first (its code or signal: "did not become healthy" was said of a server that had crashed), or
+ * `timeoutMs` passed.
+ */
+async function waitForHealth(url: string, child: ChildProcess, timeoutMs = STARTUP_TIMEOUT_MS) {
   const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline && child.exitCode === null) {
+  const exited = () => child.exitCode !== null || child.signalCode !== null;
+  while (Date.now() < deadline && !exited()) {
     try {
       const response = await fetch(`${url}/api/health`);
       if (response.ok) return;
@@ -62,6 +76,7 @@ async function waitForHealth(url: string, child: { exitCode: number | null }, ti
     }
     await new Promise((r) => setTimeout(r, 250));
   }
+  if (exited()) throw new Error(`the server (pid ${child.pid}) exited (${child.signalCode ?? `code ${child.exitCode}`}) before it answered at ${url}`);
   throw new Error(`the server did not become healthy at ${url} within ${timeoutMs / 1000}s`);
 }
 
@@ -71,6 +86,10 @@ const FLUSH_GRACE_MS = 20_000;
 const HEALTHY_AFTER_MS = 60_000;
 
 async function main() {
+  // Before anything writes: a closed output (`npm start | head`, a closed terminal) must not end the start midway.
+  ignoreClosedOutput();
+  // Checked only where they are used (a database nobody signs in to yet): server/cli/adminSettings.ts.
+  const admin = takeAdminSettings();
   loadConfigOrExit();
   const started = Date.now();
   process.env.NEXT_TELEMETRY_DISABLED = "1";
@@ -80,13 +99,32 @@ async function main() {
   const running: { child?: ChildProcess } = {};
   let stopping = false;
   const alive = (child: ChildProcess) => child.exitCode === null && child.signalCode === null;
+  /**
+   * SIGTERM to the server. With --dev the child is tsx watch, which relays one signal to the server
+   * and SIGKILLs it on a second: after Ctrl-C (the terminal's signal, then this start's) the dev
+   * server never drained. So the server under it is signalled itself, and tsx once the server is
+   * gone (a tsx that had no signal of its own would wait for file changes).
+   */
+  const signalServer = (child: ChildProcess) => {
+    const server = args.dev && child.pid !== undefined ? childrenOf(child.pid)[0] : undefined;
+    if (!server) return void child.kill("SIGTERM");
+    try {
+      process.kill(server.pid, "SIGTERM");
+    } catch {
+      // gone meanwhile
+    }
+    void (async () => {
+      while (alive(child) && processAlive(server.pid)) await new Promise((r) => setTimeout(r, 100));
+      if (alive(child)) child.kill("SIGTERM");
+    })();
+  };
   // The server first, then the database: the server still writes its logs while it stops.
   const stopServer = async () => {
     const child = running.child;
     if (!child || !alive(child)) return;
     const exited = new Promise((r) => child.once("exit", r));
     // After Ctrl-C the server has the signal already (the terminal signals the whole group); a second one changes nothing there.
-    child.kill("SIGTERM");
+    signalServer(child);
     await withDeadline(exited, env().SHUTDOWN_DRAIN_MS + FLUSH_GRACE_MS, () => undefined);
     if (alive(child)) {
       log("the server did not stop in time: killing it (its unwritten logs wait in its spill file)");
@@ -108,7 +146,6 @@ async function main() {
   // SIGHUP too: a closed terminal must not leave the embedded PostgreSQL running. Writing to that
   // terminal then fails (EIO): the shutdown goes on regardless.
   for (const signal of STOP_SIGNALS) process.on(signal, () => void shutdown(0));
-  for (const stream of [process.stdout, process.stderr]) stream.on("error", () => {});
   // `kill <npm's pid>` stops npm and its `sh` only (server/cli/launcher.ts): their going stops this start as SIGTERM does.
   watchLaunchChain((launcher) => {
     log(`${launcherName(launcher)}, one of the processes that run this start (npm start), is gone (npm was stopped or killed): stopping`);
@@ -124,7 +161,8 @@ async function main() {
   const requestedPort = args.port ?? env().PORT;
   const listenError = await tryListen(host, Number(requestedPort ?? 0));
   if (listenError) {
-    console.error(`[rerank] ${listenFailure(listenError, host, Number(requestedPort ?? 0), { host: args.host === undefined ? "HOST" : "--host", port: args.port === undefined ? "PORT" : "--port" })}`);
+    // A taken port is looked at: a Rerank Console already there (a start in another terminal, a leftover) is named, with what to stop.
+    console.error(`[rerank] ${await explainListenFailure(listenError, host, Number(requestedPort ?? 0), { host: args.host === undefined ? "HOST" : "--host", port: args.port === undefined ? "PORT" : "--port" })}`);
     process.exit(1);
   }
   try {
@@ -132,15 +170,16 @@ async function main() {
     const prepared = await prepareDatabase(database.url, { seed: !args["no-seed"], log });
     log(`database ready (${database.origin}), migration level ${prepared.level}`);
     setEnv("DATABASE_URL", database.url);
-    firstRun = await ensureFirstAdmin(getDb(), { adminEmail: env().ADMIN_EMAIL, adminPassword: env().ADMIN_PASSWORD, credentialsFile: env().FIRST_RUN_CREDENTIALS_FILE, log });
-    const ignored = firstRun ? null : ignoredAdminSettingsLine({ adminEmail: env().ADMIN_EMAIL !== undefined, adminPassword: env().ADMIN_PASSWORD !== undefined, credentialsFile: existsSync(env().FIRST_RUN_CREDENTIALS_FILE) ? env().FIRST_RUN_CREDENTIALS_FILE : null });
+    await refuseBadAdminSettings(admin, getDb());
+    firstRun = admin.problem ? null : await ensureFirstAdmin(getDb(), { adminEmail: admin.adminEmail, adminPassword: admin.adminPassword, credentialsFile: env().FIRST_RUN_CREDENTIALS_FILE, log });
+    const ignored = firstRun ? null : ignoredAdminSettingsLine({ adminEmail: admin.set.adminEmail, adminPassword: admin.set.adminPassword, credentialsFile: existsSync(env().FIRST_RUN_CREDENTIALS_FILE) ? env().FIRST_RUN_CREDENTIALS_FILE : null });
     if (ignored) log(ignored);
     await disconnectDb();
-    if (!args.dev) buildIfNeeded(log);
+    if (!args.dev) await buildIfNeededRelayed(log);
   } catch (error) {
-    const known = error instanceof DatabaseUnreachable || error instanceof MigrationError || error instanceof EmbeddedPostgresError || error instanceof CredentialsFileError;
+    const known = error instanceof DatabaseUnreachable || error instanceof MigrationError || error instanceof EmbeddedPostgresError || error instanceof CredentialsFileError || isConfigError(error);
     // One line, prefixed as the start's other lines are (the embedded server "already run by another process" was not).
-    if (known) console.error(`[rerank] ${(error as Error).message}`);
+    if (known) console.error(isConfigError(error) ? error.message : `[rerank] ${(error as Error).message}`);
     else console.error(error);
     await shutdown(1);
     return;
@@ -154,16 +193,20 @@ async function main() {
     ? [TSX_CLI, "watch", "--clear-screen=false", "--exclude", ".next/**", "--exclude", "app/**", "--exclude", ".data/**", SERVER_ENTRY]
     : ["--import", "tsx", SERVER_ENTRY];
   const databaseUrl = database.url;
+  const databaseForGuard = database;
   let healthy = false;
   let failures = 0;
   let restarts = 0;
   const spawnServer = () => {
     const startedAt = Date.now();
+    // The IPC channel carries nothing: its closing tells the server this start is gone (server/http/supervisor.ts).
     const child = spawn(process.execPath, command, {
-      stdio: ["ignore", "inherit", "inherit"],
+      stdio: ["ignore", "inherit", "inherit", "ipc"],
       env: { ...process.env, DATABASE_URL: databaseUrl, HOST: host, PORT: String(port), RERANK_DEV: args.dev ? "1" : "0", NODE_ENV: args.dev ? "development" : "production" },
     });
     running.child = child;
+    // Should this start be killed, the embedded PostgreSQL waits for this server (still writing its logs) before it stops.
+    if (child.pid !== undefined) databaseForGuard.stopAfter(child.pid, env().SHUTDOWN_DRAIN_MS + FLUSH_GRACE_MS);
     child.on("exit", (code, signal) => {
       if (stopping) return;
       const how = signal ?? `code ${code}`;
@@ -193,19 +236,20 @@ async function main() {
   try {
     await waitForHealth(url, child);
   } catch (error) {
-    console.error(`[rerank] ${(error as Error).message}`);
+    // A server that exited has said so already ("exited … before it was ready") and the start is stopping.
+    if (!stopping) console.error(`[rerank] ${(error as Error).message}`);
     await shutdown(1);
     return;
   }
   healthy = true;
   log(`Rerank Console is running at ${url} (ready in ${((Date.now() - started) / 1000).toFixed(1)}s; Ctrl-C stops it)`);
-  if (firstRun) printFirstRun(firstRun);
+  if (firstRun) printFirstRun(firstRun, admin.set.adminPassword);
   if (env().SERVING_AUTH === "off") log("warning: SERVING_AUTH=off: /api/v1/rerank and /api/v1/events answer without an API key (trusted networks only)");
 }
 
 /** Shown once, on the start that created them (generated secrets only, and only in a terminal: firstRunLines). */
-function printFirstRun(credentials: FirstRunCredentials) {
-  console.log(firstRunLines(credentials, { operatorPassword: Boolean(env().ADMIN_PASSWORD), interactive: Boolean(process.stdout.isTTY), file: env().FIRST_RUN_CREDENTIALS_FILE }).join("\n"));
+function printFirstRun(credentials: FirstRunCredentials, operatorPassword: boolean) {
+  console.log(firstRunLines(credentials, { operatorPassword, interactive: Boolean(process.stdout.isTTY), file: env().FIRST_RUN_CREDENTIALS_FILE }).join("\n"));
 }
 
 void main();

@@ -1,4 +1,6 @@
 import { parseArgs } from "node:util";
+import { ignoreClosedOutput } from "../http/terminal";
+import { takeAdminSettings } from "./adminSettings";
 import { disconnectDb, getDb } from "../db/client";
 import { prepareDatabase } from "../db/prepare";
 import { trainFromLogs } from "../registry/trainFromLogs";
@@ -10,6 +12,8 @@ import { systemActor } from "../audit/actor";
 const { values } = parseArgs({ options: { surface: { type: "string", default: "search" }, days: { type: "string", default: "30" }, trees: { type: "string", default: "60" } } });
 
 async function main() {
+  ignoreClosedOutput();
+  takeAdminSettings(); // they choose only a first admin, which this command never makes: not checked, not passed on
   const database = await resolveDatabase({ log: console.log });
   try {
     await prepareDatabase(database.url);

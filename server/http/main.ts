@@ -1,6 +1,7 @@
 import { loadConfigOrExit } from "../config";
 import { runPrimaryOrServe } from "./cluster";
 import { serverLog } from "../cluster/ipc";
+import { takeAdminSettings } from "../cli/adminSettings";
 
 // The server process `npm start` runs (server/cli/start.ts spawns it with HOST, PORT and
 // RERANK_DEV): the front door on one port (server/http/serverProcess.ts) with Next.js on a thread of
@@ -15,6 +16,8 @@ import { serverLog } from "../cluster/ipc";
 // rerank/recent.ts, db/client.ts, telemetry/streams.ts, telemetry/metrics.ts, inference/sessions.ts);
 // on the pages thread every tRPC call of a page is run here (server/http/pagesBridge.ts).
 
+// ADMIN_EMAIL / ADMIN_PASSWORD choose a first admin, which the server never makes: a bad one must not stop it (server/cli/adminSettings.ts).
+takeAdminSettings();
 const config = loadConfigOrExit();
 runPrimaryOrServe(config, async () => {
   const { serve } = await import("./serverProcess");

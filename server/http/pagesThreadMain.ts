@@ -2,10 +2,13 @@ import http, { type IncomingMessage, type ServerResponse } from "node:http";
 import { parentPort, workerData } from "node:worker_threads";
 import { installPagesBridge, type BridgeAnswer } from "./pagesBridge";
 import type { PagesHeartbeat, PagesThreadData } from "./pagesThread";
+import { ignoreClosedOutput } from "./terminal";
 
 // The pages thread (server/http/pagesThread.ts): Next.js (or a tests' stand-in) answering the
 // requests the front door hands it over a Unix socket, its tRPC calls run by the serving thread.
 
+// This thread's output goes through the serving thread's (which ignores a closed one too); its own streams likewise.
+ignoreClosedOutput();
 const data = workerData as PagesThreadData;
 const port = parentPort!;
 const answer = installPagesBridge((call) => port.postMessage(call));

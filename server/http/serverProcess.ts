@@ -2,6 +2,8 @@ import type { Env } from "../config";
 import { RERANK_LIMITS } from "../rerank/schema";
 import { maxModelBytes } from "../registry/versions";
 import { answerMetricsCollection } from "../telemetry/clusterMetrics";
+import { metrics } from "../telemetry/metrics";
+import { joinProcessMetricsPerProcess } from "../system/processMetrics";
 import { telemetry } from "../telemetry/streams";
 import { answerHeartbeats, serverLog, workerId } from "../cluster/ipc";
 import { frontDoorSettings } from "./frontDoor";
@@ -10,7 +12,7 @@ import { warmServing } from "../rerank/warm";
 import { withDeadline } from "../domain/time/deadline";
 import { createFrontDoorServer, type NextHandler } from "./server";
 import { installGracefulShutdown, trackInFlight, type InFlight } from "./shutdown";
-import { listenFailure } from "./listenAddress";
+import { explainListenFailure } from "./listenAddress";
 
 // One server process (alone, or a worker of a cluster: server/http/cluster.ts), whatever answers the
 // pages (Next.js in server/http/main.ts, a stand-in in integration tests): shutdown handling first,
@@ -35,6 +37,8 @@ export async function serve(config: Env, pages: () => Promise<NextHandler>): Pro
   const worker = workerId();
   if (worker) {
     answerHeartbeats();
+    // Joined over the workers: per-process gauges (max fds, start time) by min/max, not summed.
+    joinProcessMetricsPerProcess(metrics.registry);
     answerMetricsCollection();
   }
   const handler = await pages();
@@ -65,8 +69,10 @@ export async function serve(config: Env, pages: () => Promise<NextHandler>): Pro
   // A port it cannot have ends the process with one line (it went on without listening, running jobs, and
   // the start's health check was answered by whatever held the port).
   server.once("error", (error: NodeJS.ErrnoException) => {
-    serverLog(listenFailure(error, host, port));
-    process.exit(1);
+    void explainListenFailure(error, host, port).then((line) => {
+      serverLog(line);
+      process.exit(1);
+    });
   });
   server.listen(port, host, () => {
     serverLog(`serving on http://${host.includes(":") ? `[${host}]` : host}:${port} (pid ${process.pid}; allowed hosts: ${settings.allowedHosts.join(", ")})`);

@@ -7,7 +7,7 @@ import { closeScoringPool } from "../inference/scoringPool";
 import { withDeadline } from "../domain/time/deadline";
 import { closeTelemetry } from "../telemetry/streams";
 import { shutdownTracing } from "../telemetry/tracing";
-import { ignoreClosedTerminal } from "./terminal";
+import { ignoreClosedOutput } from "./terminal";
 
 // Graceful shutdown of one server process, in the order that loses nothing acknowledged:
 //   1. stop accepting connections; idle keep-alive connections are closed at once, and a request
@@ -128,6 +128,6 @@ export function installGracefulShutdown(options: { drainMs: number; inFlight: ()
   };
   // SIGHUP: the terminal that started it closed (its output has nowhere to go: write errors are ignored).
   for (const signal of ["SIGTERM", "SIGINT", "SIGHUP"] as const) process.on(signal, () => void stop(signal));
-  process.on("SIGHUP", ignoreClosedTerminal);
+  process.on("SIGHUP", ignoreClosedOutput);
   return () => stopping;
 }

@@ -40,9 +40,11 @@
 // Exits 1 with a one-line message when the server is unreachable or refuses the requests.
 import { existsSync, readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
-import { env } from "../config";
+import { env, loadConfigOrExit } from "../config";
 import { createProgressBar, formatSummary } from "./report";
-import { checkServer, checkTrafficOptions, consoleUrl, ServerUnreachableError, simulateTraffic, TrafficRefusedError, type TrafficOptions } from "./traffic";
+import { checkServer, checkTrafficOptions, consoleUrl, ServerUnreachableError, simulateTraffic, TrafficRefusedError, type ConsoleAddress, type TrafficOptions } from "./traffic";
+import { ignoreClosedOutput } from "../http/terminal";
+import { takeAdminSettings } from "../cli/adminSettings";
 
 const USAGE = "usage: npm run simulate -- [--url http://HOST:PORT] [--key rrk_…] [--surface search] [--rate 20] [--duration 60] [--seed 1] [--users 2000] [--concurrency 4] [--quiet]";
 
@@ -62,12 +64,12 @@ function firstRunKey(): string | undefined {
   }
 }
 
-function parseOptions(): { options: TrafficOptions; quiet: boolean } {
+function parseOptions(): { options: TrafficOptions; quiet: boolean; fromConsole?: ConsoleAddress } {
   let values;
   try {
     ({ values } = parseArgs({
       options: {
-        url: { type: "string", default: consoleUrl(env()) },
+        url: { type: "string" },
         key: { type: "string" },
         surface: { type: "string", default: "search" },
         rate: { type: "string", default: "20" },
@@ -92,8 +94,10 @@ function parseOptions(): { options: TrafficOptions; quiet: boolean } {
     if (raw.trim() === "" || !Number.isFinite(n)) die(`--${name}: expected a number, got "${raw}"`);
     return n;
   };
+  // Without --url, the console's HOST and PORT: errors about it then name HOST, not a flag nobody passed.
+  const fromConsole = values.url === undefined ? { HOST: env().HOST, PORT: env().PORT } : undefined;
   const options: TrafficOptions = {
-    url: values.url,
+    url: values.url ?? consoleUrl(env()),
     apiKey: values.key ?? firstRunKey(),
     surface: values.surface,
     rate: number("rate", values.rate),
@@ -103,19 +107,24 @@ function parseOptions(): { options: TrafficOptions; quiet: boolean } {
     concurrency: number("concurrency", values.concurrency),
   };
   try {
-    checkTrafficOptions(options);
+    checkTrafficOptions(options, fromConsole);
   } catch (error) {
     die((error as Error).message);
   }
-  return { options, quiet: values.quiet };
+  return { options, quiet: values.quiet, fromConsole };
 }
 
 async function main() {
-  const { options, quiet } = parseOptions();
+  ignoreClosedOutput();
+  // One line naming a bad setting (HOST, PORT…) rather than a stack trace; ADMIN_* are not the simulator's.
+  takeAdminSettings();
+  loadConfigOrExit();
+  const { options, quiet, fromConsole } = parseOptions();
   try {
     await checkServer(options.url);
   } catch (error) {
-    die(error instanceof ServerUnreachableError ? `${error.message} — start it with "npm start" (or "npm run dev"), or pass --url (or set PORT and HOST as for the console)` : (error as Error).message);
+    const from = fromConsole ? ` (the console's HOST=${fromConsole.HOST} and PORT=${fromConsole.PORT ?? "unset: 3000"})` : "";
+    die(error instanceof ServerUnreachableError ? `${error.message}${from} — start it with "npm start" (or "npm run dev"), or pass --url (or set PORT and HOST as for the console)` : (error as Error).message);
   }
 
   const bar = quiet ? null : createProgressBar(process.stderr);

@@ -212,6 +212,23 @@ describe("npm run simulate", () => {
   }, 20_000);
 });
 
+describe("a target made of the console's HOST and PORT (no --url)", () => {
+  it("names HOST, never --url, when HOST is what is wrong (a bad HOST was blamed on a flag nobody passed)", () => {
+    const fromConsole = { HOST: "10.1.2.3", PORT: 3456 };
+    expect(() => checkTrafficOptions(base(consoleUrl(fromConsole)), fromConsole)).toThrow(
+      "HOST=10.1.2.3: the simulator generates load against localhost only, and HOST (the console's address, its target without --url) is not a loopback address: pass --url http://127.0.0.1:3456 when the console listens there too (HOST=0.0.0.0 or ::)",
+    );
+    // A flag the user passed is still named as the flag.
+    expect(() => checkTrafficOptions(base("http://10.1.2.3:3456"))).toThrow(/^--url: the simulator generates load against localhost only, not 10\.1\.2\.3$/);
+    // A wildcard or loopback HOST is fine.
+    for (const HOST of ["0.0.0.0", "::", "127.0.0.1", "::1"]) expect(() => checkTrafficOptions(base(consoleUrl({ HOST })), { HOST })).not.toThrow();
+  });
+  it("says a link-local IPv6 HOST needs a zone id, naming HOST", () => {
+    const fromConsole = { HOST: "fe80::1" };
+    expect(() => checkTrafficOptions(base(consoleUrl(fromConsole)), fromConsole)).toThrow(/^HOST=fe80::1: .*a link-local IPv6 address, fe80::\/10, needs a zone id such as fe80::1%eth0.*pass --url http:\/\/127\.0\.0\.1:3000/);
+  });
+});
+
 describe("consoleUrl", () => {
   it("targets the console's HOST and PORT as npm start reads them (PORT was ignored: always port 3000)", () => {
     expect(consoleUrl({ HOST: "127.0.0.1", PORT: 3300 })).toBe("http://127.0.0.1:3300");

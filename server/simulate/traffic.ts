@@ -10,6 +10,7 @@ import { creditOf } from "../domain/interleaving/credit";
 import { interleavingWinner, type Team } from "../domain/interleaving/teamDraft";
 import { mix32 } from "../domain/hashing";
 import { urlFor } from "../cli/listenUrl";
+import { isLinkLocalIpv6 } from "../http/listenAddress";
 
 // The traffic simulator's core loop: synthetic users search the demo catalog, the running server
 // reranks through POST /api/v1/rerank, and the users' impressions, clicks, add-to-carts and
@@ -131,15 +132,35 @@ export function consoleUrl(config: { HOST: string; PORT?: number }): string {
 
 const LOOPBACK = /^(localhost|127(\.\d{1,3}){3}|\[::1\])$/i;
 
-export function checkTrafficOptions(options: TrafficOptions): void {
+/** The console's settings a target URL was made of (consoleUrl), when no --url was given. */
+export interface ConsoleAddress {
+  HOST: string;
+  PORT?: number;
+}
+
+/**
+ * Checks the simulator's options. @throws RangeError naming the flag (`--rate: …`) — or, for a
+ * target made of the console's settings (`fromConsole`: no --url given), HOST, never a --url the
+ * user did not pass (break test: a bad HOST was blamed on --url).
+ */
+export function checkTrafficOptions(options: TrafficOptions, fromConsole?: ConsoleAddress): void {
   let url: URL;
+  const hostIs = fromConsole ? `HOST=${fromConsole.HOST}` : "";
+  const byFlag = (when: string) => `: pass --url http://127.0.0.1:${fromConsole?.PORT ?? 3000} ${when}`;
   try {
     url = new URL(options.url);
   } catch {
-    throw new RangeError(`--url: "${options.url}" is not a URL`);
+    throw new RangeError(fromConsole ? `${hostIs}: the console's address makes no URL ("${options.url}")${byFlag("or the console's URL")}` : `--url: "${options.url}" is not a URL`);
   }
   if (url.protocol !== "http:" && url.protocol !== "https:") throw new RangeError(`--url: only http(s) URLs, got ${url.protocol}`);
-  if (!LOOPBACK.test(url.hostname)) throw new RangeError(`--url: the simulator generates load against localhost only, not ${url.hostname}`);
+  if (!LOOPBACK.test(url.hostname)) {
+    if (!fromConsole) throw new RangeError(`--url: the simulator generates load against localhost only, not ${url.hostname}`);
+    // HOST is where the console listens; the simulator targets it when no --url is given.
+    const linkLocal = isLinkLocalIpv6(fromConsole.HOST)
+      ? " (and a link-local IPv6 address, fe80::/10, needs a zone id such as fe80::1%eth0, which no URL takes: npm start refuses it too)"
+      : "";
+    throw new RangeError(`${hostIs}: the simulator generates load against localhost only, and HOST (the console's address, its target without --url) is not a loopback address${linkLocal}${byFlag("when the console listens there too (HOST=0.0.0.0 or ::)")}`);
+  }
   const check = (name: string, value: number, ok: boolean, range: string) => {
     if (!ok) throw new RangeError(`--${name}: expected ${range}, got ${value}`);
   };
