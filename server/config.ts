@@ -207,7 +207,7 @@ export const SETTINGS = {
     max: 64,
     default: () => Math.min(8, availableParallelism()),
     defaultDoc: "one per core, at most 8 (`npm run dev` and the tests: 1)",
-    doc: "server processes sharing the port (node:cluster); each has its own telemetry writer, spill file and config watch, and /api/metrics joins them (counts summed, states such as an open circuit at their maximum)",
+    doc: "server processes sharing the port (node:cluster); each has its own telemetry writer, spill file and config watch, and /api/metrics joins them (counts summed, states such as an open circuit at their maximum, `process_max_fds` at the least, `process_open_fds` and `process_start_time_seconds` at the most)",
   }),
   WORKER_HANG_TIMEOUT_MS: integer({
     min: 1_000,
