@@ -66,7 +66,7 @@ describe("an approval applies what its summary showed", () => {
   it("a start names each variant's share and version; an experiment edited after the request was filed is not started", async () => {
     await as(ana).experiments.create(experiment("pins-start", { modelVersionId: id(4) }));
     const request = await as(ana).approvals.request({ change: { kind: "experiment_start", key: "pins-start" }, reason: "ready" });
-    expect(request.summary).toBe("start experiment pins-start: its variants serve part of t-pins's traffic: control 50 % (production, t-pins-model v1), treat 50 % (t-pins-model v4)");
+    expect(request.summary).toBe("start experiment pins-start: its variants serve part of t-pins's traffic: control 50 % (production, t-pins-model v1), treat 50 % (t-pins-model v4); judged by primary metric: ctr; analysis engine: sequential; guardrails: none; minimum detectable effect: none");
     // Edited while the request waits: 99 % to another version.
     await as(ana).experiments.update(experiment("pins-start", { modelVersionId: id(5) }, [0.01, 0.99]));
     await expect(as(bo).approvals.decide({ id: request.id, approve: true, comment: "checked it" })).rejects.toMatchObject({

@@ -148,7 +148,7 @@ describe("approvals", () => {
     await expect(as(pm1).experiments.start({ key: "appr-exp" })).rejects.toMatchObject({ code: "CONFLICT", message: expect.stringContaining('surface "t-approve" requires approval') });
     expect((await getDb().experiment.findUniqueOrThrow({ where: { key: "appr-exp" } })).status).toBe("draft");
     const request = await as(pm1).approvals.request({ change: { kind: "experiment_start", key: "appr-exp" }, reason: "ready to run" });
-    expect(request.summary).toBe("start experiment appr-exp: its variants serve part of t-approve's traffic: control 1 % (production, t-approve-model v1), treat 99 % (t-approve-model v4)");
+    expect(request.summary).toBe("start experiment appr-exp: its variants serve part of t-approve's traffic: control 1 % (production, t-approve-model v1), treat 99 % (t-approve-model v4); judged by primary metric: ctr; analysis engine: sequential; guardrails: none; minimum detectable effect: none");
     await as(pm2).approvals.decide({ id: request.id, approve: true, comment: "checked it" });
     expect((await getDb().experiment.findUniqueOrThrow({ where: { key: "appr-exp" } })).status).toBe("running");
     await as(pm2).experiments.stop({ key: "appr-exp", reason: "test over" });

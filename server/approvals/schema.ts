@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { validateSteps } from "../domain/rollouts/canary";
-import { experimentInputSchema, shownAllocationSchema, shownExperimentSchema, shownShipFields } from "../experiments/schema";
+import { experimentInputSchema, shownAllocationSchema, shownDecisionSchema, shownExperimentSchema, shownShipFields } from "../experiments/schema";
 import { aliasNameSchema, expectFromVersionIdSchema } from "../registry/schema";
 import { stage2ConfigSchema } from "../surfaces/stage2.schema";
 import { decimal, idString, int32, reasonSchema } from "../validation";
@@ -50,12 +50,13 @@ export const changePayloadSchema = z.discriminatedUnion("kind", [
   /** Promotes the running or paused canary of `surface` now (rollouts.promote) where the promotion reaches a guarded surface its start was not approved for. `rolloutId`: pinned when filed. */
   z.strictObject({ kind: z.literal("canary_promote"), surface: surfaceKey, rolloutId: idString().optional() }),
   /**
-   * Starts (or resumes) a draft or stopped experiment. `expectPhase`, `expectAllocation`: the phase and
-   * allocation the filer's page showed (what a direct start sends): a request over a change made since
-   * is refused when filed (409 naming what changed). Each omitted: not checked when filed; the request
-   * pins both as they are when filed, and an approval over a change since is refused.
+   * Starts (or resumes) a draft or stopped experiment. `expectPhase`, `expectAllocation`, `expectDecision`:
+   * the phase, allocation and decision rule (primary metric, guardrails, engine, minimum detectable
+   * effect) the filer's page showed (what a direct start sends): a request over a change made since is
+   * refused when filed (409 naming what changed). Each omitted: not checked when filed; the request pins
+   * all three as they are when filed (its summary names the decision rule), and an approval over a change since is refused.
    */
-  z.strictObject({ kind: z.literal("experiment_start"), key: idString(63), expectPhase: int32().optional(), expectAllocation: shownAllocationSchema.optional() }),
+  z.strictObject({ kind: z.literal("experiment_start"), key: idString(63), expectPhase: int32().optional(), expectAllocation: shownAllocationSchema.optional(), expectDecision: shownDecisionSchema.optional() }),
   /**
    * Restarts a running or stopped experiment with changes (experiments.restart): `experiment` is its whole
    * changed definition, as experiments.restart takes it (checked as a direct restart checks it when filed);

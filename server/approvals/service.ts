@@ -14,8 +14,8 @@ import { canonicalJson } from "../domain/canonicalJson";
 import { percentOfShare } from "../domain/percent";
 import { experimentInputSchema, type ExperimentInput } from "../experiments/schema";
 import {
-  changedSincePin, changedSinceStartPin, checkRestart, checkTrafficLeft, experimentAllocation, experimentReach, getExperiment, restartDifferences, restartExperiment, restartPinOf, shipExperiment,
-  shipPhaseChanged, shipTarget, shipVersionChanged, shownExperimentChanged, startExperiment, unseenShipBlocks, variantVersion, type Allocation, type RestartField, type RestartPin, type ShipGate,
+  changedSincePin, changedSinceStartPin, checkRestart, checkTrafficLeft, experimentAllocation, experimentDecision, experimentReach, getExperiment, restartDifferences, restartExperiment, restartPinOf, shipExperiment,
+  shipPhaseChanged, shipTarget, shipVersionChanged, shownExperimentChanged, startExperiment, unseenShipBlocks, variantVersion, type Allocation, type Decision, type RestartField, type RestartPin, type ShipGate,
 } from "../experiments/service";
 import { RANKING_ROLES, describeReach } from "../domain/rollouts/aliasReach";
 import { surfacesReachedBy, type SurfaceReached } from "../registry/aliasReach";
@@ -68,6 +68,8 @@ interface Pins {
   blockers?: string[];
   /** experiment_start: the experiment's allocation (kind, variants, weights, coverage, targeting…). */
   allocation?: Allocation;
+  /** experiment_start: the experiment's decision rule (primary metric, guardrails, engine, minimum detectable effect), as the summary names it. */
+  decision?: Decision;
   /** experiment_start: its phase (0: a draft); a start or stop since makes the approval resume another phase: refused. */
   phase?: number;
   /** experiment_start: the version each variant served; experiment_restart: the version each variant of the changed definition serves (by variant key; null: its alias was unset). */
@@ -213,9 +215,12 @@ async function affected(db: Db, change: ChangePayload, options: { filing?: boole
       return `${v.key} ${percent(v.weight)} (${model})`;
     }));
     const coverage = stored.coverage < 1 ? ` of ${percent(stored.coverage)} of its traffic` : "";
+    // And what its results are judged by: a draft's rule can be edited until it starts (pinned, as its allocation).
+    const decision = experimentDecision(stored);
+    const judged = (["primaryMetric", "analysisMode", "guardrails", "minDetectableEffect"] as const).map((f) => `${RESTART_FIELD_LABEL[f]}: ${restartWords(f, decision[f])}`).join("; ");
     return {
-      surfaces: [surface], pins: { allocation: experimentAllocation(stored), phase: stored.phase, versions },
-      summary: `start experiment ${change.key}: its variants serve part of ${surface.key}'s traffic: ${arms.join(", ")}${coverage}`,
+      surfaces: [surface], pins: { allocation: experimentAllocation(stored), decision, phase: stored.phase, versions },
+      summary: `start experiment ${change.key}: its variants serve part of ${surface.key}'s traffic: ${arms.join(", ")}${coverage}; judged by ${judged}`,
     };
   }
   const variant = stored.variants.find((v) => v.key === change.variant);
@@ -334,7 +339,7 @@ async function apply(db: Db, change: StoredChange, actor: Actor, reason: string,
   // The approval covers every surface the change reached when approved: its promotion needs no other.
   if (change.kind === "canary_start") return startRollout(db, { ...change.rollout, reason }, actor, { approvedFor: reached });
   if (change.kind === "canary_promote") return promoteRolloutNow(db, { surface: change.surface, reason, rolloutId: change.rolloutId }, actor, { approved: true });
-  if (change.kind === "experiment_start") return startExperiment(db, change.key, actor, { expectPhase: change.pinned?.phase, expectAllocation: change.pinned?.allocation, expectVersions: change.pinned?.versions });
+  if (change.kind === "experiment_start") return startExperiment(db, change.key, actor, { expectPhase: change.pinned?.phase, expectAllocation: change.pinned?.allocation, expectDecision: change.pinned?.decision, expectVersions: change.pinned?.versions });
   // The definition as filed, checked again as experiments.restart checks its input (a rule tightened since is a 400 naming the field).
   if (change.kind === "experiment_restart") return restartExperiment(db, change.key, parseStored(experimentInputSchema, change.experiment, "experiment"), actor, reason, { expect: change.pinned?.restartFrom, expectVersions: change.pinned?.versions });
   return shipChecked(db, { ...change, expectVersionId: change.pinned?.shipVersionId, expectBlockers: change.pinned?.blockers, expectPhase: change.pinned?.shipPhase }, actor, reason, "filed");
@@ -421,9 +426,9 @@ export async function retryCanary(ctx: Ctx, input: { rolloutId: string; reason: 
 
 /**
  * Starts (or resumes, in a new phase) an experiment now (experiments.start), unless its surface requires approval; `reason` goes to the audit trail.
- * `shown`: the phase and allocation the page showed; if either changed since, ConflictError (409) and nothing starts (omitted: not checked).
+ * `shown`: the phase, allocation and decision rule the page showed; if any changed since, ConflictError (409) and nothing starts (each omitted: not checked).
  */
-export async function startVariants(ctx: Ctx, key: string, reason?: string, shown: { expectPhase?: number; expectAllocation?: Allocation } = {}) {
+export async function startVariants(ctx: Ctx, key: string, reason?: string, shown: { expectPhase?: number; expectAllocation?: Allocation; expectDecision?: Decision } = {}) {
   const underLock = await assertNoApprovalRequired(ctx.db, { kind: "experiment_start", key });
   return startExperiment(ctx.db, key, ctx.actor, { reason, underLock, ...shown, since: "shown" });
 }
@@ -503,12 +508,61 @@ export async function requestChange(ctx: Ctx, input: { change: ChangePayload; re
       : change.kind === "canary_promote" && rolloutId ? { ...change, rolloutId } : change;
   const payload: StoredChange = pins ? { ...pinCanaryPolicy(pinnedChange), pinned: pins } : pinCanaryPolicy(pinnedChange);
   return ctx.db.$transaction(async (tx) => {
+    if (isExperimentLever(change)) await refuseDuplicateExperimentRequest(tx, change);
     const request = await tx.changeRequest.create({
       data: { kind: input.change.kind, surfaceId: surface.id, payload: payload as unknown as Prisma.InputJsonValue, summary, reason: input.reason, requestedById: person.id },
     });
     await recordAudit(tx, { action: "change_request.create", actor: ctx.actor, subject: subjects.surface(surface.id, surface.key), surfaces: filedUnder(surface.key, surfaces.map((s) => s.key)), after: { id: request.id, summary }, reason: input.reason });
     return request;
   }, LEVER_TRANSACTION);
+}
+
+/** The change kinds that act on one experiment's lifecycle: start (or resume), restart with changes, ship. */
+const EXPERIMENT_LEVERS = ["experiment_start", "experiment_restart", "experiment_ship"] as const;
+type ExperimentLever = Extract<ChangePayload, { kind: (typeof EXPERIMENT_LEVERS)[number] }>;
+const isExperimentLever = (change: ChangePayload): change is ExperimentLever => (EXPERIMENT_LEVERS as readonly string[]).includes(change.kind);
+
+/**
+ * Whether a pending request's stored change (`pending`, of the same kind and experiment) does what
+ * `change` would: any start (it has nothing of its own: the pins a stale page sent are refused when
+ * filed); a ship of the same variant (with an override or not); a restart with the same definition.
+ * Competing changes (a ship of the other variant, a restart with other changes) are each filed: the
+ * approver picks, and approving one breaks the others' pins (phase, status), which are then refused.
+ */
+function sameExperimentChange(change: ExperimentLever, pending: unknown): boolean {
+  const stored = (pending ?? {}) as { variant?: unknown; experiment?: unknown };
+  if (change.kind === "experiment_ship") return stored.variant === change.variant;
+  if (change.kind === "experiment_restart") return canonicalJson(stored.experiment) === canonicalJson(change.experiment);
+  return true;
+}
+
+/** What a pending experiment request does, in words: "start it", "restart it with the same changes", "ship variant treat". */
+function experimentLeverWords(change: ExperimentLever): string {
+  if (change.kind === "experiment_ship") return `ship variant ${change.variant}`;
+  return change.kind === "experiment_restart" ? "restart it with the same changes" : "start it";
+}
+
+/**
+ * Refuses (ConflictError, 409) filing an experiment lever (EXPERIMENT_LEVERS) that a pending request
+ * for the same experiment already asks for (sameExperimentChange: two tabs' Request start filed two,
+ * and approving one made the other fail), naming that request: what it does, who filed it and when,
+ * its id. Run in the filing's transaction under the experiment's row lock, so two filings at once take
+ * turns and the second sees the first.
+ */
+async function refuseDuplicateExperimentRequest(tx: Prisma.TransactionClient, change: ExperimentLever): Promise<void> {
+  await tx.$queryRaw`SELECT id FROM experiments WHERE key = ${change.key} FOR UPDATE`;
+  const pending = await tx.changeRequest.findMany({
+    where: { status: "pending", kind: change.kind, payload: { path: ["key"], equals: change.key } },
+    orderBy: { createdAt: "asc" },
+    select: { id: true, payload: true, createdAt: true, requestedBy: { select: { email: true } } },
+  });
+  const same = pending.find((p) => sameExperimentChange(change, p.payload));
+  if (!same) return;
+  const by = same.requestedBy.email;
+  throw new ConflictError(
+    `experiment "${change.key}" already has a pending request to ${experimentLeverWords(change)}, filed by ${by} at ${same.createdAt.toISOString()} (request ${same.id}): no request filed; ` +
+      `another person with the permission decides it, or ${by} withdraws it (Approvals page), before another is filed`,
+  );
 }
 
 /**

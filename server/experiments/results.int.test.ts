@@ -51,8 +51,9 @@ describe("CTR counts a unit's clicks up to its impressions", () => {
     const ctr = results.metrics.find((m) => m.metric === "ctr")!;
     // Each unit's clicks count up to its one impression: treatment 1 (3 clicks), control 1 (2 clicks on an unshown item, as the rollup cannot tell items apart).
     expect(ctr.variants.map((v) => [v.key, v.value])).toEqual([["control", 1], ["treatment", 1]]);
-    // The lift over time reads the hourly rollup, counted the same way: both arms at 100 %, a lift of 0 (its interval was NaN past 100 %, and the point was dropped).
-    expect(results.timeline.at(-1)).toMatchObject({ treatment_lift: 0, treatment_lo: 0, treatment_hi: 0 });
+    // Every unit at 100 %: no spread, no comparison in the table, and none on the lift over time, which counts CTR the same way and ends on the table's comparison.
+    expect(ctr.comparisons[0]).toMatchObject({ available: false, reason: expect.stringMatching(/^no spread in the control nor in treatment/) });
+    expect(results.timeline.at(-1)).toEqual({ hour: expect.any(String) });
   });
 });
 

@@ -71,8 +71,11 @@ describe("units seen in more than one arm", () => {
     expect(metric(r, "mrr").variants).toEqual([{ key: "control", value: 0.5, n: 5 }, { key: "treatment", value: 1, n: 5 }]);
     expect(metric(r, "fallback_rate").variants).toEqual([{ key: "control", value: 0, n: 30 }, { key: "treatment", value: 0, n: 30 }]);
     expect(r.latency).toEqual([{ variant: "control", p50: 5, p95: 5, requests: 30 }, { variant: "treatment", p50: 5, p95: 5, requests: 30 }]);
-    // Clean CTR is 5/30 in both arms: no lift (with x: 6/31 against 6/33, −6.1 %).
-    expect(r.timeline.at(-1)?.treatment_lift).toBe(0);
+    // Clean CTR is 5/30 in both arms: no difference (with x: 6/31 against 6/33, −6.1 %); the lift over time ends on the table's comparison.
+    const ctr = metric(r, "ctr").comparisons[0]!;
+    expect(ctr).toMatchObject({ available: true, absolute: { estimate: 0 } });
+    const lift = ctr.available && ctr.relative ? { treatment_lift: ctr.relative.estimate, treatment_lo: ctr.relative.ci[0], treatment_hi: ctr.relative.ci[1] } : {};
+    expect(r.timeline.at(-1)).toEqual({ hour: expect.any(String), ...lift });
   });
 });
 

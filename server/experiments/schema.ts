@@ -136,6 +136,13 @@ const shownAllocationFields = {
 /** An experiment's allocation as a page showed it (the shape of experimentAllocation): `expectAllocation`. */
 export const shownAllocationSchema = z.strictObject({ ...shownAllocationFields, variants: z.array(shownVariant).max(8) });
 
+const shownDecisionFields = {
+  primaryMetric: text(64), guardrails: jsonValue({ maxDepth: 3, maxBytes: 16_384 }), minDetectableEffect: float32().nullable(), analysisMode: text(32),
+};
+
+/** An experiment's decision rule as a page showed it (the shape of experimentDecision: primary metric, guardrails, engine, MDE): `expectDecision`. */
+export const shownDecisionSchema = z.strictObject(shownDecisionFields);
+
 /**
  * An experiment as a page (the edit form) loaded it: its phase, its status and its stored definition
  * (storedDefinition, server/domain/experiments/definition.ts): `expectBefore` of an edit or a restart.
@@ -147,8 +154,7 @@ export const shownExperimentSchema = z.strictObject({
     ...shownAllocationFields,
     key: text(63), name: text(200), surface: text(100), hypothesis: text(5000), owner: text(200),
     variants: z.array(shownVariant.extend({ name: text(100) })).max(8),
-    primaryMetric: text(64), secondaryMetrics: jsonValue({ maxDepth: 2, maxBytes: 4_096 }), guardrails: jsonValue({ maxDepth: 3, maxBytes: 16_384 }),
-    minDetectableEffect: float32().nullable(), analysisMode: text(32),
+    ...shownDecisionFields, secondaryMetrics: jsonValue({ maxDepth: 2, maxBytes: 4_096 }),
   }),
 });
 

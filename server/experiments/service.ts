@@ -173,20 +173,42 @@ function changedAllocation(a: Allocation, b: Allocation): string[] {
 
 /** The decision-rule fields (DECISION_FIELDS) in which `input` differs from the stored experiment. */
 function changedDecision(e: Awaited<ReturnType<typeof getExperiment>>, input: ExperimentInput): string[] {
-  const stored: Record<(typeof DECISION_FIELDS)[number], unknown> = { primaryMetric: e.primaryMetric, guardrails: e.guardrails, analysisMode: e.analysisMode, minDetectableEffect: e.minDetectableEffect };
-  const edited: typeof stored = { primaryMetric: input.primaryMetric, guardrails: input.guardrails, analysisMode: input.analysisMode, minDetectableEffect: input.minDetectableEffect ?? null };
+  const stored: Decision = experimentDecision(e);
+  const edited: Decision = { primaryMetric: input.primaryMetric, guardrails: input.guardrails, analysisMode: input.analysisMode, minDetectableEffect: input.minDetectableEffect ?? null };
   return DECISION_FIELDS.filter((f) => differs(f, stored[f], edited[f]));
 }
 
 /**
- * What differs between a start's pin (the phase and allocation a page showed, or a start request
- * pinned; each omitted: not compared) and the experiment `e` now, in words ("phase 1 → 2", then the
- * allocation's fields: "variants", "coverage"): none when nothing does. Shares compare beyond noise.
+ * An experiment's decision rule: what its verdict and ship checks are judged by (primary metric,
+ * guardrails, analysis engine, minimum detectable effect). A draft's can be edited up to its start; a
+ * start, and a start request, pin it as shown (`expectDecision`), as they pin its allocation.
  */
-export function changedSinceStartPin(pin: { expectPhase?: number; expectAllocation?: Allocation }, e: Awaited<ReturnType<typeof getExperiment>>): string[] {
+export type Decision = Record<(typeof DECISION_FIELDS)[number], unknown>;
+
+/** The decision rule of `e` as stored (Decision): what the results page shows and a Start or a start request sends back. */
+export const experimentDecision = (e: Pick<Awaited<ReturnType<typeof getExperiment>>, "primaryMetric" | "guardrails" | "analysisMode" | "minDetectableEffect">) =>
+  ({ primaryMetric: e.primaryMetric, guardrails: e.guardrails, analysisMode: e.analysisMode, minDetectableEffect: e.minDetectableEffect }) satisfies Decision;
+
+/** How a changed decision field reads in a "changed since" refusal: the primary metric and the engine with both values, the others by name. */
+function decisionChangeWords(field: (typeof DECISION_FIELDS)[number], shown: unknown, now: unknown): string {
+  if (field === "primaryMetric") return `primary metric ${String(shown)} → ${String(now)}`;
+  if (field === "analysisMode") return `analysis engine ${String(shown)} → ${String(now)}`;
+  return field === "minDetectableEffect" ? "minimum detectable effect" : field;
+}
+
+/**
+ * What differs between a start's pin (the phase, allocation and decision rule a page showed, or a start
+ * request pinned; each omitted: not compared) and the experiment `e` now, in words ("phase 1 → 2", then
+ * the allocation's fields: "variants", "coverage", then the decision rule's: "primary metric ctr →
+ * conversion", "guardrails"): none when nothing does. Shares compare beyond noise.
+ */
+export function changedSinceStartPin(pin: { expectPhase?: number; expectAllocation?: Allocation; expectDecision?: Decision }, e: Awaited<ReturnType<typeof getExperiment>>): string[] {
+  const decision: Decision = experimentDecision(e);
+  const shownDecision = pin.expectDecision;
   return [
     ...(pin.expectPhase !== undefined && pin.expectPhase !== e.phase ? [`phase ${pin.expectPhase} → ${e.phase}`] : []),
     ...(pin.expectAllocation ? changedAllocation(pin.expectAllocation, allocationOf(e)) : []),
+    ...(shownDecision ? DECISION_FIELDS.filter((f) => differs(f, shownDecision[f] ?? null, decision[f])).map((f) => decisionChangeWords(f, shownDecision[f], decision[f])) : []),
   ];
 }
 
@@ -382,9 +404,11 @@ export async function experimentOverlaps(db: Db, key: string): Promise<string[]>
 }
 
 /**
- * Starts (or resumes, in a new phase) an experiment. `check.expectAllocation` / `check.expectVersions`: the allocation,
- * and the version each variant served, that an approved start request pinned; if either changed since
- * (compared under the experiment's lock), ConflictError naming what changed, and nothing starts.
+ * Starts (or resumes, in a new phase) an experiment. `check.expectAllocation` / `check.expectDecision` /
+ * `check.expectVersions`: the allocation, the decision rule (experimentDecision: primary metric,
+ * guardrails, engine, minimum detectable effect), and the version each variant served, that an approved
+ * start request pinned or the page showed; if any changed since (compared under the experiment's lock),
+ * ConflictError naming what changed, and nothing starts.
  * `check.expectPhase`: the phase the page showed (0: a draft). `check.since`: who pinned them, an
  * approved request ("filed", the default) or the page whose Start or Resume was pressed ("shown"), which
  * the refusal's words follow. Each omitted: not checked.
@@ -392,7 +416,7 @@ export async function experimentOverlaps(db: Db, key: string): Promise<string[]>
  */
 export function startExperiment(
   db: Db, key: string, actor: Actor,
-  check: { expectAllocation?: Allocation; expectPhase?: number; expectVersions?: Record<string, string | null>; since?: "filed" | "shown"; reason?: string; underLock?: UnderLock } = {},
+  check: { expectAllocation?: Allocation; expectDecision?: Decision; expectPhase?: number; expectVersions?: Record<string, string | null>; since?: "filed" | "shown"; reason?: string; underLock?: UnderLock } = {},
 ) {
   return transition(db, key, actor, ["draft", "stopped"], async (tx, e) => {
     // The surface's model before the surface (server/registry/modelLock.ts): a move of a variant's alias reads its reach before or after this start.

@@ -2,7 +2,7 @@ import { z } from "zod";
 import { restartVariants, shipVariant, startVariants } from "../approvals/service";
 import { planFromRecentTraffic } from "../experiments/plan";
 import { experimentResults } from "../experiments/results";
-import { experimentInputSchema, experimentUpdateSchema, METRICS, shownAllocationSchema, shownExperimentSchema, shownShipFields } from "../experiments/schema";
+import { experimentInputSchema, experimentUpdateSchema, METRICS, shownAllocationSchema, shownDecisionSchema, shownExperimentSchema, shownShipFields } from "../experiments/schema";
 import {
   createExperiment, experimentOverlaps, getExperiment, listExperiments, stopExperiment, updateExperiment, variantShipTarget,
 } from "../experiments/service";
@@ -31,10 +31,10 @@ export const experimentsRouter = router({
   create: procedureFor["experiments.write"].input(experimentInputSchema).mutation(({ ctx, input }) => createExperiment(ctx.db, input, ctx.actor)),
   /** `expectBefore`: the experiment as the form loaded it (a 409 when it changed since). */
   update: procedureFor["experiments.write"].input(experimentUpdateSchema).mutation(({ ctx, input: { expectBefore, ...definition } }) => updateExperiment(ctx.db, definition.key, definition, ctx.actor, { expectBefore })),
-  /** `expectPhase`, `expectAllocation`: what the page showed (a 409 when it changed since). */
+  /** `expectPhase`, `expectAllocation`, `expectDecision`: what the page showed (a 409 when it changed since). */
   start: procedureFor["experiments.write"]
-    .input(byKey.extend({ reason: text(500).optional(), expectPhase: int32().optional(), expectAllocation: shownAllocationSchema.optional() }))
-    .mutation(({ ctx, input }) => appliedHere(startVariants(ctx, input.key, input.reason, { expectPhase: input.expectPhase, expectAllocation: input.expectAllocation }), ofItsSurface)),
+    .input(byKey.extend({ reason: text(500).optional(), expectPhase: int32().optional(), expectAllocation: shownAllocationSchema.optional(), expectDecision: shownDecisionSchema.optional() }))
+    .mutation(({ ctx, input }) => appliedHere(startVariants(ctx, input.key, input.reason, { expectPhase: input.expectPhase, expectAllocation: input.expectAllocation, expectDecision: input.expectDecision }), ofItsSurface)),
   stop: procedureFor["experiments.write"].input(byKey.extend({ reason: text(500).optional() })).mutation(({ ctx, input }) => appliedHere(stopExperiment(ctx.db, input.key, ctx.actor, input.reason), ofItsSurface)),
   restart: procedureFor["experiments.write"]
     // expectBefore: the experiment as the form loaded it (a 409 when it changed since).

@@ -76,8 +76,13 @@ export interface AnalysisInput {
   guardrails: readonly Guardrail[];
   /** By variant key; a missing variant has no data yet. */
   data: Readonly<Record<string, VariantData>>;
-  /** Clicks and impressions per variant per hour (ISO hour), for the lift over time. */
-  hourly: ReadonlyArray<{ hour: string; variantKey: string; impressions: number; clicks: number }>;
+  /**
+   * The lift over time: each arm's CTR summary as `data[arm].ctr` counts it (per unit: Y = clicks up to
+   * the unit's impressions, X = impressions), cumulative as of the end of each hour (ISO) in which the
+   * arm changed (a unit entered it, or a unit's impressions or clicks). An arm keeps its last summary
+   * through the hours it has no row for.
+   */
+  ctrByHour: ReadonlyArray<{ hour: string; variantKey: string; ctr: RatioSummary }>;
   /** Points of the lift over time: "auto" (default) is hourly for two days, then daily. */
   granularity?: "auto" | "hourly" | "daily";
   /** Interleaving experiments: wins per ranker from the clicked requests. */
@@ -165,6 +170,10 @@ export interface ExperimentAnalysis {
   multipleExposure: { units: number; share: number; warning: boolean; rule: string; byVariant: Array<{ key: string; units: number }> };
   guardrails: GuardrailResult[];
   latency: Array<{ variant: string; p50: number; p95: number; requests: number }>;
+  /**
+   * The cumulative CTR lift per bucket (timelineOf): `hour` (the bucket's start, ISO), and per treatment
+   * `<variant>_lift`, `<variant>_lo`, `<variant>_hi` (relative, 0.1 = +10 %). The last point is the CTR row's comparison.
+   */
   timeline: Array<{ hour: string; [series: string]: number | string }>;
   /** The test is the engine's: the always-valid sign test under "sequential", else the exact one (read once, FIXED_HORIZON_MIN_SAMPLE). */
   interleaving: (NonNullable<AnalysisInput["interleaving"]> & { test: (Omit<SignTestResult, "shareA"> & { shareA: number | null; method: string }) | null }) | null;
@@ -312,36 +321,35 @@ function srmOf(input: AnalysisInput, counts: number[]): SrmResult {
   return { available: true, chiSquare: r.chiSquare, df: r.df, pValue: r.pValue, mismatch: r.mismatch, counts, expected: weights.map((w) => (total * w) / weights.reduce((a, b) => a + b, 0)) };
 }
 
-function timelineOf(input: AnalysisInput, control: string, treatments: string[]): ExperimentAnalysis["timeline"] {
-  // Cumulative CTR lift by hour; the band uses an impression-level binomial variance, a quick
-  // approximation (the table uses the unit-level delta method).
-  // Daily points once the data spans more than two days (hourly before): a point per bucket's end.
-  const timeline: ExperimentAnalysis["timeline"] = [];
-  const cumulative = new Map<string, { clicks: number; impressions: number }>();
-  const allHours = [...new Set(input.hourly.map((h) => h.hour))].sort();
-  const spanHours = allHours.length ? (Date.parse(allHours.at(-1)!) - Date.parse(allHours[0]!)) / 3_600_000 : 0;
+/**
+ * The cumulative CTR lift at the end of each bucket (an hour; a day once the data spans more than
+ * TIMELINE_DAILY_AFTER_HOURS): the table's comparison (compareOne on the arms' per-unit summaries, the
+ * configured engine's lift and interval, Fieller's) on the data up to then, so the chart reads as the
+ * table would have. Its last point is the table's own figure: it compares `data` (the summaries the
+ * table compares) rather than the last hour's row, which a separate read may have taken a moment
+ * earlier or later. A point without a lift (an arm without impressions, a control not told from 0)
+ * has its hour only.
+ */
+function timelineOf(input: AnalysisInput, control: string, treatments: string[], alpha: number, dataOf: (key: string) => VariantData): ExperimentAnalysis["timeline"] {
+  const rows = [...input.ctrByHour].sort((a, b) => (a.hour < b.hour ? -1 : a.hour > b.hour ? 1 : 0));
+  if (!rows.length) return [];
+  const spanHours = (Date.parse(rows.at(-1)!.hour) - Date.parse(rows[0]!.hour)) / 3_600_000;
   const daily = input.granularity === "daily" || (input.granularity !== "hourly" && spanHours > TIMELINE_DAILY_AFTER_HOURS);
   const bucketOf = (hour: string) => (daily ? `${hour.slice(0, 10)}T00:00:00.000Z` : hour);
-  const buckets = [...new Set(allHours.map(bucketOf))].sort();
-  for (const hour of buckets) {
-    for (const h of input.hourly.filter((x) => bucketOf(x.hour) === hour)) {
-      const c = cumulative.get(h.variantKey) ?? { clicks: 0, impressions: 0 };
-      cumulative.set(h.variantKey, { clicks: c.clicks + h.clicks, impressions: c.impressions + h.impressions });
-    }
-    const point: ExperimentAnalysis["timeline"][number] = { hour };
-    const base = cumulative.get(control);
+  const buckets = [...new Set(rows.map((r) => bucketOf(r.hour)))].sort();
+  const current = new Map<string, RatioSummary>();
+  let next = 0;
+  return buckets.map((bucket, b) => {
+    for (; next < rows.length && bucketOf(rows[next]!.hour) <= bucket; next++) current.set(rows[next]!.variantKey, rows[next]!.ctr);
+    const last = b === buckets.length - 1;
+    const arm = (key: string): Summary => ({ kind: "ratio", s: last ? dataOf(key).ctr : (current.get(key) ?? EMPTY.ctr) });
+    const point: ExperimentAnalysis["timeline"][number] = { hour: bucket };
     for (const v of treatments) {
-      const t = cumulative.get(v);
-      if (!base?.impressions || !t?.impressions || !base.clicks) continue;
-      const pc = base.clicks / base.impressions;
-      const pt = t.clicks / t.impressions;
-      const lift = pt / pc - 1;
-      const se = Math.sqrt((pt * (1 - pt)) / t.impressions / pc ** 2 + ((pt / pc ** 2) ** 2 * pc * (1 - pc)) / base.impressions);
-      if ([lift, se].every(Number.isFinite)) Object.assign(point, { [`${v}_lift`]: lift, [`${v}_lo`]: lift - 1.96 * se, [`${v}_hi`]: lift + 1.96 * se });
+      const c = compareOne(v, arm(control), arm(v), input.engine, alpha, METRIC_CATALOGUE.ctr);
+      if (c.available && c.relative) Object.assign(point, { [`${v}_lift`]: c.relative.estimate, [`${v}_lo`]: c.relative.ci[0], [`${v}_hi`]: c.relative.ci[1] });
     }
-    timeline.push(point);
-  }
-  return timeline;
+    return point;
+  });
 }
 
 const pct = (v: number) => `${v >= 0 ? "+" : ""}${(v * 100).toFixed(1)}%`;
@@ -575,7 +583,7 @@ export function analyseExperiment(input: AnalysisInput): ExperimentAnalysis {
     multipleExposure: { units: multiple, share, warning: share > MULTIPLE_EXPOSURE_WARNING_SHARE, rule: MULTIPLE_EXPOSURE_RULE, byVariant: exposures },
     guardrails,
     latency,
-    timeline: input.kind === "ab" ? timelineOf(input, control.key, treatments) : [],
+    timeline: input.kind === "ab" ? timelineOf(input, control.key, treatments, alpha, dataOf) : [],
     interleaving,
     plan,
     verdict: verdictOf(input, primary, srm, guardrails, interleaving, control.key, horizon),

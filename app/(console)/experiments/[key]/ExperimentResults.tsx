@@ -18,6 +18,8 @@ import { useTRPC } from "../../../_trpc/client";
 // computed arrives as null with its reason, so nothing below prints NaN.
 
 type Results = inferRouterOutputs<AppRouter>["experiments"]["results"];
+/** What a Start, Resume or Request start sends back as shown: the phase, allocation and decision rule (primary metric, guardrails, engine, MDE). */
+type StartShown = Pick<Results["experiment"], "phase" | "allocation" | "decision">;
 
 const pct = (v: number) => `${v >= 0 ? "+" : ""}${(v * 100).toFixed(2)}%`;
 const pValue = (p: number) => (p < 1e-4 ? p.toExponential(1) : p.toPrecision(3));
@@ -52,10 +54,10 @@ export function ExperimentResults({ experimentKey }: { experimentKey: string }) 
   const [shipVariant, setShipVariant] = useState<string | null>(null);
   // The current phase's results, the variant and the surface as the page showed them when Ship… was pressed: the dialog keeps them while the page refreshes.
   const [shipShown, setShipShown] = useState<{ results: Results; variant: string; requireApproval: boolean; model: string | null } | null>(null);
-  // The Request start dialog's experiment as it was when opened: the request pins its phase and allocation (expectPhase, expectAllocation), as Start does.
-  const [confirmStart, setConfirmStart] = useState<{ phase: number; allocation: Results["experiment"]["allocation"]; changes: string[] } | null>(null);
+  // The Request start dialog's experiment as it was when opened: the request pins its phase, allocation and decision rule (expectPhase, expectAllocation, expectDecision), as Start does.
+  const [confirmStart, setConfirmStart] = useState<(StartShown & { changes: string[] }) | null>(null);
   // What the Resume dialog showed when it opened (the page refreshes under it): the resume sends it back, and is refused (409) if it changed since.
-  const [resumeShown, setResumeShown] = useState<{ phase: number; allocation: Results["experiment"]["allocation"]; changes: string[] } | null>(null);
+  const [resumeShown, setResumeShown] = useState<(StartShown & { changes: string[] }) | null>(null);
   const requestStart = useMutation(trpc.approvals.request.mutationOptions({
     onSuccess: (req) => {
       setConfirmStart(null);
@@ -78,9 +80,9 @@ export function ExperimentResults({ experimentKey }: { experimentKey: string }) 
     `${e.surface}: the variants serve their share of the traffic again, in a new analysis phase, phase ${e.phase + 1}`,
     `phase ${e.phase}'s results${phaseUnits} stay in history, but this page will show phase ${e.phase + 1}, which starts from zero; pick phase ${e.phase} in the phase menu to read them`,
   ];
-  // Start and Resume send the phase and allocation shown (expectPhase, expectAllocation): a start over a change made since is refused (409).
-  const startShown = (shown: { phase: number; allocation: Results["experiment"]["allocation"] }, reason?: string) =>
-    start.mutate({ key: e.key, reason, expectPhase: shown.phase, expectAllocation: shown.allocation });
+  // Start and Resume send the phase, allocation and decision rule shown (expectPhase, expectAllocation, expectDecision): a start over a change made since is refused (409).
+  const startShown = (shown: StartShown, reason?: string) =>
+    start.mutate({ key: e.key, reason, expectPhase: shown.phase, expectAllocation: shown.allocation, expectDecision: shown.decision });
 
   return (
     <Stack>
@@ -102,13 +104,13 @@ export function ExperimentResults({ experimentKey }: { experimentKey: string }) 
           {e.status !== "shipped" && <GuardedButton permission="experiments.write" href={`/experiments/${e.key}/edit`} variant="default">Edit</GuardedButton>}
           {(e.status === "draft" || e.status === "stopped") && (surface.data?.requireApproval
             ? <GuardedButton permission="experiments.write" onClick={() => setConfirmStart({
-              phase: e.phase, allocation: e.allocation,
+              phase: e.phase, allocation: e.allocation, decision: e.decision,
               changes: e.status === "stopped"
                 ? [`${e.surface}: once another product manager approves, the variants serve their share of the traffic again, in phase ${e.phase + 1}`, resumeChanges[1]!]
                 : [`${e.surface}: the experiment's variants serve their share of the traffic once another product manager approves`],
             })}>Request start…</GuardedButton>
             : e.status === "stopped"
-              ? <GuardedButton permission="experiments.write" onClick={() => setResumeShown({ phase: e.phase, allocation: e.allocation, changes: resumeChanges })}>Start…</GuardedButton>
+              ? <GuardedButton permission="experiments.write" onClick={() => setResumeShown({ phase: e.phase, allocation: e.allocation, decision: e.decision, changes: resumeChanges })}>Start…</GuardedButton>
               : <GuardedButton permission="experiments.write" onClick={() => startShown(e)} loading={start.isPending}>Start</GuardedButton>)}
           {e.status === "running" && <GuardedButton permission="experiments.write" color="orange" variant="light" onClick={() => stop.mutate({ key: e.key })} loading={stop.isPending}>Stop</GuardedButton>}
           {(e.status === "running" || e.status === "stopped") && (
@@ -136,7 +138,7 @@ export function ExperimentResults({ experimentKey }: { experimentKey: string }) 
           confirmLabel="Request approval"
           pending={requestStart.isPending}
           onClose={() => setConfirmStart(null)}
-          onConfirm={(reason) => requestStart.mutate({ change: { kind: "experiment_start", key: e.key, expectPhase: confirmStart.phase, expectAllocation: confirmStart.allocation }, reason })}
+          onConfirm={(reason) => requestStart.mutate({ change: { kind: "experiment_start", key: e.key, expectPhase: confirmStart.phase, expectAllocation: confirmStart.allocation, expectDecision: confirmStart.decision }, reason })}
         />
       )}
       {resumeShown && (
@@ -293,7 +295,7 @@ export function ExperimentResults({ experimentKey }: { experimentKey: string }) 
             <SegmentedControl size="xs" value={granularity} onChange={(v) => setGranularity(v as typeof granularity)} data={[{ value: "auto", label: "Auto" }, { value: "hourly", label: "Hourly" }, { value: "daily", label: "Daily" }]} aria-label="Lift chart points" />
           </Group>
           {r.timeline.length === 0 ? <Text size="sm" c="dimmed">No impressions yet.</Text> : <CumulativeLiftChart data={r.timeline} variants={treatments} />}
-          <Text size="xs" c="dimmed">The band uses an impression-level approximation; the table above uses the unit-level delta method.</Text>
+          <Text size="xs" c="dimmed">{`Each point is the table's CTR comparison (${r.engine.label}) on the data up to then: per ${e.hashAttribute === "sessionKey" ? "session" : "user"}, clicks counted up to its impressions. The last point is the table's lift and interval.`}</Text>
         </Card>
       )}
 
