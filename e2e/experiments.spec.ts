@@ -71,6 +71,9 @@ test("create, start, collect traffic and read the results; a product manager shi
   await expect(page.getByTestId("guardrails")).toContainText("p95 latency must not rise by more than 20%");
   await expect(page.getByTestId("multiple-exposures")).toContainText("0 units in more than one arm");
   await expect(page.locator("body")).not.toContainText("NaN");
+  // The lift over time loads as a panel of its own (its own query, every minute) and draws the treatment's lift.
+  await expect(page.getByTestId("lift-over-time").getByText("treatment lift")).toBeVisible();
+  await expect(page.getByText("the chart refreshes every minute, the table every 10 seconds", { exact: false })).toBeVisible();
   await page.screenshot({ path: "e2e/screenshots/experiment-results.png", fullPage: true });
   await page.setViewportSize({ width: 390, height: 844 });
   await page.screenshot({ path: "e2e/screenshots/experiment-results-narrow.png", fullPage: true });

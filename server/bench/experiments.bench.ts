@@ -5,6 +5,7 @@ import { disconnectDb, getDb } from "../db/client";
 import { prepareDatabase } from "../db/prepare";
 import { assignVariant } from "../domain/assignment/assign";
 import { createRng } from "../domain/random";
+import { experimentLiftOverTime } from "../experiments/liftOverTime";
 import { experimentResults } from "../experiments/results";
 import { experimentInputSchema } from "../experiments/schema";
 import { createExperiment, startExperiment } from "../experiments/service";
@@ -13,8 +14,9 @@ import { systemActor } from "../audit/actor";
 
 // npm run bench:experiments — an experiment with REQUESTS logged requests (default 1,000,000) and
 // their impressions and clicks, written through the real telemetry sinks (which maintain the
-// rollups), then the results page's query timed against the 2 s target. Baseline in the same run:
-// a plain count(*) of the experiment's logged requests.
+// rollups), then the results page's query timed against the 2 s target, and the page's lift-over-time
+// panel (its own query, refreshed every minute: it passes over the phase's kept events) reported beside
+// it without a target. Baseline in the same run: a plain count(*) of the experiment's logged requests.
 
 const REQUESTS = env().BENCH_REQUESTS;
 const USERS = Math.max(1000, Math.round(REQUESTS / 10));
@@ -78,14 +80,18 @@ async function main() {
     };
     const baseline = await time(() => db.rerankRequest.count({ where: { experimentKey: "bench-exp" } }));
     const results = await time(() => experimentResults(db, "bench-exp"));
+    const liftOverTime = await time(() => experimentLiftOverTime(db, "bench-exp"));
     const r = await experimentResults(db, "bench-exp");
+    const points = (await experimentLiftOverTime(db, "bench-exp")).points;
     const ctr = r.metrics.find((m) => m.metric === "ctr")!;
     console.log(`\nExperiment results benchmark (${REQUESTS.toLocaleString()} logged requests, ${r.variants.reduce((s, v) => s + v.units, 0).toLocaleString()} users)`);
     console.log(`  baseline: count(*) of the experiment's requests   median ${baseline.toFixed(0)} ms`);
     console.log(`  results page query (all metrics and statistics) median ${results.toFixed(0)} ms   ×${(results / baseline).toFixed(2)} of baseline   target < 2000 ms: ${results < 2000 ? "meets target" : "MISSES target"}`);
+    console.log(`  lift over time (its own panel, every minute)    median ${liftOverTime.toFixed(0)} ms   ×${(liftOverTime / baseline).toFixed(2)} of baseline   no target: reported (${points.length} points)`);
     const c = ctr.comparisons[0]!;
     const lift = c.available && c.relative ? `lift ${(c.relative.estimate * 100).toFixed(2)}% (p ${c.pValue?.toPrecision(2) ?? "—"}, ${c.engine})` : `no comparison (${c.available ? "no relative lift" : c.reason})`;
-    console.log(`  CTR control ${((ctr.variants[0]!.value ?? NaN) * 100).toFixed(2)}%, treatment ${((ctr.variants[1]!.value ?? NaN) * 100).toFixed(2)}%, ${lift}`);
+    const chartLast = points.at(-1)?.treatment_lift;
+    console.log(`  CTR control ${((ctr.variants[0]!.value ?? NaN) * 100).toFixed(2)}%, treatment ${((ctr.variants[1]!.value ?? NaN) * 100).toFixed(2)}%, ${lift}; the chart's last point ${typeof chartLast === "number" ? `${(chartLast * 100).toFixed(2)}%` : "has no lift"}`);
     await pool.end();
   } finally {
     await disconnectDb();

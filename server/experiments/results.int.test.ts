@@ -7,6 +7,7 @@ import { telemetry } from "../telemetry/streams";
 import { keyedHash } from "../redact";
 import { callerAs } from "../testing/callers";
 import { abDefinition as definition, experimentLogRow as logRow, flushTelemetry as flush, seedSurfacesOnDemoModel } from "../testing/experiments";
+import { experimentLiftOverTime } from "./liftOverTime";
 import { experimentResults } from "./results";
 
 // Issue #13 on real PostgreSQL, through the serving path and the rollups the log writer maintains:
@@ -53,7 +54,7 @@ describe("CTR counts a unit's clicks up to its impressions", () => {
     expect(ctr.variants.map((v) => [v.key, v.value])).toEqual([["control", 1], ["treatment", 1]]);
     // Every unit at 100 %: no spread, no comparison in the table, and none on the lift over time, which counts CTR the same way and ends on the table's comparison.
     expect(ctr.comparisons[0]).toMatchObject({ available: false, reason: expect.stringMatching(/^no spread in the control nor in treatment/) });
-    expect(results.timeline.at(-1)).toEqual({ hour: expect.any(String) });
+    expect((await experimentLiftOverTime(getDb(), "res-ctr")).points.at(-1)).toEqual({ hour: expect.any(String) });
   });
 });
 

@@ -13,24 +13,20 @@ import { notifyAfterCommit, type NotifyEvent } from "../webhooks/notify";
 import { InvalidInputError } from "../errors";
 import { servedVersions } from "./served";
 import { withinPhase } from "./phaseWindow";
-import { env } from "../config";
-import { retainedFrom } from "../system/retention";
 import { experimentAllocation, experimentDecision, getExperiment } from "./service";
 
 /** The first served item's reasons (json array) in either served-list format. */
 const FIRST_REASONS_SQL = Prisma.raw(servedItemReasonsSql("served", 0));
 
 // Results of one phase of an experiment (its current one unless asked): the queries only. The incremental rollup
-// experiment_unit_stats (per randomisation unit), the phase's impressions and clicks per unit and
-// hour for the lift over time, the click events for NDCG/MRR, the fallbacks in the request log and a recent sample of it for
-// latency go into analyseExperiment (server/domain/experiments), which does
-// every computation.
+// experiment_unit_stats (per randomisation unit), the click events for NDCG/MRR, the fallbacks in the
+// request log and a recent sample of it for latency go into analyseExperiment (server/domain/experiments),
+// which does every computation. The lift over time is not read here: it passes over the phase's kept
+// events, so it is a query of its own (experimentLiftOverTime, liftOverTime.ts), refreshed less often.
 //
 // Units seen in more than one arm (experiment_unit_stats.multiple_exposure) are left out of every
 // metric. The hourly rollup cannot tell them apart, so no metric is read from it: the fallback rate
-// comes from the request log per unit (one pass over the phase's requests on every read), and the
-// lift over time from each unit's totals less its events after each hour (one pass over the phase's
-// kept impressions and clicks: ctrByHourSql).
+// comes from the request log per unit (one pass over the phase's requests on every read).
 //
 // Moments come from PostgreSQL's avg / var_samp / covar_samp on float8, which accumulate stably
 // (Youngs–Cramer, PostgreSQL ≥ 12), never from raw sums of squares: a mean of 1e8 keeps its variance.
@@ -38,7 +34,8 @@ const FIRST_REASONS_SQL = Prisma.raw(servedItemReasonsSql("served", 0));
 /** Requests per variant (the most recent) whose latencies are read; and those its own model served, whose versions are read. */
 export const LATENCY_SAMPLE_PER_VARIANT = 10_000;
 
-interface UnitRow {
+/** One arm's row of unitStatsSql. */
+export interface UnitRow {
   variant_key: string;
   n: number; multiple: number; converted: number;
   clicks_mean: number | null; clicks_var: number | null; impressions_mean: number | null; impressions_var: number | null; clicks_impressions_cov: number | null;
@@ -46,80 +43,56 @@ interface UnitRow {
 }
 
 /** Per-unit moments of Y and X in one arm (SQL's count, avg, var_samp, covar_samp; NULL below two units). */
-interface UnitPairRow {
+export interface UnitPairRow {
   variant_key: string;
   n: number; y_mean: number | null; y_var: number | null; x_mean: number | null; x_var: number | null; xy_cov: number | null;
 }
 
-/**
- * The lift over time's rows: per arm of experiment `e`'s phase `phase`, and per hour in which the arm
- * changed, the moments (UnitPairRow: n, means, sample variances, covariance) of its units' CTR as the
- * table counts it (Y = a unit's clicks up to its impressions, X = its impressions; units seen in more
- * than one arm left out), as of the end of that hour; with `hour` (a timestamptz, the hour's start).
- *
- * A unit's figures at the end of an hour are its totals in experiment_unit_stats less its impressions
- * and clicks logged after that hour, its clicks then counted up to its impressions; it counts from the
- * hour it was first seen. So the last hour's row is the table's (the same totals, the same cap), and a
- * click on an item never reported shown moves no hour's lift that the table's cap leaves out (the
- * hourly rollup, capped per arm and hour, counted 30 users' 150 unshown clicks). Each arm's sums change
- * when a unit enters (its figures then) and in each hour with events of it (its figures after the hour
- * less those before): one ordered pass over the units' hours with events.
- * Only the kept log is read: the phase's window (withinPhase) from the first hour retention keeps
- * (retainedFrom, the start of a UTC day). A phase that began before it starts its rows there, every
- * unit seen before counted in that first hour with all its earlier events (dropped from the log, kept in
- * the totals), so every row stays exact. The sums are exact (numeric) and become moments with one
- * division each: no digit lost to the sums of squares (summary.ts).
- * Measured on a shared 2-core machine: 3.0 s for 2.4M events of 200,000 units (two hours with events each).
- */
-function ctrByHourSql(e: { id: string; key: string }, phase: number): Prisma.Sql {
-  const kept = retainedFrom(new Date(), env().RETENTION_DAYS);
-  return Prisma.sql`
-    WITH units AS (
-      SELECT unit_key, variant_key, impressions::numeric AS impressions, clicks::numeric AS clicks,
-        greatest(date_trunc('hour', first_seen_at), ${kept}::timestamptz) AS entered
-      FROM experiment_unit_stats WHERE experiment_id = ${e.id} AND phase = ${phase} AND NOT multiple_exposure),
-    logged AS (
-      SELECT user_key AS unit_key, date_trunc('hour', request_ts) AS hour,
-        count(*) FILTER (WHERE type = 'impression') AS i, count(*) FILTER (WHERE type = 'click') AS c
-      FROM outcome_events
-      WHERE experiment_key = ${e.key} AND experiment_phase = ${phase} AND ${withinPhase("request_ts", e.key, phase)} AND request_ts >= ${kept}
-        AND type IN ('impression', 'click') AND user_key IS NOT NULL
-      GROUP BY 1, 2),
-    -- At the end of each hour with events of a unit: its impressions (x) and clicks (k), its totals less what came after.
-    states AS (
-      SELECT u.variant_key, l.hour, l.i, l.c,
-        u.impressions - (sum(l.i) OVER unit - sum(l.i) OVER upto) AS x, u.clicks - (sum(l.c) OVER unit - sum(l.c) OVER upto) AS k
-      FROM logged l JOIN units u ON u.unit_key = l.unit_key
-      WINDOW unit AS (PARTITION BY l.unit_key), upto AS (PARTITION BY l.unit_key ORDER BY l.hour ROWS UNBOUNDED PRECEDING)),
-    kept AS (SELECT unit_key, sum(i) AS i, sum(c) AS c, min(hour) AS first FROM logged GROUP BY 1),
-    -- What each hour changes in its arm's sums (n, Σx, Σy, Σx², Σy², Σxy; y: clicks up to impressions):
-    -- a unit with events then, its figures after the hour less those before; a unit entering, its figures before its first kept events.
-    changes AS (
-      SELECT variant_key, hour, 0 AS n, i AS sx, least(k, x) - least(k - c, x - i) AS sy, x * x - (x - i) * (x - i) AS sxx,
-        least(k, x) * least(k, x) - least(k - c, x - i) * least(k - c, x - i) AS syy, x * least(k, x) - (x - i) * least(k - c, x - i) AS sxy
-      FROM states
-      UNION ALL
-      SELECT variant_key, hour, 1, x, y, x * x, y * y, x * y FROM (
-        SELECT u.variant_key, least(u.entered, coalesce(t.first, u.entered)) AS hour, u.impressions - coalesce(t.i, 0) AS x,
-          least(u.clicks - coalesce(t.c, 0), u.impressions - coalesce(t.i, 0)) AS y
-        FROM units u LEFT JOIN kept t ON t.unit_key = u.unit_key) entering),
-    hourly AS (SELECT variant_key, hour, sum(n)::numeric AS n, sum(sx) AS sx, sum(sy) AS sy, sum(sxx) AS sxx, sum(syy) AS syy, sum(sxy) AS sxy FROM changes GROUP BY 1, 2),
-    cumulative AS (
-      SELECT variant_key, hour, sum(n) OVER w AS n, sum(sx) OVER w AS sx, sum(sy) OVER w AS sy, sum(sxx) OVER w AS sxx, sum(syy) OVER w AS syy, sum(sxy) OVER w AS sxy
-      FROM hourly WINDOW w AS (PARTITION BY variant_key ORDER BY hour))
-    SELECT variant_key, hour, n::float8 AS n, (sx / n)::float8 AS x_mean, (sy / n)::float8 AS y_mean,
-      CASE WHEN n > 1 THEN ((n * sxx - sx * sx) / (n * (n - 1)))::float8 END AS x_var,
-      CASE WHEN n > 1 THEN ((n * syy - sy * sy) / (n * (n - 1)))::float8 END AS y_var,
-      CASE WHEN n > 1 THEN ((n * sxy - sx * sy) / (n * (n - 1)))::float8 END AS xy_cov
-    FROM cumulative WHERE n > 0 ORDER BY hour, variant_key`;
-}
-
 const num = (v: unknown) => Number(v ?? 0);
-const pairedSummaryOf = (r: UnitPairRow | undefined) =>
+/** A UnitPairRow's moments as a paired summary (an absent row: no units). */
+export const pairedSummaryOf = (r: UnitPairRow | undefined) =>
   pairedSummaryFromMoments({ n: num(r?.n), meanY: num(r?.y_mean), meanX: num(r?.x_mean), varianceY: num(r?.y_var), varianceX: num(r?.x_var), covariance: num(r?.xy_cov) });
 
-type Experiment = Awaited<ReturnType<typeof getExperiment>>;
-interface ResultsOptions { granularity?: "auto" | "hourly" | "daily"; phase?: number }
+/**
+ * Per arm of experiment `experimentId`'s phase `phase`, the per-unit moments of its units (UnitRow):
+ * units seen in more than one arm counted apart (`multiple`) and left out of every moment. Read from
+ * experiment_unit_stats only (one row per unit), so it is cheap.
+ */
+export function unitStatsSql(experimentId: string, phase: number): Prisma.Sql {
+  // Counts are read as float8 (exact to 2^53, a JS number): count() is bigint, and ::int fails with
+  // 22003 past 2,147,483,647 rows (server/db/countCasts.test.ts).
+  return Prisma.sql`
+      SELECT variant_key, count(*) FILTER (WHERE NOT multiple_exposure)::float8 AS n, count(*) FILTER (WHERE multiple_exposure)::float8 AS multiple,
+        count(*) FILTER (WHERE NOT multiple_exposure AND purchases > 0)::float8 AS converted,
+        -- CTR's clicks: at most the unit's impressions (the rollup counts every click a client sends,
+        -- shown or not), so each unit's ratio, and the arm's, lies in [0, 1] (METRIC_CATALOGUE.ctr).
+        avg(least(clicks, impressions)::float8) FILTER (WHERE NOT multiple_exposure) AS clicks_mean, var_samp(least(clicks, impressions)::float8) FILTER (WHERE NOT multiple_exposure) AS clicks_var,
+        avg(impressions::float8) FILTER (WHERE NOT multiple_exposure) AS impressions_mean, var_samp(impressions::float8) FILTER (WHERE NOT multiple_exposure) AS impressions_var,
+        covar_samp(least(clicks, impressions)::float8, impressions::float8) FILTER (WHERE NOT multiple_exposure) AS clicks_impressions_cov,
+        avg(revenue) FILTER (WHERE NOT multiple_exposure) AS revenue_mean, var_samp(revenue) FILTER (WHERE NOT multiple_exposure) AS revenue_var
+      FROM experiment_unit_stats WHERE experiment_id = ${experimentId} AND phase = ${phase} GROUP BY variant_key`;
+}
+
+/** An arm's CTR as the table compares it (VariantData.ctr: per unit, Y = clicks up to impressions, X = impressions), from its unitStatsSql row (absent: no units). */
+export const ctrSummaryOf = (u: UnitRow | undefined) =>
+  pairedSummaryFromMoments({ n: num(u?.n), meanY: num(u?.clicks_mean), meanX: num(u?.impressions_mean), varianceY: num(u?.clicks_var), varianceX: num(u?.impressions_var), covariance: num(u?.clicks_impressions_cov) });
+
+export type Experiment = Awaited<ReturnType<typeof getExperiment>>;
+interface ResultsOptions { phase?: number }
+
+/**
+ * The phase of experiment `e` a read is of: `phase` when asked (an earlier one, 1 … current), else its current one.
+ * @throws InvalidInputError naming `phase` when it is outside 1 … the current phase.
+ */
+export function viewedPhaseOf(e: Experiment, phase: number | undefined): number {
+  if (phase !== undefined && (phase < 1 || phase > e.phase)) {
+    throw new InvalidInputError("phase", e.phase === 0 ? `experiment "${e.key}" has not started: it has no phase yet` : `experiment "${e.key}" has phases 1 to ${e.phase}, not ${phase}`);
+  }
+  return phase ?? e.phase;
+}
+
+/** The engine that decides experiment `e` (its analysisMode; sequential unless fixed or Bayesian). */
+export const engineOf = (e: Pick<Experiment, "analysisMode">): Engine => (e.analysisMode === "fixed" ? "fixed" : e.analysisMode === "bayesian" ? "bayesian" : "sequential");
 
 /**
  * An experiment's results, for its current phase or `options.phase` (an earlier one, 1 … current):
@@ -147,11 +120,7 @@ export async function experimentResultsIn(tx: Prisma.TransactionClient, e: Exper
 
 /** The results (experimentResults) and the sample-ratio alarm they raise, if any (a running experiment's current phase failing the check). */
 async function readResults(db: Prisma.TransactionClient, e: Experiment, options: ResultsOptions) {
-  const key = e.key;
-  const viewed = options.phase ?? e.phase;
-  if (options.phase !== undefined && (options.phase < 1 || options.phase > e.phase)) {
-    throw new InvalidInputError("phase", e.phase === 0 ? `experiment "${key}" has not started: it has no phase yet` : `experiment "${key}" has phases 1 to ${e.phase}, not ${options.phase}`);
-  }
+  const viewed = viewedPhaseOf(e, options.phase);
   const control = e.variants.find((v) => v.isControl) ?? e.variants[0]!;
   const phaseStart = e.phases.find((p) => p.phase === viewed)?.startedAt ?? e.startedAt ?? new Date();
   // CUPED's pre-period ends when the experiment first started, not when this phase did: an earlier
@@ -164,19 +133,9 @@ async function readResults(db: Prisma.TransactionClient, e: Experiment, options:
 
   // Counts are read as float8 (exact to 2^53, a JS number): count() is bigint, and ::int fails with
   // 22003 past 2,147,483,647 rows (server/db/countCasts.test.ts).
-  const [units, ctrByHour, clicks, fallbacks, recent, served, cuped, surface, canaries] = await Promise.all([
+  const [units, clicks, fallbacks, recent, served, cuped, surface, canaries] = await Promise.all([
     // Units seen in more than one arm are counted apart and left out of every metric.
-    db.$queryRaw<UnitRow[]>`
-      SELECT variant_key, count(*) FILTER (WHERE NOT multiple_exposure)::float8 AS n, count(*) FILTER (WHERE multiple_exposure)::float8 AS multiple,
-        count(*) FILTER (WHERE NOT multiple_exposure AND purchases > 0)::float8 AS converted,
-        -- CTR's clicks: at most the unit's impressions (the rollup counts every click a client sends,
-        -- shown or not), so each unit's ratio, and the arm's, lies in [0, 1] (METRIC_CATALOGUE.ctr).
-        avg(least(clicks, impressions)::float8) FILTER (WHERE NOT multiple_exposure) AS clicks_mean, var_samp(least(clicks, impressions)::float8) FILTER (WHERE NOT multiple_exposure) AS clicks_var,
-        avg(impressions::float8) FILTER (WHERE NOT multiple_exposure) AS impressions_mean, var_samp(impressions::float8) FILTER (WHERE NOT multiple_exposure) AS impressions_var,
-        covar_samp(least(clicks, impressions)::float8, impressions::float8) FILTER (WHERE NOT multiple_exposure) AS clicks_impressions_cov,
-        avg(revenue) FILTER (WHERE NOT multiple_exposure) AS revenue_mean, var_samp(revenue) FILTER (WHERE NOT multiple_exposure) AS revenue_var
-      FROM experiment_unit_stats WHERE experiment_id = ${e.id} AND phase = ${viewed} GROUP BY variant_key`,
-    e.kind === "ab" ? db.$queryRaw<Array<UnitPairRow & { hour: Date }>>(ctrByHourSql(e, viewed)) : Promise.resolve([]),
+    db.$queryRaw<UnitRow[]>(unitStatsSql(e.id, viewed)),
     // NDCG and MRR: each clicked request's positions with its unit (an event's user_key is its
     // request's randomisation unit), analysed per unit (clickedRequestMetricsByUnit).
     db.$queryRaw<Array<{ variant_key: string; unit_key: string; positions: number[] }>>`
@@ -226,7 +185,7 @@ async function readResults(db: Prisma.TransactionClient, e: Experiment, options:
     data[k] = {
       units: n,
       multipleExposures: num(u?.multiple),
-      ctr: pairedSummaryFromMoments({ n, meanY: num(u?.clicks_mean), meanX: num(u?.impressions_mean), varianceY: num(u?.clicks_var), varianceX: num(u?.impressions_var), covariance: num(u?.clicks_impressions_cov) }),
+      ctr: ctrSummaryOf(u),
       conversion: summarizeProportion(n, num(u?.converted)),
       revenue: meanSummaryFromMoments(n, num(u?.revenue_mean), num(u?.revenue_var)),
       ...clickedRequestMetricsByUnit(clicks.filter((x) => x.variant_key === k).map((x) => ({ unit: x.unit_key, positions: x.positions }))),
@@ -262,16 +221,14 @@ async function readResults(db: Prisma.TransactionClient, e: Experiment, options:
   const days = e.startedAt ? Math.max(1 / 24, ((endedAt ?? new Date()).getTime() - phaseStart.getTime()) / 86_400_000) : null;
   const analysis = analyseExperiment({
     kind: e.kind,
-    engine: (e.analysisMode === "fixed" ? "fixed" : e.analysisMode === "bayesian" ? "bayesian" : "sequential") satisfies Engine,
+    engine: engineOf(e),
     variants: e.variants.map((v) => ({ key: v.key, weight: phaseWeights?.[v.key] ?? v.weight, isControl: v.key === control.key })),
     primaryMetric: e.primaryMetric,
     secondaryMetrics: (e.secondaryMetrics as string[] | null) ?? [],
     guardrails: e.guardrails as unknown as Guardrail[],
     data,
-    ctrByHour: ctrByHour.map((r) => ({ hour: r.hour.toISOString(), variantKey: r.variant_key, ctr: pairedSummaryOf(r) })),
     interleaving,
     planning: { minDetectableEffect: e.minDetectableEffect, days },
-    granularity: options.granularity,
   });
   // A failing sample-ratio check of a running experiment raises one alarm per phase (the event id
   // de-duplicates), from whichever read of the results first sees it.

@@ -10,12 +10,14 @@ import { abDefinition as definition, experimentLogRow, flushTelemetry as flush, 
 import { partitionsRead, rawQueriesOf } from "../testing/partitionReads";
 import { env } from "../config";
 import { retainedFrom } from "../system/retention";
+import { experimentLiftOverTime } from "./liftOverTime";
 import { experimentResults } from "./results";
 
 // The cumulative CTR lift over time counts CTR as the table does: per unit, a unit's clicks up to its
 // impressions, so clicks on items never reported shown move neither; each point is the table's
 // comparison on the data up to then, and the last point is the table's figure (break test: 30 control
-// users with 5 clicks each and no impressions read −13.4 % in the table, −56.4 % on the chart).
+// users with 5 clicks each and no impressions read −13.4 % in the table, −56.4 % on the chart). It is
+// its own read (experiments.liftOverTime): the results read never passes over the phase's events for it.
 
 const caller = () => callerAs(["admin"], "pm@rerank.local");
 const HOUR = 3_600_000;
@@ -97,7 +99,7 @@ function liftOf(units: Record<string, Map<string, { x: number; clicks: number }>
     };
   };
   const analysis = analyseExperiment({
-    kind: "ab", engine, primaryMetric: "ctr", guardrails: [], ctrByHour: [],
+    kind: "ab", engine, primaryMetric: "ctr", guardrails: [],
     variants: [{ key: "control", weight: 0.5, isControl: true }, { key: "treatment", weight: 0.5, isControl: false }],
     data: { control: arm("control"), treatment: arm("treatment") },
   });
@@ -108,7 +110,9 @@ function liftOf(units: Record<string, Map<string, { x: number; clicks: number }>
 
 describe("the lift over time counts CTR as the table does", () => {
   it("clicks on items never shown move neither; the chart's last point is the table's lift and interval, an earlier point the table's as of then", async () => {
-    const r = await experimentResults(getDb(), "tl");
+    const r = await caller().experiments.results({ key: "tl" });
+    const { phase, points: timeline } = await caller().experiments.liftOverTime({ key: "tl" });
+    expect(phase).toBe(1);
     const ctr = r.metrics.find((m) => m.metric === "ctr")!;
     expect(ctr.variants.map((v) => [v.key, v.n])).toEqual([["control", 230], ["treatment", 210]]);
     const table = ctr.comparisons[0]!;
@@ -119,15 +123,15 @@ describe("the lift over time counts CTR as the table does", () => {
     expect(table.relative.ci[0]).toBeCloseTo(final.ci[0], 10);
     expect(table.relative.ci[1]).toBeCloseTo(final.ci[1], 10);
 
-    expect(r.timeline.map((p) => p.hour)).toEqual([earlier.toISOString(), later.toISOString()]);
+    expect(timeline.map((p) => p.hour)).toEqual([earlier.toISOString(), later.toISOString()]);
     // The last point is the table's figure, exactly (the hourly rollup capped clicks per arm and hour:
     // the control's 195 clicks on 300 impressions two hours ago counted whole, the clickers' 150 among them).
-    expect(r.timeline.at(-1)).toEqual({ hour: later.toISOString(), treatment_lift: table.relative.estimate, treatment_lo: table.relative.ci[0], treatment_hi: table.relative.ci[1] });
+    expect(timeline.at(-1)).toEqual({ hour: later.toISOString(), treatment_lift: table.relative.estimate, treatment_lo: table.relative.ci[0], treatment_hi: table.relative.ci[1] });
     // Two hours ago, the table would have read the units as they were then.
     const then = liftOf(expected.earlier);
-    expect(r.timeline[0]!.treatment_lift).toBeCloseTo(then.estimate, 12);
-    expect(r.timeline[0]!.treatment_lo).toBeCloseTo(then.ci[0], 10);
-    expect(r.timeline[0]!.treatment_hi).toBeCloseTo(then.ci[1], 10);
+    expect(timeline[0]!.treatment_lift).toBeCloseTo(then.estimate, 12);
+    expect(timeline[0]!.treatment_lo).toBeCloseTo(then.ci[0], 10);
+    expect(timeline[0]!.treatment_hi).toBeCloseTo(then.ci[1], 10);
   });
 
   it("units seen in more than one arm are out of every point", async () => {
@@ -139,15 +143,30 @@ describe("the lift over time counts CTR as the table does", () => {
     await flush();
     const r = await experimentResults(getDb(), "tl");
     expect(r.multipleExposure.units).toBe(1);
+    const timeline = (await experimentLiftOverTime(getDb(), "tl")).points;
     expected.final.control!.delete("c199");
     const final = liftOf(expected.final);
-    expect(r.timeline.at(-1)!.treatment_lift).toBeCloseTo(final.estimate, 12);
-    expect(r.timeline[0]!.treatment_lift).toBeCloseTo(liftOf(expected.earlier).estimate, 12);
+    expect(timeline.at(-1)!.treatment_lift).toBeCloseTo(final.estimate, 12);
+    expect(timeline[0]!.treatment_lift).toBeCloseTo(liftOf(expected.earlier).estimate, 12);
+  });
+
+  it("is read on its own: the results read does not pass over the phase's events for it", async () => {
+    const db = getDb();
+    const results = await rawQueriesOf(db, () => experimentResults(db, "tl"));
+    expect(results.length).toBeGreaterThan(0);
+    expect(results.filter((q) => q.sql.includes("WITH units AS"))).toEqual([]);
+    expect((await rawQueriesOf(db, () => experimentLiftOverTime(db, "tl"))).filter((q) => q.sql.includes("WITH units AS"))).toHaveLength(1);
+  });
+
+  it("asks for the same role and phases as the results", async () => {
+    await expect(callerAs([], "nobody@rerank.local").experiments.liftOverTime({ key: "tl" })).rejects.toMatchObject({ code: "FORBIDDEN" });
+    await expect(caller().experiments.liftOverTime({ key: "tl", phase: 2 })).rejects.toThrow(/phase.*has phases 1 to 1, not 2/);
+    await expect(caller().experiments.liftOverTime({ key: "no-such-experiment" })).rejects.toMatchObject({ code: "NOT_FOUND" });
   });
 
   it("reads only the outcome_events partitions within the phase's window", async () => {
     const db = getDb();
-    const queries = await rawQueriesOf(db, () => experimentResults(db, "tl"));
+    const queries = await rawQueriesOf(db, () => experimentLiftOverTime(db, "tl"));
     const timeline = queries.find((q) => q.sql.includes("WITH units AS"));
     expect(timeline).toBeDefined();
     const read = await partitionsRead(db, timeline!, "outcome_events");
@@ -187,17 +206,18 @@ describe("the lift over time counts CTR as the table does", () => {
         }
       }
     }
-    const r = await experimentResults(db, "tl-old", { granularity: "hourly" });
+    const r = await experimentResults(db, "tl-old");
+    const timeline = (await experimentLiftOverTime(db, "tl-old", { granularity: "hourly" })).points;
     // Two points: the first hour the log keeps (every unit with its figures before its kept events), and two hours ago.
-    expect(r.timeline.map((p) => p.hour)).toEqual([kept.toISOString(), earlier.toISOString()]);
+    expect(timeline.map((p) => p.hour)).toEqual([kept.toISOString(), earlier.toISOString()]);
     // Over a month, "auto" shows days: the same two points, at their days.
-    expect((await experimentResults(db, "tl-old")).timeline.map((p) => p.hour)).toEqual([kept.toISOString(), `${earlier.toISOString().slice(0, 10)}T00:00:00.000Z`]);
+    expect((await experimentLiftOverTime(db, "tl-old")).points.map((p) => p.hour)).toEqual([kept.toISOString(), `${earlier.toISOString().slice(0, 10)}T00:00:00.000Z`]);
     const then = liftOf(figures.kept, "fixed");
-    expect(r.timeline[0]!.treatment_lift).toBeCloseTo(then.estimate, 12);
-    expect(r.timeline[0]!.treatment_lo).toBeCloseTo(then.ci[0], 10);
+    expect(timeline[0]!.treatment_lift).toBeCloseTo(then.estimate, 12);
+    expect(timeline[0]!.treatment_lo).toBeCloseTo(then.ci[0], 10);
     const table = r.metrics.find((m) => m.metric === "ctr")!.comparisons[0]!;
     if (!table.available || !table.relative) throw new Error("the table has no CTR lift");
-    expect(r.timeline[1]).toEqual({ hour: earlier.toISOString(), treatment_lift: table.relative.estimate, treatment_lo: table.relative.ci[0], treatment_hi: table.relative.ci[1] });
+    expect(timeline[1]).toEqual({ hour: earlier.toISOString(), treatment_lift: table.relative.estimate, treatment_lo: table.relative.ci[0], treatment_hi: table.relative.ci[1] });
     expect(table.relative.estimate).toBeCloseTo(liftOf(figures.final, "fixed").estimate, 12);
   });
 });

@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { restartVariants, shipVariant, startVariants } from "../approvals/service";
 import { planFromRecentTraffic } from "../experiments/plan";
+import { experimentLiftOverTime } from "../experiments/liftOverTime";
 import { experimentResults } from "../experiments/results";
 import { experimentInputSchema, experimentUpdateSchema, METRICS, shownAllocationSchema, shownDecisionSchema, shownExperimentSchema, shownShipFields } from "../experiments/schema";
 import {
@@ -12,15 +13,19 @@ import { procedureFor, router } from "../trpc";
 import { decimal, idString, int32, reasonSchema, text } from "../validation";
 
 const byKey = z.strictObject({ key: idString(63) });
+/** An experiment and one of its phases (default: the current one). */
+const byPhase = byKey.extend({ phase: int32(1).optional() });
 /** A lifecycle change answers once the experiment's surface serves it here (appliedHere). */
 const ofItsSurface = { surfaces: (experiment: { surface: { key: string } }) => [experiment.surface.key] };
 
 export const experimentsRouter = router({
   list: procedureFor["console.read"].query(({ ctx }) => listExperiments(ctx.db)),
   get: procedureFor["console.read"].input(byKey).query(({ ctx, input }) => getExperiment(ctx.db, input.key)),
-  results: procedureFor["console.read"]
-    .input(byKey.extend({ granularity: z.enum(["auto", "hourly", "daily"]).default("auto"), phase: int32(1).optional() }))
-    .query(({ ctx, input }) => experimentResults(ctx.db, input.key, { granularity: input.granularity, phase: input.phase })),
+  results: procedureFor["console.read"].input(byPhase).query(({ ctx, input }) => experimentResults(ctx.db, input.key, { phase: input.phase })),
+  /** The cumulative CTR lift over time: a read of its own (it passes over the phase's kept events), refreshed less often than results. */
+  liftOverTime: procedureFor["console.read"]
+    .input(byPhase.extend({ granularity: z.enum(["auto", "hourly", "daily"]).default("auto") }))
+    .query(({ ctx, input }) => experimentLiftOverTime(ctx.db, input.key, { phase: input.phase, granularity: input.granularity })),
   /** Running experiments served before this one on its surface that share its units, in words. */
   overlaps: procedureFor["console.read"].input(byKey).query(({ ctx, input }) => experimentOverlaps(ctx.db, input.key)),
   /** The version a ship of `variant` moves production to (what it served in the current phase). */

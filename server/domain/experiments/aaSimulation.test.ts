@@ -29,7 +29,7 @@ describe("A/A simulations, 10,000 per engine", () => {
     let falsePositives = 0;
     for (let r = 0; r < RUNS; r++) {
       const a = analyseExperiment({
-        kind: "ab", engine, primaryMetric: "conversion", guardrails: [], ctrByHour: [],
+        kind: "ab", engine, primaryMetric: "conversion", guardrails: [],
         variants: [{ key: "a", weight: 0.5, isControl: true }, { key: "b", weight: 0.5, isControl: false }],
         data: { a: arm(1000, binomial(rng, 1000, RATE)), b: arm(1000, binomial(rng, 1000, RATE)) },
       });

@@ -23,7 +23,7 @@ function variant(units: number, overrides: Partial<VariantData> = {}): VariantDa
 }
 function input(data: Record<string, VariantData>, overrides: Partial<AnalysisInput> = {}): AnalysisInput {
   return {
-    kind: "ab", engine: "sequential", primaryMetric: "ctr", guardrails: [], ctrByHour: [],
+    kind: "ab", engine: "sequential", primaryMetric: "ctr", guardrails: [],
     variants: [{ key: "control", weight: 0.5, isControl: true }, { key: "treatment", weight: 0.5, isControl: false }],
     data, ...overrides,
   };
@@ -226,55 +226,6 @@ describe("an interleaving experiment", () => {
   });
 });
 
-describe("lift over time", () => {
-  // Each hour h (from 0) adds 40 units of 5 impressions to each arm; by its end 4(h + 1) control and 6(h + 1) treatment units clicked once.
-  const hourOf = (h: number) => new Date(Date.UTC(2026, 10, 1, h)).toISOString();
-  const dataAt = (h: number) => ({ control: variant(40 * (h + 1), { ctr: ctrRows(40 * (h + 1), 4 * (h + 1)) }), treatment: variant(40 * (h + 1), { ctr: ctrRows(40 * (h + 1), 6 * (h + 1)) }) });
-  const byHour = (hours: number) => Array.from({ length: hours }, (_, h) => Object.entries(dataAt(h)).map(([variantKey, d]) => ({ hour: hourOf(h), variantKey, ctr: d.ctr }))).flat();
-  /** The analysis of the data up to the end of hour `last`, as the page reads it then. */
-  const at = (last: number, overrides: Partial<AnalysisInput> = {}) => analyseExperiment(input(dataAt(last), { ctrByHour: byHour(last + 1), ...overrides }));
-  /** The CTR row's lift and interval in the timeline's keys (none when the table has no lift). */
-  const tableLift = (a: ReturnType<typeof analyseExperiment>) => {
-    const c = firstComparison(a, "ctr");
-    return c.available && c.relative ? { treatment_lift: c.relative.estimate, treatment_lo: c.relative.ci[0], treatment_hi: c.relative.ci[1] } : {};
-  };
-
-  it("each point is the table's CTR comparison on the data up to its end, in the configured engine; the last point is the table's own", () => {
-    for (const engine of ["sequential", "fixed", "bayesian"] as const) {
-      const timeline = at(23, { engine }).timeline;
-      expect(timeline).toHaveLength(24);
-      for (const h of [0, 5, 23]) expect(timeline[h], `${engine}, hour ${h}`).toEqual({ hour: hourOf(h), ...tableLift(at(h, { engine })) });
-      expect(timeline[23]!.treatment_lift).toBeCloseTo(0.5, 12);
-    }
-    // The sequential engine gives no result below 30 units per arm: the first point has its hour only, as the table has no lift.
-    expect(at(0).timeline).toEqual([{ hour: hourOf(0) }]);
-    expect(tableLift(at(0))).toEqual({});
-  });
-
-  it("is hourly for the first two days, daily after (a day's point is the table at the day's end), and narrows as data comes in", () => {
-    const long = at(71).timeline;
-    expect(long.map((p) => p.hour)).toEqual(["2026-11-01T00:00:00.000Z", "2026-11-02T00:00:00.000Z", "2026-11-03T00:00:00.000Z"]);
-    expect(long[0]).toEqual({ hour: "2026-11-01T00:00:00.000Z", ...tableLift(at(23)) });
-    expect(long[2]).toEqual({ hour: "2026-11-03T00:00:00.000Z", ...tableLift(at(71)) });
-    expect(Number(long[2]!.treatment_hi) - Number(long[2]!.treatment_lo)).toBeLessThan(Number(long[0]!.treatment_hi) - Number(long[0]!.treatment_lo));
-    // On request: hourly points over three days, or daily points within one.
-    expect(at(71, { granularity: "hourly" }).timeline).toHaveLength(72);
-    expect(at(23, { granularity: "daily" }).timeline).toEqual([{ hour: "2026-11-01T00:00:00.000Z", ...tableLift(at(23)) }]);
-  });
-
-  it("an arm keeps its summary through hours it has no row for; the last point compares the table's summaries, not the last row", () => {
-    // Hour 2 has a treatment row only: the control stands as at hour 1.
-    const rows = [...byHour(2), { hour: hourOf(2), variantKey: "treatment", ctr: ctrRows(120, 18) }, ...byHour(4).filter((r) => r.hour === hourOf(3))];
-    const timeline = analyseExperiment(input(dataAt(3), { ctrByHour: rows, engine: "fixed" })).timeline;
-    const expected = analyseExperiment(input({ control: dataAt(1).control, treatment: variant(120, { ctr: ctrRows(120, 18) }) }, { engine: "fixed" }));
-    expect(timeline[2]).toEqual({ hour: hourOf(2), ...tableLift(expected) });
-    // Rows read a moment before the table (one more unit since): the chart still ends on the table's figure.
-    const table = { control: variant(161, { ctr: ctrRows(161, 17) }), treatment: dataAt(3).treatment };
-    const ended = analyseExperiment(input(table, { ctrByHour: byHour(4), engine: "fixed" }));
-    expect(ended.timeline.at(-1)).toEqual({ hour: hourOf(3), ...tableLift(ended) });
-  });
-});
-
 describe("multiple exposures", () => {
   it("are counted with the stated rule and warn above 1 %", () => {
     const a = analyseExperiment(input({ control: variant(98, { multipleExposures: 1 }), treatment: variant(99, { multipleExposures: 2 }) }));
@@ -309,7 +260,6 @@ describe("the output promise", () => {
         const a = analyseExperiment(input({ control: c, treatment: t }, {
           engine, primaryMetric, minDetectableEffect: undefined,
           guardrails: [{ metric: "fallback_rate", direction: "increase", threshold: 0.2 }, { metric: "latency_p95", direction: "increase", threshold: 0.2 }, { metric: "ctr", direction: "decrease", threshold: 0.1 }],
-          ctrByHour: [{ hour: "2026-11-29T10:00:00.000Z", variantKey: "control", ctr: c.ctr }, { hour: "2026-11-29T09:00:00.000Z", variantKey: "treatment", ctr: t.ctr }, { hour: "2026-11-29T10:00:00.000Z", variantKey: "treatment", ctr: t.ctr }],
           planning: { minDetectableEffect: 0.1, days: 1 },
         } as Partial<AnalysisInput>));
         assertFinite(a);
@@ -717,7 +667,7 @@ describe("break test (2026-12-02): one constant arm of an unbounded metric, and 
 
   it("fallback rate (lower is better): 30 % → 25 % and 30 % → 5 % both better; the verdict ships the larger fall", () => {
     const a = analyseExperiment({
-      kind: "ab", engine: "fixed", primaryMetric: "fallback_rate", guardrails: [], ctrByHour: [],
+      kind: "ab", engine: "fixed", primaryMetric: "fallback_rate", guardrails: [],
       variants: [{ key: "control", weight: 1 / 3, isControl: true }, { key: "small", weight: 1 / 3, isControl: false }, { key: "big", weight: 1 / 3, isControl: false }],
       data: {
         control: variant(400, { fallback: summarizeProportion(400, 120) }),

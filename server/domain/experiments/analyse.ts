@@ -34,9 +34,6 @@ export const ENGINE_LABEL: Record<Engine, string> = {
  */
 export const FIXED_HORIZON_MIN_SAMPLE = 150;
 
-/** The lift over time is hourly until the data spans this many hours, daily after. */
-export const TIMELINE_DAILY_AFTER_HOURS = 48;
-
 /** Above this share of units seen in more than one arm the results carry a warning. */
 export const MULTIPLE_EXPOSURE_WARNING_SHARE = 0.01;
 export const MULTIPLE_EXPOSURE_RULE =
@@ -76,15 +73,6 @@ export interface AnalysisInput {
   guardrails: readonly Guardrail[];
   /** By variant key; a missing variant has no data yet. */
   data: Readonly<Record<string, VariantData>>;
-  /**
-   * The lift over time: each arm's CTR summary as `data[arm].ctr` counts it (per unit: Y = clicks up to
-   * the unit's impressions, X = impressions), cumulative as of the end of each hour (ISO) in which the
-   * arm changed (a unit entered it, or a unit's impressions or clicks). An arm keeps its last summary
-   * through the hours it has no row for.
-   */
-  ctrByHour: ReadonlyArray<{ hour: string; variantKey: string; ctr: RatioSummary }>;
-  /** Points of the lift over time: "auto" (default) is hourly for two days, then daily. */
-  granularity?: "auto" | "hourly" | "daily";
   /** Interleaving experiments: wins per ranker from the clicked requests. */
   interleaving?: {
     variantA: string; variantB: string; winsA: number; winsB: number; ties: number; requestsWithClicks: number; requests: number; competitive: number;
@@ -170,18 +158,14 @@ export interface ExperimentAnalysis {
   multipleExposure: { units: number; share: number; warning: boolean; rule: string; byVariant: Array<{ key: string; units: number }> };
   guardrails: GuardrailResult[];
   latency: Array<{ variant: string; p50: number; p95: number; requests: number }>;
-  /**
-   * The cumulative CTR lift per bucket (timelineOf): `hour` (the bucket's start, ISO), and per treatment
-   * `<variant>_lift`, `<variant>_lo`, `<variant>_hi` (relative, 0.1 = +10 %). The last point is the CTR row's comparison.
-   */
-  timeline: Array<{ hour: string; [series: string]: number | string }>;
   /** The test is the engine's: the always-valid sign test under "sequential", else the exact one (read once, FIXED_HORIZON_MIN_SAMPLE). */
   interleaving: (NonNullable<AnalysisInput["interleaving"]> & { test: (Omit<SignTestResult, "shareA"> & { shareA: number | null; method: string }) | null }) | null;
   plan: SampleSizePlan | null;
   verdict: Verdict;
 }
 
-type Summary = { kind: "mean"; s: MeanSummary } | { kind: "ratio"; s: RatioSummary } | { kind: "cuped"; s: CovariateSummary };
+/** One arm's per-unit summary of a metric, tagged with how it is compared (a mean, a ratio, or CUPED-adjusted). */
+export type Summary = { kind: "mean"; s: MeanSummary } | { kind: "ratio"; s: RatioSummary } | { kind: "cuped"; s: CovariateSummary };
 
 /** The metrics of the table, in order: each metric's summary per arm. */
 const TABLE_METRICS: ReadonlyArray<{ metric: MetricKey; summary: (d: VariantData) => Summary }> = [
@@ -224,12 +208,15 @@ const interval = (estimate: number, ci: readonly [number, number]): Interval | n
   Number.isFinite(estimate) && Number.isFinite(ci[0]) && Number.isFinite(ci[1]) ? { estimate, ci: [ci[0], ci[1]] } : null;
 
 /**
- * One treatment against the control on one metric, read by every engine; the configured one decides.
+ * One treatment against the control on one metric, read by every engine; the configured one decides:
+ * the table's comparison (also each point of the lift over time, liftOverTime.ts). `alpha` is two-sided.
+ * Unavailable (with its `reason`) when an arm has no observations, a ratio's arm no denominator, or an
+ * unbounded metric's arm no spread.
  * A metric valued in [0, 1] (`unitInterval`) of which any arm shows no spread is read on adjusted
  * proportions in every engine (noSpread.ts): a constant arm's variance of 0 is no estimate of its
  * noise (both constant: no test at all; one constant: Welch on the other arm alone, anti-conservative).
  */
-function compareOne(variant: string, control: Summary, treatment: Summary, engine: Engine, alpha: number, metric: Pick<MetricDefinition, "higherIsBetter" | "unitInterval">): Comparison {
+export function compareOne(variant: string, control: Summary, treatment: Summary, engine: Engine, alpha: number, metric: Pick<MetricDefinition, "higherIsBetter" | "unitInterval">): Comparison {
   const higherIsBetter = metric.higherIsBetter;
   if (control.s.n === 0 || treatment.s.n === 0) return { variant, available: false, reason: `no observations yet in ${control.s.n === 0 ? "the control" : variant}` };
   if (control.kind === "ratio" && (describePaired(control.s).meanX === 0 || describePaired(treatment.s as RatioSummary).meanX === 0)) {
@@ -319,37 +306,6 @@ function srmOf(input: AnalysisInput, counts: number[]): SrmResult {
   if (active.length < 2) return { available: false, reason: "fewer than two variants with traffic" };
   const r = srmCheck(active.map((x) => x.c), active.map((x) => x.w));
   return { available: true, chiSquare: r.chiSquare, df: r.df, pValue: r.pValue, mismatch: r.mismatch, counts, expected: weights.map((w) => (total * w) / weights.reduce((a, b) => a + b, 0)) };
-}
-
-/**
- * The cumulative CTR lift at the end of each bucket (an hour; a day once the data spans more than
- * TIMELINE_DAILY_AFTER_HOURS): the table's comparison (compareOne on the arms' per-unit summaries, the
- * configured engine's lift and interval, Fieller's) on the data up to then, so the chart reads as the
- * table would have. Its last point is the table's own figure: it compares `data` (the summaries the
- * table compares) rather than the last hour's row, which a separate read may have taken a moment
- * earlier or later. A point without a lift (an arm without impressions, a control not told from 0)
- * has its hour only.
- */
-function timelineOf(input: AnalysisInput, control: string, treatments: string[], alpha: number, dataOf: (key: string) => VariantData): ExperimentAnalysis["timeline"] {
-  const rows = [...input.ctrByHour].sort((a, b) => (a.hour < b.hour ? -1 : a.hour > b.hour ? 1 : 0));
-  if (!rows.length) return [];
-  const spanHours = (Date.parse(rows.at(-1)!.hour) - Date.parse(rows[0]!.hour)) / 3_600_000;
-  const daily = input.granularity === "daily" || (input.granularity !== "hourly" && spanHours > TIMELINE_DAILY_AFTER_HOURS);
-  const bucketOf = (hour: string) => (daily ? `${hour.slice(0, 10)}T00:00:00.000Z` : hour);
-  const buckets = [...new Set(rows.map((r) => bucketOf(r.hour)))].sort();
-  const current = new Map<string, RatioSummary>();
-  let next = 0;
-  return buckets.map((bucket, b) => {
-    for (; next < rows.length && bucketOf(rows[next]!.hour) <= bucket; next++) current.set(rows[next]!.variantKey, rows[next]!.ctr);
-    const last = b === buckets.length - 1;
-    const arm = (key: string): Summary => ({ kind: "ratio", s: last ? dataOf(key).ctr : (current.get(key) ?? EMPTY.ctr) });
-    const point: ExperimentAnalysis["timeline"][number] = { hour: bucket };
-    for (const v of treatments) {
-      const c = compareOne(v, arm(control), arm(v), input.engine, alpha, METRIC_CATALOGUE.ctr);
-      if (c.available && c.relative) Object.assign(point, { [`${v}_lift`]: c.relative.estimate, [`${v}_lo`]: c.relative.ci[0], [`${v}_hi`]: c.relative.ci[1] });
-    }
-    return point;
-  });
 }
 
 const pct = (v: number) => `${v >= 0 ? "+" : ""}${(v * 100).toFixed(1)}%`;
@@ -583,7 +539,6 @@ export function analyseExperiment(input: AnalysisInput): ExperimentAnalysis {
     multipleExposure: { units: multiple, share, warning: share > MULTIPLE_EXPOSURE_WARNING_SHARE, rule: MULTIPLE_EXPOSURE_RULE, byVariant: exposures },
     guardrails,
     latency,
-    timeline: input.kind === "ab" ? timelineOf(input, control.key, treatments, alpha, dataOf) : [],
     interleaving,
     plan,
     verdict: verdictOf(input, primary, srm, guardrails, interleaving, control.key, horizon),

@@ -50,7 +50,7 @@ describe("per-request metrics analysed per unit", () => {
       const b = users("b");
       const called = (m: (rows: typeof a) => { ndcg: MeanSummary; mrr: MeanSummary }) => {
         const result = analyseExperiment({
-          kind: "ab", engine: "fixed", primaryMetric: "mrr", guardrails: [], ctrByHour: [],
+          kind: "ab", engine: "fixed", primaryMetric: "mrr", guardrails: [],
           variants: [{ key: "a", weight: 0.5, isControl: true }, { key: "b", weight: 0.5, isControl: false }],
           data: { a: arm(200, m(a)), b: arm(200, m(b)) },
         });

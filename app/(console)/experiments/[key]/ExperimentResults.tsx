@@ -38,9 +38,17 @@ export function ExperimentResults({ experimentKey }: { experimentKey: string }) 
   const [granularity, setGranularity] = useState<"auto" | "hourly" | "daily">("auto");
   // null: the current phase (follows a restart); a number: an earlier phase the user picked.
   const [viewPhase, setViewPhase] = useState<number | null>(null);
-  const results = useQuery({ ...trpc.experiments.results.queryOptions({ key: experimentKey, granularity, ...(viewPhase === null ? {} : { phase: viewPhase }) }), refetchInterval: 10_000, placeholderData: (previous) => previous });
+  const results = useQuery({ ...trpc.experiments.results.queryOptions({ key: experimentKey, ...(viewPhase === null ? {} : { phase: viewPhase }) }), refetchInterval: 10_000, placeholderData: (previous) => previous });
+  // The lift over time is a panel of its own (it reads the phase's kept events: seconds on a large
+  // experiment), refreshed every minute; it follows the phase the table shows, so a restart moves both.
+  const shownPhase = results.data?.experiment.viewedPhase ?? 0;
+  const liftShown = results.data?.experiment.kind === "ab" && shownPhase >= 1;
+  const lift = useQuery({ ...trpc.experiments.liftOverTime.queryOptions({ key: experimentKey, granularity, phase: Math.max(1, shownPhase) }), enabled: liftShown, refetchInterval: 60_000, placeholderData: (previous) => (previous?.phase === shownPhase ? previous : undefined) });
   const overlaps = useQuery({ ...trpc.experiments.overlaps.queryOptions({ key: experimentKey }), refetchInterval: 30_000 });
-  const refresh = () => queryClient.invalidateQueries({ queryKey: trpc.experiments.results.queryKey({ key: experimentKey }) });
+  const refresh = () => Promise.all([
+    queryClient.invalidateQueries({ queryKey: trpc.experiments.results.queryKey({ key: experimentKey }) }),
+    queryClient.invalidateQueries({ queryKey: trpc.experiments.liftOverTime.queryKey({ key: experimentKey }) }),
+  ]);
   const onError = (e: { message: string }) => notifications.show({ color: "red", message: e.message });
   const start = useMutation(trpc.experiments.start.mutationOptions({
     onSuccess: () => {
@@ -294,8 +302,14 @@ export function ExperimentResults({ experimentKey }: { experimentKey: string }) 
             <Title order={5}>Cumulative CTR lift over time <Text span size="xs" c="dimmed">{granularity === "auto" ? "(hourly for the first two days, then daily)" : `(${granularity})`}</Text></Title>
             <SegmentedControl size="xs" value={granularity} onChange={(v) => setGranularity(v as typeof granularity)} data={[{ value: "auto", label: "Auto" }, { value: "hourly", label: "Hourly" }, { value: "daily", label: "Daily" }]} aria-label="Lift chart points" />
           </Group>
-          {r.timeline.length === 0 ? <Text size="sm" c="dimmed">No impressions yet.</Text> : <CumulativeLiftChart data={r.timeline} variants={treatments} />}
-          <Text size="xs" c="dimmed">{`Each point is the table's CTR comparison (${r.engine.label}) on the data up to then: per ${e.hashAttribute === "sessionKey" ? "session" : "user"}, clicks counted up to its impressions. The last point is the table's lift and interval.`}</Text>
+          <div data-testid="lift-over-time">
+            {!liftShown || lift.data?.points.length === 0 ? <Text size="sm" c="dimmed">No impressions yet.</Text>
+              : lift.data ? <CumulativeLiftChart data={lift.data.points} variants={treatments} />
+              : lift.error ? <Alert color="red" title="The lift over time could not be read">{lift.error.message}</Alert>
+              : <Group justify="center" h={120}><Loader size="sm" aria-label="Loading the lift over time" /></Group>}
+            {lift.data && lift.error ? <Text size="xs" c="red">{`Not refreshed: ${lift.error.message}`}</Text> : null}
+          </div>
+          <Text size="xs" c="dimmed">{`Each point is the table's CTR comparison (${r.engine.label}) on the data up to then: per ${e.hashAttribute === "sessionKey" ? "session" : "user"}, clicks counted up to its impressions. The last point is the table's lift and interval as of the chart's last read: the chart refreshes every minute, the table every 10 seconds.`}</Text>
         </Card>
       )}
 
