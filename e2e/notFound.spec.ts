@@ -45,6 +45,12 @@ for (const path of UNMATCHED) {
   });
 }
 
+test("the 404 names a percent-encoded address as it reads (break test: /%E2%98%83 was shown encoded)", async ({ page }) => {
+  const response = await page.goto("/caf%C3%A9/%E2%98%83");
+  expect(response?.status()).toBe(404);
+  await expect(page.getByTestId("not-found-title")).toHaveText("Nothing at /café/☃");
+});
+
 /** A page signed in as the first admin with JavaScript off: only what the server rendered. */
 async function withoutJavaScript(browser: Browser, baseURL: string | undefined) {
   const context = await browser.newContext({ baseURL, storageState: ADMIN_STATE, javaScriptEnabled: false });

@@ -55,6 +55,22 @@ describe("readAuthorization", () => {
   });
 });
 
+describe("readAuthorization separators (RFC 9110 §11.4: space or tab only)", () => {
+  it("accepts spaces and tabs between scheme and key and around the value", () => {
+    expect(readAuthorization("Bearer\trrk_abc")).toEqual({ kind: "bearer", key: "rrk_abc" });
+    expect(readAuthorization(" \tBearer   rrk_abc \t")).toEqual({ kind: "bearer", key: "rrk_abc" });
+  });
+  it("does not take a no-break space or another Unicode space as the separator (break test: Bearer\u00a0<key> was accepted)", () => {
+    for (const space of ["\u00a0", "\u2003", "\u3000", "\ufeff"]) {
+      const read = readAuthorization(`Bearer${space}rrk_abc`);
+      expect(read.kind).toBe("malformed");
+      expect(read.kind === "malformed" && read.message).not.toContain("rrk_abc");
+    }
+    // Trailing Unicode space is part of the key, so the key is not the live one.
+    expect(readAuthorization("Bearer rrk_abc\u00a0")).toEqual({ kind: "bearer", key: "rrk_abc\u00a0" });
+  });
+});
+
 describe("knownScheme", () => {
   it("holds IANA's registered schemes and the common ones, each once", () => {
     for (const scheme of ["Basic", "Bearer", "Digest", "Negotiate", "HOBA", "Mutual", "SCRAM-SHA-1", "SCRAM-SHA-256", "vapid", "DPoP", "OAuth", "NTLM", "Token", "ApiKey", "AWS4-HMAC-SHA256"]) {

@@ -47,8 +47,10 @@ const expected = (got: string) => `authorization: send the API key as ${BEARER_F
  *   "an unrecognised scheme"; the header's own text is never quoted.
  */
 export function readAuthorization(header: string): AuthorizationHeader {
-  const value = header.trim();
-  const [scheme = "", ...rest] = value.split(/\s+/);
+  // Only space and horizontal tab separate (RFC 9110 §11.4: `1*SP`; §5.6.3 OWS around the value):
+  // JavaScript's \s would also split at a no-break space or other Unicode spaces, which no client sends.
+  const value = header.replace(/^[ \t]+|[ \t]+$/g, "");
+  const [scheme = "", ...rest] = value.split(/[ \t]+/);
   const isBearer = scheme.toLowerCase() === "bearer";
   if (rest.length === 0) {
     if (isBearer) return { kind: "malformed", bearer: true, message: expected("the Bearer scheme carried no key") };
