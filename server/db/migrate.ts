@@ -71,9 +71,31 @@ interface AppliedRow {
   rolled_back_at: Date | null;
 }
 
+/** SQLSTATE classes and node-postgres messages of a connection that ended mid-query (admin shutdown, crash, network). */
+function isConnectionLost(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  if (typeof code === "string" && (code.startsWith("08") || code === "57P01" || code === "57P02" || code === "57P03")) return true;
+  const message = error instanceof Error ? error.message : String(error);
+  return /Connection terminated|connection terminated|Client has encountered a connection error|ECONNRESET|EPIPE|ECONNREFUSED|server closed the connection/.test(message);
+}
+
+/** The first line of an error's message (a driver's message never becomes a multi-line report). */
+function firstLine(error: unknown): string {
+  return (error instanceof Error ? error.message : String(error)).split("\n")[0]!.trim();
+}
+
 /**
  * Migrates the database at `connectionString`. Safe to run from several processes at once: the
  * whole run holds a session advisory lock, so the second waits and then finds nothing to do.
+ *
+ * Each migration and its `_prisma_migrations` row (finished_at set, applied_steps_count 1) commit in
+ * one transaction: a start stopped mid-migration (a signal that stops PostgreSQL, a lost connection)
+ * leaves neither, and the next run applies it again. Every migration runs in a transaction (none of
+ * prisma/migrations needs to run outside one). A row an earlier version of this runner left started
+ * (finished_at and rolled_back_at NULL: it inserted the row before its transaction, and the
+ * transaction never committed) is marked rolled back and the migration applied again, said in one line.
+ * @throws MigrationError, one line, for a failed or interrupted migration, a lost connection, a
+ *   database a newer console migrated, or an edited applied migration.
  */
 export async function migrate(
   connectionString: string,
@@ -83,59 +105,91 @@ export async function migrate(
   const files = await readMigrations(options.dir);
   const client = await connectClient({ connectionString });
   try {
-    await client.query("SELECT pg_advisory_lock($1)", [MIGRATION_LOCK_KEY]);
-    await client.query(BOOKKEEPING_DDL);
-    const { rows } = await client.query<AppliedRow>(
-      `SELECT migration_name, checksum, finished_at, rolled_back_at FROM "_prisma_migrations"
-       WHERE rolled_back_at IS NULL ORDER BY started_at`,
-    );
-    const byName = new Map(rows.map((r) => [r.migration_name, r]));
-    const unknown = unknownMigrations(rows.map((r) => r.migration_name), files.map((f) => f.name));
-    if (unknown.length) {
-      throw new MigrationError(`This database was migrated by a newer Rerank Console: ${unknown.join(", ")} (not in ${path.relative(process.cwd(), options.dir ?? DEFAULT_MIGRATIONS_DIR) || "."}); run that version, or restore a backup`);
-    }
-    for (const row of rows) {
-      if (row.finished_at === null) {
-        throw new MigrationError(
-          `Migration ${row.migration_name} failed earlier and is still marked as started; fix the database, then set rolled_back_at on its _prisma_migrations row`,
-        );
-      }
-      const file = files.find((f) => f.name === row.migration_name);
-      if (file && file.checksum !== row.checksum) {
-        throw new MigrationError(
-          `Refusing to migrate: ${path.relative(process.cwd(), file.file)} was edited after it was applied (checksum ${file.checksum.slice(0, 12)}… differs from the applied ${row.checksum.slice(0, 12)}…). Add a new migration instead of editing an applied one.`,
-        );
-      }
-    }
-    const applied: string[] = [];
-    for (const file of files) {
-      if (byName.has(file.name)) continue;
-      const id = randomUUID();
-      await client.query(
-        `INSERT INTO "_prisma_migrations" (id, checksum, migration_name, started_at, applied_steps_count)
-         VALUES ($1, $2, $3, now(), 0)`,
-        [id, file.checksum, file.name],
-      );
-      try {
-        await client.query("BEGIN");
-        await client.query(file.sql);
-        await client.query(
-          `UPDATE "_prisma_migrations" SET finished_at = now(), applied_steps_count = 1 WHERE id = $1`,
-          [id],
-        );
-        await client.query("COMMIT");
-      } catch (error) {
-        await client.query("ROLLBACK");
-        const message = error instanceof Error ? error.message : String(error);
-        await client.query(`UPDATE "_prisma_migrations" SET logs = $2, rolled_back_at = now() WHERE id = $1`, [id, message]);
-        throw new MigrationError(`Migration ${file.name} failed and was rolled back: ${message}`);
-      }
-      log(`applied migration ${file.name}`);
-      applied.push(file.name);
-    }
-    return { applied, level: files.at(-1)?.name ?? null };
+    return await migrateWith(client, files, options.dir, log);
+  } catch (error) {
+    if (error instanceof MigrationError) throw error;
+    if (isConnectionLost(error)) throw new MigrationError(`Migrating the database stopped: the connection to PostgreSQL was lost (${firstLine(error)}); nothing half-applied was kept, run again to finish`);
+    throw new MigrationError(`Migrating the database failed: ${firstLine(error)}`);
   } finally {
     await client.query("SELECT pg_advisory_unlock($1)", [MIGRATION_LOCK_KEY]).catch(() => {});
-    await client.end();
+    await client.end().catch(() => {});
   }
+}
+
+async function migrateWith(
+  client: Awaited<ReturnType<typeof connectClient>>,
+  files: MigrationFile[],
+  dir: string | undefined,
+  log: (line: string) => void,
+): Promise<MigrationResult> {
+  await client.query("SELECT pg_advisory_lock($1)", [MIGRATION_LOCK_KEY]);
+  await client.query(BOOKKEEPING_DDL);
+  const known = new Set(files.map((f) => f.name));
+  // Rows an earlier runner left started: their transaction rolled back (it never committed), so the schema has none of them.
+  const { rows: stale } = await client.query<{ id: string; migration_name: string }>(
+    `SELECT id, migration_name FROM "_prisma_migrations" WHERE finished_at IS NULL AND rolled_back_at IS NULL ORDER BY started_at`,
+  );
+  for (const row of stale.filter((r) => known.has(r.migration_name))) {
+    await client.query(
+      `UPDATE "_prisma_migrations" SET rolled_back_at = now(), logs = concat_ws(E'\n', logs, 'interrupted before its transaction committed; marked rolled back by the next run') WHERE id = $1`,
+      [row.id],
+    );
+    log(`migration ${row.migration_name} was interrupted by an earlier start and rolled back; marked it rolled back, applying it again`);
+  }
+  const { rows } = await client.query<AppliedRow>(
+    `SELECT migration_name, checksum, finished_at, rolled_back_at FROM "_prisma_migrations"
+     WHERE rolled_back_at IS NULL ORDER BY started_at`,
+  );
+  const byName = new Map(rows.map((r) => [r.migration_name, r]));
+  const unknown = unknownMigrations(rows.map((r) => r.migration_name), files.map((f) => f.name));
+  if (unknown.length) {
+    throw new MigrationError(`This database was migrated by a newer Rerank Console: ${unknown.join(", ")} (not in ${path.relative(process.cwd(), dir ?? DEFAULT_MIGRATIONS_DIR) || "."}); run that version, or restore a backup`);
+  }
+  for (const row of rows) {
+    if (row.finished_at === null) {
+      throw new MigrationError(
+        `Migration ${row.migration_name} failed earlier and is still marked as started; fix the database, then set rolled_back_at on its _prisma_migrations row`,
+      );
+    }
+    const file = files.find((f) => f.name === row.migration_name);
+    if (file && file.checksum !== row.checksum) {
+      throw new MigrationError(
+        `Refusing to migrate: ${path.relative(process.cwd(), file.file)} was edited after it was applied (checksum ${file.checksum.slice(0, 12)}… differs from the applied ${row.checksum.slice(0, 12)}…). Add a new migration instead of editing an applied one.`,
+      );
+    }
+  }
+  const applied: string[] = [];
+  for (const file of files) {
+    if (byName.has(file.name)) continue;
+    const id = randomUUID();
+    try {
+      await client.query("BEGIN");
+      await client.query(file.sql);
+      // In the migration's own transaction: both commit, or neither. started_at is the transaction's start.
+      await client.query(
+        `INSERT INTO "_prisma_migrations" (id, checksum, migration_name, started_at, finished_at, applied_steps_count)
+         VALUES ($1, $2, $3, now(), clock_timestamp(), 1)`,
+        [id, file.checksum, file.name],
+      );
+      await client.query("COMMIT");
+    } catch (error) {
+      await client.query("ROLLBACK").catch(() => {});
+      if (isConnectionLost(error)) {
+        throw new MigrationError(`Migration ${file.name} was interrupted: the connection to PostgreSQL was lost (${firstLine(error)}); it was not applied, the next run applies it`);
+      }
+      const message = firstLine(error);
+      // Prisma's record of a failed attempt: a row rolled back, with the error in its logs (best effort).
+      await client
+        .query(
+          `INSERT INTO "_prisma_migrations" (id, checksum, migration_name, started_at, logs, rolled_back_at, applied_steps_count)
+           VALUES ($1, $2, $3, now(), $4, now(), 0)`,
+          [id, file.checksum, file.name, error instanceof Error ? error.message : String(error)],
+        )
+        .catch(() => {});
+      throw new MigrationError(`Migration ${file.name} failed and was rolled back: ${message}`);
+    }
+    log(`applied migration ${file.name}`);
+    applied.push(file.name);
+  }
+  return { applied, level: files.at(-1)?.name ?? null };
 }
