@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { brokenLink, launchChain, launcherKind, launcherName, parentFromStat, supervisorChain, type ProcessInfo } from "./launcher";
+import { brokenLink, launchChain, launcherKind, launcherName, orphanedAtStart, parentFromStat, scriptRunsThis, supervisorChain, type ProcessInfo } from "./launcher";
 
 // `kill <npm's pid>` left tsx, the start, its server and the embedded PostgreSQL running (npm's sh
 // died, nothing passed the signal on): the start watches the processes that launch it.
@@ -77,5 +77,46 @@ describe("supervisorChain", () => {
     expect(brokenLink(chain, 16, (pid) => (pid === 16 ? 15 : 14))).toBeNull();
     expect(brokenLink(chain, 16, (pid) => (pid === 16 ? 1 : null))).toBe(start);
     expect(brokenLink(supervisorChain([start]), 1, () => null)).toBe(start);
+  });
+});
+
+describe("scriptRunsThis", () => {
+  const self = { script: "/work/app/server/cli/start.ts", cwd: "/work/app" };
+  it("is true for the npm script that runs this file, false for any other script", () => {
+    expect(scriptRunsThis("exec node --import tsx server/cli/start.ts", self)).toBe(true);
+    expect(scriptRunsThis("exec node --import tsx server/cli/start.ts --dev", self)).toBe(true);
+    expect(scriptRunsThis("tsx ./server/cli/start.ts", self)).toBe(true);
+    expect(scriptRunsThis("vitest run --project integration", self)).toBe(false); // a test runner under npm test
+    expect(scriptRunsThis("exec node --import tsx server/cli/migrate.ts", self)).toBe(false);
+    expect(scriptRunsThis(undefined, self)).toBe(false);
+    expect(scriptRunsThis("exec node server/cli/start.ts", { script: undefined, cwd: "/work/app" })).toBe(false);
+  });
+});
+
+describe("orphanedAtStart", () => {
+  // Break test: `setsid bash -c 'npm start 2>/tmp/e | true'`: npm died of EPIPE before the start read
+  // its ancestors; the chain was empty, nothing was watched, and the start served on for good.
+  const self = { script: "/work/app/server/cli/start.ts", cwd: "/work/app" };
+  const script = "exec node --import tsx server/cli/start.ts";
+  const npmCli = "/usr/lib/node_modules/npm/bin/npm-cli.js";
+  const base = { script, self, execPath: npmCli, chain: [] as ProcessInfo[] };
+  const init: ProcessInfo = { pid: 1, ppid: 0, args: ["/sbin/init"] };
+  const subreaper: ProcessInfo = { pid: 900, ppid: 1, args: ["/usr/lib/systemd/systemd", "--user"] };
+  it("is true when npm ran this start and init or a subreaper is its parent now", () => {
+    expect(orphanedAtStart({ ...base, parent: init })).toBe(true);
+    expect(orphanedAtStart({ ...base, parent: subreaper })).toBe(true);
+  });
+  it("is false while npm (or pnpm, yarn) is its parent, npm is pid 1 (a container), or the chain is being watched", () => {
+    expect(orphanedAtStart({ ...base, parent: { pid: 1, ppid: 0, args: ["npm start"] } })).toBe(false);
+    expect(orphanedAtStart({ ...base, parent: npm })).toBe(false);
+    expect(orphanedAtStart({ ...base, execPath: "/usr/lib/node_modules/pnpm/bin/pnpm.cjs", parent: { pid: 50, ppid: 1, args: ["node", "/usr/lib/node_modules/pnpm/bin/pnpm.cjs", "start"] } })).toBe(false);
+    expect(orphanedAtStart({ ...base, chain: [npm], parent: init })).toBe(false);
+  });
+  it("is false for a test runner under npm test that spawns the start itself, and when the parent cannot be read", () => {
+    const vitest: ProcessInfo = { pid: 70, ppid: 12, args: ["node", "/work/app/node_modules/vitest/vitest.mjs", "run"] };
+    expect(orphanedAtStart({ ...base, script: "vitest run --project integration", parent: vitest })).toBe(false);
+    expect(orphanedAtStart({ ...base, script: "vitest run --project integration", parent: init })).toBe(false);
+    expect(orphanedAtStart({ ...base, script: undefined, execPath: undefined, parent: init })).toBe(false); // started directly, by a process manager
+    expect(orphanedAtStart({ ...base, parent: null })).toBe(false);
   });
 });

@@ -9,7 +9,8 @@ import path from "node:path";
 // processes that launched it and only relay to it (tsx, `sh -c`, npm): once one of them is gone, it
 // stops as on SIGTERM. Ctrl-C and a closed terminal signal the whole process group and need none of
 // this; `npm start &` with the terminal closed later (nohup) is unaffected: npm's own parent is not
-// watched.
+// watched. A start whose npm was gone before it read its ancestors (`npm start | true`: npm died of
+// EPIPE in its first second) has an empty chain: it stops at once instead (orphanedAtStart).
 
 /** A process as the system shows it: its pid, its parent's pid and its command line. */
 export interface ProcessInfo {
@@ -167,4 +168,45 @@ export function watchChain(chain: ProcessInfo[], onGone: (member: ProcessInfo) =
   }, intervalMs);
   timer.unref();
   return () => clearInterval(timer);
+}
+
+/**
+ * Whether the package-manager script that npm (or pnpm, yarn) ran is the one that runs this process
+ * (`exec node --import tsx server/cli/start.ts`): one of its words, resolved against `cwd` (npm runs
+ * scripts in the package's folder), is this process's script. A test runner under `npm test`
+ * inherits npm's environment, but its script (`vitest run …`) runs no start. Pure.
+ * @param script npm_lifecycle_script (undefined when no package manager ran anything).
+ * @param self this process's script (process.argv[1], absolute) and working folder.
+ */
+export function scriptRunsThis(script: string | undefined, self: { script: string | undefined; cwd: string }): boolean {
+  if (!script || !self.script) return false;
+  const target = path.resolve(self.cwd, self.script);
+  return script.split(/[\s;&|()]+/).some((word) => word !== "" && path.resolve(self.cwd, word.replace(/^["']|["']$/g, "")) === target);
+}
+
+/**
+ * Whether this process was launched by a package manager's script whose package manager was already
+ * gone when it looked (npm exiting in its first second: `npm start | true` killed it with EPIPE
+ * before the start had read its ancestors, so the launch chain was empty and the start, its
+ * PostgreSQL and its server served on, orphaned). True only when: the script runs this process
+ * (scriptRunsThis: with `exec`, npm was its parent), the launch chain is empty, and the current
+ * parent is readable and neither npm, a relay, nor the package manager itself (its command line
+ * names npm_execpath: pnpm, yarn), i.e. init or a subreaper adopted it. A container whose pid 1 is
+ * npm, a test runner spawning the start directly, an unreadable parent: false. Pure.
+ * @param parent this process's current parent (readProcess(process.ppid), pid 1 included; null: unreadable).
+ * @param execPath npm_execpath: the package manager's script (npm-cli.js, pnpm.cjs, yarn.js).
+ */
+export function orphanedAtStart(input: { script: string | undefined; self: { script: string | undefined; cwd: string }; execPath: string | undefined; chain: ProcessInfo[]; parent: ProcessInfo | null }): boolean {
+  if (input.chain.length > 0 || input.parent === null || !scriptRunsThis(input.script, input.self)) return false;
+  const { args } = input.parent;
+  if (launcherKind(args) !== null || /^(npm|npx|pnpm|yarn|bun)(\s|$)/.test(args[0] ?? "")) return false;
+  const manager = input.execPath ? path.basename(input.execPath) : null;
+  return !(manager && args.some((arg) => arg === input.execPath || path.basename(arg) === manager));
+}
+
+/** orphanedAtStart for this process (its environment, its script, its current parent). */
+export function currentlyOrphanedAtStart(chain: ProcessInfo[]): ProcessInfo | null {
+  const parent = readProcess(process.ppid);
+  const orphaned = orphanedAtStart({ script: process.env.npm_lifecycle_script, self: { script: process.argv[1], cwd: process.cwd() }, execPath: process.env.npm_execpath, chain, parent });
+  return orphaned ? parent : null;
 }

@@ -302,3 +302,30 @@ describe("ADMIN_PASSWORD on a database that has its admin", () => {
     expect(existsSync(path.join(scratch, "refused.json"))).toBe(false);
   }, 30_000);
 });
+
+describe("npm start whose npm dies in its first second (npm start | true: npm's banner meets a closed pipe)", () => {
+  it.skipIf(process.platform !== "linux")("break test: the start stops at once, saying why, and nothing of it runs on (it, its PostgreSQL, its server served on for good)", async () => {
+    const mark = `rerank-orphan-${process.pid}-${Date.now()}`;
+    const port = await getPort({ port: portNumbers(3400, 3499), host: "127.0.0.1" });
+    const errFile = path.join(scratch, "orphan.err");
+    // --dev (no next build in this shared folder) and --ephemeral: should it run on, it touches nothing of anyone else's.
+    const command = `env RERANK_TEST_MARK=${mark} PORT=${port} npm start -- --ephemeral --dev --no-seed 2>${errFile} | true`;
+    const withMark = () => readdirSync("/proc").filter((pid) => /^\d+$/.test(pid)).filter((pid) => {
+      try {
+        return readFileSync(`/proc/${pid}/environ`, "utf8").split("\0").includes(`RERANK_TEST_MARK=${mark}`);
+      } catch {
+        return false;
+      }
+    }).map(Number);
+    try {
+      const shell = spawn("setsid", ["bash", "-c", command], { stdio: "ignore", env: process.env });
+      await once(shell, "exit");
+      const deadline = Date.now() + 20_000;
+      while (withMark().length > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
+      expect(withMark()).toEqual([]);
+      expect(readFileSync(errFile, "utf8")).toMatch(/^\[rerank\] npm, which ran this start \(npm start\), was gone before it began \(its parent is now .+ \(pid \d+\)\): stopping$/m);
+    } finally {
+      for (const pid of withMark()) process.kill(pid, "SIGKILL"); // this test's own processes, should the fix fail
+    }
+  }, 40_000);
+});

@@ -10,10 +10,10 @@ import { EmbeddedPostgresError } from "../db/embedded";
 import { MigrationError } from "../db/migrate";
 import { restartDelayMs } from "../http/cluster";
 import { prepareDatabase } from "../db/prepare";
-import { buildIfNeededRelayed } from "./build";
+import { BuildFailedError, buildIfNeededRelayed, stopRunningBuild } from "./build";
 import { DatabaseUnreachable, resolveDatabase, STOP_SIGNALS, type ResolvedDatabase } from "./database";
 import { firstRunLines, ignoredAdminSettingsLine } from "./firstRunMessage";
-import { childrenOf, launcherName, watchLaunchChain } from "./launcher";
+import { childrenOf, currentLaunchChain, currentlyOrphanedAtStart, launcherName, watchChain } from "./launcher";
 import { processAlive } from "../system/processIdentity";
 import { urlFor } from "./listenUrl";
 import { explainListenFailure, tryListen } from "../http/listenAddress";
@@ -30,7 +30,8 @@ import { refuseBadAdminSettings, takeAdminSettings } from "./adminSettings";
 // Should this start end without stopping them (killed with SIGKILL: by hand, or by tsx when it is slow
 // to acknowledge a signal), neither outlives it: the server is spawned with an IPC channel and stops
 // when it closes (server/http/supervisor.ts), and the embedded PostgreSQL's guard stops it once that
-// server is gone (server/db/embeddedGuard.ts).
+// server is gone (server/db/embeddedGuard.ts), and a `next build` under way dies with it, workers and
+// all (server/cli/buildGuard.mjs).
 
 const USAGE = "usage: npm start -- [--port N] [--host ADDRESS] [--ephemeral] [--dev] [--no-seed]";
 
@@ -135,6 +136,7 @@ async function main() {
   const shutdown = async (code: number) => {
     if (stopping) return;
     stopping = true;
+    stopRunningBuild(); // a build under way is of no use now: it does not hold up the stop
     await stopServer();
     await disconnectDb().catch(() => {});
     if (database) {
@@ -147,7 +149,15 @@ async function main() {
   // terminal then fails (EIO): the shutdown goes on regardless.
   for (const signal of STOP_SIGNALS) process.on(signal, () => void shutdown(0));
   // `kill <npm's pid>` stops npm and its `sh` only (server/cli/launcher.ts): their going stops this start as SIGTERM does.
-  watchLaunchChain((launcher) => {
+  const chain = currentLaunchChain();
+  // npm gone before the chain was read (`npm start | true`: npm died of EPIPE in its first second): nothing to watch, so stop now.
+  const adopter = currentlyOrphanedAtStart(chain);
+  if (adopter) {
+    console.error(`[rerank] npm, which ran this start (npm start), was gone before it began (its parent is now ${launcherName(adopter)}): stopping`);
+    await shutdown(0);
+    return;
+  }
+  watchChain(chain, (launcher) => {
     log(`${launcherName(launcher)}, one of the processes that run this start (npm start), is gone (npm was stopped or killed): stopping`);
     void shutdown(0);
   });
@@ -177,7 +187,9 @@ async function main() {
     await disconnectDb();
     if (!args.dev) await buildIfNeededRelayed(log);
   } catch (error) {
-    const known = error instanceof DatabaseUnreachable || error instanceof MigrationError || error instanceof EmbeddedPostgresError || error instanceof CredentialsFileError || isConfigError(error);
+    // A build this start's own stop killed: the stop says what happens.
+    if (stopping && error instanceof BuildFailedError) return;
+    const known = error instanceof DatabaseUnreachable || error instanceof MigrationError || error instanceof EmbeddedPostgresError || error instanceof CredentialsFileError || error instanceof BuildFailedError || isConfigError(error);
     // One line, prefixed as the start's other lines are (the embedded server "already run by another process" was not).
     if (known) console.error(isConfigError(error) ? error.message : `[rerank] ${(error as Error).message}`);
     else console.error(error);

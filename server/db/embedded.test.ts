@@ -1,8 +1,8 @@
-import { mkdtempSync, rmSync } from "node:fs";
+import { lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { isPostmasterOf, runningServerAction, scramHba, significantLine, unreachableReason } from "./embedded";
+import { initdbFolder, isPostmasterOf, runningServerAction, scramHba, significantLine, sweepLegacyPasswordFiles, unreachableReason, writeInitdbPassword } from "./embedded";
 import { blockedFolder, EmbeddedPostgresError, embeddedLayout, relocatedRoot, type StatOf } from "./embeddedFolders";
 
 // Where embedded PostgreSQL's binaries and data go when `npm start` runs as root: PostgreSQL runs as
@@ -160,5 +160,53 @@ describe("scramHba", () => {
       ].join("\n"),
     );
     expect(scramHba("host all all 127.0.0.1/32 scram-sha-256\n")).toBeNull();
+  });
+});
+
+describe("initdb's password file", () => {
+  // Break test: a start killed with SIGKILL during initdb left the superuser's password in
+  // `<tmp>/rerank-pg-pw-<hex>` for good (its `finally` never ran).
+  it("is written into a private folder beside the data folder, replacing a leftover one (a link is removed, not followed)", () => {
+    const root = mkdtempSync(path.join(os.tmpdir(), "rerank-pwfile-"));
+    try {
+      const dataDir = path.join(root, "postgres");
+      mkdirSync(initdbFolder(dataDir));
+      writeFileSync(path.join(initdbFolder(dataDir), "password"), "old\n");
+      const file = writeInitdbPassword(dataDir, "s3cret", null);
+      expect(file).toBe(path.join(root, "postgres-initdb", "password"));
+      expect(readFileSync(file, "utf8")).toBe("s3cret\n");
+      expect(statSync(path.dirname(file)).mode & 0o777).toBe(0o700);
+      expect(statSync(file).mode & 0o777).toBe(0o600);
+      const elsewhere = path.join(root, "elsewhere");
+      mkdirSync(elsewhere);
+      rmSync(initdbFolder(dataDir), { recursive: true });
+      symlinkSync(elsewhere, initdbFolder(dataDir));
+      writeInitdbPassword(dataDir, "again", null);
+      expect(readdirSync(elsewhere)).toEqual([]);
+      expect(lstatSync(initdbFolder(dataDir)).isDirectory()).toBe(true);
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+
+  it("left in the temporary folder by older versions, is swept once older than any initdb; a recent one, another name or a folder is left", () => {
+    const tmp = mkdtempSync(path.join(os.tmpdir(), "rerank-sweep-"));
+    try {
+      const now = Date.now();
+      const old = (name: string) => {
+        writeFileSync(path.join(tmp, name), "pw\n", { mode: 0o600 });
+        utimesSync(path.join(tmp, name), (now - 3_600_000) / 1000, (now - 3_600_000) / 1000);
+      };
+      old("rerank-pg-pw-0a1b2c3d4e5f");
+      old("other-file");
+      writeFileSync(path.join(tmp, "rerank-pg-pw-ffffffffffff"), "pw\n", { mode: 0o600 }); // an initdb of an older version running now
+      mkdirSync(path.join(tmp, "rerank-pg-pw-abcdef"));
+      utimesSync(path.join(tmp, "rerank-pg-pw-abcdef"), (now - 3_600_000) / 1000, (now - 3_600_000) / 1000);
+      expect(sweepLegacyPasswordFiles(tmp, now)).toEqual([path.join(tmp, "rerank-pg-pw-0a1b2c3d4e5f")]);
+      expect(readdirSync(tmp).sort()).toEqual(["other-file", "rerank-pg-pw-abcdef", "rerank-pg-pw-ffffffffffff"]);
+      expect(sweepLegacyPasswordFiles(path.join(tmp, "missing"), now)).toEqual([]);
+    } finally {
+      rmSync(tmp, { recursive: true, force: true });
+    }
   });
 });

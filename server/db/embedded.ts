@@ -1,6 +1,6 @@
 import { spawn, execFileSync, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { chownSync, existsSync, linkSync, lstatSync, mkdirSync, readFileSync, readlinkSync, realpathSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { chownSync, existsSync, linkSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, realpathSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import getPort, { portNumbers } from "get-port";
@@ -66,6 +66,60 @@ function passwordFor(dataDir: string): { password: string; legacy: boolean } {
   mkdirSync(path.dirname(file), { recursive: true });
   writeOwnFile(file, `${password}\n`);
   return { password, legacy: existsSync(`${dataDir}/PG_VERSION`) };
+}
+
+/** Where initdb reads the new server's password from: a private folder beside the data folder, removed after initdb and, should initdb be killed with its start, at the next start on that folder. */
+export const initdbFolder = (dataDir: string) => `${dataDir.replace(/\/+$/, "")}-initdb`;
+
+/**
+ * Writes the password initdb sets (`--pwfile`) into initdbFolder(dataDir) (mode 700, the file mode
+ * 600, both the `postgres` account's when running as root), never into the shared temporary folder:
+ * a start killed during initdb left it there for good (its `finally` never ran). The folder is made
+ * anew (not recursive: a link planted in its place makes this fail). @returns the file's path.
+ */
+export function writeInitdbPassword(dataDir: string, password: string, account: Account | null): string {
+  const folder = initdbFolder(dataDir);
+  rmSync(folder, { recursive: true, force: true }); // a link is removed, not followed
+  mkdirSync(folder, { mode: 0o700 });
+  const file = path.join(folder, "password");
+  writeFileSync(file, `${password}\n`, { mode: 0o600, flag: "wx" });
+  if (account) {
+    chownSync(folder, account.uid, account.gid);
+    chownSync(file, account.uid, account.gid);
+  }
+  return file;
+}
+
+/** Older versions wrote initdb's password to `<tmp>/rerank-pg-pw-<hex>`, left there when the start was killed during initdb. */
+const LEGACY_PASSWORD_FILE = /^rerank-pg-pw-[0-9a-f]+$/;
+/** Longer than any initdb: a legacy password file this old belongs to no running initdb. */
+const LEGACY_PASSWORD_FILE_AGE_MS = 10 * 60_000;
+
+/**
+ * Removes the password files older versions left in the temporary folder (LEGACY_PASSWORD_FILE,
+ * regular files only, older than LEGACY_PASSWORD_FILE_AGE_MS); one that cannot be removed (another
+ * user's) is left. @returns the files removed.
+ */
+export function sweepLegacyPasswordFiles(folder = os.tmpdir(), now = Date.now()): string[] {
+  let names: string[];
+  try {
+    names = readdirSync(folder);
+  } catch {
+    return [];
+  }
+  const removed: string[] = [];
+  for (const name of names.filter((n) => LEGACY_PASSWORD_FILE.test(n))) {
+    const file = path.join(folder, name);
+    try {
+      const stat = lstatSync(file);
+      if (!stat.isFile() || now - stat.mtimeMs < LEGACY_PASSWORD_FILE_AGE_MS) continue;
+      rmSync(file);
+      removed.push(file);
+    } catch {
+      // another user's (a sticky temporary folder), or gone meanwhile
+    }
+  }
+  return removed;
 }
 
 /** The folder of the platform package's binaries (bin/initdb, bin/postgres, lib/, share/). */
@@ -411,19 +465,20 @@ async function startOwned(options: {
     if (running) await stopLeftover(running.pid, options.log);
     else removeStaleLockFile(dataDir, options.log);
     const { password, legacy } = passwordFor(dataDir);
+    // A start killed during initdb left its password file behind: this data folder is ours now (claimOwnership), and so is that file.
+    rmSync(initdbFolder(dataDir), { recursive: true, force: true });
+    sweepLegacyPasswordFiles();
     const locale = bestLocale();
     const env = { ...process.env, LC_MESSAGES: locale };
     const bin = (name: string) => path.join(options.nativeDir, "bin", name);
     if (!existsSync(`${dataDir}/PG_VERSION`)) {
       options.log?.(`initialising embedded PostgreSQL in ${dataDir}`);
       if (!account) mkdirSync(dataDir, { recursive: true, mode: 0o700 });
-      const pwfile = path.join(os.tmpdir(), `rerank-pg-pw-${randomBytes(6).toString("hex")}`);
-      writeFileSync(pwfile, `${password}\n`, { mode: 0o600, flag: "wx" }); // never through a planted link
-      if (account) chownSync(pwfile, account.uid, account.gid);
+      const pwfile = writeInitdbPassword(dataDir, password, account);
       try {
         await run(bin("initdb"), [`--pgdata=${dataDir}`, "--auth=scram-sha-256", `--username=${USER}`, `--pwfile=${pwfile}`, `--lc-messages=${locale}`], account, env);
       } finally {
-        rmSync(pwfile, { force: true });
+        rmSync(path.dirname(pwfile), { recursive: true, force: true });
       }
     }
     const postgresArgs = (p: number) => ["-D", dataDir, "-p", String(p), "-c", "listen_addresses=127.0.0.1"];

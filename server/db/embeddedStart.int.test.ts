@@ -1,12 +1,12 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { answers } from "../testing/postgres";
 import { once } from "node:events";
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { EmbeddedPostgresError, ownerFileOf, startEmbeddedPostgres, type EmbeddedServer } from "./embedded";
+import { EmbeddedPostgresError, initdbFolder, ownerFileOf, startEmbeddedPostgres, type EmbeddedServer } from "./embedded";
 
 // First-run break tests of the embedded server's start: two starts at once, a stale postmaster.pid
 // whose pid another process now has, and a port taken between the probe and postgres's bind.
@@ -167,13 +167,36 @@ describe("a starter killed with SIGKILL (tsx kills a start slow to acknowledge a
     await server.stop();
   }, 20_000);
 
+  it("break test: killed during initdb, it leaves the password in no shared folder, and the next start removes it", async () => {
+    const dataDir = path.join(folder, "killed-initdb");
+    const pwfile = path.join(initdbFolder(dataDir), "password");
+    const tmpBefore = new Set(readdirSync(os.tmpdir()));
+    const starting = starter(dataDir).catch(() => null);
+    expect(await until(() => existsSync(pwfile), 30_000)).toBe(true);
+    const child = decoys.at(-1)!;
+    child.kill("SIGKILL");
+    await starting;
+    // Before: `<tmp>/rerank-pg-pw-<hex>`, never removed. Now only the private folder beside the data folder has it.
+    expect(readdirSync(os.tmpdir()).filter((name) => /^rerank-pg-pw-/.test(name) && !tmpBefore.has(name))).toEqual([]);
+    expect(statSync(initdbFolder(dataDir)).mode & 0o777).toBe(0o700);
+    expect(statSync(pwfile).mode & 0o777).toBe(0o600);
+    // The orphaned initdb finishes (or fails) on its own; the next start on the folder removes the file either way.
+    await until(() => !readdirSync("/proc").some((pid) => /^\d+$/.test(pid) && (() => { try { return readFileSync(`/proc/${pid}/cmdline`, "utf8").includes(`--pgdata=${dataDir}`); } catch { return false; } })()), 30_000);
+    const server = await startEmbeddedPostgres({ dataDir }).catch(() => null);
+    if (server) started.push(server);
+    expect(existsSync(initdbFolder(dataDir))).toBe(false);
+    if (server) await server.stop();
+  }, 90_000);
+
   it("waits for the process it was told of (the console's server, still writing its logs) before it stops the server", async () => {
     const dataDir = path.join(folder, "killed-waiting");
-    const server = spawn(process.execPath, ["-e", "setTimeout(() => {}, 2500)"], { stdio: "ignore" });
+    // It lives 2.5 s from the starter's kill (from its own start, it was gone before a slow initdb ended).
+    const server = spawn(process.execPath, ["-e", "process.stdin.once('data', () => { process.stdin.destroy(); setTimeout(() => {}, 2500); })"], { stdio: ["pipe", "ignore", "ignore"] });
     decoys.push(server);
     await once(server, "spawn");
     const { child, postmaster } = await starter(dataDir, server.pid);
     child.kill("SIGKILL");
+    server.stdin!.write("go\n");
     await new Promise((r) => setTimeout(r, 1000));
     expect([alive(server.pid!), alive(postmaster)]).toEqual([true, true]); // the server still flushes into it
     expect(await until(() => !alive(postmaster), 12_000)).toBe(true);
