@@ -79,6 +79,18 @@ function isConnectionLost(error: unknown): boolean {
   return /Connection terminated|connection terminated|Client has encountered a connection error|ECONNRESET|EPIPE|ECONNREFUSED|server closed the connection/.test(message);
 }
 
+/**
+ * An error of a preparation step after the migrations (`step`: the job queue's schema, the log's
+ * partitions) as one MigrationError line, as migrate() reports its own: a lost connection (a start
+ * stopped meanwhile) says so and that the next run finishes; anything else names the step and the
+ * first line of its message. A MigrationError is returned as it is.
+ */
+export function preparationError(step: string, error: unknown): MigrationError {
+  if (error instanceof MigrationError) return error;
+  if (isConnectionLost(error)) return new MigrationError(`${step} stopped: the connection to PostgreSQL was lost (${firstLine(error)}); run again to finish`);
+  return new MigrationError(`${step} failed: ${firstLine(error)}`);
+}
+
 /** The first line of an error's message (a driver's message never becomes a multi-line report). */
 function firstLine(error: unknown): string {
   return (error instanceof Error ? error.message : String(error)).split("\n")[0]!.trim();
