@@ -390,6 +390,16 @@ export function takeSettings<N extends SettingName>(names: readonly N[]): { valu
 const holder = globalThis as unknown as { __rerankEnv?: Env; __rerankAuthSecret?: { file: string; secret: string } };
 
 /** The parsed settings, cached for the process. @throws ConfigError on the first call if a value is bad. */
+/**
+ * What the process was launched with that is not a setting of ours, read as it is now (undefined
+ * when unset): the package manager's script and path (`npm_lifecycle_script`, `npm_execpath`, which
+ * npm, pnpm and yarn set for `npm start`: server/cli/launcher.ts tells a start npm launched from one
+ * started directly) and Node's `NODE_OPTIONS` (extended for the build's processes: server/cli/build.ts).
+ */
+export function launchEnvironment(): { npmLifecycleScript?: string; npmExecPath?: string; nodeOptions?: string } {
+  return { npmLifecycleScript: process.env.npm_lifecycle_script, npmExecPath: process.env.npm_execpath, nodeOptions: process.env.NODE_OPTIONS };
+}
+
 export function env(): Env {
   holder.__rerankEnv ??= parseEnv(process.env);
   return holder.__rerankEnv;

@@ -4,6 +4,7 @@ import { existsSync, readdirSync, readlinkSync, statSync } from "node:fs";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
 import { readProcess } from "./launcher";
+import { launchEnvironment } from "../config";
 
 const ROOT = process.cwd();
 export const NEXT_BIN = path.join(ROOT, "node_modules", "next", "dist", "bin", "next");
@@ -63,10 +64,9 @@ function announceBuild(log: (line: string) => void): boolean {
  * process group once that parent is gone (server/cli/buildGuard.mjs). `parent` is the process the
  * top of the build must outlive: this one.
  */
-const BUILD_ENV = (parent = process.pid) => ({
-  ...process.env,
+const BUILD_ENV = (parent = process.pid) => ({ ...process.env,
   NEXT_TELEMETRY_DISABLED: "1",
-  NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ""} --import=${pathToFileURL(BUILD_GUARD).href}`.trim(),
+  NODE_OPTIONS: `${launchEnvironment().nodeOptions ?? ""} --import=${pathToFileURL(BUILD_GUARD).href}`.trim(),
   RERANK_BUILD_PARENT: String(parent),
   RERANK_BUILD_GROUP: "",
 });

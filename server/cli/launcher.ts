@@ -1,6 +1,7 @@
 import { execFileSync } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
+import { launchEnvironment } from "../config";
 
 // `npm start` runs `sh -c "tsx server/cli/start.ts"`; tsx runs this script in a child node. `kill
 // <npm's pid>` (SIGTERM, as a process manager or a script sends it) reaches npm, which passes it to
@@ -207,6 +208,7 @@ export function orphanedAtStart(input: { script: string | undefined; self: { scr
 /** orphanedAtStart for this process (its environment, its script, its current parent). */
 export function currentlyOrphanedAtStart(chain: ProcessInfo[]): ProcessInfo | null {
   const parent = readProcess(process.ppid);
-  const orphaned = orphanedAtStart({ script: process.env.npm_lifecycle_script, self: { script: process.argv[1], cwd: process.cwd() }, execPath: process.env.npm_execpath, chain, parent });
+  const launched = launchEnvironment();
+  const orphaned = orphanedAtStart({ script: launched.npmLifecycleScript, self: { script: process.argv[1], cwd: process.cwd() }, execPath: launched.npmExecPath, chain, parent });
   return orphaned ? parent : null;
 }

@@ -318,7 +318,7 @@ describe("npm start whose npm dies in its first second (npm start | true: npm's 
       }
     }).map(Number);
     try {
-      const shell = spawn("setsid", ["bash", "-c", command], { stdio: "ignore", env: process.env });
+      const shell = spawn("setsid", ["bash", "-c", command], { stdio: "ignore", env: { ...process.env } });
       await once(shell, "exit");
       const deadline = Date.now() + 20_000;
       while (withMark().length > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
