@@ -8,7 +8,6 @@
 //   is filed; competing changes (other restart changes, the other variant) are each filed.
 import { beforeAll, describe, expect, it } from "vitest";
 import type { Principal } from "../auth/principal";
-import { createUser } from "../auth/users";
 import { getDb } from "../db/client";
 import { demoFeatureSpec, demoModelBytes } from "../demo/models";
 import type { Role } from "../domain/access/permissions";
@@ -16,13 +15,15 @@ import { experimentInputSchema, type ExperimentInput } from "../experiments/sche
 import { experimentAllocation, experimentDecision, getExperiment } from "../experiments/service";
 import { experimentResults } from "../experiments/results";
 import { createCaller } from "../routers/_app";
-import { callerAs } from "../testing/callers";
+import { callerAs, storePerson, testPerson } from "../testing/callers";
 import { createTestSurface } from "../testing/models";
 import { contextFor } from "../trpc";
 
+/** A person with `roles` whose row is stored (the audited levers re-check it): the test helpers' own. */
 async function person(email: string, roles: Role[]): Promise<Principal> {
-  const { user } = await createUser(getDb(), { email, name: email, roles, password: "a long enough password" });
-  return { kind: "user", id: user.id, name: user.email, displayName: user.name, roles };
+  const p = testPerson(roles, email) as Principal & { kind: "user" };
+  await storePerson(p);
+  return p;
 }
 const as = (p: Principal) => createCaller(contextFor(p));
 const sql = (q: string, ...args: unknown[]) => getDb().$executeRawUnsafe(q, ...args);
