@@ -144,12 +144,16 @@ function freshRequestId(input: unknown): unknown {
   return typeof requestId === "string" && /^[\w-]{1,40}$/.test(requestId) ? { ...input, requestId: `fuzz-${process.pid}-${nextRequestId++}` } : input;
 }
 
-/** superjson's envelope; for a value too deep for superjson's recursive walk, the plain-JSON envelope it would produce. */
+/**
+ * superjson's envelope; for a value too deep for superjson's recursive walk, the plain-JSON envelope
+ * it would produce, a BigInt as its decimal string (plain JSON has none: a clean-clone CI run threw
+ * "Do not know how to serialize a BigInt" here, on a deep experiments.restart input holding one).
+ */
 function encodeTrpcInput(input: unknown): string {
   try {
     return JSON.stringify(superjson.serialize(input));
   } catch {
-    return JSON.stringify({ json: input });
+    return JSON.stringify({ json: input }, (_k, v: unknown) => (typeof v === "bigint" ? v.toString() : v));
   }
 }
 
