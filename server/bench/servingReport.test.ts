@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { createRng } from "../domain/random";
-import { cpuRatio, pairedFigure, telemetryCost, TELEMETRY_TARGET, throughputRatio } from "./servingReport";
+import { cpuRatio, pairedFigure, telemetryCost, telemetryCpuCost, TELEMETRY_TARGET, throughputRatio } from "./servingReport";
 
 // bench:serving judges telemetry's cost from paired blocks (on, off) whose throughput swings with
 // whatever else the machine does; these tests build such pairs with a known true cost and check that
@@ -92,5 +92,21 @@ describe("cpuRatio", () => {
   it("refuses a block without CPU figures, naming it", () => {
     expect(() => cpuRatio([{ test: 1000, reference: 1000 }, { test: 1000, reference: 0 }])).toThrow(/pairs\[1\]/);
     expect(() => cpuRatio([{ test: Number.NaN, reference: 1000 }])).toThrow(/pairs\[0\]/);
+  });
+});
+
+describe("telemetryCpuCost", () => {
+  it("is the median of 1 − off/on µs per request: the throughput share telemetry takes from a one-core-bound server", () => {
+    // 1000 µs on, 880 off: the server serves 0.88 as many requests, a cost of 0.12.
+    const r = telemetryCpuCost([{ test: 1000, reference: 880 }, { test: 1000, reference: 800 }, { test: 1000, reference: 950 }]);
+    expect(r.estimate).toBeCloseTo(0.12, 12);
+    expect(r.verdict).toBe("missed (within noise)"); // 3 pairs give no interval
+    const blocks = (cost: number) => Array.from({ length: 12 }, (_, i) => ({ test: 1000 * (1 + (i % 3) * 0.004), reference: 1000 * (1 - cost) * (1 + (i % 3) * 0.004) }));
+    expect(telemetryCpuCost(blocks(0.05)).verdict).toBe("met");
+    expect(telemetryCpuCost(blocks(0.2)).verdict).toBe("missed");
+  });
+
+  it("refuses a block without CPU figures, naming it", () => {
+    expect(() => telemetryCpuCost([{ test: 1000, reference: 900 }, { test: 0, reference: 900 }])).toThrow(/pairs\[1\]/);
   });
 });

@@ -105,3 +105,18 @@ export function cpuRatio(pairs: readonly CpuPair[], target = 1 / CONSOLE_RATIO_T
   checkPairs(pairs, "CPU per request", "µs");
   return pairedFigure(pairs.map((p) => p.test / p.reference), target, "lower", level);
 }
+
+/**
+ * Telemetry's cost from the serving thread's CPU: per block, in which the console with telemetry on
+ * (`test`) and the same console with it off (`reference`) took the same paced load at the same time,
+ * 1 − off/on µs per request: the share of throughput telemetry takes from a server bound by that
+ * thread's core (1000 µs on vs 900 off: it serves 900/1000 as many requests, a cost of 0.1). Both
+ * servers meet every drift of the machine's speed in the same block, so its interval is a fraction of
+ * the throughput pairs' (telemetryCost), whose blocks alternate in time. Judged against `target`
+ * (TELEMETRY_TARGET; lower is better).
+ * @throws RangeError as cpuRatio.
+ */
+export function telemetryCpuCost(pairs: readonly CpuPair[], target = TELEMETRY_TARGET, level = 0.95): PairedFigure {
+  checkPairs(pairs, "CPU per request", "µs");
+  return pairedFigure(pairs.map((p) => 1 - p.reference / p.test), target, "lower", level);
+}
