@@ -105,3 +105,16 @@ test("the 404 pages at 1280 and 390 px", async ({ page, browser, baseURL }) => {
     await context.close();
   }
 });
+
+test("an address that cannot be read (/%) answers 400 with a page saying why and a way back (it was a JSON error)", async ({ page }) => {
+  for (const [width, name] of [[1280, "desktop"], [390, "narrow"]] as const) {
+    await page.setViewportSize({ width, height: 700 });
+    const response = await page.goto("/%");
+    expect(response?.status()).toBe(400);
+    await expect(page.getByRole("heading", { name: "Not a valid address" })).toBeVisible();
+    await expect(page.getByText('path: "%" at character 1 is not a %-escape of UTF-8')).toBeVisible();
+    await page.screenshot({ path: `e2e/screenshots/bad-address-${name}.png` });
+  }
+  await page.getByRole("link", { name: "Back to the console" }).click();
+  await expect(page).toHaveURL(/\/$/);
+});

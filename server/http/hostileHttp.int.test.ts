@@ -284,6 +284,28 @@ describe("bytes, paths and encodings", () => {
     expect((await raw(headLines("GET", "/sign-in?next=%ZZ", { connection: "close" }))).status).toBe(404);
   });
 
+  it("answers a browser opening such a page address with a page saying why (it got JSON); API clients still get JSON", async () => {
+    const browser = { accept: "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8", connection: "close" };
+    const pages: Array<[string, string]> = [
+      ["/%", "path: &quot;%&quot; at character 1 is not a %-escape of UTF-8"],
+      ["/experiments/%E9", "path: &quot;%E9&quot; at character 13 is not a %-escape of UTF-8"],
+      ["/%<b", "path: &quot;%&lt;b&quot; at character 1 is not a %-escape of UTF-8"],
+    ];
+    for (const [path, message] of pages) {
+      const answer = await raw(headLines("GET", path, browser));
+      expect([path, answer.status]).toEqual([path, 400]);
+      expect(answer.head, path).toMatch(/content-type: text\/html; charset=utf-8/);
+      expect(answer.head, path).toContain("x-frame-options: deny");
+      expect(answer.body, path).toContain(`<p>${message}</p>`);
+      expect(answer.body, path).toContain('<a href="/">Back to the console</a>');
+      expect(answer.body, path).not.toContain("%<b");
+    }
+    // Not a browser navigating, or an API path: the JSON error as before.
+    expect(JSON.parse((await raw(headLines("GET", "/%", { connection: "close" }))).body).error.code).toBe("BAD_REQUEST");
+    const api = await raw(headLines("GET", "/api/auth/%ZZ", browser));
+    expect(JSON.parse(api.body).error.code).toBe("BAD_REQUEST");
+  });
+
   it("refuses a compressed body with 415 naming content-encoding (break test: gzip read as malformed JSON, a plain body labelled gzip taken)", async () => {
     for (const path of ["/api/v1/rerank", "/api/trpc/rerank.rank", "/api/v1/models/search-ranker/versions", "/api/auth/sign-in/email"]) {
       const response = await fetch(`${base}${path}`, { method: "POST", body: '{"json":{}}', headers: { "content-type": "application/json", "content-encoding": "gzip", ...serving } });

@@ -18,7 +18,7 @@ import { textRerankRequestSchema } from "../rerank/text/schema";
 import { textRerank } from "../rerank/text/service";
 import { appRouter } from "../routers/_app";
 import { createContext } from "../trpc";
-import { boundBodyPauses, BodyTooLargeError, readBody, sendJson, utf8Text } from "./body";
+import { acceptsHtml, boundBodyPauses, BodyTooLargeError, readBody, sendErrorPage, sendJson, utf8Text } from "./body";
 import { getHealth } from "../system/health";
 import { PROMETHEUS_CONTENT_TYPE, prometheusText } from "../telemetry/clusterMetrics";
 import { bodyLimit, clientAddress, hasBody, JSON_SECURITY_HEADERS, refusalFor, routeOf, securityHeaders, type FrontDoorSettings, type Route } from "./frontDoor";
@@ -316,6 +316,10 @@ export function frontDoorListener(settings: FrontDoorSettings, next: NextHandler
     if (!ANSWERED_AS_JSON.has(route.kind)) for (const [name, value] of headers) res.setHeader(name, value);
     const refusal = refusalFor({ method, pathname, query: query < 0 ? "" : url.slice(query + 1), headers: req.headers }, route, settings);
     if (refusal) {
+      // A browser opening a page address that cannot be read ("/%") gets a page saying so, not JSON.
+      if (refusal.status === 400 && route.kind === "next" && (method === "GET" || method === "HEAD") && !pathname.startsWith("/api/") && acceptsHtml(req.headers.accept)) {
+        return sendErrorPage(res, refusal.status, refusal.message);
+      }
       // The body (if any) is never read: close the connection after the answer.
       return sendRouteError(res, route, refusal.status, { code: refusal.code, message: refusal.message }, { close: method !== "GET" && method !== "HEAD", headers: refusal.headers });
     }
