@@ -4,24 +4,19 @@
 // a 200) and stores no driver text; a withdrawal is audited; four-eyes is switched by people only.
 import { beforeAll, describe, expect, it } from "vitest";
 import type { Principal } from "../auth/principal";
-import { createUser } from "../auth/users";
 import { getDb } from "../db/client";
 import { demoFeatureSpec, demoModelBytes } from "../demo/models";
-import type { Role } from "../domain/access/permissions";
 import { linearRankerOnnx } from "../domain/onnx/linear";
 import { experimentInputSchema } from "../experiments/schema";
 import { experimentAllocation, getExperiment, shipExperiment } from "../experiments/service";
 import { createCaller } from "../routers/_app";
-import { callerAs } from "../testing/callers";
+import { callerAs, createdPerson } from "../testing/callers";
 import { experimentLogRow, flushTelemetry } from "../testing/experiments";
 import { createTestSurface } from "../testing/models";
 import { telemetry } from "../telemetry/streams";
 import { contextFor } from "../trpc";
 
-async function person(email: string, roles: Role[]): Promise<Principal> {
-  const { user } = await createUser(getDb(), { email, name: email, roles, password: "a long enough password" });
-  return { kind: "user", id: user.id, name: user.email, displayName: user.name, roles };
-}
+const person = createdPerson;
 const as = (p: Principal) => createCaller(contextFor(p));
 const sql = (q: string, ...args: unknown[]) => getDb().$executeRawUnsafe(q, ...args);
 const admin = () => callerAs(["admin"], "admin@pins.test");

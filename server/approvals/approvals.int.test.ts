@@ -1,12 +1,10 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import type { Principal } from "../auth/principal";
-import { createUser } from "../auth/users";
 import { getDb } from "../db/client";
 import { demoFeatureSpec, demoModelBytes } from "../demo/models";
-import type { Role } from "../domain/access/permissions";
 import { createCaller } from "../routers/_app";
 import { failAudit } from "../testing/auditFaults";
-import { callerAs } from "../testing/callers";
+import { callerAs, createdPerson } from "../testing/callers";
 import { createTestSurface } from "../testing/models";
 import { experimentInputSchema } from "../experiments/schema";
 import { contextFor } from "../trpc";
@@ -15,10 +13,7 @@ import { contextFor } from "../trpc";
 // a request another person approves; the requester cannot approve their own; the direct mutation
 // is refused before it changes anything; rollback and the kill switch never wait.
 
-async function person(email: string, roles: Role[]): Promise<Principal> {
-  const { user } = await createUser(getDb(), { email, name: email, roles, password: "a long enough password" });
-  return { kind: "user", id: user.id, name: user.email, displayName: user.name, roles };
-}
+const person = createdPerson;
 const as = (p: Principal) => createCaller(contextFor(p));
 const serving = async () => (await getDb().modelAlias.findFirstOrThrow({ where: { model: { name: "t-approve-model" }, name: "production" }, include: { version: true } })).version.version;
 

@@ -5,22 +5,17 @@
 // the changes — or, when the experiment changed since, is a 409 naming what changed, and nothing applies.
 import { beforeAll, describe, expect, it } from "vitest";
 import type { Principal } from "../auth/principal";
-import { createUser } from "../auth/users";
 import { getDb } from "../db/client";
 import { demoFeatureSpec, demoModelBytes } from "../demo/models";
 import { storedDefinition } from "../domain/experiments/definition";
-import type { Role } from "../domain/access/permissions";
 import { linearRankerOnnx } from "../domain/onnx/linear";
 import { experimentInputSchema, type ExperimentInput } from "../experiments/schema";
 import { createCaller } from "../routers/_app";
-import { callerAs } from "../testing/callers";
+import { callerAs, createdPerson } from "../testing/callers";
 import { createTestSurface } from "../testing/models";
 import { contextFor } from "../trpc";
 
-async function person(email: string, roles: Role[]): Promise<Principal> {
-  const { user } = await createUser(getDb(), { email, name: email, roles, password: "a long enough password" });
-  return { kind: "user", id: user.id, name: user.email, displayName: user.name, roles };
-}
+const person = createdPerson;
 const as = (p: Principal) => createCaller(contextFor(p));
 const sql = (q: string, ...args: unknown[]) => getDb().$executeRawUnsafe(q, ...args);
 

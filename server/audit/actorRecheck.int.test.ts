@@ -9,11 +9,10 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { createApiKey } from "../auth/apiKeys";
 import type { Principal } from "../auth/principal";
-import { createUser } from "../auth/users";
 import { getDb } from "../db/client";
 import { seedDemo } from "../db/seed";
 import { demoFeatureSpec, demoModelBytes } from "../demo/models";
-import type { Role } from "../domain/access/permissions";
+import { createdPerson } from "../testing/callers";
 import { createCaller } from "../routers/_app";
 import { createTestSurface } from "../testing/models";
 import { contextFor } from "../trpc";
@@ -21,10 +20,7 @@ import { contextFor } from "../trpc";
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const disabled = { code: "FORBIDDEN", message: "you have been disabled: nothing was changed" };
 
-async function person(email: string, roles: Role[]): Promise<Principal> {
-  const { user } = await createUser(getDb(), { email, name: email, roles, password: "a long enough password" });
-  return { kind: "user", id: user.id, name: user.email, displayName: user.name, roles };
-}
+const person = createdPerson;
 const as = (p: Principal) => createCaller(contextFor(p));
 
 /**

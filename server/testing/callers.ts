@@ -44,6 +44,17 @@ export async function callerAsPerson(roles: Role[], email?: string) {
   return createCaller(contextFor(principal));
 }
 
+/**
+ * A person created as the console creates one (server/auth/users.ts createUser: a hashed password, an
+ * account), as the Principal a signed-in session of theirs carries. For tests where the person's own
+ * row matters (approvals by someone else, an actor re-checked inside the lever's transaction).
+ */
+export async function createdPerson(email: string, roles: Role[]): Promise<Principal> {
+  const [{ getDb }, { createUser }] = await Promise.all([import("../db/client"), import("../auth/users")]);
+  const { user } = await createUser(getDb(), { email, name: email, roles, password: "a long enough password" });
+  return { kind: "user", id: user.id, name: user.email, displayName: user.name, roles };
+}
+
 const keys = new Map<string, Promise<string>>();
 
 /**
