@@ -132,17 +132,22 @@ export function sendJsonText(res: ServerResponse, status: number, text: string, 
 
 const HTML_ESCAPES: Record<string, string> = { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" };
 
+/** The heading of sendErrorPage's page by status: what a person opening a page address can meet before Next.js. */
+const ERROR_PAGE_TITLES: Record<number, string> = { 400: "Not a valid address", 421: "Not served at this host name" };
+
 /**
- * A browser's answer to a page address refused before Next.js could read it (a %-escape that is not
- * UTF-8, "/%"): a small HTML page saying why, with a way back, instead of the JSON an API client
- * gets. No script; one inline style, which the pages' CSP (already set on `res`) allows. `message` is escaped.
- * @param status the refusal's status (400).
+ * A browser's answer to a page address refused before Next.js could serve it (a %-escape that is not
+ * UTF-8, "/%": 400; a host name not in ALLOWED_HOSTS: 421): a small HTML page saying why, with a way
+ * back, instead of the JSON an API client gets. No script; one inline style, which the pages' CSP
+ * (already set on `res`) allows. `message` is escaped.
+ * @param status the refusal's status; its heading from ERROR_PAGE_TITLES ("Request refused" otherwise).
  */
 export function sendErrorPage(res: ServerResponse, status: number, message: string): void {
+  const title = ERROR_PAGE_TITLES[status] ?? "Request refused";
   const text = `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>Not a valid address · Rerank Console</title>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>${title} · Rerank Console</title>
 <style>body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:0;padding:2rem 1rem;color:#212529}main{max-width:40rem;margin:0 auto}h1{font-size:1.5rem}p{line-height:1.5;overflow-wrap:anywhere}a{color:#1c7ed6}</style></head>
-<body><main><h1>Not a valid address</h1><p>${message.replace(/[&<>"']/g, (c) => HTML_ESCAPES[c]!)}</p><p><a href="/">Back to the console</a></p></main></body></html>
+<body><main><h1>${title}</h1><p>${message.replace(/[&<>"']/g, (c) => HTML_ESCAPES[c]!)}</p><p><a href="/">Back to the console</a></p></main></body></html>
 `;
   res.writeHead(status, { "content-type": "text/html; charset=utf-8", "content-length": Buffer.byteLength(text), "cache-control": "no-store" }).end(res.req.method === "HEAD" ? undefined : text);
 }

@@ -284,7 +284,7 @@ describe("bytes, paths and encodings", () => {
     expect((await raw(headLines("GET", "/sign-in?next=%ZZ", { connection: "close" }))).status).toBe(404);
   });
 
-  it("answers a browser opening such a page address with a page saying why (it got JSON); API clients still get JSON", async () => {
+  it("answers a browser opening such a page address (or one at a host name not served) with a page saying why (it got JSON); API clients still get JSON", async () => {
     const browser = { accept: "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8", connection: "close" };
     const pages: Array<[string, string]> = [
       ["/%", "path: &quot;%&quot; at character 1 is not a %-escape of UTF-8"],
@@ -300,6 +300,11 @@ describe("bytes, paths and encodings", () => {
       expect(answer.body, path).toContain('<a href="/">Back to the console</a>');
       expect(answer.body, path).not.toContain("%<b");
     }
+    // The other refusal a page address can meet: a host name not in ALLOWED_HOSTS (421).
+    const misdirected = await raw(`GET / HTTP/1.1\r\nhost: console.evil.test\r\naccept: text/html\r\nconnection: close\r\n\r\n`);
+    expect(misdirected.status).toBe(421);
+    expect(misdirected.body).toContain("<h1>Not served at this host name</h1>");
+    expect(misdirected.body).toContain("host: &quot;console.evil.test&quot; is not served here");
     // Not a browser navigating, or an API path: the JSON error as before.
     expect(JSON.parse((await raw(headLines("GET", "/%", { connection: "close" }))).body).error.code).toBe("BAD_REQUEST");
     const api = await raw(headLines("GET", "/api/auth/%ZZ", browser));

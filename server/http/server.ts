@@ -316,8 +316,8 @@ export function frontDoorListener(settings: FrontDoorSettings, next: NextHandler
     if (!ANSWERED_AS_JSON.has(route.kind)) for (const [name, value] of headers) res.setHeader(name, value);
     const refusal = refusalFor({ method, pathname, query: query < 0 ? "" : url.slice(query + 1), headers: req.headers }, route, settings);
     if (refusal) {
-      // A browser opening a page address that cannot be read ("/%") gets a page saying so, not JSON.
-      if (refusal.status === 400 && route.kind === "next" && (method === "GET" || method === "HEAD") && !pathname.startsWith("/api/") && acceptsHtml(req.headers.accept)) {
+      // A browser opening a page address refused here ("/%", a host name not served) gets a page saying so, not JSON.
+      if (route.kind === "next" && (method === "GET" || method === "HEAD") && !pathname.startsWith("/api/") && acceptsHtml(req.headers.accept)) {
         return sendErrorPage(res, refusal.status, refusal.message);
       }
       // The body (if any) is never read: close the connection after the answer.
