@@ -95,17 +95,37 @@ test("a restart with changes of a running experiment on a guarded surface is req
     await page.setViewportSize({ width: 390, height: 844 });
     await page.screenshot({ path: "e2e/screenshots/approvals-experiment-restart-390.png", fullPage: true });
 
+    // A competing restart (other weights), filed meanwhile: both wait, side by side.
+    const competing = await trpc("approvals.request", {
+      change: { kind: "experiment_restart", key, experiment: { ...experiment, variants: [{ ...experiment.variants[0], weight: 0.7 }, { ...experiment.variants[1], weight: 0.3 }] } },
+      reason: "e2e: a gentler ramp",
+    });
+    expect(competing.status()).toBe(200);
+    const competingId = ((await competing.json()) as { result: { data: { json: { id: string } } } }).result.data.json.id;
+
     // Another product manager approves it: phase 2 runs with the new weights.
     const pm = await signedInAs(browser, baseURL!, "e2e-rst-pm", ["pm"]);
     await pm.page.setViewportSize({ width: 1280, height: 1000 });
     await pm.page.goto("/approvals");
-    const pending = pm.page.getByTestId("approval-row").filter({ hasText: key });
+    const pending = pm.page.getByTestId("approval-row").filter({ hasText: key }).filter({ hasText: "e2e: ramp treatment to 80 %" });
     await pending.getByRole("button", { name: "Approve…" }).click();
     const decide = pm.page.getByRole("dialog");
     await expect(decide.getByTestId("confirm-changes")).toContainText("treatment 80 %");
     await decide.getByLabel("Reason (kept in the audit trail)").fill("e2e: ramp checked");
     await decide.getByRole("button", { name: "Approve and apply" }).click();
     await expect(pm.page.getByText("Request applied")).toBeVisible();
+    // The competing request now says why it cannot be approved (what its approval's 409 would say), and its Approve… is off.
+    const stale = pm.page.getByTestId("approval-row").filter({ hasText: "e2e: a gentler ramp" });
+    await expect(stale.getByTestId("approval-stale")).toHaveText(`Cannot be approved now: experiment "${key}" changed since the request was filed (phase 1 → 2, variants): not restarted; file a new request for it as it is now`);
+    await expect(stale.getByRole("button", { name: "Approve…" })).toBeDisabled();
+    await stale.scrollIntoViewIfNeeded();
+    await pm.page.screenshot({ path: "e2e/screenshots/approvals-stale.png" });
+    await pm.page.setViewportSize({ width: 390, height: 844 });
+    await stale.getByTestId("approval-stale").scrollIntoViewIfNeeded();
+    await expect(stale.getByTestId("approval-stale")).toBeInViewport();
+    await pm.page.screenshot({ path: "e2e/screenshots/approvals-stale-390.png" });
+    await pm.page.setViewportSize({ width: 1280, height: 1000 });
+    expect((await trpc("approvals.cancel", { id: competingId })).status()).toBe(200);
     await pm.page.goto(`/experiments/${key}`);
     await expect(pm.page.getByRole("combobox", { name: "phase to show" })).toHaveValue("phase 2 (current)");
     await expect(pm.page.getByTestId("experiment-status")).toHaveText("running");

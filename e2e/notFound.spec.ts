@@ -72,6 +72,24 @@ test("an unmatched address's 404 is rendered on the server: its message, the nav
   }
 });
 
+test("without JavaScript at 390 px, the shell's status badge is whole and the user menu beside it on the page (it read a cut 'CHEC…')", async ({ browser, baseURL }) => {
+  const { context, page } = await withoutJavaScript(browser, baseURL);
+  try {
+    await page.setViewportSize({ width: 390, height: 844 });
+    await page.goto("/models");
+    const badge = page.getByTestId("status-badge");
+    await expect(badge).toHaveText("checking…");
+    // The label is not cut (a shrunk badge ellipsed it to "CHEC…": its text wider than its box), and the badge is inside the page.
+    const label = badge.locator(".mantine-Badge-label");
+    expect(await label.evaluate((el) => [el.scrollWidth, el.clientWidth])).toEqual(await label.evaluate((el) => [el.clientWidth, el.clientWidth]));
+    // Both the badge and the user menu beside it are inside the page.
+    for (const box of [await badge.boundingBox(), await page.getByTestId("user-menu").boundingBox()]) expect(box!.x + box!.width).toBeLessThanOrEqual(390);
+    await page.screenshot({ path: "e2e/screenshots/shell-no-js-390.png" });
+  } finally {
+    await context.close();
+  }
+});
+
 test("an unmatched API address answers 404 too, without the console's shell", async ({ request }) => {
   const response = await request.get("/api/v1/nope");
   expect(response.status()).toBe(404);

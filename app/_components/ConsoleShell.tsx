@@ -1,5 +1,5 @@
 "use client";
-import { AppShell, Avatar, Badge, Burger, Group, Menu, NavLink, ScrollArea, Text, Title, UnstyledButton } from "@mantine/core";
+import { AppShell, Avatar, Badge, Box, Burger, Group, Menu, NavLink, ScrollArea, Text, Title, UnstyledButton } from "@mantine/core";
 import { useDisclosure } from "@mantine/hooks";
 import {
   IconAdjustmentsHorizontal, IconBug, IconChartBar, IconChecklist, IconFlask, IconGhost2, IconHistory, IconHome, IconKey, IconLogout, IconSitemap, IconSos, IconTimeline, IconUsers, IconWebhook,
@@ -75,10 +75,12 @@ function UserMenu() {
 function StatusBadge() {
   const trpc = useTRPC();
   const health = useQuery({ ...trpc.system.health.queryOptions(), refetchInterval: 15_000 });
-  if (!health.data) return <Badge variant="light" color="gray">checking…</Badge>;
+  // Never shrunk or cut beside the user menu at phone width, whatever it says.
+  const styles = { root: { flexShrink: 0, overflow: "visible", minWidth: "max-content" }, label: { overflow: "visible" } } as const;
+  if (!health.data) return <Badge variant="light" color="gray" data-testid="status-badge" styles={styles}>checking…</Badge>;
   const ok = health.data.status === "ok";
   return (
-    <Badge variant="light" color={ok ? "teal" : "red"} data-testid="status-badge" styles={{ root: { flexShrink: 0, overflow: "visible", minWidth: "max-content" }, label: { overflow: "visible" } }}>
+    <Badge variant="light" color={ok ? "teal" : "red"} data-testid="status-badge" styles={styles}>
       {ok ? "healthy" : "degraded"}
       <Text span inherit visibleFrom="sm"> · v{health.data.version}</Text>
     </Badge>
@@ -97,7 +99,8 @@ export function ConsoleShell({ children }: { children: ReactNode }) {
         <Group h="100%" px="md" justify="space-between" wrap="nowrap">
           <Group gap="sm" wrap="nowrap">
             <Burger opened={opened} onClick={toggle} hiddenFrom="sm" size="sm" aria-label="Toggle navigation" />
-            <IconAdjustmentsHorizontal size={22} />
+            {/* Decorative: left out at phone width, where the status badge and the user menu need the room. */}
+            <Box visibleFrom="sm" display="flex"><IconAdjustmentsHorizontal size={22} /></Box>
             <Title order={4} style={{ whiteSpace: "nowrap" }}>Rerank Console</Title>
           </Group>
           <Group gap="sm" wrap="nowrap">

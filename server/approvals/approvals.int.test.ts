@@ -95,6 +95,8 @@ describe("approvals", () => {
       const requester = await person(email, ["ml_engineer"]);
       const request = await as(requester).approvals.request({ change: { kind: "alias_move", versionId: v1, alias: "production" }, reason: "before leaving" });
       await leave(requester.id);
+      const listed = await as(bo).approvals.list({ status: "pending", surface: "t-approve", limit: 100 });
+      expect(listed.find((r) => r.id === request.id)?.stale).toContain(`its requester ${email} ${words}: not applied`);
       await expect(as(bo).approvals.decide({ id: request.id, approve: true, comment: "checked it" })).rejects.toMatchObject({
         code: "CONFLICT",
         message: `its requester ${email} ${words}: not applied; ${words.startsWith("has had") ? "they (or someone who holds the permission)" : `someone who holds ${words.startsWith("no longer") ? "it" : "the permission"}`} file${words.startsWith("has had") ? "" : "s"} it again if the change is still wanted`,
@@ -249,6 +251,9 @@ describe("approvals", () => {
     // On-call rolls back meanwhile (never waits): production v5 → v4.
     expect((await as(bo).oncall.rollback({ surface: "t-appr-pin", reason: "incident" })).version).toBe(4);
     const refusal = "t-appr-pin-model production changed since the request was filed (it showed v5, it is now v4): not applied over it; file a new request if the change is still wanted";
+    // The Approvals list says so before anyone presses Approve (the request is stale), in the same words.
+    const listed = await as(bo).approvals.list({ status: "pending", surface: "t-appr-pin", limit: 100 });
+    expect(listed.find((r) => r.id === request.id)?.stale).toBe(refusal);
     await expect(as(bo).approvals.decide({ id: request.id, approve: true, comment: "checked it" })).rejects.toMatchObject({ code: "CONFLICT", message: refusal });
     expect(await production()).toBe(4);
     expect(await db.changeRequest.findUniqueOrThrow({ where: { id: request.id } })).toMatchObject({ status: "failed", error: refusal });

@@ -52,6 +52,16 @@ async function shown(key: string) {
   const e = (await experimentResults(getDb(), key)).experiment;
   return { expectPhase: e.phase, expectAllocation: e.allocation, expectDecision: e.decision };
 }
+/** Creates and starts `key` on t-xr, running on the guarded surface (started while it was not guarded). */
+async function startedUnguarded(key: string) {
+  await sql(`UPDATE surfaces SET require_approval = false WHERE key = 't-xr'`);
+  try {
+    await as(ana).experiments.create(definition(key));
+    await as(ana).experiments.start({ key });
+  } finally {
+    await sql(`UPDATE surfaces SET require_approval = true WHERE key = 't-xr'`);
+  }
+}
 const status = async (key: string) => (await getDb().experiment.findUniqueOrThrow({ where: { key } })).status;
 const filedFor = (key: string) => getDb().changeRequest.count({ where: { payload: { path: ["key"], equals: key } } });
 
@@ -155,14 +165,7 @@ describe("no second pending request for the same experiment lever", () => {
   });
 
   it("restart and ship: the same restart or a ship of the same variant while one waits is a 409 naming it; a competing change (other changes, the other variant) is filed", async () => {
-    // Running on the guarded surface (started while it was not guarded).
-    await sql(`UPDATE surfaces SET require_approval = false WHERE key = 't-xr'`);
-    try {
-      await as(ana).experiments.create(definition("xr-levers"));
-      await as(ana).experiments.start({ key: "xr-levers" });
-    } finally {
-      await sql(`UPDATE surfaces SET require_approval = true WHERE key = 't-xr'`);
-    }
+    await startedUnguarded("xr-levers");
     const pending = (key: string) => getDb().changeRequest.count({ where: { status: "pending", payload: { path: ["key"], equals: key } } });
     const half = await as(ana).approvals.request({ change: { kind: "experiment_restart", key: "xr-levers", experiment: definition("xr-levers", { coverage: 0.5 }) }, reason: "half" });
     await expect(as(bo).approvals.request({ change: { kind: "experiment_restart", key: "xr-levers", experiment: definition("xr-levers", { coverage: 0.5 }) }, reason: "half, from tab two" })).rejects.toMatchObject({
@@ -185,5 +188,31 @@ describe("no second pending request for the same experiment lever", () => {
     const other = await as(ana).approvals.request({ change: { kind: "experiment_start", key: "xr-other" }, reason: "ready" });
     expect(other).toMatchObject({ status: "pending" });
     for (const [p, r] of [[ana, half], [bo, quarter], [bo, ship], [ana, control], [ana, other]] as const) await as(p).approvals.cancel({ id: r.id });
+  });
+
+  it("competing requests: once one is approved, the list shows each other as stale with the 409 its approval would get, and Approve is refused so", async () => {
+    await startedUnguarded("xr-comp");
+    const half = await as(ana).approvals.request({ change: { kind: "experiment_restart", key: "xr-comp", experiment: definition("xr-comp", { coverage: 0.5 }) }, reason: "half" });
+    const quarter = await as(bo).approvals.request({ change: { kind: "experiment_restart", key: "xr-comp", experiment: definition("xr-comp", { coverage: 0.25 }) }, reason: "a quarter" });
+    const ship = await as(bo).approvals.request({ change: { kind: "experiment_ship", key: "xr-comp", variant: "treat" }, reason: "ship phase 1" });
+    const listed = async () => new Map((await as(cy).approvals.list({ status: "pending", surface: "t-xr", limit: 100 })).map((r) => [r.id, r.stale]));
+    // While all three wait, each would apply.
+    const before = await listed();
+    expect([before.get(half.id), before.get(quarter.id), before.get(ship.id)]).toEqual([null, null, null]);
+    expect(await as(cy).approvals.decide({ id: half.id, approve: true, comment: "half it is" })).toMatchObject({ status: "applied" });
+    const quarterStale = 'experiment "xr-comp" changed since the request was filed (phase 1 → 2, coverage): not restarted; file a new request for it as it is now';
+    const shipStale = 'experiment "xr-comp" changed since the request was filed (it showed phase 1, it is now phase 2): not shipped; file a new request on phase 2\'s results';
+    const after = await listed();
+    expect([after.has(half.id), after.get(quarter.id), after.get(ship.id)]).toEqual([false, quarterStale, shipStale]);
+    // The approval is refused in those words, and marked failed with them; nothing restarts again.
+    await expect(as(ana).approvals.decide({ id: quarter.id, approve: true, comment: "a quarter" })).rejects.toMatchObject({ code: "CONFLICT", message: quarterStale });
+    await expect(as(ana).approvals.decide({ id: ship.id, approve: true, comment: "ship" })).rejects.toMatchObject({ code: "CONFLICT", message: shipStale });
+    const stored = (id: string) => getDb().changeRequest.findUniqueOrThrow({ where: { id }, select: { status: true, error: true } });
+    expect([await stored(quarter.id), await stored(ship.id)]).toEqual([{ status: "failed", error: quarterStale }, { status: "failed", error: shipStale }]);
+    expect(await getDb().experiment.findUniqueOrThrow({ where: { key: "xr-comp" } })).toMatchObject({ phase: 2, coverage: 0.5, status: "running" });
+    // Decided requests carry no staleness.
+    const all = await as(cy).approvals.list({ surface: "t-xr", limit: 100 });
+    expect(all.filter((r) => [half.id, quarter.id, ship.id].includes(r.id)).map((r) => r.stale)).toEqual([null, null, null]);
+    await as(ana).experiments.stop({ key: "xr-comp", reason: "test over" });
   });
 });

@@ -717,14 +717,21 @@ async function statusNow(db: Pick<Db, "changeRequest">, id: string): Promise<str
 }
 
 /**
- * Why a request can no longer be applied as filed, or null: its alias (an alias move's, a ship's
- * production, a canary start's serving alias: its baseline) no longer points at the version pinned when it was filed (names the alias and both
- * versions), or a surface's stage 2 is no longer what the summary's "before" showed (checked again
- * under the surface's lock when applied). A start's allocation and variant versions, and a restart's
- * phase, status, definition and new variants' versions, are compared under the experiment's lock when
- * applied; a ship's variant version and the checks its override covers, when applied.
+ * Why a request can no longer be applied as filed, or null (also what approvals.list shows as `stale`):
+ * - its alias (an alias move's, a ship's production, a canary start's serving alias: its baseline) no
+ *   longer points at the version pinned when it was filed (names the alias and both versions);
+ * - a surface's stage 2 is no longer what the summary's "before" showed;
+ * - an experiment lever's experiment moved (experimentMovedSinceFiled: phase, allocation, decision rule,
+ *   a restart's status and definition), as a competing request approved first moves it;
+ * - a promotion's canary is no longer running or paused.
+ * Each is checked again under its lock when applied, with the variant versions and a ship's checks.
  */
 async function pinBroken(db: Db, change: StoredChange): Promise<string | null> {
+  if (change.kind === "canary_promote") return canaryGoneSinceFiled(db, change);
+  if (isExperimentLever(change)) {
+    const moved = await experimentMovedSinceFiled(db, change);
+    if (moved || change.kind !== "experiment_ship") return moved;
+  }
   if (change.kind === "surface_stage2" && change.pinned && "stage2" in change.pinned) {
     const surface = await db.surface.findUnique({ where: { key: change.surface }, select: { stage2: true } });
     return stage2ChangedSince(change.surface, change.pinned.stage2 ?? null, stage2ConfigSchema.safeParse(surface?.stage2).data ?? null);
@@ -742,6 +749,39 @@ async function pinBroken(db: Db, change: StoredChange): Promise<string | null> {
   }
   if (!target) return null;
   return aliasMovedSinceFiled(db, target, change.expectFromVersionId);
+}
+
+/**
+ * Why an experiment lever's request can no longer apply as filed, or null: the experiment's phase (a
+ * start's, a ship's), allocation or decision rule (a start's), or phase, status or definition (a
+ * restart's) are no longer what its summary showed: another request approved before it (competing
+ * restarts, a ship of the other variant), or a direct change. The same pins the lever compares under the
+ * experiment's lock when applied (startExperiment, restartExperiment, shipChecked); gone: its own 404 then.
+ */
+async function experimentMovedSinceFiled(db: Db, change: Extract<StoredChange, { kind: (typeof EXPERIMENT_LEVERS)[number] }>): Promise<string | null> {
+  const pinned = change.pinned;
+  if (!pinned) return null;
+  const e = await getExperiment(db, change.key).catch((error: unknown) => {
+    if (error instanceof NotFoundError) return null;
+    throw error;
+  });
+  if (!e) return null;
+  if (change.kind === "experiment_ship") return pinned.shipPhase !== undefined && pinned.shipPhase !== e.phase ? shipPhaseChanged(change.key, pinned.shipPhase, e.phase, "filed").message : null;
+  const differences = change.kind === "experiment_restart"
+    ? (pinned.restartFrom ? changedSincePin(pinned.restartFrom, e) : [])
+    : changedSinceStartPin({ expectPhase: pinned.phase, expectAllocation: pinned.allocation, expectDecision: pinned.decision }, e);
+  if (!differences.length) return null;
+  const outcome = change.kind === "experiment_start" ? "not started" : "not restarted";
+  return changedSince({ what: `experiment "${change.key}"`, change: { differences }, since: "filed", outcome, next: "file a new request for it as it is now" });
+}
+
+/** Why a canary promotion's request can no longer apply, or null: the rollout it pinned when filed is no longer running or paused (promoted, rolled back, aborted since). */
+async function canaryGoneSinceFiled(db: Db, change: Extract<StoredChange, { kind: "canary_promote" }>): Promise<string | null> {
+  if (!change.rolloutId) return null;
+  const rollout = await db.rollout.findUnique({ where: { id: change.rolloutId }, select: { status: true } });
+  if (rollout && (rollout.status === "running" || rollout.status === "paused")) return null;
+  const since = rollout ? `has been ${rollout.status.replace("_", " ")}` : "no longer exists";
+  return `the canary on "${change.surface}" this request promotes ${since} since the request was filed: not promoted; file a new request for a canary running now`;
 }
 
 /**
@@ -779,13 +819,26 @@ export async function cancelChange(ctx: Ctx, id: string) {
   }, LEVER_TRANSACTION);
 }
 
-export function listChanges(db: Db, input: z.infer<typeof listChangesSchema>) {
-  return db.changeRequest.findMany({
+/**
+ * The change requests, newest first (`status`, `surface` filter; at most `limit`). A pending one carries
+ * `stale`: why approving it now would be refused (pinBroken, requesterGone: another request approved
+ * before it moved what it pinned, as competing requests do, or its requester was disabled), in the
+ * words the approval's 409 would use; null when it would apply. Decided ones carry null.
+ */
+export async function listChanges(db: Db, input: z.infer<typeof listChangesSchema>) {
+  const rows = await db.changeRequest.findMany({
     where: { status: input.status, surface: input.surface ? { key: input.surface } : undefined },
     orderBy: { createdAt: "desc" },
     take: input.limit,
-    include: { surface: { select: { key: true } }, requestedBy: { select: { id: true, email: true, name: true } }, decidedBy: { select: { email: true, name: true } } },
+    include: { surface: { select: { key: true } }, requestedBy: { select: { id: true, email: true, name: true, disabled: true, roles: true, mustChangePassword: true } }, decidedBy: { select: { email: true, name: true } } },
   });
+  return Promise.all(rows.map(async ({ requestedBy: { disabled, roles, mustChangePassword, ...requestedBy }, ...row }) => {
+    const stale = row.status !== "pending"
+      ? null
+      : (requesterGone({ email: requestedBy.email, disabled, roles, mustChangePassword }, CHANGE_PERMISSION[row.kind]) ??
+        (await pinBroken(db, row.payload as unknown as StoredChange).catch(() => null)));
+    return { ...row, requestedBy, stale };
+  }));
 }
 
 /**

@@ -2,8 +2,6 @@ import type { Env } from "../config";
 import { RERANK_LIMITS } from "../rerank/schema";
 import { maxModelBytes } from "../registry/versions";
 import { answerMetricsCollection } from "../telemetry/clusterMetrics";
-import { metrics } from "../telemetry/metrics";
-import { joinProcessMetricsPerProcess } from "../system/processMetrics";
 import { telemetry } from "../telemetry/streams";
 import { answerHeartbeats, serverLog, workerId } from "../cluster/ipc";
 import { frontDoorSettings } from "./frontDoor";
@@ -37,8 +35,6 @@ export async function serve(config: Env, pages: () => Promise<NextHandler>): Pro
   const worker = workerId();
   if (worker) {
     answerHeartbeats();
-    // Joined over the workers: per-process gauges (max fds, start time) by min/max, not summed.
-    joinProcessMetricsPerProcess(metrics.registry);
     answerMetricsCollection();
   }
   const handler = await pages();

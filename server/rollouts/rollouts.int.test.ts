@@ -478,7 +478,13 @@ describe("canary rollouts", () => {
     const as = (u: typeof ana) => createCaller(contextFor({ kind: "user", id: u.user.id, name: u.user.email, displayName: u.user.name, roles: ["ml_engineer"] }));
     const request = await as(ana).approvals.request({ change: { kind: "canary_promote", surface: "t-gate" }, reason: "v4 passed" });
     expect(request).toMatchObject({ kind: "canary_promote", summary: "promote the canary of t-gate-model v4 on t-gate (at 50 %): t-gate-model production v1 → v4; it also serves t-gate-b", payload: { rolloutId: rollout!.id } });
+    // A competing request for the same promotion, filed from another tab.
+    const twin = await as(bo).approvals.request({ change: { kind: "canary_promote", surface: "t-gate" }, reason: "v4 passed, from bo" });
     expect(await as(bo).approvals.decide({ id: request.id, approve: true, comment: "checked it" })).toMatchObject({ status: "applied" });
+    // Once the canary is promoted, the other is stale: the list says why, and approving it is refused so.
+    const stale = 'the canary on "t-gate" this request promotes has been promoted since the request was filed: not promoted; file a new request for a canary running now';
+    expect((await as(ana).approvals.list({ status: "pending", limit: 100 })).find((r) => r.id === twin.id)?.stale).toBe(stale);
+    await expect(as(ana).approvals.decide({ id: twin.id, approve: true, comment: "too" })).rejects.toMatchObject({ code: "CONFLICT", message: stale });
     expect(await aliasVersion("t-gate-model", "production")).toBe(4);
     expect(await db.rollout.findUniqueOrThrow({ where: { id: rollout!.id } })).toMatchObject({ status: "promoted" });
     // The promotion's row and webhook name every surface the alias move reached, as setAlias does.

@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+import { joinProcessMetricsPerProcess } from "./processMetrics";
 
 // Prometheus metrics of this process (GET /api/metrics). One registry, kept on globalThis so that
 // Next's module reloads do not register the same metric twice. With WORKERS=N, /api/metrics joins
@@ -13,6 +14,8 @@ export function createMetrics() {
   // nodejs_heap_size_used_bytes…), which Node.js dashboards expect; the prefix "rerank_process_" that
   // was here made them rerank_process_process_* and rerank_process_nodejs_*.
   collectDefaultMetrics({ register: registry });
+  // Joined over workers, the per-process gauges (max fds, start time) take min/max, not the sum.
+  joinProcessMetricsPerProcess(registry);
   const stageBuckets = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 25, 50, 100, 250, 1000];
   return {
     registry,

@@ -54,6 +54,9 @@ export function ApprovalsConsole() {
                       <Table.Td>
                         <Group gap={6}><Badge size="sm" variant="light">{KIND_LABEL[r.kind]}</Badge><Text size="sm" fw={500} style={{ whiteSpace: "pre-line" }} data-testid="approval-summary">{r.summary}</Text></Group>
                         <Text size="xs" c="dimmed">why: {r.reason}</Text>
+                        {/* Another change since (a competing request approved first, a rollback) broke what it pinned: approving it would be refused.
+                            In the first column, which a phone shows without scrolling the table. */}
+                        {r.stale && <Text size="xs" c="orange.9" fw={500} mt={4} data-testid="approval-stale">Cannot be approved now: {r.stale}</Text>}
                       </Table.Td>
                       <Table.Td><Text size="xs">{r.requestedBy.email}</Text><Text size="xs" c="dimmed">{new Date(r.createdAt).toLocaleString()}</Text></Table.Td>
                       <Table.Td miw={120}>
@@ -69,7 +72,7 @@ export function ApprovalsConsole() {
                           </Stack>
                         ) : (
                           <Group gap={4} justify="flex-end" wrap="nowrap">
-                            <GuardedButton permission="changes.request" size="xs" color="teal" onClick={() => setDeciding({ id: r.id, summary: r.summary, approve: true })}>Approve…</GuardedButton>
+                            <GuardedButton permission="changes.request" size="xs" color="teal" disabled={!!r.stale} onClick={() => setDeciding({ id: r.id, summary: r.summary, approve: true })}>Approve…</GuardedButton>
                             <GuardedButton permission="changes.request" size="xs" variant="light" color="red" onClick={() => setDeciding({ id: r.id, summary: r.summary, approve: false })}>Reject…</GuardedButton>
                           </Group>
                         ))}

@@ -1,18 +1,25 @@
-import { AggregatorRegistry, type MetricObjectWithValues, type MetricValue } from "prom-client";
+import { AggregatorRegistry, Registry, collectDefaultMetrics, type MetricObjectWithValues, type MetricValue } from "prom-client";
 import { describe, expect, it } from "vitest";
-import { createMetrics } from "../telemetry/metrics";
-import { joinProcessMetricsPerProcess, PER_PROCESS_AGGREGATORS } from "./processMetrics";
+import { createMetrics } from "./metrics";
+import { PER_PROCESS_AGGREGATORS } from "./processMetrics";
 
 // Break test: with WORKERS=2, /api/metrics said process_max_fds 40000 (the sum of two workers'
 // limits of 20000) and had no process_start_time_seconds (prom-client omits it when joining).
 
 type Json = MetricObjectWithValues<MetricValue<string>>[];
 
-/** Two "workers'" registries, joined as /api/metrics joins them (clusterMetrics.ts: AggregatorRegistry). */
-async function joined(perProcess: boolean): Promise<{ parts: Json[]; text: string }> {
-  const workers = [createMetrics(), createMetrics()];
-  if (perProcess) for (const worker of workers) joinProcessMetricsPerProcess(worker.registry);
-  const parts = (await Promise.all(workers.map((w) => w.registry.getMetricsAsJSON()))) as Json[];
+/**
+ * Two "workers'" registries, joined as /api/metrics joins them (clusterMetrics.ts: AggregatorRegistry):
+ * ours (createMetrics, which sets the per-process aggregators), or bare prom-client defaults.
+ */
+async function joined(ours: boolean): Promise<{ parts: Json[]; text: string }> {
+  const bare = () => {
+    const registry = new Registry();
+    collectDefaultMetrics({ register: registry });
+    return registry;
+  };
+  const registries = ours ? [createMetrics().registry, createMetrics().registry] : [bare(), bare()];
+  const parts = (await Promise.all(registries.map((r) => r.getMetricsAsJSON()))) as Json[];
   return { parts, text: await AggregatorRegistry.aggregate(parts).metrics() };
 }
 

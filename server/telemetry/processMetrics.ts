@@ -1,7 +1,7 @@
 import type { Aggregator, Registry } from "prom-client";
 
 // With WORKERS=N, /api/metrics joins the workers' registries metric by metric, each by its
-// `aggregator` (server/telemetry/clusterMetrics.ts). prom-client's standard process metrics sum by
+// `aggregator` (clusterMetrics.ts). prom-client's standard process metrics sum by
 // default, which is right for amounts (CPU seconds, memory, heap, handles) but not for a figure each
 // process has once: with 2 workers process_max_fds read 40000 (twice the limit of either), and
 // process_start_time_seconds, which prom-client marks "omit", was missing altogether (break test).
@@ -22,8 +22,9 @@ export const PER_PROCESS_AGGREGATORS: Readonly<Record<string, Aggregator>> = {
 };
 
 /**
- * Sets PER_PROCESS_AGGREGATORS on `registry`'s metrics of those names (each worker calls it on its
- * own registry: the aggregator travels with each worker's metrics to the one that joins them).
+ * Sets PER_PROCESS_AGGREGATORS on `registry`'s metrics of those names (createMetrics calls it on each
+ * process's registry: the aggregator travels with each worker's metrics to the one that joins them;
+ * a single process never joins, so it changes nothing there).
  * Metrics the registry lacks (no /proc: no fd metrics) are skipped. Idempotent.
  */
 export function joinProcessMetricsPerProcess(registry: Registry): void {
