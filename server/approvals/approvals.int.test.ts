@@ -277,4 +277,22 @@ describe("approvals", () => {
     expect(await production()).toBe(1);
     expect((await db.experiment.findUniqueOrThrow({ where: { key: "appr-pin-exp" } })).status).toBe("stopped");
   });
+
+  it("break test: of two canary start requests on one surface, once one is approved the other is stale (another rollout runs), as its approval's 409 says", async () => {
+    const db = getDb();
+    await callerAs(["admin"], "admin@approve.test").approvals.setRequired({ surface: "t-approve", required: true, reason: "guarded for canaries" });
+    const current = await serving();
+    const other = current === 4 ? 1 : 4;
+    const first = await as(ana).approvals.request({ change: { kind: "canary_start", rollout: { surface: "t-approve", version: other, steps: [10, 50] } }, reason: "canary, ten then fifty" });
+    const second = await as(bo).approvals.request({ change: { kind: "canary_start", rollout: { surface: "t-approve", version: other, steps: [25] } }, reason: "canary, a quarter" });
+    const staleOf = async (id: string) => (await as(viewer).approvals.list({ status: "pending", surface: "t-approve", limit: 100 })).find((r) => r.id === id)?.stale;
+    expect(await staleOf(second.id)).toBeNull();
+    expect(await as(bo).approvals.decide({ id: first.id, approve: true, comment: "checked it" })).toMatchObject({ status: "applied" });
+    const refusal = 'a rollout is already running on "t-approve": abort it first';
+    expect(await staleOf(second.id)).toBe(refusal);
+    await expect(as(ana).approvals.decide({ id: second.id, approve: true, comment: "checked it" })).rejects.toMatchObject({ code: "CONFLICT", message: refusal });
+    expect(await db.changeRequest.findUniqueOrThrow({ where: { id: second.id } })).toMatchObject({ status: "failed", error: refusal });
+    await as(bo).rollouts.abort({ surface: "t-approve", reason: "test over" });
+    expect(await serving()).toBe(current);
+  });
 });

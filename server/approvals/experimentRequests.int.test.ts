@@ -215,4 +215,47 @@ describe("no second pending request for the same experiment lever", () => {
     expect(all.filter((r) => [half.id, quarter.id, ship.id].includes(r.id)).map((r) => r.stale)).toEqual([null, null, null]);
     await as(ana).experiments.stop({ key: "xr-comp", reason: "test over" });
   });
+
+  it("break test: the list sees what a competing approval broke beyond the phase: a ship shipped the experiment, a variant's alias moved, another start took the traffic", async () => {
+    const staleOf = async (id: string) => (await as(cy).approvals.list({ status: "pending", limit: 100 })).find((r) => r.id === id)?.stale;
+    /** The list's staleness is what the approval's 409 says, and the request is then failed with it. */
+    const refusedAsListed = async (id: string, by: Principal) => {
+      const stale = await staleOf(id);
+      expect(stale).toEqual(expect.any(String));
+      await expect(as(by).approvals.decide({ id, approve: true, comment: "approve anyway" })).rejects.toMatchObject({ code: "CONFLICT", message: stale });
+      expect(await getDb().changeRequest.findUniqueOrThrow({ where: { id }, select: { status: true, error: true } })).toEqual({ status: "failed", error: stale });
+      return stale!;
+    };
+    // A ship of one variant approved: the other variant's ship, and a start (resume), can no longer apply.
+    await startedUnguarded("xr-ship2");
+    await as(ana).experiments.stop({ key: "xr-ship2", reason: "decide" });
+    const resume = await as(ana).approvals.request({ change: { kind: "experiment_start", key: "xr-ship2" }, reason: "resume" });
+    const shipControl = await as(ana).approvals.request({ change: { kind: "experiment_ship", key: "xr-ship2", variant: "control", override: true }, reason: "keep control" });
+    const shipTreat = await as(bo).approvals.request({ change: { kind: "experiment_ship", key: "xr-ship2", variant: "treat", override: true }, reason: "ship treat" });
+    expect([await staleOf(resume.id), await staleOf(shipTreat.id)]).toEqual([null, null]);
+    expect(await as(cy).approvals.decide({ id: shipControl.id, approve: true, comment: "control it is" })).toMatchObject({ status: "applied" });
+    expect(await refusedAsListed(shipTreat.id, cy)).toBe('experiment "xr-ship2" is shipped: only a running or stopped experiment can ship');
+    expect(await refusedAsListed(resume.id, cy)).toBe('experiment "xr-ship2" is shipped; start needs it draft or stopped');
+
+    // The alias a draft's variant uses moved (an approved alias move): its start request names the variant and both versions.
+    await as(ana).experiments.create(definition("xr-alias"));
+    const start = await as(ana).approvals.request({ change: { kind: "experiment_start", key: "xr-alias" }, reason: "ready" });
+    const model = await getDb().model.findUniqueOrThrow({ where: { name: "t-xr-model" }, include: { aliases: true } });
+    const production = model.aliases.find((a) => a.name === "production")!.versionId;
+    const [ml1, ml2] = [await person("ml1@xr.test", ["ml_engineer"]), await person("ml2@xr.test", ["ml_engineer"])];
+    const move = await as(ml1).approvals.request({ change: { kind: "alias_move", versionId: production, alias: "fallback" }, reason: "fallback to production's version" });
+    expect(await as(ml2).approvals.decide({ id: move.id, approve: true, comment: "checked it" })).toMatchObject({ status: "applied" });
+    expect(await refusedAsListed(start.id, cy)).toMatch(/^variant "treat" of xr-alias changed since the request was filed \(it showed t-xr-model v\d+, it is now t-xr-model v\d+\): not started; /);
+
+    // Two starts that each take all of the surface's traffic: once one runs, the other would get none.
+    await as(ana).experiments.create(definition("xr-full-a"));
+    await as(ana).experiments.create(definition("xr-full-b"));
+    const a = await as(ana).approvals.request({ change: { kind: "experiment_start", key: "xr-full-a" }, reason: "start a" });
+    const b = await as(ana).approvals.request({ change: { kind: "experiment_start", key: "xr-full-b" }, reason: "start b" });
+    expect(await staleOf(b.id)).toBeNull();
+    expect(await as(cy).approvals.decide({ id: a.id, approve: true, comment: "a first" })).toMatchObject({ status: "applied" });
+    expect(await refusedAsListed(b.id, cy)).toContain("xr-full-b");
+    expect(await status("xr-full-b")).toBe("draft");
+    await as(ana).experiments.stop({ key: "xr-full-a", reason: "test over" });
+  });
 });

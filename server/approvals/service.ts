@@ -15,7 +15,7 @@ import { percentOfShare } from "../domain/percent";
 import { experimentInputSchema, type ExperimentInput } from "../experiments/schema";
 import {
   changedSincePin, changedSinceStartPin, checkRestart, checkTrafficLeft, experimentAllocation, experimentDecision, experimentReach, getExperiment, restartDifferences, restartExperiment, restartPinOf, shipExperiment,
-  shipPhaseChanged, shipTarget, shipVersionChanged, shownExperimentChanged, startExperiment, unseenShipBlocks, variantVersion, type Allocation, type Decision, type RestartField, type RestartPin, type ShipGate,
+  shipPhaseChanged, shipTarget, shipVersionChanged, shownExperimentChanged, startExperiment, unseenShipBlocks, variantVersion, variantVersionsMoved, LEVER_STATUSES, lifecycleRefusal, shipStatusRefusal, type Allocation, type Decision, type RestartField, type RestartPin, type ShipGate,
 } from "../experiments/service";
 import { RANKING_ROLES, describeReach } from "../domain/rollouts/aliasReach";
 import { surfacesReachedBy, type SurfaceReached } from "../registry/aliasReach";
@@ -24,8 +24,9 @@ import { versionWords } from "../registry/versionWords";
 import { changedSince } from "../domain/changedSince";
 import { checkStage2, configureStage2, stage2ChangedSince, stage2Words, type Stage2Input } from "../surfaces/stage2";
 import { LEVER_TRANSACTION, type UnderLock } from "../db/leverTransaction";
-import { checkRolloutStart, policyOf, promoteRolloutNow, retryInputOf, startRollout, type StartRolloutInput } from "../rollouts/service";
+import { activeRolloutRefusal, checkRolloutStart, policyOf, promoteRolloutNow, retryInputOf, startRollout, type StartRolloutInput } from "../rollouts/service";
 import { policyDifferences, settablePolicy } from "../domain/rollouts/policy";
+import { ACTIVE_ROLLOUT_STATUSES } from "../domain/rollouts/canary";
 import type { Context } from "../trpc";
 import { reasonSchema } from "../validation";
 import { stage2ConfigSchema, type Stage2Config } from "../surfaces/stage2.schema";
@@ -588,7 +589,8 @@ export async function decideChange(ctx: Ctx, input: z.infer<typeof decideChangeS
   // Checked before the claim (and again under the model's lock by the move itself): what the summary
   // showed changed since the request was filed; or its requester no longer stands behind it (disabled,
   // or without the permission now): two people holding the permission must stand behind each change.
-  const moved = input.approve ? (requesterGone(request.requestedBy, permission) ?? (await pinBroken(ctx.db, payload))) : null;
+  // A pin that cannot be read (a payload stored by hand, corrupt) is left to the apply, whose failure marks the request failed.
+  const moved = input.approve ? (requesterGone(request.requestedBy, permission) ?? (await pinBroken(ctx.db, payload).catch(() => null))) : null;
   const facts = { id: request.id, summary: request.summary, requestedBy: request.requestedBy.email };
   const entry = { actor: ctx.actor, subject: subjects.surface(request.surfaceId, request.surface.key), surfaces: filedUnder(request.surface.key, await reachOf(ctx.db, payload)), reason: input.comment };
   const decision = { decidedById: person.id, decidedAt: new Date(), decisionComment: input.comment };
@@ -766,13 +768,28 @@ async function experimentMovedSinceFiled(db: Db, change: Extract<StoredChange, {
     throw error;
   });
   if (!e) return null;
-  if (change.kind === "experiment_ship") return pinned.shipPhase !== undefined && pinned.shipPhase !== e.phase ? shipPhaseChanged(change.key, pinned.shipPhase, e.phase, "filed").message : null;
+  if (change.kind === "experiment_ship") {
+    // As shipExperiment checks, in its order: the status (the other variant shipped first), the phase, the version it served.
+    if (!(LEVER_STATUSES.ship as readonly string[]).includes(e.status)) return shipStatusRefusal(change.key, e.status);
+    if (pinned.shipPhase !== undefined && pinned.shipPhase !== e.phase) return shipPhaseChanged(change.key, pinned.shipPhase, e.phase, "filed").message;
+    const variant = e.variants.find((v) => v.key === change.variant);
+    const shipped = variant && pinned.shipVersionId !== undefined ? await shipTarget(db, e, variant) : null;
+    return shipped && shipped.versionId !== pinned.shipVersionId ? (await shipVersionChanged(db, { key: change.key, variant: change.variant, shown: pinned.shipVersionId!, now: shipped, since: "filed" })).message : null;
+  }
+  const lever = change.kind === "experiment_start" ? "start" : "restart";
+  if (!(LEVER_STATUSES[lever] as readonly string[]).includes(e.status)) return lifecycleRefusal(change.key, e.status, lever, LEVER_STATUSES[lever]);
   const differences = change.kind === "experiment_restart"
     ? (pinned.restartFrom ? changedSincePin(pinned.restartFrom, e) : [])
     : changedSinceStartPin({ expectPhase: pinned.phase, expectAllocation: pinned.allocation, expectDecision: pinned.decision }, e);
-  if (!differences.length) return null;
   const outcome = change.kind === "experiment_start" ? "not started" : "not restarted";
-  return changedSince({ what: `experiment "${change.key}"`, change: { differences }, since: "filed", outcome, next: "file a new request for it as it is now" });
+  if (differences.length) return changedSince({ what: `experiment "${change.key}"`, change: { differences }, since: "filed", outcome, next: "file a new request for it as it is now" });
+  // A variant's alias moved since (an alias move approved first): each variant serves what the summary named.
+  const variants = change.kind === "experiment_restart" ? (change.experiment as { variants?: Array<{ key: string; modelVersionId?: string | null; modelAlias?: string | null }> }).variants ?? [] : e.variants;
+  const moved = pinned.versions ? await variantVersionsMoved(db, e, variants, pinned.versions, outcome) : null;
+  if (moved) return moved.message;
+  // A start another start left without traffic (two experiments taking all of a surface's): checkTrafficLeft's 409.
+  if (change.kind === "experiment_start") return checkTrafficLeft(db, e, experimentReach(e)).then(() => null, (error: unknown) => (error instanceof ConflictError ? error.message : null));
+  return null;
 }
 
 /** Why a canary promotion's request can no longer apply, or null: the rollout it pinned when filed is no longer running or paused (promoted, rolled back, aborted since). */
@@ -790,9 +807,11 @@ async function canaryGoneSinceFiled(db: Db, change: Extract<StoredChange, { kind
  * stored without the pin (filed before starts were pinned) is not checked. Checked again under the model's lock when applied.
  */
 async function canaryBaselineBroken(db: Db, change: Extract<StoredChange, { kind: "canary_start" }>): Promise<string | null> {
+  const surface = await db.surface.findUnique({ where: { key: change.rollout.surface }, select: { id: true, key: true, modelAlias: true, model: { select: { id: true, name: true } } } });
+  // Another canary started since (a competing start approved first): startRollout's 409.
+  if (surface && (await db.rollout.findFirst({ where: { surfaceId: surface.id, status: { in: [...ACTIVE_ROLLOUT_STATUSES] } }, select: { id: true } }))) return activeRolloutRefusal(surface.key);
   const expected = change.rollout.expectFromVersionId;
   if (expected === undefined) return null;
-  const surface = await db.surface.findUnique({ where: { key: change.rollout.surface }, select: { modelAlias: true, model: { select: { id: true, name: true } } } });
   if (!surface?.model) return null;
   return aliasMovedSinceFiled(db, { modelId: surface.model.id, modelName: surface.model.name, alias: surface.modelAlias }, expected);
 }

@@ -334,12 +334,21 @@ type LifecycleAction = Extract<AuditAction, "experiment.start" | "experiment.sto
  * audits `action` with `reason`, or with the reason `apply` returns (known only under the lock: a ship's
  * override names the checks it overrode there).
  */
+/** The words of a lifecycle lever refused by the experiment's status: `experiment "x" is shipped; start needs it draft or stopped`. */
+export const lifecycleRefusal = (key: string, status: string, lever: string, allowed: readonly string[]) => `experiment "${key}" is ${status}; ${lever} needs it ${allowed.join(" or ")}`;
+
+/** The statuses each lever needs (transition's `allowed`): what an approval of its request checks before it applies too. */
+export const LEVER_STATUSES = { start: ["draft", "stopped"], restart: ["running", "stopped"], ship: ["running", "stopped"] } as const;
+
+/** The words of a ship refused by the experiment's status (a draft, or shipped already). */
+export const shipStatusRefusal = (key: string, status: string) => `experiment "${key}" is ${status}: only a running or stopped experiment can ship`;
+
 async function transition(
   db: Db, key: string, actor: Actor, allowed: string[], apply: (tx: Tx, e: Awaited<ReturnType<typeof getExperiment>>) => Promise<void | { reason: string }>,
   action: LifecycleAction, reason?: string, shipped?: { variant: string },
 ) {
   const current = await getExperiment(db, key);
-  const refuse = (status: string) => new ConflictError(`experiment "${key}" is ${status}; ${action.split(".")[1]} needs it ${allowed.join(" or ")}`);
+  const refuse = (status: string) => new ConflictError(lifecycleRefusal(key, status, action.split(".")[1]!, allowed));
   if (!allowed.includes(current.status)) throw refuse(current.status);
   await db.$transaction(async (tx) => {
     // Serialise lifecycle changes of one experiment, and check again under the lock: of two
@@ -418,7 +427,7 @@ export function startExperiment(
   db: Db, key: string, actor: Actor,
   check: { expectAllocation?: Allocation; expectDecision?: Decision; expectPhase?: number; expectVersions?: Record<string, string | null>; since?: "filed" | "shown"; reason?: string; underLock?: UnderLock } = {},
 ) {
-  return transition(db, key, actor, ["draft", "stopped"], async (tx, e) => {
+  return transition(db, key, actor, [...LEVER_STATUSES.start], async (tx, e) => {
     // The surface's model before the surface (server/registry/modelLock.ts): a move of a variant's alias reads its reach before or after this start.
     await shareModelRows(tx, { ids: [e.surface.modelId] });
     // Starts on one surface take turns, so two at once cannot each miss the other.
@@ -428,12 +437,8 @@ export function startExperiment(
     const changed = changedSinceStartPin(check, e);
     if (changed.length && check.since === "shown") throw shownExperimentChanged(key, changed, "not started", "look at it again and decide");
     if (changed.length) throw new ConflictError(changedSince({ what: `experiment "${key}"`, change: { differences: changed }, since: "filed", outcome: "not started", next: "file a new request for it as it is now" }));
-    for (const v of check.expectVersions ? e.variants : []) {
-      const now = (await variantVersion(tx, e, v))?.versionId ?? null;
-      const was = check.expectVersions![v.key] ?? null;
-      if (now === was) continue;
-      throw new ConflictError(changedSince({ what: `variant "${v.key}" of ${key}`, change: await versionsChange(tx, was, now), since: "filed", outcome: "not started" }));
-    }
+    const moved = check.expectVersions ? await variantVersionsMoved(tx, e, e.variants, check.expectVersions, "not started") : null;
+    if (moved) throw moved;
     const phase = e.phase + 1;
     await tx.experiment.update({ where: { id: e.id }, data: { status: "running", phase, startedAt: new Date(), stoppedAt: null } });
     await openPhase(tx, e.id, phase, e.phase === 0 ? "start" : "resume");
@@ -490,7 +495,7 @@ export async function restartExperiment(
   check: { expect?: RestartPin; expectBefore?: RestartPin; expectVersions?: Record<string, string | null>; underLock?: UnderLock } = {},
 ) {
   await checkRestart(db, key, input);
-  return transition(db, key, actor, ["running", "stopped"], async (tx, e) => {
+  return transition(db, key, actor, [...LEVER_STATUSES.restart], async (tx, e) => {
     // As a start: the surface's model, then the surface (a restart's variants may name other aliases).
     await shareModelRows(tx, { ids: [e.surface.modelId] });
     await lockSurfaceRow(tx, { id: e.surfaceId });
@@ -502,12 +507,8 @@ export async function restartExperiment(
     // The form's definition started from what it loaded: applied over a change made since, it would undo it unseen.
     const stale = check.expectBefore ? changedSincePin(check.expectBefore, e) : [];
     if (stale.length) throw shownExperimentChanged(key, stale, "not restarted over it");
-    for (const v of check.expectVersions ? input.variants : []) {
-      const now = (await variantVersion(tx, e, { modelVersionId: v.modelVersionId ?? null, modelAlias: v.modelAlias ?? null }))?.versionId ?? null;
-      const was = check.expectVersions![v.key] ?? null;
-      if (now === was) continue;
-      throw new ConflictError(changedSince({ what: `variant "${v.key}" of ${key}`, change: await versionsChange(tx, was, now), since: "filed", outcome: "not restarted" }));
-    }
+    const moved = check.expectVersions ? await variantVersionsMoved(tx, e, input.variants, check.expectVersions, "not restarted") : null;
+    if (moved) throw moved;
     // A running experiment keeps its place in the serving order (by start); a stopped one joins last.
     await checkTrafficLeft(tx, e, experimentReach(input), e.status === "running" ? e.startedAt : null);
     await tx.experimentPhase.updateMany({ where: { experimentId: e.id, phase: e.phase, endedAt: null }, data: { endedAt: new Date() } });
@@ -564,6 +565,24 @@ export async function shipVersionChanged(
 }
 
 /** A variant's version pinned (`shown`, an id) and now (null: unset), in words with the model's name: "search-ranker v4". */
+/**
+ * The 409 of the first of `variants` (by key, with its modelVersionId or modelAlias) that serves another
+ * version than `expected` pinned when a request was filed (by key; null or absent: unset), naming the
+ * variant and both versions with `outcome` ("not started"); null when each serves its pinned version.
+ * What an approved start or restart checks under the experiment's lock, and the Approvals list before.
+ */
+export async function variantVersionsMoved(
+  db: Pick<Db, "modelAlias" | "modelVersion">, e: { key: string; surface: { modelId: string | null } },
+  variants: ReadonlyArray<{ key: string; modelVersionId?: string | null; modelAlias?: string | null }>, expected: Record<string, string | null>, outcome: string,
+): Promise<ConflictError | null> {
+  for (const v of variants) {
+    const now = (await variantVersion(db, e, { modelVersionId: v.modelVersionId ?? null, modelAlias: v.modelAlias ?? null }))?.versionId ?? null;
+    const was = expected[v.key] ?? null;
+    if (now !== was) return new ConflictError(changedSince({ what: `variant "${v.key}" of ${e.key}`, change: await versionsChange(db, was, now), since: "filed", outcome }));
+  }
+  return null;
+}
+
 const versionsChange = async (db: Pick<Db, "modelVersion">, shown: string | null, now: string | null) =>
   ({ shown: await versionWords(db, shown, { model: true }), now: await versionWords(db, now, { model: true }) });
 
@@ -592,7 +611,7 @@ export async function shipExperiment(
   const current = await getExperiment(db, key);
   // Checks before effects: a draft or an already-shipped experiment moves nothing.
   if (current.status !== "running" && current.status !== "stopped") {
-    throw new ConflictError(`experiment "${key}" is ${current.status}: only a running or stopped experiment can ship`);
+    throw new ConflictError(shipStatusRefusal(key, current.status));
   }
   // The phase whose results were read: a restart since (an approved experiment_restart, a resume) opened another, with
   // other data and perhaps another decision rule and arms. Compared first, for the words that say so (a restart

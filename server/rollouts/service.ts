@@ -180,6 +180,9 @@ async function baselineChanged(db: Db | Prisma.TransactionClient, at: { surface:
  * @throws InvalidInputError naming `steps[i]`, a policy field (`maxFallbackRateIncrease`…), `surface` or `version`; NotFoundError for the surface;
  *   ConflictError when the serving alias no longer points at `expectFromVersionId` (baselineChanged).
  */
+/** The words of a canary start refused because another rollout is running or paused on the surface. */
+export const activeRolloutRefusal = (surface: string) => `a rollout is already running on "${surface}": abort it first`;
+
 export async function checkRolloutStart(db: Db, input: StartRolloutInput) {
   const steps = input.steps ?? DEFAULT_STEPS;
   const invalid = validateSteps(steps);
@@ -228,7 +231,7 @@ export async function startRollout(db: Db, input: StartRolloutInput, actor: Acto
       throw await baselineChanged(tx, { surface: surface.key, model: model.name, alias: surface.modelAlias, expected: input.expectFromVersionId, serving });
     }
     if (serving === target.id) throw new InvalidInputError("version", `v${input.version} already serves "${surface.key}" (${surface.modelAlias})`);
-    if (await tx.rollout.findFirst({ where: { surfaceId: surface.id, status: { in: [...ACTIVE_ROLLOUT_STATUSES] } } })) throw new ConflictError(`a rollout is already running on "${surface.key}": abort it first`);
+    if (await tx.rollout.findFirst({ where: { surfaceId: surface.id, status: { in: [...ACTIVE_ROLLOUT_STATUSES] } } })) throw new ConflictError(activeRolloutRefusal(surface.key));
     const sharing = await rolloutSharingAlias(tx, { id: surface.id, key: surface.key, modelAlias: surface.modelAlias }, { id: model.id, name: model.name });
     if (sharing) throw new ConflictError(sharedAliasRefusal("start", surface.key, sharing));
     const created = await tx.rollout.create({

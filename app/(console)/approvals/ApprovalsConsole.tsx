@@ -30,7 +30,13 @@ export function ApprovalsConsole() {
       notifications.show({ color: r.status === "failed" ? "red" : warning ? "yellow" : "teal", message: r.status === "failed" ? `Approved, but applying failed: ${r.error}` : warning ? `Request ${r.status}; ${warning}` : `Request ${r.status}` });
       void refresh();
     },
-    onError,
+    // Refused (a 409: stale, decided by someone else meanwhile): the request is failed or decided now; the
+    // list shows it at once and the dialog closes. Other errors (a 400 naming the comment) keep it open.
+    onError: (e) => {
+      onError(e);
+      void refresh();
+      if (e.data?.code === "CONFLICT") setDeciding(null);
+    },
   }));
   const cancel = useMutation(trpc.approvals.cancel.mutationOptions({ onSuccess: () => void refresh(), onError }));
 
