@@ -285,11 +285,24 @@ describe("approvals", () => {
     const other = current === 4 ? 1 : 4;
     const first = await as(ana).approvals.request({ change: { kind: "canary_start", rollout: { surface: "t-approve", version: other, steps: [10, 50] } }, reason: "canary, ten then fifty" });
     const second = await as(bo).approvals.request({ change: { kind: "canary_start", rollout: { surface: "t-approve", version: other, steps: [25] } }, reason: "canary, a quarter" });
-    const staleOf = async (id: string) => (await as(viewer).approvals.list({ status: "pending", surface: "t-approve", limit: 100 })).find((r) => r.id === id)?.stale;
-    expect(await staleOf(second.id)).toBeNull();
+    // Second review: a move of the alias the canary will be judged on, and a canary on a surface sharing that alias.
+    const model = await db.model.findUniqueOrThrow({ where: { name: "t-approve-model" }, include: { versions: true } });
+    await db.surface.create({ data: { key: "t-approve-b", name: "t-approve-b", modelId: model.id, modelAlias: "production", timeoutMs: 1000 } });
+    const move = await as(ana).approvals.request({ change: { kind: "alias_move", versionId: model.versions.find((v) => v.version === other)!.id, alias: "production" }, reason: "straight to it" });
+    const shared = await as(ana).approvals.request({ change: { kind: "canary_start", rollout: { surface: "t-approve-b", version: other, steps: [25] } }, reason: "canary on b" });
+    const staleOf = async (id: string) => (await as(viewer).approvals.list({ status: "pending", limit: 100 })).find((r) => r.id === id)?.stale;
+    expect([await staleOf(second.id), await staleOf(move.id), await staleOf(shared.id)]).toEqual([null, null, null]);
     expect(await as(bo).approvals.decide({ id: first.id, approve: true, comment: "checked it" })).toMatchObject({ status: "applied" });
     const refusal = 'a rollout is already running on "t-approve": abort it first';
     expect(await staleOf(second.id)).toBe(refusal);
+    const rollout = await db.rollout.findFirstOrThrow({ where: { surface: { key: "t-approve" }, status: "running" } });
+    // Each as the lever itself refuses it (a direct call with the same input meets the same words).
+    const moveRefusal = `t-approve-model production is the serving alias (the baseline) of rollout ${rollout.id} on "t-approve" (running, v${other} at 10 %): moving it now would change what that canary is judged against. Promote or abort the rollout first (an on-call rollback always works, and aborts it)`;
+    expect(await staleOf(move.id)).toBe(moveRefusal);
+    await expect(as(bo).approvals.decide({ id: move.id, approve: true, comment: "checked it" })).rejects.toMatchObject({ code: "CONFLICT", message: moveRefusal });
+    const sharedStale = await staleOf(shared.id);
+    expect(sharedStale).toBe(`cannot start a canary on "t-approve-b": t-approve-model production also serves "t-approve", where rollout ${rollout.id} is running (v${other} at 10 %); promoting here would move the baseline that rollout is judged against. Let it end, or abort it, first`);
+    await expect(as(bo).approvals.decide({ id: shared.id, approve: true, comment: "checked it" })).rejects.toMatchObject({ code: "CONFLICT", message: sharedStale });
     await expect(as(ana).approvals.decide({ id: second.id, approve: true, comment: "checked it" })).rejects.toMatchObject({ code: "CONFLICT", message: refusal });
     expect(await db.changeRequest.findUniqueOrThrow({ where: { id: second.id } })).toMatchObject({ status: "failed", error: refusal });
     await as(bo).rollouts.abort({ surface: "t-approve", reason: "test over" });

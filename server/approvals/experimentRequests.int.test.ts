@@ -250,11 +250,18 @@ describe("no second pending request for the same experiment lever", () => {
     // Two starts that each take all of the surface's traffic: once one runs, the other would get none.
     await as(ana).experiments.create(definition("xr-full-a"));
     await as(ana).experiments.create(definition("xr-full-b"));
+    // A stopped one's restart too (second review).
+    await startedUnguarded("xr-stopped");
+    await as(ana).experiments.stop({ key: "xr-stopped", reason: "paused for now" });
+    const restart = await as(ana).approvals.request({ change: { kind: "experiment_restart", key: "xr-stopped", experiment: definition("xr-stopped", { coverage: 0.9 }) }, reason: "back at 90 %" });
     const a = await as(ana).approvals.request({ change: { kind: "experiment_start", key: "xr-full-a" }, reason: "start a" });
     const b = await as(ana).approvals.request({ change: { kind: "experiment_start", key: "xr-full-b" }, reason: "start b" });
-    expect(await staleOf(b.id)).toBeNull();
+    expect([await staleOf(b.id), await staleOf(restart.id)]).toEqual([null, null]);
     expect(await as(cy).approvals.decide({ id: a.id, approve: true, comment: "a first" })).toMatchObject({ status: "applied" });
-    expect(await refusedAsListed(b.id, cy)).toContain("xr-full-b");
+    // The words the direct lever gives (checkTrafficLeft), not only the list's own.
+    const noTraffic = (key: string) => new RegExp(`^experiment "xr-full-a" is running on t-xr with all of its traffic .*: "${key}" would get no traffic\\. Stop "xr-full-a"`);
+    expect(await refusedAsListed(b.id, cy)).toMatch(noTraffic("xr-full-b"));
+    expect(await refusedAsListed(restart.id, cy)).toMatch(noTraffic("xr-stopped"));
     expect(await status("xr-full-b")).toBe("draft");
     await as(ana).experiments.stop({ key: "xr-full-a", reason: "test over" });
   });

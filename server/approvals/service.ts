@@ -24,9 +24,9 @@ import { versionWords } from "../registry/versionWords";
 import { changedSince } from "../domain/changedSince";
 import { checkStage2, configureStage2, stage2ChangedSince, stage2Words, type Stage2Input } from "../surfaces/stage2";
 import { LEVER_TRANSACTION, type UnderLock } from "../db/leverTransaction";
-import { activeRolloutRefusal, checkRolloutStart, policyOf, promoteRolloutNow, retryInputOf, startRollout, type StartRolloutInput } from "../rollouts/service";
+import { canaryStartBlocked, checkRolloutStart, policyOf, promoteRolloutNow, retryInputOf, startRollout, type StartRolloutInput } from "../rollouts/service";
 import { policyDifferences, settablePolicy } from "../domain/rollouts/policy";
-import { ACTIVE_ROLLOUT_STATUSES } from "../domain/rollouts/canary";
+import { aliasMoveBlocked } from "../rollouts/servingAliasGuard";
 import type { Context } from "../trpc";
 import { reasonSchema } from "../validation";
 import { stage2ConfigSchema, type Stage2Config } from "../surfaces/stage2.schema";
@@ -750,7 +750,8 @@ async function pinBroken(db: Db, change: StoredChange): Promise<string | null> {
     target = model ? { modelId: model.id, modelName: model.name, alias: "production" } : null;
   }
   if (!target) return null;
-  return aliasMovedSinceFiled(db, target, change.expectFromVersionId);
+  // Moved since; or a canary judged on it now (a canary start approved first), whose baseline the move would change.
+  return (await aliasMovedSinceFiled(db, target, change.expectFromVersionId)) ?? aliasMoveBlocked(db, target);
 }
 
 /**
@@ -787,10 +788,16 @@ async function experimentMovedSinceFiled(db: Db, change: Extract<StoredChange, {
   const variants = change.kind === "experiment_restart" ? (change.experiment as { variants?: Array<{ key: string; modelVersionId?: string | null; modelAlias?: string | null }> }).variants ?? [] : e.variants;
   const moved = pinned.versions ? await variantVersionsMoved(db, e, variants, pinned.versions, outcome) : null;
   if (moved) return moved.message;
+  // A restart whose new definition another start left without traffic (or whose model rules changed): the apply's own checks, read-only.
+  if (change.kind === "experiment_restart") {
+    return checkRestart(db, change.key, parseStored(experimentInputSchema, change.experiment, "experiment")).then(() => null, (error: unknown) => (isRefusal(error) ? error.message : null));
+  }
   // A start another start left without traffic (two experiments taking all of a surface's): checkTrafficLeft's 409.
-  if (change.kind === "experiment_start") return checkTrafficLeft(db, e, experimentReach(e)).then(() => null, (error: unknown) => (error instanceof ConflictError ? error.message : null));
-  return null;
+  return checkTrafficLeft(db, e, experimentReach(e)).then(() => null, (error: unknown) => (isRefusal(error) ? error.message : null));
 }
+
+/** A lever's refusal of the request as it stands (its words are the approval's answer), not a fault. */
+const isRefusal = (error: unknown): error is Error => error instanceof ConflictError || error instanceof InvalidInputError || error instanceof NotFoundError;
 
 /** Why a canary promotion's request can no longer apply, or null: the rollout it pinned when filed is no longer running or paused (promoted, rolled back, aborted since). */
 async function canaryGoneSinceFiled(db: Db, change: Extract<StoredChange, { kind: "canary_promote" }>): Promise<string | null> {
@@ -808,11 +815,12 @@ async function canaryGoneSinceFiled(db: Db, change: Extract<StoredChange, { kind
  */
 async function canaryBaselineBroken(db: Db, change: Extract<StoredChange, { kind: "canary_start" }>): Promise<string | null> {
   const surface = await db.surface.findUnique({ where: { key: change.rollout.surface }, select: { id: true, key: true, modelAlias: true, model: { select: { id: true, name: true } } } });
-  // Another canary started since (a competing start approved first): startRollout's 409.
-  if (surface && (await db.rollout.findFirst({ where: { surfaceId: surface.id, status: { in: [...ACTIVE_ROLLOUT_STATUSES] } }, select: { id: true } }))) return activeRolloutRefusal(surface.key);
+  if (!surface?.model) return null;
+  // Another canary started since, here or on a surface sharing the alias (a competing start approved first): startRollout's 409.
+  const blocked = await canaryStartBlocked(db, surface, surface.model);
+  if (blocked) return blocked;
   const expected = change.rollout.expectFromVersionId;
   if (expected === undefined) return null;
-  if (!surface?.model) return null;
   return aliasMovedSinceFiled(db, { modelId: surface.model.id, modelName: surface.model.name, alias: surface.modelAlias }, expected);
 }
 

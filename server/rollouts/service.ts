@@ -125,7 +125,7 @@ interface SharingRollout {
  * or null. Such a rollout judges its canary against that alias as its baseline: a promotion here
  * would move the baseline under it (and its own promotion would then abort, the alias having moved).
  */
-async function rolloutSharingAlias(tx: Prisma.TransactionClient, surface: { id: string; key: string; modelAlias: string }, model: { id: string; name: string }): Promise<SharingRollout | null> {
+async function rolloutSharingAlias(tx: Prisma.TransactionClient | Db, surface: { id: string; key: string; modelAlias: string }, model: { id: string; name: string }): Promise<SharingRollout | null> {
   const other = await tx.rollout.findFirst({
     where: { modelId: model.id, status: { in: [...ACTIVE_ROLLOUT_STATUSES] }, surfaceId: { not: surface.id }, surface: { modelId: model.id, modelAlias: surface.modelAlias } },
     orderBy: { startedAt: "asc" },
@@ -134,6 +134,17 @@ async function rolloutSharingAlias(tx: Prisma.TransactionClient, surface: { id: 
   if (!other) return null;
   const version = await tx.modelVersion.findUnique({ where: { id: other.toVersionId }, select: { version: true } });
   return { id: other.id, surface: other.surface.key, status: other.status, version: version?.version ?? null, percent: other.currentPercent, model: model.name, alias: surface.modelAlias };
+}
+
+/**
+ * Why a canary may not start on `surface` now, or null: a rollout runs (or is paused) on it already, or
+ * on another surface serving the same alias of `model` (its baseline would move). What startRollout
+ * refuses under the model's lock, and the Approvals list shows of a pending canary start.
+ */
+export async function canaryStartBlocked(tx: Prisma.TransactionClient | Db, surface: { id: string; key: string; modelAlias: string }, model: { id: string; name: string }): Promise<string | null> {
+  if (await tx.rollout.findFirst({ where: { surfaceId: surface.id, status: { in: [...ACTIVE_ROLLOUT_STATUSES] } }, select: { id: true } })) return activeRolloutRefusal(surface.key);
+  const sharing = await rolloutSharingAlias(tx, surface, model);
+  return sharing ? sharedAliasRefusal("start", surface.key, sharing) : null;
 }
 
 /** Why a canary on `surface` may not start or promote while `other` runs on a surface sharing its alias. */
@@ -231,9 +242,8 @@ export async function startRollout(db: Db, input: StartRolloutInput, actor: Acto
       throw await baselineChanged(tx, { surface: surface.key, model: model.name, alias: surface.modelAlias, expected: input.expectFromVersionId, serving });
     }
     if (serving === target.id) throw new InvalidInputError("version", `v${input.version} already serves "${surface.key}" (${surface.modelAlias})`);
-    if (await tx.rollout.findFirst({ where: { surfaceId: surface.id, status: { in: [...ACTIVE_ROLLOUT_STATUSES] } } })) throw new ConflictError(activeRolloutRefusal(surface.key));
-    const sharing = await rolloutSharingAlias(tx, { id: surface.id, key: surface.key, modelAlias: surface.modelAlias }, { id: model.id, name: model.name });
-    if (sharing) throw new ConflictError(sharedAliasRefusal("start", surface.key, sharing));
+    const blocked = await canaryStartBlocked(tx, { id: surface.id, key: surface.key, modelAlias: surface.modelAlias }, { id: model.id, name: model.name });
+    if (blocked) throw new ConflictError(blocked);
     const created = await tx.rollout.create({
       data: {
         surfaceId: surface.id, modelId: model.id, fromVersionId: serving, toVersionId: target.id, status: "running", steps,

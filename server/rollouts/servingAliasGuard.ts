@@ -23,6 +23,36 @@ export const ROLLBACK_ABORT_REASON = "serving alias moved by rollback";
 
 const ACTIVE = ["running", "paused"] as const;
 
+/** The running and paused rollouts (oldest first, other than `rolloutId`) whose baseline or canary alias is `alias` of the model. */
+async function rolloutsJudgedOn(db: Prisma.TransactionClient | Db, move: { modelId: string; alias: string; rolloutId?: string }) {
+  const canaryOf = move.alias.startsWith("canary@") ? move.alias.slice("canary@".length) : null;
+  const rows = await db.rollout.findMany({
+    where: {
+      modelId: move.modelId, status: { in: [...ACTIVE] }, ...(move.rolloutId ? { id: { not: move.rolloutId } } : {}),
+      surface: canaryOf ? { key: canaryOf } : { modelId: move.modelId, modelAlias: move.alias },
+    },
+    orderBy: { startedAt: "asc" },
+    select: { id: true, status: true, currentPercent: true, toVersionId: true, surface: { select: { key: true } }, model: { select: { versions: { select: { id: true, version: true } } } } },
+  });
+  return rows.map((r) => ({ ...r, version: r.model.versions.find((v) => v.id === r.toVersionId)?.version ?? 0 }));
+}
+
+/** The refusal of a move (not a rollback) of an alias rollout `r` is judged on. */
+function aliasMoveRefusal(move: { modelName: string; alias: string }, r: { id: string; status: string; currentPercent: number; version: number; surface: { key: string } }): string {
+  const role = move.alias.startsWith("canary@") ? "the canary" : "the serving alias (the baseline)";
+  return `${move.modelName} ${move.alias} is ${role} of rollout ${r.id} on "${r.surface.key}" (${r.status}, v${r.version} at ${r.currentPercent} %): `
+    + `moving it now would change what that canary is judged against. Promote or abort the rollout first (an on-call rollback always works, and aborts it)`;
+}
+
+/**
+ * Why a move (not a rollback) of `alias` of the model would be refused now (settleRolloutsOnAlias), or
+ * null: the Approvals list's word on a pending alias move or ship while a canary is judged on it.
+ */
+export async function aliasMoveBlocked(db: Db, move: { modelId: string; modelName: string; alias: string }): Promise<string | null> {
+  const [r] = await rolloutsJudgedOn(db, move);
+  return r ? aliasMoveRefusal(move, r) : null;
+}
+
 /**
  * Called by setAliasIn under the model's lock, before the alias moves. Rollouts whose baseline (the
  * surface's serving alias) or canary alias is `move.alias` of the model, other than `move.rolloutId`:
@@ -35,28 +65,13 @@ export async function settleRolloutsOnAlias(
   tx: Prisma.TransactionClient, move: { modelId: string; modelName: string; alias: string; kind: AliasChangeKind; rolloutId?: string }, actor: Actor,
 ): Promise<string[]> {
   const canaryOf = move.alias.startsWith("canary@") ? move.alias.slice("canary@".length) : null;
-  const rollouts = await tx.rollout.findMany({
-    where: {
-      modelId: move.modelId, status: { in: [...ACTIVE] }, ...(move.rolloutId ? { id: { not: move.rolloutId } } : {}),
-      surface: canaryOf ? { key: canaryOf } : { modelId: move.modelId, modelAlias: move.alias },
-    },
-    orderBy: { startedAt: "asc" },
-    select: { id: true, status: true, currentPercent: true, toVersionId: true, surface: { select: { key: true } }, model: { select: { versions: { select: { id: true, version: true } } } } },
-  });
+  const rollouts = await rolloutsJudgedOn(tx, move);
   if (rollouts.length === 0) return [];
-  const versionOf = (r: (typeof rollouts)[number]) => r.model.versions.find((v) => v.id === r.toVersionId)?.version ?? 0;
-  if (move.kind !== "rollback" || canaryOf) {
-    const r = rollouts[0]!;
-    const role = canaryOf ? "the canary" : "the serving alias (the baseline)";
-    throw new ConflictError(
-      `${move.modelName} ${move.alias} is ${role} of rollout ${r.id} on "${r.surface.key}" (${r.status}, v${versionOf(r)} at ${r.currentPercent} %): `
-      + `moving it now would change what that canary is judged against. Promote or abort the rollout first (an on-call rollback always works, and aborts it)`,
-    );
-  }
+  if (move.kind !== "rollback" || canaryOf) throw new ConflictError(aliasMoveRefusal(move, rollouts[0]!));
   for (const r of rollouts) {
     const changed = await tx.rollout.updateMany({ where: { id: r.id, status: { in: [...ACTIVE] } }, data: { status: "aborted", currentPercent: 0, endedAt: new Date() } });
     if (changed.count === 0) continue;
-    const version = versionOf(r);
+    const version = r.version;
     const model = { id: move.modelId, name: move.modelName };
     await clearAliasIn(tx, { modelId: move.modelId, alias: canaryAliasOf(r.surface.key), surface: r.surface.key, actor, reason: `canary rollout on ${r.surface.key} aborted: ${ROLLBACK_ABORT_REASON}` });
     await recordAudit(tx, {
