@@ -27,6 +27,7 @@ import { LEVER_TRANSACTION, type UnderLock } from "../db/leverTransaction";
 import { canaryStartBlocked, checkRolloutStart, policyOf, promoteRolloutNow, retryInputOf, startRollout, type StartRolloutInput } from "../rollouts/service";
 import { policyDifferences, settablePolicy } from "../domain/rollouts/policy";
 import { aliasMoveBlocked } from "../rollouts/servingAliasGuard";
+import { ACTIVE_ROLLOUT_STATUSES } from "../domain/rollouts/canary";
 import type { Context } from "../trpc";
 import { reasonSchema } from "../validation";
 import { stage2ConfigSchema, type Stage2Config } from "../surfaces/stage2.schema";
@@ -723,10 +724,11 @@ async function statusNow(db: Pick<Db, "changeRequest">, id: string): Promise<str
  * - its alias (an alias move's, a ship's production, a canary start's serving alias: its baseline) no
  *   longer points at the version pinned when it was filed (names the alias and both versions);
  * - a surface's stage 2 is no longer what the summary's "before" showed;
- * - an experiment lever's experiment moved (experimentMovedSinceFiled: phase, allocation, decision rule,
- *   a restart's status and definition), as a competing request approved first moves it;
- * - a promotion's canary is no longer running or paused.
- * Each is checked again under its lock when applied, with the variant versions and a ship's checks.
+ * - a canary is now judged on the alias an alias move or ship would move (aliasMoveBlocked);
+ * - an experiment lever no longer applies (experimentMovedSinceFiled: status, phase, allocation,
+ *   decision rule, definition, variant versions, traffic left), as a competing request approved first makes it;
+ * - a canary start meets another canary (canaryStartBlocked); a promotion's canary is no longer running or paused.
+ * Each is checked again under its lock when applied.
  */
 async function pinBroken(db: Db, change: StoredChange): Promise<string | null> {
   if (change.kind === "canary_promote") return canaryGoneSinceFiled(db, change);
@@ -785,13 +787,11 @@ async function experimentMovedSinceFiled(db: Db, change: Extract<StoredChange, {
   const outcome = change.kind === "experiment_start" ? "not started" : "not restarted";
   if (differences.length) return changedSince({ what: `experiment "${change.key}"`, change: { differences }, since: "filed", outcome, next: "file a new request for it as it is now" });
   // A variant's alias moved since (an alias move approved first): each variant serves what the summary named.
-  const variants = change.kind === "experiment_restart" ? (change.experiment as { variants?: Array<{ key: string; modelVersionId?: string | null; modelAlias?: string | null }> }).variants ?? [] : e.variants;
-  const moved = pinned.versions ? await variantVersionsMoved(db, e, variants, pinned.versions, outcome) : null;
+  const definition = change.kind === "experiment_restart" ? parseStored(experimentInputSchema, change.experiment, "experiment") : null;
+  const moved = pinned.versions ? await variantVersionsMoved(db, e, definition ? definition.variants : e.variants, pinned.versions, outcome) : null;
   if (moved) return moved.message;
   // A restart whose new definition another start left without traffic (or whose model rules changed): the apply's own checks, read-only.
-  if (change.kind === "experiment_restart") {
-    return checkRestart(db, change.key, parseStored(experimentInputSchema, change.experiment, "experiment")).then(() => null, (error: unknown) => (isRefusal(error) ? error.message : null));
-  }
+  if (definition) return checkRestart(db, change.key, definition).then(() => null, (error: unknown) => (isRefusal(error) ? error.message : null));
   // A start another start left without traffic (two experiments taking all of a surface's): checkTrafficLeft's 409.
   return checkTrafficLeft(db, e, experimentReach(e)).then(() => null, (error: unknown) => (isRefusal(error) ? error.message : null));
 }
@@ -803,25 +803,25 @@ const isRefusal = (error: unknown): error is Error => error instanceof ConflictE
 async function canaryGoneSinceFiled(db: Db, change: Extract<StoredChange, { kind: "canary_promote" }>): Promise<string | null> {
   if (!change.rolloutId) return null;
   const rollout = await db.rollout.findUnique({ where: { id: change.rolloutId }, select: { status: true } });
-  if (rollout && (rollout.status === "running" || rollout.status === "paused")) return null;
+  if (rollout && (ACTIVE_ROLLOUT_STATUSES as readonly string[]).includes(rollout.status)) return null;
   const since = rollout ? `has been ${rollout.status.replace("_", " ")}` : "no longer exists";
   return `the canary on "${change.surface}" this request promotes ${since} since the request was filed: not promoted; file a new request for a canary running now`;
 }
 
 /**
  * Why a canary start request can no longer apply as filed, or null: the surface's serving alias (the
- * baseline its summary showed, `rollout.expectFromVersionId`, pinned when filed) moved since. A request
- * stored without the pin (filed before starts were pinned) is not checked. Checked again under the model's lock when applied.
+ * baseline its summary showed, `rollout.expectFromVersionId`, pinned when filed) moved since (a request
+ * stored without the pin, filed before starts were pinned, is not checked for it); or another canary runs
+ * on the surface or on one sharing its alias (canaryStartBlocked). Checked again under the model's lock when applied.
  */
 async function canaryBaselineBroken(db: Db, change: Extract<StoredChange, { kind: "canary_start" }>): Promise<string | null> {
   const surface = await db.surface.findUnique({ where: { key: change.rollout.surface }, select: { id: true, key: true, modelAlias: true, model: { select: { id: true, name: true } } } });
   if (!surface?.model) return null;
-  // Another canary started since, here or on a surface sharing the alias (a competing start approved first): startRollout's 409.
-  const blocked = await canaryStartBlocked(db, surface, surface.model);
-  if (blocked) return blocked;
+  // In startRollout's order: the baseline moved since; then another canary started since, here or on a
+  // surface sharing the alias (a competing start approved first).
   const expected = change.rollout.expectFromVersionId;
-  if (expected === undefined) return null;
-  return aliasMovedSinceFiled(db, { modelId: surface.model.id, modelName: surface.model.name, alias: surface.modelAlias }, expected);
+  const moved = expected === undefined ? null : await aliasMovedSinceFiled(db, { modelId: surface.model.id, modelName: surface.model.name, alias: surface.modelAlias }, expected);
+  return moved ?? canaryStartBlocked(db, surface, surface.model);
 }
 
 /** Why an alias pinned at `expected` (a version's id, null: unset) when a request was filed no longer is, in words, or null. */
