@@ -1,5 +1,5 @@
 import { withoutPassword } from "./config";
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
@@ -222,6 +222,32 @@ describe("authSecret()", () => {
       expect(authSecret(other)).not.toBe(secret);
     } finally {
       rmSync(path.dirname(dir), { recursive: true, force: true });
+    }
+  });
+
+  it("without a folder, reads <working directory>/.data/auth-secret, and follows the working directory when it changes", () => {
+    setEnv("AUTH_SECRET", undefined);
+    const root = mkdtempSync(path.join(os.tmpdir(), "rerank-secret-"));
+    const [first, second] = [path.join(root, "first"), path.join(root, "second")];
+    const cwd = process.cwd();
+    try {
+      mkdirSync(first);
+      mkdirSync(second);
+      process.chdir(first);
+      const secret = authSecret();
+      expect(readFileSync(path.join(first, ".data", "auth-secret"), "utf8").trim()).toBe(secret);
+      expect(authSecret()).toBe(secret); // remembered
+      process.chdir(second);
+      const other = authSecret();
+      expect(other).not.toBe(secret);
+      expect(readFileSync(path.join(second, ".data", "auth-secret"), "utf8").trim()).toBe(other);
+      process.chdir(first);
+      expect(authSecret()).toBe(secret);
+      expect(authSecret(path.join(second, ".data"))).toBe(other);
+      expect(authSecret()).toBe(secret);
+    } finally {
+      process.chdir(cwd);
+      rmSync(root, { recursive: true, force: true });
     }
   });
 

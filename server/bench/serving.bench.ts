@@ -199,7 +199,7 @@ async function main() {
     const offUrl = `http://127.0.0.1:${offPort}/api/v1/rerank`;
     const bareOffUrl = `http://127.0.0.1:${bareOffPort}/`;
     for (const url of [bareUrl, nextUrl, offUrl, bareOffUrl, clusterUrl, tracedUrl]) await load(url, body, { duration: 3 });
-    const rounds: Array<{ bare: number; next: number; twoWorkers: number; traced: number }> = [];
+    const rounds: Array<{ bare: number; next: number; off: number; bareOff: number; twoWorkers: number; traced: number }> = [];
     // CPU per request of the server and of PostgreSQL's backends for its database, telemetry on and off.
     const cpu: Record<"bare" | "next" | "off" | "bareOff", CpuPerRequest[]> = { bare: [], next: [], off: [], bareOff: [] };
     // With BENCH_PIN, how busy the load generator's and PostgreSQL's CPUs were in each block (near 100 %: they, not the server, bound the figure).
@@ -223,12 +223,20 @@ async function main() {
     };
     const [bareChild, nextChild, offChild, bareOffChild] = children as [ChildProcess, ChildProcess, ChildProcess, ChildProcess];
     let bare = { p50: NaN, p99: NaN };
+    // The console and bare node:http with telemetry off take the rounds too: the telemetry figures
+    // below compare each with its telemetry-on twin, and the two must have the same history. A server that has just
+    // run at max holds a heap of hundreds of MB awaiting an old-generation collection, and pays more
+    // per request until it comes (a scratch probe, 2026-12-03: the same pair's event-loop cost of
+    // telemetry 12.8–13.1 % when only the "on" side had run 60 s at max, 1.2 % when both had; the
+    // "on" side's live heap in a snapshot was the "off" side's, 164 against 162 MB).
     for (let r = 0; r < ROUNDS; r++) {
       const b = await load(bareUrl, body);
       const n = await load(nextUrl, body);
+      const o = await load(offUrl, body);
+      const bo = await load(bareOffUrl, body);
       const w2 = await load(clusterUrl, body);
       const t = await load(tracedUrl, body);
-      rounds.push({ bare: b.rps, next: n.rps, twoWorkers: w2.rps, traced: t.rps });
+      rounds.push({ bare: b.rps, next: n.rps, off: o.rps, bareOff: bo.rps, twoWorkers: w2.rps, traced: t.rps });
       bare = b;
     }
     // Telemetry's cost: TELEMETRY_PAIRS pairs of blocks (on, off) for the console and for bare
@@ -267,6 +275,8 @@ async function main() {
     const burst = await load(nextUrl, JSON.stringify({ ...request, userKey: "bench-burst" }), { amount: Math.round(nextRps * 5) });
     const logged = await waitForLogged(database.url, "bench-burst", burst.ok);
     const fallbacks = await countLogged(database.url, "bench-burst", true);
+    // The same burst on the console with telemetry off, so the pair measured at once below has one history.
+    await load(offUrl, body, { amount: Math.round(nextRps * 5) });
 
     // The servers the rest of the run does not load (WORKERS=2, tracing) stop, and PostgreSQL is let
     // settle (a checkpoint, then no autovacuum worker) after the burst's writes: a background job's
@@ -315,10 +325,10 @@ async function main() {
     const cpuRate = Math.max(1, Math.floor(bareRps / 4));
     const cpuBlockS = QUICK ? 2 : 4;
     const CPU_BLOCKS = QUICK ? 6 : 12;
-    const sides = { bare: { pid: bareOffChild.pid!, url: bareOffUrl }, bareWithNext, bareWithNextInProcess, console: { pid: offChild.pid!, url: offUrl }, consoleOn: { pid: nextChild.pid!, url: nextUrl } };
-    const cpuPairs = async (reference: keyof typeof sides, test: keyof typeof sides, rate = cpuRate): Promise<CpuPair[]> => {
-      const [ref, tst] = [sides[reference], sides[test]];
-      const run = (side: typeof ref) => pacedLoad(side.url, { body, rate, durationS: cpuBlockS, headers: auth });
+    const sides = { bare: { pid: bareOffChild.pid!, url: bareOffUrl }, bareWithNext, bareWithNextInProcess, console: { pid: offChild.pid!, url: offUrl } };
+    type Side = { pid: number; url: string };
+    const cpuPairs = async (ref: Side, tst: Side, rate = cpuRate): Promise<CpuPair[]> => {
+      const run = (side: Side) => pacedLoad(side.url, { body, rate, durationS: cpuBlockS, headers: auth });
       const blocks: CpuPair[] = [];
       for (let b = 0; b < CPU_BLOCKS; b++) {
         const before = { ref: mainThreadCpuSeconds(ref.pid), tst: mainThreadCpuSeconds(tst.pid) };
@@ -329,19 +339,35 @@ async function main() {
       return blocks;
     };
     const cpuShares = {
-      consoleOverBare: cpuRatio(await cpuPairs("bare", "console")),
-      nextOnThread: cpuRatio(await cpuPairs("bare", "bareWithNext")),
-      frontDoor: cpuRatio(await cpuPairs("bareWithNext", "console")),
-      nextInProcess: cpuRatio(await cpuPairs("bare", "bareWithNextInProcess")),
+      consoleOverBare: cpuRatio(await cpuPairs(sides.bare, sides.console)),
+      nextOnThread: cpuRatio(await cpuPairs(sides.bare, sides.bareWithNext)),
+      frontDoor: cpuRatio(await cpuPairs(sides.bareWithNext, sides.console)),
+      nextInProcess: cpuRatio(await cpuPairs(sides.bare, sides.bareWithNextInProcess)),
     };
-    // Telemetry's cost as the serving thread pays it: the console with telemetry on and the same with
-    // it off under the same paced load at the same time (the throughput pairs above alternate in
-    // time, so every drift of a shared machine's speed lands in their figure). Each at 40 % of the
-    // console's max, nearer the load the throughput target is about than (i)'s quarter of bare's: a
-    // flush's fixed cost (a transaction, a message to the database thread) spreads over more rows as
-    // the rate rises (in one process, 13.8 % at 166 req/s, 8.1 % at 500).
+    // Telemetry's cost as the serving thread pays it: a console with telemetry on and the same with it
+    // off under the same paced load at the same time (the throughput pairs above alternate in time, so
+    // every drift of a shared machine's speed lands in their figure). Each at 40 % of the console's
+    // max, nearer the load the throughput target is about than (i)'s quarter of bare's: a flush's
+    // fixed cost (a transaction, a message to the database thread) spreads over more rows as the rate
+    // rises (in one process, 13.8 % at 166 req/s, 8.1 % at 500). The pair is started here and warmed
+    // alike: the consoles above have different histories (the telemetry-on one alone took the paced
+    // half-of-max phase, the telemetry-off one alone (i)'s blocks), and a server's recent load decides
+    // how much garbage its heap holds awaiting an old-generation collection, which it pays for per
+    // request until the collection comes (a scratch probe, 2026-12-03: 12.8–13.1 % when only the "on"
+    // side had just run 60 s at max, 1.2–9.8 % with equal histories; a heap snapshot of either side
+    // held the same 162–164 MB live).
+    const freshConsole = async (telemetryOff: boolean) => {
+      const port = await freePort();
+      const child = await consoleServer(port, telemetryOff);
+      children.push(child);
+      const url = `http://127.0.0.1:${port}/api/v1/rerank`;
+      await load(url, body, { duration: 3 });
+      return { pid: child.pid!, url };
+    };
+    const telemetryOnConsole = await freshConsole(false);
+    const telemetryOffConsole = await freshConsole(true);
     const telemetryRate = Math.max(1, Math.floor(nextRps * 0.4));
-    const telemetryCpu = telemetryCpuCost(await cpuPairs("console", "consoleOn", telemetryRate));
+    const telemetryCpu = telemetryCpuCost(await cpuPairs(telemetryOffConsole, telemetryOnConsole, telemetryRate));
 
     // Next's own floor: an empty route handler (GET /api/v1/ping) against the bare server's ping.
     const nextPing = await load(`http://127.0.0.1:${nextPort}/api/v1/ping`, "", { method: "GET" });
@@ -373,7 +399,7 @@ async function main() {
     const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
     const paired = (f: PairedFigure, what: string) => `${pct(f.estimate)}${f.interval ? ` [${pct(f.interval.lower)}, ${pct(f.interval.upper)}]` : ""} (median of ${f.pairs.length} paired ${BLOCK_S} s blocks, ABBA${what})`;
     console.log(`  (c) console (front door), max        ${fmt(nextRps, " req/s")}   ${(100 * nextRps / bareRps).toFixed(0)}% of (d) in the rounds; paired: ${paired(consoleRatio, ", telemetry on")}   target ≥ ${pct(CONSOLE_RATIO_TARGET)}: ${consoleRatio.verdict}`);
-    console.log(`      rounds (bare / console): ${rounds.map((r) => `${r.bare.toFixed(0)} / ${r.next.toFixed(0)}`).join(";  ")}`);
+    console.log(`      rounds (bare / console, then each with telemetry off): ${rounds.map((r) => `${r.bare.toFixed(0)} / ${r.next.toFixed(0)}, ${r.bareOff.toFixed(0)} / ${r.off.toFixed(0)}`).join(";  ")}`);
     console.log(`      paced at half of max (${halfRate} req/s, ${PACED_BLOCKS} × ${fmt(blockS, " s")} a side, ABBA, open loop): p50 ${fmt(nextHalf.p50, " ms")}  p99 ${fmt(nextHalf.p99, " ms")}  max ${fmt(nextHalf.max, " ms")}   p99 ×${halfP99.ratio.toFixed(2)} of bare's${halfP99.interval ? ` [${halfP99.interval.lower.toFixed(2)}, ${halfP99.interval.upper.toFixed(2)}]` : ""}   target ≤ ×${P99_TARGET}: ${halfVerdict}`);
     console.log(`      the bare server at the same rate:  p50 ${fmt(bareHalf.p50, " ms")}  p99 ${fmt(bareHalf.p99, " ms")}  max ${fmt(bareHalf.max, " ms")}${nextHalf.failed + bareHalf.failed ? `   (${nextHalf.failed} / ${bareHalf.failed} requests failed)` : ""}`);
     const costLine = (c: PairedFigure) => `telemetry costs ${paired(c, "")}   target ≤ ${pct(TELEMETRY_TARGET)}: ${c.verdict}`;
