@@ -83,6 +83,17 @@ function startServer(command: string[], env: Record<string, string>, port: numbe
   });
 }
 
+/**
+ * Starts servers at once and appends them to `children` in the order given, whether or not all
+ * start (so the caller's cleanup stops those that did). @throws the first start's error, after all settled.
+ */
+async function startAll(children: ChildProcess[], starts: ReadonlyArray<() => Promise<ChildProcess>>): Promise<void> {
+  const results = await Promise.allSettled(starts.map((start) => start()));
+  for (const result of results) if (result.status === "fulfilled") children.push(result.value);
+  const failed = results.find((result) => result.status === "rejected");
+  if (failed) throw failed.reason;
+}
+
 async function load(url: string, body: string, options: { duration?: number; amount?: number; method?: "GET" | "POST" } = {}) {
   const method = options.method ?? "POST";
   const result = await autocannon({
@@ -165,20 +176,10 @@ async function main() {
     // Four servers at once — (d) bare node:http, (c) the console, (e) the console with telemetry off,
     // and bare node:http with telemetry off — measured in alternating rounds, so drift in a shared
     // machine's speed hits all of them alike.
-    const barePort = await freePort();
-    children.push(await startServer(["--import", "tsx", "server/bench/bareServer.ts", String(barePort)], { DATABASE_URL: database.url, TELEMETRY_DISABLED: "0" }, barePort));
-    const nextPort = await freePort();
     const consoleServer = (port: number, telemetryOff: boolean, workers = 1, extra: Record<string, string> = {}) =>
       startServer(["--import", "tsx", "server/http/main.ts"], { DATABASE_URL: database.url, HOST: "127.0.0.1", PORT: String(port), NODE_ENV: "production", TELEMETRY_DISABLED: telemetryOff ? "1" : "0", WORKERS: String(workers), ...extra }, port, workers === 1);
-    children.push(await consoleServer(nextPort, false));
-    const offPort = await freePort();
-    children.push(await consoleServer(offPort, true));
-    const bareOffPort = await freePort();
-    children.push(await startServer(["--import", "tsx", "server/bench/bareServer.ts", String(bareOffPort)], { DATABASE_URL: database.url, TELEMETRY_DISABLED: "1" }, bareOffPort));
-    // The console with two server processes on the port (WORKERS=2, node:cluster).
-    const clusterPort = await freePort();
-    children.push(await consoleServer(clusterPort, false, 2));
-    const clusterUrl = `http://127.0.0.1:${clusterPort}/api/v1/rerank`;
+    const bareServer = (port: number, telemetryOff: boolean) =>
+      startServer(["--import", "tsx", "server/bench/bareServer.ts", String(port)], { DATABASE_URL: database.url, TELEMETRY_DISABLED: telemetryOff ? "1" : "0" }, port);
     // (h) The console with tracing on, sampled as configured by default (OTEL_TRACES_SAMPLER_ARG
     // unless the environment sets it), exporting to a stub OTLP collector that counts the spans.
     let spansReceived = 0;
@@ -191,8 +192,21 @@ async function main() {
       });
     });
     await new Promise<void>((resolve) => collector!.listen(0, "127.0.0.1", resolve));
-    const tracedPort = await freePort();
-    children.push(await consoleServer(tracedPort, false, 1, { OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${(collector.address() as AddressInfo).port}` }));
+    const collectorUrl = `http://127.0.0.1:${(collector.address() as AddressInfo).port}`;
+    // get-port keeps the ports it gave out for a while, so the six are distinct before any is bound.
+    const [barePort, nextPort, offPort, bareOffPort, clusterPort, tracedPort] = [await freePort(), await freePort(), await freePort(), await freePort(), await freePort(), await freePort()];
+    // Started at once (their start-ups overlap on the two cores; one after another they took about a
+    // minute of --quick's run); in this order in `children`. The last two are the console with two
+    // server processes on the port (WORKERS=2, node:cluster) and (h).
+    await startAll(children, [
+      () => bareServer(barePort, false),
+      () => consoleServer(nextPort, false),
+      () => consoleServer(offPort, true),
+      () => bareServer(bareOffPort, true),
+      () => consoleServer(clusterPort, false, 2),
+      () => consoleServer(tracedPort, false, 1, { OTEL_EXPORTER_OTLP_ENDPOINT: collectorUrl }),
+    ]);
+    const clusterUrl = `http://127.0.0.1:${clusterPort}/api/v1/rerank`;
     const tracedUrl = `http://127.0.0.1:${tracedPort}/api/v1/rerank`;
     const bareUrl = `http://127.0.0.1:${barePort}/`;
     const nextUrl = `http://127.0.0.1:${nextPort}/api/v1/rerank`;
@@ -312,21 +326,29 @@ async function main() {
     // with Next.js on a thread of its process answering its GETs as the console runs it (bareServer.ts
     // --with-next), the same with Next.js in the serving thread's isolate (--with-next-in-process: the
     // console until 2026-12-01), and the console.
-    const bareWith = async (option: string) => {
-      const port = await freePort();
-      const child = await startServer(["--import", "tsx", "server/bench/bareServer.ts", String(port), option], { DATABASE_URL: database.url, TELEMETRY_DISABLED: "1", NODE_ENV: "production" }, port);
-      children.push(child);
-      const url = `http://127.0.0.1:${port}/`;
-      await load(url, body, { duration: 3 });
-      return { pid: child.pid!, url };
+    /** A server loaded in a CPU-per-request block: its process and its rerank address. */
+    type Side = { pid: number; url: string };
+    /** How to start a server on a port, and the path it reranks at. */
+    type Starter = { start: (port: number) => Promise<ChildProcess>; path: string };
+    /** Two servers started at once (appended to `children`), then each warmed by 3 s of load in turn. */
+    const startWarmed = async (servers: readonly [Starter, Starter]): Promise<[Side, Side]> => {
+      const ports: number[] = [];
+      for (let i = 0; i < servers.length; i++) ports.push(await freePort());
+      const first = children.length;
+      await startAll(children, servers.map((server, i) => () => server.start(ports[i]!)));
+      const started = servers.map((server, i): Side => ({ pid: children[first + i]!.pid!, url: `http://127.0.0.1:${ports[i]}${server.path}` }));
+      for (const side of started) await load(side.url, body, { duration: 3 });
+      return [started[0]!, started[1]!];
     };
-    const bareWithNext = await bareWith("--with-next");
-    const bareWithNextInProcess = await bareWith("--with-next-in-process");
+    const bareWith = (option: string): Starter => ({
+      start: (port: number) => startServer(["--import", "tsx", "server/bench/bareServer.ts", String(port), option], { DATABASE_URL: database.url, TELEMETRY_DISABLED: "1", NODE_ENV: "production" }, port),
+      path: "/",
+    });
+    const [bareWithNext, bareWithNextInProcess] = await startWarmed([bareWith("--with-next"), bareWith("--with-next-in-process")]);
     const cpuRate = Math.max(1, Math.floor(bareRps / 4));
     const cpuBlockS = QUICK ? 2 : 4;
     const CPU_BLOCKS = QUICK ? 6 : 12;
     const sides = { bare: { pid: bareOffChild.pid!, url: bareOffUrl }, bareWithNext, bareWithNextInProcess, console: { pid: offChild.pid!, url: offUrl } };
-    type Side = { pid: number; url: string };
     const cpuPairs = async (ref: Side, tst: Side, rate = cpuRate): Promise<CpuPair[]> => {
       const run = (side: Side) => pacedLoad(side.url, { body, rate, durationS: cpuBlockS, headers: auth });
       const blocks: CpuPair[] = [];
@@ -356,16 +378,8 @@ async function main() {
     // request until the collection comes (a scratch probe, 2026-12-03: 12.8–13.1 % when only the "on"
     // side had just run 60 s at max, 1.2–9.8 % with equal histories; a heap snapshot of either side
     // held the same 162–164 MB live).
-    const freshConsole = async (telemetryOff: boolean) => {
-      const port = await freePort();
-      const child = await consoleServer(port, telemetryOff);
-      children.push(child);
-      const url = `http://127.0.0.1:${port}/api/v1/rerank`;
-      await load(url, body, { duration: 3 });
-      return { pid: child.pid!, url };
-    };
-    const telemetryOnConsole = await freshConsole(false);
-    const telemetryOffConsole = await freshConsole(true);
+    const freshConsole = (telemetryOff: boolean): Starter => ({ start: (port: number) => consoleServer(port, telemetryOff), path: "/api/v1/rerank" });
+    const [telemetryOnConsole, telemetryOffConsole] = await startWarmed([freshConsole(false), freshConsole(true)]);
     const telemetryRate = Math.max(1, Math.floor(nextRps * 0.4));
     const telemetryCpu = telemetryCpuCost(await cpuPairs(telemetryOffConsole, telemetryOnConsole, telemetryRate));
 
