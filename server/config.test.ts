@@ -236,7 +236,13 @@ describe("authSecret()", () => {
       process.chdir(first);
       const secret = authSecret();
       expect(readFileSync(path.join(first, ".data", "auth-secret"), "utf8").trim()).toBe(secret);
-      expect(authSecret()).toBe(secret); // remembered
+      // Remembered: a file changed behind the process's back is not read again until resetEnv().
+      writeFileSync(path.join(first, ".data", "auth-secret"), `${"y".repeat(40)}\n`);
+      expect(authSecret()).toBe(secret);
+      resetEnv();
+      expect(authSecret()).toBe("y".repeat(40));
+      writeFileSync(path.join(first, ".data", "auth-secret"), `${secret}\n`);
+      resetEnv();
       process.chdir(second);
       const other = authSecret();
       expect(other).not.toBe(secret);

@@ -34,7 +34,7 @@ import { p99RatioOfBlocks, verdict as p99Verdict } from "./textReport";
 // with OpenTelemetry tracing on at its default head sampling (spans to a stub collector in this
 // process); then the ratios against the targets, and whether every served request was logged.
 
-/** `--quick`: one short round and no fresh-Next.js control, under three minutes. */
+/** `--quick`: one short round and no fresh-Next.js control (~5 min on 2 cores, 2026-12-03). */
 const QUICK = process.argv.includes("--quick");
 const DURATION_S = settings().BENCH_DURATION_S ?? (QUICK ? 3 : 5);
 const ROUNDS = QUICK ? 1 : settings().BENCH_ROUNDS;
@@ -76,7 +76,11 @@ function startServer(command: string[], env: Record<string, string>, port: numbe
       } catch {
         // not up yet
       }
-      if (Date.now() > deadline || child.exitCode !== null) return reject(new Error(`server on ${port} did not start`));
+      if (Date.now() > deadline || child.exitCode !== null) {
+        // Not handed to the caller, so not stopped by it: a server still starting is stopped here.
+        if (child.exitCode === null) child.kill("SIGKILL");
+        return reject(new Error(`server on ${port} did not start`));
+      }
       setTimeout(poll, 200);
     };
     void poll();
@@ -173,9 +177,9 @@ async function main() {
 
     buildIfNeeded();
 
-    // Four servers at once — (d) bare node:http, (c) the console, (e) the console with telemetry off,
-    // and bare node:http with telemetry off — measured in alternating rounds, so drift in a shared
-    // machine's speed hits all of them alike.
+    // Six servers at once — (d) bare node:http, (c) the console, (e) the console with telemetry off,
+    // bare node:http with telemetry off, (g) WORKERS=2 and (h) tracing — measured in alternating
+    // rounds, so drift in a shared machine's speed hits all of them alike.
     const consoleServer = (port: number, telemetryOff: boolean, workers = 1, extra: Record<string, string> = {}) =>
       startServer(["--import", "tsx", "server/http/main.ts"], { DATABASE_URL: database.url, HOST: "127.0.0.1", PORT: String(port), NODE_ENV: "production", TELEMETRY_DISABLED: telemetryOff ? "1" : "0", WORKERS: String(workers), ...extra }, port, workers === 1);
     const bareServer = (port: number, telemetryOff: boolean) =>
@@ -237,21 +241,20 @@ async function main() {
     };
     const [bareChild, nextChild, offChild, bareOffChild] = children as [ChildProcess, ChildProcess, ChildProcess, ChildProcess];
     let bare = { p50: NaN, p99: NaN };
-    // The console and bare node:http with telemetry off take the rounds too: the telemetry figures
-    // below compare each with its telemetry-on twin, and the two must have the same history. A server that has just
-    // run at max holds a heap of hundreds of MB awaiting an old-generation collection, and pays more
-    // per request until it comes (a scratch probe, 2026-12-03: the same pair's event-loop cost of
-    // telemetry 12.8–13.1 % when only the "on" side had run 60 s at max, 1.2 % when both had; the
-    // "on" side's live heap in a snapshot was the "off" side's, 164 against 162 MB).
+    // The console and bare node:http with telemetry off take the rounds too, and the rounds' order
+    // reverses every other round: the figures below compare each server with its telemetry-on twin,
+    // and the two must have the same history. A server that has just run at max holds a heap of
+    // hundreds of MB awaiting an old-generation collection, and pays more per request until it comes
+    // (a scratch probe, 2026-12-03: telemetry's event-loop cost 7.7–13.1 % when only the "on" side
+    // had just run 60 s at max, 1.2–9.8 % with equal histories; the two sides' live heaps in
+    // snapshots 164 and 162 MB).
+    const roundUrls = { bare: bareUrl, next: nextUrl, off: offUrl, bareOff: bareOffUrl, twoWorkers: clusterUrl, traced: tracedUrl };
+    const roundOrder = Object.keys(roundUrls) as Array<keyof typeof roundUrls>;
     for (let r = 0; r < ROUNDS; r++) {
-      const b = await load(bareUrl, body);
-      const n = await load(nextUrl, body);
-      const o = await load(offUrl, body);
-      const bo = await load(bareOffUrl, body);
-      const w2 = await load(clusterUrl, body);
-      const t = await load(tracedUrl, body);
-      rounds.push({ bare: b.rps, next: n.rps, off: o.rps, bareOff: bo.rps, twoWorkers: w2.rps, traced: t.rps });
-      bare = b;
+      const got = {} as Record<keyof typeof roundUrls, Awaited<ReturnType<typeof load>>>;
+      for (const side of r % 2 === 0 ? roundOrder : [...roundOrder].reverse()) got[side] = await load(roundUrls[side], body);
+      rounds.push({ bare: got.bare.rps, next: got.next.rps, off: got.off.rps, bareOff: got.bareOff.rps, twoWorkers: got.twoWorkers.rps, traced: got.traced.rps });
+      bare = got.bare;
     }
     // Telemetry's cost: TELEMETRY_PAIRS pairs of blocks (on, off) for the console and for bare
     // node:http, each pair's order alternating (on-off, off-on, …: ABBA), and which kind goes first
@@ -289,8 +292,6 @@ async function main() {
     const burst = await load(nextUrl, JSON.stringify({ ...request, userKey: "bench-burst" }), { amount: Math.round(nextRps * 5) });
     const logged = await waitForLogged(database.url, "bench-burst", burst.ok);
     const fallbacks = await countLogged(database.url, "bench-burst", true);
-    // The same burst on the console with telemetry off, so the pair measured at once below has one history.
-    await load(offUrl, body, { amount: Math.round(nextRps * 5) });
 
     // The servers the rest of the run does not load (WORKERS=2, tracing) stop, and PostgreSQL is let
     // settle (a checkpoint, then no autovacuum worker) after the burst's writes: a background job's
@@ -330,14 +331,14 @@ async function main() {
     type Side = { pid: number; url: string };
     /** How to start a server on a port, and the path it reranks at. */
     type Starter = { start: (port: number) => Promise<ChildProcess>; path: string };
-    /** Two servers started at once (appended to `children`), then each warmed by 3 s of load in turn. */
+    /** Two servers started at once (appended to `children`), then warmed by 3 s of load at once. */
     const startWarmed = async (servers: readonly [Starter, Starter]): Promise<[Side, Side]> => {
       const ports: number[] = [];
       for (let i = 0; i < servers.length; i++) ports.push(await freePort());
       const first = children.length;
       await startAll(children, servers.map((server, i) => () => server.start(ports[i]!)));
       const started = servers.map((server, i): Side => ({ pid: children[first + i]!.pid!, url: `http://127.0.0.1:${ports[i]}${server.path}` }));
-      for (const side of started) await load(side.url, body, { duration: 3 });
+      await Promise.all(started.map((side) => load(side.url, body, { duration: 3 })));
       return [started[0]!, started[1]!];
     };
     const bareWith = (option: string): Starter => ({
