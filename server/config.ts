@@ -434,18 +434,22 @@ const SECRET_FILE = "auth-secret";
 export function authSecret(folder?: string): string {
   const configured = env().AUTH_SECRET;
   if (configured) return configured;
+  if (folder !== undefined) return secretIn(folder);
   // The serving path asks once per request (keyedHash): the default folder's secret is remembered
   // with the working directory it was found from, without building its path again (two path.join
   // calls were ~7 µs a request on the serving thread in a CPU profile at 400 req/s, 2026-12-03).
-  const cwd = folder === undefined ? process.cwd() : undefined;
+  const cwd = process.cwd();
   const remembered = holder.__rerankAuthSecret;
-  if (cwd !== undefined && remembered?.defaultFor === cwd) return remembered.secret;
-  const dataDir = folder ?? path.join(/*turbopackIgnore: true*/ cwd ?? process.cwd(), ".data");
+  if (remembered?.defaultFor === cwd) return remembered.secret;
+  const secret = secretIn(path.join(/*turbopackIgnore: true*/ cwd, ".data"));
+  holder.__rerankAuthSecret!.defaultFor = cwd;
+  return secret;
+}
+
+/** The secret in `<dataDir>/auth-secret`, read once per file (created as authSecret says). */
+function secretIn(dataDir: string): string {
   const file = path.join(dataDir, SECRET_FILE);
-  if (remembered?.file === file) {
-    if (cwd !== undefined) remembered.defaultFor = cwd;
-    return remembered.secret;
-  }
+  if (holder.__rerankAuthSecret?.file === file) return holder.__rerankAuthSecret.secret;
   let secret = readSecretFile(file);
   if (secret === null) {
     mkdirSync(dataDir, { recursive: true, mode: 0o700 });
@@ -464,7 +468,7 @@ export function authSecret(folder?: string): string {
   if (secret.length < 32) {
     throw new ConfigError([`${path.relative(process.cwd(), file) || file} must hold at least 32 characters, got ${secret.length} (delete it to generate a new one, or set AUTH_SECRET)`]);
   }
-  holder.__rerankAuthSecret = { file, secret, ...(cwd !== undefined ? { defaultFor: cwd } : {}) };
+  holder.__rerankAuthSecret = { file, secret };
   return secret;
 }
 

@@ -373,12 +373,9 @@ async function main() {
     // max, nearer the load the throughput target is about than (i)'s quarter of bare's: a flush's
     // fixed cost (a transaction, a message to the database thread) spreads over more rows as the rate
     // rises (in one process, 13.8 % at 166 req/s, 8.1 % at 500). The pair is started here and warmed
-    // alike: the consoles above have different histories (the telemetry-on one alone took the paced
-    // half-of-max phase, the telemetry-off one alone (i)'s blocks), and a server's recent load decides
-    // how much garbage its heap holds awaiting an old-generation collection, which it pays for per
-    // request until the collection comes (a scratch probe, 2026-12-03: 12.8–13.1 % when only the "on"
-    // side had just run 60 s at max, 1.2–9.8 % with equal histories; a heap snapshot of either side
-    // held the same 162–164 MB live).
+    // at once: the consoles above have different histories (the telemetry-on one alone took the paced
+    // half-of-max phase, the telemetry-off one alone (i)'s blocks), which the figure must not compare
+    // (see the rounds).
     const freshConsole = (telemetryOff: boolean): Starter => ({ start: (port: number) => consoleServer(port, telemetryOff), path: "/api/v1/rerank" });
     const [telemetryOnConsole, telemetryOffConsole] = await startWarmed([freshConsole(false), freshConsole(true)]);
     const telemetryRate = Math.max(1, Math.floor(nextRps * 0.4));
