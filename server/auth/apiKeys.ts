@@ -146,6 +146,9 @@ const cache: KeyCache = (holder.__rerankApiKeys ??= {
   subscribed: false,
 });
 
+/** How many times this process's cached verdicts were forgotten (forgetVerifiedKeys): unchanged between two reads, no key or person change was heard in between. */
+export const verifiedKeysGeneration = (): number => cache.generation;
+
 /** Forgets every cached verdict in this process (the listener calls it on any key or person change). */
 export function forgetVerifiedKeys(): void {
   cache.generation++;

@@ -20,7 +20,7 @@ import { warmServing } from "../rerank/warm";
 import { closeTelemetry, telemetry } from "../telemetry/streams";
 import { benchDatabase } from "./benchDatabase";
 import { stopServers } from "./children";
-import { cpusBusySeconds, mainThreadCpuSeconds, perRequestMicros, readCpu, type CpuPerRequest } from "./cpuAccounting";
+import { cpusBusySeconds, mainThreadCpuSeconds, openCpuReader, perRequestMicros, type CpuPerRequest, type CpuReader } from "./cpuAccounting";
 import { buildNextFloorApp } from "./nextFloor";
 import { pacedLoad, type PacedResult } from "./paced";
 import { machinePinning, pinnedCommand, pinPostgres, pinProcess } from "./pinning";
@@ -34,14 +34,14 @@ import { p99RatioOfBlocks, verdict as p99Verdict } from "./textReport";
 // with OpenTelemetry tracing on at its default head sampling (spans to a stub collector in this
 // process); then the ratios against the targets, and whether every served request was logged.
 
-/** `--quick`: one short round and no fresh-Next.js control (~5 min on 2 cores, 2026-12-03). */
+/** `--quick`: one short round, fewer and shorter blocks, no CPU split (i), no tracing (h) and no fresh-Next.js control (under 3 min on 2 cores). */
 const QUICK = process.argv.includes("--quick");
 const DURATION_S = settings().BENCH_DURATION_S ?? (QUICK ? 3 : 5);
 const ROUNDS = QUICK ? 1 : settings().BENCH_ROUNDS;
 const PACED_S = QUICK ? 4 : settings().BENCH_PACED_S;
 /** Pairs of blocks (telemetry on, off) per kind of server, and each block's seconds: 6 pairs are the fewest that give the median's 95 % interval. */
 const TELEMETRY_PAIRS = settings().BENCH_TELEMETRY_PAIRS ?? (QUICK ? 6 : 10);
-const BLOCK_S = QUICK ? 1.5 : 3;
+const BLOCK_S = QUICK ? 1 : 3;
 /** Paced half-of-max blocks per side (ABBA), PACED_S seconds a side in all. */
 const PACED_BLOCKS = QUICK ? 4 : 6;
 /** The target (issue 12): the console's p99 at half of max ≤ 1.25 × bare node:http's at the same rate. */
@@ -148,6 +148,11 @@ async function settlePostgres(url: string): Promise<void> {
   }
 }
 
+/** Seconds from the run's start at the end of each phase, in order (printed, and in serving.json: what --quick's length is made of). */
+const phases: Record<string, number> = {};
+const runStarted = performance.now();
+const phase = (name: string) => { phases[name] = Math.round((performance.now() - runStarted) / 100) / 10; };
+
 async function main() {
   if (PINNING) pinProcess(process.pid, PINNING.others);
   const database = await benchDatabase();
@@ -156,6 +161,7 @@ async function main() {
   for (const signal of ["SIGINT", "SIGTERM"] as const) process.once(signal, () => { unpinPostgres(); process.exit(130); });
   const children: ChildProcess[] = [];
   let collector: ReturnType<typeof createServer> | null = null;
+  let cpuReader: CpuReader | null = null;
   try {
     await warmServing(() => {});
     const request = database.request;
@@ -176,6 +182,7 @@ async function main() {
     await disconnectDb();
 
     buildIfNeeded();
+    phase("in-process and build");
 
     // Six servers at once — (d) bare node:http, (c) the console, (e) the console with telemetry off,
     // bare node:http with telemetry off, (g) WORKERS=2 and (h) tracing — measured in alternating
@@ -201,14 +208,15 @@ async function main() {
     const [barePort, nextPort, offPort, bareOffPort, clusterPort, tracedPort] = [await freePort(), await freePort(), await freePort(), await freePort(), await freePort(), await freePort()];
     // Started at once (their start-ups overlap on the two cores; one after another they took about a
     // minute of --quick's run); in this order in `children`. The last two are the console with two
-    // server processes on the port (WORKERS=2, node:cluster) and (h).
+    // server processes on the port (WORKERS=2, node:cluster) and (h), which --quick leaves out (no
+    // target of issue 12: it is the tracing issue's figure).
     await startAll(children, [
       () => bareServer(barePort, false),
       () => consoleServer(nextPort, false),
       () => consoleServer(offPort, true),
       () => bareServer(bareOffPort, true),
       () => consoleServer(clusterPort, false, 2),
-      () => consoleServer(tracedPort, false, 1, { OTEL_EXPORTER_OTLP_ENDPOINT: collectorUrl }),
+      ...(QUICK ? [] : [() => consoleServer(tracedPort, false, 1, { OTEL_EXPORTER_OTLP_ENDPOINT: collectorUrl })]),
     ]);
     const clusterUrl = `http://127.0.0.1:${clusterPort}/api/v1/rerank`;
     const tracedUrl = `http://127.0.0.1:${tracedPort}/api/v1/rerank`;
@@ -216,7 +224,12 @@ async function main() {
     const nextUrl = `http://127.0.0.1:${nextPort}/api/v1/rerank`;
     const offUrl = `http://127.0.0.1:${offPort}/api/v1/rerank`;
     const bareOffUrl = `http://127.0.0.1:${bareOffPort}/`;
-    for (const url of [bareUrl, nextUrl, offUrl, bareOffUrl, clusterUrl, tracedUrl]) await load(url, body, { duration: 3 });
+    /** The servers of the rounds, in the rounds' order, and where each reranks. */
+    const roundUrls = new Map<"bare" | "next" | "off" | "bareOff" | "twoWorkers" | "traced", string>([["bare", bareUrl], ["next", nextUrl], ["off", offUrl], ["bareOff", bareOffUrl], ["twoWorkers", clusterUrl]]);
+    if (!QUICK) roundUrls.set("traced", tracedUrl);
+    for (const url of roundUrls.values()) await load(url, body, { duration: QUICK ? 2 : 3 });
+    phase("servers started and warmed");
+    cpuReader = await openCpuReader(database.url);
     const rounds: Array<{ bare: number; next: number; off: number; bareOff: number; twoWorkers: number; traced: number }> = [];
     // CPU per request of the server and of PostgreSQL's backends for its database, telemetry on and off.
     const cpu: Record<"bare" | "next" | "off" | "bareOff", CpuPerRequest[]> = { bare: [], next: [], off: [], bareOff: [] };
@@ -224,7 +237,7 @@ async function main() {
     const othersBusy: number[] = [];
     const serverBusy: number[] = [];
     const measured = async (which: keyof typeof cpu, pid: number, url: string, duration?: number) => {
-      const before = await readCpu(pid, database.url);
+      const before = await cpuReader!.read(pid);
       const othersBefore = PINNING ? cpusBusySeconds(PINNING.otherCpus) : null;
       const serverBefore = PINNING ? cpusBusySeconds([0]) : null;
       const started = performance.now();
@@ -236,7 +249,7 @@ async function main() {
       if (serverBefore !== null && serverAfter !== null) serverBusy.push((serverAfter - serverBefore) / seconds);
       // The telemetry of these requests is written within a flush interval or two.
       await new Promise((r) => setTimeout(r, 600));
-      cpu[which].push(perRequestMicros(before, await readCpu(pid, database.url), result.total));
+      cpu[which].push(perRequestMicros(before, await cpuReader!.read(pid), result.total));
       return result;
     };
     const [bareChild, nextChild, offChild, bareOffChild] = children as [ChildProcess, ChildProcess, ChildProcess, ChildProcess];
@@ -248,14 +261,15 @@ async function main() {
     // (a scratch probe, 2026-12-03: telemetry's event-loop cost 7.7–13.1 % when only the "on" side
     // had just run 60 s at max, 1.2–9.8 % with equal histories; the two sides' live heaps in
     // snapshots 164 and 162 MB).
-    const roundUrls = { bare: bareUrl, next: nextUrl, off: offUrl, bareOff: bareOffUrl, twoWorkers: clusterUrl, traced: tracedUrl };
-    const roundOrder = Object.keys(roundUrls) as Array<keyof typeof roundUrls>;
+    const roundOrder = [...roundUrls.keys()];
     for (let r = 0; r < ROUNDS; r++) {
-      const got = {} as Record<keyof typeof roundUrls, Awaited<ReturnType<typeof load>>>;
-      for (const side of r % 2 === 0 ? roundOrder : [...roundOrder].reverse()) got[side] = await load(roundUrls[side], body);
-      rounds.push({ bare: got.bare.rps, next: got.next.rps, off: got.off.rps, bareOff: got.bareOff.rps, twoWorkers: got.twoWorkers.rps, traced: got.traced.rps });
-      bare = got.bare;
+      const got = new Map<(typeof roundOrder)[number], Awaited<ReturnType<typeof load>>>();
+      for (const side of r % 2 === 0 ? roundOrder : [...roundOrder].reverse()) got.set(side, await load(roundUrls.get(side)!, body));
+      const rps = (side: (typeof roundOrder)[number]) => got.get(side)?.rps ?? NaN;
+      rounds.push({ bare: rps("bare"), next: rps("next"), off: rps("off"), bareOff: rps("bareOff"), twoWorkers: rps("twoWorkers"), traced: rps("traced") });
+      bare = got.get("bare")!;
     }
+    phase("rounds");
     // Telemetry's cost: TELEMETRY_PAIRS pairs of blocks (on, off) for the console and for bare
     // node:http, each pair's order alternating (on-off, off-on, …: ABBA), and which kind goes first
     // alternating too, so a drift in the machine's speed falls on both sides alike; each block waits
@@ -288,10 +302,41 @@ async function main() {
     const cpuMedian = (which: keyof typeof cpu) => ({ server: med(cpu[which].map((c) => c.server)), postgres: med(cpu[which].map((c) => c.postgres)) });
     const cpuPerRequest = { bare: cpuMedian("bare"), bareOff: cpuMedian("bareOff"), console: cpuMedian("next"), consoleOff: cpuMedian("off") };
 
+    phase("telemetry pairs");
+
+    // Telemetry's cost as the serving thread pays it: the console with telemetry on and the one with
+    // it off under the same paced load at the same time (the throughput pairs above alternate in time,
+    // so every drift of a shared machine's speed lands in their figure), which one's load starts first
+    // alternating by block; each block gives each server's main-thread CPU per request. Each at 40 % of
+    // the console's max, nearer the load the throughput target is about than (i)'s quarter of bare's:
+    // a flush's fixed cost (a transaction, a message to the database thread) spreads over more rows as
+    // the rate rises (in one process, 13.8 % at 166 req/s, 8.1 % at 500). Read here, before the burst
+    // and the paced phase load the telemetry-on console alone: so far the two have taken the same
+    // rounds and blocks, and the figure must compare equal histories (see the rounds).
+    /** A server loaded in a CPU-per-request block: its process and its rerank address. */
+    type Side = { pid: number; url: string };
+    const cpuBlockS = QUICK ? 2 : 4;
+    const CPU_BLOCKS = QUICK ? 6 : 12;
+    const cpuPairs = async (ref: Side, tst: Side, rate: number): Promise<CpuPair[]> => {
+      const run = (side: Side) => pacedLoad(side.url, { body, rate, durationS: cpuBlockS, headers: auth });
+      const blocks: CpuPair[] = [];
+      for (let b = 0; b < CPU_BLOCKS; b++) {
+        const before = { ref: mainThreadCpuSeconds(ref.pid), tst: mainThreadCpuSeconds(tst.pid) };
+        const [r, t] = b % 2 === 0 ? await Promise.all([run(ref), run(tst)]) : (await Promise.all([run(tst), run(ref)])).reverse() as [PacedResult, PacedResult];
+        const perRequest = (pid: number, since: number, result: PacedResult) => (1e6 * (mainThreadCpuSeconds(pid) - since)) / Math.max(1, result.ok);
+        blocks.push({ reference: perRequest(ref.pid, before.ref, r!), test: perRequest(tst.pid, before.tst, t!) });
+      }
+      return blocks;
+    };
+    const telemetryRate = Math.max(1, Math.floor(nextRps * 0.4));
+    const telemetryCpu = telemetryCpuCost(await cpuPairs({ pid: offChild.pid!, url: offUrl }, { pid: nextChild.pid!, url: nextUrl }, telemetryRate));
+    phase("telemetry at once");
+
     // Every request served at full speed must be logged: a fixed number, under a key of its own.
     const burst = await load(nextUrl, JSON.stringify({ ...request, userKey: "bench-burst" }), { amount: Math.round(nextRps * 5) });
     const logged = await waitForLogged(database.url, "bench-burst", burst.ok);
     const fallbacks = await countLogged(database.url, "bench-burst", true);
+    phase("burst");
 
     // The servers the rest of the run does not load (WORKERS=2, tracing) stop, and PostgreSQL is let
     // settle (a checkpoint, then no autovacuum worker) after the burst's writes: a background job's
@@ -319,73 +364,50 @@ async function main() {
     const bareHalf = pooled(halves.bare);
     const halfP99 = p99RatioOfBlocks(halves.bare.map((r) => r.latencies), halves.console.map((r) => r.latencies));
     const halfVerdict = p99Verdict(halfP99, P99_TARGET);
+    phase("paced at half of max");
 
-    // (i) Where the console's extra CPU per request goes: two servers take the same paced load at the
-    // same time (so a drift in the machine's speed falls on both), which one's load starts first
-    // alternating by block; each block gives each server's main-thread CPU per request, and the pair's
-    // ratio. Telemetry off on all four, so the rerank path alone is compared: bare node:http, the same
-    // with Next.js on a thread of its process answering its GETs as the console runs it (bareServer.ts
+    // (i) Where the console's extra CPU per request goes (skipped by --quick: a diagnosis, no target
+    // of its own): two servers under the same paced load at once, as for telemetry's cost above.
+    // Telemetry off on all four, so the rerank path alone is compared: bare node:http, the same with
+    // Next.js on a thread of its process answering its GETs as the console runs it (bareServer.ts
     // --with-next), the same with Next.js in the serving thread's isolate (--with-next-in-process: the
     // console until 2026-12-01), and the console.
-    /** A server loaded in a CPU-per-request block: its process and its rerank address. */
-    type Side = { pid: number; url: string };
-    /** How to start a server on a port, and the path it reranks at. */
-    type Starter = { start: (port: number) => Promise<ChildProcess>; path: string };
-    /** Two servers started at once (appended to `children`), then warmed by 3 s of load at once. */
-    const startWarmed = async (servers: readonly [Starter, Starter]): Promise<[Side, Side]> => {
-      const ports: number[] = [];
-      for (let i = 0; i < servers.length; i++) ports.push(await freePort());
-      const first = children.length;
-      await startAll(children, servers.map((server, i) => () => server.start(ports[i]!)));
-      const started = servers.map((server, i): Side => ({ pid: children[first + i]!.pid!, url: `http://127.0.0.1:${ports[i]}${server.path}` }));
-      await Promise.all(started.map((side) => load(side.url, body, { duration: 3 })));
-      return [started[0]!, started[1]!];
-    };
-    const bareWith = (option: string): Starter => ({
-      start: (port: number) => startServer(["--import", "tsx", "server/bench/bareServer.ts", String(port), option], { DATABASE_URL: database.url, TELEMETRY_DISABLED: "1", NODE_ENV: "production" }, port),
-      path: "/",
-    });
-    const [bareWithNext, bareWithNextInProcess] = await startWarmed([bareWith("--with-next"), bareWith("--with-next-in-process")]);
     const cpuRate = Math.max(1, Math.floor(bareRps / 4));
-    const cpuBlockS = QUICK ? 2 : 4;
-    const CPU_BLOCKS = QUICK ? 6 : 12;
-    const sides = { bare: { pid: bareOffChild.pid!, url: bareOffUrl }, bareWithNext, bareWithNextInProcess, console: { pid: offChild.pid!, url: offUrl } };
-    const cpuPairs = async (ref: Side, tst: Side, rate = cpuRate): Promise<CpuPair[]> => {
-      const run = (side: Side) => pacedLoad(side.url, { body, rate, durationS: cpuBlockS, headers: auth });
-      const blocks: CpuPair[] = [];
-      for (let b = 0; b < CPU_BLOCKS; b++) {
-        const before = { ref: mainThreadCpuSeconds(ref.pid), tst: mainThreadCpuSeconds(tst.pid) };
-        const [r, t] = b % 2 === 0 ? await Promise.all([run(ref), run(tst)]) : (await Promise.all([run(tst), run(ref)])).reverse() as [PacedResult, PacedResult];
-        const perRequest = (pid: number, since: number, result: PacedResult) => (1e6 * (mainThreadCpuSeconds(pid) - since)) / Math.max(1, result.ok);
-        blocks.push({ reference: perRequest(ref.pid, before.ref, r!), test: perRequest(tst.pid, before.tst, t!) });
-      }
-      return blocks;
-    };
-    const cpuShares = {
-      consoleOverBare: cpuRatio(await cpuPairs(sides.bare, sides.console)),
-      nextOnThread: cpuRatio(await cpuPairs(sides.bare, sides.bareWithNext)),
-      frontDoor: cpuRatio(await cpuPairs(sides.bareWithNext, sides.console)),
-      nextInProcess: cpuRatio(await cpuPairs(sides.bare, sides.bareWithNextInProcess)),
-    };
-    // Telemetry's cost as the serving thread pays it: a console with telemetry on and the same with it
-    // off under the same paced load at the same time (the throughput pairs above alternate in time, so
-    // every drift of a shared machine's speed lands in their figure). Each at 40 % of the console's
-    // max, nearer the load the throughput target is about than (i)'s quarter of bare's: a flush's
-    // fixed cost (a transaction, a message to the database thread) spreads over more rows as the rate
-    // rises (in one process, 13.8 % at 166 req/s, 8.1 % at 500). The pair is started here and warmed
-    // at once: the consoles above have different histories (the telemetry-on one alone took the paced
-    // half-of-max phase, the telemetry-off one alone (i)'s blocks), which the figure must not compare
-    // (see the rounds).
-    const freshConsole = (telemetryOff: boolean): Starter => ({ start: (port: number) => consoleServer(port, telemetryOff), path: "/api/v1/rerank" });
-    const [telemetryOnConsole, telemetryOffConsole] = await startWarmed([freshConsole(false), freshConsole(true)]);
-    const telemetryRate = Math.max(1, Math.floor(nextRps * 0.4));
-    const telemetryCpu = telemetryCpuCost(await cpuPairs(telemetryOffConsole, telemetryOnConsole, telemetryRate));
+    let cpuShares: Record<"consoleOverBare" | "nextOnThread" | "frontDoor" | "nextInProcess", PairedFigure> | null = null;
+    if (!QUICK) {
+      /** How to start a server on a port, and the path it reranks at. */
+      type Starter = { start: (port: number) => Promise<ChildProcess>; path: string };
+      /** Two servers started at once (appended to `children`), then warmed by 3 s of load at once. */
+      const startWarmed = async (servers: readonly [Starter, Starter]): Promise<[Side, Side]> => {
+        const ports: number[] = [];
+        for (let i = 0; i < servers.length; i++) ports.push(await freePort());
+        const first = children.length;
+        await startAll(children, servers.map((server, i) => () => server.start(ports[i]!)));
+        const started = servers.map((server, i): Side => ({ pid: children[first + i]!.pid!, url: `http://127.0.0.1:${ports[i]}${server.path}` }));
+        await Promise.all(started.map((side) => load(side.url, body, { duration: 3 })));
+        return [started[0]!, started[1]!];
+      };
+      const bareWith = (option: string): Starter => ({
+        start: (port: number) => startServer(["--import", "tsx", "server/bench/bareServer.ts", String(port), option], { DATABASE_URL: database.url, TELEMETRY_DISABLED: "1", NODE_ENV: "production" }, port),
+        path: "/",
+      });
+      const [bareWithNext, bareWithNextInProcess] = await startWarmed([bareWith("--with-next"), bareWith("--with-next-in-process")]);
+      const sides = { bare: { pid: bareOffChild.pid!, url: bareOffUrl }, bareWithNext, bareWithNextInProcess, console: { pid: offChild.pid!, url: offUrl } };
+      cpuShares = {
+        consoleOverBare: cpuRatio(await cpuPairs(sides.bare, sides.console, cpuRate)),
+        nextOnThread: cpuRatio(await cpuPairs(sides.bare, sides.bareWithNext, cpuRate)),
+        frontDoor: cpuRatio(await cpuPairs(sides.bareWithNext, sides.console, cpuRate)),
+        nextInProcess: cpuRatio(await cpuPairs(sides.bare, sides.bareWithNextInProcess, cpuRate)),
+      };
+      phase("(i) CPU split");
+    }
 
     // Next's own floor: an empty route handler (GET /api/v1/ping) against the bare server's ping.
     const nextPing = await load(`http://127.0.0.1:${nextPort}/api/v1/ping`, "", { method: "GET" });
     const barePing = await load(bareUrl, "", { method: "GET" });
     await stopServers(children.splice(0));
 
+    phase("Next's floor");
     // The control: a freshly generated Next.js app with one empty route handler, none of our code
     // (skipped by --quick: building it takes minutes).
     let floor = { rps: NaN };
@@ -399,8 +421,10 @@ async function main() {
       floor = await load(floorUrl, "", { method: "GET" });
       floorHalf = await pacedLoad(floorUrl, { method: "GET", rate: Math.max(1, Math.floor(floor.rps / 2)), durationS: PACED_S });
       await stopServers(children.splice(0));
+      phase("control app");
     }
 
+    phase("run");
     const served = burst.ok;
     const fmt = (v: number, unit = "") => `${v.toFixed(v < 10 ? 3 : 1)}${unit}`;
     const verdict = (ok: boolean) => (ok ? "meets target" : "MISSES target");
@@ -426,14 +450,17 @@ async function main() {
     console.log(`      CPU per request (medians; PostgreSQL's shared processes not counted): console ${cpuLine(cpuPerRequest.console, cpuPerRequest.consoleOff)}`);
     console.log(`                                                                        bare    ${cpuLine(cpuPerRequest.bare, cpuPerRequest.bareOff)}`);
     const ratioLine = (f: PairedFigure) => `×${f.estimate.toFixed(3)}${f.interval ? ` [${f.interval.lower.toFixed(3)}, ${f.interval.upper.toFixed(3)}]` : ""}`;
-    console.log(`  (i) where the console's extra CPU per request goes (event-loop thread, telemetry off; ${CPU_BLOCKS} blocks of ${cpuBlockS} s, two servers under ${cpuRate} req/s each at once):`);
-    console.log(`      console / bare node:http                          ${ratioLine(cpuShares.consoleOverBare)}   ≥ ${pct(CONSOLE_RATIO_TARGET)} of bare's throughput needs ≤ ×${(1 / CONSOLE_RATIO_TARGET).toFixed(3)}: ${cpuShares.consoleOverBare.verdict}`);
-    console.log(`      Next.js on its thread (bare + pages thread / bare) ${ratioLine(cpuShares.nextOnThread)}   (no request of ours passes through it; as the console runs it)`);
-    console.log(`      the front door (console / bare + pages thread)    ${ratioLine(cpuShares.frontDoor)}   (Host, CSRF, content-type and size checks, the key check, security headers, error mapping)`);
-    console.log(`      Next.js in the serving thread instead (/ bare)    ${ratioLine(cpuShares.nextInProcess)}   (its isolate's heap, patched timers and AsyncLocalStorage hooks: why it has a thread of its own)`);
+    if (cpuShares) {
+      console.log(`  (i) where the console's extra CPU per request goes (event-loop thread, telemetry off; ${CPU_BLOCKS} blocks of ${cpuBlockS} s, two servers under ${cpuRate} req/s each at once):`);
+      console.log(`      console / bare node:http                          ${ratioLine(cpuShares.consoleOverBare)}   ≥ ${pct(CONSOLE_RATIO_TARGET)} of bare's throughput needs ≤ ×${(1 / CONSOLE_RATIO_TARGET).toFixed(3)}: ${cpuShares.consoleOverBare.verdict}`);
+      console.log(`      Next.js on its thread (bare + pages thread / bare) ${ratioLine(cpuShares.nextOnThread)}   (no request of ours passes through it; as the console runs it)`);
+      console.log(`      the front door (console / bare + pages thread)    ${ratioLine(cpuShares.frontDoor)}   (Host, CSRF, content-type and size checks, the key check, security headers, error mapping)`);
+      console.log(`      Next.js in the serving thread instead (/ bare)    ${ratioLine(cpuShares.nextInProcess)}   (its isolate's heap, patched timers and AsyncLocalStorage hooks: why it has a thread of its own)`);
+    } else console.log("  (i) where the console's extra CPU per request goes: skipped by --quick");
     console.log(`  (g) WORKERS=2 (node:cluster)         ${fmt(twoWorkersRps, " req/s")}   vs ${fmt(nextRps, " req/s")} with 1 worker (×${(twoWorkersRps / nextRps).toFixed(2)}; rounds ${rounds.map((r) => `${r.twoWorkers.toFixed(0)}/${r.next.toFixed(0)}`).join(", ")})`);
     console.log(`      as measured: PostgreSQL, the load generator and the other servers share these ${CORES} cores`);
-    console.log(`  (h) tracing on (sampled, ${settings().OTEL_TRACES_SAMPLER} ${settings().OTEL_TRACES_SAMPLER_ARG})  ${fmt(tracedRps, " req/s")}   costs ${(100 * tracingCost).toFixed(1)}% of (c) (median of paired rounds); ${spansReceived} spans exported for ~${tracedRequests.toFixed(0)} requests (7 spans per traced request)`);
+    if (QUICK) console.log("  (h) tracing on: skipped by --quick");
+    else console.log(`  (h) tracing on (sampled, ${settings().OTEL_TRACES_SAMPLER} ${settings().OTEL_TRACES_SAMPLER_ARG})  ${fmt(tracedRps, " req/s")}   costs ${(100 * tracingCost).toFixed(1)}% of (c) (median of paired rounds); ${spansReceived} spans exported for ~${tracedRequests.toFixed(0)} requests (7 spans per traced request)`);
     console.log(`  logged at max throughput: ${logged} of ${served} served (${burst.non2xx} non-2xx, ${burst.errors} errors; ${fallbacks} served by a fallback)   target equal: ${verdict(logged === served)}`);
     console.log(`  Next.js floor: an empty route handler behind the front door (GET /api/v1/ping) ${fmt(nextPing.rps, " req/s")} vs ${fmt(barePing.rps, " req/s")} on bare node:http (${(100 * nextPing.rps / barePing.rps).toFixed(0)}%);`);
     console.log(`      Next's fixed cost ≈ ${fmt(1000 / nextPing.rps - 1000 / barePing.rps, " ms")} of one core per request, vs ${fmt(1000 / bareRps, " ms")} for the whole rerank on bare node:http`);
@@ -463,16 +490,22 @@ async function main() {
       cpuPerRequestUs: cpuPerRequest,
       // (i) Main-thread CPU per request, ratios of servers loaded at once: console / bare, Next.js on its thread (bare + pages thread / bare),
       // the front door (console / bare + pages thread), Next.js in the serving thread's isolate (bare + Next.js in process / bare).
-      cpuShares: { rate: cpuRate, blockS: cpuBlockS, ...cpuShares },
+      // null under --quick.
+      cpuShares: cpuShares && { rate: cpuRate, blockS: cpuBlockS, ...cpuShares },
       // Telemetry's cost from the serving thread's CPU, on and off loaded at once (servingReport.ts telemetryCpuCost).
       telemetryCpuCost: { rate: telemetryRate, blockS: cpuBlockS, ...telemetryCpu },
-      tracing: { sampler: settings().OTEL_TRACES_SAMPLER, ratio: settings().OTEL_TRACES_SAMPLER_ARG, rps: tracedRps, cost: tracingCost, spansExported: spansReceived },
+      // null under --quick.
+      tracing: QUICK ? null : { sampler: settings().OTEL_TRACES_SAMPLER, ratio: settings().OTEL_TRACES_SAMPLER_ARG, rps: tracedRps, cost: tracingCost, spansExported: spansReceived },
       pipelineMs: pipeline, sessionRunUs: raw * 1000,
+      // Seconds from the start at the end of each phase (the last: the whole run).
+      phasesS: phases,
     };
+    console.log(`  phases (seconds from the start): ${Object.entries(phases).map(([name, at]) => `${name} ${at}`).join(", ")}`);
     mkdirSync(path.dirname(RESULT_FILE), { recursive: true });
     writeFileSync(RESULT_FILE, `${JSON.stringify(result, null, 2)}\n`);
     console.log(`  written to ${RESULT_FILE}`);
   } finally {
+    await cpuReader?.close().catch(() => {});
     unpinPostgres();
     await stopServers(children);
     collector?.close();

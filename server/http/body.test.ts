@@ -63,9 +63,9 @@ describe("the front door's last-resort error answer", () => {
 });
 
 describe("utf8Text", () => {
-  it("refuses exactly what a fatal TextDecoder refuses, at the first bad sequence (overlong, surrogate, past U+10FFFF, cut short)", () => {
+  it("refuses exactly what a fatal TextDecoder refuses, at the first bad sequence (overlong, surrogate, past U+10FFFF, cut short), and keeps a U+FFFD that was sent", () => {
     const fatal = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
-    const pieces = [[0x61], [0xc3, 0xa9], [0xe2, 0x82, 0xac], [0xf0, 0x9f, 0x99, 0x82], [0xc0, 0xaf], [0xe0, 0x80, 0xaf], [0xed, 0xa0, 0x80], [0xf4, 0x90, 0x80, 0x80], [0xe9], [0xff], [0xef, 0xbb, 0xbf]];
+    const pieces = [[0x61], [0xc3, 0xa9], [0xe2, 0x82, 0xac], [0xf0, 0x9f, 0x99, 0x82], [0xc0, 0xaf], [0xe0, 0x80, 0xaf], [0xed, 0xa0, 0x80], [0xf4, 0x90, 0x80, 0x80], [0xe9], [0xff], [0xef, 0xbb, 0xbf], [0xef, 0xbf, 0xbd]]; // the last: U+FFFD itself, valid
     for (let run = 0; run < 2_000; run++) {
       const parts = Array.from({ length: 1 + (run % 6) }, (_, i) => pieces[(run * 7 + i * 13 + (run >> 3)) % pieces.length]!);
       const bytes = Buffer.from(parts.flat());

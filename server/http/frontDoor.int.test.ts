@@ -65,7 +65,8 @@ describe("the front door with the real endpoints", () => {
       expect(response.headers.get("content-type"), what).toBe("application/json");
       expect(response.headers.get("x-content-type-options"), what).toBe("nosniff");
       expect(response.headers.get("x-frame-options"), what).toBe("DENY");
-      expect(response.headers.get("content-security-policy"), what).toContain("frame-ancestors 'none'");
+      // An answer that is JSON loads nothing and is framed nowhere (OWASP's policy for APIs).
+      expect(response.headers.get("content-security-policy"), what).toBe("default-src 'none'; frame-ancestors 'none'");
       expect(response.headers.get("referrer-policy"), what).toBe("strict-origin-when-cross-origin");
       expect(response.headers.get("permissions-policy"), what).toContain("camera=()");
       // Each once, and the body's length exactly (one writeHead writes them all).

@@ -49,6 +49,20 @@ describe("the Host allow-list", () => {
     expect(hostAllowed(host, patterns)).toBe(allowed);
   });
 
+  it("answers each Host and pattern list on its own, whatever was asked just before (the last answer is remembered)", () => {
+    const local = ["127.0.0.1:3000"];
+    const public_ = ["console.example.com"];
+    for (let i = 0; i < 3; i++) {
+      expect(hostAllowed("127.0.0.1:3000", local)).toBe(true);
+      expect(hostAllowed("127.0.0.1:3000", local)).toBe(true);
+      expect(hostAllowed("127.0.0.1:3000", public_)).toBe(false);
+      expect(hostAllowed("console.example.com", public_)).toBe(true);
+      expect(hostAllowed("console.example.com", local)).toBe(false);
+      expect(hostAllowed("evil.example", public_)).toBe(false);
+      expect(hostAllowed(undefined, local)).toBe(false);
+    }
+  });
+
   it("refuses a foreign Host with 421 naming it and the allowed hosts, on every path", () => {
     for (const path of ["/", "/api/v1/rerank", "/api/trpc/surfaces.list", "/_next/static/x.js", "/api/health"]) {
       const refusal = refuse(head("GET", path, { host: "rebind.attacker.example" }));

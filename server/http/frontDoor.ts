@@ -80,15 +80,21 @@ const splitPattern = (raw: string) => {
  */
 export function hostAllowed(hostHeader: string | undefined, patterns: readonly string[]): boolean {
   if (!hostHeader) return false;
+  if (lastHost.patterns === patterns && lastHost.header === hostHeader) return lastHost.allowed;
   const host = splitHost(hostHeader);
-  return patterns.some((raw) => {
+  const allowed = patterns.some((raw) => {
     if (raw === "*") return true;
     const pattern = splitPattern(raw);
     if (pattern.port !== null && pattern.port !== host.port) return false;
     if (pattern.name.startsWith("*.")) return host.name.endsWith(pattern.name.slice(1));
     return pattern.name === host.name;
   });
+  lastHost = { patterns, header: hostHeader, allowed };
+  return allowed;
 }
+
+/** hostAllowed's last answer: a client sends the same Host on every request, so each is split and matched once per change. */
+let lastHost: { patterns: readonly string[] | null; header: string; allowed: boolean } = { patterns: null, header: "", allowed: false };
 
 /**
  * The headers every response carries. The CSP allows inline scripts and styles because Next.js
@@ -118,11 +124,18 @@ export function securityHeaders(dev: boolean): Record<string, string> {
 }
 
 /**
- * securityHeaders(false) as a flat [name, value, …] list for `writeHead`: what every JSON answer of
- * the front door's own endpoints carries, written with its other headers in one call (server/http/body.ts).
- * The development CSP's additions (eval, websockets for hot reload) concern pages only.
+ * The CSP of an answer that is JSON: no document, so nothing in it may load anything or be framed
+ * (OWASP REST Security Cheat Sheet, "Security headers": `default-src 'none'; frame-ancestors 'none'`).
+ * Stricter than the pages' policy, and a sixth of its length on every serving answer.
  */
-export const JSON_SECURITY_HEADERS: readonly string[] = Object.entries(securityHeaders(false)).flat();
+export const JSON_CSP = "default-src 'none'; frame-ancestors 'none'";
+
+/**
+ * securityHeaders(false) with JSON_CSP as a flat [name, value, …] list for `writeHead`: what every
+ * JSON answer of the front door's own endpoints carries, written with its other headers in one call
+ * (server/http/body.ts). The development CSP's additions (eval, websockets for hot reload) concern pages only.
+ */
+export const JSON_SECURITY_HEADERS: readonly string[] = Object.entries({ ...securityHeaders(false), "content-security-policy": JSON_CSP }).flat();
 
 /** Methods that change state: they get the content-type and cross-site checks. */
 export const isUnsafeMethod = (method: string) => method !== "GET" && method !== "HEAD" && method !== "OPTIONS";

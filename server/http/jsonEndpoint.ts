@@ -23,6 +23,9 @@ export const sendError = (res: ServerResponse, status: number, error: ErrorBody[
 /** An endpoint's error body around the house's `error` object (Cohere-compatible endpoints add `message`). */
 export type ErrorShape = (error: ErrorBody["error"]) => object;
 
+/** The house's error body: `{ error }`. */
+const houseError: ErrorShape = (error) => ({ error });
+
 /** JSON text → value, or the one message both the HTTP endpoints and tRPC give for a malformed body. */
 export function parseJsonBody(text: string): { ok: true; value: unknown } | { ok: false; message: string } {
   try {
@@ -42,15 +45,15 @@ export async function serveJson<S extends z.ZodType>(
   schema: S,
   handler: (input: z.infer<S>) => Promise<unknown>,
   what: string,
-  shape: ErrorShape = (error) => ({ error }),
+  shape: ErrorShape = houseError,
 ): Promise<void> {
-  const sendError = (res: ServerResponse, status: number, error: ErrorBody["error"], headers?: Record<string, string>) => sendJson(res, status, shape(error), { headers });
+  const sendError = (status: number, error: ErrorBody["error"], headers?: Record<string, string>) => sendJson(res, status, shape(error), { headers });
   const body = parseJsonBody(text);
-  if (!body.ok) return sendError(res, 400, { code: "MALFORMED_JSON", message: body.message });
+  if (!body.ok) return sendError(400, { code: "MALFORMED_JSON", message: body.message });
   const parsed = schema.safeParse(body.value);
   if (!parsed.success) {
     // The first issues only, the message naming five (describeInvalidInput): a body wrong everywhere answered 49.7 MB.
-    return sendError(res, 400, { code: "BAD_REQUEST", ...describeInvalidInput(parsed.error) });
+    return sendError(400, { code: "BAD_REQUEST", ...describeInvalidInput(parsed.error) });
   }
   let result: unknown;
   try {
@@ -60,7 +63,7 @@ export async function serveJson<S extends z.ZodType>(
     if (mapped.internal) logInternalError(`[http] ${what}`, error);
     // A field's message says what is wrong with it, without its path again (as zod's fields do).
     const fieldMessage = mapped.field && mapped.message.startsWith(`${mapped.field}: `) ? mapped.message.slice(mapped.field.length + 2) : mapped.message;
-    return sendError(res, mapped.httpStatus, { code: mapped.code, message: mapped.message, ...(mapped.field ? { fields: [{ path: mapped.field, message: fieldMessage }] } : {}) },
+    return sendError(mapped.httpStatus, { code: mapped.code, message: mapped.message, ...(mapped.field ? { fields: [{ path: mapped.field, message: fieldMessage }] } : {}) },
       retryAfterHeader(mapped));
   }
   if (result instanceof JsonText) sendJsonText(res, 200, result.text);

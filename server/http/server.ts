@@ -4,7 +4,7 @@ import { TRPCError } from "@trpc/server";
 import { nodeHTTPRequestHandler } from "@trpc/server/adapters/node-http";
 import { actorOf } from "../audit/actor";
 import { authenticate, type BearerOnly } from "../auth/authenticate";
-import { authorizeHttp } from "../auth/http";
+import { authorizationMark, authorizeHttp, reauthorizeHttp, type AuthorizationMark } from "../auth/http";
 import { admitKeyRate } from "../auth/keyRateLimit";
 import { getDb } from "../db/client";
 import { allowedSurfaces, assertSurfaceAllowed, callerOf, passwordChangeDue, unauthorizedMessage, type Principal } from "../auth/principal";
@@ -130,31 +130,38 @@ async function serveProbe(req: IncomingMessage, res: ServerResponse, kind: "heal
 }
 
 /**
- * The surface a rerank answer is about, as far as the server knows it: what the client named
- * (/api/v1/rerank's `surface`, kept only once the caller may use it) or what text reranking resolved
- * from the database. Read when the answer is sent (attributedSurface).
+ * What the front door learns of a rerank answer while serving it: the surface it is about, as far as
+ * the server knows it (what the client named, /api/v1/rerank's `surface`, kept only once the caller
+ * may use it, or what text reranking resolved from the database; read when the answer is sent:
+ * attributedSurface), and the request's admission ticket, released when the answer is done.
  */
-const surfaceOfAnswer = new WeakMap<ServerResponse, AnswerAbout>();
+interface RerankAnswer {
+  about?: AnswerAbout;
+  ticket?: Ticket;
+}
 
 /**
- * Counts every answer of the rerank endpoints that is a fault of ours (HTTP 5xx: database down,
- * shutting down, overloaded, a bug) as rerank_requests_total{outcome="error"}, so the availability
- * SLI burns on outages (deploy/prometheus/alerts.yml). Answers served are counted by the pipeline
- * (outcome model or fallback), text reranking's too (it runs the same pipeline).
- * The errors are also tallied in rerank_errors for the On-call page's SLI (server/telemetry/errorTally.ts).
+ * Follows an answer of the rerank endpoints (one listener a request): releases its admission ticket,
+ * and counts it when it is a fault of ours (HTTP 5xx: database down, shutting down, overloaded, a bug)
+ * as rerank_requests_total{outcome="error"}, so the availability SLI burns on outages
+ * (deploy/prometheus/alerts.yml). Answers served are counted by the pipeline (outcome model or
+ * fallback), text reranking's too (it runs the same pipeline). The errors are also tallied in
+ * rerank_errors for the On-call page's SLI (server/telemetry/errorTally.ts).
  */
-function countRerankAnswer(res: ServerResponse, route: Route): void {
-  if (route.kind !== "rerank" && route.kind !== "textRerank") return;
-  res.once("finish", () => {
-    if (res.statusCode < 500) return;
-    const surface = attributedSurface(surfaceOfAnswer.get(res), (key) => surfaceConfigs().peek(key) !== undefined);
+function followRerankAnswer(res: ServerResponse): RerankAnswer {
+  const answer: RerankAnswer = {};
+  res.once("close", () => {
+    answer.ticket?.release();
+    if (!res.writableFinished || res.statusCode < 500) return;
+    const surface = attributedSurface(answer.about, (key) => surfaceConfigs().peek(key) !== undefined);
     metrics.requests.inc({ surface, outcome: "error" });
     countRerankError(surface);
   });
+  return answer;
 }
 
 /** Answers a request the front door admitted and routed to one of our own endpoints. */
-async function serveOwn(req: IncomingMessage, res: ServerResponse, route: Exclude<Route, { kind: "next" }>, settings: FrontDoorSettings): Promise<void> {
+async function serveOwn(req: IncomingMessage, res: ServerResponse, route: Exclude<Route, { kind: "next" }>, settings: FrontDoorSettings, answer: RerankAnswer | null): Promise<void> {
   const sendError = (res: ServerResponse, status: number, error: ErrorBody["error"], options?: { close?: boolean; headers?: Record<string, string> }) => sendRouteError(res, route, status, error, options);
   if (route.kind === "health" || route.kind === "metrics") return serveProbe(req, res, route.kind);
   if ((route.kind === "rerank" || route.kind === "textRerank" || route.kind === "events") && req.method !== "POST") {
@@ -168,10 +175,12 @@ async function serveOwn(req: IncomingMessage, res: ServerResponse, route: Exclud
   // A tRPC POST's caller; undefined: not known here (tRPC's own context checks it).
   let trpcCaller: Principal | null | undefined;
   const permission = ROUTE_PERMISSION[route.kind];
+  let authorized: AuthorizationMark | null = null;
   if (permission) {
     const access = await authorizeHttp(credentialsOf(req), permission);
     if (!access.ok) return sendError(res, access.status, { code: access.code, message: access.message }, { close: true, headers: access.headers });
     principal = access.principal;
+    authorized = authorizationMark();
   } else if (route.kind === "trpc" && takesBody) {
     // A tRPC POST is a mutation or a batch, and no mutation is public (auth.me and system.health are
     // queries, which tRPC takes by GET only): an anonymous one is answered 401 without its body.
@@ -192,9 +201,10 @@ async function serveOwn(req: IncomingMessage, res: ServerResponse, route: Exclud
   // The caller again, now that the body is in: a body may take minutes (a byte within every
   // BODY_IDLE_MS, up to the request timeout), and a key revoked, a role removed or a person disabled
   // meanwhile must not finish what it started with its old rights (a break test: a disabled admin
-  // invited a new admin 80 s after being disabled). A cached key's verdict costs no query.
-  if (body && permission) {
-    const again = await authorizeHttp(credentialsOf(req), permission);
+  // invited a new admin 80 s after being disabled). A cached key's verdict costs no query, and one
+  // given under a second ago with no key or person change heard since stands (reauthorizeHttp).
+  if (body && permission && authorized) {
+    const again = await reauthorizeHttp({ principal, mark: authorized }, credentialsOf(req), permission);
     if (!again.ok) return sendError(res, again.status, { code: again.code, message: again.message }, { headers: again.headers });
     principal = again.principal;
   } else if (body && route.kind === "trpc" && trpcCaller) {
@@ -224,14 +234,12 @@ async function serveOwn(req: IncomingMessage, res: ServerResponse, route: Exclud
     // A caller's fair share of this process (server/domain/admission/fairShare.ts): without a key, its address.
     // The same admission as tRPC's rerank procedures (./admission.ts).
     const caller = principal ? callerOf(principal) : `address:${req.headers["x-forwarded-for"] ?? ""}`;
-    let ticket: Ticket;
     try {
-      ticket = admitServing(caller);
+      answer!.ticket = admitServing(caller);
     } catch (error) {
       const mapped = mapError(error, route.kind);
       return sendError(res, mapped.httpStatus, { code: mapped.code, message: mapped.message }, { headers: retryAfterHeader(mapped) });
     }
-    res.once("close", ticket.release);
   }
   // A caller's W3C traceparent: the spans of this request join its trace (ROOT_CONTEXT when tracing is off).
   const traceParent = incomingTraceContext(req.headers);
@@ -239,11 +247,11 @@ async function serveOwn(req: IncomingMessage, res: ServerResponse, route: Exclud
     case "rerank":
       return serveJson(res, text, rerankRequestSchema, async (input) => {
         assertSurfaceAllowed(principal, input.surface);
-        surfaceOfAnswer.set(res, { named: input.surface });
+        answer!.about = { named: input.surface };
         return new JsonText(await rerankJson(input, callerOf(principal), traceParent));
       }, "POST /api/v1/rerank");
     case "textRerank":
-      return serveJson(res, text, textRerankRequestSchema, (input) => traced(`POST /v${route.apiVersion}/rerank`, traceParent, () => textRerank(input, route.apiVersion, principal, (surface) => surfaceOfAnswer.set(res, { resolved: surface }))), `POST /v${route.apiVersion}/rerank`, cohereError);
+      return serveJson(res, text, textRerankRequestSchema, (input) => traced(`POST /v${route.apiVersion}/rerank`, traceParent, () => textRerank(input, route.apiVersion, principal, (surface) => (answer!.about = { resolved: surface }))), `POST /v${route.apiVersion}/rerank`, cohereError);
     case "events":
       return serveJson(res, text, outcomeBatchSchema, (input) => traced("POST /api/v1/events", traceParent, () => recordOutcomes(input, allowedSurfaces(principal), callerOf(principal))), "POST /api/v1/events");
     case "upload":
@@ -312,7 +320,7 @@ export function frontDoorListener(settings: FrontDoorSettings, next: NextHandler
     const route = routeOf(method, pathname);
     // Our JSON endpoints write the security headers with their answer (body.ts sendJsonText); pages,
     // tRPC and the upload get them here, before their handlers add their own (a JSON answer of the
-    // upload then carries sendJsonText's, whose CSP is the production one: the same or stricter).
+    // upload then carries sendJsonText's, whose CSP is JSON_CSP: stricter than the pages').
     if (!ANSWERED_AS_JSON.has(route.kind)) for (const [name, value] of headers) res.setHeader(name, value);
     const refusal = refusalFor({ method, pathname, query: query < 0 ? "" : url.slice(query + 1), headers: req.headers }, route, settings);
     if (refusal) {
@@ -323,7 +331,7 @@ export function frontDoorListener(settings: FrontDoorSettings, next: NextHandler
       // The body (if any) is never read: close the connection after the answer.
       return sendRouteError(res, route, refusal.status, { code: refusal.code, message: refusal.message }, { close: method !== "GET" && method !== "HEAD", headers: refusal.headers });
     }
-    countRerankAnswer(res, route);
+    const answer = route.kind === "rerank" || route.kind === "textRerank" ? followRerankAnswer(res) : null;
     if (hasBody(req.headers)) {
       // The body's reader (if any) hears of it as a client gone ("aborted"), once the 408 went out.
       boundBodyPauses(req, res, settings.bodyIdleMs, () => {
@@ -333,7 +341,7 @@ export function frontDoorListener(settings: FrontDoorSettings, next: NextHandler
         res.once("finish", () => req.destroy());
       });
     }
-    const served = route.kind === "next" ? servePage(req, res, method, url, pathname, next) : serveOwn(req, res, route, settings);
+    const served = route.kind === "next" ? servePage(req, res, method, url, pathname, next) : serveOwn(req, res, route, settings, answer);
     Promise.resolve(served).catch((error: unknown) => {
       // Checking the caller needs the database too: unreachable, it is a 503 in plain words like any other.
       const mapped = mapError(error, `${method} ${pathname}`);

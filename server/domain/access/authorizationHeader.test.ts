@@ -11,6 +11,18 @@ describe("readAuthorization", () => {
     expect(readAuthorization(`  bearer   ${key} `)).toEqual({ kind: "bearer", key });
   });
 
+  it("reads `Bearer <key>` with one space (the common form, read without splitting) as the general reading does every near variant", () => {
+    for (const header of [`Bearer ${key}`, `BEARER ${key}`, `bEaReR ${key}`, `Bearer\t${key}`, `Bearer ${key}\t`, `Bearer ${key} `, ` Bearer ${key}`, `Bearer \t${key}`]) {
+      expect(readAuthorization(header), JSON.stringify(header)).toEqual({ kind: "bearer", key });
+    }
+    expect(readAuthorization(`Bearer ${key} extra`)).toEqual({ kind: "malformed", bearer: true, message: told("the Bearer scheme carried more than one value (a key has no spaces)") });
+    expect(readAuthorization(`Bearer ${key}\textra`)).toMatchObject({ kind: "malformed", bearer: true });
+    expect(readAuthorization("Bearer  ")).toEqual({ kind: "malformed", bearer: true, message: told("the Bearer scheme carried no key") });
+    expect(readAuthorization(`Bearer\u00a0${key}`)).toMatchObject({ kind: "malformed", bearer: false });
+    expect(readAuthorization(`Bearerx${key}`)).toMatchObject({ kind: "malformed", bearer: false });
+    expect(readAuthorization("Bearer k")).toEqual({ kind: "bearer", key: "k" });
+  });
+
   it("answers a key sent with a known scheme with the expected form and that scheme's registered name, never the key", () => {
     const read = readAuthorization(`Token ${key}`);
     expect(read).toEqual({ kind: "malformed", bearer: false, message: told('the header\'s scheme was "Token"') });
