@@ -82,9 +82,13 @@ export interface CpuReader {
  */
 export async function openCpuReader(databaseUrl: string): Promise<CpuReader> {
   const client = new pg.Client({ connectionString: databaseUrl });
+  // A connection lost mid-run fails the next reading (an 'error' event with no listener would end the process).
+  let lost: Error | null = null;
+  client.on("error", (error) => (lost = error));
   await client.connect();
   return {
     read: async (serverPid) => {
+      if (lost) throw lost;
       const { rows } = await client.query<{ pid: number }>("SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()");
       return {
         server: processTree(serverPid).reduce((sum, p) => sum + processCpuSeconds(p), 0),

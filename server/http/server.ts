@@ -4,7 +4,7 @@ import { TRPCError } from "@trpc/server";
 import { nodeHTTPRequestHandler } from "@trpc/server/adapters/node-http";
 import { actorOf } from "../audit/actor";
 import { authenticate, type BearerOnly } from "../auth/authenticate";
-import { authorizationMark, authorizeHttp, reauthorizeHttp, type AuthorizationMark } from "../auth/http";
+import { authorizeHttp, reauthorizeHttp } from "../auth/http";
 import { admitKeyRate } from "../auth/keyRateLimit";
 import { getDb } from "../db/client";
 import { allowedSurfaces, assertSurfaceAllowed, callerOf, passwordChangeDue, unauthorizedMessage, type Principal } from "../auth/principal";
@@ -175,12 +175,13 @@ async function serveOwn(req: IncomingMessage, res: ServerResponse, route: Exclud
   // A tRPC POST's caller; undefined: not known here (tRPC's own context checks it).
   let trpcCaller: Principal | null | undefined;
   const permission = ROUTE_PERMISSION[route.kind];
-  let authorized: AuthorizationMark | null = null;
+  /** performance.now() when the caller was authorized. */
+  let authorizedAt = 0;
   if (permission) {
     const access = await authorizeHttp(credentialsOf(req), permission);
     if (!access.ok) return sendError(res, access.status, { code: access.code, message: access.message }, { close: true, headers: access.headers });
     principal = access.principal;
-    authorized = authorizationMark();
+    authorizedAt = performance.now();
   } else if (route.kind === "trpc" && takesBody) {
     // A tRPC POST is a mutation or a batch, and no mutation is public (auth.me and system.health are
     // queries, which tRPC takes by GET only): an anonymous one is answered 401 without its body.
@@ -201,10 +202,10 @@ async function serveOwn(req: IncomingMessage, res: ServerResponse, route: Exclud
   // The caller again, now that the body is in: a body may take minutes (a byte within every
   // BODY_IDLE_MS, up to the request timeout), and a key revoked, a role removed or a person disabled
   // meanwhile must not finish what it started with its old rights (a break test: a disabled admin
-  // invited a new admin 80 s after being disabled). A cached key's verdict costs no query, and one
-  // given under a second ago with no key or person change heard since stands (reauthorizeHttp).
-  if (body && permission && authorized) {
-    const again = await reauthorizeHttp({ principal, mark: authorized }, credentialsOf(req), permission);
+  // invited a new admin 80 s after being disabled). A cached key's verdict costs no query, and an API
+  // key's verdict given under a second ago that is still the cached one, unexpired, stands (reauthorizeHttp).
+  if (body && permission) {
+    const again = await reauthorizeHttp({ principal, at: authorizedAt }, credentialsOf(req), permission);
     if (!again.ok) return sendError(res, again.status, { code: again.code, message: again.message }, { headers: again.headers });
     principal = again.principal;
   } else if (body && route.kind === "trpc" && trpcCaller) {
@@ -240,6 +241,9 @@ async function serveOwn(req: IncomingMessage, res: ServerResponse, route: Exclud
       const mapped = mapError(error, route.kind);
       return sendError(res, mapped.httpStatus, { code: mapped.code, message: mapped.message }, { headers: retryAfterHeader(mapped) });
     }
+    // The client gone during an await above (the key's rate limit asks the primary with WORKERS > 1):
+    // the answer's `close` has run, so nothing else releases the ticket, and nobody waits for a ranking.
+    if (res.closed) return answer!.ticket.release();
   }
   // A caller's W3C traceparent: the spans of this request join its trace (ROOT_CONTEXT when tracing is off).
   const traceParent = incomingTraceContext(req.headers);

@@ -1,6 +1,7 @@
 import http from "node:http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createApiKey, forgetVerifiedKeys, revokeApiKey } from "../auth/apiKeys";
+import { stopConfigListener } from "../db/configChanges";
 import { getDb } from "../db/client";
 import { seedDemo } from "../db/seed";
 import { openServedModels } from "../rerank/warm";
@@ -50,6 +51,8 @@ function postInHalves(path: string, body: Buffer, headers: Record<string, string
   });
 }
 
+const rerankBody = () => Buffer.from(JSON.stringify({ surface: "search", topK: 3, userKey: "u-slow", candidates: itemIds.map((id, i) => ({ id, retrievalScore: 1 - i / 10 })) }));
+
 /** A 401's WWW-Authenticate for a Bearer key that is not (or no longer) a live key. */
 const INVALID_TOKEN = 'Bearer realm="rerank-console", error="invalid_token"';
 
@@ -61,7 +64,7 @@ const revoke = async (id: string) => {
 describe("a request's caller is checked again once its body is in", () => {
   it("/api/v1/rerank: a serving key revoked while its body arrives gets 401, not the ranking", async () => {
     const key = await freshKey("serving");
-    const body = Buffer.from(JSON.stringify({ surface: "search", topK: 3, userKey: "u-slow", candidates: itemIds.map((id, i) => ({ id, retrievalScore: 1 - i / 10 })) }));
+    const body = rerankBody();
     const answer = await postInHalves("/api/v1/rerank", body, { authorization: `Bearer ${key.key}`, "content-type": "application/json" }, () => revoke(key.apiKey.id));
     expect(answer.status).toBe(401);
     expect(JSON.parse(answer.body).error.code).toBe("UNAUTHORIZED");
@@ -70,6 +73,19 @@ describe("a request's caller is checked again once its body is in", () => {
     // The same request from a live key is served (the test's request is a valid one).
     const live = await freshKey("serving");
     expect((await frontDoor.post("/api/v1/rerank", JSON.parse(body.toString()), { headers: { authorization: `Bearer ${live.key}` } })).status).toBe(200);
+  });
+
+  // A verdict given under a second before the body ended stands only while it is the cached one and
+  // unexpired (reauthorizeHttp); a review found both of these served (200) when it stood on no
+  // change heard alone.
+  it("/api/v1/rerank: a serving key that expires while its body arrives gets 401", async () => {
+    const expiresAt = new Date(Date.now() + 250);
+    const key = await createApiKey(getDb(), { name: `slow-body expiring ${Date.now()}`, kind: "serving", expiresAt }, ownerId);
+    const answer = await postInHalves("/api/v1/rerank", rerankBody(), { authorization: `Bearer ${key.key}`, "content-type": "application/json" }, async () => {
+      while (Date.now() <= expiresAt.getTime() + 20) await new Promise((r) => setTimeout(r, 10));
+    });
+    expect(answer.status).toBe(401);
+    expect(answer.challenge).toBe(INVALID_TOKEN);
   });
 
   it("tRPC: a mutation whose automation key is revoked while its body arrives gets 401 and changes nothing", async () => {
@@ -107,6 +123,21 @@ describe("a request's caller is checked again once its body is in", () => {
     ]);
     const answer = await postInHalves("/api/v1/models/no-such-model/versions", body, { authorization: `Bearer ${key.key}`, "content-type": `multipart/form-data; boundary=${boundary}` }, () => revoke(key.apiKey.id));
     // Before: the upload went on as the revoked key (here: 404 for the unknown model, read after the form).
+    expect(answer.status).toBe(401);
+    expect(answer.challenge).toBe(INVALID_TOKEN);
+  });
+
+  // Last: it stops this process's change listener.
+  it("/api/v1/rerank: a revocation a background re-read finds while the body arrives (no change heard: the listener is down) gets 401", async () => {
+    const key = await freshKey("serving");
+    const live = await frontDoor.post("/api/v1/rerank", JSON.parse(rerankBody().toString()), { headers: { authorization: `Bearer ${key.key}` } });
+    expect(live.status).toBe(200);
+    await stopConfigListener();
+    await getDb().apiKey.update({ where: { id: key.apiKey.id }, data: { revokedAt: new Date() } });
+    // Older than CONFIG_WATCH_INTERVAL_MS (100 ms in tests): the check before the body serves the cached
+    // verdict and starts its re-read, which stores the revoked one before the body ends.
+    await new Promise((r) => setTimeout(r, 200));
+    const answer = await postInHalves("/api/v1/rerank", rerankBody(), { authorization: `Bearer ${key.key}`, "content-type": "application/json" }, async () => {});
     expect(answer.status).toBe(401);
     expect(answer.challenge).toBe(INVALID_TOKEN);
   });
