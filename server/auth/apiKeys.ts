@@ -146,17 +146,6 @@ const cache: KeyCache = (holder.__rerankApiKeys ??= {
   subscribed: false,
 });
 
-/**
- * Would verifyApiKey(key) answer `principal` now without a lookup? True when the cached verdict of
- * `key` is still the one that gave `principal` — no key or person change heard (forgetVerifiedKeys
- * clears them), no re-read stored since — and the key has not expired. Peeks: the cache's order is
- * left as it is.
- */
-export function verdictStands(key: string, principal: Principal): boolean {
-  const verdict = cache.verdicts.peek(key);
-  return verdict !== undefined && verdict.principal === principal && (verdict.expiresAt === null || verdict.expiresAt > Date.now());
-}
-
 /** Forgets every cached verdict in this process (the listener calls it on any key or person change). */
 export function forgetVerifiedKeys(): void {
   cache.generation++;

@@ -1,8 +1,7 @@
 import { env } from "../config";
 import { getDb } from "../db/client";
-import { readAuthorization, refusalHeaders } from "../domain/access/authorizationHeader";
+import { refusalHeaders } from "../domain/access/authorizationHeader";
 import { missingPermissionReason, type Permission } from "../domain/access/permissions";
-import { verdictStands } from "./apiKeys";
 import { authenticate, authorizationOf, type BearerOnly } from "./authenticate";
 import { ONE_TIME_PASSWORD_MESSAGE, passwordChangeDue, principalCan, servingKeyShortfall, unauthorizedMessage, type Principal } from "./principal";
 
@@ -35,24 +34,4 @@ export async function authorizeHttp(headers: Headers | BearerOnly, permission: P
     return { ok: false, status: 401, code: "UNAUTHORIZED", message: unauthorizedMessage(authorization), headers: refusalHeaders(401, authorization) };
   }
   return { ok: false, status: 403, code: "FORBIDDEN", message: servingKeyShortfall(principal, permission) ?? missingPermissionReason(permission), headers: {} };
-}
-
-/** How long an API key's verdict may stand for its own request without a second check: a body that arrived within it was not slow. */
-export const REAUTHORIZE_AFTER_MS = 1000;
-
-/**
- * The caller of a request checked again once its body is in (a body may take minutes: a key revoked
- * meanwhile must not finish what it started). `previous` is authorizeHttp's principal and
- * performance.now() when it answered. An API key's principal stands when the body took under
- * REAUTHORIZE_AFTER_MS and the key's cached verdict is still the one that gave it, unexpired
- * (verdictStands: a change heard or a re-read stored since replaces it), which is what the check
- * would read; every other caller, or after either, is authorized again (authorizeHttp).
- */
-export async function reauthorizeHttp(previous: { principal: Principal | null; at: number }, headers: Headers | BearerOnly, permission: Permission): Promise<HttpAuthorization> {
-  const { principal, at } = previous;
-  if (principal?.kind === "api_key" && performance.now() - at < REAUTHORIZE_AFTER_MS) {
-    const read = readAuthorization(authorizationOf(headers) ?? "");
-    if (read.kind === "bearer" && verdictStands(read.key, principal)) return { ok: true, principal };
-  }
-  return authorizeHttp(headers, permission);
 }

@@ -4,7 +4,7 @@ import { TRPCError } from "@trpc/server";
 import { nodeHTTPRequestHandler } from "@trpc/server/adapters/node-http";
 import { actorOf } from "../audit/actor";
 import { authenticate, type BearerOnly } from "../auth/authenticate";
-import { authorizeHttp, reauthorizeHttp } from "../auth/http";
+import { authorizeHttp } from "../auth/http";
 import { admitKeyRate } from "../auth/keyRateLimit";
 import { getDb } from "../db/client";
 import { allowedSurfaces, assertSurfaceAllowed, callerOf, passwordChangeDue, unauthorizedMessage, type Principal } from "../auth/principal";
@@ -175,13 +175,10 @@ async function serveOwn(req: IncomingMessage, res: ServerResponse, route: Exclud
   // A tRPC POST's caller; undefined: not known here (tRPC's own context checks it).
   let trpcCaller: Principal | null | undefined;
   const permission = ROUTE_PERMISSION[route.kind];
-  /** performance.now() when the caller was authorized. */
-  let authorizedAt = 0;
   if (permission) {
     const access = await authorizeHttp(credentialsOf(req), permission);
     if (!access.ok) return sendError(res, access.status, { code: access.code, message: access.message }, { close: true, headers: access.headers });
     principal = access.principal;
-    authorizedAt = performance.now();
   } else if (route.kind === "trpc" && takesBody) {
     // A tRPC POST is a mutation or a batch, and no mutation is public (auth.me and system.health are
     // queries, which tRPC takes by GET only): an anonymous one is answered 401 without its body.
@@ -202,10 +199,9 @@ async function serveOwn(req: IncomingMessage, res: ServerResponse, route: Exclud
   // The caller again, now that the body is in: a body may take minutes (a byte within every
   // BODY_IDLE_MS, up to the request timeout), and a key revoked, a role removed or a person disabled
   // meanwhile must not finish what it started with its old rights (a break test: a disabled admin
-  // invited a new admin 80 s after being disabled). A cached key's verdict costs no query, and an API
-  // key's verdict given under a second ago that is still the cached one, unexpired, stands (reauthorizeHttp).
+  // invited a new admin 80 s after being disabled). A cached key's verdict costs no query.
   if (body && permission) {
-    const again = await reauthorizeHttp({ principal, at: authorizedAt }, credentialsOf(req), permission);
+    const again = await authorizeHttp(credentialsOf(req), permission);
     if (!again.ok) return sendError(res, again.status, { code: again.code, message: again.message }, { headers: again.headers });
     principal = again.principal;
   } else if (body && route.kind === "trpc" && trpcCaller) {

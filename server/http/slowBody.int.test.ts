@@ -75,9 +75,8 @@ describe("a request's caller is checked again once its body is in", () => {
     expect((await frontDoor.post("/api/v1/rerank", JSON.parse(body.toString()), { headers: { authorization: `Bearer ${live.key}` } })).status).toBe(200);
   });
 
-  // A verdict given under a second before the body ended stands only while it is the cached one and
-  // unexpired (reauthorizeHttp); a review found both of these served (200) when it stood on no
-  // change heard alone.
+  // The check after the body is a full one: a review found both of these served (200) by a shortcut
+  // (session 38) that let an API key's first verdict stand when no change had been heard.
   it("/api/v1/rerank: a serving key that expires while its body arrives gets 401", async () => {
     const expiresAt = new Date(Date.now() + 250);
     const key = await createApiKey(getDb(), { name: `slow-body expiring ${Date.now()}`, kind: "serving", expiresAt }, ownerId);
