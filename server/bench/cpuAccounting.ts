@@ -17,8 +17,8 @@ function statCpuSeconds(file: string): number {
   }
 }
 
-/** User + system CPU seconds of one process, every thread. */
-const processCpuSeconds = (pid: number): number => statCpuSeconds(`/proc/${pid}/stat`);
+/** User + system CPU seconds of one process, every thread (its event loop, V8's GC helpers, libuv's pool, Next.js's thread); 0 when it is gone. */
+export const processCpuSeconds = (pid: number): number => statCpuSeconds(`/proc/${pid}/stat`);
 
 /**
  * User + system CPU seconds of `pid`'s main thread alone (/proc/<pid>/task/<pid>/stat): a Node.js

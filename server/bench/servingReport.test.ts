@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { createRng } from "../domain/random";
-import { cpuRatio, pairedFigure, telemetryCost, telemetryCpuCost, TELEMETRY_TARGET, throughputRatio } from "./servingReport";
+import { cpuRatio, cpuRatioOverProcessPairs, pairedFigure, telemetryCost, telemetryCpuCost, TELEMETRY_TARGET, throughputRatio } from "./servingReport";
 
 // bench:serving judges telemetry's cost from paired blocks (on, off) whose throughput swings with
 // whatever else the machine does; these tests build such pairs with a known true cost and check that
@@ -92,6 +92,38 @@ describe("cpuRatio", () => {
   it("refuses a block without CPU figures, naming it", () => {
     expect(() => cpuRatio([{ test: 1000, reference: 1000 }, { test: 1000, reference: 0 }])).toThrow(/pairs\[1\]/);
     expect(() => cpuRatio([{ test: Number.NaN, reference: 1000 }])).toThrow(/pairs\[0\]/);
+  });
+});
+
+describe("cpuRatioOverProcessPairs", () => {
+  const pair = (...ratios: number[]) => ratios.map((r) => ({ test: 1000 * r, reference: 1000 }));
+
+  it("is the median over pairs of each pair's median block ratio, with the pairs' extremes as its interval", () => {
+    // Session 41's six fresh pairs (whole process): each pair's blocks read around its own ratio.
+    const r = cpuRatioOverProcessPairs([pair(1.10, 1.09, 1.12, 1.10), pair(1.08, 1.09, 1.086, 1.07), pair(1.084, 1.08, 1.09), pair(1.074, 1.06, 1.08), pair(1.069, 1.069, 1.2, 1.0), pair(1.087, 1.087)]);
+    // Pair medians: 1.100, 1.083, 1.084, 1.074, 1.069, 1.087 → median (1.083 + 1.084) / 2.
+    expect(r.pairs.map((p) => Number(p.toFixed(3)))).toEqual([1.1, 1.083, 1.084, 1.074, 1.069, 1.087]);
+    expect(r.estimate).toBeCloseTo(1.0835, 12);
+    expect(r.interval).toMatchObject({ lower: 1.069, upper: 1.1 });
+    expect(r.interval!.coverage).toBeCloseTo(1 - 2 * 0.5 ** 6, 12);
+    expect(r.verdict).toBe("met"); // every pair under ×1/0.9
+  });
+
+  it("reads one pair's outlying blocks as that pair's, not as six samples", () => {
+    // One pair's twelve blocks all at ×1.3 and five pairs at ×1.05: one process pair cannot carry the figure.
+    const r = cpuRatioOverProcessPairs([pair(...Array(12).fill(1.3)), pair(1.05), pair(1.05), pair(1.05), pair(1.05), pair(1.05)]);
+    expect(r.estimate).toBeCloseTo(1.05, 12);
+    expect(r.verdict).toBe("met (within noise)"); // the interval reaches the ×1.3 pair
+  });
+
+  it("misses when every pair is over the line", () => {
+    expect(cpuRatioOverProcessPairs([pair(1.2), pair(1.15), pair(1.13), pair(1.2), pair(1.3), pair(1.12)]).verdict).toBe("missed");
+  });
+
+  it("refuses a pair without blocks and a block without CPU figures, naming them", () => {
+    expect(() => cpuRatioOverProcessPairs([])).toThrow(RangeError);
+    expect(() => cpuRatioOverProcessPairs([pair(1), []])).toThrow(/pairs\[1\]/);
+    expect(() => cpuRatioOverProcessPairs([pair(1), [{ test: 1000, reference: 0 }]])).toThrow(/pairs\[1\]\[0\]/);
   });
 });
 

@@ -120,3 +120,27 @@ export function telemetryCpuCost(pairs: readonly CpuPair[], target = TELEMETRY_T
   checkPairs(pairs, "CPU per request", "µs");
   return pairedFigure(pairs.map((p) => 1 - p.reference / p.test), target, "lower", level);
 }
+
+/**
+ * CPU per request of one server over another's across fresh process pairs: each pair (a new process
+ * of each kind, started together and loaded at once) gives the median of its blocks' test/reference,
+ * and the figure is the median over pairs with its distribution-free interval (pairedFigure: with 6
+ * pairs, from the lowest to the highest, 96.9 %), judged against `target` (lower is better;
+ * 1 / CONSOLE_RATIO_TARGET by default, as cpuRatio). One pair of processes reads its own ratio several
+ * per cent off another's (where V8's compiler and the memory layout left each process), so blocks of
+ * one pair are not independent samples of the ratio: pairs are.
+ * @param pairs per process pair, its blocks (each block: both servers' CPU µs per request, positive and finite)
+ * @throws RangeError with no pairs, a pair without blocks (naming it), or a figure that is not positive and finite (naming pair and block).
+ */
+export function cpuRatioOverProcessPairs(pairs: readonly (readonly CpuPair[])[], target = 1 / CONSOLE_RATIO_TARGET, level = 0.95): PairedFigure {
+  const medians = pairs.map((blocks, k) => {
+    if (blocks.length === 0) throw new RangeError(`pairs[${k}]: a process pair needs at least one block`);
+    blocks.forEach((b, i) => {
+      if (!(b.test > 0 && b.reference > 0 && Number.isFinite(b.test) && Number.isFinite(b.reference))) {
+        throw new RangeError(`pairs[${k}][${i}]: CPU per request must be positive and finite, got ${b.test} and ${b.reference} µs`);
+      }
+    });
+    return quantileSorted(blocks.map((b) => b.test / b.reference).sort((a, b) => a - b), 0.5);
+  });
+  return pairedFigure(medians, target, "lower", level);
+}
