@@ -107,3 +107,14 @@ export function mapError(error: unknown, what: string): MappedError {
   }
   return { httpStatus: 500, trpcCode: "INTERNAL_SERVER_ERROR", code: "INTERNAL", message: `${what} failed: an internal error (logged on the server)`, internal: true };
 }
+
+/**
+ * The `fields` list of an error answer for a mapped error that names its field (InvalidInputError, a
+ * unique violation): one entry whose message says what is wrong without the path again (as zod's
+ * fields do), or null when it names none. One list for /api/v1/* (serveJson) and tRPC (its error formatter).
+ */
+export function fieldsOf(mapped: MappedError): Array<{ path: string; message: string }> | null {
+  if (!mapped.field) return null;
+  const prefix = `${mapped.field}: `;
+  return [{ path: mapped.field, message: mapped.message.startsWith(prefix) ? mapped.message.slice(prefix.length) : mapped.message }];
+}

@@ -9,10 +9,10 @@ import { admitServing } from "./http/admission";
 import { getDb, type Db } from "./db/client";
 import { missingPermissionReason, PERMISSION_NAMES, SERVING_PERMISSIONS, type Permission } from "./domain/access/permissions";
 import { strictSuperjsonDates } from "./domain/time/superjsonDates";
-import { mapError } from "./errorMapping";
+import { fieldsOf, mapError } from "./errorMapping";
 import { logInternalError } from "./redact";
 import { InvalidInputError } from "./errors";
-import { boundedSuperjsonEnvelope, describeInvalidInput, describeZodError } from "./validation";
+import { boundedSuperjsonEnvelope, describeInvalidInput, describeZodError, protoKeyPath } from "./validation";
 
 // Context and procedure builders, defined once; routers compose them. Every procedure declares the
 // permission it needs (its meta): `procedureFor[permission]`, or `publicProcedure` for the few that
@@ -63,6 +63,15 @@ export function contextFor(principal: Principal | null): Context {
  */
 function deserializeInput(payload: unknown): unknown {
   const envelope = boundedSuperjsonEnvelope(payload) as Parameters<typeof superjson.deserialize>[0];
+  // An own key "__proto__", which superjson's copy would drop without a word: without annotations the
+  // value goes to the schema as parsed, which keeps or refuses it as /api/v1/* does for the same body
+  // (break test: tRPC served a rerank and stored an event that /api/v1/* refused); with annotations
+  // (superjson has to copy) it is refused here, naming it.
+  const proto = protoKeyPath((envelope as { json?: unknown } | undefined)?.json);
+  if (proto !== null) {
+    if (!envelope.meta) return envelope.json;
+    throw new InvalidInputError(proto, 'may not be "__proto__" (it cannot be kept as a field name)');
+  }
   try {
     return superjson.deserialize(strictSuperjsonDates(envelope));
   } catch (error) {
@@ -86,6 +95,8 @@ const t = initTRPC
     },
     errorFormatter({ shape, error, path }) {
       const zod = error.cause instanceof ZodError ? error.cause : null;
+      // A field named by the error mapping (InvalidInputError, a unique violation), as /api/v1/* lists it (fieldsOf).
+      const mapped = zod ? null : fieldsOf(mapError(error.cause ?? error, path ?? "the request"));
       return {
         ...shape,
         // A 5xx says what failed in plain words, wherever it was thrown (the procedure, or building
@@ -93,7 +104,7 @@ const t = initTRPC
         ...(shape.data.httpStatus >= 500 ? { message: mapError(error.cause ?? error, path ?? "the request").message } : {}),
         data: {
           ...shape.data,
-          fields: zod ? describeInvalidInput(zod).fields : null,
+          fields: zod ? describeInvalidInput(zod).fields : mapped,
         },
       };
     },

@@ -6,7 +6,7 @@ import { rerankRequestSchema } from "./rerank/schema";
 import { uploadFieldsSchema } from "./registry/schema";
 import { appRouter } from "./routers/_app";
 import { deepJson, isUnder, procedureInputs, samplesOf, withLeaf, type Leaf } from "./testing/inputProbes";
-import { boundedSuperjsonEnvelope, describeZodError, float32, FLOAT32_MAX, int32, jsonProblem, jsonValue, reasonSchema, revenue, SUPERJSON_META_LIMITS, text } from "./validation";
+import { boundedSuperjsonEnvelope, describeZodError, float32, FLOAT32_MAX, int32, jsonProblem, jsonValue, protoKeyPath, reasonSchema, revenue, SUPERJSON_META_LIMITS, text } from "./validation";
 
 // The shared primitives, and proof that every input schema is built from them: generated from the
 // router (and the two REST bodies), each string refuses NUL and lone surrogates and has a length
@@ -197,5 +197,23 @@ describe("boundedSuperjsonEnvelope's limits on meta.values", () => {
   it("refuses more annotated paths than SUPERJSON_META_LIMITS.keys, naming the field (a body within 1 MiB cannot reach it: checked here)", () => {
     const values = Object.fromEntries(Array.from({ length: SUPERJSON_META_LIMITS.keys + 1 }, (_, i) => [`k${i}`, ["undefined"]]));
     expect(() => boundedSuperjsonEnvelope({ json: {}, meta: { values, v: 1 } })).toThrow(`meta.values: more than ${SUPERJSON_META_LIMITS.keys} annotated paths`);
+  });
+});
+
+describe("protoKeyPath", () => {
+  it("names the first own key \"__proto__\" of a parsed JSON value, at any depth", () => {
+    expect(protoKeyPath(JSON.parse('{"a":[{"b":1},{"c":{"__proto__":2}}]}'))).toBe("a[1].c.__proto__");
+    expect(protoKeyPath(JSON.parse('{"__proto__":{}}'))).toBe("__proto__");
+    expect(protoKeyPath(JSON.parse('[[{"x":{"__proto__":null}}]]'))).toBe("[0][0].x.__proto__");
+    let deep: unknown = JSON.parse('{"__proto__":1}');
+    for (let i = 0; i < 100_000; i++) deep = [deep];
+    expect(protoKeyPath(deep)?.endsWith("[0].__proto__")).toBe(true);
+  });
+
+  it("is null without one (an inherited __proto__ is not a key)", () => {
+    expect(protoKeyPath({ a: [1, "x", null, { b: {} }] })).toBeNull();
+    expect(protoKeyPath(undefined)).toBeNull();
+    expect(protoKeyPath("__proto__")).toBeNull();
+    expect(protoKeyPath(JSON.parse('{"proto":1,"__proto":2}'))).toBeNull();
   });
 });

@@ -434,6 +434,35 @@ function keySegments(key: string, legacy: boolean): number | string {
 }
 
 /**
+ * The path of the first own key "__proto__" in a parsed JSON value (fieldPath's form:
+ * `candidates[0].features.__proto__`), or null when it holds none. JSON.parse keeps such a key as
+ * an own property; superjson's copy drops it without a word (a pollution guard), so a tRPC input
+ * would reach its schema without the key that /api/v1/* refuses naming it. Iterative: any depth.
+ */
+export function protoKeyPath(value: unknown): string | null {
+  type Frame = { value: unknown; key: PropertyKey | null; parent: Frame | null };
+  const pathOf = (frame: Frame | null, last: PropertyKey): string => {
+    const path: PropertyKey[] = [last];
+    for (let f = frame; f && f.key !== null; f = f.parent) path.push(f.key);
+    return fieldPath(path.reverse());
+  };
+  const stack: Frame[] = [{ value, key: null, parent: null }];
+  while (stack.length) {
+    const frame = stack.pop()!;
+    const node = frame.value;
+    if (node === null || typeof node !== "object") continue;
+    if (Array.isArray(node)) {
+      for (let i = node.length - 1; i >= 0; i--) stack.push({ value: node[i], key: i, parent: frame });
+      continue;
+    }
+    if (Object.hasOwn(node, "__proto__")) return pathOf(frame, "__proto__");
+    const keys = Object.keys(node);
+    for (let i = keys.length - 1; i >= 0; i--) stack.push({ value: (node as Record<string, unknown>)[keys[i]!], key: keys[i]!, parent: frame });
+  }
+  return null;
+}
+
+/**
  * A superjson envelope as superjson.deserialize may take it: `meta.values` at most 32 levels deep,
  * 100,000 keys, 400,000 path segments summed over its keys' full paths, keys of at most 1,000
  * characters, annotations of undefined, number, bigint and Date only, no __proto__ / prototype /

@@ -119,6 +119,12 @@ describe("JSON-only mutations", () => {
     expect(isJsonContentType("Application/JSON; charset=utf-8")).toBe(true);
     expect(isJsonContentType("text/plain;charset=UTF-8")).toBe(false);
     expect(isJsonContentType("application/json-patch+json")).toBe(false);
+    // JSON is UTF-8 (RFC 8259 §8.1): another declared charset is refused, not decoded as UTF-8 (break test 2026-12-04).
+    expect(isJsonContentType("application/json; charset=latin1")).toBe(false);
+    expect(isJsonContentType("application/json;charset=ISO-8859-1")).toBe(false);
+    expect(isJsonContentType('application/json; charset="UTF-8"')).toBe(true);
+    expect(isJsonContentType("application/json; charset=utf8")).toBe(true);
+    expect(isJsonContentType("application/json; foo=bar")).toBe(true);
     expect(isJsonContentType(undefined)).toBe(false);
   });
 
@@ -132,10 +138,14 @@ describe("JSON-only mutations", () => {
     ["POST", "/api/v1/rerank", "application/json", null],
     ["GET", "/api/trpc/surfaces.list", undefined, null],
     ["POST", "/api/v1/models/m/versions", "multipart/form-data; boundary=x", null],
+    ["POST", "/api/v1/rerank", "application/json; charset=latin1", 415],
+    ["POST", "/api/trpc/rerank.rank", "application/json; charset=utf-16", 415],
+    ["POST", "/api/v1/events", "application/json; charset=utf-8", null],
   ] as const)("%s %s with %s → %s", (method, path, contentType, status) => {
     const refusal = refuse(head(method, path, contentType ? { "content-type": contentType } : {}));
     expect(refusal?.status ?? null).toBe(status);
     if (status) expect(refusal?.message).toContain(contentType ? `"${contentType}"` : "none");
+    if (status && contentType?.startsWith("application/json")) expect(refusal?.message).toMatch(/^content-type: JSON is read as UTF-8/);
   });
 });
 

@@ -234,10 +234,20 @@ export const pathProblem = (pathname: string): string | null => escapeProblem(pa
  */
 const readsQuery = (route: Route, pathname: string) => route.kind === "trpc" || pathname.startsWith("/api/");
 
-/** Does this media type say JSON? `application/json` with any parameters (`; charset=utf-8`). */
+/**
+ * Does this media type say JSON the endpoints can read? `application/json`, with any parameters
+ * except a charset other than UTF-8: JSON exchanged between systems is UTF-8 (RFC 8259 §8.1), and
+ * bodies are decoded as UTF-8, so `charset=latin1` would have been read as something it is not
+ * (break test: accepted and decoded as UTF-8). `charset=utf-8` (any case, quoted or not) passes.
+ */
 export function isJsonContentType(header: string | undefined): boolean {
   if (header === "application/json") return true; // what nearly every client sends, as it is
-  return (header ?? "").split(";", 1)[0]!.trim().toLowerCase() === "application/json";
+  const [type, ...parameters] = (header ?? "").split(";");
+  if (type!.trim().toLowerCase() !== "application/json") return false;
+  return parameters.every((parameter) => {
+    const [name, value = ""] = parameter.split("=", 2).map((part) => part.trim().toLowerCase());
+    return name !== "charset" || /^"?utf-?8"?$/.test(value);
+  });
 }
 
 /**
@@ -327,7 +337,11 @@ export function refusalFor(head: RequestHead, route: Route, settings: FrontDoorS
   }
   const contentType = one(head.headers["content-type"]);
   if (isUnsafeMethod(head.method) && (route.kind === "rerank" || route.kind === "textRerank" || route.kind === "events" || route.kind === "trpc") && !isJsonContentType(contentType)) {
-    return { status: 415, code: "UNSUPPORTED_MEDIA_TYPE", message: `content-type: expected application/json, got ${contentType ? `"${contentType}"` : "none"}` };
+    const otherCharset = contentType?.split(";", 1)[0]!.trim().toLowerCase() === "application/json";
+    const message = otherCharset
+      ? `content-type: JSON is read as UTF-8 (RFC 8259 §8.1); send it so, with no charset or charset=utf-8, not "${contentType!.slice(0, 100)}"`
+      : `content-type: expected application/json, got ${contentType ? `"${contentType.slice(0, 100)}"` : "none"}`;
+    return { status: 415, code: "UNSUPPORTED_MEDIA_TYPE", message };
   }
   // No endpoint inflates a body: a gzip body was read as JSON ("malformed JSON" quoting binary), and a plain one labelled gzip was taken.
   const encoding = one(head.headers["content-encoding"])?.trim().toLowerCase();

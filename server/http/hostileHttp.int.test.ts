@@ -330,6 +330,11 @@ describe("bytes, paths and encodings", () => {
     expect(answer.head).toContain("content-type: application/json");
     expect(answer.head).toContain("x-frame-options: deny");
     expect(JSON.parse(answer.body)).toEqual({ error: { code: "BAD_REQUEST", message: "request: not a well-formed HTTP/1.1 request (HPE_INVALID_METHOD)" } });
+    // An Expect other than 100-continue (break test 2026-12-04: 417 with an empty body).
+    const expectation = await raw(headLines("POST", "/api/v1/rerank", { "content-type": "application/json", "content-length": "2", expect: "foo", ...serving }), ["{}"]);
+    expect(expectation.status).toBe(417);
+    expect(expectation.head).toContain("x-frame-options: deny");
+    expect(JSON.parse(expectation.body)).toEqual({ error: { code: "EXPECTATION_FAILED", message: 'expect: "foo" is not supported; only 100-continue is (or send no Expect header)' } });
     const garbage = await raw("GARBAGE\r\n\r\n");
     expect(garbage.status).toBe(400);
     expect(garbage.head).toContain("content-security-policy");

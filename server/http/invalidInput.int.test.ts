@@ -96,3 +96,61 @@ describe('a document field named "__proto__"', () => {
     }
   });
 });
+
+// Break test (2026-12-04): superjson's copy dropped an own key "__proto__", so tRPC served a rerank and
+// stored an event that /api/v1/* refused naming the key; and tRPC's `fields` was null for errors
+// named after the schema check, where /api/v1/* lists the field.
+describe('a key named "__proto__", and a field named after the schema check: /api/v1/* and tRPC answer alike', () => {
+  const trpcError = async (response: Response) => {
+    const text = await response.text();
+    return { status: response.status, ...(JSON.parse(text) as { error: { json: { message: string; data: { fields: Array<{ path: string; message: string }> | null } } } }).error.json };
+  };
+  const v1Error = async (response: Response) => {
+    const text = await response.text();
+    return { status: response.status, ...(JSON.parse(text) as { error: { message: string; fields?: Array<{ path: string; message: string }> } }).error };
+  };
+  const rerankBodies = [
+    ['candidates[0].features.__proto__', '{"surface":"search","topK":3,"candidates":[{"id":"sku-00001","features":{"__proto__":1}}]}'],
+    ["context.attributes.__proto__", '{"surface":"search","topK":3,"context":{"attributes":{"__proto__":"x"}},"candidates":[{"id":"sku-00001"}]}'],
+    ["top level", '{"surface":"search","topK":3,"candidates":[{"id":"sku-00001"}],"__proto__":{}}'],
+    ["a candidate", '{"surface":"search","topK":3,"candidates":[{"id":"sku-00001","__proto__":{}}]}'],
+    ["context", '{"surface":"search","topK":3,"context":{"__proto__":{}},"candidates":[{"id":"sku-00001"}]}'],
+  ] as const;
+
+  it("POST /api/v1/rerank and tRPC rerank.rank: the same status, message and fields", async () => {
+    for (const [where, raw] of rerankBodies) {
+      const v1 = await v1Error(await frontDoor.post("/api/v1/rerank", null, { raw, headers }));
+      const trpc = await trpcError(await frontDoor.post("/api/trpc/rerank.rank", null, { raw: `{"json":${raw}}`, headers }));
+      expect(v1.status, where).toBe(400);
+      expect(v1.message, where).toContain("__proto__");
+      expect({ status: trpc.status, message: trpc.message, fields: trpc.data.fields }, where).toEqual({ status: v1.status, message: v1.message, fields: v1.fields });
+    }
+  });
+
+  it("POST /api/v1/events and tRPC events.record: refused alike, nothing stored", async () => {
+    const event = '{"eventId":"proto-1","requestId":"00000000-0000-4000-8000-000000000001","type":"click","itemId":"sku-00001","position":1,"__proto__":{}}';
+    const raw = `{"events":[${event}]}`;
+    const v1 = await v1Error(await frontDoor.post("/api/v1/events", null, { raw, headers }));
+    const trpc = await trpcError(await frontDoor.post("/api/trpc/events.record", null, { raw: `{"json":${raw}}`, headers }));
+    expect(v1.status).toBe(400);
+    expect(v1.message).toMatch(/^events\[0\]: .*__proto__/);
+    expect({ status: trpc.status, message: trpc.message, fields: trpc.data.fields }).toEqual({ status: v1.status, message: v1.message, fields: v1.fields });
+    expect(await getDb().outcomeEvent.count({ where: { eventId: "proto-1" } })).toBe(0);
+  });
+
+  it("with superjson's annotations (which need its copy) tRPC refuses the key naming it", async () => {
+    const raw = '{"json":{"surface":"search","topK":3,"candidates":[{"id":"sku-00001","features":{"__proto__":1}}]},"meta":{"values":{"topK":["number"]},"v":1}}';
+    const trpc = await trpcError(await frontDoor.post("/api/trpc/rerank.rank", null, { raw, headers }));
+    expect(trpc.status).toBe(400);
+    expect(trpc.message).toBe('candidates[0].features.__proto__: may not be "__proto__" (it cannot be kept as a field name)');
+    expect(trpc.data.fields).toEqual([{ path: "candidates[0].features.__proto__", message: 'may not be "__proto__" (it cannot be kept as a field name)' }]);
+  });
+
+  it("an event for a request never served: the same status, message and fields", async () => {
+    const body = { events: [{ eventId: "never-1", requestId: "00000000-0000-4000-8000-000000000002", type: "click", itemId: "sku-00001", position: 1 }] };
+    const v1 = await v1Error(await frontDoor.post("/api/v1/events", body, { headers }));
+    const trpc = await trpcError(await frontDoor.post("/api/trpc/events.record", { json: body }, { headers }));
+    expect(v1.fields?.length, JSON.stringify(v1)).toBeGreaterThan(0);
+    expect({ status: trpc.status, message: trpc.message, fields: trpc.data.fields }).toEqual({ status: v1.status, message: v1.message, fields: v1.fields });
+  });
+});

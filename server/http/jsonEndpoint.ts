@@ -1,6 +1,6 @@
 import type { ServerResponse } from "node:http";
 import type { z } from "zod";
-import { mapError, retryAfterHeader } from "../errorMapping";
+import { fieldsOf, mapError, retryAfterHeader } from "../errorMapping";
 import { logInternalError } from "../redact";
 import { describeInvalidInput } from "../validation";
 import { sendJson, sendJsonText } from "./body";
@@ -61,10 +61,8 @@ export async function serveJson<S extends z.ZodType>(
   } catch (error) {
     const mapped = mapError(error, what);
     if (mapped.internal) logInternalError(`[http] ${what}`, error);
-    // A field's message says what is wrong with it, without its path again (as zod's fields do).
-    const fieldMessage = mapped.field && mapped.message.startsWith(`${mapped.field}: `) ? mapped.message.slice(mapped.field.length + 2) : mapped.message;
-    return sendError(mapped.httpStatus, { code: mapped.code, message: mapped.message, ...(mapped.field ? { fields: [{ path: mapped.field, message: fieldMessage }] } : {}) },
-      retryAfterHeader(mapped));
+    const fields = fieldsOf(mapped);
+    return sendError(mapped.httpStatus, { code: mapped.code, message: mapped.message, ...(fields ? { fields } : {}) }, retryAfterHeader(mapped));
   }
   if (result instanceof JsonText) sendJsonText(res, 200, result.text);
   else sendJson(res, 200, result);

@@ -377,10 +377,24 @@ function answerClientError(error: Error & { code?: string }, socket: Duplex): vo
   } else socket.destroy();
 }
 
+/**
+ * A request whose Expect header is not 100-continue (Node answers those itself): 417 in the JSON error
+ * shape with the security headers, where Node wrote an empty body (break test 2026-12-04); the body
+ * is never read, so the connection closes after the answer (RFC 9110 §10.1.1).
+ */
+function answerExpectation(req: IncomingMessage, res: ServerResponse): void {
+  const url = req.url ?? "/";
+  const query = url.indexOf("?");
+  const route = routeOf(req.method ?? "GET", query < 0 ? url : url.slice(0, query));
+  const expectation = String(req.headers.expect ?? "").slice(0, 60);
+  sendRouteError(res, route, 417, { code: "EXPECTATION_FAILED", message: `expect: "${expectation}" is not supported; only 100-continue is (or send no Expect header)` }, { close: true });
+}
+
 /** An http.Server with the front door; `listen` it. Keep-alive is longer than common load balancers' idle timeout. */
 export function createFrontDoorServer(settings: FrontDoorSettings, next: NextHandler): http.Server {
   const server = http.createServer({ keepAliveTimeout: 65_000 }, frontDoorListener(settings, next));
   server.headersTimeout = 66_000;
   server.on("clientError", answerClientError);
+  server.on("checkExpectation", answerExpectation);
   return server;
 }
