@@ -193,7 +193,7 @@ async function main() {
     const consoleServer = (port: number, telemetryOff: boolean, workers = 1, extra: Record<string, string> = {}) =>
       startServer(["--import", "tsx", "server/http/main.ts"], { DATABASE_URL: database.url, HOST: "127.0.0.1", PORT: String(port), NODE_ENV: "production", TELEMETRY_DISABLED: telemetryOff ? "1" : "0", WORKERS: String(workers), ...extra }, port, workers === 1);
     const bareServer = (port: number, telemetryOff: boolean) =>
-      startServer(["--import", "tsx", "server/bench/bareServer.ts", String(port)], { DATABASE_URL: database.url, TELEMETRY_DISABLED: telemetryOff ? "1" : "0" }, port);
+      startServer(["--import", "tsx", "server/bench/bareServer.ts", String(port)], { DATABASE_URL: database.url, TELEMETRY_DISABLED: telemetryOff ? "1" : "0", NODE_ENV: "production" }, port);
     // (h) The console with tracing on, sampled as configured by default (OTEL_TRACES_SAMPLER_ARG
     // unless the environment sets it), exporting to a stub OTLP collector that counts the spans.
     let spansReceived = 0;
@@ -423,7 +423,11 @@ async function main() {
           { start: (port) => bareServer(port, true), path: "/api/v1/rerank" },
           { start: (port) => consoleServer(port, true), path: "/api/v1/rerank" },
         ]);
+        const pairChildren = children.slice(-2);
         const blocks = await cpuPairs(bare, consoleSide, cpuRate, FRESH_BLOCKS);
+        // A server that exited reads 0 s of CPU from then on: say so now, not as a negative figure after every pair.
+        const exited = pairChildren.find((child) => child.exitCode !== null || child.signalCode !== null);
+        if (exited) throw new Error(`(j) pair ${k + 1}: a server exited during its blocks (pid ${exited.pid}, ${exited.signalCode ?? `code ${exited.exitCode}`}); its CPU per request cannot be read`);
         perPair.main.push(blocks.main);
         perPair.process.push(blocks.process);
         await stopServers(children.splice(-2));
