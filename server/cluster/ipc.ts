@@ -39,6 +39,8 @@ interface Message {
   values?: unknown[];
   asked?: number;
   primary?: PrimaryState;
+  /** With the answers to a carried topic: what restarted and silent workers last answered, joined (relayQuestions' `carry`). */
+  carried?: unknown;
   timeoutMs?: number;
   key?: string;
   limit?: RateLimit;
@@ -89,7 +91,7 @@ function state() {
       s.verdicts.get(message.id)?.(message.verdict);
       s.verdicts.delete(message.id);
     } else if (message?.type === REPLY && typeof message.id === "number") {
-      s.pending.get(message.id)?.({ values: message.values ?? [], asked: message.asked ?? 0, primary: message.primary ?? null });
+      s.pending.get(message.id)?.({ values: message.values ?? [], asked: message.asked ?? 0, primary: message.primary ?? null, carried: message.carried ?? null });
       s.pending.delete(message.id);
     }
   });
@@ -101,6 +103,8 @@ export interface Gathered {
   values: unknown[];
   asked: number;
   primary: PrimaryState | null;
+  /** For a carried topic: the last answers of workers restarted since the primary started and of those asked that did not answer, joined; else null. */
+  carried: unknown | null;
 }
 
 /** Answers the primary's heartbeats from this worker's event loop (server/http/cluster.ts kills a worker that stops answering). */
@@ -174,42 +178,76 @@ export function answerRateRequests(): (worker: Worker, message: Message) => bool
 }
 
 /**
+ * How the primary keeps a topic's answers that must not be lost (/api/metrics' counters): `join`
+ * makes one answer of several (server/telemetry/carriedMetrics.ts carriedTotals).
+ */
+export interface Carry {
+  topic: string;
+  join: (answers: unknown[]) => unknown;
+}
+
+/** The primary's relay: a worker's message in; `retire(worker)` when a worker has exited (its last answer to the carried topic is kept). */
+export interface Relay {
+  (asker: Worker, message: Message): void;
+  retire(worker: Worker): void;
+}
+
+/**
  * In the primary: relays each worker's question to every live worker and the answers back. A worker
  * may disconnect between the isConnected() check and the send (it died, or is shutting down): the
  * send then fails through its callback and counts as that worker's (empty) answer, so the question
  * still ends when every other worker has answered, and the primary never sees an 'error' event it
  * does not handle (cluster re-emits a failed send on the Worker, and an unhandled 'error' would end
  * the primary and every worker with it). runPrimary also listens for 'error' on each worker.
+ * With `carry`, each worker's last answer to that topic is kept: a retired worker's is joined into
+ * what every later reply carries, and so is the last answer of a worker asked that did not answer.
  */
-export function relayQuestions(workers: () => Worker[], primary: () => PrimaryState): (asker: Worker, message: Message) => void {
+export function relayQuestions(workers: () => Worker[], primary: () => PrimaryState, carry?: Carry): Relay {
   let next = 0;
-  const questions = new Map<number, { values: unknown[]; waiting: number; done: () => void }>();
+  const questions = new Map<number, { topic: string; values: unknown[]; from: Set<Worker>; waiting: number; done: () => void }>();
+  /** Each live worker's last answer to the carried topic, and what the retired ones last answered, joined. */
+  const last = new Map<Worker, unknown>();
+  let retired: unknown = null;
   const answered = (question: { waiting: number; done: () => void } | undefined) => {
     if (question && --question.waiting === 0) question.done();
   };
-  return (asker, message) => {
+  const relay = ((asker: Worker, message: Message) => {
     if (message?.type === ANSWER) {
       const question = questions.get(message.id ?? -1);
       if (!question) return;
       question.values.push(message.value);
+      question.from.add(asker);
+      if (carry && question.topic === carry.topic && message.value !== undefined && message.value !== null) last.set(asker, message.value);
       answered(question);
       return;
     }
     if (message?.type !== ASK) return;
     const live = workers().filter((w) => w.isConnected());
     const qid = next++;
+    const topic = String(message.topic ?? "");
     void new Promise<void>((resolve) => {
       const timer = setTimeout(resolve, Math.max(1, message.timeoutMs ?? 1000));
-      const question = { values: [] as unknown[], waiting: live.length, done: () => (clearTimeout(timer), resolve()) };
+      const question = { topic, values: [] as unknown[], from: new Set<Worker>(), waiting: live.length, done: () => (clearTimeout(timer), resolve()) };
       questions.set(qid, question);
       if (live.length === 0) question.done();
       for (const worker of live) sendSafely(worker, { type: QUESTION, id: qid, topic: message.topic, payload: message.payload }, () => answered(question));
     }).then(() => {
-      const { values } = questions.get(qid)!;
+      const { values, from } = questions.get(qid)!;
       questions.delete(qid);
-      if (asker.isConnected()) sendSafely(asker, { type: REPLY, id: message.id, values, asked: live.length, primary: primary() }, () => undefined);
+      let carried: unknown = null;
+      if (carry && topic === carry.topic) {
+        const kept = [retired, ...live.filter((w) => !from.has(w)).map((w) => last.get(w))].filter((v) => v !== undefined && v !== null);
+        if (kept.length > 0) carried = carry.join(kept);
+      }
+      if (asker.isConnected()) sendSafely(asker, { type: REPLY, id: message.id, values, asked: live.length, primary: primary(), ...(carried !== null ? { carried } : {}) }, () => undefined);
     });
+  }) as Relay;
+  relay.retire = (worker) => {
+    const final = last.get(worker);
+    last.delete(worker);
+    if (carry && final !== undefined) retired = carry.join(retired === null ? [final] : [retired, final]);
   };
+  return relay;
 }
 
 /**

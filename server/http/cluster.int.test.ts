@@ -7,6 +7,8 @@ import path from "node:path";
 import { pathToFileURL } from "node:url";
 import getPort, { portNumbers } from "get-port";
 import { describe, expect, it } from "vitest";
+import { getDb } from "../db/client";
+import { seedDemo } from "../db/seed";
 import { answers, waitForStart } from "../testing/startup";
 
 // A server that cannot listen stops at once with one line, instead of restarting its workers
@@ -147,6 +149,42 @@ describe("/api/metrics of WORKERS=2", () => {
       await server.exited;
     }
   }, 60_000);
+});
+
+describe("/api/metrics of WORKERS=2 across a worker's restart", () => {
+  it("break test: the summed counters never fall (rerank_requests_total read 100, then 90 after a SIGKILL and 40 more requests)", async () => {
+    await seedDemo(getDb());
+    const server = await startServer({ WORKERS: "2" });
+    try {
+      const base = `http://127.0.0.1:${server.port}`;
+      const rerank = async () => {
+        const response = await fetch(`${base}/api/v1/rerank`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ surface: "search", topK: 2, candidates: [{ id: "sku-00001" }, { id: "sku-00002" }, { id: "sku-00003" }] }) });
+        expect(response.status, await response.text()).toBe(200);
+      };
+      const scrape = () => fetch(`${base}/api/metrics`).then((r) => r.text());
+      const served = (metrics: string) => metrics.split("\n").filter((l) => l.startsWith("rerank_requests_total{")).reduce((n, l) => n + Number(l.split(" ").at(-1)), 0);
+      for (let i = 0; i < 20; i++) await rerank();
+      const before = await scrape();
+      expect(served(before)).toBe(20);
+      // Both workers served some: keep-alive off, round-robin.
+      const workerPids = [...server.output().matchAll(/serving on \S+ \(pid (\d+)/g)].map((m) => Number(m[1]));
+      expect(workerPids).toHaveLength(2);
+      process.kill(workerPids[1]!, "SIGKILL");
+      expect(await until(() => (server.output().match(/serving on/g) ?? []).length >= 3, 30_000), server.output()).toBe(true);
+      for (let i = 0; i < 10; i++) await rerank();
+      const after = await scrape();
+      expect(after).toMatch(/^# workers: 2 of 2 answered/);
+      expect(after).toContain('rerank_worker_restarts_total{reason="exit"} 1');
+      expect(after).toContain("# counters and histograms include the last figures of workers restarted or not answering");
+      expect(served(after)).toBe(30);
+      // A histogram carries too: every answer's latency is counted once.
+      const count = after.split("\n").filter((l) => l.startsWith("rerank_candidates_per_request_count")).reduce((n, l) => n + Number(l.split(" ").at(-1)), 0);
+      expect(count).toBe(30);
+    } finally {
+      server.child.kill("SIGTERM");
+      await server.exited;
+    }
+  }, 120_000);
 });
 
 describe("a port a Rerank Console already listens on", () => {

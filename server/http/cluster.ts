@@ -1,5 +1,6 @@
 import cluster, { type Worker } from "node:cluster";
 import { answerRateRequests, PING, PONG, relayQuestions, sendSafely, type PrimaryState } from "../cluster/ipc";
+import { carriedTotals, METRICS_TOPIC } from "../telemetry/carriedMetrics";
 import { withDeadline } from "../domain/time/deadline";
 import { explainListenFailure, tryListen } from "./listenAddress";
 import { stopWhenStartIsGone } from "./supervisor";
@@ -105,6 +106,7 @@ export function runPrimary(options: ClusterOptions): void {
         watchdogs.delete(watchdog);
       }
       if (stopping) return;
+      relay.retire(worker);
       const how = signal ?? `code ${code}`;
       // A worker that never listened (its slot's first start) fails again the same way: a bad
       // HOST or a taken PORT, a module that does not load. Restarting it with backoff kept the
@@ -124,7 +126,8 @@ export function runPrimary(options: ClusterOptions): void {
       }, delay);
     });
   };
-  const relay = relayQuestions(() => [...slots.values()].map((s) => s.worker), () => state);
+  // /api/metrics' counters and histograms keep what restarted (and silent) workers last reported: the sums never fall.
+  const relay = relayQuestions(() => [...slots.values()].map((s) => s.worker), () => state, { topic: METRICS_TOPIC, join: carriedTotals });
   const rates = answerRateRequests();
   const onMessage = (worker: Worker, message: { type?: string }) => rates(worker, message) || relay(worker, message);
   for (let slot = 1; slot <= options.workers; slot++) fork(slot, 0);

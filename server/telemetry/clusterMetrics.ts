@@ -1,6 +1,7 @@
 import { AggregatorRegistry, type MetricObjectWithValues, type MetricValue } from "prom-client";
 import { answer, askWorkers, workerId, type PrimaryState } from "../cluster/ipc";
 import { metrics } from "./metrics";
+import { METRICS_TOPIC } from "./carriedMetrics";
 import { publishTelemetryStats } from "./streams";
 
 // /api/metrics across the workers of one server (WORKERS=N, server/http/cluster.ts). Each worker
@@ -11,11 +12,12 @@ import { publishTelemetryStats } from "./streams";
 // extreme (rerank_circuit_open, rerank_feature_max_age_seconds, rerank_caller_circuits_open) take
 // the workers' maximum, rerank_pages_thread_up their minimum (0 while any worker's pages are down);
 // the process metrics use prom-client's own choices. A worker that does not
-// answer within COLLECT_TIMEOUT_MS is left out of that scrape, and the first line says so; the
+// answer within COLLECT_TIMEOUT_MS is left out of that scrape, and the first line says so (its last
+// counters and histograms are carried, as a restarted worker's are: carriedMetrics.ts); the
 // primary's own figures follow the workers' (primaryMetricsText): how many workers there should be,
 // how many answered, and how often the primary started one again, by why.
 
-const TOPIC = "metrics";
+const TOPIC = METRICS_TOPIC;
 const COLLECT_TIMEOUT_MS = 2000;
 
 export type MetricsJson = MetricObjectWithValues<MetricValue<string>>[];
@@ -44,7 +46,10 @@ export async function prometheusText(): Promise<string> {
   const parts = gathered.values as MetricsJson[];
   const missing = gathered.asked - parts.length;
   const header = `# workers: ${parts.length} of ${gathered.asked} answered${missing > 0 ? ` (${missing} left out: no answer within ${COLLECT_TIMEOUT_MS} ms)` : ""}\n`;
-  return header + (await joinWorkerMetrics(parts)) + (gathered.primary ? primaryMetricsText(gathered.primary, parts.length) : "");
+  // What restarted workers, and those that did not answer, last reported: counters and histograms only (carriedMetrics.ts), so the sums never fall.
+  const carried = Array.isArray(gathered.carried) && gathered.carried.length > 0 ? (gathered.carried as MetricsJson) : null;
+  const carriedNote = carried ? "# counters and histograms include the last figures of workers restarted or not answering (they never fall)\n" : "";
+  return header + carriedNote + (await joinWorkerMetrics(carried ? [...parts, carried] : parts)) + (gathered.primary ? primaryMetricsText(gathered.primary, parts.length) : "");
 }
 
 /**
