@@ -187,6 +187,41 @@ describe("/api/metrics of WORKERS=2 across a worker's restart", () => {
   }, 120_000);
 });
 
+describe("a connection handed to a worker that stopped", () => {
+  it("break test: is closed once the watchdog kills the worker (its client waited for its own timeout, and the primary kept the socket)", async () => {
+    const server = await startServer({ WORKERS: "2", WORKER_HANG_TIMEOUT_MS: "2000" });
+    try {
+      const workerPids = [...server.output().matchAll(/serving on \S+ \(pid (\d+)/g)].map((m) => Number(m[1]));
+      expect(workerPids).toHaveLength(2);
+      process.kill(workerPids[1]!, "SIGSTOP");
+      // New connections, one request each: round-robin hands the first the stopped worker is free for to it.
+      const outcomes = await Promise.all(
+        Array.from({ length: 4 }, () =>
+          new Promise<{ answered: boolean; ms: number }>((resolve) => {
+            const started = Date.now();
+            const socket = net.connect(server.port, "127.0.0.1");
+            let answered = false;
+            const timer = setTimeout(() => socket.destroy(), 20_000);
+            socket.on("data", (d: Buffer) => (answered ||= d.toString().startsWith("HTTP/1.1 ")));
+            socket.on("error", () => {});
+            socket.on("close", () => (clearTimeout(timer), resolve({ answered, ms: Date.now() - started })));
+            socket.write(`GET /api/health HTTP/1.1\r\nHost: 127.0.0.1:${server.port}\r\nConnection: close\r\n\r\n`);
+          }),
+        ),
+      );
+      expect(outcomes.filter((o) => !o.answered).length, JSON.stringify(outcomes)).toBeGreaterThan(0); // one went to the stopped worker
+      // Every connection ended well before the clients' 20 s: answered, or closed after the kill (hang timeout 2 s, heartbeats, 1 s grace).
+      for (const outcome of outcomes) expect(outcome.ms, JSON.stringify(outcomes)).toBeLessThan(15_000);
+      // The primary's log line travels its stdout, which may arrive after the client saw the close.
+      const said = /closed \d+ connections? handed to it that it never took/;
+      expect(await until(() => said.test(server.output()), 5_000), server.output()).toBe(true);
+    } finally {
+      server.child.kill("SIGTERM");
+      await server.exited;
+    }
+  }, 90_000);
+});
+
 describe("a port a Rerank Console already listens on", () => {
   it("break test: the second server names the console there and its pid (it said only 'port in use')", async () => {
     const first = await startServer({ WORKERS: "1" });

@@ -65,6 +65,31 @@ export function restartDelayMs(failures: number): number {
   return Math.min(30_000, 500 * 2 ** Math.max(0, failures - 1));
 }
 
+/** How long after a worker's exit the connections handed to it and never taken are closed (a live worker's handoff takes milliseconds). */
+const ORPHAN_GRACE_MS = 1000;
+
+/**
+ * Closes the connections node:cluster's round-robin handed to a worker that exited before it took
+ * them: the primary accepts each connection and closes its own copy only when the worker says it
+ * took it, so a worker stopped (SIGSTOP, a blocked loop) and then killed left them open in the
+ * primary, their clients waiting for their own timeout (break test 2026-12-04: 75 s, and the
+ * primary's descriptors in CLOSE-WAIT). They are the raw TCP handles the primary holds without an
+ * owner (its own sockets are net.Socket, the listener a net.Server), read from
+ * process._getActiveHandles() (undocumented; Node has no public list) when the worker exits and
+ * closed ORPHAN_GRACE_MS later; one handed to a live worker meanwhile loses nothing: the worker holds
+ * its own copy of the descriptor, and Node's later close of the primary's is a no-op.
+ * @param closed called with how many were closed, when any were
+ */
+function closeOrphanedConnections(closed: (n: number) => void): void {
+  const handles = (process as unknown as { _getActiveHandles?: () => unknown[] })._getActiveHandles?.() ?? [];
+  const orphans = handles.filter((h): h is { close(): void } => typeof h === "object" && h !== null && h.constructor?.name === "TCP" && typeof (h as { close?: unknown }).close === "function");
+  if (orphans.length === 0) return;
+  setTimeout(() => {
+    for (const handle of orphans) handle.close();
+    closed(orphans.length);
+  }, ORPHAN_GRACE_MS).unref();
+}
+
 /** Runs the primary: forks the workers (this same entry script, RERANK_WORKER_ID set) and supervises them. */
 export function runPrimary(options: ClusterOptions): void {
   const slots = new Map<number, { worker: Worker; startedAt: number; failures: number }>();
@@ -107,6 +132,7 @@ export function runPrimary(options: ClusterOptions): void {
       }
       if (stopping) return;
       relay.retire(worker);
+      closeOrphanedConnections((n) => options.log(`worker ${slot} (pid ${worker.process.pid}): closed ${n} connection${n === 1 ? "" : "s"} handed to it that it never took`));
       const how = signal ?? `code ${code}`;
       // A worker that never listened (its slot's first start) fails again the same way: a bad
       // HOST or a taken PORT, a module that does not load. Restarting it with backoff kept the
