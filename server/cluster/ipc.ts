@@ -236,16 +236,31 @@ export function relayQuestions(workers: () => Worker[], primary: () => PrimarySt
       questions.delete(qid);
       let carried: unknown = null;
       if (carry && topic === carry.topic) {
-        const kept = [retired, ...live.filter((w) => !from.has(w)).map((w) => last.get(w))].filter((v) => v !== undefined && v !== null);
+        // Every worker asked or exited whose figures this reply lacks: silent ones, and exited ones not yet retired.
+        const lacking = new Set([...live, ...retiring].filter((w) => !from.has(w)));
+        const kept = [retired, ...[...lacking].map((w) => last.get(w))].filter((v) => v !== undefined && v !== null);
         if (kept.length > 0) carried = carry.join(kept);
       }
+      settleRetirements();
       if (asker.isConnected()) sendSafely(asker, { type: REPLY, id: message.id, values, asked: live.length, primary: primary(), ...(carried !== null ? { carried } : {}) }, () => undefined);
     });
   }) as Relay;
+  // A worker that exited while a question holds its answer is retired once that question has replied:
+  // retired at once, its figures would be in that reply twice (its answer and the retired sum), and
+  // missing from the next (break test 2026-12-04, by reading).
+  const retiring = new Set<Worker>();
+  const settleRetirements = () => {
+    for (const worker of retiring) {
+      if ([...questions.values()].some((question) => question.from.has(worker))) continue;
+      retiring.delete(worker);
+      const final = last.get(worker);
+      last.delete(worker);
+      if (carry && final !== undefined) retired = carry.join(retired === null ? [final] : [retired, final]);
+    }
+  };
   relay.retire = (worker) => {
-    const final = last.get(worker);
-    last.delete(worker);
-    if (carry && final !== undefined) retired = carry.join(retired === null ? [final] : [retired, final]);
+    retiring.add(worker);
+    settleRetirements();
   };
   return relay;
 }
