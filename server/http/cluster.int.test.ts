@@ -107,6 +107,10 @@ async function startServer(env: Record<string, string>, options: { stdout?: "pip
 }
 
 const alive = (pid: number) => existsSync(`/proc/${pid}`);
+/** The pids of the workers a server's output says serve ("serving on … (pid N)"), in order. */
+const workerPidsIn = (output: string) => [...output.matchAll(/serving on \S+ \(pid (\d+)/g)].map((m) => Number(m[1]));
+/** The sum of a Prometheus text's samples whose line starts with `prefix` (every label set of a series). */
+const sampleSum = (metrics: string, prefix: string) => metrics.split("\n").filter((l) => l.startsWith(prefix)).reduce((n, l) => n + Number(l.split(" ").at(-1)), 0);
 const until = async (done: () => boolean, ms: number) => {
   for (const end = Date.now() + ms; !done() && Date.now() < end; ) await new Promise((r) => setTimeout(r, 100));
   return done();
@@ -136,7 +140,7 @@ describe("/api/metrics of WORKERS=2", () => {
     try {
       const metrics = await (await fetch(`http://127.0.0.1:${server.port}/api/metrics`)).text();
       const value = (name: string) => metrics.split("\n").find((l) => l.startsWith(`${name} `))?.split(" ")[1];
-      const workerPids = [...server.output().matchAll(/serving on \S+ \(pid (\d+)/g)].map((m) => Number(m[1]));
+      const workerPids = workerPidsIn(server.output());
       expect(workerPids).toHaveLength(2);
       // Each worker's soft limit of open files (/proc/<pid>/limits), as prom-client reads it.
       const limits = workerPids.map((pid) => Number(/^Max open files\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/limits`, "utf8"))![1]));
@@ -162,12 +166,12 @@ describe("/api/metrics of WORKERS=2 across a worker's restart", () => {
         expect(response.status, await response.text()).toBe(200);
       };
       const scrape = () => fetch(`${base}/api/metrics`).then((r) => r.text());
-      const served = (metrics: string) => metrics.split("\n").filter((l) => l.startsWith("rerank_requests_total{")).reduce((n, l) => n + Number(l.split(" ").at(-1)), 0);
+      const served = (metrics: string) => sampleSum(metrics, "rerank_requests_total{");
       for (let i = 0; i < 20; i++) await rerank();
       const before = await scrape();
       expect(served(before)).toBe(20);
-      // Both workers served some: keep-alive off, round-robin.
-      const workerPids = [...server.output().matchAll(/serving on \S+ \(pid (\d+)/g)].map((m) => Number(m[1]));
+      // Round-robin spread the requests over both workers; the one killed had answered the scrape above.
+      const workerPids = workerPidsIn(server.output());
       expect(workerPids).toHaveLength(2);
       process.kill(workerPids[1]!, "SIGKILL");
       expect(await until(() => (server.output().match(/serving on/g) ?? []).length >= 3, 30_000), server.output()).toBe(true);
@@ -177,9 +181,8 @@ describe("/api/metrics of WORKERS=2 across a worker's restart", () => {
       expect(after).toContain('rerank_worker_restarts_total{reason="exit"} 1');
       expect(after).toContain("# counters and histograms include the last figures of workers restarted or not answering");
       expect(served(after)).toBe(30);
-      // A histogram carries too: every answer's latency is counted once.
-      const count = after.split("\n").filter((l) => l.startsWith("rerank_candidates_per_request_count")).reduce((n, l) => n + Number(l.split(" ").at(-1)), 0);
-      expect(count).toBe(30);
+      // A histogram carries too: every answer's candidates are observed once.
+      expect(sampleSum(after, "rerank_candidates_per_request_count")).toBe(30);
     } finally {
       server.child.kill("SIGTERM");
       await server.exited;
@@ -191,7 +194,7 @@ describe("a connection handed to a worker that stopped", () => {
   it("break test: is closed once the watchdog kills the worker (its client waited for its own timeout, and the primary kept the socket)", async () => {
     const server = await startServer({ WORKERS: "2", WORKER_HANG_TIMEOUT_MS: "2000" });
     try {
-      const workerPids = [...server.output().matchAll(/serving on \S+ \(pid (\d+)/g)].map((m) => Number(m[1]));
+      const workerPids = workerPidsIn(server.output());
       expect(workerPids).toHaveLength(2);
       process.kill(workerPids[1]!, "SIGSTOP");
       // New connections, one request each: round-robin hands the first the stopped worker is free for to it.
@@ -259,7 +262,7 @@ describe("a server whose npm start is killed with SIGKILL", () => {
     try {
       await waitForStart(start.child, "the server", async () => (start.output().match(/serving on/g) ?? []).length >= 2 && (await answers(`http://127.0.0.1:${port}/api/metrics`, (body) => body.startsWith("# workers: 2 of 2"))), start.output, 60_000);
       const primary = Number(/server (\d+)/.exec(start.output())![1]);
-      const workers = [...start.output().matchAll(/serving on \S+ \(pid (\d+)/g)].map((m) => Number(m[1]));
+      const workers = workerPidsIn(start.output());
       expect(workers).toHaveLength(2);
       start.child.kill("SIGKILL");
       expect(await until(() => ![primary, ...workers].some(alive), 15_000)).toBe(true);
